@@ -1,0 +1,114 @@
+/**
+ * A fixed-capacity byte ring used for TCP send and receive queues.
+ *
+ * Beside plain enqueue/dequeue it supports writing into the unallocated space
+ * past the end (`writeUnallocated`, for out-of-order segments) and reading at
+ * an offset without consuming (`readAt`/`peek`, for (re)transmission). Every
+ * copy is at most two `Uint8Array.set` calls.
+ *
+ * @module
+ */
+
+/** @savable */
+export class RingBuffer {
+  readonly #buf: Uint8Array;
+  /** Index of the first byte. */
+  #read = 0;
+  /** Bytes stored. */
+  #len = 0;
+
+  constructor(capacity: number) {
+    this.#buf = new Uint8Array(capacity);
+  }
+
+  get capacity(): number {
+    return this.#buf.length;
+  }
+  get length(): number {
+    return this.#len;
+  }
+  /** Free space. */
+  get window(): number {
+    return this.#buf.length - this.#len;
+  }
+  get isEmpty(): boolean {
+    return this.#len === 0;
+  }
+  get isFull(): boolean {
+    return this.#len === this.#buf.length;
+  }
+
+  /** Appends as much of `data` as fits; returns how much. */
+  enqueue(data: Uint8Array): number {
+    const n = Math.min(data.length, this.window);
+    this.#copyIn(this.#len, data.subarray(0, n));
+    this.#len += n;
+    return n;
+  }
+
+  /** Moves up to `into.length` bytes out; returns how many. */
+  dequeue(into: Uint8Array): number {
+    const n = this.readAt(0, into);
+    this.discard(n);
+    return n;
+  }
+
+  /** Drops `n` bytes from the front. */
+  discard(n: number): void {
+    const k = Math.min(n, this.#len);
+    this.#len -= k;
+    this.#read = this.#len === 0 ? 0 : (this.#read + k) % this.#buf.length;
+  }
+
+  /** Copies bytes from `offset` into `into` without consuming; returns how many. */
+  readAt(offset: number, into: Uint8Array): number {
+    const n = Math.max(0, Math.min(into.length, this.#len - offset));
+    if (n === 0) return 0;
+    const cap = this.#buf.length;
+    const start = (this.#read + offset) % cap;
+    const first = Math.min(n, cap - start);
+    into.set(this.#buf.subarray(start, start + first));
+    if (first < n) into.set(this.#buf.subarray(0, n - first), first);
+    return n;
+  }
+
+  /**
+   * Up to `len` bytes starting at `offset`: a view when contiguous, else a
+   * copy. Valid until the buffer is next modified.
+   */
+  peek(offset: number, len: number): Uint8Array {
+    const n = Math.max(0, Math.min(len, this.#len - offset));
+    const cap = this.#buf.length;
+    const start = (this.#read + offset) % cap;
+    if (start + n <= cap) return this.#buf.subarray(start, start + n);
+    const out = new Uint8Array(n);
+    this.readAt(offset, out);
+    return out;
+  }
+
+  /**
+   * Writes `data` at `offset` bytes past the current end, without making it
+   * readable. Returns how much fit.
+   */
+  writeUnallocated(offset: number, data: Uint8Array): number {
+    const room = this.window - offset;
+    if (room <= 0) return 0;
+    const n = Math.min(room, data.length);
+    this.#copyIn(this.#len + offset, data.subarray(0, n));
+    return n;
+  }
+
+  /** Makes `n` bytes written by `writeUnallocated` at offset 0 readable. */
+  commit(n: number): void {
+    this.#len += Math.min(n, this.window);
+  }
+
+  #copyIn(logical: number, data: Uint8Array): void {
+    const cap = this.#buf.length;
+    if (data.length === 0) return;
+    const start = (this.#read + logical) % cap;
+    const first = Math.min(data.length, cap - start);
+    this.#buf.set(data.subarray(0, first), start);
+    if (first < data.length) this.#buf.set(data.subarray(first), 0);
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * The platform: runs application threads in user mode and reports why they stopped. It knows
+ * nothing of tasks, files or signals; the kernel above decides what every stop means.
+ *
+ * A second platform (seccomp trap, KVM) would sit beside `ptrace/` and implement these same
+ * interfaces without a change in kernel/.
+ *
+ * @module
+ */
+
+import type { Registers } from "./ptrace/regs_amd64.ts";
+import type { SyscallInfo } from "./syscall_info.ts";
+export { SyscallInfo } from "./syscall_info.ts";
+export { Registers, REG, defaultFpState, FPREGS_SIZE } from "./ptrace/regs_amd64.ts";
+export type { RegName } from "./ptrace/regs_amd64.ts";
+
+/** Why a context left user mode. */
+export type StopReason =
+  /** The thread executed `syscall`; its registers hold the number and arguments. */
+  | { kind: "syscall" }
+  /** A synchronous fault the CPU raised (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP). */
+  | { kind: "fault"; signo: number; code: number; addr: number }
+  /** The platform stopped the thread on the kernel's request (or a spurious host stop). */
+  | { kind: "interrupt" }
+  /** The host thread is gone (killed from outside the sentry). */
+  | { kind: "gone"; status: number };
+
+/** One application thread as the platform runs it. */
+export interface Context {
+  /** At a syscall stop: the number and arguments (read cheaply, without every register). */
+  readonly syscall: SyscallInfo;
+  /**
+   * The general registers, read from the host on first use after a stop. Call
+   * {@linkcode markRegsDirty} after changing them.
+   */
+  readonly regs: Registers;
+  /** Marks the registers as changed, so they are written back before the thread runs again. */
+  markRegsDirty(): void;
+  /** Sets the syscall return value (rax) the thread sees when it runs again. */
+  setReturn(v: number): void;
+  /** The FXSAVE image of the thread's x87/SSE state (a copy). */
+  getFpState(): Uint8Array;
+  setFpState(fp: Uint8Array): void;
+  /** The address space this thread runs in. */
+  readonly addressSpace: AddressSpace;
+}
+
+/** Memory protections, as PROT_* in Linux. */
+export type Prot = number;
+
+/** The host side of one application address space. */
+export interface AddressSpace {
+  /**
+   * Maps anonymous private memory at a fixed address, replacing what was there.
+   * Returns 0 or -errno.
+   */
+  mapAnonymous(via: Context, addr: number, len: number, prot: Prot, shared: boolean): number;
+  /**
+   * Maps `len` bytes of the host file open as `hostFd` (a descriptor of the sentry) at
+   * `offset`, at a fixed address. Returns 0 or -errno.
+   */
+  mapHostFile(
+    via: Context,
+    opts: { addr: number; len: number; prot: Prot; shared: boolean; hostFd: number; offset: number },
+  ): number;
+  unmap(via: Context, addr: number, len: number): number;
+  protect(via: Context, addr: number, len: number, prot: Prot): number;
+  /**
+   * Copies application memory out. Returns the bytes copied: short (possibly 0) at the first
+   * inaccessible page.
+   */
+  read(addr: number, dst: Uint8Array): number;
+  /** Copies into application memory; same contract as read. Honours page protections. */
+  write(addr: number, src: Uint8Array): number;
+  /** Writes even to read-only pages (for the loader and breakpoints), as FOLL_FORCE does. */
+  forceWrite(addr: number, src: Uint8Array): number;
+  /** Kills the host process behind this address space and every thread in it. */
+  release(): void;
+  /** The lowest and highest addresses the application may map. */
+  readonly minAddr: number;
+  readonly maxAddr: number;
+  /** Ranges the platform itself occupies, which the application must never map over. */
+  readonly reserved: ReadonlyArray<{ start: number; end: number }>;
+}
+
+/** Result of a wait for the next stop. */
+export interface Stop {
+  ctx: Context;
+  reason: StopReason;
+}
+
+/** A way of running application code. */
+export interface Platform {
+  readonly name: string;
+  /** Makes a fresh, empty address space and its first (stopped) thread. */
+  newAddressSpace(): Context;
+  /** Lets a stopped context run in user mode until its next stop. */
+  resume(ctx: Context): void;
+  /**
+   * Blocks until some running context stops. `timeoutNs` bounds the wait; null means the
+   * deadline passed first.
+   */
+  waitStop(timeoutNs: number): Stop | null;
+  /** Resolves (without consuming it) when some context has a stop to collect. */
+  waitStopAsync(): Promise<void>;
+  /** Collects a stop if one is ready, without blocking. */
+  pollStop(): Stop | null;
+  /** Kills everything; no host process outlives this call. */
+  shutdown(): void;
+}

@@ -1,0 +1,434 @@
+/**
+ * The only Deno.dlopen in sentry: typed bindings to the few libc functions the ptrace platform
+ * needs. All pointer arithmetic stays in this file, as gVisor confines unsafe code to
+ * `*_unsafe.go`.
+ *
+ * Every call here is synchronous and so runs on the JavaScript thread. That matters: ptrace
+ * requests are only accepted from the thread that attached the tracee, and that thread is the
+ * JavaScript thread. errno is read right after each call, before any other libc call can run on
+ * this thread.
+ *
+ * @module
+ */
+
+const lib = Deno.dlopen("libc.so.6", {
+  ptrace: { parameters: ["i32", "i32", "i64", "i64"], result: "i64" },
+  ptrace_buf: { name: "ptrace", parameters: ["i32", "i32", "i64", "buffer"], result: "i64" },
+  waitpid: { parameters: ["i32", "buffer", "i32"], result: "i32" },
+  waitid: { parameters: ["i32", "i32", "buffer", "i32"], result: "i32" },
+  waitid_async: {
+    name: "waitid",
+    parameters: ["i32", "i32", "buffer", "i32"],
+    result: "i32",
+    nonblocking: true,
+  },
+  kill: { parameters: ["i32", "i32"], result: "i32" },
+  posix_spawn: {
+    parameters: ["buffer", "buffer", "buffer", "pointer", "buffer", "buffer"],
+    result: "i32",
+  },
+  posix_spawn_file_actions_init: { parameters: ["buffer"], result: "i32" },
+  posix_spawn_file_actions_addclosefrom_np: { parameters: ["buffer", "i32"], result: "i32" },
+  posix_spawn_file_actions_destroy: { parameters: ["buffer"], result: "i32" },
+  process_vm_readv: {
+    parameters: ["i32", "buffer", "u64", "buffer", "u64", "u64"],
+    result: "i64",
+  },
+  process_vm_writev: {
+    parameters: ["i32", "buffer", "u64", "buffer", "u64", "u64"],
+    result: "i64",
+  },
+  sched_setaffinity: { parameters: ["i32", "u64", "buffer"], result: "i32" },
+  sched_getaffinity: { parameters: ["i32", "u64", "buffer"], result: "i32" },
+  sched_getcpu: { parameters: [], result: "i32" },
+  gettid: { parameters: [], result: "i32" },
+  getpid: { parameters: [], result: "i32" },
+  __errno_location: { parameters: [], result: "pointer" },
+  open: { parameters: ["buffer", "i32", "i32"], result: "i32" },
+  close: { parameters: ["i32"], result: "i32" },
+  pread: { parameters: ["i32", "buffer", "u64", "i64"], result: "i64" },
+  read: { parameters: ["i32", "buffer", "u64"], result: "i64" },
+  write: { parameters: ["i32", "buffer", "u64"], result: "i64" },
+  isatty: { parameters: ["i32"], result: "i32" },
+  ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
+  mmap: { parameters: ["pointer", "u64", "i32", "i32", "i32", "i64"], result: "pointer" },
+  mprotect: { parameters: ["pointer", "u64", "i32"], result: "i32" },
+  sigaction: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  timer_create: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  timer_settime: { parameters: ["pointer", "i32", "buffer", "buffer"], result: "i32" },
+  clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
+  syscall3: { name: "syscall", parameters: ["i64", "i64", "i64", "i64"], result: "i64" },
+  getrandom: { parameters: ["buffer", "u64", "u32"], result: "i64" },
+  fstat: { parameters: ["i32", "buffer"], result: "i32" },
+});
+
+const libc = lib.symbols;
+const errnoPtr = libc.__errno_location();
+if (errnoPtr === null) throw new Error("libc returned no errno location");
+const errnoView = new Deno.UnsafePointerView(errnoPtr);
+
+/** The calling (JavaScript) thread's errno after the last failing call. */
+export function errno(): number {
+  return errnoView.getInt32();
+}
+
+const EINTR = 4;
+
+/** A host call failed; carries the host errno. Platform-internal: never reaches the app. */
+export class HostError extends Error {
+  constructor(readonly call: string, readonly errno: number) {
+    super(`${call} failed on the host: errno ${errno}`);
+    this.name = "HostError";
+  }
+}
+
+// ---- ptrace -------------------------------------------------------------------------------
+
+export const PTRACE_TRACEME = 0;
+export const PTRACE_PEEKUSER = 3;
+export const PTRACE_POKEUSER = 6;
+export const PTRACE_CONT = 7;
+export const PTRACE_KILL = 8;
+export const PTRACE_GETREGS = 12;
+export const PTRACE_SETREGS = 13;
+export const PTRACE_GETFPREGS = 14;
+export const PTRACE_SETFPREGS = 15;
+export const PTRACE_SYSEMU = 31;
+export const PTRACE_SETOPTIONS = 0x4200;
+export const PTRACE_GETEVENTMSG = 0x4201;
+export const PTRACE_GETSIGINFO = 0x4202;
+export const PTRACE_GETREGSET = 0x4204;
+export const PTRACE_SETREGSET = 0x4205;
+export const PTRACE_SEIZE = 0x4206;
+export const PTRACE_INTERRUPT = 0x4207;
+export const PTRACE_GET_SYSCALL_INFO = 0x420e;
+
+export const PTRACE_O_TRACESYSGOOD = 0x1;
+export const PTRACE_O_TRACEFORK = 0x2;
+export const PTRACE_O_TRACEVFORK = 0x4;
+export const PTRACE_O_TRACECLONE = 0x8;
+export const PTRACE_O_EXITKILL = 0x100000;
+
+export const PTRACE_EVENT_FORK = 1;
+export const PTRACE_EVENT_VFORK = 2;
+export const PTRACE_EVENT_CLONE = 3;
+export const PTRACE_EVENT_STOP = 128;
+
+/**
+ * ptrace(2) with integer address and data; throws HostError on failure. Not for PEEK requests,
+ * whose results may legitimately be -1.
+ */
+export function ptrace(req: number, pid: number, addr: number, data: number): void {
+  const r = libc.ptrace(req, pid, BigInt(addr), BigInt(data));
+  if (r === -1n) throw new HostError(`ptrace(${req}, ${pid})`, errno());
+}
+
+/** ptrace(2) whose data argument is a buffer the kernel reads or fills. Returns the result. */
+export function ptraceBuf(req: number, pid: number, addr: number, buf: Uint8Array): number {
+  const r = libc.ptrace_buf(req, pid, BigInt(addr), buf as Uint8Array<ArrayBuffer>);
+  if (r === -1n) throw new HostError(`ptrace(${req}, ${pid})`, errno());
+  return Number(r);
+}
+
+// ---- wait ---------------------------------------------------------------------------------
+
+export const WNOHANG = 1;
+export const WUNTRACED = 2;
+export const WSTOPPED = 2;
+export const WEXITED = 4;
+export const WNOWAIT = 0x01000000;
+export const __WALL = 0x40000000;
+export const P_ALL = 0;
+export const P_PID = 1;
+
+const statusBuf = new Int32Array(1);
+const statusBytes = new Uint8Array(statusBuf.buffer);
+
+/** A decoded wait status: the pid and raw status word, or null when nothing was ready. */
+export interface WaitResult {
+  pid: number;
+  status: number;
+}
+
+/**
+ * waitpid(2). Returns null for WNOHANG with nothing ready, and "eintr" when a signal cut a
+ * blocking wait short (the wake-up alarm of {@linkcode armWakeAlarm}).
+ */
+export function waitpid(pid: number, options: number): WaitResult | null | "eintr" {
+  const r = libc.waitpid(pid, statusBytes, options);
+  if (r === -1) {
+    const e = errno();
+    if (e === EINTR) return "eintr";
+    throw new HostError("waitpid", e);
+  }
+  if (r === 0) return null;
+  return { pid: r, status: statusBuf[0]! };
+}
+
+/**
+ * Waits on a thread of Deno's pool until some child has a state change, without consuming it
+ * (WNOWAIT). The JavaScript thread then collects the event with a synchronous waitpid. Lets the
+ * event loop run while every task is in user mode.
+ */
+export async function waitAnyAsync(): Promise<void> {
+  const info = new Uint8Array(128);
+  const r = await libc.waitid_async(P_ALL, 0, info, WEXITED | WSTOPPED | WNOWAIT | __WALL);
+  if (r === -1) {
+    // ECHILD: no children at all. Callers only wait when some child is running.
+  }
+}
+
+// ---- processes ----------------------------------------------------------------------------
+
+function cstr(s: string): Uint8Array {
+  return new TextEncoder().encode(s + "\0");
+}
+
+/** Keeps strings passed to posix_spawn alive until the call returns. */
+function pointerArray(strings: Uint8Array[]): BigUint64Array {
+  const a = new BigUint64Array(strings.length + 1);
+  strings.forEach((s, i) => {
+    a[i] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(s as Uint8Array<ArrayBuffer>)));
+  });
+  return a;
+}
+
+/**
+ * Starts `path` as a new child with posix_spawn (no JavaScript runs in the child) and every file
+ * descriptor closed: the child starts with no host file at all.
+ */
+export function spawnClean(path: string, argv: string[]): number {
+  const fa = new Uint8Array(80); // sizeof(posix_spawn_file_actions_t) is 80 on x86-64 glibc
+  if (libc.posix_spawn_file_actions_init(fa) !== 0) throw new HostError("posix_spawn_file_actions_init", errno());
+  try {
+    const rc = libc.posix_spawn_file_actions_addclosefrom_np(fa, 0);
+    if (rc !== 0) throw new HostError("posix_spawn_file_actions_addclosefrom_np", rc);
+    const pidBuf = new Int32Array(1);
+    const argvStrs = argv.map(cstr);
+    const argvArr = pointerArray(argvStrs);
+    const envArr = pointerArray([]);
+    const r = libc.posix_spawn(
+      new Uint8Array(pidBuf.buffer),
+      cstr(path),
+      fa,
+      null,
+      new Uint8Array(argvArr.buffer),
+      new Uint8Array(envArr.buffer),
+    );
+    if (r !== 0) throw new HostError("posix_spawn", r);
+    return pidBuf[0]!;
+  } finally {
+    libc.posix_spawn_file_actions_destroy(fa);
+  }
+}
+
+export function kill(pid: number, sig: number): number {
+  return libc.kill(pid, sig) === -1 ? errno() : 0;
+}
+
+export function hostPid(): number {
+  return libc.getpid();
+}
+
+export function hostTid(): number {
+  return libc.gettid();
+}
+
+export function currentCpu(): number {
+  return libc.sched_getcpu();
+}
+
+/** Binds a host thread to one CPU. Returns the host errno, 0 on success. */
+export function setAffinity(tid: number, cpus: number[]): number {
+  const set = new Uint8Array(128);
+  for (const c of cpus) set[c >> 3]! |= 1 << (c & 7);
+  return libc.sched_setaffinity(tid, 128n, set) === -1 ? errno() : 0;
+}
+
+/** The CPUs a host thread may run on. */
+export function getAffinity(tid: number): number[] {
+  const set = new Uint8Array(128);
+  if (libc.sched_getaffinity(tid, 128n, set) === -1) throw new HostError("sched_getaffinity", errno());
+  const cpus: number[] = [];
+  for (let i = 0; i < 1024; i++) if (set[i >> 3]! & (1 << (i & 7))) cpus.push(i);
+  return cpus;
+}
+
+// ---- memory of another process --------------------------------------------------------------
+
+const localIov = new BigUint64Array(2);
+const remoteIov = new BigUint64Array(2);
+const localIovBytes = new Uint8Array(localIov.buffer);
+const remoteIovBytes = new Uint8Array(remoteIov.buffer);
+
+/**
+ * process_vm_readv of one range. Returns bytes copied (short at the first inaccessible page), or
+ * -errno.
+ */
+export function vmRead(pid: number, addr: number, dst: Uint8Array): number {
+  if (dst.length === 0) return 0;
+  localIov[0] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(dst as Uint8Array<ArrayBuffer>)));
+  localIov[1] = BigInt(dst.length);
+  remoteIov[0] = BigInt(addr);
+  remoteIov[1] = BigInt(dst.length);
+  const r = libc.process_vm_readv(pid, localIovBytes, 1n, remoteIovBytes, 1n, 0n);
+  return r === -1n ? -errno() : Number(r);
+}
+
+/** process_vm_writev of one range; same contract as {@linkcode vmRead}. */
+export function vmWrite(pid: number, addr: number, src: Uint8Array): number {
+  if (src.length === 0) return 0;
+  localIov[0] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(src as Uint8Array<ArrayBuffer>)));
+  localIov[1] = BigInt(src.length);
+  remoteIov[0] = BigInt(addr);
+  remoteIov[1] = BigInt(src.length);
+  const r = libc.process_vm_writev(pid, localIovBytes, 1n, remoteIovBytes, 1n, 0n);
+  return r === -1n ? -errno() : Number(r);
+}
+
+// ---- host files (for the sentry's own reads of the sandbox root) ---------------------------
+
+export const O_RDONLY = 0;
+export const O_PATH = 0o10000000;
+export const O_NOFOLLOW = 0o400000;
+export const O_DIRECTORY = 0o200000;
+export const O_CLOEXEC = 0o2000000;
+
+/** open(2) on the host; returns fd or -errno. */
+export function hostOpen(path: string, flags: number): number {
+  const fd = libc.open(cstr(path), flags, 0);
+  return fd === -1 ? -errno() : fd;
+}
+
+export function hostClose(fd: number): void {
+  libc.close(fd);
+}
+
+/** pread(2) on the host, retried on EINTR; returns bytes or -errno. */
+export function hostPread(fd: number, dst: Uint8Array, offset: number): number {
+  for (;;) {
+    const r = libc.pread(fd, dst, BigInt(dst.length), BigInt(offset));
+    if (r !== -1n) return Number(r);
+    const e = errno();
+    if (e !== EINTR) return -e;
+  }
+}
+
+/** read(2) on the host, retried on EINTR; returns bytes or -errno. */
+export function hostRead(fd: number, dst: Uint8Array): number {
+  for (;;) {
+    const r = libc.read(fd, dst, BigInt(dst.length));
+    if (r !== -1n) return Number(r);
+    const e = errno();
+    if (e !== EINTR) return -e;
+  }
+}
+
+/** write(2) on the host, retried on EINTR; returns bytes or -errno. */
+export function hostWrite(fd: number, src: Uint8Array): number {
+  for (;;) {
+    const r = libc.write(fd, src, BigInt(src.length));
+    if (r !== -1n) return Number(r);
+    const e = errno();
+    if (e !== EINTR) return -e;
+  }
+}
+
+export function hostIsatty(fd: number): boolean {
+  return libc.isatty(fd) === 1;
+}
+
+/** ioctl(2) with a buffer argument; returns 0 or -errno. */
+export function hostIoctl(fd: number, req: number, buf: Uint8Array): number {
+  return libc.ioctl(fd, BigInt(req), buf) === -1 ? -errno() : 0;
+}
+
+/** fstat(2): the raw 144-byte struct stat, or -errno. */
+export function hostFstat(fd: number, buf: Uint8Array): number {
+  return libc.fstat(fd, buf) === -1 ? -errno() : 0;
+}
+
+/** Fills dst from the host's getrandom(2). */
+export function hostRandom(dst: Uint8Array): void {
+  let off = 0;
+  while (off < dst.length) {
+    const part = dst.subarray(off);
+    const r = libc.getrandom(part, BigInt(part.length), 0);
+    if (r === -1n) {
+      const e = errno();
+      if (e === EINTR) continue;
+      throw new HostError("getrandom", e);
+    }
+    off += Number(r);
+  }
+}
+
+const SYS_pidfd_open = 434;
+
+/** pidfd_open(2) for a host pid; returns fd or -errno. */
+export function pidfdOpen(pid: number): number {
+  const r = libc.syscall3(BigInt(SYS_pidfd_open), BigInt(pid), 0n, 0n);
+  return r === -1n ? -errno() : Number(r);
+}
+
+// ---- clocks -------------------------------------------------------------------------------
+
+const tsBuf = new BigInt64Array(2);
+const tsBytes = new Uint8Array(tsBuf.buffer);
+
+/** clock_gettime(2) of a host clock as [seconds, nanoseconds]. */
+export function hostClock(clock: number): [number, number] {
+  libc.clock_gettime(clock, tsBytes);
+  return [Number(tsBuf[0]), Number(tsBuf[1])];
+}
+
+// ---- the wake-up alarm --------------------------------------------------------------------
+//
+// A synchronous waitpid on the JavaScript thread is the cheapest way to learn that a stub
+// stopped (no event-loop hop), but it must not sleep past the kernel's next deadline. A one-shot
+// POSIX timer sends WAKE_SIGNAL to this thread only; its handler is a single `ret` instruction
+// and is installed without SA_RESTART, so the blocked waitpid returns EINTR at the deadline.
+
+const WAKE_SIGNAL = 44; // SIGRTMIN+10 in kernel numbering; neither glibc nor Deno uses it.
+const SIGEV_THREAD_ID = 4;
+const CLOCK_MONOTONIC = 1;
+let wakeTimer: Deno.PointerValue = null;
+const itimerspec = new BigInt64Array(4);
+const itimerspecBytes = new Uint8Array(itimerspec.buffer);
+
+function installWakeAlarm(): void {
+  const PROT_RWX = 7, PROT_RX = 5, MAP_PRIVATE_ANON = 0x22;
+  const page = libc.mmap(null, 4096n, PROT_RWX, MAP_PRIVATE_ANON, -1, 0n);
+  if (page === null || Deno.UnsafePointer.value(page) === 0xffffffffffffffffn) {
+    throw new HostError("mmap", errno());
+  }
+  new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(page, 1))[0] = 0xc3; // ret
+  libc.mprotect(page, 4096n, PROT_RX);
+  // struct sigaction (glibc): handler, sa_mask[128], sa_flags, pad, sa_restorer.
+  const sa = new DataView(new ArrayBuffer(152));
+  sa.setBigUint64(0, BigInt(Deno.UnsafePointer.value(page)), true);
+  sa.setInt32(136, 0, true); // no SA_RESTART: waitpid must return EINTR.
+  if (libc.sigaction(WAKE_SIGNAL, new Uint8Array(sa.buffer), null) === -1) {
+    throw new HostError("sigaction", errno());
+  }
+  // struct sigevent: sigev_value(8), sigev_signo(4), sigev_notify(4), _tid(4), padding.
+  const sev = new DataView(new ArrayBuffer(64));
+  sev.setInt32(8, WAKE_SIGNAL, true);
+  sev.setInt32(12, SIGEV_THREAD_ID, true);
+  sev.setInt32(16, libc.gettid(), true);
+  const timerId = new BigUint64Array(1);
+  if (libc.timer_create(CLOCK_MONOTONIC, new Uint8Array(sev.buffer), new Uint8Array(timerId.buffer)) === -1) {
+    throw new HostError("timer_create", errno());
+  }
+  wakeTimer = Deno.UnsafePointer.create(timerId[0]!);
+}
+
+/** Arms (ns > 0) or disarms (ns = 0) the one-shot wake-up alarm of the JavaScript thread. */
+export function armWakeAlarm(ns: number): void {
+  if (wakeTimer === null) installWakeAlarm();
+  itimerspec[0] = 0n;
+  itimerspec[1] = 0n;
+  itimerspec[2] = BigInt(Math.floor(ns / 1e9));
+  itimerspec[3] = BigInt(Math.floor(ns % 1e9));
+  libc.timer_settime(wakeTimer, 0, itimerspecBytes, null);
+}

@@ -1,0 +1,427 @@
+/**
+ * The ptrace platform: each application address space is a stub process (see stub_elf.ts),
+ * each application thread a thread of that stub, stopped at every syscall by PTRACE_SYSEMU so
+ * that the host never executes an application syscall.
+ *
+ * Ordering rule: every ptrace request is made from the JavaScript thread, which attached every
+ * tracee. Waits are made there too, synchronously, except {@linkcode PtracePlatform.waitStopAsync}
+ * which only peeks (WNOWAIT) from a pool thread.
+ *
+ * @module
+ */
+
+import * as ffi from "./_ffi.ts";
+import { FPREGS_SIZE, Registers } from "./regs_amd64.ts";
+import { SYSCALL_INFO_SIZE, SyscallInfo } from "../syscall_info.ts";
+import { buildStubElf, STUB_BASE, STUB_INJECT_ADDR, STUB_INJECT_TRAP_ADDR, STUB_SIZE } from "./stub_elf.ts";
+import type { AddressSpace, Context, Platform, Prot, Stop, StopReason } from "../mod.ts";
+
+const SIGKILL = 9;
+const SIGTRAP = 5;
+const SIGSTOP = 19;
+const SYSCALL_TRAP = SIGTRAP | 0x80;
+
+const SYS_mmap = 9;
+const SYS_mprotect = 10;
+const SYS_munmap = 11;
+const SYS_close = 3;
+const SYS_pidfd_getfd = 438;
+
+const MAP_SHARED = 0x01;
+const MAP_PRIVATE = 0x02;
+const MAP_FIXED = 0x10;
+const MAP_ANONYMOUS = 0x20;
+
+/** The highest user address on x86-64 with 4-level paging, exclusive. */
+const TASK_SIZE = 0x7fff_ffff_f000;
+
+/** How stubs are placed on CPUs. */
+export type CpuPlacement = "tracer" | "free";
+
+/** Options of the ptrace platform. */
+export interface PtraceOptions {
+  /**
+   * "tracer" (default): the tracer thread and every stub share one CPU, so that a stop is a
+   * same-CPU switch (~2 µs here) rather than a cross-CPU wakeup (~30 µs).
+   */
+  placement?: CpuPlacement;
+}
+
+const RAX_OFFSET = 80;
+
+class PtraceContext implements Context {
+  readonly syscall = new SyscallInfo();
+  readonly #regs = new Registers();
+  /** True when #regs hold the host thread's registers (read since the last stop). */
+  #regsValid = false;
+  /** True when #regs differ from what the host thread holds. */
+  dirty = false;
+  /** A return value to poke into rax on resume when the registers were never read. */
+  #pendingRax: number | null = null;
+  /** True while the host thread runs (resumed, no stop collected yet). */
+  running = false;
+
+  constructor(readonly tid: number, readonly addressSpace: StubAddressSpace) {}
+
+  get regs(): Registers {
+    if (!this.#regsValid) this.fetchRegs();
+    return this.#regs;
+  }
+
+  markRegsDirty(): void {
+    this.dirty = true;
+  }
+
+  setReturn(v: number): void {
+    if (this.#regsValid) {
+      this.#regs.set("rax", v);
+      this.dirty = true;
+    } else {
+      this.#pendingRax = v;
+    }
+  }
+
+  /** Forgets the registers: the thread ran, so they must be read again. */
+  invalidate(): void {
+    this.#regsValid = false;
+    this.#pendingRax = null;
+    this.dirty = false;
+  }
+
+  fetchSyscallInfo(): void {
+    ffi.ptraceBuf(ffi.PTRACE_GET_SYSCALL_INFO, this.tid, SYSCALL_INFO_SIZE, this.syscall.bytes);
+  }
+
+  getFpState(): Uint8Array {
+    const fp = new Uint8Array(FPREGS_SIZE);
+    ffi.ptraceBuf(ffi.PTRACE_GETFPREGS, this.tid, 0, fp);
+    return fp;
+  }
+
+  setFpState(fp: Uint8Array): void {
+    ffi.ptraceBuf(ffi.PTRACE_SETFPREGS, this.tid, 0, fp);
+  }
+
+  fetchRegs(): void {
+    ffi.ptraceBuf(ffi.PTRACE_GETREGS, this.tid, 0, this.#regs.bytes);
+    this.#regsValid = true;
+    if (this.#pendingRax !== null) {
+      this.#regs.set("rax", this.#pendingRax);
+      this.#pendingRax = null;
+      this.dirty = true;
+    }
+  }
+
+  /** Writes back what changed: all registers (SETREGS) or just rax (POKEUSER, much cheaper). */
+  flushRegs(): void {
+    if (this.dirty) {
+      ffi.ptraceBuf(ffi.PTRACE_SETREGS, this.tid, 0, this.#regs.bytes);
+      this.dirty = false;
+    } else if (this.#pendingRax !== null) {
+      ffi.ptrace(ffi.PTRACE_POKEUSER, this.tid, RAX_OFFSET, this.#pendingRax);
+      this.#pendingRax = null;
+    }
+  }
+}
+
+class StubAddressSpace implements AddressSpace {
+  readonly minAddr = 0x10000;
+  readonly maxAddr = TASK_SIZE;
+  readonly reserved = [{ start: STUB_BASE, end: STUB_BASE + STUB_SIZE }];
+  /** A pidfd of the sentry, open inside the stub, for pidfd_getfd. -1 until first needed. */
+  #sentryPidfdInStub = -1;
+  released = false;
+
+  constructor(readonly platform: PtracePlatform, readonly pid: number) {}
+
+  /**
+   * Runs one syscall on the host inside the stub, on thread `via`, which must be stopped.
+   * Preconditions:
+   * - `via` is stopped and belongs to this address space.
+   * The thread's application registers are kept in via.regs and written back on resume.
+   */
+  inject(via: Context, nr: number, args: number[]): number {
+    const ctx = via as PtraceContext;
+    if (ctx.running) throw new Error("Cannot inject a syscall: the thread is running");
+    const saved = ctx.regs.clone(); // reads the registers if not read yet
+    const r = ctx.regs;
+    r.set("rax", nr);
+    r.set("orig_rax", -1);
+    const names = ["rdi", "rsi", "rdx", "r10", "r8", "r9"] as const;
+    for (let i = 0; i < 6; i++) r.set(names[i]!, args[i] ?? 0);
+    r.set("rip", STUB_INJECT_ADDR);
+    ffi.ptraceBuf(ffi.PTRACE_SETREGS, ctx.tid, 0, r.bytes);
+    ffi.ptrace(ffi.PTRACE_CONT, ctx.tid, 0, 0);
+    let result: number;
+    for (;;) {
+      const w = ffi.waitpid(ctx.tid, ffi.__WALL);
+      if (w === "eintr" || w === null) continue;
+      const st = w.status;
+      if ((st & 0xff) === 0x7f && ((st >> 8) & 0xff) === SIGTRAP && (st >> 16) === 0) {
+        ffi.ptraceBuf(ffi.PTRACE_GETREGS, ctx.tid, 0, r.bytes);
+        if (r.get("rip") !== STUB_INJECT_TRAP_ADDR) {
+          throw new Error(`Injected syscall ${nr} trapped at an unexpected address`);
+        }
+        result = Number(BigInt.asIntN(64, r.get64("rax")));
+        break;
+      }
+      if ((st & 0x7f) === 0 || ((st & 0xff) !== 0x7f)) {
+        throw new Error(`Stub ${ctx.tid} died during an injected syscall (status ${st})`);
+      }
+      // Some other stop (a stray host signal): suppress it and keep going.
+      ffi.ptrace(ffi.PTRACE_CONT, ctx.tid, 0, 0);
+    }
+    r.copyFrom(saved);
+    ctx.dirty = true;
+    return result;
+  }
+
+  mapAnonymous(via: Context, addr: number, len: number, prot: Prot, shared: boolean): number {
+    const flags = MAP_FIXED | MAP_ANONYMOUS | (shared ? MAP_SHARED : MAP_PRIVATE);
+    const r = this.inject(via, SYS_mmap, [addr, len, prot, flags, -1, 0]);
+    return r < 0 ? r : 0;
+  }
+
+  mapHostFile(
+    via: Context,
+    o: { addr: number; len: number; prot: Prot; shared: boolean; hostFd: number; offset: number },
+  ): number {
+    // Bring the sentry's descriptor into the stub just for the mmap, then close it there: the
+    // application never holds a host file descriptor between syscalls.
+    const fd = this.#fetchFd(via, o.hostFd);
+    if (fd < 0) return fd;
+    const flags = MAP_FIXED | (o.shared ? MAP_SHARED : MAP_PRIVATE);
+    const r = this.inject(via, SYS_mmap, [o.addr, o.len, o.prot, flags, fd, o.offset]);
+    this.inject(via, SYS_close, [fd]);
+    return r < 0 ? r : 0;
+  }
+
+  /** Duplicates a sentry descriptor into the stub with pidfd_getfd; returns the stub's fd. */
+  #fetchFd(via: Context, hostFd: number): number {
+    if (this.#sentryPidfdInStub < 0) {
+      // pidfd_open(sentry pid) run inside the stub.
+      const r = this.inject(via, 434, [ffi.hostPid(), 0]);
+      if (r < 0) return r;
+      this.#sentryPidfdInStub = r;
+    }
+    return this.inject(via, SYS_pidfd_getfd, [this.#sentryPidfdInStub, hostFd, 0]);
+  }
+
+  unmap(via: Context, addr: number, len: number): number {
+    return this.inject(via, SYS_munmap, [addr, len]);
+  }
+
+  protect(via: Context, addr: number, len: number, prot: Prot): number {
+    return this.inject(via, SYS_mprotect, [addr, len, prot]);
+  }
+
+  read(addr: number, dst: Uint8Array): number {
+    if (addr < 0 || addr + dst.length > TASK_SIZE) return 0;
+    const r = ffi.vmRead(this.pid, addr, dst);
+    return r < 0 ? 0 : r;
+  }
+
+  write(addr: number, src: Uint8Array): number {
+    if (addr < 0 || addr + src.length > TASK_SIZE) return 0;
+    const r = ffi.vmWrite(this.pid, addr, src);
+    return r < 0 ? 0 : r;
+  }
+
+  forceWrite(addr: number, src: Uint8Array): number {
+    const r = this.write(addr, src);
+    if (r === src.length) return r;
+    // /proc/PID/mem writes with FOLL_FORCE, like ptrace's POKEDATA.
+    using f = Deno.openSync(`/proc/${this.pid}/mem`, { write: true });
+    f.seekSync(addr, Deno.SeekMode.Start);
+    return f.writeSync(src);
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.platform.releaseStub(this);
+  }
+}
+
+/** The ptrace platform. One per sentry process. */
+export class PtracePlatform implements Platform {
+  readonly name = "ptrace";
+  /** @nosave Every live thread of every stub, by host tid. */
+  readonly #contexts = new Map<number, PtraceContext>();
+  /** @nosave Stubs by host pid. */
+  readonly #stubs = new Map<number, StubAddressSpace>();
+  #stubPath = "";
+  #stubDir = "";
+  readonly #cpu: number | null;
+
+  constructor(opts: PtraceOptions = {}) {
+    const placement = opts.placement ?? "tracer";
+    if (placement === "tracer") {
+      // Pin only the tracer (JavaScript) thread, not the whole sentry, and put every stub on
+      // the same CPU: a ptrace stop then costs two same-CPU switches.
+      const cpu = ffi.currentCpu();
+      this.#cpu = ffi.setAffinity(ffi.hostTid(), [cpu]) === 0 ? cpu : null;
+    } else {
+      this.#cpu = null;
+    }
+  }
+
+  #ensureStubBinary(): string {
+    if (this.#stubPath === "") {
+      this.#stubDir = Deno.makeTempDirSync({ prefix: "sentry-stub-" });
+      const p = `${this.#stubDir}/stub`;
+      Deno.writeFileSync(p, buildStubElf(), { mode: 0o500 });
+      this.#stubPath = p;
+    }
+    return this.#stubPath;
+  }
+
+  newAddressSpace(): Context {
+    const pid = ffi.spawnClean(this.#ensureStubBinary(), ["sentry-stub"]);
+    try {
+      return this.#seize(pid);
+    } catch (e) {
+      ffi.kill(pid, SIGKILL);
+      ffi.waitpid(pid, ffi.__WALL);
+      throw e;
+    }
+  }
+
+  #seize(pid: number): Context {
+    // The stub stops itself with SIGSTOP; collect that stop, then seize it stopped.
+    for (;;) {
+      const w = ffi.waitpid(pid, ffi.WUNTRACED | ffi.__WALL);
+      if (w === "eintr" || w === null) continue;
+      if ((w.status & 0xff) === 0x7f && ((w.status >> 8) & 0xff) === SIGSTOP) break;
+      throw new Error(`The stub did not start (wait status ${w.status})`);
+    }
+    ffi.ptrace(
+      ffi.PTRACE_SEIZE,
+      pid,
+      0,
+      ffi.PTRACE_O_EXITKILL | ffi.PTRACE_O_TRACESYSGOOD,
+    );
+    ffi.ptrace(ffi.PTRACE_INTERRUPT, pid, 0, 0);
+    for (;;) {
+      const w = ffi.waitpid(pid, ffi.__WALL);
+      if (w === "eintr" || w === null) continue;
+      if ((w.status & 0xff) === 0x7f) break;
+      throw new Error(`The stub died while being seized (wait status ${w.status})`);
+    }
+    if (this.#cpu !== null) ffi.setAffinity(pid, [this.#cpu]);
+    const as = new StubAddressSpace(this, pid);
+    const ctx = new PtraceContext(pid, as);
+    this.#stubs.set(pid, as);
+    this.#contexts.set(pid, ctx);
+    this.#unmapHostMappings(ctx, pid);
+    return ctx;
+  }
+
+  /** Removes what the host put in the stub (its stack, vDSO, vvar): only the stub page stays. */
+  #unmapHostMappings(ctx: PtraceContext, pid: number): void {
+    const maps = Deno.readTextFileSync(`/proc/${pid}/maps`);
+    for (const line of maps.split("\n")) {
+      const m = /^([0-9a-f]+)-([0-9a-f]+)/.exec(line);
+      if (!m) continue;
+      const start = parseInt(m[1]!, 16), end = parseInt(m[2]!, 16);
+      if (start === STUB_BASE || start >= TASK_SIZE) continue; // the stub; [vsyscall]
+      ctx.addressSpace.unmap(ctx, start, end - start);
+    }
+  }
+
+  releaseStub(as: StubAddressSpace): void {
+    ffi.kill(as.pid, SIGKILL);
+    // Reap every thread of the stub now, so that no host process outlives the address space.
+    for (const [tid, ctx] of this.#contexts) {
+      if (ctx.addressSpace === as) {
+        this.#contexts.delete(tid);
+        if (tid !== as.pid) ffi.waitpid(tid, ffi.__WALL);
+      }
+    }
+    for (;;) {
+      const w = ffi.waitpid(as.pid, ffi.__WALL);
+      if (w === "eintr") continue;
+      if (w === null) continue;
+      if ((w.status & 0xff) === 0x7f) continue; // a last stop before the kill took effect
+      break;
+    }
+    this.#stubs.delete(as.pid);
+  }
+
+  resume(ctx: Context): void {
+    const c = ctx as PtraceContext;
+    c.flushRegs();
+    c.running = true;
+    ffi.ptrace(ffi.PTRACE_SYSEMU, c.tid, 0, 0);
+  }
+
+  #decode(pid: number, status: number): Stop | null {
+    const ctx = this.#contexts.get(pid);
+    if (!ctx) return null; // a thread we already forgot (killed stub)
+    ctx.running = false;
+    if ((status & 0xff) !== 0x7f) {
+      this.#contexts.delete(pid);
+      return { ctx, reason: { kind: "gone", status } };
+    }
+    const sig = (status >> 8) & 0xff;
+    const event = status >>> 16;
+    let reason: StopReason;
+    ctx.invalidate();
+    if (sig === SYSCALL_TRAP) {
+      ctx.fetchSyscallInfo();
+      reason = { kind: "syscall" };
+    } else if (event !== 0) {
+      reason = { kind: "interrupt" };
+    } else {
+      const info = new Uint8Array(128);
+      ffi.ptraceBuf(ffi.PTRACE_GETSIGINFO, pid, 0, info);
+      const v = new DataView(info.buffer);
+      const code = v.getInt32(8, true);
+      const signo = v.getInt32(0, true);
+      // si_code > 0: raised by the CPU (a fault); <= 0: sent by someone on the host, which
+      // the application must not see.
+      if (code > 0 && [4, 5, 7, 8, 11].includes(signo)) {
+        reason = { kind: "fault", signo, code, addr: Number(v.getBigUint64(16, true)) };
+      } else {
+        reason = { kind: "interrupt" };
+      }
+    }
+    return { ctx, reason };
+  }
+
+  waitStop(timeoutNs: number): Stop | null {
+    for (;;) {
+      if (timeoutNs > 0) ffi.armWakeAlarm(timeoutNs);
+      const w = ffi.waitpid(-1, ffi.__WALL);
+      if (w === "eintr") return null;
+      if (timeoutNs > 0) ffi.armWakeAlarm(0);
+      if (w === null) return null;
+      const s = this.#decode(w.pid, w.status);
+      if (s) return s;
+    }
+  }
+
+  pollStop(): Stop | null {
+    for (;;) {
+      const w = ffi.waitpid(-1, ffi.__WALL | ffi.WNOHANG);
+      if (w === null || w === "eintr") return null;
+      const s = this.#decode(w.pid, w.status);
+      if (s) return s;
+    }
+  }
+
+  waitStopAsync(): Promise<void> {
+    return ffi.waitAnyAsync();
+  }
+
+  shutdown(): void {
+    for (const as of [...this.#stubs.values()]) as.release();
+    if (this.#stubDir !== "") {
+      try {
+        Deno.removeSync(this.#stubDir, { recursive: true });
+      } catch { /* already gone */ }
+      this.#stubDir = "";
+      this.#stubPath = "";
+    }
+  }
+}
