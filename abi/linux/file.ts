@@ -1,0 +1,124 @@
+/** File-related ABI: open(2) flags, *at(2) flags, mode bits, struct stat, dirents. */
+
+export const O_ACCMODE = 0o3;
+export const O_RDONLY = 0o0;
+export const O_WRONLY = 0o1;
+export const O_RDWR = 0o2;
+export const O_CREAT = 0o100;
+export const O_EXCL = 0o200;
+export const O_NOCTTY = 0o400;
+export const O_TRUNC = 0o1000;
+export const O_APPEND = 0o2000;
+export const O_NONBLOCK = 0o4000;
+export const O_DSYNC = 0o10000;
+export const O_ASYNC = 0o20000;
+export const O_DIRECT = 0o40000;
+export const O_LARGEFILE = 0o100000;
+export const O_DIRECTORY = 0o200000;
+export const O_NOFOLLOW = 0o400000;
+export const O_NOATIME = 0o1000000;
+export const O_CLOEXEC = 0o2000000;
+export const O_SYNC = 0o4010000;
+export const O_PATH = 0o10000000;
+export const O_TMPFILE = 0o20200000;
+
+export const AT_FDCWD = -100;
+export const AT_SYMLINK_NOFOLLOW = 0x100;
+export const AT_REMOVEDIR = 0x200;
+export const AT_EACCESS = 0x200;
+export const AT_SYMLINK_FOLLOW = 0x400;
+export const AT_NO_AUTOMOUNT = 0x800;
+export const AT_EMPTY_PATH = 0x1000;
+export const AT_STATX_SYNC_TYPE = 0x6000;
+
+export const F_OK = 0;
+export const X_OK = 1;
+export const W_OK = 2;
+export const R_OK = 4;
+
+export const S_IFMT = 0o170000;
+export const S_IFSOCK = 0o140000;
+export const S_IFLNK = 0o120000;
+export const S_IFREG = 0o100000;
+export const S_IFBLK = 0o060000;
+export const S_IFDIR = 0o040000;
+export const S_IFCHR = 0o020000;
+export const S_IFIFO = 0o010000;
+export const S_ISUID = 0o4000;
+export const S_ISGID = 0o2000;
+export const S_ISVTX = 0o1000;
+
+export const SEEK_SET = 0;
+export const SEEK_CUR = 1;
+export const SEEK_END = 2;
+export const SEEK_DATA = 3;
+export const SEEK_HOLE = 4;
+
+/** d_type values of struct linux_dirent64. */
+export const DT_UNKNOWN = 0;
+export const DT_FIFO = 1;
+export const DT_CHR = 2;
+export const DT_DIR = 4;
+export const DT_BLK = 6;
+export const DT_REG = 8;
+export const DT_LNK = 10;
+export const DT_SOCK = 12;
+
+export const F_DUPFD = 0;
+export const F_GETFD = 1;
+export const F_SETFD = 2;
+export const F_GETFL = 3;
+export const F_SETFL = 4;
+export const F_GETLK = 5;
+export const F_SETLK = 6;
+export const F_SETLKW = 7;
+export const F_SETOWN = 8;
+export const F_GETOWN = 9;
+export const F_DUPFD_CLOEXEC = 1030;
+export const F_SETPIPE_SZ = 1031;
+export const F_GETPIPE_SZ = 1032;
+export const FD_CLOEXEC = 1;
+
+export const PATH_MAX = 4096;
+export const NAME_MAX = 255;
+/** Linux follows at most 40 symlinks in one walk (ELOOP beyond). */
+export const MAXSYMLINKS = 40;
+
+export const TCGETS = 0x5401;
+export const TCSETS = 0x5402;
+export const TIOCGPGRP = 0x540f;
+export const TIOCSPGRP = 0x5410;
+export const TIOCGWINSZ = 0x5413;
+export const TIOCSWINSZ = 0x5414;
+export const FIONREAD = 0x541b;
+export const FIONBIO = 0x5421;
+export const FIOCLEX = 0x5451;
+export const FIONCLEX = 0x5450;
+
+/** struct stat on x86-64 is 144 bytes; field offsets. */
+export const STAT_SIZE = 144;
+export const STAT = {
+  dev: 0, ino: 8, nlink: 16, mode: 24, uid: 28, gid: 32, rdev: 40, size: 48, blksize: 56,
+  blocks: 64, atime: 72, atimeNsec: 80, mtime: 88, mtimeNsec: 96, ctime: 104, ctimeNsec: 112,
+} as const;
+
+/** struct statx is 256 bytes; field offsets. */
+export const STATX_SIZE = 256;
+export const STATX = {
+  mask: 0, blksize: 4, attributes: 8, nlink: 16, uid: 20, gid: 24, mode: 28, ino: 32,
+  size: 40, blocks: 48, attributesMask: 56, atime: 64, btime: 80, ctime: 96, mtime: 112,
+  rdevMajor: 128, rdevMinor: 132, devMajor: 136, devMinor: 140,
+} as const;
+export const STATX_TYPE = 0x1;
+export const STATX_MODE = 0x2;
+export const STATX_NLINK = 0x4;
+export const STATX_UID = 0x8;
+export const STATX_GID = 0x10;
+export const STATX_ATIME = 0x20;
+export const STATX_MTIME = 0x40;
+export const STATX_CTIME = 0x80;
+export const STATX_INO = 0x100;
+export const STATX_SIZE_BIT = 0x200;
+export const STATX_BLOCKS = 0x400;
+export const STATX_BASIC_STATS = 0x7ff;
+export const STATX_BTIME = 0x800;

@@ -1,0 +1,108 @@
+/**
+ * The file descriptor table: Linux's struct files_struct. Shared by threads (CLONE_FILES),
+ * copied on fork.
+ *
+ * Synchronous on purpose: the table is consistent at every await point because it has none.
+ *
+ * @module
+ */
+
+import { EBADF, EMFILE, EINVAL } from "./errno.ts";
+import type { FileDescription } from "../vfs/file_description.ts";
+
+interface Slot {
+  file: FileDescription;
+  cloexec: boolean;
+}
+
+/** @savable */
+export class FdTable {
+  readonly #slots = new Map<number, Slot>();
+  /** RLIMIT_NOFILE soft limit, updated by the owner when the limit changes. */
+  limit = 1024;
+
+  /** The description behind fd; throws EBADF. Does not take a reference. */
+  get(fd: number): FileDescription {
+    const s = this.#slots.get(fd);
+    if (!s) throw EBADF;
+    return s.file;
+  }
+
+  getCloexec(fd: number): boolean {
+    const s = this.#slots.get(fd);
+    if (!s) throw EBADF;
+    return s.cloexec;
+  }
+
+  setCloexec(fd: number, cloexec: boolean): void {
+    const s = this.#slots.get(fd);
+    if (!s) throw EBADF;
+    s.cloexec = cloexec;
+  }
+
+  has(fd: number): boolean {
+    return this.#slots.has(fd);
+  }
+
+  /**
+   * Installs file at the lowest free descriptor >= minFd and returns it. Takes over the
+   * caller's reference to file (the caller must not decRef it afterwards).
+   */
+  install(file: FileDescription, cloexec = false, minFd = 0): number {
+    if (minFd < 0) throw EINVAL;
+    let fd = minFd;
+    while (this.#slots.has(fd)) fd++;
+    if (fd >= this.limit) {
+      file.decRef();
+      throw minFd >= this.limit ? EINVAL : EMFILE;
+    }
+    this.#slots.set(fd, { file, cloexec });
+    return fd;
+  }
+
+  /** Installs file exactly at fd, closing what was there (dup2). Takes over the reference. */
+  installAt(fd: number, file: FileDescription, cloexec: boolean): void {
+    if (fd < 0 || fd >= this.limit) {
+      file.decRef();
+      throw EBADF;
+    }
+    const old = this.#slots.get(fd);
+    this.#slots.set(fd, { file, cloexec });
+    old?.file.decRef();
+  }
+
+  /** close(2): removes fd and drops its reference. */
+  remove(fd: number): void {
+    const s = this.#slots.get(fd);
+    if (!s) throw EBADF;
+    this.#slots.delete(fd);
+    s.file.decRef();
+  }
+
+  /** For fork: a new table with the same descriptions (each gains a reference). */
+  fork(): FdTable {
+    const t = new FdTable();
+    t.limit = this.limit;
+    for (const [fd, s] of this.#slots) t.#slots.set(fd, { file: s.file.incRef(), cloexec: s.cloexec });
+    return t;
+  }
+
+  /** For execve: closes every close-on-exec descriptor. */
+  closeOnExec(): void {
+    for (const [fd, s] of [...this.#slots]) if (s.cloexec) this.remove(fd);
+  }
+
+  /** Closes everything (the last task using the table exited). */
+  removeAll(): void {
+    for (const fd of [...this.#slots.keys()]) this.remove(fd);
+  }
+
+  /** Descriptors in ascending order, for /proc/PID/fd and close_range. */
+  fds(): number[] {
+    return [...this.#slots.keys()].sort((a, b) => a - b);
+  }
+
+  get size(): number {
+    return this.#slots.size;
+  }
+}

@@ -1,0 +1,202 @@
+/**
+ * Task: one thread of an application, as Linux's task_struct and gVisor's kernel.Task.
+ *
+ * Fields are grouped by who may change them:
+ * - Immutable: kernel, tid, tg.
+ * - Owned by the task's run loop (changed only while the task is in the kernel): ctx,
+ *   syscallState, state, the memory helpers' scratch.
+ * - Shared with other tasks per clone flags: fdTable, fs, creds (replaced, never mutated).
+ *
+ * @module
+ */
+
+import { EFAULT, ENAMETOOLONG } from "./errno.ts";
+import type { Kernel } from "./kernel.ts";
+import type { ThreadGroup } from "./thread_group.ts";
+import type { FdTable } from "./fd_table.ts";
+import type { FsContext } from "./fs_context.ts";
+import type { Credentials } from "./creds.ts";
+import type { MemoryManager } from "./mm/mm.ts";
+import type { Context } from "../platform/mod.ts";
+import type { Waker } from "../waiter/mod.ts";
+import type { WaitQueue } from "../waiter/mod.ts";
+import type { MemoryIO } from "../vfs/file_description.ts";
+import { PATH_MAX } from "../abi/linux/file.ts";
+
+/** Where a task is in its life. */
+export type TaskState =
+  /** Running application code (resumed on the platform). */
+  | "user"
+  /** In the kernel, ready to run its next kernel step (queued on the run queue). */
+  | "runnable"
+  /** Sleeping in a syscall, waiting for queues, a deadline or a signal. */
+  | "blocked"
+  /** Exited; its thread group may still be a zombie. */
+  | "dead";
+
+/** What a blocked task waits for. Plain data: a blocked task is registers plus this. */
+export interface BlockState {
+  queues: WaitQueue[];
+  mask: number;
+  deadlineNs: number | null;
+}
+
+const decoder = new TextDecoder();
+
+/** @savable */
+export class Task implements Waker, MemoryIO {
+  /** Immutable. */
+  readonly kernel: Kernel;
+  /** Immutable. Thread id in the root PID namespace. */
+  readonly tid: number;
+  /** Immutable. */
+  readonly tg: ThreadGroup;
+
+  /** @nosave The platform thread; rebuilt from saved registers on restore. */
+  ctx: Context;
+  state: TaskState = "runnable";
+  /** Set while blocked. */
+  blocked: BlockState | null = null;
+  /** Progress of a syscall that blocked and will run again; null between syscalls. */
+  syscallState: unknown = null;
+  /** set_tid_address(2) / CLONE_CHILD_CLEARTID. */
+  clearChildTid = 0;
+  robustList = 0;
+  /** Thread name (comm), 15 bytes at most. */
+  name: string;
+
+  fdTable: FdTable;
+  fs: FsContext;
+  creds: Credentials;
+
+  constructor(o: {
+    kernel: Kernel;
+    tid: number;
+    tg: ThreadGroup;
+    ctx: Context;
+    fdTable: FdTable;
+    fs: FsContext;
+    creds: Credentials;
+    name: string;
+  }) {
+    this.kernel = o.kernel;
+    this.tid = o.tid;
+    this.tg = o.tg;
+    this.ctx = o.ctx;
+    this.fdTable = o.fdTable;
+    this.fs = o.fs;
+    this.creds = o.creds;
+    this.name = o.name.slice(0, 15);
+  }
+
+  get mm(): MemoryManager {
+    return this.tg.mm;
+  }
+
+  /** Implements Waker: a queue we block on fired. */
+  wake(_events: number): void {
+    this.kernel.wakeTask(this);
+  }
+
+  /** Copies len bytes in from application memory; throws EFAULT. */
+  copyIn(addr: number, len: number): Uint8Array {
+    const buf = new Uint8Array(len);
+    if (this.mm.read(addr, buf) !== len) throw EFAULT;
+    return buf;
+  }
+
+  /** Copies into a caller-owned buffer; throws EFAULT. */
+  copyInto(addr: number, buf: Uint8Array): void {
+    if (this.mm.read(addr, buf) !== buf.length) throw EFAULT;
+  }
+
+  /** Copies data out to application memory; throws EFAULT. */
+  copyOut(addr: number, data: Uint8Array): void {
+    if (this.mm.write(addr, data) !== data.length) throw EFAULT;
+  }
+
+  /**
+   * Reads a NUL-terminated string of at most maxLen bytes (NUL excluded). Throws EFAULT, or
+   * ENAMETOOLONG when no NUL comes within maxLen (as strncpy_from_user callers do for paths).
+   */
+  copyInString(addr: number, maxLen: number = PATH_MAX - 1): string {
+    // Read in chunks that do not cross a page boundary, so that a string ending just before an
+    // unmapped page is read without a false EFAULT.
+    const parts: Uint8Array[] = [];
+    let total = 0;
+    let a = addr;
+    while (total <= maxLen) {
+      const toPage = 4096 - (a % 4096);
+      const chunk = new Uint8Array(Math.min(toPage, 256));
+      if (this.mm.read(a, chunk) !== chunk.length) throw EFAULT;
+      const nul = chunk.indexOf(0);
+      if (nul >= 0) {
+        if (total + nul > maxLen) throw ENAMETOOLONG;
+        parts.push(chunk.subarray(0, nul));
+        total += nul;
+        return decodeParts(parts, total);
+      }
+      parts.push(chunk);
+      total += chunk.length;
+      a += chunk.length;
+    }
+    throw ENAMETOOLONG;
+  }
+
+  /** Reads a NULL-terminated array of string pointers (argv, envp). */
+  copyInStringArray(addr: number, maxCount = 0x7fffffff): string[] {
+    const out: string[] = [];
+    if (addr === 0) return out;
+    const ptr = new DataView(new ArrayBuffer(8));
+    const bytes = new Uint8Array(ptr.buffer);
+    for (let i = 0; i < maxCount; i++) {
+      this.copyInto(addr + 8 * i, bytes);
+      const p = Number(ptr.getBigUint64(0, true));
+      if (p === 0) return out;
+      out.push(this.copyInString(p, 128 * 1024));
+    }
+    throw EFAULT;
+  }
+
+  copyOutU32(addr: number, v: number): void {
+    const b = new Uint8Array(4);
+    new DataView(b.buffer).setUint32(0, v >>> 0, true);
+    this.copyOut(addr, b);
+  }
+
+  copyOutU64(addr: number, v: bigint | number): void {
+    const b = new Uint8Array(8);
+    new DataView(b.buffer).setBigUint64(0, BigInt.asUintN(64, BigInt(v)), true);
+    this.copyOut(addr, b);
+  }
+
+  copyInU64(addr: number): bigint {
+    const b = this.copyIn(addr, 8);
+    return new DataView(b.buffer).getBigUint64(0, true);
+  }
+
+  copyInU32(addr: number): number {
+    const b = this.copyIn(addr, 4);
+    return new DataView(b.buffer).getUint32(0, true);
+  }
+
+  /** Thread-group id as seen by the application (PID). */
+  get pid(): number {
+    return this.tg.tgid;
+  }
+
+  toString(): string {
+    return `[${this.tg.tgid}:${this.tid}]`;
+  }
+}
+
+function decodeParts(parts: Uint8Array[], total: number): string {
+  if (parts.length === 1) return decoder.decode(parts[0]);
+  const all = new Uint8Array(total);
+  let o = 0;
+  for (const p of parts) {
+    all.set(p, o);
+    o += p.length;
+  }
+  return decoder.decode(all);
+}

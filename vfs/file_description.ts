@@ -1,0 +1,144 @@
+/**
+ * Open file descriptions: what a file descriptor refers to. Analogous to Linux's struct file
+ * and gVisor's vfs.FileDescription. Shared between descriptors (dup) and processes (fork), so
+ * reference-counted: the last decRef() releases the implementation.
+ *
+ * The contract every implementation keeps:
+ * - Every operation is synchronous and never blocks the sentry. An operation that would block
+ *   throws EAGAIN (EWOULDBLOCK); the syscall layer then waits on {@linkcode waitQueue} for the
+ *   events it needs (unless O_NONBLOCK) and runs the syscall again. No Promise is ever pending
+ *   inside a file operation that a checkpoint would have to save.
+ * - Errors are thrown as LinuxError singletons from kernel/errno.ts.
+ * - Offsets: `offset` null means "the file's own offset, advanced"; a number means pread/pwrite.
+ *
+ * @module
+ */
+
+import { EBADF, EINVAL, ENOTDIR, ENOTTY, ESPIPE, LinuxError } from "../kernel/errno.ts";
+import { O_ACCMODE, O_RDONLY, O_RDWR, O_WRONLY } from "../abi/linux/file.ts";
+import { EVENT_IN, EVENT_OUT, WaitQueue } from "../waiter/mod.ts";
+import type { Waitable } from "../waiter/mod.ts";
+
+/** What stat(2) reports, independent of the struct layout. Times in nanoseconds since the epoch. */
+export interface Stat {
+  dev: number;
+  ino: number;
+  mode: number; // file type and permission bits
+  nlink: number;
+  uid: number;
+  gid: number;
+  rdev: number;
+  size: number;
+  blksize: number;
+  blocks: number;
+  atimeNs: bigint;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+  btimeNs?: bigint;
+}
+
+/** One entry of a directory listing. */
+export interface DirEntry {
+  name: string;
+  ino: number;
+  /** DT_* value. */
+  type: number;
+}
+
+/** An open file description. Subclasses override what their file type supports. */
+export abstract class FileDescription implements Waitable {
+  /** Access mode and status flags (O_APPEND, O_NONBLOCK, ...), as F_GETFL reports them. */
+  flags: number;
+  /** The file's own offset, for read/write/lseek without an explicit offset. */
+  offset = 0;
+  #refs = 1;
+  readonly waitQueue = new WaitQueue();
+
+  constructor(flags: number) {
+    this.flags = flags;
+  }
+
+  get readable(): boolean {
+    const m = this.flags & O_ACCMODE;
+    return m === O_RDONLY || m === O_RDWR;
+  }
+
+  get writable(): boolean {
+    const m = this.flags & O_ACCMODE;
+    return m === O_WRONLY || m === O_RDWR;
+  }
+
+  incRef(): this {
+    this.#refs++;
+    return this;
+  }
+
+  decRef(): void {
+    if (--this.#refs === 0) this.release();
+  }
+
+  /** Called once, when the last reference goes. */
+  protected release(): void {}
+
+  /** The path this description was opened by, as /proc/PID/fd shows it. */
+  abstract path(): string;
+
+  read(_dst: Uint8Array, _offset: number | null): number {
+    throw EINVAL;
+  }
+
+  write(_src: Uint8Array, _offset: number | null): number {
+    throw EINVAL;
+  }
+
+  /** lseek(2): returns the new offset. */
+  seek(_offset: number, _whence: number): number {
+    throw ESPIPE;
+  }
+
+  abstract stat(): Stat;
+
+  /**
+   * Directory entries from position `cookie` on, at most until `accept` returns false (the
+   * caller's buffer is full). Returns the cookie to continue from. Files that are not
+   * directories throw ENOTDIR.
+   */
+  readdir(_cookie: number, _accept: (e: DirEntry, next: number) => boolean): number {
+    throw ENOTDIR;
+  }
+
+  /** ioctl(2). `io` reads and writes the caller's memory. */
+  ioctl(_cmd: number, _arg: number, _io: MemoryIO): number {
+    throw ENOTTY;
+  }
+
+  readiness(mask: number): number {
+    return mask & (EVENT_IN | EVENT_OUT);
+  }
+
+  /** A host descriptor whose contents mmap can map directly, or null (copy instead). */
+  hostFdForMmap(): number | null {
+    return null;
+  }
+
+  /** For sockets, pipes, etc.: true if this is not seekable. */
+  get isStream(): boolean {
+    return false;
+  }
+}
+
+/** Access to the calling task's memory, for ioctl and friends. Throws EFAULT. */
+export interface MemoryIO {
+  copyIn(addr: number, len: number): Uint8Array;
+  copyOut(addr: number, data: Uint8Array): void;
+}
+
+export function checkReadable(f: FileDescription): void {
+  if (!f.readable) throw EBADF;
+}
+
+export function checkWritable(f: FileDescription): void {
+  if (!f.writable) throw EBADF;
+}
+
+export { LinuxError };
