@@ -59,6 +59,12 @@ export class Task implements Waker, MemoryIO {
   blocked: BlockState | null = null;
   /** Progress of a syscall that blocked and will run again; null between syscalls. */
   syscallState: unknown = null;
+  /** True from a syscall stop until its result is set. */
+  inSyscall = false;
+  /** Decoded arguments of the current syscall for --strace. */
+  straceEntry = "";
+  /** Blocked signals (sigset bits). */
+  sigmask = 0n;
   /** set_tid_address(2) / CLONE_CHILD_CLEARTID. */
   clearChildTid = 0;
   robustList = 0;

@@ -65,6 +65,10 @@ export interface AddressSpace {
   ): number;
   unmap(via: Context, addr: number, len: number): number;
   protect(via: Context, addr: number, len: number, prot: Prot): number;
+  /** Drops the pages of a range (madvise MADV_DONTNEED): private anonymous memory reads as zeros. */
+  discard(via: Context, addr: number, len: number): number;
+  /** Moves or resizes a mapping as mremap(2) with the given flags; returns the address or -errno. */
+  remap(via: Context, o: { addr: number; oldLen: number; newLen: number; flags: number; newAddr: number }): number;
   /**
    * Copies application memory out. Returns the bytes copied: short (possibly 0) at the first
    * inaccessible page.

@@ -60,6 +60,15 @@ const lib = Deno.dlopen("libc.so.6", {
   syscall3: { name: "syscall", parameters: ["i64", "i64", "i64", "i64"], result: "i64" },
   getrandom: { parameters: ["buffer", "u64", "u32"], result: "i64" },
   fstat: { parameters: ["i32", "buffer"], result: "i32" },
+  // vfs/hostfs and vfs/host_file: per-component walks of the sandbox root, host stdio.
+  openat: { parameters: ["i32", "buffer", "i32", "i32"], result: "i32" },
+  fstatat: { parameters: ["i32", "buffer", "buffer", "i32"], result: "i32" },
+  readlinkat: { parameters: ["i32", "buffer", "buffer", "u64"], result: "i64" },
+  getdents64: { parameters: ["i32", "buffer", "u64"], result: "i64" },
+  fcntl: { parameters: ["i32", "i32", "i64"], result: "i32" },
+  poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
+  poll_async: { name: "poll", parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
+  eventfd: { parameters: ["u32", "i32"], result: "i32" },
 });
 
 const libc = lib.symbols;
@@ -346,6 +355,114 @@ export function hostIoctl(fd: number, req: number, buf: Uint8Array): number {
 /** fstat(2): the raw 144-byte struct stat, or -errno. */
 export function hostFstat(fd: number, buf: Uint8Array): number {
   return libc.fstat(fd, buf) === -1 ? -errno() : 0;
+}
+
+// ---- host files by descriptor (vfs/hostfs: every walk goes one component at a time) --------
+
+const pathScratch = new Uint8Array(4096 + 1);
+const pathEncoder = new TextEncoder();
+
+/**
+ * Encodes one path (a single component for the *at calls below) as a C string into a scratch
+ * buffer; valid until the next call. Returns null if it does not fit (ENAMETOOLONG).
+ */
+function scratchCstr(name: string): Uint8Array | null {
+  const r = pathEncoder.encodeInto(name, pathScratch);
+  if (r.read !== name.length || r.written >= pathScratch.length) return null;
+  pathScratch[r.written] = 0;
+  return pathScratch;
+}
+
+const ENAMETOOLONG_HOST = 36;
+export const AT_SYMLINK_NOFOLLOW = 0x100;
+export const AT_EMPTY_PATH = 0x1000;
+
+/** openat(2) on the host; returns fd or -errno. */
+export function hostOpenat(dirfd: number, name: string, flags: number, mode = 0): number {
+  const p = scratchCstr(name);
+  if (p === null) return -ENAMETOOLONG_HOST;
+  for (;;) {
+    const fd = libc.openat(dirfd, p, flags, mode);
+    if (fd !== -1) return fd;
+    const e = errno();
+    if (e !== EINTR) return -e;
+  }
+}
+
+/** fstatat(2) into a raw 144-byte struct stat; returns 0 or -errno. */
+export function hostFstatat(dirfd: number, name: string, buf: Uint8Array, flags: number): number {
+  const p = scratchCstr(name);
+  if (p === null) return -ENAMETOOLONG_HOST;
+  return libc.fstatat(dirfd, p, buf, flags) === -1 ? -errno() : 0;
+}
+
+/** readlinkat(2) into buf; returns the length (possibly truncated to buf) or -errno. */
+export function hostReadlinkat(dirfd: number, name: string, buf: Uint8Array): number {
+  const p = scratchCstr(name);
+  if (p === null) return -ENAMETOOLONG_HOST;
+  const r = libc.readlinkat(dirfd, p, buf, BigInt(buf.length));
+  return r === -1n ? -errno() : Number(r);
+}
+
+/** getdents64(2): raw struct linux_dirent64 records into buf; returns bytes, 0 at end, or -errno. */
+export function hostGetdents64(fd: number, buf: Uint8Array): number {
+  const r = libc.getdents64(fd, buf, BigInt(buf.length));
+  return r === -1n ? -errno() : Number(r);
+}
+
+export const F_GETFL = 3;
+
+/** fcntl(2) with an integer argument; returns the result or -errno. */
+export function hostFcntl(fd: number, cmd: number, arg: number): number {
+  const r = libc.fcntl(fd, cmd, BigInt(arg));
+  return r === -1 ? -errno() : r;
+}
+
+export const POLLIN = 0x1;
+export const POLLOUT = 0x4;
+export const POLLERR = 0x8;
+export const POLLHUP = 0x10;
+export const POLLNVAL = 0x20;
+
+const pollBuf = new Uint8Array(8);
+const pollView = new DataView(pollBuf.buffer);
+
+/** poll(2) of one descriptor; returns revents (0 on timeout) or -errno. */
+export function hostPoll(fd: number, events: number, timeoutMs: number): number {
+  pollView.setInt32(0, fd, true);
+  pollView.setInt16(4, events, true);
+  pollView.setInt16(6, 0, true);
+  for (;;) {
+    const r = libc.poll(pollBuf, 1n, timeoutMs);
+    if (r >= 0) return r === 0 ? 0 : pollView.getUint16(6, true);
+    const e = errno();
+    if (e !== EINTR || timeoutMs === 0) return -e;
+  }
+}
+
+/**
+ * Waits on a thread of Deno's pool until `fd` reports one of `events` or `cancelFd` (an eventfd)
+ * becomes readable. Resolves with fd's revents (0 when cancelled). errno is not readable from
+ * here (it lives on the pool thread), so a failing poll resolves like an event: callers re-poll.
+ */
+export async function hostPollAsync(fd: number, events: number, cancelFd: number): Promise<number> {
+  const buf = new Uint8Array(16);
+  const v = new DataView(buf.buffer);
+  v.setInt32(0, fd, true);
+  v.setInt16(4, events, true);
+  v.setInt32(8, cancelFd, true);
+  v.setInt16(12, POLLIN, true);
+  await libc.poll_async(buf, 2n, -1);
+  return v.getUint16(6, true);
+}
+
+const EFD_CLOEXEC = 0o2000000;
+const EFD_NONBLOCK = 0o4000;
+
+/** A non-blocking, close-on-exec eventfd(2); returns fd or -errno. */
+export function hostEventfd(): number {
+  const fd = libc.eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  return fd === -1 ? -errno() : fd;
 }
 
 /** Fills dst from the host's getrandom(2). */

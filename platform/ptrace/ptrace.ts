@@ -25,6 +25,7 @@ const SYS_mmap = 9;
 const SYS_mprotect = 10;
 const SYS_munmap = 11;
 const SYS_close = 3;
+const SYS_mremap = 25;
 const SYS_pidfd_getfd = 438;
 
 const MAP_SHARED = 0x01;
@@ -213,6 +214,14 @@ class StubAddressSpace implements AddressSpace {
 
   protect(via: Context, addr: number, len: number, prot: Prot): number {
     return this.inject(via, SYS_mprotect, [addr, len, prot]);
+  }
+
+  discard(via: Context, addr: number, len: number): number {
+    return this.inject(via, 28 /* madvise */, [addr, len, 4 /* MADV_DONTNEED */]);
+  }
+
+  remap(via: Context, o: { addr: number; oldLen: number; newLen: number; flags: number; newAddr: number }): number {
+    return this.inject(via, SYS_mremap, [o.addr, o.oldLen, o.newLen, o.flags, o.newAddr]);
   }
 
   read(addr: number, dst: Uint8Array): number {

@@ -1,0 +1,440 @@
+/**
+ * Kernel: the sandbox's Linux. Owns every task, the scheduler loop, the clocks and the syscall
+ * table; gVisor's kernel.Kernel plus the bits of its TaskSet this stage needs.
+ *
+ * The scheduler (see {@linkcode Kernel.run}): one JavaScript event loop runs every task.
+ * - A task in user mode runs in its stub; the loop waits for the next stop with a synchronous
+ *   waitpid (the cheapest path: no event-loop hop), bounded by the next kernel deadline and a
+ *   time slice, so that timers and host I/O are never starved.
+ * - A stop is handled at once: the syscall is dispatched, and the task resumed or put to sleep.
+ * - A sleeping task is plain data (registers plus {@linkcode BlockState}); when woken, its
+ *   syscall runs again from the start (ERESTARTSYS style). No Promise is held per task.
+ * - Every few milliseconds the loop yields one macrotask so that Deno can deliver host I/O
+ *   completions and signals.
+ *
+ * Ordering: the loop is the only caller of platform.resume/waitStop. Handlers run synchronously
+ * inside the loop; wakeTask() may be called from any callback (it only queues).
+ *
+ * @module
+ */
+
+import { setImmediate } from "node:timers";
+import type { Context, Platform } from "../platform/mod.ts";
+import type { VirtualFilesystem } from "../vfs/mod.ts";
+import { DebugLog } from "./log.ts";
+import { Task } from "./task.ts";
+import { ThreadGroup } from "./thread_group.ts";
+import { FdTable } from "./fd_table.ts";
+import { FsContext } from "./fs_context.ts";
+import type { Credentials } from "./creds.ts";
+import { Limits } from "./limits.ts";
+import { SignalHandlers } from "./signals.ts";
+import { MemoryManager } from "./mm/mm.ts";
+import { EAGAIN, ENOENT, ENOSYS, LinuxError, SentryBugError } from "./errno.ts";
+import { SyscallArgs, type SyscallControl } from "./syscalls/linux/support.ts";
+import { SYSCALL_TABLE } from "./syscalls/linux/table_amd64.ts";
+import { straceEnter, straceExit } from "./strace.ts";
+import { loadExecutable, resolveExecutable } from "./loader/load.ts";
+import { monotonicNs } from "./time.ts";
+import { CORE_SIGNALS, SIGNAL_NAMES } from "../abi/linux/signal.ts";
+import { RLIMIT_NOFILE } from "../abi/linux/limits.ts";
+
+export interface KernelOptions {
+  platform: Platform;
+  vfs: VirtualFilesystem;
+  hostname: string;
+  log?: DebugLog;
+  strace?: boolean;
+}
+
+export interface InitOptions {
+  argv: string[];
+  envp: string[];
+  /** Working directory inside the sandbox. */
+  cwd: string;
+  creds: Credentials;
+  rlimits?: Map<number, { cur: bigint; max: bigint }>;
+  /** Path of the executable; default: argv[0] looked up in PATH from envp. */
+  executable?: string;
+}
+
+/** How long the loop may block in one wait before it lets the event loop run, in ns. */
+const SLICE_NS = 10_000_000;
+/** How long the loop may run stops back to back before yielding to the event loop, in ms. */
+const YIELD_AFTER_MS = 5;
+
+/** @savable */
+export class Kernel {
+  /** @nosave */
+  readonly platform: Platform;
+  readonly vfs: VirtualFilesystem;
+  hostname: string;
+  domainname = "(none)";
+  /** uname(2) release and version: the host's, so that tools see the kernel they run on. */
+  readonly uts = hostUts();
+  /** @nosave */
+  readonly log: DebugLog;
+  readonly strace: boolean;
+  /** Monotonic time at boot, for /proc/uptime and CLOCK_BOOTTIME. */
+  readonly bootNs = monotonicNs();
+
+  readonly tasks = new Map<number, Task>();
+  readonly threadGroups = new Map<number, ThreadGroup>();
+  /** @nosave Lookup of the task running on a platform context. */
+  readonly #byCtx = new Map<Context, Task>();
+  #nextTid = 1;
+  #init: ThreadGroup | null = null;
+  /** The wait status of init once it exited. */
+  #initStatus: number | null = null;
+
+  readonly #runQueue: Task[] = [];
+  /** Tasks sleeping with a deadline. Small; scanned linearly. */
+  readonly #timed = new Set<Task>();
+  /** Number of tasks in user mode. */
+  #running = 0;
+  /** @nosave Resolves the idle wait when a task becomes runnable. */
+  #idleWake: (() => void) | null = null;
+  #shutdown = false;
+
+  private constructor(o: KernelOptions) {
+    this.platform = o.platform;
+    this.vfs = o.vfs;
+    this.hostname = o.hostname;
+    this.log = o.log ?? new DebugLog();
+    this.strace = o.strace ?? false;
+    if (this.strace) this.log.straceToStderr = true;
+  }
+
+  static create(o: KernelOptions): Kernel {
+    return new Kernel(o);
+  }
+
+  allocTid(): number {
+    return this.#nextTid++;
+  }
+
+  /**
+   * Creates the init process (PID 1) running argv. Throws a LinuxError when the executable
+   * cannot be found or loaded.
+   */
+  createInit(o: InitOptions): void {
+    if (this.#init) throw new SentryBugError("Cannot create init: it already exists");
+    const root = this.vfs.root();
+    const pathCtx = { root, creds: o.creds };
+    const cwd = this.vfs.lookupDir(pathCtx, root, o.cwd);
+    const fs = new FsContext(root, cwd);
+    const limits = Limits.defaults();
+    for (const [r, v] of o.rlimits ?? []) limits.set(r, v);
+    const fdTable = new FdTable();
+    fdTable.limit = limits.soft(RLIMIT_NOFILE);
+    const exe = o.executable ?? o.argv[0];
+    if (exe === undefined) throw ENOENT;
+    const path = resolveExecutable(this.vfs, pathCtx, cwd, exe, o.envp);
+
+    const ctx = this.platform.newAddressSpace();
+    try {
+      const mm = new MemoryManager(ctx.addressSpace);
+      const tid = this.allocTid();
+      const tg = new ThreadGroup({
+        tgid: tid, mm, parent: null, limits, handlers: new SignalHandlers(), pgid: tid, sid: tid,
+      });
+      const t = new Task({ kernel: this, tid, tg, ctx, fdTable, fs, creds: o.creds, name: "init" });
+      loadExecutable(t, { path, argv: o.argv, envp: o.envp });
+      for (const fd of [0, 1, 2]) fdTable.installAt(fd, this.vfs.hostStdio(fd as 0 | 1 | 2), false);
+      tg.tasks.add(t);
+      this.#addTask(t);
+      this.#init = tg;
+      this.#runQueue.push(t);
+    } catch (e) {
+      ctx.addressSpace.release();
+      throw e;
+    }
+  }
+
+  #addTask(t: Task): void {
+    this.tasks.set(t.tid, t);
+    this.threadGroups.set(t.tg.tgid, t.tg);
+    this.#byCtx.set(t.ctx, t);
+  }
+
+  /** Makes a blocked task runnable; its syscall runs again. Safe from any callback. */
+  wakeTask(t: Task): void {
+    if (t.state !== "blocked") return;
+    const b = t.blocked;
+    if (b) for (const q of b.queues) q.unregister(t);
+    t.blocked = null;
+    this.#timed.delete(t);
+    t.state = "runnable";
+    this.#runQueue.push(t);
+    const wake = this.#idleWake;
+    this.#idleWake = null;
+    wake?.();
+  }
+
+  /** Delivers a signal from outside the sandbox (the user's Ctrl-C, SIGTERM) to init. */
+  signalInit(signo: number): void {
+    const init = this.#init;
+    if (!init || init.exitStatus !== null) return;
+    // Until handlers are delivered (processes-and-signals issue), an unignored signal whose
+    // default action terminates kills the group; ignored ones are dropped.
+    const act = init.handlers.get(signo);
+    if (act.handler === 1n) return;
+    this.#killGroup(init, signo);
+  }
+
+  /**
+   * Runs the sandbox until init exits. Returns init's wait status (exit code << 8, or the
+   * signal number with 0x80 when it dumped core).
+   */
+  async run(): Promise<number> {
+    let lastYield = performance.now();
+    while (this.#initStatus === null && !this.#shutdown) {
+      while (this.#runQueue.length > 0 && this.#initStatus === null) this.#step(this.#runQueue.shift()!);
+      if (this.#initStatus !== null) break;
+      const now = monotonicNs();
+      const next = this.#expireDeadlines(now);
+      if (this.#runQueue.length > 0) continue;
+      if (performance.now() - lastYield > YIELD_AFTER_MS) {
+        await yieldMacrotask();
+        lastYield = performance.now();
+        continue;
+      }
+      if (this.#running > 0) {
+        const timeout = next === null ? SLICE_NS : Math.max(1000, Math.min(SLICE_NS, next - now));
+        const stop = this.platform.waitStop(timeout);
+        if (stop) {
+          const t = this.#byCtx.get(stop.ctx);
+          if (!t) continue;
+          this.#running--;
+          t.state = "runnable";
+          this.#handleStop(t, stop.reason);
+        } else {
+          await yieldMacrotask();
+          lastYield = performance.now();
+        }
+      } else {
+        await this.#idle(next === null ? null : next - now);
+        lastYield = performance.now();
+      }
+    }
+    return this.#initStatus ?? 0;
+  }
+
+  /** Sleeps until wakeTask() or the deadline (ns from now). */
+  #idle(timeoutNs: number | null): Promise<void> {
+    return new Promise((resolve) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      this.#idleWake = () => {
+        if (timer !== undefined) clearTimeout(timer);
+        resolve();
+      };
+      if (timeoutNs !== null) {
+        timer = setTimeout(() => {
+          this.#idleWake = null;
+          resolve();
+        }, Math.max(0, Math.ceil(timeoutNs / 1e6)));
+      }
+    });
+  }
+
+  /** Wakes tasks whose deadline passed; returns the earliest remaining deadline. */
+  #expireDeadlines(now: number): number | null {
+    let next: number | null = null;
+    for (const t of [...this.#timed]) {
+      const d = t.blocked?.deadlineNs ?? null;
+      if (d === null) continue;
+      if (d <= now) this.wakeTask(t);
+      else if (next === null || d < next) next = d;
+    }
+    return next;
+  }
+
+  #handleStop(t: Task, reason: import("../platform/mod.ts").StopReason): void {
+    switch (reason.kind) {
+      case "syscall":
+        t.inSyscall = true;
+        this.#step(t);
+        return;
+      case "fault": {
+        // No handlers yet: the default action of every fault signal kills the group.
+        this.log.debug(
+          `${t} ${SIGNAL_NAMES[reason.signo]} at 0x${reason.addr.toString(16)} (code ${reason.code}), ` +
+            `rip 0x${t.ctx.regs.get("rip").toString(16)}`,
+        );
+        t.tg.faultInfo = { signo: reason.signo, addr: reason.addr };
+        this.#killGroup(t.tg, reason.signo);
+        return;
+      }
+      case "gone":
+        this.#killGroup(t.tg, 9);
+        return;
+      case "interrupt":
+        this.#step(t);
+        return;
+      default: {
+        const never: never = reason;
+        throw new SentryBugError(`Unknown stop reason ${String(never)}`);
+      }
+    }
+  }
+
+  /** Runs one kernel step of a runnable task: its pending syscall, then back to user mode. */
+  #step(t: Task): void {
+    if (t.state === "dead") return;
+    if (t.inSyscall) {
+      const done = this.#syscall(t);
+      if (!done) return; // blocked or exited
+      t.inSyscall = false;
+    }
+    this.platform.resume(t.ctx);
+    t.state = "user";
+    this.#running++;
+  }
+
+  /** Dispatches t's syscall. Returns false if the task blocked or exited. */
+  #syscall(t: Task): boolean {
+    const info = t.ctx.syscall;
+    const nr = info.nr;
+    const entry = SYSCALL_TABLE[nr];
+    let straceLine = "";
+    let t0 = 0;
+    if (this.strace && !t.straceEntry) {
+      t.straceEntry = straceEnter(t, entry?.name ?? `syscall_${nr}`);
+    }
+    if (this.strace) t0 = performance.now();
+    let result: number | SyscallControl;
+    if (entry === undefined) {
+      this.log.once(`nosys-${nr}`, `Unsupported syscall ${nr}: returning ENOSYS`);
+      result = -ENOSYS.errno;
+    } else {
+      try {
+        result = entry.fn(t, new SyscallArgs(info));
+      } catch (e) {
+        if (e instanceof LinuxError) {
+          result = -e.errno;
+        } else {
+          this.log.warning(`BUG in ${entry.name} of ${t}: ${(e as Error)?.stack ?? e}`);
+          if (Deno.env.get("SENTRY_PANIC_ON_BUG") === "1") throw e;
+          result = -EAGAIN.errno;
+        }
+      }
+    }
+    if (typeof result === "number") {
+      t.ctx.setReturn(result);
+      t.syscallState = null;
+      if (this.strace) {
+        straceLine = straceExit(t, t.straceEntry, result, (performance.now() - t0) * 1000);
+        t.straceEntry = "";
+        this.log.strace(straceLine);
+      }
+      return true;
+    }
+    switch (result.ctl) {
+      case "block": {
+        t.state = "blocked";
+        t.blocked = { queues: result.queues, mask: result.mask, deadlineNs: result.deadlineNs };
+        for (const q of result.queues) q.register(t, result.mask);
+        if (result.deadlineNs !== null) this.#timed.add(t);
+        return false;
+      }
+      case "exit":
+        if (this.strace) {
+          this.log.strace(straceExit(t, t.straceEntry, "?", (performance.now() - t0) * 1000));
+          t.straceEntry = "";
+        }
+        if (result.group || t.tg.tasks.size === 1) this.#exitGroup(t.tg, (result.status & 0xff) << 8);
+        else this.#exitTask(t);
+        return false;
+      case "noreturn":
+        t.syscallState = null;
+        if (this.strace) {
+          this.log.strace(straceExit(t, t.straceEntry, "0", (performance.now() - t0) * 1000));
+          t.straceEntry = "";
+        }
+        return true;
+      default: {
+        const never: never = result;
+        throw new SentryBugError(`Unknown syscall control ${String(never)}`);
+      }
+    }
+  }
+
+  /** Kills a thread group with a signal's default action. */
+  #killGroup(tg: ThreadGroup, signo: number): void {
+    // The sandbox never writes core files, so the core-dump bit is never set.
+    void CORE_SIGNALS;
+    this.#exitGroup(tg, signo & 0x7f);
+  }
+
+  /** Ends every task of tg; tg reports `status` to wait(2). */
+  #exitGroup(tg: ThreadGroup, status: number): void {
+    if (tg.exitStatus !== null) return;
+    tg.exitStatus = status;
+    for (const t of [...tg.tasks]) this.#exitTask(t);
+  }
+
+  #exitTask(t: Task): void {
+    if (t.state === "dead") return;
+    if (t.state === "user") this.#running--;
+    if (t.state === "blocked") {
+      for (const q of t.blocked?.queues ?? []) q.unregister(t);
+      this.#timed.delete(t);
+    }
+    t.state = "dead";
+    t.blocked = null;
+    const tg = t.tg;
+    tg.tasks.delete(t);
+    this.tasks.delete(t.tid);
+    this.#byCtx.delete(t.ctx);
+    if (tg.tasks.size === 0) {
+      tg.zombie = true;
+      tg.mm.releaseAll();
+      tg.mm.as.release();
+      t.fdTable.removeAll();
+      if (tg === this.#init) {
+        this.#initStatus = tg.exitStatus ?? 0;
+        // Container semantics: when init exits, every task is killed.
+        for (const other of [...this.threadGroups.values()]) {
+          if (other !== tg && !other.zombie) this.#exitGroup(other, 9);
+        }
+      }
+    }
+  }
+
+  /** A one-line description of how init ended, for the CLI. */
+  describeInitExit(): string | null {
+    const init = this.#init;
+    if (!init || init.exitStatus === null) return null;
+    const st = init.exitStatus;
+    if ((st & 0x7f) === 0) return null;
+    const sig = st & 0x7f;
+    const name = SIGNAL_NAMES[sig] ?? `signal ${sig}`;
+    const f = init.faultInfo;
+    return f && f.signo === sig
+      ? `init (pid ${init.tgid}) killed by ${name} (fault at 0x${f.addr.toString(16)})`
+      : `init (pid ${init.tgid}) killed by ${name}`;
+  }
+
+  /** Kills everything; no stub survives. Idempotent. */
+  shutdown(): void {
+    if (this.#shutdown) return;
+    this.#shutdown = true;
+    for (const tg of [...this.threadGroups.values()]) if (!tg.zombie) this.#exitGroup(tg, 9);
+    this.platform.shutdown();
+    const wake = this.#idleWake;
+    this.#idleWake = null;
+    wake?.();
+  }
+}
+
+function hostUts(): { release: string; version: string } {
+  let version = "#1 SMP";
+  try {
+    version = Deno.readTextFileSync("/proc/sys/kernel/version").trim();
+  } catch { /* not Linux procfs: keep the default */ }
+  return { release: Deno.osRelease(), version };
+}
+
+function yieldMacrotask(): Promise<void> {
+  return new Promise((r) => setImmediate(r));
+}

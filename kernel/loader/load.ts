@@ -1,0 +1,259 @@
+/**
+ * execve's loader: turns a path into a running image in a task's (fresh) address space.
+ * The pure parts live beside it (elf.ts, stack.ts, shebang.ts); this file makes the mappings
+ * and sets the registers, as Linux's load_elf_binary and gVisor's loader.Load.
+ *
+ * @module
+ */
+
+import { EACCES, ELOOP, ENOENT, ENOEXEC, LinuxError } from "../errno.ts";
+import type { Task } from "../task.ts";
+import type { Location, PathContext, VirtualFilesystem } from "../../vfs/mod.ts";
+import type { FileDescription } from "../../vfs/file_description.ts";
+import { loadExtent, loadPlan, parseElf, parseInterpPath, PT_INTERP, readElfHeader, type ElfInfo } from "./elf.ts";
+import { buildInitialStack } from "./stack.ts";
+import { parseShebang } from "./shebang.ts";
+import { MMAP_BASE, PIE_BASE, STACK_TOP } from "../mm/mm.ts";
+import {
+  MAP_ANONYMOUS, MAP_FIXED, MAP_GROWSDOWN, MAP_PRIVATE, PAGE_SIZE, pageRoundUp, PROT_READ, PROT_WRITE,
+} from "../../abi/linux/mm.ts";
+import { O_RDONLY, S_IFMT, S_IFREG } from "../../abi/linux/file.ts";
+import * as AT from "../../abi/linux/aux.ts";
+import { RLIMIT_STACK } from "../../abi/linux/limits.ts";
+
+/** Linux's BINPRM_BUF_SIZE: how much of a file exec looks at to recognise it. */
+const BINPRM_BUF_SIZE = 256;
+/** Nested #! interpreters allowed, as Linux's binfmt recursion limit. */
+const MAX_SHEBANG_DEPTH = 4;
+const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/**
+ * Finds the executable for a command as runsc does for the container's process: a name with a
+ * slash is taken as is, anything else is searched in PATH from envp.
+ */
+export function resolveExecutable(
+  vfs: VirtualFilesystem,
+  ctx: PathContext,
+  cwd: Location,
+  exe: string,
+  envp: string[],
+): string {
+  if (exe === "") throw ENOENT;
+  if (exe.includes("/")) return exe;
+  const pathVar = envp.find((e) => e.startsWith("PATH="))?.slice(5) ?? DEFAULT_PATH;
+  for (const dir of pathVar.split(":")) {
+    const candidate = `${dir === "" ? "." : dir}/${exe}`;
+    try {
+      const st = vfs.statAt(ctx, cwd, candidate, { follow: true, emptyPath: false });
+      if ((st.mode & S_IFMT) === S_IFREG && (st.mode & 0o111) !== 0) return candidate;
+    } catch (e) {
+      if (!(e instanceof LinuxError)) throw e;
+    }
+  }
+  throw ENOENT;
+}
+
+export interface ExecArgs {
+  path: string;
+  argv: string[];
+  envp: string[];
+}
+
+/** Host auxv entries that describe the CPU, passed through so libc picks the same code paths. */
+const hostAux = readHostAuxv();
+
+function readHostAuxv(): Map<number, number> {
+  const m = new Map<number, number>();
+  try {
+    const b = Deno.readFileSync("/proc/self/auxv");
+    const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    for (let o = 0; o + 16 <= b.length; o += 16) {
+      const k = Number(v.getBigUint64(o, true));
+      if (k === AT.AT_NULL) break;
+      m.set(k, Number(v.getBigUint64(o + 8, true)));
+    }
+  } catch { /* no procfs: use defaults below */ }
+  return m;
+}
+
+function readAt(f: FileDescription, offset: number, len: number): Uint8Array {
+  const buf = new Uint8Array(len);
+  let done = 0;
+  while (done < len) {
+    const n = f.read(buf.subarray(done), offset + done);
+    if (n <= 0) break;
+    done += n;
+  }
+  return buf.subarray(0, done);
+}
+
+function openExecutable(t: Task, path: string): FileDescription {
+  const vfs = t.kernel.vfs;
+  const ctx = { root: t.fs.root, creds: t.creds };
+  const f = vfs.openAt(ctx, t.fs.cwd, path, O_RDONLY, 0);
+  try {
+    const st = f.stat();
+    if ((st.mode & S_IFMT) !== S_IFREG) throw EACCES;
+    // Execute permission: someone must have x; non-root needs the matching x bit.
+    const c = t.creds;
+    const bits = c.euid === 0 ? 0o111 : st.uid === c.euid ? 0o100 : c.inGroup(st.gid) ? 0o010 : 0o001;
+    if ((st.mode & bits) === 0) throw EACCES;
+    return f;
+  } catch (e) {
+    f.decRef();
+    throw e;
+  }
+}
+
+/**
+ * Loads the program at args.path into t's address space (which must be empty) and sets t's
+ * registers to start it. Handles #! scripts and PT_INTERP.
+ */
+export function loadExecutable(t: Task, args: ExecArgs, depth = 0): void {
+  const file = openExecutable(t, args.path);
+  let handedOff = false;
+  try {
+    const prefix = readAt(file, 0, BINPRM_BUF_SIZE);
+    const sb = parseShebang(prefix);
+    if (sb !== null) {
+      if (depth >= MAX_SHEBANG_DEPTH) throw ELOOP;
+      const argv = [sb.interp, ...(sb.arg !== null ? [sb.arg] : []), args.path, ...args.argv.slice(1)];
+      file.decRef();
+      handedOff = true;
+      loadExecutable(t, { path: sb.interp, argv, envp: args.envp }, depth + 1);
+      return;
+    }
+    loadElf(t, file, args);
+  } finally {
+    if (!handedOff) file.decRef();
+  }
+}
+
+function readElf(file: FileDescription): ElfInfo {
+  const head = readAt(file, 0, 4096);
+  const hdr = readElfHeader(head);
+  const bytes = hdr.phdrsEnd > head.length ? readAt(file, 0, hdr.phdrsEnd) : head;
+  return parseElf(bytes);
+}
+
+interface Mapped {
+  entry: number;
+  phdr: number | null;
+  bias: number;
+  end: number;
+}
+
+/** Maps every PT_LOAD of info at `bias`, as Linux's elf_map/elf_load. */
+function mapImage(t: Task, file: FileDescription, info: ElfInfo, bias: number): Mapped {
+  const plan = loadPlan(info, bias);
+  const mm = t.mm;
+  for (const s of plan.steps) {
+    if (s.file) {
+      mm.mmap(t.ctx, {
+        addr: s.file.start, len: s.file.length, prot: s.prot | (s.zero ? PROT_WRITE : 0),
+        flags: MAP_PRIVATE | MAP_FIXED, file, offset: s.file.fileOffset,
+      });
+      if (s.zero) {
+        mm.as.forceWrite(s.zero.start, new Uint8Array(s.zero.length));
+        if (!(s.prot & PROT_WRITE)) mm.mprotect(t.ctx, s.file.start, s.file.length, s.prot);
+      }
+    }
+    if (s.anon) {
+      mm.mmap(t.ctx, {
+        addr: s.anon.start, len: s.anon.length, prot: s.prot, flags: MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS,
+        file: null, offset: 0,
+      });
+    }
+  }
+  return { entry: plan.entry, phdr: plan.phdr, bias, end: plan.end };
+}
+
+function loadElf(t: Task, file: FileDescription, args: ExecArgs): void {
+  const info = readElf(file);
+  let interpInfo: ElfInfo | null = null;
+  let interpFile: FileDescription | null = null;
+  try {
+    const ip = info.phdrs.find((p) => p.type === PT_INTERP);
+    if (ip) {
+      const interpPath = parseInterpPath(readAt(file, ip.offset, ip.filesz));
+      interpFile = openExecutable(t, interpPath);
+      interpInfo = readElf(interpFile);
+      if (interpInfo.interp !== null) throw ENOEXEC;
+    }
+    const mainExtent = loadExtent(info);
+    const mainBias = info.type === "dyn" ? PIE_BASE - mainExtent.start : 0;
+    const main = mapImage(t, file, info, mainBias);
+    let interp: Mapped | null = null;
+    if (interpInfo && interpFile) {
+      const ext = loadExtent(interpInfo);
+      const size = pageRoundUp(ext.end - ext.start);
+      const base = interpInfo.type === "dyn" ? t.mm.findFree(size, MMAP_BASE) - ext.start : 0;
+      interp = mapImage(t, interpFile, interpInfo, base);
+    }
+    const mm = t.mm;
+    mm.brkStart = mm.brk = pageRoundUp(main.end);
+    mm.executable = args.path;
+
+    // The stack: RLIMIT_STACK bytes (capped) below STACK_TOP, like Linux's initial stack VMA.
+    const stackLimit = Math.min(t.tg.limits.soft(RLIMIT_STACK), 64 << 20);
+    const stackSize = pageRoundUp(Math.max(stackLimit, 128 << 10));
+    mm.mmap(t.ctx, {
+      addr: STACK_TOP - stackSize, len: stackSize, prot: PROT_READ | PROT_WRITE,
+      flags: MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | MAP_GROWSDOWN, file: null, offset: 0, name: "[stack]",
+    });
+    mm.stackBottom = STACK_TOP - stackSize;
+
+    const random = new Uint8Array(16);
+    crypto.getRandomValues(random);
+    const c = t.creds;
+    const auxv: [number, number][] = [
+      [AT.AT_MINSIGSTKSZ, hostAux.get(AT.AT_MINSIGSTKSZ) ?? 2048],
+      [AT.AT_HWCAP, hostAux.get(AT.AT_HWCAP) ?? 0x178bfbff],
+      [AT.AT_PAGESZ, PAGE_SIZE],
+      [AT.AT_CLKTCK, 100],
+      [AT.AT_PHDR, main.phdr ?? 0],
+      [AT.AT_PHENT, 56],
+      [AT.AT_PHNUM, info.phnum],
+      [AT.AT_BASE, interp ? interp.bias : 0],
+      [AT.AT_FLAGS, 0],
+      [AT.AT_ENTRY, main.entry],
+      [AT.AT_UID, c.uid],
+      [AT.AT_EUID, c.euid],
+      [AT.AT_GID, c.gid],
+      [AT.AT_EGID, c.egid],
+      [AT.AT_SECURE, 0],
+      [AT.AT_HWCAP2, hostAux.get(AT.AT_HWCAP2) ?? 0],
+    ];
+    const stack = buildInitialStack({
+      top: STACK_TOP,
+      argv: args.argv,
+      envp: args.envp,
+      execfn: args.path,
+      platform: "x86_64",
+      random,
+      // No vDSO is mapped, so no AT_SYSINFO_EHDR: libc then makes real (emulated) clock calls.
+      auxv,
+      limit: Math.floor(stackLimit / 4),
+    });
+    if (stack.start < mm.stackBottom) throw new LinuxError(7, "E2BIG", "Argument list too long");
+    t.copyOut(stack.start, stack.bytes);
+    mm.argStart = stack.argvAddr;
+    mm.envStart = stack.envpAddr;
+    mm.argEnd = stack.envpAddr;
+    mm.envEnd = stack.execfnAddr;
+
+    const r = t.ctx.regs;
+    const cs = r.get("cs"), ss = r.get("ss");
+    r.bytes.fill(0);
+    r.set("cs", cs);
+    r.set("ss", ss);
+    r.set("eflags", 0x202);
+    r.set("rip", interp ? interp.entry : main.entry);
+    r.set("rsp", stack.sp);
+    r.set("orig_rax", -1);
+    t.ctx.markRegsDirty();
+    t.name = args.path.slice(args.path.lastIndexOf("/") + 1).slice(0, 15);
+  } finally {
+    interpFile?.decRef();
+  }
+}

@@ -1,0 +1,339 @@
+/**
+ * MemoryManager: one application address space, as Linux's mm_struct and gVisor's mm.MemoryManager.
+ *
+ * The kernel keeps the authoritative list of mappings (VMAs): it is what /proc/PID/maps shows and
+ * what a checkpoint saves. The host stub holds the pages; every change here is mirrored into the
+ * stub by a syscall the sentry injects (mmap, munmap, mprotect, mremap) after this module has
+ * checked and chosen the addresses. The application never picks a host address on its own.
+ *
+ * Layout (like Linux with ASLR off, deterministic):
+ *   stack top 0x7ffffffff000, mmap base 0x7ffff7fff000 growing down, PIE base 0x555555554000.
+ *
+ * @module
+ */
+
+import {
+  MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_GROWSDOWN, MAP_PRIVATE, MAP_SHARED,
+  MAP_SHARED_VALIDATE, MAP_TYPE, MREMAP_FIXED, MREMAP_MAYMOVE, PAGE_SIZE, pageRoundUp, PROT_EXEC,
+  PROT_READ, PROT_WRITE,
+} from "../../abi/linux/mm.ts";
+import { EACCES, EBADF, EEXIST, EFAULT, EINVAL, ENOMEM, errnoFromNumber } from "../errno.ts";
+import type { AddressSpace, Context } from "../../platform/mod.ts";
+import type { FileDescription } from "../../vfs/file_description.ts";
+
+export const STACK_TOP = 0x7fff_ffff_f000;
+export const MMAP_BASE = 0x7fff_f7ff_f000;
+export const PIE_BASE = 0x5555_5555_4000;
+
+/** One mapping. @savable (the file by reference to its description). */
+export interface Vma {
+  start: number;
+  end: number;
+  prot: number;
+  shared: boolean;
+  /** The mapped file, holding a reference; null for anonymous memory. */
+  file: FileDescription | null;
+  /** File offset of `start`. */
+  offset: number;
+  /** What /proc/PID/maps shows in the path column: a path, [heap], [stack], or "". */
+  name: string;
+  growsDown: boolean;
+}
+
+/** Arguments of {@linkcode MemoryManager.mmap}. */
+export interface MmapOpts {
+  addr: number;
+  len: number;
+  prot: number;
+  flags: number;
+  file: FileDescription | null;
+  offset: number;
+  /** Name for /proc/PID/maps when not a file (e.g. "[stack]"). */
+  name?: string;
+}
+
+/** @savable */
+export class MemoryManager {
+  /** @nosave The host side; rebuilt on restore. */
+  readonly as: AddressSpace;
+  /** Sorted by start, non-overlapping. */
+  vmas: Vma[] = [];
+  brkStart = 0;
+  brk = 0;
+  /** Lowest address of the initial stack mapping; set by the loader. */
+  stackBottom = 0;
+  /** Addresses of argv/envp strings for /proc/PID/cmdline and environ. */
+  argStart = 0;
+  argEnd = 0;
+  envStart = 0;
+  envEnd = 0;
+  /** Path of the executable, for /proc/PID/exe. */
+  executable = "";
+
+  constructor(as: AddressSpace) {
+    this.as = as;
+  }
+
+  read(addr: number, dst: Uint8Array): number {
+    return this.as.read(addr, dst);
+  }
+
+  write(addr: number, src: Uint8Array): number {
+    return this.as.write(addr, src);
+  }
+
+  /** Finds a free range of len bytes, top-down from below `below`. */
+  findFree(len: number, below: number = MMAP_BASE): number {
+    let top = below;
+    const busy = [...this.vmas.map((v) => ({ start: v.start, end: v.end })), ...this.as.reserved]
+      .sort((a, b) => b.start - a.start);
+    for (const r of busy) {
+      if (r.start >= top) {
+        if (r.end > top - len) top = Math.min(top, r.start);
+        continue;
+      }
+      if (r.end <= top - len) return top - len;
+      top = r.start;
+    }
+    if (top - len >= this.as.minAddr) return top - len;
+    throw ENOMEM;
+  }
+
+  #isFree(start: number, end: number): boolean {
+    if (start < this.as.minAddr || end > this.as.maxAddr) return false;
+    for (const r of this.as.reserved) if (r.start < end && start < r.end) return false;
+    for (const v of this.vmas) if (v.start < end && start < v.end) return false;
+    return true;
+  }
+
+  #checkRange(start: number, end: number): void {
+    if (start < this.as.minAddr || end > this.as.maxAddr || end <= start) throw ENOMEM;
+    for (const r of this.as.reserved) if (r.start < end && start < r.end) throw ENOMEM;
+  }
+
+  /** mmap(2): returns the address mapped. */
+  mmap(via: Context, o: MmapOpts): number {
+    const type = o.flags & MAP_TYPE;
+    const anon = (o.flags & MAP_ANONYMOUS) !== 0;
+    if (o.len === 0) throw EINVAL;
+    if (type !== MAP_SHARED && type !== MAP_PRIVATE && type !== MAP_SHARED_VALIDATE) throw EINVAL;
+    if (o.addr % PAGE_SIZE !== 0 && (o.flags & (MAP_FIXED | MAP_FIXED_NOREPLACE))) throw EINVAL;
+    if (!anon && o.offset % PAGE_SIZE !== 0) throw EINVAL;
+    const len = pageRoundUp(o.len);
+    if (len > this.as.maxAddr) throw ENOMEM;
+    const shared = type !== MAP_PRIVATE;
+    if (!anon) {
+      const f = o.file;
+      if (!f) throw EBADF;
+      if (!f.readable) throw EACCES;
+      if (shared && (o.prot & PROT_WRITE) && !f.writable) throw EACCES;
+    }
+    let addr: number;
+    if (o.flags & MAP_FIXED_NOREPLACE) {
+      if (!this.#isFree(o.addr, o.addr + len)) throw EEXIST;
+      addr = o.addr;
+    } else if (o.flags & MAP_FIXED) {
+      this.#checkRange(o.addr, o.addr + len);
+      addr = o.addr;
+    } else {
+      const hint = o.addr - (o.addr % PAGE_SIZE);
+      addr = hint !== 0 && this.#isFree(hint, hint + len) ? hint : this.findFree(len);
+    }
+    this.#mapAt(via, addr, len, o, shared, anon);
+    return addr;
+  }
+
+  #mapAt(via: Context, addr: number, len: number, o: MmapOpts, shared: boolean, anon: boolean): void {
+    const file = anon ? null : o.file;
+    let r: number;
+    const hostFd = file?.hostFdForMmap() ?? null;
+    if (file && hostFd !== null) {
+      r = this.as.mapHostFile(via, { addr, len, prot: o.prot, shared, hostFd, offset: o.offset });
+    } else {
+      r = this.as.mapAnonymous(via, addr, len, file ? o.prot | PROT_WRITE : o.prot, shared);
+      if (r === 0 && file) {
+        // No host file to map: copy the contents in (MAP_PRIVATE semantics).
+        const buf = new Uint8Array(Math.min(len, 1 << 20));
+        for (let done = 0; done < len;) {
+          const n = file.read(buf.subarray(0, Math.min(buf.length, len - done)), o.offset + done);
+          if (n <= 0) break;
+          this.as.write(addr + done, buf.subarray(0, n));
+          done += n;
+        }
+        if (!(o.prot & PROT_WRITE)) this.as.protect(via, addr, len, o.prot);
+      }
+    }
+    if (r < 0) throw errnoFromNumber(-r);
+    this.#remove(addr, addr + len);
+    this.#insert({
+      start: addr,
+      end: addr + len,
+      prot: o.prot,
+      shared,
+      file: file ? file.incRef() : null,
+      offset: anon ? 0 : o.offset,
+      name: file ? file.path() : (o.name ?? ""),
+      growsDown: (o.flags & MAP_GROWSDOWN) !== 0,
+    });
+  }
+
+  #insert(v: Vma): void {
+    let i = 0;
+    while (i < this.vmas.length && this.vmas[i]!.start < v.start) i++;
+    this.vmas.splice(i, 0, v);
+  }
+
+  /** Removes [start, end) from the VMA list, splitting partial overlaps. Host pages untouched. */
+  #remove(start: number, end: number): Vma[] {
+    const out: Vma[] = [];
+    const keep: Vma[] = [];
+    for (const v of this.vmas) {
+      if (v.end <= start || v.start >= end) {
+        keep.push(v);
+        continue;
+      }
+      if (v.start < start) keep.push({ ...v, end: start, file: v.file?.incRef() ?? null });
+      if (v.end > end) {
+        keep.push({ ...v, start: end, offset: v.offset + (end - v.start), file: v.file?.incRef() ?? null });
+      }
+      const s = Math.max(v.start, start), e = Math.min(v.end, end);
+      out.push({ ...v, start: s, end: e, offset: v.offset + (s - v.start) });
+    }
+    this.vmas = keep.sort((a, b) => a.start - b.start);
+    return out;
+  }
+
+  /** munmap(2). */
+  munmap(via: Context, addr: number, len: number): void {
+    if (addr % PAGE_SIZE !== 0 || len === 0) throw EINVAL;
+    const end = addr + pageRoundUp(len);
+    if (end > this.as.maxAddr || addr < 0) throw EINVAL;
+    for (const r of this.as.reserved) if (r.start < end && addr < r.end) throw EINVAL;
+    const removed = this.#remove(addr, end);
+    if (removed.length === 0) return;
+    const r = this.as.unmap(via, addr, end - addr);
+    for (const v of removed) v.file?.decRef();
+    if (r < 0) throw errnoFromNumber(-r);
+  }
+
+  /** mprotect(2). */
+  mprotect(via: Context, addr: number, len: number, prot: number): void {
+    if (addr % PAGE_SIZE !== 0) throw EINVAL;
+    if (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC | 0x0300_0000)) throw EINVAL;
+    prot &= PROT_READ | PROT_WRITE | PROT_EXEC;
+    const end = addr + pageRoundUp(len);
+    if (end === addr) return;
+    // Every page of the range must be mapped (ENOMEM otherwise), as Linux checks.
+    let cur = addr;
+    for (const v of this.vmas) {
+      if (v.end <= cur) continue;
+      if (v.start > cur) break;
+      cur = v.end;
+      if (cur >= end) break;
+    }
+    if (cur < end) throw ENOMEM;
+    for (const v of this.vmas) {
+      if (v.start < end && addr < v.end && v.shared && v.file && (prot & PROT_WRITE) && !v.file.writable) {
+        throw EACCES;
+      }
+    }
+    const pieces = this.#remove(addr, end);
+    const r = this.as.protect(via, addr, end - addr, prot);
+    for (const p of pieces) this.#insert({ ...p, prot });
+    if (r < 0) throw errnoFromNumber(-r);
+  }
+
+  /** brk(2): returns the new (or unchanged) break, never an error. */
+  setBrk(via: Context, want: number): number {
+    if (want < this.brkStart) return this.brk;
+    const oldTop = pageRoundUp(this.brk), newTop = pageRoundUp(want);
+    if (newTop > oldTop) {
+      if (!this.#isFree(oldTop, newTop)) return this.brk;
+      const r = this.as.mapAnonymous(via, oldTop, newTop - oldTop, PROT_READ | PROT_WRITE, false);
+      if (r < 0) return this.brk;
+      // Extend the heap VMA rather than adding one per call.
+      const heap = this.vmas.find((v) => v.name === "[heap]" && v.end === oldTop);
+      if (heap) heap.end = newTop;
+      else {
+        this.#insert({
+          start: oldTop, end: newTop, prot: PROT_READ | PROT_WRITE, shared: false, file: null,
+          offset: 0, name: "[heap]", growsDown: false,
+        });
+      }
+    } else if (newTop < oldTop) {
+      this.munmap(via, newTop, oldTop - newTop);
+    }
+    this.brk = want;
+    return want;
+  }
+
+  /** mremap(2), done on the host by an injected mremap at an address chosen here. */
+  mremap(via: Context, o: { oldAddr: number; oldLen: number; newLen: number; flags: number; newAddr: number }): number {
+    if (o.oldAddr % PAGE_SIZE !== 0) throw EINVAL;
+    if (o.flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | 4)) throw EINVAL;
+    if ((o.flags & MREMAP_FIXED) && !(o.flags & MREMAP_MAYMOVE)) throw EINVAL;
+    const oldLen = pageRoundUp(o.oldLen), newLen = pageRoundUp(o.newLen);
+    if (newLen === 0) throw EINVAL;
+    const v = this.vmas.find((x) => x.start <= o.oldAddr && o.oldAddr < x.end);
+    if (!v || o.oldAddr + oldLen > v.end) throw EFAULT;
+    if (oldLen === 0) throw EINVAL; // duplicating shared mappings is not supported
+    if (newLen <= oldLen && !(o.flags & MREMAP_FIXED)) {
+      if (newLen < oldLen) this.munmap(via, o.oldAddr + newLen, oldLen - newLen);
+      return o.oldAddr;
+    }
+    // Grow in place when the following range is free.
+    if (!(o.flags & MREMAP_FIXED) && this.#isFree(o.oldAddr + oldLen, o.oldAddr + newLen)) {
+      const r = this.#hostMremap(via, o.oldAddr, oldLen, newLen, 0, 0);
+      if (r < 0) throw errnoFromNumber(-r);
+      const piece = this.#remove(o.oldAddr, o.oldAddr + oldLen)[0]!;
+      this.#insert({ ...piece, end: o.oldAddr + newLen });
+      return o.oldAddr;
+    }
+    if (!(o.flags & MREMAP_MAYMOVE)) throw ENOMEM;
+    let dest: number;
+    if (o.flags & MREMAP_FIXED) {
+      if (o.newAddr % PAGE_SIZE !== 0) throw EINVAL;
+      if (o.newAddr < o.oldAddr + oldLen && o.oldAddr < o.newAddr + newLen) throw EINVAL;
+      this.#checkRange(o.newAddr, o.newAddr + newLen);
+      dest = o.newAddr;
+      this.munmap(via, dest, newLen);
+    } else {
+      dest = this.findFree(newLen);
+    }
+    const r = this.#hostMremap(via, o.oldAddr, oldLen, newLen, MREMAP_MAYMOVE | MREMAP_FIXED, dest);
+    if (r < 0) throw errnoFromNumber(-r);
+    const piece = this.#remove(o.oldAddr, o.oldAddr + oldLen)[0]!;
+    this.#insert({ ...piece, start: dest, end: dest + newLen });
+    return dest;
+  }
+
+  #hostMremap(via: Context, old: number, oldLen: number, newLen: number, flags: number, dest: number): number {
+    return this.as.remap(via, { addr: old, oldLen, newLen, flags, newAddr: dest });
+  }
+
+  /** madvise(MADV_DONTNEED): ENOMEM if part of the range is unmapped, as Linux. */
+  discard(via: Context, addr: number, len: number): void {
+    const end = addr + pageRoundUp(len);
+    let cur = addr;
+    for (const v of this.vmas) {
+      if (v.end <= cur) continue;
+      if (v.start > cur) break;
+      cur = v.end;
+      if (cur >= end) break;
+    }
+    if (cur < end) throw ENOMEM;
+    const r = this.as.discard(via, addr, end - addr);
+    if (r < 0) throw errnoFromNumber(-r);
+  }
+
+  /** Drops every mapping's file reference (the address space is going away). */
+  releaseAll(): void {
+    for (const v of this.vmas) v.file?.decRef();
+    this.vmas = [];
+  }
+
+  /** Total mapped bytes (for /proc and sysinfo). */
+  get mappedBytes(): number {
+    return this.vmas.reduce((s, v) => s + (v.end - v.start), 0);
+  }
+}

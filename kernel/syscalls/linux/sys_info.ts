@@ -1,0 +1,42 @@
+/** System information: uname(2), sysinfo(2). */
+
+import { supported, type SyscallEntry, type SyscallFn } from "./support.ts";
+import { monotonicNs } from "../../time.ts";
+
+const FIELD = 65;
+
+/** Implements uname(2). Release and version are the host's, so tools see the same kernel. */
+const sysUname: SyscallFn = (t, a) => {
+  const k = t.kernel;
+  const fields = ["Linux", k.hostname, k.uts.release, k.uts.version, "x86_64", k.domainname];
+  const b = new Uint8Array(FIELD * 6);
+  const enc = new TextEncoder();
+  fields.forEach((f, i) => b.set(enc.encode(f).subarray(0, FIELD - 1), i * FIELD));
+  t.copyOut(a.pointer(0), b);
+  return 0;
+};
+
+/** Implements sysinfo(2). Memory figures are the host's, as runsc reports them. */
+const sysSysinfo: SyscallFn = (t, a) => {
+  const b = new Uint8Array(112);
+  const v = new DataView(b.buffer);
+  const mem = Deno.systemMemoryInfo();
+  v.setBigInt64(0, BigInt(Math.floor((monotonicNs() - t.kernel.bootNs) / 1e9)), true);
+  const load = Deno.loadavg();
+  load.forEach((l, i) => v.setBigUint64(8 + 8 * i, BigInt(Math.round(l * 65536)), true));
+  v.setBigUint64(32, BigInt(mem.total), true);
+  v.setBigUint64(40, BigInt(mem.free), true);
+  v.setBigUint64(48, 0n, true);
+  v.setBigUint64(56, BigInt(mem.buffers), true);
+  v.setBigUint64(64, BigInt(mem.swapTotal), true);
+  v.setBigUint64(72, BigInt(mem.swapFree), true);
+  v.setUint16(80, t.kernel.tasks.size, true);
+  v.setUint32(104, 1, true);
+  t.copyOut(a.pointer(0), b);
+  return 0;
+};
+
+export const table: Record<number, SyscallEntry> = {
+  63: supported("uname", sysUname),
+  99: supported("sysinfo", sysSysinfo),
+};

@@ -1,0 +1,61 @@
+/** Memory syscalls: mmap(2), munmap(2), mprotect(2), brk(2), mremap(2), madvise(2). */
+
+import { EINVAL, EOPNOTSUPP } from "../../errno.ts";
+import {
+  MADV_DONTNEED, MAP_ANONYMOUS, MAP_SHARED_VALIDATE, MAP_TYPE, PAGE_SIZE, PROT_EXEC, PROT_GROWSDOWN,
+  PROT_GROWSUP, PROT_READ, PROT_WRITE,
+} from "../../../abi/linux/mm.ts";
+import { partial, supported, type SyscallEntry, type SyscallFn } from "./support.ts";
+
+/** Flags Linux accepts with MAP_SHARED_VALIDATE. */
+const KNOWN_MAP_FLAGS = 0x1fff7f;
+
+/** Implements mmap(2). */
+const sysMmap: SyscallFn = (t, a) => {
+  const [addr, len, prot, flags, fd, off] = [a.pointer(0), a.sizeT(1), a.uint(2), a.uint(3), a.fd(4), a.long(5)];
+  if (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_GROWSDOWN | PROT_GROWSUP)) throw EINVAL;
+  if ((flags & MAP_TYPE) === MAP_SHARED_VALIDATE && (flags & ~KNOWN_MAP_FLAGS)) throw EOPNOTSUPP;
+  if (off < 0 || off % PAGE_SIZE !== 0) throw EINVAL;
+  const anon = (flags & MAP_ANONYMOUS) !== 0;
+  const file = anon ? null : t.fdTable.get(fd);
+  return t.mm.mmap(t.ctx, { addr, len, prot: prot & 7, flags, file, offset: anon ? 0 : off });
+};
+
+/** Implements munmap(2). */
+const sysMunmap: SyscallFn = (t, a) => {
+  t.mm.munmap(t.ctx, a.pointer(0), a.sizeT(1));
+  return 0;
+};
+
+/** Implements mprotect(2). */
+const sysMprotect: SyscallFn = (t, a) => {
+  t.mm.mprotect(t.ctx, a.pointer(0), a.sizeT(1), a.uint(2));
+  return 0;
+};
+
+/** Implements brk(2): never fails; returns the current break when it cannot move. */
+const sysBrk: SyscallFn = (t, a) => t.mm.setBrk(t.ctx, a.pointer(0));
+
+/** Implements mremap(2). */
+const sysMremap: SyscallFn = (t, a) =>
+  t.mm.mremap(t.ctx, {
+    oldAddr: a.pointer(0), oldLen: a.sizeT(1), newLen: a.sizeT(2), flags: a.uint(3), newAddr: a.pointer(4),
+  });
+
+/** Implements madvise(2): MADV_DONTNEED really discards (later reads see zeros); hints are no-ops. */
+const sysMadvise: SyscallFn = (t, a) => {
+  const addr = a.pointer(0), len = a.sizeT(1), advice = a.int(2);
+  if (addr % PAGE_SIZE !== 0) throw EINVAL;
+  if (advice < 0 || (advice > 25 && advice !== 100 && advice !== 101)) throw EINVAL;
+  if (advice === MADV_DONTNEED && len > 0) t.mm.discard(t.ctx, addr, len);
+  return 0;
+};
+
+export const table: Record<number, SyscallEntry> = {
+  9: supported("mmap", sysMmap),
+  10: supported("mprotect", sysMprotect),
+  11: supported("munmap", sysMunmap),
+  12: supported("brk", sysBrk),
+  25: partial("mremap", sysMremap, "growing a zero-length shared mapping is not supported"),
+  28: partial("madvise", sysMadvise, "only MADV_DONTNEED has an effect"),
+};

@@ -1,0 +1,34 @@
+/** Process identity and exit: getpid(2), gettid(2), exit(2), exit_group(2), umask(2), ... */
+
+import { supported, type SyscallEntry, type SyscallFn } from "./support.ts";
+
+const sysExit: SyscallFn = (_t, a) => ({ ctl: "exit", status: a.int(0), group: false });
+const sysExitGroup: SyscallFn = (_t, a) => ({ ctl: "exit", status: a.int(0), group: true });
+const sysGetpid: SyscallFn = (t) => t.tg.tgid;
+const sysGettid: SyscallFn = (t) => t.tid;
+const sysGetppid: SyscallFn = (t) => t.tg.parent?.tgid ?? 0;
+const sysGetpgrp: SyscallFn = (t) => t.tg.pgid;
+
+/** Implements set_tid_address(2): remembered for CLONE_CHILD_CLEARTID-style wake-up at exit. */
+const sysSetTidAddress: SyscallFn = (t, a) => {
+  t.clearChildTid = a.pointer(0);
+  return t.tid;
+};
+
+/** Implements umask(2): returns the previous mask. */
+const sysUmask: SyscallFn = (t, a) => {
+  const old = t.fs.umask;
+  t.fs.umask = a.uint(0) & 0o777;
+  return old;
+};
+
+export const table: Record<number, SyscallEntry> = {
+  39: supported("getpid", sysGetpid),
+  60: supported("exit", sysExit),
+  95: supported("umask", sysUmask),
+  110: supported("getppid", sysGetppid),
+  111: supported("getpgrp", sysGetpgrp),
+  186: supported("gettid", sysGettid),
+  218: supported("set_tid_address", sysSetTidAddress),
+  231: supported("exit_group", sysExitGroup),
+};

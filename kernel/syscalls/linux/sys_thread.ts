@@ -1,0 +1,46 @@
+/** Thread setup: arch_prctl(2), set_robust_list(2), rseq(2). */
+
+import { EFAULT, EINVAL, ENOSYS } from "../../errno.ts";
+import { partial, supported, type SyscallEntry, type SyscallFn } from "./support.ts";
+
+const ARCH_SET_GS = 0x1001, ARCH_SET_FS = 0x1002, ARCH_GET_FS = 0x1003, ARCH_GET_GS = 0x1004;
+const TASK_SIZE = 0x7fff_ffff_f000;
+
+/** Implements arch_prctl(2) for the FS and GS bases; CPUID faulting and CET are EINVAL. */
+const sysArchPrctl: SyscallFn = (t, a) => {
+  const code = a.int(0);
+  switch (code) {
+    case ARCH_SET_FS:
+    case ARCH_SET_GS: {
+      const v = a.u64(1);
+      if (v >= BigInt(TASK_SIZE)) throw EFAULT;
+      t.ctx.regs.set64(code === ARCH_SET_FS ? "fs_base" : "gs_base", v);
+      t.ctx.markRegsDirty();
+      return 0;
+    }
+    case ARCH_GET_FS:
+    case ARCH_GET_GS:
+      t.copyOutU64(a.pointer(1), t.ctx.regs.get64(code === ARCH_GET_FS ? "fs_base" : "gs_base"));
+      return 0;
+    default:
+      throw EINVAL;
+  }
+};
+
+/** Implements set_robust_list(2): the list is walked when the thread exits. */
+const sysSetRobustList: SyscallFn = (t, a) => {
+  if (a.sizeT(1) !== 24) throw EINVAL;
+  t.robustList = a.pointer(0);
+  return 0;
+};
+
+/** rseq(2) is refused: glibc then works without it. */
+const sysRseq: SyscallFn = () => {
+  throw ENOSYS;
+};
+
+export const table: Record<number, SyscallEntry> = {
+  158: supported("arch_prctl", sysArchPrctl),
+  273: supported("set_robust_list", sysSetRobustList),
+  334: partial("rseq", sysRseq, "returns ENOSYS; libc falls back"),
+};

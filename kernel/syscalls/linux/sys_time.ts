@@ -1,0 +1,109 @@
+/** Clocks and sleeping: clock_gettime(2), gettimeofday(2), time(2), nanosleep(2), ... */
+
+import { EINVAL } from "../../errno.ts";
+import { clockNs, monotonicNs, realtimeNs } from "../../time.ts";
+import type { Task } from "../../task.ts";
+import { block, supported, type SyscallEntry, type SyscallFn, type SyscallResult } from "./support.ts";
+
+const TIMER_ABSTIME = 1;
+
+function timespec(ns: bigint): Uint8Array {
+  const b = new Uint8Array(16);
+  const v = new DataView(b.buffer);
+  v.setBigInt64(0, ns / 1_000_000_000n, true);
+  v.setBigInt64(8, ns % 1_000_000_000n, true);
+  return b;
+}
+
+/** Reads a struct timespec; EINVAL when tv_nsec is out of range or tv_sec negative. */
+function readTimespec(t: Task, addr: number): bigint {
+  const b = t.copyIn(addr, 16);
+  const v = new DataView(b.buffer);
+  const sec = v.getBigInt64(0, true), nsec = v.getBigInt64(8, true);
+  if (nsec < 0n || nsec >= 1_000_000_000n || sec < 0n) throw EINVAL;
+  return sec * 1_000_000_000n + nsec;
+}
+
+/** Implements clock_gettime(2). */
+const sysClockGettime: SyscallFn = (t, a) => {
+  const ns = clockNs(a.int(0), t.kernel.bootNs);
+  if (ns === null) throw EINVAL;
+  t.copyOut(a.pointer(1), timespec(ns));
+  return 0;
+};
+
+/** Implements clock_getres(2): 1 ns for high-resolution clocks, a tick (4 ms) for coarse ones. */
+const sysClockGetres: SyscallFn = (t, a) => {
+  const clock = a.int(0);
+  if (clockNs(clock, t.kernel.bootNs) === null) throw EINVAL;
+  const res = clock === 5 || clock === 6 ? 4_000_000n : 1n;
+  if (a.pointer(1) !== 0) t.copyOut(a.pointer(1), timespec(res));
+  return 0;
+};
+
+/** Implements gettimeofday(2); the timezone, if asked for, is UTC. */
+const sysGettimeofday: SyscallFn = (t, a) => {
+  const ns = realtimeNs();
+  if (a.pointer(0) !== 0) {
+    const b = new Uint8Array(16);
+    const v = new DataView(b.buffer);
+    v.setBigInt64(0, ns / 1_000_000_000n, true);
+    v.setBigInt64(8, (ns % 1_000_000_000n) / 1000n, true);
+    t.copyOut(a.pointer(0), b);
+  }
+  if (a.pointer(1) !== 0) t.copyOut(a.pointer(1), new Uint8Array(8));
+  return 0;
+};
+
+/** Implements time(2). */
+const sysTime: SyscallFn = (t, a) => {
+  const sec = realtimeNs() / 1_000_000_000n;
+  if (a.pointer(0) !== 0) t.copyOutU64(a.pointer(0), sec);
+  return Number(sec);
+};
+
+/**
+ * Sleeps until a monotonic deadline kept in t.syscallState, so that the syscall can run again
+ * after every wake-up without drifting.
+ */
+function sleepUntil(t: Task, firstDeadline: () => number): SyscallResult {
+  let st = t.syscallState as { deadlineNs: number } | null;
+  if (st === null) {
+    st = { deadlineNs: firstDeadline() };
+    t.syscallState = st;
+  }
+  if (monotonicNs() >= st.deadlineNs) return 0;
+  return block([], 0, st.deadlineNs);
+}
+
+/** Implements nanosleep(2). */
+const sysNanosleep: SyscallFn = (t, a) => {
+  if (t.syscallState === null) {
+    const ns = readTimespec(t, a.pointer(0));
+    return sleepUntil(t, () => monotonicNs() + Number(ns));
+  }
+  return sleepUntil(t, () => 0);
+};
+
+/** Implements clock_nanosleep(2), relative and TIMER_ABSTIME. */
+const sysClockNanosleep: SyscallFn = (t, a) => {
+  if (t.syscallState !== null) return sleepUntil(t, () => 0);
+  const clock = a.int(0), flags = a.int(1);
+  if (clockNs(clock, t.kernel.bootNs) === null || clock === 3) throw EINVAL;
+  const ns = readTimespec(t, a.pointer(2));
+  return sleepUntil(t, () => {
+    if (!(flags & TIMER_ABSTIME)) return monotonicNs() + Number(ns);
+    const now = clockNs(clock, t.kernel.bootNs)!;
+    return monotonicNs() + Number(ns - now);
+  });
+};
+
+
+export const table: Record<number, SyscallEntry> = {
+  35: supported("nanosleep", sysNanosleep),
+  96: supported("gettimeofday", sysGettimeofday),
+  201: supported("time", sysTime),
+  228: supported("clock_gettime", sysClockGettime),
+  229: supported("clock_getres", sysClockGetres),
+  230: supported("clock_nanosleep", sysClockNanosleep),
+};

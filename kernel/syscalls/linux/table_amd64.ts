@@ -1,0 +1,31 @@
+/**
+ * The x86-64 syscall table, by number: the union of the per-family tables. A number missing
+ * here is ENOSYS (logged once per number).
+ *
+ * @module
+ */
+
+import type { SyscallEntry } from "./support.ts";
+import { table as identity } from "./sys_identity.ts";
+import { table as info } from "./sys_info.ts";
+import { table as mm } from "./sys_mm.ts";
+import { table as process } from "./sys_process.ts";
+import { table as random } from "./sys_random.ts";
+import { table as rlimit } from "./sys_rlimit.ts";
+import { table as sched } from "./sys_sched.ts";
+import { table as signal } from "./sys_signal.ts";
+import { table as thread } from "./sys_thread.ts";
+import { table as time } from "./sys_time.ts";
+
+const families: Record<number, SyscallEntry>[] = [
+  identity, info, mm, process, random, rlimit, sched, signal, thread, time,
+];
+
+/** Indexed by syscall number; sparse. */
+export const SYSCALL_TABLE: (SyscallEntry | undefined)[] = [];
+for (const f of families) {
+  for (const [nr, e] of Object.entries(f)) {
+    if (SYSCALL_TABLE[Number(nr)]) throw new Error(`Syscall ${nr} is defined twice`);
+    SYSCALL_TABLE[Number(nr)] = e;
+  }
+}

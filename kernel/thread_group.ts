@@ -1,0 +1,50 @@
+/**
+ * ThreadGroup: a process, as Linux's signal_struct plus the process-wide parts of task_struct
+ * and gVisor's kernel.ThreadGroup. Owns the address space, limits, signal dispositions and the
+ * parent/child links used by wait(2).
+ *
+ * @module
+ */
+
+import type { Task } from "./task.ts";
+import type { MemoryManager } from "./mm/mm.ts";
+import { Limits } from "./limits.ts";
+import { SignalHandlers } from "./signals.ts";
+
+/** @savable */
+export class ThreadGroup {
+  /** Immutable. Process id in the root PID namespace. */
+  readonly tgid: number;
+  /** Live tasks of the group; the leader first. */
+  readonly tasks = new Set<Task>();
+  mm: MemoryManager;
+  parent: ThreadGroup | null;
+  readonly children = new Set<ThreadGroup>();
+  limits: Limits;
+  handlers: SignalHandlers;
+  pgid: number;
+  sid: number;
+  /** Set once the group starts exiting (exit_group, fatal signal): the wait status it reports. */
+  exitStatus: number | null = null;
+  /** The fault that killed the group, for the CLI's one-line report. */
+  faultInfo: { signo: number; addr: number } | null = null;
+  /** True once every task is dead and the group waits to be reaped. */
+  zombie = false;
+  /** Accumulated CPU time in ns, user and system, of exited threads. */
+  userNs = 0;
+  sysNs = 0;
+
+  constructor(o: { tgid: number; mm: MemoryManager; parent: ThreadGroup | null; limits: Limits; handlers: SignalHandlers; pgid: number; sid: number }) {
+    this.tgid = o.tgid;
+    this.mm = o.mm;
+    this.parent = o.parent;
+    this.limits = o.limits;
+    this.handlers = o.handlers;
+    this.pgid = o.pgid;
+    this.sid = o.sid;
+  }
+
+  get leader(): Task | undefined {
+    return this.tasks.values().next().value;
+  }
+}

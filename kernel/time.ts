@@ -1,0 +1,60 @@
+/**
+ * The sandbox's clocks. Read from the sentry's own timers (performance.now, microsecond
+ * precision), never by forwarding a clock syscall.
+ *
+ * - CLOCK_MONOTONIC counts from an arbitrary start (here: a fixed offset plus the sentry's
+ *   uptime), as Linux only promises it never goes back.
+ * - CLOCK_REALTIME follows the host's wall clock at boot plus monotonic progress.
+ *
+ * @module
+ */
+
+/** Offset that makes CLOCK_MONOTONIC look like a machine that has been up a while. */
+const MONOTONIC_BASE_NS = 1_000_000_000_000; // 1000 s
+
+/** Nanoseconds on the sandbox's monotonic clock (a float; sub-ns digits are noise). */
+export function monotonicNs(): number {
+  return MONOTONIC_BASE_NS + performance.now() * 1e6;
+}
+
+/** Nanoseconds since the Unix epoch. */
+export function realtimeNs(): bigint {
+  const ms = performance.timeOrigin + performance.now();
+  return BigInt(Math.floor(ms * 1000)) * 1000n;
+}
+
+export const CLOCK_REALTIME = 0;
+export const CLOCK_MONOTONIC = 1;
+export const CLOCK_PROCESS_CPUTIME_ID = 2;
+export const CLOCK_THREAD_CPUTIME_ID = 3;
+export const CLOCK_MONOTONIC_RAW = 4;
+export const CLOCK_REALTIME_COARSE = 5;
+export const CLOCK_MONOTONIC_COARSE = 6;
+export const CLOCK_BOOTTIME = 7;
+export const CLOCK_REALTIME_ALARM = 8;
+export const CLOCK_BOOTTIME_ALARM = 9;
+export const CLOCK_TAI = 11;
+
+/** The time of a clock in ns as bigint, or null for clocks not supported. */
+export function clockNs(clock: number, bootNs: number): bigint | null {
+  switch (clock) {
+    case CLOCK_REALTIME:
+    case CLOCK_REALTIME_COARSE:
+    case CLOCK_REALTIME_ALARM:
+    case CLOCK_TAI:
+      return realtimeNs();
+    case CLOCK_MONOTONIC:
+    case CLOCK_MONOTONIC_RAW:
+    case CLOCK_MONOTONIC_COARSE:
+      return BigInt(Math.floor(monotonicNs()));
+    case CLOCK_BOOTTIME:
+    case CLOCK_BOOTTIME_ALARM:
+      return BigInt(Math.floor(monotonicNs() - bootNs + MONOTONIC_BASE_NS));
+    case CLOCK_PROCESS_CPUTIME_ID:
+    case CLOCK_THREAD_CPUTIME_ID:
+      // CPU accounting comes with the processes issue; wall time since boot bounds it.
+      return BigInt(Math.floor(monotonicNs() - bootNs));
+    default:
+      return null;
+  }
+}
