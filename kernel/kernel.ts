@@ -239,6 +239,7 @@ export class Kernel {
 
   /** Wakes tasks whose deadline passed; returns the earliest remaining deadline. */
   #expireDeadlines(now: number): number | null {
+    if (this.#timed.size === 0) return null;
     let next: number | null = null;
     for (const t of [...this.#timed]) {
       const d = t.blocked?.deadlineNs ?? null;

@@ -262,6 +262,8 @@ export class PtracePlatform implements Platform {
   #stubPath = "";
   #stubDir = "";
   readonly #cpu: number | null;
+  /** When the wake-up alarm fires (performance.now() in ns), or null if it is not armed. */
+  #alarmAt: number | null = null;
 
   constructor(opts: PtraceOptions = {}) {
     const placement = opts.placement ?? "tracer";
@@ -398,12 +400,24 @@ export class PtracePlatform implements Platform {
     return { ctx, reason };
   }
 
+  /**
+   * Blocks in waitpid for the next stop, at most about timeoutNs. The wake-up alarm is armed
+   * lazily: it stays armed across stops and is re-armed only when the wanted deadline is earlier
+   * than the armed one (or it already fired), so most stops cost no timer syscall.
+   */
   waitStop(timeoutNs: number): Stop | null {
+    const now = performance.now() * 1e6;
+    const want = now + timeoutNs;
+    if (this.#alarmAt === null || this.#alarmAt > want + 50_000 || this.#alarmAt <= now) {
+      ffi.armWakeAlarm(Math.max(1000, timeoutNs));
+      this.#alarmAt = want;
+    }
     for (;;) {
-      if (timeoutNs > 0) ffi.armWakeAlarm(timeoutNs);
       const w = ffi.waitpid(-1, ffi.__WALL);
-      if (w === "eintr") return null;
-      if (timeoutNs > 0) ffi.armWakeAlarm(0);
+      if (w === "eintr") {
+        this.#alarmAt = null;
+        return null;
+      }
       if (w === null) return null;
       const s = this.#decode(w.pid, w.status);
       if (s) return s;
