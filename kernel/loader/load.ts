@@ -11,8 +11,8 @@ import type { Task } from "../task.ts";
 import type { Location, PathContext, VirtualFilesystem } from "../../vfs/mod.ts";
 import type { FileDescription } from "../../vfs/file_description.ts";
 import { loadExtent, loadPlan, parseElf, parseInterpPath, PT_INTERP, readElfHeader, type ElfInfo } from "./elf.ts";
-import { buildInitialStack } from "./stack.ts";
-import { parseShebang } from "./shebang.ts";
+import { buildInitialStack, execArgLimit } from "./stack.ts";
+import { BINPRM_BUF_SIZE, parseShebang, shebangArgv } from "./shebang.ts";
 import { MMAP_BASE, PIE_BASE, STACK_TOP } from "../mm/mm.ts";
 import {
   MAP_ANONYMOUS, MAP_FIXED, MAP_GROWSDOWN, MAP_PRIVATE, PAGE_SIZE, pageRoundUp, PROT_READ, PROT_WRITE,
@@ -21,8 +21,6 @@ import { O_RDONLY, S_IFMT, S_IFREG } from "../../abi/linux/file.ts";
 import * as AT from "../../abi/linux/aux.ts";
 import { RLIMIT_STACK } from "../../abi/linux/limits.ts";
 
-/** Linux's BINPRM_BUF_SIZE: how much of a file exec looks at to recognise it. */
-const BINPRM_BUF_SIZE = 256;
 /** Nested #! interpreters allowed, as Linux's binfmt recursion limit. */
 const MAX_SHEBANG_DEPTH = 4;
 const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -117,7 +115,7 @@ export function loadExecutable(t: Task, args: ExecArgs, depth = 0): void {
     const sb = parseShebang(prefix);
     if (sb !== null) {
       if (depth >= MAX_SHEBANG_DEPTH) throw ELOOP;
-      const argv = [sb.interp, ...(sb.arg !== null ? [sb.arg] : []), args.path, ...args.argv.slice(1)];
+      const argv = shebangArgv(sb, args.path, args.argv);
       file.decRef();
       handedOff = true;
       loadExecutable(t, { path: sb.interp, argv, envp: args.envp }, depth + 1);
@@ -233,14 +231,14 @@ function loadElf(t: Task, file: FileDescription, args: ExecArgs): void {
       random,
       // No vDSO is mapped, so no AT_SYSINFO_EHDR: libc then makes real (emulated) clock calls.
       auxv,
-      limit: Math.floor(stackLimit / 4),
+      limit: execArgLimit(t.tg.limits.get(RLIMIT_STACK).cur),
     });
     if (stack.start < mm.stackBottom) throw new LinuxError(7, "E2BIG", "Argument list too long");
     t.copyOut(stack.start, stack.bytes);
-    mm.argStart = stack.argvAddr;
-    mm.envStart = stack.envpAddr;
-    mm.argEnd = stack.envpAddr;
-    mm.envEnd = stack.execfnAddr;
+    mm.argStart = stack.argStart;
+    mm.argEnd = stack.argEnd;
+    mm.envStart = stack.envStart;
+    mm.envEnd = stack.envEnd;
 
     const r = t.ctx.regs;
     const cs = r.get("cs"), ss = r.get("ss");
