@@ -24,9 +24,12 @@ const lib = Deno.dlopen("libc.so.6", {
   },
   kill: { parameters: ["i32", "i32"], result: "i32" },
   posix_spawn: {
-    parameters: ["buffer", "buffer", "buffer", "pointer", "buffer", "buffer"],
+    parameters: ["buffer", "buffer", "buffer", "buffer", "buffer", "buffer"],
     result: "i32",
   },
+  posix_spawnattr_init: { parameters: ["buffer"], result: "i32" },
+  posix_spawnattr_setflags: { parameters: ["buffer", "i16"], result: "i32" },
+  posix_spawnattr_destroy: { parameters: ["buffer"], result: "i32" },
   posix_spawn_file_actions_init: { parameters: ["buffer"], result: "i32" },
   posix_spawn_file_actions_addclosefrom_np: { parameters: ["buffer", "i32"], result: "i32" },
   posix_spawn_file_actions_destroy: { parameters: ["buffer"], result: "i32" },
@@ -47,6 +50,7 @@ const lib = Deno.dlopen("libc.so.6", {
   open: { parameters: ["buffer", "i32", "i32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
   pread: { parameters: ["i32", "buffer", "u64", "i64"], result: "i64" },
+  pwrite: { parameters: ["i32", "buffer", "u64", "i64"], result: "i64" },
   read: { parameters: ["i32", "buffer", "u64"], result: "i64" },
   write: { parameters: ["i32", "buffer", "u64"], result: "i64" },
   isatty: { parameters: ["i32"], result: "i32" },
@@ -66,6 +70,7 @@ const lib = Deno.dlopen("libc.so.6", {
   readlinkat: { parameters: ["i32", "buffer", "buffer", "u64"], result: "i64" },
   getdents64: { parameters: ["i32", "buffer", "u64"], result: "i64" },
   fcntl: { parameters: ["i32", "i32", "i64"], result: "i32" },
+  lseek: { parameters: ["i32", "i64", "i32"], result: "i64" },
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
   poll_async: { name: "poll", parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
   eventfd: { parameters: ["u32", "i32"], result: "i32" },
@@ -202,13 +207,19 @@ function pointerArray(strings: Uint8Array[]): BigUint64Array {
   return a;
 }
 
+const POSIX_SPAWN_SETSID = 0x80;
+
 /**
- * Starts `path` as a new child with posix_spawn (no JavaScript runs in the child) and every file
- * descriptor closed: the child starts with no host file at all.
+ * Starts `path` as a new child with posix_spawn (no JavaScript runs in the child), every file
+ * descriptor closed (the child starts with no host file at all), in a session of its own (a
+ * Ctrl-C on the user's terminal reaches the sentry, which forwards it, never the stub).
  */
 export function spawnClean(path: string, argv: string[]): number {
   const fa = new Uint8Array(80); // sizeof(posix_spawn_file_actions_t) is 80 on x86-64 glibc
+  const attr = new Uint8Array(336); // sizeof(posix_spawnattr_t) is 336 on x86-64 glibc
   if (libc.posix_spawn_file_actions_init(fa) !== 0) throw new HostError("posix_spawn_file_actions_init", errno());
+  libc.posix_spawnattr_init(attr);
+  libc.posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSID);
   try {
     const rc = libc.posix_spawn_file_actions_addclosefrom_np(fa, 0);
     if (rc !== 0) throw new HostError("posix_spawn_file_actions_addclosefrom_np", rc);
@@ -220,7 +231,7 @@ export function spawnClean(path: string, argv: string[]): number {
       new Uint8Array(pidBuf.buffer),
       cstr(path),
       fa,
-      null,
+      attr,
       new Uint8Array(argvArr.buffer),
       new Uint8Array(envArr.buffer),
     );
@@ -228,6 +239,7 @@ export function spawnClean(path: string, argv: string[]): number {
     return pidBuf[0]!;
   } finally {
     libc.posix_spawn_file_actions_destroy(fa);
+    libc.posix_spawnattr_destroy(attr);
   }
 }
 
@@ -317,6 +329,16 @@ export function hostClose(fd: number): void {
 export function hostPread(fd: number, dst: Uint8Array, offset: number): number {
   for (;;) {
     const r = libc.pread(fd, dst, BigInt(dst.length), BigInt(offset));
+    if (r !== -1n) return Number(r);
+    const e = errno();
+    if (e !== EINTR) return -e;
+  }
+}
+
+/** pwrite(2) on the host, retried on EINTR; returns bytes or -errno. */
+export function hostPwrite(fd: number, src: Uint8Array, offset: number): number {
+  for (;;) {
+    const r = libc.pwrite(fd, src, BigInt(src.length), BigInt(offset));
     if (r !== -1n) return Number(r);
     const e = errno();
     if (e !== EINTR) return -e;
@@ -416,6 +438,12 @@ export const F_GETFL = 3;
 export function hostFcntl(fd: number, cmd: number, arg: number): number {
   const r = libc.fcntl(fd, cmd, BigInt(arg));
   return r === -1 ? -errno() : r;
+}
+
+/** lseek(2) on the host; returns the new offset or -errno. */
+export function hostLseek(fd: number, offset: number, whence: number): number {
+  const r = libc.lseek(fd, BigInt(offset), whence);
+  return r === -1n ? -errno() : Number(r);
 }
 
 export const POLLIN = 0x1;
