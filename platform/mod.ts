@@ -43,6 +43,8 @@ export interface Context {
   setFpState(fp: Uint8Array): void;
   /** The address space this thread runs in. */
   readonly addressSpace: AddressSpace;
+  /** Ends this thread; the last thread of an address space releases it. */
+  release(): void;
 }
 
 /** Memory protections, as PROT_* in Linux. */
@@ -78,6 +80,13 @@ export interface AddressSpace {
   write(addr: number, src: Uint8Array): number;
   /** Writes even to read-only pages (for the loader and breakpoints), as FOLL_FORCE does. */
   forceWrite(addr: number, src: Uint8Array): number;
+  /** A new, stopped thread in this address space (for CLONE_VM), made from the stopped `via`. */
+  newThread(via: Context): Context;
+  /**
+   * A copy of this address space (fork): same mappings, pages copied on write, with one
+   * stopped thread whose registers are via's.
+   */
+  fork(via: Context): Context;
   /** Kills the host process behind this address space and every thread in it. */
   release(): void;
   /** The lowest and highest addresses the application may map. */

@@ -22,6 +22,12 @@ function fakeAddressSpace(): AddressSpace & { calls: string[] } {
     write: () => 0,
     forceWrite: () => 0,
     release: () => {},
+    newThread: () => {
+      throw new Error("not in this fake");
+    },
+    fork: () => {
+      throw new Error("not in this fake");
+    },
   };
 }
 

@@ -25,6 +25,9 @@ const SYS_mmap = 9;
 const SYS_mprotect = 10;
 const SYS_munmap = 11;
 const SYS_close = 3;
+const SYS_clone = 56;
+const CLONE_VM = 0x100, CLONE_FS = 0x200, CLONE_FILES = 0x400, CLONE_SIGHAND = 0x800;
+const CLONE_THREAD = 0x10000, CLONE_SYSVSEM = 0x40000;
 const SYS_mremap = 25;
 const SYS_pidfd_getfd = 438;
 
@@ -71,6 +74,10 @@ class PtraceContext implements Context {
 
   markRegsDirty(): void {
     this.dirty = true;
+  }
+
+  release(): void {
+    this.addressSpace.platform.releaseContext(this);
   }
 
   setReturn(v: number): void {
@@ -142,7 +149,14 @@ class StubAddressSpace implements AddressSpace {
    * The thread's application registers are kept in via.regs and written back on resume.
    */
   inject(via: Context, nr: number, args: number[]): number {
-    const ctx = via as PtraceContext;
+    return this.#inject(via as PtraceContext, nr, args).result;
+  }
+
+  /**
+   * Runs the syscall and collects what it did: its result and, for clone, the tid of the new
+   * host thread or process (auto-attached by PTRACE_O_TRACECLONE/FORK).
+   */
+  #inject(ctx: PtraceContext, nr: number, args: number[]): { result: number; newTid: number } {
     if (ctx.running) throw new Error("Cannot inject a syscall: the thread is running");
     const saved = ctx.regs.clone(); // reads the registers if not read yet
     const r = ctx.regs;
@@ -154,11 +168,16 @@ class StubAddressSpace implements AddressSpace {
     ffi.ptraceBuf(ffi.PTRACE_SETREGS, ctx.tid, 0, r.bytes);
     ffi.ptrace(ffi.PTRACE_CONT, ctx.tid, 0, 0);
     let result: number;
+    let newTid = 0;
     for (;;) {
       const w = ffi.waitpid(ctx.tid, ffi.__WALL);
       if (w === "eintr" || w === null) continue;
       const st = w.status;
-      if ((st & 0xff) === 0x7f && ((st >> 8) & 0xff) === SIGTRAP && (st >> 16) === 0) {
+      if ((st & 0xff) !== 0x7f) {
+        throw new Error(`Stub ${ctx.tid} died during an injected syscall (status ${st})`);
+      }
+      const sig = (st >> 8) & 0xff, event = st >>> 16;
+      if (sig === SIGTRAP && event === 0) {
         ffi.ptraceBuf(ffi.PTRACE_GETREGS, ctx.tid, 0, r.bytes);
         if (r.get("rip") !== STUB_INJECT_TRAP_ADDR) {
           throw new Error(`Injected syscall ${nr} trapped at an unexpected address`);
@@ -166,15 +185,65 @@ class StubAddressSpace implements AddressSpace {
         result = Number(BigInt.asIntN(64, r.get64("rax")));
         break;
       }
-      if ((st & 0x7f) === 0 || ((st & 0xff) !== 0x7f)) {
-        throw new Error(`Stub ${ctx.tid} died during an injected syscall (status ${st})`);
+      if (sig === SIGTRAP && (event === ffi.PTRACE_EVENT_CLONE || event === ffi.PTRACE_EVENT_FORK ||
+          event === ffi.PTRACE_EVENT_VFORK)) {
+        const msg = new BigUint64Array(1);
+        ffi.ptraceBuf(ffi.PTRACE_GETEVENTMSG, ctx.tid, 0, new Uint8Array(msg.buffer));
+        newTid = Number(msg[0]);
       }
-      // Some other stop (a stray host signal): suppress it and keep going.
+      // An event stop, or a stray host signal: suppress it and keep going.
       ffi.ptrace(ffi.PTRACE_CONT, ctx.tid, 0, 0);
     }
     r.copyFrom(saved);
     ctx.dirty = true;
-    return result;
+    return { result, newTid };
+  }
+
+  /** Collects the first stop of a host thread or process that clone just created. */
+  #adoptNew(tid: number): void {
+    for (;;) {
+      const w = ffi.waitpid(tid, ffi.__WALL);
+      if (w === "eintr" || w === null) continue;
+      if ((w.status & 0xff) === 0x7f) return;
+      throw new Error(`New stub thread ${tid} died before it started (status ${w.status})`);
+    }
+  }
+
+  newThread(via: Context): Context {
+    const flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM;
+    const { result, newTid } = this.#inject(via as PtraceContext, SYS_clone, [flags, 0, 0, 0, 0]);
+    if (result < 0) throw new Error(`clone in the stub failed: errno ${-result}`);
+    if (newTid === 0) throw new Error("clone in the stub reported no new thread");
+    this.#adoptNew(newTid);
+    return this.platform.adopt(newTid, this);
+  }
+
+  fork(via: Context): Context {
+    // A copy of the whole stub: the host copies the pages on write, the kernel copies the VMAs.
+    const { result, newTid } = this.#inject(via as PtraceContext, SYS_clone, [0, 0, 0, 0, 0]);
+    if (result < 0) throw new Error(`clone in the stub failed: errno ${-result}`);
+    if (newTid === 0) throw new Error("clone in the stub reported no new process");
+    this.#adoptNew(newTid);
+    const as = new StubAddressSpace(this.platform, newTid);
+    as.#sentryPidfdInStub = this.#sentryPidfdInStub; // descriptors are copied by fork
+    return this.platform.adopt(newTid, as);
+  }
+
+  /** Ends one host thread of this stub (not the whole stub), by making it call exit. */
+  exitThread(ctx: PtraceContext): void {
+    const r = ctx.regs;
+    r.set("rax", 60);
+    r.set("orig_rax", -1);
+    r.set("rdi", 0);
+    r.set("rip", STUB_INJECT_ADDR);
+    ffi.ptraceBuf(ffi.PTRACE_SETREGS, ctx.tid, 0, r.bytes);
+    ffi.ptrace(ffi.PTRACE_CONT, ctx.tid, 0, 0);
+    for (;;) {
+      const w = ffi.waitpid(ctx.tid, ffi.__WALL);
+      if (w === "eintr" || w === null) continue;
+      if ((w.status & 0xff) !== 0x7f) return;
+      ffi.ptrace(ffi.PTRACE_CONT, ctx.tid, 0, 0);
+    }
   }
 
   mapAnonymous(via: Context, addr: number, len: number, prot: Prot, shared: boolean): number {
@@ -310,7 +379,8 @@ export class PtracePlatform implements Platform {
       ffi.PTRACE_SEIZE,
       pid,
       0,
-      ffi.PTRACE_O_EXITKILL | ffi.PTRACE_O_TRACESYSGOOD,
+      ffi.PTRACE_O_EXITKILL | ffi.PTRACE_O_TRACESYSGOOD | ffi.PTRACE_O_TRACECLONE |
+        ffi.PTRACE_O_TRACEFORK | ffi.PTRACE_O_TRACEVFORK,
     );
     ffi.ptrace(ffi.PTRACE_INTERRUPT, pid, 0, 0);
     for (;;) {
@@ -338,6 +408,39 @@ export class PtracePlatform implements Platform {
       if (start === STUB_BASE || start >= TASK_SIZE) continue; // the stub; [vsyscall]
       ctx.addressSpace.unmap(ctx, start, end - start);
     }
+  }
+
+  /** Registers a host thread that clone created (already stopped) as a context. */
+  adopt(tid: number, as: StubAddressSpace): Context {
+    if (this.#cpu !== null) ffi.setAffinity(tid, [this.#cpu]);
+    const ctx = new PtraceContext(tid, as);
+    this.#contexts.set(tid, ctx);
+    if (!this.#stubs.has(as.pid)) this.#stubs.set(as.pid, as);
+    return ctx;
+  }
+
+  /** Ends one thread; the last thread of a stub takes the stub with it. */
+  releaseContext(ctx: PtraceContext): void {
+    if (!this.#contexts.has(ctx.tid)) return;
+    const as = ctx.addressSpace;
+    const others = [...this.#contexts.values()].some((c) => c !== ctx && c.addressSpace === as);
+    if (!others) {
+      as.release();
+      return;
+    }
+    this.#contexts.delete(ctx.tid);
+    if (ctx.running) {
+      ffi.ptrace(ffi.PTRACE_INTERRUPT, ctx.tid, 0, 0);
+      for (;;) {
+        const w = ffi.waitpid(ctx.tid, ffi.__WALL);
+        if (w === "eintr" || w === null) continue;
+        if ((w.status & 0xff) !== 0x7f) return;
+        break;
+      }
+      ctx.running = false;
+      ctx.invalidate();
+    }
+    as.exitThread(ctx);
   }
 
   releaseStub(as: StubAddressSpace): void {

@@ -93,3 +93,54 @@ Deno.test("memory reads past a mapping stop short at the first unmapped page", (
     p.shutdown();
   }
 });
+
+Deno.test("a forked address space has its own copy of the memory", () => {
+  const p = new PtracePlatform();
+  try {
+    const ctx = p.newAddressSpace();
+    const as = ctx.addressSpace;
+    as.mapAnonymous(ctx, CODE, 4096, 7, false);
+    as.write(CODE + 2048, new Uint8Array([1, 2, 3]));
+    const child = as.fork(ctx);
+    assert.notEqual(child.addressSpace, as);
+    as.write(CODE + 2048, new Uint8Array([9]));
+    const got = new Uint8Array(3);
+    child.addressSpace.read(CODE + 2048, got);
+    assert.deepEqual([...got], [1, 2, 3]);
+    // The child runs application code on its own: mov eax, 39; syscall
+    child.addressSpace.write(CODE, new Uint8Array([0xb8, 39, 0, 0, 0, 0x0f, 0x05]));
+    child.regs.set("rip", CODE);
+    child.markRegsDirty();
+    p.resume(child);
+    const s = p.waitStop(1e9);
+    assert.equal(s?.ctx, child);
+    assert.equal(s?.ctx.syscall.nr, 39);
+    assert.equal(liveChildren().length, 1); // the fork is the stub's child, not ours
+  } finally {
+    p.shutdown();
+  }
+});
+
+Deno.test("a new thread shares memory and ends alone when released", () => {
+  const p = new PtracePlatform();
+  try {
+    const ctx = p.newAddressSpace();
+    const as = ctx.addressSpace;
+    as.mapAnonymous(ctx, CODE, 4096, 7, false);
+    const th = as.newThread(ctx);
+    assert.equal(th.addressSpace, as);
+    as.write(CODE + 100, new Uint8Array([7]));
+    const got = new Uint8Array(1);
+    th.addressSpace.read(CODE + 100, got);
+    assert.equal(got[0], 7);
+    th.release();
+    // The first thread still runs syscalls.
+    as.write(CODE, new Uint8Array([0xb8, 39, 0, 0, 0, 0x0f, 0x05]));
+    ctx.regs.set("rip", CODE);
+    ctx.markRegsDirty();
+    p.resume(ctx);
+    assert.equal(p.waitStop(1e9)?.ctx, ctx);
+  } finally {
+    p.shutdown();
+  }
+});
