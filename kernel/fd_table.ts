@@ -20,6 +20,8 @@ export class FdTable {
   readonly #slots = new Map<number, Slot>();
   /** RLIMIT_NOFILE soft limit, updated by the owner when the limit changes. */
   limit = 1024;
+  /** Tasks sharing this table (CLONE_FILES); the last one to leave closes everything. */
+  users = 1;
 
   /** The description behind fd; throws EBADF. Does not take a reference. */
   get(fd: number): FileDescription {

@@ -139,22 +139,49 @@ export class Kernel {
         tgid: tid, mm, parent: null, limits, handlers: new SignalHandlers(), pgid: tid, sid: tid,
       });
       const t = new Task({ kernel: this, tid, tg, ctx, fdTable, fs, creds: o.creds, name: "init" });
-      loadExecutable(t, { path, argv: o.argv, envp: o.envp });
+      loadExecutable(t, { path, argv: o.argv, envp: o.envp }, { mm, ctx });
       for (const fd of [0, 1, 2]) fdTable.installAt(fd, this.vfs.hostStdio(fd as 0 | 1 | 2), false);
       tg.tasks.add(t);
-      this.#addTask(t);
       this.#init = tg;
-      this.#runQueue.push(t);
+      this.addTask(t);
     } catch (e) {
       ctx.addressSpace.release();
       throw e;
     }
   }
 
-  #addTask(t: Task): void {
+  /** Registers a new task (from createInit or clone) and queues it to run. */
+  addTask(t: Task): void {
     this.tasks.set(t.tid, t);
     this.threadGroups.set(t.tg.tgid, t.tg);
     this.#byCtx.set(t.ctx, t);
+    t.state = "runnable";
+    this.#runQueue.push(t);
+  }
+
+  /** For execve: t now runs on ctx (a fresh address space). */
+  replaceContext(t: Task, ctx: Context): void {
+    this.#byCtx.delete(t.ctx);
+    t.ctx = ctx;
+    this.#byCtx.set(ctx, t);
+  }
+
+  /** For execve: every other thread of t's group dies at once. */
+  killOtherThreads(t: Task): void {
+    for (const other of [...t.tg.tasks]) if (other !== t) this.#exitTask(other);
+  }
+
+  /** A vfork child exec'd or exited: its parent may go on. */
+  vforkDone(tg: ThreadGroup): void {
+    if (!tg.vforkPending) return;
+    tg.vforkPending = false;
+    tg.vforkDone.notify(1);
+  }
+
+  /** Removes a zombie for good (wait reaped it). */
+  reap(tg: ThreadGroup): void {
+    tg.parent?.children.delete(tg);
+    this.threadGroups.delete(tg.tgid);
   }
 
   /** Makes a blocked task runnable; its syscall runs again. Safe from any callback. */
@@ -371,10 +398,18 @@ export class Kernel {
   #exitGroup(tg: ThreadGroup, status: number): void {
     if (tg.exitStatus !== null) return;
     tg.exitStatus = status;
-    for (const t of [...tg.tasks]) this.#exitTask(t);
+    // When no other process shares the address space, kill the stub in one go rather than
+    // ending its threads one by one.
+    const hostGone = tg.mm.users === 1;
+    if (hostGone) tg.mm.as.release();
+    for (const t of [...tg.tasks]) this.#exitTask(t, hostGone);
   }
 
-  #exitTask(t: Task): void {
+  /**
+   * Ends one task. hostGone: its host thread is already dead (the stub was killed).
+   * The last task of a group makes it a zombie, reparents its children and wakes its parent.
+   */
+  #exitTask(t: Task, hostGone = false): void {
     if (t.state === "dead") return;
     if (t.state === "user") this.#running--;
     if (t.state === "blocked") {
@@ -387,17 +422,37 @@ export class Kernel {
     tg.tasks.delete(t);
     this.tasks.delete(t.tid);
     this.#byCtx.delete(t.ctx);
-    if (tg.tasks.size === 0) {
-      tg.zombie = true;
-      tg.mm.releaseAll();
-      tg.mm.as.release();
-      t.fdTable.removeAll();
-      if (tg === this.#init) {
-        this.#initStatus = tg.exitStatus ?? 0;
-        // Container semantics: when init exits, every task is killed.
-        for (const other of [...this.threadGroups.values()]) {
-          if (other !== tg && !other.zombie) this.#exitGroup(other, 9);
-        }
+    if (t.clearChildTid !== 0 && !hostGone && tg.tasks.size > 0) {
+      // CLONE_CHILD_CLEARTID: zero the tid word (futex wake-up comes with futexes).
+      try {
+        t.copyOutU32(t.clearChildTid, 0);
+      } catch { /* an unmapped address is ignored, as Linux does */ }
+    }
+    if (!hostGone) t.ctx.release();
+    if (--t.fdTable.users === 0) t.fdTable.removeAll();
+    if (tg.tasks.size > 0) return;
+
+    if (--tg.mm.users === 0) tg.mm.releaseAll();
+    tg.zombie = true;
+    this.vforkDone(tg);
+    const init = this.#init;
+    for (const child of tg.children) {
+      child.parent = init;
+      if (init && init !== tg) init.children.add(child);
+    }
+    tg.children.clear();
+    if (init && init !== tg && [...init.children].some((c) => c.zombie)) init.childWaitQueue.notify(1);
+    const parent = tg.parent;
+    if (parent && parent.handlers.get(17).handler === 1n) {
+      // SIGCHLD ignored: children are reaped at once (Linux's SA_NOCLDWAIT behaviour).
+      this.reap(tg);
+    }
+    parent?.childWaitQueue.notify(1);
+    if (tg === init) {
+      this.#initStatus = tg.exitStatus ?? 0;
+      // Container semantics: when init exits, every task is killed.
+      for (const other of [...this.threadGroups.values()]) {
+        if (other !== tg && !other.zombie) this.#exitGroup(other, 9);
       }
     }
   }

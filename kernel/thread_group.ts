@@ -7,6 +7,7 @@
  */
 
 import type { Task } from "./task.ts";
+import { WaitQueue } from "../waiter/mod.ts";
 import type { MemoryManager } from "./mm/mm.ts";
 import { Limits } from "./limits.ts";
 import { SignalHandlers } from "./signals.ts";
@@ -30,6 +31,14 @@ export class ThreadGroup {
   faultInfo: { signo: number; addr: number } | null = null;
   /** True once every task is dead and the group waits to be reaped. */
   zombie = false;
+  /** Notified when a child changes state (exits), for wait(2). */
+  readonly childWaitQueue = new WaitQueue();
+  /** Notified when a vfork child execs or exits: its parent may go on. */
+  readonly vforkDone = new WaitQueue();
+  /** True while a vfork parent must wait for this group to exec or exit. */
+  vforkPending = false;
+  /** Signal sent to the parent when this group exits (SIGCHLD, or clone's choice). */
+  exitSignal = 17;
   /** Accumulated CPU time in ns, user and system, of exited threads. */
   userNs = 0;
   sysNs = 0;

@@ -10,6 +10,8 @@ import { EACCES, ELOOP, ENOENT, ENOEXEC, LinuxError } from "../errno.ts";
 import type { Task } from "../task.ts";
 import type { Location, PathContext, VirtualFilesystem } from "../../vfs/mod.ts";
 import type { FileDescription } from "../../vfs/file_description.ts";
+import type { MemoryManager } from "../mm/mm.ts";
+import type { Context } from "../../platform/mod.ts";
 import { loadExtent, loadPlan, parseElf, parseInterpPath, PT_INTERP, readElfHeader, type ElfInfo } from "./elf.ts";
 import { buildInitialStack, execArgLimit } from "./stack.ts";
 import { BINPRM_BUF_SIZE, parseShebang, shebangArgv } from "./shebang.ts";
@@ -55,6 +57,12 @@ export interface ExecArgs {
   path: string;
   argv: string[];
   envp: string[];
+}
+
+/** The empty address space and stopped thread the program is loaded into. */
+export interface LoadTarget {
+  mm: MemoryManager;
+  ctx: Context;
 }
 
 /** Host auxv entries that describe the CPU, passed through so libc picks the same code paths. */
@@ -107,7 +115,7 @@ function openExecutable(t: Task, path: string): FileDescription {
  * Loads the program at args.path into t's address space (which must be empty) and sets t's
  * registers to start it. Handles #! scripts and PT_INTERP.
  */
-export function loadExecutable(t: Task, args: ExecArgs, depth = 0): void {
+export function loadExecutable(t: Task, args: ExecArgs, target: LoadTarget, depth = 0): void {
   const file = openExecutable(t, args.path);
   let handedOff = false;
   try {
@@ -118,10 +126,10 @@ export function loadExecutable(t: Task, args: ExecArgs, depth = 0): void {
       const argv = shebangArgv(sb, args.path, args.argv);
       file.decRef();
       handedOff = true;
-      loadExecutable(t, { path: sb.interp, argv, envp: args.envp }, depth + 1);
+      loadExecutable(t, { path: sb.interp, argv, envp: args.envp }, target, depth + 1);
       return;
     }
-    loadElf(t, file, args);
+    loadElf(t, file, args, target);
   } finally {
     if (!handedOff) file.decRef();
   }
@@ -142,22 +150,22 @@ interface Mapped {
 }
 
 /** Maps every PT_LOAD of info at `bias`, as Linux's elf_map/elf_load. */
-function mapImage(t: Task, file: FileDescription, info: ElfInfo, bias: number): Mapped {
+function mapImage(tg: LoadTarget, file: FileDescription, info: ElfInfo, bias: number): Mapped {
   const plan = loadPlan(info, bias);
-  const mm = t.mm;
+  const mm = tg.mm;
   for (const s of plan.steps) {
     if (s.file) {
-      mm.mmap(t.ctx, {
+      mm.mmap(tg.ctx, {
         addr: s.file.start, len: s.file.length, prot: s.prot | (s.zero ? PROT_WRITE : 0),
         flags: MAP_PRIVATE | MAP_FIXED, file, offset: s.file.fileOffset,
       });
       if (s.zero) {
         mm.as.forceWrite(s.zero.start, new Uint8Array(s.zero.length));
-        if (!(s.prot & PROT_WRITE)) mm.mprotect(t.ctx, s.file.start, s.file.length, s.prot);
+        if (!(s.prot & PROT_WRITE)) mm.mprotect(tg.ctx, s.file.start, s.file.length, s.prot);
       }
     }
     if (s.anon) {
-      mm.mmap(t.ctx, {
+      mm.mmap(tg.ctx, {
         addr: s.anon.start, len: s.anon.length, prot: s.prot, flags: MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS,
         file: null, offset: 0,
       });
@@ -166,7 +174,7 @@ function mapImage(t: Task, file: FileDescription, info: ElfInfo, bias: number): 
   return { entry: plan.entry, phdr: plan.phdr, bias, end: plan.end };
 }
 
-function loadElf(t: Task, file: FileDescription, args: ExecArgs): void {
+function loadElf(t: Task, file: FileDescription, args: ExecArgs, target: LoadTarget): void {
   const info = readElf(file);
   let interpInfo: ElfInfo | null = null;
   let interpFile: FileDescription | null = null;
@@ -180,22 +188,22 @@ function loadElf(t: Task, file: FileDescription, args: ExecArgs): void {
     }
     const mainExtent = loadExtent(info);
     const mainBias = info.type === "dyn" ? PIE_BASE - mainExtent.start : 0;
-    const main = mapImage(t, file, info, mainBias);
+    const main = mapImage(target, file, info, mainBias);
     let interp: Mapped | null = null;
     if (interpInfo && interpFile) {
       const ext = loadExtent(interpInfo);
       const size = pageRoundUp(ext.end - ext.start);
-      const base = interpInfo.type === "dyn" ? t.mm.findFree(size, MMAP_BASE) - ext.start : 0;
-      interp = mapImage(t, interpFile, interpInfo, base);
+      const base = interpInfo.type === "dyn" ? target.mm.findFree(size, MMAP_BASE) - ext.start : 0;
+      interp = mapImage(target, interpFile, interpInfo, base);
     }
-    const mm = t.mm;
+    const mm = target.mm;
     mm.brkStart = mm.brk = pageRoundUp(main.end);
     mm.executable = args.path;
 
     // The stack: RLIMIT_STACK bytes (capped) below STACK_TOP, like Linux's initial stack VMA.
     const stackLimit = Math.min(t.tg.limits.soft(RLIMIT_STACK), 64 << 20);
     const stackSize = pageRoundUp(Math.max(stackLimit, 128 << 10));
-    mm.mmap(t.ctx, {
+    mm.mmap(target.ctx, {
       addr: STACK_TOP - stackSize, len: stackSize, prot: PROT_READ | PROT_WRITE,
       flags: MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | MAP_GROWSDOWN, file: null, offset: 0, name: "[stack]",
     });
@@ -234,13 +242,13 @@ function loadElf(t: Task, file: FileDescription, args: ExecArgs): void {
       limit: execArgLimit(t.tg.limits.get(RLIMIT_STACK).cur),
     });
     if (stack.start < mm.stackBottom) throw new LinuxError(7, "E2BIG", "Argument list too long");
-    t.copyOut(stack.start, stack.bytes);
+    if (mm.write(stack.start, stack.bytes) !== stack.bytes.length) throw new LinuxError(14, "EFAULT", "stack");
     mm.argStart = stack.argStart;
     mm.argEnd = stack.argEnd;
     mm.envStart = stack.envStart;
     mm.envEnd = stack.envEnd;
 
-    const r = t.ctx.regs;
+    const r = target.ctx.regs;
     const cs = r.get("cs"), ss = r.get("ss");
     r.bytes.fill(0);
     r.set("cs", cs);
@@ -249,7 +257,7 @@ function loadElf(t: Task, file: FileDescription, args: ExecArgs): void {
     r.set("rip", interp ? interp.entry : main.entry);
     r.set("rsp", stack.sp);
     r.set("orig_rax", -1);
-    t.ctx.markRegsDirty();
+    target.ctx.markRegsDirty();
     t.name = args.path.slice(args.path.lastIndexOf("/") + 1).slice(0, 15);
   } finally {
     interpFile?.decRef();

@@ -69,6 +69,8 @@ export class MemoryManager {
   envEnd = 0;
   /** Path of the executable, for /proc/PID/exe. */
   executable = "";
+  /** Thread groups using this address space (more than one after vfork / CLONE_VM). */
+  users = 1;
 
   constructor(as: AddressSpace) {
     this.as = as;
@@ -324,6 +326,24 @@ export class MemoryManager {
     if (cur < end) throw ENOMEM;
     const r = this.as.discard(via, addr, end - addr);
     if (r < 0) throw errnoFromNumber(-r);
+  }
+
+  /**
+   * For fork: the same mappings over a copy of the address space (the host copies pages on
+   * write). `as` is the forked host side.
+   */
+  fork(as: AddressSpace): MemoryManager {
+    const m = new MemoryManager(as);
+    m.vmas = this.vmas.map((v) => ({ ...v, file: v.file?.incRef() ?? null }));
+    m.brkStart = this.brkStart;
+    m.brk = this.brk;
+    m.stackBottom = this.stackBottom;
+    m.argStart = this.argStart;
+    m.argEnd = this.argEnd;
+    m.envStart = this.envStart;
+    m.envEnd = this.envEnd;
+    m.executable = this.executable;
+    return m;
   }
 
   /** Drops every mapping's file reference (the address space is going away). */

@@ -6,6 +6,8 @@
  */
 
 import type { SyscallEntry } from "./support.ts";
+import { table as clone } from "./sys_clone.ts";
+import { table as exec } from "./sys_exec.ts";
 import { table as identity } from "./sys_identity.ts";
 import { table as info } from "./sys_info.ts";
 import { table as mm } from "./sys_mm.ts";
@@ -16,9 +18,10 @@ import { table as sched } from "./sys_sched.ts";
 import { table as signal } from "./sys_signal.ts";
 import { table as thread } from "./sys_thread.ts";
 import { table as time } from "./sys_time.ts";
+import { table as wait } from "./sys_wait.ts";
 
 const families: Record<number, SyscallEntry>[] = [
-  identity, info, mm, process, random, rlimit, sched, signal, thread, time,
+  clone, exec, identity, info, mm, process, random, rlimit, sched, signal, thread, time, wait,
 ];
 
 /** Indexed by syscall number; sparse. */

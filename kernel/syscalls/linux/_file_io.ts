@@ -1,0 +1,167 @@
+/**
+ * Moving bytes between application memory and open files, for read(2), write(2) and their
+ * positional and vectored forms. The one place that turns EAGAIN into a wait.
+ *
+ * Semantics kept from Linux:
+ * - A transfer is cut at MAX_RW_COUNT bytes.
+ * - Progress wins over errors: once some bytes moved, a later error (EAGAIN, EFAULT, EPIPE)
+ *   ends the call with the count so far; with nothing moved the error is returned.
+ * - A bad buffer is EFAULT only when nothing could be copied; a read that lands partly in
+ *   unmapped memory returns the bytes that landed (and a seekable file's offset is put back
+ *   to match).
+ *
+ * @module
+ */
+
+import { EAGAIN, EFAULT, EINVAL } from "../../errno.ts";
+import type { Task } from "../../task.ts";
+import { O_NONBLOCK, SEEK_CUR } from "../../../abi/linux/file.ts";
+import { checkReadable, checkWritable, type FileDescription } from "../../../vfs/mod.ts";
+import { EVENT_IN, EVENT_OUT } from "../../../waiter/mod.ts";
+import { block, type SyscallResult } from "./support.ts";
+
+/** Linux caps one read or write at INT_MAX rounded down to a page. */
+export const MAX_RW_COUNT = 0x7fff_f000;
+/** UIO_MAXIOV: the most iovecs one readv/writev takes. */
+export const IOV_MAX = 1024;
+/** Bytes moved per host call; larger transfers loop. */
+const CHUNK = 1 << 20;
+
+/** One contiguous piece of application memory. */
+export interface IoSegment {
+  addr: number;
+  len: number;
+}
+
+/**
+ * Runs op. If the file would block (EAGAIN) and is not O_NONBLOCK, waits on its queue for
+ * events instead; the syscall then runs again from the start when woken.
+ */
+export function retryOrBlock(file: FileDescription, events: number, op: () => number): SyscallResult {
+  try {
+    return op();
+  } catch (e) {
+    if (e === EAGAIN && (file.flags & O_NONBLOCK) === 0) return block([file.waitQueue], events);
+    throw e;
+  }
+}
+
+/** Implements the common part of read(2), pread64(2), readv(2), preadv(2). */
+export function readSyscall(t: Task, file: FileDescription, segs: IoSegment[], offset: number | null): SyscallResult {
+  checkReadable(file);
+  return retryOrBlock(file, EVENT_IN, () => readToUser(t, file, segs, offset));
+}
+
+/** Implements the common part of write(2), pwrite64(2), writev(2), pwritev(2). */
+export function writeSyscall(t: Task, file: FileDescription, segs: IoSegment[], offset: number | null): SyscallResult {
+  checkWritable(file);
+  return retryOrBlock(file, EVENT_OUT, () => writeFromUser(t, file, segs, offset));
+}
+
+/** Reads from file into the segments in order; see the module doc for partial results. */
+export function readToUser(t: Task, file: FileDescription, segs: IoSegment[], offset: number | null): number {
+  if (totalLength(segs) === 0) return file.read(new Uint8Array(0), offset);
+  let done = 0;
+  let off = offset;
+  for (const s of segs) {
+    let segDone = 0;
+    while (segDone < s.len) {
+      const want = Math.min(s.len - segDone, CHUNK);
+      const buf = new Uint8Array(want);
+      let n: number;
+      try {
+        n = file.read(buf, off);
+      } catch (e) {
+        if (done > 0) return done;
+        throw e;
+      }
+      if (n > 0) {
+        const landed = t.mm.write(s.addr + segDone, buf.subarray(0, n));
+        if (landed < n) {
+          if (offset === null && !file.isStream) unread(file, n - landed);
+          if (done + landed === 0) throw EFAULT;
+          return done + landed;
+        }
+      }
+      done += n;
+      segDone += n;
+      if (off !== null) off += n;
+      if (n < want) return done;
+    }
+  }
+  return done;
+}
+
+/** Writes the segments to file in order; see the module doc for partial results. */
+export function writeFromUser(t: Task, file: FileDescription, segs: IoSegment[], offset: number | null): number {
+  if (totalLength(segs) === 0) return file.write(new Uint8Array(0), offset);
+  let done = 0;
+  let off = offset;
+  for (const s of segs) {
+    let segDone = 0;
+    while (segDone < s.len) {
+      const want = Math.min(s.len - segDone, CHUNK);
+      const buf = new Uint8Array(want);
+      const got = t.mm.read(s.addr + segDone, buf);
+      if (got === 0) {
+        if (done > 0) return done;
+        throw EFAULT;
+      }
+      let n: number;
+      try {
+        n = file.write(buf.subarray(0, got), off);
+      } catch (e) {
+        if (done > 0) return done;
+        throw e;
+      }
+      done += n;
+      segDone += n;
+      if (off !== null) off += n;
+      if (n < got || got < want) return done;
+    }
+  }
+  return done;
+}
+
+/**
+ * Reads an iovec array (struct iovec { void *base; size_t len; }). EINVAL for more than
+ * IOV_MAX entries or a length that is negative as ssize_t; lengths are cut so the total stays
+ * within MAX_RW_COUNT.
+ */
+export function copyInIovecs(t: Task, addr: number, count: number): IoSegment[] {
+  if (count < 0 || count > IOV_MAX) throw EINVAL;
+  if (count === 0) return [];
+  const b = t.copyIn(addr, 16 * count);
+  const v = new DataView(b.buffer);
+  const segs: IoSegment[] = [];
+  let total = 0;
+  for (let i = 0; i < count; i++) {
+    const base = v.getBigUint64(16 * i, true);
+    const len = v.getBigUint64(16 * i + 8, true);
+    if (len >= 1n << 63n) throw EINVAL;
+    const n = Math.min(Number(len), MAX_RW_COUNT - total);
+    total += n;
+    segs.push({ addr: base > BigInt(Number.MAX_SAFE_INTEGER) ? Infinity : Number(base), len: n });
+  }
+  return segs;
+}
+
+/** One segment of at most MAX_RW_COUNT bytes, for read(2) and write(2). */
+export function singleSegment(addr: number, len: number): IoSegment[] {
+  return [{ addr, len: Math.min(len, MAX_RW_COUNT) }];
+}
+
+function totalLength(segs: IoSegment[]): number {
+  let n = 0;
+  for (const s of segs) n += s.len;
+  return n;
+}
+
+/** Moves a seekable file's offset back over bytes read that never reached the application. */
+function unread(file: FileDescription, n: number): void {
+  try {
+    file.seek(-n, SEEK_CUR);
+  } catch {
+    // Not seekable after all: the bytes are lost, as on a pipe.
+  }
+}

@@ -1,0 +1,40 @@
+/**
+ * Path arguments of the file syscalls: copying a path in, choosing the directory a
+ * dirfd-relative path starts from, and the caller's {@linkcode PathContext}.
+ *
+ * @module
+ */
+
+import { ENOENT, ENOTDIR } from "../../errno.ts";
+import type { Task } from "../../task.ts";
+import { AT_FDCWD } from "../../../abi/linux/file.ts";
+import type { Location, PathContext } from "../../../vfs/mod.ts";
+
+/** The caller's root and credentials, for the VFS. */
+export function pathCtx(t: Task): PathContext {
+  return { root: t.fs.root, creds: t.creds };
+}
+
+/**
+ * Copies a path argument in (EFAULT, ENAMETOOLONG at PATH_MAX). A null pointer with
+ * nullIsEmpty (AT_EMPTY_PATH on Linux 6.11 and later) reads as "".
+ */
+export function copyInPath(t: Task, addr: number, nullIsEmpty = false): string {
+  if (addr === 0 && nullIsEmpty) return "";
+  return t.copyInString(addr);
+}
+
+/**
+ * The directory a path starts from: the root for an absolute path (dirfd is then ignored, even
+ * if invalid), the cwd for AT_FDCWD, else the location of dirfd (EBADF; ENOTDIR when dirfd is
+ * not in the tree). An empty path is ENOENT unless emptyPath (AT_EMPTY_PATH), checked first as
+ * Linux's getname() does.
+ */
+export function startDir(t: Task, dirfd: number, path: string, emptyPath = false): Location {
+  if (path === "" && !emptyPath) throw ENOENT;
+  if (path.charCodeAt(0) === 0x2f) return t.fs.root;
+  if (dirfd === AT_FDCWD) return t.fs.cwd;
+  const loc = t.fdTable.get(dirfd).location();
+  if (loc === null) throw ENOTDIR;
+  return loc;
+}

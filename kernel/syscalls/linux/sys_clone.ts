@@ -1,0 +1,74 @@
+/** New threads and processes: clone(2), clone3(2), fork(2), vfork(2). */
+
+import { E2BIG, EINVAL } from "../../errno.ts";
+import {
+  type CloneArgs, CLONE_VFORK, CLONE_VM, cloneTask, vforkWaitDone,
+} from "../../task_clone.ts";
+import type { Task } from "../../task.ts";
+import { block, supported, type SyscallEntry, type SyscallFn, type SyscallResult } from "./support.ts";
+
+const SIGCHLD = 17;
+
+/** Clones, then (for CLONE_VFORK) waits until the child execs or exits; re-runs only wait. */
+function doClone(t: Task, args: CloneArgs): SyscallResult {
+  if (t.syscallState !== null) {
+    const w = vforkWaitDone(t, null);
+    return w.wait ? block([w.wait.vforkDone], 1) : w.tid;
+  }
+  const child = cloneTask(t, args);
+  if (!(args.flags & CLONE_VFORK)) return child.tid;
+  const w = vforkWaitDone(t, child);
+  return w.wait ? block([w.wait.vforkDone], 1) : w.tid;
+}
+
+/** Implements clone(2) (x86-64 argument order: flags, stack, parent_tid, child_tid, tls). */
+const sysClone: SyscallFn = (t, a) => {
+  const flags = a.u64(0);
+  return doClone(t, {
+    flags: Number(flags & 0xffffff00n),
+    exitSignal: Number(flags & 0xffn),
+    stack: a.pointer(1),
+    parentTid: a.pointer(2),
+    childTid: a.pointer(3),
+    tls: a.u64(4),
+  });
+};
+
+/** Implements fork(2). */
+const sysFork: SyscallFn = (t) =>
+  doClone(t, { flags: 0, exitSignal: SIGCHLD, stack: 0, parentTid: 0, childTid: 0, tls: 0n });
+
+/** Implements vfork(2). */
+const sysVfork: SyscallFn = (t) =>
+  doClone(t, { flags: CLONE_VM | CLONE_VFORK, exitSignal: SIGCHLD, stack: 0, parentTid: 0, childTid: 0, tls: 0n });
+
+/** Implements clone3(2): struct clone_args, at least CLONE_ARGS_SIZE_VER0 (64) bytes. */
+const sysClone3: SyscallFn = (t, a) => {
+  if (t.syscallState !== null) return doClone(t, null as unknown as CloneArgs);
+  const size = a.sizeT(1);
+  if (size < 64) throw EINVAL;
+  if (size > 4096) throw E2BIG;
+  const b = t.copyIn(a.pointer(0), Math.min(size, 88));
+  const v = new DataView(b.buffer);
+  const flags = v.getBigUint64(0, true);
+  const pidfd = v.getBigUint64(8, true);
+  const exitSignal = v.getBigUint64(32, true);
+  const stack = v.getBigUint64(40, true), stackSize = v.getBigUint64(48, true);
+  if (flags >> 32n !== 0n || exitSignal > 64n || pidfd !== 0n && (flags & 0x1000n)) throw EINVAL;
+  if ((stack === 0n) !== (stackSize === 0n)) throw EINVAL;
+  return doClone(t, {
+    flags: Number(flags),
+    exitSignal: Number(exitSignal),
+    stack: stack === 0n ? 0 : Number(stack + stackSize),
+    childTid: Number(v.getBigUint64(16, true)),
+    parentTid: Number(v.getBigUint64(24, true)),
+    tls: v.getBigUint64(56, true),
+  });
+};
+
+export const table: Record<number, SyscallEntry> = {
+  56: supported("clone", sysClone),
+  57: supported("fork", sysFork),
+  58: supported("vfork", sysVfork),
+  435: supported("clone3", sysClone3),
+};

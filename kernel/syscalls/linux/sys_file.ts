@@ -1,0 +1,131 @@
+/**
+ * File descriptors: open(2), openat(2), close(2), dup(2), dup2(2), dup3(2), fcntl(2),
+ * ioctl(2).
+ *
+ * @module
+ */
+
+import { EBADF, EINVAL } from "../../errno.ts";
+import type { Task } from "../../task.ts";
+import {
+  AT_FDCWD, F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_GETFL, F_SETFD, F_SETFL, FD_CLOEXEC, FIOCLEX,
+  FIONBIO, FIONCLEX, O_APPEND, O_ASYNC, O_CLOEXEC, O_DIRECT, O_NOATIME, O_NONBLOCK, O_PATH,
+} from "../../../abi/linux/file.ts";
+import { copyInPath, pathCtx, startDir } from "./_path.ts";
+import { partial, supported, type SyscallEntry, type SyscallFn } from "./support.ts";
+
+/** Status flags F_SETFL may change; the access mode and creation flags stay. */
+const SETFL_MASK = O_APPEND | O_ASYNC | O_DIRECT | O_NOATIME | O_NONBLOCK;
+
+/** The common part of open(2) and openat(2). */
+function openAt(t: Task, dirfd: number, pathAddr: number, flags: number, mode: number): number {
+  const path = copyInPath(t, pathAddr);
+  const file = t.kernel.vfs.openAt(pathCtx(t), startDir(t, dirfd, path), path, flags, mode & 0o7777 & ~t.fs.umask);
+  return t.fdTable.install(file, (flags & O_CLOEXEC) !== 0);
+}
+
+/** Implements open(2). */
+const sysOpen: SyscallFn = (t, a) => openAt(t, AT_FDCWD, a.pointer(0), a.int(1), a.uint(2));
+
+/** Implements openat(2). */
+const sysOpenat: SyscallFn = (t, a) => openAt(t, a.fd(0), a.pointer(1), a.int(2), a.uint(3));
+
+/** Implements close(2). */
+const sysClose: SyscallFn = (t, a) => {
+  t.fdTable.remove(a.fd(0));
+  return 0;
+};
+
+/** Implements dup(2). */
+const sysDup: SyscallFn = (t, a) => {
+  const file = t.fdTable.get(a.fd(0));
+  return t.fdTable.install(file.incRef(), false);
+};
+
+/** The common part of dup2(2) and dup3(2). Preconditions: oldfd !== newfd. */
+function dupTo(t: Task, oldfd: number, newfd: number, cloexec: boolean): number {
+  if (newfd < 0 || newfd >= t.fdTable.limit) throw EBADF;
+  const file = t.fdTable.get(oldfd);
+  t.fdTable.installAt(newfd, file.incRef(), cloexec);
+  return newfd;
+}
+
+/** Implements dup2(2): the same descriptor twice is a validity check. */
+const sysDup2: SyscallFn = (t, a) => {
+  const oldfd = a.fd(0), newfd = a.fd(1);
+  if (oldfd === newfd) {
+    t.fdTable.get(oldfd);
+    return newfd;
+  }
+  return dupTo(t, oldfd, newfd, false);
+};
+
+/** Implements dup3(2). */
+const sysDup3: SyscallFn = (t, a) => {
+  const oldfd = a.fd(0), newfd = a.fd(1), flags = a.int(2);
+  if (flags & ~O_CLOEXEC) throw EINVAL;
+  if (oldfd === newfd) throw EINVAL;
+  return dupTo(t, oldfd, newfd, (flags & O_CLOEXEC) !== 0);
+};
+
+/** Implements fcntl(2): descriptor duplication, FD_CLOEXEC and the status flags. */
+const sysFcntl: SyscallFn = (t, a) => {
+  const fd = a.fd(0), cmd = a.int(1);
+  const file = t.fdTable.get(fd);
+  switch (cmd) {
+    case F_DUPFD:
+    case F_DUPFD_CLOEXEC: {
+      const min = a.int(2);
+      if (min < 0) throw EINVAL;
+      return t.fdTable.install(file.incRef(), cmd === F_DUPFD_CLOEXEC, min);
+    }
+    case F_GETFD:
+      return t.fdTable.getCloexec(fd) ? FD_CLOEXEC : 0;
+    case F_SETFD:
+      t.fdTable.setCloexec(fd, (a.int(2) & FD_CLOEXEC) !== 0);
+      return 0;
+    case F_GETFL:
+      return file.flags;
+  }
+  // Everything else is refused on O_PATH descriptors, as Linux's check_fcntl_cmd().
+  if (file.flags & O_PATH) throw EBADF;
+  switch (cmd) {
+    case F_SETFL:
+      file.flags = (file.flags & ~SETFL_MASK) | (a.int(2) & SETFL_MASK);
+      return 0;
+    default:
+      throw EINVAL;
+  }
+};
+
+/** Implements ioctl(2): the generic descriptor requests here, the rest by the file. */
+const sysIoctl: SyscallFn = (t, a) => {
+  const fd = a.fd(0), cmd = a.uint(1), arg = a.pointer(2);
+  const file = t.fdTable.get(fd);
+  if (file.flags & O_PATH) throw EBADF;
+  switch (cmd) {
+    case FIOCLEX:
+      t.fdTable.setCloexec(fd, true);
+      return 0;
+    case FIONCLEX:
+      t.fdTable.setCloexec(fd, false);
+      return 0;
+    case FIONBIO:
+      if (t.copyInU32(arg) !== 0) file.flags |= O_NONBLOCK;
+      else file.flags &= ~O_NONBLOCK;
+      return 0;
+    default:
+      return file.ioctl(cmd, arg, t);
+  }
+};
+
+export const table: Record<number, SyscallEntry> = {
+  2: partial("open", sysOpen, "the root is read-only: creating files is EROFS; O_TMPFILE unsupported"),
+  3: supported("close", sysClose),
+  16: partial("ioctl", sysIoctl, "FIOCLEX, FIONCLEX, FIONBIO; TCGETS, TIOCGWINSZ, FIONREAD by the file"),
+  32: supported("dup", sysDup),
+  33: supported("dup2", sysDup2),
+  72: partial("fcntl", sysFcntl, "F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL only"),
+  257: partial("openat", sysOpenat, "the root is read-only: creating files is EROFS; O_TMPFILE unsupported"),
+  292: supported("dup3", sysDup3),
+};

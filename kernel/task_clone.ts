@@ -1,0 +1,154 @@
+/**
+ * clone(2) and its relatives: new threads and processes. Analogous to Linux's kernel/fork.c and
+ * gVisor's task_clone.go.
+ *
+ * Host side: a process clone forks the stub (the host copies pages on write; the kernel copies
+ * the VMA list), a CLONE_VM clone adds a host thread to the same stub.
+ *
+ * @module
+ */
+
+import { EINVAL, EAGAIN } from "./errno.ts";
+import type { Task } from "./task.ts";
+import { Task as TaskClass } from "./task.ts";
+import { ThreadGroup } from "./thread_group.ts";
+import { RLIMIT_NPROC } from "../abi/linux/limits.ts";
+
+export const CLONE_VM = 0x100;
+export const CLONE_FS = 0x200;
+export const CLONE_FILES = 0x400;
+export const CLONE_SIGHAND = 0x800;
+export const CLONE_PIDFD = 0x1000;
+export const CLONE_PTRACE = 0x2000;
+export const CLONE_VFORK = 0x4000;
+export const CLONE_PARENT = 0x8000;
+export const CLONE_THREAD = 0x10000;
+export const CLONE_NEWNS = 0x20000;
+export const CLONE_SYSVSEM = 0x40000;
+export const CLONE_SETTLS = 0x80000;
+export const CLONE_PARENT_SETTID = 0x100000;
+export const CLONE_CHILD_CLEARTID = 0x200000;
+export const CLONE_DETACHED = 0x400000;
+export const CLONE_UNTRACED = 0x800000;
+export const CLONE_CHILD_SETTID = 0x1000000;
+export const CLONE_NEWCGROUP = 0x2000000;
+export const CLONE_NEWUTS = 0x4000000;
+export const CLONE_NEWIPC = 0x8000000;
+export const CLONE_NEWUSER = 0x10000000;
+export const CLONE_NEWPID = 0x20000000;
+export const CLONE_NEWNET = 0x40000000;
+export const CLONE_IO = 0x80000000;
+
+const NAMESPACE_FLAGS = CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER |
+  CLONE_NEWPID | CLONE_NEWNET;
+
+/** Arguments of clone, decoded from clone(2) or clone3(2). */
+export interface CloneArgs {
+  flags: number;
+  /** The child's stack pointer, or 0 to keep the parent's. */
+  stack: number;
+  parentTid: number;
+  childTid: number;
+  tls: bigint;
+  /** Signal sent to the parent at exit (low byte of clone's flags). */
+  exitSignal: number;
+}
+
+/** State kept across re-runs of a CLONE_VFORK clone while the parent waits. */
+interface VforkWait {
+  vforkChild: number;
+}
+
+/**
+ * Creates the child task and returns its tid. With CLONE_VFORK the caller then waits (see
+ * {@linkcode vforkWaitDone}).
+ */
+export function cloneTask(t: Task, a: CloneArgs): Task {
+  const f = a.flags;
+  if ((f & CLONE_THREAD) && !(f & CLONE_SIGHAND)) throw EINVAL;
+  if ((f & CLONE_SIGHAND) && !(f & CLONE_VM)) throw EINVAL;
+  if ((f & CLONE_FS) && (f & CLONE_NEWNS)) throw EINVAL;
+  if (f & NAMESPACE_FLAGS) {
+    t.kernel.log.once(`clone-ns-${f & NAMESPACE_FLAGS}`, `clone namespace flags 0x${(f & NAMESPACE_FLAGS).toString(16)} are not supported`);
+    throw EINVAL;
+  }
+  const k = t.kernel;
+  const thread = (f & CLONE_THREAD) !== 0;
+  if (!thread && !t.creds.isRoot) {
+    const limit = t.tg.limits.soft(RLIMIT_NPROC);
+    let n = 0;
+    for (const tg of k.threadGroups.values()) if (!tg.zombie && tg.leader?.creds.uid === t.creds.uid) n++;
+    if (n >= limit) throw EAGAIN;
+  }
+
+  // The host side first: nothing in the kernel changes if it fails.
+  const parentRegs = t.ctx.regs.clone();
+  const ctx = (f & CLONE_VM) ? t.ctx.addressSpace.newThread(t.ctx) : t.ctx.addressSpace.fork(t.ctx);
+
+  const tid = k.allocTid();
+  let tg: ThreadGroup;
+  if (thread) {
+    tg = t.tg;
+  } else {
+    let mm = t.mm;
+    if (f & CLONE_VM) mm.users++;
+    else mm = t.mm.fork(ctx.addressSpace);
+    const parent = (f & CLONE_PARENT) ? t.tg.parent : t.tg;
+    tg = new ThreadGroup({
+      tgid: tid,
+      mm,
+      parent,
+      limits: t.tg.limits.clone(),
+      handlers: (f & CLONE_SIGHAND) ? t.tg.handlers : t.tg.handlers.clone(),
+      pgid: t.tg.pgid,
+      sid: t.tg.sid,
+    });
+    tg.exitSignal = a.exitSignal;
+    parent?.children.add(tg);
+  }
+  let fdTable = t.fdTable;
+  if (f & CLONE_FILES) fdTable.users++;
+  else fdTable = fdTable.fork();
+  const child = new TaskClass({
+    kernel: k,
+    tid,
+    tg,
+    ctx,
+    fdTable,
+    fs: (f & CLONE_FS) ? t.fs : t.fs.fork(),
+    creds: t.creds,
+    name: t.name,
+  });
+  child.sigmask = t.sigmask;
+
+  const r = ctx.regs;
+  r.copyFrom(parentRegs);
+  r.set("rax", 0);
+  r.set("orig_rax", -1);
+  if (a.stack !== 0) r.set("rsp", a.stack);
+  if (f & CLONE_SETTLS) r.set64("fs_base", a.tls);
+  ctx.markRegsDirty();
+
+  if (f & CLONE_PARENT_SETTID) t.copyOutU32(a.parentTid, tid);
+  if (f & CLONE_CHILD_SETTID) child.copyOutU32(a.childTid, tid);
+  if (f & CLONE_CHILD_CLEARTID) child.clearChildTid = a.childTid;
+  if (f & CLONE_VFORK) tg.vforkPending = true;
+  tg.tasks.add(child);
+  k.addTask(child);
+  return child;
+}
+
+/**
+ * For the parent of a CLONE_VFORK clone: null when it may go on, or the queue to wait on.
+ * Keeps the child's tid in t.syscallState across re-runs.
+ */
+export function vforkWaitDone(t: Task, child: Task | null): { tid: number; wait: ThreadGroup | null } {
+  let st = t.syscallState as VforkWait | null;
+  if (st === null) {
+    st = { vforkChild: child!.tid };
+    t.syscallState = st;
+  }
+  const tg = t.kernel.threadGroups.get(st.vforkChild);
+  const waiting = tg !== undefined && tg.vforkPending && !tg.zombie;
+  return { tid: st.vforkChild, wait: waiting ? tg : null };
+}

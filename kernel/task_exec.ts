@@ -1,0 +1,61 @@
+/**
+ * execve(2): replaces a task's program. Analogous to Linux's fs/exec.c and gVisor's
+ * task_exec.go.
+ *
+ * The new image is built in a fresh stub first; until it is complete the old process is
+ * untouched, so any error is returned to the old program. After that point (Linux's "point of
+ * no return"): the other threads die, the old address space is dropped, close-on-exec
+ * descriptors close, handled signals go back to their default.
+ *
+ * @module
+ */
+
+import type { Task } from "./task.ts";
+import { MemoryManager } from "./mm/mm.ts";
+import { loadExecutable } from "./loader/load.ts";
+
+export interface ExecRequest {
+  path: string;
+  argv: string[];
+  envp: string[];
+}
+
+/** Runs execve for t. Throws a LinuxError before the point of no return. */
+export function execTask(t: Task, req: ExecRequest): void {
+  const k = t.kernel;
+  const ctx = k.platform.newAddressSpace();
+  const mm = new MemoryManager(ctx.addressSpace);
+  try {
+    loadExecutable(t, req, { mm, ctx });
+  } catch (e) {
+    mm.releaseAll();
+    ctx.addressSpace.release();
+    throw e;
+  }
+
+  // Point of no return.
+  k.killOtherThreads(t);
+  const old = t.tg.mm;
+  const oldCtx = t.ctx;
+  k.replaceContext(t, ctx);
+  t.tg.mm = mm;
+  if (--old.users === 0) {
+    old.releaseAll();
+    oldCtx.addressSpace.release();
+  } else {
+    // A vfork parent still uses the old address space: end only our host thread in it.
+    oldCtx.release();
+  }
+  if (t.fdTable.users > 1) {
+    t.fdTable.users--;
+    t.fdTable = t.fdTable.fork();
+  }
+  t.fdTable.closeOnExec();
+  if (t.tg.handlers !== undefined) {
+    t.tg.handlers = t.tg.handlers.clone();
+    t.tg.handlers.resetForExec();
+  }
+  t.clearChildTid = 0;
+  t.robustList = 0;
+  k.vforkDone(t.tg);
+}
