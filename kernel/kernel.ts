@@ -36,6 +36,7 @@ import { SYSCALL_TABLE } from "./syscalls/linux/table_amd64.ts";
 import { straceEnter, straceExit } from "./strace.ts";
 import { loadExecutable, resolveExecutable } from "./loader/load.ts";
 import { monotonicNs } from "./time.ts";
+import { FutexTable, type FutexWaiter } from "./futex.ts";
 import { CORE_SIGNALS, SIGNAL_NAMES } from "../abi/linux/signal.ts";
 import { RLIMIT_NOFILE } from "../abi/linux/limits.ts";
 
@@ -79,6 +80,7 @@ export class Kernel {
   readonly bootNs = monotonicNs();
 
   readonly tasks = new Map<number, Task>();
+  readonly futex = new FutexTable();
   readonly threadGroups = new Map<number, ThreadGroup>();
   /** @nosave Lookup of the task running on a platform context. */
   readonly #byCtx = new Map<Context, Task>();
@@ -415,6 +417,8 @@ export class Kernel {
     if (t.state === "blocked") {
       for (const q of t.blocked?.queues ?? []) q.unregister(t);
       this.#timed.delete(t);
+      const w = (t.syscallState as { waiter?: FutexWaiter } | null)?.waiter;
+      if (w) this.futex.remove(w);
     }
     t.state = "dead";
     t.blocked = null;
@@ -426,6 +430,7 @@ export class Kernel {
       // CLONE_CHILD_CLEARTID: zero the tid word (futex wake-up comes with futexes).
       try {
         t.copyOutU32(t.clearChildTid, 0);
+        this.futex.wake(tg.mm, t.clearChildTid, 1);
       } catch { /* an unmapped address is ignored, as Linux does */ }
     }
     if (!hostGone) t.ctx.release();

@@ -5,11 +5,11 @@
  * @module
  */
 
-import { EINVAL } from "../../errno.ts";
+import { EINVAL, ENOENT } from "../../errno.ts";
 import type { Task } from "../../task.ts";
 import {
   AT_EACCESS, AT_EMPTY_PATH, AT_FDCWD, AT_NO_AUTOMOUNT, AT_STATX_SYNC_TYPE, AT_SYMLINK_NOFOLLOW,
-  STAT, STAT_SIZE, STATX, STATX_BASIC_STATS, STATX_BTIME, STATX_SIZE,
+  STAT, STAT_SIZE, STATX, STATX_BASIC_STATS, STATX_BTIME,
 } from "../../../abi/linux/file.ts";
 import type { Stat } from "../../../vfs/mod.ts";
 import { checkPermission } from "../../../vfs/mod.ts";
@@ -192,9 +192,13 @@ function readlinkAt(t: Task, dirfd: number, pathAddr: number, buf: number, bufsi
   if (bufsiz <= 0) throw EINVAL;
   const path = copyInPath(t, pathAddr);
   // readlinkat(2) treats an empty path as the dirfd itself (an O_PATH|O_NOFOLLOW symlink).
-  const start = path === "" && dirfd !== AT_FDCWD
-    ? (t.fdTable.get(dirfd).location() ?? t.fs.cwd)
-    : startDir(t, dirfd, path, true);
+  let start;
+  if (path === "" && dirfd !== AT_FDCWD) {
+    start = t.fdTable.get(dirfd).location();
+    if (start === null) throw ENOENT;
+  } else {
+    start = startDir(t, dirfd, path, true);
+  }
   const target = encoder.encode(t.kernel.vfs.readlinkAt(pathCtx(t), start, path));
   const n = Math.min(target.length, bufsiz);
   t.copyOut(buf, target.subarray(0, n));
@@ -219,5 +223,3 @@ export const table: Record<number, SyscallEntry> = {
   332: supported("statx", sysStatx),
   439: supported("faccessat2", sysFaccessat2),
 };
-
-void STATX_SIZE;

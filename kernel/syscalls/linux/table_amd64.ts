@@ -8,20 +8,25 @@
 import type { SyscallEntry } from "./support.ts";
 import { table as clone } from "./sys_clone.ts";
 import { table as exec } from "./sys_exec.ts";
+import { table as file } from "./sys_file.ts";
+import { table as futex } from "./sys_futex.ts";
 import { table as identity } from "./sys_identity.ts";
 import { table as info } from "./sys_info.ts";
 import { table as mm } from "./sys_mm.ts";
 import { table as process } from "./sys_process.ts";
 import { table as random } from "./sys_random.ts";
+import { table as readWrite } from "./sys_read_write.ts";
 import { table as rlimit } from "./sys_rlimit.ts";
 import { table as sched } from "./sys_sched.ts";
 import { table as signal } from "./sys_signal.ts";
+import { table as stat } from "./sys_stat.ts";
 import { table as thread } from "./sys_thread.ts";
 import { table as time } from "./sys_time.ts";
 import { table as wait } from "./sys_wait.ts";
 
 const families: Record<number, SyscallEntry>[] = [
-  clone, exec, identity, info, mm, process, random, rlimit, sched, signal, thread, time, wait,
+  clone, exec, file, futex, identity, info, mm, process, random, readWrite, rlimit, sched, signal, stat, thread,
+  time, wait,
 ];
 
 /** Indexed by syscall number; sparse. */
