@@ -30,7 +30,7 @@ import type { Credentials } from "./creds.ts";
 import { Limits } from "./limits.ts";
 import { SignalHandlers } from "./signals.ts";
 import { MemoryManager } from "./mm/mm.ts";
-import { EAGAIN, ENOENT, ENOSYS, LinuxError, SentryBugError } from "./errno.ts";
+import { EAGAIN, ENOENT, ENOSYS, EPIPE, LinuxError, SentryBugError } from "./errno.ts";
 import { SyscallArgs, type SyscallControl } from "./syscalls/linux/support.ts";
 import { SYSCALL_TABLE } from "./syscalls/linux/table_amd64.ts";
 import { straceEnter, straceExit } from "./strace.ts";
@@ -204,11 +204,7 @@ export class Kernel {
   signalInit(signo: number): void {
     const init = this.#init;
     if (!init || init.exitStatus !== null) return;
-    // Until handlers are delivered (processes-and-signals issue), an unignored signal whose
-    // default action terminates kills the group; ignored ones are dropped.
-    const act = init.handlers.get(signo);
-    if (act.handler === 1n) return;
-    this.#killGroup(init, signo);
+    this.sendSignal(init, signo);
   }
 
   /**
@@ -342,6 +338,7 @@ export class Kernel {
       } catch (e) {
         if (e instanceof LinuxError) {
           result = -e.errno;
+          if (e === EPIPE && SIGPIPE_SYSCALLS.has(nr)) this.sendSignal(t.tg, 13);
         } else {
           this.log.warning(`BUG in ${entry.name} of ${t}: ${(e as Error)?.stack ?? e}`);
           if (Deno.env.get("SENTRY_PANIC_ON_BUG") === "1") throw e;
@@ -349,6 +346,7 @@ export class Kernel {
         }
       }
     }
+    if (t.state === "dead") return false; // the syscall killed its own task (kill, SIGPIPE)
     if (typeof result === "number") {
       t.ctx.setReturn(result);
       t.syscallState = null;
@@ -387,6 +385,30 @@ export class Kernel {
         throw new SentryBugError(`Unknown syscall control ${String(never)}`);
       }
     }
+  }
+
+  /**
+   * Sends a signal to a process. What exists now is the default actions: ignore (SIGCHLD,
+   * SIGURG, SIGWINCH, SIGCONT), and terminate for the rest. Stop signals are ignored until job
+   * control exists, and a signal with a handler is dropped (logged once) until delivery to
+   * handlers exists; both come with the processes-and-signals issue.
+   */
+  sendSignal(tg: ThreadGroup, signo: number): void {
+    if (signo === 0 || tg.zombie || tg.exitStatus !== null) return;
+    const act = tg.handlers.get(signo);
+    if (signo !== 9 && signo !== 19) {
+      if (act.handler === 1n) return; // SIG_IGN
+      if (act.handler > 1n) {
+        this.log.once(`sig-handler-${signo}`, `Signal ${signo} has a handler; delivery to handlers is not implemented yet`);
+        return;
+      }
+    }
+    if (DEFAULT_IGNORED.has(signo)) return;
+    if (DEFAULT_STOP.has(signo)) {
+      this.log.once(`sig-stop-${signo}`, `Stop signal ${signo} ignored: job control is not implemented yet`);
+      return;
+    }
+    this.#killGroup(tg, signo);
   }
 
   /** Kills a thread group with a signal's default action. */
@@ -487,6 +509,11 @@ export class Kernel {
     wake?.();
   }
 }
+
+const DEFAULT_IGNORED: ReadonlySet<number> = new Set([17, 18, 23, 28]);
+const DEFAULT_STOP: ReadonlySet<number> = new Set([19, 20, 21, 22]);
+/** Write-family syscalls that raise SIGPIPE when they fail with EPIPE. */
+const SIGPIPE_SYSCALLS: ReadonlySet<number> = new Set([1, 18, 20, 296, 328]);
 
 function hostUts(): { release: string; version: string } {
   let version = "#1 SMP";

@@ -15,9 +15,10 @@
  */
 
 import { EBADF, EINVAL, ENOTDIR, ENOTTY, ESPIPE, LinuxError } from "../kernel/errno.ts";
-import { O_ACCMODE, O_RDONLY, O_RDWR, O_WRONLY } from "../abi/linux/file.ts";
+import { O_ACCMODE, O_PATH, O_RDONLY, O_RDWR, O_WRONLY } from "../abi/linux/file.ts";
 import { EVENT_IN, EVENT_OUT, WaitQueue } from "../waiter/mod.ts";
 import type { Waitable } from "../waiter/mod.ts";
+import type { Location } from "./mount.ts";
 
 /** What stat(2) reports, independent of the struct layout. Times in nanoseconds since the epoch. */
 export interface Stat {
@@ -52,20 +53,23 @@ export abstract class FileDescription implements Waitable {
   /** The file's own offset, for read/write/lseek without an explicit offset. */
   offset = 0;
   #refs = 1;
-  readonly waitQueue = new WaitQueue();
+  /** Notified when readiness may have changed; shared by descriptions of one object (a pipe). */
+  readonly waitQueue: WaitQueue;
 
-  constructor(flags: number) {
+  constructor(flags: number, waitQueue: WaitQueue = new WaitQueue()) {
     this.flags = flags;
+    this.waitQueue = waitQueue;
   }
 
+  /** False for O_PATH descriptions, whatever the access mode bits say. */
   get readable(): boolean {
     const m = this.flags & O_ACCMODE;
-    return m === O_RDONLY || m === O_RDWR;
+    return (m === O_RDONLY || m === O_RDWR) && (this.flags & O_PATH) === 0;
   }
 
   get writable(): boolean {
     const m = this.flags & O_ACCMODE;
-    return m === O_WRONLY || m === O_RDWR;
+    return (m === O_WRONLY || m === O_RDWR) && (this.flags & O_PATH) === 0;
   }
 
   incRef(): this {
@@ -82,6 +86,14 @@ export abstract class FileDescription implements Waitable {
 
   /** The path this description was opened by, as /proc/PID/fd shows it. */
   abstract path(): string;
+
+  /**
+   * Where this file is in the tree, for fchdir(2) and dirfd-relative *at(2) calls; null for
+   * files that are not in the tree (pipes, sockets, host stdio).
+   */
+  location(): Location | null {
+    return null;
+  }
 
   read(_dst: Uint8Array, _offset: number | null): number {
     throw EINVAL;

@@ -12,7 +12,9 @@ import { table as file } from "./sys_file.ts";
 import { table as futex } from "./sys_futex.ts";
 import { table as identity } from "./sys_identity.ts";
 import { table as info } from "./sys_info.ts";
+import { table as kill } from "./sys_kill.ts";
 import { table as mm } from "./sys_mm.ts";
+import { table as pipe } from "./sys_pipe.ts";
 import { table as process } from "./sys_process.ts";
 import { table as random } from "./sys_random.ts";
 import { table as readWrite } from "./sys_read_write.ts";
@@ -25,7 +27,7 @@ import { table as time } from "./sys_time.ts";
 import { table as wait } from "./sys_wait.ts";
 
 const families: Record<number, SyscallEntry>[] = [
-  clone, exec, file, futex, identity, info, mm, process, random, readWrite, rlimit, sched, signal, stat, thread,
+  clone, exec, file, futex, identity, info, kill, mm, pipe, process, random, readWrite, rlimit, sched, signal, stat, thread,
   time, wait,
 ];
 

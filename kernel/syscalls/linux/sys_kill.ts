@@ -1,0 +1,62 @@
+/** Sending signals: kill(2), tkill(2), tgkill(2). */
+
+import { EINVAL, EPERM, ESRCH } from "../../errno.ts";
+import type { Task } from "../../task.ts";
+import type { ThreadGroup } from "../../thread_group.ts";
+import { supported, type SyscallEntry, type SyscallFn } from "./support.ts";
+
+/** Linux's check: root, or the sender's real/effective uid matches the target's real/saved uid. */
+function maySignal(t: Task, tg: ThreadGroup): boolean {
+  const c = t.creds, d = tg.leader?.creds;
+  if (!d || c.isRoot) return true;
+  return c.euid === d.uid || c.euid === d.suid || c.uid === d.uid || c.uid === d.suid;
+}
+
+function checkSig(sig: number): void {
+  if (sig < 0 || sig > 64) throw EINVAL;
+}
+
+/** Implements kill(2): a process, a process group (0, -pgid), or every process (-1). */
+const sysKill: SyscallFn = (t, a) => {
+  const pid = a.int(0), sig = a.int(1);
+  checkSig(sig);
+  const k = t.kernel;
+  let targets: ThreadGroup[];
+  if (pid > 0) {
+    const tg = k.threadGroups.get(pid);
+    if (!tg || tg.zombie) throw ESRCH;
+    targets = [tg];
+  } else if (pid === -1) {
+    targets = [...k.threadGroups.values()].filter((g) => !g.zombie && g.tgid !== 1 && g !== t.tg);
+  } else {
+    const pgid = pid === 0 ? t.tg.pgid : -pid;
+    targets = [...k.threadGroups.values()].filter((g) => !g.zombie && g.pgid === pgid);
+  }
+  if (targets.length === 0) throw ESRCH;
+  const allowed = targets.filter((g) => maySignal(t, g));
+  if (allowed.length === 0) throw EPERM;
+  for (const g of allowed) k.sendSignal(g, sig);
+  return 0;
+};
+
+function signalThread(t: Task, tgid: number, tid: number, sig: number): number {
+  checkSig(sig);
+  if (tid <= 0 || tgid === 0 || tgid < -1) throw EINVAL;
+  const target = t.kernel.tasks.get(tid);
+  if (!target || (tgid !== -1 && target.tg.tgid !== tgid)) throw ESRCH;
+  if (!maySignal(t, target.tg)) throw EPERM;
+  t.kernel.sendSignal(target.tg, sig);
+  return 0;
+}
+
+/** Implements tgkill(2). Until thread-directed delivery exists, the signal acts on the process. */
+const sysTgkill: SyscallFn = (t, a) => signalThread(t, a.int(0), a.int(1), a.int(2));
+
+/** Implements tkill(2). */
+const sysTkill: SyscallFn = (t, a) => signalThread(t, -1, a.int(0), a.int(1));
+
+export const table: Record<number, SyscallEntry> = {
+  62: supported("kill", sysKill),
+  200: supported("tkill", sysTkill),
+  234: supported("tgkill", sysTgkill),
+};

@@ -1,0 +1,50 @@
+/** pipe(2) and pipe2(2). */
+
+import { EINVAL } from "../../errno.ts";
+import { O_CLOEXEC, O_DIRECT, O_NONBLOCK } from "../../../abi/linux/file.ts";
+import { newPipe } from "../../../vfs/pipe.ts";
+import type { Task } from "../../task.ts";
+import { supported, type SyscallEntry, type SyscallFn } from "./support.ts";
+
+function makePipe(t: Task, addr: number, flags: number): number {
+  if (flags & ~(O_CLOEXEC | O_NONBLOCK | O_DIRECT)) throw EINVAL;
+  const [r, w] = newPipe(flags & (O_NONBLOCK | O_DIRECT));
+  const cloexec = (flags & O_CLOEXEC) !== 0;
+  let rfd = -1;
+  try {
+    rfd = t.fdTable.install(r, cloexec);
+  } catch (e) {
+    w.decRef();
+    throw e;
+  }
+  let wfd: number;
+  try {
+    wfd = t.fdTable.install(w, cloexec);
+  } catch (e) {
+    t.fdTable.remove(rfd);
+    throw e;
+  }
+  const b = new Uint8Array(8);
+  const v = new DataView(b.buffer);
+  v.setInt32(0, rfd, true);
+  v.setInt32(4, wfd, true);
+  try {
+    t.copyOut(addr, b);
+  } catch (e) {
+    t.fdTable.remove(rfd);
+    t.fdTable.remove(wfd);
+    throw e;
+  }
+  return 0;
+}
+
+/** Implements pipe(2). */
+const sysPipe: SyscallFn = (t, a) => makePipe(t, a.pointer(0), 0);
+
+/** Implements pipe2(2). */
+const sysPipe2: SyscallFn = (t, a) => makePipe(t, a.pointer(0), a.int(1));
+
+export const table: Record<number, SyscallEntry> = {
+  22: supported("pipe", sysPipe),
+  293: supported("pipe2", sysPipe2),
+};
