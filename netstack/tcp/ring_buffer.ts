@@ -57,7 +57,7 @@ export class RingBuffer {
   discard(n: number): void {
     const k = Math.min(n, this.#len);
     this.#len -= k;
-    this.#read = this.#len === 0 ? 0 : (this.#read + k) % this.#buf.length;
+    this.#read = (this.#read + k) % this.#buf.length;
   }
 
   /** Copies bytes from `offset` into `into` without consuming; returns how many. */

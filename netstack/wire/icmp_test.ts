@@ -28,7 +28,7 @@ Deno.test("emitIcmpv4() reproduces the golden echo request", () => {
 Deno.test("ICMPv4 rejects truncation and a bad checksum", () => {
   assert.equal(Icmpv4Packet.checked(V4_ECHO.subarray(0, 7)), null);
   const bad = V4_ECHO.slice();
-  bad[9] ^= 0x40;
+  bad[9] = bad[9]! ^ 0x40;
   assert.equal(parseIcmpv4(Icmpv4Packet.checked(bad)!), null);
 });
 

@@ -39,7 +39,7 @@ Deno.test("emitIpv4() writes a header with a correct checksum into a 0xa5 buffer
 
 Deno.test("parseIpv4() rejects a corrupted checksum", () => {
   const b = withPayload(GOLDEN, 0x73);
-  b[11] ^= 1;
+  b[11] = b[11]! ^ 1;
   assert.equal(parseIpv4(Ipv4Packet.checked(b)!), null);
 });
 

@@ -63,7 +63,7 @@ Deno.test("TCP rejects truncation, bad checksums and malformed options", () => {
   assert.equal(TcpPacket.checked(SYN.subarray(0, 19)), null);
   assert.equal(TcpPacket.checked(SYN.subarray(0, 40)), null); // data offset says 44
   const bad = SYN.slice();
-  bad[4] ^= 1;
+  bad[4] = bad[4]! ^ 1;
   assert.equal(parseTcp(TcpPacket.checked(bad)!, SRC, DST), null);
   // Overlong MSS option length: fix the checksum so only the option is wrong.
   const opt = SYN.slice();

@@ -27,7 +27,7 @@ Deno.test("UDP rejects truncation, bad lengths and bad checksums; zero checksum 
   assert.equal(UdpPacket.checked(GOLDEN.subarray(0, 7)), null);
   assert.equal(UdpPacket.checked(GOLDEN.subarray(0, 12)), null);
   const bad = GOLDEN.slice();
-  bad[8] ^= 1;
+  bad[8] = bad[8]! ^ 1;
   assert.equal(parseUdp(UdpPacket.checked(bad)!, SRC, DST), null);
   const zero = GOLDEN.slice();
   zero[6] = zero[7] = 0;

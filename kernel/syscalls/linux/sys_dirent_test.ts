@@ -63,7 +63,7 @@ Deno.test("getdents64() continues across calls and rejects a buffer too small fo
     assert.equal(tt.call(table, SYS_getdents64, fd, BUF, 10), -EINVAL.errno);
     assert.equal(tt.call(table, SYS_getdents64, fd, BUF, 24), 24);
     assert.equal(parse64(tt, 24)[0]?.name, ".");
-    const n = tt.call(table, SYS_getdents64, fd, BUF, 48) as number;
+    const n = tt.call(table, SYS_getdents64, fd, BUF, 56) as number;
     assert.deepEqual(parse64(tt, n).map((r) => [r.name, r.type]), [["..", DT_DIR], ["passwd", DT_REG]]);
     assert.equal(tt.call(table, SYS_getdents64, fd, BUF, 4096), 0);
   });

@@ -102,7 +102,7 @@ Deno.test("access() and faccessat2() validate mode and flags and check permissio
 });
 
 Deno.test("readlink() copies the target without NUL, cut at bufsiz", () => {
-  withTree(({ t: _ = null, vfs }: { t?: null; vfs: import("../../../vfs/mod.ts").VirtualFilesystem }) => {
+  withTree(({ vfs }) => {
     const { t, mem, call } = makeTask(vfs);
     mem.putString(PATH, "/abs");
     mem.bytes.fill(0xa5, BUF - MEM_BASE, BUF - MEM_BASE + 16);

@@ -1,0 +1,188 @@
+/**
+ * From a bundle directory (or `sentry do`'s host view) to a {@linkcode LaunchConfig}: the plain
+ * description of the sandbox that the loader assembles. This file reads the host filesystem;
+ * the spec itself is checked in spec.ts.
+ *
+ * A bundle is a directory with an OCI config.json, whose root.path is relative to the bundle
+ * (or absolute). A directory without config.json is taken as a bare root filesystem: the
+ * default spec applies with the directory itself as a read-only root.
+ *
+ * @module
+ */
+
+import * as posix from "node:path/posix";
+import { BootError, describeFsError } from "./errors.ts";
+import { quote } from "./flags.ts";
+import { defaultSpec, parseSpec, type Rlimit, rlimitsOf, type Spec, type SpecMount } from "./spec.ts";
+
+/** The file name of the spec inside a bundle. */
+export const CONFIG_JSON = "config.json";
+
+/** The command a bare root filesystem runs when none is given after `--`. */
+export const BARE_ROOTFS_COMMAND: readonly string[] = ["/bin/sh"];
+
+/** Everything the loader needs to start the sandbox. Plain data. */
+export interface LaunchConfig {
+  argv: string[];
+  envp: string[];
+  /** The working directory, a path inside the sandbox. */
+  cwd: string;
+  uid: number;
+  gid: number;
+  additionalGids: number[];
+  rlimits: Map<number, Rlimit>;
+  hostname: string;
+  /** The host directory that becomes "/", absolute and free of symlinks. */
+  rootHostPath: string;
+  readonly: boolean;
+  /** Kept for mount support; not yet applied. */
+  mounts: SpecMount[];
+}
+
+/**
+ * Reads the bundle at `dir` (relative to `cwd`). `command`, when given, replaces process.args.
+ * `id` (the container id) names the hostname when the spec has none.
+ *
+ * Throws {@linkcode BootError} for a missing directory, an unreadable or invalid config.json,
+ * or a root that is not a directory.
+ */
+export function loadBundle(
+  dir: string,
+  opts: { cwd: string; command: readonly string[] | null; id: string | null },
+): LaunchConfig {
+  const bundleDir = realDirectory(posix.resolve(opts.cwd, dir), `--bundle ${quote(dir)}`);
+  const configPath = posix.join(bundleDir, CONFIG_JSON);
+  let text: string | null;
+  try {
+    text = Deno.readTextFileSync(configPath);
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) {
+      throw new BootError(`${configPath}: ${describeFsError(err)}`);
+    }
+    text = null;
+  }
+
+  let spec: Spec;
+  let rootPath: string;
+  if (text === null) {
+    spec = defaultSpec();
+    spec.process.args = [...(opts.command ?? BARE_ROOTFS_COMMAND)];
+    spec.hostname = opts.id ?? "sentry";
+    rootPath = bundleDir;
+  } else {
+    spec = parseSpec(text);
+    if (opts.command !== null) spec.process.args = [...opts.command];
+    rootPath = posix.resolve(bundleDir, spec.root.path);
+  }
+  const rootHostPath = realDirectory(rootPath, `config.json: root.path ${quote(spec.root.path)}`);
+
+  return {
+    argv: spec.process.args,
+    envp: spec.process.env ?? [],
+    cwd: spec.process.cwd,
+    uid: spec.process.user?.uid ?? 0,
+    gid: spec.process.user?.gid ?? 0,
+    additionalGids: spec.process.user?.additionalGids ?? [],
+    rlimits: rlimitsOf(spec),
+    hostname: spec.hostname ?? opts.id ?? "sentry",
+    rootHostPath,
+    readonly: spec.root.readonly ?? false,
+    mounts: spec.mounts ?? [],
+  };
+}
+
+/**
+ * The configuration of `sentry do`: the host's / read-only, the caller's working directory,
+ * environment and hostname, uid and gid 0.
+ */
+export function doConfig(
+  command: readonly string[],
+  host: { cwd: string; env: Record<string, string>; hostname: string },
+): LaunchConfig {
+  return {
+    argv: [...command],
+    envp: Object.entries(host.env).map(([k, v]) => `${k}=${v}`),
+    cwd: host.cwd,
+    uid: 0,
+    gid: 0,
+    additionalGids: [],
+    rlimits: new Map(),
+    hostname: host.hostname,
+    rootHostPath: "/",
+    readonly: true,
+    mounts: [],
+  };
+}
+
+/**
+ * Writes the default config.json into `dir`, refusing to replace an existing one. The file is
+ * written beside its final name and then hard-linked into place, which fails atomically if
+ * config.json appeared meanwhile; so a reader never sees half a file and nothing is replaced.
+ * Where hard links are not supported, a rename (after a fresh existence check) stands in.
+ *
+ * Returns the path written. Throws {@linkcode BootError}.
+ */
+export function writeDefaultSpec(dir: string, opts: { cwd: string }): string {
+  const bundleDir = realDirectory(posix.resolve(opts.cwd, dir), `--bundle ${quote(dir)}`);
+  const target = posix.join(bundleDir, CONFIG_JSON);
+  const exists = () => {
+    try {
+      Deno.lstatSync(target);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (exists()) throw new BootError(`${target} already exists; remove it to write a new one`);
+
+  const text = JSON.stringify(defaultSpec(), null, "\t") + "\n";
+  const tmp = posix.join(bundleDir, `.${CONFIG_JSON}.${crypto.randomUUID()}.tmp`);
+  try {
+    const f = Deno.openSync(tmp, { write: true, createNew: true, mode: 0o644 });
+    try {
+      const bytes = new TextEncoder().encode(text);
+      let off = 0;
+      while (off < bytes.length) off += f.writeSync(bytes.subarray(off));
+      f.syncSync();
+    } finally {
+      f.close();
+    }
+    try {
+      Deno.linkSync(tmp, target);
+    } catch (err) {
+      if (err instanceof Deno.errors.AlreadyExists) {
+        throw new BootError(`${target} already exists; remove it to write a new one`);
+      }
+      if (exists()) throw new BootError(`${target} already exists; remove it to write a new one`);
+      Deno.renameSync(tmp, target);
+    }
+  } catch (err) {
+    if (err instanceof BootError) throw err;
+    throw new BootError(`${target}: ${describeFsError(err)}`);
+  } finally {
+    try {
+      Deno.removeSync(tmp);
+    } catch {
+      // Already renamed into place, or never created.
+    }
+  }
+  return target;
+}
+
+/** The real path of a directory, or a BootError naming `what`. */
+function realDirectory(path: string, what: string): string {
+  let real: string;
+  try {
+    real = Deno.realPathSync(path);
+  } catch (err) {
+    throw new BootError(`${what}: ${describeFsError(err)}`);
+  }
+  let st: Deno.FileInfo;
+  try {
+    st = Deno.statSync(real);
+  } catch (err) {
+    throw new BootError(`${what}: ${describeFsError(err)}`);
+  }
+  if (!st.isDirectory) throw new BootError(`${what}: Not a directory`);
+  return real;
+}

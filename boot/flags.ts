@@ -1,0 +1,238 @@
+/**
+ * The command line, parsed into a {@linkcode Command}. Pure: no filesystem, no environment.
+ *
+ * Grammar (runsc's, with GNU-style long options):
+ *
+ *     sentry [GLOBAL...] COMMAND [OPTIONS...] [ARGS...]
+ *
+ * - Global flags may stand before or after the command name, up to `--` (or, for `do`, up to
+ *   the first word of the command to run).
+ * - `--name value` and `--name=value` are the same; a boolean flag takes no value, or `=true`
+ *   / `=false`.
+ * - For `run` and `spec`, options and positionals mix until `--`; for `do` the first positional
+ *   starts the command, so `sentry do ls -la` passes `-la` to ls.
+ * - Every error is a {@linkcode BootError}: one line, exit status 125.
+ *
+ * @module
+ */
+
+import { BootError } from "./errors.ts";
+
+/** How stubs are placed on CPUs; see platform/ptrace and shared/MEASUREMENTS.md. */
+export type CpuPlacement = "tracer" | "free";
+
+/** Flags that every command accepts. */
+export interface GlobalOptions {
+  /** Print every syscall (to the debug log when there is one, else to stderr). */
+  strace: boolean;
+  /** Path of the debug log, or null for none. */
+  debugLog: string | null;
+  /** The platform; "ptrace" is the only one. */
+  platform: "ptrace";
+  cpuPlacement: CpuPlacement;
+}
+
+/** The names of the commands, in the order help lists them. */
+export const COMMANDS = ["run", "do", "spec", "help"] as const;
+export type CommandName = (typeof COMMANDS)[number];
+
+/** What the user asked for. */
+export type Command =
+  /** Print help: general (topic null) or for one command. */
+  | { kind: "help"; topic: CommandName | null }
+  | { kind: "version" }
+  /** Run the container in a bundle; `command` (after `--`) overrides process.args. */
+  | { kind: "run"; global: GlobalOptions; bundle: string; id: string | null; command: string[] | null }
+  /** Write a default config.json into the bundle directory. */
+  | { kind: "spec"; global: GlobalOptions; bundle: string }
+  /** Run a command with the host's / as a read-only root. */
+  | { kind: "do"; global: GlobalOptions; command: string[] };
+
+/** The defaults of the global flags. */
+export function defaultGlobalOptions(): GlobalOptions {
+  return { strace: false, debugLog: null, platform: "ptrace", cpuPlacement: "tracer" };
+}
+
+type FlagKind = "bool" | "string";
+interface FlagDef {
+  kind: FlagKind;
+  /** Where the flag is accepted: "global" everywhere, else the commands listed. */
+  scope: "global" | readonly CommandName[];
+}
+
+/** Every flag, by long name. `-h` is the only short flag (for --help). */
+const FLAGS: Record<string, FlagDef> = {
+  "help": { kind: "bool", scope: "global" },
+  "version": { kind: "bool", scope: "global" },
+  "strace": { kind: "bool", scope: "global" },
+  "debug-log": { kind: "string", scope: "global" },
+  "platform": { kind: "string", scope: "global" },
+  "cpu-placement": { kind: "string", scope: "global" },
+  "bundle": { kind: "string", scope: ["run", "spec"] },
+};
+
+/** The flags a command accepts (global ones included), for help and error messages. */
+export function flagsOf(cmd: CommandName | null): string[] {
+  return Object.entries(FLAGS)
+    .filter(([, d]) => d.scope === "global" || (cmd !== null && d.scope.includes(cmd)))
+    .map(([name]) => name);
+}
+
+const TRY_HELP = "(try 'sentry --help')";
+
+/**
+ * Parses the arguments after the program name.
+ *
+ * Throws {@linkcode BootError} for an unknown command or flag, a missing or bad value, or a
+ * missing or surplus argument.
+ */
+export function parseCommandLine(args: readonly string[]): Command {
+  const global = defaultGlobalOptions();
+  const values = new Map<string, string | boolean>();
+  let cmd: CommandName | null = null;
+  const positionals: string[] = [];
+  let rest: string[] | null = null;
+
+  let i = 0;
+  while (i < args.length) {
+    const arg = args[i]!;
+    i++;
+    if (arg === "--") {
+      if (cmd === null) throw new BootError(`no command given before "--" ${TRY_HELP}`);
+      rest = args.slice(i);
+      break;
+    }
+    if (arg === "-h") {
+      values.set("help", true);
+      continue;
+    }
+    if (arg.startsWith("--") || (arg.startsWith("-") && arg.length > 1)) {
+      if (!arg.startsWith("--")) {
+        throw new BootError(`unknown flag ${quote(arg)} ${TRY_HELP}`);
+      }
+      const eq = arg.indexOf("=");
+      const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
+      const def = FLAGS[name];
+      if (def === undefined || (def.scope !== "global" && (cmd === null || !def.scope.includes(cmd)))) {
+        const where = cmd === null ? "" : ` for "${cmd}"`;
+        throw new BootError(`unknown flag --${name}${where} ${TRY_HELP}`);
+      }
+      if (def.kind === "bool") {
+        values.set(name, eq < 0 ? true : parseBool(name, arg.slice(eq + 1)));
+      } else if (eq >= 0) {
+        values.set(name, arg.slice(eq + 1));
+      } else {
+        const v = args[i];
+        if (v === undefined) throw new BootError(`--${name}: requires a value`);
+        i++;
+        values.set(name, v);
+      }
+      continue;
+    }
+    // A positional.
+    if (cmd === null) {
+      if (!(COMMANDS as readonly string[]).includes(arg)) {
+        throw new BootError(`unknown command ${quote(arg)} ${TRY_HELP}`);
+      }
+      cmd = arg as CommandName;
+      continue;
+    }
+    if (cmd === "do") {
+      // The command to run starts here; everything after it is its own.
+      rest = args.slice(i - 1);
+      break;
+    }
+    positionals.push(arg);
+  }
+
+  if (values.get("help") === true) {
+    if (cmd === "help") return { kind: "help", topic: helpTopic(positionals) };
+    return { kind: "help", topic: cmd };
+  }
+  if (values.get("version") === true) return { kind: "version" };
+  if (cmd === null) throw new BootError(`no command given ${TRY_HELP}`);
+
+  applyGlobal(global, values);
+
+  switch (cmd) {
+    case "help":
+      if (rest !== null) throw new BootError(`help: unexpected "--"`);
+      return { kind: "help", topic: helpTopic(positionals) };
+    case "run": {
+      if (positionals.length > 1) {
+        throw new BootError(
+          `run: unexpected argument ${quote(positionals[1]!)}; put the command to run after "--"`,
+        );
+      }
+      if (rest !== null && rest.length === 0) throw new BootError(`run: expected a command after "--"`);
+      return {
+        kind: "run",
+        global,
+        bundle: bundleOf(values),
+        id: positionals[0] ?? null,
+        command: rest,
+      };
+    }
+    case "spec":
+      if (positionals.length > 0) throw new BootError(`spec: unexpected argument ${quote(positionals[0]!)}`);
+      if (rest !== null) throw new BootError(`spec: unexpected "--"`);
+      return { kind: "spec", global, bundle: bundleOf(values) };
+    case "do":
+      if (rest === null || rest.length === 0) throw new BootError(`do: expected a command to run`);
+      return { kind: "do", global, command: rest };
+    default: {
+      const never: never = cmd;
+      throw new Error(`unreachable: ${never}`);
+    }
+  }
+}
+
+function applyGlobal(g: GlobalOptions, values: Map<string, string | boolean>): void {
+  const strace = values.get("strace");
+  if (typeof strace === "boolean") g.strace = strace;
+  const log = values.get("debug-log");
+  if (typeof log === "string") {
+    if (log === "") throw new BootError("--debug-log: expected a file name");
+    g.debugLog = log;
+  }
+  const platform = values.get("platform");
+  if (typeof platform === "string") {
+    if (platform !== "ptrace") {
+      throw new BootError(`--platform: unknown platform ${quote(platform)} (the only platform is ptrace)`);
+    }
+    g.platform = platform;
+  }
+  const placement = values.get("cpu-placement");
+  if (typeof placement === "string") {
+    if (placement !== "tracer" && placement !== "free") {
+      throw new BootError(`--cpu-placement: expected tracer or free, got ${quote(placement)}`);
+    }
+    g.cpuPlacement = placement;
+  }
+}
+
+function bundleOf(values: Map<string, string | boolean>): string {
+  const b = values.get("bundle");
+  if (b === undefined) return ".";
+  if (typeof b !== "string" || b === "") throw new BootError("--bundle: expected a directory");
+  return b;
+}
+
+function helpTopic(positionals: string[]): CommandName | null {
+  if (positionals.length > 1) throw new BootError(`help: unexpected argument ${quote(positionals[1]!)}`);
+  const t = positionals[0];
+  if (t === undefined) return null;
+  if (!(COMMANDS as readonly string[]).includes(t)) throw new BootError(`help: unknown command ${quote(t)}`);
+  return t as CommandName;
+}
+
+function parseBool(name: string, v: string): boolean {
+  if (v === "true" || v === "1") return true;
+  if (v === "false" || v === "0") return false;
+  throw new BootError(`--${name}: expected true or false, got ${quote(v)}`);
+}
+
+/** Quotes a user-supplied word for an error message (JSON escaping keeps it on one line). */
+export function quote(s: string): string {
+  return JSON.stringify(s);
+}

@@ -1,0 +1,113 @@
+import assert from "node:assert/strict";
+import { BootError } from "./errors.ts";
+import { type Command, defaultGlobalOptions, parseCommandLine } from "./flags.ts";
+
+function bootError(args: string[]): BootError {
+  try {
+    parseCommandLine(args);
+  } catch (err) {
+    assert.ok(err instanceof BootError, `expected a BootError, got ${err}`);
+    return err;
+  }
+  assert.fail(`parseCommandLine(${JSON.stringify(args)}) did not throw`);
+}
+
+Deno.test("parseCommandLine() reads run with a bundle, an id and a command after --", () => {
+  const cmd = parseCommandLine(["run", "--bundle", "b", "c1", "--", "/bin/ls", "-la", "--help"]);
+  assert.deepEqual(cmd, {
+    kind: "run",
+    global: defaultGlobalOptions(),
+    bundle: "b",
+    id: "c1",
+    command: ["/bin/ls", "-la", "--help"],
+  } satisfies Command);
+});
+
+Deno.test("parseCommandLine() defaults run's bundle to the current directory and its command to null", () => {
+  assert.deepEqual(parseCommandLine(["run"]), {
+    kind: "run", global: defaultGlobalOptions(), bundle: ".", id: null, command: null,
+  });
+});
+
+Deno.test("parseCommandLine() accepts --name=value and global flags on either side of the command", () => {
+  const cmd = parseCommandLine(["--strace", "run", "--bundle=x", "--debug-log", "/tmp/l", "--cpu-placement=free"]);
+  assert.deepEqual(cmd, {
+    kind: "run",
+    global: { strace: true, debugLog: "/tmp/l", platform: "ptrace", cpuPlacement: "free" },
+    bundle: "x",
+    id: null,
+    command: null,
+  });
+});
+
+Deno.test("parseCommandLine() hands do everything from the first word of the command on", () => {
+  assert.deepEqual(parseCommandLine(["do", "--strace", "ls", "-la", "--version"]), {
+    kind: "do",
+    global: { ...defaultGlobalOptions(), strace: true },
+    command: ["ls", "-la", "--version"],
+  });
+  assert.deepEqual(parseCommandLine(["do", "--", "--weird-name"]), {
+    kind: "do", global: defaultGlobalOptions(), command: ["--weird-name"],
+  });
+});
+
+Deno.test("parseCommandLine() reads boolean flags with =true and =false", () => {
+  const cmd = parseCommandLine(["--strace=false", "do", "true"]);
+  assert.equal(cmd.kind === "do" && cmd.global.strace, false);
+  assert.equal(bootError(["--strace=yes", "do", "true"]).message, `--strace: expected true or false, got "yes"`);
+});
+
+Deno.test("parseCommandLine() answers --help, -h and help for the general text and each command", () => {
+  assert.deepEqual(parseCommandLine(["--help"]), { kind: "help", topic: null });
+  assert.deepEqual(parseCommandLine(["-h"]), { kind: "help", topic: null });
+  assert.deepEqual(parseCommandLine(["help"]), { kind: "help", topic: null });
+  assert.deepEqual(parseCommandLine(["help", "spec"]), { kind: "help", topic: "spec" });
+  assert.deepEqual(parseCommandLine(["run", "--help"]), { kind: "help", topic: "run" });
+  assert.deepEqual(parseCommandLine(["do", "--help"]), { kind: "help", topic: "do" });
+  assert.deepEqual(parseCommandLine(["spec", "-h", "--bundle", "x"]), { kind: "help", topic: "spec" });
+  assert.deepEqual(parseCommandLine(["help", "--help"]), { kind: "help", topic: null });
+});
+
+Deno.test("parseCommandLine() answers --version before anything else is checked", () => {
+  assert.deepEqual(parseCommandLine(["--version"]), { kind: "version" });
+  assert.deepEqual(parseCommandLine(["run", "--version"]), { kind: "version" });
+});
+
+Deno.test("parseCommandLine() reads spec with and without --bundle", () => {
+  assert.deepEqual(parseCommandLine(["spec"]), { kind: "spec", global: defaultGlobalOptions(), bundle: "." });
+  assert.deepEqual(parseCommandLine(["spec", "--bundle", "/b"]), {
+    kind: "spec", global: defaultGlobalOptions(), bundle: "/b",
+  });
+});
+
+Deno.test("parseCommandLine() rejects bad command lines with one-line messages", () => {
+  const cases: Array<[string[], string]> = [
+    [[], "no command given (try 'sentry --help')"],
+    [["--strace"], "no command given (try 'sentry --help')"],
+    [["--", "ls"], `no command given before "--" (try 'sentry --help')`],
+    [["frobnicate"], `unknown command "frobnicate" (try 'sentry --help')`],
+    [["--frob", "run"], "unknown flag --frob (try 'sentry --help')"],
+    [["run", "--frob"], `unknown flag --frob for "run" (try 'sentry --help')`],
+    [["-x", "run"], `unknown flag "-x" (try 'sentry --help')`],
+    [["do", "--bundle", "x", "ls"], `unknown flag --bundle for "do" (try 'sentry --help')`],
+    [["--bundle", "x", "run"], "unknown flag --bundle (try 'sentry --help')"],
+    [["run", "--bundle"], "--bundle: requires a value"],
+    [["run", "--bundle="], "--bundle: expected a directory"],
+    [["run", "a", "b"], `run: unexpected argument "b"; put the command to run after "--"`],
+    [["run", "--"], `run: expected a command after "--"`],
+    [["do"], "do: expected a command to run"],
+    [["do", "--"], "do: expected a command to run"],
+    [["spec", "x"], `spec: unexpected argument "x"`],
+    [["spec", "--", "x"], `spec: unexpected "--"`],
+    [["help", "frob"], `help: unknown command "frob"`],
+    [["--platform", "kvm", "do", "ls"], `--platform: unknown platform "kvm" (the only platform is ptrace)`],
+    [["--cpu-placement", "any", "do", "ls"], `--cpu-placement: expected tracer or free, got "any"`],
+    [["--debug-log=", "do", "ls"], "--debug-log: expected a file name"],
+  ];
+  for (const [args, message] of cases) {
+    const err = bootError(args);
+    assert.equal(err.message, message, `for ${JSON.stringify(args)}`);
+    assert.equal(err.exitCode, 125);
+    assert.ok(!err.message.includes("\n"));
+  }
+});

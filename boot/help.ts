@@ -1,0 +1,83 @@
+/**
+ * The text of `--help` and `--version`.
+ *
+ * @module
+ */
+
+import pkg from "../package.json" with { type: "json" };
+import type { CommandName } from "./flags.ts";
+import { OCI_VERSION } from "./spec.ts";
+
+/** The sentry's version, from package.json. */
+export const VERSION: string = pkg.version;
+
+/** What `--version` prints. */
+export function versionText(): string {
+  return `sentry version ${VERSION}\nspec: ${OCI_VERSION}\ndeno: ${Deno.version.deno}\n`;
+}
+
+const GLOBAL_FLAGS = `Global flags (before or after the command):
+  --help, -h               show help (also: sentry help COMMAND)
+  --version                print the version
+  --strace                 print every syscall (to the debug log if there is one, else stderr)
+  --debug-log FILE         write the sentry's debug log to FILE (truncated)
+  --platform ptrace        how application code runs; ptrace is the only platform
+  --cpu-placement MODE     tracer (default): stubs share the tracer's CPU; free: no pinning
+`;
+
+const EXIT = `Exit status: the application's; 128+N if signal N killed it; 125 if the sentry failed;
+126 if the command cannot be executed; 127 if it is not found.
+`;
+
+const TEXT: Record<CommandName | "", string> = {
+  "": `sentry: an application kernel that runs Linux x86-64 programs under ptrace
+
+Usage: sentry [FLAGS] COMMAND [ARGS...]
+
+Commands:
+  run     run a container from an OCI bundle (or a bare root filesystem)
+  do      run a command with the host's / as a read-only root
+  spec    write a default config.json into a bundle directory
+  help    show help for a command
+
+${GLOBAL_FLAGS}
+${EXIT}`,
+  run: `Usage: sentry run [--bundle DIR] [ID] [-- CMD [ARGS...]]
+
+Runs the container described by DIR/config.json (an OCI runtime spec). If DIR has no
+config.json, DIR itself is a read-only root filesystem and CMD (default /bin/sh) runs in it
+as root. A CMD after "--" replaces process.args. ID names the container (and the hostname if
+the spec gives none).
+
+Flags:
+  --bundle DIR             the bundle directory (default: the current directory)
+
+${GLOBAL_FLAGS}
+${EXIT}`,
+  do: `Usage: sentry do [--] CMD [ARGS...]
+
+Runs CMD with the host's / as a read-only root, in the current directory, with the current
+environment and the host's hostname, as uid 0 and gid 0 inside the sandbox. A bare CMD is
+looked up in PATH.
+
+${GLOBAL_FLAGS}
+${EXIT}`,
+  spec: `Usage: sentry spec [--bundle DIR]
+
+Writes a default config.json into DIR (default: the current directory): /bin/sh as root in a
+read-only root filesystem at DIR/rootfs. An existing config.json is never replaced.
+
+Flags:
+  --bundle DIR             the bundle directory (default: the current directory)
+
+${GLOBAL_FLAGS}`,
+  help: `Usage: sentry help [COMMAND]
+
+Shows help for COMMAND, or the list of commands.
+`,
+};
+
+/** The help text for a command, or the general help for null. */
+export function helpText(topic: CommandName | null): string {
+  return TEXT[topic ?? ""];
+}

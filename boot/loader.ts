@@ -1,0 +1,121 @@
+/**
+ * The order of assembly: platform, filesystem, kernel, init; then run until init exits, with
+ * host signals forwarded to init. The only file of boot/ that imports the kernel, and boot/mod.ts
+ * imports it lazily, so that `--help`, `spec` and config errors never load the kernel.
+ *
+ * Analogous to runsc's boot.Loader (create, run, wait, destroy).
+ *
+ * @module
+ */
+
+import { Kernel } from "../kernel/kernel.ts";
+import { VirtualFilesystem } from "../vfs/mod.ts";
+import { PtracePlatform } from "../platform/ptrace/ptrace.ts";
+import type { DebugLog } from "../kernel/log.ts";
+import { Credentials } from "../kernel/creds.ts";
+import { EACCES, ENOENT, ENOEXEC, LinuxError } from "../kernel/errno.ts";
+import { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2 } from "../abi/linux/signal.ts";
+import type { LaunchConfig } from "./bundle.ts";
+import { BootError, EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND, EXIT_SENTRY_ERROR } from "./errors.ts";
+import type { GlobalOptions } from "./flags.ts";
+import { quote } from "./flags.ts";
+
+/** Host signals passed on to init, as runsc forwards them to the container. */
+const FORWARDED: ReadonlyArray<[Deno.Signal, number]> = [
+  ["SIGINT", SIGINT],
+  ["SIGTERM", SIGTERM],
+  ["SIGHUP", SIGHUP],
+  ["SIGQUIT", SIGQUIT],
+  ["SIGUSR1", SIGUSR1],
+  ["SIGUSR2", SIGUSR2],
+];
+
+/** Options of {@linkcode Loader.create}. */
+export interface LoaderOptions {
+  launch: LaunchConfig;
+  global: GlobalOptions;
+  log: DebugLog;
+  /** The init executable, a path inside the sandbox (already looked up in PATH). */
+  executable: string;
+}
+
+/** One sandbox: a kernel with its init process. Call {@linkcode destroy} in a finally. */
+export class Loader {
+  readonly #kernel: Kernel;
+  #destroyed = false;
+
+  private constructor(kernel: Kernel) {
+    this.#kernel = kernel;
+  }
+
+  /**
+   * Assembles the sandbox and creates init (not yet running).
+   *
+   * Throws {@linkcode BootError} when init cannot be created: exit status 127 when its
+   * executable does not exist, 126 when it cannot be executed, 125 otherwise.
+   */
+  static create(opts: LoaderOptions): Loader {
+    const { launch, global, log } = opts;
+    const platform = new PtracePlatform({ placement: global.cpuPlacement });
+    const vfs = VirtualFilesystem.create({ rootHostPath: launch.rootHostPath, readonly: launch.readonly });
+    const kernel = Kernel.create({ platform, vfs, hostname: launch.hostname, log, strace: global.strace });
+    const loader = new Loader(kernel);
+    try {
+      const creds = new Credentials(
+        launch.uid, launch.gid, launch.uid, launch.gid, launch.uid, launch.gid, launch.uid,
+        launch.gid, [...launch.additionalGids],
+      );
+      kernel.createInit({
+        argv: launch.argv,
+        envp: launch.envp,
+        cwd: launch.cwd,
+        creds,
+        rlimits: launch.rlimits,
+        executable: opts.executable,
+      });
+    } catch (err) {
+      loader.destroy();
+      if (err instanceof LinuxError) {
+        throw new BootError(`cannot run ${quote(opts.executable)}: ${err.message}`, exitCodeOf(err));
+      }
+      throw err;
+    }
+    return loader;
+  }
+
+  /** Runs until init exits and returns its wait status. Forwards host signals meanwhile. */
+  async run(): Promise<number> {
+    const listeners: Array<[Deno.Signal, () => void]> = FORWARDED.map(([name, signo]) => {
+      const h = () => this.#kernel.signalInit(signo);
+      Deno.addSignalListener(name, h);
+      return [name, h];
+    });
+    try {
+      return await this.#kernel.run();
+    } finally {
+      for (const [name, h] of listeners) Deno.removeSignalListener(name, h);
+    }
+  }
+
+  /**
+   * How init ended, in one line (`init (pid 1) killed by SIGSEGV (fault at 0x0)`), or null
+   * when it exited normally or has not ended.
+   */
+  describeInitExit(): string | null {
+    return this.#kernel.describeInitExit();
+  }
+
+  /** Kills every application process. Idempotent. */
+  destroy(): void {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    this.#kernel.shutdown();
+  }
+}
+
+/** The exit status for an errno of exec: a shell's 127 (not found) and 126 (not executable). */
+function exitCodeOf(err: LinuxError): number {
+  if (err === ENOENT) return EXIT_NOT_FOUND;
+  if (err === EACCES || err === ENOEXEC) return EXIT_CANNOT_EXECUTE;
+  return EXIT_SENTRY_ERROR;
+}

@@ -1,0 +1,153 @@
+/**
+ * Boot: the only layer that knows about command lines, OCI bundles and the order of assembly.
+ *
+ *     main(args)
+ *       parseCommandLine  (flags.ts)      → Command
+ *       loadBundle / doConfig (bundle.ts) → LaunchConfig   (spec.ts validates config.json)
+ *       resolveExecutable (exec_path.ts)  → init's path in the sandbox
+ *       Loader.create → run → destroy     (loader.ts, imported lazily: the kernel loads only
+ *                                          when something runs)
+ *       exitStatusOf / deathReport        (exit_status.ts)
+ *
+ * Every failure ends as one line on stderr and an exit status (errors.ts); nothing prints a
+ * stack trace. See docs/cli.md.
+ *
+ * @module
+ */
+
+import { DebugLog } from "../kernel/log.ts";
+import { doConfig, type LaunchConfig, loadBundle, writeDefaultSpec } from "./bundle.ts";
+import {
+  BootError,
+  describeFsError,
+  EXIT_CANNOT_EXECUTE,
+  EXIT_NOT_FOUND,
+  EXIT_SENTRY_ERROR,
+  firstLine,
+} from "./errors.ts";
+import { resolveExecutable } from "./exec_path.ts";
+import { deathReport, exitStatusOf } from "./exit_status.ts";
+import { type GlobalOptions, parseCommandLine, quote } from "./flags.ts";
+import { helpText, versionText } from "./help.ts";
+import { statInRoot } from "./root_stat.ts";
+
+export { BootError, EXIT_SENTRY_ERROR } from "./errors.ts";
+
+/** Runs the sentry with the arguments after the program name; returns the exit status. */
+export async function main(args: readonly string[]): Promise<number> {
+  const log = new DebugLog();
+  try {
+    const cmd = parseCommandLine(args);
+    switch (cmd.kind) {
+      case "help":
+        writeAll(Deno.stdout, helpText(cmd.topic));
+        return 0;
+      case "version":
+        writeAll(Deno.stdout, versionText());
+        return 0;
+      case "spec":
+        writeDefaultSpec(cmd.bundle, { cwd: Deno.cwd() });
+        return 0;
+      case "run": {
+        const launch = loadBundle(cmd.bundle, { cwd: Deno.cwd(), command: cmd.command, id: cmd.id });
+        return await boot(launch, cmd.global, log);
+      }
+      case "do": {
+        const launch = doConfig(cmd.command, {
+          cwd: Deno.cwd(),
+          env: Deno.env.toObject(),
+          hostname: Deno.hostname(),
+        });
+        return await boot(launch, cmd.global, log);
+      }
+      default: {
+        const never: never = cmd;
+        throw new Error(`unreachable: ${JSON.stringify(never)}`);
+      }
+    }
+  } catch (err) {
+    return reportError(err, log);
+  } finally {
+    log.close();
+  }
+}
+
+/** Opens the log, finds init's executable, runs the sandbox and maps init's fate to a status. */
+async function boot(launch: LaunchConfig, global: GlobalOptions, log: DebugLog): Promise<number> {
+  if (global.debugLog !== null) {
+    try {
+      log.openFile(global.debugLog);
+    } catch (err) {
+      throw new BootError(`--debug-log ${quote(global.debugLog)}: ${describeFsError(err)}`);
+    }
+  }
+  log.straceToStderr = global.strace && !log.enabled;
+  log.debug(`sentry ${JSON.stringify(Deno.args)}`);
+  log.debug(`launch: ${JSON.stringify({ ...launch, rlimits: [...launch.rlimits] }, bigintToString)}`);
+
+  const argv0 = launch.argv[0]!;
+  const found = resolveExecutable(argv0, {
+    envp: launch.envp,
+    cwd: launch.cwd,
+    stat: (p) => statInRoot(launch.rootHostPath, p),
+  });
+  if (!found.ok) {
+    if (found.reason === "notExecutable") {
+      throw new BootError(`cannot run ${quote(argv0)}: Permission denied`, EXIT_CANNOT_EXECUTE);
+    }
+    throw new BootError(`cannot run ${quote(argv0)}: not found in PATH`, EXIT_NOT_FOUND);
+  }
+  log.debug(`init executable: ${found.path}`);
+
+  const { Loader } = await import("./loader.ts");
+  const loader = Loader.create({ launch, global, log, executable: found.path });
+  let ws: number;
+  let report: string | null;
+  try {
+    ws = await loader.run();
+    // The kernel's words when it has them (they carry the fault address), under our policy
+    // of when to speak.
+    report = deathReport(ws) === null ? null : (loader.describeInitExit() ?? deathReport(ws));
+  } finally {
+    loader.destroy();
+  }
+  const status = exitStatusOf(ws);
+  log.debug(`init exited: wait status 0x${ws.toString(16)}, exit status ${status}`);
+  if (report !== null) {
+    log.warning(report);
+    writeAll(Deno.stderr, `sentry: ${report}\n`);
+  }
+  return status;
+}
+
+/** Prints one line for err and returns the exit status. Stacks go to the debug log only. */
+export function reportError(err: unknown, log: DebugLog | null): number {
+  if (err instanceof BootError) {
+    log?.warning(err.message);
+    writeAll(Deno.stderr, `sentry: ${firstLine(err.message)}\n`);
+    return err.exitCode;
+  }
+  const msg = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  let hint = " (run with --debug-log FILE for details)";
+  if (log?.enabled) {
+    log.warning(`internal error: ${err instanceof Error ? err.stack : msg}`);
+    hint = " (details in the debug log)";
+  }
+  writeAll(Deno.stderr, `sentry: internal error: ${firstLine(msg)}${hint}\n`);
+  return EXIT_SENTRY_ERROR;
+}
+
+/** Writes s whole; a reader that went away (`sentry --help | head -1`) is not an error. */
+function writeAll(w: { writeSync(b: Uint8Array): number }, s: string): void {
+  const b = new TextEncoder().encode(s);
+  let off = 0;
+  try {
+    while (off < b.length) off += w.writeSync(b.subarray(off));
+  } catch (err) {
+    if (!(err instanceof Deno.errors.BrokenPipe)) throw err;
+  }
+}
+
+function bigintToString(_key: string, v: unknown): unknown {
+  return typeof v === "bigint" ? v.toString() : v;
+}

@@ -1,0 +1,221 @@
+/**
+ * The subset of the OCI runtime specification (config.json) that the sentry reads, its
+ * validation, and the default spec that `sentry spec` writes.
+ *
+ * Validation reports the first problem as one line naming the field in JSON-path form
+ * (`process.rlimits[0].hard: expected a non-negative integer`). Fields the sentry does not
+ * know are ignored, as the OCI spec asks of runtimes; `mounts` is validated and kept for the
+ * mount support that follows.
+ *
+ * @module
+ */
+
+import { z } from "zod";
+import { RLIM_INFINITY, RLIMIT_NAMES, RLIMIT_NOFILE } from "../abi/linux/limits.ts";
+import { BootError, firstLine } from "./errors.ts";
+
+/** The version of the OCI runtime spec whose fields this file follows. */
+export const OCI_VERSION = "1.0.2";
+
+/** The PATH of the default spec and of a process without one (execvp's default, as runc's). */
+export const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/** Ids are 32-bit; (uid_t)-1 means "no change" to set*id and is no one's id. */
+const MAX_ID = 0xffff_fffe;
+
+/** What each field must be, by path with array indices written `[]`. */
+const EXPECTED: Record<string, string> = {
+  "": "a JSON object",
+  "ociVersion": "a string",
+  "process": "an object",
+  "process.terminal": "a boolean",
+  "process.args": "a non-empty array of strings",
+  "process.env": `an array of "NAME=value" strings`,
+  "process.cwd": "an absolute path",
+  "process.user": "an object with uid and gid",
+  "process.user.uid": `an integer from 0 to ${MAX_ID}`,
+  "process.user.gid": `an integer from 0 to ${MAX_ID}`,
+  "process.user.additionalGids": `an array of integers from 0 to ${MAX_ID}`,
+  "process.user.umask": "an integer from 0 to 511 (0o777)",
+  "process.rlimits": "an array of {type, hard, soft} objects",
+  "process.rlimits[]": "an object with type, hard and soft",
+  "process.rlimits[].type": "a resource limit name such as RLIMIT_NOFILE",
+  "process.rlimits[].hard": "a non-negative integer",
+  "process.rlimits[].soft": "a non-negative integer",
+  "hostname": "a string",
+  "root": "an object with a path",
+  "root.path": "a non-empty path",
+  "root.readonly": "a boolean",
+  "mounts": "an array of mount objects",
+  "mounts[]": "an object with a destination",
+  "mounts[].destination": "an absolute path",
+  "mounts[].source": "a string",
+  "mounts[].type": "a string",
+  "mounts[].options": "an array of strings",
+};
+
+const id = z.number().int().min(0).max(MAX_ID);
+/** A 64-bit limit. JSON numbers are doubles: 18446744073709551615 (RLIM_INFINITY) reads as 2^64. */
+const limit = z.number().min(0).refine(Number.isInteger);
+const absolutePath = z.string().refine((s) => s.startsWith("/"));
+
+const rlimitSchema = z.object({
+  type: z.string().refine((t) => Object.hasOwn(RLIMIT_NAMES, t)),
+  hard: limit,
+  soft: limit,
+});
+
+const mountSchema = z.object({
+  destination: absolutePath,
+  source: z.string().optional(),
+  type: z.string().optional(),
+  options: z.array(z.string()).optional(),
+});
+
+const specSchema = z.object({
+  ociVersion: z.string().optional(),
+  process: z.object({
+    terminal: z.boolean().optional(),
+    args: z.array(z.string()).min(1),
+    env: z.array(z.string().regex(/^[^=]+=/)).optional(),
+    cwd: absolutePath,
+    user: z.object({
+      uid: id,
+      gid: id,
+      additionalGids: z.array(id).optional(),
+      umask: z.number().int().min(0).max(0o777).optional(),
+    }).optional(),
+    rlimits: z.array(rlimitSchema).optional(),
+  }),
+  hostname: z.string().optional(),
+  root: z.object({
+    path: z.string().min(1),
+    readonly: z.boolean().optional(),
+  }),
+  mounts: z.array(mountSchema).optional(),
+});
+
+/** A config.json as written on disk (the fields the sentry reads). */
+export type Spec = z.infer<typeof specSchema>;
+/** One entry of process.rlimits. */
+export type SpecRlimit = z.infer<typeof rlimitSchema>;
+/** One entry of mounts. */
+export type SpecMount = z.infer<typeof mountSchema>;
+
+/** A resource limit as the kernel takes it. */
+export interface Rlimit {
+  cur: bigint;
+  max: bigint;
+}
+
+/**
+ * Parses and validates the text of a config.json.
+ *
+ * Throws {@linkcode BootError} whose message is `config.json: FIELD: expected ...` (or
+ * `config.json: not valid JSON: ...`).
+ */
+export function parseSpec(text: string): Spec {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    throw new BootError(`config.json: not valid JSON: ${firstLine(msg)}`);
+  }
+  return validateSpec(json);
+}
+
+/** Validates an already-parsed config.json. Throws {@linkcode BootError} as parseSpec. */
+export function validateSpec(json: unknown): Spec {
+  const r = specSchema.safeParse(json);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    const path = issue?.path ?? [];
+    throw new BootError(`config.json: ${describeField(path)}`);
+  }
+  checkRlimits(r.data.process.rlimits ?? []);
+  return r.data;
+}
+
+/**
+ * Names the field at `path` (or the nearest enclosing field that has a description) and what
+ * it must be, e.g. `process.args: expected a non-empty array of strings`.
+ */
+function describeField(path: readonly PropertyKey[]): string {
+  for (let n = path.length; n >= 0; n--) {
+    const prefix = path.slice(0, n);
+    const expected = EXPECTED[patternOf(prefix)];
+    if (expected !== undefined) {
+      return n === 0 ? `expected ${expected}` : `${formatPath(prefix)}: expected ${expected}`;
+    }
+  }
+  return `${formatPath(path)}: invalid value`;
+}
+
+/** `["process", "rlimits", 0, "hard"]` → `process.rlimits[].hard`. */
+function patternOf(path: readonly PropertyKey[]): string {
+  return formatPath(path.map((p) => (typeof p === "number" ? -1 : p)));
+}
+
+/** `["process", "rlimits", 0, "hard"]` → `process.rlimits[0].hard` (index -1 prints `[]`). */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let s = "";
+  for (const p of path) {
+    if (typeof p === "number") s += p < 0 ? "[]" : `[${p}]`;
+    else s += s === "" ? String(p) : `.${String(p)}`;
+  }
+  return s;
+}
+
+function checkRlimits(rlimits: readonly SpecRlimit[]): void {
+  const seen = new Set<string>();
+  rlimits.forEach((r, i) => {
+    if (seen.has(r.type)) {
+      throw new BootError(`config.json: process.rlimits[${i}].type: ${r.type} is given twice`);
+    }
+    seen.add(r.type);
+    if (r.soft > r.hard) {
+      throw new BootError(`config.json: process.rlimits[${i}]: soft limit exceeds hard limit`);
+    }
+  });
+}
+
+/** A JSON limit as a 64-bit value; 2^64 and above (RLIM_INFINITY after rounding) is infinity. */
+export function limitValue(n: number): bigint {
+  return n >= 2 ** 64 ? RLIM_INFINITY : BigInt(n);
+}
+
+/** process.rlimits as the kernel takes them: resource number → {cur, max}. */
+export function rlimitsOf(spec: Spec): Map<number, Rlimit> {
+  const m = new Map<number, Rlimit>();
+  for (const r of spec.process.rlimits ?? []) {
+    m.set(RLIMIT_NAMES[r.type]!, { cur: limitValue(r.soft), max: limitValue(r.hard) });
+  }
+  return m;
+}
+
+/**
+ * The spec `sentry spec` writes, and the base of a bare root filesystem's spec: /bin/sh as
+ * root in a read-only rootfs/ beside config.json, with runc's RLIMIT_NOFILE of 1024.
+ */
+export function defaultSpec(): Spec {
+  return {
+    ociVersion: OCI_VERSION,
+    process: {
+      terminal: false,
+      user: { uid: 0, gid: 0 },
+      args: ["sh"],
+      env: [`PATH=${DEFAULT_PATH}`, "TERM=xterm"],
+      cwd: "/",
+      rlimits: [{ type: nameOf(RLIMIT_NOFILE), hard: 1024, soft: 1024 }],
+    },
+    root: { path: "rootfs", readonly: true },
+    hostname: "sentry",
+    mounts: [],
+  };
+}
+
+function nameOf(resource: number): string {
+  for (const [name, n] of Object.entries(RLIMIT_NAMES)) if (n === resource) return name;
+  throw new Error(`no name for resource ${resource}`);
+}

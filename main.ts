@@ -1,0 +1,37 @@
+/**
+ * The sentry's entry point: runs boot and exits with its status. Anything that escapes boot,
+ * including an unhandled rejection or an uncaught error in a callback, still ends as one line
+ * on stderr and exit status 125: a container runtime never prints a stack trace.
+ *
+ * Run it through the `./sentry` launcher (or the binary of `deno task compile`).
+ *
+ * @module
+ */
+
+import { EXIT_SENTRY_ERROR, main, reportError } from "./boot/mod.ts";
+
+function die(err: unknown): never {
+  try {
+    reportError(err, null);
+  } catch {
+    // stderr is gone; the status still tells.
+  }
+  Deno.exit(EXIT_SENTRY_ERROR);
+}
+
+globalThis.addEventListener("unhandledrejection", (e) => {
+  e.preventDefault();
+  die(e.reason);
+});
+globalThis.addEventListener("error", (e) => {
+  e.preventDefault();
+  die(e.error);
+});
+
+let status: number;
+try {
+  status = await main(Deno.args);
+} catch (err) {
+  die(err);
+}
+Deno.exit(status);

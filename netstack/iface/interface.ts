@@ -1,0 +1,103 @@
+/**
+ * A network interface: a link endpoint plus its addresses and neighbor cache.
+ *
+ * @module
+ */
+
+import type { LinkEndpoint, Medium } from "../link/endpoint.ts";
+import { EthernetAddress, type IpAddress, IpCidr, Ipv4Address, Ipv6Address } from "../wire/address.ts";
+import { ETHERNET_HEADER_LEN } from "../wire/ethernet.ts";
+import { NeighborCache } from "./neighbor_cache.ts";
+
+/** Options for {@linkcode Stack.addInterface}. */
+export interface InterfaceOptions {
+  device: LinkEndpoint;
+  /** Required for the Ethernet medium. */
+  mac?: EthernetAddress;
+  addresses?: Array<IpCidr | string>;
+}
+
+/** @savable */
+export class Interface {
+  /** Immutable. */
+  readonly index: number;
+  /** @nosave The device is host-bound and re-attached on restore. */
+  readonly device: LinkEndpoint;
+  /** Immutable. Null for the IP medium. */
+  readonly mac: EthernetAddress | null;
+  readonly neighbors: NeighborCache = new NeighborCache();
+  #addresses: IpCidr[] = [];
+
+  constructor(index: number, opts: InterfaceOptions) {
+    this.index = index;
+    this.device = opts.device;
+    if (opts.device.medium === "ethernet" && !opts.mac) {
+      throw new TypeError("Cannot add an Ethernet interface without a MAC address");
+    }
+    this.mac = opts.device.medium === "ethernet" ? opts.mac! : null;
+    for (const a of opts.addresses ?? []) this.addAddress(typeof a === "string" ? IpCidr.parse(a) : a);
+  }
+
+  get medium(): Medium {
+    return this.device.medium;
+  }
+
+  /** Largest IP packet the link carries. */
+  get ipMtu(): number {
+    return this.device.mtu - (this.medium === "ethernet" ? ETHERNET_HEADER_LEN : 0);
+  }
+
+  get addresses(): readonly IpCidr[] {
+    return this.#addresses;
+  }
+
+  addAddress(c: IpCidr): void {
+    this.#addresses.push(c);
+  }
+
+  removeAddress(a: IpAddress): void {
+    this.#addresses = this.#addresses.filter((c) => !c.address.equals(a));
+  }
+
+  /** Whether `a` is one of our unicast addresses. */
+  hasAddress(a: IpAddress): boolean {
+    for (const c of this.#addresses) if (c.address.equals(a)) return true;
+    return false;
+  }
+
+  /** Whether an IP packet to `dst` is for us: unicast, broadcast, or a group we are in. */
+  acceptsDestination(dst: IpAddress): boolean {
+    if (this.hasAddress(dst)) return true;
+    if (dst.version === 4) {
+      if (dst.isBroadcast) return true;
+      for (const c of this.#addresses) if (c.broadcast()?.equals(dst)) return true;
+      return false;
+    }
+    if (dst.equals(Ipv6Address.LINK_LOCAL_ALL_NODES)) return true;
+    for (const c of this.#addresses) {
+      if (c.address.version === 6 && c.address.solicitedNode().equals(dst)) return true;
+    }
+    return false;
+  }
+
+  /** Picks a source address of `dst`'s family, preferring one on the same prefix. */
+  sourceFor(dst: IpAddress): IpAddress | null {
+    let any: IpAddress | null = null;
+    for (const c of this.#addresses) {
+      if (c.address.version !== dst.version) continue;
+      if (c.contains(dst)) return c.address;
+      if (dst.version === 6 && (dst as Ipv6Address).isLinkLocal !== (c.address as Ipv6Address).isLinkLocal) {
+        any ??= c.address;
+        continue;
+      }
+      if (any === null || (any.version === 6 && (any as Ipv6Address).isLinkLocal)) any = c.address;
+    }
+    return any;
+  }
+
+  /** An IPv4 address to put in ARP requests for `target`. */
+  arpSourceFor(target: Ipv4Address): Ipv4Address | null {
+    const s = this.sourceFor(target);
+    return s !== null && s.version === 4 ? s : null;
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * The routing table: longest-prefix match from destination to interface and
+ * next hop.
+ *
+ * @module
+ */
+
+import { type IpAddress, IpCidr } from "../wire/address.ts";
+
+/** One route. A null gateway means the destination is on-link. @savable */
+export interface Route {
+  cidr: IpCidr;
+  gateway: IpAddress | null;
+  ifIndex: number;
+}
+
+/** @savable */
+export class RoutingTable {
+  #routes: Route[] = [];
+
+  get routes(): readonly Route[] {
+    return this.#routes;
+  }
+
+  add(r: Route): void {
+    this.#routes.push({ cidr: r.cidr, gateway: r.gateway, ifIndex: r.ifIndex });
+    // Longest prefix first, so lookup takes the first match.
+    this.#routes.sort((a, b) => b.cidr.prefixLength - a.cidr.prefixLength);
+  }
+
+  /** Removes routes for which `pred` holds; returns how many. */
+  remove(pred: (r: Route) => boolean): number {
+    const before = this.#routes.length;
+    this.#routes = this.#routes.filter((r) => !pred(r));
+    return before - this.#routes.length;
+  }
+
+  /** The best route to `dst`, or null. */
+  lookup(dst: IpAddress): Route | null {
+    for (const r of this.#routes) if (r.cidr.contains(dst)) return r;
+    return null;
+  }
+}
+
+/** A default route ("0.0.0.0/0" or "::/0") via `gateway`. */
+export function defaultRoute(gateway: IpAddress, ifIndex: number): Route {
+  return {
+    cidr: new IpCidr(gateway, 0),
+    gateway,
+    ifIndex,
+  };
+}

@@ -1,0 +1,857 @@
+/**
+ * The stack: interfaces, routes, neighbor resolution (ARP, NDP), IPv4
+ * reassembly, ICMP echo, port tables and demultiplexing to TCP, UDP and ICMP
+ * sockets.
+ *
+ * Time contract: the caller passes `now` (ms) into every entry point.
+ * `poll(now)` moves frames in and out and reports whether anything happened;
+ * call it again while it returns true. `pollAt(now)` returns when the stack
+ * next needs a poll (`now` for "at once"), or null when it is idle until the
+ * next frame or API call. Nothing here reads a clock or sets a timer.
+ *
+ * Synchronous on purpose: a socket's state is consistent only between calls.
+ *
+ * @module
+ */
+
+import {
+  EthernetAddress,
+  type IpAddress,
+  IpCidr,
+  Ipv4Address,
+  Ipv6Address,
+} from "../wire/address.ts";
+import { ArpOperation, ArpPacket, ARP_LEN, emitArp, parseArp } from "../wire/arp.ts";
+import { emitEthernet, ETHERNET_HEADER_LEN, EthernetFrame, EtherType } from "../wire/ethernet.ts";
+import { emitIcmpv4, Icmpv4Packet, icmpv4Len, type Icmpv4Repr, Icmpv4Type, Icmpv4Unreachable, parseIcmpv4 } from "../wire/icmpv4.ts";
+import { emitIcmpv6, Icmpv6Packet, icmpv6Len, type Icmpv6Repr, Icmpv6Type, parseIcmpv6 } from "../wire/icmpv6.ts";
+import { emitIpv4, IpProtocol, IPV4_HEADER_LEN, Ipv4Packet, parseIpv4 } from "../wire/ipv4.ts";
+import { emitIpv6, IPV6_HEADER_LEN, Ipv6Packet, parseIpv6 } from "../wire/ipv6.ts";
+import { type SeqNumber, seq } from "../wire/seq_number.ts";
+import { emitTcp, parseTcp, TcpPacket, tcpHeaderLen, type TcpRepr } from "../wire/tcp.ts";
+import { emitUdp, parseUdp, UDP_HEADER_LEN, UdpPacket } from "../wire/udp.ts";
+import { ECONNREFUSED, EINVAL } from "../errors.ts";
+import { Prng } from "../link/prng.ts";
+import { rstReplyFor, type TcpEndpoint, type TcpHost, type TcpOptions, TcpSocket } from "../tcp/tcp_socket.ts";
+import { type Datagram, type UdpHost, type UdpOptions, UdpSocket } from "../udp/udp_socket.ts";
+import { type EchoMessage, type IcmpHost, IcmpSocket } from "../udp/icmp_socket.ts";
+import { Interface, type InterfaceOptions } from "./interface.ts";
+import { Reassembler } from "./fragment.ts";
+import { PortTable } from "./ports.ts";
+import { type Route, RoutingTable } from "./routing.ts";
+
+/** Frames taken from one device per poll, so egress gets its turn. */
+const RX_BUDGET = 256;
+const DEFAULT_HOP_LIMIT = 64;
+/** ICMP errors quote at most this much of the offending packet (IPv6: RFC 4443 §2.4c). */
+const ICMPV6_ERROR_MAX = 1280 - IPV6_HEADER_LEN - 8;
+
+/** Options for a {@linkcode Stack}. */
+export interface StackOptions {
+  /** Seeds ISNs and ephemeral choices; the same seed replays the same run. */
+  seed?: number;
+  /** Defaults for sockets made by {@linkcode Stack.tcpSocket}. */
+  tcp?: TcpOptions;
+  /** Receives trace lines (state changes, retransmissions). @nosave */
+  trace?: (line: string) => void;
+}
+
+/** Counters for tests and diagnostics. */
+export interface StackStats {
+  rxFrames: number;
+  txFrames: number;
+  rxDropped: number;
+  tcpRstSent: number;
+  reassembled: number;
+}
+
+/** Why an IP send did not happen. */
+type SendResult = "sent" | "full" | "unresolved" | "noroute";
+
+/** @savable */
+export class Stack implements TcpHost, UdpHost, IcmpHost {
+  readonly #interfaces: Interface[] = [];
+  readonly routes: RoutingTable = new RoutingTable();
+  readonly #reassembler = new Reassembler();
+  readonly #rng: Prng;
+  /** Immutable. */
+  readonly #isnSecret: number;
+  readonly #tcpDefaults: TcpOptions;
+  /** @nosave */
+  readonly #trace: ((line: string) => void) | null;
+  #ipIdent = 0;
+
+  // --- Demultiplexing. ---
+  readonly #tcpPorts = new PortTable<TcpSocket>();
+  readonly #tcpConns = new Map<string, TcpSocket>();
+  readonly #udpPorts = new PortTable<UdpSocket>();
+  readonly #udpSockets = new Set<UdpSocket>();
+  readonly #icmpIdents = new PortTable<IcmpSocket>();
+  readonly #icmpSockets = new Set<IcmpSocket>();
+
+  /** Sockets whose last send waited on neighbor resolution, and until when. */
+  readonly #blocked = new Map<object, number>();
+  /** IP packets addressed to ourselves, delivered on the next poll. */
+  #localQueue: Uint8Array[] = [];
+
+  readonly stats: StackStats = { rxFrames: 0, txFrames: 0, rxDropped: 0, tcpRstSent: 0, reassembled: 0 };
+
+  constructor(opts: StackOptions = {}) {
+    this.#rng = new Prng(opts.seed ?? 1);
+    this.#isnSecret = this.#rng.nextU32();
+    this.#tcpDefaults = opts.tcp ?? {};
+    this.#trace = opts.trace ?? null;
+  }
+
+  // ===================================================================
+  // Configuration.
+  // ===================================================================
+
+  /** Adds an interface and on-link routes for its addresses. */
+  addInterface(opts: InterfaceOptions): Interface {
+    const iface = new Interface(this.#interfaces.length, opts);
+    this.#interfaces.push(iface);
+    for (const c of iface.addresses) this.#addOnLinkRoute(iface, c);
+    return iface;
+  }
+
+  get interfaces(): readonly Interface[] {
+    return this.#interfaces;
+  }
+
+  /** Adds an address (and its on-link route) to interface `ifIndex`. */
+  addAddress(ifIndex: number, cidr: IpCidr | string): void {
+    const iface = this.#interfaces[ifIndex];
+    if (!iface) throw EINVAL;
+    const c = typeof cidr === "string" ? IpCidr.parse(cidr) : cidr;
+    iface.addAddress(c);
+    this.#addOnLinkRoute(iface, c);
+  }
+
+  /** Adds a route; a gateway route's interface must already exist. */
+  addRoute(r: Route): void {
+    this.routes.add(r);
+  }
+
+  #addOnLinkRoute(iface: Interface, c: IpCidr): void {
+    this.routes.add({ cidr: new IpCidr(c.address, c.prefixLength), gateway: null, ifIndex: iface.index });
+  }
+
+  /** Whether `a` is one of our addresses on any interface. */
+  isLocalAddress(a: IpAddress): boolean {
+    return this.#interfaces.some((i) => i.hasAddress(a));
+  }
+
+  // ===================================================================
+  // Sockets.
+  // ===================================================================
+
+  tcpSocket(opts: TcpOptions = {}): TcpSocket {
+    return new TcpSocket(this, { ...this.#tcpDefaults, ...opts });
+  }
+
+  udpSocket(opts: UdpOptions = {}): UdpSocket {
+    const s = new UdpSocket(this, opts);
+    this.#udpSockets.add(s);
+    return s;
+  }
+
+  icmpSocket(): IcmpSocket {
+    const s = new IcmpSocket(this);
+    this.#icmpSockets.add(s);
+    return s;
+  }
+
+  /** Live TCP connections (not listeners), for tests. */
+  get tcpConnectionCount(): number {
+    return this.#tcpConns.size;
+  }
+
+  // --- TcpHost. ---
+
+  tcpBind(sock: TcpSocket, addr: IpAddress | null, port: number): number {
+    if (addr !== null && !this.isLocalAddress(addr)) throw EINVAL;
+    // Connected sockets share their port freely; listeners and bare binds conflict.
+    return this.#tcpPorts.bind(sock, addr, port, (other) => other.remote === null);
+  }
+
+  tcpUnbind(sock: TcpSocket): void {
+    this.#tcpPorts.unbind(sock, sock.localPort);
+  }
+
+  tcpRegister(sock: TcpSocket): void {
+    this.#tcpConns.set(tcpKey(sock.localAddr!, sock.localPort, sock.remote!.addr, sock.remote!.port), sock);
+  }
+
+  tcpUnregister(sock: TcpSocket): void {
+    const k = tcpKey(sock.localAddr!, sock.localPort, sock.remote!.addr, sock.remote!.port);
+    if (this.#tcpConns.get(k) === sock) this.#tcpConns.delete(k);
+    this.#blocked.delete(sock);
+  }
+
+  tcpRoute(dst: IpAddress): { src: IpAddress; mtu: number } | null {
+    return this.#routeInfo(dst);
+  }
+
+  tcpIsn(now: number, local: TcpEndpoint, remote: TcpEndpoint): SeqNumber {
+    // RFC 6528: a 4-microsecond clock plus a keyed hash of the 4-tuple.
+    const h = fnv1a(`${local.addr}|${local.port}|${remote.addr}|${remote.port}`, this.#isnSecret);
+    return seq(Math.floor(now * 250) + h);
+  }
+
+  tcpTrace(sock: TcpSocket, msg: string): void {
+    if (this.#trace) {
+      const r = sock.remote;
+      this.#trace(`tcp ${sock.localAddr ?? "*"}:${sock.localPort}-${r ? `${r.addr}:${r.port}` : "*"} ${msg}`);
+    }
+  }
+
+  // --- UdpHost. ---
+
+  udpBind(sock: UdpSocket, addr: IpAddress | null, port: number): number {
+    if (addr !== null && !this.isLocalAddress(addr) && !addr.isMulticast) throw EINVAL;
+    return this.#udpPorts.bind(sock, addr, port, () => true);
+  }
+
+  udpUnbind(sock: UdpSocket): void {
+    this.#udpPorts.unbind(sock, sock.localPort);
+    this.#udpSockets.delete(sock);
+    this.#blocked.delete(sock);
+  }
+
+  udpRoute(dst: IpAddress): { src: IpAddress; mtu: number } | null {
+    return this.#routeInfo(dst);
+  }
+
+  // --- IcmpHost. ---
+
+  icmpBind(sock: IcmpSocket, ident: number): number {
+    if (ident === 0) ident = 1 + this.#rng.below(0xfffe);
+    return this.#icmpIdents.bind(sock, null, ident, () => true);
+  }
+
+  icmpUnbind(sock: IcmpSocket): void {
+    this.#icmpIdents.unbind(sock, sock.ident);
+    this.#icmpSockets.delete(sock);
+  }
+
+  icmpRoute(dst: IpAddress): { src: IpAddress; mtu: number } | null {
+    return this.#routeInfo(dst);
+  }
+
+  #routeInfo(dst: IpAddress): { src: IpAddress; mtu: number } | null {
+    if (this.isLocalAddress(dst)) return { src: dst, mtu: 65535 };
+    const r = this.routes.lookup(dst);
+    if (!r) return null;
+    const iface = this.#interfaces[r.ifIndex];
+    if (!iface) return null;
+    const src = iface.sourceFor(r.gateway ?? dst);
+    return src === null ? null : { src, mtu: iface.ipMtu };
+  }
+
+  // ===================================================================
+  // Polling.
+  // ===================================================================
+
+  /** Moves frames in and out; true if anything happened. Call again while true. */
+  poll(now: number): boolean {
+    let changed = false;
+    if (this.#localQueue.length > 0) {
+      const q = this.#localQueue;
+      this.#localQueue = [];
+      for (const pkt of q) this.#receiveIp(now, null, pkt, null);
+      changed = true;
+    }
+    for (const iface of this.#interfaces) {
+      for (let i = 0; i < RX_BUDGET; i++) {
+        const f = iface.device.receive(now);
+        if (f === null) break;
+        this.stats.rxFrames++;
+        changed = true;
+        this.#receiveFrame(now, iface, f);
+      }
+    }
+    this.#reassembler.expire(now);
+    for (const s of this.#tcpConns.values()) {
+      if (this.#isBlocked(s, now)) continue;
+      if (s.dispatch(now, (src, dst, r) => this.#sendTcp(now, s, src, dst, r))) changed = true;
+    }
+    for (const s of this.#udpSockets) {
+      if (this.#isBlocked(s, now)) continue;
+      if (s.dispatch(now, (d) => this.#sendUdp(now, s, d))) changed = true;
+    }
+    for (const s of this.#icmpSockets) {
+      if (s.dispatch(now, (m) => this.#sendEcho(now, m))) changed = true;
+    }
+    return changed;
+  }
+
+  /** When to poll next: `now` if there is work, a deadline, or null if idle. */
+  pollAt(now: number): number | null {
+    if (this.#localQueue.length > 0) return now;
+    let t: number | null = null;
+    const consider = (d: number | null) => {
+      if (d !== null && (t === null || d < t)) t = d;
+    };
+    for (const s of this.#tcpConns.values()) consider(this.#blockedAt(s, s.pollAt(now)));
+    for (const s of this.#udpSockets) consider(this.#blockedAt(s, s.pollAt(now)));
+    for (const s of this.#icmpSockets) consider(s.pollAt(now));
+    consider(this.#reassembler.nextExpiry());
+    return t === null ? null : Math.max(t, now);
+  }
+
+  #isBlocked(sock: object, now: number): boolean {
+    const until = this.#blocked.get(sock);
+    if (until === undefined) return false;
+    if (until <= now) {
+      this.#blocked.delete(sock);
+      return false;
+    }
+    return true;
+  }
+
+  #blockedAt(sock: object, at: number | null): number | null {
+    const until = this.#blocked.get(sock);
+    return at === null || until === undefined ? at : Math.max(at, until);
+  }
+
+  // ===================================================================
+  // Egress.
+  // ===================================================================
+
+  #sendTcp(now: number, sock: TcpSocket, src: IpAddress, dst: IpAddress, r: TcpRepr): boolean {
+    const len = tcpHeaderLen(r) + r.payload.length;
+    const res = this.#sendIp(now, src, dst, IpProtocol.TCP, len, (b) => emitTcp(r, TcpPacket.unchecked(b), { src, dst }));
+    return this.#noteResult(sock, now, res);
+  }
+
+  #sendUdp(now: number, sock: UdpSocket, d: Datagram): boolean {
+    const len = UDP_HEADER_LEN + d.data.length;
+    const res = this.#sendIp(now, d.src.addr, d.dst.addr, IpProtocol.UDP, len, (b) =>
+      emitUdp({ srcPort: d.src.port, dstPort: d.dst.port }, UdpPacket.unchecked(b), {
+        src: d.src.addr,
+        dst: d.dst.addr,
+        payload: d.data,
+      }));
+    // A datagram that cannot be routed is dropped, as on Linux after connect-time checks.
+    if (res === "noroute") return true;
+    return this.#noteResult(sock, now, res);
+  }
+
+  #sendEcho(now: number, m: EchoMessage): boolean {
+    const src = m.local ?? this.#routeInfo(m.peer)?.src;
+    if (!src) return true;
+    const res = this.#sendIcmp(now, src, m.peer, { kind: "echoRequest", ident: m.ident, seqNo: m.seqNo, data: m.data });
+    return res !== "full" && res !== "unresolved";
+  }
+
+  /** Turns a send result into the socket's "sent?" and remembers blocking. */
+  #noteResult(sock: object, now: number, res: SendResult): boolean {
+    if (res === "sent") return true;
+    if (res === "unresolved") this.#blocked.set(sock, now + 1000);
+    return false;
+  }
+
+  /** Sends an ICMP message of either family. */
+  #sendIcmp(
+    now: number,
+    src: IpAddress,
+    dst: IpAddress,
+    r: Icmpv4Repr | Icmpv6Repr,
+    link: { hopLimit?: number; iface?: Interface } = {},
+  ): SendResult {
+    if (src.version === 4 && dst.version === 4) {
+      const r4 = r as Icmpv4Repr;
+      return this.#sendIp(now, src, dst, IpProtocol.ICMP, icmpv4Len(r4), (b) => emitIcmpv4(r4, Icmpv4Packet.unchecked(b)));
+    }
+    const r6 = r as Icmpv6Repr;
+    return this.#sendIp(
+      now,
+      src,
+      dst,
+      IpProtocol.ICMPV6,
+      icmpv6Len(r6),
+      (b) => emitIcmpv6(r6, Icmpv6Packet.unchecked(b), src as Ipv6Address, dst as Ipv6Address),
+      link.hopLimit,
+      link.iface,
+    );
+  }
+
+  /**
+   * Routes and sends one IP packet whose upper-layer part `fill` writes into
+   * a `len`-byte buffer. IPv4 packets larger than the link MTU are
+   * fragmented; IPv6 ones are refused (no fragment header support).
+   */
+  #sendIp(
+    now: number,
+    src: IpAddress,
+    dst: IpAddress,
+    protocol: number,
+    len: number,
+    fill: (b: Uint8Array) => void,
+    hopLimit = DEFAULT_HOP_LIMIT,
+    via?: Interface,
+  ): SendResult {
+    const ipHdr = dst.version === 4 ? IPV4_HEADER_LEN : IPV6_HEADER_LEN;
+    if (this.isLocalAddress(dst)) {
+      const pkt = new Uint8Array(ipHdr + len);
+      this.#writeIpHeader(pkt, src, dst, protocol, len, hopLimit, this.#nextIdent());
+      fill(pkt.subarray(ipHdr));
+      this.#localQueue.push(pkt);
+      return "sent";
+    }
+    const route: Route | null = via
+      ? { cidr: new IpCidr(dst, dst.version === 4 ? 32 : 128), gateway: null, ifIndex: via.index }
+      : this.routes.lookup(dst);
+    const iface = route ? this.#interfaces[route.ifIndex] : undefined;
+    if (!route || !iface) return "noroute";
+    let dstMac: EthernetAddress | null = null;
+    if (iface.medium === "ethernet") {
+      dstMac = this.#resolve(now, iface, route.gateway ?? dst);
+      if (dstMac === null) return "unresolved";
+    }
+    const link = iface.medium === "ethernet" ? ETHERNET_HEADER_LEN : 0;
+    if (ipHdr + len > iface.ipMtu) {
+      if (dst.version !== 4) return "noroute";
+      return this.#sendFragmented(now, iface, dstMac, { src, dst, protocol, len, fill, hopLimit });
+    }
+    const ident = this.#nextIdent();
+    const ok = iface.device.transmit(now, link + ipHdr + len, (buf) => {
+      if (dstMac !== null) {
+        emitEthernet(
+          { dst: dstMac, src: iface.mac!, ethertype: dst.version === 4 ? EtherType.IPV4 : EtherType.IPV6 },
+          EthernetFrame.unchecked(buf),
+        );
+      }
+      const ip = buf.subarray(link);
+      this.#writeIpHeader(ip, src, dst, protocol, len, hopLimit, ident);
+      fill(ip.subarray(ipHdr));
+    });
+    if (!ok) return "full";
+    this.stats.txFrames++;
+    return "sent";
+  }
+
+  #nextIdent(): number {
+    this.#ipIdent = (this.#ipIdent + 1) & 0xffff;
+    return this.#ipIdent;
+  }
+
+  #writeIpHeader(
+    ip: Uint8Array,
+    src: IpAddress,
+    dst: IpAddress,
+    protocol: number,
+    len: number,
+    hopLimit: number,
+    ident: number,
+  ): void {
+    if (dst.version === 4) {
+      emitIpv4(
+        { src: src as Ipv4Address, dst, protocol, payloadLength: len, hopLimit },
+        Ipv4Packet.unchecked(ip),
+        ident,
+      );
+    } else {
+      emitIpv6(
+        { src: src as Ipv6Address, dst, nextHeader: protocol, payloadLength: len, hopLimit },
+        Ipv6Packet.unchecked(ip),
+      );
+    }
+  }
+
+  /** RFC 791 §3.2 fragmentation: 8-byte-aligned pieces, MF on all but the last. */
+  #sendFragmented(
+    now: number,
+    iface: Interface,
+    dstMac: EthernetAddress | null,
+    p: {
+      src: IpAddress;
+      dst: Ipv4Address;
+      protocol: number;
+      len: number;
+      fill: (b: Uint8Array) => void;
+      hopLimit: number;
+    },
+  ): SendResult {
+    const whole = new Uint8Array(p.len);
+    p.fill(whole);
+    const maxData = (iface.ipMtu - IPV4_HEADER_LEN) & ~7;
+    const ident = this.#nextIdent();
+    const link = dstMac !== null ? ETHERNET_HEADER_LEN : 0;
+    for (let off = 0; off < p.len; off += maxData) {
+      const chunk = whole.subarray(off, Math.min(p.len, off + maxData));
+      const more = off + chunk.length < p.len;
+      const ok = iface.device.transmit(now, link + IPV4_HEADER_LEN + chunk.length, (buf) => {
+        if (dstMac !== null) {
+          emitEthernet({ dst: dstMac, src: iface.mac!, ethertype: EtherType.IPV4 }, EthernetFrame.unchecked(buf));
+        }
+        const ip = Ipv4Packet.unchecked(buf.subarray(link));
+        emitIpv4(
+          { src: p.src as Ipv4Address, dst: p.dst, protocol: p.protocol, payloadLength: chunk.length, hopLimit: p.hopLimit },
+          ip,
+          ident,
+        );
+        ip.setFragment(false, more, off);
+        ip.fillChecksum();
+        buf.set(chunk, link + IPV4_HEADER_LEN);
+      });
+      if (!ok) return off === 0 ? "full" : "sent"; // a partial datagram is lost, as on a real link
+      this.stats.txFrames++;
+    }
+    return "sent";
+  }
+
+  /** The link address for `nextHop`, sending a resolution request if needed. */
+  #resolve(now: number, iface: Interface, nextHop: IpAddress): EthernetAddress | null {
+    if (nextHop.version === 4) {
+      if (nextHop.isBroadcast || iface.addresses.some((c) => c.broadcast()?.equals(nextHop))) {
+        return EthernetAddress.BROADCAST;
+      }
+      if (nextHop.isMulticast) {
+        const b = nextHop.bytes;
+        return new EthernetAddress([0x01, 0x00, 0x5e, b[1]! & 0x7f, b[2]!, b[3]!]);
+      }
+    } else if (nextHop.isMulticast) {
+      return nextHop.multicastMac();
+    }
+    const l = iface.neighbors.lookup(nextHop, now);
+    if (l.kind === "found") {
+      if (l.refresh) this.#solicit(now, iface, nextHop);
+      return l.mac;
+    }
+    if (l.request) this.#solicit(now, iface, nextHop);
+    return null;
+  }
+
+  /** Sends an ARP request or an NDP neighbor solicitation for `target`. */
+  #solicit(now: number, iface: Interface, target: IpAddress): void {
+    if (target.version === 4) {
+      const spa = iface.arpSourceFor(target);
+      if (spa === null) return;
+      const ok = iface.device.transmit(now, ETHERNET_HEADER_LEN + ARP_LEN, (buf) => {
+        emitEthernet({ dst: EthernetAddress.BROADCAST, src: iface.mac!, ethertype: EtherType.ARP }, EthernetFrame.unchecked(buf));
+        emitArp({
+          operation: ArpOperation.REQUEST,
+          senderHardware: iface.mac!,
+          senderProtocol: spa,
+          targetHardware: new EthernetAddress([0, 0, 0, 0, 0, 0]),
+          targetProtocol: target,
+        }, ArpPacket.unchecked(buf.subarray(ETHERNET_HEADER_LEN)));
+      });
+      if (ok) this.stats.txFrames++;
+      return;
+    }
+    const src = iface.sourceFor(target);
+    if (src === null || src.version !== 6) return;
+    this.#sendIcmp(now, src, target.solicitedNode(), {
+      kind: "neighborSolicit",
+      target,
+      sourceLinkAddr: iface.mac,
+    }, { hopLimit: 255, iface });
+  }
+
+  // ===================================================================
+  // Ingress.
+  // ===================================================================
+
+  #receiveFrame(now: number, iface: Interface, frame: Uint8Array): void {
+    if (iface.medium === "ip") {
+      this.#receiveIp(now, iface, frame, null);
+      return;
+    }
+    const f = EthernetFrame.checked(frame);
+    if (!f) return this.#drop();
+    const dst = f.dst;
+    if (!dst.equals(iface.mac!) && !dst.isBroadcast && !dst.isMulticast) return this.#drop();
+    switch (f.ethertype) {
+      case EtherType.ARP:
+        this.#receiveArp(now, iface, f.payload);
+        return;
+      case EtherType.IPV4:
+      case EtherType.IPV6:
+        this.#receiveIp(now, iface, f.payload, f.src);
+        return;
+      default:
+        this.#drop();
+    }
+  }
+
+  #drop(): void {
+    this.stats.rxDropped++;
+  }
+
+  #receiveArp(now: number, iface: Interface, bytes: Uint8Array): void {
+    const p = ArpPacket.checked(bytes);
+    const r = p ? parseArp(p) : null;
+    if (!r) return this.#drop();
+    const forUs = iface.hasAddress(r.targetProtocol);
+    // RFC 826 merge: update an existing entry, or add one if the packet is for us.
+    if (forUs || iface.neighbors.has(r.senderProtocol)) {
+      if (!r.senderProtocol.isUnspecified) {
+        iface.neighbors.fill(r.senderProtocol, r.senderHardware, now);
+        this.#unblockAll();
+      }
+    }
+    if (!forUs || r.operation !== ArpOperation.REQUEST) return;
+    const ok = iface.device.transmit(now, ETHERNET_HEADER_LEN + ARP_LEN, (buf) => {
+      emitEthernet({ dst: r.senderHardware, src: iface.mac!, ethertype: EtherType.ARP }, EthernetFrame.unchecked(buf));
+      emitArp({
+        operation: ArpOperation.REPLY,
+        senderHardware: iface.mac!,
+        senderProtocol: r.targetProtocol,
+        targetHardware: r.senderHardware,
+        targetProtocol: r.senderProtocol,
+      }, ArpPacket.unchecked(buf.subarray(ETHERNET_HEADER_LEN)));
+    });
+    if (ok) this.stats.txFrames++;
+  }
+
+  #unblockAll(): void {
+    this.#blocked.clear();
+  }
+
+  /** Handles an IP packet; `iface` is null for packets we sent ourselves. */
+  #receiveIp(now: number, iface: Interface | null, bytes: Uint8Array, _srcMac: EthernetAddress | null): void {
+    const version = bytes.length > 0 ? bytes[0]! >> 4 : 0;
+    if (version === 4) {
+      const p = Ipv4Packet.checked(bytes);
+      const r = p ? parseIpv4(p) : null;
+      if (!p || !r) return this.#drop();
+      if (iface ? !iface.acceptsDestination(r.dst) : !this.isLocalAddress(r.dst)) return this.#drop();
+      let payload = p.payload;
+      if (p.isFragment) {
+        const whole = this.#reassembler.add(
+          now,
+          { src: r.src, dst: r.dst, protocol: r.protocol, ident: p.ident },
+          { offset: p.fragmentOffset, more: p.moreFragments, data: payload },
+        );
+        if (whole === null) return;
+        this.stats.reassembled++;
+        payload = whole;
+      }
+      this.#receiveTransport(now, iface, r.src, r.dst, r.protocol, payload, bytes, r.hopLimit);
+      return;
+    }
+    if (version === 6) {
+      const p = Ipv6Packet.checked(bytes);
+      if (!p) return this.#drop();
+      const r = parseIpv6(p);
+      if (iface ? !iface.acceptsDestination(r.dst) : !this.isLocalAddress(r.dst)) return this.#drop();
+      this.#receiveTransport(now, iface, r.src, r.dst, r.nextHeader, p.payload, bytes, r.hopLimit);
+      return;
+    }
+    this.#drop();
+  }
+
+  #receiveTransport(
+    now: number,
+    iface: Interface | null,
+    src: IpAddress,
+    dst: IpAddress,
+    protocol: number,
+    payload: Uint8Array,
+    packet: Uint8Array,
+    hopLimit: number,
+  ): void {
+    switch (protocol) {
+      case IpProtocol.TCP:
+        return this.#receiveTcp(now, src, dst, payload);
+      case IpProtocol.UDP:
+        return this.#receiveUdp(now, src, dst, payload, packet);
+      case IpProtocol.ICMP:
+        if (src.version === 4) return this.#receiveIcmpv4(now, src, dst as Ipv4Address, payload);
+        return this.#drop();
+      case IpProtocol.ICMPV6:
+        if (src.version === 6) return this.#receiveIcmpv6(now, iface, src, dst as Ipv6Address, payload, hopLimit);
+        return this.#drop();
+      default:
+        this.#sendUnreachable(now, src, dst, packet, "protocol");
+    }
+  }
+
+  #receiveTcp(now: number, src: IpAddress, dst: IpAddress, bytes: Uint8Array): void {
+    const p = TcpPacket.checked(bytes);
+    const seg = p ? parseTcp(p, src, dst) : null;
+    if (!seg) return this.#drop();
+    if (dst.isMulticast || (dst.version === 4 && dst.isBroadcast)) return this.#drop();
+    const conn = this.#tcpConns.get(tcpKey(dst, seg.dstPort, src, seg.srcPort));
+    if (conn && !(conn.state === "TIME-WAIT" && seg.syn && seg.ack === null && this.#listenerFor(dst, seg.dstPort))) {
+      conn.process(now, src, dst, seg);
+      return;
+    }
+    if (conn) conn.abort(); // RFC 9293 §3.6.1: a new SYN may reopen a TIME-WAIT connection
+    const listener = this.#listenerFor(dst, seg.dstPort);
+    if (listener && !(seg.ack !== null && !seg.rst)) {
+      listener.process(now, src, dst, seg);
+      return;
+    }
+    const rst = rstReplyFor(seg);
+    if (!rst) return;
+    this.stats.tcpRstSent++;
+    const len = tcpHeaderLen(rst);
+    this.#sendIp(now, dst, src, IpProtocol.TCP, len, (b) => emitTcp(rst, TcpPacket.unchecked(b), { src: dst, dst: src }));
+  }
+
+  #listenerFor(addr: IpAddress, port: number): TcpSocket | null {
+    let wildcard: TcpSocket | null = null;
+    for (const s of this.#tcpPorts.holders(port)) {
+      if (!s.isListening) continue;
+      if (s.localAddr === null) wildcard ??= s;
+      else if (s.localAddr.equals(addr)) return s;
+    }
+    return wildcard;
+  }
+
+  #receiveUdp(now: number, src: IpAddress, dst: IpAddress, bytes: Uint8Array, packet: Uint8Array): void {
+    const p = UdpPacket.checked(bytes);
+    const r = p ? parseUdp(p, src, dst) : null;
+    if (!p || !r) return this.#drop();
+    const from = { addr: src, port: r.srcPort };
+    const to = { addr: dst, port: r.dstPort };
+    const group = dst.isMulticast || (dst.version === 4 && !this.isLocalAddress(dst));
+    let delivered = false;
+    // Connected sockets first (most specific), then bound ones.
+    const holders = this.#udpPorts.holders(r.dstPort).sort((a, b) => (b.remote ? 1 : 0) - (a.remote ? 1 : 0));
+    for (const s of holders) {
+      if (!s.accepts(from, dst)) continue;
+      s.deliver(from, to, p.payload);
+      delivered = true;
+      if (!group) break;
+    }
+    if (!delivered && !group) this.#sendUnreachable(now, src, dst, packet, "port");
+  }
+
+  /** ICMP destination unreachable quoting `packet` (RFC 1122 §3.2.2.1, RFC 4443 §3.1). */
+  #sendUnreachable(now: number, src: IpAddress, dst: IpAddress, packet: Uint8Array, why: "port" | "protocol"): void {
+    if (src.isMulticast || src.isUnspecified || dst.isMulticast) return;
+    if (src.version === 4) {
+      const hl = (packet[0]! & 0x0f) * 4;
+      const quote = packet.subarray(0, Math.min(packet.length, hl + 8));
+      this.#sendIcmp(now, dst, src, {
+        kind: "other",
+        type: Icmpv4Type.DEST_UNREACHABLE,
+        code: why === "port" ? Icmpv4Unreachable.PORT : Icmpv4Unreachable.PROTOCOL,
+        rest: 0,
+        data: quote,
+      });
+    } else {
+      this.#sendIcmp(now, dst, src, {
+        kind: "other",
+        type: why === "port" ? Icmpv6Type.DEST_UNREACHABLE : Icmpv6Type.PARAM_PROBLEM,
+        code: why === "port" ? 4 : 1,
+        rest: why === "port" ? 0 : 6,
+        data: packet.subarray(0, Math.min(packet.length, ICMPV6_ERROR_MAX)),
+      });
+    }
+  }
+
+  #receiveIcmpv4(now: number, src: Ipv4Address, dst: Ipv4Address, bytes: Uint8Array): void {
+    const p = Icmpv4Packet.checked(bytes);
+    const r = p ? parseIcmpv4(p) : null;
+    if (!r) return this.#drop();
+    switch (r.kind) {
+      case "echoRequest":
+        if (dst.isBroadcast || !this.isLocalAddress(dst)) return;
+        this.#sendIcmp(now, dst, src, { kind: "echoReply", ident: r.ident, seqNo: r.seqNo, data: r.data });
+        return;
+      case "echoReply":
+        return this.#deliverEcho(src, dst, r.ident, r.seqNo, r.data);
+      case "other":
+        if (r.type === Icmpv4Type.DEST_UNREACHABLE && r.code === Icmpv4Unreachable.PORT) {
+          this.#udpUnreachable(r.data);
+        }
+        return;
+    }
+  }
+
+  /** Reports ECONNREFUSED to the connected UDP socket an ICMP error quotes. */
+  #udpUnreachable(quote: Uint8Array): void {
+    const ip = Ipv4Packet.checked(quote.length >= 20 ? patchLength(quote) : quote);
+    if (!ip || ip.protocol !== IpProtocol.UDP || quote.length < ip.headerLength + 4) return;
+    const v = new DataView(quote.buffer, quote.byteOffset + ip.headerLength, 4);
+    const sport = v.getUint16(0), dport = v.getUint16(2);
+    for (const s of this.#udpPorts.holders(sport)) {
+      if (s.remote && s.remote.port === dport && s.remote.addr.equals(ip.dst)) s.reportError(ECONNREFUSED);
+    }
+  }
+
+  #receiveIcmpv6(
+    now: number,
+    iface: Interface | null,
+    src: Ipv6Address,
+    dst: Ipv6Address,
+    bytes: Uint8Array,
+    hopLimit: number,
+  ): void {
+    const p = Icmpv6Packet.checked(bytes);
+    const r = p ? parseIcmpv6(p, src, dst) : null;
+    if (!r) return this.#drop();
+    switch (r.kind) {
+      case "echoRequest":
+        if (dst.isMulticast && !dst.equals(Ipv6Address.LINK_LOCAL_ALL_NODES)) return;
+        {
+          const from = dst.isMulticast ? (iface?.sourceFor(src) ?? null) : dst;
+          if (from === null) return;
+          this.#sendIcmp(now, from, src, { kind: "echoReply", ident: r.ident, seqNo: r.seqNo, data: r.data });
+        }
+        return;
+      case "echoReply":
+        return this.#deliverEcho(src, dst, r.ident, r.seqNo, r.data);
+      case "neighborSolicit": {
+        // RFC 4861 §7.1.1: hop limit 255, target is ours.
+        if (hopLimit !== 255 || !iface || iface.medium !== "ethernet" || !iface.hasAddress(r.target)) return;
+        if (r.sourceLinkAddr && !src.isUnspecified) {
+          iface.neighbors.fill(src, r.sourceLinkAddr, now);
+          this.#unblockAll();
+        }
+        const to = src.isUnspecified ? Ipv6Address.LINK_LOCAL_ALL_NODES : src;
+        this.#sendIcmp(now, r.target, to, {
+          kind: "neighborAdvert",
+          router: false,
+          solicited: !src.isUnspecified,
+          override: true,
+          target: r.target,
+          targetLinkAddr: iface.mac,
+        }, { hopLimit: 255, iface });
+        return;
+      }
+      case "neighborAdvert":
+        if (hopLimit !== 255 || !iface || iface.medium !== "ethernet") return;
+        if (r.targetLinkAddr) {
+          iface.neighbors.fill(r.target, r.targetLinkAddr, now);
+          this.#unblockAll();
+        }
+        return;
+      case "other":
+        return;
+    }
+  }
+
+  #deliverEcho(src: IpAddress, dst: IpAddress, ident: number, seqNo: number, data: Uint8Array): void {
+    for (const s of this.#icmpIdents.holders(ident)) {
+      s.deliver({ peer: src, local: dst, ident, seqNo, data });
+    }
+  }
+}
+
+function tcpKey(localAddr: IpAddress, localPort: number, remoteAddr: IpAddress, remotePort: number): string {
+  return `${localAddr}|${localPort}|${remoteAddr}|${remotePort}`;
+}
+
+/** 32-bit FNV-1a of `s`, keyed by folding in `key` first. */
+function fnv1a(s: string, key: number): number {
+  let h = (0x811c9dc5 ^ key) >>> 0;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h;
+}
+
+/** A copy of a quoted IPv4 header whose total length is clamped to what was quoted. */
+function patchLength(quote: Uint8Array): Uint8Array {
+  const c = quote.slice();
+  new DataView(c.buffer).setUint16(2, c.length);
+  return c;
+}

@@ -1,0 +1,1464 @@
+/**
+ * A TCP endpoint per RFC 9293: the connection state machine, the sender
+ * (RTO per RFC 6298, NewReno fast retransmit/recovery per RFC 6582, SACK
+ * loss recovery after RFC 6675, window scaling and timestamps per RFC 7323,
+ * Nagle, delayed ACKs, keepalive, zero-window probes) and the receiver
+ * (reassembly, SACK blocks per RFC 2018), plus the socket-level API.
+ *
+ * The socket never touches a device or a clock. Its host (the stack) feeds
+ * it segments through {@linkcode TcpSocket.process}, asks it for segments
+ * through {@linkcode TcpSocket.dispatch}, and asks when it next needs
+ * attention through {@linkcode TcpSocket.pollAt}. All times are the caller's
+ * `now` in milliseconds.
+ *
+ * State changes go through `#setState` only; see README.md for the graph.
+ *
+ * @module
+ */
+
+import type { IpAddress } from "../wire/address.ts";
+import {
+  type SeqNumber,
+  seq,
+  seqAdd,
+  seqDiff,
+  seqGe,
+  seqGt,
+  seqLe,
+  seqLt,
+  seqMax,
+} from "../wire/seq_number.ts";
+import { type SackBlock, type TcpRepr, tcpHeaderLen, tcpReprDefaults } from "../wire/tcp.ts";
+import {
+  EALREADY,
+  ECONNREFUSED,
+  EHOSTUNREACH,
+  ECONNRESET,
+  EINVAL,
+  EISCONN,
+  ENOTCONN,
+  EPIPE,
+  ETIMEDOUT,
+  type NetError,
+} from "../errors.ts";
+import { Assembler } from "./assembler.ts";
+import { type CongestionAlgorithm, type CongestionControl, makeCongestionControl } from "./congestion.ts";
+import { RingBuffer } from "./ring_buffer.ts";
+import { RttEstimator } from "./rtt.ts";
+import { canReceiveData, canSendData, isSynchronized, type TcpState } from "./state.ts";
+
+/** An address and port. A null address means "any" (only for a bound listener). */
+export interface TcpEndpoint {
+  addr: IpAddress;
+  port: number;
+}
+
+/** What a socket needs from the stack that owns it. */
+export interface TcpHost {
+  /**
+   * Reserves a local port for `sock` (0 asks for an ephemeral one) and
+   * returns it; throws EADDRINUSE.
+   */
+  tcpBind(sock: TcpSocket, addr: IpAddress | null, port: number): number;
+  /** Releases the port reserved by tcpBind. */
+  tcpUnbind(sock: TcpSocket): void;
+  /** Indexes `sock` by its full 4-tuple so that segments reach it. */
+  tcpRegister(sock: TcpSocket): void;
+  /** Removes `sock` from the 4-tuple index (and releases anything it held). */
+  tcpUnregister(sock: TcpSocket): void;
+  /** Source address and IP MTU towards `dst`, or null if unroutable. */
+  tcpRoute(dst: IpAddress): { src: IpAddress; mtu: number } | null;
+  /** An initial sequence number for the 4-tuple (RFC 6528). */
+  tcpIsn(now: number, local: TcpEndpoint, remote: TcpEndpoint): SeqNumber;
+  /** Records a state transition or other event, e.g. "SYN-SENT=>ESTABLISHED". */
+  tcpTrace?(sock: TcpSocket, msg: string): void;
+}
+
+/** Keepalive parameters (Linux's tcp_keepalive_time/intvl/probes). */
+export interface KeepaliveOptions {
+  idle: number;
+  interval: number;
+  count: number;
+}
+
+/** Tunables, all optional; defaults in {@linkcode TCP_DEFAULTS}. */
+export interface TcpOptions {
+  rxBufferSize?: number;
+  txBufferSize?: number;
+  /** TCP_NODELAY: disable Nagle's algorithm. */
+  noDelay?: boolean;
+  /** Delayed-ACK timeout in ms; 0 acknowledges every segment at once. */
+  ackDelay?: number;
+  keepalive?: KeepaliveOptions | null;
+  congestion?: CongestionAlgorithm;
+  timestamps?: boolean;
+  sack?: boolean;
+  windowScaling?: boolean;
+  initialRto?: number;
+  minRto?: number;
+  maxRto?: number;
+  /** 2*MSL: how long TIME-WAIT lasts. */
+  timeWait?: number;
+  /** Retransmissions of data before giving up with ETIMEDOUT. */
+  maxRetries?: number;
+  /** Retransmissions of a SYN before giving up. */
+  synRetries?: number;
+  /** How long an orphaned socket may sit in FIN-WAIT-2. */
+  finWait2Timeout?: number;
+}
+
+export const TCP_DEFAULTS: Required<TcpOptions> = {
+  rxBufferSize: 256 * 1024,
+  txBufferSize: 256 * 1024,
+  noDelay: false,
+  ackDelay: 40,
+  keepalive: null,
+  congestion: "reno",
+  timestamps: true,
+  sack: true,
+  windowScaling: true,
+  initialRto: 1000,
+  minRto: 200,
+  maxRto: 60_000,
+  timeWait: 60_000,
+  maxRetries: 15,
+  synRetries: 6,
+  finWait2Timeout: 60_000,
+};
+
+/** MSS assumed when the peer sends none (RFC 9293 §3.7.1). */
+const DEFAULT_PEER_MSS = 536;
+/** Segments one dispatch call may emit; the host polls again for more. */
+const BURST = 64;
+/** Duplicate ACKs that trigger fast retransmit. */
+const DUPACK_THRESHOLD = 3;
+
+/** Readiness as a kernel waiter layer sees it (cf. Linux's EPOLLIN/OUT/HUP/ERR). */
+export interface TcpReadiness {
+  readable: boolean;
+  writable: boolean;
+  hup: boolean;
+  error: boolean;
+}
+
+/** How the caller gives segments back: returns false if it could not send now. */
+export type TcpEmit = (src: IpAddress, dst: IpAddress, repr: TcpRepr) => boolean;
+
+/** @savable */
+export class TcpSocket {
+  // --- Immutable after construction. ---
+  /** The owning stack. */
+  readonly #host: TcpHost;
+  readonly #opts: Required<TcpOptions>;
+
+  // --- Connection identity. ---
+  #state: TcpState = "CLOSED";
+  /** Local address (null while bound to the wildcard) and port (0 if unbound). */
+  #localAddr: IpAddress | null = null;
+  #localPort = 0;
+  #remote: TcpEndpoint | null = null;
+  #bound = false;
+  #registered = false;
+
+  // --- Listener state. ---
+  #backlog = 0;
+  #synBacklog = 0;
+  #synQueueLen = 0;
+  #acceptQueue: TcpSocket[] = [];
+  /** For a passively opened socket: its listener, until accepted. */
+  #parent: TcpSocket | null = null;
+
+  // --- Queues. ---
+  readonly #rx: RingBuffer;
+  readonly #tx: RingBuffer;
+  readonly #assembler = new Assembler();
+
+  // --- Send sequence space (RFC 9293 §3.3.1). ---
+  #iss: SeqNumber = seq(0);
+  #sndUna: SeqNumber = seq(0);
+  #sndNxt: SeqNumber = seq(0);
+  /** Highest sequence number sent; SND.NXT falls back to SND.UNA on timeout. */
+  #sndMax: SeqNumber = seq(0);
+  /** Peer's receive window in bytes, scaled. */
+  #sndWnd = 0;
+  #sndWl1: SeqNumber = seq(0);
+  #sndWl2: SeqNumber = seq(0);
+  /** Largest payload the peer accepts, before option overhead. */
+  #sndMss = DEFAULT_PEER_MSS;
+  /** The MSS we advertise. */
+  #rcvMss = DEFAULT_PEER_MSS;
+  #sndShift = 0;
+
+  // --- Receive sequence space. ---
+  #irs: SeqNumber = seq(0);
+  #rcvNxt: SeqNumber = seq(0);
+  #rcvShift = 0;
+  /** Sequence number of the peer's FIN once seen, even if out of order. */
+  #rxFinSeq: SeqNumber | null = null;
+  #finReceived = false;
+
+  // --- Negotiated options. ---
+  #wsEnabled = false;
+  #tsEnabled = false;
+  #tsOffset = 0;
+  #tsRecent = 0;
+  #sackEnabled = false;
+  #lastAckSent: SeqNumber = seq(0);
+
+  // --- Sender bookkeeping. ---
+  /** A SYN (or SYN-ACK) must be (re)sent. */
+  #synPending = false;
+  /** The application asked for a FIN after the queued data. */
+  #finQueued = false;
+  /** Our FIN has been acknowledged. */
+  #finAcked = false;
+  #rstPending = false;
+  /** Sorted, disjoint SACKed ranges above SND.UNA. */
+  #scoreboard: SackBlock[] = [];
+  #dupAcks = 0;
+  /** Recovery point (RFC 6582 "recover") while in fast recovery, else null. */
+  #recovery: SeqNumber | null = null;
+  /** Segment to retransmit at once (fast retransmit, partial ACK). */
+  #rexmitAt: SeqNumber | null = null;
+  /** Highest sequence retransmitted during this SACK recovery. */
+  #rexmitHigh: SeqNumber = seq(0);
+  /** Karn-style RTT timing when timestamps are off. */
+  #rttSeq: SeqNumber | null = null;
+  #rttStart = 0;
+  #retries = 0;
+  readonly #rtt: RttEstimator;
+  #cc: CongestionControl;
+
+  // --- Receiver bookkeeping. ---
+  #ackNow = false;
+  /**
+   * Immediate ACKs owed for out-of-order or duplicate segments: one each,
+   * even when several arrive in one batch, so the sender counts dupacks.
+   */
+  #acksOwed = 0;
+  #segsUnacked = 0;
+  /** The window we last advertised, in bytes. */
+  #lastAdvWindow = 0;
+
+  // --- Timers: absolute deadlines in ms, or null. ---
+  #rtoAt: number | null = null;
+  #delayedAckAt: number | null = null;
+  #timeWaitAt: number | null = null;
+  #keepaliveAt: number | null = null;
+  #persistAt: number | null = null;
+  #finWait2At: number | null = null;
+  #keepaliveProbes = 0;
+  #persistBackoff = 0;
+  #lastRecvAt = 0;
+  #probePending = false;
+
+  // --- Application-facing state. ---
+  #error: NetError | null = null;
+  #userClosed = false;
+  #shutRd = false;
+  #shutWr = false;
+  /** Set once the connection existed; distinguishes HUP from never-connected. */
+  #wasConnected = false;
+
+  constructor(host: TcpHost, opts: TcpOptions = {}) {
+    this.#host = host;
+    this.#opts = { ...TCP_DEFAULTS, ...opts };
+    this.#rx = new RingBuffer(this.#opts.rxBufferSize);
+    this.#tx = new RingBuffer(this.#opts.txBufferSize);
+    this.#rtt = new RttEstimator({
+      initialRto: this.#opts.initialRto,
+      minRto: this.#opts.minRto,
+      maxRto: this.#opts.maxRto,
+    });
+    this.#cc = makeCongestionControl(this.#opts.congestion, DEFAULT_PEER_MSS);
+  }
+
+  // ===================================================================
+  // Introspection.
+  // ===================================================================
+
+  get state(): TcpState {
+    return this.#state;
+  }
+  get localAddr(): IpAddress | null {
+    return this.#localAddr;
+  }
+  get localPort(): number {
+    return this.#localPort;
+  }
+  get remote(): TcpEndpoint | null {
+    return this.#remote;
+  }
+  get isListening(): boolean {
+    return this.#state === "LISTEN";
+  }
+  /** Bytes waiting to be read. */
+  get recvQueue(): number {
+    return this.#rx.length;
+  }
+  /** Bytes queued and not yet acknowledged. */
+  get sendQueue(): number {
+    return this.#tx.length;
+  }
+  /** Congestion window in bytes (for tests and stats). */
+  get cwnd(): number {
+    return this.#cc.cwnd;
+  }
+  get srtt(): number | null {
+    return this.#rtt.srtt;
+  }
+  get rto(): number {
+    return this.#rtt.rto;
+  }
+  get noDelay(): boolean {
+    return this.#opts.noDelay;
+  }
+  set noDelay(v: boolean) {
+    this.#opts.noDelay = v;
+  }
+  setKeepalive(k: KeepaliveOptions | null, now: number): void {
+    this.#opts.keepalive = k;
+    this.#keepaliveProbes = 0;
+    this.#lastRecvAt = now;
+    this.#armKeepalive();
+  }
+  /** The negotiated options, for tests. */
+  get negotiated(): { mss: number; windowScale: boolean; timestamps: boolean; sack: boolean } {
+    return { mss: this.#sndMss, windowScale: this.#wsEnabled, timestamps: this.#tsEnabled, sack: this.#sackEnabled };
+  }
+
+  readiness(): TcpReadiness {
+    const s = this.#state;
+    const err = this.#error !== null;
+    if (s === "LISTEN") {
+      return { readable: this.#acceptQueue.length > 0, writable: false, hup: false, error: err };
+    }
+    const readable = this.#rx.length > 0 || this.#finReceived || this.#shutRd || err ||
+      (this.#wasConnected && s === "CLOSED");
+    const writable = !this.#shutWr && (s === "ESTABLISHED" || s === "CLOSE-WAIT") && this.#tx.window > 0 ||
+      err || (this.#wasConnected && s === "CLOSED");
+    const hup = (this.#wasConnected && s === "CLOSED") || (this.#finReceived && this.#shutWr) ||
+      (err && s === "CLOSED");
+    return { readable, writable, hup, error: err };
+  }
+
+  // ===================================================================
+  // Socket API.
+  // ===================================================================
+
+  /** Binds to a local address (null for any) and port (0 for ephemeral). Implements bind(2). */
+  bind(addr: IpAddress | null, port: number): void {
+    if (this.#bound || this.#state !== "CLOSED") throw EINVAL;
+    this.#localPort = this.#host.tcpBind(this, addr, port);
+    this.#localAddr = addr;
+    this.#bound = true;
+  }
+
+  /** Implements listen(2). `backlog` bounds the accept queue and the SYN queue. */
+  listen(backlog: number): void {
+    if (this.#state === "LISTEN") {
+      this.#backlog = Math.max(1, backlog);
+      return;
+    }
+    if (this.#state !== "CLOSED") throw EISCONN;
+    if (!this.#bound) this.bind(null, 0);
+    this.#backlog = Math.max(1, backlog);
+    this.#synBacklog = Math.max(8, this.#backlog * 2);
+    this.#setState("LISTEN");
+  }
+
+  /** Pops an established connection, or null if none is ready. Implements accept(2). */
+  accept(): TcpSocket | null {
+    if (this.#state !== "LISTEN") throw EINVAL;
+    const c = this.#acceptQueue.shift() ?? null;
+    if (c) c.#parent = null;
+    return c;
+  }
+
+  /** Starts an active open. Implements connect(2) (non-blocking: EINPROGRESS is implied). */
+  connect(now: number, remote: TcpEndpoint): void {
+    if (this.#state === "SYN-SENT") throw EALREADY;
+    if (this.#state !== "CLOSED" || this.#wasConnected) throw EISCONN;
+    const route = this.#host.tcpRoute(remote.addr);
+    if (route === null) throw EHOSTUNREACH;
+    if (!this.#bound) this.bind(null, 0);
+    this.#localAddr ??= route.src;
+    this.#remote = { addr: remote.addr, port: remote.port };
+    this.#host.tcpRegister(this);
+    this.#registered = true;
+    this.#setMssFromMtu(route.mtu);
+    this.#iss = this.#host.tcpIsn(now, { addr: this.#localAddr, port: this.#localPort }, this.#remote);
+    this.#tsOffset = (this.#iss * 7) >>> 0;
+    this.#sndUna = this.#iss;
+    this.#sndNxt = this.#iss;
+    this.#sndMax = this.#iss;
+    this.#synPending = true;
+    this.#setState("SYN-SENT");
+  }
+
+  /**
+   * Queues bytes for sending; returns how many were taken, or null if none
+   * could be (would block). Implements send(2).
+   */
+  send(data: Uint8Array): number | null {
+    if (this.#error) throw this.#takeError();
+    if (this.#shutWr || this.#userClosed) throw EPIPE;
+    if (!canSendData(this.#state)) {
+      throw (this.#state === "CLOSED" && !this.#wasConnected) || this.#state === "LISTEN" ? ENOTCONN : EPIPE;
+    }
+    if (data.length === 0) return 0;
+    const n = this.#tx.enqueue(data);
+    return n === 0 ? null : n;
+  }
+
+  /**
+   * Moves received bytes into `into`; returns how many, 0 at end of stream,
+   * or null if nothing is available yet. Implements recv(2).
+   */
+  recv(into: Uint8Array): number | null {
+    if (this.#rx.length === 0) {
+      if (this.#error) throw this.#takeError();
+      if (this.#finReceived || this.#shutRd || (this.#wasConnected && this.#state === "CLOSED")) return 0;
+      if (this.#state === "CLOSED" || this.#state === "LISTEN") throw ENOTCONN;
+      return null;
+    }
+    const before = this.#rx.window;
+    const n = this.#rx.dequeue(into);
+    this.#maybeWindowUpdate(before);
+    return n;
+  }
+
+  /** Copies received bytes without consuming them (MSG_PEEK). */
+  peek(into: Uint8Array): number {
+    return this.#rx.readAt(0, into);
+  }
+
+  /** Implements shutdown(2). */
+  shutdown(how: "read" | "write" | "both"): void {
+    if (this.#state === "LISTEN") {
+      this.close();
+      return;
+    }
+    if (!isSynchronized(this.#state) && this.#state !== "SYN-RECEIVED" && this.#state !== "SYN-SENT") {
+      throw ENOTCONN;
+    }
+    if (how !== "write") {
+      this.#shutRd = true;
+    }
+    if (how !== "read" && !this.#shutWr) {
+      this.#shutWr = true;
+      this.#closeSend();
+    }
+  }
+
+  /**
+   * Implements close(2): an orderly release, or an abort if unread data
+   * remains (RFC 2525 §2.17, as Linux does). The socket lingers in the
+   * background until the connection is done.
+   */
+  close(): void {
+    if (this.#userClosed) return;
+    this.#userClosed = true;
+    switch (this.#state) {
+      case "CLOSED":
+        this.#release();
+        return;
+      case "LISTEN":
+        for (const c of this.#acceptQueue) c.abort();
+        this.#acceptQueue = [];
+        this.#setState("CLOSED");
+        return;
+      case "SYN-SENT":
+        this.#setState("CLOSED");
+        return;
+      default:
+        if (this.#rx.length > 0) {
+          this.abort();
+          return;
+        }
+        this.#shutRd = true;
+        if (!this.#shutWr) {
+          this.#shutWr = true;
+          this.#closeSend();
+        }
+    }
+  }
+
+  /** Sends a RST if synchronized and drops the connection. */
+  abort(): void {
+    this.#userClosed = true;
+    if (isSynchronized(this.#state) || this.#state === "SYN-RECEIVED") {
+      if (this.#state !== "TIME-WAIT") this.#rstPending = true;
+    }
+    this.#setState("CLOSED");
+  }
+
+  // ===================================================================
+  // Host interface: timers.
+  // ===================================================================
+
+  /** The next time this socket needs `dispatch`: `now` if it has work, null if idle. */
+  pollAt(now: number): number | null {
+    if (this.#rstPending) return now;
+    if (this.#wantsToSend(now)) return now;
+    let t: number | null = null;
+    const consider = (d: number | null) => {
+      if (d !== null && (t === null || d < t)) t = d;
+    };
+    consider(this.#rtoAt);
+    consider(this.#delayedAckAt);
+    consider(this.#timeWaitAt);
+    consider(this.#keepaliveAt);
+    consider(this.#persistAt);
+    consider(this.#finWait2At);
+    return t;
+  }
+
+  // ===================================================================
+  // Host interface: output.
+  // ===================================================================
+
+  /** Runs expired timers and emits what is due. Returns whether anything was sent. */
+  dispatch(now: number, emit: TcpEmit): boolean {
+    this.#runTimers(now);
+    if (this.#rstPending) {
+      if (!this.#remote || !this.#localAddr) {
+        this.#rstPending = false;
+        this.#release();
+        return false;
+      }
+      const r = this.#segment(now);
+      r.rst = true;
+      r.seq = this.#sndNxt;
+      r.ack = this.#rcvNxt;
+      r.window = 0;
+      if (!emit(this.#localAddr, this.#remote.addr, r)) return false;
+      this.#rstPending = false;
+      this.#release();
+      return true;
+    }
+    let sent = false;
+    for (let i = 0; i < BURST; i++) {
+      if (!this.#emitOne(now, emit)) break;
+      sent = true;
+    }
+    return sent;
+  }
+
+  // ===================================================================
+  // Host interface: input.
+  // ===================================================================
+
+  /**
+   * Handles one inbound segment addressed to this socket's 4-tuple (or, for
+   * a listener, to its port). `src`/`dst` are the IP addresses.
+   */
+  process(now: number, src: IpAddress, dst: IpAddress, seg: TcpRepr): void {
+    switch (this.#state) {
+      case "CLOSED":
+        return;
+      case "LISTEN":
+        this.#processListen(now, src, dst, seg);
+        return;
+      case "SYN-SENT":
+        this.#processSynSent(now, seg);
+        return;
+      default:
+        this.#processSynchronized(now, seg);
+    }
+  }
+
+  // ===================================================================
+  // Input, by state (RFC 9293 §3.10.7).
+  // ===================================================================
+
+  #processListen(now: number, src: IpAddress, dst: IpAddress, seg: TcpRepr): void {
+    if (seg.rst) return;
+    if (seg.ack !== null || !seg.syn) return; // the host answers stray ACKs with RST
+    if (this.#synQueueLen >= this.#synBacklog || this.#acceptQueue.length >= this.#backlog) return;
+    const route = this.#host.tcpRoute(src);
+    if (route === null) return;
+    const c = new TcpSocket(this.#host, { ...this.#opts });
+    c.#parent = this;
+    c.#localAddr = dst;
+    c.#localPort = this.#localPort;
+    c.#remote = { addr: src, port: seg.srcPort };
+    c.#setMssFromMtu(route.mtu);
+    c.#iss = this.#host.tcpIsn(now, { addr: dst, port: this.#localPort }, c.#remote);
+    c.#tsOffset = (c.#iss * 7) >>> 0;
+    c.#sndUna = c.#iss;
+    c.#sndNxt = c.#iss;
+    c.#sndMax = c.#iss;
+    c.#acceptSyn(now, seg);
+    c.#synPending = true;
+    this.#host.tcpRegister(c);
+    c.#registered = true;
+    this.#synQueueLen++;
+    c.#setState("SYN-RECEIVED");
+  }
+
+  /** Takes the peer's SYN: IRS and the options it offers. */
+  #acceptSyn(now: number, seg: TcpRepr): void {
+    this.#irs = seg.seq;
+    this.#rcvNxt = seqAdd(seg.seq, 1);
+    this.#lastRecvAt = now;
+    this.#sndMss = Math.min(seg.maxSegSize ?? DEFAULT_PEER_MSS, this.#rcvMss);
+    this.#wsEnabled = this.#opts.windowScaling && seg.windowScale !== null;
+    if (this.#wsEnabled) {
+      this.#sndShift = seg.windowScale!;
+      this.#rcvShift = windowShiftFor(this.#rx.capacity);
+    } else {
+      this.#sndShift = 0;
+      this.#rcvShift = 0;
+    }
+    this.#tsEnabled = this.#opts.timestamps && seg.timestamp !== null;
+    if (seg.timestamp) this.#tsRecent = seg.timestamp.tsVal;
+    this.#sackEnabled = this.#opts.sack && seg.sackPermitted;
+    // The window in a SYN is never scaled (RFC 7323 §2.2).
+    this.#sndWnd = seg.window;
+    this.#sndWl1 = seg.seq;
+    this.#cc = makeCongestionControl(this.#opts.congestion, this.#sndMss);
+  }
+
+  #processSynSent(now: number, seg: TcpRepr): void {
+    let ackOk = false;
+    if (seg.ack !== null) {
+      if (seqLe(seg.ack, this.#iss) || seqGt(seg.ack, this.#sndMax)) {
+        // Unacceptable ACK: reset it unless it is itself a reset.
+        if (!seg.rst) this.#rstPendingFor = seg.ack;
+        return;
+      }
+      ackOk = true;
+    }
+    if (seg.rst) {
+      if (ackOk) {
+        this.#error = ECONNREFUSED;
+        this.#setState("CLOSED");
+      }
+      return;
+    }
+    if (!seg.syn) return;
+    this.#acceptSyn(now, seg);
+    if (ackOk) {
+      this.#sndUna = seg.ack!;
+      this.#sndWl2 = seg.ack!;
+      this.#rtoAt = null;
+      this.#retries = 0;
+      this.#synPending = false;
+      this.#sampleRtt(now, seg, true);
+      this.#ackNow = true;
+      this.#setState("ESTABLISHED");
+    } else {
+      // Simultaneous open: answer with SYN-ACK.
+      this.#synPending = true;
+      this.#sndNxt = this.#iss;
+      this.#rtoAt = null;
+      this.#setState("SYN-RECEIVED");
+    }
+  }
+
+  #processSynchronized(now: number, seg: TcpRepr): void {
+    const st = this.#state;
+    const segLen = seg.payload.length + (seg.syn ? 1 : 0) + (seg.fin ? 1 : 0);
+
+    // A retransmitted SYN while we wait in SYN-RECEIVED: repeat the SYN-ACK.
+    if (st === "SYN-RECEIVED" && seg.syn && seg.ack === null && seg.seq === this.#irs && !seg.rst) {
+      this.#synPending = true;
+      return;
+    }
+
+    // Step 1: sequence acceptability, with PAWS (RFC 7323 §5).
+    if (this.#tsEnabled && seg.timestamp && !seg.rst && ((seg.timestamp.tsVal - this.#tsRecent) | 0) < 0) {
+      this.#ackNow = true;
+      return;
+    }
+    if (!this.#acceptable(seg.seq, segLen)) {
+      if (!seg.rst) this.#ackNow = true;
+      if (st === "TIME-WAIT" && seg.fin) this.#timeWaitAt = now + this.#opts.timeWait;
+      return;
+    }
+    this.#lastRecvAt = now;
+    this.#keepaliveProbes = 0;
+    this.#armKeepalive();
+    if (this.#tsEnabled && seg.timestamp && seqLe(seg.seq, this.#lastAckSent)) {
+      this.#tsRecent = seg.timestamp.tsVal;
+    }
+
+    // Step 2: RST (RFC 5961 §3.2: exact match resets, else challenge ACK).
+    if (seg.rst) {
+      if (seg.seq !== this.#rcvNxt) {
+        this.#ackNow = true;
+        return;
+      }
+      this.#onReset();
+      return;
+    }
+
+    // Step 4: SYN in a synchronized state gets a challenge ACK (RFC 5961 §4).
+    if (seg.syn) {
+      this.#ackNow = true;
+      return;
+    }
+
+    // Step 5: ACK.
+    if (seg.ack === null) return;
+    if (st === "SYN-RECEIVED") {
+      if (seqLe(seg.ack, this.#sndUna) || seqGt(seg.ack, this.#sndMax)) {
+        this.#rstPendingFor = seg.ack;
+        return;
+      }
+      if (this.#parent && this.#parent.#acceptQueue.length >= this.#parent.#backlog) {
+        return; // accept queue full: ignore the ACK, as Linux does; the peer retries
+      }
+      this.#sndUna = seqAdd(this.#iss, 1);
+      this.#sndWnd = seg.window << this.#sndShift;
+      this.#sndWl1 = seg.seq;
+      this.#sndWl2 = seg.ack;
+      this.#synPending = false;
+      this.#rtoAt = null;
+      this.#retries = 0;
+      this.#sampleRtt(now, seg, true);
+      this.#setState("ESTABLISHED");
+    }
+    if (!this.#processAck(now, seg)) return;
+
+    // Steps 6-7: data and FIN.
+    this.#processData(now, seg);
+  }
+
+  /** The RFC 9293 §3.10.7.4 acceptability test. */
+  #acceptable(segSeq: SeqNumber, segLen: number): boolean {
+    const wnd = this.#rx.window;
+    const d = seqDiff(segSeq, this.#rcvNxt);
+    if (segLen === 0) {
+      return wnd === 0 ? d === 0 : d >= 0 && d < wnd;
+    }
+    if (d === 0) return true; // a segment at RCV.NXT is processed for its ACK even at zero window
+    if (wnd === 0) return false;
+    const dEnd = d + segLen - 1;
+    return (d >= 0 && d < wnd) || (dEnd >= 0 && dEnd < wnd);
+  }
+
+  /** Handles an acceptable RST. */
+  #onReset(): void {
+    switch (this.#state) {
+      case "SYN-RECEIVED":
+        if (this.#parent === null) this.#error = ECONNREFUSED;
+        break;
+      case "ESTABLISHED":
+      case "FIN-WAIT-1":
+      case "FIN-WAIT-2":
+      case "CLOSE-WAIT":
+        this.#error = ECONNRESET;
+        break;
+      default:
+        break;
+    }
+    this.#setState("CLOSED");
+  }
+
+  /** Processes the ACK field. Returns false if the segment should be dropped. */
+  #processAck(now: number, seg: TcpRepr): boolean {
+    const ack = seg.ack!;
+    if (seqGt(ack, this.#sndMax)) {
+      this.#ackNow = true; // acks something not yet sent
+      return false;
+    }
+    const flightBefore = seqDiff(this.#sndMax, this.#sndUna);
+    const oldWnd = this.#sndWnd;
+    // Window update (RFC 9293 §3.10.7.4, fifth check).
+    if (seqLt(this.#sndWl1, seg.seq) || (this.#sndWl1 === seg.seq && seqLe(this.#sndWl2, ack))) {
+      this.#sndWnd = seg.window << this.#sndShift;
+      this.#sndWl1 = seg.seq;
+      this.#sndWl2 = ack;
+      if (this.#sndWnd > 0) {
+        this.#persistAt = null;
+        this.#persistBackoff = 0;
+      }
+    }
+    if (this.#sackEnabled && seg.sackBlocks.length > 0) this.#updateScoreboard(seg.sackBlocks);
+
+    if (seqGt(ack, this.#sndUna)) {
+      let acked = seqDiff(ack, this.#sndUna);
+      const dataAcked = Math.min(acked, this.#tx.length);
+      this.#tx.discard(dataAcked);
+      const finAcked = this.#finQueued && !this.#finAcked && acked > dataAcked;
+      if (finAcked) this.#finAcked = true;
+      acked = Math.max(acked, 0);
+      this.#sndUna = ack;
+      if (seqLt(this.#sndNxt, ack)) this.#sndNxt = ack;
+      this.#scoreboard = this.#scoreboard.filter((b) => seqGt(b.right, ack)).map((b) =>
+        seqLt(b.left, ack) ? { left: ack, right: b.right } : b
+      );
+      this.#sampleRtt(now, seg, false);
+      this.#retries = 0;
+      const mss = this.#effMss();
+      if (this.#recovery !== null) {
+        if (seqGe(ack, this.#recovery)) {
+          // Full acknowledgment: leave recovery (RFC 6582 §3.2 step 3).
+          this.#cc.cwnd = Math.min(this.#cc.ssthresh, Math.max(seqDiff(this.#sndMax, ack), mss) + mss);
+          this.#recovery = null;
+          this.#rexmitAt = null;
+        } else {
+          // Partial acknowledgment: retransmit the next hole, deflate.
+          if (!this.#sackEnabled) {
+            this.#rexmitAt = ack;
+            this.#cc.cwnd = Math.max(this.#cc.cwnd - acked + (acked >= mss ? mss : 0), mss);
+          }
+        }
+      } else {
+        this.#cc.onAck(now, acked, mss, this.#rtt.srtt);
+      }
+      this.#dupAcks = 0;
+      this.#rtoAt = seqDiff(this.#sndMax, this.#sndUna) > 0 ? now + this.#rtt.rto : null;
+      if (finAcked) this.#onFinAcked(now);
+    } else if (
+      ack === this.#sndUna && seg.payload.length === 0 && !seg.fin && flightBefore > 0 &&
+      seg.window << this.#sndShift === oldWnd
+    ) {
+      this.#dupAcks++;
+      const mss = this.#effMss();
+      if (this.#dupAcks === DUPACK_THRESHOLD && this.#recovery === null) {
+        const flight = seqDiff(this.#sndMax, this.#sndUna);
+        this.#cc.onCongestion(now, flight, mss);
+        this.#recovery = this.#sndMax;
+        this.#rexmitAt = this.#sndUna;
+        this.#rexmitHigh = this.#sndUna;
+        this.#rttSeq = null;
+        if (!this.#sackEnabled) this.#cc.cwnd = this.#cc.ssthresh + DUPACK_THRESHOLD * mss;
+        this.#host.tcpTrace?.(this, `fast retransmit at ${this.#sndUna}`);
+      } else if (this.#dupAcks > DUPACK_THRESHOLD && this.#recovery !== null && !this.#sackEnabled) {
+        this.#cc.cwnd += mss;
+      }
+    }
+    return this.#state !== "CLOSED";
+  }
+
+  /** Our FIN has been acknowledged. */
+  #onFinAcked(now: number): void {
+    switch (this.#state) {
+      case "FIN-WAIT-1":
+        this.#setState("FIN-WAIT-2");
+        if (this.#userClosed) this.#finWait2At = now + this.#opts.finWait2Timeout;
+        break;
+      case "CLOSING":
+        this.#enterTimeWait(now);
+        break;
+      case "LAST-ACK":
+        this.#setState("CLOSED");
+        break;
+      default:
+        break;
+    }
+  }
+
+  #processData(now: number, seg: TcpRepr): void {
+    const st = this.#state;
+    let payload = seg.payload;
+    let segSeq = seg.seq;
+    if (payload.length > 0 && canReceiveData(st)) {
+      let off = seqDiff(segSeq, this.#rcvNxt);
+      if (off < 0) {
+        payload = payload.subarray(Math.min(-off, payload.length));
+        segSeq = seqAdd(segSeq, -off);
+        off = 0;
+      }
+      if (payload.length === 0) {
+        this.#ackNow = true; // a pure duplicate: tell the sender where we are
+        this.#oweAck();
+      } else {
+        const written = this.#rx.writeUnallocated(off, payload);
+        if (written > 0 && this.#assembler.add(off, written)) {
+          this.#lastSackSeq = seqAdd(segSeq, 0);
+        }
+        const n = this.#assembler.takeFront();
+        if (n > 0) {
+          this.#rx.commit(n);
+          this.#rcvNxt = seqAdd(this.#rcvNxt, n);
+          if (this.#userClosed || this.#shutRd) this.#rx.discard(this.#rx.length);
+        }
+        if (off > 0 || !this.#assembler.isEmpty || written < payload.length) {
+          this.#ackNow = true; // out of order, filling a hole, or over the window
+          if (off > 0) this.#oweAck();
+        } else {
+          this.#segsUnacked++;
+          if (this.#opts.ackDelay === 0 || this.#segsUnacked >= 2) this.#ackNow = true;
+          else this.#delayedAckAt ??= now + this.#opts.ackDelay;
+        }
+      }
+    }
+    if (seg.fin && !this.#finReceived) {
+      this.#rxFinSeq = seqAdd(seg.seq, seg.payload.length);
+      if (!canReceiveData(st) && st !== "SYN-RECEIVED") this.#rxFinSeq = null;
+    }
+    if (this.#rxFinSeq !== null && !this.#finReceived && this.#rxFinSeq === this.#rcvNxt) {
+      this.#rcvNxt = seqAdd(this.#rcvNxt, 1);
+      this.#finReceived = true;
+      this.#ackNow = true;
+      switch (this.#state) {
+        case "ESTABLISHED":
+          this.#setState("CLOSE-WAIT");
+          break;
+        case "FIN-WAIT-1":
+          this.#setState("CLOSING");
+          break;
+        case "FIN-WAIT-2":
+          this.#enterTimeWait(now);
+          break;
+        default:
+          break;
+      }
+    }
+    if (this.#state === "TIME-WAIT" && seg.fin) {
+      this.#ackNow = true;
+      this.#timeWaitAt = now + this.#opts.timeWait;
+    }
+  }
+
+  // ===================================================================
+  // Output.
+  // ===================================================================
+
+  /** Whether `#emitOne` would send something right now. */
+  #wantsToSend(now: number): boolean {
+    const st = this.#state;
+    if (st === "CLOSED" || st === "LISTEN") return false;
+    if (this.#rstPendingFor !== null || this.#synPending) return true;
+    if (st === "SYN-SENT") return false;
+    if (st === "SYN-RECEIVED") return this.#ackNow;
+    if (this.#ackNow || this.#rexmitAt !== null || this.#probePending) return true;
+    return this.#nextDataSegment(now) !== null;
+  }
+
+  /** A repr with ports, ACK, window and timestamp filled in. */
+  #segment(now: number): TcpRepr {
+    const r = tcpReprDefaults();
+    r.srcPort = this.#localPort;
+    r.dstPort = this.#remote!.port;
+    r.seq = this.#sndNxt;
+    r.ack = this.#rcvNxt;
+    r.window = this.#advertisedWindow();
+    if (this.#tsEnabled) r.timestamp = { tsVal: this.#tsNow(now), tsEcr: this.#tsRecent };
+    if (this.#sackEnabled && !this.#assembler.isEmpty) r.sackBlocks = this.#sackBlocks();
+    return r;
+  }
+
+  #oweAck(): void {
+    if (this.#acksOwed < 16) this.#acksOwed++;
+  }
+
+  /** Bookkeeping after any segment carrying ACK went out. */
+  #sentAck(r: TcpRepr): void {
+    this.#ackNow = this.#acksOwed > 1;
+    if (this.#acksOwed > 0) this.#acksOwed--;
+    this.#delayedAckAt = null;
+    this.#segsUnacked = 0;
+    this.#lastAckSent = this.#rcvNxt;
+    this.#lastAdvWindow = r.window << this.#rcvShift;
+  }
+
+  /** Emits at most one segment. Returns whether one was sent. */
+  #emitOne(now: number, emit: TcpEmit): boolean {
+    const st = this.#state;
+    if (st === "CLOSED" || st === "LISTEN" || !this.#remote || !this.#localAddr) return false;
+    const src = this.#localAddr, dst = this.#remote.addr;
+
+    // RST in answer to a bad ACK in SYN-RECEIVED.
+    if (this.#rstPendingFor !== null) {
+      const r = tcpReprDefaults();
+      r.srcPort = this.#localPort;
+      r.dstPort = this.#remote.port;
+      r.seq = this.#rstPendingFor;
+      r.rst = true;
+      if (!emit(src, dst, r)) return false;
+      this.#rstPendingFor = null;
+      return true;
+    }
+
+    // SYN or SYN-ACK.
+    if (this.#synPending) {
+      const r = this.#segment(now);
+      r.seq = this.#iss;
+      r.syn = true;
+      if (st === "SYN-SENT") r.ack = null;
+      r.window = Math.min(this.#rx.window, 0xffff);
+      r.sackBlocks = [];
+      r.maxSegSize = this.#rcvMss;
+      const offerOpts = st === "SYN-SENT";
+      if (this.#opts.windowScaling && (offerOpts || this.#wsEnabled)) {
+        r.windowScale = offerOpts ? windowShiftFor(this.#rx.capacity) : this.#rcvShift;
+      }
+      if (this.#opts.sack && (offerOpts || this.#sackEnabled)) r.sackPermitted = true;
+      if (this.#opts.timestamps && (offerOpts || this.#tsEnabled)) {
+        r.timestamp = { tsVal: this.#tsNow(now), tsEcr: offerOpts ? 0 : this.#tsRecent };
+      } else {
+        r.timestamp = null;
+      }
+      if (!emit(src, dst, r)) return false;
+      if (offerOpts) this.#rcvShift = r.windowScale ?? 0;
+      this.#synPending = false;
+      this.#sndNxt = seqAdd(this.#iss, 1);
+      this.#sndMax = seqMax(this.#sndMax, this.#sndNxt);
+      if (this.#retries === 0 && this.#rttSeq === null) {
+        this.#rttSeq = this.#sndNxt;
+        this.#rttStart = now;
+      }
+      if (r.ack !== null) this.#sentAck(r);
+      this.#rtoAt ??= now + this.#rtt.rto;
+      return true;
+    }
+    if (st === "SYN-SENT") return false;
+    if (st === "SYN-RECEIVED") {
+      // Only an ACK, e.g. for a crossing SYN-ACK in a simultaneous open.
+      if (!this.#ackNow) return false;
+      const r = this.#segment(now);
+      if (!emit(src, dst, r)) return false;
+      this.#sentAck(r);
+      return true;
+    }
+
+    // Retransmission of a specific hole.
+    const hole = this.#nextRetransmit();
+    if (hole !== null) {
+      const r = this.#dataSegment(now, hole.at, hole.len);
+      if (!emit(src, dst, r)) return false;
+      this.#rexmitAt = null;
+      const end = seqAdd(hole.at, hole.len + (r.fin ? 1 : 0));
+      if (seqGt(end, this.#rexmitHigh)) this.#rexmitHigh = end;
+      if (seqGt(end, this.#sndNxt) && seqGe(this.#sndNxt, hole.at)) this.#sndNxt = end;
+      this.#sndMax = seqMax(this.#sndMax, this.#sndNxt);
+      if (this.#rttSeq !== null && seqLt(hole.at, this.#rttSeq)) this.#rttSeq = null;
+      this.#sentAck(r);
+      this.#rtoAt ??= now + this.#rtt.rto;
+      return true;
+    }
+
+    // New data, or resending after a timeout, and/or FIN.
+    const next = this.#nextDataSegment(now);
+    if (next !== null) {
+      const r = this.#dataSegment(now, this.#sndNxt, next.len);
+      if (!emit(src, dst, r)) return false;
+      const isRetransmit = seqLt(this.#sndNxt, this.#sndMax);
+      const segLen = next.len + (r.fin ? 1 : 0);
+      if (!isRetransmit && this.#rttSeq === null && !this.#tsEnabled) {
+        this.#rttSeq = seqAdd(this.#sndNxt, segLen);
+        this.#rttStart = now;
+      }
+      if (isRetransmit && this.#rttSeq !== null) this.#rttSeq = null;
+      this.#sndNxt = seqAdd(this.#sndNxt, segLen);
+      this.#sndMax = seqMax(this.#sndMax, this.#sndNxt);
+      this.#sentAck(r);
+      this.#rtoAt ??= now + this.#rtt.rto;
+      return true;
+    }
+
+    // Zero-window or keepalive probe: an old sequence number elicits an ACK.
+    if (this.#probePending) {
+      const r = this.#segment(now);
+      r.seq = seqAdd(this.#sndUna, -1);
+      if (!emit(src, dst, r)) return false;
+      this.#probePending = false;
+      this.#sentAck(r);
+      return true;
+    }
+
+    // A bare ACK or window update.
+    if (this.#ackNow || (this.#delayedAckAt !== null && now >= this.#delayedAckAt)) {
+      const r = this.#segment(now);
+      if (!emit(src, dst, r)) return false;
+      this.#sentAck(r);
+      return true;
+    }
+    return false;
+  }
+
+  /** The next hole to retransmit in recovery, if any. */
+  #nextRetransmit(): { at: SeqNumber; len: number } | null {
+    const mss = this.#payloadMss();
+    if (this.#rexmitAt !== null) {
+      const at = seqMax(this.#rexmitAt, this.#sndUna);
+      if (seqGe(at, this.#sndMax)) {
+        this.#rexmitAt = null;
+        return null;
+      }
+      const len = this.#holeLen(at, mss);
+      if (len === 0 && !this.#finAt(at)) {
+        this.#rexmitAt = null;
+        return null;
+      }
+      return { at, len };
+    }
+    if (!this.#sackEnabled || this.#recovery === null || this.#scoreboard.length === 0) return null;
+    // SACK recovery (RFC 6675 NextSeg, simplified): the first un-SACKed byte
+    // past what we already resent, below the highest SACKed byte, if the
+    // pipe has room.
+    const pipe = seqDiff(this.#sndMax, this.#sndUna) - this.#sackedBytes();
+    if (pipe >= this.#cc.cwnd) return null;
+    let at = seqMax(this.#rexmitHigh, this.#sndUna);
+    for (const b of this.#scoreboard) {
+      if (seqLt(at, b.left)) break;
+      if (seqLt(at, b.right)) at = b.right;
+    }
+    const highSack = this.#scoreboard[this.#scoreboard.length - 1]!.right;
+    if (seqGe(at, highSack)) return null;
+    const len = this.#holeLen(at, mss);
+    return len > 0 ? { at, len } : null;
+  }
+
+  /** Bytes sendable from `at` up to the next SACKed block, capped at `mss`. */
+  #holeLen(at: SeqNumber, mss: number): number {
+    let len = Math.min(mss, this.#tx.length - seqDiff(at, this.#sndUna));
+    for (const b of this.#scoreboard) {
+      if (seqGt(b.left, at)) {
+        len = Math.min(len, seqDiff(b.left, at));
+        break;
+      }
+    }
+    return Math.max(0, len);
+  }
+
+  /** Whether the FIN sits at sequence `at`. */
+  #finAt(at: SeqNumber): boolean {
+    return this.#finQueued && !this.#finAcked && seqDiff(at, this.#sndUna) === this.#tx.length;
+  }
+
+  /**
+   * How much new data to send from SND.NXT now, honouring the send and
+   * congestion windows, Nagle and SACKed ranges; null if nothing is due.
+   */
+  #nextDataSegment(_now: number): { len: number } | null {
+    // Skip ranges the receiver already has (after a timeout).
+    for (const b of this.#scoreboard) {
+      if (seqGe(this.#sndNxt, b.left) && seqLt(this.#sndNxt, b.right)) this.#sndNxt = b.right;
+    }
+    const off = seqDiff(this.#sndNxt, this.#sndUna);
+    const avail = this.#tx.length - off;
+    const finDue = this.#finQueued && !this.#finAcked && avail === 0 && off === this.#tx.length;
+    if (avail <= 0 && !finDue) return null;
+    const flight = seqDiff(this.#sndNxt, this.#sndUna);
+    const retransmitting = seqLt(this.#sndNxt, this.#sndMax);
+    let window: number;
+    if (this.#sackEnabled && this.#recovery !== null) {
+      const pipe = seqDiff(this.#sndMax, this.#sndUna) - this.#sackedBytes();
+      window = Math.min(this.#sndWnd - flight, this.#cc.cwnd - pipe);
+    } else {
+      window = Math.min(this.#sndWnd, this.#cc.cwnd) - flight;
+    }
+    if (finDue) return { len: 0 };
+    const mss = this.#payloadMss();
+    let len = Math.min(avail, mss, Math.max(0, window));
+    len = this.#holeLen(this.#sndNxt, len);
+    if (len <= 0) return null;
+    // Nagle (RFC 9293 §3.7.4): hold a small segment while data is unacked.
+    if (len < mss && !retransmitting && !this.#opts.noDelay && flight > 0 && len === avail && !this.#finQueued) {
+      return null;
+    }
+    // Sender-side SWS avoidance: do not chop a larger pending send into a sliver.
+    if (len < mss && len < avail && flight > 0 && !retransmitting) return null;
+    return { len };
+  }
+
+  /** Builds a data segment at `at` with `len` payload bytes (FIN added if due). */
+  #dataSegment(now: number, at: SeqNumber, len: number): TcpRepr {
+    const r = this.#segment(now);
+    r.seq = at;
+    const off = seqDiff(at, this.#sndUna);
+    r.payload = this.#tx.peek(off, len);
+    if (this.#finQueued && !this.#finAcked && off + len === this.#tx.length) r.fin = true;
+    if (len > 0 && off + len === this.#tx.length) r.psh = true;
+    // Keep header + payload within the peer's MSS plus a bare header.
+    const over = tcpHeaderLen(r) - 20 + r.payload.length - this.#sndMss;
+    if (over > 0) r.sackBlocks = [];
+    return r;
+  }
+
+  // ===================================================================
+  // Timers.
+  // ===================================================================
+
+  #runTimers(now: number): void {
+    if (this.#timeWaitAt !== null && now >= this.#timeWaitAt) {
+      this.#timeWaitAt = null;
+      this.#setState("CLOSED");
+      return;
+    }
+    if (this.#finWait2At !== null && now >= this.#finWait2At) {
+      this.#finWait2At = null;
+      if (this.#state === "FIN-WAIT-2") {
+        this.#setState("CLOSED");
+        return;
+      }
+    }
+    if (this.#rtoAt !== null && now >= this.#rtoAt) this.#onRto(now);
+    if (this.#state === "CLOSED") return;
+    if (this.#keepaliveAt !== null && now >= this.#keepaliveAt) {
+      const k = this.#opts.keepalive;
+      if (k === null || seqDiff(this.#sndMax, this.#sndUna) > 0) {
+        this.#keepaliveAt = null;
+        this.#armKeepalive();
+      } else if (this.#keepaliveProbes >= k.count) {
+        this.#error = ETIMEDOUT;
+        this.abort();
+        return;
+      } else {
+        this.#keepaliveProbes++;
+        this.#probePending = true;
+        this.#keepaliveAt = now + k.interval;
+      }
+    }
+    // Zero-window persist timer (RFC 9293 §3.8.6.1).
+    const off = seqDiff(this.#sndNxt, this.#sndUna);
+    const waiting = isSynchronized(this.#state) && this.#sndWnd === 0 && this.#tx.length > off && off === 0;
+    if (!waiting) {
+      this.#persistAt = null;
+    } else if (this.#persistAt === null) {
+      this.#persistAt = now + this.#rtt.rto;
+    } else if (now >= this.#persistAt) {
+      this.#probePending = true;
+      this.#persistBackoff = Math.min(this.#persistBackoff + 1, 6);
+      this.#persistAt = now + Math.min(this.#rtt.rto * 2 ** this.#persistBackoff, this.#opts.maxRto);
+    }
+  }
+
+  #onRto(now: number): void {
+    this.#rtoAt = null;
+    const st = this.#state;
+    const limit = st === "SYN-SENT" || st === "SYN-RECEIVED" ? this.#opts.synRetries : this.#opts.maxRetries;
+    if (this.#retries >= limit) {
+      this.#error = ETIMEDOUT;
+      if (st === "SYN-RECEIVED" && this.#parent !== null) this.#error = null;
+      this.abort();
+      return;
+    }
+    this.#retries++;
+    this.#rtt.backoff();
+    this.#rttSeq = null;
+    this.#host.tcpTrace?.(this, `RTO #${this.#retries} (${this.#rtt.rto} ms)`);
+    if (st === "SYN-SENT" || st === "SYN-RECEIVED") {
+      this.#synPending = true;
+      return;
+    }
+    const flight = seqDiff(this.#sndMax, this.#sndUna);
+    if (flight <= 0) return;
+    this.#cc.onRto(now, flight, this.#effMss());
+    this.#recovery = null;
+    this.#rexmitAt = null;
+    this.#dupAcks = 0;
+    this.#sndNxt = this.#sndUna; // go back N, skipping SACKed ranges
+  }
+
+  #armKeepalive(): void {
+    const k = this.#opts.keepalive;
+    if (k === null || (this.#state !== "ESTABLISHED" && this.#state !== "CLOSE-WAIT")) {
+      this.#keepaliveAt = null;
+      return;
+    }
+    this.#keepaliveAt = this.#lastRecvAt + (this.#keepaliveProbes > 0 ? k.interval : k.idle);
+  }
+
+  #enterTimeWait(now: number): void {
+    this.#rtoAt = null;
+    this.#timeWaitAt = now + this.#opts.timeWait;
+    this.#setState("TIME-WAIT");
+  }
+
+  // ===================================================================
+  // Helpers.
+  // ===================================================================
+
+  /** Takes the pending error: reported once, as Linux's sk_err. */
+  #takeError(): NetError {
+    const e = this.#error!;
+    this.#error = null;
+    return e;
+  }
+
+  /** The application will send no more: queue a FIN. */
+  #closeSend(): void {
+    switch (this.#state) {
+      case "SYN-RECEIVED":
+      case "ESTABLISHED":
+        this.#finQueued = true;
+        this.#setState("FIN-WAIT-1");
+        break;
+      case "CLOSE-WAIT":
+        this.#finQueued = true;
+        this.#setState("LAST-ACK");
+        break;
+      case "SYN-SENT":
+        this.#setState("CLOSED");
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** After the application read, advertise a window that has grown a lot. */
+  #maybeWindowUpdate(before: number): void {
+    if (!isSynchronized(this.#state)) return;
+    const now = this.#rx.window;
+    const grew = now - this.#lastAdvWindow;
+    if (grew >= Math.min(this.#rx.capacity / 2, 2 * this.#rcvMss) && before < now) this.#ackNow = true;
+  }
+
+  #advertisedWindow(): number {
+    return Math.min(this.#rx.window >>> this.#rcvShift, 0xffff);
+  }
+
+  #setMssFromMtu(ipMtu: number): void {
+    const ipHeader = this.#remote?.addr.version === 6 ? 40 : 20;
+    this.#rcvMss = Math.max(ipMtu - ipHeader - 20, 64);
+  }
+
+  /** MSS used for congestion arithmetic. */
+  #effMss(): number {
+    return this.#payloadMss();
+  }
+
+  /** Largest payload per segment after fixed option overhead. */
+  #payloadMss(): number {
+    return Math.max(1, this.#sndMss - (this.#tsEnabled ? 12 : 0));
+  }
+
+  /**
+   * Takes an RTT sample from the echoed timestamp if timestamps are on,
+   * else from the timed segment if `seg` covers it (or `always`, for the
+   * handshake).
+   */
+  #sampleRtt(now: number, seg: TcpRepr, always: boolean): void {
+    if (this.#tsEnabled && seg.timestamp && seg.timestamp.tsEcr !== 0) {
+      const rtt = (this.#tsNow(now) - seg.timestamp.tsEcr) >>> 0;
+      if (rtt <= this.#opts.maxRto) this.#rtt.sample(rtt);
+    } else if (this.#rttSeq !== null && (always || seqGe(seg.ack!, this.#rttSeq))) {
+      this.#rtt.sample(now - this.#rttStart);
+    } else {
+      return;
+    }
+    this.#rttSeq = null;
+  }
+
+  #tsNow(now: number): number {
+    return (Math.floor(now) + this.#tsOffset) >>> 0;
+  }
+
+  #sackedBytes(): number {
+    let n = 0;
+    for (const b of this.#scoreboard) n += seqDiff(b.right, b.left);
+    return n;
+  }
+
+  /** Merges the peer's SACK blocks into the scoreboard. */
+  #updateScoreboard(blocks: SackBlock[]): void {
+    const list = [...this.#scoreboard];
+    for (const b of blocks) {
+      if (!seqLt(b.left, b.right) || seqLe(b.right, this.#sndUna) || seqGt(b.right, this.#sndMax)) continue;
+      list.push({ left: seqMax(b.left, this.#sndUna), right: b.right });
+    }
+    list.sort((x, y) => seqDiff(x.left, y.left));
+    const out: SackBlock[] = [];
+    for (const b of list) {
+      const last = out[out.length - 1];
+      if (last && seqGe(last.right, b.left)) {
+        if (seqGt(b.right, last.right)) last.right = b.right;
+      } else {
+        out.push({ left: b.left, right: b.right });
+      }
+    }
+    this.#scoreboard = out;
+  }
+
+  /** SACK blocks to send: the most recent first (RFC 2018 §4), then ascending. */
+  #sackBlocks(): SackBlock[] {
+    const ranges = this.#assembler.ranges();
+    const toBlock = ([s, e]: [number, number]) => ({ left: seqAdd(this.#rcvNxt, s), right: seqAdd(this.#rcvNxt, e) });
+    const recentOff = seqDiff(this.#lastSackSeq, this.#rcvNxt);
+    const recent = this.#assembler.rangeContaining(recentOff);
+    const out: SackBlock[] = [];
+    if (recent) out.push(toBlock(recent));
+    for (const r of ranges) {
+      if (out.length >= 4) break;
+      if (recent && r[0] === recent[0]) continue;
+      out.push(toBlock(r));
+    }
+    return out;
+  }
+
+  /** Most recently received out-of-order segment start, for SACK ordering. */
+  #lastSackSeq: SeqNumber = seq(0);
+  /** Sequence number for a RST answering an unacceptable ACK in SYN-RECEIVED. */
+  #rstPendingFor: SeqNumber | null = null;
+
+  /** Drops the port and 4-tuple reservations. */
+  #release(): void {
+    if (this.#registered) {
+      this.#registered = false;
+      this.#host.tcpUnregister(this);
+    }
+    if (this.#bound) {
+      this.#bound = false;
+      this.#host.tcpUnbind(this);
+    }
+  }
+
+  /** The only place the state changes. */
+  #setState(next: TcpState): void {
+    const prev = this.#state;
+    if (prev === next) return;
+    this.#state = next;
+    this.#host.tcpTrace?.(this, `${prev}=>${next}`);
+    if (next === "ESTABLISHED") {
+      this.#wasConnected = true;
+      this.#armKeepalive();
+      if (this.#parent !== null) {
+        const parent = this.#parent;
+        parent.#synQueueLen--;
+        if (parent.#state !== "LISTEN") {
+          this.#parent = null;
+          this.abort(); // the listener went away during the handshake
+          return;
+        }
+        parent.#acceptQueue.push(this);
+      }
+    }
+    if (next === "CLOSE-WAIT") this.#armKeepalive();
+    if (next === "CLOSED") {
+      if (prev === "SYN-RECEIVED" && this.#parent !== null) {
+        this.#parent.#synQueueLen--;
+        this.#parent = null;
+      }
+      if (prev !== "LISTEN" && prev !== "SYN-SENT") this.#wasConnected ||= isSynchronized(prev);
+      this.#rtoAt = this.#delayedAckAt = this.#timeWaitAt = this.#keepaliveAt = null;
+      this.#persistAt = this.#finWait2At = null;
+      this.#synPending = this.#ackNow = this.#probePending = false;
+      this.#acksOwed = 0;
+      this.#rexmitAt = null;
+      if (!this.#rstPending) this.#release();
+    }
+  }
+}
+
+/** The smallest shift that lets a buffer of `capacity` be advertised (RFC 7323 §2.3). */
+export function windowShiftFor(capacity: number): number {
+  let s = 0;
+  while (s < 14 && capacity >>> s > 0xffff) s++;
+  return s;
+}
+
+/**
+ * The RST to send in answer to `seg` when no connection matches it
+ * (RFC 9293 §3.10.7.1), or null if `seg` is itself a RST.
+ */
+export function rstReplyFor(seg: TcpRepr): TcpRepr | null {
+  if (seg.rst) return null;
+  const r = tcpReprDefaults();
+  r.srcPort = seg.dstPort;
+  r.dstPort = seg.srcPort;
+  r.rst = true;
+  if (seg.ack !== null) {
+    r.seq = seg.ack;
+  } else {
+    r.seq = seq(0);
+    r.ack = seqAdd(seg.seq, seg.payload.length + (seg.syn ? 1 : 0) + (seg.fin ? 1 : 0));
+  }
+  return r;
+}

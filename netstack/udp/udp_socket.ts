@@ -1,0 +1,210 @@
+/**
+ * UDP sockets (RFC 768): bind, connect, sendto/recvfrom over bounded
+ * datagram queues. The stack drains the send queue in `dispatch` and fills
+ * the receive queue through `deliver`.
+ *
+ * @module
+ */
+
+import type { IpAddress } from "../wire/address.ts";
+import { EDESTADDRREQ, EINVAL, EMSGSIZE, ENOTCONN, EHOSTUNREACH, type NetError } from "../errors.ts";
+
+/** An address and port. */
+export interface UdpEndpoint {
+  addr: IpAddress;
+  port: number;
+}
+
+/** What a UDP socket needs from its stack. */
+export interface UdpHost {
+  udpBind(sock: UdpSocket, addr: IpAddress | null, port: number): number;
+  udpUnbind(sock: UdpSocket): void;
+  udpRoute(dst: IpAddress): { src: IpAddress; mtu: number } | null;
+}
+
+/** A queued datagram. */
+export interface Datagram {
+  src: UdpEndpoint;
+  dst: UdpEndpoint;
+  data: Uint8Array;
+}
+
+/** Largest UDP payload over IPv4 (65535 - 20 - 8). */
+export const UDP_MAX_PAYLOAD = 65507;
+
+/** What the stack does with a datagram the socket wants sent. */
+export type UdpEmit = (d: Datagram) => boolean;
+
+export interface UdpOptions {
+  /** Bytes of payload queued for reading before arrivals are dropped. */
+  rxQueueBytes?: number;
+  /** Bytes of payload queued for sending before sendTo would block. */
+  txQueueBytes?: number;
+}
+
+/** @savable */
+export class UdpSocket {
+  readonly #host: UdpHost;
+  #localAddr: IpAddress | null = null;
+  #localPort = 0;
+  #bound = false;
+  #remote: UdpEndpoint | null = null;
+  #rx: Datagram[] = [];
+  #rxBytes = 0;
+  #tx: Datagram[] = [];
+  #txBytes = 0;
+  /** Immutable. */
+  readonly #rxLimit: number;
+  /** Immutable. */
+  readonly #txLimit: number;
+  #error: NetError | null = null;
+  #closed = false;
+  /** Datagrams dropped because the receive queue was full. */
+  drops = 0;
+
+  constructor(host: UdpHost, opts: UdpOptions = {}) {
+    this.#host = host;
+    this.#rxLimit = opts.rxQueueBytes ?? 256 * 1024;
+    this.#txLimit = opts.txQueueBytes ?? 256 * 1024;
+  }
+
+  get localAddr(): IpAddress | null {
+    return this.#localAddr;
+  }
+  get localPort(): number {
+    return this.#localPort;
+  }
+  get remote(): UdpEndpoint | null {
+    return this.#remote;
+  }
+
+  /** Implements bind(2). */
+  bind(addr: IpAddress | null, port: number): void {
+    if (this.#bound) throw EINVAL;
+    this.#localPort = this.#host.udpBind(this, addr, port);
+    this.#localAddr = addr;
+    this.#bound = true;
+  }
+
+  /** Implements connect(2): fixes the default destination and filters arrivals. */
+  connect(remote: UdpEndpoint): void {
+    const route = this.#host.udpRoute(remote.addr);
+    if (route === null) throw EHOSTUNREACH;
+    if (!this.#bound) this.bind(null, 0);
+    this.#remote = { addr: remote.addr, port: remote.port };
+  }
+
+  /** Dissolves the association (connect with AF_UNSPEC). */
+  disconnect(): void {
+    this.#remote = null;
+  }
+
+  /**
+   * Queues one datagram; returns its length, or null if the send queue is
+   * full (would block). Implements sendto(2).
+   */
+  sendTo(data: Uint8Array, dst?: UdpEndpoint): number | null {
+    if (this.#error) throw this.#takeError();
+    const to = dst ?? this.#remote;
+    if (to === null) throw this.#bound ? EDESTADDRREQ : ENOTCONN;
+    if (data.length > UDP_MAX_PAYLOAD) throw EMSGSIZE;
+    const route = this.#host.udpRoute(to.addr);
+    if (route === null) throw EHOSTUNREACH;
+    if (!this.#bound) this.bind(null, 0);
+    if (this.#txBytes + data.length > this.#txLimit && this.#tx.length > 0) return null;
+    const src = { addr: this.#localAddr ?? route.src, port: this.#localPort };
+    this.#tx.push({ src, dst: { addr: to.addr, port: to.port }, data: data.slice() });
+    this.#txBytes += data.length;
+    return data.length;
+  }
+
+  /**
+   * Takes the next datagram, copying up to `into.length` bytes. Returns the
+   * sender, bytes copied and whether the datagram was truncated, or null if
+   * none is queued. Implements recvfrom(2).
+   */
+  recvFrom(into: Uint8Array): { from: UdpEndpoint; length: number; truncated: boolean } | null {
+    const d = this.#rx.shift();
+    if (!d) {
+      if (this.#error) throw this.#takeError();
+      return null;
+    }
+    this.#rxBytes -= d.data.length;
+    const n = Math.min(into.length, d.data.length);
+    into.set(d.data.subarray(0, n));
+    return { from: d.src, length: n, truncated: n < d.data.length };
+  }
+
+  readiness(): { readable: boolean; writable: boolean; hup: boolean; error: boolean } {
+    return {
+      readable: this.#rx.length > 0 || this.#error !== null,
+      writable: this.#txBytes < this.#txLimit,
+      hup: false,
+      error: this.#error !== null,
+    };
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#rx = [];
+    this.#tx = [];
+    if (this.#bound) this.#host.udpUnbind(this);
+    this.#bound = false;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  // --- Host side. ---
+
+  /** Whether a datagram from `src` to `dst` is for this socket (port already matched). */
+  accepts(src: UdpEndpoint, dst: IpAddress): boolean {
+    if (this.#closed) return false;
+    if (this.#localAddr !== null && !this.#localAddr.equals(dst) && !dst.isMulticast) {
+      if (!(dst.version === 4 && dst.isBroadcast)) return false;
+    }
+    if (this.#remote && (!this.#remote.addr.equals(src.addr) || this.#remote.port !== src.port)) return false;
+    return true;
+  }
+
+  /** Queues an arrival (copied); false if the receive queue is full. */
+  deliver(src: UdpEndpoint, dst: UdpEndpoint, payload: Uint8Array): boolean {
+    if (this.#rxBytes + payload.length > this.#rxLimit) {
+      this.drops++;
+      return false;
+    }
+    this.#rx.push({ src, dst, data: payload.slice() });
+    this.#rxBytes += payload.length;
+    return true;
+  }
+
+  /** Records an ICMP-reported error (e.g. port unreachable) for a connected socket. */
+  reportError(e: NetError): void {
+    if (this.#remote) this.#error = e;
+  }
+
+  pollAt(now: number): number | null {
+    return this.#tx.length > 0 ? now : null;
+  }
+
+  /** Hands queued datagrams to `emit` until it refuses one. */
+  dispatch(_now: number, emit: UdpEmit): boolean {
+    let sent = false;
+    while (this.#tx.length > 0) {
+      const d = this.#tx[0]!;
+      if (!emit(d)) break;
+      this.#tx.shift();
+      this.#txBytes -= d.data.length;
+      sent = true;
+    }
+    return sent;
+  }
+
+  #takeError(): NetError {
+    const e = this.#error!;
+    this.#error = null;
+    return e;
+  }
+}

@@ -1,0 +1,31 @@
+/**
+ * The virtual filesystem: files, mounts and paths, as gVisor's pkg/sentry/vfs. It knows tasks
+ * only through the credentials and root directory it is handed ({@linkcode PathContext}).
+ *
+ * Layers, top to bottom:
+ * - {@linkcode VirtualFilesystem} (vfs.ts): the mount tree and path operations (openAt,
+ *   statAt, readlinkAt, accessAt, lookupDir, openExecutable).
+ * - path_walk.ts: component-by-component resolution (symlinks, `..`, mounts, permissions).
+ * - {@linkcode Location} and {@linkcode Mount} (mount.ts): (mount, dentry) pairs.
+ * - {@linkcode Dentry} and {@linkcode Filesystem} (dentry.ts): what a filesystem implements.
+ * - Filesystems: hostfs/ (a read-only host directory). Later: overlay, tmpfs, procfs, devfs.
+ * - Open files: {@linkcode FileDescription} (file_description.ts) and its implementations:
+ *   DirectoryFile, OPathFile, HostRegularFile, HostFile (host stdio).
+ *
+ * Design notes and the plan for the next filesystems are in docs/vfs.md.
+ *
+ * @module
+ */
+
+export { VirtualFilesystem, type Executable } from "./vfs.ts";
+export { Location, Mount } from "./mount.ts";
+export { Dentry, type Filesystem } from "./dentry.ts";
+export { checkSearch, type MissingFinal, type PathContext, walk, walkOrMissing } from "./path_walk.ts";
+export { checkPermission, MAY_EXEC, MAY_READ, MAY_WRITE, mayAccess } from "./permissions.ts";
+export {
+  checkReadable, checkWritable, type DirEntry, FileDescription, type MemoryIO, type Stat,
+} from "./file_description.ts";
+export { DirectoryFile } from "./directory_file.ts";
+export { OPathFile } from "./opath_file.ts";
+export { HostFile, hostFile, hostStdio } from "./host_file.ts";
+export { dtFromMode, HostFilesystem } from "./hostfs/hostfs.ts";

@@ -1,0 +1,111 @@
+/**
+ * Mounts and locations. A {@linkcode Location} is a (mount, dentry) pair, like Linux's struct
+ * path and gVisor's VirtualDentry: the same dentry seen through two mounts is two locations.
+ *
+ * The mount tree: every mount but the root one sits on a dentry (its mount point) of a parent
+ * mount. A walk that reaches a mount point continues at the mounted filesystem's root, and `..`
+ * from a mount's root continues from the mount point.
+ *
+ * @module
+ */
+
+import type { Dentry, Filesystem } from "./dentry.ts";
+
+/** @savable One filesystem attached to the tree. Analogous to Linux's struct mount. */
+export class Mount {
+  /** Immutable. The mount id (/proc/PID/mountinfo, statx stx_mnt_id). */
+  readonly id: number;
+  /** Immutable. */
+  readonly fs: Filesystem;
+  /** Immutable. The dentry of fs this mount shows at its mount point (a bind mount's subtree). */
+  readonly root: Dentry;
+  /** Immutable. Null for the root mount. */
+  readonly parent: Mount | null;
+  /** Immutable. The dentry of parent this mount covers; null for the root mount. */
+  readonly mountpoint: Dentry | null;
+  /** MS_RDONLY. */
+  readonly: boolean;
+  /** Mounts whose mount point is a dentry of this mount, keyed by that dentry (top of stack). */
+  readonly children = new Map<Dentry, Mount>();
+
+  constructor(o: {
+    id: number;
+    fs: Filesystem;
+    root: Dentry;
+    parent: Mount | null;
+    mountpoint: Dentry | null;
+    readonly: boolean;
+  }) {
+    this.id = o.id;
+    this.fs = o.fs;
+    this.root = o.root;
+    this.parent = o.parent;
+    this.mountpoint = o.mountpoint;
+    this.readonly = o.readonly;
+  }
+
+  /** True if writes through this mount must fail with EROFS. */
+  get isReadonly(): boolean {
+    return this.readonly || this.fs.readonly;
+  }
+}
+
+/** @savable Immutable. A file in the tree: which mount, which dentry. */
+export class Location {
+  constructor(readonly mount: Mount, readonly dentry: Dentry) {}
+
+  get isDir(): boolean {
+    return this.dentry.isDir;
+  }
+
+  equals(o: Location): boolean {
+    return this.mount === o.mount && this.dentry === o.dentry;
+  }
+
+  /** The absolute path from the root of the whole tree, as /proc shows it. */
+  path(): string {
+    return this.pathFrom(null) ?? "/";
+  }
+
+  /**
+   * The absolute path as seen from root (a task's root directory, for getcwd(2)), or null if
+   * this location is not under root. A null root means the root of the whole tree.
+   */
+  pathFrom(root: Location | null): string | null {
+    const names: string[] = [];
+    let m: Mount = this.mount;
+    let d: Dentry = this.dentry;
+    for (;;) {
+      if (root !== null && m === root.mount && d === root.dentry) break;
+      if (d === m.root) {
+        if (m.parent === null || m.mountpoint === null) {
+          if (root !== null) return null;
+          break;
+        }
+        d = m.mountpoint;
+        m = m.parent;
+        continue;
+      }
+      names.push(d.name);
+      d = d.parent!;
+    }
+    if (names.length === 0) return "/";
+    names.reverse();
+    return "/" + names.join("/");
+  }
+
+  /**
+   * The location `..` leads to, ignoring any chroot: the parent dentry, across mount points.
+   * The root of the tree is its own parent.
+   */
+  parent(): Location {
+    let m: Mount = this.mount;
+    let d: Dentry = this.dentry;
+    while (d === m.root) {
+      if (m.parent === null || m.mountpoint === null) return this;
+      d = m.mountpoint;
+      m = m.parent;
+    }
+    return new Location(m, d.parent!);
+  }
+}

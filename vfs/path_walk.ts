@@ -1,0 +1,156 @@
+/**
+ * Path resolution, one component at a time, as Linux's link_path_walk() (fs/namei.c).
+ *
+ * Every path an application names is resolved here, inside the sentry, against dentries: the
+ * host never sees a path with more than one component, so nothing resolves outside the
+ * sandbox's root. The rules:
+ * - An absolute path, and an absolute symlink target, start at the caller's root.
+ * - `..` at the caller's root stays there; `..` at a mount's root crosses to its mount point.
+ * - A dentry with a mount on it is replaced by the mounted root.
+ * - Each directory searched needs search (exec) permission; a non-directory in the middle of a
+ *   path is ENOTDIR; a component longer than NAME_MAX is ENAMETOOLONG.
+ * - Symlinks are followed in the middle of a path always, at the end when asked or when the
+ *   path ends with a slash; more than MAXSYMLINKS (40) in one walk is ELOOP.
+ * - A trailing slash requires the result to be a directory (ENOTDIR).
+ *
+ * @module
+ */
+
+import { EACCES, ELOOP, ENAMETOOLONG, ENOENT, ENOTDIR } from "../kernel/errno.ts";
+import type { Credentials } from "../kernel/creds.ts";
+import { MAXSYMLINKS, NAME_MAX, S_IFDIR, S_IFLNK, S_IFMT } from "../abi/linux/file.ts";
+import { Location, type Mount } from "./mount.ts";
+import type { Dentry } from "./dentry.ts";
+import { MAY_EXEC, mayAccess } from "./permissions.ts";
+
+/** Who resolves a path and where "/" is for them. */
+export interface PathContext {
+  /** The caller's root directory (chroot). */
+  root: Location;
+  /** Whose permissions the walk checks. */
+  creds: Credentials;
+}
+
+/** A walk whose final component does not exist, for callers that create it. */
+export interface MissingFinal {
+  /** The directory that would contain the file. */
+  parent: Location;
+  /** The final component (never "", "." or ".."). */
+  name: string;
+  /** The path ended with a slash. */
+  mustBeDir: boolean;
+}
+
+const SLASH = 0x2f;
+const encoder = new TextEncoder();
+
+/**
+ * Resolves path from start (ignored for an absolute path). follow: follow a symlink in the
+ * final component. Throws ENOENT for "" (callers handle AT_EMPTY_PATH first).
+ */
+export function walk(ctx: PathContext, start: Location, path: string, follow: boolean): Location {
+  return walkImpl(ctx, start, path, follow, false) as Location;
+}
+
+/**
+ * As {@linkcode walk}, but a missing final component (with an existing parent directory) is
+ * reported as a {@linkcode MissingFinal} instead of ENOENT.
+ */
+export function walkOrMissing(
+  ctx: PathContext,
+  start: Location,
+  path: string,
+  follow: boolean,
+): Location | MissingFinal {
+  return walkImpl(ctx, start, path, follow, true);
+}
+
+/** Throws EACCES unless creds may search the directory d. */
+export function checkSearch(creds: Credentials, d: Dentry): void {
+  const mode = d.mode;
+  if ((mode & 0o111) === 0o111) return; // The common case: searchable by everyone.
+  if (!mayAccess(creds, MAY_EXEC, mode, d.uid, d.gid)) throw EACCES;
+}
+
+function walkImpl(
+  ctx: PathContext,
+  start: Location,
+  path: string,
+  follow: boolean,
+  allowMissing: boolean,
+): Location | MissingFinal {
+  if (path.length === 0) throw ENOENT;
+  let m: Mount = start.mount;
+  let d: Dentry = start.dentry;
+  if (path.charCodeAt(0) === SLASH) {
+    m = ctx.root.mount;
+    d = ctx.root.dentry;
+  }
+  // Components still to walk, the next one last.
+  const stack: string[] = [];
+  pushComponents(stack, path);
+  let mustBeDir = path.charCodeAt(path.length - 1) === SLASH;
+  let links = 0;
+
+  while (stack.length > 0) {
+    const name = stack.pop()!;
+    const final = stack.length === 0;
+    if ((d.mode & S_IFMT) !== S_IFDIR) throw ENOTDIR;
+    checkSearch(ctx.creds, d);
+    if (name === ".") continue;
+    if (name === "..") {
+      // Linux's follow_dotdot: stop at the caller's root, climb out of mounts, then go up.
+      while (!(m === ctx.root.mount && d === ctx.root.dentry)) {
+        if (d !== m.root) {
+          d = d.parent!;
+          break;
+        }
+        if (m.parent === null || m.mountpoint === null) break;
+        d = m.mountpoint;
+        m = m.parent;
+      }
+      continue;
+    }
+    if (name.length > NAME_MAX || (name.length > NAME_MAX / 3 && encoder.encode(name).length > NAME_MAX)) {
+      throw ENAMETOOLONG;
+    }
+    const child = d.lookup(name);
+    if (child === null) {
+      if (final && allowMissing) return { parent: new Location(m, d), name, mustBeDir };
+      throw ENOENT;
+    }
+    let cm = m;
+    let cd = child;
+    for (let over = cm.children.get(cd); over !== undefined; over = cm.children.get(cd)) {
+      cm = over;
+      cd = over.root;
+    }
+    if ((cd.mode & S_IFMT) === S_IFLNK && (!final || follow || mustBeDir)) {
+      if (++links > MAXSYMLINKS) throw ELOOP;
+      const target = cd.readlink();
+      if (target.length === 0) throw ENOENT;
+      if (target.charCodeAt(0) === SLASH) {
+        m = ctx.root.mount;
+        d = ctx.root.dentry;
+      }
+      if (final && target.charCodeAt(target.length - 1) === SLASH) mustBeDir = true;
+      pushComponents(stack, target);
+      continue;
+    }
+    m = cm;
+    d = cd;
+  }
+  if (mustBeDir && (d.mode & S_IFMT) !== S_IFDIR) throw ENOTDIR;
+  return new Location(m, d);
+}
+
+/** Pushes path's non-empty components onto stack so that the first one is popped first. */
+function pushComponents(stack: string[], path: string): void {
+  let end = path.length;
+  for (let i = path.length - 1; i >= -1; i--) {
+    if (i === -1 || path.charCodeAt(i) === SLASH) {
+      if (end > i + 1) stack.push(path.slice(i + 1, end));
+      end = i;
+    }
+  }
+}
