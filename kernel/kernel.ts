@@ -30,13 +30,16 @@ import type { Credentials } from "./creds.ts";
 import { Limits } from "./limits.ts";
 import { SignalHandlers } from "./signals.ts";
 import { MemoryManager } from "./mm/mm.ts";
-import { EAGAIN, ENOENT, ENOSYS, EPIPE, LinuxError, SentryBugError } from "./errno.ts";
+import { EAGAIN, EINTR, ENOENT, ENOSYS, EPIPE, LinuxError, SentryBugError } from "./errno.ts";
 import { SyscallArgs, type SyscallControl } from "./syscalls/linux/support.ts";
 import { SYSCALL_TABLE } from "./syscalls/linux/table_amd64.ts";
 import { straceEnter, straceExit } from "./strace.ts";
 import { loadExecutable, resolveExecutable } from "./loader/load.ts";
 import { monotonicNs } from "./time.ts";
 import { FutexTable, type FutexWaiter } from "./futex.ts";
+import { deliverableSet, deliverSignals, disposition, sendSignal as queueSignal } from "./task_signals.ts";
+import type { SigInfo } from "./signal_frame.ts";
+import { SA_RESTART } from "../abi/linux/signal.ts";
 import { CORE_SIGNALS, SIGNAL_NAMES } from "../abi/linux/signal.ts";
 import { RLIMIT_NOFILE } from "../abi/linux/limits.ts";
 
@@ -282,17 +285,25 @@ export class Kernel {
         this.#step(t);
         return;
       case "fault": {
-        // No handlers yet: the default action of every fault signal kills the group.
         this.log.debug(
           `${t} ${SIGNAL_NAMES[reason.signo]} at 0x${reason.addr.toString(16)} (code ${reason.code}), ` +
             `rip 0x${t.ctx.regs.get("rip").toString(16)}`,
         );
         t.tg.faultInfo = { signo: reason.signo, addr: reason.addr };
-        this.#killGroup(t.tg, reason.signo);
+        // A fault the thread blocks or ignores cannot be survived: Linux resets it to the
+        // default action (force_sig_fault).
+        const act = t.tg.handlers.get(reason.signo);
+        const bit = 1n << BigInt(reason.signo - 1);
+        if (disposition(reason.signo, act) !== "handler" || (t.sigmask & bit)) {
+          this.killGroup(t.tg, reason.signo);
+          return;
+        }
+        t.pendingSignals.add({ signo: reason.signo, code: reason.code, addr: reason.addr });
+        this.#step(t);
         return;
       }
       case "gone":
-        this.#killGroup(t.tg, 9);
+        this.killGroup(t.tg, 9);
         return;
       case "interrupt":
         this.#step(t);
@@ -307,14 +318,56 @@ export class Kernel {
   /** Runs one kernel step of a runnable task: its pending syscall, then back to user mode. */
   #step(t: Task): void {
     if (t.state === "dead") return;
+    if (t.inSyscall && t.interrupted) this.#interruptSyscall(t);
     if (t.inSyscall) {
       const done = this.#syscall(t);
       if (!done) return; // blocked or exited
       t.inSyscall = false;
     }
+    if (deliverableSet(t) !== 0n && !deliverSignals(t)) return;
+    if ((t.state as Task["state"]) === "dead") return;
     this.platform.resume(t.ctx);
     t.state = "user";
     this.#running++;
+  }
+
+  /**
+   * A signal woke t out of a blocked syscall. If the signal will run a handler, the syscall
+   * ends: EINTR, or (SA_RESTART and a restartable sleep) it is set to run again after the
+   * handler returns. Otherwise the syscall simply runs again.
+   */
+  #interruptSyscall(t: Task): void {
+    t.interrupted = false;
+    const set = deliverableSet(t);
+    if (set === 0n) return;
+    let signo = 1;
+    while (!(set & (1n << BigInt(signo - 1)))) signo++;
+    const act = t.tg.handlers.get(signo);
+    if (disposition(signo, act) !== "handler") return;
+    const restart = t.lastBlockRestart === "sys" && (act.flags & SA_RESTART) !== 0;
+    this.#cancelSleep(t);
+    if (restart) {
+      const r = t.ctx.regs;
+      r.set("rip", r.get("rip") - 2); // back onto the syscall instruction
+      r.set64("rax", r.get64("orig_rax"));
+      t.ctx.markRegsDirty();
+    } else {
+      t.ctx.setReturn(-EINTR.errno);
+    }
+    if (this.strace) {
+      this.log.strace(straceExit(t, t.straceEntry, restart ? "? ERESTARTSYS" : -EINTR.errno, 0));
+      t.straceEntry = "";
+    }
+    t.inSyscall = false;
+    t.syscallState = null;
+  }
+
+  /** Undoes what a sleeping syscall registered (a futex wait) before it is abandoned. */
+  #cancelSleep(t: Task): void {
+    const w = (t.syscallState as { waiter?: FutexWaiter } | null)?.waiter;
+    if (w) this.futex.remove(w);
+    if (t.savedMask !== null && t.sigWaitSet === null) { /* sigsuspend: restored at delivery */ }
+    t.sigWaitSet = null;
   }
 
   /** Dispatches t's syscall. Returns false if the task blocked or exited. */
@@ -360,7 +413,8 @@ export class Kernel {
     switch (result.ctl) {
       case "block": {
         t.state = "blocked";
-        t.blocked = { queues: result.queues, mask: result.mask, deadlineNs: result.deadlineNs };
+        t.lastBlockRestart = result.restart;
+        t.blocked = { queues: result.queues, mask: result.mask, deadlineNs: result.deadlineNs, restart: result.restart };
         for (const q of result.queues) q.register(t, result.mask);
         if (result.deadlineNs !== null) this.#timed.add(t);
         return false;
@@ -387,32 +441,26 @@ export class Kernel {
     }
   }
 
+  /** Sends a signal to a process (or to one of its threads); see task_signals.ts. */
+  sendSignal(tg: ThreadGroup, signo: number, info: Partial<SigInfo> = {}, thread: Task | null = null): void {
+    queueSignal(tg, { code: 0, ...info, signo }, thread);
+  }
+
   /**
-   * Sends a signal to a process. What exists now is the default actions: ignore (SIGCHLD,
-   * SIGURG, SIGWINCH, SIGCONT), and terminate for the rest. Stop signals are ignored until job
-   * control exists, and a signal with a handler is dropped (logged once) until delivery to
-   * handlers exists; both come with the processes-and-signals issue.
+   * A signal is pending for t: make it notice. A sleeping task wakes as interrupted; a task in
+   * user mode is stopped so that the signal is delivered at once.
    */
-  sendSignal(tg: ThreadGroup, signo: number): void {
-    if (signo === 0 || tg.zombie || tg.exitStatus !== null) return;
-    const act = tg.handlers.get(signo);
-    if (signo !== 9 && signo !== 19) {
-      if (act.handler === 1n) return; // SIG_IGN
-      if (act.handler > 1n) {
-        this.log.once(`sig-handler-${signo}`, `Signal ${signo} has a handler; delivery to handlers is not implemented yet`);
-        return;
-      }
+  interruptTask(t: Task): void {
+    if (t.state === "blocked") {
+      t.interrupted = true;
+      this.wakeTask(t);
+    } else if (t.state === "user") {
+      t.ctx.interrupt();
     }
-    if (DEFAULT_IGNORED.has(signo)) return;
-    if (DEFAULT_STOP.has(signo)) {
-      this.log.once(`sig-stop-${signo}`, `Stop signal ${signo} ignored: job control is not implemented yet`);
-      return;
-    }
-    this.#killGroup(tg, signo);
   }
 
   /** Kills a thread group with a signal's default action. */
-  #killGroup(tg: ThreadGroup, signo: number): void {
+  killGroup(tg: ThreadGroup, signo: number): void {
     // The sandbox never writes core files, so the core-dump bit is never set.
     void CORE_SIGNALS;
     this.#exitGroup(tg, signo & 0x7f);
@@ -439,8 +487,7 @@ export class Kernel {
     if (t.state === "blocked") {
       for (const q of t.blocked?.queues ?? []) q.unregister(t);
       this.#timed.delete(t);
-      const w = (t.syscallState as { waiter?: FutexWaiter } | null)?.waiter;
-      if (w) this.futex.remove(w);
+      this.#cancelSleep(t);
     }
     t.state = "dead";
     t.blocked = null;
@@ -475,6 +522,16 @@ export class Kernel {
       this.reap(tg);
     }
     parent?.childWaitQueue.notify(1);
+    if (parent && !parent.zombie && tg.exitSignal > 0 && this.threadGroups.has(tg.tgid)) {
+      const st = tg.exitStatus ?? 0;
+      const signalled = (st & 0x7f) !== 0;
+      this.sendSignal(parent, tg.exitSignal, {
+        code: signalled ? 2 /* CLD_KILLED */ : 1 /* CLD_EXITED */,
+        pid: tg.tgid,
+        uid: t.creds.uid,
+        status: signalled ? st & 0x7f : (st >> 8) & 0xff,
+      });
+    }
     if (tg === init) {
       this.#initStatus = tg.exitStatus ?? 0;
       // Container semantics: when init exits, every task is killed.

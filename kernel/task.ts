@@ -22,6 +22,8 @@ import type { Waker } from "../waiter/mod.ts";
 import type { WaitQueue } from "../waiter/mod.ts";
 import type { MemoryIO } from "../vfs/file_description.ts";
 import { PATH_MAX } from "../abi/linux/file.ts";
+import { PendingSignals } from "./task_signals.ts";
+import type { AltStack } from "./signal_frame.ts";
 
 /** Where a task is in its life. */
 export type TaskState =
@@ -39,6 +41,8 @@ export interface BlockState {
   queues: WaitQueue[];
   mask: number;
   deadlineNs: number | null;
+  /** What a signal does to the sleep: "sys" restarts after an SA_RESTART handler, else EINTR. */
+  restart: "sys" | "never";
 }
 
 const decoder = new TextDecoder();
@@ -65,6 +69,18 @@ export class Task implements Waker, MemoryIO {
   straceEntry = "";
   /** Blocked signals (sigset bits). */
   sigmask = 0n;
+  /** Thread-directed pending signals. */
+  readonly pendingSignals = new PendingSignals();
+  /** sigaltstack(2). */
+  altStack: AltStack = { sp: 0, size: 0, flags: 2 /* SS_DISABLE */ };
+  /** The mask to restore after a handler when rt_sigsuspend replaced it. */
+  savedMask: bigint | null = null;
+  /** Signals rt_sigtimedwait is waiting for, or null. */
+  sigWaitSet: bigint | null = null;
+  /** Set when a signal woke the task out of a blocked syscall. */
+  interrupted = false;
+  /** The restart rule of the last sleep (see BlockState.restart). */
+  lastBlockRestart: "sys" | "never" = "sys";
   /** set_tid_address(2) / CLONE_CHILD_CLEARTID. */
   clearChildTid = 0;
   robustList = 0;

@@ -8,6 +8,7 @@
 
 import type { Task } from "./task.ts";
 import { WaitQueue } from "../waiter/mod.ts";
+import { PendingSignals } from "./task_signals.ts";
 import type { MemoryManager } from "./mm/mm.ts";
 import { Limits } from "./limits.ts";
 import { SignalHandlers } from "./signals.ts";
@@ -31,6 +32,8 @@ export class ThreadGroup {
   faultInfo: { signo: number; addr: number } | null = null;
   /** True once every task is dead and the group waits to be reaped. */
   zombie = false;
+  /** Process-directed pending signals. */
+  readonly sharedPending = new PendingSignals();
   /** Notified when a child changes state (exits), for wait(2). */
   readonly childWaitQueue = new WaitQueue();
   /** Notified when a vfork child execs or exits: its parent may go on. */

@@ -38,9 +38,11 @@ export interface Context {
   markRegsDirty(): void;
   /** Sets the syscall return value (rax) the thread sees when it runs again. */
   setReturn(v: number): void;
-  /** The FXSAVE image of the thread's x87/SSE state (a copy). */
+  /** The XSAVE image of the thread's x87/SSE/AVX state (a copy). */
   getFpState(): Uint8Array;
   setFpState(fp: Uint8Array): void;
+  /** Makes a thread in user mode stop soon (it reports an "interrupt" stop). */
+  interrupt(): void;
   /** The address space this thread runs in. */
   readonly addressSpace: AddressSpace;
   /** Ends this thread; the last thread of an address space releases it. */

@@ -144,6 +144,21 @@ export function ptraceBuf(req: number, pid: number, addr: number, buf: Uint8Arra
   return Number(r);
 }
 
+const regsetIov = new BigUint64Array(2);
+const regsetIovBytes = new Uint8Array(regsetIov.buffer);
+
+/**
+ * PTRACE_GETREGSET / PTRACE_SETREGSET of one register set into or from buf. Returns the bytes
+ * the kernel used (for GETREGSET, the size of the set).
+ */
+export function ptraceRegset(req: number, pid: number, type: number, buf: Uint8Array): number {
+  regsetIov[0] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf as Uint8Array<ArrayBuffer>)));
+  regsetIov[1] = BigInt(buf.length);
+  const r = libc.ptrace_buf(req, pid, BigInt(type), regsetIovBytes);
+  if (r === -1n) throw new HostError(`ptrace(${req}, ${pid})`, errno());
+  return Number(regsetIov[1]);
+}
+
 // ---- wait ---------------------------------------------------------------------------------
 
 export const WNOHANG = 1;

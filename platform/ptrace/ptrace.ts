@@ -11,7 +11,7 @@
  */
 
 import * as ffi from "./_ffi.ts";
-import { FPREGS_SIZE, Registers } from "./regs_amd64.ts";
+import { Registers } from "./regs_amd64.ts";
 import { SYSCALL_INFO_SIZE, SyscallInfo } from "../syscall_info.ts";
 import { buildStubElf, STUB_BASE, STUB_INJECT_ADDR, STUB_INJECT_TRAP_ADDR, STUB_SIZE } from "./stub_elf.ts";
 import type { AddressSpace, Context, Platform, Prot, Stop, StopReason } from "../mod.ts";
@@ -52,6 +52,7 @@ export interface PtraceOptions {
 }
 
 const RAX_OFFSET = 80;
+const NT_X86_XSTATE = 0x202;
 
 class PtraceContext implements Context {
   readonly syscall = new SyscallInfo();
@@ -100,14 +101,19 @@ class PtraceContext implements Context {
     ffi.ptraceBuf(ffi.PTRACE_GET_SYSCALL_INFO, this.tid, SYSCALL_INFO_SIZE, this.syscall.bytes);
   }
 
+  /** The XSAVE image (x87, SSE, AVX, ...), as PTRACE_GETREGSET NT_X86_XSTATE gives it. */
   getFpState(): Uint8Array {
-    const fp = new Uint8Array(FPREGS_SIZE);
-    ffi.ptraceBuf(ffi.PTRACE_GETFPREGS, this.tid, 0, fp);
-    return fp;
+    const buf = new Uint8Array(8192);
+    const n = ffi.ptraceRegset(ffi.PTRACE_GETREGSET, this.tid, NT_X86_XSTATE, buf);
+    return buf.slice(0, n);
   }
 
   setFpState(fp: Uint8Array): void {
-    ffi.ptraceBuf(ffi.PTRACE_SETFPREGS, this.tid, 0, fp);
+    ffi.ptraceRegset(ffi.PTRACE_SETREGSET, this.tid, NT_X86_XSTATE, fp);
+  }
+
+  interrupt(): void {
+    if (this.running) ffi.ptrace(ffi.PTRACE_INTERRUPT, this.tid, 0, 0);
   }
 
   fetchRegs(): void {

@@ -59,7 +59,7 @@ export class SyscallArgs {
 /** Asks the task loop to do something other than return a value. */
 export type SyscallControl =
   /** Sleep until one of the queues reports an event in `mask`, the deadline passes, or a signal. */
-  | { ctl: "block"; queues: WaitQueue[]; mask: number; deadlineNs: number | null }
+  | { ctl: "block"; queues: WaitQueue[]; mask: number; deadlineNs: number | null; restart: "sys" | "never" }
   /** The task exits (exit(2)); the thread does not return to user mode. */
   | { ctl: "exit"; status: number; group: boolean }
   /** The handler set up registers itself (execve, rt_sigreturn): return nothing. */
@@ -88,9 +88,18 @@ export function partial(name: string, fn: SyscallFn, note: string): SyscallEntry
   return { name, fn, support: "partial", note };
 }
 
-/** Waits on queues; see {@linkcode SyscallControl}. deadlineNs is on the kernel's monotonic clock. */
-export function block(queues: WaitQueue[], mask: number, deadlineNs: number | null = null): SyscallControl {
-  return { ctl: "block", queues, mask, deadlineNs };
+/**
+ * Waits on queues; see {@linkcode SyscallControl}. deadlineNs is on the kernel's monotonic
+ * clock. restart: "sys" (Linux's ERESTARTSYS: a handler with SA_RESTART makes the syscall run
+ * again) or "never" (EINTR whenever a handler runs: sleeps, pause, poll).
+ */
+export function block(
+  queues: WaitQueue[],
+  mask: number,
+  deadlineNs: number | null = null,
+  restart: "sys" | "never" = "sys",
+): SyscallControl {
+  return { ctl: "block", queues, mask, deadlineNs, restart };
 }
 
 export const NORETURN: SyscallControl = { ctl: "noreturn" };

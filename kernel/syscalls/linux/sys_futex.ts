@@ -32,7 +32,7 @@ function futexWait(t: Task, addr: number, val: number, deadline: () => number | 
       t.kernel.futex.remove(st.waiter);
       throw ETIMEDOUT;
     }
-    return block([], 0, st.deadlineNs);
+    return block([], 0, st.deadlineNs, st.deadlineNs === null ? "sys" : "never");
   }
   if (addr % 4 !== 0) throw EINVAL;
   if (bitset === 0) throw EINVAL;
@@ -41,7 +41,7 @@ function futexWait(t: Task, addr: number, val: number, deadline: () => number | 
   const waiter: FutexWaiter = { task: t, mm: t.mm, addr, bitset, woken: false };
   t.kernel.futex.enqueue(waiter);
   t.syscallState = { waiter, deadlineNs: d } satisfies WaitState;
-  return block([], 0, d);
+  return block([], 0, d, d === null ? "sys" : "never");
 }
 
 /** FUTEX_WAKE_OP's operation on the second word; returns the old value. */

@@ -35,7 +35,7 @@ const sysKill: SyscallFn = (t, a) => {
   if (targets.length === 0) throw ESRCH;
   const allowed = targets.filter((g) => maySignal(t, g));
   if (allowed.length === 0) throw EPERM;
-  for (const g of allowed) k.sendSignal(g, sig);
+  for (const g of allowed) k.sendSignal(g, sig, { code: 0 /* SI_USER */, pid: t.tg.tgid, uid: t.creds.uid });
   return 0;
 };
 
@@ -45,11 +45,11 @@ function signalThread(t: Task, tgid: number, tid: number, sig: number): number {
   const target = t.kernel.tasks.get(tid);
   if (!target || (tgid !== -1 && target.tg.tgid !== tgid)) throw ESRCH;
   if (!maySignal(t, target.tg)) throw EPERM;
-  t.kernel.sendSignal(target.tg, sig);
+  t.kernel.sendSignal(target.tg, sig, { code: -6 /* SI_TKILL */, pid: t.tg.tgid, uid: t.creds.uid }, target);
   return 0;
 }
 
-/** Implements tgkill(2). Until thread-directed delivery exists, the signal acts on the process. */
+/** Implements tgkill(2): the signal is pending for that thread. */
 const sysTgkill: SyscallFn = (t, a) => signalThread(t, a.int(0), a.int(1), a.int(2));
 
 /** Implements tkill(2). */

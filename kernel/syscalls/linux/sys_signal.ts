@@ -1,12 +1,16 @@
 /**
- * Signal state syscalls: rt_sigaction(2), rt_sigprocmask(2). Dispositions and masks are kept;
- * delivery to handlers comes with the processes-and-signals issue.
+ * Signal syscalls: dispositions, masks, waiting for signals, the alternate stack and
+ * sigreturn. Sending is in sys_kill.ts; queueing and delivery in kernel/task_signals.ts.
  */
 
-import { EINVAL } from "../../errno.ts";
+import { EAGAIN, EINVAL, ENOMEM, EPERM, ESRCH } from "../../errno.ts";
 import { SIG_BLOCK, SIG_SETMASK, SIG_UNBLOCK, SIGKILL, SIGSTOP } from "../../../abi/linux/signal.ts";
 import { sigBit } from "../../signals.ts";
-import { partial, type SyscallEntry, type SyscallFn } from "./support.ts";
+import { decodeSigInfo, encodeSigInfo, restoreFromUcontext, UCONTEXT_SIZE } from "../../signal_frame.ts";
+import { dequeueSignal, disposition, SS_DISABLE, SS_ONSTACK } from "../../task_signals.ts";
+import { monotonicNs } from "../../time.ts";
+import type { Task } from "../../task.ts";
+import { block, NORETURN, supported, type SyscallEntry, type SyscallFn } from "./support.ts";
 
 const UNBLOCKABLE = sigBit(SIGKILL) | sigBit(SIGSTOP);
 
@@ -29,12 +33,18 @@ const sysRtSigaction: SyscallFn = (t, a) => {
   }
   if (next) {
     const v = new DataView(next.buffer);
-    t.tg.handlers.set(sig, {
+    const act = {
       handler: v.getBigUint64(0, true),
       flags: Number(v.getBigUint64(8, true) & 0xffffffffn),
       restorer: v.getBigUint64(16, true),
       mask: v.getBigUint64(24, true) & ~UNBLOCKABLE,
-    });
+    };
+    t.tg.handlers.set(sig, act);
+    // Setting a pending signal to be ignored discards it (POSIX).
+    if (disposition(sig, act) === "ignore") {
+      t.tg.sharedPending.discard(sig);
+      for (const th of t.tg.tasks) th.pendingSignals.discard(sig);
+    }
   }
   return 0;
 };
@@ -65,7 +75,150 @@ const sysRtSigprocmask: SyscallFn = (t, a) => {
   return 0;
 };
 
+/** Implements rt_sigreturn(2): restores what the signal frame saved. */
+const sysRtSigreturn: SyscallFn = (t) => {
+  const regs = t.ctx.regs;
+  const ucAddr = regs.get("rsp"); // the handler's ret popped pretcode: rsp is the ucontext
+  let uc: Uint8Array;
+  try {
+    uc = t.copyIn(ucAddr, UCONTEXT_SIZE);
+  } catch {
+    t.kernel.killGroup(t.tg, 11);
+    return NORETURN;
+  }
+  const restored = restoreFromUcontext(uc, regs);
+  t.ctx.markRegsDirty();
+  t.sigmask = restored.mask & ~UNBLOCKABLE;
+  if (restored.fpAddr !== 0) {
+    const size = t.ctx.getFpState().length;
+    try {
+      t.ctx.setFpState(t.copyIn(restored.fpAddr, size));
+    } catch {
+      t.kernel.killGroup(t.tg, 11);
+      return NORETURN;
+    }
+  }
+  return NORETURN;
+};
+
+const MINSIGSTKSZ = 2048;
+
+/** Implements sigaltstack(2). */
+const sysSigaltstack: SyscallFn = (t, a) => {
+  const ss = a.pointer(0), oss = a.pointer(1);
+  const cur = t.altStack;
+  const sp = t.ctx.syscall.sp;
+  const onStack = cur.size > 0 && !(cur.flags & SS_DISABLE) && sp > cur.sp && sp <= cur.sp + cur.size;
+  if (oss !== 0) {
+    const b = new Uint8Array(24);
+    const v = new DataView(b.buffer);
+    v.setBigUint64(0, BigInt(cur.sp), true);
+    v.setInt32(8, onStack ? SS_ONSTACK : cur.flags & SS_DISABLE, true);
+    v.setBigUint64(16, BigInt(cur.size), true);
+    t.copyOut(oss, b);
+  }
+  if (ss !== 0) {
+    const b = t.copyIn(ss, 24);
+    const v = new DataView(b.buffer);
+    const flags = v.getInt32(8, true);
+    if (onStack) throw EPERM;
+    if (flags & ~(SS_DISABLE | SS_ONSTACK | 0x80000000)) throw EINVAL;
+    if (flags & SS_DISABLE) {
+      t.altStack = { sp: 0, size: 0, flags: SS_DISABLE };
+    } else {
+      const size = Number(v.getBigUint64(16, true));
+      if (size < MINSIGSTKSZ) throw ENOMEM;
+      t.altStack = { sp: Number(v.getBigUint64(0, true)), size, flags: 0 };
+    }
+  }
+  return 0;
+};
+
+/** Implements rt_sigpending(2). */
+const sysRtSigpending: SyscallFn = (t, a) => {
+  if (a.sizeT(1) > 8) throw EINVAL;
+  t.copyOutU64(a.pointer(0), (t.pendingSignals.mask | t.tg.sharedPending.mask) & t.sigmask);
+  return 0;
+};
+
+/** Implements rt_sigsuspend(2): always ends with EINTR, after a handler ran. */
+const sysRtSigsuspend: SyscallFn = (t, a) => {
+  if (t.syscallState === null) {
+    if (a.sizeT(1) !== 8) throw EINVAL;
+    const mask = t.copyInU64(a.pointer(0));
+    t.savedMask = t.sigmask;
+    t.sigmask = mask & ~UNBLOCKABLE;
+    t.syscallState = { suspended: true };
+  }
+  return block([], 0, null, "never");
+};
+
+/** Implements pause(2). */
+const sysPause: SyscallFn = () => block([], 0, null, "never");
+
+/** Implements rt_sigtimedwait(2). */
+const sysRtSigtimedwait: SyscallFn = (t, a) => {
+  const setAddr = a.pointer(0), infoAddr = a.pointer(1), tsAddr = a.pointer(2);
+  if (a.sizeT(3) !== 8) throw EINVAL;
+  const set = t.copyInU64(setAddr) & ~UNBLOCKABLE;
+  let st = t.syscallState as { deadlineNs: number | null } | null;
+  if (st === null) {
+    let deadline: number | null = null;
+    if (tsAddr !== 0) {
+      const b = t.copyIn(tsAddr, 16);
+      const v = new DataView(b.buffer);
+      const sec = v.getBigInt64(0, true), nsec = v.getBigInt64(8, true);
+      if (sec < 0n || nsec < 0n || nsec >= 1_000_000_000n) throw EINVAL;
+      deadline = monotonicNs() + Number(sec * 1_000_000_000n + nsec);
+    }
+    st = { deadlineNs: deadline };
+    t.syscallState = st;
+  }
+  const info = dequeueSignal(t, (t.pendingSignals.mask | t.tg.sharedPending.mask) & set);
+  if (info) {
+    t.sigWaitSet = null;
+    if (infoAddr !== 0) t.copyOut(infoAddr, encodeSigInfo(info));
+    return info.signo;
+  }
+  if (st.deadlineNs !== null && monotonicNs() >= st.deadlineNs) {
+    t.sigWaitSet = null;
+    throw EAGAIN;
+  }
+  t.sigWaitSet = set;
+  return block([], 0, st.deadlineNs, "never");
+};
+
+function queueInfo(t: Task, tgid: number, tid: number | null, sig: number, infoAddr: number): number {
+  if (sig < 1 || sig > 64) throw EINVAL;
+  const info = decodeSigInfo(t.copyIn(infoAddr, 128));
+  // Only the kernel may send si_code >= 0 (or SI_TKILL) to another process.
+  if ((info.code >= 0 || info.code === -6) && tgid !== t.tg.tgid) throw EPERM;
+  const tg = t.kernel.threadGroups.get(tgid);
+  if (!tg || tg.zombie) throw ESRCH;
+  let thread: Task | null = null;
+  if (tid !== null) {
+    thread = t.kernel.tasks.get(tid) ?? null;
+    if (!thread || thread.tg !== tg) throw ESRCH;
+  }
+  t.kernel.sendSignal(tg, sig, { ...info, signo: sig }, thread);
+  return 0;
+}
+
+/** Implements rt_sigqueueinfo(2). */
+const sysRtSigqueueinfo: SyscallFn = (t, a) => queueInfo(t, a.int(0), null, a.int(1), a.pointer(2));
+
+/** Implements rt_tgsigqueueinfo(2). */
+const sysRtTgsigqueueinfo: SyscallFn = (t, a) => queueInfo(t, a.int(0), a.int(1), a.int(2), a.pointer(3));
+
 export const table: Record<number, SyscallEntry> = {
-  13: partial("rt_sigaction", sysRtSigaction, "handlers are recorded, not yet delivered"),
-  14: partial("rt_sigprocmask", sysRtSigprocmask, "masks are recorded, not yet applied to delivery"),
+  13: supported("rt_sigaction", sysRtSigaction),
+  14: supported("rt_sigprocmask", sysRtSigprocmask),
+  15: supported("rt_sigreturn", sysRtSigreturn),
+  34: supported("pause", sysPause),
+  127: supported("rt_sigpending", sysRtSigpending),
+  128: supported("rt_sigtimedwait", sysRtSigtimedwait),
+  129: supported("rt_sigqueueinfo", sysRtSigqueueinfo),
+  130: supported("rt_sigsuspend", sysRtSigsuspend),
+  131: supported("sigaltstack", sysSigaltstack),
+  297: supported("rt_tgsigqueueinfo", sysRtTgsigqueueinfo),
 };

@@ -73,7 +73,7 @@ function sleepUntil(t: Task, firstDeadline: () => number): SyscallResult {
     t.syscallState = st;
   }
   if (monotonicNs() >= st.deadlineNs) return 0;
-  return block([], 0, st.deadlineNs);
+  return block([], 0, st.deadlineNs, "never");
 }
 
 /** Implements nanosleep(2). */

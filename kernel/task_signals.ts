@@ -1,0 +1,208 @@
+/**
+ * Signal sending, queueing and delivery. Analogous to Linux's kernel/signal.c and gVisor's
+ * task_signals.go.
+ *
+ * - Every task has a private pending set (thread-directed: tkill, faults) and every thread
+ *   group a shared one (process-directed: kill). Standard signals are pending at most once;
+ *   real-time signals (32+) queue every instance, in order.
+ * - A signal is delivered when its task is about to return to user mode (Kernel.#step): the
+ *   lowest-numbered deliverable signal first, synchronous faults before everything.
+ * - Sending to a task that sleeps in a syscall wakes it as interrupted: the syscall then returns
+ *   EINTR, or runs again after the handler (SA_RESTART with a restartable syscall), or runs again
+ *   at once when the signal's action was to ignore it.
+ * - Default actions: terminate (SIGKILL and fatal signals kill the group at once when not
+ *   blocked), ignore. Stop and continue come with job control.
+ *
+ * @module
+ */
+
+import type { Task } from "./task.ts";
+import type { ThreadGroup } from "./thread_group.ts";
+import { sigBit, type SigAction } from "./signals.ts";
+import { buildFrame, type SigInfo } from "./signal_frame.ts";
+import { SA_NODEFER, SA_ONSTACK, SA_RESETHAND, SA_RESTORER, SA_SIGINFO } from "../abi/linux/signal.ts";
+
+export const SS_ONSTACK = 1;
+export const SS_DISABLE = 2;
+
+/** Signals the CPU raises; they are dequeued first. */
+const SYNCHRONOUS = sigBit(11) | sigBit(7) | sigBit(4) | sigBit(5) | sigBit(8) | sigBit(31);
+/** SIGKILL and SIGSTOP can be neither blocked nor handled. */
+export const UNBLOCKABLE = sigBit(9) | sigBit(19);
+const DEFAULT_IGNORE = sigBit(17) | sigBit(18) | sigBit(23) | sigBit(28);
+const DEFAULT_STOP = sigBit(19) | sigBit(20) | sigBit(21) | sigBit(22);
+
+/** @savable A set of pending signals with their siginfo. */
+export class PendingSignals {
+  mask = 0n;
+  readonly queue: SigInfo[] = [];
+
+  /** Adds a signal; a standard signal already pending is not queued twice. */
+  add(info: SigInfo): void {
+    const bit = sigBit(info.signo);
+    if (info.signo < 32 && (this.mask & bit)) return;
+    this.mask |= bit;
+    this.queue.push(info);
+  }
+
+  /** Removes and returns the first queued instance of signo. */
+  take(signo: number): SigInfo | null {
+    const i = this.queue.findIndex((q) => q.signo === signo);
+    if (i < 0) return null;
+    const [info] = this.queue.splice(i, 1);
+    if (!this.queue.some((q) => q.signo === signo)) this.mask &= ~sigBit(signo);
+    return info!;
+  }
+
+  /** Drops every instance of signo (it became ignored). */
+  discard(signo: number): void {
+    while (this.take(signo)) { /* drop */ }
+  }
+}
+
+/** The lowest signal in set, synchronous signals first; 0 if none. */
+function pickSignal(set: bigint): number {
+  const sync = set & SYNCHRONOUS;
+  const from = sync !== 0n ? sync : set;
+  for (let s = 1; s <= 64; s++) if (from & sigBit(s)) return s;
+  return 0;
+}
+
+/** What a signal does to a process with the given disposition. */
+export type Disposition = "handler" | "ignore" | "terminate" | "stop" | "continue";
+
+export function disposition(signo: number, act: SigAction): Disposition {
+  if (signo === 9) return "terminate";
+  if (signo === 19) return "stop";
+  if (act.handler === 1n) return "ignore";
+  if (act.handler > 1n) return "handler";
+  const bit = sigBit(signo);
+  if (signo === 18) return "continue";
+  if (DEFAULT_IGNORE & bit) return "ignore";
+  if (DEFAULT_STOP & bit) return "stop";
+  return "terminate";
+}
+
+/** Signals pending for t (private and shared) that it does not block. */
+export function deliverableSet(t: Task): bigint {
+  return (t.pendingSignals.mask | t.tg.sharedPending.mask) & ~(t.sigmask & ~UNBLOCKABLE);
+}
+
+/** Chooses the thread of tg that takes a process-directed signal: one that does not block it. */
+function chooseThread(tg: ThreadGroup, signo: number): Task | null {
+  const bit = sigBit(signo);
+  const leader = tg.leader;
+  if (leader && !(leader.sigmask & bit)) return leader;
+  for (const t of tg.tasks) if (!(t.sigmask & bit)) return t;
+  return null;
+}
+
+/**
+ * Sends a signal: to one task (`thread`) or to its whole group. Implements what kill, tgkill,
+ * faults and the kernel's own signals (SIGCHLD, SIGPIPE) share.
+ */
+export function sendSignal(tg: ThreadGroup, info: SigInfo, thread: Task | null = null): void {
+  const k = (thread ?? tg.leader)?.kernel;
+  if (!k || tg.zombie || tg.exitStatus !== null) return;
+  const signo = info.signo;
+  if (signo === 0) return;
+  const act = tg.handlers.get(signo);
+  const d = disposition(signo, act);
+  const bit = sigBit(signo);
+  const target = thread ?? chooseThread(tg, signo);
+  const blocked = target === null || (target.sigmask & bit & ~UNBLOCKABLE) !== 0n;
+  // An ignored signal that is not blocked is dropped at once (Linux's sig_ignored).
+  if (d === "ignore" && !blocked) return;
+  if (d === "terminate" && !blocked) {
+    k.killGroup(tg, signo);
+    return;
+  }
+  if (d === "stop" || d === "continue") {
+    k.log.once(`sig-stop-${signo}`, `Job-control signal ${signo} ignored: job control is not implemented yet`);
+    return;
+  }
+  if (thread) thread.pendingSignals.add(info);
+  else tg.sharedPending.add(info);
+  if (target && !blocked) k.interruptTask(target);
+  else if (target === null || blocked) {
+    // A task waiting in rt_sigtimedwait for this signal takes it even though it blocks it.
+    for (const t of tg.tasks) if (t.sigWaitSet !== null && (t.sigWaitSet & bit)) k.wakeTask(t);
+  }
+}
+
+/** Takes the next deliverable signal of t, or null. */
+export function dequeueSignal(t: Task, allowed: bigint = deliverableSet(t)): SigInfo | null {
+  const signo = pickSignal(allowed);
+  if (signo === 0) return null;
+  return t.pendingSignals.take(signo) ?? t.tg.sharedPending.take(signo);
+}
+
+/**
+ * Delivers every deliverable signal of t before it returns to user mode: applies default
+ * actions, or builds a handler frame on its stack. Returns false if t died.
+ */
+export function deliverSignals(t: Task): boolean {
+  for (let guard = 0; guard < 64; guard++) {
+    if (deliverableSet(t) === 0n) return true;
+    const info = dequeueSignal(t);
+    if (!info) return true;
+    const act = t.tg.handlers.get(info.signo);
+    switch (disposition(info.signo, act)) {
+      case "ignore":
+      case "stop":
+      case "continue":
+        continue;
+      case "terminate":
+        t.kernel.killGroup(t.tg, info.signo);
+        return false;
+      case "handler":
+        if (!enterHandler(t, info, act)) return false;
+        continue;
+    }
+  }
+  return true;
+}
+
+/** Builds the signal frame and points t at the handler. False if the stack was unusable. */
+function enterHandler(t: Task, info: SigInfo, act: SigAction): boolean {
+  const ctx = t.ctx;
+  const regs = ctx.regs;
+  const alt = t.altStack;
+  const sp = regs.get("rsp");
+  const onAlt = (act.flags & SA_ONSTACK) !== 0 && !(alt.flags & SS_DISABLE) && alt.size > 0 &&
+    !(sp > alt.sp && sp <= alt.sp + alt.size);
+  const oldMask = t.savedMask ?? t.sigmask;
+  t.savedMask = null;
+  const frame = buildFrame({
+    regs,
+    xstate: ctx.getFpState(),
+    info,
+    oldMask,
+    altStack: { sp: alt.sp, size: alt.size, flags: onAlt || (sp > alt.sp && sp <= alt.sp + alt.size) ? SS_ONSTACK : alt.flags },
+    handler: act.handler,
+    restorer: (act.flags & SA_RESTORER) ? act.restorer : 0n,
+    onAltStack: onAlt,
+  });
+  if (t.mm.write(frame.addr, frame.bytes) !== frame.bytes.length) {
+    // No room for the frame: Linux forces SIGSEGV with the default action.
+    t.kernel.killGroup(t.tg, 11);
+    return false;
+  }
+  regs.set("rip", Number(act.handler));
+  regs.set("rsp", frame.frameAddr);
+  regs.set("rdi", info.signo);
+  regs.set("rsi", (act.flags & SA_SIGINFO) ? frame.infoAddr : 0);
+  regs.set("rdx", (act.flags & SA_SIGINFO) ? frame.ucAddr : 0);
+  regs.set("rax", 0);
+  regs.set("orig_rax", -1);
+  // Clear TF and DF for the handler, as Linux does.
+  regs.set64("eflags", regs.get64("eflags") & ~0x10500n);
+  ctx.markRegsDirty();
+  let mask = t.sigmask | act.mask;
+  if (!(act.flags & SA_NODEFER)) mask |= sigBit(info.signo);
+  t.sigmask = mask & ~UNBLOCKABLE;
+  if (act.flags & SA_RESETHAND) {
+    t.tg.handlers.set(info.signo, { handler: 0n, flags: act.flags & ~SA_SIGINFO, restorer: 0n, mask: 0n });
+  }
+  return true;
+}
