@@ -55,7 +55,7 @@ export async function main(args: readonly string[]): Promise<number> {
       case "do": {
         const launch = doConfig(cmd.command, {
           cwd: Deno.cwd(),
-          env: Deno.env.toObject(),
+          env: callerEnvironment(),
           hostname: Deno.hostname(),
         });
         return await boot(launch, cmd.global, log);
@@ -69,6 +69,24 @@ export async function main(args: readonly string[]): Promise<number> {
     return reportError(err, log);
   } finally {
     log.close();
+  }
+}
+
+/**
+ * The caller's environment in its original order (programs like `env` print it in that
+ * order): /proc/self/environ when readable, else Deno's (unordered) view.
+ */
+function callerEnvironment(): Record<string, string> {
+  try {
+    const raw = new TextDecoder().decode(Deno.readFileSync("/proc/self/environ"));
+    const env: Record<string, string> = {};
+    for (const entry of raw.split("\0")) {
+      const eq = entry.indexOf("=");
+      if (eq > 0 && !(entry.slice(0, eq) in env)) env[entry.slice(0, eq)] = entry.slice(eq + 1);
+    }
+    return env;
+  } catch {
+    return Deno.env.toObject();
   }
 }
 

@@ -122,6 +122,7 @@ export class Task implements Waker, MemoryIO {
 
   /** Copies len bytes in from application memory; throws EFAULT. */
   copyIn(addr: number, len: number): Uint8Array {
+    if (!Number.isSafeInteger(addr) || addr < 0) throw EFAULT;
     const buf = new Uint8Array(len);
     if (this.mm.read(addr, buf) !== len) throw EFAULT;
     return buf;
@@ -144,6 +145,7 @@ export class Task implements Waker, MemoryIO {
   copyInString(addr: number, maxLen: number = PATH_MAX - 1): string {
     // Read in chunks that do not cross a page boundary, so that a string ending just before an
     // unmapped page is read without a false EFAULT.
+    if (!Number.isSafeInteger(addr) || addr < 0) throw EFAULT;
     const parts: Uint8Array[] = [];
     let total = 0;
     let a = addr;

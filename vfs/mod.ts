@@ -27,5 +27,6 @@ export {
 } from "./file_description.ts";
 export { DirectoryFile } from "./directory_file.ts";
 export { OPathFile } from "./opath_file.ts";
+export { MemoryDeviceFile, openMemoryDevice } from "./devices.ts";
 export { HostFile, hostFile, hostStdio } from "./host_file.ts";
 export { dtFromMode, HostFilesystem } from "./hostfs/hostfs.ts";

@@ -6,15 +6,19 @@
  *
  * 1. Read the first page (or the whole file if shorter). {@linkcode readElfHeader} checks the
  *    ELF header and says where the program header table ends (`phdrsEnd`); read up to there if
- *    the first read stopped short. A file shorter than `phdrsEnd` fails with EIO, as Linux's
- *    short read does.
+ *    the first read stopped short. A file shorter than `phdrsEnd` fails with ENOEXEC, as on
+ *    Linux.
  * 2. {@linkcode parseElf} returns the program headers and the facts exec needs: PT_INTERP's
  *    place in the file, PT_GNU_STACK, where the headers appear in memory (AT_PHDR).
- * 3. Read `interp.size` bytes at `interp.offset` and pass them to {@linkcode parseInterpPath}.
+ * 3. Read `interp.size` bytes at `interp.offset` and pass them, with that size, to
+ *    {@linkcode parseInterpPath}.
  *    Open and parse the interpreter the same way (its own PT_INTERP is ignored).
- * 4. Past the point of no return, {@linkcode loadPlan} turns the PT_LOAD segments into
- *    page-aligned mapping steps. Its EINVAL comes after the old image is gone; Linux then
- *    kills the task with SIGSEGV, and so must the caller.
+ * 4. Past the point of no return, {@linkcode loadExtent} and {@linkcode loadPlan} turn the
+ *    PT_LOAD segments into page-aligned mapping steps. Their EINVAL comes after the old image
+ *    is gone; Linux then kills the task with SIGSEGV, and so must the caller.
+ *
+ * elf_test.ts checks each of these outcomes against the host kernel's execve(2) on crafted
+ * files.
  *
  * All errors are {@linkcode LinuxError} singletons with the errno Linux returns for the same
  * file. Every u64 field is returned as a number; values beyond 2^53 lose precision, but all of
@@ -43,7 +47,7 @@
  * @module
  */
 
-import { EINVAL, EIO, ENOENT, ENOEXEC } from "../errno.ts";
+import { EACCES, EINVAL, EIO, ENOEXEC } from "../errno.ts";
 import { PATH_MAX } from "../../abi/linux/file.ts";
 import { PAGE_SIZE, PROT_EXEC, PROT_READ, PROT_WRITE } from "../../abi/linux/mm.ts";
 
@@ -90,12 +94,23 @@ export const TASK_SIZE = 0x7fff_ffff_f000;
 
 /** Field offsets of the ELF64 file header. */
 const EH = {
-  class: 4, data: 5, type: 16, machine: 18, entry: 24, phoff: 32, phentsize: 54, phnum: 56,
+  type: 16,
+  machine: 18,
+  entry: 24,
+  phoff: 32,
+  phentsize: 54,
+  phnum: 56,
 } as const;
 
 /** Field offsets of an ELF64 program header. */
 const PH = {
-  type: 0, flags: 4, offset: 8, vaddr: 16, filesz: 32, memsz: 40, align: 48,
+  type: 0,
+  flags: 4,
+  offset: 8,
+  vaddr: 16,
+  filesz: 32,
+  memsz: 40,
+  align: 48,
 } as const;
 
 /** The ELF file header fields exec needs, checked. */
@@ -142,9 +157,13 @@ export interface ElfInfo extends ElfHeader {
  * A prefix shorter than 64 bytes is read as if zero-padded, as Linux's bprm buffer is, so a
  * truncated header fails with ENOEXEC.
  *
- * Throws ENOEXEC if the bytes are not an ELF64 little-endian x86-64 executable or shared
- * object (ET_REL and ET_CORE are refused), if e_phentsize is not 56, or if the program header
- * table is empty or larger than 64 KiB.
+ * Throws ENOEXEC if the bytes do not start with the ELF magic, if e_machine is not x86-64, if
+ * e_type is not ET_EXEC or ET_DYN (ET_REL and ET_CORE are refused), if e_phentsize is not 56,
+ * or if the program header table is empty or larger than 64 KiB.
+ *
+ * Like Linux's 64-bit loader, it does not look at EI_CLASS, EI_DATA, EI_VERSION or EI_OSABI:
+ * the host kernel runs an otherwise valid file whatever they say. An ELF32 or big-endian file
+ * still fails, on e_machine or e_phentsize.
  */
 export function readElfHeader(prefix: Uint8Array): ElfHeader {
   const b = new Uint8Array(EHDR_SIZE);
@@ -153,7 +172,6 @@ export function readElfHeader(prefix: Uint8Array): ElfHeader {
   for (let i = 0; i < ELFMAG.length; i++) {
     if (b[i] !== ELFMAG[i]) throw ENOEXEC;
   }
-  if (b[EH.class] !== ELFCLASS64 || b[EH.data] !== ELFDATA2LSB) throw ENOEXEC;
   const type = v.getUint16(EH.type, true);
   if (type !== ET_EXEC && type !== ET_DYN) throw ENOEXEC;
   if (v.getUint16(EH.machine, true) !== EM_X86_64) throw ENOEXEC;
@@ -180,12 +198,13 @@ export function readElfHeader(prefix: Uint8Array): ElfHeader {
  * - bytes is the start of the file, at least {@linkcode ElfHeader.phdrsEnd} long unless the
  *   file itself is shorter.
  *
- * Throws what {@linkcode readElfHeader} throws; EIO if bytes end before the program header
- * table does (Linux's short read); ENOEXEC if PT_INTERP's size is below 2 or above PATH_MAX.
+ * Throws what {@linkcode readElfHeader} throws; ENOEXEC if bytes end before the program header
+ * table does (Linux turns that short read into ENOEXEC), or if the first PT_INTERP's size is
+ * below 2 or above PATH_MAX.
  */
 export function parseElf(bytes: Uint8Array): ElfInfo {
   const hdr = readElfHeader(bytes);
-  if (bytes.length < hdr.phdrsEnd) throw EIO;
+  if (bytes.length < hdr.phdrsEnd) throw ENOEXEC;
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 
   const phdrs: ProgramHeader[] = [];
@@ -232,19 +251,19 @@ export function parseElf(bytes: Uint8Array): ElfInfo {
 }
 
 /**
- * Decodes the interpreter path that PT_INTERP points at.
+ * Decodes the interpreter path that PT_INTERP points at: the bytes read at `interp.offset`,
+ * `size` of them asked for (`interp.size`).
  *
- * Preconditions:
- * - raw holds exactly `interp.size` bytes read at `interp.offset` (a short read is the
- *   caller's EIO).
- *
- * Throws ENOEXEC unless the last byte is NUL, as Linux does; ENOENT if the path is empty
- * (Linux would go on to open "" and fail with ENOENT). The path ends at the first NUL.
+ * Throws EIO if the file ended before `size` bytes (Linux's short read); ENOEXEC unless the
+ * last byte is NUL; EACCES if the path is empty (Linux opens "", which names the working
+ * directory, and a directory is not executable). The path ends at the first NUL.
  */
-export function parseInterpPath(raw: Uint8Array): string {
+export function parseInterpPath(raw: Uint8Array, size: number = raw.length): string {
+  if (raw.length < size) throw EIO;
+  raw = raw.subarray(0, size);
   if (raw.length === 0 || raw[raw.length - 1] !== 0) throw ENOEXEC;
   const end = raw.indexOf(0);
-  if (end === 0) throw ENOENT;
+  if (end === 0) throw EACCES;
   return new TextDecoder().decode(raw.subarray(0, end));
 }
 
@@ -288,18 +307,21 @@ export interface LoadPlan {
 }
 
 /**
- * The span of virtual addresses the PT_LOAD segments cover, without a bias: the page below the
- * first segment to the end of the last one. Exec reserves this much for an ET_DYN image before
- * choosing its bias. Throws EINVAL if there is no PT_LOAD (Linux's total_mapping_size of 0).
+ * The span of virtual addresses the PT_LOAD segments cover, without a bias: from the page of the
+ * lowest segment to the end of the highest one, in whatever order they are listed (Linux runs
+ * files whose PT_LOADs are not sorted). Exec reserves this much for an ET_DYN image before
+ * choosing its bias. Throws EINVAL if there is no PT_LOAD or the segments cover nothing; Linux
+ * fails there past its point of no return, so the task dies of SIGSEGV.
  */
 export function loadExtent(info: ElfInfo): { start: number; end: number } {
-  const loads = info.phdrs.filter((p) => p.type === PT_LOAD);
-  const first = loads[0];
-  const last = loads[loads.length - 1];
-  if (first === undefined || last === undefined) throw EINVAL;
-  const start = pageDown(first.vaddr);
-  const end = last.vaddr + last.memsz;
-  if (end <= start) throw EINVAL;
+  let start = Infinity;
+  let end = -Infinity;
+  for (const p of info.phdrs) {
+    if (p.type !== PT_LOAD) continue;
+    start = Math.min(start, pageDown(p.vaddr));
+    end = Math.max(end, p.vaddr + p.memsz);
+  }
+  if (start === Infinity || end <= start) throw EINVAL;
   return { start, end };
 }
 
@@ -308,25 +330,23 @@ export function loadExtent(info: ElfInfo): { start: number; end: number } {
  * ET_EXEC). The caller performs the steps in order with MAP_FIXED semantics, so a segment that
  * shares a page with the one before it replaces that page, as on Linux.
  *
- * Throws EINVAL, as Linux's mapping loop does, if there is no PT_LOAD, if a segment starts below
- * the previous one (elf(5) requires ascending p_vaddr), if p_filesz > p_memsz, if a segment
- * reaches beyond {@linkcode TASK_SIZE}, or if a segment with file bytes has p_offset and p_vaddr
- * differing modulo the page size (mmap's offset check).
+ * Throws EINVAL, as Linux's mapping loop does, if there is no PT_LOAD, if p_filesz > p_memsz,
+ * if a segment reaches beyond {@linkcode TASK_SIZE}, or if a segment with file bytes has
+ * p_offset and p_vaddr differing modulo the page size (mmap's offset check). Linux accepts
+ * PT_LOADs out of p_vaddr order and overlapping ones, and so does this.
  */
 export function loadPlan(info: ElfInfo, bias: number): LoadPlan {
   const steps: LoadStep[] = [];
   let start = Infinity;
   let end = 0;
-  let prevVaddr = -1;
   for (const p of info.phdrs) {
     if (p.type !== PT_LOAD) continue;
-    if (p.vaddr < prevVaddr) throw EINVAL;
-    prevVaddr = p.vaddr;
     const k = bias + p.vaddr;
     if (k >= TASK_SIZE || p.filesz > p.memsz || p.memsz > TASK_SIZE || TASK_SIZE - p.memsz < k) {
       throw EINVAL;
     }
-    // Only a file mapping has an offset to align (Linux ≥ 6.x maps a bss-only segment anonymously).
+    // Only a file mapping has an offset to align: Linux 6.x maps a bss-only segment
+    // anonymously.
     if (p.filesz > 0 && p.offset % PAGE_SIZE !== p.vaddr % PAGE_SIZE) throw EINVAL;
     start = Math.min(start, pageDown(k));
     end = Math.max(end, k + p.memsz);

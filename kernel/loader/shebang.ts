@@ -8,7 +8,8 @@
  *   by a space, tab or NUL inside them, or the name might be truncated: ENOEXEC.
  * - Spaces and tabs (only those: not `\r`) after `#!` and at the end of the line are dropped.
  * - The interpreter runs to the first space, tab or NUL. A line with nothing after `#!` but
- *   spaces and tabs is ENOEXEC; a NUL right after them gives "" (which exec then fails to open: EACCES on Linux 6.18).
+ *   spaces and tabs is ENOEXEC; a NUL right after them gives an empty name: EACCES (exec
+ *   would open "", the working directory).
  * - After spaces and tabs, the rest of the line is one optional argument, internal spaces kept,
  *   cut at a NUL.
  *
@@ -18,7 +19,7 @@
  * @module
  */
 
-import { ENOEXEC } from "../errno.ts";
+import { EACCES, ENOEXEC } from "../errno.ts";
 
 /** Linux's BINPRM_BUF_SIZE: how much of a file exec reads to recognise its format. */
 export const BINPRM_BUF_SIZE = 256;
@@ -45,7 +46,7 @@ function isSpaceTab(c: number | undefined): boolean {
  *
  * Returns null if the file does not start with `#!` (another format may claim it). Throws
  * ENOEXEC if the line has no interpreter, or if 256 bytes hold no newline and the interpreter
- * name reaches the end of the 255 bytes considered.
+ * name reaches the end of the 255 bytes considered; EACCES if a NUL starts the name.
  */
 export function parseShebang(prefix: Uint8Array): Shebang | null {
   const buf = new Uint8Array(BINPRM_BUF_SIZE);
@@ -79,7 +80,9 @@ export function parseShebang(prefix: Uint8Array): Shebang | null {
 
   let sep = name;
   while (sep < end && !isSpaceTab(buf[sep]) && buf[sep] !== NUL) sep++;
-  // A name that starts with a NUL is empty: Linux goes on to open "" and fails there.
+  // A name that starts with a NUL is empty. Linux goes on to open "", which names the working
+  // directory, and a directory is not executable.
+  if (sep === name) throw EACCES;
 
   let arg: string | null = null;
   if (sep < end && buf[sep] !== NUL) {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { BINPRM_BUF_SIZE, parseShebang, shebangArgv } from "./shebang.ts";
-import { ENOEXEC } from "../errno.ts";
+import { EACCES, ENOEXEC } from "../errno.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const parse = (s: string) => parseShebang(enc(s));
@@ -15,13 +15,20 @@ Deno.test("parseShebang() returns null for anything that does not start with #!"
 
 Deno.test("parseShebang() reads an interpreter with no argument", () => {
   assert.deepEqual(parse("#!/bin/sh\necho hi\n"), { interp: "/bin/sh", arg: null });
-  assert.deepEqual(parse("#!/bin/sh"), { interp: "/bin/sh", arg: null }, "no newline, EOF pads with NUL");
+  assert.deepEqual(
+    parse("#!/bin/sh"),
+    { interp: "/bin/sh", arg: null },
+    "no newline, EOF pads with NUL",
+  );
   assert.deepEqual(parse("#! \t /bin/sh \t \nx"), { interp: "/bin/sh", arg: null });
 });
 
 Deno.test("parseShebang() keeps one argument with its internal spaces and trims its end", () => {
   assert.deepEqual(parse("#!/usr/bin/env python3\n"), { interp: "/usr/bin/env", arg: "python3" });
-  assert.deepEqual(parse("#!/usr/bin/env  python3  -u \t\n"), { interp: "/usr/bin/env", arg: "python3  -u" });
+  assert.deepEqual(parse("#!/usr/bin/env  python3  -u \t\n"), {
+    interp: "/usr/bin/env",
+    arg: "python3  -u",
+  });
   assert.deepEqual(parse("#!/bin/awk\t-f\n"), { interp: "/bin/awk", arg: "-f" });
 });
 
@@ -39,7 +46,7 @@ Deno.test("parseShebang() fails with ENOEXEC when no interpreter is named", () =
 Deno.test("parseShebang() stops at a NUL, which also hides a later newline", () => {
   assert.deepEqual(parse("#!/bin/sh\0 -x\n"), { interp: "/bin/sh", arg: null });
   assert.deepEqual(parse("#!/bin/sh -x\0y z\n"), { interp: "/bin/sh", arg: "-x" });
-  assert.deepEqual(parse("#!\0/bin/sh\n"), { interp: "", arg: null }, "exec of \"\" then fails");
+  assert.throws(() => parse("#!\0/bin/sh\n"), EACCES, "an empty name: exec would open the cwd");
 });
 
 Deno.test("parseShebang() looks at only the first 256 bytes", () => {
@@ -62,4 +69,67 @@ Deno.test("shebangArgv() puts interp, arg and the path before the original argum
     ["/bin/sh", "-e", "./run.sh", "a", "b"],
   );
   assert.deepEqual(shebangArgv({ interp: "/bin/sh", arg: null }, "/x", []), ["/bin/sh", "/x"]);
+});
+
+Deno.test("parseShebang() and shebangArgv() agree with the host's execve(2) on crafted scripts", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(
+      `${dir}/tryexec.c`,
+      `#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+  if (argc > 0 && strcmp(argv[0], "printargs") != 0 && argv[1] != NULL) {
+    execv(argv[1], argv + 1);
+    printf("%s", strerrorname_np(errno));
+    return 100;
+  }
+  for (int i = 0; i < argc; i++) printf("%s%c", argv[i], 0);
+  return 0;
+}
+`,
+    );
+    const cc = await new Deno.Command("gcc", {
+      args: ["-O1", "-Wall", "-o", `${dir}/tryexec`, `${dir}/tryexec.c`],
+      stderr: "piped",
+    }).output();
+    assert.ok(cc.success, new TextDecoder().decode(cc.stderr));
+    // The interpreter prints its argv; run as "printargs" it does not exec.
+    const interp = `${dir}/printargs`;
+    await Deno.symlink(`${dir}/tryexec`, interp);
+    const lines = [
+      `#!${interp}\n`,
+      `#!  ${interp}  a  b \t\n`,
+      `#!${interp} -e\r\n`,
+      `#!${interp} -x\0y z\n`,
+      `#!\0${interp}\n`,
+      "#!  \n",
+      `#!${interp} ${"a".repeat(400)}\n`,
+      `#!/${"p".repeat(300)}\n`,
+      `#!  /${"p".repeat(252)}`,
+    ];
+    const script = `${dir}/script`;
+    for (const line of lines) {
+      await Deno.writeFile(script, enc(line), { mode: 0o755 });
+      const r = await new Deno.Command(`${dir}/tryexec`, { args: [script, "x1"], stdout: "piped" })
+        .output();
+      const out = new TextDecoder().decode(r.stdout);
+      const host = r.code === 100 ? out : out.split("\0").slice(0, -1).join(" | ");
+      let ours: string;
+      try {
+        const sb = parseShebang(enc(line));
+        assert.notEqual(sb, null);
+        // The host runs "printargs" through its symlink; argv[0] is the path as written.
+        ours = shebangArgv(sb!, script, [script, "x1"]).join(" | ");
+      } catch (e) {
+        ours = e instanceof Error && "symbol" in e ? String(e.symbol) : String(e);
+      }
+      assert.equal(ours, host, `#! line ${JSON.stringify(line.slice(0, 40))}`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

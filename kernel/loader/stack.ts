@@ -229,7 +229,9 @@ function withPlacedEntries(
   ]);
   const out: [number, number | bigint][] = [];
   for (const [key, value] of given) {
-    if (key === AT_NULL) throw new SentryBugError("Cannot build auxv: AT_NULL is added by buildInitialStack");
+    if (key === AT_NULL) {
+      throw new SentryBugError("Cannot build auxv: AT_NULL is added by buildInitialStack");
+    }
     const v = placed.get(key);
     out.push([key, v ?? value]);
   }

@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { ARG_MAX, buildInitialStack, checkArgLimits, execArgLimit, MAX_ARG_STRLEN, type StackImage, type StackOptions } from "./stack.ts";
+import {
+  ARG_MAX,
+  buildInitialStack,
+  checkArgLimits,
+  execArgLimit,
+  MAX_ARG_STRLEN,
+  type StackImage,
+  type StackOptions,
+} from "./stack.ts";
 import { E2BIG, SentryBugError } from "../errno.ts";
 import {
   AT_ENTRY,
@@ -24,7 +32,10 @@ function opts(o: Partial<StackOptions> = {}): StackOptions {
     execfn: "/bin/echo",
     platform: "x86_64",
     random: RANDOM,
-    auxv: [[AT_PAGESZ, 4096], [AT_PHDR, 0x400040], [AT_UID, 0], [AT_SECURE, 0], [AT_ENTRY, 0x401000]],
+    auxv: [[AT_PAGESZ, 4096], [AT_PHDR, 0x400040], [AT_UID, 0], [AT_SECURE, 0], [
+      AT_ENTRY,
+      0x401000,
+    ]],
     limit: execArgLimit(8 * 1024 * 1024),
     ...o,
   };
@@ -53,13 +64,20 @@ function decode(img: StackImage) {
   a += 8;
   const auxvAddr = a;
   const auxv: [number, number][] = [];
-  for (; ; a += 16) {
+  for (;; a += 16) {
     const key = u64(a);
     auxv.push([key, u64(a + 8)]);
     if (key === AT_NULL) break;
   }
   return {
-    argc, argvPtrs, envPtrs, envpAddr, auxvAddr, auxv, u64, cstr,
+    argc,
+    argvPtrs,
+    envPtrs,
+    envpAddr,
+    auxvAddr,
+    auxv,
+    u64,
+    cstr,
     argv: argvPtrs.map(cstr),
     envp: envPtrs.map(cstr),
     aux: new Map(auxv),
@@ -80,13 +98,22 @@ Deno.test("buildInitialStack() lays out argc, argv, envp and auxv that decode ba
   assert.equal(img.envpAddr, d.envpAddr);
   assert.equal(img.auxvAddr, d.auxvAddr);
   assert.deepEqual(d.auxv, [
-    [AT_PAGESZ, 4096], [AT_PHDR, 0x400040], [AT_UID, 0], [AT_SECURE, 0], [AT_ENTRY, 0x401000],
-    [AT_RANDOM, img.randomAddr], [AT_EXECFN, img.execfnAddr], [AT_PLATFORM, img.platformAddr],
+    [AT_PAGESZ, 4096],
+    [AT_PHDR, 0x400040],
+    [AT_UID, 0],
+    [AT_SECURE, 0],
+    [AT_ENTRY, 0x401000],
+    [AT_RANDOM, img.randomAddr],
+    [AT_EXECFN, img.execfnAddr],
+    [AT_PLATFORM, img.platformAddr],
     [AT_NULL, 0],
   ]);
   assert.equal(d.cstr(img.execfnAddr), "/bin/echo");
   assert.equal(d.cstr(img.platformAddr), "x86_64");
-  assert.deepEqual(img.bytes.subarray(img.randomAddr - img.start, img.randomAddr - img.start + 16), RANDOM);
+  assert.deepEqual(
+    img.bytes.subarray(img.randomAddr - img.start, img.randomAddr - img.start + 16),
+    RANDOM,
+  );
 });
 
 Deno.test("buildInitialStack() puts argv strings lowest, then envp, then execfn under an 8-byte zero marker", () => {
@@ -137,8 +164,12 @@ Deno.test("buildInitialStack() replaces AT_RANDOM, AT_EXECFN and AT_PLATFORM in 
     auxv: [[AT_PAGESZ, 4096], [AT_RANDOM, 0], [AT_EXECFN, 0], [AT_PLATFORM, 0], [AT_UID, 1000n]],
   }));
   assert.deepEqual(decode(img).auxv, [
-    [AT_PAGESZ, 4096], [AT_RANDOM, img.randomAddr], [AT_EXECFN, img.execfnAddr],
-    [AT_PLATFORM, img.platformAddr], [AT_UID, 1000], [AT_NULL, 0],
+    [AT_PAGESZ, 4096],
+    [AT_RANDOM, img.randomAddr],
+    [AT_EXECFN, img.execfnAddr],
+    [AT_PLATFORM, img.platformAddr],
+    [AT_UID, 1000],
+    [AT_NULL, 0],
   ]);
   assert.throws(() => buildInitialStack(opts({ auxv: [[AT_NULL, 0]] })), SentryBugError);
 });
@@ -171,7 +202,10 @@ Deno.test("execArgLimit() is a quarter of RLIMIT_STACK between ARG_MAX and 6 MiB
 Deno.test("checkArgLimits() fails with E2BIG for an overlong string or too much in total", () => {
   const limit = execArgLimit(8 * 1024 * 1024);
   const longest = "a".repeat(MAX_ARG_STRLEN - 1);
-  assert.equal(checkArgLimits([longest], [], { execfn: "/x", limit: limit }).argv[0]!.length, MAX_ARG_STRLEN - 1);
+  assert.equal(
+    checkArgLimits([longest], [], { execfn: "/x", limit: limit }).argv[0]!.length,
+    MAX_ARG_STRLEN - 1,
+  );
   assert.throws(() => checkArgLimits([longest + "a"], [], { execfn: "/x", limit: limit }), E2BIG);
   assert.throws(() => checkArgLimits([], [longest + "a"], { execfn: "/x", limit: limit }), E2BIG);
   assert.throws(() => checkArgLimits([], [], { execfn: longest + "a", limit: limit }), E2BIG);

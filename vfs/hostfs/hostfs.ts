@@ -32,6 +32,7 @@ import { Dentry, type Filesystem } from "../dentry.ts";
 import { type DirEntry, FileDescription, type MemoryIO, type Stat } from "../file_description.ts";
 import type { Location } from "../mount.ts";
 import { HostStatBuffer } from "./host_stat.ts";
+import { openMemoryDevice } from "../devices.ts";
 
 const HOST_O_NOCTTY = 0o400;
 const HOST_O_NONBLOCK = 0o4000;
@@ -219,9 +220,14 @@ export class HostDentry extends Dentry {
       }
       case S_IFSOCK:
         throw ENXIO;
+      case S_IFCHR: {
+        const dev = openMemoryDevice(loc, flags, this.stat().rdev);
+        if (dev !== null) return dev;
+        throw EACCES;
+      }
       default:
-        // Host devices and FIFOs are not reachable from the sandbox: devfs and in-sentry pipes
-        // will provide them.
+        // Other host devices and FIFOs are not reachable from the sandbox: devfs and in-sentry
+        // pipes will provide them.
         throw EACCES;
     }
   }

@@ -6,9 +6,11 @@
  * - A transfer is cut at MAX_RW_COUNT bytes.
  * - Progress wins over errors: once some bytes moved, a later error (EAGAIN, EFAULT, EPIPE)
  *   ends the call with the count so far; with nothing moved the error is returned.
- * - A bad buffer is EFAULT only when nothing could be copied; a read that lands partly in
- *   unmapped memory returns the bytes that landed (and a seekable file's offset is put back
- *   to match).
+ * - A bad buffer is EFAULT only when nothing could be copied. A read asks the file for no
+ *   more bytes than the destination can take (writable memory, from the task's VMA list), so
+ *   a read into a bad buffer consumes nothing: the data stays in a pipe, the offset of a file
+ *   does not move. If a copy still comes up short (the host disagreed), the bytes that landed
+ *   count and a seekable file's offset is put back to match.
  *
  * @module
  */
@@ -16,6 +18,7 @@
 import { EAGAIN, EFAULT, EINVAL } from "../../errno.ts";
 import type { Task } from "../../task.ts";
 import { O_NONBLOCK, SEEK_CUR } from "../../../abi/linux/file.ts";
+import { PROT_WRITE } from "../../../abi/linux/mm.ts";
 import { checkReadable, checkWritable, type FileDescription } from "../../../vfs/mod.ts";
 import { EVENT_IN, EVENT_OUT } from "../../../waiter/mod.ts";
 import { block, type SyscallResult } from "./support.ts";
@@ -65,8 +68,13 @@ export function readToUser(t: Task, file: FileDescription, segs: IoSegment[], of
   let off = offset;
   for (const s of segs) {
     let segDone = 0;
+    const room = writablePrefix(t, s.addr, s.len);
     while (segDone < s.len) {
-      const want = Math.min(s.len - segDone, CHUNK);
+      if (segDone >= room) {
+        if (done === 0) throw EFAULT;
+        return done;
+      }
+      const want = Math.min(room - segDone, CHUNK);
       const buf = new Uint8Array(want);
       let n: number;
       try {
@@ -149,6 +157,36 @@ export function copyInIovecs(t: Task, addr: number, count: number): IoSegment[] 
 /** One segment of at most MAX_RW_COUNT bytes, for read(2) and write(2). */
 export function singleSegment(addr: number, len: number): IoSegment[] {
   return [{ addr, len: Math.min(len, MAX_RW_COUNT) }];
+}
+
+/**
+ * How many bytes from addr (up to len) lie in writable mappings, by the task's VMA list: no
+ * host call. If the list says none, one byte is probed on the host (read and written back), in
+ * case the list and the host disagree; a host that accepts it gets the benefit of the doubt.
+ */
+function writablePrefix(t: Task, addr: number, len: number): number {
+  const vmas = t.mm.vmas;
+  let lo = 0, hi = vmas.length - 1, i = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const v = vmas[mid]!;
+    if (addr < v.start) hi = mid - 1;
+    else if (addr >= v.end) lo = mid + 1;
+    else {
+      i = mid;
+      break;
+    }
+  }
+  let end = addr;
+  const want = addr + len;
+  for (; i >= 0 && i < vmas.length && end < want; i++) {
+    const v = vmas[i]!;
+    if (v.start > end || (v.prot & PROT_WRITE) === 0) break;
+    end = v.end;
+  }
+  if (end > addr) return Math.min(end, want) - addr;
+  const probe = new Uint8Array(1);
+  return t.mm.read(addr, probe) === 1 && t.mm.write(addr, probe) === 1 ? len : 0;
 }
 
 function totalLength(segs: IoSegment[]): number {

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { ENOENT, ENOTDIR } from "../../errno.ts";
+import { EFAULT, ENOENT, ENOTDIR } from "../../errno.ts";
 import type { Task } from "../../task.ts";
 import { AT_FDCWD } from "../../../abi/linux/file.ts";
 import type { Location, PathContext } from "../../../vfs/mod.ts";
@@ -21,6 +21,8 @@ export function pathCtx(t: Task): PathContext {
  */
 export function copyInPath(t: Task, addr: number, nullIsEmpty = false): string {
   if (addr === 0 && nullIsEmpty) return "";
+  // Pointers beyond 2^53 decode as Infinity (SyscallArgs.pointer): never a valid address.
+  if (!Number.isSafeInteger(addr)) throw EFAULT;
   return t.copyInString(addr);
 }
 

@@ -25,6 +25,8 @@ export const BAD_ADDR = 0x1000;
 
 export class FakeMemory {
   readonly bytes = new Uint8Array(MEM_SIZE);
+  /** The mapping as the MemoryManager's VMA list shows it (read-write). */
+  readonly vmas = [{ start: MEM_BASE, end: MEM_BASE + MEM_SIZE, prot: 3 }];
 
   read(addr: number, dst: Uint8Array): number {
     const o = addr - MEM_BASE;

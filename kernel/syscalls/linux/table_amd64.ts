@@ -7,8 +7,10 @@
 
 import type { SyscallEntry } from "./support.ts";
 import { table as clone } from "./sys_clone.ts";
+import { table as dirent } from "./sys_dirent.ts";
 import { table as exec } from "./sys_exec.ts";
 import { table as file } from "./sys_file.ts";
+import { table as fs } from "./sys_fs.ts";
 import { table as futex } from "./sys_futex.ts";
 import { table as identity } from "./sys_identity.ts";
 import { table as info } from "./sys_info.ts";
@@ -25,10 +27,11 @@ import { table as stat } from "./sys_stat.ts";
 import { table as thread } from "./sys_thread.ts";
 import { table as time } from "./sys_time.ts";
 import { table as wait } from "./sys_wait.ts";
+import { table as xattr } from "./sys_xattr.ts";
 
 const families: Record<number, SyscallEntry>[] = [
-  clone, exec, file, futex, identity, info, kill, mm, pipe, process, random, readWrite, rlimit, sched, signal, stat, thread,
-  time, wait,
+  clone, dirent, exec, file, fs, futex, identity, info, kill, mm, pipe, process, random, readWrite, rlimit, sched, signal, stat, thread,
+  time, wait, xattr,
 ];
 
 /** Indexed by syscall number; sparse. */

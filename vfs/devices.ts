@@ -1,0 +1,84 @@
+/**
+ * The memory character devices, implemented in the sentry: /dev/null (1:3), /dev/zero (1:5),
+ * /dev/full (1:7), /dev/random (1:8) and /dev/urandom (1:9), as Linux's drivers/char/mem.c.
+ *
+ * A device node met in a host tree is opened as one of these when its device number is one of
+ * them (so `sentry do` can use the host's /dev/null); any other device node is refused. devfs
+ * will create its nodes from the same table.
+ *
+ * @module
+ */
+
+import { ENOSPC } from "../kernel/errno.ts";
+import { hostRandom } from "../platform/ptrace/_ffi.ts";
+import { FileDescription, type Stat } from "./file_description.ts";
+import type { Location } from "./mount.ts";
+
+type Kind = "null" | "zero" | "full" | "random";
+
+/** Device numbers (major, minor) of the memory devices. */
+const MEMORY_DEVICES = new Map<string, Kind>([
+  ["1:3", "null"], ["1:5", "zero"], ["1:7", "full"], ["1:8", "random"], ["1:9", "random"],
+]);
+
+/** Major and minor numbers of a dev_t in the kernel's 64-bit encoding. */
+function majorMinor(dev: number): [number, number] {
+  const lo = dev >>> 0;
+  const hi = Math.floor(dev / 0x1_0000_0000) >>> 0;
+  return [((lo >>> 8) & 0xfff) | (hi & ~0xfff), (lo & 0xff) | ((lo >>> 12) & ~0xff) | ((hi & 0xfff) << 20)];
+}
+
+/** @savable An open memory device. */
+export class MemoryDeviceFile extends FileDescription {
+  readonly #loc: Location;
+  readonly #kind: Kind;
+
+  constructor(loc: Location, flags: number, kind: Kind) {
+    super(flags);
+    this.#loc = loc;
+    this.#kind = kind;
+  }
+
+  override location(): Location {
+    return this.#loc;
+  }
+
+  path(): string {
+    return this.#loc.path();
+  }
+
+  stat(): Stat {
+    return this.#loc.dentry.stat();
+  }
+
+  override read(dst: Uint8Array, _offset: number | null): number {
+    switch (this.#kind) {
+      case "null":
+        return 0;
+      case "random":
+        hostRandom(dst);
+        return dst.length;
+      default:
+        dst.fill(0);
+        return dst.length;
+    }
+  }
+
+  override write(src: Uint8Array, _offset: number | null): number {
+    if (this.#kind === "full" && src.length > 0) throw ENOSPC;
+    return src.length;
+  }
+
+  /** lseek(2) on these devices always lands at 0, as Linux's null_lseek. */
+  override seek(_offset: number, _whence: number): number {
+    this.offset = 0;
+    return 0;
+  }
+}
+
+/** The in-sentry implementation for a device number, or null if there is none. */
+export function openMemoryDevice(loc: Location, flags: number, rdev: number): FileDescription | null {
+  const [major, minor] = majorMinor(rdev);
+  const kind = MEMORY_DEVICES.get(`${major}:${minor}`);
+  return kind === undefined ? null : new MemoryDeviceFile(loc, flags, kind);
+}
