@@ -37,6 +37,7 @@ import { straceEnter, straceExit } from "./strace.ts";
 import { loadExecutable, resolveExecutable } from "./loader/load.ts";
 import { monotonicNs } from "./time.ts";
 import { FutexTable, type FutexWaiter } from "./futex.ts";
+import type { KernelTimer } from "./timers.ts";
 import { deliverableSet, deliverSignals, disposition, sendSignal as queueSignal } from "./task_signals.ts";
 import type { SigInfo } from "./signal_frame.ts";
 import { SA_RESTART } from "../abi/linux/signal.ts";
@@ -93,6 +94,8 @@ export class Kernel {
   #initStatus: number | null = null;
 
   readonly #runQueue: Task[] = [];
+  /** Signal timers (alarm, itimers). Small; scanned linearly. */
+  readonly #timers = new Set<KernelTimer>();
   /** Tasks sleeping with a deadline. Small; scanned linearly. */
   readonly #timed = new Set<Task>();
   /** Number of tasks in user mode. */
@@ -189,6 +192,22 @@ export class Kernel {
     this.threadGroups.delete(tg.tgid);
   }
 
+  addTimer(tm: KernelTimer): void {
+    this.#timers.add(tm);
+    this.#kick(); // a sleeping loop must notice the new deadline
+  }
+
+  /** Wakes the scheduler loop if it sleeps in #idle. */
+  #kick(): void {
+    const wake = this.#idleWake;
+    this.#idleWake = null;
+    wake?.();
+  }
+
+  removeTimer(tm: KernelTimer): void {
+    this.#timers.delete(tm);
+  }
+
   /** Makes a blocked task runnable; its syscall runs again. Safe from any callback. */
   wakeTask(t: Task): void {
     if (t.state !== "blocked") return;
@@ -198,9 +217,7 @@ export class Kernel {
     this.#timed.delete(t);
     t.state = "runnable";
     this.#runQueue.push(t);
-    const wake = this.#idleWake;
-    this.#idleWake = null;
-    wake?.();
+    this.#kick();
   }
 
   /** Delivers a signal from outside the sandbox (the user's Ctrl-C, SIGTERM) to init. */
@@ -221,7 +238,7 @@ export class Kernel {
       if (this.#initStatus !== null) break;
       const now = monotonicNs();
       const next = this.#expireDeadlines(now);
-      if (this.#runQueue.length > 0) continue;
+      if (this.#runQueue.length > 0 || this.#initStatus !== null) continue;
       if (performance.now() - lastYield > YIELD_AFTER_MS) {
         await yieldMacrotask();
         lastYield = performance.now();
@@ -267,8 +284,19 @@ export class Kernel {
 
   /** Wakes tasks whose deadline passed; returns the earliest remaining deadline. */
   #expireDeadlines(now: number): number | null {
-    if (this.#timed.size === 0) return null;
+    if (this.#timed.size === 0 && this.#timers.size === 0) return null;
     let next: number | null = null;
+    for (const tm of [...this.#timers]) {
+      if (tm.deadlineNs <= now) {
+        if (tm.intervalNs > 0) tm.deadlineNs += Math.ceil((now - tm.deadlineNs + 1) / tm.intervalNs) * tm.intervalNs;
+        else {
+          this.#timers.delete(tm);
+          if (tm.tg.itimerReal === tm) tm.tg.itimerReal = null;
+        }
+        this.sendSignal(tm.tg, tm.signo, { code: tm.code });
+      }
+      if (this.#timers.has(tm) && (next === null || tm.deadlineNs < next)) next = tm.deadlineNs;
+    }
     for (const t of [...this.#timed]) {
       const d = t.blocked?.deadlineNs ?? null;
       if (d === null) continue;
@@ -507,15 +535,22 @@ export class Kernel {
     if (tg.tasks.size > 0) return;
 
     if (--tg.mm.users === 0) tg.mm.releaseAll();
+    if (tg.itimerReal) this.removeTimer(tg.itimerReal);
+    tg.itimerReal = null;
     tg.zombie = true;
     this.vforkDone(tg);
     const init = this.#init;
+    // Orphans go to the nearest living subreaper ancestor, else to init.
+    let reaper = tg.parent;
+    while (reaper && (!reaper.subreaper || reaper.zombie)) reaper = reaper.parent;
+    const adopter = reaper ?? init;
     for (const child of tg.children) {
-      child.parent = init;
-      if (init && init !== tg) init.children.add(child);
+      child.parent = adopter;
+      if (adopter && adopter !== tg) adopter.children.add(child);
+      for (const ct of child.tasks) if (ct.pdeathSignal !== 0) this.sendSignal(child, ct.pdeathSignal, {}, ct);
     }
     tg.children.clear();
-    if (init && init !== tg && [...init.children].some((c) => c.zombie)) init.childWaitQueue.notify(1);
+    if (adopter && adopter !== tg && [...adopter.children].some((c) => c.zombie)) adopter.childWaitQueue.notify(1);
     const parent = tg.parent;
     if (parent && parent.handlers.get(17).handler === 1n) {
       // SIGCHLD ignored: children are reaped at once (Linux's SA_NOCLDWAIT behaviour).
@@ -534,6 +569,7 @@ export class Kernel {
     }
     if (tg === init) {
       this.#initStatus = tg.exitStatus ?? 0;
+      this.#kick();
       // Container semantics: when init exits, every task is killed.
       for (const other of [...this.threadGroups.values()]) {
         if (other !== tg && !other.zombie) this.#exitGroup(other, 9);
@@ -561,9 +597,7 @@ export class Kernel {
     this.#shutdown = true;
     for (const tg of [...this.threadGroups.values()]) if (!tg.zombie) this.#exitGroup(tg, 9);
     this.platform.shutdown();
-    const wake = this.#idleWake;
-    this.#idleWake = null;
-    wake?.();
+    this.#kick();
   }
 }
 

@@ -84,6 +84,10 @@ export class Task implements Waker, MemoryIO {
   /** set_tid_address(2) / CLONE_CHILD_CLEARTID. */
   clearChildTid = 0;
   robustList = 0;
+  /** PR_SET_PDEATHSIG: the signal this task gets when its parent dies. */
+  pdeathSignal = 0;
+  /** PR_SET_NO_NEW_PRIVS (set-user-ID bits never grant privilege in the sandbox anyway). */
+  noNewPrivs = false;
   /** Thread name (comm), 15 bytes at most. */
   name: string;
 

@@ -55,6 +55,7 @@ export function execTask(t: Task, req: ExecRequest): void {
     t.tg.handlers = t.tg.handlers.clone();
     t.tg.handlers.resetForExec();
   }
+  t.tg.execed = true;
   t.clearChildTid = 0;
   t.robustList = 0;
   k.vforkDone(t.tg);

@@ -9,6 +9,7 @@
 import type { Task } from "./task.ts";
 import { WaitQueue } from "../waiter/mod.ts";
 import { PendingSignals } from "./task_signals.ts";
+import type { KernelTimer } from "./timers.ts";
 import type { MemoryManager } from "./mm/mm.ts";
 import { Limits } from "./limits.ts";
 import { SignalHandlers } from "./signals.ts";
@@ -40,6 +41,16 @@ export class ThreadGroup {
   readonly vforkDone = new WaitQueue();
   /** True while a vfork parent must wait for this group to exec or exit. */
   vforkPending = false;
+  /** ITIMER_REAL / alarm(2), while armed. */
+  itimerReal: KernelTimer | null = null;
+  /** ITIMER_VIRTUAL and ITIMER_PROF settings (kept; they fire once CPU time is accounted). */
+  readonly cpuItimers: Record<number, { valueNs: number; intervalNs: number }> = {};
+  /** PR_SET_DUMPABLE. */
+  dumpable = 1;
+  /** PR_SET_CHILD_SUBREAPER: orphaned descendants are reparented here rather than to init. */
+  subreaper = false;
+  /** True once the group called execve (setpgid by the parent is then EACCES). */
+  execed = false;
   /** Signal sent to the parent when this group exits (SIGCHLD, or clone's choice). */
   exitSignal = 17;
   /** Accumulated CPU time in ns, user and system, of exited threads. */

@@ -23,6 +23,7 @@ export const EADDRNOTAVAIL: NetError = new NetError("EADDRNOTAVAIL", "Cannot ass
 export const EAFNOSUPPORT: NetError = new NetError("EAFNOSUPPORT", "Address family not supported");
 export const ECONNREFUSED: NetError = new NetError("ECONNREFUSED", "Connection refused");
 export const ECONNRESET: NetError = new NetError("ECONNRESET", "Connection reset by peer");
+export const ENETUNREACH: NetError = new NetError("ENETUNREACH", "Network is unreachable");
 export const EHOSTUNREACH: NetError = new NetError("EHOSTUNREACH", "No route to host");
 export const EINVAL: NetError = new NetError("EINVAL", "Invalid argument");
 export const EISCONN: NetError = new NetError("EISCONN", "Socket is already connected");

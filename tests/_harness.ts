@@ -12,6 +12,11 @@
  * it; a sentry that reports a guest's death by exiting with 128+N compares equal to one that
  * dies of the signal itself.
  *
+ * The sentry's own words are not the guest's: when a signal killed init, `sentry do` ends its
+ * stderr with one line such as `sentry: init (pid 1) killed by SIGSEGV (fault at 0x0)` (see
+ * boot/exit_status.ts), as a shell prints "Segmentation fault". {@linkcode runSentry} removes
+ * exactly that last line, and only when the status says a signal killed init.
+ *
  * @module
  */
 
@@ -100,10 +105,32 @@ export function runNative(argv: readonly string[], opts: RunOptions = {}): Promi
  *
  * With `SENTRY_TEST_TARGET=native` in the test's environment it runs argv natively instead.
  */
-export function runSentry(argv: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+export async function runSentry(
+  argv: readonly string[],
+  opts: RunOptions = {},
+): Promise<RunResult> {
   if (argv.length === 0) throw new TypeError("runSentry() needs a program to run");
   if (Deno.env.get("SENTRY_TEST_TARGET") === "native") return runNative(argv, opts);
-  return run(`${REPO_ROOT}/sentry`, ["do", "--", ...argv], opts);
+  const r = await run(`${REPO_ROOT}/sentry`, ["do", "--", ...argv], opts);
+  return { ...r, stderr: withoutDeathReport(r.stderr, r.code) };
+}
+
+/** The line `sentry do` adds to stderr when signal N killed init, matched exactly. */
+const DEATH_REPORT =
+  /sentry: init \(pid \d+\) killed by (SIG[A-Z0-9]+|signal \d+)( \(fault at 0x[0-9a-f]+\))?\n$/;
+
+/** stderr without the sentry's death report, if the status is a death by signal. */
+export function withoutDeathReport(stderr: string, code: number): string {
+  if (code <= 128) return stderr;
+  const m = DEATH_REPORT.exec(stderr);
+  if (m === null) return stderr;
+  const name = m[1]!;
+  const signo = name.startsWith("signal ") ? Number(name.slice(7)) : SIGNAL_NUMBERS.get(name);
+  if (signo !== code - 128) return stderr;
+  const start = m.index;
+  // The report is a line of its own: at the start of stderr or after a newline.
+  if (start !== 0 && stderr[start - 1] !== "\n") return stderr;
+  return stderr.slice(0, start);
 }
 
 /**

@@ -5,14 +5,16 @@
  * How the caller uses it, in Linux's order:
  *
  * 1. Read the first page (or the whole file if shorter). {@linkcode readElfHeader} checks the
- *    ELF header and says where the program header table ends (`phdrsEnd`); read up to there if
- *    the first read stopped short. A file shorter than `phdrsEnd` fails with ENOEXEC, as on
+ *    ELF header and says where the program header table is (`phoff`, `phdrsSize`). If the
+ *    first page does not hold it, read `phdrsSize` bytes at `phoff` (never the file from 0 to
+ *    `phdrsEnd`: e_phoff is untrusted). A table cut short by EOF fails with ENOEXEC, as on
  *    Linux.
- * 2. {@linkcode parseElf} returns the program headers and the facts exec needs: PT_INTERP's
- *    place in the file, PT_GNU_STACK, where the headers appear in memory (AT_PHDR).
+ * 2. {@linkcode parseElf} (given the first page, and the table if read separately) returns the
+ *    program headers and the facts exec needs: PT_INTERP's place in the file, PT_GNU_STACK,
+ *    where the headers appear in memory (AT_PHDR).
  * 3. Read `interp.size` bytes at `interp.offset` and pass them, with that size, to
- *    {@linkcode parseInterpPath}.
- *    Open and parse the interpreter the same way (its own PT_INTERP is ignored).
+ *    {@linkcode parseInterpPath}. Open and parse the interpreter the same way (Linux ignores
+ *    the interpreter's own PT_INTERP).
  * 4. Past the point of no return, {@linkcode loadExtent} and {@linkcode loadPlan} turn the
  *    PT_LOAD segments into page-aligned mapping steps. Their EINVAL comes after the old image
  *    is gone; Linux then kills the task with SIGSEGV, and so must the caller.
@@ -120,7 +122,9 @@ export interface ElfHeader {
   phoff: number;
   phentsize: number;
   phnum: number;
-  /** File offset just past the program header table: read at least this much. */
+  /** The size of the program header table: phnum * 56, at most 64 KiB. */
+  phdrsSize: number;
+  /** File offset just past the program header table. */
   phdrsEnd: number;
 }
 
@@ -187,6 +191,7 @@ export function readElfHeader(prefix: Uint8Array): ElfHeader {
     phoff,
     phentsize,
     phnum,
+    phdrsSize: size,
     phdrsEnd: phoff + size,
   };
 }
@@ -194,22 +199,28 @@ export function readElfHeader(prefix: Uint8Array): ElfHeader {
 /**
  * Parses the ELF header and program headers of a file.
  *
- * Preconditions:
- * - bytes is the start of the file, at least {@linkcode ElfHeader.phdrsEnd} long unless the
- *   file itself is shorter.
+ * The program header table comes from `table` when given: the bytes read at e_phoff, at most
+ * {@linkcode ElfHeader.phdrsSize} of them. Otherwise it comes from bytes, which must then reach
+ * {@linkcode ElfHeader.phdrsEnd} unless the file itself is shorter. Prefer `table` when the
+ * table lies beyond the first page: e_phoff is untrusted and may be huge, so reading the file
+ * from 0 to phdrsEnd could mean allocating terabytes.
  *
- * Throws what {@linkcode readElfHeader} throws; ENOEXEC if bytes end before the program header
- * table does (Linux turns that short read into ENOEXEC), or if the first PT_INTERP's size is
- * below 2 or above PATH_MAX.
+ * Throws what {@linkcode readElfHeader} throws; ENOEXEC if the table is cut short (Linux turns
+ * that short read into ENOEXEC), or if the first PT_INTERP's size is below 2 or above PATH_MAX.
  */
-export function parseElf(bytes: Uint8Array): ElfInfo {
+export function parseElf(bytes: Uint8Array, table?: Uint8Array): ElfInfo {
   const hdr = readElfHeader(bytes);
-  if (bytes.length < hdr.phdrsEnd) throw ENOEXEC;
+  let base = hdr.phoff;
+  if (table !== undefined) {
+    bytes = table;
+    base = 0;
+  }
+  if (bytes.length < base + hdr.phdrsSize) throw ENOEXEC;
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 
   const phdrs: ProgramHeader[] = [];
   for (let i = 0; i < hdr.phnum; i++) {
-    const o = hdr.phoff + i * PHDR_SIZE;
+    const o = base + i * PHDR_SIZE;
     phdrs.push({
       type: v.getUint32(o + PH.type, true),
       flags: v.getUint32(o + PH.flags, true),

@@ -632,3 +632,91 @@ int main(int argc, char **argv) {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("loadPlan() lays out a static executable as the host kernel maps it", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // Initialized data and a bss that runs pages past it; no RELRO, which would split the
+    // data mapping after exec. The program prints its own /proc/self/maps.
+    await Deno.writeTextFile(
+      `${dir}/maps.c`,
+      `#include <fcntl.h>
+#include <unistd.h>
+char data[5000] = {1};
+static char big[3 * 4096 + 123];
+int main(void) {
+  char buf[8192];
+  long n;
+  int fd = open("/proc/self/maps", O_RDONLY);
+  big[0] = data[0];
+  while ((n = read(fd, buf, sizeof buf)) > 0) write(1, buf, n);
+  return big[1];
+}
+`,
+    );
+    const exe = `${dir}/maps`;
+    const cc = await new Deno.Command("gcc", {
+      args: ["-static", "-no-pie", "-Wl,-z,norelro", "-O1", "-Wall", "-o", exe, `${dir}/maps.c`],
+      stderr: "piped",
+    }).output();
+    assert.ok(cc.success, new TextDecoder().decode(cc.stderr));
+    const r = await new Deno.Command(exe, { stdout: "piped" }).output();
+    assert.ok(r.success);
+    const maps = new TextDecoder().decode(r.stdout).split("\n").map((l) => {
+      const [range = "", perms = "", offset = "", , , path = ""] = l.split(/\s+/);
+      const [start = "", end = ""] = range.split("-");
+      return {
+        start: parseInt(start, 16),
+        end: parseInt(end, 16),
+        perms,
+        offset: parseInt(offset, 16),
+        path,
+      };
+    });
+
+    const info = parseElf(await Deno.readFile(exe));
+    assert.equal(info.type, "exec");
+    const plan = loadPlan(info, 0);
+    const perms = (prot: number) =>
+      `${prot & PROT_READ ? "r" : "-"}${prot & PROT_WRITE ? "w" : "-"}${
+        prot & PROT_EXEC ? "x" : "-"
+      }p`;
+    const fileMaps = maps.filter((m) => m.path === exe);
+    assert.deepEqual(
+      fileMaps.map(({ start, end, perms, offset }) => ({ start, end, perms, offset })),
+      plan.steps.flatMap((s) =>
+        s.file === null ? [] : [{
+          start: s.file.start,
+          end: s.file.start + s.file.length,
+          perms: perms(s.prot),
+          offset: s.file.fileOffset,
+        }]
+      ),
+    );
+    const bss = plan.steps.find((s) => s.anon !== null);
+    assert.ok(bss?.anon && bss.zero, "the data segment has a page tail to zero and bss pages");
+    const anon = maps.find((m) => m.start === bss.anon!.start);
+    assert.ok(anon, "an anonymous mapping starts where the file-backed data ends");
+    assert.equal(anon.path, "");
+    assert.equal(anon.perms, perms(bss.prot));
+    assert.ok(anon.end >= bss.anon.start + bss.anon.length);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("parseElf() takes a separately read program header table for a far e_phoff", () => {
+  const far = 2 ** 40;
+  const file = image({ phoff: 0x1000, size: 0x2000 });
+  const table = file.slice(0x1000, 0x1000 + 2 * PHDR_SIZE);
+  // Point e_phoff far away: the caller reads the table there and never the bytes before it.
+  new DataView(file.buffer).setBigUint64(32, BigInt(far), true);
+  const hdr = readElfHeader(file);
+  assert.equal(hdr.phdrsSize, 2 * PHDR_SIZE);
+  assert.equal(hdr.phdrsEnd, far + 2 * PHDR_SIZE);
+  const info = parseElf(file.subarray(0, 4096), table);
+  assert.equal(info.phdrs.length, 2);
+  assert.equal(info.phdrs[1]?.vaddr, 0x400000);
+  assert.throws(() => parseElf(file.subarray(0, 4096), table.subarray(0, 100)), ENOEXEC);
+  assert.throws(() => parseElf(file.subarray(0, 4096)), ENOEXEC);
+});

@@ -82,7 +82,8 @@ Deno.test("parseShebang() and shebangArgv() agree with the host's execve(2) on c
 #include <string.h>
 #include <unistd.h>
 int main(int argc, char **argv) {
-  if (argc > 0 && strcmp(argv[0], "printargs") != 0 && argv[1] != NULL) {
+  const char *slash = argc > 0 ? strrchr(argv[0], '/') : NULL;
+  if (argc > 1 && strcmp(slash ? slash + 1 : argv[0], "printargs") != 0) {
     execv(argv[1], argv + 1);
     printf("%s", strerrorname_np(errno));
     return 100;
@@ -97,7 +98,7 @@ int main(int argc, char **argv) {
       stderr: "piped",
     }).output();
     assert.ok(cc.success, new TextDecoder().decode(cc.stderr));
-    // The interpreter prints its argv; run as "printargs" it does not exec.
+    // Run as ".../printargs", the helper prints its argv instead of exec'ing argv[1].
     const interp = `${dir}/printargs`;
     await Deno.symlink(`${dir}/tryexec`, interp);
     const lines = [

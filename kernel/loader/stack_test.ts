@@ -222,3 +222,158 @@ Deno.test("checkArgLimits() fails with E2BIG for an overlong string or too much 
   const many = Array.from({ length: 1000 }, () => "z".repeat(3000));
   assert.throws(() => buildInitialStack(opts({ argv: many })), E2BIG);
 });
+
+Deno.test("buildInitialStack() reproduces the host kernel's initial stack byte for byte", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // Dumps [sp, top) as the kernel left it: sp is &argc, top is 8 bytes past AT_EXECFN's NUL.
+    await Deno.writeTextFile(
+      `${dir}/dump.c`,
+      `#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/auxv.h>
+int main(int argc, char **argv) {
+  (void)argc;
+  uint64_t sp = (uintptr_t)argv - 8;
+  const char *execfn = (const char *)getauxval(AT_EXECFN);
+  uint64_t top = (uintptr_t)execfn + strlen(execfn) + 1 + 8;
+  fwrite(&sp, 8, 1, stdout);
+  fwrite(&top, 8, 1, stdout);
+  fwrite((const void *)(uintptr_t)sp, 1, top - sp, stdout);
+  return 0;
+}
+`,
+    );
+    const cc = await new Deno.Command("gcc", {
+      args: ["-static", "-O1", "-Wall", "-o", `${dir}/dump`, `${dir}/dump.c`],
+      stderr: "piped",
+    }).output();
+    assert.ok(cc.success, new TextDecoder().decode(cc.stderr));
+    const argv = [`${dir}/dump`, "one", "two words", "", "ünïcode"];
+    const env = { A: "1", LONGER_NAME: "x".repeat(100), PATH: "/usr/bin:/bin" };
+    for (let run = 0; run < 3; run++) {
+      const r = await new Deno.Command(argv[0]!, {
+        args: argv.slice(1),
+        clearEnv: true,
+        env,
+        stdout: "piped",
+      }).output();
+      assert.ok(r.success);
+      const out = r.stdout;
+      const hv = new DataView(out.buffer, out.byteOffset, 16);
+      const sp = Number(hv.getBigUint64(0, true));
+      const top = Number(hv.getBigUint64(8, true));
+      const host = out.subarray(16);
+      assert.equal(host.length, top - sp);
+      assert.equal(top % 4096, 0);
+
+      // Read back what the kernel put there, then build the same thing.
+      const d = decode({ bytes: host, start: sp, sp } as StackImage);
+      const auxv = d.auxv.filter(([k]) => k !== AT_NULL);
+      const at = (k: number) => d.aux.get(k)!;
+      const platformAddr = at(AT_PLATFORM);
+      const randomAt = at(AT_RANDOM) - sp;
+      const img = buildInitialStack({
+        top,
+        argv: d.argv,
+        envp: d.envp,
+        execfn: d.cstr(at(AT_EXECFN)),
+        platform: "x86_64",
+        random: host.slice(randomAt, randomAt + 16),
+        auxv,
+        limit: execArgLimit(8 << 20),
+        // Linux's arch_align_stack took a random bite below the strings: measure it.
+        alignOffset: d.argvPtrs[0]! - (platformAddr + "x86_64".length + 1),
+      });
+      assert.deepEqual(d.argv, argv);
+      assert.deepEqual(d.envp, Object.entries(env).map(([k, v]) => `${k}=${v}`));
+      assert.equal(img.sp, sp);
+      assert.equal(img.platformAddr, platformAddr);
+      assert.equal(img.randomAddr, at(AT_RANDOM));
+      assert.equal(img.execfnAddr, at(AT_EXECFN));
+      assert.deepEqual(img.bytes, host);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("checkArgLimits() draws the E2BIG line where the host's execve(2) does", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // exec /bin/true with argv[0] and `n` strings of `len` bytes and one of `last` bytes (NULs
+    // included), no environment, under an 8 MiB RLIMIT_STACK; print the errno name on failure.
+    await Deno.writeTextFile(
+      `${dir}/e2big.c`,
+      `#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+  if (argc != 4) return 2;
+  long n = atol(argv[1]), len = atol(argv[2]), last = atol(argv[3]);
+  struct rlimit rl = {8 << 20, RLIM_INFINITY};
+  getrlimit(RLIMIT_STACK, &rl);
+  rl.rlim_cur = 8 << 20;
+  if (setrlimit(RLIMIT_STACK, &rl) != 0) return 3;
+  char **av = calloc(n + 3, sizeof *av);
+  av[0] = "/bin/true";
+  for (long i = 0; i <= n; i++) {
+    long l = i < n ? len : last;
+    av[i + 1] = malloc(l);
+    memset(av[i + 1], 'a', l - 1);
+    av[i + 1][l - 1] = 0;
+  }
+  char *envp[] = {NULL};
+  execve("/bin/true", av, envp);
+  printf("%s", strerrorname_np(errno));
+  return 100;
+}
+`,
+    );
+    const cc = await new Deno.Command("gcc", {
+      args: ["-O1", "-Wall", "-o", `${dir}/e2big`, `${dir}/e2big.c`],
+      stderr: "piped",
+    }).output();
+    assert.ok(cc.success, new TextDecoder().decode(cc.stderr));
+
+    const host = async (n: number, len: number, last: number) => {
+      const r = await new Deno.Command(`${dir}/e2big`, {
+        args: [String(n), String(len), String(last)],
+        stdout: "piped",
+      }).output();
+      return r.code === 100 ? new TextDecoder().decode(r.stdout) : `exit ${r.code}`;
+    };
+    const ours = (n: number, len: number, last: number) => {
+      const argv = ["/bin/true", ...Array(n).fill("a".repeat(len - 1)), "a".repeat(last - 1)];
+      try {
+        checkArgLimits(argv, [], { execfn: "/bin/true", limit: execArgLimit(8 << 20) });
+        return "exit 0";
+      } catch (e) {
+        if (e === E2BIG) return "E2BIG";
+        throw e;
+      }
+    };
+
+    // 2 MiB minus the pointers (argv[0], 20 strings, the last one) minus "/bin/true\0" twice.
+    const n = 20;
+    const len = 100_000;
+    const fill = execArgLimit(8 << 20) - (n + 2) * 8 - 2 * 10 - n * len;
+    const cases: [[number, number, number], string][] = [
+      [[n, len, fill], "exit 0"],
+      [[n, len, fill + 1], "E2BIG"],
+      [[0, 2, MAX_ARG_STRLEN], "exit 0"],
+      [[0, 2, MAX_ARG_STRLEN + 1], "E2BIG"],
+    ];
+    for (const [args, expected] of cases) {
+      assert.equal(await host(...args), expected, `host with ${args}`);
+      assert.equal(ours(...args), expected, `checkArgLimits with ${args}`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

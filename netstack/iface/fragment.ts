@@ -1,5 +1,6 @@
 /**
- * IPv4 fragment reassembly (RFC 791 §3.2, RFC 815 hole tracking).
+ * IP fragment reassembly: IPv4 (RFC 791 §3.2) and IPv6 (RFC 8200 §4.5),
+ * with RFC 815-style hole tracking.
  *
  * Each datagram in progress is keyed by (src, dst, protocol, ident). The
  * buffer grows to the largest offset seen, capped at 65535 bytes; overlapping
@@ -10,7 +11,7 @@
  * @module
  */
 
-import type { Ipv4Address } from "../wire/address.ts";
+import type { IpAddress } from "../wire/address.ts";
 
 /** RFC 791 suggests 15 s lower bound; Linux uses 30 s. */
 export const REASSEMBLY_TIMEOUT = 30_000;
@@ -42,7 +43,7 @@ export class Reassembler {
    */
   add(
     now: number,
-    key: { src: Ipv4Address; dst: Ipv4Address; protocol: number; ident: number },
+    key: { src: IpAddress; dst: IpAddress; protocol: number; ident: number },
     frag: { offset: number; more: boolean; data: Uint8Array },
   ): Uint8Array | null {
     const k = `${key.src}|${key.dst}|${key.protocol}|${key.ident}`;

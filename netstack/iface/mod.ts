@@ -12,3 +12,4 @@ export { defaultRoute, type Route, RoutingTable } from "./routing.ts";
 export { NeighborCache } from "./neighbor_cache.ts";
 export { Reassembler } from "./fragment.ts";
 export { PortTable } from "./ports.ts";
+export { TimerHeap } from "./timer_heap.ts";

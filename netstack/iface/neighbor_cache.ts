@@ -14,6 +14,8 @@ import type { EthernetAddress, IpAddress } from "../wire/address.ts";
 export const NEIGHBOR_TTL = 60_000;
 /** Minimum gap between resolution requests for one address. */
 export const NEIGHBOR_RETRY = 1_000;
+/** Entries kept at most; the stalest goes first (a bound against ARP floods). */
+export const NEIGHBOR_MAX = 1024;
 
 interface Entry {
   mac: EthernetAddress;
@@ -37,7 +39,10 @@ export class NeighborCache {
 
   /** Records a mapping learned from the wire. */
   fill(ip: IpAddress, mac: EthernetAddress, now: number): void {
-    this.#entries.set(ip.toString(), { mac, expiresAt: now + NEIGHBOR_TTL });
+    const key = ip.toString();
+    if (!this.#entries.has(key) && this.#entries.size >= NEIGHBOR_MAX) this.#evictStalest();
+    this.#entries.delete(key); // re-insert so Map order tracks freshness
+    this.#entries.set(key, { mac, expiresAt: now + NEIGHBOR_TTL });
     this.#requestAt.delete(ip.toString());
   }
 
@@ -70,6 +75,11 @@ export class NeighborCache {
       if (t === null || at < t) t = at;
     }
     return t;
+  }
+
+  #evictStalest(): void {
+    const first = this.#entries.keys().next();
+    if (!first.done) this.#entries.delete(first.value);
   }
 
   /** Forgets pending requests older than `now` that never got answers. */

@@ -26,11 +26,28 @@ import { emitEthernet, ETHERNET_HEADER_LEN, EthernetFrame, EtherType } from "../
 import { emitIcmpv4, Icmpv4Packet, icmpv4Len, type Icmpv4Repr, Icmpv4Type, Icmpv4Unreachable, parseIcmpv4 } from "../wire/icmpv4.ts";
 import { emitIcmpv6, Icmpv6Packet, icmpv6Len, type Icmpv6Repr, Icmpv6Type, parseIcmpv6 } from "../wire/icmpv6.ts";
 import { emitIpv4, IpProtocol, IPV4_HEADER_LEN, Ipv4Packet, parseIpv4 } from "../wire/ipv4.ts";
-import { emitIpv6, IPV6_HEADER_LEN, Ipv6Packet, parseIpv6 } from "../wire/ipv6.ts";
+import {
+  emitIpv6,
+  IPV6_FRAGMENT_HEADER_LEN,
+  IPV6_HEADER_LEN,
+  Ipv6ExtHeader,
+  Ipv6FragmentHeader,
+  Ipv6Packet,
+  parseIpv6,
+  skipIpv6Extensions,
+} from "../wire/ipv6.ts";
 import { type SeqNumber, seq } from "../wire/seq_number.ts";
 import { emitTcp, parseTcp, TcpPacket, tcpHeaderLen, type TcpRepr } from "../wire/tcp.ts";
 import { emitUdp, parseUdp, UDP_HEADER_LEN, UdpPacket } from "../wire/udp.ts";
-import { ECONNREFUSED, EINVAL } from "../errors.ts";
+import {
+  EADDRINUSE,
+  EADDRNOTAVAIL,
+  ECONNREFUSED,
+  EHOSTUNREACH,
+  EINVAL,
+  ENETUNREACH,
+  type NetError,
+} from "../errors.ts";
 import { Prng } from "../link/prng.ts";
 import { rstReplyFor, type TcpEndpoint, type TcpHost, type TcpOptions, TcpSocket } from "../tcp/tcp_socket.ts";
 import { type Datagram, type UdpHost, type UdpOptions, UdpSocket } from "../udp/udp_socket.ts";
@@ -38,6 +55,8 @@ import { type EchoMessage, type IcmpHost, IcmpSocket } from "../udp/icmp_socket.
 import { Interface, type InterfaceOptions } from "./interface.ts";
 import { Reassembler } from "./fragment.ts";
 import { PortTable } from "./ports.ts";
+import { TimerHeap } from "./timer_heap.ts";
+import { NEIGHBOR_RETRY } from "./neighbor_cache.ts";
 import { type Route, RoutingTable } from "./routing.ts";
 
 /** Frames taken from one device per poll, so egress gets its turn. */
@@ -80,10 +99,17 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
   /** @nosave */
   readonly #trace: ((line: string) => void) | null;
   #ipIdent = 0;
+  #ipv6Ident = 0;
 
   // --- Demultiplexing. ---
   readonly #tcpPorts = new PortTable<TcpSocket>();
   readonly #tcpConns = new Map<string, TcpSocket>();
+  /** Registered connections, for membership tests. */
+  readonly #tcpLive = new Set<TcpSocket>();
+  /** Connections to dispatch on the next poll: they got input, an API call, or a due timer. */
+  readonly #tcpActive = new Set<TcpSocket>();
+  /** Deadlines of the idle connections, so a poll visits only those due. */
+  readonly #tcpTimers = new TimerHeap<TcpSocket>();
   readonly #udpPorts = new PortTable<UdpSocket>();
   readonly #udpSockets = new Set<UdpSocket>();
   readonly #icmpIdents = new PortTable<IcmpSocket>();
@@ -139,7 +165,17 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
 
   /** Whether `a` is one of our addresses on any interface. */
   isLocalAddress(a: IpAddress): boolean {
-    return this.#interfaces.some((i) => i.hasAddress(a));
+    if (this.#interfaces.some((i) => i.hasAddress(a))) return true;
+    // As on Linux, all of 127/8 is local once an interface holds a 127 address.
+    return a.version === 4 && a.isLoopback && this.#loopbackSource() !== null;
+  }
+
+  /** An IPv4 loopback address we hold, if any. */
+  #loopbackSource(): IpAddress | null {
+    for (const i of this.#interfaces) {
+      for (const c of i.addresses) if (c.address.version === 4 && c.address.isLoopback) return c.address;
+    }
+    return null;
   }
 
   // ===================================================================
@@ -170,7 +206,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
   // --- TcpHost. ---
 
   tcpBind(sock: TcpSocket, addr: IpAddress | null, port: number): number {
-    if (addr !== null && !this.isLocalAddress(addr)) throw EINVAL;
+    if (addr !== null && !this.isLocalAddress(addr)) throw EADDRNOTAVAIL;
     // Connected sockets share their port freely; listeners and bare binds conflict.
     return this.#tcpPorts.bind(sock, addr, port, (other) => other.remote === null);
   }
@@ -180,13 +216,25 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
   }
 
   tcpRegister(sock: TcpSocket): void {
-    this.#tcpConns.set(tcpKey(sock.localAddr!, sock.localPort, sock.remote!.addr, sock.remote!.port), sock);
+    const k = tcpKey(sock.localAddr!, sock.localPort, sock.remote!.addr, sock.remote!.port);
+    const held = this.#tcpConns.get(k);
+    if (held !== undefined && held !== sock) throw EADDRINUSE;
+    this.#tcpConns.set(k, sock);
+    this.#tcpLive.add(sock);
+    this.#tcpActive.add(sock);
   }
 
   tcpUnregister(sock: TcpSocket): void {
     const k = tcpKey(sock.localAddr!, sock.localPort, sock.remote!.addr, sock.remote!.port);
     if (this.#tcpConns.get(k) === sock) this.#tcpConns.delete(k);
+    this.#tcpLive.delete(sock);
+    this.#tcpActive.delete(sock);
+    this.#tcpTimers.cancel(sock);
     this.#blocked.delete(sock);
+  }
+
+  tcpWake(sock: TcpSocket): void {
+    if (this.#tcpLive.has(sock)) this.#tcpActive.add(sock);
   }
 
   tcpRoute(dst: IpAddress): { src: IpAddress; mtu: number } | null {
@@ -209,7 +257,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
   // --- UdpHost. ---
 
   udpBind(sock: UdpSocket, addr: IpAddress | null, port: number): number {
-    if (addr !== null && !this.isLocalAddress(addr) && !addr.isMulticast) throw EINVAL;
+    if (addr !== null && !this.isLocalAddress(addr) && !addr.isMulticast) throw EADDRNOTAVAIL;
     return this.#udpPorts.bind(sock, addr, port, () => true);
   }
 
@@ -240,7 +288,10 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
   }
 
   #routeInfo(dst: IpAddress): { src: IpAddress; mtu: number } | null {
-    if (this.isLocalAddress(dst)) return { src: dst, mtu: 65535 };
+    if (this.isLocalAddress(dst)) {
+      const own = this.#interfaces.some((i) => i.hasAddress(dst));
+      return { src: own ? dst : this.#loopbackSource()!, mtu: 65535 };
+    }
     const r = this.routes.lookup(dst);
     if (!r) return null;
     const iface = this.#interfaces[r.ifIndex];
@@ -259,7 +310,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
     if (this.#localQueue.length > 0) {
       const q = this.#localQueue;
       this.#localQueue = [];
-      for (const pkt of q) this.#receiveIp(now, null, pkt, null);
+      for (const pkt of q) this.#receiveIp(now, null, pkt);
       changed = true;
     }
     for (const iface of this.#interfaces) {
@@ -272,9 +323,14 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
       }
     }
     this.#reassembler.expire(now);
-    for (const s of this.#tcpConns.values()) {
-      if (this.#isBlocked(s, now)) continue;
-      if (s.dispatch(now, (src, dst, r) => this.#sendTcp(now, s, src, dst, r))) changed = true;
+    for (const s of this.#tcpTimers.popDue(now)) this.#tcpActive.add(s);
+    const batch = [...this.#tcpActive];
+    this.#tcpActive.clear();
+    for (const s of batch) {
+      if (!this.#isBlocked(s, now) && s.dispatch(now, (src, dst, r) => this.#sendTcp(now, s, src, dst, r))) {
+        changed = true;
+      }
+      this.#rescheduleTcp(s, now);
     }
     for (const s of this.#udpSockets) {
       if (this.#isBlocked(s, now)) continue;
@@ -286,14 +342,22 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
     return changed;
   }
 
+  /** Files a connection after dispatch: active again if it has more to send, else by deadline. */
+  #rescheduleTcp(s: TcpSocket, now: number): void {
+    if (!this.#tcpLive.has(s)) return;
+    const t = this.#blockedAt(s, s.pollAt(now));
+    if (t !== null && t <= now) this.#tcpActive.add(s);
+    else this.#tcpTimers.schedule(s, t);
+  }
+
   /** When to poll next: `now` if there is work, a deadline, or null if idle. */
   pollAt(now: number): number | null {
-    if (this.#localQueue.length > 0) return now;
+    if (this.#localQueue.length > 0 || this.#tcpActive.size > 0) return now;
     let t: number | null = null;
     const consider = (d: number | null) => {
       if (d !== null && (t === null || d < t)) t = d;
     };
-    for (const s of this.#tcpConns.values()) consider(this.#blockedAt(s, s.pollAt(now)));
+    consider(this.#tcpTimers.peek());
     for (const s of this.#udpSockets) consider(this.#blockedAt(s, s.pollAt(now)));
     for (const s of this.#icmpSockets) consider(s.pollAt(now));
     consider(this.#reassembler.nextExpiry());
@@ -345,10 +409,15 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
     return res !== "full" && res !== "unresolved";
   }
 
-  /** Turns a send result into the socket's "sent?" and remembers blocking. */
+  /**
+   * Turns a send result into the socket's "sent?" and remembers blocking: a
+   * socket waiting on neighbor resolution retries with the next request, one
+   * facing a full device queue after a millisecond rather than spinning.
+   */
   #noteResult(sock: object, now: number, res: SendResult): boolean {
     if (res === "sent") return true;
-    if (res === "unresolved") this.#blocked.set(sock, now + 1000);
+    if (res === "unresolved") this.#blocked.set(sock, now + NEIGHBOR_RETRY);
+    if (res === "full") this.#blocked.set(sock, now + 1);
     return false;
   }
 
@@ -371,7 +440,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
       dst,
       IpProtocol.ICMPV6,
       icmpv6Len(r6),
-      (b) => emitIcmpv6(r6, Icmpv6Packet.unchecked(b), src as Ipv6Address, dst as Ipv6Address),
+      (b) => emitIcmpv6(r6, Icmpv6Packet.unchecked(b), { src: src as Ipv6Address, dst: dst as Ipv6Address }),
       link.hopLimit,
       link.iface,
     );
@@ -412,7 +481,9 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
     }
     const link = iface.medium === "ethernet" ? ETHERNET_HEADER_LEN : 0;
     if (ipHdr + len > iface.ipMtu) {
-      if (dst.version !== 4) return "noroute";
+      if (dst.version === 6) {
+        return this.#sendFragmented6(now, iface, dstMac, { src: src as Ipv6Address, dst, protocol, len, fill, hopLimit });
+      }
       return this.#sendFragmented(now, iface, dstMac, { src, dst, protocol, len, fill, hopLimit });
     }
     const ident = this.#nextIdent();
@@ -450,7 +521,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
       emitIpv4(
         { src: src as Ipv4Address, dst, protocol, payloadLength: len, hopLimit },
         Ipv4Packet.unchecked(ip),
-        ident,
+        { ident },
       );
     } else {
       emitIpv6(
@@ -490,13 +561,59 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
         emitIpv4(
           { src: p.src as Ipv4Address, dst: p.dst, protocol: p.protocol, payloadLength: chunk.length, hopLimit: p.hopLimit },
           ip,
-          ident,
+          { ident },
         );
         ip.setFragment(false, more, off);
         ip.fillChecksum();
         buf.set(chunk, link + IPV4_HEADER_LEN);
       });
       if (!ok) return off === 0 ? "full" : "sent"; // a partial datagram is lost, as on a real link
+      this.stats.txFrames++;
+    }
+    return "sent";
+  }
+
+  /** RFC 8200 §4.5 fragmentation: a fragment header after the fixed header of each piece. */
+  #sendFragmented6(
+    now: number,
+    iface: Interface,
+    dstMac: EthernetAddress | null,
+    p: {
+      src: Ipv6Address;
+      dst: Ipv6Address;
+      protocol: number;
+      len: number;
+      fill: (b: Uint8Array) => void;
+      hopLimit: number;
+    },
+  ): SendResult {
+    const whole = new Uint8Array(p.len);
+    p.fill(whole);
+    const maxData = (iface.ipMtu - IPV6_HEADER_LEN - IPV6_FRAGMENT_HEADER_LEN) & ~7;
+    this.#ipv6Ident = (this.#ipv6Ident + 1) >>> 0;
+    const ident = this.#ipv6Ident;
+    const link = dstMac !== null ? ETHERNET_HEADER_LEN : 0;
+    for (let off = 0; off < p.len; off += maxData) {
+      const chunk = whole.subarray(off, Math.min(p.len, off + maxData));
+      const more = off + chunk.length < p.len;
+      const total = IPV6_HEADER_LEN + IPV6_FRAGMENT_HEADER_LEN + chunk.length;
+      const ok = iface.device.transmit(now, link + total, (buf) => {
+        if (dstMac !== null) {
+          emitEthernet({ dst: dstMac, src: iface.mac!, ethertype: EtherType.IPV6 }, EthernetFrame.unchecked(buf));
+        }
+        const ip = buf.subarray(link);
+        emitIpv6({
+          src: p.src,
+          dst: p.dst,
+          nextHeader: Ipv6ExtHeader.FRAGMENT,
+          payloadLength: IPV6_FRAGMENT_HEADER_LEN + chunk.length,
+          hopLimit: p.hopLimit,
+        }, Ipv6Packet.unchecked(ip));
+        Ipv6FragmentHeader.unchecked(ip.subarray(IPV6_HEADER_LEN))
+          .setAll({ nextHeader: p.protocol, offset: off, more, ident });
+        ip.set(chunk, IPV6_HEADER_LEN + IPV6_FRAGMENT_HEADER_LEN);
+      });
+      if (!ok) return off === 0 ? "full" : "sent";
       this.stats.txFrames++;
     }
     return "sent";
@@ -557,20 +674,19 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
 
   #receiveFrame(now: number, iface: Interface, frame: Uint8Array): void {
     if (iface.medium === "ip") {
-      this.#receiveIp(now, iface, frame, null);
+      this.#receiveIp(now, iface, frame);
       return;
     }
     const f = EthernetFrame.checked(frame);
     if (!f) return this.#drop();
-    const dst = f.dst;
-    if (!dst.equals(iface.mac!) && !dst.isBroadcast && !dst.isMulticast) return this.#drop();
+    if (!f.dstIsGroup && !f.dstIs(iface.mac!)) return this.#drop();
     switch (f.ethertype) {
       case EtherType.ARP:
         this.#receiveArp(now, iface, f.payload);
         return;
       case EtherType.IPV4:
       case EtherType.IPV6:
-        this.#receiveIp(now, iface, f.payload, f.src);
+        this.#receiveIp(now, iface, f.payload);
         return;
       default:
         this.#drop();
@@ -608,11 +724,14 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
   }
 
   #unblockAll(): void {
+    for (const s of this.#blocked.keys()) {
+      if (s instanceof TcpSocket && this.#tcpLive.has(s)) this.#tcpActive.add(s);
+    }
     this.#blocked.clear();
   }
 
   /** Handles an IP packet; `iface` is null for packets we sent ourselves. */
-  #receiveIp(now: number, iface: Interface | null, bytes: Uint8Array, _srcMac: EthernetAddress | null): void {
+  #receiveIp(now: number, iface: Interface | null, bytes: Uint8Array): void {
     const version = bytes.length > 0 ? bytes[0]! >> 4 : 0;
     if (version === 4) {
       const p = Ipv4Packet.checked(bytes);
@@ -638,7 +757,27 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
       if (!p) return this.#drop();
       const r = parseIpv6(p);
       if (iface ? !iface.acceptsDestination(r.dst) : !this.isLocalAddress(r.dst)) return this.#drop();
-      this.#receiveTransport(now, iface, r.src, r.dst, r.nextHeader, p.payload, bytes, r.hopLimit);
+      let ext = skipIpv6Extensions(r.nextHeader, p.payload);
+      if (!ext) return this.#drop();
+      let payload = p.payload.subarray(ext.offset);
+      if (ext.nextHeader === Ipv6ExtHeader.FRAGMENT) {
+        const fh = Ipv6FragmentHeader.checked(payload);
+        if (!fh) return this.#drop();
+        let whole: Uint8Array | null = fh.payload;
+        if (fh.offset !== 0 || fh.moreFragments) {
+          whole = this.#reassembler.add(
+            now,
+            { src: r.src, dst: r.dst, protocol: fh.nextHeader, ident: fh.ident },
+            { offset: fh.offset, more: fh.moreFragments, data: fh.payload },
+          );
+          if (whole === null) return;
+          this.stats.reassembled++;
+        }
+        ext = skipIpv6Extensions(fh.nextHeader, whole);
+        if (!ext) return this.#drop();
+        payload = whole.subarray(ext.offset);
+      }
+      this.#receiveTransport(now, iface, r.src, r.dst, ext.nextHeader, payload, bytes, r.hopLimit);
       return;
     }
     this.#drop();
@@ -656,7 +795,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
   ): void {
     switch (protocol) {
       case IpProtocol.TCP:
-        return this.#receiveTcp(now, src, dst, payload);
+        return this.#receiveTcp(now, src, dst, payload, iface === null);
       case IpProtocol.UDP:
         return this.#receiveUdp(now, src, dst, payload, packet);
       case IpProtocol.ICMP:
@@ -670,14 +809,16 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
     }
   }
 
-  #receiveTcp(now: number, src: IpAddress, dst: IpAddress, bytes: Uint8Array): void {
+  /** `local` marks a packet we sent ourselves, whose checksum need not be verified. */
+  #receiveTcp(now: number, src: IpAddress, dst: IpAddress, bytes: Uint8Array, local: boolean): void {
     const p = TcpPacket.checked(bytes);
-    const seg = p ? parseTcp(p, src, dst) : null;
+    const seg = p ? parseTcp(p, { src, dst, verify: !local }) : null;
     if (!seg) return this.#drop();
     if (dst.isMulticast || (dst.version === 4 && dst.isBroadcast)) return this.#drop();
     const conn = this.#tcpConns.get(tcpKey(dst, seg.dstPort, src, seg.srcPort));
     if (conn && !(conn.state === "TIME-WAIT" && seg.syn && seg.ack === null && this.#listenerFor(dst, seg.dstPort))) {
       conn.process(now, src, dst, seg);
+      if (this.#tcpLive.has(conn)) this.#tcpActive.add(conn);
       return;
     }
     if (conn) conn.abort(); // RFC 9293 §3.6.1: a new SYN may reopen a TIME-WAIT connection
@@ -705,7 +846,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
 
   #receiveUdp(now: number, src: IpAddress, dst: IpAddress, bytes: Uint8Array, packet: Uint8Array): void {
     const p = UdpPacket.checked(bytes);
-    const r = p ? parseUdp(p, src, dst) : null;
+    const r = p ? parseUdp(p, { src, dst }) : null;
     if (!p || !r) return this.#drop();
     const from = { addr: src, port: r.srcPort };
     const to = { addr: dst, port: r.dstPort };
@@ -757,22 +898,46 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
         return;
       case "echoReply":
         return this.#deliverEcho(src, dst, r.ident, r.seqNo, r.data);
-      case "other":
-        if (r.type === Icmpv4Type.DEST_UNREACHABLE && r.code === Icmpv4Unreachable.PORT) {
-          this.#udpUnreachable(r.data);
+      case "other": {
+        if (r.type !== Icmpv4Type.DEST_UNREACHABLE) return;
+        const ip = Ipv4Packet.checked(r.data.length >= IPV4_HEADER_LEN ? patchLength(r.data) : r.data);
+        if (!ip) return;
+        const l4 = r.data.subarray(ip.headerLength);
+        if (ip.protocol === IpProtocol.UDP && r.code === Icmpv4Unreachable.PORT) this.#udpUnreachable(ip.dst, l4);
+        if (ip.protocol === IpProtocol.TCP) {
+          const err = r.code === Icmpv4Unreachable.PORT || r.code === Icmpv4Unreachable.PROTOCOL
+            ? ECONNREFUSED
+            : r.code === Icmpv4Unreachable.NET
+            ? ENETUNREACH
+            : EHOSTUNREACH;
+          this.#tcpUnreachable(ip.src, ip.dst, l4, err);
         }
         return;
+      }
     }
   }
 
-  /** Reports ECONNREFUSED to the connected UDP socket an ICMP error quotes. */
-  #udpUnreachable(quote: Uint8Array): void {
-    const ip = Ipv4Packet.checked(quote.length >= 20 ? patchLength(quote) : quote);
-    if (!ip || ip.protocol !== IpProtocol.UDP || quote.length < ip.headerLength + 4) return;
-    const v = new DataView(quote.buffer, quote.byteOffset + ip.headerLength, 4);
+  /**
+   * Passes an ICMP destination-unreachable quoting one of our TCP segments
+   * (`tcp` is the quoted header, at least 8 bytes per RFC 792) to its socket.
+   */
+  #tcpUnreachable(local: IpAddress, peer: IpAddress, tcp: Uint8Array, err: NetError): void {
+    if (tcp.length < 8) return;
+    const v = new DataView(tcp.buffer, tcp.byteOffset, 8);
+    const sock = this.#tcpConns.get(tcpKey(local, v.getUint16(0), peer, v.getUint16(2)));
+    sock?.icmpUnreachable(err, seq(v.getUint32(4)));
+  }
+
+  /**
+   * Reports ECONNREFUSED to the connected UDP socket whose datagram to `peer`
+   * an ICMP port unreachable quotes; `udp` is the quoted UDP header.
+   */
+  #udpUnreachable(peer: IpAddress, udp: Uint8Array): void {
+    if (udp.length < 4) return;
+    const v = new DataView(udp.buffer, udp.byteOffset, 4);
     const sport = v.getUint16(0), dport = v.getUint16(2);
     for (const s of this.#udpPorts.holders(sport)) {
-      if (s.remote && s.remote.port === dport && s.remote.addr.equals(ip.dst)) s.reportError(ECONNREFUSED);
+      if (s.remote && s.remote.port === dport && s.remote.addr.equals(peer)) s.reportError(ECONNREFUSED);
     }
   }
 
@@ -785,7 +950,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
     hopLimit: number,
   ): void {
     const p = Icmpv6Packet.checked(bytes);
-    const r = p ? parseIcmpv6(p, src, dst) : null;
+    const r = p ? parseIcmpv6(p, { src, dst }) : null;
     if (!r) return this.#drop();
     switch (r.kind) {
       case "echoRequest":
@@ -824,6 +989,16 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
         }
         return;
       case "other":
+        // Destination unreachable (RFC 4443 §3.1) quoting a packet of ours.
+        if (r.type === Icmpv6Type.DEST_UNREACHABLE && r.data.length >= IPV6_HEADER_LEN + 4) {
+          const ip = Ipv6Packet.unchecked(r.data);
+          const l4 = r.data.subarray(IPV6_HEADER_LEN);
+          if (ip.nextHeader === IpProtocol.UDP && r.code === 4) this.#udpUnreachable(ip.dst, l4);
+          if (ip.nextHeader === IpProtocol.TCP) {
+            const err = r.code === 4 ? ECONNREFUSED : r.code === 0 ? ENETUNREACH : EHOSTUNREACH;
+            this.#tcpUnreachable(ip.src, ip.dst, l4, err);
+          }
+        }
         return;
     }
   }

@@ -9,10 +9,19 @@
  * delivered after the next frame (reordered). Held frames are released when
  * the inner device runs dry, so nothing is lost to reordering alone.
  *
+ * Corruption models damage that a link's frame check sequence would not
+ * catch: on Ethernet it touches only the IP packet after the 14-byte header,
+ * and never ARP frames (which carry no checksum of their own).
+ *
  * @module
  */
 
 import type { LinkEndpoint, Medium } from "./endpoint.ts";
+
+/** Link header length and EtherType offset on Ethernet. */
+const ETH = { headerLen: 14, ethertype: 12 } as const;
+const ETHERTYPE_IPV4 = 0x0800;
+const ETHERTYPE_IPV6 = 0x86dd;
 import { Prng } from "./prng.ts";
 
 /** Probabilities in [0, 1] per received frame. */
@@ -84,9 +93,10 @@ export class FaultInjector implements LinkEndpoint {
         continue;
       }
       let frame: Uint8Array | null = null;
-      if (r.corrupt > 0 && this.#rng.next() < r.corrupt) {
+      const skip = this.#corruptibleFrom(f);
+      if (r.corrupt > 0 && this.#rng.next() < r.corrupt && skip < f.length) {
         frame = f.slice();
-        const bit = this.#rng.below(frame.length * 8);
+        const bit = skip * 8 + this.#rng.below((frame.length - skip) * 8);
         frame[bit >> 3] = frame[bit >> 3]! ^ (1 << (bit & 7));
         this.stats.corrupted++;
       }
@@ -112,5 +122,13 @@ export class FaultInjector implements LinkEndpoint {
 
   transmit(now: number, len: number, fill: (buf: Uint8Array) => void): boolean {
     return this.#inner.transmit(now, len, fill);
+  }
+
+  /** The first byte corruption may touch; the frame length if none. */
+  #corruptibleFrom(f: Uint8Array): number {
+    if (this.medium !== "ethernet") return 0;
+    if (f.length <= ETH.headerLen) return f.length;
+    const type = (f[ETH.ethertype]! << 8) | f[ETH.ethertype + 1]!;
+    return type === ETHERTYPE_IPV4 || type === ETHERTYPE_IPV6 ? ETH.headerLen : f.length;
   }
 }

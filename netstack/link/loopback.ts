@@ -18,8 +18,11 @@ export class FrameQueue {
   readonly bufferSize: number;
   #frames: Uint8Array[] = [];
   #head = 0;
+  /** Full-size backing buffers ready for reuse. */
   #pool: Uint8Array[] = [];
-  /** The buffer last handed out by shift(); recycled on the next shift(). */
+  /** Backing of each queued frame, parallel to #frames. */
+  #backing: Uint8Array[] = [];
+  /** The backing of the frame last handed out by shift(); recycled on the next shift(). */
   #lent: Uint8Array | null = null;
 
   constructor(capacity: number, bufferSize: number) {
@@ -38,22 +41,25 @@ export class FrameQueue {
     const buf = backing.subarray(0, len);
     fill(buf);
     this.#frames.push(buf);
+    this.#backing.push(backing);
     return true;
   }
 
   /** The next frame, valid until the next shift(). */
   shift(): Uint8Array | null {
     if (this.#lent) {
-      this.#pool.push(new Uint8Array(this.#lent.buffer, 0, this.bufferSize));
+      this.#pool.push(this.#lent);
       this.#lent = null;
     }
     if (this.#head >= this.#frames.length) return null;
-    const f = this.#frames[this.#head++]!;
+    const f = this.#frames[this.#head]!;
+    this.#lent = this.#backing[this.#head]!;
+    this.#head++;
     if (this.#head > 64 && this.#head * 2 > this.#frames.length) {
       this.#frames = this.#frames.slice(this.#head);
+      this.#backing = this.#backing.slice(this.#head);
       this.#head = 0;
     }
-    this.#lent = f;
     return f;
   }
 }

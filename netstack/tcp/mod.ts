@@ -13,6 +13,7 @@ export {
   type TcpEmit,
   type TcpEndpoint,
   type TcpHost,
+  type TcpInfo,
   type TcpOptions,
   type TcpReadiness,
   TcpSocket,

@@ -11,31 +11,46 @@
 
 /** @savable */
 export class RingBuffer {
-  readonly #buf: Uint8Array;
+  /** Immutable. */
+  readonly #capacity: number;
+  /** Allocated on first write, so idle and listening sockets cost nothing. */
+  #storage: Uint8Array | null = null;
   /** Index of the first byte. */
   #read = 0;
   /** Bytes stored. */
   #len = 0;
 
   constructor(capacity: number) {
-    this.#buf = new Uint8Array(capacity);
+    this.#capacity = capacity;
+  }
+
+  get #buf(): Uint8Array {
+    return this.#storage ??= new Uint8Array(this.#capacity);
   }
 
   get capacity(): number {
-    return this.#buf.length;
+    return this.#capacity;
   }
   get length(): number {
     return this.#len;
   }
   /** Free space. */
   get window(): number {
-    return this.#buf.length - this.#len;
+    return this.#capacity - this.#len;
   }
   get isEmpty(): boolean {
     return this.#len === 0;
   }
   get isFull(): boolean {
-    return this.#len === this.#buf.length;
+    return this.#len === this.#capacity;
+  }
+
+  /** Frees the storage if nothing is buffered; the next write allocates anew. */
+  release(): void {
+    if (this.#len === 0) {
+      this.#storage = null;
+      this.#read = 0;
+    }
   }
 
   /** Appends as much of `data` as fits; returns how much. */
@@ -57,7 +72,7 @@ export class RingBuffer {
   discard(n: number): void {
     const k = Math.min(n, this.#len);
     this.#len -= k;
-    this.#read = (this.#read + k) % this.#buf.length;
+    this.#read = (this.#read + k) % this.#capacity;
   }
 
   /** Copies bytes from `offset` into `into` without consuming; returns how many. */

@@ -30,6 +30,7 @@ import {
 } from "../wire/seq_number.ts";
 import { type SackBlock, type TcpRepr, tcpHeaderLen, tcpReprDefaults } from "../wire/tcp.ts";
 import {
+  EAFNOSUPPORT,
   EALREADY,
   ECONNREFUSED,
   EHOSTUNREACH,
@@ -70,6 +71,11 @@ export interface TcpHost {
   tcpRoute(dst: IpAddress): { src: IpAddress; mtu: number } | null;
   /** An initial sequence number for the 4-tuple (RFC 6528). */
   tcpIsn(now: number, local: TcpEndpoint, remote: TcpEndpoint): SeqNumber;
+  /**
+   * The application changed `sock` (queued data, read, closed, ...): it may
+   * have something to send, and its deadlines may have moved.
+   */
+  tcpWake(sock: TcpSocket): void;
   /** Records a state transition or other event, e.g. "SYN-SENT=>ESTABLISHED". */
   tcpTrace?(sock: TcpSocket, msg: string): void;
 }
@@ -141,6 +147,23 @@ export interface TcpReadiness {
   error: boolean;
 }
 
+/** What {@linkcode TcpSocket.info} reports. */
+export interface TcpInfo {
+  state: TcpState;
+  srtt: number | null;
+  rto: number;
+  cwnd: number;
+  ssthresh: number;
+  sndMss: number;
+  rcvMss: number;
+  sndWnd: number;
+  rcvWnd: number;
+  /** Consecutive timeouts without progress. */
+  retransmits: number;
+  inFlight: number;
+  congestion: CongestionAlgorithm;
+}
+
 /** How the caller gives segments back: returns false if it could not send now. */
 export type TcpEmit = (src: IpAddress, dst: IpAddress, repr: TcpRepr) => boolean;
 
@@ -181,6 +204,8 @@ export class TcpSocket {
   #sndMax: SeqNumber = seq(0);
   /** Peer's receive window in bytes, scaled. */
   #sndWnd = 0;
+  /** The largest window the peer has offered (RFC 5961 MAX.SND.WND). */
+  #maxSndWnd = 0;
   #sndWl1: SeqNumber = seq(0);
   #sndWl2: SeqNumber = seq(0);
   /** Largest payload the peer accepts, before option overhead. */
@@ -212,7 +237,10 @@ export class TcpSocket {
   #finQueued = false;
   /** Our FIN has been acknowledged. */
   #finAcked = false;
+  /** A RST must be sent for abort(), after which the socket is released. */
   #rstPending = false;
+  /** Sequence number for a RST answering an unacceptable ACK (SYN-SENT, SYN-RECEIVED). */
+  #rstPendingFor: SeqNumber | null = null;
   /** Sorted, disjoint SACKed ranges above SND.UNA. */
   #scoreboard: SackBlock[] = [];
   #dupAcks = 0;
@@ -231,6 +259,8 @@ export class TcpSocket {
 
   // --- Receiver bookkeeping. ---
   #ackNow = false;
+  /** Start of the most recent out-of-order segment, so its SACK block goes first. */
+  #lastSackSeq: SeqNumber = seq(0);
   /**
    * Immediate ACKs owed for out-of-order or duplicate segments: one each,
    * even when several arrive in one batch, so the sender counts dupacks.
@@ -315,16 +345,43 @@ export class TcpSocket {
   }
   set noDelay(v: boolean) {
     this.#opts.noDelay = v;
+    this.#host.tcpWake(this);
   }
   setKeepalive(k: KeepaliveOptions | null, now: number): void {
     this.#opts.keepalive = k;
     this.#keepaliveProbes = 0;
     this.#lastRecvAt = now;
     this.#armKeepalive();
+    this.#host.tcpWake(this);
   }
   /** The negotiated options, for tests. */
   get negotiated(): { mss: number; windowScale: boolean; timestamps: boolean; sack: boolean } {
     return { mss: this.#sndMss, windowScale: this.#wsEnabled, timestamps: this.#tsEnabled, sack: this.#sackEnabled };
+  }
+
+  /** Returns and clears the pending error. Implements getsockopt(SO_ERROR). */
+  takeError(): NetError | null {
+    const e = this.#error;
+    this.#error = null;
+    return e;
+  }
+
+  /** A snapshot for diagnostics, after Linux's struct tcp_info. */
+  info(): TcpInfo {
+    return {
+      state: this.#state,
+      srtt: this.#rtt.srtt,
+      rto: this.#rtt.rto,
+      cwnd: this.#cc.cwnd,
+      ssthresh: this.#cc.ssthresh,
+      sndMss: this.#sndMss,
+      rcvMss: this.#rcvMss,
+      sndWnd: this.#sndWnd,
+      rcvWnd: this.#rx.window,
+      retransmits: this.#retries,
+      inFlight: seqDiff(this.#sndMax, this.#sndUna),
+      congestion: this.#cc.algorithm,
+    };
   }
 
   readiness(): TcpReadiness {
@@ -379,12 +436,18 @@ export class TcpSocket {
   connect(now: number, remote: TcpEndpoint): void {
     if (this.#state === "SYN-SENT") throw EALREADY;
     if (this.#state !== "CLOSED" || this.#wasConnected) throw EISCONN;
+    if (this.#localAddr !== null && this.#localAddr.version !== remote.addr.version) throw EAFNOSUPPORT;
     const route = this.#host.tcpRoute(remote.addr);
     if (route === null) throw EHOSTUNREACH;
     if (!this.#bound) this.bind(null, 0);
     this.#localAddr ??= route.src;
     this.#remote = { addr: remote.addr, port: remote.port };
-    this.#host.tcpRegister(this);
+    try {
+      this.#host.tcpRegister(this);
+    } catch (e) {
+      this.#remote = null;
+      throw e;
+    }
     this.#registered = true;
     this.#setMssFromMtu(route.mtu);
     this.#iss = this.#host.tcpIsn(now, { addr: this.#localAddr, port: this.#localPort }, this.#remote);
@@ -408,7 +471,9 @@ export class TcpSocket {
     }
     if (data.length === 0) return 0;
     const n = this.#tx.enqueue(data);
-    return n === 0 ? null : n;
+    if (n === 0) return null;
+    this.#host.tcpWake(this);
+    return n;
   }
 
   /**
@@ -425,6 +490,7 @@ export class TcpSocket {
     const before = this.#rx.window;
     const n = this.#rx.dequeue(into);
     this.#maybeWindowUpdate(before);
+    if (this.#ackNow) this.#host.tcpWake(this);
     return n;
   }
 
@@ -449,6 +515,7 @@ export class TcpSocket {
       this.#shutWr = true;
       this.#closeSend();
     }
+    this.#host.tcpWake(this);
   }
 
   /**
@@ -459,6 +526,7 @@ export class TcpSocket {
   close(): void {
     if (this.#userClosed) return;
     this.#userClosed = true;
+    this.#host.tcpWake(this);
     switch (this.#state) {
       case "CLOSED":
         this.#release();
@@ -487,6 +555,7 @@ export class TcpSocket {
   /** Sends a RST if synchronized and drops the connection. */
   abort(): void {
     this.#userClosed = true;
+    this.#host.tcpWake(this);
     if (isSynchronized(this.#state) || this.#state === "SYN-RECEIVED") {
       if (this.#state !== "TIME-WAIT") this.#rstPending = true;
     }
@@ -568,6 +637,18 @@ export class TcpSocket {
     }
   }
 
+  /**
+   * An ICMP destination unreachable quoting our segment with sequence number
+   * `quoted`. Hard error while connecting (the quoted sequence number must be
+   * our ISS, per RFC 5927 §4.1), otherwise ignored as a soft error, as
+   * RFC 1122 §4.2.3.9 asks.
+   */
+  icmpUnreachable(err: NetError, quoted: SeqNumber): void {
+    if (this.#state !== "SYN-SENT" || quoted !== this.#iss) return;
+    this.#error = err;
+    this.#setState("CLOSED");
+  }
+
   // ===================================================================
   // Input, by state (RFC 9293 §3.10.7).
   // ===================================================================
@@ -616,6 +697,7 @@ export class TcpSocket {
     this.#sackEnabled = this.#opts.sack && seg.sackPermitted;
     // The window in a SYN is never scaled (RFC 7323 §2.2).
     this.#sndWnd = seg.window;
+    this.#maxSndWnd = seg.window;
     this.#sndWl1 = seg.seq;
     this.#cc = makeCongestionControl(this.#opts.congestion, this.#sndMss);
   }
@@ -686,6 +768,7 @@ export class TcpSocket {
 
     // Step 2: RST (RFC 5961 §3.2: exact match resets, else challenge ACK).
     if (seg.rst) {
+      if (st === "TIME-WAIT") return; // RFC 1337: no TIME-WAIT assassination
       if (seg.seq !== this.#rcvNxt) {
         this.#ackNow = true;
         return;
@@ -764,11 +847,18 @@ export class TcpSocket {
       this.#ackNow = true; // acks something not yet sent
       return false;
     }
+    // RFC 5961 §5.2: an ACK older than the largest window we ever had is bogus.
+    if (seqLt(ack, seqAdd(this.#sndUna, -Math.max(this.#maxSndWnd, 1)))) {
+      this.#ackNow = true;
+      return false;
+    }
     const flightBefore = seqDiff(this.#sndMax, this.#sndUna);
     const oldWnd = this.#sndWnd;
-    // Window update (RFC 9293 §3.10.7.4, fifth check).
-    if (seqLt(this.#sndWl1, seg.seq) || (this.#sndWl1 === seg.seq && seqLe(this.#sndWl2, ack))) {
+    // Window update (RFC 9293 §3.10.7.4), only for SND.UNA <= SEG.ACK.
+    const fresher = seqLt(this.#sndWl1, seg.seq) || (this.#sndWl1 === seg.seq && seqLe(this.#sndWl2, ack));
+    if (seqGe(ack, this.#sndUna) && fresher) {
       this.#sndWnd = seg.window << this.#sndShift;
+      if (this.#sndWnd > this.#maxSndWnd) this.#maxSndWnd = this.#sndWnd;
       this.#sndWl1 = seg.seq;
       this.#sndWl2 = ack;
       if (this.#sndWnd > 0) {
@@ -779,12 +869,11 @@ export class TcpSocket {
     if (this.#sackEnabled && seg.sackBlocks.length > 0) this.#updateScoreboard(seg.sackBlocks);
 
     if (seqGt(ack, this.#sndUna)) {
-      let acked = seqDiff(ack, this.#sndUna);
+      const acked = seqDiff(ack, this.#sndUna);
       const dataAcked = Math.min(acked, this.#tx.length);
       this.#tx.discard(dataAcked);
       const finAcked = this.#finQueued && !this.#finAcked && acked > dataAcked;
       if (finAcked) this.#finAcked = true;
-      acked = Math.max(acked, 0);
       this.#sndUna = ack;
       if (seqLt(this.#sndNxt, ack)) this.#sndNxt = ack;
       this.#scoreboard = this.#scoreboard.filter((b) => seqGt(b.right, ack)).map((b) =>
@@ -792,7 +881,7 @@ export class TcpSocket {
       );
       this.#sampleRtt(now, seg, false);
       this.#retries = 0;
-      const mss = this.#effMss();
+      const mss = this.#payloadMss();
       if (this.#recovery !== null) {
         if (seqGe(ack, this.#recovery)) {
           // Full acknowledgment: leave recovery (RFC 6582 §3.2 step 3).
@@ -817,7 +906,7 @@ export class TcpSocket {
       seg.window << this.#sndShift === oldWnd
     ) {
       this.#dupAcks++;
-      const mss = this.#effMss();
+      const mss = this.#payloadMss();
       if (this.#dupAcks === DUPACK_THRESHOLD && this.#recovery === null) {
         const flight = seqDiff(this.#sndMax, this.#sndUna);
         this.#cc.onCongestion(now, flight, mss);
@@ -869,7 +958,7 @@ export class TcpSocket {
       } else {
         const written = this.#rx.writeUnallocated(off, payload);
         if (written > 0 && this.#assembler.add(off, written)) {
-          this.#lastSackSeq = seqAdd(segSeq, 0);
+          this.#lastSackSeq = segSeq;
         }
         const n = this.#assembler.takeFront();
         if (n > 0) {
@@ -1142,7 +1231,10 @@ export class TcpSocket {
       const pipe = seqDiff(this.#sndMax, this.#sndUna) - this.#sackedBytes();
       window = Math.min(this.#sndWnd - flight, this.#cc.cwnd - pipe);
     } else {
-      window = Math.min(this.#sndWnd, this.#cc.cwnd) - flight;
+      // Limited transmit (RFC 3042): each of the first two duplicate ACKs
+      // lets one more new segment out, so small windows still get 3 dupacks.
+      const limited = this.#recovery === null && !retransmitting ? Math.min(this.#dupAcks, 2) * this.#payloadMss() : 0;
+      window = Math.min(this.#sndWnd, this.#cc.cwnd + limited) - flight;
     }
     if (finDue) return { len: 0 };
     const mss = this.#payloadMss();
@@ -1181,6 +1273,9 @@ export class TcpSocket {
       this.#timeWaitAt = null;
       this.#setState("CLOSED");
       return;
+    }
+    if (this.#finWait2At === null && this.#userClosed && this.#state === "FIN-WAIT-2") {
+      this.#finWait2At = now + this.#opts.finWait2Timeout;
     }
     if (this.#finWait2At !== null && now >= this.#finWait2At) {
       this.#finWait2At = null;
@@ -1240,7 +1335,7 @@ export class TcpSocket {
     }
     const flight = seqDiff(this.#sndMax, this.#sndUna);
     if (flight <= 0) return;
-    this.#cc.onRto(now, flight, this.#effMss());
+    this.#cc.onRto(now, flight, this.#payloadMss());
     this.#recovery = null;
     this.#rexmitAt = null;
     this.#dupAcks = 0;
@@ -1308,11 +1403,6 @@ export class TcpSocket {
   #setMssFromMtu(ipMtu: number): void {
     const ipHeader = this.#remote?.addr.version === 6 ? 40 : 20;
     this.#rcvMss = Math.max(ipMtu - ipHeader - 20, 64);
-  }
-
-  /** MSS used for congestion arithmetic. */
-  #effMss(): number {
-    return this.#payloadMss();
   }
 
   /** Largest payload per segment after fixed option overhead. */
@@ -1383,11 +1473,6 @@ export class TcpSocket {
     return out;
   }
 
-  /** Most recently received out-of-order segment start, for SACK ordering. */
-  #lastSackSeq: SeqNumber = seq(0);
-  /** Sequence number for a RST answering an unacceptable ACK in SYN-RECEIVED. */
-  #rstPendingFor: SeqNumber | null = null;
-
   /** Drops the port and 4-tuple reservations. */
   #release(): void {
     if (this.#registered) {
@@ -1421,6 +1506,13 @@ export class TcpSocket {
       }
     }
     if (next === "CLOSE-WAIT") this.#armKeepalive();
+    if (next === "TIME-WAIT" || next === "CLOSED") {
+      // Nothing more will arrive in order, and our data is all acknowledged
+      // (TIME-WAIT) or moot: give the memory back while we linger.
+      this.#assembler.clear();
+      this.#tx.release();
+      if (next === "TIME-WAIT" || this.#userClosed) this.#rx.release();
+    }
     if (next === "CLOSED") {
       if (prev === "SYN-RECEIVED" && this.#parent !== null) {
         this.#parent.#synQueueLen--;

@@ -7,7 +7,7 @@
  */
 
 import type { IpAddress } from "../wire/address.ts";
-import { EDESTADDRREQ, EINVAL, EMSGSIZE, ENOTCONN, EHOSTUNREACH, type NetError } from "../errors.ts";
+import { EAFNOSUPPORT, EDESTADDRREQ, EHOSTUNREACH, EINVAL, EMSGSIZE, ENOTCONN, type NetError } from "../errors.ts";
 
 /** An address and port. */
 export interface UdpEndpoint {
@@ -88,6 +88,7 @@ export class UdpSocket {
 
   /** Implements connect(2): fixes the default destination and filters arrivals. */
   connect(remote: UdpEndpoint): void {
+    if (this.#localAddr !== null && this.#localAddr.version !== remote.addr.version) throw EAFNOSUPPORT;
     const route = this.#host.udpRoute(remote.addr);
     if (route === null) throw EHOSTUNREACH;
     if (!this.#bound) this.bind(null, 0);
@@ -108,6 +109,7 @@ export class UdpSocket {
     const to = dst ?? this.#remote;
     if (to === null) throw this.#bound ? EDESTADDRREQ : ENOTCONN;
     if (data.length > UDP_MAX_PAYLOAD) throw EMSGSIZE;
+    if (this.#localAddr !== null && this.#localAddr.version !== to.addr.version) throw EAFNOSUPPORT;
     const route = this.#host.udpRoute(to.addr);
     if (route === null) throw EHOSTUNREACH;
     if (!this.#bound) this.bind(null, 0);
@@ -133,6 +135,13 @@ export class UdpSocket {
     const n = Math.min(into.length, d.data.length);
     into.set(d.data.subarray(0, n));
     return { from: d.src, length: n, truncated: n < d.data.length };
+  }
+
+  /** Returns and clears the pending error. Implements getsockopt(SO_ERROR). */
+  takeError(): NetError | null {
+    const e = this.#error;
+    this.#error = null;
+    return e;
   }
 
   readiness(): { readable: boolean; writable: boolean; hup: boolean; error: boolean } {

@@ -66,6 +66,22 @@ export class Ipv4Address {
     return new Ipv4Address([(v >>> 24) & 255, (v >>> 16) & 255, (v >>> 8) & 255, v & 255]);
   }
 
+  /**
+   * The address stored big-endian at `b[at..at+4]`, shared from a small
+   * cache: packet parsing asks for the same few addresses over and over, and
+   * addresses are immutable.
+   */
+  static read(b: Uint8Array, at: number): Ipv4Address {
+    const v = ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
+    let a = v4Cache.get(v);
+    if (a === undefined) {
+      if (v4Cache.size >= V4_CACHE_MAX) v4Cache.clear();
+      a = new Ipv4Address(b.subarray(at, at + 4));
+      v4Cache.set(v, a);
+    }
+    return a;
+  }
+
   /** Parses dotted-quad text, e.g. "10.0.0.1". */
   static parse(s: string): Ipv4Address {
     const parts = s.split(".");
@@ -94,9 +110,14 @@ export class Ipv4Address {
   }
 
   toString(): string {
-    return this.#text ??= this.bytes.join(".");
+    const b = this.bytes;
+    return this.#text ??= `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
   }
 }
+
+/** Bound on the {@linkcode Ipv4Address.read} cache; a pure cache, not saved state. */
+const V4_CACHE_MAX = 1024;
+const v4Cache = new Map<number, Ipv4Address>();
 
 /** An IPv6 address. @savable */
 export class Ipv6Address {

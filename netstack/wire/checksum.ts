@@ -55,15 +55,10 @@ export function checksum(data: Uint8Array): number {
  * form (RFC 768/9293) and the IPv6 form (RFC 8200 §8.1) sum to the same words
  * except for the address widths, so one function serves both.
  */
-export function pseudoHeaderSum(
-  src: IpAddress,
-  dst: IpAddress,
-  protocol: number,
-  length: number,
-): number {
-  let s = checksumAdd(0, src.bytes);
-  s = checksumAdd(s, dst.bytes);
-  s += protocol;
-  s += (length >>> 16) + (length & 0xffff);
+export function pseudoHeaderSum(h: { src: IpAddress; dst: IpAddress; protocol: number; length: number }): number {
+  let s = checksumAdd(0, h.src.bytes);
+  s = checksumAdd(s, h.dst.bytes);
+  s += h.protocol;
+  s += (h.length >>> 16) + (h.length & 0xffff);
   return s;
 }

@@ -26,6 +26,11 @@ Deno.test("checksumAdd() reads a subarray at a non-zero offset", () => {
 });
 
 Deno.test("pseudoHeaderSum() adds addresses, protocol and length", () => {
-  const s = pseudoHeaderSum(Ipv4Address.parse("10.0.0.1"), Ipv4Address.parse("10.0.0.2"), 6, 20);
+  const s = pseudoHeaderSum({
+    src: Ipv4Address.parse("10.0.0.1"),
+    dst: Ipv4Address.parse("10.0.0.2"),
+    protocol: 6,
+    length: 20,
+  });
   assert.equal(s, 0x0a00 + 0x0001 + 0x0a00 + 0x0002 + 6 + 20);
 });

@@ -61,6 +61,15 @@ export class EthernetFrame {
   set src(a: EthernetAddress) {
     this.#bytes.set(a.bytes, F.src);
   }
+  /** Whether the destination is `a`, without allocating. */
+  dstIs(a: EthernetAddress): boolean {
+    const b = this.#bytes, m = a.bytes;
+    return b[0] === m[0] && b[1] === m[1] && b[2] === m[2] && b[3] === m[3] && b[4] === m[4] && b[5] === m[5];
+  }
+  /** Whether the destination is broadcast or multicast (the group bit). */
+  get dstIsGroup(): boolean {
+    return (this.#bytes[F.dst]! & 1) !== 0;
+  }
   get ethertype(): number {
     return this.#view.getUint16(F.ethertype);
   }

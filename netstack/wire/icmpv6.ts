@@ -128,12 +128,12 @@ export class Icmpv6Packet {
     return this.#bytes.subarray(ND.options);
   }
   verifyChecksum(src: Ipv6Address, dst: Ipv6Address): boolean {
-    const s = pseudoHeaderSum(src, dst, IpProtocol.ICMPV6, this.#bytes.length);
+    const s = pseudoHeaderSum({ src, dst, protocol: IpProtocol.ICMPV6, length: this.#bytes.length });
     return checksumFinish(checksumAdd(s, this.#bytes)) === 0;
   }
   fillChecksum(src: Ipv6Address, dst: Ipv6Address): void {
     this.checksum = 0;
-    const s = pseudoHeaderSum(src, dst, IpProtocol.ICMPV6, this.#bytes.length);
+    const s = pseudoHeaderSum({ src, dst, protocol: IpProtocol.ICMPV6, length: this.#bytes.length });
     this.checksum = checksumFinish(checksumAdd(s, this.#bytes));
   }
 }
@@ -165,8 +165,8 @@ function findLinkAddrOption(opts: Uint8Array, kind: number): EthernetAddress | n
 }
 
 /** Null on a bad checksum or malformed NDP options. */
-export function parseIcmpv6(p: Icmpv6Packet, src: Ipv6Address, dst: Ipv6Address): Icmpv6Repr | null {
-  if (!p.verifyChecksum(src, dst)) return null;
+export function parseIcmpv6(p: Icmpv6Packet, addrs: { src: Ipv6Address; dst: Ipv6Address }): Icmpv6Repr | null {
+  if (!p.verifyChecksum(addrs.src, addrs.dst)) return null;
   switch (p.type) {
     case Icmpv6Type.ECHO_REQUEST:
     case Icmpv6Type.ECHO_REPLY:
@@ -214,7 +214,7 @@ export function icmpv6Len(r: Icmpv6Repr): number {
 }
 
 /** Writes the whole message including the checksum; `p` must be {@linkcode icmpv6Len} long. */
-export function emitIcmpv6(r: Icmpv6Repr, p: Icmpv6Packet, src: Ipv6Address, dst: Ipv6Address): void {
+export function emitIcmpv6(r: Icmpv6Repr, p: Icmpv6Packet, addrs: { src: Ipv6Address; dst: Ipv6Address }): void {
   p.code = 0;
   p.rest = 0;
   switch (r.kind) {
@@ -248,5 +248,5 @@ export function emitIcmpv6(r: Icmpv6Repr, p: Icmpv6Packet, src: Ipv6Address, dst
       p.body.set(r.data);
       break;
   }
-  p.fillChecksum(src, dst);
+  p.fillChecksum(addrs.src, addrs.dst);
 }

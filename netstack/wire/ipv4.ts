@@ -148,13 +148,13 @@ export class Ipv4Packet {
     this.#view.setUint16(F.checksum, v);
   }
   get src(): Ipv4Address {
-    return new Ipv4Address(this.#bytes.subarray(F.src, F.src + 4));
+    return Ipv4Address.read(this.#bytes, F.src);
   }
   set src(a: Ipv4Address) {
     this.#bytes.set(a.bytes, F.src);
   }
   get dst(): Ipv4Address {
-    return new Ipv4Address(this.#bytes.subarray(F.dst, F.dst + 4));
+    return Ipv4Address.read(this.#bytes, F.dst);
   }
   set dst(a: Ipv4Address) {
     this.#bytes.set(a.bytes, F.dst);
@@ -200,11 +200,11 @@ export function parseIpv4(p: Ipv4Packet): Ipv4Repr | null {
 }
 
 /** Writes a 20-byte header with DF clear, ident 0 unless given, and a valid checksum. */
-export function emitIpv4(r: Ipv4Repr, p: Ipv4Packet, ident = 0): void {
+export function emitIpv4(r: Ipv4Repr, p: Ipv4Packet, opts: { ident?: number } = {}): void {
   p.headerLength = IPV4_HEADER_LEN;
   p.tos = 0;
   p.totalLength = IPV4_HEADER_LEN + r.payloadLength;
-  p.ident = ident;
+  p.ident = opts.ident ?? 0;
   p.setFragment(false, false, 0);
   p.ttl = r.hopLimit;
   p.protocol = r.protocol;

@@ -66,3 +66,13 @@ Deno.test("Ipv4Packet fragment fields round-trip", () => {
   assert.ok(p.moreFragments && !p.dontFragment && p.isFragment);
   assert.equal(p.fragmentOffset, 1480);
 });
+
+Deno.test("Ipv4Packet skips header options: payload starts after IHL words", () => {
+  // IHL 6: one 4-byte option word (NOP NOP NOP EOL), total length 28.
+  const b = hex("46000020 00000000 40110000 0a000001 0a000002 01010100 0102030405060708 ffff");
+  const p = Ipv4Packet.checked(b)!;
+  p.fillChecksum();
+  assert.equal(p.headerLength, 24);
+  assert.deepEqual([...p.payload], [1, 2, 3, 4, 5, 6, 7, 8]);
+  assert.equal(parseIpv4(p)!.payloadLength, 8);
+});

@@ -138,3 +138,94 @@ export function emitIpv6(r: Ipv6Repr, p: Ipv6Packet): void {
   p.src = r.src;
   p.dst = r.dst;
 }
+
+/** Extension header numbers (RFC 8200 §4) the stack knows how to walk. */
+export const Ipv6ExtHeader = {
+  HOP_BY_HOP: 0,
+  ROUTING: 43,
+  FRAGMENT: 44,
+  DEST_OPTIONS: 60,
+} as const;
+
+/** Length of the fragment header. */
+export const IPV6_FRAGMENT_HEADER_LEN = 8;
+
+/**
+ * Fragment header field offsets (RFC 8200 §4.5):
+ *
+ * ```
+ * +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ * |  Next Header  |   Reserved    |      Fragment Offset    |Res|M|
+ * +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ * |                         Identification                        |
+ * +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ * ```
+ */
+const FH = { nextHeader: 0, reserved: 1, offsetFlags: 2, ident: 4 } as const;
+
+/** A view of an IPv6 fragment header. */
+export class Ipv6FragmentHeader {
+  readonly #bytes: Uint8Array;
+  readonly #view: DataView;
+
+  private constructor(b: Uint8Array) {
+    this.#bytes = b;
+    this.#view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  }
+
+  static unchecked(b: Uint8Array): Ipv6FragmentHeader {
+    return new Ipv6FragmentHeader(b);
+  }
+
+  /** Null if shorter than 8 bytes. */
+  static checked(b: Uint8Array): Ipv6FragmentHeader | null {
+    return b.length < IPV6_FRAGMENT_HEADER_LEN ? null : new Ipv6FragmentHeader(b);
+  }
+
+  get nextHeader(): number {
+    return this.#bytes[FH.nextHeader]!;
+  }
+  /** Offset of this fragment's data in bytes (a multiple of 8). */
+  get offset(): number {
+    return this.#view.getUint16(FH.offsetFlags) & 0xfff8;
+  }
+  get moreFragments(): boolean {
+    return (this.#view.getUint16(FH.offsetFlags) & 1) !== 0;
+  }
+  get ident(): number {
+    return this.#view.getUint32(FH.ident);
+  }
+  /** Data after the header (no copy). */
+  get payload(): Uint8Array {
+    return this.#bytes.subarray(IPV6_FRAGMENT_HEADER_LEN);
+  }
+
+  /** Writes every field; `offset` must be a multiple of 8. */
+  setAll(f: { nextHeader: number; offset: number; more: boolean; ident: number }): void {
+    this.#bytes[FH.nextHeader] = f.nextHeader;
+    this.#bytes[FH.reserved] = 0;
+    this.#view.setUint16(FH.offsetFlags, (f.offset & 0xfff8) | (f.more ? 1 : 0));
+    this.#view.setUint32(FH.ident, f.ident >>> 0);
+  }
+}
+
+/**
+ * Walks hop-by-hop, routing and destination-options headers starting at
+ * `payload` (whose type is `nextHeader`). Returns the first other header's
+ * type and offset, or null if an extension header overruns the payload.
+ * Option contents are not interpreted.
+ */
+export function skipIpv6Extensions(
+  nextHeader: number,
+  payload: Uint8Array,
+): { nextHeader: number; offset: number } | null {
+  let nh = nextHeader, off = 0;
+  while (nh === Ipv6ExtHeader.HOP_BY_HOP || nh === Ipv6ExtHeader.ROUTING || nh === Ipv6ExtHeader.DEST_OPTIONS) {
+    if (off + 2 > payload.length) return null;
+    const len = (payload[off + 1]! + 1) * 8;
+    if (off + len > payload.length) return null;
+    nh = payload[off]!;
+    off += len;
+  }
+  return { nextHeader: nh, offset: off };
+}

@@ -79,13 +79,13 @@ export class UdpPacket {
   verifyChecksum(src: IpAddress, dst: IpAddress): boolean {
     if (src.version === 4 && this.checksum === 0) return true;
     const len = this.length;
-    const s = pseudoHeaderSum(src, dst, IpProtocol.UDP, len);
+    const s = pseudoHeaderSum({ src, dst, protocol: IpProtocol.UDP, length: len });
     return checksumFinish(checksumAdd(s, this.#bytes.subarray(0, len))) === 0;
   }
   fillChecksum(src: IpAddress, dst: IpAddress): void {
     this.checksum = 0;
     const len = this.length;
-    const s = pseudoHeaderSum(src, dst, IpProtocol.UDP, len);
+    const s = pseudoHeaderSum({ src, dst, protocol: IpProtocol.UDP, length: len });
     // A computed zero is sent as all ones (RFC 768).
     this.checksum = checksumFinish(checksumAdd(s, this.#bytes.subarray(0, len))) || 0xffff;
   }
@@ -97,9 +97,9 @@ export interface UdpRepr {
 }
 
 /** Null on a bad checksum or a zero destination port. */
-export function parseUdp(p: UdpPacket, src: IpAddress, dst: IpAddress): UdpRepr | null {
+export function parseUdp(p: UdpPacket, addrs: { src: IpAddress; dst: IpAddress }): UdpRepr | null {
   if (p.dstPort === 0) return null;
-  if (!p.verifyChecksum(src, dst)) return null;
+  if (!p.verifyChecksum(addrs.src, addrs.dst)) return null;
   return { srcPort: p.srcPort, dstPort: p.dstPort };
 }
 

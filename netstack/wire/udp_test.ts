@@ -9,7 +9,7 @@ const GOLDEN = hex("04d20035000da2f868656c6c6f");
 
 Deno.test("parseUdp() decodes a golden datagram", () => {
   const p = UdpPacket.checked(GOLDEN)!;
-  assert.deepEqual(parseUdp(p, SRC, DST), { srcPort: 1234, dstPort: 53 });
+  assert.deepEqual(parseUdp(p, { src: SRC, dst: DST }), { srcPort: 1234, dstPort: 53 });
   assert.equal(new TextDecoder().decode(p.payload), "hello");
 });
 
@@ -28,12 +28,12 @@ Deno.test("UDP rejects truncation, bad lengths and bad checksums; zero checksum 
   assert.equal(UdpPacket.checked(GOLDEN.subarray(0, 12)), null);
   const bad = GOLDEN.slice();
   bad[8] = bad[8]! ^ 1;
-  assert.equal(parseUdp(UdpPacket.checked(bad)!, SRC, DST), null);
+  assert.equal(parseUdp(UdpPacket.checked(bad)!, { src: SRC, dst: DST }), null);
   const zero = GOLDEN.slice();
   zero[6] = zero[7] = 0;
-  assert.ok(parseUdp(UdpPacket.checked(zero)!, SRC, DST));
+  assert.ok(parseUdp(UdpPacket.checked(zero)!, { src: SRC, dst: DST }));
   const v6 = Ipv6Address.parse("::1");
-  assert.equal(parseUdp(UdpPacket.checked(zero)!, v6, v6), null);
+  assert.equal(parseUdp(UdpPacket.checked(zero)!, { src: v6, dst: v6 }), null);
 });
 
 Deno.test("UdpPacket.payload stops at the length field", () => {

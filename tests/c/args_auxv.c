@@ -32,7 +32,7 @@ int main(int argc, char **argv, char **envp) {
          getauxval(AT_EUID), getauxval(AT_GID), getauxval(AT_EGID));
   printf("AT_PHENT=%lu AT_PHNUM=%lu\n", getauxval(AT_PHENT), getauxval(AT_PHNUM));
   printf("AT_FLAGS=%lu\n", getauxval(AT_FLAGS));
-  printf("AT_BASE nonzero: %s\n", yes(getauxval(AT_BASE) != 0));
+  printf("AT_BASE=%s\n", getauxval(AT_BASE) != 0 ? "nonzero" : "0");
   printf("AT_ENTRY is _start: %s\n", yes(getauxval(AT_ENTRY) == (uintptr_t)_start));
   printf("AT_PHDR is the program headers: %s\n",
          yes(getauxval(AT_PHDR) == (uintptr_t)&__ehdr_start + __ehdr_start.e_phoff));

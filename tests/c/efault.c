@@ -52,9 +52,12 @@ int main(void) {
   T(syscall(SYS_write, 1, BAD, 10));
   T(syscall(SYS_write, p[1], BAD, 10));
   T(syscall(SYS_write, p[1], BAD, 0));
+  /* The pipe must hold data, or the reads would block before touching the buffer. */
+  T(syscall(SYS_write, p[1], "again", 5));
   T(syscall(SYS_readv, p[0], BAD, 1));
   T(syscall(SYS_readv, p[0], &badiov, 1));
   T(syscall(SYS_writev, p[1], &badiov, 1));
+  T(syscall(SYS_read, p[0], buf, sizeof buf));
   T(syscall(SYS_stat, "/", BAD));
   T(syscall(SYS_stat, BAD, &st));
   T(syscall(SYS_lstat, BAD, &st));
@@ -87,6 +90,8 @@ int main(void) {
   int zero = open("/dev/zero", O_RDONLY);
   T(syscall(SYS_read, zero, two + 4096 - 5, 10));
   T(syscall(SYS_write, p[1], two + 4096 - 5, 10));
+  /* Did the faulting pipe write leave anything? Non-blocking, so an empty pipe says EAGAIN. */
+  T(fcntl(p[0], F_SETFL, O_NONBLOCK));
   T(syscall(SYS_read, p[0], buf, sizeof buf));
   return 0;
 }

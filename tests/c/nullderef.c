@@ -2,7 +2,8 @@
 #include <unistd.h>
 
 int main(void) {
-  int *volatile p = 0; /* volatile: the compiler may not see that p is NULL and trap instead. */
+  /* Both volatile: the compiler may neither see that p is NULL nor drop the store. */
+  volatile int *volatile p = 0;
   write(1, "before\n", 7);
   *p = 42;
   write(1, "after\n", 6);

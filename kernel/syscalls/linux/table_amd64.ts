@@ -14,9 +14,12 @@ import { table as fs } from "./sys_fs.ts";
 import { table as futex } from "./sys_futex.ts";
 import { table as identity } from "./sys_identity.ts";
 import { table as info } from "./sys_info.ts";
+import { table as itimer } from "./sys_itimer.ts";
 import { table as kill } from "./sys_kill.ts";
 import { table as mm } from "./sys_mm.ts";
+import { table as pgrp } from "./sys_pgrp.ts";
 import { table as pipe } from "./sys_pipe.ts";
+import { table as prctl } from "./sys_prctl.ts";
 import { table as process } from "./sys_process.ts";
 import { table as random } from "./sys_random.ts";
 import { table as readWrite } from "./sys_read_write.ts";
@@ -30,7 +33,7 @@ import { table as wait } from "./sys_wait.ts";
 import { table as xattr } from "./sys_xattr.ts";
 
 const families: Record<number, SyscallEntry>[] = [
-  clone, dirent, exec, file, fs, futex, identity, info, kill, mm, pipe, process, random, readWrite, rlimit, sched, signal, stat, thread,
+  clone, dirent, exec, file, fs, futex, identity, info, itimer, kill, mm, pgrp, pipe, prctl, process, random, readWrite, rlimit, sched, signal, stat, thread,
   time, wait, xattr,
 ];
 

@@ -1,0 +1,60 @@
+import assert from "node:assert/strict";
+import { RingBuffer } from "./ring_buffer.ts";
+
+Deno.test("RingBuffer enqueues and dequeues across the wrap point", () => {
+  const r = new RingBuffer(8);
+  assert.equal(r.enqueue(new Uint8Array([1, 2, 3, 4, 5, 6])), 6);
+  const out = new Uint8Array(4);
+  assert.equal(r.dequeue(out), 4);
+  assert.equal(r.enqueue(new Uint8Array([7, 8, 9, 10, 11, 12])), 6);
+  assert.equal(r.length, 8);
+  assert.ok(r.isFull);
+  const all = new Uint8Array(8);
+  assert.equal(r.dequeue(all), 8);
+  assert.deepEqual([...all], [5, 6, 7, 8, 9, 10, 11, 12]);
+});
+
+Deno.test("RingBuffer.enqueue() takes only what fits", () => {
+  const r = new RingBuffer(4);
+  assert.equal(r.enqueue(new Uint8Array(10)), 4);
+  assert.equal(r.enqueue(new Uint8Array(1)), 0);
+});
+
+Deno.test("RingBuffer.peek() returns a view when contiguous and a copy across the wrap", () => {
+  const r = new RingBuffer(8);
+  r.enqueue(new Uint8Array([0, 0, 0, 0, 0, 0]));
+  r.discard(6);
+  r.enqueue(new Uint8Array([1, 2, 3, 4]));
+  assert.deepEqual([...r.peek(0, 4)], [1, 2, 3, 4]);
+  assert.deepEqual([...r.peek(1, 1)], [2]);
+  assert.deepEqual([...r.peek(2, 10)], [3, 4]);
+});
+
+Deno.test("RingBuffer writes out-of-order data past the end and commits it later", () => {
+  const r = new RingBuffer(8);
+  r.enqueue(new Uint8Array([1]));
+  assert.equal(r.writeUnallocated(2, new Uint8Array([4, 5])), 2);
+  assert.equal(r.writeUnallocated(0, new Uint8Array([2, 3])), 2);
+  // Reading the front must not move where the unallocated bytes live.
+  const one = new Uint8Array(1);
+  r.dequeue(one);
+  assert.equal(r.length, 0);
+  r.commit(4);
+  const out = new Uint8Array(4);
+  r.dequeue(out);
+  assert.deepEqual([...out], [2, 3, 4, 5]);
+  assert.equal(r.writeUnallocated(7, new Uint8Array([1, 1])), 1);
+  assert.equal(r.writeUnallocated(8, new Uint8Array([1])), 0);
+});
+
+Deno.test("RingBuffer.release() frees storage only when empty", () => {
+  const r = new RingBuffer(8);
+  r.enqueue(new Uint8Array([1, 2]));
+  r.release();
+  assert.equal(r.length, 2);
+  const out = new Uint8Array(2);
+  r.dequeue(out);
+  r.release();
+  assert.equal(r.enqueue(new Uint8Array([3, 4, 5])), 3);
+  assert.deepEqual([...r.peek(0, 3)], [3, 4, 5]);
+});
