@@ -34,7 +34,7 @@ import { EAGAIN, EINTR, ENOENT, ENOSYS, EPIPE, LinuxError, SentryBugError } from
 import { SyscallArgs, type SyscallControl } from "./syscalls/linux/support.ts";
 import { SYSCALL_TABLE } from "./syscalls/linux/table_amd64.ts";
 import { straceEnter, straceExit } from "./strace.ts";
-import { loadExecutable, resolveExecutable } from "./loader/load.ts";
+import { ExecFatalError, loadExecutable, resolveExecutable } from "./loader/load.ts";
 import { monotonicNs } from "./time.ts";
 import { FutexTable, type FutexWaiter } from "./futex.ts";
 import type { KernelTimer } from "./timers.ts";
@@ -147,7 +147,15 @@ export class Kernel {
         tgid: tid, mm, parent: null, limits, handlers: new SignalHandlers(), pgid: tid, sid: tid,
       });
       const t = new Task({ kernel: this, tid, tg, ctx, fdTable, fs, creds: o.creds, name: "init" });
-      loadExecutable(t, { path, argv: o.argv, envp: o.envp }, { mm, ctx });
+      try {
+        loadExecutable(t, { path, argv: o.argv, envp: o.envp }, { mm, ctx });
+      } catch (e) {
+        // A broken image kills init with SIGSEGV once it starts, as on Linux.
+        if (!(e instanceof ExecFatalError)) throw e;
+        t.tg.faultInfo = null;
+        t.pendingSignals.add({ signo: 11, code: 0x80 });
+        t.tg.handlers.set(11, { handler: 0n, flags: 0, restorer: 0n, mask: 0n });
+      }
       for (const fd of [0, 1, 2]) fdTable.installAt(fd, this.vfs.hostStdio(fd as 0 | 1 | 2), false);
       tg.tasks.add(t);
       this.#init = tg;

@@ -12,7 +12,7 @@
 
 import type { Task } from "./task.ts";
 import { MemoryManager } from "./mm/mm.ts";
-import { loadExecutable } from "./loader/load.ts";
+import { ExecFatalError, loadExecutable } from "./loader/load.ts";
 
 export interface ExecRequest {
   path: string;
@@ -25,12 +25,16 @@ export function execTask(t: Task, req: ExecRequest): void {
   const k = t.kernel;
   const ctx = k.platform.newAddressSpace();
   const mm = new MemoryManager(ctx.addressSpace);
+  let fatal = false;
   try {
     loadExecutable(t, req, { mm, ctx });
   } catch (e) {
-    mm.releaseAll();
-    ctx.addressSpace.release();
-    throw e;
+    if (!(e instanceof ExecFatalError)) {
+      mm.releaseAll();
+      ctx.addressSpace.release();
+      throw e;
+    }
+    fatal = true;
   }
 
   // Point of no return.
@@ -59,4 +63,5 @@ export function execTask(t: Task, req: ExecRequest): void {
   t.clearChildTid = 0;
   t.robustList = 0;
   k.vforkDone(t.tg);
+  if (fatal) k.killGroup(t.tg, 11);
 }

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { EACCES, ELOOP, ENOENT, ENOEXEC, LinuxError } from "../errno.ts";
+import { EACCES, ELOOP, ENOENT, LinuxError } from "../errno.ts";
 import type { Task } from "../task.ts";
 import type { Location, PathContext, VirtualFilesystem } from "../../vfs/mod.ts";
 import type { FileDescription } from "../../vfs/file_description.ts";
@@ -138,8 +138,21 @@ export function loadExecutable(t: Task, args: ExecArgs, target: LoadTarget, dept
 function readElf(file: FileDescription): ElfInfo {
   const head = readAt(file, 0, 4096);
   const hdr = readElfHeader(head);
-  const bytes = hdr.phdrsEnd > head.length ? readAt(file, 0, hdr.phdrsEnd) : head;
-  return parseElf(bytes);
+  if (hdr.phdrsEnd <= head.length) return parseElf(head);
+  // The table lies beyond the first page: read just it (e_phoff is untrusted; its size is
+  // bounded by the header checks).
+  return parseElf(head, readAt(file, hdr.phoff, hdr.phdrsSize));
+}
+
+/**
+ * An error after Linux's point of no return in exec (while mapping segments): the old image is
+ * gone, so the task dies with SIGSEGV rather than seeing an errno.
+ */
+export class ExecFatalError extends Error {
+  constructor(readonly reason: unknown) {
+    super(`exec failed after the point of no return: ${String(reason)}`);
+    this.name = "ExecFatalError";
+  }
 }
 
 interface Mapped {
@@ -181,20 +194,25 @@ function loadElf(t: Task, file: FileDescription, args: ExecArgs, target: LoadTar
   try {
     const ip = info.phdrs.find((p) => p.type === PT_INTERP);
     if (ip) {
-      const interpPath = parseInterpPath(readAt(file, ip.offset, ip.filesz));
+      const interpPath = parseInterpPath(readAt(file, ip.offset, ip.filesz), ip.filesz);
       interpFile = openExecutable(t, interpPath);
-      interpInfo = readElf(interpFile);
-      if (interpInfo.interp !== null) throw ENOEXEC;
+      interpInfo = readElf(interpFile); // an interpreter's own PT_INTERP is ignored, as Linux does
     }
-    const mainExtent = loadExtent(info);
-    const mainBias = info.type === "dyn" ? PIE_BASE - mainExtent.start : 0;
-    const main = mapImage(target, file, info, mainBias);
+    let main: Mapped;
     let interp: Mapped | null = null;
-    if (interpInfo && interpFile) {
-      const ext = loadExtent(interpInfo);
-      const size = pageRoundUp(ext.end - ext.start);
-      const base = interpInfo.type === "dyn" ? target.mm.findFree(size, MMAP_BASE) - ext.start : 0;
-      interp = mapImage(target, interpFile, interpInfo, base);
+    try {
+      const mainExtent = loadExtent(info);
+      const mainBias = info.type === "dyn" ? PIE_BASE - mainExtent.start : 0;
+      main = mapImage(target, file, info, mainBias);
+      if (interpInfo && interpFile) {
+        const ext = loadExtent(interpInfo);
+        const size = pageRoundUp(ext.end - ext.start);
+        const base = interpInfo.type === "dyn" ? target.mm.findFree(size, MMAP_BASE) - ext.start : 0;
+        interp = mapImage(target, interpFile, interpInfo, base);
+      }
+    } catch (e) {
+      if (e instanceof LinuxError) throw new ExecFatalError(e);
+      throw e;
     }
     const mm = target.mm;
     mm.brkStart = mm.brk = pageRoundUp(main.end);

@@ -111,7 +111,9 @@ export function writeFromUser(t: Task, file: FileDescription, segs: IoSegment[],
       const want = Math.min(s.len - segDone, CHUNK);
       const buf = new Uint8Array(want);
       const got = t.mm.read(s.addr + segDone, buf);
-      if (got === 0) {
+      // A pipe takes a chunk whole or not at all: a fault inside it is EFAULT (or the count
+      // so far), as Linux's pipe_write. Regular files keep the bytes before the fault.
+      if (got === 0 || (got < want && file.isStream)) {
         if (done > 0) return done;
         throw EFAULT;
       }
