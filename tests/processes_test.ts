@@ -20,3 +20,22 @@ Deno.test("a static binary forks and signals as natively", async () => {
 Deno.test("a shell pipeline with command substitution and a subshell behaves as natively", async () => {
   await assertSameAsNative(["/bin/sh", "-c", 'x=$(echo hi | tr a-z A-Z); (echo "$x"; echo sub) | cat; exit 7']);
 });
+
+Deno.test("python3 runs 20 subprocesses and a pool of 8 threads as natively", async () => {
+  const script = [
+    "import subprocess, concurrent.futures as cf",
+    'r = [subprocess.run(["/bin/echo", str(i)], capture_output=True).stdout for i in range(20)]',
+    "print(len(r), r[-1])",
+    "with cf.ThreadPoolExecutor(8) as ex: print(sum(ex.map(lambda x: x * x, range(1000))))",
+  ].join("\n");
+  await assertSameAsNative(["/usr/bin/python3", "-c", script]);
+});
+
+Deno.test("xargs -P4 and a find | sort | head pipeline behave as natively", async () => {
+  await assertSameAsNative(["/bin/sh", "-c", "seq 1 40 | xargs -P4 -n1 echo | sort -n | tail -3"]);
+  await assertSameAsNative(["/bin/sh", "-c", "find /usr/include -name '*.h' | sort | head"]);
+});
+
+Deno.test("8 pthreads contending on a mutex and a condition variable print the same totals as natively", async () => {
+  await assertSameAsNative([await compileC("threads")]);
+});
