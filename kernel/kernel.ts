@@ -609,8 +609,6 @@ export class Kernel {
   }
 }
 
-const DEFAULT_IGNORED: ReadonlySet<number> = new Set([17, 18, 23, 28]);
-const DEFAULT_STOP: ReadonlySet<number> = new Set([19, 20, 21, 22]);
 /** Write-family syscalls that raise SIGPIPE when they fail with EPIPE. */
 const SIGPIPE_SYSCALLS: ReadonlySet<number> = new Set([1, 18, 20, 296, 328]);
 

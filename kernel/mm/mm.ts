@@ -218,14 +218,8 @@ export class MemoryManager {
     if (r < 0) throw errnoFromNumber(-r);
   }
 
-  /** mprotect(2). */
-  mprotect(via: Context, addr: number, len: number, prot: number): void {
-    if (addr % PAGE_SIZE !== 0) throw EINVAL;
-    if (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC | 0x0300_0000)) throw EINVAL;
-    prot &= PROT_READ | PROT_WRITE | PROT_EXEC;
-    const end = addr + pageRoundUp(len);
-    if (end === addr) return;
-    // Every page of the range must be mapped (ENOMEM otherwise), as Linux checks.
+  /** Every page of [addr, end) must be mapped (ENOMEM otherwise), as Linux checks. */
+  #checkMapped(addr: number, end: number): void {
     let cur = addr;
     for (const v of this.vmas) {
       if (v.end <= cur) continue;
@@ -234,6 +228,16 @@ export class MemoryManager {
       if (cur >= end) break;
     }
     if (cur < end) throw ENOMEM;
+  }
+
+  /** mprotect(2). */
+  mprotect(via: Context, addr: number, len: number, prot: number): void {
+    if (addr % PAGE_SIZE !== 0) throw EINVAL;
+    if (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC | 0x0300_0000)) throw EINVAL;
+    prot &= PROT_READ | PROT_WRITE | PROT_EXEC;
+    const end = addr + pageRoundUp(len);
+    if (end === addr) return;
+    this.#checkMapped(addr, end);
     for (const v of this.vmas) {
       if (v.start < end && addr < v.end && v.shared && v.file && (prot & PROT_WRITE) && !v.file.writable) {
         throw EACCES;
@@ -316,14 +320,7 @@ export class MemoryManager {
   /** madvise(MADV_DONTNEED): ENOMEM if part of the range is unmapped, as Linux. */
   discard(via: Context, addr: number, len: number): void {
     const end = addr + pageRoundUp(len);
-    let cur = addr;
-    for (const v of this.vmas) {
-      if (v.end <= cur) continue;
-      if (v.start > cur) break;
-      cur = v.end;
-      if (cur >= end) break;
-    }
-    if (cur < end) throw ENOMEM;
+    this.#checkMapped(addr, end);
     const r = this.as.discard(via, addr, end - addr);
     if (r < 0) throw errnoFromNumber(-r);
   }

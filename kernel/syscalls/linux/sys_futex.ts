@@ -2,6 +2,7 @@
 
 import { EAGAIN, EINVAL, ENOSYS, ETIMEDOUT } from "../../errno.ts";
 import type { FutexWaiter } from "../../futex.ts";
+import { readTimespecNs } from "./_time.ts";
 import type { Task } from "../../task.ts";
 import { clockNs, monotonicNs } from "../../time.ts";
 import { block, partial, type SyscallEntry, type SyscallFn, type SyscallResult } from "./support.ts";
@@ -13,15 +14,6 @@ const FUTEX_PRIVATE_FLAG = 128, FUTEX_CLOCK_REALTIME = 256;
 interface WaitState {
   waiter: FutexWaiter;
   deadlineNs: number | null;
-}
-
-/** Reads a timespec as ns. */
-function timeoutNs(t: Task, addr: number): number {
-  const b = t.copyIn(addr, 16);
-  const v = new DataView(b.buffer);
-  const sec = v.getBigInt64(0, true), nsec = v.getBigInt64(8, true);
-  if (sec < 0n || nsec < 0n || nsec >= 1_000_000_000n) throw EINVAL;
-  return Number(sec * 1_000_000_000n + nsec);
 }
 
 function futexWait(t: Task, addr: number, val: number, deadline: () => number | null, bitset: number): SyscallResult {
@@ -81,12 +73,12 @@ const sysFutex: SyscallFn = (t, a) => {
   const fx = t.kernel.futex;
   switch (op) {
     case FUTEX_WAIT:
-      return futexWait(t, addr, val, () => tsAddr === 0 ? null : monotonicNs() + timeoutNs(t, tsAddr), 0xffffffff);
+      return futexWait(t, addr, val, () => tsAddr === 0 ? null : monotonicNs() + readTimespecNs(t, tsAddr), 0xffffffff);
     case FUTEX_WAIT_BITSET:
       return futexWait(t, addr, val, () => {
         if (tsAddr === 0) return null;
         // Absolute, on CLOCK_MONOTONIC or (with FUTEX_CLOCK_REALTIME) CLOCK_REALTIME.
-        const abs = timeoutNs(t, tsAddr);
+        const abs = readTimespecNs(t, tsAddr);
         const now = Number(clockNs(opFull & FUTEX_CLOCK_REALTIME ? 0 : 1, t.kernel.bootNs)!);
         return monotonicNs() + (abs - now);
       }, val3);

@@ -15,6 +15,7 @@ import {
 import { monotonicNs } from "../../time.ts";
 import type { Task } from "../../task.ts";
 import { UNBLOCKABLE } from "../../task_signals.ts";
+import { readTimespecNs } from "./_time.ts";
 import { block, supported, type SyscallEntry, type SyscallFn, type SyscallResult } from "./support.ts";
 
 interface PollState {
@@ -52,13 +53,8 @@ function expired(st: PollState): boolean {
   return st.deadlineNs !== null && monotonicNs() >= st.deadlineNs;
 }
 
-function readTimespecNs(t: Task, addr: number): number | null {
-  if (addr === 0) return null;
-  const b = t.copyIn(addr, 16);
-  const v = new DataView(b.buffer);
-  const sec = v.getBigInt64(0, true), nsec = v.getBigInt64(8, true);
-  if (sec < 0n || nsec < 0n || nsec >= 1_000_000_000n) throw EINVAL;
-  return Number(sec) * 1e9 + Number(nsec);
+function optionalTimespecNs(t: Task, addr: number): number | null {
+  return addr === 0 ? null : readTimespecNs(t, addr);
 }
 
 function readSigmask(t: Task, addr: number, size: number): bigint | null {
@@ -113,7 +109,7 @@ const sysPoll: SyscallFn = (t, a) => {
 
 /** Implements ppoll(2). */
 const sysPpoll: SyscallFn = (t, a) => {
-  const st = pollState(t, () => readTimespecNs(t, a.pointer(2)), () => readSigmask(t, a.pointer(3), a.sizeT(4)));
+  const st = pollState(t, () => optionalTimespecNs(t, a.pointer(2)), () => readSigmask(t, a.pointer(3), a.sizeT(4)));
   return doPoll(t, a.pointer(0), a.uint(1), st);
 };
 
@@ -176,7 +172,7 @@ const sysSelect: SyscallFn = (t, a) => {
 
 /** Implements pselect6(2): the sixth argument points at {sigset pointer, size}. */
 const sysPselect6: SyscallFn = (t, a) => {
-  const st = pollState(t, () => readTimespecNs(t, a.pointer(4)), () => {
+  const st = pollState(t, () => optionalTimespecNs(t, a.pointer(4)), () => {
     const p = a.pointer(5);
     if (p === 0) return null;
     const b = t.copyIn(p, 16);

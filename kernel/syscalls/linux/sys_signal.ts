@@ -10,6 +10,7 @@ import { decodeSigInfo, encodeSigInfo, restoreFromUcontext, UCONTEXT_SIZE } from
 import { dequeueSignal, disposition, SS_DISABLE, SS_ONSTACK } from "../../task_signals.ts";
 import { monotonicNs } from "../../time.ts";
 import type { Task } from "../../task.ts";
+import { readTimespecNs } from "./_time.ts";
 import { block, NORETURN, supported, type SyscallEntry, type SyscallFn } from "./support.ts";
 
 const UNBLOCKABLE = sigBit(SIGKILL) | sigBit(SIGSTOP);
@@ -164,13 +165,7 @@ const sysRtSigtimedwait: SyscallFn = (t, a) => {
   let st = t.syscallState as { deadlineNs: number | null } | null;
   if (st === null) {
     let deadline: number | null = null;
-    if (tsAddr !== 0) {
-      const b = t.copyIn(tsAddr, 16);
-      const v = new DataView(b.buffer);
-      const sec = v.getBigInt64(0, true), nsec = v.getBigInt64(8, true);
-      if (sec < 0n || nsec < 0n || nsec >= 1_000_000_000n) throw EINVAL;
-      deadline = monotonicNs() + Number(sec * 1_000_000_000n + nsec);
-    }
+    if (tsAddr !== 0) deadline = monotonicNs() + readTimespecNs(t, tsAddr);
     st = { deadlineNs: deadline };
     t.syscallState = st;
   }

@@ -3,6 +3,7 @@
 import { EINVAL } from "../../errno.ts";
 import { clockNs, monotonicNs, realtimeNs } from "../../time.ts";
 import type { Task } from "../../task.ts";
+import { readTimespecNs } from "./_time.ts";
 import { block, supported, type SyscallEntry, type SyscallFn, type SyscallResult } from "./support.ts";
 
 const TIMER_ABSTIME = 1;
@@ -13,15 +14,6 @@ function timespec(ns: bigint): Uint8Array {
   v.setBigInt64(0, ns / 1_000_000_000n, true);
   v.setBigInt64(8, ns % 1_000_000_000n, true);
   return b;
-}
-
-/** Reads a struct timespec; EINVAL when tv_nsec is out of range or tv_sec negative. */
-function readTimespec(t: Task, addr: number): bigint {
-  const b = t.copyIn(addr, 16);
-  const v = new DataView(b.buffer);
-  const sec = v.getBigInt64(0, true), nsec = v.getBigInt64(8, true);
-  if (nsec < 0n || nsec >= 1_000_000_000n || sec < 0n) throw EINVAL;
-  return sec * 1_000_000_000n + nsec;
 }
 
 /** Implements clock_gettime(2). */
@@ -79,7 +71,7 @@ function sleepUntil(t: Task, firstDeadline: () => number): SyscallResult {
 /** Implements nanosleep(2). */
 const sysNanosleep: SyscallFn = (t, a) => {
   if (t.syscallState === null) {
-    const ns = readTimespec(t, a.pointer(0));
+    const ns = readTimespecNs(t, a.pointer(0));
     return sleepUntil(t, () => monotonicNs() + Number(ns));
   }
   return sleepUntil(t, () => 0);
@@ -90,7 +82,7 @@ const sysClockNanosleep: SyscallFn = (t, a) => {
   if (t.syscallState !== null) return sleepUntil(t, () => 0);
   const clock = a.int(0), flags = a.int(1);
   if (clockNs(clock, t.kernel.bootNs) === null || clock === 3) throw EINVAL;
-  const ns = readTimespec(t, a.pointer(2));
+  const ns = BigInt(readTimespecNs(t, a.pointer(2)));
   return sleepUntil(t, () => {
     if (!(flags & TIMER_ABSTIME)) return monotonicNs() + Number(ns);
     const now = clockNs(clock, t.kernel.bootNs)!;
