@@ -11,7 +11,8 @@
 
 import { ENOSPC } from "../kernel/errno.ts";
 import { hostRandom } from "../platform/ptrace/_ffi.ts";
-import { FileDescription, type Stat } from "./file_description.ts";
+import { FileDescription } from "./file_description.ts";
+import { LocatedFile } from "./located_file.ts";
 import type { Location } from "./mount.ts";
 
 type Kind = "null" | "zero" | "full" | "random";
@@ -29,26 +30,12 @@ function majorMinor(dev: number): [number, number] {
 }
 
 /** @savable An open memory device. */
-export class MemoryDeviceFile extends FileDescription {
-  readonly #loc: Location;
+export class MemoryDeviceFile extends LocatedFile {
   readonly #kind: Kind;
 
   constructor(loc: Location, flags: number, kind: Kind) {
-    super(flags);
-    this.#loc = loc;
+    super(loc, flags);
     this.#kind = kind;
-  }
-
-  override location(): Location {
-    return this.#loc;
-  }
-
-  path(): string {
-    return this.#loc.path();
-  }
-
-  stat(): Stat {
-    return this.#loc.dentry.stat();
   }
 
   override read(dst: Uint8Array, _offset: number | null): number {

@@ -11,43 +11,29 @@
 
 import { EINVAL, EISDIR } from "../kernel/errno.ts";
 import { DT_DIR, SEEK_CUR, SEEK_SET } from "../abi/linux/file.ts";
-import { type DirEntry, FileDescription, type Stat } from "./file_description.ts";
+import type { DirEntry } from "./file_description.ts";
+import { LocatedFile } from "./located_file.ts";
 import type { Location } from "./mount.ts";
 
 /** @savable */
-export class DirectoryFile extends FileDescription {
-  /** Immutable. */
-  readonly #loc: Location;
+export class DirectoryFile extends LocatedFile {
   /** The listing being read; null until the first readdir from position 0. */
   #entries: DirEntry[] | null = null;
 
   constructor(loc: Location, flags: number) {
-    super(flags);
-    this.#loc = loc;
-  }
-
-  override location(): Location {
-    return this.#loc;
-  }
-
-  path(): string {
-    return this.#loc.path();
+    super(loc, flags);
   }
 
   override read(_dst: Uint8Array, _offset: number | null): number {
     throw EISDIR;
   }
 
-  override stat(): Stat {
-    return this.#loc.dentry.stat();
-  }
-
   override readdir(cookie: number, accept: (e: DirEntry, next: number) => boolean): number {
     if (cookie === 0 || this.#entries === null) {
       this.#entries = [
-        { name: ".", ino: this.#loc.dentry.ino, type: DT_DIR },
-        { name: "..", ino: this.#loc.parent().dentry.ino, type: DT_DIR },
-        ...this.#loc.dentry.children(),
+        { name: ".", ino: this.loc.dentry.ino, type: DT_DIR },
+        { name: "..", ino: this.loc.parent().dentry.ino, type: DT_DIR },
+        ...this.loc.dentry.children(),
       ];
     }
     let i = cookie;

@@ -7,29 +7,15 @@
  */
 
 import { EBADF } from "../kernel/errno.ts";
-import { type DirEntry, FileDescription, type MemoryIO, type Stat } from "./file_description.ts";
+import { type DirEntry, type MemoryIO } from "./file_description.ts";
+import { LocatedFile } from "./located_file.ts";
 import type { Location } from "./mount.ts";
 
 /** @savable */
-export class OPathFile extends FileDescription {
-  /** Immutable. */
-  readonly #loc: Location;
+export class OPathFile extends LocatedFile {
 
   constructor(loc: Location, flags: number) {
-    super(flags);
-    this.#loc = loc;
-  }
-
-  override location(): Location {
-    return this.#loc;
-  }
-
-  path(): string {
-    return this.#loc.path();
-  }
-
-  stat(): Stat {
-    return this.#loc.dentry.stat();
+    super(loc, flags);
   }
 
   override read(_dst: Uint8Array, _offset: number | null): number {

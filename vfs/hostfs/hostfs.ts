@@ -30,6 +30,7 @@ import {
 import * as ffi from "../../platform/ptrace/_ffi.ts";
 import { Dentry, type Filesystem } from "../dentry.ts";
 import { type DirEntry, FileDescription, type MemoryIO, type Stat } from "../file_description.ts";
+import { LocatedFile } from "../located_file.ts";
 import type { Location } from "../mount.ts";
 import { HostStatBuffer } from "./host_stat.ts";
 import { openMemoryDevice } from "../devices.ts";
@@ -262,24 +263,13 @@ export function dtFromMode(mode: number): number {
 }
 
 /** @savable An open regular file of the host tree (read-only). */
-export class HostRegularFile extends FileDescription {
-  /** Immutable. */
-  readonly #loc: Location;
+export class HostRegularFile extends LocatedFile {
   /** @nosave The host descriptor, open O_RDONLY; re-opened by path on restore. */
   #fd: number;
 
   constructor(loc: Location, flags: number, hostFd: number) {
-    super(flags);
-    this.#loc = loc;
+    super(loc, flags);
     this.#fd = hostFd;
-  }
-
-  override location(): Location {
-    return this.#loc;
-  }
-
-  path(): string {
-    return this.#loc.path();
   }
 
   override read(dst: Uint8Array, offset: number | null): number {
@@ -322,7 +312,7 @@ export class HostRegularFile extends FileDescription {
     return pos;
   }
 
-  stat(): Stat {
+  override stat(): Stat {
     const r = ffi.hostFstat(this.#fd, statBuf.bytes);
     if (r < 0) throw hostError(r);
     return statBuf.decode();
