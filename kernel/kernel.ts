@@ -31,7 +31,7 @@ import { Limits } from "./limits.ts";
 import { SignalHandlers } from "./signals.ts";
 import { MemoryManager } from "./mm/mm.ts";
 import { EAGAIN, EINTR, ENOENT, ENOSYS, EPIPE, LinuxError, SentryBugError } from "./errno.ts";
-import { SyscallArgs, type SyscallControl } from "./syscalls/linux/support.ts";
+import type { SyscallControl } from "./syscalls/linux/support.ts";
 import { SYSCALL_TABLE } from "./syscalls/linux/table_amd64.ts";
 import { straceEnter, straceExit } from "./strace.ts";
 import { ExecFatalError, loadExecutable, resolveExecutable } from "./loader/load.ts";
@@ -423,7 +423,7 @@ export class Kernel {
       result = -ENOSYS.errno;
     } else {
       try {
-        result = entry.fn(t, new SyscallArgs(info));
+        result = entry.fn(t, t.argsFor(info));
       } catch (e) {
         if (e instanceof LinuxError) {
           result = -e.errno;

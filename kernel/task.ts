@@ -17,7 +17,8 @@ import type { FdTable } from "./fd_table.ts";
 import type { FsContext } from "./fs_context.ts";
 import type { Credentials } from "./creds.ts";
 import type { MemoryManager } from "./mm/mm.ts";
-import type { Context } from "../platform/mod.ts";
+import type { Context, SyscallInfo } from "../platform/mod.ts";
+import { SyscallArgs } from "./syscalls/linux/support.ts";
 import type { Waker } from "../waiter/mod.ts";
 import type { WaitQueue } from "../waiter/mod.ts";
 import type { MemoryIO } from "../vfs/file_description.ts";
@@ -113,6 +114,15 @@ export class Task implements Waker, MemoryIO {
     this.fs = o.fs;
     this.creds = o.creds;
     this.name = o.name.slice(0, 15);
+  }
+
+  /** @nosave The argument decoder of the current context (one per context, not per syscall). */
+  #args: SyscallArgs | null = null;
+
+  /** The typed view of info's arguments, reused while the task keeps its context. */
+  argsFor(info: SyscallInfo): SyscallArgs {
+    if (this.#args === null || this.#args.info !== info) this.#args = new SyscallArgs(info);
+    return this.#args;
   }
 
   get mm(): MemoryManager {

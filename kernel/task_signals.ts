@@ -85,6 +85,8 @@ export function disposition(signo: number, act: SigAction): Disposition {
 
 /** Signals pending for t (private and shared) that it does not block. */
 export function deliverableSet(t: Task): bigint {
+  // Checked on every return to user mode: skip the bigint arithmetic when nothing is pending.
+  if (t.pendingSignals.mask === 0n && t.tg.sharedPending.mask === 0n) return 0n;
   return (t.pendingSignals.mask | t.tg.sharedPending.mask) & ~(t.sigmask & ~UNBLOCKABLE);
 }
 
