@@ -1,0 +1,163 @@
+/**
+ * The socket layer's contract: what every socket file implements (AF_UNIX in
+ * kernel/socket/unix/, AF_INET/AF_INET6 over netstack in kernel/socket/inet/, AF_NETLINK in
+ * kernel/socket/netlink/), and the registry the socket syscalls use to create them. Analogous to
+ * Linux's struct proto_ops and gVisor's socket.Socket interface.
+ *
+ * Blocking follows the FileDescription contract: an operation that would block throws EAGAIN
+ * and the syscall layer (kernel/syscalls/linux/sys_socket.ts) waits on `waitQueue` for the
+ * events it needs (EVENT_IN for recv/accept, EVENT_OUT for send/connect) unless the socket is
+ * non-blocking or MSG_DONTWAIT is set, honouring SO_RCVTIMEO/SO_SNDTIMEO
+ * (`recvTimeoutNs`/`sendTimeoutNs`). No socket operation awaits.
+ *
+ * Addresses cross this interface as raw `struct sockaddr` bytes, as the application wrote
+ * them: each family parses its own.
+ *
+ * @module
+ */
+
+import { FileDescription, type Stat } from "../../vfs/file_description.ts";
+import { EOPNOTSUPP, ENOPROTOOPT, ENOTCONN } from "../errno.ts";
+import type { Task } from "../task.ts";
+
+/** Credentials carried by SCM_CREDENTIALS and reported by SO_PEERCRED. */
+export interface UCred {
+  pid: number;
+  uid: number;
+  gid: number;
+}
+
+/** Ancillary data of sendmsg/recvmsg, decoded (the syscall layer encodes and decodes cmsgs). */
+export interface ControlMessages {
+  /** SCM_RIGHTS: descriptions, each with a reference held by the message. */
+  rights?: FileDescription[];
+  /** SCM_CREDENTIALS. */
+  creds?: UCred;
+}
+
+export interface SendRequest {
+  /** The bytes to send (iovecs gathered). */
+  data: Uint8Array;
+  /** sendto/sendmsg destination; null when none was given. */
+  to: Uint8Array | null;
+  control: ControlMessages;
+  /** MSG_* flags (MSG_DONTWAIT, MSG_NOSIGNAL, MSG_MORE, MSG_EOR, MSG_OOB...). */
+  flags: number;
+}
+
+export interface RecvRequest {
+  /** Capacity of the caller's buffers. */
+  maxLen: number;
+  /** MSG_PEEK, MSG_TRUNC, MSG_WAITALL, MSG_DONTWAIT, MSG_CMSG_CLOEXEC, MSG_ERRQUEUE... */
+  flags: number;
+}
+
+export interface RecvResult {
+  /** The bytes received (at most maxLen). */
+  data: Uint8Array;
+  /**
+   * The datagram's real length, for MSG_TRUNC (recv returns it when MSG_TRUNC was requested on a
+   * datagram socket); equal to data.length for streams.
+   */
+  fullLength: number;
+  /** The sender's address, or null (connected streams). */
+  from: Uint8Array | null;
+  control: ControlMessages;
+  /** msg_flags to report (MSG_TRUNC, MSG_CTRUNC, MSG_EOR, MSG_OOB). */
+  msgFlags: number;
+}
+
+/**
+ * A socket's file description. Subclasses implement their family; defaults are Linux's answers
+ * for operations a family does not support. `t` is the calling task (credentials, the VFS for
+ * filesystem-named AF_UNIX sockets, the fd table for SCM_RIGHTS).
+ */
+export abstract class SocketFile extends FileDescription {
+  abstract readonly family: number;
+  /** SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET, SOCK_RAW (without SOCK_NONBLOCK/SOCK_CLOEXEC). */
+  abstract readonly type: number;
+  abstract readonly protocol: number;
+  /** SO_RCVTIMEO / SO_SNDTIMEO in nanoseconds; 0 means none. Kept here for the syscall layer. */
+  recvTimeoutNs = 0;
+  sendTimeoutNs = 0;
+
+  abstract bind(t: Task, addr: Uint8Array): void;
+
+  /**
+   * Starts or completes a connection. Returns when connected (or, for datagrams, when the peer
+   * is set). Throws EINPROGRESS when a stream connection has started but not finished; the
+   * syscall layer then (blocking sockets) waits for EVENT_OUT and asks `connectResult()`.
+   */
+  abstract connect(t: Task, addr: Uint8Array): void;
+
+  /** After EINPROGRESS: null while connecting, else 0 or a positive errno (as SO_ERROR). */
+  connectResult(): number | null {
+    return 0;
+  }
+
+  listen(_t: Task, _backlog: number): void {
+    throw EOPNOTSUPP;
+  }
+
+  /** A new connected socket (flags: SOCK_NONBLOCK applies to it); throws EAGAIN when none. */
+  accept(_t: Task, _flags: number): SocketFile {
+    throw EOPNOTSUPP;
+  }
+
+  /** Returns the number of bytes taken (a short count for streams when the buffer is full). */
+  abstract sendmsg(t: Task, req: SendRequest): number;
+
+  abstract recvmsg(t: Task, req: RecvRequest): RecvResult;
+
+  /** SHUT_RD, SHUT_WR, SHUT_RDWR. */
+  shutdown(_t: Task, _how: number): void {
+    throw ENOTCONN;
+  }
+
+  abstract getsockname(t: Task): Uint8Array;
+
+  /** Throws ENOTCONN when there is no peer. */
+  getpeername(_t: Task): Uint8Array {
+    throw ENOTCONN;
+  }
+
+  /** The option's value, at most optlen bytes of it (the syscall layer writes it and its length). */
+  getsockopt(_t: Task, _level: number, _name: number, _optlen: number): Uint8Array {
+    throw ENOPROTOOPT;
+  }
+
+  setsockopt(_t: Task, _level: number, _name: number, _value: Uint8Array): void {
+    throw ENOPROTOOPT;
+  }
+
+  override get isStream(): boolean {
+    return true;
+  }
+
+  abstract override stat(): Stat;
+}
+
+/** Creates a socket of one family; throws EPROTONOSUPPORT / ESOCKTNOSUPPORT / EAFNOSUPPORT. */
+export type SocketFactory = (t: Task, type: number, protocol: number, flags: number) => SocketFile;
+/** socketpair(2) for families that have it (AF_UNIX); throws EOPNOTSUPP otherwise. */
+export type SocketPairFactory = (t: Task, type: number, protocol: number, flags: number) => [SocketFile, SocketFile];
+
+interface Family {
+  create: SocketFactory;
+  pair?: SocketPairFactory;
+}
+
+/**
+ * Address family → implementation. Each family module registers itself when imported
+ * (kernel/socket/mod.ts imports them all); families not registered give EAFNOSUPPORT.
+ */
+const families = new Map<number, Family>();
+
+export function registerFamily(family: number, create: SocketFactory, pair?: SocketPairFactory): void {
+  if (families.has(family)) throw new Error(`socket family ${family} registered twice`);
+  families.set(family, pair ? { create, pair } : { create });
+}
+
+export function socketFamily(family: number): Family | undefined {
+  return families.get(family);
+}
