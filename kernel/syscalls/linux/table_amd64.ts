@@ -27,6 +27,7 @@ import { table as readWrite } from "./sys_read_write.ts";
 import { table as rlimit } from "./sys_rlimit.ts";
 import { table as sched } from "./sys_sched.ts";
 import { table as signal } from "./sys_signal.ts";
+import { table as socket } from "./sys_socket.ts";
 import { table as stat } from "./sys_stat.ts";
 import { table as thread } from "./sys_thread.ts";
 import { table as time } from "./sys_time.ts";
@@ -34,7 +35,7 @@ import { table as wait } from "./sys_wait.ts";
 import { table as xattr } from "./sys_xattr.ts";
 
 const families: Record<number, SyscallEntry>[] = [
-  clone, dirent, exec, file, fs, futex, identity, info, itimer, kill, mm, pgrp, pipe, poll, prctl, process, random, readWrite, rlimit, sched, signal, stat, thread,
+  clone, dirent, exec, file, fs, futex, identity, info, itimer, kill, mm, pgrp, pipe, poll, prctl, process, random, readWrite, rlimit, sched, signal, socket, stat, thread,
   time, wait, xattr,
 ];
 
