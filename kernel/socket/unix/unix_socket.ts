@@ -9,7 +9,8 @@
  * side at once, already connected to the client, and accept(2) hands it out.
  *
  * Linux rules kept (checked against the host by tests/unix_test.ts):
- * - A stream read merges segments but never past one carrying SCM_RIGHTS, and stops after it.
+ * - A stream read merges segments, stops after one carrying SCM_RIGHTS, and (with SO_PASSCRED)
+ *   never merges segments of different senders.
  * - A datagram is read whole or cut (MSG_TRUNC); SEQPACKET keeps boundaries over a connection.
  * - close(2) of one end: the other sees EOF (shutdown in both directions), ECONNRESET first if
  *   the closing end had unread data; a send to it is EPIPE (SIGPIPE only for SOCK_STREAM).
@@ -162,16 +163,13 @@ export class UnixSocket extends SocketFile {
       if (this.address === null) this.#autobind();
       return;
     }
+    // Linux creates the socket inode before it looks at the socket: path errors come first.
+    if (addr.kind === "path") bindPath(t, addr.path);
     if (this.address !== null) throw EINVAL;
-    switch (addr.kind) {
-      case "abstract":
-        if (this.ns.abstract.has(this.#abstractKey(addr.key))) throw EADDRINUSE;
-        this.ns.abstract.set(this.#abstractKey(addr.key), this);
-        this.address = addr;
-        return;
-      case "path":
-        bindPath(t, addr.path);
-    }
+    const key = this.#abstractKey(addr.key);
+    if (this.ns.abstract.has(key)) throw EADDRINUSE;
+    this.ns.abstract.set(key, this);
+    this.address = addr;
   }
 
   /**
@@ -246,9 +244,9 @@ export class UnixSocket extends SocketFile {
       this.#connectDatagram(t, raw);
       return;
     }
+    // The order of Linux's unix_stream_connect: find the listener, wait for room in its
+    // backlog, then look at this socket's own state.
     const addr = parseUnixAddress(raw, false);
-    if (this.state === "listening") throw EINVAL;
-    if (this.state === "connected") throw EISCONN;
     const listener = this.#lookup(t, addr);
     if (listener.type !== this.type) throw EPROTOTYPE; // a path bound by another type
     if (listener.state !== "listening") throw ECONNREFUSED;
@@ -256,6 +254,8 @@ export class UnixSocket extends SocketFile {
       listener.roomWaiters.add(this);
       throw EAGAIN;
     }
+    if (this.state === "listening") throw EINVAL;
+    if (this.state === "connected") throw EISCONN;
     if (this.passcred && this.address === null) this.#autobind();
     const server = new UnixSocket({ ns: this.ns, type: this.type, protocol: this.protocol, flags: 0, owner: listener.ownerCred });
     server.embryo = true;
@@ -441,7 +441,8 @@ export class UnixSocket extends SocketFile {
     let i = 0;
     while (n < out.length && i < this.queue.length) {
       const m = this.queue[i]!;
-      if (n > 0 && (m.rights !== null || !sameCred(m.creds, first.creds))) break;
+      // Never glue data from different writers when the reader asked for credentials.
+      if (n > 0 && this.passcred && !sameCred(m.creds, first.creds)) break;
       const k = Math.min(m.data.length, out.length - n);
       out.set(m.data.subarray(0, k), n);
       n += k;
