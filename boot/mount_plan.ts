@@ -82,7 +82,7 @@ export function planMounts(mounts: readonly SpecMount[], bundleDir: string): Pla
 
 function planOne(m: SpecMount, i: number, bundleDir: string): PlannedMount {
   const field = (f: string) => `config.json: mounts[${i}].${f}`;
-  const destination = posix.normalize(m.destination);
+  const destination = posix.normalize(m.destination).replace(/(.)\/$/, "$1");
   const options = m.options ?? [];
   let readonly = false, flags = 0, bind = false, sizeBytes: number | null = null;
   for (const o of options) {

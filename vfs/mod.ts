@@ -8,7 +8,8 @@
  * - path_walk.ts: component-by-component resolution (symlinks, `..`, mounts, permissions).
  * - {@linkcode Location} and {@linkcode Mount} (mount.ts): (mount, dentry) pairs.
  * - {@linkcode Dentry} and {@linkcode Filesystem} (dentry.ts): what a filesystem implements.
- * - Filesystems: hostfs/ (a read-only host directory). Later: overlay, tmpfs, procfs, devfs.
+ * - Filesystems: hostfs/ (a read-only host directory); kernfs/ (synthetic files) with procfs/,
+ *   devfs/ and sysfs/ built on it. Later: overlay, tmpfs.
  * - Open files: {@linkcode FileDescription} (file_description.ts) and its implementations:
  *   DirectoryFile, OPathFile, HostRegularFile, HostFile (host stdio).
  *

@@ -83,9 +83,6 @@ function mayInspect(c: ProcCaller, p: ProcProcess): boolean {
     (c.creds.fsuid === p.creds.uid && c.creds.fsuid === p.creds.euid && c.creds.fsuid === p.creds.suid);
 }
 
-/** /proc/sys/kernel/pid_max. */
-const PID_MAX = 4194304;
-
 /** @savable /proc itself: fixed entries plus a directory per process. */
 class ProcRoot extends KDentry {
   readonly #fixed: StaticDir;
@@ -110,7 +107,7 @@ class ProcRoot extends KDentry {
     kernel.add(new SystemFile(pfs, kernel, "osrelease", "osrelease"));
     kernel.add(new SystemFile(pfs, kernel, "version", "kversion"));
     kernel.add(new FixedFile(pfs, kernel, "ostype", "Linux\n"));
-    kernel.add(new FixedFile(pfs, kernel, "pid_max", `${PID_MAX}\n`));
+    kernel.add(new SystemFile(pfs, kernel, "pid_max", "pid_max"));
     kernel.add(new FixedFile(pfs, kernel, "ngroups_max", "65536\n"));
     kernel.add(new FixedFile(pfs, kernel, "cap_last_cap", "40\n"));
     kernel.add(new FixedFile(pfs, kernel, "threads-max", `${0x3fff * 8}\n`));
@@ -176,7 +173,7 @@ class SelfLink extends KSymlink {
 
 type SystemKind =
   | "meminfo" | "cpuinfo" | "stat" | "uptime" | "loadavg" | "version" | "filesystems" | "swaps"
-  | "cmdline" | "hostname" | "domainname" | "osrelease" | "kversion" | "boot_id" | "uuid";
+  | "cmdline" | "hostname" | "domainname" | "osrelease" | "kversion" | "boot_id" | "uuid" | "pid_max";
 
 /** @savable A machine-wide file of /proc. */
 class SystemFile extends GeneratedFile {
@@ -222,6 +219,8 @@ class SystemFile extends GeneratedFile {
         return this.pfs.bootId + "\n";
       case "uuid":
         return crypto.randomUUID() + "\n";
+      case "pid_max":
+        return `${sys.pidMax}\n`;
     }
   }
 }
