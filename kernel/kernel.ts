@@ -402,6 +402,8 @@ export class Kernel {
   #cancelSleep(t: Task): void {
     const w = (t.syscallState as { waiter?: FutexWaiter } | null)?.waiter;
     if (w) this.futex.remove(w);
+    // A blocked open of a FIFO holds a counted end (kernel/syscalls/linux/sys_file.ts).
+    (t.syscallState as { pendingFile?: { decRef(): void } } | null)?.pendingFile?.decRef();
     if (t.savedMask !== null && t.sigWaitSet === null) { /* sigsuspend: restored at delivery */ }
     t.sigWaitSet = null;
   }

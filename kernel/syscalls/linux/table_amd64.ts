@@ -6,6 +6,7 @@
  */
 
 import type { SyscallEntry } from "./support.ts";
+import { table as attr } from "./sys_attr.ts";
 import { table as clone } from "./sys_clone.ts";
 import { table as dirent } from "./sys_dirent.ts";
 import { table as exec } from "./sys_exec.ts";
@@ -16,6 +17,7 @@ import { table as identity } from "./sys_identity.ts";
 import { table as info } from "./sys_info.ts";
 import { table as itimer } from "./sys_itimer.ts";
 import { table as kill } from "./sys_kill.ts";
+import { table as link } from "./sys_link.ts";
 import { table as mm } from "./sys_mm.ts";
 import { table as pgrp } from "./sys_pgrp.ts";
 import { table as pipe } from "./sys_pipe.ts";
@@ -30,12 +32,13 @@ import { table as signal } from "./sys_signal.ts";
 import { table as stat } from "./sys_stat.ts";
 import { table as thread } from "./sys_thread.ts";
 import { table as time } from "./sys_time.ts";
+import { table as truncate } from "./sys_truncate.ts";
 import { table as wait } from "./sys_wait.ts";
 import { table as xattr } from "./sys_xattr.ts";
 
 const families: Record<number, SyscallEntry>[] = [
-  clone, dirent, exec, file, fs, futex, identity, info, itimer, kill, mm, pgrp, pipe, poll, prctl, process, random, readWrite, rlimit, sched, signal, stat, thread,
-  time, wait, xattr,
+  attr, clone, dirent, exec, file, fs, futex, identity, info, itimer, kill, link, mm, pgrp, pipe, poll, prctl, process, random, readWrite, rlimit, sched, signal, stat, thread,
+  time, truncate, wait, xattr,
 ];
 
 /** Indexed by syscall number; sparse. */
