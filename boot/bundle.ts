@@ -13,7 +13,8 @@
 import * as posix from "node:path/posix";
 import { BootError, describeFsError } from "./errors.ts";
 import { quote } from "./flags.ts";
-import { defaultSpec, parseSpec, type Rlimit, rlimitsOf, type Spec, type SpecMount } from "./spec.ts";
+import { defaultSpec, parseSpec, type Rlimit, rlimitsOf, type Spec } from "./spec.ts";
+import { type PlannedMount, planMounts } from "./mount_plan.ts";
 
 /** The file name of the spec inside a bundle. */
 export const CONFIG_JSON = "config.json";
@@ -35,8 +36,8 @@ export interface LaunchConfig {
   /** The host directory that becomes "/", absolute and free of symlinks. */
   rootHostPath: string;
   readonly: boolean;
-  /** Kept for mount support; not yet applied. */
-  mounts: SpecMount[];
+  /** config.json's mounts, checked (the loader adds /proc, /dev and /sys). */
+  mounts: PlannedMount[];
 }
 
 /**
@@ -87,7 +88,7 @@ export function loadBundle(
     hostname: spec.hostname ?? opts.id ?? "sentry",
     rootHostPath,
     readonly: spec.root.readonly ?? false,
-    mounts: spec.mounts ?? [],
+    mounts: planMounts(spec.mounts ?? [], bundleDir),
   };
 }
 

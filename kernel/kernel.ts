@@ -89,6 +89,8 @@ export class Kernel {
   /** @nosave Lookup of the task running on a platform context. */
   readonly #byCtx = new Map<Context, Task>();
   #nextTid = 1;
+  /** The task whose system call is being handled, for /proc/self; null between syscalls. */
+  current: Task | null = null;
   #init: ThreadGroup | null = null;
   /** The wait status of init once it exited. */
   #initStatus: number | null = null;
@@ -119,6 +121,11 @@ export class Kernel {
 
   allocTid(): number {
     return this.#nextTid++;
+  }
+
+  /** The last thread id handed out (/proc/loadavg, /proc/stat). */
+  get lastTid(): number {
+    return this.#nextTid - 1;
   }
 
   /**
@@ -424,6 +431,7 @@ export class Kernel {
       this.log.once(`nosys-${nr}`, `Unsupported syscall ${nr}: returning ENOSYS`);
       result = -ENOSYS.errno;
     } else {
+      this.current = t;
       try {
         result = entry.fn(t, t.argsFor(info));
       } catch (e) {
@@ -437,6 +445,7 @@ export class Kernel {
         }
       }
     }
+    this.current = null;
     if (t.state === "dead") return false; // the syscall killed its own task (kill, SIGPIPE)
     if (typeof result === "number") {
       t.ctx.setReturn(result);

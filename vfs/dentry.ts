@@ -114,6 +114,15 @@ export abstract class Dentry {
   }
 
   /**
+   * For /proc's "magic links" (fd/N, cwd, root, exe): where following this symlink leads,
+   * without reading its target as a path (Linux's nd_jump_link). Null for ordinary symlinks.
+   * Throws (EACCES, ENOENT) when the link may not or cannot be followed.
+   */
+  magicLink(): Location | null {
+    return null;
+  }
+
+  /**
    * Opens this file for I/O (never with O_PATH: the VFS makes those itself). The VFS has done
    * every permission and flag check. Directories get a {@linkcode DirectoryFile} by default;
    * other types must be overridden.

@@ -165,6 +165,13 @@ function walkImpl(
     }
     if ((cd.mode & S_IFMT) === S_IFLNK && (!final || follow || mustBeDir)) {
       if (++links > MAXSYMLINKS) throw ELOOP;
+      const jump = cd.magicLink();
+      if (jump !== null) {
+        // A magic link (/proc/PID/fd/N) leads to a place, not to a path: no "..", no root.
+        m = jump.mount;
+        d = jump.dentry;
+        continue;
+      }
       const target = cd.readlink();
       if (target.length === 0) throw ENOENT;
       if (target.charCodeAt(0) === SLASH) {

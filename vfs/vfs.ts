@@ -98,11 +98,15 @@ export class VirtualFilesystem {
    * Mounts fs (its root, or the subtree at root) on the directory at. Stacks on an existing
    * mount there. Permission checks are the caller's (mount(2) needs CAP_SYS_ADMIN).
    */
-  mount(at: Location, fs: Filesystem, o: { readonly: boolean; root?: Dentry }): Mount {
+  mount(
+    at: Location,
+    fs: Filesystem,
+    o: { readonly: boolean; root?: Dentry; flags?: number; source?: string },
+  ): Mount {
     if (!at.isDir) throw ENOTDIR;
     const m = new Mount({
       id: this.#nextMountId++, fs, root: o.root ?? fs.root, parent: at.mount, mountpoint: at.dentry,
-      readonly: o.readonly,
+      readonly: o.readonly, flags: o.flags ?? 0, source: o.source ?? fs.name,
     });
     at.mount.children.set(at.dentry, m);
     return m;
@@ -155,6 +159,7 @@ export class VirtualFilesystem {
     const d = loc.dentry;
     const type = d.mode & S_IFMT;
     if (type === S_IFLNK) throw ELOOP; // Only reachable with O_NOFOLLOW.
+    if ((type === S_IFCHR || type === S_IFBLK) && loc.mount.nodev) throw EACCES;
     if ((flags & O_DIRECTORY) && type !== S_IFDIR) throw ENOTDIR;
     const acc = flags & O_ACCMODE;
     let want = acc === O_WRONLY ? 0 : MAY_READ;
@@ -243,7 +248,7 @@ export class VirtualFilesystem {
   openExecutable(ctx: PathContext, dir: Location, path: string): Executable {
     const loc = walk(ctx, dir, path, true);
     const d = loc.dentry;
-    if (!d.isRegular) throw EACCES;
+    if (!d.isRegular || loc.mount.noexec) throw EACCES;
     if (!mayAccess(ctx.creds, MAY_EXEC, d.mode, d.uid, d.gid)) throw EACCES;
     return { file: d.open(loc, O_RDONLY | O_LARGEFILE), location: loc, hostPath: d.hostPath() };
   }

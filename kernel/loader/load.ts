@@ -98,6 +98,7 @@ function openExecutable(t: Task, path: string): FileDescription {
   const ctx = { root: t.fs.root, creds: t.creds };
   const f = vfs.openAt(ctx, t.fs.cwd, path, O_RDONLY, 0);
   try {
+    if (f.location()?.mount.noexec) throw EACCES; // MS_NOEXEC
     const st = f.stat();
     if ((st.mode & S_IFMT) !== S_IFREG) throw EACCES;
     // Execute permission: someone must have x; non-root needs the matching x bit.
@@ -217,6 +218,7 @@ function loadElf(t: Task, file: FileDescription, args: ExecArgs, target: LoadTar
     const mm = target.mm;
     mm.brkStart = mm.brk = pageRoundUp(main.end);
     mm.executable = args.path;
+    mm.exe = file.location();
 
     // The stack: RLIMIT_STACK bytes (capped) below STACK_TOP, like Linux's initial stack VMA.
     const stackLimit = Math.min(t.tg.limits.soft(RLIMIT_STACK), 64 << 20);

@@ -19,6 +19,7 @@ import { table as itimer } from "./sys_itimer.ts";
 import { table as kill } from "./sys_kill.ts";
 import { table as link } from "./sys_link.ts";
 import { table as mm } from "./sys_mm.ts";
+import { table as mount } from "./sys_mount.ts";
 import { table as pgrp } from "./sys_pgrp.ts";
 import { table as pipe } from "./sys_pipe.ts";
 import { table as poll } from "./sys_poll.ts";
@@ -37,8 +38,36 @@ import { table as wait } from "./sys_wait.ts";
 import { table as xattr } from "./sys_xattr.ts";
 
 const families: Record<number, SyscallEntry>[] = [
-  attr, clone, dirent, exec, file, fs, futex, identity, info, itimer, kill, link, mm, pgrp, pipe, poll, prctl, process, random, readWrite, rlimit, sched, signal, stat, thread,
-  time, truncate, wait, xattr,
+  attr,
+  clone,
+  dirent,
+  exec,
+  file,
+  fs,
+  futex,
+  identity,
+  info,
+  itimer,
+  kill,
+  link,
+  mm,
+  mount,
+  pgrp,
+  pipe,
+  poll,
+  prctl,
+  process,
+  random,
+  readWrite,
+  rlimit,
+  sched,
+  signal,
+  stat,
+  thread,
+  time,
+  truncate,
+  wait,
+  xattr,
 ];
 
 /** Indexed by syscall number; sparse. */
