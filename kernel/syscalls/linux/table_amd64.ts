@@ -8,6 +8,7 @@
 import type { SyscallEntry } from "./support.ts";
 import { table as clone } from "./sys_clone.ts";
 import { table as dirent } from "./sys_dirent.ts";
+import { table as epoll } from "./sys_epoll.ts";
 import { table as exec } from "./sys_exec.ts";
 import { table as file } from "./sys_file.ts";
 import { table as fs } from "./sys_fs.ts";
@@ -34,7 +35,7 @@ import { table as wait } from "./sys_wait.ts";
 import { table as xattr } from "./sys_xattr.ts";
 
 const families: Record<number, SyscallEntry>[] = [
-  clone, dirent, exec, file, fs, futex, identity, info, itimer, kill, mm, pgrp, pipe, poll, prctl, process, random, readWrite, rlimit, sched, signal, stat, thread,
+  clone, dirent, epoll, exec, file, fs, futex, identity, info, itimer, kill, mm, pgrp, pipe, poll, prctl, process, random, readWrite, rlimit, sched, signal, stat, thread,
   time, wait, xattr,
 ];
 
