@@ -257,6 +257,11 @@ export class EpollInstance extends FileDescription implements FileWatcher {
   override get isStream(): boolean {
     return true;
   }
+
+  /** noop_llseek, as Linux's file operations for this file. */
+  override seek(): number {
+    return 0;
+  }
 }
 
 /** What fstat reports for an anonymous-inode file (eventpoll, eventfd, timerfd, ...). */

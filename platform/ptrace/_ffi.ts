@@ -531,6 +531,25 @@ export function pidfdOpen(pid: number): number {
   return r === -1n ? -errno() : Number(r);
 }
 
+// ---- memory files (memfd_create for the sandbox's memfds) -----------------------------------
+
+const SYS_ftruncate = 77;
+const SYS_memfd_create = 319;
+const memfdName = new TextEncoder().encode("sentry-memfd\0");
+
+/** memfd_create(2) on the host, close-on-exec added; returns fd or -errno. */
+export function hostMemfdCreate(flags: number): number {
+  const name = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(memfdName)));
+  const r = libc.syscall3(BigInt(SYS_memfd_create), name, BigInt(flags | 1 /* MFD_CLOEXEC */), 0n);
+  return r === -1n ? -errno() : Number(r);
+}
+
+/** ftruncate(2) on the host; returns 0 or -errno. */
+export function hostFtruncate(fd: number, len: number): number {
+  const r = libc.syscall3(BigInt(SYS_ftruncate), BigInt(fd), BigInt(len), 0n);
+  return r === -1n ? -errno() : 0;
+}
+
 // ---- clocks -------------------------------------------------------------------------------
 
 const tsBuf = new BigInt64Array(2);
