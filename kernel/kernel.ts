@@ -36,8 +36,9 @@ import { SYSCALL_TABLE } from "./syscalls/linux/table_amd64.ts";
 import { straceEnter, straceExit } from "./strace.ts";
 import { ExecFatalError, loadExecutable, resolveExecutable } from "./loader/load.ts";
 import { monotonicNs } from "./time.ts";
+import { EVENT_IN } from "../waiter/mod.ts";
 import { FutexTable, type FutexWaiter } from "./futex.ts";
-import type { KernelTimer } from "./timers.ts";
+import type { DeadlineTarget, KernelTimer } from "./timers.ts";
 import { deliverableSet, deliverSignals, disposition, sendSignal as queueSignal } from "./task_signals.ts";
 import type { SigInfo } from "./signal_frame.ts";
 import { SA_RESTART } from "../abi/linux/signal.ts";
@@ -98,6 +99,8 @@ export class Kernel {
   readonly #runQueue: Task[] = [];
   /** Signal timers (alarm, itimers). Small; scanned linearly. */
   readonly #timers = new Set<KernelTimer>();
+  /** Deadline-driven objects (timerfds). Small; scanned linearly. */
+  readonly #deadlineTargets = new Set<DeadlineTarget>();
   /** Tasks sleeping with a deadline. Small; scanned linearly. */
   readonly #timed = new Set<Task>();
   /** Number of tasks in user mode. */
@@ -219,6 +222,16 @@ export class Kernel {
     wake?.();
   }
 
+  /** Starts watching d's deadline (see DeadlineTarget); idempotent. */
+  addDeadline(d: DeadlineTarget): void {
+    this.#deadlineTargets.add(d);
+    this.#kick();
+  }
+
+  removeDeadline(d: DeadlineTarget): void {
+    this.#deadlineTargets.delete(d);
+  }
+
   removeTimer(tm: KernelTimer): void {
     this.#timers.delete(tm);
   }
@@ -299,8 +312,14 @@ export class Kernel {
 
   /** Wakes tasks whose deadline passed; returns the earliest remaining deadline. */
   #expireDeadlines(now: number): number | null {
-    if (this.#timed.size === 0 && this.#timers.size === 0) return null;
+    if (this.#timed.size === 0 && this.#timers.size === 0 && this.#deadlineTargets.size === 0) return null;
     let next: number | null = null;
+    for (const d of [...this.#deadlineTargets]) {
+      if (d.deadlineNs !== null && d.deadlineNs <= now) d.expire(now);
+      const dl = d.deadlineNs;
+      if (dl === null) this.#deadlineTargets.delete(d);
+      else if (next === null || dl < next) next = dl;
+    }
     for (const tm of [...this.#timers]) {
       if (tm.deadlineNs <= now) {
         if (tm.intervalNs > 0) tm.deadlineNs += Math.ceil((now - tm.deadlineNs + 1) / tm.intervalNs) * tm.intervalNs;
@@ -557,6 +576,7 @@ export class Kernel {
     if (tg.itimerReal) this.removeTimer(tg.itimerReal);
     tg.itimerReal = null;
     tg.zombie = true;
+    tg.exitQueue.notify(EVENT_IN);
     this.vforkDone(tg);
     const init = this.#init;
     // Orphans go to the nearest living subreaper ancestor, else to init.

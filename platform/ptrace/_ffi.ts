@@ -588,6 +588,16 @@ export function pidfdOpen(pid: number): number {
   return r === -1n ? -errno() : Number(r);
 }
 
+// ---- memory files (memfd_create for the sandbox's memfds) -----------------------------------
+
+const sandboxMemfdName = new TextEncoder().encode("sentry-memfd\0");
+
+/** memfd_create(2) on the host for a sandbox memfd, close-on-exec added; returns fd or -errno. */
+export function hostMemfdCreate(flags: number): number {
+  const fd = libc.memfd_create(sandboxMemfdName, flags | MFD_CLOEXEC);
+  return fd === -1 ? -errno() : fd;
+}
+
 // ---- clocks -------------------------------------------------------------------------------
 
 const tsBuf = new BigInt64Array(2);

@@ -16,6 +16,7 @@ import { FifoEnd } from "../../../vfs/mod.ts";
 import { EVENT_IN, EVENT_OUT } from "../../../waiter/mod.ts";
 import { copyInPath, pathCtx, startDir } from "./_path.ts";
 import { block, partial, supported, type SyscallEntry, type SyscallFn, type SyscallResult } from "./support.ts";
+import { F_ADD_SEALS, F_GET_SEALS, fcntlSeals } from "./sys_memfd.ts";
 
 /** Status flags F_SETFL may change; the access mode and creation flags stay. */
 const SETFL_MASK = O_APPEND | O_ASYNC | O_DIRECT | O_NOATIME | O_NONBLOCK;
@@ -121,6 +122,9 @@ const sysFcntl: SyscallFn = (t, a) => {
     case F_SETFL:
       file.flags = (file.flags & ~SETFL_MASK) | (a.int(2) & SETFL_MASK);
       return 0;
+    case F_ADD_SEALS:
+    case F_GET_SEALS:
+      return fcntlSeals(file, cmd, a.int(2));
     default:
       throw EINVAL;
   }
