@@ -35,6 +35,7 @@ import { table as rlimit } from "./sys_rlimit.ts";
 import { table as sched } from "./sys_sched.ts";
 import { table as signal } from "./sys_signal.ts";
 import { table as signalfd } from "./sys_signalfd.ts";
+import { table as socket } from "./sys_socket.ts";
 import { table as stat } from "./sys_stat.ts";
 import { table as thread } from "./sys_thread.ts";
 import { table as time } from "./sys_time.ts";
@@ -73,6 +74,7 @@ const families: Record<number, SyscallEntry>[] = [
   sched,
   signal,
   signalfd,
+  socket,
   stat,
   thread,
   time,
