@@ -93,8 +93,9 @@ export function loadBundle(
 }
 
 /**
- * The configuration of `sentry do`: the host's / read-only, the caller's working directory,
- * environment and hostname, uid and gid 0.
+ * The configuration of `sentry do`: the host's / under a writable in-memory overlay (as
+ * `runsc do`: the application may change anything, the host tree never changes), the
+ * caller's working directory, environment and hostname, uid and gid 0.
  */
 export function doConfig(
   command: readonly string[],
@@ -110,7 +111,7 @@ export function doConfig(
     rlimits: new Map(),
     hostname: host.hostname,
     rootHostPath: "/",
-    readonly: true,
+    readonly: false,
     mounts: [],
   };
 }

@@ -70,7 +70,10 @@ export class FdTable {
     }
     const old = this.#slots.get(fd);
     this.#slots.set(fd, { file, cloexec });
-    old?.file.decRef();
+    if (old) {
+      old.file.descriptorClosed(this);
+      old.file.decRef();
+    }
   }
 
   /** close(2): removes fd and drops its reference. */
@@ -78,6 +81,8 @@ export class FdTable {
     const s = this.#slots.get(fd);
     if (!s) throw EBADF;
     this.#slots.delete(fd);
+    // POSIX record locks go with any close by their owner (this table), as Linux's filp_close.
+    s.file.descriptorClosed(this);
     s.file.decRef();
   }
 

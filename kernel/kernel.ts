@@ -36,8 +36,11 @@ import { SYSCALL_TABLE } from "./syscalls/linux/table_amd64.ts";
 import { straceEnter, straceExit } from "./strace.ts";
 import { ExecFatalError, loadExecutable, resolveExecutable } from "./loader/load.ts";
 import { monotonicNs } from "./time.ts";
+import { EVENT_IN } from "../waiter/mod.ts";
+import { SocketFile } from "./socket/socket.ts";
+import { UnixNamespace } from "./socket/unix/namespace.ts";
 import { FutexTable, type FutexWaiter } from "./futex.ts";
-import type { KernelTimer } from "./timers.ts";
+import type { DeadlineTarget, KernelTimer } from "./timers.ts";
 import { deliverableSet, deliverSignals, disposition, sendSignal as queueSignal } from "./task_signals.ts";
 import type { SigInfo } from "./signal_frame.ts";
 import { SA_RESTART } from "../abi/linux/signal.ts";
@@ -85,6 +88,8 @@ export class Kernel {
 
   readonly tasks = new Map<number, Task>();
   readonly futex = new FutexTable();
+  /** AF_UNIX names: abstract ones and the sockets bound to filesystem inodes. */
+  readonly unixNames = new UnixNamespace();
   readonly threadGroups = new Map<number, ThreadGroup>();
   /** @nosave Lookup of the task running on a platform context. */
   readonly #byCtx = new Map<Context, Task>();
@@ -98,6 +103,8 @@ export class Kernel {
   readonly #runQueue: Task[] = [];
   /** Signal timers (alarm, itimers). Small; scanned linearly. */
   readonly #timers = new Set<KernelTimer>();
+  /** Deadline-driven objects (timerfds). Small; scanned linearly. */
+  readonly #deadlineTargets = new Set<DeadlineTarget>();
   /** Tasks sleeping with a deadline. Small; scanned linearly. */
   readonly #timed = new Set<Task>();
   /** Number of tasks in user mode. */
@@ -219,6 +226,16 @@ export class Kernel {
     wake?.();
   }
 
+  /** Starts watching d's deadline (see DeadlineTarget); idempotent. */
+  addDeadline(d: DeadlineTarget): void {
+    this.#deadlineTargets.add(d);
+    this.#kick();
+  }
+
+  removeDeadline(d: DeadlineTarget): void {
+    this.#deadlineTargets.delete(d);
+  }
+
   removeTimer(tm: KernelTimer): void {
     this.#timers.delete(tm);
   }
@@ -299,8 +316,14 @@ export class Kernel {
 
   /** Wakes tasks whose deadline passed; returns the earliest remaining deadline. */
   #expireDeadlines(now: number): number | null {
-    if (this.#timed.size === 0 && this.#timers.size === 0) return null;
+    if (this.#timed.size === 0 && this.#timers.size === 0 && this.#deadlineTargets.size === 0) return null;
     let next: number | null = null;
+    for (const d of [...this.#deadlineTargets]) {
+      if (d.deadlineNs !== null && d.deadlineNs <= now) d.expire(now);
+      const dl = d.deadlineNs;
+      if (dl === null) this.#deadlineTargets.delete(d);
+      else if (next === null || dl < next) next = dl;
+    }
     for (const tm of [...this.#timers]) {
       if (tm.deadlineNs <= now) {
         if (tm.intervalNs > 0) tm.deadlineNs += Math.ceil((now - tm.deadlineNs + 1) / tm.intervalNs) * tm.intervalNs;
@@ -387,9 +410,14 @@ export class Kernel {
     while (!(set & (1n << BigInt(signo - 1)))) signo++;
     const act = t.tg.handlers.get(signo);
     if (disposition(signo, act) !== "handler") return;
-    const restart = t.lastBlockRestart === "sys" && (act.flags & SA_RESTART) !== 0;
+    // A syscall that already made progress (a socket send or MSG_WAITALL receive) returns
+    // that count instead of EINTR, and is not restarted.
+    const partial = (t.syscallState as { partial?: number } | null)?.partial ?? 0;
+    const restart = partial === 0 && t.lastBlockRestart === "sys" && (act.flags & SA_RESTART) !== 0;
     this.#cancelSleep(t);
-    if (restart) {
+    if (partial > 0) {
+      t.ctx.setReturn(partial);
+    } else if (restart) {
       const r = t.ctx.regs;
       r.set("rip", r.get("rip") - 2); // back onto the syscall instruction
       r.set64("rax", r.get64("orig_rax"));
@@ -398,7 +426,7 @@ export class Kernel {
       t.ctx.setReturn(-EINTR.errno);
     }
     if (this.strace) {
-      this.log.strace(straceExit(t, t.straceEntry, restart ? "? ERESTARTSYS" : -EINTR.errno, 0));
+      this.log.strace(straceExit(t, t.straceEntry, partial > 0 ? partial : restart ? "? ERESTARTSYS" : -EINTR.errno, 0));
       t.straceEntry = "";
     }
     t.inSyscall = false;
@@ -409,6 +437,8 @@ export class Kernel {
   #cancelSleep(t: Task): void {
     const w = (t.syscallState as { waiter?: FutexWaiter } | null)?.waiter;
     if (w) this.futex.remove(w);
+    // A blocked open of a FIFO holds a counted end (kernel/syscalls/linux/sys_file.ts).
+    (t.syscallState as { pendingFile?: { decRef(): void } } | null)?.pendingFile?.decRef();
     if (t.savedMask !== null && t.sigWaitSet === null) { /* sigsuspend: restored at delivery */ }
     t.sigWaitSet = null;
   }
@@ -435,7 +465,7 @@ export class Kernel {
       } catch (e) {
         if (e instanceof LinuxError) {
           result = -e.errno;
-          if (e === EPIPE && SIGPIPE_SYSCALLS.has(nr)) this.sendSignal(t.tg, 13);
+          if (e === EPIPE && SIGPIPE_SYSCALLS.has(nr) && raisesSigpipe(t, info.argInt(0))) this.sendSignal(t.tg, 13);
         } else {
           this.log.warning(`BUG in ${entry.name} of ${t}: ${(e as Error)?.stack ?? e}`);
           if (Deno.env.get("SENTRY_PANIC_ON_BUG") === "1") throw e;
@@ -555,6 +585,7 @@ export class Kernel {
     if (tg.itimerReal) this.removeTimer(tg.itimerReal);
     tg.itimerReal = null;
     tg.zombie = true;
+    tg.exitQueue.notify(EVENT_IN);
     this.vforkDone(tg);
     const init = this.#init;
     // Orphans go to the nearest living subreaper ancestor, else to init.
@@ -620,6 +651,12 @@ export class Kernel {
 
 /** Write-family syscalls that raise SIGPIPE when they fail with EPIPE. */
 const SIGPIPE_SYSCALLS: ReadonlySet<number> = new Set([1, 18, 20, 296, 328]);
+
+/** A write-family EPIPE on fd raises SIGPIPE: always for pipes, for sockets as their type says. */
+function raisesSigpipe(t: Task, fd: number): boolean {
+  const f = t.fdTable.has(fd) ? t.fdTable.get(fd) : null;
+  return !(f instanceof SocketFile) || f.sigpipeOnEpipe;
+}
 
 function hostUts(): { release: string; version: string } {
   let version = "#1 SMP";

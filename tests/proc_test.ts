@@ -86,16 +86,16 @@ Deno.test("/dev has the memory devices and the stdio links, and host stdio still
   assert.match(r.stderr, /cat: \/dev\/tty: No such device or address/);
 });
 
-Deno.test("/proc/mounts lists the root, /proc, /dev and /sys; /sys tells glibc the CPU count", async () => {
+Deno.test("/proc/mounts lists the root, /proc, /dev, /dev/shm and /sys; /sys tells glibc the CPU count", async () => {
   const r = await runSentry(["/bin/sh", "-c", "cat /proc/mounts; cat /sys/devices/system/cpu/online; nproc --all"]);
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stdout.trimEnd().split("\n");
-  assert.deepEqual(lines.slice(0, 4).map((l) => l.split(" ").slice(1, 3).join(" ")), [
-    "/ hostfs", "/proc proc", "/dev devtmpfs", "/sys sysfs",
+  assert.deepEqual(lines.slice(0, 5).map((l) => l.split(" ").slice(1, 3).join(" ")), [
+    "/ overlay", "/proc proc", "/dev devtmpfs", "/dev/shm tmpfs", "/sys sysfs",
   ]);
   // glibc counts the cpuN directories; the online range must agree with them.
-  const n = Number(lines[5]);
-  assert.equal(lines[4], n > 1 ? `0-${n - 1}` : "0");
+  const n = Number(lines[6]);
+  assert.equal(lines[5], n > 1 ? `0-${n - 1}` : "0");
 });
 
 Deno.test("mount, umount2 and chroot work as root in the sandbox, with EBUSY and MNT_DETACH", async () => {
@@ -104,7 +104,9 @@ Deno.test("mount, umount2 and chroot work as root in the sandbox, with EBUSY and
   assert.equal(r.stdout, [
     "mount proc: ok", "status visible: 1", "mount ext4: No such device",
     "umount while a file is open: Device or resource busy", "umount: ok", "status visible: 0",
-    "umount again: Invalid argument", "bind /etc: ok", "passwd visible: 1", "remount ro: ok",
+    "umount again: Invalid argument", "mount tmpfs: ok", "write 4096: 4096", "write up to the size: 4096",
+    "write past the size: -1 No space left on device", "mount tmpfs bad option: Invalid argument",
+    "umount tmpfs: ok", "file visible: 0", "bind /etc: ok", "passwd visible: 1", "remount ro: ok",
     "chdir into it: ok", "umount busy cwd: Device or resource busy", "umount detach: ok", "chdir /: ok",
     "passwd visible: 0", "umount bad flags: Invalid argument", "umount /: Device or resource busy",
     "chroot /etc: ok", "passwd at /passwd: 1", "",
@@ -165,14 +167,34 @@ Deno.test("hostile paths through /proc never leave the sandbox's root", async ()
 });
 
 /** A config.json running /prog in rootfs with the given mounts. */
-function spec(mounts: unknown[], args = ["/prog"]): Record<string, unknown> {
+function spec(mounts: unknown[], args = ["/prog"], readonly = true): Record<string, unknown> {
   return {
     ociVersion: "1.0.2",
-    process: { args, cwd: "/", env: ["PATH=/"] },
-    root: { path: "rootfs", readonly: true },
+    process: { args, cwd: "/", env: ["PATH=/usr/bin:/bin"] },
+    root: { path: "rootfs", readonly },
     mounts,
   };
 }
+
+Deno.test("config.json tmpfs mounts are writable with their size limit; missing mount points are created", async () => {
+  const mounts = [
+    { destination: "/work/scratch", type: "tmpfs", source: "tmpfs", options: ["size=64k", "mode=700"] },
+    { destination: "/data", type: "bind", source: "data", options: ["bind"] },
+  ];
+  const script = "echo hi > /work/scratch/f && cat /work/scratch/f && stat -c '%a %U' /work/scratch && " +
+    "head -c 100000 /dev/zero > /work/scratch/big; echo big=$?; echo x > /data/f; echo bind=$?; grep -c ' /work/scratch tmpfs ' /proc/mounts";
+  await withBundle(spec(mounts, ["/bin/sh", "-c", script], false), {}, async (dir) => {
+    // The root is the host's / under the in-memory overlay, so that sh and coreutils run.
+    const cfg = JSON.parse(Deno.readTextFileSync(`${dir}/config.json`));
+    cfg.root.path = "/";
+    Deno.writeTextFileSync(`${dir}/config.json`, JSON.stringify(cfg));
+    const r = await sentryRun(["run", "--bundle", dir]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /No space left on device/);
+    assert.match(r.stderr, /Read-only file system/);
+    assert.equal(r.stdout, "hi\n700 root\nbig=1\nbind=2\n1\n"); // dash: 2 for a failed redirection
+  });
+});
 
 Deno.test("config.json bind mounts show the host directory; noexec makes execve EACCES", async () => {
   const hello = await compileC("hello", { static: true });
@@ -195,7 +217,7 @@ Deno.test("a bad mount entry in config.json is one line and status 125", async (
   const cases: [unknown[], string][] = [
     [[{ destination: "/mnt", type: "ext4", source: "/dev/sda" }], `sentry: config.json: mounts[0].type: "ext4" is not supported (expected proc, sysfs, tmpfs, devpts, mqueue, cgroup or bind)\n`],
     [[{ destination: "/mnt", type: "bind", source: "nowhere" }], "No such file or directory\n"],
-    [[{ destination: "/nowhere", type: "proc" }], `sentry: config.json: mounts[0].destination: "/nowhere" does not exist in the root filesystem (mount points are not created yet)\n`],
+    [[{ destination: "/nowhere", type: "proc" }], `sentry: config.json: mounts[0].destination: "/nowhere" does not exist in the root filesystem, which is read-only\n`],
     [[{ destination: "/inside", type: "proc" }], `sentry: config.json: mounts[0].destination: "/inside" is not a directory\n`],
   ];
   const hello = await compileC("hello", { static: true });

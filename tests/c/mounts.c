@@ -29,6 +29,17 @@ int main(int argc, char **argv) {
   TRY("umount", umount2(mnt, 0));
   printf("status visible: %d\n", exists(path));
   TRY("umount again", umount2(mnt, 0));
+  TRY("mount tmpfs", mount("none", mnt, "tmpfs", 0, "size=8k,mode=0700"));
+  snprintf(path, sizeof path, "%s/file", mnt);
+  int w = open(path, O_CREAT | O_WRONLY, 0600);
+  printf("write 4096: %zd\n", write(w, path, 1) + write(w, (char[4095]){0}, 4095));
+  printf("write up to the size: %zd\n", write(w, (char[8192]){0}, 8192));
+  ssize_t n = write(w, "x", 1);
+  printf("write past the size: %zd %s\n", n, strerror(errno));
+  close(w);
+  TRY("mount tmpfs bad option", mount("none", mnt, "tmpfs", 0, "colour=blue"));
+  TRY("umount tmpfs", umount2(mnt, 0));
+  printf("file visible: %d\n", exists(path));
   TRY("bind /etc", mount("/etc", mnt, NULL, MS_BIND, NULL));
   snprintf(path, sizeof path, "%s/passwd", mnt);
   printf("passwd visible: %d\n", exists(path));

@@ -39,7 +39,8 @@ import type { DirEntry, FileDescription } from "../file_description.ts";
 import { Location, Mount } from "../mount.ts";
 import { PipeEnd } from "../pipe.ts";
 import {
-  dirEntry, FixedFile, FixedSymlink, GeneratedFile, KDentry, KernFilesystem, KSymlink, StaticDir,
+  ANON_INODE_FS_MAGIC, dirEntry, FixedFile, FixedSymlink, GeneratedFile, KDentry, KernFilesystem, KSymlink,
+  PROC_SUPER_MAGIC, StaticDir,
 } from "../kernfs/kernfs.ts";
 import { dtFromMode } from "../hostfs/hostfs.ts";
 import type { ProcCaller, ProcProcess, ProcSource, ProcThread } from "./source.ts";
@@ -55,10 +56,10 @@ export class ProcFilesystem extends KernFilesystem {
   readonly bootId: string = crypto.randomUUID();
 
   constructor(source: ProcSource) {
-    super("proc");
+    super("proc", PROC_SUPER_MAGIC);
     this.source = source;
     this.root = new ProcRoot(this);
-    const anon = new KernFilesystem("anon_inodefs");
+    const anon = new KernFilesystem("anon_inodefs", ANON_INODE_FS_MAGIC);
     this.anonRoot = new StaticDir(anon, null, "", 0o500);
     anon.root = this.anonRoot;
     this.anonMount = new Mount({ id: 0, fs: anon, root: this.anonRoot, parent: null, mountpoint: null, readonly: false });
