@@ -68,14 +68,13 @@ export class VirtualFilesystem {
 
   /**
    * A tree whose root is the host directory rootHostPath: read-only (EROFS) when readonly, else
-   * an overlay of a writable upper layer over it (the host tree never changes): in memory, or
-   * the host directory upperHostPath. Throws a LinuxError when a directory cannot be opened.
+   * an overlay of a writable in-memory upper layer over it (the host tree never changes).
+   * Throws a LinuxError when the directory cannot be opened.
    */
-  static create(o: { rootHostPath: string; readonly: boolean; upperHostPath?: string | null }): VirtualFilesystem {
+  static create(o: { rootHostPath: string; readonly: boolean }): VirtualFilesystem {
     const lower = HostFilesystem.open(o.rootHostPath);
     if (o.readonly) return new VirtualFilesystem(lower, true);
     try {
-      if (o.upperHostPath) throw EINVAL; // TODO host-directory upper layer
       const upper = new TmpfsFilesystem();
       return new VirtualFilesystem(new OverlayFilesystem(lower, upper), false);
     } catch (e) {
