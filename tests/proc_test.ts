@@ -86,6 +86,21 @@ Deno.test("/dev has the memory devices and the stdio links, and host stdio still
   assert.match(r.stderr, /cat: \/dev\/tty: No such device or address/);
 });
 
+Deno.test("shell redirections into /proc files and fd links work; a socket's fd link cannot be opened", async () => {
+  const py = [
+    "import socket, os",
+    "s = socket.socket(socket.AF_UNIX)",
+    "p = '/proc/self/fd/%d' % s.fileno()",
+    "print(os.readlink(p).startswith('socket:['))",
+    "try: open(p)",
+    "except OSError as e: print(e.errno)",
+  ].join("\n");
+  const script = `echo -3 > /proc/self/oom_score_adj; cat /proc/self/oom_score_adj; echo out > /proc/self/fd/1; python3 -c "${py}"`;
+  const r = await runSentry(["/bin/sh", "-c", script]);
+  assert.equal(r.stderr, "");
+  assert.equal(r.stdout, "-3\nout\nTrue\n6\n"); // inherited across fork; ENXIO
+});
+
 Deno.test("/proc/mounts lists the root, /proc, /dev, /dev/shm and /sys; /sys tells glibc the CPU count", async () => {
   const r = await runSentry(["/bin/sh", "-c", "cat /proc/mounts; cat /sys/devices/system/cpu/online; nproc --all"]);
   assert.equal(r.code, 0, r.stderr);

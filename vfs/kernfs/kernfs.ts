@@ -19,11 +19,11 @@
  * @module
  */
 
-import { EACCES, EINVAL, ENOTDIR } from "../../kernel/errno.ts";
+import { EACCES, EINVAL, ENOTDIR, EPERM } from "../../kernel/errno.ts";
 import {
   O_ACCMODE, O_RDONLY, O_TRUNC, S_IFDIR, S_IFLNK, S_IFREG, SEEK_CUR, SEEK_END, SEEK_SET,
 } from "../../abi/linux/file.ts";
-import { Dentry, type Filesystem, type FsStat } from "../dentry.ts";
+import { Dentry, type Filesystem, type FsStat, type SetAttr } from "../dentry.ts";
 import type { DirEntry, FileDescription, Stat } from "../file_description.ts";
 import { LocatedFile } from "../located_file.ts";
 import type { Location } from "../mount.ts";
@@ -236,6 +236,17 @@ export abstract class GeneratedFile extends KDentry {
   /** Handles one write(2) of data (the whole buffer; the offset is ignored as in procfs). */
   writeContents(_data: Uint8Array): void {
     throw EINVAL;
+  }
+
+  /**
+   * open(O_TRUNC) of a writable file (`echo 5 > /proc/self/oom_score_adj`) truncates nothing,
+   * as procfs; other attribute changes are EPERM.
+   */
+  override setattr(attr: SetAttr): void {
+    const onlySize = attr.mode === undefined && attr.uid === undefined && attr.gid === undefined &&
+      attr.atimeNs === undefined && attr.mtimeNs === undefined;
+    if (onlySize && this.writable) return;
+    throw EPERM;
   }
 
   override open(loc: Location, flags: number): FileDescription {

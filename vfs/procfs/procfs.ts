@@ -22,7 +22,8 @@
  * renamed, or lies outside the reader's root, is still the one reached; and nothing is reached
  * that is not in the sandbox's tree. A descriptor that is not in the tree (a pipe, a socket,
  * the sentry's stdio) is reached through a private mount that is not in the tree either:
- * opening it re-opens the pipe (with the new access mode) or shares the description.
+ * opening it re-opens the pipe (with the new access mode), fails with ENXIO for a socket, or
+ * shares the description (and O_TRUNC truncates nothing).
  *
  * Access: a process's magic links and its environ need "ptrace access" to it: the same real
  * uid as the reader's fsuid, or root (Linux's PTRACE_MODE_READ_FSCREDS, simplified).
@@ -30,11 +31,11 @@
  * @module
  */
 
-import { EACCES, EINVAL, ENOENT } from "../../kernel/errno.ts";
+import { EACCES, EINVAL, ENOENT, ENXIO, EPERM } from "../../kernel/errno.ts";
 import {
-  O_ACCMODE, O_RDONLY, O_RDWR, O_WRONLY, S_IFDIR, S_IFLNK, S_IFMT,
+  O_ACCMODE, O_RDONLY, O_RDWR, O_WRONLY, S_IFDIR, S_IFLNK, S_IFMT, S_IFSOCK,
 } from "../../abi/linux/file.ts";
-import type { Dentry } from "../dentry.ts";
+import type { Dentry, SetAttr } from "../dentry.ts";
 import type { DirEntry, FileDescription } from "../file_description.ts";
 import { Location, Mount } from "../mount.ts";
 import { PipeEnd } from "../pipe.ts";
@@ -542,8 +543,14 @@ class DescriptionDentry extends KDentry {
     return this.file.stat();
   }
 
+  /** O_TRUNC through the link (`echo x > /dev/stdout`) leaves the shared file as it is. */
+  override setattr(attr: SetAttr): void {
+    if (attr.mode !== undefined || attr.uid !== undefined || attr.gid !== undefined) throw EPERM;
+  }
+
   override open(_loc: Location, flags: number): FileDescription {
     const f = this.file;
+    if ((this.mode & S_IFMT) === S_IFSOCK) throw ENXIO; // sockets cannot be opened, as Linux
     const acc = flags & O_ACCMODE;
     if (f instanceof PipeEnd && acc !== O_RDWR) {
       return new PipeEnd(f.pipe, acc === O_RDONLY, flags & ~O_ACCMODE);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { EACCES, ELOOP, ENOENT, ENOTDIR, ENXIO, EROFS } from "../../kernel/errno.ts";
 import { Credentials } from "../../kernel/creds.ts";
-import { O_NOFOLLOW, O_PATH, O_RDONLY, O_WRONLY, S_IFDIR, S_IFIFO, S_IFMT } from "../../abi/linux/file.ts";
+import { O_NOFOLLOW, O_PATH, O_RDONLY, O_TRUNC, O_WRONLY, S_IFDIR, S_IFIFO, S_IFMT } from "../../abi/linux/file.ts";
 import type { FileDescription } from "../file_description.ts";
 import { newPipe, PipeEnd } from "../pipe.ts";
 import { walk } from "../path_walk.ts";
@@ -175,7 +175,8 @@ Deno.test("cmdline and environ come from the process's memory; oom_score_adj is 
     };
     assert.equal(cat(t, "/mnt/1/cmdline"), "sh\0-c\0");
     assert.equal(cat(t, "/mnt/1/environ"), "A=1\0");
-    const f = t.vfs.openAt(t.ctx, t.vfs.root(), "/mnt/1/oom_score_adj", O_WRONLY, 0);
+    // A shell's `echo -500 > .../oom_score_adj` opens with O_TRUNC, which truncates nothing.
+    const f = t.vfs.openAt(t.ctx, t.vfs.root(), "/mnt/1/oom_score_adj", O_WRONLY | O_TRUNC, 0);
     f.write(new TextEncoder().encode("-500\n"), null);
     f.decRef();
     assert.equal(t.init.oomScoreAdj, -500);
