@@ -38,6 +38,7 @@ import { ExecFatalError, loadExecutable, resolveExecutable } from "./loader/load
 import { monotonicNs } from "./time.ts";
 import { EVENT_IN } from "../waiter/mod.ts";
 import { FutexTable, type FutexWaiter } from "./futex.ts";
+import { LockTable } from "../vfs/lock.ts";
 import type { DeadlineTarget, KernelTimer } from "./timers.ts";
 import { deliverableSet, deliverSignals, disposition, sendSignal as queueSignal } from "./task_signals.ts";
 import type { SigInfo } from "./signal_frame.ts";
@@ -86,6 +87,8 @@ export class Kernel {
 
   readonly tasks = new Map<number, Task>();
   readonly futex = new FutexTable();
+  /** flock, POSIX and OFD file locks (vfs/lock.ts). */
+  readonly fileLocks = new LockTable();
   readonly threadGroups = new Map<number, ThreadGroup>();
   /** @nosave Lookup of the task running on a platform context. */
   readonly #byCtx = new Map<Context, Task>();

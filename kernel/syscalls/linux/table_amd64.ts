@@ -18,6 +18,7 @@ import { table as identity } from "./sys_identity.ts";
 import { table as info } from "./sys_info.ts";
 import { table as itimer } from "./sys_itimer.ts";
 import { table as kill } from "./sys_kill.ts";
+import { table as lock } from "./sys_lock.ts";
 import { table as memfd } from "./sys_memfd.ts";
 import { table as mm } from "./sys_mm.ts";
 import { table as pgrp } from "./sys_pgrp.ts";
@@ -40,7 +41,7 @@ import { table as wait } from "./sys_wait.ts";
 import { table as xattr } from "./sys_xattr.ts";
 
 const families: Record<number, SyscallEntry>[] = [
-  clone, dirent, epoll, eventfd, exec, file, fs, futex, identity, info, itimer, kill, memfd, mm, pgrp, pidfd, pipe, poll,
+  clone, dirent, epoll, eventfd, exec, file, fs, futex, identity, info, itimer, kill, lock, memfd, mm, pgrp, pidfd, pipe, poll,
   prctl, process, random, readWrite, rlimit, sched, signal, signalfd, stat, thread, time, timerfd, wait, xattr,
 ];
 
