@@ -33,6 +33,7 @@ import { table as rlimit } from "./sys_rlimit.ts";
 import { table as sched } from "./sys_sched.ts";
 import { table as signal } from "./sys_signal.ts";
 import { table as signalfd } from "./sys_signalfd.ts";
+import { table as splice } from "./sys_splice.ts";
 import { table as stat } from "./sys_stat.ts";
 import { table as thread } from "./sys_thread.ts";
 import { table as time } from "./sys_time.ts";
@@ -42,7 +43,7 @@ import { table as xattr } from "./sys_xattr.ts";
 
 const families: Record<number, SyscallEntry>[] = [
   clone, dirent, epoll, eventfd, exec, file, fs, futex, identity, info, itimer, kill, lock, memfd, mm, pgrp, pidfd, pipe, poll,
-  prctl, process, random, readWrite, rlimit, sched, signal, signalfd, stat, thread, time, timerfd, wait, xattr,
+  prctl, process, random, readWrite, rlimit, sched, signal, signalfd, splice, stat, thread, time, timerfd, wait, xattr,
 ];
 
 /** Indexed by syscall number; sparse. */
