@@ -40,6 +40,7 @@ import { EVENT_IN } from "../waiter/mod.ts";
 import { SocketFile } from "./socket/socket.ts";
 import { UnixNamespace } from "./socket/unix/namespace.ts";
 import { FutexTable, type FutexWaiter } from "./futex.ts";
+import { LockTable } from "../vfs/lock.ts";
 import type { DeadlineTarget, KernelTimer } from "./timers.ts";
 import { deliverableSet, deliverSignals, disposition, sendSignal as queueSignal } from "./task_signals.ts";
 import type { SigInfo } from "./signal_frame.ts";
@@ -90,6 +91,8 @@ export class Kernel {
   readonly futex = new FutexTable();
   /** AF_UNIX names: abstract ones and the sockets bound to filesystem inodes. */
   readonly unixNames = new UnixNamespace();
+  /** flock, POSIX and OFD file locks (vfs/lock.ts). */
+  readonly fileLocks = new LockTable();
   readonly threadGroups = new Map<number, ThreadGroup>();
   /** @nosave Lookup of the task running on a platform context. */
   readonly #byCtx = new Map<Context, Task>();
