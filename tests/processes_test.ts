@@ -39,3 +39,7 @@ Deno.test("xargs -P4 and a find | sort | head pipeline behave as natively", asyn
 Deno.test("8 pthreads contending on a mutex and a condition variable print the same totals as natively", async () => {
   await assertSameAsNative([await compileC("threads")]);
 });
+
+Deno.test("job control: stop, continue, wait WUNTRACED/WCONTINUED, SIGTSTP to a group and orphaned groups behave as natively", async () => {
+  await assertSameAsNative([await compileC("jobcontrol")]);
+});
