@@ -46,7 +46,7 @@ import { sigBit } from "./signals.ts";
 import type { SigInfo } from "./signal_frame.ts";
 import { SA_RESTART } from "../abi/linux/signal.ts";
 import { CORE_SIGNALS, SIGNAL_NAMES } from "../abi/linux/signal.ts";
-import { RLIMIT_NOFILE } from "../abi/linux/limits.ts";
+import { RLIMIT_CORE, RLIMIT_NOFILE } from "../abi/linux/limits.ts";
 
 export interface KernelOptions {
   platform: Platform;
@@ -564,11 +564,14 @@ export class Kernel {
     }
   }
 
-  /** Kills a thread group with a signal's default action. */
+  /**
+   * Kills a thread group with a signal's default action. For a core-dump signal the wait
+   * status gets the core-dump bit (0x80) when Linux would have written a core (see
+   * {@linkcode coreWouldBeDumped}); the sandbox itself never writes a core file.
+   */
   killGroup(tg: ThreadGroup, signo: number): void {
-    // The sandbox never writes core files, so the core-dump bit is never set.
-    void CORE_SIGNALS;
-    this.#exitGroup(tg, signo & 0x7f);
+    const core = CORE_SIGNALS.has(signo) && coreWouldBeDumped(tg);
+    this.#exitGroup(tg, (signo & 0x7f) | (core ? 0x80 : 0));
   }
 
   /** Ends every task of tg; tg reports `status` to wait(2). */
@@ -684,6 +687,28 @@ export class Kernel {
     this.#kick();
   }
 }
+
+/**
+ * True when Linux would report a core dump (WCOREDUMP) for tg: the process is dumpable
+ * (PR_SET_DUMPABLE) and its RLIMIT_CORE allows a core. The rule for the limit follows the host's
+ * core_pattern, so that a program sees the same wait status in the sandbox as natively: with a
+ * file pattern Linux dumps only when RLIMIT_CORE is at least a page; with a pipe (`|handler`,
+ * e.g. systemd-coredump) it dumps unless RLIMIT_CORE is 1. The one difference: natively a file
+ * core can fail to be written (a read-only working directory) and then the bit is clear.
+ */
+function coreWouldBeDumped(tg: ThreadGroup): boolean {
+  if (tg.dumpable !== 1) return false;
+  const limit = tg.limits.get(RLIMIT_CORE).cur;
+  return HOST_CORE_PATTERN_IS_PIPE ? limit !== 1n : limit >= 4096n;
+}
+
+const HOST_CORE_PATTERN_IS_PIPE: boolean = (() => {
+  try {
+    return Deno.readTextFileSync("/proc/sys/kernel/core_pattern").startsWith("|");
+  } catch {
+    return false;
+  }
+})();
 
 /** Write-family syscalls that raise SIGPIPE when they fail with EPIPE. */
 const SIGPIPE_SYSCALLS: ReadonlySet<number> = new Set([1, 18, 20, 296, 328]);
