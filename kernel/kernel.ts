@@ -37,6 +37,8 @@ import { straceEnter, straceExit } from "./strace.ts";
 import { ExecFatalError, loadExecutable, resolveExecutable } from "./loader/load.ts";
 import { monotonicNs } from "./time.ts";
 import { EVENT_IN } from "../waiter/mod.ts";
+import { SocketFile } from "./socket/socket.ts";
+import { UnixNamespace } from "./socket/unix/namespace.ts";
 import { FutexTable, type FutexWaiter } from "./futex.ts";
 import { LockTable } from "../vfs/lock.ts";
 import type { DeadlineTarget, KernelTimer } from "./timers.ts";
@@ -89,10 +91,14 @@ export class Kernel {
   readonly futex = new FutexTable();
   /** flock, POSIX and OFD file locks (vfs/lock.ts). */
   readonly fileLocks = new LockTable();
+  /** AF_UNIX names: abstract ones and the sockets bound to filesystem inodes. */
+  readonly unixNames = new UnixNamespace();
   readonly threadGroups = new Map<number, ThreadGroup>();
   /** @nosave Lookup of the task running on a platform context. */
   readonly #byCtx = new Map<Context, Task>();
   #nextTid = 1;
+  /** The task whose system call is being handled, for /proc/self; null between syscalls. */
+  current: Task | null = null;
   #init: ThreadGroup | null = null;
   /** The wait status of init once it exited. */
   #initStatus: number | null = null;
@@ -125,6 +131,11 @@ export class Kernel {
 
   allocTid(): number {
     return this.#nextTid++;
+  }
+
+  /** The last thread id handed out (/proc/loadavg, /proc/stat). */
+  get lastTid(): number {
+    return this.#nextTid - 1;
   }
 
   /**
@@ -402,9 +413,14 @@ export class Kernel {
     while (!(set & (1n << BigInt(signo - 1)))) signo++;
     const act = t.tg.handlers.get(signo);
     if (disposition(signo, act) !== "handler") return;
-    const restart = t.lastBlockRestart === "sys" && (act.flags & SA_RESTART) !== 0;
+    // A syscall that already made progress (a socket send or MSG_WAITALL receive) returns
+    // that count instead of EINTR, and is not restarted.
+    const partial = (t.syscallState as { partial?: number } | null)?.partial ?? 0;
+    const restart = partial === 0 && t.lastBlockRestart === "sys" && (act.flags & SA_RESTART) !== 0;
     this.#cancelSleep(t);
-    if (restart) {
+    if (partial > 0) {
+      t.ctx.setReturn(partial);
+    } else if (restart) {
       const r = t.ctx.regs;
       r.set("rip", r.get("rip") - 2); // back onto the syscall instruction
       r.set64("rax", r.get64("orig_rax"));
@@ -413,7 +429,7 @@ export class Kernel {
       t.ctx.setReturn(-EINTR.errno);
     }
     if (this.strace) {
-      this.log.strace(straceExit(t, t.straceEntry, restart ? "? ERESTARTSYS" : -EINTR.errno, 0));
+      this.log.strace(straceExit(t, t.straceEntry, partial > 0 ? partial : restart ? "? ERESTARTSYS" : -EINTR.errno, 0));
       t.straceEntry = "";
     }
     t.inSyscall = false;
@@ -424,6 +440,8 @@ export class Kernel {
   #cancelSleep(t: Task): void {
     const w = (t.syscallState as { waiter?: FutexWaiter } | null)?.waiter;
     if (w) this.futex.remove(w);
+    // A blocked open of a FIFO holds a counted end (kernel/syscalls/linux/sys_file.ts).
+    (t.syscallState as { pendingFile?: { decRef(): void } } | null)?.pendingFile?.decRef();
     if (t.savedMask !== null && t.sigWaitSet === null) { /* sigsuspend: restored at delivery */ }
     t.sigWaitSet = null;
   }
@@ -444,12 +462,13 @@ export class Kernel {
       this.log.once(`nosys-${nr}`, `Unsupported syscall ${nr}: returning ENOSYS`);
       result = -ENOSYS.errno;
     } else {
+      this.current = t;
       try {
         result = entry.fn(t, t.argsFor(info));
       } catch (e) {
         if (e instanceof LinuxError) {
           result = -e.errno;
-          if (e === EPIPE && SIGPIPE_SYSCALLS.has(nr)) this.sendSignal(t.tg, 13);
+          if (e === EPIPE && SIGPIPE_SYSCALLS.has(nr) && raisesSigpipe(t, info.argInt(0))) this.sendSignal(t.tg, 13);
         } else {
           this.log.warning(`BUG in ${entry.name} of ${t}: ${(e as Error)?.stack ?? e}`);
           if (Deno.env.get("SENTRY_PANIC_ON_BUG") === "1") throw e;
@@ -457,6 +476,7 @@ export class Kernel {
         }
       }
     }
+    this.current = null;
     if (t.state === "dead") return false; // the syscall killed its own task (kill, SIGPIPE)
     if (typeof result === "number") {
       t.ctx.setReturn(result);
@@ -634,6 +654,12 @@ export class Kernel {
 
 /** Write-family syscalls that raise SIGPIPE when they fail with EPIPE. */
 const SIGPIPE_SYSCALLS: ReadonlySet<number> = new Set([1, 18, 20, 296, 328]);
+
+/** A write-family EPIPE on fd raises SIGPIPE: always for pipes, for sockets as their type says. */
+function raisesSigpipe(t: Task, fd: number): boolean {
+  const f = t.fdTable.has(fd) ? t.fdTable.get(fd) : null;
+  return !(f instanceof SocketFile) || f.sigpipeOnEpipe;
+}
 
 function hostUts(): { release: string; version: string } {
   let version = "#1 SMP";

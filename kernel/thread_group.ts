@@ -13,6 +13,7 @@ import type { KernelTimer } from "./timers.ts";
 import type { MemoryManager } from "./mm/mm.ts";
 import { Limits } from "./limits.ts";
 import { SignalHandlers } from "./signals.ts";
+import { monotonicNs } from "./time.ts";
 
 /** @savable */
 export class ThreadGroup {
@@ -57,6 +58,10 @@ export class ThreadGroup {
   execed = false;
   /** Signal sent to the parent when this group exits (SIGCHLD, or clone's choice). */
   exitSignal = 17;
+  /** Monotonic time when the process was created (/proc/PID/stat starttime). */
+  readonly startNs: number = monotonicNs();
+  /** /proc/PID/oom_score_adj (kept, not acted on). */
+  oomScoreAdj = 0;
   /** Accumulated CPU time in ns, user and system, of exited threads. */
   userNs = 0;
   sysNs = 0;

@@ -169,6 +169,15 @@ export abstract class FileDescription implements Waitable {
   get isStream(): boolean {
     return false;
   }
+
+  /**
+   * True for files that keep message boundaries (datagram and seqpacket sockets): readv and
+   * writev then move one message with one read() or write() of the whole gathered length,
+   * never one per iovec.
+   */
+  get messageOriented(): boolean {
+    return false;
+  }
 }
 
 /** Access to the calling task's memory, for ioctl and friends. Throws EFAULT. */
