@@ -2,13 +2,16 @@
  * EISCONN, EINVAL, EOPNOTSUPP, EPROTOTYPE, EMSGSIZE, EPIPE with SIGPIPE for streams only and
  * none under MSG_NOSIGNAL, ECONNREFUSED then ENOTCONN for a datagram whose peer died, autobind,
  * SO_TYPE/SO_DOMAIN/SO_PROTOCOL/SO_ERROR/SO_SNDBUF/SO_RCVBUF/SO_PASSCRED, fstat of a socket,
- * filesystem names on a missing directory or an existing file, ENOTSOCK. */
+ * filesystem names (a socket file in a temporary directory: bind, stat, connect, EADDRINUSE,
+ * ECONNREFUSED after close, ENOENT after unlink, EPROTOTYPE; a missing directory, an existing
+ * file), ENOTSOCK. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -196,7 +199,7 @@ int main(void) {
   T(getsockname(u, (struct sockaddr *)&a2, NULL));
   T(getsockname(1, (struct sockaddr *)&a2, &len));
 
-  printf("-- filesystem names\n");
+  printf("-- filesystem names that cannot be\n");
   len = path_addr(&a, "/nonexistent-dir/sock");
   T(bind(u, (struct sockaddr *)&a, len));
   T(connect(s2, (struct sockaddr *)&a, len));
@@ -204,6 +207,61 @@ int main(void) {
   T(bind(d, (struct sockaddr *)&a, len));
   T(connect(d, (struct sockaddr *)&a, len));
   T(connect(socket(AF_UNIX, SOCK_STREAM, 0), (struct sockaddr *)&a, len));
+
+  printf("-- filesystem names\n");
+  umask(022);
+  char dir[] = "/tmp/sentry-unix-XXXXXX";
+  if (mkdtemp(dir) == NULL) return 1;
+  char path[128], path2[128];
+  snprintf(path, sizeof path, "%s/sock", dir);
+  snprintf(path2, sizeof path2, "%s/other", dir);
+  int ps = socket(AF_UNIX, SOCK_STREAM, 0);
+  len = path_addr(&a, path);
+  T(bind(ps, (struct sockaddr *)&a, len));
+  struct stat pst;
+  T(stat(path, &pst));
+  printf("socket file: sock=%d mode=%o\n", S_ISSOCK(pst.st_mode), pst.st_mode & 07777);
+  len = sizeof a2;
+  T(getsockname(ps, (struct sockaddr *)&a2, &len));
+  printf("name len=%u matches=%d\n", len, len == offsetof(struct sockaddr_un, sun_path) + strlen(path) + 1 &&
+         strcmp(a2.sun_path, path) == 0);
+  T(listen(ps, 2));
+  int pc = socket(AF_UNIX, SOCK_STREAM, 0);
+  len = path_addr(&a, path);
+  T(connect(pc, (struct sockaddr *)&a, len));
+  len = sizeof a2;
+  T(getpeername(pc, (struct sockaddr *)&a2, &len));
+  printf("peer is the path: %d\n", strcmp(a2.sun_path, path) == 0);
+  int pa = accept(ps, NULL, NULL);
+  T(send(pc, "via path", 8, 0));
+  T(recv(pa, b, sizeof b, 0));
+  int other = socket(AF_UNIX, SOCK_STREAM, 0);
+  len = path_addr(&a, path);
+  T(bind(other, (struct sockaddr *)&a, len));
+  len = path_addr(&a, path2);
+  T(bind(ps, (struct sockaddr *)&a, len));
+  T(access(path2, F_OK));
+  int pd = socket(AF_UNIX, SOCK_DGRAM, 0);
+  len = path_addr(&a, path);
+  T(connect(pd, (struct sockaddr *)&a, len));
+  T(bind(pd, (struct sockaddr *)&a2, sizeof(sa_family_t)));
+  close(ps);
+  T(connect(other, (struct sockaddr *)&a, len));
+  T(unlink(path));
+  T(connect(other, (struct sockaddr *)&a, len));
+  len = path_addr(&a, path2);
+  int pds = socket(AF_UNIX, SOCK_DGRAM, 0);
+  T(bind(pds, (struct sockaddr *)&a, len));
+  int pdc = socket(AF_UNIX, SOCK_DGRAM, 0);
+  T(sendto(pdc, "dgram", 5, 0, (struct sockaddr *)&a, len));
+  socklen_t fl = sizeof a2;
+  T(recvfrom(pds, b, sizeof b, 0, (struct sockaddr *)&a2, &fl));
+  printf("from an unbound sender: len=%u\n", fl);
+  T(connect(other, (struct sockaddr *)&a, len));
+  T(unlink(path2));
+  T(rmdir(dir));
+  close(pa);
+  close(pc);
 
   printf("-- datagrams\n");
   socketpair(AF_UNIX, SOCK_DGRAM, 0, sv);
