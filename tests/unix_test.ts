@@ -21,12 +21,9 @@ Deno.test("a static binary uses socketpair and SCM_RIGHTS as natively", async ()
   await assertSameAsNative([await compileC("unix_rights", { static: true })]);
 });
 
-/**
- * asyncio over an abstract-name Unix socket. The event loop uses poll(2) (PollSelector): the
- * sentry has no epoll yet, which asyncio's default selector needs.
- */
+/** asyncio's default event loop (epoll) over an abstract-name Unix socket, in one process. */
 const ASYNCIO_ECHO = `
-import asyncio, os, selectors
+import asyncio, os
 
 N = 10000
 NAME = "\\0sentry-asyncio-echo-%d" % os.getpid()
@@ -58,9 +55,7 @@ async def main():
     await server.wait_closed()
     print("echoed", N, "messages,", total, "bytes")
 
-loop = asyncio.SelectorEventLoop(selectors.PollSelector())
-loop.run_until_complete(main())
-loop.close()
+asyncio.run(main())
 `;
 
 Deno.test("a Python asyncio echo server and client exchange 10,000 messages over a Unix socket", async () => {
