@@ -3,11 +3,13 @@
  * is installed, free and pinned to one CPU, side by side in one run (shared/MEASUREMENTS.md:
  * never compare against an old absolute number). Prints a table of medians with min and max.
  *
- *     deno task bench [--runs N] [--iterations N] [--only NAME,...] [--workloads NAME,...]
+ *     deno task bench [--runs N] [--iterations N] [--only NAME,...] [--workloads getpid,ipc,exec]
  *                     [--baseline DIR]
  *
- * Workloads: getpid (a C program's own timing) and exec (wall time of whole commands: a
- * /bin/true startup and the `/bin/sh -c` loop of 200 /bin/true runs of issue #3). --baseline
+ * Workloads: getpid (a C program's own timing), ipc (issue #5's pipe throughput, 256 MiB in
+ * 64 KiB writes, and 1-byte round trips over a Unix stream socketpair, timed by the program)
+ * and exec (wall time of whole commands: a /bin/true startup and the `/bin/sh -c` loop of 200
+ * /bin/true runs of issue #3). --baseline
  * adds a runner "sentry@base" from another checkout of this repository (e.g. a `git worktree`
  * of main), to compare a change with its base in one run.
  *
@@ -42,6 +44,8 @@ interface Benchmark {
   unit: string;
   source: string;
   args: (iterations: number) => string[];
+  /** The --workloads name that selects it (default: name). */
+  workload?: string;
 }
 
 const BENCHMARKS: Benchmark[] = [
@@ -50,6 +54,22 @@ const BENCHMARKS: Benchmark[] = [
     unit: "ns/call",
     source: "getpid.c",
     args: (n) => [String(n)],
+  },
+  {
+    // Issue #5: 256 MiB through a pipe in 64 KiB writes, between two processes.
+    name: "pipe 256 MiB",
+    unit: "MB/s",
+    source: "ipc.c",
+    args: () => ["pipe", "256"],
+    workload: "ipc",
+  },
+  {
+    // Issue #5: a 1-byte ping-pong over a SOCK_STREAM socketpair between two processes.
+    name: "unix stream 1-byte round trip",
+    unit: "µs",
+    source: "ipc.c",
+    args: (n) => ["unix-pingpong", String(n)],
+    workload: "ipc",
   },
 ];
 
@@ -221,7 +241,7 @@ async function main(): Promise<void> {
       runs: { type: "string", default: "5" },
       iterations: { type: "string", default: "20000" },
       only: { type: "string" },
-      workloads: { type: "string", default: "getpid,exec" },
+      workloads: { type: "string", default: "getpid,ipc,exec" },
       baseline: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -229,7 +249,7 @@ async function main(): Promise<void> {
   if (values.help) {
     console.log(
       "usage: deno task bench [--runs N] [--iterations N] [--only native,sentry,runsc,...] " +
-        "[--workloads getpid,exec] [--baseline DIR]",
+        "[--workloads getpid,ipc,exec] [--baseline DIR]",
     );
     return;
   }
@@ -244,7 +264,7 @@ async function main(): Promise<void> {
   const notes = new Set<string>(rs.flatMap((r) => r.missing ? [`${r.name}: ${r.missing}`] : []));
   try {
     const rows: string[][] = [];
-    for (const b of BENCHMARKS.filter((b) => workloads.includes(b.name))) {
+    for (const b of BENCHMARKS.filter((b) => workloads.includes(b.workload ?? b.name))) {
       const exe = await compile(b, dir);
       const cells = new Map<string, Cell>();
       // Interleave runners run by run, so that load changes touch every column alike.
@@ -265,7 +285,7 @@ async function main(): Promise<void> {
       }
     }
     if (workloads.includes("exec")) rows.push(...await commandRows(rs, runs, notes));
-    console.log(`${runs} runs (getpid: ${iterations} iterations each); median (min–max)\n`);
+    console.log(`${runs} runs (getpid, unix round trip: ${iterations} iterations each); median (min–max)\n`);
     printTable(["workload", ...rs.map((r) => r.name)], rows);
     if (notes.size > 0) console.log("\n" + [...notes].map((n) => `- ${n}`).join("\n"));
   } finally {
