@@ -68,15 +68,21 @@ export class VirtualFilesystem {
 
   /**
    * A tree whose root is the host directory rootHostPath: read-only (EROFS) when readonly, else
-   * an overlay of a writable in-memory upper layer over it (the host tree never changes).
-   * Throws a LinuxError when the directory cannot be opened.
+   * an overlay of a writable upper layer over it (the host tree never changes). The upper
+   * layer is memory, or the host directory upperHostPath (written through held descriptors,
+   * see vfs/hostfs). Throws a LinuxError when a directory cannot be opened.
    */
-  static create(o: { rootHostPath: string; readonly: boolean }): VirtualFilesystem {
+  static create(o: { rootHostPath: string; readonly: boolean; upperHostPath?: string | null }): VirtualFilesystem {
     const lower = HostFilesystem.open(o.rootHostPath);
     if (o.readonly) return new VirtualFilesystem(lower, true);
     try {
-      const upper = new TmpfsFilesystem();
-      return new VirtualFilesystem(new OverlayFilesystem(lower, upper), false);
+      const upper = o.upperHostPath ? HostFilesystem.open(o.upperHostPath, { writable: true }) : new TmpfsFilesystem();
+      try {
+        return new VirtualFilesystem(new OverlayFilesystem(lower, upper), false);
+      } catch (e) {
+        upper.release();
+        throw e;
+      }
     } catch (e) {
       lower.release();
       throw e;

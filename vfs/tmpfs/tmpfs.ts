@@ -605,6 +605,10 @@ export class TmpfsRegularFile extends LocatedFile {
     return 0;
   }
 
+  override allocate(mode: number, off: number, len: number): void {
+    this.inode.allocate(mode, off, len);
+  }
+
   override hostFdForMmap(): number {
     return this.inode.memfd();
   }

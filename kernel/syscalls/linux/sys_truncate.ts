@@ -1,8 +1,8 @@
 /**
  * File sizes and durability: truncate(2), ftruncate(2), fallocate(2), fsync(2),
- * fdatasync(2), sync(2), syncfs(2), sync_file_range(2). Every filesystem that can be written is
- * in memory (or the overlay's host upper, which needs no durability), so the sync calls only
- * validate their descriptor.
+ * fdatasync(2), sync(2), syncfs(2), sync_file_range(2). fsync and fdatasync reach the host
+ * for files of a writable host directory (rw bind mounts, the overlay's host upper); the
+ * other writable filesystems are in memory, so the other sync calls only validate.
  *
  * @module
  */
@@ -11,7 +11,6 @@ import { EBADF, EINVAL, EISDIR, ENODEV, EOPNOTSUPP, ESPIPE } from "../../errno.t
 import {
   AT_FDCWD, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, O_APPEND, O_PATH,
 } from "../../../abi/linux/file.ts";
-import { TmpfsRegularFile } from "../../../vfs/mod.ts";
 import { copyInPath, pathCtx, startDir } from "./_path.ts";
 import { partial, supported, type SyscallEntry, type SyscallFn } from "./support.ts";
 
@@ -48,10 +47,10 @@ const sysFallocate: SyscallFn = (t, a) => {
   if (file.isStream) throw ESPIPE;
   const loc = file.location();
   if (loc !== null && loc.isDir) throw EISDIR;
-  if (!(file instanceof TmpfsRegularFile)) throw loc === null ? ENODEV : EOPNOTSUPP;
+  if (loc === null) throw ENODEV;
   if ((file.flags & O_APPEND) && (mode & FALLOC_FL_PUNCH_HOLE)) throw EBADF;
   if (off + len > Number.MAX_SAFE_INTEGER) throw EINVAL;
-  file.inode.allocate(mode, off, len);
+  file.allocate(mode, off, len);
   return 0;
 };
 
@@ -60,6 +59,7 @@ function syncFd(t: Parameters<SyscallFn>[0], fd: number): number {
   const file = t.fdTable.get(fd);
   if (file.flags & O_PATH) throw EBADF;
   if (file.location() === null) throw EINVAL;
+  file.sync();
   return 0;
 }
 
@@ -96,6 +96,6 @@ export const table: Record<number, SyscallEntry> = {
   77: supported("ftruncate", sysFtruncate),
   162: supported("sync", sysSync),
   277: supported("sync_file_range", sysSyncFileRange),
-  285: partial("fallocate", sysFallocate, "modes 0, KEEP_SIZE and PUNCH_HOLE|KEEP_SIZE, on tmpfs and overlay files"),
+  285: partial("fallocate", sysFallocate, "modes 0, KEEP_SIZE and PUNCH_HOLE|KEEP_SIZE, on tmpfs, overlay and writable host files"),
   306: supported("syncfs", sysSyncfs),
 };
