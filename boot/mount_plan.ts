@@ -4,8 +4,8 @@
  * with one line and status 125, as the rest of the spec does. The loader applies the plan
  * (boot/mounts.ts) once the root filesystem exists.
  *
- * Every sandbox also gets /proc (proc), /dev (devfs) and /sys (sysfs) unless config.json
- * mounts something else there ({@linkcode DEFAULT_MOUNTS}), as runsc does.
+ * Every sandbox also gets /proc (proc), /dev (devfs), /dev/shm (tmpfs) and /sys (sysfs) unless
+ * config.json mounts something else there ({@linkcode DEFAULT_MOUNTS}), as runsc does.
  *
  * @module
  */
@@ -26,7 +26,7 @@ export type MountKind =
   | "devfs"
   /** An in-memory filesystem. */
   | "tmpfs"
-  /** A host directory (read-only until the writable host filesystem exists). */
+  /** A host directory (read-only until hostfs can write). */
   | "bind"
   /** Accepted and not mounted: devpts, mqueue, cgroup (devfs and sysfs provide the directories). */
   | "skip";
@@ -49,18 +49,24 @@ export interface PlannedMount {
   flags: number;
   /** tmpfs size limit in bytes (size=), or null. */
   sizeBytes: number | null;
+  /** tmpfs root mode (mode=, octal), uid= and gid=, or null. */
+  mode: number | null;
+  uid: number | null;
+  gid: number | null;
 }
 
 /** The mounts every sandbox gets unless config.json mounts something at their destination. */
 export const DEFAULT_MOUNTS: readonly PlannedMount[] = [
   defaultMount("/proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, false),
   defaultMount("/dev", "devfs", "devtmpfs", MS_NOSUID, false),
+  defaultMount("/dev/shm", "tmpfs", "tmpfs", MS_NOSUID | MS_NODEV, false),
   defaultMount("/sys", "sysfs", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, true),
 ];
 
 function defaultMount(destination: string, kind: MountKind, type: string, flags: number, ro: boolean): PlannedMount {
   return {
     index: null, destination, kind, type, hostSource: null, source: type, readonly: ro, flags, sizeBytes: null,
+    mode: null, uid: null, gid: null,
   };
 }
 
@@ -82,9 +88,10 @@ export function planMounts(mounts: readonly SpecMount[], bundleDir: string): Pla
 
 function planOne(m: SpecMount, i: number, bundleDir: string): PlannedMount {
   const field = (f: string) => `config.json: mounts[${i}].${f}`;
-  const destination = posix.normalize(m.destination);
+  const destination = posix.normalize(m.destination).replace(/(.)\/$/, "$1");
   const options = m.options ?? [];
   let readonly = false, flags = 0, bind = false, sizeBytes: number | null = null;
+  let mode: number | null = null, uid: number | null = null, gid: number | null = null;
   for (const o of options) {
     switch (o) {
       case "ro": readonly = true; break;
@@ -105,9 +112,17 @@ function planOne(m: SpecMount, i: number, bundleDir: string): PlannedMount {
         if (key === "size") {
           sizeBytes = parseSize(value);
           if (sizeBytes === null) throw new BootError(`${field("options")}: ${quote(o)}: expected a size such as 64m`);
+        } else if (key === "mode") {
+          if (!/^[0-7]{1,4}$/.test(value)) throw new BootError(`${field("options")}: ${quote(o)}: expected an octal mode`);
+          mode = parseInt(value, 8);
+        } else if (key === "uid" || key === "gid") {
+          if (!/^[0-9]{1,10}$/.test(value) || Number(value) > 0xffff_fffe) {
+            throw new BootError(`${field("options")}: ${quote(o)}: expected an id`);
+          }
+          if (key === "uid") uid = Number(value);
+          else gid = Number(value);
         }
-        // Other key=value options (mode=, uid=, gid=, nr_inodes=, ptmxmode=) are filesystem
-        // data: accepted.
+        // Other key=value options (nr_inodes=, ptmxmode=, ...) are filesystem data: accepted.
       }
     }
   }
@@ -131,7 +146,7 @@ function planOne(m: SpecMount, i: number, bundleDir: string): PlannedMount {
   }
   return {
     index: i, destination, kind, type: type === "" ? "bind" : type, hostSource,
-    source: m.source ?? type, readonly, flags, sizeBytes,
+    source: m.source ?? type, readonly, flags, sizeBytes, mode, uid, gid,
   };
 }
 

@@ -3,22 +3,24 @@
  * is resolved inside the sandbox (symlinks stay inside the root) and the filesystem mounted on
  * it. Called by the loader before init exists.
  *
- * Mount points must already exist in the root filesystem (the read-only host root cannot grow
- * new directories): a default mount whose directory is missing is left out, a config.json
- * mount whose directory is missing stops the sentry with one line.
+ * Missing mount points are created (with their parents) when the root is writable (the
+ * overlay); on a read-only root a default mount whose directory is missing is left out, and a
+ * config.json mount whose directory is missing stops the sentry with one line.
  *
  * @module
  */
 
 import { Credentials } from "../kernel/creds.ts";
-import { ENOENT, LinuxError } from "../kernel/errno.ts";
+import { ENOENT, EROFS, LinuxError } from "../kernel/errno.ts";
 import type { DebugLog } from "../kernel/log.ts";
-import { type Filesystem, HostFilesystem, type Location, type VirtualFilesystem, walk } from "../vfs/mod.ts";
+import {
+  type Filesystem, HostFilesystem, type Location, type PathContext, type VirtualFilesystem, walk,
+} from "../vfs/mod.ts";
+import { TmpfsFilesystem } from "../vfs/tmpfs/tmpfs.ts";
 import { ProcFilesystem } from "../vfs/procfs/procfs.ts";
 import type { ProcSource } from "../vfs/procfs/source.ts";
 import { DevFilesystem } from "../vfs/devfs/devfs.ts";
 import { SysFilesystem } from "../vfs/sysfs/sysfs.ts";
-import { KernFilesystem, StaticDir } from "../vfs/kernfs/kernfs.ts";
 import { BootError } from "./errors.ts";
 import { quote } from "./flags.ts";
 import type { PlannedMount } from "./mount_plan.ts";
@@ -43,16 +45,16 @@ export function applyMounts(plan: readonly PlannedMount[], env: MountEnv): void 
     }
     let at: Location;
     try {
-      at = walk(ctx, root, p.destination, true);
+      at = mountPoint(env.vfs, ctx, p.destination);
     } catch (e) {
       if (!(e instanceof LinuxError)) throw e;
       if (p.index === null) {
         env.log.debug(`mount: ${what}: ${e.message}; skipped`);
         continue;
       }
-      if (e === ENOENT) {
+      if (e === ENOENT || e === EROFS) {
         throw new BootError(
-          `${what}: ${quote(p.destination)} does not exist in the root filesystem (mount points are not created yet)`,
+          `${what}: ${quote(p.destination)} does not exist in the root filesystem, which is read-only`,
         );
       }
       throw new BootError(`${what}: ${quote(p.destination)}: ${e.message}`);
@@ -62,11 +64,35 @@ export function applyMounts(plan: readonly PlannedMount[], env: MountEnv): void 
       throw new BootError(`${what}: ${quote(p.destination)} is not a directory`);
     }
     const fs = makeFilesystem(p, env);
-    // Until writable filesystems exist, tmpfs and bind mounts are read-only (writes: EROFS).
-    const readonly = p.readonly || p.kind === "tmpfs" || p.kind === "bind";
+    // Until hostfs can write, bind mounts are read-only (writes: EROFS).
+    const readonly = p.readonly || p.kind === "bind";
     env.vfs.mount(at, fs, { readonly, flags: p.flags, source: p.source });
     env.log.debug(`mount: ${p.type} (${p.kind}) at ${p.destination}${readonly ? " ro" : ""}`);
   }
+}
+
+/**
+ * The directory at path, created with its missing parents (mode 0755, as runc does) when the
+ * tree can be written; ENOENT or EROFS when it cannot.
+ */
+function mountPoint(vfs: VirtualFilesystem, ctx: PathContext, path: string): Location {
+  const root = ctx.root;
+  try {
+    return walk(ctx, root, path, true);
+  } catch (e) {
+    if (e !== ENOENT) throw e;
+  }
+  let prefix = "";
+  for (const name of path.split("/").filter((n) => n !== "")) {
+    prefix += "/" + name;
+    try {
+      walk(ctx, root, prefix, true);
+    } catch (e) {
+      if (e !== ENOENT) throw e;
+      vfs.mkdirAt(ctx, root, prefix, 0o755);
+    }
+  }
+  return walk(ctx, root, path, true);
 }
 
 function makeFilesystem(p: PlannedMount, env: MountEnv): Filesystem {
@@ -77,12 +103,10 @@ function makeFilesystem(p: PlannedMount, env: MountEnv): Filesystem {
       return new SysFilesystem(env.ncpus);
     case "devfs":
       return new DevFilesystem();
-    case "tmpfs": {
-      // A placeholder: an empty directory, until the in-memory filesystem exists.
-      const fs = new KernFilesystem("tmpfs");
-      fs.root = new StaticDir(fs, null, "", 0o1777);
-      return fs;
-    }
+    case "tmpfs":
+      return new TmpfsFilesystem({
+        mode: p.mode ?? 0o1777, uid: p.uid ?? 0, gid: p.gid ?? 0, sizeLimit: p.sizeBytes ?? Infinity,
+      });
     case "bind":
       try {
         return HostFilesystem.open(p.hostSource!);

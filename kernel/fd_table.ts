@@ -9,6 +9,7 @@
 
 import { EBADF, EMFILE, EINVAL } from "./errno.ts";
 import type { FileDescription } from "../vfs/file_description.ts";
+import type { CloseWatcher } from "../vfs/lock.ts";
 
 interface Slot {
   file: FileDescription;
@@ -22,6 +23,12 @@ export class FdTable {
   limit = 1024;
   /** Tasks sharing this table (CLONE_FILES); the last one to leave closes everything. */
   users = 1;
+  /**
+   * Told of every close while set: the file lock table, while this table owns POSIX record
+   * locks, which go with any close of the file by their owner (Linux's filp_close). Not
+   * inherited by fork, as the locks are not.
+   */
+  closeWatcher: CloseWatcher | null = null;
 
   /** The description behind fd; throws EBADF. Does not take a reference. */
   get(fd: number): FileDescription {
@@ -71,7 +78,7 @@ export class FdTable {
     const old = this.#slots.get(fd);
     this.#slots.set(fd, { file, cloexec });
     if (old) {
-      old.file.descriptorClosed(this);
+      this.closeWatcher?.fileClosed(old.file, this);
       old.file.decRef();
     }
   }
@@ -81,8 +88,7 @@ export class FdTable {
     const s = this.#slots.get(fd);
     if (!s) throw EBADF;
     this.#slots.delete(fd);
-    // POSIX record locks go with any close by their owner (this table), as Linux's filp_close.
-    s.file.descriptorClosed(this);
+    this.closeWatcher?.fileClosed(s.file, this);
     s.file.decRef();
   }
 

@@ -17,6 +17,18 @@ import type {
   ProcCaller, ProcFd, ProcMemory, ProcProcess, ProcSource, ProcSystem, ProcThread, ProcVma,
 } from "../vfs/procfs/source.ts";
 
+/** The host's pid_max (Linux's default 32768 if unreadable), read once. */
+const HOST_PID_MAX = readHostPidMax();
+
+function readHostPidMax(): number {
+  try {
+    const n = Number(Deno.readTextFileSync("/proc/sys/kernel/pid_max").trim());
+    return Number.isSafeInteger(n) && n > 0 ? n : 32768;
+  } catch {
+    return 32768;
+  }
+}
+
 /** Signals 1..64 whose disposition is SIG_IGN, and those with a handler, as sigsets. */
 function dispositionSets(tg: ThreadGroup): { ignored: bigint; caught: bigint } {
   let ignored = 0n, caught = 0n;
@@ -235,6 +247,7 @@ export class KernelProcSource implements ProcSource {
       lastPid: k.lastTid,
       forks: k.lastTid,
       ncpus: sandboxCpus(),
+      pidMax: HOST_PID_MAX,
       memTotal,
       memUsed: this.#memUsed(),
       cpuinfo: this.#hostCpuinfo(),

@@ -28,3 +28,11 @@ Deno.test("pidfd: exit readiness, pidfd_send_signal with and without siginfo, an
 Deno.test("memfd: reads, writes, a MAP_SHARED mapping across fork and seals behave as natively", async () => {
   await assertSameAsNative([await compileC("memfd")]);
 });
+
+Deno.test("file locks: flock, POSIX record locks (split, merge, close, SETLKW, EDEADLK) and OFD locks behave as natively across processes", async () => {
+  await assertSameAsNative([await compileC("locks")]);
+});
+
+Deno.test("splice, tee, vmsplice, sendfile, copy_file_range and close_range move data and fail as natively", async () => {
+  await assertSameAsNative([await compileC("splice")]);
+});

@@ -230,9 +230,6 @@ export class EpollInstance extends FileDescription implements FileWatcher {
     return 0;
   }
 
-  /** Implements FileWatcher: nothing happens on a close while the description lives on. */
-  fileClosed(): void {}
-
   /** Implements FileWatcher: a watched description is gone; so are its registrations. */
   fileReleased(f: FileDescription): void {
     const byFd = this.#items.get(f);

@@ -47,13 +47,11 @@ export interface DirEntry {
 }
 
 /**
- * Told when a description is closed through a descriptor or finally released: epoll drops its
- * registrations, file locks are released (vfs/epoll.ts, vfs/lock.ts). Plain objects, so that a
- * checkpoint saves them with the description.
+ * Told when a description's last reference goes: epoll drops its registrations, flock and OFD
+ * locks are released (vfs/epoll.ts, vfs/lock.ts). Plain objects, so that a checkpoint saves
+ * them with the description.
  */
 export interface FileWatcher {
-  /** A descriptor table (`owner`) closed one of its descriptors of f: close, dup2 over it, exit. */
-  fileClosed(f: FileDescription, owner: object): void;
   /** The last reference to f went (after f's own release()). */
   fileReleased(f: FileDescription): void;
 }
@@ -99,7 +97,7 @@ export abstract class FileDescription implements Waitable {
     }
   }
 
-  /** Who must hear of closes and the release; null (the common case) costs one check. */
+  /** Who must hear of the release; null (the common case) costs one check. */
   watchers: FileWatcher[] | null = null;
 
   addWatcher(w: FileWatcher): void {
@@ -113,12 +111,6 @@ export abstract class FileDescription implements Waitable {
     const i = ws.indexOf(w);
     if (i >= 0) ws.splice(i, 1);
     if (ws.length === 0) this.watchers = null;
-  }
-
-  /** A descriptor table is about to drop one descriptor of this description (see FileWatcher). */
-  descriptorClosed(owner: object): void {
-    const ws = this.watchers;
-    if (ws !== null) for (const w of [...ws]) w.fileClosed(this, owner);
   }
 
   /** Called once, when the last reference goes. */

@@ -9,7 +9,8 @@
  * - {@linkcode Location} and {@linkcode Mount} (mount.ts): (mount, dentry) pairs.
  * - {@linkcode Dentry} and {@linkcode Filesystem} (dentry.ts): what a filesystem implements.
  * - Filesystems: hostfs/ (a host directory), tmpfs/ (memory, data in memfds), overlay/ (the
- *   writable root: upper over the read-only host tree).
+ *   writable root: upper over the read-only host tree); kernfs/ (synthetic files) with
+ *   procfs/, devfs/ and sysfs/ built on it.
  * - Open files: {@linkcode FileDescription} (file_description.ts) and its implementations:
  *   DirectoryFile, OPathFile, HostRegularFile, HostFile (host stdio).
  *

@@ -14,7 +14,7 @@ import { S_IFCHR } from "../../abi/linux/file.ts";
 import { openMemoryDevice } from "../devices.ts";
 import type { FileDescription } from "../file_description.ts";
 import type { Location } from "../mount.ts";
-import { FixedSymlink, KDentry, KernFilesystem, StaticDir } from "../kernfs/kernfs.ts";
+import { FixedSymlink, KDentry, KernFilesystem, StaticDir, TMPFS_MAGIC } from "../kernfs/kernfs.ts";
 
 /** A dev_t from major and minor numbers (Linux's new_encode_dev, for numbers below 4096/256). */
 export function makedev(major: number, minor: number): number {
@@ -43,13 +43,13 @@ export class DeviceNode extends KDentry {
 
 /** @savable One /dev. */
 export class DevFilesystem extends KernFilesystem {
-  /** The directory tmpfs will be mounted on (empty until then). */
+  /** The directory a tmpfs is mounted on (boot does it). */
   readonly shm: StaticDir;
   /** The directory devpts is mounted on. */
   readonly pts: StaticDir;
 
   constructor() {
-    super("devtmpfs");
+    super("devtmpfs", TMPFS_MAGIC);
     const root = new StaticDir(this, null, "", 0o755);
     this.root = root;
     for (const [name, major, minor, mode] of DEVICES) {

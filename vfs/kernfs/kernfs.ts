@@ -19,11 +19,11 @@
  * @module
  */
 
-import { EACCES, EINVAL, ENOTDIR } from "../../kernel/errno.ts";
+import { EACCES, EINVAL, ENOTDIR, EPERM } from "../../kernel/errno.ts";
 import {
   O_ACCMODE, O_RDONLY, O_TRUNC, S_IFDIR, S_IFLNK, S_IFREG, SEEK_CUR, SEEK_END, SEEK_SET,
 } from "../../abi/linux/file.ts";
-import { Dentry, type Filesystem } from "../dentry.ts";
+import { Dentry, type Filesystem, type FsStat, type SetAttr } from "../dentry.ts";
 import type { DirEntry, FileDescription, Stat } from "../file_description.ts";
 import { LocatedFile } from "../located_file.ts";
 import type { Location } from "../mount.ts";
@@ -31,6 +31,13 @@ import { dtFromMode } from "../hostfs/hostfs.ts";
 
 /** Minor numbers of anonymous devices (major 0), as Linux's get_anon_bdev(). */
 let nextAnonMinor = 32;
+
+/** statfs(2) f_type values (include/uapi/linux/magic.h). */
+export const RAMFS_MAGIC = 0x858458f6;
+export const PROC_SUPER_MAGIC = 0x9fa0;
+export const SYSFS_MAGIC = 0x62656572;
+export const TMPFS_MAGIC = 0x01021994;
+export const ANON_INODE_FS_MAGIC = 0x09041934;
 
 /** A new anonymous device number (major 0) for a synthetic filesystem. */
 export function allocAnonDev(): number {
@@ -50,8 +57,12 @@ export class KernFilesystem implements Filesystem {
   readonly #inos = new Map<string, number>();
   #nextIno = 1;
 
-  constructor(name: string) {
+  /** Immutable. statfs(2)'s f_type. */
+  readonly magic: number;
+
+  constructor(name: string, magic = RAMFS_MAGIC) {
     this.name = name;
+    this.magic = magic;
     this.dev = allocAnonDev();
     this.createdNs = BigInt(Date.now()) * 1_000_000n;
   }
@@ -69,6 +80,11 @@ export class KernFilesystem implements Filesystem {
   /** Forgets the inode number of key (a process went away). */
   forgetIno(key: string): void {
     this.#inos.delete(key);
+  }
+
+  /** Implements statfs(2): no blocks, no inode limit, as Linux's pseudo filesystems. */
+  statfs(): FsStat {
+    return { type: this.magic, bsize: 4096, blocks: 0, bfree: 0, bavail: 0, files: 0, ffree: 0, namelen: 255 };
   }
 
   release(): void {}
@@ -220,6 +236,17 @@ export abstract class GeneratedFile extends KDentry {
   /** Handles one write(2) of data (the whole buffer; the offset is ignored as in procfs). */
   writeContents(_data: Uint8Array): void {
     throw EINVAL;
+  }
+
+  /**
+   * open(O_TRUNC) of a writable file (`echo 5 > /proc/self/oom_score_adj`) truncates nothing,
+   * as procfs; other attribute changes are EPERM.
+   */
+  override setattr(attr: SetAttr): void {
+    const onlySize = attr.mode === undefined && attr.uid === undefined && attr.gid === undefined &&
+      attr.atimeNs === undefined && attr.mtimeNs === undefined;
+    if (onlySize && this.writable) return;
+    throw EPERM;
   }
 
   override open(loc: Location, flags: number): FileDescription {

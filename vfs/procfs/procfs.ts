@@ -22,7 +22,8 @@
  * renamed, or lies outside the reader's root, is still the one reached; and nothing is reached
  * that is not in the sandbox's tree. A descriptor that is not in the tree (a pipe, a socket,
  * the sentry's stdio) is reached through a private mount that is not in the tree either:
- * opening it re-opens the pipe (with the new access mode) or shares the description.
+ * opening it re-opens the pipe (with the new access mode), fails with ENXIO for a socket, or
+ * shares the description (and O_TRUNC truncates nothing).
  *
  * Access: a process's magic links and its environ need "ptrace access" to it: the same real
  * uid as the reader's fsuid, or root (Linux's PTRACE_MODE_READ_FSCREDS, simplified).
@@ -30,16 +31,17 @@
  * @module
  */
 
-import { EACCES, EINVAL, ENOENT } from "../../kernel/errno.ts";
+import { EACCES, EINVAL, ENOENT, ENXIO, EPERM } from "../../kernel/errno.ts";
 import {
-  O_ACCMODE, O_RDONLY, O_RDWR, O_WRONLY, S_IFDIR, S_IFLNK, S_IFMT,
+  O_ACCMODE, O_RDONLY, O_RDWR, O_WRONLY, S_IFDIR, S_IFLNK, S_IFMT, S_IFSOCK,
 } from "../../abi/linux/file.ts";
-import type { Dentry } from "../dentry.ts";
+import type { Dentry, SetAttr } from "../dentry.ts";
 import type { DirEntry, FileDescription } from "../file_description.ts";
 import { Location, Mount } from "../mount.ts";
 import { PipeEnd } from "../pipe.ts";
 import {
-  dirEntry, FixedFile, FixedSymlink, GeneratedFile, KDentry, KernFilesystem, KSymlink, StaticDir,
+  ANON_INODE_FS_MAGIC, dirEntry, FixedFile, FixedSymlink, GeneratedFile, KDentry, KernFilesystem, KSymlink,
+  PROC_SUPER_MAGIC, StaticDir,
 } from "../kernfs/kernfs.ts";
 import { dtFromMode } from "../hostfs/hostfs.ts";
 import type { ProcCaller, ProcProcess, ProcSource, ProcThread } from "./source.ts";
@@ -55,10 +57,10 @@ export class ProcFilesystem extends KernFilesystem {
   readonly bootId: string = crypto.randomUUID();
 
   constructor(source: ProcSource) {
-    super("proc");
+    super("proc", PROC_SUPER_MAGIC);
     this.source = source;
     this.root = new ProcRoot(this);
-    const anon = new KernFilesystem("anon_inodefs");
+    const anon = new KernFilesystem("anon_inodefs", ANON_INODE_FS_MAGIC);
     this.anonRoot = new StaticDir(anon, null, "", 0o500);
     anon.root = this.anonRoot;
     this.anonMount = new Mount({ id: 0, fs: anon, root: this.anonRoot, parent: null, mountpoint: null, readonly: false });
@@ -82,9 +84,6 @@ function mayInspect(c: ProcCaller, p: ProcProcess): boolean {
   return c.pid === p.pid || c.creds.euid === 0 ||
     (c.creds.fsuid === p.creds.uid && c.creds.fsuid === p.creds.euid && c.creds.fsuid === p.creds.suid);
 }
-
-/** /proc/sys/kernel/pid_max. */
-const PID_MAX = 4194304;
 
 /** @savable /proc itself: fixed entries plus a directory per process. */
 class ProcRoot extends KDentry {
@@ -110,7 +109,7 @@ class ProcRoot extends KDentry {
     kernel.add(new SystemFile(pfs, kernel, "osrelease", "osrelease"));
     kernel.add(new SystemFile(pfs, kernel, "version", "kversion"));
     kernel.add(new FixedFile(pfs, kernel, "ostype", "Linux\n"));
-    kernel.add(new FixedFile(pfs, kernel, "pid_max", `${PID_MAX}\n`));
+    kernel.add(new SystemFile(pfs, kernel, "pid_max", "pid_max"));
     kernel.add(new FixedFile(pfs, kernel, "ngroups_max", "65536\n"));
     kernel.add(new FixedFile(pfs, kernel, "cap_last_cap", "40\n"));
     kernel.add(new FixedFile(pfs, kernel, "threads-max", `${0x3fff * 8}\n`));
@@ -176,7 +175,7 @@ class SelfLink extends KSymlink {
 
 type SystemKind =
   | "meminfo" | "cpuinfo" | "stat" | "uptime" | "loadavg" | "version" | "filesystems" | "swaps"
-  | "cmdline" | "hostname" | "domainname" | "osrelease" | "kversion" | "boot_id" | "uuid";
+  | "cmdline" | "hostname" | "domainname" | "osrelease" | "kversion" | "boot_id" | "uuid" | "pid_max";
 
 /** @savable A machine-wide file of /proc. */
 class SystemFile extends GeneratedFile {
@@ -222,6 +221,8 @@ class SystemFile extends GeneratedFile {
         return this.pfs.bootId + "\n";
       case "uuid":
         return crypto.randomUUID() + "\n";
+      case "pid_max":
+        return `${sys.pidMax}\n`;
     }
   }
 }
@@ -542,8 +543,14 @@ class DescriptionDentry extends KDentry {
     return this.file.stat();
   }
 
+  /** O_TRUNC through the link (`echo x > /dev/stdout`) leaves the shared file as it is. */
+  override setattr(attr: SetAttr): void {
+    if (attr.mode !== undefined || attr.uid !== undefined || attr.gid !== undefined) throw EPERM;
+  }
+
   override open(_loc: Location, flags: number): FileDescription {
     const f = this.file;
+    if ((this.mode & S_IFMT) === S_IFSOCK) throw ENXIO; // sockets cannot be opened, as Linux
     const acc = flags & O_ACCMODE;
     if (f instanceof PipeEnd && acc !== O_RDWR) {
       return new PipeEnd(f.pipe, acc === O_RDONLY, flags & ~O_ACCMODE);

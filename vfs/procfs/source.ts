@@ -116,6 +116,8 @@ export interface ProcSystem {
   lastPid: number;
   forks: number;
   ncpus: number;
+  /** /proc/sys/kernel/pid_max: the host's, so that tools size their PID columns the same. */
+  pidMax: number;
   /** Bytes: total memory and what the sandbox uses. */
   memTotal: number;
   memUsed: number;

@@ -6,12 +6,12 @@
  * @module
  */
 
-import { FixedFile, KernFilesystem, StaticDir } from "../kernfs/kernfs.ts";
+import { FixedFile, KernFilesystem, StaticDir, SYSFS_MAGIC } from "../kernfs/kernfs.ts";
 
 /** @savable One /sys. */
 export class SysFilesystem extends KernFilesystem {
   constructor(ncpus: number) {
-    super("sysfs");
+    super("sysfs", SYSFS_MAGIC);
     const root = new StaticDir(this, null, "", 0o555);
     this.root = root;
     const range = ncpus > 1 ? `0-${ncpus - 1}\n` : "0\n";

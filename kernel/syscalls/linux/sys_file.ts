@@ -17,6 +17,7 @@ import { EVENT_IN, EVENT_OUT } from "../../../waiter/mod.ts";
 import { copyInPath, pathCtx, startDir } from "./_path.ts";
 import { block, partial, supported, type SyscallEntry, type SyscallFn, type SyscallResult } from "./support.ts";
 import { F_ADD_SEALS, F_GET_SEALS, fcntlSeals } from "./sys_memfd.ts";
+import { fcntlLock, LOCK_COMMANDS } from "./sys_lock.ts";
 
 /** Status flags F_SETFL may change; the access mode and creation flags stay. */
 const SETFL_MASK = O_APPEND | O_ASYNC | O_DIRECT | O_NOATIME | O_NONBLOCK;
@@ -126,6 +127,7 @@ const sysFcntl: SyscallFn = (t, a) => {
     case F_GET_SEALS:
       return fcntlSeals(file, cmd, a.int(2));
     default:
+      if (LOCK_COMMANDS.has(cmd)) return fcntlLock(t, file, cmd, a.pointer(2));
       throw EINVAL;
   }
 };
@@ -157,7 +159,7 @@ export const table: Record<number, SyscallEntry> = {
   16: partial("ioctl", sysIoctl, "FIOCLEX, FIONCLEX, FIONBIO; TCGETS, TIOCGWINSZ, FIONREAD by the file"),
   32: supported("dup", sysDup),
   33: supported("dup2", sysDup2),
-  72: partial("fcntl", sysFcntl, "F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL only"),
+  72: partial("fcntl", sysFcntl, "F_DUPFD(_CLOEXEC), F_GETFD, F_SETFD, F_GETFL, F_SETFL, record and OFD locks, seals; no F_SETOWN/leases"),
   85: supported("creat", sysCreat),
   257: partial("openat", sysOpenat, "O_TMPFILE unsupported"),
   292: supported("dup3", sysDup3),

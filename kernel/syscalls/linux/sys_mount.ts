@@ -5,11 +5,10 @@
  * One mount namespace: every process sees the same tree. Privilege: root in the sandbox
  * (euid 0) holds CAP_SYS_ADMIN and CAP_SYS_CHROOT; anyone else gets EPERM.
  *
- * mount(2) supports: new proc, sysfs and devtmpfs instances; bind mounts of directories
+ * mount(2) supports: new proc, sysfs, devtmpfs and tmpfs (size=, mode=, uid=, gid=) instances; bind mounts of directories
  * (MS_BIND; MS_REC is accepted, submounts are not copied); MS_REMOUNT (with or without
  * MS_BIND) changing ro, nosuid, nodev, noexec; propagation changes (accepted, no effect).
- * Not supported: tmpfs (ENODEV until the in-memory filesystem exists), MS_MOVE (EINVAL),
- * bind mounts of single files (ENOTDIR).
+ * Not supported: MS_MOVE (EINVAL), bind mounts of single files (ENOTDIR).
  *
  * @module
  */
@@ -25,6 +24,7 @@ import { type Filesystem, type Location, type Mount, walk } from "../../../vfs/m
 import { ProcFilesystem } from "../../../vfs/procfs/procfs.ts";
 import { SysFilesystem } from "../../../vfs/sysfs/sysfs.ts";
 import { DevFilesystem } from "../../../vfs/devfs/devfs.ts";
+import { TmpfsFilesystem } from "../../../vfs/tmpfs/tmpfs.ts";
 import { KernelProcSource } from "../../proc_source.ts";
 import { copyInPath, pathCtx, startDir } from "./_path.ts";
 import { sandboxCpus } from "./sys_sched.ts";
@@ -39,9 +39,28 @@ function lookup(t: Task, path: string, follow = true): Location {
   return walk(pathCtx(t), startDir(t, AT_FDCWD, path), path, follow);
 }
 
+/** tmpfs's data options: size= (k, m, g suffixes), mode= (octal), uid=, gid=; EINVAL otherwise. */
+function tmpfsOptions(data: string): { sizeLimit: number; mode: number; uid: number; gid: number } {
+  const o = { sizeLimit: Infinity, mode: 0o1777, uid: 0, gid: 0 };
+  for (const opt of data.split(",")) {
+    if (opt === "") continue;
+    const eq = opt.indexOf("=");
+    const key = eq < 0 ? opt : opt.slice(0, eq), value = eq < 0 ? "" : opt.slice(eq + 1);
+    let m: RegExpExecArray | null;
+    if (key === "size" && (m = /^([0-9]+)([kmgKMG]?)$/.exec(value)) !== null) {
+      o.sizeLimit = Number(m[1]) * ({ "": 1, k: 1024, m: 1 << 20, g: 1 << 30 }[m[2]!.toLowerCase()] ?? 1);
+    } else if (key === "mode" && /^[0-7]{1,4}$/.test(value)) o.mode = parseInt(value, 8);
+    else if ((key === "uid" || key === "gid") && /^[0-9]{1,10}$/.test(value)) o[key] = Number(value);
+    else if (key !== "nr_inodes" && key !== "nr_blocks" && key !== "huge" && key !== "inode64") throw EINVAL;
+  }
+  return o;
+}
+
 /** A new instance of a filesystem type, or ENODEV. */
-function newFilesystem(t: Task, type: string): Filesystem {
+function newFilesystem(t: Task, type: string, data: string): Filesystem {
   switch (type) {
+    case "tmpfs":
+      return new TmpfsFilesystem(tmpfsOptions(data));
     case "proc":
       return new ProcFilesystem(new KernelProcSource(t.kernel));
     case "sysfs":
@@ -83,7 +102,8 @@ const sysMount: SyscallFn = (t, a) => {
   if (f & MS_MOVE) throw EINVAL;
   if (typeAddr === 0) throw EINVAL;
   const type = t.copyInString(typeAddr, 4095);
-  const fs = newFilesystem(t, type);
+  const dataAddr = a.pointer(4);
+  const fs = newFilesystem(t, type, dataAddr === 0 ? "" : t.copyInString(dataAddr, 4095));
   if (!at.isDir) throw ENOTDIR;
   const source = srcAddr === 0 ? type : t.copyInString(srcAddr, 4095);
   t.kernel.vfs.mount(at, fs, { readonly: (f & MS_RDONLY) !== 0, flags: perMount, source });
@@ -157,6 +177,6 @@ const sysPivotRoot: SyscallFn = (t, a) => {
 export const table: Record<number, SyscallEntry> = {
   155: partial("pivot_root", sysPivotRoot, "the old root is bind-mounted at put_old"),
   161: supported("chroot", sysChroot),
-  165: partial("mount", sysMount, "proc, sysfs, devtmpfs, bind (directories), remount; no tmpfs yet, no MS_MOVE"),
+  165: partial("mount", sysMount, "proc, sysfs, devtmpfs, tmpfs, bind (directories), remount; no MS_MOVE"),
   166: partial("umount2", sysUmount2, "MNT_EXPIRE always fails with EAGAIN"),
 };

@@ -13,6 +13,7 @@ import {
 } from "../../../abi/linux/file.ts";
 import { copyInPath, pathCtx, startDir } from "./_path.ts";
 import { partial, supported, type SyscallEntry, type SyscallFn } from "./support.ts";
+import { MemFd } from "../../../vfs/memfd.ts";
 
 /** Implements truncate(2). */
 const sysTruncate: SyscallFn = (t, a) => {
@@ -30,6 +31,12 @@ const sysFtruncate: SyscallFn = (t, a) => {
   const len = a.long(1);
   if (file.flags & O_PATH) throw EBADF;
   if (len < 0) throw EINVAL;
+  if (file instanceof MemFd) {
+    // A memfd is in no directory; its host file applies the seals.
+    if (!file.writable) throw EINVAL;
+    file.truncate(len);
+    return 0;
+  }
   const loc = file.location();
   if (loc === null || !file.writable || !loc.dentry.isRegular) throw EINVAL;
   t.kernel.vfs.truncate(pathCtx(t), loc, len, false);

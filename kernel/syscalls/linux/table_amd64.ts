@@ -20,6 +20,7 @@ import { table as info } from "./sys_info.ts";
 import { table as itimer } from "./sys_itimer.ts";
 import { table as kill } from "./sys_kill.ts";
 import { table as link } from "./sys_link.ts";
+import { table as lock } from "./sys_lock.ts";
 import { table as memfd } from "./sys_memfd.ts";
 import { table as mm } from "./sys_mm.ts";
 import { table as mount } from "./sys_mount.ts";
@@ -36,6 +37,7 @@ import { table as sched } from "./sys_sched.ts";
 import { table as signal } from "./sys_signal.ts";
 import { table as signalfd } from "./sys_signalfd.ts";
 import { table as socket } from "./sys_socket.ts";
+import { table as splice } from "./sys_splice.ts";
 import { table as stat } from "./sys_stat.ts";
 import { table as thread } from "./sys_thread.ts";
 import { table as time } from "./sys_time.ts";
@@ -59,6 +61,7 @@ const families: Record<number, SyscallEntry>[] = [
   itimer,
   kill,
   link,
+  lock,
   memfd,
   mm,
   mount,
@@ -75,6 +78,7 @@ const families: Record<number, SyscallEntry>[] = [
   signal,
   signalfd,
   socket,
+  splice,
   stat,
   thread,
   time,
