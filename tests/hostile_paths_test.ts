@@ -175,3 +175,22 @@ Deno.test("a non-root user from config.json cannot read a 0600 root-owned file; 
     assert.equal(other.stdout, "read /inside: in\n");
   });
 });
+
+Deno.test("an unprivileged user's write and truncate clear set-user-ID and set-group-ID bits", async () => {
+  await withBundle(() => spec(["/prog", "setid"], { uid: 1000, gid: 1000 }), async (dir) => {
+    for (const [name, mode] of [["suid_write", 0o6777], ["suid_trunc", 0o6777], ["sgid_noexec", 0o2666]] as const) {
+      Deno.writeTextFileSync(`${dir}/rootfs/${name}`, "x");
+      Deno.chmodSync(`${dir}/rootfs/${name}`, mode);
+    }
+    const r = await sentryRun(["run", "--bundle", dir]);
+    assert.equal(r.code, 0, r.stderr);
+    // The values Linux 6.x gives (set-group-ID without group execute goes too when the writer
+    // is not in the file's group).
+    assert.equal(
+      r.stdout,
+      "write /suid_write: ok\nempty write /suid_write: ok\ntruncate /suid_trunc: ok\nwrite /sgid_noexec: ok\nmodes 777 777 666\n",
+    );
+    // Only the overlay's copies changed.
+    assert.equal(Deno.statSync(`${dir}/rootfs/suid_write`).mode! & 0o7777, 0o6777);
+  });
+});

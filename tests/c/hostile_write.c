@@ -60,6 +60,23 @@ int main(int argc, char **argv) {
     try_read(argv[2]);
     return 0;
   }
+  if (argc == 2 && strcmp(argv[1], "setid") == 0) {
+    /* Run as an unprivileged user: its write and truncate clear the set-ID bits. */
+    int fd = open("/suid_write", O_WRONLY);
+    result("write /suid_write", write(fd, "z", 1) == 1 ? 0 : -1);
+    result("empty write /suid_write", write(fd, "", 0) == 0 ? 0 : -1);
+    close(fd);
+    result("truncate /suid_trunc", truncate("/suid_trunc", 0));
+    fd = open("/sgid_noexec", O_WRONLY);
+    result("write /sgid_noexec", write(fd, "z", 1) == 1 ? 0 : -1);
+    close(fd);
+    struct stat a, b, c;
+    stat("/suid_write", &a);
+    stat("/suid_trunc", &b);
+    stat("/sgid_noexec", &c);
+    printf("modes %o %o %o\n", a.st_mode & 07777, b.st_mode & 07777, c.st_mode & 07777);
+    return 0;
+  }
   if (argc != 3 || strcmp(argv[1], "hostile") != 0) return 2;
   const char *bundle = argv[2];
   char host_secret[4096], host_pwned[4096];

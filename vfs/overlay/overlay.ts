@@ -277,6 +277,13 @@ export class OverlayDentry extends Dentry {
     return this.#added(name, this.upper!.create(name, attrs));
   }
 
+  /** An unnamed upper file; not cached among the children until link() names it. */
+  override createTmpfile(attrs: NewFile, linkable: boolean): Dentry {
+    this.copyUp();
+    const up = this.upper!.createTmpfile(attrs, linkable);
+    return new OverlayDentry(this.#fs, this, up.name, null, up);
+  }
+
   override mkdir(name: string, attrs: NewFile): Dentry {
     this.copyUp();
     return this.#added(name, this.upper!.mkdir(name, attrs));

@@ -7,7 +7,10 @@
  * @module
  */
 
-import { EBADF, EINVAL, EISDIR, ENODEV, EOPNOTSUPP, ESPIPE } from "../../errno.ts";
+import { EBADF, EFBIG, EINVAL, EISDIR, ENODEV, EOPNOTSUPP, ESPIPE } from "../../errno.ts";
+import { RLIMIT_FSIZE } from "../../../abi/linux/limits.ts";
+import type { Location } from "../../../vfs/mod.ts";
+import { raiseSigxfsz } from "./_file_io.ts";
 import {
   AT_FDCWD, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, O_APPEND, O_PATH,
 } from "../../../abi/linux/file.ts";
@@ -21,9 +24,21 @@ const sysTruncate: SyscallFn = (t, a) => {
   const len = a.long(1);
   const ctx = pathCtx(t);
   const loc = t.kernel.vfs.resolve(ctx, startDir(t, AT_FDCWD, path), path, { follow: true });
-  t.kernel.vfs.truncate(ctx, loc, len);
+  t.kernel.vfs.truncate(ctx, loc, len, true, () => checkNewSize(t, loc, len));
   return 0;
 };
+
+/**
+ * RLIMIT_FSIZE for a size change (Linux's inode_newsize_ok): growing a regular file past the
+ * soft limit raises SIGXFSZ and fails with EFBIG.
+ */
+function checkNewSize(t: Parameters<SyscallFn>[0], loc: Location, len: number): void {
+  const limit = t.tg.limits.soft(RLIMIT_FSIZE);
+  if (limit === Infinity || len <= limit || !loc.dentry.isRegular) return;
+  if (loc.dentry.stat().size >= len) return;
+  raiseSigxfsz(t);
+  throw EFBIG;
+}
 
 /** Implements ftruncate(2): the descriptor must be open for writing (EINVAL otherwise). */
 const sysFtruncate: SyscallFn = (t, a) => {
@@ -39,7 +54,7 @@ const sysFtruncate: SyscallFn = (t, a) => {
   }
   const loc = file.location();
   if (loc === null || !file.writable || !loc.dentry.isRegular) throw EINVAL;
-  t.kernel.vfs.truncate(pathCtx(t), loc, len, false);
+  t.kernel.vfs.truncate(pathCtx(t), loc, len, false, () => checkNewSize(t, loc, len));
   return 0;
 };
 
