@@ -58,3 +58,7 @@ Deno.test("core-dump signals report the core-dump bit only when Linux would dump
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("getrusage, times, CPU-time clocks and ITIMER_VIRTUAL/PROF account CPU time as natively", async () => {
+  await assertSameAsNative([await compileC("cputime")]);
+});
