@@ -259,7 +259,9 @@ export class Kernel {
       return;
     }
     p.overrun = Math.min(DELAYTIMER_MAX, overruns);
-    p.queued = this.sendSignal(tm.tg, tm.signo, { code: tm.code, timerId: p.id, overrun: 0, value: p.value }, thread);
+    p.queued = this.sendSignal(
+      tm.tg, tm.signo, { code: tm.code, timerId: p.id, timerSeq: p.seq, overrun: 0, value: p.value }, thread,
+    );
   }
 
   /** Checks the CPU-time timers against the host's accounting; fires the expired ones. */

@@ -138,24 +138,29 @@ export function sendSignal(tg: ThreadGroup, info: SigInfo, thread: Task | null =
 
 /** Takes the next deliverable signal of t, or null. */
 export function dequeueSignal(t: Task, allowed: bigint = deliverableSet(t)): SigInfo | null {
-  const signo = pickSignal(allowed);
-  if (signo === 0) return null;
-  const info = t.pendingSignals.take(signo) ?? t.tg.sharedPending.take(signo);
-  if (info?.timerId !== undefined) takeTimerSignal(t, info);
-  return info;
+  for (;;) {
+    const signo = pickSignal(allowed & (t.pendingSignals.mask | t.tg.sharedPending.mask));
+    if (signo === 0) return null;
+    const info = t.pendingSignals.take(signo) ?? t.tg.sharedPending.take(signo);
+    if (!info) return null;
+    if (info.timerSeq === undefined || takeTimerSignal(t, info)) return info;
+    // A stale timer signal is dropped; look again.
+  }
 }
 
 /**
  * A POSIX timer's signal leaves the queue: it carries the overruns counted while it was queued,
- * and the timer may queue its next one (Linux's dequeue_signal → posixtimer_rearm).
+ * and the timer may queue its next one (Linux's dequeue_signal → posixtimer_deliver_signal).
+ * Returns false when the signal is stale: its timer was deleted or re-armed since it was queued.
  */
-function takeTimerSignal(t: Task, info: SigInfo): void {
+function takeTimerSignal(t: Task, info: SigInfo): boolean {
   const p = t.tg.posixTimers.get(info.timerId!);
-  if (!p || !p.queued) return;
+  if (!p || p.seq !== info.timerSeq) return false;
   info.overrun = p.overrun;
   p.lastOverrun = p.overrun;
   p.overrun = 0;
   p.queued = false;
+  return true;
 }
 
 /**

@@ -50,6 +50,8 @@ export class ThreadGroup {
   itimerProf: CpuTimer | null = null;
   /** POSIX timers by id (timer_create); deleted at execve and exit. */
   readonly posixTimers = new Map<number, PosixTimer>();
+  /** The last PosixTimer.seq handed out in this process (never reused, unlike timer ids). */
+  timerSeq = 0;
   /** PR_SET_DUMPABLE. */
   dumpable = 1;
   /** PR_SET_CHILD_SUBREAPER: orphaned descendants are reparented here rather than to init. */

@@ -67,9 +67,16 @@ export interface PosixTimer {
   notify: number;
   signo: number;
   value: bigint;
+  /** SIGEV_THREAD_ID: the thread its signals go to. */
+  thread: Task | null;
   /** The armed timer, or null while disarmed. */
   wall: KernelTimer | null;
   cpu: CpuTimer | null;
+  /**
+   * Bumped by timer_settime and timer_delete: a queued signal carrying an older value is stale
+   * and dropped when dequeued (Linux 6.13+, it_signal_seq).
+   */
+  seq: number;
   /** True while its signal is queued and not yet delivered. */
   queued: boolean;
   /** Expirations since the queued signal was sent. */

@@ -30,12 +30,13 @@ import { table as signal } from "./sys_signal.ts";
 import { table as stat } from "./sys_stat.ts";
 import { table as thread } from "./sys_thread.ts";
 import { table as time } from "./sys_time.ts";
+import { table as timer } from "./sys_timer.ts";
 import { table as wait } from "./sys_wait.ts";
 import { table as xattr } from "./sys_xattr.ts";
 
 const families: Record<number, SyscallEntry>[] = [
   clone, dirent, exec, file, fs, futex, identity, info, itimer, kill, mm, pgrp, pipe, poll, prctl, process, random, readWrite, rlimit, sched, signal, stat, thread,
-  time, wait, xattr,
+  time, timer, wait, xattr,
 ];
 
 /** Indexed by syscall number; sparse. */
