@@ -102,7 +102,7 @@ function encodeItimerspec(intervalNs: number, valueNs: number): Uint8Array {
 }
 
 /** The time left and interval of a timer; a timer past due but not yet fired reads 1 ns. */
-function currentSetting(t: Task, p: PosixTimer): Uint8Array {
+function currentSetting(p: PosixTimer): Uint8Array {
   if (p.wall) return encodeItimerspec(p.wall.intervalNs, Math.max(1, p.wall.deadlineNs - monotonicNs()));
   if (p.cpu) return encodeItimerspec(p.cpu.intervalNs, Math.max(1, p.cpu.expiresNs - cpuClockNs(p.cpu.clock)));
   return encodeItimerspec(0, 0);
@@ -124,7 +124,7 @@ const sysTimerSettime: SyscallFn = (t, a) => {
   const p = timerOf(t, a.int(0));
   const flags = a.int(1), newp = a.pointer(2), oldp = a.pointer(3);
   const next = readItimerspec(t, newp);
-  if (oldp !== 0) t.copyOut(oldp, currentSetting(t, p));
+  if (oldp !== 0) t.copyOut(oldp, currentSetting(p));
   disarm(t, p);
   if (next.valueNs === 0) return 0;
   const target = { tg: t.tg, signo: p.signo, code: SI_TIMER, thread: p.thread, posix: p };
@@ -150,7 +150,7 @@ const sysTimerSettime: SyscallFn = (t, a) => {
 /** Implements timer_gettime(2). */
 const sysTimerGettime: SyscallFn = (t, a) => {
   const p = timerOf(t, a.int(0));
-  t.copyOut(a.pointer(1), currentSetting(t, p));
+  t.copyOut(a.pointer(1), currentSetting(p));
   return 0;
 };
 
