@@ -36,7 +36,7 @@ import { SYSCALL_TABLE } from "./syscalls/linux/table_amd64.ts";
 import { straceEnter, straceExit } from "./strace.ts";
 import { ExecFatalError, loadExecutable, resolveExecutable } from "./loader/load.ts";
 import { monotonicNs } from "./time.ts";
-import { FutexTable, type FutexWaiter } from "./futex.ts";
+import { exitRobustList, FutexTable, type FutexWaiter } from "./futex.ts";
 import {
   CPU_SAMPLE_NS, type CpuTimer, DELAYTIMER_MAX, type KernelTimer, SIGEV_NONE, type TimerTarget,
 } from "./timers.ts";
@@ -191,8 +191,10 @@ export class Kernel {
     // The old host thread's CPU time and the old stub's peak RSS are read while they exist.
     freezeTaskCpu(t);
     t.cpuFrozen = false;
-    // execve deletes the process's POSIX timers (interval timers survive it).
+    // execve deletes the process's POSIX timers (interval timers survive it) and releases the
+    // robust futexes the old image held (the old address space is still t's here).
     this.deletePosixTimers(t.tg);
+    exitRobustList(t);
     t.tg.maxRssKb = Math.max(t.tg.maxRssKb, t.ctx.addressSpace.peakRssKb());
     this.#byCtx.delete(t.ctx);
     t.ctx = ctx;
@@ -668,6 +670,8 @@ export class Kernel {
     // ending its threads one by one.
     const hostGone = tg.mm.users === 1;
     if (hostGone) {
+      // Robust futexes may live in memory shared with other processes: walk while readable.
+      for (const t of tg.tasks) exitRobustList(t);
       for (const t of tg.tasks) freezeTaskCpu(t);
       tg.maxRssKb = Math.max(tg.maxRssKb, tg.mm.as.peakRssKb());
       tg.mm.as.release();
@@ -698,6 +702,7 @@ export class Kernel {
     tg.tasks.delete(t);
     this.tasks.delete(t.tid);
     this.#byCtx.delete(t.ctx);
+    if (!hostGone) exitRobustList(t);
     if (t.clearChildTid !== 0 && !hostGone && tg.tasks.size > 0) {
       // CLONE_CHILD_CLEARTID: zero the tid word (futex wake-up comes with futexes).
       try {
