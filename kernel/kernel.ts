@@ -36,9 +36,14 @@ import { SYSCALL_TABLE } from "./syscalls/linux/table_amd64.ts";
 import { straceEnter, straceExit } from "./strace.ts";
 import { ExecFatalError, loadExecutable, resolveExecutable } from "./loader/load.ts";
 import { monotonicNs } from "./time.ts";
+import { EVENT_IN } from "../waiter/mod.ts";
+import { SocketFile } from "./socket/socket.ts";
+import { UnixNamespace } from "./socket/unix/namespace.ts";
 import { exitRobustList, FutexTable, type FutexWaiter } from "./futex.ts";
+import { LockTable } from "../vfs/lock.ts";
 import {
-  CPU_SAMPLE_NS, type CpuTimer, DELAYTIMER_MAX, type KernelTimer, SIGEV_NONE, type TimerTarget,
+  CPU_SAMPLE_NS, type CpuTimer, type DeadlineTarget, DELAYTIMER_MAX, type KernelTimer, SIGEV_NONE,
+  type TimerTarget,
 } from "./timers.ts";
 import {
   deliverableSet, deliverSignals, dequeueSignal, disposition, pickSignal, sendSignal as queueSignal,
@@ -92,10 +97,16 @@ export class Kernel {
 
   readonly tasks = new Map<number, Task>();
   readonly futex = new FutexTable();
+  /** AF_UNIX names: abstract ones and the sockets bound to filesystem inodes. */
+  readonly unixNames = new UnixNamespace();
+  /** flock, POSIX and OFD file locks (vfs/lock.ts). */
+  readonly fileLocks = new LockTable();
   readonly threadGroups = new Map<number, ThreadGroup>();
   /** @nosave Lookup of the task running on a platform context. */
   readonly #byCtx = new Map<Context, Task>();
   #nextTid = 1;
+  /** The task whose system call is being handled, for /proc/self; null between syscalls. */
+  current: Task | null = null;
   #init: ThreadGroup | null = null;
   /** The wait status of init once it exited. */
   #initStatus: number | null = null;
@@ -107,6 +118,8 @@ export class Kernel {
   readonly #cpuTimers = new Set<CpuTimer>();
   /** When #cpuTimers were last sampled (monotonic ns). */
   #lastCpuSample = 0;
+  /** Deadline-driven objects (timerfds). Small; scanned linearly. */
+  readonly #deadlineTargets = new Set<DeadlineTarget>();
   /** Tasks sleeping with a deadline. Small; scanned linearly. */
   readonly #timed = new Set<Task>();
   /** Number of tasks in user mode. */
@@ -130,6 +143,11 @@ export class Kernel {
 
   allocTid(): number {
     return this.#nextTid++;
+  }
+
+  /** The last thread id handed out (/proc/loadavg, /proc/stat). */
+  get lastTid(): number {
+    return this.#nextTid - 1;
   }
 
   /**
@@ -230,6 +248,16 @@ export class Kernel {
     const wake = this.#idleWake;
     this.#idleWake = null;
     wake?.();
+  }
+
+  /** Starts watching d's deadline (see DeadlineTarget); idempotent. */
+  addDeadline(d: DeadlineTarget): void {
+    this.#deadlineTargets.add(d);
+    this.#kick();
+  }
+
+  removeDeadline(d: DeadlineTarget): void {
+    this.#deadlineTargets.delete(d);
   }
 
   removeTimer(tm: KernelTimer): void {
@@ -413,8 +441,14 @@ export class Kernel {
   /** Wakes tasks whose deadline passed; returns the earliest remaining deadline. */
   #expireDeadlines(now: number): number | null {
     if (this.#cpuTimers.size > 0 && now - this.#lastCpuSample >= CPU_SAMPLE_NS) this.#sampleCpuTimers(now);
-    if (this.#timed.size === 0 && this.#timers.size === 0) return null;
+    if (this.#timed.size === 0 && this.#timers.size === 0 && this.#deadlineTargets.size === 0) return null;
     let next: number | null = null;
+    for (const d of [...this.#deadlineTargets]) {
+      if (d.deadlineNs !== null && d.deadlineNs <= now) d.expire(now);
+      const dl = d.deadlineNs;
+      if (dl === null) this.#deadlineTargets.delete(d);
+      else if (next === null || dl < next) next = dl;
+    }
     for (const tm of [...this.#timers]) {
       if (tm.deadlineNs <= now) {
         let n = 1;
@@ -526,9 +560,14 @@ export class Kernel {
       if (d === "stop" && initiateGroupStop(t, signo)) return;
     }
     if (disposition(signo, act) !== "handler") return;
-    const restart = t.lastBlockRestart === "sys" && (act.flags & SA_RESTART) !== 0;
+    // A syscall that already made progress (a socket send or MSG_WAITALL receive) returns
+    // that count instead of EINTR, and is not restarted.
+    const partial = (t.syscallState as { partial?: number } | null)?.partial ?? 0;
+    const restart = partial === 0 && t.lastBlockRestart === "sys" && (act.flags & SA_RESTART) !== 0;
     this.#cancelSleep(t);
-    if (restart) {
+    if (partial > 0) {
+      t.ctx.setReturn(partial);
+    } else if (restart) {
       const r = t.ctx.regs;
       r.set("rip", r.get("rip") - 2); // back onto the syscall instruction
       r.set64("rax", r.get64("orig_rax"));
@@ -537,7 +576,7 @@ export class Kernel {
       t.ctx.setReturn(-EINTR.errno);
     }
     if (this.strace) {
-      this.log.strace(straceExit(t, t.straceEntry, restart ? "? ERESTARTSYS" : -EINTR.errno, 0));
+      this.log.strace(straceExit(t, t.straceEntry, partial > 0 ? partial : restart ? "? ERESTARTSYS" : -EINTR.errno, 0));
       t.straceEntry = "";
     }
     t.inSyscall = false;
@@ -548,6 +587,8 @@ export class Kernel {
   #cancelSleep(t: Task): void {
     const w = (t.syscallState as { waiter?: FutexWaiter } | null)?.waiter;
     if (w) this.futex.remove(w);
+    // A blocked open of a FIFO holds a counted end (kernel/syscalls/linux/sys_file.ts).
+    (t.syscallState as { pendingFile?: { decRef(): void } } | null)?.pendingFile?.decRef();
     if (t.savedMask !== null && t.sigWaitSet === null) { /* sigsuspend: restored at delivery */ }
     t.sigWaitSet = null;
   }
@@ -568,12 +609,13 @@ export class Kernel {
       this.log.once(`nosys-${nr}`, `Unsupported syscall ${nr}: returning ENOSYS`);
       result = -ENOSYS.errno;
     } else {
+      this.current = t;
       try {
         result = entry.fn(t, t.argsFor(info));
       } catch (e) {
         if (e instanceof LinuxError) {
           result = -e.errno;
-          if (e === EPIPE && SIGPIPE_SYSCALLS.has(nr)) this.sendSignal(t.tg, 13);
+          if (e === EPIPE && SIGPIPE_SYSCALLS.has(nr) && raisesSigpipe(t, info.argInt(0))) this.sendSignal(t.tg, 13);
         } else {
           this.log.warning(`BUG in ${entry.name} of ${t}: ${(e as Error)?.stack ?? e}`);
           if (Deno.env.get("SENTRY_PANIC_ON_BUG") === "1") throw e;
@@ -581,6 +623,7 @@ export class Kernel {
         }
       }
     }
+    this.current = null;
     if (t.state === "dead") return false; // the syscall killed its own task (kill, SIGPIPE)
     if (t.state === "stopped") return false; // never: a syscall does not stop its own task
     if (typeof result === "number") {
@@ -723,6 +766,7 @@ export class Kernel {
     this.deletePosixTimers(tg);
     tg.exitUid = t.creds.uid;
     tg.zombie = true;
+    tg.exitQueue.notify(EVENT_IN);
     this.vforkDone(tg);
     const init = this.#init;
     // Orphans go to the nearest living subreaper ancestor, else to init.
@@ -812,6 +856,12 @@ const HOST_CORE_PATTERN_IS_PIPE: boolean = (() => {
 
 /** Write-family syscalls that raise SIGPIPE when they fail with EPIPE. */
 const SIGPIPE_SYSCALLS: ReadonlySet<number> = new Set([1, 18, 20, 296, 328]);
+
+/** A write-family EPIPE on fd raises SIGPIPE: always for pipes, for sockets as their type says. */
+function raisesSigpipe(t: Task, fd: number): boolean {
+  const f = t.fdTable.has(fd) ? t.fdTable.get(fd) : null;
+  return !(f instanceof SocketFile) || f.sigpipeOnEpipe;
+}
 
 function hostUts(): { release: string; version: string } {
   let version = "#1 SMP";

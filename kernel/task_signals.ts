@@ -21,6 +21,7 @@ import type { Task } from "./task.ts";
 import type { ThreadGroup } from "./thread_group.ts";
 import { sigBit, type SigAction } from "./signals.ts";
 import { buildFrame, type SigInfo } from "./signal_frame.ts";
+import { EVENT_IN } from "../waiter/mod.ts";
 import { SA_NODEFER, SA_ONSTACK, SA_RESETHAND, SA_RESTORER, SA_SIGINFO } from "../abi/linux/signal.ts";
 import { applySendSideEffects, initiateGroupStop } from "./job_control.ts";
 
@@ -128,6 +129,7 @@ export function sendSignal(tg: ThreadGroup, info: SigInfo, thread: Task | null =
   }
   if (thread) thread.pendingSignals.add(info);
   else tg.sharedPending.add(info);
+  tg.signalQueue.notify(EVENT_IN);
   if (target && !blocked) k.interruptTask(target);
   else if (target === null || blocked) {
     // A task waiting in rt_sigtimedwait for this signal takes it even though it blocks it.

@@ -13,6 +13,7 @@ import type { CpuTimer, KernelTimer, PosixTimer } from "./timers.ts";
 import type { MemoryManager } from "./mm/mm.ts";
 import { Limits } from "./limits.ts";
 import { SignalHandlers } from "./signals.ts";
+import { monotonicNs } from "./time.ts";
 
 /** @savable */
 export class ThreadGroup {
@@ -39,6 +40,10 @@ export class ThreadGroup {
   readonly sharedPending = new PendingSignals();
   /** Notified when a child changes state (exits), for wait(2). */
   readonly childWaitQueue = new WaitQueue();
+  /** Notified whenever a signal becomes pending for the group or one of its threads (signalfd). */
+  readonly signalQueue = new WaitQueue();
+  /** Notified when the group becomes a zombie (pidfd). */
+  readonly exitQueue = new WaitQueue();
   /** Notified when a vfork child execs or exits: its parent may go on. */
   readonly vforkDone = new WaitQueue();
   /** True while a vfork parent must wait for this group to exec or exit. */
@@ -60,6 +65,10 @@ export class ThreadGroup {
   execed = false;
   /** Signal sent to the parent when this group exits (SIGCHLD, or clone's choice). */
   exitSignal = 17;
+  /** Monotonic time when the process was created (/proc/PID/stat starttime). */
+  readonly startNs: number = monotonicNs();
+  /** /proc/PID/oom_score_adj (kept, not acted on). */
+  oomScoreAdj = 0;
   /**
    * Job control (kernel/job_control.ts): the group stop under way or complete, with the signal
    * that started it; null when the group runs.

@@ -2,7 +2,8 @@
  * Kernel timers that send signals: ITIMER_REAL / alarm(2), ITIMER_VIRTUAL / ITIMER_PROF and
  * POSIX timers (timer_create(2)). Plain data (a deadline, a target group and a signal), so that
  * a checkpoint saves them as they are; the scheduler loop fires them (Kernel.#expireDeadlines
- * for wall-clock timers, Kernel.#sampleCpuTimers for CPU-time timers).
+ * for wall-clock timers, Kernel.#sampleCpuTimers for CPU-time timers). DeadlineTarget is for
+ * kernel objects woken at a deadline (timerfd).
  *
  * Wall-clock timers (CLOCK_REALTIME, MONOTONIC, BOOTTIME) all run on the kernel's monotonic
  * clock: the sandbox's realtime clock is monotonic plus a fixed offset and cannot be set.
@@ -87,3 +88,14 @@ export interface PosixTimer {
 
 /** DELAYTIMER_MAX: overrun counts saturate here. */
 export const DELAYTIMER_MAX = 0x7fffffff;
+
+/**
+ * @savable A kernel object woken at a deadline (a timerfd). While registered with
+ * Kernel.addDeadline, the scheduler loop sleeps no later than deadlineNs and then calls
+ * expire(); the object re-arms itself by changing deadlineNs, or leaves with removeDeadline.
+ */
+export interface DeadlineTarget {
+  /** Monotonic deadline in ns, or null while disarmed. */
+  readonly deadlineNs: number | null;
+  expire(nowNs: number): void;
+}
