@@ -17,7 +17,7 @@ import {
   BATCH_ARG0_SAVED, BATCH_ARG4_SAVED, BATCH_ENTRY_SIZE, BATCH_MAX_ENTRIES, BATCH_SAVE_RESULT, buildStubElf,
   STUB_BASE, STUB_BATCH_ADDR, STUB_BATCH_TRAP_ADDR, STUB_DATA, STUB_INJECT_ADDR, STUB_INJECT_TRAP_ADDR, STUB_SIZE,
 } from "./stub_elf.ts";
-import type { AddressSpace, Context, Platform, Prot, Stop, StopReason } from "../mod.ts";
+import type { AddressSpace, Context, CpuTime, Platform, Prot, Stop, StopReason } from "../mod.ts";
 
 const SIGKILL = 9;
 const SIGTRAP = 5;
@@ -87,6 +87,26 @@ class PtraceContext implements Context {
 
   release(): void {
     this.addressSpace.platform.releaseContext(this);
+  }
+
+  /**
+   * From /proc/PID/task/TID: schedstat's run time (ns) split by stat's utime:stime ticks, as
+   * Linux's cputime_adjust does for getrusage: ns precision for the total.
+   */
+  cpuTime(): CpuTime {
+    const dir = `/proc/${this.addressSpace.pid}/task/${this.tid}`;
+    try {
+      const totalNs = Number(Deno.readTextFileSync(`${dir}/schedstat`).split(" ")[0]);
+      const stat = Deno.readTextFileSync(`${dir}/stat`);
+      // Fields after the parenthesised comm: state is field 3, utime 14, stime 15.
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const utime = Number(f[11]), stime = Number(f[12]);
+      if (!Number.isFinite(totalNs)) return { userNs: 0, sysNs: 0 };
+      const userNs = utime + stime === 0 ? totalNs : Math.round(totalNs * utime / (utime + stime));
+      return { userNs, sysNs: totalNs - userNs };
+    } catch {
+      return { userNs: 0, sysNs: 0 };
+    }
   }
 
   setReturn(v: number): void {
@@ -449,6 +469,15 @@ class StubAddressSpace implements AddressSpace {
 
   remap(via: Context, o: { addr: number; oldLen: number; newLen: number; flags: number; newAddr: number }): number {
     return this.inject(via, SYS_mremap, [o.addr, o.oldLen, o.newLen, o.flags, o.newAddr]);
+  }
+
+  peakRssKb(): number {
+    try {
+      const m = /^VmHWM:\s+(\d+) kB/m.exec(Deno.readTextFileSync(`/proc/${this.pid}/status`));
+      return m ? Number(m[1]) : 0;
+    } catch {
+      return 0;
+    }
   }
 
   read(addr: number, dst: Uint8Array): number {
