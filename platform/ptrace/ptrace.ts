@@ -170,6 +170,12 @@ class StubAddressSpace implements AddressSpace {
   released = false;
   /** @nosave The live host threads of this stub. */
   readonly threads = new Set<PtraceContext>();
+  /**
+   * @nosave Host threads of this stub that no application thread uses any more, kept stopped
+   * for the next newThread: a vfork child that execs (a shell's every command) or a thread that
+   * exits hands its host thread to the next one instead of paying a host exit and a host clone.
+   */
+  readonly parked: number[] = [];
   /** @nosave Mapping syscalls waiting for {@linkcode flushMappings}, or null when not deferring. */
   #deferred: Deferred | null = null;
 
@@ -292,6 +298,15 @@ class StubAddressSpace implements AddressSpace {
 
   newThread(via: Context): Context {
     this.#flush();
+    const spare = this.parked.pop();
+    if (spare !== undefined) {
+      // What a host clone would copy from the parent thread: the FPU/SSE/AVX state (the
+      // general registers are the caller's to set, as for a fresh thread). The host thread's
+      // signal mask, affinity and session are the stub's, the same for every thread.
+      const ctx = this.platform.adopt(spare, this);
+      ctx.setFpState(via.getFpState());
+      return ctx;
+    }
     const flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM;
     const { result, newTid } = this.#inject(via as PtraceContext, SYS_clone, [flags, 0, 0, 0, 0]);
     if (result < 0) throw new Error(`clone in the stub failed: errno ${-result}`);
@@ -483,6 +498,8 @@ class StubAddressSpace implements AddressSpace {
 }
 
 const ARG_REGS = ["rdi", "rsi", "rdx", "r10", "r8", "r9"] as const;
+/** Released host threads a stub keeps for reuse (see StubAddressSpace.parked). */
+const MAX_PARKED_THREADS = 4;
 
 /** The ptrace platform. One per sentry process. */
 export class PtracePlatform implements Platform {
@@ -645,6 +662,10 @@ export class PtracePlatform implements Platform {
       ctx.running = false;
       ctx.invalidate();
     }
+    if (as.parked.length < MAX_PARKED_THREADS) {
+      as.parked.push(ctx.tid);
+      return;
+    }
     as.exitThread(ctx);
     this.#dying.add(ctx.tid);
   }
@@ -655,11 +676,16 @@ export class PtracePlatform implements Platform {
    */
   releaseStub(as: StubAddressSpace): void {
     ffi.kill(as.pid, SIGKILL);
+    // The leader last: the host reports a thread group leader's exit only once every other
+    // thread of the group is reaped, so shutdown must wait for them first.
     for (const ctx of as.threads) {
       this.#contexts.delete(ctx.tid);
-      this.#dying.add(ctx.tid);
+      if (ctx.tid !== as.pid) this.#dying.add(ctx.tid);
     }
+    for (const tid of as.parked) this.#dying.add(tid);
+    this.#dying.add(as.pid);
     as.threads.clear();
+    as.parked.length = 0;
     this.#stubs.delete(as.pid);
   }
 
