@@ -159,6 +159,12 @@ interface Deferred {
   entries: BatchEntry[];
   /** The first error of a flush that already ran (0 if none). */
   error: number;
+  /**
+   * The sentry descriptor whose pidfd_getfd ... close group ends the queue, or -1: the next
+   * mapping of the same file joins that group (one getfd and one close per file, not per
+   * segment).
+   */
+  openHostFd: number;
 }
 
 class StubAddressSpace implements AddressSpace {
@@ -350,7 +356,7 @@ class StubAddressSpace implements AddressSpace {
    */
   deferMappings(via: Context): void {
     this.#flush();
-    this.#deferred = { via: via as PtraceContext, entries: [], error: 0 };
+    this.#deferred = { via: via as PtraceContext, entries: [], error: 0, openHostFd: -1 };
   }
 
   flushMappings(): number {
@@ -366,6 +372,7 @@ class StubAddressSpace implements AddressSpace {
     if (d === null || d.entries.length === 0) return;
     const entries = d.entries;
     d.entries = [];
+    d.openHostFd = -1;
     let results: number[];
     if (this.#allStopped()) {
       results = this.#runBatch(d.via, entries);
@@ -389,9 +396,16 @@ class StubAddressSpace implements AddressSpace {
   }
 
   /** Queues (when deferring) or runs entries as one operation; returns 0 or the first -errno. */
-  #mapOp(via: Context, entries: BatchEntry[]): number {
-    if (this.#deferred !== null) {
-      this.#deferred.entries.push(...entries);
+  #mapOp(via: Context, entries: BatchEntry[], hostFd = -1): number {
+    const d = this.#deferred;
+    if (d !== null) {
+      if (hostFd >= 0 && d.openHostFd === hostFd) {
+        // The queue ends with [getfd(hostFd), mmap..., close]: add this mmap before the close.
+        d.entries.splice(d.entries.length - 1, 0, entries[1]!);
+      } else {
+        d.entries.push(...entries);
+      }
+      d.openHostFd = hostFd;
       return 0;
     }
     let results: number[];
@@ -436,7 +450,7 @@ class StubAddressSpace implements AddressSpace {
       { nr: SYS_pidfd_getfd, args: [pidfd, o.hostFd, 0], flags: BATCH_SAVE_RESULT },
       { nr: SYS_mmap, args: [o.addr, o.len, o.prot, flags, -1, o.offset], flags: BATCH_ARG4_SAVED },
       { nr: SYS_close, args: [-1], flags: BATCH_ARG0_SAVED },
-    ]);
+    ], o.hostFd);
   }
 
   /** The stub's pidfd of the sentry (opened on first use; inherited by forks). */

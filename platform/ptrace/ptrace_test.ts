@@ -168,6 +168,27 @@ Deno.test("deferred mappings run together at the flush and report the first erro
     as.mapAnonymous(ctx, CODE + 16384, 4096, 3, false);
     assert.equal(as.flushMappings(), -22);
     assert.equal(as.read(CODE + 16384, new Uint8Array(1)), 1);
+    // Segments of one file share one descriptor in the stub; another file gets its own.
+    const path = Deno.makeTempFileSync();
+    Deno.writeFileSync(path, new Uint8Array(8192).map((_, i) => (i < 4096 ? 1 : 2)));
+    const f1 = ffiOpen(path, O_RDONLY), f2 = ffiOpen(path, O_RDONLY);
+    try {
+      as.deferMappings(ctx);
+      as.mapHostFile(ctx, { addr: 0x800000, len: 4096, prot: 1, shared: false, hostFd: f1, offset: 4096 });
+      as.mapHostFile(ctx, { addr: 0x801000, len: 4096, prot: 1, shared: false, hostFd: f1, offset: 0 });
+      as.mapHostFile(ctx, { addr: 0x802000, len: 4096, prot: 1, shared: false, hostFd: f2, offset: 4096 });
+      assert.equal(as.flushMappings(), 0);
+      const b = new Uint8Array(1);
+      for (const [addr, want] of [[0x800000, 2], [0x801000, 1], [0x802000, 2]]) {
+        as.read(addr!, b);
+        assert.equal(b[0], want);
+      }
+      assert.equal([...Deno.readDirSync(`/proc/${stubPid(ctx)}/fd`)].length, 1);
+    } finally {
+      ffiClose(f1);
+      ffiClose(f2);
+      Deno.removeSync(path);
+    }
     // More entries than one batch table holds.
     as.deferMappings(ctx);
     for (let i = 0; i < 150; i++) as.mapAnonymous(ctx, 0x1000000 + i * 8192, 4096, 3, false);
