@@ -304,14 +304,20 @@ class StubAddressSpace implements AddressSpace {
 
   newThread(via: Context): Context {
     this.#flush();
-    const spare = this.parked.pop();
-    if (spare !== undefined) {
+    for (let spare = this.parked.pop(); spare !== undefined; spare = this.parked.pop()) {
+      this.platform.unpark(spare);
       // What a host clone would copy from the parent thread: the FPU/SSE/AVX state (the
       // general registers are the caller's to set, as for a fresh thread). The host thread's
       // signal mask, affinity and session are the stub's, the same for every thread.
       const ctx = this.platform.adopt(spare, this);
-      ctx.setFpState(via.getFpState());
-      return ctx;
+      try {
+        ctx.setFpState(via.getFpState());
+        return ctx;
+      } catch (e) {
+        // The parked thread was killed from outside the sentry: forget it, try the next.
+        if (!(e instanceof ffi.HostError)) throw e;
+        this.platform.forget(ctx as PtraceContext);
+      }
     }
     const flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM;
     const { result, newTid } = this.#inject(via as PtraceContext, SYS_clone, [flags, 0, 0, 0, 0]);
@@ -528,6 +534,8 @@ export class PtracePlatform implements Platform {
    * host process outlives the platform.
    */
   readonly #dying = new Set<number>();
+  /** @nosave The stub of each parked host thread (see StubAddressSpace.parked). */
+  readonly #parkedIn = new Map<number, StubAddressSpace>();
   /**
    * @nosave The zygote: an empty stub (host mappings removed, the sentry's pidfd open in it),
    * never run, that every new address space is forked from. Forking it is several times cheaper
@@ -655,6 +663,21 @@ export class PtracePlatform implements Platform {
     return ctx;
   }
 
+  /** A parked host thread is taken out of its stub's parking (to be reused, or because it died). */
+  unpark(tid: number): void {
+    const as = this.#parkedIn.get(tid);
+    if (as === undefined) return;
+    this.#parkedIn.delete(tid);
+    const i = as.parked.indexOf(tid);
+    if (i >= 0) as.parked.splice(i, 1);
+  }
+
+  /** Drops a context whose host thread is gone (its exit, if any, is ignored when it comes). */
+  forget(ctx: PtraceContext): void {
+    this.#contexts.delete(ctx.tid);
+    ctx.addressSpace.threads.delete(ctx);
+  }
+
   /** Ends one thread; the last thread of a stub takes the stub with it. */
   releaseContext(ctx: PtraceContext): void {
     if (!this.#contexts.has(ctx.tid)) return;
@@ -678,6 +701,7 @@ export class PtracePlatform implements Platform {
     }
     if (as.parked.length < MAX_PARKED_THREADS) {
       as.parked.push(ctx.tid);
+      this.#parkedIn.set(ctx.tid, as);
       return;
     }
     as.exitThread(ctx);
@@ -696,7 +720,10 @@ export class PtracePlatform implements Platform {
       this.#contexts.delete(ctx.tid);
       if (ctx.tid !== as.pid) this.#dying.add(ctx.tid);
     }
-    for (const tid of as.parked) this.#dying.add(tid);
+    for (const tid of as.parked) {
+      this.#dying.add(tid);
+      this.#parkedIn.delete(tid);
+    }
     this.#dying.add(as.pid);
     as.threads.clear();
     as.parked.length = 0;
@@ -734,6 +761,8 @@ export class PtracePlatform implements Platform {
   #decode(pid: number, status: number): Stop | null {
     const ctx = this.#contexts.get(pid);
     if (!ctx) {
+      // A parked thread killed from outside: never hand its tid out again (the host may reuse it).
+      if ((status & 0xff) !== 0x7f) this.unpark(pid);
       if (this.#dying.has(pid)) {
         if ((status & 0xff) !== 0x7f) this.#dying.delete(pid);
         else {
