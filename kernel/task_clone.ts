@@ -104,6 +104,7 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
       sid: t.tg.sid,
     });
     tg.exitSignal = a.exitSignal;
+    tg.oomScoreAdj = t.tg.oomScoreAdj; // inherited, as Linux's signal_struct copy
     parent?.children.add(tg);
   }
   let fdTable = t.fdTable;

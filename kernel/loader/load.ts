@@ -98,6 +98,7 @@ function openExecutable(t: Task, path: string): FileDescription {
   const ctx = { root: t.fs.root, creds: t.creds };
   const f = vfs.openAt(ctx, t.fs.cwd, path, O_RDONLY, 0);
   try {
+    if (f.location()?.mount.noexec) throw EACCES; // MS_NOEXEC
     const st = f.stat();
     if ((st.mode & S_IFMT) !== S_IFREG) throw EACCES;
     // Execute permission: someone must have x; non-root needs the matching x bit.
@@ -259,6 +260,7 @@ function loadElf(t: Task, file: FileDescription, args: ExecArgs, target: LoadTar
     }
     mm.brkStart = mm.brk = pageRoundUp(main.end);
     mm.executable = args.path;
+    mm.exe = file.location();
     mm.stackBottom = STACK_TOP - stackSize;
 
     const random = new Uint8Array(16);
