@@ -90,6 +90,7 @@ export interface AddressSpace {
    * round trip instead of one per operation. Any other operation (read, write, newThread, ...)
    * runs what is held back first. For building a fresh image (exec), where a host failure is
    * fatal to the address space anyway: callers must not rely on a single operation's result.
+   * The host descriptors of deferred mapHostFile calls must stay open until the flush.
    */
   deferMappings(via: Context): void;
   /** Runs what deferMappings held back and stops deferring. Returns 0 or the first -errno. */
