@@ -61,6 +61,7 @@ export class Loader {
     const kernel = Kernel.create({ platform, vfs, hostname: launch.hostname, log, strace: global.strace });
     const loader = new Loader(kernel);
     try {
+      kernel.tty.mountDevpts(vfs);
       const creds = new Credentials(
         launch.uid, launch.gid, launch.uid, launch.gid, launch.uid, launch.gid, launch.uid,
         launch.gid, [...launch.additionalGids],

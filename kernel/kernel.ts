@@ -43,6 +43,7 @@ import type { SigInfo } from "./signal_frame.ts";
 import { SA_RESTART } from "../abi/linux/signal.ts";
 import { CORE_SIGNALS, SIGNAL_NAMES } from "../abi/linux/signal.ts";
 import { RLIMIT_NOFILE } from "../abi/linux/limits.ts";
+import { sessionLeaderExited, TtySupport } from "./tty.ts";
 
 export interface KernelOptions {
   platform: Platform;
@@ -86,6 +87,8 @@ export class Kernel {
   readonly tasks = new Map<number, Task>();
   readonly futex = new FutexTable();
   readonly threadGroups = new Map<number, ThreadGroup>();
+  /** Terminals: devpts, the console, controlling terminals (kernel/tty.ts). */
+  readonly tty: TtySupport = new TtySupport(this);
   /** @nosave Lookup of the task running on a platform context. */
   readonly #byCtx = new Map<Context, Task>();
   #nextTid = 1;
@@ -453,6 +456,9 @@ export class Kernel {
         t.blocked = { queues: result.queues, mask: result.mask, deadlineNs: result.deadlineNs, restart: result.restart };
         for (const q of result.queues) q.register(t, result.mask);
         if (result.deadlineNs !== null) this.#timed.add(t);
+        // A signal the handler raised for its own task (a terminal's SIGTTIN) must not be
+        // slept through: the sleep is interrupted at once, as Linux's signal_pending check.
+        if (deliverableSet(t) !== 0n) this.interruptTask(t);
         return false;
       }
       case "exit":
@@ -546,6 +552,7 @@ export class Kernel {
     if (tg.itimerReal) this.removeTimer(tg.itimerReal);
     tg.itimerReal = null;
     tg.zombie = true;
+    sessionLeaderExited(this, tg);
     this.vforkDone(tg);
     const init = this.#init;
     // Orphans go to the nearest living subreaper ancestor, else to init.

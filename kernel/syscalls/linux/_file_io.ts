@@ -22,6 +22,8 @@ import { PROT_WRITE } from "../../../abi/linux/mm.ts";
 import { checkReadable, checkWritable, type FileDescription } from "../../../vfs/mod.ts";
 import { EVENT_IN, EVENT_OUT } from "../../../waiter/mod.ts";
 import { block, type SyscallResult } from "./support.ts";
+import { TtyFile } from "../../../vfs/tty/mod.ts";
+import { ttyRead, ttyWrite } from "./_tty.ts";
 
 /** Linux caps one read or write at INT_MAX rounded down to a page. */
 export const MAX_RW_COUNT = 0x7fff_f000;
@@ -52,12 +54,14 @@ export function retryOrBlock(file: FileDescription, events: number, op: () => nu
 /** Implements the common part of read(2), pread64(2), readv(2), preadv(2). */
 export function readSyscall(t: Task, file: FileDescription, segs: IoSegment[], offset: number | null): SyscallResult {
   checkReadable(file);
+  if (file instanceof TtyFile) return ttyRead(t, file, segs, offset);
   return retryOrBlock(file, EVENT_IN, () => readToUser(t, file, segs, offset));
 }
 
 /** Implements the common part of write(2), pwrite64(2), writev(2), pwritev(2). */
 export function writeSyscall(t: Task, file: FileDescription, segs: IoSegment[], offset: number | null): SyscallResult {
   checkWritable(file);
+  if (file instanceof TtyFile) return ttyWrite(t, file, segs, offset);
   return retryOrBlock(file, EVENT_OUT, () => writeFromUser(t, file, segs, offset));
 }
 

@@ -13,6 +13,8 @@ import {
 } from "../../../abi/linux/file.ts";
 import { copyInPath, pathCtx, startDir } from "./_path.ts";
 import { partial, supported, type SyscallEntry, type SyscallFn } from "./support.ts";
+import { TtyFile } from "../../../vfs/tty/mod.ts";
+import { resolveTtyOpen, ttyIoctl } from "./_tty.ts";
 
 /** Status flags F_SETFL may change; the access mode and creation flags stay. */
 const SETFL_MASK = O_APPEND | O_ASYNC | O_DIRECT | O_NOATIME | O_NONBLOCK;
@@ -20,7 +22,8 @@ const SETFL_MASK = O_APPEND | O_ASYNC | O_DIRECT | O_NOATIME | O_NONBLOCK;
 /** The common part of open(2) and openat(2). */
 function openAt(t: Task, dirfd: number, pathAddr: number, flags: number, mode: number): number {
   const path = copyInPath(t, pathAddr);
-  const file = t.kernel.vfs.openAt(pathCtx(t), startDir(t, dirfd, path), path, flags, mode & 0o7777 & ~t.fs.umask);
+  const opened = t.kernel.vfs.openAt(pathCtx(t), startDir(t, dirfd, path), path, flags, mode & 0o7777 & ~t.fs.umask);
+  const file = resolveTtyOpen(t, opened, flags);
   return t.fdTable.install(file, (flags & O_CLOEXEC) !== 0);
 }
 
@@ -115,6 +118,7 @@ const sysIoctl: SyscallFn = (t, a) => {
       else file.flags &= ~O_NONBLOCK;
       return 0;
     default:
+      if (file instanceof TtyFile) return ttyIoctl(t, file, cmd, arg);
       return file.ioctl(cmd, arg, t);
   }
 };
@@ -122,7 +126,7 @@ const sysIoctl: SyscallFn = (t, a) => {
 export const table: Record<number, SyscallEntry> = {
   2: partial("open", sysOpen, "the root is read-only: creating files is EROFS; O_TMPFILE unsupported"),
   3: supported("close", sysClose),
-  16: partial("ioctl", sysIoctl, "FIOCLEX, FIONCLEX, FIONBIO; TCGETS, TIOCGWINSZ, FIONREAD by the file"),
+  16: partial("ioctl", sysIoctl, "FIOCLEX, FIONCLEX, FIONBIO; terminals (vfs/tty, _tty.ts); TCGETS, TIOCGWINSZ, FIONREAD of host stdio"),
   32: supported("dup", sysDup),
   33: supported("dup2", sysDup2),
   72: partial("fcntl", sysFcntl, "F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL only"),
