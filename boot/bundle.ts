@@ -13,7 +13,8 @@
 import * as posix from "node:path/posix";
 import { BootError, describeFsError } from "./errors.ts";
 import { quote } from "./flags.ts";
-import { defaultSpec, parseSpec, type Rlimit, rlimitsOf, type Spec, type SpecMount } from "./spec.ts";
+import { defaultSpec, parseSpec, type Rlimit, rlimitsOf, type Spec } from "./spec.ts";
+import { type PlannedMount, planMounts } from "./mount_plan.ts";
 
 /** The file name of the spec inside a bundle. */
 export const CONFIG_JSON = "config.json";
@@ -35,8 +36,8 @@ export interface LaunchConfig {
   /** The host directory that becomes "/", absolute and free of symlinks. */
   rootHostPath: string;
   readonly: boolean;
-  /** Kept for mount support; not yet applied. */
-  mounts: SpecMount[];
+  /** config.json's mounts, checked (the loader adds /proc, /dev and /sys). */
+  mounts: PlannedMount[];
 }
 
 /**
@@ -87,13 +88,14 @@ export function loadBundle(
     hostname: spec.hostname ?? opts.id ?? "sentry",
     rootHostPath,
     readonly: spec.root.readonly ?? false,
-    mounts: spec.mounts ?? [],
+    mounts: planMounts(spec.mounts ?? [], bundleDir),
   };
 }
 
 /**
- * The configuration of `sentry do`: the host's / read-only, the caller's working directory,
- * environment and hostname, uid and gid 0.
+ * The configuration of `sentry do`: the host's / under a writable in-memory overlay (as
+ * `runsc do`: the application may change anything, the host tree never changes), the
+ * caller's working directory, environment and hostname, uid and gid 0.
  */
 export function doConfig(
   command: readonly string[],
@@ -109,7 +111,7 @@ export function doConfig(
     rlimits: new Map(),
     hostname: host.hostname,
     rootHostPath: "/",
-    readonly: true,
+    readonly: false,
     mounts: [],
   };
 }

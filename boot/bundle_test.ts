@@ -123,7 +123,7 @@ Deno.test("loadBundle() reports a missing bundle, a missing root and a bad confi
   });
 });
 
-Deno.test("doConfig() runs in the caller's directory and environment on a read-only host root", () => {
+Deno.test("doConfig() runs in the caller's directory and environment on an overlay of the host root", () => {
   const c = doConfig(["ls", "-l"], { cwd: "/home/u", env: { PATH: "/bin", X: "a=b" }, hostname: "host1" });
   assert.deepEqual(c, {
     argv: ["ls", "-l"],
@@ -135,7 +135,7 @@ Deno.test("doConfig() runs in the caller's directory and environment on a read-o
     rlimits: new Map(),
     hostname: "host1",
     rootHostPath: "/",
-    readonly: true,
+    readonly: false,
     mounts: [],
   });
 });

@@ -1,7 +1,8 @@
 /**
- * The order of assembly: platform, filesystem, kernel, init; then run until init exits, with
- * host signals forwarded to init. The only file of boot/ that imports the kernel, and boot/mod.ts
- * imports it lazily, so that `--help`, `spec` and config errors never load the kernel.
+ * The order of assembly: platform, filesystem, kernel, mounts (/proc, /dev, /sys and
+ * config.json's, see mounts.ts), init; then run until init exits, with host signals forwarded
+ * to init. The only file of boot/ that imports the kernel (mounts.ts only the VFS), and
+ * boot/mod.ts imports it lazily, so that `--help`, `spec` and config errors never load the kernel.
  *
  * Analogous to runsc's boot.Loader (create, run, wait, destroy).
  *
@@ -19,6 +20,10 @@ import type { LaunchConfig } from "./bundle.ts";
 import { BootError, EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND, EXIT_SENTRY_ERROR } from "./errors.ts";
 import type { GlobalOptions } from "./flags.ts";
 import { quote } from "./flags.ts";
+import { applyMounts } from "./mounts.ts";
+import { withDefaults } from "./mount_plan.ts";
+import { KernelProcSource } from "../kernel/proc_source.ts";
+import { sandboxCpus } from "../kernel/syscalls/linux/sys_sched.ts";
 
 /** Host signals passed on to init, as runsc forwards them to the container. */
 const FORWARDED: ReadonlyArray<[Deno.Signal, number]> = [
@@ -61,6 +66,9 @@ export class Loader {
     const kernel = Kernel.create({ platform, vfs, hostname: launch.hostname, log, strace: global.strace });
     const loader = new Loader(kernel);
     try {
+      applyMounts(withDefaults(launch.mounts), {
+        vfs, procSource: new KernelProcSource(kernel), ncpus: sandboxCpus(), log,
+      });
       kernel.tty.mountDevpts(vfs);
       const creds = new Credentials(
         launch.uid, launch.gid, launch.uid, launch.gid, launch.uid, launch.gid, launch.uid,

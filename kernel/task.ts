@@ -34,6 +34,8 @@ export type TaskState =
   | "runnable"
   /** Sleeping in a syscall, waiting for queues, a deadline or a signal. */
   | "blocked"
+  /** Stopped by job control (SIGSTOP and friends) until SIGCONT or SIGKILL; off the run queue. */
+  | "stopped"
   /** Exited; its thread group may still be a zombie. */
   | "dead";
 

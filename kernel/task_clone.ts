@@ -105,6 +105,7 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
     });
     tg.tty = t.tg.tty;
     tg.exitSignal = a.exitSignal;
+    tg.oomScoreAdj = t.tg.oomScoreAdj; // inherited, as Linux's signal_struct copy
     parent?.children.add(tg);
   }
   let fdTable = t.fdTable;

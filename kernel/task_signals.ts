@@ -11,7 +11,8 @@
  *   EINTR, or runs again after the handler (SA_RESTART with a restartable syscall), or runs again
  *   at once when the signal's action was to ignore it.
  * - Default actions: terminate (SIGKILL and fatal signals kill the group at once when not
- *   blocked), ignore. Stop and continue come with job control.
+ *   blocked), ignore, stop and continue (kernel/job_control.ts: sending SIGCONT continues the
+ *   group whatever its disposition; a stop signal stops the group when a thread dequeues it).
  *
  * @module
  */
@@ -20,7 +21,9 @@ import type { Task } from "./task.ts";
 import type { ThreadGroup } from "./thread_group.ts";
 import { sigBit, type SigAction } from "./signals.ts";
 import { buildFrame, type SigInfo } from "./signal_frame.ts";
+import { EVENT_IN } from "../waiter/mod.ts";
 import { SA_NODEFER, SA_ONSTACK, SA_RESETHAND, SA_RESTORER, SA_SIGINFO } from "../abi/linux/signal.ts";
+import { applySendSideEffects, initiateGroupStop } from "./job_control.ts";
 
 export const SS_ONSTACK = 1;
 export const SS_DISABLE = 2;
@@ -61,7 +64,7 @@ export class PendingSignals {
 }
 
 /** The lowest signal in set, synchronous signals first; 0 if none. */
-function pickSignal(set: bigint): number {
+export function pickSignal(set: bigint): number {
   const sync = set & SYNCHRONOUS;
   const from = sync !== 0n ? sync : set;
   for (let s = 1; s <= 64; s++) if (from & sigBit(s)) return s;
@@ -108,23 +111,24 @@ export function sendSignal(tg: ThreadGroup, info: SigInfo, thread: Task | null =
   if (!k || tg.zombie || tg.exitStatus !== null) return;
   const signo = info.signo;
   if (signo === 0) return;
+  applySendSideEffects(tg, signo);
   const act = tg.handlers.get(signo);
   const d = disposition(signo, act);
   const bit = sigBit(signo);
   const target = thread ?? chooseThread(tg, signo);
   const blocked = target === null || (target.sigmask & bit & ~UNBLOCKABLE) !== 0n;
   // An ignored signal that is not blocked is dropped at once (Linux's sig_ignored).
-  if (d === "ignore" && !blocked) return;
-  if (d === "terminate" && !blocked) {
+  // SIGCONT's default action (continuing) was taken by applySendSideEffects: nothing to queue.
+  if ((d === "ignore" || d === "continue") && !blocked) return;
+  // A fatal signal ends the group at once. In a stopped group only SIGKILL does: any other
+  // waits, as on Linux (wants_signal skips stopped threads), until SIGCONT lets a thread take it.
+  if (d === "terminate" && !blocked && (signo === 9 || tg.groupStop === null)) {
     k.killGroup(tg, signo);
-    return;
-  }
-  if (d === "stop" || d === "continue") {
-    k.log.once(`sig-stop-${signo}`, `Job-control signal ${signo} ignored: job control is not implemented yet`);
     return;
   }
   if (thread) thread.pendingSignals.add(info);
   else tg.sharedPending.add(info);
+  tg.signalQueue.notify(EVENT_IN);
   if (target && !blocked) k.interruptTask(target);
   else if (target === null || blocked) {
     // A task waiting in rt_sigtimedwait for this signal takes it even though it blocks it.
@@ -141,7 +145,7 @@ export function dequeueSignal(t: Task, allowed: bigint = deliverableSet(t)): Sig
 
 /**
  * Delivers every deliverable signal of t before it returns to user mode: applies default
- * actions, or builds a handler frame on its stack. Returns false if t died.
+ * actions, or builds a handler frame on its stack. Returns false if t died or stopped.
  */
 export function deliverSignals(t: Task): boolean {
   for (let guard = 0; guard < 64; guard++) {
@@ -151,8 +155,10 @@ export function deliverSignals(t: Task): boolean {
     const act = t.tg.handlers.get(info.signo);
     switch (disposition(info.signo, act)) {
       case "ignore":
-      case "stop":
       case "continue":
+        continue;
+      case "stop":
+        if (initiateGroupStop(t, info.signo)) return false;
         continue;
       case "terminate":
         t.kernel.killGroup(t.tg, info.signo);

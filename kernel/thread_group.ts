@@ -14,6 +14,7 @@ import type { MemoryManager } from "./mm/mm.ts";
 import { Limits } from "./limits.ts";
 import { SignalHandlers } from "./signals.ts";
 import type { Terminal } from "../vfs/tty/mod.ts";
+import { monotonicNs } from "./time.ts";
 
 /** @savable */
 export class ThreadGroup {
@@ -36,10 +37,16 @@ export class ThreadGroup {
   faultInfo: { signo: number; addr: number } | null = null;
   /** True once every task is dead and the group waits to be reaped. */
   zombie = false;
+  /** The real uid of the last task, kept for waitid's si_uid once the group is a zombie. */
+  exitUid = 0;
   /** Process-directed pending signals. */
   readonly sharedPending = new PendingSignals();
   /** Notified when a child changes state (exits), for wait(2). */
   readonly childWaitQueue = new WaitQueue();
+  /** Notified whenever a signal becomes pending for the group or one of its threads (signalfd). */
+  readonly signalQueue = new WaitQueue();
+  /** Notified when the group becomes a zombie (pidfd). */
+  readonly exitQueue = new WaitQueue();
   /** Notified when a vfork child execs or exits: its parent may go on. */
   readonly vforkDone = new WaitQueue();
   /** True while a vfork parent must wait for this group to exec or exit. */
@@ -56,6 +63,21 @@ export class ThreadGroup {
   execed = false;
   /** Signal sent to the parent when this group exits (SIGCHLD, or clone's choice). */
   exitSignal = 17;
+  /** Monotonic time when the process was created (/proc/PID/stat starttime). */
+  readonly startNs: number = monotonicNs();
+  /** /proc/PID/oom_score_adj (kept, not acted on). */
+  oomScoreAdj = 0;
+  /**
+   * Job control (kernel/job_control.ts): the group stop under way or complete, with the signal
+   * that started it; null when the group runs.
+   */
+  groupStop: { signo: number } | null = null;
+  /** True once every thread of a group stop has stopped (Linux's SIGNAL_STOP_STOPPED). */
+  stopped = false;
+  /** The stop signal wait(WUNTRACED) has yet to report, or 0 (Linux's group_exit_code). */
+  stopReport = 0;
+  /** True while wait(WCONTINUED) has a continue to report (Linux's SIGNAL_STOP_CONTINUED). */
+  continuedReport = false;
   /** Accumulated CPU time in ns, user and system, of exited threads. */
   userNs = 0;
   sysNs = 0;

@@ -19,3 +19,14 @@ export interface KernelTimer {
   /** si_code of the signal: SI_KERNEL for itimers (0x80). */
   code: number;
 }
+
+/**
+ * @savable A kernel object woken at a deadline (a timerfd). While registered with
+ * Kernel.addDeadline, the scheduler loop sleeps no later than deadlineNs and then calls
+ * expire(); the object re-arms itself by changing deadlineNs, or leaves with removeDeadline.
+ */
+export interface DeadlineTarget {
+  /** Monotonic deadline in ns, or null while disarmed. */
+  readonly deadlineNs: number | null;
+  expire(nowNs: number): void;
+}

@@ -74,6 +74,16 @@ export interface AddressSpace {
   /** Moves or resizes a mapping as mremap(2) with the given flags; returns the address or -errno. */
   remap(via: Context, o: { addr: number; oldLen: number; newLen: number; flags: number; newAddr: number }): number;
   /**
+   * Holds back mapAnonymous, mapHostFile, protect and unmap (each returns 0 at once) to run them
+   * together, in order, on the stopped thread `via`, at {@linkcode flushMappings}: one host
+   * round trip instead of one per operation. Any other operation (read, write, newThread, ...)
+   * runs what is held back first. For building a fresh image (exec), where a host failure is
+   * fatal to the address space anyway: callers must not rely on a single operation's result.
+   */
+  deferMappings(via: Context): void;
+  /** Runs what deferMappings held back and stops deferring. Returns 0 or the first -errno. */
+  flushMappings(): number;
+  /**
    * Copies application memory out. Returns the bytes copied: short (possibly 0) at the first
    * inaccessible page.
    */

@@ -3,6 +3,7 @@
  * the same.
  */
 
+import assert from "node:assert/strict";
 import { assertSameAsNative, compileC } from "./_harness.ts";
 
 Deno.test("fork, wait, vfork+exec, pipes and SIGPIPE behave as natively", async () => {
@@ -38,4 +39,22 @@ Deno.test("xargs -P4 and a find | sort | head pipeline behave as natively", asyn
 
 Deno.test("8 pthreads contending on a mutex and a condition variable print the same totals as natively", async () => {
   await assertSameAsNative([await compileC("threads")]);
+});
+
+Deno.test("job control: stop, continue, wait WUNTRACED/WCONTINUED, SIGTSTP to a group and orphaned groups behave as natively", async () => {
+  await assertSameAsNative([await compileC("jobcontrol")]);
+});
+
+Deno.test("core-dump signals report the core-dump bit only when Linux would dump, as natively", async () => {
+  const prog = await compileC("coredump");
+  await assertSameAsNative([prog]);
+  // With an unlimited RLIMIT_CORE natively a core file is written in the working directory
+  // (the sentry writes none but reports the same status): run both in a scratch directory.
+  const dir = await Deno.makeTempDir({ prefix: "sentry-core-" });
+  try {
+    const native = await assertSameAsNative([prog, "dump"], { cwd: dir });
+    assert.match(native.stdout, /abort, unlimited core: signaled=1 sig=6 core=1 waitid code=3/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

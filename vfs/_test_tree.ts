@@ -62,10 +62,13 @@ export function makeTree(): { base: string; root: string } {
   return { base, root };
 }
 
-/** Runs fn with a fresh tree and a VFS over it (root credentials), then cleans up. */
-export function withTree(fn: (t: TestTree) => void): void {
+/**
+ * Runs fn with a fresh tree and a VFS over it (root credentials), then cleans up. The root is
+ * read-only unless o.readonly is false (then an overlay with an in-memory upper layer).
+ */
+export function withTree(fn: (t: TestTree) => void, o: { readonly: boolean } = { readonly: true }): void {
   const { base, root } = makeTree();
-  const vfs = VirtualFilesystem.create({ rootHostPath: root, readonly: true });
+  const vfs = VirtualFilesystem.create({ rootHostPath: root, readonly: o.readonly });
   try {
     fn({ base, root, vfs, ctx: { root: vfs.root(), creds: Credentials.root() } });
   } finally {

@@ -46,6 +46,16 @@ export interface DirEntry {
   type: number;
 }
 
+/**
+ * Told when a description's last reference goes: epoll drops its registrations, flock and OFD
+ * locks are released (vfs/epoll.ts, vfs/lock.ts). Plain objects, so that a checkpoint saves
+ * them with the description.
+ */
+export interface FileWatcher {
+  /** The last reference to f went (after f's own release()). */
+  fileReleased(f: FileDescription): void;
+}
+
 /** An open file description. Subclasses override what their file type supports. */
 export abstract class FileDescription implements Waitable {
   /** Access mode and status flags (O_APPEND, O_NONBLOCK, ...), as F_GETFL reports them. */
@@ -78,7 +88,29 @@ export abstract class FileDescription implements Waitable {
   }
 
   decRef(): void {
-    if (--this.#refs === 0) this.release();
+    if (--this.#refs !== 0) return;
+    this.release();
+    const ws = this.watchers;
+    if (ws !== null) {
+      this.watchers = null;
+      for (const w of ws) w.fileReleased(this);
+    }
+  }
+
+  /** Who must hear of the release; null (the common case) costs one check. */
+  watchers: FileWatcher[] | null = null;
+
+  addWatcher(w: FileWatcher): void {
+    if (this.watchers === null) this.watchers = [w];
+    else if (!this.watchers.includes(w)) this.watchers.push(w);
+  }
+
+  removeWatcher(w: FileWatcher): void {
+    const ws = this.watchers;
+    if (ws === null) return;
+    const i = ws.indexOf(w);
+    if (i >= 0) ws.splice(i, 1);
+    if (ws.length === 0) this.watchers = null;
   }
 
   /** Called once, when the last reference goes. */
@@ -135,6 +167,15 @@ export abstract class FileDescription implements Waitable {
 
   /** For sockets, pipes, etc.: true if this is not seekable. */
   get isStream(): boolean {
+    return false;
+  }
+
+  /**
+   * True for files that keep message boundaries (datagram and seqpacket sockets): readv and
+   * writev then move one message with one read() or write() of the whole gathered length,
+   * never one per iovec.
+   */
+  get messageOriented(): boolean {
     return false;
   }
 }

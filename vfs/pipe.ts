@@ -29,6 +29,9 @@ export class Pipe {
   capacity = DEFAULT_PIPE_SIZE;
   readers = 0;
   writers = 0;
+  /** Opens of each side so far (FIFOs: a blocked open waits for the other count to change). */
+  readOpens = 0;
+  writeOpens = 0;
   readonly ino = nextPipeIno++;
   readonly queue = new WaitQueue();
   readonly createdNs = BigInt(Date.now()) * 1_000_000n;

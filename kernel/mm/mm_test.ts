@@ -17,6 +17,8 @@ function fakeAddressSpace(): AddressSpace & { calls: string[] } {
     unmap: (_v, a, l) => (calls.push(`unmap ${a.toString(16)} ${l}`), 0),
     protect: (_v, a, l, p) => (calls.push(`protect ${a.toString(16)} ${l} ${p}`), 0),
     discard: () => 0,
+    deferMappings: () => {},
+    flushMappings: () => 0,
     remap: (_v, o) => o.newAddr || o.addr,
     read: () => 0,
     write: () => 0,

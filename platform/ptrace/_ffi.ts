@@ -74,6 +74,11 @@ const lib = Deno.dlopen("libc.so.6", {
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
   poll_async: { name: "poll", parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
   eventfd: { parameters: ["u32", "i32"], result: "i32" },
+  // vfs/tmpfs: file data in memfds (so that MAP_SHARED maps the same pages everywhere).
+  memfd_create: { parameters: ["buffer", "u32"], result: "i32" },
+  ftruncate: { parameters: ["i32", "i64"], result: "i32" },
+  fallocate: { parameters: ["i32", "i32", "i64", "i64"], result: "i32" },
+  sendfile: { parameters: ["i32", "i32", "buffer", "u64"], result: "i64" },
 });
 
 const libc = lib.symbols;
@@ -461,6 +466,58 @@ export function hostLseek(fd: number, offset: number, whence: number): number {
   return r === -1n ? -errno() : Number(r);
 }
 
+// ---- memfds (vfs/tmpfs file data) -----------------------------------------------------------
+
+const MFD_CLOEXEC = 1;
+const memfdName = new TextEncoder().encode("sentry-tmpfs\0");
+
+/** A close-on-exec memfd_create(2); returns fd or -errno. */
+export function hostMemfd(): number {
+  const fd = libc.memfd_create(memfdName, MFD_CLOEXEC);
+  return fd === -1 ? -errno() : fd;
+}
+
+/** ftruncate(2); returns 0 or -errno. */
+export function hostFtruncate(fd: number, length: number): number {
+  for (;;) {
+    if (libc.ftruncate(fd, BigInt(length)) === 0) return 0;
+    const e = errno();
+    if (e !== EINTR) return -e;
+  }
+}
+
+/** fallocate(2); returns 0 or -errno. */
+export function hostFallocate(fd: number, mode: number, offset: number, len: number): number {
+  for (;;) {
+    if (libc.fallocate(fd, mode, BigInt(offset), BigInt(len)) === 0) return 0;
+    const e = errno();
+    if (e !== EINTR) return -e;
+  }
+}
+
+const sendfileOff = new BigInt64Array(1);
+const sendfileOffBytes = new Uint8Array(sendfileOff.buffer);
+
+/**
+ * Copies len bytes of inFd from inOffset to outFd's file offset with sendfile(2), looping
+ * until done or end of input; returns the bytes copied or -errno.
+ */
+export function hostSendfile(outFd: number, inFd: number, inOffset: number, len: number): number {
+  let done = 0;
+  while (done < len) {
+    sendfileOff[0] = BigInt(inOffset + done);
+    const r = libc.sendfile(outFd, inFd, sendfileOffBytes, BigInt(Math.min(len - done, 0x7ffff000)));
+    if (r === -1n) {
+      const e = errno();
+      if (e === EINTR) continue;
+      return -e;
+    }
+    if (r === 0n) break;
+    done += Number(r);
+  }
+  return done;
+}
+
 export const POLLIN = 0x1;
 export const POLLOUT = 0x4;
 export const POLLERR = 0x8;
@@ -529,6 +586,16 @@ const SYS_pidfd_open = 434;
 export function pidfdOpen(pid: number): number {
   const r = libc.syscall3(BigInt(SYS_pidfd_open), BigInt(pid), 0n, 0n);
   return r === -1n ? -errno() : Number(r);
+}
+
+// ---- memory files (memfd_create for the sandbox's memfds) -----------------------------------
+
+const sandboxMemfdName = new TextEncoder().encode("sentry-memfd\0");
+
+/** memfd_create(2) on the host for a sandbox memfd, close-on-exec added; returns fd or -errno. */
+export function hostMemfdCreate(flags: number): number {
+  const fd = libc.memfd_create(sandboxMemfdName, flags | MFD_CLOEXEC);
+  return fd === -1 ? -errno() : fd;
 }
 
 // ---- clocks -------------------------------------------------------------------------------

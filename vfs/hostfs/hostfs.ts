@@ -24,13 +24,12 @@
 import { EACCES, ELOOP, ENOENT, ENXIO, errnoFromNumber, EINVAL, LinuxError } from "../../kernel/errno.ts";
 import {
   DT_BLK, DT_CHR, DT_DIR, DT_FIFO, DT_LNK, DT_REG, DT_SOCK, DT_UNKNOWN, FIONREAD, PATH_MAX, S_IFBLK,
-  S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, SEEK_CUR, SEEK_DATA, SEEK_END,
-  SEEK_HOLE, SEEK_SET,
+  S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK,
 } from "../../abi/linux/file.ts";
 import * as ffi from "../../platform/ptrace/_ffi.ts";
 import { Dentry, type Filesystem } from "../dentry.ts";
 import { type DirEntry, FileDescription, type MemoryIO, type Stat } from "../file_description.ts";
-import { LocatedFile } from "../located_file.ts";
+import { LocatedFile, seekRegular } from "../located_file.ts";
 import type { Location } from "../mount.ts";
 import { HostStatBuffer } from "./host_stat.ts";
 import { openMemoryDevice } from "../devices.ts";
@@ -233,6 +232,20 @@ export class HostDentry extends Dentry {
     }
   }
 
+  /**
+   * A new read-only host descriptor of this regular file (the overlay copies data up from
+   * it); the caller closes it.
+   */
+  openHostFd(): number {
+    const fd = ffi.hostOpenat(
+      this.#hostParent.dirFd(),
+      this.name,
+      ffi.O_RDONLY | ffi.O_NOFOLLOW | ffi.O_CLOEXEC | HOST_O_NOCTTY | HOST_O_NONBLOCK,
+    );
+    if (fd < 0) throw hostError(fd);
+    return fd;
+  }
+
   override hostPath(): string {
     const names: string[] = [];
     for (let d: Dentry | null = this; d !== null && d.parent !== null; d = d.parent) names.push(d.name);
@@ -283,33 +296,8 @@ export class HostRegularFile extends LocatedFile {
   }
 
   override seek(offset: number, whence: number): number {
-    let pos: number;
-    switch (whence) {
-      case SEEK_SET:
-        pos = offset;
-        break;
-      case SEEK_CUR:
-        pos = this.offset + offset;
-        break;
-      case SEEK_END:
-        pos = this.#size() + offset;
-        break;
-      case SEEK_DATA:
-        if (offset < 0) throw EINVAL;
-        if (offset >= this.#size()) throw ENXIO;
-        pos = offset;
-        break;
-      case SEEK_HOLE:
-        if (offset < 0) throw EINVAL;
-        if (offset >= this.#size()) throw ENXIO;
-        pos = this.#size();
-        break;
-      default:
-        throw EINVAL;
-    }
-    if (pos < 0 || !Number.isSafeInteger(pos)) throw EINVAL;
-    this.offset = pos;
-    return pos;
+    this.offset = seekRegular(this.offset, offset, whence, () => this.#size());
+    return this.offset;
   }
 
   override stat(): Stat {

@@ -68,6 +68,7 @@ export function writeSyscall(t: Task, file: FileDescription, segs: IoSegment[], 
 /** Reads from file into the segments in order; see the module doc for partial results. */
 export function readToUser(t: Task, file: FileDescription, segs: IoSegment[], offset: number | null): number {
   if (totalLength(segs) === 0) return file.read(new Uint8Array(0), offset);
+  if (file.messageOriented) return readMessage(t, file, segs);
   let done = 0;
   let off = offset;
   for (const s of segs) {
@@ -107,6 +108,7 @@ export function readToUser(t: Task, file: FileDescription, segs: IoSegment[], of
 /** Writes the segments to file in order; see the module doc for partial results. */
 export function writeFromUser(t: Task, file: FileDescription, segs: IoSegment[], offset: number | null): number {
   if (totalLength(segs) === 0) return file.write(new Uint8Array(0), offset);
+  if (file.messageOriented) return file.write(gatherFromUser(t, segs), null);
   let done = 0;
   let off = offset;
   for (const s of segs) {
@@ -135,6 +137,55 @@ export function writeFromUser(t: Task, file: FileDescription, segs: IoSegment[],
     }
   }
   return done;
+}
+
+/**
+ * Gathers the segments into one buffer, for a message-oriented file: EFAULT if any byte of
+ * them cannot be read (a message is never sent in part).
+ */
+export function gatherFromUser(t: Task, segs: IoSegment[]): Uint8Array {
+  const buf = new Uint8Array(totalLength(segs));
+  let o = 0;
+  for (const s of segs) {
+    if (s.len === 0) continue;
+    if (t.mm.read(s.addr, buf.subarray(o, o + s.len)) !== s.len) throw EFAULT;
+    o += s.len;
+  }
+  return buf;
+}
+
+/**
+ * Scatters data over the segments in order; returns the bytes that landed (EFAULT when none
+ * did and there were some to copy).
+ */
+export function scatterToUser(t: Task, segs: IoSegment[], data: Uint8Array): number {
+  let o = 0;
+  for (const s of segs) {
+    if (o >= data.length) break;
+    const n = Math.min(s.len, data.length - o);
+    if (n === 0) continue;
+    const landed = t.mm.write(s.addr, data.subarray(o, o + n));
+    o += landed;
+    if (landed < n) {
+      if (o === 0) throw EFAULT;
+      break;
+    }
+  }
+  return o;
+}
+
+/** One read() of a whole message into the segments (the rest of a longer message is lost). */
+function readMessage(t: Task, file: FileDescription, segs: IoSegment[]): number {
+  let room = 0;
+  for (const s of segs) {
+    const w = writablePrefix(t, s.addr, s.len);
+    room += w;
+    if (w < s.len) break;
+  }
+  if (room === 0) throw EFAULT;
+  const buf = new Uint8Array(Math.min(room, totalLength(segs)));
+  const n = file.read(buf, null);
+  return scatterToUser(t, segs, buf.subarray(0, n));
 }
 
 /**

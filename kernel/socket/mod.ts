@@ -1,0 +1,9 @@
+/**
+ * The socket layer's public surface: the contract (socket.ts) and every address family, each
+ * of which registers itself when imported here. The socket syscalls import this module.
+ *
+ * @module
+ */
+
+export * from "./socket.ts";
+import "./unix/mod.ts";

@@ -1,0 +1,30 @@
+/**
+ * Where AF_UNIX names live: one {@linkcode UnixNamespace} per kernel (Linux keeps them per
+ * network namespace). Abstract names map straight to their socket; filesystem names map from
+ * the socket inode's identity (device and inode number) to the socket bound there.
+ *
+ * @module
+ */
+
+import type { UnixSocket } from "./unix_socket.ts";
+
+/** @savable */
+export class UnixNamespace {
+  /** "type:name" (the name's bytes as a latin1 string) → socket, for abstract names. */
+  readonly abstract = new Map<string, UnixSocket>();
+  /** "dev:ino" of a socket inode → the socket bound to it. */
+  readonly byInode = new Map<string, UnixSocket>();
+  /** The next autobind name: five hex digits, as Linux's unix_autobind. */
+  nextAutobind = 0;
+
+  /** A free autobind name, or null when all 2^20 are taken. */
+  autobindName(type: number): Uint8Array | null {
+    for (let i = 0; i < 0x100000; i++) {
+      const n = this.nextAutobind;
+      this.nextAutobind = (n + 1) & 0xfffff;
+      const name = n.toString(16).padStart(5, "0");
+      if (!this.abstract.has(`${type}:${name}`)) return new TextEncoder().encode(name);
+    }
+    return null;
+  }
+}
