@@ -71,6 +71,7 @@ export class Loader {
       applyMounts(withDefaults(launch.mounts), {
         vfs, procSource: new KernelProcSource(kernel), ncpus: sandboxCpus(), log,
       });
+      kernel.tty.mountDevpts(vfs);
       const creds = new Credentials(
         launch.uid, launch.gid, launch.uid, launch.gid, launch.uid, launch.gid, launch.uid,
         launch.gid, [...launch.additionalGids],

@@ -55,6 +55,7 @@ import type { SigInfo } from "./signal_frame.ts";
 import { SA_RESTART } from "../abi/linux/signal.ts";
 import { CORE_SIGNALS, SIGNAL_NAMES } from "../abi/linux/signal.ts";
 import { RLIMIT_CORE, RLIMIT_NOFILE } from "../abi/linux/limits.ts";
+import { sessionLeaderExited, TtySupport } from "./tty.ts";
 
 export interface KernelOptions {
   platform: Platform;
@@ -102,6 +103,8 @@ export class Kernel {
   /** flock, POSIX and OFD file locks (vfs/lock.ts). */
   readonly fileLocks = new LockTable();
   readonly threadGroups = new Map<number, ThreadGroup>();
+  /** Terminals: devpts, the console, controlling terminals (kernel/tty.ts). */
+  readonly tty: TtySupport = new TtySupport(this);
   /** @nosave Lookup of the task running on a platform context. */
   readonly #byCtx = new Map<Context, Task>();
   #nextTid = 1;
@@ -767,6 +770,7 @@ export class Kernel {
     tg.exitUid = t.creds.uid;
     tg.zombie = true;
     tg.exitQueue.notify(EVENT_IN);
+    sessionLeaderExited(this, tg);
     this.vforkDone(tg);
     const init = this.#init;
     // Orphans go to the nearest living subreaper ancestor, else to init.

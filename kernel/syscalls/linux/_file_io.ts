@@ -24,6 +24,8 @@ import { PROT_WRITE } from "../../../abi/linux/mm.ts";
 import { checkReadable, checkWritable, type FileDescription } from "../../../vfs/mod.ts";
 import { EVENT_IN, EVENT_OUT } from "../../../waiter/mod.ts";
 import { block, type SyscallResult } from "./support.ts";
+import { TtyFile } from "../../../vfs/tty/mod.ts";
+import { ttyRead, ttyWrite } from "./_tty.ts";
 
 /** Linux caps one read or write at INT_MAX rounded down to a page. */
 export const MAX_RW_COUNT = 0x7fff_f000;
@@ -54,6 +56,7 @@ export function retryOrBlock(file: FileDescription, events: number, op: () => nu
 /** Implements the common part of read(2), pread64(2), readv(2), preadv(2). */
 export function readSyscall(t: Task, file: FileDescription, segs: IoSegment[], offset: number | null): SyscallResult {
   checkReadable(file);
+  if (file instanceof TtyFile) return ttyRead(t, file, segs, offset);
   return retryOrBlock(file, EVENT_IN, () => readToUser(t, file, segs, offset));
 }
 
@@ -65,6 +68,7 @@ export function writeSyscall(t: Task, file: FileDescription, segs: IoSegment[], 
   if (loc !== null && (loc.dentry.mode & (S_ISUID | S_ISGID)) !== 0 && totalLength(limited) > 0) {
     t.kernel.vfs.removePrivs(t.creds, loc.dentry);
   }
+  if (file instanceof TtyFile) return ttyWrite(t, file, limited, offset);
   return retryOrBlock(file, EVENT_OUT, () => writeFromUser(t, file, limited, offset));
 }
 
