@@ -18,6 +18,8 @@ import { copyInPath, pathCtx, startDir } from "./_path.ts";
 import { block, partial, supported, type SyscallEntry, type SyscallFn, type SyscallResult } from "./support.ts";
 import { F_ADD_SEALS, F_GET_SEALS, fcntlSeals } from "./sys_memfd.ts";
 import { fcntlLock, LOCK_COMMANDS } from "./sys_lock.ts";
+import { TtyFile } from "../../../vfs/tty/mod.ts";
+import { resolveTtyOpen, ttyIoctl } from "./_tty.ts";
 
 /** Status flags F_SETFL may change; the access mode and creation flags stay. */
 const SETFL_MASK = O_APPEND | O_ASYNC | O_DIRECT | O_NOATIME | O_NONBLOCK;
@@ -41,7 +43,8 @@ function openAt(t: Task, dirfd: number, pathAddr: number, flags: number, mode: n
     file = st.pendingFile;
   } else {
     const path = copyInPath(t, pathAddr);
-    file = t.kernel.vfs.openAt(pathCtx(t), startDir(t, dirfd, path), path, flags, mode & 0o7777 & ~t.fs.umask);
+    const opened = t.kernel.vfs.openAt(pathCtx(t), startDir(t, dirfd, path), path, flags, mode & 0o7777 & ~t.fs.umask);
+    file = resolveTtyOpen(t, opened, flags);
   }
   if (file instanceof FifoEnd && file.waitingForPartner()) {
     t.syscallState = { pendingFile: file } satisfies FifoOpenState;
@@ -149,6 +152,7 @@ const sysIoctl: SyscallFn = (t, a) => {
       else file.flags &= ~O_NONBLOCK;
       return 0;
     default:
+      if (file instanceof TtyFile) return ttyIoctl(t, file, cmd, arg);
       return file.ioctl(cmd, arg, t);
   }
 };
@@ -156,7 +160,7 @@ const sysIoctl: SyscallFn = (t, a) => {
 export const table: Record<number, SyscallEntry> = {
   2: partial("open", sysOpen, "O_TMPFILE unsupported"),
   3: supported("close", sysClose),
-  16: partial("ioctl", sysIoctl, "FIOCLEX, FIONCLEX, FIONBIO; TCGETS, TIOCGWINSZ, FIONREAD by the file"),
+  16: partial("ioctl", sysIoctl, "FIOCLEX, FIONCLEX, FIONBIO; terminals (vfs/tty, _tty.ts); TCGETS, TIOCGWINSZ, FIONREAD of host stdio"),
   32: supported("dup", sysDup),
   33: supported("dup2", sysDup2),
   72: partial("fcntl", sysFcntl, "F_DUPFD(_CLOEXEC), F_GETFD, F_SETFD, F_GETFL, F_SETFL, record and OFD locks, seals; no F_SETOWN/leases"),
