@@ -20,12 +20,13 @@ Deno.test("parseCommandLine() reads run with a bundle, an id and a command after
     bundle: "b",
     id: "c1",
     command: ["/bin/ls", "-la", "--help"],
+    tty: false,
   } satisfies Command);
 });
 
 Deno.test("parseCommandLine() defaults run's bundle to the current directory and its command to null", () => {
   assert.deepEqual(parseCommandLine(["run"]), {
-    kind: "run", global: defaultGlobalOptions(), bundle: ".", id: null, command: null,
+    kind: "run", global: defaultGlobalOptions(), bundle: ".", id: null, command: null, tty: false,
   });
 });
 
@@ -37,6 +38,7 @@ Deno.test("parseCommandLine() accepts --name=value and global flags on either si
     bundle: "x",
     id: null,
     command: null,
+    tty: false,
   });
 });
 
@@ -45,10 +47,20 @@ Deno.test("parseCommandLine() hands do everything from the first word of the com
     kind: "do",
     global: { ...defaultGlobalOptions(), strace: true },
     command: ["ls", "-la", "--version"],
+    tty: false,
   });
   assert.deepEqual(parseCommandLine(["do", "--", "--weird-name"]), {
-    kind: "do", global: defaultGlobalOptions(), command: ["--weird-name"],
+    kind: "do", global: defaultGlobalOptions(), command: ["--weird-name"], tty: false,
   });
+});
+
+Deno.test("parseCommandLine() reads -t and --tty for run and do, before do's command only", () => {
+  assert.deepEqual(parseCommandLine(["do", "-t", "bash", "-t"]), {
+    kind: "do", global: defaultGlobalOptions(), command: ["bash", "-t"], tty: true,
+  });
+  const run = parseCommandLine(["run", "--tty", "--bundle", "b"]);
+  assert.equal(run.kind === "run" && run.tty, true);
+  assert.equal(bootError(["spec", "-t"]).message, `unknown flag --tty for "spec" (try 'sentry --help')`);
 });
 
 Deno.test("parseCommandLine() reads boolean flags with =true and =false", () => {
