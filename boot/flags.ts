@@ -41,12 +41,24 @@ export type Command =
   /** Print help: general (topic null) or for one command. */
   | { kind: "help"; topic: CommandName | null }
   | { kind: "version" }
-  /** Run the container in a bundle; `command` (after `--`) overrides process.args. */
-  | { kind: "run"; global: GlobalOptions; bundle: string; id: string | null; command: string[] | null; tty: boolean }
+  /**
+   * Run the container in a bundle; `command` (after `--`) overrides process.args. overlayUpper:
+   * a host directory for the root overlay's upper layer (null: memory).
+   */
+  | {
+    kind: "run";
+    global: GlobalOptions;
+    bundle: string;
+    id: string | null;
+    command: string[] | null;
+    overlayUpper: string | null;
+    /** -t: init's stdio is a terminal bridged to the user's (boot/terminal.ts). */
+    tty: boolean;
+  }
   /** Write a default config.json into the bundle directory. */
   | { kind: "spec"; global: GlobalOptions; bundle: string }
-  /** Run a command with the host's / as a read-only root. */
-  | { kind: "do"; global: GlobalOptions; command: string[]; tty: boolean };
+  /** Run a command with the host's / under a writable overlay (upper layer as for run). */
+  | { kind: "do"; global: GlobalOptions; command: string[]; overlayUpper: string | null; tty: boolean };
 
 /** The defaults of the global flags. */
 export function defaultGlobalOptions(): GlobalOptions {
@@ -69,6 +81,7 @@ const FLAGS: Record<string, FlagDef> = {
   "platform": { kind: "string", scope: "global" },
   "cpu-placement": { kind: "string", scope: "global" },
   "bundle": { kind: "string", scope: ["run", "spec"] },
+  "overlay-upper": { kind: "string", scope: ["run", "do"] },
   "tty": { kind: "bool", scope: ["run", "do"] },
 };
 
@@ -176,6 +189,7 @@ export function parseCommandLine(args: readonly string[]): Command {
         bundle: bundleOf(values),
         id: positionals[0] ?? null,
         command: rest,
+        overlayUpper: overlayUpperOf(values),
         tty: values.get("tty") === true,
       };
     }
@@ -185,7 +199,7 @@ export function parseCommandLine(args: readonly string[]): Command {
       return { kind: "spec", global, bundle: bundleOf(values) };
     case "do":
       if (rest === null || rest.length === 0) throw new BootError(`do: expected a command to run`);
-      return { kind: "do", global, command: rest, tty: values.get("tty") === true };
+      return { kind: "do", global, command: rest, overlayUpper: overlayUpperOf(values), tty: values.get("tty") === true };
     default: {
       const never: never = cmd;
       throw new Error(`unreachable: ${never}`);
@@ -222,6 +236,13 @@ function bundleOf(values: Map<string, string | boolean>): string {
   if (b === undefined) return ".";
   if (typeof b !== "string" || b === "") throw new BootError("--bundle: expected a directory");
   return b;
+}
+
+function overlayUpperOf(values: Map<string, string | boolean>): string | null {
+  const u = values.get("overlay-upper");
+  if (u === undefined) return null;
+  if (typeof u !== "string" || u === "") throw new BootError("--overlay-upper: expected a directory");
+  return u;
 }
 
 function helpTopic(positionals: string[]): CommandName | null {

@@ -63,7 +63,9 @@ export class Loader {
   static create(opts: LoaderOptions): Loader {
     const { launch, global, log } = opts;
     const platform = new PtracePlatform({ placement: global.cpuPlacement });
-    const vfs = VirtualFilesystem.create({ rootHostPath: launch.rootHostPath, readonly: launch.readonly });
+    const vfs = VirtualFilesystem.create({
+      rootHostPath: launch.rootHostPath, readonly: launch.readonly, upperHostPath: launch.upperHostPath,
+    });
     const kernel = Kernel.create({ platform, vfs, hostname: launch.hostname, log, strace: global.strace });
     const loader = new Loader(kernel);
     try {

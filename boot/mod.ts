@@ -16,7 +16,7 @@
  */
 
 import { DebugLog } from "../kernel/log.ts";
-import { doConfig, type LaunchConfig, loadBundle, writeDefaultSpec } from "./bundle.ts";
+import { doConfig, type LaunchConfig, loadBundle, setOverlayUpper, writeDefaultSpec } from "./bundle.ts";
 import {
   BootError,
   describeFsError,
@@ -52,6 +52,7 @@ export async function main(args: readonly string[]): Promise<number> {
         return 0;
       case "run": {
         const launch = loadBundle(cmd.bundle, { cwd: Deno.cwd(), command: cmd.command, id: cmd.id });
+        if (cmd.overlayUpper !== null) setOverlayUpper(launch, cmd.overlayUpper, Deno.cwd());
         return await boot(launch, cmd.global, log, cmd.tty);
       }
       case "do": {
@@ -60,6 +61,7 @@ export async function main(args: readonly string[]): Promise<number> {
           env: callerEnvironment(),
           hostname: Deno.hostname(),
         });
+        if (cmd.overlayUpper !== null) setOverlayUpper(launch, cmd.overlayUpper, Deno.cwd());
         return await boot(launch, cmd.global, log, cmd.tty);
       }
       default: {

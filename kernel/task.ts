@@ -91,6 +91,10 @@ export class Task implements Waker, MemoryIO {
   pdeathSignal = 0;
   /** PR_SET_NO_NEW_PRIVS (set-user-ID bits never grant privilege in the sandbox anyway). */
   noNewPrivs = false;
+  /** CPU time of the task's earlier host threads (kernel/cpu_time.ts). */
+  cpuBase = { userNs: 0, sysNs: 0 };
+  /** True once cpuBase holds the current host thread's time too (it is about to go away). */
+  cpuFrozen = false;
   /** Thread name (comm), 15 bytes at most. */
   name: string;
 

@@ -37,6 +37,12 @@ Deno.test("the file API and its error cases behave as natively (tests/c/fileapi.
   await assertSameInScratch([await compileC("fileapi")]);
 });
 
+Deno.test("set-ID bits on write and chown, RLIMIT_FSIZE with SIGXFSZ, and O_TMPFILE behave as natively", async () => {
+  const native = await assertSameInScratch([await compileC("file_limits")]);
+  assert.match(native.stdout, /write at the limit = -1 File too large\nSIGXFSZ seen: 1\n/);
+  assert.match(native.stdout, /linkat AT_SYMLINK_FOLLOW = 0\nnlink after link 1\nnamed: hidden\n/);
+});
+
 Deno.test("tar -xzf of a tarball then tar -c of the extracted tree gives back the same archive", async () => {
   const r = await assertSameInScratch(sh(`
     mkdir -p src/d/e src/empty

@@ -194,7 +194,7 @@ function spec(mounts: unknown[], args = ["/prog"], readonly = true): Record<stri
 Deno.test("config.json tmpfs mounts are writable with their size limit; missing mount points are created", async () => {
   const mounts = [
     { destination: "/work/scratch", type: "tmpfs", source: "tmpfs", options: ["size=64k", "mode=700"] },
-    { destination: "/data", type: "bind", source: "data", options: ["bind"] },
+    { destination: "/data", type: "bind", source: "data", options: ["bind", "ro"] },
   ];
   const script = "echo hi > /work/scratch/f && cat /work/scratch/f && stat -c '%a %U' /work/scratch && " +
     "head -c 100000 /dev/zero > /work/scratch/big; echo big=$?; echo x > /data/f; echo bind=$?; grep -c ' /work/scratch tmpfs ' /proc/mounts";

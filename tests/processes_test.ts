@@ -58,3 +58,15 @@ Deno.test("core-dump signals report the core-dump bit only when Linux would dump
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("getrusage, times, CPU-time clocks and ITIMER_VIRTUAL/PROF account CPU time as natively", async () => {
+  await assertSameAsNative([await compileC("cputime")]);
+});
+
+Deno.test("POSIX timers: signals, thread targets, SIGEV_NONE, overruns, CPU clocks, deletion at fork and exec, as natively", async () => {
+  await assertSameAsNative([await compileC("posixtimers")]);
+});
+
+Deno.test("a robust mutex whose owner thread or process died gives the next locker EOWNERDEAD, as natively", async () => {
+  await assertSameAsNative([await compileC("robust")]);
+});

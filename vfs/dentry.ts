@@ -146,6 +146,15 @@ export abstract class Dentry {
     throw EROFS;
   }
 
+  /**
+   * Creates an unnamed regular file in this directory (open(2)'s O_TMPFILE): its dentry is
+   * not among the children and its link count is 0; link() may give it a name unless
+   * linkable is false (O_EXCL). EOPNOTSUPP where the filesystem cannot.
+   */
+  createTmpfile(_attrs: NewFile, _linkable: boolean): Dentry {
+    throw EOPNOTSUPP;
+  }
+
   /** Creates a directory `name` (absent). */
   mkdir(_name: string, _attrs: NewFile): Dentry {
     throw EROFS;

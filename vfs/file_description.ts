@@ -14,7 +14,7 @@
  * @module
  */
 
-import { EBADF, EINVAL, ENOTDIR, ENOTTY, ESPIPE, LinuxError } from "../kernel/errno.ts";
+import { EBADF, EINVAL, ENOTDIR, ENOTTY, EOPNOTSUPP, ESPIPE, LinuxError } from "../kernel/errno.ts";
 import { O_ACCMODE, O_PATH, O_RDONLY, O_RDWR, O_WRONLY } from "../abi/linux/file.ts";
 import { EVENT_IN, EVENT_OUT, WaitQueue } from "../waiter/mod.ts";
 import type { Waitable } from "../waiter/mod.ts";
@@ -159,6 +159,17 @@ export abstract class FileDescription implements Waitable {
   readiness(mask: number): number {
     return mask & (EVENT_IN | EVENT_OUT);
   }
+
+  /**
+   * fallocate(2) on a regular file (the syscall layer has validated mode, range and access):
+   * EOPNOTSUPP unless the file's filesystem supports it.
+   */
+  allocate(_mode: number, _off: number, _len: number): void {
+    throw EOPNOTSUPP;
+  }
+
+  /** fsync(2)/fdatasync(2): push the data to stable storage where there is any (host files). */
+  sync(): void {}
 
   /** A host descriptor whose contents mmap can map directly, or null (copy instead). */
   hostFdForMmap(): number | null {

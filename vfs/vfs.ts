@@ -68,15 +68,21 @@ export class VirtualFilesystem {
 
   /**
    * A tree whose root is the host directory rootHostPath: read-only (EROFS) when readonly, else
-   * an overlay of a writable in-memory upper layer over it (the host tree never changes).
-   * Throws a LinuxError when the directory cannot be opened.
+   * an overlay of a writable upper layer over it (the host tree never changes). The upper
+   * layer is memory, or the host directory upperHostPath (written through held descriptors,
+   * see vfs/hostfs). Throws a LinuxError when a directory cannot be opened.
    */
-  static create(o: { rootHostPath: string; readonly: boolean }): VirtualFilesystem {
+  static create(o: { rootHostPath: string; readonly: boolean; upperHostPath?: string | null }): VirtualFilesystem {
     const lower = HostFilesystem.open(o.rootHostPath);
     if (o.readonly) return new VirtualFilesystem(lower, true);
     try {
-      const upper = new TmpfsFilesystem();
-      return new VirtualFilesystem(new OverlayFilesystem(lower, upper), false);
+      const upper = o.upperHostPath ? HostFilesystem.open(o.upperHostPath, { writable: true }) : new TmpfsFilesystem();
+      try {
+        return new VirtualFilesystem(new OverlayFilesystem(lower, upper), false);
+      } catch (e) {
+        upper.release();
+        throw e;
+      }
     } catch (e) {
       lower.release();
       throw e;
@@ -127,7 +133,7 @@ export class VirtualFilesystem {
    * applied. Returns a new description (one reference, for the caller to install).
    */
   openAt(ctx: PathContext, dir: Location, path: string, flags: number, mode: number): FileDescription {
-    if ((flags & O_TMPFILE) === O_TMPFILE) return this.#openTmpfile(ctx, dir, path, flags);
+    if ((flags & O_TMPFILE) === O_TMPFILE) return this.#openTmpfile(ctx, dir, path, flags, mode);
     if (flags & O_PATH) {
       const f = flags & O_PATH_FLAGS;
       const loc = walk(ctx, dir, path, (f & O_NOFOLLOW) === 0);
@@ -171,13 +177,20 @@ export class VirtualFilesystem {
     return d.open(loc, (flags & ~OPEN_ONLY_FLAGS) | O_LARGEFILE);
   }
 
-  #openTmpfile(ctx: PathContext, dir: Location, path: string, flags: number): FileDescription {
+  /**
+   * open(2) with O_TMPFILE: an unnamed regular file in the directory at path (Linux's
+   * do_o_tmpfile order: EROFS, then write+search permission, then the filesystem's support),
+   * which linkat(2) can name later unless O_EXCL.
+   */
+  #openTmpfile(ctx: PathContext, dir: Location, path: string, flags: number, mode: number): FileDescription {
     if ((flags & O_ACCMODE) === O_RDONLY) throw EINVAL;
     const loc = walk(ctx, dir, path, true);
     if (!loc.isDir) throw ENOTDIR;
-    checkPermission(ctx.creds, MAY_WRITE | MAY_EXEC, loc.dentry.mode, loc.dentry.uid, loc.dentry.gid);
     if (loc.mount.isReadonly) throw EROFS;
-    throw EOPNOTSUPP;
+    const p = loc.dentry;
+    checkPermission(ctx.creds, MAY_WRITE | MAY_EXEC, p.mode, p.uid, p.gid);
+    const d = p.createTmpfile(newFileAttrs(ctx, p, S_IFREG | (mode & 0o7777)), (flags & O_EXCL) === 0);
+    return d.open(new Location(loc.mount, d), (flags & ~OPEN_ONLY_FLAGS) | O_LARGEFILE);
   }
 
   /**
@@ -497,15 +510,31 @@ export class VirtualFilesystem {
     d.setattr(attr);
   }
 
-  /** Implements truncate(2) on a resolved file (write permission); ftruncate checks its fd instead. */
-  truncate(ctx: PathContext, loc: Location, size: number, checkAccess = true): void {
+  /**
+   * Implements truncate(2) on a resolved file (write permission); ftruncate checks its fd
+   * instead. checkSize runs after every other check, just before the change (the syscall
+   * layer's RLIMIT_FSIZE check, Linux's inode_newsize_ok).
+   */
+  truncate(ctx: PathContext, loc: Location, size: number, checkAccess = true, checkSize?: () => void): void {
     const d = loc.dentry;
     if (size < 0) throw EINVAL;
     if (d.isDir) throw EISDIR;
     if (!d.isRegular) throw EINVAL;
     if (checkAccess) checkPermission(ctx.creds, MAY_WRITE, d.mode, d.uid, d.gid);
     this.#checkWritable(loc);
-    d.setattr({ size });
+    checkSize?.();
+    const kill = privsToRemove(ctx.creds, d);
+    d.setattr(kill === 0 ? { size } : { size, mode: d.mode & 0o7777 & ~kill });
+  }
+
+  /**
+   * Before a write (of at least one byte) to the regular file d: clears its set-ID bits as
+   * {@linkcode privsToRemove} says (Linux's file_remove_privs; CAP_FSETID goes with fsuid 0).
+   * One mode test in the common case.
+   */
+  removePrivs(creds: Credentials, d: Dentry): void {
+    const kill = privsToRemove(creds, d);
+    if (kill !== 0) d.setattr({ mode: d.mode & 0o7777 & ~kill });
   }
 
   /**
@@ -586,6 +615,19 @@ function newFileAttrs(ctx: PathContext, parent: Dentry, mode: number): NewFile {
     mode &= ~S_ISGID;
   }
   return { mode, uid: c.fsuid, gid };
+}
+
+/**
+ * The set-ID bits a write or truncate by creds must clear from d (Linux's should_remove_suid
+ * and setattr_should_drop_sgid): set-user-ID; set-group-ID when group execute is set or the
+ * writer is not in the file's group. Nothing for a privileged writer (CAP_FSETID).
+ */
+function privsToRemove(creds: Credentials, d: Dentry): number {
+  const m = d.mode;
+  if ((m & (S_ISUID | S_ISGID)) === 0 || !d.isRegular || creds.hasDacOverride) return 0;
+  let kill = m & S_ISUID;
+  if ((m & S_ISGID) && ((m & S_IXGRP) || !creds.inGroup(d.gid))) kill |= S_ISGID;
+  return kill;
 }
 
 /** Whether a is d or one of d's ancestors (same filesystem). */

@@ -79,6 +79,18 @@ const lib = Deno.dlopen("libc.so.6", {
   ftruncate: { parameters: ["i32", "i64"], result: "i32" },
   fallocate: { parameters: ["i32", "i32", "i64", "i64"], result: "i32" },
   sendfile: { parameters: ["i32", "i32", "buffer", "u64"], result: "i64" },
+  // vfs/hostfs writable mode: every change relative to a held directory descriptor.
+  mkdirat: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  mknodat: { parameters: ["i32", "buffer", "u32", "u64"], result: "i32" },
+  unlinkat: { parameters: ["i32", "buffer", "i32"], result: "i32" },
+  renameat2: { parameters: ["i32", "buffer", "i32", "buffer", "u32"], result: "i32" },
+  symlinkat: { parameters: ["buffer", "i32", "buffer"], result: "i32" },
+  linkat: { parameters: ["i32", "buffer", "i32", "buffer", "i32"], result: "i32" },
+  fchownat: { parameters: ["i32", "buffer", "u32", "u32", "i32"], result: "i32" },
+  fchmodat: { parameters: ["i32", "buffer", "u32", "i32"], result: "i32" },
+  fchmod: { parameters: ["i32", "u32"], result: "i32" },
+  utimensat: { parameters: ["i32", "buffer", "buffer", "i32"], result: "i32" },
+  fsync: { parameters: ["i32"], result: "i32" },
 });
 
 const libc = lib.symbols;
@@ -658,4 +670,126 @@ export function armWakeAlarm(ns: number): void {
   itimerspec[2] = BigInt(Math.floor(ns / 1e9));
   itimerspec[3] = BigInt(Math.floor(ns % 1e9));
   libc.timer_settime(wakeTimer, 0, itimerspecBytes, null);
+}
+
+// ---- host files, writable (vfs/hostfs in writable mode) ----------------------------------------
+//
+// Like the *at calls above: dirfd is a descriptor the sentry holds and each name is a single
+// component; none of these follows a final symlink (fchmodat with AT_SYMLINK_NOFOLLOW is done
+// by glibc on an O_PATH|O_NOFOLLOW descriptor, refusing symlinks).
+
+const pathScratch2 = new Uint8Array(4096 + 1);
+
+/** Like scratchCstr, into the second scratch buffer (the other name of a two-name call). */
+function scratchCstr2(name: string): Uint8Array | null {
+  const r = pathEncoder.encodeInto(name, pathScratch2);
+  if (r.read !== name.length || r.written >= pathScratch2.length) return null;
+  pathScratch2[r.written] = 0;
+  return pathScratch2;
+}
+
+/** Retries an int-returning call on EINTR; returns its result or -errno. */
+function retryInt(f: () => number): number {
+  for (;;) {
+    const r = f();
+    if (r !== -1) return r;
+    const e = errno();
+    if (e !== EINTR) return -e;
+  }
+}
+
+/** mkdirat(2); returns 0 or -errno. */
+export function hostMkdirat(dirfd: number, name: string, mode: number): number {
+  const p = scratchCstr(name);
+  if (p === null) return -ENAMETOOLONG_HOST;
+  return retryInt(() => libc.mkdirat(dirfd, p, mode));
+}
+
+/** mknodat(2); returns 0 or -errno. */
+export function hostMknodat(dirfd: number, name: string, mode: number, dev: number): number {
+  const p = scratchCstr(name);
+  if (p === null) return -ENAMETOOLONG_HOST;
+  return retryInt(() => libc.mknodat(dirfd, p, mode, BigInt(dev)));
+}
+
+export const AT_REMOVEDIR = 0x200;
+
+/** unlinkat(2) (flags: 0 or AT_REMOVEDIR); returns 0 or -errno. */
+export function hostUnlinkat(dirfd: number, name: string, flags: number): number {
+  const p = scratchCstr(name);
+  if (p === null) return -ENAMETOOLONG_HOST;
+  return retryInt(() => libc.unlinkat(dirfd, p, flags));
+}
+
+/** renameat2(2); returns 0 or -errno. */
+export function hostRenameat2(olddirfd: number, oldName: string, newdirfd: number, newName: string, flags: number): number {
+  const a = scratchCstr(oldName), b = scratchCstr2(newName);
+  if (a === null || b === null) return -ENAMETOOLONG_HOST;
+  return retryInt(() => libc.renameat2(olddirfd, a, newdirfd, b, flags));
+}
+
+/** symlinkat(2): name (one component) in dirfd, pointing at target (stored, never followed here). */
+export function hostSymlinkat(target: string, dirfd: number, name: string): number {
+  const t = scratchCstr2(target), p = scratchCstr(name);
+  if (t === null || p === null) return -ENAMETOOLONG_HOST;
+  return retryInt(() => libc.symlinkat(t, dirfd, p));
+}
+
+/** linkat(2) without AT_SYMLINK_FOLLOW; returns 0 or -errno. */
+export function hostLinkat(olddirfd: number, oldName: string, newdirfd: number, newName: string): number {
+  const a = scratchCstr(oldName), b = scratchCstr2(newName);
+  if (a === null || b === null) return -ENAMETOOLONG_HOST;
+  return retryInt(() => libc.linkat(olddirfd, a, newdirfd, b, 0));
+}
+
+/** fchownat(2) (flags: AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH); -1 leaves an id; returns 0 or -errno. */
+export function hostFchownat(dirfd: number, name: string, uid: number, gid: number, flags: number): number {
+  const p = scratchCstr(name);
+  if (p === null) return -ENAMETOOLONG_HOST;
+  return retryInt(() => libc.fchownat(dirfd, p, uid >>> 0, gid >>> 0, flags));
+}
+
+/** fchmodat(2) (flags: AT_SYMLINK_NOFOLLOW: EOPNOTSUPP on a symlink); returns 0 or -errno. */
+export function hostFchmodat(dirfd: number, name: string, mode: number, flags: number): number {
+  const p = scratchCstr(name);
+  if (p === null) return -ENAMETOOLONG_HOST;
+  return retryInt(() => libc.fchmodat(dirfd, p, mode, flags));
+}
+
+/** fchmod(2); returns 0 or -errno. */
+export function hostFchmod(fd: number, mode: number): number {
+  return retryInt(() => libc.fchmod(fd, mode));
+}
+
+export const UTIME_NOW = 0x3fffffff;
+export const UTIME_OMIT = 0x3ffffffe;
+const utimesBuf = new BigInt64Array(4);
+const utimesBytes = new Uint8Array(utimesBuf.buffer);
+
+/**
+ * utimensat(2) with times in nanoseconds since the epoch, or null to leave one (UTIME_OMIT);
+ * flags: AT_SYMLINK_NOFOLLOW. Returns 0 or -errno.
+ */
+export function hostUtimensat(dirfd: number, name: string, atimeNs: bigint | null, mtimeNs: bigint | null, flags: number): number {
+  const p = scratchCstr(name);
+  if (p === null) return -ENAMETOOLONG_HOST;
+  const set = (i: number, t: bigint | null) => {
+    if (t === null) {
+      utimesBuf[i] = 0n;
+      utimesBuf[i + 1] = BigInt(UTIME_OMIT);
+    } else {
+      let s = t / 1_000_000_000n, ns = t % 1_000_000_000n;
+      if (ns < 0n) (s -= 1n, ns += 1_000_000_000n);
+      utimesBuf[i] = s;
+      utimesBuf[i + 1] = ns;
+    }
+  };
+  set(0, atimeNs);
+  set(2, mtimeNs);
+  return retryInt(() => libc.utimensat(dirfd, p, utimesBytes, flags));
+}
+
+/** fsync(2); returns 0 or -errno. */
+export function hostFsync(fd: number): number {
+  return retryInt(() => libc.fsync(fd));
 }

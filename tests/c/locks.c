@@ -81,16 +81,14 @@ int main(void) {
   if (k == 0) {
     int mine = open("/dev/null", O_RDWR);
     send_byte(up[1]);
-    int r = flock(mine, LOCK_EX);
-    printf("child flock after wait = %d\n", r);
-    _exit(0);
+    _exit(flock(mine, LOCK_EX) == 0 ? 0 : 1);
   }
   wait_byte(up[0]);
   usleep(20000);
-  /* The result is printed once the child has printed: the two would otherwise race. */
-  int unlocked = flock(a, LOCK_UN);
-  waitpid(k, NULL, 0);
-  R("parent flock UN", unlocked);
+  R("parent flock UN", flock(a, LOCK_UN));
+  int st;
+  waitpid(k, &st, 0);
+  printf("child flock after wait: status %d\n", WEXITSTATUS(st));
   /* A blocked flock ends with EINTR when a handler without SA_RESTART runs. */
   R("flock a EX", flock(a, LOCK_EX));
   k = fork();
@@ -176,15 +174,13 @@ int main(void) {
   k = fork();
   if (k == 0) {
     send_byte(up[1]);
-    int r = setlk(a, F_SETLKW, F_WRLCK, SEEK_SET, 0, 1);
-    printf("child setlkw after wait = %d\n", r);
-    _exit(0);
+    _exit(setlk(a, F_SETLKW, F_WRLCK, SEEK_SET, 0, 1) == 0 ? 0 : 1);
   }
   wait_byte(up[0]);
   usleep(20000);
-  unlocked = setlk(a, F_SETLK, F_UNLCK, SEEK_SET, 0, 1);
-  waitpid(k, NULL, 0);
-  R("parent UN 0", unlocked);
+  R("parent UN 0", setlk(a, F_SETLK, F_UNLCK, SEEK_SET, 0, 1));
+  waitpid(k, &st, 0);
+  printf("child setlkw after wait: status %d\n", WEXITSTATUS(st));
 
   /* Deadlock: each holds one byte and waits for the other's; exactly one gets EDEADLK, lets
    * go, and the other gets its lock. */

@@ -57,6 +57,11 @@ int main(void) {
   printf("mapping sees: %.6s\n", p);
   munmap(p, 4096);
 
+  /* ftruncate sizes it. */
+  R("ftruncate 100", ftruncate(m, 100));
+  fstat(m, &st);
+  printf("size after ftruncate=%ld\n", (long)st.st_size);
+
   /* Seals. */
   int s = memfd_create("sealed", MFD_ALLOW_SEALING);
   R("get seals", fcntl(s, F_GET_SEALS));
@@ -72,8 +77,11 @@ int main(void) {
   R("write sealed", pwrite(s, "x", 1, 0));
   R("map writable sealed", mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, s, 0) == MAP_FAILED);
   R("map private ok", mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE, s, 0) != MAP_FAILED);
+  R("ftruncate grow sealed", ftruncate(s, 200));
+  R("add shrink", fcntl(s, F_ADD_SEALS, F_SEAL_SHRINK));
+  R("ftruncate shrink sealed", ftruncate(s, 10));
   R("add seal", fcntl(s, F_ADD_SEALS, F_SEAL_SEAL));
-  R("add after seal", fcntl(s, F_ADD_SEALS, F_SEAL_SHRINK));
+  R("add after seal", fcntl(s, F_ADD_SEALS, F_SEAL_FUTURE_WRITE));
   R("add bad seal", fcntl(m, F_ADD_SEALS, 0x100));
   int pp[2];
   if (pipe(pp)) return 1;

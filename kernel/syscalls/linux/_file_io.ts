@@ -15,9 +15,11 @@
  * @module
  */
 
-import { EAGAIN, EFAULT, EINVAL } from "../../errno.ts";
+import { EAGAIN, EFAULT, EFBIG, EINVAL } from "../../errno.ts";
 import type { Task } from "../../task.ts";
-import { O_NONBLOCK, SEEK_CUR } from "../../../abi/linux/file.ts";
+import { O_APPEND, O_NONBLOCK, S_ISGID, S_ISUID, SEEK_CUR } from "../../../abi/linux/file.ts";
+import { RLIMIT_FSIZE } from "../../../abi/linux/limits.ts";
+import { SI_USER, SIGXFSZ } from "../../../abi/linux/signal.ts";
 import { PROT_WRITE } from "../../../abi/linux/mm.ts";
 import { checkReadable, checkWritable, type FileDescription } from "../../../vfs/mod.ts";
 import { EVENT_IN, EVENT_OUT } from "../../../waiter/mod.ts";
@@ -61,8 +63,49 @@ export function readSyscall(t: Task, file: FileDescription, segs: IoSegment[], o
 /** Implements the common part of write(2), pwrite64(2), writev(2), pwritev(2). */
 export function writeSyscall(t: Task, file: FileDescription, segs: IoSegment[], offset: number | null): SyscallResult {
   checkWritable(file);
-  if (file instanceof TtyFile) return ttyWrite(t, file, segs, offset);
-  return retryOrBlock(file, EVENT_OUT, () => writeFromUser(t, file, segs, offset));
+  const limited = limitFileSize(t, file, segs, offset);
+  const loc = file.location();
+  if (loc !== null && (loc.dentry.mode & (S_ISUID | S_ISGID)) !== 0 && totalLength(limited) > 0) {
+    t.kernel.vfs.removePrivs(t.creds, loc.dentry);
+  }
+  if (file instanceof TtyFile) return ttyWrite(t, file, limited, offset);
+  return retryOrBlock(file, EVENT_OUT, () => writeFromUser(t, file, limited, offset));
+}
+
+/**
+ * RLIMIT_FSIZE, as Linux's generic_write_check_limits: a write to a regular file that starts
+ * at or past the soft limit raises SIGXFSZ at the caller and fails with EFBIG; one that would
+ * cross the limit is cut there. Empty writes pass.
+ */
+function limitFileSize(t: Task, file: FileDescription, segs: IoSegment[], offset: number | null): IoSegment[] {
+  const loc = file.location();
+  if (loc === null || !loc.dentry.isRegular) return segs;
+  const limit = t.tg.limits.soft(RLIMIT_FSIZE);
+  if (limit === Infinity) return segs;
+  const total = totalLength(segs);
+  if (total === 0) return segs;
+  const pos = offset ?? ((file.flags & O_APPEND) ? file.stat().size : file.offset);
+  if (pos >= limit) {
+    raiseSigxfsz(t);
+    throw EFBIG;
+  }
+  return pos + total <= limit ? segs : truncateSegments(segs, limit - pos);
+}
+
+/** Sends SIGXFSZ to the calling thread (Linux's send_sig(SIGXFSZ, current, 0)). */
+export function raiseSigxfsz(t: Task): void {
+  t.kernel.sendSignal(t.tg, SIGXFSZ, { code: SI_USER, pid: t.tg.tgid, uid: t.creds.uid }, t);
+}
+
+/** The first n bytes of segs. */
+function truncateSegments(segs: IoSegment[], n: number): IoSegment[] {
+  const out: IoSegment[] = [];
+  for (const s of segs) {
+    if (n <= 0) break;
+    out.push({ addr: s.addr, len: Math.min(s.len, n) });
+    n -= s.len;
+  }
+  return out;
 }
 
 /** Reads from file into the segments in order; see the module doc for partial results. */

@@ -1,9 +1,10 @@
 /** Clocks and sleeping: clock_gettime(2), gettimeofday(2), time(2), nanosleep(2), ... */
 
-import { EINVAL } from "../../errno.ts";
+import { EINVAL, EOPNOTSUPP } from "../../errno.ts";
 import { clockNs, monotonicNs, realtimeNs } from "../../time.ts";
 import type { Task } from "../../task.ts";
 import { readTimespecNs } from "./_time.ts";
+import { cpuClockNs, decodeCpuClock } from "../../cpu_time.ts";
 import { block, supported, type SyscallEntry, type SyscallFn, type SyscallResult } from "./support.ts";
 
 const TIMER_ABSTIME = 1;
@@ -16,18 +17,25 @@ function timespec(ns: bigint): Uint8Array {
   return b;
 }
 
-/** Implements clock_gettime(2). */
-const sysClockGettime: SyscallFn = (t, a) => {
-  const ns = clockNs(a.int(0), t.kernel.bootNs);
+/** The time of any clock t may read: the wall clocks, or a CPU-time clock (cpu_time.ts). */
+function anyClockNs(t: Task, clock: number): bigint {
+  const cpu = decodeCpuClock(t, clock, EINVAL);
+  if (cpu !== null) return BigInt(Math.floor(cpuClockNs(cpu)));
+  const ns = clockNs(clock, t.kernel.bootNs);
   if (ns === null) throw EINVAL;
-  t.copyOut(a.pointer(1), timespec(ns));
+  return ns;
+}
+
+/** Implements clock_gettime(2), CPU-time clocks included. */
+const sysClockGettime: SyscallFn = (t, a) => {
+  t.copyOut(a.pointer(1), timespec(anyClockNs(t, a.int(0))));
   return 0;
 };
 
 /** Implements clock_getres(2): 1 ns for high-resolution clocks, a tick (4 ms) for coarse ones. */
 const sysClockGetres: SyscallFn = (t, a) => {
   const clock = a.int(0);
-  if (clockNs(clock, t.kernel.bootNs) === null) throw EINVAL;
+  if (decodeCpuClock(t, clock, EINVAL) === null && clockNs(clock, t.kernel.bootNs) === null) throw EINVAL;
   const res = clock === 5 || clock === 6 ? 4_000_000n : 1n;
   if (a.pointer(1) !== 0) t.copyOut(a.pointer(1), timespec(res));
   return 0;
@@ -81,6 +89,8 @@ const sysNanosleep: SyscallFn = (t, a) => {
 const sysClockNanosleep: SyscallFn = (t, a) => {
   if (t.syscallState !== null) return sleepUntil(t, () => 0);
   const clock = a.int(0), flags = a.int(1);
+  // Sleeping on a CPU-time clock is not supported (Linux allows a process clock).
+  if (clock === 2 || clock < 0) throw EOPNOTSUPP;
   if (clockNs(clock, t.kernel.bootNs) === null || clock === 3) throw EINVAL;
   const ns = BigInt(readTimespecNs(t, a.pointer(2)));
   return sleepUntil(t, () => {
