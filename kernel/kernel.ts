@@ -577,6 +577,7 @@ export class Kernel {
       t.ctx.markRegsDirty();
     } else {
       t.ctx.setReturn(-EINTR.errno);
+      writeSleepRemainder(t);
     }
     if (this.strace) {
       this.log.strace(straceExit(t, t.straceEntry, partial > 0 ? partial : restart ? "? ERESTARTSYS" : -EINTR.errno, 0));
@@ -834,6 +835,23 @@ export class Kernel {
     this.platform.shutdown();
     this.#kick();
   }
+}
+
+/**
+ * nanosleep and relative clock_nanosleep report the time left in `rem` when a handler interrupts
+ * them (their syscallState is a SleepState with remAddr). A fault writing it is ignored.
+ */
+function writeSleepRemainder(t: Task): void {
+  const st = t.syscallState as { deadlineNs?: unknown; remAddr?: unknown } | null;
+  if (!st || typeof st.remAddr !== "number" || st.remAddr === 0 || typeof st.deadlineNs !== "number") return;
+  const left = BigInt(Math.max(0, Math.round(st.deadlineNs - monotonicNs())));
+  const b = new Uint8Array(16);
+  const v = new DataView(b.buffer);
+  v.setBigInt64(0, left / 1_000_000_000n, true);
+  v.setBigInt64(8, left % 1_000_000_000n, true);
+  try {
+    t.copyOut(st.remAddr, b);
+  } catch { /* EFAULT on rem is not reported */ }
 }
 
 /**

@@ -587,6 +587,10 @@ export class PtracePlatform implements Platform {
     } else {
       this.#cpu = null;
     }
+    // A stub forked from another (fork, the zygote's children) has that stub as its host parent;
+    // when both die at shutdown its zombie would go to the host's init. As a subreaper the
+    // sentry gets it back and reaps it (shutdown).
+    ffi.becomeSubreaper();
   }
 
   #ensureStubBinary(): string {
@@ -877,6 +881,17 @@ export class PtracePlatform implements Platform {
     this.#zygote = null;
     for (const tid of [...this.#dying]) this.#reap(tid);
     this.#dying.clear();
+    // Stubs whose host parent was another stub come back as zombies of the sentry (a subreaper)
+    // once that parent died: reap them, so that no host process outlives the sandbox.
+    for (;;) {
+      let w;
+      try {
+        w = ffi.waitpid(-1, ffi.__WALL | ffi.WNOHANG);
+      } catch {
+        break; // ECHILD: nothing left
+      }
+      if (w === null) break;
+    }
     if (this.#stubDir !== "") {
       try {
         Deno.removeSync(this.#stubDir, { recursive: true });
