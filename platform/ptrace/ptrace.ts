@@ -399,26 +399,8 @@ class StubAddressSpace implements AddressSpace {
     const entries = d.entries;
     d.entries = [];
     d.openHostFd = -1;
-    let results: number[];
-    if (this.#allStopped()) {
-      results = this.#runBatch(d.via, entries);
-    } else {
-      results = [];
-      let saved = 0;
-      for (const e of entries) {
-        const args = [...e.args];
-        if (e.flags & BATCH_ARG0_SAVED) args[0] = saved;
-        if (e.flags & BATCH_ARG4_SAVED) args[4] = saved;
-        const r = this.#inject(d.via, e.nr, args).result;
-        if (e.flags & BATCH_SAVE_RESULT) saved = r;
-        results.push(r);
-      }
-    }
-    for (let i = 0; i < entries.length; i++) {
-      const r = results[i]!;
-      // close of a descriptor whose pidfd_getfd failed reports EBADF too: the getfd error counts.
-      if (r < 0 && d.error === 0) d.error = r;
-    }
+    const r = this.#runEntries(d.via, entries);
+    if (r < 0 && d.error === 0) d.error = r;
   }
 
   /** Queues (when deferring) or runs entries as one operation; returns 0 or the first -errno. */
@@ -434,21 +416,27 @@ class StubAddressSpace implements AddressSpace {
       d.openHostFd = hostFd;
       return 0;
     }
+    return this.#runEntries(via as PtraceContext, entries);
+  }
+
+  /**
+   * Runs entries in order: one injection for a single syscall, a batch (one round trip) for
+   * more when every thread is stopped, else one injection each with the BATCH_* flags applied
+   * here. Returns 0 or the first -errno (a close after a failed pidfd_getfd fails too; the
+   * getfd's error comes first).
+   */
+  #runEntries(via: PtraceContext, entries: BatchEntry[]): number {
     let results: number[];
-    if (entries.length === 1) {
-      const e = entries[0]!;
-      results = [this.#inject(via as PtraceContext, e.nr, e.args).result];
-    } else if (this.#allStopped()) {
-      results = this.#runBatch(via as PtraceContext, entries);
+    if (entries.length > 1 && this.#allStopped()) {
+      results = this.#runBatch(via, entries);
     } else {
-      // Another thread runs application code: no batch; one injection each.
       results = [];
       let saved = 0;
       for (const e of entries) {
         const args = [...e.args];
         if (e.flags & BATCH_ARG0_SAVED) args[0] = saved;
         if (e.flags & BATCH_ARG4_SAVED) args[4] = saved;
-        const r = this.#inject(via as PtraceContext, e.nr, args).result;
+        const r = this.#inject(via, e.nr, args).result;
         if (e.flags & BATCH_SAVE_RESULT) saved = r;
         results.push(r);
       }
@@ -617,25 +605,22 @@ export class PtracePlatform implements Platform {
         z.addressSpace.release();
       }
     }
-    const fresh = this.#zygote = this.#spawnStub(true);
+    const fresh = this.#zygote = this.#spawnZygote();
     return fresh.addressSpace.fork(fresh);
   }
 
   /**
-   * Starts a stub process with posix_spawn and seizes it: an empty address space (only the stub's
-   * pages) with one stopped thread. With `zygote`, the sentry's pidfd is opened in it for its
-   * forks to inherit.
+   * Starts the zygote: a stub process (posix_spawn) seized, emptied (only the stub's pages
+   * left) and holding a pidfd of the sentry for its forks to inherit, with one stopped thread.
    */
-  #spawnStub(zygote: boolean): PtraceContext {
+  #spawnZygote(): PtraceContext {
     const pid = ffi.spawnClean(this.#ensureStubBinary(), ["sentry-stub"]);
     try {
       const ctx = this.#seize(pid);
       this.#unmapHostMappings(ctx, pid);
-      if (zygote) {
-        const r = ctx.addressSpace.inject(ctx, SYS_pidfd_open, [ffi.hostPid(), 0]);
-        if (r < 0) throw new Error(`pidfd_open in the stub failed: errno ${-r}`);
-        ctx.addressSpace.sentryPidfdInStub = r;
-      }
+      const r = ctx.addressSpace.inject(ctx, SYS_pidfd_open, [ffi.hostPid(), 0]);
+      if (r < 0) throw new Error(`pidfd_open in the stub failed: errno ${-r}`);
+      ctx.addressSpace.sentryPidfdInStub = r;
       return ctx;
     } catch (e) {
       ffi.kill(pid, SIGKILL);
