@@ -8,11 +8,12 @@
 import { EBADF, EINVAL } from "../../errno.ts";
 import type { Task } from "../../task.ts";
 import {
-  AT_FDCWD, F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_GETFL, F_SETFD, F_SETFL, FD_CLOEXEC, FIOCLEX,
-  FIONBIO, FIONCLEX, O_APPEND, O_ASYNC, O_CLOEXEC, O_CREAT, O_DIRECT, O_NOATIME, O_NONBLOCK, O_PATH,
+  AT_FDCWD, F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_GETFL, F_GETPIPE_SZ, F_SETFD, F_SETFL, F_SETPIPE_SZ,
+  FD_CLOEXEC, FIOCLEX, FIONBIO, FIONCLEX, O_APPEND, O_ASYNC, O_CLOEXEC, O_CREAT, O_DIRECT, O_NOATIME, O_NONBLOCK, O_PATH,
   O_TRUNC, O_WRONLY,
 } from "../../../abi/linux/file.ts";
 import { FifoEnd } from "../../../vfs/mod.ts";
+import { PipeEnd } from "../../../vfs/pipe.ts";
 import { EVENT_IN, EVENT_OUT } from "../../../waiter/mod.ts";
 import { copyInPath, pathCtx, startDir } from "./_path.ts";
 import { block, partial, supported, type SyscallEntry, type SyscallFn, type SyscallResult } from "./support.ts";
@@ -129,6 +130,11 @@ const sysFcntl: SyscallFn = (t, a) => {
     case F_ADD_SEALS:
     case F_GET_SEALS:
       return fcntlSeals(file, cmd, a.int(2));
+    case F_GETPIPE_SZ:
+    case F_SETPIPE_SZ:
+      // Linux's pipe_fcntl: EBADF for anything but a pipe or FIFO.
+      if (!(file instanceof PipeEnd)) throw EBADF;
+      return cmd === F_GETPIPE_SZ ? file.pipe.capacity : file.pipe.setSize(a.uint(2), t.creds.isRoot);
     default:
       if (LOCK_COMMANDS.has(cmd)) return fcntlLock(t, file, cmd, a.pointer(2));
       throw EINVAL;
@@ -163,7 +169,7 @@ export const table: Record<number, SyscallEntry> = {
   16: partial("ioctl", sysIoctl, "FIOCLEX, FIONCLEX, FIONBIO; terminals (vfs/tty, _tty.ts); TCGETS, TIOCGWINSZ, FIONREAD of host stdio"),
   32: supported("dup", sysDup),
   33: supported("dup2", sysDup2),
-  72: partial("fcntl", sysFcntl, "F_DUPFD(_CLOEXEC), F_GETFD, F_SETFD, F_GETFL, F_SETFL, record and OFD locks, seals; no F_SETOWN/leases"),
+  72: partial("fcntl", sysFcntl, "F_DUPFD(_CLOEXEC), F_GETFD, F_SETFD, F_GETFL, F_SETFL, record and OFD locks, seals, F_GETPIPE_SZ/F_SETPIPE_SZ; no F_SETOWN/leases"),
   85: supported("creat", sysCreat),
   257: partial("openat", sysOpenat, "O_TMPFILE unsupported"),
   292: supported("dup3", sysDup3),
