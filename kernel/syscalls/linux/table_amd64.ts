@@ -6,6 +6,7 @@
  */
 
 import type { SyscallEntry } from "./support.ts";
+import { table as advice } from "./sys_advice.ts";
 import { table as attr } from "./sys_attr.ts";
 import { table as clone } from "./sys_clone.ts";
 import { table as dirent } from "./sys_dirent.ts";
@@ -48,6 +49,7 @@ import { table as wait } from "./sys_wait.ts";
 import { table as xattr } from "./sys_xattr.ts";
 
 const families: Record<number, SyscallEntry>[] = [
+  advice,
   attr,
   clone,
   dirent,
