@@ -36,7 +36,7 @@ import { SYSCALL_TABLE } from "./syscalls/linux/table_amd64.ts";
 import { straceEnter, straceExit } from "./strace.ts";
 import { ExecFatalError, loadExecutable, resolveExecutable } from "./loader/load.ts";
 import { monotonicNs } from "./time.ts";
-import { EVENT_IN } from "../waiter/mod.ts";
+import { EVENT_IN, WaitQueue } from "../waiter/mod.ts";
 import { SocketFile } from "./socket/socket.ts";
 import { UnixNamespace } from "./socket/unix/namespace.ts";
 import { exitRobustList, FutexTable, type FutexWaiter } from "./futex.ts";
@@ -110,6 +110,11 @@ export class Kernel {
   #nextTid = 1;
   /** The task whose system call is being handled, for /proc/self; null between syscalls. */
   current: Task | null = null;
+  /**
+   * Notified whenever a signal becomes pending for any task (kernel/signalfd.ts: a signalfd
+   * reads the pending signals of whichever task reads it, inherited or not).
+   */
+  readonly signalfdQueue = new WaitQueue();
   #init: ThreadGroup | null = null;
   /** The wait status of init once it exited. */
   #initStatus: number | null = null;

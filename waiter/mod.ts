@@ -26,8 +26,17 @@ export const EVENT_ALWAYS = EVENT_ERR | EVENT_HUP | EVENT_NVAL;
 
 /** Something that can be woken: a blocked task, an epoll instance. */
 export interface Waker {
-  /** Called synchronously by notify(); must not block or re-enter the queue's owner. */
-  wake(events: number): void;
+  /**
+   * Called synchronously by notify(); must not block or re-enter the queue's owner. An
+   * exclusive waker returns true when it woke someone (which ends the queue's exclusive walk).
+   */
+  wake(events: number): void | boolean;
+  /**
+   * An exclusive waiter (epoll's EPOLLEXCLUSIVE): of the exclusive wakers a notify reaches,
+   * only those up to the first that reports a wake-up are called, as Linux's exclusive wait
+   * entries. Non-exclusive wakers are always called.
+   */
+  readonly exclusive?: boolean;
 }
 
 /** @savable A list of wakers interested in events of one object. */
@@ -43,11 +52,17 @@ export class WaitQueue {
     this.#entries.delete(w);
   }
 
-  /** Wakes every waker whose mask intersects events. */
+  /** Wakes every waker whose mask intersects events (exclusive ones: see Waker.exclusive). */
   notify(events: number): void {
     if (this.#entries.size === 0) return;
+    let exclusiveDone = false;
     for (const [w, mask] of [...this.#entries]) {
-      if (mask & events) w.wake(events & mask);
+      if (!(mask & events)) continue;
+      if (w.exclusive !== true) {
+        w.wake(events & mask);
+      } else if (!exclusiveDone) {
+        exclusiveDone = w.wake(events & mask) === true;
+      }
     }
   }
 
