@@ -166,15 +166,51 @@ const regsetIov = new BigUint64Array(2);
 const regsetIovBytes = new Uint8Array(regsetIov.buffer);
 
 /**
+ * Scratch memory whose address is taken once: copying through it is cheaper than asking Deno
+ * for the address of every caller's buffer (Deno.UnsafePointer.of), and a register set or a
+ * small memory copy then allocates no fresh pages. Off the V8 heap (large), so it never moves.
+ */
+const SCRATCH_SIZE = 64 << 10;
+const scratch = new Uint8Array(SCRATCH_SIZE);
+const scratchAddr = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(scratch)));
+
+/** The address of buf's bytes for an iovec. */
+function addressOf(buf: Uint8Array): bigint {
+  return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf as Uint8Array<ArrayBuffer>)));
+}
+
+/**
  * PTRACE_GETREGSET / PTRACE_SETREGSET of one register set into or from buf. Returns the bytes
  * the kernel used (for GETREGSET, the size of the set).
  */
 export function ptraceRegset(req: number, pid: number, type: number, buf: Uint8Array): number {
-  regsetIov[0] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf as Uint8Array<ArrayBuffer>)));
+  regsetIov[0] = addressOf(buf);
   regsetIov[1] = BigInt(buf.length);
   const r = libc.ptrace_buf(req, pid, BigInt(type), regsetIovBytes);
   if (r === -1n) throw new HostError(`ptrace(${req}, ${pid})`, errno());
   return Number(regsetIov[1]);
+}
+
+/** PTRACE_GETREGSET of one register set (at most 64 KiB): a copy of exactly its bytes. */
+export function ptraceGetRegset(pid: number, type: number): Uint8Array {
+  regsetIov[0] = scratchAddr;
+  regsetIov[1] = BigInt(SCRATCH_SIZE);
+  const r = libc.ptrace_buf(PTRACE_GETREGSET, pid, BigInt(type), regsetIovBytes);
+  if (r === -1n) throw new HostError(`ptrace(GETREGSET, ${pid})`, errno());
+  return scratch.slice(0, Number(regsetIov[1]));
+}
+
+/** PTRACE_SETREGSET of one register set from data (at most 64 KiB). */
+export function ptraceSetRegset(pid: number, type: number, data: Uint8Array): void {
+  if (data.length > SCRATCH_SIZE) {
+    ptraceRegset(PTRACE_SETREGSET, pid, type, data);
+    return;
+  }
+  scratch.set(data);
+  regsetIov[0] = scratchAddr;
+  regsetIov[1] = BigInt(data.length);
+  const r = libc.ptrace_buf(PTRACE_SETREGSET, pid, BigInt(type), regsetIovBytes);
+  if (r === -1n) throw new HostError(`ptrace(SETREGSET, ${pid})`, errno());
 }
 
 // ---- wait ---------------------------------------------------------------------------------
@@ -330,18 +366,25 @@ const remoteIovBytes = new Uint8Array(remoteIov.buffer);
  */
 export function vmRead(pid: number, addr: number, dst: Uint8Array): number {
   if (dst.length === 0) return 0;
-  localIov[0] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(dst as Uint8Array<ArrayBuffer>)));
+  // Small reads (nearly all) go through the scratch buffer; see `scratch`.
+  const viaScratch = dst.length <= SCRATCH_SIZE;
+  localIov[0] = viaScratch ? scratchAddr : addressOf(dst);
   localIov[1] = BigInt(dst.length);
   remoteIov[0] = BigInt(addr);
   remoteIov[1] = BigInt(dst.length);
   const r = libc.process_vm_readv(pid, localIovBytes, 1n, remoteIovBytes, 1n, 0n);
-  return r === -1n ? -errno() : Number(r);
+  if (r === -1n) return -errno();
+  const n = Number(r);
+  if (viaScratch) dst.set(scratch.subarray(0, n));
+  return n;
 }
 
 /** process_vm_writev of one range; same contract as {@linkcode vmRead}. */
 export function vmWrite(pid: number, addr: number, src: Uint8Array): number {
   if (src.length === 0) return 0;
-  localIov[0] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(src as Uint8Array<ArrayBuffer>)));
+  const viaScratch = src.length <= SCRATCH_SIZE;
+  if (viaScratch) scratch.set(src);
+  localIov[0] = viaScratch ? scratchAddr : addressOf(src);
   localIov[1] = BigInt(src.length);
   remoteIov[0] = BigInt(addr);
   remoteIov[1] = BigInt(src.length);
