@@ -3,12 +3,14 @@
  * is installed, free and pinned to one CPU, side by side in one run (shared/MEASUREMENTS.md:
  * never compare against an old absolute number). Prints a table of medians with min and max.
  *
- *     deno task bench [--runs N] [--iterations N] [--only NAME,...] [--workloads NAME,...]
+ *     deno task bench [--runs N] [--iterations N] [--only NAME,...] [--workloads getpid,ipc,exec]
  *                     [--baseline DIR]
  *
- * Workloads: getpid (a C program's own timing), exec (wall time of whole commands: a
- * /bin/true startup and the `/bin/sh -c` loop of 200 /bin/true runs of issue #3), and files
- * (issue #4: a 64 MiB file read in 64 KiB reads, MB/s; stat(2) of 10,000 paths, per second). --baseline
+ * Workloads: getpid (a C program's own timing), ipc (issue #5's pipe throughput, 256 MiB in
+ * 64 KiB writes, and 1-byte round trips over a Unix stream socketpair, timed by the program),
+ * exec (wall time of whole commands: a /bin/true startup and the `/bin/sh -c` loop of 200
+ * /bin/true runs of issue #3) and files (issue #4: a 64 MiB file read in 64 KiB reads, MB/s;
+ * stat(2) of 10,000 paths, per second). --baseline
  * adds a runner "sentry@base" from another checkout of this repository (e.g. a `git worktree`
  * of main), to compare a change with its base in one run.
  *
@@ -43,6 +45,8 @@ interface Benchmark {
   unit: string;
   source: string;
   args: (iterations: number) => string[];
+  /** The --workloads name that selects it (default: name). */
+  workload?: string;
 }
 
 const BENCHMARKS: Benchmark[] = [
@@ -51,6 +55,22 @@ const BENCHMARKS: Benchmark[] = [
     unit: "ns/call",
     source: "getpid.c",
     args: (n) => [String(n)],
+  },
+  {
+    // Issue #5: 256 MiB through a pipe in 64 KiB writes, between two processes.
+    name: "pipe 256 MiB",
+    unit: "MB/s",
+    source: "ipc.c",
+    args: () => ["pipe", "256"],
+    workload: "ipc",
+  },
+  {
+    // Issue #5: a 1-byte ping-pong over a SOCK_STREAM socketpair between two processes.
+    name: "unix stream 1-byte round trip",
+    unit: "µs",
+    source: "ipc.c",
+    args: (n) => ["unix-pingpong", String(n)],
+    workload: "ipc",
   },
 ];
 
@@ -269,7 +289,7 @@ async function main(): Promise<void> {
       runs: { type: "string", default: "5" },
       iterations: { type: "string", default: "20000" },
       only: { type: "string" },
-      workloads: { type: "string", default: "getpid,exec,files" },
+      workloads: { type: "string", default: "getpid,ipc,exec,files" },
       baseline: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -277,7 +297,7 @@ async function main(): Promise<void> {
   if (values.help) {
     console.log(
       "usage: deno task bench [--runs N] [--iterations N] [--only native,sentry,runsc,...] " +
-        "[--workloads getpid,exec,files] [--baseline DIR]",
+        "[--workloads getpid,ipc,exec,files] [--baseline DIR]",
     );
     return;
   }
@@ -292,7 +312,7 @@ async function main(): Promise<void> {
   const notes = new Set<string>(rs.flatMap((r) => r.missing ? [`${r.name}: ${r.missing}`] : []));
   try {
     const rows: string[][] = [];
-    for (const b of BENCHMARKS.filter((b) => workloads.includes(b.name))) {
+    for (const b of BENCHMARKS.filter((b) => workloads.includes(b.workload ?? b.name))) {
       const exe = await compile(b, dir);
       const cells = new Map<string, Cell>();
       // Interleave runners run by run, so that load changes touch every column alike.
@@ -314,7 +334,7 @@ async function main(): Promise<void> {
     }
     if (workloads.includes("exec")) rows.push(...await commandRows(rs, runs, notes));
     if (workloads.includes("files")) rows.push(...await fileRows(rs, runs, dir, notes));
-    console.log(`${runs} runs (getpid: ${iterations} iterations each); median (min–max)\n`);
+    console.log(`${runs} runs (getpid, unix round trip: ${iterations} iterations each); median (min–max)\n`);
     printTable(["workload", ...rs.map((r) => r.name)], rows);
     if (notes.size > 0) console.log("\n" + [...notes].map((n) => `- ${n}`).join("\n"));
   } finally {

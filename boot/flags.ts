@@ -8,7 +8,7 @@
  * - Global flags may stand before or after the command name, up to `--` (or, for `do`, up to
  *   the first word of the command to run).
  * - `--name value` and `--name=value` are the same; a boolean flag takes no value, or `=true`
- *   / `=false`.
+ *   / `=false`. Short forms: `-h` (`--help`) and `-t` (`--tty`, for run and do).
  * - For `run` and `spec`, options and positionals mix until `--`; for `do` the first positional
  *   starts the command, so `sentry do ls -la` passes `-la` to ls.
  * - Every error is a {@linkcode BootError}: one line, exit status 125.
@@ -52,11 +52,13 @@ export type Command =
     id: string | null;
     command: string[] | null;
     overlayUpper: string | null;
+    /** -t: init's stdio is a terminal bridged to the user's (boot/terminal.ts). */
+    tty: boolean;
   }
   /** Write a default config.json into the bundle directory. */
   | { kind: "spec"; global: GlobalOptions; bundle: string }
   /** Run a command with the host's / under a writable overlay (upper layer as for run). */
-  | { kind: "do"; global: GlobalOptions; command: string[]; overlayUpper: string | null };
+  | { kind: "do"; global: GlobalOptions; command: string[]; overlayUpper: string | null; tty: boolean };
 
 /** The defaults of the global flags. */
 export function defaultGlobalOptions(): GlobalOptions {
@@ -80,7 +82,11 @@ const FLAGS: Record<string, FlagDef> = {
   "cpu-placement": { kind: "string", scope: "global" },
   "bundle": { kind: "string", scope: ["run", "spec"] },
   "overlay-upper": { kind: "string", scope: ["run", "do"] },
+  "tty": { kind: "bool", scope: ["run", "do"] },
 };
+
+/** Short flags and the long flag each stands for. */
+const SHORT_FLAGS: Record<string, string> = { "-h": "--help", "-t": "--tty" };
 
 /** The flags a command accepts (global ones included), for help and error messages. */
 export function flagsOf(cmd: CommandName | null): string[] {
@@ -117,21 +123,22 @@ export function parseCommandLine(args: readonly string[]): Command {
       values.set("help", true);
       continue;
     }
-    if (arg.startsWith("--") || (arg.startsWith("-") && arg.length > 1)) {
-      if (!arg.startsWith("--")) {
-        throw new BootError(`unknown flag ${quote(arg)} ${TRY_HELP}`);
+    const flag = SHORT_FLAGS[arg] ?? arg;
+    if (flag.startsWith("--") || (flag.startsWith("-") && flag.length > 1)) {
+      if (!flag.startsWith("--")) {
+        throw new BootError(`unknown flag ${quote(flag)} ${TRY_HELP}`);
       }
-      const eq = arg.indexOf("=");
-      const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
+      const eq = flag.indexOf("=");
+      const name = eq < 0 ? flag.slice(2) : flag.slice(2, eq);
       const def = FLAGS[name];
       if (def === undefined || (def.scope !== "global" && (cmd === null || !def.scope.includes(cmd)))) {
         const where = cmd === null ? "" : ` for "${cmd}"`;
         throw new BootError(`unknown flag --${name}${where} ${TRY_HELP}`);
       }
       if (def.kind === "bool") {
-        values.set(name, eq < 0 ? true : parseBool(name, arg.slice(eq + 1)));
+        values.set(name, eq < 0 ? true : parseBool(name, flag.slice(eq + 1)));
       } else if (eq >= 0) {
-        values.set(name, arg.slice(eq + 1));
+        values.set(name, flag.slice(eq + 1));
       } else {
         const v = args[i];
         if (v === undefined) throw new BootError(`--${name}: requires a value`);
@@ -183,6 +190,7 @@ export function parseCommandLine(args: readonly string[]): Command {
         id: positionals[0] ?? null,
         command: rest,
         overlayUpper: overlayUpperOf(values),
+        tty: values.get("tty") === true,
       };
     }
     case "spec":
@@ -191,7 +199,7 @@ export function parseCommandLine(args: readonly string[]): Command {
       return { kind: "spec", global, bundle: bundleOf(values) };
     case "do":
       if (rest === null || rest.length === 0) throw new BootError(`do: expected a command to run`);
-      return { kind: "do", global, command: rest, overlayUpper: overlayUpperOf(values) };
+      return { kind: "do", global, command: rest, overlayUpper: overlayUpperOf(values), tty: values.get("tty") === true };
     default: {
       const never: never = cmd;
       throw new Error(`unreachable: ${never}`);

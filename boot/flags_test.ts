@@ -21,12 +21,13 @@ Deno.test("parseCommandLine() reads run with a bundle, an id and a command after
     id: "c1",
     command: ["/bin/ls", "-la", "--help"],
     overlayUpper: null,
+    tty: false,
   } satisfies Command);
 });
 
 Deno.test("parseCommandLine() defaults run's bundle to the current directory and its command to null", () => {
   assert.deepEqual(parseCommandLine(["run"]), {
-    kind: "run", global: defaultGlobalOptions(), bundle: ".", id: null, command: null, overlayUpper: null,
+    kind: "run", global: defaultGlobalOptions(), bundle: ".", id: null, command: null, overlayUpper: null, tty: false,
   });
 });
 
@@ -39,6 +40,7 @@ Deno.test("parseCommandLine() accepts --name=value and global flags on either si
     id: null,
     command: null,
     overlayUpper: null,
+    tty: false,
   });
 });
 
@@ -48,9 +50,10 @@ Deno.test("parseCommandLine() hands do everything from the first word of the com
     global: { ...defaultGlobalOptions(), strace: true },
     command: ["ls", "-la", "--version"],
     overlayUpper: null,
+    tty: false,
   });
   assert.deepEqual(parseCommandLine(["do", "--", "--weird-name"]), {
-    kind: "do", global: defaultGlobalOptions(), command: ["--weird-name"], overlayUpper: null,
+    kind: "do", global: defaultGlobalOptions(), command: ["--weird-name"], overlayUpper: null, tty: false,
   });
 });
 
@@ -61,6 +64,15 @@ Deno.test("parseCommandLine() reads --overlay-upper for run and do, and only for
   assert.deepEqual(d.kind === "do" && [d.overlayUpper, d.command], ["up", ["make", "--overlay-upper", "x"]]);
   assert.equal(bootError(["spec", "--overlay-upper", "x"]).message, `unknown flag --overlay-upper for "spec" (try 'sentry --help')`);
   assert.equal(bootError(["do", "--overlay-upper=", "ls"]).message, "--overlay-upper: expected a directory");
+});
+
+Deno.test("parseCommandLine() reads -t and --tty for run and do, before do's command only", () => {
+  assert.deepEqual(parseCommandLine(["do", "-t", "bash", "-t"]), {
+    kind: "do", global: defaultGlobalOptions(), command: ["bash", "-t"], overlayUpper: null, tty: true,
+  });
+  const run = parseCommandLine(["run", "--tty", "--bundle", "b"]);
+  assert.equal(run.kind === "run" && run.tty, true);
+  assert.equal(bootError(["spec", "-t"]).message, `unknown flag --tty for "spec" (try 'sentry --help')`);
 });
 
 Deno.test("parseCommandLine() reads boolean flags with =true and =false", () => {

@@ -13,6 +13,7 @@ import { Kernel } from "../kernel/kernel.ts";
 import { VirtualFilesystem } from "../vfs/mod.ts";
 import { PtracePlatform } from "../platform/ptrace/ptrace.ts";
 import type { DebugLog } from "../kernel/log.ts";
+import type { Terminal, WindowSize } from "../vfs/tty/mod.ts";
 import { Credentials } from "../kernel/creds.ts";
 import { EACCES, ENOENT, ENOEXEC, LinuxError } from "../kernel/errno.ts";
 import { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2 } from "../abi/linux/signal.ts";
@@ -71,6 +72,7 @@ export class Loader {
       applyMounts(withDefaults(launch.mounts), {
         vfs, procSource: new KernelProcSource(kernel), ncpus: sandboxCpus(), log,
       });
+      kernel.tty.mountDevpts(vfs);
       const creds = new Credentials(
         launch.uid, launch.gid, launch.uid, launch.gid, launch.uid, launch.gid, launch.uid,
         launch.gid, [...launch.additionalGids],
@@ -105,6 +107,14 @@ export class Loader {
     } finally {
       for (const [name, h] of listeners) Deno.removeSignalListener(name, h);
     }
+  }
+
+  /**
+   * Gives init the sandbox's console (`-t`): a pty that is its stdio and controlling terminal.
+   * Returns the terminal, whose master side the caller drives. Call before {@linkcode run}.
+   */
+  attachConsole(winsize: WindowSize): Terminal {
+    return this.#kernel.tty.attachConsole(winsize);
   }
 
   /**

@@ -39,18 +39,23 @@ import { monotonicNs } from "./time.ts";
 import { EVENT_IN } from "../waiter/mod.ts";
 import { SocketFile } from "./socket/socket.ts";
 import { UnixNamespace } from "./socket/unix/namespace.ts";
-import { FutexTable, type FutexWaiter } from "./futex.ts";
+import { exitRobustList, FutexTable, type FutexWaiter } from "./futex.ts";
 import { LockTable } from "../vfs/lock.ts";
-import type { DeadlineTarget, KernelTimer } from "./timers.ts";
+import {
+  CPU_SAMPLE_NS, type CpuTimer, type DeadlineTarget, DELAYTIMER_MAX, type KernelTimer, SIGEV_NONE,
+  type TimerTarget,
+} from "./timers.ts";
 import {
   deliverableSet, deliverSignals, dequeueSignal, disposition, pickSignal, sendSignal as queueSignal,
 } from "./task_signals.ts";
+import { chargeReapedChild, cpuClockNs, freezeTaskCpu, taskCpu } from "./cpu_time.ts";
 import { hangUpOrphanedGroups, initiateGroupStop, stopTask } from "./job_control.ts";
 import { sigBit } from "./signals.ts";
 import type { SigInfo } from "./signal_frame.ts";
 import { SA_RESTART } from "../abi/linux/signal.ts";
 import { CORE_SIGNALS, SIGNAL_NAMES } from "../abi/linux/signal.ts";
 import { RLIMIT_CORE, RLIMIT_NOFILE } from "../abi/linux/limits.ts";
+import { sessionLeaderExited, TtySupport } from "./tty.ts";
 
 export interface KernelOptions {
   platform: Platform;
@@ -98,6 +103,8 @@ export class Kernel {
   /** flock, POSIX and OFD file locks (vfs/lock.ts). */
   readonly fileLocks = new LockTable();
   readonly threadGroups = new Map<number, ThreadGroup>();
+  /** Terminals: devpts, the console, controlling terminals (kernel/tty.ts). */
+  readonly tty: TtySupport = new TtySupport(this);
   /** @nosave Lookup of the task running on a platform context. */
   readonly #byCtx = new Map<Context, Task>();
   #nextTid = 1;
@@ -108,8 +115,12 @@ export class Kernel {
   #initStatus: number | null = null;
 
   readonly #runQueue: Task[] = [];
-  /** Signal timers (alarm, itimers). Small; scanned linearly. */
+  /** Signal timers on the monotonic clock (alarm, ITIMER_REAL, POSIX timers). Small; scanned linearly. */
   readonly #timers = new Set<KernelTimer>();
+  /** Timers on CPU-time clocks (ITIMER_VIRTUAL/PROF, POSIX timers), sampled; see timers.ts. */
+  readonly #cpuTimers = new Set<CpuTimer>();
+  /** When #cpuTimers were last sampled (monotonic ns). */
+  #lastCpuSample = 0;
   /** Deadline-driven objects (timerfds). Small; scanned linearly. */
   readonly #deadlineTargets = new Set<DeadlineTarget>();
   /** Tasks sleeping with a deadline. Small; scanned linearly. */
@@ -198,6 +209,14 @@ export class Kernel {
 
   /** For execve: t now runs on ctx (a fresh address space). */
   replaceContext(t: Task, ctx: Context): void {
+    // The old host thread's CPU time and the old stub's peak RSS are read while they exist.
+    freezeTaskCpu(t);
+    t.cpuFrozen = false;
+    // execve deletes the process's POSIX timers (interval timers survive it) and releases the
+    // robust futexes the old image held (the old address space is still t's here).
+    this.deletePosixTimers(t.tg);
+    exitRobustList(t);
+    t.tg.maxRssKb = Math.max(t.tg.maxRssKb, t.ctx.addressSpace.peakRssKb());
     this.#byCtx.delete(t.ctx);
     t.ctx = ctx;
     this.#byCtx.set(ctx, t);
@@ -215,8 +234,9 @@ export class Kernel {
     tg.vforkDone.notify(1);
   }
 
-  /** Removes a zombie for good (wait reaped it). */
+  /** Removes a zombie for good (wait reaped it); its CPU times go to the parent. */
   reap(tg: ThreadGroup): void {
+    if (tg.parent) chargeReapedChild(tg.parent, tg);
     tg.parent?.children.delete(tg);
     this.threadGroups.delete(tg.tgid);
   }
@@ -245,6 +265,69 @@ export class Kernel {
 
   removeTimer(tm: KernelTimer): void {
     this.#timers.delete(tm);
+  }
+
+  addCpuTimer(tm: CpuTimer): void {
+    this.#cpuTimers.add(tm);
+  }
+
+  removeCpuTimer(tm: CpuTimer): void {
+    this.#cpuTimers.delete(tm);
+  }
+
+  /**
+   * A timer expired (1 + overruns times since it was last looked at): signals its target. A
+   * POSIX timer queues at most one signal; further expirations count as overruns.
+   */
+  #fireTimer(tm: TimerTarget, overruns: number): void {
+    const p = tm.posix;
+    const thread = tm.thread && tm.thread.state !== "dead" ? tm.thread : null;
+    if (!p) {
+      this.sendSignal(tm.tg, tm.signo, { code: tm.code }, thread);
+      return;
+    }
+    if (p.notify === SIGEV_NONE) return;
+    if (p.queued) {
+      p.overrun = Math.min(DELAYTIMER_MAX, p.overrun + 1 + overruns);
+      return;
+    }
+    p.overrun = Math.min(DELAYTIMER_MAX, overruns);
+    p.queued = this.sendSignal(
+      tm.tg, tm.signo, { code: tm.code, timerId: p.id, timerSeq: p.seq, overrun: 0, value: p.value }, thread,
+    );
+  }
+
+  /** Checks the CPU-time timers against the host's accounting; fires the expired ones. */
+  #sampleCpuTimers(now: number): void {
+    this.#lastCpuSample = now;
+    for (const tm of [...this.#cpuTimers]) {
+      if (tm.tg.exitStatus !== null || (tm.clock.thread && tm.clock.thread.state === "dead")) {
+        this.#cpuTimers.delete(tm);
+        continue;
+      }
+      const cur = cpuClockNs(tm.clock);
+      if (cur < tm.expiresNs) continue;
+      let n = 1;
+      if (tm.intervalNs > 0) {
+        n += Math.floor((cur - tm.expiresNs) / tm.intervalNs);
+        tm.expiresNs += n * tm.intervalNs;
+      } else {
+        this.#cpuTimers.delete(tm);
+        if (tm.tg.itimerVirtual === tm) tm.tg.itimerVirtual = null;
+        if (tm.tg.itimerProf === tm) tm.tg.itimerProf = null;
+        if (tm.posix) tm.posix.cpu = null;
+      }
+      this.#fireTimer(tm, n - 1);
+    }
+  }
+
+  /** Deletes every POSIX timer of tg (timer_delete of each; at execve and exit). */
+  deletePosixTimers(tg: ThreadGroup): void {
+    for (const p of tg.posixTimers.values()) {
+      if (p.wall) this.removeTimer(p.wall);
+      if (p.cpu) this.removeCpuTimer(p.cpu);
+    }
+    tg.posixTimers.clear();
   }
 
   /** Makes a blocked task runnable; its syscall runs again. Safe from any callback. */
@@ -360,6 +443,7 @@ export class Kernel {
 
   /** Wakes tasks whose deadline passed; returns the earliest remaining deadline. */
   #expireDeadlines(now: number): number | null {
+    if (this.#cpuTimers.size > 0 && now - this.#lastCpuSample >= CPU_SAMPLE_NS) this.#sampleCpuTimers(now);
     if (this.#timed.size === 0 && this.#timers.size === 0 && this.#deadlineTargets.size === 0) return null;
     let next: number | null = null;
     for (const d of [...this.#deadlineTargets]) {
@@ -370,12 +454,16 @@ export class Kernel {
     }
     for (const tm of [...this.#timers]) {
       if (tm.deadlineNs <= now) {
-        if (tm.intervalNs > 0) tm.deadlineNs += Math.ceil((now - tm.deadlineNs + 1) / tm.intervalNs) * tm.intervalNs;
-        else {
+        let n = 1;
+        if (tm.intervalNs > 0) {
+          n += Math.floor((now - tm.deadlineNs) / tm.intervalNs);
+          tm.deadlineNs += n * tm.intervalNs;
+        } else {
           this.#timers.delete(tm);
           if (tm.tg.itimerReal === tm) tm.tg.itimerReal = null;
+          if (tm.posix) tm.posix.wall = null;
         }
-        this.sendSignal(tm.tg, tm.signo, { code: tm.code });
+        this.#fireTimer(tm, n - 1);
       }
       if (this.#timers.has(tm) && (next === null || tm.deadlineNs < next)) next = tm.deadlineNs;
     }
@@ -489,6 +577,7 @@ export class Kernel {
       t.ctx.markRegsDirty();
     } else {
       t.ctx.setReturn(-EINTR.errno);
+      writeSleepRemainder(t);
     }
     if (this.strace) {
       this.log.strace(straceExit(t, t.straceEntry, partial > 0 ? partial : restart ? "? ERESTARTSYS" : -EINTR.errno, 0));
@@ -589,8 +678,8 @@ export class Kernel {
   }
 
   /** Sends a signal to a process (or to one of its threads); see task_signals.ts. */
-  sendSignal(tg: ThreadGroup, signo: number, info: Partial<SigInfo> = {}, thread: Task | null = null): void {
-    queueSignal(tg, { code: 0, ...info, signo }, thread);
+  sendSignal(tg: ThreadGroup, signo: number, info: Partial<SigInfo> = {}, thread: Task | null = null): boolean {
+    return queueSignal(tg, { code: 0, ...info, signo }, thread);
   }
 
   /**
@@ -627,7 +716,13 @@ export class Kernel {
     // When no other process shares the address space, kill the stub in one go rather than
     // ending its threads one by one.
     const hostGone = tg.mm.users === 1;
-    if (hostGone) tg.mm.as.release();
+    if (hostGone) {
+      // Robust futexes may live in memory shared with other processes: walk while readable.
+      for (const t of tg.tasks) exitRobustList(t);
+      for (const t of tg.tasks) freezeTaskCpu(t);
+      tg.maxRssKb = Math.max(tg.maxRssKb, tg.mm.as.peakRssKb());
+      tg.mm.as.release();
+    }
     for (const t of [...tg.tasks]) this.#exitTask(t, hostGone);
   }
 
@@ -637,6 +732,11 @@ export class Kernel {
    */
   #exitTask(t: Task, hostGone = false): void {
     if (t.state === "dead") return;
+    const cpu = taskCpu(t);
+    t.cpuBase = cpu;
+    t.cpuFrozen = true;
+    t.tg.userNs += cpu.userNs;
+    t.tg.sysNs += cpu.sysNs;
     if (t.state === "user") this.#running--;
     if (t.state === "blocked") {
       for (const q of t.blocked?.queues ?? []) q.unregister(t);
@@ -649,6 +749,7 @@ export class Kernel {
     tg.tasks.delete(t);
     this.tasks.delete(t.tid);
     this.#byCtx.delete(t.ctx);
+    if (!hostGone) exitRobustList(t);
     if (t.clearChildTid !== 0 && !hostGone && tg.tasks.size > 0) {
       // CLONE_CHILD_CLEARTID: zero the tid word (futex wake-up comes with futexes).
       try {
@@ -663,9 +764,14 @@ export class Kernel {
     if (--tg.mm.users === 0) tg.mm.releaseAll();
     if (tg.itimerReal) this.removeTimer(tg.itimerReal);
     tg.itimerReal = null;
+    if (tg.itimerVirtual) this.removeCpuTimer(tg.itimerVirtual);
+    if (tg.itimerProf) this.removeCpuTimer(tg.itimerProf);
+    tg.itimerVirtual = tg.itimerProf = null;
+    this.deletePosixTimers(tg);
     tg.exitUid = t.creds.uid;
     tg.zombie = true;
     tg.exitQueue.notify(EVENT_IN);
+    sessionLeaderExited(this, tg);
     this.vforkDone(tg);
     const init = this.#init;
     // Orphans go to the nearest living subreaper ancestor, else to init.
@@ -729,6 +835,23 @@ export class Kernel {
     this.platform.shutdown();
     this.#kick();
   }
+}
+
+/**
+ * nanosleep and relative clock_nanosleep report the time left in `rem` when a handler interrupts
+ * them (their syscallState is a SleepState with remAddr). A fault writing it is ignored.
+ */
+function writeSleepRemainder(t: Task): void {
+  const st = t.syscallState as { deadlineNs?: unknown; remAddr?: unknown } | null;
+  if (!st || typeof st.remAddr !== "number" || st.remAddr === 0 || typeof st.deadlineNs !== "number") return;
+  const left = BigInt(Math.max(0, Math.round(st.deadlineNs - monotonicNs())));
+  const b = new Uint8Array(16);
+  const v = new DataView(b.buffer);
+  v.setBigInt64(0, left / 1_000_000_000n, true);
+  v.setBigInt64(8, left % 1_000_000_000n, true);
+  try {
+    t.copyOut(st.remAddr, b);
+  } catch { /* EFAULT on rem is not reported */ }
 }
 
 /**

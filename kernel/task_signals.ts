@@ -104,13 +104,14 @@ function chooseThread(tg: ThreadGroup, signo: number): Task | null {
 
 /**
  * Sends a signal: to one task (`thread`) or to its whole group. Implements what kill, tgkill,
- * faults and the kernel's own signals (SIGCHLD, SIGPIPE) share.
+ * faults and the kernel's own signals (SIGCHLD, SIGPIPE, timers) share. Returns true when the
+ * signal was queued (pending), false when it was dropped or acted on at once.
  */
-export function sendSignal(tg: ThreadGroup, info: SigInfo, thread: Task | null = null): void {
+export function sendSignal(tg: ThreadGroup, info: SigInfo, thread: Task | null = null): boolean {
   const k = (thread ?? tg.leader)?.kernel;
-  if (!k || tg.zombie || tg.exitStatus !== null) return;
+  if (!k || tg.zombie || tg.exitStatus !== null) return false;
   const signo = info.signo;
-  if (signo === 0) return;
+  if (signo === 0) return false;
   applySendSideEffects(tg, signo);
   const act = tg.handlers.get(signo);
   const d = disposition(signo, act);
@@ -119,12 +120,12 @@ export function sendSignal(tg: ThreadGroup, info: SigInfo, thread: Task | null =
   const blocked = target === null || (target.sigmask & bit & ~UNBLOCKABLE) !== 0n;
   // An ignored signal that is not blocked is dropped at once (Linux's sig_ignored).
   // SIGCONT's default action (continuing) was taken by applySendSideEffects: nothing to queue.
-  if ((d === "ignore" || d === "continue") && !blocked) return;
+  if ((d === "ignore" || d === "continue") && !blocked) return false;
   // A fatal signal ends the group at once. In a stopped group only SIGKILL does: any other
   // waits, as on Linux (wants_signal skips stopped threads), until SIGCONT lets a thread take it.
   if (d === "terminate" && !blocked && (signo === 9 || tg.groupStop === null)) {
     k.killGroup(tg, signo);
-    return;
+    return false;
   }
   if (thread) thread.pendingSignals.add(info);
   else tg.sharedPending.add(info);
@@ -134,13 +135,34 @@ export function sendSignal(tg: ThreadGroup, info: SigInfo, thread: Task | null =
     // A task waiting in rt_sigtimedwait for this signal takes it even though it blocks it.
     for (const t of tg.tasks) if (t.sigWaitSet !== null && (t.sigWaitSet & bit)) k.wakeTask(t);
   }
+  return true;
 }
 
 /** Takes the next deliverable signal of t, or null. */
 export function dequeueSignal(t: Task, allowed: bigint = deliverableSet(t)): SigInfo | null {
-  const signo = pickSignal(allowed);
-  if (signo === 0) return null;
-  return t.pendingSignals.take(signo) ?? t.tg.sharedPending.take(signo);
+  for (;;) {
+    const signo = pickSignal(allowed & (t.pendingSignals.mask | t.tg.sharedPending.mask));
+    if (signo === 0) return null;
+    const info = t.pendingSignals.take(signo) ?? t.tg.sharedPending.take(signo);
+    if (!info) return null;
+    if (info.timerSeq === undefined || takeTimerSignal(t, info)) return info;
+    // A stale timer signal is dropped; look again.
+  }
+}
+
+/**
+ * A POSIX timer's signal leaves the queue: it carries the overruns counted while it was queued,
+ * and the timer may queue its next one (Linux's dequeue_signal → posixtimer_deliver_signal).
+ * Returns false when the signal is stale: its timer was deleted or re-armed since it was queued.
+ */
+function takeTimerSignal(t: Task, info: SigInfo): boolean {
+  const p = t.tg.posixTimers.get(info.timerId!);
+  if (!p || p.seq !== info.timerSeq) return false;
+  info.overrun = p.overrun;
+  p.lastOverrun = p.overrun;
+  p.overrun = 0;
+  p.queued = false;
+  return true;
 }
 
 /**

@@ -9,10 +9,11 @@
 import type { Task } from "./task.ts";
 import { WaitQueue } from "../waiter/mod.ts";
 import { PendingSignals } from "./task_signals.ts";
-import type { KernelTimer } from "./timers.ts";
+import type { CpuTimer, KernelTimer, PosixTimer } from "./timers.ts";
 import type { MemoryManager } from "./mm/mm.ts";
 import { Limits } from "./limits.ts";
 import { SignalHandlers } from "./signals.ts";
+import type { Terminal } from "../vfs/tty/mod.ts";
 import { monotonicNs } from "./time.ts";
 
 /** @savable */
@@ -28,6 +29,8 @@ export class ThreadGroup {
   handlers: SignalHandlers;
   pgid: number;
   sid: number;
+  /** The controlling terminal (Linux's signal->tty): copied by fork, cleared by setsid. */
+  tty: Terminal | null = null;
   /** Set once the group starts exiting (exit_group, fatal signal): the wait status it reports. */
   exitStatus: number | null = null;
   /** The fault that killed the group, for the CLI's one-line report. */
@@ -50,8 +53,13 @@ export class ThreadGroup {
   vforkPending = false;
   /** ITIMER_REAL / alarm(2), while armed. */
   itimerReal: KernelTimer | null = null;
-  /** ITIMER_VIRTUAL and ITIMER_PROF settings (kept; they fire once CPU time is accounted). */
-  readonly cpuItimers: Record<number, { valueNs: number; intervalNs: number }> = {};
+  /** ITIMER_VIRTUAL and ITIMER_PROF, while armed (sampled CPU-time timers, see timers.ts). */
+  itimerVirtual: CpuTimer | null = null;
+  itimerProf: CpuTimer | null = null;
+  /** POSIX timers by id (timer_create); deleted at execve and exit. */
+  readonly posixTimers = new Map<number, PosixTimer>();
+  /** The last PosixTimer.seq handed out in this process (never reused, unlike timer ids). */
+  timerSeq = 0;
   /** PR_SET_DUMPABLE. */
   dumpable = 1;
   /** PR_SET_CHILD_SUBREAPER: orphaned descendants are reparented here rather than to init. */
@@ -75,9 +83,16 @@ export class ThreadGroup {
   stopReport = 0;
   /** True while wait(WCONTINUED) has a continue to report (Linux's SIGNAL_STOP_CONTINUED). */
   continuedReport = false;
-  /** Accumulated CPU time in ns, user and system, of exited threads. */
+  /** Accumulated CPU time in ns, user and system, of exited threads (kernel/cpu_time.ts). */
   userNs = 0;
   sysNs = 0;
+  /** CPU time in ns of reaped children and their reaped descendants. */
+  childUserNs = 0;
+  childSysNs = 0;
+  /** Peak RSS in KiB of the group's earlier and final host processes (set at execve and exit). */
+  maxRssKb = 0;
+  /** The largest maxRssKb among reaped descendants. */
+  childMaxRssKb = 0;
 
   constructor(o: { tgid: number; mm: MemoryManager; parent: ThreadGroup | null; limits: Limits; handlers: SignalHandlers; pgid: number; sid: number }) {
     this.tgid = o.tgid;

@@ -47,6 +47,17 @@ export interface Context {
   readonly addressSpace: AddressSpace;
   /** Ends this thread; the last thread of an address space releases it. */
   release(): void;
+  /**
+   * The CPU time the host has charged to this thread so far, in ns, split into user and system
+   * time; zeros once the host thread is gone. Costs host reads: call on demand only.
+   */
+  cpuTime(): CpuTime;
+}
+
+/** CPU time of a thread, in ns. */
+export interface CpuTime {
+  userNs: number;
+  sysNs: number;
 }
 
 /** Memory protections, as PROT_* in Linux. */
@@ -79,6 +90,7 @@ export interface AddressSpace {
    * round trip instead of one per operation. Any other operation (read, write, newThread, ...)
    * runs what is held back first. For building a fresh image (exec), where a host failure is
    * fatal to the address space anyway: callers must not rely on a single operation's result.
+   * The host descriptors of deferred mapHostFile calls must stay open until the flush.
    */
   deferMappings(via: Context): void;
   /** Runs what deferMappings held back and stops deferring. Returns 0 or the first -errno. */
@@ -101,6 +113,8 @@ export interface AddressSpace {
   fork(via: Context): Context;
   /** Kills the host process behind this address space and every thread in it. */
   release(): void;
+  /** The peak resident set size of the host process, in KiB (VmHWM); 0 if unknown. */
+  peakRssKb(): number;
   /** The lowest and highest addresses the application may map. */
   readonly minAddr: number;
   readonly maxAddr: number;

@@ -36,3 +36,7 @@ Deno.test("file locks: flock, POSIX record locks (split, merge, close, SETLKW, E
 Deno.test("splice, tee, vmsplice, sendfile, copy_file_range and close_range move data and fail as natively", async () => {
   await assertSameAsNative([await compileC("splice")]);
 });
+
+Deno.test("pipes: page slots, PIPE_BUF atomicity, a 1 MiB write, signals and SIGPIPE mid-write, F_SETPIPE_SZ, O_DIRECT packets and FIONREAD behave as natively", async () => {
+  await assertSameAsNative([await compileC("pipes")]);
+});

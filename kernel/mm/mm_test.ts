@@ -24,6 +24,7 @@ function fakeAddressSpace(): AddressSpace & { calls: string[] } {
     write: () => 0,
     forceWrite: () => 0,
     release: () => {},
+    peakRssKb: () => 0,
     newThread: () => {
       throw new Error("not in this fake");
     },

@@ -23,6 +23,7 @@ const lib = Deno.dlopen("libc.so.6", {
     nonblocking: true,
   },
   kill: { parameters: ["i32", "i32"], result: "i32" },
+  prctl: { parameters: ["i32", "u64", "u64", "u64", "u64"], result: "i32" },
   posix_spawn: {
     parameters: ["buffer", "buffer", "buffer", "buffer", "buffer", "buffer"],
     result: "i32",
@@ -278,6 +279,15 @@ export function spawnClean(path: string, argv: string[]): number {
 
 export function kill(pid: number, sig: number): number {
   return libc.kill(pid, sig) === -1 ? errno() : 0;
+}
+
+/**
+ * Makes the sentry a child subreaper (PR_SET_CHILD_SUBREAPER): stubs orphaned by the death of
+ * their parent stub come back to it, so that it can reap them. Returns the host errno, 0 on
+ * success.
+ */
+export function becomeSubreaper(): number {
+  return libc.prctl(36, 1n, 0n, 0n, 0n) === -1 ? errno() : 0;
 }
 
 export function hostPid(): number {

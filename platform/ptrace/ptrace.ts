@@ -17,7 +17,7 @@ import {
   BATCH_ARG0_SAVED, BATCH_ARG4_SAVED, BATCH_ENTRY_SIZE, BATCH_MAX_ENTRIES, BATCH_SAVE_RESULT, buildStubElf,
   STUB_BASE, STUB_BATCH_ADDR, STUB_BATCH_TRAP_ADDR, STUB_DATA, STUB_INJECT_ADDR, STUB_INJECT_TRAP_ADDR, STUB_SIZE,
 } from "./stub_elf.ts";
-import type { AddressSpace, Context, Platform, Prot, Stop, StopReason } from "../mod.ts";
+import type { AddressSpace, Context, CpuTime, Platform, Prot, Stop, StopReason } from "../mod.ts";
 
 const SIGKILL = 9;
 const SIGTRAP = 5;
@@ -87,6 +87,26 @@ class PtraceContext implements Context {
 
   release(): void {
     this.addressSpace.platform.releaseContext(this);
+  }
+
+  /**
+   * From /proc/PID/task/TID: schedstat's run time (ns) split by stat's utime:stime ticks, as
+   * Linux's cputime_adjust does for getrusage: ns precision for the total.
+   */
+  cpuTime(): CpuTime {
+    const dir = `/proc/${this.addressSpace.pid}/task/${this.tid}`;
+    try {
+      const totalNs = Number(Deno.readTextFileSync(`${dir}/schedstat`).split(" ")[0]);
+      const stat = Deno.readTextFileSync(`${dir}/stat`);
+      // Fields after the parenthesised comm: state is field 3, utime 14, stime 15.
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const utime = Number(f[11]), stime = Number(f[12]);
+      if (!Number.isFinite(totalNs)) return { userNs: 0, sysNs: 0 };
+      const userNs = utime + stime === 0 ? totalNs : Math.round(totalNs * utime / (utime + stime));
+      return { userNs, sysNs: totalNs - userNs };
+    } catch {
+      return { userNs: 0, sysNs: 0 };
+    }
   }
 
   setReturn(v: number): void {
@@ -159,6 +179,12 @@ interface Deferred {
   entries: BatchEntry[];
   /** The first error of a flush that already ran (0 if none). */
   error: number;
+  /**
+   * The sentry descriptor whose pidfd_getfd ... close group ends the queue, or -1: the next
+   * mapping of the same file joins that group (one getfd and one close per file, not per
+   * segment).
+   */
+  openHostFd: number;
 }
 
 class StubAddressSpace implements AddressSpace {
@@ -170,6 +196,12 @@ class StubAddressSpace implements AddressSpace {
   released = false;
   /** @nosave The live host threads of this stub. */
   readonly threads = new Set<PtraceContext>();
+  /**
+   * @nosave Host threads of this stub that no application thread uses any more, kept stopped
+   * for the next newThread: a vfork child that execs (a shell's every command) or a thread that
+   * exits hands its host thread to the next one instead of paying a host exit and a host clone.
+   */
+  readonly parked: number[] = [];
   /** @nosave Mapping syscalls waiting for {@linkcode flushMappings}, or null when not deferring. */
   #deferred: Deferred | null = null;
 
@@ -292,6 +324,21 @@ class StubAddressSpace implements AddressSpace {
 
   newThread(via: Context): Context {
     this.#flush();
+    for (let spare = this.parked.pop(); spare !== undefined; spare = this.parked.pop()) {
+      this.platform.unpark(spare);
+      // What a host clone would copy from the parent thread: the FPU/SSE/AVX state (the
+      // general registers are the caller's to set, as for a fresh thread). The host thread's
+      // signal mask, affinity and session are the stub's, the same for every thread.
+      const ctx = this.platform.adopt(spare, this);
+      try {
+        ctx.setFpState(via.getFpState());
+        return ctx;
+      } catch (e) {
+        // The parked thread was killed from outside the sentry: forget it, try the next.
+        if (!(e instanceof ffi.HostError)) throw e;
+        this.platform.forget(ctx as PtraceContext);
+      }
+    }
     const flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM;
     const { result, newTid } = this.#inject(via as PtraceContext, SYS_clone, [flags, 0, 0, 0, 0]);
     if (result < 0) throw new Error(`clone in the stub failed: errno ${-result}`);
@@ -335,7 +382,7 @@ class StubAddressSpace implements AddressSpace {
    */
   deferMappings(via: Context): void {
     this.#flush();
-    this.#deferred = { via: via as PtraceContext, entries: [], error: 0 };
+    this.#deferred = { via: via as PtraceContext, entries: [], error: 0, openHostFd: -1 };
   }
 
   flushMappings(): number {
@@ -351,49 +398,45 @@ class StubAddressSpace implements AddressSpace {
     if (d === null || d.entries.length === 0) return;
     const entries = d.entries;
     d.entries = [];
-    let results: number[];
-    if (this.#allStopped()) {
-      results = this.#runBatch(d.via, entries);
-    } else {
-      results = [];
-      let saved = 0;
-      for (const e of entries) {
-        const args = [...e.args];
-        if (e.flags & BATCH_ARG0_SAVED) args[0] = saved;
-        if (e.flags & BATCH_ARG4_SAVED) args[4] = saved;
-        const r = this.#inject(d.via, e.nr, args).result;
-        if (e.flags & BATCH_SAVE_RESULT) saved = r;
-        results.push(r);
-      }
-    }
-    for (let i = 0; i < entries.length; i++) {
-      const r = results[i]!;
-      // close of a descriptor whose pidfd_getfd failed reports EBADF too: the getfd error counts.
-      if (r < 0 && d.error === 0) d.error = r;
-    }
+    d.openHostFd = -1;
+    const r = this.#runEntries(d.via, entries);
+    if (r < 0 && d.error === 0) d.error = r;
   }
 
   /** Queues (when deferring) or runs entries as one operation; returns 0 or the first -errno. */
-  #mapOp(via: Context, entries: BatchEntry[]): number {
-    if (this.#deferred !== null) {
-      this.#deferred.entries.push(...entries);
+  #mapOp(via: Context, entries: BatchEntry[], hostFd = -1): number {
+    const d = this.#deferred;
+    if (d !== null) {
+      if (hostFd >= 0 && d.openHostFd === hostFd) {
+        // The queue ends with [getfd(hostFd), mmap..., close]: add this mmap before the close.
+        d.entries.splice(d.entries.length - 1, 0, entries[1]!);
+      } else {
+        d.entries.push(...entries);
+      }
+      d.openHostFd = hostFd;
       return 0;
     }
+    return this.#runEntries(via as PtraceContext, entries);
+  }
+
+  /**
+   * Runs entries in order: one injection for a single syscall, a batch (one round trip) for
+   * more when every thread is stopped, else one injection each with the BATCH_* flags applied
+   * here. Returns 0 or the first -errno (a close after a failed pidfd_getfd fails too; the
+   * getfd's error comes first).
+   */
+  #runEntries(via: PtraceContext, entries: BatchEntry[]): number {
     let results: number[];
-    if (entries.length === 1) {
-      const e = entries[0]!;
-      results = [this.#inject(via as PtraceContext, e.nr, e.args).result];
-    } else if (this.#allStopped()) {
-      results = this.#runBatch(via as PtraceContext, entries);
+    if (entries.length > 1 && this.#allStopped()) {
+      results = this.#runBatch(via, entries);
     } else {
-      // Another thread runs application code: no batch; one injection each.
       results = [];
       let saved = 0;
       for (const e of entries) {
         const args = [...e.args];
         if (e.flags & BATCH_ARG0_SAVED) args[0] = saved;
         if (e.flags & BATCH_ARG4_SAVED) args[4] = saved;
-        const r = this.#inject(via as PtraceContext, e.nr, args).result;
+        const r = this.#inject(via, e.nr, args).result;
         if (e.flags & BATCH_SAVE_RESULT) saved = r;
         results.push(r);
       }
@@ -421,7 +464,7 @@ class StubAddressSpace implements AddressSpace {
       { nr: SYS_pidfd_getfd, args: [pidfd, o.hostFd, 0], flags: BATCH_SAVE_RESULT },
       { nr: SYS_mmap, args: [o.addr, o.len, o.prot, flags, -1, o.offset], flags: BATCH_ARG4_SAVED },
       { nr: SYS_close, args: [-1], flags: BATCH_ARG0_SAVED },
-    ]);
+    ], o.hostFd);
   }
 
   /** The stub's pidfd of the sentry (opened on first use; inherited by forks). */
@@ -449,6 +492,15 @@ class StubAddressSpace implements AddressSpace {
 
   remap(via: Context, o: { addr: number; oldLen: number; newLen: number; flags: number; newAddr: number }): number {
     return this.inject(via, SYS_mremap, [o.addr, o.oldLen, o.newLen, o.flags, o.newAddr]);
+  }
+
+  peakRssKb(): number {
+    try {
+      const m = /^VmHWM:\s+(\d+) kB/m.exec(Deno.readTextFileSync(`/proc/${this.pid}/status`));
+      return m ? Number(m[1]) : 0;
+    } catch {
+      return 0;
+    }
   }
 
   read(addr: number, dst: Uint8Array): number {
@@ -483,6 +535,8 @@ class StubAddressSpace implements AddressSpace {
 }
 
 const ARG_REGS = ["rdi", "rsi", "rdx", "r10", "r8", "r9"] as const;
+/** Released host threads a stub keeps for reuse (see StubAddressSpace.parked). */
+const MAX_PARKED_THREADS = 4;
 
 /** The ptrace platform. One per sentry process. */
 export class PtracePlatform implements Platform {
@@ -497,6 +551,8 @@ export class PtracePlatform implements Platform {
    * host process outlives the platform.
    */
   readonly #dying = new Set<number>();
+  /** @nosave The stub of each parked host thread (see StubAddressSpace.parked). */
+  readonly #parkedIn = new Map<number, StubAddressSpace>();
   /**
    * @nosave The zygote: an empty stub (host mappings removed, the sentry's pidfd open in it),
    * never run, that every new address space is forked from. Forking it is several times cheaper
@@ -519,6 +575,10 @@ export class PtracePlatform implements Platform {
     } else {
       this.#cpu = null;
     }
+    // A stub forked from another (fork, the zygote's children) has that stub as its host parent;
+    // when both die at shutdown its zombie would go to the host's init. As a subreaper the
+    // sentry gets it back and reaps it (shutdown).
+    ffi.becomeSubreaper();
   }
 
   #ensureStubBinary(): string {
@@ -545,25 +605,22 @@ export class PtracePlatform implements Platform {
         z.addressSpace.release();
       }
     }
-    const fresh = this.#zygote = this.#spawnStub(true);
+    const fresh = this.#zygote = this.#spawnZygote();
     return fresh.addressSpace.fork(fresh);
   }
 
   /**
-   * Starts a stub process with posix_spawn and seizes it: an empty address space (only the stub's
-   * pages) with one stopped thread. With `zygote`, the sentry's pidfd is opened in it for its
-   * forks to inherit.
+   * Starts the zygote: a stub process (posix_spawn) seized, emptied (only the stub's pages
+   * left) and holding a pidfd of the sentry for its forks to inherit, with one stopped thread.
    */
-  #spawnStub(zygote: boolean): PtraceContext {
+  #spawnZygote(): PtraceContext {
     const pid = ffi.spawnClean(this.#ensureStubBinary(), ["sentry-stub"]);
     try {
       const ctx = this.#seize(pid);
       this.#unmapHostMappings(ctx, pid);
-      if (zygote) {
-        const r = ctx.addressSpace.inject(ctx, SYS_pidfd_open, [ffi.hostPid(), 0]);
-        if (r < 0) throw new Error(`pidfd_open in the stub failed: errno ${-r}`);
-        ctx.addressSpace.sentryPidfdInStub = r;
-      }
+      const r = ctx.addressSpace.inject(ctx, SYS_pidfd_open, [ffi.hostPid(), 0]);
+      if (r < 0) throw new Error(`pidfd_open in the stub failed: errno ${-r}`);
+      ctx.addressSpace.sentryPidfdInStub = r;
       return ctx;
     } catch (e) {
       ffi.kill(pid, SIGKILL);
@@ -624,6 +681,21 @@ export class PtracePlatform implements Platform {
     return ctx;
   }
 
+  /** A parked host thread is taken out of its stub's parking (to be reused, or because it died). */
+  unpark(tid: number): void {
+    const as = this.#parkedIn.get(tid);
+    if (as === undefined) return;
+    this.#parkedIn.delete(tid);
+    const i = as.parked.indexOf(tid);
+    if (i >= 0) as.parked.splice(i, 1);
+  }
+
+  /** Drops a context whose host thread is gone (its exit, if any, is ignored when it comes). */
+  forget(ctx: PtraceContext): void {
+    this.#contexts.delete(ctx.tid);
+    ctx.addressSpace.threads.delete(ctx);
+  }
+
   /** Ends one thread; the last thread of a stub takes the stub with it. */
   releaseContext(ctx: PtraceContext): void {
     if (!this.#contexts.has(ctx.tid)) return;
@@ -645,6 +717,11 @@ export class PtracePlatform implements Platform {
       ctx.running = false;
       ctx.invalidate();
     }
+    if (as.parked.length < MAX_PARKED_THREADS) {
+      as.parked.push(ctx.tid);
+      this.#parkedIn.set(ctx.tid, as);
+      return;
+    }
     as.exitThread(ctx);
     this.#dying.add(ctx.tid);
   }
@@ -655,11 +732,19 @@ export class PtracePlatform implements Platform {
    */
   releaseStub(as: StubAddressSpace): void {
     ffi.kill(as.pid, SIGKILL);
+    // The leader last: the host reports a thread group leader's exit only once every other
+    // thread of the group is reaped, so shutdown must wait for them first.
     for (const ctx of as.threads) {
       this.#contexts.delete(ctx.tid);
-      this.#dying.add(ctx.tid);
+      if (ctx.tid !== as.pid) this.#dying.add(ctx.tid);
     }
+    for (const tid of as.parked) {
+      this.#dying.add(tid);
+      this.#parkedIn.delete(tid);
+    }
+    this.#dying.add(as.pid);
     as.threads.clear();
+    as.parked.length = 0;
     this.#stubs.delete(as.pid);
   }
 
@@ -694,6 +779,8 @@ export class PtracePlatform implements Platform {
   #decode(pid: number, status: number): Stop | null {
     const ctx = this.#contexts.get(pid);
     if (!ctx) {
+      // A parked thread killed from outside: never hand its tid out again (the host may reuse it).
+      if ((status & 0xff) !== 0x7f) this.unpark(pid);
       if (this.#dying.has(pid)) {
         if ((status & 0xff) !== 0x7f) this.#dying.delete(pid);
         else {
@@ -779,6 +866,17 @@ export class PtracePlatform implements Platform {
     this.#zygote = null;
     for (const tid of [...this.#dying]) this.#reap(tid);
     this.#dying.clear();
+    // Stubs whose host parent was another stub come back as zombies of the sentry (a subreaper)
+    // once that parent died: reap them, so that no host process outlives the sandbox.
+    for (;;) {
+      let w;
+      try {
+        w = ffi.waitpid(-1, ffi.__WALL | ffi.WNOHANG);
+      } catch {
+        break; // ECHILD: nothing left
+      }
+      if (w === null) break;
+    }
     if (this.#stubDir !== "") {
       try {
         Deno.removeSync(this.#stubDir, { recursive: true });

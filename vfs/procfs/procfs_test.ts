@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { EACCES, ELOOP, ENOENT, ENOTDIR, ENXIO, EROFS } from "../../kernel/errno.ts";
+import { EACCES, ELOOP, ENOENT, ENOTDIR, EROFS } from "../../kernel/errno.ts";
 import { Credentials } from "../../kernel/creds.ts";
 import { O_NOFOLLOW, O_PATH, O_RDONLY, O_TRUNC, O_WRONLY, S_IFDIR, S_IFIFO, S_IFMT } from "../../abi/linux/file.ts";
 import type { FileDescription } from "../file_description.ts";
@@ -9,6 +9,7 @@ import { type TestTree, withTree } from "../_test_tree.ts";
 import { ProcFilesystem } from "./procfs.ts";
 import { FakeProcess, FakeSource } from "./_fake_source.ts";
 import { DevFilesystem } from "../devfs/devfs.ts";
+import { TtyDeviceFile } from "../tty/device_file.ts";
 
 interface ProcTree extends TestTree {
   src: FakeSource;
@@ -205,7 +206,7 @@ Deno.test("/proc/sys/kernel files hold the hostname and fixed limits", () => {
   });
 });
 
-Deno.test("devfs offers the memory devices, ENXIO for tty, and stdio links through /proc/self/fd", () => {
+Deno.test("devfs offers the memory devices, a placeholder for tty (the open syscall resolves it), and stdio links through /proc/self/fd", () => {
   withProc((t) => {
     // devfs over /secret (any directory will do); its stdio links are absolute
     // (/proc/self/fd/N), so only their targets are checked here.
@@ -217,7 +218,9 @@ Deno.test("devfs offers the memory devices, ENXIO for tty, and stdio links throu
     assert.deepEqual([...b], [0, 0, 0, 0]);
     z.decRef();
     assert.equal(cat(t, "/secret/null"), "");
-    assert.throws(() => t.vfs.openAt(t.ctx, t.vfs.root(), "/secret/tty", O_RDONLY, 0), ENXIO);
+    const tty = t.vfs.openAt(t.ctx, t.vfs.root(), "/secret/tty", O_RDONLY, 0);
+    assert.ok(tty instanceof TtyDeviceFile && tty.kind === "tty");
+    tty.decRef();
     assert.equal(t.vfs.readlinkAt(t.ctx, t.vfs.root(), "/secret/stdout"), "/proc/self/fd/1");
     assert.equal(t.vfs.readlinkAt(t.ctx, t.vfs.root(), "/secret/fd"), "/proc/self/fd");
     // nodev makes every device EACCES.

@@ -15,15 +15,18 @@
  * @module
  */
 
-import { EAGAIN, EFAULT, EFBIG, EINVAL } from "../../errno.ts";
+import { EAGAIN, EFAULT, EFBIG, EINVAL, EPIPE } from "../../errno.ts";
 import type { Task } from "../../task.ts";
 import { O_APPEND, O_NONBLOCK, S_ISGID, S_ISUID, SEEK_CUR } from "../../../abi/linux/file.ts";
 import { RLIMIT_FSIZE } from "../../../abi/linux/limits.ts";
-import { SI_USER, SIGXFSZ } from "../../../abi/linux/signal.ts";
+import { SI_USER, SIGPIPE, SIGXFSZ } from "../../../abi/linux/signal.ts";
 import { PROT_WRITE } from "../../../abi/linux/mm.ts";
 import { checkReadable, checkWritable, type FileDescription } from "../../../vfs/mod.ts";
+import { PIPE_BUF, PipeEnd } from "../../../vfs/pipe.ts";
 import { EVENT_IN, EVENT_OUT } from "../../../waiter/mod.ts";
 import { block, type SyscallResult } from "./support.ts";
+import { TtyFile } from "../../../vfs/tty/mod.ts";
+import { ttyRead, ttyWrite } from "./_tty.ts";
 
 /** Linux caps one read or write at INT_MAX rounded down to a page. */
 export const MAX_RW_COUNT = 0x7fff_f000;
@@ -62,6 +65,7 @@ export function retryOrBlock(file: FileDescription, events: number, op: () => nu
 /** Implements the common part of read(2), pread64(2), readv(2), preadv(2). */
 export function readSyscall(t: Task, file: FileDescription, segs: IoSegment[], offset: number | null): SyscallResult {
   checkReadable(file);
+  if (file instanceof TtyFile) return ttyRead(t, file, segs, offset);
   return retryOrBlock(file, EVENT_IN, () => readToUser(t, file, segs, offset));
 }
 
@@ -73,6 +77,8 @@ export function writeSyscall(t: Task, file: FileDescription, segs: IoSegment[], 
   if (loc !== null && (loc.dentry.mode & (S_ISUID | S_ISGID)) !== 0 && totalLength(limited) > 0) {
     t.kernel.vfs.removePrivs(t.creds, loc.dentry);
   }
+  if (file instanceof TtyFile) return ttyWrite(t, file, limited, offset);
+  if (file instanceof PipeEnd) return pipeWrite(t, file, limited);
   return retryOrBlock(file, EVENT_OUT, () => writeFromUser(t, file, limited, offset));
 }
 
@@ -110,6 +116,75 @@ function truncateSegments(segs: IoSegment[], n: number): IoSegment[] {
     n -= s.len;
   }
   return out;
+}
+
+/**
+ * What a blocking pipe write keeps between runs: the bytes already written. The kernel's
+ * signal delivery reads `partial`: an interrupted write with progress returns that count.
+ */
+interface PipeWriteState {
+  partial: number;
+}
+
+/**
+ * write(2) to a pipe, as Linux's pipe_write: takes what fits (see vfs/pipe.ts for where bytes
+ * go and why a write of at most PIPE_BUF bytes is atomic); without O_NONBLOCK, waits for room
+ * until every byte is written, keeping the count in t.syscallState. Ends early with the count
+ * so far: O_NONBLOCK and a full pipe, a signal (kernel), a bad buffer, no reader left (EPIPE
+ * with nothing written; SIGPIPE in either case).
+ */
+function pipeWrite(t: Task, file: PipeEnd, segs: IoSegment[]): SyscallResult {
+  const p = file.pipe;
+  const total = totalLength(segs);
+  if (total === 0) return 0;
+  let done = (t.syscallState as PipeWriteState | null)?.partial ?? 0;
+  for (;;) {
+    if (p.readers === 0) {
+      if (done === 0) throw EPIPE; // the kernel raises SIGPIPE for a write-family EPIPE
+      t.kernel.sendSignal(t.tg, SIGPIPE, {}, t);
+      return done;
+    }
+    const want = p.writable(total - done);
+    if (want === 0) {
+      if (file.flags & O_NONBLOCK) {
+        if (done === 0) throw EAGAIN;
+        return done;
+      }
+      t.syscallState = { partial: done } satisfies PipeWriteState;
+      return block([file.waitQueue], EVENT_OUT);
+    }
+    const buf = new Uint8Array(want);
+    const got = gatherPrefix(t, segs, done, buf);
+    if (got < want) {
+      // A fault: the whole pages before it go in (the count is Linux's up to the page).
+      const k = got - (got % PIPE_BUF);
+      if (k > 0) p.append(buf.subarray(0, k), k, file.packetMode);
+      if (done + k === 0) throw EFAULT;
+      return done + k;
+    }
+    p.append(buf, total - done, file.packetMode);
+    done += want;
+    if (done === total) return done;
+  }
+}
+
+/** Copies bytes of the segments from position `from` on into buf; returns how many could be read. */
+function gatherPrefix(t: Task, segs: IoSegment[], from: number, buf: Uint8Array): number {
+  let pos = 0, o = 0;
+  for (const s of segs) {
+    if (o >= buf.length) break;
+    if (pos + s.len <= from) {
+      pos += s.len;
+      continue;
+    }
+    const skip = Math.max(0, from - pos);
+    const n = Math.min(s.len - skip, buf.length - o);
+    const got = t.mm.read(s.addr + skip, buf.subarray(o, o + n));
+    o += got;
+    pos += s.len;
+    if (got < n) break;
+  }
+  return o;
 }
 
 /** Reads from file into the segments in order; see the module doc for partial results. */

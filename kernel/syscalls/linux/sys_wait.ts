@@ -6,16 +6,24 @@ import {
   type WaitOutcome, WEXITED, WNOHANG,
 } from "../../task_wait.ts";
 import type { Task } from "../../task.ts";
+import { encodeRusage, groupCpu } from "../../cpu_time.ts";
 import { block, supported, type SyscallEntry, type SyscallFn } from "./support.ts";
 import {
   CLD_CONTINUED, CLD_DUMPED, CLD_EXITED, CLD_KILLED, CLD_STOPPED, SIGCHLD, SIGCONT,
 } from "../../../abi/linux/signal.ts";
 
-const RUSAGE_SIZE = 144;
-
-/** The struct rusage of a waited-for child (zeros until CPU accounting exists). */
-function writeChildRusage(t: Task, addr: number, _r: Exclude<WaitOutcome, { kind: "none" }>): void {
-  t.copyOut(addr, new Uint8Array(RUSAGE_SIZE));
+/**
+ * The struct rusage of a waited-for child: for a reaped one its times and its reaped
+ * descendants' (what RUSAGE_CHILDREN gains), for a stopped or continued one its times so far.
+ */
+function writeChildRusage(t: Task, addr: number, r: Exclude<WaitOutcome, { kind: "none" }>): void {
+  const c = r.child;
+  if (r.kind === "reaped") {
+    const cpu = { userNs: c.userNs + c.childUserNs, sysNs: c.sysNs + c.childSysNs };
+    t.copyOut(addr, encodeRusage(cpu, Math.max(c.maxRssKb, c.childMaxRssKb)));
+  } else {
+    t.copyOut(addr, encodeRusage(groupCpu(c), c.maxRssKb));
+  }
 }
 
 /** Implements wait4(2): exited children, stopped ones with WUNTRACED, continued with WCONTINUED. */

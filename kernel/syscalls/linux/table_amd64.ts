@@ -41,6 +41,7 @@ import { table as splice } from "./sys_splice.ts";
 import { table as stat } from "./sys_stat.ts";
 import { table as thread } from "./sys_thread.ts";
 import { table as time } from "./sys_time.ts";
+import { table as timer } from "./sys_timer.ts";
 import { table as timerfd } from "./sys_timerfd.ts";
 import { table as truncate } from "./sys_truncate.ts";
 import { table as wait } from "./sys_wait.ts";
@@ -82,6 +83,7 @@ const families: Record<number, SyscallEntry>[] = [
   stat,
   thread,
   time,
+  timer,
   timerfd,
   truncate,
   wait,
