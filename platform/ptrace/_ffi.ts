@@ -92,6 +92,7 @@ const lib = Deno.dlopen("libc.so.6", {
   fchmod: { parameters: ["i32", "u32"], result: "i32" },
   utimensat: { parameters: ["i32", "buffer", "buffer", "i32"], result: "i32" },
   fsync: { parameters: ["i32"], result: "i32" },
+  munmap: { parameters: ["pointer", "u64"], result: "i32" },
 });
 
 const libc = lib.symbols;
@@ -845,4 +846,32 @@ export function hostUtimensat(dirfd: number, name: string, atimeNs: bigint | nul
 /** fsync(2); returns 0 or -errno. */
 export function hostFsync(fd: number): number {
   return retryInt(() => libc.fsync(fd));
+}
+
+// ---- read-only file mappings (vfs/hostfs: reads copied to the application in one step) --------
+
+/** A read-only shared mapping of a host file, seen as bytes; see {@linkcode hostMapFile}. */
+export interface HostFileMapping {
+  /** @nosave */
+  readonly ptr: Deno.PointerObject;
+  /** The mapped bytes. Must not be touched after {@linkcode hostUnmapFile}. */
+  readonly bytes: Uint8Array;
+}
+
+/**
+ * mmap(2) of the first len bytes of fd, PROT_READ and MAP_SHARED, or null if the host refuses.
+ * A page of the file that stops existing (the file shrank on the host) makes process_vm_writev
+ * from it come up short instead of raising SIGBUS: the kernel's user copies fault softly.
+ */
+export function hostMapFile(fd: number, len: number): HostFileMapping | null {
+  const PROT_READ = 1, MAP_SHARED = 1;
+  if (len <= 0) return null;
+  const p = libc.mmap(null, BigInt(len), PROT_READ, MAP_SHARED, fd, 0n);
+  if (p === null || Deno.UnsafePointer.value(p) === 0xffffffffffffffffn) return null;
+  return { ptr: p, bytes: new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(p, len)) };
+}
+
+/** munmap(2) of a mapping made by {@linkcode hostMapFile}. */
+export function hostUnmapFile(m: HostFileMapping): void {
+  libc.munmap(m.ptr, BigInt(m.bytes.length));
 }
