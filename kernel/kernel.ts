@@ -43,6 +43,7 @@ import type { SigInfo } from "./signal_frame.ts";
 import { SA_RESTART } from "../abi/linux/signal.ts";
 import { CORE_SIGNALS, SIGNAL_NAMES } from "../abi/linux/signal.ts";
 import { RLIMIT_NOFILE } from "../abi/linux/limits.ts";
+import { Net } from "./net.ts";
 
 export interface KernelOptions {
   platform: Platform;
@@ -50,6 +51,8 @@ export interface KernelOptions {
   hostname: string;
   log?: DebugLog;
   strace?: boolean;
+  /** The sandbox's network (default: loopback only). */
+  net?: Net;
 }
 
 export interface InitOptions {
@@ -85,6 +88,8 @@ export class Kernel {
 
   readonly tasks = new Map<number, Task>();
   readonly futex = new FutexTable();
+  /** The network stack; its deadlines join the scheduler's (see #expireDeadlines). */
+  readonly net: Net;
   readonly threadGroups = new Map<number, ThreadGroup>();
   /** @nosave Lookup of the task running on a platform context. */
   readonly #byCtx = new Map<Context, Task>();
@@ -111,6 +116,8 @@ export class Kernel {
     this.log = o.log ?? new DebugLog();
     this.strace = o.strace ?? false;
     if (this.strace) this.log.straceToStderr = true;
+    this.net = o.net ?? new Net();
+    this.net.wakeLoop = () => this.#kick();
   }
 
   static create(o: KernelOptions): Kernel {
@@ -292,8 +299,8 @@ export class Kernel {
 
   /** Wakes tasks whose deadline passed; returns the earliest remaining deadline. */
   #expireDeadlines(now: number): number | null {
-    if (this.#timed.size === 0 && this.#timers.size === 0) return null;
-    let next: number | null = null;
+    let next: number | null = this.net.expire(now);
+    if (this.#timed.size === 0 && this.#timers.size === 0) return next;
     for (const tm of [...this.#timers]) {
       if (tm.deadlineNs <= now) {
         if (tm.intervalNs > 0) tm.deadlineNs += Math.ceil((now - tm.deadlineNs + 1) / tm.intervalNs) * tm.intervalNs;
