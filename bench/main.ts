@@ -3,7 +3,15 @@
  * is installed, free and pinned to one CPU, side by side in one run (shared/MEASUREMENTS.md:
  * never compare against an old absolute number). Prints a table of medians with min and max.
  *
- *     deno task bench [--runs N] [--iterations N] [--only NAME,...]
+ *     deno task bench [--runs N] [--iterations N] [--only NAME,...] [--workloads getpid,ipc,exec]
+ *                     [--baseline DIR]
+ *
+ * Workloads: getpid (a C program's own timing), ipc (issue #5's pipe throughput, 256 MiB in
+ * 64 KiB writes, and 1-byte round trips over a Unix stream socketpair, timed by the program)
+ * and exec (wall time of whole commands: a /bin/true startup and the `/bin/sh -c` loop of 200
+ * /bin/true runs of issue #3). --baseline
+ * adds a runner "sentry@base" from another checkout of this repository (e.g. a `git worktree`
+ * of main), to compare a change with its base in one run.
  *
  * Not part of the test suite: it takes time and its numbers depend on the machine's load.
  * Programs are C sources in bench/programs/, compiled with gcc into a temporary directory.
@@ -36,6 +44,8 @@ interface Benchmark {
   unit: string;
   source: string;
   args: (iterations: number) => string[];
+  /** The --workloads name that selects it (default: name). */
+  workload?: string;
 }
 
 const BENCHMARKS: Benchmark[] = [
@@ -44,6 +54,22 @@ const BENCHMARKS: Benchmark[] = [
     unit: "ns/call",
     source: "getpid.c",
     args: (n) => [String(n)],
+  },
+  {
+    // Issue #5: 256 MiB through a pipe in 64 KiB writes, between two processes.
+    name: "pipe 256 MiB",
+    unit: "MB/s",
+    source: "ipc.c",
+    args: () => ["pipe", "256"],
+    workload: "ipc",
+  },
+  {
+    // Issue #5: a 1-byte ping-pong over a SOCK_STREAM socketpair between two processes.
+    name: "unix stream 1-byte round trip",
+    unit: "µs",
+    source: "ipc.c",
+    args: (n) => ["unix-pingpong", String(n)],
+    workload: "ipc",
   },
 ];
 
@@ -61,7 +87,7 @@ function which(cmd: string): string | null {
   return null;
 }
 
-function runners(): Runner[] {
+function runners(baseline: string | undefined): Runner[] {
   const runsc = which("runsc");
   const taskset = which("taskset");
   const runscArgs = ["--platform=ptrace", "--network=none", "do"];
@@ -69,6 +95,7 @@ function runners(): Runner[] {
   return [
     { name: "native", prefix: [] },
     { name: "sentry", prefix: [SENTRY, "do", "--"] },
+    ...(baseline ? [{ name: "sentry@base", prefix: [posix.join(baseline, "sentry"), "do", "--"] }] : []),
     runsc ? { name: "runsc", prefix: [runsc, ...runscArgs] } : { name: "runsc", prefix: null, missing: noRunsc },
     runsc && taskset
       ? { name: "runsc pinned", prefix: [taskset, "-c", "0", runsc, ...runscArgs] }
@@ -110,6 +137,72 @@ async function runOnce(argv: string[]): Promise<number | string> {
   }
 }
 
+/** A workload timed from outside: the wall time of a whole command, in `scale` units per ms. */
+interface CommandBenchmark {
+  name: string;
+  unit: string;
+  argv: string[];
+  /** Multiplies milliseconds into the unit. */
+  scale: number;
+}
+
+/** The loop of issue #3: the shell forks (vforks) and execs /bin/true 200 times. */
+const SH_LOOP = "i=0; while [ $i -lt 200 ]; do /bin/true; i=$((i+1)); done";
+
+const COMMAND_BENCHMARKS: CommandBenchmark[] = [
+  { name: "/bin/true startup", unit: "ms", argv: ["/bin/true"], scale: 1 },
+  { name: "sh loop of 200 /bin/true", unit: "s", argv: ["/bin/sh", "-c", SH_LOOP], scale: 1e-3 },
+];
+
+/** Runs argv once; returns its wall time in ms, or an error message. */
+async function timeOnce(argv: string[]): Promise<number | string> {
+  const [cmd, ...args] = argv;
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(), RUN_TIMEOUT_MS);
+  try {
+    const t0 = performance.now();
+    const r = await new Deno.Command(cmd!, { args, stdin: "null", stdout: "piped", stderr: "piped", signal: ac.signal })
+      .output();
+    const ms = performance.now() - t0;
+    if (!r.success) {
+      const err = new TextDecoder().decode(r.stderr).trim().split("\n").at(-1) ?? "";
+      return `exit ${r.code}${r.signal ? ` (${r.signal})` : ""}: ${err || "no output"}`;
+    }
+    return ms;
+  } catch (err) {
+    return ac.signal.aborted ? `timed out after ${RUN_TIMEOUT_MS / 1000} s` : String(err);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * The wall-time workloads (process creation): one table row each, runners interleaved run by
+ * run. Adds error notes to `notes`.
+ */
+async function commandRows(rs: Runner[], runs: number, notes: Set<string>): Promise<string[][]> {
+  const rows: string[][] = [];
+  for (const b of COMMAND_BENCHMARKS) {
+    const cells = new Map<string, Cell>();
+    for (let i = 0; i < runs; i++) {
+      for (const r of rs) {
+        if (r.prefix === null) continue;
+        const cell = cells.get(r.name) ?? { values: [], error: null };
+        cells.set(r.name, cell);
+        const v = await timeOnce([...r.prefix, ...b.argv]);
+        if (typeof v === "number") cell.values.push(v * b.scale);
+        else cell.error = v;
+      }
+    }
+    rows.push([`${b.name} ${b.unit}`, ...rs.map((r) => cellText(cells.get(r.name)))]);
+    for (const r of rs) {
+      const c = cells.get(r.name);
+      if (c?.error) notes.add(`${b.name} under ${r.name}: ${c.error}`);
+    }
+  }
+  return rows;
+}
+
 interface Cell {
   values: number[];
   error: string | null;
@@ -122,7 +215,8 @@ function median(xs: number[]): number {
 }
 
 function fmt(x: number): string {
-  return x >= 100 ? Math.round(x).toLocaleString("en-US") : x.toFixed(1);
+  if (x >= 100) return Math.round(x).toLocaleString("en-US");
+  return x >= 10 ? x.toFixed(1) : x.toFixed(2);
 }
 
 function cellText(c: Cell | undefined): string {
@@ -147,24 +241,30 @@ async function main(): Promise<void> {
       runs: { type: "string", default: "5" },
       iterations: { type: "string", default: "20000" },
       only: { type: "string" },
+      workloads: { type: "string", default: "getpid,ipc,exec" },
+      baseline: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
   if (values.help) {
-    console.log("usage: deno task bench [--runs N] [--iterations N] [--only native,sentry,runsc,...]");
+    console.log(
+      "usage: deno task bench [--runs N] [--iterations N] [--only native,sentry,runsc,...] " +
+        "[--workloads getpid,ipc,exec] [--baseline DIR]",
+    );
     return;
   }
   const runs = Number(values.runs);
   const iterations = Number(values.iterations);
   if (!(runs >= 1 && iterations >= 1)) throw new Error("--runs and --iterations must be positive");
   const only = values.only?.split(",").map((s) => s.trim());
-  const rs = runners().filter((r) => only === undefined || only.includes(r.name));
+  const rs = runners(values.baseline).filter((r) => only === undefined || only.includes(r.name));
+  const workloads = values.workloads.split(",").map((s) => s.trim());
 
   const dir = Deno.makeTempDirSync({ prefix: "sentry-bench-" });
-  const notes = new Set<string>();
+  const notes = new Set<string>(rs.flatMap((r) => r.missing ? [`${r.name}: ${r.missing}`] : []));
   try {
     const rows: string[][] = [];
-    for (const b of BENCHMARKS) {
+    for (const b of BENCHMARKS.filter((b) => workloads.includes(b.workload ?? b.name))) {
       const exe = await compile(b, dir);
       const cells = new Map<string, Cell>();
       // Interleave runners run by run, so that load changes touch every column alike.
@@ -181,11 +281,11 @@ async function main(): Promise<void> {
       rows.push([`${b.name} ${b.unit}`, ...rs.map((r) => cellText(cells.get(r.name)))]);
       for (const r of rs) {
         const c = cells.get(r.name);
-        if (r.missing) notes.add(`${r.name}: ${r.missing}`);
         if (c?.error) notes.add(`${b.name} under ${r.name}: ${c.error}`);
       }
     }
-    console.log(`${runs} runs of ${iterations} iterations; median (min–max)\n`);
+    if (workloads.includes("exec")) rows.push(...await commandRows(rs, runs, notes));
+    console.log(`${runs} runs (getpid, unix round trip: ${iterations} iterations each); median (min–max)\n`);
     printTable(["workload", ...rs.map((r) => r.name)], rows);
     if (notes.size > 0) console.log("\n" + [...notes].map((n) => `- ${n}`).join("\n"));
   } finally {

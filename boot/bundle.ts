@@ -13,7 +13,8 @@
 import * as posix from "node:path/posix";
 import { BootError, describeFsError } from "./errors.ts";
 import { quote } from "./flags.ts";
-import { defaultSpec, parseSpec, type Rlimit, rlimitsOf, type Spec, type SpecMount } from "./spec.ts";
+import { defaultSpec, parseSpec, type Rlimit, rlimitsOf, type Spec } from "./spec.ts";
+import { type PlannedMount, planMounts } from "./mount_plan.ts";
 
 /** The file name of the spec inside a bundle. */
 export const CONFIG_JSON = "config.json";
@@ -35,8 +36,13 @@ export interface LaunchConfig {
   /** The host directory that becomes "/", absolute and free of symlinks. */
   rootHostPath: string;
   readonly: boolean;
-  /** Kept for mount support; not yet applied. */
-  mounts: SpecMount[];
+  /**
+   * The host directory that holds the root overlay's upper layer (`--overlay-upper`), absolute
+   * and free of symlinks; null: the upper layer is memory.
+   */
+  upperHostPath: string | null;
+  /** config.json's mounts, checked (the loader adds /proc, /dev and /sys). */
+  mounts: PlannedMount[];
 }
 
 /**
@@ -87,13 +93,15 @@ export function loadBundle(
     hostname: spec.hostname ?? opts.id ?? "sentry",
     rootHostPath,
     readonly: spec.root.readonly ?? false,
-    mounts: spec.mounts ?? [],
+    upperHostPath: null,
+    mounts: planMounts(spec.mounts ?? [], bundleDir),
   };
 }
 
 /**
- * The configuration of `sentry do`: the host's / read-only, the caller's working directory,
- * environment and hostname, uid and gid 0.
+ * The configuration of `sentry do`: the host's / under a writable in-memory overlay (as
+ * `runsc do`: the application may change anything, the host tree never changes), the
+ * caller's working directory, environment and hostname, uid and gid 0.
  */
 export function doConfig(
   command: readonly string[],
@@ -109,9 +117,32 @@ export function doConfig(
     rlimits: new Map(),
     hostname: host.hostname,
     rootHostPath: "/",
-    readonly: true,
+    readonly: false,
+    upperHostPath: null,
     mounts: [],
   };
+}
+
+/**
+ * Sets launch's upper layer to the host directory `dir` (`--overlay-upper`, relative to cwd).
+ * Refused when the root is read-only (there is no overlay), and when the directory is the root
+ * or contains it (copy-up would write into the lower tree). A directory inside the root is
+ * allowed (`sentry do` has / as its root): the sandbox then also sees it through the lower
+ * layer, as a tree that changes under it.
+ *
+ * Throws {@linkcode BootError}.
+ */
+export function setOverlayUpper(launch: LaunchConfig, dir: string, cwd: string): void {
+  const what = `--overlay-upper ${quote(dir)}`;
+  const upper = realDirectory(posix.resolve(cwd, dir), what);
+  if (launch.readonly) {
+    throw new BootError(`${what}: the root is read-only (root.readonly in config.json), so it has no overlay`);
+  }
+  const root = launch.rootHostPath;
+  if (upper === root || upper === "/" || root.startsWith(upper + "/")) {
+    throw new BootError(`${what}: the upper layer must not be the root directory ${quote(root)} or contain it`);
+  }
+  launch.upperHostPath = upper;
 }
 
 /**

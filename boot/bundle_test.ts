@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import * as posix from "node:path/posix";
 import { RLIMIT_NOFILE } from "../abi/linux/limits.ts";
-import { doConfig, loadBundle, writeDefaultSpec } from "./bundle.ts";
+import { doConfig, loadBundle, setOverlayUpper, writeDefaultSpec } from "./bundle.ts";
 import { BootError } from "./errors.ts";
 import { defaultSpec } from "./spec.ts";
 
@@ -48,6 +48,7 @@ Deno.test("loadBundle() reads config.json and resolves root.path against the bun
       hostname: "h",
       rootHostPath: `${dir}/rootfs`,
       readonly: true,
+      upperHostPath: null,
       mounts: [],
     });
   });
@@ -123,7 +124,7 @@ Deno.test("loadBundle() reports a missing bundle, a missing root and a bad confi
   });
 });
 
-Deno.test("doConfig() runs in the caller's directory and environment on a read-only host root", () => {
+Deno.test("doConfig() runs in the caller's directory and environment on an overlay of the host root", () => {
   const c = doConfig(["ls", "-l"], { cwd: "/home/u", env: { PATH: "/bin", X: "a=b" }, hostname: "host1" });
   assert.deepEqual(c, {
     argv: ["ls", "-l"],
@@ -135,7 +136,8 @@ Deno.test("doConfig() runs in the caller's directory and environment on a read-o
     rlimits: new Map(),
     hostname: "host1",
     rootHostPath: "/",
-    readonly: true,
+    readonly: false,
+    upperHostPath: null,
     mounts: [],
   });
 });
@@ -169,6 +171,24 @@ Deno.test("writeDefaultSpec() reports a missing directory in one line", () => {
     assert.equal(
       bootErrorOf(() => writeDefaultSpec(`${dir}/missing`, { cwd: "/" })).message,
       `--bundle "${dir}/missing": No such file or directory`,
+    );
+  });
+});
+
+Deno.test("setOverlayUpper() takes a host directory, and refuses one that is or holds the root, or a read-only root", () => {
+  withTempDir((dir) => {
+    Deno.mkdirSync(`${dir}/rootfs`);
+    Deno.mkdirSync(`${dir}/up`);
+    const launch = () => ({ ...doConfig(["sh"], { cwd: "/", env: {}, hostname: "h" }), rootHostPath: `${dir}/rootfs` });
+    const ok = launch();
+    setOverlayUpper(ok, "up", dir);
+    assert.equal(ok.upperHostPath, `${dir}/up`);
+    assert.match(bootErrorOf(() => setOverlayUpper(launch(), dir, "/")).message, /must not be the root directory/);
+    assert.match(bootErrorOf(() => setOverlayUpper(launch(), `${dir}/rootfs`, "/")).message, /must not be the root/);
+    assert.match(bootErrorOf(() => setOverlayUpper(launch(), `${dir}/none`, "/")).message, /--overlay-upper/);
+    assert.match(
+      bootErrorOf(() => setOverlayUpper({ ...launch(), readonly: true }, "up", dir)).message,
+      /the root is read-only/,
     );
   });
 });

@@ -8,7 +8,7 @@
  * - Global flags may stand before or after the command name, up to `--` (or, for `do`, up to
  *   the first word of the command to run).
  * - `--name value` and `--name=value` are the same; a boolean flag takes no value, or `=true`
- *   / `=false`.
+ *   / `=false`. Short forms: `-h` (`--help`) and `-t` (`--tty`, for run and do).
  * - For `run` and `spec`, options and positionals mix until `--`; for `do` the first positional
  *   starts the command, so `sentry do ls -la` passes `-la` to ls.
  * - Every error is a {@linkcode BootError}: one line, exit status 125.
@@ -65,12 +65,24 @@ export type Command =
   /** Print help: general (topic null) or for one command. */
   | { kind: "help"; topic: CommandName | null }
   | { kind: "version" }
-  /** Run the container in a bundle; `command` (after `--`) overrides process.args. */
-  | { kind: "run"; global: GlobalOptions; bundle: string; id: string | null; command: string[] | null }
+  /**
+   * Run the container in a bundle; `command` (after `--`) overrides process.args. overlayUpper:
+   * a host directory for the root overlay's upper layer (null: memory).
+   */
+  | {
+    kind: "run";
+    global: GlobalOptions;
+    bundle: string;
+    id: string | null;
+    command: string[] | null;
+    overlayUpper: string | null;
+    /** -t: init's stdio is a terminal bridged to the user's (boot/terminal.ts). */
+    tty: boolean;
+  }
   /** Write a default config.json into the bundle directory. */
   | { kind: "spec"; global: GlobalOptions; bundle: string }
-  /** Run a command with the host's / as a read-only root. */
-  | { kind: "do"; global: GlobalOptions; command: string[] };
+  /** Run a command with the host's / under a writable overlay (upper layer as for run). */
+  | { kind: "do"; global: GlobalOptions; command: string[]; overlayUpper: string | null; tty: boolean };
 
 /** The defaults of the global flags. */
 export function defaultGlobalOptions(): GlobalOptions {
@@ -107,7 +119,12 @@ const FLAGS: Record<string, FlagDef> = {
   "net-allow": { kind: "list", scope: "global" },
   "pcap": { kind: "string", scope: "global" },
   "bundle": { kind: "string", scope: ["run", "spec"] },
+  "overlay-upper": { kind: "string", scope: ["run", "do"] },
+  "tty": { kind: "bool", scope: ["run", "do"] },
 };
+
+/** Short flags and the long flag each stands for. */
+const SHORT_FLAGS: Record<string, string> = { "-h": "--help", "-t": "--tty" };
 
 /** The flags a command accepts (global ones included), for help and error messages. */
 export function flagsOf(cmd: CommandName | null): string[] {
@@ -144,23 +161,24 @@ export function parseCommandLine(args: readonly string[]): Command {
       values.set("help", true);
       continue;
     }
-    if (arg.startsWith("--") || (arg.startsWith("-") && arg.length > 1)) {
-      if (!arg.startsWith("--")) {
-        throw new BootError(`unknown flag ${quote(arg)} ${TRY_HELP}`);
+    const flag = SHORT_FLAGS[arg] ?? arg;
+    if (flag.startsWith("--") || (flag.startsWith("-") && flag.length > 1)) {
+      if (!flag.startsWith("--")) {
+        throw new BootError(`unknown flag ${quote(flag)} ${TRY_HELP}`);
       }
-      const eq = arg.indexOf("=");
-      const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
+      const eq = flag.indexOf("=");
+      const name = eq < 0 ? flag.slice(2) : flag.slice(2, eq);
       const def = FLAGS[name];
       if (def === undefined || (def.scope !== "global" && (cmd === null || !def.scope.includes(cmd)))) {
         const where = cmd === null ? "" : ` for "${cmd}"`;
         throw new BootError(`unknown flag --${name}${where} ${TRY_HELP}`);
       }
       if (def.kind === "bool") {
-        values.set(name, eq < 0 ? true : parseBool(name, arg.slice(eq + 1)));
+        values.set(name, eq < 0 ? true : parseBool(name, flag.slice(eq + 1)));
         continue;
       }
       let v: string;
-      if (eq >= 0) v = arg.slice(eq + 1);
+      if (eq >= 0) v = flag.slice(eq + 1);
       else {
         const next = args[i];
         if (next === undefined) throw new BootError(`--${name}: requires a value`);
@@ -215,6 +233,8 @@ export function parseCommandLine(args: readonly string[]): Command {
         bundle: bundleOf(values),
         id: positionals[0] ?? null,
         command: rest,
+        overlayUpper: overlayUpperOf(values),
+        tty: values.get("tty") === true,
       };
     }
     case "spec":
@@ -223,7 +243,7 @@ export function parseCommandLine(args: readonly string[]): Command {
       return { kind: "spec", global, bundle: bundleOf(values) };
     case "do":
       if (rest === null || rest.length === 0) throw new BootError(`do: expected a command to run`);
-      return { kind: "do", global, command: rest };
+      return { kind: "do", global, command: rest, overlayUpper: overlayUpperOf(values), tty: values.get("tty") === true };
     default: {
       const never: never = cmd;
       throw new Error(`unreachable: ${never}`);
@@ -314,6 +334,13 @@ function bundleOf(values: Map<string, string | boolean | string[]>): string {
   if (b === undefined) return ".";
   if (typeof b !== "string" || b === "") throw new BootError("--bundle: expected a directory");
   return b;
+}
+
+function overlayUpperOf(values: Map<string, string | boolean | string[]>): string | null {
+  const u = values.get("overlay-upper");
+  if (u === undefined) return null;
+  if (typeof u !== "string" || u === "") throw new BootError("--overlay-upper: expected a directory");
+  return u;
 }
 
 function helpTopic(positionals: string[]): CommandName | null {

@@ -20,12 +20,14 @@ Deno.test("parseCommandLine() reads run with a bundle, an id and a command after
     bundle: "b",
     id: "c1",
     command: ["/bin/ls", "-la", "--help"],
+    overlayUpper: null,
+    tty: false,
   } satisfies Command);
 });
 
 Deno.test("parseCommandLine() defaults run's bundle to the current directory and its command to null", () => {
   assert.deepEqual(parseCommandLine(["run"]), {
-    kind: "run", global: defaultGlobalOptions(), bundle: ".", id: null, command: null,
+    kind: "run", global: defaultGlobalOptions(), bundle: ".", id: null, command: null, overlayUpper: null, tty: false,
   });
 });
 
@@ -37,6 +39,8 @@ Deno.test("parseCommandLine() accepts --name=value and global flags on either si
     bundle: "x",
     id: null,
     command: null,
+    overlayUpper: null,
+    tty: false,
   });
 });
 
@@ -45,10 +49,30 @@ Deno.test("parseCommandLine() hands do everything from the first word of the com
     kind: "do",
     global: { ...defaultGlobalOptions(), strace: true },
     command: ["ls", "-la", "--version"],
+    overlayUpper: null,
+    tty: false,
   });
   assert.deepEqual(parseCommandLine(["do", "--", "--weird-name"]), {
-    kind: "do", global: defaultGlobalOptions(), command: ["--weird-name"],
+    kind: "do", global: defaultGlobalOptions(), command: ["--weird-name"], overlayUpper: null, tty: false,
   });
+});
+
+Deno.test("parseCommandLine() reads --overlay-upper for run and do, and only for them", () => {
+  const run = parseCommandLine(["run", "--overlay-upper", "/up", "--bundle", "b"]);
+  assert.equal(run.kind === "run" && run.overlayUpper, "/up");
+  const d = parseCommandLine(["do", "--overlay-upper=up", "make", "--overlay-upper", "x"]);
+  assert.deepEqual(d.kind === "do" && [d.overlayUpper, d.command], ["up", ["make", "--overlay-upper", "x"]]);
+  assert.equal(bootError(["spec", "--overlay-upper", "x"]).message, `unknown flag --overlay-upper for "spec" (try 'sentry --help')`);
+  assert.equal(bootError(["do", "--overlay-upper=", "ls"]).message, "--overlay-upper: expected a directory");
+});
+
+Deno.test("parseCommandLine() reads -t and --tty for run and do, before do's command only", () => {
+  assert.deepEqual(parseCommandLine(["do", "-t", "bash", "-t"]), {
+    kind: "do", global: defaultGlobalOptions(), command: ["bash", "-t"], overlayUpper: null, tty: true,
+  });
+  const run = parseCommandLine(["run", "--tty", "--bundle", "b"]);
+  assert.equal(run.kind === "run" && run.tty, true);
+  assert.equal(bootError(["spec", "-t"]).message, `unknown flag --tty for "spec" (try 'sentry --help')`);
 });
 
 Deno.test("parseCommandLine() reads boolean flags with =true and =false", () => {

@@ -25,6 +25,10 @@ const GLOBAL_FLAGS = `Global flags (before or after the command):
   --cpu-placement MODE     tracer (default): stubs share the tracer's CPU; free: no pinning
 `;
 
+const TTY_FLAG = `  --tty, -t                give the command a terminal bridged to yours (stdin must be one):
+                           your terminal is raw meanwhile, keys like ^C and ^Z act inside
+`;
+
 const EXIT = `Exit status: the application's; 128+N if signal N killed it; 125 if the sentry failed;
 126 if the command cannot be executed; 127 if it is not found.
 `;
@@ -42,7 +46,7 @@ Commands:
 
 ${GLOBAL_FLAGS}
 ${EXIT}`,
-  run: `Usage: sentry run [--bundle DIR] [ID] [-- CMD [ARGS...]]
+  run: `Usage: sentry run [--bundle DIR] [-t] [ID] [-- CMD [ARGS...]]
 
 Runs the container described by DIR/config.json (an OCI runtime spec). If DIR has no
 config.json, DIR itself is a read-only root filesystem and CMD (default /bin/sh) runs in it
@@ -51,15 +55,17 @@ the spec gives none).
 
 Flags:
   --bundle DIR             the bundle directory (default: the current directory)
-
+${TTY_FLAG}
 ${GLOBAL_FLAGS}
 ${EXIT}`,
-  do: `Usage: sentry do [--] CMD [ARGS...]
+  do: `Usage: sentry do [-t] [--] CMD [ARGS...]
 
 Runs CMD with the host's / as a read-only root, in the current directory, with the current
 environment and the host's hostname, as uid 0 and gid 0 inside the sandbox. A bare CMD is
 looked up in PATH.
 
+Flags:
+${TTY_FLAG}
 ${GLOBAL_FLAGS}
 ${EXIT}`,
   spec: `Usage: sentry spec [--bundle DIR]

@@ -1,7 +1,8 @@
 /**
- * The order of assembly: platform, filesystem, kernel, init; then run until init exits, with
- * host signals forwarded to init. The only file of boot/ that imports the kernel, and boot/mod.ts
- * imports it lazily, so that `--help`, `spec` and config errors never load the kernel.
+ * The order of assembly: platform, filesystem, kernel, mounts (/proc, /dev, /sys and
+ * config.json's, see mounts.ts), init; then run until init exits, with host signals forwarded
+ * to init. The only file of boot/ that imports the kernel (mounts.ts only the VFS), and
+ * boot/mod.ts imports it lazily, so that `--help`, `spec` and config errors never load the kernel.
  *
  * Analogous to runsc's boot.Loader (create, run, wait, destroy).
  *
@@ -14,6 +15,7 @@ import { IpCidr } from "../netstack/mod.ts";
 import { VirtualFilesystem } from "../vfs/mod.ts";
 import { PtracePlatform } from "../platform/ptrace/ptrace.ts";
 import type { DebugLog } from "../kernel/log.ts";
+import type { Terminal, WindowSize } from "../vfs/tty/mod.ts";
 import { Credentials } from "../kernel/creds.ts";
 import { EACCES, ENOENT, ENOEXEC, LinuxError } from "../kernel/errno.ts";
 import { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2 } from "../abi/linux/signal.ts";
@@ -21,6 +23,10 @@ import type { LaunchConfig } from "./bundle.ts";
 import { BootError, EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND, EXIT_SENTRY_ERROR } from "./errors.ts";
 import type { GlobalOptions } from "./flags.ts";
 import { quote } from "./flags.ts";
+import { applyMounts } from "./mounts.ts";
+import { withDefaults } from "./mount_plan.ts";
+import { KernelProcSource } from "../kernel/proc_source.ts";
+import { sandboxCpus } from "../kernel/syscalls/linux/sys_sched.ts";
 
 /** Host signals passed on to init, as runsc forwards them to the container. */
 const FORWARDED: ReadonlyArray<[Deno.Signal, number]> = [
@@ -59,7 +65,9 @@ export class Loader {
   static create(opts: LoaderOptions): Loader {
     const { launch, global, log } = opts;
     const platform = new PtracePlatform({ placement: global.cpuPlacement });
-    const vfs = VirtualFilesystem.create({ rootHostPath: launch.rootHostPath, readonly: launch.readonly });
+    const vfs = VirtualFilesystem.create({
+      rootHostPath: launch.rootHostPath, readonly: launch.readonly, upperHostPath: launch.upperHostPath,
+    });
     if (global.network === "sandbox") {
       throw new BootError("--network sandbox: not implemented yet (use --network none with --publish)");
     }
@@ -78,6 +86,10 @@ export class Loader {
           throw new BootError(`--publish: cannot listen on ${where}: ${(err as Error).message.replace(/ \(os error \d+\)$/, "")}`);
         }
       }
+      applyMounts(withDefaults(launch.mounts), {
+        vfs, procSource: new KernelProcSource(kernel), ncpus: sandboxCpus(), log,
+      });
+      kernel.tty.mountDevpts(vfs);
       const creds = new Credentials(
         launch.uid, launch.gid, launch.uid, launch.gid, launch.uid, launch.gid, launch.uid,
         launch.gid, [...launch.additionalGids],
@@ -112,6 +124,14 @@ export class Loader {
     } finally {
       for (const [name, h] of listeners) Deno.removeSignalListener(name, h);
     }
+  }
+
+  /**
+   * Gives init the sandbox's console (`-t`): a pty that is its stdio and controlling terminal.
+   * Returns the terminal, whose master side the caller drives. Call before {@linkcode run}.
+   */
+  attachConsole(winsize: WindowSize): Terminal {
+    return this.#kernel.tty.attachConsole(winsize);
   }
 
   /**

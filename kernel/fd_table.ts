@@ -9,6 +9,7 @@
 
 import { EBADF, EMFILE, EINVAL } from "./errno.ts";
 import type { FileDescription } from "../vfs/file_description.ts";
+import type { CloseWatcher } from "../vfs/lock.ts";
 
 interface Slot {
   file: FileDescription;
@@ -22,6 +23,12 @@ export class FdTable {
   limit = 1024;
   /** Tasks sharing this table (CLONE_FILES); the last one to leave closes everything. */
   users = 1;
+  /**
+   * Told of every close while set: the file lock table, while this table owns POSIX record
+   * locks, which go with any close of the file by their owner (Linux's filp_close). Not
+   * inherited by fork, as the locks are not.
+   */
+  closeWatcher: CloseWatcher | null = null;
 
   /** The description behind fd; throws EBADF. Does not take a reference. */
   get(fd: number): FileDescription {
@@ -70,7 +77,10 @@ export class FdTable {
     }
     const old = this.#slots.get(fd);
     this.#slots.set(fd, { file, cloexec });
-    old?.file.decRef();
+    if (old) {
+      this.closeWatcher?.fileClosed(old.file, this);
+      old.file.decRef();
+    }
   }
 
   /** close(2): removes fd and drops its reference. */
@@ -78,6 +88,7 @@ export class FdTable {
     const s = this.#slots.get(fd);
     if (!s) throw EBADF;
     this.#slots.delete(fd);
+    this.closeWatcher?.fileClosed(s.file, this);
     s.file.decRef();
   }
 

@@ -78,3 +78,58 @@ export class FutexTable {
     return woken + moved;
   }
 }
+
+const FUTEX_WAITERS = 0x80000000;
+const FUTEX_OWNER_DIED = 0x40000000;
+const FUTEX_TID_MASK = 0x3fffffff;
+/** Linux's ROBUST_LIST_LIMIT: protects against circular lists. */
+const ROBUST_LIST_LIMIT = 2048;
+
+/**
+ * Walks t's robust futex list as t exits or execs (Linux's exit_robust_list): every futex still
+ * owned by t gets FUTEX_OWNER_DIED, and one waiter is woken, so that a pthread robust mutex's
+ * next locker gets EOWNERDEAD. Preconditions: t's address space is still readable (called before
+ * its host thread or stub goes away). Faults end the walk silently, as on Linux.
+ *
+ * struct robust_list_head is { next, futex_offset, list_op_pending }; each entry's futex word is
+ * at entry + futex_offset; bit 0 of an entry pointer marks a PI futex.
+ *
+ * The update of the futex word is a read then a write, not an atomic cmpxchg: another thread of
+ * the process running at that instant could race with it (Linux retries a cmpxchg instead).
+ */
+export function exitRobustList(t: Task): void {
+  const head = t.robustList;
+  if (head === 0) return;
+  t.robustList = 0;
+  try {
+    const b = t.copyIn(head, 24);
+    const v = new DataView(b.buffer);
+    let entry = Number(v.getBigUint64(0, true));
+    const offset = Number(v.getBigInt64(8, true));
+    const pendingRaw = Number(v.getBigUint64(16, true));
+    // Pointers exceed 32 bits: bit 0 is taken with arithmetic, not with & (which truncates).
+    const pending = pendingRaw - (pendingRaw % 2);
+    for (let n = 0; entry !== head && n < ROBUST_LIST_LIMIT; n++) {
+      const e = entry - (entry % 2);
+      const next = Number(t.copyInU64(e));
+      if (e !== pending) futexOwnerDied(t, e + offset, entry % 2 === 1, false);
+      entry = next;
+    }
+    if (pending !== 0) futexOwnerDied(t, pending + offset, pendingRaw % 2 === 1, true);
+  } catch { /* a bad list ends the walk */ }
+}
+
+/** Linux's handle_futex_death for one futex word. */
+function futexOwnerDied(t: Task, addr: number, pi: boolean, pendingOp: boolean): void {
+  if (addr % 4 !== 0) return;
+  const uval = t.copyInU32(addr);
+  const owner = uval & FUTEX_TID_MASK;
+  if (pendingOp && !pi && owner === 0) {
+    t.kernel.futex.wake(t.mm, addr, 1);
+    return;
+  }
+  if (owner !== t.tid) return;
+  const mval = ((uval & FUTEX_WAITERS) | FUTEX_OWNER_DIED) >>> 0;
+  t.copyOutU32(addr, mval);
+  if (!pi && (uval & FUTEX_WAITERS)) t.kernel.futex.wake(t.mm, addr, 1);
+}

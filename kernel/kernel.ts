@@ -36,13 +36,26 @@ import { SYSCALL_TABLE } from "./syscalls/linux/table_amd64.ts";
 import { straceEnter, straceExit } from "./strace.ts";
 import { ExecFatalError, loadExecutable, resolveExecutable } from "./loader/load.ts";
 import { monotonicNs } from "./time.ts";
-import { FutexTable, type FutexWaiter } from "./futex.ts";
-import type { KernelTimer } from "./timers.ts";
-import { deliverableSet, deliverSignals, disposition, sendSignal as queueSignal } from "./task_signals.ts";
+import { EVENT_IN } from "../waiter/mod.ts";
+import { SocketFile } from "./socket/socket.ts";
+import { UnixNamespace } from "./socket/unix/namespace.ts";
+import { exitRobustList, FutexTable, type FutexWaiter } from "./futex.ts";
+import { LockTable } from "../vfs/lock.ts";
+import {
+  CPU_SAMPLE_NS, type CpuTimer, type DeadlineTarget, DELAYTIMER_MAX, type KernelTimer, SIGEV_NONE,
+  type TimerTarget,
+} from "./timers.ts";
+import {
+  deliverableSet, deliverSignals, dequeueSignal, disposition, pickSignal, sendSignal as queueSignal,
+} from "./task_signals.ts";
+import { chargeReapedChild, cpuClockNs, freezeTaskCpu, taskCpu } from "./cpu_time.ts";
+import { hangUpOrphanedGroups, initiateGroupStop, stopTask } from "./job_control.ts";
+import { sigBit } from "./signals.ts";
 import type { SigInfo } from "./signal_frame.ts";
 import { SA_RESTART } from "../abi/linux/signal.ts";
 import { CORE_SIGNALS, SIGNAL_NAMES } from "../abi/linux/signal.ts";
-import { RLIMIT_NOFILE } from "../abi/linux/limits.ts";
+import { RLIMIT_CORE, RLIMIT_NOFILE } from "../abi/linux/limits.ts";
+import { sessionLeaderExited, TtySupport } from "./tty.ts";
 import { Net } from "./net.ts";
 
 export interface KernelOptions {
@@ -88,19 +101,33 @@ export class Kernel {
 
   readonly tasks = new Map<number, Task>();
   readonly futex = new FutexTable();
-  /** The network stack; its deadlines join the scheduler's (see #expireDeadlines). */
+  /** The network stack; a DeadlineTarget while it has timers running (kernel/net.ts). */
   readonly net: Net;
+  /** AF_UNIX names: abstract ones and the sockets bound to filesystem inodes. */
+  readonly unixNames = new UnixNamespace();
+  /** flock, POSIX and OFD file locks (vfs/lock.ts). */
+  readonly fileLocks = new LockTable();
   readonly threadGroups = new Map<number, ThreadGroup>();
+  /** Terminals: devpts, the console, controlling terminals (kernel/tty.ts). */
+  readonly tty: TtySupport = new TtySupport(this);
   /** @nosave Lookup of the task running on a platform context. */
   readonly #byCtx = new Map<Context, Task>();
   #nextTid = 1;
+  /** The task whose system call is being handled, for /proc/self; null between syscalls. */
+  current: Task | null = null;
   #init: ThreadGroup | null = null;
   /** The wait status of init once it exited. */
   #initStatus: number | null = null;
 
   readonly #runQueue: Task[] = [];
-  /** Signal timers (alarm, itimers). Small; scanned linearly. */
+  /** Signal timers on the monotonic clock (alarm, ITIMER_REAL, POSIX timers). Small; scanned linearly. */
   readonly #timers = new Set<KernelTimer>();
+  /** Timers on CPU-time clocks (ITIMER_VIRTUAL/PROF, POSIX timers), sampled; see timers.ts. */
+  readonly #cpuTimers = new Set<CpuTimer>();
+  /** When #cpuTimers were last sampled (monotonic ns). */
+  #lastCpuSample = 0;
+  /** Deadline-driven objects (timerfds). Small; scanned linearly. */
+  readonly #deadlineTargets = new Set<DeadlineTarget>();
   /** Tasks sleeping with a deadline. Small; scanned linearly. */
   readonly #timed = new Set<Task>();
   /** Number of tasks in user mode. */
@@ -117,7 +144,7 @@ export class Kernel {
     this.strace = o.strace ?? false;
     if (this.strace) this.log.straceToStderr = true;
     this.net = o.net ?? new Net();
-    this.net.wakeLoop = () => this.#kick();
+    this.net.armDeadline = () => this.addDeadline(this.net);
   }
 
   static create(o: KernelOptions): Kernel {
@@ -126,6 +153,11 @@ export class Kernel {
 
   allocTid(): number {
     return this.#nextTid++;
+  }
+
+  /** The last thread id handed out (/proc/loadavg, /proc/stat). */
+  get lastTid(): number {
+    return this.#nextTid - 1;
   }
 
   /**
@@ -184,6 +216,14 @@ export class Kernel {
 
   /** For execve: t now runs on ctx (a fresh address space). */
   replaceContext(t: Task, ctx: Context): void {
+    // The old host thread's CPU time and the old stub's peak RSS are read while they exist.
+    freezeTaskCpu(t);
+    t.cpuFrozen = false;
+    // execve deletes the process's POSIX timers (interval timers survive it) and releases the
+    // robust futexes the old image held (the old address space is still t's here).
+    this.deletePosixTimers(t.tg);
+    exitRobustList(t);
+    t.tg.maxRssKb = Math.max(t.tg.maxRssKb, t.ctx.addressSpace.peakRssKb());
     this.#byCtx.delete(t.ctx);
     t.ctx = ctx;
     this.#byCtx.set(ctx, t);
@@ -201,8 +241,9 @@ export class Kernel {
     tg.vforkDone.notify(1);
   }
 
-  /** Removes a zombie for good (wait reaped it). */
+  /** Removes a zombie for good (wait reaped it); its CPU times go to the parent. */
   reap(tg: ThreadGroup): void {
+    if (tg.parent) chargeReapedChild(tg.parent, tg);
     tg.parent?.children.delete(tg);
     this.threadGroups.delete(tg.tgid);
   }
@@ -219,8 +260,81 @@ export class Kernel {
     wake?.();
   }
 
+  /** Starts watching d's deadline (see DeadlineTarget); idempotent. */
+  addDeadline(d: DeadlineTarget): void {
+    this.#deadlineTargets.add(d);
+    this.#kick();
+  }
+
+  removeDeadline(d: DeadlineTarget): void {
+    this.#deadlineTargets.delete(d);
+  }
+
   removeTimer(tm: KernelTimer): void {
     this.#timers.delete(tm);
+  }
+
+  addCpuTimer(tm: CpuTimer): void {
+    this.#cpuTimers.add(tm);
+  }
+
+  removeCpuTimer(tm: CpuTimer): void {
+    this.#cpuTimers.delete(tm);
+  }
+
+  /**
+   * A timer expired (1 + overruns times since it was last looked at): signals its target. A
+   * POSIX timer queues at most one signal; further expirations count as overruns.
+   */
+  #fireTimer(tm: TimerTarget, overruns: number): void {
+    const p = tm.posix;
+    const thread = tm.thread && tm.thread.state !== "dead" ? tm.thread : null;
+    if (!p) {
+      this.sendSignal(tm.tg, tm.signo, { code: tm.code }, thread);
+      return;
+    }
+    if (p.notify === SIGEV_NONE) return;
+    if (p.queued) {
+      p.overrun = Math.min(DELAYTIMER_MAX, p.overrun + 1 + overruns);
+      return;
+    }
+    p.overrun = Math.min(DELAYTIMER_MAX, overruns);
+    p.queued = this.sendSignal(
+      tm.tg, tm.signo, { code: tm.code, timerId: p.id, timerSeq: p.seq, overrun: 0, value: p.value }, thread,
+    );
+  }
+
+  /** Checks the CPU-time timers against the host's accounting; fires the expired ones. */
+  #sampleCpuTimers(now: number): void {
+    this.#lastCpuSample = now;
+    for (const tm of [...this.#cpuTimers]) {
+      if (tm.tg.exitStatus !== null || (tm.clock.thread && tm.clock.thread.state === "dead")) {
+        this.#cpuTimers.delete(tm);
+        continue;
+      }
+      const cur = cpuClockNs(tm.clock);
+      if (cur < tm.expiresNs) continue;
+      let n = 1;
+      if (tm.intervalNs > 0) {
+        n += Math.floor((cur - tm.expiresNs) / tm.intervalNs);
+        tm.expiresNs += n * tm.intervalNs;
+      } else {
+        this.#cpuTimers.delete(tm);
+        if (tm.tg.itimerVirtual === tm) tm.tg.itimerVirtual = null;
+        if (tm.tg.itimerProf === tm) tm.tg.itimerProf = null;
+        if (tm.posix) tm.posix.cpu = null;
+      }
+      this.#fireTimer(tm, n - 1);
+    }
+  }
+
+  /** Deletes every POSIX timer of tg (timer_delete of each; at execve and exit). */
+  deletePosixTimers(tg: ThreadGroup): void {
+    for (const p of tg.posixTimers.values()) {
+      if (p.wall) this.removeTimer(p.wall);
+      if (p.cpu) this.removeCpuTimer(p.cpu);
+    }
+    tg.posixTimers.clear();
   }
 
   /** Makes a blocked task runnable; its syscall runs again. Safe from any callback. */
@@ -235,11 +349,48 @@ export class Kernel {
     this.#kick();
   }
 
-  /** Delivers a signal from outside the sandbox (the user's Ctrl-C, SIGTERM) to init. */
-  signalInit(signo: number): void {
+  /** Makes a task stopped by job control runnable again (SIGCONT); see job_control.ts. */
+  resumeStoppedTask(t: Task): void {
+    if (t.state !== "stopped") return;
+    t.state = "runnable";
+    // A task stopped inside a syscall looks at its pending signals before running it again.
+    if (t.inSyscall) t.interrupted = true;
+    this.#runQueue.push(t);
+    this.#kick();
+  }
+
+  /**
+   * @nosave Where signals from the user go when a terminal is attached: returns the foreground
+   * process group of the sandbox's controlling terminal, or null (then init gets them). Set by
+   * the terminal code; null while there is no terminal.
+   */
+  foregroundProcessGroup: (() => number | null) | null = null;
+
+  /**
+   * Delivers a signal from outside the sandbox (the user's Ctrl-C, SIGTERM, a resized window) as
+   * runsc does: to the terminal's foreground process group when there is one, else to init.
+   * The sender is the kernel (SI_KERNEL), so init's protection rules do not apply.
+   */
+  signalFromUser(signo: number): void {
+    const pgid = this.foregroundProcessGroup?.() ?? null;
+    if (pgid !== null) {
+      let sent = false;
+      for (const g of [...this.threadGroups.values()]) {
+        if (g.pgid === pgid && !g.zombie && g.exitStatus === null) {
+          this.sendSignal(g, signo, { code: 0x80 /* SI_KERNEL */ });
+          sent = true;
+        }
+      }
+      if (sent) return;
+    }
     const init = this.#init;
     if (!init || init.exitStatus !== null) return;
-    this.sendSignal(init, signo);
+    this.sendSignal(init, signo, { code: 0x80 /* SI_KERNEL */ });
+  }
+
+  /** @deprecated Use {@linkcode signalFromUser}. */
+  signalInit(signo: number): void {
+    this.signalFromUser(signo);
   }
 
   /**
@@ -299,16 +450,27 @@ export class Kernel {
 
   /** Wakes tasks whose deadline passed; returns the earliest remaining deadline. */
   #expireDeadlines(now: number): number | null {
-    let next: number | null = this.net.expire(now);
-    if (this.#timed.size === 0 && this.#timers.size === 0) return next;
+    if (this.#cpuTimers.size > 0 && now - this.#lastCpuSample >= CPU_SAMPLE_NS) this.#sampleCpuTimers(now);
+    if (this.#timed.size === 0 && this.#timers.size === 0 && this.#deadlineTargets.size === 0) return null;
+    let next: number | null = null;
+    for (const d of [...this.#deadlineTargets]) {
+      if (d.deadlineNs !== null && d.deadlineNs <= now) d.expire(now);
+      const dl = d.deadlineNs;
+      if (dl === null) this.#deadlineTargets.delete(d);
+      else if (next === null || dl < next) next = dl;
+    }
     for (const tm of [...this.#timers]) {
       if (tm.deadlineNs <= now) {
-        if (tm.intervalNs > 0) tm.deadlineNs += Math.ceil((now - tm.deadlineNs + 1) / tm.intervalNs) * tm.intervalNs;
-        else {
+        let n = 1;
+        if (tm.intervalNs > 0) {
+          n += Math.floor((now - tm.deadlineNs) / tm.intervalNs);
+          tm.deadlineNs += n * tm.intervalNs;
+        } else {
           this.#timers.delete(tm);
           if (tm.tg.itimerReal === tm) tm.tg.itimerReal = null;
+          if (tm.posix) tm.posix.wall = null;
         }
-        this.sendSignal(tm.tg, tm.signo, { code: tm.code });
+        this.#fireTimer(tm, n - 1);
       }
       if (this.#timers.has(tm) && (next === null || tm.deadlineNs < next)) next = tm.deadlineNs;
     }
@@ -361,7 +523,15 @@ export class Kernel {
   /** Runs one kernel step of a runnable task: its pending syscall, then back to user mode. */
   #step(t: Task): void {
     if (t.state === "dead") return;
-    if (t.inSyscall && t.interrupted) this.#interruptSyscall(t);
+    // A group stop under way: this thread takes its part before anything else (job_control.ts).
+    if (t.tg.groupStop !== null && t.tg.exitStatus === null) {
+      stopTask(t);
+      return;
+    }
+    if (t.inSyscall && t.interrupted) {
+      this.#interruptSyscall(t);
+      if (t.state !== "runnable") return; // stopped or killed by a default action
+    }
     if (t.inSyscall) {
       const done = this.#syscall(t);
       if (!done) return; // blocked or exited
@@ -377,28 +547,47 @@ export class Kernel {
   /**
    * A signal woke t out of a blocked syscall. If the signal will run a handler, the syscall
    * ends: EINTR, or (SA_RESTART and a restartable sleep) it is set to run again after the
-   * handler returns. Otherwise the syscall simply runs again.
+   * handler returns. A default action is taken here: terminate kills the group, stop stops t
+   * inside the syscall (which runs again once continued, as Linux restarts it after a stop).
+   * Otherwise the syscall simply runs again.
    */
   #interruptSyscall(t: Task): void {
     t.interrupted = false;
-    const set = deliverableSet(t);
-    if (set === 0n) return;
-    let signo = 1;
-    while (!(set & (1n << BigInt(signo - 1)))) signo++;
-    const act = t.tg.handlers.get(signo);
+    let signo = 0;
+    let act = t.tg.handlers.get(1);
+    for (let guard = 0; guard < 64; guard++) {
+      const set = deliverableSet(t);
+      if (set === 0n) return;
+      signo = pickSignal(set);
+      act = t.tg.handlers.get(signo);
+      const d = disposition(signo, act);
+      if (d === "handler") break;
+      dequeueSignal(t, sigBit(signo));
+      if (d === "terminate") {
+        this.killGroup(t.tg, signo);
+        return;
+      }
+      if (d === "stop" && initiateGroupStop(t, signo)) return;
+    }
     if (disposition(signo, act) !== "handler") return;
-    const restart = t.lastBlockRestart === "sys" && (act.flags & SA_RESTART) !== 0;
+    // A syscall that already made progress (a socket send or MSG_WAITALL receive) returns
+    // that count instead of EINTR, and is not restarted.
+    const partial = (t.syscallState as { partial?: number } | null)?.partial ?? 0;
+    const restart = partial === 0 && t.lastBlockRestart === "sys" && (act.flags & SA_RESTART) !== 0;
     this.#cancelSleep(t);
-    if (restart) {
+    if (partial > 0) {
+      t.ctx.setReturn(partial);
+    } else if (restart) {
       const r = t.ctx.regs;
       r.set("rip", r.get("rip") - 2); // back onto the syscall instruction
       r.set64("rax", r.get64("orig_rax"));
       t.ctx.markRegsDirty();
     } else {
       t.ctx.setReturn(-EINTR.errno);
+      writeSleepRemainder(t);
     }
     if (this.strace) {
-      this.log.strace(straceExit(t, t.straceEntry, restart ? "? ERESTARTSYS" : -EINTR.errno, 0));
+      this.log.strace(straceExit(t, t.straceEntry, partial > 0 ? partial : restart ? "? ERESTARTSYS" : -EINTR.errno, 0));
       t.straceEntry = "";
     }
     t.inSyscall = false;
@@ -409,6 +598,8 @@ export class Kernel {
   #cancelSleep(t: Task): void {
     const w = (t.syscallState as { waiter?: FutexWaiter } | null)?.waiter;
     if (w) this.futex.remove(w);
+    // A blocked open of a FIFO holds a counted end (kernel/syscalls/linux/sys_file.ts).
+    (t.syscallState as { pendingFile?: { decRef(): void } } | null)?.pendingFile?.decRef();
     if (t.savedMask !== null && t.sigWaitSet === null) { /* sigsuspend: restored at delivery */ }
     t.sigWaitSet = null;
   }
@@ -429,12 +620,13 @@ export class Kernel {
       this.log.once(`nosys-${nr}`, `Unsupported syscall ${nr}: returning ENOSYS`);
       result = -ENOSYS.errno;
     } else {
+      this.current = t;
       try {
         result = entry.fn(t, t.argsFor(info));
       } catch (e) {
         if (e instanceof LinuxError) {
           result = -e.errno;
-          if (e === EPIPE && SIGPIPE_SYSCALLS.has(nr)) this.sendSignal(t.tg, 13);
+          if (e === EPIPE && SIGPIPE_SYSCALLS.has(nr) && raisesSigpipe(t, info.argInt(0))) this.sendSignal(t.tg, 13);
         } else {
           this.log.warning(`BUG in ${entry.name} of ${t}: ${(e as Error)?.stack ?? e}`);
           if (Deno.env.get("SENTRY_PANIC_ON_BUG") === "1") throw e;
@@ -442,7 +634,9 @@ export class Kernel {
         }
       }
     }
+    this.current = null;
     if (t.state === "dead") return false; // the syscall killed its own task (kill, SIGPIPE)
+    if (t.state === "stopped") return false; // never: a syscall does not stop its own task
     if (typeof result === "number") {
       t.ctx.setReturn(result);
       t.syscallState = null;
@@ -460,6 +654,12 @@ export class Kernel {
         t.blocked = { queues: result.queues, mask: result.mask, deadlineNs: result.deadlineNs, restart: result.restart };
         for (const q of result.queues) q.register(t, result.mask);
         if (result.deadlineNs !== null) this.#timed.add(t);
+        // A signal that came while the task was out of user mode and not yet asleep (or a group
+        // stop) interrupts the sleep at once, as Linux checks signal_pending before sleeping.
+        if (deliverableSet(t) !== 0n || t.tg.groupStop !== null) {
+          t.interrupted = true;
+          this.wakeTask(t);
+        }
         return false;
       }
       case "exit":
@@ -485,8 +685,8 @@ export class Kernel {
   }
 
   /** Sends a signal to a process (or to one of its threads); see task_signals.ts. */
-  sendSignal(tg: ThreadGroup, signo: number, info: Partial<SigInfo> = {}, thread: Task | null = null): void {
-    queueSignal(tg, { code: 0, ...info, signo }, thread);
+  sendSignal(tg: ThreadGroup, signo: number, info: Partial<SigInfo> = {}, thread: Task | null = null): boolean {
+    return queueSignal(tg, { code: 0, ...info, signo }, thread);
   }
 
   /**
@@ -502,21 +702,34 @@ export class Kernel {
     }
   }
 
-  /** Kills a thread group with a signal's default action. */
+  /**
+   * Kills a thread group with a signal's default action. For a core-dump signal the wait
+   * status gets the core-dump bit (0x80) when Linux would have written a core (see
+   * {@linkcode coreWouldBeDumped}); the sandbox itself never writes a core file.
+   */
   killGroup(tg: ThreadGroup, signo: number): void {
-    // The sandbox never writes core files, so the core-dump bit is never set.
-    void CORE_SIGNALS;
-    this.#exitGroup(tg, signo & 0x7f);
+    const core = CORE_SIGNALS.has(signo) && coreWouldBeDumped(tg);
+    this.#exitGroup(tg, (signo & 0x7f) | (core ? 0x80 : 0));
   }
 
   /** Ends every task of tg; tg reports `status` to wait(2). */
   #exitGroup(tg: ThreadGroup, status: number): void {
     if (tg.exitStatus !== null) return;
     tg.exitStatus = status;
+    tg.groupStop = null;
+    tg.stopped = false;
+    tg.stopReport = 0;
+    tg.continuedReport = false;
     // When no other process shares the address space, kill the stub in one go rather than
     // ending its threads one by one.
     const hostGone = tg.mm.users === 1;
-    if (hostGone) tg.mm.as.release();
+    if (hostGone) {
+      // Robust futexes may live in memory shared with other processes: walk while readable.
+      for (const t of tg.tasks) exitRobustList(t);
+      for (const t of tg.tasks) freezeTaskCpu(t);
+      tg.maxRssKb = Math.max(tg.maxRssKb, tg.mm.as.peakRssKb());
+      tg.mm.as.release();
+    }
     for (const t of [...tg.tasks]) this.#exitTask(t, hostGone);
   }
 
@@ -526,6 +739,11 @@ export class Kernel {
    */
   #exitTask(t: Task, hostGone = false): void {
     if (t.state === "dead") return;
+    const cpu = taskCpu(t);
+    t.cpuBase = cpu;
+    t.cpuFrozen = true;
+    t.tg.userNs += cpu.userNs;
+    t.tg.sysNs += cpu.sysNs;
     if (t.state === "user") this.#running--;
     if (t.state === "blocked") {
       for (const q of t.blocked?.queues ?? []) q.unregister(t);
@@ -538,6 +756,7 @@ export class Kernel {
     tg.tasks.delete(t);
     this.tasks.delete(t.tid);
     this.#byCtx.delete(t.ctx);
+    if (!hostGone) exitRobustList(t);
     if (t.clearChildTid !== 0 && !hostGone && tg.tasks.size > 0) {
       // CLONE_CHILD_CLEARTID: zero the tid word (futex wake-up comes with futexes).
       try {
@@ -552,13 +771,21 @@ export class Kernel {
     if (--tg.mm.users === 0) tg.mm.releaseAll();
     if (tg.itimerReal) this.removeTimer(tg.itimerReal);
     tg.itimerReal = null;
+    if (tg.itimerVirtual) this.removeCpuTimer(tg.itimerVirtual);
+    if (tg.itimerProf) this.removeCpuTimer(tg.itimerProf);
+    tg.itimerVirtual = tg.itimerProf = null;
+    this.deletePosixTimers(tg);
+    tg.exitUid = t.creds.uid;
     tg.zombie = true;
+    tg.exitQueue.notify(EVENT_IN);
+    sessionLeaderExited(this, tg);
     this.vforkDone(tg);
     const init = this.#init;
     // Orphans go to the nearest living subreaper ancestor, else to init.
     let reaper = tg.parent;
     while (reaper && (!reaper.subreaper || reaper.zombie)) reaper = reaper.parent;
     const adopter = reaper ?? init;
+    const reparented = [...tg.children];
     for (const child of tg.children) {
       child.parent = adopter;
       if (adopter && adopter !== tg) adopter.children.add(child);
@@ -566,6 +793,7 @@ export class Kernel {
     }
     tg.children.clear();
     if (adopter && adopter !== tg && [...adopter.children].some((c) => c.zombie)) adopter.childWaitQueue.notify(1);
+    if (tg !== init) hangUpOrphanedGroups(this, tg, reparented);
     const parent = tg.parent;
     if (parent && parent.handlers.get(17).handler === 1n) {
       // SIGCHLD ignored: children are reaped at once (Linux's SA_NOCLDWAIT behaviour).
@@ -576,7 +804,7 @@ export class Kernel {
       const st = tg.exitStatus ?? 0;
       const signalled = (st & 0x7f) !== 0;
       this.sendSignal(parent, tg.exitSignal, {
-        code: signalled ? 2 /* CLD_KILLED */ : 1 /* CLD_EXITED */,
+        code: !signalled ? 1 /* CLD_EXITED */ : (st & 0x80) ? 3 /* CLD_DUMPED */ : 2 /* CLD_KILLED */,
         pid: tg.tgid,
         uid: t.creds.uid,
         status: signalled ? st & 0x7f : (st >> 8) & 0xff,
@@ -616,8 +844,53 @@ export class Kernel {
   }
 }
 
+/**
+ * nanosleep and relative clock_nanosleep report the time left in `rem` when a handler interrupts
+ * them (their syscallState is a SleepState with remAddr). A fault writing it is ignored.
+ */
+function writeSleepRemainder(t: Task): void {
+  const st = t.syscallState as { deadlineNs?: unknown; remAddr?: unknown } | null;
+  if (!st || typeof st.remAddr !== "number" || st.remAddr === 0 || typeof st.deadlineNs !== "number") return;
+  const left = BigInt(Math.max(0, Math.round(st.deadlineNs - monotonicNs())));
+  const b = new Uint8Array(16);
+  const v = new DataView(b.buffer);
+  v.setBigInt64(0, left / 1_000_000_000n, true);
+  v.setBigInt64(8, left % 1_000_000_000n, true);
+  try {
+    t.copyOut(st.remAddr, b);
+  } catch { /* EFAULT on rem is not reported */ }
+}
+
+/**
+ * True when Linux would report a core dump (WCOREDUMP) for tg: the process is dumpable
+ * (PR_SET_DUMPABLE) and its RLIMIT_CORE allows a core. The rule for the limit follows the host's
+ * core_pattern, so that a program sees the same wait status in the sandbox as natively: with a
+ * file pattern Linux dumps only when RLIMIT_CORE is at least a page; with a pipe (`|handler`,
+ * e.g. systemd-coredump) it dumps unless RLIMIT_CORE is 1. The one difference: natively a file
+ * core can fail to be written (a read-only working directory) and then the bit is clear.
+ */
+function coreWouldBeDumped(tg: ThreadGroup): boolean {
+  if (tg.dumpable !== 1) return false;
+  const limit = tg.limits.get(RLIMIT_CORE).cur;
+  return HOST_CORE_PATTERN_IS_PIPE ? limit !== 1n : limit >= 4096n;
+}
+
+const HOST_CORE_PATTERN_IS_PIPE: boolean = (() => {
+  try {
+    return Deno.readTextFileSync("/proc/sys/kernel/core_pattern").startsWith("|");
+  } catch {
+    return false;
+  }
+})();
+
 /** Write-family syscalls that raise SIGPIPE when they fail with EPIPE. */
 const SIGPIPE_SYSCALLS: ReadonlySet<number> = new Set([1, 18, 20, 296, 328]);
+
+/** A write-family EPIPE on fd raises SIGPIPE: always for pipes, for sockets as their type says. */
+function raisesSigpipe(t: Task, fd: number): boolean {
+  const f = t.fdTable.has(fd) ? t.fdTable.get(fd) : null;
+  return !(f instanceof SocketFile) || f.sigpipeOnEpipe;
+}
 
 function hostUts(): { release: string; version: string } {
   let version = "#1 SMP";

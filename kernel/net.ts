@@ -6,12 +6,12 @@
  * - After every socket call that may have changed the stack, the socket layer calls
  *   {@linkcode Net.kick}: it polls until the stack is quiet, then lets every watcher (each
  *   socket file, each host relay) notice what changed, so that readiness reaches wait queues.
- * - The scheduler loop calls {@linkcode Net.expire} with the monotonic time; it polls if a
- *   stack deadline (retransmission, delayed ACK, TIME-WAIT...) passed and returns the next one,
- *   which the loop folds into its own sleep. This is the only place stack.pollAt() becomes a
- *   deadline of the scheduler.
- * - Host I/O (--publish relays) calls kick() from its callbacks and then
- *   {@linkcode Net.wakeLoop} so that an idle loop recomputes its sleep.
+ * - Net is a DeadlineTarget of the scheduler (kernel/timers.ts) while the stack has timers
+ *   (retransmission, delayed ACK, TIME-WAIT...): `deadlineNs` is stack.pollAt() in ns, and the
+ *   loop calls {@linkcode Net.expire} when it passes. kick() re-arms the target (see
+ *   armDeadline). This is the only place stack.pollAt() becomes a deadline of the scheduler.
+ * - Host I/O (--publish relays) calls kick() from its callbacks; the kick's notifications
+ *   wake tasks, and its armDeadline wakes an idle loop.
  *
  * Time for the stack is the kernel's monotonic clock in milliseconds.
  *
@@ -21,6 +21,7 @@
 import { type IpAddress, IpCidr, Loopback, Stack } from "../netstack/mod.ts";
 import { EHOSTUNREACH, ENETUNREACH } from "./errno.ts";
 import { PublishListener } from "./net_host.ts";
+import type { DeadlineTarget } from "./timers.ts";
 import { monotonicNs } from "./time.ts";
 
 /** Something that wants to look at the stack after it changed (a socket file, a relay). */
@@ -58,14 +59,18 @@ export interface NetOptions {
 export const LOOPBACK_INDEX = 0;
 
 /** @savable */
-export class Net {
+export class Net implements DeadlineTarget {
   readonly stack: Stack;
   readonly mode: NetworkMode;
   readonly allow: AllowRule[] | null;
   /** Socket files and relays, told after each poll round. */
   readonly #watchers = new Set<NetWatcher>();
-  /** @nosave Wakes the scheduler loop when host I/O moved the next deadline. */
-  wakeLoop: () => void = () => {};
+  /**
+   * @nosave Registers this Net as a DeadlineTarget of the scheduler (Kernel.addDeadline,
+   * idempotent; it also wakes an idle loop). Called after each kick that leaves the stack with
+   * a deadline; the scheduler drops the target by itself once deadlineNs is null.
+   */
+  armDeadline: () => void = () => {};
   /** Guards against re-entry (a watcher's notify waking a task never polls, but be safe). */
   #polling = false;
   /** Interface names, by netstack index. */
@@ -146,11 +151,20 @@ export class Net {
       this.#polling = false;
     }
     for (const w of [...this.#watchers]) w.stackChanged();
+    if (this.stack.pollAt(now) !== null) this.armDeadline();
+  }
+
+  /** DeadlineTarget: when the stack next needs a poll, in monotonic ns; null when idle. */
+  get deadlineNs(): number | null {
+    const nowMs = this.now();
+    const at = this.stack.pollAt(nowMs);
+    return at === null ? null : Math.ceil(at * 1e6);
   }
 
   /**
-   * For the scheduler: polls if a stack deadline has passed at nowNs (monotonic ns), and
-   * returns the next deadline in ns, or null when the stack is idle.
+   * DeadlineTarget: polls if a stack deadline has passed at nowNs (monotonic ns). Returns the
+   * next deadline in ns, or null when the stack is idle (for tests; the scheduler reads
+   * deadlineNs).
    */
   expire(nowNs: number): number | null {
     const nowMs = nowNs / 1e6;

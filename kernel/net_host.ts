@@ -195,7 +195,6 @@ class Relay implements NetWatcher {
 
   #kick(): void {
     this.#net.kick();
-    this.#net.wakeLoop();
   }
 
   close(): void {

@@ -54,6 +54,8 @@ export interface SigInfo {
   value?: bigint;
   /** Timers: the timer id and overrun. */
   timerId?: number;
+  /** For a POSIX timer's signal: the timer's seq when it was queued (timers.ts). */
+  timerSeq?: number;
   overrun?: number;
 }
 

@@ -11,7 +11,8 @@
  *   EINTR, or runs again after the handler (SA_RESTART with a restartable syscall), or runs again
  *   at once when the signal's action was to ignore it.
  * - Default actions: terminate (SIGKILL and fatal signals kill the group at once when not
- *   blocked), ignore. Stop and continue come with job control.
+ *   blocked), ignore, stop and continue (kernel/job_control.ts: sending SIGCONT continues the
+ *   group whatever its disposition; a stop signal stops the group when a thread dequeues it).
  *
  * @module
  */
@@ -20,7 +21,9 @@ import type { Task } from "./task.ts";
 import type { ThreadGroup } from "./thread_group.ts";
 import { sigBit, type SigAction } from "./signals.ts";
 import { buildFrame, type SigInfo } from "./signal_frame.ts";
+import { EVENT_IN } from "../waiter/mod.ts";
 import { SA_NODEFER, SA_ONSTACK, SA_RESETHAND, SA_RESTORER, SA_SIGINFO } from "../abi/linux/signal.ts";
+import { applySendSideEffects, initiateGroupStop } from "./job_control.ts";
 
 export const SS_ONSTACK = 1;
 export const SS_DISABLE = 2;
@@ -61,7 +64,7 @@ export class PendingSignals {
 }
 
 /** The lowest signal in set, synchronous signals first; 0 if none. */
-function pickSignal(set: bigint): number {
+export function pickSignal(set: bigint): number {
   const sync = set & SYNCHRONOUS;
   const from = sync !== 0n ? sync : set;
   for (let s = 1; s <= 64; s++) if (from & sigBit(s)) return s;
@@ -101,47 +104,70 @@ function chooseThread(tg: ThreadGroup, signo: number): Task | null {
 
 /**
  * Sends a signal: to one task (`thread`) or to its whole group. Implements what kill, tgkill,
- * faults and the kernel's own signals (SIGCHLD, SIGPIPE) share.
+ * faults and the kernel's own signals (SIGCHLD, SIGPIPE, timers) share. Returns true when the
+ * signal was queued (pending), false when it was dropped or acted on at once.
  */
-export function sendSignal(tg: ThreadGroup, info: SigInfo, thread: Task | null = null): void {
+export function sendSignal(tg: ThreadGroup, info: SigInfo, thread: Task | null = null): boolean {
   const k = (thread ?? tg.leader)?.kernel;
-  if (!k || tg.zombie || tg.exitStatus !== null) return;
+  if (!k || tg.zombie || tg.exitStatus !== null) return false;
   const signo = info.signo;
-  if (signo === 0) return;
+  if (signo === 0) return false;
+  applySendSideEffects(tg, signo);
   const act = tg.handlers.get(signo);
   const d = disposition(signo, act);
   const bit = sigBit(signo);
   const target = thread ?? chooseThread(tg, signo);
   const blocked = target === null || (target.sigmask & bit & ~UNBLOCKABLE) !== 0n;
   // An ignored signal that is not blocked is dropped at once (Linux's sig_ignored).
-  if (d === "ignore" && !blocked) return;
-  if (d === "terminate" && !blocked) {
+  // SIGCONT's default action (continuing) was taken by applySendSideEffects: nothing to queue.
+  if ((d === "ignore" || d === "continue") && !blocked) return false;
+  // A fatal signal ends the group at once. In a stopped group only SIGKILL does: any other
+  // waits, as on Linux (wants_signal skips stopped threads), until SIGCONT lets a thread take it.
+  if (d === "terminate" && !blocked && (signo === 9 || tg.groupStop === null)) {
     k.killGroup(tg, signo);
-    return;
-  }
-  if (d === "stop" || d === "continue") {
-    k.log.once(`sig-stop-${signo}`, `Job-control signal ${signo} ignored: job control is not implemented yet`);
-    return;
+    return false;
   }
   if (thread) thread.pendingSignals.add(info);
   else tg.sharedPending.add(info);
+  tg.signalQueue.notify(EVENT_IN);
   if (target && !blocked) k.interruptTask(target);
   else if (target === null || blocked) {
     // A task waiting in rt_sigtimedwait for this signal takes it even though it blocks it.
     for (const t of tg.tasks) if (t.sigWaitSet !== null && (t.sigWaitSet & bit)) k.wakeTask(t);
   }
+  return true;
 }
 
 /** Takes the next deliverable signal of t, or null. */
 export function dequeueSignal(t: Task, allowed: bigint = deliverableSet(t)): SigInfo | null {
-  const signo = pickSignal(allowed);
-  if (signo === 0) return null;
-  return t.pendingSignals.take(signo) ?? t.tg.sharedPending.take(signo);
+  for (;;) {
+    const signo = pickSignal(allowed & (t.pendingSignals.mask | t.tg.sharedPending.mask));
+    if (signo === 0) return null;
+    const info = t.pendingSignals.take(signo) ?? t.tg.sharedPending.take(signo);
+    if (!info) return null;
+    if (info.timerSeq === undefined || takeTimerSignal(t, info)) return info;
+    // A stale timer signal is dropped; look again.
+  }
+}
+
+/**
+ * A POSIX timer's signal leaves the queue: it carries the overruns counted while it was queued,
+ * and the timer may queue its next one (Linux's dequeue_signal → posixtimer_deliver_signal).
+ * Returns false when the signal is stale: its timer was deleted or re-armed since it was queued.
+ */
+function takeTimerSignal(t: Task, info: SigInfo): boolean {
+  const p = t.tg.posixTimers.get(info.timerId!);
+  if (!p || p.seq !== info.timerSeq) return false;
+  info.overrun = p.overrun;
+  p.lastOverrun = p.overrun;
+  p.overrun = 0;
+  p.queued = false;
+  return true;
 }
 
 /**
  * Delivers every deliverable signal of t before it returns to user mode: applies default
- * actions, or builds a handler frame on its stack. Returns false if t died.
+ * actions, or builds a handler frame on its stack. Returns false if t died or stopped.
  */
 export function deliverSignals(t: Task): boolean {
   for (let guard = 0; guard < 64; guard++) {
@@ -151,8 +177,10 @@ export function deliverSignals(t: Task): boolean {
     const act = t.tg.handlers.get(info.signo);
     switch (disposition(info.signo, act)) {
       case "ignore":
-      case "stop":
       case "continue":
+        continue;
+      case "stop":
+        if (initiateGroupStop(t, info.signo)) return false;
         continue;
       case "terminate":
         t.kernel.killGroup(t.tg, info.signo);

@@ -1,8 +1,10 @@
 /**
- * wait4(2) and waitid(2): finding and reaping exited children. Analogous to Linux's
+ * wait4(2) and waitid(2): finding and reaping exited children, and reporting stopped and
+ * continued ones (WUNTRACED/WSTOPPED, WCONTINUED; see job_control.ts). Analogous to Linux's
  * kernel/exit.c do_wait and gVisor's task_exit.go Wait.
  *
- * Stopped and continued children (WUNTRACED, WCONTINUED) come with job control.
+ * Each matching child is looked at in turn, as Linux's wait_consider_task does: exited (with
+ * WEXITED), then stopped (WSTOPPED: reported once), then continued (WCONTINUED: reported once).
  *
  * @module
  */
@@ -55,12 +57,17 @@ function matches(child: ThreadGroup, sel: WaitSelector): boolean {
 export type WaitOutcome =
   /** A zombie child was found (and reaped unless WNOWAIT). */
   | { kind: "reaped"; child: ThreadGroup; status: number }
+  /** A child stopped: status is `0x7f | signo << 8`; signo is the stop signal. */
+  | { kind: "stopped"; child: ThreadGroup; status: number; signo: number }
+  /** A stopped child was continued: status is 0xffff. */
+  | { kind: "continued"; child: ThreadGroup; status: number }
   /** Matching children exist but none has exited; the caller may block. */
   | { kind: "none" };
 
 /**
- * Looks for an exited child of t's group matching sel. Throws ECHILD when nothing matches.
- * Reaps (removes from the kernel) unless options has WNOWAIT.
+ * Looks for a child of t's group matching sel with something to report under options (WEXITED,
+ * WSTOPPED, WCONTINUED; wait4 adds WEXITED itself). Throws ECHILD when nothing matches. Reaps
+ * (removes from the kernel) or consumes the stop/continue report unless options has WNOWAIT.
  */
 export function waitForChild(t: Task, sel: WaitSelector, options: number): WaitOutcome {
   let any = false;
@@ -71,8 +78,18 @@ export function waitForChild(t: Task, sel: WaitSelector, options: number): WaitO
     if (!(options & __WALL) && cloneChild !== ((options & __WCLONE) !== 0)) continue;
     any = true;
     if (child.zombie && child.exitStatus !== null) {
+      if (!(options & WEXITED)) continue;
       if (!(options & WNOWAIT)) t.kernel.reap(child);
       return { kind: "reaped", child, status: child.exitStatus };
+    }
+    if ((options & WSTOPPED) && child.stopped && child.stopReport !== 0) {
+      const signo = child.stopReport;
+      if (!(options & WNOWAIT)) child.stopReport = 0;
+      return { kind: "stopped", child, status: 0x7f | (signo << 8), signo };
+    }
+    if ((options & WCONTINUED) && child.continuedReport) {
+      if (!(options & WNOWAIT)) child.continuedReport = false;
+      return { kind: "continued", child, status: 0xffff };
     }
   }
   if (!any) throw ECHILD;

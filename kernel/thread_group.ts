@@ -9,10 +9,12 @@
 import type { Task } from "./task.ts";
 import { WaitQueue } from "../waiter/mod.ts";
 import { PendingSignals } from "./task_signals.ts";
-import type { KernelTimer } from "./timers.ts";
+import type { CpuTimer, KernelTimer, PosixTimer } from "./timers.ts";
 import type { MemoryManager } from "./mm/mm.ts";
 import { Limits } from "./limits.ts";
 import { SignalHandlers } from "./signals.ts";
+import type { Terminal } from "../vfs/tty/mod.ts";
+import { monotonicNs } from "./time.ts";
 
 /** @savable */
 export class ThreadGroup {
@@ -27,24 +29,37 @@ export class ThreadGroup {
   handlers: SignalHandlers;
   pgid: number;
   sid: number;
+  /** The controlling terminal (Linux's signal->tty): copied by fork, cleared by setsid. */
+  tty: Terminal | null = null;
   /** Set once the group starts exiting (exit_group, fatal signal): the wait status it reports. */
   exitStatus: number | null = null;
   /** The fault that killed the group, for the CLI's one-line report. */
   faultInfo: { signo: number; addr: number } | null = null;
   /** True once every task is dead and the group waits to be reaped. */
   zombie = false;
+  /** The real uid of the last task, kept for waitid's si_uid once the group is a zombie. */
+  exitUid = 0;
   /** Process-directed pending signals. */
   readonly sharedPending = new PendingSignals();
   /** Notified when a child changes state (exits), for wait(2). */
   readonly childWaitQueue = new WaitQueue();
+  /** Notified whenever a signal becomes pending for the group or one of its threads (signalfd). */
+  readonly signalQueue = new WaitQueue();
+  /** Notified when the group becomes a zombie (pidfd). */
+  readonly exitQueue = new WaitQueue();
   /** Notified when a vfork child execs or exits: its parent may go on. */
   readonly vforkDone = new WaitQueue();
   /** True while a vfork parent must wait for this group to exec or exit. */
   vforkPending = false;
   /** ITIMER_REAL / alarm(2), while armed. */
   itimerReal: KernelTimer | null = null;
-  /** ITIMER_VIRTUAL and ITIMER_PROF settings (kept; they fire once CPU time is accounted). */
-  readonly cpuItimers: Record<number, { valueNs: number; intervalNs: number }> = {};
+  /** ITIMER_VIRTUAL and ITIMER_PROF, while armed (sampled CPU-time timers, see timers.ts). */
+  itimerVirtual: CpuTimer | null = null;
+  itimerProf: CpuTimer | null = null;
+  /** POSIX timers by id (timer_create); deleted at execve and exit. */
+  readonly posixTimers = new Map<number, PosixTimer>();
+  /** The last PosixTimer.seq handed out in this process (never reused, unlike timer ids). */
+  timerSeq = 0;
   /** PR_SET_DUMPABLE. */
   dumpable = 1;
   /** PR_SET_CHILD_SUBREAPER: orphaned descendants are reparented here rather than to init. */
@@ -53,9 +68,31 @@ export class ThreadGroup {
   execed = false;
   /** Signal sent to the parent when this group exits (SIGCHLD, or clone's choice). */
   exitSignal = 17;
-  /** Accumulated CPU time in ns, user and system, of exited threads. */
+  /** Monotonic time when the process was created (/proc/PID/stat starttime). */
+  readonly startNs: number = monotonicNs();
+  /** /proc/PID/oom_score_adj (kept, not acted on). */
+  oomScoreAdj = 0;
+  /**
+   * Job control (kernel/job_control.ts): the group stop under way or complete, with the signal
+   * that started it; null when the group runs.
+   */
+  groupStop: { signo: number } | null = null;
+  /** True once every thread of a group stop has stopped (Linux's SIGNAL_STOP_STOPPED). */
+  stopped = false;
+  /** The stop signal wait(WUNTRACED) has yet to report, or 0 (Linux's group_exit_code). */
+  stopReport = 0;
+  /** True while wait(WCONTINUED) has a continue to report (Linux's SIGNAL_STOP_CONTINUED). */
+  continuedReport = false;
+  /** Accumulated CPU time in ns, user and system, of exited threads (kernel/cpu_time.ts). */
   userNs = 0;
   sysNs = 0;
+  /** CPU time in ns of reaped children and their reaped descendants. */
+  childUserNs = 0;
+  childSysNs = 0;
+  /** Peak RSS in KiB of the group's earlier and final host processes (set at execve and exit). */
+  maxRssKb = 0;
+  /** The largest maxRssKb among reaped descendants. */
+  childMaxRssKb = 0;
 
   constructor(o: { tgid: number; mm: MemoryManager; parent: ThreadGroup | null; limits: Limits; handlers: SignalHandlers; pgid: number; sid: number }) {
     this.tgid = o.tgid;

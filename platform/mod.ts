@@ -47,6 +47,17 @@ export interface Context {
   readonly addressSpace: AddressSpace;
   /** Ends this thread; the last thread of an address space releases it. */
   release(): void;
+  /**
+   * The CPU time the host has charged to this thread so far, in ns, split into user and system
+   * time; zeros once the host thread is gone. Costs host reads: call on demand only.
+   */
+  cpuTime(): CpuTime;
+}
+
+/** CPU time of a thread, in ns. */
+export interface CpuTime {
+  userNs: number;
+  sysNs: number;
 }
 
 /** Memory protections, as PROT_* in Linux. */
@@ -74,6 +85,17 @@ export interface AddressSpace {
   /** Moves or resizes a mapping as mremap(2) with the given flags; returns the address or -errno. */
   remap(via: Context, o: { addr: number; oldLen: number; newLen: number; flags: number; newAddr: number }): number;
   /**
+   * Holds back mapAnonymous, mapHostFile, protect and unmap (each returns 0 at once) to run them
+   * together, in order, on the stopped thread `via`, at {@linkcode flushMappings}: one host
+   * round trip instead of one per operation. Any other operation (read, write, newThread, ...)
+   * runs what is held back first. For building a fresh image (exec), where a host failure is
+   * fatal to the address space anyway: callers must not rely on a single operation's result.
+   * The host descriptors of deferred mapHostFile calls must stay open until the flush.
+   */
+  deferMappings(via: Context): void;
+  /** Runs what deferMappings held back and stops deferring. Returns 0 or the first -errno. */
+  flushMappings(): number;
+  /**
    * Copies application memory out. Returns the bytes copied: short (possibly 0) at the first
    * inaccessible page.
    */
@@ -91,6 +113,8 @@ export interface AddressSpace {
   fork(via: Context): Context;
   /** Kills the host process behind this address space and every thread in it. */
   release(): void;
+  /** The peak resident set size of the host process, in KiB (VmHWM); 0 if unknown. */
+  peakRssKb(): number;
   /** The lowest and highest addresses the application may map. */
   readonly minAddr: number;
   readonly maxAddr: number;

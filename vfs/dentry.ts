@@ -15,11 +15,49 @@
  * @module
  */
 
-import { ENXIO, EINVAL } from "../kernel/errno.ts";
+import { ENODATA, ENXIO, EINVAL, EOPNOTSUPP, EROFS } from "../kernel/errno.ts";
 import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from "../abi/linux/file.ts";
 import type { DirEntry, FileDescription, Stat } from "./file_description.ts";
 import type { Location } from "./mount.ts";
 import { DirectoryFile } from "./directory_file.ts";
+
+/** The attributes of a file being created: type and permission bits (umask applied), owner. */
+export interface NewFile {
+  mode: number;
+  uid: number;
+  gid: number;
+  /** Device number, for character and block devices. */
+  rdev?: number;
+  /** For S_IFSOCK: the bound socket (an AF_UNIX endpoint), see {@linkcode Dentry.boundSocket}. */
+  socket?: unknown;
+}
+
+/**
+ * A change of attributes (Linux's struct iattr). Absent fields stay; ctime becomes now whenever
+ * anything is set. Times are nanoseconds since the epoch. The VFS has checked permissions.
+ */
+export interface SetAttr {
+  /** Permission bits only (the type is kept). */
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  /** Truncate or extend (regular files). */
+  size?: number;
+  atimeNs?: bigint;
+  mtimeNs?: bigint;
+}
+
+/** What statfs(2) reports for a filesystem. */
+export interface FsStat {
+  type: number;
+  bsize: number;
+  blocks: number;
+  bfree: number;
+  bavail: number;
+  files: number;
+  ffree: number;
+  namelen: number;
+}
 
 /** One filesystem instance (a superblock). */
 export interface Filesystem {
@@ -30,6 +68,8 @@ export interface Filesystem {
   readonly root: Dentry;
   /** Releases host resources (descriptors) when the last mount goes. */
   release(): void;
+  /** Implements statfs(2); absent: the VFS reports generic figures. */
+  statfs?(): FsStat;
 }
 
 /**
@@ -37,10 +77,10 @@ export interface Filesystem {
  * every walk step (mode, uid, gid) must be cheap, since they are read for each component.
  */
 export abstract class Dentry {
-  /** Immutable. Null for the filesystem's root. */
-  readonly parent: Dentry | null;
-  /** Immutable. The name in parent ("" for a root). */
-  readonly name: string;
+  /** Null for the filesystem's root. Changed only by the filesystem's rename. */
+  parent: Dentry | null;
+  /** The name in parent ("" for a root). Changed only by the filesystem's rename. */
+  name: string;
 
   constructor(parent: Dentry | null, name: string) {
     this.parent = parent;
@@ -74,6 +114,15 @@ export abstract class Dentry {
   }
 
   /**
+   * For /proc's "magic links" (fd/N, cwd, root, exe): where following this symlink leads,
+   * without reading its target as a path (Linux's nd_jump_link). Null for ordinary symlinks.
+   * Throws (EACCES, ENOENT) when the link may not or cannot be followed.
+   */
+  magicLink(): Location | null {
+    return null;
+  }
+
+  /**
    * Opens this file for I/O (never with O_PATH: the VFS makes those itself). The VFS has done
    * every permission and flag check. Directories get a {@linkcode DirectoryFile} by default;
    * other types must be overridden.
@@ -81,6 +130,102 @@ export abstract class Dentry {
   open(loc: Location, flags: number): FileDescription {
     if (this.isDir) return new DirectoryFile(loc, flags);
     throw ENXIO;
+  }
+
+  // ---- Writable operations ------------------------------------------------------------------
+  //
+  // Called by the VFS (vfs.ts) after every generic check Linux makes in fs/namei.c: the mount
+  // is writable, the caller may write and search this directory, the sticky bit, the name is
+  // a normal component, the child (when given) is this directory's child `name` and is not a
+  // mount point, and for rename the types of source and target agree. A filesystem checks
+  // only what it alone knows (ENOTEMPTY, ENOSPC, EMLINK) and does the change. Read-only
+  // filesystems inherit these defaults (EROFS; the VFS reports EROFS from the mount first).
+
+  /** Creates a regular file `name` (absent). Preconditions: this is a directory. */
+  create(_name: string, _attrs: NewFile): Dentry {
+    throw EROFS;
+  }
+
+  /**
+   * Creates an unnamed regular file in this directory (open(2)'s O_TMPFILE): its dentry is
+   * not among the children and its link count is 0; link() may give it a name unless
+   * linkable is false (O_EXCL). EOPNOTSUPP where the filesystem cannot.
+   */
+  createTmpfile(_attrs: NewFile, _linkable: boolean): Dentry {
+    throw EOPNOTSUPP;
+  }
+
+  /** Creates a directory `name` (absent). */
+  mkdir(_name: string, _attrs: NewFile): Dentry {
+    throw EROFS;
+  }
+
+  /** Creates a FIFO, socket, device or regular file `name` (absent), by attrs.mode's type. */
+  mknod(_name: string, _attrs: NewFile): Dentry {
+    throw EROFS;
+  }
+
+  /** Creates a symlink `name` (absent) to target. */
+  symlink(_name: string, _target: string, _attrs: NewFile): Dentry {
+    throw EROFS;
+  }
+
+  /** Makes `name` (absent) a new link to target, a non-directory of this filesystem (EXDEV otherwise). */
+  link(_name: string, _target: Dentry): Dentry {
+    throw EROFS;
+  }
+
+  /** Removes the non-directory child `name`. */
+  unlink(_name: string, _child: Dentry): void {
+    throw EROFS;
+  }
+
+  /** Removes the directory child `name` (ENOTEMPTY unless empty). */
+  rmdir(_name: string, _child: Dentry): void {
+    throw EROFS;
+  }
+
+  /**
+   * Moves child `name` to `newName` in newParent (a directory of this filesystem), replacing
+   * replaced (null when newName is absent; ENOTEMPTY for a non-empty directory). flags:
+   * RENAME_EXCHANGE swaps the two (replaced is then present). The moved dentries get their new
+   * parent and name.
+   */
+  rename(_name: string, _child: Dentry, _newParent: Dentry, _newName: string, _replaced: Dentry | null, _flags: number): void {
+    throw EROFS;
+  }
+
+  /** Changes attributes (chmod, chown, utimes, truncate). */
+  setattr(_attr: SetAttr): void {
+    throw EROFS;
+  }
+
+  /** The value of extended attribute `name` (ENODATA if absent). */
+  getxattr(_name: string): Uint8Array {
+    throw ENODATA;
+  }
+
+  /** Sets extended attribute `name`; flags XATTR_CREATE (EEXIST) or XATTR_REPLACE (ENODATA). */
+  setxattr(_name: string, _value: Uint8Array, _flags: number): void {
+    throw EOPNOTSUPP;
+  }
+
+  /** The names of the extended attributes. */
+  listxattr(): string[] {
+    return [];
+  }
+
+  /** Removes extended attribute `name` (ENODATA if absent). */
+  removexattr(_name: string): void {
+    throw EOPNOTSUPP;
+  }
+
+  /**
+   * For a socket file (S_IFSOCK): the endpoint bound to it by bind(2) (what the AF_UNIX
+   * family passed in {@linkcode NewFile.socket}), or null (ECONNREFUSED for connect).
+   */
+  boundSocket(): unknown {
+    return null;
   }
 
   /** The file's path on the host, for diagnostics and the loader; null if it has none. */

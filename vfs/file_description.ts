@@ -14,7 +14,7 @@
  * @module
  */
 
-import { EBADF, EINVAL, ENOTDIR, ENOTTY, ESPIPE, LinuxError } from "../kernel/errno.ts";
+import { EBADF, EINVAL, ENOTDIR, ENOTTY, EOPNOTSUPP, ESPIPE, LinuxError } from "../kernel/errno.ts";
 import { O_ACCMODE, O_PATH, O_RDONLY, O_RDWR, O_WRONLY } from "../abi/linux/file.ts";
 import { EVENT_IN, EVENT_OUT, WaitQueue } from "../waiter/mod.ts";
 import type { Waitable } from "../waiter/mod.ts";
@@ -44,6 +44,16 @@ export interface DirEntry {
   ino: number;
   /** DT_* value. */
   type: number;
+}
+
+/**
+ * Told when a description's last reference goes: epoll drops its registrations, flock and OFD
+ * locks are released (vfs/epoll.ts, vfs/lock.ts). Plain objects, so that a checkpoint saves
+ * them with the description.
+ */
+export interface FileWatcher {
+  /** The last reference to f went (after f's own release()). */
+  fileReleased(f: FileDescription): void;
 }
 
 /** An open file description. Subclasses override what their file type supports. */
@@ -78,7 +88,29 @@ export abstract class FileDescription implements Waitable {
   }
 
   decRef(): void {
-    if (--this.#refs === 0) this.release();
+    if (--this.#refs !== 0) return;
+    this.release();
+    const ws = this.watchers;
+    if (ws !== null) {
+      this.watchers = null;
+      for (const w of ws) w.fileReleased(this);
+    }
+  }
+
+  /** Who must hear of the release; null (the common case) costs one check. */
+  watchers: FileWatcher[] | null = null;
+
+  addWatcher(w: FileWatcher): void {
+    if (this.watchers === null) this.watchers = [w];
+    else if (!this.watchers.includes(w)) this.watchers.push(w);
+  }
+
+  removeWatcher(w: FileWatcher): void {
+    const ws = this.watchers;
+    if (ws === null) return;
+    const i = ws.indexOf(w);
+    if (i >= 0) ws.splice(i, 1);
+    if (ws.length === 0) this.watchers = null;
   }
 
   /** Called once, when the last reference goes. */
@@ -128,6 +160,17 @@ export abstract class FileDescription implements Waitable {
     return mask & (EVENT_IN | EVENT_OUT);
   }
 
+  /**
+   * fallocate(2) on a regular file (the syscall layer has validated mode, range and access):
+   * EOPNOTSUPP unless the file's filesystem supports it.
+   */
+  allocate(_mode: number, _off: number, _len: number): void {
+    throw EOPNOTSUPP;
+  }
+
+  /** fsync(2)/fdatasync(2): push the data to stable storage where there is any (host files). */
+  sync(): void {}
+
   /** A host descriptor whose contents mmap can map directly, or null (copy instead). */
   hostFdForMmap(): number | null {
     return null;
@@ -135,6 +178,15 @@ export abstract class FileDescription implements Waitable {
 
   /** For sockets, pipes, etc.: true if this is not seekable. */
   get isStream(): boolean {
+    return false;
+  }
+
+  /**
+   * True for files that keep message boundaries (datagram and seqpacket sockets): readv and
+   * writev then move one message with one read() or write() of the whole gathered length,
+   * never one per iovec.
+   */
+  get messageOriented(): boolean {
     return false;
   }
 }

@@ -6,6 +6,8 @@
  * @module
  */
 
+import { EINVAL, ENXIO } from "../kernel/errno.ts";
+import { SEEK_CUR, SEEK_DATA, SEEK_END, SEEK_HOLE, SEEK_SET } from "../abi/linux/file.ts";
 import { FileDescription, type Stat } from "./file_description.ts";
 import type { Location } from "./mount.ts";
 
@@ -31,4 +33,36 @@ export abstract class LocatedFile extends FileDescription {
   stat(): Stat {
     return this.loc.dentry.stat();
   }
+}
+
+/**
+ * lseek(2) arithmetic for a regular file of the given size, as Linux's generic_file_llseek:
+ * SEEK_DATA and SEEK_HOLE see the whole file as data (ENXIO at or past the end). Returns the
+ * new offset; EINVAL for a negative or unrepresentable result or an unknown whence.
+ */
+export function seekRegular(cur: number, offset: number, whence: number, size: () => number): number {
+  let pos: number;
+  switch (whence) {
+    case SEEK_SET:
+      pos = offset;
+      break;
+    case SEEK_CUR:
+      pos = cur + offset;
+      break;
+    case SEEK_END:
+      pos = size() + offset;
+      break;
+    case SEEK_DATA:
+    case SEEK_HOLE: {
+      if (offset < 0) throw EINVAL;
+      const n = size();
+      if (offset >= n) throw ENXIO;
+      pos = whence === SEEK_DATA ? offset : n;
+      break;
+    }
+    default:
+      throw EINVAL;
+  }
+  if (pos < 0 || !Number.isSafeInteger(pos)) throw EINVAL;
+  return pos;
 }

@@ -10,6 +10,7 @@
  */
 
 import type { Dentry, Filesystem } from "./dentry.ts";
+import { MS_NODEV, MS_NOEXEC } from "../abi/linux/mount.ts";
 
 /** @savable One filesystem attached to the tree. Analogous to Linux's struct mount. */
 export class Mount {
@@ -25,6 +26,10 @@ export class Mount {
   readonly mountpoint: Dentry | null;
   /** MS_RDONLY. */
   readonly: boolean;
+  /** MS_NOSUID, MS_NODEV, MS_NOEXEC (abi/linux/mount.ts); MS_RDONLY is `readonly`. */
+  flags: number;
+  /** Immutable. What /proc/PID/mounts shows as the source ("proc", "tmpfs", a host path). */
+  readonly source: string;
   /** Mounts whose mount point is a dentry of this mount, keyed by that dentry (top of stack). */
   readonly children = new Map<Dentry, Mount>();
 
@@ -35,6 +40,8 @@ export class Mount {
     parent: Mount | null;
     mountpoint: Dentry | null;
     readonly: boolean;
+    flags?: number;
+    source?: string;
   }) {
     this.id = o.id;
     this.fs = o.fs;
@@ -42,6 +49,18 @@ export class Mount {
     this.parent = o.parent;
     this.mountpoint = o.mountpoint;
     this.readonly = o.readonly;
+    this.flags = o.flags ?? 0;
+    this.source = o.source ?? o.fs.name;
+  }
+
+  /** MS_NOEXEC: execve of a file here is EACCES. */
+  get noexec(): boolean {
+    return (this.flags & MS_NOEXEC) !== 0;
+  }
+
+  /** MS_NODEV: opening a device node here is EACCES. */
+  get nodev(): boolean {
+    return (this.flags & MS_NODEV) !== 0;
   }
 
   /** True if writes through this mount must fail with EROFS. */

@@ -41,6 +41,19 @@ export interface MissingFinal {
   mustBeDir: boolean;
 }
 
+/** A walk to the directory holding a path's last component, for unlink, rmdir, rename, mkdir... */
+export interface ParentWalk {
+  /** The directory that holds (or would hold) the last component. */
+  parent: Location;
+  /**
+   * The last component, not looked up: a normal name, or "." or ".." (Linux's LAST_DOT,
+   * LAST_DOTDOT), or "/" for a path of slashes only (LAST_ROOT).
+   */
+  name: string;
+  /** The path ended with a slash. */
+  trailingSlash: boolean;
+}
+
 const SLASH = 0x2f;
 const encoder = new TextEncoder();
 
@@ -63,6 +76,31 @@ export function walkOrMissing(
   follow: boolean,
 ): Location | MissingFinal {
   return walkImpl(ctx, start, path, follow, true);
+}
+
+/**
+ * Resolves every component of path but the last, as Linux's filename_parentat(): the last one
+ * is returned unresolved (never followed). ENOTDIR when the parent is not a directory;
+ * ENAMETOOLONG for a last component over NAME_MAX. Search permission on the parent itself is
+ * the caller's to check (with the lookup it makes).
+ */
+export function walkParent(ctx: PathContext, start: Location, path: string): ParentWalk {
+  if (path.length === 0) throw ENOENT;
+  let end = path.length;
+  while (end > 0 && path.charCodeAt(end - 1) === SLASH) end--;
+  const trailingSlash = end < path.length;
+  if (end === 0) return { parent: ctx.root, name: "/", trailingSlash };
+  const slash = path.lastIndexOf("/", end - 1);
+  const name = path.slice(slash + 1, end);
+  if (name.length > NAME_MAX || (name.length > NAME_MAX / 3 && encoder.encode(name).length > NAME_MAX)) {
+    throw ENAMETOOLONG;
+  }
+  let parent: Location;
+  if (slash < 0) parent = start;
+  else if (slash === 0) parent = ctx.root;
+  else parent = walkImpl(ctx, start, path.slice(0, slash + 1), true, false) as Location;
+  if ((parent.dentry.mode & S_IFMT) !== S_IFDIR) throw ENOTDIR;
+  return { parent, name, trailingSlash };
 }
 
 /** Throws EACCES unless creds may search the directory d. */
@@ -127,6 +165,13 @@ function walkImpl(
     }
     if ((cd.mode & S_IFMT) === S_IFLNK && (!final || follow || mustBeDir)) {
       if (++links > MAXSYMLINKS) throw ELOOP;
+      const jump = cd.magicLink();
+      if (jump !== null) {
+        // A magic link (/proc/PID/fd/N) leads to a place, not to a path: no "..", no root.
+        m = jump.mount;
+        d = jump.dentry;
+        continue;
+      }
       const target = cd.readlink();
       if (target.length === 0) throw ENOENT;
       if (target.charCodeAt(0) === SLASH) {

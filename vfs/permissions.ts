@@ -6,9 +6,10 @@
  * @module
  */
 
-import { EACCES } from "../kernel/errno.ts";
+import { EACCES, EPERM } from "../kernel/errno.ts";
 import type { Credentials } from "../kernel/creds.ts";
-import { S_IFDIR, S_IFMT } from "../abi/linux/file.ts";
+import { S_IFDIR, S_IFMT, S_ISVTX } from "../abi/linux/file.ts";
+import type { Dentry } from "./dentry.ts";
 
 /** Access wanted, as Linux's MAY_* bits (the same values as X_OK, W_OK, R_OK). */
 export const MAY_EXEC = 1;
@@ -36,4 +37,20 @@ export function mayAccess(creds: Credentials, want: number, mode: number, uid: n
 /** Throws EACCES unless {@linkcode mayAccess}. */
 export function checkPermission(creds: Credentials, want: number, mode: number, uid: number, gid: number): void {
   if (!mayAccess(creds, want, mode, uid, gid)) throw EACCES;
+}
+
+/** Whether creds own a file with owner uid, or hold CAP_FOWNER (root in the sandbox). */
+export function isOwnerOrRoot(creds: Credentials, uid: number): boolean {
+  return creds.fsuid === uid || creds.hasDacOverride;
+}
+
+/**
+ * Linux's may_delete() permission part: write and search on the directory, then the sticky
+ * bit (EPERM unless the caller owns the file or the directory, or is root).
+ */
+export function checkMayDelete(creds: Credentials, dir: Dentry, child: Dentry): void {
+  checkPermission(creds, MAY_WRITE | MAY_EXEC, dir.mode, dir.uid, dir.gid);
+  if ((dir.mode & S_ISVTX) && creds.fsuid !== child.uid && creds.fsuid !== dir.uid && !creds.hasDacOverride) {
+    throw EPERM;
+  }
 }

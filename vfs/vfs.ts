@@ -13,27 +13,37 @@
  */
 
 import {
-  EACCES, EEXIST, EINVAL, EISDIR, ELOOP, ENOENT, ENOTDIR, EOPNOTSUPP, EPERM, EROFS,
+  EACCES, EADDRINUSE, EBUSY, ECONNREFUSED, EEXIST, EINVAL, EISDIR, ELOOP, ENODATA, ENOENT, ENOTDIR,
+  ENOTEMPTY, EOPNOTSUPP, EPERM, EROFS, EXDEV,
 } from "../kernel/errno.ts";
 import { Credentials } from "../kernel/creds.ts";
 import {
   AT_EACCESS, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, O_ACCMODE, O_CLOEXEC, O_CREAT, O_DIRECTORY,
   O_EXCL, O_LARGEFILE, O_NOATIME, O_NOCTTY, O_NOFOLLOW, O_PATH, O_RDONLY, O_TMPFILE, O_TRUNC,
-  O_WRONLY, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG,
+  O_WRONLY, RENAME_EXCHANGE, RENAME_NOREPLACE, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT,
+  S_IFREG, S_IFSOCK, S_ISGID, S_ISUID, S_IXGRP, XATTR_CREATE, XATTR_REPLACE,
 } from "../abi/linux/file.ts";
-import type { Dentry, Filesystem } from "./dentry.ts";
+import type { Dentry, Filesystem, FsStat, NewFile } from "./dentry.ts";
 import type { FileDescription, Stat } from "./file_description.ts";
 import { Location, Mount } from "./mount.ts";
 import { OPathFile } from "./opath_file.ts";
-import { type PathContext, walk, walkOrMissing } from "./path_walk.ts";
-import { checkPermission, MAY_EXEC, MAY_READ, MAY_WRITE, mayAccess } from "./permissions.ts";
+import { checkSearch, type ParentWalk, type PathContext, walk, walkOrMissing, walkParent } from "./path_walk.ts";
+import {
+  checkMayDelete, checkPermission, isOwnerOrRoot, MAY_EXEC, MAY_READ, MAY_WRITE, mayAccess,
+} from "./permissions.ts";
 import { HostFilesystem } from "./hostfs/hostfs.ts";
+import { OverlayFilesystem } from "./overlay/overlay.ts";
+import { TmpfsFilesystem } from "./tmpfs/tmpfs.ts";
 import { hostStdio } from "./host_file.ts";
+import { nowNs } from "./tmpfs/tmpfs.ts";
 
 /** Flags an O_PATH open keeps (Linux's O_PATH_FLAGS); the rest are ignored. */
 const O_PATH_FLAGS = O_DIRECTORY | O_NOFOLLOW | O_PATH | O_CLOEXEC;
 /** Flags that act at open time only and are not kept in the description (F_GETFL). */
 const OPEN_ONLY_FLAGS = O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC;
+
+/** A time for {@linkcode VirtualFilesystem.utimes}: nanoseconds, or UTIME_NOW / UTIME_OMIT. */
+export type TimeSpec = bigint | "now" | "omit";
 
 /** What {@linkcode VirtualFilesystem.openExecutable} returns to the ELF loader. */
 export interface Executable {
@@ -57,12 +67,31 @@ export class VirtualFilesystem {
   }
 
   /**
-   * A tree whose root is the host directory rootHostPath. It is read-only until the overlay
-   * exists (readonly: false is accepted and changes nothing yet). Throws a LinuxError when the
-   * directory cannot be opened.
+   * A tree whose root is the host directory rootHostPath: read-only (EROFS) when readonly, else
+   * an overlay of a writable upper layer over it (the host tree never changes). The upper
+   * layer is memory, or the host directory upperHostPath (written through held descriptors,
+   * see vfs/hostfs). Throws a LinuxError when a directory cannot be opened.
    */
-  static create(o: { rootHostPath: string; readonly: boolean }): VirtualFilesystem {
-    return new VirtualFilesystem(HostFilesystem.open(o.rootHostPath), o.readonly);
+  static create(o: { rootHostPath: string; readonly: boolean; upperHostPath?: string | null }): VirtualFilesystem {
+    const lower = HostFilesystem.open(o.rootHostPath);
+    if (o.readonly) return new VirtualFilesystem(lower, true);
+    try {
+      const upper = o.upperHostPath ? HostFilesystem.open(o.upperHostPath, { writable: true }) : new TmpfsFilesystem();
+      try {
+        return new VirtualFilesystem(new OverlayFilesystem(lower, upper), false);
+      } catch (e) {
+        upper.release();
+        throw e;
+      }
+    } catch (e) {
+      lower.release();
+      throw e;
+    }
+  }
+
+  /** A tree whose root is fs (tests, and filesystems assembled by the caller). */
+  static withRoot(fs: Filesystem, readonly = false): VirtualFilesystem {
+    return new VirtualFilesystem(fs, readonly);
   }
 
   /** The root of the whole tree (init's root and cwd start here). */
@@ -74,11 +103,15 @@ export class VirtualFilesystem {
    * Mounts fs (its root, or the subtree at root) on the directory at. Stacks on an existing
    * mount there. Permission checks are the caller's (mount(2) needs CAP_SYS_ADMIN).
    */
-  mount(at: Location, fs: Filesystem, o: { readonly: boolean; root?: Dentry }): Mount {
+  mount(
+    at: Location,
+    fs: Filesystem,
+    o: { readonly: boolean; root?: Dentry; flags?: number; source?: string },
+  ): Mount {
     if (!at.isDir) throw ENOTDIR;
     const m = new Mount({
       id: this.#nextMountId++, fs, root: o.root ?? fs.root, parent: at.mount, mountpoint: at.dentry,
-      readonly: o.readonly,
+      readonly: o.readonly, flags: o.flags ?? 0, source: o.source ?? fs.name,
     });
     at.mount.children.set(at.dentry, m);
     return m;
@@ -100,8 +133,7 @@ export class VirtualFilesystem {
    * applied. Returns a new description (one reference, for the caller to install).
    */
   openAt(ctx: PathContext, dir: Location, path: string, flags: number, mode: number): FileDescription {
-    void mode; // Used once a writable filesystem exists.
-    if ((flags & O_TMPFILE) === O_TMPFILE) return this.#openTmpfile(ctx, dir, path, flags);
+    if ((flags & O_TMPFILE) === O_TMPFILE) return this.#openTmpfile(ctx, dir, path, flags, mode);
     if (flags & O_PATH) {
       const f = flags & O_PATH_FLAGS;
       const loc = walk(ctx, dir, path, (f & O_NOFOLLOW) === 0);
@@ -115,9 +147,12 @@ export class VirtualFilesystem {
       const r = walkOrMissing(ctx, dir, path, (flags & (O_EXCL | O_NOFOLLOW)) === 0);
       if (!(r instanceof Location)) {
         if (r.mustBeDir) throw EISDIR;
-        if (r.parent.mount.isReadonly) throw EROFS;
-        // No writable filesystem exists yet: every one that is not read-only creates here.
-        throw EROFS;
+        const p = r.parent;
+        if (p.mount.isReadonly) throw EROFS;
+        checkPermission(ctx.creds, MAY_WRITE | MAY_EXEC, p.dentry.mode, p.dentry.uid, p.dentry.gid);
+        const d = p.dentry.create(r.name, newFileAttrs(ctx, p.dentry, S_IFREG | (mode & 0o7777)));
+        // A file this call created is opened whatever its mode says (Linux's may_open skip).
+        return d.open(new Location(p.mount, d), (flags & ~OPEN_ONLY_FLAGS) | O_LARGEFILE);
       }
       if (flags & O_EXCL) throw EEXIST;
       loc = r;
@@ -129,6 +164,7 @@ export class VirtualFilesystem {
     const d = loc.dentry;
     const type = d.mode & S_IFMT;
     if (type === S_IFLNK) throw ELOOP; // Only reachable with O_NOFOLLOW.
+    if ((type === S_IFCHR || type === S_IFBLK) && loc.mount.nodev) throw EACCES;
     if ((flags & O_DIRECTORY) && type !== S_IFDIR) throw ENOTDIR;
     const acc = flags & O_ACCMODE;
     let want = acc === O_WRONLY ? 0 : MAY_READ;
@@ -137,16 +173,24 @@ export class VirtualFilesystem {
     if ((want & MAY_WRITE) && (type === S_IFREG || type === S_IFDIR) && loc.mount.isReadonly) throw EROFS;
     checkPermission(ctx.creds, want, d.mode, d.uid, d.gid);
     if ((flags & O_NOATIME) && ctx.creds.fsuid !== d.uid && !ctx.creds.hasDacOverride) throw EPERM;
+    if ((flags & O_TRUNC) && type === S_IFREG) d.setattr({ size: 0 });
     return d.open(loc, (flags & ~OPEN_ONLY_FLAGS) | O_LARGEFILE);
   }
 
-  #openTmpfile(ctx: PathContext, dir: Location, path: string, flags: number): FileDescription {
+  /**
+   * open(2) with O_TMPFILE: an unnamed regular file in the directory at path (Linux's
+   * do_o_tmpfile order: EROFS, then write+search permission, then the filesystem's support),
+   * which linkat(2) can name later unless O_EXCL.
+   */
+  #openTmpfile(ctx: PathContext, dir: Location, path: string, flags: number, mode: number): FileDescription {
     if ((flags & O_ACCMODE) === O_RDONLY) throw EINVAL;
     const loc = walk(ctx, dir, path, true);
     if (!loc.isDir) throw ENOTDIR;
-    checkPermission(ctx.creds, MAY_WRITE | MAY_EXEC, loc.dentry.mode, loc.dentry.uid, loc.dentry.gid);
     if (loc.mount.isReadonly) throw EROFS;
-    throw EOPNOTSUPP;
+    const p = loc.dentry;
+    checkPermission(ctx.creds, MAY_WRITE | MAY_EXEC, p.mode, p.uid, p.gid);
+    const d = p.createTmpfile(newFileAttrs(ctx, p, S_IFREG | (mode & 0o7777)), (flags & O_EXCL) === 0);
+    return d.open(new Location(loc.mount, d), (flags & ~OPEN_ONLY_FLAGS) | O_LARGEFILE);
   }
 
   /**
@@ -216,9 +260,332 @@ export class VirtualFilesystem {
   openExecutable(ctx: PathContext, dir: Location, path: string): Executable {
     const loc = walk(ctx, dir, path, true);
     const d = loc.dentry;
-    if (!d.isRegular) throw EACCES;
+    if (!d.isRegular || loc.mount.noexec) throw EACCES;
     if (!mayAccess(ctx.creds, MAY_EXEC, d.mode, d.uid, d.gid)) throw EACCES;
     return { file: d.open(loc, O_RDONLY | O_LARGEFILE), location: loc, hostPath: d.hostPath() };
+  }
+
+  // ---- Changing the tree (fs/namei.c) --------------------------------------------------------
+
+  /**
+   * Resolves (dir, path) to a location: follow the final symlink or not; an empty path names
+   * dir when emptyPath (AT_EMPTY_PATH), else ENOENT.
+   */
+  resolve(ctx: PathContext, dir: Location, path: string, o: { follow: boolean; emptyPath?: boolean }): Location {
+    if (path === "") {
+      if (!o.emptyPath) throw ENOENT;
+      return dir;
+    }
+    return walk(ctx, dir, path, o.follow);
+  }
+
+  /** The existing child p.name of p.parent (a normal name), after the search check; or null. */
+  #lookupChild(ctx: PathContext, p: ParentWalk): Dentry | null {
+    checkSearch(ctx.creds, p.parent.dentry);
+    return p.parent.dentry.lookup(p.name);
+  }
+
+  /**
+   * The common part of mkdir, mknod, symlink and the new name of link: the parent of a name
+   * that must not exist, writable, with write and search permission (Linux's filename_create
+   * and may_create). forDir: a trailing slash is allowed.
+   */
+  #createTarget(ctx: PathContext, dir: Location, path: string, forDir: boolean): ParentWalk {
+    const p = walkParent(ctx, dir, path);
+    if (p.name === "." || p.name === ".." || p.name === "/") throw EEXIST;
+    const existing = this.#lookupChild(ctx, p);
+    if (existing !== null) throw EEXIST;
+    if (p.trailingSlash && !forDir) throw ENOENT;
+    if (p.parent.mount.isReadonly) throw EROFS;
+    const d = p.parent.dentry;
+    checkPermission(ctx.creds, MAY_WRITE | MAY_EXEC, d.mode, d.uid, d.gid);
+    return p;
+  }
+
+  /** Implements mkdirat(2). mode: permission bits with the umask applied. */
+  mkdirAt(ctx: PathContext, dir: Location, path: string, mode: number): void {
+    const p = this.#createTarget(ctx, dir, path, true);
+    p.parent.dentry.mkdir(p.name, newFileAttrs(ctx, p.parent.dentry, S_IFDIR | (mode & 0o7777)));
+  }
+
+  /** Implements mknodat(2): regular files, FIFOs, sockets, and devices (root only). */
+  mknodAt(ctx: PathContext, dir: Location, path: string, mode: number, rdev: number): void {
+    const type = mode & S_IFMT;
+    if (type === S_IFDIR) throw EPERM;
+    if (type !== 0 && type !== S_IFREG && type !== S_IFIFO && type !== S_IFSOCK && type !== S_IFCHR && type !== S_IFBLK) {
+      throw EINVAL;
+    }
+    const p = this.#createTarget(ctx, dir, path, false);
+    if ((type === S_IFCHR || type === S_IFBLK) && !ctx.creds.isRoot) throw EPERM;
+    const attrs = newFileAttrs(ctx, p.parent.dentry, (type || S_IFREG) | (mode & 0o7777));
+    if (type === S_IFCHR || type === S_IFBLK) attrs.rdev = rdev;
+    p.parent.dentry.mknod(p.name, attrs);
+  }
+
+  /**
+   * bind(2) of an AF_UNIX socket to a path: creates a socket file holding endpoint
+   * (EADDRINUSE if the name exists). mode: permission bits with the umask applied.
+   */
+  bindSocketAt(ctx: PathContext, dir: Location, path: string, mode: number, endpoint: unknown): Location {
+    let p: ParentWalk;
+    try {
+      p = this.#createTarget(ctx, dir, path, false);
+    } catch (e) {
+      throw e === EEXIST ? EADDRINUSE : e;
+    }
+    const attrs = newFileAttrs(ctx, p.parent.dentry, S_IFSOCK | (mode & 0o7777));
+    attrs.socket = endpoint;
+    return new Location(p.parent.mount, p.parent.dentry.mknod(p.name, attrs));
+  }
+
+  /**
+   * connect(2) to an AF_UNIX path: the endpoint bound there. Needs write permission on the
+   * socket file; ECONNREFUSED when the file is not a socket or nothing is bound to it.
+   */
+  lookupSocketAt(ctx: PathContext, dir: Location, path: string): unknown {
+    const d = walk(ctx, dir, path, true).dentry;
+    checkPermission(ctx.creds, MAY_WRITE, d.mode, d.uid, d.gid);
+    if ((d.mode & S_IFMT) !== S_IFSOCK) throw ECONNREFUSED;
+    const ep = d.boundSocket();
+    if (ep === null || ep === undefined) throw ECONNREFUSED;
+    return ep;
+  }
+
+  /** Implements symlinkat(2). */
+  symlinkAt(ctx: PathContext, target: string, dir: Location, path: string): void {
+    if (target === "") throw ENOENT;
+    const p = this.#createTarget(ctx, dir, path, false);
+    p.parent.dentry.symlink(p.name, target, newFileAttrs(ctx, p.parent.dentry, S_IFLNK | 0o777));
+  }
+
+  /** Implements linkat(2): `from` is the resolved existing file. */
+  linkAt(ctx: PathContext, from: Location, dir: Location, path: string): void {
+    const p = walkParent(ctx, dir, path);
+    if (p.name === "." || p.name === ".." || p.name === "/") throw EEXIST;
+    if (this.#lookupChild(ctx, p) !== null) throw EEXIST;
+    if (p.trailingSlash) throw ENOENT;
+    if (from.mount !== p.parent.mount) throw EXDEV;
+    if (p.parent.mount.isReadonly) throw EROFS;
+    const d = p.parent.dentry;
+    checkPermission(ctx.creds, MAY_WRITE | MAY_EXEC, d.mode, d.uid, d.gid);
+    if (from.dentry.isDir) throw EPERM;
+    d.link(p.name, from.dentry);
+  }
+
+  /** Throws EBUSY if the child of parent is a mount point or the caller's root. */
+  #checkNotBusy(ctx: PathContext, parent: Location, child: Dentry): void {
+    if (parent.mount.children.has(child)) throw EBUSY;
+    if (ctx.root.mount === parent.mount && ctx.root.dentry === child) throw EBUSY;
+  }
+
+  /** Implements unlinkat(2) without AT_REMOVEDIR. */
+  unlinkAt(ctx: PathContext, dir: Location, path: string): void {
+    const p = walkParent(ctx, dir, path);
+    if (p.name === "." || p.name === ".." || p.name === "/") throw EISDIR;
+    if (p.parent.mount.isReadonly) throw EROFS;
+    const child = this.#lookupChild(ctx, p);
+    if (child === null) throw ENOENT;
+    if (p.trailingSlash) throw child.isDir ? EISDIR : ENOTDIR;
+    checkMayDelete(ctx.creds, p.parent.dentry, child);
+    if (child.isDir) throw EISDIR;
+    this.#checkNotBusy(ctx, p.parent, child);
+    p.parent.dentry.unlink(p.name, child);
+  }
+
+  /** Implements rmdir(2) and unlinkat(2) with AT_REMOVEDIR. */
+  rmdirAt(ctx: PathContext, dir: Location, path: string): void {
+    const p = walkParent(ctx, dir, path);
+    if (p.name === ".") throw EINVAL;
+    if (p.name === "..") throw ENOTEMPTY;
+    if (p.name === "/") throw EBUSY;
+    if (p.parent.mount.isReadonly) throw EROFS;
+    const child = this.#lookupChild(ctx, p);
+    if (child === null) throw ENOENT;
+    checkMayDelete(ctx.creds, p.parent.dentry, child);
+    if (!child.isDir) throw ENOTDIR;
+    this.#checkNotBusy(ctx, p.parent, child);
+    p.parent.dentry.rmdir(p.name, child);
+  }
+
+  /** Implements renameat2(2). flags: RENAME_NOREPLACE, RENAME_EXCHANGE (validated here). */
+  renameAt(ctx: PathContext, oldDir: Location, oldPath: string, newDir: Location, newPath: string, flags: number): void {
+    if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)) throw EINVAL;
+    if ((flags & RENAME_NOREPLACE) && (flags & RENAME_EXCHANGE)) throw EINVAL;
+    const exchange = (flags & RENAME_EXCHANGE) !== 0;
+    const op = walkParent(ctx, oldDir, oldPath);
+    const np = walkParent(ctx, newDir, newPath);
+    const normal = (n: string) => n !== "." && n !== ".." && n !== "/";
+    if (!normal(op.name)) throw EBUSY;
+    if (!normal(np.name)) throw (flags & RENAME_NOREPLACE) ? EEXIST : EBUSY;
+    if (op.parent.mount !== np.parent.mount) throw EXDEV;
+    if (op.parent.mount.isReadonly) throw EROFS;
+    const src = this.#lookupChild(ctx, op);
+    if (src === null) throw ENOENT;
+    const dst = this.#lookupChild(ctx, np);
+    if (exchange && dst === null) throw ENOENT;
+    if ((flags & RENAME_NOREPLACE) && dst !== null) throw EEXIST;
+    if (!src.isDir && (op.trailingSlash || (np.trailingSlash && !exchange))) throw ENOTDIR;
+    if (exchange && dst !== null && !dst.isDir && np.trailingSlash) throw ENOTDIR;
+    // A directory cannot move under itself; the target cannot be an ancestor of the source.
+    const od = op.parent.dentry, nd = np.parent.dentry;
+    if (isAncestor(src, nd)) throw EINVAL;
+    if (dst !== null && isAncestor(dst, od)) throw exchange ? EINVAL : ENOTEMPTY;
+    if (src === dst) return;
+    checkMayDelete(ctx.creds, od, src);
+    if (dst !== null) {
+      checkMayDelete(ctx.creds, nd, dst);
+      if (!exchange) {
+        if (src.isDir && !dst.isDir) throw ENOTDIR;
+        if (!src.isDir && dst.isDir) throw EISDIR;
+      }
+    } else {
+      checkPermission(ctx.creds, MAY_WRITE | MAY_EXEC, nd.mode, nd.uid, nd.gid);
+    }
+    // Moving a directory to another parent rewrites its "..": write permission on it (and on
+    // the other one for an exchange).
+    if (od !== nd) {
+      if (src.isDir) checkPermission(ctx.creds, MAY_WRITE, src.mode, src.uid, src.gid);
+      if (exchange && dst !== null && dst.isDir) checkPermission(ctx.creds, MAY_WRITE, dst.mode, dst.uid, dst.gid);
+    }
+    this.#checkNotBusy(ctx, op.parent, src);
+    if (dst !== null) this.#checkNotBusy(ctx, np.parent, dst);
+    // Hard links of one inode: rename does nothing (Linux's same-inode rule).
+    if (dst !== null && !exchange && dst.fs === src.fs && dst.ino === src.ino && !src.isDir) return;
+    od.rename(op.name, src, nd, np.name, dst, flags);
+  }
+
+  // ---- Attributes (fs/attr.c, fs/open.c, fs/utimes.c, fs/xattr.c) -----------------------------
+
+  #checkWritable(loc: Location): void {
+    if (loc.mount.isReadonly) throw EROFS;
+  }
+
+  /** Implements chmod(2) on a resolved file. EOPNOTSUPP for a symlink (fchmodat's AT_SYMLINK_NOFOLLOW). */
+  chmod(ctx: PathContext, loc: Location, mode: number): void {
+    const d = loc.dentry;
+    if (d.isSymlink) throw EOPNOTSUPP;
+    this.#checkWritable(loc);
+    if (!isOwnerOrRoot(ctx.creds, d.uid)) throw EPERM;
+    let m = mode & 0o7777;
+    if ((m & S_ISGID) && !ctx.creds.inGroup(d.gid) && !ctx.creds.hasDacOverride) m &= ~S_ISGID;
+    d.setattr({ mode: m });
+  }
+
+  /** Implements chown(2) on a resolved file; -1 leaves an id unchanged. */
+  chown(ctx: PathContext, loc: Location, uid: number, gid: number): void {
+    const d = loc.dentry;
+    this.#checkWritable(loc);
+    const c = ctx.creds;
+    if (uid !== -1 && !(c.fsuid === d.uid && uid === d.uid) && !c.isRoot) throw EPERM;
+    if (gid !== -1 && !(c.fsuid === d.uid && (c.inGroup(gid) || gid === d.gid)) && !c.isRoot) throw EPERM;
+    const attr: { uid?: number; gid?: number; mode?: number } = {};
+    if (uid !== -1) attr.uid = uid;
+    if (gid !== -1) attr.gid = gid;
+    // Changing the owner of a non-directory clears set-user-ID, and set-group-ID when it means
+    // "setgid" (group execute set), as Linux's chown_common.
+    if ((uid !== -1 || gid !== -1) && !d.isDir && !d.isSymlink) {
+      let m = d.mode & 0o7777 & ~S_ISUID;
+      if (d.mode & S_IXGRP) m &= ~S_ISGID;
+      if (m !== (d.mode & 0o7777)) attr.mode = m;
+    }
+    d.setattr(attr);
+  }
+
+  /**
+   * Implements utimensat(2) on a resolved file. Setting both to now needs ownership or write
+   * permission (EACCES); explicit times need ownership (EPERM).
+   */
+  utimes(ctx: PathContext, loc: Location, atime: TimeSpec, mtime: TimeSpec): void {
+    const d = loc.dentry;
+    this.#checkWritable(loc);
+    if (atime === "omit" && mtime === "omit") return;
+    if (!isOwnerOrRoot(ctx.creds, d.uid)) {
+      if ((atime !== "now" && atime !== "omit") || (mtime !== "now" && mtime !== "omit")) throw EPERM;
+      checkPermission(ctx.creds, MAY_WRITE, d.mode, d.uid, d.gid);
+    }
+    const now = nowNs();
+    const attr: { atimeNs?: bigint; mtimeNs?: bigint } = {};
+    if (atime !== "omit") attr.atimeNs = atime === "now" ? now : atime;
+    if (mtime !== "omit") attr.mtimeNs = mtime === "now" ? now : mtime;
+    d.setattr(attr);
+  }
+
+  /**
+   * Implements truncate(2) on a resolved file (write permission); ftruncate checks its fd
+   * instead. checkSize runs after every other check, just before the change (the syscall
+   * layer's RLIMIT_FSIZE check, Linux's inode_newsize_ok).
+   */
+  truncate(ctx: PathContext, loc: Location, size: number, checkAccess = true, checkSize?: () => void): void {
+    const d = loc.dentry;
+    if (size < 0) throw EINVAL;
+    if (d.isDir) throw EISDIR;
+    if (!d.isRegular) throw EINVAL;
+    if (checkAccess) checkPermission(ctx.creds, MAY_WRITE, d.mode, d.uid, d.gid);
+    this.#checkWritable(loc);
+    checkSize?.();
+    const kill = privsToRemove(ctx.creds, d);
+    d.setattr(kill === 0 ? { size } : { size, mode: d.mode & 0o7777 & ~kill });
+  }
+
+  /**
+   * Before a write (of at least one byte) to the regular file d: clears its set-ID bits as
+   * {@linkcode privsToRemove} says (Linux's file_remove_privs; CAP_FSETID goes with fsuid 0).
+   * One mode test in the common case.
+   */
+  removePrivs(creds: Credentials, d: Dentry): void {
+    const kill = privsToRemove(creds, d);
+    if (kill !== 0) d.setattr({ mode: d.mode & 0o7777 & ~kill });
+  }
+
+  /**
+   * The permission check of the xattr calls (Linux's xattr_permission): user.* only on regular
+   * files and directories, with read or write permission; trusted.* for root only;
+   * security.* for all; other namespaces EOPNOTSUPP.
+   */
+  #xattrCheck(ctx: PathContext, loc: Location, name: string, write: boolean): void {
+    const d = loc.dentry;
+    if (name.startsWith("trusted.")) {
+      if (!ctx.creds.isRoot) throw write ? EPERM : ENODATA;
+    } else if (name.startsWith("user.")) {
+      if (!d.isRegular && !d.isDir) throw write ? EPERM : ENODATA;
+      checkPermission(ctx.creds, write ? MAY_WRITE : MAY_READ, d.mode, d.uid, d.gid);
+    } else if (!name.startsWith("security.")) {
+      throw EOPNOTSUPP;
+    }
+    if (write) this.#checkWritable(loc);
+  }
+
+  /** Implements getxattr(2) on a resolved file. */
+  getxattr(ctx: PathContext, loc: Location, name: string): Uint8Array {
+    this.#xattrCheck(ctx, loc, name, false);
+    return loc.dentry.getxattr(name);
+  }
+
+  /** Implements setxattr(2) on a resolved file; flags XATTR_CREATE, XATTR_REPLACE. */
+  setxattr(ctx: PathContext, loc: Location, name: string, value: Uint8Array, flags: number): void {
+    if (flags & ~(XATTR_CREATE | XATTR_REPLACE)) throw EINVAL;
+    this.#xattrCheck(ctx, loc, name, true);
+    loc.dentry.setxattr(name, value, flags);
+  }
+
+  /** Implements listxattr(2) on a resolved file: the names the caller may see. */
+  listxattr(ctx: PathContext, loc: Location): string[] {
+    return loc.dentry.listxattr().filter((n) => ctx.creds.isRoot || !n.startsWith("trusted."));
+  }
+
+  /** Implements removexattr(2) on a resolved file. */
+  removexattr(ctx: PathContext, loc: Location, name: string): void {
+    this.#xattrCheck(ctx, loc, name, true);
+    loc.dentry.removexattr(name);
+  }
+
+  /** Implements statfs(2) for the filesystem of loc; readonly: the mount is read-only (ST_RDONLY). */
+  statfs(loc: Location): FsStat & { readonly: boolean } {
+    const st = loc.mount.fs.statfs?.() ?? {
+      type: 0x858458f6 /* RAMFS_MAGIC: synthetic trees */, bsize: 4096, blocks: 0, bfree: 0, bavail: 0, files: 0,
+      ffree: 0, namelen: 255,
+    };
+    return { ...st, readonly: loc.mount.isReadonly };
   }
 
   /** The sentry's own stdin, stdout or stderr as a description; see vfs/host_file.ts. */
@@ -230,4 +597,41 @@ export class VirtualFilesystem {
   release(): void {
     for (const m of this.mounts().reverse()) m.fs.release();
   }
+}
+
+/**
+ * The owner and mode of a new file in parent (Linux's inode_init_owner): the caller's fsuid,
+ * and the parent's group when it is set-group-ID (directories inherit the bit); a non-member
+ * creating a set-group-ID file loses the bit.
+ */
+function newFileAttrs(ctx: PathContext, parent: Dentry, mode: number): NewFile {
+  const c = ctx.creds;
+  let gid = c.fsgid;
+  if (parent.mode & S_ISGID) {
+    gid = parent.gid;
+    if ((mode & S_IFMT) === S_IFDIR) mode |= S_ISGID;
+  }
+  if ((mode & S_IFMT) !== S_IFDIR && (mode & S_ISGID) && (mode & S_IXGRP) && !c.inGroup(gid) && !c.hasDacOverride) {
+    mode &= ~S_ISGID;
+  }
+  return { mode, uid: c.fsuid, gid };
+}
+
+/**
+ * The set-ID bits a write or truncate by creds must clear from d (Linux's should_remove_suid
+ * and setattr_should_drop_sgid): set-user-ID; set-group-ID when group execute is set or the
+ * writer is not in the file's group. Nothing for a privileged writer (CAP_FSETID).
+ */
+function privsToRemove(creds: Credentials, d: Dentry): number {
+  const m = d.mode;
+  if ((m & (S_ISUID | S_ISGID)) === 0 || !d.isRegular || creds.hasDacOverride) return 0;
+  let kill = m & S_ISUID;
+  if ((m & S_ISGID) && ((m & S_IXGRP) || !creds.inGroup(d.gid))) kill |= S_ISGID;
+  return kill;
+}
+
+/** Whether a is d or one of d's ancestors (same filesystem). */
+function isAncestor(a: Dentry, d: Dentry): boolean {
+  for (let x: Dentry | null = d; x !== null; x = x.parent) if (x === a) return true;
+  return false;
 }

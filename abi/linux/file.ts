@@ -47,6 +47,7 @@ export const S_IFIFO = 0o010000;
 export const S_ISUID = 0o4000;
 export const S_ISGID = 0o2000;
 export const S_ISVTX = 0o1000;
+export const S_IXGRP = 0o010;
 
 export const SEEK_SET = 0;
 export const SEEK_CUR = 1;
@@ -122,3 +123,31 @@ export const STATX_SIZE_BIT = 0x200;
 export const STATX_BLOCKS = 0x400;
 export const STATX_BASIC_STATS = 0x7ff;
 export const STATX_BTIME = 0x800;
+
+// renameat2(2) flags.
+export const RENAME_NOREPLACE = 1;
+export const RENAME_EXCHANGE = 2;
+export const RENAME_WHITEOUT = 4;
+
+// utimensat(2) special nanosecond values.
+export const UTIME_NOW = 0x3fffffff;
+export const UTIME_OMIT = 0x3ffffffe;
+
+// setxattr(2) flags and limits.
+export const XATTR_CREATE = 1;
+export const XATTR_REPLACE = 2;
+export const XATTR_NAME_MAX = 255;
+export const XATTR_SIZE_MAX = 65536;
+export const XATTR_LIST_MAX = 65536;
+
+// fallocate(2) modes.
+export const FALLOC_FL_KEEP_SIZE = 0x01;
+export const FALLOC_FL_PUNCH_HOLE = 0x02;
+export const FALLOC_FL_COLLAPSE_RANGE = 0x08;
+export const FALLOC_FL_ZERO_RANGE = 0x10;
+export const FALLOC_FL_INSERT_RANGE = 0x20;
+export const FALLOC_FL_UNSHARE_RANGE = 0x40;
+
+/** statfs(2) f_type values. */
+export const TMPFS_MAGIC = 0x01021994;
+export const OVERLAYFS_SUPER_MAGIC = 0x794c7630;

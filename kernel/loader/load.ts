@@ -6,11 +6,11 @@
  * @module
  */
 
-import { EACCES, ELOOP, ENOENT, LinuxError } from "../errno.ts";
+import { EACCES, EFAULT, ELOOP, ENOENT, errnoFromNumber, LinuxError } from "../errno.ts";
 import type { Task } from "../task.ts";
 import type { Location, PathContext, VirtualFilesystem } from "../../vfs/mod.ts";
 import type { FileDescription } from "../../vfs/file_description.ts";
-import type { MemoryManager } from "../mm/mm.ts";
+import type { MemoryManager, MmapOpts } from "../mm/mm.ts";
 import type { Context } from "../../platform/mod.ts";
 import { loadExtent, loadPlan, parseElf, parseInterpPath, PT_INTERP, readElfHeader, type ElfInfo } from "./elf.ts";
 import { buildInitialStack, execArgLimit } from "./stack.ts";
@@ -98,6 +98,7 @@ function openExecutable(t: Task, path: string): FileDescription {
   const ctx = { root: t.fs.root, creds: t.creds };
   const f = vfs.openAt(ctx, t.fs.cwd, path, O_RDONLY, 0);
   try {
+    if (f.location()?.mount.noexec) throw EACCES; // MS_NOEXEC
     const st = f.stat();
     if ((st.mode & S_IFMT) !== S_IFREG) throw EACCES;
     // Execute permission: someone must have x; non-root needs the matching x bit.
@@ -162,29 +163,57 @@ interface Mapped {
   end: number;
 }
 
-/** Maps every PT_LOAD of info at `bias`, as Linux's elf_map/elf_load. */
-function mapImage(tg: LoadTarget, file: FileDescription, info: ElfInfo, bias: number): Mapped {
+/**
+ * The partial last page of a segment's file bytes, to be zeroed once the mappings exist (the
+ * file's bytes past p_filesz are not part of the segment), as Linux's padzero.
+ */
+interface ZeroFill {
+  start: number;
+  length: number;
+}
+
+/**
+ * Maps every PT_LOAD of info at `bias`, as Linux's elf_map/elf_load. The address space defers
+ * the mappings (see loadElf), so zero-fills wait in `zero` until the mappings are flushed: a
+ * zero-fill runs first only if a later mapping covers its page (then that mapping must see the
+ * zeroed page replaced, as Linux's order gives).
+ */
+function mapImage(tg: LoadTarget, file: FileDescription, info: ElfInfo, bias: number, zero: ZeroFill[]): Mapped {
   const plan = loadPlan(info, bias);
   const mm = tg.mm;
+  const mapFixed = (start: number, length: number, o: Omit<MmapOpts, "addr" | "len">): void => {
+    if (zero.some((z) => z.start < start + length && start < pageRoundUp(z.start + z.length))) flushAndZero(tg, zero);
+    mm.mmap(tg.ctx, { addr: start, len: length, ...o });
+  };
   for (const s of plan.steps) {
     if (s.file) {
-      mm.mmap(tg.ctx, {
-        addr: s.file.start, len: s.file.length, prot: s.prot | (s.zero ? PROT_WRITE : 0),
-        flags: MAP_PRIVATE | MAP_FIXED, file, offset: s.file.fileOffset,
+      mapFixed(s.file.start, s.file.length, {
+        prot: s.prot, flags: MAP_PRIVATE | MAP_FIXED, file, offset: s.file.fileOffset,
       });
-      if (s.zero) {
-        mm.as.forceWrite(s.zero.start, new Uint8Array(s.zero.length));
-        if (!(s.prot & PROT_WRITE)) mm.mprotect(tg.ctx, s.file.start, s.file.length, s.prot);
-      }
+      // loadPlan only zero-fills writable segments, so no mprotect is needed after the fill.
+      if (s.zero) zero.push(s.zero);
     }
     if (s.anon) {
-      mm.mmap(tg.ctx, {
-        addr: s.anon.start, len: s.anon.length, prot: s.prot, flags: MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS,
-        file: null, offset: 0,
+      mapFixed(s.anon.start, s.anon.length, {
+        prot: s.prot, flags: MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS, file: null, offset: 0,
       });
     }
   }
   return { entry: plan.entry, phdr: plan.phdr, bias, end: plan.end };
+}
+
+/**
+ * Runs the deferred mappings and the zero-fills waiting for them; keeps deferring afterwards.
+ * A host failure here is past exec's point of no return.
+ */
+function flushAndZero(tg: LoadTarget, zero: ZeroFill[]): void {
+  const as = tg.mm.as;
+  const r = as.flushMappings();
+  if (r < 0) throw errnoFromNumber(-r);
+  for (const z of zero.splice(0)) {
+    if (as.forceWrite(z.start, new Uint8Array(z.length)) !== z.length) throw EFAULT;
+  }
+  as.deferMappings(tg.ctx);
 }
 
 function loadElf(t: Task, file: FileDescription, args: ExecArgs, target: LoadTarget): void {
@@ -200,31 +229,38 @@ function loadElf(t: Task, file: FileDescription, args: ExecArgs, target: LoadTar
     }
     let main: Mapped;
     let interp: Mapped | null = null;
+    const mm = target.mm;
+    // The stack: RLIMIT_STACK bytes (capped) below STACK_TOP, like Linux's initial stack VMA.
+    const stackLimit = Math.min(t.tg.limits.soft(RLIMIT_STACK), 64 << 20);
+    const stackSize = pageRoundUp(Math.max(stackLimit, 128 << 10));
+    // Every mapping of the new image (both ELF images, the stack) runs on the host in one batch:
+    // one round trip into the fresh stub rather than three per file segment.
+    const zero: ZeroFill[] = [];
+    mm.as.deferMappings(target.ctx);
     try {
       const mainExtent = loadExtent(info);
       const mainBias = info.type === "dyn" ? PIE_BASE - mainExtent.start : 0;
-      main = mapImage(target, file, info, mainBias);
+      main = mapImage(target, file, info, mainBias, zero);
       if (interpInfo && interpFile) {
         const ext = loadExtent(interpInfo);
         const size = pageRoundUp(ext.end - ext.start);
         const base = interpInfo.type === "dyn" ? target.mm.findFree(size, MMAP_BASE) - ext.start : 0;
-        interp = mapImage(target, interpFile, interpInfo, base);
+        interp = mapImage(target, interpFile, interpInfo, base, zero);
       }
+      mm.mmap(target.ctx, {
+        addr: STACK_TOP - stackSize, len: stackSize, prot: PROT_READ | PROT_WRITE,
+        flags: MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | MAP_GROWSDOWN, file: null, offset: 0, name: "[stack]",
+      });
+      flushAndZero(target, zero);
     } catch (e) {
       if (e instanceof LinuxError) throw new ExecFatalError(e);
       throw e;
+    } finally {
+      mm.as.flushMappings();
     }
-    const mm = target.mm;
     mm.brkStart = mm.brk = pageRoundUp(main.end);
     mm.executable = args.path;
-
-    // The stack: RLIMIT_STACK bytes (capped) below STACK_TOP, like Linux's initial stack VMA.
-    const stackLimit = Math.min(t.tg.limits.soft(RLIMIT_STACK), 64 << 20);
-    const stackSize = pageRoundUp(Math.max(stackLimit, 128 << 10));
-    mm.mmap(target.ctx, {
-      addr: STACK_TOP - stackSize, len: stackSize, prot: PROT_READ | PROT_WRITE,
-      flags: MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | MAP_GROWSDOWN, file: null, offset: 0, name: "[stack]",
-    });
+    mm.exe = file.location();
     mm.stackBottom = STACK_TOP - stackSize;
 
     const random = new Uint8Array(16);

@@ -20,6 +20,7 @@ import {
 import { EACCES, EBADF, EEXIST, EFAULT, EINVAL, ENOMEM, errnoFromNumber } from "../errno.ts";
 import type { AddressSpace, Context } from "../../platform/mod.ts";
 import type { FileDescription } from "../../vfs/file_description.ts";
+import type { Location } from "../../vfs/mount.ts";
 
 export const STACK_TOP = 0x7fff_ffff_f000;
 export const MMAP_BASE = 0x7fff_f7ff_f000;
@@ -67,8 +68,10 @@ export class MemoryManager {
   argEnd = 0;
   envStart = 0;
   envEnd = 0;
-  /** Path of the executable, for /proc/PID/exe. */
+  /** Path of the executable, as execve was given it. */
   executable = "";
+  /** Where the executable is in the tree, for /proc/PID/exe; null before the first exec. */
+  exe: Location | null = null;
   /** Thread groups using this address space (more than one after vfork / CLONE_VM). */
   users = 1;
 
@@ -340,6 +343,7 @@ export class MemoryManager {
     m.envStart = this.envStart;
     m.envEnd = this.envEnd;
     m.executable = this.executable;
+    m.exe = this.exe;
     return m;
   }
 

@@ -17,11 +17,14 @@ function fakeAddressSpace(): AddressSpace & { calls: string[] } {
     unmap: (_v, a, l) => (calls.push(`unmap ${a.toString(16)} ${l}`), 0),
     protect: (_v, a, l, p) => (calls.push(`protect ${a.toString(16)} ${l} ${p}`), 0),
     discard: () => 0,
+    deferMappings: () => {},
+    flushMappings: () => 0,
     remap: (_v, o) => o.newAddr || o.addr,
     read: () => 0,
     write: () => 0,
     forceWrite: () => 0,
     release: () => {},
+    peakRssKb: () => 0,
     newThread: () => {
       throw new Error("not in this fake");
     },

@@ -13,12 +13,24 @@
  * Addresses cross this interface as raw `struct sockaddr` bytes, as the application wrote
  * them: each family parses its own.
  *
+ * What the syscall layer does for every family, so families need not:
+ * - `flags` of a RecvRequest/SendRequest include MSG_DONTWAIT when the description is
+ *   O_NONBLOCK (as Linux's sock_recvmsg/sock_sendmsg do).
+ * - MSG_WAITALL and blocking sends: a family returns what it has (recv) or took (send, a short
+ *   count for streams); the syscall layer keeps the progress, waits and calls again.
+ * - SOL_SOCKET options SO_TYPE, SO_DOMAIN, SO_PROTOCOL, SO_RCVTIMEO and SO_SNDTIMEO never reach
+ *   the family's getsockopt/setsockopt.
+ * - SIGPIPE on EPIPE (see {@linkcode SocketFile.sigpipeOnEpipe}).
+ * - read(2)/write(2)/readv/writev go to the FileDescription read/write methods, which each
+ *   family implements (they have no task: AF_UNIX uses the socket owner's credentials there).
+ *
  * @module
  */
 
 import { FileDescription, type Stat } from "../../vfs/file_description.ts";
 import { EOPNOTSUPP, ENOPROTOOPT, ENOTCONN } from "../errno.ts";
 import type { Task } from "../task.ts";
+import { SOCK_STREAM } from "../../abi/linux/socket.ts";
 
 /** Credentials carried by SCM_CREDENTIALS and reported by SO_PEERCRED. */
 export interface UCred {
@@ -27,9 +39,16 @@ export interface UCred {
   gid: number;
 }
 
-/** Ancillary data of sendmsg/recvmsg, decoded (the syscall layer encodes and decodes cmsgs). */
+/**
+ * Ancillary data of sendmsg/recvmsg, decoded (the syscall layer encodes and decodes cmsgs).
+ *
+ * References of `rights`: in a SendRequest they belong to the syscall layer, which drops them
+ * when sendmsg returns or throws; a family that keeps them (AF_UNIX queues them with the
+ * message) takes its own with incRef(). In a RecvResult they pass to the syscall layer, which
+ * installs them in the receiver's fd table or drops them (MSG_CTRUNC, read(2)).
+ */
 export interface ControlMessages {
-  /** SCM_RIGHTS: descriptions, each with a reference held by the message. */
+  /** SCM_RIGHTS: descriptions (see above for who holds their references). */
   rights?: FileDescription[];
   /** SCM_CREDENTIALS. */
   creds?: UCred;
@@ -132,6 +151,23 @@ export abstract class SocketFile extends FileDescription {
 
   override get isStream(): boolean {
     return true;
+  }
+
+  /**
+   * The largest message one send may carry (datagram and seqpacket sockets): the syscall layer
+   * fails bigger ones with EMSGSIZE before copying them in, as Linux checks the size first.
+   */
+  maxMessageSize(): number {
+    return Infinity;
+  }
+
+  /**
+   * Whether a send that fails with EPIPE raises SIGPIPE (unless MSG_NOSIGNAL). Linux does it
+   * for SOCK_STREAM only (unix and TCP); SOCK_SEQPACKET and datagram sockets never raise it,
+   * even from write(2). The syscall layer and the kernel's write-family dispatcher ask this.
+   */
+  get sigpipeOnEpipe(): boolean {
+    return this.type === SOCK_STREAM;
   }
 
   abstract override stat(): Stat;

@@ -23,6 +23,7 @@ const lib = Deno.dlopen("libc.so.6", {
     nonblocking: true,
   },
   kill: { parameters: ["i32", "i32"], result: "i32" },
+  prctl: { parameters: ["i32", "u64", "u64", "u64", "u64"], result: "i32" },
   posix_spawn: {
     parameters: ["buffer", "buffer", "buffer", "buffer", "buffer", "buffer"],
     result: "i32",
@@ -74,6 +75,23 @@ const lib = Deno.dlopen("libc.so.6", {
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
   poll_async: { name: "poll", parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
   eventfd: { parameters: ["u32", "i32"], result: "i32" },
+  // vfs/tmpfs: file data in memfds (so that MAP_SHARED maps the same pages everywhere).
+  memfd_create: { parameters: ["buffer", "u32"], result: "i32" },
+  ftruncate: { parameters: ["i32", "i64"], result: "i32" },
+  fallocate: { parameters: ["i32", "i32", "i64", "i64"], result: "i32" },
+  sendfile: { parameters: ["i32", "i32", "buffer", "u64"], result: "i64" },
+  // vfs/hostfs writable mode: every change relative to a held directory descriptor.
+  mkdirat: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  mknodat: { parameters: ["i32", "buffer", "u32", "u64"], result: "i32" },
+  unlinkat: { parameters: ["i32", "buffer", "i32"], result: "i32" },
+  renameat2: { parameters: ["i32", "buffer", "i32", "buffer", "u32"], result: "i32" },
+  symlinkat: { parameters: ["buffer", "i32", "buffer"], result: "i32" },
+  linkat: { parameters: ["i32", "buffer", "i32", "buffer", "i32"], result: "i32" },
+  fchownat: { parameters: ["i32", "buffer", "u32", "u32", "i32"], result: "i32" },
+  fchmodat: { parameters: ["i32", "buffer", "u32", "i32"], result: "i32" },
+  fchmod: { parameters: ["i32", "u32"], result: "i32" },
+  utimensat: { parameters: ["i32", "buffer", "buffer", "i32"], result: "i32" },
+  fsync: { parameters: ["i32"], result: "i32" },
 });
 
 const libc = lib.symbols;
@@ -260,6 +278,15 @@ export function spawnClean(path: string, argv: string[]): number {
 
 export function kill(pid: number, sig: number): number {
   return libc.kill(pid, sig) === -1 ? errno() : 0;
+}
+
+/**
+ * Makes the sentry a child subreaper (PR_SET_CHILD_SUBREAPER): stubs orphaned by the death of
+ * their parent stub come back to it, so that it can reap them. Returns the host errno, 0 on
+ * success.
+ */
+export function becomeSubreaper(): number {
+  return libc.prctl(36, 1n, 0n, 0n, 0n) === -1 ? errno() : 0;
 }
 
 export function hostPid(): number {
@@ -461,6 +488,58 @@ export function hostLseek(fd: number, offset: number, whence: number): number {
   return r === -1n ? -errno() : Number(r);
 }
 
+// ---- memfds (vfs/tmpfs file data) -----------------------------------------------------------
+
+const MFD_CLOEXEC = 1;
+const memfdName = new TextEncoder().encode("sentry-tmpfs\0");
+
+/** A close-on-exec memfd_create(2); returns fd or -errno. */
+export function hostMemfd(): number {
+  const fd = libc.memfd_create(memfdName, MFD_CLOEXEC);
+  return fd === -1 ? -errno() : fd;
+}
+
+/** ftruncate(2); returns 0 or -errno. */
+export function hostFtruncate(fd: number, length: number): number {
+  for (;;) {
+    if (libc.ftruncate(fd, BigInt(length)) === 0) return 0;
+    const e = errno();
+    if (e !== EINTR) return -e;
+  }
+}
+
+/** fallocate(2); returns 0 or -errno. */
+export function hostFallocate(fd: number, mode: number, offset: number, len: number): number {
+  for (;;) {
+    if (libc.fallocate(fd, mode, BigInt(offset), BigInt(len)) === 0) return 0;
+    const e = errno();
+    if (e !== EINTR) return -e;
+  }
+}
+
+const sendfileOff = new BigInt64Array(1);
+const sendfileOffBytes = new Uint8Array(sendfileOff.buffer);
+
+/**
+ * Copies len bytes of inFd from inOffset to outFd's file offset with sendfile(2), looping
+ * until done or end of input; returns the bytes copied or -errno.
+ */
+export function hostSendfile(outFd: number, inFd: number, inOffset: number, len: number): number {
+  let done = 0;
+  while (done < len) {
+    sendfileOff[0] = BigInt(inOffset + done);
+    const r = libc.sendfile(outFd, inFd, sendfileOffBytes, BigInt(Math.min(len - done, 0x7ffff000)));
+    if (r === -1n) {
+      const e = errno();
+      if (e === EINTR) continue;
+      return -e;
+    }
+    if (r === 0n) break;
+    done += Number(r);
+  }
+  return done;
+}
+
 export const POLLIN = 0x1;
 export const POLLOUT = 0x4;
 export const POLLERR = 0x8;
@@ -531,6 +610,16 @@ export function pidfdOpen(pid: number): number {
   return r === -1n ? -errno() : Number(r);
 }
 
+// ---- memory files (memfd_create for the sandbox's memfds) -----------------------------------
+
+const sandboxMemfdName = new TextEncoder().encode("sentry-memfd\0");
+
+/** memfd_create(2) on the host for a sandbox memfd, close-on-exec added; returns fd or -errno. */
+export function hostMemfdCreate(flags: number): number {
+  const fd = libc.memfd_create(sandboxMemfdName, flags | MFD_CLOEXEC);
+  return fd === -1 ? -errno() : fd;
+}
+
 // ---- clocks -------------------------------------------------------------------------------
 
 const tsBuf = new BigInt64Array(2);
@@ -591,4 +680,126 @@ export function armWakeAlarm(ns: number): void {
   itimerspec[2] = BigInt(Math.floor(ns / 1e9));
   itimerspec[3] = BigInt(Math.floor(ns % 1e9));
   libc.timer_settime(wakeTimer, 0, itimerspecBytes, null);
+}
+
+// ---- host files, writable (vfs/hostfs in writable mode) ----------------------------------------
+//
+// Like the *at calls above: dirfd is a descriptor the sentry holds and each name is a single
+// component; none of these follows a final symlink (fchmodat with AT_SYMLINK_NOFOLLOW is done
+// by glibc on an O_PATH|O_NOFOLLOW descriptor, refusing symlinks).
+
+const pathScratch2 = new Uint8Array(4096 + 1);
+
+/** Like scratchCstr, into the second scratch buffer (the other name of a two-name call). */
+function scratchCstr2(name: string): Uint8Array | null {
+  const r = pathEncoder.encodeInto(name, pathScratch2);
+  if (r.read !== name.length || r.written >= pathScratch2.length) return null;
+  pathScratch2[r.written] = 0;
+  return pathScratch2;
+}
+
+/** Retries an int-returning call on EINTR; returns its result or -errno. */
+function retryInt(f: () => number): number {
+  for (;;) {
+    const r = f();
+    if (r !== -1) return r;
+    const e = errno();
+    if (e !== EINTR) return -e;
+  }
+}
+
+/** mkdirat(2); returns 0 or -errno. */
+export function hostMkdirat(dirfd: number, name: string, mode: number): number {
+  const p = scratchCstr(name);
+  if (p === null) return -ENAMETOOLONG_HOST;
+  return retryInt(() => libc.mkdirat(dirfd, p, mode));
+}
+
+/** mknodat(2); returns 0 or -errno. */
+export function hostMknodat(dirfd: number, name: string, mode: number, dev: number): number {
+  const p = scratchCstr(name);
+  if (p === null) return -ENAMETOOLONG_HOST;
+  return retryInt(() => libc.mknodat(dirfd, p, mode, BigInt(dev)));
+}
+
+export const AT_REMOVEDIR = 0x200;
+
+/** unlinkat(2) (flags: 0 or AT_REMOVEDIR); returns 0 or -errno. */
+export function hostUnlinkat(dirfd: number, name: string, flags: number): number {
+  const p = scratchCstr(name);
+  if (p === null) return -ENAMETOOLONG_HOST;
+  return retryInt(() => libc.unlinkat(dirfd, p, flags));
+}
+
+/** renameat2(2); returns 0 or -errno. */
+export function hostRenameat2(olddirfd: number, oldName: string, newdirfd: number, newName: string, flags: number): number {
+  const a = scratchCstr(oldName), b = scratchCstr2(newName);
+  if (a === null || b === null) return -ENAMETOOLONG_HOST;
+  return retryInt(() => libc.renameat2(olddirfd, a, newdirfd, b, flags));
+}
+
+/** symlinkat(2): name (one component) in dirfd, pointing at target (stored, never followed here). */
+export function hostSymlinkat(target: string, dirfd: number, name: string): number {
+  const t = scratchCstr2(target), p = scratchCstr(name);
+  if (t === null || p === null) return -ENAMETOOLONG_HOST;
+  return retryInt(() => libc.symlinkat(t, dirfd, p));
+}
+
+/** linkat(2) without AT_SYMLINK_FOLLOW; returns 0 or -errno. */
+export function hostLinkat(olddirfd: number, oldName: string, newdirfd: number, newName: string): number {
+  const a = scratchCstr(oldName), b = scratchCstr2(newName);
+  if (a === null || b === null) return -ENAMETOOLONG_HOST;
+  return retryInt(() => libc.linkat(olddirfd, a, newdirfd, b, 0));
+}
+
+/** fchownat(2) (flags: AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH); -1 leaves an id; returns 0 or -errno. */
+export function hostFchownat(dirfd: number, name: string, uid: number, gid: number, flags: number): number {
+  const p = scratchCstr(name);
+  if (p === null) return -ENAMETOOLONG_HOST;
+  return retryInt(() => libc.fchownat(dirfd, p, uid >>> 0, gid >>> 0, flags));
+}
+
+/** fchmodat(2) (flags: AT_SYMLINK_NOFOLLOW: EOPNOTSUPP on a symlink); returns 0 or -errno. */
+export function hostFchmodat(dirfd: number, name: string, mode: number, flags: number): number {
+  const p = scratchCstr(name);
+  if (p === null) return -ENAMETOOLONG_HOST;
+  return retryInt(() => libc.fchmodat(dirfd, p, mode, flags));
+}
+
+/** fchmod(2); returns 0 or -errno. */
+export function hostFchmod(fd: number, mode: number): number {
+  return retryInt(() => libc.fchmod(fd, mode));
+}
+
+export const UTIME_NOW = 0x3fffffff;
+export const UTIME_OMIT = 0x3ffffffe;
+const utimesBuf = new BigInt64Array(4);
+const utimesBytes = new Uint8Array(utimesBuf.buffer);
+
+/**
+ * utimensat(2) with times in nanoseconds since the epoch, or null to leave one (UTIME_OMIT);
+ * flags: AT_SYMLINK_NOFOLLOW. Returns 0 or -errno.
+ */
+export function hostUtimensat(dirfd: number, name: string, atimeNs: bigint | null, mtimeNs: bigint | null, flags: number): number {
+  const p = scratchCstr(name);
+  if (p === null) return -ENAMETOOLONG_HOST;
+  const set = (i: number, t: bigint | null) => {
+    if (t === null) {
+      utimesBuf[i] = 0n;
+      utimesBuf[i + 1] = BigInt(UTIME_OMIT);
+    } else {
+      let s = t / 1_000_000_000n, ns = t % 1_000_000_000n;
+      if (ns < 0n) (s -= 1n, ns += 1_000_000_000n);
+      utimesBuf[i] = s;
+      utimesBuf[i + 1] = ns;
+    }
+  };
+  set(0, atimeNs);
+  set(2, mtimeNs);
+  return retryInt(() => libc.utimensat(dirfd, p, utimesBytes, flags));
+}
+
+/** fsync(2); returns 0 or -errno. */
+export function hostFsync(fd: number): number {
+  return retryInt(() => libc.fsync(fd));
 }

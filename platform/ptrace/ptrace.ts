@@ -13,12 +13,16 @@
 import * as ffi from "./_ffi.ts";
 import { Registers } from "./regs_amd64.ts";
 import { SYSCALL_INFO_SIZE, SyscallInfo } from "../syscall_info.ts";
-import { buildStubElf, STUB_BASE, STUB_INJECT_ADDR, STUB_INJECT_TRAP_ADDR, STUB_SIZE } from "./stub_elf.ts";
-import type { AddressSpace, Context, Platform, Prot, Stop, StopReason } from "../mod.ts";
+import {
+  BATCH_ARG0_SAVED, BATCH_ARG4_SAVED, BATCH_ENTRY_SIZE, BATCH_MAX_ENTRIES, BATCH_SAVE_RESULT, buildStubElf,
+  STUB_BASE, STUB_BATCH_ADDR, STUB_BATCH_TRAP_ADDR, STUB_DATA, STUB_INJECT_ADDR, STUB_INJECT_TRAP_ADDR, STUB_SIZE,
+} from "./stub_elf.ts";
+import type { AddressSpace, Context, CpuTime, Platform, Prot, Stop, StopReason } from "../mod.ts";
 
 const SIGKILL = 9;
 const SIGTRAP = 5;
 const SIGSTOP = 19;
+const SIGCHLD = 17;
 const SYSCALL_TRAP = SIGTRAP | 0x80;
 
 const SYS_mmap = 9;
@@ -30,6 +34,10 @@ const CLONE_VM = 0x100, CLONE_FS = 0x200, CLONE_FILES = 0x400, CLONE_SIGHAND = 0
 const CLONE_THREAD = 0x10000, CLONE_SYSVSEM = 0x40000;
 const SYS_mremap = 25;
 const SYS_pidfd_getfd = 438;
+const SYS_pidfd_open = 434;
+const SYS_exit = 60;
+const SYS_madvise = 28;
+const MADV_DONTNEED = 4;
 
 const MAP_SHARED = 0x01;
 const MAP_PRIVATE = 0x02;
@@ -79,6 +87,26 @@ class PtraceContext implements Context {
 
   release(): void {
     this.addressSpace.platform.releaseContext(this);
+  }
+
+  /**
+   * From /proc/PID/task/TID: schedstat's run time (ns) split by stat's utime:stime ticks, as
+   * Linux's cputime_adjust does for getrusage: ns precision for the total.
+   */
+  cpuTime(): CpuTime {
+    const dir = `/proc/${this.addressSpace.pid}/task/${this.tid}`;
+    try {
+      const totalNs = Number(Deno.readTextFileSync(`${dir}/schedstat`).split(" ")[0]);
+      const stat = Deno.readTextFileSync(`${dir}/stat`);
+      // Fields after the parenthesised comm: state is field 3, utime 14, stime 15.
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const utime = Number(f[11]), stime = Number(f[12]);
+      if (!Number.isFinite(totalNs)) return { userNs: 0, sysNs: 0 };
+      const userNs = utime + stime === 0 ? totalNs : Math.round(totalNs * utime / (utime + stime));
+      return { userNs, sysNs: totalNs - userNs };
+    } catch {
+      return { userNs: 0, sysNs: 0 };
+    }
   }
 
   setReturn(v: number): void {
@@ -138,13 +166,44 @@ class PtraceContext implements Context {
   }
 }
 
+/** One syscall of a batch: number, up to six arguments, BATCH_* flags. */
+interface BatchEntry {
+  nr: number;
+  args: number[];
+  flags: number;
+}
+
+/** A batch of mapping syscalls held back by {@linkcode StubAddressSpace.deferMappings}. */
+interface Deferred {
+  via: PtraceContext;
+  entries: BatchEntry[];
+  /** The first error of a flush that already ran (0 if none). */
+  error: number;
+  /**
+   * The sentry descriptor whose pidfd_getfd ... close group ends the queue, or -1: the next
+   * mapping of the same file joins that group (one getfd and one close per file, not per
+   * segment).
+   */
+  openHostFd: number;
+}
+
 class StubAddressSpace implements AddressSpace {
   readonly minAddr = 0x10000;
   readonly maxAddr = TASK_SIZE;
   readonly reserved = [{ start: STUB_BASE, end: STUB_BASE + STUB_SIZE }];
   /** A pidfd of the sentry, open inside the stub, for pidfd_getfd. -1 until first needed. */
-  #sentryPidfdInStub = -1;
+  sentryPidfdInStub = -1;
   released = false;
+  /** @nosave The live host threads of this stub. */
+  readonly threads = new Set<PtraceContext>();
+  /**
+   * @nosave Host threads of this stub that no application thread uses any more, kept stopped
+   * for the next newThread: a vfork child that execs (a shell's every command) or a thread that
+   * exits hands its host thread to the next one instead of paying a host exit and a host clone.
+   */
+  readonly parked: number[] = [];
+  /** @nosave Mapping syscalls waiting for {@linkcode flushMappings}, or null when not deferring. */
+  #deferred: Deferred | null = null;
 
   constructor(readonly platform: PtracePlatform, readonly pid: number) {}
 
@@ -155,40 +214,38 @@ class StubAddressSpace implements AddressSpace {
    * The thread's application registers are kept in via.regs and written back on resume.
    */
   inject(via: Context, nr: number, args: number[]): number {
+    this.#flush();
     return this.#inject(via as PtraceContext, nr, args).result;
   }
 
   /**
-   * Runs the syscall and collects what it did: its result and, for clone, the tid of the new
-   * host thread or process (auto-attached by PTRACE_O_TRACECLONE/FORK).
+   * Runs code of the stub on a stopped thread until it traps at `trapAddr`: `setup` points the
+   * registers at it. Collects the tid of a host thread or process a clone made on the way
+   * (auto-attached by PTRACE_O_TRACECLONE/FORK). The application registers are restored in
+   * ctx.regs (written back on resume).
    */
-  #inject(ctx: PtraceContext, nr: number, args: number[]): { result: number; newTid: number } {
-    if (ctx.running) throw new Error("Cannot inject a syscall: the thread is running");
+  #runStub(ctx: PtraceContext, setup: (r: Registers) => void, trapAddr: number, what: string): { rax: number; newTid: number } {
+    if (ctx.running) throw new Error("Cannot run stub code: the thread is running");
     const saved = ctx.regs.clone(); // reads the registers if not read yet
     const r = ctx.regs;
-    r.set("rax", nr);
     r.set("orig_rax", -1);
-    const names = ["rdi", "rsi", "rdx", "r10", "r8", "r9"] as const;
-    for (let i = 0; i < 6; i++) r.set(names[i]!, args[i] ?? 0);
-    r.set("rip", STUB_INJECT_ADDR);
+    setup(r);
     ffi.ptraceBuf(ffi.PTRACE_SETREGS, ctx.tid, 0, r.bytes);
     ffi.ptrace(ffi.PTRACE_CONT, ctx.tid, 0, 0);
-    let result: number;
+    let rax: number;
     let newTid = 0;
     for (;;) {
       const w = ffi.waitpid(ctx.tid, ffi.__WALL);
       if (w === "eintr" || w === null) continue;
       const st = w.status;
       if ((st & 0xff) !== 0x7f) {
-        throw new Error(`Stub ${ctx.tid} died during an injected syscall (status ${st})`);
+        throw new Error(`Stub ${ctx.tid} died during ${what} (status ${st})`);
       }
       const sig = (st >> 8) & 0xff, event = st >>> 16;
       if (sig === SIGTRAP && event === 0) {
         ffi.ptraceBuf(ffi.PTRACE_GETREGS, ctx.tid, 0, r.bytes);
-        if (r.get("rip") !== STUB_INJECT_TRAP_ADDR) {
-          throw new Error(`Injected syscall ${nr} trapped at an unexpected address`);
-        }
-        result = Number(BigInt.asIntN(64, r.get64("rax")));
+        if (r.get("rip") !== trapAddr) throw new Error(`${what} trapped at an unexpected address`);
+        rax = Number(BigInt.asIntN(64, r.get64("rax")));
         break;
       }
       if (sig === SIGTRAP && (event === ffi.PTRACE_EVENT_CLONE || event === ffi.PTRACE_EVENT_FORK ||
@@ -202,7 +259,57 @@ class StubAddressSpace implements AddressSpace {
     }
     r.copyFrom(saved);
     ctx.dirty = true;
-    return { result, newTid };
+    return { rax, newTid };
+  }
+
+  /** Runs one syscall; returns its result and the tid a clone made. */
+  #inject(ctx: PtraceContext, nr: number, args: number[]): { result: number; newTid: number } {
+    const { rax, newTid } = this.#runStub(ctx, (r) => {
+      r.set("rax", nr);
+      for (let i = 0; i < 6; i++) r.set(ARG_REGS[i]!, args[i] ?? 0);
+      r.set("rip", STUB_INJECT_ADDR);
+    }, STUB_INJECT_TRAP_ADDR, `injected syscall ${nr}`);
+    return { result: rax, newTid };
+  }
+
+  /**
+   * True when no thread of this stub can run application code, so nothing but the sentry can
+   * write the stub's data page: the condition for running a batch from it.
+   */
+  #allStopped(): boolean {
+    for (const c of this.threads) if (c.running) return false;
+    return true;
+  }
+
+  /**
+   * Runs the entries in order with one ptrace round trip per BATCH_MAX_ENTRIES: the table is
+   * written into the stub's data page and the stub's batch runner executes it. Returns each
+   * entry's result. Precondition: {@linkcode #allStopped} (checked): a running application
+   * thread could otherwise rewrite the table between our write and the runner's reads.
+   */
+  #runBatch(ctx: PtraceContext, entries: BatchEntry[]): number[] {
+    if (!this.#allStopped()) throw new Error("A batch needs every thread of the stub stopped");
+    const results: number[] = [];
+    for (let base = 0; base < entries.length; base += BATCH_MAX_ENTRIES) {
+      const chunk = entries.slice(base, base + BATCH_MAX_ENTRIES);
+      const table = new BigInt64Array(chunk.length * (BATCH_ENTRY_SIZE / 8));
+      chunk.forEach((e, i) => {
+        const o = i * 8;
+        table[o] = BigInt(e.nr);
+        for (let a = 0; a < 6; a++) table[o + 1 + a] = BigInt(e.args[a] ?? 0);
+        table[o + 7] = BigInt(e.flags);
+      });
+      const bytes = new Uint8Array(table.buffer);
+      if (ffi.vmWrite(this.pid, STUB_DATA, bytes) !== bytes.length) throw new Error("Cannot write the batch table");
+      this.#runStub(ctx, (r) => {
+        r.set("rdi", STUB_DATA);
+        r.set("rsi", chunk.length);
+        r.set("rip", STUB_BATCH_ADDR);
+      }, STUB_BATCH_TRAP_ADDR, "a syscall batch");
+      if (ffi.vmRead(this.pid, STUB_DATA, bytes) !== bytes.length) throw new Error("Cannot read the batch results");
+      for (let i = 0; i < chunk.length; i++) results.push(Number(table[i * 8]!));
+    }
+    return results;
   }
 
   /** Collects the first stop of a host thread or process that clone just created. */
@@ -216,6 +323,22 @@ class StubAddressSpace implements AddressSpace {
   }
 
   newThread(via: Context): Context {
+    this.#flush();
+    for (let spare = this.parked.pop(); spare !== undefined; spare = this.parked.pop()) {
+      this.platform.unpark(spare);
+      // What a host clone would copy from the parent thread: the FPU/SSE/AVX state (the
+      // general registers are the caller's to set, as for a fresh thread). The host thread's
+      // signal mask, affinity and session are the stub's, the same for every thread.
+      const ctx = this.platform.adopt(spare, this);
+      try {
+        ctx.setFpState(via.getFpState());
+        return ctx;
+      } catch (e) {
+        // The parked thread was killed from outside the sentry: forget it, try the next.
+        if (!(e instanceof ffi.HostError)) throw e;
+        this.platform.forget(ctx as PtraceContext);
+      }
+    }
     const flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM;
     const { result, newTid } = this.#inject(via as PtraceContext, SYS_clone, [flags, 0, 0, 0, 0]);
     if (result < 0) throw new Error(`clone in the stub failed: errno ${-result}`);
@@ -225,37 +348,106 @@ class StubAddressSpace implements AddressSpace {
   }
 
   fork(via: Context): Context {
+    this.#flush();
     // A copy of the whole stub: the host copies the pages on write, the kernel copies the VMAs.
-    const { result, newTid } = this.#inject(via as PtraceContext, SYS_clone, [0, 0, 0, 0, 0]);
+    // Exit signal SIGCHLD, which every stub ignores: the host reaps the child as soon as the
+    // sentry has collected its exit, however long its parent stub lives.
+    const { result, newTid } = this.#inject(via as PtraceContext, SYS_clone, [SIGCHLD, 0, 0, 0, 0]);
     if (result < 0) throw new Error(`clone in the stub failed: errno ${-result}`);
     if (newTid === 0) throw new Error("clone in the stub reported no new process");
     this.#adoptNew(newTid);
     const as = new StubAddressSpace(this.platform, newTid);
-    as.#sentryPidfdInStub = this.#sentryPidfdInStub; // descriptors are copied by fork
+    as.sentryPidfdInStub = this.sentryPidfdInStub; // descriptors are copied by fork
     return this.platform.adopt(newTid, as);
   }
 
-  /** Ends one host thread of this stub (not the whole stub), by making it call exit. */
+  /**
+   * Ends one host thread of this stub (not the whole stub) by making it call exit. Does not
+   * wait: the platform collects the exit with the other stops (see PtracePlatform.#dying).
+   */
   exitThread(ctx: PtraceContext): void {
     const r = ctx.regs;
-    r.set("rax", 60);
+    r.set("rax", SYS_exit);
     r.set("orig_rax", -1);
     r.set("rdi", 0);
     r.set("rip", STUB_INJECT_ADDR);
     ffi.ptraceBuf(ffi.PTRACE_SETREGS, ctx.tid, 0, r.bytes);
     ffi.ptrace(ffi.PTRACE_CONT, ctx.tid, 0, 0);
-    for (;;) {
-      const w = ffi.waitpid(ctx.tid, ffi.__WALL);
-      if (w === "eintr" || w === null) continue;
-      if ((w.status & 0xff) !== 0x7f) return;
-      ffi.ptrace(ffi.PTRACE_CONT, ctx.tid, 0, 0);
+  }
+
+  /**
+   * Holds back the mapping operations (mapAnonymous, mapHostFile, protect, unmap) until
+   * {@linkcode flushMappings}, to run them all in one batch on `via`. Each returns 0 at once.
+   * Any other operation on the address space (read, write, inject, clone) runs the batch first.
+   */
+  deferMappings(via: Context): void {
+    this.#flush();
+    this.#deferred = { via: via as PtraceContext, entries: [], error: 0, openHostFd: -1 };
+  }
+
+  flushMappings(): number {
+    this.#flush();
+    const d = this.#deferred;
+    this.#deferred = null;
+    return d?.error ?? 0;
+  }
+
+  /** Runs what was deferred (if anything) and keeps its first error for flushMappings. */
+  #flush(): void {
+    const d = this.#deferred;
+    if (d === null || d.entries.length === 0) return;
+    const entries = d.entries;
+    d.entries = [];
+    d.openHostFd = -1;
+    const r = this.#runEntries(d.via, entries);
+    if (r < 0 && d.error === 0) d.error = r;
+  }
+
+  /** Queues (when deferring) or runs entries as one operation; returns 0 or the first -errno. */
+  #mapOp(via: Context, entries: BatchEntry[], hostFd = -1): number {
+    const d = this.#deferred;
+    if (d !== null) {
+      if (hostFd >= 0 && d.openHostFd === hostFd) {
+        // The queue ends with [getfd(hostFd), mmap..., close]: add this mmap before the close.
+        d.entries.splice(d.entries.length - 1, 0, entries[1]!);
+      } else {
+        d.entries.push(...entries);
+      }
+      d.openHostFd = hostFd;
+      return 0;
     }
+    return this.#runEntries(via as PtraceContext, entries);
+  }
+
+  /**
+   * Runs entries in order: one injection for a single syscall, a batch (one round trip) for
+   * more when every thread is stopped, else one injection each with the BATCH_* flags applied
+   * here. Returns 0 or the first -errno (a close after a failed pidfd_getfd fails too; the
+   * getfd's error comes first).
+   */
+  #runEntries(via: PtraceContext, entries: BatchEntry[]): number {
+    let results: number[];
+    if (entries.length > 1 && this.#allStopped()) {
+      results = this.#runBatch(via, entries);
+    } else {
+      results = [];
+      let saved = 0;
+      for (const e of entries) {
+        const args = [...e.args];
+        if (e.flags & BATCH_ARG0_SAVED) args[0] = saved;
+        if (e.flags & BATCH_ARG4_SAVED) args[4] = saved;
+        const r = this.#inject(via, e.nr, args).result;
+        if (e.flags & BATCH_SAVE_RESULT) saved = r;
+        results.push(r);
+      }
+    }
+    for (const r of results) if (r < 0) return r;
+    return 0;
   }
 
   mapAnonymous(via: Context, addr: number, len: number, prot: Prot, shared: boolean): number {
     const flags = MAP_FIXED | MAP_ANONYMOUS | (shared ? MAP_SHARED : MAP_PRIVATE);
-    const r = this.inject(via, SYS_mmap, [addr, len, prot, flags, -1, 0]);
-    return r < 0 ? r : 0;
+    return this.#mapOp(via, [{ nr: SYS_mmap, args: [addr, len, prot, flags, -1, 0], flags: 0 }]);
   }
 
   mapHostFile(
@@ -263,49 +455,63 @@ class StubAddressSpace implements AddressSpace {
     o: { addr: number; len: number; prot: Prot; shared: boolean; hostFd: number; offset: number },
   ): number {
     // Bring the sentry's descriptor into the stub just for the mmap, then close it there: the
-    // application never holds a host file descriptor between syscalls.
-    const fd = this.#fetchFd(via, o.hostFd);
-    if (fd < 0) return fd;
+    // application never holds a host file descriptor between syscalls. The three syscalls run
+    // as one batch (one round trip) when they can; the fd is passed along inside the stub.
+    const pidfd = this.#sentryPidfd(via);
+    if (pidfd < 0) return pidfd;
     const flags = MAP_FIXED | (o.shared ? MAP_SHARED : MAP_PRIVATE);
-    const r = this.inject(via, SYS_mmap, [o.addr, o.len, o.prot, flags, fd, o.offset]);
-    this.inject(via, SYS_close, [fd]);
-    return r < 0 ? r : 0;
+    return this.#mapOp(via, [
+      { nr: SYS_pidfd_getfd, args: [pidfd, o.hostFd, 0], flags: BATCH_SAVE_RESULT },
+      { nr: SYS_mmap, args: [o.addr, o.len, o.prot, flags, -1, o.offset], flags: BATCH_ARG4_SAVED },
+      { nr: SYS_close, args: [-1], flags: BATCH_ARG0_SAVED },
+    ], o.hostFd);
   }
 
-  /** Duplicates a sentry descriptor into the stub with pidfd_getfd; returns the stub's fd. */
-  #fetchFd(via: Context, hostFd: number): number {
-    if (this.#sentryPidfdInStub < 0) {
-      // pidfd_open(sentry pid) run inside the stub.
-      const r = this.inject(via, 434, [ffi.hostPid(), 0]);
+  /** The stub's pidfd of the sentry (opened on first use; inherited by forks). */
+  #sentryPidfd(via: Context): number {
+    if (this.sentryPidfdInStub < 0) {
+      this.#flush();
+      const r = this.#inject(via as PtraceContext, SYS_pidfd_open, [ffi.hostPid(), 0]).result;
       if (r < 0) return r;
-      this.#sentryPidfdInStub = r;
+      this.sentryPidfdInStub = r;
     }
-    return this.inject(via, SYS_pidfd_getfd, [this.#sentryPidfdInStub, hostFd, 0]);
+    return this.sentryPidfdInStub;
   }
 
   unmap(via: Context, addr: number, len: number): number {
-    return this.inject(via, SYS_munmap, [addr, len]);
+    return this.#mapOp(via, [{ nr: SYS_munmap, args: [addr, len], flags: 0 }]);
   }
 
   protect(via: Context, addr: number, len: number, prot: Prot): number {
-    return this.inject(via, SYS_mprotect, [addr, len, prot]);
+    return this.#mapOp(via, [{ nr: SYS_mprotect, args: [addr, len, prot], flags: 0 }]);
   }
 
   discard(via: Context, addr: number, len: number): number {
-    return this.inject(via, 28 /* madvise */, [addr, len, 4 /* MADV_DONTNEED */]);
+    return this.inject(via, SYS_madvise, [addr, len, MADV_DONTNEED]);
   }
 
   remap(via: Context, o: { addr: number; oldLen: number; newLen: number; flags: number; newAddr: number }): number {
     return this.inject(via, SYS_mremap, [o.addr, o.oldLen, o.newLen, o.flags, o.newAddr]);
   }
 
+  peakRssKb(): number {
+    try {
+      const m = /^VmHWM:\s+(\d+) kB/m.exec(Deno.readTextFileSync(`/proc/${this.pid}/status`));
+      return m ? Number(m[1]) : 0;
+    } catch {
+      return 0;
+    }
+  }
+
   read(addr: number, dst: Uint8Array): number {
+    this.#flush();
     if (addr < 0 || addr + dst.length > TASK_SIZE) return 0;
     const r = ffi.vmRead(this.pid, addr, dst);
     return r < 0 ? 0 : r;
   }
 
   write(addr: number, src: Uint8Array): number {
+    this.#flush();
     if (addr < 0 || addr + src.length > TASK_SIZE) return 0;
     const r = ffi.vmWrite(this.pid, addr, src);
     return r < 0 ? 0 : r;
@@ -323,9 +529,14 @@ class StubAddressSpace implements AddressSpace {
   release(): void {
     if (this.released) return;
     this.released = true;
+    this.#deferred = null;
     this.platform.releaseStub(this);
   }
 }
+
+const ARG_REGS = ["rdi", "rsi", "rdx", "r10", "r8", "r9"] as const;
+/** Released host threads a stub keeps for reuse (see StubAddressSpace.parked). */
+const MAX_PARKED_THREADS = 4;
 
 /** The ptrace platform. One per sentry process. */
 export class PtracePlatform implements Platform {
@@ -334,6 +545,20 @@ export class PtracePlatform implements Platform {
   readonly #contexts = new Map<number, PtraceContext>();
   /** @nosave Stubs by host pid. */
   readonly #stubs = new Map<number, StubAddressSpace>();
+  /**
+   * @nosave Host threads that were killed or told to exit and whose exit is not collected yet.
+   * waitStop and pollStop collect them along with the stops; shutdown waits for the rest, so no
+   * host process outlives the platform.
+   */
+  readonly #dying = new Set<number>();
+  /** @nosave The stub of each parked host thread (see StubAddressSpace.parked). */
+  readonly #parkedIn = new Map<number, StubAddressSpace>();
+  /**
+   * @nosave The zygote: an empty stub (host mappings removed, the sentry's pidfd open in it),
+   * never run, that every new address space is forked from. Forking it is several times cheaper
+   * than starting and seizing a new stub process. Null until first needed.
+   */
+  #zygote: PtraceContext | null = null;
   #stubPath = "";
   #stubDir = "";
   readonly #cpu: number | null;
@@ -350,6 +575,10 @@ export class PtracePlatform implements Platform {
     } else {
       this.#cpu = null;
     }
+    // A stub forked from another (fork, the zygote's children) has that stub as its host parent;
+    // when both die at shutdown its zombie would go to the host's init. As a subreaper the
+    // sentry gets it back and reaps it (shutdown).
+    ffi.becomeSubreaper();
   }
 
   #ensureStubBinary(): string {
@@ -362,18 +591,47 @@ export class PtracePlatform implements Platform {
     return this.#stubPath;
   }
 
+  /**
+   * A fresh address space: a fork of the zygote (a clone injected into it; the child is
+   * auto-attached, pinned like its parent, and holds the sentry's pidfd at the same number).
+   */
   newAddressSpace(): Context {
+    const z = this.#zygote;
+    if (z !== null && !z.addressSpace.released) {
+      try {
+        return z.addressSpace.fork(z);
+      } catch {
+        // The zygote is gone (killed from outside): start another one below.
+        z.addressSpace.release();
+      }
+    }
+    const fresh = this.#zygote = this.#spawnZygote();
+    return fresh.addressSpace.fork(fresh);
+  }
+
+  /**
+   * Starts the zygote: a stub process (posix_spawn) seized, emptied (only the stub's pages
+   * left) and holding a pidfd of the sentry for its forks to inherit, with one stopped thread.
+   */
+  #spawnZygote(): PtraceContext {
     const pid = ffi.spawnClean(this.#ensureStubBinary(), ["sentry-stub"]);
     try {
-      return this.#seize(pid);
+      const ctx = this.#seize(pid);
+      this.#unmapHostMappings(ctx, pid);
+      const r = ctx.addressSpace.inject(ctx, SYS_pidfd_open, [ffi.hostPid(), 0]);
+      if (r < 0) throw new Error(`pidfd_open in the stub failed: errno ${-r}`);
+      ctx.addressSpace.sentryPidfdInStub = r;
+      return ctx;
     } catch (e) {
       ffi.kill(pid, SIGKILL);
-      ffi.waitpid(pid, ffi.__WALL);
+      this.#reap(pid);
+      this.#contexts.delete(pid);
+      this.#stubs.delete(pid);
       throw e;
     }
   }
 
-  #seize(pid: number): Context {
+  #seize(pid: number): PtraceContext {
     // The stub stops itself with SIGSTOP; collect that stop, then seize it stopped.
     for (;;) {
       const w = ffi.waitpid(pid, ffi.WUNTRACED | ffi.__WALL);
@@ -395,46 +653,59 @@ export class PtracePlatform implements Platform {
       if ((w.status & 0xff) === 0x7f) break;
       throw new Error(`The stub died while being seized (wait status ${w.status})`);
     }
+    // Threads and forks of the stub inherit this binding (the host copies it at clone).
     if (this.#cpu !== null) ffi.setAffinity(pid, [this.#cpu]);
     const as = new StubAddressSpace(this, pid);
-    const ctx = new PtraceContext(pid, as);
-    this.#stubs.set(pid, as);
-    this.#contexts.set(pid, ctx);
-    this.#unmapHostMappings(ctx, pid);
-    return ctx;
+    return this.adopt(pid, as) as PtraceContext;
   }
 
-  /** Removes what the host put in the stub (its stack, vDSO, vvar): only the stub page stays. */
+  /** Removes what the host put in the stub (its stack, vDSO, vvar): only the stub's pages stay. */
   #unmapHostMappings(ctx: PtraceContext, pid: number): void {
     const maps = Deno.readTextFileSync(`/proc/${pid}/maps`);
     for (const line of maps.split("\n")) {
       const m = /^([0-9a-f]+)-([0-9a-f]+)/.exec(line);
       if (!m) continue;
       const start = parseInt(m[1]!, 16), end = parseInt(m[2]!, 16);
-      if (start === STUB_BASE || start >= TASK_SIZE) continue; // the stub; [vsyscall]
-      ctx.addressSpace.unmap(ctx, start, end - start);
+      if ((start >= STUB_BASE && end <= STUB_BASE + STUB_SIZE) || start >= TASK_SIZE) continue; // the stub; [vsyscall]
+      const r = ctx.addressSpace.unmap(ctx, start, end - start);
+      if (r < 0) throw new Error(`munmap in a new stub failed: errno ${-r}`);
     }
   }
 
-  /** Registers a host thread that clone created (already stopped) as a context. */
+  /** Registers a host thread (stopped) as a context of `as`. */
   adopt(tid: number, as: StubAddressSpace): Context {
-    if (this.#cpu !== null) ffi.setAffinity(tid, [this.#cpu]);
     const ctx = new PtraceContext(tid, as);
     this.#contexts.set(tid, ctx);
+    as.threads.add(ctx);
     if (!this.#stubs.has(as.pid)) this.#stubs.set(as.pid, as);
     return ctx;
+  }
+
+  /** A parked host thread is taken out of its stub's parking (to be reused, or because it died). */
+  unpark(tid: number): void {
+    const as = this.#parkedIn.get(tid);
+    if (as === undefined) return;
+    this.#parkedIn.delete(tid);
+    const i = as.parked.indexOf(tid);
+    if (i >= 0) as.parked.splice(i, 1);
+  }
+
+  /** Drops a context whose host thread is gone (its exit, if any, is ignored when it comes). */
+  forget(ctx: PtraceContext): void {
+    this.#contexts.delete(ctx.tid);
+    ctx.addressSpace.threads.delete(ctx);
   }
 
   /** Ends one thread; the last thread of a stub takes the stub with it. */
   releaseContext(ctx: PtraceContext): void {
     if (!this.#contexts.has(ctx.tid)) return;
     const as = ctx.addressSpace;
-    const others = [...this.#contexts.values()].some((c) => c !== ctx && c.addressSpace === as);
-    if (!others) {
+    if (as.threads.size === 1) {
       as.release();
       return;
     }
     this.#contexts.delete(ctx.tid);
+    as.threads.delete(ctx);
     if (ctx.running) {
       ffi.ptrace(ffi.PTRACE_INTERRUPT, ctx.tid, 0, 0);
       for (;;) {
@@ -446,26 +717,56 @@ export class PtracePlatform implements Platform {
       ctx.running = false;
       ctx.invalidate();
     }
+    if (as.parked.length < MAX_PARKED_THREADS) {
+      as.parked.push(ctx.tid);
+      this.#parkedIn.set(ctx.tid, as);
+      return;
+    }
     as.exitThread(ctx);
+    this.#dying.add(ctx.tid);
   }
 
+  /**
+   * Kills a stub. Its threads' exits are collected later, with the other stops (or by shutdown):
+   * waiting here would cost a switch to the dying stub and its teardown on every exit.
+   */
   releaseStub(as: StubAddressSpace): void {
     ffi.kill(as.pid, SIGKILL);
-    // Reap every thread of the stub now, so that no host process outlives the address space.
-    for (const [tid, ctx] of this.#contexts) {
-      if (ctx.addressSpace === as) {
-        this.#contexts.delete(tid);
-        if (tid !== as.pid) ffi.waitpid(tid, ffi.__WALL);
-      }
+    // The leader last: the host reports a thread group leader's exit only once every other
+    // thread of the group is reaped, so shutdown must wait for them first.
+    for (const ctx of as.threads) {
+      this.#contexts.delete(ctx.tid);
+      if (ctx.tid !== as.pid) this.#dying.add(ctx.tid);
     }
-    for (;;) {
-      const w = ffi.waitpid(as.pid, ffi.__WALL);
-      if (w === "eintr") continue;
-      if (w === null) continue;
-      if ((w.status & 0xff) === 0x7f) continue; // a last stop before the kill took effect
-      break;
+    for (const tid of as.parked) {
+      this.#dying.add(tid);
+      this.#parkedIn.delete(tid);
     }
+    this.#dying.add(as.pid);
+    as.threads.clear();
+    as.parked.length = 0;
     this.#stubs.delete(as.pid);
+  }
+
+  /** Waits until host thread `tid` has exited (it was killed or told to exit). */
+  #reap(tid: number): void {
+    for (;;) {
+      let w;
+      try {
+        w = ffi.waitpid(tid, ffi.__WALL);
+      } catch {
+        return; // ECHILD: already collected
+      }
+      if (w === "eintr" || w === null) continue;
+      if ((w.status & 0xff) === 0x7f) {
+        // A stop reported before the exit (a host signal, an event): let it go on dying.
+        try {
+          ffi.ptrace(ffi.PTRACE_CONT, tid, 0, 0);
+        } catch { /* killed meanwhile */ }
+        continue;
+      }
+      return;
+    }
   }
 
   resume(ctx: Context): void {
@@ -477,10 +778,24 @@ export class PtracePlatform implements Platform {
 
   #decode(pid: number, status: number): Stop | null {
     const ctx = this.#contexts.get(pid);
-    if (!ctx) return null; // a thread we already forgot (killed stub)
+    if (!ctx) {
+      // A parked thread killed from outside: never hand its tid out again (the host may reuse it).
+      if ((status & 0xff) !== 0x7f) this.unpark(pid);
+      if (this.#dying.has(pid)) {
+        if ((status & 0xff) !== 0x7f) this.#dying.delete(pid);
+        else {
+          // Stopped on its way out (a host signal before its exit ran): let it go on.
+          try {
+            ffi.ptrace(ffi.PTRACE_CONT, pid, 0, 0);
+          } catch { /* killed meanwhile */ }
+        }
+      }
+      return null; // a thread we already forgot (killed stub, exited thread)
+    }
     ctx.running = false;
     if ((status & 0xff) !== 0x7f) {
       this.#contexts.delete(pid);
+      ctx.addressSpace.threads.delete(ctx);
       return { ctx, reason: { kind: "gone", status } };
     }
     const sig = (status >> 8) & 0xff;
@@ -548,6 +863,20 @@ export class PtracePlatform implements Platform {
 
   shutdown(): void {
     for (const as of [...this.#stubs.values()]) as.release();
+    this.#zygote = null;
+    for (const tid of [...this.#dying]) this.#reap(tid);
+    this.#dying.clear();
+    // Stubs whose host parent was another stub come back as zombies of the sentry (a subreaper)
+    // once that parent died: reap them, so that no host process outlives the sandbox.
+    for (;;) {
+      let w;
+      try {
+        w = ffi.waitpid(-1, ffi.__WALL | ffi.WNOHANG);
+      } catch {
+        break; // ECHILD: nothing left
+      }
+      if (w === null) break;
+    }
     if (this.#stubDir !== "") {
       try {
         Deno.removeSync(this.#stubDir, { recursive: true });

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { PtracePlatform } from "./ptrace.ts";
-import { STUB_BASE } from "./stub_elf.ts";
+import { STUB_BASE, STUB_SIZE } from "./stub_elf.ts";
+import { hostClose as ffiClose, hostOpen as ffiOpen, O_RDONLY } from "./_ffi.ts";
 
 const CODE = 0x400000;
 
@@ -16,6 +17,33 @@ function liveChildren(): number[] {
     } catch { /* exited meanwhile */ }
   }
   return out;
+}
+
+/** Every process below this one (stubs are forked from a zygote stub, so not all are children). */
+function liveDescendants(): number[] {
+  const parentOf = new Map<number, number>();
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
+      parentOf.set(Number(e.name), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
+    } catch { /* exited meanwhile */ }
+  }
+  const out: number[] = [];
+  for (const pid of parentOf.keys()) {
+    for (let q = parentOf.get(pid); q !== undefined && q > 1; q = parentOf.get(q)) {
+      if (q === Deno.pid) {
+        out.push(pid);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+/** The host pid behind an address space (a platform detail the tests look at through /proc). */
+function stubPid(ctx: { addressSpace: unknown }): number {
+  return (ctx.addressSpace as { pid: number }).pid;
 }
 
 Deno.test("a stub stops at every application syscall without the host running it", () => {
@@ -38,11 +66,15 @@ Deno.test("a stub stops at every application syscall without the host running it
     assert.equal(s2?.ctx.syscall.nr, 60);
     // The emulated getpid's result reached the application, and exit did not run on the host.
     assert.equal(s2?.ctx.syscall.arg(0), 4242);
+    // The zygote every address space is forked from is the only child; it and the stub are
+    // the only processes below us.
     assert.equal(liveChildren().length, 1);
+    assert.equal(liveDescendants().length, 2);
   } finally {
     p.shutdown();
   }
   assert.equal(liveChildren().length, 0);
+  assert.equal(liveDescendants().length, 0);
 });
 
 Deno.test("a NULL dereference in the stub is reported as a SIGSEGV fault at address 0", () => {
@@ -66,16 +98,114 @@ Deno.test("a NULL dereference in the stub is reported as a SIGSEGV fault at addr
   }
 });
 
-Deno.test("only the stub page is left in a new address space", () => {
+Deno.test("only the stub's pages are left in a new address space", () => {
   const p = new PtracePlatform();
   try {
     const ctx = p.newAddressSpace();
     const buf = new Uint8Array(1);
     assert.equal(ctx.addressSpace.read(STUB_BASE, buf), 1);
-    // Nothing else the host mapped (stack, vDSO) is readable.
-    const maps = liveChildren().map((pid) => Deno.readTextFileSync(`/proc/${pid}/maps`)).join("");
+    // Nothing else the host mapped (stack, vDSO) is left: the code page and the data page.
+    const maps = Deno.readTextFileSync(`/proc/${stubPid(ctx)}/maps`);
     const lines = maps.trim().split("\n").filter((l) => !l.includes("[vsyscall]"));
-    assert.equal(lines.length, 1);
+    assert.equal(lines.length, 2);
+    for (const l of lines) {
+      const [start, end] = l.split(" ")[0]!.split("-").map((x) => parseInt(x, 16));
+      assert.ok(start! >= STUB_BASE && end! <= STUB_BASE + STUB_SIZE, l);
+    }
+    // The only host descriptor in the stub is its pidfd of the sentry (for pidfd_getfd).
+    assert.equal([...Deno.readDirSync(`/proc/${stubPid(ctx)}/fd`)].length, 1);
+  } finally {
+    p.shutdown();
+  }
+});
+
+Deno.test("a host file maps into a stub with no descriptor left behind", () => {
+  const p = new PtracePlatform();
+  const path = Deno.makeTempFileSync();
+  try {
+    Deno.writeTextFileSync(path, "hello from the host");
+    const ctx = p.newAddressSpace();
+    const as = ctx.addressSpace;
+    const n = ffiOpen(path, O_RDONLY);
+    try {
+      assert.equal(as.mapHostFile(ctx, { addr: CODE, len: 4096, prot: 1, shared: false, hostFd: n, offset: 0 }), 0);
+      const got = new Uint8Array(19);
+      assert.equal(as.read(CODE, got), 19);
+      assert.equal(new TextDecoder().decode(got), "hello from the host");
+      assert.equal([...Deno.readDirSync(`/proc/${stubPid(ctx)}/fd`)].length, 1);
+      // With another thread running application code (here: jmp $), the three syscalls run
+      // as separate injections, never from the data page that thread could write.
+      as.mapAnonymous(ctx, 0x500000, 4096, 7, false);
+      as.write(0x500000, new Uint8Array([0xeb, 0xfe]));
+      const spinner = as.newThread(ctx);
+      spinner.regs.set("rip", 0x500000);
+      spinner.markRegsDirty();
+      p.resume(spinner);
+      assert.equal(as.mapHostFile(ctx, { addr: CODE + 8192, len: 4096, prot: 1, shared: false, hostFd: n, offset: 0 }), 0);
+      assert.equal(as.read(CODE + 8192, got), 19);
+      assert.equal(new TextDecoder().decode(got), "hello from the host");
+      assert.equal([...Deno.readDirSync(`/proc/${stubPid(ctx)}/fd`)].length, 1);
+      // A bad descriptor fails cleanly (pidfd_getfd's EBADF) and maps nothing.
+      assert.equal(as.mapHostFile(ctx, { addr: CODE + 4096, len: 4096, prot: 1, shared: false, hostFd: 999, offset: 0 }), -9);
+      assert.equal(as.read(CODE + 4096, got), 0);
+    } finally {
+      ffiClose(n);
+    }
+  } finally {
+    Deno.removeSync(path);
+    p.shutdown();
+  }
+});
+
+Deno.test("deferred mappings run together at the flush and report the first error", () => {
+  const p = new PtracePlatform();
+  try {
+    const ctx = p.newAddressSpace();
+    const as = ctx.addressSpace;
+    as.deferMappings(ctx);
+    assert.equal(as.mapAnonymous(ctx, CODE, 8192, 3, false), 0);
+    assert.equal(as.protect(ctx, CODE + 4096, 4096, 1), 0);
+    // Not mapped yet: the host has not run anything.
+    assert.equal(Deno.readTextFileSync(`/proc/${stubPid(ctx)}/maps`).includes("00400000-"), false);
+    assert.equal(as.flushMappings(), 0);
+    const maps = Deno.readTextFileSync(`/proc/${stubPid(ctx)}/maps`);
+    assert.match(maps, /00400000-00401000 rw-p/);
+    assert.match(maps, /00401000-00402000 r--p/);
+    // A read in the middle of a deferral runs what came before it.
+    as.deferMappings(ctx);
+    as.mapAnonymous(ctx, CODE + 8192, 4096, 3, false);
+    assert.equal(as.write(CODE + 8192, new Uint8Array([5])), 1);
+    // An error (an unaligned address: EINVAL) is reported by the flush; later ops still ran.
+    as.mapAnonymous(ctx, CODE + 12288 + 1, 4096, 3, false);
+    as.mapAnonymous(ctx, CODE + 16384, 4096, 3, false);
+    assert.equal(as.flushMappings(), -22);
+    assert.equal(as.read(CODE + 16384, new Uint8Array(1)), 1);
+    // Segments of one file share one descriptor in the stub; another file gets its own.
+    const path = Deno.makeTempFileSync();
+    Deno.writeFileSync(path, new Uint8Array(8192).map((_, i) => (i < 4096 ? 1 : 2)));
+    const f1 = ffiOpen(path, O_RDONLY), f2 = ffiOpen(path, O_RDONLY);
+    try {
+      as.deferMappings(ctx);
+      as.mapHostFile(ctx, { addr: 0x800000, len: 4096, prot: 1, shared: false, hostFd: f1, offset: 4096 });
+      as.mapHostFile(ctx, { addr: 0x801000, len: 4096, prot: 1, shared: false, hostFd: f1, offset: 0 });
+      as.mapHostFile(ctx, { addr: 0x802000, len: 4096, prot: 1, shared: false, hostFd: f2, offset: 4096 });
+      assert.equal(as.flushMappings(), 0);
+      const b = new Uint8Array(1);
+      for (const [addr, want] of [[0x800000, 2], [0x801000, 1], [0x802000, 2]]) {
+        as.read(addr!, b);
+        assert.equal(b[0], want);
+      }
+      assert.equal([...Deno.readDirSync(`/proc/${stubPid(ctx)}/fd`)].length, 1);
+    } finally {
+      ffiClose(f1);
+      ffiClose(f2);
+      Deno.removeSync(path);
+    }
+    // More entries than one batch table holds.
+    as.deferMappings(ctx);
+    for (let i = 0; i < 150; i++) as.mapAnonymous(ctx, 0x1000000 + i * 8192, 4096, 3, false);
+    assert.equal(as.flushMappings(), 0);
+    assert.equal(as.read(0x1000000 + 149 * 8192, new Uint8Array(1)), 1);
   } finally {
     p.shutdown();
   }
@@ -116,12 +246,15 @@ Deno.test("a forked address space has its own copy of the memory", () => {
     assert.equal(s?.ctx, child);
     assert.equal(s?.ctx.syscall.nr, 39);
     assert.equal(liveChildren().length, 1); // the fork is the stub's child, not ours
+    // A released stub is gone once the platform shuts down, however far its exit got.
+    child.addressSpace.release();
   } finally {
     p.shutdown();
   }
+  assert.equal(liveDescendants().length, 0);
 });
 
-Deno.test("a new thread shares memory and ends alone when released", () => {
+Deno.test("a new thread shares memory, and a released one is parked for the next new thread", () => {
   const p = new PtracePlatform();
   try {
     const ctx = p.newAddressSpace();
@@ -133,14 +266,33 @@ Deno.test("a new thread shares memory and ends alone when released", () => {
     const got = new Uint8Array(1);
     th.addressSpace.read(CODE + 100, got);
     assert.equal(got[0], 7);
+    const tasks = () => [...Deno.readDirSync(`/proc/${stubPid(ctx)}/task`)].length;
+    assert.equal(tasks(), 2);
     th.release();
-    // The first thread still runs syscalls.
+    // The host thread stays, stopped, for the next new thread, which gets the parent's FPU
+    // state as a host clone would give it (here: MXCSR with a rounding mode set).
+    assert.equal(tasks(), 2);
+    const fp = ctx.getFpState();
+    const fv = new DataView(fp.buffer);
+    fv.setUint32(24, 0x7f80, true); // MXCSR: round toward zero
+    fv.setUint8(512, fv.getUint8(512) | 2); // XSAVE header: the SSE state is not in its init state
+    ctx.setFpState(fp);
+    const th2 = as.newThread(ctx);
+    assert.equal(tasks(), 2);
+    assert.equal(new DataView(th2.getFpState().buffer).getUint32(24, true), 0x7f80);
+    // Both threads run syscalls.
     as.write(CODE, new Uint8Array([0xb8, 39, 0, 0, 0, 0x0f, 0x05]));
-    ctx.regs.set("rip", CODE);
-    ctx.markRegsDirty();
-    p.resume(ctx);
-    assert.equal(p.waitStop(1e9)?.ctx, ctx);
+    for (const c of [ctx, th2]) {
+      c.regs.set("rip", CODE);
+      c.markRegsDirty();
+      p.resume(c);
+      const s = p.waitStop(1e9);
+      assert.equal(s?.reason.kind, "syscall");
+      assert.equal(s?.ctx, c);
+    }
   } finally {
     p.shutdown();
   }
+  // Shutdown reaps a stub with several threads (the leader's exit comes last on the host).
+  assert.equal(liveDescendants().length, 0);
 });

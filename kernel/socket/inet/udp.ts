@@ -87,6 +87,11 @@ export class UdpSocketFile extends InetSocketFile {
     this.sock.wildcardVersion = this.wildcardVersion;
   }
 
+  /** 65535 less the IP and UDP headers (IPv6 has no 20-byte header in its payload length). */
+  override maxMessageSize(): number {
+    return this.family === C.AF_INET ? UDP_MAX_PAYLOAD : 65527;
+  }
+
   bind(_t: Task, addr: Uint8Array): void {
     const ep = parseSockaddr(this.family, addr);
     if (ep === "unspec" && this.family !== C.AF_INET) throw EINVAL;

@@ -15,13 +15,18 @@
  * @module
  */
 
-import { EAGAIN, EFAULT, EINVAL } from "../../errno.ts";
+import { EAGAIN, EFAULT, EFBIG, EINVAL, EPIPE } from "../../errno.ts";
 import type { Task } from "../../task.ts";
-import { O_NONBLOCK, SEEK_CUR } from "../../../abi/linux/file.ts";
+import { O_APPEND, O_NONBLOCK, S_ISGID, S_ISUID, SEEK_CUR } from "../../../abi/linux/file.ts";
+import { RLIMIT_FSIZE } from "../../../abi/linux/limits.ts";
+import { SI_USER, SIGPIPE, SIGXFSZ } from "../../../abi/linux/signal.ts";
 import { PROT_WRITE } from "../../../abi/linux/mm.ts";
 import { checkReadable, checkWritable, type FileDescription } from "../../../vfs/mod.ts";
+import { PIPE_BUF, PipeEnd } from "../../../vfs/pipe.ts";
 import { EVENT_IN, EVENT_OUT } from "../../../waiter/mod.ts";
 import { block, type SyscallResult } from "./support.ts";
+import { TtyFile } from "../../../vfs/tty/mod.ts";
+import { ttyRead, ttyWrite } from "./_tty.ts";
 
 /** Linux caps one read or write at INT_MAX rounded down to a page. */
 export const MAX_RW_COUNT = 0x7fff_f000;
@@ -52,18 +57,132 @@ export function retryOrBlock(file: FileDescription, events: number, op: () => nu
 /** Implements the common part of read(2), pread64(2), readv(2), preadv(2). */
 export function readSyscall(t: Task, file: FileDescription, segs: IoSegment[], offset: number | null): SyscallResult {
   checkReadable(file);
+  if (file instanceof TtyFile) return ttyRead(t, file, segs, offset);
   return retryOrBlock(file, EVENT_IN, () => readToUser(t, file, segs, offset));
 }
 
 /** Implements the common part of write(2), pwrite64(2), writev(2), pwritev(2). */
 export function writeSyscall(t: Task, file: FileDescription, segs: IoSegment[], offset: number | null): SyscallResult {
   checkWritable(file);
-  return retryOrBlock(file, EVENT_OUT, () => writeFromUser(t, file, segs, offset));
+  const limited = limitFileSize(t, file, segs, offset);
+  const loc = file.location();
+  if (loc !== null && (loc.dentry.mode & (S_ISUID | S_ISGID)) !== 0 && totalLength(limited) > 0) {
+    t.kernel.vfs.removePrivs(t.creds, loc.dentry);
+  }
+  if (file instanceof TtyFile) return ttyWrite(t, file, limited, offset);
+  if (file instanceof PipeEnd) return pipeWrite(t, file, limited);
+  return retryOrBlock(file, EVENT_OUT, () => writeFromUser(t, file, limited, offset));
+}
+
+/**
+ * RLIMIT_FSIZE, as Linux's generic_write_check_limits: a write to a regular file that starts
+ * at or past the soft limit raises SIGXFSZ at the caller and fails with EFBIG; one that would
+ * cross the limit is cut there. Empty writes pass.
+ */
+function limitFileSize(t: Task, file: FileDescription, segs: IoSegment[], offset: number | null): IoSegment[] {
+  const loc = file.location();
+  if (loc === null || !loc.dentry.isRegular) return segs;
+  const limit = t.tg.limits.soft(RLIMIT_FSIZE);
+  if (limit === Infinity) return segs;
+  const total = totalLength(segs);
+  if (total === 0) return segs;
+  const pos = offset ?? ((file.flags & O_APPEND) ? file.stat().size : file.offset);
+  if (pos >= limit) {
+    raiseSigxfsz(t);
+    throw EFBIG;
+  }
+  return pos + total <= limit ? segs : truncateSegments(segs, limit - pos);
+}
+
+/** Sends SIGXFSZ to the calling thread (Linux's send_sig(SIGXFSZ, current, 0)). */
+export function raiseSigxfsz(t: Task): void {
+  t.kernel.sendSignal(t.tg, SIGXFSZ, { code: SI_USER, pid: t.tg.tgid, uid: t.creds.uid }, t);
+}
+
+/** The first n bytes of segs. */
+function truncateSegments(segs: IoSegment[], n: number): IoSegment[] {
+  const out: IoSegment[] = [];
+  for (const s of segs) {
+    if (n <= 0) break;
+    out.push({ addr: s.addr, len: Math.min(s.len, n) });
+    n -= s.len;
+  }
+  return out;
+}
+
+/**
+ * What a blocking pipe write keeps between runs: the bytes already written. The kernel's
+ * signal delivery reads `partial`: an interrupted write with progress returns that count.
+ */
+interface PipeWriteState {
+  partial: number;
+}
+
+/**
+ * write(2) to a pipe, as Linux's pipe_write: takes what fits (see vfs/pipe.ts for where bytes
+ * go and why a write of at most PIPE_BUF bytes is atomic); without O_NONBLOCK, waits for room
+ * until every byte is written, keeping the count in t.syscallState. Ends early with the count
+ * so far: O_NONBLOCK and a full pipe, a signal (kernel), a bad buffer, no reader left (EPIPE
+ * with nothing written; SIGPIPE in either case).
+ */
+function pipeWrite(t: Task, file: PipeEnd, segs: IoSegment[]): SyscallResult {
+  const p = file.pipe;
+  const total = totalLength(segs);
+  if (total === 0) return 0;
+  let done = (t.syscallState as PipeWriteState | null)?.partial ?? 0;
+  for (;;) {
+    if (p.readers === 0) {
+      if (done === 0) throw EPIPE; // the kernel raises SIGPIPE for a write-family EPIPE
+      t.kernel.sendSignal(t.tg, SIGPIPE, {}, t);
+      return done;
+    }
+    const want = p.writable(total - done);
+    if (want === 0) {
+      if (file.flags & O_NONBLOCK) {
+        if (done === 0) throw EAGAIN;
+        return done;
+      }
+      t.syscallState = { partial: done } satisfies PipeWriteState;
+      return block([file.waitQueue], EVENT_OUT);
+    }
+    const buf = new Uint8Array(want);
+    const got = gatherPrefix(t, segs, done, buf);
+    if (got < want) {
+      // A fault: the whole pages before it go in (the count is Linux's up to the page).
+      const k = got - (got % PIPE_BUF);
+      if (k > 0) p.append(buf.subarray(0, k), k, file.packetMode);
+      if (done + k === 0) throw EFAULT;
+      return done + k;
+    }
+    p.append(buf, total - done, file.packetMode);
+    done += want;
+    if (done === total) return done;
+  }
+}
+
+/** Copies bytes of the segments from position `from` on into buf; returns how many could be read. */
+function gatherPrefix(t: Task, segs: IoSegment[], from: number, buf: Uint8Array): number {
+  let pos = 0, o = 0;
+  for (const s of segs) {
+    if (o >= buf.length) break;
+    if (pos + s.len <= from) {
+      pos += s.len;
+      continue;
+    }
+    const skip = Math.max(0, from - pos);
+    const n = Math.min(s.len - skip, buf.length - o);
+    const got = t.mm.read(s.addr + skip, buf.subarray(o, o + n));
+    o += got;
+    pos += s.len;
+    if (got < n) break;
+  }
+  return o;
 }
 
 /** Reads from file into the segments in order; see the module doc for partial results. */
 export function readToUser(t: Task, file: FileDescription, segs: IoSegment[], offset: number | null): number {
   if (totalLength(segs) === 0) return file.read(new Uint8Array(0), offset);
+  if (file.messageOriented) return readMessage(t, file, segs);
   let done = 0;
   let off = offset;
   for (const s of segs) {
@@ -103,6 +222,7 @@ export function readToUser(t: Task, file: FileDescription, segs: IoSegment[], of
 /** Writes the segments to file in order; see the module doc for partial results. */
 export function writeFromUser(t: Task, file: FileDescription, segs: IoSegment[], offset: number | null): number {
   if (totalLength(segs) === 0) return file.write(new Uint8Array(0), offset);
+  if (file.messageOriented) return file.write(gatherFromUser(t, segs), null);
   let done = 0;
   let off = offset;
   for (const s of segs) {
@@ -131,6 +251,55 @@ export function writeFromUser(t: Task, file: FileDescription, segs: IoSegment[],
     }
   }
   return done;
+}
+
+/**
+ * Gathers the segments into one buffer, for a message-oriented file: EFAULT if any byte of
+ * them cannot be read (a message is never sent in part).
+ */
+export function gatherFromUser(t: Task, segs: IoSegment[]): Uint8Array {
+  const buf = new Uint8Array(totalLength(segs));
+  let o = 0;
+  for (const s of segs) {
+    if (s.len === 0) continue;
+    if (t.mm.read(s.addr, buf.subarray(o, o + s.len)) !== s.len) throw EFAULT;
+    o += s.len;
+  }
+  return buf;
+}
+
+/**
+ * Scatters data over the segments in order; returns the bytes that landed (EFAULT when none
+ * did and there were some to copy).
+ */
+export function scatterToUser(t: Task, segs: IoSegment[], data: Uint8Array): number {
+  let o = 0;
+  for (const s of segs) {
+    if (o >= data.length) break;
+    const n = Math.min(s.len, data.length - o);
+    if (n === 0) continue;
+    const landed = t.mm.write(s.addr, data.subarray(o, o + n));
+    o += landed;
+    if (landed < n) {
+      if (o === 0) throw EFAULT;
+      break;
+    }
+  }
+  return o;
+}
+
+/** One read() of a whole message into the segments (the rest of a longer message is lost). */
+function readMessage(t: Task, file: FileDescription, segs: IoSegment[]): number {
+  let room = 0;
+  for (const s of segs) {
+    const w = writablePrefix(t, s.addr, s.len);
+    room += w;
+    if (w < s.len) break;
+  }
+  if (room === 0) throw EFAULT;
+  const buf = new Uint8Array(Math.min(room, totalLength(segs)));
+  const n = file.read(buf, null);
+  return scatterToUser(t, segs, buf.subarray(0, n));
 }
 
 /**

@@ -18,14 +18,14 @@ import { UNBLOCKABLE } from "../../task_signals.ts";
 import { readTimespecNs } from "./_time.ts";
 import { block, supported, type SyscallEntry, type SyscallFn, type SyscallResult } from "./support.ts";
 
-interface PollState {
+export interface PollState {
   deadlineNs: number | null;
   /** True when ppoll/pselect replaced the signal mask (restored when the call returns). */
   maskSwapped: boolean;
 }
 
 /** Starts (or continues) a wait: computes the deadline once and swaps the mask if asked. */
-function pollState(t: Task, timeoutNs: () => number | null, mask: () => bigint | null): PollState {
+export function pollState(t: Task, timeoutNs: () => number | null, mask: () => bigint | null): PollState {
   let st = t.syscallState as PollState | null;
   if (st === null) {
     const ns = timeoutNs();
@@ -41,7 +41,7 @@ function pollState(t: Task, timeoutNs: () => number | null, mask: () => bigint |
 }
 
 /** The call returns (not through a signal): put the caller's mask back. */
-function finish(t: Task, st: PollState, result: number): number {
+export function finish(t: Task, st: PollState, result: number): number {
   if (st.maskSwapped && t.savedMask !== null) {
     t.sigmask = t.savedMask;
     t.savedMask = null;
@@ -49,7 +49,7 @@ function finish(t: Task, st: PollState, result: number): number {
   return result;
 }
 
-function expired(st: PollState): boolean {
+export function expired(st: PollState): boolean {
   return st.deadlineNs !== null && monotonicNs() >= st.deadlineNs;
 }
 
@@ -57,7 +57,7 @@ function optionalTimespecNs(t: Task, addr: number): number | null {
   return addr === 0 ? null : readTimespecNs(t, addr);
 }
 
-function readSigmask(t: Task, addr: number, size: number): bigint | null {
+export function readSigmask(t: Task, addr: number, size: number): bigint | null {
   if (addr === 0) return null;
   if (size !== 8) throw EINVAL;
   return t.copyInU64(addr);

@@ -1,6 +1,6 @@
-/** Thread setup: arch_prctl(2), set_robust_list(2), rseq(2). */
+/** Thread setup: arch_prctl(2), set_robust_list(2), get_robust_list(2), rseq(2). */
 
-import { EFAULT, EINVAL, ENOSYS } from "../../errno.ts";
+import { EFAULT, EINVAL, ENOSYS, EPERM, ESRCH } from "../../errno.ts";
 import { partial, supported, type SyscallEntry, type SyscallFn } from "./support.ts";
 
 const ARCH_SET_GS = 0x1001, ARCH_SET_FS = 0x1002, ARCH_GET_FS = 0x1003, ARCH_GET_GS = 0x1004;
@@ -34,6 +34,17 @@ const sysSetRobustList: SyscallFn = (t, a) => {
   return 0;
 };
 
+/** Implements get_robust_list(2): the head a thread registered, for itself or (root, same uid) another. */
+const sysGetRobustList: SyscallFn = (t, a) => {
+  const pid = a.int(0);
+  const target = pid === 0 ? t : t.kernel.tasks.get(pid);
+  if (!target) throw ESRCH;
+  if (target.tg !== t.tg && !t.creds.isRoot && target.creds.uid !== t.creds.euid) throw EPERM;
+  t.copyOutU64(a.pointer(1), target.robustList);
+  t.copyOutU64(a.pointer(2), 24);
+  return 0;
+};
+
 /** rseq(2) is refused: glibc then works without it. */
 const sysRseq: SyscallFn = () => {
   throw ENOSYS;
@@ -42,5 +53,6 @@ const sysRseq: SyscallFn = () => {
 export const table: Record<number, SyscallEntry> = {
   158: supported("arch_prctl", sysArchPrctl),
   273: supported("set_robust_list", sysSetRobustList),
+  274: supported("get_robust_list", sysGetRobustList),
   334: partial("rseq", sysRseq, "returns ENOSYS; libc falls back"),
 };

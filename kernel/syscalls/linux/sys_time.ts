@@ -1,9 +1,10 @@
 /** Clocks and sleeping: clock_gettime(2), gettimeofday(2), time(2), nanosleep(2), ... */
 
-import { EINVAL } from "../../errno.ts";
+import { EINVAL, EOPNOTSUPP } from "../../errno.ts";
 import { clockNs, monotonicNs, realtimeNs } from "../../time.ts";
 import type { Task } from "../../task.ts";
 import { readTimespecNs } from "./_time.ts";
+import { cpuClockNs, decodeCpuClock } from "../../cpu_time.ts";
 import { block, supported, type SyscallEntry, type SyscallFn, type SyscallResult } from "./support.ts";
 
 const TIMER_ABSTIME = 1;
@@ -16,18 +17,25 @@ function timespec(ns: bigint): Uint8Array {
   return b;
 }
 
-/** Implements clock_gettime(2). */
-const sysClockGettime: SyscallFn = (t, a) => {
-  const ns = clockNs(a.int(0), t.kernel.bootNs);
+/** The time of any clock t may read: the wall clocks, or a CPU-time clock (cpu_time.ts). */
+function anyClockNs(t: Task, clock: number): bigint {
+  const cpu = decodeCpuClock(t, clock, EINVAL);
+  if (cpu !== null) return BigInt(Math.floor(cpuClockNs(cpu)));
+  const ns = clockNs(clock, t.kernel.bootNs);
   if (ns === null) throw EINVAL;
-  t.copyOut(a.pointer(1), timespec(ns));
+  return ns;
+}
+
+/** Implements clock_gettime(2), CPU-time clocks included. */
+const sysClockGettime: SyscallFn = (t, a) => {
+  t.copyOut(a.pointer(1), timespec(anyClockNs(t, a.int(0))));
   return 0;
 };
 
 /** Implements clock_getres(2): 1 ns for high-resolution clocks, a tick (4 ms) for coarse ones. */
 const sysClockGetres: SyscallFn = (t, a) => {
   const clock = a.int(0);
-  if (clockNs(clock, t.kernel.bootNs) === null) throw EINVAL;
+  if (decodeCpuClock(t, clock, EINVAL) === null && clockNs(clock, t.kernel.bootNs) === null) throw EINVAL;
   const res = clock === 5 || clock === 6 ? 4_000_000n : 1n;
   if (a.pointer(1) !== 0) t.copyOut(a.pointer(1), timespec(res));
   return 0;
@@ -55,13 +63,23 @@ const sysTime: SyscallFn = (t, a) => {
 };
 
 /**
+ * A sleep's progress: its absolute deadline, and where to write the time left if a signal
+ * handler interrupts it (Kernel.#interruptSyscall writes `rem`; 0 for none). A stop and continue
+ * runs the sleep again towards the same deadline, as Linux's restart_block does.
+ */
+export interface SleepState {
+  deadlineNs: number;
+  remAddr: number;
+}
+
+/**
  * Sleeps until a monotonic deadline kept in t.syscallState, so that the syscall can run again
  * after every wake-up without drifting.
  */
-function sleepUntil(t: Task, firstDeadline: () => number): SyscallResult {
-  let st = t.syscallState as { deadlineNs: number } | null;
+function sleepUntil(t: Task, firstDeadline: () => number, remAddr = 0): SyscallResult {
+  let st = t.syscallState as SleepState | null;
   if (st === null) {
-    st = { deadlineNs: firstDeadline() };
+    st = { deadlineNs: firstDeadline(), remAddr };
     t.syscallState = st;
   }
   if (monotonicNs() >= st.deadlineNs) return 0;
@@ -72,7 +90,7 @@ function sleepUntil(t: Task, firstDeadline: () => number): SyscallResult {
 const sysNanosleep: SyscallFn = (t, a) => {
   if (t.syscallState === null) {
     const ns = readTimespecNs(t, a.pointer(0));
-    return sleepUntil(t, () => monotonicNs() + Number(ns));
+    return sleepUntil(t, () => monotonicNs() + Number(ns), a.pointer(1));
   }
   return sleepUntil(t, () => 0);
 };
@@ -81,13 +99,15 @@ const sysNanosleep: SyscallFn = (t, a) => {
 const sysClockNanosleep: SyscallFn = (t, a) => {
   if (t.syscallState !== null) return sleepUntil(t, () => 0);
   const clock = a.int(0), flags = a.int(1);
+  // Sleeping on a CPU-time clock is not supported (Linux allows a process clock).
+  if (clock === 2 || clock < 0) throw EOPNOTSUPP;
   if (clockNs(clock, t.kernel.bootNs) === null || clock === 3) throw EINVAL;
   const ns = BigInt(readTimespecNs(t, a.pointer(2)));
   return sleepUntil(t, () => {
     if (!(flags & TIMER_ABSTIME)) return monotonicNs() + Number(ns);
     const now = clockNs(clock, t.kernel.bootNs)!;
     return monotonicNs() + Number(ns - now);
-  });
+  }, (flags & TIMER_ABSTIME) ? 0 : a.pointer(3));
 };
 
 

@@ -3,36 +3,82 @@
 import { EINVAL } from "../../errno.ts";
 import {
   checkWait4Options, checkWaitidOptions, P_ALL, P_PGID, P_PID, selectorFromPid, waitForChild,
-  WEXITED, WNOHANG,
+  type WaitOutcome, WEXITED, WNOHANG,
 } from "../../task_wait.ts";
+import type { Task } from "../../task.ts";
+import { encodeRusage, groupCpu } from "../../cpu_time.ts";
 import { block, supported, type SyscallEntry, type SyscallFn } from "./support.ts";
+import {
+  CLD_CONTINUED, CLD_DUMPED, CLD_EXITED, CLD_KILLED, CLD_STOPPED, SIGCHLD, SIGCONT,
+} from "../../../abi/linux/signal.ts";
 
-const SIGCHLD = 17;
-const CLD_EXITED = 1, CLD_KILLED = 2, CLD_DUMPED = 3;
+/**
+ * The struct rusage of a waited-for child: for a reaped one its times and its reaped
+ * descendants' (what RUSAGE_CHILDREN gains), for a stopped or continued one its times so far.
+ */
+function writeChildRusage(t: Task, addr: number, r: Exclude<WaitOutcome, { kind: "none" }>): void {
+  const c = r.child;
+  if (r.kind === "reaped") {
+    const cpu = { userNs: c.userNs + c.childUserNs, sysNs: c.sysNs + c.childSysNs };
+    t.copyOut(addr, encodeRusage(cpu, Math.max(c.maxRssKb, c.childMaxRssKb)));
+  } else {
+    t.copyOut(addr, encodeRusage(groupCpu(c), c.maxRssKb));
+  }
+}
 
-/** Implements wait4(2). rusage is reported as zeros until CPU accounting exists. */
+/** Implements wait4(2): exited children, stopped ones with WUNTRACED, continued with WCONTINUED. */
 const sysWait4: SyscallFn = (t, a) => {
   const pid = a.int(0), statusAddr = a.pointer(1), options = a.int(2), rusage = a.pointer(3);
   checkWait4Options(options);
   if (pid === -0x80000000) throw EINVAL;
-  const r = waitForChild(t, selectorFromPid(t, pid), options);
+  const r = waitForChild(t, selectorFromPid(t, pid), options | WEXITED);
   if (r.kind === "none") {
     if (options & WNOHANG) return 0;
     return block([t.tg.childWaitQueue], 1);
   }
   if (statusAddr !== 0) t.copyOutU32(statusAddr, r.status);
-  if (rusage !== 0) t.copyOut(rusage, new Uint8Array(144));
+  if (rusage !== 0) writeChildRusage(t, rusage, r);
   return r.child.tgid;
 };
 
-/** Implements waitid(2) for exited children. */
+/** The siginfo waitid(2) fills in: si_code CLD_* and si_status the exit code or signal. */
+function waitidInfo(r: Exclude<WaitOutcome, { kind: "none" }>): Uint8Array {
+  const b = new Uint8Array(128);
+  const v = new DataView(b.buffer);
+  let code: number, status: number;
+  switch (r.kind) {
+    case "reaped": {
+      const st = r.status;
+      const signalled = (st & 0x7f) !== 0;
+      code = !signalled ? CLD_EXITED : (st & 0x80) ? CLD_DUMPED : CLD_KILLED;
+      status = signalled ? st & 0x7f : (st >> 8) & 0xff;
+      break;
+    }
+    case "stopped":
+      code = CLD_STOPPED;
+      status = r.signo;
+      break;
+    case "continued":
+      code = CLD_CONTINUED;
+      status = SIGCONT;
+      break;
+  }
+  v.setInt32(0, SIGCHLD, true);
+  v.setInt32(8, code, true);
+  v.setInt32(16, r.child.tgid, true);
+  v.setUint32(20, r.child.leader?.creds.uid ?? r.child.exitUid, true);
+  v.setInt32(24, status, true);
+  return b;
+}
+
+/** Implements waitid(2). */
 const sysWaitid: SyscallFn = (t, a) => {
   const idtype = a.int(0), id = a.int(1), infop = a.pointer(2), options = a.int(3), rusage = a.pointer(4);
   checkWaitidOptions(options);
   if (idtype !== P_ALL && idtype !== P_PID && idtype !== P_PGID) throw EINVAL;
   if ((idtype === P_PID && id <= 0) || (idtype === P_PGID && id < 0)) throw EINVAL;
   const sel = { type: idtype, id: idtype === P_PGID && id === 0 ? t.tg.pgid : id };
-  const r = (options & WEXITED) ? waitForChild(t, sel, options) : ({ kind: "none" } as const);
+  const r = waitForChild(t, sel, options);
   if (r.kind === "none") {
     if (options & WNOHANG) {
       if (infop !== 0) t.copyOut(infop, new Uint8Array(128));
@@ -40,19 +86,8 @@ const sysWaitid: SyscallFn = (t, a) => {
     }
     return block([t.tg.childWaitQueue], 1);
   }
-  if (infop !== 0) {
-    const b = new Uint8Array(128);
-    const v = new DataView(b.buffer);
-    const st = r.status;
-    const signalled = (st & 0x7f) !== 0;
-    v.setInt32(0, SIGCHLD, true);
-    v.setInt32(8, signalled ? ((st & 0x80) ? CLD_DUMPED : CLD_KILLED) : CLD_EXITED, true);
-    v.setInt32(16, r.child.tgid, true);
-    v.setUint32(20, r.child.leader?.creds.uid ?? 0, true);
-    v.setInt32(24, signalled ? st & 0x7f : (st >> 8) & 0xff, true);
-    t.copyOut(infop, b);
-  }
-  if (rusage !== 0) t.copyOut(rusage, new Uint8Array(144));
+  if (infop !== 0) t.copyOut(infop, waitidInfo(r));
+  if (rusage !== 0) writeChildRusage(t, rusage, r);
   return 0;
 };
 

@@ -1,101 +1,145 @@
 /**
- * Extended attributes and filesystem statistics for the read-only host root: statfs(2),
- * fstatfs(2), getxattr(2) and friends. The host root reports no attributes (ENODATA, an empty
- * list) and refuses changes (EROFS); user.* attributes on writable filesystems come with the
- * overlay and tmpfs.
+ * Extended attributes and filesystem statistics: statfs(2), fstatfs(2), getxattr(2),
+ * setxattr(2), listxattr(2), removexattr(2) and their l* (no follow) and f* (descriptor)
+ * variants. The namespace and permission rules are in vfs/vfs.ts; tmpfs and the overlay keep
+ * attributes, the read-only host tree has none.
+ *
+ * @module
  */
 
-import { EINVAL, ENODATA, ERANGE, EROFS } from "../../errno.ts";
-import { AT_FDCWD } from "../../../abi/linux/file.ts";
+import { E2BIG, EBADF, ENODATA, EOPNOTSUPP, ERANGE } from "../../errno.ts";
+import {
+  AT_FDCWD, O_PATH, XATTR_LIST_MAX, XATTR_NAME_MAX, XATTR_SIZE_MAX,
+} from "../../../abi/linux/file.ts";
 import type { Task } from "../../task.ts";
+import type { Location } from "../../../vfs/mod.ts";
 import { copyInPath, pathCtx, startDir } from "./_path.ts";
-import { partial, type SyscallEntry, type SyscallFn } from "./support.ts";
+import { supported, type SyscallEntry, type SyscallFn } from "./support.ts";
 
-/** What statfs reports: an overlay over the host root, as runsc's default --overlay does. */
-const OVERLAYFS_SUPER_MAGIC = 0x794c7630;
-const XATTR_NAME_MAX = 255;
-const XATTR_SIZE_MAX = 65536;
+const ST_RDONLY = 0x1;
+const ST_VALID = 0x20;
+const ST_RELATIME = 0x1000;
+const encoder = new TextEncoder();
 
-function resolve(t: Task, pathAddr: number, follow: boolean): void {
+/** The file a path-based call names (following a final symlink or not). */
+function byPath(t: Task, pathAddr: number, follow: boolean): Location {
   const path = copyInPath(t, pathAddr);
-  t.kernel.vfs.statAt(pathCtx(t), startDir(t, AT_FDCWD, path), path, { follow, emptyPath: false });
+  return t.kernel.vfs.resolve(pathCtx(t), startDir(t, AT_FDCWD, path), path, { follow });
 }
 
-function statfsBytes(): Uint8Array {
+/** The file an f*(2) call names; O_PATH descriptors are EBADF. Null: not in the tree. */
+function byFd(t: Task, fd: number): Location | null {
+  const file = t.fdTable.get(fd);
+  if (file.flags & O_PATH) throw EBADF;
+  return file.location();
+}
+
+/** Lays out struct statfs (x86-64, 120 bytes). */
+function statfsBytes(t: Task, loc: Location | null): Uint8Array {
+  const st = loc !== null ? t.kernel.vfs.statfs(loc) : {
+    type: 0x50495045 /* PIPEFS_MAGIC */, bsize: 4096, blocks: 0, bfree: 0, bavail: 0, files: 0, ffree: 0,
+    namelen: 255, readonly: false,
+  };
   const b = new Uint8Array(120);
   const v = new DataView(b.buffer);
-  v.setBigInt64(0, BigInt(OVERLAYFS_SUPER_MAGIC), true); // f_type
-  v.setBigInt64(8, 4096n, true); // f_bsize
-  v.setBigUint64(16, 1n << 24n, true); // f_blocks
-  v.setBigUint64(24, 1n << 23n, true); // f_bfree
-  v.setBigUint64(32, 1n << 23n, true); // f_bavail
-  v.setBigUint64(40, 1n << 20n, true); // f_files
-  v.setBigUint64(48, 1n << 19n, true); // f_ffree
-  v.setBigInt64(64, 255n, true); // f_namelen
-  v.setBigInt64(72, 4096n, true); // f_frsize
-  v.setBigInt64(80, 0x1n | 0x20n, true); // f_flags: ST_RDONLY | ST_RELATIME
+  v.setBigInt64(0, BigInt(st.type), true);
+  v.setBigInt64(8, BigInt(st.bsize), true);
+  v.setBigUint64(16, BigInt(st.blocks), true);
+  v.setBigUint64(24, BigInt(st.bfree), true);
+  v.setBigUint64(32, BigInt(st.bavail), true);
+  v.setBigUint64(40, BigInt(st.files), true);
+  v.setBigUint64(48, BigInt(st.ffree), true);
+  v.setBigInt64(64, BigInt(st.namelen), true);
+  v.setBigInt64(72, BigInt(st.bsize), true); // f_frsize
+  v.setBigInt64(80, BigInt(ST_VALID | ST_RELATIME | (st.readonly ? ST_RDONLY : 0)), true);
   return b;
 }
 
 /** Implements statfs(2). */
 const sysStatfs: SyscallFn = (t, a) => {
-  resolve(t, a.pointer(0), true);
-  t.copyOut(a.pointer(1), statfsBytes());
+  const loc = byPath(t, a.pointer(0), true);
+  t.copyOut(a.pointer(1), statfsBytes(t, loc));
   return 0;
 };
 
-/** Implements fstatfs(2). */
+/** Implements fstatfs(2) (O_PATH descriptors too, as Linux). */
 const sysFstatfs: SyscallFn = (t, a) => {
-  t.fdTable.get(a.fd(0));
-  t.copyOut(a.pointer(1), statfsBytes());
+  const loc = t.fdTable.get(a.fd(0)).location();
+  t.copyOut(a.pointer(1), statfsBytes(t, loc));
   return 0;
 };
 
-function checkName(t: Task, addr: number): void {
+/** Copies an attribute name in: ERANGE when empty or longer than XATTR_NAME_MAX. */
+function xattrName(t: Task, addr: number): string {
   const name = t.copyInString(addr, XATTR_NAME_MAX + 1);
-  if (name.length === 0 || name.length > XATTR_NAME_MAX) throw ERANGE;
+  if (name.length === 0 || encoder.encode(name).length > XATTR_NAME_MAX) throw ERANGE;
+  return name;
 }
 
-function getx(t: Task, nameAddr: number, size: number): number {
-  checkName(t, nameAddr);
-  if (size > XATTR_SIZE_MAX) throw EINVAL;
-  throw ENODATA;
+function getx(t: Task, loc: Location | null, nameAddr: number, buf: number, size: number): number {
+  const name = xattrName(t, nameAddr);
+  if (loc === null) throw ENODATA;
+  const value = t.kernel.vfs.getxattr(pathCtx(t), loc, name);
+  if (size === 0) return value.length;
+  if (size < value.length) throw ERANGE;
+  t.copyOut(buf, value);
+  return value.length;
 }
 
-const sysGetxattr: SyscallFn = (t, a) => (resolve(t, a.pointer(0), true), getx(t, a.pointer(1), a.sizeT(3)));
-const sysLgetxattr: SyscallFn = (t, a) => (resolve(t, a.pointer(0), false), getx(t, a.pointer(1), a.sizeT(3)));
-const sysFgetxattr: SyscallFn = (t, a) => (t.fdTable.get(a.fd(0)), getx(t, a.pointer(1), a.sizeT(3)));
-const sysListxattr: SyscallFn = (t, a) => (resolve(t, a.pointer(0), true), 0);
-const sysLlistxattr: SyscallFn = (t, a) => (resolve(t, a.pointer(0), false), 0);
-const sysFlistxattr: SyscallFn = (t, a) => (t.fdTable.get(a.fd(0)), 0);
-
-function refuse(t: Task, nameAddr: number): number {
-  checkName(t, nameAddr);
-  throw EROFS;
+function setx(t: Task, loc: Location | null, nameAddr: number, valueAddr: number, size: number, flags: number): number {
+  const name = xattrName(t, nameAddr);
+  if (size > XATTR_SIZE_MAX) throw E2BIG;
+  const value = size === 0 ? new Uint8Array(0) : t.copyIn(valueAddr, size);
+  if (loc === null) throw EOPNOTSUPP;
+  t.kernel.vfs.setxattr(pathCtx(t), loc, name, value, flags);
+  return 0;
 }
 
-const sysSetxattr: SyscallFn = (t, a) => (resolve(t, a.pointer(0), true), refuse(t, a.pointer(1)));
-const sysLsetxattr: SyscallFn = (t, a) => (resolve(t, a.pointer(0), false), refuse(t, a.pointer(1)));
-const sysFsetxattr: SyscallFn = (t, a) => (t.fdTable.get(a.fd(0)), refuse(t, a.pointer(1)));
-const sysRemovexattr: SyscallFn = (t, a) => (resolve(t, a.pointer(0), true), refuse(t, a.pointer(1)));
-const sysLremovexattr: SyscallFn = (t, a) => (resolve(t, a.pointer(0), false), refuse(t, a.pointer(1)));
-const sysFremovexattr: SyscallFn = (t, a) => (t.fdTable.get(a.fd(0)), refuse(t, a.pointer(1)));
+function listx(t: Task, loc: Location | null, buf: number, size: number): number {
+  const names = loc === null ? [] : t.kernel.vfs.listxattr(pathCtx(t), loc);
+  const bytes = encoder.encode(names.map((n) => n + "\0").join(""));
+  if (bytes.length > XATTR_LIST_MAX) throw E2BIG;
+  if (size === 0) return bytes.length;
+  if (size < bytes.length) throw ERANGE;
+  t.copyOut(buf, bytes);
+  return bytes.length;
+}
 
-const NOTE = "the host root holds no attributes and is read-only";
+function removex(t: Task, loc: Location | null, nameAddr: number): number {
+  const name = xattrName(t, nameAddr);
+  if (loc === null) throw EOPNOTSUPP;
+  t.kernel.vfs.removexattr(pathCtx(t), loc, name);
+  return 0;
+}
+
+const sysGetxattr: SyscallFn = (t, a) => getx(t, byPath(t, a.pointer(0), true), a.pointer(1), a.pointer(2), a.sizeT(3));
+const sysLgetxattr: SyscallFn = (t, a) => getx(t, byPath(t, a.pointer(0), false), a.pointer(1), a.pointer(2), a.sizeT(3));
+const sysFgetxattr: SyscallFn = (t, a) => getx(t, byFd(t, a.fd(0)), a.pointer(1), a.pointer(2), a.sizeT(3));
+const sysSetxattr: SyscallFn = (t, a) =>
+  setx(t, byPath(t, a.pointer(0), true), a.pointer(1), a.pointer(2), a.sizeT(3), a.int(4));
+const sysLsetxattr: SyscallFn = (t, a) =>
+  setx(t, byPath(t, a.pointer(0), false), a.pointer(1), a.pointer(2), a.sizeT(3), a.int(4));
+const sysFsetxattr: SyscallFn = (t, a) => setx(t, byFd(t, a.fd(0)), a.pointer(1), a.pointer(2), a.sizeT(3), a.int(4));
+const sysListxattr: SyscallFn = (t, a) => listx(t, byPath(t, a.pointer(0), true), a.pointer(1), a.sizeT(2));
+const sysLlistxattr: SyscallFn = (t, a) => listx(t, byPath(t, a.pointer(0), false), a.pointer(1), a.sizeT(2));
+const sysFlistxattr: SyscallFn = (t, a) => listx(t, byFd(t, a.fd(0)), a.pointer(1), a.sizeT(2));
+const sysRemovexattr: SyscallFn = (t, a) => removex(t, byPath(t, a.pointer(0), true), a.pointer(1));
+const sysLremovexattr: SyscallFn = (t, a) => removex(t, byPath(t, a.pointer(0), false), a.pointer(1));
+const sysFremovexattr: SyscallFn = (t, a) => removex(t, byFd(t, a.fd(0)), a.pointer(1));
 
 export const table: Record<number, SyscallEntry> = {
-  137: partial("statfs", sysStatfs, "fixed figures for an overlay root"),
-  138: partial("fstatfs", sysFstatfs, "fixed figures for an overlay root"),
-  188: partial("setxattr", sysSetxattr, NOTE),
-  189: partial("lsetxattr", sysLsetxattr, NOTE),
-  190: partial("fsetxattr", sysFsetxattr, NOTE),
-  191: partial("getxattr", sysGetxattr, NOTE),
-  192: partial("lgetxattr", sysLgetxattr, NOTE),
-  193: partial("fgetxattr", sysFgetxattr, NOTE),
-  194: partial("listxattr", sysListxattr, NOTE),
-  195: partial("llistxattr", sysLlistxattr, NOTE),
-  196: partial("flistxattr", sysFlistxattr, NOTE),
-  197: partial("removexattr", sysRemovexattr, NOTE),
-  198: partial("lremovexattr", sysLremovexattr, NOTE),
-  199: partial("fremovexattr", sysFremovexattr, NOTE),
+  137: supported("statfs", sysStatfs),
+  138: supported("fstatfs", sysFstatfs),
+  188: supported("setxattr", sysSetxattr),
+  189: supported("lsetxattr", sysLsetxattr),
+  190: supported("fsetxattr", sysFsetxattr),
+  191: supported("getxattr", sysGetxattr),
+  192: supported("lgetxattr", sysLgetxattr),
+  193: supported("fgetxattr", sysFgetxattr),
+  194: supported("listxattr", sysListxattr),
+  195: supported("llistxattr", sysLlistxattr),
+  196: supported("flistxattr", sysFlistxattr),
+  197: supported("removexattr", sysRemovexattr),
+  198: supported("lremovexattr", sysLremovexattr),
+  199: supported("fremovexattr", sysFremovexattr),
 };

@@ -6,8 +6,11 @@
  */
 
 import type { SyscallEntry } from "./support.ts";
+import { table as attr } from "./sys_attr.ts";
 import { table as clone } from "./sys_clone.ts";
 import { table as dirent } from "./sys_dirent.ts";
+import { table as epoll } from "./sys_epoll.ts";
+import { table as eventfd } from "./sys_eventfd.ts";
 import { table as exec } from "./sys_exec.ts";
 import { table as file } from "./sys_file.ts";
 import { table as fs } from "./sys_fs.ts";
@@ -16,8 +19,13 @@ import { table as identity } from "./sys_identity.ts";
 import { table as info } from "./sys_info.ts";
 import { table as itimer } from "./sys_itimer.ts";
 import { table as kill } from "./sys_kill.ts";
+import { table as link } from "./sys_link.ts";
+import { table as lock } from "./sys_lock.ts";
+import { table as memfd } from "./sys_memfd.ts";
 import { table as mm } from "./sys_mm.ts";
+import { table as mount } from "./sys_mount.ts";
 import { table as pgrp } from "./sys_pgrp.ts";
+import { table as pidfd } from "./sys_pidfd.ts";
 import { table as pipe } from "./sys_pipe.ts";
 import { table as poll } from "./sys_poll.ts";
 import { table as prctl } from "./sys_prctl.ts";
@@ -27,15 +35,59 @@ import { table as readWrite } from "./sys_read_write.ts";
 import { table as rlimit } from "./sys_rlimit.ts";
 import { table as sched } from "./sys_sched.ts";
 import { table as signal } from "./sys_signal.ts";
+import { table as signalfd } from "./sys_signalfd.ts";
+import { table as socket } from "./sys_socket.ts";
+import { table as splice } from "./sys_splice.ts";
 import { table as stat } from "./sys_stat.ts";
 import { table as thread } from "./sys_thread.ts";
 import { table as time } from "./sys_time.ts";
+import { table as timer } from "./sys_timer.ts";
+import { table as timerfd } from "./sys_timerfd.ts";
+import { table as truncate } from "./sys_truncate.ts";
 import { table as wait } from "./sys_wait.ts";
 import { table as xattr } from "./sys_xattr.ts";
 
 const families: Record<number, SyscallEntry>[] = [
-  clone, dirent, exec, file, fs, futex, identity, info, itimer, kill, mm, pgrp, pipe, poll, prctl, process, random, readWrite, rlimit, sched, signal, stat, thread,
-  time, wait, xattr,
+  attr,
+  clone,
+  dirent,
+  epoll,
+  eventfd,
+  exec,
+  file,
+  fs,
+  futex,
+  identity,
+  info,
+  itimer,
+  kill,
+  link,
+  lock,
+  memfd,
+  mm,
+  mount,
+  pgrp,
+  pidfd,
+  pipe,
+  poll,
+  prctl,
+  process,
+  random,
+  readWrite,
+  rlimit,
+  sched,
+  signal,
+  signalfd,
+  socket,
+  splice,
+  stat,
+  thread,
+  time,
+  timer,
+  timerfd,
+  truncate,
+  wait,
+  xattr,
 ];
 
 /** Indexed by syscall number; sparse. */

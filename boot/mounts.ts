@@ -1,0 +1,120 @@
+/**
+ * Applies a mount plan (boot/mount_plan.ts) to the sandbox's tree, in order: each destination
+ * is resolved inside the sandbox (symlinks stay inside the root) and the filesystem mounted on
+ * it. Called by the loader before init exists.
+ *
+ * Missing mount points are created (with their parents) when the root is writable (the
+ * overlay); on a read-only root a default mount whose directory is missing is left out, and a
+ * config.json mount whose directory is missing stops the sentry with one line.
+ *
+ * @module
+ */
+
+import { Credentials } from "../kernel/creds.ts";
+import { ENOENT, EROFS, LinuxError } from "../kernel/errno.ts";
+import type { DebugLog } from "../kernel/log.ts";
+import {
+  type Filesystem, HostFilesystem, type Location, type PathContext, type VirtualFilesystem, walk,
+} from "../vfs/mod.ts";
+import { TmpfsFilesystem } from "../vfs/tmpfs/tmpfs.ts";
+import { ProcFilesystem } from "../vfs/procfs/procfs.ts";
+import type { ProcSource } from "../vfs/procfs/source.ts";
+import { DevFilesystem } from "../vfs/devfs/devfs.ts";
+import { SysFilesystem } from "../vfs/sysfs/sysfs.ts";
+import { BootError } from "./errors.ts";
+import { quote } from "./flags.ts";
+import type { PlannedMount } from "./mount_plan.ts";
+
+/** What the filesystems need from the rest of the sandbox. */
+export interface MountEnv {
+  vfs: VirtualFilesystem;
+  procSource: ProcSource;
+  ncpus: number;
+  log: DebugLog;
+}
+
+/** Mounts every entry of plan. Throws {@linkcode BootError} for a config.json entry that fails. */
+export function applyMounts(plan: readonly PlannedMount[], env: MountEnv): void {
+  const root = env.vfs.root();
+  const ctx = { root, creds: Credentials.root() };
+  for (const p of plan) {
+    const what = p.index === null ? `default mount ${p.destination}` : `config.json: mounts[${p.index}].destination`;
+    if (p.kind === "skip") {
+      env.log.debug(`mount: ${p.type} at ${p.destination} is provided by devfs/sysfs; skipped`);
+      continue;
+    }
+    let at: Location;
+    try {
+      at = mountPoint(env.vfs, ctx, p.destination);
+    } catch (e) {
+      if (!(e instanceof LinuxError)) throw e;
+      if (p.index === null) {
+        env.log.debug(`mount: ${what}: ${e.message}; skipped`);
+        continue;
+      }
+      if (e === ENOENT || e === EROFS) {
+        throw new BootError(
+          `${what}: ${quote(p.destination)} does not exist in the root filesystem, which is read-only`,
+        );
+      }
+      throw new BootError(`${what}: ${quote(p.destination)}: ${e.message}`);
+    }
+    if (!at.isDir) {
+      if (p.index === null) continue;
+      throw new BootError(`${what}: ${quote(p.destination)} is not a directory`);
+    }
+    const fs = makeFilesystem(p, env);
+    const readonly = p.readonly;
+    env.vfs.mount(at, fs, { readonly, flags: p.flags, source: p.source });
+    env.log.debug(`mount: ${p.type} (${p.kind}) at ${p.destination}${readonly ? " ro" : ""}`);
+  }
+}
+
+/**
+ * The directory at path, created with its missing parents (mode 0755, as runc does) when the
+ * tree can be written; ENOENT or EROFS when it cannot.
+ */
+function mountPoint(vfs: VirtualFilesystem, ctx: PathContext, path: string): Location {
+  const root = ctx.root;
+  try {
+    return walk(ctx, root, path, true);
+  } catch (e) {
+    if (e !== ENOENT) throw e;
+  }
+  let prefix = "";
+  for (const name of path.split("/").filter((n) => n !== "")) {
+    prefix += "/" + name;
+    try {
+      walk(ctx, root, prefix, true);
+    } catch (e) {
+      if (e !== ENOENT) throw e;
+      vfs.mkdirAt(ctx, root, prefix, 0o755);
+    }
+  }
+  return walk(ctx, root, path, true);
+}
+
+function makeFilesystem(p: PlannedMount, env: MountEnv): Filesystem {
+  switch (p.kind) {
+    case "proc":
+      return new ProcFilesystem(env.procSource);
+    case "sysfs":
+      return new SysFilesystem(env.ncpus);
+    case "devfs":
+      return new DevFilesystem();
+    case "tmpfs":
+      return new TmpfsFilesystem({
+        mode: p.mode ?? 0o1777, uid: p.uid ?? 0, gid: p.gid ?? 0, sizeLimit: p.sizeBytes ?? Infinity,
+      });
+    case "bind":
+      try {
+        // rw binds write the host directory through held descriptors (vfs/hostfs).
+        return HostFilesystem.open(p.hostSource!, { writable: !p.readonly });
+      } catch (e) {
+        if (!(e instanceof LinuxError)) throw e;
+        throw new BootError(`config.json: mounts[${p.index}].source: ${quote(p.hostSource!)}: ${e.message}`);
+      }
+    case "skip":
+      throw new Error("unreachable: skipped mounts are not made");
+  }
+}

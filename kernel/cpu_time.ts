@@ -1,0 +1,128 @@
+/**
+ * CPU-time accounting: what getrusage(2), times(2), the CPU-time clocks and ITIMER_VIRTUAL/PROF
+ * read. Analogous to Linux's kernel/sched/cputime.c and gVisor's task_acct.go.
+ *
+ * Application code runs in the stubs, so the host charges its CPU time to the stub threads;
+ * the platform reads it on demand (Context.cpuTime: /proc/PID/task/TID schedstat and stat),
+ * never on the syscall path. User time is the stub's user time; system time is what the host
+ * charged the stub in kernel mode (ptrace stops, page faults, injected syscalls). Time the
+ * sentry spends in a syscall handler is not charged to the task.
+ *
+ * Bookkeeping (all plain numbers, in ns):
+ * - Task.cpuBase: time of the task's earlier host threads (execve gives it a new one).
+ * - ThreadGroup.userNs/sysNs: time of the group's exited threads, charged at their exit while
+ *   the host thread still exists (Kernel.#exitTask, #exitGroup, replaceContext).
+ * - ThreadGroup.childUserNs/childSysNs/childMaxRssKb: reaped children and their own reaped
+ *   children, added at reap as Linux's wait_task_zombie does.
+ *
+ * @module
+ */
+
+import type { CpuTime } from "../platform/mod.ts";
+import type { Task } from "./task.ts";
+import type { ThreadGroup } from "./thread_group.ts";
+
+export type { CpuTime };
+
+/** CPU time of one task: its earlier host threads plus its current one (if alive). */
+export function taskCpu(t: Task): CpuTime {
+  if (t.state === "dead" || t.cpuFrozen) return { ...t.cpuBase };
+  const c = t.ctx.cpuTime();
+  return { userNs: t.cpuBase.userNs + c.userNs, sysNs: t.cpuBase.sysNs + c.sysNs };
+}
+
+/** CPU time of a process: its exited threads plus every live one. */
+export function groupCpu(tg: ThreadGroup): CpuTime {
+  let userNs = tg.userNs, sysNs = tg.sysNs;
+  for (const t of tg.tasks) {
+    const c = taskCpu(t);
+    userNs += c.userNs;
+    sysNs += c.sysNs;
+  }
+  return { userNs, sysNs };
+}
+
+/** CPU time of a process's reaped children (RUSAGE_CHILDREN, times' tms_c*). */
+export function childrenCpu(tg: ThreadGroup): CpuTime {
+  return { userNs: tg.childUserNs, sysNs: tg.childSysNs };
+}
+
+/**
+ * Folds the current host thread's time into t.cpuBase: called just before the host thread goes
+ * away (exit, execve's new stub), while it can still be read.
+ */
+export function freezeTaskCpu(t: Task): void {
+  if (t.state === "dead") return;
+  t.cpuBase = taskCpu(t);
+  t.cpuFrozen = true;
+}
+
+/** A reaped child's times (its own and its reaped children's) go to its parent. */
+export function chargeReapedChild(parent: ThreadGroup, child: ThreadGroup): void {
+  parent.childUserNs += child.userNs + child.childUserNs;
+  parent.childSysNs += child.sysNs + child.childSysNs;
+  parent.childMaxRssKb = Math.max(parent.childMaxRssKb, child.maxRssKb, child.childMaxRssKb);
+}
+
+/** struct rusage (144 bytes) with the times and maxrss filled in; other counters read 0. */
+export function encodeRusage(c: CpuTime, maxRssKb: number): Uint8Array {
+  const b = new Uint8Array(144);
+  const v = new DataView(b.buffer);
+  const tv = (off: number, ns: number) => {
+    const us = Math.floor(ns / 1000);
+    v.setBigInt64(off, BigInt(Math.floor(us / 1e6)), true);
+    v.setBigInt64(off + 8, BigInt(us % 1e6), true);
+  };
+  tv(0, c.userNs);
+  tv(16, c.sysNs);
+  v.setBigInt64(32, BigInt(maxRssKb), true);
+  return b;
+}
+
+/** Clock ticks (USER_HZ = 100) for times(2). */
+export function toClockTicks(ns: number): bigint {
+  return BigInt(Math.floor(ns / 10_000_000));
+}
+
+/** Which time a CPU clock counts (Linux's CPUCLOCK_PROF, CPUCLOCK_VIRT, CPUCLOCK_SCHED). */
+export type CpuClockKind = "prof" | "virt" | "sched";
+
+/** A decoded CPU-time clock: whose time, and which part of it. */
+export interface CpuClock {
+  kind: CpuClockKind;
+  /** A thread's own time, or (null) the whole process of `group`. */
+  thread: Task | null;
+  group: ThreadGroup;
+}
+
+/**
+ * Decodes a CPU-time clock id for t: CLOCK_PROCESS_CPUTIME_ID (2), CLOCK_THREAD_CPUTIME_ID (3),
+ * or the negative ids of clock_getcpuclockid(3) and pthread_getcpuclockid(3)
+ * (`~pid << 3 | perthread << 2 | kind`). Returns null for any other clock; throws EINVAL for a
+ * bad CPU clock (no such process, another process's thread, kind 3), as Linux does.
+ */
+export function decodeCpuClock(t: Task, clock: number, invalid: Error): CpuClock | null {
+  if (clock === 2) return { kind: "sched", thread: null, group: t.tg };
+  if (clock === 3) return { kind: "sched", thread: t, group: t.tg };
+  if (clock >= 0) return null;
+  const which = clock & 3;
+  if (which === 3) throw invalid;
+  const kind: CpuClockKind = which === 0 ? "prof" : which === 1 ? "virt" : "sched";
+  const id = ~(clock >> 3);
+  if (clock & 4) {
+    if (id === 0) return { kind, thread: t, group: t.tg };
+    const th = t.kernel.tasks.get(id);
+    if (!th || th.tg !== t.tg) throw invalid;
+    return { kind, thread: th, group: t.tg };
+  }
+  if (id === 0) return { kind, thread: null, group: t.tg };
+  const tg = t.kernel.tasks.get(id)?.tg;
+  if (!tg) throw invalid;
+  return { kind, thread: null, group: tg };
+}
+
+/** The value of a CPU clock in ns. */
+export function cpuClockNs(c: CpuClock): number {
+  const v = c.thread ? taskCpu(c.thread) : groupCpu(c.group);
+  return c.kind === "virt" ? v.userNs : v.userNs + v.sysNs;
+}

@@ -1,0 +1,283 @@
+/**
+ * The kernel seen through procfs's {@linkcode ProcSource} interface: views of thread groups,
+ * tasks, address spaces and descriptor tables, computed when a /proc file is opened.
+ *
+ * @module
+ */
+
+import type { Kernel } from "./kernel.ts";
+import type { ThreadGroup } from "./thread_group.ts";
+import type { Task } from "./task.ts";
+import { Credentials } from "./creds.ts";
+import { monotonicNs } from "./time.ts";
+import { sandboxCpus } from "./syscalls/linux/sys_sched.ts";
+import { SIG_IGN } from "../abi/linux/signal.ts";
+import type { Location, Mount } from "../vfs/mod.ts";
+import type {
+  ProcCaller, ProcFd, ProcMemory, ProcProcess, ProcSource, ProcSystem, ProcThread, ProcVma,
+} from "../vfs/procfs/source.ts";
+
+/** The host's pid_max (Linux's default 32768 if unreadable), read once. */
+const HOST_PID_MAX = readHostPidMax();
+
+function readHostPidMax(): number {
+  try {
+    const n = Number(Deno.readTextFileSync("/proc/sys/kernel/pid_max").trim());
+    return Number.isSafeInteger(n) && n > 0 ? n : 32768;
+  } catch {
+    return 32768;
+  }
+}
+
+/** Signals 1..64 whose disposition is SIG_IGN, and those with a handler, as sigsets. */
+function dispositionSets(tg: ThreadGroup): { ignored: bigint; caught: bigint } {
+  let ignored = 0n, caught = 0n;
+  for (let s = 1; s <= 64; s++) {
+    const h = tg.handlers.get(s).handler;
+    const bit = 1n << BigInt(s - 1);
+    if (h === BigInt(SIG_IGN)) ignored |= bit;
+    else if (h > 1n) caught |= bit;
+  }
+  return { ignored, caught };
+}
+
+function threadState(t: Task): string {
+  if (t.state === "blocked") return "S";
+  if (t.state === "dead") return "Z";
+  return "R";
+}
+
+/** @savable One thread group as /proc/PID shows it. */
+class ProcessView implements ProcProcess {
+  readonly #k: Kernel;
+  readonly #tg: ThreadGroup;
+
+  constructor(k: Kernel, tg: ThreadGroup) {
+    this.#k = k;
+    this.#tg = tg;
+  }
+
+  get #leader(): Task | undefined {
+    return this.#tg.leader;
+  }
+
+  get pid(): number {
+    return this.#tg.tgid;
+  }
+
+  get ppid(): number {
+    return this.#tg.parent?.tgid ?? 0;
+  }
+
+  get pgid(): number {
+    return this.#tg.pgid;
+  }
+
+  get sid(): number {
+    return this.#tg.sid;
+  }
+
+  get state(): string {
+    if (this.#tg.zombie) return "Z";
+    const states = [...this.#tg.tasks].map(threadState);
+    return states.includes("R") ? "R" : (states[0] ?? "Z");
+  }
+
+  get comm(): string {
+    return this.#leader?.name ?? "";
+  }
+
+  get threads(): ProcThread[] {
+    return [...this.#tg.tasks].map((t) => ({
+      tid: t.tid,
+      comm: t.name,
+      state: threadState(t),
+      sigPending: t.pendingSignals.mask,
+      sigBlocked: t.sigmask,
+    }));
+  }
+
+  get creds(): Credentials {
+    return this.#leader?.creds ?? Credentials.root();
+  }
+
+  get umask(): number {
+    return this.#leader?.fs.umask ?? 0o022;
+  }
+
+  get startNs(): number {
+    return Math.max(this.#tg.startNs - this.#k.bootNs, 0);
+  }
+
+  get userNs(): number {
+    return this.#tg.userNs;
+  }
+
+  get sysNs(): number {
+    return this.#tg.sysNs;
+  }
+
+  get exitSignal(): number {
+    return this.#tg.exitSignal;
+  }
+
+  get sigIgnored(): bigint {
+    return dispositionSets(this.#tg).ignored;
+  }
+
+  get sigCaught(): bigint {
+    return dispositionSets(this.#tg).caught;
+  }
+
+  get sigSharedPending(): bigint {
+    return this.#tg.sharedPending.mask;
+  }
+
+  get noNewPrivs(): boolean {
+    return this.#leader?.noNewPrivs ?? false;
+  }
+
+  get oomScoreAdj(): number {
+    return this.#tg.oomScoreAdj;
+  }
+
+  set oomScoreAdj(v: number) {
+    this.#tg.oomScoreAdj = v;
+  }
+
+  memory(): ProcMemory | null {
+    if (this.#tg.zombie || this.#tg.tasks.size === 0) return null;
+    const mm = this.#tg.mm;
+    const vmas: ProcVma[] = mm.vmas.map((v) => {
+      let dev = 0, ino = 0;
+      if (v.file !== null) {
+        try {
+          const st = v.file.stat();
+          dev = st.dev;
+          ino = st.ino;
+        } catch { /* shown as anonymous */ }
+      }
+      return { start: v.start, end: v.end, prot: v.prot, shared: v.shared, offset: v.offset, dev, ino, name: v.name };
+    });
+    return {
+      vmas, brkStart: mm.brkStart, brk: mm.brk, stackStart: mm.stackBottom, argStart: mm.argStart,
+      argEnd: mm.argEnd, envStart: mm.envStart, envEnd: mm.envEnd,
+    };
+  }
+
+  readMemory(start: number, end: number): Uint8Array {
+    if (end <= start || this.#tg.tasks.size === 0) return new Uint8Array(0);
+    const buf = new Uint8Array(Math.min(end - start, 1 << 20));
+    const n = this.#tg.mm.read(start, buf);
+    return buf.subarray(0, Math.max(n, 0));
+  }
+
+  exe(): Location | null {
+    return this.#tg.tasks.size === 0 ? null : this.#tg.mm.exe;
+  }
+
+  cwd(): Location | null {
+    return this.#leader?.fs.cwd ?? null;
+  }
+
+  root(): Location | null {
+    return this.#leader?.fs.root ?? null;
+  }
+
+  fds(): number[] {
+    return this.#leader?.fdTable.fds() ?? [];
+  }
+
+  fd(n: number): ProcFd | null {
+    const table = this.#leader?.fdTable;
+    if (table === undefined || !table.has(n)) return null;
+    return { file: table.get(n), cloexec: table.getCloexec(n) };
+  }
+
+  limits(): Array<{ cur: bigint; max: bigint }> {
+    const out: Array<{ cur: bigint; max: bigint }> = [];
+    for (let r = 0; r < 16; r++) out.push(this.#tg.limits.get(r));
+    return out;
+  }
+}
+
+/** @savable */
+export class KernelProcSource implements ProcSource {
+  readonly #k: Kernel;
+  /** @nosave The host's /proc/cpuinfo, read once. */
+  #cpuinfo: string | null = null;
+
+  constructor(k: Kernel) {
+    this.#k = k;
+  }
+
+  caller(): ProcCaller | null {
+    const t = this.#k.current;
+    if (t === null) return null;
+    return { pid: t.tg.tgid, tid: t.tid, root: t.fs.root, creds: t.creds };
+  }
+
+  pids(): number[] {
+    return [...this.#k.threadGroups.keys()].sort((a, b) => a - b);
+  }
+
+  process(pid: number): ProcProcess | null {
+    const tg = this.#k.threadGroups.get(pid);
+    return tg === undefined ? null : new ProcessView(this.#k, tg);
+  }
+
+  tgidOf(tid: number): number | null {
+    return this.#k.tasks.get(tid)?.tg.tgid ?? null;
+  }
+
+  system(): ProcSystem {
+    const k = this.#k;
+    const uptimeNs = Math.max(monotonicNs() - k.bootNs, 0);
+    let memTotal = 8 << 30;
+    try {
+      memTotal = Deno.systemMemoryInfo().total;
+    } catch { /* keep the default */ }
+    return {
+      uptimeNs,
+      bootTimeSec: Math.floor((Date.now() - uptimeNs / 1e6) / 1000),
+      hostname: k.hostname,
+      domainname: k.domainname,
+      release: k.uts.release,
+      version: k.uts.version,
+      lastPid: k.lastTid,
+      forks: k.lastTid,
+      ncpus: sandboxCpus(),
+      pidMax: HOST_PID_MAX,
+      memTotal,
+      memUsed: this.#memUsed(),
+      cpuinfo: this.#hostCpuinfo(),
+    };
+  }
+
+  /** Anonymous memory mapped by the sandbox, each address space counted once. */
+  #memUsed(): number {
+    const seen = new Set<unknown>();
+    let used = 0;
+    for (const tg of this.#k.threadGroups.values()) {
+      if (tg.zombie || seen.has(tg.mm)) continue;
+      seen.add(tg.mm);
+      for (const v of tg.mm.vmas) if (v.file === null && v.prot !== 0) used += v.end - v.start;
+    }
+    return used;
+  }
+
+  #hostCpuinfo(): string {
+    if (this.#cpuinfo === null) {
+      try {
+        this.#cpuinfo = Deno.readTextFileSync("/proc/cpuinfo");
+      } catch {
+        this.#cpuinfo = "processor\t: 0\nvendor_id\t: unknown\n\n";
+      }
+    }
+    return this.#cpuinfo;
+  }
+
+  mounts(): Mount[] {
+    return this.#k.vfs.mounts();
+  }
+}

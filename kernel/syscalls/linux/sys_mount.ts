@@ -1,0 +1,182 @@
+/**
+ * The mount table from inside the sandbox: mount(2), umount2(2), chroot(2), pivot_root(2).
+ * Analogous to Linux's fs/namespace.c and fs/open.c (chroot).
+ *
+ * One mount namespace: every process sees the same tree. Privilege: root in the sandbox
+ * (euid 0) holds CAP_SYS_ADMIN and CAP_SYS_CHROOT; anyone else gets EPERM.
+ *
+ * mount(2) supports: new proc, sysfs, devtmpfs and tmpfs (size=, mode=, uid=, gid=) instances; bind mounts of directories
+ * (MS_BIND; MS_REC is accepted, submounts are not copied); MS_REMOUNT (with or without
+ * MS_BIND) changing ro, nosuid, nodev, noexec; propagation changes (accepted, no effect).
+ * Not supported: MS_MOVE (EINVAL), bind mounts of single files (ENOTDIR).
+ *
+ * @module
+ */
+
+import { EAGAIN, EBUSY, EINVAL, ENODEV, ENOTDIR, EPERM } from "../../errno.ts";
+import type { Task } from "../../task.ts";
+import { AT_FDCWD } from "../../../abi/linux/file.ts";
+import {
+  MNT_DETACH, MNT_EXPIRE, MNT_FORCE, MS_BIND, MS_MGC_MSK, MS_MGC_VAL, MS_MOUNT_FLAGS, MS_MOVE,
+  MS_PROPAGATION, MS_RDONLY, MS_REC, MS_REMOUNT, MS_SILENT, UMOUNT_NOFOLLOW,
+} from "../../../abi/linux/mount.ts";
+import { type Filesystem, type Location, type Mount, walk } from "../../../vfs/mod.ts";
+import { ProcFilesystem } from "../../../vfs/procfs/procfs.ts";
+import { SysFilesystem } from "../../../vfs/sysfs/sysfs.ts";
+import { DevFilesystem } from "../../../vfs/devfs/devfs.ts";
+import { TmpfsFilesystem } from "../../../vfs/tmpfs/tmpfs.ts";
+import { KernelProcSource } from "../../proc_source.ts";
+import { copyInPath, pathCtx, startDir } from "./_path.ts";
+import { sandboxCpus } from "./sys_sched.ts";
+import { partial, supported, type SyscallEntry, type SyscallFn } from "./support.ts";
+
+/** CAP_SYS_ADMIN / CAP_SYS_CHROOT: root in the sandbox has every capability. */
+function checkCapable(t: Task): void {
+  if (t.creds.euid !== 0) throw EPERM;
+}
+
+function lookup(t: Task, path: string, follow = true): Location {
+  return walk(pathCtx(t), startDir(t, AT_FDCWD, path), path, follow);
+}
+
+/** tmpfs's data options: size= (k, m, g suffixes), mode= (octal), uid=, gid=; EINVAL otherwise. */
+function tmpfsOptions(data: string): { sizeLimit: number; mode: number; uid: number; gid: number } {
+  const o = { sizeLimit: Infinity, mode: 0o1777, uid: 0, gid: 0 };
+  for (const opt of data.split(",")) {
+    if (opt === "") continue;
+    const eq = opt.indexOf("=");
+    const key = eq < 0 ? opt : opt.slice(0, eq), value = eq < 0 ? "" : opt.slice(eq + 1);
+    let m: RegExpExecArray | null;
+    if (key === "size" && (m = /^([0-9]+)([kmgKMG]?)$/.exec(value)) !== null) {
+      o.sizeLimit = Number(m[1]) * ({ "": 1, k: 1024, m: 1 << 20, g: 1 << 30 }[m[2]!.toLowerCase()] ?? 1);
+    } else if (key === "mode" && /^[0-7]{1,4}$/.test(value)) o.mode = parseInt(value, 8);
+    else if ((key === "uid" || key === "gid") && /^[0-9]{1,10}$/.test(value)) o[key] = Number(value);
+    else if (key !== "nr_inodes" && key !== "nr_blocks" && key !== "huge" && key !== "inode64") throw EINVAL;
+  }
+  return o;
+}
+
+/** A new instance of a filesystem type, or ENODEV. */
+function newFilesystem(t: Task, type: string, data: string): Filesystem {
+  switch (type) {
+    case "tmpfs":
+      return new TmpfsFilesystem(tmpfsOptions(data));
+    case "proc":
+      return new ProcFilesystem(new KernelProcSource(t.kernel));
+    case "sysfs":
+      return new SysFilesystem(sandboxCpus());
+    case "devtmpfs":
+      return new DevFilesystem();
+    default:
+      throw ENODEV;
+  }
+}
+
+/** Implements mount(2). */
+const sysMount: SyscallFn = (t, a) => {
+  const srcAddr = a.pointer(0), targetAddr = a.pointer(1), typeAddr = a.pointer(2);
+  let flags = a.u64(3);
+  checkCapable(t);
+  if ((flags & BigInt(MS_MGC_MSK)) === BigInt(MS_MGC_VAL)) flags &= ~BigInt(MS_MGC_MSK);
+  const f = Number(flags & 0xffff_ffffn);
+  const target = copyInPath(t, targetAddr);
+  const at = lookup(t, target);
+  const perMount = f & MS_MOUNT_FLAGS;
+
+  if (f & MS_REMOUNT) {
+    if (at.dentry !== at.mount.root) throw EINVAL;
+    at.mount.readonly = (f & MS_RDONLY) !== 0;
+    at.mount.flags = perMount;
+    return 0;
+  }
+  if (f & MS_BIND) {
+    const src = lookup(t, copyInPath(t, srcAddr));
+    if (!src.isDir || !at.isDir) throw ENOTDIR;
+    void MS_REC; // submounts of the source are not copied
+    t.kernel.vfs.mount(at, src.mount.fs, {
+      readonly: src.mount.readonly, root: src.dentry, flags: src.mount.flags, source: src.mount.source,
+    });
+    return 0;
+  }
+  if (f & MS_PROPAGATION) return 0; // one namespace: nothing propagates anyway
+  if (f & MS_MOVE) throw EINVAL;
+  if (typeAddr === 0) throw EINVAL;
+  const type = t.copyInString(typeAddr, 4095);
+  const dataAddr = a.pointer(4);
+  const fs = newFilesystem(t, type, dataAddr === 0 ? "" : t.copyInString(dataAddr, 4095));
+  if (!at.isDir) throw ENOTDIR;
+  const source = srcAddr === 0 ? type : t.copyInString(srcAddr, 4095);
+  t.kernel.vfs.mount(at, fs, { readonly: (f & MS_RDONLY) !== 0, flags: perMount, source });
+  void MS_SILENT;
+  return 0;
+};
+
+/** True if something still uses m: an open file, a mapping, a cwd or root, a mount on it. */
+function mountBusy(t: Task, m: Mount): boolean {
+  if (m.children.size > 0) return true;
+  for (const task of t.kernel.tasks.values()) {
+    if (task.fs.cwd.mount === m || task.fs.root.mount === m) return true;
+    for (const fd of task.fdTable.fds()) {
+      if (task.fdTable.get(fd).location()?.mount === m) return true;
+    }
+    for (const v of task.mm.vmas) if (v.file?.location()?.mount === m) return true;
+  }
+  return false;
+}
+
+/** Implements umount2(2) (and umount via glibc). */
+const sysUmount2: SyscallFn = (t, a) => {
+  const flags = a.int(1);
+  checkCapable(t);
+  if (flags & ~(MNT_FORCE | MNT_DETACH | MNT_EXPIRE | UMOUNT_NOFOLLOW)) throw EINVAL;
+  if ((flags & MNT_EXPIRE) && (flags & (MNT_FORCE | MNT_DETACH))) throw EINVAL;
+  const loc = lookup(t, copyInPath(t, a.pointer(0)), (flags & UMOUNT_NOFOLLOW) === 0);
+  const m = loc.mount;
+  if (loc.dentry !== m.root) throw EINVAL;
+  if (m.parent === null || m.mountpoint === null) throw EBUSY;
+  if (flags & MNT_EXPIRE) throw EAGAIN; // Linux's first MNT_EXPIRE only marks the mount
+  if (!(flags & MNT_DETACH) && mountBusy(t, m)) throw EBUSY;
+  m.parent.children.delete(m.mountpoint);
+  return 0;
+};
+
+/** Implements chroot(2). */
+const sysChroot: SyscallFn = (t, a) => {
+  const path = copyInPath(t, a.pointer(0));
+  const loc = t.kernel.vfs.lookupDir(pathCtx(t), startDir(t, AT_FDCWD, path), path);
+  checkCapable(t);
+  t.fs.root = loc;
+  return 0;
+};
+
+/**
+ * Implements pivot_root(2), minimally: new_root becomes the root (and cwd, where it was the
+ * old root) of every task whose root was the caller's, and the old root is bind-mounted at
+ * put_old, from where `umount -l` can drop it.
+ */
+const sysPivotRoot: SyscallFn = (t, a) => {
+  checkCapable(t);
+  const newRoot = lookup(t, copyInPath(t, a.pointer(0)));
+  const putOld = lookup(t, copyInPath(t, a.pointer(1)));
+  if (!newRoot.isDir || !putOld.isDir) throw ENOTDIR;
+  const oldRoot = t.fs.root;
+  if (newRoot.dentry !== newRoot.mount.root || newRoot.equals(oldRoot)) throw EINVAL;
+  // put_old must be at or under new_root.
+  if (putOld.pathFrom(newRoot) === null) throw EINVAL;
+  t.kernel.vfs.mount(putOld, oldRoot.mount.fs, {
+    readonly: oldRoot.mount.readonly, root: oldRoot.dentry, flags: oldRoot.mount.flags, source: oldRoot.mount.source,
+  });
+  for (const task of t.kernel.tasks.values()) {
+    const fs = task.fs;
+    if (fs.root.equals(oldRoot)) fs.root = newRoot;
+    if (fs.cwd.equals(oldRoot)) fs.cwd = newRoot;
+  }
+  return 0;
+};
+
+export const table: Record<number, SyscallEntry> = {
+  155: partial("pivot_root", sysPivotRoot, "the old root is bind-mounted at put_old"),
+  161: supported("chroot", sysChroot),
+  165: partial("mount", sysMount, "proc, sysfs, devtmpfs, tmpfs, bind (directories), remount; no MS_MOVE"),
+  166: partial("umount2", sysUmount2, "MNT_EXPIRE always fails with EAGAIN"),
+};

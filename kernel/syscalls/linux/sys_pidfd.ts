@@ -1,0 +1,86 @@
+/**
+ * pidfd_open(2), pidfd_send_signal(2), pidfd_getfd(2). The file is in kernel/pidfd.ts.
+ *
+ * @module
+ */
+
+import { EBADF, EINVAL, EPERM, ESRCH } from "../../errno.ts";
+import { O_NONBLOCK } from "../../../abi/linux/file.ts";
+import { decodeSigInfo } from "../../signal_frame.ts";
+import { PidFd } from "../../pidfd.ts";
+import { supported, type SyscallEntry, type SyscallFn } from "./support.ts";
+import type { Task } from "../../task.ts";
+
+const PIDFD_NONBLOCK = O_NONBLOCK;
+const SI_USER = 0;
+/** pidfd_send_signal scopes (Linux 6.9): at most one. */
+const PIDFD_SIGNAL_THREAD = 1;
+const PIDFD_SIGNAL_THREAD_GROUP = 2;
+const PIDFD_SIGNAL_PROCESS_GROUP = 4;
+const SI_TKILL = -6;
+
+/** Implements pidfd_open(2): a process (a thread-group leader's id), close-on-exec always. */
+const sysPidfdOpen: SyscallFn = (t, a) => {
+  const pid = a.int(0), flags = a.uint(1);
+  if (flags & ~PIDFD_NONBLOCK) throw EINVAL;
+  if (pid <= 0) throw EINVAL;
+  const tg = t.kernel.threadGroups.get(pid);
+  if (!tg) throw t.kernel.tasks.has(pid) ? EINVAL : ESRCH;
+  return t.fdTable.install(new PidFd(t.kernel, tg, flags & PIDFD_NONBLOCK), true);
+};
+
+/** The pidfd behind fd: EBADF when fd is not one, as Linux. */
+function pidfdOf(t: Task, fd: number): PidFd {
+  const f = t.fdTable.get(fd);
+  if (!(f instanceof PidFd)) throw EBADF;
+  return f;
+}
+
+/** Implements pidfd_send_signal(2), with the scope flags of Linux 6.9. */
+const sysPidfdSendSignal: SyscallFn = (t, a) => {
+  const fd = a.fd(0), sig = a.int(1), infoAddr = a.pointer(2), flags = a.uint(3);
+  if (flags & ~(PIDFD_SIGNAL_THREAD | PIDFD_SIGNAL_THREAD_GROUP | PIDFD_SIGNAL_PROCESS_GROUP)) throw EINVAL;
+  if (flags & (flags - 1)) throw EINVAL;
+  const p = pidfdOf(t, fd);
+  let info = { signo: sig, code: SI_USER, pid: t.tg.tgid, uid: t.creds.uid } as ReturnType<typeof decodeSigInfo>;
+  if (infoAddr !== 0) {
+    const given = decodeSigInfo(t.copyIn(infoAddr, 128));
+    if (given.signo !== sig) throw EINVAL;
+    if (p.tg !== t.tg && (given.code >= 0 || given.code === SI_TKILL)) throw EPERM;
+    info = given;
+  }
+  if (p.reaped) throw ESRCH;
+  if (sig < 0 || sig > 64) throw EINVAL;
+  const k = t.kernel;
+  if (flags === PIDFD_SIGNAL_PROCESS_GROUP && ![...k.threadGroups.values()].some((g) => !g.zombie && g.pgid === p.tg.tgid)) {
+    throw ESRCH;
+  }
+  if (p.tg.zombie || sig === 0) return 0;
+  if (flags === PIDFD_SIGNAL_THREAD) {
+    k.sendSignal(p.tg, sig, info, p.tg.leader ?? null);
+  } else if (flags === PIDFD_SIGNAL_PROCESS_GROUP) {
+    // The process group whose id is the pidfd's pid (kill_pgrp_info), not the target's group.
+    const members = [...k.threadGroups.values()].filter((g) => !g.zombie && g.pgid === p.tg.tgid);
+    if (members.length === 0) throw ESRCH;
+    for (const g of members) k.sendSignal(g, sig, info);
+  } else {
+    k.sendSignal(p.tg, sig, info);
+  }
+  return 0;
+};
+
+/** Implements pidfd_getfd(2): a copy of another process's descriptor, close-on-exec. */
+const sysPidfdGetfd: SyscallFn = (t, a) => {
+  const p = pidfdOf(t, a.fd(0)), targetFd = a.fd(1), flags = a.uint(2);
+  if (flags !== 0) throw EINVAL;
+  const leader = p.tg.leader;
+  if (!leader || p.tg.zombie) throw ESRCH;
+  const f = leader.fdTable.get(targetFd);
+  return t.fdTable.install(f.incRef(), true);
+};
+
+export const table: Record<number, SyscallEntry> = {
+  424: supported("pidfd_send_signal", sysPidfdSendSignal),
+  434: supported("pidfd_open", sysPidfdOpen),
+  438: supported("pidfd_getfd", sysPidfdGetfd),
+};

@@ -1,0 +1,609 @@
+/**
+ * The socket syscalls: socket(2), socketpair(2), bind(2), listen(2), accept(2), accept4(2),
+ * connect(2), shutdown(2), getsockname(2), getpeername(2), sendto(2), recvfrom(2), sendmsg(2),
+ * recvmsg(2), sendmmsg(2), recvmmsg(2), getsockopt(2), setsockopt(2). They decode arguments
+ * and hand the work to the socket's family (kernel/socket/); memory formats are in
+ * _socket_msg.ts.
+ *
+ * Blocking (see kernel/socket/socket.ts): a family throws EAGAIN; unless the description is
+ * O_NONBLOCK or MSG_DONTWAIT is given, the task waits on the socket's queue, until
+ * SO_RCVTIMEO/SO_SNDTIMEO if set (then EAGAIN, or EINPROGRESS for connect). The deadline and
+ * the progress of a partly done transfer (a stream send, MSG_WAITALL) live in t.syscallState;
+ * `partial` there is what the call returns if a signal ends it (Linux returns the bytes moved,
+ * not EINTR). Without a timeout a signal handler with SA_RESTART restarts the call
+ * (ERESTARTSYS); with one the call fails with EINTR, as Linux's sock_intr_errno.
+ *
+ * @module
+ */
+
+import {
+  EAFNOSUPPORT, EAGAIN, EDOM, EINPROGRESS, EINVAL, EMSGSIZE, ENOPROTOOPT, ENOTSOCK, EOPNOTSUPP, EPIPE,
+  errnoFromNumber,
+} from "../../errno.ts";
+import type { Task } from "../../task.ts";
+import { O_NONBLOCK } from "../../../abi/linux/file.ts";
+import { SI_USER, SIGPIPE } from "../../../abi/linux/signal.ts";
+import {
+  MMSGHDR_LEN, MMSGHDR_SIZE, MSG_CMSG_CLOEXEC, MSG_DONTWAIT, MSG_NOSIGNAL, MSG_PEEK, MSG_TRUNC,
+  MSG_WAITALL, MSG_WAITFORONE, MSGHDR, SO_DOMAIN, SO_PROTOCOL, SO_RCVTIMEO_NEW, SO_RCVTIMEO_OLD,
+  SO_SNDTIMEO_NEW, SO_SNDTIMEO_OLD, SO_TYPE, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_STREAM, SOCK_TYPE_MASK,
+  SOL_SOCKET, UIO_MAXIOV,
+} from "../../../abi/linux/socket.ts";
+import { EVENT_IN, EVENT_OUT } from "../../../waiter/mod.ts";
+import { monotonicNs } from "../../time.ts";
+import { type ControlMessages, SocketFile, socketFamily } from "../../socket/mod.ts";
+import { intOption } from "../../socket/sockopt.ts";
+import { gatherFromUser, type IoSegment, scatterToUser, singleSegment } from "./_file_io.ts";
+import { readTimespecNs } from "./_time.ts";
+import {
+  copyInControl, copyInMsgHeader, copyInSockaddr, copyOutControl, copyOutSockaddr, dropRights, type MsgHeader,
+} from "./_socket_msg.ts";
+import { block, supported, type SyscallEntry, type SyscallFn, type SyscallResult } from "./support.ts";
+
+/** SOCK_MAX: socket types at or above it are EINVAL before the family is asked. */
+const SOCK_MAX = 11;
+/** The most bytes one family send call is handed for a stream (the rest goes in further calls). */
+const STREAM_CHUNK = 1 << 20;
+/** A message larger than this cannot fit any socket buffer: EMSGSIZE without copying it. */
+const MAX_MESSAGE = 1 << 24;
+
+function socketOf(t: Task, fd: number): SocketFile {
+  const f = t.fdTable.get(fd);
+  if (!(f instanceof SocketFile)) throw ENOTSOCK;
+  return f;
+}
+
+/** The type argument of socket/socketpair: [type, SOCK_NONBLOCK|SOCK_CLOEXEC flags]. */
+function splitType(type: number): [number, number] {
+  const flags = type & ~SOCK_TYPE_MASK;
+  if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) throw EINVAL;
+  return [type & SOCK_TYPE_MASK, flags];
+}
+
+function familyOf(domain: number, type: number) {
+  if (type >= SOCK_MAX) throw EINVAL;
+  const f = socketFamily(domain);
+  if (f === undefined) throw EAFNOSUPPORT;
+  return f;
+}
+
+/** Implements socket(2). */
+const sysSocket: SyscallFn = (t, a) => {
+  const [type, flags] = splitType(a.int(1));
+  const sock = familyOf(a.int(0), type).create(t, type, a.int(2), flags);
+  return t.fdTable.install(sock, (flags & SOCK_CLOEXEC) !== 0);
+};
+
+/** Implements socketpair(2). */
+const sysSocketpair: SyscallFn = (t, a) => {
+  const [type, flags] = splitType(a.int(1));
+  const family = familyOf(a.int(0), type);
+  if (family.pair === undefined) throw EOPNOTSUPP;
+  const [s0, s1] = family.pair(t, type, a.int(2), flags);
+  const cloexec = (flags & SOCK_CLOEXEC) !== 0;
+  let fd0: number;
+  try {
+    fd0 = t.fdTable.install(s0, cloexec);
+  } catch (e) {
+    s1.decRef();
+    throw e;
+  }
+  let fd1: number;
+  try {
+    fd1 = t.fdTable.install(s1, cloexec);
+  } catch (e) {
+    t.fdTable.remove(fd0);
+    throw e;
+  }
+  const b = new Uint8Array(8);
+  const v = new DataView(b.buffer);
+  v.setInt32(0, fd0, true);
+  v.setInt32(4, fd1, true);
+  try {
+    t.copyOut(a.pointer(3), b);
+  } catch (e) {
+    t.fdTable.remove(fd0);
+    t.fdTable.remove(fd1);
+    throw e;
+  }
+  return 0;
+};
+
+/** Implements bind(2). */
+const sysBind: SyscallFn = (t, a) => {
+  const sock = socketOf(t, a.fd(0));
+  sock.bind(t, copyInSockaddr(t, a.pointer(1), a.int(2)));
+  return 0;
+};
+
+/** Implements listen(2). */
+const sysListen: SyscallFn = (t, a) => {
+  socketOf(t, a.fd(0)).listen(t, a.int(1));
+  return 0;
+};
+
+// ---- Waiting ------------------------------------------------------------------------------
+
+/** @savable What a blocking socket call keeps across re-runs. */
+interface WaitState {
+  /** Absolute deadline from SO_RCVTIMEO/SO_SNDTIMEO (or recvmmsg's timeout), or null. */
+  deadlineNs: number | null;
+  /** Bytes (or messages, for sendmmsg/recvmmsg) already moved: returned if a signal ends the call. */
+  partial: number;
+}
+
+function waitState<S extends WaitState>(t: Task, timeoutNs: number, extra: Omit<S, keyof WaitState>): S {
+  let st = t.syscallState as S | null;
+  if (st === null) {
+    st = { deadlineNs: timeoutNs > 0 ? monotonicNs() + timeoutNs : null, partial: 0, ...extra } as S;
+    t.syscallState = st;
+  }
+  return st;
+}
+
+function nonBlocking(sock: SocketFile, flags: number): boolean {
+  return (flags & MSG_DONTWAIT) !== 0 || (sock.flags & O_NONBLOCK) !== 0;
+}
+
+function expired(st: WaitState): boolean {
+  return st.deadlineNs !== null && monotonicNs() >= st.deadlineNs;
+}
+
+/** Sleeps on the socket's queue; EINTR rather than a restart when a timeout is set. */
+function sleep(sock: SocketFile, events: number, st: WaitState): SyscallResult {
+  return block([sock.waitQueue], events, st.deadlineNs, st.deadlineNs === null ? "sys" : "never");
+}
+
+/** Implements accept(2) and accept4(2). */
+function doAccept(t: Task, fd: number, addr: number, lenAddr: number, flags: number): SyscallResult {
+  if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) throw EINVAL;
+  const sock = socketOf(t, fd);
+  const st = waitState<WaitState>(t, sock.recvTimeoutNs, {});
+  let conn: SocketFile;
+  try {
+    conn = sock.accept(t, flags);
+  } catch (e) {
+    if (e !== EAGAIN || nonBlocking(sock, 0) || expired(st)) throw e;
+    return sleep(sock, EVENT_IN, st);
+  }
+  if (addr !== 0) {
+    try {
+      copyOutSockaddr(t, addr, lenAddr, conn.getpeername(t));
+    } catch (e) {
+      conn.decRef();
+      throw e;
+    }
+  }
+  return t.fdTable.install(conn, (flags & SOCK_CLOEXEC) !== 0);
+}
+
+const sysAccept: SyscallFn = (t, a) => doAccept(t, a.fd(0), a.pointer(1), a.pointer(2), 0);
+const sysAccept4: SyscallFn = (t, a) => doAccept(t, a.fd(0), a.pointer(1), a.pointer(2), a.int(3));
+
+interface ConnectState extends WaitState {
+  /** A stream connection is under way (EINPROGRESS seen): wait for connectResult(). */
+  inProgress: boolean;
+}
+
+/** Implements connect(2). */
+const sysConnect: SyscallFn = (t, a) => {
+  const sock = socketOf(t, a.fd(0));
+  const st = waitState<ConnectState>(t, sock.sendTimeoutNs, { inProgress: false });
+  if (st.inProgress) {
+    const r = sock.connectResult();
+    if (r === 0) return 0;
+    if (r !== null) throw errnoFromNumber(r);
+    if (expired(st)) throw EINPROGRESS;
+    return sleep(sock, EVENT_OUT, st);
+  }
+  const addr = copyInSockaddr(t, a.pointer(1), a.int(2));
+  try {
+    sock.connect(t, addr);
+    return 0;
+  } catch (e) {
+    if (e === EINPROGRESS) {
+      if (nonBlocking(sock, 0)) throw e;
+      st.inProgress = true;
+      return sleep(sock, EVENT_OUT, st);
+    }
+    // AF_UNIX: the listener's backlog is full.
+    if (e === EAGAIN && !nonBlocking(sock, 0) && !expired(st)) return sleep(sock, EVENT_OUT, st);
+    throw e;
+  }
+};
+
+/** Implements shutdown(2). */
+const sysShutdown: SyscallFn = (t, a) => {
+  socketOf(t, a.fd(0)).shutdown(t, a.int(1));
+  return 0;
+};
+
+/** Implements getsockname(2). */
+const sysGetsockname: SyscallFn = (t, a) => {
+  const sock = socketOf(t, a.fd(0));
+  copyOutSockaddr(t, a.pointer(1), a.pointer(2), sock.getsockname(t));
+  return 0;
+};
+
+/** Implements getpeername(2). */
+const sysGetpeername: SyscallFn = (t, a) => {
+  const sock = socketOf(t, a.fd(0));
+  copyOutSockaddr(t, a.pointer(1), a.pointer(2), sock.getpeername(t));
+  return 0;
+};
+
+// ---- Sending ------------------------------------------------------------------------------
+
+interface SendArgs {
+  segs: IoSegment[];
+  to: Uint8Array | null;
+  /** The control buffer, decoded on each attempt until the first bytes go. */
+  control: MsgHeader | null;
+  flags: number;
+}
+
+/** Raises SIGPIPE for an EPIPE send, as Linux's stream protocols do, unless MSG_NOSIGNAL. */
+function sigpipe(t: Task, sock: SocketFile, flags: number): void {
+  if (sock.sigpipeOnEpipe && (flags & MSG_NOSIGNAL) === 0) {
+    t.kernel.sendSignal(t.tg, SIGPIPE, { code: SI_USER, pid: t.tg.tgid, uid: t.creds.uid }, t);
+  }
+}
+
+function totalLength(segs: IoSegment[]): number {
+  let n = 0;
+  for (const s of segs) n += s.len;
+  return n;
+}
+
+/** The segments from byte `skip` on, at most `max` bytes of them. */
+function segmentsFrom(segs: IoSegment[], skip: number, max: number): IoSegment[] {
+  const out: IoSegment[] = [];
+  for (const s of segs) {
+    if (max <= 0) break;
+    if (skip >= s.len) {
+      skip -= s.len;
+      continue;
+    }
+    const len = Math.min(s.len - skip, max);
+    out.push({ addr: s.addr + skip, len });
+    max -= len;
+    skip = 0;
+  }
+  return out;
+}
+
+/**
+ * One send: the whole message for datagram and seqpacket sockets; for streams, chunks until
+ * every byte is taken (blocking sockets) or the buffer is full (non-blocking: a short count).
+ * st.partial counts the bytes taken so far.
+ */
+function sendOne(t: Task, sock: SocketFile, m: SendArgs, st: WaitState): SyscallResult {
+  const flags = m.flags | (sock.flags & O_NONBLOCK ? MSG_DONTWAIT : 0);
+  const total = totalLength(m.segs);
+  const stream = sock.type === SOCK_STREAM;
+  if (!stream && (total > MAX_MESSAGE || total > sock.maxMessageSize())) throw EMSGSIZE;
+  for (;;) {
+    const first = st.partial === 0;
+    const control: ControlMessages = first && m.control !== null ? copyInControl(t, m.control) : {};
+    let n: number;
+    try {
+      const chunk = stream ? segmentsFrom(m.segs, st.partial, STREAM_CHUNK) : m.segs;
+      const data = gatherFromUser(t, chunk);
+      n = sock.sendmsg(t, { data, to: m.to, control, flags });
+    } catch (e) {
+      if (st.partial > 0) {
+        if (e === EAGAIN && (flags & MSG_DONTWAIT) === 0 && !expired(st)) return sleep(sock, EVENT_OUT, st);
+        return st.partial;
+      }
+      if (e === EAGAIN && (flags & MSG_DONTWAIT) === 0 && !expired(st)) return sleep(sock, EVENT_OUT, st);
+      if (e === EPIPE) sigpipe(t, sock, flags);
+      throw e;
+    } finally {
+      dropRights(control);
+    }
+    st.partial += n;
+    if (!stream || st.partial >= total) return st.partial;
+    if (flags & MSG_DONTWAIT) return st.partial;
+  }
+}
+
+/** Implements sendto(2). */
+const sysSendto: SyscallFn = (t, a) => {
+  const sock = socketOf(t, a.fd(0));
+  const addr = a.pointer(4);
+  const to = addr === 0 ? null : copyInSockaddr(t, addr, a.int(5));
+  const st = waitState<WaitState>(t, sock.sendTimeoutNs, {});
+  return sendOne(t, sock, { segs: singleSegment(a.pointer(1), a.sizeT(2)), to, control: null, flags: a.int(3) }, st);
+};
+
+function sendArgs(t: Task, h: MsgHeader, flags: number): SendArgs {
+  return {
+    segs: h.segs,
+    to: h.nameLen === 0 ? null : copyInSockaddr(t, h.name, h.nameLen),
+    control: h.controlLen > 0 && h.control !== 0 ? h : null,
+    flags,
+  };
+}
+
+/** Implements sendmsg(2). */
+const sysSendmsg: SyscallFn = (t, a) => {
+  const sock = socketOf(t, a.fd(0));
+  const h = copyInMsgHeader(t, a.pointer(1));
+  const st = waitState<WaitState>(t, sock.sendTimeoutNs, {});
+  return sendOne(t, sock, sendArgs(t, h, a.int(2)), st);
+};
+
+interface MultiState extends WaitState {
+  /** Messages done. */
+  done: number;
+  /** Progress inside the current message. */
+  inner: WaitState;
+}
+
+/** Implements sendmmsg(2): each message as sendmsg; stops at the first error after one went. */
+const sysSendmmsg: SyscallFn = (t, a) => {
+  const sock = socketOf(t, a.fd(0));
+  const vec = a.pointer(1);
+  const vlen = Math.min(a.uint(2), UIO_MAXIOV);
+  const flags = a.int(3);
+  const st = waitState<MultiState>(t, sock.sendTimeoutNs, { done: 0, inner: { deadlineNs: null, partial: 0 } });
+  st.inner.deadlineNs = st.deadlineNs;
+  while (st.done < vlen) {
+    const at = vec + st.done * MMSGHDR_SIZE;
+    let r: SyscallResult;
+    try {
+      r = sendOne(t, sock, sendArgs(t, copyInMsgHeader(t, at), flags), st.inner);
+    } catch (e) {
+      if (st.done > 0) return st.done;
+      throw e;
+    }
+    if (typeof r !== "number") return r;
+    t.copyOutU32(at + MMSGHDR_LEN, r);
+    st.done++;
+    st.partial = st.done;
+    st.inner = { deadlineNs: st.deadlineNs, partial: 0 };
+  }
+  return st.done;
+};
+
+// ---- Receiving ----------------------------------------------------------------------------
+
+interface RecvState extends WaitState {
+  /** The sender's address from the first piece (MSG_WAITALL gathers several). */
+  from: number[] | null;
+  creds: { pid: number; uid: number; gid: number } | null;
+  msgFlags: number;
+}
+
+interface RecvOutcome {
+  /** The return value: bytes copied, or the datagram's length under MSG_TRUNC. */
+  n: number;
+  from: Uint8Array | null;
+  control: ControlMessages;
+  msgFlags: number;
+}
+
+/**
+ * One receive into segs. For a stream under MSG_WAITALL it gathers until the buffer is full,
+ * EOF, an error, or descriptors arrive; otherwise it returns what one family call gave.
+ * Returns a block control while waiting.
+ */
+function recvOne(t: Task, sock: SocketFile, segs: IoSegment[], flags: number, st: RecvState): RecvOutcome | SyscallResult {
+  flags |= sock.flags & O_NONBLOCK ? MSG_DONTWAIT : 0;
+  const total = totalLength(segs);
+  const stream = sock.type === SOCK_STREAM;
+  const waitAll = stream && (flags & (MSG_WAITALL | MSG_PEEK)) === MSG_WAITALL;
+  for (;;) {
+    let r;
+    try {
+      r = sock.recvmsg(t, { maxLen: total - st.partial, flags });
+    } catch (e) {
+      const canWait = e === EAGAIN && (flags & MSG_DONTWAIT) === 0 && !expired(st);
+      if (canWait) return sleep(sock, EVENT_IN, st);
+      if (st.partial > 0) return finishRecv(st, {});
+      throw e;
+    }
+    let landed: number;
+    try {
+      landed = scatterToUser(t, segmentsFrom(segs, st.partial, r.data.length), r.data);
+    } catch (e) {
+      dropRights(r.control);
+      if (st.partial > 0) return finishRecv(st, {});
+      throw e;
+    }
+    if (st.partial === 0) {
+      st.from = r.from === null ? null : [...r.from];
+      st.creds = r.control.creds ?? null;
+    }
+    st.msgFlags |= r.msgFlags;
+    st.partial += landed;
+    const done = !waitAll || r.data.length === 0 || st.partial >= total || r.control.rights !== undefined ||
+      landed < r.data.length;
+    if (done) {
+      const out = finishRecv(st, r.control);
+      if (!stream && (flags & MSG_TRUNC)) out.n = r.fullLength;
+      return out;
+    }
+    dropRights(r.control);
+  }
+}
+
+function finishRecv(st: RecvState, control: ControlMessages): RecvOutcome {
+  const c: ControlMessages = { ...control };
+  if (st.creds !== null) c.creds = st.creds;
+  return { n: st.partial, from: st.from === null ? null : Uint8Array.from(st.from), control: c, msgFlags: st.msgFlags };
+}
+
+function recvState(t: Task, sock: SocketFile, timeoutNs = sock.recvTimeoutNs): RecvState {
+  return waitState<RecvState>(t, timeoutNs, { from: null, creds: null, msgFlags: 0 });
+}
+
+/** Implements recvfrom(2). */
+const sysRecvfrom: SyscallFn = (t, a) => {
+  const sock = socketOf(t, a.fd(0));
+  const st = recvState(t, sock);
+  const r = recvOne(t, sock, singleSegment(a.pointer(1), a.sizeT(2)), a.int(3), st);
+  if (!isOutcome(r)) return r;
+  dropRights(r.control);
+  const addr = a.pointer(4);
+  if (addr !== 0) copyOutSockaddr(t, addr, a.pointer(5), r.from ?? new Uint8Array(0));
+  return r.n;
+};
+
+function isOutcome(r: RecvOutcome | SyscallResult): r is RecvOutcome {
+  return typeof r === "object" && "n" in r;
+}
+
+/** Writes a received message's name, control data, lengths and flags into its msghdr. */
+function completeMsg(t: Task, h: MsgHeader, r: RecvOutcome, flags: number): void {
+  const c = copyOutControl(t, { addr: h.control, len: h.controlLen === Infinity ? 0 : h.controlLen }, r.control, flags);
+  const msgFlags = r.msgFlags | c.msgFlags;
+  if (h.name !== 0) copyOutSockaddr(t, h.name, h.addr + MSGHDR.namelen, r.from ?? new Uint8Array(0));
+  const tail = new Uint8Array(16);
+  const v = new DataView(tail.buffer);
+  v.setBigUint64(0, BigInt(c.used), true);
+  v.setInt32(8, msgFlags & ~MSG_CMSG_CLOEXEC, true);
+  t.copyOut(h.addr + MSGHDR.controllen, tail.subarray(0, 12));
+}
+
+/** Implements recvmsg(2). */
+const sysRecvmsg: SyscallFn = (t, a) => {
+  const sock = socketOf(t, a.fd(0));
+  const h = copyInMsgHeader(t, a.pointer(1));
+  const flags = a.int(2);
+  const st = recvState(t, sock);
+  const r = recvOne(t, sock, h.segs, flags, st);
+  if (!isOutcome(r)) return r;
+  completeMsg(t, h, r, flags);
+  return r.n;
+};
+
+interface RecvMultiState extends WaitState {
+  done: number;
+  inner: RecvState;
+  /** recvmmsg's own timeout, checked after each message as Linux does. */
+  timeoutDeadlineNs: number | null;
+}
+
+/** Implements recvmmsg(2). */
+const sysRecvmmsg: SyscallFn = (t, a) => {
+  const sock = socketOf(t, a.fd(0));
+  const vec = a.pointer(1);
+  const vlen = Math.min(a.uint(2), UIO_MAXIOV);
+  const flags = a.int(3);
+  const timeout = a.pointer(4);
+  const fresh = t.syscallState === null;
+  const st = waitState<RecvMultiState>(t, sock.recvTimeoutNs, {
+    done: 0,
+    inner: { deadlineNs: null, partial: 0, from: null, creds: null, msgFlags: 0 },
+    timeoutDeadlineNs: null,
+  });
+  if (fresh) {
+    st.inner.deadlineNs = st.deadlineNs;
+    if (timeout !== 0) st.timeoutDeadlineNs = monotonicNs() + readTimespecNs(t, timeout);
+  }
+  while (st.done < vlen) {
+    const at = vec + st.done * MMSGHDR_SIZE;
+    const h = copyInMsgHeader(t, at);
+    const f = st.done > 0 && (flags & MSG_WAITFORONE) ? flags | MSG_DONTWAIT : flags;
+    let r: RecvOutcome | SyscallResult;
+    try {
+      r = recvOne(t, sock, h.segs, f, st.inner);
+    } catch (e) {
+      if (st.done > 0) return st.done;
+      throw e;
+    }
+    if (!isOutcome(r)) return r;
+    completeMsg(t, h, r, flags);
+    t.copyOutU32(at + MMSGHDR_LEN, r.n);
+    st.done++;
+    st.partial = st.done;
+    st.inner = { deadlineNs: st.deadlineNs, partial: 0, from: null, creds: null, msgFlags: 0 };
+    if (st.timeoutDeadlineNs !== null && monotonicNs() >= st.timeoutDeadlineNs) break;
+  }
+  return st.done;
+};
+
+// ---- Options ------------------------------------------------------------------------------
+
+const TIMEVAL_SIZE = 16;
+
+function timevalOption(ns: number, optlen: number): Uint8Array {
+  const b = new Uint8Array(TIMEVAL_SIZE);
+  const v = new DataView(b.buffer);
+  const us = Math.ceil(ns / 1000);
+  v.setBigInt64(0, BigInt(Math.floor(us / 1e6)), true);
+  v.setBigInt64(8, BigInt(us % 1e6), true);
+  return b.subarray(0, Math.min(optlen, TIMEVAL_SIZE));
+}
+
+/** SO_RCVTIMEO/SO_SNDTIMEO's struct timeval as ns: 0 means none; a negative time, at once. */
+function timevalArgument(value: Uint8Array): number {
+  if (value.length < TIMEVAL_SIZE) throw EINVAL;
+  const v = new DataView(value.buffer, value.byteOffset, TIMEVAL_SIZE);
+  const sec = v.getBigInt64(0, true), usec = v.getBigInt64(8, true);
+  if (usec < 0n || usec >= 1_000_000n) throw EDOM;
+  if (sec < 0n) return 1;
+  return Number(sec) * 1e9 + Number(usec) * 1e3;
+}
+
+/** Implements getsockopt(2). The options every socket has are answered here, the rest by the family. */
+const sysGetsockopt: SyscallFn = (t, a) => {
+  const sock = socketOf(t, a.fd(0));
+  const level = a.int(1), name = a.int(2), optval = a.pointer(3), optlenAddr = a.pointer(4);
+  const optlen = t.copyInU32(optlenAddr) | 0;
+  if (optlen < 0) throw EINVAL;
+  let value: Uint8Array;
+  if (level === SOL_SOCKET && name === SO_TYPE) value = intOption(sock.type, optlen);
+  else if (level === SOL_SOCKET && name === SO_DOMAIN) value = intOption(sock.family, optlen);
+  else if (level === SOL_SOCKET && name === SO_PROTOCOL) value = intOption(sock.protocol, optlen);
+  else if (level === SOL_SOCKET && (name === SO_RCVTIMEO_OLD || name === SO_RCVTIMEO_NEW)) {
+    value = timevalOption(sock.recvTimeoutNs, optlen);
+  } else if (level === SOL_SOCKET && (name === SO_SNDTIMEO_OLD || name === SO_SNDTIMEO_NEW)) {
+    value = timevalOption(sock.sendTimeoutNs, optlen);
+  } else value = sock.getsockopt(t, level, name, optlen);
+  if (value.length > optlen) value = value.subarray(0, optlen);
+  if (value.length > 0) t.copyOut(optval, value);
+  t.copyOutU32(optlenAddr, value.length);
+  return 0;
+};
+
+/** The most bytes of an option value read in (larger values are cut; no option needs more). */
+const MAX_OPTLEN = 65536;
+
+/** Implements setsockopt(2). */
+const sysSetsockopt: SyscallFn = (t, a) => {
+  const sock = socketOf(t, a.fd(0));
+  const level = a.int(1), name = a.int(2), optval = a.pointer(3), optlen = a.int(4);
+  if (optlen < 0) throw EINVAL;
+  const value = optlen === 0 ? new Uint8Array(0) : t.copyIn(optval, Math.min(optlen, MAX_OPTLEN));
+  if (level === SOL_SOCKET && (name === SO_RCVTIMEO_OLD || name === SO_RCVTIMEO_NEW)) {
+    sock.recvTimeoutNs = timevalArgument(value);
+  } else if (level === SOL_SOCKET && (name === SO_SNDTIMEO_OLD || name === SO_SNDTIMEO_NEW)) {
+    sock.sendTimeoutNs = timevalArgument(value);
+  } else if (level === SOL_SOCKET && (name === SO_TYPE || name === SO_DOMAIN || name === SO_PROTOCOL)) {
+    throw ENOPROTOOPT; // read-only options
+  } else sock.setsockopt(t, level, name, value);
+  return 0;
+};
+
+export const table: Record<number, SyscallEntry> = {
+  41: supported("socket", sysSocket),
+  42: supported("connect", sysConnect),
+  43: supported("accept", sysAccept),
+  44: supported("sendto", sysSendto),
+  45: supported("recvfrom", sysRecvfrom),
+  46: supported("sendmsg", sysSendmsg),
+  47: supported("recvmsg", sysRecvmsg),
+  48: supported("shutdown", sysShutdown),
+  49: supported("bind", sysBind),
+  50: supported("listen", sysListen),
+  51: supported("getsockname", sysGetsockname),
+  52: supported("getpeername", sysGetpeername),
+  53: supported("socketpair", sysSocketpair),
+  54: supported("setsockopt", sysSetsockopt),
+  55: supported("getsockopt", sysGetsockopt),
+  288: supported("accept4", sysAccept4),
+  299: supported("recvmmsg", sysRecvmmsg),
+  307: supported("sendmmsg", sysSendmmsg),
+};

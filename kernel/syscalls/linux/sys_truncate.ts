@@ -1,0 +1,123 @@
+/**
+ * File sizes and durability: truncate(2), ftruncate(2), fallocate(2), fsync(2),
+ * fdatasync(2), sync(2), syncfs(2), sync_file_range(2). fsync and fdatasync reach the host
+ * for files of a writable host directory (rw bind mounts, the overlay's host upper); the
+ * other writable filesystems are in memory, so the other sync calls only validate.
+ *
+ * @module
+ */
+
+import { EBADF, EFBIG, EINVAL, EISDIR, ENODEV, EOPNOTSUPP, ESPIPE } from "../../errno.ts";
+import { RLIMIT_FSIZE } from "../../../abi/linux/limits.ts";
+import type { Location } from "../../../vfs/mod.ts";
+import { raiseSigxfsz } from "./_file_io.ts";
+import {
+  AT_FDCWD, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, O_APPEND, O_PATH,
+} from "../../../abi/linux/file.ts";
+import { copyInPath, pathCtx, startDir } from "./_path.ts";
+import { partial, supported, type SyscallEntry, type SyscallFn } from "./support.ts";
+import { MemFd } from "../../../vfs/memfd.ts";
+
+/** Implements truncate(2). */
+const sysTruncate: SyscallFn = (t, a) => {
+  const path = copyInPath(t, a.pointer(0));
+  const len = a.long(1);
+  const ctx = pathCtx(t);
+  const loc = t.kernel.vfs.resolve(ctx, startDir(t, AT_FDCWD, path), path, { follow: true });
+  t.kernel.vfs.truncate(ctx, loc, len, true, () => checkNewSize(t, loc, len));
+  return 0;
+};
+
+/**
+ * RLIMIT_FSIZE for a size change (Linux's inode_newsize_ok): growing a regular file past the
+ * soft limit raises SIGXFSZ and fails with EFBIG.
+ */
+function checkNewSize(t: Parameters<SyscallFn>[0], loc: Location, len: number): void {
+  const limit = t.tg.limits.soft(RLIMIT_FSIZE);
+  if (limit === Infinity || len <= limit || !loc.dentry.isRegular) return;
+  if (loc.dentry.stat().size >= len) return;
+  raiseSigxfsz(t);
+  throw EFBIG;
+}
+
+/** Implements ftruncate(2): the descriptor must be open for writing (EINVAL otherwise). */
+const sysFtruncate: SyscallFn = (t, a) => {
+  const file = t.fdTable.get(a.fd(0));
+  const len = a.long(1);
+  if (file.flags & O_PATH) throw EBADF;
+  if (len < 0) throw EINVAL;
+  if (file instanceof MemFd) {
+    // A memfd is in no directory; its host file applies the seals.
+    if (!file.writable) throw EINVAL;
+    file.truncate(len);
+    return 0;
+  }
+  const loc = file.location();
+  if (loc === null || !file.writable || !loc.dentry.isRegular) throw EINVAL;
+  t.kernel.vfs.truncate(pathCtx(t), loc, len, false, () => checkNewSize(t, loc, len));
+  return 0;
+};
+
+/** Implements fallocate(2): mode 0 and KEEP_SIZE reserve; PUNCH_HOLE|KEEP_SIZE zeroes a range. */
+const sysFallocate: SyscallFn = (t, a) => {
+  const file = t.fdTable.get(a.fd(0));
+  const mode = a.int(1), off = a.long(2), len = a.long(3);
+  if (off < 0 || len <= 0) throw EINVAL;
+  if (!file.writable) throw EBADF;
+  if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE)) throw EOPNOTSUPP;
+  if ((mode & FALLOC_FL_PUNCH_HOLE) && !(mode & FALLOC_FL_KEEP_SIZE)) throw EOPNOTSUPP;
+  if (file.isStream) throw ESPIPE;
+  const loc = file.location();
+  if (loc !== null && loc.isDir) throw EISDIR;
+  if (loc === null) throw ENODEV;
+  if ((file.flags & O_APPEND) && (mode & FALLOC_FL_PUNCH_HOLE)) throw EBADF;
+  if (off + len > Number.MAX_SAFE_INTEGER) throw EINVAL;
+  file.allocate(mode, off, len);
+  return 0;
+};
+
+/** The common part of fsync(2), fdatasync(2), syncfs(2): a valid descriptor of a file in the tree. */
+function syncFd(t: Parameters<SyscallFn>[0], fd: number): number {
+  const file = t.fdTable.get(fd);
+  if (file.flags & O_PATH) throw EBADF;
+  if (file.location() === null) throw EINVAL;
+  file.sync();
+  return 0;
+}
+
+/** Implements fsync(2). */
+const sysFsync: SyscallFn = (t, a) => syncFd(t, a.fd(0));
+
+/** Implements fdatasync(2). */
+const sysFdatasync: SyscallFn = (t, a) => syncFd(t, a.fd(0));
+
+/** Implements syncfs(2). */
+const sysSyncfs: SyscallFn = (t, a) => {
+  const file = t.fdTable.get(a.fd(0));
+  if (file.flags & O_PATH) throw EBADF;
+  return 0;
+};
+
+/** Implements sync(2). */
+const sysSync: SyscallFn = () => 0;
+
+/** Implements sync_file_range(2): validation only. */
+const sysSyncFileRange: SyscallFn = (t, a) => {
+  const off = a.long(1), len = a.long(2), flags = a.uint(3);
+  if (flags & ~7) throw EINVAL;
+  if (off < 0 || len < 0) throw EINVAL;
+  const file = t.fdTable.get(a.fd(0));
+  if (file.isStream) throw ESPIPE;
+  return 0;
+};
+
+export const table: Record<number, SyscallEntry> = {
+  74: supported("fsync", sysFsync),
+  75: supported("fdatasync", sysFdatasync),
+  76: supported("truncate", sysTruncate),
+  77: supported("ftruncate", sysFtruncate),
+  162: supported("sync", sysSync),
+  277: supported("sync_file_range", sysSyncFileRange),
+  285: partial("fallocate", sysFallocate, "modes 0, KEEP_SIZE and PUNCH_HOLE|KEEP_SIZE, on tmpfs, overlay and writable host files"),
+  306: supported("syncfs", sysSyncfs),
+};

@@ -1,0 +1,33 @@
+/* Shared by the events fixtures: print a call's result and errno by name, so that output is the
+ * same on any Linux. */
+#include <errno.h>
+#include <stdio.h>
+
+static const char *en(int e) {
+  switch (e) {
+    case 0: return "0";
+    case EPERM: return "EPERM";
+    case ENOENT: return "ENOENT";
+    case ESRCH: return "ESRCH";
+    case EINTR: return "EINTR";
+    case EBADF: return "EBADF";
+    case EAGAIN: return "EAGAIN";
+    case EFAULT: return "EFAULT";
+    case EBUSY: return "EBUSY";
+    case EEXIST: return "EEXIST";
+    case EXDEV: return "EXDEV";
+    case EISDIR: return "EISDIR";
+    case EINVAL: return "EINVAL";
+    case ESPIPE: return "ESPIPE";
+    case EPIPE: return "EPIPE";
+    case EDEADLK: return "EDEADLK";
+    case ENOLCK: return "ENOLCK";
+    case ELOOP: return "ELOOP";
+    case EOPNOTSUPP: return "EOPNOTSUPP";
+    case EOVERFLOW: return "EOVERFLOW";
+    default: return "E?";
+  }
+}
+
+#define R(name, expr) do { errno = 0; long r_ = (long)(expr); \
+  printf("%s = %ld %s\n", name, r_, r_ < 0 ? en(errno) : ""); } while (0)

@@ -1,0 +1,232 @@
+/* Job control: stop and continue with wait4/waitid (WUNTRACED, WCONTINUED), SIGCHLD with
+ * CLD_STOPPED/CLD_CONTINUED and SA_NOCLDSTOP, SIGTSTP to a process group, SIGKILL of a stopped
+ * process, SIGCONT and stop signals discarding each other, stop signals ignored in an orphaned
+ * process group, and SIGHUP+SIGCONT to a group orphaned with a stopped member. */
+#define _GNU_SOURCE
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static volatile int chld_count, chld_code, chld_status;
+
+static void on_chld(int s, siginfo_t *si, void *uc) {
+  (void)s; (void)uc;
+  chld_count++;
+  chld_code = si->si_code;
+  chld_status = si->si_status;
+}
+
+static volatile int got_hup;
+
+static void on_hup(int s) {
+  (void)s;
+  got_hup = 1;
+}
+
+static void set_chld(int flags) {
+  struct sigaction sa = {0};
+  sa.sa_sigaction = on_chld;
+  sa.sa_flags = SA_SIGINFO | SA_RESTART | flags;
+  sigaction(SIGCHLD, &sa, NULL);
+  chld_count = chld_code = chld_status = 0;
+}
+
+static void describe(const char *what, int st) {
+  printf("%s: raw=0x%x", what, st);
+  if (WIFSTOPPED(st)) printf(" stopped sig=%d", WSTOPSIG(st));
+  else if (WIFCONTINUED(st)) printf(" continued");
+  else if (WIFEXITED(st)) printf(" exited code=%d", WEXITSTATUS(st));
+  else if (WIFSIGNALED(st)) printf(" killed sig=%d core=%d", WTERMSIG(st), WCOREDUMP(st) ? 1 : 0);
+  printf("\n");
+}
+
+/* A child stops itself; the parent sees it with WUNTRACED, continues it, sees WCONTINUED. */
+static void stop_and_continue(void) {
+  set_chld(0);
+  int go[2];
+  if (pipe(go) < 0) exit(1);
+  pid_t c = fork();
+  if (c == 0) {
+    raise(SIGSTOP);
+    char x;
+    if (read(go[0], &x, 1) != 1) _exit(1);
+    _exit(5);
+  }
+  int st;
+  pid_t w = waitpid(c, &st, WUNTRACED);
+  describe("self-stop", st);
+  printf("  waited=%d sigchld count=%d code=%d status=%d\n", w == c, chld_count, chld_code, chld_status);
+  printf("  WNOHANG|WUNTRACED again: %d\n", waitpid(c, &st, WNOHANG | WUNTRACED));
+  kill(c, SIGCONT);
+  w = waitpid(c, &st, WCONTINUED);
+  describe("continue", st);
+  printf("  waited=%d\n", w == c);
+  if (write(go[1], "g", 1) < 0) exit(1);
+  waitpid(c, &st, 0);
+  close(go[0]);
+  close(go[1]);
+  describe("exit", st);
+}
+
+/* waitid with WSTOPPED and WCONTINUED, and WNOWAIT keeping the report. */
+static void with_waitid(void) {
+  set_chld(0);
+  int go[2];
+  if (pipe(go) < 0) exit(1);
+  pid_t c = fork();
+  if (c == 0) {
+    raise(SIGSTOP);
+    char x;
+    if (read(go[0], &x, 1) != 1) _exit(1);
+    _exit(6);
+  }
+  siginfo_t si;
+  memset(&si, 0, sizeof si);
+  waitid(P_PID, c, &si, WSTOPPED | WNOWAIT);
+  printf("waitid WNOWAIT: code=%d status=%d pid_ok=%d\n", si.si_code, si.si_status, si.si_pid == c);
+  memset(&si, 0, sizeof si);
+  waitid(P_PID, c, &si, WSTOPPED);
+  printf("waitid: code=%d status=%d\n", si.si_code, si.si_status);
+  memset(&si, 0, sizeof si);
+  int r = waitid(P_PID, c, &si, WSTOPPED | WNOHANG);
+  printf("waitid again: r=%d pid=%d\n", r, si.si_pid);
+  kill(c, SIGCONT);
+  memset(&si, 0, sizeof si);
+  waitid(P_PID, c, &si, WCONTINUED);
+  printf("waitid continued: code=%d status=%d\n", si.si_code, si.si_status);
+  if (write(go[1], "g", 1) < 0) exit(1);
+  close(go[0]);
+  close(go[1]);
+  memset(&si, 0, sizeof si);
+  waitid(P_PID, c, &si, WEXITED);
+  printf("waitid exited: code=%d status=%d\n", si.si_code, si.si_status);
+}
+
+/* SIGTSTP to a process group of two processes; SA_NOCLDSTOP; SIGKILL of a stopped process. */
+static void group_tstp(void) {
+  set_chld(SA_NOCLDSTOP);
+  int ready[2];
+  if (pipe(ready) < 0) exit(1);
+  pid_t a = fork();
+  if (a == 0) {
+    setpgid(0, 0);
+    if (write(ready[1], "a", 1) < 0) _exit(1);
+    for (;;) pause();
+  }
+  setpgid(a, a);
+  pid_t b = fork();
+  if (b == 0) {
+    setpgid(0, a);
+    if (write(ready[1], "b", 1) < 0) _exit(1);
+    for (;;) pause();
+  }
+  setpgid(b, a);
+  char x[2];
+  if (read(ready[0], x, 1) != 1 || read(ready[0], x + 1, 1) != 1) exit(1);
+  kill(-a, SIGTSTP);
+  int st;
+  waitpid(a, &st, WUNTRACED);
+  describe("group tstp a", st);
+  waitpid(b, &st, WUNTRACED);
+  describe("group tstp b", st);
+  printf("  sigchld with SA_NOCLDSTOP: %d\n", chld_count);
+  kill(a, SIGKILL);
+  waitpid(a, &st, 0);
+  describe("kill stopped a", st);
+  kill(b, SIGTERM);
+  printf("  SIGTERM to stopped b: waitpid WNOHANG=%d\n", waitpid(b, &st, WNOHANG));
+  kill(b, SIGCONT);
+  waitpid(b, &st, 0);
+  describe("term then cont b", st);
+  printf("  sigchld after two deaths: %d\n", chld_count);
+  close(ready[0]);
+  close(ready[1]);
+}
+
+/* SIGCONT discards a pending stop signal; a stop signal discards a pending SIGCONT. */
+static void discard(void) {
+  signal(SIGCHLD, SIG_DFL);
+  int go[2], back[2];
+  if (pipe(go) < 0 || pipe(back) < 0) exit(1);
+  pid_t c = fork();
+  if (c == 0) {
+    sigset_t m;
+    sigemptyset(&m);
+    sigaddset(&m, SIGTSTP);
+    sigaddset(&m, SIGCONT);
+    sigaddset(&m, SIGTTIN);
+    sigprocmask(SIG_BLOCK, &m, NULL);
+    char x;
+    if (write(back[1], "r", 1) < 0 || read(go[0], &x, 1) != 1) _exit(1);
+    sigset_t p;
+    sigpending(&p);
+    printf("discard: after TSTP,CONT pending tstp=%d cont=%d\n", sigismember(&p, SIGTSTP), sigismember(&p, SIGCONT));
+    if (write(back[1], "r", 1) < 0 || read(go[0], &x, 1) != 1) _exit(1);
+    sigpending(&p);
+    printf("discard: after CONT,TTIN pending ttin=%d cont=%d\n", sigismember(&p, SIGTTIN), sigismember(&p, SIGCONT));
+    signal(SIGTTIN, SIG_IGN);
+    signal(SIGCONT, SIG_IGN);
+    sigprocmask(SIG_UNBLOCK, &m, NULL);
+    _exit(7);
+  }
+  char x;
+  if (read(back[0], &x, 1) != 1) exit(1);
+  kill(c, SIGTSTP);
+  kill(c, SIGCONT);
+  if (write(go[1], "g", 1) < 0 || read(back[0], &x, 1) != 1) exit(1);
+  kill(c, SIGCONT);
+  kill(c, SIGTTIN);
+  if (write(go[1], "g", 1) < 0) exit(1);
+  int st;
+  waitpid(c, &st, 0);
+  describe("discard child", st);
+}
+
+/* A session leader's own group is orphaned (its parent is in another session): SIGTSTP is
+ * ignored there. A child group with a stopped member is orphaned when the session leader exits:
+ * it gets SIGHUP and SIGCONT. The top process is a subreaper so that the orphan is its child
+ * natively as in the sentry. */
+static void orphans(void) {
+  signal(SIGCHLD, SIG_DFL);
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
+  pid_t s = fork();
+  if (s == 0) {
+    setsid();
+    raise(SIGTSTP);
+    printf("orphan: session leader ignored SIGTSTP\n");
+    pid_t c = fork();
+    if (c == 0) {
+      setpgid(0, 0);
+      signal(SIGHUP, on_hup);
+      raise(SIGSTOP);
+      printf("orphan: continued, got SIGHUP=%d\n", got_hup);
+      _exit(3);
+    }
+    setpgid(c, c);
+    int st;
+    waitpid(c, &st, WUNTRACED);
+    describe("orphan: child before", st);
+    _exit(0);
+  }
+  int st, st2;
+  waitpid(s, &st, 0);
+  pid_t w = wait(&st2);
+  describe("orphan: session leader", st);
+  printf("orphan: reaped adopted child=%d\n", w > 0 && w != s);
+  describe("orphan: adopted child", st2);
+}
+
+int main(void) {
+  setvbuf(stdout, NULL, _IONBF, 0);
+  setpgid(0, 0); /* natively: keep the test's signals away from the shell's group */
+  stop_and_continue();
+  with_waitid();
+  group_tstp();
+  discard();
+  orphans();
+  return 0;
+}

@@ -1,0 +1,94 @@
+/* pidfd_open, pidfd_send_signal and pidfd_getfd: readiness when the process exits (and POLLHUP
+ * once reaped), signals through a pidfd with and without siginfo, and the error cases. */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "_check.h"
+
+static int pidfd_open(pid_t pid, unsigned flags) { return syscall(SYS_pidfd_open, pid, flags); }
+static int pidfd_send_signal(int fd, int sig, siginfo_t *info, unsigned flags) {
+  return syscall(SYS_pidfd_send_signal, fd, sig, info, flags);
+}
+
+static int pollin(int fd) {
+  struct pollfd p = {.fd = fd, .events = POLLIN};
+  poll(&p, 1, 0);
+  return p.revents;
+}
+
+int main(void) {
+  setvbuf(stdout, NULL, _IONBF, 0);
+  R("open bad flags", pidfd_open(getpid(), 1));
+  R("open pid 0", pidfd_open(0, 0));
+  R("open no such pid", pidfd_open(99999, 0));
+  int self = pidfd_open(getpid(), 0);
+  printf("cloexec=%d\n", (fcntl(self, F_GETFD) & FD_CLOEXEC) != 0);
+  printf("self poll %#x\n", pollin(self));
+  char b[8];
+  R("read", read(self, b, 8));
+  R("send bad flags", pidfd_send_signal(self, 0, NULL, 8));
+  R("send two scopes", pidfd_send_signal(self, 0, NULL, 3));
+  R("send thread scope", pidfd_send_signal(self, 0, NULL, 1));
+  R("send on a pipe", pidfd_send_signal(0, 0, NULL, 0));
+  R("send bad fd", pidfd_send_signal(999, 0, NULL, 0));
+  R("send sig 0", pidfd_send_signal(self, 0, NULL, 0));
+
+  /* A child that waits for SIGTERM; then it exits and the pidfd is readable. */
+  pid_t c = fork();
+  if (c == 0) {
+    pause();
+    _exit(3);
+  }
+  int p = pidfd_open(c, O_NONBLOCK);
+  printf("nonblock=%d\n", (fcntl(p, F_GETFL) & O_NONBLOCK) != 0);
+  printf("running poll %#x\n", pollin(p));
+  int ep = epoll_create1(0);
+  struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 1};
+  R("epoll add pidfd", epoll_ctl(ep, EPOLL_CTL_ADD, p, &ev));
+  siginfo_t si;
+  memset(&si, 0, sizeof si);
+  si.si_signo = SIGTERM;
+  si.si_code = SI_QUEUE;
+  R("send mismatched info", pidfd_send_signal(p, SIGUSR1, &si, 0));
+  si.si_code = SI_USER;
+  R("send SI_USER info to another", pidfd_send_signal(p, SIGTERM, &si, 0));
+  R("send SIGTERM", pidfd_send_signal(p, SIGTERM, NULL, 0));
+  struct epoll_event out;
+  int n = epoll_wait(ep, &out, 1, -1);
+  printf("epoll = %d [%llu %#x]\n", n, (unsigned long long)out.data.u64, out.events);
+  printf("zombie poll %#x\n", pollin(p));
+  R("send to zombie", pidfd_send_signal(p, SIGTERM, NULL, 0));
+  int st;
+  waitpid(c, &st, 0);
+  printf("child killed by %d\n", WTERMSIG(st));
+  printf("reaped poll %#x\n", pollin(p));
+  R("send to reaped", pidfd_send_signal(p, SIGTERM, NULL, 0));
+
+  /* pidfd_getfd: a copy of the child's descriptor. */
+  int pp[2];
+  if (pipe(pp)) return 1;
+  c = fork();
+  if (c == 0) {
+    int fd = open("/dev/null", O_RDONLY);
+    if (fd != 5 && dup2(fd, 5) < 0) _exit(1);
+    if (write(pp[1], "r", 1) != 1) _exit(1);
+    pause();
+    _exit(0);
+  }
+  if (read(pp[0], b, 1) != 1) return 1;
+  p = pidfd_open(c, 0);
+  int got = syscall(SYS_pidfd_getfd, p, 5, 0);
+  printf("getfd ok=%d cloexec=%d\n", got >= 0, got >= 0 && (fcntl(got, F_GETFD) & FD_CLOEXEC) != 0);
+  R("getfd bad target", syscall(SYS_pidfd_getfd, p, 77, 0));
+  R("getfd bad flags", syscall(SYS_pidfd_getfd, p, 5, 1));
+  kill(c, SIGKILL);
+  waitpid(c, NULL, 0);
+  return 0;
+}

@@ -1,0 +1,42 @@
+/**
+ * Readiness files and the calls that move data or locks between files, run natively and in the
+ * sentry: the output and exit status must be the same.
+ */
+
+import { assertSameAsNative, compileC } from "./_harness.ts";
+
+Deno.test("epoll: level, edge and one-shot triggering, nesting, errors, timeouts and EINTR behave as natively", async () => {
+  await assertSameAsNative([await compileC("epoll")]);
+});
+
+Deno.test("eventfd: counter and semaphore modes, overflow, short buffers and blocking behave as natively", async () => {
+  await assertSameAsNative([await compileC("eventfd")]);
+});
+
+Deno.test("timerfd: one-shot and periodic timers on three clocks, absolute times, gettime and errors behave as natively", async () => {
+  await assertSameAsNative([await compileC("timerfd")]);
+});
+
+Deno.test("signalfd: pending signals read as signalfd_siginfo, mask changes, epoll and blocking reads behave as natively", async () => {
+  await assertSameAsNative([await compileC("signalfd")]);
+});
+
+Deno.test("pidfd: exit readiness, pidfd_send_signal with and without siginfo, and pidfd_getfd behave as natively", async () => {
+  await assertSameAsNative([await compileC("pidfd")]);
+});
+
+Deno.test("memfd: reads, writes, a MAP_SHARED mapping across fork and seals behave as natively", async () => {
+  await assertSameAsNative([await compileC("memfd")]);
+});
+
+Deno.test("file locks: flock, POSIX record locks (split, merge, close, SETLKW, EDEADLK) and OFD locks behave as natively across processes", async () => {
+  await assertSameAsNative([await compileC("locks")]);
+});
+
+Deno.test("splice, tee, vmsplice, sendfile, copy_file_range and close_range move data and fail as natively", async () => {
+  await assertSameAsNative([await compileC("splice")]);
+});
+
+Deno.test("pipes: page slots, PIPE_BUF atomicity, a 1 MiB write, signals and SIGPIPE mid-write, F_SETPIPE_SZ, O_DIRECT packets and FIONREAD behave as natively", async () => {
+  await assertSameAsNative([await compileC("pipes")]);
+});

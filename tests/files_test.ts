@@ -1,0 +1,163 @@
+/**
+ * The writable file API, natively and in the sentry. Natively a program runs in a fresh
+ * directory under /tmp; in the sentry the same program runs in another fresh (and empty) host
+ * directory, where it writes to the overlay: afterwards that host directory must still be
+ * empty. stdout, stderr and the exit status must be the same.
+ */
+
+import assert from "node:assert/strict";
+import { compileC, REPO_ROOT, runNative, runSentry, type RunResult } from "./_harness.ts";
+
+/** Runs argv natively and in the sentry, each in a scratch directory, and compares. */
+async function assertSameInScratch(argv: readonly string[]): Promise<RunResult> {
+  const nativeDir = Deno.makeTempDirSync({ prefix: "sentry-files-native-" });
+  const sentryDir = Deno.makeTempDirSync({ prefix: "sentry-files-sandbox-" });
+  try {
+    const native = await runNative(argv, { cwd: nativeDir });
+    const sentry = await runSentry(argv, { cwd: sentryDir });
+    const what = argv.join(" ");
+    assert.equal(sentry.stdout, native.stdout, `stdout of ${what} differs (actual: sentry)`);
+    assert.equal(sentry.stderr, native.stderr, `stderr of ${what} differs (actual: sentry)`);
+    assert.equal(sentry.code, native.code, `exit status of ${what} differs (actual: sentry)`);
+    if (Deno.env.get("SENTRY_TEST_TARGET") !== "native") {
+      assert.deepEqual([...Deno.readDirSync(sentryDir)], [], "the sandbox wrote to the host directory");
+    }
+    return native;
+  } finally {
+    Deno.removeSync(nativeDir, { recursive: true });
+    Deno.removeSync(sentryDir, { recursive: true });
+  }
+}
+
+function sh(script: string): string[] {
+  return ["/bin/sh", "-c", "set -e\n" + script];
+}
+
+Deno.test("the file API and its error cases behave as natively (tests/c/fileapi.c)", async () => {
+  await assertSameInScratch([await compileC("fileapi")]);
+});
+
+Deno.test("set-ID bits on write and chown, RLIMIT_FSIZE with SIGXFSZ, and O_TMPFILE behave as natively", async () => {
+  const native = await assertSameInScratch([await compileC("file_limits")]);
+  assert.match(native.stdout, /write at the limit = -1 File too large\nSIGXFSZ seen: 1\n/);
+  assert.match(native.stdout, /linkat AT_SYMLINK_FOLLOW = 0\nnlink after link 1\nnamed: hidden\n/);
+});
+
+Deno.test("tar -xzf of a tarball then tar -c of the extracted tree gives back the same archive", async () => {
+  const r = await assertSameInScratch(sh(`
+    mkdir -p src/d/e src/empty
+    echo hello > src/a
+    seq 1 20000 > src/big
+    ln -s a src/link
+    ln src/a src/hard
+    chmod 750 src/d
+    chmod 4755 src/a
+    touch -d '2020-01-02 03:04:05' src/a src/big src/d/e src/empty src/d src
+    tar --sort=name -czf t.tgz src
+    mkdir out
+    tar -xzf t.tgz -C out
+    tar --sort=name -cf one.tar src
+    tar --sort=name -cf two.tar -C out src
+    cmp one.tar two.tar && echo same archive
+    stat -c '%n %a %s %F %h %Y' out/src/a out/src/big out/src/hard
+    stat -c '%n %a %F %h %Y' out/src/d out/src/d/e
+    stat -c '%n %s %F' out/src/link
+    ls -R out | sort
+  `));
+  assert.match(r.stdout, /same archive/);
+});
+
+Deno.test("cp -a, mv, ln -s, chmod, touch -d, stat, find -newer, du and sed -i behave as natively", async () => {
+  await assertSameInScratch(sh(`
+    mkdir -p d1/sub
+    echo one > d1/f
+    head -c 10000 /dev/zero > d1/z
+    chmod 640 d1/f
+    touch -d '2021-05-06 07:08:09' d1/f d1/sub
+    cp -a d1 d2
+    stat -c '%n %a %s %F %Y' d2/f
+    stat -c '%n %a %F %Y' d2/sub
+    stat -c '%n %a %s' d2/z
+    mv d2 d3
+    mv d3/f d3/g
+    ls d3
+    ln -s ../d1/f d3/lnk
+    readlink d3/lnk
+    cat d3/lnk
+    stat -c '%n %a %F' d3/lnk
+    chmod u+x,g-r,o+t d3/g
+    stat -c '%a' d3/g
+    touch -d '2000-01-01' old
+    touch -d '2030-01-01' future
+    find . -newer old -name 'g' | sort
+    find . ! -newer old | sort
+    du -sk d1/z
+    printf 'alpha\\nbeta\\n' > s
+    sed -i 's/alpha/ALPHA/' s
+    cat s
+    stat -c '%a %s %F' s
+    rm -r d3
+    ls
+  `));
+});
+
+Deno.test("mkfifo, ln, rm -rf, mv of a populated directory and chmod -R behave as natively", async () => {
+  await assertSameInScratch(sh(`
+    mkfifo p
+    (echo through the fifo > p) &
+    cat p
+    wait
+    mkdir -p a/b/c
+    for i in 1 2 3; do echo $i > a/b/c/f$i; done
+    ln a/b/c/f1 a/hard
+    stat -c '%h' a/hard
+    mv a z
+    find z | sort
+    chmod -R go-rwx z
+    find z -printf '%p %m\\n' | sort
+    rm -rf z
+    ls -A
+  `));
+});
+
+Deno.test("host files are unchanged after rm -rf /usr /etc and echo x > /bin/ls in the sandbox", async () => {
+  const files = ["/bin/ls", "/etc/passwd", "/usr/bin/env"];
+  const before = files.map((f) => Deno.readFileSync(f));
+  const r = await runSentry(sh(`
+    rm -rf /usr /etc 2>/dev/null || true
+    echo x > /bin/ls 2>/dev/null || echo "cannot write /bin/ls"
+    ls /usr /etc 2>&1 || true
+  `));
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /cannot write \/bin\/ls/); // /bin -> usr/bin is gone with /usr
+  const r2 = await runSentry(sh("echo x > /bin/ls; cat /bin/ls; echo y >> /etc/passwd; tail -1 /etc/passwd"));
+  assert.equal(r2.stdout, "x\ny\n");
+  files.forEach((f, i) => assert.deepEqual(Deno.readFileSync(f), before[i], `${f} changed on the host`));
+  assert.ok(Deno.statSync("/usr/bin").isDirectory);
+});
+
+Deno.test("a config.json root with readonly true refuses writes with EROFS", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "sentry-files-ro-" });
+  try {
+    Deno.mkdirSync(`${dir}/rootfs/bin`, { recursive: true });
+    const prog = await compileC("fileapi", { static: true });
+    Deno.copyFileSync(prog, `${dir}/rootfs/bin/fileapi`);
+    Deno.chmodSync(`${dir}/rootfs/bin/fileapi`, 0o755);
+    for (const readonly of [true, false]) {
+      Deno.writeTextFileSync(`${dir}/config.json`, JSON.stringify({
+        process: { args: ["/bin/fileapi"], cwd: "/" },
+        root: { path: "rootfs", readonly },
+      }));
+      const r = await new Deno.Command(`${REPO_ROOT}/sentry`, {
+        args: ["run", "--bundle", dir], stdout: "piped", stderr: "piped",
+      }).output();
+      const out = new TextDecoder().decode(r.stdout);
+      if (readonly) assert.match(out, /^fd >= 0 = 0$/m, "creat on a read-only root must fail");
+      if (readonly) assert.match(out, /mkdir\("d", 0777\) = -1 EROFS/);
+      else assert.match(out, /mkdir\("d", 0777\) = 0/);
+    }
+    assert.deepEqual([...Deno.readDirSync(`${dir}/rootfs`)].map((e) => e.name), ["bin"]);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

@@ -1,0 +1,247 @@
+/**
+ * procfs, devfs and mounts as programs meet them: ps, free, ls, readlink and C fixtures, run
+ * natively and in the sentry where the output can be compared (numbers that differ between
+ * two runs, such as PIDs, inode numbers and sizes, are compared by structure), and in the
+ * sentry alone where a native run would change the host (mount) or cannot show the sandbox's
+ * boundary (hostile paths in a small root filesystem).
+ */
+
+import assert from "node:assert/strict";
+import { assertSameAsNative, compileC, REPO_ROOT, runNative, runSentry } from "./_harness.ts";
+
+const SENTRY = `${REPO_ROOT}/sentry`;
+
+async function sentryRun(args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+  const out = await new Deno.Command(SENTRY, { args, stdin: "null", stdout: "piped", stderr: "piped" }).output();
+  const dec = new TextDecoder();
+  return { stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr), code: out.code };
+}
+
+Deno.test("ps aux lists the sandbox's processes with procps's columns", async () => {
+  // Wait until the background child has exec'd sleep, so that ps sees its final command line.
+  const script = "sleep 30 & while [ \"$(cat /proc/$!/comm)\" != sleep ]; do :; done; ps aux; kill $!";
+  const native = await runNative(["/bin/sh", "-c", script]);
+  const r = await runSentry(["/bin/sh", "-c", script]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stderr, "");
+  const lines = r.stdout.trimEnd().split("\n");
+  assert.equal(lines[0], native.stdout.split("\n")[0]); // the same header
+  const rows = lines.slice(1).map((l) => l.trim().split(/\s+/));
+  // Exactly the sandbox's processes: the shell (init), sleep and ps (cat ran in between).
+  assert.deepEqual(rows.map((c) => [c[0], c.slice(10).join(" ")]), [
+    ["root", `/bin/sh -c ${script}`],
+    ["root", "sleep 30"],
+    ["root", "ps aux"],
+  ]);
+  assert.deepEqual(rows.slice(0, 2).map((c) => c[1]), ["1", "2"]);
+  for (const c of rows) {
+    assert.match(c[2]!, /^\d+\.\d$/); // %CPU
+    assert.match(c[4]!, /^[1-9]\d*$/); // VSZ
+    assert.equal(c[6], "?"); // no terminal
+    assert.match(c[7]!, /^[RSZ]/); // STAT
+    assert.match(c[9]!, /^\d+:\d\d$/); // TIME
+  }
+});
+
+Deno.test("free -m prints its header, Mem and Swap lines", async () => {
+  const native = await runNative(["/usr/bin/free", "-m"]);
+  const r = await runSentry(["/usr/bin/free", "-m"]);
+  assert.equal(r.code, 0, r.stderr);
+  const shape = (s: string) => s.trimEnd().split("\n").map((l) => l.trim().split(/\s+/).map((w) => /^\d+$/.test(w) ? "N" : w));
+  assert.deepEqual(shape(r.stdout), shape(native.stdout));
+  const mem = r.stdout.split("\n")[1]!.trim().split(/\s+/).slice(1).map(Number);
+  assert.ok(mem[0]! > 0 && mem[1]! >= 0 && mem[2]! > 0, r.stdout); // total, used, free
+});
+
+Deno.test("/proc/self/maps shows the program's code, data, heap, stack, libraries and mmap changes", async () => {
+  await assertSameAsNative([await compileC("proc_maps")]);
+});
+
+Deno.test("ls /proc/self/fd shows 0, 1, 2 and the directory being listed; the links show pipes", async () => {
+  // Natively the test runner's own descriptors leak into the child: compare 0 to 3 only.
+  const r = await runSentry(["/bin/ls", "/proc/self/fd"], { stdin: "" });
+  assert.equal(r.stdout, "0\n1\n2\n3\n");
+  const normalise = "ls -l /proc/self/fd | awk 'NR > 1 && $9 <= 3 {print $1, $9, $10, $11}' | sed -E 's/[0-9]+]/N]/; s#/proc/[0-9]+/#/proc/PID/#'";
+  await assertSameAsNative(["/bin/sh", "-c", normalise], { stdin: "" });
+});
+
+Deno.test("readlink /proc/self/exe, cwd and a directory fd name the files", async () => {
+  await assertSameAsNative(["/bin/readlink", "/proc/self/exe"]);
+  await assertSameAsNative(["/bin/sh", "-c", "cd /usr/bin && readlink /proc/self/cwd; exec 5</etc; readlink /proc/self/fd/5; ls /proc/self/fd/5/ | grep -c passwd"]);
+});
+
+Deno.test("/proc/self/status has the caller's Pid, its parent's PPid and uid 0", async () => {
+  const script = 'echo "$$"; grep -E "^(Pid|PPid|Uid|Name|State)" /proc/self/status';
+  const r = await runSentry(["/bin/sh", "-c", script]);
+  assert.equal(r.code, 0, r.stderr);
+  const [shellPid, ...fields] = r.stdout.trimEnd().split("\n");
+  assert.equal(shellPid, "1");
+  assert.deepEqual(fields, ["Name:\tgrep", "State:\tR (running)", "Pid:\t2", "PPid:\t1", "Uid:\t0\t0\t0\t0"]);
+});
+
+Deno.test("/dev has the memory devices and the stdio links, and host stdio still works", async () => {
+  await assertSameAsNative(["/bin/sh", "-c", "echo out > /dev/stdout; echo err > /dev/stderr; head -c 4 /dev/zero | od -An -tx1; cat /dev/null; cat /dev/stdin"], { stdin: "in\n" });
+  const r = await runSentry(["/bin/sh", "-c", "ls /dev; cat /dev/tty"]);
+  assert.equal(r.stdout, "console\ncore\nfd\nfull\nmqueue\nnull\nptmx\npts\nrandom\nshm\nstderr\nstdin\nstdout\ntty\nurandom\nzero\n");
+  assert.match(r.stderr, /cat: \/dev\/tty: No such device or address/);
+});
+
+Deno.test("shell redirections into /proc files and fd links work; a socket's fd link cannot be opened", async () => {
+  const py = [
+    "import socket, os",
+    "s = socket.socket(socket.AF_UNIX)",
+    "p = '/proc/self/fd/%d' % s.fileno()",
+    "print(os.readlink(p).startswith('socket:['))",
+    "try: open(p)",
+    "except OSError as e: print(e.errno)",
+  ].join("\n");
+  const script = `echo -3 > /proc/self/oom_score_adj; cat /proc/self/oom_score_adj; echo out > /proc/self/fd/1; python3 -c "${py}"`;
+  const r = await runSentry(["/bin/sh", "-c", script]);
+  assert.equal(r.stderr, "");
+  assert.equal(r.stdout, "-3\nout\nTrue\n6\n"); // inherited across fork; ENXIO
+});
+
+Deno.test("/proc/mounts lists the root, /proc, /dev, /dev/shm, /dev/pts and /sys; /sys tells glibc the CPU count", async () => {
+  const r = await runSentry(["/bin/sh", "-c", "cat /proc/mounts; cat /sys/devices/system/cpu/online; nproc --all"]);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.trimEnd().split("\n");
+  assert.deepEqual(lines.slice(0, 6).map((l) => l.split(" ").slice(1, 3).join(" ")), [
+    "/ overlay", "/proc proc", "/dev devtmpfs", "/dev/shm tmpfs", "/dev/pts devpts", "/sys sysfs",
+  ]);
+  // glibc counts the cpuN directories; the online range must agree with them.
+  const n = Number(lines[7]);
+  assert.equal(lines[6], n > 1 ? `0-${n - 1}` : "0");
+});
+
+Deno.test("mount, umount2 and chroot work as root in the sandbox, with EBUSY and MNT_DETACH", async () => {
+  const r = await runSentry([await compileC("mounts"), "/tmp"]);
+  assert.equal(r.stderr, "");
+  assert.equal(r.stdout, [
+    "mount proc: ok", "status visible: 1", "mount ext4: No such device",
+    "umount while a file is open: Device or resource busy", "umount: ok", "status visible: 0",
+    "umount again: Invalid argument", "mount tmpfs: ok", "write 4096: 4096", "write up to the size: 4096",
+    "write past the size: -1 No space left on device", "mount tmpfs bad option: Invalid argument",
+    "umount tmpfs: ok", "file visible: 0", "bind /etc: ok", "passwd visible: 1", "remount ro: ok",
+    "chdir into it: ok", "umount busy cwd: Device or resource busy", "umount detach: ok", "chdir /: ok",
+    "passwd visible: 0", "umount bad flags: Invalid argument", "umount /: Device or resource busy",
+    "chroot /etc: ok", "passwd at /passwd: 1", "",
+  ].join("\n"));
+});
+
+/** A bundle whose rootfs holds `files`, with a host file "secret" beside the rootfs. */
+async function withBundle(
+  config: Record<string, unknown> | null,
+  files: Record<string, string>,
+  fn: (dir: string) => Promise<void>,
+): Promise<void> {
+  const dir = Deno.realPathSync(Deno.makeTempDirSync({ prefix: "sentry-proc-test-" }));
+  try {
+    for (const d of ["rootfs/proc", "rootfs/dev", "rootfs/sys", "rootfs/mnt", "data"]) {
+      Deno.mkdirSync(`${dir}/${d}`, { recursive: true });
+    }
+    Deno.writeTextFileSync(`${dir}/secret`, "host secret\n");
+    Deno.writeTextFileSync(`${dir}/rootfs/secret`, "rootfs secret\n");
+    Deno.writeTextFileSync(`${dir}/rootfs/inside`, "in\n");
+    for (const [name, src] of Object.entries(files)) {
+      Deno.copyFileSync(src, `${dir}/${name}`);
+      Deno.chmodSync(`${dir}/${name}`, 0o755);
+    }
+    if (config !== null) Deno.writeTextFileSync(`${dir}/config.json`, JSON.stringify(config));
+    await fn(dir);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+}
+
+Deno.test("hostile paths through /proc never leave the sandbox's root", async () => {
+  const prog = await compileC("proc_hostile", { static: true });
+  await withBundle(null, { "rootfs/prog": prog }, async (dir) => {
+    const r = await sentryRun(["run", "--bundle", `${dir}/rootfs`, "--", "/prog"]);
+    assert.equal(r.stderr, "");
+    assert.equal(r.code, 0);
+    assert.ok(!r.stdout.includes("host secret"), r.stdout);
+    const lines = r.stdout.split("\n").filter((l) => l !== "");
+    assert.deepEqual(lines, [
+      "readlink /proc/self/root: /",
+      "open /proc/self/root/../../../secret: read 14 bytes: rootfs secret",
+      "open /proc/1/root/../secret: read 14 bytes: rootfs secret",
+      "open /proc/self/cwd/../../secret: read 14 bytes: rootfs secret",
+      "readlink /proc/self/fd/9: No such file or directory",
+      "open /proc/self/fd/9: No such file or directory",
+      "readlink /proc/self/fd/3: /",
+      "open /proc/self/fd/3/../../secret: read 14 bytes: rootfs secret",
+      "open /proc/self/fd/3/inside: read 3 bytes: in",
+      "cwd after chdir /proc/self/root/../..: /",
+      "open secret: read 14 bytes: rootfs secret",
+      "open ../secret: read 14 bytes: rootfs secret",
+      "readlink /self/root: /",
+      "open /self/root/../../secret: No such file or directory",
+      "open /../secret: No such file or directory",
+    ]);
+  });
+});
+
+/** A config.json running /prog in rootfs with the given mounts. */
+function spec(mounts: unknown[], args = ["/prog"], readonly = true): Record<string, unknown> {
+  return {
+    ociVersion: "1.0.2",
+    process: { args, cwd: "/", env: ["PATH=/usr/bin:/bin"] },
+    root: { path: "rootfs", readonly },
+    mounts,
+  };
+}
+
+Deno.test("config.json tmpfs mounts are writable with their size limit; missing mount points are created", async () => {
+  const mounts = [
+    { destination: "/work/scratch", type: "tmpfs", source: "tmpfs", options: ["size=64k", "mode=700"] },
+    { destination: "/data", type: "bind", source: "data", options: ["bind", "ro"] },
+  ];
+  const script = "echo hi > /work/scratch/f && cat /work/scratch/f && stat -c '%a %U' /work/scratch && " +
+    "head -c 100000 /dev/zero > /work/scratch/big; echo big=$?; echo x > /data/f; echo bind=$?; grep -c ' /work/scratch tmpfs ' /proc/mounts";
+  await withBundle(spec(mounts, ["/bin/sh", "-c", script], false), {}, async (dir) => {
+    // The root is the host's / under the in-memory overlay, so that sh and coreutils run.
+    const cfg = JSON.parse(Deno.readTextFileSync(`${dir}/config.json`));
+    cfg.root.path = "/";
+    Deno.writeTextFileSync(`${dir}/config.json`, JSON.stringify(cfg));
+    const r = await sentryRun(["run", "--bundle", dir]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /No space left on device/);
+    assert.match(r.stderr, /Read-only file system/);
+    assert.equal(r.stdout, "hi\n700 root\nbig=1\nbind=2\n1\n"); // dash: 2 for a failed redirection
+  });
+});
+
+Deno.test("config.json bind mounts show the host directory; noexec makes execve EACCES", async () => {
+  const hello = await compileC("hello", { static: true });
+  const mounts = [
+    { destination: "/mnt", type: "bind", source: "data", options: ["rbind", "ro", "noexec"] },
+  ];
+  await withBundle(spec(mounts, ["/prog"]), { "rootfs/prog": hello, "data/hello": hello }, async (dir) => {
+    const ok = await sentryRun(["run", "--bundle", dir]);
+    assert.equal(ok.code, 0, ok.stderr);
+    const native = await runNative([hello]);
+    assert.equal(ok.stdout, native.stdout);
+    // The same binary through the noexec bind mount cannot be run.
+    const r = await sentryRun(["run", "--bundle", dir, "--", "/mnt/hello"]);
+    assert.equal(r.code, 126, r.stderr);
+    assert.equal(r.stderr, `sentry: cannot run "/mnt/hello": Permission denied\n`);
+  });
+});
+
+Deno.test("a bad mount entry in config.json is one line and status 125", async () => {
+  const cases: [unknown[], string][] = [
+    [[{ destination: "/mnt", type: "ext4", source: "/dev/sda" }], `sentry: config.json: mounts[0].type: "ext4" is not supported (expected proc, sysfs, tmpfs, devpts, mqueue, cgroup or bind)\n`],
+    [[{ destination: "/mnt", type: "bind", source: "nowhere" }], "No such file or directory\n"],
+    [[{ destination: "/nowhere", type: "proc" }], `sentry: config.json: mounts[0].destination: "/nowhere" does not exist in the root filesystem, which is read-only\n`],
+    [[{ destination: "/inside", type: "proc" }], `sentry: config.json: mounts[0].destination: "/inside" is not a directory\n`],
+  ];
+  const hello = await compileC("hello", { static: true });
+  for (const [mounts, err] of cases) {
+    await withBundle(spec(mounts), { "rootfs/prog": hello }, async (dir) => {
+      const r = await sentryRun(["run", "--bundle", dir]);
+      assert.equal(r.code, 125, r.stderr);
+      assert.equal(r.stdout, "");
+      assert.ok(r.stderr.endsWith(err) && r.stderr.split("\n").length === 2, r.stderr);
+    });
+  }
+});

@@ -1,0 +1,68 @@
+/**
+ * devfs: a synthetic /dev, as runsc's devtmpfs: the memory devices (null, zero, full, random,
+ * urandom) implemented in the sentry, tty, console and ptmx (placeholders the open syscall
+ * resolves: the caller's controlling terminal, the `-t` console, a new pty of the devpts
+ * mounted on /dev/pts; see vfs/tty/device_file.ts), the /proc/self/fd links (fd, stdin, stdout, stderr), and
+ * the directories other filesystems are mounted on (shm, pts, mqueue).
+ *
+ * No host device is ever reachable through it.
+ *
+ * @module
+ */
+
+import { ENXIO } from "../../kernel/errno.ts";
+import { S_IFCHR } from "../../abi/linux/file.ts";
+import { openMemoryDevice } from "../devices.ts";
+import type { FileDescription } from "../file_description.ts";
+import type { Location } from "../mount.ts";
+import { FixedSymlink, KDentry, KernFilesystem, StaticDir, TMPFS_MAGIC } from "../kernfs/kernfs.ts";
+
+/** A dev_t from major and minor numbers (Linux's new_encode_dev, for numbers below 4096/256). */
+export function makedev(major: number, minor: number): number {
+  return ((major & 0xfff) << 8) | (minor & 0xff);
+}
+
+/** [name, major, minor, mode] of every device node. */
+const DEVICES: ReadonlyArray<[string, number, number, number]> = [
+  ["null", 1, 3, 0o666], ["zero", 1, 5, 0o666], ["full", 1, 7, 0o666], ["random", 1, 8, 0o666],
+  ["urandom", 1, 9, 0o666], ["tty", 5, 0, 0o666], ["console", 5, 1, 0o600], ["ptmx", 5, 2, 0o666],
+];
+
+/** @savable A character device node. */
+export class DeviceNode extends KDentry {
+  constructor(kfs: KernFilesystem, parent: KDentry, name: string, rdev: number, perm: number) {
+    super(kfs, parent, name, { mode: S_IFCHR | perm, rdev });
+  }
+
+  override open(loc: Location, flags: number): FileDescription {
+    // tty, console, ptmx: a TtyDeviceFile the open syscall resolves.
+    const dev = openMemoryDevice(loc, flags, this.rdev);
+    if (dev === null) throw ENXIO;
+    return dev;
+  }
+}
+
+/** @savable One /dev. */
+export class DevFilesystem extends KernFilesystem {
+  /** The directory a tmpfs is mounted on (boot does it). */
+  readonly shm: StaticDir;
+  /** The directory devpts is mounted on. */
+  readonly pts: StaticDir;
+
+  constructor() {
+    super("devtmpfs", TMPFS_MAGIC);
+    const root = new StaticDir(this, null, "", 0o755);
+    this.root = root;
+    for (const [name, major, minor, mode] of DEVICES) {
+      root.add(new DeviceNode(this, root, name, makedev(major, minor), mode));
+    }
+    root.add(new FixedSymlink(this, root, "fd", "/proc/self/fd"));
+    root.add(new FixedSymlink(this, root, "stdin", "/proc/self/fd/0"));
+    root.add(new FixedSymlink(this, root, "stdout", "/proc/self/fd/1"));
+    root.add(new FixedSymlink(this, root, "stderr", "/proc/self/fd/2"));
+    root.add(new FixedSymlink(this, root, "core", "/proc/kcore"));
+    this.shm = root.dir("shm", 0o1777);
+    this.pts = root.dir("pts", 0o755);
+    root.dir("mqueue", 0o1777);
+  }
+}

@@ -1,0 +1,319 @@
+/**
+ * kernfs: the building blocks of synthetic filesystems (procfs, devfs, sysfs), whose files are
+ * computed by the sentry rather than stored anywhere. Analogous to gVisor's fsimpl/kernfs and
+ * Linux's seq_file + simple_* helpers.
+ *
+ * - {@linkcode KernFilesystem}: one instance (superblock) with an anonymous device number and
+ *   stable inode numbers by key (the same file gets the same number each time it is looked up,
+ *   so `find` and `du` see no false loops).
+ * - {@linkcode KDentry}: attributes kept as plain fields. Dynamic directories build fresh
+ *   dentries on every lookup (a /proc/PID directory must vanish with its process); static ones
+ *   ({@linkcode StaticDir}) hold their children.
+ * - {@linkcode GeneratedFile}: contents rendered when the file is opened, then read from that
+ *   snapshot ({@linkcode SnapshotFile}), so one open sees one consistent text, as seq_file does.
+ * - {@linkcode KSymlink}: a symlink whose target is computed on each readlink.
+ *
+ * Dentries hold only plain data (kind names, ids): what a file shows is decided by code, never
+ * by closures, so that the tree stays checkpointable.
+ *
+ * @module
+ */
+
+import { EACCES, EINVAL, ENOTDIR, EPERM } from "../../kernel/errno.ts";
+import {
+  O_ACCMODE, O_RDONLY, O_TRUNC, S_IFDIR, S_IFLNK, S_IFREG, SEEK_CUR, SEEK_END, SEEK_SET,
+} from "../../abi/linux/file.ts";
+import { Dentry, type Filesystem, type FsStat, type SetAttr } from "../dentry.ts";
+import type { DirEntry, FileDescription, Stat } from "../file_description.ts";
+import { LocatedFile } from "../located_file.ts";
+import type { Location } from "../mount.ts";
+import { dtFromMode } from "../hostfs/hostfs.ts";
+
+/** Minor numbers of anonymous devices (major 0), as Linux's get_anon_bdev(). */
+let nextAnonMinor = 32;
+
+/** statfs(2) f_type values (include/uapi/linux/magic.h). */
+export const RAMFS_MAGIC = 0x858458f6;
+export const PROC_SUPER_MAGIC = 0x9fa0;
+export const SYSFS_MAGIC = 0x62656572;
+export const TMPFS_MAGIC = 0x01021994;
+export const ANON_INODE_FS_MAGIC = 0x09041934;
+
+/** A new anonymous device number (major 0) for a synthetic filesystem. */
+export function allocAnonDev(): number {
+  return nextAnonMinor++;
+}
+
+/** @savable A synthetic filesystem instance. */
+export class KernFilesystem implements Filesystem {
+  readonly name: string;
+  readonly readonly = false;
+  /** Immutable. st_dev of every file. */
+  readonly dev: number;
+  /** Immutable. The times every file reports. */
+  readonly createdNs: bigint;
+  /** Set once by the subclass constructor. */
+  root!: KDentry;
+  readonly #inos = new Map<string, number>();
+  #nextIno = 1;
+
+  /** Immutable. statfs(2)'s f_type. */
+  readonly magic: number;
+
+  constructor(name: string, magic = RAMFS_MAGIC) {
+    this.name = name;
+    this.magic = magic;
+    this.dev = allocAnonDev();
+    this.createdNs = BigInt(Date.now()) * 1_000_000n;
+  }
+
+  /** The inode number of the file called key (any string unique within this filesystem). */
+  inoFor(key: string): number {
+    let ino = this.#inos.get(key);
+    if (ino === undefined) {
+      ino = this.#nextIno++;
+      this.#inos.set(key, ino);
+    }
+    return ino;
+  }
+
+  /** Forgets the inode number of key (a process went away). */
+  forgetIno(key: string): void {
+    this.#inos.delete(key);
+  }
+
+  /** Implements statfs(2): no blocks, no inode limit, as Linux's pseudo filesystems. */
+  statfs(): FsStat {
+    return { type: this.magic, bsize: 4096, blocks: 0, bfree: 0, bavail: 0, files: 0, ffree: 0, namelen: 255 };
+  }
+
+  release(): void {}
+}
+
+/** Attributes of a new {@linkcode KDentry}. */
+export interface KAttrs {
+  /** File type and permission bits. */
+  mode: number;
+  uid?: number;
+  gid?: number;
+  /** Device number, for device nodes. */
+  rdev?: number;
+  /** Inode key; default: the parent's key + "/" + name. */
+  key?: string;
+}
+
+/** @savable A node of a synthetic filesystem. */
+export abstract class KDentry extends Dentry {
+  readonly kfs: KernFilesystem;
+  readonly key: string;
+  readonly #mode: number;
+  readonly #uid: number;
+  readonly #gid: number;
+  readonly rdev: number;
+
+  constructor(kfs: KernFilesystem, parent: KDentry | null, name: string, a: KAttrs) {
+    super(parent, name);
+    this.kfs = kfs;
+    this.key = a.key ?? (parent === null ? "" : `${parent.key}/${name}`);
+    this.#mode = a.mode;
+    this.#uid = a.uid ?? 0;
+    this.#gid = a.gid ?? 0;
+    this.rdev = a.rdev ?? 0;
+  }
+
+  get fs(): KernFilesystem {
+    return this.kfs;
+  }
+
+  get mode(): number {
+    return this.#mode;
+  }
+
+  get uid(): number {
+    return this.#uid;
+  }
+
+  get gid(): number {
+    return this.#gid;
+  }
+
+  get ino(): number {
+    return this.kfs.inoFor(this.key);
+  }
+
+  stat(): Stat {
+    const t = this.kfs.createdNs;
+    return {
+      dev: this.kfs.dev, ino: this.ino, mode: this.mode, nlink: this.isDir ? 2 : 1, uid: this.uid,
+      gid: this.gid, rdev: this.rdev, size: 0, blksize: 1024, blocks: 0, atimeNs: t, mtimeNs: t,
+      ctimeNs: t,
+    };
+  }
+
+  lookup(_name: string): Dentry | null {
+    throw ENOTDIR;
+  }
+
+  children(): DirEntry[] {
+    throw ENOTDIR;
+  }
+}
+
+/** The listing entry of a dentry. */
+export function dirEntry(d: KDentry): DirEntry {
+  return { name: d.name, ino: d.ino, type: dtFromMode(d.mode) };
+}
+
+/** @savable A directory whose children are fixed once built. */
+export class StaticDir extends KDentry {
+  readonly entries = new Map<string, KDentry>();
+
+  constructor(kfs: KernFilesystem, parent: KDentry | null, name: string, mode = 0o555) {
+    super(kfs, parent, name, { mode: S_IFDIR | (mode & 0o7777) });
+  }
+
+  /** Adds a child built by make(this) and returns it. */
+  add<T extends KDentry>(child: T): T {
+    this.entries.set(child.name, child);
+    return child;
+  }
+
+  /** A new empty subdirectory. */
+  dir(name: string, mode = 0o555): StaticDir {
+    return this.add(new StaticDir(this.kfs, this, name, mode));
+  }
+
+  override lookup(name: string): Dentry | null {
+    return this.entries.get(name) ?? null;
+  }
+
+  override children(): DirEntry[] {
+    return [...this.entries.values()].map(dirEntry);
+  }
+}
+
+/** @savable A symlink whose target is computed when read. */
+export abstract class KSymlink extends KDentry {
+  constructor(kfs: KernFilesystem, parent: KDentry | null, name: string, a: Partial<KAttrs> = {}) {
+    super(kfs, parent, name, { ...a, mode: S_IFLNK | 0o777 });
+  }
+
+  abstract target(): string;
+
+  override readlink(): string {
+    return this.target();
+  }
+}
+
+/** @savable A symlink with a fixed target. */
+export class FixedSymlink extends KSymlink {
+  constructor(kfs: KernFilesystem, parent: KDentry | null, name: string, readonly fixedTarget: string) {
+    super(kfs, parent, name);
+  }
+
+  target(): string {
+    return this.fixedTarget;
+  }
+}
+
+/**
+ * @savable A regular file whose contents are rendered at open. Writable files override
+ * {@linkcode GeneratedFile.writeContents}; the others refuse to be opened for writing.
+ */
+export abstract class GeneratedFile extends KDentry {
+  constructor(kfs: KernFilesystem, parent: KDentry | null, name: string, a: Partial<KAttrs> = {}) {
+    super(kfs, parent, name, { ...a, mode: S_IFREG | ((a.mode ?? 0o444) & 0o7777) });
+  }
+
+  /** The file's contents now. */
+  abstract render(): string | Uint8Array;
+
+  /** True if writes are accepted ({@linkcode writeContents} is implemented). */
+  get writable(): boolean {
+    return false;
+  }
+
+  /** Handles one write(2) of data (the whole buffer; the offset is ignored as in procfs). */
+  writeContents(_data: Uint8Array): void {
+    throw EINVAL;
+  }
+
+  /**
+   * open(O_TRUNC) of a writable file (`echo 5 > /proc/self/oom_score_adj`) truncates nothing,
+   * as procfs; other attribute changes are EPERM.
+   */
+  override setattr(attr: SetAttr): void {
+    const onlySize = attr.mode === undefined && attr.uid === undefined && attr.gid === undefined &&
+      attr.atimeNs === undefined && attr.mtimeNs === undefined;
+    if (onlySize && this.writable) return;
+    throw EPERM;
+  }
+
+  override open(loc: Location, flags: number): FileDescription {
+    const wantsWrite = (flags & O_ACCMODE) !== O_RDONLY || (flags & O_TRUNC) !== 0;
+    if (wantsWrite && !this.writable) throw EACCES;
+    return new SnapshotFile(loc, flags, this);
+  }
+}
+
+const encoder = new TextEncoder();
+
+/** @savable An open {@linkcode GeneratedFile}: the contents as they were at open. */
+export class SnapshotFile extends LocatedFile {
+  readonly #file: GeneratedFile;
+  /** Rendered at the first read (not at open: an O_WRONLY open never renders). */
+  #data: Uint8Array | null = null;
+
+  constructor(loc: Location, flags: number, file: GeneratedFile) {
+    super(loc, flags);
+    this.#file = file;
+  }
+
+  #contents(): Uint8Array {
+    if (this.#data === null) {
+      const r = this.#file.render();
+      this.#data = typeof r === "string" ? encoder.encode(r) : r;
+    }
+    return this.#data;
+  }
+
+  override read(dst: Uint8Array, offset: number | null): number {
+    const off = offset ?? this.offset;
+    if (off < 0) throw EINVAL;
+    const data = this.#contents();
+    if (off >= data.length) return 0;
+    const n = Math.min(dst.length, data.length - off);
+    dst.set(data.subarray(off, off + n));
+    if (offset === null) this.offset += n;
+    return n;
+  }
+
+  override write(src: Uint8Array, offset: number | null): number {
+    this.#file.writeContents(src);
+    this.#data = null;
+    if (offset === null) this.offset += src.length;
+    return src.length;
+  }
+
+  override seek(offset: number, whence: number): number {
+    let pos: number;
+    if (whence === SEEK_SET) pos = offset;
+    else if (whence === SEEK_CUR) pos = this.offset + offset;
+    else if (whence === SEEK_END) pos = this.#contents().length + offset;
+    else throw EINVAL;
+    if (pos < 0) throw EINVAL;
+    this.offset = pos;
+    return pos;
+  }
+}
+
+/** A file with fixed contents. */
+export class FixedFile extends GeneratedFile {
+  constructor(kfs: KernFilesystem, parent: KDentry | null, name: string, readonly contents: string, mode = 0o444) {
+    super(kfs, parent, name, { mode });
+  }
+
+  render(): string {
+    return this.contents;
+  }
+}

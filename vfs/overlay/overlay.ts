@@ -1,0 +1,392 @@
+/**
+ * overlay: the writable root filesystem, a writable upper layer over the read-only host tree,
+ * as runsc's --overlay (and Linux's overlayfs). The host tree never changes: every change goes
+ * to the upper layer (a tmpfs in memory, or a host directory opened writable, `--overlay-upper`).
+ *
+ * - Lookup merges: a name in the upper layer wins; a directory present in both is merged.
+ * - Deletion of a name the lower layer has leaves a whiteout: a name in the directory's
+ *   {@linkcode OverlayDentry.whiteouts} set hides the lower entry (kept in the sentry's memory,
+ *   not in the upper layer, so no name is reserved; the upper directory is a scratch area).
+ *   A directory created over a whiteout is opaque: its lower side is not looked at.
+ * - Copy-up: the first write, truncate or attribute change of a lower file copies it (and its
+ *   parents) to the upper layer, with its owner, mode and times; data is copied by the host
+ *   (sendfile from the lower file into the upper one). Descriptions opened read-only before
+ *   the copy-up switch to the copy (vfs/overlay/overlay_file.ts). Renaming a directory copies up its whole
+ *   subtree first, so the moved directory no longer depends on the lower layer.
+ * - Inode numbers: a file keeps its lower inode number after copy-up; files born in the upper
+ *   layer get theirs offset by 2^52. st_dev is the lower file's (one value for the root's
+ *   filesystem), so tools that compare (dev, ino) see stable identities.
+ *
+ * Dentries are cached for the life of the filesystem (as hostfs's), so the whiteout sets and
+ * the identity of mount points stay put.
+ *
+ * @module
+ */
+
+import { ENOTEMPTY, EXDEV } from "../../kernel/errno.ts";
+import {
+  O_ACCMODE, O_RDONLY, OVERLAYFS_SUPER_MAGIC, RENAME_EXCHANGE, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG,
+} from "../../abi/linux/file.ts";
+import * as ffi from "../../platform/ptrace/_ffi.ts";
+import { Dentry, type Filesystem, type FsStat, type NewFile, type SetAttr } from "../dentry.ts";
+import type { DirEntry, FileDescription, Stat } from "../file_description.ts";
+import type { Location } from "../mount.ts";
+import type { HostDentry, HostFilesystem } from "../hostfs/hostfs.ts";
+import { nowNs } from "../tmpfs/tmpfs.ts";
+import { OverlayRegularFile } from "./overlay_file.ts";
+
+/** Upper-layer inode numbers are shifted by this, out of the host's range in practice. */
+const UPPER_INO_BASE = 2 ** 52;
+
+/** What the overlay needs from its upper layer beyond the Dentry operations. */
+export interface UpperFilesystem extends Filesystem {
+  /** Fills the new, empty regular file d with len bytes of the host descriptor src. */
+  copyData(d: Dentry, src: number, len: number): void;
+}
+
+/** @savable A merged tree: upper over lower. */
+export class OverlayFilesystem implements Filesystem {
+  readonly name = "overlay";
+  readonly readonly = false;
+  /** Immutable. */
+  readonly lower: HostFilesystem;
+  /** Immutable. */
+  readonly upper: UpperFilesystem;
+  readonly root: OverlayDentry;
+  /** Immutable. st_dev of files that have no lower side. */
+  readonly dev: number;
+  /** The overlay inode number of upper inodes that were copied up, by upper inode number. */
+  readonly #inoOfUpper = new Map<number, number>();
+
+  constructor(lower: HostFilesystem, upper: UpperFilesystem) {
+    this.lower = lower;
+    this.upper = upper;
+    const st = lower.root.stat();
+    this.dev = st.dev;
+    // The upper root shows the lower root's attributes.
+    upper.root.setattr({ mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, atimeNs: st.atimeNs, mtimeNs: st.mtimeNs });
+    this.root = new OverlayDentry(this, null, "", lower.root, upper.root);
+  }
+
+  /** The overlay inode number of an upper inode. */
+  inoOfUpper(upperIno: number): number {
+    return this.#inoOfUpper.get(upperIno) ?? UPPER_INO_BASE + upperIno;
+  }
+
+  /** Records that the upper inode upperIno is the copy of the lower inode ino. */
+  recordCopyUp(upperIno: number, ino: number): void {
+    this.#inoOfUpper.set(upperIno, ino);
+  }
+
+  statfs(): FsStat {
+    const st = this.upper.statfs?.();
+    return {
+      type: OVERLAYFS_SUPER_MAGIC, bsize: 4096, blocks: st?.blocks ?? 1 << 24, bfree: st?.bfree ?? 1 << 23,
+      bavail: st?.bavail ?? 1 << 23, files: st?.files ?? 1 << 20, ffree: st?.ffree ?? 1 << 19, namelen: 255,
+    };
+  }
+
+  release(): void {
+    this.upper.release();
+    this.lower.release();
+  }
+}
+
+/** @savable One name of the merged tree. */
+export class OverlayDentry extends Dentry {
+  readonly #fs: OverlayFilesystem;
+  /** The lower file, or null (upper only, or a directory made opaque by a rename). */
+  lower: Dentry | null;
+  /** The upper file, or null until copy-up. */
+  upper: Dentry | null;
+  /** Immutable. */
+  readonly #ino: number;
+  /** st_dev once copied up (the lower file's), or the overlay's for upper-only files. */
+  #dev: number;
+  /** Cached children (positive lookups). */
+  readonly #children = new Map<string, OverlayDentry>();
+  /** Names whose lower entries are hidden (deleted or replaced through the overlay). */
+  readonly whiteouts = new Set<string>();
+
+  constructor(fs: OverlayFilesystem, parent: OverlayDentry | null, name: string, lower: Dentry | null, upper: Dentry | null) {
+    super(parent, name);
+    this.#fs = fs;
+    this.lower = lower;
+    this.upper = upper;
+    this.#ino = lower !== null ? lower.ino : fs.inoOfUpper(upper!.ino);
+    this.#dev = lower === null ? fs.dev : -1;
+  }
+
+  get fs(): OverlayFilesystem {
+    return this.#fs;
+  }
+
+  get #top(): Dentry {
+    return (this.upper ?? this.lower)!;
+  }
+
+  get mode(): number {
+    return this.#top.mode;
+  }
+
+  get uid(): number {
+    return this.#top.uid;
+  }
+
+  get gid(): number {
+    return this.#top.gid;
+  }
+
+  get ino(): number {
+    return this.#ino;
+  }
+
+  stat(): Stat {
+    if (this.upper === null) return this.lower!.stat();
+    const st = this.upper.stat();
+    st.ino = this.#ino;
+    st.dev = this.dev;
+    return st;
+  }
+
+  lookup(name: string): OverlayDentry | null {
+    const cached = this.#children.get(name);
+    if (cached !== undefined) return cached;
+    const up = this.upper !== null ? this.upper.lookup(name) : null;
+    let low: Dentry | null = null;
+    if (this.lower !== null && !this.whiteouts.has(name) && (up === null || up.isDir)) {
+      low = this.lower.lookup(name);
+      if (up !== null && low !== null && !low.isDir) low = null;
+    }
+    if (up === null && low === null) return null;
+    const c = new OverlayDentry(this.#fs, this, name, low, up);
+    this.#children.set(name, c);
+    return c;
+  }
+
+  children(): DirEntry[] {
+    const out = new Map<string, DirEntry>();
+    if (this.upper !== null) {
+      for (const e of this.upper.children()) {
+        const c = this.#children.get(e.name);
+        out.set(e.name, { name: e.name, ino: c !== undefined ? c.ino : this.#fs.inoOfUpper(e.ino), type: e.type });
+      }
+    }
+    if (this.lower !== null) {
+      for (const e of this.lower.children()) {
+        if (!out.has(e.name) && !this.whiteouts.has(e.name)) out.set(e.name, e);
+      }
+    }
+    return [...out.values()];
+  }
+
+  override readlink(): string {
+    return this.#top.readlink();
+  }
+
+  /** st_dev as stat reports it once copied up (the lower file's), or the overlay's. */
+  get dev(): number {
+    return this.#dev >= 0 ? this.#dev : this.#fs.dev;
+  }
+
+  /**
+   * Regular files open as an {@linkcode OverlayRegularFile}, which follows a later copy-up;
+   * a write open copies up first.
+   */
+  override open(loc: Location, flags: number): FileDescription {
+    if (this.isDir) return super.open(loc, flags);
+    if (!this.isRegular) return this.#top.open(loc, flags);
+    if ((flags & O_ACCMODE) !== O_RDONLY) this.copyUp();
+    const onLower = this.upper === null;
+    return new OverlayRegularFile(loc, flags, this, this.#top.open(loc, flags), onLower);
+  }
+
+  override hostPath(): string | null {
+    return this.upper === null ? this.lower!.hostPath() : null;
+  }
+
+  override boundSocket(): unknown {
+    return this.upper?.boundSocket() ?? null;
+  }
+
+  // ---- Copy-up -------------------------------------------------------------------------------
+
+  /**
+   * Gives this file an upper copy (and its ancestors first), with the lower file's owner,
+   * mode, times and (unless withData is false) contents. The parent's times are kept, as
+   * overlayfs does: a copy-up is not a change of the directory.
+   */
+  copyUp(withData = true): void {
+    if (this.upper !== null) return;
+    const parent = this.parent as OverlayDentry;
+    parent.copyUp();
+    const pu = parent.upper!;
+    const low = this.lower!;
+    const st = low.stat();
+    const pst = pu.stat();
+    const attrs: NewFile = { mode: st.mode, uid: st.uid, gid: st.gid };
+    let up: Dentry;
+    switch (st.mode & S_IFMT) {
+      case S_IFDIR:
+        up = pu.mkdir(this.name, attrs);
+        break;
+      case S_IFREG:
+        up = pu.create(this.name, attrs);
+        if (withData && st.size > 0) {
+          const fd = (low as HostDentry).openHostFd();
+          try {
+            this.#fs.upper.copyData(up, fd, st.size);
+          } finally {
+            ffi.hostClose(fd);
+          }
+        }
+        break;
+      case S_IFLNK:
+        up = pu.symlink(this.name, low.readlink(), attrs);
+        break;
+      default:
+        up = pu.mknod(this.name, { ...attrs, rdev: st.rdev });
+    }
+    const keep: SetAttr = { atimeNs: st.atimeNs, mtimeNs: st.mtimeNs };
+    if ((st.mode & S_IFMT) !== S_IFLNK) keep.mode = st.mode & 0o7777;
+    up.setattr(keep);
+    pu.setattr({ atimeNs: pst.atimeNs, mtimeNs: pst.mtimeNs });
+    this.upper = up;
+    this.#dev = st.dev;
+    this.#fs.recordCopyUp(up.ino, this.#ino);
+  }
+
+  /** Copies up this file and, for a directory, everything visible under it. */
+  copyUpTree(): void {
+    this.copyUp();
+    if (!this.isDir || this.lower === null) return;
+    for (const e of this.children()) this.lookup(e.name)?.copyUpTree();
+    this.lower = null;
+  }
+
+  // ---- Changes (this is the parent directory) ------------------------------------------------
+
+  #added(name: string, up: Dentry): OverlayDentry {
+    const c = new OverlayDentry(this.#fs, this, name, null, up);
+    this.#children.set(name, c);
+    return c;
+  }
+
+  override create(name: string, attrs: NewFile): Dentry {
+    this.copyUp();
+    return this.#added(name, this.upper!.create(name, attrs));
+  }
+
+  /** An unnamed upper file; not cached among the children until link() names it. */
+  override createTmpfile(attrs: NewFile, linkable: boolean): Dentry {
+    this.copyUp();
+    const up = this.upper!.createTmpfile(attrs, linkable);
+    return new OverlayDentry(this.#fs, this, up.name, null, up);
+  }
+
+  override mkdir(name: string, attrs: NewFile): Dentry {
+    this.copyUp();
+    return this.#added(name, this.upper!.mkdir(name, attrs));
+  }
+
+  override mknod(name: string, attrs: NewFile): Dentry {
+    this.copyUp();
+    return this.#added(name, this.upper!.mknod(name, attrs));
+  }
+
+  override symlink(name: string, target: string, attrs: NewFile): Dentry {
+    this.copyUp();
+    return this.#added(name, this.upper!.symlink(name, target, attrs));
+  }
+
+  override link(name: string, target: Dentry): Dentry {
+    if (!(target instanceof OverlayDentry) || target.fs !== this.#fs) throw EXDEV;
+    this.copyUp();
+    target.copyUp();
+    const up = this.upper!.link(name, target.upper!);
+    return this.#added(name, up);
+  }
+
+  /** Removes child's upper side and hides its lower side; touches this directory's times. */
+  #remove(name: string, c: OverlayDentry, dir: boolean): void {
+    this.copyUp();
+    if (c.upper !== null) {
+      if (dir) this.upper!.rmdir(name, c.upper);
+      else this.upper!.unlink(name, c.upper);
+    }
+    if (c.lower !== null || this.lower?.lookup(name)) this.whiteouts.add(name);
+    if (c.upper === null) this.upper!.setattr({ mtimeNs: nowNs() });
+    this.#children.delete(name);
+  }
+
+  override unlink(name: string, child: Dentry): void {
+    this.#remove(name, child as OverlayDentry, false);
+  }
+
+  override rmdir(name: string, child: Dentry): void {
+    const c = child as OverlayDentry;
+    if (c.children().length > 0) throw ENOTEMPTY;
+    this.#remove(name, c, true);
+  }
+
+  override rename(
+    name: string,
+    child: Dentry,
+    newParent: Dentry,
+    newName: string,
+    replaced: Dentry | null,
+    flags: number,
+  ): void {
+    if (!(newParent instanceof OverlayDentry) || newParent.fs !== this.#fs) throw EXDEV;
+    const src = child as OverlayDentry;
+    const dst = replaced as OverlayDentry | null;
+    const exchange = (flags & RENAME_EXCHANGE) !== 0;
+    if (!exchange && dst !== null && dst.isDir && dst.children().length > 0) throw ENOTEMPTY;
+    this.copyUp();
+    newParent.copyUp();
+    src.copyUpTree();
+    if (exchange) dst!.copyUpTree();
+    const srcHadLower = src.lower !== null || this.lower?.lookup(name) != null;
+    const dstHadLower = newParent.lower?.lookup(newName) != null;
+    // A lower-only target has nothing to replace in the upper layer, only a name to hide.
+    this.upper!.rename(name, src.upper!, newParent.upper!, newName, dst?.upper ?? null, flags);
+    if (dstHadLower) newParent.whiteouts.add(newName);
+    if (srcHadLower) this.whiteouts.add(name);
+    src.lower = null;
+    this.#children.delete(name);
+    newParent.#children.set(newName, src);
+    src.parent = newParent;
+    src.name = newName;
+    if (exchange && dst !== null) {
+      dst.lower = null;
+      this.#children.set(name, dst);
+      dst.parent = this;
+      dst.name = name;
+    }
+  }
+
+  // ---- Attributes ----------------------------------------------------------------------------
+
+  override setattr(a: SetAttr): void {
+    this.copyUp(a.size !== 0);
+    this.upper!.setattr(a);
+  }
+
+  override getxattr(name: string): Uint8Array {
+    return this.#top.getxattr(name);
+  }
+
+  override setxattr(name: string, value: Uint8Array, flags: number): void {
+    this.copyUp();
+    this.upper!.setxattr(name, value, flags);
+  }
+
+  override listxattr(): string[] {
+    return this.#top.listxattr();
+  }
+
+  override removexattr(name: string): void {
+    this.copyUp();
+    this.upper!.removexattr(name);
+  }
+}

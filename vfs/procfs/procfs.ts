@@ -1,0 +1,620 @@
+/**
+ * procfs: /proc, computed from the kernel through {@linkcode ProcSource}. Analogous to Linux's
+ * fs/proc and gVisor's fsimpl/proc.
+ *
+ * The tree:
+ * ```
+ * /proc/self -> PID, thread-self -> PID/task/TID        (the caller's, at readlink time)
+ * /proc/PID/{stat,status,statm,cmdline,environ,maps,limits,mounts,mountinfo,comm,...}
+ * /proc/PID/{exe,cwd,root}                              magic links
+ * /proc/PID/fd/N                                        magic links to open descriptions
+ * /proc/PID/fdinfo/N, /proc/PID/task/TID/...            (TID directories as PID ones)
+ * /proc/{meminfo,cpuinfo,stat,uptime,loadavg,version,filesystems,swaps}, mounts -> self/mounts
+ * /proc/sys/kernel/{hostname,domainname,pid_max,ngroups_max,osrelease,ostype,version}
+ * /proc/sys/vm/overcommit_memory, /proc/sys/fs/{file-max,nr_open,pipe-max-size}
+ * ```
+ *
+ * PID directories are built afresh on every lookup, so a directory of a process that exited
+ * fails as Linux's does (ENOENT), and an fd link of a closed descriptor is ENOENT.
+ *
+ * Magic links ({@linkcode Dentry.magicLink}): following /proc/PID/fd/N, cwd, root or exe jumps
+ * to the Location itself rather than walking the text readlink shows, so a file that was
+ * renamed, or lies outside the reader's root, is still the one reached; and nothing is reached
+ * that is not in the sandbox's tree. A descriptor that is not in the tree (a pipe, a socket,
+ * the sentry's stdio) is reached through a private mount that is not in the tree either:
+ * opening it re-opens the pipe (with the new access mode), fails with ENXIO for a socket, or
+ * shares the description (and O_TRUNC truncates nothing).
+ *
+ * Access: a process's magic links and its environ need "ptrace access" to it: the same real
+ * uid as the reader's fsuid, or root (Linux's PTRACE_MODE_READ_FSCREDS, simplified).
+ *
+ * @module
+ */
+
+import { EACCES, EINVAL, ENOENT, ENXIO, EPERM } from "../../kernel/errno.ts";
+import {
+  O_ACCMODE, O_RDONLY, O_RDWR, O_WRONLY, S_IFDIR, S_IFLNK, S_IFMT, S_IFSOCK,
+} from "../../abi/linux/file.ts";
+import type { Dentry, SetAttr } from "../dentry.ts";
+import type { DirEntry, FileDescription } from "../file_description.ts";
+import { Location, Mount } from "../mount.ts";
+import { PipeEnd } from "../pipe.ts";
+import {
+  ANON_INODE_FS_MAGIC, dirEntry, FixedFile, FixedSymlink, GeneratedFile, KDentry, KernFilesystem, KSymlink,
+  PROC_SUPER_MAGIC, StaticDir,
+} from "../kernfs/kernfs.ts";
+import { dtFromMode } from "../hostfs/hostfs.ts";
+import type { ProcCaller, ProcProcess, ProcSource, ProcThread } from "./source.ts";
+import * as r from "./render.ts";
+
+/** @savable The proc filesystem of one kernel. */
+export class ProcFilesystem extends KernFilesystem {
+  readonly source: ProcSource;
+  /** Immutable. A mount outside the tree for descriptions that have no place in it (pipes). */
+  readonly anonMount: Mount;
+  readonly anonRoot: StaticDir;
+  /** Immutable. /proc/sys/kernel/random/boot_id. */
+  readonly bootId: string = crypto.randomUUID();
+
+  constructor(source: ProcSource) {
+    super("proc", PROC_SUPER_MAGIC);
+    this.source = source;
+    this.root = new ProcRoot(this);
+    const anon = new KernFilesystem("anon_inodefs", ANON_INODE_FS_MAGIC);
+    this.anonRoot = new StaticDir(anon, null, "", 0o500);
+    anon.root = this.anonRoot;
+    this.anonMount = new Mount({ id: 0, fs: anon, root: this.anonRoot, parent: null, mountpoint: null, readonly: false });
+  }
+
+  /** The path of loc as the caller sees it: from its root, else from the tree's root. */
+  displayPath(loc: Location): string {
+    const root = this.source.caller()?.root ?? null;
+    return (root === null ? null : loc.pathFrom(root)) ?? loc.path();
+  }
+
+  /** Throws EACCES unless the caller may inspect p (ptrace read access). */
+  checkAccess(p: ProcProcess): void {
+    const c = this.source.caller();
+    if (c === null) return;
+    if (!mayInspect(c, p)) throw EACCES;
+  }
+}
+
+function mayInspect(c: ProcCaller, p: ProcProcess): boolean {
+  return c.pid === p.pid || c.creds.euid === 0 ||
+    (c.creds.fsuid === p.creds.uid && c.creds.fsuid === p.creds.euid && c.creds.fsuid === p.creds.suid);
+}
+
+/** @savable /proc itself: fixed entries plus a directory per process. */
+class ProcRoot extends KDentry {
+  readonly #fixed: StaticDir;
+
+  constructor(readonly pfs: ProcFilesystem) {
+    super(pfs, null, "", { mode: S_IFDIR | 0o555 });
+    // The fixed entries hang off a StaticDir whose parent is this root, so that their ".."
+    // is /proc.
+    const f = new StaticDir(pfs, this, "", 0o555);
+    this.#fixed = f;
+    f.add(new SelfLink(pfs, this, "self", false));
+    f.add(new SelfLink(pfs, this, "thread-self", true));
+    f.add(new FixedSymlink(pfs, this, "mounts", "self/mounts"));
+    for (const kind of ["meminfo", "cpuinfo", "stat", "uptime", "loadavg", "version", "filesystems", "swaps", "cmdline"] as const) {
+      f.add(new SystemFile(pfs, this, kind, kind));
+    }
+    const sys = new StaticDir(pfs, this, "sys");
+    f.add(sys);
+    const kernel = sys.dir("kernel");
+    kernel.add(new SystemFile(pfs, kernel, "hostname", "hostname"));
+    kernel.add(new SystemFile(pfs, kernel, "domainname", "domainname"));
+    kernel.add(new SystemFile(pfs, kernel, "osrelease", "osrelease"));
+    kernel.add(new SystemFile(pfs, kernel, "version", "kversion"));
+    kernel.add(new FixedFile(pfs, kernel, "ostype", "Linux\n"));
+    kernel.add(new SystemFile(pfs, kernel, "pid_max", "pid_max"));
+    kernel.add(new FixedFile(pfs, kernel, "ngroups_max", "65536\n"));
+    kernel.add(new FixedFile(pfs, kernel, "cap_last_cap", "40\n"));
+    kernel.add(new FixedFile(pfs, kernel, "threads-max", `${0x3fff * 8}\n`));
+    kernel.add(new FixedFile(pfs, kernel, "shmmax", "18446744073692774399\n"));
+    kernel.add(new FixedFile(pfs, kernel, "yama_ptrace_scope", "1\n")); // read by gdb, strace
+    const random = kernel.dir("random");
+    random.add(new SystemFile(pfs, random, "boot_id", "boot_id"));
+    random.add(new SystemFile(pfs, random, "uuid", "uuid"));
+    const vm = sys.dir("vm");
+    vm.add(new FixedFile(pfs, vm, "overcommit_memory", "0\n"));
+    vm.add(new FixedFile(pfs, vm, "max_map_count", "65530\n"));
+    vm.add(new FixedFile(pfs, vm, "mmap_min_addr", "65536\n"));
+    const fs = sys.dir("fs");
+    fs.add(new FixedFile(pfs, fs, "file-max", "9223372036854775807\n"));
+    fs.add(new FixedFile(pfs, fs, "nr_open", "1048576\n"));
+    fs.add(new FixedFile(pfs, fs, "pipe-max-size", "1048576\n"));
+    const net = sys.dir("net");
+    const core = net.dir("core");
+    core.add(new FixedFile(pfs, core, "somaxconn", "4096\n"));
+  }
+
+  override lookup(name: string): Dentry | null {
+    const fixed = this.#fixed.entries.get(name);
+    if (fixed !== undefined) return fixed;
+    const n = parsePid(name);
+    if (n === null) return null;
+    const src = this.pfs.source;
+    if (src.process(n) !== null) return new PidDir(this.pfs, this, name, n, null);
+    // A thread's id works too, though it is not listed (as Linux's /proc/TID).
+    const tgid = src.tgidOf(n);
+    if (tgid === null) return null;
+    return new PidDir(this.pfs, this, name, tgid, n);
+  }
+
+  override children(): DirEntry[] {
+    const out = [...this.#fixed.entries.values()].map(dirEntry);
+    for (const pid of this.pfs.source.pids()) {
+      out.push({ name: String(pid), ino: this.pfs.inoFor(`/${pid}`), type: dtFromMode(S_IFDIR) });
+    }
+    return out;
+  }
+}
+
+/** A decimal PID without sign or leading zeros, or null. */
+function parsePid(name: string): number | null {
+  if (!/^[1-9][0-9]{0,9}$/.test(name)) return null;
+  const n = Number(name);
+  return n <= 0x7fffffff ? n : null;
+}
+
+/** @savable /proc/self and /proc/thread-self. */
+class SelfLink extends KSymlink {
+  constructor(readonly pfs: ProcFilesystem, parent: KDentry, name: string, readonly thread: boolean) {
+    super(pfs, parent, name);
+  }
+
+  target(): string {
+    const c = this.pfs.source.caller();
+    if (c === null) throw ENOENT;
+    return this.thread ? `${c.pid}/task/${c.tid}` : String(c.pid);
+  }
+}
+
+type SystemKind =
+  | "meminfo" | "cpuinfo" | "stat" | "uptime" | "loadavg" | "version" | "filesystems" | "swaps"
+  | "cmdline" | "hostname" | "domainname" | "osrelease" | "kversion" | "boot_id" | "uuid" | "pid_max";
+
+/** @savable A machine-wide file of /proc. */
+class SystemFile extends GeneratedFile {
+  constructor(readonly pfs: ProcFilesystem, parent: KDentry, name: string, readonly kind: SystemKind) {
+    super(pfs, parent, name);
+  }
+
+  render(): string {
+    const src = this.pfs.source;
+    const sys = src.system();
+    switch (this.kind) {
+      case "meminfo":
+        return r.renderMeminfo(sys);
+      case "cpuinfo":
+        return sys.cpuinfo;
+      case "stat": {
+        const c = countThreads(src);
+        return r.renderProcStat(sys, c.cpuNs, c.running, c.blocked);
+      }
+      case "uptime":
+        return r.renderUptime(sys, countThreads(src).cpuNs);
+      case "loadavg": {
+        const c = countThreads(src);
+        return r.renderLoadavg(sys, c.running, c.total);
+      }
+      case "version":
+        return r.renderVersion(sys);
+      case "filesystems":
+        return r.renderFilesystems();
+      case "swaps":
+        return "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n";
+      case "cmdline":
+        return "BOOT_IMAGE=/vmlinuz-sentry ro\n";
+      case "hostname":
+        return sys.hostname + "\n";
+      case "domainname":
+        return sys.domainname + "\n";
+      case "osrelease":
+        return sys.release + "\n";
+      case "kversion":
+        return sys.version + "\n";
+      case "boot_id":
+        return this.pfs.bootId + "\n";
+      case "uuid":
+        return crypto.randomUUID() + "\n";
+      case "pid_max":
+        return `${sys.pidMax}\n`;
+    }
+  }
+}
+
+/** Threads by state and the CPU time of every process, for /proc/stat and loadavg. */
+function countThreads(src: ProcSource): { running: number; blocked: number; total: number; cpuNs: number } {
+  let running = 0, blocked = 0, total = 0, cpuNs = 0;
+  for (const pid of src.pids()) {
+    const p = src.process(pid);
+    if (p === null) continue;
+    cpuNs += p.userNs + p.sysNs;
+    for (const t of p.threads) {
+      total++;
+      if (t.state === "R") running++;
+      else if (t.state === "D") blocked++;
+    }
+  }
+  return { running: Math.max(running, 1), blocked, total, cpuNs };
+}
+
+/** What each entry of a PID (or TID) directory is. */
+type PidEntryKind =
+  | "stat" | "status" | "statm" | "cmdline" | "environ" | "maps" | "limits" | "mounts" | "mountinfo"
+  | "comm" | "oom_score_adj" | "oom_score" | "cgroup" | "uid_map" | "gid_map" | "wchan" | "auxv"
+  | "exe" | "cwd" | "root" | "fd" | "fdinfo" | "task";
+
+/** [name, kind, mode bits]; links and directories get their type from the kind. */
+const PID_ENTRIES: ReadonlyArray<[PidEntryKind, number]> = [
+  ["cgroup", 0o444], ["cmdline", 0o444], ["comm", 0o644], ["cwd", 0o777], ["environ", 0o400],
+  ["exe", 0o777], ["fd", 0o500], ["fdinfo", 0o555], ["gid_map", 0o444], ["limits", 0o444],
+  ["maps", 0o444], ["mountinfo", 0o444], ["mounts", 0o444], ["oom_score", 0o444],
+  ["oom_score_adj", 0o644], ["root", 0o777], ["stat", 0o444], ["statm", 0o444], ["status", 0o444],
+  ["task", 0o555], ["uid_map", 0o444], ["wchan", 0o444],
+];
+const PID_ENTRY_MODES: ReadonlyMap<string, number> = new Map(PID_ENTRIES);
+const LINK_KINDS = new Set<string>(["exe", "cwd", "root"]);
+const DIR_KINDS = new Set<string>(["fd", "fdinfo", "task"]);
+
+/** @savable /proc/PID, or /proc/PID/task/TID when tid is set. */
+class PidDir extends KDentry {
+  constructor(
+    readonly pfs: ProcFilesystem,
+    parent: KDentry,
+    name: string,
+    readonly pid: number,
+    readonly tid: number | null,
+  ) {
+    const p = pfs.source.process(pid);
+    super(pfs, parent, name, {
+      mode: S_IFDIR | 0o555,
+      uid: p?.creds.euid ?? 0,
+      gid: p?.creds.egid ?? 0,
+      key: tid === null ? `/${pid}` : `/${pid}/task/${tid}`,
+    });
+  }
+
+  #kinds(): ReadonlyArray<[PidEntryKind, number]> {
+    return this.tid === null ? PID_ENTRIES : PID_ENTRIES.filter(([k]) => k !== "task");
+  }
+
+  override lookup(name: string): Dentry | null {
+    const mode = PID_ENTRY_MODES.get(name);
+    if (mode === undefined || (name === "task" && this.tid !== null)) return null;
+    if (this.pfs.source.process(this.pid) === null) return null;
+    const kind = name as PidEntryKind;
+    const uid = this.uid, gid = this.gid;
+    if (LINK_KINDS.has(kind)) return new ProcessLink(this.pfs, this, kind as "exe" | "cwd" | "root", this.pid, uid, gid);
+    if (kind === "fd" || kind === "fdinfo") return new FdDir(this.pfs, this, kind, this.pid, kind === "fdinfo", uid, gid);
+    if (kind === "task") return new TaskDir(this.pfs, this, this.pid, uid, gid);
+    return new PidFile(this.pfs, this, kind, this.pid, this.tid, mode, uid, gid);
+  }
+
+  override children(): DirEntry[] {
+    return this.#kinds().map(([k]) => {
+      const type = LINK_KINDS.has(k) ? S_IFLNK : DIR_KINDS.has(k) ? S_IFDIR : 0o100000;
+      return { name: k, ino: this.pfs.inoFor(`${this.key}/${k}`), type: dtFromMode(type) };
+    });
+  }
+}
+
+/** @savable A file of a PID directory. */
+class PidFile extends GeneratedFile {
+  constructor(
+    readonly pfs: ProcFilesystem,
+    parent: KDentry,
+    readonly kind: PidEntryKind,
+    readonly pid: number,
+    readonly tid: number | null,
+    mode: number,
+    uid: number,
+    gid: number,
+  ) {
+    super(pfs, parent, kind, { mode, uid, gid });
+  }
+
+  #process(): ProcProcess {
+    const p = this.pfs.source.process(this.pid);
+    if (p === null) throw ENOENT; // Linux reads an exited process's files as ESRCH/empty
+    return p;
+  }
+
+  #thread(p: ProcProcess): ProcThread | null {
+    if (this.tid === null) return null;
+    return p.threads.find((t) => t.tid === this.tid) ?? null;
+  }
+
+  #exePath(p: ProcProcess): string | null {
+    const e = p.exe();
+    return e === null ? null : e.path();
+  }
+
+  override get writable(): boolean {
+    return this.kind === "oom_score_adj" || this.kind === "comm";
+  }
+
+  override writeContents(data: Uint8Array): void {
+    const p = this.#process();
+    const text = new TextDecoder().decode(data).trim();
+    if (this.kind === "oom_score_adj") {
+      if (!/^-?[0-9]+$/.test(text)) throw EINVAL;
+      const v = Number(text);
+      if (v < -1000 || v > 1000) throw EINVAL;
+      p.oomScoreAdj = v;
+      return;
+    }
+    throw EINVAL;
+  }
+
+  render(): string | Uint8Array {
+    const p = this.#process();
+    const src = this.pfs.source;
+    switch (this.kind) {
+      case "stat":
+        return r.renderStat(p, this.#thread(p), this.#exePath(p));
+      case "status": {
+        const fds = p.fds();
+        const fdSize = Math.max(64, 2 ** Math.ceil(Math.log2((fds[fds.length - 1] ?? 0) + 1)));
+        return r.renderStatus(p, this.#thread(p), this.#exePath(p), fdSize, src.system().ncpus);
+      }
+      case "statm":
+        return r.renderStatm(p, this.#exePath(p));
+      case "cmdline": {
+        const m = p.memory();
+        return m === null ? new Uint8Array(0) : p.readMemory(m.argStart, m.argEnd);
+      }
+      case "environ": {
+        this.pfs.checkAccess(p);
+        const m = p.memory();
+        return m === null ? new Uint8Array(0) : p.readMemory(m.envStart, m.envEnd);
+      }
+      case "maps":
+        return r.renderMaps(p.memory());
+      case "limits":
+        return r.renderLimits(p.limits());
+      case "mounts":
+        return r.renderMounts(src.mounts(), p.root());
+      case "mountinfo":
+        return r.renderMountinfo(src.mounts(), p.root(), mountDev);
+      case "comm":
+        return (this.#thread(p)?.comm ?? p.comm) + "\n";
+      case "oom_score_adj":
+        return `${p.oomScoreAdj}\n`;
+      case "oom_score":
+        return `${Math.max(0, 666 + Math.floor(p.oomScoreAdj * 2 / 3))}\n`;
+      case "cgroup":
+        return "0::/\n";
+      case "uid_map":
+      case "gid_map":
+        return "         0          0 4294967295\n";
+      case "wchan":
+        return "0";
+      default:
+        throw ENOENT;
+    }
+  }
+}
+
+/** st_dev of a mount's filesystem, for mountinfo's major:minor. */
+function mountDev(m: Mount): number {
+  try {
+    return m.root.stat().dev;
+  } catch {
+    return 0;
+  }
+}
+
+/** @savable /proc/PID/{exe,cwd,root}. */
+class ProcessLink extends KSymlink {
+  constructor(
+    readonly pfs: ProcFilesystem,
+    parent: KDentry,
+    readonly kind: "exe" | "cwd" | "root",
+    readonly pid: number,
+    uid: number,
+    gid: number,
+  ) {
+    super(pfs, parent, kind, { uid, gid });
+  }
+
+  #location(): Location {
+    const p = this.pfs.source.process(this.pid);
+    if (p === null) throw ENOENT;
+    this.pfs.checkAccess(p);
+    const loc = this.kind === "exe" ? p.exe() : this.kind === "cwd" ? p.cwd() : p.root();
+    if (loc === null) throw ENOENT;
+    return loc;
+  }
+
+  target(): string {
+    return this.pfs.displayPath(this.#location());
+  }
+
+  override magicLink(): Location {
+    return this.#location();
+  }
+}
+
+/** @savable /proc/PID/fd and /proc/PID/fdinfo. */
+class FdDir extends KDentry {
+  constructor(
+    readonly pfs: ProcFilesystem,
+    parent: KDentry,
+    name: string,
+    readonly pid: number,
+    readonly info: boolean,
+    uid: number,
+    gid: number,
+  ) {
+    super(pfs, parent, name, { mode: S_IFDIR | (info ? 0o555 : 0o500), uid, gid });
+  }
+
+  #process(): ProcProcess {
+    const p = this.pfs.source.process(this.pid);
+    if (p === null) throw ENOENT;
+    this.pfs.checkAccess(p);
+    return p;
+  }
+
+  override lookup(name: string): Dentry | null {
+    if (!/^(0|[1-9][0-9]{0,9})$/.test(name)) return null;
+    const fd = Number(name);
+    const p = this.#process();
+    const slot = p.fd(fd);
+    if (slot === null) return null;
+    if (this.info) return new FdInfoFile(this.pfs, this, name, this.pid, fd, this.uid, this.gid);
+    return new FdLink(this.pfs, this, name, this.pid, fd, slot.file.flags, this.uid, this.gid);
+  }
+
+  override children(): DirEntry[] {
+    const p = this.#process();
+    const type = dtFromMode(this.info ? 0o100000 : S_IFLNK);
+    return p.fds().map((fd) => ({ name: String(fd), ino: this.pfs.inoFor(`${this.key}/${fd}`), type }));
+  }
+}
+
+/** @savable /proc/PID/fd/N: a magic link to an open description. */
+class FdLink extends KSymlink {
+  readonly #accessMode: number;
+
+  constructor(
+    readonly pfs: ProcFilesystem,
+    parent: KDentry,
+    name: string,
+    readonly pid: number,
+    readonly fd: number,
+    flags: number,
+    uid: number,
+    gid: number,
+  ) {
+    super(pfs, parent, name, { uid, gid });
+    this.#accessMode = flags & O_ACCMODE;
+  }
+
+  /** lr-x, l-wx or lrwx, as Linux shows the access mode on the link. */
+  override get mode(): number {
+    const a = this.#accessMode;
+    const bits = a === O_RDONLY ? 0o500 : a === O_WRONLY ? 0o300 : a === O_RDWR ? 0o700 : 0o000;
+    return S_IFLNK | bits;
+  }
+
+  #file(): FileDescription {
+    const p = this.pfs.source.process(this.pid);
+    if (p === null) throw ENOENT;
+    this.pfs.checkAccess(p);
+    const slot = p.fd(this.fd);
+    if (slot === null) throw ENOENT;
+    return slot.file;
+  }
+
+  target(): string {
+    const f = this.#file();
+    const loc = f.location();
+    return loc === null ? f.path() : this.pfs.displayPath(loc);
+  }
+
+  override magicLink(): Location {
+    const f = this.#file();
+    const loc = f.location();
+    if (loc !== null) return loc;
+    const p = this.pfs.source.process(this.pid)!;
+    return new Location(this.pfs.anonMount, new DescriptionDentry(this.pfs, f, p.creds.euid, p.creds.egid));
+  }
+}
+
+/**
+ * @savable An open description that is not in the tree (a pipe end, a socket, host stdio),
+ * reached through /proc/PID/fd/N. Opening it gives a new end of the same pipe with the access
+ * mode asked for (Linux re-opens the FIFO inode), or the description itself for the others.
+ */
+class DescriptionDentry extends KDentry {
+  constructor(pfs: ProcFilesystem, readonly file: FileDescription, uid: number, gid: number) {
+    super(pfs.anonMount.fs as KernFilesystem, pfs.anonRoot, file.path(), {
+      mode: safeMode(file), uid, gid, key: `anon:${file.path()}`,
+    });
+  }
+
+  override stat() {
+    return this.file.stat();
+  }
+
+  /** O_TRUNC through the link (`echo x > /dev/stdout`) leaves the shared file as it is. */
+  override setattr(attr: SetAttr): void {
+    if (attr.mode !== undefined || attr.uid !== undefined || attr.gid !== undefined) throw EPERM;
+  }
+
+  override open(_loc: Location, flags: number): FileDescription {
+    const f = this.file;
+    if ((this.mode & S_IFMT) === S_IFSOCK) throw ENXIO; // sockets cannot be opened, as Linux
+    const acc = flags & O_ACCMODE;
+    if (f instanceof PipeEnd && acc !== O_RDWR) {
+      return new PipeEnd(f.pipe, acc === O_RDONLY, flags & ~O_ACCMODE);
+    }
+    return f.incRef();
+  }
+}
+
+function safeMode(f: FileDescription): number {
+  try {
+    const m = f.stat().mode;
+    return (m & S_IFMT) === 0 ? m | 0o100000 : m;
+  } catch {
+    return 0o100600;
+  }
+}
+
+/** @savable /proc/PID/fdinfo/N. */
+class FdInfoFile extends GeneratedFile {
+  constructor(
+    readonly pfs: ProcFilesystem,
+    parent: KDentry,
+    name: string,
+    readonly pid: number,
+    readonly fd: number,
+    uid: number,
+    gid: number,
+  ) {
+    super(pfs, parent, name, { mode: 0o444, uid, gid });
+  }
+
+  render(): string {
+    const p = this.pfs.source.process(this.pid);
+    const slot = p?.fd(this.fd) ?? null;
+    if (slot === null) throw ENOENT;
+    const f = slot.file;
+    const loc = f.location();
+    let ino = 0;
+    try {
+      ino = f.stat().ino;
+    } catch { /* keep 0 */ }
+    return r.renderFdinfo(f.offset, f.flags, slot.cloexec, loc?.mount.id ?? 0, ino);
+  }
+}
+
+/** @savable /proc/PID/task: one directory per thread. */
+class TaskDir extends KDentry {
+  constructor(readonly pfs: ProcFilesystem, parent: KDentry, readonly pid: number, uid: number, gid: number) {
+    super(pfs, parent, "task", { mode: S_IFDIR | 0o555, uid, gid });
+  }
+
+  override lookup(name: string): Dentry | null {
+    const tid = parsePid(name);
+    if (tid === null) return null;
+    const p = this.pfs.source.process(this.pid);
+    if (p === null || !p.threads.some((t) => t.tid === tid)) return null;
+    return new PidDir(this.pfs, this, name, this.pid, tid);
+  }
+
+  override children(): DirEntry[] {
+    const p = this.pfs.source.process(this.pid);
+    if (p === null) return [];
+    return p.threads.map((t) => ({
+      name: String(t.tid), ino: this.pfs.inoFor(`/${this.pid}/task/${t.tid}`), type: dtFromMode(S_IFDIR),
+    }));
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * What procfs needs to know about the kernel, as an interface: vfs/ does not import the kernel
+ * (the kernel implements this in kernel/proc_source.ts). Everything is read when a file is
+ * opened or a directory listed, so the views are computed on demand.
+ *
+ * PIDs are as seen in the sandbox's PID namespace (init is 1).
+ *
+ * @module
+ */
+
+import type { Credentials } from "../../kernel/creds.ts";
+import type { FileDescription } from "../file_description.ts";
+import type { Location, Mount } from "../mount.ts";
+
+/** The task making the current system call: whose "self" /proc/self is. */
+export interface ProcCaller {
+  pid: number;
+  tid: number;
+  root: Location;
+  creds: Credentials;
+}
+
+/** One mapping, as /proc/PID/maps shows it. */
+export interface ProcVma {
+  start: number;
+  end: number;
+  prot: number;
+  shared: boolean;
+  offset: number;
+  /** Device and inode of the mapped file; 0 for anonymous memory. */
+  dev: number;
+  ino: number;
+  /** Path, [heap], [stack], or "". */
+  name: string;
+}
+
+/** One thread, for /proc/PID/task/TID and the per-thread fields of stat/status. */
+export interface ProcThread {
+  tid: number;
+  comm: string;
+  /** One letter: R (running), S (sleeping), Z (zombie). */
+  state: string;
+  sigPending: bigint;
+  sigBlocked: bigint;
+}
+
+/** One open descriptor. */
+export interface ProcFd {
+  file: FileDescription;
+  cloexec: boolean;
+}
+
+/** The memory facts of a process. */
+export interface ProcMemory {
+  vmas: ProcVma[];
+  brkStart: number;
+  brk: number;
+  stackStart: number;
+  argStart: number;
+  argEnd: number;
+  envStart: number;
+  envEnd: number;
+}
+
+/** One process (thread group), live or zombie. */
+export interface ProcProcess {
+  readonly pid: number;
+  /** 0 for init. */
+  readonly ppid: number;
+  readonly pgid: number;
+  readonly sid: number;
+  /** One letter: R, S or Z. */
+  readonly state: string;
+  readonly comm: string;
+  /** Live threads, the leader first; empty for a zombie. */
+  readonly threads: ProcThread[];
+  /** The credentials of the leader (root's for a zombie). */
+  readonly creds: Credentials;
+  readonly umask: number;
+  /** Monotonic time since boot when the process started, in ns. */
+  readonly startNs: number;
+  /** CPU time in ns. */
+  readonly userNs: number;
+  readonly sysNs: number;
+  readonly exitSignal: number;
+  readonly sigIgnored: bigint;
+  readonly sigCaught: bigint;
+  readonly sigSharedPending: bigint;
+  readonly noNewPrivs: boolean;
+  /** Null for a zombie. */
+  memory(): ProcMemory | null;
+  /** Bytes of [start, end) of the process's memory, as far as readable. */
+  readMemory(start: number, end: number): Uint8Array;
+  exe(): Location | null;
+  cwd(): Location | null;
+  root(): Location | null;
+  /** Open descriptors in ascending order; empty for a zombie. */
+  fds(): number[];
+  fd(n: number): ProcFd | null;
+  /** Soft and hard limits, indexed by RLIMIT_* (16 entries). */
+  limits(): Array<{ cur: bigint; max: bigint }>;
+  oomScoreAdj: number;
+}
+
+/** Machine-wide facts. */
+export interface ProcSystem {
+  /** Monotonic ns since the sandbox booted. */
+  uptimeNs: number;
+  /** Wall-clock seconds since the epoch at boot. */
+  bootTimeSec: number;
+  hostname: string;
+  domainname: string;
+  release: string;
+  version: string;
+  /** Processes created since boot (the last PID handed out). */
+  lastPid: number;
+  forks: number;
+  ncpus: number;
+  /** /proc/sys/kernel/pid_max: the host's, so that tools size their PID columns the same. */
+  pidMax: number;
+  /** Bytes: total memory and what the sandbox uses. */
+  memTotal: number;
+  memUsed: number;
+  /** The host's /proc/cpuinfo, as the CPUs the application runs on. */
+  cpuinfo: string;
+}
+
+/** The kernel as procfs sees it. */
+export interface ProcSource {
+  /** The task in the current system call, or null outside one. */
+  caller(): ProcCaller | null;
+  /** Every process's PID, ascending. */
+  pids(): number[];
+  process(pid: number): ProcProcess | null;
+  /** The PID of the process a thread belongs to, or null if there is no such thread. */
+  tgidOf(tid: number): number | null;
+  system(): ProcSystem;
+  /** Every mount, parents first (one mount namespace). */
+  mounts(): Mount[];
+}

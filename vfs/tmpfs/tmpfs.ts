@@ -1,0 +1,643 @@
+/**
+ * tmpfs: a filesystem in the sentry's memory, as Linux's mm/shmem.c and gVisor's fsimpl/tmpfs.
+ * Used for tmpfs mounts and as the writable upper layer of the overlay root.
+ *
+ * Inodes and dentries: an {@linkcode TmpfsInode} holds the file (attributes, link count, data,
+ * children, target, FIFO, bound socket); a {@linkcode TmpfsDentry} is one name of it. Hard links
+ * are several dentries of one inode; rename moves a dentry object (its parent and name change),
+ * so open files keep following it.
+ *
+ * Regular file data lives in a host memfd per inode, created on first need: read, write and
+ * truncate are pread, pwrite and ftruncate on it, and {@linkcode TmpfsRegularFile.hostFdForMmap}
+ * hands it to mmap, so a MAP_SHARED mapping in any process and read/write on the file see the
+ * same pages, as on Linux.
+ *
+ * Times follow Linux: creation, removal and rename change the directories' mtime and ctime;
+ * every attribute change, link and unlink changes the inode's ctime; a write changes mtime and
+ * ctime; a read updates atime under relatime (only when atime is not newer than mtime or
+ * ctime, or is a day old).
+ *
+ * Space: sizeLimit (bytes) caps the sum of the files' sizes rounded up to pages (ENOSPC), as
+ * tmpfs's size= option does.
+ *
+ * @module
+ */
+
+import {
+  EEXIST, EFBIG, EINVAL, EISDIR, EMLINK, ENODATA, ENOENT, ENOSPC, ENOTDIR, ENOTEMPTY, ENXIO, EPERM, errnoFromNumber,
+  EXDEV,
+} from "../../kernel/errno.ts";
+import {
+  FALLOC_FL_PUNCH_HOLE, FIONREAD, O_APPEND, RENAME_EXCHANGE, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK,
+  TMPFS_MAGIC, XATTR_CREATE, XATTR_REPLACE,
+} from "../../abi/linux/file.ts";
+import * as ffi from "../../platform/ptrace/_ffi.ts";
+import { Dentry, type Filesystem, type FsStat, type NewFile, type SetAttr } from "../dentry.ts";
+import type { DirEntry, FileDescription, MemoryIO, Stat } from "../file_description.ts";
+import { LocatedFile, seekRegular } from "../located_file.ts";
+import type { Location } from "../mount.ts";
+import { Pipe } from "../pipe.ts";
+import { openFifo } from "../fifo.ts";
+import { openMemoryDevice } from "../devices.ts";
+import { dtFromMode } from "../hostfs/hostfs.ts";
+
+const PAGE = 4096;
+/** Linux's MAX_LFS_FILESIZE on 64-bit; also keeps offsets exact as JavaScript numbers. */
+const MAX_FILE_SIZE = Number.MAX_SAFE_INTEGER;
+const LINK_MAX = 65000;
+const DAY_NS = 86_400_000_000_000n;
+const CLOCK_REALTIME = 0;
+/** Device numbers for tmpfs instances (Linux gives anonymous superblocks major 0). */
+let nextDev = 0x30;
+
+/** The current time in nanoseconds since the epoch. */
+export function nowNs(): bigint {
+  const [s, ns] = ffi.hostClock(CLOCK_REALTIME);
+  return BigInt(s) * 1_000_000_000n + BigInt(ns);
+}
+
+function pages(size: number): number {
+  return Math.ceil(size / PAGE);
+}
+
+/** @savable A tmpfs instance. */
+export class TmpfsFilesystem implements Filesystem {
+  readonly name = "tmpfs";
+  readonly readonly = false;
+  readonly root: TmpfsDentry;
+  /** Immutable. st_dev of every file. */
+  readonly dev: number;
+  /** Immutable. The size limit in bytes (Infinity: none). */
+  readonly sizeLimit: number;
+  /** Pages in use by regular file data. */
+  usedPages = 0;
+  inodes = 0;
+  #nextIno = 1;
+  /** @nosave Inodes whose data has a memfd, for release(). */
+  readonly withMemfd = new Set<TmpfsInode>();
+
+  constructor(o: { mode?: number; uid?: number; gid?: number; sizeLimit?: number } = {}) {
+    this.dev = nextDev++;
+    this.sizeLimit = o.sizeLimit ?? Infinity;
+    const inode = new TmpfsInode(this, { mode: S_IFDIR | (o.mode ?? 0o1777), uid: o.uid ?? 0, gid: o.gid ?? 0 });
+    this.root = new TmpfsDentry(inode, null, "");
+  }
+
+  /** A fresh inode number. */
+  newIno(): number {
+    return this.#nextIno++;
+  }
+
+  /** Reserves pages for growth from oldSize to newSize; ENOSPC past the limit. */
+  charge(oldSize: number, newSize: number): void {
+    const delta = pages(newSize) - pages(oldSize);
+    if (delta > 0 && (this.usedPages + delta) * PAGE > this.sizeLimit) throw ENOSPC;
+    this.usedPages += delta;
+  }
+
+  /** Bytes that may still be written, for writes that fill the filesystem up. */
+  get freeBytes(): number {
+    return this.sizeLimit === Infinity ? Infinity : Math.max(this.sizeLimit - this.usedPages * PAGE, 0);
+  }
+
+  statfs(): FsStat {
+    const total = this.sizeLimit === Infinity ? 1 << 24 : Math.floor(this.sizeLimit / PAGE);
+    const free = Math.max(total - this.usedPages, 0);
+    return {
+      type: TMPFS_MAGIC, bsize: PAGE, blocks: total, bfree: free, bavail: free, files: 1 << 20,
+      ffree: (1 << 20) - this.inodes, namelen: 255,
+    };
+  }
+
+  /**
+   * Fills d, a regular file of this filesystem, with len bytes of the host descriptor src from
+   * offset 0 (the overlay's copy-up): one sendfile into the memfd, no copy through the sentry.
+   */
+  copyData(d: Dentry, src: number, len: number): void {
+    const i = (d as TmpfsDentry).inode;
+    i.truncate(0);
+    if (len === 0) return;
+    this.charge(0, len);
+    const fd = i.memfd();
+    ffi.hostLseek(fd, 0, 0);
+    const n = ffi.hostSendfile(fd, src, 0, len);
+    if (n < 0) {
+      this.charge(len, 0);
+      ffi.hostFtruncate(fd, 0);
+      throw errnoFromNumber(-n);
+    }
+    if (n < len) this.charge(len, n);
+    i.size = n;
+  }
+
+  release(): void {
+    for (const i of this.withMemfd) i.dropData();
+    this.withMemfd.clear();
+  }
+}
+
+/** @savable A file of a tmpfs: attributes and contents, shared by its hard links. */
+export class TmpfsInode {
+  readonly fs: TmpfsFilesystem;
+  /** Immutable. */
+  readonly ino: number;
+  mode: number;
+  uid: number;
+  gid: number;
+  nlink: number;
+  readonly rdev: number;
+  atimeNs: bigint;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+  readonly btimeNs: bigint;
+  readonly xattrs = new Map<string, Uint8Array>();
+  /** Directories: the children by name. */
+  readonly children: Map<string, TmpfsDentry> | null;
+  /** Symlinks: the target. */
+  readonly target: string;
+  /** Regular files: the size in bytes. */
+  size = 0;
+  /** @nosave Regular files: the memfd holding the data, -1 until first needed. */
+  #memfd = -1;
+  /** FIFOs: the pipe. */
+  readonly pipe: Pipe | null;
+  /** Sockets: the bound endpoint. */
+  socket: unknown;
+
+  constructor(fs: TmpfsFilesystem, attrs: NewFile, target = "") {
+    this.fs = fs;
+    this.ino = fs.newIno();
+    this.mode = attrs.mode;
+    this.uid = attrs.uid;
+    this.gid = attrs.gid;
+    this.rdev = attrs.rdev ?? 0;
+    const type = attrs.mode & S_IFMT;
+    this.nlink = type === S_IFDIR ? 2 : 1;
+    const now = nowNs();
+    this.atimeNs = this.mtimeNs = this.ctimeNs = this.btimeNs = now;
+    this.children = type === S_IFDIR ? new Map() : null;
+    this.target = target;
+    this.size = type === S_IFLNK ? new TextEncoder().encode(target).length : 0;
+    this.pipe = type === S_IFIFO ? new Pipe() : null;
+    this.socket = attrs.socket ?? null;
+    fs.inodes++;
+  }
+
+  get type(): number {
+    return this.mode & S_IFMT;
+  }
+
+  /** The memfd, created on first use. */
+  memfd(): number {
+    if (this.#memfd >= 0) return this.#memfd;
+    const fd = ffi.hostMemfd();
+    if (fd < 0) throw errnoFromNumber(-fd);
+    if (this.size > 0) {
+      const r = ffi.hostFtruncate(fd, this.size);
+      if (r < 0) {
+        ffi.hostClose(fd);
+        throw errnoFromNumber(-r);
+      }
+    }
+    this.#memfd = fd;
+    this.fs.withMemfd.add(this);
+    return fd;
+  }
+
+  /** The last link and the last open file are gone: uncharges the pages and closes the memfd. */
+  releaseData(): void {
+    this.fs.charge(this.size, 0);
+    this.dropData();
+  }
+
+  /** Closes the memfd (the last link and the last open file are gone, or the fs is released). */
+  dropData(): void {
+    if (this.#memfd >= 0) ffi.hostClose(this.#memfd);
+    this.#memfd = -1;
+    this.fs.withMemfd.delete(this);
+  }
+
+  /** Reads file data at off. */
+  read(dst: Uint8Array, off: number): number {
+    if (off >= this.size || dst.length === 0) return 0;
+    const want = Math.min(dst.length, this.size - off);
+    const part = want === dst.length ? dst : dst.subarray(0, want);
+    if (this.#memfd < 0) {
+      part.fill(0);
+      return want;
+    }
+    const n = ffi.hostPread(this.#memfd, part, off);
+    if (n < 0) throw errnoFromNumber(-n);
+    return n;
+  }
+
+  /** Writes file data at off, growing the file; as much as the size limit allows (ENOSPC if none). */
+  write(src: Uint8Array, off: number): number {
+    if (src.length === 0) return 0;
+    if (off >= MAX_FILE_SIZE) throw EFBIG;
+    let len = Math.min(src.length, MAX_FILE_SIZE - off);
+    const end = off + len;
+    if (end > this.size) {
+      const room = this.fs.freeBytes + (pages(this.size) * PAGE - this.size);
+      if (off + len - this.size > room) len = Math.max(this.size + room - off, 0);
+      if (len === 0) throw ENOSPC;
+      this.fs.charge(this.size, off + len);
+    }
+    const n = ffi.hostPwrite(this.memfd(), len === src.length ? src : src.subarray(0, len), off);
+    if (n < 0) {
+      if (off + len > this.size) this.fs.charge(off + len, this.size);
+      throw errnoFromNumber(-n);
+    }
+    if (off + n > this.size) {
+      if (off + len > off + n) this.fs.charge(off + len, off + n);
+      this.size = off + n;
+    }
+    this.mtimeNs = this.ctimeNs = nowNs();
+    return n;
+  }
+
+  /** Sets the size (truncate or extend with zeros). */
+  truncate(size: number): void {
+    if (size < 0) throw EINVAL;
+    if (size > MAX_FILE_SIZE) throw EFBIG;
+    if (size !== this.size) {
+      this.fs.charge(this.size, size);
+      if (this.#memfd >= 0 || size > 0) {
+        const r = ffi.hostFtruncate(this.memfd(), size);
+        if (r < 0) {
+          this.fs.charge(size, this.size);
+          throw errnoFromNumber(-r);
+        }
+      }
+      this.size = size;
+    }
+  }
+
+  /**
+   * fallocate(2): mode 0 extends the file to off+len; FALLOC_FL_KEEP_SIZE reserves nothing
+   * (memory is given on write); PUNCH_HOLE|KEEP_SIZE zeroes the range (freeing its pages).
+   */
+  allocate(mode: number, off: number, len: number): void {
+    const end = off + len;
+    if (end > MAX_FILE_SIZE) throw EFBIG;
+    if (mode & FALLOC_FL_PUNCH_HOLE) {
+      const stop = Math.min(end, this.size);
+      if (stop > off && this.#memfd >= 0) {
+        const r = ffi.hostFallocate(this.#memfd, mode, off, stop - off);
+        if (r < 0) throw errnoFromNumber(-r);
+      }
+      this.mtimeNs = this.ctimeNs = nowNs();
+      return;
+    }
+    if (mode === 0 && end > this.size) {
+      this.truncate(end);
+      this.mtimeNs = this.ctimeNs = nowNs();
+    }
+  }
+
+  /** relatime: atime moves on a read only when it is not newer than mtime/ctime or a day old. */
+  touchAtime(): void {
+    const now = nowNs();
+    if (this.atimeNs <= this.mtimeNs || this.atimeNs <= this.ctimeNs || now - this.atimeNs >= DAY_NS) {
+      this.atimeNs = now;
+    }
+  }
+
+  stat(): Stat {
+    const type = this.type;
+    return {
+      dev: this.fs.dev, ino: this.ino, mode: this.mode, nlink: this.nlink, uid: this.uid, gid: this.gid,
+      rdev: this.rdev, size: type === S_IFDIR ? 40 + 20 * (this.children?.size ?? 0) : this.size,
+      blksize: PAGE, blocks: type === S_IFREG ? pages(this.size) * 8 : 0,
+      atimeNs: this.atimeNs, mtimeNs: this.mtimeNs, ctimeNs: this.ctimeNs, btimeNs: this.btimeNs,
+    };
+  }
+
+  /** Drops one link; the data goes with the last one. */
+  decLinks(): void {
+    if (this.nlink <= 0) throw new Error("Cannot unlink tmpfs inode: link count is already zero");
+    this.nlink--;
+    this.ctimeNs = nowNs();
+    if (this.nlink === 0 || (this.type === S_IFDIR && this.nlink <= 1)) this.#free();
+  }
+
+  #free(): void {
+    this.nlink = 0;
+    this.fs.inodes--;
+    if (this.type === S_IFREG) {
+      // Open files keep using their memfd through the inode: the pages stay charged and the
+      // descriptor open until the last open file goes (TmpfsRegularFile.release).
+      if (this.openFiles === 0) this.releaseData();
+    }
+  }
+
+  /** Open descriptions of this regular file (the memfd outlives the last link while > 0). */
+  openFiles = 0;
+  /** An O_TMPFILE file (no link yet) that link() may name. */
+  linkable = false;
+}
+
+/** @savable One name of a tmpfs inode. */
+export class TmpfsDentry extends Dentry {
+  /** Immutable. */
+  readonly inode: TmpfsInode;
+
+  constructor(inode: TmpfsInode, parent: TmpfsDentry | null, name: string) {
+    super(parent, name);
+    this.inode = inode;
+  }
+
+  get fs(): TmpfsFilesystem {
+    return this.inode.fs;
+  }
+
+  get mode(): number {
+    return this.inode.mode;
+  }
+
+  get uid(): number {
+    return this.inode.uid;
+  }
+
+  get gid(): number {
+    return this.inode.gid;
+  }
+
+  get ino(): number {
+    return this.inode.ino;
+  }
+
+  stat(): Stat {
+    return this.inode.stat();
+  }
+
+  #dir(): Map<string, TmpfsDentry> {
+    const c = this.inode.children;
+    if (c === null) throw ENOTDIR;
+    return c;
+  }
+
+  lookup(name: string): TmpfsDentry | null {
+    return this.#dir().get(name) ?? null;
+  }
+
+  children(): DirEntry[] {
+    const out: DirEntry[] = [];
+    for (const [name, d] of this.#dir()) out.push({ name, ino: d.inode.ino, type: dtFromMode(d.inode.mode) });
+    return out;
+  }
+
+  override readlink(): string {
+    if (this.inode.type !== S_IFLNK) throw EINVAL;
+    return this.inode.target;
+  }
+
+  override open(loc: Location, flags: number): FileDescription {
+    const i = this.inode;
+    switch (i.type) {
+      case S_IFREG:
+        return new TmpfsRegularFile(loc, flags, i);
+      case S_IFIFO:
+        return openFifo(i.pipe!, loc, flags);
+      case S_IFCHR: {
+        const dev = openMemoryDevice(loc, flags, i.rdev);
+        if (dev !== null) return dev;
+        throw ENXIO;
+      }
+      case S_IFSOCK:
+        throw ENXIO;
+      default:
+        return super.open(loc, flags);
+    }
+  }
+
+  #add(name: string, inode: TmpfsInode): TmpfsDentry {
+    const dir = this.#dir();
+    if (dir.has(name)) throw EEXIST;
+    const d = new TmpfsDentry(inode, this, name);
+    dir.set(name, d);
+    const now = nowNs();
+    this.inode.mtimeNs = this.inode.ctimeNs = now;
+    return d;
+  }
+
+  override create(name: string, attrs: NewFile): TmpfsDentry {
+    return this.#add(name, new TmpfsInode(this.fs, { ...attrs, mode: S_IFREG | (attrs.mode & 0o7777) }));
+  }
+
+  override createTmpfile(attrs: NewFile, linkable: boolean): TmpfsDentry {
+    this.#dir();
+    const i = new TmpfsInode(this.fs, { ...attrs, mode: S_IFREG | (attrs.mode & 0o7777) });
+    // Unnamed: no link, not counted among the inodes until link() names it.
+    i.nlink = 0;
+    i.linkable = linkable;
+    this.fs.inodes--;
+    return new TmpfsDentry(i, this, `#${i.ino}`);
+  }
+
+  override mkdir(name: string, attrs: NewFile): TmpfsDentry {
+    if (this.inode.nlink >= LINK_MAX) throw EMLINK;
+    const d = this.#add(name, new TmpfsInode(this.fs, { ...attrs, mode: S_IFDIR | (attrs.mode & 0o7777) }));
+    this.inode.nlink++;
+    return d;
+  }
+
+  override mknod(name: string, attrs: NewFile): TmpfsDentry {
+    const type = attrs.mode & S_IFMT;
+    if (type === S_IFDIR || type === S_IFLNK) throw EINVAL;
+    return this.#add(name, new TmpfsInode(this.fs, { ...attrs, mode: (type || S_IFREG) | (attrs.mode & 0o7777) }));
+  }
+
+  override symlink(name: string, target: string, attrs: NewFile): TmpfsDentry {
+    return this.#add(name, new TmpfsInode(this.fs, { ...attrs, mode: S_IFLNK | 0o777 }, target));
+  }
+
+  override link(name: string, target: Dentry): TmpfsDentry {
+    if (!(target instanceof TmpfsDentry) || target.fs !== this.fs) throw EXDEV;
+    const i = target.inode;
+    if (i.type === S_IFDIR) throw EPERM;
+    if (i.nlink === 0 && !i.linkable) throw ENOENT;
+    if (i.nlink >= LINK_MAX) throw EMLINK;
+    const d = this.#add(name, i);
+    if (i.nlink === 0) {
+      // An O_TMPFILE file gets its first name.
+      i.linkable = false;
+      this.fs.inodes++;
+    }
+    i.nlink++;
+    i.ctimeNs = nowNs();
+    return d;
+  }
+
+  override unlink(name: string, child: Dentry): void {
+    const dir = this.#dir();
+    const c = child as TmpfsDentry;
+    if (c.inode.type === S_IFDIR) throw EISDIR;
+    dir.delete(name);
+    this.inode.mtimeNs = this.inode.ctimeNs = nowNs();
+    c.inode.decLinks();
+  }
+
+  override rmdir(name: string, child: Dentry): void {
+    const dir = this.#dir();
+    const c = child as TmpfsDentry;
+    if (c.inode.type !== S_IFDIR) throw ENOTDIR;
+    if (c.inode.children!.size > 0) throw ENOTEMPTY;
+    dir.delete(name);
+    this.inode.nlink--;
+    this.inode.mtimeNs = this.inode.ctimeNs = nowNs();
+    c.inode.nlink = 1;
+    c.inode.decLinks();
+  }
+
+  override rename(
+    name: string,
+    child: Dentry,
+    newParent: Dentry,
+    newName: string,
+    replaced: Dentry | null,
+    flags: number,
+  ): void {
+    if (!(newParent instanceof TmpfsDentry) || newParent.fs !== this.fs) throw EXDEV;
+    const src = child as TmpfsDentry;
+    const dst = replaced as TmpfsDentry | null;
+    const oldDir = this.#dir(), newDir = newParent.#dir();
+    const srcIsDir = src.inode.type === S_IFDIR;
+    const now = nowNs();
+    if (flags & RENAME_EXCHANGE) {
+      if (dst === null) throw EINVAL;
+      const dstIsDir = dst.inode.type === S_IFDIR;
+      oldDir.set(name, dst);
+      newDir.set(newName, src);
+      dst.parent = this;
+      dst.name = name;
+      if (srcIsDir !== dstIsDir && this !== newParent) {
+        if (srcIsDir) (this.inode.nlink--, newParent.inode.nlink++);
+        else (this.inode.nlink++, newParent.inode.nlink--);
+      }
+      dst.inode.ctimeNs = now;
+    } else {
+      if (dst !== null) {
+        if (dst.inode.type === S_IFDIR) {
+          if (dst.inode.children!.size > 0) throw ENOTEMPTY;
+          newParent.inode.nlink--;
+          dst.inode.nlink = 1;
+        }
+        dst.inode.decLinks();
+      }
+      if (srcIsDir && this !== newParent) {
+        if (newParent.inode.nlink >= LINK_MAX && dst === null) throw EMLINK;
+        this.inode.nlink--;
+        newParent.inode.nlink++;
+      }
+      oldDir.delete(name);
+      newDir.set(newName, src);
+    }
+    src.parent = newParent;
+    src.name = newName;
+    src.inode.ctimeNs = now;
+    this.inode.mtimeNs = this.inode.ctimeNs = now;
+    newParent.inode.mtimeNs = newParent.inode.ctimeNs = now;
+  }
+
+  override setattr(a: SetAttr): void {
+    const i = this.inode;
+    if (a.size !== undefined) {
+      if (i.type === S_IFDIR) throw EISDIR;
+      if (i.type !== S_IFREG) throw EINVAL;
+      i.truncate(a.size);
+      i.mtimeNs = nowNs();
+    }
+    if (a.mode !== undefined) i.mode = (i.mode & S_IFMT) | (a.mode & 0o7777);
+    if (a.uid !== undefined) i.uid = a.uid;
+    if (a.gid !== undefined) i.gid = a.gid;
+    if (a.atimeNs !== undefined) i.atimeNs = a.atimeNs;
+    if (a.mtimeNs !== undefined) i.mtimeNs = a.mtimeNs;
+    i.ctimeNs = nowNs();
+  }
+
+  override getxattr(name: string): Uint8Array {
+    const v = this.inode.xattrs.get(name);
+    if (v === undefined) throw ENODATA;
+    return v;
+  }
+
+  override setxattr(name: string, value: Uint8Array, flags: number): void {
+    const x = this.inode.xattrs;
+    if ((flags & XATTR_CREATE) && x.has(name)) throw EEXIST;
+    if ((flags & XATTR_REPLACE) && !x.has(name)) throw ENODATA;
+    x.set(name, value.slice());
+    this.inode.ctimeNs = nowNs();
+  }
+
+  override listxattr(): string[] {
+    return [...this.inode.xattrs.keys()];
+  }
+
+  override removexattr(name: string): void {
+    if (!this.inode.xattrs.delete(name)) throw ENODATA;
+    this.inode.ctimeNs = nowNs();
+  }
+
+  override boundSocket(): unknown {
+    return this.inode.socket;
+  }
+}
+
+/** @savable An open regular file of a tmpfs. */
+export class TmpfsRegularFile extends LocatedFile {
+  /** Immutable. */
+  readonly inode: TmpfsInode;
+
+  constructor(loc: Location, flags: number, inode: TmpfsInode) {
+    super(loc, flags);
+    this.inode = inode;
+    inode.openFiles++;
+  }
+
+  override read(dst: Uint8Array, offset: number | null): number {
+    const off = offset ?? this.offset;
+    if (off < 0) throw EINVAL;
+    const n = this.inode.read(dst, off);
+    if (offset === null) this.offset += n;
+    this.inode.touchAtime();
+    return n;
+  }
+
+  override write(src: Uint8Array, offset: number | null): number {
+    let off = offset ?? this.offset;
+    // O_APPEND writes at the end, pwrite too (Linux's documented bug, kept).
+    if (this.flags & O_APPEND) off = this.inode.size;
+    if (off < 0) throw EINVAL;
+    const n = this.inode.write(src, off);
+    if (offset === null) this.offset = off + n;
+    return n;
+  }
+
+  override seek(offset: number, whence: number): number {
+    this.offset = seekRegular(this.offset, offset, whence, () => this.inode.size);
+    return this.offset;
+  }
+
+  override ioctl(cmd: number, arg: number, io: MemoryIO): number {
+    if (cmd !== FIONREAD) return super.ioctl(cmd, arg, io);
+    const b = new Uint8Array(4);
+    new DataView(b.buffer).setInt32(0, Math.min(Math.max(this.inode.size - this.offset, 0), 0x7fffffff), true);
+    io.copyOut(arg, b);
+    return 0;
+  }
+
+  override allocate(mode: number, off: number, len: number): void {
+    this.inode.allocate(mode, off, len);
+  }
+
+  override hostFdForMmap(): number {
+    return this.inode.memfd();
+  }
+
+  protected override release(): void {
+    const i = this.inode;
+    i.openFiles--;
+    if (i.openFiles === 0 && i.nlink === 0) i.releaseData();
+  }
+}
