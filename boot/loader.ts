@@ -10,6 +10,8 @@
  */
 
 import { Kernel } from "../kernel/kernel.ts";
+import { Net } from "../kernel/net.ts";
+import { IpCidr } from "../netstack/mod.ts";
 import { VirtualFilesystem } from "../vfs/mod.ts";
 import { PtracePlatform } from "../platform/ptrace/ptrace.ts";
 import type { DebugLog } from "../kernel/log.ts";
@@ -66,9 +68,24 @@ export class Loader {
     const vfs = VirtualFilesystem.create({
       rootHostPath: launch.rootHostPath, readonly: launch.readonly, upperHostPath: launch.upperHostPath,
     });
-    const kernel = Kernel.create({ platform, vfs, hostname: launch.hostname, log, strace: global.strace });
+    if (global.network === "sandbox") {
+      throw new BootError("--network sandbox: not implemented yet (use --network none with --publish)");
+    }
+    const net = new Net({
+      mode: global.network,
+      allow: global.netAllow?.map((a) => ({ cidr: IpCidr.parse(a.cidr), port: a.port })) ?? null,
+    });
+    const kernel = Kernel.create({ platform, vfs, hostname: launch.hostname, log, strace: global.strace, net });
     const loader = new Loader(kernel);
     try {
+      for (const p of global.publish) {
+        try {
+          net.publish(p.hostAddr, p.hostPort, p.sandboxPort);
+        } catch (err) {
+          const where = p.hostAddr.includes(":") ? `[${p.hostAddr}]:${p.hostPort}` : `${p.hostAddr}:${p.hostPort}`;
+          throw new BootError(`--publish: cannot listen on ${where}: ${(err as Error).message.replace(/ \(os error \d+\)$/, "")}`);
+        }
+      }
       applyMounts(withDefaults(launch.mounts), {
         vfs, procSource: new KernelProcSource(kernel), ncpus: sandboxCpus(), log,
       });
@@ -129,6 +146,7 @@ export class Loader {
   destroy(): void {
     if (this.#destroyed) return;
     this.#destroyed = true;
+    this.#kernel.net.closeHost();
     this.#kernel.shutdown();
   }
 }

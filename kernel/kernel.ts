@@ -56,6 +56,7 @@ import { SA_RESTART } from "../abi/linux/signal.ts";
 import { CORE_SIGNALS, SIGNAL_NAMES } from "../abi/linux/signal.ts";
 import { RLIMIT_CORE, RLIMIT_NOFILE } from "../abi/linux/limits.ts";
 import { sessionLeaderExited, TtySupport } from "./tty.ts";
+import { Net } from "./net.ts";
 
 export interface KernelOptions {
   platform: Platform;
@@ -63,6 +64,8 @@ export interface KernelOptions {
   hostname: string;
   log?: DebugLog;
   strace?: boolean;
+  /** The sandbox's network (default: loopback only). */
+  net?: Net;
 }
 
 export interface InitOptions {
@@ -98,6 +101,8 @@ export class Kernel {
 
   readonly tasks = new Map<number, Task>();
   readonly futex = new FutexTable();
+  /** The network stack; a DeadlineTarget while it has timers running (kernel/net.ts). */
+  readonly net: Net;
   /** AF_UNIX names: abstract ones and the sockets bound to filesystem inodes. */
   readonly unixNames = new UnixNamespace();
   /** flock, POSIX and OFD file locks (vfs/lock.ts). */
@@ -138,6 +143,8 @@ export class Kernel {
     this.log = o.log ?? new DebugLog();
     this.strace = o.strace ?? false;
     if (this.strace) this.log.straceToStderr = true;
+    this.net = o.net ?? new Net();
+    this.net.armDeadline = () => this.addDeadline(this.net);
   }
 
   static create(o: KernelOptions): Kernel {

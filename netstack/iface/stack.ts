@@ -207,8 +207,16 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
 
   tcpBind(sock: TcpSocket, addr: IpAddress | null, port: number): number {
     if (addr !== null && !this.isLocalAddress(addr)) throw EADDRNOTAVAIL;
-    // Connected sockets share their port freely; listeners and bare binds conflict.
-    return this.#tcpPorts.bind(sock, addr, port, (other) => other.remote === null);
+    // Connected sockets share their port freely; listeners and bare binds conflict when they
+    // serve a common IP version.
+    return this.#tcpPorts.bind(
+      sock,
+      addr,
+      port,
+      (other) =>
+        other.remote === null && versionsOverlap(addr, sock.wildcardVersion, other.localAddr, other.wildcardVersion) &&
+        !(sock.reusePort && other.reusePort) && !(sock.reuseAddr && other.reuseAddr && !other.isListening),
+    );
   }
 
   tcpUnbind(sock: TcpSocket): void {
@@ -258,7 +266,14 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
 
   udpBind(sock: UdpSocket, addr: IpAddress | null, port: number): number {
     if (addr !== null && !this.isLocalAddress(addr) && !addr.isMulticast) throw EADDRNOTAVAIL;
-    return this.#udpPorts.bind(sock, addr, port, () => true);
+    return this.#udpPorts.bind(
+      sock,
+      addr,
+      port,
+      (other) =>
+        versionsOverlap(addr, sock.wildcardVersion, other.localAddr, other.wildcardVersion) &&
+        !(sock.reusePort && other.reusePort) && !(sock.reuseAddr && other.reuseAddr),
+    );
   }
 
   udpUnbind(sock: UdpSocket): void {
@@ -838,7 +853,9 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
     let wildcard: TcpSocket | null = null;
     for (const s of this.#tcpPorts.holders(port)) {
       if (!s.isListening) continue;
-      if (s.localAddr === null) wildcard ??= s;
+      if (s.localAddr === null) {
+        if (s.wildcardVersion === 0 || s.wildcardVersion === addr.version) wildcard ??= s;
+      }
       else if (s.localAddr.equals(addr)) return s;
     }
     return wildcard;
@@ -1029,4 +1046,14 @@ function patchLength(quote: Uint8Array): Uint8Array {
   const c = quote.slice();
   new DataView(c.buffer).setUint16(2, c.length);
   return c;
+}
+
+/**
+ * Whether two bindings can see a common IP version: a specific address serves its own version,
+ * the wildcard serves `wildcardVersion` (0: both).
+ */
+function versionsOverlap(a: IpAddress | null, aw: 0 | 4 | 6, b: IpAddress | null, bw: 0 | 4 | 6): boolean {
+  const va = a !== null ? a.version : aw;
+  const vb = b !== null ? b.version : bw;
+  return va === 0 || vb === 0 || va === vb;
 }
