@@ -19,6 +19,7 @@ import { O_ACCMODE, O_PATH, O_RDONLY, O_RDWR, O_WRONLY } from "../abi/linux/file
 import { EVENT_IN, EVENT_OUT, WaitQueue } from "../waiter/mod.ts";
 import type { Waitable } from "../waiter/mod.ts";
 import type { Location } from "./mount.ts";
+import { fsnotifyClose } from "./fsnotify.ts";
 
 /** What stat(2) reports, independent of the struct layout. Times in nanoseconds since the epoch. */
 export interface Stat {
@@ -63,6 +64,12 @@ export abstract class FileDescription implements Waitable {
   /** The file's own offset, for read/write/lseek without an explicit offset. */
   offset = 0;
   #refs = 1;
+  /**
+   * Opened by an application's open(2) (vfs/fsnotify.ts): its close is an inotify event. A
+   * filesystem's inner descriptions (an overlay's upper file) stay silent, as Linux's
+   * FMODE_NONOTIFY.
+   */
+  notifies = false;
   /** Notified when readiness may have changed; shared by descriptions of one object (a pipe). */
   readonly waitQueue: WaitQueue;
 
@@ -89,6 +96,7 @@ export abstract class FileDescription implements Waitable {
 
   decRef(): void {
     if (--this.#refs !== 0) return;
+    fsnotifyClose(this);
     this.release();
     const ws = this.watchers;
     if (ws !== null) {

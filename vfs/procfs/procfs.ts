@@ -38,7 +38,8 @@ import {
 import type { Dentry, SetAttr } from "../dentry.ts";
 import type { DirEntry, FileDescription } from "../file_description.ts";
 import { Location, Mount } from "../mount.ts";
-import { PipeEnd } from "../pipe.ts";
+import { PIPE_MAX_SIZE, PipeEnd } from "../pipe.ts";
+import { MAX_QUEUED_EVENTS } from "../inotify.ts";
 import {
   ANON_INODE_FS_MAGIC, dirEntry, FixedFile, FixedSymlink, GeneratedFile, KDentry, KernFilesystem, KSymlink,
   PROC_SUPER_MAGIC, StaticDir,
@@ -125,7 +126,11 @@ class ProcRoot extends KDentry {
     const fs = sys.dir("fs");
     fs.add(new FixedFile(pfs, fs, "file-max", "9223372036854775807\n"));
     fs.add(new FixedFile(pfs, fs, "nr_open", "1048576\n"));
-    fs.add(new FixedFile(pfs, fs, "pipe-max-size", "1048576\n"));
+    fs.add(new FixedFile(pfs, fs, "pipe-max-size", `${PIPE_MAX_SIZE}\n`));
+    const inotify = fs.dir("inotify");
+    inotify.add(new FixedFile(pfs, inotify, "max_queued_events", `${MAX_QUEUED_EVENTS}\n`));
+    inotify.add(new FixedFile(pfs, inotify, "max_user_instances", "128\n"));
+    inotify.add(new FixedFile(pfs, inotify, "max_user_watches", "65536\n"));
     const net = sys.dir("net");
     const core = net.dir("core");
     core.add(new FixedFile(pfs, core, "somaxconn", "4096\n"));

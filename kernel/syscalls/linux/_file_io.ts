@@ -23,6 +23,7 @@ import { SI_USER, SIGPIPE, SIGXFSZ } from "../../../abi/linux/signal.ts";
 import { PROT_WRITE } from "../../../abi/linux/mm.ts";
 import { checkReadable, checkWritable, type FileDescription } from "../../../vfs/mod.ts";
 import { PIPE_BUF, PipeEnd } from "../../../vfs/pipe.ts";
+import { fsnotifyAccess, fsnotifyModify } from "../../../vfs/fsnotify.ts";
 import { EVENT_IN, EVENT_OUT } from "../../../waiter/mod.ts";
 import { block, type SyscallResult } from "./support.ts";
 import { TtyFile } from "../../../vfs/tty/mod.ts";
@@ -65,8 +66,9 @@ export function retryOrBlock(file: FileDescription, events: number, op: () => nu
 /** Implements the common part of read(2), pread64(2), readv(2), preadv(2). */
 export function readSyscall(t: Task, file: FileDescription, segs: IoSegment[], offset: number | null): SyscallResult {
   checkReadable(file);
-  if (file instanceof TtyFile) return ttyRead(t, file, segs, offset);
-  return retryOrBlock(file, EVENT_IN, () => readToUser(t, file, segs, offset));
+  const r = file instanceof TtyFile ? ttyRead(t, file, segs, offset) : retryOrBlock(file, EVENT_IN, () => readToUser(t, file, segs, offset));
+  if (typeof r === "number" && r > 0) fsnotifyAccess(file);
+  return r;
 }
 
 /** Implements the common part of write(2), pwrite64(2), writev(2), pwritev(2). */
@@ -77,9 +79,13 @@ export function writeSyscall(t: Task, file: FileDescription, segs: IoSegment[], 
   if (loc !== null && (loc.dentry.mode & (S_ISUID | S_ISGID)) !== 0 && totalLength(limited) > 0) {
     t.kernel.vfs.removePrivs(t.creds, loc.dentry);
   }
-  if (file instanceof TtyFile) return ttyWrite(t, file, limited, offset);
-  if (file instanceof PipeEnd) return pipeWrite(t, file, limited);
-  return retryOrBlock(file, EVENT_OUT, () => writeFromUser(t, file, limited, offset));
+  const r = file instanceof TtyFile
+    ? ttyWrite(t, file, limited, offset)
+    : file instanceof PipeEnd
+    ? pipeWrite(t, file, limited)
+    : retryOrBlock(file, EVENT_OUT, () => writeFromUser(t, file, limited, offset));
+  if (typeof r === "number" && r > 0) fsnotifyModify(file);
+  return r;
 }
 
 /**
