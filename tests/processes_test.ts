@@ -98,3 +98,36 @@ Deno.test("a background job still running when init exits leaves no host process
 Deno.test("scheduling probes, nice values, prctl options and an interrupted nanosleep behave as natively", async () => {
   await assertSameAsNative([await compileC("sched")]);
 });
+
+Deno.test("signals sent to the sentry (SIGUSR1, SIGWINCH, SIGTERM) reach init's traps", async () => {
+  const script = 'trap "echo usr1" USR1; trap "echo winch" WINCH; trap "echo term; exit 4" TERM; ' +
+    "echo ready; while :; do sleep 0.05; done";
+  const child = new Deno.Command(`${REPO_ROOT}/sentry`, {
+    args: ["do", "--", "/bin/sh", "-c", script],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let out = "";
+  /** Reads until the output ends with `line`. */
+  const waitFor = async (line: string) => {
+    while (!out.endsWith(line)) {
+      const r = await reader.read();
+      if (r.done) break;
+      out += r.value;
+    }
+  };
+  await waitFor("ready\n");
+  child.kill("SIGUSR1");
+  await waitFor("usr1\n");
+  child.kill("SIGWINCH");
+  await waitFor("winch\n");
+  child.kill("SIGTERM");
+  await waitFor("term\n");
+  reader.releaseLock();
+  const status = await child.status;
+  await child.stderr.cancel();
+  assert.equal(out, "ready\nusr1\nwinch\nterm\n");
+  assert.equal(status.code, 4);
+});
