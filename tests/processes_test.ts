@@ -131,3 +131,36 @@ Deno.test("signals sent to the sentry (SIGUSR1, SIGWINCH, SIGTERM) reach init's 
   assert.equal(out, "ready\nusr1\nwinch\nterm\n");
   assert.equal(status.code, 4);
 });
+
+/**
+ * A shell script with the job features CI scripts use. The shells' own reports on jobs
+ * ("Terminated" from dash, "wait_for: No record of process N" from bash) depend on when the
+ * shell happens to reap a child, natively too, and name pids: the script's stderr is dropped;
+ * its output and the statuses it prints are compared. Output of parallel jobs is sorted.
+ */
+const JOBS_SCRIPT = `exec 2>/dev/null
+trap 'echo "INT trapped"' INT
+echo "pipeline: $(printf 'b\\na\\nc\\n' | sort | tr '\\n' ' ')"
+x=$( (echo sub; exit 3) ); echo "subshell said $x, status $?"
+( exit 5 ); echo "subshell status $?"
+sleep 0.2 & p1=$!
+(echo bg; exit 7) & p2=$!
+wait $p2; echo "wait bg status $?"
+sleep 30 & p3=$!
+kill -TERM $p3; wait $p3; echo "killed job status $?"
+wait $p1; echo "sleep status $?"
+# Set only now: a child that bash forks gets SIGTERM before it execs runs an inherited EXIT trap.
+trap 'echo "EXIT trap, status $?"' EXIT
+kill -INT $$; echo "after INT"
+false | true; echo "pipe status $?"
+n=0; for i in 1 2 3; do n=$((n + i)); done; echo "loop $n"
+(for i in 1 2 3; do (echo "job $i") & done; wait; echo "waited for all") | sort
+exit 6
+`;
+
+Deno.test("dash and bash run pipelines, subshells, substitution, &/wait, traps and kill -TERM as natively", async () => {
+  for (const shell of ["/bin/dash", "/bin/bash"]) {
+    const native = await assertSameAsNative([shell, "-c", JOBS_SCRIPT]);
+    assert.match(native.stdout, /killed job status 143\n/);
+  }
+});
