@@ -164,3 +164,12 @@ Deno.test("dash and bash run pipelines, subshells, substitution, &/wait, traps a
     assert.match(native.stdout, /killed job status 143\n/);
   }
 });
+
+Deno.test("make -j2 builds a four-file C project in a writable directory and its tests pass, as natively", async () => {
+  // The sources are read from the repository; the build happens in a fresh directory (natively a
+  // host temporary directory, removed after; in the sentry the overlay's /tmp).
+  const script = `d=$(mktemp -d) && cp -r ${REPO_ROOT}/tests/c/makeproj/. "$d" && cd "$d" && ` +
+    'make -s -j2 && make -s -j2 test && ls *.o calc; st=$?; rm -rf "$d"; exit $st';
+  const native = await assertSameAsNative(["/bin/sh", "-c", script]);
+  assert.match(native.stdout, /all tests passed/);
+});
