@@ -18,7 +18,7 @@ import type { DebugLog } from "../kernel/log.ts";
 import type { Terminal, WindowSize } from "../vfs/tty/mod.ts";
 import { Credentials } from "../kernel/creds.ts";
 import { EACCES, ENOENT, ENOEXEC, LinuxError } from "../kernel/errno.ts";
-import { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2 } from "../abi/linux/signal.ts";
+import { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH } from "../abi/linux/signal.ts";
 import type { LaunchConfig } from "./bundle.ts";
 import { BootError, EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND, EXIT_SENTRY_ERROR } from "./errors.ts";
 import type { GlobalOptions } from "./flags.ts";
@@ -28,7 +28,7 @@ import { withDefaults } from "./mount_plan.ts";
 import { KernelProcSource } from "../kernel/proc_source.ts";
 import { sandboxCpus } from "../kernel/syscalls/linux/sys_sched.ts";
 
-/** Host signals passed on to init, as runsc forwards them to the container. */
+/** Host signals passed on to the sandbox, as runsc forwards them to the container. */
 const FORWARDED: ReadonlyArray<[Deno.Signal, number]> = [
   ["SIGINT", SIGINT],
   ["SIGTERM", SIGTERM],
@@ -36,6 +36,7 @@ const FORWARDED: ReadonlyArray<[Deno.Signal, number]> = [
   ["SIGQUIT", SIGQUIT],
   ["SIGUSR1", SIGUSR1],
   ["SIGUSR2", SIGUSR2],
+  ["SIGWINCH", SIGWINCH],
 ];
 
 /** Options of {@linkcode Loader.create}. */
@@ -115,7 +116,8 @@ export class Loader {
   /** Runs until init exits and returns its wait status. Forwards host signals meanwhile. */
   async run(): Promise<number> {
     const listeners: Array<[Deno.Signal, () => void]> = FORWARDED.map(([name, signo]) => {
-      const h = () => this.#kernel.signalInit(signo);
+      // To the terminal's foreground process group when a terminal is attached, else to init.
+      const h = () => this.#kernel.signalFromUser(signo);
       Deno.addSignalListener(name, h);
       return [name, h];
     });
