@@ -59,6 +59,7 @@ export class ProcFilesystem extends KernFilesystem {
 
   constructor(source: ProcSource) {
     super("proc", PROC_SUPER_MAGIC);
+    this.createError = ENOENT;
     this.source = source;
     this.root = new ProcRoot(this);
     const anon = new KernFilesystem("anon_inodefs", ANON_INODE_FS_MAGIC);
