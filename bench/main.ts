@@ -3,10 +3,11 @@
  * is installed, free and pinned to one CPU, side by side in one run (shared/MEASUREMENTS.md:
  * never compare against an old absolute number). Prints a table of medians with min and max.
  *
- *     deno task bench [--runs N] [--iterations N] [--only NAME,...] [--workloads getpid,ipc,exec]
+ *     deno task bench [--runs N] [--iterations N] [--only NAME,...] [--workloads getpid,ipc,net,exec]
  *                     [--baseline DIR]
  *
- * Workloads: getpid (a C program's own timing), ipc (issue #5's pipe throughput, 256 MiB in
+ * Workloads: getpid (a C program's own timing), net (issue #6: loopback TCP throughput, 256 MiB
+ * in 64 KiB writes, and 1-byte TCP round trips on 127.0.0.1, timed by the program), ipc (issue #5's pipe throughput, 256 MiB in
  * 64 KiB writes, and 1-byte round trips over a Unix stream socketpair, timed by the program)
  * and exec (wall time of whole commands: a /bin/true startup and the `/bin/sh -c` loop of 200
  * /bin/true runs of issue #3). --baseline
@@ -70,6 +71,22 @@ const BENCHMARKS: Benchmark[] = [
     source: "ipc.c",
     args: (n) => ["unix-pingpong", String(n)],
     workload: "ipc",
+  },
+  {
+    // Issue #6: 256 MiB over a TCP connection on 127.0.0.1, in 64 KiB writes.
+    name: "tcp loopback 256 MiB",
+    unit: "MB/s",
+    source: "net.c",
+    args: () => ["tcp", "256"],
+    workload: "net",
+  },
+  {
+    // Issue #6: a 1-byte ping-pong over TCP on 127.0.0.1 (TCP_NODELAY).
+    name: "tcp loopback 1-byte round trip",
+    unit: "µs",
+    source: "net.c",
+    args: (n) => ["tcp-rr", String(n)],
+    workload: "net",
   },
 ];
 
@@ -241,7 +258,7 @@ async function main(): Promise<void> {
       runs: { type: "string", default: "5" },
       iterations: { type: "string", default: "20000" },
       only: { type: "string" },
-      workloads: { type: "string", default: "getpid,ipc,exec" },
+      workloads: { type: "string", default: "getpid,ipc,net,exec" },
       baseline: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -249,7 +266,7 @@ async function main(): Promise<void> {
   if (values.help) {
     console.log(
       "usage: deno task bench [--runs N] [--iterations N] [--only native,sentry,runsc,...] " +
-        "[--workloads getpid,ipc,exec] [--baseline DIR]",
+        "[--workloads getpid,ipc,net,exec] [--baseline DIR]",
     );
     return;
   }
