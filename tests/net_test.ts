@@ -19,6 +19,10 @@ Deno.test("UDP echo on 127.0.0.1 and ::1, getaddrinfo of localhost and getifaddr
   assert.match(r.stdout, /lo inet up 1 loopback 1: 127\.0\.0\.1/);
 });
 
+Deno.test("ip addr show dev lo prints the loopback interface as natively (netlink route dumps)", async () => {
+  await assertSameAsNative(["/usr/sbin/ip", "addr", "show", "dev", "lo"]);
+});
+
 Deno.test("python3 -m http.server serves curl inside the same sandbox", async () => {
   const script = [
     "python3 -m http.server 8765 --bind 127.0.0.1 >/dev/null 2>&1 &",
