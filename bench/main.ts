@@ -3,14 +3,15 @@
  * is installed, free and pinned to one CPU, side by side in one run (shared/MEASUREMENTS.md:
  * never compare against an old absolute number). Prints a table of medians with min and max.
  *
- *     deno task bench [--runs N] [--iterations N] [--only NAME,...] [--workloads getpid,ipc,exec]
+ *     deno task bench [--runs N] [--iterations N] [--only NAME,...] [--workloads getpid,ipc,net,exec,files]
  *                     [--baseline DIR]
  *
  * Workloads: getpid (a C program's own timing), ipc (issue #5's pipe throughput, 256 MiB in
  * 64 KiB writes, and 1-byte round trips over a Unix stream socketpair, timed by the program),
- * exec (wall time of whole commands: a /bin/true startup and the `/bin/sh -c` loop of 200
- * /bin/true runs of issue #3) and files (issue #4: a 64 MiB file read in 64 KiB reads, MB/s;
- * stat(2) of 10,000 paths, per second). --baseline
+ * net (issue #6: loopback TCP throughput, 256 MiB in 64 KiB writes, and 1-byte TCP round trips
+ * on 127.0.0.1, timed by the program), exec (wall time of whole commands: a /bin/true startup
+ * and the `/bin/sh -c` loop of 200 /bin/true runs of issue #3) and files (issue #4: a 64 MiB
+ * file read in 64 KiB reads, MB/s; stat(2) of 10,000 paths, per second). --baseline
  * adds a runner "sentry@base" from another checkout of this repository (e.g. a `git worktree`
  * of main), to compare a change with its base in one run.
  *
@@ -71,6 +72,22 @@ const BENCHMARKS: Benchmark[] = [
     source: "ipc.c",
     args: (n) => ["unix-pingpong", String(n)],
     workload: "ipc",
+  },
+  {
+    // Issue #6: 256 MiB over a TCP connection on 127.0.0.1, in 64 KiB writes.
+    name: "tcp loopback 256 MiB",
+    unit: "MB/s",
+    source: "net.c",
+    args: () => ["tcp", "256"],
+    workload: "net",
+  },
+  {
+    // Issue #6: a 1-byte ping-pong over TCP on 127.0.0.1 (TCP_NODELAY).
+    name: "tcp loopback 1-byte round trip",
+    unit: "µs",
+    source: "net.c",
+    args: (n) => ["tcp-rr", String(n)],
+    workload: "net",
   },
 ];
 
@@ -289,7 +306,7 @@ async function main(): Promise<void> {
       runs: { type: "string", default: "5" },
       iterations: { type: "string", default: "20000" },
       only: { type: "string" },
-      workloads: { type: "string", default: "getpid,ipc,exec,files" },
+      workloads: { type: "string", default: "getpid,ipc,net,exec,files" },
       baseline: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -297,7 +314,7 @@ async function main(): Promise<void> {
   if (values.help) {
     console.log(
       "usage: deno task bench [--runs N] [--iterations N] [--only native,sentry,runsc,...] " +
-        "[--workloads getpid,ipc,exec,files] [--baseline DIR]",
+        "[--workloads getpid,ipc,net,exec,files] [--baseline DIR]",
     );
     return;
   }

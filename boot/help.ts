@@ -23,6 +23,10 @@ const GLOBAL_FLAGS = `Global flags (before or after the command):
   --debug-log FILE         write the sentry's debug log to FILE (truncated)
   --platform ptrace        how application code runs; ptrace is the only platform
   --cpu-placement MODE     tracer (default): stubs share the tracer's CPU; free: no pinning
+  --network none           loopback only (default); "sandbox" is not implemented yet
+  --publish [A:]HP:SP      relay host port HP (address A, default 127.0.0.1) to port SP inside
+  --net-allow ADDR[/N][:PORT],...  destinations outside the sandbox it may reach
+  --pcap FILE              write the sandbox's packets to FILE (pcap, raw IP)
 `;
 
 const TTY_FLAG = `  --tty, -t                give the command a terminal bridged to yours (stdin must be one):

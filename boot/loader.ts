@@ -10,7 +10,7 @@
  */
 
 import { Kernel } from "../kernel/kernel.ts";
-import { Net } from "../kernel/net.ts";
+import { Net, PcapFile } from "../kernel/net.ts";
 import { IpCidr } from "../netstack/mod.ts";
 import { VirtualFilesystem } from "../vfs/mod.ts";
 import { PtracePlatform } from "../platform/ptrace/ptrace.ts";
@@ -72,8 +72,17 @@ export class Loader {
     if (global.network === "sandbox") {
       throw new BootError("--network sandbox: not implemented yet (use --network none with --publish)");
     }
+    let pcap: PcapFile | null = null;
+    if (global.pcap !== null) {
+      try {
+        pcap = new PcapFile(global.pcap);
+      } catch (err) {
+        throw new BootError(`--pcap ${quote(global.pcap)}: ${(err as Error).message.replace(/ \(os error \d+\)$/, "")}`);
+      }
+    }
     const net = new Net({
       mode: global.network,
+      pcap,
       allow: global.netAllow?.map((a) => ({ cidr: IpCidr.parse(a.cidr), port: a.port })) ?? null,
     });
     const kernel = Kernel.create({ platform, vfs, hostname: launch.hostname, log, strace: global.strace, net });

@@ -36,13 +36,17 @@ export class PublishListener {
 
   async #acceptLoop(): Promise<void> {
     try {
+      // Nothing in the body may throw: an exception would end the loop and close the listener.
       for await (const conn of this.#listener) {
         if (this.#closed) {
           conn.close();
           break;
         }
-        const r = new Relay(this.#net, conn, this.#sandboxPort, () => this.#relays.delete(r));
+        // A relay may end inside its constructor (the sandbox refused it): it removes itself
+        // through the callback, so it is added before it starts.
+        const r = new Relay(this.#net, conn, (x) => this.#relays.delete(x));
         this.#relays.add(r);
+        r.start(this.#sandboxPort);
       }
     } catch {
       // The listener was closed.
@@ -64,7 +68,7 @@ class Relay implements NetWatcher {
   readonly #net: Net;
   readonly #conn: Deno.TcpConn;
   readonly #sock: TcpSocket;
-  readonly #onClose: () => void;
+  readonly #onClose: (r: Relay) => void;
   /** Host bytes the sandbox socket has not taken yet. */
   #pending: Uint8Array | null = null;
   #hostEof = false;
@@ -75,11 +79,16 @@ class Relay implements NetWatcher {
   #closed = false;
   #kickQueued = false;
 
-  constructor(net: Net, conn: Deno.TcpConn, port: number, onClose: () => void) {
+  constructor(net: Net, conn: Deno.TcpConn, onClose: (r: Relay) => void) {
     this.#net = net;
     this.#conn = conn;
     this.#onClose = onClose;
     this.#sock = net.stack.tcpSocket();
+  }
+
+  /** Opens the sandbox side, toward 127.0.0.1:port. */
+  start(port: number): void {
+    const net = this.#net;
     try {
       this.#sock.connect(net.now(), { addr: Ipv4Address.parse("127.0.0.1"), port });
     } catch {
@@ -207,7 +216,7 @@ class Relay implements NetWatcher {
     try {
       this.#conn.close();
     } catch { /* closed */ }
-    this.#onClose();
+    this.#onClose(this);
     this.#queueKick();
   }
 }

@@ -73,6 +73,11 @@ export interface StackOptions {
   tcp?: TcpOptions;
   /** Receives trace lines (state changes, retransmissions). @nosave */
   trace?: (line: string) => void;
+  /**
+   * Sees every IP packet the stack delivers to itself (loopback traffic, which never crosses a
+   * device and so escapes device wrappers such as PcapWriter). Must not keep `packet`. @nosave
+   */
+  tap?: (now: number, packet: Uint8Array) => void;
 }
 
 /** Counters for tests and diagnostics. */
@@ -98,6 +103,8 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
   readonly #tcpDefaults: TcpOptions;
   /** @nosave */
   readonly #trace: ((line: string) => void) | null;
+  /** @nosave */
+  readonly #tap: ((now: number, packet: Uint8Array) => void) | null;
   #ipIdent = 0;
   #ipv6Ident = 0;
 
@@ -127,6 +134,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
     this.#isnSecret = this.#rng.nextU32();
     this.#tcpDefaults = opts.tcp ?? {};
     this.#trace = opts.trace ?? null;
+    this.#tap = opts.tap ?? null;
   }
 
   // ===================================================================
@@ -481,6 +489,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
       const pkt = new Uint8Array(ipHdr + len);
       this.#writeIpHeader(pkt, src, dst, protocol, len, hopLimit, this.#nextIdent());
       fill(pkt.subarray(ipHdr));
+      this.#tap?.(now, pkt);
       this.#localQueue.push(pkt);
       return "sent";
     }

@@ -48,11 +48,13 @@ const IFLA_QDISC = 6;
 const IFLA_TXQLEN = 13;
 const IFLA_OPERSTATE = 16;
 const IFLA_LINKMODE = 17;
+const IFLA_GROUP = 27;
 
 const IFA_ADDRESS = 1;
 const IFA_LOCAL = 2;
 const IFA_LABEL = 3;
 const IFA_BROADCAST = 4;
+const IFA_CACHEINFO = 6;
 const IFA_FLAGS = 8;
 const IFA_F_PERMANENT = 0x80;
 
@@ -344,6 +346,7 @@ export class NetlinkRouteSocket extends SocketFile {
         .attrU32(IFLA_TXQLEN, lo ? 1000 : 1000)
         .attr(IFLA_OPERSTATE, [lo ? 0 : 6])
         .attr(IFLA_LINKMODE, [0])
+        .attrU32(IFLA_GROUP, 0)
         .attrString(IFLA_QDISC, "noqueue")
         .attr(IFLA_ADDRESS, iface.mac ? iface.mac.bytes : [0, 0, 0, 0, 0, 0])
         .attr(IFLA_BROADCAST, iface.mac ? [255, 255, 255, 255, 255, 255] : [0, 0, 0, 0, 0, 0]);
@@ -373,6 +376,8 @@ export class NetlinkRouteSocket extends SocketFile {
             if (bc !== null && !a.isLoopback && c.prefixLength < 31) m.attr(IFA_BROADCAST, bc.bytes);
             m.attrString(IFA_LABEL, this.net.ifNames[iface.index] ?? "");
           }
+          // struct ifa_cacheinfo: preferred and valid lifetimes "forever", no timestamps.
+          m.attr(IFA_CACHEINFO, [...le32(0xffffffff), ...le32(0xffffffff), ...le32(0), ...le32(0)]);
           m.attrU32(IFA_FLAGS, IFA_F_PERMANENT);
           out.push(m.message(RTM_NEWADDR, NLM_F_MULTI, seq, this.portId));
         }
