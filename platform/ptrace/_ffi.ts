@@ -356,41 +356,63 @@ export function getAffinity(tid: number): number[] {
 
 // ---- memory of another process --------------------------------------------------------------
 
-const localIov = new BigUint64Array(2);
-const remoteIov = new BigUint64Array(2);
+// The iovecs are written as 32-bit halves: no BigInt per call.
+const localIov = new Uint32Array(4);
+const remoteIov = new Uint32Array(4);
 const localIovBytes = new Uint8Array(localIov.buffer);
 const remoteIovBytes = new Uint8Array(remoteIov.buffer);
+
+/**
+ * Small transfers go through this buffer, whose address is taken once: taking the address of a
+ * small typed array (Deno.UnsafePointer.of) makes V8 move its bytes off its heap, a malloc per
+ * call, which costs more than the copy here. Larger arrays live off the heap already.
+ */
+const BOUNCE_SIZE = 4096;
+const bounce = new Uint8Array(new ArrayBuffer(BOUNCE_SIZE));
+const bounceAddr = Deno.UnsafePointer.value(Deno.UnsafePointer.of(bounce));
+
+function setIov(iov: Uint32Array, addr: number | bigint, len: number): void {
+  const a = typeof addr === "bigint" ? Number(addr) : addr;
+  iov[0] = a >>> 0;
+  iov[1] = Math.floor(a / 0x1_0000_0000);
+  iov[2] = len >>> 0;
+  iov[3] = Math.floor(len / 0x1_0000_0000);
+}
+
+/** process_vm_readv/writev of one range between local memory at `local` and remote `addr`. */
+function vmTransfer(write: boolean, pid: number, local: number | bigint, addr: number, len: number): number {
+  setIov(localIov, local, len);
+  setIov(remoteIov, addr, len);
+  const r = write
+    ? libc.process_vm_writev(pid, localIovBytes, 1n, remoteIovBytes, 1n, 0n)
+    : libc.process_vm_readv(pid, localIovBytes, 1n, remoteIovBytes, 1n, 0n);
+  return r === -1n ? -errno() : Number(r);
+}
 
 /**
  * process_vm_readv of one range. Returns bytes copied (short at the first inaccessible page), or
  * -errno.
  */
 export function vmRead(pid: number, addr: number, dst: Uint8Array): number {
-  if (dst.length === 0) return 0;
-  // Small reads (nearly all) go through the scratch buffer; see `scratch`.
-  const viaScratch = dst.length <= SCRATCH_SIZE;
-  localIov[0] = viaScratch ? scratchAddr : addressOf(dst);
-  localIov[1] = BigInt(dst.length);
-  remoteIov[0] = BigInt(addr);
-  remoteIov[1] = BigInt(dst.length);
-  const r = libc.process_vm_readv(pid, localIovBytes, 1n, remoteIovBytes, 1n, 0n);
-  if (r === -1n) return -errno();
-  const n = Number(r);
-  if (viaScratch) dst.set(scratch.subarray(0, n));
-  return n;
+  const len = dst.length;
+  if (len === 0) return 0;
+  if (len <= BOUNCE_SIZE) {
+    const r = vmTransfer(false, pid, bounceAddr, addr, len);
+    if (r > 0) dst.set(bounce.subarray(0, r));
+    return r;
+  }
+  return vmTransfer(false, pid, Deno.UnsafePointer.value(Deno.UnsafePointer.of(dst as Uint8Array<ArrayBuffer>)), addr, len);
 }
 
 /** process_vm_writev of one range; same contract as {@linkcode vmRead}. */
 export function vmWrite(pid: number, addr: number, src: Uint8Array): number {
-  if (src.length === 0) return 0;
-  const viaScratch = src.length <= SCRATCH_SIZE;
-  if (viaScratch) scratch.set(src);
-  localIov[0] = viaScratch ? scratchAddr : addressOf(src);
-  localIov[1] = BigInt(src.length);
-  remoteIov[0] = BigInt(addr);
-  remoteIov[1] = BigInt(src.length);
-  const r = libc.process_vm_writev(pid, localIovBytes, 1n, remoteIovBytes, 1n, 0n);
-  return r === -1n ? -errno() : Number(r);
+  const len = src.length;
+  if (len === 0) return 0;
+  if (len <= BOUNCE_SIZE) {
+    bounce.set(src);
+    return vmTransfer(true, pid, bounceAddr, addr, len);
+  }
+  return vmTransfer(true, pid, Deno.UnsafePointer.value(Deno.UnsafePointer.of(src as Uint8Array<ArrayBuffer>)), addr, len);
 }
 
 // ---- host files (for the sentry's own reads of the sandbox root) ---------------------------
