@@ -8,9 +8,11 @@
  * @module
  */
 
-import { EXIT_SENTRY_ERROR, main, reportError } from "./boot/mod.ts";
+import { EXIT_SENTRY_ERROR, main, reportError, restoreHostTerminal } from "./boot/mod.ts";
 
 function die(err: unknown): never {
+  // A `-t` run must not leave the user's terminal in raw mode, whatever happened.
+  restoreHostTerminal();
   try {
     reportError(err, null);
   } catch {

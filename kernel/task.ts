@@ -91,6 +91,13 @@ export class Task implements Waker, MemoryIO {
   pdeathSignal = 0;
   /** PR_SET_NO_NEW_PRIVS (set-user-ID bits never grant privilege in the sandbox anyway). */
   noNewPrivs = false;
+  /** sched_setaffinity(2)'s mask (bit per CPU), or null for every CPU. */
+  affinity: Uint8Array | null = null;
+  /** sched_setscheduler(2): policy, priority and SCHED_RESET_ON_FORK; setpriority(2)'s nice. */
+  schedPolicy = 0;
+  schedPriority = 0;
+  schedResetOnFork = false;
+  nice = 0;
   /** CPU time of the task's earlier host threads (kernel/cpu_time.ts). */
   cpuBase = { userNs: 0, sysNs: 0 };
   /** True once cpuBase holds the current host thread's time too (it is about to go away). */

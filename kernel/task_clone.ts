@@ -74,12 +74,7 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
   }
   const k = t.kernel;
   const thread = (f & CLONE_THREAD) !== 0;
-  if (!thread && !t.creds.isRoot) {
-    const limit = t.tg.limits.soft(RLIMIT_NPROC);
-    let n = 0;
-    for (const tg of k.threadGroups.values()) if (!tg.zombie && tg.leader?.creds.uid === t.creds.uid) n++;
-    if (n >= limit) throw EAGAIN;
-  }
+  checkNproc(t);
 
   // The host side first: nothing in the kernel changes if it fails.
   const parentRegs = t.ctx.regs.clone();
@@ -122,6 +117,15 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
     name: t.name,
   });
   child.sigmask = t.sigmask;
+  // Scheduling attributes are inherited, unless SCHED_RESET_ON_FORK asks for the defaults.
+  child.affinity = t.affinity;
+  if (!t.schedResetOnFork) {
+    child.schedPolicy = t.schedPolicy;
+    child.schedPriority = t.schedPriority;
+    child.nice = t.nice;
+  } else if (t.nice > 0) {
+    child.nice = t.nice;
+  }
 
   const r = ctx.regs;
   r.copyFrom(parentRegs);
@@ -138,6 +142,23 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
   tg.tasks.add(child);
   k.addTask(child);
   return child;
+}
+
+/**
+ * RLIMIT_NPROC, as Linux's copy_process checks it: the tasks (threads included, and zombies not
+ * yet reaped) of the caller's real uid may not reach the caller's soft limit. Real uid 0 and
+ * holders of CAP_SYS_RESOURCE/CAP_SYS_ADMIN (euid 0 in the sandbox) are exempt.
+ */
+function checkNproc(t: Task): void {
+  const c = t.creds;
+  if (c.uid === 0 || c.isRoot) return;
+  const limit = t.tg.limits.soft(RLIMIT_NPROC);
+  if (limit === Infinity) return;
+  const k = t.kernel;
+  let n = 0;
+  for (const task of k.tasks.values()) if (task.creds.uid === c.uid) n++;
+  for (const g of k.threadGroups.values()) if (g.zombie && g.exitUid === c.uid) n++;
+  if (n >= limit) throw EAGAIN;
 }
 
 /**

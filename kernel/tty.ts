@@ -12,9 +12,9 @@
  * - {@linkcode sessionLeaderExited}: the leader's exit sends SIGHUP to the foreground group
  *   and every process of the session loses its controlling terminal (disassociate_ctty).
  *
- * Orphaned process groups are judged without Linux's exception for the global init: the
- * sandbox's init is a container's init, not the machine's (in docker, `bash` as PID 1 has
- * working job control for the same reason).
+ * Process groups, their signals and orphaning are kernel/job_control.ts's (there the sandbox's
+ * init counts as an ordinary parent, as a container's init does, so `bash` as init keeps job
+ * control).
  *
  * @module
  */
@@ -22,15 +22,16 @@
 import type { Kernel } from "./kernel.ts";
 import type { ThreadGroup } from "./thread_group.ts";
 import type { Task } from "./task.ts";
-import { EIO } from "./errno.ts";
-import { SIGCONT, SIGHUP } from "../abi/linux/signal.ts";
+import { EIO, SentryBugError } from "./errno.ts";
+import { SI_KERNEL, SIGCONT, SIGHUP } from "../abi/linux/signal.ts";
 import { sigBit } from "./signals.ts";
-import { DevptsFilesystem, type Terminal, type TtyHost } from "../vfs/tty/mod.ts";
+import { DevptsFilesystem, type Terminal, type TtyHost, type WindowSize } from "../vfs/tty/mod.ts";
+import { Location } from "../vfs/mount.ts";
+import { O_LARGEFILE, O_RDWR } from "../abi/linux/file.ts";
 import type { Mount, VirtualFilesystem } from "../vfs/mod.ts";
 import { Credentials } from "./creds.ts";
+import { isOrphanedProcessGroup, processGroupMembers, signalProcessGroup } from "./job_control.ts";
 
-/** si_code of signals the kernel sends itself. */
-const SI_KERNEL = 0x80;
 
 /** @savable The terminals of one kernel. */
 export class TtySupport implements TtyHost {
@@ -65,9 +66,7 @@ export class TtySupport implements TtyHost {
   }
 
   signalProcessGroup(pgid: number, signo: number): void {
-    for (const tg of this.#kernel.threadGroups.values()) {
-      if (!tg.zombie && tg.pgid === pgid) this.#kernel.sendSignal(tg, signo, { code: SI_KERNEL });
-    }
+    signalProcessGroup(this.#kernel, pgid, signo, { code: SI_KERNEL });
   }
 
   signalSessionLeader(sid: number, signo: number): void {
@@ -79,23 +78,37 @@ export class TtySupport implements TtyHost {
     for (const tg of this.#kernel.threadGroups.values()) if (tg.sid === sid && tg.tty === t) tg.tty = null;
   }
 
-  /** Whether process group pgid exists among live processes; returns its session, or 0. */
-  sessionOfGroup(pgid: number): number {
-    for (const tg of this.#kernel.threadGroups.values()) if (!tg.zombie && tg.pgid === pgid) return tg.sid;
-    return 0;
+  /**
+   * Gives init a console (`run -t`): a new pty whose slave becomes init's stdin, stdout and
+   * stderr and its controlling terminal, with init in the foreground. The master has no
+   * description: its one opener is the caller (boot's bridge to the user's terminal), which
+   * drives it through the Terminal's master methods and wait queue.
+   * Preconditions: init exists and has not run yet.
+   */
+  attachConsole(winsize: WindowSize): Terminal {
+    const init = [...this.#kernel.threadGroups.values()].find((g) => g.parent === null);
+    const task = init?.leader;
+    if (!init || !task) throw new SentryBugError("Cannot attach a console: there is no init");
+    const t = this.devpts.allocate();
+    t.locked = false;
+    t.masterOpens = 1;
+    t.winsize = { ...winsize };
+    this.console = t;
+    const d = this.devpts.slaveDentry(t.index);
+    const loc = this.devptsMount !== null && d !== null ? new Location(this.devptsMount, d) : null;
+    for (const fd of [0, 1, 2]) task.fdTable.installAt(fd, this.devpts.openSlave(t, O_RDWR | O_LARGEFILE, loc), false);
+    this.setControllingTerminal(init, t);
+    return t;
   }
 
-  /**
-   * Linux's will_become_orphaned_pgrp(pgrp, NULL): no member has a parent in another group of
-   * the same session, so nobody in the session can resume it once it stops.
-   */
+  /** The session of process group pgid (its live members'), or 0 when it has none. */
+  sessionOfGroup(pgid: number): number {
+    return processGroupMembers(this.#kernel, pgid)[0]?.sid ?? 0;
+  }
+
+  /** Linux's is_current_pgrp_orphaned; see kernel/job_control.ts. */
   isOrphanedGroup(pgid: number): boolean {
-    for (const tg of this.#kernel.threadGroups.values()) {
-      if (tg.zombie || tg.pgid !== pgid) continue;
-      const p = tg.parent;
-      if (p && !p.zombie && p.pgid !== pgid && p.sid === tg.sid) return false;
-    }
-    return true;
+    return isOrphanedProcessGroup(this.#kernel, pgid);
   }
 
   /** Makes t the controlling terminal of tg's session (Linux's __proc_set_tty). */

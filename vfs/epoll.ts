@@ -87,13 +87,18 @@ export class EpollItem implements Waker {
     return (this.events & EPOLLEXCLUSIVE) !== 0;
   }
 
+  /** Implements Waker: the watched file's queue fired. */
+  wake(events: number): void {
+    this.wakeExclusive(events);
+  }
+
   /**
-   * Implements Waker: the watched file's queue fired. For an exclusive item, says whether it
+   * Implements Waker for an exclusive item (and wake() for any): says whether it
    * woke a task in epoll_wait (Linux's ep_poll_callback: the instance has waiters and the event
    * is the item's EPOLLIN or EPOLLOUT, or carries neither); if not, the queue goes on to the
    * next exclusive item, this one staying on its ready list.
    */
-  wake(events: number): boolean {
+  wakeExclusive(events: number): boolean {
     if (this.interest === 0) return false;
     const waiters = this.ep.waitQueue.size > 0;
     this.ep.markReady(this);

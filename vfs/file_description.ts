@@ -176,6 +176,17 @@ export abstract class FileDescription implements Waitable {
     throw EOPNOTSUPP;
   }
 
+  /**
+   * For large reads: up to len bytes of the file at offset (the file's own offset when null,
+   * advanced by what is returned) as a view of memory the file already holds, so the caller
+   * copies them to the application in one step instead of reading them into a buffer first.
+   * The view is valid until the next operation on this description. Null when the file has no
+   * such memory (the caller uses read()); an empty view at the end of the file.
+   */
+  mappedRead(_len: number, _offset: number | null): Uint8Array | null {
+    return null;
+  }
+
   /** fsync(2)/fdatasync(2): push the data to stable storage where there is any (host files). */
   sync(): void {}
 

@@ -26,16 +26,15 @@ export const EVENT_ALWAYS = EVENT_ERR | EVENT_HUP | EVENT_NVAL;
 
 /** Something that can be woken: a blocked task, an epoll instance. */
 export interface Waker {
+  /** Called synchronously by notify(); must not block or re-enter the queue's owner. */
+  wake(events: number): void;
   /**
-   * Called synchronously by notify(); must not block or re-enter the queue's owner. An
-   * exclusive waker returns true when it woke someone (which ends the queue's exclusive walk).
+   * For an exclusive waiter (epoll's EPOLLEXCLUSIVE), called instead of wake() while `exclusive`
+   * is true: returns true when it woke someone. Of the exclusive wakers a notify reaches, only
+   * those up to the first that woke someone are called, as Linux's exclusive wait entries;
+   * the others are always called.
    */
-  wake(events: number): void | boolean;
-  /**
-   * An exclusive waiter (epoll's EPOLLEXCLUSIVE): of the exclusive wakers a notify reaches,
-   * only those up to the first that reports a wake-up are called, as Linux's exclusive wait
-   * entries. Non-exclusive wakers are always called.
-   */
+  wakeExclusive?(events: number): boolean;
   readonly exclusive?: boolean;
 }
 
@@ -58,10 +57,10 @@ export class WaitQueue {
     let exclusiveDone = false;
     for (const [w, mask] of [...this.#entries]) {
       if (!(mask & events)) continue;
-      if (w.exclusive !== true) {
+      if (w.exclusive !== true || w.wakeExclusive === undefined) {
         w.wake(events & mask);
       } else if (!exclusiveDone) {
-        exclusiveDone = w.wake(events & mask) === true;
+        exclusiveDone = w.wakeExclusive(events & mask);
       }
     }
   }

@@ -4,8 +4,12 @@ import { EVENT_IN, EVENT_OUT, WaitQueue, type Waker } from "./mod.ts";
 class Recorder implements Waker {
   calls = 0;
   constructor(readonly exclusive: boolean, readonly wakes: boolean) {}
-  wake(_events: number): boolean {
+  wake(_events: number): void {
     this.calls++;
+  }
+
+  wakeExclusive(events: number): boolean {
+    this.wake(events);
     return this.wakes;
   }
 }

@@ -131,13 +131,11 @@ class PtraceContext implements Context {
 
   /** The XSAVE image (x87, SSE, AVX, ...), as PTRACE_GETREGSET NT_X86_XSTATE gives it. */
   getFpState(): Uint8Array {
-    const buf = new Uint8Array(8192);
-    const n = ffi.ptraceRegset(ffi.PTRACE_GETREGSET, this.tid, NT_X86_XSTATE, buf);
-    return buf.slice(0, n);
+    return ffi.ptraceGetRegset(this.tid, NT_X86_XSTATE);
   }
 
   setFpState(fp: Uint8Array): void {
-    ffi.ptraceRegset(ffi.PTRACE_SETREGSET, this.tid, NT_X86_XSTATE, fp);
+    ffi.ptraceSetRegset(this.tid, NT_X86_XSTATE, fp);
   }
 
   interrupt(): void {
@@ -291,23 +289,26 @@ class StubAddressSpace implements AddressSpace {
     if (!this.#allStopped()) throw new Error("A batch needs every thread of the stub stopped");
     const results: number[] = [];
     for (let base = 0; base < entries.length; base += BATCH_MAX_ENTRIES) {
-      const chunk = entries.slice(base, base + BATCH_MAX_ENTRIES);
-      const table = new BigInt64Array(chunk.length * (BATCH_ENTRY_SIZE / 8));
-      chunk.forEach((e, i) => {
-        const o = i * 8;
-        table[o] = BigInt(e.nr);
-        for (let a = 0; a < 6; a++) table[o + 1 + a] = BigInt(e.args[a] ?? 0);
-        table[o + 7] = BigInt(e.flags);
-      });
-      const bytes = new Uint8Array(table.buffer);
+      const n = Math.min(BATCH_MAX_ENTRIES, entries.length - base);
+      const bytes = batchTable.subarray(0, n * BATCH_ENTRY_SIZE);
+      for (let i = 0; i < n; i++) {
+        const e = entries[base + i]!, o = i * BATCH_ENTRY_SIZE;
+        setQword(o, e.nr);
+        for (let a = 0; a < 6; a++) setQword(o + 8 + 8 * a, e.args[a] ?? 0);
+        setQword(o + 56, e.flags);
+      }
       if (ffi.vmWrite(this.pid, STUB_DATA, bytes) !== bytes.length) throw new Error("Cannot write the batch table");
       this.#runStub(ctx, (r) => {
         r.set("rdi", STUB_DATA);
-        r.set("rsi", chunk.length);
+        r.set("rsi", n);
         r.set("rip", STUB_BATCH_ADDR);
       }, STUB_BATCH_TRAP_ADDR, "a syscall batch");
       if (ffi.vmRead(this.pid, STUB_DATA, bytes) !== bytes.length) throw new Error("Cannot read the batch results");
-      for (let i = 0; i < chunk.length; i++) results.push(Number(table[i * 8]!));
+      // Results are syscall returns: -4095..-1 or a value below 2^63, exact as numbers below 2^53.
+      for (let i = 0; i < n; i++) {
+        const o = i * BATCH_ENTRY_SIZE;
+        results.push(batchView.getInt32(o + 4, true) * 0x1_0000_0000 + batchView.getUint32(o, true));
+      }
     }
     return results;
   }
@@ -399,26 +400,8 @@ class StubAddressSpace implements AddressSpace {
     const entries = d.entries;
     d.entries = [];
     d.openHostFd = -1;
-    let results: number[];
-    if (this.#allStopped()) {
-      results = this.#runBatch(d.via, entries);
-    } else {
-      results = [];
-      let saved = 0;
-      for (const e of entries) {
-        const args = [...e.args];
-        if (e.flags & BATCH_ARG0_SAVED) args[0] = saved;
-        if (e.flags & BATCH_ARG4_SAVED) args[4] = saved;
-        const r = this.#inject(d.via, e.nr, args).result;
-        if (e.flags & BATCH_SAVE_RESULT) saved = r;
-        results.push(r);
-      }
-    }
-    for (let i = 0; i < entries.length; i++) {
-      const r = results[i]!;
-      // close of a descriptor whose pidfd_getfd failed reports EBADF too: the getfd error counts.
-      if (r < 0 && d.error === 0) d.error = r;
-    }
+    const r = this.#runEntries(d.via, entries);
+    if (r < 0 && d.error === 0) d.error = r;
   }
 
   /** Queues (when deferring) or runs entries as one operation; returns 0 or the first -errno. */
@@ -434,21 +417,27 @@ class StubAddressSpace implements AddressSpace {
       d.openHostFd = hostFd;
       return 0;
     }
+    return this.#runEntries(via as PtraceContext, entries);
+  }
+
+  /**
+   * Runs entries in order: one injection for a single syscall, a batch (one round trip) for
+   * more when every thread is stopped, else one injection each with the BATCH_* flags applied
+   * here. Returns 0 or the first -errno (a close after a failed pidfd_getfd fails too; the
+   * getfd's error comes first).
+   */
+  #runEntries(via: PtraceContext, entries: BatchEntry[]): number {
     let results: number[];
-    if (entries.length === 1) {
-      const e = entries[0]!;
-      results = [this.#inject(via as PtraceContext, e.nr, e.args).result];
-    } else if (this.#allStopped()) {
-      results = this.#runBatch(via as PtraceContext, entries);
+    if (entries.length > 1 && this.#allStopped()) {
+      results = this.#runBatch(via, entries);
     } else {
-      // Another thread runs application code: no batch; one injection each.
       results = [];
       let saved = 0;
       for (const e of entries) {
         const args = [...e.args];
         if (e.flags & BATCH_ARG0_SAVED) args[0] = saved;
         if (e.flags & BATCH_ARG4_SAVED) args[4] = saved;
-        const r = this.#inject(via as PtraceContext, e.nr, args).result;
+        const r = this.#inject(via, e.nr, args).result;
         if (e.flags & BATCH_SAVE_RESULT) saved = r;
         results.push(r);
       }
@@ -547,6 +536,16 @@ class StubAddressSpace implements AddressSpace {
 }
 
 const ARG_REGS = ["rdi", "rsi", "rdx", "r10", "r8", "r9"] as const;
+
+/** The batch table as written into a stub's data page (reused: one batch runs at a time). */
+const batchTable = new Uint8Array(BATCH_MAX_ENTRIES * BATCH_ENTRY_SIZE);
+const batchView = new DataView(batchTable.buffer);
+
+/** Stores a number (negative as two's complement) as a little-endian quadword of batchTable. */
+function setQword(off: number, v: number): void {
+  batchView.setUint32(off, v >>> 0, true);
+  batchView.setInt32(off + 4, Math.floor(v / 0x1_0000_0000), true);
+}
 /** Released host threads a stub keeps for reuse (see StubAddressSpace.parked). */
 const MAX_PARKED_THREADS = 4;
 
@@ -587,6 +586,10 @@ export class PtracePlatform implements Platform {
     } else {
       this.#cpu = null;
     }
+    // A stub forked from another (fork, the zygote's children) has that stub as its host parent;
+    // when both die at shutdown its zombie would go to the host's init. As a subreaper the
+    // sentry gets it back and reaps it (shutdown).
+    ffi.becomeSubreaper();
   }
 
   #ensureStubBinary(): string {
@@ -613,25 +616,22 @@ export class PtracePlatform implements Platform {
         z.addressSpace.release();
       }
     }
-    const fresh = this.#zygote = this.#spawnStub(true);
+    const fresh = this.#zygote = this.#spawnZygote();
     return fresh.addressSpace.fork(fresh);
   }
 
   /**
-   * Starts a stub process with posix_spawn and seizes it: an empty address space (only the stub's
-   * pages) with one stopped thread. With `zygote`, the sentry's pidfd is opened in it for its
-   * forks to inherit.
+   * Starts the zygote: a stub process (posix_spawn) seized, emptied (only the stub's pages
+   * left) and holding a pidfd of the sentry for its forks to inherit, with one stopped thread.
    */
-  #spawnStub(zygote: boolean): PtraceContext {
+  #spawnZygote(): PtraceContext {
     const pid = ffi.spawnClean(this.#ensureStubBinary(), ["sentry-stub"]);
     try {
       const ctx = this.#seize(pid);
       this.#unmapHostMappings(ctx, pid);
-      if (zygote) {
-        const r = ctx.addressSpace.inject(ctx, SYS_pidfd_open, [ffi.hostPid(), 0]);
-        if (r < 0) throw new Error(`pidfd_open in the stub failed: errno ${-r}`);
-        ctx.addressSpace.sentryPidfdInStub = r;
-      }
+      const r = ctx.addressSpace.inject(ctx, SYS_pidfd_open, [ffi.hostPid(), 0]);
+      if (r < 0) throw new Error(`pidfd_open in the stub failed: errno ${-r}`);
+      ctx.addressSpace.sentryPidfdInStub = r;
       return ctx;
     } catch (e) {
       ffi.kill(pid, SIGKILL);
@@ -877,6 +877,17 @@ export class PtracePlatform implements Platform {
     this.#zygote = null;
     for (const tid of [...this.#dying]) this.#reap(tid);
     this.#dying.clear();
+    // Stubs whose host parent was another stub come back as zombies of the sentry (a subreaper)
+    // once that parent died: reap them, so that no host process outlives the sandbox.
+    for (;;) {
+      let w;
+      try {
+        w = ffi.waitpid(-1, ffi.__WALL | ffi.WNOHANG);
+      } catch {
+        break; // ECHILD: nothing left
+      }
+      if (w === null) break;
+    }
     if (this.#stubDir !== "") {
       try {
         Deno.removeSync(this.#stubDir, { recursive: true });

@@ -133,6 +133,18 @@ Deno.test("a host file maps into a stub with no descriptor left behind", () => {
       assert.equal(as.read(CODE, got), 19);
       assert.equal(new TextDecoder().decode(got), "hello from the host");
       assert.equal([...Deno.readDirSync(`/proc/${stubPid(ctx)}/fd`)].length, 1);
+      // With another thread running application code (here: jmp $), the three syscalls run
+      // as separate injections, never from the data page that thread could write.
+      as.mapAnonymous(ctx, 0x500000, 4096, 7, false);
+      as.write(0x500000, new Uint8Array([0xeb, 0xfe]));
+      const spinner = as.newThread(ctx);
+      spinner.regs.set("rip", 0x500000);
+      spinner.markRegsDirty();
+      p.resume(spinner);
+      assert.equal(as.mapHostFile(ctx, { addr: CODE + 8192, len: 4096, prot: 1, shared: false, hostFd: n, offset: 0 }), 0);
+      assert.equal(as.read(CODE + 8192, got), 19);
+      assert.equal(new TextDecoder().decode(got), "hello from the host");
+      assert.equal([...Deno.readDirSync(`/proc/${stubPid(ctx)}/fd`)].length, 1);
       // A bad descriptor fails cleanly (pidfd_getfd's EBADF) and maps nothing.
       assert.equal(as.mapHostFile(ctx, { addr: CODE + 4096, len: 4096, prot: 1, shared: false, hostFd: 999, offset: 0 }), -9);
       assert.equal(as.read(CODE + 4096, got), 0);

@@ -45,7 +45,7 @@ import {
   PROC_SUPER_MAGIC, StaticDir,
 } from "../kernfs/kernfs.ts";
 import { dtFromMode } from "../hostfs/hostfs.ts";
-import type { ProcCaller, ProcProcess, ProcSource, ProcThread } from "./source.ts";
+import type { NetFileKind, ProcCaller, ProcProcess, ProcSource, ProcThread } from "./source.ts";
 import * as r from "./render.ts";
 
 /** @savable The proc filesystem of one kernel. */
@@ -59,6 +59,7 @@ export class ProcFilesystem extends KernFilesystem {
 
   constructor(source: ProcSource) {
     super("proc", PROC_SUPER_MAGIC);
+    this.createError = ENOENT;
     this.source = source;
     this.root = new ProcRoot(this);
     const anon = new KernFilesystem("anon_inodefs", ANON_INODE_FS_MAGIC);
@@ -104,6 +105,10 @@ class ProcRoot extends KDentry {
     }
     const sys = new StaticDir(pfs, this, "sys");
     f.add(sys);
+    // /proc/net (a directory here, not Linux's link to self/net: one network namespace).
+    const pnet = new StaticDir(pfs, this, "net", 0o555);
+    f.add(pnet);
+    for (const name of ["tcp", "tcp6", "udp", "udp6", "dev"] as const) pnet.add(new NetFile(pfs, pnet, name, name));
     const kernel = sys.dir("kernel");
     kernel.add(new SystemFile(pfs, kernel, "hostname", "hostname"));
     kernel.add(new SystemFile(pfs, kernel, "domainname", "domainname"));
@@ -183,6 +188,17 @@ type SystemKind =
   | "cmdline" | "hostname" | "domainname" | "osrelease" | "kversion" | "boot_id" | "uuid" | "pid_max";
 
 /** @savable A machine-wide file of /proc. */
+/** A file of /proc/net, rendered by the network stack (kernel/socket/inet/proc_net.ts). */
+class NetFile extends GeneratedFile {
+  constructor(readonly pfs: ProcFilesystem, parent: KDentry, name: string, readonly kind: NetFileKind) {
+    super(pfs, parent, name);
+  }
+
+  render(): string {
+    return this.pfs.source.netFile?.(this.kind) ?? "";
+  }
+}
+
 class SystemFile extends GeneratedFile {
   constructor(readonly pfs: ProcFilesystem, parent: KDentry, name: string, readonly kind: SystemKind) {
     super(pfs, parent, name);

@@ -1,16 +1,13 @@
 /**
- * Credentials: the queries (getuid(2), getgroups(2), getresuid(2), ...) and the changes
- * (setuid(2), setreuid(2), setresuid(2), setfsuid(2), setgroups(2) and the gid forms), with
- * Linux's rules from kernel/sys.c. Root in the sandbox (euid 0) holds CAP_SETUID and
- * CAP_SETGID; everyone else may only move among the ids it already has. A change replaces
- * the task's Credentials object (they are shared and never mutated). No capability sets are
- * kept beyond that, so dropping root is always complete.
- *
- * @module
+ * Credentials: getuid(2), getgid(2), getgroups(2), getresuid(2), ... and their setters
+ * setuid(2), setreuid(2), setresuid(2), setfsuid(2), the gid ones and setgroups(2), with Linux's
+ * rules: euid 0 holds CAP_SETUID/CAP_SETGID in the sandbox; others may only move between the
+ * ids they hold. Credentials are per thread (glibc's set*id applies them to every thread).
  */
 
 import { EINVAL, EPERM } from "../../errno.ts";
 import { Credentials } from "../../creds.ts";
+import type { Task } from "../../task.ts";
 import { supported, type SyscallEntry, type SyscallFn } from "./support.ts";
 
 const sysGetuid: SyscallFn = (t) => t.creds.uid;
@@ -40,92 +37,114 @@ function getres(t: Parameters<SyscallFn>[0], a: Parameters<SyscallFn>[1], ids: n
 const sysGetresuid: SyscallFn = (t, a) => getres(t, a, [t.creds.uid, t.creds.euid, t.creds.suid]);
 const sysGetresgid: SyscallFn = (t, a) => getres(t, a, [t.creds.gid, t.creds.egid, t.creds.sgid]);
 
-/** (uid_t)-1: "leave this id". */
-const KEEP = 0xffff_ffff;
-/** NGROUPS_MAX. */
-const NGROUPS_MAX = 65536;
+/** -1 (as an unsigned 32-bit id) leaves an id unchanged. */
+const KEEP = 0xffffffff;
 
-type Task = Parameters<SyscallFn>[0];
+type Triple = [number, number, number];
 
-/** The uid or gid triple of c, and a way to build credentials with a new triple and fs id. */
-interface IdKind {
-  get(c: Credentials): { r: number; e: number; s: number; fs: number };
-  with(c: Credentials, r: number, e: number, s: number, fs: number): Credentials;
-}
-
-const UIDS: IdKind = {
-  get: (c) => ({ r: c.uid, e: c.euid, s: c.suid, fs: c.fsuid }),
-  with: (c, r, e, s, fs) => new Credentials(r, c.gid, e, c.egid, s, c.sgid, fs, c.fsgid, c.groups),
-};
-
-const GIDS: IdKind = {
-  get: (c) => ({ r: c.gid, e: c.egid, s: c.sgid, fs: c.fsgid }),
-  with: (c, r, e, s, fs) => new Credentials(c.uid, r, c.euid, e, c.suid, s, c.fsuid, fs, c.groups),
-};
-
-/** CAP_SETUID / CAP_SETGID: root in the sandbox. */
-function privileged(t: Task): boolean {
-  return t.creds.euid === 0;
-}
-
-/** Implements setresuid(2)/setresgid(2): unprivileged, each new id must be a current one. */
-function setres(t: Task, k: IdKind, r: number, e: number, s: number): number {
-  const cur = k.get(t.creds);
-  if (!privileged(t)) {
-    const ok = (id: number) => id === KEEP || id === cur.r || id === cur.e || id === cur.s;
-    if (!ok(r) || !ok(e) || !ok(s)) throw EPERM;
+/** Linux's rule for set{res}{u,g}id: each new id is KEEP, or (unprivileged) one the task holds. */
+function setTriple(old: Triple, next: Triple, privileged: boolean): Triple {
+  const out = [...old] as Triple;
+  for (let i = 0; i < 3; i++) {
+    const v = next[i]!;
+    if (v === KEEP) continue;
+    if (!privileged && !old.includes(v)) throw EPERM;
+    out[i] = v;
   }
-  const ne = e === KEEP ? cur.e : e;
-  t.creds = k.with(t.creds, r === KEEP ? cur.r : r, ne, s === KEEP ? cur.s : s, ne);
-  return 0;
+  return out;
 }
 
-/**
- * Implements setreuid(2)/setregid(2): unprivileged, the real id may become the effective one
- * and the effective id any of the three. The saved id follows the new effective id when the
- * real id is set, or the effective id changes away from the old real id.
- */
-function setre(t: Task, k: IdKind, r: number, e: number): number {
-  const cur = k.get(t.creds);
-  if (!privileged(t)) {
-    if (r !== KEEP && r !== cur.r && r !== cur.e) throw EPERM;
-    if (e !== KEEP && e !== cur.r && e !== cur.e && e !== cur.s) throw EPERM;
-  }
-  const nr = r === KEEP ? cur.r : r;
-  const ne = e === KEEP ? cur.e : e;
-  const ns = r !== KEEP || (e !== KEEP && e !== cur.r) ? ne : cur.s;
-  t.creds = k.with(t.creds, nr, ne, ns, ne);
-  return 0;
+function withUids(t: Task, [uid, euid, suid]: Triple, fsuid = euid): void {
+  const c = t.creds;
+  t.creds = new Credentials(uid, c.gid, euid, c.egid, suid, c.sgid, fsuid, c.fsgid, c.groups);
 }
 
-/** Implements setuid(2)/setgid(2): privileged, all ids; otherwise the effective id, to the real or saved one. */
-function set1(t: Task, k: IdKind, id: number): number {
-  if (id === KEEP) throw EINVAL;
-  const cur = k.get(t.creds);
-  if (privileged(t)) t.creds = k.with(t.creds, id, id, id, id);
-  else if (id === cur.r || id === cur.s) t.creds = k.with(t.creds, cur.r, id, cur.s, id);
+function withGids(t: Task, [gid, egid, sgid]: Triple, fsgid = egid): void {
+  const c = t.creds;
+  t.creds = new Credentials(c.uid, gid, c.euid, egid, c.suid, sgid, c.fsuid, fsgid, c.groups);
+}
+
+/** Implements setuid(2): all three ids when privileged, else only the effective one. */
+const sysSetuid: SyscallFn = (t, a) => {
+  const uid = a.uint(0), c = t.creds;
+  if (uid === KEEP) throw EINVAL;
+  if (c.isRoot) withUids(t, [uid, uid, uid]);
+  else if (uid === c.uid || uid === c.suid) withUids(t, [c.uid, uid, c.suid]);
   else throw EPERM;
   return 0;
-}
+};
 
-/** Implements setfsuid(2)/setfsgid(2): always returns the old fs id; changes it when allowed. */
-function setfs(t: Task, k: IdKind, id: number): number {
-  const cur = k.get(t.creds);
-  if (id !== KEEP && (privileged(t) || id === cur.r || id === cur.e || id === cur.s || id === cur.fs)) {
-    t.creds = k.with(t.creds, cur.r, cur.e, cur.s, id);
+const sysSetgid: SyscallFn = (t, a) => {
+  const gid = a.uint(0), c = t.creds;
+  if (gid === KEEP) throw EINVAL;
+  if (c.isRoot) withGids(t, [gid, gid, gid]);
+  else if (gid === c.gid || gid === c.sgid) withGids(t, [c.gid, gid, c.sgid]);
+  else throw EPERM;
+  return 0;
+};
+
+/**
+ * setreuid/setregid: the real id may become the real or effective one, the effective one any of
+ * the three; the saved id follows the new effective id when the real id is set or the effective
+ * id moves away from the old real id.
+ */
+function setRe(old: Triple, r: number, e: number, privileged: boolean): Triple {
+  const [ro, eo, so] = old;
+  if (!privileged) {
+    if (r !== KEEP && r !== ro && r !== eo) throw EPERM;
+    if (e !== KEEP && e !== ro && e !== eo && e !== so) throw EPERM;
   }
-  return cur.fs;
+  const nr = r === KEEP ? ro : r, ne = e === KEEP ? eo : e;
+  const ns = r !== KEEP || (e !== KEEP && e !== ro) ? ne : so;
+  return [nr, ne, ns];
 }
 
-/** Implements setgroups(2): root only; at most NGROUPS_MAX groups. */
+const sysSetreuid: SyscallFn = (t, a) => {
+  const c = t.creds;
+  withUids(t, setRe([c.uid, c.euid, c.suid], a.uint(0), a.uint(1), c.isRoot));
+  return 0;
+};
+
+const sysSetregid: SyscallFn = (t, a) => {
+  const c = t.creds;
+  withGids(t, setRe([c.gid, c.egid, c.sgid], a.uint(0), a.uint(1), c.isRoot));
+  return 0;
+};
+
+const sysSetresuid: SyscallFn = (t, a) => {
+  const c = t.creds;
+  withUids(t, setTriple([c.uid, c.euid, c.suid], [a.uint(0), a.uint(1), a.uint(2)], c.isRoot));
+  return 0;
+};
+
+const sysSetresgid: SyscallFn = (t, a) => {
+  const c = t.creds;
+  withGids(t, setTriple([c.gid, c.egid, c.sgid], [a.uint(0), a.uint(1), a.uint(2)], c.isRoot));
+  return 0;
+};
+
+/** Implements setfsuid(2): returns the old fsuid; changes it only when allowed (no errors). */
+const sysSetfsuid: SyscallFn = (t, a) => {
+  const c = t.creds, v = a.uint(0), old = c.fsuid;
+  if (v !== KEEP && (c.isRoot || [c.uid, c.euid, c.suid, c.fsuid].includes(v))) withUids(t, [c.uid, c.euid, c.suid], v);
+  return old;
+};
+
+const sysSetfsgid: SyscallFn = (t, a) => {
+  const c = t.creds, v = a.uint(0), old = c.fsgid;
+  if (v !== KEEP && (c.isRoot || [c.gid, c.egid, c.sgid, c.fsgid].includes(v))) withGids(t, [c.gid, c.egid, c.sgid], v);
+  return old;
+};
+
+/** Implements setgroups(2): privileged only; at most NGROUPS_MAX (65536). */
 const sysSetgroups: SyscallFn = (t, a) => {
   const size = a.int(0);
-  if (size < 0 || size > NGROUPS_MAX) throw EINVAL;
-  if (!privileged(t)) throw EPERM;
+  if (size < 0 || size > 65536) throw EINVAL;
+  if (!t.creds.isRoot) throw EPERM;
   const groups: number[] = [];
   if (size > 0) {
     const b = t.copyIn(a.pointer(1), 4 * size);
-    const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    const v = new DataView(b.buffer);
     for (let i = 0; i < size; i++) groups.push(v.getUint32(4 * i, true));
   }
   const c = t.creds;
@@ -134,15 +153,15 @@ const sysSetgroups: SyscallFn = (t, a) => {
 };
 
 export const table: Record<number, SyscallEntry> = {
-  105: supported("setuid", (t, a) => set1(t, UIDS, a.uint(0))),
-  106: supported("setgid", (t, a) => set1(t, GIDS, a.uint(0))),
-  113: supported("setreuid", (t, a) => setre(t, UIDS, a.uint(0), a.uint(1))),
-  114: supported("setregid", (t, a) => setre(t, GIDS, a.uint(0), a.uint(1))),
+  105: supported("setuid", sysSetuid),
+  106: supported("setgid", sysSetgid),
+  113: supported("setreuid", sysSetreuid),
+  114: supported("setregid", sysSetregid),
   116: supported("setgroups", sysSetgroups),
-  117: supported("setresuid", (t, a) => setres(t, UIDS, a.uint(0), a.uint(1), a.uint(2))),
-  119: supported("setresgid", (t, a) => setres(t, GIDS, a.uint(0), a.uint(1), a.uint(2))),
-  122: supported("setfsuid", (t, a) => setfs(t, UIDS, a.uint(0))),
-  123: supported("setfsgid", (t, a) => setfs(t, GIDS, a.uint(0))),
+  117: supported("setresuid", sysSetresuid),
+  119: supported("setresgid", sysSetresgid),
+  122: supported("setfsuid", sysSetfsuid),
+  123: supported("setfsgid", sysSetfsgid),
   102: supported("getuid", sysGetuid),
   104: supported("getgid", sysGetgid),
   107: supported("geteuid", sysGeteuid),

@@ -63,13 +63,23 @@ const sysTime: SyscallFn = (t, a) => {
 };
 
 /**
+ * A sleep's progress: its absolute deadline, and where to write the time left if a signal
+ * handler interrupts it (Kernel.#interruptSyscall writes `rem`; 0 for none). A stop and continue
+ * runs the sleep again towards the same deadline, as Linux's restart_block does.
+ */
+export interface SleepState {
+  deadlineNs: number;
+  remAddr: number;
+}
+
+/**
  * Sleeps until a monotonic deadline kept in t.syscallState, so that the syscall can run again
  * after every wake-up without drifting.
  */
-function sleepUntil(t: Task, firstDeadline: () => number): SyscallResult {
-  let st = t.syscallState as { deadlineNs: number } | null;
+function sleepUntil(t: Task, firstDeadline: () => number, remAddr = 0): SyscallResult {
+  let st = t.syscallState as SleepState | null;
   if (st === null) {
-    st = { deadlineNs: firstDeadline() };
+    st = { deadlineNs: firstDeadline(), remAddr };
     t.syscallState = st;
   }
   if (monotonicNs() >= st.deadlineNs) return 0;
@@ -80,7 +90,7 @@ function sleepUntil(t: Task, firstDeadline: () => number): SyscallResult {
 const sysNanosleep: SyscallFn = (t, a) => {
   if (t.syscallState === null) {
     const ns = readTimespecNs(t, a.pointer(0));
-    return sleepUntil(t, () => monotonicNs() + Number(ns));
+    return sleepUntil(t, () => monotonicNs() + Number(ns), a.pointer(1));
   }
   return sleepUntil(t, () => 0);
 };
@@ -97,7 +107,7 @@ const sysClockNanosleep: SyscallFn = (t, a) => {
     if (!(flags & TIMER_ABSTIME)) return monotonicNs() + Number(ns);
     const now = clockNs(clock, t.kernel.bootNs)!;
     return monotonicNs() + Number(ns - now);
-  });
+  }, (flags & TIMER_ABSTIME) ? 0 : a.pointer(3));
 };
 
 
