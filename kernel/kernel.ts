@@ -48,7 +48,7 @@ import {
 import {
   deliverableSet, deliverSignals, dequeueSignal, disposition, pickSignal, sendSignal as queueSignal,
 } from "./task_signals.ts";
-import { chargeReapedChild, cpuClockNs, freezeTaskCpu, taskCpu } from "./cpu_time.ts";
+import { chargeReapedChild, cpuClockNs, freezeTaskCpu, unchargedHostCpu } from "./cpu_time.ts";
 import {
   hangUpOrphanedGroups, initiateGroupStop, isOrphanedProcessGroup as isOrphanedPgrp,
   processGroupExists as pgrpExists, signalProcessGroup as signalProcessGroupOf, stopTask,
@@ -222,16 +222,15 @@ export class Kernel {
     this.#runQueue.push(t);
   }
 
-  /** For execve: t now runs on ctx (a fresh address space). */
+  /**
+   * For execve: t now runs on ctx (a fresh address space). The caller has accounted for the
+   * old host thread's CPU time (task_exec.ts).
+   */
   replaceContext(t: Task, ctx: Context): void {
-    // The old host thread's CPU time and the old stub's peak RSS are read while they exist.
-    freezeTaskCpu(t);
-    t.cpuFrozen = false;
     // execve deletes the process's POSIX timers (interval timers survive it) and releases the
     // robust futexes the old image held (the old address space is still t's here).
     this.deletePosixTimers(t.tg);
     exitRobustList(t);
-    t.tg.maxRssKb = Math.max(t.tg.maxRssKb, t.ctx.addressSpace.peakRssKb());
     this.#byCtx.delete(t.ctx);
     t.ctx = ctx;
     this.#byCtx.set(ctx, t);
@@ -743,9 +742,14 @@ export class Kernel {
     if (hostGone) {
       // Robust futexes may live in memory shared with other processes: walk while readable.
       for (const t of tg.tasks) exitRobustList(t);
-      for (const t of tg.tasks) freezeTaskCpu(t);
-      tg.maxRssKb = Math.max(tg.maxRssKb, tg.mm.as.peakRssKb());
-      tg.mm.as.release();
+      // The stub's lifetime usage covers every host thread of the group: charge what earlier
+      // thread exits did not to the group at once (cpu_time.ts).
+      const u = tg.mm.as.releaseAndReap();
+      const rest = unchargedHostCpu(tg.mm, u);
+      for (const t of tg.tasks) t.cpuFrozen = true;
+      tg.userNs += rest.userNs;
+      tg.sysNs += rest.sysNs;
+      tg.maxRssKb = Math.max(tg.maxRssKb, u.maxRssKb);
     }
     for (const t of [...tg.tasks]) this.#exitTask(t, hostGone);
   }
@@ -756,11 +760,9 @@ export class Kernel {
    */
   #exitTask(t: Task, hostGone = false): void {
     if (t.state === "dead") return;
-    const cpu = taskCpu(t);
-    t.cpuBase = cpu;
-    t.cpuFrozen = true;
-    t.tg.userNs += cpu.userNs;
-    t.tg.sysNs += cpu.sysNs;
+    freezeTaskCpu(t); // no-op when #exitGroup already charged the reaped stub
+    t.tg.userNs += t.cpuBase.userNs;
+    t.tg.sysNs += t.cpuBase.sysNs;
     if (t.state === "user") this.#running--;
     if (t.state === "blocked") {
       for (const q of t.blocked?.queues ?? []) q.unregister(t);
