@@ -49,13 +49,17 @@ import {
   deliverableSet, deliverSignals, dequeueSignal, disposition, pickSignal, sendSignal as queueSignal,
 } from "./task_signals.ts";
 import { chargeReapedChild, cpuClockNs, freezeTaskCpu, taskCpu } from "./cpu_time.ts";
-import { hangUpOrphanedGroups, initiateGroupStop, stopTask } from "./job_control.ts";
+import {
+  hangUpOrphanedGroups, initiateGroupStop, isOrphanedProcessGroup as isOrphanedPgrp,
+  processGroupExists as pgrpExists, signalProcessGroup as signalProcessGroupOf, stopTask,
+} from "./job_control.ts";
 import { sigBit } from "./signals.ts";
 import type { SigInfo } from "./signal_frame.ts";
 import { SA_RESTART } from "../abi/linux/signal.ts";
 import { CORE_SIGNALS, SIGNAL_NAMES } from "../abi/linux/signal.ts";
 import { RLIMIT_CORE, RLIMIT_NOFILE } from "../abi/linux/limits.ts";
 import { sessionLeaderExited, TtySupport } from "./tty.ts";
+import { Net } from "./net.ts";
 
 export interface KernelOptions {
   platform: Platform;
@@ -63,6 +67,8 @@ export interface KernelOptions {
   hostname: string;
   log?: DebugLog;
   strace?: boolean;
+  /** The sandbox's network (default: loopback only). */
+  net?: Net;
 }
 
 export interface InitOptions {
@@ -98,6 +104,8 @@ export class Kernel {
 
   readonly tasks = new Map<number, Task>();
   readonly futex = new FutexTable();
+  /** The network stack; a DeadlineTarget while it has timers running (kernel/net.ts). */
+  readonly net: Net;
   /** AF_UNIX names: abstract ones and the sockets bound to filesystem inodes. */
   readonly unixNames = new UnixNamespace();
   /** flock, POSIX and OFD file locks (vfs/lock.ts). */
@@ -138,6 +146,8 @@ export class Kernel {
     this.log = o.log ?? new DebugLog();
     this.strace = o.strace ?? false;
     if (this.strace) this.log.straceToStderr = true;
+    this.net = o.net ?? new Net();
+    this.net.armDeadline = () => this.addDeadline(this.net);
   }
 
   static create(o: KernelOptions): Kernel {
@@ -366,24 +376,33 @@ export class Kernel {
    */
   signalFromUser(signo: number): void {
     const pgid = this.foregroundProcessGroup?.() ?? null;
-    if (pgid !== null) {
-      let sent = false;
-      for (const g of [...this.threadGroups.values()]) {
-        if (g.pgid === pgid && !g.zombie && g.exitStatus === null) {
-          this.sendSignal(g, signo, { code: 0x80 /* SI_KERNEL */ });
-          sent = true;
-        }
-      }
-      if (sent) return;
-    }
+    if (pgid !== null && this.signalProcessGroup(pgid, signo) > 0) return;
     const init = this.#init;
     if (!init || init.exitStatus !== null) return;
     this.sendSignal(init, signo, { code: 0x80 /* SI_KERNEL */ });
   }
 
-  /** @deprecated Use {@linkcode signalFromUser}. */
-  signalInit(signo: number): void {
-    this.signalFromUser(signo);
+  /**
+   * Job control for terminals (kernel/job_control.ts): sends signo from the kernel (SI_KERNEL)
+   * to every process of group pgid, e.g. SIGINT for ^C, SIGTSTP for ^Z, SIGTTIN/SIGTTOU to a
+   * background group. Returns how many processes it reached (0: no such group).
+   */
+  signalProcessGroup(pgid: number, signo: number): number {
+    return signalProcessGroupOf(this, pgid, signo, { code: 0x80 /* SI_KERNEL */ });
+  }
+
+  /**
+   * True when process group pgid is orphaned: no member has a parent in another group of the
+   * same session. A terminal refuses background reads/writes of an orphaned group with EIO
+   * instead of stopping it (which nobody could undo).
+   */
+  isOrphanedProcessGroup(pgid: number): boolean {
+    return isOrphanedPgrp(this, pgid);
+  }
+
+  /** True when a live process belongs to process group pgid (TIOCSPGRP's check). */
+  processGroupExists(pgid: number): boolean {
+    return pgrpExists(this, pgid);
   }
 
   /**

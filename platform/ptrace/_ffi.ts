@@ -92,6 +92,7 @@ const lib = Deno.dlopen("libc.so.6", {
   fchmod: { parameters: ["i32", "u32"], result: "i32" },
   utimensat: { parameters: ["i32", "buffer", "buffer", "i32"], result: "i32" },
   fsync: { parameters: ["i32"], result: "i32" },
+  munmap: { parameters: ["pointer", "u64"], result: "i32" },
 });
 
 const libc = lib.symbols;
@@ -166,15 +167,51 @@ const regsetIov = new BigUint64Array(2);
 const regsetIovBytes = new Uint8Array(regsetIov.buffer);
 
 /**
+ * Scratch memory whose address is taken once: copying through it is cheaper than asking Deno
+ * for the address of every caller's buffer (Deno.UnsafePointer.of), and a register set or a
+ * small memory copy then allocates no fresh pages. Off the V8 heap (large), so it never moves.
+ */
+const SCRATCH_SIZE = 64 << 10;
+const scratch = new Uint8Array(SCRATCH_SIZE);
+const scratchAddr = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(scratch)));
+
+/** The address of buf's bytes for an iovec. */
+function addressOf(buf: Uint8Array): bigint {
+  return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf as Uint8Array<ArrayBuffer>)));
+}
+
+/**
  * PTRACE_GETREGSET / PTRACE_SETREGSET of one register set into or from buf. Returns the bytes
  * the kernel used (for GETREGSET, the size of the set).
  */
 export function ptraceRegset(req: number, pid: number, type: number, buf: Uint8Array): number {
-  regsetIov[0] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf as Uint8Array<ArrayBuffer>)));
+  regsetIov[0] = addressOf(buf);
   regsetIov[1] = BigInt(buf.length);
   const r = libc.ptrace_buf(req, pid, BigInt(type), regsetIovBytes);
   if (r === -1n) throw new HostError(`ptrace(${req}, ${pid})`, errno());
   return Number(regsetIov[1]);
+}
+
+/** PTRACE_GETREGSET of one register set (at most 64 KiB): a copy of exactly its bytes. */
+export function ptraceGetRegset(pid: number, type: number): Uint8Array {
+  regsetIov[0] = scratchAddr;
+  regsetIov[1] = BigInt(SCRATCH_SIZE);
+  const r = libc.ptrace_buf(PTRACE_GETREGSET, pid, BigInt(type), regsetIovBytes);
+  if (r === -1n) throw new HostError(`ptrace(GETREGSET, ${pid})`, errno());
+  return scratch.slice(0, Number(regsetIov[1]));
+}
+
+/** PTRACE_SETREGSET of one register set from data (at most 64 KiB). */
+export function ptraceSetRegset(pid: number, type: number, data: Uint8Array): void {
+  if (data.length > SCRATCH_SIZE) {
+    ptraceRegset(PTRACE_SETREGSET, pid, type, data);
+    return;
+  }
+  scratch.set(data);
+  regsetIov[0] = scratchAddr;
+  regsetIov[1] = BigInt(data.length);
+  const r = libc.ptrace_buf(PTRACE_SETREGSET, pid, BigInt(type), regsetIovBytes);
+  if (r === -1n) throw new HostError(`ptrace(SETREGSET, ${pid})`, errno());
 }
 
 // ---- wait ---------------------------------------------------------------------------------
@@ -831,4 +868,32 @@ export function hostUtimensat(dirfd: number, name: string, atimeNs: bigint | nul
 /** fsync(2); returns 0 or -errno. */
 export function hostFsync(fd: number): number {
   return retryInt(() => libc.fsync(fd));
+}
+
+// ---- read-only file mappings (vfs/hostfs: reads copied to the application in one step) --------
+
+/** A read-only shared mapping of a host file, seen as bytes; see {@linkcode hostMapFile}. */
+export interface HostFileMapping {
+  /** @nosave */
+  readonly ptr: Deno.PointerObject;
+  /** The mapped bytes. Must not be touched after {@linkcode hostUnmapFile}. */
+  readonly bytes: Uint8Array;
+}
+
+/**
+ * mmap(2) of the first len bytes of fd, PROT_READ and MAP_SHARED, or null if the host refuses.
+ * A page of the file that stops existing (the file shrank on the host) makes process_vm_writev
+ * from it come up short instead of raising SIGBUS: the kernel's user copies fault softly.
+ */
+export function hostMapFile(fd: number, len: number): HostFileMapping | null {
+  const PROT_READ = 1, MAP_SHARED = 1;
+  if (len <= 0) return null;
+  const p = libc.mmap(null, BigInt(len), PROT_READ, MAP_SHARED, fd, 0n);
+  if (p === null || Deno.UnsafePointer.value(p) === 0xffffffffffffffffn) return null;
+  return { ptr: p, bytes: new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(p, len)) };
+}
+
+/** munmap(2) of a mapping made by {@linkcode hostMapFile}. */
+export function hostUnmapFile(m: HostFileMapping): void {
+  libc.munmap(m.ptr, BigInt(m.bytes.length));
 }

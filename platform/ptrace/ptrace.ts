@@ -131,13 +131,11 @@ class PtraceContext implements Context {
 
   /** The XSAVE image (x87, SSE, AVX, ...), as PTRACE_GETREGSET NT_X86_XSTATE gives it. */
   getFpState(): Uint8Array {
-    const buf = new Uint8Array(8192);
-    const n = ffi.ptraceRegset(ffi.PTRACE_GETREGSET, this.tid, NT_X86_XSTATE, buf);
-    return buf.slice(0, n);
+    return ffi.ptraceGetRegset(this.tid, NT_X86_XSTATE);
   }
 
   setFpState(fp: Uint8Array): void {
-    ffi.ptraceRegset(ffi.PTRACE_SETREGSET, this.tid, NT_X86_XSTATE, fp);
+    ffi.ptraceSetRegset(this.tid, NT_X86_XSTATE, fp);
   }
 
   interrupt(): void {
@@ -291,23 +289,26 @@ class StubAddressSpace implements AddressSpace {
     if (!this.#allStopped()) throw new Error("A batch needs every thread of the stub stopped");
     const results: number[] = [];
     for (let base = 0; base < entries.length; base += BATCH_MAX_ENTRIES) {
-      const chunk = entries.slice(base, base + BATCH_MAX_ENTRIES);
-      const table = new BigInt64Array(chunk.length * (BATCH_ENTRY_SIZE / 8));
-      chunk.forEach((e, i) => {
-        const o = i * 8;
-        table[o] = BigInt(e.nr);
-        for (let a = 0; a < 6; a++) table[o + 1 + a] = BigInt(e.args[a] ?? 0);
-        table[o + 7] = BigInt(e.flags);
-      });
-      const bytes = new Uint8Array(table.buffer);
+      const n = Math.min(BATCH_MAX_ENTRIES, entries.length - base);
+      const bytes = batchTable.subarray(0, n * BATCH_ENTRY_SIZE);
+      for (let i = 0; i < n; i++) {
+        const e = entries[base + i]!, o = i * BATCH_ENTRY_SIZE;
+        setQword(o, e.nr);
+        for (let a = 0; a < 6; a++) setQword(o + 8 + 8 * a, e.args[a] ?? 0);
+        setQword(o + 56, e.flags);
+      }
       if (ffi.vmWrite(this.pid, STUB_DATA, bytes) !== bytes.length) throw new Error("Cannot write the batch table");
       this.#runStub(ctx, (r) => {
         r.set("rdi", STUB_DATA);
-        r.set("rsi", chunk.length);
+        r.set("rsi", n);
         r.set("rip", STUB_BATCH_ADDR);
       }, STUB_BATCH_TRAP_ADDR, "a syscall batch");
       if (ffi.vmRead(this.pid, STUB_DATA, bytes) !== bytes.length) throw new Error("Cannot read the batch results");
-      for (let i = 0; i < chunk.length; i++) results.push(Number(table[i * 8]!));
+      // Results are syscall returns: -4095..-1 or a value below 2^63, exact as numbers below 2^53.
+      for (let i = 0; i < n; i++) {
+        const o = i * BATCH_ENTRY_SIZE;
+        results.push(batchView.getInt32(o + 4, true) * 0x1_0000_0000 + batchView.getUint32(o, true));
+      }
     }
     return results;
   }
@@ -535,6 +536,16 @@ class StubAddressSpace implements AddressSpace {
 }
 
 const ARG_REGS = ["rdi", "rsi", "rdx", "r10", "r8", "r9"] as const;
+
+/** The batch table as written into a stub's data page (reused: one batch runs at a time). */
+const batchTable = new Uint8Array(BATCH_MAX_ENTRIES * BATCH_ENTRY_SIZE);
+const batchView = new DataView(batchTable.buffer);
+
+/** Stores a number (negative as two's complement) as a little-endian quadword of batchTable. */
+function setQword(off: number, v: number): void {
+  batchView.setUint32(off, v >>> 0, true);
+  batchView.setInt32(off + 4, Math.floor(v / 0x1_0000_0000), true);
+}
 /** Released host threads a stub keeps for reuse (see StubAddressSpace.parked). */
 const MAX_PARKED_THREADS = 4;
 

@@ -8,6 +8,7 @@ static const char *en(int e) {
     case 0: return "0";
     case EPERM: return "EPERM";
     case ENOENT: return "ENOENT";
+    case ENOTDIR: return "ENOTDIR";
     case ESRCH: return "ESRCH";
     case EINTR: return "EINTR";
     case EBADF: return "EBADF";
