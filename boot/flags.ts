@@ -21,6 +21,22 @@ import { BootError } from "./errors.ts";
 /** How stubs are placed on CPUs; see platform/ptrace and shared/MEASUREMENTS.md. */
 export type CpuPlacement = "tracer" | "free";
 
+/** Which network the sandbox has: loopback only, or an external NIC carried by host sockets. */
+export type NetworkMode = "none" | "sandbox";
+
+/** `--publish [HOSTADDR:]HOSTPORT:SANDBOXPORT`: a host listener whose connections go in. */
+export interface PublishRule {
+  hostAddr: string;
+  hostPort: number;
+  sandboxPort: number;
+}
+
+/** `--net-allow` entry: a destination network in CIDR form and a port (0: any). */
+export interface AllowEntry {
+  cidr: string;
+  port: number;
+}
+
 /** Flags that every command accepts. */
 export interface GlobalOptions {
   /** Print every syscall (to the debug log when there is one, else to stderr). */
@@ -30,6 +46,14 @@ export interface GlobalOptions {
   /** The platform; "ptrace" is the only one. */
   platform: "ptrace";
   cpuPlacement: CpuPlacement;
+  /** --network (default none: loopback only). */
+  network: NetworkMode;
+  /** --publish, in order. */
+  publish: PublishRule[];
+  /** --net-allow: the destinations outside the sandbox it may reach; null: any. */
+  netAllow: AllowEntry[] | null;
+  /** --pcap: where to write the sandbox's packets, or null. */
+  pcap: string | null;
 }
 
 /** The names of the commands, in the order help lists them. */
@@ -62,10 +86,20 @@ export type Command =
 
 /** The defaults of the global flags. */
 export function defaultGlobalOptions(): GlobalOptions {
-  return { strace: false, debugLog: null, platform: "ptrace", cpuPlacement: "tracer" };
+  return {
+    strace: false,
+    debugLog: null,
+    platform: "ptrace",
+    cpuPlacement: "tracer",
+    network: "none",
+    publish: [],
+    netAllow: null,
+    pcap: null,
+  };
 }
 
-type FlagKind = "bool" | "string";
+/** "list": a string flag that may be given more than once (values are kept in order). */
+type FlagKind = "bool" | "string" | "list";
 interface FlagDef {
   kind: FlagKind;
   /** Where the flag is accepted: "global" everywhere, else the commands listed. */
@@ -80,6 +114,10 @@ const FLAGS: Record<string, FlagDef> = {
   "debug-log": { kind: "string", scope: "global" },
   "platform": { kind: "string", scope: "global" },
   "cpu-placement": { kind: "string", scope: "global" },
+  "network": { kind: "string", scope: "global" },
+  "publish": { kind: "list", scope: "global" },
+  "net-allow": { kind: "list", scope: "global" },
+  "pcap": { kind: "string", scope: "global" },
   "bundle": { kind: "string", scope: ["run", "spec"] },
   "overlay-upper": { kind: "string", scope: ["run", "do"] },
   "tty": { kind: "bool", scope: ["run", "do"] },
@@ -105,7 +143,7 @@ const TRY_HELP = "(try 'sentry --help')";
  */
 export function parseCommandLine(args: readonly string[]): Command {
   const global = defaultGlobalOptions();
-  const values = new Map<string, string | boolean>();
+  const values = new Map<string, string | boolean | string[]>();
   let cmd: CommandName | null = null;
   const positionals: string[] = [];
   let rest: string[] | null = null;
@@ -137,14 +175,20 @@ export function parseCommandLine(args: readonly string[]): Command {
       }
       if (def.kind === "bool") {
         values.set(name, eq < 0 ? true : parseBool(name, flag.slice(eq + 1)));
-      } else if (eq >= 0) {
-        values.set(name, flag.slice(eq + 1));
-      } else {
-        const v = args[i];
-        if (v === undefined) throw new BootError(`--${name}: requires a value`);
-        i++;
-        values.set(name, v);
+        continue;
       }
+      let v: string;
+      if (eq >= 0) v = flag.slice(eq + 1);
+      else {
+        const next = args[i];
+        if (next === undefined) throw new BootError(`--${name}: requires a value`);
+        i++;
+        v = next;
+      }
+      if (def.kind === "list") {
+        const prev = values.get(name);
+        values.set(name, [...(Array.isArray(prev) ? prev : []), v]);
+      } else values.set(name, v);
       continue;
     }
     // A positional.
@@ -207,7 +251,7 @@ export function parseCommandLine(args: readonly string[]): Command {
   }
 }
 
-function applyGlobal(g: GlobalOptions, values: Map<string, string | boolean>): void {
+function applyGlobal(g: GlobalOptions, values: Map<string, string | boolean | string[]>): void {
   const strace = values.get("strace");
   if (typeof strace === "boolean") g.strace = strace;
   const log = values.get("debug-log");
@@ -229,16 +273,70 @@ function applyGlobal(g: GlobalOptions, values: Map<string, string | boolean>): v
     }
     g.cpuPlacement = placement;
   }
+  const network = values.get("network");
+  if (typeof network === "string") {
+    if (network !== "none" && network !== "sandbox") {
+      throw new BootError(`--network: expected none or sandbox, got ${quote(network)}`);
+    }
+    g.network = network;
+  }
+  const publish = values.get("publish");
+  if (Array.isArray(publish)) g.publish = publish.map(parsePublish);
+  const allow = values.get("net-allow");
+  if (Array.isArray(allow)) g.netAllow = allow.flatMap((v) => v.split(",")).map(parseAllow);
+  const pcap = values.get("pcap");
+  if (typeof pcap === "string") {
+    if (pcap === "") throw new BootError("--pcap: expected a file name");
+    g.pcap = pcap;
+  }
 }
 
-function bundleOf(values: Map<string, string | boolean>): string {
+function parsePort(flag: string, s: string, what: string, zeroOk = false): number {
+  const n = /^\d{1,5}$/.test(s) ? Number(s) : NaN;
+  if (!(n >= (zeroOk ? 0 : 1) && n <= 65535)) throw new BootError(`--${flag}: bad ${what} ${quote(s)}`);
+  return n;
+}
+
+/** `[HOSTADDR:]HOSTPORT:SANDBOXPORT`; HOSTADDR defaults to 127.0.0.1 (IPv6 in brackets). */
+function parsePublish(v: string): PublishRule {
+  const m = /^(?:(\[[0-9a-fA-F:.]+\]|[0-9.]+):)?([^:]+):([^:]+)$/.exec(v);
+  if (m === null) throw new BootError(`--publish: expected [HOSTADDR:]HOSTPORT:SANDBOXPORT, got ${quote(v)}`);
+  const hostAddr = m[1] === undefined ? "127.0.0.1" : m[1].replace(/^\[|\]$/g, "");
+  if (!isIpLiteral(hostAddr)) throw new BootError(`--publish: bad host address ${quote(hostAddr)}`);
+  return {
+    hostAddr,
+    hostPort: parsePort("publish", m[2]!, "host port"),
+    sandboxPort: parsePort("publish", m[3]!, "sandbox port"),
+  };
+}
+
+/** `ADDR[/PREFIX][:PORT]`, an IPv6 address in brackets when a port follows: `[::1]:80`. */
+function parseAllow(v: string): AllowEntry {
+  const m = /^(?:\[([^\]]+)\]|([^:\[\]]+)|([0-9a-fA-F:]+(?:\/\d+)?))(?::(\d+))?$/.exec(v);
+  const addr = m?.[1] ?? m?.[2] ?? m?.[3];
+  if (m === null || addr === undefined) throw new BootError(`--net-allow: expected ADDR[/PREFIX][:PORT], got ${quote(v)}`);
+  const [ip, prefix] = addr.split("/");
+  if (!isIpLiteral(ip!)) throw new BootError(`--net-allow: bad address ${quote(ip!)}`);
+  const max = ip!.includes(":") ? 128 : 32;
+  const plen = prefix === undefined ? max : Number(prefix);
+  if (!(Number.isInteger(plen) && plen >= 0 && plen <= max)) throw new BootError(`--net-allow: bad prefix in ${quote(v)}`);
+  return { cidr: `${ip}/${plen}`, port: m[4] === undefined ? 0 : parsePort("net-allow", m[4], "port") };
+}
+
+/** A dotted IPv4 or a colon-separated IPv6 literal (checked loosely; the kernel parses it). */
+function isIpLiteral(s: string): boolean {
+  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(s)) return s.split(".").every((x) => Number(x) <= 255);
+  return /^[0-9a-fA-F:.]+$/.test(s) && s.includes(":") && s.split("::").length <= 2;
+}
+
+function bundleOf(values: Map<string, string | boolean | string[]>): string {
   const b = values.get("bundle");
   if (b === undefined) return ".";
   if (typeof b !== "string" || b === "") throw new BootError("--bundle: expected a directory");
   return b;
 }
 
-function overlayUpperOf(values: Map<string, string | boolean>): string | null {
+function overlayUpperOf(values: Map<string, string | boolean | string[]>): string | null {
   const u = values.get("overlay-upper");
   if (u === undefined) return null;
   if (typeof u !== "string" || u === "") throw new BootError("--overlay-upper: expected a directory");

@@ -35,7 +35,7 @@ Deno.test("parseCommandLine() accepts --name=value and global flags on either si
   const cmd = parseCommandLine(["--strace", "run", "--bundle=x", "--debug-log", "/tmp/l", "--cpu-placement=free"]);
   assert.deepEqual(cmd, {
     kind: "run",
-    global: { strace: true, debugLog: "/tmp/l", platform: "ptrace", cpuPlacement: "free" },
+    global: { ...defaultGlobalOptions(), strace: true, debugLog: "/tmp/l", cpuPlacement: "free" },
     bundle: "x",
     id: null,
     command: null,
@@ -134,4 +134,34 @@ Deno.test("parseCommandLine() rejects bad command lines with one-line messages",
     assert.equal(err.exitCode, 125);
     assert.ok(!err.message.includes("\n"));
   }
+});
+
+Deno.test("parseCommandLine() reads the network flags: --network, repeated --publish, --net-allow, --pcap", () => {
+  const cmd = parseCommandLine([
+    "--network=sandbox", "--publish", "8080:80", "do", "--publish=[::1]:8443:443", "--net-allow",
+    "10.0.0.0/8,[2001:db8::1]:443", "--net-allow=1.2.3.4:53", "--pcap", "/tmp/p", "curl",
+  ]);
+  assert.deepEqual(cmd.kind === "do" && cmd.global, {
+    ...defaultGlobalOptions(),
+    network: "sandbox",
+    publish: [
+      { hostAddr: "127.0.0.1", hostPort: 8080, sandboxPort: 80 },
+      { hostAddr: "::1", hostPort: 8443, sandboxPort: 443 },
+    ],
+    netAllow: [
+      { cidr: "10.0.0.0/8", port: 0 },
+      { cidr: "2001:db8::1/128", port: 443 },
+      { cidr: "1.2.3.4/32", port: 53 },
+    ],
+    pcap: "/tmp/p",
+  });
+  assert.equal(parseCommandLine(["do", "true"]).kind === "do" && defaultGlobalOptions().network, "none");
+});
+
+Deno.test("parseCommandLine() rejects bad network flags with one line each", () => {
+  assert.equal(bootError(["--network=host", "do", "true"]).message, `--network: expected none or sandbox, got "host"`);
+  assert.equal(bootError(["--publish=80", "do", "true"]).message, `--publish: expected [HOSTADDR:]HOSTPORT:SANDBOXPORT, got "80"`);
+  assert.equal(bootError(["--publish=70000:80", "do", "true"]).message, `--publish: bad host port "70000"`);
+  assert.equal(bootError(["--net-allow=10.0.0.0/33", "do", "true"]).message, `--net-allow: bad prefix in "10.0.0.0/33"`);
+  assert.equal(bootError(["--net-allow=example.com", "do", "true"]).message, `--net-allow: bad address "example.com"`);
 });

@@ -10,13 +10,15 @@
  */
 
 import { Kernel } from "../kernel/kernel.ts";
+import { Net, PcapFile } from "../kernel/net.ts";
+import { IpCidr } from "../netstack/mod.ts";
 import { VirtualFilesystem } from "../vfs/mod.ts";
 import { PtracePlatform } from "../platform/ptrace/ptrace.ts";
 import type { DebugLog } from "../kernel/log.ts";
 import type { Terminal, WindowSize } from "../vfs/tty/mod.ts";
 import { Credentials } from "../kernel/creds.ts";
 import { EACCES, ENOENT, ENOEXEC, LinuxError } from "../kernel/errno.ts";
-import { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2 } from "../abi/linux/signal.ts";
+import { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH } from "../abi/linux/signal.ts";
 import type { LaunchConfig } from "./bundle.ts";
 import { BootError, EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND, EXIT_SENTRY_ERROR } from "./errors.ts";
 import type { GlobalOptions } from "./flags.ts";
@@ -26,7 +28,7 @@ import { withDefaults } from "./mount_plan.ts";
 import { KernelProcSource } from "../kernel/proc_source.ts";
 import { sandboxCpus } from "../kernel/syscalls/linux/sys_sched.ts";
 
-/** Host signals passed on to init, as runsc forwards them to the container. */
+/** Host signals passed on to the sandbox, as runsc forwards them to the container. */
 const FORWARDED: ReadonlyArray<[Deno.Signal, number]> = [
   ["SIGINT", SIGINT],
   ["SIGTERM", SIGTERM],
@@ -34,6 +36,7 @@ const FORWARDED: ReadonlyArray<[Deno.Signal, number]> = [
   ["SIGQUIT", SIGQUIT],
   ["SIGUSR1", SIGUSR1],
   ["SIGUSR2", SIGUSR2],
+  ["SIGWINCH", SIGWINCH],
 ];
 
 /** Options of {@linkcode Loader.create}. */
@@ -66,9 +69,33 @@ export class Loader {
     const vfs = VirtualFilesystem.create({
       rootHostPath: launch.rootHostPath, readonly: launch.readonly, upperHostPath: launch.upperHostPath,
     });
-    const kernel = Kernel.create({ platform, vfs, hostname: launch.hostname, log, strace: global.strace });
+    if (global.network === "sandbox") {
+      throw new BootError("--network sandbox: not implemented yet (use --network none with --publish)");
+    }
+    let pcap: PcapFile | null = null;
+    if (global.pcap !== null) {
+      try {
+        pcap = new PcapFile(global.pcap);
+      } catch (err) {
+        throw new BootError(`--pcap ${quote(global.pcap)}: ${(err as Error).message.replace(/ \(os error \d+\)$/, "")}`);
+      }
+    }
+    const net = new Net({
+      mode: global.network,
+      pcap,
+      allow: global.netAllow?.map((a) => ({ cidr: IpCidr.parse(a.cidr), port: a.port })) ?? null,
+    });
+    const kernel = Kernel.create({ platform, vfs, hostname: launch.hostname, log, strace: global.strace, net });
     const loader = new Loader(kernel);
     try {
+      for (const p of global.publish) {
+        try {
+          net.publish(p.hostAddr, p.hostPort, p.sandboxPort);
+        } catch (err) {
+          const where = p.hostAddr.includes(":") ? `[${p.hostAddr}]:${p.hostPort}` : `${p.hostAddr}:${p.hostPort}`;
+          throw new BootError(`--publish: cannot listen on ${where}: ${(err as Error).message.replace(/ \(os error \d+\)$/, "")}`);
+        }
+      }
       applyMounts(withDefaults(launch.mounts), {
         vfs, procSource: new KernelProcSource(kernel), ncpus: sandboxCpus(), log,
       });
@@ -98,7 +125,8 @@ export class Loader {
   /** Runs until init exits and returns its wait status. Forwards host signals meanwhile. */
   async run(): Promise<number> {
     const listeners: Array<[Deno.Signal, () => void]> = FORWARDED.map(([name, signo]) => {
-      const h = () => this.#kernel.signalInit(signo);
+      // To the terminal's foreground process group when a terminal is attached, else to init.
+      const h = () => this.#kernel.signalFromUser(signo);
       Deno.addSignalListener(name, h);
       return [name, h];
     });
@@ -129,6 +157,7 @@ export class Loader {
   destroy(): void {
     if (this.#destroyed) return;
     this.#destroyed = true;
+    this.#kernel.net.closeHost();
     this.#kernel.shutdown();
   }
 }

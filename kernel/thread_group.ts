@@ -43,8 +43,6 @@ export class ThreadGroup {
   readonly sharedPending = new PendingSignals();
   /** Notified when a child changes state (exits), for wait(2). */
   readonly childWaitQueue = new WaitQueue();
-  /** Notified whenever a signal becomes pending for the group or one of its threads (signalfd). */
-  readonly signalQueue = new WaitQueue();
   /** Notified when the group becomes a zombie (pidfd). */
   readonly exitQueue = new WaitQueue();
   /** Notified when a vfork child execs or exits: its parent may go on. */

@@ -20,6 +20,7 @@ import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from "../abi/linux/file.ts";
 import type { DirEntry, FileDescription, Stat } from "./file_description.ts";
 import type { Location } from "./mount.ts";
 import { DirectoryFile } from "./directory_file.ts";
+import type { InotifyWatch } from "./fsnotify.ts";
 
 /** The attributes of a file being created: type and permission bits (umask applied), owner. */
 export interface NewFile {
@@ -81,6 +82,9 @@ export abstract class Dentry {
   parent: Dentry | null;
   /** The name in parent ("" for a root). Changed only by the filesystem's rename. */
   name: string;
+
+  /** The inotify watches on this file (vfs/fsnotify.ts); null, the common case, costs one check. */
+  inotify: InotifyWatch[] | null = null;
 
   constructor(parent: Dentry | null, name: string) {
     this.parent = parent;

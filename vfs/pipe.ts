@@ -39,6 +39,9 @@ export class PipeBuffer {
     /** Written with O_DIRECT: one read returns at most this slot and drops what it left. */
     public packet: boolean,
   ) {}
+
+  /** The last view of a buffer a write handed over (Pipe.append, owned): taking it frees the buffer. */
+  frees = false;
 }
 
 /**
@@ -64,6 +67,11 @@ export class Pipe {
   readonly ino = nextPipeIno++;
   readonly queue = new WaitQueue();
   readonly createdNs = BigInt(Date.now()) * 1_000_000n;
+  /**
+   * A buffer every byte of which was read: the next owned write reuses it (Linux keeps a spare
+   * page the same way), so a steady stream of writes allocates nothing. Only a cache.
+   */
+  #spare: ArrayBuffer | null = null;
 
   /** The capacity in bytes, as F_GETPIPE_SZ reports it. */
   get capacity(): number {
@@ -96,11 +104,28 @@ export class Pipe {
     return m + Math.min(total - m, (this.slots - this.bufs.length) * PAGE_SIZE);
   }
 
+  /** n bytes for a write to hand over to append (owned): the spare buffer when it is large enough. */
+  allocate(n: number): Uint8Array {
+    const spare = this.#spare;
+    if (spare === null || spare.byteLength < n) return new Uint8Array(n);
+    this.#spare = null;
+    return new Uint8Array(spare, 0, n);
+  }
+
+  /** Slot b was taken: if it held the end of a handed-over buffer, that buffer is free. */
+  #release(b: PipeBuffer): void {
+    if (b.frees && (this.#spare === null || this.#spare.byteLength < b.data.buffer.byteLength)) {
+      this.#spare = b.data.buffer as ArrayBuffer;
+    }
+  }
+
   /**
    * Appends data, the first bytes of a write of `total` bytes (the merge decision depends on
-   * the whole write). Precondition: data.length <= writable(total). Wakes readers.
+   * the whole write). Precondition: data.length <= writable(total). Wakes readers. `owned`:
+   * the caller hands data over (it never touches it again), so whole pages become views of it
+   * instead of a copy (the syscall layer reads the writer's memory straight into such a buffer).
    */
-  append(data: Uint8Array, total: number, packet: boolean): void {
+  append(data: Uint8Array, total: number, packet: boolean, owned = false): void {
     if (data.length === 0) return;
     let o = this.#mergeable(total);
     if (o > data.length) o = 0;
@@ -112,12 +137,14 @@ export class Pipe {
     // One copy of the rest; whole pages are views into it, a partial last page gets its own
     // page so that later small writes can merge into it in place.
     const rest = data.length - o;
-    const copy = rest >= PAGE_SIZE ? data.slice(o) : null;
+    const copy = rest < PAGE_SIZE ? null : owned ? data.subarray(o) : data.slice(o);
+    let lastView: PipeBuffer | null = null;
     while (o < data.length) {
       const n = Math.min(PAGE_SIZE, data.length - o);
       if (n === PAGE_SIZE) {
         const off = o - (data.length - rest);
-        this.bufs.push(new PipeBuffer(copy!.subarray(off, off + n), 0, n, false, packet));
+        lastView = new PipeBuffer(copy!.subarray(off, off + n), 0, n, false, packet);
+        this.bufs.push(lastView);
       } else {
         const page = new Uint8Array(packet ? n : PAGE_SIZE);
         page.set(data.subarray(o, o + n));
@@ -125,6 +152,8 @@ export class Pipe {
       }
       o += n;
     }
+    // Slots are taken in order, so once the last view of the buffer is taken, all are.
+    if (owned && lastView !== null) lastView.frees = true;
     this.size += data.length;
     this.queue.notify(EVENT_IN | EVENT_RDNORM);
   }
@@ -134,15 +163,54 @@ export class Pipe {
    * dst had no room for of it is dropped. Wakes writers.
    */
   take(dst: Uint8Array): number {
+    let o = 0;
+    return this.takeVia(dst.length, (src) => {
+      dst.set(src, o);
+      o += src.length;
+      return src.length;
+    });
+  }
+
+  /**
+   * take() without a copy of the pipe's own: hands `sink` the bytes a take of `max` bytes
+   * returns, in order, as views of the pipe's memory (the slots that lie back to back in one
+   * buffer, as the pages of one write do, in one view), and takes what sink accepted. sink
+   * returns how many bytes of the view it accepted (fewer: a fault; nothing more is offered).
+   * As Linux's pipe_read, a slot sink did not accept whole stays in the pipe. Wakes writers.
+   */
+  takeVia(max: number, sink: (src: Uint8Array) => number): number {
+    const bufs = this.bufs;
+    let planned = 0, count = 0;
+    while (planned < max && count < bufs.length) {
+      const b = bufs[count++]!;
+      planned += Math.min(b.len, max - planned);
+      if (b.packet) break;
+    }
+    // Offer the planned bytes run by run; `accepted` stops at the first short run.
+    let accepted = 0, offered = 0;
+    for (let i = 0; i < count && accepted === offered;) {
+      const first = bufs[i]!;
+      const start = first.data.byteOffset + first.offset;
+      let end = start + Math.min(first.len, planned - offered);
+      for (i++; i < count; i++) {
+        const b = bufs[i]!;
+        if (b.data.buffer !== first.data.buffer || b.data.byteOffset + b.offset !== end) break;
+        end += Math.min(b.len, planned - offered - (end - start));
+      }
+      offered += end - start;
+      accepted += Math.min(end - start, sink(new Uint8Array(first.data.buffer, start, end - start)));
+    }
+    // Consume the slots covered by what was accepted.
     let n = 0;
-    while (n < dst.length && this.bufs.length > 0) {
-      const b = this.bufs[0]!;
-      const k = Math.min(b.len, dst.length - n);
-      dst.set(b.data.subarray(b.offset, b.offset + k), n);
+    while (bufs.length > 0) {
+      const b = bufs[0]!;
+      const k = Math.min(b.len, planned - n);
+      if (k === 0 || n + k > accepted) break;
       n += k;
       if (b.packet || k === b.len) {
         this.size -= b.len;
-        this.bufs.shift();
+        bufs.shift();
+        this.#release(b);
         if (b.packet) break;
       } else {
         b.offset += k;
@@ -174,8 +242,10 @@ export class Pipe {
       const k = Math.min(b.len, n);
       n -= k;
       this.size -= k;
-      if (k === b.len) this.bufs.shift();
-      else {
+      if (k === b.len) {
+        this.bufs.shift();
+        this.#release(b);
+      } else {
         b.offset += k;
         b.len -= k;
       }

@@ -56,3 +56,34 @@ Deno.test("writing to a pipe without readers is EPIPE, reading one without write
   w2.decRef();
   assert.equal(r2.read(new Uint8Array(1), null), 0);
 });
+
+Deno.test("takeVia offers the pages of one write as one view and keeps a slot the sink did not take whole", () => {
+  const p = new Pipe();
+  const data = p.allocate(3 * 4096 + 10);
+  data.forEach((_, i) => data[i] = i & 0xff);
+  p.append(data, data.length, false, true);
+  const views: number[] = [];
+  // The sink takes one page and a half: only the first page counts, the second stays.
+  const n = p.takeVia(65536, (src) => {
+    views.push(src.length);
+    return 4096 + 2048;
+  });
+  assert.deepEqual(views, [3 * 4096]);
+  assert.equal(n, 4096);
+  assert.equal(p.size, 2 * 4096 + 10);
+  const rest = new Uint8Array(65536);
+  assert.equal(p.take(rest), 2 * 4096 + 10);
+  assert.deepEqual(rest.subarray(0, 2 * 4096 + 10), data.subarray(4096));
+});
+
+Deno.test("a buffer handed to the pipe is reused only once every byte of it was read", () => {
+  const p = new Pipe();
+  const a = p.allocate(8192);
+  p.append(a, 8192, false, true);
+  assert.notEqual(p.allocate(8192).buffer, a.buffer); // still in the pipe
+  p.take(new Uint8Array(4096));
+  assert.notEqual(p.allocate(8192).buffer, a.buffer); // half read
+  p.take(new Uint8Array(4096));
+  assert.equal(p.allocate(8192).buffer, a.buffer);
+  assert.notEqual(p.allocate(8192).buffer, a.buffer); // handed out once
+});

@@ -25,6 +25,10 @@ import {
 } from "../abi/linux/file.ts";
 import type { Dentry, Filesystem, FsStat, NewFile } from "./dentry.ts";
 import type { FileDescription, Stat } from "./file_description.ts";
+import {
+  fsnotifyChange, fsnotifyCreate, fsnotifyLink, fsnotifyOpen, fsnotifyRemove, fsnotifyRename, IN_ACCESS, IN_ATTRIB,
+  IN_MODIFY,
+} from "./fsnotify.ts";
 import { Location, Mount } from "./mount.ts";
 import { OPathFile } from "./opath_file.ts";
 import { checkSearch, type ParentWalk, type PathContext, walk, walkOrMissing, walkParent } from "./path_walk.ts";
@@ -59,6 +63,8 @@ export class VirtualFilesystem {
   /** Immutable. */
   readonly #rootMount: Mount;
   #nextMountId = 1;
+  /** The last rename's inotify cookie (IN_MOVED_FROM and IN_MOVED_TO of one move share it). */
+  #moveCookie = 0;
 
   private constructor(rootFs: Filesystem, readonly: boolean) {
     this.#rootMount = new Mount({
@@ -150,9 +156,9 @@ export class VirtualFilesystem {
         const p = r.parent;
         if (p.mount.isReadonly) throw EROFS;
         checkPermission(ctx.creds, MAY_WRITE | MAY_EXEC, p.dentry.mode, p.dentry.uid, p.dentry.gid);
-        const d = p.dentry.create(r.name, newFileAttrs(ctx, p.dentry, S_IFREG | (mode & 0o7777)));
+        const d = fsnotifyCreate(p.dentry, p.dentry.create(r.name, newFileAttrs(ctx, p.dentry, S_IFREG | (mode & 0o7777))));
         // A file this call created is opened whatever its mode says (Linux's may_open skip).
-        return d.open(new Location(p.mount, d), (flags & ~OPEN_ONLY_FLAGS) | O_LARGEFILE);
+        return fsnotifyOpen(d.open(new Location(p.mount, d), (flags & ~OPEN_ONLY_FLAGS) | O_LARGEFILE));
       }
       if (flags & O_EXCL) throw EEXIST;
       loc = r;
@@ -174,7 +180,7 @@ export class VirtualFilesystem {
     checkPermission(ctx.creds, want, d.mode, d.uid, d.gid);
     if ((flags & O_NOATIME) && ctx.creds.fsuid !== d.uid && !ctx.creds.hasDacOverride) throw EPERM;
     if ((flags & O_TRUNC) && type === S_IFREG) d.setattr({ size: 0 });
-    return d.open(loc, (flags & ~OPEN_ONLY_FLAGS) | O_LARGEFILE);
+    return fsnotifyOpen(d.open(loc, (flags & ~OPEN_ONLY_FLAGS) | O_LARGEFILE), (flags & O_TRUNC) !== 0);
   }
 
   /**
@@ -190,7 +196,7 @@ export class VirtualFilesystem {
     const p = loc.dentry;
     checkPermission(ctx.creds, MAY_WRITE | MAY_EXEC, p.mode, p.uid, p.gid);
     const d = p.createTmpfile(newFileAttrs(ctx, p, S_IFREG | (mode & 0o7777)), (flags & O_EXCL) === 0);
-    return d.open(new Location(loc.mount, d), (flags & ~OPEN_ONLY_FLAGS) | O_LARGEFILE);
+    return fsnotifyOpen(d.open(new Location(loc.mount, d), (flags & ~OPEN_ONLY_FLAGS) | O_LARGEFILE));
   }
 
   /**
@@ -305,7 +311,7 @@ export class VirtualFilesystem {
   /** Implements mkdirat(2). mode: permission bits with the umask applied. */
   mkdirAt(ctx: PathContext, dir: Location, path: string, mode: number): void {
     const p = this.#createTarget(ctx, dir, path, true);
-    p.parent.dentry.mkdir(p.name, newFileAttrs(ctx, p.parent.dentry, S_IFDIR | (mode & 0o7777)));
+    fsnotifyCreate(p.parent.dentry, p.parent.dentry.mkdir(p.name, newFileAttrs(ctx, p.parent.dentry, S_IFDIR | (mode & 0o7777))));
   }
 
   /** Implements mknodat(2): regular files, FIFOs, sockets, and devices (root only). */
@@ -319,7 +325,7 @@ export class VirtualFilesystem {
     if ((type === S_IFCHR || type === S_IFBLK) && !ctx.creds.isRoot) throw EPERM;
     const attrs = newFileAttrs(ctx, p.parent.dentry, (type || S_IFREG) | (mode & 0o7777));
     if (type === S_IFCHR || type === S_IFBLK) attrs.rdev = rdev;
-    p.parent.dentry.mknod(p.name, attrs);
+    fsnotifyCreate(p.parent.dentry, p.parent.dentry.mknod(p.name, attrs));
   }
 
   /**
@@ -335,7 +341,7 @@ export class VirtualFilesystem {
     }
     const attrs = newFileAttrs(ctx, p.parent.dentry, S_IFSOCK | (mode & 0o7777));
     attrs.socket = endpoint;
-    return new Location(p.parent.mount, p.parent.dentry.mknod(p.name, attrs));
+    return new Location(p.parent.mount, fsnotifyCreate(p.parent.dentry, p.parent.dentry.mknod(p.name, attrs)));
   }
 
   /**
@@ -355,7 +361,7 @@ export class VirtualFilesystem {
   symlinkAt(ctx: PathContext, target: string, dir: Location, path: string): void {
     if (target === "") throw ENOENT;
     const p = this.#createTarget(ctx, dir, path, false);
-    p.parent.dentry.symlink(p.name, target, newFileAttrs(ctx, p.parent.dentry, S_IFLNK | 0o777));
+    fsnotifyCreate(p.parent.dentry, p.parent.dentry.symlink(p.name, target, newFileAttrs(ctx, p.parent.dentry, S_IFLNK | 0o777)));
   }
 
   /** Implements linkat(2): `from` is the resolved existing file. */
@@ -369,7 +375,7 @@ export class VirtualFilesystem {
     const d = p.parent.dentry;
     checkPermission(ctx.creds, MAY_WRITE | MAY_EXEC, d.mode, d.uid, d.gid);
     if (from.dentry.isDir) throw EPERM;
-    d.link(p.name, from.dentry);
+    fsnotifyLink(from.dentry, d, d.link(p.name, from.dentry));
   }
 
   /** Throws EBUSY if the child of parent is a mount point or the caller's root. */
@@ -390,6 +396,7 @@ export class VirtualFilesystem {
     if (child.isDir) throw EISDIR;
     this.#checkNotBusy(ctx, p.parent, child);
     p.parent.dentry.unlink(p.name, child);
+    fsnotifyRemove(p.parent.dentry, p.name, child);
   }
 
   /** Implements rmdir(2) and unlinkat(2) with AT_REMOVEDIR. */
@@ -405,6 +412,7 @@ export class VirtualFilesystem {
     if (!child.isDir) throw ENOTDIR;
     this.#checkNotBusy(ctx, p.parent, child);
     p.parent.dentry.rmdir(p.name, child);
+    fsnotifyRemove(p.parent.dentry, p.name, child);
   }
 
   /** Implements renameat2(2). flags: RENAME_NOREPLACE, RENAME_EXCHANGE (validated here). */
@@ -452,6 +460,7 @@ export class VirtualFilesystem {
     // Hard links of one inode: rename does nothing (Linux's same-inode rule).
     if (dst !== null && !exchange && dst.fs === src.fs && dst.ino === src.ino && !src.isDir) return;
     od.rename(op.name, src, nd, np.name, dst, flags);
+    fsnotifyRename(() => ++this.#moveCookie, od, op.name, nd, np.name, src, dst, exchange);
   }
 
   // ---- Attributes (fs/attr.c, fs/open.c, fs/utimes.c, fs/xattr.c) -----------------------------
@@ -469,6 +478,7 @@ export class VirtualFilesystem {
     let m = mode & 0o7777;
     if ((m & S_ISGID) && !ctx.creds.inGroup(d.gid) && !ctx.creds.hasDacOverride) m &= ~S_ISGID;
     d.setattr({ mode: m });
+    fsnotifyChange(d, IN_ATTRIB);
   }
 
   /** Implements chown(2) on a resolved file; -1 leaves an id unchanged. */
@@ -489,6 +499,7 @@ export class VirtualFilesystem {
       if (m !== (d.mode & 0o7777)) attr.mode = m;
     }
     d.setattr(attr);
+    fsnotifyChange(d, attr.uid !== undefined || attr.gid !== undefined || attr.mode !== undefined ? IN_ATTRIB : 0);
   }
 
   /**
@@ -508,6 +519,7 @@ export class VirtualFilesystem {
     if (atime !== "omit") attr.atimeNs = atime === "now" ? now : atime;
     if (mtime !== "omit") attr.mtimeNs = mtime === "now" ? now : mtime;
     d.setattr(attr);
+    fsnotifyChange(d, atime === "omit" ? IN_MODIFY : mtime === "omit" ? IN_ACCESS : IN_ATTRIB);
   }
 
   /**
@@ -525,6 +537,7 @@ export class VirtualFilesystem {
     checkSize?.();
     const kill = privsToRemove(ctx.creds, d);
     d.setattr(kill === 0 ? { size } : { size, mode: d.mode & 0o7777 & ~kill });
+    fsnotifyChange(d, kill === 0 ? IN_MODIFY : IN_MODIFY | IN_ATTRIB);
   }
 
   /**
@@ -566,6 +579,7 @@ export class VirtualFilesystem {
     if (flags & ~(XATTR_CREATE | XATTR_REPLACE)) throw EINVAL;
     this.#xattrCheck(ctx, loc, name, true);
     loc.dentry.setxattr(name, value, flags);
+    fsnotifyChange(loc.dentry, IN_ATTRIB);
   }
 
   /** Implements listxattr(2) on a resolved file: the names the caller may see. */
@@ -577,6 +591,7 @@ export class VirtualFilesystem {
   removexattr(ctx: PathContext, loc: Location, name: string): void {
     this.#xattrCheck(ctx, loc, name, true);
     loc.dentry.removexattr(name);
+    fsnotifyChange(loc.dentry, IN_ATTRIB);
   }
 
   /** Implements statfs(2) for the filesystem of loc; readonly: the mount is read-only (ST_RDONLY). */

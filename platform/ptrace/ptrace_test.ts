@@ -296,3 +296,42 @@ Deno.test("a new thread shares memory, and a released one is parked for the next
   // Shutdown reaps a stub with several threads (the leader's exit comes last on the host).
   assert.equal(liveDescendants().length, 0);
 });
+
+Deno.test("a parked thread reused starts with no CPU time, and a reaped stub reports its whole life's", () => {
+  const p = new PtracePlatform();
+  let pid = 0;
+  try {
+    const ctx = p.newAddressSpace();
+    const as = ctx.addressSpace;
+    pid = stubPid(ctx);
+    as.mapAnonymous(ctx, CODE, 4096, 7, false);
+    // mov rcx, 100000000; 1: dec rcx; jnz 1b; mov eax, 39; syscall
+    as.write(CODE, new Uint8Array([
+      0x48, 0xc7, 0xc1, 0x00, 0xe1, 0xf5, 0x05, 0x48, 0xff, 0xc9, 0x75, 0xfb, 0xb8, 39, 0, 0, 0, 0x0f, 0x05,
+    ]));
+    const th = as.newThread(ctx);
+    th.regs.set("rip", CODE);
+    th.markRegsDirty();
+    p.resume(th);
+    assert.equal(p.waitStop(10e9)?.ctx, th);
+    const spun = th.cpuTime();
+    assert.ok(spun.userNs + spun.sysNs > 1_000_000, `the spin took ${spun.userNs + spun.sysNs} ns`);
+    th.release();
+    // The next thread is the same host thread: the time its last user had is not its own.
+    const th2 = as.newThread(ctx);
+    const fresh = th2.cpuTime();
+    assert.ok(fresh.userNs + fresh.sysNs < (spun.userNs + spun.sysNs) / 2);
+    // 4 MiB of touched memory: the host's RSS counters are per-CPU approximations, exact enough
+    // at this size.
+    as.mapAnonymous(ctx, CODE + 0x100000, 4 << 20, 3, false);
+    assert.equal(as.write(CODE + 0x100000, new Uint8Array(4 << 20).fill(1)), 4 << 20);
+    const u = as.releaseAndReap();
+    assert.ok(u.userNs + u.sysNs >= spun.userNs + spun.sysNs - 10_000, "the stub's total covers the spin");
+    assert.ok(u.maxRssKb >= 2048, `peak RSS ${u.maxRssKb} kB`);
+    // Reaped at once, not at shutdown.
+    assert.ok(!liveDescendants().includes(pid));
+  } finally {
+    p.shutdown();
+  }
+  assert.equal(liveDescendants().length, 0);
+});

@@ -1,6 +1,7 @@
 /* AF_UNIX data paths: stream, dgram and seqpacket echo over socketpair and over abstract names
  * (with fork), message boundaries, MSG_PEEK, MSG_TRUNC, MSG_WAITALL, readv/writev, a 4 MiB
- * stream transfer that fills the buffer, poll readiness, shutdown, SO_RCVTIMEO, EINTR and
+ * stream transfer that fills the buffer (by send, write and writev: each blocks until all is
+ * sent), an empty write that queues nothing, poll readiness, shutdown, SO_RCVTIMEO, EINTR and
  * SA_RESTART in a blocked recv, a full backlog that blocks connect until accept. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -467,6 +468,56 @@ static void backlog(void) {
   close(c3);
 }
 
+/* write(2) and writev(2) on a blocking stream socket are sends: they wait until every byte is
+ * queued instead of returning a short count when the buffer fills. */
+static void blocking_writes(void) {
+  const int total = 1 << 20;
+  char *big = malloc(total);
+  fill(big, total, 9);
+  for (int how = 0; how < 2; how++) {
+    int sv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    pid_t c = fork();
+    CHECK(c >= 0);
+    if (c == 0) {
+      close(sv[0]);
+      unsigned long sum = 0;
+      long got = 0;
+      char buf[4096];
+      ssize_t n;
+      while ((n = read(sv[1], buf, sizeof buf)) > 0) {
+        for (ssize_t i = 0; i < n; i++) sum = sum * 33 + (unsigned char)buf[i];
+        got += n;
+      }
+      printf("%s reader: %ld bytes, sum %lu\n", how ? "writev" : "write", got, sum);
+      _exit(0);
+    }
+    close(sv[1]);
+    ssize_t w;
+    if (how == 0) {
+      w = write(sv[0], big, total);
+    } else {
+      struct iovec iov[2] = {{big, 1000}, {big + 1000, total - 1000}};
+      w = writev(sv[0], iov, 2);
+    }
+    close(sv[0]);
+    int st;
+    waitpid(c, &st, 0);
+    printf("%s of %d bytes returned %zd\n", how ? "writev" : "write", total, w);
+  }
+  free(big);
+
+  int sv[2];
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+  char b = 'x';
+  printf("empty write: %zd\n", write(sv[0], &b, 0));
+  errno = 0;
+  ssize_t r = recv(sv[1], &b, 1, MSG_DONTWAIT);
+  printf("recv after it: %zd %s\n", r, strerror(errno));
+  close(sv[0]);
+  close(sv[1]);
+}
+
 int main(void) {
   setvbuf(stdout, NULL, _IONBF, 0);
   snprintf(suffix, sizeof suffix, "-%08x", (unsigned)getpid());
@@ -481,6 +532,7 @@ int main(void) {
   abstract_echo(SOCK_DGRAM);
   boundaries();
   bulk();
+  blocking_writes();
   readiness();
   timeouts_and_signals();
   backlog();

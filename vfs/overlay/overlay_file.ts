@@ -54,6 +54,13 @@ export class OverlayRegularFile extends LocatedFile {
     return n;
   }
 
+  override mappedRead(len: number, offset: number | null): Uint8Array | null {
+    const r = this.#current();
+    const v = r.mappedRead(len, offset);
+    this.offset = r.offset;
+    return v;
+  }
+
   override write(src: Uint8Array, offset: number | null): number {
     const r = this.#current();
     const n = r.write(src, offset);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { EACCES, ELOOP, ENOENT, ENOTDIR, EROFS } from "../../kernel/errno.ts";
 import { Credentials } from "../../kernel/creds.ts";
-import { O_NOFOLLOW, O_PATH, O_RDONLY, O_TRUNC, O_WRONLY, S_IFDIR, S_IFIFO, S_IFMT } from "../../abi/linux/file.ts";
+import { O_CREAT, O_NOFOLLOW, O_PATH, O_RDONLY, O_TRUNC, O_WRONLY, S_IFDIR, S_IFIFO, S_IFMT } from "../../abi/linux/file.ts";
 import type { FileDescription } from "../file_description.ts";
 import { newPipe, PipeEnd } from "../pipe.ts";
 import { walk } from "../path_walk.ts";
@@ -235,5 +235,13 @@ Deno.test("opening a generated file without a write handler for writing is EACCE
     assert.throws(() => t.vfs.openAt(t.ctx, t.vfs.root(), "/mnt/1/stat", O_WRONLY, 0), EACCES);
     // The host root stays read-only.
     assert.throws(() => t.vfs.openAt(t.ctx, t.vfs.root(), "/etc/passwd", O_WRONLY, 0), EROFS);
+  });
+});
+
+Deno.test("creating a file or directory under /proc is ENOENT, as Linux's proc lookups fail first", () => {
+  withProc((t) => {
+    assert.throws(() => t.vfs.openAt(t.ctx, t.vfs.root(), "/mnt/newfile", O_WRONLY | O_CREAT, 0o644), ENOENT);
+    assert.throws(() => t.vfs.openAt(t.ctx, t.vfs.root(), "/mnt/1/newfile", O_WRONLY | O_CREAT, 0o644), ENOENT);
+    assert.throws(() => t.vfs.mkdirAt(t.ctx, t.vfs.root(), "/mnt/d", 0o755), ENOENT);
   });
 });

@@ -374,6 +374,8 @@ export class UnixSocket extends SocketFile {
     const other = this.peer;
     if (other === null || this.state !== "connected") throw ENOTCONN;
     if (this.shutdownMask & SEND_SHUTDOWN) throw EPIPE;
+    // Nothing to send queues nothing (an empty message would read as end of file).
+    if (data.length === 0) return 0;
     if (other.dead || (other.shutdownMask & RCV_SHUTDOWN)) throw EPIPE;
     if (this.wmem >= this.sndbuf) throw EAGAIN;
     const segMax = Math.max(1, Math.min(MAX_SEGMENT, (this.sndbuf >> 1) - 64));
