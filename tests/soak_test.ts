@@ -31,3 +31,15 @@ Deno.test("lscpu finds one socket of single-thread cores covering every CPU, and
   assert.equal(r.stdout, `${n} ${n} 1 1\nlsblk 0\n`);
   assert.equal(r.code, 0);
 });
+
+Deno.test("capget answers the version handshake, pids and root's versus nobody's sets as natively (capsh, getpcaps)", async () => {
+  await assertSameAsNative([await compileC("capget")]);
+});
+
+Deno.test("getpcaps and capsh --print read every capability for root and none for nobody", async () => {
+  const script = "getpcaps $$; capsh --print | head -1; su nobody -s /bin/sh -c 'capsh --print | head -1; getpcaps $$'";
+  const r = await runSentry(["/bin/sh", "-c", script]);
+  assert.equal(r.stderr, "");
+  assert.match(r.stdout, /^1: =ep\nCurrent: =ep\nCurrent: =\n\d+: =\n$/);
+  assert.equal(r.code, 0);
+});

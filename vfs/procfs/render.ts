@@ -135,7 +135,10 @@ export function renderStatus(
   const leader = p.threads[0];
   const th = thread ?? leader ?? null;
   const state = thread?.state ?? p.state;
-  const caps = c.euid === 0 ? ALL_CAPS : NO_CAPS;
+  // The sets capget(2) reports (kernel/syscalls/linux/sys_capability.ts): permitted while any
+  // uid is 0, effective while the effective uid is.
+  const prm = c.uid === 0 || c.euid === 0 || c.suid === 0 ? ALL_CAPS : NO_CAPS;
+  const eff = c.euid === 0 ? prm : NO_CAPS;
   const kb = (b: number) => `${String(Math.floor(b / 1024)).padStart(8)} kB`;
   const lines: string[] = [
     `Name:\t${thread?.comm ?? p.comm}`,
@@ -178,8 +181,8 @@ export function renderStatus(
     `SigIgn:\t${hex16(p.sigIgnored)}`,
     `SigCgt:\t${hex16(p.sigCaught)}`,
     `CapInh:\t${NO_CAPS}`,
-    `CapPrm:\t${caps}`,
-    `CapEff:\t${caps}`,
+    `CapPrm:\t${prm}`,
+    `CapEff:\t${eff}`,
     `CapBnd:\t${ALL_CAPS}`,
     `CapAmb:\t${NO_CAPS}`,
     `NoNewPrivs:\t${p.noNewPrivs ? 1 : 0}`,

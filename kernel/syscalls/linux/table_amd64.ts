@@ -8,6 +8,7 @@
 import type { SyscallEntry } from "./support.ts";
 import { table as advice } from "./sys_advice.ts";
 import { table as attr } from "./sys_attr.ts";
+import { table as capability } from "./sys_capability.ts";
 import { table as clone } from "./sys_clone.ts";
 import { table as dirent } from "./sys_dirent.ts";
 import { table as epoll } from "./sys_epoll.ts";
@@ -52,6 +53,7 @@ import { table as xattr } from "./sys_xattr.ts";
 const families: Record<number, SyscallEntry>[] = [
   advice,
   attr,
+  capability,
   clone,
   dirent,
   epoll,
