@@ -750,8 +750,10 @@ export class Kernel {
     if (t.state === "blocked") {
       for (const q of t.blocked?.queues ?? []) q.unregister(t);
       this.#timed.delete(t);
-      this.#cancelSleep(t);
     }
+    // A sleep's registrations (a futex waiter) outlive the sleep while the task is runnable or
+    // stopped inside the syscall: drop them whatever the state, so no wake-up goes to the dead.
+    this.#cancelSleep(t);
     t.state = "dead";
     t.blocked = null;
     const tg = t.tg;

@@ -810,7 +810,25 @@ export class PtracePlatform implements Platform {
   shutdown(): void {
     for (const as of [...this.#stubs.values()]) as.release();
     this.#zygote = null;
-    for (const tid of [...this.#dying]) this.#reap(tid);
+    // Collect the dying threads in whatever order they end: waiting for one tid would hang on a
+    // thread-group leader whose other threads are not reaped yet (its exit is reported last).
+    while (this.#dying.size > 0) {
+      let w;
+      try {
+        w = ffi.waitpid(-1, ffi.__WALL);
+      } catch {
+        break; // ECHILD: nothing left
+      }
+      if (w === "eintr" || w === null) continue;
+      if ((w.status & 0xff) === 0x7f) {
+        // A stop reported before the exit: let it go on dying.
+        try {
+          ffi.ptrace(ffi.PTRACE_CONT, w.pid, 0, 0);
+        } catch { /* killed meanwhile */ }
+        continue;
+      }
+      this.#dying.delete(w.pid);
+    }
     this.#dying.clear();
     // Stubs whose host parent was another stub come back as zombies of the sentry (a subreaper)
     // once that parent died: reap them, so that no host process outlives the sandbox.
