@@ -3,11 +3,15 @@
  * is installed, free and pinned to one CPU, side by side in one run (shared/MEASUREMENTS.md:
  * never compare against an old absolute number). Prints a table of medians with min and max.
  *
- *     deno task bench [--runs N] [--iterations N] [--only NAME,...] [--workloads NAME,...]
+ *     deno task bench [--runs N] [--iterations N] [--only NAME,...] [--workloads getpid,ipc,net,exec,files]
  *                     [--baseline DIR]
  *
- * Workloads: getpid (a C program's own timing) and exec (wall time of whole commands: a
- * /bin/true startup and the `/bin/sh -c` loop of 200 /bin/true runs of issue #3). --baseline
+ * Workloads: getpid (a C program's own timing), ipc (issue #5's pipe throughput, 256 MiB in
+ * 64 KiB writes, and 1-byte round trips over a Unix stream socketpair, timed by the program),
+ * net (issue #6: loopback TCP throughput, 256 MiB in 64 KiB writes, and 1-byte TCP round trips
+ * on 127.0.0.1, timed by the program), exec (wall time of whole commands: a /bin/true startup
+ * and the `/bin/sh -c` loop of 200 /bin/true runs of issue #3) and files (issue #4: a 64 MiB
+ * file read in 64 KiB reads, MB/s; stat(2) of 10,000 paths, per second). --baseline
  * adds a runner "sentry@base" from another checkout of this repository (e.g. a `git worktree`
  * of main), to compare a change with its base in one run.
  *
@@ -42,6 +46,8 @@ interface Benchmark {
   unit: string;
   source: string;
   args: (iterations: number) => string[];
+  /** The --workloads name that selects it (default: name). */
+  workload?: string;
 }
 
 const BENCHMARKS: Benchmark[] = [
@@ -50,6 +56,38 @@ const BENCHMARKS: Benchmark[] = [
     unit: "ns/call",
     source: "getpid.c",
     args: (n) => [String(n)],
+  },
+  {
+    // Issue #5: 256 MiB through a pipe in 64 KiB writes, between two processes.
+    name: "pipe 256 MiB",
+    unit: "MB/s",
+    source: "ipc.c",
+    args: () => ["pipe", "256"],
+    workload: "ipc",
+  },
+  {
+    // Issue #5: a 1-byte ping-pong over a SOCK_STREAM socketpair between two processes.
+    name: "unix stream 1-byte round trip",
+    unit: "µs",
+    source: "ipc.c",
+    args: (n) => ["unix-pingpong", String(n)],
+    workload: "ipc",
+  },
+  {
+    // Issue #6: 256 MiB over a TCP connection on 127.0.0.1, in 64 KiB writes.
+    name: "tcp loopback 256 MiB",
+    unit: "MB/s",
+    source: "net.c",
+    args: () => ["tcp", "256"],
+    workload: "net",
+  },
+  {
+    // Issue #6: a 1-byte ping-pong over TCP on 127.0.0.1 (TCP_NODELAY).
+    name: "tcp loopback 1-byte round trip",
+    unit: "µs",
+    source: "net.c",
+    args: (n) => ["tcp-rr", String(n)],
+    workload: "net",
   },
 ];
 
@@ -183,6 +221,53 @@ async function commandRows(rs: Runner[], runs: number, notes: Set<string>): Prom
   return rows;
 }
 
+/** The file workloads of issue #4: a 64 MiB file read in 64 KiB reads, and stat of 10,000 paths. */
+const FILE_SIZE = 64 << 20;
+const STAT_PATHS = 10_000;
+
+/**
+ * The file workloads ("files"): readfile.c and statpaths.c over host files made here (the
+ * sandbox's root is the host's /, so the sentry reads them through hostfs under the overlay,
+ * as runsc reads them through its gofer). One table row each, runners interleaved.
+ */
+async function fileRows(rs: Runner[], runs: number, dir: string, notes: Set<string>): Promise<string[][]> {
+  const data = posix.join(dir, "data64m");
+  const chunk = new Uint8Array(1 << 20);
+  crypto.getRandomValues(chunk.subarray(0, 65536));
+  const f = Deno.openSync(data, { write: true, create: true, truncate: true });
+  for (let o = 0; o < FILE_SIZE; o += chunk.length) f.writeSync(chunk);
+  f.close();
+  const tree = posix.join(dir, "statdir");
+  Deno.mkdirSync(tree);
+  for (let i = 0; i < STAT_PATHS; i++) Deno.writeFileSync(posix.join(tree, `f${String(i).padStart(5, "0")}`), new Uint8Array(0));
+  const read = await compile({ name: "readfile", unit: "", source: "readfile.c", args: () => [] }, dir);
+  const stat = await compile({ name: "statpaths", unit: "", source: "statpaths.c", args: () => [] }, dir);
+  const workloads: Array<[string, string[]]> = [
+    ["read 64 MiB in 64 KiB MB/s", [read, data, "2"]],
+    [`stat() of ${STAT_PATHS.toLocaleString("en-US")} paths per second`, [stat, tree, String(STAT_PATHS), "3"]],
+  ];
+  const rows: string[][] = [];
+  for (const [name, argv] of workloads) {
+    const cells = new Map<string, Cell>();
+    for (let i = 0; i < runs; i++) {
+      for (const r of rs) {
+        if (r.prefix === null) continue;
+        const cell = cells.get(r.name) ?? { values: [], error: null };
+        cells.set(r.name, cell);
+        const v = await runOnce([...r.prefix, ...argv]);
+        if (typeof v === "number") cell.values.push(v);
+        else cell.error = v;
+      }
+    }
+    rows.push([name, ...rs.map((r) => cellText(cells.get(r.name)))]);
+    for (const r of rs) {
+      const c = cells.get(r.name);
+      if (c?.error) notes.add(`${name} under ${r.name}: ${c.error}`);
+    }
+  }
+  return rows;
+}
+
 interface Cell {
   values: number[];
   error: string | null;
@@ -221,7 +306,7 @@ async function main(): Promise<void> {
       runs: { type: "string", default: "5" },
       iterations: { type: "string", default: "20000" },
       only: { type: "string" },
-      workloads: { type: "string", default: "getpid,exec" },
+      workloads: { type: "string", default: "getpid,ipc,net,exec,files" },
       baseline: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -229,7 +314,7 @@ async function main(): Promise<void> {
   if (values.help) {
     console.log(
       "usage: deno task bench [--runs N] [--iterations N] [--only native,sentry,runsc,...] " +
-        "[--workloads getpid,exec] [--baseline DIR]",
+        "[--workloads getpid,ipc,net,exec,files] [--baseline DIR]",
     );
     return;
   }
@@ -244,7 +329,7 @@ async function main(): Promise<void> {
   const notes = new Set<string>(rs.flatMap((r) => r.missing ? [`${r.name}: ${r.missing}`] : []));
   try {
     const rows: string[][] = [];
-    for (const b of BENCHMARKS.filter((b) => workloads.includes(b.name))) {
+    for (const b of BENCHMARKS.filter((b) => workloads.includes(b.workload ?? b.name))) {
       const exe = await compile(b, dir);
       const cells = new Map<string, Cell>();
       // Interleave runners run by run, so that load changes touch every column alike.
@@ -265,7 +350,8 @@ async function main(): Promise<void> {
       }
     }
     if (workloads.includes("exec")) rows.push(...await commandRows(rs, runs, notes));
-    console.log(`${runs} runs (getpid: ${iterations} iterations each); median (min–max)\n`);
+    if (workloads.includes("files")) rows.push(...await fileRows(rs, runs, dir, notes));
+    console.log(`${runs} runs (getpid, unix round trip: ${iterations} iterations each); median (min–max)\n`);
     printTable(["workload", ...rs.map((r) => r.name)], rows);
     if (notes.size > 0) console.log("\n" + [...notes].map((n) => `- ${n}`).join("\n"));
   } finally {

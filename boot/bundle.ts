@@ -36,6 +36,11 @@ export interface LaunchConfig {
   /** The host directory that becomes "/", absolute and free of symlinks. */
   rootHostPath: string;
   readonly: boolean;
+  /**
+   * The host directory that holds the root overlay's upper layer (`--overlay-upper`), absolute
+   * and free of symlinks; null: the upper layer is memory.
+   */
+  upperHostPath: string | null;
   /** config.json's mounts, checked (the loader adds /proc, /dev and /sys). */
   mounts: PlannedMount[];
 }
@@ -88,6 +93,7 @@ export function loadBundle(
     hostname: spec.hostname ?? opts.id ?? "sentry",
     rootHostPath,
     readonly: spec.root.readonly ?? false,
+    upperHostPath: null,
     mounts: planMounts(spec.mounts ?? [], bundleDir),
   };
 }
@@ -112,8 +118,31 @@ export function doConfig(
     hostname: host.hostname,
     rootHostPath: "/",
     readonly: false,
+    upperHostPath: null,
     mounts: [],
   };
+}
+
+/**
+ * Sets launch's upper layer to the host directory `dir` (`--overlay-upper`, relative to cwd).
+ * Refused when the root is read-only (there is no overlay), and when the directory is the root
+ * or contains it (copy-up would write into the lower tree). A directory inside the root is
+ * allowed (`sentry do` has / as its root): the sandbox then also sees it through the lower
+ * layer, as a tree that changes under it.
+ *
+ * Throws {@linkcode BootError}.
+ */
+export function setOverlayUpper(launch: LaunchConfig, dir: string, cwd: string): void {
+  const what = `--overlay-upper ${quote(dir)}`;
+  const upper = realDirectory(posix.resolve(cwd, dir), what);
+  if (launch.readonly) {
+    throw new BootError(`${what}: the root is read-only (root.readonly in config.json), so it has no overlay`);
+  }
+  const root = launch.rootHostPath;
+  if (upper === root || upper === "/" || root.startsWith(upper + "/")) {
+    throw new BootError(`${what}: the upper layer must not be the root directory ${quote(root)} or contain it`);
+  }
+  launch.upperHostPath = upper;
 }
 
 /**

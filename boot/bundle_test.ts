@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import * as posix from "node:path/posix";
 import { RLIMIT_NOFILE } from "../abi/linux/limits.ts";
-import { doConfig, loadBundle, writeDefaultSpec } from "./bundle.ts";
+import { doConfig, loadBundle, setOverlayUpper, writeDefaultSpec } from "./bundle.ts";
 import { BootError } from "./errors.ts";
 import { defaultSpec } from "./spec.ts";
 
@@ -48,6 +48,7 @@ Deno.test("loadBundle() reads config.json and resolves root.path against the bun
       hostname: "h",
       rootHostPath: `${dir}/rootfs`,
       readonly: true,
+      upperHostPath: null,
       mounts: [],
     });
   });
@@ -136,6 +137,7 @@ Deno.test("doConfig() runs in the caller's directory and environment on an overl
     hostname: "host1",
     rootHostPath: "/",
     readonly: false,
+    upperHostPath: null,
     mounts: [],
   });
 });
@@ -169,6 +171,24 @@ Deno.test("writeDefaultSpec() reports a missing directory in one line", () => {
     assert.equal(
       bootErrorOf(() => writeDefaultSpec(`${dir}/missing`, { cwd: "/" })).message,
       `--bundle "${dir}/missing": No such file or directory`,
+    );
+  });
+});
+
+Deno.test("setOverlayUpper() takes a host directory, and refuses one that is or holds the root, or a read-only root", () => {
+  withTempDir((dir) => {
+    Deno.mkdirSync(`${dir}/rootfs`);
+    Deno.mkdirSync(`${dir}/up`);
+    const launch = () => ({ ...doConfig(["sh"], { cwd: "/", env: {}, hostname: "h" }), rootHostPath: `${dir}/rootfs` });
+    const ok = launch();
+    setOverlayUpper(ok, "up", dir);
+    assert.equal(ok.upperHostPath, `${dir}/up`);
+    assert.match(bootErrorOf(() => setOverlayUpper(launch(), dir, "/")).message, /must not be the root directory/);
+    assert.match(bootErrorOf(() => setOverlayUpper(launch(), `${dir}/rootfs`, "/")).message, /must not be the root/);
+    assert.match(bootErrorOf(() => setOverlayUpper(launch(), `${dir}/none`, "/")).message, /--overlay-upper/);
+    assert.match(
+      bootErrorOf(() => setOverlayUpper({ ...launch(), readonly: true }, "up", dir)).message,
+      /the root is read-only/,
     );
   });
 });

@@ -8,7 +8,7 @@
  * - Global flags may stand before or after the command name, up to `--` (or, for `do`, up to
  *   the first word of the command to run).
  * - `--name value` and `--name=value` are the same; a boolean flag takes no value, or `=true`
- *   / `=false`.
+ *   / `=false`. Short forms: `-h` (`--help`) and `-t` (`--tty`, for run and do).
  * - For `run` and `spec`, options and positionals mix until `--`; for `do` the first positional
  *   starts the command, so `sentry do ls -la` passes `-la` to ls.
  * - Every error is a {@linkcode BootError}: one line, exit status 125.
@@ -21,6 +21,22 @@ import { BootError } from "./errors.ts";
 /** How stubs are placed on CPUs; see platform/ptrace and shared/MEASUREMENTS.md. */
 export type CpuPlacement = "tracer" | "free";
 
+/** Which network the sandbox has: loopback only, or an external NIC carried by host sockets. */
+export type NetworkMode = "none" | "sandbox";
+
+/** `--publish [HOSTADDR:]HOSTPORT:SANDBOXPORT`: a host listener whose connections go in. */
+export interface PublishRule {
+  hostAddr: string;
+  hostPort: number;
+  sandboxPort: number;
+}
+
+/** `--net-allow` entry: a destination network in CIDR form and a port (0: any). */
+export interface AllowEntry {
+  cidr: string;
+  port: number;
+}
+
 /** Flags that every command accepts. */
 export interface GlobalOptions {
   /** Print every syscall (to the debug log when there is one, else to stderr). */
@@ -30,6 +46,14 @@ export interface GlobalOptions {
   /** The platform; "ptrace" is the only one. */
   platform: "ptrace";
   cpuPlacement: CpuPlacement;
+  /** --network (default none: loopback only). */
+  network: NetworkMode;
+  /** --publish, in order. */
+  publish: PublishRule[];
+  /** --net-allow: the destinations outside the sandbox it may reach; null: any. */
+  netAllow: AllowEntry[] | null;
+  /** --pcap: where to write the sandbox's packets, or null. */
+  pcap: string | null;
 }
 
 /** The names of the commands, in the order help lists them. */
@@ -41,19 +65,41 @@ export type Command =
   /** Print help: general (topic null) or for one command. */
   | { kind: "help"; topic: CommandName | null }
   | { kind: "version" }
-  /** Run the container in a bundle; `command` (after `--`) overrides process.args. */
-  | { kind: "run"; global: GlobalOptions; bundle: string; id: string | null; command: string[] | null }
+  /**
+   * Run the container in a bundle; `command` (after `--`) overrides process.args. overlayUpper:
+   * a host directory for the root overlay's upper layer (null: memory).
+   */
+  | {
+    kind: "run";
+    global: GlobalOptions;
+    bundle: string;
+    id: string | null;
+    command: string[] | null;
+    overlayUpper: string | null;
+    /** -t: init's stdio is a terminal bridged to the user's (boot/terminal.ts). */
+    tty: boolean;
+  }
   /** Write a default config.json into the bundle directory. */
   | { kind: "spec"; global: GlobalOptions; bundle: string }
-  /** Run a command with the host's / as a read-only root. */
-  | { kind: "do"; global: GlobalOptions; command: string[] };
+  /** Run a command with the host's / under a writable overlay (upper layer as for run). */
+  | { kind: "do"; global: GlobalOptions; command: string[]; overlayUpper: string | null; tty: boolean };
 
 /** The defaults of the global flags. */
 export function defaultGlobalOptions(): GlobalOptions {
-  return { strace: false, debugLog: null, platform: "ptrace", cpuPlacement: "tracer" };
+  return {
+    strace: false,
+    debugLog: null,
+    platform: "ptrace",
+    cpuPlacement: "tracer",
+    network: "none",
+    publish: [],
+    netAllow: null,
+    pcap: null,
+  };
 }
 
-type FlagKind = "bool" | "string";
+/** "list": a string flag that may be given more than once (values are kept in order). */
+type FlagKind = "bool" | "string" | "list";
 interface FlagDef {
   kind: FlagKind;
   /** Where the flag is accepted: "global" everywhere, else the commands listed. */
@@ -68,8 +114,17 @@ const FLAGS: Record<string, FlagDef> = {
   "debug-log": { kind: "string", scope: "global" },
   "platform": { kind: "string", scope: "global" },
   "cpu-placement": { kind: "string", scope: "global" },
+  "network": { kind: "string", scope: "global" },
+  "publish": { kind: "list", scope: "global" },
+  "net-allow": { kind: "list", scope: "global" },
+  "pcap": { kind: "string", scope: "global" },
   "bundle": { kind: "string", scope: ["run", "spec"] },
+  "overlay-upper": { kind: "string", scope: ["run", "do"] },
+  "tty": { kind: "bool", scope: ["run", "do"] },
 };
+
+/** Short flags and the long flag each stands for. */
+const SHORT_FLAGS: Record<string, string> = { "-h": "--help", "-t": "--tty" };
 
 /** The flags a command accepts (global ones included), for help and error messages. */
 export function flagsOf(cmd: CommandName | null): string[] {
@@ -88,7 +143,7 @@ const TRY_HELP = "(try 'sentry --help')";
  */
 export function parseCommandLine(args: readonly string[]): Command {
   const global = defaultGlobalOptions();
-  const values = new Map<string, string | boolean>();
+  const values = new Map<string, string | boolean | string[]>();
   let cmd: CommandName | null = null;
   const positionals: string[] = [];
   let rest: string[] | null = null;
@@ -106,27 +161,34 @@ export function parseCommandLine(args: readonly string[]): Command {
       values.set("help", true);
       continue;
     }
-    if (arg.startsWith("--") || (arg.startsWith("-") && arg.length > 1)) {
-      if (!arg.startsWith("--")) {
-        throw new BootError(`unknown flag ${quote(arg)} ${TRY_HELP}`);
+    const flag = SHORT_FLAGS[arg] ?? arg;
+    if (flag.startsWith("--") || (flag.startsWith("-") && flag.length > 1)) {
+      if (!flag.startsWith("--")) {
+        throw new BootError(`unknown flag ${quote(flag)} ${TRY_HELP}`);
       }
-      const eq = arg.indexOf("=");
-      const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
+      const eq = flag.indexOf("=");
+      const name = eq < 0 ? flag.slice(2) : flag.slice(2, eq);
       const def = FLAGS[name];
       if (def === undefined || (def.scope !== "global" && (cmd === null || !def.scope.includes(cmd)))) {
         const where = cmd === null ? "" : ` for "${cmd}"`;
         throw new BootError(`unknown flag --${name}${where} ${TRY_HELP}`);
       }
       if (def.kind === "bool") {
-        values.set(name, eq < 0 ? true : parseBool(name, arg.slice(eq + 1)));
-      } else if (eq >= 0) {
-        values.set(name, arg.slice(eq + 1));
-      } else {
-        const v = args[i];
-        if (v === undefined) throw new BootError(`--${name}: requires a value`);
-        i++;
-        values.set(name, v);
+        values.set(name, eq < 0 ? true : parseBool(name, flag.slice(eq + 1)));
+        continue;
       }
+      let v: string;
+      if (eq >= 0) v = flag.slice(eq + 1);
+      else {
+        const next = args[i];
+        if (next === undefined) throw new BootError(`--${name}: requires a value`);
+        i++;
+        v = next;
+      }
+      if (def.kind === "list") {
+        const prev = values.get(name);
+        values.set(name, [...(Array.isArray(prev) ? prev : []), v]);
+      } else values.set(name, v);
       continue;
     }
     // A positional.
@@ -171,6 +233,8 @@ export function parseCommandLine(args: readonly string[]): Command {
         bundle: bundleOf(values),
         id: positionals[0] ?? null,
         command: rest,
+        overlayUpper: overlayUpperOf(values),
+        tty: values.get("tty") === true,
       };
     }
     case "spec":
@@ -179,7 +243,7 @@ export function parseCommandLine(args: readonly string[]): Command {
       return { kind: "spec", global, bundle: bundleOf(values) };
     case "do":
       if (rest === null || rest.length === 0) throw new BootError(`do: expected a command to run`);
-      return { kind: "do", global, command: rest };
+      return { kind: "do", global, command: rest, overlayUpper: overlayUpperOf(values), tty: values.get("tty") === true };
     default: {
       const never: never = cmd;
       throw new Error(`unreachable: ${never}`);
@@ -187,7 +251,7 @@ export function parseCommandLine(args: readonly string[]): Command {
   }
 }
 
-function applyGlobal(g: GlobalOptions, values: Map<string, string | boolean>): void {
+function applyGlobal(g: GlobalOptions, values: Map<string, string | boolean | string[]>): void {
   const strace = values.get("strace");
   if (typeof strace === "boolean") g.strace = strace;
   const log = values.get("debug-log");
@@ -209,13 +273,74 @@ function applyGlobal(g: GlobalOptions, values: Map<string, string | boolean>): v
     }
     g.cpuPlacement = placement;
   }
+  const network = values.get("network");
+  if (typeof network === "string") {
+    if (network !== "none" && network !== "sandbox") {
+      throw new BootError(`--network: expected none or sandbox, got ${quote(network)}`);
+    }
+    g.network = network;
+  }
+  const publish = values.get("publish");
+  if (Array.isArray(publish)) g.publish = publish.map(parsePublish);
+  const allow = values.get("net-allow");
+  if (Array.isArray(allow)) g.netAllow = allow.flatMap((v) => v.split(",")).map(parseAllow);
+  const pcap = values.get("pcap");
+  if (typeof pcap === "string") {
+    if (pcap === "") throw new BootError("--pcap: expected a file name");
+    g.pcap = pcap;
+  }
 }
 
-function bundleOf(values: Map<string, string | boolean>): string {
+function parsePort(flag: string, s: string, what: string, zeroOk = false): number {
+  const n = /^\d{1,5}$/.test(s) ? Number(s) : NaN;
+  if (!(n >= (zeroOk ? 0 : 1) && n <= 65535)) throw new BootError(`--${flag}: bad ${what} ${quote(s)}`);
+  return n;
+}
+
+/** `[HOSTADDR:]HOSTPORT:SANDBOXPORT`; HOSTADDR defaults to 127.0.0.1 (IPv6 in brackets). */
+function parsePublish(v: string): PublishRule {
+  const m = /^(?:(\[[0-9a-fA-F:.]+\]|[0-9.]+):)?([^:]+):([^:]+)$/.exec(v);
+  if (m === null) throw new BootError(`--publish: expected [HOSTADDR:]HOSTPORT:SANDBOXPORT, got ${quote(v)}`);
+  const hostAddr = m[1] === undefined ? "127.0.0.1" : m[1].replace(/^\[|\]$/g, "");
+  if (!isIpLiteral(hostAddr)) throw new BootError(`--publish: bad host address ${quote(hostAddr)}`);
+  return {
+    hostAddr,
+    hostPort: parsePort("publish", m[2]!, "host port"),
+    sandboxPort: parsePort("publish", m[3]!, "sandbox port"),
+  };
+}
+
+/** `ADDR[/PREFIX][:PORT]`, an IPv6 address in brackets when a port follows: `[::1]:80`. */
+function parseAllow(v: string): AllowEntry {
+  const m = /^(?:\[([^\]]+)\]|([^:\[\]]+)|([0-9a-fA-F:]+(?:\/\d+)?))(?::(\d+))?$/.exec(v);
+  const addr = m?.[1] ?? m?.[2] ?? m?.[3];
+  if (m === null || addr === undefined) throw new BootError(`--net-allow: expected ADDR[/PREFIX][:PORT], got ${quote(v)}`);
+  const [ip, prefix] = addr.split("/");
+  if (!isIpLiteral(ip!)) throw new BootError(`--net-allow: bad address ${quote(ip!)}`);
+  const max = ip!.includes(":") ? 128 : 32;
+  const plen = prefix === undefined ? max : Number(prefix);
+  if (!(Number.isInteger(plen) && plen >= 0 && plen <= max)) throw new BootError(`--net-allow: bad prefix in ${quote(v)}`);
+  return { cidr: `${ip}/${plen}`, port: m[4] === undefined ? 0 : parsePort("net-allow", m[4], "port") };
+}
+
+/** A dotted IPv4 or a colon-separated IPv6 literal (checked loosely; the kernel parses it). */
+function isIpLiteral(s: string): boolean {
+  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(s)) return s.split(".").every((x) => Number(x) <= 255);
+  return /^[0-9a-fA-F:.]+$/.test(s) && s.includes(":") && s.split("::").length <= 2;
+}
+
+function bundleOf(values: Map<string, string | boolean | string[]>): string {
   const b = values.get("bundle");
   if (b === undefined) return ".";
   if (typeof b !== "string" || b === "") throw new BootError("--bundle: expected a directory");
   return b;
+}
+
+function overlayUpperOf(values: Map<string, string | boolean | string[]>): string | null {
+  const u = values.get("overlay-upper");
+  if (u === undefined) return null;
+  if (typeof u !== "string" || u === "") throw new BootError("--overlay-upper: expected a directory");
+  return u;
 }
 
 function helpTopic(positionals: string[]): CommandName | null {

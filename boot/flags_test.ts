@@ -20,12 +20,14 @@ Deno.test("parseCommandLine() reads run with a bundle, an id and a command after
     bundle: "b",
     id: "c1",
     command: ["/bin/ls", "-la", "--help"],
+    overlayUpper: null,
+    tty: false,
   } satisfies Command);
 });
 
 Deno.test("parseCommandLine() defaults run's bundle to the current directory and its command to null", () => {
   assert.deepEqual(parseCommandLine(["run"]), {
-    kind: "run", global: defaultGlobalOptions(), bundle: ".", id: null, command: null,
+    kind: "run", global: defaultGlobalOptions(), bundle: ".", id: null, command: null, overlayUpper: null, tty: false,
   });
 });
 
@@ -33,10 +35,12 @@ Deno.test("parseCommandLine() accepts --name=value and global flags on either si
   const cmd = parseCommandLine(["--strace", "run", "--bundle=x", "--debug-log", "/tmp/l", "--cpu-placement=free"]);
   assert.deepEqual(cmd, {
     kind: "run",
-    global: { strace: true, debugLog: "/tmp/l", platform: "ptrace", cpuPlacement: "free" },
+    global: { ...defaultGlobalOptions(), strace: true, debugLog: "/tmp/l", cpuPlacement: "free" },
     bundle: "x",
     id: null,
     command: null,
+    overlayUpper: null,
+    tty: false,
   });
 });
 
@@ -45,10 +49,30 @@ Deno.test("parseCommandLine() hands do everything from the first word of the com
     kind: "do",
     global: { ...defaultGlobalOptions(), strace: true },
     command: ["ls", "-la", "--version"],
+    overlayUpper: null,
+    tty: false,
   });
   assert.deepEqual(parseCommandLine(["do", "--", "--weird-name"]), {
-    kind: "do", global: defaultGlobalOptions(), command: ["--weird-name"],
+    kind: "do", global: defaultGlobalOptions(), command: ["--weird-name"], overlayUpper: null, tty: false,
   });
+});
+
+Deno.test("parseCommandLine() reads --overlay-upper for run and do, and only for them", () => {
+  const run = parseCommandLine(["run", "--overlay-upper", "/up", "--bundle", "b"]);
+  assert.equal(run.kind === "run" && run.overlayUpper, "/up");
+  const d = parseCommandLine(["do", "--overlay-upper=up", "make", "--overlay-upper", "x"]);
+  assert.deepEqual(d.kind === "do" && [d.overlayUpper, d.command], ["up", ["make", "--overlay-upper", "x"]]);
+  assert.equal(bootError(["spec", "--overlay-upper", "x"]).message, `unknown flag --overlay-upper for "spec" (try 'sentry --help')`);
+  assert.equal(bootError(["do", "--overlay-upper=", "ls"]).message, "--overlay-upper: expected a directory");
+});
+
+Deno.test("parseCommandLine() reads -t and --tty for run and do, before do's command only", () => {
+  assert.deepEqual(parseCommandLine(["do", "-t", "bash", "-t"]), {
+    kind: "do", global: defaultGlobalOptions(), command: ["bash", "-t"], overlayUpper: null, tty: true,
+  });
+  const run = parseCommandLine(["run", "--tty", "--bundle", "b"]);
+  assert.equal(run.kind === "run" && run.tty, true);
+  assert.equal(bootError(["spec", "-t"]).message, `unknown flag --tty for "spec" (try 'sentry --help')`);
 });
 
 Deno.test("parseCommandLine() reads boolean flags with =true and =false", () => {
@@ -110,4 +134,34 @@ Deno.test("parseCommandLine() rejects bad command lines with one-line messages",
     assert.equal(err.exitCode, 125);
     assert.ok(!err.message.includes("\n"));
   }
+});
+
+Deno.test("parseCommandLine() reads the network flags: --network, repeated --publish, --net-allow, --pcap", () => {
+  const cmd = parseCommandLine([
+    "--network=sandbox", "--publish", "8080:80", "do", "--publish=[::1]:8443:443", "--net-allow",
+    "10.0.0.0/8,[2001:db8::1]:443", "--net-allow=1.2.3.4:53", "--pcap", "/tmp/p", "curl",
+  ]);
+  assert.deepEqual(cmd.kind === "do" && cmd.global, {
+    ...defaultGlobalOptions(),
+    network: "sandbox",
+    publish: [
+      { hostAddr: "127.0.0.1", hostPort: 8080, sandboxPort: 80 },
+      { hostAddr: "::1", hostPort: 8443, sandboxPort: 443 },
+    ],
+    netAllow: [
+      { cidr: "10.0.0.0/8", port: 0 },
+      { cidr: "2001:db8::1/128", port: 443 },
+      { cidr: "1.2.3.4/32", port: 53 },
+    ],
+    pcap: "/tmp/p",
+  });
+  assert.equal(parseCommandLine(["do", "true"]).kind === "do" && defaultGlobalOptions().network, "none");
+});
+
+Deno.test("parseCommandLine() rejects bad network flags with one line each", () => {
+  assert.equal(bootError(["--network=host", "do", "true"]).message, `--network: expected none or sandbox, got "host"`);
+  assert.equal(bootError(["--publish=80", "do", "true"]).message, `--publish: expected [HOSTADDR:]HOSTPORT:SANDBOXPORT, got "80"`);
+  assert.equal(bootError(["--publish=70000:80", "do", "true"]).message, `--publish: bad host port "70000"`);
+  assert.equal(bootError(["--net-allow=10.0.0.0/33", "do", "true"]).message, `--net-allow: bad prefix in "10.0.0.0/33"`);
+  assert.equal(bootError(["--net-allow=example.com", "do", "true"]).message, `--net-allow: bad address "example.com"`);
 });

@@ -23,6 +23,14 @@ const GLOBAL_FLAGS = `Global flags (before or after the command):
   --debug-log FILE         write the sentry's debug log to FILE (truncated)
   --platform ptrace        how application code runs; ptrace is the only platform
   --cpu-placement MODE     tracer (default): stubs share the tracer's CPU; free: no pinning
+  --network none           loopback only (default); "sandbox" is not implemented yet
+  --publish [A:]HP:SP      relay host port HP (address A, default 127.0.0.1) to port SP inside
+  --net-allow ADDR[/N][:PORT],...  destinations outside the sandbox it may reach
+  --pcap FILE              write the sandbox's packets to FILE (pcap, raw IP)
+`;
+
+const TTY_FLAG = `  --tty, -t                give the command a terminal bridged to yours (stdin must be one):
+                           your terminal is raw meanwhile, keys like ^C and ^Z act inside
 `;
 
 const EXIT = `Exit status: the application's; 128+N if signal N killed it; 125 if the sentry failed;
@@ -36,13 +44,13 @@ Usage: sentry [FLAGS] COMMAND [ARGS...]
 
 Commands:
   run     run a container from an OCI bundle (or a bare root filesystem)
-  do      run a command with the host's / as a read-only root
+  do      run a command with the host's / as the root under a writable overlay
   spec    write a default config.json into a bundle directory
   help    show help for a command
 
 ${GLOBAL_FLAGS}
 ${EXIT}`,
-  run: `Usage: sentry run [--bundle DIR] [ID] [-- CMD [ARGS...]]
+  run: `Usage: sentry run [--bundle DIR] [-t] [ID] [-- CMD [ARGS...]]
 
 Runs the container described by DIR/config.json (an OCI runtime spec). If DIR has no
 config.json, DIR itself is a read-only root filesystem and CMD (default /bin/sh) runs in it
@@ -51,15 +59,20 @@ the spec gives none).
 
 Flags:
   --bundle DIR             the bundle directory (default: the current directory)
-
+  --overlay-upper UP       keep the writable root's changes in the host directory UP
+                           (default: in memory, gone when the sandbox ends)
+${TTY_FLAG}
 ${GLOBAL_FLAGS}
 ${EXIT}`,
-  do: `Usage: sentry do [--] CMD [ARGS...]
+  do: `Usage: sentry do [-t] [--overlay-upper UP] [--] CMD [ARGS...]
 
-Runs CMD with the host's / as a read-only root, in the current directory, with the current
-environment and the host's hostname, as uid 0 and gid 0 inside the sandbox. A bare CMD is
-looked up in PATH.
+Runs CMD with the host's / as the root under a writable overlay (the host tree never
+changes), in the current directory, with the current environment and the host's hostname,
+as uid 0 and gid 0 inside the sandbox. A bare CMD is looked up in PATH.
 
+Flags:
+  --overlay-upper UP       keep the overlay's changes in the host directory UP (as UP/PATH)
+${TTY_FLAG}
 ${GLOBAL_FLAGS}
 ${EXIT}`,
   spec: `Usage: sentry spec [--bundle DIR]

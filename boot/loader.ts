@@ -10,9 +10,12 @@
  */
 
 import { Kernel } from "../kernel/kernel.ts";
+import { Net, PcapFile } from "../kernel/net.ts";
+import { IpCidr } from "../netstack/mod.ts";
 import { VirtualFilesystem } from "../vfs/mod.ts";
 import { PtracePlatform } from "../platform/ptrace/ptrace.ts";
 import type { DebugLog } from "../kernel/log.ts";
+import type { Terminal, WindowSize } from "../vfs/tty/mod.ts";
 import { Credentials } from "../kernel/creds.ts";
 import { EACCES, ENOENT, ENOEXEC, LinuxError } from "../kernel/errno.ts";
 import { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH } from "../abi/linux/signal.ts";
@@ -63,13 +66,40 @@ export class Loader {
   static create(opts: LoaderOptions): Loader {
     const { launch, global, log } = opts;
     const platform = new PtracePlatform({ placement: global.cpuPlacement });
-    const vfs = VirtualFilesystem.create({ rootHostPath: launch.rootHostPath, readonly: launch.readonly });
-    const kernel = Kernel.create({ platform, vfs, hostname: launch.hostname, log, strace: global.strace });
+    const vfs = VirtualFilesystem.create({
+      rootHostPath: launch.rootHostPath, readonly: launch.readonly, upperHostPath: launch.upperHostPath,
+    });
+    if (global.network === "sandbox") {
+      throw new BootError("--network sandbox: not implemented yet (use --network none with --publish)");
+    }
+    let pcap: PcapFile | null = null;
+    if (global.pcap !== null) {
+      try {
+        pcap = new PcapFile(global.pcap);
+      } catch (err) {
+        throw new BootError(`--pcap ${quote(global.pcap)}: ${(err as Error).message.replace(/ \(os error \d+\)$/, "")}`);
+      }
+    }
+    const net = new Net({
+      mode: global.network,
+      pcap,
+      allow: global.netAllow?.map((a) => ({ cidr: IpCidr.parse(a.cidr), port: a.port })) ?? null,
+    });
+    const kernel = Kernel.create({ platform, vfs, hostname: launch.hostname, log, strace: global.strace, net });
     const loader = new Loader(kernel);
     try {
+      for (const p of global.publish) {
+        try {
+          net.publish(p.hostAddr, p.hostPort, p.sandboxPort);
+        } catch (err) {
+          const where = p.hostAddr.includes(":") ? `[${p.hostAddr}]:${p.hostPort}` : `${p.hostAddr}:${p.hostPort}`;
+          throw new BootError(`--publish: cannot listen on ${where}: ${(err as Error).message.replace(/ \(os error \d+\)$/, "")}`);
+        }
+      }
       applyMounts(withDefaults(launch.mounts), {
         vfs, procSource: new KernelProcSource(kernel), ncpus: sandboxCpus(), log,
       });
+      kernel.tty.mountDevpts(vfs);
       const creds = new Credentials(
         launch.uid, launch.gid, launch.uid, launch.gid, launch.uid, launch.gid, launch.uid,
         launch.gid, [...launch.additionalGids],
@@ -108,6 +138,14 @@ export class Loader {
   }
 
   /**
+   * Gives init the sandbox's console (`-t`): a pty that is its stdio and controlling terminal.
+   * Returns the terminal, whose master side the caller drives. Call before {@linkcode run}.
+   */
+  attachConsole(winsize: WindowSize): Terminal {
+    return this.#kernel.tty.attachConsole(winsize);
+  }
+
+  /**
    * How init ended, in one line (`init (pid 1) killed by SIGSEGV (fault at 0x0)`), or null
    * when it exited normally or has not ended.
    */
@@ -119,6 +157,7 @@ export class Loader {
   destroy(): void {
     if (this.#destroyed) return;
     this.#destroyed = true;
+    this.#kernel.net.closeHost();
     this.#kernel.shutdown();
   }
 }

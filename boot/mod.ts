@@ -16,7 +16,7 @@
  */
 
 import { DebugLog } from "../kernel/log.ts";
-import { doConfig, type LaunchConfig, loadBundle, writeDefaultSpec } from "./bundle.ts";
+import { doConfig, type LaunchConfig, loadBundle, setOverlayUpper, writeDefaultSpec } from "./bundle.ts";
 import {
   BootError,
   describeFsError,
@@ -30,8 +30,10 @@ import { deathReport, exitStatusOf } from "./exit_status.ts";
 import { type GlobalOptions, parseCommandLine, quote } from "./flags.ts";
 import { helpText, versionText } from "./help.ts";
 import { statInRoot } from "./root_stat.ts";
+import { checkHostTerminal, HostTerminalBridge, hostWindowSize, restoreHostTerminal } from "./terminal.ts";
 
 export { BootError, EXIT_SENTRY_ERROR } from "./errors.ts";
+export { restoreHostTerminal } from "./terminal.ts";
 
 /** Runs the sentry with the arguments after the program name; returns the exit status. */
 export async function main(args: readonly string[]): Promise<number> {
@@ -50,7 +52,8 @@ export async function main(args: readonly string[]): Promise<number> {
         return 0;
       case "run": {
         const launch = loadBundle(cmd.bundle, { cwd: Deno.cwd(), command: cmd.command, id: cmd.id });
-        return await boot(launch, cmd.global, log);
+        if (cmd.overlayUpper !== null) setOverlayUpper(launch, cmd.overlayUpper, Deno.cwd());
+        return await boot(launch, cmd.global, log, cmd.tty);
       }
       case "do": {
         const launch = doConfig(cmd.command, {
@@ -58,7 +61,8 @@ export async function main(args: readonly string[]): Promise<number> {
           env: callerEnvironment(),
           hostname: Deno.hostname(),
         });
-        return await boot(launch, cmd.global, log);
+        if (cmd.overlayUpper !== null) setOverlayUpper(launch, cmd.overlayUpper, Deno.cwd());
+        return await boot(launch, cmd.global, log, cmd.tty);
       }
       default: {
         const never: never = cmd;
@@ -91,7 +95,9 @@ function callerEnvironment(): Record<string, string> {
 }
 
 /** Opens the log, finds init's executable, runs the sandbox and maps init's fate to a status. */
-async function boot(launch: LaunchConfig, global: GlobalOptions, log: DebugLog): Promise<number> {
+async function boot(launch: LaunchConfig, global: GlobalOptions, log: DebugLog, tty: boolean): Promise<number> {
+  // -t without a terminal is refused before anything starts.
+  if (tty) checkHostTerminal();
   if (global.debugLog !== null) {
     try {
       log.openFile(global.debugLog);
@@ -119,14 +125,20 @@ async function boot(launch: LaunchConfig, global: GlobalOptions, log: DebugLog):
 
   const { Loader } = await import("./loader.ts");
   const loader = Loader.create({ launch, global, log, executable: found.path });
+  let bridge: HostTerminalBridge | null = null;
   let ws: number;
   let report: string | null;
   try {
+    if (tty) bridge = HostTerminalBridge.start(loader.attachConsole(hostWindowSize()));
     ws = await loader.run();
     // The kernel's words when it has them (they carry the fault address), under our policy
     // of when to speak.
     report = deathReport(ws) === null ? null : (loader.describeInitExit() ?? deathReport(ws));
   } finally {
+    // The console's last output goes out and the host terminal leaves raw mode before
+    // anything else is printed.
+    await bridge?.close();
+    restoreHostTerminal();
     loader.destroy();
   }
   const status = exitStatusOf(ws);

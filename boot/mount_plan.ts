@@ -26,7 +26,7 @@ export type MountKind =
   | "devfs"
   /** An in-memory filesystem. */
   | "tmpfs"
-  /** A host directory (read-only until hostfs can write). */
+  /** A host directory, read-only or writable (vfs/hostfs writes through held descriptors). */
   | "bind"
   /** Accepted and not mounted: devpts, mqueue, cgroup (devfs and sysfs provide the directories). */
   | "skip";

@@ -64,8 +64,7 @@ export function applyMounts(plan: readonly PlannedMount[], env: MountEnv): void 
       throw new BootError(`${what}: ${quote(p.destination)} is not a directory`);
     }
     const fs = makeFilesystem(p, env);
-    // Until hostfs can write, bind mounts are read-only (writes: EROFS).
-    const readonly = p.readonly || p.kind === "bind";
+    const readonly = p.readonly;
     env.vfs.mount(at, fs, { readonly, flags: p.flags, source: p.source });
     env.log.debug(`mount: ${p.type} (${p.kind}) at ${p.destination}${readonly ? " ro" : ""}`);
   }
@@ -109,7 +108,8 @@ function makeFilesystem(p: PlannedMount, env: MountEnv): Filesystem {
       });
     case "bind":
       try {
-        return HostFilesystem.open(p.hostSource!);
+        // rw binds write the host directory through held descriptors (vfs/hostfs).
+        return HostFilesystem.open(p.hostSource!, { writable: !p.readonly });
       } catch (e) {
         if (!(e instanceof LinuxError)) throw e;
         throw new BootError(`config.json: mounts[${p.index}].source: ${quote(p.hostSource!)}: ${e.message}`);

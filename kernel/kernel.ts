@@ -36,7 +36,7 @@ import { SYSCALL_TABLE } from "./syscalls/linux/table_amd64.ts";
 import { straceEnter, straceExit } from "./strace.ts";
 import { ExecFatalError, loadExecutable, resolveExecutable } from "./loader/load.ts";
 import { monotonicNs } from "./time.ts";
-import { EVENT_IN } from "../waiter/mod.ts";
+import { EVENT_IN, WaitQueue } from "../waiter/mod.ts";
 import { SocketFile } from "./socket/socket.ts";
 import { UnixNamespace } from "./socket/unix/namespace.ts";
 import { exitRobustList, FutexTable, type FutexWaiter } from "./futex.ts";
@@ -48,7 +48,7 @@ import {
 import {
   deliverableSet, deliverSignals, dequeueSignal, disposition, pickSignal, sendSignal as queueSignal,
 } from "./task_signals.ts";
-import { chargeReapedChild, cpuClockNs, freezeTaskCpu, taskCpu } from "./cpu_time.ts";
+import { chargeReapedChild, cpuClockNs, freezeTaskCpu, unchargedHostCpu } from "./cpu_time.ts";
 import {
   hangUpOrphanedGroups, initiateGroupStop, isOrphanedProcessGroup as isOrphanedPgrp,
   processGroupExists as pgrpExists, signalProcessGroup as signalProcessGroupOf, stopTask,
@@ -58,6 +58,8 @@ import type { SigInfo } from "./signal_frame.ts";
 import { SA_RESTART } from "../abi/linux/signal.ts";
 import { CORE_SIGNALS, SIGNAL_NAMES } from "../abi/linux/signal.ts";
 import { RLIMIT_CORE, RLIMIT_NOFILE } from "../abi/linux/limits.ts";
+import { sessionLeaderExited, TtySupport } from "./tty.ts";
+import { Net } from "./net.ts";
 
 export interface KernelOptions {
   platform: Platform;
@@ -65,6 +67,8 @@ export interface KernelOptions {
   hostname: string;
   log?: DebugLog;
   strace?: boolean;
+  /** The sandbox's network (default: loopback only). */
+  net?: Net;
 }
 
 export interface InitOptions {
@@ -100,16 +104,25 @@ export class Kernel {
 
   readonly tasks = new Map<number, Task>();
   readonly futex = new FutexTable();
+  /** The network stack; a DeadlineTarget while it has timers running (kernel/net.ts). */
+  readonly net: Net;
   /** AF_UNIX names: abstract ones and the sockets bound to filesystem inodes. */
   readonly unixNames = new UnixNamespace();
   /** flock, POSIX and OFD file locks (vfs/lock.ts). */
   readonly fileLocks = new LockTable();
   readonly threadGroups = new Map<number, ThreadGroup>();
+  /** Terminals: devpts, the console, controlling terminals (kernel/tty.ts). */
+  readonly tty: TtySupport = new TtySupport(this);
   /** @nosave Lookup of the task running on a platform context. */
   readonly #byCtx = new Map<Context, Task>();
   #nextTid = 1;
   /** The task whose system call is being handled, for /proc/self; null between syscalls. */
   current: Task | null = null;
+  /**
+   * Notified whenever a signal becomes pending for any task (kernel/signalfd.ts: a signalfd
+   * reads the pending signals of whichever task reads it, inherited or not).
+   */
+  readonly signalfdQueue = new WaitQueue();
   #init: ThreadGroup | null = null;
   /** The wait status of init once it exited. */
   #initStatus: number | null = null;
@@ -138,6 +151,8 @@ export class Kernel {
     this.log = o.log ?? new DebugLog();
     this.strace = o.strace ?? false;
     if (this.strace) this.log.straceToStderr = true;
+    this.net = o.net ?? new Net();
+    this.net.armDeadline = () => this.addDeadline(this.net);
   }
 
   static create(o: KernelOptions): Kernel {
@@ -207,16 +222,15 @@ export class Kernel {
     this.#runQueue.push(t);
   }
 
-  /** For execve: t now runs on ctx (a fresh address space). */
+  /**
+   * For execve: t now runs on ctx (a fresh address space). The caller has accounted for the
+   * old host thread's CPU time (task_exec.ts).
+   */
   replaceContext(t: Task, ctx: Context): void {
-    // The old host thread's CPU time and the old stub's peak RSS are read while they exist.
-    freezeTaskCpu(t);
-    t.cpuFrozen = false;
     // execve deletes the process's POSIX timers (interval timers survive it) and releases the
     // robust futexes the old image held (the old address space is still t's here).
     this.deletePosixTimers(t.tg);
     exitRobustList(t);
-    t.tg.maxRssKb = Math.max(t.tg.maxRssKb, t.ctx.addressSpace.peakRssKb());
     this.#byCtx.delete(t.ctx);
     t.ctx = ctx;
     this.#byCtx.set(ctx, t);
@@ -728,9 +742,14 @@ export class Kernel {
     if (hostGone) {
       // Robust futexes may live in memory shared with other processes: walk while readable.
       for (const t of tg.tasks) exitRobustList(t);
-      for (const t of tg.tasks) freezeTaskCpu(t);
-      tg.maxRssKb = Math.max(tg.maxRssKb, tg.mm.as.peakRssKb());
-      tg.mm.as.release();
+      // The stub's lifetime usage covers every host thread of the group: charge what earlier
+      // thread exits did not to the group at once (cpu_time.ts).
+      const u = tg.mm.as.releaseAndReap();
+      const rest = unchargedHostCpu(tg.mm, u);
+      for (const t of tg.tasks) t.cpuFrozen = true;
+      tg.userNs += rest.userNs;
+      tg.sysNs += rest.sysNs;
+      tg.maxRssKb = Math.max(tg.maxRssKb, u.maxRssKb);
     }
     for (const t of [...tg.tasks]) this.#exitTask(t, hostGone);
   }
@@ -741,11 +760,9 @@ export class Kernel {
    */
   #exitTask(t: Task, hostGone = false): void {
     if (t.state === "dead") return;
-    const cpu = taskCpu(t);
-    t.cpuBase = cpu;
-    t.cpuFrozen = true;
-    t.tg.userNs += cpu.userNs;
-    t.tg.sysNs += cpu.sysNs;
+    freezeTaskCpu(t); // no-op when #exitGroup already charged the reaped stub
+    t.tg.userNs += t.cpuBase.userNs;
+    t.tg.sysNs += t.cpuBase.sysNs;
     if (t.state === "user") this.#running--;
     if (t.state === "blocked") {
       for (const q of t.blocked?.queues ?? []) q.unregister(t);
@@ -782,6 +799,7 @@ export class Kernel {
     tg.exitUid = t.creds.uid;
     tg.zombie = true;
     tg.exitQueue.notify(EVENT_IN);
+    sessionLeaderExited(this, tg);
     this.vforkDone(tg);
     const init = this.#init;
     // Orphans go to the nearest living subreaper ancestor, else to init.

@@ -14,8 +14,9 @@ import { sandboxCpus } from "./syscalls/linux/sys_sched.ts";
 import { SIG_IGN } from "../abi/linux/signal.ts";
 import type { Location, Mount } from "../vfs/mod.ts";
 import type {
-  ProcCaller, ProcFd, ProcMemory, ProcProcess, ProcSource, ProcSystem, ProcThread, ProcVma,
+  NetFileKind, ProcCaller, ProcFd, ProcMemory, ProcProcess, ProcSource, ProcSystem, ProcThread, ProcVma,
 } from "../vfs/procfs/source.ts";
+import { renderProcNetDev, renderProcNetTcp, renderProcNetUdp } from "./socket/inet/proc_net.ts";
 
 /** The host's pid_max (Linux's default 32768 if unreadable), read once. */
 const HOST_PID_MAX = readHostPidMax();
@@ -279,5 +280,19 @@ export class KernelProcSource implements ProcSource {
 
   mounts(): Mount[] {
     return this.#k.vfs.mounts();
+  }
+
+  netFile(name: NetFileKind): string {
+    const net = this.#k.net;
+    switch (name) {
+      case "tcp":
+      case "tcp6":
+        return renderProcNetTcp(net, name === "tcp6");
+      case "udp":
+      case "udp6":
+        return renderProcNetUdp(net, name === "udp6");
+      case "dev":
+        return renderProcNetDev(net);
+    }
   }
 }

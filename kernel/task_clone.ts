@@ -98,6 +98,7 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
       pgid: t.tg.pgid,
       sid: t.tg.sid,
     });
+    tg.tty = t.tg.tty;
     tg.exitSignal = a.exitSignal;
     tg.oomScoreAdj = t.tg.oomScoreAdj; // inherited, as Linux's signal_struct copy
     parent?.children.add(tg);

@@ -13,6 +13,7 @@ import type { CpuTimer, KernelTimer, PosixTimer } from "./timers.ts";
 import type { MemoryManager } from "./mm/mm.ts";
 import { Limits } from "./limits.ts";
 import { SignalHandlers } from "./signals.ts";
+import type { Terminal } from "../vfs/tty/mod.ts";
 import { monotonicNs } from "./time.ts";
 
 /** @savable */
@@ -28,6 +29,8 @@ export class ThreadGroup {
   handlers: SignalHandlers;
   pgid: number;
   sid: number;
+  /** The controlling terminal (Linux's signal->tty): copied by fork, cleared by setsid. */
+  tty: Terminal | null = null;
   /** Set once the group starts exiting (exit_group, fatal signal): the wait status it reports. */
   exitStatus: number | null = null;
   /** The fault that killed the group, for the CLI's one-line report. */
@@ -40,8 +43,6 @@ export class ThreadGroup {
   readonly sharedPending = new PendingSignals();
   /** Notified when a child changes state (exits), for wait(2). */
   readonly childWaitQueue = new WaitQueue();
-  /** Notified whenever a signal becomes pending for the group or one of its threads (signalfd). */
-  readonly signalQueue = new WaitQueue();
   /** Notified when the group becomes a zombie (pidfd). */
   readonly exitQueue = new WaitQueue();
   /** Notified when a vfork child execs or exits: its parent may go on. */

@@ -60,6 +60,11 @@ export interface CpuTime {
   sysNs: number;
 }
 
+/** CPU time and peak resident set of a host process over its life (wait4's rusage). */
+export interface HostUsage extends CpuTime {
+  maxRssKb: number;
+}
+
 /** Memory protections, as PROT_* in Linux. */
 export type Prot = number;
 
@@ -90,6 +95,7 @@ export interface AddressSpace {
    * round trip instead of one per operation. Any other operation (read, write, newThread, ...)
    * runs what is held back first. For building a fresh image (exec), where a host failure is
    * fatal to the address space anyway: callers must not rely on a single operation's result.
+   * The host descriptors of deferred mapHostFile calls must stay open until the flush.
    */
   deferMappings(via: Context): void;
   /** Runs what deferMappings held back and stops deferring. Returns 0 or the first -errno. */
@@ -112,6 +118,12 @@ export interface AddressSpace {
   fork(via: Context): Context;
   /** Kills the host process behind this address space and every thread in it. */
   release(): void;
+  /**
+   * Kills the host process like release() and waits until it is gone. Returns what the host
+   * charged the process over its whole life (every thread it ever had): for the exit of a
+   * process that was alone in its address space, read at no extra cost.
+   */
+  releaseAndReap(): HostUsage;
   /** The peak resident set size of the host process, in KiB (VmHWM); 0 if unknown. */
   peakRssKb(): number;
   /** The lowest and highest addresses the application may map. */

@@ -82,7 +82,7 @@ Deno.test("/proc/self/status has the caller's Pid, its parent's PPid and uid 0",
 Deno.test("/dev has the memory devices and the stdio links, and host stdio still works", async () => {
   await assertSameAsNative(["/bin/sh", "-c", "echo out > /dev/stdout; echo err > /dev/stderr; head -c 4 /dev/zero | od -An -tx1; cat /dev/null; cat /dev/stdin"], { stdin: "in\n" });
   const r = await runSentry(["/bin/sh", "-c", "ls /dev; cat /dev/tty"]);
-  assert.equal(r.stdout, "console\ncore\nfd\nfull\nmqueue\nnull\npts\nrandom\nshm\nstderr\nstdin\nstdout\ntty\nurandom\nzero\n");
+  assert.equal(r.stdout, "console\ncore\nfd\nfull\nmqueue\nnull\nptmx\npts\nrandom\nshm\nstderr\nstdin\nstdout\ntty\nurandom\nzero\n");
   assert.match(r.stderr, /cat: \/dev\/tty: No such device or address/);
 });
 
@@ -101,16 +101,16 @@ Deno.test("shell redirections into /proc files and fd links work; a socket's fd 
   assert.equal(r.stdout, "-3\nout\nTrue\n6\n"); // inherited across fork; ENXIO
 });
 
-Deno.test("/proc/mounts lists the root, /proc, /dev, /dev/shm and /sys; /sys tells glibc the CPU count", async () => {
+Deno.test("/proc/mounts lists the root, /proc, /dev, /dev/shm, /dev/pts and /sys; /sys tells glibc the CPU count", async () => {
   const r = await runSentry(["/bin/sh", "-c", "cat /proc/mounts; cat /sys/devices/system/cpu/online; nproc --all"]);
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stdout.trimEnd().split("\n");
-  assert.deepEqual(lines.slice(0, 5).map((l) => l.split(" ").slice(1, 3).join(" ")), [
-    "/ overlay", "/proc proc", "/dev devtmpfs", "/dev/shm tmpfs", "/sys sysfs",
+  assert.deepEqual(lines.slice(0, 6).map((l) => l.split(" ").slice(1, 3).join(" ")), [
+    "/ overlay", "/proc proc", "/dev devtmpfs", "/dev/shm tmpfs", "/dev/pts devpts", "/sys sysfs",
   ]);
   // glibc counts the cpuN directories; the online range must agree with them.
-  const n = Number(lines[6]);
-  assert.equal(lines[5], n > 1 ? `0-${n - 1}` : "0");
+  const n = Number(lines[7]);
+  assert.equal(lines[6], n > 1 ? `0-${n - 1}` : "0");
 });
 
 Deno.test("mount, umount2 and chroot work as root in the sandbox, with EBUSY and MNT_DETACH", async () => {
@@ -194,7 +194,7 @@ function spec(mounts: unknown[], args = ["/prog"], readonly = true): Record<stri
 Deno.test("config.json tmpfs mounts are writable with their size limit; missing mount points are created", async () => {
   const mounts = [
     { destination: "/work/scratch", type: "tmpfs", source: "tmpfs", options: ["size=64k", "mode=700"] },
-    { destination: "/data", type: "bind", source: "data", options: ["bind"] },
+    { destination: "/data", type: "bind", source: "data", options: ["bind", "ro"] },
   ];
   const script = "echo hi > /work/scratch/f && cat /work/scratch/f && stat -c '%a %U' /work/scratch && " +
     "head -c 100000 /dev/zero > /work/scratch/big; echo big=$?; echo x > /data/f; echo bind=$?; grep -c ' /work/scratch tmpfs ' /proc/mounts";

@@ -64,11 +64,20 @@ export function makeTree(): { base: string; root: string } {
 
 /**
  * Runs fn with a fresh tree and a VFS over it (root credentials), then cleans up. The root is
- * read-only unless o.readonly is false (then an overlay with an in-memory upper layer).
+ * read-only unless o.readonly is false (then an overlay with an in-memory upper layer, or with
+ * `<tmp>/upper` as a host upper layer when o.hostUpper).
  */
-export function withTree(fn: (t: TestTree) => void, o: { readonly: boolean } = { readonly: true }): void {
+export function withTree(
+  fn: (t: TestTree) => void,
+  o: { readonly: boolean; hostUpper?: boolean } = { readonly: true },
+): void {
   const { base, root } = makeTree();
-  const vfs = VirtualFilesystem.create({ rootHostPath: root, readonly: o.readonly });
+  let upperHostPath: string | null = null;
+  if (o.hostUpper) {
+    upperHostPath = `${base}/upper`;
+    Deno.mkdirSync(upperHostPath);
+  }
+  const vfs = VirtualFilesystem.create({ rootHostPath: root, readonly: o.readonly, upperHostPath });
   try {
     fn({ base, root, vfs, ctx: { root: vfs.root(), creds: Credentials.root() } });
   } finally {

@@ -20,6 +20,7 @@ import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from "../abi/linux/file.ts";
 import type { DirEntry, FileDescription, Stat } from "./file_description.ts";
 import type { Location } from "./mount.ts";
 import { DirectoryFile } from "./directory_file.ts";
+import type { InotifyWatch } from "./fsnotify.ts";
 
 /** The attributes of a file being created: type and permission bits (umask applied), owner. */
 export interface NewFile {
@@ -81,6 +82,9 @@ export abstract class Dentry {
   parent: Dentry | null;
   /** The name in parent ("" for a root). Changed only by the filesystem's rename. */
   name: string;
+
+  /** The inotify watches on this file (vfs/fsnotify.ts); null, the common case, costs one check. */
+  inotify: InotifyWatch[] | null = null;
 
   constructor(parent: Dentry | null, name: string) {
     this.parent = parent;
@@ -144,6 +148,15 @@ export abstract class Dentry {
   /** Creates a regular file `name` (absent). Preconditions: this is a directory. */
   create(_name: string, _attrs: NewFile): Dentry {
     throw EROFS;
+  }
+
+  /**
+   * Creates an unnamed regular file in this directory (open(2)'s O_TMPFILE): its dentry is
+   * not among the children and its link count is 0; link() may give it a name unless
+   * linkable is false (O_EXCL). EOPNOTSUPP where the filesystem cannot.
+   */
+  createTmpfile(_attrs: NewFile, _linkable: boolean): Dentry {
+    throw EOPNOTSUPP;
   }
 
   /** Creates a directory `name` (absent). */

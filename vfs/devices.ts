@@ -14,6 +14,7 @@ import { hostRandom } from "../platform/ptrace/_ffi.ts";
 import { FileDescription } from "./file_description.ts";
 import { LocatedFile } from "./located_file.ts";
 import type { Location } from "./mount.ts";
+import { TtyDeviceFile, ttyDeviceKind } from "./tty/device_file.ts";
 
 type Kind = "null" | "zero" | "full" | "random";
 
@@ -66,6 +67,9 @@ export class MemoryDeviceFile extends LocatedFile {
 /** The in-sentry implementation for a device number, or null if there is none. */
 export function openMemoryDevice(loc: Location, flags: number, rdev: number): FileDescription | null {
   const [major, minor] = majorMinor(rdev);
+  // /dev/tty, /dev/console, /dev/ptmx: resolved by the open syscall (vfs/tty/device_file.ts).
+  const tty = ttyDeviceKind(major, minor);
+  if (tty !== null) return new TtyDeviceFile(loc, flags, tty);
   const kind = MEMORY_DEVICES.get(`${major}:${minor}`);
   return kind === undefined ? null : new MemoryDeviceFile(loc, flags, kind);
 }

@@ -28,6 +28,12 @@ export class FifoEnd extends PipeEnd {
   /** Immutable. The partner side's open count when this end was opened. */
   readonly #partnerOpens: number;
   readonly #rdwr: boolean;
+  /**
+   * Immutable. For an O_RDONLY|O_NONBLOCK end opened while no writer was there: the writer
+   * open count then. POLLHUP stays hidden until a writer opened (Linux's f_version against
+   * w_counter in fifo_open and pipe_poll). Null otherwise.
+   */
+  readonly #hupAfter: number | null;
 
   constructor(pipe: Pipe, loc: Location, flags: number) {
     const acc = flags & O_ACCMODE;
@@ -39,6 +45,7 @@ export class FifoEnd extends PipeEnd {
     if (acc !== O_WRONLY) pipe.readOpens++;
     if (acc !== O_RDONLY) pipe.writeOpens++;
     this.#partnerOpens = acc === O_WRONLY ? pipe.readOpens : pipe.writeOpens;
+    this.#hupAfter = acc === O_RDONLY && (flags & O_NONBLOCK) && pipe.writers === 0 ? pipe.writeOpens : null;
     pipe.queue.notify(EVENT_IN | EVENT_OUT);
   }
 
@@ -48,6 +55,11 @@ export class FifoEnd extends PipeEnd {
     const p = this.pipe;
     if (this.isReader) return p.writers === 0 && p.writeOpens === this.#partnerOpens;
     return p.readers === 0 && p.readOpens === this.#partnerOpens;
+  }
+
+  override readiness(mask: number): number {
+    const p = this.pipe;
+    return p.readiness(mask, this.readable, this.writable, this.#hupAfter === null || p.writeOpens !== this.#hupAfter);
   }
 
   override path(): string {

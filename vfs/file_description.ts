@@ -14,11 +14,12 @@
  * @module
  */
 
-import { EBADF, EINVAL, ENOTDIR, ENOTTY, ESPIPE, LinuxError } from "../kernel/errno.ts";
+import { EBADF, EINVAL, ENOTDIR, ENOTTY, EOPNOTSUPP, ESPIPE, LinuxError } from "../kernel/errno.ts";
 import { O_ACCMODE, O_PATH, O_RDONLY, O_RDWR, O_WRONLY } from "../abi/linux/file.ts";
 import { EVENT_IN, EVENT_OUT, WaitQueue } from "../waiter/mod.ts";
 import type { Waitable } from "../waiter/mod.ts";
 import type { Location } from "./mount.ts";
+import { fsnotifyClose } from "./fsnotify.ts";
 
 /** What stat(2) reports, independent of the struct layout. Times in nanoseconds since the epoch. */
 export interface Stat {
@@ -63,6 +64,12 @@ export abstract class FileDescription implements Waitable {
   /** The file's own offset, for read/write/lseek without an explicit offset. */
   offset = 0;
   #refs = 1;
+  /**
+   * Opened by an application's open(2) (vfs/fsnotify.ts): its close is an inotify event. A
+   * filesystem's inner descriptions (an overlay's upper file) stay silent, as Linux's
+   * FMODE_NONOTIFY.
+   */
+  notifies = false;
   /** Notified when readiness may have changed; shared by descriptions of one object (a pipe). */
   readonly waitQueue: WaitQueue;
 
@@ -89,6 +96,7 @@ export abstract class FileDescription implements Waitable {
 
   decRef(): void {
     if (--this.#refs !== 0) return;
+    fsnotifyClose(this);
     this.release();
     const ws = this.watchers;
     if (ws !== null) {
@@ -159,6 +167,28 @@ export abstract class FileDescription implements Waitable {
   readiness(mask: number): number {
     return mask & (EVENT_IN | EVENT_OUT);
   }
+
+  /**
+   * fallocate(2) on a regular file (the syscall layer has validated mode, range and access):
+   * EOPNOTSUPP unless the file's filesystem supports it.
+   */
+  allocate(_mode: number, _off: number, _len: number): void {
+    throw EOPNOTSUPP;
+  }
+
+  /**
+   * For large reads: up to len bytes of the file at offset (the file's own offset when null,
+   * advanced by what is returned) as a view of memory the file already holds, so the caller
+   * copies them to the application in one step instead of reading them into a buffer first.
+   * The view is valid until the next operation on this description. Null when the file has no
+   * such memory (the caller uses read()); an empty view at the end of the file.
+   */
+  mappedRead(_len: number, _offset: number | null): Uint8Array | null {
+    return null;
+  }
+
+  /** fsync(2)/fdatasync(2): push the data to stable storage where there is any (host files). */
+  sync(): void {}
 
   /** A host descriptor whose contents mmap can map directly, or null (copy instead). */
   hostFdForMmap(): number | null {

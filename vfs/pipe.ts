@@ -2,18 +2,21 @@
  * Pipes: pipe(2), pipe2(2). Analogous to Linux's fs/pipe.c and gVisor's kernel/pipe.
  *
  * One {@linkcode Pipe} buffer, two descriptions (read end, write end) sharing one wait queue.
- * Linux semantics kept: capacity 64 KiB (F_GETPIPE_SZ/F_SETPIPE_SZ adjust it), writes of at
- * most PIPE_BUF bytes are atomic (all or nothing), reads return what is there, EOF once every
- * writer closed, EPIPE once every reader closed (the syscall layer raises SIGPIPE).
+ * Linux semantics kept: a ring of 16 page slots (F_GETPIPE_SZ/F_SETPIPE_SZ adjust it), writes
+ * of at most PIPE_BUF bytes are atomic (all or nothing), O_DIRECT packets (pipe2), reads return
+ * what is there, EOF once every writer closed, EPIPE once every reader closed (the syscall
+ * layer raises SIGPIPE), FIONREAD.
  *
  * @module
  */
 
-import { EAGAIN, EBUSY, EINVAL, EPERM, EPIPE, ESPIPE } from "../kernel/errno.ts";
-import { O_RDONLY, O_WRONLY, S_IFIFO } from "../abi/linux/file.ts";
+import { EAGAIN, EBUSY, EINVAL, ENOTTY, EPERM, EPIPE, ESPIPE } from "../kernel/errno.ts";
+import { FIONREAD, O_DIRECT, O_RDONLY, O_WRONLY, S_IFIFO } from "../abi/linux/file.ts";
 import { EVENT_ERR, EVENT_HUP, EVENT_IN, EVENT_OUT, EVENT_RDNORM, EVENT_WRNORM, WaitQueue } from "../waiter/mod.ts";
-import { FileDescription, type Stat } from "./file_description.ts";
+import { FileDescription, type MemoryIO, type Stat } from "./file_description.ts";
 
+const PAGE_SIZE = 4096;
+/** Writes of at most this many bytes are atomic (never interleaved with other writers'). */
 export const PIPE_BUF = 4096;
 export const DEFAULT_PIPE_SIZE = 65536;
 /** /proc/sys/fs/pipe-max-size. */
@@ -21,12 +24,41 @@ export const PIPE_MAX_SIZE = 1048576;
 
 let nextPipeIno = 1;
 
-/** @savable The shared buffer of a pipe. */
+/**
+ * @savable One slot of a pipe's ring (Linux's struct pipe_buffer): at most PAGE_SIZE bytes,
+ * data[offset, offset + len). A slot that may take more bytes (`canMerge`) owns a whole page;
+ * a full slot may be a view into a larger copy of one write.
+ */
+export class PipeBuffer {
+  constructor(
+    public data: Uint8Array,
+    public offset: number,
+    public len: number,
+    /** Written without O_DIRECT and not full: a later small write may append to it. */
+    public canMerge: boolean,
+    /** Written with O_DIRECT: one read returns at most this slot and drops what it left. */
+    public packet: boolean,
+  ) {}
+
+  /** The last view of a buffer a write handed over (Pipe.append, owned): taking it frees the buffer. */
+  frees = false;
+}
+
+/**
+ * @savable The shared buffer of a pipe: a ring of page-sized slots, as Linux's pipe since 5.5.
+ * The capacity is a count of slots (F_GETPIPE_SZ reports slots × PAGE_SIZE), so a pipe of
+ * O_DIRECT packets fills after `slots` writes however small they are.
+ *
+ * Writes follow Linux's pipe_write: a write's last `total % PAGE_SIZE` bytes go first into the
+ * last slot if it can merge and has room for them, the rest in whole pages, one slot each.
+ * Hence PIPE_BUF atomicity: a write of at most PAGE_SIZE bytes lands in one slot, whole.
+ */
 export class Pipe {
-  readonly chunks: Uint8Array[] = [];
-  /** Bytes buffered. */
+  readonly bufs: PipeBuffer[] = [];
+  /** Bytes buffered (the sum of the slots' lengths). */
   size = 0;
-  capacity = DEFAULT_PIPE_SIZE;
+  /** Linux's max_usage: how many slots may be in use. */
+  slots = DEFAULT_PIPE_SIZE / PAGE_SIZE;
   readers = 0;
   writers = 0;
   /** Opens of each side so far (FIFOs: a blocked open waits for the other count to change). */
@@ -35,40 +67,222 @@ export class Pipe {
   readonly ino = nextPipeIno++;
   readonly queue = new WaitQueue();
   readonly createdNs = BigInt(Date.now()) * 1_000_000n;
+  /**
+   * A buffer every byte of which was read: the next owned write reuses it (Linux keeps a spare
+   * page the same way), so a steady stream of writes allocates nothing. Only a cache.
+   */
+  #spare: ArrayBuffer | null = null;
 
-  /** Copies up to dst.length bytes out. */
-  take(dst: Uint8Array): number {
-    let n = 0;
-    while (n < dst.length && this.chunks.length > 0) {
-      const c = this.chunks[0]!;
-      const k = Math.min(c.length, dst.length - n);
-      dst.set(c.subarray(0, k), n);
-      n += k;
-      if (k === c.length) this.chunks.shift();
-      else this.chunks[0] = c.subarray(k);
+  /** The capacity in bytes, as F_GETPIPE_SZ reports it. */
+  get capacity(): number {
+    return this.slots * PAGE_SIZE;
+  }
+
+  get full(): boolean {
+    return this.bufs.length >= this.slots;
+  }
+
+  /** True if the next read starts at an O_DIRECT packet. */
+  get headIsPacket(): boolean {
+    return this.bufs.length > 0 && this.bufs[0]!.packet;
+  }
+
+  /** How many bytes the tail of a write of `total` bytes may merge into the last slot (0 or total % PAGE_SIZE). */
+  #mergeable(total: number): number {
+    const chars = total % PAGE_SIZE;
+    const last = this.bufs[this.bufs.length - 1];
+    if (chars === 0 || last === undefined || !last.canMerge) return 0;
+    return last.offset + last.len + chars <= PAGE_SIZE ? chars : 0;
+  }
+
+  /**
+   * How many bytes of a write of `total` bytes the pipe takes now, without waiting. A prefix
+   * of that count fits too (so a caller may append less than it planned).
+   */
+  writable(total: number): number {
+    const m = this.#mergeable(total);
+    return m + Math.min(total - m, (this.slots - this.bufs.length) * PAGE_SIZE);
+  }
+
+  /** n bytes for a write to hand over to append (owned): the spare buffer when it is large enough. */
+  allocate(n: number): Uint8Array {
+    const spare = this.#spare;
+    if (spare === null || spare.byteLength < n) return new Uint8Array(n);
+    this.#spare = null;
+    return new Uint8Array(spare, 0, n);
+  }
+
+  /** Slot b was taken: if it held the end of a handed-over buffer, that buffer is free. */
+  #release(b: PipeBuffer): void {
+    if (b.frees && (this.#spare === null || this.#spare.byteLength < b.data.buffer.byteLength)) {
+      this.#spare = b.data.buffer as ArrayBuffer;
     }
-    this.size -= n;
+  }
+
+  /**
+   * Appends data, the first bytes of a write of `total` bytes (the merge decision depends on
+   * the whole write). Precondition: data.length <= writable(total). Wakes readers. `owned`:
+   * the caller hands data over (it never touches it again), so whole pages become views of it
+   * instead of a copy (the syscall layer reads the writer's memory straight into such a buffer).
+   */
+  append(data: Uint8Array, total: number, packet: boolean, owned = false): void {
+    if (data.length === 0) return;
+    let o = this.#mergeable(total);
+    if (o > data.length) o = 0;
+    if (o > 0) {
+      const last = this.bufs[this.bufs.length - 1]!;
+      last.data.set(data.subarray(0, o), last.offset + last.len);
+      last.len += o;
+    }
+    // One copy of the rest; whole pages are views into it, a partial last page gets its own
+    // page so that later small writes can merge into it in place.
+    const rest = data.length - o;
+    const copy = rest < PAGE_SIZE ? null : owned ? data.subarray(o) : data.slice(o);
+    let lastView: PipeBuffer | null = null;
+    while (o < data.length) {
+      const n = Math.min(PAGE_SIZE, data.length - o);
+      if (n === PAGE_SIZE) {
+        const off = o - (data.length - rest);
+        lastView = new PipeBuffer(copy!.subarray(off, off + n), 0, n, false, packet);
+        this.bufs.push(lastView);
+      } else {
+        const page = new Uint8Array(packet ? n : PAGE_SIZE);
+        page.set(data.subarray(o, o + n));
+        this.bufs.push(new PipeBuffer(page, 0, n, !packet, packet));
+      }
+      o += n;
+    }
+    // Slots are taken in order, so once the last view of the buffer is taken, all are.
+    if (owned && lastView !== null) lastView.frees = true;
+    this.size += data.length;
+    this.queue.notify(EVENT_IN | EVENT_RDNORM);
+  }
+
+  /**
+   * Copies up to dst.length bytes out, as Linux's pipe_read: a packet ends the read, and what
+   * dst had no room for of it is dropped. Wakes writers.
+   */
+  take(dst: Uint8Array): number {
+    let o = 0;
+    return this.takeVia(dst.length, (src) => {
+      dst.set(src, o);
+      o += src.length;
+      return src.length;
+    });
+  }
+
+  /**
+   * take() without a copy of the pipe's own: hands `sink` the bytes a take of `max` bytes
+   * returns, in order, as views of the pipe's memory (the slots that lie back to back in one
+   * buffer, as the pages of one write do, in one view), and takes what sink accepted. sink
+   * returns how many bytes of the view it accepted (fewer: a fault; nothing more is offered).
+   * As Linux's pipe_read, a slot sink did not accept whole stays in the pipe. Wakes writers.
+   */
+  takeVia(max: number, sink: (src: Uint8Array) => number): number {
+    const bufs = this.bufs;
+    let planned = 0, count = 0;
+    while (planned < max && count < bufs.length) {
+      const b = bufs[count++]!;
+      planned += Math.min(b.len, max - planned);
+      if (b.packet) break;
+    }
+    // Offer the planned bytes run by run; `accepted` stops at the first short run.
+    let accepted = 0, offered = 0;
+    for (let i = 0; i < count && accepted === offered;) {
+      const first = bufs[i]!;
+      const start = first.data.byteOffset + first.offset;
+      let end = start + Math.min(first.len, planned - offered);
+      for (i++; i < count; i++) {
+        const b = bufs[i]!;
+        if (b.data.buffer !== first.data.buffer || b.data.byteOffset + b.offset !== end) break;
+        end += Math.min(b.len, planned - offered - (end - start));
+      }
+      offered += end - start;
+      accepted += Math.min(end - start, sink(new Uint8Array(first.data.buffer, start, end - start)));
+    }
+    // Consume the slots covered by what was accepted.
+    let n = 0;
+    while (bufs.length > 0) {
+      const b = bufs[0]!;
+      const k = Math.min(b.len, planned - n);
+      if (k === 0 || n + k > accepted) break;
+      n += k;
+      if (b.packet || k === b.len) {
+        this.size -= b.len;
+        bufs.shift();
+        this.#release(b);
+        if (b.packet) break;
+      } else {
+        b.offset += k;
+        b.len -= k;
+        this.size -= k;
+      }
+    }
+    if (n > 0) this.queue.notify(EVENT_OUT | EVENT_WRNORM);
     return n;
   }
 
-  /** Copies src in (the caller checked the room). */
-  put(src: Uint8Array): void {
-    this.chunks.push(src.slice());
-    this.size += src.length;
+  /** Copies up to n bytes from the front without taking them (splice, tee). */
+  peek(n: number): Uint8Array {
+    const out = new Uint8Array(Math.min(n, this.size));
+    let o = 0;
+    for (const b of this.bufs) {
+      if (o >= out.length) break;
+      const k = Math.min(b.len, out.length - o);
+      out.set(b.data.subarray(b.offset, b.offset + k), o);
+      o += k;
+    }
+    return out;
   }
 
-  readiness(mask: number, reader: boolean): number {
+  /** Drops n bytes from the front (a splice delivered them); packet boundaries do not stop it. */
+  discard(n: number): void {
+    while (n > 0 && this.bufs.length > 0) {
+      const b = this.bufs[0]!;
+      const k = Math.min(b.len, n);
+      n -= k;
+      this.size -= k;
+      if (k === b.len) {
+        this.bufs.shift();
+        this.#release(b);
+      } else {
+        b.offset += k;
+        b.len -= k;
+      }
+    }
+    this.queue.notify(EVENT_OUT | EVENT_WRNORM);
+  }
+
+  /** Readiness of an end that can read and/or write (Linux's pipe_poll). */
+  readiness(mask: number, reader: boolean, writer: boolean, hupAllowed = true): number {
     let r = 0;
     if (reader) {
       if (this.size > 0) r |= EVENT_IN | EVENT_RDNORM;
-      if (this.writers === 0) r |= EVENT_HUP;
-    } else {
-      if (this.capacity - this.size >= PIPE_BUF || (this.size < this.capacity && this.capacity < PIPE_BUF)) {
-        r |= EVENT_OUT | EVENT_WRNORM;
-      }
+      if (this.writers === 0 && hupAllowed) r |= EVENT_HUP;
+    }
+    if (writer) {
+      if (!this.full) r |= EVENT_OUT | EVENT_WRNORM;
       if (this.readers === 0) r |= EVENT_ERR;
     }
     return r & (mask | EVENT_HUP | EVENT_ERR);
+  }
+
+  /**
+   * F_SETPIPE_SZ (Linux's pipe_set_size): n as an unsigned int, rounded up to a power of two
+   * of at least a page; EINVAL above 2^31; EPERM growing beyond /proc/sys/fs/pipe-max-size
+   * without privilege; EBUSY below the slots in use. Returns the new size.
+   */
+  setSize(n: number, privileged: boolean): number {
+    n = n >>> 0;
+    if (n > 0x80000000) throw EINVAL;
+    let size = PAGE_SIZE;
+    while (size < n) size *= 2;
+    const slots = size / PAGE_SIZE;
+    if (slots > this.slots && size > PIPE_MAX_SIZE && !privileged) throw EPERM;
+    if (slots < this.bufs.length) throw EBUSY;
+    this.slots = slots;
+    this.queue.notify(EVENT_OUT | EVENT_WRNORM);
+    return size;
   }
 }
 
@@ -89,6 +303,16 @@ export class PipeEnd extends FileDescription {
     return true;
   }
 
+  /** A read that starts at a packet takes that packet only (readv: one read of the whole length). */
+  override get messageOriented(): boolean {
+    return this.pipe.headIsPacket;
+  }
+
+  /** Writes through this end make packets (pipe2's O_DIRECT). */
+  get packetMode(): boolean {
+    return (this.flags & O_DIRECT) !== 0;
+  }
+
   path(): string {
     return `pipe:[${this.pipe.ino}]`;
   }
@@ -101,27 +325,36 @@ export class PipeEnd extends FileDescription {
       if (p.writers === 0) return 0;
       throw EAGAIN;
     }
-    const n = p.take(dst);
-    p.queue.notify(EVENT_OUT | EVENT_WRNORM);
-    return n;
+    return p.take(dst);
   }
 
+  /**
+   * Writes what fits now (a write of at most PIPE_BUF bytes whole or not at all); EAGAIN if
+   * nothing fits. A blocking write(2) that must wait for the rest is the syscall layer's
+   * (kernel/syscalls/linux/_file_io.ts, pipeWrite).
+   */
   override write(src: Uint8Array, offset: number | null): number {
     if (offset !== null) throw ESPIPE;
     const p = this.pipe;
-    if (p.readers === 0) throw EPIPE;
     if (src.length === 0) return 0;
-    const room = p.capacity - p.size;
-    // Up to PIPE_BUF bytes go in whole or not at all.
-    if (room <= 0 || (src.length <= PIPE_BUF && room < src.length)) throw EAGAIN;
-    const n = Math.min(room, src.length);
-    p.put(src.subarray(0, n));
-    p.queue.notify(EVENT_IN | EVENT_RDNORM);
+    if (p.readers === 0) throw EPIPE;
+    const n = p.writable(src.length);
+    if (n === 0) throw EAGAIN;
+    p.append(src.subarray(0, n), src.length, this.packetMode);
     return n;
   }
 
   override readiness(mask: number): number {
-    return this.pipe.readiness(mask, this.isReader);
+    return this.pipe.readiness(mask, this.readable, this.writable);
+  }
+
+  /** FIONREAD: the bytes buffered, on either end (Linux's pipe_ioctl). */
+  override ioctl(cmd: number, arg: number, io: MemoryIO): number {
+    if (cmd !== FIONREAD) throw ENOTTY;
+    const b = new Uint8Array(4);
+    new DataView(b.buffer).setInt32(0, this.pipe.size, true);
+    io.copyOut(arg, b);
+    return 0;
   }
 
   stat(): Stat {
@@ -132,24 +365,6 @@ export class PipeEnd extends FileDescription {
     };
   }
 
-  /** F_GETPIPE_SZ. */
-  getPipeSize(): number {
-    return this.pipe.capacity;
-  }
-
-  /** F_SETPIPE_SZ: rounds up to a power of two of pages; EBUSY below what is buffered. */
-  setPipeSize(n: number, privileged: boolean): number {
-    if (n <= 0) throw EINVAL;
-    if (n > PIPE_MAX_SIZE && !privileged) throw EPERM;
-    if (n > 0x7fffffff) throw EINVAL;
-    let size = 4096;
-    while (size < n) size *= 2;
-    if (size < this.pipe.size) throw EBUSY;
-    this.pipe.capacity = size;
-    this.pipe.queue.notify(EVENT_OUT);
-    return size;
-  }
-
   protected override release(): void {
     const p = this.pipe;
     if (this.isReader) p.readers--;
@@ -158,8 +373,8 @@ export class PipeEnd extends FileDescription {
   }
 }
 
-/** Makes a new pipe: [read end, write end]. */
-export function newPipe(extraFlags: number): [PipeEnd, PipeEnd] {
+/** Makes a new pipe: [read end, write end], with status flags for each (the reader's by default). */
+export function newPipe(readFlags: number, writeFlags: number = readFlags): [PipeEnd, PipeEnd] {
   const p = new Pipe();
-  return [new PipeEnd(p, true, extraFlags), new PipeEnd(p, false, extraFlags)];
+  return [new PipeEnd(p, true, readFlags), new PipeEnd(p, false, writeFlags)];
 }

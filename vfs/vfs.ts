@@ -25,6 +25,10 @@ import {
 } from "../abi/linux/file.ts";
 import type { Dentry, Filesystem, FsStat, NewFile } from "./dentry.ts";
 import type { FileDescription, Stat } from "./file_description.ts";
+import {
+  fsnotifyChange, fsnotifyCreate, fsnotifyLink, fsnotifyOpen, fsnotifyRemove, fsnotifyRename, IN_ACCESS, IN_ATTRIB,
+  IN_MODIFY,
+} from "./fsnotify.ts";
 import { Location, Mount } from "./mount.ts";
 import { OPathFile } from "./opath_file.ts";
 import { checkSearch, type ParentWalk, type PathContext, walk, walkOrMissing, walkParent } from "./path_walk.ts";
@@ -59,6 +63,8 @@ export class VirtualFilesystem {
   /** Immutable. */
   readonly #rootMount: Mount;
   #nextMountId = 1;
+  /** The last rename's inotify cookie (IN_MOVED_FROM and IN_MOVED_TO of one move share it). */
+  #moveCookie = 0;
 
   private constructor(rootFs: Filesystem, readonly: boolean) {
     this.#rootMount = new Mount({
@@ -68,15 +74,21 @@ export class VirtualFilesystem {
 
   /**
    * A tree whose root is the host directory rootHostPath: read-only (EROFS) when readonly, else
-   * an overlay of a writable in-memory upper layer over it (the host tree never changes).
-   * Throws a LinuxError when the directory cannot be opened.
+   * an overlay of a writable upper layer over it (the host tree never changes). The upper
+   * layer is memory, or the host directory upperHostPath (written through held descriptors,
+   * see vfs/hostfs). Throws a LinuxError when a directory cannot be opened.
    */
-  static create(o: { rootHostPath: string; readonly: boolean }): VirtualFilesystem {
+  static create(o: { rootHostPath: string; readonly: boolean; upperHostPath?: string | null }): VirtualFilesystem {
     const lower = HostFilesystem.open(o.rootHostPath);
     if (o.readonly) return new VirtualFilesystem(lower, true);
     try {
-      const upper = new TmpfsFilesystem();
-      return new VirtualFilesystem(new OverlayFilesystem(lower, upper), false);
+      const upper = o.upperHostPath ? HostFilesystem.open(o.upperHostPath, { writable: true }) : new TmpfsFilesystem();
+      try {
+        return new VirtualFilesystem(new OverlayFilesystem(lower, upper), false);
+      } catch (e) {
+        upper.release();
+        throw e;
+      }
     } catch (e) {
       lower.release();
       throw e;
@@ -127,7 +139,7 @@ export class VirtualFilesystem {
    * applied. Returns a new description (one reference, for the caller to install).
    */
   openAt(ctx: PathContext, dir: Location, path: string, flags: number, mode: number): FileDescription {
-    if ((flags & O_TMPFILE) === O_TMPFILE) return this.#openTmpfile(ctx, dir, path, flags);
+    if ((flags & O_TMPFILE) === O_TMPFILE) return this.#openTmpfile(ctx, dir, path, flags, mode);
     if (flags & O_PATH) {
       const f = flags & O_PATH_FLAGS;
       const loc = walk(ctx, dir, path, (f & O_NOFOLLOW) === 0);
@@ -144,9 +156,9 @@ export class VirtualFilesystem {
         const p = r.parent;
         if (p.mount.isReadonly) throw EROFS;
         checkPermission(ctx.creds, MAY_WRITE | MAY_EXEC, p.dentry.mode, p.dentry.uid, p.dentry.gid);
-        const d = p.dentry.create(r.name, newFileAttrs(ctx, p.dentry, S_IFREG | (mode & 0o7777)));
+        const d = fsnotifyCreate(p.dentry, p.dentry.create(r.name, newFileAttrs(ctx, p.dentry, S_IFREG | (mode & 0o7777))));
         // A file this call created is opened whatever its mode says (Linux's may_open skip).
-        return d.open(new Location(p.mount, d), (flags & ~OPEN_ONLY_FLAGS) | O_LARGEFILE);
+        return fsnotifyOpen(d.open(new Location(p.mount, d), (flags & ~OPEN_ONLY_FLAGS) | O_LARGEFILE));
       }
       if (flags & O_EXCL) throw EEXIST;
       loc = r;
@@ -168,16 +180,23 @@ export class VirtualFilesystem {
     checkPermission(ctx.creds, want, d.mode, d.uid, d.gid);
     if ((flags & O_NOATIME) && ctx.creds.fsuid !== d.uid && !ctx.creds.hasDacOverride) throw EPERM;
     if ((flags & O_TRUNC) && type === S_IFREG) d.setattr({ size: 0 });
-    return d.open(loc, (flags & ~OPEN_ONLY_FLAGS) | O_LARGEFILE);
+    return fsnotifyOpen(d.open(loc, (flags & ~OPEN_ONLY_FLAGS) | O_LARGEFILE), (flags & O_TRUNC) !== 0);
   }
 
-  #openTmpfile(ctx: PathContext, dir: Location, path: string, flags: number): FileDescription {
+  /**
+   * open(2) with O_TMPFILE: an unnamed regular file in the directory at path (Linux's
+   * do_o_tmpfile order: EROFS, then write+search permission, then the filesystem's support),
+   * which linkat(2) can name later unless O_EXCL.
+   */
+  #openTmpfile(ctx: PathContext, dir: Location, path: string, flags: number, mode: number): FileDescription {
     if ((flags & O_ACCMODE) === O_RDONLY) throw EINVAL;
     const loc = walk(ctx, dir, path, true);
     if (!loc.isDir) throw ENOTDIR;
-    checkPermission(ctx.creds, MAY_WRITE | MAY_EXEC, loc.dentry.mode, loc.dentry.uid, loc.dentry.gid);
     if (loc.mount.isReadonly) throw EROFS;
-    throw EOPNOTSUPP;
+    const p = loc.dentry;
+    checkPermission(ctx.creds, MAY_WRITE | MAY_EXEC, p.mode, p.uid, p.gid);
+    const d = p.createTmpfile(newFileAttrs(ctx, p, S_IFREG | (mode & 0o7777)), (flags & O_EXCL) === 0);
+    return fsnotifyOpen(d.open(new Location(loc.mount, d), (flags & ~OPEN_ONLY_FLAGS) | O_LARGEFILE));
   }
 
   /**
@@ -292,7 +311,7 @@ export class VirtualFilesystem {
   /** Implements mkdirat(2). mode: permission bits with the umask applied. */
   mkdirAt(ctx: PathContext, dir: Location, path: string, mode: number): void {
     const p = this.#createTarget(ctx, dir, path, true);
-    p.parent.dentry.mkdir(p.name, newFileAttrs(ctx, p.parent.dentry, S_IFDIR | (mode & 0o7777)));
+    fsnotifyCreate(p.parent.dentry, p.parent.dentry.mkdir(p.name, newFileAttrs(ctx, p.parent.dentry, S_IFDIR | (mode & 0o7777))));
   }
 
   /** Implements mknodat(2): regular files, FIFOs, sockets, and devices (root only). */
@@ -306,7 +325,7 @@ export class VirtualFilesystem {
     if ((type === S_IFCHR || type === S_IFBLK) && !ctx.creds.isRoot) throw EPERM;
     const attrs = newFileAttrs(ctx, p.parent.dentry, (type || S_IFREG) | (mode & 0o7777));
     if (type === S_IFCHR || type === S_IFBLK) attrs.rdev = rdev;
-    p.parent.dentry.mknod(p.name, attrs);
+    fsnotifyCreate(p.parent.dentry, p.parent.dentry.mknod(p.name, attrs));
   }
 
   /**
@@ -322,7 +341,7 @@ export class VirtualFilesystem {
     }
     const attrs = newFileAttrs(ctx, p.parent.dentry, S_IFSOCK | (mode & 0o7777));
     attrs.socket = endpoint;
-    return new Location(p.parent.mount, p.parent.dentry.mknod(p.name, attrs));
+    return new Location(p.parent.mount, fsnotifyCreate(p.parent.dentry, p.parent.dentry.mknod(p.name, attrs)));
   }
 
   /**
@@ -342,7 +361,7 @@ export class VirtualFilesystem {
   symlinkAt(ctx: PathContext, target: string, dir: Location, path: string): void {
     if (target === "") throw ENOENT;
     const p = this.#createTarget(ctx, dir, path, false);
-    p.parent.dentry.symlink(p.name, target, newFileAttrs(ctx, p.parent.dentry, S_IFLNK | 0o777));
+    fsnotifyCreate(p.parent.dentry, p.parent.dentry.symlink(p.name, target, newFileAttrs(ctx, p.parent.dentry, S_IFLNK | 0o777)));
   }
 
   /** Implements linkat(2): `from` is the resolved existing file. */
@@ -356,7 +375,7 @@ export class VirtualFilesystem {
     const d = p.parent.dentry;
     checkPermission(ctx.creds, MAY_WRITE | MAY_EXEC, d.mode, d.uid, d.gid);
     if (from.dentry.isDir) throw EPERM;
-    d.link(p.name, from.dentry);
+    fsnotifyLink(from.dentry, d, d.link(p.name, from.dentry));
   }
 
   /** Throws EBUSY if the child of parent is a mount point or the caller's root. */
@@ -377,6 +396,7 @@ export class VirtualFilesystem {
     if (child.isDir) throw EISDIR;
     this.#checkNotBusy(ctx, p.parent, child);
     p.parent.dentry.unlink(p.name, child);
+    fsnotifyRemove(p.parent.dentry, p.name, child);
   }
 
   /** Implements rmdir(2) and unlinkat(2) with AT_REMOVEDIR. */
@@ -392,6 +412,7 @@ export class VirtualFilesystem {
     if (!child.isDir) throw ENOTDIR;
     this.#checkNotBusy(ctx, p.parent, child);
     p.parent.dentry.rmdir(p.name, child);
+    fsnotifyRemove(p.parent.dentry, p.name, child);
   }
 
   /** Implements renameat2(2). flags: RENAME_NOREPLACE, RENAME_EXCHANGE (validated here). */
@@ -439,6 +460,7 @@ export class VirtualFilesystem {
     // Hard links of one inode: rename does nothing (Linux's same-inode rule).
     if (dst !== null && !exchange && dst.fs === src.fs && dst.ino === src.ino && !src.isDir) return;
     od.rename(op.name, src, nd, np.name, dst, flags);
+    fsnotifyRename(() => ++this.#moveCookie, od, op.name, nd, np.name, src, dst, exchange);
   }
 
   // ---- Attributes (fs/attr.c, fs/open.c, fs/utimes.c, fs/xattr.c) -----------------------------
@@ -456,6 +478,7 @@ export class VirtualFilesystem {
     let m = mode & 0o7777;
     if ((m & S_ISGID) && !ctx.creds.inGroup(d.gid) && !ctx.creds.hasDacOverride) m &= ~S_ISGID;
     d.setattr({ mode: m });
+    fsnotifyChange(d, IN_ATTRIB);
   }
 
   /** Implements chown(2) on a resolved file; -1 leaves an id unchanged. */
@@ -476,6 +499,7 @@ export class VirtualFilesystem {
       if (m !== (d.mode & 0o7777)) attr.mode = m;
     }
     d.setattr(attr);
+    fsnotifyChange(d, attr.uid !== undefined || attr.gid !== undefined || attr.mode !== undefined ? IN_ATTRIB : 0);
   }
 
   /**
@@ -495,17 +519,35 @@ export class VirtualFilesystem {
     if (atime !== "omit") attr.atimeNs = atime === "now" ? now : atime;
     if (mtime !== "omit") attr.mtimeNs = mtime === "now" ? now : mtime;
     d.setattr(attr);
+    fsnotifyChange(d, atime === "omit" ? IN_MODIFY : mtime === "omit" ? IN_ACCESS : IN_ATTRIB);
   }
 
-  /** Implements truncate(2) on a resolved file (write permission); ftruncate checks its fd instead. */
-  truncate(ctx: PathContext, loc: Location, size: number, checkAccess = true): void {
+  /**
+   * Implements truncate(2) on a resolved file (write permission); ftruncate checks its fd
+   * instead. checkSize runs after every other check, just before the change (the syscall
+   * layer's RLIMIT_FSIZE check, Linux's inode_newsize_ok).
+   */
+  truncate(ctx: PathContext, loc: Location, size: number, checkAccess = true, checkSize?: () => void): void {
     const d = loc.dentry;
     if (size < 0) throw EINVAL;
     if (d.isDir) throw EISDIR;
     if (!d.isRegular) throw EINVAL;
     if (checkAccess) checkPermission(ctx.creds, MAY_WRITE, d.mode, d.uid, d.gid);
     this.#checkWritable(loc);
-    d.setattr({ size });
+    checkSize?.();
+    const kill = privsToRemove(ctx.creds, d);
+    d.setattr(kill === 0 ? { size } : { size, mode: d.mode & 0o7777 & ~kill });
+    fsnotifyChange(d, kill === 0 ? IN_MODIFY : IN_MODIFY | IN_ATTRIB);
+  }
+
+  /**
+   * Before a write (of at least one byte) to the regular file d: clears its set-ID bits as
+   * {@linkcode privsToRemove} says (Linux's file_remove_privs; CAP_FSETID goes with fsuid 0).
+   * One mode test in the common case.
+   */
+  removePrivs(creds: Credentials, d: Dentry): void {
+    const kill = privsToRemove(creds, d);
+    if (kill !== 0) d.setattr({ mode: d.mode & 0o7777 & ~kill });
   }
 
   /**
@@ -537,6 +579,7 @@ export class VirtualFilesystem {
     if (flags & ~(XATTR_CREATE | XATTR_REPLACE)) throw EINVAL;
     this.#xattrCheck(ctx, loc, name, true);
     loc.dentry.setxattr(name, value, flags);
+    fsnotifyChange(loc.dentry, IN_ATTRIB);
   }
 
   /** Implements listxattr(2) on a resolved file: the names the caller may see. */
@@ -548,6 +591,7 @@ export class VirtualFilesystem {
   removexattr(ctx: PathContext, loc: Location, name: string): void {
     this.#xattrCheck(ctx, loc, name, true);
     loc.dentry.removexattr(name);
+    fsnotifyChange(loc.dentry, IN_ATTRIB);
   }
 
   /** Implements statfs(2) for the filesystem of loc; readonly: the mount is read-only (ST_RDONLY). */
@@ -586,6 +630,19 @@ function newFileAttrs(ctx: PathContext, parent: Dentry, mode: number): NewFile {
     mode &= ~S_ISGID;
   }
   return { mode, uid: c.fsuid, gid };
+}
+
+/**
+ * The set-ID bits a write or truncate by creds must clear from d (Linux's should_remove_suid
+ * and setattr_should_drop_sgid): set-user-ID; set-group-ID when group execute is set or the
+ * writer is not in the file's group. Nothing for a privileged writer (CAP_FSETID).
+ */
+function privsToRemove(creds: Credentials, d: Dentry): number {
+  const m = d.mode;
+  if ((m & (S_ISUID | S_ISGID)) === 0 || !d.isRegular || creds.hasDacOverride) return 0;
+  let kill = m & S_ISUID;
+  if ((m & S_ISGID) && ((m & S_IXGRP) || !creds.inGroup(d.gid))) kill |= S_ISGID;
+  return kill;
 }
 
 /** Whether a is d or one of d's ancestors (same filesystem). */

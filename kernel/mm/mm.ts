@@ -74,6 +74,12 @@ export class MemoryManager {
   exe: Location | null = null;
   /** Thread groups using this address space (more than one after vfork / CLONE_VM). */
   users = 1;
+  /**
+   * CPU time of this address space's host threads already charged to tasks one thread at a
+   * time (a thread that exited, a vfork child that exec'd), in ns: what is left of the host
+   * process's lifetime total when it is reaped goes to the last users (kernel/cpu_time.ts).
+   */
+  hostCpuCharged = { userNs: 0, sysNs: 0 };
 
   constructor(as: AddressSpace) {
     this.as = as;

@@ -7,3 +7,5 @@
 
 export * from "./socket.ts";
 import "./unix/mod.ts";
+import "./inet/mod.ts";
+import "./netlink/mod.ts";

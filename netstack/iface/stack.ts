@@ -73,6 +73,11 @@ export interface StackOptions {
   tcp?: TcpOptions;
   /** Receives trace lines (state changes, retransmissions). @nosave */
   trace?: (line: string) => void;
+  /**
+   * Sees every IP packet the stack delivers to itself (loopback traffic, which never crosses a
+   * device and so escapes device wrappers such as PcapWriter). Must not keep `packet`. @nosave
+   */
+  tap?: (now: number, packet: Uint8Array) => void;
 }
 
 /** Counters for tests and diagnostics. */
@@ -98,6 +103,8 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
   readonly #tcpDefaults: TcpOptions;
   /** @nosave */
   readonly #trace: ((line: string) => void) | null;
+  /** @nosave */
+  readonly #tap: ((now: number, packet: Uint8Array) => void) | null;
   #ipIdent = 0;
   #ipv6Ident = 0;
 
@@ -127,6 +134,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
     this.#isnSecret = this.#rng.nextU32();
     this.#tcpDefaults = opts.tcp ?? {};
     this.#trace = opts.trace ?? null;
+    this.#tap = opts.tap ?? null;
   }
 
   // ===================================================================
@@ -207,8 +215,16 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
 
   tcpBind(sock: TcpSocket, addr: IpAddress | null, port: number): number {
     if (addr !== null && !this.isLocalAddress(addr)) throw EADDRNOTAVAIL;
-    // Connected sockets share their port freely; listeners and bare binds conflict.
-    return this.#tcpPorts.bind(sock, addr, port, (other) => other.remote === null);
+    // Connected sockets share their port freely; listeners and bare binds conflict when they
+    // serve a common IP version.
+    return this.#tcpPorts.bind(
+      sock,
+      addr,
+      port,
+      (other) =>
+        other.remote === null && versionsOverlap(addr, sock.wildcardVersion, other.localAddr, other.wildcardVersion) &&
+        !(sock.reusePort && other.reusePort) && !(sock.reuseAddr && other.reuseAddr && !other.isListening),
+    );
   }
 
   tcpUnbind(sock: TcpSocket): void {
@@ -258,7 +274,14 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
 
   udpBind(sock: UdpSocket, addr: IpAddress | null, port: number): number {
     if (addr !== null && !this.isLocalAddress(addr) && !addr.isMulticast) throw EADDRNOTAVAIL;
-    return this.#udpPorts.bind(sock, addr, port, () => true);
+    return this.#udpPorts.bind(
+      sock,
+      addr,
+      port,
+      (other) =>
+        versionsOverlap(addr, sock.wildcardVersion, other.localAddr, other.wildcardVersion) &&
+        !(sock.reusePort && other.reusePort) && !(sock.reuseAddr && other.reuseAddr),
+    );
   }
 
   udpUnbind(sock: UdpSocket): void {
@@ -466,6 +489,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
       const pkt = new Uint8Array(ipHdr + len);
       this.#writeIpHeader(pkt, src, dst, protocol, len, hopLimit, this.#nextIdent());
       fill(pkt.subarray(ipHdr));
+      this.#tap?.(now, pkt);
       this.#localQueue.push(pkt);
       return "sent";
     }
@@ -838,7 +862,9 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
     let wildcard: TcpSocket | null = null;
     for (const s of this.#tcpPorts.holders(port)) {
       if (!s.isListening) continue;
-      if (s.localAddr === null) wildcard ??= s;
+      if (s.localAddr === null) {
+        if (s.wildcardVersion === 0 || s.wildcardVersion === addr.version) wildcard ??= s;
+      }
       else if (s.localAddr.equals(addr)) return s;
     }
     return wildcard;
@@ -1029,4 +1055,14 @@ function patchLength(quote: Uint8Array): Uint8Array {
   const c = quote.slice();
   new DataView(c.buffer).setUint16(2, c.length);
   return c;
+}
+
+/**
+ * Whether two bindings can see a common IP version: a specific address serves its own version,
+ * the wildcard serves `wildcardVersion` (0: both).
+ */
+function versionsOverlap(a: IpAddress | null, aw: 0 | 4 | 6, b: IpAddress | null, bw: 0 | 4 | 6): boolean {
+  const va = a !== null ? a.version : aw;
+  const vb = b !== null ? b.version : bw;
+  return va === 0 || vb === 0 || va === vb;
 }

@@ -182,6 +182,15 @@ export class TcpSocket {
   #remote: TcpEndpoint | null = null;
   #bound = false;
   #registered = false;
+  /**
+   * For a socket bound to the wildcard address: the IP version it serves (4, or 6 for an
+   * IPV6_V6ONLY socket), or 0 for both (a dual-stack socket). Set before bind.
+   */
+  wildcardVersion: 0 | 4 | 6 = 0;
+  /** SO_REUSEADDR: may bind beside another reuseAddr socket that is not listening. */
+  reuseAddr = false;
+  /** SO_REUSEPORT: may bind (and listen) beside another reusePort socket. */
+  reusePort = false;
 
   // --- Listener state. ---
   #backlog = 0;
@@ -971,7 +980,11 @@ export class TcpSocket {
           if (off > 0) this.#oweAck();
         } else {
           this.#segsUnacked++;
-          if (this.#opts.ackDelay === 0 || this.#segsUnacked >= 2) this.#ackNow = true;
+          // Acknowledge at once when the window the peer knows of cannot take another full
+          // segment: a delayed ACK would stall it (with a 64 KiB loopback MSS, after every
+          // segment while the SYN's unscaled window is all the peer knows).
+          const peerRoom = this.#lastAdvWindow - seqDiff(this.#rcvNxt, this.#lastAckSent);
+          if (this.#opts.ackDelay === 0 || this.#segsUnacked >= 2 || peerRoom < this.#rcvMss) this.#ackNow = true;
           else this.#delayedAckAt ??= now + this.#opts.ackDelay;
         }
       }
@@ -1043,7 +1056,8 @@ export class TcpSocket {
     this.#delayedAckAt = null;
     this.#segsUnacked = 0;
     this.#lastAckSent = this.#rcvNxt;
-    this.#lastAdvWindow = r.window << this.#rcvShift;
+    // A SYN's window is never scaled (RFC 7323 §2.2).
+    this.#lastAdvWindow = r.syn ? r.window : r.window << this.#rcvShift;
   }
 
   /** Emits at most one segment. Returns whether one was sent. */

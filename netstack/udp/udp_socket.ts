@@ -48,6 +48,11 @@ export class UdpSocket {
   #localAddr: IpAddress | null = null;
   #localPort = 0;
   #bound = false;
+  /** As TcpSocket.wildcardVersion: the IP version a wildcard-bound socket serves (0: both). */
+  wildcardVersion: 0 | 4 | 6 = 0;
+  /** SO_REUSEADDR / SO_REUSEPORT: may share a port with sockets that set the same option. */
+  reuseAddr = false;
+  reusePort = false;
   #remote: UdpEndpoint | null = null;
   #rx: Datagram[] = [];
   #rxBytes = 0;
@@ -174,6 +179,7 @@ export class UdpSocket {
     if (this.#localAddr !== null && !this.#localAddr.equals(dst) && !dst.isMulticast) {
       if (!(dst.version === 4 && dst.isBroadcast)) return false;
     }
+    if (this.#localAddr === null && this.wildcardVersion !== 0 && this.wildcardVersion !== dst.version) return false;
     if (this.#remote && (!this.#remote.addr.equals(src.addr) || this.#remote.port !== src.port)) return false;
     return true;
   }

@@ -15,6 +15,7 @@ const lib = Deno.dlopen("libc.so.6", {
   ptrace: { parameters: ["i32", "i32", "i64", "i64"], result: "i64" },
   ptrace_buf: { name: "ptrace", parameters: ["i32", "i32", "i64", "buffer"], result: "i64" },
   waitpid: { parameters: ["i32", "buffer", "i32"], result: "i32" },
+  wait4: { parameters: ["i32", "buffer", "i32", "buffer"], result: "i32" },
   waitid: { parameters: ["i32", "i32", "buffer", "i32"], result: "i32" },
   waitid_async: {
     name: "waitid",
@@ -80,6 +81,19 @@ const lib = Deno.dlopen("libc.so.6", {
   ftruncate: { parameters: ["i32", "i64"], result: "i32" },
   fallocate: { parameters: ["i32", "i32", "i64", "i64"], result: "i32" },
   sendfile: { parameters: ["i32", "i32", "buffer", "u64"], result: "i64" },
+  // vfs/hostfs writable mode: every change relative to a held directory descriptor.
+  mkdirat: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  mknodat: { parameters: ["i32", "buffer", "u32", "u64"], result: "i32" },
+  unlinkat: { parameters: ["i32", "buffer", "i32"], result: "i32" },
+  renameat2: { parameters: ["i32", "buffer", "i32", "buffer", "u32"], result: "i32" },
+  symlinkat: { parameters: ["buffer", "i32", "buffer"], result: "i32" },
+  linkat: { parameters: ["i32", "buffer", "i32", "buffer", "i32"], result: "i32" },
+  fchownat: { parameters: ["i32", "buffer", "u32", "u32", "i32"], result: "i32" },
+  fchmodat: { parameters: ["i32", "buffer", "u32", "i32"], result: "i32" },
+  fchmod: { parameters: ["i32", "u32"], result: "i32" },
+  utimensat: { parameters: ["i32", "buffer", "buffer", "i32"], result: "i32" },
+  fsync: { parameters: ["i32"], result: "i32" },
+  munmap: { parameters: ["pointer", "u64"], result: "i32" },
 });
 
 const libc = lib.symbols;
@@ -154,15 +168,51 @@ const regsetIov = new BigUint64Array(2);
 const regsetIovBytes = new Uint8Array(regsetIov.buffer);
 
 /**
+ * Scratch memory whose address is taken once: copying through it is cheaper than asking Deno
+ * for the address of every caller's buffer (Deno.UnsafePointer.of), and a register set or a
+ * small memory copy then allocates no fresh pages. Off the V8 heap (large), so it never moves.
+ */
+const SCRATCH_SIZE = 64 << 10;
+const scratch = new Uint8Array(SCRATCH_SIZE);
+const scratchAddr = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(scratch)));
+
+/** The address of buf's bytes for an iovec. */
+function addressOf(buf: Uint8Array): bigint {
+  return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf as Uint8Array<ArrayBuffer>)));
+}
+
+/**
  * PTRACE_GETREGSET / PTRACE_SETREGSET of one register set into or from buf. Returns the bytes
  * the kernel used (for GETREGSET, the size of the set).
  */
 export function ptraceRegset(req: number, pid: number, type: number, buf: Uint8Array): number {
-  regsetIov[0] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf as Uint8Array<ArrayBuffer>)));
+  regsetIov[0] = addressOf(buf);
   regsetIov[1] = BigInt(buf.length);
   const r = libc.ptrace_buf(req, pid, BigInt(type), regsetIovBytes);
   if (r === -1n) throw new HostError(`ptrace(${req}, ${pid})`, errno());
   return Number(regsetIov[1]);
+}
+
+/** PTRACE_GETREGSET of one register set (at most 64 KiB): a copy of exactly its bytes. */
+export function ptraceGetRegset(pid: number, type: number): Uint8Array {
+  regsetIov[0] = scratchAddr;
+  regsetIov[1] = BigInt(SCRATCH_SIZE);
+  const r = libc.ptrace_buf(PTRACE_GETREGSET, pid, BigInt(type), regsetIovBytes);
+  if (r === -1n) throw new HostError(`ptrace(GETREGSET, ${pid})`, errno());
+  return scratch.slice(0, Number(regsetIov[1]));
+}
+
+/** PTRACE_SETREGSET of one register set from data (at most 64 KiB). */
+export function ptraceSetRegset(pid: number, type: number, data: Uint8Array): void {
+  if (data.length > SCRATCH_SIZE) {
+    ptraceRegset(PTRACE_SETREGSET, pid, type, data);
+    return;
+  }
+  scratch.set(data);
+  regsetIov[0] = scratchAddr;
+  regsetIov[1] = BigInt(data.length);
+  const r = libc.ptrace_buf(PTRACE_SETREGSET, pid, BigInt(type), regsetIovBytes);
+  if (r === -1n) throw new HostError(`ptrace(SETREGSET, ${pid})`, errno());
 }
 
 // ---- wait ---------------------------------------------------------------------------------
@@ -198,6 +248,36 @@ export function waitpid(pid: number, options: number): WaitResult | null | "eint
   }
   if (r === 0) return null;
   return { pid: r, status: statusBuf[0]! };
+}
+
+const rusageBuf = new BigInt64Array(18); // struct rusage: 144 bytes
+const rusageBytes = new Uint8Array(rusageBuf.buffer);
+
+/** What wait4(2) reports of a reaped process: its CPU time over its whole life and peak RSS. */
+export interface ReapedUsage {
+  status: number;
+  userNs: number;
+  sysNs: number;
+  maxRssKb: number;
+}
+
+/**
+ * wait4(2) for one pid (blocking, retried on EINTR) with its rusage. Returns null if what came
+ * was a stop rather than an exit (the caller decides what to do with the stopped thread).
+ */
+export function wait4(pid: number, options: number): ReapedUsage | null {
+  for (;;) {
+    const r = libc.wait4(pid, statusBytes, options, rusageBytes);
+    if (r === -1) {
+      const e = errno();
+      if (e === EINTR) continue;
+      throw new HostError("wait4", e);
+    }
+    const status = statusBuf[0]!;
+    if ((status & 0xff) === 0x7f) return null;
+    const tv = (i: number) => Number(rusageBuf[i]!) * 1e9 + Number(rusageBuf[i + 1]!) * 1000;
+    return { status, userNs: tv(0), sysNs: tv(2), maxRssKb: Number(rusageBuf[4]!) };
+  }
 }
 
 /**
@@ -307,34 +387,63 @@ export function getAffinity(tid: number): number[] {
 
 // ---- memory of another process --------------------------------------------------------------
 
-const localIov = new BigUint64Array(2);
-const remoteIov = new BigUint64Array(2);
+// The iovecs are written as 32-bit halves: no BigInt per call.
+const localIov = new Uint32Array(4);
+const remoteIov = new Uint32Array(4);
 const localIovBytes = new Uint8Array(localIov.buffer);
 const remoteIovBytes = new Uint8Array(remoteIov.buffer);
+
+/**
+ * Small transfers go through this buffer, whose address is taken once: taking the address of a
+ * small typed array (Deno.UnsafePointer.of) makes V8 move its bytes off its heap, a malloc per
+ * call, which costs more than the copy here. Larger arrays live off the heap already.
+ */
+const BOUNCE_SIZE = 4096;
+const bounce = new Uint8Array(new ArrayBuffer(BOUNCE_SIZE));
+const bounceAddr = Deno.UnsafePointer.value(Deno.UnsafePointer.of(bounce));
+
+function setIov(iov: Uint32Array, addr: number | bigint, len: number): void {
+  const a = typeof addr === "bigint" ? Number(addr) : addr;
+  iov[0] = a >>> 0;
+  iov[1] = Math.floor(a / 0x1_0000_0000);
+  iov[2] = len >>> 0;
+  iov[3] = Math.floor(len / 0x1_0000_0000);
+}
+
+/** process_vm_readv/writev of one range between local memory at `local` and remote `addr`. */
+function vmTransfer(write: boolean, pid: number, local: number | bigint, addr: number, len: number): number {
+  setIov(localIov, local, len);
+  setIov(remoteIov, addr, len);
+  const r = write
+    ? libc.process_vm_writev(pid, localIovBytes, 1n, remoteIovBytes, 1n, 0n)
+    : libc.process_vm_readv(pid, localIovBytes, 1n, remoteIovBytes, 1n, 0n);
+  return r === -1n ? -errno() : Number(r);
+}
 
 /**
  * process_vm_readv of one range. Returns bytes copied (short at the first inaccessible page), or
  * -errno.
  */
 export function vmRead(pid: number, addr: number, dst: Uint8Array): number {
-  if (dst.length === 0) return 0;
-  localIov[0] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(dst as Uint8Array<ArrayBuffer>)));
-  localIov[1] = BigInt(dst.length);
-  remoteIov[0] = BigInt(addr);
-  remoteIov[1] = BigInt(dst.length);
-  const r = libc.process_vm_readv(pid, localIovBytes, 1n, remoteIovBytes, 1n, 0n);
-  return r === -1n ? -errno() : Number(r);
+  const len = dst.length;
+  if (len === 0) return 0;
+  if (len <= BOUNCE_SIZE) {
+    const r = vmTransfer(false, pid, bounceAddr, addr, len);
+    if (r > 0) dst.set(bounce.subarray(0, r));
+    return r;
+  }
+  return vmTransfer(false, pid, Deno.UnsafePointer.value(Deno.UnsafePointer.of(dst as Uint8Array<ArrayBuffer>)), addr, len);
 }
 
 /** process_vm_writev of one range; same contract as {@linkcode vmRead}. */
 export function vmWrite(pid: number, addr: number, src: Uint8Array): number {
-  if (src.length === 0) return 0;
-  localIov[0] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(src as Uint8Array<ArrayBuffer>)));
-  localIov[1] = BigInt(src.length);
-  remoteIov[0] = BigInt(addr);
-  remoteIov[1] = BigInt(src.length);
-  const r = libc.process_vm_writev(pid, localIovBytes, 1n, remoteIovBytes, 1n, 0n);
-  return r === -1n ? -errno() : Number(r);
+  const len = src.length;
+  if (len === 0) return 0;
+  if (len <= BOUNCE_SIZE) {
+    bounce.set(src);
+    return vmTransfer(true, pid, bounceAddr, addr, len);
+  }
+  return vmTransfer(true, pid, Deno.UnsafePointer.value(Deno.UnsafePointer.of(src as Uint8Array<ArrayBuffer>)), addr, len);
 }
 
 // ---- host files (for the sentry's own reads of the sandbox root) ---------------------------
@@ -668,4 +777,154 @@ export function armWakeAlarm(ns: number): void {
   itimerspec[2] = BigInt(Math.floor(ns / 1e9));
   itimerspec[3] = BigInt(Math.floor(ns % 1e9));
   libc.timer_settime(wakeTimer, 0, itimerspecBytes, null);
+}
+
+// ---- host files, writable (vfs/hostfs in writable mode) ----------------------------------------
+//
+// Like the *at calls above: dirfd is a descriptor the sentry holds and each name is a single
+// component; none of these follows a final symlink (fchmodat with AT_SYMLINK_NOFOLLOW is done
+// by glibc on an O_PATH|O_NOFOLLOW descriptor, refusing symlinks).
+
+const pathScratch2 = new Uint8Array(4096 + 1);
+
+/** Like scratchCstr, into the second scratch buffer (the other name of a two-name call). */
+function scratchCstr2(name: string): Uint8Array | null {
+  const r = pathEncoder.encodeInto(name, pathScratch2);
+  if (r.read !== name.length || r.written >= pathScratch2.length) return null;
+  pathScratch2[r.written] = 0;
+  return pathScratch2;
+}
+
+/** Retries an int-returning call on EINTR; returns its result or -errno. */
+function retryInt(f: () => number): number {
+  for (;;) {
+    const r = f();
+    if (r !== -1) return r;
+    const e = errno();
+    if (e !== EINTR) return -e;
+  }
+}
+
+/** mkdirat(2); returns 0 or -errno. */
+export function hostMkdirat(dirfd: number, name: string, mode: number): number {
+  const p = scratchCstr(name);
+  if (p === null) return -ENAMETOOLONG_HOST;
+  return retryInt(() => libc.mkdirat(dirfd, p, mode));
+}
+
+/** mknodat(2); returns 0 or -errno. */
+export function hostMknodat(dirfd: number, name: string, mode: number, dev: number): number {
+  const p = scratchCstr(name);
+  if (p === null) return -ENAMETOOLONG_HOST;
+  return retryInt(() => libc.mknodat(dirfd, p, mode, BigInt(dev)));
+}
+
+export const AT_REMOVEDIR = 0x200;
+
+/** unlinkat(2) (flags: 0 or AT_REMOVEDIR); returns 0 or -errno. */
+export function hostUnlinkat(dirfd: number, name: string, flags: number): number {
+  const p = scratchCstr(name);
+  if (p === null) return -ENAMETOOLONG_HOST;
+  return retryInt(() => libc.unlinkat(dirfd, p, flags));
+}
+
+/** renameat2(2); returns 0 or -errno. */
+export function hostRenameat2(olddirfd: number, oldName: string, newdirfd: number, newName: string, flags: number): number {
+  const a = scratchCstr(oldName), b = scratchCstr2(newName);
+  if (a === null || b === null) return -ENAMETOOLONG_HOST;
+  return retryInt(() => libc.renameat2(olddirfd, a, newdirfd, b, flags));
+}
+
+/** symlinkat(2): name (one component) in dirfd, pointing at target (stored, never followed here). */
+export function hostSymlinkat(target: string, dirfd: number, name: string): number {
+  const t = scratchCstr2(target), p = scratchCstr(name);
+  if (t === null || p === null) return -ENAMETOOLONG_HOST;
+  return retryInt(() => libc.symlinkat(t, dirfd, p));
+}
+
+/** linkat(2) without AT_SYMLINK_FOLLOW; returns 0 or -errno. */
+export function hostLinkat(olddirfd: number, oldName: string, newdirfd: number, newName: string): number {
+  const a = scratchCstr(oldName), b = scratchCstr2(newName);
+  if (a === null || b === null) return -ENAMETOOLONG_HOST;
+  return retryInt(() => libc.linkat(olddirfd, a, newdirfd, b, 0));
+}
+
+/** fchownat(2) (flags: AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH); -1 leaves an id; returns 0 or -errno. */
+export function hostFchownat(dirfd: number, name: string, uid: number, gid: number, flags: number): number {
+  const p = scratchCstr(name);
+  if (p === null) return -ENAMETOOLONG_HOST;
+  return retryInt(() => libc.fchownat(dirfd, p, uid >>> 0, gid >>> 0, flags));
+}
+
+/** fchmodat(2) (flags: AT_SYMLINK_NOFOLLOW: EOPNOTSUPP on a symlink); returns 0 or -errno. */
+export function hostFchmodat(dirfd: number, name: string, mode: number, flags: number): number {
+  const p = scratchCstr(name);
+  if (p === null) return -ENAMETOOLONG_HOST;
+  return retryInt(() => libc.fchmodat(dirfd, p, mode, flags));
+}
+
+/** fchmod(2); returns 0 or -errno. */
+export function hostFchmod(fd: number, mode: number): number {
+  return retryInt(() => libc.fchmod(fd, mode));
+}
+
+export const UTIME_NOW = 0x3fffffff;
+export const UTIME_OMIT = 0x3ffffffe;
+const utimesBuf = new BigInt64Array(4);
+const utimesBytes = new Uint8Array(utimesBuf.buffer);
+
+/**
+ * utimensat(2) with times in nanoseconds since the epoch, or null to leave one (UTIME_OMIT);
+ * flags: AT_SYMLINK_NOFOLLOW. Returns 0 or -errno.
+ */
+export function hostUtimensat(dirfd: number, name: string, atimeNs: bigint | null, mtimeNs: bigint | null, flags: number): number {
+  const p = scratchCstr(name);
+  if (p === null) return -ENAMETOOLONG_HOST;
+  const set = (i: number, t: bigint | null) => {
+    if (t === null) {
+      utimesBuf[i] = 0n;
+      utimesBuf[i + 1] = BigInt(UTIME_OMIT);
+    } else {
+      let s = t / 1_000_000_000n, ns = t % 1_000_000_000n;
+      if (ns < 0n) (s -= 1n, ns += 1_000_000_000n);
+      utimesBuf[i] = s;
+      utimesBuf[i + 1] = ns;
+    }
+  };
+  set(0, atimeNs);
+  set(2, mtimeNs);
+  return retryInt(() => libc.utimensat(dirfd, p, utimesBytes, flags));
+}
+
+/** fsync(2); returns 0 or -errno. */
+export function hostFsync(fd: number): number {
+  return retryInt(() => libc.fsync(fd));
+}
+
+// ---- read-only file mappings (vfs/hostfs: reads copied to the application in one step) --------
+
+/** A read-only shared mapping of a host file, seen as bytes; see {@linkcode hostMapFile}. */
+export interface HostFileMapping {
+  /** @nosave */
+  readonly ptr: Deno.PointerObject;
+  /** The mapped bytes. Must not be touched after {@linkcode hostUnmapFile}. */
+  readonly bytes: Uint8Array;
+}
+
+/**
+ * mmap(2) of the first len bytes of fd, PROT_READ and MAP_SHARED, or null if the host refuses.
+ * A page of the file that stops existing (the file shrank on the host) makes process_vm_writev
+ * from it come up short instead of raising SIGBUS: the kernel's user copies fault softly.
+ */
+export function hostMapFile(fd: number, len: number): HostFileMapping | null {
+  const PROT_READ = 1, MAP_SHARED = 1;
+  if (len <= 0) return null;
+  const p = libc.mmap(null, BigInt(len), PROT_READ, MAP_SHARED, fd, 0n);
+  if (p === null || Deno.UnsafePointer.value(p) === 0xffffffffffffffffn) return null;
+  return { ptr: p, bytes: new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(p, len)) };
+}
+
+/** munmap(2) of a mapping made by {@linkcode hostMapFile}. */
+export function hostUnmapFile(m: HostFileMapping): void {
+  libc.munmap(m.ptr, BigInt(m.bytes.length));
 }

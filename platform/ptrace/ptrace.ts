@@ -13,11 +13,12 @@
 import * as ffi from "./_ffi.ts";
 import { Registers } from "./regs_amd64.ts";
 import { SYSCALL_INFO_SIZE, SyscallInfo } from "../syscall_info.ts";
+import { cpuBetween, ThreadClock, type ThreadCpuReading, ZERO_READING } from "./thread_clock.ts";
 import {
   BATCH_ARG0_SAVED, BATCH_ARG4_SAVED, BATCH_ENTRY_SIZE, BATCH_MAX_ENTRIES, BATCH_SAVE_RESULT, buildStubElf,
   STUB_BASE, STUB_BATCH_ADDR, STUB_BATCH_TRAP_ADDR, STUB_DATA, STUB_INJECT_ADDR, STUB_INJECT_TRAP_ADDR, STUB_SIZE,
 } from "./stub_elf.ts";
-import type { AddressSpace, Context, CpuTime, Platform, Prot, Stop, StopReason } from "../mod.ts";
+import type { AddressSpace, Context, CpuTime, HostUsage, Platform, Prot, Stop, StopReason } from "../mod.ts";
 
 const SIGKILL = 9;
 const SIGTRAP = 5;
@@ -73,6 +74,13 @@ class PtraceContext implements Context {
   #pendingRax: number | null = null;
   /** True while the host thread runs (resumed, no stop collected yet). */
   running = false;
+  /**
+   * The host thread's cumulative time when this context took it: zero for a new thread, the
+   * time its earlier users had for a parked thread reused (see PtracePlatform.adopt).
+   */
+  cpuStart: ThreadCpuReading = ZERO_READING;
+  /** The last reading cpuTime made, or null: where the next user of a parked thread starts. */
+  lastCpu: ThreadCpuReading | null = null;
 
   constructor(readonly tid: number, readonly addressSpace: StubAddressSpace) {}
 
@@ -90,23 +98,14 @@ class PtraceContext implements Context {
   }
 
   /**
-   * From /proc/PID/task/TID: schedstat's run time (ns) split by stat's utime:stime ticks, as
-   * Linux's cputime_adjust does for getrusage: ns precision for the total.
+   * The host thread's time since this context took it (thread_clock.ts: schedstat's run time
+   * in ns, split by stat's ticks as Linux's cputime_adjust does for getrusage).
    */
   cpuTime(): CpuTime {
-    const dir = `/proc/${this.addressSpace.pid}/task/${this.tid}`;
-    try {
-      const totalNs = Number(Deno.readTextFileSync(`${dir}/schedstat`).split(" ")[0]);
-      const stat = Deno.readTextFileSync(`${dir}/stat`);
-      // Fields after the parenthesised comm: state is field 3, utime 14, stime 15.
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      const utime = Number(f[11]), stime = Number(f[12]);
-      if (!Number.isFinite(totalNs)) return { userNs: 0, sysNs: 0 };
-      const userNs = utime + stime === 0 ? totalNs : Math.round(totalNs * utime / (utime + stime));
-      return { userNs, sysNs: totalNs - userNs };
-    } catch {
-      return { userNs: 0, sysNs: 0 };
-    }
+    const r = this.addressSpace.platform.clockOf(this).read();
+    if (r === null) return { userNs: 0, sysNs: 0 };
+    this.lastCpu = r;
+    return cpuBetween(this.cpuStart, r);
   }
 
   setReturn(v: number): void {
@@ -131,13 +130,11 @@ class PtraceContext implements Context {
 
   /** The XSAVE image (x87, SSE, AVX, ...), as PTRACE_GETREGSET NT_X86_XSTATE gives it. */
   getFpState(): Uint8Array {
-    const buf = new Uint8Array(8192);
-    const n = ffi.ptraceRegset(ffi.PTRACE_GETREGSET, this.tid, NT_X86_XSTATE, buf);
-    return buf.slice(0, n);
+    return ffi.ptraceGetRegset(this.tid, NT_X86_XSTATE);
   }
 
   setFpState(fp: Uint8Array): void {
-    ffi.ptraceRegset(ffi.PTRACE_SETREGSET, this.tid, NT_X86_XSTATE, fp);
+    ffi.ptraceSetRegset(this.tid, NT_X86_XSTATE, fp);
   }
 
   interrupt(): void {
@@ -179,6 +176,12 @@ interface Deferred {
   entries: BatchEntry[];
   /** The first error of a flush that already ran (0 if none). */
   error: number;
+  /**
+   * The sentry descriptor whose pidfd_getfd ... close group ends the queue, or -1: the next
+   * mapping of the same file joins that group (one getfd and one close per file, not per
+   * segment).
+   */
+  openHostFd: number;
 }
 
 class StubAddressSpace implements AddressSpace {
@@ -190,6 +193,12 @@ class StubAddressSpace implements AddressSpace {
   released = false;
   /** @nosave The live host threads of this stub. */
   readonly threads = new Set<PtraceContext>();
+  /**
+   * @nosave Host threads of this stub that no application thread uses any more, kept stopped
+   * for the next newThread: a vfork child that execs (a shell's every command) or a thread that
+   * exits hands its host thread to the next one instead of paying a host exit and a host clone.
+   */
+  readonly parked: number[] = [];
   /** @nosave Mapping syscalls waiting for {@linkcode flushMappings}, or null when not deferring. */
   #deferred: Deferred | null = null;
 
@@ -279,23 +288,26 @@ class StubAddressSpace implements AddressSpace {
     if (!this.#allStopped()) throw new Error("A batch needs every thread of the stub stopped");
     const results: number[] = [];
     for (let base = 0; base < entries.length; base += BATCH_MAX_ENTRIES) {
-      const chunk = entries.slice(base, base + BATCH_MAX_ENTRIES);
-      const table = new BigInt64Array(chunk.length * (BATCH_ENTRY_SIZE / 8));
-      chunk.forEach((e, i) => {
-        const o = i * 8;
-        table[o] = BigInt(e.nr);
-        for (let a = 0; a < 6; a++) table[o + 1 + a] = BigInt(e.args[a] ?? 0);
-        table[o + 7] = BigInt(e.flags);
-      });
-      const bytes = new Uint8Array(table.buffer);
+      const n = Math.min(BATCH_MAX_ENTRIES, entries.length - base);
+      const bytes = batchTable.subarray(0, n * BATCH_ENTRY_SIZE);
+      for (let i = 0; i < n; i++) {
+        const e = entries[base + i]!, o = i * BATCH_ENTRY_SIZE;
+        setQword(o, e.nr);
+        for (let a = 0; a < 6; a++) setQword(o + 8 + 8 * a, e.args[a] ?? 0);
+        setQword(o + 56, e.flags);
+      }
       if (ffi.vmWrite(this.pid, STUB_DATA, bytes) !== bytes.length) throw new Error("Cannot write the batch table");
       this.#runStub(ctx, (r) => {
         r.set("rdi", STUB_DATA);
-        r.set("rsi", chunk.length);
+        r.set("rsi", n);
         r.set("rip", STUB_BATCH_ADDR);
       }, STUB_BATCH_TRAP_ADDR, "a syscall batch");
       if (ffi.vmRead(this.pid, STUB_DATA, bytes) !== bytes.length) throw new Error("Cannot read the batch results");
-      for (let i = 0; i < chunk.length; i++) results.push(Number(table[i * 8]!));
+      // Results are syscall returns: -4095..-1 or a value below 2^63, exact as numbers below 2^53.
+      for (let i = 0; i < n; i++) {
+        const o = i * BATCH_ENTRY_SIZE;
+        results.push(batchView.getInt32(o + 4, true) * 0x1_0000_0000 + batchView.getUint32(o, true));
+      }
     }
     return results;
   }
@@ -312,6 +324,21 @@ class StubAddressSpace implements AddressSpace {
 
   newThread(via: Context): Context {
     this.#flush();
+    for (let spare = this.parked.pop(); spare !== undefined; spare = this.parked.pop()) {
+      const start = this.platform.unpark(spare);
+      // What a host clone would copy from the parent thread: the FPU/SSE/AVX state (the
+      // general registers are the caller's to set, as for a fresh thread). The host thread's
+      // signal mask, affinity and session are the stub's, the same for every thread.
+      const ctx = this.platform.adopt(spare, this, start);
+      try {
+        ctx.setFpState(via.getFpState());
+        return ctx;
+      } catch (e) {
+        // The parked thread was killed from outside the sentry: forget it, try the next.
+        if (!(e instanceof ffi.HostError)) throw e;
+        this.platform.forget(ctx as PtraceContext);
+      }
+    }
     const flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM;
     const { result, newTid } = this.#inject(via as PtraceContext, SYS_clone, [flags, 0, 0, 0, 0]);
     if (result < 0) throw new Error(`clone in the stub failed: errno ${-result}`);
@@ -355,7 +382,7 @@ class StubAddressSpace implements AddressSpace {
    */
   deferMappings(via: Context): void {
     this.#flush();
-    this.#deferred = { via: via as PtraceContext, entries: [], error: 0 };
+    this.#deferred = { via: via as PtraceContext, entries: [], error: 0, openHostFd: -1 };
   }
 
   flushMappings(): number {
@@ -371,49 +398,45 @@ class StubAddressSpace implements AddressSpace {
     if (d === null || d.entries.length === 0) return;
     const entries = d.entries;
     d.entries = [];
-    let results: number[];
-    if (this.#allStopped()) {
-      results = this.#runBatch(d.via, entries);
-    } else {
-      results = [];
-      let saved = 0;
-      for (const e of entries) {
-        const args = [...e.args];
-        if (e.flags & BATCH_ARG0_SAVED) args[0] = saved;
-        if (e.flags & BATCH_ARG4_SAVED) args[4] = saved;
-        const r = this.#inject(d.via, e.nr, args).result;
-        if (e.flags & BATCH_SAVE_RESULT) saved = r;
-        results.push(r);
-      }
-    }
-    for (let i = 0; i < entries.length; i++) {
-      const r = results[i]!;
-      // close of a descriptor whose pidfd_getfd failed reports EBADF too: the getfd error counts.
-      if (r < 0 && d.error === 0) d.error = r;
-    }
+    d.openHostFd = -1;
+    const r = this.#runEntries(d.via, entries);
+    if (r < 0 && d.error === 0) d.error = r;
   }
 
   /** Queues (when deferring) or runs entries as one operation; returns 0 or the first -errno. */
-  #mapOp(via: Context, entries: BatchEntry[]): number {
-    if (this.#deferred !== null) {
-      this.#deferred.entries.push(...entries);
+  #mapOp(via: Context, entries: BatchEntry[], hostFd = -1): number {
+    const d = this.#deferred;
+    if (d !== null) {
+      if (hostFd >= 0 && d.openHostFd === hostFd) {
+        // The queue ends with [getfd(hostFd), mmap..., close]: add this mmap before the close.
+        d.entries.splice(d.entries.length - 1, 0, entries[1]!);
+      } else {
+        d.entries.push(...entries);
+      }
+      d.openHostFd = hostFd;
       return 0;
     }
+    return this.#runEntries(via as PtraceContext, entries);
+  }
+
+  /**
+   * Runs entries in order: one injection for a single syscall, a batch (one round trip) for
+   * more when every thread is stopped, else one injection each with the BATCH_* flags applied
+   * here. Returns 0 or the first -errno (a close after a failed pidfd_getfd fails too; the
+   * getfd's error comes first).
+   */
+  #runEntries(via: PtraceContext, entries: BatchEntry[]): number {
     let results: number[];
-    if (entries.length === 1) {
-      const e = entries[0]!;
-      results = [this.#inject(via as PtraceContext, e.nr, e.args).result];
-    } else if (this.#allStopped()) {
-      results = this.#runBatch(via as PtraceContext, entries);
+    if (entries.length > 1 && this.#allStopped()) {
+      results = this.#runBatch(via, entries);
     } else {
-      // Another thread runs application code: no batch; one injection each.
       results = [];
       let saved = 0;
       for (const e of entries) {
         const args = [...e.args];
         if (e.flags & BATCH_ARG0_SAVED) args[0] = saved;
         if (e.flags & BATCH_ARG4_SAVED) args[4] = saved;
-        const r = this.#inject(via as PtraceContext, e.nr, args).result;
+        const r = this.#inject(via, e.nr, args).result;
         if (e.flags & BATCH_SAVE_RESULT) saved = r;
         results.push(r);
       }
@@ -441,7 +464,7 @@ class StubAddressSpace implements AddressSpace {
       { nr: SYS_pidfd_getfd, args: [pidfd, o.hostFd, 0], flags: BATCH_SAVE_RESULT },
       { nr: SYS_mmap, args: [o.addr, o.len, o.prot, flags, -1, o.offset], flags: BATCH_ARG4_SAVED },
       { nr: SYS_close, args: [-1], flags: BATCH_ARG0_SAVED },
-    ]);
+    ], o.hostFd);
   }
 
   /** The stub's pidfd of the sentry (opened on first use; inherited by forks). */
@@ -509,9 +532,26 @@ class StubAddressSpace implements AddressSpace {
     this.#deferred = null;
     this.platform.releaseStub(this);
   }
+
+  releaseAndReap(): HostUsage {
+    const u = this.platform.reapStub(this);
+    return { userNs: u.userNs, sysNs: u.sysNs, maxRssKb: u.maxRssKb };
+  }
 }
 
 const ARG_REGS = ["rdi", "rsi", "rdx", "r10", "r8", "r9"] as const;
+
+/** The batch table as written into a stub's data page (reused: one batch runs at a time). */
+const batchTable = new Uint8Array(BATCH_MAX_ENTRIES * BATCH_ENTRY_SIZE);
+const batchView = new DataView(batchTable.buffer);
+
+/** Stores a number (negative as two's complement) as a little-endian quadword of batchTable. */
+function setQword(off: number, v: number): void {
+  batchView.setUint32(off, v >>> 0, true);
+  batchView.setInt32(off + 4, Math.floor(v / 0x1_0000_0000), true);
+}
+/** Released host threads a stub keeps for reuse (see StubAddressSpace.parked). */
+const MAX_PARKED_THREADS = 4;
 
 /** The ptrace platform. One per sentry process. */
 export class PtracePlatform implements Platform {
@@ -525,7 +565,14 @@ export class PtracePlatform implements Platform {
    * waitStop and pollStop collect them along with the stops; shutdown waits for the rest, so no
    * host process outlives the platform.
    */
-  readonly #dying = new Set<number>();
+  readonly #dying = new Map<number, number>(); // tid → pid of its stub
+  /**
+   * @nosave The stub of each parked host thread (see StubAddressSpace.parked) and its time so
+   * far, where its next user's time starts.
+   */
+  readonly #parkedIn = new Map<number, { as: StubAddressSpace; cpu: ThreadCpuReading }>();
+  /** @nosave The open /proc files of host threads whose time was read (thread_clock.ts). */
+  readonly #clocks = new Map<number, ThreadClock>();
   /**
    * @nosave The zygote: an empty stub (host mappings removed, the sentry's pidfd open in it),
    * never run, that every new address space is forked from. Forking it is several times cheaper
@@ -578,25 +625,22 @@ export class PtracePlatform implements Platform {
         z.addressSpace.release();
       }
     }
-    const fresh = this.#zygote = this.#spawnStub(true);
+    const fresh = this.#zygote = this.#spawnZygote();
     return fresh.addressSpace.fork(fresh);
   }
 
   /**
-   * Starts a stub process with posix_spawn and seizes it: an empty address space (only the stub's
-   * pages) with one stopped thread. With `zygote`, the sentry's pidfd is opened in it for its
-   * forks to inherit.
+   * Starts the zygote: a stub process (posix_spawn) seized, emptied (only the stub's pages
+   * left) and holding a pidfd of the sentry for its forks to inherit, with one stopped thread.
    */
-  #spawnStub(zygote: boolean): PtraceContext {
+  #spawnZygote(): PtraceContext {
     const pid = ffi.spawnClean(this.#ensureStubBinary(), ["sentry-stub"]);
     try {
       const ctx = this.#seize(pid);
       this.#unmapHostMappings(ctx, pid);
-      if (zygote) {
-        const r = ctx.addressSpace.inject(ctx, SYS_pidfd_open, [ffi.hostPid(), 0]);
-        if (r < 0) throw new Error(`pidfd_open in the stub failed: errno ${-r}`);
-        ctx.addressSpace.sentryPidfdInStub = r;
-      }
+      const r = ctx.addressSpace.inject(ctx, SYS_pidfd_open, [ffi.hostPid(), 0]);
+      if (r < 0) throw new Error(`pidfd_open in the stub failed: errno ${-r}`);
+      ctx.addressSpace.sentryPidfdInStub = r;
       return ctx;
     } catch (e) {
       ffi.kill(pid, SIGKILL);
@@ -648,13 +692,56 @@ export class PtracePlatform implements Platform {
     }
   }
 
-  /** Registers a host thread (stopped) as a context of `as`. */
-  adopt(tid: number, as: StubAddressSpace): Context {
+  /** The /proc files of a context's host thread, opened on first use. */
+  clockOf(ctx: PtraceContext): ThreadClock {
+    let c = this.#clocks.get(ctx.tid);
+    if (c === undefined || c.pid !== ctx.addressSpace.pid) {
+      c?.close();
+      c = new ThreadClock(ctx.addressSpace.pid, ctx.tid);
+      this.#clocks.set(ctx.tid, c);
+    }
+    return c;
+  }
+
+  /** A host thread is gone (its exit was collected): its /proc files are closed. */
+  #threadGone(tid: number): void {
+    const c = this.#clocks.get(tid);
+    if (c === undefined) return;
+    c.close();
+    this.#clocks.delete(tid);
+  }
+
+  /**
+   * Registers a host thread (stopped) as a context of `as`; cpuStart is the thread's time so
+   * far when it is a parked thread reused.
+   */
+  adopt(tid: number, as: StubAddressSpace, cpuStart: ThreadCpuReading = ZERO_READING): Context {
     const ctx = new PtraceContext(tid, as);
+    ctx.cpuStart = cpuStart;
     this.#contexts.set(tid, ctx);
     as.threads.add(ctx);
     if (!this.#stubs.has(as.pid)) this.#stubs.set(as.pid, as);
     return ctx;
+  }
+
+  /**
+   * A parked host thread is taken out of its stub's parking (to be reused, or because it died).
+   * Returns its time so far.
+   */
+  unpark(tid: number): ThreadCpuReading {
+    const p = this.#parkedIn.get(tid);
+    if (p === undefined) return ZERO_READING;
+    this.#parkedIn.delete(tid);
+    const i = p.as.parked.indexOf(tid);
+    if (i >= 0) p.as.parked.splice(i, 1);
+    return p.cpu;
+  }
+
+  /** Drops a context whose host thread is gone (its exit, if any, is ignored when it comes). */
+  forget(ctx: PtraceContext): void {
+    this.#threadGone(ctx.tid);
+    this.#contexts.delete(ctx.tid);
+    ctx.addressSpace.threads.delete(ctx);
   }
 
   /** Ends one thread; the last thread of a stub takes the stub with it. */
@@ -678,8 +765,17 @@ export class PtracePlatform implements Platform {
       ctx.running = false;
       ctx.invalidate();
     }
+    if (as.parked.length < MAX_PARKED_THREADS) {
+      // Its next user's time starts where the last reading left it (the kernel read it just
+      // before releasing it: exit, execve); read now if it never was.
+      const cpu = ctx.lastCpu ?? this.clockOf(ctx).read() ?? ZERO_READING;
+      as.parked.push(ctx.tid);
+      this.#parkedIn.set(ctx.tid, { as, cpu });
+      return;
+    }
     as.exitThread(ctx);
-    this.#dying.add(ctx.tid);
+    this.#threadGone(ctx.tid);
+    this.#dying.set(ctx.tid, as.pid);
   }
 
   /**
@@ -688,12 +784,54 @@ export class PtracePlatform implements Platform {
    */
   releaseStub(as: StubAddressSpace): void {
     ffi.kill(as.pid, SIGKILL);
+    // The leader last: the host reports a thread group leader's exit only once every other
+    // thread of the group is reaped, so shutdown must wait for them first.
     for (const ctx of as.threads) {
       this.#contexts.delete(ctx.tid);
-      this.#dying.add(ctx.tid);
+      this.#threadGone(ctx.tid);
+      if (ctx.tid !== as.pid) this.#dying.set(ctx.tid, as.pid);
     }
+    for (const tid of as.parked) {
+      this.#dying.set(tid, as.pid);
+      this.#parkedIn.delete(tid);
+      this.#threadGone(tid);
+    }
+    this.#dying.set(as.pid, as.pid);
     as.threads.clear();
+    as.parked.length = 0;
     this.#stubs.delete(as.pid);
+  }
+
+  /**
+   * Kills a stub and collects the exit of every thread of it now (the leader last, as the host
+   * reports it last). Returns wait4's usage of the leader: the CPU time and peak RSS of the
+   * whole host process over its life. Exact and cheap (no /proc reads); costs the switch to
+   * the dying stub that lazy reaping (releaseStub) avoids, which /proc reads cost more than.
+   */
+  reapStub(as: StubAddressSpace): ffi.ReapedUsage {
+    if (!as.released) as.release();
+    for (const [tid, pid] of this.#dying) {
+      if (pid !== as.pid || tid === as.pid) continue;
+      this.#reap(tid);
+      this.#dying.delete(tid);
+    }
+    let u: ffi.ReapedUsage | null = null;
+    if (this.#dying.has(as.pid)) {
+      this.#dying.delete(as.pid);
+      for (;;) {
+        try {
+          u = ffi.wait4(as.pid, ffi.__WALL);
+        } catch {
+          break; // ECHILD: collected already (killed from outside and reported as gone)
+        }
+        if (u !== null) break;
+        // A stop reported before the exit (a host signal, an event): let it go on dying.
+        try {
+          ffi.ptrace(ffi.PTRACE_CONT, as.pid, 0, 0);
+        } catch { /* killed meanwhile */ }
+      }
+    }
+    return u ?? { status: 0, userNs: 0, sysNs: 0, maxRssKb: 0 };
   }
 
   /** Waits until host thread `tid` has exited (it was killed or told to exit). */
@@ -727,6 +865,8 @@ export class PtracePlatform implements Platform {
   #decode(pid: number, status: number): Stop | null {
     const ctx = this.#contexts.get(pid);
     if (!ctx) {
+      // A parked thread killed from outside: never hand its tid out again (the host may reuse it).
+      if ((status & 0xff) !== 0x7f) this.unpark(pid);
       if (this.#dying.has(pid)) {
         if ((status & 0xff) !== 0x7f) this.#dying.delete(pid);
         else {
@@ -742,6 +882,7 @@ export class PtracePlatform implements Platform {
     if ((status & 0xff) !== 0x7f) {
       this.#contexts.delete(pid);
       ctx.addressSpace.threads.delete(ctx);
+      this.#threadGone(pid);
       return { ctx, reason: { kind: "gone", status } };
     }
     const sig = (status >> 8) & 0xff;
@@ -810,25 +951,9 @@ export class PtracePlatform implements Platform {
   shutdown(): void {
     for (const as of [...this.#stubs.values()]) as.release();
     this.#zygote = null;
-    // Collect the dying threads in whatever order they end: waiting for one tid would hang on a
-    // thread-group leader whose other threads are not reaped yet (its exit is reported last).
-    while (this.#dying.size > 0) {
-      let w;
-      try {
-        w = ffi.waitpid(-1, ffi.__WALL);
-      } catch {
-        break; // ECHILD: nothing left
-      }
-      if (w === "eintr" || w === null) continue;
-      if ((w.status & 0xff) === 0x7f) {
-        // A stop reported before the exit: let it go on dying.
-        try {
-          ffi.ptrace(ffi.PTRACE_CONT, w.pid, 0, 0);
-        } catch { /* killed meanwhile */ }
-        continue;
-      }
-      this.#dying.delete(w.pid);
-    }
+    for (const tid of [...this.#dying.keys()]) this.#reap(tid);
+    for (const c of this.#clocks.values()) c.close();
+    this.#clocks.clear();
     this.#dying.clear();
     // Stubs whose host parent was another stub come back as zombies of the sentry (a subreaper)
     // once that parent died: reap them, so that no host process outlives the sandbox.

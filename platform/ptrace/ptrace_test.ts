@@ -133,6 +133,18 @@ Deno.test("a host file maps into a stub with no descriptor left behind", () => {
       assert.equal(as.read(CODE, got), 19);
       assert.equal(new TextDecoder().decode(got), "hello from the host");
       assert.equal([...Deno.readDirSync(`/proc/${stubPid(ctx)}/fd`)].length, 1);
+      // With another thread running application code (here: jmp $), the three syscalls run
+      // as separate injections, never from the data page that thread could write.
+      as.mapAnonymous(ctx, 0x500000, 4096, 7, false);
+      as.write(0x500000, new Uint8Array([0xeb, 0xfe]));
+      const spinner = as.newThread(ctx);
+      spinner.regs.set("rip", 0x500000);
+      spinner.markRegsDirty();
+      p.resume(spinner);
+      assert.equal(as.mapHostFile(ctx, { addr: CODE + 8192, len: 4096, prot: 1, shared: false, hostFd: n, offset: 0 }), 0);
+      assert.equal(as.read(CODE + 8192, got), 19);
+      assert.equal(new TextDecoder().decode(got), "hello from the host");
+      assert.equal([...Deno.readDirSync(`/proc/${stubPid(ctx)}/fd`)].length, 1);
       // A bad descriptor fails cleanly (pidfd_getfd's EBADF) and maps nothing.
       assert.equal(as.mapHostFile(ctx, { addr: CODE + 4096, len: 4096, prot: 1, shared: false, hostFd: 999, offset: 0 }), -9);
       assert.equal(as.read(CODE + 4096, got), 0);
@@ -168,6 +180,27 @@ Deno.test("deferred mappings run together at the flush and report the first erro
     as.mapAnonymous(ctx, CODE + 16384, 4096, 3, false);
     assert.equal(as.flushMappings(), -22);
     assert.equal(as.read(CODE + 16384, new Uint8Array(1)), 1);
+    // Segments of one file share one descriptor in the stub; another file gets its own.
+    const path = Deno.makeTempFileSync();
+    Deno.writeFileSync(path, new Uint8Array(8192).map((_, i) => (i < 4096 ? 1 : 2)));
+    const f1 = ffiOpen(path, O_RDONLY), f2 = ffiOpen(path, O_RDONLY);
+    try {
+      as.deferMappings(ctx);
+      as.mapHostFile(ctx, { addr: 0x800000, len: 4096, prot: 1, shared: false, hostFd: f1, offset: 4096 });
+      as.mapHostFile(ctx, { addr: 0x801000, len: 4096, prot: 1, shared: false, hostFd: f1, offset: 0 });
+      as.mapHostFile(ctx, { addr: 0x802000, len: 4096, prot: 1, shared: false, hostFd: f2, offset: 4096 });
+      assert.equal(as.flushMappings(), 0);
+      const b = new Uint8Array(1);
+      for (const [addr, want] of [[0x800000, 2], [0x801000, 1], [0x802000, 2]]) {
+        as.read(addr!, b);
+        assert.equal(b[0], want);
+      }
+      assert.equal([...Deno.readDirSync(`/proc/${stubPid(ctx)}/fd`)].length, 1);
+    } finally {
+      ffiClose(f1);
+      ffiClose(f2);
+      Deno.removeSync(path);
+    }
     // More entries than one batch table holds.
     as.deferMappings(ctx);
     for (let i = 0; i < 150; i++) as.mapAnonymous(ctx, 0x1000000 + i * 8192, 4096, 3, false);
@@ -221,7 +254,7 @@ Deno.test("a forked address space has its own copy of the memory", () => {
   assert.equal(liveDescendants().length, 0);
 });
 
-Deno.test("a new thread shares memory and ends alone when released", () => {
+Deno.test("a new thread shares memory, and a released one is parked for the next new thread", () => {
   const p = new PtracePlatform();
   try {
     const ctx = p.newAddressSpace();
@@ -233,14 +266,72 @@ Deno.test("a new thread shares memory and ends alone when released", () => {
     const got = new Uint8Array(1);
     th.addressSpace.read(CODE + 100, got);
     assert.equal(got[0], 7);
+    const tasks = () => [...Deno.readDirSync(`/proc/${stubPid(ctx)}/task`)].length;
+    assert.equal(tasks(), 2);
     th.release();
-    // The first thread still runs syscalls.
+    // The host thread stays, stopped, for the next new thread, which gets the parent's FPU
+    // state as a host clone would give it (here: MXCSR with a rounding mode set).
+    assert.equal(tasks(), 2);
+    const fp = ctx.getFpState();
+    const fv = new DataView(fp.buffer);
+    fv.setUint32(24, 0x7f80, true); // MXCSR: round toward zero
+    fv.setUint8(512, fv.getUint8(512) | 2); // XSAVE header: the SSE state is not in its init state
+    ctx.setFpState(fp);
+    const th2 = as.newThread(ctx);
+    assert.equal(tasks(), 2);
+    assert.equal(new DataView(th2.getFpState().buffer).getUint32(24, true), 0x7f80);
+    // Both threads run syscalls.
     as.write(CODE, new Uint8Array([0xb8, 39, 0, 0, 0, 0x0f, 0x05]));
-    ctx.regs.set("rip", CODE);
-    ctx.markRegsDirty();
-    p.resume(ctx);
-    assert.equal(p.waitStop(1e9)?.ctx, ctx);
+    for (const c of [ctx, th2]) {
+      c.regs.set("rip", CODE);
+      c.markRegsDirty();
+      p.resume(c);
+      const s = p.waitStop(1e9);
+      assert.equal(s?.reason.kind, "syscall");
+      assert.equal(s?.ctx, c);
+    }
   } finally {
     p.shutdown();
   }
+  // Shutdown reaps a stub with several threads (the leader's exit comes last on the host).
+  assert.equal(liveDescendants().length, 0);
+});
+
+Deno.test("a parked thread reused starts with no CPU time, and a reaped stub reports its whole life's", () => {
+  const p = new PtracePlatform();
+  let pid = 0;
+  try {
+    const ctx = p.newAddressSpace();
+    const as = ctx.addressSpace;
+    pid = stubPid(ctx);
+    as.mapAnonymous(ctx, CODE, 4096, 7, false);
+    // mov rcx, 100000000; 1: dec rcx; jnz 1b; mov eax, 39; syscall
+    as.write(CODE, new Uint8Array([
+      0x48, 0xc7, 0xc1, 0x00, 0xe1, 0xf5, 0x05, 0x48, 0xff, 0xc9, 0x75, 0xfb, 0xb8, 39, 0, 0, 0, 0x0f, 0x05,
+    ]));
+    const th = as.newThread(ctx);
+    th.regs.set("rip", CODE);
+    th.markRegsDirty();
+    p.resume(th);
+    assert.equal(p.waitStop(10e9)?.ctx, th);
+    const spun = th.cpuTime();
+    assert.ok(spun.userNs + spun.sysNs > 1_000_000, `the spin took ${spun.userNs + spun.sysNs} ns`);
+    th.release();
+    // The next thread is the same host thread: the time its last user had is not its own.
+    const th2 = as.newThread(ctx);
+    const fresh = th2.cpuTime();
+    assert.ok(fresh.userNs + fresh.sysNs < (spun.userNs + spun.sysNs) / 2);
+    // 4 MiB of touched memory: the host's RSS counters are per-CPU approximations, exact enough
+    // at this size.
+    as.mapAnonymous(ctx, CODE + 0x100000, 4 << 20, 3, false);
+    assert.equal(as.write(CODE + 0x100000, new Uint8Array(4 << 20).fill(1)), 4 << 20);
+    const u = as.releaseAndReap();
+    assert.ok(u.userNs + u.sysNs >= spun.userNs + spun.sysNs - 10_000, "the stub's total covers the spin");
+    assert.ok(u.maxRssKb >= 2048, `peak RSS ${u.maxRssKb} kB`);
+    // Reaped at once, not at shutdown.
+    assert.ok(!liveDescendants().includes(pid));
+  } finally {
+    p.shutdown();
+  }
+  assert.equal(liveDescendants().length, 0);
 });

@@ -8,7 +8,9 @@ static const char *en(int e) {
     case 0: return "0";
     case EPERM: return "EPERM";
     case ENOENT: return "ENOENT";
+    case ENOTDIR: return "ENOTDIR";
     case ESRCH: return "ESRCH";
+    case ECHILD: return "ECHILD";
     case EINTR: return "EINTR";
     case EBADF: return "EBADF";
     case EAGAIN: return "EAGAIN";

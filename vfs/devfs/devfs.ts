@@ -1,7 +1,8 @@
 /**
  * devfs: a synthetic /dev, as runsc's devtmpfs: the memory devices (null, zero, full, random,
- * urandom) implemented in the sentry, tty and console (ENXIO until the terminal support gives
- * the sandbox a controlling terminal), the /proc/self/fd links (fd, stdin, stdout, stderr), and
+ * urandom) implemented in the sentry, tty, console and ptmx (placeholders the open syscall
+ * resolves: the caller's controlling terminal, the `-t` console, a new pty of the devpts
+ * mounted on /dev/pts; see vfs/tty/device_file.ts), the /proc/self/fd links (fd, stdin, stdout, stderr), and
  * the directories other filesystems are mounted on (shm, pts, mqueue).
  *
  * No host device is ever reachable through it.
@@ -24,7 +25,7 @@ export function makedev(major: number, minor: number): number {
 /** [name, major, minor, mode] of every device node. */
 const DEVICES: ReadonlyArray<[string, number, number, number]> = [
   ["null", 1, 3, 0o666], ["zero", 1, 5, 0o666], ["full", 1, 7, 0o666], ["random", 1, 8, 0o666],
-  ["urandom", 1, 9, 0o666], ["tty", 5, 0, 0o666], ["console", 5, 1, 0o600],
+  ["urandom", 1, 9, 0o666], ["tty", 5, 0, 0o666], ["console", 5, 1, 0o600], ["ptmx", 5, 2, 0o666],
 ];
 
 /** @savable A character device node. */
@@ -34,7 +35,7 @@ export class DeviceNode extends KDentry {
   }
 
   override open(loc: Location, flags: number): FileDescription {
-    // tty and console: no controlling terminal yet.
+    // tty, console, ptmx: a TtyDeviceFile the open syscall resolves.
     const dev = openMemoryDevice(loc, flags, this.rdev);
     if (dev === null) throw ENXIO;
     return dev;

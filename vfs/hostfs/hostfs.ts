@@ -1,5 +1,6 @@
 /**
- * hostfs: a read-only view of a host directory (the bundle's rootfs, or / for `sentry do`).
+ * hostfs: a host directory (the bundle's rootfs, or / for `sentry do`), read-only by default;
+ * writable for the overlay's upper layer (`--overlay-upper DIR`) and rw bind mounts.
  *
  * Safety: the only host call that takes a path with more than one component is the open of the
  * root directory itself, given by boot. Every other call is relative to a descriptor the sentry
@@ -15,19 +16,44 @@
  * files under a shared / do change); negative lookups are not cached.
  *
  * Host descriptors: a directory dentry opens an O_PATH descriptor of itself the first time it
- * is searched, and keeps it until the filesystem is released. Regular files are opened per
- * open description.
+ * is searched, and keeps it until the filesystem is released (or the directory is removed).
+ * Regular files are opened per open description.
+ *
+ * Writable mode ({@linkcode HostFilesystem.open} with `writable: true`): every change is one
+ * host call relative to the held descriptor of the directory concerned, with a single name
+ * and without following a final symlink: mkdirat, mknodat, symlinkat, unlinkat, renameat2,
+ * linkat (no AT_SYMLINK_FOLLOW), fchownat/utimensat with AT_SYMLINK_NOFOLLOW, fchmodat with
+ * AT_SYMLINK_NOFOLLOW (symlinks refused), and opens with O_NOFOLLOW for writes and truncation.
+ * A directory's descriptor follows the directory itself, not its name: a directory renamed
+ * (or swapped for a symlink) on the host behind the sandbox's back keeps receiving the
+ * sandbox's changes where it is, and a name swapped for a symlink fails with ELOOP/ENOTDIR
+ * instead of being followed. So nothing the sandbox writes can land outside the directory
+ * tree it was given. The dentry cache is kept in step with the sandbox's own changes; the
+ * host directory is assumed to be the sandbox's alone while it runs (runsc's exclusive mode).
+ *
+ * Owners: new files get the sandbox owner with fchownat. When the host refuses (the sentry
+ * does not run as root on the host), the sandbox owner is kept in the dentry only and stat
+ * reports it, so a non-root sentry still gives the sandbox Linux's ownership semantics.
+ *
+ * FIFOs and sockets made in a writable hostfs are host nodes whose I/O stays in the sentry: a
+ * FIFO opens an in-sentry pipe held by the dentry, a socket node holds its bound endpoint.
+ * Device nodes cannot be made (EPERM): the host would get a real device file.
  *
  * @module
  */
 
-import { EACCES, ELOOP, ENOENT, ENXIO, errnoFromNumber, EINVAL, LinuxError } from "../../kernel/errno.ts";
 import {
-  DT_BLK, DT_CHR, DT_DIR, DT_FIFO, DT_LNK, DT_REG, DT_SOCK, DT_UNKNOWN, FIONREAD, PATH_MAX, S_IFBLK,
-  S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK,
+  EACCES, EINVAL, EISDIR, ELOOP, ENOENT, ENOTDIR, ENXIO, EPERM, EROFS, errnoFromNumber, EXDEV, LinuxError,
+} from "../../kernel/errno.ts";
+import {
+  DT_BLK, DT_CHR, DT_DIR, DT_FIFO, DT_LNK, DT_REG, DT_SOCK, DT_UNKNOWN, FIONREAD, O_ACCMODE, O_APPEND, O_CREAT,
+  O_EXCL, O_WRONLY, PATH_MAX, RENAME_EXCHANGE, RENAME_NOREPLACE, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK,
+  S_IFMT, S_IFREG, S_IFSOCK,
 } from "../../abi/linux/file.ts";
 import * as ffi from "../../platform/ptrace/_ffi.ts";
-import { Dentry, type Filesystem } from "../dentry.ts";
+import { Dentry, type Filesystem, type NewFile, type SetAttr } from "../dentry.ts";
+import { Pipe } from "../pipe.ts";
+import { openFifo } from "../fifo.ts";
 import { type DirEntry, FileDescription, type MemoryIO, type Stat } from "../file_description.ts";
 import { LocatedFile, seekRegular } from "../located_file.ts";
 import type { Location } from "../mount.ts";
@@ -36,6 +62,9 @@ import { openMemoryDevice } from "../devices.ts";
 
 const HOST_O_NOCTTY = 0o400;
 const HOST_O_NONBLOCK = 0o4000;
+const HOST_EPERM = 1;
+/** How a file of the host tree is opened for I/O: never follows, never becomes a tty, never waits. */
+const HOST_OPEN_FLAGS = ffi.O_NOFOLLOW | ffi.O_CLOEXEC | HOST_O_NOCTTY | HOST_O_NONBLOCK;
 /** Shared by every synchronous fstat/fstatat below; decoded before the next host call. */
 const statBuf = new HostStatBuffer();
 const linkBuf = new Uint8Array(PATH_MAX);
@@ -47,18 +76,26 @@ function hostError(r: number): LinuxError {
   return errnoFromNumber(-r);
 }
 
-/** @savable A host directory tree, read-only. */
+/** Options of {@linkcode HostFilesystem.open}. */
+export interface HostFsOptions {
+  /** Allow changes (default false: every change is EROFS). */
+  writable?: boolean;
+}
+
+/** @savable A host directory tree. */
 export class HostFilesystem implements Filesystem {
   readonly name = "hostfs";
-  readonly readonly = true;
+  /** Immutable. */
+  readonly readonly: boolean;
   /** Immutable. The host path of the root, as boot gave it. */
   readonly hostRoot: string;
   readonly root: HostDentry;
   /** @nosave Every O_PATH directory descriptor the dentries hold, for release(). */
   readonly openDirFds = new Set<number>();
 
-  private constructor(hostRoot: string, rootFd: number) {
+  private constructor(hostRoot: string, rootFd: number, writable: boolean) {
     this.hostRoot = hostRoot;
+    this.readonly = !writable;
     this.openDirFds.add(rootFd);
     const r = ffi.hostFstat(rootFd, statBuf.bytes);
     if (r < 0) {
@@ -68,11 +105,34 @@ export class HostFilesystem implements Filesystem {
     this.root = new HostDentry(this, null, "", statBuf, rootFd);
   }
 
-  /** Opens the host directory hostRoot as a filesystem. Throws a LinuxError (ENOENT, ENOTDIR...). */
-  static open(hostRoot: string): HostFilesystem {
+  /**
+   * Opens the host directory hostRoot (an absolute host path, the only multi-component path
+   * the host ever sees from hostfs) as a filesystem, read-only unless o.writable. Throws a
+   * LinuxError (ENOENT, ENOTDIR...).
+   */
+  static open(hostRoot: string, o: HostFsOptions = {}): HostFilesystem {
     const fd = ffi.hostOpen(hostRoot, ffi.O_PATH | ffi.O_DIRECTORY | ffi.O_CLOEXEC);
     if (fd < 0) throw hostError(fd);
-    return new HostFilesystem(hostRoot, fd);
+    return new HostFilesystem(hostRoot, fd, o.writable ?? false);
+  }
+
+  /**
+   * Fills d, a new empty regular file of this (writable) filesystem, with len bytes of the host
+   * descriptor src from offset 0: the overlay's copy-up, one host sendfile.
+   */
+  copyData(d: Dentry, src: number, len: number): void {
+    const fd = (d as HostDentry).openHostFd(O_WRONLY);
+    try {
+      const n = ffi.hostSendfile(fd, src, 0, len);
+      if (n < 0) throw hostError(n);
+    } finally {
+      ffi.hostClose(fd);
+    }
+  }
+
+  /** Closes one directory descriptor this filesystem holds (a removed directory's). */
+  closeDirFd(fd: number): void {
+    if (this.openDirFds.delete(fd)) ffi.hostClose(fd);
   }
 
   release(): void {
@@ -85,9 +145,11 @@ export class HostFilesystem implements Filesystem {
 /** @savable A file of the host tree. */
 export class HostDentry extends Dentry {
   readonly #fs: HostFilesystem;
-  readonly #mode: number;
-  readonly #uid: number;
-  readonly #gid: number;
+  /** Cached; refreshed after every change the sandbox makes. */
+  #mode: number;
+  /** The sandbox owner (see the module doc: it may differ from the host's when chown was refused). */
+  #uid: number;
+  #gid: number;
   readonly #ino: number;
   /** @nosave The O_PATH descriptor of a directory, once searched; -1 before. */
   #dirFd: number;
@@ -95,6 +157,12 @@ export class HostDentry extends Dentry {
   #children = new Map<string, HostDentry>();
   /** Cached symlink target. */
   #target: string | null = null;
+  /** The file was removed through the sandbox (rmdir, unlink, replaced by rename). */
+  #removed = false;
+  /** Writable mode: the in-sentry pipe of a FIFO, made on first open. */
+  #pipe: Pipe | null = null;
+  /** Writable mode: the endpoint bound to a socket node. */
+  #socket: unknown = null;
 
   constructor(fs: HostFilesystem, parent: HostDentry | null, name: string, st: HostStatBuffer, dirFd = -1) {
     super(parent, name);
@@ -137,6 +205,7 @@ export class HostDentry extends Dentry {
    */
   dirFd(): number {
     if (this.#dirFd >= 0) return this.#dirFd;
+    if (this.#removed) throw ENOENT;
     const fd = ffi.hostOpenat(
       this.#hostParent.dirFd(),
       this.name,
@@ -151,6 +220,7 @@ export class HostDentry extends Dentry {
   lookup(name: string): HostDentry | null {
     const cached = this.#children.get(name);
     if (cached !== undefined) return cached;
+    if (this.#removed) return null;
     const r = ffi.hostFstatat(this.dirFd(), name, statBuf.bytes, ffi.AT_SYMLINK_NOFOLLOW);
     if (r === -ENOENT.errno) return null;
     if (r < 0) throw hostError(r);
@@ -164,7 +234,10 @@ export class HostDentry extends Dentry {
       ? ffi.hostFstat(this.#dirFd, statBuf.bytes)
       : ffi.hostFstatat(this.#hostParent.dirFd(), this.name, statBuf.bytes, ffi.AT_SYMLINK_NOFOLLOW);
     if (r < 0) throw hostError(r);
-    return statBuf.decode();
+    const st = statBuf.decode();
+    st.uid = this.#uid;
+    st.gid = this.#gid;
+    return st;
   }
 
   override readlink(): string {
@@ -177,6 +250,7 @@ export class HostDentry extends Dentry {
   }
 
   children(): DirEntry[] {
+    if (this.#removed) return [];
     const fd = ffi.hostOpenat(this.dirFd(), ".", ffi.O_RDONLY | ffi.O_DIRECTORY | ffi.O_CLOEXEC);
     if (fd < 0) throw hostError(fd);
     const out: DirEntry[] = [];
@@ -210,13 +284,10 @@ export class HostDentry extends Dentry {
       case S_IFDIR:
         return super.open(loc, flags);
       case S_IFREG: {
-        const fd = ffi.hostOpenat(
-          this.#hostParent.dirFd(),
-          this.name,
-          ffi.O_RDONLY | ffi.O_NOFOLLOW | ffi.O_CLOEXEC | HOST_O_NOCTTY | HOST_O_NONBLOCK,
-        );
+        const acc = this.#fs.readonly ? ffi.O_RDONLY : flags & O_ACCMODE;
+        const fd = ffi.hostOpenat(this.#hostParent.dirFd(), this.name, acc | HOST_OPEN_FLAGS);
         if (fd < 0) throw fd === -ELOOP.errno ? ELOOP : hostError(fd);
-        return new HostRegularFile(loc, flags, fd);
+        return new HostRegularFile(loc, flags, fd, this.#fs.readonly);
       }
       case S_IFSOCK:
         throw ENXIO;
@@ -225,32 +296,38 @@ export class HostDentry extends Dentry {
         if (dev !== null) return dev;
         throw EACCES;
       }
+      case S_IFIFO:
+        if (!this.#fs.readonly) {
+          this.#pipe ??= new Pipe();
+          return openFifo(this.#pipe, loc, flags);
+        }
+        throw EACCES;
       default:
-        // Other host devices and FIFOs are not reachable from the sandbox: devfs and in-sentry
-        // pipes will provide them.
+        // Other host devices and FIFOs of a read-only tree are not reachable from the sandbox:
+        // devfs and in-sentry pipes provide them.
         throw EACCES;
     }
   }
 
   /**
-   * A new read-only host descriptor of this regular file (the overlay copies data up from
-   * it); the caller closes it.
+   * A new host descriptor of this regular file (the overlay copies data up from it, or into
+   * it), opened with access mode acc and O_NOFOLLOW; the caller closes it.
    */
-  openHostFd(): number {
-    const fd = ffi.hostOpenat(
-      this.#hostParent.dirFd(),
-      this.name,
-      ffi.O_RDONLY | ffi.O_NOFOLLOW | ffi.O_CLOEXEC | HOST_O_NOCTTY | HOST_O_NONBLOCK,
-    );
+  openHostFd(acc: number = ffi.O_RDONLY): number {
+    const fd = ffi.hostOpenat(this.#hostParent.dirFd(), this.name, acc | HOST_OPEN_FLAGS);
     if (fd < 0) throw hostError(fd);
     return fd;
   }
 
   override hostPath(): string {
-    const names: string[] = [];
-    for (let d: Dentry | null = this; d !== null && d.parent !== null; d = d.parent) names.push(d.name);
+    const names: string[] = [this.name];
+    for (let d = this.parent; d !== null && d.parent !== null; d = d.parent) names.push(d.name);
     const root = this.#fs.hostRoot.endsWith("/") ? this.#fs.hostRoot.slice(0, -1) : this.#fs.hostRoot;
     return root + "/" + names.reverse().join("/");
+  }
+
+  override boundSocket(): unknown {
+    return this.#socket;
   }
 
   /** Drops cached children (their descriptors are closed by the filesystem). */
@@ -258,6 +335,205 @@ export class HostDentry extends Dentry {
     for (const c of this.#children.values()) c.forget();
     this.#children.clear();
     this.#dirFd = -1;
+  }
+
+  // ---- Writable mode (this is the parent directory unless said otherwise) --------------------
+
+  #checkWritable(): void {
+    if (this.#fs.readonly) throw EROFS;
+  }
+
+  /** The new child `name`, just made on the host: stat it (no follow) and cache it. */
+  #added(name: string): HostDentry {
+    const r = ffi.hostFstatat(this.dirFd(), name, statBuf.bytes, ffi.AT_SYMLINK_NOFOLLOW);
+    if (r < 0) throw hostError(r);
+    const c = new HostDentry(this.#fs, this, name, statBuf);
+    this.#children.set(name, c);
+    return c;
+  }
+
+  /**
+   * Gives the new child c the sandbox owner and exact mode (the host's umask and a non-root
+   * host user may have given others). chown comes first: it clears set-user-ID on the host.
+   * Removes the child and throws when the host refuses anything but the owner.
+   */
+  #finishNew(c: HostDentry, attrs: NewFile): HostDentry {
+    try {
+      c.#chown(attrs.uid, attrs.gid);
+      if ((attrs.mode & S_IFMT) !== S_IFLNK) c.#chmod(attrs.mode & 0o7777);
+      c.#refresh();
+    } catch (e) {
+      ffi.hostUnlinkat(this.dirFd(), c.name, c.isDir ? ffi.AT_REMOVEDIR : 0);
+      this.#children.delete(c.name);
+      throw e;
+    }
+    return c;
+  }
+
+  /** Where host calls about this file are made: [dirfd, name, extra at-flags]. */
+  #at(): [number, string, number] {
+    if (this.parent === null) return [this.dirFd(), "", ffi.AT_EMPTY_PATH];
+    return [this.#hostParent.dirFd(), this.name, 0];
+  }
+
+  /** Sets the owner on the host; keeps it in the dentry alone when the host says EPERM. */
+  #chown(uid: number, gid: number): void {
+    if (uid === this.#uid && gid === this.#gid) return;
+    const [dfd, name, f] = this.#at();
+    const r = ffi.hostFchownat(dfd, name, uid, gid, ffi.AT_SYMLINK_NOFOLLOW | f);
+    if (r < 0 && r !== -HOST_EPERM) throw hostError(r);
+    this.#uid = uid;
+    this.#gid = gid;
+  }
+
+  #chmod(mode: number): void {
+    if (this.isSymlink) return;
+    let r: number;
+    if (this.parent === null) {
+      // The root has no name to give fchmodat: a read-only open of the directory itself.
+      const fd = ffi.hostOpenat(this.dirFd(), ".", ffi.O_RDONLY | ffi.O_DIRECTORY | ffi.O_CLOEXEC);
+      if (fd < 0) throw hostError(fd);
+      r = ffi.hostFchmod(fd, mode);
+      ffi.hostClose(fd);
+    } else {
+      r = ffi.hostFchmodat(this.#hostParent.dirFd(), this.name, mode, ffi.AT_SYMLINK_NOFOLLOW);
+    }
+    if (r < 0) throw hostError(r);
+  }
+
+  /** Re-reads the mode (and checks the type did not change under us). */
+  #refresh(): void {
+    const [dfd, name, f] = this.#at();
+    const r = ffi.hostFstatat(dfd, name, statBuf.bytes, ffi.AT_SYMLINK_NOFOLLOW | f);
+    if (r < 0) throw hostError(r);
+    if ((statBuf.mode & S_IFMT) !== (this.#mode & S_IFMT)) throw ENOENT;
+    this.#mode = statBuf.mode;
+  }
+
+  override create(name: string, attrs: NewFile): Dentry {
+    this.#checkWritable();
+    const fd = ffi.hostOpenat(this.dirFd(), name, O_CREAT | O_EXCL | O_WRONLY | HOST_OPEN_FLAGS, 0o600);
+    if (fd < 0) throw hostError(fd);
+    ffi.hostClose(fd);
+    return this.#finishNew(this.#added(name), { ...attrs, mode: S_IFREG | (attrs.mode & 0o7777) });
+  }
+
+  override mkdir(name: string, attrs: NewFile): Dentry {
+    this.#checkWritable();
+    const r = ffi.hostMkdirat(this.dirFd(), name, 0o700);
+    if (r < 0) throw hostError(r);
+    return this.#finishNew(this.#added(name), { ...attrs, mode: S_IFDIR | (attrs.mode & 0o7777) });
+  }
+
+  override mknod(name: string, attrs: NewFile): Dentry {
+    this.#checkWritable();
+    const type = attrs.mode & S_IFMT;
+    if (type === 0 || type === S_IFREG) return this.create(name, attrs);
+    if (type !== S_IFIFO && type !== S_IFSOCK) throw EPERM;
+    const r = ffi.hostMknodat(this.dirFd(), name, type | 0o600, 0);
+    if (r < 0) throw hostError(r);
+    const c = this.#finishNew(this.#added(name), attrs);
+    c.#socket = attrs.socket ?? null;
+    return c;
+  }
+
+  override symlink(name: string, target: string, attrs: NewFile): Dentry {
+    this.#checkWritable();
+    const r = ffi.hostSymlinkat(target, this.dirFd(), name);
+    if (r < 0) throw hostError(r);
+    return this.#finishNew(this.#added(name), { ...attrs, mode: S_IFLNK | 0o777 });
+  }
+
+  override link(name: string, target: Dentry): Dentry {
+    this.#checkWritable();
+    if (!(target instanceof HostDentry) || target.#fs !== this.#fs || target.parent === null) throw EXDEV;
+    if (target.isDir) throw EPERM;
+    const r = ffi.hostLinkat(target.#hostParent.dirFd(), target.name, this.dirFd(), name);
+    if (r < 0) throw hostError(r);
+    const c = this.#added(name);
+    c.#uid = target.#uid;
+    c.#gid = target.#gid;
+    return c;
+  }
+
+  /** Forgets a child that the host no longer has under this name. */
+  #gone(c: HostDentry): void {
+    c.#removed = true;
+    if (c.#dirFd >= 0) {
+      this.#fs.closeDirFd(c.#dirFd);
+      c.#dirFd = -1;
+    }
+  }
+
+  override unlink(name: string, child: Dentry): void {
+    this.#checkWritable();
+    if (child.isDir) throw EISDIR;
+    const r = ffi.hostUnlinkat(this.dirFd(), name, 0);
+    if (r < 0) throw hostError(r);
+    this.#children.delete(name);
+    (child as HostDentry).#removed = true;
+  }
+
+  override rmdir(name: string, child: Dentry): void {
+    this.#checkWritable();
+    if (!child.isDir) throw ENOTDIR;
+    const r = ffi.hostUnlinkat(this.dirFd(), name, ffi.AT_REMOVEDIR);
+    if (r < 0) throw hostError(r);
+    this.#children.delete(name);
+    this.#gone(child as HostDentry);
+  }
+
+  override rename(
+    name: string,
+    child: Dentry,
+    newParent: Dentry,
+    newName: string,
+    replaced: Dentry | null,
+    flags: number,
+  ): void {
+    this.#checkWritable();
+    if (!(newParent instanceof HostDentry) || newParent.#fs !== this.#fs) throw EXDEV;
+    const src = child as HostDentry;
+    const dst = replaced as HostDentry | null;
+    const r = ffi.hostRenameat2(
+      this.dirFd(), name, newParent.dirFd(), newName, flags & (RENAME_NOREPLACE | RENAME_EXCHANGE),
+    );
+    if (r < 0) throw hostError(r);
+    this.#children.delete(name);
+    if (flags & RENAME_EXCHANGE) {
+      if (dst !== null) {
+        this.#children.set(name, dst);
+        dst.parent = this;
+        dst.name = name;
+      }
+    } else if (dst !== null) {
+      newParent.#children.delete(newName);
+      this.#gone(dst);
+    }
+    newParent.#children.set(newName, src);
+    src.parent = newParent;
+    src.name = newName;
+  }
+
+  /** On this file: truncate, chown, chmod, utimes, in that order (chown clears set-user-ID). */
+  override setattr(a: SetAttr): void {
+    this.#checkWritable();
+    if (a.size !== undefined) {
+      if (this.isDir) throw EISDIR;
+      if (!this.isRegular) throw EINVAL;
+      const fd = this.openHostFd(O_WRONLY);
+      const r = ffi.hostFtruncate(fd, a.size);
+      ffi.hostClose(fd);
+      if (r < 0) throw hostError(r);
+    }
+    if (a.uid !== undefined || a.gid !== undefined) this.#chown(a.uid ?? this.#uid, a.gid ?? this.#gid);
+    if (a.mode !== undefined) this.#chmod(a.mode & 0o7777);
+    if (a.atimeNs !== undefined || a.mtimeNs !== undefined) {
+      const [dfd, name, f] = this.#at();
+      const r = ffi.hostUtimensat(dfd, name, a.atimeNs ?? null, a.mtimeNs ?? null, ffi.AT_SYMLINK_NOFOLLOW | f);
+      if (r < 0) throw hostError(r);
+    }
+    this.#refresh();
   }
 }
 
@@ -275,14 +551,43 @@ export function dtFromMode(mode: number): number {
   }
 }
 
-/** @savable An open regular file of the host tree (read-only). */
+/** Reads at least this long, of files at least MAP_MIN_FILE long, go through a mapping. */
+const MAP_MIN_READ = 16 * 1024;
+const MAP_MIN_FILE = 256 * 1024;
+
+/** @savable An open regular file of the host tree. */
 export class HostRegularFile extends LocatedFile {
   /** @nosave The host descriptor, open O_RDONLY; re-opened by path on restore. */
   #fd: number;
+  /** Immutable. The file cannot change through the sandbox (a read-only tree). */
+  readonly #fixed: boolean;
+  /**
+   * @nosave A read-only mapping of the whole file, made on the first large read of a large
+   * file of a read-only tree (its size is fixed then): such reads are copied from it straight
+   * into the application (process_vm_writev), one copy instead of pread's two. null: not
+   * made; false: not possible.
+   */
+  #map: ffi.HostFileMapping | null | false = null;
 
-  constructor(loc: Location, flags: number, hostFd: number) {
+  constructor(loc: Location, flags: number, hostFd: number, fixed: boolean) {
     super(loc, flags);
     this.#fd = hostFd;
+    this.#fixed = fixed;
+  }
+
+  override mappedRead(len: number, offset: number | null): Uint8Array | null {
+    if (!this.#fixed || len < MAP_MIN_READ || this.#map === false) return null;
+    if (this.#map === null) {
+      const size = this.#size();
+      this.#map = size >= MAP_MIN_FILE ? ffi.hostMapFile(this.#fd, size) ?? false : false;
+      if (this.#map === false) return null;
+    }
+    const off = offset ?? this.offset;
+    // Only reads wholly inside the mapping: near the end, pread sees the file as it is now
+    // (a host file under `sentry do` may grow).
+    if (off < 0 || off + len > this.#map.bytes.length) return null;
+    if (offset === null) this.offset += len;
+    return this.#map.bytes.subarray(off, off + len);
   }
 
   override read(dst: Uint8Array, offset: number | null): number {
@@ -295,15 +600,44 @@ export class HostRegularFile extends LocatedFile {
     return n;
   }
 
+  /** pwrite on the host descriptor; O_APPEND writes at the current end (pwrite too, as Linux). */
+  override write(src: Uint8Array, offset: number | null): number {
+    let off = offset ?? this.offset;
+    if (this.flags & O_APPEND) off = this.#size();
+    if (off < 0) throw EINVAL;
+    if (src.length === 0) return 0;
+    const n = ffi.hostPwrite(this.#fd, src, off);
+    if (n < 0) throw hostError(n);
+    if (offset === null) this.offset = off + n;
+    return n;
+  }
+
+  /** fallocate(2) on the host file (modes as the host supports them). */
+  override allocate(mode: number, off: number, len: number): void {
+    const r = ffi.hostFallocate(this.#fd, mode, off, len);
+    if (r < 0) throw hostError(r);
+  }
+
+  /** fsync(2)/fdatasync(2): the host file's data reaches its disk (writable trees only). */
+  override sync(): void {
+    if (!this.writable) return;
+    const r = ffi.hostFsync(this.#fd);
+    if (r < 0) throw hostError(r);
+  }
+
   override seek(offset: number, whence: number): number {
     this.offset = seekRegular(this.offset, offset, whence, () => this.#size());
     return this.offset;
   }
 
+  /** fstat of the host descriptor (right after unlink too), with the sandbox owner. */
   override stat(): Stat {
     const r = ffi.hostFstat(this.#fd, statBuf.bytes);
     if (r < 0) throw hostError(r);
-    return statBuf.decode();
+    const st = statBuf.decode();
+    st.uid = this.loc.dentry.uid;
+    st.gid = this.loc.dentry.gid;
+    return st;
   }
 
   override ioctl(cmd: number, arg: number, io: MemoryIO): number {
@@ -319,6 +653,8 @@ export class HostRegularFile extends LocatedFile {
   }
 
   protected override release(): void {
+    if (this.#map) ffi.hostUnmapFile(this.#map);
+    this.#map = false;
     if (this.#fd >= 0) ffi.hostClose(this.#fd);
     this.#fd = -1;
   }

@@ -19,7 +19,7 @@
  * @module
  */
 
-import { EACCES, EINVAL, ENOTDIR, EPERM } from "../../kernel/errno.ts";
+import { EACCES, EINVAL, ENOTDIR, EPERM, EROFS, type LinuxError } from "../../kernel/errno.ts";
 import {
   O_ACCMODE, O_RDONLY, O_TRUNC, S_IFDIR, S_IFLNK, S_IFREG, SEEK_CUR, SEEK_END, SEEK_SET,
 } from "../../abi/linux/file.ts";
@@ -59,6 +59,11 @@ export class KernFilesystem implements Filesystem {
 
   /** Immutable. statfs(2)'s f_type. */
   readonly magic: number;
+  /**
+   * What creating a name here fails with: Linux's procfs lookups fail before any create
+   * (ENOENT), sysfs has no create operation (EACCES); the default is EROFS.
+   */
+  createError: LinuxError = EROFS;
 
   constructor(name: string, magic = RAMFS_MAGIC) {
     this.name = name;
@@ -119,6 +124,22 @@ export abstract class KDentry extends Dentry {
     this.#uid = a.uid ?? 0;
     this.#gid = a.gid ?? 0;
     this.rdev = a.rdev ?? 0;
+  }
+
+  override create(): Dentry {
+    throw this.kfs.createError;
+  }
+
+  override mkdir(): Dentry {
+    throw this.kfs.createError;
+  }
+
+  override mknod(): Dentry {
+    throw this.kfs.createError;
+  }
+
+  override symlink(): Dentry {
+    throw this.kfs.createError;
   }
 
   get fs(): KernFilesystem {

@@ -1,7 +1,7 @@
 /**
  * overlay: the writable root filesystem, a writable upper layer over the read-only host tree,
  * as runsc's --overlay (and Linux's overlayfs). The host tree never changes: every change goes
- * to the upper layer (a tmpfs in memory, or a host directory opened writable).
+ * to the upper layer (a tmpfs in memory, or a host directory opened writable, `--overlay-upper`).
  *
  * - Lookup merges: a name in the upper layer wins; a directory present in both is merged.
  * - Deletion of a name the lower layer has leaves a whiteout: a name in the directory's
@@ -10,7 +10,8 @@
  *   A directory created over a whiteout is opaque: its lower side is not looked at.
  * - Copy-up: the first write, truncate or attribute change of a lower file copies it (and its
  *   parents) to the upper layer, with its owner, mode and times; data is copied by the host
- *   (sendfile from the lower file into the upper one). Renaming a directory copies up its whole
+ *   (sendfile from the lower file into the upper one). Descriptions opened read-only before
+ *   the copy-up switch to the copy (vfs/overlay/overlay_file.ts). Renaming a directory copies up its whole
  *   subtree first, so the moved directory no longer depends on the lower layer.
  * - Inode numbers: a file keeps its lower inode number after copy-up; files born in the upper
  *   layer get theirs offset by 2^52. st_dev is the lower file's (one value for the root's
@@ -32,6 +33,7 @@ import type { DirEntry, FileDescription, Stat } from "../file_description.ts";
 import type { Location } from "../mount.ts";
 import type { HostDentry, HostFilesystem } from "../hostfs/hostfs.ts";
 import { nowNs } from "../tmpfs/tmpfs.ts";
+import { OverlayRegularFile } from "./overlay_file.ts";
 
 /** Upper-layer inode numbers are shifted by this, out of the host's range in practice. */
 const UPPER_INO_BASE = 2 ** 52;
@@ -143,7 +145,7 @@ export class OverlayDentry extends Dentry {
     if (this.upper === null) return this.lower!.stat();
     const st = this.upper.stat();
     st.ino = this.#ino;
-    st.dev = this.#dev >= 0 ? this.#dev : this.#fs.dev;
+    st.dev = this.dev;
     return st;
   }
 
@@ -182,10 +184,21 @@ export class OverlayDentry extends Dentry {
     return this.#top.readlink();
   }
 
+  /** st_dev as stat reports it once copied up (the lower file's), or the overlay's. */
+  get dev(): number {
+    return this.#dev >= 0 ? this.#dev : this.#fs.dev;
+  }
+
+  /**
+   * Regular files open as an {@linkcode OverlayRegularFile}, which follows a later copy-up;
+   * a write open copies up first.
+   */
   override open(loc: Location, flags: number): FileDescription {
     if (this.isDir) return super.open(loc, flags);
-    if (this.isRegular && (flags & O_ACCMODE) !== O_RDONLY) this.copyUp();
-    return this.#top.open(loc, flags);
+    if (!this.isRegular) return this.#top.open(loc, flags);
+    if ((flags & O_ACCMODE) !== O_RDONLY) this.copyUp();
+    const onLower = this.upper === null;
+    return new OverlayRegularFile(loc, flags, this, this.#top.open(loc, flags), onLower);
   }
 
   override hostPath(): string | null {
@@ -262,6 +275,13 @@ export class OverlayDentry extends Dentry {
   override create(name: string, attrs: NewFile): Dentry {
     this.copyUp();
     return this.#added(name, this.upper!.create(name, attrs));
+  }
+
+  /** An unnamed upper file; not cached among the children until link() names it. */
+  override createTmpfile(attrs: NewFile, linkable: boolean): Dentry {
+    this.copyUp();
+    const up = this.upper!.createTmpfile(attrs, linkable);
+    return new OverlayDentry(this.#fs, this, up.name, null, up);
   }
 
   override mkdir(name: string, attrs: NewFile): Dentry {

@@ -105,3 +105,53 @@ Deno.test("creating through escaping symlinks and '..' stays inside the sandbox 
     assert.deepEqual([...Deno.readDirSync(base)].map((e) => e.name).sort(), ["outside", "root"]);
   }, WRITABLE);
 });
+
+for (const hostUpper of [false, true]) {
+  const upper = hostUpper ? "a host upper directory" : "the memory upper layer";
+
+  Deno.test(`a read-only description opened before a copy-up reads what is written through the copy (${upper})`, () => {
+    withTree(({ vfs, ctx }) => {
+      const r = vfs.root();
+      const reader = vfs.openAt(ctx, r, "/etc/passwd", O_RDONLY, 0);
+      const b = new Uint8Array(5);
+      assert.equal(dec.decode(b.subarray(0, reader.read(b, null))), "root:");
+      const w = vfs.openAt(ctx, r, "/etc/passwd", O_WRONLY | O_TRUNC, 0);
+      w.write(enc.encode("0123456789\n"), null);
+      w.decRef();
+      // The reader keeps its offset (5) and now reads the upper copy.
+      assert.equal(readAll(reader), "56789\n");
+      const again = vfs.openAt(ctx, r, "/etc/passwd", O_RDONLY, 0);
+      const st = again.stat();
+      assert.equal(st.size, 11);
+      assert.equal(st.ino, vfs.statAt(ctx, r, "/etc/passwd", { follow: false, emptyPath: false }).ino);
+      again.decRef();
+    }, { readonly: false, hostUpper });
+  });
+}
+
+Deno.test("an overlay with a host upper directory writes there and never to the lower tree", () => {
+  withTree(({ vfs, ctx, root, base }) => {
+    const r = vfs.root();
+    const up = `${base}/upper`;
+    const f = vfs.openAt(ctx, r, "/usr/bin/sh", O_WRONLY | O_TRUNC, 0);
+    f.write(enc.encode("#!changed\n"), null);
+    f.decRef();
+    const n = vfs.openAt(ctx, r, "/etc/new", O_WRONLY | O_CREAT, 0o640);
+    n.write(enc.encode("new\n"), null);
+    n.decRef();
+    vfs.unlinkAt(ctx, r, "/usr/bin/noexec");
+    vfs.mkdirAt(ctx, r, "/tmpdir", 0o1777);
+    vfs.renameAt(ctx, r, "/etc/new", r, "/tmpdir/moved", 0);
+    // Copy-up kept the mode; the lower files are as they were.
+    assert.equal(Deno.readTextFileSync(`${up}/usr/bin/sh`), "#!changed\n");
+    assert.equal(Deno.statSync(`${up}/usr/bin/sh`).mode! & 0o7777, 0o755);
+    assert.equal(Deno.readTextFileSync(`${up}/tmpdir/moved`), "new\n");
+    assert.equal(Deno.statSync(`${up}/tmpdir`).mode! & 0o7777, 0o1777);
+    assert.equal(Deno.readTextFileSync(`${root}/usr/bin/sh`), "#!sh\n");
+    assert.equal(Deno.readTextFileSync(`${root}/usr/bin/noexec`), "data\n");
+    assert.throws(() => Deno.statSync(`${root}/tmpdir`));
+    assert.deepEqual(names(vfs.openAt(ctx, r, "/usr/bin", O_RDONLY, 0)), ["sh"]);
+    assert.equal(readAll(vfs.openAt(ctx, r, "/tmpdir/moved", O_RDONLY, 0)), "new\n");
+    assert.throws(() => vfs.openAt(ctx, r, "/etc/new", O_RDONLY, 0), ENOENT);
+  }, { readonly: false, hostUpper: true });
+});

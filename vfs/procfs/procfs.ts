@@ -38,13 +38,14 @@ import {
 import type { Dentry, SetAttr } from "../dentry.ts";
 import type { DirEntry, FileDescription } from "../file_description.ts";
 import { Location, Mount } from "../mount.ts";
-import { PipeEnd } from "../pipe.ts";
+import { PIPE_MAX_SIZE, PipeEnd } from "../pipe.ts";
+import { MAX_QUEUED_EVENTS } from "../inotify.ts";
 import {
   ANON_INODE_FS_MAGIC, dirEntry, FixedFile, FixedSymlink, GeneratedFile, KDentry, KernFilesystem, KSymlink,
   PROC_SUPER_MAGIC, StaticDir,
 } from "../kernfs/kernfs.ts";
 import { dtFromMode } from "../hostfs/hostfs.ts";
-import type { ProcCaller, ProcProcess, ProcSource, ProcThread } from "./source.ts";
+import type { NetFileKind, ProcCaller, ProcProcess, ProcSource, ProcThread } from "./source.ts";
 import * as r from "./render.ts";
 
 /** @savable The proc filesystem of one kernel. */
@@ -58,6 +59,7 @@ export class ProcFilesystem extends KernFilesystem {
 
   constructor(source: ProcSource) {
     super("proc", PROC_SUPER_MAGIC);
+    this.createError = ENOENT;
     this.source = source;
     this.root = new ProcRoot(this);
     const anon = new KernFilesystem("anon_inodefs", ANON_INODE_FS_MAGIC);
@@ -103,6 +105,10 @@ class ProcRoot extends KDentry {
     }
     const sys = new StaticDir(pfs, this, "sys");
     f.add(sys);
+    // /proc/net (a directory here, not Linux's link to self/net: one network namespace).
+    const pnet = new StaticDir(pfs, this, "net", 0o555);
+    f.add(pnet);
+    for (const name of ["tcp", "tcp6", "udp", "udp6", "dev"] as const) pnet.add(new NetFile(pfs, pnet, name, name));
     const kernel = sys.dir("kernel");
     kernel.add(new SystemFile(pfs, kernel, "hostname", "hostname"));
     kernel.add(new SystemFile(pfs, kernel, "domainname", "domainname"));
@@ -125,7 +131,11 @@ class ProcRoot extends KDentry {
     const fs = sys.dir("fs");
     fs.add(new FixedFile(pfs, fs, "file-max", "9223372036854775807\n"));
     fs.add(new FixedFile(pfs, fs, "nr_open", "1048576\n"));
-    fs.add(new FixedFile(pfs, fs, "pipe-max-size", "1048576\n"));
+    fs.add(new FixedFile(pfs, fs, "pipe-max-size", `${PIPE_MAX_SIZE}\n`));
+    const inotify = fs.dir("inotify");
+    inotify.add(new FixedFile(pfs, inotify, "max_queued_events", `${MAX_QUEUED_EVENTS}\n`));
+    inotify.add(new FixedFile(pfs, inotify, "max_user_instances", "128\n"));
+    inotify.add(new FixedFile(pfs, inotify, "max_user_watches", "65536\n"));
     const net = sys.dir("net");
     const core = net.dir("core");
     core.add(new FixedFile(pfs, core, "somaxconn", "4096\n"));
@@ -178,6 +188,17 @@ type SystemKind =
   | "cmdline" | "hostname" | "domainname" | "osrelease" | "kversion" | "boot_id" | "uuid" | "pid_max";
 
 /** @savable A machine-wide file of /proc. */
+/** A file of /proc/net, rendered by the network stack (kernel/socket/inet/proc_net.ts). */
+class NetFile extends GeneratedFile {
+  constructor(readonly pfs: ProcFilesystem, parent: KDentry, name: string, readonly kind: NetFileKind) {
+    super(pfs, parent, name);
+  }
+
+  render(): string {
+    return this.pfs.source.netFile?.(this.kind) ?? "";
+  }
+}
+
 class SystemFile extends GeneratedFile {
   constructor(readonly pfs: ProcFilesystem, parent: KDentry, name: string, readonly kind: SystemKind) {
     super(pfs, parent, name);

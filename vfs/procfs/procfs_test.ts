@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { EACCES, ELOOP, ENOENT, ENOTDIR, ENXIO, EROFS } from "../../kernel/errno.ts";
+import { EACCES, ELOOP, ENOENT, ENOTDIR, EROFS } from "../../kernel/errno.ts";
 import { Credentials } from "../../kernel/creds.ts";
-import { O_NOFOLLOW, O_PATH, O_RDONLY, O_TRUNC, O_WRONLY, S_IFDIR, S_IFIFO, S_IFMT } from "../../abi/linux/file.ts";
+import { O_CREAT, O_NOFOLLOW, O_PATH, O_RDONLY, O_TRUNC, O_WRONLY, S_IFDIR, S_IFIFO, S_IFMT } from "../../abi/linux/file.ts";
 import type { FileDescription } from "../file_description.ts";
 import { newPipe, PipeEnd } from "../pipe.ts";
 import { walk } from "../path_walk.ts";
@@ -9,6 +9,7 @@ import { type TestTree, withTree } from "../_test_tree.ts";
 import { ProcFilesystem } from "./procfs.ts";
 import { FakeProcess, FakeSource } from "./_fake_source.ts";
 import { DevFilesystem } from "../devfs/devfs.ts";
+import { TtyDeviceFile } from "../tty/device_file.ts";
 
 interface ProcTree extends TestTree {
   src: FakeSource;
@@ -205,7 +206,7 @@ Deno.test("/proc/sys/kernel files hold the hostname and fixed limits", () => {
   });
 });
 
-Deno.test("devfs offers the memory devices, ENXIO for tty, and stdio links through /proc/self/fd", () => {
+Deno.test("devfs offers the memory devices, a placeholder for tty (the open syscall resolves it), and stdio links through /proc/self/fd", () => {
   withProc((t) => {
     // devfs over /secret (any directory will do); its stdio links are absolute
     // (/proc/self/fd/N), so only their targets are checked here.
@@ -217,7 +218,9 @@ Deno.test("devfs offers the memory devices, ENXIO for tty, and stdio links throu
     assert.deepEqual([...b], [0, 0, 0, 0]);
     z.decRef();
     assert.equal(cat(t, "/secret/null"), "");
-    assert.throws(() => t.vfs.openAt(t.ctx, t.vfs.root(), "/secret/tty", O_RDONLY, 0), ENXIO);
+    const tty = t.vfs.openAt(t.ctx, t.vfs.root(), "/secret/tty", O_RDONLY, 0);
+    assert.ok(tty instanceof TtyDeviceFile && tty.kind === "tty");
+    tty.decRef();
     assert.equal(t.vfs.readlinkAt(t.ctx, t.vfs.root(), "/secret/stdout"), "/proc/self/fd/1");
     assert.equal(t.vfs.readlinkAt(t.ctx, t.vfs.root(), "/secret/fd"), "/proc/self/fd");
     // nodev makes every device EACCES.
@@ -232,5 +235,13 @@ Deno.test("opening a generated file without a write handler for writing is EACCE
     assert.throws(() => t.vfs.openAt(t.ctx, t.vfs.root(), "/mnt/1/stat", O_WRONLY, 0), EACCES);
     // The host root stays read-only.
     assert.throws(() => t.vfs.openAt(t.ctx, t.vfs.root(), "/etc/passwd", O_WRONLY, 0), EROFS);
+  });
+});
+
+Deno.test("creating a file or directory under /proc is ENOENT, as Linux's proc lookups fail first", () => {
+  withProc((t) => {
+    assert.throws(() => t.vfs.openAt(t.ctx, t.vfs.root(), "/mnt/newfile", O_WRONLY | O_CREAT, 0o644), ENOENT);
+    assert.throws(() => t.vfs.openAt(t.ctx, t.vfs.root(), "/mnt/1/newfile", O_WRONLY | O_CREAT, 0o644), ENOENT);
+    assert.throws(() => t.vfs.mkdirAt(t.ctx, t.vfs.root(), "/mnt/d", 0o755), ENOENT);
   });
 });

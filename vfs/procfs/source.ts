@@ -137,4 +137,9 @@ export interface ProcSource {
   system(): ProcSystem;
   /** Every mount, parents first (one mount namespace). */
   mounts(): Mount[];
+  /** The text of /proc/net/NAME; absent: the files are empty. */
+  netFile?(name: NetFileKind): string;
 }
+
+/** The files of /proc/net. */
+export type NetFileKind = "tcp" | "tcp6" | "udp" | "udp6" | "dev";

@@ -6,12 +6,14 @@
  * @module
  */
 
+import { EACCES } from "../../kernel/errno.ts";
 import { FixedFile, KernFilesystem, StaticDir, SYSFS_MAGIC } from "../kernfs/kernfs.ts";
 
 /** @savable One /sys. */
 export class SysFilesystem extends KernFilesystem {
   constructor(ncpus: number) {
     super("sysfs", SYSFS_MAGIC);
+    this.createError = EACCES;
     const root = new StaticDir(this, null, "", 0o555);
     this.root = root;
     const range = ncpus > 1 ? `0-${ncpus - 1}\n` : "0\n";

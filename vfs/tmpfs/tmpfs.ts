@@ -204,6 +204,12 @@ export class TmpfsInode {
     return fd;
   }
 
+  /** The last link and the last open file are gone: uncharges the pages and closes the memfd. */
+  releaseData(): void {
+    this.fs.charge(this.size, 0);
+    this.dropData();
+  }
+
   /** Closes the memfd (the last link and the last open file are gone, or the fs is released). */
   dropData(): void {
     if (this.#memfd >= 0) ffi.hostClose(this.#memfd);
@@ -319,15 +325,16 @@ export class TmpfsInode {
     this.nlink = 0;
     this.fs.inodes--;
     if (this.type === S_IFREG) {
-      // Open files keep reading their memfd through the inode; the pages are uncharged now
-      // and the descriptor closes when the last open file goes (TmpfsRegularFile.release).
-      this.fs.charge(this.size, 0);
-      if (this.openFiles === 0) this.dropData();
+      // Open files keep using their memfd through the inode: the pages stay charged and the
+      // descriptor open until the last open file goes (TmpfsRegularFile.release).
+      if (this.openFiles === 0) this.releaseData();
     }
   }
 
   /** Open descriptions of this regular file (the memfd outlives the last link while > 0). */
   openFiles = 0;
+  /** An O_TMPFILE file (no link yet) that link() may name. */
+  linkable = false;
 }
 
 /** @savable One name of a tmpfs inode. */
@@ -418,6 +425,16 @@ export class TmpfsDentry extends Dentry {
     return this.#add(name, new TmpfsInode(this.fs, { ...attrs, mode: S_IFREG | (attrs.mode & 0o7777) }));
   }
 
+  override createTmpfile(attrs: NewFile, linkable: boolean): TmpfsDentry {
+    this.#dir();
+    const i = new TmpfsInode(this.fs, { ...attrs, mode: S_IFREG | (attrs.mode & 0o7777) });
+    // Unnamed: no link, not counted among the inodes until link() names it.
+    i.nlink = 0;
+    i.linkable = linkable;
+    this.fs.inodes--;
+    return new TmpfsDentry(i, this, `#${i.ino}`);
+  }
+
   override mkdir(name: string, attrs: NewFile): TmpfsDentry {
     if (this.inode.nlink >= LINK_MAX) throw EMLINK;
     const d = this.#add(name, new TmpfsInode(this.fs, { ...attrs, mode: S_IFDIR | (attrs.mode & 0o7777) }));
@@ -439,9 +456,14 @@ export class TmpfsDentry extends Dentry {
     if (!(target instanceof TmpfsDentry) || target.fs !== this.fs) throw EXDEV;
     const i = target.inode;
     if (i.type === S_IFDIR) throw EPERM;
-    if (i.nlink === 0) throw ENOENT;
+    if (i.nlink === 0 && !i.linkable) throw ENOENT;
     if (i.nlink >= LINK_MAX) throw EMLINK;
     const d = this.#add(name, i);
+    if (i.nlink === 0) {
+      // An O_TMPFILE file gets its first name.
+      i.linkable = false;
+      this.fs.inodes++;
+    }
     i.nlink++;
     i.ctimeNs = nowNs();
     return d;
@@ -605,6 +627,10 @@ export class TmpfsRegularFile extends LocatedFile {
     return 0;
   }
 
+  override allocate(mode: number, off: number, len: number): void {
+    this.inode.allocate(mode, off, len);
+  }
+
   override hostFdForMmap(): number {
     return this.inode.memfd();
   }
@@ -612,6 +638,6 @@ export class TmpfsRegularFile extends LocatedFile {
   protected override release(): void {
     const i = this.inode;
     i.openFiles--;
-    if (i.openFiles === 0 && i.nlink === 0) i.dropData();
+    if (i.openFiles === 0 && i.nlink === 0) i.releaseData();
   }
 }

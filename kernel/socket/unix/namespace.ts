@@ -1,7 +1,7 @@
 /**
- * Where AF_UNIX names live: one {@linkcode UnixNamespace} per kernel (Linux keeps them per
- * network namespace). Abstract names map straight to their socket; filesystem names map from
- * the socket inode's identity (device and inode number) to the socket bound there.
+ * Where AF_UNIX abstract names live: one {@linkcode UnixNamespace} per kernel (Linux keeps them
+ * per network namespace). Filesystem names live in the VFS: the socket file's inode holds the
+ * socket bound to it (see unix_socket.ts).
  *
  * @module
  */
@@ -12,8 +12,6 @@ import type { UnixSocket } from "./unix_socket.ts";
 export class UnixNamespace {
   /** "type:name" (the name's bytes as a latin1 string) → socket, for abstract names. */
   readonly abstract = new Map<string, UnixSocket>();
-  /** "dev:ino" of a socket inode → the socket bound to it. */
-  readonly byInode = new Map<string, UnixSocket>();
   /** The next autobind name: five hex digits, as Linux's unix_autobind. */
   nextAutobind = 0;
 

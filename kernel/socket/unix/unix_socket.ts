@@ -9,7 +9,8 @@
  * side at once, already connected to the client, and accept(2) hands it out.
  *
  * Linux rules kept (checked against the host by tests/unix_test.ts):
- * - A stream read merges segments but never past one carrying SCM_RIGHTS, and stops after it.
+ * - A stream read merges segments, stops after one carrying SCM_RIGHTS, and (with SO_PASSCRED)
+ *   never merges segments of different senders.
  * - A datagram is read whole or cut (MSG_TRUNC); SEQPACKET keeps boundaries over a connection.
  * - close(2) of one end: the other sees EOF (shutdown in both directions), ECONNRESET first if
  *   the closing end had unread data; a send to it is EPIPE (SIGPIPE only for SOCK_STREAM).
@@ -17,6 +18,9 @@
  * - The listen backlog holds backlog+1 connections; connect then blocks or fails with EAGAIN.
  * - A datagram is refused (EAGAIN / blocks) when the receiver holds more than
  *   net.unix.max_dgram_qlen of them, unless the receiver is connected back to the sender.
+ * - Filesystem names are socket files in the VFS (bindSocketAt holds this socket in the inode;
+ *   connect finds it with lookupSocketAt). The file outlives the socket, as on Linux: connect
+ *   to it after close is ECONNREFUSED, and bind to it EADDRINUSE until it is unlinked.
  * - Descriptors in flight hold a reference until received or until the queue is dropped.
  *   (Linux also collects unreachable cycles of in-flight sockets; this does not.)
  *
@@ -25,9 +29,9 @@
 
 import {
   EADDRINUSE, EAGAIN, ECONNREFUSED, ECONNRESET, EINVAL, EISCONN, EMSGSIZE, ENOPROTOOPT, ENOTCONN, EOPNOTSUPP,
-  EPERM, EPIPE, EPROTOTYPE, EROFS, ESPIPE, errnoFromNumber,
+  EPERM, EPIPE, EPROTOTYPE, ESPIPE, errnoFromNumber,
 } from "../../errno.ts";
-import { O_NONBLOCK, O_RDWR, S_IFMT, S_IFSOCK } from "../../../abi/linux/file.ts";
+import { O_NONBLOCK, O_RDWR, S_IFSOCK } from "../../../abi/linux/file.ts";
 import {
   AF_UNIX, MSG_DONTWAIT, MSG_PEEK, MSG_TRUNC, SHUT_RD, SHUT_RDWR, SHUT_WR, SIOCINQ, SIOCOUTQ,
   SO_ACCEPTCONN, SO_BROADCAST, SO_DEBUG, SO_DONTROUTE, SO_ERROR, SO_KEEPALIVE, SO_OOBINLINE,
@@ -162,16 +166,33 @@ export class UnixSocket extends SocketFile {
       if (this.address === null) this.#autobind();
       return;
     }
-    if (this.address !== null) throw EINVAL;
-    switch (addr.kind) {
-      case "abstract":
-        if (this.ns.abstract.has(this.#abstractKey(addr.key))) throw EADDRINUSE;
-        this.ns.abstract.set(this.#abstractKey(addr.key), this);
-        this.address = addr;
-        return;
-      case "path":
-        bindPath(t, addr.path);
+    if (addr.kind === "path") {
+      this.#bindPath(t, addr);
+      return;
     }
+    if (this.address !== null) throw EINVAL;
+    const key = this.#abstractKey(addr.key);
+    if (this.ns.abstract.has(key)) throw EADDRINUSE;
+    this.ns.abstract.set(key, this);
+    this.address = addr;
+  }
+
+  /**
+   * bind(2) to a filesystem name: the VFS creates a socket file holding this socket (mode 0777
+   * less the umask). As Linux, the file is created before the socket's own state is looked at,
+   * so path errors (EADDRINUSE, ENOENT, EROFS, EACCES) come first; an already bound socket
+   * then removes the new file again and fails with EINVAL.
+   */
+  #bindPath(t: Task, addr: UnixAddress & { kind: "path" }): void {
+    const vfs = t.kernel.vfs;
+    const ctx = { root: t.fs.root, creds: t.creds };
+    const dir = addr.path.startsWith("/") ? t.fs.root : t.fs.cwd;
+    vfs.bindSocketAt(ctx, dir, addr.path, 0o777 & ~t.fs.umask, this);
+    if (this.address !== null) {
+      vfs.unlinkAt(ctx, dir, addr.path);
+      throw EINVAL;
+    }
+    this.address = addr;
   }
 
   /**
@@ -221,7 +242,11 @@ export class UnixSocket extends SocketFile {
   #lookup(t: Task, addr: UnixAddress): UnixSocket {
     let s: UnixSocket | undefined;
     if (addr.kind === "abstract") s = this.ns.abstract.get(this.#abstractKey(addr.key));
-    else if (addr.kind === "path") s = this.ns.byInode.get(inodeKey(t, addr.path));
+    else if (addr.kind === "path") {
+      const dir = addr.path.startsWith("/") ? t.fs.root : t.fs.cwd;
+      const ep = t.kernel.vfs.lookupSocketAt({ root: t.fs.root, creds: t.creds }, dir, addr.path);
+      if (ep instanceof UnixSocket) s = ep;
+    }
     if (s === undefined || s.dead) throw ECONNREFUSED;
     return s;
   }
@@ -246,9 +271,9 @@ export class UnixSocket extends SocketFile {
       this.#connectDatagram(t, raw);
       return;
     }
+    // The order of Linux's unix_stream_connect: find the listener, wait for room in its
+    // backlog, then look at this socket's own state.
     const addr = parseUnixAddress(raw, false);
-    if (this.state === "listening") throw EINVAL;
-    if (this.state === "connected") throw EISCONN;
     const listener = this.#lookup(t, addr);
     if (listener.type !== this.type) throw EPROTOTYPE; // a path bound by another type
     if (listener.state !== "listening") throw ECONNREFUSED;
@@ -256,6 +281,8 @@ export class UnixSocket extends SocketFile {
       listener.roomWaiters.add(this);
       throw EAGAIN;
     }
+    if (this.state === "listening") throw EINVAL;
+    if (this.state === "connected") throw EISCONN;
     if (this.passcred && this.address === null) this.#autobind();
     const server = new UnixSocket({ ns: this.ns, type: this.type, protocol: this.protocol, flags: 0, owner: listener.ownerCred });
     server.embryo = true;
@@ -347,6 +374,8 @@ export class UnixSocket extends SocketFile {
     const other = this.peer;
     if (other === null || this.state !== "connected") throw ENOTCONN;
     if (this.shutdownMask & SEND_SHUTDOWN) throw EPIPE;
+    // Nothing to send queues nothing (an empty message would read as end of file).
+    if (data.length === 0) return 0;
     if (other.dead || (other.shutdownMask & RCV_SHUTDOWN)) throw EPIPE;
     if (this.wmem >= this.sndbuf) throw EAGAIN;
     const segMax = Math.max(1, Math.min(MAX_SEGMENT, (this.sndbuf >> 1) - 64));
@@ -441,7 +470,8 @@ export class UnixSocket extends SocketFile {
     let i = 0;
     while (n < out.length && i < this.queue.length) {
       const m = this.queue[i]!;
-      if (n > 0 && (m.rights !== null || !sameCred(m.creds, first.creds))) break;
+      // Never glue data from different writers when the reader asked for credentials.
+      if (n > 0 && this.passcred && !sameCred(m.creds, first.creds)) break;
       const k = Math.min(m.data.length, out.length - n);
       out.set(m.data.subarray(0, k), n);
       n += k;
@@ -635,7 +665,6 @@ export class UnixSocket extends SocketFile {
     if (a !== null && !this.embryo) {
       const key = this.#abstractKey(a.kind === "abstract" ? a.key : "");
       if (a.kind === "abstract" && this.ns.abstract.get(key) === this) this.ns.abstract.delete(key);
-      if (a.kind === "path") for (const [k, s] of this.ns.byInode) if (s === this) this.ns.byInode.delete(k);
     }
     // Connections never accepted go as if closed: their clients see ECONNRESET, then EOF.
     for (const embryo of this.acceptQueue.splice(0)) embryo.decRef();
@@ -673,32 +702,4 @@ function credOf(t: Task): UCred {
 
 function sameCred(a: UCred, b: UCred): boolean {
   return a.pid === b.pid && a.uid === b.uid && a.gid === b.gid;
-}
-
-/** "dev:ino" of the socket inode at path: ENOENT etc. from the walk; ECONNREFUSED when not a socket. */
-function inodeKey(t: Task, path: string): string {
-  const dir = path.startsWith("/") ? t.fs.root : t.fs.cwd;
-  const st = t.kernel.vfs.statAt({ root: t.fs.root, creds: t.creds }, dir, path, { follow: true, emptyPath: false });
-  if ((st.mode & S_IFMT) !== S_IFSOCK) throw ECONNREFUSED;
-  return `${st.dev}:${st.ino}`;
-}
-
-/**
- * bind(2) to a filesystem name. The VFS cannot create socket inodes yet (the root is
- * read-only): an existing name is EADDRINUSE, a missing directory ENOENT, otherwise EROFS.
- */
-function bindPath(t: Task, path: string): never {
-  const dir = path.startsWith("/") ? t.fs.root : t.fs.cwd;
-  const ctx = { root: t.fs.root, creds: t.creds };
-  let exists = true;
-  try {
-    t.kernel.vfs.statAt(ctx, dir, path, { follow: false, emptyPath: false });
-  } catch {
-    exists = false;
-  }
-  if (exists) throw EADDRINUSE;
-  const slash = path.lastIndexOf("/");
-  const parent = slash < 0 ? "." : slash === 0 ? "/" : path.slice(0, slash);
-  t.kernel.vfs.lookupDir(ctx, dir, parent);
-  throw EROFS;
 }

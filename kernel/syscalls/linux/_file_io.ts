@@ -15,13 +15,19 @@
  * @module
  */
 
-import { EAGAIN, EFAULT, EINVAL } from "../../errno.ts";
+import { EAGAIN, EFAULT, EFBIG, EINVAL, EPIPE } from "../../errno.ts";
 import type { Task } from "../../task.ts";
-import { O_NONBLOCK, SEEK_CUR } from "../../../abi/linux/file.ts";
+import { O_APPEND, O_NONBLOCK, S_ISGID, S_ISUID, SEEK_CUR } from "../../../abi/linux/file.ts";
+import { RLIMIT_FSIZE } from "../../../abi/linux/limits.ts";
+import { SI_USER, SIGPIPE, SIGXFSZ } from "../../../abi/linux/signal.ts";
 import { PROT_WRITE } from "../../../abi/linux/mm.ts";
 import { checkReadable, checkWritable, type FileDescription } from "../../../vfs/mod.ts";
+import { PIPE_BUF, PipeEnd } from "../../../vfs/pipe.ts";
+import { fsnotifyAccess, fsnotifyModify } from "../../../vfs/fsnotify.ts";
 import { EVENT_IN, EVENT_OUT } from "../../../waiter/mod.ts";
 import { block, type SyscallResult } from "./support.ts";
+import { TtyFile } from "../../../vfs/tty/mod.ts";
+import { ttyRead, ttyWrite } from "./_tty.ts";
 
 /** Linux caps one read or write at INT_MAX rounded down to a page. */
 export const MAX_RW_COUNT = 0x7fff_f000;
@@ -29,6 +35,14 @@ export const MAX_RW_COUNT = 0x7fff_f000;
 export const IOV_MAX = 1024;
 /** Bytes moved per host call; larger transfers loop. */
 const CHUNK = 1 << 20;
+/**
+ * The buffer every read goes through on its way to the application (file → here → process
+ * memory). Reused: allocating a fresh 64 KiB ArrayBuffer per read cost more than the read
+ * itself (about 40 µs of allocation and GC, measured). Safe because reads are synchronous and
+ * no file keeps a reference to the buffer it fills. Writes still copy into a fresh buffer:
+ * a pipe keeps the chunks it is given.
+ */
+const readScratch = new Uint8Array(CHUNK);
 
 /** One contiguous piece of application memory. */
 export interface IoSegment {
@@ -52,13 +66,180 @@ export function retryOrBlock(file: FileDescription, events: number, op: () => nu
 /** Implements the common part of read(2), pread64(2), readv(2), preadv(2). */
 export function readSyscall(t: Task, file: FileDescription, segs: IoSegment[], offset: number | null): SyscallResult {
   checkReadable(file);
-  return retryOrBlock(file, EVENT_IN, () => readToUser(t, file, segs, offset));
+  const r = file instanceof TtyFile
+    ? ttyRead(t, file, segs, offset)
+    : file instanceof PipeEnd
+    ? pipeRead(t, file, segs)
+    : retryOrBlock(file, EVENT_IN, () => readToUser(t, file, segs, offset));
+  if (typeof r === "number" && r > 0) fsnotifyAccess(file);
+  return r;
 }
 
 /** Implements the common part of write(2), pwrite64(2), writev(2), pwritev(2). */
 export function writeSyscall(t: Task, file: FileDescription, segs: IoSegment[], offset: number | null): SyscallResult {
   checkWritable(file);
-  return retryOrBlock(file, EVENT_OUT, () => writeFromUser(t, file, segs, offset));
+  const limited = limitFileSize(t, file, segs, offset);
+  const loc = file.location();
+  if (loc !== null && (loc.dentry.mode & (S_ISUID | S_ISGID)) !== 0 && totalLength(limited) > 0) {
+    t.kernel.vfs.removePrivs(t.creds, loc.dentry);
+  }
+  const r = file instanceof TtyFile
+    ? ttyWrite(t, file, limited, offset)
+    : file instanceof PipeEnd
+    ? pipeWrite(t, file, limited)
+    : retryOrBlock(file, EVENT_OUT, () => writeFromUser(t, file, limited, offset));
+  if (typeof r === "number" && r > 0) fsnotifyModify(file);
+  return r;
+}
+
+/**
+ * RLIMIT_FSIZE, as Linux's generic_write_check_limits: a write to a regular file that starts
+ * at or past the soft limit raises SIGXFSZ at the caller and fails with EFBIG; one that would
+ * cross the limit is cut there. Empty writes pass.
+ */
+function limitFileSize(t: Task, file: FileDescription, segs: IoSegment[], offset: number | null): IoSegment[] {
+  const loc = file.location();
+  if (loc === null || !loc.dentry.isRegular) return segs;
+  const limit = t.tg.limits.soft(RLIMIT_FSIZE);
+  if (limit === Infinity) return segs;
+  const total = totalLength(segs);
+  if (total === 0) return segs;
+  const pos = offset ?? ((file.flags & O_APPEND) ? file.stat().size : file.offset);
+  if (pos >= limit) {
+    raiseSigxfsz(t);
+    throw EFBIG;
+  }
+  return pos + total <= limit ? segs : truncateSegments(segs, limit - pos);
+}
+
+/** Sends SIGXFSZ to the calling thread (Linux's send_sig(SIGXFSZ, current, 0)). */
+export function raiseSigxfsz(t: Task): void {
+  t.kernel.sendSignal(t.tg, SIGXFSZ, { code: SI_USER, pid: t.tg.tgid, uid: t.creds.uid }, t);
+}
+
+/** The first n bytes of segs. */
+function truncateSegments(segs: IoSegment[], n: number): IoSegment[] {
+  const out: IoSegment[] = [];
+  for (const s of segs) {
+    if (n <= 0) break;
+    out.push({ addr: s.addr, len: Math.min(s.len, n) });
+    n -= s.len;
+  }
+  return out;
+}
+
+/**
+ * What a blocking pipe write keeps between runs: the bytes already written. The kernel's
+ * signal delivery reads `partial`: an interrupted write with progress returns that count.
+ */
+interface PipeWriteState {
+  partial: number;
+}
+
+/**
+ * write(2) to a pipe, as Linux's pipe_write: takes what fits (see vfs/pipe.ts for where bytes
+ * go and why a write of at most PIPE_BUF bytes is atomic); without O_NONBLOCK, waits for room
+ * until every byte is written, keeping the count in t.syscallState. Ends early with the count
+ * so far: O_NONBLOCK and a full pipe, a signal (kernel), a bad buffer, no reader left (EPIPE
+ * with nothing written; SIGPIPE in either case).
+ */
+function pipeWrite(t: Task, file: PipeEnd, segs: IoSegment[]): SyscallResult {
+  const p = file.pipe;
+  const total = totalLength(segs);
+  if (total === 0) return 0;
+  let done = (t.syscallState as PipeWriteState | null)?.partial ?? 0;
+  for (;;) {
+    if (p.readers === 0) {
+      if (done === 0) throw EPIPE; // the kernel raises SIGPIPE for a write-family EPIPE
+      t.kernel.sendSignal(t.tg, SIGPIPE, {}, t);
+      return done;
+    }
+    const want = p.writable(total - done);
+    if (want === 0) {
+      if (file.flags & O_NONBLOCK) {
+        if (done === 0) throw EAGAIN;
+        return done;
+      }
+      t.syscallState = { partial: done } satisfies PipeWriteState;
+      return block([file.waitQueue], EVENT_OUT);
+    }
+    // The writer's bytes are read straight into memory the pipe then owns: one host copy.
+    const buf = p.allocate(want);
+    const got = gatherPrefix(t, segs, done, buf);
+    if (got < want) {
+      // A fault: the whole pages before it go in (the count is Linux's up to the page).
+      const k = got - (got % PIPE_BUF);
+      if (k > 0) p.append(buf.subarray(0, k), k, file.packetMode, true);
+      if (done + k === 0) throw EFAULT;
+      return done + k;
+    }
+    p.append(buf, total - done, file.packetMode, true);
+    done += want;
+    if (done === total) return done;
+  }
+}
+
+/**
+ * read(2) from a pipe: what a read of the pipe returns (PipeEnd.read, Pipe.take), copied from
+ * the pipe's own memory straight into the reader's, with no buffer in between: one
+ * process_vm_writev per run of slots that lie back to back (the pages of one write), so a
+ * 64 KiB read of a 64 KiB write is one host call. Asks for no more bytes than the segments
+ * can take (as readToUser); a slot that does not land whole stays in the pipe.
+ */
+function pipeRead(t: Task, file: PipeEnd, segs: IoSegment[]): SyscallResult {
+  const p = file.pipe;
+  const total = totalLength(segs);
+  if (total === 0) return 0;
+  if (p.size === 0) {
+    if (p.writers === 0) return 0;
+    if (file.flags & O_NONBLOCK) throw EAGAIN;
+    return block([file.waitQueue], EVENT_IN);
+  }
+  let room = 0;
+  for (const s of segs) {
+    const w = writablePrefix(t, s.addr, s.len);
+    room += w;
+    if (w < s.len) break;
+  }
+  if (room === 0) throw EFAULT;
+  let seg = 0, segOff = 0;
+  const n = p.takeVia(room, (src) => {
+    let o = 0;
+    while (o < src.length && seg < segs.length) {
+      const s = segs[seg]!;
+      const k = Math.min(s.len - segOff, src.length - o);
+      const landed = k === 0 ? 0 : t.mm.write(s.addr + segOff, src.subarray(o, o + k));
+      o += landed;
+      segOff += landed;
+      if (landed < k) break;
+      if (segOff === s.len) {
+        seg++;
+        segOff = 0;
+      }
+    }
+    return o;
+  });
+  if (n === 0) throw EFAULT;
+  return n;
+}
+
+/** Copies bytes of the segments from position `from` on into buf; returns how many could be read. */
+function gatherPrefix(t: Task, segs: IoSegment[], from: number, buf: Uint8Array): number {
+  let pos = 0, o = 0;
+  for (const s of segs) {
+    if (o >= buf.length) break;
+    if (pos + s.len <= from) {
+      pos += s.len;
+      continue;
+    }
+    const skip = Math.max(0, from - pos);
+    const n = Math.min(s.len - skip, buf.length - o);
+    const got = t.mm.read(s.addr + skip, buf.subarray(o, o + n));
+    o += got;
+    pos += s.len;
+    if (got < n) break;
+  }
+  return o;
 }
 
 /** Reads from file into the segments in order; see the module doc for partial results. */
@@ -76,10 +257,14 @@ export function readToUser(t: Task, file: FileDescription, segs: IoSegment[], of
         return done;
       }
       const want = Math.min(room - segDone, CHUNK);
-      const buf = new Uint8Array(want);
+      let buf: Uint8Array = readScratch.subarray(0, want);
       let n: number;
       try {
-        n = file.read(buf, off);
+        // A file that holds its data in memory already (a mapped host file) hands a view of
+        // it, copied to the application in one step.
+        const view = file.mappedRead(want, off);
+        if (view !== null) buf = view;
+        n = view !== null ? view.length : file.read(buf, off);
       } catch (e) {
         if (done > 0) return done;
         throw e;

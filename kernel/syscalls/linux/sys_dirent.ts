@@ -14,6 +14,7 @@ import { EINVAL } from "../../errno.ts";
 import type { Task } from "../../task.ts";
 import type { DirEntry } from "../../../vfs/mod.ts";
 import { supported, type SyscallEntry, type SyscallFn } from "./support.ts";
+import { fsnotifyAccess } from "../../../vfs/fsnotify.ts";
 
 /** The most bytes one call fills, whatever count says. */
 const MAX_BUFFER = 1 << 20;
@@ -61,6 +62,7 @@ function getdents(t: Task, fd: number, addr: number, count: number, layout: Layo
     used += len;
     return true;
   });
+  fsnotifyAccess(file);
   if (used === 0 && full) throw EINVAL;
   t.copyOut(addr, buf.subarray(0, used));
   file.offset = next;

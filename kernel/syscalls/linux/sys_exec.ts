@@ -3,6 +3,7 @@
 import { EINVAL, ENOENT } from "../../errno.ts";
 import { AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW } from "../../../abi/linux/file.ts";
 import { execTask } from "../../task_exec.ts";
+import { PageReader } from "../../loader/exec_strings.ts";
 import type { Task } from "../../task.ts";
 import { NORETURN, supported, type SyscallEntry, type SyscallFn, type SyscallResult } from "./support.ts";
 
@@ -10,8 +11,10 @@ import { NORETURN, supported, type SyscallEntry, type SyscallFn, type SyscallRes
 const MAX_ARG_STRINGS = 0x7fffffff;
 
 function exec(t: Task, path: string, argvAddr: number, envpAddr: number): SyscallResult {
-  const argv = t.copyInStringArray(argvAddr, MAX_ARG_STRINGS);
-  const envp = t.copyInStringArray(envpAddr, MAX_ARG_STRINGS);
+  // One host read per page of strings and pointers, not two per string.
+  const mem = new PageReader((addr, dst) => t.mm.read(addr, dst));
+  const argv = mem.stringArray(argvAddr, MAX_ARG_STRINGS);
+  const envp = mem.stringArray(envpAddr, MAX_ARG_STRINGS);
   if (path === "") throw ENOENT;
   execTask(t, { path, argv, envp });
   return NORETURN;

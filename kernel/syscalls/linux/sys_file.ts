@@ -8,16 +8,19 @@
 import { EBADF, EINVAL } from "../../errno.ts";
 import type { Task } from "../../task.ts";
 import {
-  AT_FDCWD, F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_GETFL, F_SETFD, F_SETFL, FD_CLOEXEC, FIOCLEX,
-  FIONBIO, FIONCLEX, O_APPEND, O_ASYNC, O_CLOEXEC, O_CREAT, O_DIRECT, O_NOATIME, O_NONBLOCK, O_PATH,
+  AT_FDCWD, F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_GETFL, F_GETPIPE_SZ, F_SETFD, F_SETFL, F_SETPIPE_SZ,
+  FD_CLOEXEC, FIOCLEX, FIONBIO, FIONCLEX, O_APPEND, O_ASYNC, O_CLOEXEC, O_CREAT, O_DIRECT, O_NOATIME, O_NONBLOCK, O_PATH,
   O_TRUNC, O_WRONLY,
 } from "../../../abi/linux/file.ts";
 import { FifoEnd } from "../../../vfs/mod.ts";
+import { PipeEnd } from "../../../vfs/pipe.ts";
 import { EVENT_IN, EVENT_OUT } from "../../../waiter/mod.ts";
 import { copyInPath, pathCtx, startDir } from "./_path.ts";
 import { block, partial, supported, type SyscallEntry, type SyscallFn, type SyscallResult } from "./support.ts";
 import { F_ADD_SEALS, F_GET_SEALS, fcntlSeals } from "./sys_memfd.ts";
 import { fcntlLock, LOCK_COMMANDS } from "./sys_lock.ts";
+import { TtyFile } from "../../../vfs/tty/mod.ts";
+import { resolveTtyOpen, ttyIoctl } from "./_tty.ts";
 
 /** Status flags F_SETFL may change; the access mode and creation flags stay. */
 const SETFL_MASK = O_APPEND | O_ASYNC | O_DIRECT | O_NOATIME | O_NONBLOCK;
@@ -41,7 +44,8 @@ function openAt(t: Task, dirfd: number, pathAddr: number, flags: number, mode: n
     file = st.pendingFile;
   } else {
     const path = copyInPath(t, pathAddr);
-    file = t.kernel.vfs.openAt(pathCtx(t), startDir(t, dirfd, path), path, flags, mode & 0o7777 & ~t.fs.umask);
+    const opened = t.kernel.vfs.openAt(pathCtx(t), startDir(t, dirfd, path), path, flags, mode & 0o7777 & ~t.fs.umask);
+    file = resolveTtyOpen(t, opened, flags);
   }
   if (file instanceof FifoEnd && file.waitingForPartner()) {
     t.syscallState = { pendingFile: file } satisfies FifoOpenState;
@@ -126,6 +130,11 @@ const sysFcntl: SyscallFn = (t, a) => {
     case F_ADD_SEALS:
     case F_GET_SEALS:
       return fcntlSeals(file, cmd, a.int(2));
+    case F_GETPIPE_SZ:
+    case F_SETPIPE_SZ:
+      // Linux's pipe_fcntl: EBADF for anything but a pipe or FIFO.
+      if (!(file instanceof PipeEnd)) throw EBADF;
+      return cmd === F_GETPIPE_SZ ? file.pipe.capacity : file.pipe.setSize(a.uint(2), t.creds.isRoot);
     default:
       if (LOCK_COMMANDS.has(cmd)) return fcntlLock(t, file, cmd, a.pointer(2));
       throw EINVAL;
@@ -149,6 +158,7 @@ const sysIoctl: SyscallFn = (t, a) => {
       else file.flags &= ~O_NONBLOCK;
       return 0;
     default:
+      if (file instanceof TtyFile) return ttyIoctl(t, file, cmd, arg);
       return file.ioctl(cmd, arg, t);
   }
 };
@@ -156,10 +166,10 @@ const sysIoctl: SyscallFn = (t, a) => {
 export const table: Record<number, SyscallEntry> = {
   2: partial("open", sysOpen, "O_TMPFILE unsupported"),
   3: supported("close", sysClose),
-  16: partial("ioctl", sysIoctl, "FIOCLEX, FIONCLEX, FIONBIO; TCGETS, TIOCGWINSZ, FIONREAD by the file"),
+  16: partial("ioctl", sysIoctl, "FIOCLEX, FIONCLEX, FIONBIO; terminals (vfs/tty, _tty.ts); TCGETS, TIOCGWINSZ, FIONREAD of host stdio"),
   32: supported("dup", sysDup),
   33: supported("dup2", sysDup2),
-  72: partial("fcntl", sysFcntl, "F_DUPFD(_CLOEXEC), F_GETFD, F_SETFD, F_GETFL, F_SETFL, record and OFD locks, seals; no F_SETOWN/leases"),
+  72: partial("fcntl", sysFcntl, "F_DUPFD(_CLOEXEC), F_GETFD, F_SETFD, F_GETFL, F_SETFL, record and OFD locks, seals, F_GETPIPE_SZ/F_SETPIPE_SZ; no F_SETOWN/leases"),
   85: supported("creat", sysCreat),
   257: partial("openat", sysOpenat, "O_TMPFILE unsupported"),
   292: supported("dup3", sysDup3),

@@ -41,6 +41,7 @@ const sysSetsid: SyscallFn = (t) => {
   for (const g of t.kernel.threadGroups.values()) if (!g.zombie && g.pgid === tg.tgid) throw EPERM;
   tg.sid = tg.tgid;
   tg.pgid = tg.tgid;
+  tg.tty = null; // a new session has no controlling terminal
   return tg.tgid;
 };
 

@@ -11,6 +11,8 @@ import { O_PATH, SEEK_HOLE } from "../../../abi/linux/file.ts";
 import type { FileDescription } from "../../../vfs/mod.ts";
 import { copyInIovecs, readSyscall, singleSegment, writeSyscall } from "./_file_io.ts";
 import { supported, type SyscallEntry, type SyscallFn } from "./support.ts";
+import { SocketFile } from "../../socket/socket.ts";
+import { socketWrite } from "./sys_socket.ts";
 
 /** Implements read(2). */
 const sysRead: SyscallFn = (t, a) => {
@@ -18,10 +20,12 @@ const sysRead: SyscallFn = (t, a) => {
   return readSyscall(t, file, singleSegment(a.pointer(1), a.sizeT(2)), null);
 };
 
-/** Implements write(2). */
+/** Implements write(2). A socket's is a send (socketWrite): a stream write blocks until all is sent. */
 const sysWrite: SyscallFn = (t, a) => {
   const file = t.fdTable.get(a.fd(0));
-  return writeSyscall(t, file, singleSegment(a.pointer(1), a.sizeT(2)), null);
+  const segs = singleSegment(a.pointer(1), a.sizeT(2));
+  if (file instanceof SocketFile) return socketWrite(t, file, segs);
+  return writeSyscall(t, file, segs, null);
 };
 
 /** The file behind fd for a positional transfer: EINVAL for a negative offset, ESPIPE for streams. */
@@ -56,7 +60,9 @@ const sysReadv: SyscallFn = (t, a) => {
 const sysWritev: SyscallFn = (t, a) => {
   const file = t.fdTable.get(a.fd(0));
   if (!file.writable) throw EBADF;
-  return writeSyscall(t, file, copyInIovecs(t, a.pointer(1), iovCount(a.sizeT(2))), null);
+  const segs = copyInIovecs(t, a.pointer(1), iovCount(a.sizeT(2)));
+  if (file instanceof SocketFile) return socketWrite(t, file, segs);
+  return writeSyscall(t, file, segs, null);
 };
 
 /** Implements preadv(2). On x86-64 the whole offset is in pos_l. */

@@ -307,6 +307,17 @@ function sendOne(t: Task, sock: SocketFile, m: SendArgs, st: WaitState): Syscall
   }
 }
 
+/**
+ * write(2) and writev(2) on a socket: a send without flags, address or ancillary data, as
+ * Linux's sock_write_iter. So a blocking stream write waits until every byte is queued (or a
+ * signal, SO_SNDTIMEO, an error ends it with the count so far), exactly as send(2). SIGPIPE for
+ * EPIPE comes from the kernel's write-family rule, hence MSG_NOSIGNAL here.
+ */
+export function socketWrite(t: Task, sock: SocketFile, segs: IoSegment[]): SyscallResult {
+  const st = waitState<WaitState>(t, sock.sendTimeoutNs, {});
+  return sendOne(t, sock, { segs, to: null, control: null, flags: MSG_NOSIGNAL }, st);
+}
+
 /** Implements sendto(2). */
 const sysSendto: SyscallFn = (t, a) => {
   const sock = socketOf(t, a.fd(0));

@@ -29,7 +29,7 @@ import {
 } from "../../../abi/linux/file.ts";
 import type { FileDescription } from "../../../vfs/file_description.ts";
 import { type Pipe, PipeEnd } from "../../../vfs/pipe.ts";
-import { EVENT_IN, EVENT_OUT, EVENT_RDNORM, EVENT_WRNORM } from "../../../waiter/mod.ts";
+import { EVENT_IN, EVENT_OUT } from "../../../waiter/mod.ts";
 import { copyInIovecs, MAX_RW_COUNT, readToUser, writeFromUser } from "./_file_io.ts";
 import { copyInPath, pathCtx, startDir } from "./_path.ts";
 import { block, supported, type SyscallEntry, type SyscallFn, type SyscallResult } from "./support.ts";
@@ -49,33 +49,14 @@ function pipeOf(f: FileDescription): Pipe | null {
   return f instanceof PipeEnd ? f.pipe : null;
 }
 
-/** Copies up to n bytes from the front of the pipe without taking them. */
-function peek(p: Pipe, n: number): Uint8Array {
-  const out = new Uint8Array(Math.min(n, p.size));
-  let o = 0;
-  for (const c of p.chunks) {
-    if (o >= out.length) break;
-    const k = Math.min(c.length, out.length - o);
-    out.set(c.subarray(0, k), o);
-    o += k;
-  }
-  return out;
-}
-
 /** Drops n bytes from the front of the pipe (they were delivered) and wakes its writers. */
 function consume(p: Pipe, n: number): void {
-  if (n > 0) {
-    p.take(new Uint8Array(n));
-    p.queue.notify(EVENT_OUT | EVENT_WRNORM);
-  }
+  if (n > 0) p.discard(n);
 }
 
 /** Appends bytes to the pipe (the caller checked the room) and wakes its readers. */
 function append(p: Pipe, b: Uint8Array): void {
-  if (b.length > 0) {
-    p.put(b);
-    p.queue.notify(EVENT_IN | EVENT_RDNORM);
-  }
+  p.append(b, b.length, false);
 }
 
 /** The caller wrote into a pipe without readers: SIGPIPE to the calling thread, then EPIPE. */
@@ -155,9 +136,9 @@ function pipeToPipe(
     return waitOrAgain(fin, EVENT_IN, nonblock);
   }
   if (op.readers === 0) brokenPipe(t);
-  const room = op.capacity - op.size;
+  const room = op.writable(Math.min(len, ip.size));
   if (room <= 0) return waitOrAgain(fout, EVENT_OUT, nonblock);
-  const data = peek(ip, Math.min(len, room));
+  const data = ip.peek(room);
   append(op, data);
   if (move) consume(ip, data.length);
   return data.length;
@@ -177,7 +158,7 @@ function pipeToFile(
     if (ip.writers === 0) return 0;
     return waitOrAgain(fin, EVENT_IN, nonblock);
   }
-  const data = peek(ip, len);
+  const data = ip.peek(len);
   let n: number;
   try {
     n = fout.write(data, off);
@@ -202,9 +183,9 @@ function fileToPipe(
   fileNonblock: boolean,
 ): SyscallResult {
   if (op.readers === 0) brokenPipe(t);
-  const room = op.capacity - op.size;
+  const room = op.writable(Math.min(len, CHUNK * 16));
   if (room <= 0) return waitOrAgain(fout, EVENT_OUT, nonblock);
-  const buf = new Uint8Array(Math.min(len, room, CHUNK * 16));
+  const buf = new Uint8Array(room);
   let n: number;
   try {
     n = fin.read(buf, off);
@@ -248,7 +229,7 @@ const sysVmsplice: SyscallFn = (t, a) => {
   const nonblock = (flags & SPLICE_F_NONBLOCK) !== 0 || (f.flags & O_NONBLOCK) !== 0;
   if (f.writable) {
     if (p.readers === 0) brokenPipe(t);
-    const room = p.capacity - p.size;
+    const room = p.writable(segs.reduce((n, s) => n + s.len, 0));
     if (room <= 0) return waitOrAgain(f, EVENT_OUT, nonblock);
     // Linux fills the pipe with what fits: no PIPE_BUF atomicity here.
     const fitted = [];

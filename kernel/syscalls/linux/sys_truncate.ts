@@ -1,17 +1,19 @@
 /**
  * File sizes and durability: truncate(2), ftruncate(2), fallocate(2), fsync(2),
- * fdatasync(2), sync(2), syncfs(2), sync_file_range(2). Every filesystem that can be written is
- * in memory (or the overlay's host upper, which needs no durability), so the sync calls only
- * validate their descriptor.
+ * fdatasync(2), sync(2), syncfs(2), sync_file_range(2). fsync and fdatasync reach the host
+ * for files of a writable host directory (rw bind mounts, the overlay's host upper); the
+ * other writable filesystems are in memory, so the other sync calls only validate.
  *
  * @module
  */
 
-import { EBADF, EINVAL, EISDIR, ENODEV, EOPNOTSUPP, ESPIPE } from "../../errno.ts";
+import { EBADF, EFBIG, EINVAL, EISDIR, ENODEV, EOPNOTSUPP, ESPIPE } from "../../errno.ts";
+import { RLIMIT_FSIZE } from "../../../abi/linux/limits.ts";
+import type { Location } from "../../../vfs/mod.ts";
+import { raiseSigxfsz } from "./_file_io.ts";
 import {
   AT_FDCWD, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, O_APPEND, O_PATH,
 } from "../../../abi/linux/file.ts";
-import { TmpfsRegularFile } from "../../../vfs/mod.ts";
 import { copyInPath, pathCtx, startDir } from "./_path.ts";
 import { partial, supported, type SyscallEntry, type SyscallFn } from "./support.ts";
 import { MemFd } from "../../../vfs/memfd.ts";
@@ -22,9 +24,21 @@ const sysTruncate: SyscallFn = (t, a) => {
   const len = a.long(1);
   const ctx = pathCtx(t);
   const loc = t.kernel.vfs.resolve(ctx, startDir(t, AT_FDCWD, path), path, { follow: true });
-  t.kernel.vfs.truncate(ctx, loc, len);
+  t.kernel.vfs.truncate(ctx, loc, len, true, () => checkNewSize(t, loc, len));
   return 0;
 };
+
+/**
+ * RLIMIT_FSIZE for a size change (Linux's inode_newsize_ok): growing a regular file past the
+ * soft limit raises SIGXFSZ and fails with EFBIG.
+ */
+function checkNewSize(t: Parameters<SyscallFn>[0], loc: Location, len: number): void {
+  const limit = t.tg.limits.soft(RLIMIT_FSIZE);
+  if (limit === Infinity || len <= limit || !loc.dentry.isRegular) return;
+  if (loc.dentry.stat().size >= len) return;
+  raiseSigxfsz(t);
+  throw EFBIG;
+}
 
 /** Implements ftruncate(2): the descriptor must be open for writing (EINVAL otherwise). */
 const sysFtruncate: SyscallFn = (t, a) => {
@@ -40,7 +54,7 @@ const sysFtruncate: SyscallFn = (t, a) => {
   }
   const loc = file.location();
   if (loc === null || !file.writable || !loc.dentry.isRegular) throw EINVAL;
-  t.kernel.vfs.truncate(pathCtx(t), loc, len, false);
+  t.kernel.vfs.truncate(pathCtx(t), loc, len, false, () => checkNewSize(t, loc, len));
   return 0;
 };
 
@@ -55,10 +69,10 @@ const sysFallocate: SyscallFn = (t, a) => {
   if (file.isStream) throw ESPIPE;
   const loc = file.location();
   if (loc !== null && loc.isDir) throw EISDIR;
-  if (!(file instanceof TmpfsRegularFile)) throw loc === null ? ENODEV : EOPNOTSUPP;
+  if (loc === null) throw ENODEV;
   if ((file.flags & O_APPEND) && (mode & FALLOC_FL_PUNCH_HOLE)) throw EBADF;
   if (off + len > Number.MAX_SAFE_INTEGER) throw EINVAL;
-  file.inode.allocate(mode, off, len);
+  file.allocate(mode, off, len);
   return 0;
 };
 
@@ -67,6 +81,7 @@ function syncFd(t: Parameters<SyscallFn>[0], fd: number): number {
   const file = t.fdTable.get(fd);
   if (file.flags & O_PATH) throw EBADF;
   if (file.location() === null) throw EINVAL;
+  file.sync();
   return 0;
 }
 
@@ -103,6 +118,6 @@ export const table: Record<number, SyscallEntry> = {
   77: supported("ftruncate", sysFtruncate),
   162: supported("sync", sysSync),
   277: supported("sync_file_range", sysSyncFileRange),
-  285: partial("fallocate", sysFallocate, "modes 0, KEEP_SIZE and PUNCH_HOLE|KEEP_SIZE, on tmpfs and overlay files"),
+  285: partial("fallocate", sysFallocate, "modes 0, KEEP_SIZE and PUNCH_HOLE|KEEP_SIZE, on tmpfs, overlay and writable host files"),
   306: supported("syncfs", sysSyncfs),
 };

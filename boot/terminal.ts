@@ -1,0 +1,179 @@
+/**
+ * `-t`: the bridge between the user's terminal and the sandbox's console (a pty whose slave is
+ * init's stdio and controlling terminal, kernel/tty.ts). As `docker run -it` on runsc:
+ *
+ * - The host terminal is put in raw mode while the sandbox runs, so every key (^C, ^Z, ^D
+ *   included) reaches the sandbox's line discipline as a byte and becomes a signal there.
+ *   {@linkcode HostTerminalBridge.close} restores it; {@linkcode restoreHostTerminal} does the
+ *   same from main.ts's last-resort error path, so no exit leaves the terminal raw.
+ * - Host stdin → the console's master: Deno reads stdin on its blocking-I/O threads (an
+ *   awaited read, never the event loop's thread); the bytes are typed into the terminal. When
+ *   the terminal's input buffer is full, the rest waits for the master's EVENT_OUT.
+ * - The console's output → host stdout: the master's wait queue wakes the bridge, which drains
+ *   the output with one asynchronous write at a time; meanwhile output collects in the
+ *   terminal (and writers in the sandbox wait when it is full).
+ * - SIGWINCH on the host → the host window size set on the console (TIOCSWINSZ), which sends
+ *   SIGWINCH to the sandbox's foreground process group.
+ *
+ * Without a terminal on stdin, `-t` is refused before anything starts (exit status 125), as
+ * `docker run -it` refuses ("the input device is not a TTY"): raw mode and window sizes need
+ * one.
+ *
+ * @module
+ */
+
+import { EAGAIN } from "../kernel/errno.ts";
+import type { Terminal, WindowSize } from "../vfs/tty/mod.ts";
+import { EVENT_HUP, EVENT_IN, EVENT_OUT, type Waker } from "../waiter/mod.ts";
+import { BootError } from "./errors.ts";
+
+/** Whether a bridge has put the host terminal in raw mode (for the last-resort restore). */
+let rawModeSet = false;
+
+/** Leaves raw mode if a bridge set it. Safe to call at any time, more than once. */
+export function restoreHostTerminal(): void {
+  if (!rawModeSet) return;
+  rawModeSet = false;
+  try {
+    Deno.stdin.setRaw(false);
+  } catch {
+    // stdin went away: nothing to restore.
+  }
+}
+
+/** Throws the one-line error of `-t` without a terminal. */
+export function checkHostTerminal(): void {
+  if (!Deno.stdin.isTerminal()) {
+    throw new BootError("-t: standard input is not a terminal (run without -t, or from a terminal)");
+  }
+}
+
+/** The host terminal's size, or 0 x 0 when it cannot be read. */
+export function hostWindowSize(): WindowSize {
+  try {
+    const { columns, rows } = Deno.consoleSize();
+    return { rows, cols: columns, xpixel: 0, ypixel: 0 };
+  } catch {
+    return { rows: 0, cols: 0, xpixel: 0, ypixel: 0 };
+  }
+}
+
+/** Moves bytes between the user's terminal and the console while the sandbox runs. */
+export class HostTerminalBridge implements Waker {
+  readonly #term: Terminal;
+  /** Typed bytes the console could not take yet. */
+  #pendingInput: Uint8Array | null = null;
+  /** An output write to the host is in flight. */
+  #writing = false;
+  #closed = false;
+  readonly #onResize = (): void => this.#term.setWindowSize(hostWindowSize());
+  readonly #out = new Uint8Array(16384);
+
+  private constructor(term: Terminal) {
+    this.#term = term;
+  }
+
+  /**
+   * Puts the host terminal in raw mode and starts moving bytes. Preconditions: stdin is a
+   * terminal ({@linkcode checkHostTerminal}); term's master is the bridge's.
+   */
+  static start(term: Terminal): HostTerminalBridge {
+    const b = new HostTerminalBridge(term);
+    Deno.stdin.setRaw(true);
+    rawModeSet = true;
+    term.masterQueue.register(b, EVENT_IN | EVENT_OUT | EVENT_HUP);
+    Deno.addSignalListener("SIGWINCH", b.#onResize);
+    void b.#readInput();
+    b.#scheduleOutput();
+    return b;
+  }
+
+  /** Called by the console's master queue (synchronously, inside the kernel): defer the work. */
+  wake(events: number): void {
+    if (this.#closed) return;
+    if (events & (EVENT_IN | EVENT_HUP)) this.#scheduleOutput();
+    if ((events & EVENT_OUT) && this.#pendingInput !== null) queueMicrotask(() => this.#typeInput());
+  }
+
+  /** Stops the bridge: flushes what the console still has, restores the terminal. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#term.masterQueue.unregister(this);
+    Deno.removeSignalListener("SIGWINCH", this.#onResize);
+    // The last output (a shell's final newline) still goes out.
+    for (;;) {
+      let n = 0;
+      try {
+        n = this.#term.masterRead(this.#out);
+      } catch {
+        break;
+      }
+      if (n === 0) break;
+      await writeAll(this.#out.subarray(0, n));
+    }
+    restoreHostTerminal();
+  }
+
+  #scheduleOutput(): void {
+    if (this.#writing) return;
+    this.#writing = true;
+    queueMicrotask(() => void this.#drainOutput());
+  }
+
+  async #drainOutput(): Promise<void> {
+    try {
+      while (!this.#closed) {
+        let n: number;
+        try {
+          n = this.#term.masterRead(this.#out);
+        } catch {
+          return; // EAGAIN: nothing now; EIO: every slave closed.
+        }
+        if (n === 0) return;
+        await writeAll(this.#out.slice(0, n));
+      }
+    } catch {
+      // The host's stdout went away: output is dropped, the sandbox goes on.
+    } finally {
+      this.#writing = false;
+    }
+  }
+
+  async #readInput(): Promise<void> {
+    const buf = new Uint8Array(4096);
+    while (!this.#closed) {
+      let n: number | null;
+      try {
+        n = await Deno.stdin.read(buf);
+      } catch {
+        return;
+      }
+      if (n === null || this.#closed) return;
+      this.#pendingInput = buf.slice(0, n);
+      this.#typeInput();
+      // Wait while the console cannot take more (woken by EVENT_OUT).
+      while (this.#pendingInput !== null && !this.#closed) {
+        await new Promise<void>((r) => setTimeout(r, 10));
+        this.#typeInput();
+      }
+    }
+  }
+
+  /** Types pending input into the console, as much as it takes. */
+  #typeInput(): void {
+    const p = this.#pendingInput;
+    if (p === null || this.#closed) return;
+    try {
+      const n = this.#term.masterWrite(p);
+      this.#pendingInput = n >= p.length ? null : p.subarray(n);
+    } catch (e) {
+      if (e !== EAGAIN) this.#pendingInput = null;
+    }
+  }
+}
+
+async function writeAll(b: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < b.length) off += await Deno.stdout.write(b.subarray(off));
+}

@@ -1,0 +1,213 @@
+/**
+ * The sandbox's network: one netstack {@linkcode Stack} with its loopback interface (and, per
+ * the --network flag, more), and the one place that drives it.
+ *
+ * Driving the stack (netstack's time contract, see netstack/README.md):
+ * - After every socket call that may have changed the stack, the socket layer calls
+ *   {@linkcode Net.kick}: it polls until the stack is quiet, then lets every watcher (each
+ *   socket file, each host relay) notice what changed, so that readiness reaches wait queues.
+ * - Net is a DeadlineTarget of the scheduler (kernel/timers.ts) while the stack has timers
+ *   (retransmission, delayed ACK, TIME-WAIT...): `deadlineNs` is stack.pollAt() in ns, and the
+ *   loop calls {@linkcode Net.expire} when it passes. kick() re-arms the target (see
+ *   armDeadline). This is the only place stack.pollAt() becomes a deadline of the scheduler.
+ * - Host I/O (--publish relays) calls kick() from its callbacks; the kick's notifications
+ *   wake tasks, and its armDeadline wakes an idle loop.
+ *
+ * Time for the stack is the kernel's monotonic clock in milliseconds.
+ *
+ * @module
+ */
+
+import { type IpAddress, IpCidr, Loopback, pcapGlobalHeader, pcapRecord, Stack } from "../netstack/mod.ts";
+import { EHOSTUNREACH, ENETUNREACH } from "./errno.ts";
+import { PublishListener } from "./net_host.ts";
+import type { DeadlineTarget } from "./timers.ts";
+import { monotonicNs } from "./time.ts";
+
+/** Something that wants to look at the stack after it changed (a socket file, a relay). */
+export interface NetWatcher {
+  /** Called after a poll round; must not call back into kick(). */
+  stackChanged(): void;
+}
+
+/** What /proc/net/dev reports for an interface. */
+export interface IfCounters {
+  rxBytes: number;
+  rxPackets: number;
+  txBytes: number;
+  txPackets: number;
+}
+
+/** Which network the sandbox has. */
+export type NetworkMode = "none" | "sandbox";
+
+/** One allow-list entry: a destination network and a port (0: any port). */
+export interface AllowRule {
+  cidr: IpCidr;
+  port: number;
+}
+
+export interface NetOptions {
+  mode?: NetworkMode;
+  /** Destinations outside the sandbox that it may reach; null: no restriction. */
+  allow?: AllowRule[] | null;
+  /** Seeds ISNs and ephemeral choices. */
+  seed?: number;
+  /** --pcap: a host file that receives every packet, in pcap format (raw IP). @nosave */
+  pcap?: PcapFile | null;
+}
+
+/** @nosave A pcap capture file on the host, written synchronously (a debugging aid). */
+export class PcapFile {
+  readonly #file: Deno.FsFile;
+
+  constructor(path: string) {
+    this.#file = Deno.openSync(path, { write: true, create: true, truncate: true });
+    this.#write(pcapGlobalHeader("ip"));
+  }
+
+  /** Records one IP packet, timestamped with the wall clock. */
+  record(packet: Uint8Array): void {
+    this.#write(pcapRecord(performance.timeOrigin + performance.now(), packet));
+  }
+
+  #write(b: Uint8Array): void {
+    for (let off = 0; off < b.length;) off += this.#file.writeSync(b.subarray(off));
+  }
+
+  close(): void {
+    try {
+      this.#file.close();
+    } catch { /* closed */ }
+  }
+}
+
+/** The loopback interface's index (netstack numbers interfaces from 0; Linux from 1). */
+export const LOOPBACK_INDEX = 0;
+
+/** @savable */
+export class Net implements DeadlineTarget {
+  readonly stack: Stack;
+  readonly mode: NetworkMode;
+  readonly allow: AllowRule[] | null;
+  /** Socket files and relays, told after each poll round. */
+  readonly #watchers = new Set<NetWatcher>();
+  /**
+   * @nosave Registers this Net as a DeadlineTarget of the scheduler (Kernel.addDeadline,
+   * idempotent; it also wakes an idle loop). Called after each kick that leaves the stack with
+   * a deadline; the scheduler drops the target by itself once deadlineNs is null.
+   */
+  armDeadline: () => void = () => {};
+  /** Guards against re-entry (a watcher's notify waking a task never polls, but be safe). */
+  #polling = false;
+  /** Interface names, by netstack index. */
+  readonly ifNames: string[] = [];
+  /** Traffic counters, by netstack index (loopback delivery bypasses devices: zeros). */
+  readonly counters: IfCounters[] = [];
+
+  constructor(opts: NetOptions = {}) {
+    this.mode = opts.mode ?? "none";
+    this.allow = opts.allow ?? null;
+    const pcap = opts.pcap ?? null;
+    this.stack = new Stack({
+      seed: opts.seed ?? ((Math.random() * 0x7fffffff) | 0),
+      // 1 MiB queues: loopback throughput doubles over 256 KiB (Linux autotunes to MiBs too);
+      // a queue is allocated on first use and freed when the connection ends.
+      tcp: { rxBufferSize: 1 << 20, txBufferSize: 1 << 20 },
+      ...(pcap ? { tap: (_now: number, packet: Uint8Array) => pcap.record(packet) } : {}),
+    });
+    if (pcap) this.#host.push(pcap);
+    this.stack.addInterface({
+      device: new Loopback({ medium: "ip", mtu: 65536 }),
+      addresses: ["127.0.0.1/8", "::1/128"],
+    });
+    this.ifNames.push("lo");
+    this.counters.push({ rxBytes: 0, rxPackets: 0, txBytes: 0, txPackets: 0 });
+  }
+
+  /** @nosave Host listeners and other host resources, closed by closeHost(). */
+  readonly #host: { close(): void }[] = [];
+
+  /**
+   * --publish: listens on the host at hostAddr:hostPort and relays each connection to
+   * 127.0.0.1:sandboxPort inside the sandbox. Throws Deno's error if the host port is taken.
+   */
+  publish(hostAddr: string, hostPort: number, sandboxPort: number): void {
+    this.#host.push(new PublishListener(this, hostAddr, hostPort, sandboxPort));
+  }
+
+  /** Closes every host listener and relay. Idempotent. */
+  closeHost(): void {
+    for (const h of this.#host.splice(0)) h.close();
+  }
+
+  /** Throws ENETUNREACH unless addr is one of ours or some route leads to it. */
+  checkReachable(addr: IpAddress): void {
+    if (this.stack.isLocalAddress(addr)) return;
+    if (this.stack.routes.lookup(addr) === null) throw ENETUNREACH;
+  }
+
+  /**
+   * Throws EHOSTUNREACH when an allow-list is set and does not name addr (local addresses are
+   * always allowed), as a firewall's "host prohibited" would.
+   */
+  checkAllowed(addr: IpAddress, port: number): void {
+    if (this.allow === null || this.stack.isLocalAddress(addr)) return;
+    if (!this.allow.some((r) => r.cidr.contains(addr) && (r.port === 0 || r.port === port))) throw EHOSTUNREACH;
+  }
+
+  /** The stack's clock: monotonic milliseconds. */
+  now(): number {
+    return monotonicNs() / 1e6;
+  }
+
+  /** Every watcher (socket files among them), for /proc/net. */
+  get watchers(): Iterable<NetWatcher> {
+    return this.#watchers;
+  }
+
+  watch(w: NetWatcher): void {
+    this.#watchers.add(w);
+  }
+
+  unwatch(w: NetWatcher): void {
+    this.#watchers.delete(w);
+  }
+
+  /** Polls until quiet and tells the watchers. Call after any socket operation. */
+  kick(now: number = this.now()): void {
+    if (this.#polling) return;
+    this.#polling = true;
+    try {
+      // A bounded number of rounds: each round moves frames one hop; loopback traffic settles
+      // in a few. The bound only guards against a livelock bug.
+      for (let i = 0; i < 10_000 && this.stack.poll(now); i++) { /* until quiet */ }
+    } finally {
+      this.#polling = false;
+    }
+    for (const w of [...this.#watchers]) w.stackChanged();
+    if (this.stack.pollAt(now) !== null) this.armDeadline();
+  }
+
+  /** DeadlineTarget: when the stack next needs a poll, in monotonic ns; null when idle. */
+  get deadlineNs(): number | null {
+    const nowMs = this.now();
+    const at = this.stack.pollAt(nowMs);
+    return at === null ? null : Math.ceil(at * 1e6);
+  }
+
+  /**
+   * DeadlineTarget: polls if a stack deadline has passed at nowNs (monotonic ns). Returns the
+   * next deadline in ns, or null when the stack is idle (for tests; the scheduler reads
+   * deadlineNs).
+   */
+  expire(nowNs: number): number | null {
+    const nowMs = nowNs / 1e6;
+    let at = this.stack.pollAt(nowMs);
+    if (at !== null && at <= nowMs) {
+      this.kick(nowMs);
+      at = this.stack.pollAt(nowMs);
+    }
+    return at === null ? null : Math.ceil(at * 1e6);
+  }
+}

@@ -1,0 +1,462 @@
+/**
+ * What the AF_INET / AF_INET6 socket files share: the netstack glue (error mapping, readiness
+ * to poll events and wait-queue notification after each stack round), the socket options
+ * every inet socket has (SOL_SOCKET, IPPROTO_IP, IPPROTO_IPV6), and read/write as recv/send.
+ *
+ * Each file is a {@linkcode NetWatcher}: after every poll round of the stack (kernel/net.ts)
+ * it recomputes its events and notifies its wait queue when they changed or more data
+ * arrived, which is what blocked syscalls, poll and epoll wait for.
+ *
+ * @module
+ */
+
+import { type IpAddress, Ipv4Address, Ipv6Address, NetError } from "../../../netstack/mod.ts";
+import * as errno from "../../errno.ts";
+import { EAGAIN, EDOM, EINVAL, ENETUNREACH, ENOPROTOOPT, LinuxError } from "../../errno.ts";
+import type { Net, NetWatcher } from "../../net.ts";
+import type { Task } from "../../task.ts";
+import type { Stat } from "../../../vfs/file_description.ts";
+import { O_NONBLOCK, O_RDWR, S_IFSOCK } from "../../../abi/linux/file.ts";
+import {
+  EVENT_ERR,
+  EVENT_HUP,
+  EVENT_IN,
+  EVENT_OUT,
+  EVENT_RDHUP,
+  EVENT_RDNORM,
+  EVENT_WRNORM,
+} from "../../../waiter/mod.ts";
+import { type RecvRequest, type RecvResult, type SendRequest, SocketFile } from "../socket.ts";
+import * as C from "./constants.ts";
+import { type Endpoint, parseSockaddr } from "./sockaddr.ts";
+
+/** A netstack error as the application's errno; other exceptions pass through. */
+export function linuxError(e: unknown): unknown {
+  if (e instanceof NetError) {
+    const le = (errno as unknown as Record<string, unknown>)[e.code];
+    return le instanceof LinuxError ? le : EINVAL;
+  }
+  return e;
+}
+
+/** Runs f, turning netstack errors into LinuxErrors. */
+export function net<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    throw linuxError(e);
+  }
+}
+
+/** The state of readiness a family reports, before it becomes poll bits. */
+export interface NetReadiness {
+  readable: boolean;
+  writable: boolean;
+  hup: boolean;
+  error: boolean;
+  /** The peer will send no more (EPOLLRDHUP). */
+  rdhup: boolean;
+}
+
+let nextIno = 0x4000_0000;
+
+/** Reads a C int option value (at least 4 bytes, as Linux requires). */
+export function intOpt(v: Uint8Array): number {
+  if (v.length < 4) throw EINVAL;
+  return new DataView(v.buffer, v.byteOffset, 4).getInt32(0, true);
+}
+
+/** A C int option value, truncated to optlen as Linux does. */
+export function intBytes(n: number, optlen: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setInt32(0, n, true);
+  return b.subarray(0, Math.max(0, Math.min(4, optlen)));
+}
+
+/** The base of TCP, UDP and ping sockets. */
+export abstract class InetSocketFile extends SocketFile implements NetWatcher {
+  readonly family: number;
+  readonly net: Net;
+  readonly ino = nextIno++;
+  /** The creator's effective uid, for /proc/net. */
+  uid = 0;
+  /** IPV6_V6ONLY. */
+  v6only = false;
+  // Options that are stored and reported (netstack has no use for them yet).
+  reuseAddr = false;
+  reusePort = false;
+  keepalive = false;
+  broadcast = false;
+  lingerOn = false;
+  lingerSecs = 0;
+  ttl = -1;
+  tos = 0;
+  /** SO_SNDBUF / SO_RCVBUF as reported (Linux doubles what is set). */
+  sndBuf: number;
+  rcvBuf: number;
+  /** Other int options, stored and reported as set: key "level:name". */
+  readonly #flags = new Map<string, number>();
+  /** The events last reported, and the receive signature then (for edge-triggered waiters). */
+  #lastEvents = -1;
+  #lastRx = -1;
+
+  constructor(net: Net, family: number, flags: number, bufs: { snd: number; rcv: number }) {
+    super(O_RDWR | (flags & O_NONBLOCK));
+    this.net = net;
+    this.family = family;
+    this.sndBuf = bufs.snd;
+    this.rcvBuf = bufs.rcv;
+    net.watch(this);
+  }
+
+  get nonblocking(): boolean {
+    return (this.flags & O_NONBLOCK) !== 0;
+  }
+
+  /** The family's readiness. */
+  protected abstract netReadiness(): NetReadiness;
+  /** A number that grows when data arrives (bytes or datagrams queued), for edge triggers. */
+  protected abstract rxSignature(): number;
+  /** Closes the netstack socket. */
+  protected abstract closeSocket(): void;
+
+  /** The IP version a wildcard bind serves: 4, 6 (V6ONLY) or 0 (dual stack). */
+  get wildcardVersion(): 0 | 4 | 6 {
+    return this.family === C.AF_INET ? 4 : this.v6only ? 6 : 0;
+  }
+
+  events(): number {
+    const r = this.netReadiness();
+    let ev = 0;
+    if (r.readable) ev |= EVENT_IN | EVENT_RDNORM;
+    if (r.writable) ev |= EVENT_OUT | EVENT_WRNORM;
+    if (r.hup) ev |= EVENT_HUP;
+    if (r.error) ev |= EVENT_ERR;
+    if (r.rdhup) ev |= EVENT_RDHUP;
+    return ev;
+  }
+
+  override readiness(mask: number): number {
+    return this.events() & mask;
+  }
+
+  stackChanged(): void {
+    const ev = this.events();
+    const rx = this.rxSignature();
+    if (ev === this.#lastEvents && rx <= this.#lastRx) {
+      this.#lastRx = rx;
+      return;
+    }
+    this.#lastEvents = ev;
+    this.#lastRx = rx;
+    if (this.waitQueue.size === 0) return;
+    // New data is an edge for readers even when the socket was readable already.
+    this.waitQueue.notify(ev);
+  }
+
+  protected override release(): void {
+    this.net.unwatch(this);
+    this.closeSocket();
+    this.net.kick();
+  }
+
+  path(): string {
+    return `socket:[${this.ino}]`;
+  }
+
+  stat(): Stat {
+    return {
+      dev: 0x8, ino: this.ino, mode: S_IFSOCK | 0o777, nlink: 1, uid: 0, gid: 0, rdev: 0, size: 0,
+      blksize: 4096, blocks: 0, atimeNs: 0n, mtimeNs: 0n, ctimeNs: 0n,
+    };
+  }
+
+  // --- read(2)/write(2) are recv/send without flags. ---
+
+  override read(dst: Uint8Array, _offset: number | null): number {
+    const r = this.recvmsg(null as unknown as Task, { maxLen: dst.length, flags: 0 });
+    dst.set(r.data);
+    return r.data.length;
+  }
+
+  override write(src: Uint8Array, _offset: number | null): number {
+    return this.sendmsg(null as unknown as Task, { data: src, to: null, control: {}, flags: 0 });
+  }
+
+  abstract override sendmsg(t: Task, req: SendRequest): number;
+  abstract override recvmsg(t: Task, req: RecvRequest): RecvResult;
+
+  /** Throws EAGAIN; a named helper so that call sites read as what they mean. */
+  protected wouldBlock(): never {
+    throw EAGAIN;
+  }
+
+  // --- Addresses. ---
+
+  /**
+   * Parses a destination: the wildcard means this host (Linux connects INADDR_ANY to
+   * loopback); a v4-mapped address on a V6ONLY socket is unreachable.
+   */
+  protected destination(addr: Uint8Array): Endpoint | "unspec" {
+    const ep = parseSockaddr(this.family, addr);
+    if (ep === "unspec") return ep;
+    let a = ep.addr;
+    if (a === null) a = this.family === C.AF_INET ? Ipv4Address.parse("127.0.0.1") : Ipv6Address.LOOPBACK;
+    if (this.family === C.AF_INET6 && this.v6only && a.version === 4) throw ENETUNREACH;
+    return { addr: a, port: ep.port };
+  }
+
+  /** ENETUNREACH unless the stack can reach addr (a local address or a route). */
+  protected checkReachable(addr: IpAddress): void {
+    this.net.checkReachable(addr);
+  }
+
+  // --- Options shared by every inet socket. ---
+
+  override getsockopt(_t: Task, level: number, name: number, optlen: number): Uint8Array {
+    if (optlen < 0) throw EINVAL;
+    if (level === C.SOL_SOCKET) return this.getSocketOpt(name, optlen);
+    if (level === C.IPPROTO_IP) return this.getIpOpt(name, optlen);
+    if (level === C.IPPROTO_IPV6 && this.family === C.AF_INET6) return this.getIpv6Opt(name, optlen);
+    return this.getProtocolOpt(level, name, optlen);
+  }
+
+  override setsockopt(_t: Task, level: number, name: number, value: Uint8Array): void {
+    if (level === C.SOL_SOCKET) return this.setSocketOpt(name, value);
+    if (level === C.IPPROTO_IP) return this.setIpOpt(name, value);
+    if (level === C.IPPROTO_IPV6 && this.family === C.AF_INET6) return this.setIpv6Opt(name, value);
+    return this.setProtocolOpt(level, name, value);
+  }
+
+  /** IPPROTO_TCP and the like; ENOPROTOOPT by default. */
+  protected getProtocolOpt(_level: number, _name: number, _optlen: number): Uint8Array {
+    throw ENOPROTOOPT;
+  }
+
+  protected setProtocolOpt(_level: number, _name: number, _value: Uint8Array): void {
+    throw ENOPROTOOPT;
+  }
+
+  /** SO_ERROR: the pending error as an errno, cleared. */
+  protected abstract takeErrno(): number;
+  /** SO_ACCEPTCONN. */
+  protected isListening(): boolean {
+    return false;
+  }
+  /** SO_KEEPALIVE changed (TCP arms its timer). */
+  protected keepaliveChanged(): void {}
+  /** SO_REUSEADDR/SO_REUSEPORT changed (the netstack socket keeps them for port conflicts). */
+  protected reuseChanged(): void {}
+
+  protected getSocketOpt(name: number, optlen: number): Uint8Array {
+    switch (name) {
+      case C.SO_TYPE:
+        return intBytes(this.type, optlen);
+      case C.SO_PROTOCOL:
+        return intBytes(this.protocol, optlen);
+      case C.SO_DOMAIN:
+        return intBytes(this.family, optlen);
+      case C.SO_ERROR:
+        return intBytes(this.takeErrno(), optlen);
+      case C.SO_ACCEPTCONN:
+        return intBytes(this.isListening() ? 1 : 0, optlen);
+      case C.SO_REUSEADDR:
+        return intBytes(this.reuseAddr ? 1 : 0, optlen);
+      case C.SO_REUSEPORT:
+        return intBytes(this.reusePort ? 1 : 0, optlen);
+      case C.SO_KEEPALIVE:
+        return intBytes(this.keepalive ? 1 : 0, optlen);
+      case C.SO_BROADCAST:
+        return intBytes(this.broadcast ? 1 : 0, optlen);
+      case C.SO_SNDBUF:
+        return intBytes(this.sndBuf, optlen);
+      case C.SO_RCVBUF:
+        return intBytes(this.rcvBuf, optlen);
+      case C.SO_RCVLOWAT:
+      case C.SO_SNDLOWAT:
+        return intBytes(this.#flags.get(`s:${name}`) ?? 1, optlen);
+      case C.SO_DEBUG:
+      case C.SO_DONTROUTE:
+      case C.SO_OOBINLINE:
+      case C.SO_PRIORITY:
+      case C.SO_TIMESTAMP_OLD:
+        return intBytes(this.#flags.get(`s:${name}`) ?? 0, optlen);
+      case C.SO_LINGER: {
+        const b = new Uint8Array(8);
+        const v = new DataView(b.buffer);
+        v.setInt32(0, this.lingerOn ? 1 : 0, true);
+        v.setInt32(4, this.lingerSecs, true);
+        return b.subarray(0, Math.min(8, optlen));
+      }
+      case C.SO_RCVTIMEO_OLD:
+      case C.SO_SNDTIMEO_OLD: {
+        const ns = name === C.SO_RCVTIMEO_OLD ? this.recvTimeoutNs : this.sendTimeoutNs;
+        const b = new Uint8Array(16);
+        const v = new DataView(b.buffer);
+        v.setBigInt64(0, BigInt(Math.floor(ns / 1e9)), true);
+        v.setBigInt64(8, BigInt(Math.floor((ns % 1e9) / 1e3)), true);
+        return b.subarray(0, Math.min(16, optlen));
+      }
+      default:
+        throw ENOPROTOOPT;
+    }
+  }
+
+  protected setSocketOpt(name: number, value: Uint8Array): void {
+    switch (name) {
+      case C.SO_RCVTIMEO_OLD:
+      case C.SO_SNDTIMEO_OLD: {
+        if (value.length < 16) throw EINVAL;
+        const v = new DataView(value.buffer, value.byteOffset, 16);
+        const sec = v.getBigInt64(0, true);
+        const usec = v.getBigInt64(8, true);
+        if (usec < 0n || usec >= 1_000_000n) throw EDOM;
+        const ns = sec < 0n ? 0 : Number(sec) * 1e9 + Number(usec) * 1e3;
+        if (name === C.SO_RCVTIMEO_OLD) this.recvTimeoutNs = ns;
+        else this.sendTimeoutNs = ns;
+        return;
+      }
+      case C.SO_LINGER: {
+        if (value.length < 8) throw EINVAL;
+        const v = new DataView(value.buffer, value.byteOffset, 8);
+        this.lingerOn = v.getInt32(0, true) !== 0;
+        this.lingerSecs = v.getInt32(4, true);
+        return;
+      }
+    }
+    const n = intOpt(value);
+    switch (name) {
+      case C.SO_REUSEADDR:
+        this.reuseAddr = n !== 0;
+        this.reuseChanged();
+        return;
+      case C.SO_REUSEPORT:
+        this.reusePort = n !== 0;
+        this.reuseChanged();
+        return;
+      case C.SO_KEEPALIVE:
+        this.keepalive = n !== 0;
+        this.keepaliveChanged();
+        return;
+      case C.SO_BROADCAST:
+        this.broadcast = n !== 0;
+        return;
+      case C.SO_SNDBUF:
+      case C.SO_SNDBUFFORCE:
+        // As Linux: double the request (room for bookkeeping), within [4608, 2*wmem_max].
+        this.sndBuf = Math.max(4608, Math.min(2 * 212992, 2 * Math.max(0, n)));
+        return;
+      case C.SO_RCVBUF:
+      case C.SO_RCVBUFFORCE:
+        this.rcvBuf = Math.max(2304, Math.min(2 * 212992, 2 * Math.max(0, n)));
+        return;
+      case C.SO_RCVLOWAT:
+        this.#flags.set(`s:${name}`, Math.max(1, n));
+        return;
+      case C.SO_DEBUG:
+      case C.SO_DONTROUTE:
+      case C.SO_OOBINLINE:
+      case C.SO_PRIORITY:
+      case C.SO_TIMESTAMP_OLD:
+        this.#flags.set(`s:${name}`, n);
+        return;
+      default:
+        throw ENOPROTOOPT;
+    }
+  }
+
+  protected getIpOpt(name: number, optlen: number): Uint8Array {
+    switch (name) {
+      case C.IP_TTL:
+        return intBytes(this.ttl === -1 ? 64 : this.ttl, optlen);
+      case C.IP_TOS:
+        return intBytes(this.tos, optlen);
+      case C.IP_MULTICAST_TTL:
+        return intBytes(this.#flags.get(`ip:${name}`) ?? 1, optlen);
+      case C.IP_MULTICAST_LOOP:
+        return intBytes(this.#flags.get(`ip:${name}`) ?? 1, optlen);
+      case C.IP_PKTINFO:
+      case C.IP_RECVERR:
+      case C.IP_RECVTTL:
+      case C.IP_RECVTOS:
+      case C.IP_MTU_DISCOVER:
+        return intBytes(this.#flags.get(`ip:${name}`) ?? 0, optlen);
+      default:
+        throw ENOPROTOOPT;
+    }
+  }
+
+  protected setIpOpt(name: number, value: Uint8Array): void {
+    switch (name) {
+      case C.IP_TTL: {
+        const n = intOpt(value);
+        if (n !== -1 && (n < 1 || n > 255)) throw EINVAL;
+        this.ttl = n;
+        return;
+      }
+      case C.IP_TOS:
+        this.tos = (value.length >= 4 ? intOpt(value) : value[0] ?? 0) & 0xff;
+        return;
+      case C.IP_MULTICAST_TTL:
+      case C.IP_MULTICAST_LOOP:
+      case C.IP_PKTINFO:
+      case C.IP_RECVERR:
+      case C.IP_RECVTTL:
+      case C.IP_RECVTOS:
+      case C.IP_MTU_DISCOVER:
+        this.#flags.set(`ip:${name}`, value.length >= 4 ? intOpt(value) : value[0] ?? 0);
+        return;
+      default:
+        throw ENOPROTOOPT;
+    }
+  }
+
+  /** Whether bind() has happened (IPV6_V6ONLY may not change after it). */
+  protected abstract isBound(): boolean;
+
+  protected getIpv6Opt(name: number, optlen: number): Uint8Array {
+    switch (name) {
+      case C.IPV6_V6ONLY:
+        return intBytes(this.v6only ? 1 : 0, optlen);
+      case C.IPV6_UNICAST_HOPS:
+        return intBytes(this.ttl === -1 ? 64 : this.ttl, optlen);
+      case C.IPV6_TCLASS:
+        return intBytes(this.tos, optlen);
+      case C.IPV6_MULTICAST_HOPS:
+      case C.IPV6_MULTICAST_LOOP:
+        return intBytes(this.#flags.get(`ip6:${name}`) ?? 1, optlen);
+      case C.IPV6_RECVERR:
+      case C.IPV6_RECVPKTINFO:
+        return intBytes(this.#flags.get(`ip6:${name}`) ?? 0, optlen);
+      default:
+        throw ENOPROTOOPT;
+    }
+  }
+
+  protected setIpv6Opt(name: number, value: Uint8Array): void {
+    const n = intOpt(value);
+    switch (name) {
+      case C.IPV6_V6ONLY:
+        if (this.isBound()) throw EINVAL;
+        this.v6only = n !== 0;
+        this.reuseChanged();
+        return;
+      case C.IPV6_UNICAST_HOPS:
+        if (n < -1 || n > 255) throw EINVAL;
+        this.ttl = n;
+        return;
+      case C.IPV6_TCLASS:
+        if (n < -1 || n > 255) throw EINVAL;
+        this.tos = n === -1 ? 0 : n;
+        return;
+      case C.IPV6_MULTICAST_HOPS:
+      case C.IPV6_MULTICAST_LOOP:
+      case C.IPV6_RECVERR:
+      case C.IPV6_RECVPKTINFO:
+        this.#flags.set(`ip6:${name}`, n);
+        return;
+      default:
+        throw ENOPROTOOPT;
+    }
+  }
+}

@@ -1,0 +1,365 @@
+/**
+ * SOCK_STREAM sockets of AF_INET / AF_INET6: a file over a netstack {@linkcode TcpSocket}.
+ *
+ * Every operation that changes the connection kicks the stack (kernel/net.ts), so loopback
+ * traffic moves before the syscall returns and wait queues learn of it.
+ *
+ * @module
+ */
+
+import { type TcpSocket } from "../../../netstack/mod.ts";
+import {
+  EAGAIN,
+  EALREADY,
+  ECONNABORTED,
+  EINPROGRESS,
+  EINVAL,
+  EISCONN,
+  ENOENT,
+  ENOPROTOOPT,
+  ENOTCONN,
+  errnoFromNumber,
+} from "../../errno.ts";
+import type { Net } from "../../net.ts";
+import type { Task } from "../../task.ts";
+import type { RecvRequest, RecvResult, SendRequest } from "../socket.ts";
+import * as C from "./constants.ts";
+import { InetSocketFile, intBytes, intOpt, linuxError, net, type NetReadiness } from "./inet_socket.ts";
+import { formatSockaddr, parseSockaddr } from "./sockaddr.ts";
+
+/** Linux's defaults: net.ipv4.tcp_wmem[1] and tcp_rmem[1]. */
+const TCP_SNDBUF = 16384;
+const TCP_RCVBUF = 131072;
+/** struct tcp_info as Linux 5.x reports it (up to tcpi_snd_wnd). */
+const TCP_INFO_LEN = 232;
+/** Linux's keepalive defaults, in seconds. */
+const KEEPIDLE = 7200;
+const KEEPINTVL = 75;
+const KEEPCNT = 9;
+
+const NOT_CONNECTED: ReadonlySet<string> = new Set(["CLOSED", "LISTEN", "SYN-SENT"]);
+/** States in which the peer's FIN has arrived. */
+const PEER_DONE: ReadonlySet<string> = new Set(["CLOSE-WAIT", "LAST-ACK", "CLOSING", "TIME-WAIT"]);
+
+/** @savable */
+export class TcpSocketFile extends InetSocketFile {
+  readonly type = C.SOCK_STREAM;
+  readonly protocol = C.IPPROTO_TCP;
+  sock: TcpSocket;
+  #bound = false;
+  /** connect() started and its result was not yet reported. */
+  #connecting = false;
+  #noDelay = false;
+  #cork = false;
+  #keepIdle = KEEPIDLE;
+  #keepIntvl = KEEPINTVL;
+  #keepCnt = KEEPCNT;
+  readonly #tcpFlags = new Map<number, number>();
+  #congestion: "reno" | "cubic" = "reno";
+
+  /** A new socket, or (accept) one around a connection the stack made. */
+  constructor(n: Net, family: number, flags: number, sock?: TcpSocket) {
+    super(n, family, flags, { snd: TCP_SNDBUF, rcv: TCP_RCVBUF });
+    this.sock = sock ?? n.stack.tcpSocket();
+    this.#bound = sock !== undefined;
+    if (sock) this.#noDelay = sock.noDelay;
+    this.sock.wildcardVersion = this.wildcardVersion;
+  }
+
+  protected netReadiness(): NetReadiness {
+    const r = this.sock.readiness();
+    const s = this.sock.state;
+    // A socket that never connected polls as HUP, as Linux's tcp_poll says for TCP_CLOSE.
+    const hup = r.hup || (s === "CLOSED" && !this.#connecting);
+    return { ...r, hup, rdhup: hup || PEER_DONE.has(s) };
+  }
+
+  protected rxSignature(): number {
+    return this.sock.recvQueue + (this.sock.isListening && this.sock.readiness().readable ? 1 : 0);
+  }
+
+  protected closeSocket(): void {
+    if (this.lingerOn && this.lingerSecs === 0) this.sock.abort();
+    else this.sock.close();
+  }
+
+  protected isBound(): boolean {
+    return this.#bound;
+  }
+
+  protected override isListening(): boolean {
+    return this.sock.isListening;
+  }
+
+  protected takeErrno(): number {
+    const e = this.sock.takeError();
+    return e === null ? 0 : (linuxError(e) as { errno: number }).errno;
+  }
+
+  protected override reuseChanged(): void {
+    this.sock.reuseAddr = this.reuseAddr;
+    this.sock.reusePort = this.reusePort;
+    this.sock.wildcardVersion = this.wildcardVersion;
+  }
+
+  protected override keepaliveChanged(): void {
+    const k = this.keepalive ? { idle: this.#keepIdle * 1000, interval: this.#keepIntvl * 1000, count: this.#keepCnt } : null;
+    this.sock.setKeepalive(k, this.net.now());
+    this.net.kick();
+  }
+
+  bind(_t: Task, addr: Uint8Array): void {
+    const ep = parseSockaddr(this.family, addr);
+    if (ep === "unspec") {
+      // Linux accepts AF_UNSPEC with INADDR_ANY on AF_INET, for old programs.
+      if (this.family !== C.AF_INET) throw EINVAL;
+    }
+    if (this.#bound) throw EINVAL;
+    const e = ep === "unspec" ? { addr: null, port: (addr[2]! << 8) | (addr[3] ?? 0) } : ep;
+    this.reuseChanged();
+    net(() => this.sock.bind(e.addr, e.port));
+    this.#bound = true;
+  }
+
+  override listen(_t: Task, backlog: number): void {
+    const s = this.sock.state;
+    if (s !== "CLOSED" && s !== "LISTEN") throw EINVAL;
+    if (this.#connecting) throw EINVAL;
+    this.reuseChanged();
+    net(() => this.sock.listen(Math.min(Math.max(backlog, 0), 4096) + 1));
+    this.#bound = true;
+    this.net.kick();
+  }
+
+  override accept(_t: Task, flags: number): TcpSocketFile {
+    if (!this.sock.isListening) throw EINVAL;
+    const c = net(() => this.sock.accept());
+    if (c === null) throw EAGAIN;
+    const f = new TcpSocketFile(this.net, this.family, flags, c);
+    f.keepalive = this.keepalive;
+    f.reuseAddr = this.reuseAddr;
+    f.sndBuf = this.sndBuf;
+    f.rcvBuf = this.rcvBuf;
+    this.net.kick();
+    return f;
+  }
+
+  connect(_t: Task, addr: Uint8Array): void {
+    const ep = this.destination(addr);
+    const s = this.sock.state;
+    if (ep === "unspec") {
+      // connect(AF_UNSPEC) dissolves the association: the socket starts over.
+      if (s !== "CLOSED" || this.#bound) {
+        this.sock.abort();
+        this.sock = this.net.stack.tcpSocket();
+        this.#bound = false;
+        this.#connecting = false;
+        this.reuseChanged();
+        this.net.kick();
+      }
+      return;
+    }
+    if (s === "SYN-SENT" || s === "SYN-RECEIVED") throw this.nonblocking ? EALREADY : EINPROGRESS;
+    if (s === "LISTEN") throw EISCONN;
+    if (s !== "CLOSED") throw EISCONN;
+    this.checkReachable(ep.addr!);
+    this.net.checkAllowed(ep.addr!, ep.port);
+    this.reuseChanged();
+    net(() => this.sock.connect(this.net.now(), { addr: ep.addr!, port: ep.port }));
+    this.#bound = true;
+    this.#connecting = true;
+    this.net.kick();
+    if (this.nonblocking) throw EINPROGRESS;
+    const r = this.connectResult();
+    if (r === null) throw EINPROGRESS;
+    if (r !== 0) throw errnoFromNumber(r);
+  }
+
+  override connectResult(): number | null {
+    const s = this.sock.state;
+    if (s === "SYN-SENT" || s === "SYN-RECEIVED") return null;
+    this.#connecting = false;
+    const e = this.takeErrno();
+    if (e !== 0) return e;
+    return s === "CLOSED" ? ECONNABORTED.errno : 0;
+  }
+
+  sendmsg(_t: Task, req: SendRequest): number {
+    if (req.flags & C.MSG_OOB) throw EINVAL;
+    const n = net(() => this.sock.send(req.data));
+    if (n === null) throw EAGAIN;
+    this.net.kick();
+    return n;
+  }
+
+  recvmsg(_t: Task, req: RecvRequest): RecvResult {
+    if (req.flags & C.MSG_OOB) throw EINVAL;
+    if (this.sock.isListening) throw ENOTCONN;
+    const avail = this.sock.recvQueue;
+    if (req.maxLen === 0 || avail === 0) {
+      // Nothing queued: end of stream, an error, or would-block. recv into nothing consumes
+      // nothing and says which.
+      const n = net(() => this.sock.recv(new Uint8Array(0)));
+      if (n === null && req.maxLen !== 0) throw EAGAIN;
+      return { data: new Uint8Array(0), fullLength: 0, from: null, control: {}, msgFlags: 0 };
+    }
+    const buf = new Uint8Array(Math.min(req.maxLen, avail));
+    let n: number;
+    if (req.flags & C.MSG_PEEK) n = this.sock.peek(buf);
+    else {
+      n = net(() => this.sock.recv(buf)) ?? 0;
+      this.net.kick(); // the window opened: the peer may send more
+    }
+    const data = n === buf.length ? buf : buf.subarray(0, n);
+    return { data, fullLength: n, from: null, control: {}, msgFlags: 0 };
+  }
+
+  override shutdown(_t: Task, how: number): void {
+    if (how !== C.SHUT_RD && how !== C.SHUT_WR && how !== C.SHUT_RDWR) throw EINVAL;
+    if (this.sock.isListening) {
+      if (how === C.SHUT_WR) return;
+    } else if (this.sock.state === "CLOSED") throw ENOTCONN;
+    net(() => this.sock.shutdown(how === C.SHUT_RD ? "read" : how === C.SHUT_WR ? "write" : "both"));
+    this.net.kick();
+  }
+
+  getsockname(_t: Task): Uint8Array {
+    return formatSockaddr(this.family, this.sock.localAddr, this.sock.localPort);
+  }
+
+  override getpeername(_t: Task): Uint8Array {
+    const r = this.sock.remote;
+    if (r === null || NOT_CONNECTED.has(this.sock.state)) throw ENOTCONN;
+    return formatSockaddr(this.family, r.addr, r.port);
+  }
+
+  #applyNoDelay(): void {
+    // TCP_CORK is approximated by Nagle's algorithm: corked data waits for a full segment or
+    // an ACK, as Nagle makes it; uncorking restores TCP_NODELAY's effect.
+    this.sock.noDelay = this.#noDelay && !this.#cork;
+    this.net.kick();
+  }
+
+  protected override getProtocolOpt(level: number, name: number, optlen: number): Uint8Array {
+    if (level !== C.IPPROTO_TCP) throw ENOPROTOOPT;
+    switch (name) {
+      case C.TCP_NODELAY:
+        return intBytes(this.#noDelay ? 1 : 0, optlen);
+      case C.TCP_CORK:
+        return intBytes(this.#cork ? 1 : 0, optlen);
+      case C.TCP_KEEPIDLE:
+        return intBytes(this.#keepIdle, optlen);
+      case C.TCP_KEEPINTVL:
+        return intBytes(this.#keepIntvl, optlen);
+      case C.TCP_KEEPCNT:
+        return intBytes(this.#keepCnt, optlen);
+      case C.TCP_MAXSEG: {
+        const s = this.sock.state;
+        return intBytes(NOT_CONNECTED.has(s) ? 536 : this.sock.negotiated.mss, optlen);
+      }
+      case C.TCP_INFO:
+        return this.#tcpInfo().subarray(0, Math.min(TCP_INFO_LEN, optlen));
+      case C.TCP_CONGESTION: {
+        const b = new Uint8Array(16);
+        b.set(new TextEncoder().encode(this.#congestion));
+        return b.subarray(0, Math.min(16, optlen));
+      }
+      case C.TCP_SYNCNT:
+        return intBytes(this.#tcpFlags.get(name) ?? 6, optlen);
+      case C.TCP_LINGER2:
+        return intBytes(this.#tcpFlags.get(name) ?? 60, optlen);
+      case C.TCP_QUICKACK:
+        return intBytes(this.#tcpFlags.get(name) ?? 1, optlen);
+      case C.TCP_DEFER_ACCEPT:
+      case C.TCP_WINDOW_CLAMP:
+      case C.TCP_USER_TIMEOUT:
+      case C.TCP_FASTOPEN:
+      case C.TCP_NOTSENT_LOWAT:
+        return intBytes(this.#tcpFlags.get(name) ?? 0, optlen);
+      default:
+        throw ENOPROTOOPT;
+    }
+  }
+
+  protected override setProtocolOpt(level: number, name: number, value: Uint8Array): void {
+    if (level !== C.IPPROTO_TCP) throw ENOPROTOOPT;
+    if (name === C.TCP_CONGESTION) {
+      const s = new TextDecoder().decode(value).replace(/\0.*$/s, "");
+      if (s !== "reno" && s !== "cubic") throw ENOENT;
+      this.#congestion = s;
+      return;
+    }
+    const n = intOpt(value);
+    switch (name) {
+      case C.TCP_NODELAY:
+        this.#noDelay = n !== 0;
+        this.#applyNoDelay();
+        return;
+      case C.TCP_CORK:
+        this.#cork = n !== 0;
+        this.#applyNoDelay();
+        return;
+      case C.TCP_KEEPIDLE:
+      case C.TCP_KEEPINTVL:
+        if (n < 1 || n > 32767) throw EINVAL;
+        if (name === C.TCP_KEEPIDLE) this.#keepIdle = n;
+        else this.#keepIntvl = n;
+        if (this.keepalive) this.keepaliveChanged();
+        return;
+      case C.TCP_KEEPCNT:
+        if (n < 1 || n > 127) throw EINVAL;
+        this.#keepCnt = n;
+        if (this.keepalive) this.keepaliveChanged();
+        return;
+      case C.TCP_MAXSEG:
+        if (n !== 0 && (n < 88 || n > 32767)) throw EINVAL;
+        return;
+      case C.TCP_SYNCNT:
+        if (n < 1 || n > 127) throw EINVAL;
+        this.#tcpFlags.set(name, n);
+        return;
+      case C.TCP_LINGER2:
+      case C.TCP_QUICKACK:
+      case C.TCP_DEFER_ACCEPT:
+      case C.TCP_WINDOW_CLAMP:
+      case C.TCP_USER_TIMEOUT:
+      case C.TCP_FASTOPEN:
+      case C.TCP_NOTSENT_LOWAT:
+        if (n < 0 && name !== C.TCP_LINGER2) throw EINVAL;
+        this.#tcpFlags.set(name, n);
+        return;
+      default:
+        throw ENOPROTOOPT;
+    }
+  }
+
+  /** struct tcp_info, the fields netstack knows filled in. */
+  #tcpInfo(): Uint8Array {
+    const b = new Uint8Array(TCP_INFO_LEN);
+    const v = new DataView(b.buffer);
+    const i = this.sock.info();
+    const neg = this.sock.negotiated;
+    b[0] = C.TCP_STATE_NUMBER[i.state] ?? 7;
+    b[2] = Math.min(255, i.retransmits);
+    const connected = !NOT_CONNECTED.has(i.state);
+    if (connected) b[5] = (neg.timestamps ? 1 : 0) | (neg.sack ? 2 : 0) | (neg.windowScale ? 4 : 0);
+    const u32 = (off: number, x: number) => v.setUint32(off, Math.max(0, Math.min(0xffffffff, Math.round(x))), true);
+    u32(8, i.rto * 1000); // tcpi_rto, µs
+    u32(12, 40_000); // tcpi_ato
+    u32(16, i.sndMss); // tcpi_snd_mss
+    u32(20, i.rcvMss); // tcpi_rcv_mss
+    u32(24, i.sndMss > 0 ? Math.ceil(i.inFlight / i.sndMss) : 0); // tcpi_unacked
+    u32(60, 65536); // tcpi_pmtu (loopback)
+    u32(64, i.rcvWnd); // tcpi_rcv_ssthresh
+    u32(68, (i.srtt ?? 0) * 1000); // tcpi_rtt
+    u32(72, ((i.srtt ?? 0) * 1000) / 2); // tcpi_rttvar (approximate)
+    u32(76, Math.min(0x7fffffff, i.sndMss > 0 ? i.ssthresh / i.sndMss : 0)); // tcpi_snd_ssthresh
+    u32(80, i.sndMss > 0 ? i.cwnd / i.sndMss : 0); // tcpi_snd_cwnd, segments
+    u32(84, i.rcvMss); // tcpi_advmss
+    u32(88, 3); // tcpi_reordering
+    u32(96, i.rcvWnd); // tcpi_rcv_space
+    u32(100, i.retransmits); // tcpi_total_retrans
+    u32(228, i.sndWnd); // tcpi_snd_wnd
+    return b;
+  }
+}

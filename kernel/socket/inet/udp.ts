@@ -1,0 +1,307 @@
+/**
+ * SOCK_DGRAM sockets of AF_INET / AF_INET6: UDP over a netstack {@linkcode UdpSocket}, and ICMP
+ * echo ("ping") sockets over an {@linkcode IcmpSocket}.
+ *
+ * MSG_PEEK: netstack's queues only pop, so a peeked datagram is held here until a real recv
+ * takes it.
+ *
+ * @module
+ */
+
+import {
+  checksum,
+  type IcmpSocket,
+  type IpAddress,
+  UDP_MAX_PAYLOAD,
+  type UdpEndpoint,
+  type UdpSocket,
+} from "../../../netstack/mod.ts";
+import { EADDRNOTAVAIL, EAGAIN, EDESTADDRREQ, EINVAL, EMSGSIZE, ENOTCONN, EPIPE, ENOPROTOOPT } from "../../errno.ts";
+import type { Net } from "../../net.ts";
+import type { Task } from "../../task.ts";
+import type { RecvRequest, RecvResult, SendRequest } from "../socket.ts";
+import * as C from "./constants.ts";
+import { InetSocketFile, linuxError, net, type NetReadiness } from "./inet_socket.ts";
+import { type Endpoint, formatSockaddr, parseSockaddr } from "./sockaddr.ts";
+
+/** Linux's default for both buffers of a datagram socket (net.core.[rw]mem_default). */
+const DGRAM_BUF = 212992;
+
+/** A received datagram held for MSG_PEEK. */
+interface Held {
+  from: UdpEndpoint;
+  data: Uint8Array;
+}
+
+/** @savable */
+export class UdpSocketFile extends InetSocketFile {
+  readonly type = C.SOCK_DGRAM;
+  readonly protocol = C.IPPROTO_UDP;
+  readonly sock: UdpSocket;
+  #bound = false;
+  #held: Held | null = null;
+  #received = 0;
+  #shutRd = false;
+  #shutWr = false;
+  /** Scratch for recvFrom: the largest datagram. */
+  readonly #scratch = new Uint8Array(65536);
+
+  constructor(n: Net, family: number, flags: number) {
+    super(n, family, flags, { snd: DGRAM_BUF, rcv: DGRAM_BUF });
+    this.sock = n.stack.udpSocket();
+    this.sock.wildcardVersion = this.wildcardVersion;
+  }
+
+  protected netReadiness(): NetReadiness {
+    const r = this.sock.readiness();
+    return {
+      readable: r.readable || this.#held !== null || this.#shutRd,
+      writable: r.writable,
+      hup: this.#shutRd && this.#shutWr,
+      error: r.error,
+      rdhup: this.#shutRd,
+    };
+  }
+
+  protected rxSignature(): number {
+    // Datagrams taken so far plus whether one is queued: grows on each arrival.
+    return this.#received + (this.sock.readiness().readable ? 1 : 0);
+  }
+
+  protected closeSocket(): void {
+    this.sock.close();
+  }
+
+  protected isBound(): boolean {
+    return this.#bound;
+  }
+
+  protected takeErrno(): number {
+    const e = this.sock.takeError();
+    return e === null ? 0 : (linuxError(e) as { errno: number }).errno;
+  }
+
+  protected override reuseChanged(): void {
+    this.sock.reuseAddr = this.reuseAddr;
+    this.sock.reusePort = this.reusePort;
+    this.sock.wildcardVersion = this.wildcardVersion;
+  }
+
+  /** 65535 less the IP and UDP headers (IPv6 has no 20-byte header in its payload length). */
+  override maxMessageSize(): number {
+    return this.family === C.AF_INET ? UDP_MAX_PAYLOAD : 65527;
+  }
+
+  bind(_t: Task, addr: Uint8Array): void {
+    const ep = parseSockaddr(this.family, addr);
+    if (ep === "unspec" && this.family !== C.AF_INET) throw EINVAL;
+    if (this.#bound || this.sock.localPort !== 0) throw EINVAL;
+    const e: Endpoint = ep === "unspec" ? { addr: null, port: (addr[2]! << 8) | (addr[3] ?? 0) } : ep;
+    this.reuseChanged();
+    net(() => this.sock.bind(e.addr, e.port));
+    this.#bound = true;
+  }
+
+  connect(_t: Task, addr: Uint8Array): void {
+    const ep = this.destination(addr);
+    if (ep === "unspec") {
+      this.sock.disconnect();
+      return;
+    }
+    this.checkReachable(ep.addr!);
+    this.net.checkAllowed(ep.addr!, ep.port);
+    this.reuseChanged();
+    net(() => this.sock.connect({ addr: ep.addr!, port: ep.port }));
+    this.#bound = true;
+  }
+
+  sendmsg(_t: Task, req: SendRequest): number {
+    if (req.flags & C.MSG_OOB) throw EINVAL;
+    if (this.#shutWr) throw EPIPE;
+    let to: UdpEndpoint | undefined;
+    if (req.to !== null) {
+      const ep = this.destination(req.to);
+      if (ep !== "unspec") {
+        this.checkReachable(ep.addr!);
+        this.net.checkAllowed(ep.addr!, ep.port);
+        to = { addr: ep.addr!, port: ep.port };
+      }
+    }
+    if (to === undefined && this.sock.remote === null) throw EDESTADDRREQ;
+    if (req.data.length > UDP_MAX_PAYLOAD) throw EMSGSIZE;
+    this.reuseChanged();
+    const n = net(() => this.sock.sendTo(req.data, to));
+    if (n === null) throw EAGAIN;
+    this.#bound = true;
+    this.net.kick();
+    return n;
+  }
+
+  recvmsg(_t: Task, req: RecvRequest): RecvResult {
+    if (req.flags & C.MSG_OOB) throw EINVAL;
+    let d = this.#held;
+    if (d === null) {
+      const r = net(() => this.sock.recvFrom(this.#scratch));
+      if (r === null) {
+        if (this.#shutRd) return { data: new Uint8Array(0), fullLength: 0, from: null, control: {}, msgFlags: 0 };
+        throw EAGAIN;
+      }
+      this.#received++;
+      d = { from: r.from, data: this.#scratch.slice(0, r.length) };
+    }
+    this.#held = req.flags & C.MSG_PEEK ? d : null;
+    const n = Math.min(req.maxLen, d.data.length);
+    return {
+      data: d.data.subarray(0, n),
+      fullLength: d.data.length,
+      from: formatSockaddr(this.family, d.from.addr, d.from.port),
+      control: {},
+      msgFlags: n < d.data.length ? C.MSG_TRUNC : 0,
+    };
+  }
+
+  override shutdown(_t: Task, how: number): void {
+    if (how !== C.SHUT_RD && how !== C.SHUT_WR && how !== C.SHUT_RDWR) throw EINVAL;
+    if (this.sock.remote === null) throw ENOTCONN;
+    if (how !== C.SHUT_WR) this.#shutRd = true;
+    if (how !== C.SHUT_RD) this.#shutWr = true;
+    this.stackChanged();
+  }
+
+  getsockname(_t: Task): Uint8Array {
+    let a: IpAddress | null = this.sock.localAddr;
+    // A connected socket has a source address, as Linux reports after connect.
+    const r = this.sock.remote;
+    if (a === null && r !== null) a = this.net.stack.udpRoute(r.addr)?.src ?? null;
+    return formatSockaddr(this.family, a, this.sock.localPort);
+  }
+
+  override getpeername(_t: Task): Uint8Array {
+    const r = this.sock.remote;
+    if (r === null) throw ENOTCONN;
+    return formatSockaddr(this.family, r.addr, r.port);
+  }
+}
+
+/** ICMP echo request and reply types, by family. */
+const ECHO = { 4: { request: 8, reply: 0 }, 6: { request: 128, reply: 129 } } as const;
+
+/**
+ * SOCK_DGRAM + IPPROTO_ICMP / IPPROTO_ICMPV6: Linux's unprivileged ping sockets. The
+ * application writes an ICMP echo request (its identifier is replaced by the socket's, the
+ * "port"); it reads echo replies, header included.
+ *
+ * @savable
+ */
+export class PingSocketFile extends InetSocketFile {
+  readonly type = C.SOCK_DGRAM;
+  readonly protocol: number;
+  readonly sock: IcmpSocket;
+  #bound = false;
+  #peer: IpAddress | null = null;
+  #received = 0;
+
+  constructor(n: Net, family: number, flags: number) {
+    super(n, family, flags, { snd: DGRAM_BUF, rcv: DGRAM_BUF });
+    this.protocol = family === C.AF_INET ? C.IPPROTO_ICMP : C.IPPROTO_ICMPV6;
+    this.sock = n.stack.icmpSocket();
+  }
+
+  protected netReadiness(): NetReadiness {
+    return { ...this.sock.readiness(), rdhup: false };
+  }
+
+  protected rxSignature(): number {
+    return this.#received + (this.sock.readiness().readable ? 1 : 0);
+  }
+
+  protected closeSocket(): void {
+    this.sock.close();
+  }
+
+  protected isBound(): boolean {
+    return this.#bound;
+  }
+
+  protected takeErrno(): number {
+    return 0;
+  }
+
+  protected override getProtocolOpt(): Uint8Array {
+    throw ENOPROTOOPT;
+  }
+
+  bind(_t: Task, addr: Uint8Array): void {
+    const ep = parseSockaddr(this.family, addr);
+    if (ep === "unspec") throw EINVAL;
+    if (this.#bound) throw EINVAL;
+    if (ep.addr !== null && !this.net.stack.isLocalAddress(ep.addr)) throw EADDRNOTAVAIL;
+    net(() => this.sock.bind(ep.port));
+    this.#bound = true;
+  }
+
+  connect(_t: Task, addr: Uint8Array): void {
+    const ep = this.destination(addr);
+    if (ep === "unspec") {
+      this.#peer = null;
+      return;
+    }
+    this.checkReachable(ep.addr!);
+    this.#peer = ep.addr;
+  }
+
+  sendmsg(_t: Task, req: SendRequest): number {
+    let dst = this.#peer;
+    if (req.to !== null) {
+      const ep = this.destination(req.to);
+      if (ep !== "unspec") dst = ep.addr;
+    }
+    if (dst === null) throw EDESTADDRREQ;
+    this.checkReachable(dst);
+    this.net.checkAllowed(dst, 0);
+    const d = req.data;
+    const types = ECHO[dst.version];
+    if (d.length < 8 || d[0] !== types.request || d[1] !== 0) throw EINVAL;
+    const seqNo = (d[6]! << 8) | d[7]!;
+    const n = net(() => this.sock.sendTo(dst, seqNo, d.subarray(8)));
+    if (n === null) throw EAGAIN;
+    this.#bound = true;
+    this.net.kick();
+    return d.length;
+  }
+
+  recvmsg(_t: Task, req: RecvRequest): RecvResult {
+    const m = this.sock.recvFrom();
+    if (m === null) throw EAGAIN;
+    this.#received++;
+    const b = new Uint8Array(8 + m.data.length);
+    b[0] = ECHO[m.peer.version].reply;
+    b[4] = m.ident >> 8;
+    b[5] = m.ident & 0xff;
+    b[6] = m.seqNo >> 8;
+    b[7] = m.seqNo & 0xff;
+    b.set(m.data, 8);
+    if (m.peer.version === 4) {
+      const c = checksum(b);
+      b[2] = c >> 8;
+      b[3] = c & 0xff;
+    }
+    const n = Math.min(req.maxLen, b.length);
+    return {
+      data: b.subarray(0, n),
+      fullLength: b.length,
+      from: formatSockaddr(this.family, m.peer, 0),
+      control: {},
+      msgFlags: n < b.length ? C.MSG_TRUNC : 0,
+    };
+  }
+
+  getsockname(_t: Task): Uint8Array {
+    return formatSockaddr(this.family, null, this.sock.ident);
+  }
+
+  override getpeername(_t: Task): Uint8Array {
+    if (this.#peer === null) throw ENOTCONN;
+    return formatSockaddr(this.family, this.#peer, 0);
+  }
+}

@@ -1,0 +1,141 @@
+/**
+ * Sandbox networking, run natively and in the sentry: TCP bulk transfers over 127.0.0.1 and
+ * ::1 with checksums, UDP echo, getaddrinfo and getifaddrs (netlink), python's http.server
+ * with curl inside one sandbox, --network none and --publish.
+ *
+ * The 256 MiB acceptance transfer is measured in bench/ (`deno task bench`); here 16 MiB.
+ */
+
+import assert from "node:assert/strict";
+import { assertSameAsNative, compileC, REPO_ROOT, runSentry } from "./_harness.ts";
+
+Deno.test("a C server and client move 16 MiB over 127.0.0.1 and ::1 with matching checksums, as natively", async () => {
+  const r = await assertSameAsNative([await compileC("net_tcp"), "16"]);
+  assert.match(r.stdout, /127\.0\.0\.1 server received 16777216 checksum/);
+});
+
+Deno.test("UDP echo on 127.0.0.1 and ::1, getaddrinfo of localhost and getifaddrs behave as natively", async () => {
+  const r = await assertSameAsNative([await compileC("net_udp")]);
+  assert.match(r.stdout, /lo inet up 1 loopback 1: 127\.0\.0\.1/);
+});
+
+Deno.test("ip addr show dev lo prints the loopback interface as natively (netlink route dumps)", async () => {
+  await assertSameAsNative(["/usr/sbin/ip", "addr", "show", "dev", "lo"]);
+});
+
+Deno.test("python3 -m http.server serves curl inside the same sandbox", async () => {
+  const script = [
+    "python3 -m http.server 8765 --bind 127.0.0.1 >/dev/null 2>&1 &",
+    // The server takes a moment to start; curl retries until it answers (at most ~60 s).
+    "for i in $(seq 1 120); do curl -s -o /dev/null http://127.0.0.1:8765/ && break; sleep 0.5; done",
+    "curl -s http://localhost:8765/tests/c/hello.c | head -3",
+    "kill $!",
+  ].join("\n");
+  const r = await runSentry(["/bin/sh", "-c", script], { cwd: REPO_ROOT });
+  const native = await Deno.readTextFile(`${REPO_ROOT}/tests/c/hello.c`);
+  assert.equal(r.stdout, native.split("\n").slice(0, 3).join("\n") + "\n");
+});
+
+/** Runs ./sentry with flags before `do`, returning stdout and the status. */
+async function sentryWith(flags: string[], argv: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+  const out = await new Deno.Command(`${REPO_ROOT}/sentry`, {
+    args: [...flags, "do", "--", ...argv],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const d = new TextDecoder();
+  return { stdout: d.decode(out.stdout), stderr: d.decode(out.stderr), code: out.code };
+}
+
+Deno.test("with --network none an outside address is unreachable, loopback works and /proc/net/tcp lists the listener", async () => {
+  const script = [
+    "import socket, errno",
+    "for fam, addr in ((socket.AF_INET, '192.0.2.1'), (socket.AF_INET6, '2001:db8::1')):",
+    "    s = socket.socket(fam, socket.SOCK_STREAM)",
+    "    try:",
+    "        s.connect((addr, 80))",
+    "    except OSError as e:",
+    "        print(errno.errorcode[e.errno])",
+    "u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)",
+    "try:",
+    "    u.sendto(b'x', ('8.8.8.8', 53))",
+    "except OSError as e:",
+    "    print(errno.errorcode[e.errno])",
+    "l = socket.create_server(('127.0.0.1', 0))",
+    "c = socket.create_connection(l.getsockname())",
+    "print('loopback', l.accept()[0].getpeername() == c.getsockname())",
+    "print('listed in /proc/net/tcp', ('0100007F:%04X 00000000:0000 0A' % l.getsockname()[1]) in open('/proc/net/tcp').read())",
+  ].join("\n");
+  const r = await sentryWith(["--network", "none"], ["/usr/bin/python3", "-c", script]);
+  assert.equal(r.stdout, "ENETUNREACH\nENETUNREACH\nENETUNREACH\nloopback True\nlisted in /proc/net/tcp True\n", r.stderr);
+});
+
+Deno.test("--publish lets a host client reach a server inside the sandbox", async () => {
+  // A free host port: bind to 0, note it, release it.
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const hostPort = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  const child = new Deno.Command(`${REPO_ROOT}/sentry`, {
+    args: [
+      "--publish",
+      `${hostPort}:8000`,
+      "do",
+      "/usr/bin/python3",
+      "-m",
+      "http.server",
+      "8000",
+      "--bind",
+      "127.0.0.1",
+      "--directory",
+      `${REPO_ROOT}/tests/c`,
+    ],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  try {
+    let body: string | null = null;
+    for (let i = 0; i < 240 && body === null; i++) {
+      try {
+        const res = await fetch(`http://127.0.0.1:${hostPort}/hello.c`);
+        body = await res.text();
+      } catch {
+        await new Promise((r) => setTimeout(r, 250)); // the server is still starting
+      }
+    }
+    assert.equal(body, await Deno.readTextFile(`${REPO_ROOT}/tests/c/hello.c`));
+  } finally {
+    child.kill("SIGTERM");
+    await child.output();
+  }
+});
+
+Deno.test("--pcap records a loopback connection's handshake as raw IP packets", async () => {
+  const file = await Deno.makeTempFile({ suffix: ".pcap" });
+  try {
+    const script = [
+      "import socket",
+      "l = socket.create_server(('127.0.0.1', 0))",
+      "c = socket.create_connection(l.getsockname())",
+      "a = l.accept()[0]",
+      "c.send(b'hi'); print(a.recv(10)); c.close(); a.close()",
+    ].join("\n");
+    const r = await sentryWith(["--pcap", file], ["/usr/bin/python3", "-c", script]);
+    assert.equal(r.stdout, "b'hi'\n", r.stderr);
+    const d = await Deno.readFile(file);
+    const v = new DataView(d.buffer);
+    assert.equal(v.getUint32(0, true), 0xa1b2c3d4);
+    assert.equal(v.getUint32(20, true), 101); // LINKTYPE_RAW
+    const flags: number[] = [];
+    for (let o = 24; o < d.length;) {
+      const incl = v.getUint32(o + 8, true);
+      const ip = d.subarray(o + 16, o + 16 + incl);
+      flags.push(ip[(ip[0]! & 0x0f) * 4 + 13]! & 0x3f);
+      o += 16 + incl;
+    }
+    assert.deepEqual(flags.slice(0, 3), [0x02, 0x12, 0x10]); // SYN, SYN-ACK, ACK
+  } finally {
+    await Deno.remove(file);
+  }
+});

@@ -1,0 +1,145 @@
+/**
+ * Terminals: pseudo-terminals through glibc, run natively and in the sentry (the output must
+ * be the same), and `sentry do -t` driven by tmux as a person would use it.
+ */
+
+import assert from "node:assert/strict";
+import { assertSameAsNative, compileC, REPO_ROOT } from "./_harness.ts";
+
+Deno.test("openpty, canonical and raw reads, echo, ^C and SIGWINCH to a child's group, EIO after close behave as natively", async () => {
+  await assertSameAsNative([await compileC("pty")]);
+});
+
+Deno.test("SIGTTIN/SIGTTOU for background groups, TIOCSPGRP, setsid, TIOCNOTTY and SIGHUP at the session leader's exit behave as natively", async () => {
+  await assertSameAsNative([await compileC("pty_jobs")]);
+});
+
+Deno.test("-t without a terminal on stdin is refused in one line with status 125", async () => {
+  const r = await new Deno.Command(`${REPO_ROOT}/sentry`, {
+    args: ["do", "-t", "--", "/bin/true"],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(r.code, 125);
+  assert.equal(new TextDecoder().decode(r.stdout), "");
+  assert.equal(
+    new TextDecoder().decode(r.stderr),
+    "sentry: -t: standard input is not a terminal (run without -t, or from a terminal)\n",
+  );
+});
+
+/** A tmux server of our own (its own socket), driven as a person would drive a terminal. */
+class Tmux {
+  readonly #socket = `sentry-tty-test-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+
+  async #tmux(...args: string[]): Promise<string> {
+    const r = await new Deno.Command("tmux", { args: ["-L", this.#socket, ...args], stdout: "piped", stderr: "piped" })
+      .output();
+    if (!r.success) throw new Error(`tmux ${args.join(" ")}: ${new TextDecoder().decode(r.stderr)}`);
+    return new TextDecoder().decode(r.stdout);
+  }
+
+  start(command: string): Promise<string> {
+    return this.#tmux("new-session", "-d", "-s", "t", "-x", "80", "-y", "24", command);
+  }
+
+  keys(...keys: string[]): Promise<string> {
+    return this.#tmux("send-keys", "-t", "t", ...keys);
+  }
+
+  /** Types text literally, then Enter. */
+  async line(text: string): Promise<void> {
+    await this.#tmux("send-keys", "-t", "t", "-l", text);
+    await this.keys("Enter");
+  }
+
+  screen(): Promise<string> {
+    return this.#tmux("capture-pane", "-t", "t", "-p");
+  }
+
+  resize(cols: number, rows: number): Promise<string> {
+    return this.#tmux("resize-window", "-t", "t", "-x", String(cols), "-y", String(rows));
+  }
+
+  /**
+   * Polls the screen until it matches re (the pass condition is what is on the screen, never
+   * a sleep). While waiting, `nudge` runs every second (e.g. a key that may have come too early).
+   */
+  async waitFor(re: RegExp, what: string, nudge?: () => Promise<unknown>): Promise<string> {
+    const deadline = Date.now() + 30_000;
+    let last = "";
+    let nextNudge = Date.now() + 1000;
+    while (Date.now() < deadline) {
+      last = await this.screen();
+      if (re.test(last)) return last;
+      if (nudge && Date.now() >= nextNudge) {
+        await nudge();
+        nextNudge = Date.now() + 1000;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`timed out waiting for ${what} (${re}); the screen:\n${last}`);
+  }
+
+  async kill(): Promise<void> {
+    await this.#tmux("kill-server").catch(() => "");
+  }
+}
+
+Deno.test("sentry do -t runs bash in tmux: a prompt, echo, ^Z and fg, ^C, stty size after resizes, vi; the terminal is restored", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "sentry-tty-" });
+  const tm = new Tmux();
+  try {
+    await tm.start(
+      `cd ${REPO_ROOT} && stty -a > ${dir}/before; PS1='tty$ ' ./sentry do -t -- /bin/bash --norc --noprofile; ` +
+        `echo "sentry-status-$?"; stty -a > ${dir}/after; sleep 600`,
+    );
+    await tm.waitFor(/^tty\$\s*$/m, "the prompt");
+    await tm.line("tty; echo hi-$((6*7))");
+    await tm.waitFor(/^\/dev\/pts\/0\nhi-42$/m, "tty and echo");
+
+    // ^Z stops the foreground job; it may come before bash gave sleep the terminal: repeat.
+    await tm.line("sleep 100");
+    await tm.waitFor(/Stopped\s+sleep 100/, "the job to stop", () => tm.keys("C-z"));
+    await tm.line("fg");
+    await tm.waitFor(/^sleep 100\n/m, "fg");
+    await tm.keys("C-c");
+    await tm.waitFor(/\^C\ntty\$\s*$/m, "^C to end the job", () => tm.keys("C-c"));
+    await tm.line("echo st-$?");
+    await tm.waitFor(/^st-130$/m, "the status of the job killed by ^C");
+
+    await tm.line("clear; stty size");
+    await tm.waitFor(/^24 80$/m, "the first window size");
+    await tm.resize(100, 30);
+    await tm.line("clear; stty size");
+    await tm.waitFor(/^30 100$/m, "the new window size");
+
+    // vi draws its screen (a message it may show first is answered), edits, and quits.
+    await tm.line("vi -u NONE");
+    await tm.waitFor(/(^~\s*$[\s\S]*){10}|Press ENTER/m, "vi to start");
+    if (/Press ENTER/.test(await tm.screen())) await tm.keys("Enter");
+    await tm.waitFor(/(^~\s*$[\s\S]*){10}/m, "vi's screen");
+    await tm.keys("i", "hello-vi", "Escape");
+    await tm.waitFor(/^hello-vi\s*$/m, "the text typed into vi");
+    await tm.keys(":q!", "Enter");
+    await tm.line("clear; echo back-$((1+1))");
+    await tm.waitFor(/^back-2$/m, "the shell after vi");
+
+    await tm.line("exit 3");
+    await tm.waitFor(/^sentry-status-3$/m, "the sentry's exit status");
+    // The host terminal left raw mode: its settings are what they were.
+    let after = "";
+    for (let i = 0; i < 100 && after === ""; i++) {
+      after = await Deno.readTextFile(`${dir}/after`).catch(() => "");
+      if (after === "") await new Promise((r) => setTimeout(r, 100));
+    }
+    // (The first line has the window size, which the test changed.)
+    const settings = (s: string) => s.split("\n").slice(1).join("\n");
+    assert.equal(settings(after), settings(await Deno.readTextFile(`${dir}/before`)));
+    assert.match(after, / icanon /);
+  } finally {
+    await tm.kill();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,0 +1,243 @@
+/**
+ * Filesystem change notification: the hooks the VFS and the syscall layer call where Linux
+ * calls fsnotify (include/linux/fsnotify.h), and the watch lists they consult. The only
+ * listener is inotify (vfs/inotify.ts).
+ *
+ * Watches hang on dentries ({@linkcode Dentry.inotify}), not on inodes: a file is watched
+ * under the name it was watched by (a hard link's other names are separate), which is what
+ * Linux gives for files with one link.
+ *
+ * Cost when nothing is watched: every hook first reads the `inotify` field of the dentry (and
+ * of its parent) and returns when both are null; no allocation, no host call.
+ *
+ * Who hears what (Linux's rules):
+ * - An event on a file goes to the watches of its parent directory, with the file's name, and
+ *   then to the file's own watches, without a name (fsnotify_parent). IN_ISDIR is set when the
+ *   file is a directory.
+ * - Name events (IN_CREATE, IN_DELETE, IN_MOVED_FROM/TO) go only to the directory; self events
+ *   (IN_DELETE_SELF, IN_MOVE_SELF) and link-count changes (IN_ATTRIB from link, unlink and a
+ *   replacing rename) only to the file.
+ * - A watch with IN_EXCL_UNLINK hears nothing of children that are unlinked.
+ * - IN_DELETE_SELF is followed by IN_IGNORED and the watch goes. (Linux waits for the last
+ *   user of the dentry; a file still open by its unlinked name hears it at once here.)
+ *
+ * @module
+ */
+
+import { O_PATH } from "../abi/linux/file.ts";
+import type { Dentry } from "./dentry.ts";
+import type { FileDescription } from "./file_description.ts";
+
+export const IN_ACCESS = 0x1;
+export const IN_MODIFY = 0x2;
+export const IN_ATTRIB = 0x4;
+export const IN_CLOSE_WRITE = 0x8;
+export const IN_CLOSE_NOWRITE = 0x10;
+export const IN_OPEN = 0x20;
+export const IN_MOVED_FROM = 0x40;
+export const IN_MOVED_TO = 0x80;
+export const IN_CREATE = 0x100;
+export const IN_DELETE = 0x200;
+export const IN_DELETE_SELF = 0x400;
+export const IN_MOVE_SELF = 0x800;
+export const IN_ALL_EVENTS = 0xfff;
+export const IN_UNMOUNT = 0x2000;
+export const IN_Q_OVERFLOW = 0x4000;
+export const IN_IGNORED = 0x8000;
+export const IN_ONLYDIR = 0x1000000;
+export const IN_DONT_FOLLOW = 0x2000000;
+export const IN_EXCL_UNLINK = 0x4000000;
+export const IN_MASK_CREATE = 0x10000000;
+export const IN_MASK_ADD = 0x20000000;
+export const IN_ISDIR = 0x40000000;
+export const IN_ONESHOT = 0x80000000;
+
+/** Who owns a watch: an inotify instance. */
+export interface WatchOwner {
+  /** Queues one event (coalescing and overflow are the owner's). */
+  queueEvent(wd: number, mask: number, cookie: number, name: string): void;
+  /** Forgets the watch (its dentry already dropped it). */
+  watchGone(w: InotifyWatch): void;
+}
+
+/** @savable One inotify watch on one dentry. */
+export class InotifyWatch {
+  constructor(
+    readonly owner: WatchOwner,
+    readonly wd: number,
+    /** Events (IN_ALL_EVENTS bits) plus IN_ONESHOT and IN_EXCL_UNLINK. */
+    public mask: number,
+    readonly dentry: Dentry,
+  ) {}
+}
+
+/** Adds a watch to a dentry's list. */
+export function attachWatch(w: InotifyWatch): void {
+  const d = w.dentry;
+  if (d.inotify === null) d.inotify = [w];
+  else d.inotify.push(w);
+}
+
+/** Removes a watch from its dentry; with `ignored`, its owner gets IN_IGNORED and forgets it. */
+export function detachWatch(w: InotifyWatch, ignored: boolean): void {
+  const list = w.dentry.inotify;
+  if (list !== null) {
+    const i = list.indexOf(w);
+    if (i >= 0) list.splice(i, 1);
+    if (list.length === 0) w.dentry.inotify = null;
+  }
+  if (ignored) {
+    w.owner.queueEvent(w.wd, IN_IGNORED, 0, "");
+    w.owner.watchGone(w);
+  }
+}
+
+/** Delivers to one list of watches (a copy: IN_ONESHOT removes during the walk). */
+function deliver(list: InotifyWatch[], mask: number, cookie: number, name: string, child: Dentry | null): void {
+  for (const w of list.slice()) {
+    if ((w.mask & mask & IN_ALL_EVENTS) === 0) continue;
+    if (child !== null && (w.mask & IN_EXCL_UNLINK) && isUnlinked(child)) continue;
+    w.owner.queueEvent(w.wd, mask, cookie, name);
+    if (w.mask & IN_ONESHOT) detachWatch(w, true);
+  }
+}
+
+function isUnlinked(d: Dentry): boolean {
+  return linkCount(d) === 0;
+}
+
+/** d's link count; 0 when the filesystem can no longer stat it (it is gone). */
+function linkCount(d: Dentry): number {
+  try {
+    return d.stat().nlink;
+  } catch {
+    return 0;
+  }
+}
+
+/** An event on d: to its parent's watches with d's name, then to d's own. */
+function notifyFile(d: Dentry, mask: number): void {
+  const p = d.parent;
+  if (d.inotify === null && (p === null || p.inotify === null)) return;
+  if (d.isDir) mask |= IN_ISDIR;
+  if (p !== null && p.inotify !== null) deliver(p.inotify, mask, 0, d.name, d);
+  if (d.inotify !== null) deliver(d.inotify, mask, 0, "", null);
+}
+
+/** An event on d alone (self events and link counts; Linux sets IN_ISDIR on neither *_SELF). */
+function notifySelf(d: Dentry, mask: number): void {
+  if (d.inotify === null) return;
+  deliver(d.inotify, mask === IN_ATTRIB && d.isDir ? mask | IN_ISDIR : mask, 0, "", null);
+}
+
+/** A name event on directory dir about its child `name`. */
+function notifyDir(dir: Dentry, mask: number, name: string, isDir: boolean, cookie = 0): void {
+  if (dir.inotify === null) return;
+  deliver(dir.inotify, isDir ? mask | IN_ISDIR : mask, cookie, name, null);
+}
+
+/** d is gone: IN_DELETE_SELF, then every watch on it ends with IN_IGNORED. */
+function deleteSelf(d: Dentry): void {
+  if (d.inotify === null) return;
+  notifySelf(d, IN_DELETE_SELF);
+  for (const w of d.inotify?.slice() ?? []) detachWatch(w, true);
+}
+
+/** Where f's events go; null for O_PATH and for files not in the tree. */
+function dentryOf(f: FileDescription): Dentry | null {
+  if (f.flags & O_PATH) return null;
+  return f.location()?.dentry ?? null;
+}
+
+// ---- Hooks ----------------------------------------------------------------------------------
+
+/** A description was opened (truncated: O_TRUNC emptied the file, Linux's IN_MODIFY after IN_OPEN). Returns f. */
+export function fsnotifyOpen<F extends FileDescription>(f: F, truncated = false): F {
+  f.notifies = true;
+  const d = dentryOf(f);
+  if (d === null || (d.inotify === null && (d.parent === null || d.parent.inotify === null))) return f;
+  notifyFile(d, IN_OPEN);
+  if (truncated && d.isRegular) notifyFile(d, IN_MODIFY);
+  return f;
+}
+
+/** The last reference to f went (before its release). */
+export function fsnotifyClose(f: FileDescription): void {
+  if (!f.notifies) return;
+  const d = dentryOf(f);
+  if (d !== null) notifyFile(d, f.writable ? IN_CLOSE_WRITE : IN_CLOSE_NOWRITE);
+}
+
+/** read(2) and friends moved bytes (or getdents listed a directory). */
+export function fsnotifyAccess(f: FileDescription): void {
+  const d = dentryOf(f);
+  if (d !== null) notifyFile(d, IN_ACCESS);
+}
+
+/** write(2) and friends moved bytes. */
+export function fsnotifyModify(f: FileDescription): void {
+  const d = dentryOf(f);
+  if (d !== null) notifyFile(d, IN_MODIFY);
+}
+
+/** d's attributes changed (chmod, chown, xattrs, both times): IN_ATTRIB; truncate: IN_MODIFY. */
+export function fsnotifyChange(d: Dentry, mask: number): void {
+  if (mask !== 0) notifyFile(d, mask);
+}
+
+/** child was created in dir (open O_CREAT, mkdir, mknod, symlink, bind). Returns child. */
+export function fsnotifyCreate(dir: Dentry, child: Dentry): Dentry {
+  if (dir.inotify !== null) notifyDir(dir, IN_CREATE, child.name, child.isDir);
+  return child;
+}
+
+/** link(2): the target's link count changed, then the new name appeared in dir. */
+export function fsnotifyLink(target: Dentry, dir: Dentry, created: Dentry): void {
+  notifySelf(target, IN_ATTRIB);
+  fsnotifyCreate(dir, created);
+}
+
+/** unlink(2) or rmdir(2) of dir's child `name`. */
+export function fsnotifyRemove(dir: Dentry, name: string, child: Dentry): void {
+  const isDir = child.isDir;
+  if (child.inotify !== null) {
+    if (!isDir) notifySelf(child, IN_ATTRIB);
+    if (isDir || linkCount(child) === 0) deleteSelf(child);
+  }
+  notifyDir(dir, IN_DELETE, name, isDir);
+}
+
+/**
+ * rename(2): `src` moved from oldDir/oldName to newDir/newName, replacing `replaced` (or,
+ * with exchange, swapping with it). cookie: a fresh non-zero number per move.
+ */
+export function fsnotifyRename(
+  nextCookie: () => number,
+  oldDir: Dentry,
+  oldName: string,
+  newDir: Dentry,
+  newName: string,
+  src: Dentry,
+  replaced: Dentry | null,
+  exchange: boolean,
+): void {
+  if (oldDir.inotify === null && newDir.inotify === null && src.inotify === null && replaced?.inotify == null) return;
+  if (exchange && replaced !== null) {
+    move(nextCookie(), oldDir, oldName, newDir, newName, src, null);
+    move(nextCookie(), newDir, newName, oldDir, oldName, replaced, null);
+    return;
+  }
+  move(nextCookie(), oldDir, oldName, newDir, newName, src, replaced);
+  if (replaced !== null && replaced.inotify !== null && (replaced.isDir || linkCount(replaced) === 0)) {
+    deleteSelf(replaced);
+  }
+}
+
+/** Linux's fsnotify_move: the two names, the replaced file's link count, the moved file. */
+function move(cookie: number, from: Dentry, fromName: string, to: Dentry, toName: string, moved: Dentry, replaced: Dentry | null): void {
+  const isDir = moved.isDir;
+  notifyDir(from, IN_MOVED_FROM, fromName, isDir, cookie);
+  notifyDir(to, IN_MOVED_TO, toName, isDir, cookie);
+  if (replaced !== null) notifySelf(replaced, IN_ATTRIB);
+  notifySelf(moved, IN_MOVE_SELF);
+}
