@@ -6,7 +6,9 @@
  */
 
 import type { SyscallEntry } from "./support.ts";
+import { table as advice } from "./sys_advice.ts";
 import { table as attr } from "./sys_attr.ts";
+import { table as capability } from "./sys_capability.ts";
 import { table as clone } from "./sys_clone.ts";
 import { table as dirent } from "./sys_dirent.ts";
 import { table as epoll } from "./sys_epoll.ts";
@@ -49,7 +51,9 @@ import { table as wait } from "./sys_wait.ts";
 import { table as xattr } from "./sys_xattr.ts";
 
 const families: Record<number, SyscallEntry>[] = [
+  advice,
   attr,
+  capability,
   clone,
   dirent,
   epoll,
