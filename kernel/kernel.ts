@@ -57,7 +57,7 @@ import { sigBit } from "./signals.ts";
 import type { SigInfo } from "./signal_frame.ts";
 import { SA_RESTART } from "../abi/linux/signal.ts";
 import { CORE_SIGNALS, SIGNAL_NAMES } from "../abi/linux/signal.ts";
-import { RLIMIT_CORE, RLIMIT_NOFILE } from "../abi/linux/limits.ts";
+import { RLIM_INFINITY, RLIMIT_CORE, RLIMIT_CPU, RLIMIT_NOFILE } from "../abi/linux/limits.ts";
 import { sessionLeaderExited, TtySupport } from "./tty.ts";
 import { Net } from "./net.ts";
 
@@ -206,6 +206,7 @@ export class Kernel {
       for (const fd of [0, 1, 2]) fdTable.installAt(fd, this.vfs.hostStdio(fd as 0 | 1 | 2), false);
       tg.tasks.add(t);
       this.#init = tg;
+      this.armCpuLimit(tg);
       this.addTask(t);
     } catch (e) {
       ctx.addressSpace.release();
@@ -329,10 +330,34 @@ export class Kernel {
         this.#cpuTimers.delete(tm);
         if (tm.tg.itimerVirtual === tm) tm.tg.itimerVirtual = null;
         if (tm.tg.itimerProf === tm) tm.tg.itimerProf = null;
+        tm.tg.cpuLimitTimers = tm.tg.cpuLimitTimers.filter((x) => x !== tm);
         if (tm.posix) tm.posix.cpu = null;
       }
       this.#fireTimer(tm, n - 1);
     }
+  }
+
+  /**
+   * (Re)arms RLIMIT_CPU for tg (at setrlimit, fork and init's creation), as Linux's
+   * posix-cpu-timers do: SIGXCPU when the process's CPU time reaches the soft limit and every
+   * second after, SIGKILL at the hard limit. Sampled like every CPU-time timer (timers.ts).
+   */
+  armCpuLimit(tg: ThreadGroup): void {
+    for (const tm of tg.cpuLimitTimers) this.removeCpuTimer(tm);
+    tg.cpuLimitTimers = [];
+    const { cur, max } = tg.limits.get(RLIMIT_CPU);
+    const clock = { kind: "prof" as const, thread: null, group: tg };
+    // A limit of 0 arms nothing, as in Linux (update_rlimit_cpu: a zero expiry is "disarmed").
+    const arm = (seconds: bigint, signo: number, intervalNs: number) => {
+      if (seconds === 0n || seconds >= RLIM_INFINITY || seconds > BigInt(Number.MAX_SAFE_INTEGER) / 1_000_000_000n) return;
+      const tm: CpuTimer = {
+        clock, expiresNs: Number(seconds) * 1e9, intervalNs, tg, signo, code: 0x80 /* SI_KERNEL */,
+      };
+      tg.cpuLimitTimers.push(tm);
+      this.addCpuTimer(tm);
+    };
+    arm(cur, 24 /* SIGXCPU */, 1e9);
+    arm(max, 9 /* SIGKILL */, 0);
   }
 
   /** Deletes every POSIX timer of tg (timer_delete of each; at execve and exit). */
@@ -767,8 +792,10 @@ export class Kernel {
     if (t.state === "blocked") {
       for (const q of t.blocked?.queues ?? []) q.unregister(t);
       this.#timed.delete(t);
-      this.#cancelSleep(t);
     }
+    // A sleep's registrations (a futex waiter) outlive the sleep while the task is runnable or
+    // stopped inside the syscall: drop them whatever the state, so no wake-up goes to the dead.
+    this.#cancelSleep(t);
     t.state = "dead";
     t.blocked = null;
     const tg = t.tg;
@@ -790,6 +817,8 @@ export class Kernel {
     if (--tg.mm.users === 0) tg.mm.releaseAll();
     if (tg.itimerReal) this.removeTimer(tg.itimerReal);
     tg.itimerReal = null;
+    for (const tm of tg.cpuLimitTimers) this.removeCpuTimer(tm);
+    tg.cpuLimitTimers = [];
     if (tg.itimerVirtual) this.removeCpuTimer(tg.itimerVirtual);
     if (tg.itimerProf) this.removeCpuTimer(tg.itimerProf);
     tg.itimerVirtual = tg.itimerProf = null;

@@ -54,6 +54,8 @@ export class ThreadGroup {
   /** ITIMER_VIRTUAL and ITIMER_PROF, while armed (sampled CPU-time timers, see timers.ts). */
   itimerVirtual: CpuTimer | null = null;
   itimerProf: CpuTimer | null = null;
+  /** RLIMIT_CPU's timers while the limit is finite: SIGXCPU at the soft limit, SIGKILL at the hard. */
+  cpuLimitTimers: CpuTimer[] = [];
   /** POSIX timers by id (timer_create); deleted at execve and exit. */
   readonly posixTimers = new Map<number, PosixTimer>();
   /** The last PosixTimer.seq handed out in this process (never reused, unlike timer ids). */

@@ -173,3 +173,7 @@ Deno.test("make -j2 builds a four-file C project in a writable directory and its
   const native = await assertSameAsNative(["/bin/sh", "-c", script]);
   assert.match(native.stdout, /all tests passed/);
 });
+
+Deno.test("RLIMIT_CPU sends SIGXCPU at the soft limit and SIGKILL at the hard one, as natively", async () => {
+  await assertSameAsNative([await compileC("rlimitcpu")]);
+});

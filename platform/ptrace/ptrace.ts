@@ -201,6 +201,8 @@ class StubAddressSpace implements AddressSpace {
   readonly parked: number[] = [];
   /** @nosave Mapping syscalls waiting for {@linkcode flushMappings}, or null when not deferring. */
   #deferred: Deferred | null = null;
+  /** @nosave The host's /proc/PID/status of the stub, open once read (see peakRssKb), or -1. */
+  #statusFd = -1;
 
   constructor(readonly platform: PtracePlatform, readonly pid: number) {}
 
@@ -280,13 +282,14 @@ class StubAddressSpace implements AddressSpace {
 
   /**
    * Runs the entries in order with one ptrace round trip per BATCH_MAX_ENTRIES: the table is
-   * written into the stub's data page and the stub's batch runner executes it. Returns each
-   * entry's result. Precondition: {@linkcode #allStopped} (checked): a running application
-   * thread could otherwise rewrite the table between our write and the runner's reads.
+   * written into the stub's data page and the stub's batch runner executes it. Returns the
+   * first error (-errno) or 0; the runner reports it in rax, so the table is never read back.
+   * Precondition: {@linkcode #allStopped} (checked): a running application thread could
+   * otherwise rewrite the table between our write and the runner's reads.
    */
-  #runBatch(ctx: PtraceContext, entries: BatchEntry[]): number[] {
+  #runBatch(ctx: PtraceContext, entries: BatchEntry[]): number {
     if (!this.#allStopped()) throw new Error("A batch needs every thread of the stub stopped");
-    const results: number[] = [];
+    let firstError = 0;
     for (let base = 0; base < entries.length; base += BATCH_MAX_ENTRIES) {
       const n = Math.min(BATCH_MAX_ENTRIES, entries.length - base);
       const bytes = batchTable.subarray(0, n * BATCH_ENTRY_SIZE);
@@ -297,19 +300,14 @@ class StubAddressSpace implements AddressSpace {
         setQword(o + 56, e.flags);
       }
       if (ffi.vmWrite(this.pid, STUB_DATA, bytes) !== bytes.length) throw new Error("Cannot write the batch table");
-      this.#runStub(ctx, (r) => {
+      const { rax } = this.#runStub(ctx, (r) => {
         r.set("rdi", STUB_DATA);
         r.set("rsi", n);
         r.set("rip", STUB_BATCH_ADDR);
       }, STUB_BATCH_TRAP_ADDR, "a syscall batch");
-      if (ffi.vmRead(this.pid, STUB_DATA, bytes) !== bytes.length) throw new Error("Cannot read the batch results");
-      // Results are syscall returns: -4095..-1 or a value below 2^63, exact as numbers below 2^53.
-      for (let i = 0; i < n; i++) {
-        const o = i * BATCH_ENTRY_SIZE;
-        results.push(batchView.getInt32(o + 4, true) * 0x1_0000_0000 + batchView.getUint32(o, true));
-      }
+      if (rax < 0 && firstError === 0) firstError = rax;
     }
-    return results;
+    return firstError;
   }
 
   /** Collects the first stop of a host thread or process that clone just created. */
@@ -426,23 +424,18 @@ class StubAddressSpace implements AddressSpace {
    * getfd's error comes first).
    */
   #runEntries(via: PtraceContext, entries: BatchEntry[]): number {
-    let results: number[];
-    if (entries.length > 1 && this.#allStopped()) {
-      results = this.#runBatch(via, entries);
-    } else {
-      results = [];
-      let saved = 0;
-      for (const e of entries) {
-        const args = [...e.args];
-        if (e.flags & BATCH_ARG0_SAVED) args[0] = saved;
-        if (e.flags & BATCH_ARG4_SAVED) args[4] = saved;
-        const r = this.#inject(via, e.nr, args).result;
-        if (e.flags & BATCH_SAVE_RESULT) saved = r;
-        results.push(r);
-      }
+    if (entries.length > 1 && this.#allStopped()) return this.#runBatch(via, entries);
+    let firstError = 0;
+    let saved = 0;
+    for (const e of entries) {
+      const args = [...e.args];
+      if (e.flags & BATCH_ARG0_SAVED) args[0] = saved;
+      if (e.flags & BATCH_ARG4_SAVED) args[4] = saved;
+      const r = this.#inject(via, e.nr, args).result;
+      if (e.flags & BATCH_SAVE_RESULT) saved = r;
+      if (r < 0 && firstError === 0) firstError = r;
     }
-    for (const r of results) if (r < 0) return r;
-    return 0;
+    return firstError;
   }
 
   mapAnonymous(via: Context, addr: number, len: number, prot: Prot, shared: boolean): number {
@@ -494,13 +487,21 @@ class StubAddressSpace implements AddressSpace {
     return this.inject(via, SYS_mremap, [o.addr, o.oldLen, o.newLen, o.flags, o.newAddr]);
   }
 
+  /**
+   * VmHWM of /proc/PID/status, which stays open from the first call until release: a vfork
+   * child's execve reads its parent's stub every time (a shell's every command), and a pread of
+   * an open /proc file costs a fraction of opening it again.
+   */
   peakRssKb(): number {
-    try {
-      const m = /^VmHWM:\s+(\d+) kB/m.exec(Deno.readTextFileSync(`/proc/${this.pid}/status`));
-      return m ? Number(m[1]) : 0;
-    } catch {
-      return 0;
+    if (this.#statusFd < 0) {
+      const fd = ffi.hostOpen(`/proc/${this.pid}/status`, ffi.O_RDONLY | ffi.O_CLOEXEC);
+      if (fd < 0) return 0;
+      this.#statusFd = fd;
     }
+    const n = ffi.hostPread(this.#statusFd, statusText, 0);
+    if (n <= 0) return 0;
+    const m = /^VmHWM:\s+(\d+) kB/m.exec(textDecoder.decode(statusText.subarray(0, n)));
+    return m ? Number(m[1]) : 0;
   }
 
   read(addr: number, dst: Uint8Array): number {
@@ -530,6 +531,8 @@ class StubAddressSpace implements AddressSpace {
     if (this.released) return;
     this.released = true;
     this.#deferred = null;
+    if (this.#statusFd >= 0) ffi.hostClose(this.#statusFd);
+    this.#statusFd = -1;
     this.platform.releaseStub(this);
   }
 
@@ -540,6 +543,10 @@ class StubAddressSpace implements AddressSpace {
 }
 
 const ARG_REGS = ["rdi", "rsi", "rdx", "r10", "r8", "r9"] as const;
+
+/** Room for /proc/PID/status (about 1.5 KiB on Linux 6). */
+const statusText = new Uint8Array(8192);
+const textDecoder = new TextDecoder();
 
 /** The batch table as written into a stub's data page (reused: one batch runs at a time). */
 const batchTable = new Uint8Array(BATCH_MAX_ENTRIES * BATCH_ENTRY_SIZE);

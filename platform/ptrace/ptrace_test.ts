@@ -180,6 +180,17 @@ Deno.test("deferred mappings run together at the flush and report the first erro
     as.mapAnonymous(ctx, CODE + 16384, 4096, 3, false);
     assert.equal(as.flushMappings(), -22);
     assert.equal(as.read(CODE + 16384, new Uint8Array(1)), 1);
+    // The first error of a batch is the one reported, wherever it is (here: EINVAL, then ENOMEM
+    // from an mprotect of unmapped memory).
+    as.deferMappings(ctx);
+    as.mapAnonymous(ctx, CODE + 20480, 4096, 3, false);
+    as.mapAnonymous(ctx, CODE + 24576 + 1, 4096, 3, false);
+    as.protect(ctx, 0x7000_0000_0000, 4096, 1);
+    assert.equal(as.flushMappings(), -22);
+    as.deferMappings(ctx);
+    as.mapAnonymous(ctx, CODE + 24576, 4096, 3, false);
+    as.protect(ctx, 0x7000_0000_0000, 4096, 1);
+    assert.equal(as.flushMappings(), -12);
     // Segments of one file share one descriptor in the stub; another file gets its own.
     const path = Deno.makeTempFileSync();
     Deno.writeFileSync(path, new Uint8Array(8192).map((_, i) => (i < 4096 ? 1 : 2)));

@@ -110,13 +110,17 @@ static void exclusive(void) {
   uint64_t one = 1;
   for (int round = 0; round < 3; round++) {
     if (write(efd, &one, 8) != 8) exit(1);
-    int woken = 0, alive = 1;
-    while (woken == 0 && alive) {
+    int woken = 0;
+    for (;;) {
+      /* Liveness is sampled before the read: a child that had exited by then has already
+       * written its byte, so the read sees it (without exclusivity all could be gone: do not
+       * wait for nobody). */
+      int alive = 0;
+      for (int i = 0; i < 3; i++) alive |= proc_state(kids[i]) != 'Z';
       int n = read(rep[0], b, sizeof b);
       if (n > 0) woken += n;
-      else usleep(1000);
-      alive = 0; /* (without exclusivity all could be gone: do not wait for nobody) */
-      for (int i = 0; i < 3; i++) alive |= proc_state(kids[i]) != 'Z';
+      if (woken > 0 || !alive) break;
+      usleep(1000);
     }
     /* Whoever was woken exits; the others must still be asleep, with nothing more to say. */
     wait_asleep(kids, 3);
