@@ -409,7 +409,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
       this.#localQueue = [];
       for (const pkt of q) {
         if (pkt instanceof Uint8Array) this.#receiveIp(now, null, pkt);
-        else this.#deliverTcp(now, pkt.src, pkt.dst, pkt.seg);
+        else this.#deliverTcp(now, pkt.src, pkt.dst, pkt.seg, null);
       }
       changed = true;
     }
@@ -925,11 +925,14 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
     const p = TcpPacket.checked(bytes);
     const seg = p ? parseTcp(p, { src, dst, verify: !local }) : null;
     if (!seg) return this.#drop();
-    this.#deliverTcp(now, src, dst, seg);
+    this.#deliverTcp(now, src, dst, seg, packet);
   }
 
-  /** Demultiplexes a parsed TCP segment to its connection or listener, or answers with RST. */
-  #deliverTcp(now: number, src: IpAddress, dst: IpAddress, seg: TcpRepr): void {
+  /**
+   * Demultiplexes a parsed TCP segment to its connection or listener, or answers with RST.
+   * `packet` is the IP packet it came in, or null for a loopback hand-off (never forwarded).
+   */
+  #deliverTcp(now: number, src: IpAddress, dst: IpAddress, seg: TcpRepr, packet: Uint8Array | null): void {
     if (dst.isMulticast || (dst.version === 4 && dst.isBroadcast)) return this.#drop();
     const conn = this.#tcpConns.get(tcpKey(dst, seg.dstPort, src, seg.srcPort));
     if (conn && !(conn.state === "TIME-WAIT" && seg.syn && seg.ack === null && this.#listenerFor(dst, seg.dstPort))) {
@@ -943,7 +946,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
       listener.process(now, src, dst, seg);
       return;
     }
-    if (this.#forwarding && seg.syn && seg.ack === null && !seg.rst && !dst.isMulticast) {
+    if (packet !== null && this.#forwarding && seg.syn && seg.ack === null && !seg.rst && !dst.isMulticast) {
       const k = tcpKey(dst, seg.dstPort, src, seg.srcPort);
       if (this.#heldSyns.has(k)) return; // a retransmission: the first is being forwarded
       const quoteLen = src.version === 4 ? (packet[0]! & 0x0f) * 4 + 8 : IPV6_HEADER_LEN + 8;
