@@ -9,6 +9,7 @@
  */
 
 import { EXIT_SENTRY_ERROR, main, reportError, restoreHostTerminal } from "./boot/mod.ts";
+import { startCpuProfile } from "./boot/cpu_profile.ts";
 
 function die(err: unknown): never {
   // A `-t` run must not leave the user's terminal in raw mode, whatever happened.
@@ -32,7 +33,9 @@ globalThis.addEventListener("error", (e) => {
 
 let status: number;
 try {
+  const profile = await startCpuProfile(); // SENTRY_CPU_PROF=FILE (boot/cpu_profile.ts)
   status = await main(Deno.args);
+  await profile?.stop();
 } catch (err) {
   die(err);
 }

@@ -10,8 +10,15 @@
  *
  * Bookkeeping (all plain numbers, in ns):
  * - Task.cpuBase: time of the task's earlier host threads (execve gives it a new one).
- * - ThreadGroup.userNs/sysNs: time of the group's exited threads, charged at their exit while
- *   the host thread still exists (Kernel.#exitTask, #exitGroup, replaceContext).
+ * - ThreadGroup.userNs/sysNs: time of the group's exited threads, charged at their exit.
+ * - MemoryManager.hostCpuCharged: what was charged one host thread at a time (an exiting thread
+ *   of a live stub, a vfork child's exec) while the stub lives.
+ *
+ * Two ways of reading the host, chosen by cost: a host thread that goes away while its stub
+ * lives is read alone (Context.cpuTime, /proc reads: Kernel.#exitTask, a vfork child's execve);
+ * a stub that dies with its last users (exit_group, execve of a process alone in its address
+ * space) is reaped at once and wait4's rusage gives its whole life's time and peak RSS
+ * (AddressSpace.releaseAndReap): that total, less hostCpuCharged, is the last users' share.
  * - ThreadGroup.childUserNs/childSysNs/childMaxRssKb: reaped children and their own reaped
  *   children, added at reap as Linux's wait_task_zombie does.
  *
@@ -21,6 +28,7 @@
 import type { CpuTime } from "../platform/mod.ts";
 import type { Task } from "./task.ts";
 import type { ThreadGroup } from "./thread_group.ts";
+import type { MemoryManager } from "./mm/mm.ts";
 
 export type { CpuTime };
 
@@ -48,13 +56,29 @@ export function childrenCpu(tg: ThreadGroup): CpuTime {
 }
 
 /**
- * Folds the current host thread's time into t.cpuBase: called just before the host thread goes
- * away (exit, execve's new stub), while it can still be read.
+ * Folds the current host thread's time into t.cpuBase and charges it to the address space:
+ * called just before the host thread goes away while its stub lives on, and can still be read.
  */
 export function freezeTaskCpu(t: Task): void {
-  if (t.state === "dead") return;
-  t.cpuBase = taskCpu(t);
+  if (t.state === "dead" || t.cpuFrozen) return;
+  const c = t.ctx.cpuTime();
+  t.cpuBase = { userNs: t.cpuBase.userNs + c.userNs, sysNs: t.cpuBase.sysNs + c.sysNs };
   t.cpuFrozen = true;
+  const charged = t.tg.mm.hostCpuCharged;
+  charged.userNs += c.userNs;
+  charged.sysNs += c.sysNs;
+}
+
+/**
+ * What a reaped stub's lifetime usage holds beyond the time already charged one thread at a
+ * time: the share of its last users. Components below zero (the two ways of splitting user
+ * from system time differ a little) count as zero.
+ */
+export function unchargedHostCpu(mm: MemoryManager, u: CpuTime): CpuTime {
+  return {
+    userNs: Math.max(0, u.userNs - mm.hostCpuCharged.userNs),
+    sysNs: Math.max(0, u.sysNs - mm.hostCpuCharged.sysNs),
+  };
 }
 
 /** A reaped child's times (its own and its reaped children's) go to its parent. */

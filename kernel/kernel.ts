@@ -36,7 +36,7 @@ import { SYSCALL_TABLE } from "./syscalls/linux/table_amd64.ts";
 import { straceEnter, straceExit } from "./strace.ts";
 import { ExecFatalError, loadExecutable, resolveExecutable } from "./loader/load.ts";
 import { monotonicNs } from "./time.ts";
-import { EVENT_IN } from "../waiter/mod.ts";
+import { EVENT_IN, WaitQueue } from "../waiter/mod.ts";
 import { SocketFile } from "./socket/socket.ts";
 import { UnixNamespace } from "./socket/unix/namespace.ts";
 import { exitRobustList, FutexTable, type FutexWaiter } from "./futex.ts";
@@ -48,7 +48,7 @@ import {
 import {
   deliverableSet, deliverSignals, dequeueSignal, disposition, pickSignal, sendSignal as queueSignal,
 } from "./task_signals.ts";
-import { chargeReapedChild, cpuClockNs, freezeTaskCpu, taskCpu } from "./cpu_time.ts";
+import { chargeReapedChild, cpuClockNs, freezeTaskCpu, unchargedHostCpu } from "./cpu_time.ts";
 import {
   hangUpOrphanedGroups, initiateGroupStop, isOrphanedProcessGroup as isOrphanedPgrp,
   processGroupExists as pgrpExists, signalProcessGroup as signalProcessGroupOf, stopTask,
@@ -57,7 +57,7 @@ import { sigBit } from "./signals.ts";
 import type { SigInfo } from "./signal_frame.ts";
 import { SA_RESTART } from "../abi/linux/signal.ts";
 import { CORE_SIGNALS, SIGNAL_NAMES } from "../abi/linux/signal.ts";
-import { RLIMIT_CORE, RLIMIT_NOFILE } from "../abi/linux/limits.ts";
+import { RLIM_INFINITY, RLIMIT_CORE, RLIMIT_CPU, RLIMIT_NOFILE } from "../abi/linux/limits.ts";
 import { sessionLeaderExited, TtySupport } from "./tty.ts";
 import { Net } from "./net.ts";
 
@@ -118,6 +118,11 @@ export class Kernel {
   #nextTid = 1;
   /** The task whose system call is being handled, for /proc/self; null between syscalls. */
   current: Task | null = null;
+  /**
+   * Notified whenever a signal becomes pending for any task (kernel/signalfd.ts: a signalfd
+   * reads the pending signals of whichever task reads it, inherited or not).
+   */
+  readonly signalfdQueue = new WaitQueue();
   #init: ThreadGroup | null = null;
   /** The wait status of init once it exited. */
   #initStatus: number | null = null;
@@ -201,6 +206,7 @@ export class Kernel {
       for (const fd of [0, 1, 2]) fdTable.installAt(fd, this.vfs.hostStdio(fd as 0 | 1 | 2), false);
       tg.tasks.add(t);
       this.#init = tg;
+      this.armCpuLimit(tg);
       this.addTask(t);
     } catch (e) {
       ctx.addressSpace.release();
@@ -217,16 +223,15 @@ export class Kernel {
     this.#runQueue.push(t);
   }
 
-  /** For execve: t now runs on ctx (a fresh address space). */
+  /**
+   * For execve: t now runs on ctx (a fresh address space). The caller has accounted for the
+   * old host thread's CPU time (task_exec.ts).
+   */
   replaceContext(t: Task, ctx: Context): void {
-    // The old host thread's CPU time and the old stub's peak RSS are read while they exist.
-    freezeTaskCpu(t);
-    t.cpuFrozen = false;
     // execve deletes the process's POSIX timers (interval timers survive it) and releases the
     // robust futexes the old image held (the old address space is still t's here).
     this.deletePosixTimers(t.tg);
     exitRobustList(t);
-    t.tg.maxRssKb = Math.max(t.tg.maxRssKb, t.ctx.addressSpace.peakRssKb());
     this.#byCtx.delete(t.ctx);
     t.ctx = ctx;
     this.#byCtx.set(ctx, t);
@@ -325,10 +330,34 @@ export class Kernel {
         this.#cpuTimers.delete(tm);
         if (tm.tg.itimerVirtual === tm) tm.tg.itimerVirtual = null;
         if (tm.tg.itimerProf === tm) tm.tg.itimerProf = null;
+        tm.tg.cpuLimitTimers = tm.tg.cpuLimitTimers.filter((x) => x !== tm);
         if (tm.posix) tm.posix.cpu = null;
       }
       this.#fireTimer(tm, n - 1);
     }
+  }
+
+  /**
+   * (Re)arms RLIMIT_CPU for tg (at setrlimit, fork and init's creation), as Linux's
+   * posix-cpu-timers do: SIGXCPU when the process's CPU time reaches the soft limit and every
+   * second after, SIGKILL at the hard limit. Sampled like every CPU-time timer (timers.ts).
+   */
+  armCpuLimit(tg: ThreadGroup): void {
+    for (const tm of tg.cpuLimitTimers) this.removeCpuTimer(tm);
+    tg.cpuLimitTimers = [];
+    const { cur, max } = tg.limits.get(RLIMIT_CPU);
+    const clock = { kind: "prof" as const, thread: null, group: tg };
+    // A limit of 0 arms nothing, as in Linux (update_rlimit_cpu: a zero expiry is "disarmed").
+    const arm = (seconds: bigint, signo: number, intervalNs: number) => {
+      if (seconds === 0n || seconds >= RLIM_INFINITY || seconds > BigInt(Number.MAX_SAFE_INTEGER) / 1_000_000_000n) return;
+      const tm: CpuTimer = {
+        clock, expiresNs: Number(seconds) * 1e9, intervalNs, tg, signo, code: 0x80 /* SI_KERNEL */,
+      };
+      tg.cpuLimitTimers.push(tm);
+      this.addCpuTimer(tm);
+    };
+    arm(cur, 24 /* SIGXCPU */, 1e9);
+    arm(max, 9 /* SIGKILL */, 0);
   }
 
   /** Deletes every POSIX timer of tg (timer_delete of each; at execve and exit). */
@@ -738,9 +767,14 @@ export class Kernel {
     if (hostGone) {
       // Robust futexes may live in memory shared with other processes: walk while readable.
       for (const t of tg.tasks) exitRobustList(t);
-      for (const t of tg.tasks) freezeTaskCpu(t);
-      tg.maxRssKb = Math.max(tg.maxRssKb, tg.mm.as.peakRssKb());
-      tg.mm.as.release();
+      // The stub's lifetime usage covers every host thread of the group: charge what earlier
+      // thread exits did not to the group at once (cpu_time.ts).
+      const u = tg.mm.as.releaseAndReap();
+      const rest = unchargedHostCpu(tg.mm, u);
+      for (const t of tg.tasks) t.cpuFrozen = true;
+      tg.userNs += rest.userNs;
+      tg.sysNs += rest.sysNs;
+      tg.maxRssKb = Math.max(tg.maxRssKb, u.maxRssKb);
     }
     for (const t of [...tg.tasks]) this.#exitTask(t, hostGone);
   }
@@ -751,17 +785,17 @@ export class Kernel {
    */
   #exitTask(t: Task, hostGone = false): void {
     if (t.state === "dead") return;
-    const cpu = taskCpu(t);
-    t.cpuBase = cpu;
-    t.cpuFrozen = true;
-    t.tg.userNs += cpu.userNs;
-    t.tg.sysNs += cpu.sysNs;
+    freezeTaskCpu(t); // no-op when #exitGroup already charged the reaped stub
+    t.tg.userNs += t.cpuBase.userNs;
+    t.tg.sysNs += t.cpuBase.sysNs;
     if (t.state === "user") this.#running--;
     if (t.state === "blocked") {
       for (const q of t.blocked?.queues ?? []) q.unregister(t);
       this.#timed.delete(t);
-      this.#cancelSleep(t);
     }
+    // A sleep's registrations (a futex waiter) outlive the sleep while the task is runnable or
+    // stopped inside the syscall: drop them whatever the state, so no wake-up goes to the dead.
+    this.#cancelSleep(t);
     t.state = "dead";
     t.blocked = null;
     const tg = t.tg;
@@ -783,6 +817,8 @@ export class Kernel {
     if (--tg.mm.users === 0) tg.mm.releaseAll();
     if (tg.itimerReal) this.removeTimer(tg.itimerReal);
     tg.itimerReal = null;
+    for (const tm of tg.cpuLimitTimers) this.removeCpuTimer(tm);
+    tg.cpuLimitTimers = [];
     if (tg.itimerVirtual) this.removeCpuTimer(tg.itimerVirtual);
     if (tg.itimerProf) this.removeCpuTimer(tg.itimerProf);
     tg.itimerVirtual = tg.itimerProf = null;

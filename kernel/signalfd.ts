@@ -1,15 +1,16 @@
 /**
  * signalfd: pending signals read from a file, Linux's fs/signalfd.c.
  *
- * A read takes pending signals in the file's mask (lowest number first: each thread's private
- * set, then the process's shared set) and returns them as 128-byte struct signalfd_siginfo; it
- * would block (EAGAIN) when none is pending. The file is readable while one is pending. It is
- * woken through the thread group's signalQueue, which task_signals.ts notifies whenever a signal
- * becomes pending.
+ * A read takes the reading task's pending signals in the file's mask, as Linux's
+ * dequeue_signal(current): the lowest of the thread's own (thread-directed) set first, then the
+ * lowest of its process's shared set; another thread's thread-directed signals are not its to
+ * read. They come back as 128-byte struct signalfd_siginfo; with none pending a read would
+ * block (EAGAIN). Readiness (poll, epoll) is likewise the asking task's.
  *
- * Linux reads the pending signals of the task that reads; file operations here are not told
- * who calls, so a signalfd reads those of the process that created it (the same thing except
- * for a signalfd inherited across fork).
+ * The reader is the task whose syscall is running (Kernel.current); outside any syscall (never
+ * for reads) readiness falls back to every thread of the process that made the file. The
+ * file's queue is the kernel's signalfdQueue, notified whenever any signal becomes pending, so a
+ * signalfd inherited across fork wakes its new readers too (others re-check and sleep again).
  *
  * @module
  */
@@ -19,9 +20,11 @@ import { O_RDWR } from "../abi/linux/file.ts";
 import { EVENT_IN, EVENT_RDNORM } from "../waiter/mod.ts";
 import { anonStat } from "../vfs/epoll.ts";
 import { FileDescription, type Stat } from "../vfs/file_description.ts";
+import type { Kernel } from "./kernel.ts";
 import type { ThreadGroup } from "./thread_group.ts";
 import type { SigInfo } from "./signal_frame.ts";
 import { sigBit } from "./signals.ts";
+import type { PendingSignals } from "./task_signals.ts";
 
 /** sizeof(struct signalfd_siginfo). */
 export const SIGNALFD_SIGINFO_SIZE = 128;
@@ -41,13 +44,16 @@ let nextIno = 1;
 /** @savable */
 export class SignalFd extends FileDescription {
   /** Immutable. */
+  readonly kernel: Kernel;
+  /** Immutable. The process that made the file (readiness outside a syscall). */
   readonly tg: ThreadGroup;
   /** The signals this file reads (SIGKILL and SIGSTOP never). */
   mask: bigint;
   readonly ino = nextIno++;
 
-  constructor(tg: ThreadGroup, mask: bigint, flags: number) {
-    super(O_RDWR | flags, tg.signalQueue);
+  constructor(kernel: Kernel, tg: ThreadGroup, mask: bigint, flags: number) {
+    super(O_RDWR | flags, kernel.signalfdQueue);
+    this.kernel = kernel;
     this.tg = tg;
     this.mask = mask;
   }
@@ -70,22 +76,18 @@ export class SignalFd extends FileDescription {
   }
 
   #pending(): bigint {
+    const t = this.kernel.current;
+    if (t !== null) return (t.pendingSignals.mask | t.tg.sharedPending.mask) & this.mask;
     let m = this.tg.sharedPending.mask;
     for (const t of this.tg.tasks) m |= t.pendingSignals.mask;
     return m & this.mask;
   }
 
-  /** Takes the lowest pending signal in the mask. */
+  /** Takes the reader's next signal in the mask: its own lowest, else its process's lowest. */
   #take(): SigInfo | null {
-    const set = this.#pending();
-    if (set === 0n) return null;
-    let signo = 1;
-    while (!(set & sigBit(signo))) signo++;
-    for (const t of this.tg.tasks) {
-      const info = t.pendingSignals.take(signo);
-      if (info) return info;
-    }
-    return this.tg.sharedPending.take(signo);
+    const t = this.kernel.current;
+    if (t === null) return null;
+    return takeLowest(t.pendingSignals, this.mask) ?? takeLowest(t.tg.sharedPending, this.mask);
   }
 
   override read(dst: Uint8Array, _offset: number | null): number {
@@ -104,6 +106,14 @@ export class SignalFd extends FileDescription {
   override readiness(mask: number): number {
     return this.#pending() !== 0n ? mask & (EVENT_IN | EVENT_RDNORM) : 0;
   }
+}
+
+function takeLowest(p: PendingSignals, mask: bigint): SigInfo | null {
+  const set = p.mask & mask;
+  if (set === 0n) return null;
+  let signo = 1;
+  while (!(set & sigBit(signo))) signo++;
+  return p.take(signo);
 }
 
 /** Encodes a struct signalfd_siginfo, with the fields Linux's signalfd_copyinfo fills per layout. */

@@ -141,6 +141,7 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
   if (f & CLONE_VFORK) tg.vforkPending = true;
   tg.tasks.add(child);
   k.addTask(child);
+  if (!thread) k.armCpuLimit(tg);
   return child;
 }
 

@@ -13,11 +13,14 @@
 import type { Task } from "./task.ts";
 import { MemoryManager } from "./mm/mm.ts";
 import { ExecFatalError, loadExecutable } from "./loader/load.ts";
+import { freezeTaskCpu, unchargedHostCpu } from "./cpu_time.ts";
+import type { ExecString } from "./loader/stack.ts";
 
 export interface ExecRequest {
   path: string;
-  argv: string[];
-  envp: string[];
+  /** Bytes as read from application memory (kernel/loader/exec_strings.ts), or strings. */
+  argv: readonly ExecString[];
+  envp: readonly ExecString[];
 }
 
 /** Runs execve for t. Throws a LinuxError before the point of no return. */
@@ -41,15 +44,27 @@ export function execTask(t: Task, req: ExecRequest): void {
   k.killOtherThreads(t);
   const old = t.tg.mm;
   const oldCtx = t.ctx;
+  const lastUser = --old.users === 0;
+  if (!lastUser) {
+    // A vfork parent still uses the old address space: read our host thread's time and the
+    // old stub's peak RSS (Linux folds the old mm's high-water mark in at exec) while they exist.
+    freezeTaskCpu(t);
+    t.tg.maxRssKb = Math.max(t.tg.maxRssKb, oldCtx.addressSpace.peakRssKb());
+  }
   k.replaceContext(t, ctx);
   t.tg.mm = mm;
-  if (--old.users === 0) {
+  if (lastUser) {
     old.releaseAll();
-    oldCtx.addressSpace.release();
+    // The stub dies with us: its lifetime usage, less what exited threads took, is ours.
+    const u = oldCtx.addressSpace.releaseAndReap();
+    const rest = unchargedHostCpu(old, u);
+    t.cpuBase = { userNs: t.cpuBase.userNs + rest.userNs, sysNs: t.cpuBase.sysNs + rest.sysNs };
+    t.tg.maxRssKb = Math.max(t.tg.maxRssKb, u.maxRssKb);
   } else {
-    // A vfork parent still uses the old address space: end only our host thread in it.
+    // End only our host thread in the old address space.
     oldCtx.release();
   }
+  t.cpuFrozen = false;
   if (t.fdTable.users > 1) {
     t.fdTable.users--;
     t.fdTable = t.fdTable.fork();

@@ -129,7 +129,7 @@ export function sendSignal(tg: ThreadGroup, info: SigInfo, thread: Task | null =
   }
   if (thread) thread.pendingSignals.add(info);
   else tg.sharedPending.add(info);
-  tg.signalQueue.notify(EVENT_IN);
+  k.signalfdQueue.notify(EVENT_IN);
   if (target && !blocked) k.interruptTask(target);
   else if (target === null || blocked) {
     // A task waiting in rt_sigtimedwait for this signal takes it even though it blocks it.

@@ -43,8 +43,6 @@ export class ThreadGroup {
   readonly sharedPending = new PendingSignals();
   /** Notified when a child changes state (exits), for wait(2). */
   readonly childWaitQueue = new WaitQueue();
-  /** Notified whenever a signal becomes pending for the group or one of its threads (signalfd). */
-  readonly signalQueue = new WaitQueue();
   /** Notified when the group becomes a zombie (pidfd). */
   readonly exitQueue = new WaitQueue();
   /** Notified when a vfork child execs or exits: its parent may go on. */
@@ -56,6 +54,8 @@ export class ThreadGroup {
   /** ITIMER_VIRTUAL and ITIMER_PROF, while armed (sampled CPU-time timers, see timers.ts). */
   itimerVirtual: CpuTimer | null = null;
   itimerProf: CpuTimer | null = null;
+  /** RLIMIT_CPU's timers while the limit is finite: SIGXCPU at the soft limit, SIGKILL at the hard. */
+  cpuLimitTimers: CpuTimer[] = [];
   /** POSIX timers by id (timer_create); deleted at execve and exit. */
   readonly posixTimers = new Map<number, PosixTimer>();
   /** The last PosixTimer.seq handed out in this process (never reused, unlike timer ids). */

@@ -60,6 +60,11 @@ export interface CpuTime {
   sysNs: number;
 }
 
+/** CPU time and peak resident set of a host process over its life (wait4's rusage). */
+export interface HostUsage extends CpuTime {
+  maxRssKb: number;
+}
+
 /** Memory protections, as PROT_* in Linux. */
 export type Prot = number;
 
@@ -113,6 +118,12 @@ export interface AddressSpace {
   fork(via: Context): Context;
   /** Kills the host process behind this address space and every thread in it. */
   release(): void;
+  /**
+   * Kills the host process like release() and waits until it is gone. Returns what the host
+   * charged the process over its whole life (every thread it ever had): for the exit of a
+   * process that was alone in its address space, read at no extra cost.
+   */
+  releaseAndReap(): HostUsage;
   /** The peak resident set size of the host process, in KiB (VmHWM); 0 if unknown. */
   peakRssKb(): number;
   /** The lowest and highest addresses the application may map. */

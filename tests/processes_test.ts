@@ -22,6 +22,12 @@ Deno.test("a shell pipeline with command substitution and a subshell behaves as 
   await assertSameAsNative(["/bin/sh", "-c", 'x=$(echo hi | tr a-z A-Z); (echo "$x"; echo sub) | cat; exit 7']);
 });
 
+Deno.test("argument and environment bytes that are not UTF-8 reach an exec'd program unchanged, as natively", async () => {
+  await assertSameAsNative([
+    "/bin/sh", "-c", `x=$(printf 'A\\351\\377B'); Y="$x" /usr/bin/printenv Y | od -An -tx1; /bin/echo "$x" | od -An -tx1`,
+  ]);
+});
+
 Deno.test("python3 runs 20 subprocesses and a pool of 8 threads as natively", async () => {
   const script = [
     "import subprocess, concurrent.futures as cf",
@@ -172,4 +178,8 @@ Deno.test("make -j2 builds a four-file C project in a writable directory and its
     'make -s -j2 && make -s -j2 test && ls *.o calc; st=$?; rm -rf "$d"; exit $st';
   const native = await assertSameAsNative(["/bin/sh", "-c", script]);
   assert.match(native.stdout, /all tests passed/);
+});
+
+Deno.test("RLIMIT_CPU sends SIGXCPU at the soft limit and SIGKILL at the hard one, as natively", async () => {
+  await assertSameAsNative([await compileC("rlimitcpu")]);
 });

@@ -17,8 +17,9 @@
  * with, holds no reference, and goes away when the description's last reference is dropped
  * (FileWatcher.fileReleased), not when that fd is closed while a dup keeps it open.
  *
- * EPOLLEXCLUSIVE is accepted with Linux's argument rules; every exclusive waiter is woken, which
- * its "one or more" contract allows.
+ * EPOLLEXCLUSIVE is accepted with Linux's argument rules; a wake-up of the file reaches the
+ * exclusive items up to the first whose instance has a task waiting (waiter/mod.ts), so of
+ * several tasks blocked in epoll_wait on such items one is woken, as Linux does.
  *
  * @module
  */
@@ -81,10 +82,29 @@ export class EpollItem implements Waker {
     return this.events & ~EP_PRIVATE_BITS;
   }
 
+  /** Implements Waker: an EPOLLEXCLUSIVE item is an exclusive waiter of the file's queue. */
+  get exclusive(): boolean {
+    return (this.events & EPOLLEXCLUSIVE) !== 0;
+  }
+
   /** Implements Waker: the watched file's queue fired. */
-  wake(_events: number): void {
-    if (this.interest === 0) return;
+  wake(events: number): void {
+    this.wakeExclusive(events);
+  }
+
+  /**
+   * Implements Waker for an exclusive item (and wake() for any): says whether it
+   * woke a task in epoll_wait (Linux's ep_poll_callback: the instance has waiters and the event
+   * is the item's EPOLLIN or EPOLLOUT, or carries neither); if not, the queue goes on to the
+   * next exclusive item, this one staying on its ready list.
+   */
+  wakeExclusive(events: number): boolean {
+    if (this.interest === 0) return false;
+    const waiters = this.ep.waitQueue.size > 0;
     this.ep.markReady(this);
+    if (!this.exclusive || !waiters) return false;
+    const io = events & (EPOLLIN | EPOLLOUT);
+    return io === 0 || (io !== (EPOLLIN | EPOLLOUT) && (this.events & io) !== 0);
   }
 }
 

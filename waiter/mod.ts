@@ -28,6 +28,14 @@ export const EVENT_ALWAYS = EVENT_ERR | EVENT_HUP | EVENT_NVAL;
 export interface Waker {
   /** Called synchronously by notify(); must not block or re-enter the queue's owner. */
   wake(events: number): void;
+  /**
+   * For an exclusive waiter (epoll's EPOLLEXCLUSIVE), called instead of wake() while `exclusive`
+   * is true: returns true when it woke someone. Of the exclusive wakers a notify reaches, only
+   * those up to the first that woke someone are called, as Linux's exclusive wait entries;
+   * the others are always called.
+   */
+  wakeExclusive?(events: number): boolean;
+  readonly exclusive?: boolean;
 }
 
 /** @savable A list of wakers interested in events of one object. */
@@ -43,11 +51,17 @@ export class WaitQueue {
     this.#entries.delete(w);
   }
 
-  /** Wakes every waker whose mask intersects events. */
+  /** Wakes every waker whose mask intersects events (exclusive ones: see Waker.exclusive). */
   notify(events: number): void {
     if (this.#entries.size === 0) return;
+    let exclusiveDone = false;
     for (const [w, mask] of [...this.#entries]) {
-      if (mask & events) w.wake(events & mask);
+      if (!(mask & events)) continue;
+      if (w.exclusive !== true || w.wakeExclusive === undefined) {
+        w.wake(events & mask);
+      } else if (!exclusiveDone) {
+        exclusiveDone = w.wakeExclusive(events & mask);
+      }
     }
   }
 

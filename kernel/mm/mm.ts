@@ -74,6 +74,12 @@ export class MemoryManager {
   exe: Location | null = null;
   /** Thread groups using this address space (more than one after vfork / CLONE_VM). */
   users = 1;
+  /**
+   * CPU time of this address space's host threads already charged to tasks one thread at a
+   * time (a thread that exited, a vfork child that exec'd), in ns: what is left of the host
+   * process's lifetime total when it is reaped goes to the last users (kernel/cpu_time.ts).
+   */
+  hostCpuCharged = { userNs: 0, sysNs: 0 };
 
   constructor(as: AddressSpace) {
     this.as = as;
@@ -90,9 +96,23 @@ export class MemoryManager {
   /** Finds a free range of len bytes, top-down from below `below`. */
   findFree(len: number, below: number = MMAP_BASE): number {
     let top = below;
-    const busy = [...this.vmas.map((v) => ({ start: v.start, end: v.end })), ...this.as.reserved]
-      .sort((a, b) => b.start - a.start);
-    for (const r of busy) {
+    // The busy ranges from the highest start down: the VMAs (sorted) merged with the platform's
+    // reserved ranges, without building and sorting a list on every mmap.
+    const res = this.as.reserved;
+    let vi = this.vmas.length - 1;
+    const taken = new Array<boolean>(res.length).fill(false);
+    for (;;) {
+      let r: { start: number; end: number } | undefined = vi >= 0 ? this.vmas[vi] : undefined;
+      let ri = -1;
+      for (let i = 0; i < res.length; i++) {
+        if (!taken[i] && (r === undefined || res[i]!.start > r.start)) {
+          r = res[i];
+          ri = i;
+        }
+      }
+      if (r === undefined) break;
+      if (ri >= 0) taken[ri] = true;
+      else vi--;
       if (r.start >= top) {
         if (r.end > top - len) top = Math.min(top, r.start);
         continue;
@@ -191,6 +211,8 @@ export class MemoryManager {
   /** Removes [start, end) from the VMA list, splitting partial overlaps. Host pages untouched. */
   #remove(start: number, end: number): Vma[] {
     const out: Vma[] = [];
+    if (!this.vmas.some((v) => v.start < end && start < v.end)) return out; // a fresh range
+    // One pass keeps the order: a VMA's pieces stay between its neighbours.
     const keep: Vma[] = [];
     for (const v of this.vmas) {
       if (v.end <= start || v.start >= end) {
@@ -204,7 +226,7 @@ export class MemoryManager {
       const s = Math.max(v.start, start), e = Math.min(v.end, end);
       out.push({ ...v, start: s, end: e, offset: v.offset + (s - v.start) });
     }
-    this.vmas = keep.sort((a, b) => a.start - b.start);
+    this.vmas = keep;
     return out;
   }
 

@@ -24,6 +24,7 @@ function fakeAddressSpace(): AddressSpace & { calls: string[] } {
     write: () => 0,
     forceWrite: () => 0,
     release: () => {},
+    releaseAndReap: () => ({ userNs: 0, sysNs: 0, maxRssKb: 0 }),
     peakRssKb: () => 0,
     newThread: () => {
       throw new Error("not in this fake");

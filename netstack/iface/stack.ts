@@ -37,7 +37,7 @@ import {
   skipIpv6Extensions,
 } from "../wire/ipv6.ts";
 import { type SeqNumber, seq } from "../wire/seq_number.ts";
-import { emitTcp, parseTcp, TcpPacket, tcpHeaderLen, type TcpRepr } from "../wire/tcp.ts";
+import { emitTcp, parseTcp, sackBlocksThatFit, TcpPacket, tcpHeaderLen, type TcpRepr } from "../wire/tcp.ts";
 import { emitUdp, parseUdp, UDP_HEADER_LEN, UdpPacket } from "../wire/udp.ts";
 import {
   EADDRINUSE,
@@ -58,6 +58,39 @@ import { PortTable } from "./ports.ts";
 import { TimerHeap } from "./timer_heap.ts";
 import { NEIGHBOR_RETRY } from "./neighbor_cache.ts";
 import { type Route, RoutingTable } from "./routing.ts";
+
+/** A TCP segment to ourselves on the local queue, handed over without serialization. */
+interface LocalSegment {
+  src: IpAddress;
+  dst: IpAddress;
+  seg: TcpRepr;
+}
+
+/**
+ * The repr the receiver would parse from what emitTcp writes for `r`: fields cut to their wire
+ * widths, only the SACK blocks that fit, window scale clamped as parseTcp does. A new object,
+ * so the receiver may not disturb the sender's.
+ */
+function asReceived(r: TcpRepr): TcpRepr {
+  const fit = sackBlocksThatFit(r);
+  return {
+    srcPort: r.srcPort & 0xffff,
+    dstPort: r.dstPort & 0xffff,
+    seq: (r.seq >>> 0) as SeqNumber,
+    ack: r.ack === null ? null : (r.ack >>> 0) as SeqNumber,
+    syn: r.syn,
+    fin: r.fin,
+    rst: r.rst,
+    psh: r.psh,
+    window: r.window & 0xffff,
+    maxSegSize: r.maxSegSize === null ? null : r.maxSegSize & 0xffff,
+    windowScale: r.windowScale === null ? null : Math.min(r.windowScale & 0xff, 14),
+    sackPermitted: r.sackPermitted,
+    sackBlocks: fit === 0 ? [] : r.sackBlocks.slice(0, fit).map((b) => ({ left: b.left, right: b.right })),
+    timestamp: r.timestamp === null ? null : { tsVal: r.timestamp.tsVal >>> 0, tsEcr: r.timestamp.tsEcr >>> 0 },
+    payload: r.payload,
+  };
+}
 
 /** Frames taken from one device per poll, so egress gets its turn. */
 const RX_BUDGET = 256;
@@ -161,8 +194,11 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
 
   /** Sockets whose last send waited on neighbor resolution, and until when. */
   readonly #blocked = new Map<object, number>();
-  /** IP packets addressed to ourselves, delivered on the next poll. */
-  #localQueue: Uint8Array[] = [];
+  /**
+   * IP packets addressed to ourselves, delivered on the next poll: serialized packets, or TCP
+   * segments handed over as reprs (see #sendTcp).
+   */
+  #localQueue: (Uint8Array | LocalSegment)[] = [];
 
   readonly stats: StackStats = { rxFrames: 0, txFrames: 0, rxDropped: 0, tcpRstSent: 0, reassembled: 0 };
 
@@ -371,7 +407,10 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
     if (this.#localQueue.length > 0) {
       const q = this.#localQueue;
       this.#localQueue = [];
-      for (const pkt of q) this.#receiveIp(now, null, pkt);
+      for (const pkt of q) {
+        if (pkt instanceof Uint8Array) this.#receiveIp(now, null, pkt);
+        else this.#deliverTcp(now, pkt.src, pkt.dst, pkt.seg);
+      }
       changed = true;
     }
     for (const iface of this.#interfaces) {
@@ -445,6 +484,16 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
   // ===================================================================
 
   #sendTcp(now: number, sock: TcpSocket, src: IpAddress, dst: IpAddress, r: TcpRepr): boolean {
+    if (this.#tap === null && this.isLocalAddress(dst)) {
+      // Loopback fast path, like a NIC with checksum and segmentation offload: the segment is
+      // handed over as a repr, never serialized, checksummed or parsed, and its payload is
+      // the sender's view of its send queue, not a copy. The view stays valid until delivery
+      // for every byte the receiver may still take: send-queue bytes are overwritten only
+      // after the peer acknowledged them, and the peer never reads below its RCV.NXT. With
+      // a tap (pcap) the packet is serialized below so that captures are real packets.
+      this.#localQueue.push({ src, dst, seg: asReceived(r) });
+      return true;
+    }
     const len = tcpHeaderLen(r) + r.payload.length;
     const res = this.#sendIp(now, src, dst, IpProtocol.TCP, len, (b) => emitTcp(r, TcpPacket.unchecked(b), { src, dst }));
     return this.#noteResult(sock, now, res);
@@ -876,6 +925,14 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
     const p = TcpPacket.checked(bytes);
     const seg = p ? parseTcp(p, { src, dst, verify: !local }) : null;
     if (!seg) return this.#drop();
+    this.#deliverTcp(now, src, dst, seg, packet);
+  }
+
+  /**
+   * Demultiplexes a parsed TCP segment to its connection or listener, or answers with RST (or,
+   * forwarding, holds a SYN that came in a `packet` from a device).
+   */
+  #deliverTcp(now: number, src: IpAddress, dst: IpAddress, seg: TcpRepr, packet: Uint8Array | null = null): void {
     if (dst.isMulticast || (dst.version === 4 && dst.isBroadcast)) return this.#drop();
     const conn = this.#tcpConns.get(tcpKey(dst, seg.dstPort, src, seg.srcPort));
     if (conn && !(conn.state === "TIME-WAIT" && seg.syn && seg.ack === null && this.#listenerFor(dst, seg.dstPort))) {
@@ -889,7 +946,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
       listener.process(now, src, dst, seg);
       return;
     }
-    if (this.#forwarding && seg.syn && seg.ack === null && !seg.rst && !dst.isMulticast) {
+    if (this.#forwarding && packet !== null && seg.syn && seg.ack === null && !seg.rst && !dst.isMulticast) {
       const k = tcpKey(dst, seg.dstPort, src, seg.srcPort);
       if (this.#heldSyns.has(k)) return; // a retransmission: the first is being forwarded
       const quoteLen = src.version === 4 ? (packet[0]! & 0x0f) * 4 + 8 : IPV6_HEADER_LEN + 8;

@@ -297,8 +297,8 @@ export function parseTcp(
   return r;
 }
 
-/** How many SACK blocks fit beside the other options of `r`. */
-function sackBlocksThatFit(r: TcpRepr): number {
+/** How many SACK blocks fit beside the other options of `r` (emitTcp writes that many). */
+export function sackBlocksThatFit(r: TcpRepr): number {
   const left = MAX_OPTIONS_LEN - fixedOptionsLen(r) - 4;
   return Math.max(0, Math.min(r.sackBlocks.length, Math.floor(left / 8)));
 }

@@ -15,6 +15,7 @@ const lib = Deno.dlopen("libc.so.6", {
   ptrace: { parameters: ["i32", "i32", "i64", "i64"], result: "i64" },
   ptrace_buf: { name: "ptrace", parameters: ["i32", "i32", "i64", "buffer"], result: "i64" },
   waitpid: { parameters: ["i32", "buffer", "i32"], result: "i32" },
+  wait4: { parameters: ["i32", "buffer", "i32", "buffer"], result: "i32" },
   waitid: { parameters: ["i32", "i32", "buffer", "i32"], result: "i32" },
   waitid_async: {
     name: "waitid",
@@ -247,6 +248,36 @@ export function waitpid(pid: number, options: number): WaitResult | null | "eint
   }
   if (r === 0) return null;
   return { pid: r, status: statusBuf[0]! };
+}
+
+const rusageBuf = new BigInt64Array(18); // struct rusage: 144 bytes
+const rusageBytes = new Uint8Array(rusageBuf.buffer);
+
+/** What wait4(2) reports of a reaped process: its CPU time over its whole life and peak RSS. */
+export interface ReapedUsage {
+  status: number;
+  userNs: number;
+  sysNs: number;
+  maxRssKb: number;
+}
+
+/**
+ * wait4(2) for one pid (blocking, retried on EINTR) with its rusage. Returns null if what came
+ * was a stop rather than an exit (the caller decides what to do with the stopped thread).
+ */
+export function wait4(pid: number, options: number): ReapedUsage | null {
+  for (;;) {
+    const r = libc.wait4(pid, statusBytes, options, rusageBytes);
+    if (r === -1) {
+      const e = errno();
+      if (e === EINTR) continue;
+      throw new HostError("wait4", e);
+    }
+    const status = statusBuf[0]!;
+    if ((status & 0xff) === 0x7f) return null;
+    const tv = (i: number) => Number(rusageBuf[i]!) * 1e9 + Number(rusageBuf[i + 1]!) * 1000;
+    return { status, userNs: tv(0), sysNs: tv(2), maxRssKb: Number(rusageBuf[4]!) };
+  }
 }
 
 /**

@@ -13,11 +13,12 @@
 import * as ffi from "./_ffi.ts";
 import { Registers } from "./regs_amd64.ts";
 import { SYSCALL_INFO_SIZE, SyscallInfo } from "../syscall_info.ts";
+import { cpuBetween, ThreadClock, type ThreadCpuReading, ZERO_READING } from "./thread_clock.ts";
 import {
   BATCH_ARG0_SAVED, BATCH_ARG4_SAVED, BATCH_ENTRY_SIZE, BATCH_MAX_ENTRIES, BATCH_SAVE_RESULT, buildStubElf,
   STUB_BASE, STUB_BATCH_ADDR, STUB_BATCH_TRAP_ADDR, STUB_DATA, STUB_INJECT_ADDR, STUB_INJECT_TRAP_ADDR, STUB_SIZE,
 } from "./stub_elf.ts";
-import type { AddressSpace, Context, CpuTime, Platform, Prot, Stop, StopReason } from "../mod.ts";
+import type { AddressSpace, Context, CpuTime, HostUsage, Platform, Prot, Stop, StopReason } from "../mod.ts";
 
 const SIGKILL = 9;
 const SIGTRAP = 5;
@@ -31,7 +32,7 @@ const SYS_munmap = 11;
 const SYS_close = 3;
 const SYS_clone = 56;
 const CLONE_VM = 0x100, CLONE_FS = 0x200, CLONE_FILES = 0x400, CLONE_SIGHAND = 0x800;
-const CLONE_THREAD = 0x10000, CLONE_SYSVSEM = 0x40000;
+const CLONE_PTRACE = 0x2000, CLONE_THREAD = 0x10000, CLONE_SYSVSEM = 0x40000;
 const SYS_mremap = 25;
 const SYS_pidfd_getfd = 438;
 const SYS_pidfd_open = 434;
@@ -73,6 +74,13 @@ class PtraceContext implements Context {
   #pendingRax: number | null = null;
   /** True while the host thread runs (resumed, no stop collected yet). */
   running = false;
+  /**
+   * The host thread's cumulative time when this context took it: zero for a new thread, the
+   * time its earlier users had for a parked thread reused (see PtracePlatform.adopt).
+   */
+  cpuStart: ThreadCpuReading = ZERO_READING;
+  /** The last reading cpuTime made, or null: where the next user of a parked thread starts. */
+  lastCpu: ThreadCpuReading | null = null;
 
   constructor(readonly tid: number, readonly addressSpace: StubAddressSpace) {}
 
@@ -90,23 +98,14 @@ class PtraceContext implements Context {
   }
 
   /**
-   * From /proc/PID/task/TID: schedstat's run time (ns) split by stat's utime:stime ticks, as
-   * Linux's cputime_adjust does for getrusage: ns precision for the total.
+   * The host thread's time since this context took it (thread_clock.ts: schedstat's run time
+   * in ns, split by stat's ticks as Linux's cputime_adjust does for getrusage).
    */
   cpuTime(): CpuTime {
-    const dir = `/proc/${this.addressSpace.pid}/task/${this.tid}`;
-    try {
-      const totalNs = Number(Deno.readTextFileSync(`${dir}/schedstat`).split(" ")[0]);
-      const stat = Deno.readTextFileSync(`${dir}/stat`);
-      // Fields after the parenthesised comm: state is field 3, utime 14, stime 15.
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      const utime = Number(f[11]), stime = Number(f[12]);
-      if (!Number.isFinite(totalNs)) return { userNs: 0, sysNs: 0 };
-      const userNs = utime + stime === 0 ? totalNs : Math.round(totalNs * utime / (utime + stime));
-      return { userNs, sysNs: totalNs - userNs };
-    } catch {
-      return { userNs: 0, sysNs: 0 };
-    }
+    const r = this.addressSpace.platform.clockOf(this).read();
+    if (r === null) return { userNs: 0, sysNs: 0 };
+    this.lastCpu = r;
+    return cpuBetween(this.cpuStart, r);
   }
 
   setReturn(v: number): void {
@@ -202,6 +201,8 @@ class StubAddressSpace implements AddressSpace {
   readonly parked: number[] = [];
   /** @nosave Mapping syscalls waiting for {@linkcode flushMappings}, or null when not deferring. */
   #deferred: Deferred | null = null;
+  /** @nosave The host's /proc/PID/status of the stub, open once read (see peakRssKb), or -1. */
+  #statusFd = -1;
 
   constructor(readonly platform: PtracePlatform, readonly pid: number) {}
 
@@ -213,16 +214,15 @@ class StubAddressSpace implements AddressSpace {
    */
   inject(via: Context, nr: number, args: number[]): number {
     this.#flush();
-    return this.#inject(via as PtraceContext, nr, args).result;
+    return this.#inject(via as PtraceContext, nr, args);
   }
 
   /**
    * Runs code of the stub on a stopped thread until it traps at `trapAddr`: `setup` points the
-   * registers at it. Collects the tid of a host thread or process a clone made on the way
-   * (auto-attached by PTRACE_O_TRACECLONE/FORK). The application registers are restored in
-   * ctx.regs (written back on resume).
+   * registers at it. Returns rax at the trap. The application registers are restored in ctx.regs
+   * (written back on resume).
    */
-  #runStub(ctx: PtraceContext, setup: (r: Registers) => void, trapAddr: number, what: string): { rax: number; newTid: number } {
+  #runStub(ctx: PtraceContext, setup: (r: Registers) => void, trapAddr: number, what: string): number {
     if (ctx.running) throw new Error("Cannot run stub code: the thread is running");
     const saved = ctx.regs.clone(); // reads the registers if not read yet
     const r = ctx.regs;
@@ -231,7 +231,6 @@ class StubAddressSpace implements AddressSpace {
     ffi.ptraceBuf(ffi.PTRACE_SETREGS, ctx.tid, 0, r.bytes);
     ffi.ptrace(ffi.PTRACE_CONT, ctx.tid, 0, 0);
     let rax: number;
-    let newTid = 0;
     for (;;) {
       const w = ffi.waitpid(ctx.tid, ffi.__WALL);
       if (w === "eintr" || w === null) continue;
@@ -246,28 +245,21 @@ class StubAddressSpace implements AddressSpace {
         rax = Number(BigInt.asIntN(64, r.get64("rax")));
         break;
       }
-      if (sig === SIGTRAP && (event === ffi.PTRACE_EVENT_CLONE || event === ffi.PTRACE_EVENT_FORK ||
-          event === ffi.PTRACE_EVENT_VFORK)) {
-        const msg = new BigUint64Array(1);
-        ffi.ptraceBuf(ffi.PTRACE_GETEVENTMSG, ctx.tid, 0, new Uint8Array(msg.buffer));
-        newTid = Number(msg[0]);
-      }
-      // An event stop, or a stray host signal: suppress it and keep going.
+      // A stray host signal: suppress it and keep going.
       ffi.ptrace(ffi.PTRACE_CONT, ctx.tid, 0, 0);
     }
     r.copyFrom(saved);
     ctx.dirty = true;
-    return { rax, newTid };
+    return rax;
   }
 
-  /** Runs one syscall; returns its result and the tid a clone made. */
-  #inject(ctx: PtraceContext, nr: number, args: number[]): { result: number; newTid: number } {
-    const { rax, newTid } = this.#runStub(ctx, (r) => {
+  /** Runs one syscall; returns its result. */
+  #inject(ctx: PtraceContext, nr: number, args: number[]): number {
+    return this.#runStub(ctx, (r) => {
       r.set("rax", nr);
       for (let i = 0; i < 6; i++) r.set(ARG_REGS[i]!, args[i] ?? 0);
       r.set("rip", STUB_INJECT_ADDR);
     }, STUB_INJECT_TRAP_ADDR, `injected syscall ${nr}`);
-    return { result: rax, newTid };
   }
 
   /**
@@ -281,13 +273,14 @@ class StubAddressSpace implements AddressSpace {
 
   /**
    * Runs the entries in order with one ptrace round trip per BATCH_MAX_ENTRIES: the table is
-   * written into the stub's data page and the stub's batch runner executes it. Returns each
-   * entry's result. Precondition: {@linkcode #allStopped} (checked): a running application
-   * thread could otherwise rewrite the table between our write and the runner's reads.
+   * written into the stub's data page and the stub's batch runner executes it. Returns the
+   * first error (-errno) or 0; the runner reports it in rax, so the table is never read back.
+   * Precondition: {@linkcode #allStopped} (checked): a running application thread could
+   * otherwise rewrite the table between our write and the runner's reads.
    */
-  #runBatch(ctx: PtraceContext, entries: BatchEntry[]): number[] {
+  #runBatch(ctx: PtraceContext, entries: BatchEntry[]): number {
     if (!this.#allStopped()) throw new Error("A batch needs every thread of the stub stopped");
-    const results: number[] = [];
+    let firstError = 0;
     for (let base = 0; base < entries.length; base += BATCH_MAX_ENTRIES) {
       const n = Math.min(BATCH_MAX_ENTRIES, entries.length - base);
       const bytes = batchTable.subarray(0, n * BATCH_ENTRY_SIZE);
@@ -298,19 +291,14 @@ class StubAddressSpace implements AddressSpace {
         setQword(o + 56, e.flags);
       }
       if (ffi.vmWrite(this.pid, STUB_DATA, bytes) !== bytes.length) throw new Error("Cannot write the batch table");
-      this.#runStub(ctx, (r) => {
+      const rax = this.#runStub(ctx, (r) => {
         r.set("rdi", STUB_DATA);
         r.set("rsi", n);
         r.set("rip", STUB_BATCH_ADDR);
       }, STUB_BATCH_TRAP_ADDR, "a syscall batch");
-      if (ffi.vmRead(this.pid, STUB_DATA, bytes) !== bytes.length) throw new Error("Cannot read the batch results");
-      // Results are syscall returns: -4095..-1 or a value below 2^63, exact as numbers below 2^53.
-      for (let i = 0; i < n; i++) {
-        const o = i * BATCH_ENTRY_SIZE;
-        results.push(batchView.getInt32(o + 4, true) * 0x1_0000_0000 + batchView.getUint32(o, true));
-      }
+      if (rax < 0 && firstError === 0) firstError = rax;
     }
-    return results;
+    return firstError;
   }
 
   /** Collects the first stop of a host thread or process that clone just created. */
@@ -326,11 +314,11 @@ class StubAddressSpace implements AddressSpace {
   newThread(via: Context): Context {
     this.#flush();
     for (let spare = this.parked.pop(); spare !== undefined; spare = this.parked.pop()) {
-      this.platform.unpark(spare);
+      const start = this.platform.unpark(spare);
       // What a host clone would copy from the parent thread: the FPU/SSE/AVX state (the
       // general registers are the caller's to set, as for a fresh thread). The host thread's
       // signal mask, affinity and session are the stub's, the same for every thread.
-      const ctx = this.platform.adopt(spare, this);
+      const ctx = this.platform.adopt(spare, this, start);
       try {
         ctx.setFpState(via.getFpState());
         return ctx;
@@ -340,10 +328,11 @@ class StubAddressSpace implements AddressSpace {
         this.platform.forget(ctx as PtraceContext);
       }
     }
-    const flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM;
-    const { result, newTid } = this.#inject(via as PtraceContext, SYS_clone, [flags, 0, 0, 0, 0]);
-    if (result < 0) throw new Error(`clone in the stub failed: errno ${-result}`);
-    if (newTid === 0) throw new Error("clone in the stub reported no new thread");
+    // CLONE_PTRACE: the new thread is traced by us from its first instruction and starts in a
+    // stop, without the event stop of the parent that PTRACE_O_TRACECLONE would cost.
+    const flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM | CLONE_PTRACE;
+    const newTid = this.#inject(via as PtraceContext, SYS_clone, [flags, 0, 0, 0, 0]);
+    if (newTid <= 0) throw new Error(`clone in the stub failed: errno ${-newTid}`);
     this.#adoptNew(newTid);
     return this.platform.adopt(newTid, this);
   }
@@ -353,9 +342,9 @@ class StubAddressSpace implements AddressSpace {
     // A copy of the whole stub: the host copies the pages on write, the kernel copies the VMAs.
     // Exit signal SIGCHLD, which every stub ignores: the host reaps the child as soon as the
     // sentry has collected its exit, however long its parent stub lives.
-    const { result, newTid } = this.#inject(via as PtraceContext, SYS_clone, [SIGCHLD, 0, 0, 0, 0]);
-    if (result < 0) throw new Error(`clone in the stub failed: errno ${-result}`);
-    if (newTid === 0) throw new Error("clone in the stub reported no new process");
+    // CLONE_PTRACE as in newThread: traced from birth (with EXITKILL, which the child inherits).
+    const newTid = this.#inject(via as PtraceContext, SYS_clone, [SIGCHLD | CLONE_PTRACE, 0, 0, 0, 0]);
+    if (newTid <= 0) throw new Error(`clone in the stub failed: errno ${-newTid}`);
     this.#adoptNew(newTid);
     const as = new StubAddressSpace(this.platform, newTid);
     as.sentryPidfdInStub = this.sentryPidfdInStub; // descriptors are copied by fork
@@ -427,23 +416,18 @@ class StubAddressSpace implements AddressSpace {
    * getfd's error comes first).
    */
   #runEntries(via: PtraceContext, entries: BatchEntry[]): number {
-    let results: number[];
-    if (entries.length > 1 && this.#allStopped()) {
-      results = this.#runBatch(via, entries);
-    } else {
-      results = [];
-      let saved = 0;
-      for (const e of entries) {
-        const args = [...e.args];
-        if (e.flags & BATCH_ARG0_SAVED) args[0] = saved;
-        if (e.flags & BATCH_ARG4_SAVED) args[4] = saved;
-        const r = this.#inject(via, e.nr, args).result;
-        if (e.flags & BATCH_SAVE_RESULT) saved = r;
-        results.push(r);
-      }
+    if (entries.length > 1 && this.#allStopped()) return this.#runBatch(via, entries);
+    let firstError = 0;
+    let saved = 0;
+    for (const e of entries) {
+      const args = [...e.args];
+      if (e.flags & BATCH_ARG0_SAVED) args[0] = saved;
+      if (e.flags & BATCH_ARG4_SAVED) args[4] = saved;
+      const r = this.#inject(via, e.nr, args);
+      if (e.flags & BATCH_SAVE_RESULT) saved = r;
+      if (r < 0 && firstError === 0) firstError = r;
     }
-    for (const r of results) if (r < 0) return r;
-    return 0;
+    return firstError;
   }
 
   mapAnonymous(via: Context, addr: number, len: number, prot: Prot, shared: boolean): number {
@@ -472,7 +456,7 @@ class StubAddressSpace implements AddressSpace {
   #sentryPidfd(via: Context): number {
     if (this.sentryPidfdInStub < 0) {
       this.#flush();
-      const r = this.#inject(via as PtraceContext, SYS_pidfd_open, [ffi.hostPid(), 0]).result;
+      const r = this.#inject(via as PtraceContext, SYS_pidfd_open, [ffi.hostPid(), 0]);
       if (r < 0) return r;
       this.sentryPidfdInStub = r;
     }
@@ -495,13 +479,21 @@ class StubAddressSpace implements AddressSpace {
     return this.inject(via, SYS_mremap, [o.addr, o.oldLen, o.newLen, o.flags, o.newAddr]);
   }
 
+  /**
+   * VmHWM of /proc/PID/status, which stays open from the first call until release: a vfork
+   * child's execve reads its parent's stub every time (a shell's every command), and a pread of
+   * an open /proc file costs a fraction of opening it again.
+   */
   peakRssKb(): number {
-    try {
-      const m = /^VmHWM:\s+(\d+) kB/m.exec(Deno.readTextFileSync(`/proc/${this.pid}/status`));
-      return m ? Number(m[1]) : 0;
-    } catch {
-      return 0;
+    if (this.#statusFd < 0) {
+      const fd = ffi.hostOpen(`/proc/${this.pid}/status`, ffi.O_RDONLY | ffi.O_CLOEXEC);
+      if (fd < 0) return 0;
+      this.#statusFd = fd;
     }
+    const n = ffi.hostPread(this.#statusFd, statusText, 0);
+    if (n <= 0) return 0;
+    const m = /^VmHWM:\s+(\d+) kB/m.exec(textDecoder.decode(statusText.subarray(0, n)));
+    return m ? Number(m[1]) : 0;
   }
 
   read(addr: number, dst: Uint8Array): number {
@@ -531,11 +523,22 @@ class StubAddressSpace implements AddressSpace {
     if (this.released) return;
     this.released = true;
     this.#deferred = null;
+    if (this.#statusFd >= 0) ffi.hostClose(this.#statusFd);
+    this.#statusFd = -1;
     this.platform.releaseStub(this);
+  }
+
+  releaseAndReap(): HostUsage {
+    const u = this.platform.reapStub(this);
+    return { userNs: u.userNs, sysNs: u.sysNs, maxRssKb: u.maxRssKb };
   }
 }
 
 const ARG_REGS = ["rdi", "rsi", "rdx", "r10", "r8", "r9"] as const;
+
+/** Room for /proc/PID/status (about 1.5 KiB on Linux 6). */
+const statusText = new Uint8Array(8192);
+const textDecoder = new TextDecoder();
 
 /** The batch table as written into a stub's data page (reused: one batch runs at a time). */
 const batchTable = new Uint8Array(BATCH_MAX_ENTRIES * BATCH_ENTRY_SIZE);
@@ -561,9 +564,14 @@ export class PtracePlatform implements Platform {
    * waitStop and pollStop collect them along with the stops; shutdown waits for the rest, so no
    * host process outlives the platform.
    */
-  readonly #dying = new Set<number>();
-  /** @nosave The stub of each parked host thread (see StubAddressSpace.parked). */
-  readonly #parkedIn = new Map<number, StubAddressSpace>();
+  readonly #dying = new Map<number, number>(); // tid → pid of its stub
+  /**
+   * @nosave The stub of each parked host thread (see StubAddressSpace.parked) and its time so
+   * far, where its next user's time starts.
+   */
+  readonly #parkedIn = new Map<number, { as: StubAddressSpace; cpu: ThreadCpuReading }>();
+  /** @nosave The open /proc files of host threads whose time was read (thread_clock.ts). */
+  readonly #clocks = new Map<number, ThreadClock>();
   /**
    * @nosave The zygote: an empty stub (host mappings removed, the sentry's pidfd open in it),
    * never run, that every new address space is forked from. Forking it is several times cheaper
@@ -654,8 +662,9 @@ export class PtracePlatform implements Platform {
       ffi.PTRACE_SEIZE,
       pid,
       0,
-      ffi.PTRACE_O_EXITKILL | ffi.PTRACE_O_TRACESYSGOOD | ffi.PTRACE_O_TRACECLONE |
-        ffi.PTRACE_O_TRACEFORK | ffi.PTRACE_O_TRACEVFORK,
+      // No PTRACE_O_TRACECLONE/FORK: the sentry makes every clone in a stub itself, with
+      // CLONE_PTRACE. Forks and threads inherit these options.
+      ffi.PTRACE_O_EXITKILL | ffi.PTRACE_O_TRACESYSGOOD,
     );
     ffi.ptrace(ffi.PTRACE_INTERRUPT, pid, 0, 0);
     for (;;) {
@@ -683,26 +692,54 @@ export class PtracePlatform implements Platform {
     }
   }
 
-  /** Registers a host thread (stopped) as a context of `as`. */
-  adopt(tid: number, as: StubAddressSpace): Context {
+  /** The /proc files of a context's host thread, opened on first use. */
+  clockOf(ctx: PtraceContext): ThreadClock {
+    let c = this.#clocks.get(ctx.tid);
+    if (c === undefined || c.pid !== ctx.addressSpace.pid) {
+      c?.close();
+      c = new ThreadClock(ctx.addressSpace.pid, ctx.tid);
+      this.#clocks.set(ctx.tid, c);
+    }
+    return c;
+  }
+
+  /** A host thread is gone (its exit was collected): its /proc files are closed. */
+  #threadGone(tid: number): void {
+    const c = this.#clocks.get(tid);
+    if (c === undefined) return;
+    c.close();
+    this.#clocks.delete(tid);
+  }
+
+  /**
+   * Registers a host thread (stopped) as a context of `as`; cpuStart is the thread's time so
+   * far when it is a parked thread reused.
+   */
+  adopt(tid: number, as: StubAddressSpace, cpuStart: ThreadCpuReading = ZERO_READING): Context {
     const ctx = new PtraceContext(tid, as);
+    ctx.cpuStart = cpuStart;
     this.#contexts.set(tid, ctx);
     as.threads.add(ctx);
     if (!this.#stubs.has(as.pid)) this.#stubs.set(as.pid, as);
     return ctx;
   }
 
-  /** A parked host thread is taken out of its stub's parking (to be reused, or because it died). */
-  unpark(tid: number): void {
-    const as = this.#parkedIn.get(tid);
-    if (as === undefined) return;
+  /**
+   * A parked host thread is taken out of its stub's parking (to be reused, or because it died).
+   * Returns its time so far.
+   */
+  unpark(tid: number): ThreadCpuReading {
+    const p = this.#parkedIn.get(tid);
+    if (p === undefined) return ZERO_READING;
     this.#parkedIn.delete(tid);
-    const i = as.parked.indexOf(tid);
-    if (i >= 0) as.parked.splice(i, 1);
+    const i = p.as.parked.indexOf(tid);
+    if (i >= 0) p.as.parked.splice(i, 1);
+    return p.cpu;
   }
 
   /** Drops a context whose host thread is gone (its exit, if any, is ignored when it comes). */
   forget(ctx: PtraceContext): void {
+    this.#threadGone(ctx.tid);
     this.#contexts.delete(ctx.tid);
     ctx.addressSpace.threads.delete(ctx);
   }
@@ -729,12 +766,16 @@ export class PtracePlatform implements Platform {
       ctx.invalidate();
     }
     if (as.parked.length < MAX_PARKED_THREADS) {
+      // Its next user's time starts where the last reading left it (the kernel read it just
+      // before releasing it: exit, execve); read now if it never was.
+      const cpu = ctx.lastCpu ?? this.clockOf(ctx).read() ?? ZERO_READING;
       as.parked.push(ctx.tid);
-      this.#parkedIn.set(ctx.tid, as);
+      this.#parkedIn.set(ctx.tid, { as, cpu });
       return;
     }
     as.exitThread(ctx);
-    this.#dying.add(ctx.tid);
+    this.#threadGone(ctx.tid);
+    this.#dying.set(ctx.tid, as.pid);
   }
 
   /**
@@ -747,16 +788,50 @@ export class PtracePlatform implements Platform {
     // thread of the group is reaped, so shutdown must wait for them first.
     for (const ctx of as.threads) {
       this.#contexts.delete(ctx.tid);
-      if (ctx.tid !== as.pid) this.#dying.add(ctx.tid);
+      this.#threadGone(ctx.tid);
+      if (ctx.tid !== as.pid) this.#dying.set(ctx.tid, as.pid);
     }
     for (const tid of as.parked) {
-      this.#dying.add(tid);
+      this.#dying.set(tid, as.pid);
       this.#parkedIn.delete(tid);
+      this.#threadGone(tid);
     }
-    this.#dying.add(as.pid);
+    this.#dying.set(as.pid, as.pid);
     as.threads.clear();
     as.parked.length = 0;
     this.#stubs.delete(as.pid);
+  }
+
+  /**
+   * Kills a stub and collects the exit of every thread of it now (the leader last, as the host
+   * reports it last). Returns wait4's usage of the leader: the CPU time and peak RSS of the
+   * whole host process over its life. Exact and cheap (no /proc reads); costs the switch to
+   * the dying stub that lazy reaping (releaseStub) avoids, which /proc reads cost more than.
+   */
+  reapStub(as: StubAddressSpace): ffi.ReapedUsage {
+    if (!as.released) as.release();
+    for (const [tid, pid] of this.#dying) {
+      if (pid !== as.pid || tid === as.pid) continue;
+      this.#reap(tid);
+      this.#dying.delete(tid);
+    }
+    let u: ffi.ReapedUsage | null = null;
+    if (this.#dying.has(as.pid)) {
+      this.#dying.delete(as.pid);
+      for (;;) {
+        try {
+          u = ffi.wait4(as.pid, ffi.__WALL);
+        } catch {
+          break; // ECHILD: collected already (killed from outside and reported as gone)
+        }
+        if (u !== null) break;
+        // A stop reported before the exit (a host signal, an event): let it go on dying.
+        try {
+          ffi.ptrace(ffi.PTRACE_CONT, as.pid, 0, 0);
+        } catch { /* killed meanwhile */ }
+      }
+    }
+    return u ?? { status: 0, userNs: 0, sysNs: 0, maxRssKb: 0 };
   }
 
   /** Waits until host thread `tid` has exited (it was killed or told to exit). */
@@ -807,6 +882,7 @@ export class PtracePlatform implements Platform {
     if ((status & 0xff) !== 0x7f) {
       this.#contexts.delete(pid);
       ctx.addressSpace.threads.delete(ctx);
+      this.#threadGone(pid);
       return { ctx, reason: { kind: "gone", status } };
     }
     const sig = (status >> 8) & 0xff;
@@ -875,7 +951,9 @@ export class PtracePlatform implements Platform {
   shutdown(): void {
     for (const as of [...this.#stubs.values()]) as.release();
     this.#zygote = null;
-    for (const tid of [...this.#dying]) this.#reap(tid);
+    for (const tid of [...this.#dying.keys()]) this.#reap(tid);
+    for (const c of this.#clocks.values()) c.close();
+    this.#clocks.clear();
     this.#dying.clear();
     // Stubs whose host parent was another stub come back as zombies of the sentry (a subreaper)
     // once that parent died: reap them, so that no host process outlives the sandbox.

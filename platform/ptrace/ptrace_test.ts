@@ -180,6 +180,17 @@ Deno.test("deferred mappings run together at the flush and report the first erro
     as.mapAnonymous(ctx, CODE + 16384, 4096, 3, false);
     assert.equal(as.flushMappings(), -22);
     assert.equal(as.read(CODE + 16384, new Uint8Array(1)), 1);
+    // The first error of a batch is the one reported, wherever it is (here: EINVAL, then ENOMEM
+    // from an mprotect of unmapped memory).
+    as.deferMappings(ctx);
+    as.mapAnonymous(ctx, CODE + 20480, 4096, 3, false);
+    as.mapAnonymous(ctx, CODE + 24576 + 1, 4096, 3, false);
+    as.protect(ctx, 0x7000_0000_0000, 4096, 1);
+    assert.equal(as.flushMappings(), -22);
+    as.deferMappings(ctx);
+    as.mapAnonymous(ctx, CODE + 24576, 4096, 3, false);
+    as.protect(ctx, 0x7000_0000_0000, 4096, 1);
+    assert.equal(as.flushMappings(), -12);
     // Segments of one file share one descriptor in the stub; another file gets its own.
     const path = Deno.makeTempFileSync();
     Deno.writeFileSync(path, new Uint8Array(8192).map((_, i) => (i < 4096 ? 1 : 2)));
@@ -294,5 +305,44 @@ Deno.test("a new thread shares memory, and a released one is parked for the next
     p.shutdown();
   }
   // Shutdown reaps a stub with several threads (the leader's exit comes last on the host).
+  assert.equal(liveDescendants().length, 0);
+});
+
+Deno.test("a parked thread reused starts with no CPU time, and a reaped stub reports its whole life's", () => {
+  const p = new PtracePlatform();
+  let pid = 0;
+  try {
+    const ctx = p.newAddressSpace();
+    const as = ctx.addressSpace;
+    pid = stubPid(ctx);
+    as.mapAnonymous(ctx, CODE, 4096, 7, false);
+    // mov rcx, 100000000; 1: dec rcx; jnz 1b; mov eax, 39; syscall
+    as.write(CODE, new Uint8Array([
+      0x48, 0xc7, 0xc1, 0x00, 0xe1, 0xf5, 0x05, 0x48, 0xff, 0xc9, 0x75, 0xfb, 0xb8, 39, 0, 0, 0, 0x0f, 0x05,
+    ]));
+    const th = as.newThread(ctx);
+    th.regs.set("rip", CODE);
+    th.markRegsDirty();
+    p.resume(th);
+    assert.equal(p.waitStop(10e9)?.ctx, th);
+    const spun = th.cpuTime();
+    assert.ok(spun.userNs + spun.sysNs > 1_000_000, `the spin took ${spun.userNs + spun.sysNs} ns`);
+    th.release();
+    // The next thread is the same host thread: the time its last user had is not its own.
+    const th2 = as.newThread(ctx);
+    const fresh = th2.cpuTime();
+    assert.ok(fresh.userNs + fresh.sysNs < (spun.userNs + spun.sysNs) / 2);
+    // 4 MiB of touched memory: the host's RSS counters are per-CPU approximations, exact enough
+    // at this size.
+    as.mapAnonymous(ctx, CODE + 0x100000, 4 << 20, 3, false);
+    assert.equal(as.write(CODE + 0x100000, new Uint8Array(4 << 20).fill(1)), 4 << 20);
+    const u = as.releaseAndReap();
+    assert.ok(u.userNs + u.sysNs >= spun.userNs + spun.sysNs - 10_000, "the stub's total covers the spin");
+    assert.ok(u.maxRssKb >= 2048, `peak RSS ${u.maxRssKb} kB`);
+    // Reaped at once, not at shutdown.
+    assert.ok(!liveDescendants().includes(pid));
+  } finally {
+    p.shutdown();
+  }
   assert.equal(liveDescendants().length, 0);
 });

@@ -18,7 +18,9 @@
  * writes the table right before (see `StubAddressSpace.#runBatch`).
  *
  * The batch runner: rdi = table, rsi = entry count. Each entry is 8 little-endian quadwords:
- * nr, arg0..arg5, flags. It runs the entries in order and writes each result over its nr.
+ * nr, arg0..arg5, flags. It runs the entries in order, writes each result over its nr, and
+ * ends with the first error (-4095..-1) of the batch in rax, or 0: the sentry reads the table
+ * back only when it needs more than that.
  * Flags chain a descriptor from one syscall to the next without a round trip:
  *   {@linkcode BATCH_SAVE_RESULT}: keep the result in r12 (e.g. the fd pidfd_getfd returns);
  *   {@linkcode BATCH_ARG0_SAVED}: arg0 := r12 (close(fd)); {@linkcode BATCH_ARG4_SAVED}: arg4 :=
@@ -55,7 +57,7 @@ const CODE_START = [
   0x0f, 0x05, //                         syscall
   0xb8, 0x0d, 0x00, 0x00, 0x00, //       mov eax, 13 (rt_sigaction)
   0xbf, 0x11, 0x00, 0x00, 0x00, //       mov edi, 17 (SIGCHLD)
-  0x48, 0x8d, 0x35, 0x7e, 0x00, 0x00, 0x00, // lea rsi, [rip + ign] (0x7e ahead)
+  0x48, 0x8d, 0x35, 0x96, 0x00, 0x00, 0x00, // lea rsi, [rip + ign] (0x96 ahead)
   0x31, 0xd2, //                         xor edx, edx (no old action)
   0x41, 0xba, 0x08, 0x00, 0x00, 0x00, // mov r10d, 8 (sigset size)
   0x0f, 0x05, //                         syscall
@@ -74,8 +76,9 @@ const CODE_INJECT = [
 const CODE_BATCH = [
   0x49, 0x89, 0xfd, //                   batch: mov r13, rdi        (cursor)
   0x49, 0x89, 0xf6, //                   mov r14, rsi               (entries left)
+  0x45, 0x31, 0xff, //                   xor r15d, r15d             (first error)
   0x4d, 0x85, 0xf6, //                   next: test r14, r14
-  0x74, 0x47, //                         jz done
+  0x74, 0x57, //                         jz done
   0x49, 0x8b, 0x45, 0x00, //             mov rax, [r13]             nr
   0x49, 0x8b, 0x7d, 0x08, //             mov rdi, [r13+8]           arg0
   0x49, 0x8b, 0x75, 0x10, //             mov rsi, [r13+16]
@@ -95,12 +98,18 @@ const CODE_BATCH = [
   0x74, 0x03, //                         jz 3f
   0x49, 0x89, 0xc4, //                   mov r12, rax
   0x49, 0x89, 0x45, 0x00, //             3: mov [r13], rax          result over nr
-  0x49, 0x83, 0xc5, 0x40, //             add r13, 64
+  0x48, 0x3d, 0x01, 0xf0, 0xff, 0xff, // cmp rax, -4095
+  0x72, 0x08, //                         jb 4f                      (not an error)
+  0x4d, 0x85, 0xff, //                   test r15, r15
+  0x75, 0x03, //                         jnz 4f                     (not the first)
+  0x49, 0x89, 0xc7, //                   mov r15, rax
+  0x49, 0x83, 0xc5, 0x40, //             4: add r13, 64
   0x49, 0xff, 0xce, //                   dec r14
-  0xeb, 0xb4, //                         jmp next
-  0xcc, //                               done: int3
-  0xeb, 0xab, //                         jmp batch
-  0x0f, 0x1f, 0x44, 0x00, 0x00, //       nop (pads ign to 8 bytes)
+  0xeb, 0xa4, //                         jmp next
+  0x4c, 0x89, 0xf8, //                   done: mov rax, r15
+  0xcc, //                               int3
+  0xeb, 0x95, //                         jmp batch
+  0x0f, 0x1f, 0x80, 0x00, 0x00, 0x00, 0x00, // nop (pads ign to 8 bytes)
 ];
 // ign: struct kernel_sigaction { handler = SIG_IGN, flags = 0, restorer = 0, mask = 0 }.
 const DATA_IGN = [1, 0, 0, 0, 0, 0, 0, 0, ...new Array<number>(24).fill(0)];
@@ -112,7 +121,7 @@ export const STUB_INJECT_TRAP_ADDR = STUB_INJECT_ADDR + 3;
 /** The batch runner (rdi = table, rsi = count). */
 export const STUB_BATCH_ADDR = STUB_INJECT_ADDR + CODE_INJECT.length;
 /** Where the instruction pointer is after a batch trapped on its int3. */
-export const STUB_BATCH_TRAP_ADDR = STUB_BATCH_ADDR + 0x53;
+export const STUB_BATCH_TRAP_ADDR = STUB_BATCH_ADDR + 0x69;
 
 /** Builds the stub executable's bytes. */
 export function buildStubElf(): Uint8Array {

@@ -10,6 +10,7 @@ static const char *en(int e) {
     case ENOENT: return "ENOENT";
     case ENOTDIR: return "ENOTDIR";
     case ESRCH: return "ESRCH";
+    case ECHILD: return "ECHILD";
     case EINTR: return "EINTR";
     case EBADF: return "EBADF";
     case EAGAIN: return "EAGAIN";

@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -56,6 +58,80 @@ static void show(const char *what, int ep, int max, int timeout) {
 
 static volatile sig_atomic_t got;
 static void on_sig(int s) { got = s; }
+
+/* The state letter of /proc/PID/stat. */
+static char proc_state(pid_t pid) {
+  char path[64], b[512];
+  snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) return '?';
+  int n = read(fd, b, sizeof b - 1);
+  close(fd);
+  if (n <= 0) return '?';
+  b[n] = 0;
+  char *r = strrchr(b, ')');
+  return r && r[1] && r[2] ? r[2] : '?';
+}
+
+/* Waits until each child sleeps (or is gone): after a sync write nothing else can block them,
+ * so 'S' means blocked in epoll_wait. */
+static void wait_asleep(const pid_t *kids, int n) {
+  for (int i = 0; i < n; i++)
+    while (kids[i] && proc_state(kids[i]) != 'S' && proc_state(kids[i]) != 'Z') usleep(1000);
+}
+
+/* EPOLLEXCLUSIVE: three processes, each with its own epoll instance holding one eventfd with
+ * EPOLLEXCLUSIVE, all asleep in epoll_wait. Each event wakes exactly one of them (the eventfd is
+ * never read, so a woken one would see it ready). */
+static void exclusive(void) {
+  int efd = eventfd(0, 0), rep[2];
+  if (efd < 0 || pipe(rep)) exit(1);
+  pid_t kids[3];
+  for (int i = 0; i < 3; i++) {
+    kids[i] = fork();
+    if (kids[i] == 0) {
+      int ep = epoll_create1(0);
+      struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.u32 = i};
+      if (epoll_ctl(ep, EPOLL_CTL_ADD, efd, &ev)) _exit(1);
+      char ready = 'r';
+      if (write(rep[1], &ready, 1) != 1) _exit(1);
+      struct epoll_event out;
+      int n = epoll_wait(ep, &out, 1, -1);
+      char woke = n == 1 ? 'w' : 'x';
+      if (write(rep[1], &woke, 1) != 1) _exit(1);
+      _exit(0);
+    }
+  }
+  char b[8];
+  for (int i = 0; i < 3; i++)
+    if (read(rep[0], b, 1) != 1) exit(1);
+  wait_asleep(kids, 3);
+  fcntl(rep[0], F_SETFL, O_NONBLOCK);
+  uint64_t one = 1;
+  for (int round = 0; round < 3; round++) {
+    if (write(efd, &one, 8) != 8) exit(1);
+    int woken = 0;
+    for (;;) {
+      /* Liveness is sampled before the read: a child that had exited by then has already
+       * written its byte, so the read sees it (without exclusivity all could be gone: do not
+       * wait for nobody). */
+      int alive = 0;
+      for (int i = 0; i < 3; i++) alive |= proc_state(kids[i]) != 'Z';
+      int n = read(rep[0], b, sizeof b);
+      if (n > 0) woken += n;
+      if (woken > 0 || !alive) break;
+      usleep(1000);
+    }
+    /* Whoever was woken exits; the others must still be asleep, with nothing more to say. */
+    wait_asleep(kids, 3);
+    int n = read(rep[0], b, sizeof b);
+    printf("exclusive round %d: woken=%d more=%d\n", round, woken, n > 0 ? n : 0);
+  }
+  for (int i = 0; i < 3; i++) waitpid(kids[i], NULL, 0);
+  close(efd);
+  close(rep[0]);
+  close(rep[1]);
+}
 
 int main(void) {
   setvbuf(stdout, NULL, _IONBF, 0);
@@ -225,5 +301,6 @@ int main(void) {
     _exit(0);
   }
   waitpid(c, NULL, 0);
+  exclusive();
   return 0;
 }

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -220,6 +222,54 @@ static void orphans(void) {
   describe("orphan: adopted child", st2);
 }
 
+/* A stopped process stops every thread: one spinning in user mode, one asleep in read(). */
+static volatile unsigned long *spins;
+static int wake_pipe[2];
+
+static void *spinner(void *arg) {
+  (void)arg;
+  for (;;) (*spins)++;
+  return NULL;
+}
+
+static void *reader(void *arg) {
+  (void)arg;
+  char x;
+  if (read(wake_pipe[0], &x, 1) == 1) spins[1] = 1; /* runs again after the stop */
+  return NULL;
+}
+
+static void all_threads_stop(void) {
+  signal(SIGCHLD, SIG_DFL);
+  spins = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (pipe(wake_pipe) < 0) exit(1);
+  pid_t c = fork();
+  if (c == 0) {
+    pthread_t a, b;
+    pthread_create(&b, NULL, reader, NULL);
+    pthread_create(&a, NULL, spinner, NULL);
+    pthread_join(b, NULL);
+    for (;;) pause();
+  }
+  while (spins[0] == 0) usleep(1000);
+  kill(c, SIGSTOP);
+  int st;
+  waitpid(c, &st, WUNTRACED);
+  describe("threads: stopped", st);
+  unsigned long before = spins[0];
+  usleep(50000);
+  printf("  spinner frozen while stopped: %d\n", spins[0] == before);
+  if (write(wake_pipe[1], "w", 1) < 0) exit(1);
+  usleep(20000);
+  printf("  reader still asleep while stopped: %d\n", spins[1] == 0);
+  kill(c, SIGCONT);
+  while (spins[0] == before || spins[1] == 0) usleep(1000);
+  printf("  after SIGCONT: spinner runs and the reader's read completed\n");
+  kill(c, SIGKILL);
+  waitpid(c, &st, 0);
+  describe("threads: killed", st);
+}
+
 int main(void) {
   setvbuf(stdout, NULL, _IONBF, 0);
   setpgid(0, 0); /* natively: keep the test's signals away from the shell's group */
@@ -228,5 +278,6 @@ int main(void) {
   group_tstp();
   discard();
   orphans();
+  all_threads_stop();
   return 0;
 }

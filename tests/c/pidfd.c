@@ -90,5 +90,29 @@ int main(void) {
   R("getfd bad flags", syscall(SYS_pidfd_getfd, p, 5, 1));
   kill(c, SIGKILL);
   waitpid(c, NULL, 0);
+
+  /* waitid(P_PIDFD): errors, a non-blocking pidfd (EAGAIN), WNOHANG, then the exit status. */
+  siginfo_t wi;
+  R("waitid P_PIDFD -1", waitid(P_PIDFD, -1, &wi, WEXITED));
+  R("waitid P_PIDFD bad fd", waitid(P_PIDFD, 999, &wi, WEXITED));
+  R("waitid P_PIDFD on a pipe", waitid(P_PIDFD, pp[0], &wi, WEXITED));
+  R("waitid P_PIDFD of a reaped child", waitid(P_PIDFD, p, &wi, WEXITED));
+  R("waitid P_PIDFD of self", waitid(P_PIDFD, self, &wi, WEXITED));
+  c = fork();
+  if (c == 0) {
+    if (read(pp[0], b, 1) != 1) _exit(1);
+    _exit(7);
+  }
+  int nb = pidfd_open(c, O_NONBLOCK), bl = pidfd_open(c, 0);
+  R("waitid non-blocking pidfd, child running", waitid(P_PIDFD, nb, &wi, WEXITED));
+  memset(&wi, 0xff, sizeof wi);
+  R("waitid WNOHANG, child running", waitid(P_PIDFD, bl, &wi, WEXITED | WNOHANG));
+  printf("  si_pid=%d\n", wi.si_pid);
+  if (write(pp[1], "go", 1) != 1) return 1;
+  R("waitid P_PIDFD blocking", waitid(P_PIDFD, bl, &wi, WEXITED | WNOWAIT));
+  printf("  child=%d code=%d status=%d\n", wi.si_pid == c, wi.si_code, wi.si_status);
+  R("waitid non-blocking pidfd, child exited", waitid(P_PIDFD, nb, &wi, WEXITED));
+  printf("  child=%d code=%d status=%d\n", wi.si_pid == c, wi.si_code, wi.si_status);
+  R("waitid after the reap", waitid(P_PIDFD, bl, &wi, WEXITED));
   return 0;
 }

@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -23,6 +24,26 @@ static void rd(const char *what, int fd, int max) {
     printf("  signo=%u code=%d self=%d uid=%d int=%d\n", si[i].ssi_signo, si[i].ssi_code,
            si[i].ssi_pid == (uint32_t)getpid(), si[i].ssi_uid == getuid(), si[i].ssi_int);
   }
+}
+
+/* A second thread: reports its tid, waits for the main thread's go, then reads the signalfd. */
+struct reader {
+  int fd;
+  pid_t tid;
+  int go;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+};
+
+static void *reader_thread(void *arg) {
+  struct reader *r = arg;
+  pthread_mutex_lock(&r->mu);
+  r->tid = gettid();
+  pthread_cond_broadcast(&r->cv);
+  while (!r->go) pthread_cond_wait(&r->cv, &r->mu);
+  pthread_mutex_unlock(&r->mu);
+  rd("thread reads", r->fd, 2);
+  return NULL;
 }
 
 static int pollin(int fd) {
@@ -119,5 +140,46 @@ int main(void) {
   printf("sigchld = %d signo=%u code=%d status=%d pid ok=%d\n", n, si.ssi_signo, si.ssi_code, si.ssi_status,
          si.ssi_pid == (uint32_t)c);
   waitpid(c, NULL, 0);
+
+  /* A thread reads its own thread-directed signals and its process's, never another thread's. */
+  int s2 = signalfd(-1, &m, SFD_NONBLOCK);
+  pthread_t th;
+  struct reader r = {.fd = s2, .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+  pthread_mutex_lock(&r.mu);
+  pthread_create(&th, NULL, reader_thread, &r);
+  while (!r.tid) pthread_cond_wait(&r.cv, &r.mu);
+  syscall(SYS_tgkill, getpid(), r.tid, SIGUSR2);
+  printf("main poll with the thread's signal pending %#x\n", pollin(s2));
+  rd("main reads (the thread's signal is not its)", s2, 1);
+  syscall(SYS_tgkill, getpid(), gettid(), SIGUSR1);
+  r.go = 1;
+  pthread_cond_broadcast(&r.cv);
+  pthread_mutex_unlock(&r.mu);
+  pthread_join(th, NULL);
+  rd("main reads its own", s2, 1);
+
+  /* A signalfd inherited across fork reads the child's signals, not the parent's. */
+  kill(getpid(), SIGUSR2);
+  c = fork();
+  if (c == 0) {
+    rd("child, parent's signal pending", s2, 1);
+    kill(getpid(), SIGUSR1);
+    rd("child, own signal", s2, 1);
+    pid_t g = fork();
+    if (g == 0) {
+      usleep(30000);
+      kill(getppid(), SIGUSR1);
+      _exit(0);
+    }
+    fcntl(s2, F_SETFL, 0); /* the description is shared: blocking for the parent too */
+    struct signalfd_siginfo ci;
+    long k = read(s2, &ci, sizeof ci);
+    printf("child blocking read = %ld signo=%u\n", k, ci.ssi_signo);
+    waitpid(g, NULL, 0);
+    _exit(0);
+  }
+  waitpid(c, NULL, 0);
+  fcntl(s2, F_SETFL, O_NONBLOCK);
+  rd("parent, its own signal still there", s2, 1);
   return 0;
 }

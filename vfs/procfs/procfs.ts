@@ -9,7 +9,8 @@
  * /proc/PID/{exe,cwd,root}                              magic links
  * /proc/PID/fd/N                                        magic links to open descriptions
  * /proc/PID/fdinfo/N, /proc/PID/task/TID/...            (TID directories as PID ones)
- * /proc/{meminfo,cpuinfo,stat,uptime,loadavg,version,filesystems,swaps}, mounts -> self/mounts
+ * /proc/{meminfo,cpuinfo,stat,uptime,loadavg,version,filesystems,swaps,vmstat}, mounts -> self/mounts
+ * /proc/{diskstats,partitions}                         (no block devices)
  * /proc/sys/kernel/{hostname,domainname,pid_max,ngroups_max,osrelease,ostype,version}
  * /proc/sys/vm/overcommit_memory, /proc/sys/fs/{file-max,nr_open,pipe-max-size}
  * ```
@@ -100,9 +101,12 @@ class ProcRoot extends KDentry {
     f.add(new SelfLink(pfs, this, "self", false));
     f.add(new SelfLink(pfs, this, "thread-self", true));
     f.add(new FixedSymlink(pfs, this, "mounts", "self/mounts"));
-    for (const kind of ["meminfo", "cpuinfo", "stat", "uptime", "loadavg", "version", "filesystems", "swaps", "cmdline"] as const) {
+    for (const kind of ["meminfo", "cpuinfo", "stat", "uptime", "loadavg", "version", "filesystems", "swaps", "cmdline", "vmstat"] as const) {
       f.add(new SystemFile(pfs, this, kind, kind));
     }
+    // No block devices: the sandbox's filesystems are the sentry's (vmstat -d, iostat read these).
+    f.add(new FixedFile(pfs, this, "diskstats", ""));
+    f.add(new FixedFile(pfs, this, "partitions", "major minor  #blocks  name\n\n"));
     const sys = new StaticDir(pfs, this, "sys");
     f.add(sys);
     // /proc/net (a directory here, not Linux's link to self/net: one network namespace).
@@ -185,7 +189,7 @@ class SelfLink extends KSymlink {
 
 type SystemKind =
   | "meminfo" | "cpuinfo" | "stat" | "uptime" | "loadavg" | "version" | "filesystems" | "swaps"
-  | "cmdline" | "hostname" | "domainname" | "osrelease" | "kversion" | "boot_id" | "uuid" | "pid_max";
+  | "cmdline" | "vmstat" | "hostname" | "domainname" | "osrelease" | "kversion" | "boot_id" | "uuid" | "pid_max";
 
 /** @savable A machine-wide file of /proc. */
 /** A file of /proc/net, rendered by the network stack (kernel/socket/inet/proc_net.ts). */
@@ -210,6 +214,8 @@ class SystemFile extends GeneratedFile {
     switch (this.kind) {
       case "meminfo":
         return r.renderMeminfo(sys);
+      case "vmstat":
+        return r.renderVmstat(sys);
       case "cpuinfo":
         return sys.cpuinfo;
       case "stat": {

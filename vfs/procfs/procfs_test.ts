@@ -64,7 +64,7 @@ Deno.test("/proc lists the fixed files and one directory per process", () => {
     const names: string[] = [];
     d.readdir(0, (e) => (names.push(e.name), true));
     d.decRef();
-    for (const n of [".", "..", "self", "thread-self", "meminfo", "stat", "uptime", "sys", "1", "7"]) {
+    for (const n of [".", "..", "self", "thread-self", "meminfo", "stat", "uptime", "vmstat", "diskstats", "sys", "1", "7"]) {
       assert.ok(names.includes(n), `${n} is listed`);
     }
     assert.equal(t.vfs.statAt(t.ctx, t.vfs.root(), "/mnt/7", { follow: true, emptyPath: false }).mode & S_IFMT, S_IFDIR);

@@ -135,7 +135,10 @@ export function renderStatus(
   const leader = p.threads[0];
   const th = thread ?? leader ?? null;
   const state = thread?.state ?? p.state;
-  const caps = c.euid === 0 ? ALL_CAPS : NO_CAPS;
+  // The sets capget(2) reports (kernel/syscalls/linux/sys_capability.ts): permitted while any
+  // uid is 0, effective while the effective uid is.
+  const prm = c.uid === 0 || c.euid === 0 || c.suid === 0 ? ALL_CAPS : NO_CAPS;
+  const eff = c.euid === 0 ? prm : NO_CAPS;
   const kb = (b: number) => `${String(Math.floor(b / 1024)).padStart(8)} kB`;
   const lines: string[] = [
     `Name:\t${thread?.comm ?? p.comm}`,
@@ -178,8 +181,8 @@ export function renderStatus(
     `SigIgn:\t${hex16(p.sigIgnored)}`,
     `SigCgt:\t${hex16(p.sigCaught)}`,
     `CapInh:\t${NO_CAPS}`,
-    `CapPrm:\t${caps}`,
-    `CapEff:\t${caps}`,
+    `CapPrm:\t${prm}`,
+    `CapEff:\t${eff}`,
     `CapBnd:\t${ALL_CAPS}`,
     `CapAmb:\t${NO_CAPS}`,
     `NoNewPrivs:\t${p.noNewPrivs ? 1 : 0}`,
@@ -262,6 +265,31 @@ export function renderMeminfo(sys: ProcSystem): string {
     if (v === -1) return `${(k + ":").padEnd(16)}${"0".padStart(8)}\n`;
     return `${(k + ":").padEnd(16)}${String(v).padStart(8)} kB\n`;
   }).join("");
+}
+
+/**
+ * /proc/vmstat: Linux's counters by name, one per line (vmstat, sar and free -s read it; vmstat
+ * refuses to start without it). Page counts come from the memory figures of meminfo; the event
+ * counters (paging, swapping, faults) are not kept and stay 0.
+ */
+export function renderVmstat(sys: ProcSystem): string {
+  const pages = (b: number) => Math.floor(b / 4096);
+  const total = pages(sys.memTotal), used = Math.min(pages(sys.memUsed), total);
+  const rows: [string, number][] = [
+    ["nr_free_pages", total - used], ["nr_zone_inactive_anon", 0], ["nr_zone_active_anon", used],
+    ["nr_zone_inactive_file", 0], ["nr_zone_active_file", 0], ["nr_zone_unevictable", 0],
+    ["nr_zone_write_pending", 0], ["nr_mlock", 0], ["nr_bounce", 0], ["nr_free_cma", 0],
+    ["nr_inactive_anon", 0], ["nr_active_anon", used], ["nr_inactive_file", 0], ["nr_active_file", 0],
+    ["nr_unevictable", 0], ["nr_slab_reclaimable", 0], ["nr_slab_unreclaimable", 0],
+    ["nr_isolated_anon", 0], ["nr_isolated_file", 0], ["nr_anon_pages", used], ["nr_mapped", 0],
+    ["nr_file_pages", 0], ["nr_dirty", 0], ["nr_writeback", 0], ["nr_shmem", 0],
+    ["nr_kernel_stack", 0], ["nr_page_table_pages", 0], ["nr_dirty_threshold", 0],
+    ["nr_dirty_background_threshold", 0], ["pgpgin", 0], ["pgpgout", 0], ["pswpin", 0],
+    ["pswpout", 0], ["pgalloc_normal", 0], ["pgfree", 0], ["pgactivate", 0], ["pgdeactivate", 0],
+    ["pgfault", 0], ["pgmajfault", 0], ["pgrefill", 0], ["pgsteal_kswapd", 0],
+    ["pgsteal_direct", 0], ["pgscan_kswapd", 0], ["pgscan_direct", 0], ["oom_kill", 0],
+  ];
+  return rows.map(([k, v]) => `${k} ${v}\n`).join("");
 }
 
 /**

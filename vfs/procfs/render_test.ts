@@ -3,6 +3,7 @@ import { Credentials } from "../../kernel/creds.ts";
 import {
   escapeMountField, mapsLine, memoryTotals, renderFdinfo, renderLimits, renderLoadavg, renderMaps,
   renderMeminfo, renderProcStat, renderStat, renderStatm, renderStatus, renderUptime,
+  renderVmstat,
 } from "./render.ts";
 import { FAKE_SYSTEM, FakeProcess } from "./_fake_source.ts";
 import type { ProcMemory } from "./source.ts";
@@ -129,6 +130,16 @@ Deno.test("meminfo starts with the fields free reads, right-aligned in kB", () =
   assert.equal(lines[2], "MemAvailable:    4128768 kB");
   assert.ok(lines.includes("SwapTotal:             0 kB"));
   assert.ok(lines.includes("HugePages_Total:       0"));
+});
+
+Deno.test("vmstat gives free and anonymous pages from the memory figures, and the paging counters vmstat reads", () => {
+  const rows = new Map(renderVmstat(FAKE_SYSTEM).trimEnd().split("\n").map((l) => {
+    const [k, v] = l.split(" ");
+    return [k!, Number(v)];
+  }));
+  assert.equal(rows.get("nr_free_pages"), 4128768 / 4);
+  assert.equal(rows.get("nr_anon_pages"), (4194304 - 4128768) / 4);
+  for (const k of ["pgpgin", "pgpgout", "pswpin", "pswpout"]) assert.equal(rows.get(k), 0, k);
 });
 
 Deno.test("uptime, loadavg and stat agree on the time since boot", () => {

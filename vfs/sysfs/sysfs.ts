@@ -1,7 +1,9 @@
 /**
  * A minimal sysfs: what glibc and language runtimes read to count CPUs
  * (/sys/devices/system/cpu/{online,possible,present} and the cpuN directories that
- * get_nprocs_conf counts), and the mount points runtimes expect (/sys/fs/cgroup, empty).
+ * get_nprocs_conf counts), each CPU's topology as one socket of single-thread cores (lscpu), and
+ * the directories tools expect to find even when they hold nothing: /sys/fs/cgroup (runtimes),
+ * /sys/dev/block and /sys/dev/char (lsblk: the sandbox has no block devices).
  *
  * @module
  */
@@ -17,16 +19,52 @@ export class SysFilesystem extends KernFilesystem {
     const root = new StaticDir(this, null, "", 0o555);
     this.root = root;
     const range = ncpus > 1 ? `0-${ncpus - 1}\n` : "0\n";
-    const cpu = root.dir("devices").dir("system").dir("cpu");
+    const all = cpuMask(ncpus, Array.from({ length: ncpus }, (_, i) => i));
+    const system = root.dir("devices").dir("system");
+    const cpu = system.dir("cpu");
     for (const name of ["online", "possible", "present"]) cpu.add(new FixedFile(this, cpu, name, range));
-    for (let i = 0; i < ncpus; i++) cpu.dir(`cpu${i}`);
+    for (let i = 0; i < ncpus; i++) {
+      const topology = cpu.dir(`cpu${i}`).dir("topology");
+      const files: [string, string][] = [
+        ["physical_package_id", "0\n"], ["die_id", "0\n"], ["core_id", `${i}\n`],
+        ["thread_siblings", cpuMask(ncpus, [i])], ["thread_siblings_list", `${i}\n`],
+        ["core_cpus", cpuMask(ncpus, [i])], ["core_cpus_list", `${i}\n`],
+        ["core_siblings", all], ["core_siblings_list", range], ["package_cpus", all],
+        ["package_cpus_list", range], ["die_cpus", all], ["die_cpus_list", range],
+      ];
+      for (const [name, text] of files) topology.add(new FixedFile(this, topology, name, text));
+    }
+    // One NUMA node holding every CPU (lscpu, numactl, runtimes sizing per-node pools).
+    const node = system.dir("node");
+    for (const name of ["online", "possible", "has_cpu", "has_normal_memory"]) {
+      node.add(new FixedFile(this, node, name, "0\n"));
+    }
+    const node0 = node.dir("node0");
+    node0.add(new FixedFile(this, node0, "cpumap", all));
+    node0.add(new FixedFile(this, node0, "cpulist", range));
     root.dir("fs").dir("cgroup");
     root.dir("kernel");
     root.dir("class");
     root.dir("block");
+    const dev = root.dir("dev");
+    dev.dir("block");
+    dev.dir("char");
     root.dir("bus");
     root.dir("firmware");
     root.dir("module");
     root.dir("power");
   }
+}
+
+/**
+ * A CPU mask as sysfs prints it (Linux's "%*pb"): hex digits for ncpus bits, most significant
+ * first, a comma between groups of 32 bits.
+ */
+export function cpuMask(ncpus: number, cpus: number[]): string {
+  let v = 0n;
+  for (const c of cpus) v |= 1n << BigInt(c);
+  const digits = v.toString(16).padStart(Math.ceil(ncpus / 4), "0");
+  const groups: string[] = [];
+  for (let end = digits.length; end > 0; end -= 8) groups.unshift(digits.slice(Math.max(0, end - 8), end));
+  return groups.join(",") + "\n";
 }

@@ -4,11 +4,16 @@ import { EINVAL, EPERM, ESRCH } from "../../errno.ts";
 import type { Task } from "../../task.ts";
 import type { ThreadGroup } from "../../thread_group.ts";
 import { supported, type SyscallEntry, type SyscallFn } from "./support.ts";
+import { SIGCONT } from "../../../abi/linux/signal.ts";
 
-/** Linux's check: root, or the sender's real/effective uid matches the target's real/saved uid. */
-function maySignal(t: Task, tg: ThreadGroup): boolean {
+/**
+ * Linux's check: root, or the sender's real/effective uid matches the target's real/saved uid;
+ * SIGCONT may also go to any process of the sender's session (job control across users).
+ */
+function maySignal(t: Task, tg: ThreadGroup, sig: number): boolean {
   const c = t.creds, d = tg.leader?.creds;
   if (!d || c.isRoot) return true;
+  if (sig === SIGCONT && tg.sid === t.tg.sid) return true;
   return c.euid === d.uid || c.euid === d.suid || c.uid === d.uid || c.uid === d.suid;
 }
 
@@ -33,7 +38,7 @@ const sysKill: SyscallFn = (t, a) => {
     targets = [...k.threadGroups.values()].filter((g) => !g.zombie && g.pgid === pgid);
   }
   if (targets.length === 0) throw ESRCH;
-  const allowed = targets.filter((g) => maySignal(t, g));
+  const allowed = targets.filter((g) => maySignal(t, g, sig));
   if (allowed.length === 0) throw EPERM;
   for (const g of allowed) k.sendSignal(g, sig, { code: 0 /* SI_USER */, pid: t.tg.tgid, uid: t.creds.uid });
   return 0;
@@ -44,7 +49,7 @@ function signalThread(t: Task, tgid: number, tid: number, sig: number): number {
   if (tid <= 0 || tgid === 0 || tgid < -1) throw EINVAL;
   const target = t.kernel.tasks.get(tid);
   if (!target || (tgid !== -1 && target.tg.tgid !== tgid)) throw ESRCH;
-  if (!maySignal(t, target.tg)) throw EPERM;
+  if (!maySignal(t, target.tg, sig)) throw EPERM;
   t.kernel.sendSignal(target.tg, sig, { code: -6 /* SI_TKILL */, pid: t.tg.tgid, uid: t.creds.uid }, target);
   return 0;
 }

@@ -1,7 +1,7 @@
 /** Resource limits: getrlimit(2), setrlimit(2), prlimit64(2). */
 
 import { EINVAL, EPERM, ESRCH } from "../../errno.ts";
-import { RLIM_NLIMITS, RLIMIT_NOFILE } from "../../../abi/linux/limits.ts";
+import { RLIM_NLIMITS, RLIMIT_CPU, RLIMIT_NOFILE } from "../../../abi/linux/limits.ts";
 import type { Limit } from "../../limits.ts";
 import type { Task } from "../../task.ts";
 import { supported, type SyscallEntry, type SyscallFn } from "./support.ts";
@@ -31,6 +31,7 @@ function setLimit(t: Task, resource: number, l: Limit): void {
   if (resource === RLIMIT_NOFILE && l.max > NR_OPEN) throw EPERM;
   t.tg.limits.set(resource, l);
   if (resource === RLIMIT_NOFILE) t.fdTable.limit = t.tg.limits.soft(RLIMIT_NOFILE);
+  if (resource === RLIMIT_CPU) t.kernel.armCpuLimit(t.tg);
 }
 
 const sysGetrlimit: SyscallFn = (t, a) => {

@@ -20,7 +20,7 @@ function doSignalfd(t: Task, fd: number, maskAddr: number, size: number, flags: 
   const mask = t.copyInU64(maskAddr) & ~UNBLOCKABLE;
   if (flags & ~(SFD_CLOEXEC | SFD_NONBLOCK)) throw EINVAL;
   if (fd === -1) {
-    return t.fdTable.install(new SignalFd(t.tg, mask, flags & SFD_NONBLOCK), (flags & SFD_CLOEXEC) !== 0);
+    return t.fdTable.install(new SignalFd(t.kernel, t.tg, mask, flags & SFD_NONBLOCK), (flags & SFD_CLOEXEC) !== 0);
   }
   const f = t.fdTable.get(fd);
   if (!(f instanceof SignalFd)) throw EINVAL;

@@ -1,8 +1,10 @@
 /** Waiting for children: wait4(2), waitid(2). */
 
-import { EINVAL } from "../../errno.ts";
+import { EAGAIN, EBADF, ECHILD, EINVAL } from "../../errno.ts";
+import { O_NONBLOCK } from "../../../abi/linux/file.ts";
+import { PidFd } from "../../pidfd.ts";
 import {
-  checkWait4Options, checkWaitidOptions, P_ALL, P_PGID, P_PID, selectorFromPid, waitForChild,
+  checkWait4Options, checkWaitidOptions, P_ALL, P_PGID, P_PID, P_PIDFD, selectorFromPid, waitForChild,
   type WaitOutcome, WEXITED, WNOHANG,
 } from "../../task_wait.ts";
 import type { Task } from "../../task.ts";
@@ -71,19 +73,35 @@ function waitidInfo(r: Exclude<WaitOutcome, { kind: "none" }>): Uint8Array {
   return b;
 }
 
-/** Implements waitid(2). */
+/**
+ * The process behind a pidfd for waitid's P_PIDFD: EBADF, also for another kind of file (Linux's
+ * pidfd_pid), ECHILD once it was reaped (its number may belong to another process now).
+ */
+function pidfdProcess(t: Task, fd: number): PidFd {
+  const f = t.fdTable.get(fd);
+  if (!(f instanceof PidFd)) throw EBADF;
+  if (f.reaped) throw ECHILD;
+  return f;
+}
+
+/** Implements waitid(2): P_ALL, P_PID, P_PGID and P_PIDFD. */
 const sysWaitid: SyscallFn = (t, a) => {
   const idtype = a.int(0), id = a.int(1), infop = a.pointer(2), options = a.int(3), rusage = a.pointer(4);
   checkWaitidOptions(options);
-  if (idtype !== P_ALL && idtype !== P_PID && idtype !== P_PGID) throw EINVAL;
-  if ((idtype === P_PID && id <= 0) || (idtype === P_PGID && id < 0)) throw EINVAL;
-  const sel = { type: idtype, id: idtype === P_PGID && id === 0 ? t.tg.pgid : id };
+  if (idtype !== P_ALL && idtype !== P_PID && idtype !== P_PGID && idtype !== P_PIDFD) throw EINVAL;
+  if ((idtype === P_PID && id <= 0) || ((idtype === P_PGID || idtype === P_PIDFD) && id < 0)) throw EINVAL;
+  const pidfd = idtype === P_PIDFD ? pidfdProcess(t, id) : null;
+  const sel = pidfd !== null
+    ? { type: P_PID, id: pidfd.tg.tgid }
+    : { type: idtype, id: idtype === P_PGID && id === 0 ? t.tg.pgid : id };
   const r = waitForChild(t, sel, options);
   if (r.kind === "none") {
     if (options & WNOHANG) {
       if (infop !== 0) t.copyOut(infop, new Uint8Array(128));
       return 0;
     }
+    // A non-blocking pidfd makes the wait WNOHANG, reported as EAGAIN (Linux's kernel_waitid).
+    if (pidfd !== null && (pidfd.flags & O_NONBLOCK)) throw EAGAIN;
     return block([t.tg.childWaitQueue], 1);
   }
   if (infop !== 0) t.copyOut(infop, waitidInfo(r));

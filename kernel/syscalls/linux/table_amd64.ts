@@ -6,7 +6,10 @@
  */
 
 import type { SyscallEntry } from "./support.ts";
+import { table as admin } from "./sys_admin.ts";
+import { table as advice } from "./sys_advice.ts";
 import { table as attr } from "./sys_attr.ts";
+import { table as capability } from "./sys_capability.ts";
 import { table as clone } from "./sys_clone.ts";
 import { table as dirent } from "./sys_dirent.ts";
 import { table as epoll } from "./sys_epoll.ts";
@@ -49,7 +52,10 @@ import { table as wait } from "./sys_wait.ts";
 import { table as xattr } from "./sys_xattr.ts";
 
 const families: Record<number, SyscallEntry>[] = [
+  admin,
+  advice,
   attr,
+  capability,
   clone,
   dirent,
   epoll,

@@ -1,0 +1,283 @@
+/**
+ * Advice and probes that programs make about I/O and memory, and whose effect on the host is
+ * nil under the sentry: posix_fadvise and readahead (cp, sort, git), I/O priorities (ionice),
+ * NUMA policy queries (runtimes that probe get_mempolicy), memory locking, mincore and msync.
+ * Each validates its arguments with Linux's checks and error order, and reports what Linux
+ * would for a machine with one NUMA node; none of them changes what the host does.
+ *
+ * What is not kept: the I/O priority a task sets (ioprio_get reports Linux's defaults), and
+ * which ranges are locked (mlock only checks RLIMIT_MEMLOCK against the length asked for;
+ * msync's EBUSY for MS_INVALIDATE on locked pages never happens). Keeping them needs a field on
+ * the task and on the mapping.
+ *
+ * @module
+ */
+
+import { EBADF, EFAULT, EINVAL, ENOMEM, EPERM, ESPIPE, ESRCH } from "../../errno.ts";
+import { O_PATH, S_IFIFO, S_IFMT, S_IFREG } from "../../../abi/linux/file.ts";
+import { PAGE_SIZE } from "../../../abi/linux/mm.ts";
+import { RLIM_INFINITY, RLIMIT_MEMLOCK } from "../../../abi/linux/limits.ts";
+import type { Task } from "../../task.ts";
+import type { FileDescription } from "../../../vfs/file_description.ts";
+import { partial, supported, type SyscallEntry, type SyscallFn } from "./support.ts";
+
+/** The descriptor fd, excluding O_PATH ones (Linux's fdget: EBADF). */
+function fileOf(t: Task, fd: number): FileDescription {
+  const f = t.fdTable.get(fd);
+  if (f.flags & O_PATH) throw EBADF;
+  return f;
+}
+
+const POSIX_FADV_NOREUSE = 5;
+
+/**
+ * Implements fadvise64(2) (posix_fadvise): the page cache is the host's, so every valid advice
+ * is accepted and does nothing. Pipes and FIFOs are ESPIPE before the advice is looked at.
+ */
+const sysFadvise64: SyscallFn = (t, a) => {
+  const f = fileOf(t, a.fd(0));
+  const len = a.long(2), advice = a.int(3);
+  if ((f.stat().mode & S_IFMT) === S_IFIFO) throw ESPIPE;
+  if (len < 0 || advice < 0 || advice > POSIX_FADV_NOREUSE) throw EINVAL;
+  return 0;
+};
+
+/** Implements readahead(2): regular files open for reading only; a no-op. */
+const sysReadahead: SyscallFn = (t, a) => {
+  const f = fileOf(t, a.fd(0));
+  if (!f.readable) throw EBADF;
+  if ((f.stat().mode & S_IFMT) !== S_IFREG) throw EINVAL;
+  return 0;
+};
+
+const IOPRIO_WHO_PROCESS = 1, IOPRIO_WHO_PGRP = 2, IOPRIO_WHO_USER = 3;
+const IOPRIO_CLASS_NONE = 0, IOPRIO_CLASS_RT = 1, IOPRIO_CLASS_BE = 2, IOPRIO_CLASS_IDLE = 3;
+/** What a task that never set a priority has, when priorities are compared (best-effort, 4). */
+const IOPRIO_DEFAULT = (IOPRIO_CLASS_BE << 13) | 4;
+
+/** The tasks an ioprio_* (which, who) names; ESRCH when none, EINVAL for an unknown which. */
+function ioprioTargets(t: Task, which: number, who: number): Task[] {
+  const k = t.kernel;
+  let out: Task[];
+  switch (which) {
+    case IOPRIO_WHO_PROCESS:
+      out = who === 0 ? [t] : [k.tasks.get(who)].filter((x): x is Task => x !== undefined);
+      break;
+    case IOPRIO_WHO_PGRP: {
+      const pgid = who === 0 ? t.tg.pgid : who;
+      out = [...k.tasks.values()].filter((x) => x.tg.pgid === pgid);
+      break;
+    }
+    case IOPRIO_WHO_USER: {
+      const uid = who === 0 ? t.creds.uid : who;
+      out = [...k.tasks.values()].filter((x) => x.creds.uid === uid);
+      break;
+    }
+    default:
+      throw EINVAL;
+  }
+  if (out.length === 0) throw ESRCH;
+  return out;
+}
+
+/** Linux's ioprio_check_cap: the class and level must be valid; realtime needs privilege. */
+function checkIoprio(t: Task, ioprio: number): void {
+  const cls = (ioprio >> 13) & 7, level = ioprio & 7;
+  switch (cls) {
+    case IOPRIO_CLASS_RT:
+      if (!t.creds.isRoot) throw EPERM;
+      break;
+    case IOPRIO_CLASS_BE:
+    case IOPRIO_CLASS_IDLE:
+      break;
+    case IOPRIO_CLASS_NONE:
+      if (level !== 0) throw EINVAL;
+      break;
+    default:
+      throw EINVAL;
+  }
+}
+
+/**
+ * Implements ioprio_set(2): checked as Linux does (the target's real uid must be the caller's
+ * real or effective uid, unless root), then dropped: the host schedules the sentry's I/O.
+ */
+const sysIoprioSet: SyscallFn = (t, a) => {
+  const which = a.int(0), who = a.int(1), ioprio = a.int(2);
+  checkIoprio(t, ioprio);
+  for (const x of ioprioTargets(t, which, who)) {
+    const c = t.creds;
+    if (!c.isRoot && x.creds.uid !== c.euid && x.creds.uid !== c.uid) throw EPERM;
+  }
+  return 0;
+};
+
+/**
+ * Implements ioprio_get(2): a process reports IOPRIO_CLASS_NONE (0), as one that never set a
+ * priority does on Linux; a group or user reports the best of its members, where "none"
+ * counts as best-effort level 4.
+ */
+const sysIoprioGet: SyscallFn = (t, a) => {
+  const which = a.int(0);
+  ioprioTargets(t, which, a.int(1));
+  return which === IOPRIO_WHO_PROCESS ? IOPRIO_CLASS_NONE : IOPRIO_DEFAULT;
+};
+
+const MPOL_F_NODE = 1, MPOL_F_ADDR = 2, MPOL_F_MEMS_ALLOWED = 4;
+const MPOL_DEFAULT = 0;
+
+/** True when addr lies in a mapping. */
+function isMapped(t: Task, addr: number): boolean {
+  return t.mm.vmas.some((v) => v.start <= addr && addr < v.end);
+}
+
+/**
+ * Implements get_mempolicy(2) for one NUMA node (node 0) and the default policy, as Linux
+ * reports it when set_mempolicy was never called.
+ */
+const sysGetMempolicy: SyscallFn = (t, a) => {
+  const policyPtr = a.pointer(0), maskPtr = a.pointer(1), maxnode = a.sizeT(2);
+  const addr = a.pointer(3), flags = a.sizeT(4);
+  if (maskPtr !== 0 && maxnode < 1) throw EINVAL;
+  if (flags & ~(MPOL_F_NODE | MPOL_F_ADDR | MPOL_F_MEMS_ALLOWED)) throw EINVAL;
+  const policy = MPOL_DEFAULT;
+  let nodes = 0n;
+  if (flags & MPOL_F_MEMS_ALLOWED) {
+    if (flags & (MPOL_F_NODE | MPOL_F_ADDR)) throw EINVAL;
+    nodes = 1n;
+  } else {
+    if (flags & MPOL_F_ADDR) {
+      if (!isMapped(t, addr)) throw EFAULT;
+    } else if (addr !== 0) {
+      throw EINVAL;
+    }
+    // MPOL_F_NODE: the node of the page at addr (always 0); without MPOL_F_ADDR it asks for
+    // the next interleave node, which only an interleave policy has.
+    if ((flags & MPOL_F_NODE) && !(flags & MPOL_F_ADDR)) throw EINVAL;
+  }
+  if (policyPtr !== 0) t.copyOutU32(policyPtr, policy);
+  if (maskPtr !== 0) {
+    // Linux's copy_nodes_to_user: ALIGN(maxnode - 1, 64) bits; past the first word (node 0's),
+    // zeros; more than a page of them is EINVAL.
+    const bytes = Math.ceil((maxnode - 1) / 64) * 8;
+    if (bytes > PAGE_SIZE) throw EINVAL;
+    if (bytes > 0) {
+      const b = new Uint8Array(bytes);
+      new DataView(b.buffer).setBigUint64(0, nodes, true);
+      t.copyOut(maskPtr, b);
+    }
+  }
+  return 0;
+};
+
+/** The page-aligned range [start, end) of an mlock-style (addr, len), rounded as Linux does. */
+function pageRange(addr: number, len: number): [number, number] {
+  const start = addr - (addr % PAGE_SIZE);
+  const end = Math.ceil((addr + len) / PAGE_SIZE) * PAGE_SIZE;
+  return [start, end];
+}
+
+/** Throws ENOMEM unless every page of [start, end) is mapped. */
+function checkMapped(t: Task, start: number, end: number): void {
+  let cur = start;
+  for (const v of t.mm.vmas) {
+    if (v.end <= cur) continue;
+    if (v.start > cur) break;
+    cur = v.end;
+    if (cur >= end) break;
+  }
+  if (cur < end) throw ENOMEM;
+}
+
+/**
+ * Linux's can_do_mlock and lock limit: root (CAP_IPC_LOCK) locks anything; others need a
+ * non-zero RLIMIT_MEMLOCK (EPERM) at least as large as what is asked for (ENOMEM).
+ */
+function checkLockLimit(t: Task, bytes: number): void {
+  if (t.creds.isRoot) return;
+  const limit = t.tg.limits.get(RLIMIT_MEMLOCK).cur;
+  if (limit === 0n) throw EPERM;
+  if (limit !== RLIM_INFINITY && BigInt(bytes) > limit) throw ENOMEM;
+}
+
+const MLOCK_ONFAULT = 1;
+const MCL_CURRENT = 1, MCL_FUTURE = 2, MCL_ONFAULT = 4;
+
+/** mlock(2) and mlock2(2): nothing is pinned (the stubs' memory is the host's to page). */
+function doMlock(t: Task, addr: number, len: number): number {
+  const [start, end] = pageRange(addr, len);
+  checkLockLimit(t, end - start);
+  if (end > start) checkMapped(t, start, end);
+  return 0;
+}
+
+const sysMlock: SyscallFn = (t, a) => doMlock(t, a.pointer(0), a.sizeT(1));
+
+const sysMlock2: SyscallFn = (t, a) => {
+  if (a.uint(2) & ~MLOCK_ONFAULT) throw EINVAL;
+  return doMlock(t, a.pointer(0), a.sizeT(1));
+};
+
+const sysMunlock: SyscallFn = (t, a) => {
+  const [start, end] = pageRange(a.pointer(0), a.sizeT(1));
+  if (end > start) checkMapped(t, start, end);
+  return 0;
+};
+
+const sysMlockall: SyscallFn = (t, a) => {
+  const flags = a.int(0);
+  if (flags === 0 || (flags & ~(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT)) || flags === MCL_ONFAULT) {
+    throw EINVAL;
+  }
+  checkLockLimit(t, (flags & MCL_CURRENT) ? t.mm.mappedBytes : 0);
+  return 0;
+};
+
+const sysMunlockall: SyscallFn = () => 0;
+
+/**
+ * Implements mincore(2): every mapped page is reported resident (the sentry does not see the
+ * host's page tables), as gVisor does.
+ */
+const sysMincore: SyscallFn = (t, a) => {
+  const addr = a.pointer(0), len = a.sizeT(1), vec = a.pointer(2);
+  if (addr % PAGE_SIZE !== 0) throw EINVAL;
+  if (len === 0) return 0;
+  const end = Math.ceil((addr + len) / PAGE_SIZE) * PAGE_SIZE;
+  checkMapped(t, addr, end);
+  t.copyOut(vec, new Uint8Array((end - addr) / PAGE_SIZE).fill(1));
+  return 0;
+};
+
+const MS_ASYNC = 1, MS_INVALIDATE = 2, MS_SYNC = 4;
+
+/**
+ * Implements msync(2): shared file mappings are the host file's own pages, coherent with
+ * read and write already, so there is nothing to write back. An unmapped page in the range is
+ * ENOMEM, as on Linux.
+ */
+const sysMsync: SyscallFn = (t, a) => {
+  const addr = a.pointer(0), len = a.sizeT(1), flags = a.int(2);
+  if (flags & ~(MS_ASYNC | MS_INVALIDATE | MS_SYNC)) throw EINVAL;
+  if (addr % PAGE_SIZE !== 0) throw EINVAL;
+  if ((flags & MS_ASYNC) && (flags & MS_SYNC)) throw EINVAL;
+  const end = addr + Math.ceil(len / PAGE_SIZE) * PAGE_SIZE;
+  if (end === addr) return 0;
+  checkMapped(t, addr, end);
+  return 0;
+};
+
+export const table: Record<number, SyscallEntry> = {
+  26: partial("msync", sysMsync, "nothing to write back; no EBUSY for locked pages"),
+  27: partial("mincore", sysMincore, "every mapped page is reported resident"),
+  149: partial("mlock", sysMlock, "nothing is pinned; RLIMIT_MEMLOCK checked per call"),
+  150: supported("munlock", sysMunlock),
+  151: partial("mlockall", sysMlockall, "nothing is pinned"),
+  152: supported("munlockall", sysMunlockall),
+  187: supported("readahead", sysReadahead),
+  221: supported("fadvise64", sysFadvise64),
+  239: partial("get_mempolicy", sysGetMempolicy, "one NUMA node, the default policy"),
+  251: partial("ioprio_set", sysIoprioSet, "checked, then not kept"),
+  252: partial("ioprio_get", sysIoprioGet, "reports Linux's defaults"),
+  325: partial("mlock2", sysMlock2, "nothing is pinned; RLIMIT_MEMLOCK checked per call"),
+};

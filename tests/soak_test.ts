@@ -1,0 +1,72 @@
+/**
+ * What real CI jobs ran into, run natively and in the sentry: the output and exit status must
+ * be the same. Each test names the program that first failed in the sentry.
+ */
+
+import assert from "node:assert/strict";
+import { assertSameAsNative, compileC, runSentry } from "./_harness.ts";
+
+Deno.test("fadvise, readahead, ioprio, get_mempolicy, mlock, mincore and msync answer as natively (cp, sort, git, ionice)", async () => {
+  await assertSameAsNative([await compileC("advice")]);
+});
+
+Deno.test("ionice runs a command in the idle class and reads a process's priority as natively", async () => {
+  await assertSameAsNative(["/bin/sh", "-c", "ionice -c3 echo idle; ionice -p $$"]);
+});
+
+Deno.test("vmstat starts and prints its header as natively (it needs /proc/vmstat)", async () => {
+  await assertSameAsNative(["/bin/sh", "-c", "vmstat | head -2; vmstat -s | grep -c 'K total memory'"]);
+});
+
+Deno.test("lscpu finds one socket of single-thread cores covering every CPU, and lsblk finds no disks", async () => {
+  const script = [
+    "t=$(lscpu | sed -n 's/^Thread(s) per core: *//p')",
+    "c=$(lscpu | sed -n 's/^Core(s) per socket: *//p')",
+    "s=$(lscpu | sed -n 's/^Socket(s): *//p')",
+    'echo "$((t * c * s)) $(nproc) $t $s"',
+    "lsblk; echo lsblk $?",
+  ].join("\n");
+  const r = await runSentry(["/bin/sh", "-c", script]);
+  const n = navigator.hardwareConcurrency;
+  assert.equal(r.stdout, `${n} ${n} 1 1\nlsblk 0\n`);
+  assert.equal(r.code, 0);
+});
+
+Deno.test("capget answers the version handshake, pids and root's versus nobody's sets as natively (capsh, getpcaps)", async () => {
+  await assertSameAsNative([await compileC("capget")]);
+});
+
+Deno.test("getpcaps and capsh --print read every capability for root and none for nobody", async () => {
+  const script = "getpcaps $$; capsh --print | head -1; su nobody -s /bin/sh -c 'capsh --print | head -1; getpcaps $$'";
+  const r = await runSentry(["/bin/sh", "-c", script]);
+  assert.equal(r.stderr, "");
+  assert.match(r.stdout, /^1: =ep\nCurrent: =ep\nCurrent: =\n\d+: =\n$/);
+  assert.equal(r.code, 0);
+});
+
+Deno.test("sethostname, setdomainname and the clock setters check their arguments and privileges as natively", async () => {
+  await assertSameAsNative([await compileC("admin")]);
+});
+
+// Never natively (SENTRY_TEST_TARGET=native): it would rename the host and try to set its clock.
+Deno.test({
+  name: "root in the sandbox renames the sandbox, not the host; date -s and dmesg fail or read as in a container",
+  ignore: Deno.env.get("SENTRY_TEST_TARGET") === "native",
+}, async () => {
+  const before = Deno.hostname();
+  const script = [
+    "hostname sandboxed; hostname; uname -n; cat /proc/sys/kernel/hostname",
+    "domainname dom; domainname",
+    "date -s 2001-01-01 >/dev/null; echo date $?",
+    "dmesg; echo dmesg $?",
+    "su nobody -s /bin/sh -c 'dmesg; echo $?' 2>&1",
+  ].join("\n");
+  const r = await runSentry(["/bin/sh", "-c", script]);
+  assert.equal(
+    r.stdout,
+    "sandboxed\nsandboxed\nsandboxed\ndom\ndate 1\ndmesg 0\n" +
+      "dmesg: read kernel buffer failed: Operation not permitted\n1\n",
+  );
+  assert.equal(r.stderr, "date: cannot set date: Operation not permitted\n");
+  assert.equal(Deno.hostname(), before);
+});
