@@ -409,7 +409,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
       this.#localQueue = [];
       for (const pkt of q) {
         if (pkt instanceof Uint8Array) this.#receiveIp(now, null, pkt);
-        else this.#deliverTcp(now, pkt.src, pkt.dst, pkt.seg, null);
+        else this.#deliverTcp(now, pkt.src, pkt.dst, pkt.seg);
       }
       changed = true;
     }
@@ -929,10 +929,10 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
   }
 
   /**
-   * Demultiplexes a parsed TCP segment to its connection or listener, or answers with RST.
-   * `packet` is the IP packet it came in, or null for a loopback hand-off (never forwarded).
+   * Demultiplexes a parsed TCP segment to its connection or listener, or answers with RST (or,
+   * forwarding, holds a SYN that came in a `packet` from a device).
    */
-  #deliverTcp(now: number, src: IpAddress, dst: IpAddress, seg: TcpRepr, packet: Uint8Array | null): void {
+  #deliverTcp(now: number, src: IpAddress, dst: IpAddress, seg: TcpRepr, packet: Uint8Array | null = null): void {
     if (dst.isMulticast || (dst.version === 4 && dst.isBroadcast)) return this.#drop();
     const conn = this.#tcpConns.get(tcpKey(dst, seg.dstPort, src, seg.srcPort));
     if (conn && !(conn.state === "TIME-WAIT" && seg.syn && seg.ack === null && this.#listenerFor(dst, seg.dstPort))) {
@@ -946,7 +946,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
       listener.process(now, src, dst, seg);
       return;
     }
-    if (packet !== null && this.#forwarding && seg.syn && seg.ack === null && !seg.rst && !dst.isMulticast) {
+    if (this.#forwarding && packet !== null && seg.syn && seg.ack === null && !seg.rst && !dst.isMulticast) {
       const k = tcpKey(dst, seg.dstPort, src, seg.srcPort);
       if (this.#heldSyns.has(k)) return; // a retransmission: the first is being forwarded
       const quoteLen = src.version === 4 ? (packet[0]! & 0x0f) * 4 + 8 : IPV6_HEADER_LEN + 8;
