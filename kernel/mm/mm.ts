@@ -26,12 +26,29 @@ export const STACK_TOP = 0x7fff_ffff_f000;
 export const MMAP_BASE = 0x7fff_f7ff_f000;
 export const PIE_BASE = 0x5555_5555_4000;
 
+/**
+ * @savable The identity of one shared anonymous memory object (Linux's shmem file behind
+ * MAP_SHARED|MAP_ANONYMOUS). Made by mmap and held by reference by every VMA that maps it: the
+ * pieces of a split, the VMA moved by mremap and the copies a fork makes, so that two processes
+ * sharing the memory compare equal by identity (futex keys, kernel/futex.ts).
+ */
+export class SharedAnon {}
+
+/**
+ * What a MAP_SHARED mapping maps, compared to find the same memory in other mappings (futex keys):
+ * a SharedAnon for shared anonymous memory, "dev:ino" of a file's inode, or the file description
+ * itself when the file cannot be stat'ed. null for a private mapping.
+ */
+export type SharedObject = SharedAnon | string | FileDescription;
+
 /** One mapping. @savable (the file by reference to its description). */
 export interface Vma {
   start: number;
   end: number;
   prot: number;
   shared: boolean;
+  /** What a shared mapping maps (see SharedObject); null when private. */
+  object: SharedObject | null;
   /** The mapped file, holding a reference; null for anonymous memory. */
   file: FileDescription | null;
   /** File offset of `start`. */
@@ -195,6 +212,7 @@ export class MemoryManager {
       end: addr + len,
       prot: o.prot,
       shared,
+      object: shared ? sharedObject(file) : null,
       file: file ? file.incRef() : null,
       offset: anon ? 0 : o.offset,
       name: file ? file.path() : (o.name ?? ""),
@@ -228,6 +246,20 @@ export class MemoryManager {
     }
     this.vmas = keep;
     return out;
+  }
+
+  /** The VMA containing addr, or undefined (binary search: VMAs are sorted and disjoint). */
+  findVma(addr: number): Vma | undefined {
+    const vs = this.vmas;
+    let lo = 0, hi = vs.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const v = vs[mid]!;
+      if (addr < v.start) hi = mid;
+      else if (addr >= v.end) lo = mid + 1;
+      else return v;
+    }
+    return undefined;
   }
 
   /** munmap(2). */
@@ -287,7 +319,7 @@ export class MemoryManager {
       if (heap) heap.end = newTop;
       else {
         this.#insert({
-          start: oldTop, end: newTop, prot: PROT_READ | PROT_WRITE, shared: false, file: null,
+          start: oldTop, end: newTop, prot: PROT_READ | PROT_WRITE, shared: false, object: null, file: null,
           offset: 0, name: "[heap]", growsDown: false,
         });
       }
@@ -378,5 +410,20 @@ export class MemoryManager {
   /** Total mapped bytes (for /proc and sysinfo). */
   get mappedBytes(): number {
     return this.vmas.reduce((s, v) => s + (v.end - v.start), 0);
+  }
+}
+
+/**
+ * The identity of what a new MAP_SHARED mapping of file (null: anonymous memory) maps. A file is
+ * known by its inode (dev, ino), as Linux keys shared futexes by inode, so that two opens of one
+ * file compare equal; one stat per shared file mapping, at mmap time.
+ */
+function sharedObject(file: FileDescription | null): SharedObject {
+  if (file === null) return new SharedAnon();
+  try {
+    const st = file.stat();
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return file;
   }
 }
