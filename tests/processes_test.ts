@@ -195,3 +195,7 @@ Deno.test("make -j2 builds a four-file C project in a writable directory and its
 Deno.test("RLIMIT_CPU sends SIGXCPU at the soft limit and SIGKILL at the hard one, as natively", async () => {
   await assertSameAsNative([await compileC("rlimitcpu")]);
 });
+
+Deno.test("RLIMIT_AS makes mmap, mremap and brk that would exceed it fail with ENOMEM, as natively", async () => {
+  await assertSameAsNative([await compileC("rlimit_as")]);
+});

@@ -68,6 +68,8 @@ export interface MmapOpts {
   offset: number;
   /** Name for /proc/PID/maps when not a file (e.g. "[stack]"). */
   name?: string;
+  /** RLIMIT_AS in bytes (Infinity: unlimited): ENOMEM if the address space would exceed it. */
+  asLimit?: number;
 }
 
 /** @savable */
@@ -181,6 +183,10 @@ export class MemoryManager {
       const hint = o.addr - (o.addr % PAGE_SIZE);
       addr = hint !== 0 && this.#isFree(hint, hint + len) ? hint : this.findFree(len);
     }
+    // Linux's may_expand_vm: what MAP_FIXED replaces does not count twice.
+    if (o.asLimit !== undefined && o.asLimit !== Infinity) {
+      this.#checkAsLimit(len - this.#mappedIn(addr, addr + len), o.asLimit);
+    }
     this.#mapAt(via, addr, len, o, shared, anon);
     return addr;
   }
@@ -218,6 +224,18 @@ export class MemoryManager {
       name: file ? file.path() : (o.name ?? ""),
       growsDown: (o.flags & MAP_GROWSDOWN) !== 0,
     });
+  }
+
+  /** Bytes of [start, end) that VMAs cover. */
+  #mappedIn(start: number, end: number): number {
+    let n = 0;
+    for (const v of this.vmas) if (v.start < end && start < v.end) n += Math.min(v.end, end) - Math.max(v.start, start);
+    return n;
+  }
+
+  /** ENOMEM if growing the address space by `grow` bytes would exceed RLIMIT_AS (`limit` bytes). */
+  #checkAsLimit(grow: number, limit: number): void {
+    if (limit !== Infinity && this.mappedBytes + grow > limit) throw ENOMEM;
   }
 
   #insert(v: Vma): void {
@@ -306,12 +324,16 @@ export class MemoryManager {
     if (r < 0) throw errnoFromNumber(-r);
   }
 
-  /** brk(2): returns the new (or unchanged) break, never an error. */
-  setBrk(via: Context, want: number): number {
+  /**
+   * brk(2): returns the new (or unchanged) break, never an error. The break stays where it was
+   * when growing would exceed RLIMIT_AS (`asLimit` bytes).
+   */
+  setBrk(via: Context, want: number, asLimit: number = Infinity): number {
     if (want < this.brkStart) return this.brk;
     const oldTop = pageRoundUp(this.brk), newTop = pageRoundUp(want);
     if (newTop > oldTop) {
       if (!this.#isFree(oldTop, newTop)) return this.brk;
+      if (asLimit !== Infinity && this.mappedBytes + (newTop - oldTop) > asLimit) return this.brk;
       const r = this.as.mapAnonymous(via, oldTop, newTop - oldTop, PROT_READ | PROT_WRITE, false);
       if (r < 0) return this.brk;
       // Extend the heap VMA rather than adding one per call.
@@ -330,8 +352,15 @@ export class MemoryManager {
     return want;
   }
 
-  /** mremap(2), done on the host by an injected mremap at an address chosen here. */
-  mremap(via: Context, o: { oldAddr: number; oldLen: number; newLen: number; flags: number; newAddr: number }): number {
+  /**
+   * mremap(2), done on the host by an injected mremap at an address chosen here. Growing past
+   * RLIMIT_AS (`asLimit` bytes) is ENOMEM.
+   */
+  mremap(
+    via: Context,
+    o: { oldAddr: number; oldLen: number; newLen: number; flags: number; newAddr: number; asLimit?: number },
+  ): number {
+    const asLimit = o.asLimit ?? Infinity;
     if (o.oldAddr % PAGE_SIZE !== 0) throw EINVAL;
     if (o.flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | 4)) throw EINVAL;
     if ((o.flags & MREMAP_FIXED) && !(o.flags & MREMAP_MAYMOVE)) throw EINVAL;
@@ -344,6 +373,7 @@ export class MemoryManager {
       if (newLen < oldLen) this.munmap(via, o.oldAddr + newLen, oldLen - newLen);
       return o.oldAddr;
     }
+    if (!(o.flags & MREMAP_FIXED)) this.#checkAsLimit(newLen - oldLen, asLimit);
     // Grow in place when the following range is free.
     if (!(o.flags & MREMAP_FIXED) && this.#isFree(o.oldAddr + oldLen, o.oldAddr + newLen)) {
       const r = this.#hostMremap(via, o.oldAddr, oldLen, newLen, 0, 0);
@@ -360,6 +390,7 @@ export class MemoryManager {
       this.#checkRange(o.newAddr, o.newAddr + newLen);
       dest = o.newAddr;
       this.munmap(via, dest, newLen);
+      this.#checkAsLimit(newLen - oldLen, asLimit);
     } else {
       dest = this.findFree(newLen);
     }
