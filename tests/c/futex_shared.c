@@ -2,7 +2,8 @@
  * object and offset, not by the address space, so a wake from another process (at another address,
  * too) reaches the waiter; a FUTEX_PRIVATE_FLAG wake stays inside its own address space. Covers
  * process-shared semaphores and pthread mutex+condvar over MAP_SHARED|MAP_ANONYMOUS across fork,
- * a memfd and a /tmp file mapped at different addresses, and private ops on shared memory. */
+ * a memfd and a /tmp file mapped at different addresses, private ops on shared memory, and
+ * WAKE_BITSET, CMP_REQUEUE and WAKE_OP across processes. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -195,6 +196,26 @@ static void private_mapping(void) {
   printf("private mapping: wait %s, child %d\n", r == -1 && errno == EINTR ? "interrupted" : "returned", reap(pid));
 }
 
+/* The other ops across processes: the parent waits with a bitset; the child's WAKE_BITSET with
+ * another bitset finds nobody, CMP_REQUEUE moves the waiter to a second word and WAKE_OP wakes it
+ * there, each through the shared key. */
+static void other_ops(void) {
+  uint32_t *w = shared_anon(4096);
+  pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid == 0) {
+    await_sleeping(parent);
+    long nb = syscall(SYS_futex, &w[0], FUTEX_WAKE_BITSET, 1, NULL, NULL, 2);
+    long rq = syscall(SYS_futex, &w[0], FUTEX_CMP_REQUEUE, 0, (void *)1L, &w[1], 0);
+    long op = syscall(SYS_futex, &w[2], FUTEX_WAKE_OP, 1, (void *)1L, &w[1],
+                      FUTEX_OP(FUTEX_OP_SET, 7, FUTEX_OP_CMP_EQ, 0));
+    printf("other bitset woke %ld, cmp_requeue moved %ld, wake_op woke %ld\n", nb, rq, op);
+    _exit(0);
+  }
+  long r = syscall(SYS_futex, &w[0], FUTEX_WAIT_BITSET, 0, NULL, NULL, 1);
+  printf("bitset wait returned %ld, second word %u, child %d\n", r, w[1], reap(pid));
+}
+
 static void on_usr1(int sig) { (void)sig; }
 
 int main(void) {
@@ -208,5 +229,6 @@ int main(void) {
   file_mappings();
   private_ops();
   private_mapping();
+  other_ops();
   return 0;
 }
