@@ -77,6 +77,18 @@ Deno.test("a robust mutex whose owner thread or process died gives the next lock
   await assertSameAsNative([await compileC("robust")]);
 });
 
+Deno.test("futexes in shared memory wake across processes (semaphores, pshared mutex+condvar, a file mapped at two addresses) and private ops stay private, as natively", async () => {
+  await assertSameAsNative([await compileC("futex_shared")]);
+});
+
+Deno.test("python3 multiprocessing with a spawn Pool of 2 maps over a range and finishes, as natively", async () => {
+  const script = [
+    "import multiprocessing as mp",
+    'with mp.get_context("spawn").Pool(2) as p: print(p.map(abs, range(-5, 5)))',
+  ].join("\n");
+  await assertSameAsNative(["/usr/bin/python3", "-c", script]);
+});
+
 /**
  * Runs argv natively, then in the sentry under tests/c/reaper.c (a child subreaper that counts
  * the host processes left behind once the sentry exited): same stdout and status, nothing left.
@@ -182,4 +194,8 @@ Deno.test("make -j2 builds a four-file C project in a writable directory and its
 
 Deno.test("RLIMIT_CPU sends SIGXCPU at the soft limit and SIGKILL at the hard one, as natively", async () => {
   await assertSameAsNative([await compileC("rlimitcpu")]);
+});
+
+Deno.test("RLIMIT_AS makes mmap, mremap and brk that would exceed it fail with ENOMEM, as natively", async () => {
+  await assertSameAsNative([await compileC("rlimit_as")]);
 });
