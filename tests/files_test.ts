@@ -93,7 +93,7 @@ Deno.test("tar -xzf of a tarball then tar -c of the extracted tree gives back th
   assert.match(r.stdout, /same archive/);
 });
 
-Deno.test("cp -a, mv, ln -s, chmod, touch -d, stat, find -newer, du and sed -i behave as natively", async () => {
+Deno.test("cp -a, mv, ln -s, chmod, touch -d, stat, find -newer, du, sed -i and flock behave as natively", async () => {
   await assertSameInScratch(sh(`
     mkdir -p d1/sub
     echo one > d1/f
@@ -123,6 +123,12 @@ Deno.test("cp -a, mv, ln -s, chmod, touch -d, stat, find -newer, du and sed -i b
     cat s
     stat -c '%a %s %F' s
     rm -r d3
+    exec 9>lk
+    flock 9
+    flock -n lk -c 'echo got it' || echo "busy: $?"
+    flock -u 9
+    flock -n lk -c 'echo free now'
+    flock -s lk -c 'flock -s -n lk -c "echo two shared"'
     ls
   `));
 });
