@@ -193,7 +193,10 @@ export class Net implements DeadlineTarget {
   get deadlineNs(): number | null {
     const nowMs = this.now();
     const at = this.stack.pollAt(nowMs);
-    return at === null ? null : Math.ceil(at * 1e6);
+    // pollAt never answers earlier than the now it is given, and this clock reading is later
+    // than the scheduler's: a due deadline is reported as 0 ("already passed"), or the loop
+    // would see it always a little ahead of its own now and never call expire().
+    return at === null ? null : at <= nowMs ? 0 : Math.ceil(at * 1e6);
   }
 
   /**
