@@ -11,8 +11,6 @@
  * @module
  */
 
-import { Session } from "node:inspector";
-
 /** A running profile: stop() writes it. */
 export interface CpuProfile {
   stop(): Promise<void>;
@@ -23,6 +21,8 @@ export async function startCpuProfile(): Promise<CpuProfile | null> {
   const file = Deno.env.get("SENTRY_CPU_PROF");
   if (!file) return null;
   const interval = Number(Deno.env.get("SENTRY_CPU_PROF_INTERVAL_US") ?? "100");
+  // Loaded only when asked for: a run without profiling pays nothing for it.
+  const { Session } = await import("node:inspector");
   const session = new Session();
   session.connect();
   const post = (method: string, params: object = {}) =>

@@ -23,7 +23,8 @@ const GLOBAL_FLAGS = `Global flags (before or after the command):
   --debug-log FILE         write the sentry's debug log to FILE (truncated)
   --platform ptrace        how application code runs; ptrace is the only platform
   --cpu-placement MODE     tracer (default): stubs share the tracer's CPU; free: no pinning
-  --network none           loopback only (default); "sandbox" is not implemented yet
+  --network none|sandbox   none: loopback only (default); sandbox: a NIC (10.0.2.15) whose
+                           flows leave through host sockets; 10.0.2.2 is the host's 127.0.0.1
   --publish [A:]HP:SP      relay host port HP (address A, default 127.0.0.1) to port SP inside
   --net-allow ADDR[/N][:PORT],...  destinations outside the sandbox it may reach
   --pcap FILE              write the sandbox's packets to FILE (pcap, raw IP)

@@ -13,6 +13,8 @@ import { Kernel } from "../kernel/kernel.ts";
 import { Net, PcapFile } from "../kernel/net.ts";
 import { IpCidr } from "../netstack/mod.ts";
 import { VirtualFilesystem } from "../vfs/mod.ts";
+import { SANDBOX_NET } from "../kernel/net_forward.ts";
+import { O_CREAT, O_EXCL, O_WRONLY } from "../abi/linux/file.ts";
 import { PtracePlatform } from "../platform/ptrace/ptrace.ts";
 import type { DebugLog } from "../kernel/log.ts";
 import type { Terminal, WindowSize } from "../vfs/tty/mod.ts";
@@ -69,9 +71,9 @@ export class Loader {
     const vfs = VirtualFilesystem.create({
       rootHostPath: launch.rootHostPath, readonly: launch.readonly, upperHostPath: launch.upperHostPath,
     });
-    if (global.network === "sandbox") {
-      throw new BootError("--network sandbox: not implemented yet (use --network none with --publish)");
-    }
+    // Before any mount, so that the file lands in the root's overlay and never in a host
+    // directory mounted over /etc.
+    if (global.network === "sandbox" && !launch.readonly) writeResolvConf(vfs, log);
     let pcap: PcapFile | null = null;
     if (global.pcap !== null) {
       try {
@@ -159,6 +161,31 @@ export class Loader {
     this.#destroyed = true;
     this.#kernel.net.closeHost();
     this.#kernel.shutdown();
+  }
+}
+
+/**
+ * Points the sandbox's resolver at the gateway's DNS forwarder: replaces /etc/resolv.conf in
+ * the root's writable layer (a symlink there, as systemd-resolved makes, is replaced too). A
+ * read-only root keeps its own file (docs/net.md). Failure is logged, not fatal.
+ */
+function writeResolvConf(vfs: VirtualFilesystem, log: DebugLog): void {
+  const ctx = { root: vfs.root(), creds: Credentials.root() };
+  try {
+    try {
+      vfs.unlinkAt(ctx, ctx.root, "/etc/resolv.conf");
+    } catch (err) {
+      if (err !== ENOENT) throw err;
+    }
+    const f = vfs.openAt(ctx, ctx.root, "/etc/resolv.conf", O_WRONLY | O_CREAT | O_EXCL, 0o644);
+    try {
+      const text = new TextEncoder().encode(`# written by sentry --network sandbox\nnameserver ${SANDBOX_NET.dns4}\n`);
+      for (let off = 0; off < text.length;) off += f.write(text.subarray(off), null);
+    } finally {
+      f.decRef();
+    }
+  } catch (err) {
+    log.warning(`--network sandbox: cannot write /etc/resolv.conf: ${err instanceof Error ? err.message : String(err)}`);
   }
 }
 

@@ -6,50 +6,80 @@
  * wake-up and returns 0 once a FUTEX_WAKE marked it woken, so a wake is never lost to a
  * re-check of the futex word.
  *
- * Keys: (address space, address) for both private and shared futexes. Shared futexes between
- * processes that map the same file at different addresses come with shared file mappings.
+ * Keys (Linux's get_futex_key): a private op (FUTEX_PRIVATE_FLAG), or any op on an address in a
+ * private mapping, is keyed by (address space, address). A shared op on an address in a
+ * MAP_SHARED mapping is keyed by (the shared object, offset in it): the inode for a file mapping
+ * with the file offset, the SharedAnon identity for shared anonymous memory with the offset in it
+ * (kernel/mm/mm.ts), so processes that share the memory, at any addresses, meet on one queue. A
+ * private waiter on shared memory is therefore only woken by a private wake of its own address
+ * space, as on Linux. Only shared ops pay for the VMA lookup.
  *
  * @module
  */
 
+import { EFAULT } from "./errno.ts";
 import type { Task } from "./task.ts";
-import type { MemoryManager } from "./mm/mm.ts";
+import type { MemoryManager, SharedObject } from "./mm/mm.ts";
 
-/** @savable One task sleeping in FUTEX_WAIT. */
+/** The first half of a futex key: an address space (private keys) or a shared memory object. */
+export type FutexSpace = MemoryManager | SharedObject;
+
+/** @savable One task sleeping in FUTEX_WAIT; (space, off) is its key. */
 export interface FutexWaiter {
   task: Task;
-  mm: MemoryManager;
-  addr: number;
+  space: FutexSpace;
+  /** The address (private keys) or the offset in the shared object. */
+  off: number;
   bitset: number;
   woken: boolean;
 }
 
+/** A futex key: see the module comment. */
+export interface FutexKey {
+  space: FutexSpace;
+  off: number;
+}
+
+/**
+ * The key of the futex word at addr for t: private keys are (t.mm, addr); a shared op on a
+ * MAP_SHARED mapping is keyed by what it maps. EFAULT for a shared op on an unmapped address,
+ * as Linux.
+ */
+export function futexKey(t: Task, addr: number, shared: boolean): FutexKey {
+  const mm = t.mm;
+  if (!shared) return { space: mm, off: addr };
+  const v = mm.findVma(addr);
+  if (v === undefined) throw EFAULT;
+  if (v.object === null) return { space: mm, off: addr };
+  return { space: v.object, off: v.offset + (addr - v.start) };
+}
+
 /** @savable */
 export class FutexTable {
-  readonly #queues = new Map<MemoryManager, Map<number, FutexWaiter[]>>();
+  readonly #queues = new Map<FutexSpace, Map<number, FutexWaiter[]>>();
 
   enqueue(w: FutexWaiter): void {
-    let m = this.#queues.get(w.mm);
-    if (!m) this.#queues.set(w.mm, m = new Map());
-    let q = m.get(w.addr);
-    if (!q) m.set(w.addr, q = []);
+    let m = this.#queues.get(w.space);
+    if (!m) this.#queues.set(w.space, m = new Map());
+    let q = m.get(w.off);
+    if (!q) m.set(w.off, q = []);
     q.push(w);
   }
 
   /** Removes a waiter that gave up (timeout, signal, exit). */
   remove(w: FutexWaiter): void {
-    const m = this.#queues.get(w.mm);
-    const q = m?.get(w.addr);
+    const m = this.#queues.get(w.space);
+    const q = m?.get(w.off);
     if (!m || !q) return;
     const i = q.indexOf(w);
     if (i >= 0) q.splice(i, 1);
-    if (q.length === 0) m.delete(w.addr);
-    if (m.size === 0) this.#queues.delete(w.mm);
+    if (q.length === 0) m.delete(w.off);
+    if (m.size === 0) this.#queues.delete(w.space);
   }
 
-  /** Wakes up to n waiters on (mm, addr) whose bitset intersects; returns how many. */
-  wake(mm: MemoryManager, addr: number, n: number, bitset = 0xffffffff): number {
-    const q = this.#queues.get(mm)?.get(addr);
+  /** Wakes up to n waiters on key k whose bitset intersects; returns how many. */
+  wake(k: FutexKey, n: number, bitset = 0xffffffff): number {
+    const q = this.#queues.get(k.space)?.get(k.off);
     if (!q) return 0;
     let woken = 0;
     for (const w of [...q]) {
@@ -63,20 +93,36 @@ export class FutexTable {
     return woken;
   }
 
-  /** Wakes up to nWake waiters on addr and moves up to nRequeue others to addr2. */
-  requeue(mm: MemoryManager, addr: number, addr2: number, nWake: number, nRequeue: number): number {
-    const woken = this.wake(mm, addr, nWake);
-    const q = this.#queues.get(mm)?.get(addr);
+  /** Wakes up to nWake waiters on k and moves up to nRequeue others to k2. */
+  requeue(k: FutexKey, k2: FutexKey, nWake: number, nRequeue: number): number {
+    const woken = this.wake(k, nWake);
+    const q = this.#queues.get(k.space)?.get(k.off);
     let moved = 0;
     for (const w of [...(q ?? [])]) {
       if (moved >= nRequeue) break;
       this.remove(w);
-      w.addr = addr2;
+      w.space = k2.space;
+      w.off = k2.off;
       this.enqueue(w);
       moved++;
     }
     return woken + moved;
   }
+}
+
+/**
+ * The wake-ups the kernel itself does at thread exit (robust futexes, CLONE_CHILD_CLEARTID): shared
+ * futex wakes in Linux (handle_futex_death, mm_release), so a waiter in another process sharing the
+ * memory is woken too. An unmapped address wakes nobody.
+ */
+export function wakeShared(t: Task, addr: number, n: number): number {
+  let k: FutexKey;
+  try {
+    k = futexKey(t, addr, true);
+  } catch {
+    return 0;
+  }
+  return t.kernel.futex.wake(k, n);
 }
 
 const FUTEX_WAITERS = 0x80000000;
@@ -125,11 +171,11 @@ function futexOwnerDied(t: Task, addr: number, pi: boolean, pendingOp: boolean):
   const uval = t.copyInU32(addr);
   const owner = uval & FUTEX_TID_MASK;
   if (pendingOp && !pi && owner === 0) {
-    t.kernel.futex.wake(t.mm, addr, 1);
+    wakeShared(t, addr, 1);
     return;
   }
   if (owner !== t.tid) return;
   const mval = ((uval & FUTEX_WAITERS) | FUTEX_OWNER_DIED) >>> 0;
   t.copyOutU32(addr, mval);
-  if (!pi && (uval & FUTEX_WAITERS)) t.kernel.futex.wake(t.mm, addr, 1);
+  if (!pi && (uval & FUTEX_WAITERS)) wakeShared(t, addr, 1);
 }

@@ -39,7 +39,7 @@ import { monotonicNs } from "./time.ts";
 import { EVENT_IN, WaitQueue } from "../waiter/mod.ts";
 import { SocketFile } from "./socket/socket.ts";
 import { UnixNamespace } from "./socket/unix/namespace.ts";
-import { exitRobustList, FutexTable, type FutexWaiter } from "./futex.ts";
+import { exitRobustList, FutexTable, type FutexWaiter, wakeShared } from "./futex.ts";
 import { LockTable } from "../vfs/lock.ts";
 import {
   CPU_SAMPLE_NS, type CpuTimer, type DeadlineTarget, DELAYTIMER_MAX, type KernelTimer, SIGEV_NONE,
@@ -804,10 +804,10 @@ export class Kernel {
     this.#byCtx.delete(t.ctx);
     if (!hostGone) exitRobustList(t);
     if (t.clearChildTid !== 0 && !hostGone && tg.tasks.size > 0) {
-      // CLONE_CHILD_CLEARTID: zero the tid word (futex wake-up comes with futexes).
+      // CLONE_CHILD_CLEARTID: zero the tid word and wake a joiner (a shared futex wake, as Linux).
       try {
         t.copyOutU32(t.clearChildTid, 0);
-        this.futex.wake(tg.mm, t.clearChildTid, 1);
+        wakeShared(t, t.clearChildTid, 1);
       } catch { /* an unmapped address is ignored, as Linux does */ }
     }
     if (!hostGone) t.ctx.release();

@@ -18,8 +18,21 @@
  * @module
  */
 
-import { type IpAddress, IpCidr, Loopback, pcapGlobalHeader, pcapRecord, Stack } from "../netstack/mod.ts";
+import {
+  type IpAddress,
+  IpCidr,
+  Ipv4Address,
+  Ipv6Address,
+  type LinkEndpoint,
+  Loopback,
+  loopbackPair,
+  type Medium,
+  pcapGlobalHeader,
+  pcapRecord,
+  Stack,
+} from "../netstack/mod.ts";
 import { EHOSTUNREACH, ENETUNREACH } from "./errno.ts";
+import { Forwarder, type HostEndpoint, SANDBOX_NET } from "./net_forward.ts";
 import { PublishListener } from "./net_host.ts";
 import type { DeadlineTarget } from "./timers.ts";
 import { monotonicNs } from "./time.ts";
@@ -55,6 +68,49 @@ export interface NetOptions {
   seed?: number;
   /** --pcap: a host file that receives every packet, in pcap format (raw IP). @nosave */
   pcap?: PcapFile | null;
+  /** --network sandbox: where 10.0.2.3:53 is forwarded (default: the host's resolver). */
+  resolver?: HostEndpoint | null;
+}
+
+/** The MTU of the sandbox's external link: it never leaves memory, so big frames are free. */
+const EXTERNAL_MTU = 65520;
+
+/**
+ * A device that shows every frame it passes (both ways) to a pcap file and counts them for
+ * /proc/net/dev. @savable (the file is @nosave)
+ */
+class CountingTap implements LinkEndpoint {
+  readonly #inner: LinkEndpoint;
+  readonly #pcap: PcapFile | null;
+  readonly counters: IfCounters = { rxBytes: 0, rxPackets: 0, txBytes: 0, txPackets: 0 };
+
+  constructor(inner: LinkEndpoint, pcap: PcapFile | null) {
+    this.#inner = inner;
+    this.#pcap = pcap;
+  }
+  get mtu(): number {
+    return this.#inner.mtu;
+  }
+  get medium(): Medium {
+    return this.#inner.medium;
+  }
+  receive(now: number): Uint8Array | null {
+    const f = this.#inner.receive(now);
+    if (f !== null) {
+      this.counters.rxPackets++;
+      this.counters.rxBytes += f.length;
+      this.#pcap?.record(f);
+    }
+    return f;
+  }
+  transmit(now: number, len: number, fill: (buf: Uint8Array) => void): boolean {
+    return this.#inner.transmit(now, len, (buf) => {
+      fill(buf);
+      this.counters.txPackets++;
+      this.counters.txBytes += len;
+      this.#pcap?.record(buf);
+    });
+  }
 }
 
 /** @nosave A pcap capture file on the host, written synchronously (a debugging aid). */
@@ -104,6 +160,13 @@ export class Net implements DeadlineTarget {
   readonly ifNames: string[] = [];
   /** Traffic counters, by netstack index (loopback delivery bypasses devices: zeros). */
   readonly counters: IfCounters[] = [];
+  /**
+   * --network sandbox: the forwarding stack at the far end of eth0 (10.0.2.2, 10.0.2.3), whose
+   * held SYNs and datagrams the Forwarder carries with host sockets; null otherwise.
+   */
+  readonly gateway: Stack | null = null;
+  /** @nosave The host side of the gateway. */
+  readonly #forwarder: Forwarder | null = null;
 
   constructor(opts: NetOptions = {}) {
     this.mode = opts.mode ?? "none";
@@ -123,6 +186,32 @@ export class Net implements DeadlineTarget {
     });
     this.ifNames.push("lo");
     this.counters.push({ rxBytes: 0, rxPackets: 0, txBytes: 0, txPackets: 0 });
+    if (this.mode === "sandbox") {
+      // eth0: 10.0.2.15/24 and a ULA, default routes through the gateway, as slirp numbers it.
+      const [mine, theirs] = loopbackPair({ medium: "ip", mtu: EXTERNAL_MTU, capacity: 256 });
+      const tap = new CountingTap(mine, pcap);
+      this.stack.addInterface({ device: tap, addresses: [`${SANDBOX_NET.addr4}/24`, `${SANDBOX_NET.addr6}/64`] });
+      this.stack.addRoute({ cidr: IpCidr.parse("0.0.0.0/0"), gateway: Ipv4Address.parse(SANDBOX_NET.gateway4), ifIndex: 1 });
+      this.stack.addRoute({ cidr: IpCidr.parse("::/0"), gateway: Ipv6Address.parse(SANDBOX_NET.gateway6), ifIndex: 1 });
+      this.ifNames.push("eth0");
+      this.counters.push(tap.counters);
+      this.gateway = new Stack({
+        seed: (opts.seed ?? 1) ^ 0x5a5a5a5a,
+        forwarding: true,
+        tcp: { rxBufferSize: 1 << 20, txBufferSize: 1 << 20 },
+      });
+      this.gateway.addInterface({
+        device: theirs,
+        addresses: [
+          `${SANDBOX_NET.gateway4}/24`,
+          `${SANDBOX_NET.dns4}/24`,
+          `${SANDBOX_NET.gateway6}/64`,
+          `${SANDBOX_NET.dns6}/64`,
+        ],
+      });
+      this.#forwarder = opts.resolver === undefined ? new Forwarder(this) : new Forwarder(this, opts.resolver);
+      this.#host.push(this.#forwarder);
+    }
   }
 
   /** @nosave Host listeners and other host resources, closed by closeHost(). */
@@ -181,21 +270,36 @@ export class Net implements DeadlineTarget {
     try {
       // A bounded number of rounds: each round moves frames one hop; loopback traffic settles
       // in a few. The bound only guards against a livelock bug.
-      for (let i = 0; i < 10_000 && this.stack.poll(now); i++) { /* until quiet */ }
+      const gw = this.gateway;
+      for (let i = 0; i < 10_000; i++) {
+        // Both ends of eth0 in each round.
+        const moved = this.stack.poll(now);
+        const gwMoved = gw !== null && gw.poll(now);
+        if (!moved && !gwMoved) break;
+      }
     } finally {
       this.#polling = false;
     }
+    this.#forwarder?.service();
     for (const w of [...this.#watchers]) w.stackChanged();
-    if (this.stack.pollAt(now) !== null) this.armDeadline();
+    if (this.#pollAt(now) !== null) this.armDeadline();
   }
 
-  /** DeadlineTarget: when the stack next needs a poll, in monotonic ns; null when idle. */
+  /** When either stack next needs a poll (ms), or null when both are idle. */
+  #pollAt(nowMs: number): number | null {
+    const a = this.stack.pollAt(nowMs);
+    const b = this.gateway?.pollAt(nowMs) ?? null;
+    return a === null ? b : b === null ? a : Math.min(a, b);
+  }
+
+  /**
+   * DeadlineTarget: when the stack next needs a poll, in monotonic ns; null when idle. Work due
+   * at once reads as 0: the stack answers "now" with the time it was asked, which is always a
+   * little after the scheduler's own `now`, so the scheduler would never see it as due.
+   */
   get deadlineNs(): number | null {
     const nowMs = this.now();
-    const at = this.stack.pollAt(nowMs);
-    // pollAt never answers earlier than the now it is given, and this clock reading is later
-    // than the scheduler's: a due deadline is reported as 0 ("already passed"), or the loop
-    // would see it always a little ahead of its own now and never call expire().
+    const at = this.#pollAt(nowMs);
     return at === null ? null : at <= nowMs ? 0 : Math.ceil(at * 1e6);
   }
 
@@ -206,10 +310,10 @@ export class Net implements DeadlineTarget {
    */
   expire(nowNs: number): number | null {
     const nowMs = nowNs / 1e6;
-    let at = this.stack.pollAt(nowMs);
+    let at = this.#pollAt(nowMs);
     if (at !== null && at <= nowMs) {
       this.kick(nowMs);
-      at = this.stack.pollAt(nowMs);
+      at = this.#pollAt(nowMs);
     }
     return at === null ? null : Math.ceil(at * 1e6);
   }

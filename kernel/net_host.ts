@@ -44,9 +44,9 @@ export class PublishListener {
         }
         // A relay may end inside its constructor (the sandbox refused it): it removes itself
         // through the callback, so it is added before it starts.
-        const r = new Relay(this.#net, conn, (x) => this.#relays.delete(x));
+        const r = new Relay(this.#net, conn, this.#net.stack.tcpSocket(), (x) => this.#relays.delete(x));
         this.#relays.add(r);
-        r.start(this.#sandboxPort);
+        r.connect(this.#sandboxPort);
       }
     } catch {
       // The listener was closed.
@@ -63,8 +63,14 @@ export class PublishListener {
   }
 }
 
-/** @nosave One host connection joined to one sandbox connection. */
-class Relay implements NetWatcher {
+/**
+ * @nosave One host connection joined to one connection of a stack: a --publish connection
+ * (the sentry opens the sandbox side), or a forwarded one of --network sandbox (the
+ * gateway stack answered the sandbox's SYN). Back-pressure both ways: one host read in
+ * flight, and none while the stack has not taken the last one (its send queue is full, i.e.
+ * the sandbox's receive window is); a host write finishes before more is taken from the stack.
+ */
+export class Relay implements NetWatcher {
   readonly #net: Net;
   readonly #conn: Deno.TcpConn;
   readonly #sock: TcpSocket;
@@ -79,15 +85,21 @@ class Relay implements NetWatcher {
   #closed = false;
   #kickQueued = false;
 
-  constructor(net: Net, conn: Deno.TcpConn, onClose: (r: Relay) => void) {
+  constructor(net: Net, conn: Deno.TcpConn, sock: TcpSocket, onClose: (r: Relay) => void) {
     this.#net = net;
     this.#conn = conn;
     this.#onClose = onClose;
-    this.#sock = net.stack.tcpSocket();
+    this.#sock = sock;
   }
 
-  /** Opens the sandbox side, toward 127.0.0.1:port. */
-  start(port: number): void {
+  /** Starts relaying over a connection that is already open or opening. */
+  attach(): void {
+    this.#net.watch(this);
+    this.#kick();
+  }
+
+  /** Opens the sandbox side, toward 127.0.0.1:port, and starts relaying. */
+  connect(port: number): void {
     const net = this.#net;
     try {
       this.#sock.connect(net.now(), { addr: Ipv4Address.parse("127.0.0.1"), port });

@@ -17,15 +17,23 @@ export interface SigAction {
   mask: bigint;
 }
 
-/** Dispositions of signals 1..64, shared by the threads of a group (CLONE_SIGHAND). @savable */
-export class SignalHandlers {
-  readonly actions: SigAction[] = [];
+/** SIG_DFL with no flags: the disposition every signal starts with. */
+const DEFAULT_ACTION: Readonly<SigAction> = Object.freeze({ handler: BigInt(SIG_DFL), flags: 0, restorer: 0n, mask: 0n });
 
-  constructor() {
-    for (let i = 0; i <= 64; i++) this.actions.push({ handler: BigInt(SIG_DFL), flags: 0, restorer: 0n, mask: 0n });
+/**
+ * Dispositions of signals 1..64, shared by the threads of a group (CLONE_SIGHAND). @savable
+ *
+ * Entries are never changed in place, only replaced (set, resetForExec), so a clone (every
+ * vfork and execve makes one) copies 65 references rather than 65 objects.
+ */
+export class SignalHandlers {
+  readonly actions: Readonly<SigAction>[];
+
+  constructor(actions?: readonly Readonly<SigAction>[]) {
+    this.actions = actions ? [...actions] : new Array<Readonly<SigAction>>(65).fill(DEFAULT_ACTION);
   }
 
-  get(sig: number): SigAction {
+  get(sig: number): Readonly<SigAction> {
     return this.actions[sig]!;
   }
 
@@ -34,20 +42,13 @@ export class SignalHandlers {
   }
 
   clone(): SignalHandlers {
-    const h = new SignalHandlers();
-    this.actions.forEach((a, i) => h.actions[i] = { ...a });
-    return h;
+    return new SignalHandlers(this.actions);
   }
 
   /** For execve: handled signals go back to SIG_DFL, ignored ones stay ignored. */
   resetForExec(): void {
-    for (const a of this.actions) {
-      if (a.handler > 1n) {
-        a.handler = BigInt(SIG_DFL);
-        a.flags = 0;
-        a.mask = 0n;
-        a.restorer = 0n;
-      }
+    for (let i = 0; i < this.actions.length; i++) {
+      if (this.actions[i]!.handler > 1n) this.actions[i] = DEFAULT_ACTION;
     }
   }
 }

@@ -14,11 +14,13 @@ import type { Task } from "./task.ts";
 import { MemoryManager } from "./mm/mm.ts";
 import { ExecFatalError, loadExecutable } from "./loader/load.ts";
 import { freezeTaskCpu, unchargedHostCpu } from "./cpu_time.ts";
+import type { ExecString } from "./loader/stack.ts";
 
 export interface ExecRequest {
   path: string;
-  argv: string[];
-  envp: string[];
+  /** Bytes as read from application memory (kernel/loader/exec_strings.ts), or strings. */
+  argv: readonly ExecString[];
+  envp: readonly ExecString[];
 }
 
 /** Runs execve for t. Throws a LinuxError before the point of no return. */

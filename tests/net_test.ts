@@ -1,13 +1,14 @@
 /**
  * Sandbox networking, run natively and in the sentry: TCP bulk transfers over 127.0.0.1 and
  * ::1 with checksums, UDP echo, getaddrinfo and getifaddrs (netlink), python's http.server
- * with curl inside one sandbox, --network none and --publish.
+ * with curl inside one sandbox, --network none, --publish and --network sandbox (a host server
+ * reached through the gateway 10.0.2.2, the host's loopback: no test needs the internet).
  *
  * The 256 MiB acceptance transfer is measured in bench/ (`deno task bench`); here 16 MiB.
  */
 
 import assert from "node:assert/strict";
-import { assertSameAsNative, compileC, REPO_ROOT, runSentry } from "./_harness.ts";
+import { assertSameAsNative, compileC, REPO_ROOT, runNative, runSentry } from "./_harness.ts";
 
 Deno.test("a C server and client move 16 MiB over 127.0.0.1 and ::1 with matching checksums, as natively", async () => {
   const r = await assertSameAsNative([await compileC("net_tcp"), "16"]);
@@ -57,7 +58,7 @@ async function sentryWith(flags: string[], argv: string[]): Promise<{ stdout: st
 Deno.test("with --network none an outside address is unreachable, loopback works and /proc/net/tcp lists the listener", async () => {
   const script = [
     "import socket, errno",
-    "for fam, addr in ((socket.AF_INET, '192.0.2.1'), (socket.AF_INET6, '2001:db8::1')):",
+    "for fam, addr in ((socket.AF_INET, '192.0.2.1'), (socket.AF_INET, '10.0.2.2'), (socket.AF_INET6, '2001:db8::1')):",
     "    s = socket.socket(fam, socket.SOCK_STREAM)",
     "    try:",
     "        s.connect((addr, 80))",
@@ -74,7 +75,7 @@ Deno.test("with --network none an outside address is unreachable, loopback works
     "print('listed in /proc/net/tcp', ('0100007F:%04X 00000000:0000 0A' % l.getsockname()[1]) in open('/proc/net/tcp').read())",
   ].join("\n");
   const r = await sentryWith(["--network", "none"], ["/usr/bin/python3", "-c", script]);
-  assert.equal(r.stdout, "ENETUNREACH\nENETUNREACH\nENETUNREACH\nloopback True\nlisted in /proc/net/tcp True\n", r.stderr);
+  assert.equal(r.stdout, "ENETUNREACH\nENETUNREACH\nENETUNREACH\nENETUNREACH\nloopback True\nlisted in /proc/net/tcp True\n", r.stderr);
 });
 
 Deno.test("--publish lets a host client reach a server inside the sandbox", async () => {
@@ -143,5 +144,71 @@ Deno.test("--pcap records a loopback connection's handshake as raw IP packets", 
     assert.deepEqual(flags.slice(0, 3), [0x02, 0x12, 0x10]); // SYN, SYN-ACK, ACK
   } finally {
     await Deno.remove(file);
+  }
+});
+
+/** A TCP echo server on the host's 127.0.0.1; close() ends it and waits for its connections. */
+function hostEchoServer(): { port: number; close(): Promise<void> } {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns: Promise<void>[] = [];
+  const loop = (async () => {
+    for await (const c of l) {
+      conns.push(c.readable.pipeTo(c.writable).catch(() => {}));
+    }
+  })();
+  return {
+    port: (l.addr as Deno.NetAddr).port,
+    async close() {
+      l.close();
+      await loop.catch(() => {});
+      await Promise.all(conns);
+    },
+  };
+}
+
+Deno.test("--network sandbox: curl inside the sandbox gets a page from a server on the host's loopback (10.0.2.2)", async () => {
+  const body = "hello from the host\n";
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => new Response(body));
+  try {
+    const r = await sentryWith(["--network", "sandbox"], [
+      "/bin/sh",
+      "-c",
+      `curl -sS -m 60 http://10.0.2.2:${server.addr.port}/; grep nameserver /etc/resolv.conf; ip -4 route show default`,
+    ]);
+    assert.equal(r.stdout, `${body}nameserver 10.0.2.3\ndefault via 10.0.2.2 dev eth0 src 10.0.2.15 \n`, r.stderr);
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("--network sandbox: a C client moves 4 MiB through a host echo server with the checksums it gets natively", async () => {
+  const server = hostEchoServer();
+  try {
+    const client = await compileC("net_echo_client");
+    const native = await runNative([client, "127.0.0.1", String(server.port), "4"]);
+    const r = await sentryWith(["--network", "sandbox"], [client, "10.0.2.2", String(server.port), "4"]);
+    assert.equal(r.stdout, native.stdout, r.stderr);
+    const m = /^sent 4194304 checksum (\w+)\nreceived 4194304 checksum (\w+)\n$/.exec(r.stdout);
+    assert.ok(m, r.stdout);
+    assert.equal(m[1], m[2]);
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("--network sandbox with --net-allow reaches the allowed destination and gets EHOSTUNREACH elsewhere", async () => {
+  const allowed = hostEchoServer(), denied = hostEchoServer();
+  try {
+    const client = await compileC("net_echo_client");
+    const script = [
+      `${client} 10.0.2.2 ${allowed.port} 1`,
+      `${client} 10.0.2.2 ${denied.port} 1`,
+      `${client} 192.0.2.1 80 1`,
+    ].join("; ");
+    const r = await sentryWith(["--network", "sandbox", "--net-allow", `10.0.2.2:${allowed.port}`], ["/bin/sh", "-c", script]);
+    assert.match(r.stdout, /^sent 1048576 checksum \w+\nreceived 1048576 checksum \w+\nconnect: EHOSTUNREACH\nconnect: EHOSTUNREACH\n$/, r.stderr);
+  } finally {
+    await allowed.close();
+    await denied.close();
   }
 });

@@ -22,6 +22,12 @@ Deno.test("a shell pipeline with command substitution and a subshell behaves as 
   await assertSameAsNative(["/bin/sh", "-c", 'x=$(echo hi | tr a-z A-Z); (echo "$x"; echo sub) | cat; exit 7']);
 });
 
+Deno.test("argument and environment bytes that are not UTF-8 reach an exec'd program unchanged, as natively", async () => {
+  await assertSameAsNative([
+    "/bin/sh", "-c", `x=$(printf 'A\\351\\377B'); Y="$x" /usr/bin/printenv Y | od -An -tx1; /bin/echo "$x" | od -An -tx1`,
+  ]);
+});
+
 Deno.test("python3 runs 20 subprocesses and a pool of 8 threads as natively", async () => {
   const script = [
     "import subprocess, concurrent.futures as cf",
@@ -69,6 +75,18 @@ Deno.test("POSIX timers: signals, thread targets, SIGEV_NONE, overruns, CPU cloc
 
 Deno.test("a robust mutex whose owner thread or process died gives the next locker EOWNERDEAD, as natively", async () => {
   await assertSameAsNative([await compileC("robust")]);
+});
+
+Deno.test("futexes in shared memory wake across processes (semaphores, pshared mutex+condvar, a file mapped at two addresses) and private ops stay private, as natively", async () => {
+  await assertSameAsNative([await compileC("futex_shared")]);
+});
+
+Deno.test("python3 multiprocessing with a spawn Pool of 2 maps over a range and finishes, as natively", async () => {
+  const script = [
+    "import multiprocessing as mp",
+    'with mp.get_context("spawn").Pool(2) as p: print(p.map(abs, range(-5, 5)))',
+  ].join("\n");
+  await assertSameAsNative(["/usr/bin/python3", "-c", script]);
 });
 
 /**
@@ -176,4 +194,8 @@ Deno.test("make -j2 builds a four-file C project in a writable directory and its
 
 Deno.test("RLIMIT_CPU sends SIGXCPU at the soft limit and SIGKILL at the hard one, as natively", async () => {
   await assertSameAsNative([await compileC("rlimitcpu")]);
+});
+
+Deno.test("RLIMIT_AS makes mmap, mremap and brk that would exceed it fail with ENOMEM, as natively", async () => {
+  await assertSameAsNative([await compileC("rlimit_as")]);
 });

@@ -43,3 +43,30 @@ Deno.test("getpcaps and capsh --print read every capability for root and none fo
   assert.match(r.stdout, /^1: =ep\nCurrent: =ep\nCurrent: =\n\d+: =\n$/);
   assert.equal(r.code, 0);
 });
+
+Deno.test("sethostname, setdomainname and the clock setters check their arguments and privileges as natively", async () => {
+  await assertSameAsNative([await compileC("admin")]);
+});
+
+// Never natively (SENTRY_TEST_TARGET=native): it would rename the host and try to set its clock.
+Deno.test({
+  name: "root in the sandbox renames the sandbox, not the host; date -s and dmesg fail or read as in a container",
+  ignore: Deno.env.get("SENTRY_TEST_TARGET") === "native",
+}, async () => {
+  const before = Deno.hostname();
+  const script = [
+    "hostname sandboxed; hostname; uname -n; cat /proc/sys/kernel/hostname",
+    "domainname dom; domainname",
+    "date -s 2001-01-01 >/dev/null; echo date $?",
+    "dmesg; echo dmesg $?",
+    "su nobody -s /bin/sh -c 'dmesg; echo $?' 2>&1",
+  ].join("\n");
+  const r = await runSentry(["/bin/sh", "-c", script]);
+  assert.equal(
+    r.stdout,
+    "sandboxed\nsandboxed\nsandboxed\ndom\ndate 1\ndmesg 0\n" +
+      "dmesg: read kernel buffer failed: Operation not permitted\n1\n",
+  );
+  assert.equal(r.stderr, "date: cannot set date: Operation not permitted\n");
+  assert.equal(Deno.hostname(), before);
+});

@@ -6,7 +6,7 @@ import { Credentials } from "../kernel/creds.ts";
 import {
   AT_EACCESS, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, DT_DIR, DT_LNK, DT_REG, O_CLOEXEC, O_CREAT,
   O_DIRECTORY, O_EXCL, O_LARGEFILE, O_NOFOLLOW, O_PATH, O_RDONLY, O_RDWR, O_TMPFILE, O_TRUNC,
-  O_WRONLY, R_OK, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, SEEK_CUR, SEEK_END, SEEK_SET, W_OK, X_OK,
+  O_WRONLY, R_OK, S_IFDIR, S_IFLNK, S_IFMT, SEEK_CUR, SEEK_END, SEEK_SET, W_OK, X_OK,
 } from "../abi/linux/file.ts";
 import type { DirEntry, FileDescription } from "./file_description.ts";
 import { HostFilesystem } from "./hostfs/hostfs.ts";

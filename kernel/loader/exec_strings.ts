@@ -4,6 +4,9 @@
  * pointer and each string on its own cost two host syscalls per string; a page cache makes it
  * one per page touched.
  *
+ * The strings stay bytes, as Linux copies them: an argument that is not UTF-8 reaches the new
+ * program unchanged, and no decoding or encoding is paid on the way (stack.ts takes bytes).
+ *
  * @module
  */
 
@@ -54,8 +57,16 @@ export class PageReader {
     return p[off]!;
   }
 
-  /** The NUL-terminated string at addr; E2BIG past MAX_ARG_STRLEN, EFAULT if unreadable. */
+  /** The NUL-terminated string at addr, decoded as UTF-8; errors as {@linkcode bytes}. */
   string(addr: number): string {
+    return decoder.decode(this.bytes(addr));
+  }
+
+  /**
+   * The bytes of the NUL-terminated string at addr, without the NUL (a view of the page read
+   * when the string lies in one page); E2BIG past MAX_ARG_STRLEN, EFAULT if unreadable.
+   */
+  bytes(addr: number): Uint8Array {
     if (!Number.isSafeInteger(addr) || addr < 0) throw EFAULT;
     const parts: Uint8Array[] = [];
     let total = 0;
@@ -72,25 +83,28 @@ export class PageReader {
       if (nul >= 0) break;
       a += PAGE - off;
     }
-    if (parts.length === 1) return decoder.decode(parts[0]);
+    if (parts.length === 1) return parts[0]!;
     const all = new Uint8Array(total);
     let o = 0;
     for (const part of parts) {
       all.set(part, o);
       o += part.length;
     }
-    return decoder.decode(all);
+    return all;
   }
 
-  /** A NULL-terminated array of string pointers (argv, envp); at most maxCount strings. */
-  stringArray(addr: number, maxCount: number): string[] {
-    const out: string[] = [];
+  /**
+   * A NULL-terminated array of string pointers (argv, envp), each string as bytes (see
+   * {@linkcode bytes}); at most maxCount strings.
+   */
+  stringArray(addr: number, maxCount: number): Uint8Array[] {
+    const out: Uint8Array[] = [];
     if (addr === 0) return out;
     for (let i = 0; ; i++) {
       const p = this.u64(addr + 8 * i);
       if (p === 0) return out;
       if (i >= maxCount) throw E2BIG;
-      out.push(this.string(p));
+      out.push(this.bytes(p));
     }
   }
 }

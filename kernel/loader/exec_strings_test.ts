@@ -13,6 +13,8 @@ function memory(base: number, bytes: Uint8Array) {
   return m;
 }
 
+const text = (b: Uint8Array) => new TextDecoder().decode(b);
+
 function layout(base: number, size: number, strings: string[], at: number): { bytes: Uint8Array; ptrs: number } {
   const bytes = new Uint8Array(size);
   const v = new DataView(bytes.buffer);
@@ -36,7 +38,7 @@ Deno.test("argv and envp strings side by side are read with one host read per pa
   const { bytes, ptrs } = layout(base, 8192, env, 100);
   const m = memory(base, bytes);
   const r = new PageReader(m.read);
-  assert.deepEqual(r.stringArray(ptrs, 1000), env);
+  assert.deepEqual(r.stringArray(ptrs, 1000).map(text), env);
   assert.equal(m.reads, 1);
   assert.deepEqual(r.stringArray(0, 1000), []);
 });
@@ -46,7 +48,18 @@ Deno.test("a string across a page boundary is read whole", () => {
   const long = "x".repeat(5000);
   const { bytes, ptrs } = layout(base, 3 * 4096, ["a", long, "b"], 4000);
   const r = new PageReader(memory(base, bytes).read);
-  assert.deepEqual(r.stringArray(ptrs, 1000), ["a", long, "b"]);
+  assert.deepEqual(r.stringArray(ptrs, 1000).map(text), ["a", long, "b"]);
+});
+
+Deno.test("strings come back as the bytes in memory, UTF-8 or not", () => {
+  const base = 0x10000;
+  const bytes = new Uint8Array(4096);
+  bytes.set([0x41, 0xe9, 0xff, 0x80, 0], 16); // "A", then bytes that are not UTF-8
+  const v = new DataView(bytes.buffer);
+  v.setBigUint64(64, BigInt(base + 16), true);
+  v.setBigUint64(72, 0n, true);
+  const r = new PageReader(memory(base, bytes).read);
+  assert.deepEqual([...r.stringArray(base + 64, 10)[0]!], [0x41, 0xe9, 0xff, 0x80]);
 });
 
 Deno.test("an unreadable pointer or string is EFAULT and a string past 32 pages is E2BIG", () => {

@@ -13,7 +13,7 @@ import type { FileDescription } from "../../vfs/file_description.ts";
 import type { MemoryManager, MmapOpts } from "../mm/mm.ts";
 import type { Context } from "../../platform/mod.ts";
 import { loadExtent, loadPlan, parseElf, parseInterpPath, PT_INTERP, readElfHeader, type ElfInfo } from "./elf.ts";
-import { buildInitialStack, execArgLimit } from "./stack.ts";
+import { buildInitialStack, execArgLimit, type ExecString } from "./stack.ts";
 import { BINPRM_BUF_SIZE, parseShebang, shebangArgv } from "./shebang.ts";
 import { MMAP_BASE, PIE_BASE, STACK_TOP } from "../mm/mm.ts";
 import {
@@ -55,8 +55,9 @@ export function resolveExecutable(
 
 export interface ExecArgs {
   path: string;
-  argv: string[];
-  envp: string[];
+  /** As execve got them: bytes from application memory, or strings (init's). */
+  argv: readonly ExecString[];
+  envp: readonly ExecString[];
 }
 
 /** The empty address space and stopped thread the program is loaded into. */

@@ -20,6 +20,7 @@
  */
 
 import { EACCES, ENOEXEC } from "../errno.ts";
+import type { ExecString } from "./stack.ts";
 
 /** Linux's BINPRM_BUF_SIZE: how much of a file exec reads to recognise its format. */
 export const BINPRM_BUF_SIZE = 256;
@@ -101,7 +102,7 @@ export function parseShebang(prefix: Uint8Array): Shebang | null {
  * The argv the interpreter gets: its own path, the optional argument, the script's path as
  * given to execve (not argv[0]), and the original arguments after argv[0].
  */
-export function shebangArgv(sb: Shebang, path: string, argv: readonly string[]): string[] {
+export function shebangArgv(sb: Shebang, path: string, argv: readonly ExecString[]): ExecString[] {
   return [sb.interp, ...(sb.arg === null ? [] : [sb.arg]), path, ...argv.slice(1)];
 }
 

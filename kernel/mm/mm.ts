@@ -26,12 +26,29 @@ export const STACK_TOP = 0x7fff_ffff_f000;
 export const MMAP_BASE = 0x7fff_f7ff_f000;
 export const PIE_BASE = 0x5555_5555_4000;
 
+/**
+ * @savable The identity of one shared anonymous memory object (Linux's shmem file behind
+ * MAP_SHARED|MAP_ANONYMOUS). Made by mmap and held by reference by every VMA that maps it: the
+ * pieces of a split, the VMA moved by mremap and the copies a fork makes, so that two processes
+ * sharing the memory compare equal by identity (futex keys, kernel/futex.ts).
+ */
+export class SharedAnon {}
+
+/**
+ * What a MAP_SHARED mapping maps, compared to find the same memory in other mappings (futex keys):
+ * a SharedAnon for shared anonymous memory, "dev:ino" of a file's inode, or the file description
+ * itself when the file cannot be stat'ed. null for a private mapping.
+ */
+export type SharedObject = SharedAnon | string | FileDescription;
+
 /** One mapping. @savable (the file by reference to its description). */
 export interface Vma {
   start: number;
   end: number;
   prot: number;
   shared: boolean;
+  /** What a shared mapping maps (see SharedObject); null when private. */
+  object: SharedObject | null;
   /** The mapped file, holding a reference; null for anonymous memory. */
   file: FileDescription | null;
   /** File offset of `start`. */
@@ -51,6 +68,8 @@ export interface MmapOpts {
   offset: number;
   /** Name for /proc/PID/maps when not a file (e.g. "[stack]"). */
   name?: string;
+  /** RLIMIT_AS in bytes (Infinity: unlimited): ENOMEM if the address space would exceed it. */
+  asLimit?: number;
 }
 
 /** @savable */
@@ -96,9 +115,23 @@ export class MemoryManager {
   /** Finds a free range of len bytes, top-down from below `below`. */
   findFree(len: number, below: number = MMAP_BASE): number {
     let top = below;
-    const busy = [...this.vmas.map((v) => ({ start: v.start, end: v.end })), ...this.as.reserved]
-      .sort((a, b) => b.start - a.start);
-    for (const r of busy) {
+    // The busy ranges from the highest start down: the VMAs (sorted) merged with the platform's
+    // reserved ranges, without building and sorting a list on every mmap.
+    const res = this.as.reserved;
+    let vi = this.vmas.length - 1;
+    const taken = new Array<boolean>(res.length).fill(false);
+    for (;;) {
+      let r: { start: number; end: number } | undefined = vi >= 0 ? this.vmas[vi] : undefined;
+      let ri = -1;
+      for (let i = 0; i < res.length; i++) {
+        if (!taken[i] && (r === undefined || res[i]!.start > r.start)) {
+          r = res[i];
+          ri = i;
+        }
+      }
+      if (r === undefined) break;
+      if (ri >= 0) taken[ri] = true;
+      else vi--;
       if (r.start >= top) {
         if (r.end > top - len) top = Math.min(top, r.start);
         continue;
@@ -150,6 +183,10 @@ export class MemoryManager {
       const hint = o.addr - (o.addr % PAGE_SIZE);
       addr = hint !== 0 && this.#isFree(hint, hint + len) ? hint : this.findFree(len);
     }
+    // Linux's may_expand_vm: what MAP_FIXED replaces does not count twice.
+    if (o.asLimit !== undefined && o.asLimit !== Infinity) {
+      this.#checkAsLimit(len - this.#mappedIn(addr, addr + len), o.asLimit);
+    }
     this.#mapAt(via, addr, len, o, shared, anon);
     return addr;
   }
@@ -181,11 +218,24 @@ export class MemoryManager {
       end: addr + len,
       prot: o.prot,
       shared,
+      object: shared ? sharedObject(file) : null,
       file: file ? file.incRef() : null,
       offset: anon ? 0 : o.offset,
       name: file ? file.path() : (o.name ?? ""),
       growsDown: (o.flags & MAP_GROWSDOWN) !== 0,
     });
+  }
+
+  /** Bytes of [start, end) that VMAs cover. */
+  #mappedIn(start: number, end: number): number {
+    let n = 0;
+    for (const v of this.vmas) if (v.start < end && start < v.end) n += Math.min(v.end, end) - Math.max(v.start, start);
+    return n;
+  }
+
+  /** ENOMEM if growing the address space by `grow` bytes would exceed RLIMIT_AS (`limit` bytes). */
+  #checkAsLimit(grow: number, limit: number): void {
+    if (limit !== Infinity && this.mappedBytes + grow > limit) throw ENOMEM;
   }
 
   #insert(v: Vma): void {
@@ -197,6 +247,8 @@ export class MemoryManager {
   /** Removes [start, end) from the VMA list, splitting partial overlaps. Host pages untouched. */
   #remove(start: number, end: number): Vma[] {
     const out: Vma[] = [];
+    if (!this.vmas.some((v) => v.start < end && start < v.end)) return out; // a fresh range
+    // One pass keeps the order: a VMA's pieces stay between its neighbours.
     const keep: Vma[] = [];
     for (const v of this.vmas) {
       if (v.end <= start || v.start >= end) {
@@ -210,8 +262,22 @@ export class MemoryManager {
       const s = Math.max(v.start, start), e = Math.min(v.end, end);
       out.push({ ...v, start: s, end: e, offset: v.offset + (s - v.start) });
     }
-    this.vmas = keep.sort((a, b) => a.start - b.start);
+    this.vmas = keep;
     return out;
+  }
+
+  /** The VMA containing addr, or undefined (binary search: VMAs are sorted and disjoint). */
+  findVma(addr: number): Vma | undefined {
+    const vs = this.vmas;
+    let lo = 0, hi = vs.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const v = vs[mid]!;
+      if (addr < v.start) hi = mid;
+      else if (addr >= v.end) lo = mid + 1;
+      else return v;
+    }
+    return undefined;
   }
 
   /** munmap(2). */
@@ -258,12 +324,16 @@ export class MemoryManager {
     if (r < 0) throw errnoFromNumber(-r);
   }
 
-  /** brk(2): returns the new (or unchanged) break, never an error. */
-  setBrk(via: Context, want: number): number {
+  /**
+   * brk(2): returns the new (or unchanged) break, never an error. The break stays where it was
+   * when growing would exceed RLIMIT_AS (`asLimit` bytes).
+   */
+  setBrk(via: Context, want: number, asLimit: number = Infinity): number {
     if (want < this.brkStart) return this.brk;
     const oldTop = pageRoundUp(this.brk), newTop = pageRoundUp(want);
     if (newTop > oldTop) {
       if (!this.#isFree(oldTop, newTop)) return this.brk;
+      if (asLimit !== Infinity && this.mappedBytes + (newTop - oldTop) > asLimit) return this.brk;
       const r = this.as.mapAnonymous(via, oldTop, newTop - oldTop, PROT_READ | PROT_WRITE, false);
       if (r < 0) return this.brk;
       // Extend the heap VMA rather than adding one per call.
@@ -271,7 +341,7 @@ export class MemoryManager {
       if (heap) heap.end = newTop;
       else {
         this.#insert({
-          start: oldTop, end: newTop, prot: PROT_READ | PROT_WRITE, shared: false, file: null,
+          start: oldTop, end: newTop, prot: PROT_READ | PROT_WRITE, shared: false, object: null, file: null,
           offset: 0, name: "[heap]", growsDown: false,
         });
       }
@@ -282,8 +352,15 @@ export class MemoryManager {
     return want;
   }
 
-  /** mremap(2), done on the host by an injected mremap at an address chosen here. */
-  mremap(via: Context, o: { oldAddr: number; oldLen: number; newLen: number; flags: number; newAddr: number }): number {
+  /**
+   * mremap(2), done on the host by an injected mremap at an address chosen here. Growing past
+   * RLIMIT_AS (`asLimit` bytes) is ENOMEM.
+   */
+  mremap(
+    via: Context,
+    o: { oldAddr: number; oldLen: number; newLen: number; flags: number; newAddr: number; asLimit?: number },
+  ): number {
+    const asLimit = o.asLimit ?? Infinity;
     if (o.oldAddr % PAGE_SIZE !== 0) throw EINVAL;
     if (o.flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | 4)) throw EINVAL;
     if ((o.flags & MREMAP_FIXED) && !(o.flags & MREMAP_MAYMOVE)) throw EINVAL;
@@ -296,6 +373,7 @@ export class MemoryManager {
       if (newLen < oldLen) this.munmap(via, o.oldAddr + newLen, oldLen - newLen);
       return o.oldAddr;
     }
+    if (!(o.flags & MREMAP_FIXED)) this.#checkAsLimit(newLen - oldLen, asLimit);
     // Grow in place when the following range is free.
     if (!(o.flags & MREMAP_FIXED) && this.#isFree(o.oldAddr + oldLen, o.oldAddr + newLen)) {
       const r = this.#hostMremap(via, o.oldAddr, oldLen, newLen, 0, 0);
@@ -312,6 +390,7 @@ export class MemoryManager {
       this.#checkRange(o.newAddr, o.newAddr + newLen);
       dest = o.newAddr;
       this.munmap(via, dest, newLen);
+      this.#checkAsLimit(newLen - oldLen, asLimit);
     } else {
       dest = this.findFree(newLen);
     }
@@ -362,5 +441,20 @@ export class MemoryManager {
   /** Total mapped bytes (for /proc and sysinfo). */
   get mappedBytes(): number {
     return this.vmas.reduce((s, v) => s + (v.end - v.start), 0);
+  }
+}
+
+/**
+ * The identity of what a new MAP_SHARED mapping of file (null: anonymous memory) maps. A file is
+ * known by its inode (dev, ino), as Linux keys shared futexes by inode, so that two opens of one
+ * file compare equal; one stat per shared file mapping, at mmap time.
+ */
+function sharedObject(file: FileDescription | null): SharedObject {
+  if (file === null) return new SharedAnon();
+  try {
+    const st = file.stat();
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return file;
   }
 }

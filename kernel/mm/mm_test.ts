@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { MemoryManager, MMAP_BASE } from "./mm.ts";
+import { MemoryManager, MMAP_BASE, SharedAnon } from "./mm.ts";
 import type { AddressSpace, Context } from "../../platform/mod.ts";
 import { EEXIST, EINVAL, ENOMEM } from "../errno.ts";
-import { MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_PRIVATE } from "../../abi/linux/mm.ts";
+import { MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_PRIVATE, MAP_SHARED } from "../../abi/linux/mm.ts";
 
 /** An address space that records what the memory manager asks of the host. */
 function fakeAddressSpace(): AddressSpace & { calls: string[] } {
@@ -86,4 +86,19 @@ Deno.test("brk grows the heap in whole pages and never below its start", () => {
   assert.equal(mm.setBrk(ctx, 0x55555555a100), 0x55555555a100);
   assert.ok(as.calls.includes("map 555555559000 8192 3"));
   assert.equal(mm.setBrk(ctx, 0x1000), 0x55555555a100);
+});
+
+Deno.test("a shared anonymous mapping keeps one SharedAnon identity across a split, with offsets, and a private one has none", () => {
+  const mm = new MemoryManager(fakeAddressSpace());
+  const a = mm.mmap(ctx, { addr: 0, len: 3 * 4096, prot: 3, flags: MAP_SHARED | MAP_ANONYMOUS, file: null, offset: 0 });
+  const other = mm.mmap(ctx, { addr: 0, len: 4096, prot: 3, flags: MAP_SHARED | MAP_ANONYMOUS, file: null, offset: 0 });
+  const priv = mm.mmap(ctx, { addr: 0, len: 4096, prot: 3, flags: ANON, file: null, offset: 0 });
+  mm.munmap(ctx, a + 4096, 4096);
+  const lo = mm.findVma(a)!, hi = mm.findVma(a + 2 * 4096)!;
+  assert.equal(mm.findVma(a + 4096), undefined);
+  assert.ok(lo.object instanceof SharedAnon);
+  assert.equal(hi.object, lo.object);
+  assert.equal(hi.offset, 2 * 4096);
+  assert.notEqual(mm.findVma(other)!.object, lo.object);
+  assert.equal(mm.findVma(priv)!.object, null);
 });

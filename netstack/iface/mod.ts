@@ -6,7 +6,7 @@
  * @module
  */
 
-export { type StackOptions, type StackStats, Stack } from "./stack.ts";
+export { type HeldDatagram, type HeldSyn, type StackOptions, type StackStats, Stack } from "./stack.ts";
 export { Interface, type InterfaceOptions } from "./interface.ts";
 export { defaultRoute, type Route, RoutingTable } from "./routing.ts";
 export { NeighborCache } from "./neighbor_cache.ts";

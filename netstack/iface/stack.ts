@@ -111,7 +111,37 @@ export interface StackOptions {
    * device and so escapes device wrappers such as PcapWriter). Must not keep `packet`. @nosave
    */
   tap?: (now: number, packet: Uint8Array) => void;
+  /**
+   * A forwarding (gateway) stack, as a slirp or passt peer: its interfaces take packets for any
+   * destination, and TCP SYNs and UDP datagrams that reach no socket are held for the caller
+   * (takeHeldSyns, takeHeldDatagrams) instead of answered with RST / port unreachable. The
+   * caller forwards them and answers with acceptHeldSyn/refuseHeldSyn/sendDatagramAs, which
+   * may use any source address. ICMP echo is still answered only for the stack's own addresses.
+   */
+  forwarding?: boolean;
 }
+
+/** A SYN a forwarding stack holds until the caller accepts or refuses it. @savable */
+export interface HeldSyn {
+  /** The peer that sent the SYN. */
+  src: TcpEndpoint;
+  /** Where it was going. */
+  dst: TcpEndpoint;
+  /** The segment (a copy). */
+  seg: TcpRepr;
+  /** The start of the IP packet (header + 8 bytes), quoted by an ICMP unreachable. */
+  quote: Uint8Array;
+}
+
+/** A UDP datagram a forwarding stack received for no socket of its own. @savable */
+export interface HeldDatagram {
+  src: TcpEndpoint;
+  dst: TcpEndpoint;
+  data: Uint8Array;
+}
+
+/** Held datagrams beyond this many are dropped (the caller takes them after each poll). */
+const HELD_DATAGRAMS_MAX = 1024;
 
 /** Counters for tests and diagnostics. */
 export interface StackStats {
@@ -140,6 +170,13 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
   readonly #tap: ((now: number, packet: Uint8Array) => void) | null;
   #ipIdent = 0;
   #ipv6Ident = 0;
+  /** Immutable. StackOptions.forwarding. */
+  readonly #forwarding: boolean;
+  /** SYNs held until accepted or refused, by 4-tuple (a retransmitted SYN is not held twice). */
+  readonly #heldSyns = new Map<string, HeldSyn>();
+  /** Held SYNs not yet taken by the caller. */
+  #newSyns: HeldSyn[] = [];
+  #heldDatagrams: HeldDatagram[] = [];
 
   // --- Demultiplexing. ---
   readonly #tcpPorts = new PortTable<TcpSocket>();
@@ -171,6 +208,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
     this.#tcpDefaults = opts.tcp ?? {};
     this.#trace = opts.trace ?? null;
     this.#tap = opts.tap ?? null;
+    this.#forwarding = opts.forwarding ?? false;
   }
 
   // ===================================================================
@@ -810,7 +848,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
       const p = Ipv4Packet.checked(bytes);
       const r = p ? parseIpv4(p) : null;
       if (!p || !r) return this.#drop();
-      if (iface ? !iface.acceptsDestination(r.dst) : !this.isLocalAddress(r.dst)) return this.#drop();
+      if (iface ? !this.#accepts(iface, r.dst) : !this.isLocalAddress(r.dst)) return this.#drop();
       let payload = p.payload;
       if (p.isFragment) {
         const whole = this.#reassembler.add(
@@ -829,7 +867,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
       const p = Ipv6Packet.checked(bytes);
       if (!p) return this.#drop();
       const r = parseIpv6(p);
-      if (iface ? !iface.acceptsDestination(r.dst) : !this.isLocalAddress(r.dst)) return this.#drop();
+      if (iface ? !this.#accepts(iface, r.dst) : !this.isLocalAddress(r.dst)) return this.#drop();
       let ext = skipIpv6Extensions(r.nextHeader, p.payload);
       if (!ext) return this.#drop();
       let payload = p.payload.subarray(ext.offset);
@@ -868,7 +906,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
   ): void {
     switch (protocol) {
       case IpProtocol.TCP:
-        return this.#receiveTcp(now, src, dst, payload, iface === null);
+        return this.#receiveTcp(now, src, dst, payload, iface === null, packet);
       case IpProtocol.UDP:
         return this.#receiveUdp(now, src, dst, payload, packet);
       case IpProtocol.ICMP:
@@ -883,15 +921,18 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
   }
 
   /** `local` marks a packet we sent ourselves, whose checksum need not be verified. */
-  #receiveTcp(now: number, src: IpAddress, dst: IpAddress, bytes: Uint8Array, local: boolean): void {
+  #receiveTcp(now: number, src: IpAddress, dst: IpAddress, bytes: Uint8Array, local: boolean, packet: Uint8Array): void {
     const p = TcpPacket.checked(bytes);
     const seg = p ? parseTcp(p, { src, dst, verify: !local }) : null;
     if (!seg) return this.#drop();
-    this.#deliverTcp(now, src, dst, seg);
+    this.#deliverTcp(now, src, dst, seg, packet);
   }
 
-  /** Demultiplexes a parsed TCP segment to its connection or listener, or answers with RST. */
-  #deliverTcp(now: number, src: IpAddress, dst: IpAddress, seg: TcpRepr): void {
+  /**
+   * Demultiplexes a parsed TCP segment to its connection or listener, or answers with RST (or,
+   * forwarding, holds a SYN that came in a `packet` from a device).
+   */
+  #deliverTcp(now: number, src: IpAddress, dst: IpAddress, seg: TcpRepr, packet: Uint8Array | null = null): void {
     if (dst.isMulticast || (dst.version === 4 && dst.isBroadcast)) return this.#drop();
     const conn = this.#tcpConns.get(tcpKey(dst, seg.dstPort, src, seg.srcPort));
     if (conn && !(conn.state === "TIME-WAIT" && seg.syn && seg.ack === null && this.#listenerFor(dst, seg.dstPort))) {
@@ -905,11 +946,109 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
       listener.process(now, src, dst, seg);
       return;
     }
+    if (this.#forwarding && packet !== null && seg.syn && seg.ack === null && !seg.rst && !dst.isMulticast) {
+      const k = tcpKey(dst, seg.dstPort, src, seg.srcPort);
+      if (this.#heldSyns.has(k)) return; // a retransmission: the first is being forwarded
+      const quoteLen = src.version === 4 ? (packet[0]! & 0x0f) * 4 + 8 : IPV6_HEADER_LEN + 8;
+      const h: HeldSyn = {
+        src: { addr: src, port: seg.srcPort },
+        dst: { addr: dst, port: seg.dstPort },
+        seg: { ...seg, sackBlocks: [], payload: seg.payload.slice() },
+        quote: packet.slice(0, Math.min(packet.length, quoteLen)),
+      };
+      this.#heldSyns.set(k, h);
+      this.#newSyns.push(h);
+      return;
+    }
     const rst = rstReplyFor(seg);
     if (!rst) return;
     this.stats.tcpRstSent++;
     const len = tcpHeaderLen(rst);
     this.#sendIp(now, dst, src, IpProtocol.TCP, len, (b) => emitTcp(rst, TcpPacket.unchecked(b), { src: dst, dst: src }));
+  }
+
+  /** Whether an interface takes a packet for `dst` (a forwarding stack takes any unicast). */
+  #accepts(iface: Interface, dst: IpAddress): boolean {
+    return iface.acceptsDestination(dst) || (this.#forwarding && !dst.isMulticast);
+  }
+
+  // --- Forwarding (StackOptions.forwarding). ---
+
+  /** SYNs held since the last call; each stays held until acceptHeldSyn or refuseHeldSyn. */
+  takeHeldSyns(): HeldSyn[] {
+    const r = this.#newSyns;
+    this.#newSyns = [];
+    return r;
+  }
+
+  /** Datagrams received for no socket since the last call. */
+  takeHeldDatagrams(): HeldDatagram[] {
+    const r = this.#heldDatagrams;
+    this.#heldDatagrams = [];
+    return r;
+  }
+
+  /**
+   * Answers a held SYN with a SYN-ACK from its destination: the new connection (in
+   * SYN-RECEIVED; it becomes ESTABLISHED when the peer's ACK arrives), or null if the SYN is
+   * no longer held or the 4-tuple is taken.
+   */
+  acceptHeldSyn(now: number, h: HeldSyn, opts: TcpOptions = {}): TcpSocket | null {
+    const k = tcpKey(h.dst.addr, h.dst.port, h.src.addr, h.src.port);
+    if (this.#heldSyns.get(k) !== h) return null;
+    this.#heldSyns.delete(k);
+    try {
+      return TcpSocket.openFromSyn(this, { ...this.#tcpDefaults, ...opts }, now, h.src.addr, h.dst.addr, h.seg);
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * Refuses a held SYN: with a RST (the peer sees ECONNREFUSED), or with an ICMP destination
+   * unreachable (host unreachable: EHOSTUNREACH; net: ENETUNREACH).
+   */
+  refuseHeldSyn(now: number, h: HeldSyn, how: "reset" | "host" | "net"): void {
+    const k = tcpKey(h.dst.addr, h.dst.port, h.src.addr, h.src.port);
+    if (this.#heldSyns.get(k) !== h) return;
+    this.#heldSyns.delete(k);
+    const src = h.dst.addr, dst = h.src.addr;
+    if (how === "reset") {
+      const rst = rstReplyFor(h.seg);
+      if (!rst) return;
+      this.stats.tcpRstSent++;
+      this.#sendIp(now, src, dst, IpProtocol.TCP, tcpHeaderLen(rst), (b) => emitTcp(rst, TcpPacket.unchecked(b), { src, dst }));
+      return;
+    }
+    if (src.version === 4) {
+      this.#sendIcmp(now, src, dst, {
+        kind: "other",
+        type: Icmpv4Type.DEST_UNREACHABLE,
+        code: how === "net" ? Icmpv4Unreachable.NET : Icmpv4Unreachable.HOST,
+        rest: 0,
+        data: h.quote,
+      });
+    } else {
+      // RFC 4443 §3.1: code 0 no route, 3 address unreachable.
+      this.#sendIcmp(now, src, dst, {
+        kind: "other",
+        type: Icmpv6Type.DEST_UNREACHABLE,
+        code: how === "net" ? 0 : 3,
+        rest: 0,
+        data: h.quote,
+      });
+    }
+  }
+
+  /** Sends a UDP datagram from any address (a forwarding stack's replies). False if not sent. */
+  sendDatagramAs(now: number, src: TcpEndpoint, dst: TcpEndpoint, data: Uint8Array): boolean {
+    const res = this.#sendIp(now, src.addr, dst.addr, IpProtocol.UDP, UDP_HEADER_LEN + data.length, (b) =>
+      emitUdp({ srcPort: src.port, dstPort: dst.port }, UdpPacket.unchecked(b), {
+        src: src.addr,
+        dst: dst.addr,
+        payload: data,
+      }));
+    return res === "sent";
   }
 
   #listenerFor(addr: IpAddress, port: number): TcpSocket | null {
@@ -930,7 +1069,8 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
     if (!p || !r) return this.#drop();
     const from = { addr: src, port: r.srcPort };
     const to = { addr: dst, port: r.dstPort };
-    const group = dst.isMulticast || (dst.version === 4 && !this.isLocalAddress(dst));
+    const group = dst.isMulticast ||
+      (dst.version === 4 && (this.#forwarding ? dst.isBroadcast : !this.isLocalAddress(dst)));
     let delivered = false;
     // Connected sockets first (most specific), then bound ones.
     const holders = this.#udpPorts.holders(r.dstPort).sort((a, b) => (b.remote ? 1 : 0) - (a.remote ? 1 : 0));
@@ -940,7 +1080,14 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
       delivered = true;
       if (!group) break;
     }
-    if (!delivered && !group) this.#sendUnreachable(now, src, dst, packet, "port");
+    if (delivered || group) return;
+    if (this.#forwarding) {
+      if (this.#heldDatagrams.length < HELD_DATAGRAMS_MAX) {
+        this.#heldDatagrams.push({ src: from, dst: to, data: p.payload.slice() });
+      }
+      return;
+    }
+    this.#sendUnreachable(now, src, dst, packet, "port");
   }
 
   /** ICMP destination unreachable quoting `packet` (RFC 1122 §3.2.2.1, RFC 4443 §3.1). */

@@ -710,25 +710,50 @@ export class TcpSocket {
     if (seg.rst) return;
     if (seg.ack !== null || !seg.syn) return; // the host answers stray ACKs with RST
     if (this.#synQueueLen >= this.#synBacklog || this.#acceptQueue.length >= this.#backlog) return;
-    const route = this.#host.tcpRoute(src);
-    if (route === null) return;
-    const c = new TcpSocket(this.#host, { ...this.#opts });
-    c.#parent = this;
+    if (TcpSocket.#passiveOpen(this.#host, this.#opts, now, src, dst, seg, this) !== null) this.#synQueueLen++;
+  }
+
+  /**
+   * A connection in SYN-RECEIVED answering `seg` (a SYN from `src` to `dst`:seg.dstPort), or
+   * null if `src` has no route. With a parent it joins the parent's accept queue once
+   * established; without one (a forwarded SYN, see Stack.acceptHeldSyn) the caller holds it.
+   */
+  static #passiveOpen(
+    host: TcpHost,
+    opts: TcpOptions,
+    now: number,
+    src: IpAddress,
+    dst: IpAddress,
+    seg: TcpRepr,
+    parent: TcpSocket | null,
+  ): TcpSocket | null {
+    const route = host.tcpRoute(src);
+    if (route === null) return null;
+    const c = new TcpSocket(host, { ...opts });
+    c.#parent = parent;
     c.#localAddr = dst;
-    c.#localPort = this.#localPort;
+    c.#localPort = seg.dstPort;
     c.#remote = { addr: src, port: seg.srcPort };
     c.#setMssFromMtu(route.mtu);
-    c.#iss = this.#host.tcpIsn(now, { addr: dst, port: this.#localPort }, c.#remote);
+    c.#iss = host.tcpIsn(now, { addr: dst, port: seg.dstPort }, c.#remote);
     c.#tsOffset = (c.#iss * 7) >>> 0;
     c.#sndUna = c.#iss;
     c.#sndNxt = c.#iss;
     c.#sndMax = c.#iss;
     c.#acceptSyn(now, seg);
     c.#synPending = true;
-    this.#host.tcpRegister(c);
+    host.tcpRegister(c);
     c.#registered = true;
-    this.#synQueueLen++;
     c.#setState("SYN-RECEIVED");
+    return c;
+  }
+
+  /**
+   * Answers a SYN that reached no listener (a forwarding stack's held SYN): the connection,
+   * in SYN-RECEIVED, or null if `src` has no route. Throws EADDRINUSE if the 4-tuple is taken.
+   */
+  static openFromSyn(host: TcpHost, opts: TcpOptions, now: number, src: IpAddress, dst: IpAddress, seg: TcpRepr): TcpSocket | null {
+    return TcpSocket.#passiveOpen(host, opts, now, src, dst, seg, null);
   }
 
   /** Takes the peer's SYN: IRS and the options it offers. */

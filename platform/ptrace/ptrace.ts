@@ -32,7 +32,7 @@ const SYS_munmap = 11;
 const SYS_close = 3;
 const SYS_clone = 56;
 const CLONE_VM = 0x100, CLONE_FS = 0x200, CLONE_FILES = 0x400, CLONE_SIGHAND = 0x800;
-const CLONE_THREAD = 0x10000, CLONE_SYSVSEM = 0x40000;
+const CLONE_PTRACE = 0x2000, CLONE_THREAD = 0x10000, CLONE_SYSVSEM = 0x40000;
 const SYS_mremap = 25;
 const SYS_pidfd_getfd = 438;
 const SYS_pidfd_open = 434;
@@ -214,16 +214,15 @@ class StubAddressSpace implements AddressSpace {
    */
   inject(via: Context, nr: number, args: number[]): number {
     this.#flush();
-    return this.#inject(via as PtraceContext, nr, args).result;
+    return this.#inject(via as PtraceContext, nr, args);
   }
 
   /**
    * Runs code of the stub on a stopped thread until it traps at `trapAddr`: `setup` points the
-   * registers at it. Collects the tid of a host thread or process a clone made on the way
-   * (auto-attached by PTRACE_O_TRACECLONE/FORK). The application registers are restored in
-   * ctx.regs (written back on resume).
+   * registers at it. Returns rax at the trap. The application registers are restored in ctx.regs
+   * (written back on resume).
    */
-  #runStub(ctx: PtraceContext, setup: (r: Registers) => void, trapAddr: number, what: string): { rax: number; newTid: number } {
+  #runStub(ctx: PtraceContext, setup: (r: Registers) => void, trapAddr: number, what: string): number {
     if (ctx.running) throw new Error("Cannot run stub code: the thread is running");
     const saved = ctx.regs.clone(); // reads the registers if not read yet
     const r = ctx.regs;
@@ -232,7 +231,6 @@ class StubAddressSpace implements AddressSpace {
     ffi.ptraceBuf(ffi.PTRACE_SETREGS, ctx.tid, 0, r.bytes);
     ffi.ptrace(ffi.PTRACE_CONT, ctx.tid, 0, 0);
     let rax: number;
-    let newTid = 0;
     for (;;) {
       const w = ffi.waitpid(ctx.tid, ffi.__WALL);
       if (w === "eintr" || w === null) continue;
@@ -247,28 +245,21 @@ class StubAddressSpace implements AddressSpace {
         rax = Number(BigInt.asIntN(64, r.get64("rax")));
         break;
       }
-      if (sig === SIGTRAP && (event === ffi.PTRACE_EVENT_CLONE || event === ffi.PTRACE_EVENT_FORK ||
-          event === ffi.PTRACE_EVENT_VFORK)) {
-        const msg = new BigUint64Array(1);
-        ffi.ptraceBuf(ffi.PTRACE_GETEVENTMSG, ctx.tid, 0, new Uint8Array(msg.buffer));
-        newTid = Number(msg[0]);
-      }
-      // An event stop, or a stray host signal: suppress it and keep going.
+      // A stray host signal: suppress it and keep going.
       ffi.ptrace(ffi.PTRACE_CONT, ctx.tid, 0, 0);
     }
     r.copyFrom(saved);
     ctx.dirty = true;
-    return { rax, newTid };
+    return rax;
   }
 
-  /** Runs one syscall; returns its result and the tid a clone made. */
-  #inject(ctx: PtraceContext, nr: number, args: number[]): { result: number; newTid: number } {
-    const { rax, newTid } = this.#runStub(ctx, (r) => {
+  /** Runs one syscall; returns its result. */
+  #inject(ctx: PtraceContext, nr: number, args: number[]): number {
+    return this.#runStub(ctx, (r) => {
       r.set("rax", nr);
       for (let i = 0; i < 6; i++) r.set(ARG_REGS[i]!, args[i] ?? 0);
       r.set("rip", STUB_INJECT_ADDR);
     }, STUB_INJECT_TRAP_ADDR, `injected syscall ${nr}`);
-    return { result: rax, newTid };
   }
 
   /**
@@ -300,7 +291,7 @@ class StubAddressSpace implements AddressSpace {
         setQword(o + 56, e.flags);
       }
       if (ffi.vmWrite(this.pid, STUB_DATA, bytes) !== bytes.length) throw new Error("Cannot write the batch table");
-      const { rax } = this.#runStub(ctx, (r) => {
+      const rax = this.#runStub(ctx, (r) => {
         r.set("rdi", STUB_DATA);
         r.set("rsi", n);
         r.set("rip", STUB_BATCH_ADDR);
@@ -337,10 +328,11 @@ class StubAddressSpace implements AddressSpace {
         this.platform.forget(ctx as PtraceContext);
       }
     }
-    const flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM;
-    const { result, newTid } = this.#inject(via as PtraceContext, SYS_clone, [flags, 0, 0, 0, 0]);
-    if (result < 0) throw new Error(`clone in the stub failed: errno ${-result}`);
-    if (newTid === 0) throw new Error("clone in the stub reported no new thread");
+    // CLONE_PTRACE: the new thread is traced by us from its first instruction and starts in a
+    // stop, without the event stop of the parent that PTRACE_O_TRACECLONE would cost.
+    const flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM | CLONE_PTRACE;
+    const newTid = this.#inject(via as PtraceContext, SYS_clone, [flags, 0, 0, 0, 0]);
+    if (newTid <= 0) throw new Error(`clone in the stub failed: errno ${-newTid}`);
     this.#adoptNew(newTid);
     return this.platform.adopt(newTid, this);
   }
@@ -350,9 +342,9 @@ class StubAddressSpace implements AddressSpace {
     // A copy of the whole stub: the host copies the pages on write, the kernel copies the VMAs.
     // Exit signal SIGCHLD, which every stub ignores: the host reaps the child as soon as the
     // sentry has collected its exit, however long its parent stub lives.
-    const { result, newTid } = this.#inject(via as PtraceContext, SYS_clone, [SIGCHLD, 0, 0, 0, 0]);
-    if (result < 0) throw new Error(`clone in the stub failed: errno ${-result}`);
-    if (newTid === 0) throw new Error("clone in the stub reported no new process");
+    // CLONE_PTRACE as in newThread: traced from birth (with EXITKILL, which the child inherits).
+    const newTid = this.#inject(via as PtraceContext, SYS_clone, [SIGCHLD | CLONE_PTRACE, 0, 0, 0, 0]);
+    if (newTid <= 0) throw new Error(`clone in the stub failed: errno ${-newTid}`);
     this.#adoptNew(newTid);
     const as = new StubAddressSpace(this.platform, newTid);
     as.sentryPidfdInStub = this.sentryPidfdInStub; // descriptors are copied by fork
@@ -431,7 +423,7 @@ class StubAddressSpace implements AddressSpace {
       const args = [...e.args];
       if (e.flags & BATCH_ARG0_SAVED) args[0] = saved;
       if (e.flags & BATCH_ARG4_SAVED) args[4] = saved;
-      const r = this.#inject(via, e.nr, args).result;
+      const r = this.#inject(via, e.nr, args);
       if (e.flags & BATCH_SAVE_RESULT) saved = r;
       if (r < 0 && firstError === 0) firstError = r;
     }
@@ -464,7 +456,7 @@ class StubAddressSpace implements AddressSpace {
   #sentryPidfd(via: Context): number {
     if (this.sentryPidfdInStub < 0) {
       this.#flush();
-      const r = this.#inject(via as PtraceContext, SYS_pidfd_open, [ffi.hostPid(), 0]).result;
+      const r = this.#inject(via as PtraceContext, SYS_pidfd_open, [ffi.hostPid(), 0]);
       if (r < 0) return r;
       this.sentryPidfdInStub = r;
     }
@@ -670,8 +662,9 @@ export class PtracePlatform implements Platform {
       ffi.PTRACE_SEIZE,
       pid,
       0,
-      ffi.PTRACE_O_EXITKILL | ffi.PTRACE_O_TRACESYSGOOD | ffi.PTRACE_O_TRACECLONE |
-        ffi.PTRACE_O_TRACEFORK | ffi.PTRACE_O_TRACEVFORK,
+      // No PTRACE_O_TRACECLONE/FORK: the sentry makes every clone in a stub itself, with
+      // CLONE_PTRACE. Forks and threads inherit these options.
+      ffi.PTRACE_O_EXITKILL | ffi.PTRACE_O_TRACESYSGOOD,
     );
     ffi.ptrace(ffi.PTRACE_INTERRUPT, pid, 0, 0);
     for (;;) {

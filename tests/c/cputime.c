@@ -39,6 +39,8 @@ static void on_prof(int s) { (void)s; prof++; }
 
 static volatile int stop_thread;
 static long long thread_self_ns;
+/* Set once the worker has printed, so that main prints after it (the order is fixed). */
+static volatile int thread_printed;
 static void *worker(void *arg) {
   (void)arg;
   spin_ms(150);
@@ -46,6 +48,7 @@ static void *worker(void *arg) {
   getrusage(RUSAGE_THREAD, &ru);
   thread_self_ns = ns_of(CLOCK_THREAD_CPUTIME_ID);
   printf("thread: rusage_thread cpu>0=%d\n", cpu_us(&ru) > 0);
+  thread_printed = 1;
   while (!stop_thread) usleep(1000);
   return NULL;
 }
@@ -103,7 +106,7 @@ int main(void) {
   /* Another thread: its clock via pthread_getcpuclockid, RUSAGE_THREAD. */
   pthread_t th;
   pthread_create(&th, NULL, worker, NULL);
-  while (thread_self_ns == 0) usleep(1000);
+  while (!thread_printed) usleep(1000);
   clockid_t tc;
   printf("pthread_getcpuclockid: %d\n", pthread_getcpuclockid(th, &tc));
   long long other = ns_of(tc);

@@ -5,16 +5,16 @@
  * @module
  */
 
-export const AF_UNSPEC = 0;
-export const AF_INET = 2;
-export const AF_INET6 = 10;
-export const AF_NETLINK = 16;
-
-export const SOCK_STREAM = 1;
-export const SOCK_DGRAM = 2;
-export const SOCK_RAW = 3;
-export const SOCK_SEQPACKET = 5;
-export const SOCK_TYPE_MASK = 0xf;
+// Shared with the other families: defined once in abi/linux/socket.ts.
+export {
+  AF_INET, AF_INET6, AF_NETLINK, AF_UNSPEC, MSG_CTRUNC, MSG_DONTROUTE, MSG_DONTWAIT, MSG_EOR,
+  MSG_MORE, MSG_NOSIGNAL, MSG_OOB, MSG_PEEK, MSG_TRUNC, MSG_WAITALL, SHUT_RD, SHUT_RDWR, SHUT_WR,
+  SOCK_DGRAM, SOCK_RAW, SOCK_SEQPACKET, SOCK_STREAM, SOCK_TYPE_MASK, SOL_SOCKET, SO_ACCEPTCONN,
+  SO_BROADCAST, SO_DEBUG, SO_DOMAIN, SO_DONTROUTE, SO_ERROR, SO_KEEPALIVE, SO_LINGER, SO_OOBINLINE,
+  SO_PRIORITY, SO_PROTOCOL, SO_RCVBUF, SO_RCVBUFFORCE, SO_RCVLOWAT, SO_RCVTIMEO_NEW,
+  SO_RCVTIMEO_OLD, SO_REUSEADDR, SO_REUSEPORT, SO_SNDBUF, SO_SNDBUFFORCE, SO_SNDLOWAT,
+  SO_SNDTIMEO_NEW, SO_SNDTIMEO_OLD, SO_TIMESTAMP_OLD, SO_TYPE,
+} from "../../../abi/linux/socket.ts";
 
 export const IPPROTO_IP = 0;
 export const IPPROTO_ICMP = 1;
@@ -22,33 +22,6 @@ export const IPPROTO_TCP = 6;
 export const IPPROTO_UDP = 17;
 export const IPPROTO_IPV6 = 41;
 export const IPPROTO_ICMPV6 = 58;
-
-export const SOL_SOCKET = 1;
-export const SO_DEBUG = 1;
-export const SO_REUSEADDR = 2;
-export const SO_TYPE = 3;
-export const SO_ERROR = 4;
-export const SO_DONTROUTE = 5;
-export const SO_BROADCAST = 6;
-export const SO_SNDBUF = 7;
-export const SO_RCVBUF = 8;
-export const SO_KEEPALIVE = 9;
-export const SO_OOBINLINE = 10;
-export const SO_PRIORITY = 12;
-export const SO_LINGER = 13;
-export const SO_REUSEPORT = 15;
-export const SO_RCVLOWAT = 18;
-export const SO_SNDLOWAT = 19;
-export const SO_RCVTIMEO_OLD = 20;
-export const SO_SNDTIMEO_OLD = 21;
-export const SO_TIMESTAMP_OLD = 29;
-export const SO_ACCEPTCONN = 30;
-export const SO_SNDBUFFORCE = 32;
-export const SO_RCVBUFFORCE = 33;
-export const SO_PROTOCOL = 38;
-export const SO_DOMAIN = 39;
-export const SO_RCVTIMEO_NEW = 66;
-export const SO_SNDTIMEO_NEW = 67;
 
 export const IP_TOS = 1;
 export const IP_TTL = 2;
@@ -84,21 +57,6 @@ export const TCP_CONGESTION = 13;
 export const TCP_USER_TIMEOUT = 18;
 export const TCP_FASTOPEN = 23;
 export const TCP_NOTSENT_LOWAT = 25;
-
-export const SHUT_RD = 0;
-export const SHUT_WR = 1;
-export const SHUT_RDWR = 2;
-
-export const MSG_OOB = 0x1;
-export const MSG_PEEK = 0x2;
-export const MSG_DONTROUTE = 0x4;
-export const MSG_CTRUNC = 0x8;
-export const MSG_TRUNC = 0x20;
-export const MSG_DONTWAIT = 0x40;
-export const MSG_EOR = 0x80;
-export const MSG_WAITALL = 0x100;
-export const MSG_NOSIGNAL = 0x4000;
-export const MSG_MORE = 0x8000;
 
 /** Linux's TCP state numbers (include/net/tcp_states.h), for TCP_INFO and /proc/net/tcp. */
 export const TCP_STATE_NUMBER: Readonly<Record<string, number>> = {

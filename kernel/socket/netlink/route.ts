@@ -12,7 +12,7 @@
  */
 
 import type { IpAddress } from "../../../netstack/mod.ts";
-import { EAGAIN, EINVAL, ENOPROTOOPT, EOPNOTSUPP, EPERM, EPROTONOSUPPORT, ESOCKTNOSUPPORT } from "../../errno.ts";
+import { EAGAIN, EINVAL, ENODEV, ENOPROTOOPT, EOPNOTSUPP, EPERM, EPROTONOSUPPORT, ESOCKTNOSUPPORT } from "../../errno.ts";
 import type { Net } from "../../net.ts";
 import type { Task } from "../../task.ts";
 import type { Stat } from "../../../vfs/file_description.ts";
@@ -304,6 +304,15 @@ export class NetlinkRouteSocket extends SocketFile {
     switch (type) {
       case RTM_GETLINK:
         parts = this.#links(seq, dump);
+        if (!dump) {
+          // A request for one link names it by ifi_index or IFLA_IFNAME (ip's name lookups).
+          const one = this.#oneLink(msg, parts);
+          if (one === null) {
+            this.#rx.push(this.#error(ENODEV.errno, msg, seq));
+            return;
+          }
+          parts = [one];
+        }
         break;
       case RTM_GETADDR:
         parts = this.#addresses(seq, family);
@@ -355,6 +364,25 @@ export class NetlinkRouteSocket extends SocketFile {
     return out;
   }
 
+  /** The message among `links` (one per interface, in order) that a GETLINK request names. */
+  #oneLink(msg: Uint8Array, links: Uint8Array[]): Uint8Array | null {
+    if (msg.length < NLMSG_HDRLEN + 16) return links[0] ?? null;
+    const v = new DataView(msg.buffer, msg.byteOffset, msg.length);
+    const index = v.getInt32(NLMSG_HDRLEN + 4, true);
+    if (index > 0) return links[index - 1] ?? null;
+    for (let o = NLMSG_HDRLEN + 16; o + 4 <= msg.length;) {
+      const len = v.getUint16(o, true), type = v.getUint16(o + 2, true) & 0x3fff;
+      if (len < 4) break;
+      if (type === IFLA_IFNAME) {
+        const name = new TextDecoder().decode(msg.subarray(o + 4, o + len)).replace(/\0.*$/s, "");
+        const i = this.net.ifNames.indexOf(name);
+        return i < 0 ? null : links[i] ?? null;
+      }
+      o += (len + 3) & ~3;
+    }
+    return links[0] ?? null;
+  }
+
   #addresses(seq: number, family: number): Uint8Array[] {
     const out: Uint8Array[] = [];
     // Linux lists IPv4 addresses of every interface, then IPv6 ones.
@@ -393,7 +421,10 @@ export class NetlinkRouteSocket extends SocketFile {
       const a = r.cidr.address;
       const fam = a.version === 4 ? C.AF_INET : C.AF_INET6;
       if (family !== C.AF_UNSPEC && family !== fam) continue;
-      const local = r.gateway === null && isLocalNet(stack.isLocalAddress(a), a);
+      // Only host routes to our own addresses (and loopback nets) are local; an on-link route
+      // holds the interface's address but names its network.
+      const own = stack.isLocalAddress(a) && r.cidr.prefixLength === (a.version === 4 ? 32 : 128);
+      const local = r.gateway === null && isLocalNet(own, a);
       const table = local ? RT_TABLE_LOCAL : RT_TABLE_MAIN;
       const scope = local ? RT_SCOPE_HOST : r.gateway === null ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE;
       const m = new MessageBuilder()

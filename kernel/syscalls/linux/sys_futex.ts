@@ -1,7 +1,7 @@
 /** futex(2). */
 
 import { EAGAIN, EINVAL, ENOSYS, ETIMEDOUT } from "../../errno.ts";
-import type { FutexWaiter } from "../../futex.ts";
+import { futexKey, type FutexWaiter } from "../../futex.ts";
 import { readTimespecNs } from "./_time.ts";
 import type { Task } from "../../task.ts";
 import { clockNs, monotonicNs } from "../../time.ts";
@@ -16,7 +16,9 @@ interface WaitState {
   deadlineNs: number | null;
 }
 
-function futexWait(t: Task, addr: number, val: number, deadline: () => number | null, bitset: number): SyscallResult {
+function futexWait(
+  t: Task, addr: number, shared: boolean, val: number, deadline: () => number | null, bitset: number,
+): SyscallResult {
   const st = t.syscallState as WaitState | null;
   if (st !== null) {
     if (st.waiter.woken) return 0;
@@ -29,8 +31,9 @@ function futexWait(t: Task, addr: number, val: number, deadline: () => number | 
   if (addr % 4 !== 0) throw EINVAL;
   if (bitset === 0) throw EINVAL;
   const d = deadline();
+  const k = futexKey(t, addr, shared);
   if (t.copyInU32(addr) !== val) throw EAGAIN;
-  const waiter: FutexWaiter = { task: t, mm: t.mm, addr, bitset, woken: false };
+  const waiter: FutexWaiter = { task: t, space: k.space, off: k.off, bitset, woken: false };
   t.kernel.futex.enqueue(waiter);
   t.syscallState = { waiter, deadlineNs: d } satisfies WaitState;
   return block([], 0, d, d === null ? "sys" : "never");
@@ -71,11 +74,12 @@ const sysFutex: SyscallFn = (t, a) => {
   const op = opFull & ~(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
   if ((opFull & FUTEX_CLOCK_REALTIME) && op !== FUTEX_WAIT_BITSET && op !== FUTEX_WAIT) throw ENOSYS;
   const fx = t.kernel.futex;
+  const shared = (opFull & FUTEX_PRIVATE_FLAG) === 0;
   switch (op) {
     case FUTEX_WAIT:
-      return futexWait(t, addr, val, () => tsAddr === 0 ? null : monotonicNs() + readTimespecNs(t, tsAddr), 0xffffffff);
+      return futexWait(t, addr, shared, val, () => tsAddr === 0 ? null : monotonicNs() + readTimespecNs(t, tsAddr), 0xffffffff);
     case FUTEX_WAIT_BITSET:
-      return futexWait(t, addr, val, () => {
+      return futexWait(t, addr, shared, val, () => {
         if (tsAddr === 0) return null;
         // Absolute, on CLOCK_MONOTONIC or (with FUTEX_CLOCK_REALTIME) CLOCK_REALTIME.
         const abs = readTimespecNs(t, tsAddr);
@@ -84,22 +88,24 @@ const sysFutex: SyscallFn = (t, a) => {
       }, val3);
     case FUTEX_WAKE:
       if (addr % 4 !== 0) throw EINVAL;
-      return fx.wake(t.mm, addr, val);
+      return fx.wake(futexKey(t, addr, shared), val);
     case FUTEX_WAKE_BITSET:
       if (addr % 4 !== 0 || val3 === 0) throw EINVAL;
-      return fx.wake(t.mm, addr, val, val3);
+      return fx.wake(futexKey(t, addr, shared), val, val3);
     case FUTEX_REQUEUE:
     case FUTEX_CMP_REQUEUE: {
       if (addr % 4 !== 0 || addr2 % 4 !== 0) throw EINVAL;
+      const k = futexKey(t, addr, shared), k2 = futexKey(t, addr2, shared);
       if (op === FUTEX_CMP_REQUEUE && t.copyInU32(addr) !== val3) throw EAGAIN;
       const nRequeue = Math.min(a.sizeT(3), 0x7fffffff);
-      return fx.requeue(t.mm, addr, addr2, val, nRequeue);
+      return fx.requeue(k, k2, val, nRequeue);
     }
     case FUTEX_WAKE_OP: {
       if (addr % 4 !== 0 || addr2 % 4 !== 0) throw EINVAL;
+      const k = futexKey(t, addr, shared), k2 = futexKey(t, addr2, shared);
       const hit = wakeOp(t, addr2, val3);
-      let n = fx.wake(t.mm, addr, val);
-      if (hit) n += fx.wake(t.mm, addr2, Math.min(a.sizeT(3), 0x7fffffff));
+      let n = fx.wake(k, val);
+      if (hit) n += fx.wake(k2, Math.min(a.sizeT(3), 0x7fffffff));
       return n;
     }
     default:
@@ -109,5 +115,5 @@ const sysFutex: SyscallFn = (t, a) => {
 
 
 export const table: Record<number, SyscallEntry> = {
-  202: partial("futex", sysFutex, "PI futexes are not supported; shared futexes are keyed per address space"),
+  202: partial("futex", sysFutex, "PI futexes are not supported"),
 };

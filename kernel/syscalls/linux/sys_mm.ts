@@ -5,6 +5,7 @@ import {
   MADV_DONTNEED, MAP_ANONYMOUS, MAP_SHARED_VALIDATE, MAP_TYPE, PAGE_SIZE, PROT_EXEC, PROT_GROWSDOWN,
   PROT_GROWSUP, PROT_READ, PROT_WRITE,
 } from "../../../abi/linux/mm.ts";
+import { RLIMIT_AS } from "../../../abi/linux/limits.ts";
 import { partial, supported, type SyscallEntry, type SyscallFn } from "./support.ts";
 
 /** Flags Linux accepts with MAP_SHARED_VALIDATE. */
@@ -18,7 +19,9 @@ const sysMmap: SyscallFn = (t, a) => {
   if (off < 0 || off % PAGE_SIZE !== 0) throw EINVAL;
   const anon = (flags & MAP_ANONYMOUS) !== 0;
   const file = anon ? null : t.fdTable.get(fd);
-  return t.mm.mmap(t.ctx, { addr, len, prot: prot & 7, flags, file, offset: anon ? 0 : off });
+  return t.mm.mmap(t.ctx, {
+    addr, len, prot: prot & 7, flags, file, offset: anon ? 0 : off, asLimit: t.tg.limits.soft(RLIMIT_AS),
+  });
 };
 
 /** Implements munmap(2). */
@@ -34,12 +37,13 @@ const sysMprotect: SyscallFn = (t, a) => {
 };
 
 /** Implements brk(2): never fails; returns the current break when it cannot move. */
-const sysBrk: SyscallFn = (t, a) => t.mm.setBrk(t.ctx, a.pointer(0));
+const sysBrk: SyscallFn = (t, a) => t.mm.setBrk(t.ctx, a.pointer(0), t.tg.limits.soft(RLIMIT_AS));
 
 /** Implements mremap(2). */
 const sysMremap: SyscallFn = (t, a) =>
   t.mm.mremap(t.ctx, {
     oldAddr: a.pointer(0), oldLen: a.sizeT(1), newLen: a.sizeT(2), flags: a.uint(3), newAddr: a.pointer(4),
+    asLimit: t.tg.limits.soft(RLIMIT_AS),
   });
 
 /** Implements madvise(2): MADV_DONTNEED really discards (later reads see zeros); hints are no-ops. */

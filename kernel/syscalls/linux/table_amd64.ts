@@ -6,6 +6,7 @@
  */
 
 import type { SyscallEntry } from "./support.ts";
+import { table as admin } from "./sys_admin.ts";
 import { table as advice } from "./sys_advice.ts";
 import { table as attr } from "./sys_attr.ts";
 import { table as capability } from "./sys_capability.ts";
@@ -51,6 +52,7 @@ import { table as wait } from "./sys_wait.ts";
 import { table as xattr } from "./sys_xattr.ts";
 
 const families: Record<number, SyscallEntry>[] = [
+  admin,
   advice,
   attr,
   capability,
