@@ -15,6 +15,12 @@ Deno.test("a C server and client move 16 MiB over 127.0.0.1 and ::1 with matchin
   assert.match(r.stdout, /127\.0\.0\.1 server received 16777216 checksum/);
 });
 
+Deno.test("TCP readv/writev, MSG_PEEK, MSG_WAITALL across a delayed ACK, bad buffers, and POLLOUT after a full send buffer behave as natively", async () => {
+  const r = await assertSameAsNative([await compileC("net_tcp_io")]);
+  assert.match(r.stdout, /waitall 6 'abcdef'/);
+  assert.match(r.stdout, /then read 3 'xyz'/);
+});
+
 Deno.test("UDP echo on 127.0.0.1 and ::1, getaddrinfo of localhost and getifaddrs behave as natively", async () => {
   const r = await assertSameAsNative([await compileC("net_udp")]);
   assert.match(r.stdout, /lo inet up 1 loopback 1: 127\.0\.0\.1/);

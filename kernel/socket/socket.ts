@@ -128,6 +128,32 @@ export abstract class SocketFile extends FileDescription {
 
   abstract recvmsg(t: Task, req: RecvRequest): RecvResult;
 
+  /**
+   * Whether this stream socket implements sendVia/recvVia, which move bytes between the
+   * application's memory and the socket's own queues with no buffer in between. The syscall
+   * layer then uses them for send, recv (not MSG_PEEK), read(2) and write(2).
+   */
+  readonly streamVia: boolean = false;
+
+  /**
+   * sendmsg without a data buffer (only when streamVia): `fill` copies the application's next
+   * bytes into the lent view and returns how many landed (a short count: a fault, which ends
+   * the call). Returns the bytes taken, at most `max`; throws as sendmsg (EAGAIN when full).
+   */
+  sendVia(_t: Task, _max: number, _flags: number, _fill: (dst: Uint8Array) => number): number {
+    throw EOPNOTSUPP;
+  }
+
+  /**
+   * recvmsg without a data buffer (only when streamVia; never with MSG_PEEK): `take` copies
+   * a view of queued bytes to the application and returns how many landed (a short count: a
+   * fault, which ends the call); only those are consumed. Returns the bytes consumed (0 at
+   * end of stream, or when `take` landed nothing); throws as recvmsg (EAGAIN when empty).
+   */
+  recvVia(_t: Task, _max: number, _flags: number, _take: (src: Uint8Array) => number): number {
+    throw EOPNOTSUPP;
+  }
+
   /** SHUT_RD, SHUT_WR, SHUT_RDWR. */
   shutdown(_t: Task, _how: number): void {
     throw ENOTCONN;

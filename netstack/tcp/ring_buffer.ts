@@ -61,6 +61,48 @@ export class RingBuffer {
     return n;
   }
 
+  /**
+   * Appends up to `max` bytes that `fill` writes straight into the free space, lent as at most
+   * two views (the space may wrap). `fill` returns how many bytes it wrote; a short count ends
+   * the call. Returns the bytes appended. For producers that can write into memory they do not
+   * own (a process_vm_readv), sparing a copy.
+   */
+  enqueueVia(max: number, fill: (dst: Uint8Array) => number): number {
+    let want = Math.min(max, this.window);
+    let done = 0;
+    while (want > 0) {
+      const buf = this.#buf;
+      const start = (this.#read + this.#len) % buf.length;
+      const k = Math.min(want, buf.length - start);
+      const n = Math.max(0, Math.min(k, fill(buf.subarray(start, start + k))));
+      this.#len += n;
+      done += n;
+      want -= n;
+      if (n < k) break;
+    }
+    return done;
+  }
+
+  /**
+   * Hands up to `max` bytes from the front to `take` as at most two views (the data may
+   * wrap), and consumes what `take` reports it used; a short count ends the call. Returns the
+   * bytes consumed. The views are valid only during the call.
+   */
+  dequeueVia(max: number, take: (src: Uint8Array) => number): number {
+    let want = Math.min(max, this.#len);
+    let done = 0;
+    while (want > 0) {
+      const buf = this.#buf;
+      const k = Math.min(want, buf.length - this.#read);
+      const n = Math.max(0, Math.min(k, take(buf.subarray(this.#read, this.#read + k))));
+      this.discard(n);
+      done += n;
+      want -= n;
+      if (n < k) break;
+    }
+    return done;
+  }
+
   /** Moves up to `into.length` bytes out; returns how many. */
   dequeue(into: Uint8Array): number {
     const n = this.readAt(0, into);

@@ -58,3 +58,44 @@ Deno.test("RingBuffer.release() frees storage only when empty", () => {
   assert.equal(r.enqueue(new Uint8Array([3, 4, 5])), 3);
   assert.deepEqual([...r.peek(0, 3)], [3, 4, 5]);
 });
+
+Deno.test("RingBuffer.enqueueVia() lends the free space in two views across the wrap and stops at a short fill", () => {
+  const r = new RingBuffer(8);
+  r.enqueue(new Uint8Array(6));
+  r.discard(6);
+  const lent: number[] = [];
+  let next = 1;
+  const n = r.enqueueVia(5, (dst) => {
+    lent.push(dst.length);
+    for (let i = 0; i < dst.length; i++) dst[i] = next++;
+    return dst.length;
+  });
+  assert.equal(n, 5);
+  assert.deepEqual(lent, [2, 3]);
+  assert.deepEqual([...r.peek(0, 5)], [1, 2, 3, 4, 5]);
+  // A fill that writes less than it was lent ends the call; only its bytes count.
+  const m = r.enqueueVia(3, (dst) => {
+    dst[0] = 9;
+    return 1;
+  });
+  assert.equal(m, 1);
+  assert.equal(r.length, 6);
+  assert.equal(r.enqueueVia(100, (dst) => dst.length), 2);
+  assert.ok(r.isFull);
+});
+
+Deno.test("RingBuffer.dequeueVia() hands the data in two views across the wrap and consumes only what was taken", () => {
+  const r = new RingBuffer(8);
+  r.enqueue(new Uint8Array(6));
+  r.discard(6);
+  r.enqueue(new Uint8Array([1, 2, 3, 4, 5]));
+  const seen: number[][] = [];
+  assert.equal(r.dequeueVia(4, (src) => {
+    seen.push([...src]);
+    return src.length;
+  }), 4);
+  assert.deepEqual(seen, [[1, 2], [3, 4]]);
+  assert.equal(r.dequeueVia(10, () => 0), 0);
+  assert.equal(r.length, 1);
+  assert.deepEqual([...r.peek(0, 1)], [5]);
+});

@@ -473,16 +473,45 @@ export class TcpSocket {
    * could be (would block). Implements send(2).
    */
   send(data: Uint8Array): number | null {
-    if (this.#error) throw this.#takeError();
-    if (this.#shutWr || this.#userClosed) throw EPIPE;
-    if (!canSendData(this.#state)) {
-      throw (this.#state === "CLOSED" && !this.#wasConnected) || this.#state === "LISTEN" ? ENOTCONN : EPIPE;
-    }
+    this.#checkSend();
     if (data.length === 0) return 0;
     const n = this.#tx.enqueue(data);
     if (n === 0) return null;
     this.#host.tcpWake(this);
     return n;
+  }
+
+  /**
+   * send() without a source buffer: `fill` writes up to `max` bytes straight into the send
+   * queue, lent as at most two views, and returns how many it wrote (a short count ends the
+   * call). Returns the bytes queued, or null if the queue is full. `fill` must not call back
+   * into the stack.
+   */
+  sendVia(max: number, fill: (dst: Uint8Array) => number): number | null {
+    this.#checkSend();
+    if (max === 0) return 0;
+    if (this.#tx.window === 0) return null;
+    const n = this.#tx.enqueueVia(max, fill);
+    if (n > 0) this.#host.tcpWake(this);
+    return n;
+  }
+
+  #checkSend(): void {
+    if (this.#error) throw this.#takeError();
+    if (this.#shutWr || this.#userClosed) throw EPIPE;
+    if (!canSendData(this.#state)) {
+      throw (this.#state === "CLOSED" && !this.#wasConnected) || this.#state === "LISTEN" ? ENOTCONN : EPIPE;
+    }
+  }
+
+  /** Free room in the send queue, in bytes. */
+  get sendRoom(): number {
+    return this.#tx.window;
+  }
+
+  /** The send queue's capacity, in bytes. */
+  get sendCapacity(): number {
+    return this.#tx.capacity;
   }
 
   /**
@@ -498,6 +527,21 @@ export class TcpSocket {
     }
     const before = this.#rx.window;
     const n = this.#rx.dequeue(into);
+    this.#maybeWindowUpdate(before);
+    if (this.#ackNow) this.#host.tcpWake(this);
+    return n;
+  }
+
+  /**
+   * recv() without a destination buffer: hands up to `max` received bytes to `take` as at most
+   * two views, valid during the call, and consumes what `take` reports it used (a short count
+   * ends the call). Returns the bytes consumed, 0 at end of stream, or null if nothing is
+   * available yet. `take` must not call back into the stack.
+   */
+  recvVia(max: number, take: (src: Uint8Array) => number): number | null {
+    if (this.#rx.length === 0 || max === 0) return this.recv(new Uint8Array(0));
+    const before = this.#rx.window;
+    const n = this.#rx.dequeueVia(max, take);
     this.#maybeWindowUpdate(before);
     if (this.#ackNow) this.#host.tcpWake(this);
     return n;

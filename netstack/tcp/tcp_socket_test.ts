@@ -223,3 +223,30 @@ Deno.test("send() and recv() report would-block as null and end of stream as 0",
   exchange(client, CLIENT, server, SERVER, 2);
   assert.equal(client.recv(new Uint8Array(1)), 1);
 });
+
+Deno.test("sendVia() and recvVia() move bytes through the queues without caller buffers", () => {
+  const { client, server } = socketEstablished();
+  const msg = new TextEncoder().encode("hello, world");
+  assert.equal(client.sendVia(msg.length, (dst) => {
+    dst.set(msg.subarray(0, dst.length));
+    return dst.length;
+  }), msg.length);
+  assert.equal(client.sendQueue, msg.length);
+  exchange(client, CLIENT, server, SERVER, 1);
+  assert.equal(server.recvVia(100, () => 0), 0, "a take of nothing consumes nothing");
+  assert.equal(server.recvQueue, msg.length);
+  const got: number[] = [];
+  assert.equal(server.recvVia(5, (src) => {
+    got.push(...src);
+    return src.length;
+  }), 5);
+  assert.equal(server.recvVia(100, (src) => {
+    got.push(...src);
+    return src.length;
+  }), msg.length - 5);
+  assert.deepEqual(got, [...msg]);
+  assert.equal(server.recvVia(100, () => 0), null, "nothing queued: would block");
+  client.shutdown("write");
+  exchange(client, CLIENT, server, SERVER, 2);
+  assert.equal(server.recvVia(100, () => 0), 0, "end of stream");
+});

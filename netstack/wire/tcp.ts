@@ -198,6 +198,9 @@ export interface TcpRepr {
   payload: Uint8Array;
 }
 
+/** The payload of reprs without one: shared, since nothing can be written into it. */
+const NO_PAYLOAD = new Uint8Array(0);
+
 /** A repr with every option absent and no payload; spread it and override. */
 export function tcpReprDefaults(): TcpRepr {
   return {
@@ -215,7 +218,7 @@ export function tcpReprDefaults(): TcpRepr {
     sackPermitted: false,
     sackBlocks: [],
     timestamp: null,
-    payload: new Uint8Array(0),
+    payload: NO_PAYLOAD,
   };
 }
 

@@ -71,7 +71,12 @@ export class TcpSocketFile extends InetSocketFile {
     const s = this.sock.state;
     // A socket that never connected polls as HUP, as Linux's tcp_poll says for TCP_CLOSE.
     const hup = r.hup || (s === "CLOSED" && !this.#connecting);
-    return { ...r, hup, rdhup: hup || PEER_DONE.has(s) };
+    // Linux's sk_stream_is_writeable: a connected stream polls writable only once a third of
+    // its send buffer is free, so a writer that filled it sleeps until a large write fits
+    // rather than waking for every sliver the peer acknowledges.
+    const writable = r.writable &&
+      (r.error || (s !== "ESTABLISHED" && s !== "CLOSE-WAIT") || this.sock.sendRoom * 3 >= this.sock.sendCapacity);
+    return { ...r, writable, hup, rdhup: hup || PEER_DONE.has(s) };
   }
 
   protected rxSignature(): number {
@@ -189,6 +194,30 @@ export class TcpSocketFile extends InetSocketFile {
     const n = net(() => this.sock.send(req.data));
     if (n === null) throw EAGAIN;
     this.net.kick();
+    return n;
+  }
+
+  override readonly streamVia = true;
+
+  override sendVia(_t: Task, max: number, flags: number, fill: (dst: Uint8Array) => number): number {
+    if (flags & C.MSG_OOB) throw EINVAL;
+    const n = net(() => this.sock.sendVia(max, fill));
+    if (n === null) throw EAGAIN;
+    this.net.kick();
+    return n;
+  }
+
+  override recvVia(_t: Task, max: number, flags: number, take: (src: Uint8Array) => number): number {
+    if (flags & C.MSG_OOB) throw EINVAL;
+    if (this.sock.isListening) throw ENOTCONN;
+    if (max === 0 || this.sock.recvQueue === 0) {
+      // As recvmsg: end of stream, an error, or would-block; a zero-length read never blocks.
+      const n = net(() => this.sock.recv(new Uint8Array(0)));
+      if (n === null && max !== 0) throw EAGAIN;
+      return 0;
+    }
+    const n = net(() => this.sock.recvVia(max, take)) ?? 0;
+    this.net.kick(); // the window opened: the peer may send more
     return n;
   }
 

@@ -12,12 +12,14 @@ import type { FileDescription } from "../../../vfs/mod.ts";
 import { copyInIovecs, readSyscall, singleSegment, writeSyscall } from "./_file_io.ts";
 import { supported, type SyscallEntry, type SyscallFn } from "./support.ts";
 import { SocketFile } from "../../socket/socket.ts";
-import { socketWrite } from "./sys_socket.ts";
+import { socketRead, socketWrite } from "./sys_socket.ts";
 
 /** Implements read(2). */
 const sysRead: SyscallFn = (t, a) => {
   const file = t.fdTable.get(a.fd(0));
-  return readSyscall(t, file, singleSegment(a.pointer(1), a.sizeT(2)), null);
+  const segs = singleSegment(a.pointer(1), a.sizeT(2));
+  if (file instanceof SocketFile && file.streamVia) return socketRead(t, file, segs);
+  return readSyscall(t, file, segs, null);
 };
 
 /** Implements write(2). A socket's is a send (socketWrite): a stream write blocks until all is sent. */
@@ -53,7 +55,9 @@ const sysPwrite64: SyscallFn = (t, a) => {
 const sysReadv: SyscallFn = (t, a) => {
   const file = t.fdTable.get(a.fd(0));
   if (!file.readable) throw EBADF;
-  return readSyscall(t, file, copyInIovecs(t, a.pointer(1), iovCount(a.sizeT(2))), null);
+  const segs = copyInIovecs(t, a.pointer(1), iovCount(a.sizeT(2)));
+  if (file instanceof SocketFile && file.streamVia) return socketRead(t, file, segs);
+  return readSyscall(t, file, segs, null);
 };
 
 /** Implements writev(2). */

@@ -17,7 +17,7 @@
  */
 
 import {
-  EAFNOSUPPORT, EAGAIN, EDOM, EINPROGRESS, EINVAL, EMSGSIZE, ENOPROTOOPT, ENOTSOCK, EOPNOTSUPP, EPIPE,
+  EAFNOSUPPORT, EAGAIN, EDOM, EFAULT, EINPROGRESS, EINVAL, EMSGSIZE, ENOPROTOOPT, ENOTSOCK, EOPNOTSUPP, EPIPE,
   errnoFromNumber,
 } from "../../errno.ts";
 import type { Task } from "../../task.ts";
@@ -286,10 +286,19 @@ function sendOne(t: Task, sock: SocketFile, m: SendArgs, st: WaitState): Syscall
     const first = st.partial === 0;
     const control: ControlMessages = first && m.control !== null ? copyInControl(t, m.control) : {};
     let n: number;
+    let faulted = false;
     try {
-      const chunk = stream ? segmentsFrom(m.segs, st.partial, STREAM_CHUNK) : m.segs;
-      const data = gatherFromUser(t, chunk);
-      n = sock.sendmsg(t, { data, to: m.to, control, flags });
+      if (stream && sock.streamVia && m.control === null) {
+        // Straight from the application's memory into the socket's queue.
+        const src = userSource(t, m.segs, st.partial);
+        n = sock.sendVia(t, total - st.partial, flags, src.fill);
+        faulted = src.faulted;
+        if (faulted && n === 0) throw EFAULT;
+      } else {
+        const chunk = stream ? segmentsFrom(m.segs, st.partial, STREAM_CHUNK) : m.segs;
+        const data = gatherFromUser(t, chunk);
+        n = sock.sendmsg(t, { data, to: m.to, control, flags });
+      }
     } catch (e) {
       if (st.partial > 0) {
         if (e === EAGAIN && (flags & MSG_DONTWAIT) === 0 && !expired(st)) return sleep(sock, EVENT_OUT, st);
@@ -302,9 +311,74 @@ function sendOne(t: Task, sock: SocketFile, m: SendArgs, st: WaitState): Syscall
       dropRights(control);
     }
     st.partial += n;
-    if (!stream || st.partial >= total) return st.partial;
+    if (!stream || st.partial >= total || faulted) return st.partial;
     if (flags & MSG_DONTWAIT) return st.partial;
   }
+}
+
+/**
+ * Cursors over application memory for SocketFile.sendVia/recvVia: each call of fill (take)
+ * copies the next bytes of segs, from byte `from` on, into (out of) the view it is lent, one
+ * host call per segment piece. `faulted` is set when a copy came up short.
+ */
+function userSource(t: Task, segs: IoSegment[], from: number): { fill: (dst: Uint8Array) => number; faulted: boolean } {
+  const c = { fill: (_: Uint8Array) => 0, faulted: false };
+  const pos = segmentCursor(segs, from);
+  c.fill = (dst) => {
+    let o = 0;
+    while (o < dst.length && pos.seg < segs.length) {
+      const s = segs[pos.seg]!;
+      const k = Math.min(s.len - pos.off, dst.length - o);
+      const got = k === 0 ? 0 : t.mm.read(s.addr + pos.off, dst.subarray(o, o + k));
+      o += got;
+      pos.off += got;
+      if (got < k) {
+        c.faulted = true;
+        break;
+      }
+      if (pos.off === s.len) {
+        pos.seg++;
+        pos.off = 0;
+      }
+    }
+    return o;
+  };
+  return c;
+}
+
+function userSink(t: Task, segs: IoSegment[], from: number): { take: (src: Uint8Array) => number; faulted: boolean } {
+  const c = { take: (_: Uint8Array) => 0, faulted: false };
+  const pos = segmentCursor(segs, from);
+  c.take = (src) => {
+    let o = 0;
+    while (o < src.length && pos.seg < segs.length) {
+      const s = segs[pos.seg]!;
+      const k = Math.min(s.len - pos.off, src.length - o);
+      const landed = k === 0 ? 0 : t.mm.write(s.addr + pos.off, src.subarray(o, o + k));
+      o += landed;
+      pos.off += landed;
+      if (landed < k) {
+        c.faulted = true;
+        break;
+      }
+      if (pos.off === s.len) {
+        pos.seg++;
+        pos.off = 0;
+      }
+    }
+    return o;
+  };
+  return c;
+}
+
+/** Which segment byte `from` of segs lies in, and where in it. */
+function segmentCursor(segs: IoSegment[], from: number): { seg: number; off: number } {
+  let seg = 0;
+  while (seg < segs.length && from >= segs[seg]!.len) {
+    from -= segs[seg]!.len;
+    seg++;
+  }
+  return { seg, off: from };
 }
 
 /**
@@ -404,7 +478,25 @@ function recvOne(t: Task, sock: SocketFile, segs: IoSegment[], flags: number, st
   const total = totalLength(segs);
   const stream = sock.type === SOCK_STREAM;
   const waitAll = stream && (flags & (MSG_WAITALL | MSG_PEEK)) === MSG_WAITALL;
+  const via = stream && sock.streamVia && (flags & MSG_PEEK) === 0;
   for (;;) {
+    if (via) {
+      // Straight from the socket's queue into the application's memory.
+      const dst = userSink(t, segs, st.partial);
+      let n: number;
+      try {
+        n = sock.recvVia(t, total - st.partial, flags, dst.take);
+      } catch (e) {
+        const canWait = e === EAGAIN && (flags & MSG_DONTWAIT) === 0 && !expired(st);
+        if (canWait) return sleep(sock, EVENT_IN, st);
+        if (st.partial > 0) return finishRecv(st, {});
+        throw e;
+      }
+      if (dst.faulted && st.partial + n === 0) throw EFAULT;
+      st.partial += n;
+      if (!waitAll || n === 0 || st.partial >= total || dst.faulted) return finishRecv(st, {});
+      continue;
+    }
     let r;
     try {
       r = sock.recvmsg(t, { maxLen: total - st.partial, flags });
@@ -447,6 +539,14 @@ function finishRecv(st: RecvState, control: ControlMessages): RecvOutcome {
 
 function recvState(t: Task, sock: SocketFile, timeoutNs = sock.recvTimeoutNs): RecvState {
   return waitState<RecvState>(t, timeoutNs, { from: null, creds: null, msgFlags: 0 });
+}
+
+/** read(2) and readv(2) on a stream socket with streamVia: a recv without flags, as Linux's sock_read_iter. */
+export function socketRead(t: Task, sock: SocketFile, segs: IoSegment[]): SyscallResult {
+  const r = recvOne(t, sock, segs, 0, recvState(t, sock));
+  if (!isOutcome(r)) return r;
+  dropRights(r.control);
+  return r.n;
 }
 
 /** Implements recvfrom(2). */
