@@ -13,11 +13,12 @@
  * @module
  */
 
-import { EBADF, EFAULT, EINVAL, ENOMEM, EPERM, ESPIPE, ESRCH } from "../../errno.ts";
+import { EBADF, EFAULT, EINVAL, ENOMEM, EPERM, ESPIPE } from "../../errno.ts";
 import { O_PATH, S_IFIFO, S_IFMT, S_IFREG } from "../../../abi/linux/file.ts";
 import { PAGE_SIZE } from "../../../abi/linux/mm.ts";
 import { RLIM_INFINITY, RLIMIT_MEMLOCK } from "../../../abi/linux/limits.ts";
 import type { Task } from "../../task.ts";
+import { tasksNamedBy, type WhoKind } from "./sys_sched.ts";
 import type { FileDescription } from "../../../vfs/file_description.ts";
 import { partial, supported, type SyscallEntry, type SyscallFn } from "./support.ts";
 
@@ -57,27 +58,11 @@ const IOPRIO_DEFAULT = (IOPRIO_CLASS_BE << 13) | 4;
 
 /** The tasks an ioprio_* (which, who) names; ESRCH when none, EINVAL for an unknown which. */
 function ioprioTargets(t: Task, which: number, who: number): Task[] {
-  const k = t.kernel;
-  let out: Task[];
-  switch (which) {
-    case IOPRIO_WHO_PROCESS:
-      out = who === 0 ? [t] : [k.tasks.get(who)].filter((x): x is Task => x !== undefined);
-      break;
-    case IOPRIO_WHO_PGRP: {
-      const pgid = who === 0 ? t.tg.pgid : who;
-      out = [...k.tasks.values()].filter((x) => x.tg.pgid === pgid);
-      break;
-    }
-    case IOPRIO_WHO_USER: {
-      const uid = who === 0 ? t.creds.uid : who;
-      out = [...k.tasks.values()].filter((x) => x.creds.uid === uid);
-      break;
-    }
-    default:
-      throw EINVAL;
-  }
-  if (out.length === 0) throw ESRCH;
-  return out;
+  const kind: WhoKind | undefined = (
+    { [IOPRIO_WHO_PROCESS]: "process", [IOPRIO_WHO_PGRP]: "pgrp", [IOPRIO_WHO_USER]: "user" } as const
+  )[which];
+  if (kind === undefined) throw EINVAL;
+  return tasksNamedBy(t, kind, who);
 }
 
 /** Linux's ioprio_check_cap: the class and level must be valid; realtime needs privilege. */

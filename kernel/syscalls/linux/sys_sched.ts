@@ -160,29 +160,40 @@ const sysSchedRrGetInterval: SyscallFn = (t, a) => {
   return 0;
 };
 
-/** The tasks getpriority/setpriority address; ESRCH when none. */
-function priorityTargets(t: Task, which: number, who: number): Task[] {
+/** Whom a (which, who) pair of getpriority/setpriority or ioprio_get/ioprio_set names. */
+export type WhoKind = "process" | "pgrp" | "user";
+
+/**
+ * The tasks (kind, who) names, who 0 meaning the caller's own pid, process group or uid, as
+ * Linux's getpriority(2) and ioprio_get(2) share them; ESRCH when none.
+ */
+export function tasksNamedBy(t: Task, kind: WhoKind, who: number): Task[] {
   const k = t.kernel;
   let out: Task[];
-  switch (which) {
-    case PRIO_PROCESS:
+  switch (kind) {
+    case "process":
       out = who === 0 ? [t] : [k.tasks.get(who)].filter((x): x is Task => x !== undefined);
       break;
-    case PRIO_PGRP: {
+    case "pgrp": {
       const pgid = who === 0 ? t.tg.pgid : who;
       out = [...k.tasks.values()].filter((x) => x.tg.pgid === pgid);
       break;
     }
-    case PRIO_USER: {
+    case "user": {
       const uid = who === 0 ? t.creds.uid : who;
       out = [...k.tasks.values()].filter((x) => x.creds.uid === uid);
       break;
     }
-    default:
-      throw EINVAL;
   }
   if (out.length === 0) throw ESRCH;
   return out;
+}
+
+/** The tasks getpriority/setpriority address; EINVAL for an unknown which, ESRCH when none. */
+function priorityTargets(t: Task, which: number, who: number): Task[] {
+  const kind: WhoKind | undefined = ({ [PRIO_PROCESS]: "process", [PRIO_PGRP]: "pgrp", [PRIO_USER]: "user" } as const)[which];
+  if (kind === undefined) throw EINVAL;
+  return tasksNamedBy(t, kind, who);
 }
 
 /** Implements getpriority(2): 20 - nice of the highest-priority target (glibc converts back). */
