@@ -290,8 +290,8 @@ function sendOne(t: Task, sock: SocketFile, m: SendArgs, st: WaitState): Syscall
     try {
       if (stream && sock.streamVia && m.control === null) {
         // Straight from the application's memory into the socket's queue.
-        const src = userSource(t, m.segs, st.partial);
-        n = sock.sendVia(t, total - st.partial, flags, src.fill);
+        const src = userCursor(t, m.segs, st.partial, false);
+        n = sock.sendVia(t, total - st.partial, flags, src.move);
         faulted = src.faulted;
         if (faulted && n === 0) throw EFAULT;
       } else {
@@ -317,22 +317,24 @@ function sendOne(t: Task, sock: SocketFile, m: SendArgs, st: WaitState): Syscall
 }
 
 /**
- * Cursors over application memory for SocketFile.sendVia/recvVia: each call of fill (take)
- * copies the next bytes of segs, from byte `from` on, into (out of) the view it is lent, one
- * host call per segment piece. `faulted` is set when a copy came up short.
+ * A cursor over application memory for SocketFile.sendVia (toUser false) and recvVia (toUser
+ * true): each call of move copies the next bytes of segs, from byte `from` on, into (out of)
+ * the view it is lent, one host call per segment piece. `faulted` is set when a copy came up
+ * short.
  */
-function userSource(t: Task, segs: IoSegment[], from: number): { fill: (dst: Uint8Array) => number; faulted: boolean } {
-  const c = { fill: (_: Uint8Array) => 0, faulted: false };
+function userCursor(t: Task, segs: IoSegment[], from: number, toUser: boolean): { move: (buf: Uint8Array) => number; faulted: boolean } {
+  const c = { move: (_: Uint8Array) => 0, faulted: false };
   const pos = segmentCursor(segs, from);
-  c.fill = (dst) => {
+  c.move = (buf) => {
     let o = 0;
-    while (o < dst.length && pos.seg < segs.length) {
+    while (o < buf.length && pos.seg < segs.length) {
       const s = segs[pos.seg]!;
-      const k = Math.min(s.len - pos.off, dst.length - o);
-      const got = k === 0 ? 0 : t.mm.read(s.addr + pos.off, dst.subarray(o, o + k));
-      o += got;
-      pos.off += got;
-      if (got < k) {
+      const k = Math.min(s.len - pos.off, buf.length - o);
+      const piece = buf.subarray(o, o + k);
+      const moved = k === 0 ? 0 : toUser ? t.mm.write(s.addr + pos.off, piece) : t.mm.read(s.addr + pos.off, piece);
+      o += moved;
+      pos.off += moved;
+      if (moved < k) {
         c.faulted = true;
         break;
       }
@@ -346,32 +348,6 @@ function userSource(t: Task, segs: IoSegment[], from: number): { fill: (dst: Uin
   return c;
 }
 
-function userSink(t: Task, segs: IoSegment[], from: number): { take: (src: Uint8Array) => number; faulted: boolean } {
-  const c = { take: (_: Uint8Array) => 0, faulted: false };
-  const pos = segmentCursor(segs, from);
-  c.take = (src) => {
-    let o = 0;
-    while (o < src.length && pos.seg < segs.length) {
-      const s = segs[pos.seg]!;
-      const k = Math.min(s.len - pos.off, src.length - o);
-      const landed = k === 0 ? 0 : t.mm.write(s.addr + pos.off, src.subarray(o, o + k));
-      o += landed;
-      pos.off += landed;
-      if (landed < k) {
-        c.faulted = true;
-        break;
-      }
-      if (pos.off === s.len) {
-        pos.seg++;
-        pos.off = 0;
-      }
-    }
-    return o;
-  };
-  return c;
-}
-
-/** Which segment byte `from` of segs lies in, and where in it. */
 function segmentCursor(segs: IoSegment[], from: number): { seg: number; off: number } {
   let seg = 0;
   while (seg < segs.length && from >= segs[seg]!.len) {
@@ -482,10 +458,10 @@ function recvOne(t: Task, sock: SocketFile, segs: IoSegment[], flags: number, st
   for (;;) {
     if (via) {
       // Straight from the socket's queue into the application's memory.
-      const dst = userSink(t, segs, st.partial);
+      const dst = userCursor(t, segs, st.partial, true);
       let n: number;
       try {
-        n = sock.recvVia(t, total - st.partial, flags, dst.take);
+        n = sock.recvVia(t, total - st.partial, flags, dst.move);
       } catch (e) {
         const canWait = e === EAGAIN && (flags & MSG_DONTWAIT) === 0 && !expired(st);
         if (canWait) return sleep(sock, EVENT_IN, st);
