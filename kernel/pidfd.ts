@@ -6,39 +6,29 @@
  * @module
  */
 
+import { AnonInodeFile } from "../vfs/anon_file.ts";
+import { ESPIPE } from "./errno.ts";
 import { O_RDWR } from "../abi/linux/file.ts";
 import { EVENT_HUP, EVENT_IN, EVENT_RDNORM } from "../waiter/mod.ts";
-import { anonStat } from "../vfs/epoll.ts";
-import { FileDescription, type Stat } from "../vfs/file_description.ts";
 import type { Kernel } from "./kernel.ts";
 import type { ThreadGroup } from "./thread_group.ts";
 
-let nextIno = 1;
-
 /** @savable */
-export class PidFd extends FileDescription {
+export class PidFd extends AnonInodeFile {
   /** Immutable. */
   readonly kernel: Kernel;
   /** Immutable. The process; kept (as Linux keeps its struct pid) after it is reaped. */
   readonly tg: ThreadGroup;
-  readonly ino = nextIno++;
 
   constructor(kernel: Kernel, tg: ThreadGroup, flags: number) {
-    super(O_RDWR | flags, tg.exitQueue);
+    super("anon_inode:[pidfd]", O_RDWR | flags, tg.exitQueue);
     this.kernel = kernel;
     this.tg = tg;
   }
 
-  path(): string {
-    return "anon_inode:[pidfd]";
-  }
-
-  stat(): Stat {
-    return anonStat(this.ino);
-  }
-
-  override get isStream(): boolean {
-    return true;
+  /** No llseek in Linux's pidfd file operations: ESPIPE (the other anonymous files have noop_llseek). */
+  override seek(): number {
+    throw ESPIPE;
   }
 
   /** True once the process has been reaped. */

@@ -15,11 +15,10 @@
  * @module
  */
 
+import { AnonInodeFile } from "../vfs/anon_file.ts";
 import { EAGAIN, EINVAL } from "./errno.ts";
 import { O_RDWR } from "../abi/linux/file.ts";
 import { EVENT_IN, EVENT_RDNORM } from "../waiter/mod.ts";
-import { anonStat } from "../vfs/epoll.ts";
-import { FileDescription, type Stat } from "../vfs/file_description.ts";
 import type { Kernel } from "./kernel.ts";
 import type { ThreadGroup } from "./thread_group.ts";
 import type { SigInfo } from "./signal_frame.ts";
@@ -39,40 +38,20 @@ const FAULT_SIGNALS = new Set([4, 5, 7, 8, 11]);
 const SI_TIMER = -2;
 const SI_KERNEL = 0x80;
 
-let nextIno = 1;
-
 /** @savable */
-export class SignalFd extends FileDescription {
+export class SignalFd extends AnonInodeFile {
   /** Immutable. */
   readonly kernel: Kernel;
   /** Immutable. The process that made the file (readiness outside a syscall). */
   readonly tg: ThreadGroup;
   /** The signals this file reads (SIGKILL and SIGSTOP never). */
   mask: bigint;
-  readonly ino = nextIno++;
 
   constructor(kernel: Kernel, tg: ThreadGroup, mask: bigint, flags: number) {
-    super(O_RDWR | flags, kernel.signalfdQueue);
+    super("anon_inode:[signalfd]", O_RDWR | flags, kernel.signalfdQueue);
     this.kernel = kernel;
     this.tg = tg;
     this.mask = mask;
-  }
-
-  path(): string {
-    return "anon_inode:[signalfd]";
-  }
-
-  stat(): Stat {
-    return anonStat(this.ino);
-  }
-
-  override get isStream(): boolean {
-    return true;
-  }
-
-  /** noop_llseek, as Linux's file operations for this file. */
-  override seek(): number {
-    return 0;
   }
 
   #pending(): bigint {

@@ -13,11 +13,10 @@
  * @module
  */
 
+import { AnonInodeFile } from "../vfs/anon_file.ts";
 import { EAGAIN, EINVAL } from "./errno.ts";
 import { O_RDWR } from "../abi/linux/file.ts";
 import { EVENT_IN, EVENT_RDNORM } from "../waiter/mod.ts";
-import { anonStat } from "../vfs/epoll.ts";
-import { FileDescription, type Stat } from "../vfs/file_description.ts";
 import type { Kernel } from "./kernel.ts";
 import { clockNs, monotonicNs } from "./time.ts";
 import type { DeadlineTarget } from "./timers.ts";
@@ -25,10 +24,8 @@ import type { DeadlineTarget } from "./timers.ts";
 export const TFD_TIMER_ABSTIME = 1;
 export const TFD_TIMER_CANCEL_ON_SET = 2;
 
-let nextIno = 1;
-
 /** @savable */
-export class TimerFd extends FileDescription implements DeadlineTarget {
+export class TimerFd extends AnonInodeFile implements DeadlineTarget {
   /** Immutable. */
   readonly kernel: Kernel;
   /** Immutable. The clock the timer was created on (CLOCK_*). */
@@ -39,29 +36,11 @@ export class TimerFd extends FileDescription implements DeadlineTarget {
   intervalNs = 0;
   /** Expirations since the last read (or settime). */
   ticks = 0n;
-  readonly ino = nextIno++;
 
   constructor(kernel: Kernel, clock: number, flags: number) {
-    super(O_RDWR | flags);
+    super("anon_inode:[timerfd]", O_RDWR | flags);
     this.kernel = kernel;
     this.clock = clock;
-  }
-
-  path(): string {
-    return "anon_inode:[timerfd]";
-  }
-
-  stat(): Stat {
-    return anonStat(this.ino);
-  }
-
-  override get isStream(): boolean {
-    return true;
-  }
-
-  /** noop_llseek, as Linux's file operations for this file. */
-  override seek(): number {
-    return 0;
   }
 
   /** Counts expirations up to now; true if there were new ones. */

@@ -24,11 +24,12 @@
  * @module
  */
 
+import { AnonInodeFile } from "./anon_file.ts";
 import { EEXIST, EINVAL, ELOOP, ENOENT } from "../kernel/errno.ts";
 import { O_RDWR } from "../abi/linux/file.ts";
 import { EVENT_IN, EVENT_RDNORM } from "../waiter/mod.ts";
 import type { Waker } from "../waiter/mod.ts";
-import { FileDescription, type FileWatcher, type Stat } from "./file_description.ts";
+import { FileDescription, type FileWatcher } from "./file_description.ts";
 
 export const EPOLL_CTL_ADD = 1;
 export const EPOLL_CTL_DEL = 2;
@@ -57,8 +58,6 @@ const EPOLLEXCLUSIVE_OK_BITS = EPOLLIN | EPOLLOUT | EPOLLRDNORM | EPOLLRDBAND | 
   EPOLLERR | EPOLLHUP | EPOLLWAKEUP | EPOLLET | EPOLLEXCLUSIVE;
 /** Linux's EP_MAX_NESTS: how deep epoll instances may watch each other. */
 const EP_MAX_NESTS = 4;
-
-let nextEpollIno = 1;
 
 /** @savable One watched (file, fd) pair of an epoll instance. */
 export class EpollItem implements Waker {
@@ -109,23 +108,14 @@ export class EpollItem implements Waker {
 }
 
 /** @savable An epoll instance: epoll_create1(2). */
-export class EpollInstance extends FileDescription implements FileWatcher {
+export class EpollInstance extends AnonInodeFile implements FileWatcher {
   /** Registrations by watched description, then fd number. */
   readonly #items = new Map<FileDescription, Map<number, EpollItem>>();
   /** Items whose file may be ready, oldest first (a Set keeps insertion order). */
   readonly #ready = new Set<EpollItem>();
-  readonly ino = nextEpollIno++;
 
   constructor(flags: number) {
-    super(O_RDWR | flags);
-  }
-
-  path(): string {
-    return "anon_inode:[eventpoll]";
-  }
-
-  stat(): Stat {
-    return anonStat(this.ino);
+    super("anon_inode:[eventpoll]", O_RDWR | flags);
   }
 
   /** The registration for (file, fd), if any. */
@@ -270,21 +260,4 @@ export class EpollInstance extends FileDescription implements FileWatcher {
     this.#ready.clear();
   }
 
-  /** Not readable or writable as a stream; reads fail as on Linux. */
-  override get isStream(): boolean {
-    return true;
-  }
-
-  /** noop_llseek, as Linux's file operations for this file. */
-  override seek(): number {
-    return 0;
-  }
-}
-
-/** What fstat reports for an anonymous-inode file (eventpoll, eventfd, timerfd, ...). */
-export function anonStat(ino: number): Stat {
-  return {
-    dev: 0xe, ino, mode: 0o600, nlink: 1, uid: 0, gid: 0, rdev: 0, size: 0, blksize: 4096, blocks: 0,
-    atimeNs: 0n, mtimeNs: 0n, ctimeNs: 0n,
-  };
 }

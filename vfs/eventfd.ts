@@ -10,45 +10,24 @@
  * @module
  */
 
+import { AnonInodeFile } from "./anon_file.ts";
 import { EAGAIN, EINVAL } from "../kernel/errno.ts";
 import { O_RDWR } from "../abi/linux/file.ts";
 import { EVENT_ERR, EVENT_IN, EVENT_OUT, EVENT_RDNORM, EVENT_WRNORM } from "../waiter/mod.ts";
-import { anonStat } from "./epoll.ts";
-import { FileDescription, type Stat } from "./file_description.ts";
 
 export const EFD_SEMAPHORE = 1;
 /** ULLONG_MAX: the counter never reaches it. */
 const COUNTER_LIMIT = 0xffff_ffff_ffff_ffffn;
 
-let nextIno = 1;
-
 /** @savable */
-export class EventFd extends FileDescription {
+export class EventFd extends AnonInodeFile {
   counter: bigint;
   readonly semaphore: boolean;
-  readonly ino = nextIno++;
 
   constructor(initval: number, semaphore: boolean, flags: number) {
-    super(O_RDWR | flags);
+    super("anon_inode:[eventfd]", O_RDWR | flags);
     this.counter = BigInt(initval);
     this.semaphore = semaphore;
-  }
-
-  path(): string {
-    return "anon_inode:[eventfd]";
-  }
-
-  stat(): Stat {
-    return anonStat(this.ino);
-  }
-
-  override get isStream(): boolean {
-    return true;
-  }
-
-  /** noop_llseek, as Linux's eventfd_fops. */
-  override seek(): number {
-    return 0;
   }
 
   override read(dst: Uint8Array, _offset: number | null): number {

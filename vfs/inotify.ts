@@ -15,12 +15,12 @@
  * @module
  */
 
+import { AnonInodeFile } from "./anon_file.ts";
 import { EAGAIN, EEXIST, EINVAL, ENOTTY } from "../kernel/errno.ts";
 import { FIONREAD, O_RDONLY } from "../abi/linux/file.ts";
 import { EVENT_IN, EVENT_RDNORM } from "../waiter/mod.ts";
 import type { Dentry } from "./dentry.ts";
-import { anonStat } from "./epoll.ts";
-import { FileDescription, type MemoryIO, type Stat } from "./file_description.ts";
+import type { MemoryIO } from "./file_description.ts";
 import {
   attachWatch, detachWatch, IN_ALL_EVENTS, IN_EXCL_UNLINK, IN_IGNORED, IN_MASK_ADD, IN_MASK_CREATE,
   IN_ONESHOT, IN_Q_OVERFLOW, InotifyWatch, type WatchOwner,
@@ -29,8 +29,6 @@ import {
 /** /proc/sys/fs/inotify/max_queued_events. */
 export const MAX_QUEUED_EVENTS = 16384;
 const EVENT_HEADER = 16;
-
-let nextIno = 1;
 
 /** @savable One queued event; `size` is its length in a read buffer. */
 export class InotifyEvent {
@@ -48,7 +46,7 @@ function roundUp16(n: number): number {
 }
 
 /** @savable An inotify instance (inotify_init1). */
-export class InotifyFile extends FileDescription implements WatchOwner {
+export class InotifyFile extends AnonInodeFile implements WatchOwner {
   readonly events: InotifyEvent[] = [];
   /** Bytes of the queued events (FIONREAD). */
   queuedBytes = 0;
@@ -56,27 +54,9 @@ export class InotifyFile extends FileDescription implements WatchOwner {
   nextWd = 1;
   /** The IN_Q_OVERFLOW event is in the queue (there is at most one). */
   overflowQueued = false;
-  readonly ino = nextIno++;
 
   constructor(flags: number) {
-    super(O_RDONLY | flags);
-  }
-
-  path(): string {
-    return "anon_inode:inotify";
-  }
-
-  stat(): Stat {
-    return anonStat(this.ino);
-  }
-
-  override get isStream(): boolean {
-    return true;
-  }
-
-  /** noop_llseek, as Linux's inotify_fops. */
-  override seek(): number {
-    return 0;
+    super("anon_inode:inotify", O_RDONLY | flags);
   }
 
   /**

@@ -1,0 +1,50 @@
+/**
+ * Files with no name in any filesystem (epoll, eventfd, timerfd, signalfd, pidfd, inotify):
+ * Linux's anon_inode files. What they share is here once: the `anon_inode:[...]` path that
+ * /proc/PID/fd shows, fstat's figures, no offset (noop_llseek) and stream semantics.
+ *
+ * @module
+ */
+
+import { FileDescription, type Stat } from "./file_description.ts";
+import type { WaitQueue } from "../waiter/mod.ts";
+
+let nextAnonIno = 1;
+
+/** What fstat reports for an anonymous-inode file. */
+export function anonStat(ino: number): Stat {
+  return {
+    dev: 0xe, ino, mode: 0o600, nlink: 1, uid: 0, gid: 0, rdev: 0, size: 0, blksize: 4096, blocks: 0,
+    atimeNs: 0n, mtimeNs: 0n, ctimeNs: 0n,
+  };
+}
+
+/** @savable An anonymous-inode file; subclasses implement what their file does. */
+export abstract class AnonInodeFile extends FileDescription {
+  /** Immutable. */
+  readonly ino = nextAnonIno++;
+  /** Immutable. The link text in /proc/PID/fd, e.g. "anon_inode:[eventfd]". */
+  readonly #path: string;
+
+  constructor(path: string, flags: number, waitQueue?: WaitQueue) {
+    super(flags, waitQueue);
+    this.#path = path;
+  }
+
+  path(): string {
+    return this.#path;
+  }
+
+  stat(): Stat {
+    return anonStat(this.ino);
+  }
+
+  override get isStream(): boolean {
+    return true;
+  }
+
+  /** noop_llseek, as Linux's file operations for these files. */
+  override seek(): number {
+    return 0;
+  }
+}
