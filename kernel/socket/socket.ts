@@ -31,6 +31,20 @@ import { FileDescription, type Stat } from "../../vfs/file_description.ts";
 import { EOPNOTSUPP, ENOPROTOOPT, ENOTCONN } from "../errno.ts";
 import type { Task } from "../task.ts";
 import { SOCK_STREAM } from "../../abi/linux/socket.ts";
+import { S_IFSOCK } from "../../abi/linux/file.ts";
+
+/** st_dev of sockfs. */
+const SOCKFS_DEV = 8;
+/** Inode numbers of sockfs, one sequence for every family (/proc/PID/fd and /proc/net agree). */
+let nextSocketIno = 1;
+
+/** What fstat reports for a socket: a sockfs inode. */
+export function sockfsStat(ino: number, uid: number, gid: number, timeNs: bigint): Stat {
+  return {
+    dev: SOCKFS_DEV, ino, mode: S_IFSOCK | 0o777, nlink: 1, uid, gid, rdev: 0, size: 0, blksize: 4096,
+    blocks: 0, atimeNs: timeNs, mtimeNs: timeNs, ctimeNs: timeNs,
+  };
+}
 
 /** Credentials carried by SCM_CREDENTIALS and reported by SO_PEERCRED. */
 export interface UCred {
@@ -97,6 +111,8 @@ export abstract class SocketFile extends FileDescription {
   abstract readonly type: number;
   abstract readonly protocol: number;
   /** SO_RCVTIMEO / SO_SNDTIMEO in nanoseconds; 0 means none. Kept here for the syscall layer. */
+  /** Immutable. The sockfs inode number: `socket:[ino]` in /proc/PID/fd, the inode in /proc/net. */
+  readonly ino = nextSocketIno++;
   recvTimeoutNs = 0;
   sendTimeoutNs = 0;
 
@@ -196,7 +212,14 @@ export abstract class SocketFile extends FileDescription {
     return this.type === SOCK_STREAM;
   }
 
-  abstract override stat(): Stat;
+  path(): string {
+    return `socket:[${this.ino}]`;
+  }
+
+  /** Owned by root with zero times; a family that records its creator overrides this. */
+  stat(): Stat {
+    return sockfsStat(this.ino, 0, 0, 0n);
+  }
 }
 
 /** Creates a socket of one family; throws EPROTONOSUPPORT / ESOCKTNOSUPPORT / EAFNOSUPPORT. */

@@ -15,8 +15,7 @@ import * as errno from "../../errno.ts";
 import { EAGAIN, EDOM, EINVAL, ENETUNREACH, ENOPROTOOPT, LinuxError } from "../../errno.ts";
 import type { Net, NetWatcher } from "../../net.ts";
 import type { Task } from "../../task.ts";
-import type { Stat } from "../../../vfs/file_description.ts";
-import { O_NONBLOCK, O_RDWR, S_IFSOCK } from "../../../abi/linux/file.ts";
+import { O_NONBLOCK, O_RDWR } from "../../../abi/linux/file.ts";
 import {
   EVENT_ERR,
   EVENT_HUP,
@@ -58,8 +57,6 @@ export interface NetReadiness {
   rdhup: boolean;
 }
 
-let nextIno = 0x4000_0000;
-
 /** Reads a C int option value (at least 4 bytes, as Linux requires). */
 export function intOpt(v: Uint8Array): number {
   if (v.length < 4) throw EINVAL;
@@ -77,7 +74,6 @@ export function intBytes(n: number, optlen: number): Uint8Array {
 export abstract class InetSocketFile extends SocketFile implements NetWatcher {
   readonly family: number;
   readonly net: Net;
-  readonly ino = nextIno++;
   /** The creator's effective uid, for /proc/net. */
   uid = 0;
   /** IPV6_V6ONLY. */
@@ -158,17 +154,6 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
     this.net.unwatch(this);
     this.closeSocket();
     this.net.kick();
-  }
-
-  path(): string {
-    return `socket:[${this.ino}]`;
-  }
-
-  stat(): Stat {
-    return {
-      dev: 0x8, ino: this.ino, mode: S_IFSOCK | 0o777, nlink: 1, uid: 0, gid: 0, rdev: 0, size: 0,
-      blksize: 4096, blocks: 0, atimeNs: 0n, mtimeNs: 0n, ctimeNs: 0n,
-    };
   }
 
   // --- read(2)/write(2) are recv/send without flags. ---

@@ -15,8 +15,7 @@ import type { IpAddress } from "../../../netstack/mod.ts";
 import { EAGAIN, EINVAL, ENODEV, ENOPROTOOPT, EOPNOTSUPP, EPERM, EPROTONOSUPPORT, ESOCKTNOSUPPORT } from "../../errno.ts";
 import type { Net } from "../../net.ts";
 import type { Task } from "../../task.ts";
-import type { Stat } from "../../../vfs/file_description.ts";
-import { O_NONBLOCK, O_RDWR, S_IFSOCK } from "../../../abi/linux/file.ts";
+import { O_NONBLOCK, O_RDWR } from "../../../abi/linux/file.ts";
 import { EVENT_IN, EVENT_OUT, EVENT_RDNORM, EVENT_WRNORM } from "../../../waiter/mod.ts";
 import { type RecvRequest, type RecvResult, registerFamily, type SendRequest, SocketFile } from "../socket.ts";
 import * as C from "../inet/constants.ts";
@@ -154,15 +153,12 @@ function concat(parts: Uint8Array[]): Uint8Array {
   return b;
 }
 
-let nextIno = 0x5000_0000;
-
 /** @savable */
 export class NetlinkRouteSocket extends SocketFile {
   readonly family = C.AF_NETLINK;
   readonly type: number;
   readonly protocol = NETLINK_ROUTE;
   readonly net: Net;
-  readonly ino = nextIno++;
   /** The port id: the creating process's pid for its first socket, as Linux autobinds. */
   portId: number;
   #bound = false;
@@ -179,17 +175,6 @@ export class NetlinkRouteSocket extends SocketFile {
 
   override readiness(mask: number): number {
     return ((this.#rx.length > 0 ? EVENT_IN | EVENT_RDNORM : 0) | EVENT_OUT | EVENT_WRNORM) & mask;
-  }
-
-  path(): string {
-    return `socket:[${this.ino}]`;
-  }
-
-  stat(): Stat {
-    return {
-      dev: 0x8, ino: this.ino, mode: S_IFSOCK | 0o777, nlink: 1, uid: 0, gid: 0, rdev: 0, size: 0,
-      blksize: 4096, blocks: 0, atimeNs: 0n, mtimeNs: 0n, ctimeNs: 0n,
-    };
   }
 
   bind(_t: Task, addr: Uint8Array): void {

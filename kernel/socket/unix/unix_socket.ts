@@ -31,7 +31,7 @@ import {
   EADDRINUSE, EAGAIN, ECONNREFUSED, ECONNRESET, EINVAL, EISCONN, EMSGSIZE, ENOPROTOOPT, ENOTCONN, EOPNOTSUPP,
   EPERM, EPIPE, EPROTOTYPE, ESPIPE, errnoFromNumber,
 } from "../../errno.ts";
-import { O_NONBLOCK, O_RDWR, S_IFSOCK } from "../../../abi/linux/file.ts";
+import { O_NONBLOCK, O_RDWR } from "../../../abi/linux/file.ts";
 import {
   AF_UNIX, MSG_DONTWAIT, MSG_PEEK, MSG_TRUNC, SHUT_RD, SHUT_RDWR, SHUT_WR, SIOCINQ, SIOCOUTQ,
   SO_ACCEPTCONN, SO_BROADCAST, SO_DEBUG, SO_DONTROUTE, SO_ERROR, SO_KEEPALIVE, SO_OOBINLINE,
@@ -44,7 +44,7 @@ import {
   EVENT_ERR, EVENT_HUP, EVENT_IN, EVENT_OUT, EVENT_RDHUP, EVENT_RDNORM, EVENT_WRBAND, EVENT_WRNORM,
 } from "../../../waiter/mod.ts";
 import type { Task } from "../../task.ts";
-import { type RecvRequest, type RecvResult, type SendRequest, SocketFile, type UCred } from "../socket.ts";
+import { type RecvRequest, type RecvResult, type SendRequest, SocketFile, sockfsStat, type UCred } from "../socket.ts";
 import { bufferSize, intArgument, intOption, NET_CORE, SOCK_MIN_RCVBUF, SOCK_MIN_SNDBUF } from "../sockopt.ts";
 import { abstractAddress, parseUnixAddress, UNNAMED_ADDRESS, type UnixAddress } from "./address.ts";
 import type { UnixNamespace } from "./namespace.ts";
@@ -59,10 +59,6 @@ const SEND_SHUTDOWN = 2;
 const SHUTDOWN_MASK = 3;
 /** What SO_PEERCRED reports when there is no peer: pid 0, uid and gid (uid_t)-1. */
 const NO_CRED: UCred = { pid: 0, uid: -1, gid: -1 };
-/** st_dev of sockfs. */
-const SOCKFS_DEV = 8;
-
-let nextIno = 1;
 
 /** @savable One datagram, or one segment of a stream, in a receive queue. */
 interface Message {
@@ -87,7 +83,6 @@ export class UnixSocket extends SocketFile {
   readonly type: number;
   readonly protocol: number;
   readonly ns: UnixNamespace;
-  readonly ino = nextIno++;
   readonly createdNs = BigInt(Date.now()) * 1_000_000n;
   /** Credentials of the creating task: the owner in fstat, and the sender of write(2)s. */
   readonly ownerCred: UCred;
@@ -140,21 +135,13 @@ export class UnixSocket extends SocketFile {
     return this.type === SOCK_STREAM || this.type === SOCK_SEQPACKET;
   }
 
-  path(): string {
-    return `socket:[${this.ino}]`;
-  }
-
   /** Datagram and seqpacket sockets keep message boundaries: readv/writev move one message. */
   override get messageOriented(): boolean {
     return !this.#isStream;
   }
 
-  stat(): Stat {
-    const t = this.createdNs;
-    return {
-      dev: SOCKFS_DEV, ino: this.ino, mode: S_IFSOCK | 0o777, nlink: 1, uid: this.ownerCred.uid,
-      gid: this.ownerCred.gid, rdev: 0, size: 0, blksize: 4096, blocks: 0, atimeNs: t, mtimeNs: t, ctimeNs: t,
-    };
+  override stat(): Stat {
+    return sockfsStat(this.ino, this.ownerCred.uid, this.ownerCred.gid, this.createdNs);
   }
 
   // ---- Names ------------------------------------------------------------------------------
