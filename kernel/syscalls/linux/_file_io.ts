@@ -21,7 +21,7 @@ import { O_APPEND, O_NONBLOCK, S_ISGID, S_ISUID, SEEK_CUR } from "../../../abi/l
 import { RLIMIT_FSIZE } from "../../../abi/linux/limits.ts";
 import { SI_USER, SIGPIPE, SIGXFSZ } from "../../../abi/linux/signal.ts";
 import { PROT_WRITE } from "../../../abi/linux/mm.ts";
-import { checkReadable, checkWritable, type FileDescription } from "../../../vfs/mod.ts";
+import { checkReadable, checkWritable, type FileDescription, type Location } from "../../../vfs/mod.ts";
 import { PIPE_BUF, PipeEnd } from "../../../vfs/pipe.ts";
 import { fsnotifyAccess, fsnotifyModify } from "../../../vfs/fsnotify.ts";
 import { EVENT_IN, EVENT_OUT } from "../../../waiter/mod.ts";
@@ -78,8 +78,8 @@ export function readSyscall(t: Task, file: FileDescription, segs: IoSegment[], o
 /** Implements the common part of write(2), pwrite64(2), writev(2), pwritev(2). */
 export function writeSyscall(t: Task, file: FileDescription, segs: IoSegment[], offset: number | null): SyscallResult {
   checkWritable(file);
-  const limited = limitFileSize(t, file, segs, offset);
   const loc = file.location();
+  const limited = limitFileSize(t, file, loc, segs, offset);
   if (loc !== null && (loc.dentry.mode & (S_ISUID | S_ISGID)) !== 0 && totalLength(limited) > 0) {
     t.kernel.vfs.removePrivs(t.creds, loc.dentry);
   }
@@ -97,8 +97,9 @@ export function writeSyscall(t: Task, file: FileDescription, segs: IoSegment[], 
  * at or past the soft limit raises SIGXFSZ at the caller and fails with EFBIG; one that would
  * cross the limit is cut there. Empty writes pass.
  */
-function limitFileSize(t: Task, file: FileDescription, segs: IoSegment[], offset: number | null): IoSegment[] {
-  const loc = file.location();
+function limitFileSize(
+  t: Task, file: FileDescription, loc: Location | null, segs: IoSegment[], offset: number | null,
+): IoSegment[] {
   if (loc === null || !loc.dentry.isRegular) return segs;
   const limit = t.tg.limits.soft(RLIMIT_FSIZE);
   if (limit === Infinity) return segs;
