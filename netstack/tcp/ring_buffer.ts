@@ -117,6 +117,14 @@ export class RingBuffer {
     this.#read = (this.#read + k) % this.#capacity;
   }
 
+  /** How many stored bytes from `offset` on lie back to back before the ring wraps. */
+  contiguousFrom(offset: number): number {
+    const n = this.#len - offset;
+    if (n <= 0) return 0;
+    const start = (this.#read + offset) % this.#capacity;
+    return Math.min(n, this.#capacity - start);
+  }
+
   /** Copies bytes from `offset` into `into` without consuming; returns how many. */
   readAt(offset: number, into: Uint8Array): number {
     const n = Math.max(0, Math.min(into.length, this.#len - offset));
