@@ -159,6 +159,8 @@ export interface StackStats {
   rxDropped: number;
   tcpRstSent: number;
   reassembled: number;
+  /** TCP segments to ourselves handed over as reprs (see #sendTcp). */
+  localSegments: number;
 }
 
 /** Why an IP send did not happen. */
@@ -209,7 +211,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
    */
   #localQueue: (Uint8Array | LocalSegment)[] = [];
 
-  readonly stats: StackStats = { rxFrames: 0, txFrames: 0, rxDropped: 0, tcpRstSent: 0, reassembled: 0 };
+  readonly stats: StackStats = { rxFrames: 0, txFrames: 0, rxDropped: 0, tcpRstSent: 0, reassembled: 0, localSegments: 0 };
 
   constructor(opts: StackOptions = {}) {
     this.#rng = new Prng(opts.seed ?? 1);
@@ -530,6 +532,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
       // after the peer acknowledged them, and the peer never reads below its RCV.NXT. With
       // a tap (pcap) the packet is serialized below so that captures are real packets.
       this.#localQueue.push({ src, dst, seg: asReceived(r) });
+      this.stats.localSegments++;
       return true;
     }
     const len = tcpHeaderLen(r) + r.payload.length;
