@@ -140,6 +140,8 @@ export const TCP_DEFAULTS: Required<TcpOptions> = {
 const DEFAULT_PEER_MSS = 536;
 /** Segments one dispatch call may emit; the host polls again for more. */
 const BURST = 64;
+/** RingBuffer skew of receive queues, against send queues' 0: half a page. */
+const RX_QUEUE_SKEW = 2048;
 /** Duplicate ACKs that trigger fast retransmit. */
 const DUPACK_THRESHOLD = 3;
 
@@ -308,7 +310,9 @@ export class TcpSocket {
   constructor(host: TcpHost, opts: TcpOptions = {}) {
     this.#host = host;
     this.#opts = { ...TCP_DEFAULTS, ...opts };
-    this.#rx = new RingBuffer(this.#opts.rxBufferSize);
+    // Receive queues sit half a page off send queues, so the copy from a local peer's send
+    // queue into ours never runs with the two a few bytes apart modulo a page (see RingBuffer).
+    this.#rx = new RingBuffer(this.#opts.rxBufferSize, RX_QUEUE_SKEW);
     this.#tx = new RingBuffer(this.#opts.txBufferSize);
     this.#rtt = new RttEstimator({
       initialRto: this.#opts.initialRto,
