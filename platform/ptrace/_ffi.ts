@@ -928,3 +928,62 @@ export function hostMapFile(fd: number, len: number): HostFileMapping | null {
 export function hostUnmapFile(m: HostFileMapping): void {
   libc.munmap(m.ptr, BigInt(m.bytes.length));
 }
+
+// ---- the memory file (platform/ptrace/memory_file.ts) ---------------------------------------
+
+const memoryFileName = new TextEncoder().encode("sentry-memory\0");
+const MFD_EXEC = 0x10;
+
+/** A whole-file shared mapping of the memory file, seen as bytes. */
+export interface MemoryFileMapping {
+  readonly fd: number;
+  /** @nosave */
+  readonly ptr: Deno.PointerObject;
+  /** The file's bytes: writes land in every stub that maps them shared. */
+  readonly bytes: Uint8Array;
+}
+
+/**
+ * Creates the memory file: a close-on-exec memfd of `size` bytes (sparse: ftruncate allocates
+ * nothing), mapped whole into the sentry, shared and without reserving swap. Executable
+ * mappings of it must be allowed (MFD_EXEC where vm.memfd_noexec asks for it). Returns null if
+ * the host refuses any step.
+ */
+export function hostMemoryFile(size: number): MemoryFileMapping | null {
+  let noexec = 0;
+  try {
+    noexec = Number(Deno.readTextFileSync("/proc/sys/vm/memfd_noexec").trim()) || 0;
+  } catch { /* an older kernel: memfds are executable */ }
+  const fd = libc.memfd_create(memoryFileName, MFD_CLOEXEC | (noexec !== 0 ? MFD_EXEC : 0));
+  if (fd === -1) return null;
+  const PROT_RW = 3, MAP_SHARED = 1, MAP_NORESERVE = 0x4000;
+  if (hostFtruncate(fd, size) !== 0) {
+    libc.close(fd);
+    return null;
+  }
+  const p = libc.mmap(null, BigInt(size), PROT_RW, MAP_SHARED | MAP_NORESERVE, fd, 0n);
+  if (p === null || Deno.UnsafePointer.value(p) === 0xffffffffffffffffn) {
+    libc.close(fd);
+    return null;
+  }
+  return { fd, ptr: p, bytes: new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(p, size)) };
+}
+
+/** Unmaps and closes the memory file; its bytes must not be touched after. */
+export function hostCloseMemoryFile(m: MemoryFileMapping): void {
+  libc.munmap(m.ptr, BigInt(m.bytes.length));
+  libc.close(m.fd);
+}
+
+const FALLOC_FL_KEEP_SIZE = 1, FALLOC_FL_PUNCH_HOLE = 2;
+
+/** Frees the pages of [off, off + len) of a memfd: every mapping of them reads zeros after. */
+export function hostPunchHole(fd: number, off: number, len: number): number {
+  return hostFallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len);
+}
+
+/** The 512-byte blocks a descriptor's file holds (fstat's st_blocks), or -errno. */
+export function hostBlocks(fd: number): number {
+  const st = new BigInt64Array(18);
+  return libc.fstat(fd, new Uint8Array(st.buffer)) === -1 ? -errno() : Number(st[8]);
+}
