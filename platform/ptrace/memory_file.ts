@@ -24,6 +24,8 @@ export const MEMORY_FILE_SIZE = 64 * 2 ** 30;
  */
 export const MEMORY_FILE_MAX_MAPPING = 2 ** 30;
 
+const SEEK_DATA = 3, SEEK_HOLE = 4;
+
 /** @savable The memory file of one platform: its descriptor, the sentry's view, the allocator. */
 export class MemoryFile {
   /** @nosave The sentry's mapping of the whole file. */
@@ -63,6 +65,24 @@ export class MemoryFile {
   /** Drops the pages of a range: every mapping of it reads zeros after. */
   punch(r: FileRange): void {
     ffi.hostPunchHole(this.fd, r.start, r.end - r.start);
+  }
+
+  /**
+   * The parts of [start, end) that hold pages (SEEK_DATA/SEEK_HOLE): what a copy of the range
+   * must copy; holes read as zeros anyway.
+   */
+  dataExtents(start: number, end: number): FileRange[] {
+    const out: FileRange[] = [];
+    let pos = start;
+    while (pos < end) {
+      const d = ffi.hostLseek(this.fd, pos, SEEK_DATA);
+      if (d < 0 || d >= end) break; // ENXIO: no data from pos on
+      let h = ffi.hostLseek(this.fd, d, SEEK_HOLE);
+      if (h < 0 || h > end) h = end;
+      out.push({ start: d, end: h });
+      pos = h;
+    }
+    return out;
   }
 
   /** The 512-byte blocks the file holds (what its pages cost the host). */

@@ -353,42 +353,89 @@ class StubAddressSpace implements AddressSpace {
   }
 
   /**
-   * Fork must copy private memory on write, but a MAP_SHARED mapping of the memory file would
-   * be shared by parent and child: so private regions are first mapped again MAP_PRIVATE at the
-   * same file offsets (one batch; the contents are the file pages, kept), and become
-   * "converted": the host copies their pages on write in both processes, and the sentry never
-   * writes those file pages again (copies use process_vm). The child maps the same file ranges:
-   * each gets one more reference.
+   * Fork must copy private memory, but a MAP_SHARED mapping of the memory file would be shared
+   * by parent and child. Two ways, chosen per private region:
+   * - Eager copy (small regions, EAGER_FORK_COPY_MAX in all per fork): after the clone, the
+   *   sentry copies the region's populated pages (SEEK_DATA/SEEK_HOLE: holes stay holes) into a
+   *   fresh range, and the child, stopped at birth and before any application code, maps the
+   *   fresh ranges over the inherited ones in one batch. Both keep fast regions: a program that
+   *   forks and then moves data (a pipe or socket benchmark, a server's worker) keeps memcpy.
+   * - Conversion (the rest): before the clone the parent maps the region again MAP_PRIVATE at
+   *   the same file offsets (one batch; the contents are the file's pages, kept), so the host
+   *   copies pages on write in both processes; the region is "converted" in both, both hold a
+   *   reference to the file range, and the sentry never writes those file pages again (copies
+   *   use process_vm).
+   * Shared regions (MAP_SHARED|MAP_ANONYMOUS) stay shared: one more reference each.
    */
   fork(via: Context): Context {
     this.#flush();
-    const entries: BatchEntry[] = [];
+    const mf = this.#memoryFile();
+    // The child's own copies (region → its new file offset), made while the parent is stopped.
+    const copies = new Map<Region, number>();
+    const convert: Region[] = [];
+    let budget = EAGER_FORK_COPY_MAX;
     for (const r of this.regions.list) {
-      if (r.kind !== "private") continue;
-      const args = [r.start, r.end - r.start, r.prot, MAP_PRIVATE | MAP_FIXED, this.memfdInStub, r.off];
-      entries.push({ nr: SYS_mmap, args, flags: 0 });
+      if (r.kind !== "private" || mf === null) continue;
+      const data = mf.dataExtents(r.off, r.off + (r.end - r.start));
+      let n = 0;
+      for (const d of data) n += d.end - d.start;
+      const off = n <= budget ? mf.ranges.allocate(r.end - r.start) : -1;
+      if (off < 0) {
+        convert.push(r);
+        continue;
+      }
+      budget -= n;
+      for (const d of data) mf.bytes.copyWithin(off + (d.start - r.off), d.start, d.end);
+      copies.set(r, off);
     }
-    if (entries.length > 0) {
+    const dropCopies = () => {
+      for (const [r, off] of copies) mf!.unref(off, off + (r.end - r.start));
+    };
+    if (convert.length > 0) {
+      const entries = convert.map((r) => ({
+        nr: SYS_mmap, args: [r.start, r.end - r.start, r.prot, MAP_PRIVATE | MAP_FIXED, this.memfdInStub, r.off], flags: 0,
+      }));
       const r = this.#runEntries(via as PtraceContext, entries);
-      if (r < 0) throw new Error(`Cannot make memory copy-on-write for fork: errno ${-r}`);
-      for (const x of this.regions.list) if (x.kind === "private") x.kind = "converted";
+      for (const x of convert) x.kind = "converted";
+      if (r < 0) {
+        dropCopies();
+        throw new Error(`Cannot make memory copy-on-write for fork: errno ${-r}`);
+      }
     }
     // A copy of the whole stub: the host copies the pages on write, the kernel copies the VMAs.
     // Exit signal SIGCHLD, which every stub ignores: the host reaps the child as soon as the
     // sentry has collected its exit, however long its parent stub lives.
     // CLONE_PTRACE as in newThread: traced from birth (with EXITKILL, which the child inherits).
     const newTid = this.#inject(via as PtraceContext, SYS_clone, [SIGCHLD | CLONE_PTRACE, 0, 0, 0, 0]);
-    if (newTid <= 0) throw new Error(`clone in the stub failed: errno ${-newTid}`);
+    if (newTid <= 0) {
+      dropCopies();
+      throw new Error(`clone in the stub failed: errno ${-newTid}`);
+    }
     this.#adoptNew(newTid);
     const as = new StubAddressSpace(this.platform, newTid);
     as.sentryPidfdInStub = this.sentryPidfdInStub; // descriptors are copied by fork
     as.memfdInStub = this.memfdInStub;
-    const mf = this.platform.memoryFile;
+    const child = this.platform.adopt(newTid, as) as PtraceContext;
+    const remap: BatchEntry[] = [];
     for (const r of this.regions.list) {
-      as.regions.list.push({ ...r });
-      mf?.ranges.ref(r.off, r.off + (r.end - r.start));
+      const off = copies.get(r);
+      if (off === undefined) {
+        as.regions.list.push({ ...r });
+        mf?.ranges.ref(r.off, r.off + (r.end - r.start));
+        continue;
+      }
+      as.regions.list.push({ ...r, off });
+      remap.push({ nr: SYS_mmap, args: [r.start, r.end - r.start, r.prot, MAP_SHARED | MAP_FIXED, this.memfdInStub, off], flags: 0 });
     }
-    return this.platform.adopt(newTid, as);
+    // The child is stopped at birth: it maps its copies before it runs any application code.
+    if (remap.length > 0) {
+      const r = as.#runEntries(child, remap);
+      if (r < 0) {
+        as.release();
+        throw new Error(`Cannot give a forked stub its own memory: errno ${-r}`);
+      }
+    }
+    return child;
   }
 
   /**
@@ -840,6 +887,13 @@ function setQword(off: number, v: number): void {
   batchView.setUint32(off, v >>> 0, true);
   batchView.setInt32(off + 4, Math.floor(v / 0x1_0000_0000), true);
 }
+/**
+ * At fork, private memory-file regions whose populated pages total at most this much are
+ * copied for the child at once (both keep memcpy copies); larger ones become copy-on-write
+ * (see StubAddressSpace.fork).
+ */
+const EAGER_FORK_COPY_MAX = 8 << 20;
+
 /** Released host threads a stub keeps for reuse (see StubAddressSpace.parked). */
 const MAX_PARKED_THREADS = 4;
 

@@ -395,20 +395,27 @@ Deno.test("the memory of 200 forked and released address spaces is returned: the
   const p = new PtracePlatform();
   try {
     const MIB = 1 << 20;
-    const data = new Uint8Array(8 * MIB).fill(3);
+    const data = new Uint8Array(12 * MIB).fill(3);
     for (let i = 0; i < 200; i++) {
       const ctx = p.newAddressSpace();
       const as = ctx.addressSpace;
-      as.mapAnonymous(ctx, CODE, 8 * MIB, 3, false);
+      // 8 MiB are copied for the child at the fork; 12 MiB are made copy-on-write instead.
+      const size = (i % 4 < 2 ? 8 : 12) * MIB;
+      as.mapAnonymous(ctx, CODE, size, 3, false);
       as.mapAnonymous(ctx, CODE + 16 * MIB, MIB, 3, true);
-      assert.equal(as.write(CODE, data), 8 * MIB);
+      assert.equal(as.write(CODE, data.subarray(0, size)), size);
       const child = as.fork(ctx);
+      if (i < 4) {
+        const maps = Deno.readTextFileSync(`/proc/${stubPid(child)}/maps`);
+        assert.match(maps, new RegExp(`00400000-[0-9a-f]+ rw-${size === 8 * MIB ? "s" : "p"} .*sentry-memory`));
+        assert.match(maps, /01400000-01500000 rw-s .*sentry-memory/);
+      }
       // After the fork the parent's private memory is copy-on-write: a write is the parent's only.
       assert.equal(as.write(CODE, new Uint8Array([9])), 1);
       const b = new Uint8Array(1);
       child.addressSpace.read(CODE, b);
       assert.equal(b[0], 3);
-      if (i % 2) {
+      if (i % 2 === 0) {
         child.addressSpace.release();
         as.releaseAndReap();
       } else {

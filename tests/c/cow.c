@@ -40,15 +40,17 @@ static void hear(int fd) { char c; if (read(fd, &c, 1) != 1) abort(); }
 
 int main(void) {
   setvbuf(stdout, NULL, _IONBF, 0);
-  enum { N = 5 };
-  const size_t sizes[N] = {64, 8 * PAGE, 200, 3 * PAGE, 4 * PAGE};
+  enum { N = 6 };
+  /* The last is large enough that the sentry makes it copy-on-write rather than copying it. */
+  const size_t sizes[N] = {64, 8 * PAGE, 200, 3 * PAGE, 4 * PAGE, 12 << 20};
   char stackbuf[200];
   char *heap = malloc(64);
   char *big = malloc(8 * PAGE);        /* still brk for this size, or an mmap: either */
   char *brkmem = sbrk(3 * PAGE);
   char *anon = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   char *shared = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  char *areas[N] = {heap, big, stackbuf, brkmem, anon};
+  char *large = mmap(NULL, 12 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  char *areas[N] = {heap, big, stackbuf, brkmem, anon, large};
   for (int i = 0; i < N; i++) memset(areas[i], 'a', sizes[i]);
   kernel_fill(anon + PAGE, 'k', PAGE); /* part written by the kernel before the fork */
   memset(shared, 's', PAGE);
