@@ -28,8 +28,8 @@ const SEEK_DATA = 3, SEEK_HOLE = 4;
 
 /** @savable The memory file of one platform: its descriptor, the sentry's view, the allocator. */
 export class MemoryFile {
-  /** @nosave The sentry's mapping of the whole file. */
-  readonly bytes: Uint8Array;
+  /** @nosave The address of the sentry's mapping of the whole file. */
+  readonly base: number;
   /** @nosave The sentry's descriptor of the memfd. */
   readonly fd: number;
   readonly ranges: FileRanges;
@@ -39,8 +39,23 @@ export class MemoryFile {
   private constructor(m: ffi.MemoryFileMapping, size: number) {
     this.#mapping = m;
     this.fd = m.fd;
-    this.bytes = m.bytes;
+    this.base = m.base;
     this.ranges = new FileRanges(size);
+  }
+
+  /** Copies src into the file at off (through the sentry's mapping). */
+  write(off: number, src: Uint8Array): void {
+    ffi.copyToRaw(this.base + off, src);
+  }
+
+  /** Copies dst.length bytes of the file at off into dst. */
+  read(off: number, dst: Uint8Array): void {
+    ffi.copyFromRaw(dst, this.base + off);
+  }
+
+  /** Copies n bytes of the file from `from` to `to` (ranges may overlap). */
+  move(to: number, from: number, n: number): void {
+    ffi.moveRaw(this.base + to, this.base + from, n);
   }
 
   /** Unmaps and closes the file (platform shutdown): nothing may use it after. */

@@ -355,10 +355,11 @@ class StubAddressSpace implements AddressSpace {
   /**
    * Fork must copy private memory, but a MAP_SHARED mapping of the memory file would be shared
    * by parent and child. Two ways, chosen per private region:
-   * - Eager copy (small regions, EAGER_FORK_COPY_MAX in all per fork): after the clone, the
-   *   sentry copies the region's populated pages (SEEK_DATA/SEEK_HOLE: holes stay holes) into a
-   *   fresh range, and the child, stopped at birth and before any application code, maps the
-   *   fresh ranges over the inherited ones in one batch. Both keep fast regions: a program that
+   * - Eager copy (small regions, EAGER_FORK_COPY_MAX in all per fork): while the parent is
+   *   stopped, before the clone, the sentry copies the region's populated pages
+   *   (SEEK_DATA/SEEK_HOLE: holes stay holes) into a fresh range; the child, stopped at birth
+   *   and before any application code, maps its fresh ranges over the inherited ones in one
+   *   batch. Both keep fast regions: a program that
    *   forks and then moves data (a pipe or socket benchmark, a server's worker) keeps memcpy.
    * - Conversion (the rest): before the clone the parent maps the region again MAP_PRIVATE at
    *   the same file offsets (one batch; the contents are the file's pages, kept), so the host
@@ -385,7 +386,7 @@ class StubAddressSpace implements AddressSpace {
         continue;
       }
       budget -= n;
-      for (const d of data) mf.bytes.copyWithin(off + (d.start - r.off), d.start, d.end);
+      for (const d of data) mf.move(off + (d.start - r.off), d.start, d.end - d.start);
       copies.set(r, off);
     }
     const dropCopies = () => {
@@ -722,9 +723,7 @@ class StubAddressSpace implements AddressSpace {
       return dest;
     }
     // Copy what the old mapping holds (whatever its protection) into the new range first.
-    const copy = mf.bytes.subarray(off, off + o.oldLen);
-    const got = this.#readAll(o.addr, copy);
-    if (got !== o.oldLen) {
+    if (this.#copyToFile(o.addr, o.oldLen, off) !== o.oldLen) {
       mf.unref(off, off + o.newLen);
       return -ENOMEM;
     }
@@ -745,22 +744,36 @@ class StubAddressSpace implements AddressSpace {
   }
 
   /**
-   * Reads application memory whatever its protection (for mremap's copy): the memory file's
-   * view, else process_vm_readv, else /proc/PID/mem (FOLL_FORCE). Returns the bytes read.
+   * Copies len bytes of application memory at addr, whatever their protection, into the memory
+   * file at fileOff (for mremap's copy): within the file where they lie in regions the sentry
+   * may read, else by process_vm_readv straight into its mapping of the file, else through
+   * /proc/PID/mem (FOLL_FORCE). Returns the bytes copied.
    */
-  #readAll(addr: number, dst: Uint8Array): number {
-    let done = this.#copyFast(addr, dst, false, true);
-    if (done < dst.length) {
-      const r = ffi.vmRead(this.pid, addr + done, dst.subarray(done));
+  #copyToFile(addr: number, len: number, fileOff: number): number {
+    const mf = this.platform.memoryFile!;
+    let done = 0;
+    const l = this.regions.list;
+    for (let i = this.regions.indexFrom(addr); done < len; i++) {
+      const r = l[i];
+      const a = addr + done;
+      if (r === undefined || r.start > a || r.kind === "converted") break;
+      const n = Math.min(len - done, r.end - a);
+      mf.move(fileOff + done, r.off + (a - r.start), n);
+      done += n;
+    }
+    if (done < len) {
+      const r = ffi.vmReadToRaw(this.pid, addr + done, mf.base + fileOff + done, len - done);
       if (r > 0) done += r;
     }
-    if (done < dst.length) {
+    if (done < len) {
       try {
         using f = Deno.openSync(`/proc/${this.pid}/mem`, { read: true });
         f.seekSync(addr + done, Deno.SeekMode.Start);
-        while (done < dst.length) {
-          const n = f.readSync(dst.subarray(done));
+        const buf = new Uint8Array(Math.min(len - done, 1 << 20));
+        while (done < len) {
+          const n = f.readSync(buf.subarray(0, Math.min(buf.length, len - done)));
           if (n === null || n <= 0) break;
+          mf.write(fileOff + done, buf.subarray(0, n));
           done += n;
         }
       } catch { /* unreadable: short */ }
@@ -779,7 +792,7 @@ class StubAddressSpace implements AddressSpace {
     const l = this.regions.list;
     this.#stoppedSlow = true;
     if (l.length === 0) return 0;
-    const bytes = this.platform.memoryFile!.bytes;
+    const mf = this.platform.memoryFile!;
     const need = write ? PROT_WRITE : PROT_READ;
     const len = buf.length;
     let i = this.regions.indexFrom(addr);
@@ -795,8 +808,8 @@ class StubAddressSpace implements AddressSpace {
       const n = Math.min(len - done, r.end - a);
       const o = r.off + (a - r.start);
       const part = n === len ? buf : buf.subarray(done, done + n);
-      if (write) bytes.set(part, o);
-      else part.set(bytes.subarray(o, o + n));
+      if (write) mf.write(o, part);
+      else mf.read(o, part);
       done += n;
     }
     return done;
@@ -823,29 +836,52 @@ class StubAddressSpace implements AddressSpace {
   read(addr: number, dst: Uint8Array): number {
     this.#flush();
     if (addr < 0 || addr + dst.length > TASK_SIZE) return 0;
-    const done = this.#copyFast(addr, dst, false, false);
-    if (done === dst.length || !this.#stoppedSlow) return done;
-    const r = ffi.vmRead(this.pid, addr + done, done === 0 ? dst : dst.subarray(done));
-    return done + (r < 0 ? 0 : r);
+    return this.#copy(addr, dst, false, false);
   }
 
   /** A memcpy into the memory file where the range lies in its fast regions, else process_vm_writev. */
   write(addr: number, src: Uint8Array): number {
     this.#flush();
     if (addr < 0 || addr + src.length > TASK_SIZE) return 0;
-    const done = this.#copyFast(addr, src, true, false);
-    if (done === src.length || !this.#stoppedSlow) return done;
-    const r = ffi.vmWrite(this.pid, addr + done, done === 0 ? src : src.subarray(done));
-    return done + (r < 0 ? 0 : r);
+    return this.#copy(addr, src, true, false);
+  }
+
+  /**
+   * Copies piece by piece: memcpy through the memory file over fast regions, process_vm over
+   * the bytes between them (a static buffer often starts in the last page of a program's data
+   * segment, a private file mapping, and goes on in its anonymous bss). Short at the first
+   * inaccessible byte.
+   */
+  #copy(addr: number, buf: Uint8Array, write: boolean, force: boolean): number {
+    const len = buf.length;
+    let done = 0;
+    for (;;) {
+      done += this.#copyFast(addr + done, done === 0 ? buf : buf.subarray(done), write, force);
+      if (done === len || !this.#stoppedSlow) return done;
+      const a = addr + done;
+      const k = Math.min(len - done, this.#nextFast(a) - a);
+      const part = done === 0 && k === len ? buf : buf.subarray(done, done + k);
+      const r = write ? ffi.vmWrite(this.pid, a, part) : ffi.vmRead(this.pid, a, part);
+      if (r > 0) done += r;
+      if (r < k) return done;
+      if (done === len) return done;
+    }
+  }
+
+  /** Where the next region at or after addr starts that the sentry copies through (or +inf). */
+  #nextFast(addr: number): number {
+    const l = this.regions.list;
+    for (let i = this.regions.indexFrom(addr); i < l.length; i++) {
+      const r = l[i]!;
+      if (r.kind !== "converted") return Math.max(r.start, addr + 1);
+    }
+    return Infinity;
   }
 
   forceWrite(addr: number, src: Uint8Array): number {
     this.#flush();
     if (addr < 0 || addr + src.length > TASK_SIZE) return 0;
-    let done = this.#copyFast(addr, src, true, true);
-    if (done === src.length) return done;
-    const r = ffi.vmWrite(this.pid, addr + done, src.subarray(done));
-    if (r > 0) done += r;
+    const done = this.#copy(addr, src, true, true);
     if (done === src.length) return done;
     // /proc/PID/mem writes with FOLL_FORCE, like ptrace's POKEDATA.
     using f = Deno.openSync(`/proc/${this.pid}/mem`, { write: true });
