@@ -200,6 +200,10 @@ Deno.test("RLIMIT_AS makes mmap, mremap and brk that would exceed it fail with E
   await assertSameAsNative([await compileC("rlimit_as")]);
 });
 
+Deno.test("the page where an executable's data ends and its bss begins holds the file's bytes, then zeros, and takes reads whole, before and after fork", async () => {
+  await assertSameAsNative([await compileC("data_page")]);
+});
+
 Deno.test("fork copies heap, stack, brk and mmap'd memory on write, MADV_DONTNEED zeros, shared memory stays shared and mremap keeps contents, as natively", async () => {
   await assertSameAsNative([await compileC("cow")]);
 });

@@ -165,12 +165,14 @@ interface Mapped {
 }
 
 /**
- * The partial last page of a segment's file bytes, to be zeroed once the mappings exist (the
- * file's bytes past p_filesz are not part of the segment), as Linux's padzero.
+ * A write into the image once the mappings exist: zeros over the file's bytes past p_filesz
+ * in the partial last page of a segment (they are not part of the segment), as Linux's
+ * padzero; or, with `data`, the segment's file bytes copied into that page (see mapImage).
  */
 interface ZeroFill {
   start: number;
   length: number;
+  data?: Uint8Array;
 }
 
 /**
@@ -187,12 +189,30 @@ function mapImage(tg: LoadTarget, file: FileDescription, info: ElfInfo, bias: nu
     mm.mmap(tg.ctx, { addr: start, len: length, ...o });
   };
   for (const s of plan.steps) {
-    if (s.file) {
+    if (s.file && s.zero) {
+      // The page where the file's bytes end and the bss begins is private to the process from
+      // the start (Linux's padzero writes it, so the host copies it at exec): make it anonymous
+      // memory holding a copy of those bytes rather than a file mapping. Then a static buffer
+      // starting there lies wholly in memory the sentry copies into with memcpy (docs/kernel.md,
+      // "The memory file"); as a file mapping, every read(2) into it cost one more
+      // process_vm_writev for its first page. loadPlan only zero-fills writable segments, so no
+      // mprotect is needed after the fill.
+      const last = s.zero.start - (s.zero.start % PAGE_SIZE);
+      const lastOffset = s.file.fileOffset + (last - s.file.start);
+      if (last > s.file.start) {
+        mapFixed(s.file.start, last - s.file.start, {
+          prot: s.prot, flags: MAP_PRIVATE | MAP_FIXED, file, offset: s.file.fileOffset,
+        });
+      }
+      mapFixed(last, PAGE_SIZE, {
+        prot: s.prot, flags: MAP_PRIVATE | MAP_FIXED, file, offset: lastOffset, callerFills: true,
+      });
+      const bytes = readAt(file, lastOffset, s.zero.start - last);
+      zero.push({ start: last, length: bytes.length, data: bytes });
+    } else if (s.file) {
       mapFixed(s.file.start, s.file.length, {
         prot: s.prot, flags: MAP_PRIVATE | MAP_FIXED, file, offset: s.file.fileOffset,
       });
-      // loadPlan only zero-fills writable segments, so no mprotect is needed after the fill.
-      if (s.zero) zero.push(s.zero);
     }
     if (s.anon) {
       mapFixed(s.anon.start, s.anon.length, {
@@ -212,7 +232,7 @@ function flushAndZero(tg: LoadTarget, zero: ZeroFill[]): void {
   const r = as.flushMappings();
   if (r < 0) throw errnoFromNumber(-r);
   for (const z of zero.splice(0)) {
-    if (as.forceWrite(z.start, new Uint8Array(z.length)) !== z.length) throw EFAULT;
+    if (as.forceWrite(z.start, z.data ?? new Uint8Array(z.length)) !== z.length) throw EFAULT;
   }
   as.deferMappings(tg.ctx);
 }

@@ -70,6 +70,12 @@ export interface MmapOpts {
   name?: string;
   /** RLIMIT_AS in bytes (Infinity: unlimited): ENOMEM if the address space would exceed it. */
   asLimit?: number;
+  /**
+   * A private file mapping whose contents the caller writes itself (the exec loader, for the
+   * page where a segment's file bytes end): the host maps anonymous memory, the VMA is still
+   * the file's, as /proc/PID/maps shows it on Linux.
+   */
+  callerFills?: boolean;
 }
 
 /** @savable */
@@ -194,9 +200,11 @@ export class MemoryManager {
   #mapAt(via: Context, addr: number, len: number, o: MmapOpts, shared: boolean, anon: boolean): void {
     const file = anon ? null : o.file;
     let r: number;
-    const hostFd = file?.hostFdForMmap() ?? null;
+    const hostFd = o.callerFills ? null : file?.hostFdForMmap() ?? null;
     if (file && hostFd !== null) {
       r = this.as.mapHostFile(via, { addr, len, prot: o.prot, shared, hostFd, offset: o.offset });
+    } else if (o.callerFills && !shared) {
+      r = this.as.mapAnonymous(via, addr, len, o.prot, false);
     } else {
       r = this.as.mapAnonymous(via, addr, len, file ? o.prot | PROT_WRITE : o.prot, shared);
       if (r === 0 && file) {
