@@ -108,6 +108,10 @@ function which(cmd: string): string | null {
 function runners(baseline: string | undefined): Runner[] {
   const runsc = which("runsc");
   const taskset = which("taskset");
+  // --network=none: its loopback is gVisor's netstack all the same. Issue #6 names
+  // --network=sandbox, which this runsc (Debian 20221219) cannot run for this bench: `runsc do`
+  // refuses it in the host's network namespace, needs iptables, and under `unshare -n` starts
+  // with its loopback down (connect to 127.0.0.1 fails; `ip link set lo up` inside is ENOTTY).
   const runscArgs = ["--platform=ptrace", "--network=none", "do"];
   const noRunsc = "runsc not installed (apt-get install -y runsc)";
   return [

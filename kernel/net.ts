@@ -285,6 +285,17 @@ export class Net implements DeadlineTarget {
     if (this.#pollAt(now) !== null) this.armDeadline();
   }
 
+  /**
+   * After a socket operation that changed w's own state and, unless it gave a stack work,
+   * nothing else (a read that owes the peer no window update): kicks if either stack has
+   * work, else refreshes w alone, sparing a poll and every other watcher. A stack's timers
+   * are unaffected: they only move when a connection is dispatched.
+   */
+  settle(w: NetWatcher): void {
+    if (this.stack.hasWork || (this.gateway?.hasWork ?? false)) this.kick();
+    else w.stackChanged();
+  }
+
   /** When either stack next needs a poll (ms), or null when both are idle. */
   #pollAt(nowMs: number): number | null {
     const a = this.stack.pollAt(nowMs);

@@ -199,3 +199,7 @@ Deno.test("RLIMIT_CPU sends SIGXCPU at the soft limit and SIGKILL at the hard on
 Deno.test("RLIMIT_AS makes mmap, mremap and brk that would exceed it fail with ENOMEM, as natively", async () => {
   await assertSameAsNative([await compileC("rlimit_as")]);
 });
+
+Deno.test("fork copies heap, stack, brk and mmap'd memory on write, MADV_DONTNEED zeros, shared memory stays shared and mremap keeps contents, as natively", async () => {
+  await assertSameAsNative([await compileC("cow")]);
+});

@@ -87,3 +87,29 @@ Deno.test("a buffer handed to the pipe is reused only once every byte of it was 
   assert.equal(p.allocate(8192).buffer, a.buffer);
   assert.notEqual(p.allocate(8192).buffer, a.buffer); // handed out once
 });
+
+Deno.test("the pages of one write free their slots as a reader takes them, one page at a time", () => {
+  const [r, w] = newPipe(0);
+  assert.equal(w.write(new Uint8Array(65536).fill(7), null), 65536);
+  assert.equal(r.pipe.writable(1), 0); // every slot is in use
+  const b = new Uint8Array(6000);
+  assert.equal(r.read(b, null), 6000); // one page and part of the next
+  assert.equal(r.pipe.writable(8192), 4096); // only the first page's slot is free
+  assert.equal(r.read(b.subarray(0, 2192), null), 2192); // the end of the second page
+  assert.equal(r.pipe.writable(8192), 8192);
+  assert.equal(w.write(new Uint8Array(8192), null), 8192);
+  assert.throws(() => w.write(new Uint8Array(1), null), (e) => e === EAGAIN);
+  assert.equal(r.pipe.size, 65536);
+  const all = new Uint8Array(70000);
+  assert.equal(r.read(all, null), 65536);
+  assert.ok(all.subarray(0, 57344).every((x) => x === 7));
+  assert.equal(r.pipe.used, 0);
+});
+
+Deno.test("F_SETPIPE_SZ below the pages still buffered is EBUSY, counting a write's pages one by one", () => {
+  const [r, w] = newPipe(0);
+  w.write(new Uint8Array(3 * 4096), null);
+  assert.throws(() => r.pipe.setSize(8192, false), (e) => e === EBUSY);
+  r.read(new Uint8Array(4096), null);
+  assert.equal(r.pipe.setSize(8192, false), 8192);
+});

@@ -92,6 +92,15 @@ function asReceived(r: TcpRepr): TcpRepr {
   };
 }
 
+/**
+ * The largest payload of one TCP segment to ourselves (TcpHost.tcpRoute's offload): as large
+ * as a send queue, since such a segment is a view of the sender's queue, never a packet.
+ */
+const LOCAL_OFFLOAD = 1 << 20;
+
+/** Rounds of local delivery and TCP dispatch per poll (see poll). */
+const LOCAL_HOPS = 8;
+
 /** Frames taken from one device per poll, so egress gets its turn. */
 const RX_BUDGET = 256;
 const DEFAULT_HOP_LIMIT = 64;
@@ -150,6 +159,8 @@ export interface StackStats {
   rxDropped: number;
   tcpRstSent: number;
   reassembled: number;
+  /** TCP segments to ourselves handed over as reprs (see #sendTcp). */
+  localSegments: number;
 }
 
 /** Why an IP send did not happen. */
@@ -200,7 +211,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
    */
   #localQueue: (Uint8Array | LocalSegment)[] = [];
 
-  readonly stats: StackStats = { rxFrames: 0, txFrames: 0, rxDropped: 0, tcpRstSent: 0, reassembled: 0 };
+  readonly stats: StackStats = { rxFrames: 0, txFrames: 0, rxDropped: 0, tcpRstSent: 0, reassembled: 0, localSegments: 0 };
 
   constructor(opts: StackOptions = {}) {
     this.#rng = new Prng(opts.seed ?? 1);
@@ -327,8 +338,12 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
     if (this.#tcpLive.has(sock)) this.#tcpActive.add(sock);
   }
 
-  tcpRoute(dst: IpAddress): { src: IpAddress; mtu: number } | null {
-    return this.#routeInfo(dst);
+  tcpRoute(dst: IpAddress): { src: IpAddress; mtu: number; offload?: number } | null {
+    const r = this.#routeInfo(dst);
+    // Segments to ourselves are handed over as reprs (see #sendTcp), so they need not be cut
+    // to the MSS: segmentation offload, as a loopback device with GSO takes them.
+    if (r !== null && this.#tap === null && this.isLocalAddress(dst)) return { ...r, offload: LOCAL_OFFLOAD };
+    return r;
   }
 
   tcpIsn(now: number, local: TcpEndpoint, remote: TcpEndpoint): SeqNumber {
@@ -403,16 +418,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
 
   /** Moves frames in and out; true if anything happened. Call again while true. */
   poll(now: number): boolean {
-    let changed = false;
-    if (this.#localQueue.length > 0) {
-      const q = this.#localQueue;
-      this.#localQueue = [];
-      for (const pkt of q) {
-        if (pkt instanceof Uint8Array) this.#receiveIp(now, null, pkt);
-        else this.#deliverTcp(now, pkt.src, pkt.dst, pkt.seg);
-      }
-      changed = true;
-    }
+    let changed = this.#deliverLocal(now);
     for (const iface of this.#interfaces) {
       for (let i = 0; i < RX_BUDGET; i++) {
         const f = iface.device.receive(now);
@@ -424,13 +430,11 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
     }
     this.#reassembler.expire(now);
     for (const s of this.#tcpTimers.popDue(now)) this.#tcpActive.add(s);
-    const batch = [...this.#tcpActive];
-    this.#tcpActive.clear();
-    for (const s of batch) {
-      if (!this.#isBlocked(s, now) && s.dispatch(now, (src, dst, r) => this.#sendTcp(now, s, src, dst, r))) {
-        changed = true;
-      }
-      this.#rescheduleTcp(s, now);
+    // Local traffic moves several hops per poll (data, its ACK, the data that ACK lets out),
+    // sparing the caller a poll round per hop; bounded so that devices get their turn.
+    for (let hop = 0; hop < LOCAL_HOPS; hop++) {
+      if (this.#dispatchTcp(now)) changed = true;
+      if (!this.#deliverLocal(now)) break;
     }
     for (const s of this.#udpSockets) {
       if (this.#isBlocked(s, now)) continue;
@@ -442,12 +446,48 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
     return changed;
   }
 
+  /** Delivers what was queued for ourselves (see #sendTcp); false if nothing was. */
+  #deliverLocal(now: number): boolean {
+    if (this.#localQueue.length === 0) return false;
+    const q = this.#localQueue;
+    this.#localQueue = [];
+    for (const pkt of q) {
+      if (pkt instanceof Uint8Array) this.#receiveIp(now, null, pkt);
+      else this.#deliverTcp(now, pkt.src, pkt.dst, pkt.seg);
+    }
+    return true;
+  }
+
+  /** Lets every active TCP connection emit; true if any sent something. */
+  #dispatchTcp(now: number): boolean {
+    if (this.#tcpActive.size === 0) return false;
+    let sent = false;
+    const batch = [...this.#tcpActive];
+    this.#tcpActive.clear();
+    for (const s of batch) {
+      if (!this.#isBlocked(s, now) && s.dispatch(now, (src, dst, r) => this.#sendTcp(now, s, src, dst, r))) {
+        sent = true;
+      }
+      this.#rescheduleTcp(s, now);
+    }
+    return sent;
+  }
+
   /** Files a connection after dispatch: active again if it has more to send, else by deadline. */
   #rescheduleTcp(s: TcpSocket, now: number): void {
     if (!this.#tcpLive.has(s)) return;
     const t = this.#blockedAt(s, s.pollAt(now));
     if (t !== null && t <= now) this.#tcpActive.add(s);
     else this.#tcpTimers.schedule(s, t);
+  }
+
+  /**
+   * Whether a poll now would do something: segments queued to ourselves or connections the
+   * application or a segment woke (timers aside: see pollAt). False after a socket call that
+   * changed nothing the stack must act on, e.g. a recv that owes the peer no window update.
+   */
+  get hasWork(): boolean {
+    return this.#localQueue.length > 0 || this.#tcpActive.size > 0;
   }
 
   /** When to poll next: `now` if there is work, a deadline, or null if idle. */
@@ -492,9 +532,16 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
       // after the peer acknowledged them, and the peer never reads below its RCV.NXT. With
       // a tap (pcap) the packet is serialized below so that captures are real packets.
       this.#localQueue.push({ src, dst, seg: asReceived(r) });
+      this.stats.localSegments++;
       return true;
     }
     const len = tcpHeaderLen(r) + r.payload.length;
+    if (len > 0xffff - (dst.version === 4 ? IPV4_HEADER_LEN : 0)) {
+      // An offloaded segment (see tcpRoute) whose destination stopped being local: too big
+      // for an IP packet. Dropped as on a lossy link; the retransmission is MSS-sized.
+      this.#drop();
+      return true;
+    }
     const res = this.#sendIp(now, src, dst, IpProtocol.TCP, len, (b) => emitTcp(r, TcpPacket.unchecked(b), { src, dst }));
     return this.#noteResult(sock, now, res);
   }

@@ -266,3 +266,50 @@ Deno.test("A full device queue defers the sender by a millisecond instead of spi
   let got = 0;
   sim.runUntil(() => got === data.length, { step: () => (got += s!.recv(data.subarray(got)) ?? 0) });
 });
+
+/** A connected pair on 127.0.0.1 of a stack with a 65536-byte loopback, as kernel/net.ts has. */
+function loopbackConnection(tap?: (now: number, packet: Uint8Array) => void) {
+  const s = new Stack({ tcp: { rxBufferSize: 1 << 20, txBufferSize: 1 << 20 }, ...(tap ? { tap } : {}) });
+  s.addInterface({ device: new Loopback({ medium: "ip", mtu: 65536 }), addresses: ["127.0.0.1/8"] });
+  const sim = new Sim(s);
+  const l = s.tcpSocket();
+  l.bind(null, 80);
+  l.listen(1);
+  const c = s.tcpSocket();
+  c.noDelay = true;
+  c.connect(sim.now, { addr: Ipv4Address.parse("127.0.0.1"), port: 80 });
+  sim.runUntil(() => c.state === "ESTABLISHED" && l.readiness().readable);
+  return { s, sim, c, a: l.accept()! };
+}
+
+Deno.test("A 64 KiB write to ourselves goes as one segment and one ACK, the MSS still Linux's for lo", () => {
+  const { s, sim, c, a } = loopbackConnection();
+  assert.equal(c.negotiated.mss, 65495, "65483 bytes of payload with timestamps, as Linux's lo");
+  // From the accepting end: the client's last handshake ACK told it the scaled window (the
+  // SYN-ACK's window is unscaled, at most 65535).
+  const data = patternBytes(65536);
+  const before = s.stats.localSegments;
+  assert.equal(a.send(data), data.length);
+  sim.settle();
+  assert.equal(s.stats.localSegments - before, 2, "the data in one segment, then its ACK");
+  const got = new Uint8Array(data.length);
+  assert.equal(c.recv(got), data.length);
+  assert.deepEqual(got, data);
+});
+
+Deno.test("With a tap, segments to ourselves are real packets of at most one MSS", () => {
+  const payloads: number[] = [];
+  const { sim, c, a } = loopbackConnection((_now, p) => {
+    // IPv4 header, then the TCP header's data offset.
+    const ihl = (p[0]! & 0x0f) * 4;
+    payloads.push(p.length - ihl - (p[ihl + 12]! >> 4) * 4);
+  });
+  const data = patternBytes(200_000);
+  assert.equal(a.send(data), data.length);
+  sim.runUntil(() => c.recvQueue === data.length);
+  const got = new Uint8Array(data.length);
+  assert.equal(c.recv(got), data.length);
+  assert.deepEqual(got, data);
+  assert.equal(Math.max(...payloads), 65483);
+  assert.equal(payloads.filter((n) => n > 0).length, 4, "200,000 bytes in four segments");
+});

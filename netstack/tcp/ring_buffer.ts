@@ -13,6 +13,8 @@
 export class RingBuffer {
   /** Immutable. */
   readonly #capacity: number;
+  /** Immutable. Where the ring starts in its storage (see the constructor). */
+  readonly #skew: number;
   /** Allocated on first write, so idle and listening sockets cost nothing. */
   #storage: Uint8Array | null = null;
   /** Index of the first byte. */
@@ -20,12 +22,23 @@ export class RingBuffer {
   /** Bytes stored. */
   #len = 0;
 
-  constructor(capacity: number) {
+  /**
+   * `skew` bytes are left unused before the ring in its storage, to set the ring's alignment
+   * against other rings: a copy between two buffers whose addresses differ by 1 to 31 bytes
+   * modulo a page runs about 10x slower (glibc's memmove on this machine: 23 µs per 64 KiB
+   * instead of 2.5), and two 1 MiB buffers allocated one after the other differ by exactly
+   * 16 bytes modulo a page (malloc's chunk header), so TCP's send-queue to receive-queue
+   * copy hit it on every other connection.
+   */
+  constructor(capacity: number, skew = 0) {
     this.#capacity = capacity;
+    this.#skew = skew;
   }
 
   get #buf(): Uint8Array {
-    return this.#storage ??= new Uint8Array(this.#capacity);
+    return this.#storage ??= this.#skew === 0
+      ? new Uint8Array(this.#capacity)
+      : new Uint8Array(this.#capacity + this.#skew).subarray(this.#skew);
   }
 
   get capacity(): number {
@@ -115,6 +128,14 @@ export class RingBuffer {
     const k = Math.min(n, this.#len);
     this.#len -= k;
     this.#read = (this.#read + k) % this.#capacity;
+  }
+
+  /** How many stored bytes from `offset` on lie back to back before the ring wraps. */
+  contiguousFrom(offset: number): number {
+    const n = this.#len - offset;
+    if (n <= 0) return 0;
+    const start = (this.#read + offset) % this.#capacity;
+    return Math.min(n, this.#capacity - start);
   }
 
   /** Copies bytes from `offset` into `into` without consuming; returns how many. */

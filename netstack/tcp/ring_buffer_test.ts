@@ -99,3 +99,17 @@ Deno.test("RingBuffer.dequeueVia() hands the data in two views across the wrap a
   assert.equal(r.length, 1);
   assert.deepEqual([...r.peek(0, 1)], [5]);
 });
+
+Deno.test("A skewed RingBuffer wraps at its capacity like an unskewed one", () => {
+  const r = new RingBuffer(8, 2048);
+  assert.equal(r.enqueue(Uint8Array.of(1, 2, 3, 4, 5, 6)), 6);
+  const out = new Uint8Array(4);
+  assert.equal(r.dequeue(out), 4);
+  assert.equal(r.enqueue(Uint8Array.of(7, 8, 9, 10, 11, 12)), 6);
+  assert.equal(r.window, 0);
+  assert.equal(r.contiguousFrom(0), 4, "bytes 5..8 lie at indexes 4..7, before the wrap");
+  assert.equal(r.contiguousFrom(5), 3, "bytes 10..12 lie at indexes 1..3");
+  const all = new Uint8Array(8);
+  assert.equal(r.dequeue(all), 8);
+  assert.deepEqual(all, Uint8Array.of(5, 6, 7, 8, 9, 10, 11, 12));
+});

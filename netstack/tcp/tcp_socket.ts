@@ -67,8 +67,12 @@ export interface TcpHost {
   tcpRegister(sock: TcpSocket): void;
   /** Removes `sock` from the 4-tuple index (and releases anything it held). */
   tcpUnregister(sock: TcpSocket): void;
-  /** Source address and IP MTU towards `dst`, or null if unroutable. */
-  tcpRoute(dst: IpAddress): { src: IpAddress; mtu: number } | null;
+  /**
+   * Source address and IP MTU towards `dst`, or null if unroutable. `offload`, when present,
+   * is the largest payload one new data segment may carry on this route: segmentation offload,
+   * as local delivery hands segments over without splitting them into MSS-sized packets.
+   */
+  tcpRoute(dst: IpAddress): { src: IpAddress; mtu: number; offload?: number } | null;
   /** An initial sequence number for the 4-tuple (RFC 6528). */
   tcpIsn(now: number, local: TcpEndpoint, remote: TcpEndpoint): SeqNumber;
   /**
@@ -136,6 +140,8 @@ export const TCP_DEFAULTS: Required<TcpOptions> = {
 const DEFAULT_PEER_MSS = 536;
 /** Segments one dispatch call may emit; the host polls again for more. */
 const BURST = 64;
+/** RingBuffer skew of receive queues, against send queues' 0: half a page. */
+const RX_QUEUE_SKEW = 2048;
 /** Duplicate ACKs that trigger fast retransmit. */
 const DUPACK_THRESHOLD = 3;
 
@@ -222,6 +228,8 @@ export class TcpSocket {
   /** The MSS we advertise. */
   #rcvMss = DEFAULT_PEER_MSS;
   #sndShift = 0;
+  /** Largest payload of a new data segment on this route (segmentation offload), or 0. */
+  #offload = 0;
 
   // --- Receive sequence space. ---
   #irs: SeqNumber = seq(0);
@@ -302,7 +310,9 @@ export class TcpSocket {
   constructor(host: TcpHost, opts: TcpOptions = {}) {
     this.#host = host;
     this.#opts = { ...TCP_DEFAULTS, ...opts };
-    this.#rx = new RingBuffer(this.#opts.rxBufferSize);
+    // Receive queues sit half a page off send queues, so the copy from a local peer's send
+    // queue into ours never runs with the two a few bytes apart modulo a page (see RingBuffer).
+    this.#rx = new RingBuffer(this.#opts.rxBufferSize, RX_QUEUE_SKEW);
     this.#tx = new RingBuffer(this.#opts.txBufferSize);
     this.#rtt = new RttEstimator({
       initialRto: this.#opts.initialRto,
@@ -459,6 +469,7 @@ export class TcpSocket {
     }
     this.#registered = true;
     this.#setMssFromMtu(route.mtu);
+    this.#offload = route.offload ?? 0;
     this.#iss = this.#host.tcpIsn(now, { addr: this.#localAddr, port: this.#localPort }, this.#remote);
     this.#tsOffset = (this.#iss * 7) >>> 0;
     this.#sndUna = this.#iss;
@@ -735,6 +746,7 @@ export class TcpSocket {
     c.#localPort = seg.dstPort;
     c.#remote = { addr: src, port: seg.srcPort };
     c.#setMssFromMtu(route.mtu);
+    c.#offload = route.offload ?? 0;
     c.#iss = host.tcpIsn(now, { addr: dst, port: seg.dstPort }, c.#remote);
     c.#tsOffset = (c.#iss * 7) >>> 0;
     c.#sndUna = c.#iss;
@@ -1048,7 +1060,9 @@ export class TcpSocket {
           this.#ackNow = true; // out of order, filling a hole, or over the window
           if (off > 0) this.#oweAck();
         } else {
-          this.#segsUnacked++;
+          // A segment of more than one MSS (segmentation offload) counts as two: Linux ACKs
+          // at once after more than one full-sized segment's worth (__tcp_ack_snd_check).
+          this.#segsUnacked += payload.length > this.#rcvMss ? 2 : 1;
           // Acknowledge at once when the window the peer knows of cannot take another full
           // segment: a delayed ACK would stall it (with a 64 KiB loopback MSS, after every
           // segment while the SYN's unscaled window is all the peer knows).
@@ -1321,7 +1335,12 @@ export class TcpSocket {
     }
     if (finDue) return { len: 0 };
     const mss = this.#payloadMss();
-    let len = Math.min(avail, mss, Math.max(0, window));
+    // With segmentation offload one segment carries up to the whole sendable run, as far as
+    // the ring's end so that its payload stays a view (the receiver takes it as one, as
+    // Linux's GRO would): fewer segments and ACKs per write, no split of a 64 KiB write
+    // into 65471 + 65 bytes. Retransmissions stay MSS-sized.
+    const most = this.#offload > mss && !retransmitting ? Math.max(mss, Math.min(this.#offload, this.#tx.contiguousFrom(off))) : mss;
+    let len = Math.min(avail, most, Math.max(0, window));
     len = this.#holeLen(this.#sndNxt, len);
     if (len <= 0) return null;
     // Nagle (RFC 9293 §3.7.4): hold a small segment while data is unacked.

@@ -19,6 +19,7 @@ import {
   STUB_BASE, STUB_BATCH_ADDR, STUB_BATCH_TRAP_ADDR, STUB_DATA, STUB_INJECT_ADDR, STUB_INJECT_TRAP_ADDR, STUB_SIZE,
 } from "./stub_elf.ts";
 import type { AddressSpace, Context, CpuTime, HostUsage, Platform, Prot, Stop, StopReason } from "../mod.ts";
+import { MEMORY_FILE_MAX_MAPPING, MemoryFile, type Region, RegionList } from "./memory_file.ts";
 
 const SIGKILL = 9;
 const SIGTRAP = 5;
@@ -44,6 +45,11 @@ const MAP_SHARED = 0x01;
 const MAP_PRIVATE = 0x02;
 const MAP_FIXED = 0x10;
 const MAP_ANONYMOUS = 0x20;
+const MREMAP_MAYMOVE = 1;
+const MREMAP_FIXED = 2;
+const PROT_READ = 1;
+const PROT_WRITE = 2;
+const ENOMEM = 12;
 
 /** The highest user address on x86-64 with 4-level paging, exclusive. */
 const TASK_SIZE = 0x7fff_ffff_f000;
@@ -190,6 +196,15 @@ class StubAddressSpace implements AddressSpace {
   readonly reserved = [{ start: STUB_BASE, end: STUB_BASE + STUB_SIZE }];
   /** A pidfd of the sentry, open inside the stub, for pidfd_getfd. -1 until first needed. */
   sentryPidfdInStub = -1;
+  /**
+   * The memory file's descriptor inside the stub (the zygote holds it; forks inherit it at the
+   * same number), or -1 when there is no memory file: anonymous memory is then host memory.
+   */
+  memfdInStub = -1;
+  /** Where this address space maps the memory file (see memory_file.ts). */
+  readonly regions = new RegionList();
+  /** @nosave Set by #copyFast: whether it stopped at bytes outside the fast regions. */
+  #stoppedSlow = false;
   released = false;
   /** @nosave The live host threads of this stub. */
   readonly threads = new Set<PtraceContext>();
@@ -337,18 +352,91 @@ class StubAddressSpace implements AddressSpace {
     return this.platform.adopt(newTid, this);
   }
 
+  /**
+   * Fork must copy private memory, but a MAP_SHARED mapping of the memory file would be shared
+   * by parent and child. Two ways, chosen per private region:
+   * - Eager copy (small regions, EAGER_FORK_COPY_MAX in all per fork): while the parent is
+   *   stopped, before the clone, the sentry copies the region's populated pages
+   *   (SEEK_DATA/SEEK_HOLE: holes stay holes) into a fresh range; the child, stopped at birth
+   *   and before any application code, maps its fresh ranges over the inherited ones in one
+   *   batch. Both keep fast regions: a program that
+   *   forks and then moves data (a pipe or socket benchmark, a server's worker) keeps memcpy.
+   * - Conversion (the rest): before the clone the parent maps the region again MAP_PRIVATE at
+   *   the same file offsets (one batch; the contents are the file's pages, kept), so the host
+   *   copies pages on write in both processes; the region is "converted" in both, both hold a
+   *   reference to the file range, and the sentry never writes those file pages again (copies
+   *   use process_vm).
+   * Shared regions (MAP_SHARED|MAP_ANONYMOUS) stay shared: one more reference each.
+   */
   fork(via: Context): Context {
     this.#flush();
+    const mf = this.#memoryFile();
+    // The child's own copies (region → its new file offset), made while the parent is stopped.
+    const copies = new Map<Region, number>();
+    const convert: Region[] = [];
+    let budget = EAGER_FORK_COPY_MAX;
+    for (const r of this.regions.list) {
+      if (r.kind !== "private" || mf === null) continue;
+      const data = mf.dataExtents(r.off, r.off + (r.end - r.start));
+      let n = 0;
+      for (const d of data) n += d.end - d.start;
+      const off = n <= budget ? mf.ranges.allocate(r.end - r.start) : -1;
+      if (off < 0) {
+        convert.push(r);
+        continue;
+      }
+      budget -= n;
+      for (const d of data) mf.move(off + (d.start - r.off), d.start, d.end - d.start);
+      copies.set(r, off);
+    }
+    const dropCopies = () => {
+      for (const [r, off] of copies) mf!.unref(off, off + (r.end - r.start));
+    };
+    if (convert.length > 0) {
+      const entries = convert.map((r) => ({
+        nr: SYS_mmap, args: [r.start, r.end - r.start, r.prot, MAP_PRIVATE | MAP_FIXED, this.memfdInStub, r.off], flags: 0,
+      }));
+      const r = this.#runEntries(via as PtraceContext, entries);
+      for (const x of convert) x.kind = "converted";
+      if (r < 0) {
+        dropCopies();
+        throw new Error(`Cannot make memory copy-on-write for fork: errno ${-r}`);
+      }
+    }
     // A copy of the whole stub: the host copies the pages on write, the kernel copies the VMAs.
     // Exit signal SIGCHLD, which every stub ignores: the host reaps the child as soon as the
     // sentry has collected its exit, however long its parent stub lives.
     // CLONE_PTRACE as in newThread: traced from birth (with EXITKILL, which the child inherits).
     const newTid = this.#inject(via as PtraceContext, SYS_clone, [SIGCHLD | CLONE_PTRACE, 0, 0, 0, 0]);
-    if (newTid <= 0) throw new Error(`clone in the stub failed: errno ${-newTid}`);
+    if (newTid <= 0) {
+      dropCopies();
+      throw new Error(`clone in the stub failed: errno ${-newTid}`);
+    }
     this.#adoptNew(newTid);
     const as = new StubAddressSpace(this.platform, newTid);
     as.sentryPidfdInStub = this.sentryPidfdInStub; // descriptors are copied by fork
-    return this.platform.adopt(newTid, as);
+    as.memfdInStub = this.memfdInStub;
+    const child = this.platform.adopt(newTid, as) as PtraceContext;
+    const remap: BatchEntry[] = [];
+    for (const r of this.regions.list) {
+      const off = copies.get(r);
+      if (off === undefined) {
+        as.regions.list.push({ ...r });
+        mf?.ranges.ref(r.off, r.off + (r.end - r.start));
+        continue;
+      }
+      as.regions.list.push({ ...r, off });
+      remap.push({ nr: SYS_mmap, args: [r.start, r.end - r.start, r.prot, MAP_SHARED | MAP_FIXED, this.memfdInStub, off], flags: 0 });
+    }
+    // The child is stopped at birth: it maps its copies before it runs any application code.
+    if (remap.length > 0) {
+      const r = as.#runEntries(child, remap);
+      if (r < 0) {
+        as.release();
+        throw new Error(`Cannot give a forked stub its own memory: errno ${-r}`);
+      }
+    }
+    return child;
   }
 
   /**
@@ -430,9 +518,61 @@ class StubAddressSpace implements AddressSpace {
     return firstError;
   }
 
+  /** The platform's memory file when this stub holds it, else null. */
+  #memoryFile(): MemoryFile | null {
+    return this.memfdInStub >= 0 ? this.platform.memoryFile : null;
+  }
+
+  /**
+   * Anonymous memory is a fresh range of the memory file mapped MAP_SHARED (the same one
+   * injected mmap as host anonymous memory would cost), so that the sentry copies into it with
+   * memcpy. Very large mappings, and any when the file is full, stay host anonymous memory.
+   */
   mapAnonymous(via: Context, addr: number, len: number, prot: Prot, shared: boolean): number {
+    const mf = this.#memoryFile();
+    if (mf !== null && len <= MEMORY_FILE_MAX_MAPPING) {
+      const kind = shared ? "shared" : "private";
+      const off = this.#allocateFor(mf, addr, len, kind);
+      if (off >= 0) {
+        const flags = MAP_SHARED | MAP_FIXED;
+        const r = this.#mapOp(via, [{ nr: SYS_mmap, args: [addr, len, prot, flags, this.memfdInStub, off], flags: 0 }]);
+        if (r < 0) {
+          // The host kept what was there (mmap fails before it unmaps): so do the regions.
+          mf.unref(off, off + len);
+          return r;
+        }
+        this.#releaseRegions(this.regions.cut(addr, addr + len));
+        this.regions.add({ start: addr, end: addr + len, off, prot, kind });
+        return 0;
+      }
+    }
     const flags = MAP_FIXED | MAP_ANONYMOUS | (shared ? MAP_SHARED : MAP_PRIVATE);
-    return this.#mapOp(via, [{ nr: SYS_mmap, args: [addr, len, prot, flags, -1, 0], flags: 0 }]);
+    const r = this.#mapOp(via, [{ nr: SYS_mmap, args: [addr, len, prot, flags, -1, 0], flags: 0 }]);
+    if (r === 0) this.#releaseRegions(this.regions.cut(addr, addr + len));
+    return r;
+  }
+
+  /**
+   * File offsets for a new mapping: right after those of the private region that ends at addr
+   * when they are free (a growing heap stays one region and one host VMA), else the lowest free.
+   */
+  #allocateFor(mf: MemoryFile, addr: number, len: number, kind: string): number {
+    if (kind === "private") {
+      const prev = this.regions.list[this.regions.indexFrom(addr - 1)];
+      if (prev !== undefined && prev.end === addr && prev.kind === "private") {
+        const off = prev.off + (prev.end - prev.start);
+        if (mf.ranges.allocateAt(off, len)) return off;
+      }
+    }
+    return mf.ranges.allocate(len);
+  }
+
+  /** This address space no longer maps these regions: their file pages lose a reference. */
+  #releaseRegions(rs: Region[]): void {
+    if (rs.length === 0) return;
+    const mf = this.platform.memoryFile;
+    if (mf === null) return;
+    for (const r of rs) mf.unref(r.off, r.off + (r.end - r.start));
   }
 
   mapHostFile(
@@ -445,11 +585,13 @@ class StubAddressSpace implements AddressSpace {
     const pidfd = this.#sentryPidfd(via);
     if (pidfd < 0) return pidfd;
     const flags = MAP_FIXED | (o.shared ? MAP_SHARED : MAP_PRIVATE);
-    return this.#mapOp(via, [
+    const r = this.#mapOp(via, [
       { nr: SYS_pidfd_getfd, args: [pidfd, o.hostFd, 0], flags: BATCH_SAVE_RESULT },
       { nr: SYS_mmap, args: [o.addr, o.len, o.prot, flags, -1, o.offset], flags: BATCH_ARG4_SAVED },
       { nr: SYS_close, args: [-1], flags: BATCH_ARG0_SAVED },
     ], o.hostFd);
+    if (r === 0) this.#releaseRegions(this.regions.cut(o.addr, o.addr + o.len));
+    return r;
   }
 
   /** The stub's pidfd of the sentry (opened on first use; inherited by forks). */
@@ -463,20 +605,214 @@ class StubAddressSpace implements AddressSpace {
     return this.sentryPidfdInStub;
   }
 
+  /** munmap; the file pages of memory-file regions are punched once no address space maps them. */
   unmap(via: Context, addr: number, len: number): number {
-    return this.#mapOp(via, [{ nr: SYS_munmap, args: [addr, len], flags: 0 }]);
+    const r = this.#mapOp(via, [{ nr: SYS_munmap, args: [addr, len], flags: 0 }]);
+    if (r === 0) this.#releaseRegions(this.regions.cut(addr, addr + len));
+    return r;
   }
 
   protect(via: Context, addr: number, len: number, prot: Prot): number {
-    return this.#mapOp(via, [{ nr: SYS_mprotect, args: [addr, len, prot], flags: 0 }]);
+    const r = this.#mapOp(via, [{ nr: SYS_mprotect, args: [addr, len, prot], flags: 0 }]);
+    if (r === 0) for (const p of this.regions.cut(addr, addr + len)) this.regions.add({ ...p, prot });
+    return r;
   }
 
+  /**
+   * madvise(MADV_DONTNEED). Host memory: injected. Private memory-file regions: their pages are
+   * punched out of the file by the sentry (every mapping then reads zeros), no injection.
+   * Converted regions (after a fork) would read the file's pages again: they get a fresh range
+   * mapped over them (zeros, and fast again). Shared memory keeps its contents, as on Linux.
+   */
   discard(via: Context, addr: number, len: number): number {
-    return this.inject(via, SYS_madvise, [addr, len, MADV_DONTNEED]);
+    const end = addr + len;
+    const pieces = this.regions.within(addr, end);
+    if (pieces.length === 0) return this.inject(via, SYS_madvise, [addr, len, MADV_DONTNEED]);
+    this.#flush();
+    const mf = this.platform.memoryFile!;
+    const entries: BatchEntry[] = [];
+    const fresh: Region[] = [];
+    let cur = addr;
+    for (const p of pieces) {
+      if (p.start > cur) entries.push({ nr: SYS_madvise, args: [cur, p.start - cur, MADV_DONTNEED], flags: 0 });
+      cur = p.end;
+      const n = p.end - p.start;
+      if (p.kind === "shared") continue;
+      if (p.kind === "private" && mf.ranges.refs(p.off, p.off + n) <= 1) {
+        mf.punch({ start: p.off, end: p.off + n });
+        continue;
+      }
+      const off = mf.ranges.allocate(n);
+      if (off >= 0) {
+        const args = [p.start, n, p.prot, MAP_SHARED | MAP_FIXED, this.memfdInStub, off];
+        entries.push({ nr: SYS_mmap, args, flags: 0 });
+        fresh.push({ ...p, off, kind: "private" });
+      } else {
+        const args = [p.start, n, p.prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0];
+        entries.push({ nr: SYS_mmap, args, flags: 0 });
+        fresh.push({ ...p, off: -1 });
+      }
+    }
+    if (cur < end) entries.push({ nr: SYS_madvise, args: [cur, end - cur, MADV_DONTNEED], flags: 0 });
+    const r = entries.length === 0 ? 0 : this.#runEntries(via as PtraceContext, entries);
+    for (const f of fresh) {
+      this.#releaseRegions(this.regions.cut(f.start, f.end));
+      if (f.off >= 0) this.regions.add(f);
+    }
+    return r;
   }
 
+  /**
+   * mremap. A memory-file region must keep one contiguous file range (one host VMA that a later
+   * mremap can move): it grows in place in the file when the offsets after it are free (the
+   * injected mremap then maps them); otherwise its contents are copied into a new range, mapped
+   * at the destination, and the old mapping is removed (one round trip either way).
+   */
   remap(via: Context, o: { addr: number; oldLen: number; newLen: number; flags: number; newAddr: number }): number {
-    return this.inject(via, SYS_mremap, [o.addr, o.oldLen, o.newLen, o.flags, o.newAddr]);
+    const args = [o.addr, o.oldLen, o.newLen, o.flags, o.newAddr];
+    const pieces = this.regions.within(o.addr, o.addr + o.oldLen);
+    if (pieces.length === 0) return this.inject(via, SYS_mremap, args);
+    const mf = this.platform.memoryFile!;
+    if (o.newLen <= o.oldLen) {
+      const r = this.inject(via, SYS_mremap, args);
+      if (r < 0) return r;
+      const keepEnd = o.addr + o.newLen;
+      const moved = this.regions.cut(o.addr, o.addr + o.oldLen);
+      for (const p of moved) {
+        if (p.end > keepEnd) {
+          const s = Math.max(p.start, keepEnd);
+          mf.unref(p.off + (s - p.start), p.off + (p.end - p.start));
+          if (s === p.start) continue;
+          p.end = s;
+        }
+        this.regions.add({ ...p, start: p.start - o.addr + r, end: p.end - o.addr + r });
+      }
+      return r;
+    }
+    const whole = pieces.length === 1 && pieces[0]!.start === o.addr && pieces[0]!.end === o.addr + o.oldLen
+      ? pieces[0]!
+      : null;
+    if (whole !== null && whole.kind !== "converted" && mf.ranges.allocateAt(whole.off + o.oldLen, o.newLen - o.oldLen)) {
+      const r = this.inject(via, SYS_mremap, args);
+      if (r < 0) {
+        mf.unref(whole.off + o.oldLen, whole.off + o.newLen);
+        return r;
+      }
+      this.regions.cut(o.addr, o.addr + o.oldLen);
+      this.regions.add({ ...whole, start: r, end: r + o.newLen });
+      return r;
+    }
+    const dest = (o.flags & MREMAP_FIXED) ? o.newAddr : o.addr;
+    const off = o.newLen <= MEMORY_FILE_MAX_MAPPING ? mf.ranges.allocate(o.newLen) : -1;
+    if (off < 0) {
+      // The memory file cannot take it: move the old mapping as it is and add host memory
+      // after it (never an mremap that would map file offsets nobody allocated to it).
+      const prot = pieces[0]!.prot;
+      const entries: BatchEntry[] = [];
+      if (dest !== o.addr) {
+        entries.push({ nr: SYS_mremap, args: [o.addr, o.oldLen, o.oldLen, MREMAP_MAYMOVE | MREMAP_FIXED, dest], flags: 0 });
+      }
+      const tail = [dest + o.oldLen, o.newLen - o.oldLen, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0];
+      entries.push({ nr: SYS_mmap, args: tail, flags: 0 });
+      this.#flush();
+      const r = this.#runEntries(via as PtraceContext, entries);
+      if (r < 0) return r;
+      for (const p of this.regions.cut(o.addr, o.addr + o.oldLen)) {
+        this.regions.add({ ...p, start: p.start - o.addr + dest, end: p.end - o.addr + dest });
+      }
+      return dest;
+    }
+    // Copy what the old mapping holds (whatever its protection) into the new range first.
+    if (this.#copyToFile(o.addr, o.oldLen, off) !== o.oldLen) {
+      mf.unref(off, off + o.newLen);
+      return -ENOMEM;
+    }
+    const prot = pieces[0]!.prot;
+    const entries: BatchEntry[] = [
+      { nr: SYS_mmap, args: [dest, o.newLen, prot, MAP_SHARED | MAP_FIXED, this.memfdInStub, off], flags: 0 },
+    ];
+    if (dest !== o.addr) entries.push({ nr: SYS_munmap, args: [o.addr, o.oldLen], flags: 0 });
+    const r = this.#runEntries(via as PtraceContext, entries);
+    if (r < 0) {
+      mf.unref(off, off + o.newLen);
+      return r;
+    }
+    this.#releaseRegions(this.regions.cut(o.addr, o.addr + o.oldLen));
+    this.#releaseRegions(this.regions.cut(dest, dest + o.newLen));
+    this.regions.add({ start: dest, end: dest + o.newLen, off, prot, kind: whole?.kind === "shared" ? "shared" : "private" });
+    return dest;
+  }
+
+  /**
+   * Copies len bytes of application memory at addr, whatever their protection, into the memory
+   * file at fileOff (for mremap's copy): within the file where they lie in regions the sentry
+   * may read, else by process_vm_readv straight into its mapping of the file, else through
+   * /proc/PID/mem (FOLL_FORCE). Returns the bytes copied.
+   */
+  #copyToFile(addr: number, len: number, fileOff: number): number {
+    const mf = this.platform.memoryFile!;
+    let done = 0;
+    const l = this.regions.list;
+    for (let i = this.regions.indexFrom(addr); done < len; i++) {
+      const r = l[i];
+      const a = addr + done;
+      if (r === undefined || r.start > a || r.kind === "converted") break;
+      const n = Math.min(len - done, r.end - a);
+      mf.move(fileOff + done, r.off + (a - r.start), n);
+      done += n;
+    }
+    if (done < len) {
+      const r = ffi.vmReadToRaw(this.pid, addr + done, mf.base + fileOff + done, len - done);
+      if (r > 0) done += r;
+    }
+    if (done < len) {
+      try {
+        using f = Deno.openSync(`/proc/${this.pid}/mem`, { read: true });
+        f.seekSync(addr + done, Deno.SeekMode.Start);
+        const buf = new Uint8Array(Math.min(len - done, 1 << 20));
+        while (done < len) {
+          const n = f.readSync(buf.subarray(0, Math.min(buf.length, len - done)));
+          if (n === null || n <= 0) break;
+          mf.write(fileOff + done, buf.subarray(0, n));
+          done += n;
+        }
+      } catch { /* unreadable: short */ }
+    }
+    return done;
+  }
+
+  /**
+   * Copies between buf and application memory at addr through the sentry's view of the memory
+   * file, as long as the bytes lie in regions it may touch (private or shared, not converted)
+   * whose protection allows the access (unless `force`). Returns the bytes copied; when short,
+   * #stoppedSlow says whether it stopped at bytes outside those regions (the caller goes on with
+   * process_vm) or at a protection (the copy ends there, as process_vm's would).
+   */
+  #copyFast(addr: number, buf: Uint8Array, write: boolean, force: boolean): number {
+    const l = this.regions.list;
+    this.#stoppedSlow = true;
+    if (l.length === 0) return 0;
+    const mf = this.platform.memoryFile!;
+    const need = write ? PROT_WRITE : PROT_READ;
+    const len = buf.length;
+    let i = this.regions.indexFrom(addr);
+    let done = 0;
+    while (done < len) {
+      const r = l[i++];
+      const a = addr + done;
+      if (r === undefined || r.start > a || r.kind === "converted") return done;
+      if (!force && (r.prot & need) === 0) {
+        this.#stoppedSlow = false;
+        return done;
+      }
+      const n = Math.min(len - done, r.end - a);
+      const o = r.off + (a - r.start);
+      const part = n === len ? buf : buf.subarray(done, done + n);
+      if (write) mf.write(o, part);
+      else mf.read(o, part);
+      done += n;
+    }
+    return done;
   }
 
   /**
@@ -496,27 +832,61 @@ class StubAddressSpace implements AddressSpace {
     return m ? Number(m[1]) : 0;
   }
 
+  /** A memcpy from the memory file where the range lies in its fast regions, else process_vm_readv. */
   read(addr: number, dst: Uint8Array): number {
     this.#flush();
     if (addr < 0 || addr + dst.length > TASK_SIZE) return 0;
-    const r = ffi.vmRead(this.pid, addr, dst);
-    return r < 0 ? 0 : r;
+    return this.#copy(addr, dst, false, false);
   }
 
+  /** A memcpy into the memory file where the range lies in its fast regions, else process_vm_writev. */
   write(addr: number, src: Uint8Array): number {
     this.#flush();
     if (addr < 0 || addr + src.length > TASK_SIZE) return 0;
-    const r = ffi.vmWrite(this.pid, addr, src);
-    return r < 0 ? 0 : r;
+    return this.#copy(addr, src, true, false);
+  }
+
+  /**
+   * Copies piece by piece: memcpy through the memory file over fast regions, process_vm over
+   * the bytes between them (a static buffer often starts in the last page of a program's data
+   * segment, a private file mapping, and goes on in its anonymous bss). Short at the first
+   * inaccessible byte.
+   */
+  #copy(addr: number, buf: Uint8Array, write: boolean, force: boolean): number {
+    const len = buf.length;
+    let done = 0;
+    for (;;) {
+      done += this.#copyFast(addr + done, done === 0 ? buf : buf.subarray(done), write, force);
+      if (done === len || !this.#stoppedSlow) return done;
+      const a = addr + done;
+      const k = Math.min(len - done, this.#nextFast(a) - a);
+      const part = done === 0 && k === len ? buf : buf.subarray(done, done + k);
+      const r = write ? ffi.vmWrite(this.pid, a, part) : ffi.vmRead(this.pid, a, part);
+      if (r > 0) done += r;
+      if (r < k) return done;
+      if (done === len) return done;
+    }
+  }
+
+  /** Where the next region at or after addr starts that the sentry copies through (or +inf). */
+  #nextFast(addr: number): number {
+    const l = this.regions.list;
+    for (let i = this.regions.indexFrom(addr); i < l.length; i++) {
+      const r = l[i]!;
+      if (r.kind !== "converted") return Math.max(r.start, addr + 1);
+    }
+    return Infinity;
   }
 
   forceWrite(addr: number, src: Uint8Array): number {
-    const r = this.write(addr, src);
-    if (r === src.length) return r;
+    this.#flush();
+    if (addr < 0 || addr + src.length > TASK_SIZE) return 0;
+    const done = this.#copy(addr, src, true, true);
+    if (done === src.length) return done;
     // /proc/PID/mem writes with FOLL_FORCE, like ptrace's POKEDATA.
     using f = Deno.openSync(`/proc/${this.pid}/mem`, { write: true });
-    f.seekSync(addr, Deno.SeekMode.Start);
-    return f.writeSync(src);
+    f.seekSync(addr + done, Deno.SeekMode.Start);
+    return done + f.writeSync(src.subarray(done));
   }
 
   release(): void {
@@ -526,6 +896,10 @@ class StubAddressSpace implements AddressSpace {
     if (this.#statusFd >= 0) ffi.hostClose(this.#statusFd);
     this.#statusFd = -1;
     this.platform.releaseStub(this);
+    // After the kill: the pages go back (and may go to another address space) once this stub
+    // can no longer run application code.
+    this.#releaseRegions(this.regions.list);
+    this.regions.list = [];
   }
 
   releaseAndReap(): HostUsage {
@@ -549,6 +923,13 @@ function setQword(off: number, v: number): void {
   batchView.setUint32(off, v >>> 0, true);
   batchView.setInt32(off + 4, Math.floor(v / 0x1_0000_0000), true);
 }
+/**
+ * At fork, private memory-file regions whose populated pages total at most this much are
+ * copied for the child at once (both keep memcpy copies); larger ones become copy-on-write
+ * (see StubAddressSpace.fork).
+ */
+const EAGER_FORK_COPY_MAX = 8 << 20;
+
 /** Released host threads a stub keeps for reuse (see StubAddressSpace.parked). */
 const MAX_PARKED_THREADS = 4;
 
@@ -578,6 +959,12 @@ export class PtracePlatform implements Platform {
    * than starting and seizing a new stub process. Null until first needed.
    */
   #zygote: PtraceContext | null = null;
+  /**
+   * The memory file that holds the application's anonymous memory (memory_file.ts), made with
+   * the first zygote; null before, or if the host cannot make one.
+   */
+  memoryFile: MemoryFile | null = null;
+  #memoryFileTried = false;
   #stubPath = "";
   #stubDir = "";
   readonly #cpu: number | null;
@@ -640,6 +1027,15 @@ export class PtracePlatform implements Platform {
       const r = ctx.addressSpace.inject(ctx, SYS_pidfd_open, [ffi.hostPid(), 0]);
       if (r < 0) throw new Error(`pidfd_open in the stub failed: errno ${-r}`);
       ctx.addressSpace.sentryPidfdInStub = r;
+      if (!this.#memoryFileTried) {
+        this.#memoryFileTried = true;
+        this.memoryFile = MemoryFile.create();
+      }
+      if (this.memoryFile !== null) {
+        // The zygote holds the memory file; every stub forked from it has it at the same number.
+        const fd = ctx.addressSpace.inject(ctx, SYS_pidfd_getfd, [r, this.memoryFile.fd, 0]);
+        if (fd >= 0) ctx.addressSpace.memfdInStub = fd;
+      }
       return ctx;
     } catch (e) {
       ffi.kill(pid, SIGKILL);
@@ -955,6 +1351,9 @@ export class PtracePlatform implements Platform {
     for (const c of this.#clocks.values()) c.close();
     this.#clocks.clear();
     this.#dying.clear();
+    this.memoryFile?.close();
+    this.memoryFile = null;
+    this.#memoryFileTried = false;
     // Stubs whose host parent was another stub come back as zombies of the sentry (a subreaper)
     // once that parent died: reap them, so that no host process outlives the sandbox.
     for (;;) {

@@ -112,8 +112,9 @@ Deno.test("only the stub's pages are left in a new address space", () => {
       const [start, end] = l.split(" ")[0]!.split("-").map((x) => parseInt(x, 16));
       assert.ok(start! >= STUB_BASE && end! <= STUB_BASE + STUB_SIZE, l);
     }
-    // The only host descriptor in the stub is its pidfd of the sentry (for pidfd_getfd).
-    assert.equal([...Deno.readDirSync(`/proc/${stubPid(ctx)}/fd`)].length, 1);
+    // The only host descriptors in the stub are its pidfd of the sentry (for pidfd_getfd) and
+    // the memory file (memory_file.ts).
+    assert.equal([...Deno.readDirSync(`/proc/${stubPid(ctx)}/fd`)].length, 2);
   } finally {
     p.shutdown();
   }
@@ -132,7 +133,7 @@ Deno.test("a host file maps into a stub with no descriptor left behind", () => {
       const got = new Uint8Array(19);
       assert.equal(as.read(CODE, got), 19);
       assert.equal(new TextDecoder().decode(got), "hello from the host");
-      assert.equal([...Deno.readDirSync(`/proc/${stubPid(ctx)}/fd`)].length, 1);
+      assert.equal([...Deno.readDirSync(`/proc/${stubPid(ctx)}/fd`)].length, 2);
       // With another thread running application code (here: jmp $), the three syscalls run
       // as separate injections, never from the data page that thread could write.
       as.mapAnonymous(ctx, 0x500000, 4096, 7, false);
@@ -144,7 +145,7 @@ Deno.test("a host file maps into a stub with no descriptor left behind", () => {
       assert.equal(as.mapHostFile(ctx, { addr: CODE + 8192, len: 4096, prot: 1, shared: false, hostFd: n, offset: 0 }), 0);
       assert.equal(as.read(CODE + 8192, got), 19);
       assert.equal(new TextDecoder().decode(got), "hello from the host");
-      assert.equal([...Deno.readDirSync(`/proc/${stubPid(ctx)}/fd`)].length, 1);
+      assert.equal([...Deno.readDirSync(`/proc/${stubPid(ctx)}/fd`)].length, 2);
       // A bad descriptor fails cleanly (pidfd_getfd's EBADF) and maps nothing.
       assert.equal(as.mapHostFile(ctx, { addr: CODE + 4096, len: 4096, prot: 1, shared: false, hostFd: 999, offset: 0 }), -9);
       assert.equal(as.read(CODE + 4096, got), 0);
@@ -169,8 +170,8 @@ Deno.test("deferred mappings run together at the flush and report the first erro
     assert.equal(Deno.readTextFileSync(`/proc/${stubPid(ctx)}/maps`).includes("00400000-"), false);
     assert.equal(as.flushMappings(), 0);
     const maps = Deno.readTextFileSync(`/proc/${stubPid(ctx)}/maps`);
-    assert.match(maps, /00400000-00401000 rw-p/);
-    assert.match(maps, /00401000-00402000 r--p/);
+    assert.match(maps, /00400000-00401000 rw-s .*sentry-memory/);
+    assert.match(maps, /00401000-00402000 r--s .*sentry-memory/);
     // A read in the middle of a deferral runs what came before it.
     as.deferMappings(ctx);
     as.mapAnonymous(ctx, CODE + 8192, 4096, 3, false);
@@ -206,7 +207,7 @@ Deno.test("deferred mappings run together at the flush and report the first erro
         as.read(addr!, b);
         assert.equal(b[0], want);
       }
-      assert.equal([...Deno.readDirSync(`/proc/${stubPid(ctx)}/fd`)].length, 1);
+      assert.equal([...Deno.readDirSync(`/proc/${stubPid(ctx)}/fd`)].length, 2);
     } finally {
       ffiClose(f1);
       ffiClose(f2);
@@ -332,10 +333,21 @@ Deno.test("a parked thread reused starts with no CPU time, and a reaped stub rep
     const th2 = as.newThread(ctx);
     const fresh = th2.cpuTime();
     assert.ok(fresh.userNs + fresh.sysNs < (spun.userNs + spun.sysNs) / 2);
-    // 4 MiB of touched memory: the host's RSS counters are per-CPU approximations, exact enough
-    // at this size.
+    // 4 MiB of memory touched by the stub (pages the sentry writes through the memory file are
+    // not the stub's RSS until it touches them): the host's RSS counters are per-CPU
+    // approximations, exact enough at this size.
     as.mapAnonymous(ctx, CODE + 0x100000, 4 << 20, 3, false);
-    assert.equal(as.write(CODE + 0x100000, new Uint8Array(4 << 20).fill(1)), 4 << 20);
+    // mov rdi, CODE + 1 MiB; mov rcx, 1024; 1: mov byte [rdi], 1; add rdi, 4096; dec rcx; jnz 1b;
+    // mov eax, 39; syscall
+    as.write(CODE + 64, new Uint8Array([
+      0x48, 0xc7, 0xc7, ...new Uint8Array(new Uint32Array([CODE + 0x100000]).buffer),
+      0x48, 0xc7, 0xc1, 0x00, 0x04, 0, 0, 0xc6, 0x07, 0x01, 0x48, 0x81, 0xc7, 0x00, 0x10, 0, 0, 0x48, 0xff, 0xc9,
+      0x75, 0xf1, 0xb8, 39, 0, 0, 0, 0x0f, 0x05,
+    ]));
+    th2.regs.set("rip", CODE + 64);
+    th2.markRegsDirty();
+    p.resume(th2);
+    assert.equal(p.waitStop(10e9)?.ctx, th2);
     const u = as.releaseAndReap();
     assert.ok(u.userNs + u.sysNs >= spun.userNs + spun.sysNs - 10_000, "the stub's total covers the spin");
     assert.ok(u.maxRssKb >= 2048, `peak RSS ${u.maxRssKb} kB`);
@@ -345,4 +357,76 @@ Deno.test("a parked thread reused starts with no CPU time, and a reaped stub rep
     p.shutdown();
   }
   assert.equal(liveDescendants().length, 0);
+});
+
+Deno.test("anonymous memory is memory-file memory, copied with memcpy, and goes back to the host when unmapped", () => {
+  const p = new PtracePlatform();
+  try {
+    const ctx = p.newAddressSpace();
+    const as = ctx.addressSpace;
+    const mf = p.memoryFile!;
+    assert.ok(mf !== null);
+    const MIB = 1 << 20;
+    assert.equal(as.mapAnonymous(ctx, CODE, 4 * MIB, 3, false), 0);
+    assert.match(Deno.readTextFileSync(`/proc/${stubPid(ctx)}/maps`), /00400000-00800000 rw-s .*sentry-memory/);
+    assert.equal(as.write(CODE, new Uint8Array(4 * MIB).fill(7)), 4 * MIB);
+    assert.ok(mf.blocks() >= 4 * MIB / 512, `${mf.blocks()} blocks after a 4 MiB write`);
+    // MADV_DONTNEED punches the pages out of the file: zeros, and the memory is the host's again.
+    assert.equal(as.discard(ctx, CODE + MIB, 3 * MIB), 0);
+    const b = new Uint8Array(2);
+    assert.equal(as.read(CODE + MIB - 1, b), 2);
+    assert.deepEqual([...b], [7, 0]);
+    assert.ok(mf.blocks() <= 1.5 * MIB / 512, `${mf.blocks()} blocks after discarding 3 of 4 MiB`);
+    // Protections are the host's: no read of PROT_NONE, no write to PROT_READ memory.
+    assert.equal(as.protect(ctx, CODE + 8192, 4096, 1), 0);
+    assert.equal(as.protect(ctx, CODE + 12288, 4096, 0), 0);
+    assert.equal(as.write(CODE + 4096, new Uint8Array(8192)), 4096, "short at the read-only page");
+    assert.equal(as.read(CODE + 8192, new Uint8Array(8192)), 4096, "short at the PROT_NONE page");
+    assert.equal(as.forceWrite(CODE + 8192, new Uint8Array([1])), 1);
+    assert.equal(as.unmap(ctx, CODE, 4 * MIB), 0);
+    assert.equal(mf.ranges.allocatedBytes, 0);
+    assert.equal(mf.blocks(), 0);
+  } finally {
+    p.shutdown();
+  }
+});
+
+Deno.test("the memory of 200 forked and released address spaces is returned: the memory file stays small", () => {
+  const p = new PtracePlatform();
+  try {
+    const MIB = 1 << 20;
+    const data = new Uint8Array(12 * MIB).fill(3);
+    for (let i = 0; i < 200; i++) {
+      const ctx = p.newAddressSpace();
+      const as = ctx.addressSpace;
+      // 8 MiB are copied for the child at the fork; 12 MiB are made copy-on-write instead.
+      const size = (i % 4 < 2 ? 8 : 12) * MIB;
+      as.mapAnonymous(ctx, CODE, size, 3, false);
+      as.mapAnonymous(ctx, CODE + 16 * MIB, MIB, 3, true);
+      assert.equal(as.write(CODE, data.subarray(0, size)), size);
+      const child = as.fork(ctx);
+      if (i < 4) {
+        const maps = Deno.readTextFileSync(`/proc/${stubPid(child)}/maps`);
+        assert.match(maps, new RegExp(`00400000-[0-9a-f]+ rw-${size === 8 * MIB ? "s" : "p"} .*sentry-memory`));
+        assert.match(maps, /01400000-01500000 rw-s .*sentry-memory/);
+      }
+      // After the fork the parent's private memory is copy-on-write: a write is the parent's only.
+      assert.equal(as.write(CODE, new Uint8Array([9])), 1);
+      const b = new Uint8Array(1);
+      child.addressSpace.read(CODE, b);
+      assert.equal(b[0], 3);
+      if (i % 2 === 0) {
+        child.addressSpace.release();
+        as.releaseAndReap();
+      } else {
+        as.release();
+        child.addressSpace.releaseAndReap();
+      }
+    }
+    const mf = p.memoryFile!;
+    assert.equal(mf.ranges.allocatedBytes, 0);
+    assert.equal(mf.blocks(), 0);
+  } finally {
+    p.shutdown();
+  }
 });

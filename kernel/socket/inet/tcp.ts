@@ -217,7 +217,7 @@ export class TcpSocketFile extends InetSocketFile {
       return 0;
     }
     const n = net(() => this.sock.recvVia(max, take)) ?? 0;
-    this.net.kick(); // the window opened: the peer may send more
+    this.net.settle(this); // a window update to send, if the window opened enough
     return n;
   }
 
@@ -237,7 +237,7 @@ export class TcpSocketFile extends InetSocketFile {
     if (req.flags & C.MSG_PEEK) n = this.sock.peek(buf);
     else {
       n = net(() => this.sock.recv(buf)) ?? 0;
-      this.net.kick(); // the window opened: the peer may send more
+      this.net.settle(this); // a window update to send, if the window opened enough
     }
     const data = n === buf.length ? buf : buf.subarray(0, n);
     return { data, fullLength: n, from: null, control: {}, msgFlags: 0 };
