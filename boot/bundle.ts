@@ -50,7 +50,7 @@ export interface LaunchConfig {
  * `id` (the container id) names the hostname when the spec has none.
  *
  * Throws {@linkcode BootError} for a missing directory, an unreadable or invalid config.json,
- * or a root that is not a directory.
+ * or a root that is not a directory. Precondition: loadSpecSchema (spec.ts) has run.
  */
 export function loadBundle(
   dir: string,

@@ -3,7 +3,9 @@ import * as posix from "node:path/posix";
 import { RLIMIT_NOFILE } from "../abi/linux/limits.ts";
 import { doConfig, loadBundle, setOverlayUpper, writeDefaultSpec } from "./bundle.ts";
 import { BootError } from "./errors.ts";
-import { defaultSpec } from "./spec.ts";
+import { defaultSpec, loadSpecSchema } from "./spec.ts";
+
+await loadSpecSchema(); // loadBundle's precondition when a config.json exists (boot/mod.ts)
 
 function withTempDir(fn: (dir: string) => void): void {
   const dir = Deno.realPathSync(Deno.makeTempDirSync({ prefix: "sentry-bundle-test-" }));

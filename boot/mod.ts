@@ -26,6 +26,7 @@ import {
   firstLine,
 } from "./errors.ts";
 import { resolveExecutable } from "./exec_path.ts";
+import { loadSpecSchema } from "./spec.ts";
 import { deathReport, exitStatusOf } from "./exit_status.ts";
 import { type GlobalOptions, parseCommandLine, quote } from "./flags.ts";
 import { helpText, versionText } from "./help.ts";
@@ -51,6 +52,7 @@ export async function main(args: readonly string[]): Promise<number> {
         writeDefaultSpec(cmd.bundle, { cwd: Deno.cwd() });
         return 0;
       case "run": {
+        await loadSpecSchema(); // a bundle's config.json is validated with zod (spec.ts)
         const launch = loadBundle(cmd.bundle, { cwd: Deno.cwd(), command: cmd.command, id: cmd.id });
         if (cmd.overlayUpper !== null) setOverlayUpper(launch, cmd.overlayUpper, Deno.cwd());
         return await boot(launch, cmd.global, log, cmd.tty);

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { z } from "zod";
+import type { Spec, SpecRlimit } from "./spec_schema.ts";
 import { RLIM_INFINITY, RLIMIT_NAMES, RLIMIT_NOFILE } from "../abi/linux/limits.ts";
 import { BootError, firstLine } from "./errors.ts";
 
@@ -21,7 +21,7 @@ export const OCI_VERSION = "1.0.2";
 export const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /** Ids are 32-bit; (uid_t)-1 means "no change" to set*id and is no one's id. */
-const MAX_ID = 0xffff_fffe;
+export const MAX_ID = 0xffff_fffe;
 
 /** What each field must be, by path with array indices written `[]`. */
 const EXPECTED: Record<string, string> = {
@@ -54,53 +54,18 @@ const EXPECTED: Record<string, string> = {
   "mounts[].options": "an array of strings",
 };
 
-const id = z.number().int().min(0).max(MAX_ID);
-/** A 64-bit limit. JSON numbers are doubles: 18446744073709551615 (RLIM_INFINITY) reads as 2^64. */
-const limit = z.number().min(0).refine(Number.isInteger);
-const absolutePath = z.string().refine((s) => s.startsWith("/"));
+export type { Spec, SpecMount, SpecRlimit } from "./spec_schema.ts";
 
-const rlimitSchema = z.object({
-  type: z.string().refine((t) => Object.hasOwn(RLIMIT_NAMES, t)),
-  hard: limit,
-  soft: limit,
-});
+/**
+ * The zod schemas (spec_schema.ts), loaded by {@linkcode loadSpecSchema}: importing zod costs
+ * ~18 ms of every start, and only a config.json needs it (`sentry do` never reads one).
+ */
+let schema: typeof import("./spec_schema.ts") | null = null;
 
-const mountSchema = z.object({
-  destination: absolutePath,
-  source: z.string().optional(),
-  type: z.string().optional(),
-  options: z.array(z.string()).optional(),
-});
-
-const specSchema = z.object({
-  ociVersion: z.string().optional(),
-  process: z.object({
-    terminal: z.boolean().optional(),
-    args: z.array(z.string()).min(1),
-    env: z.array(z.string().regex(/^[^=]+=/)).optional(),
-    cwd: absolutePath,
-    user: z.object({
-      uid: id,
-      gid: id,
-      additionalGids: z.array(id).optional(),
-      umask: z.number().int().min(0).max(0o777).optional(),
-    }).optional(),
-    rlimits: z.array(rlimitSchema).optional(),
-  }),
-  hostname: z.string().optional(),
-  root: z.object({
-    path: z.string().min(1),
-    readonly: z.boolean().optional(),
-  }),
-  mounts: z.array(mountSchema).optional(),
-});
-
-/** A config.json as written on disk (the fields the sentry reads). */
-export type Spec = z.infer<typeof specSchema>;
-/** One entry of process.rlimits. */
-export type SpecRlimit = z.infer<typeof rlimitSchema>;
-/** One entry of mounts. */
-export type SpecMount = z.infer<typeof mountSchema>;
+/** Loads what parseSpec and validateSpec need; call (once is enough) before either. */
+export async function loadSpecSchema(): Promise<void> {
+  schema ??= await import("./spec_schema.ts");
+}
 
 /** A resource limit as the kernel takes it. */
 export interface Rlimit {
@@ -127,7 +92,8 @@ export function parseSpec(text: string): Spec {
 
 /** Validates an already-parsed config.json. Throws {@linkcode BootError} as parseSpec. */
 export function validateSpec(json: unknown): Spec {
-  const r = specSchema.safeParse(json);
+  if (schema === null) throw new Error("validateSpec before loadSpecSchema");
+  const r = schema.specSchema.safeParse(json);
   if (!r.success) {
     const issue = r.error.issues[0];
     const path = issue?.path ?? [];

@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
 import { RLIM_INFINITY, RLIMIT_CORE, RLIMIT_NOFILE } from "../abi/linux/limits.ts";
 import { BootError } from "./errors.ts";
-import { defaultSpec, formatPath, limitValue, parseSpec, rlimitsOf, validateSpec } from "./spec.ts";
+import {
+  defaultSpec, formatPath, limitValue, loadSpecSchema, parseSpec, rlimitsOf, validateSpec,
+} from "./spec.ts";
+
+await loadSpecSchema();
 
 /** A valid spec to break one field of. */
 function good(): Record<string, unknown> & { process: Record<string, unknown>; root: Record<string, unknown> } {

@@ -16,7 +16,6 @@ const lib = Deno.dlopen("libc.so.6", {
   ptrace_buf: { name: "ptrace", parameters: ["i32", "i32", "i64", "buffer"], result: "i64" },
   waitpid: { parameters: ["i32", "buffer", "i32"], result: "i32" },
   wait4: { parameters: ["i32", "buffer", "i32", "buffer"], result: "i32" },
-  waitid: { parameters: ["i32", "i32", "buffer", "i32"], result: "i32" },
   waitid_async: {
     name: "waitid",
     parameters: ["i32", "i32", "buffer", "i32"],
@@ -44,7 +43,6 @@ const lib = Deno.dlopen("libc.so.6", {
     result: "i64",
   },
   sched_setaffinity: { parameters: ["i32", "u64", "buffer"], result: "i32" },
-  sched_getaffinity: { parameters: ["i32", "u64", "buffer"], result: "i32" },
   sched_getcpu: { parameters: [], result: "i32" },
   gettid: { parameters: [], result: "i32" },
   getpid: { parameters: [], result: "i32" },
@@ -56,15 +54,12 @@ const lib = Deno.dlopen("libc.so.6", {
   read: { parameters: ["i32", "buffer", "u64"], result: "i64" },
   write: { parameters: ["i32", "buffer", "u64"], result: "i64" },
   isatty: { parameters: ["i32"], result: "i32" },
-  ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
   mmap: { parameters: ["pointer", "u64", "i32", "i32", "i32", "i64"], result: "pointer" },
   mprotect: { parameters: ["pointer", "u64", "i32"], result: "i32" },
   sigaction: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
   timer_create: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
   timer_settime: { parameters: ["pointer", "i32", "buffer", "buffer"], result: "i32" },
   clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
-  syscall3: { name: "syscall", parameters: ["i64", "i64", "i64", "i64"], result: "i64" },
-  getrandom: { parameters: ["buffer", "u64", "u32"], result: "i64" },
   fstat: { parameters: ["i32", "buffer"], result: "i32" },
   // vfs/hostfs and vfs/host_file: per-component walks of the sandbox root, host stdio.
   openat: { parameters: ["i32", "buffer", "i32", "i32"], result: "i32" },
@@ -72,15 +67,34 @@ const lib = Deno.dlopen("libc.so.6", {
   readlinkat: { parameters: ["i32", "buffer", "buffer", "u64"], result: "i64" },
   getdents64: { parameters: ["i32", "buffer", "u64"], result: "i64" },
   fcntl: { parameters: ["i32", "i32", "i64"], result: "i32" },
-  lseek: { parameters: ["i32", "i64", "i32"], result: "i64" },
-  poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
   poll_async: { name: "poll", parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
-  eventfd: { parameters: ["u32", "i32"], result: "i32" },
   // vfs/tmpfs: file data in memfds (so that MAP_SHARED maps the same pages everywhere).
   memfd_create: { parameters: ["buffer", "u32"], result: "i32" },
   ftruncate: { parameters: ["i32", "i64"], result: "i32" },
   fallocate: { parameters: ["i32", "i32", "i64", "i64"], result: "i32" },
   sendfile: { parameters: ["i32", "i32", "buffer", "u64"], result: "i64" },
+  munmap: { parameters: ["pointer", "u64"], result: "i32" },
+  // The memory file: copies between the sentry's buffers and its mapping (raw addresses).
+  memcpy_to_raw: { name: "memcpy", parameters: ["u64", "buffer", "usize"], result: "void" },
+  memcpy_from_raw: { name: "memcpy", parameters: ["buffer", "u64", "usize"], result: "void" },
+  memmove_raw: { name: "memmove", parameters: ["u64", "u64", "usize"], result: "void" },
+});
+
+const libc = lib.symbols;
+
+/**
+ * Functions most runs never call, bound on first use (a second dlopen of libc): Deno compiles a
+ * fast-call trampoline for every symbol at dlopen, ~0.15 ms each here, so binding these up front
+ * cost ~4 ms of every start.
+ */
+const rareSymbols = {
+  sched_getaffinity: { parameters: ["i32", "u64", "buffer"], result: "i32" },
+  ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
+  syscall3: { name: "syscall", parameters: ["i64", "i64", "i64", "i64"], result: "i64" },
+  getrandom: { parameters: ["buffer", "u64", "u32"], result: "i64" },
+  lseek: { parameters: ["i32", "i64", "i32"], result: "i64" },
+  poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
+  eventfd: { parameters: ["u32", "i32"], result: "i32" },
   // vfs/hostfs writable mode: every change relative to a held directory descriptor.
   mkdirat: { parameters: ["i32", "buffer", "u32"], result: "i32" },
   mknodat: { parameters: ["i32", "buffer", "u32", "u64"], result: "i32" },
@@ -93,14 +107,13 @@ const lib = Deno.dlopen("libc.so.6", {
   fchmod: { parameters: ["i32", "u32"], result: "i32" },
   utimensat: { parameters: ["i32", "buffer", "buffer", "i32"], result: "i32" },
   fsync: { parameters: ["i32"], result: "i32" },
-  munmap: { parameters: ["pointer", "u64"], result: "i32" },
-  // The memory file: copies between the sentry's buffers and its mapping (raw addresses).
-  memcpy_to_raw: { name: "memcpy", parameters: ["u64", "buffer", "usize"], result: "void" },
-  memcpy_from_raw: { name: "memcpy", parameters: ["buffer", "u64", "usize"], result: "void" },
-  memmove_raw: { name: "memmove", parameters: ["u64", "u64", "usize"], result: "void" },
-});
+} as const;
+let rareLib: Deno.DynamicLibrary<typeof rareSymbols>["symbols"] | null = null;
 
-const libc = lib.symbols;
+/** The rarely used functions, bound at the first call of any of them. */
+function rare(): Deno.DynamicLibrary<typeof rareSymbols>["symbols"] {
+  return rareLib ??= Deno.dlopen("libc.so.6", rareSymbols).symbols;
+}
 const errnoPtr = libc.__errno_location();
 if (errnoPtr === null) throw new Error("libc returned no errno location");
 const errnoView = new Deno.UnsafePointerView(errnoPtr);
@@ -383,7 +396,7 @@ export function setAffinity(tid: number, cpus: number[]): number {
 /** The CPUs a host thread may run on. */
 export function getAffinity(tid: number): number[] {
   const set = new Uint8Array(128);
-  if (libc.sched_getaffinity(tid, 128n, set) === -1) throw new HostError("sched_getaffinity", errno());
+  if (rare().sched_getaffinity(tid, 128n, set) === -1) throw new HostError("sched_getaffinity", errno());
   const cpus: number[] = [];
   for (let i = 0; i < 1024; i++) if (set[i >> 3]! & (1 << (i & 7))) cpus.push(i);
   return cpus;
@@ -514,7 +527,7 @@ export function hostIsatty(fd: number): boolean {
 
 /** ioctl(2) with a buffer argument; returns 0 or -errno. */
 export function hostIoctl(fd: number, req: number, buf: Uint8Array): number {
-  return libc.ioctl(fd, BigInt(req), buf) === -1 ? -errno() : 0;
+  return rare().ioctl(fd, BigInt(req), buf) === -1 ? -errno() : 0;
 }
 
 /** fstat(2): the raw 144-byte struct stat, or -errno. */
@@ -585,7 +598,7 @@ export function hostFcntl(fd: number, cmd: number, arg: number): number {
 
 /** lseek(2) on the host; returns the new offset or -errno. */
 export function hostLseek(fd: number, offset: number, whence: number): number {
-  const r = libc.lseek(fd, BigInt(offset), whence);
+  const r = rare().lseek(fd, BigInt(offset), whence);
   return r === -1n ? -errno() : Number(r);
 }
 
@@ -656,7 +669,7 @@ export function hostPoll(fd: number, events: number, timeoutMs: number): number 
   pollView.setInt16(4, events, true);
   pollView.setInt16(6, 0, true);
   for (;;) {
-    const r = libc.poll(pollBuf, 1n, timeoutMs);
+    const r = rare().poll(pollBuf, 1n, timeoutMs);
     if (r >= 0) return r === 0 ? 0 : pollView.getUint16(6, true);
     const e = errno();
     if (e !== EINTR || timeoutMs === 0) return -e;
@@ -684,7 +697,7 @@ const EFD_NONBLOCK = 0o4000;
 
 /** A non-blocking, close-on-exec eventfd(2); returns fd or -errno. */
 export function hostEventfd(): number {
-  const fd = libc.eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  const fd = rare().eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   return fd === -1 ? -errno() : fd;
 }
 
@@ -693,7 +706,7 @@ export function hostRandom(dst: Uint8Array): void {
   let off = 0;
   while (off < dst.length) {
     const part = dst.subarray(off);
-    const r = libc.getrandom(part, BigInt(part.length), 0);
+    const r = rare().getrandom(part, BigInt(part.length), 0);
     if (r === -1n) {
       const e = errno();
       if (e === EINTR) continue;
@@ -707,7 +720,7 @@ const SYS_pidfd_open = 434;
 
 /** pidfd_open(2) for a host pid; returns fd or -errno. */
 export function pidfdOpen(pid: number): number {
-  const r = libc.syscall3(BigInt(SYS_pidfd_open), BigInt(pid), 0n, 0n);
+  const r = rare().syscall3(BigInt(SYS_pidfd_open), BigInt(pid), 0n, 0n);
   return r === -1n ? -errno() : Number(r);
 }
 
@@ -813,14 +826,14 @@ function retryInt(f: () => number): number {
 export function hostMkdirat(dirfd: number, name: string, mode: number): number {
   const p = scratchCstr(name);
   if (p === null) return -ENAMETOOLONG_HOST;
-  return retryInt(() => libc.mkdirat(dirfd, p, mode));
+  return retryInt(() => rare().mkdirat(dirfd, p, mode));
 }
 
 /** mknodat(2); returns 0 or -errno. */
 export function hostMknodat(dirfd: number, name: string, mode: number, dev: number): number {
   const p = scratchCstr(name);
   if (p === null) return -ENAMETOOLONG_HOST;
-  return retryInt(() => libc.mknodat(dirfd, p, mode, BigInt(dev)));
+  return retryInt(() => rare().mknodat(dirfd, p, mode, BigInt(dev)));
 }
 
 export const AT_REMOVEDIR = 0x200;
@@ -829,47 +842,47 @@ export const AT_REMOVEDIR = 0x200;
 export function hostUnlinkat(dirfd: number, name: string, flags: number): number {
   const p = scratchCstr(name);
   if (p === null) return -ENAMETOOLONG_HOST;
-  return retryInt(() => libc.unlinkat(dirfd, p, flags));
+  return retryInt(() => rare().unlinkat(dirfd, p, flags));
 }
 
 /** renameat2(2); returns 0 or -errno. */
 export function hostRenameat2(olddirfd: number, oldName: string, newdirfd: number, newName: string, flags: number): number {
   const a = scratchCstr(oldName), b = scratchCstr2(newName);
   if (a === null || b === null) return -ENAMETOOLONG_HOST;
-  return retryInt(() => libc.renameat2(olddirfd, a, newdirfd, b, flags));
+  return retryInt(() => rare().renameat2(olddirfd, a, newdirfd, b, flags));
 }
 
 /** symlinkat(2): name (one component) in dirfd, pointing at target (stored, never followed here). */
 export function hostSymlinkat(target: string, dirfd: number, name: string): number {
   const t = scratchCstr2(target), p = scratchCstr(name);
   if (t === null || p === null) return -ENAMETOOLONG_HOST;
-  return retryInt(() => libc.symlinkat(t, dirfd, p));
+  return retryInt(() => rare().symlinkat(t, dirfd, p));
 }
 
 /** linkat(2) without AT_SYMLINK_FOLLOW; returns 0 or -errno. */
 export function hostLinkat(olddirfd: number, oldName: string, newdirfd: number, newName: string): number {
   const a = scratchCstr(oldName), b = scratchCstr2(newName);
   if (a === null || b === null) return -ENAMETOOLONG_HOST;
-  return retryInt(() => libc.linkat(olddirfd, a, newdirfd, b, 0));
+  return retryInt(() => rare().linkat(olddirfd, a, newdirfd, b, 0));
 }
 
 /** fchownat(2) (flags: AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH); -1 leaves an id; returns 0 or -errno. */
 export function hostFchownat(dirfd: number, name: string, uid: number, gid: number, flags: number): number {
   const p = scratchCstr(name);
   if (p === null) return -ENAMETOOLONG_HOST;
-  return retryInt(() => libc.fchownat(dirfd, p, uid >>> 0, gid >>> 0, flags));
+  return retryInt(() => rare().fchownat(dirfd, p, uid >>> 0, gid >>> 0, flags));
 }
 
 /** fchmodat(2) (flags: AT_SYMLINK_NOFOLLOW: EOPNOTSUPP on a symlink); returns 0 or -errno. */
 export function hostFchmodat(dirfd: number, name: string, mode: number, flags: number): number {
   const p = scratchCstr(name);
   if (p === null) return -ENAMETOOLONG_HOST;
-  return retryInt(() => libc.fchmodat(dirfd, p, mode, flags));
+  return retryInt(() => rare().fchmodat(dirfd, p, mode, flags));
 }
 
 /** fchmod(2); returns 0 or -errno. */
 export function hostFchmod(fd: number, mode: number): number {
-  return retryInt(() => libc.fchmod(fd, mode));
+  return retryInt(() => rare().fchmod(fd, mode));
 }
 
 export const UTIME_NOW = 0x3fffffff;
@@ -897,12 +910,12 @@ export function hostUtimensat(dirfd: number, name: string, atimeNs: bigint | nul
   };
   set(0, atimeNs);
   set(2, mtimeNs);
-  return retryInt(() => libc.utimensat(dirfd, p, utimesBytes, flags));
+  return retryInt(() => rare().utimensat(dirfd, p, utimesBytes, flags));
 }
 
 /** fsync(2); returns 0 or -errno. */
 export function hostFsync(fd: number): number {
-  return retryInt(() => libc.fsync(fd));
+  return retryInt(() => rare().fsync(fd));
 }
 
 // ---- read-only file mappings (vfs/hostfs: reads copied to the application in one step) --------

@@ -1,0 +1,59 @@
+/**
+ * The zod schemas of the config.json fields the sentry reads (see spec.ts, which loads this
+ * module only when a config.json is to be validated: importing zod is a large part of the
+ * sentry's start-up).
+ *
+ * @module
+ */
+
+import { z } from "zod";
+import { RLIMIT_NAMES } from "../abi/linux/limits.ts";
+import { MAX_ID } from "./spec.ts";
+
+const id = z.number().int().min(0).max(MAX_ID);
+/** A 64-bit limit. JSON numbers are doubles: 18446744073709551615 (RLIM_INFINITY) reads as 2^64. */
+const limit = z.number().min(0).refine(Number.isInteger);
+const absolutePath = z.string().refine((s) => s.startsWith("/"));
+
+export const rlimitSchema = z.object({
+  type: z.string().refine((t) => Object.hasOwn(RLIMIT_NAMES, t)),
+  hard: limit,
+  soft: limit,
+});
+
+export const mountSchema = z.object({
+  destination: absolutePath,
+  source: z.string().optional(),
+  type: z.string().optional(),
+  options: z.array(z.string()).optional(),
+});
+
+export const specSchema = z.object({
+  ociVersion: z.string().optional(),
+  process: z.object({
+    terminal: z.boolean().optional(),
+    args: z.array(z.string()).min(1),
+    env: z.array(z.string().regex(/^[^=]+=/)).optional(),
+    cwd: absolutePath,
+    user: z.object({
+      uid: id,
+      gid: id,
+      additionalGids: z.array(id).optional(),
+      umask: z.number().int().min(0).max(0o777).optional(),
+    }).optional(),
+    rlimits: z.array(rlimitSchema).optional(),
+  }),
+  hostname: z.string().optional(),
+  root: z.object({
+    path: z.string().min(1),
+    readonly: z.boolean().optional(),
+  }),
+  mounts: z.array(mountSchema).optional(),
+});
+
+/** A config.json as written on disk (the fields the sentry reads). */
+export type Spec = z.infer<typeof specSchema>;
+/** One entry of process.rlimits. */
+export type SpecRlimit = z.infer<typeof rlimitSchema>;
+/** One entry of mounts. */
+export type SpecMount = z.infer<typeof mountSchema>;
