@@ -24,6 +24,7 @@
 
 import { EAGAIN } from "../kernel/errno.ts";
 import type { Terminal, WindowSize } from "../vfs/tty/mod.ts";
+import { writeAllAsync } from "../kernel/write_all.ts";
 import { EVENT_HUP, EVENT_IN, EVENT_OUT, type Waker } from "../waiter/mod.ts";
 import { BootError } from "./errors.ts";
 
@@ -173,7 +174,6 @@ export class HostTerminalBridge implements Waker {
   }
 }
 
-async function writeAll(b: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < b.length) off += await Deno.stdout.write(b.subarray(off));
+function writeAll(b: Uint8Array): Promise<void> {
+  return writeAllAsync(Deno.stdout, b);
 }
