@@ -646,17 +646,19 @@ export const POLLNVAL = 0x20;
 const pollBuf = new Uint8Array(8);
 const pollView = new DataView(pollBuf.buffer);
 
-/** poll(2) of one descriptor; returns revents (0 on timeout) or -errno. */
+/**
+ * poll(2) of one descriptor; returns revents (0 on timeout) or -errno. Retried on EINTR, also
+ * with a zero timeout: Linux's do_poll reports a pending signal as EINTR when nothing is ready,
+ * and callers take a negative result as "not ready" without arming a wait (HostFile.readiness)
+ * or as "ready" and read (HostFile.read), which would then block the JavaScript thread. A
+ * retried timed poll waits its whole timeout again (callers use 0 or -1).
+ */
 export function hostPoll(fd: number, events: number, timeoutMs: number): number {
   pollView.setInt32(0, fd, true);
   pollView.setInt16(4, events, true);
   pollView.setInt16(6, 0, true);
-  for (;;) {
-    const r = libc.poll(pollBuf, 1n, timeoutMs);
-    if (r >= 0) return r === 0 ? 0 : pollView.getUint16(6, true);
-    const e = errno();
-    if (e !== EINTR || timeoutMs === 0) return -e;
-  }
+  const r = retryInt(() => libc.poll(pollBuf, 1n, timeoutMs));
+  return r <= 0 ? r : pollView.getUint16(6, true);
 }
 
 /**
@@ -740,8 +742,7 @@ export function hostClock(clock: number): [number, number] {
 // interruptibly (pipes, FIFOs, terminals, and any file call on FUSE or NFS) runs it again on
 // EINTR, and so must any new one (retryInt/retryBig). The sentry's own writes through Deno
 // (stderr, the debug log) go through kernel/write_all.ts for the same reason. Exceptions:
-// waitpid (the alarm's purpose), close (the descriptor is gone even on EINTR), and poll with
-// a zero timeout (it never sleeps).
+// waitpid (the alarm's purpose) and close (the descriptor is gone even on EINTR).
 
 export const WAKE_SIGNAL = 44; // SIGRTMIN+10 in kernel numbering; neither glibc nor Deno uses it.
 const SIGEV_THREAD_ID = 4;
