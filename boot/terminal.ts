@@ -24,7 +24,7 @@
 
 import { EAGAIN } from "../kernel/errno.ts";
 import type { Terminal, WindowSize } from "../vfs/tty/mod.ts";
-import { writeAllAsync } from "../kernel/write_all.ts";
+import { retryInterrupted, writeAllAsync } from "../kernel/write_all.ts";
 import { EVENT_HUP, EVENT_IN, EVENT_OUT, type Waker } from "../waiter/mod.ts";
 import { BootError } from "./errors.ts";
 
@@ -36,7 +36,10 @@ export function restoreHostTerminal(): void {
   if (!rawModeSet) return;
   rawModeSet = false;
   try {
-    Deno.stdin.setRaw(false);
+    // Deno's setRaw is tcsetattr(TCSADRAIN), which waits for the terminal to take pending
+    // output and fails with EINTR if the wake-up alarm fires meanwhile: run it again, or the
+    // user's terminal would stay raw.
+    retryInterrupted(() => Deno.stdin.setRaw(false));
   } catch {
     // stdin went away: nothing to restore.
   }

@@ -20,18 +20,26 @@ export interface SyncWriter {
 }
 
 /**
- * Writes all of b to w: continues after short writes and runs a write again when a signal
- * interrupted it (Deno.errors.Interrupted). Other errors (BrokenPipe...) are thrown.
+ * Runs f, a Deno call that has no effect when a signal interrupts it (a write that wrote
+ * nothing, a tcsetattr waiting for output to drain), again for as long as it throws
+ * Deno.errors.Interrupted. Other errors are thrown.
  */
-export function writeAllSync(w: SyncWriter, b: Uint8Array): void {
-  let off = 0;
-  while (off < b.length) {
+export function retryInterrupted<T>(f: () => T): T {
+  for (;;) {
     try {
-      off += w.writeSync(b.subarray(off));
+      return f();
     } catch (err) {
       if (!(err instanceof Deno.errors.Interrupted)) throw err;
     }
   }
+}
+
+/**
+ * Writes all of b to w: continues after short writes and runs a write again when a signal
+ * interrupted it (Deno.errors.Interrupted). Other errors (BrokenPipe...) are thrown.
+ */
+export function writeAllSync(w: SyncWriter, b: Uint8Array): void {
+  for (let off = 0; off < b.length;) off += retryInterrupted(() => w.writeSync(b.subarray(off)));
 }
 
 /** Like {@linkcode writeAllSync} for Deno's asynchronous write (the `-t` console bridge). */

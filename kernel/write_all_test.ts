@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { writeAllAsync, writeAllSync } from "./write_all.ts";
+import { retryInterrupted, writeAllAsync, writeAllSync } from "./write_all.ts";
 
 /** A writer that takes at most `max` bytes a call and fails with EINTR on the calls listed. */
 class FlakyWriter {
@@ -38,4 +38,17 @@ Deno.test("writeAllSync passes on errors other than EINTR", () => {
     },
   };
   assert.throws(() => writeAllSync(w, BYTES), Deno.errors.BrokenPipe);
+});
+
+Deno.test("retryInterrupted runs a call again while it is interrupted and returns its result", () => {
+  let calls = 0;
+  const r = retryInterrupted(() => {
+    if (++calls < 3) throw new Deno.errors.Interrupted("Interrupted system call (os error 4)");
+    return "done";
+  });
+  assert.equal(r, "done");
+  assert.equal(calls, 3);
+  assert.throws(() => retryInterrupted(() => {
+    throw new Deno.errors.NotFound("gone");
+  }), Deno.errors.NotFound);
 });
