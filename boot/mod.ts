@@ -16,6 +16,7 @@
  */
 
 import { DebugLog } from "../kernel/log.ts";
+import { type SyncWriter, writeAllSync } from "../kernel/write_all.ts";
 import { doConfig, type LaunchConfig, loadBundle, setOverlayUpper, writeDefaultSpec } from "./bundle.ts";
 import {
   BootError,
@@ -169,12 +170,13 @@ export function reportError(err: unknown, log: DebugLog | null): number {
   return EXIT_SENTRY_ERROR;
 }
 
-/** Writes s whole; a reader that went away (`sentry --help | head -1`) is not an error. */
-function writeAll(w: { writeSync(b: Uint8Array): number }, s: string): void {
-  const b = new TextEncoder().encode(s);
-  let off = 0;
+/**
+ * Writes s whole (EINTR retried: the wake-up alarm may still fire); a reader that went away
+ * (`sentry --help | head -1`) is not an error.
+ */
+function writeAll(w: SyncWriter, s: string): void {
   try {
-    while (off < b.length) off += w.writeSync(b.subarray(off));
+    writeAllSync(w, new TextEncoder().encode(s));
   } catch (err) {
     if (!(err instanceof Deno.errors.BrokenPipe)) throw err;
   }

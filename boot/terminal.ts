@@ -24,6 +24,7 @@
 
 import { EAGAIN } from "../kernel/errno.ts";
 import type { Terminal, WindowSize } from "../vfs/tty/mod.ts";
+import { retryInterrupted, writeAllAsync } from "../kernel/write_all.ts";
 import { EVENT_HUP, EVENT_IN, EVENT_OUT, type Waker } from "../waiter/mod.ts";
 import { BootError } from "./errors.ts";
 
@@ -35,7 +36,10 @@ export function restoreHostTerminal(): void {
   if (!rawModeSet) return;
   rawModeSet = false;
   try {
-    Deno.stdin.setRaw(false);
+    // Deno's setRaw is tcsetattr(TCSADRAIN), which waits for the terminal to take pending
+    // output and fails with EINTR if the wake-up alarm fires meanwhile: run it again, or the
+    // user's terminal would stay raw.
+    retryInterrupted(() => Deno.stdin.setRaw(false));
   } catch {
     // stdin went away: nothing to restore.
   }
@@ -173,7 +177,6 @@ export class HostTerminalBridge implements Waker {
   }
 }
 
-async function writeAll(b: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < b.length) off += await Deno.stdout.write(b.subarray(off));
+function writeAll(b: Uint8Array): Promise<void> {
+  return writeAllAsync(Deno.stdout, b);
 }

@@ -8,6 +8,8 @@
  * @module
  */
 
+import { writeAllSync } from "./write_all.ts";
+
 const encoder = new TextEncoder();
 
 export class DebugLog {
@@ -44,16 +46,14 @@ export class DebugLog {
     else if (this.straceToStderr) this.#writeStderr(line + "\n");
   }
 
+  // The log may be a pipe (`--debug-log /dev/stderr`) and strace goes to stderr: both can be
+  // full while the wake-up alarm fires, so writes go through writeAllSync (EINTR retried).
   #write(f: Deno.FsFile, s: string): void {
-    const b = encoder.encode(s);
-    let off = 0;
-    while (off < b.length) off += f.writeSync(b.subarray(off));
+    writeAllSync(f, encoder.encode(s));
   }
 
   #writeStderr(s: string): void {
-    const b = encoder.encode(s);
-    let off = 0;
-    while (off < b.length) off += Deno.stderr.writeSync(b.subarray(off));
+    writeAllSync(Deno.stderr, encoder.encode(s));
   }
 
   close(): void {

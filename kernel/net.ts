@@ -36,6 +36,7 @@ import { Forwarder, type HostEndpoint, SANDBOX_NET } from "./net_forward.ts";
 import { PublishListener } from "./net_host.ts";
 import type { DeadlineTarget } from "./timers.ts";
 import { monotonicNs } from "./time.ts";
+import { writeAllSync } from "./write_all.ts";
 
 /** Something that wants to look at the stack after it changed (a socket file, a relay). */
 export interface NetWatcher {
@@ -127,8 +128,9 @@ export class PcapFile {
     this.#write(pcapRecord(performance.timeOrigin + performance.now(), packet));
   }
 
+  /** Whole, EINTR retried: the file may be a pipe (`--pcap /dev/stdout | tcpdump -r -`). */
   #write(b: Uint8Array): void {
-    for (let off = 0; off < b.length;) off += this.#file.writeSync(b.subarray(off));
+    writeAllSync(this.#file, b);
   }
 
   close(): void {

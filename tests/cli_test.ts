@@ -259,3 +259,32 @@ function readOrEmpty(path: string): string {
     return "";
   }
 }
+
+// The wake-up alarm (a signal without SA_RESTART) interrupts any blocking host call of the
+// JavaScript thread, not only the waitpid it is meant for: a full stderr pipe made Deno's
+// writeSync fail with EINTR and the sentry die with "internal error: Interrupted".
+Deno.test("--strace into a stderr pipe that is not read for a while loses no line and no status", async () => {
+  await withTempDir(async (dir) => {
+    const calls = await compileStatic(
+      dir,
+      "calls",
+      "#include <stdio.h>\n#include <unistd.h>\n" +
+        "int main(void) { for (int i = 0; i < 5000; i++) getppid(); puts(\"done\"); return 0; }\n",
+    );
+    const child = new Deno.Command(SENTRY, {
+      args: ["--strace", "do", "--", calls],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    // 5000 strace lines are several times a pipe's 64 KiB: the sentry blocks writing them
+    // (with its alarm armed) until this side starts reading.
+    await new Promise((r) => setTimeout(r, 1000));
+    const out = await child.output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.doesNotMatch(stderr, /internal error/);
+    assert.equal(out.code, 0);
+    assert.equal(new TextDecoder().decode(out.stdout), "done\n");
+    assert.equal(stderr.split("\n").filter((l) => / getppid\(.*\) = 0 /.test(l)).length, 5000);
+  });
+});

@@ -96,6 +96,14 @@ Deno.test("A #! script runs through its interpreter with the script's path as an
   assert.deepEqual(native, { stdout: `0=${script} a b c\n`, stderr: "", code: 0 });
 });
 
+Deno.test("Output written right before exit_group all reaches the stdout pipe, as natively", async () => {
+  const prog = await compileC("write_exit");
+  const native = await assertSameAsNative([prog], FIXED_ENV);
+  assert.equal(native.code, 0);
+  assert.equal(native.stdout.length, 1000 + (1 << 20) + 14);
+  assert.ok(native.stdout.endsWith("\none two three\n"));
+});
+
 Deno.test("ls -la /usr/bin lists the same directory as natively", async () => {
   const native = await assertSameAsNative(["/bin/ls", "-la", "/usr/bin"], FIXED_ENV);
   assert.equal(native.code, 0);

@@ -58,3 +58,32 @@ Deno.test("hostStdio() wraps the sentry's descriptors without closing them", () 
   out.decRef();
   assert.ok(ffi.hostFcntl(1, ffi.F_GETFL, 0) >= 0);
 });
+
+// The sentry's stdout may be a non-blocking pipe: O_NONBLOCK is a file status flag, shared with
+// every process holding the same open pipe (a parent that set it for itself). A write that finds
+// it full must wait for room and write everything, never drop bytes or report EAGAIN.
+Deno.test("HostFile write to a full non-blocking pipe waits for room and writes every byte", async () => {
+  const { dir, fd } = makeFifo();
+  const file = hostFile(fd, { owned: true });
+  try {
+    let filled = 0;
+    for (let n; (n = ffi.hostWrite(fd, new Uint8Array(4096).fill(0x2e))) > 0;) filled += n;
+    assert.ok(filled >= 4096, "the pipe is full before the write");
+    const data = Uint8Array.from({ length: 200_000 }, (_, i) => i % 251);
+    // A reader that starts after a while and takes exactly what was written, into a file
+    // (this thread blocks in the write, so it could not drain a pipe to the reader).
+    const reader = new Deno.Command("sh", {
+      args: ["-c", `sleep 0.2; head -c ${filled + data.length} "$0/p" > "$0/out"`, dir],
+      stdin: "null",
+    }).spawn();
+    assert.equal(file.write(data, null), data.length);
+    assert.equal((await reader.status).code, 0);
+    const out = Deno.readFileSync(`${dir}/out`);
+    assert.equal(out.length, filled + data.length);
+    assert.ok(out.subarray(0, filled).every((b) => b === 0x2e));
+    assert.deepEqual(out.subarray(filled), data);
+  } finally {
+    file.decRef();
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

@@ -125,6 +125,29 @@ export function errno(): number {
 
 const EINTR = 4;
 
+/**
+ * Runs an int-returning host call (-1 and errno on failure) until it is not interrupted
+ * (EINTR: see the wake-up alarm below); returns its result or -errno.
+ */
+function retryInt(f: () => number): number {
+  for (;;) {
+    const r = f();
+    if (r !== -1) return r;
+    const e = errno();
+    if (e !== EINTR) return -e;
+  }
+}
+
+/** {@linkcode retryInt} for calls returning a 64-bit count (ssize_t); returns it as a number. */
+function retryBig(f: () => bigint): number {
+  for (;;) {
+    const r = f();
+    if (r !== -1n) return Number(r);
+    const e = errno();
+    if (e !== EINTR) return -e;
+  }
+}
+
 /** A host call failed; carries the host errno. Platform-internal: never reaches the app. */
 export class HostError extends Error {
   constructor(readonly call: string, readonly errno: number) {
@@ -471,10 +494,10 @@ export const O_NOFOLLOW = 0o400000;
 export const O_DIRECTORY = 0o200000;
 export const O_CLOEXEC = 0o2000000;
 
-/** open(2) on the host; returns fd or -errno. */
+/** open(2) on the host, retried on EINTR; returns fd or -errno. */
 export function hostOpen(path: string, flags: number): number {
-  const fd = libc.open(cstr(path), flags, 0);
-  return fd === -1 ? -errno() : fd;
+  const p = cstr(path);
+  return retryInt(() => libc.open(p, flags, 0));
 }
 
 export function hostClose(fd: number): void {
@@ -483,56 +506,37 @@ export function hostClose(fd: number): void {
 
 /** pread(2) on the host, retried on EINTR; returns bytes or -errno. */
 export function hostPread(fd: number, dst: Uint8Array, offset: number): number {
-  for (;;) {
-    const r = libc.pread(fd, dst, BigInt(dst.length), BigInt(offset));
-    if (r !== -1n) return Number(r);
-    const e = errno();
-    if (e !== EINTR) return -e;
-  }
+  return retryBig(() => libc.pread(fd, dst, BigInt(dst.length), BigInt(offset)));
 }
 
 /** pwrite(2) on the host, retried on EINTR; returns bytes or -errno. */
 export function hostPwrite(fd: number, src: Uint8Array, offset: number): number {
-  for (;;) {
-    const r = libc.pwrite(fd, src, BigInt(src.length), BigInt(offset));
-    if (r !== -1n) return Number(r);
-    const e = errno();
-    if (e !== EINTR) return -e;
-  }
+  return retryBig(() => libc.pwrite(fd, src, BigInt(src.length), BigInt(offset)));
 }
 
 /** read(2) on the host, retried on EINTR; returns bytes or -errno. */
 export function hostRead(fd: number, dst: Uint8Array): number {
-  for (;;) {
-    const r = libc.read(fd, dst, BigInt(dst.length));
-    if (r !== -1n) return Number(r);
-    const e = errno();
-    if (e !== EINTR) return -e;
-  }
+  return retryBig(() => libc.read(fd, dst, BigInt(dst.length)));
 }
 
 /** write(2) on the host, retried on EINTR; returns bytes or -errno. */
 export function hostWrite(fd: number, src: Uint8Array): number {
-  for (;;) {
-    const r = libc.write(fd, src, BigInt(src.length));
-    if (r !== -1n) return Number(r);
-    const e = errno();
-    if (e !== EINTR) return -e;
-  }
+  return retryBig(() => libc.write(fd, src, BigInt(src.length)));
 }
 
 export function hostIsatty(fd: number): boolean {
   return libc.isatty(fd) === 1;
 }
 
-/** ioctl(2) with a buffer argument; returns 0 or -errno. */
+/** ioctl(2) with a buffer argument (a query: safe to repeat), retried on EINTR; returns 0 or -errno. */
 export function hostIoctl(fd: number, req: number, buf: Uint8Array): number {
-  return rare().ioctl(fd, BigInt(req), buf) === -1 ? -errno() : 0;
+  const r = retryInt(() => rare().ioctl(fd, BigInt(req), buf));
+  return r < 0 ? r : 0;
 }
 
-/** fstat(2): the raw 144-byte struct stat, or -errno. */
+/** fstat(2), retried on EINTR: the raw 144-byte struct stat, or -errno. */
 export function hostFstat(fd: number, buf: Uint8Array): number {
-  return libc.fstat(fd, buf) === -1 ? -errno() : 0;
+  return retryInt(() => libc.fstat(fd, buf));
 }
 
 // ---- host files by descriptor (vfs/hostfs: every walk goes one component at a time) --------
@@ -559,41 +563,37 @@ export const AT_EMPTY_PATH = 0x1000;
 export function hostOpenat(dirfd: number, name: string, flags: number, mode = 0): number {
   const p = scratchCstr(name);
   if (p === null) return -ENAMETOOLONG_HOST;
-  for (;;) {
-    const fd = libc.openat(dirfd, p, flags, mode);
-    if (fd !== -1) return fd;
-    const e = errno();
-    if (e !== EINTR) return -e;
-  }
+  return retryInt(() => libc.openat(dirfd, p, flags, mode));
 }
 
-/** fstatat(2) into a raw 144-byte struct stat; returns 0 or -errno. */
+/** fstatat(2) into a raw 144-byte struct stat, retried on EINTR; returns 0 or -errno. */
 export function hostFstatat(dirfd: number, name: string, buf: Uint8Array, flags: number): number {
   const p = scratchCstr(name);
   if (p === null) return -ENAMETOOLONG_HOST;
-  return libc.fstatat(dirfd, p, buf, flags) === -1 ? -errno() : 0;
+  return retryInt(() => libc.fstatat(dirfd, p, buf, flags));
 }
 
-/** readlinkat(2) into buf; returns the length (possibly truncated to buf) or -errno. */
+/** readlinkat(2) into buf, retried on EINTR; returns the length (possibly truncated to buf) or -errno. */
 export function hostReadlinkat(dirfd: number, name: string, buf: Uint8Array): number {
   const p = scratchCstr(name);
   if (p === null) return -ENAMETOOLONG_HOST;
-  const r = libc.readlinkat(dirfd, p, buf, BigInt(buf.length));
-  return r === -1n ? -errno() : Number(r);
+  return retryBig(() => libc.readlinkat(dirfd, p, buf, BigInt(buf.length)));
 }
 
-/** getdents64(2): raw struct linux_dirent64 records into buf; returns bytes, 0 at end, or -errno. */
+/**
+ * getdents64(2): raw struct linux_dirent64 records into buf; returns bytes, 0 at end, or
+ * -errno. Retried on EINTR, which Linux returns only when no record was copied (the position
+ * did not move).
+ */
 export function hostGetdents64(fd: number, buf: Uint8Array): number {
-  const r = libc.getdents64(fd, buf, BigInt(buf.length));
-  return r === -1n ? -errno() : Number(r);
+  return retryBig(() => libc.getdents64(fd, buf, BigInt(buf.length)));
 }
 
 export const F_GETFL = 3;
 
-/** fcntl(2) with an integer argument; returns the result or -errno. */
+/** fcntl(2) with an integer argument, retried on EINTR; returns the result or -errno. */
 export function hostFcntl(fd: number, cmd: number, arg: number): number {
-  const r = libc.fcntl(fd, cmd, BigInt(arg));
-  return r === -1 ? -errno() : r;
+  return retryInt(() => libc.fcntl(fd, cmd, BigInt(arg)));
 }
 
 /** lseek(2) on the host; returns the new offset or -errno. */
@@ -663,17 +663,19 @@ export const POLLNVAL = 0x20;
 const pollBuf = new Uint8Array(8);
 const pollView = new DataView(pollBuf.buffer);
 
-/** poll(2) of one descriptor; returns revents (0 on timeout) or -errno. */
+/**
+ * poll(2) of one descriptor; returns revents (0 on timeout) or -errno. Retried on EINTR, also
+ * with a zero timeout: Linux's do_poll reports a pending signal as EINTR when nothing is ready,
+ * and callers take a negative result as "not ready" without arming a wait (HostFile.readiness)
+ * or as "ready" and read (HostFile.read), which would then block the JavaScript thread. A
+ * retried timed poll waits its whole timeout again (callers use 0 or -1).
+ */
 export function hostPoll(fd: number, events: number, timeoutMs: number): number {
   pollView.setInt32(0, fd, true);
   pollView.setInt16(4, events, true);
   pollView.setInt16(6, 0, true);
-  for (;;) {
-    const r = rare().poll(pollBuf, 1n, timeoutMs);
-    if (r >= 0) return r === 0 ? 0 : pollView.getUint16(6, true);
-    const e = errno();
-    if (e !== EINTR || timeoutMs === 0) return -e;
-  }
+  const r = retryInt(() => rare().poll(pollBuf, 1n, timeoutMs));
+  return r <= 0 ? r : pollView.getUint16(6, true);
 }
 
 /**
@@ -751,8 +753,15 @@ export function hostClock(clock: number): [number, number] {
 // stopped (no event-loop hop), but it must not sleep past the kernel's next deadline. A one-shot
 // POSIX timer sends WAKE_SIGNAL to this thread only; its handler is a single `ret` instruction
 // and is installed without SA_RESTART, so the blocked waitpid returns EINTR at the deadline.
+//
+// The alarm stays armed across stops (re-arming costs a syscall), so it also fires while this
+// thread is blocked in any other host call: every wrapper in this file whose call can sleep
+// interruptibly (pipes, FIFOs, terminals, and any file call on FUSE or NFS) runs it again on
+// EINTR, and so must any new one (retryInt/retryBig). The sentry's own writes through Deno
+// (stderr, the debug log) go through kernel/write_all.ts for the same reason. Exceptions:
+// waitpid (the alarm's purpose) and close (the descriptor is gone even on EINTR).
 
-const WAKE_SIGNAL = 44; // SIGRTMIN+10 in kernel numbering; neither glibc nor Deno uses it.
+export const WAKE_SIGNAL = 44; // SIGRTMIN+10 in kernel numbering; neither glibc nor Deno uses it.
 const SIGEV_THREAD_ID = 4;
 const CLOCK_MONOTONIC = 1;
 let wakeTimer: Deno.PointerValue = null;
@@ -810,16 +819,6 @@ function scratchCstr2(name: string): Uint8Array | null {
   if (r.read !== name.length || r.written >= pathScratch2.length) return null;
   pathScratch2[r.written] = 0;
   return pathScratch2;
-}
-
-/** Retries an int-returning call on EINTR; returns its result or -errno. */
-function retryInt(f: () => number): number {
-  for (;;) {
-    const r = f();
-    if (r !== -1) return r;
-    const e = errno();
-    if (e !== EINTR) return -e;
-  }
 }
 
 /** mkdirat(2); returns 0 or -errno. */

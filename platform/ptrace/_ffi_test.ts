@@ -1,0 +1,40 @@
+import assert from "node:assert/strict";
+import { compileC } from "../../tests/_harness.ts";
+import * as ffi from "./_ffi.ts";
+
+const S_IFIFO = 0o010000;
+
+// The wake-up alarm's signal has no SA_RESTART (a blocking waitpid must return at a deadline)
+// and stays armed across stops, so it can land in any host call of the JavaScript thread. A
+// FIFO's open is a host call that sleeps until a writer comes: interrupted there, the wrapper
+// must run it again rather than report EINTR (an open, stat or getdents of a FUSE or NFS root
+// sleeps the same way).
+Deno.test("a host open interrupted by the wake-up alarm's signal runs again until it completes", async () => {
+  const helper = await compileC("interrupt_open");
+  const dir = Deno.makeTempDirSync({ prefix: "sentry-ffi-eintr-" });
+  const dirFd = ffi.hostOpen(dir, ffi.O_PATH | ffi.O_DIRECTORY | ffi.O_CLOEXEC);
+  let fd = -1;
+  try {
+    assert.ok(dirFd >= 0);
+    assert.equal(ffi.hostMknodat(dirFd, "fifo", S_IFIFO | 0o600, 0), 0);
+    ffi.armWakeAlarm(0); // installs the signal's handler (a bare return), armed for nothing
+    const child = new Deno.Command(helper, {
+      args: [String(Deno.pid), String(ffi.hostTid()), String(ffi.WAKE_SIGNAL), `${dir}/fifo`],
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    // Blocks this thread until the helper opens the other end, after its signal.
+    fd = ffi.hostOpen(`${dir}/fifo`, ffi.O_RDONLY | ffi.O_CLOEXEC);
+    const out = await child.output();
+    assert.ok(fd >= 0, `open failed with errno ${-fd}`);
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    const b = new Uint8Array(4);
+    assert.equal(ffi.hostRead(fd, b), 1);
+    assert.equal(b[0], "x".charCodeAt(0));
+  } finally {
+    if (fd >= 0) ffi.hostClose(fd);
+    if (dirFd >= 0) ffi.hostClose(dirFd);
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
