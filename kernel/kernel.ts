@@ -495,8 +495,13 @@ export class Kernel {
     if (this.#timed.size === 0 && this.#timers.size === 0 && this.#deadlineTargets.size === 0) return null;
     let next: number | null = null;
     for (const d of [...this.#deadlineTargets]) {
-      if (d.deadlineNs !== null && d.deadlineNs <= now) d.expire(now);
-      const dl = d.deadlineNs;
+      // deadlineNs may be computed (Net's reads the clock and asks the stack): read it once,
+      // and again only after expire() moved it. This runs after every stop.
+      let dl = d.deadlineNs;
+      if (dl !== null && dl <= now) {
+        d.expire(now);
+        dl = d.deadlineNs;
+      }
       if (dl === null) this.#deadlineTargets.delete(d);
       else if (next === null || dl < next) next = dl;
     }

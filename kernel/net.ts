@@ -281,7 +281,9 @@ export class Net implements DeadlineTarget {
       this.#polling = false;
     }
     this.#forwarder?.service();
-    for (const w of [...this.#watchers]) w.stackChanged();
+    // The set itself, not a copy: a watcher added meanwhile is told too (harmless), one
+    // removed is skipped.
+    for (const w of this.#watchers) w.stackChanged();
     if (this.#pollAt(now) !== null) this.armDeadline();
   }
 

@@ -195,7 +195,9 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
   /** Registered connections, for membership tests. */
   readonly #tcpLive = new Set<TcpSocket>();
   /** Connections to dispatch on the next poll: they got input, an API call, or a due timer. */
-  readonly #tcpActive = new Set<TcpSocket>();
+  #tcpActive = new Set<TcpSocket>();
+  /** Empty between dispatches: #dispatchTcp swaps it with #tcpActive. */
+  #tcpSpare = new Set<TcpSocket>();
   /** Deadlines of the idle connections, so a poll visits only those due. */
   readonly #tcpTimers = new TimerHeap<TcpSocket>();
   readonly #udpPorts = new PortTable<UdpSocket>();
@@ -258,7 +260,8 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
 
   /** Whether `a` is one of our addresses on any interface. */
   isLocalAddress(a: IpAddress): boolean {
-    if (this.#interfaces.some((i) => i.hasAddress(a))) return true;
+    // A loop, not some(): this runs for every segment sent (see #sendTcp).
+    for (const i of this.#interfaces) if (i.hasAddress(a)) return true;
     // As on Linux, all of 127/8 is local once an interface holds a 127 address.
     return a.version === 4 && a.isLoopback && this.#loopbackSource() !== null;
   }
@@ -428,8 +431,9 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
         this.#receiveFrame(now, iface, f);
       }
     }
-    this.#reassembler.expire(now);
-    for (const s of this.#tcpTimers.popDue(now)) this.#tcpActive.add(s);
+    if (!this.#reassembler.isEmpty) this.#reassembler.expire(now);
+    const due = this.#tcpTimers.peek();
+    if (due !== null && due <= now) for (const s of this.#tcpTimers.popDue(now)) this.#tcpActive.add(s);
     // Local traffic moves several hops per poll (data, its ACK, the data that ACK lets out),
     // sparing the caller a poll round per hop; bounded so that devices get their turn.
     for (let hop = 0; hop < LOCAL_HOPS; hop++) {
@@ -462,14 +466,18 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
   #dispatchTcp(now: number): boolean {
     if (this.#tcpActive.size === 0) return false;
     let sent = false;
-    const batch = [...this.#tcpActive];
-    this.#tcpActive.clear();
+    // The batch is the active set itself, swapped for the spare (empty) one that collects the
+    // connections woken meanwhile: no array per dispatch.
+    const batch = this.#tcpActive;
+    this.#tcpActive = this.#tcpSpare;
+    this.#tcpSpare = batch;
     for (const s of batch) {
       if (!this.#isBlocked(s, now) && s.dispatch(now, (src, dst, r) => this.#sendTcp(now, s, src, dst, r))) {
         sent = true;
       }
       this.#rescheduleTcp(s, now);
     }
+    batch.clear();
     return sent;
   }
 
@@ -493,14 +501,10 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
   /** When to poll next: `now` if there is work, a deadline, or null if idle. */
   pollAt(now: number): number | null {
     if (this.#localQueue.length > 0 || this.#tcpActive.size > 0) return now;
-    let t: number | null = null;
-    const consider = (d: number | null) => {
-      if (d !== null && (t === null || d < t)) t = d;
-    };
-    consider(this.#tcpTimers.peek());
-    for (const s of this.#udpSockets) consider(this.#blockedAt(s, s.pollAt(now)));
-    for (const s of this.#icmpSockets) consider(s.pollAt(now));
-    consider(this.#reassembler.nextExpiry());
+    let t = this.#tcpTimers.peek();
+    for (const s of this.#udpSockets) t = earlier(t, this.#blockedAt(s, s.pollAt(now)));
+    for (const s of this.#icmpSockets) t = earlier(t, s.pollAt(now));
+    if (!this.#reassembler.isEmpty) t = earlier(t, this.#reassembler.nextExpiry());
     return t === null ? null : Math.max(t, now);
   }
 
@@ -1282,6 +1286,11 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
       s.deliver({ peer: src, local: dst, ident, seqNo, data });
     }
   }
+}
+
+/** The earlier of two optional times. */
+function earlier(a: number | null, b: number | null): number | null {
+  return a === null ? b : b === null || a <= b ? a : b;
 }
 
 function tcpKey(localAddr: IpAddress, localPort: number, remoteAddr: IpAddress, remotePort: number): string {
