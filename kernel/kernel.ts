@@ -439,16 +439,17 @@ export class Kernel {
    * signal number with 0x80 when it dumped core).
    */
   async run(): Promise<number> {
-    let lastYield = performance.now();
+    // On the monotonic clock, so that the loop reads the clock once per turn (`now`).
+    let lastYield = monotonicNs();
     while (this.#initStatus === null && !this.#shutdown) {
       while (this.#runQueue.length > 0 && this.#initStatus === null) this.#step(this.#runQueue.shift()!);
       if (this.#initStatus !== null) break;
       const now = monotonicNs();
       const next = this.#expireDeadlines(now);
       if (this.#runQueue.length > 0 || this.#initStatus !== null) continue;
-      if (performance.now() - lastYield > YIELD_AFTER_MS) {
+      if (now - lastYield > YIELD_AFTER_MS * 1e6) {
         await yieldMacrotask();
-        lastYield = performance.now();
+        lastYield = monotonicNs();
         continue;
       }
       if (this.#running > 0) {
@@ -462,11 +463,11 @@ export class Kernel {
           this.#handleStop(t, stop.reason);
         } else {
           await yieldMacrotask();
-          lastYield = performance.now();
+          lastYield = monotonicNs();
         }
       } else {
         await this.#idle(next === null ? null : next - now);
-        lastYield = performance.now();
+        lastYield = monotonicNs();
       }
     }
     return this.#initStatus ?? 0;

@@ -64,6 +64,8 @@ interface LocalSegment {
   src: IpAddress;
   dst: IpAddress;
   seg: TcpRepr;
+  /** The connection that sent it (its 4-tuple is the segment's, reversed). */
+  from: TcpSocket;
 }
 
 /**
@@ -192,6 +194,12 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
   // --- Demultiplexing. ---
   readonly #tcpPorts = new PortTable<TcpSocket>();
   readonly #tcpConns = new Map<string, TcpSocket>();
+  /**
+   * A cache of #tcpConns for local traffic: the connection a segment from a connection of ours
+   * reaches (its 4-tuple reversed). Valid while #tcpConns is unchanged: cleared whenever a
+   * connection is registered or unregistered.
+   */
+  readonly #localPeers = new Map<TcpSocket, TcpSocket>();
   /** Registered connections, for membership tests. */
   readonly #tcpLive = new Set<TcpSocket>();
   /** Connections to dispatch on the next poll: they got input, an API call, or a due timer. */
@@ -324,6 +332,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
     const held = this.#tcpConns.get(k);
     if (held !== undefined && held !== sock) throw EADDRINUSE;
     this.#tcpConns.set(k, sock);
+    this.#localPeers.clear();
     this.#tcpLive.add(sock);
     this.#tcpActive.add(sock);
   }
@@ -331,6 +340,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
   tcpUnregister(sock: TcpSocket): void {
     const k = tcpKey(sock.localAddr!, sock.localPort, sock.remote!.addr, sock.remote!.port);
     if (this.#tcpConns.get(k) === sock) this.#tcpConns.delete(k);
+    this.#localPeers.clear();
     this.#tcpLive.delete(sock);
     this.#tcpActive.delete(sock);
     this.#tcpTimers.cancel(sock);
@@ -457,7 +467,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
     this.#localQueue = [];
     for (const pkt of q) {
       if (pkt instanceof Uint8Array) this.#receiveIp(now, null, pkt);
-      else this.#deliverTcp(now, pkt.src, pkt.dst, pkt.seg);
+      else this.#deliverTcp(now, pkt.src, pkt.dst, pkt.seg, null, pkt.from);
     }
     return true;
   }
@@ -535,7 +545,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
       // for every byte the receiver may still take: send-queue bytes are overwritten only
       // after the peer acknowledged them, and the peer never reads below its RCV.NXT. With
       // a tap (pcap) the packet is serialized below so that captures are real packets.
-      this.#localQueue.push({ src, dst, seg: asReceived(r) });
+      this.#localQueue.push({ src, dst, seg: asReceived(r), from: sock });
       this.stats.localSegments++;
       return true;
     }
@@ -983,9 +993,16 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
    * Demultiplexes a parsed TCP segment to its connection or listener, or answers with RST (or,
    * forwarding, holds a SYN that came in a `packet` from a device).
    */
-  #deliverTcp(now: number, src: IpAddress, dst: IpAddress, seg: TcpRepr, packet: Uint8Array | null = null): void {
+  #deliverTcp(
+    now: number,
+    src: IpAddress,
+    dst: IpAddress,
+    seg: TcpRepr,
+    packet: Uint8Array | null = null,
+    from: TcpSocket | null = null,
+  ): void {
     if (dst.isMulticast || (dst.version === 4 && dst.isBroadcast)) return this.#drop();
-    const conn = this.#tcpConns.get(tcpKey(dst, seg.dstPort, src, seg.srcPort));
+    const conn = this.#connFor(dst, seg.dstPort, src, seg.srcPort, from);
     if (conn && !(conn.state === "TIME-WAIT" && seg.syn && seg.ack === null && this.#listenerFor(dst, seg.dstPort))) {
       conn.process(now, src, dst, seg);
       if (this.#tcpLive.has(conn)) this.#tcpActive.add(conn);
@@ -1016,6 +1033,21 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
     this.stats.tcpRstSent++;
     const len = tcpHeaderLen(rst);
     this.#sendIp(now, dst, src, IpProtocol.TCP, len, (b) => emitTcp(rst, TcpPacket.unchecked(b), { src: dst, dst: src }));
+  }
+
+  /**
+   * The connection registered for a 4-tuple. A segment from one of our own connections
+   * (`from`) looks its peer up in #localPeers first: a map by object, sparing the string key
+   * per segment.
+   */
+  #connFor(local: IpAddress, localPort: number, remote: IpAddress, remotePort: number, from: TcpSocket | null): TcpSocket | undefined {
+    if (from !== null) {
+      const c = this.#localPeers.get(from);
+      if (c !== undefined) return c;
+    }
+    const c = this.#tcpConns.get(tcpKey(local, localPort, remote, remotePort));
+    if (from !== null && c !== undefined) this.#localPeers.set(from, c);
+    return c;
   }
 
   /** Whether an interface takes a packet for `dst` (a forwarding stack takes any unicast). */
