@@ -7,7 +7,10 @@
  * would block waits until its socket's events allow it, as `block()` does. The fill and take
  * callbacks copy from and into a 64 KiB array, standing in for process_vm_readv/writev.
  *
- *     deno run -A bench/net_socket_loopback.ts [--mib 256] [--runs 5]
+ *     deno run -A bench/net_socket_loopback.ts [--mib 256] [--runs 5] [--no-copy]
+ *
+ * With --no-copy the fill and take callbacks report their lengths without copying, leaving
+ * the socket layer and the stack alone (the send-queue to receive-queue copy included).
  *
  * Prints MB/s (10^6 bytes/s) of wall time, the median and best of --runs, and the process's CPU
  * time per 64 KiB moved (all threads, the garbage collector's included). The machine's load
@@ -38,7 +41,7 @@ function tcp(net: Net, flags = 0): TcpSocketFile {
 }
 
 /** One run: [MB/s of wall time, MB/s of the process's CPU time (all threads)]. */
-function once(mib: number): [number, number] {
+function once(mib: number, copy: boolean): [number, number] {
   const net = new Net({ seed: 1 });
   const lo = Ipv4Address.parse("127.0.0.1");
   const server = tcp(net);
@@ -62,12 +65,12 @@ function once(mib: number): [number, number] {
   // Progress of the writer's current write(2), as t.syscallState would hold it.
   let wpos = 0;
   const fill = (d: Uint8Array) => {
-    d.set(src.subarray(wpos, wpos + d.length));
+    if (copy) d.set(src.subarray(wpos, wpos + d.length));
     wpos += d.length;
     return d.length;
   };
   const take = (v: Uint8Array) => {
-    dst.set(v);
+    if (copy) dst.set(v);
     return v.length;
   };
   const total = mib << 20;
@@ -105,6 +108,9 @@ function once(mib: number): [number, number] {
   const dt = (performance.now() - t0) / 1000;
   const c = process.cpuUsage(c0);
   const ct = (c.user + c.system) / 1e6;
+  if (Deno.env.get("NET_BENCH_COUNTS")) {
+    console.error(`segments per 64 KiB: ${(net.stack.stats.localSegments / (total / CHUNK)).toFixed(2)}`);
+  }
   client.decRef();
   s.decRef();
   server.decRef();
@@ -113,12 +119,16 @@ function once(mib: number): [number, number] {
 
 const { values: args } = parseArgs({
   args: Deno.args,
-  options: { mib: { type: "string", default: "256" }, runs: { type: "string", default: "5" } },
+  options: {
+    mib: { type: "string", default: "256" },
+    runs: { type: "string", default: "5" },
+    "no-copy": { type: "boolean", default: false },
+  },
 });
 const prof = await startCpuProfile(); // SENTRY_CPU_PROF=FILE
 const wall: number[] = [], cpu: number[] = [];
 for (let i = 0; i < Number(args.runs); i++) {
-  const [w, c] = once(Number(args.mib));
+  const [w, c] = once(Number(args.mib), !args["no-copy"]);
   wall.push(w);
   cpu.push(c);
 }

@@ -439,16 +439,17 @@ export class Kernel {
    * signal number with 0x80 when it dumped core).
    */
   async run(): Promise<number> {
-    let lastYield = performance.now();
+    // On the monotonic clock, so that the loop reads the clock once per turn (`now`).
+    let lastYield = monotonicNs();
     while (this.#initStatus === null && !this.#shutdown) {
       while (this.#runQueue.length > 0 && this.#initStatus === null) this.#step(this.#runQueue.shift()!);
       if (this.#initStatus !== null) break;
       const now = monotonicNs();
       const next = this.#expireDeadlines(now);
       if (this.#runQueue.length > 0 || this.#initStatus !== null) continue;
-      if (performance.now() - lastYield > YIELD_AFTER_MS) {
+      if (now - lastYield > YIELD_AFTER_MS * 1e6) {
         await yieldMacrotask();
-        lastYield = performance.now();
+        lastYield = monotonicNs();
         continue;
       }
       if (this.#running > 0) {
@@ -462,11 +463,11 @@ export class Kernel {
           this.#handleStop(t, stop.reason);
         } else {
           await yieldMacrotask();
-          lastYield = performance.now();
+          lastYield = monotonicNs();
         }
       } else {
         await this.#idle(next === null ? null : next - now);
-        lastYield = performance.now();
+        lastYield = monotonicNs();
       }
     }
     return this.#initStatus ?? 0;
@@ -495,8 +496,13 @@ export class Kernel {
     if (this.#timed.size === 0 && this.#timers.size === 0 && this.#deadlineTargets.size === 0) return null;
     let next: number | null = null;
     for (const d of [...this.#deadlineTargets]) {
-      if (d.deadlineNs !== null && d.deadlineNs <= now) d.expire(now);
-      const dl = d.deadlineNs;
+      // deadlineNs may be computed (Net's reads the clock and asks the stack): read it once,
+      // and again only after expire() moved it. This runs after every stop.
+      let dl = d.deadlineNs;
+      if (dl !== null && dl <= now) {
+        d.expire(now);
+        dl = d.deadlineNs;
+      }
       if (dl === null) this.#deadlineTargets.delete(d);
       else if (next === null || dl < next) next = dl;
     }

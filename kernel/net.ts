@@ -283,7 +283,9 @@ export class Net implements DeadlineTarget {
       this.#polling = false;
     }
     this.#forwarder?.service();
-    for (const w of [...this.#watchers]) w.stackChanged();
+    // The set itself, not a copy: a watcher added meanwhile is told too (harmless), one
+    // removed is skipped.
+    for (const w of this.#watchers) w.stackChanged();
     if (this.#pollAt(now) !== null) this.armDeadline();
   }
 
@@ -307,13 +309,15 @@ export class Net implements DeadlineTarget {
 
   /**
    * DeadlineTarget: when the stack next needs a poll, in monotonic ns; null when idle. Work due
-   * at once reads as 0: the stack answers "now" with the time it was asked, which is always a
-   * little after the scheduler's own `now`, so the scheduler would never see it as due.
+   * at once reads as 0: the stack answers "now" with the time it was asked, which, were that a
+   * clock reading, would be a little after the scheduler's own `now`, never seen as due.
    */
   get deadlineNs(): number | null {
-    const nowMs = this.now();
-    const at = this.#pollAt(nowMs);
-    return at === null ? null : at <= nowMs ? 0 : Math.ceil(at * 1e6);
+    // Asked at time 0 rather than at a clock reading (the scheduler reads this after every
+    // stop): "now" then answers 0, timers their own times. A timer already past reads as its
+    // time, which the scheduler's `now` passes in this turn or the next.
+    const at = this.#pollAt(0);
+    return at === null ? null : at <= 0 ? 0 : Math.ceil(at * 1e6);
   }
 
   /**

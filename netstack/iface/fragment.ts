@@ -83,6 +83,11 @@ export class Reassembler {
     return null;
   }
 
+  /** Whether no datagram is being reassembled (then expire has nothing to do). */
+  get isEmpty(): boolean {
+    return this.#pending.size === 0;
+  }
+
   /** Drops datagrams whose time is up. */
   expire(now: number): void {
     for (const [k, p] of this.#pending) if (p.expiresAt <= now) this.#pending.delete(k);

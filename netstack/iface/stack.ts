@@ -64,6 +64,8 @@ interface LocalSegment {
   src: IpAddress;
   dst: IpAddress;
   seg: TcpRepr;
+  /** The connection that sent it (its 4-tuple is the segment's, reversed). */
+  from: TcpSocket;
 }
 
 /**
@@ -192,10 +194,18 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
   // --- Demultiplexing. ---
   readonly #tcpPorts = new PortTable<TcpSocket>();
   readonly #tcpConns = new Map<string, TcpSocket>();
+  /**
+   * A cache of #tcpConns for local traffic: the connection a segment from a connection of ours
+   * reaches (its 4-tuple reversed). Valid while #tcpConns is unchanged: cleared whenever a
+   * connection is registered or unregistered.
+   */
+  readonly #localPeers = new Map<TcpSocket, TcpSocket>();
   /** Registered connections, for membership tests. */
   readonly #tcpLive = new Set<TcpSocket>();
   /** Connections to dispatch on the next poll: they got input, an API call, or a due timer. */
-  readonly #tcpActive = new Set<TcpSocket>();
+  #tcpActive = new Set<TcpSocket>();
+  /** Empty between dispatches: #dispatchTcp swaps it with #tcpActive. */
+  #tcpSpare = new Set<TcpSocket>();
   /** Deadlines of the idle connections, so a poll visits only those due. */
   readonly #tcpTimers = new TimerHeap<TcpSocket>();
   readonly #udpPorts = new PortTable<UdpSocket>();
@@ -258,7 +268,8 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
 
   /** Whether `a` is one of our addresses on any interface. */
   isLocalAddress(a: IpAddress): boolean {
-    if (this.#interfaces.some((i) => i.hasAddress(a))) return true;
+    // A loop, not some(): this runs for every segment sent (see #sendTcp).
+    for (const i of this.#interfaces) if (i.hasAddress(a)) return true;
     // As on Linux, all of 127/8 is local once an interface holds a 127 address.
     return a.version === 4 && a.isLoopback && this.#loopbackSource() !== null;
   }
@@ -321,6 +332,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
     const held = this.#tcpConns.get(k);
     if (held !== undefined && held !== sock) throw EADDRINUSE;
     this.#tcpConns.set(k, sock);
+    this.#localPeers.clear();
     this.#tcpLive.add(sock);
     this.#tcpActive.add(sock);
   }
@@ -328,6 +340,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
   tcpUnregister(sock: TcpSocket): void {
     const k = tcpKey(sock.localAddr!, sock.localPort, sock.remote!.addr, sock.remote!.port);
     if (this.#tcpConns.get(k) === sock) this.#tcpConns.delete(k);
+    this.#localPeers.clear();
     this.#tcpLive.delete(sock);
     this.#tcpActive.delete(sock);
     this.#tcpTimers.cancel(sock);
@@ -428,8 +441,9 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
         this.#receiveFrame(now, iface, f);
       }
     }
-    this.#reassembler.expire(now);
-    for (const s of this.#tcpTimers.popDue(now)) this.#tcpActive.add(s);
+    if (!this.#reassembler.isEmpty) this.#reassembler.expire(now);
+    const due = this.#tcpTimers.peek();
+    if (due !== null && due <= now) for (const s of this.#tcpTimers.popDue(now)) this.#tcpActive.add(s);
     // Local traffic moves several hops per poll (data, its ACK, the data that ACK lets out),
     // sparing the caller a poll round per hop; bounded so that devices get their turn.
     for (let hop = 0; hop < LOCAL_HOPS; hop++) {
@@ -453,7 +467,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
     this.#localQueue = [];
     for (const pkt of q) {
       if (pkt instanceof Uint8Array) this.#receiveIp(now, null, pkt);
-      else this.#deliverTcp(now, pkt.src, pkt.dst, pkt.seg);
+      else this.#deliverTcp(now, pkt.src, pkt.dst, pkt.seg, null, pkt.from);
     }
     return true;
   }
@@ -462,14 +476,18 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
   #dispatchTcp(now: number): boolean {
     if (this.#tcpActive.size === 0) return false;
     let sent = false;
-    const batch = [...this.#tcpActive];
-    this.#tcpActive.clear();
+    // The batch is the active set itself, swapped for the spare (empty) one that collects the
+    // connections woken meanwhile: no array per dispatch.
+    const batch = this.#tcpActive;
+    this.#tcpActive = this.#tcpSpare;
+    this.#tcpSpare = batch;
     for (const s of batch) {
       if (!this.#isBlocked(s, now) && s.dispatch(now, (src, dst, r) => this.#sendTcp(now, s, src, dst, r))) {
         sent = true;
       }
       this.#rescheduleTcp(s, now);
     }
+    batch.clear();
     return sent;
   }
 
@@ -493,14 +511,10 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
   /** When to poll next: `now` if there is work, a deadline, or null if idle. */
   pollAt(now: number): number | null {
     if (this.#localQueue.length > 0 || this.#tcpActive.size > 0) return now;
-    let t: number | null = null;
-    const consider = (d: number | null) => {
-      if (d !== null && (t === null || d < t)) t = d;
-    };
-    consider(this.#tcpTimers.peek());
-    for (const s of this.#udpSockets) consider(this.#blockedAt(s, s.pollAt(now)));
-    for (const s of this.#icmpSockets) consider(s.pollAt(now));
-    consider(this.#reassembler.nextExpiry());
+    let t = this.#tcpTimers.peek();
+    for (const s of this.#udpSockets) t = earlier(t, this.#blockedAt(s, s.pollAt(now)));
+    for (const s of this.#icmpSockets) t = earlier(t, s.pollAt(now));
+    if (!this.#reassembler.isEmpty) t = earlier(t, this.#reassembler.nextExpiry());
     return t === null ? null : Math.max(t, now);
   }
 
@@ -531,7 +545,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
       // for every byte the receiver may still take: send-queue bytes are overwritten only
       // after the peer acknowledged them, and the peer never reads below its RCV.NXT. With
       // a tap (pcap) the packet is serialized below so that captures are real packets.
-      this.#localQueue.push({ src, dst, seg: asReceived(r) });
+      this.#localQueue.push({ src, dst, seg: asReceived(r), from: sock });
       this.stats.localSegments++;
       return true;
     }
@@ -979,9 +993,16 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
    * Demultiplexes a parsed TCP segment to its connection or listener, or answers with RST (or,
    * forwarding, holds a SYN that came in a `packet` from a device).
    */
-  #deliverTcp(now: number, src: IpAddress, dst: IpAddress, seg: TcpRepr, packet: Uint8Array | null = null): void {
+  #deliverTcp(
+    now: number,
+    src: IpAddress,
+    dst: IpAddress,
+    seg: TcpRepr,
+    packet: Uint8Array | null = null,
+    from: TcpSocket | null = null,
+  ): void {
     if (dst.isMulticast || (dst.version === 4 && dst.isBroadcast)) return this.#drop();
-    const conn = this.#tcpConns.get(tcpKey(dst, seg.dstPort, src, seg.srcPort));
+    const conn = this.#connFor(dst, seg.dstPort, src, seg.srcPort, from);
     if (conn && !(conn.state === "TIME-WAIT" && seg.syn && seg.ack === null && this.#listenerFor(dst, seg.dstPort))) {
       conn.process(now, src, dst, seg);
       if (this.#tcpLive.has(conn)) this.#tcpActive.add(conn);
@@ -1012,6 +1033,21 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
     this.stats.tcpRstSent++;
     const len = tcpHeaderLen(rst);
     this.#sendIp(now, dst, src, IpProtocol.TCP, len, (b) => emitTcp(rst, TcpPacket.unchecked(b), { src: dst, dst: src }));
+  }
+
+  /**
+   * The connection registered for a 4-tuple. A segment from one of our own connections
+   * (`from`) looks its peer up in #localPeers first: a map by object, sparing the string key
+   * per segment.
+   */
+  #connFor(local: IpAddress, localPort: number, remote: IpAddress, remotePort: number, from: TcpSocket | null): TcpSocket | undefined {
+    if (from !== null) {
+      const c = this.#localPeers.get(from);
+      if (c !== undefined) return c;
+    }
+    const c = this.#tcpConns.get(tcpKey(local, localPort, remote, remotePort));
+    if (from !== null && c !== undefined) this.#localPeers.set(from, c);
+    return c;
   }
 
   /** Whether an interface takes a packet for `dst` (a forwarding stack takes any unicast). */
@@ -1282,6 +1318,11 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
       s.deliver({ peer: src, local: dst, ident, seqNo, data });
     }
   }
+}
+
+/** The earlier of two optional times. */
+function earlier(a: number | null, b: number | null): number | null {
+  return a === null ? b : b === null || a <= b ? a : b;
 }
 
 function tcpKey(localAddr: IpAddress, localPort: number, remoteAddr: IpAddress, remotePort: number): string {

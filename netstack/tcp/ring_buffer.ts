@@ -172,7 +172,7 @@ export class RingBuffer {
     const room = this.window - offset;
     if (room <= 0) return 0;
     const n = Math.min(room, data.length);
-    this.#copyIn(this.#len + offset, data.subarray(0, n));
+    this.#copyIn(this.#len + offset, n === data.length ? data : data.subarray(0, n));
     return n;
   }
 
@@ -186,7 +186,11 @@ export class RingBuffer {
     if (data.length === 0) return;
     const start = (this.#read + logical) % cap;
     const first = Math.min(data.length, cap - start);
-    this.#buf.set(data.subarray(0, first), start);
-    if (first < data.length) this.#buf.set(data.subarray(first), 0);
+    // No view when the data does not wrap: a view per copy is garbage per segment.
+    if (first === data.length) this.#buf.set(data, start);
+    else {
+      this.#buf.set(data.subarray(0, first), start);
+      this.#buf.set(data.subarray(first), 0);
+    }
   }
 }

@@ -634,17 +634,11 @@ export class TcpSocket {
   pollAt(now: number): number | null {
     if (this.#rstPending) return now;
     if (this.#wantsToSend(now)) return now;
-    let t: number | null = null;
-    const consider = (d: number | null) => {
-      if (d !== null && (t === null || d < t)) t = d;
-    };
-    consider(this.#rtoAt);
-    consider(this.#delayedAckAt);
-    consider(this.#timeWaitAt);
-    consider(this.#keepaliveAt);
-    consider(this.#persistAt);
-    consider(this.#finWait2At);
-    return t;
+    // Plain comparisons, no closure: this runs after every dispatch.
+    return earliest(
+      earliest(earliest(this.#rtoAt, this.#delayedAckAt), earliest(this.#timeWaitAt, this.#keepaliveAt)),
+      earliest(this.#persistAt, this.#finWait2At),
+    );
   }
 
   // ===================================================================
@@ -1047,10 +1041,18 @@ export class TcpSocket {
         this.#oweAck();
       } else {
         const written = this.#rx.writeUnallocated(off, payload);
-        if (written > 0 && this.#assembler.add(off, written)) {
-          this.#lastSackSeq = segSeq;
+        let n: number;
+        if (off === 0 && this.#assembler.isEmpty) {
+          // In order with no hole behind: what add() then takeFront() would give, without
+          // their arrays (the common case, once per data segment).
+          if (written > 0) this.#lastSackSeq = segSeq;
+          n = written;
+        } else {
+          if (written > 0 && this.#assembler.add(off, written)) {
+            this.#lastSackSeq = segSeq;
+          }
+          n = this.#assembler.takeFront();
         }
-        const n = this.#assembler.takeFront();
         if (n > 0) {
           this.#rx.commit(n);
           this.#rcvNxt = seqAdd(this.#rcvNxt, n);
@@ -1655,4 +1657,9 @@ export function rstReplyFor(seg: TcpRepr): TcpRepr | null {
     r.ack = seqAdd(seg.seq, seg.payload.length + (seg.syn ? 1 : 0) + (seg.fin ? 1 : 0));
   }
   return r;
+}
+
+/** The earlier of two optional deadlines. */
+function earliest(a: number | null, b: number | null): number | null {
+  return a === null ? b : b === null || a <= b ? a : b;
 }
