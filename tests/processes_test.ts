@@ -200,6 +200,10 @@ Deno.test("RLIMIT_AS makes mmap, mremap and brk that would exceed it fail with E
   await assertSameAsNative([await compileC("rlimit_as")]);
 });
 
+Deno.test("a process whose leader and then last thread end with exit(2) reports what Linux reports", async () => {
+  await assertSameAsNative([await compileC("leader_exit")]);
+});
+
 Deno.test("the page where an executable's data ends and its bss begins holds the file's bytes, then zeros, and takes reads whole, before and after fork", async () => {
   await assertSameAsNative([await compileC("data_page")]);
 });
