@@ -27,6 +27,27 @@ import type { Terminal, WindowSize } from "../vfs/tty/mod.ts";
 import { retryInterrupted, writeAllAsync } from "../kernel/write_all.ts";
 import { EVENT_HUP, EVENT_IN, EVENT_OUT, type Waker } from "../waiter/mod.ts";
 import { BootError } from "./errors.ts";
+import { hostIoctl } from "../platform/ptrace/_ffi.ts";
+
+const TCGETS = 0x5401;
+const TCSETS = 0x5402;
+/** c_oflag's offset in struct termios, and its output-processing bit. */
+const C_OFLAG = 4;
+const OPOST = 1;
+
+/**
+ * Turns the host terminal's output processing off, as cfmakeraw (and docker's raw mode) does;
+ * Deno's setRaw leaves OPOST on. The sandbox's own terminal already turned each "\n" into
+ * "\r\n" (its ONLCR), so with OPOST the user's terminal got "\r\r\n". setRaw(false) puts
+ * back the mode it saved, OPOST included.
+ */
+function hostOutputRaw(): void {
+  const t = new Uint8Array(60);
+  if (hostIoctl(0, TCGETS, t) < 0) return;
+  const v = new DataView(t.buffer);
+  v.setUint32(C_OFLAG, v.getUint32(C_OFLAG, true) & ~OPOST, true);
+  hostIoctl(0, TCSETS, t);
+}
 
 /** Whether a bridge has put the host terminal in raw mode (for the last-resort restore). */
 let rawModeSet = false;
@@ -85,6 +106,7 @@ export class HostTerminalBridge implements Waker {
     const b = new HostTerminalBridge(term);
     Deno.stdin.setRaw(true);
     rawModeSet = true;
+    hostOutputRaw();
     term.masterQueue.register(b, EVENT_IN | EVENT_OUT | EVENT_HUP);
     Deno.addSignalListener("SIGWINCH", b.#onResize);
     void b.#readInput();

@@ -29,6 +29,29 @@ Deno.test("-t without a terminal on stdin is refused in one line with status 125
   );
 });
 
+/** What `script` (a pty of its own) records of `cmd`'s output, without its header and footer. */
+async function scriptOutput(cmd: string): Promise<string> {
+  const r = await new Deno.Command("script", {
+    args: ["-q", "-e", "-c", cmd, "/dev/null"],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(r.code, 0, new TextDecoder().decode(r.stderr));
+  return new TextDecoder().decode(r.stdout);
+}
+
+Deno.test("-t writes the sandbox's lines to the user's terminal with one \\r each, as natively, and leaves the terminal's output processing as it was", async () => {
+  const printf = "printf 'a\\nb\\n'";
+  const native = await scriptOutput(`${printf}; stty -a`);
+  const sandboxed = await scriptOutput(`${REPO_ROOT}/sentry do -t -- ${printf}; stty -a`);
+  assert.ok(native.startsWith("a\r\nb\r\n"), JSON.stringify(native.slice(0, 20)));
+  assert.ok(sandboxed.startsWith("a\r\nb\r\n"), JSON.stringify(sandboxed.slice(0, 20)));
+  const opost = (s: string) => / (-?opost) /.exec(s.replaceAll(/\s+/g, " "))?.[1];
+  assert.equal(opost(sandboxed), opost(native));
+  assert.equal(opost(native), "opost");
+});
+
 /** A tmux server of our own (its own socket), driven as a person would drive a terminal. */
 class Tmux {
   readonly #socket = `sentry-tty-test-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
