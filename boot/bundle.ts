@@ -11,6 +11,7 @@
  */
 
 import * as posix from "node:path/posix";
+import { RLIM_INFINITY, RLIMIT_NOFILE } from "../abi/linux/limits.ts";
 import { BootError, describeFsError } from "./errors.ts";
 import { quote } from "./flags.ts";
 import { defaultSpec, parseSpec, type Rlimit, rlimitsOf, type Spec } from "./spec.ts";
@@ -101,11 +102,14 @@ export function loadBundle(
 /**
  * The configuration of `sentry do`: the host's / under a writable in-memory overlay (as
  * `runsc do`: the application may change anything, the host tree never changes), the
- * caller's working directory, environment and hostname, uid and gid 0.
+ * caller's working directory, environment and hostname, uid and gid 0. `openFiles`: the
+ * sentry's own RLIMIT_NOFILE hard limit, which becomes the sandbox's soft and hard limit, as
+ * `runsc do` gives (Deno, like Go, raises its soft limit to the hard one at start, so the
+ * caller's soft limit is not known here); other limits are Linux's defaults.
  */
 export function doConfig(
   command: readonly string[],
-  host: { cwd: string; env: Record<string, string>; hostname: string },
+  host: { cwd: string; env: Record<string, string>; hostname: string; openFiles?: bigint | undefined },
 ): LaunchConfig {
   return {
     argv: [...command],
@@ -114,7 +118,9 @@ export function doConfig(
     uid: 0,
     gid: 0,
     additionalGids: [],
-    rlimits: new Map(),
+    rlimits: host.openFiles === undefined
+      ? new Map()
+      : new Map([[RLIMIT_NOFILE, { cur: host.openFiles, max: host.openFiles }]]),
     hostname: host.hostname,
     rootHostPath: "/",
     readonly: false,
@@ -216,4 +222,18 @@ function realDirectory(path: string, what: string): string {
   }
   if (!st.isDirectory) throw new BootError(`${what}: Not a directory`);
   return real;
+}
+
+/**
+ * The hard RLIMIT_NOFILE of this process, from /proc/self/limits ("unlimited" as
+ * RLIM_INFINITY); undefined when it cannot be read.
+ */
+export function ownOpenFilesLimit(): bigint | undefined {
+  try {
+    const m = /^Max open files\s+\S+\s+(\S+)/m.exec(Deno.readTextFileSync("/proc/self/limits"));
+    if (!m) return undefined;
+    return m[1] === "unlimited" ? RLIM_INFINITY : BigInt(m[1]!);
+  } catch {
+    return undefined;
+  }
 }

@@ -126,6 +126,11 @@ Deno.test("loadBundle() reports a missing bundle, a missing root and a bad confi
   });
 });
 
+Deno.test("doConfig() sets RLIMIT_NOFILE's soft and hard limit to the open-files limit it is given", () => {
+  const c = doConfig(["sh"], { cwd: "/", env: {}, hostname: "h", openFiles: 20000n });
+  assert.deepEqual(c.rlimits, new Map([[RLIMIT_NOFILE, { cur: 20000n, max: 20000n }]]));
+});
+
 Deno.test("doConfig() runs in the caller's directory and environment on an overlay of the host root", () => {
   const c = doConfig(["ls", "-l"], { cwd: "/home/u", env: { PATH: "/bin", X: "a=b" }, hostname: "host1" });
   assert.deepEqual(c, {

@@ -17,7 +17,7 @@
 
 import { DebugLog } from "../kernel/log.ts";
 import { type SyncWriter, writeAllSync } from "../kernel/write_all.ts";
-import { doConfig, type LaunchConfig, loadBundle, setOverlayUpper, writeDefaultSpec } from "./bundle.ts";
+import { doConfig, type LaunchConfig, loadBundle, ownOpenFilesLimit, setOverlayUpper, writeDefaultSpec } from "./bundle.ts";
 import {
   BootError,
   describeFsError,
@@ -63,6 +63,7 @@ export async function main(args: readonly string[]): Promise<number> {
           cwd: Deno.cwd(),
           env: callerEnvironment(),
           hostname: Deno.hostname(),
+          openFiles: ownOpenFilesLimit(),
         });
         if (cmd.overlayUpper !== null) setOverlayUpper(launch, cmd.overlayUpper, Deno.cwd());
         return await boot(launch, cmd.global, log, cmd.tty);

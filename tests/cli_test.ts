@@ -186,6 +186,22 @@ Deno.test("sentry do exits with init's exit status", async () => {
   });
 });
 
+Deno.test("sentry do gives the sandbox the caller's open-files limit, as runsc do", async () => {
+  // The caller lowers its limit (soft and hard) below anything the sentry would pick itself.
+  const out = await new Deno.Command("bash", {
+    args: ["-c", `ulimit -n 1500 && exec ${SENTRY} do -- sh -c 'ulimit -Sn; ulimit -Hn'`],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  assert.deepEqual({ code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) }, {
+    code: 0,
+    stdout: "1500\n1500\n",
+    stderr: "",
+  });
+});
+
 Deno.test("a NULL dereference exits 139 with one line on stderr naming SIGSEGV", async () => {
   await withTempDir(async (dir) => {
     const segv = await compileStatic(dir, "segv", SEGV_C);
