@@ -237,9 +237,18 @@ export class Kernel {
     this.#byCtx.set(ctx, t);
   }
 
-  /** For execve: every other thread of t's group dies at once. */
+  /**
+   * For execve: every other thread of t's group dies at once, and t becomes the leader: it takes
+   * the process id as its thread id, as Linux's de_thread (getpid() == gettid() in the new
+   * image, /proc/PID/task lists PID alone). Its own id is free again.
+   */
   killOtherThreads(t: Task): void {
     for (const other of [...t.tg.tasks]) if (other !== t) this.#exitTask(other);
+    if (t.tid !== t.tg.tgid) {
+      this.tasks.delete(t.tid);
+      t.tid = t.tg.tgid;
+      this.tasks.set(t.tid, t);
+    }
   }
 
   /** A vfork child exec'd or exited: its parent may go on. */

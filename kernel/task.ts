@@ -54,8 +54,11 @@ const decoder = new TextDecoder();
 export class Task implements Waker, MemoryIO {
   /** Immutable. */
   readonly kernel: Kernel;
-  /** Immutable. Thread id in the root PID namespace. */
-  readonly tid: number;
+  /**
+   * Thread id in the root PID namespace. Changes once at most: a thread other than the leader
+   * that calls execve takes the leader's id, the process id (Kernel.killOtherThreads).
+   */
+  tid: number;
   /** Immutable. */
   readonly tg: ThreadGroup;
 

@@ -200,6 +200,10 @@ Deno.test("RLIMIT_AS makes mmap, mremap and brk that would exceed it fail with E
   await assertSameAsNative([await compileC("rlimit_as")]);
 });
 
+Deno.test("execve from a thread other than the leader leaves one thread whose id is the process id, as natively", async () => {
+  await assertSameAsNative([await compileC("exec_thread")]);
+});
+
 Deno.test("a process whose leader and then last thread end with exit(2) reports what Linux reports", async () => {
   await assertSameAsNative([await compileC("leader_exit")]);
 });
