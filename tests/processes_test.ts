@@ -219,3 +219,7 @@ Deno.test("fork copies heap, stack, brk and mmap'd memory on write, MADV_DONTNEE
 Deno.test("MAP_GROWSDOWN memory grows down to a fault below it, by the CPU and the kernel, across fork, but not within the guard gap above another mapping, as natively", async () => {
   await assertSameAsNative([await compileC("growsdown")]);
 });
+
+Deno.test("adjacent private anonymous mappings alike are one VMA, so mremap of the whole range works after mprotect there and back, an adjacent mmap, and a copy-on-write fork with a discard, as natively", async () => {
+  await assertSameAsNative([await compileC("vma_merge")]);
+});

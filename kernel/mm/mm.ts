@@ -248,10 +248,31 @@ export class MemoryManager {
     if (limit !== Infinity && this.mappedBytes + grow > limit) throw ENOMEM;
   }
 
+  /**
+   * Inserts v over addresses no VMA holds, merged with a neighbour it continues when both are
+   * private anonymous memory alike (protection, name, MAP_GROWSDOWN), as Linux's vma_merge:
+   * mprotect back and forth or an mmap next to another must leave one VMA, or an mremap of the
+   * whole range would be EFAULT ("spans VMAs") where Linux succeeds. File and shared mappings
+   * are not merged.
+   */
   #insert(v: Vma): void {
     let i = 0;
     while (i < this.vmas.length && this.vmas[i]!.start < v.start) i++;
-    this.vmas.splice(i, 0, v);
+    const prev = this.vmas[i - 1], next = this.vmas[i];
+    const joins = (a: Vma, b: Vma) =>
+      a.end === b.start && a.file === null && b.file === null && !a.shared && !b.shared &&
+      a.prot === b.prot && a.name === b.name && a.growsDown === b.growsDown;
+    if (prev !== undefined && joins(prev, v)) {
+      prev.end = v.end;
+      if (next !== undefined && joins(prev, next)) {
+        prev.end = next.end;
+        this.vmas.splice(i, 1);
+      }
+    } else if (next !== undefined && joins(v, next)) {
+      next.start = v.start;
+    } else {
+      this.vmas.splice(i, 0, v);
+    }
   }
 
   /** Removes [start, end) from the VMA list, splitting partial overlaps. Host pages untouched. */
