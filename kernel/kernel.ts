@@ -56,8 +56,8 @@ import {
 import { sigBit } from "./signals.ts";
 import type { SigInfo } from "./signal_frame.ts";
 import { SA_RESTART } from "../abi/linux/signal.ts";
-import { CORE_SIGNALS, SIGNAL_NAMES } from "../abi/linux/signal.ts";
-import { RLIM_INFINITY, RLIMIT_CORE, RLIMIT_CPU, RLIMIT_NOFILE } from "../abi/linux/limits.ts";
+import { CORE_SIGNALS, SEGV_MAPERR, SIGNAL_NAMES, SIGSEGV } from "../abi/linux/signal.ts";
+import { RLIM_INFINITY, RLIMIT_AS, RLIMIT_CORE, RLIMIT_CPU, RLIMIT_NOFILE, RLIMIT_STACK } from "../abi/linux/limits.ts";
 import { sessionLeaderExited, TtySupport } from "./tty.ts";
 import { Net } from "./net.ts";
 
@@ -550,6 +550,14 @@ export class Kernel {
           `${t} ${SIGNAL_NAMES[reason.signo]} at 0x${reason.addr.toString(16)} (code ${reason.code}), ` +
             `rip 0x${t.ctx.regs.get("rip").toString(16)}`,
         );
+        // A fault just below a MAP_GROWSDOWN mapping grows it (Linux's stack expansion).
+        if (
+          reason.signo === SIGSEGV && reason.code === SEGV_MAPERR &&
+          t.mm.growDown(t.ctx, reason.addr, t.tg.limits.soft(RLIMIT_STACK), t.tg.limits.soft(RLIMIT_AS))
+        ) {
+          this.#step(t);
+          return;
+        }
         t.tg.faultInfo = { signo: reason.signo, addr: reason.addr };
         // A fault the thread blocks or ignores cannot be survived: Linux resets it to the
         // default action (force_sig_fault).

@@ -215,3 +215,11 @@ Deno.test("the page where an executable's data ends and its bss begins holds the
 Deno.test("fork copies heap, stack, brk and mmap'd memory on write, MADV_DONTNEED zeros, shared memory stays shared and mremap keeps contents, as natively", async () => {
   await assertSameAsNative([await compileC("cow")]);
 });
+
+Deno.test("MAP_GROWSDOWN memory grows down to a fault below it, by the CPU and the kernel, across fork, but not within the guard gap above another mapping, as natively", async () => {
+  await assertSameAsNative([await compileC("growsdown")]);
+});
+
+Deno.test("adjacent private anonymous mappings alike are one VMA, so mremap of the whole range works after mprotect there and back, an adjacent mmap, and a copy-on-write fork with a discard, as natively", async () => {
+  await assertSameAsNative([await compileC("vma_merge")]);
+});

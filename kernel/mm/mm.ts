@@ -25,6 +25,8 @@ import type { Location } from "../../vfs/mount.ts";
 export const STACK_TOP = 0x7fff_ffff_f000;
 export const MMAP_BASE = 0x7fff_f7ff_f000;
 export const PIE_BASE = 0x5555_5555_4000;
+/** Linux's stack_guard_gap: a stack does not grow within 256 pages of the mapping below it. */
+export const STACK_GUARD_GAP = 256 * 4096;
 
 /**
  * @savable The identity of one shared anonymous memory object (Linux's shmem file behind
@@ -246,10 +248,31 @@ export class MemoryManager {
     if (limit !== Infinity && this.mappedBytes + grow > limit) throw ENOMEM;
   }
 
+  /**
+   * Inserts v over addresses no VMA holds, merged with a neighbour it continues when both are
+   * private anonymous memory alike (protection, name, MAP_GROWSDOWN), as Linux's vma_merge:
+   * mprotect back and forth or an mmap next to another must leave one VMA, or an mremap of the
+   * whole range would be EFAULT ("spans VMAs") where Linux succeeds. File and shared mappings
+   * are not merged.
+   */
   #insert(v: Vma): void {
     let i = 0;
     while (i < this.vmas.length && this.vmas[i]!.start < v.start) i++;
-    this.vmas.splice(i, 0, v);
+    const prev = this.vmas[i - 1], next = this.vmas[i];
+    const joins = (a: Vma, b: Vma) =>
+      a.end === b.start && a.file === null && b.file === null && !a.shared && !b.shared &&
+      a.prot === b.prot && a.name === b.name && a.growsDown === b.growsDown;
+    if (prev !== undefined && joins(prev, v)) {
+      prev.end = v.end;
+      if (next !== undefined && joins(prev, next)) {
+        prev.end = next.end;
+        this.vmas.splice(i, 1);
+      }
+    } else if (next !== undefined && joins(v, next)) {
+      next.start = v.start;
+    } else {
+      this.vmas.splice(i, 0, v);
+    }
   }
 
   /** Removes [start, end) from the VMA list, splitting partial overlaps. Host pages untouched. */
@@ -286,6 +309,35 @@ export class MemoryManager {
       else return v;
     }
     return undefined;
+  }
+
+  /**
+   * Linux's expand_downwards, for a fault at addr that no VMA holds: when the first VMA above
+   * it is private anonymous memory mapped MAP_GROWSDOWN, maps [addr's page, its start) as more
+   * of it and returns true (the faulting instruction runs again). False for a real fault: no
+   * such VMA, an accessible VMA below that does not grow down within the guard gap, or a stack
+   * that would exceed RLIMIT_STACK (`stackLimit`) or the address space RLIMIT_AS (`asLimit`).
+   * The host mapping itself never grows (the platform maps without MAP_GROWSDOWN: memory-file
+   * memory cannot), so this is the only way such a mapping grows.
+   */
+  growDown(via: Context, addr: number, stackLimit: number, asLimit: number): boolean {
+    const start = addr - (addr % PAGE_SIZE);
+    const vs = this.vmas;
+    let i = 0;
+    while (i < vs.length && vs[i]!.end <= addr) i++;
+    const v = vs[i];
+    if (v === undefined || v.start <= addr || !v.growsDown || v.shared || v.file !== null) return false;
+    const prev = vs[i - 1];
+    if (prev !== undefined && !prev.growsDown && (prev.prot & 7) !== 0 && start - prev.end < STACK_GUARD_GAP) {
+      return false;
+    }
+    if (start < this.as.minAddr) return false;
+    for (const r of this.as.reserved) if (r.start < v.start && start < r.end) return false;
+    if (v.end - start > stackLimit) return false;
+    if (asLimit !== Infinity && this.mappedBytes + (v.start - start) > asLimit) return false;
+    if (this.as.mapAnonymous(via, start, v.start - start, v.prot, false) < 0) return false;
+    v.start = start;
+    return true;
   }
 
   /** munmap(2). */
