@@ -29,16 +29,24 @@ Deno.test("-t without a terminal on stdin is refused in one line with status 125
   );
 });
 
-/** What `script` (a pty of its own) records of `cmd`'s output, without its header and footer. */
+/**
+ * What `script` (a pty of its own) records of `cmd`'s output, without its header and footer.
+ * Its stdin stays open and silent until cmd is done: at the end of its input script types its
+ * terminal's end-of-file character, which a raw terminal reads as a NUL, and a program still
+ * starting would echo that.
+ */
 async function scriptOutput(cmd: string): Promise<string> {
-  const r = await new Deno.Command("script", {
+  const child = new Deno.Command("script", {
     args: ["-q", "-e", "-c", cmd, "/dev/null"],
-    stdin: "null",
+    stdin: "piped",
     stdout: "piped",
     stderr: "piped",
-  }).output();
-  assert.equal(r.code, 0, new TextDecoder().decode(r.stderr));
-  return new TextDecoder().decode(r.stdout);
+  }).spawn();
+  const [stdout, stderr] = [new Response(child.stdout).text(), new Response(child.stderr).text()];
+  const status = await child.status;
+  await child.stdin.close();
+  assert.equal(status.code, 0, await stderr);
+  return await stdout;
 }
 
 Deno.test("-t writes the sandbox's lines to the user's terminal with one \\r each, as natively, and leaves the terminal's output processing as it was", async () => {
