@@ -203,8 +203,6 @@ class StubAddressSpace implements AddressSpace {
   memfdInStub = -1;
   /** Where this address space maps the memory file (see memory_file.ts). */
   readonly regions = new RegionList();
-  /** @nosave Set by #copyFast: whether it stopped at bytes outside the fast regions. */
-  #stoppedSlow = false;
   released = false;
   /** @nosave The live host threads of this stub. */
   readonly threads = new Set<PtraceContext>();
@@ -785,12 +783,11 @@ class StubAddressSpace implements AddressSpace {
    * Copies between buf and application memory at addr through the sentry's view of the memory
    * file, as long as the bytes lie in regions it may touch (private or shared, not converted)
    * whose protection allows the access (unless `force`). Returns the bytes copied; when short,
-   * #stoppedSlow says whether it stopped at bytes outside those regions (the caller goes on with
-   * process_vm) or at a protection (the copy ends there, as process_vm's would).
+   * it stopped either at bytes outside those regions (the caller goes on with process_vm) or at
+   * a protection ({@linkcode #deniedAt}: the copy ends there, as process_vm's would).
    */
   #copyFast(addr: number, buf: Uint8Array, write: boolean, force: boolean): number {
     const l = this.regions.list;
-    this.#stoppedSlow = true;
     if (l.length === 0) return 0;
     const mf = this.platform.memoryFile!;
     const need = write ? PROT_WRITE : PROT_READ;
@@ -801,10 +798,7 @@ class StubAddressSpace implements AddressSpace {
       const r = l[i++];
       const a = addr + done;
       if (r === undefined || r.start > a || r.kind === "converted") return done;
-      if (!force && (r.prot & need) === 0) {
-        this.#stoppedSlow = false;
-        return done;
-      }
+      if (!force && (r.prot & need) === 0) return done;
       const n = Math.min(len - done, r.end - a);
       const o = r.off + (a - r.start);
       const part = n === len ? buf : buf.subarray(done, done + n);
@@ -813,6 +807,13 @@ class StubAddressSpace implements AddressSpace {
       done += n;
     }
     return done;
+  }
+
+  /** True if addr lies in a fast region whose protection refuses the access (where #copyFast stops for good). */
+  #deniedAt(addr: number, write: boolean, force: boolean): boolean {
+    if (force) return false;
+    const r = this.regions.list[this.regions.indexFrom(addr)];
+    return r !== undefined && r.start <= addr && r.kind !== "converted" && (r.prot & (write ? PROT_WRITE : PROT_READ)) === 0;
   }
 
   /**
@@ -857,7 +858,7 @@ class StubAddressSpace implements AddressSpace {
     let done = 0;
     for (;;) {
       done += this.#copyFast(addr + done, done === 0 ? buf : buf.subarray(done), write, force);
-      if (done === len || !this.#stoppedSlow) return done;
+      if (done === len || this.#deniedAt(addr + done, write, force)) return done;
       const a = addr + done;
       const k = Math.min(len - done, this.#nextFast(a) - a);
       const part = done === 0 && k === len ? buf : buf.subarray(done, done + k);
