@@ -28,12 +28,8 @@ import { retryInterrupted, writeAllAsync } from "../kernel/write_all.ts";
 import { EVENT_HUP, EVENT_IN, EVENT_OUT, type Waker } from "../waiter/mod.ts";
 import { BootError } from "./errors.ts";
 import { hostIoctl } from "../platform/ptrace/_ffi.ts";
-
-const TCGETS = 0x5401;
-const TCSETS = 0x5402;
-/** c_oflag's offset in struct termios, and its output-processing bit. */
-const C_OFLAG = 4;
-const OPOST = 1;
+import { OPOST, TCGETS, TCSETS, TERMIOS_SIZE } from "../abi/linux/tty.ts";
+import { Termios } from "../vfs/tty/termios.ts";
 
 /**
  * Turns the host terminal's output processing off, as cfmakeraw (and docker's raw mode) does;
@@ -42,11 +38,11 @@ const OPOST = 1;
  * back the mode it saved, OPOST included.
  */
 function hostOutputRaw(): void {
-  const t = new Uint8Array(60);
-  if (hostIoctl(0, TCGETS, t) < 0) return;
-  const v = new DataView(t.buffer);
-  v.setUint32(C_OFLAG, v.getUint32(C_OFLAG, true) & ~OPOST, true);
-  hostIoctl(0, TCSETS, t);
+  const raw = new Uint8Array(TERMIOS_SIZE);
+  if (hostIoctl(0, TCGETS, raw) < 0) return;
+  const t = Termios.decode(raw);
+  t.oflag &= ~OPOST;
+  hostIoctl(0, TCSETS, t.encode());
 }
 
 /** Whether a bridge has put the host terminal in raw mode (for the last-resort restore). */
