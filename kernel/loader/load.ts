@@ -165,27 +165,27 @@ interface Mapped {
 }
 
 /**
- * A write into the image once the mappings exist: zeros over the file's bytes past p_filesz
- * in the partial last page of a segment (they are not part of the segment), as Linux's
- * padzero; or, with `data`, the segment's file bytes copied into that page (see mapImage).
+ * A write into the image once the mappings exist: the file's bytes of the page where a
+ * segment's file bytes end, into that page mapped as anonymous memory (see mapImage); the rest
+ * of the page stays zero, as Linux's padzero leaves it.
  */
-interface ZeroFill {
+interface PageFill {
+  /** The page's address. */
   start: number;
-  length: number;
-  data?: Uint8Array;
+  data: Uint8Array;
 }
 
 /**
  * Maps every PT_LOAD of info at `bias`, as Linux's elf_map/elf_load. The address space defers
- * the mappings (see loadElf), so zero-fills wait in `zero` until the mappings are flushed: a
- * zero-fill runs first only if a later mapping covers its page (then that mapping must see the
- * zeroed page replaced, as Linux's order gives).
+ * the mappings (see loadElf), so page fills wait in `fills` until the mappings are flushed: a
+ * fill runs first only if a later mapping covers its page (then that mapping must see the
+ * filled page replaced, as Linux's order gives).
  */
-function mapImage(tg: LoadTarget, file: FileDescription, info: ElfInfo, bias: number, zero: ZeroFill[]): Mapped {
+function mapImage(tg: LoadTarget, file: FileDescription, info: ElfInfo, bias: number, fills: PageFill[]): Mapped {
   const plan = loadPlan(info, bias);
   const mm = tg.mm;
   const mapFixed = (start: number, length: number, o: Omit<MmapOpts, "addr" | "len">): void => {
-    if (zero.some((z) => z.start < start + length && start < pageRoundUp(z.start + z.length))) flushAndZero(tg, zero);
+    if (fills.some((f) => f.start < start + length && start < f.start + PAGE_SIZE)) flushAndFill(tg, fills);
     mm.mmap(tg.ctx, { addr: start, len: length, ...o });
   };
   for (const s of plan.steps) {
@@ -207,8 +207,7 @@ function mapImage(tg: LoadTarget, file: FileDescription, info: ElfInfo, bias: nu
       mapFixed(last, PAGE_SIZE, {
         prot: s.prot, flags: MAP_PRIVATE | MAP_FIXED, file, offset: lastOffset, callerFills: true,
       });
-      const bytes = readAt(file, lastOffset, s.zero.start - last);
-      zero.push({ start: last, length: bytes.length, data: bytes });
+      fills.push({ start: last, data: readAt(file, lastOffset, s.zero.start - last) });
     } else if (s.file) {
       mapFixed(s.file.start, s.file.length, {
         prot: s.prot, flags: MAP_PRIVATE | MAP_FIXED, file, offset: s.file.fileOffset,
@@ -224,15 +223,15 @@ function mapImage(tg: LoadTarget, file: FileDescription, info: ElfInfo, bias: nu
 }
 
 /**
- * Runs the deferred mappings and the zero-fills waiting for them; keeps deferring afterwards.
+ * Runs the deferred mappings and the page fills waiting for them; keeps deferring afterwards.
  * A host failure here is past exec's point of no return.
  */
-function flushAndZero(tg: LoadTarget, zero: ZeroFill[]): void {
+function flushAndFill(tg: LoadTarget, fills: PageFill[]): void {
   const as = tg.mm.as;
   const r = as.flushMappings();
   if (r < 0) throw errnoFromNumber(-r);
-  for (const z of zero.splice(0)) {
-    if (as.forceWrite(z.start, z.data ?? new Uint8Array(z.length)) !== z.length) throw EFAULT;
+  for (const f of fills.splice(0)) {
+    if (as.forceWrite(f.start, f.data) !== f.data.length) throw EFAULT;
   }
   as.deferMappings(tg.ctx);
 }
@@ -256,23 +255,23 @@ function loadElf(t: Task, file: FileDescription, args: ExecArgs, target: LoadTar
     const stackSize = pageRoundUp(Math.max(stackLimit, 128 << 10));
     // Every mapping of the new image (both ELF images, the stack) runs on the host in one batch:
     // one round trip into the fresh stub rather than three per file segment.
-    const zero: ZeroFill[] = [];
+    const fills: PageFill[] = [];
     mm.as.deferMappings(target.ctx);
     try {
       const mainExtent = loadExtent(info);
       const mainBias = info.type === "dyn" ? PIE_BASE - mainExtent.start : 0;
-      main = mapImage(target, file, info, mainBias, zero);
+      main = mapImage(target, file, info, mainBias, fills);
       if (interpInfo && interpFile) {
         const ext = loadExtent(interpInfo);
         const size = pageRoundUp(ext.end - ext.start);
         const base = interpInfo.type === "dyn" ? target.mm.findFree(size, MMAP_BASE) - ext.start : 0;
-        interp = mapImage(target, interpFile, interpInfo, base, zero);
+        interp = mapImage(target, interpFile, interpInfo, base, fills);
       }
       mm.mmap(target.ctx, {
         addr: STACK_TOP - stackSize, len: stackSize, prot: PROT_READ | PROT_WRITE,
         flags: MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | MAP_GROWSDOWN, file: null, offset: 0, name: "[stack]",
       });
-      flushAndZero(target, zero);
+      flushAndFill(target, fills);
     } catch (e) {
       if (e instanceof LinuxError) throw new ExecFatalError(e);
       throw e;
