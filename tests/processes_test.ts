@@ -47,7 +47,7 @@ Deno.test("8 pthreads contending on a mutex and a condition variable print the s
   await assertSameAsNative([await compileC("threads")]);
 });
 
-Deno.test("job control: stop, continue, wait WUNTRACED/WCONTINUED, SIGTSTP to a group and orphaned groups behave as natively", async () => {
+Deno.test("job control: stop, continue, wait WUNTRACED/WCONTINUED, SIGTSTP to a group, orphaned groups, and /proc states of stopped and zombie processes behave as natively", async () => {
   await assertSameAsNative([await compileC("jobcontrol")]);
 });
 
