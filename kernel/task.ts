@@ -101,6 +101,8 @@ export class Task implements Waker, MemoryIO {
   schedPriority = 0;
   schedResetOnFork = false;
   nice = 0;
+  /** sched_setattr(2)'s custom slice for a fair policy in ns, or 0 for Linux's default. */
+  schedSliceNs = 0;
   /** CPU time of the task's earlier host threads (kernel/cpu_time.ts). */
   cpuBase = { userNs: 0, sysNs: 0 };
   /** True once cpuBase holds the current host thread's time too (it is about to go away). */

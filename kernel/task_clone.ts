@@ -123,6 +123,7 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
     child.schedPolicy = t.schedPolicy;
     child.schedPriority = t.schedPriority;
     child.nice = t.nice;
+    child.schedSliceNs = t.schedSliceNs;
   } else if (t.nice > 0) {
     child.nice = t.nice;
   }

@@ -117,6 +117,10 @@ Deno.test("scheduling probes, nice values, prctl options and an interrupted nano
   await assertSameAsNative([await compileC("sched")]);
 });
 
+Deno.test("sched_getattr and sched_setattr check sizes, flags, policies and privileges, keep policy or parameters and reset on fork, as natively (chrt)", async () => {
+  await assertSameAsNative([await compileC("sched_attr")]);
+});
+
 Deno.test("signals sent to the sentry (SIGUSR1, SIGWINCH, SIGTERM) reach init's traps", async () => {
   const script = 'trap "echo usr1" USR1; trap "echo winch" WINCH; trap "echo term; exit 4" TERM; ' +
     "echo ready; while :; do sleep 0.05; done";
