@@ -822,6 +822,7 @@ export class Kernel {
     t.state = "dead";
     t.blocked = null;
     const tg = t.tg;
+    if (t.tid === tg.tgid) tg.leaderComm = t.name;
     tg.tasks.delete(t);
     this.tasks.delete(t.tid);
     this.#byCtx.delete(t.ctx);

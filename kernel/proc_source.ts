@@ -42,10 +42,18 @@ function dispositionSets(tg: ThreadGroup): { ignored: bigint; caught: bigint } {
   return { ignored, caught };
 }
 
+/** The letter /proc shows for a thread: Linux's task_state_array (T for a job-control stop). */
 function threadState(t: Task): string {
-  if (t.state === "blocked") return "S";
-  if (t.state === "dead") return "Z";
-  return "R";
+  switch (t.state) {
+    case "blocked":
+      return "S";
+    case "stopped":
+      return "T";
+    case "dead":
+      return "Z";
+    default:
+      return "R";
+  }
 }
 
 /** @savable One thread group as /proc/PID shows it. */
@@ -85,10 +93,14 @@ class ProcessView implements ProcProcess {
   }
 
   get comm(): string {
-    return this.#leader?.name ?? "";
+    return this.#leader?.name ?? this.#tg.leaderComm;
   }
 
   get threads(): ProcThread[] {
+    // A zombie keeps its leader in /proc/PID/task until it is reaped, as on Linux.
+    if (this.#tg.zombie && this.#tg.tasks.size === 0) {
+      return [{ tid: this.#tg.tgid, comm: this.comm, state: "Z", sigPending: 0n, sigBlocked: 0n }];
+    }
     return [...this.#tg.tasks].map((t) => ({
       tid: t.tid,
       comm: t.name,

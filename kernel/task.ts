@@ -101,6 +101,13 @@ export class Task implements Waker, MemoryIO {
   schedPriority = 0;
   schedResetOnFork = false;
   nice = 0;
+  /**
+   * set_mempolicy(2)'s policy: mode, mode flags and the node mask get_mempolicy reports; null
+   * for the default. Replaced whole, never changed in place (clone shares it).
+   */
+  memPolicy: { readonly mode: number; readonly flags: number; readonly nodes: bigint } | null = null;
+  /** sched_setattr(2)'s custom slice for a fair policy in ns, or 0 for Linux's default. */
+  schedSliceNs = 0;
   /** CPU time of the task's earlier host threads (kernel/cpu_time.ts). */
   cpuBase = { userNs: 0, sysNs: 0 };
   /** True once cpuBase holds the current host thread's time too (it is about to go away). */

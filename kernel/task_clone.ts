@@ -117,12 +117,14 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
     name: t.name,
   });
   child.sigmask = t.sigmask;
+  child.memPolicy = t.memPolicy; // mpol_dup: every clone inherits the NUMA policy
   // Scheduling attributes are inherited, unless SCHED_RESET_ON_FORK asks for the defaults.
   child.affinity = t.affinity;
   if (!t.schedResetOnFork) {
     child.schedPolicy = t.schedPolicy;
     child.schedPriority = t.schedPriority;
     child.nice = t.nice;
+    child.schedSliceNs = t.schedSliceNs;
   } else if (t.nice > 0) {
     child.nice = t.nice;
   }

@@ -39,6 +39,8 @@ export class ThreadGroup {
   zombie = false;
   /** The real uid of the last task, kept for waitid's si_uid once the group is a zombie. */
   exitUid = 0;
+  /** The leader's name when it exited: a zombie's comm in /proc, as Linux keeps the leader's. */
+  leaderComm = "";
   /** Process-directed pending signals. */
   readonly sharedPending = new PendingSignals();
   /** Notified when a child changes state (exits), for wait(2). */

@@ -47,7 +47,7 @@ Deno.test("8 pthreads contending on a mutex and a condition variable print the s
   await assertSameAsNative([await compileC("threads")]);
 });
 
-Deno.test("job control: stop, continue, wait WUNTRACED/WCONTINUED, SIGTSTP to a group and orphaned groups behave as natively", async () => {
+Deno.test("job control: stop, continue, wait WUNTRACED/WCONTINUED, SIGTSTP to a group, orphaned groups, and /proc states of stopped and zombie processes behave as natively", async () => {
   await assertSameAsNative([await compileC("jobcontrol")]);
 });
 
@@ -115,6 +115,10 @@ Deno.test("a background job still running when init exits leaves no host process
 
 Deno.test("scheduling probes, nice values, prctl options and an interrupted nanosleep behave as natively", async () => {
   await assertSameAsNative([await compileC("sched")]);
+});
+
+Deno.test("sched_getattr and sched_setattr check sizes, flags, policies and privileges, keep policy or parameters and reset on fork, as natively (chrt)", async () => {
+  await assertSameAsNative([await compileC("sched_attr")]);
 });
 
 Deno.test("signals sent to the sentry (SIGUSR1, SIGWINCH, SIGTERM) reach init's traps", async () => {

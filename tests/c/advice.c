@@ -1,6 +1,6 @@
 /* Advice and probes that programs make about I/O and memory, with their error cases:
- * posix_fadvise (cp, sort, git), readahead, ioprio_get/ioprio_set (ionice), get_mempolicy
- * (numa-aware runtimes), mlock/munlock/mlock2/mlockall/munlockall, mincore and msync.
+ * posix_fadvise (cp, sort, git), readahead, ioprio_get/ioprio_set (ionice), set_mempolicy and
+ * get_mempolicy (numa-aware runtimes; libnuma probes them when ps starts), mlock/munlock/mlock2/mlockall/munlockall, mincore and msync.
  * Prints each result and errno by name, so that the output is the same on any Linux. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -113,6 +113,73 @@ static void mempolicy(void) {
   R("get_mempolicy maxnode 0", syscall(SYS_get_mempolicy, 0, mask, 0, 0, 0));
 }
 
+/* Sets a policy, then prints get_mempolicy's mode and first mask word. */
+static void set_policy(const char *name, int mode, unsigned long mask, unsigned long maxnode) {
+  errno = 0;
+  long r = syscall(SYS_set_mempolicy, mode, mask == ~0UL ? NULL : &mask, maxnode);
+  int e = errno;
+  int got = -1;
+  unsigned long m[2] = {7, 7};
+  syscall(SYS_get_mempolicy, &got, m, 128, 0, 0);
+  printf("%-34s = %ld %s -> mode %#x mask %lx %lx\n", name, r, r < 0 ? strerrorname_np(e) : "", got, m[0], m[1]);
+}
+
+static void set_mempolicy_calls(void) {
+  const int BIND = 2, INTERLEAVE = 3, PREFERRED = 1, LOCAL = 4, MANY = 5, WEIGHTED = 6;
+  const int STATIC = 1 << 15, RELATIVE = 1 << 14, BALANCING = 1 << 13;
+  const unsigned long NONE = ~0UL; /* a NULL mask */
+  set_policy("set default", 0, NONE, 0);
+  set_policy("set default, node 0", 0, 1, 64);
+  set_policy("set mode 7", 7, 1, 64);
+  set_policy("set mode -1", -1, 1, 64);
+  set_policy("set bind, empty", BIND, 0, 64);
+  set_policy("set bind, NULL", BIND, NONE, 64);
+  set_policy("set bind, node 0", BIND, 1, 64);
+  set_policy("set bind, node 1 only", BIND, 2, 64);
+  set_policy("set bind, nodes 0 and 1", BIND, 3, 64);
+  set_policy("set bind, maxnode 1", BIND, 1, 1);
+  set_policy("set bind, maxnode 2", BIND, 1, 2);
+  set_policy("set bind, maxnode 0", BIND, 1, 0);
+  set_policy("set bind, maxnode 40000", BIND, 1, 40000);
+  set_policy("set bind|static|relative", BIND | STATIC | RELATIVE, 1, 64);
+  set_policy("set bind|static, nodes 0 and 1", BIND | STATIC, 3, 64);
+  set_policy("set bind|relative, node 1", BIND | RELATIVE, 2, 64);
+  set_policy("set bind|balancing", BIND | BALANCING, 1, 64);
+  set_policy("set preferred|balancing", PREFERRED | BALANCING, 1, 64);
+  set_policy("set interleave, node 0", INTERLEAVE, 1, 64);
+  errno = 0;
+  int node = -1;
+  long r = syscall(SYS_get_mempolicy, &node, NULL, 0, NULL, 1);
+  printf("%-34s = %ld %s node %d\n", "get F_NODE under interleave", r, r < 0 ? strerrorname_np(errno) : "", node);
+  errno = 0;
+  node = -1;
+  r = syscall(SYS_get_mempolicy, &node, NULL, 0, &node, 2);
+  printf("%-34s = %ld %s mode %d\n", "get F_ADDR under interleave", r, r < 0 ? strerrorname_np(errno) : "", node);
+  set_policy("set weighted interleave", WEIGHTED, 1, 64);
+  set_policy("set preferred, empty", PREFERRED, 0, 64);
+  set_policy("set preferred|static, empty", PREFERRED | STATIC, 0, 64);
+  set_policy("set preferred, node 0", PREFERRED, 1, 64);
+  set_policy("set local, node 0", LOCAL, 1, 64);
+  set_policy("set local|static", LOCAL | STATIC, NONE, 64);
+  set_policy("set local", LOCAL, NONE, 0);
+  set_policy("set preferred many, node 0", MANY, 1, 64);
+  set_policy("set preferred many, maxnode 7", MANY, 1, 7);
+  errno = 0;
+  r = syscall(SYS_set_mempolicy, BIND, (void *)8, 64);
+  printf("%-34s = %ld %s\n", "set bind, bad mask pointer", r, r < 0 ? strerrorname_np(errno) : "");
+  set_policy("set interleave|static, node 0", INTERLEAVE | STATIC, 1, 64);
+  pid_t c = fork();
+  if (c == 0) {
+    int mode = -1;
+    unsigned long m = 0;
+    syscall(SYS_get_mempolicy, &mode, &m, 64, 0, 0);
+    printf("  child inherits mode %#x mask %lx\n", mode, m);
+    _exit(0);
+  }
+  waitpid(c, NULL, 0);
+  set_policy("set default again", 0, NONE, 0);
+}
+
 static void memory(void) {
   long pg = sysconf(_SC_PAGESIZE);
   char *m = mmap(0, 4 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -184,6 +251,7 @@ int main(void) {
   fadvise();
   ioprio();
   mempolicy();
+  set_mempolicy_calls();
   memory();
   return 0;
 }

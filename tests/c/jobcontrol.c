@@ -1,7 +1,9 @@
 /* Job control: stop and continue with wait4/waitid (WUNTRACED, WCONTINUED), SIGCHLD with
  * CLD_STOPPED/CLD_CONTINUED and SA_NOCLDSTOP, SIGTSTP to a process group, SIGKILL of a stopped
  * process, SIGCONT and stop signals discarding each other, stop signals ignored in an orphaned
- * process group, and SIGHUP+SIGCONT to a group orphaned with a stopped member. */
+ * process group, and SIGHUP+SIGCONT to a group orphaned with a stopped member; /proc shows a
+ * stopped process and each of its threads as T (stopped), and a zombie as Z with its name and
+ * its leader in /proc/PID/task. */
 #define _GNU_SOURCE
 #include <signal.h>
 #include <stdio.h>
@@ -11,6 +13,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <dirent.h>
 #include <unistd.h>
 
 static volatile int chld_count, chld_code, chld_status;
@@ -46,6 +49,58 @@ static void describe(const char *what, int st) {
   printf("\n");
 }
 
+/* The state letter of /proc/PATH/stat (after "comm) "), or '?' when it cannot be read; the
+ * comm (without its parentheses) goes to comm when it is not NULL. */
+static char stat_state(const char *path, char *comm, size_t comm_size) {
+  char buf[512];
+  FILE *f = fopen(path, "r");
+  if (!f) return '?';
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = 0;
+  char *open = strchr(buf, '('), *p = strrchr(buf, ')');
+  if (!open || !p || p[1] != ' ') return '?';
+  if (comm) snprintf(comm, comm_size, "%.*s", (int)(p - open - 1), open + 1);
+  return p[2];
+}
+
+/* The State: line of /proc/PID/status, without its newline. */
+static void print_status_state(pid_t pid) {
+  char path[64], line[256];
+  snprintf(path, sizeof path, "/proc/%d/status", pid);
+  FILE *f = fopen(path, "r");
+  if (!f) {
+    printf("  no %s\n", path);
+    return;
+  }
+  while (fgets(line, sizeof line, f))
+    if (strncmp(line, "State:", 6) == 0) printf("  status %s", line);
+  fclose(f);
+}
+
+/* The process's state in /proc/PID/stat and status, and the state of each of its threads. */
+static void print_proc_state(const char *what, pid_t pid) {
+  char path[320];
+  snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  char comm[64] = "";
+  char state = stat_state(path, comm, sizeof comm);
+  printf("  %s: stat state %c, comm %s\n", what, state, comm);
+  print_status_state(pid);
+  snprintf(path, sizeof path, "/proc/%d/task", pid);
+  DIR *d = opendir(path);
+  if (!d) return;
+  int threads = 0, stopped = 0;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    if (e->d_name[0] == '.') continue;
+    snprintf(path, sizeof path, "/proc/%d/task/%s/stat", pid, e->d_name);
+    threads++;
+    stopped += stat_state(path, NULL, 0) == 'T';
+  }
+  closedir(d);
+  printf("  threads %d, of which stopped %d\n", threads, stopped);
+}
+
 /* A child stops itself; the parent sees it with WUNTRACED, continues it, sees WCONTINUED. */
 static void stop_and_continue(void) {
   set_chld(0);
@@ -61,6 +116,7 @@ static void stop_and_continue(void) {
   int st;
   pid_t w = waitpid(c, &st, WUNTRACED);
   describe("self-stop", st);
+  print_proc_state("stopped", c);
   printf("  waited=%d sigchld count=%d code=%d status=%d\n", w == c, chld_count, chld_code, chld_status);
   printf("  WNOHANG|WUNTRACED again: %d\n", waitpid(c, &st, WNOHANG | WUNTRACED));
   kill(c, SIGCONT);
@@ -68,6 +124,9 @@ static void stop_and_continue(void) {
   describe("continue", st);
   printf("  waited=%d\n", w == c);
   if (write(go[1], "g", 1) < 0) exit(1);
+  siginfo_t si;
+  waitid(P_PID, c, &si, WEXITED | WNOWAIT);
+  print_proc_state("exited, not reaped", c);
   waitpid(c, &st, 0);
   close(go[0]);
   close(go[1]);
@@ -256,6 +315,7 @@ static void all_threads_stop(void) {
   int st;
   waitpid(c, &st, WUNTRACED);
   describe("threads: stopped", st);
+  print_proc_state("threads stopped", c);
   unsigned long before = spins[0];
   usleep(50000);
   printf("  spinner frozen while stopped: %d\n", spins[0] == before);

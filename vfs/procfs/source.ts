@@ -38,7 +38,7 @@ export interface ProcVma {
 export interface ProcThread {
   tid: number;
   comm: string;
-  /** One letter: R (running), S (sleeping), Z (zombie). */
+  /** One letter: R (running), S (sleeping), T (stopped), Z (zombie). */
   state: string;
   sigPending: bigint;
   sigBlocked: bigint;
@@ -69,10 +69,10 @@ export interface ProcProcess {
   readonly ppid: number;
   readonly pgid: number;
   readonly sid: number;
-  /** One letter: R, S or Z. */
+  /** One letter: R, S, T or Z. */
   readonly state: string;
   readonly comm: string;
-  /** Live threads, the leader first; empty for a zombie. */
+  /** Live threads, the leader first; a zombie's leader alone (state Z) until it is reaped. */
   readonly threads: ProcThread[];
   /** The credentials of the leader (root's for a zombie). */
   readonly creds: Credentials;

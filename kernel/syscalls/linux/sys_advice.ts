@@ -1,7 +1,8 @@
 /**
  * Advice and probes that programs make about I/O and memory, and whose effect on the host is
  * nil under the sentry: posix_fadvise and readahead (cp, sort, git), I/O priorities (ionice),
- * NUMA policy queries (runtimes that probe get_mempolicy), memory locking, mincore and msync.
+ * NUMA policies (runtimes and libnuma probe set_mempolicy and get_mempolicy), memory locking,
+ * mincore and msync.
  * Each validates its arguments with Linux's checks and error order, and reports what Linux
  * would for a machine with one NUMA node; none of them changes what the host does.
  *
@@ -109,7 +110,14 @@ const sysIoprioGet: SyscallFn = (t, a) => {
 };
 
 const MPOL_F_NODE = 1, MPOL_F_ADDR = 2, MPOL_F_MEMS_ALLOWED = 4;
-const MPOL_DEFAULT = 0;
+const MPOL_DEFAULT = 0, MPOL_PREFERRED = 1, MPOL_INTERLEAVE = 3, MPOL_LOCAL = 4;
+const MPOL_BIND = 2, MPOL_PREFERRED_MANY = 5, MPOL_WEIGHTED_INTERLEAVE = 6, MPOL_MAX = 7;
+const MPOL_F_STATIC_NODES = 1 << 15, MPOL_F_RELATIVE_NODES = 1 << 14, MPOL_F_NUMA_BALANCING = 1 << 13;
+const MPOL_MODE_FLAGS = MPOL_F_STATIC_NODES | MPOL_F_RELATIVE_NODES | MPOL_F_NUMA_BALANCING;
+/** Linux's MAX_NUMNODES as distributions build it (CONFIG_NODES_SHIFT=10). */
+const MAX_NUMNODES = 1024;
+/** The nodes the sandbox has: node 0. */
+const ONLINE_NODES = 1n;
 
 /** True when addr lies in a mapping. */
 function isMapped(t: Task, addr: number): boolean {
@@ -117,38 +125,97 @@ function isMapped(t: Task, addr: number): boolean {
 }
 
 /**
- * Implements get_mempolicy(2) for one NUMA node (node 0) and the default policy, as Linux
- * reports it when set_mempolicy was never called.
+ * Reads set_mempolicy's node mask as Linux's get_nodes: maxnode - 1 bits (none for a NULL mask
+ * or maxnode 1), at most a page of them; bits past MAX_NUMNODES must be zero.
+ */
+function readNodes(t: Task, maskPtr: number, maxnode: number): bigint {
+  const bits = maxnode - 1; // maxnode 0 wraps to a huge count on Linux: EINVAL below
+  if (bits === 0 || maskPtr === 0) return 0n;
+  if (bits < 0 || bits > PAGE_SIZE * 8) throw EINVAL;
+  const b = t.copyIn(maskPtr, Math.ceil(bits / 64) * 8);
+  let nodes = 0n;
+  for (let i = b.length - 1; i >= 0; i--) nodes = (nodes << 8n) | BigInt(b[i]!);
+  nodes &= (1n << BigInt(bits)) - 1n;
+  if (nodes >> BigInt(MAX_NUMNODES)) throw EINVAL;
+  return nodes;
+}
+
+/**
+ * Implements set_mempolicy(2) with Linux's checks (sanitize_mpol_flags, mpol_new), for a
+ * machine whose only node is 0: the policy is kept on the task for get_mempolicy, fork and
+ * threads; the host places the memory as it likes.
+ */
+const sysSetMempolicy: SyscallFn = (t, a) => {
+  const arg = a.int(0);
+  const flags = arg & MPOL_MODE_FLAGS;
+  let mode = arg & ~MPOL_MODE_FLAGS;
+  if (mode < 0 || mode >= MPOL_MAX) throw EINVAL;
+  if ((flags & MPOL_F_STATIC_NODES) && (flags & MPOL_F_RELATIVE_NODES)) throw EINVAL;
+  if ((flags & MPOL_F_NUMA_BALANCING) && mode !== MPOL_BIND && mode !== MPOL_PREFERRED_MANY) throw EINVAL;
+  const user = readNodes(t, a.pointer(1), a.sizeT(2));
+  if (mode === MPOL_DEFAULT) {
+    if (user !== 0n) throw EINVAL;
+    t.memPolicy = null;
+    return 0;
+  }
+  const pinned = (flags & (MPOL_F_STATIC_NODES | MPOL_F_RELATIVE_NODES)) !== 0;
+  if (mode === MPOL_PREFERRED && user === 0n) {
+    if (pinned) throw EINVAL;
+    mode = MPOL_LOCAL;
+  } else if (mode === MPOL_LOCAL) {
+    if (user !== 0n || pinned) throw EINVAL;
+  } else if (user === 0n) {
+    throw EINVAL;
+  }
+  // The nodes usable: relative nodes fold onto the allowed ones (any bit is node 0 here).
+  const usable = (flags & MPOL_F_RELATIVE_NODES) ? (user !== 0n ? ONLINE_NODES : 0n) : user & ONLINE_NODES;
+  if (mode !== MPOL_LOCAL && usable === 0n) throw EINVAL;
+  // get_mempolicy reports the mask as given under STATIC/RELATIVE, else the nodes in use.
+  t.memPolicy = { mode, flags, nodes: mode === MPOL_LOCAL ? 0n : pinned ? user : usable };
+  return 0;
+};
+
+/**
+ * Implements get_mempolicy(2) for one NUMA node (node 0): the task's policy (set_mempolicy),
+ * or the default one; a mapping's policy is always the default (no mbind).
  */
 const sysGetMempolicy: SyscallFn = (t, a) => {
   const policyPtr = a.pointer(0), maskPtr = a.pointer(1), maxnode = a.sizeT(2);
   const addr = a.pointer(3), flags = a.sizeT(4);
   if (maskPtr !== 0 && maxnode < 1) throw EINVAL;
   if (flags & ~(MPOL_F_NODE | MPOL_F_ADDR | MPOL_F_MEMS_ALLOWED)) throw EINVAL;
-  const policy = MPOL_DEFAULT;
-  let nodes = 0n;
+  const pol = t.memPolicy;
+  let policy = pol === null ? MPOL_DEFAULT : pol.mode | pol.flags;
+  let nodes = pol === null ? 0n : pol.nodes;
   if (flags & MPOL_F_MEMS_ALLOWED) {
     if (flags & (MPOL_F_NODE | MPOL_F_ADDR)) throw EINVAL;
-    nodes = 1n;
+    policy = MPOL_DEFAULT;
+    nodes = ONLINE_NODES;
   } else {
     if (flags & MPOL_F_ADDR) {
       if (!isMapped(t, addr)) throw EFAULT;
+      policy = MPOL_DEFAULT; // no mapping has a policy of its own
+      nodes = 0n;
     } else if (addr !== 0) {
       throw EINVAL;
     }
-    // MPOL_F_NODE: the node of the page at addr (always 0); without MPOL_F_ADDR it asks for
-    // the next interleave node, which only an interleave policy has.
-    if ((flags & MPOL_F_NODE) && !(flags & MPOL_F_ADDR)) throw EINVAL;
+    // MPOL_F_NODE: the node of the page at addr (always 0), or without MPOL_F_ADDR the next
+    // node of an interleave policy (always 0), which only an interleave policy has.
+    if (flags & MPOL_F_NODE) {
+      const interleaved = pol !== null && (pol.mode === MPOL_INTERLEAVE || pol.mode === MPOL_WEIGHTED_INTERLEAVE);
+      if (!(flags & MPOL_F_ADDR) && !interleaved) throw EINVAL;
+      policy = 0;
+    }
   }
   if (policyPtr !== 0) t.copyOutU32(policyPtr, policy);
   if (maskPtr !== 0) {
-    // Linux's copy_nodes_to_user: ALIGN(maxnode - 1, 64) bits; past the first word (node 0's),
-    // zeros; more than a page of them is EINVAL.
+    // Linux's copy_nodes_to_user: ALIGN(maxnode - 1, 64) bits; past the first word (the
+    // nr_node_ids bits of one node), zeros; more than a page of them is EINVAL.
     const bytes = Math.ceil((maxnode - 1) / 64) * 8;
     if (bytes > PAGE_SIZE) throw EINVAL;
     if (bytes > 0) {
       const b = new Uint8Array(bytes);
-      new DataView(b.buffer).setBigUint64(0, nodes, true);
+      new DataView(b.buffer).setBigUint64(0, nodes & 0xffff_ffff_ffff_ffffn, true);
       t.copyOut(maskPtr, b);
     }
   }
@@ -261,7 +328,8 @@ export const table: Record<number, SyscallEntry> = {
   152: supported("munlockall", sysMunlockall),
   187: supported("readahead", sysReadahead),
   221: supported("fadvise64", sysFadvise64),
-  239: partial("get_mempolicy", sysGetMempolicy, "one NUMA node, the default policy"),
+  238: partial("set_mempolicy", sysSetMempolicy, "one NUMA node; kept, not applied"),
+  239: partial("get_mempolicy", sysGetMempolicy, "one NUMA node; no mapping policies (mbind)"),
   251: partial("ioprio_set", sysIoprioSet, "checked, then not kept"),
   252: partial("ioprio_get", sysIoprioGet, "reports Linux's defaults"),
   325: partial("mlock2", sysMlock2, "nothing is pinned; RLIMIT_MEMLOCK checked per call"),

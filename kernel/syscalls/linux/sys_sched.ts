@@ -4,10 +4,10 @@
  * with Linux's checks (CAP_SYS_NICE is euid 0 in the sandbox), without passing it to the host.
  */
 
-import { EACCES, EINVAL, EPERM, ESRCH } from "../../errno.ts";
+import { E2BIG, EACCES, EBUSY, EINVAL, EOPNOTSUPP, EPERM, ESRCH } from "../../errno.ts";
 import type { Task } from "../../task.ts";
 import { RLIMIT_NICE, RLIMIT_RTPRIO } from "../../../abi/linux/limits.ts";
-import { supported, type SyscallEntry, type SyscallFn } from "./support.ts";
+import { partial, supported, type SyscallEntry, type SyscallFn } from "./support.ts";
 
 /** CPUs the sandbox reports: as many as the host gives the sentry. */
 export function sandboxCpus(): number {
@@ -15,6 +15,7 @@ export function sandboxCpus(): number {
 }
 
 const SCHED_OTHER = 0, SCHED_FIFO = 1, SCHED_RR = 2, SCHED_BATCH = 3, SCHED_IDLE = 5;
+const SCHED_DEADLINE = 6;
 const SCHED_RESET_ON_FORK = 0x40000000;
 const PRIO_PROCESS = 0, PRIO_PGRP = 1, PRIO_USER = 2;
 /** sched_rr_get_interval: SCHED_RR's quantum (RR_TIMESLICE) and a tick for the others. */
@@ -87,31 +88,214 @@ function priorityRange(policy: number): [number, number] | null {
   }
 }
 
-/** Sets policy and priority with Linux's checks (sched_setscheduler's __sched_setscheduler). */
-function setScheduler(t: Task, target: Task, policy: number, priority: number): void {
-  const range = priorityRange(policy);
-  if (!range || priority < range[0] || priority > range[1]) throw EINVAL;
-  if (!mayChange(t, target)) throw EPERM;
-  if ((policy === SCHED_FIFO || policy === SCHED_RR) && !t.creds.isRoot) {
-    const rtprio = t.tg.limits.soft(RLIMIT_RTPRIO);
-    if (priority > rtprio && priority > target.schedPriority) throw EPERM;
-  }
-  target.schedPolicy = policy;
-  target.schedPriority = priority;
+/**
+ * What sched_setattr(2) asks for (Linux's struct sched_attr after sched_copy_attr): policy -1
+ * keeps the task's policy and SCHED_RESET_ON_FORK (SETPARAM_POLICY).
+ */
+interface SchedAttr {
+  policy: number;
+  flags: bigint;
+  nice: number;
+  priority: number;
+  runtime: bigint;
+  deadline: bigint;
+  period: bigint;
 }
 
+const SETPARAM_POLICY = -1;
+const SCHED_FLAG_RESET_ON_FORK = 0x01n, SCHED_FLAG_KEEP_POLICY = 0x08n, SCHED_FLAG_KEEP_PARAMS = 0x10n;
+const SCHED_FLAG_UTIL_CLAMP = 0x60n, SCHED_FLAG_ALL = 0x7fn, SCHED_FLAG_SUGOV = 0x10000000n;
+const SCHED_ATTR_SIZE_VER0 = 48, SCHED_ATTR_SIZE = 56, PAGE_SIZE = 4096;
+/** Linux's sysctl_sched_dl_period_min and _max, in ns (100 µs and 2^22 µs). */
+const DL_PERIOD_MIN_NS = 100_000n, DL_PERIOD_MAX_NS = (1n << 22n) * 1000n;
+/** A fair task's custom slice (sched_runtime) is clamped to [0.1 ms, 100 ms], as Linux's. */
+const SLICE_MIN_NS = 100_000, SLICE_MAX_NS = 100_000_000;
+
+function isRtPolicy(policy: number): boolean {
+  return policy === SCHED_FIFO || policy === SCHED_RR;
+}
+
+function isFairPolicy(policy: number): boolean {
+  return policy === SCHED_OTHER || policy === SCHED_BATCH;
+}
+
+/**
+ * A fair task's slice in ns, which sched_getattr reports as sched_runtime (Linux 6.12 and
+ * later): its custom one, else Linux's default sysctl_sched_base_slice, 0.7 ms scaled by
+ * 1 + log2 of the CPUs (at most 8), as for the CPUs the sandbox reports.
+ */
+function sliceNs(t: Task): number {
+  if (t.schedSliceNs !== 0) return t.schedSliceNs;
+  return 700_000 * (1 + Math.floor(Math.log2(Math.min(sandboxCpus(), 8))));
+}
+
+/** Linux's __checkparam_dl: runtime <= deadline <= period, within the period bounds. */
+function validDeadline(a: SchedAttr): boolean {
+  if (a.deadline === 0n || a.runtime < 1024n) return false;
+  if ((a.deadline | a.period) & (1n << 63n)) return false;
+  const period = a.period === 0n ? a.deadline : a.period;
+  if (period < a.deadline || a.deadline < a.runtime) return false;
+  return period >= DL_PERIOD_MIN_NS && period <= DL_PERIOD_MAX_NS;
+}
+
+/** Linux's is_nice_reduction: nice may be lowered to this value within RLIMIT_NICE. */
+function niceAllowed(t: Task, nice: number): boolean {
+  return 20 - nice <= t.tg.limits.soft(RLIMIT_NICE);
+}
+
+/** Linux's user_check_sched_setscheduler: what an unprivileged caller may not do is EPERM. */
+function checkUnprivileged(t: Task, target: Task, a: SchedAttr, policy: number, resetOnFork: boolean): void {
+  if (t.creds.isRoot) return;
+  let denied = false;
+  if (isFairPolicy(policy) && a.nice < target.nice && !niceAllowed(target, a.nice)) denied = true;
+  if (isRtPolicy(policy)) {
+    const rtprio = target.tg.limits.soft(RLIMIT_RTPRIO);
+    if (policy !== target.schedPolicy && rtprio === 0) denied = true;
+    if (a.priority > target.schedPriority && a.priority > rtprio) denied = true;
+  }
+  if (policy === SCHED_DEADLINE) denied = true;
+  if (target.schedPolicy === SCHED_IDLE && policy !== SCHED_IDLE && !niceAllowed(target, target.nice)) denied = true;
+  if (!mayChange(t, target)) denied = true;
+  if (target.schedResetOnFork && !resetOnFork) denied = true;
+  if (denied) throw EPERM;
+}
+
+/**
+ * Linux's __sched_setscheduler, the one path of sched_setscheduler, sched_setparam and
+ * sched_setattr: checks in Linux's order, then records policy, priority, nice, the custom slice
+ * and SCHED_RESET_ON_FORK on the task. SCHED_DEADLINE's parameters are checked, then refused
+ * with EBUSY, as admission control refuses a reservation it cannot give: the sandbox reserves no
+ * CPU bandwidth. There is no utilization clamping (EOPNOTSUPP, as without CONFIG_UCLAMP_TASK).
+ */
+function setSchedAttr(t: Task, target: Task, a: SchedAttr): void {
+  let policy = a.policy, resetOnFork: boolean;
+  if (policy < 0) {
+    policy = target.schedPolicy;
+    resetOnFork = target.schedResetOnFork;
+  } else {
+    resetOnFork = (a.flags & SCHED_FLAG_RESET_ON_FORK) !== 0n;
+    if (priorityRange(policy) === null && policy !== SCHED_DEADLINE) throw EINVAL;
+  }
+  if (a.flags & ~(SCHED_FLAG_ALL | SCHED_FLAG_SUGOV)) throw EINVAL;
+  if (a.priority > 99) throw EINVAL;
+  if ((policy === SCHED_DEADLINE && !validDeadline(a)) || isRtPolicy(policy) !== (a.priority !== 0)) throw EINVAL;
+  checkUnprivileged(t, target, a, policy, resetOnFork);
+  if (a.flags & SCHED_FLAG_SUGOV) throw EINVAL;
+  if (a.flags & SCHED_FLAG_UTIL_CLAMP) throw EOPNOTSUPP;
+  if (policy === SCHED_DEADLINE) throw EBUSY;
+  target.schedResetOnFork = resetOnFork;
+  if (a.flags & SCHED_FLAG_KEEP_PARAMS) return;
+  target.schedPolicy = policy;
+  target.schedPriority = a.priority;
+  if (isFairPolicy(policy)) {
+    target.nice = a.nice;
+    const runtime = Number(a.runtime > BigInt(SLICE_MAX_NS) ? SLICE_MAX_NS : a.runtime);
+    target.schedSliceNs = runtime === 0 ? 0 : Math.max(SLICE_MIN_NS, runtime);
+  }
+}
+
+/** sched_setscheduler and sched_setparam as Linux's _sched_setscheduler builds their attr. */
+function setPolicyAndPriority(t: Task, target: Task, policy: number, priority: number): void {
+  let flags = 0n;
+  if (policy !== SETPARAM_POLICY && (policy & SCHED_RESET_ON_FORK)) {
+    flags = SCHED_FLAG_RESET_ON_FORK;
+    policy &= ~SCHED_RESET_ON_FORK;
+  }
+  const runtime = BigInt(target.schedSliceNs);
+  setSchedAttr(t, target, { policy, flags, nice: target.nice, priority, runtime, deadline: 0n, period: 0n });
+}
+
+/** sched_setscheduler/sched_setparam's struct sched_param: EINVAL for NULL, EFAULT if unreadable. */
 function readParam(t: Task, addr: number): number {
   if (addr === 0) throw EINVAL;
   return t.copyInU32(addr) | 0;
 }
 
 const sysSchedSetscheduler: SyscallFn = (t, a) => {
-  const target = taskOf(t, a.int(0));
-  const policy = a.int(1);
-  if (policy < 0) throw EINVAL;
+  const pid = a.int(0), policy = a.int(1);
+  if (policy < 0 || pid < 0) throw EINVAL;
   const priority = readParam(t, a.pointer(2));
-  setScheduler(t, target, policy & ~SCHED_RESET_ON_FORK, priority);
-  target.schedResetOnFork = (policy & SCHED_RESET_ON_FORK) !== 0;
+  setPolicyAndPriority(t, taskOf(t, pid), policy, priority);
+  return 0;
+};
+
+const sysSchedSetparam: SyscallFn = (t, a) => {
+  const pid = a.int(0);
+  if (pid < 0) throw EINVAL;
+  const priority = readParam(t, a.pointer(1));
+  setPolicyAndPriority(t, taskOf(t, pid), SETPARAM_POLICY, priority);
+  return 0;
+};
+
+/**
+ * Reads a struct sched_attr as Linux's sched_copy_attr: size 0 means the first version's 48
+ * bytes; a size under that, over a page, or with non-zero bytes past the 56 Linux knows is
+ * E2BIG, and the size Linux knows is written back for the caller to retry with.
+ */
+function readSchedAttr(t: Task, addr: number): SchedAttr {
+  let size = t.copyInU32(addr);
+  if (size === 0) size = SCHED_ATTR_SIZE_VER0;
+  const tooBig = () => {
+    t.copyOutU32(addr, SCHED_ATTR_SIZE);
+    return E2BIG;
+  };
+  if (size < SCHED_ATTR_SIZE_VER0 || size > PAGE_SIZE) throw tooBig();
+  const b = t.copyIn(addr, size);
+  if (b.subarray(SCHED_ATTR_SIZE).some((x) => x !== 0)) throw tooBig();
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const flags = v.getBigUint64(8, true);
+  if ((flags & SCHED_FLAG_UTIL_CLAMP) && size < SCHED_ATTR_SIZE) throw EINVAL;
+  return {
+    policy: v.getInt32(4, true),
+    flags,
+    nice: Math.max(-20, Math.min(19, v.getInt32(16, true))),
+    priority: v.getUint32(20, true),
+    runtime: v.getBigUint64(24, true),
+    deadline: v.getBigUint64(32, true),
+    period: v.getBigUint64(40, true),
+  };
+}
+
+/** Implements sched_setattr(2); see {@linkcode setSchedAttr}. */
+const sysSchedSetattr: SyscallFn = (t, a) => {
+  const pid = a.int(0), addr = a.pointer(1);
+  if (addr === 0 || pid < 0 || a.uint(2) !== 0) throw EINVAL;
+  const attr = readSchedAttr(t, addr);
+  if (attr.policy < 0) throw EINVAL;
+  if (attr.flags & SCHED_FLAG_KEEP_POLICY) attr.policy = SETPARAM_POLICY;
+  const target = taskOf(t, pid);
+  if (attr.flags & SCHED_FLAG_KEEP_PARAMS) {
+    // Linux's get_params: the task's own parameters replace the caller's.
+    if (isRtPolicy(target.schedPolicy)) attr.priority = target.schedPriority;
+    else {
+      attr.nice = target.nice;
+      attr.runtime = BigInt(sliceNs(target));
+    }
+  }
+  setSchedAttr(t, target, attr);
+  return 0;
+};
+
+/**
+ * Implements sched_getattr(2): policy, SCHED_FLAG_RESET_ON_FORK, nice and slice for a fair
+ * policy or the priority for a real-time one, and no utilization clamps; min(size, 56) bytes,
+ * the rest of the caller's size zeroed (Linux's copy_struct_to_user).
+ */
+const sysSchedGetattr: SyscallFn = (t, a) => {
+  const pid = a.int(0), addr = a.pointer(1), size = a.uint(2), flags = a.uint(3);
+  if (addr === 0 || pid < 0 || size > PAGE_SIZE || size < SCHED_ATTR_SIZE_VER0 || flags !== 0) throw EINVAL;
+  const target = taskOf(t, pid);
+  const b = new Uint8Array(size);
+  const v = new DataView(b.buffer);
+  v.setUint32(0, Math.min(size, SCHED_ATTR_SIZE), true);
+  v.setUint32(4, target.schedPolicy, true);
+  v.setBigUint64(8, target.schedResetOnFork ? SCHED_FLAG_RESET_ON_FORK : 0n, true);
+  if (isRtPolicy(target.schedPolicy)) v.setUint32(20, target.schedPriority, true);
+  else {
+    v.setInt32(16, target.nice, true);
+    v.setBigUint64(24, BigInt(sliceNs(target)), true);
+  }
+  t.copyOut(addr, b);
   return 0;
 };
 
@@ -120,21 +304,12 @@ const sysSchedGetscheduler: SyscallFn = (t, a) => {
   return target.schedPolicy | (target.schedResetOnFork ? SCHED_RESET_ON_FORK : 0);
 };
 
-const sysSchedSetparam: SyscallFn = (t, a) => {
-  const target = taskOf(t, a.int(0));
-  setScheduler(t, target, target.schedPolicy, readParam(t, a.pointer(1)));
-  return 0;
-};
-
 const sysSchedGetparam: SyscallFn = (t, a) => {
   if (a.pointer(1) === 0) throw EINVAL;
   const target = taskOf(t, a.int(0));
   t.copyOutU32(a.pointer(1), target.schedPriority);
   return 0;
 };
-
-/** SCHED_DEADLINE: only through sched_setattr (not supported); its priority range is [0, 0]. */
-const SCHED_DEADLINE = 6;
 
 const sysSchedGetPriorityMax: SyscallFn = (_t, a) => {
   const r: [number, number] | null = a.int(0) === SCHED_DEADLINE ? [0, 0] : priorityRange(a.int(0));
@@ -247,4 +422,6 @@ export const table: Record<number, SyscallEntry> = {
   203: supported("sched_setaffinity", sysSchedSetaffinity),
   204: supported("sched_getaffinity", sysSchedGetaffinity),
   309: supported("getcpu", sysGetcpu),
+  314: partial("sched_setattr", sysSchedSetattr, "SCHED_DEADLINE is EBUSY; no utilization clamps"),
+  315: supported("sched_getattr", sysSchedGetattr),
 };
