@@ -15,7 +15,7 @@
 import {
   MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_GROWSDOWN, MAP_PRIVATE, MAP_SHARED,
   MAP_SHARED_VALIDATE, MAP_TYPE, MREMAP_FIXED, MREMAP_MAYMOVE, PAGE_SIZE, pageRoundUp, PROT_EXEC,
-  PROT_READ, PROT_WRITE,
+  PROT_GROWSDOWN, PROT_GROWSUP, PROT_READ, PROT_SEM, PROT_WRITE,
 } from "../../abi/linux/mm.ts";
 import { EACCES, EBADF, EEXIST, EFAULT, EINVAL, ENOMEM, errnoFromNumber } from "../errno.ts";
 import type { AddressSpace, Context } from "../../platform/mod.ts";
@@ -365,13 +365,37 @@ export class MemoryManager {
     if (cur < end) throw ENOMEM;
   }
 
-  /** mprotect(2). */
-  mprotect(via: Context, addr: number, len: number, prot: number): void {
+  /**
+   * mprotect(2) and pkey_mprotect(2), checked in Linux's order (do_mprotect_pkey). PROT_SEM is
+   * accepted and means nothing, as on x86. PROT_GROWSDOWN extends the range down to the start
+   * of the MAP_GROWSDOWN mapping holding its first page (glibc's way to make the main stack
+   * executable); no mapping grows up on x86, so PROT_GROWSUP is EINVAL.
+   *
+   * Protection keys: this kernel has none to give (pkey_alloc is ENOSPC, as Linux on a CPU
+   * without them), so every key but -1 (none: plain mprotect) is unallocated, EINVAL.
+   */
+  mprotect(via: Context, addr: number, len: number, prot: number, pkey = -1): void {
+    const grows = prot & (PROT_GROWSDOWN | PROT_GROWSUP);
+    prot &= ~grows;
+    if (grows === (PROT_GROWSDOWN | PROT_GROWSUP)) throw EINVAL;
     if (addr % PAGE_SIZE !== 0) throw EINVAL;
-    if (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC | 0x0300_0000)) throw EINVAL;
-    prot &= PROT_READ | PROT_WRITE | PROT_EXEC;
     const end = addr + pageRoundUp(len);
     if (end === addr) return;
+    if (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM)) throw EINVAL;
+    prot &= PROT_READ | PROT_WRITE | PROT_EXEC;
+    if (pkey !== -1) throw EINVAL;
+    if (grows !== 0) {
+      const v = this.vmas.find((v) => v.end > addr);
+      if (v === undefined) throw ENOMEM;
+      if (grows === PROT_GROWSDOWN) {
+        if (v.start >= end) throw ENOMEM;
+        if (!v.growsDown) throw EINVAL;
+        addr = v.start;
+      } else {
+        if (v.start > addr) throw ENOMEM;
+        throw EINVAL;
+      }
+    }
     this.#checkMapped(addr, end);
     for (const v of this.vmas) {
       if (v.start < end && addr < v.end && v.shared && v.file && (prot & PROT_WRITE) && !v.file.writable) {
