@@ -120,7 +120,10 @@ export class MemoryManager {
     return this.as.write(addr, src);
   }
 
-  /** Finds a free range of len bytes, top-down from below `below`. */
+  /**
+   * Finds a free range of len bytes, top-down from below `below`, as Linux's
+   * unmapped_area_topdown: never within the guard gap below a MAP_GROWSDOWN VMA.
+   */
   findFree(len: number, below: number = MMAP_BASE): number {
     let top = below;
     // The busy ranges from the highest start down: the VMAs (sorted) merged with the platform's
@@ -139,7 +142,12 @@ export class MemoryManager {
       }
       if (r === undefined) break;
       if (ri >= 0) taken[ri] = true;
-      else vi--;
+      else {
+        vi--;
+        // Nothing is placed within the guard gap below a MAP_GROWSDOWN VMA, where it grows
+        // (Linux's vm_start_gap).
+        if (this.vmas[vi + 1]!.growsDown) r = { start: Math.max(0, r.start - STACK_GUARD_GAP), end: r.end };
+      }
       if (r.start >= top) {
         if (r.end > top - len) top = Math.min(top, r.start);
         continue;
@@ -156,6 +164,11 @@ export class MemoryManager {
     for (const r of this.as.reserved) if (r.start < end && start < r.end) return false;
     for (const v of this.vmas) if (v.start < end && start < v.end) return false;
     return true;
+  }
+
+  /** Whether a range ending at end reaches into the guard gap below a MAP_GROWSDOWN VMA. */
+  #inStackGap(end: number): boolean {
+    return this.vmas.some((v) => v.growsDown && v.start >= end && v.start - STACK_GUARD_GAP < end);
   }
 
   #checkRange(start: number, end: number): void {
@@ -189,7 +202,7 @@ export class MemoryManager {
       addr = o.addr;
     } else {
       const hint = o.addr - (o.addr % PAGE_SIZE);
-      addr = hint !== 0 && this.#isFree(hint, hint + len) ? hint : this.findFree(len);
+      addr = hint !== 0 && this.#isFree(hint, hint + len) && !this.#inStackGap(hint + len) ? hint : this.findFree(len);
     }
     // Linux's may_expand_vm: what MAP_FIXED replaces does not count twice.
     if (o.asLimit !== undefined && o.asLimit !== Infinity) {
@@ -318,26 +331,59 @@ export class MemoryManager {
    * such VMA, an accessible VMA below that does not grow down within the guard gap, or a stack
    * that would exceed RLIMIT_STACK (`stackLimit`) or the address space RLIMIT_AS (`asLimit`).
    * The host mapping itself never grows (the platform maps without MAP_GROWSDOWN: memory-file
-   * memory cannot), so this is the only way such a mapping grows.
+   * memory cannot), so this is the only way such a mapping grows: from the CPU's fault (the
+   * kernel's fault stop) and from a syscall's copy that stops there ({@linkcode copyGrowing}).
    */
   growDown(via: Context, addr: number, stackLimit: number, asLimit: number): boolean {
+    const v = this.growsDownAt(addr, stackLimit, asLimit);
+    if (v === undefined) return false;
+    const start = addr - (addr % PAGE_SIZE);
+    if (this.as.mapAnonymous(via, start, v.start - start, v.prot, false) < 0) return false;
+    v.start = start;
+    return true;
+  }
+
+  /**
+   * The MAP_GROWSDOWN VMA a fault at addr would grow down to it (see growDown), or undefined:
+   * a check only, nothing changes.
+   */
+  growsDownAt(addr: number, stackLimit: number, asLimit: number): Vma | undefined {
+    if (!Number.isSafeInteger(addr) || addr < 0) return undefined;
     const start = addr - (addr % PAGE_SIZE);
     const vs = this.vmas;
     let i = 0;
     while (i < vs.length && vs[i]!.end <= addr) i++;
     const v = vs[i];
-    if (v === undefined || v.start <= addr || !v.growsDown || v.shared || v.file !== null) return false;
+    if (v === undefined || v.start <= addr || !v.growsDown || v.shared || v.file !== null) return undefined;
     const prev = vs[i - 1];
     if (prev !== undefined && !prev.growsDown && (prev.prot & 7) !== 0 && start - prev.end < STACK_GUARD_GAP) {
-      return false;
+      return undefined;
     }
-    if (start < this.as.minAddr) return false;
-    for (const r of this.as.reserved) if (r.start < v.start && start < r.end) return false;
-    if (v.end - start > stackLimit) return false;
-    if (asLimit !== Infinity && this.mappedBytes + (v.start - start) > asLimit) return false;
-    if (this.as.mapAnonymous(via, start, v.start - start, v.prot, false) < 0) return false;
-    v.start = start;
-    return true;
+    if (start < this.as.minAddr) return undefined;
+    for (const r of this.as.reserved) if (r.start < v.start && start < r.end) return undefined;
+    if (v.end - start > stackLimit) return undefined;
+    if (asLimit !== Infinity && this.mappedBytes + (v.start - start) > asLimit) return undefined;
+    return v;
+  }
+
+  /**
+   * Finishes a syscall's copy (copy_from_user, copy_to_user) of buf from or to addr that
+   * read or write stopped after `done` bytes: where it stopped just below a MAP_GROWSDOWN
+   * mapping, the mapping grows down to there as the kernel's own page fault grows it
+   * (growDown, same limits) and the copy goes on. Returns the bytes copied in all. The
+   * sentry's own looks at memory (strace, /proc/PID/cmdline) use read and write, which never
+   * grow anything.
+   */
+  copyGrowing(
+    via: Context, addr: number, buf: Uint8Array, done: number, toUser: boolean, stackLimit: number, asLimit: number,
+  ): number {
+    while (done < buf.length && this.growDown(via, addr + done, stackLimit, asLimit)) {
+      const rest = buf.subarray(done);
+      const n = toUser ? this.as.write(addr + done, rest) : this.as.read(addr + done, rest);
+      if (n === 0) break;
+      done += n;
+    }
+    return done;
   }
 
   /** munmap(2). */
