@@ -23,6 +23,7 @@ import type { Waker } from "../waiter/mod.ts";
 import type { WaitQueue } from "../waiter/mod.ts";
 import type { MemoryIO } from "../vfs/file_description.ts";
 import { PATH_MAX } from "../abi/linux/file.ts";
+import { RLIMIT_AS, RLIMIT_STACK } from "../abi/linux/limits.ts";
 import { PendingSignals } from "./task_signals.ts";
 import type { AltStack } from "./signal_frame.ts";
 
@@ -157,22 +158,54 @@ export class Task implements Waker, MemoryIO {
     this.kernel.wakeTask(this);
   }
 
+  /**
+   * Copies application memory into dst as a syscall of this task does (copy_from_user):
+   * returns the bytes copied, short at the first inaccessible page. A copy that reaches below
+   * a MAP_GROWSDOWN mapping grows it, as the kernel's page fault does
+   * (MemoryManager.copyGrowing); the limits are read only then.
+   */
+  readUser(addr: number, dst: Uint8Array): number {
+    const n = this.mm.read(addr, dst);
+    if (n === dst.length) return n;
+    return this.mm.copyGrowing(this.ctx, addr, dst, n, false, this.#stackLimit(), this.#asLimit());
+  }
+
+  /** Copies src into application memory as a syscall does (copy_to_user); as readUser. */
+  writeUser(addr: number, src: Uint8Array): number {
+    const n = this.mm.write(addr, src);
+    if (n === src.length) return n;
+    return this.mm.copyGrowing(this.ctx, addr, src, n, true, this.#stackLimit(), this.#asLimit());
+  }
+
+  /** Whether no VMA holds addr but a copy there would grow the MAP_GROWSDOWN mapping above it. */
+  growsDownAt(addr: number): boolean {
+    return this.mm.growsDownAt(addr, this.#stackLimit(), this.#asLimit()) !== undefined;
+  }
+
+  #stackLimit(): number {
+    return this.tg.limits.soft(RLIMIT_STACK);
+  }
+
+  #asLimit(): number {
+    return this.tg.limits.soft(RLIMIT_AS);
+  }
+
   /** Copies len bytes in from application memory; throws EFAULT. */
   copyIn(addr: number, len: number): Uint8Array {
     if (!Number.isSafeInteger(addr) || addr < 0) throw EFAULT;
     const buf = new Uint8Array(len);
-    if (this.mm.read(addr, buf) !== len) throw EFAULT;
+    if (this.readUser(addr, buf) !== len) throw EFAULT;
     return buf;
   }
 
   /** Copies into a caller-owned buffer; throws EFAULT. */
   copyInto(addr: number, buf: Uint8Array): void {
-    if (this.mm.read(addr, buf) !== buf.length) throw EFAULT;
+    if (this.readUser(addr, buf) !== buf.length) throw EFAULT;
   }
 
   /** Copies data out to application memory; throws EFAULT. */
   copyOut(addr: number, data: Uint8Array): void {
-    if (this.mm.write(addr, data) !== data.length) throw EFAULT;
+    if (this.writeUser(addr, data) !== data.length) throw EFAULT;
   }
 
   /**
@@ -189,7 +222,7 @@ export class Task implements Waker, MemoryIO {
     while (total <= maxLen) {
       const toPage = 4096 - (a % 4096);
       const chunk = new Uint8Array(Math.min(toPage, 256));
-      if (this.mm.read(a, chunk) !== chunk.length) throw EFAULT;
+      if (this.readUser(a, chunk) !== chunk.length) throw EFAULT;
       const nul = chunk.indexOf(0);
       if (nul >= 0) {
         if (total + nul > maxLen) throw ENAMETOOLONG;

@@ -213,7 +213,8 @@ function enterHandler(t: Task, info: SigInfo, act: SigAction): boolean {
     restorer: (act.flags & SA_RESTORER) ? act.restorer : 0n,
     onAltStack: onAlt,
   });
-  if (t.mm.write(frame.addr, frame.bytes) !== frame.bytes.length) {
+  // As Linux's copy_to_user of the frame, the write grows a MAP_GROWSDOWN stack below it.
+  if (t.writeUser(frame.addr, frame.bytes) !== frame.bytes.length) {
     // No room for the frame: Linux forces SIGSEGV with the default action.
     t.kernel.killGroup(t.tg, 11);
     return false;

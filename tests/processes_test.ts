@@ -224,6 +224,14 @@ Deno.test("MAP_GROWSDOWN memory grows down to a fault below it, by the CPU and t
   await assertSameAsNative([await compileC("growsdown")]);
 });
 
+Deno.test("a syscall's buffer or a signal frame below a MAP_GROWSDOWN mapping grows it (read, write, preadv, stat, getcwd, an alternate stack), not within the guard gap nor past RLIMIT_STACK, and mmap leaves the gap free, as natively", async () => {
+  await assertSameAsNative([await compileC("growsdown_syscall")]);
+});
+
+Deno.test("pkey_alloc, pkey_free and pkey_mprotect check their arguments as natively, key -1 is plain mprotect, and mprotect takes PROT_SEM and PROT_GROWSDOWN as Linux (node probes pkey_alloc)", async () => {
+  await assertSameAsNative([await compileC("pkeys")]);
+});
+
 Deno.test("adjacent private anonymous mappings alike are one VMA, so mremap of the whole range works after mprotect there and back, an adjacent mmap, and a copy-on-write fork with a discard, as natively", async () => {
   await assertSameAsNative([await compileC("vma_merge")]);
 });

@@ -5,6 +5,8 @@ export const PROT_NONE = 0;
 export const PROT_READ = 1;
 export const PROT_WRITE = 2;
 export const PROT_EXEC = 4;
+/** Accepted by mprotect(2) and meaning nothing on x86 (<asm-generic/mman-common.h>). */
+export const PROT_SEM = 0x8;
 export const PROT_GROWSDOWN = 0x01000000;
 export const PROT_GROWSUP = 0x02000000;
 

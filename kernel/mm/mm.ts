@@ -15,7 +15,7 @@
 import {
   MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_GROWSDOWN, MAP_PRIVATE, MAP_SHARED,
   MAP_SHARED_VALIDATE, MAP_TYPE, MREMAP_FIXED, MREMAP_MAYMOVE, PAGE_SIZE, pageRoundUp, PROT_EXEC,
-  PROT_READ, PROT_WRITE,
+  PROT_GROWSDOWN, PROT_GROWSUP, PROT_READ, PROT_SEM, PROT_WRITE,
 } from "../../abi/linux/mm.ts";
 import { EACCES, EBADF, EEXIST, EFAULT, EINVAL, ENOMEM, errnoFromNumber } from "../errno.ts";
 import type { AddressSpace, Context } from "../../platform/mod.ts";
@@ -120,7 +120,10 @@ export class MemoryManager {
     return this.as.write(addr, src);
   }
 
-  /** Finds a free range of len bytes, top-down from below `below`. */
+  /**
+   * Finds a free range of len bytes, top-down from below `below`, as Linux's
+   * unmapped_area_topdown: never within the guard gap below a MAP_GROWSDOWN VMA.
+   */
   findFree(len: number, below: number = MMAP_BASE): number {
     let top = below;
     // The busy ranges from the highest start down: the VMAs (sorted) merged with the platform's
@@ -139,7 +142,12 @@ export class MemoryManager {
       }
       if (r === undefined) break;
       if (ri >= 0) taken[ri] = true;
-      else vi--;
+      else {
+        vi--;
+        // Nothing is placed within the guard gap below a MAP_GROWSDOWN VMA, where it grows
+        // (Linux's vm_start_gap).
+        if (this.vmas[vi + 1]!.growsDown) r = { start: Math.max(0, r.start - STACK_GUARD_GAP), end: r.end };
+      }
       if (r.start >= top) {
         if (r.end > top - len) top = Math.min(top, r.start);
         continue;
@@ -156,6 +164,11 @@ export class MemoryManager {
     for (const r of this.as.reserved) if (r.start < end && start < r.end) return false;
     for (const v of this.vmas) if (v.start < end && start < v.end) return false;
     return true;
+  }
+
+  /** Whether a range ending at end reaches into the guard gap below a MAP_GROWSDOWN VMA. */
+  #inStackGap(end: number): boolean {
+    return this.vmas.some((v) => v.growsDown && v.start >= end && v.start - STACK_GUARD_GAP < end);
   }
 
   #checkRange(start: number, end: number): void {
@@ -189,7 +202,7 @@ export class MemoryManager {
       addr = o.addr;
     } else {
       const hint = o.addr - (o.addr % PAGE_SIZE);
-      addr = hint !== 0 && this.#isFree(hint, hint + len) ? hint : this.findFree(len);
+      addr = hint !== 0 && this.#isFree(hint, hint + len) && !this.#inStackGap(hint + len) ? hint : this.findFree(len);
     }
     // Linux's may_expand_vm: what MAP_FIXED replaces does not count twice.
     if (o.asLimit !== undefined && o.asLimit !== Infinity) {
@@ -318,26 +331,59 @@ export class MemoryManager {
    * such VMA, an accessible VMA below that does not grow down within the guard gap, or a stack
    * that would exceed RLIMIT_STACK (`stackLimit`) or the address space RLIMIT_AS (`asLimit`).
    * The host mapping itself never grows (the platform maps without MAP_GROWSDOWN: memory-file
-   * memory cannot), so this is the only way such a mapping grows.
+   * memory cannot), so this is the only way such a mapping grows: from the CPU's fault (the
+   * kernel's fault stop) and from a syscall's copy that stops there ({@linkcode copyGrowing}).
    */
   growDown(via: Context, addr: number, stackLimit: number, asLimit: number): boolean {
+    const v = this.growsDownAt(addr, stackLimit, asLimit);
+    if (v === undefined) return false;
+    const start = addr - (addr % PAGE_SIZE);
+    if (this.as.mapAnonymous(via, start, v.start - start, v.prot, false) < 0) return false;
+    v.start = start;
+    return true;
+  }
+
+  /**
+   * The MAP_GROWSDOWN VMA a fault at addr would grow down to it (see growDown), or undefined:
+   * a check only, nothing changes.
+   */
+  growsDownAt(addr: number, stackLimit: number, asLimit: number): Vma | undefined {
+    if (!Number.isSafeInteger(addr) || addr < 0) return undefined;
     const start = addr - (addr % PAGE_SIZE);
     const vs = this.vmas;
     let i = 0;
     while (i < vs.length && vs[i]!.end <= addr) i++;
     const v = vs[i];
-    if (v === undefined || v.start <= addr || !v.growsDown || v.shared || v.file !== null) return false;
+    if (v === undefined || v.start <= addr || !v.growsDown || v.shared || v.file !== null) return undefined;
     const prev = vs[i - 1];
     if (prev !== undefined && !prev.growsDown && (prev.prot & 7) !== 0 && start - prev.end < STACK_GUARD_GAP) {
-      return false;
+      return undefined;
     }
-    if (start < this.as.minAddr) return false;
-    for (const r of this.as.reserved) if (r.start < v.start && start < r.end) return false;
-    if (v.end - start > stackLimit) return false;
-    if (asLimit !== Infinity && this.mappedBytes + (v.start - start) > asLimit) return false;
-    if (this.as.mapAnonymous(via, start, v.start - start, v.prot, false) < 0) return false;
-    v.start = start;
-    return true;
+    if (start < this.as.minAddr) return undefined;
+    for (const r of this.as.reserved) if (r.start < v.start && start < r.end) return undefined;
+    if (v.end - start > stackLimit) return undefined;
+    if (asLimit !== Infinity && this.mappedBytes + (v.start - start) > asLimit) return undefined;
+    return v;
+  }
+
+  /**
+   * Finishes a syscall's copy (copy_from_user, copy_to_user) of buf from or to addr that
+   * read or write stopped after `done` bytes: where it stopped just below a MAP_GROWSDOWN
+   * mapping, the mapping grows down to there as the kernel's own page fault grows it
+   * (growDown, same limits) and the copy goes on. Returns the bytes copied in all. The
+   * sentry's own looks at memory (strace, /proc/PID/cmdline) use read and write, which never
+   * grow anything.
+   */
+  copyGrowing(
+    via: Context, addr: number, buf: Uint8Array, done: number, toUser: boolean, stackLimit: number, asLimit: number,
+  ): number {
+    while (done < buf.length && this.growDown(via, addr + done, stackLimit, asLimit)) {
+      const rest = buf.subarray(done);
+      const n = toUser ? this.as.write(addr + done, rest) : this.as.read(addr + done, rest);
+      if (n === 0) break;
+      done += n;
+    }
+    return done;
   }
 
   /** munmap(2). */
@@ -365,13 +411,37 @@ export class MemoryManager {
     if (cur < end) throw ENOMEM;
   }
 
-  /** mprotect(2). */
-  mprotect(via: Context, addr: number, len: number, prot: number): void {
+  /**
+   * mprotect(2) and pkey_mprotect(2), checked in Linux's order (do_mprotect_pkey). PROT_SEM is
+   * accepted and means nothing, as on x86. PROT_GROWSDOWN extends the range down to the start
+   * of the MAP_GROWSDOWN mapping holding its first page (glibc's way to make the main stack
+   * executable); no mapping grows up on x86, so PROT_GROWSUP is EINVAL.
+   *
+   * Protection keys: this kernel has none to give (pkey_alloc is ENOSPC, as Linux on a CPU
+   * without them), so every key but -1 (none: plain mprotect) is unallocated, EINVAL.
+   */
+  mprotect(via: Context, addr: number, len: number, prot: number, pkey = -1): void {
+    const grows = prot & (PROT_GROWSDOWN | PROT_GROWSUP);
+    prot &= ~grows;
+    if (grows === (PROT_GROWSDOWN | PROT_GROWSUP)) throw EINVAL;
     if (addr % PAGE_SIZE !== 0) throw EINVAL;
-    if (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC | 0x0300_0000)) throw EINVAL;
-    prot &= PROT_READ | PROT_WRITE | PROT_EXEC;
     const end = addr + pageRoundUp(len);
     if (end === addr) return;
+    if (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM)) throw EINVAL;
+    prot &= PROT_READ | PROT_WRITE | PROT_EXEC;
+    if (pkey !== -1) throw EINVAL;
+    if (grows !== 0) {
+      const v = this.vmas.find((v) => v.end > addr);
+      if (v === undefined) throw ENOMEM;
+      if (grows === PROT_GROWSDOWN) {
+        if (v.start >= end) throw ENOMEM;
+        if (!v.growsDown) throw EINVAL;
+        addr = v.start;
+      } else {
+        if (v.start > addr) throw ENOMEM;
+        throw EINVAL;
+      }
+    }
     this.#checkMapped(addr, end);
     for (const v of this.vmas) {
       if (v.start < end && addr < v.end && v.shared && v.file && (prot & PROT_WRITE) && !v.file.writable) {

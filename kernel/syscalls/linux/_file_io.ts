@@ -209,7 +209,7 @@ function pipeRead(t: Task, file: PipeEnd, segs: IoSegment[]): SyscallResult {
     while (o < src.length && seg < segs.length) {
       const s = segs[seg]!;
       const k = Math.min(s.len - segOff, src.length - o);
-      const landed = k === 0 ? 0 : t.mm.write(s.addr + segOff, src.subarray(o, o + k));
+      const landed = k === 0 ? 0 : t.writeUser(s.addr + segOff, src.subarray(o, o + k));
       o += landed;
       segOff += landed;
       if (landed < k) break;
@@ -235,7 +235,7 @@ function gatherPrefix(t: Task, segs: IoSegment[], from: number, buf: Uint8Array)
     }
     const skip = Math.max(0, from - pos);
     const n = Math.min(s.len - skip, buf.length - o);
-    const got = t.mm.read(s.addr + skip, buf.subarray(o, o + n));
+    const got = t.readUser(s.addr + skip, buf.subarray(o, o + n));
     o += got;
     pos += s.len;
     if (got < n) break;
@@ -271,7 +271,7 @@ export function readToUser(t: Task, file: FileDescription, segs: IoSegment[], of
         throw e;
       }
       if (n > 0) {
-        const landed = t.mm.write(s.addr + segDone, buf.subarray(0, n));
+        const landed = t.writeUser(s.addr + segDone, buf.subarray(0, n));
         if (landed < n) {
           if (offset === null && !file.isStream) unread(file, n - landed);
           if (done + landed === 0) throw EFAULT;
@@ -298,7 +298,7 @@ export function writeFromUser(t: Task, file: FileDescription, segs: IoSegment[],
     while (segDone < s.len) {
       const want = Math.min(s.len - segDone, CHUNK);
       const buf = new Uint8Array(want);
-      const got = t.mm.read(s.addr + segDone, buf);
+      const got = t.readUser(s.addr + segDone, buf);
       // A pipe takes a chunk whole or not at all: a fault inside it is EFAULT (or the count
       // so far), as Linux's pipe_write. Regular files keep the bytes before the fault.
       if (got === 0 || (got < want && file.isStream)) {
@@ -330,7 +330,7 @@ export function gatherFromUser(t: Task, segs: IoSegment[]): Uint8Array {
   let o = 0;
   for (const s of segs) {
     if (s.len === 0) continue;
-    if (t.mm.read(s.addr, buf.subarray(o, o + s.len)) !== s.len) throw EFAULT;
+    if (t.readUser(s.addr, buf.subarray(o, o + s.len)) !== s.len) throw EFAULT;
     o += s.len;
   }
   return buf;
@@ -346,7 +346,7 @@ export function scatterToUser(t: Task, segs: IoSegment[], data: Uint8Array): num
     if (o >= data.length) break;
     const n = Math.min(s.len, data.length - o);
     if (n === 0) continue;
-    const landed = t.mm.write(s.addr, data.subarray(o, o + n));
+    const landed = t.writeUser(s.addr, data.subarray(o, o + n));
     o += landed;
     if (landed < n) {
       if (o === 0) throw EFAULT;
@@ -399,8 +399,8 @@ export function singleSegment(addr: number, len: number): IoSegment[] {
 }
 
 /**
- * How many bytes from addr (up to len) lie in writable mappings, by the task's VMA list: no
- * host call. If the list says none, one byte is probed on the host (read and written back), in
+ * How many bytes from addr (up to len) lie in writable mappings, by the task's VMA list (or
+ * below a MAP_GROWSDOWN one that the copy would grow down to them): no host call. If the list says none, one byte is probed on the host (read and written back), in
  * case the list and the host disagree; a host that accepts it gets the benefit of the doubt.
  */
 function writablePrefix(t: Task, addr: number, len: number): number {
@@ -417,6 +417,11 @@ function writablePrefix(t: Task, addr: number, len: number): number {
     }
   }
   let end = addr;
+  // Just below a writable MAP_GROWSDOWN mapping: the copy grows it down to addr (Task.writeUser).
+  if (i === -1 && lo < vmas.length && (vmas[lo]!.prot & PROT_WRITE) !== 0 && t.growsDownAt(addr)) {
+    i = lo;
+    end = vmas[lo]!.start;
+  }
   const want = addr + len;
   for (; i >= 0 && i < vmas.length && end < want; i++) {
     const v = vmas[i]!;

@@ -14,6 +14,7 @@ import { SyscallInfo } from "../../../platform/syscall_info.ts";
 import { FdTable } from "../../fd_table.ts";
 import { FsContext } from "../../fs_context.ts";
 import { Credentials } from "../../creds.ts";
+import { Limits } from "../../limits.ts";
 import type { VirtualFilesystem } from "../../../vfs/mod.ts";
 import { SyscallArgs, type SyscallEntry, type SyscallResult } from "./support.ts";
 
@@ -44,6 +45,16 @@ export class FakeMemory {
     return n;
   }
 
+  /** No MAP_GROWSDOWN memory here (MemoryManager.copyGrowing): a short copy stays short. */
+  copyGrowing(_via: Context, _addr: number, _buf: Uint8Array, done: number): number {
+    return done;
+  }
+
+  /** As MemoryManager.growsDownAt: nothing here grows. */
+  growsDownAt(_addr: number): undefined {
+    return undefined;
+  }
+
   /** Puts a NUL-terminated string at addr and returns addr. */
   putString(addr: number, s: string): number {
     const b = new TextEncoder().encode(s + "\0");
@@ -70,7 +81,7 @@ export interface TestTask {
 export function makeTask(vfs: VirtualFilesystem, creds: Credentials = Credentials.root()): TestTask {
   const mem = new FakeMemory();
   const kernel = { vfs } as unknown as Kernel;
-  const tg = { mm: mem } as unknown as ThreadGroup;
+  const tg = { mm: mem, limits: Limits.defaults() } as unknown as ThreadGroup;
   const ctx = {} as Context;
   const root = vfs.root();
   const t = new Task({

@@ -1,6 +1,9 @@
-/** Memory syscalls: mmap(2), munmap(2), mprotect(2), brk(2), mremap(2), madvise(2). */
+/**
+ * Memory syscalls: mmap(2), munmap(2), mprotect(2), brk(2), mremap(2), madvise(2), and the
+ * protection-key calls pkey_alloc(2), pkey_free(2), pkey_mprotect(2).
+ */
 
-import { EINVAL, EOPNOTSUPP } from "../../errno.ts";
+import { EINVAL, ENOSPC, EOPNOTSUPP } from "../../errno.ts";
 import {
   MADV_DONTNEED, MAP_ANONYMOUS, MAP_SHARED_VALIDATE, MAP_TYPE, PAGE_SIZE, PROT_EXEC, PROT_GROWSDOWN,
   PROT_GROWSUP, PROT_READ, PROT_WRITE,
@@ -36,6 +39,30 @@ const sysMprotect: SyscallFn = (t, a) => {
   return 0;
 };
 
+/** Implements pkey_mprotect(2): mprotect(2) with a protection key, of which only -1 (none) is valid. */
+const sysPkeyMprotect: SyscallFn = (t, a) => {
+  t.mm.mprotect(t.ctx, a.pointer(0), a.sizeT(1), a.uint(2), a.int(3));
+  return 0;
+};
+
+/** The access rights a new key may start with: PKEY_DISABLE_ACCESS | PKEY_DISABLE_WRITE. */
+const PKEY_ACCESS_MASK = 3n;
+
+/**
+ * Implements pkey_alloc(2) as Linux on a CPU without protection keys: the arguments are
+ * checked, then there is no key to give (ENOSPC). Real keys would need the stubs' page tables
+ * and PKRU saved with each thread; V8 (node, deno) and glibc fall back to plain mprotect.
+ */
+const sysPkeyAlloc: SyscallFn = (_t, a) => {
+  if (a.u64(0) !== 0n || (a.u64(1) & ~PKEY_ACCESS_MASK) !== 0n) throw EINVAL;
+  throw ENOSPC;
+};
+
+/** Implements pkey_free(2): no key is ever allocated (see pkey_alloc), so every key is EINVAL. */
+const sysPkeyFree: SyscallFn = () => {
+  throw EINVAL;
+};
+
 /** Implements brk(2): never fails; returns the current break when it cannot move. */
 const sysBrk: SyscallFn = (t, a) => t.mm.setBrk(t.ctx, a.pointer(0), t.tg.limits.soft(RLIMIT_AS));
 
@@ -62,4 +89,7 @@ export const table: Record<number, SyscallEntry> = {
   12: supported("brk", sysBrk),
   25: partial("mremap", sysMremap, "growing a zero-length shared mapping is not supported"),
   28: partial("madvise", sysMadvise, "only MADV_DONTNEED has an effect"),
+  329: partial("pkey_mprotect", sysPkeyMprotect, "no protection keys: only key -1"),
+  330: partial("pkey_alloc", sysPkeyAlloc, "no protection keys: ENOSPC, as on a CPU without them"),
+  331: partial("pkey_free", sysPkeyFree, "no protection keys: EINVAL"),
 };

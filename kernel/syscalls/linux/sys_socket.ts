@@ -331,7 +331,7 @@ function userCursor(t: Task, segs: IoSegment[], from: number, toUser: boolean): 
       const s = segs[pos.seg]!;
       const k = Math.min(s.len - pos.off, buf.length - o);
       const piece = buf.subarray(o, o + k);
-      const moved = k === 0 ? 0 : toUser ? t.mm.write(s.addr + pos.off, piece) : t.mm.read(s.addr + pos.off, piece);
+      const moved = k === 0 ? 0 : toUser ? t.writeUser(s.addr + pos.off, piece) : t.readUser(s.addr + pos.off, piece);
       o += moved;
       pos.off += moved;
       if (moved < k) {
