@@ -144,6 +144,18 @@ export abstract class SocketFile extends FileDescription {
 
   abstract recvmsg(t: Task, req: RecvRequest): RecvResult;
 
+  // read(2)/write(2) are recv/send without flags. No task is passed: they carry no address,
+  // ancillary data or credentials a family would need one for (AF_UNIX overrides both).
+  override read(dst: Uint8Array, _offset: number | null): number {
+    const r = this.recvmsg(null as unknown as Task, { maxLen: dst.length, flags: 0 });
+    dst.set(r.data);
+    return r.data.length;
+  }
+
+  override write(src: Uint8Array, _offset: number | null): number {
+    return this.sendmsg(null as unknown as Task, { data: src, to: null, control: {}, flags: 0 });
+  }
+
   /**
    * Whether this stream socket implements sendVia/recvVia, which move bytes between the
    * application's memory and the socket's own queues with no buffer in between. The syscall

@@ -38,6 +38,18 @@ export function linuxError(e: unknown): unknown {
   return e;
 }
 
+/** SO_ERROR's value for a netstack socket's pending error (taken by the caller): 0 for none. */
+export function errnoOf(e: NetError | null): number {
+  return e === null ? 0 : (linuxError(e) as LinuxError).errno;
+}
+
+/** What a netstack socket keeps of SO_REUSEADDR, SO_REUSEPORT and IPV6_V6ONLY for port checks. */
+export interface PortSharing {
+  reuseAddr: boolean;
+  reusePort: boolean;
+  wildcardVersion: 0 | 4 | 6;
+}
+
 /** Runs f, turning netstack errors into LinuxErrors. */
 export function net<T>(f: () => T): T {
   try {
@@ -156,18 +168,6 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
     this.net.kick();
   }
 
-  // --- read(2)/write(2) are recv/send without flags. ---
-
-  override read(dst: Uint8Array, _offset: number | null): number {
-    const r = this.recvmsg(null as unknown as Task, { maxLen: dst.length, flags: 0 });
-    dst.set(r.data);
-    return r.data.length;
-  }
-
-  override write(src: Uint8Array, _offset: number | null): number {
-    return this.sendmsg(null as unknown as Task, { data: src, to: null, control: {}, flags: 0 });
-  }
-
   abstract override sendmsg(t: Task, req: SendRequest): number;
   abstract override recvmsg(t: Task, req: RecvRequest): RecvResult;
 
@@ -232,6 +232,13 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
   protected keepaliveChanged(): void {}
   /** SO_REUSEADDR/SO_REUSEPORT changed (the netstack socket keeps them for port conflicts). */
   protected reuseChanged(): void {}
+
+  /** Hands this socket's port-sharing options to its netstack socket (for reuseChanged). */
+  protected sharePortOptions(sock: PortSharing): void {
+    sock.reuseAddr = this.reuseAddr;
+    sock.reusePort = this.reusePort;
+    sock.wildcardVersion = this.wildcardVersion;
+  }
 
   protected getSocketOpt(name: number, optlen: number): Uint8Array {
     switch (name) {

@@ -24,7 +24,7 @@ import type { Net } from "../../net.ts";
 import type { Task } from "../../task.ts";
 import type { RecvRequest, RecvResult, SendRequest } from "../socket.ts";
 import * as C from "./constants.ts";
-import { InetSocketFile, intBytes, intOpt, linuxError, net, type NetReadiness } from "./inet_socket.ts";
+import { errnoOf, InetSocketFile, intBytes, intOpt, linuxError, net, type NetReadiness } from "./inet_socket.ts";
 import { formatSockaddr, parseSockaddr } from "./sockaddr.ts";
 
 /** Linux's defaults: net.ipv4.tcp_wmem[1] and tcp_rmem[1]. */
@@ -98,14 +98,11 @@ export class TcpSocketFile extends InetSocketFile {
   }
 
   protected takeErrno(): number {
-    const e = this.sock.takeError();
-    return e === null ? 0 : (linuxError(e) as { errno: number }).errno;
+    return errnoOf(this.sock.takeError());
   }
 
   protected override reuseChanged(): void {
-    this.sock.reuseAddr = this.reuseAddr;
-    this.sock.reusePort = this.reusePort;
-    this.sock.wildcardVersion = this.wildcardVersion;
+    this.sharePortOptions(this.sock);
   }
 
   protected override keepaliveChanged(): void {

@@ -21,7 +21,7 @@ import type { Net } from "../../net.ts";
 import type { Task } from "../../task.ts";
 import type { RecvRequest, RecvResult, SendRequest } from "../socket.ts";
 import * as C from "./constants.ts";
-import { InetSocketFile, linuxError, net, type NetReadiness } from "./inet_socket.ts";
+import { errnoOf, InetSocketFile, net, type NetReadiness } from "./inet_socket.ts";
 import { type Endpoint, formatSockaddr, parseSockaddr } from "./sockaddr.ts";
 
 /** Linux's default for both buffers of a datagram socket (net.core.[rw]mem_default). */
@@ -77,14 +77,11 @@ export class UdpSocketFile extends InetSocketFile {
   }
 
   protected takeErrno(): number {
-    const e = this.sock.takeError();
-    return e === null ? 0 : (linuxError(e) as { errno: number }).errno;
+    return errnoOf(this.sock.takeError());
   }
 
   protected override reuseChanged(): void {
-    this.sock.reuseAddr = this.reuseAddr;
-    this.sock.reusePort = this.reusePort;
-    this.sock.wildcardVersion = this.wildcardVersion;
+    this.sharePortOptions(this.sock);
   }
 
   /** 65535 less the IP and UDP headers (IPv6 has no 20-byte header in its payload length). */

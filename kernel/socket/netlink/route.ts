@@ -266,16 +266,6 @@ export class NetlinkRouteSocket extends SocketFile {
     };
   }
 
-  override read(dst: Uint8Array, _offset: number | null): number {
-    const r = this.recvmsg(null as unknown as Task, { maxLen: dst.length, flags: 0 });
-    dst.set(r.data);
-    return r.data.length;
-  }
-
-  override write(src: Uint8Array, _offset: number | null): number {
-    return this.sendmsg(null as unknown as Task, { data: src, to: null, control: {}, flags: 0 });
-  }
-
   /** Answers one request message. */
   #handle(msg: Uint8Array): void {
     const v = new DataView(msg.buffer, msg.byteOffset, msg.length);
