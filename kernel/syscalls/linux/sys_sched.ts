@@ -7,6 +7,7 @@
 import { E2BIG, EACCES, EBUSY, EINVAL, EOPNOTSUPP, EPERM, ESRCH } from "../../errno.ts";
 import type { Task } from "../../task.ts";
 import { RLIMIT_NICE, RLIMIT_RTPRIO } from "../../../abi/linux/limits.ts";
+import { PAGE_SIZE } from "../../../abi/linux/mm.ts";
 import { partial, supported, type SyscallEntry, type SyscallFn } from "./support.ts";
 
 /** CPUs the sandbox reports: as many as the host gives the sentry. */
@@ -105,7 +106,7 @@ interface SchedAttr {
 const SETPARAM_POLICY = -1;
 const SCHED_FLAG_RESET_ON_FORK = 0x01n, SCHED_FLAG_KEEP_POLICY = 0x08n, SCHED_FLAG_KEEP_PARAMS = 0x10n;
 const SCHED_FLAG_UTIL_CLAMP = 0x60n, SCHED_FLAG_ALL = 0x7fn, SCHED_FLAG_SUGOV = 0x10000000n;
-const SCHED_ATTR_SIZE_VER0 = 48, SCHED_ATTR_SIZE = 56, PAGE_SIZE = 4096;
+const SCHED_ATTR_SIZE_VER0 = 48, SCHED_ATTR_SIZE = 56;
 /** Linux's sysctl_sched_dl_period_min and _max, in ns (100 µs and 2^22 µs). */
 const DL_PERIOD_MIN_NS = 100_000n, DL_PERIOD_MAX_NS = (1n << 22n) * 1000n;
 /** A fair task's custom slice (sched_runtime) is clamped to [0.1 ms, 100 ms], as Linux's. */
