@@ -18,7 +18,8 @@ import { BootError, firstLine } from "./errors.ts";
 export const OCI_VERSION = "1.0.2";
 
 /** The PATH of the default spec and of a process without one (execvp's default, as runc's). */
-export const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+import { DEFAULT_PATH } from "../kernel/loader/exec_path.ts";
+export { DEFAULT_PATH };
 
 /** Ids are 32-bit; (uid_t)-1 means "no change" to set*id and is no one's id. */
 export const MAX_ID = 0xffff_fffe;

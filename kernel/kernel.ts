@@ -19,8 +19,9 @@
  */
 
 import { setImmediate } from "node:timers";
-import type { Context, Platform } from "../platform/mod.ts";
+import type { Context, Platform, Stop, StopReason } from "../platform/mod.ts";
 import type { VirtualFilesystem } from "../vfs/mod.ts";
+import type { FileDescription } from "../vfs/file_description.ts";
 import { DebugLog } from "./log.ts";
 import { Task } from "./task.ts";
 import { ThreadGroup } from "./thread_group.ts";
@@ -82,10 +83,27 @@ export interface InitOptions {
   executable?: string;
 }
 
+/** Options of {@linkcode Kernel.createProcess}. */
+export interface ProcessOptions {
+  argv: string[];
+  envp: string[];
+  /** Working directory inside the sandbox. */
+  cwd: string;
+  creds: Credentials;
+  /** The new process's own limits (not shared with anyone). */
+  limits: Limits;
+  /** Path of the executable; default: argv[0] looked up in PATH from envp. */
+  executable?: string;
+  /** Descriptors 0, 1 and 2; the process takes these references. */
+  stdio: readonly [FileDescription, FileDescription, FileDescription];
+}
+
 /** How long the loop may block in one wait before it lets the event loop run, in ns. */
 const SLICE_NS = 10_000_000;
 /** How long the loop may run stops back to back before yielding to the event loop, in ms. */
 const YIELD_AFTER_MS = 5;
+/** How long pause() waits for tasks in user mode to stop before leaving it to the loop, in ns. */
+const PAUSE_COLLECT_NS = 2_000_000_000;
 
 /** @savable */
 export class Kernel {
@@ -111,6 +129,12 @@ export class Kernel {
   /** flock, POSIX and OFD file locks (vfs/lock.ts). */
   readonly fileLocks = new LockTable();
   readonly threadGroups = new Map<number, ThreadGroup>();
+  /**
+   * CPU time of processes the sentry reaped itself (parentless ones: those started in a running
+   * sandbox, kernel/control.ts), with their reaped descendants'; what no process's
+   * children's times hold (the sandbox's total, control.ts `stats`).
+   */
+  readonly reapedCpu = { userNs: 0, sysNs: 0 };
   /** Terminals: devpts, the console, controlling terminals (kernel/tty.ts). */
   readonly tty: TtySupport = new TtySupport(this);
   /** @nosave Lookup of the task running on a platform context. */
@@ -140,6 +164,13 @@ export class Kernel {
   readonly #timed = new Set<Task>();
   /** Number of tasks in user mode. */
   #running = 0;
+  /** True while the sandbox is paused ({@linkcode pause}): no task runs, no deadline expires. */
+  #paused = false;
+  /**
+   * Stops collected while paused, handled in order once resumed: plain data (the task, which
+   * is out of user mode with its registers in the host thread, and why it stopped).
+   */
+  readonly #parked: Array<{ t: Task; reason: StopReason }> = [];
   /** @nosave Resolves the idle wait when a task becomes runnable. */
   #idleWake: (() => void) | null = null;
   #shutdown = false;
@@ -169,49 +200,75 @@ export class Kernel {
   }
 
   /**
-   * Creates the init process (PID 1) running argv. Throws a LinuxError when the executable
-   * cannot be found or loaded.
+   * Creates the init process (PID 1) running argv, with the sentry's own stdin, stdout and
+   * stderr. Throws a LinuxError when the executable cannot be found or loaded.
    */
   createInit(o: InitOptions): void {
     if (this.#init) throw new SentryBugError("Cannot create init: it already exists");
-    const root = this.vfs.root();
-    const pathCtx = { root, creds: o.creds };
-    const cwd = this.vfs.lookupDir(pathCtx, root, o.cwd);
-    const fs = new FsContext(root, cwd);
     const limits = Limits.defaults();
     for (const [r, v] of o.rlimits ?? []) limits.set(r, v);
-    const fdTable = new FdTable();
-    fdTable.limit = limits.soft(RLIMIT_NOFILE);
-    const exe = o.executable ?? o.argv[0];
-    if (exe === undefined) throw ENOENT;
-    const path = resolveExecutable(this.vfs, pathCtx, cwd, exe, o.envp);
+    const stdio = [this.vfs.hostStdio(0), this.vfs.hostStdio(1), this.vfs.hostStdio(2)] as const;
+    this.#init = this.createProcess({ ...o, limits, stdio });
+  }
 
-    const ctx = this.platform.newAddressSpace();
+  /**
+   * Creates a process with no parent in the sandbox (init, or a process started in a running
+   * sandbox: kernel/control.ts) in a new session and process group of its own, queued to run.
+   * It takes the caller's references to `stdio` (descriptors 0, 1 and 2; the same description
+   * may come more than once, one reference each), whatever the outcome. Throws a LinuxError
+   * when the executable cannot be found (ENOENT, EACCES for a name found in PATH only without
+   * execute permission) or loaded (its errno); a broken image that fails past the point of no
+   * return kills the process with SIGSEGV once it runs, as execve does on Linux.
+   */
+  createProcess(o: ProcessOptions): ThreadGroup {
+    const stdio = [...o.stdio];
     try {
-      const mm = new MemoryManager(ctx.addressSpace);
-      const tid = this.allocTid();
-      const tg = new ThreadGroup({
-        tgid: tid, mm, parent: null, limits, handlers: new SignalHandlers(), pgid: tid, sid: tid,
-      });
-      const t = new Task({ kernel: this, tid, tg, ctx, fdTable, fs, creds: o.creds, name: "init" });
+      const root = this.vfs.root();
+      const pathCtx = { root, creds: o.creds };
+      const cwd = this.vfs.lookupDir(pathCtx, root, o.cwd);
+      const fs = new FsContext(root, cwd);
+      const limits = o.limits;
+      const fdTable = new FdTable();
+      fdTable.limit = limits.soft(RLIMIT_NOFILE);
+      const exe = o.executable ?? o.argv[0];
+      if (exe === undefined) throw ENOENT;
+      const path = resolveExecutable(this.vfs, pathCtx, o.cwd, exe, o.envp);
+
+      const ctx = this.platform.newAddressSpace();
       try {
-        loadExecutable(t, { path, argv: o.argv, envp: o.envp }, { mm, ctx });
+        const mm = new MemoryManager(ctx.addressSpace);
+        const tid = this.allocTid();
+        const tg = new ThreadGroup({
+          tgid: tid, mm, parent: null, limits, handlers: new SignalHandlers(), pgid: tid, sid: tid,
+        });
+        const t = new Task({ kernel: this, tid, tg, ctx, fdTable, fs, creds: o.creds, name: "init" });
+        try {
+          loadExecutable(t, { path, argv: o.argv, envp: o.envp }, { mm, ctx });
+        } catch (e) {
+          // A broken image kills the process with SIGSEGV once it starts, as on Linux.
+          if (!(e instanceof ExecFatalError)) throw e;
+          t.tg.faultInfo = null;
+          t.pendingSignals.add({ signo: 11, code: 0x80 });
+          t.tg.handlers.set(11, { handler: 0n, flags: 0, restorer: 0n, mask: 0n });
+        }
+        for (const fd of [0, 1, 2]) fdTable.installAt(fd, stdio[fd]!, false);
+        stdio.length = 0;
+        tg.tasks.add(t);
+        this.armCpuLimit(tg);
+        this.addTask(t);
+        return tg;
       } catch (e) {
-        // A broken image kills init with SIGSEGV once it starts, as on Linux.
-        if (!(e instanceof ExecFatalError)) throw e;
-        t.tg.faultInfo = null;
-        t.pendingSignals.add({ signo: 11, code: 0x80 });
-        t.tg.handlers.set(11, { handler: 0n, flags: 0, restorer: 0n, mask: 0n });
+        ctx.addressSpace.release();
+        throw e;
       }
-      for (const fd of [0, 1, 2]) fdTable.installAt(fd, this.vfs.hostStdio(fd as 0 | 1 | 2), false);
-      tg.tasks.add(t);
-      this.#init = tg;
-      this.armCpuLimit(tg);
-      this.addTask(t);
-    } catch (e) {
-      ctx.addressSpace.release();
-      throw e;
+    } finally {
+      for (const f of stdio) f.decRef();
     }
+  }
+
+  /** The init process (PID 1), once created; it stays here as a zombie after it exits. */
+  get init(): ThreadGroup | null {
+    return this.#init;
   }
 
   /** Registers a new task (from createInit or clone) and queues it to run. */
@@ -221,6 +278,7 @@ export class Kernel {
     this.#byCtx.set(t.ctx, t);
     t.state = "runnable";
     this.#runQueue.push(t);
+    this.#kick(); // a process started from outside (control.ts) finds the loop asleep
   }
 
   /**
@@ -258,9 +316,16 @@ export class Kernel {
     tg.vforkDone.notify(1);
   }
 
-  /** Removes a zombie for good (wait reaped it); its CPU times go to the parent. */
+  /**
+   * Removes a zombie for good (wait reaped it, or the sentry did: a process without a parent in
+   * the sandbox); its CPU times go to the parent, or to {@linkcode reapedCpu}.
+   */
   reap(tg: ThreadGroup): void {
     if (tg.parent) chargeReapedChild(tg.parent, tg);
+    else {
+      this.reapedCpu.userNs += tg.userNs + tg.childUserNs;
+      this.reapedCpu.sysNs += tg.sysNs + tg.childSysNs;
+    }
     tg.parent?.children.delete(tg);
     this.threadGroups.delete(tg.tgid);
   }
@@ -451,6 +516,15 @@ export class Kernel {
     // On the monotonic clock, so that the loop reads the clock once per turn (`now`).
     let lastYield = monotonicNs();
     while (this.#initStatus === null && !this.#shutdown) {
+      if (this.#paused) {
+        await this.#whilePaused();
+        lastYield = monotonicNs();
+        continue;
+      }
+      while (this.#parked.length > 0 && this.#initStatus === null) {
+        const { t, reason } = this.#parked.shift()!;
+        if (t.state !== "dead") this.#handleStop(t, reason);
+      }
       while (this.#runQueue.length > 0 && this.#initStatus === null) this.#step(this.#runQueue.shift()!);
       if (this.#initStatus !== null) break;
       const now = monotonicNs();
@@ -480,6 +554,80 @@ export class Kernel {
       }
     }
     return this.#initStatus ?? 0;
+  }
+
+  /**
+   * Pauses the sandbox, as `runsc pause` (and the first step of a checkpoint): every task stops
+   * at the kernel's safe point, between two kernel steps, and stays there until
+   * {@linkcode resume}. A task in user mode is interrupted (PTRACE_INTERRUPT) and its stop is
+   * kept as data, not handled: a syscall it entered runs only after the resume. Sleeping and
+   * job-control-stopped tasks stay as they are; tasks woken meanwhile wait on the run queue.
+   * No deadline is looked at while paused: the clocks go on (CLOCK_REALTIME and
+   * CLOCK_MONOTONIC), and timers, sleeps and timeouts that expired meanwhile fire at the
+   * resume, as in runsc. Signals may still be sent: a fatal one kills at once (a paused
+   * container can be killed), others wait to be delivered at the resume.
+   *
+   * Synchronous: returns once no task is in user mode, or after about 2 s with some still on
+   * their way out (the loop collects those; {@linkcode quiescent} tells). Call it between
+   * kernel steps (from an event-loop callback, as every control request); it collects the
+   * stops itself, the one caller of platform.waitStop besides the loop. Idempotent.
+   */
+  pause(): void {
+    if (this.#paused) return;
+    this.#paused = true;
+    for (const t of this.tasks.values()) if (t.state === "user") t.ctx.interrupt();
+    const deadline = monotonicNs() + PAUSE_COLLECT_NS;
+    while (this.#running > 0) {
+      const now = monotonicNs();
+      if (now >= deadline) break;
+      const stop = this.platform.waitStop(Math.min(SLICE_NS, deadline - now));
+      if (stop) this.#parkStop(stop);
+    }
+    this.#kick();
+  }
+
+  /**
+   * Undoes {@linkcode pause}: the kept stops are handled in order, then the run queue, then
+   * the deadlines that passed meanwhile. Idempotent.
+   */
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.#kick();
+  }
+
+  /** True while paused (between {@linkcode pause} and {@linkcode resume}). */
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /** True while paused with every task out of user mode: each is registers plus data. */
+  get quiescent(): boolean {
+    return this.#paused && this.#running === 0;
+  }
+
+  /** Keeps a stop collected while paused, for the resume. A dead thread is handled at once. */
+  #parkStop(stop: Stop): void {
+    const t = this.#byCtx.get(stop.ctx);
+    if (!t) return;
+    this.#running--;
+    t.state = "runnable";
+    if (stop.reason.kind === "gone") this.#handleStop(t, stop.reason);
+    else this.#parked.push({ t, reason: stop.reason });
+  }
+
+  /**
+   * One turn of the loop while paused: collects the stops of tasks still on their way out of
+   * user mode, then sleeps without a deadline (no CPU used) until resume() or shutdown kicks.
+   */
+  async #whilePaused(): Promise<void> {
+    if (this.#running > 0) {
+      const stop = this.platform.waitStop(SLICE_NS);
+      if (stop) this.#parkStop(stop);
+      else await yieldMacrotask();
+      return;
+    }
+    await this.#idle(null);
   }
 
   /** Sleeps until wakeTask() or the deadline (ns from now). */
@@ -871,6 +1019,9 @@ export class Kernel {
       // SIGCHLD ignored: children are reaped at once (Linux's SA_NOCLDWAIT behaviour).
       this.reap(tg);
     }
+    // A process started from outside (control.ts) has no parent in the sandbox: the sentry
+    // reaps it (its watchers already saw its status through exitQueue).
+    if (parent === null && tg !== init) this.reap(tg);
     parent?.childWaitQueue.notify(1);
     if (parent && !parent.zombie && tg.exitSignal > 0 && this.threadGroups.has(tg.tgid)) {
       const st = tg.exitStatus ?? 0;

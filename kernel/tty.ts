@@ -29,6 +29,7 @@ import { DevptsFilesystem, type Terminal, type TtyHost, type WindowSize } from "
 import { Location } from "../vfs/mount.ts";
 import { O_LARGEFILE, O_RDWR } from "../abi/linux/file.ts";
 import type { Mount, VirtualFilesystem } from "../vfs/mod.ts";
+import type { FileDescription } from "../vfs/file_description.ts";
 import { Credentials } from "./creds.ts";
 import { isOrphanedProcessGroup, processGroupMembers, signalProcessGroup } from "./job_control.ts";
 
@@ -86,19 +87,33 @@ export class TtySupport implements TtyHost {
    * Preconditions: init exists and has not run yet.
    */
   attachConsole(winsize: WindowSize): Terminal {
-    const init = [...this.#kernel.threadGroups.values()].find((g) => g.parent === null);
+    const init = this.#kernel.init;
     const task = init?.leader;
     if (!init || !task) throw new SentryBugError("Cannot attach a console: there is no init");
+    const t = this.allocateTerminal(winsize);
+    this.console = t;
+    for (const fd of [0, 1, 2]) task.fdTable.installAt(fd, this.openSlave(t), false);
+    this.setControllingTerminal(init, t);
+    return t;
+  }
+
+  /**
+   * A new pty whose master belongs to the caller (a bridge outside the sandbox: no description,
+   * driven through the Terminal's master methods and wait queue), unlocked and sized.
+   */
+  allocateTerminal(winsize: WindowSize): Terminal {
     const t = this.devpts.allocate();
     t.locked = false;
     t.masterOpens = 1;
     t.winsize = { ...winsize };
-    this.console = t;
+    return t;
+  }
+
+  /** A new description of t's slave side, open for reading and writing (as /dev/pts/N). */
+  openSlave(t: Terminal): FileDescription {
     const d = this.devpts.slaveDentry(t.index);
     const loc = this.devptsMount !== null && d !== null ? new Location(this.devptsMount, d) : null;
-    for (const fd of [0, 1, 2]) task.fdTable.installAt(fd, this.devpts.openSlave(t, O_RDWR | O_LARGEFILE, loc), false);
-    this.setControllingTerminal(init, t);
-    return t;
+    return this.devpts.openSlave(t, O_RDWR | O_LARGEFILE, loc);
   }
 
   /** The session of process group pgid (its live members'), or 0 when it has none. */

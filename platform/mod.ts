@@ -126,6 +126,8 @@ export interface AddressSpace {
   releaseAndReap(): HostUsage;
   /** The peak resident set size of the host process, in KiB (VmHWM); 0 if unknown. */
   peakRssKb(): number;
+  /** The resident set size of the host process now, in KiB (VmRSS); 0 if unknown. */
+  rssKb(): number;
   /** The lowest and highest addresses the application may map. */
   readonly minAddr: number;
   readonly maxAddr: number;

@@ -14,6 +14,7 @@ import type { MemoryManager, MmapOpts } from "../mm/mm.ts";
 import type { Context } from "../../platform/mod.ts";
 import { loadExtent, loadPlan, parseElf, parseInterpPath, PT_INTERP, readElfHeader, type ElfInfo } from "./elf.ts";
 import { buildInitialStack, execArgLimit, type ExecString } from "./stack.ts";
+import { resolveExecutable as lookUpExecutable } from "./exec_path.ts";
 import { BINPRM_BUF_SIZE, parseShebang, shebangArgv } from "./shebang.ts";
 import { MMAP_BASE, PIE_BASE, STACK_TOP } from "../mm/mm.ts";
 import {
@@ -25,32 +26,35 @@ import { RLIMIT_STACK } from "../../abi/linux/limits.ts";
 
 /** Nested #! interpreters allowed, as Linux's binfmt recursion limit. */
 const MAX_SHEBANG_DEPTH = 4;
-const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
 /**
- * Finds the executable for a command as runsc does for the container's process: a name with a
- * slash is taken as is, anything else is searched in PATH from envp.
+ * Finds the executable for a process started from outside the sandbox (init, `exec`), as
+ * execvp(3) and runsc do (exec_path.ts), through the sandbox's filesystem (its mounts
+ * included): a name with a slash is resolved against cwd and not checked (loading it gives the
+ * errno); a bare name is searched in PATH from envp. Throws ENOENT, or EACCES when the name was
+ * found only without execute permission.
  */
 export function resolveExecutable(
   vfs: VirtualFilesystem,
   ctx: PathContext,
-  cwd: Location,
+  cwd: string,
   exe: string,
-  envp: string[],
+  envp: readonly string[],
 ): string {
-  if (exe === "") throw ENOENT;
-  if (exe.includes("/")) return exe;
-  const pathVar = envp.find((e) => e.startsWith("PATH="))?.slice(5) ?? DEFAULT_PATH;
-  for (const dir of pathVar.split(":")) {
-    const candidate = `${dir === "" ? "." : dir}/${exe}`;
-    try {
-      const st = vfs.statAt(ctx, cwd, candidate, { follow: true, emptyPath: false });
-      if ((st.mode & S_IFMT) === S_IFREG && (st.mode & 0o111) !== 0) return candidate;
-    } catch (e) {
-      if (!(e instanceof LinuxError)) throw e;
-    }
-  }
-  throw ENOENT;
+  const found = lookUpExecutable(exe, {
+    envp,
+    cwd,
+    stat: (p) => {
+      try {
+        const st = vfs.statAt(ctx, ctx.root, p, { follow: true, emptyPath: false });
+        return { isFile: (st.mode & S_IFMT) === S_IFREG, mode: st.mode & 0o7777 };
+      } catch (e) {
+        if (e instanceof LinuxError) return null;
+        throw e;
+      }
+    },
+  });
+  if (found.ok) return found.path;
+  throw found.reason === "notExecutable" ? EACCES : ENOENT;
 }
 
 export interface ExecArgs {

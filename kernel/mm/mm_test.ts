@@ -26,6 +26,7 @@ function fakeAddressSpace(): AddressSpace & { calls: string[] } {
     release: () => {},
     releaseAndReap: () => ({ userNs: 0, sysNs: 0, maxRssKb: 0 }),
     peakRssKb: () => 0,
+    rssKb: () => 0,
     newThread: () => {
       throw new Error("not in this fake");
     },

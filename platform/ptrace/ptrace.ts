@@ -822,6 +822,15 @@ class StubAddressSpace implements AddressSpace {
    * an open /proc file costs a fraction of opening it again.
    */
   peakRssKb(): number {
+    return this.#statusKb(/^VmHWM:\s+(\d+) kB/m);
+  }
+
+  rssKb(): number {
+    return this.#statusKb(/^VmRSS:\s+(\d+) kB/m);
+  }
+
+  /** A field in kB of the stub's /proc/PID/status, or 0. */
+  #statusKb(field: RegExp): number {
     if (this.#statusFd < 0) {
       const fd = ffi.hostOpen(`/proc/${this.pid}/status`, ffi.O_RDONLY | ffi.O_CLOEXEC);
       if (fd < 0) return 0;
@@ -829,7 +838,7 @@ class StubAddressSpace implements AddressSpace {
     }
     const n = ffi.hostPread(this.#statusFd, statusText, 0);
     if (n <= 0) return 0;
-    const m = /^VmHWM:\s+(\d+) kB/m.exec(textDecoder.decode(statusText.subarray(0, n)));
+    const m = field.exec(textDecoder.decode(statusText.subarray(0, n)));
     return m ? Number(m[1]) : 0;
   }
 
