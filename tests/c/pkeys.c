@@ -1,6 +1,6 @@
 /* Protection keys and mprotect's flags (node and V8 probe pkey_alloc at start-up). What this
  * prints is the same on a machine with protection keys and on one without (where pkey_alloc
- * is ENOSPC): argument checks and their order, pkey -1 as plain mprotect, unallocated keys,
+ * is ENOSPC or EINVAL): argument checks and their order, pkey -1 as plain mprotect, unallocated keys,
  * PROT_SEM accepted, PROT_GROWSDOWN reaching down to the start of a MAP_GROWSDOWN mapping. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -49,10 +49,12 @@ int main(void) {
   show("pkey_alloc flags 1", pkey_alloc_(1, 0));
   show("pkey_alloc init 4", pkey_alloc_(0, 4));
   show("pkey_alloc init 1<<32", pkey_alloc_(0, 1UL << 32));
-  /* A key where the machine has them, ENOSPC where it does not: either way, give it back. */
+  /* A key where the machine has them; where it does not, ENOSPC, or EINVAL on some hosts (our
+   * AMD EPYC VMs with Linux 6.18 answer EINVAL natively; the sentry answers ENOSPC, as the man
+   * page documents). Either way, give a key back. */
   long k = pkey_alloc_(0, 0);
-  if (k >= 1 && k < 16) printf("pkey_alloc: a key or ENOSPC\n");
-  else if (k < 0 && errno == ENOSPC) printf("pkey_alloc: a key or ENOSPC\n");
+  if (k >= 1 && k < 16) printf("pkey_alloc: a key or none\n");
+  else if (k < 0 && (errno == ENOSPC || errno == EINVAL)) printf("pkey_alloc: a key or none\n");
   else printf("pkey_alloc: %ld %s\n", k, strerrorname_np(errno));
   if (k >= 0 && pkey_free_(k) != 0) printf("pkey_free of it: %s\n", strerrorname_np(errno));
   show("pkey_free 7 (never allocated)", pkey_free_(7));
