@@ -18,6 +18,7 @@
  * @module
  */
 
+import { Vdso } from "./vdso/vdso.ts";
 import { setImmediate } from "node:timers";
 import type { Context, Platform, Stop, StopReason } from "../platform/mod.ts";
 import type { VirtualFilesystem } from "../vfs/mod.ts";
@@ -117,8 +118,11 @@ export class Kernel {
   /** @nosave */
   readonly log: DebugLog;
   readonly strace: boolean;
-  /** Monotonic time at boot, for /proc/uptime and CLOCK_BOOTTIME. */
+  /** Monotonic time at boot, for /proc/uptime. */
   readonly bootNs = monotonicNs();
+
+  /** @nosave The vDSO every exec maps (kernel/vdso): undefined until the first exec, null if none. */
+  #vdso: Vdso | null | undefined;
 
   readonly tasks = new Map<number, Task>();
   readonly futex = new FutexTable();
@@ -1057,10 +1061,24 @@ export class Kernel {
       : `init (pid ${init.tgid}) killed by ${name}`;
   }
 
+  /**
+   * The vDSO the loader maps into every new image, made at the first exec; null when the
+   * sentry cannot give one (the debug log says why, once).
+   */
+  vdso(): Vdso | null {
+    if (this.#vdso === undefined) {
+      const v = this.#shutdown ? "the kernel is shut down" : Vdso.create();
+      if (typeof v === "string") this.log.once("no-vdso", `No vDSO: ${v}`);
+      this.#vdso = typeof v === "string" ? null : v;
+    }
+    return this.#vdso;
+  }
+
   /** Kills everything; no stub survives. Idempotent. */
   shutdown(): void {
     if (this.#shutdown) return;
     this.#shutdown = true;
+    this.#vdso?.close();
     for (const tg of [...this.threadGroups.values()]) if (!tg.zombie) this.#exitGroup(tg, 9);
     this.platform.shutdown();
     this.#kick();
