@@ -117,6 +117,9 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
     name: t.name,
   });
   child.sigmask = t.sigmask;
+  // The alternate signal stack is inherited, except by a thread that shares the memory but
+  // not as vfork's child (it cannot use the same stack): Linux's copy_process.
+  if ((f & (CLONE_VM | CLONE_VFORK)) !== CLONE_VM) child.altStack = { ...t.altStack };
   child.memPolicy = t.memPolicy; // mpol_dup: every clone inherits the NUMA policy
   // Scheduling attributes are inherited, unless SCHED_RESET_ON_FORK asks for the defaults.
   child.affinity = t.affinity;
