@@ -152,6 +152,11 @@ export class Kernel {
   #initStatus: number | null = null;
 
   readonly #runQueue: Task[] = [];
+  /**
+   * @nosave What one process's syscall did to another that takes effect only after the
+   * caller's next stop (see {@linkcode holdForWaker}); released before a pause.
+   */
+  readonly #held: { waker: Task; run: () => void }[] = [];
   /** Signal timers on the monotonic clock (alarm, ITIMER_REAL, POSIX timers). Small; scanned linearly. */
   readonly #timers = new Set<KernelTimer>();
   /** Timers on CPU-time clocks (ITIMER_VIRTUAL/PROF, POSIX timers), sampled; see timers.ts. */
@@ -455,14 +460,55 @@ export class Kernel {
     this.#kick();
   }
 
-  /** Makes a task stopped by job control runnable again (SIGCONT); see job_control.ts. */
+  /**
+   * Makes a task stopped by job control runnable again (SIGCONT); see job_control.ts. When
+   * another process's kill did it, the task runs only after that process's next stop, as on
+   * Linux (so waitpid(WCONTINUED) right after kill(SIGCONT) sees the continue, not an exit).
+   */
   resumeStoppedTask(t: Task): void {
     if (t.state !== "stopped") return;
     t.state = "runnable";
     // A task stopped inside a syscall looks at its pending signals before running it again.
     if (t.inSyscall) t.interrupted = true;
-    this.#runQueue.push(t);
-    this.#kick();
+    const queue = () => {
+      if (t.state !== "runnable" || this.#runQueue.includes(t)) return;
+      this.#runQueue.push(t);
+      this.#kick();
+    };
+    if (!this.holdForWaker(t.tg, queue)) queue();
+  }
+
+  /**
+   * Holds `run` (a wake-up or a kill another process's syscall caused in `target`) until the
+   * caller's next stop is handled. Linux does not hand the CPU to a task it wakes before the
+   * waker's next system call, and a fatal signal ends its target only when the target next
+   * runs: so, natively, the waker's next call (waitpid, wait4 WNOHANG) sees the target as it was
+   * left, not already exited. Returns false (run it now) outside a syscall or within one process.
+   * Released also when the waker dies, when a slice passes with no stop (it computes in user
+   * mode), when no task is in user mode, and before a pause.
+   */
+  holdForWaker(target: ThreadGroup, run: () => void): boolean {
+    const w = this.current;
+    if (w === null || w.tg === target) return false;
+    this.#held.push({ waker: w, run });
+    return true;
+  }
+
+  /** Removes and returns what was held for waker (everything when null). */
+  #takeHeld(waker: Task | null): { waker: Task; run: () => void }[] {
+    if (this.#held.length === 0) return [];
+    if (waker === null) return this.#held.splice(0);
+    const go = [];
+    for (let i = 0; i < this.#held.length;) {
+      if (this.#held[i]!.waker === waker) go.push(...this.#held.splice(i, 1));
+      else i++;
+    }
+    return go;
+  }
+
+  /** Runs what was held for waker (all held when null). */
+  #releaseHeld(waker: Task | null): void {
+    for (const h of this.#takeHeld(waker)) h.run();
   }
 
   /**
@@ -527,6 +573,10 @@ export class Kernel {
       }
       while (this.#runQueue.length > 0 && this.#initStatus === null) this.#step(this.#runQueue.shift()!);
       if (this.#initStatus !== null) break;
+      if (this.#held.length > 0 && this.#running === 0) {
+        this.#releaseHeld(null);
+        continue;
+      }
       const now = monotonicNs();
       const next = this.#expireDeadlines(now);
       if (this.#runQueue.length > 0 || this.#initStatus !== null) continue;
@@ -543,8 +593,12 @@ export class Kernel {
           if (!t) continue;
           this.#running--;
           t.state = "runnable";
+          // What t's last syscall held runs after this stop is handled, not before.
+          const held = this.#takeHeld(t);
           this.#handleStop(t, stop.reason);
+          for (const h of held) h.run();
         } else {
+          this.#releaseHeld(null);
           await yieldMacrotask();
           lastYield = monotonicNs();
         }
@@ -621,6 +675,7 @@ export class Kernel {
    * user mode, then sleeps without a deadline (no CPU used) until resume() or shutdown kicks.
    */
   async #whilePaused(): Promise<void> {
+    this.#releaseHeld(null);
     if (this.#running > 0) {
       const stop = this.platform.waitStop(SLICE_NS);
       if (stop) this.#parkStop(stop);
@@ -956,6 +1011,7 @@ export class Kernel {
    */
   #exitTask(t: Task, hostGone = false): void {
     if (t.state === "dead") return;
+    this.#releaseHeld(t);
     freezeTaskCpu(t); // no-op when #exitGroup already charged the reaped stub
     t.tg.userNs += t.cpuBase.userNs;
     t.tg.sysNs += t.cpuBase.sysNs;
