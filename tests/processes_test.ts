@@ -247,3 +247,11 @@ Deno.test("a forked child inherits the alternate signal stack (its stack overflo
 Deno.test("a child that dropped root cannot signal its root parent by kill, tkill, tgkill, rt_sigqueueinfo, rt_tgsigqueueinfo or pidfd_send_signal (SIGCONT in the session can), and a thread id names its process for kill, as natively", async () => {
   await assertSameAsNative([await compileC("kill_perms")]);
 });
+
+Deno.test("waitpid(WCONTINUED) right after kill(SIGCONT) reports the continue, not the exit of the woken child, as natively", async () => {
+  await assertSameAsNative([await compileC("wake_order")]);
+});
+
+Deno.test("dash prints Terminated for a background job that kill ended, as natively (the kill takes effect after dash's next syscall)", async () => {
+  await assertSameAsNative(["/bin/dash", "-c", "sleep 10 & kill $!; wait $!"]);
+});
