@@ -61,12 +61,17 @@ int main(void) {
   pid_t parent = getpid();
   int pidfd = (int)syscall(SYS_pidfd_open, parent, 0);
   CHECK(pidfd >= 0);
+  int ready[2];
+  CHECK(pipe(ready) == 0);
   pid_t sibling = fork();
   if (sibling == 0) {
     CHECK(setresuid(1000, 1000, 1000) == 0);
+    CHECK(write(ready[1], "r", 1) == 1);
     pause();
     _exit(0);
   }
+  char r;
+  CHECK(read(ready[0], &r, 1) == 1); /* the sibling has dropped root before the child looks */
   pid_t c = fork();
   if (c == 0) {
     CHECK(setresuid(1000, 1000, 1000) == 0);
