@@ -31,7 +31,7 @@ import type { Credentials } from "./creds.ts";
 import { Limits } from "./limits.ts";
 import { SignalHandlers } from "./signals.ts";
 import { MemoryManager } from "./mm/mm.ts";
-import { EAGAIN, EINTR, ENOENT, ENOSYS, EPIPE, LinuxError, SentryBugError } from "./errno.ts";
+import { EAGAIN, EINTR, EINVAL, ENOENT, ENOSYS, EPIPE, LinuxError, SentryBugError } from "./errno.ts";
 import type { SyscallControl } from "./syscalls/linux/support.ts";
 import { SYSCALL_TABLE } from "./syscalls/linux/table_amd64.ts";
 import { hostFds } from "../vfs/host_fds.ts";
@@ -872,6 +872,19 @@ export class Kernel {
     t.sigWaitSet = null;
   }
 
+  /**
+   * Contains an exception that is not a LinuxError (a sentry bug) inside the syscall that raised
+   * it: the report goes to the debug log once per syscall and message (an application retrying
+   * must not flood it), and the syscall fails with EINVAL, which callers do not retry (EAGAIN
+   * made fork loops spin). The sandbox and the task go on. SENTRY_PANIC_ON_BUG=1 rethrows.
+   */
+  #handlerBug(t: Task, name: string, e: unknown): number {
+    const first = String((e as Error)?.message ?? e).split("\n", 1)[0];
+    this.log.once(`bug-${name}-${first}`, `BUG in ${name} of ${t}: ${(e as Error)?.stack ?? e}`);
+    if (Deno.env.get("SENTRY_PANIC_ON_BUG") === "1") throw e;
+    return -EINVAL.errno;
+  }
+
   /** Dispatches t's syscall. Returns false if the task blocked or exited. */
   #syscall(t: Task): boolean {
     const info = t.ctx.syscall;
@@ -897,10 +910,13 @@ export class Kernel {
           result = -e.errno;
           if (e === EPIPE && SIGPIPE_SYSCALLS.has(nr) && raisesSigpipe(t, info.argInt(0))) this.sendSignal(t.tg, 13);
         } else {
-          this.log.warning(`BUG in ${entry.name} of ${t}: ${(e as Error)?.stack ?? e}`);
-          if (Deno.env.get("SENTRY_PANIC_ON_BUG") === "1") throw e;
-          result = -EAGAIN.errno;
+          result = this.#handlerBug(t, entry.name, e);
         }
+      }
+      // A result that is not an integer a register can hold (brk once answered Infinity) would
+      // fail in the register write-back, outside any handler: it is the handler's bug.
+      if (typeof result === "number" && !Number.isInteger(result)) {
+        result = this.#handlerBug(t, entry.name, new SentryBugError(`result ${result} is not a syscall result`));
       }
     }
     this.current = null;
