@@ -32,7 +32,7 @@ import type { Credentials } from "./creds.ts";
 import { Limits } from "./limits.ts";
 import { SignalHandlers } from "./signals.ts";
 import { MemoryManager } from "./mm/mm.ts";
-import { EAGAIN, EINTR, ENOENT, ENOSYS, EPIPE, LinuxError, SentryBugError } from "./errno.ts";
+import { EAGAIN, EINTR, EINVAL, ENOENT, ENOSYS, EPIPE, LinuxError, SentryBugError } from "./errno.ts";
 import type { SyscallControl } from "./syscalls/linux/support.ts";
 import { SYSCALL_TABLE } from "./syscalls/linux/table_amd64.ts";
 import { hostFds } from "../vfs/host_fds.ts";
@@ -157,6 +157,11 @@ export class Kernel {
   #initStatus: number | null = null;
 
   readonly #runQueue: Task[] = [];
+  /**
+   * @nosave What one process's syscall did to another that takes effect only after the
+   * caller's next stop (see {@linkcode holdForWaker}); released before a pause.
+   */
+  readonly #held: { waker: Task; run: () => void }[] = [];
   /** Signal timers on the monotonic clock (alarm, ITIMER_REAL, POSIX timers). Small; scanned linearly. */
   readonly #timers = new Set<KernelTimer>();
   /** Timers on CPU-time clocks (ITIMER_VIRTUAL/PROF, POSIX timers), sampled; see timers.ts. */
@@ -460,14 +465,55 @@ export class Kernel {
     this.#kick();
   }
 
-  /** Makes a task stopped by job control runnable again (SIGCONT); see job_control.ts. */
+  /**
+   * Makes a task stopped by job control runnable again (SIGCONT); see job_control.ts. When
+   * another process's kill did it, the task runs only after that process's next stop, as on
+   * Linux (so waitpid(WCONTINUED) right after kill(SIGCONT) sees the continue, not an exit).
+   */
   resumeStoppedTask(t: Task): void {
     if (t.state !== "stopped") return;
     t.state = "runnable";
     // A task stopped inside a syscall looks at its pending signals before running it again.
     if (t.inSyscall) t.interrupted = true;
-    this.#runQueue.push(t);
-    this.#kick();
+    const queue = () => {
+      if (t.state !== "runnable" || this.#runQueue.includes(t)) return;
+      this.#runQueue.push(t);
+      this.#kick();
+    };
+    if (!this.holdForWaker(t.tg, queue)) queue();
+  }
+
+  /**
+   * Holds `run` (a wake-up or a kill another process's syscall caused in `target`) until the
+   * caller's next stop is handled. Linux does not hand the CPU to a task it wakes before the
+   * waker's next system call, and a fatal signal ends its target only when the target next
+   * runs: so, natively, the waker's next call (waitpid, wait4 WNOHANG) sees the target as it was
+   * left, not already exited. Returns false (run it now) outside a syscall or within one process.
+   * Released also when the waker dies, when a slice passes with no stop (it computes in user
+   * mode), when no task is in user mode, and before a pause.
+   */
+  holdForWaker(target: ThreadGroup, run: () => void): boolean {
+    const w = this.current;
+    if (w === null || w.tg === target) return false;
+    this.#held.push({ waker: w, run });
+    return true;
+  }
+
+  /** Removes and returns what was held for waker (everything when null). */
+  #takeHeld(waker: Task | null): { waker: Task; run: () => void }[] {
+    if (this.#held.length === 0) return [];
+    if (waker === null) return this.#held.splice(0);
+    const go = [];
+    for (let i = 0; i < this.#held.length;) {
+      if (this.#held[i]!.waker === waker) go.push(...this.#held.splice(i, 1));
+      else i++;
+    }
+    return go;
+  }
+
+  /** Runs what was held for waker (all held when null). */
+  #releaseHeld(waker: Task | null): void {
+    for (const h of this.#takeHeld(waker)) h.run();
   }
 
   /**
@@ -532,6 +578,10 @@ export class Kernel {
       }
       while (this.#runQueue.length > 0 && this.#initStatus === null) this.#step(this.#runQueue.shift()!);
       if (this.#initStatus !== null) break;
+      if (this.#held.length > 0 && this.#running === 0) {
+        this.#releaseHeld(null);
+        continue;
+      }
       const now = monotonicNs();
       const next = this.#expireDeadlines(now);
       if (this.#runQueue.length > 0 || this.#initStatus !== null) continue;
@@ -548,8 +598,12 @@ export class Kernel {
           if (!t) continue;
           this.#running--;
           t.state = "runnable";
+          // What t's last syscall held runs after this stop is handled, not before.
+          const held = this.#takeHeld(t);
           this.#handleStop(t, stop.reason);
+          for (const h of held) h.run();
         } else {
+          this.#releaseHeld(null);
           await yieldMacrotask();
           lastYield = monotonicNs();
         }
@@ -626,6 +680,7 @@ export class Kernel {
    * user mode, then sleeps without a deadline (no CPU used) until resume() or shutdown kicks.
    */
   async #whilePaused(): Promise<void> {
+    this.#releaseHeld(null);
     if (this.#running > 0) {
       const stop = this.platform.waitStop(SLICE_NS);
       if (stop) this.#parkStop(stop);
@@ -821,6 +876,19 @@ export class Kernel {
     t.sigWaitSet = null;
   }
 
+  /**
+   * Contains an exception that is not a LinuxError (a sentry bug) inside the syscall that raised
+   * it: the report goes to the debug log once per syscall and message (an application retrying
+   * must not flood it), and the syscall fails with EINVAL, which callers do not retry (EAGAIN
+   * made fork loops spin). The sandbox and the task go on. SENTRY_PANIC_ON_BUG=1 rethrows.
+   */
+  #handlerBug(t: Task, name: string, e: unknown): number {
+    const first = String((e as Error)?.message ?? e).split("\n", 1)[0];
+    this.log.once(`bug-${name}-${first}`, `BUG in ${name} of ${t}: ${(e as Error)?.stack ?? e}`);
+    if (Deno.env.get("SENTRY_PANIC_ON_BUG") === "1") throw e;
+    return -EINVAL.errno;
+  }
+
   /** Dispatches t's syscall. Returns false if the task blocked or exited. */
   #syscall(t: Task): boolean {
     const info = t.ctx.syscall;
@@ -846,10 +914,13 @@ export class Kernel {
           result = -e.errno;
           if (e === EPIPE && SIGPIPE_SYSCALLS.has(nr) && raisesSigpipe(t, info.argInt(0))) this.sendSignal(t.tg, 13);
         } else {
-          this.log.warning(`BUG in ${entry.name} of ${t}: ${(e as Error)?.stack ?? e}`);
-          if (Deno.env.get("SENTRY_PANIC_ON_BUG") === "1") throw e;
-          result = -EAGAIN.errno;
+          result = this.#handlerBug(t, entry.name, e);
         }
+      }
+      // A result that is not an integer a register can hold (brk once answered Infinity) would
+      // fail in the register write-back, outside any handler: it is the handler's bug.
+      if (typeof result === "number" && !Number.isInteger(result)) {
+        result = this.#handlerBug(t, entry.name, new SentryBugError(`result ${result} is not a syscall result`));
       }
     }
     this.current = null;
@@ -962,6 +1033,7 @@ export class Kernel {
    */
   #exitTask(t: Task, hostGone = false): void {
     if (t.state === "dead") return;
+    this.#releaseHeld(t);
     freezeTaskCpu(t); // no-op when #exitGroup already charged the reaped stub
     t.tg.userNs += t.cpuBase.userNs;
     t.tg.sysNs += t.cpuBase.sysNs;

@@ -497,7 +497,9 @@ export class MemoryManager {
    * when growing would exceed RLIMIT_AS (`asLimit` bytes).
    */
   setBrk(via: Context, want: number, asLimit: number = Infinity): number {
-    if (want < this.brkStart) return this.brk;
+    // A break outside the address space (brk(-1) arrives as Infinity) cannot be given: Linux
+    // leaves the break where it was.
+    if (!Number.isSafeInteger(want) || want < this.brkStart || want > this.as.maxAddr) return this.brk;
     const oldTop = pageRoundUp(this.brk), newTop = pageRoundUp(want);
     if (newTop > oldTop) {
       if (!this.#isFree(oldTop, newTop)) return this.brk;

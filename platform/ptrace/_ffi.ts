@@ -732,7 +732,7 @@ const sandboxMemfdName = new TextEncoder().encode("sentry-memfd\0");
 
 /** memfd_create(2) on the host for a sandbox memfd, close-on-exec added; returns fd or -errno. */
 export function hostMemfdCreate(flags: number): number {
-  const fd = libc.memfd_create(sandboxMemfdName, flags | MFD_CLOEXEC);
+  const fd = libc.memfd_create(sandboxMemfdName, (flags | MFD_CLOEXEC) >>> 0); // u32, even with bit 31 set
   return fd === -1 ? -errno() : fd;
 }
 
