@@ -1,12 +1,60 @@
 /**
- * Credentials of a task, as Linux's struct cred. A leaf module: vfs/ imports it for permission
- * checks.
+ * Credentials of a task, as Linux's struct cred: the uids and gids, and the capability sets
+ * (capabilities(7)) that privileged operations check. A leaf module: vfs/ imports it for
+ * permission checks.
+ *
+ * The sandbox is one user namespace whose root holds every capability. Without file
+ * capabilities, the sets follow Linux's rules for root: exec gives a task whose real or
+ * effective uid is 0 the bounding set as permitted (effective too when the effective uid is 0);
+ * a set*uid call that leaves no uid 0 clears permitted and effective (unless SECURE_KEEP_CAPS),
+ * moving the effective uid off or onto 0 clears or refills the effective set, and moving the
+ * fsuid off or onto 0 drops or raises the filesystem capabilities (cap_task_fix_setuid).
  *
  * @module
  */
 
-/** @savable Immutable once shared: copy-on-write, replaced whole by set*id calls. */
+import {
+  CAP_CHOWN,
+  CAP_DAC_OVERRIDE,
+  CAP_DAC_READ_SEARCH,
+  CAP_FOWNER,
+  CAP_FSETID,
+  CAP_FULL_SET,
+  CAP_LINUX_IMMUTABLE,
+  CAP_MAC_OVERRIDE,
+  CAP_MKNOD,
+  SECURE_KEEP_CAPS,
+  SECURE_NO_SETUID_FIXUP,
+  SECURE_NOROOT,
+} from "../abi/linux/capability.ts";
+
+/** The capabilities an fsuid change raises or drops (Linux's CAP_FS_SET). */
+const FS_SET = [CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_FSETID, CAP_LINUX_IMMUTABLE, CAP_MKNOD, CAP_MAC_OVERRIDE]
+  .reduce((s, c) => s | (1n << BigInt(c)), 0n);
+
+/** A task's capability sets (bit n = capability n) and securebits. */
+export interface CapSets {
+  readonly inheritable: bigint;
+  readonly permitted: bigint;
+  readonly effective: bigint;
+  readonly bounding: bigint;
+  readonly ambient: bigint;
+  readonly securebits: number;
+}
+
+/** The sets exec gives a task with these ids, a full bounding set and nothing inherited. */
+function execSets(uid: number, euid: number, fsuid: number): CapSets {
+  const permitted = uid === 0 || euid === 0 ? CAP_FULL_SET : 0n;
+  let effective = euid === 0 ? permitted : 0n;
+  if (euid === 0 && fsuid !== 0) effective &= ~FS_SET;
+  if (euid !== 0 && fsuid === 0) effective |= permitted & FS_SET;
+  return { inheritable: 0n, permitted, effective, bounding: CAP_FULL_SET, ambient: 0n, securebits: 0 };
+}
+
+/** @savable Immutable once shared: copy-on-write, replaced whole by set*id and capset calls. */
 export class Credentials {
+  readonly caps: CapSets;
+
   constructor(
     readonly uid: number,
     readonly gid: number,
@@ -17,23 +65,104 @@ export class Credentials {
     readonly fsuid: number = euid,
     readonly fsgid: number = egid,
     readonly groups: readonly number[] = [],
-  ) {}
+    caps?: CapSets,
+  ) {
+    this.caps = caps ?? execSets(uid, euid, fsuid);
+  }
 
   static root(): Credentials {
     return new Credentials(0, 0);
   }
 
-  /** Root in the sandbox holds every capability (CAP_DAC_OVERRIDE and friends) of its namespace. */
-  get isRoot(): boolean {
-    return this.euid === 0;
+  /** Whether the effective set holds capability `cap` (Linux's capable()). */
+  hasCap(cap: number): boolean {
+    return ((this.caps.effective >> BigInt(cap)) & 1n) === 1n;
   }
 
-  /** Filesystem checks use fsuid: root's fsuid overrides permission bits. */
-  get hasDacOverride(): boolean {
-    return this.fsuid === 0;
+  /** Whether securebit `bit` (SECURE_*) is set. */
+  secure(bit: number): boolean {
+    return (this.caps.securebits & (1 << bit)) !== 0;
   }
 
   inGroup(gid: number): boolean {
     return this.fsgid === gid || this.groups.includes(gid);
+  }
+
+  /** These credentials with other capability sets. */
+  withCaps(caps: Partial<CapSets>): Credentials {
+    return new Credentials(
+      this.uid, this.gid, this.euid, this.egid, this.suid, this.sgid, this.fsuid, this.fsgid, this.groups,
+      { ...this.caps, ...caps },
+    );
+  }
+
+  /**
+   * New uids, with the capability fix-ups Linux applies (cap_emulate_setxuid for setuid,
+   * setreuid and setresuid; the filesystem set alone when only the fsuid changes).
+   */
+  withUids(uid: number, euid: number, suid: number, fsuid: number, fsOnly = false): Credentials {
+    let { permitted, effective, ambient } = this.caps;
+    if (!this.secure(SECURE_NO_SETUID_FIXUP)) {
+      if (fsOnly) {
+        if (this.fsuid === 0 && fsuid !== 0) effective &= ~FS_SET;
+        if (this.fsuid !== 0 && fsuid === 0) effective |= permitted & FS_SET;
+      } else {
+        const hadRoot = this.uid === 0 || this.euid === 0 || this.suid === 0;
+        if (hadRoot && uid !== 0 && euid !== 0 && suid !== 0) {
+          if (!this.secure(SECURE_KEEP_CAPS)) permitted = effective = 0n;
+          ambient = 0n;
+        }
+        if (this.euid === 0 && euid !== 0) effective = 0n;
+        if (this.euid !== 0 && euid === 0) effective = permitted;
+      }
+    }
+    return new Credentials(
+      uid, this.gid, euid, this.egid, suid, this.sgid, fsuid, this.fsgid, this.groups,
+      { ...this.caps, permitted, effective, ambient },
+    );
+  }
+
+  /** New gids (capabilities do not follow gids). */
+  withGids(gid: number, egid: number, sgid: number, fsgid: number): Credentials {
+    return new Credentials(this.uid, gid, this.euid, egid, this.suid, sgid, this.fsuid, fsgid, this.groups, this.caps);
+  }
+
+  withGroups(groups: readonly number[]): Credentials {
+    return new Credentials(
+      this.uid, this.gid, this.euid, this.egid, this.suid, this.sgid, this.fsuid, this.fsgid, groups, this.caps,
+    );
+  }
+
+  /**
+   * The credentials access(2) checks with (Linux's access_override_creds): the real ids as the
+   * filesystem ids, and the effective set of a task whose real uid is 0 refilled from its
+   * permitted set, anyone else's emptied.
+   */
+  forAccess(): Credentials {
+    let effective = this.caps.effective;
+    if (!this.secure(SECURE_NO_SETUID_FIXUP)) effective = this.uid === 0 ? this.caps.permitted : 0n;
+    if (this.fsuid === this.uid && this.fsgid === this.gid && effective === this.caps.effective) return this;
+    return new Credentials(
+      this.uid, this.gid, this.euid, this.egid, this.suid, this.sgid, this.uid, this.gid, this.groups,
+      { ...this.caps, effective },
+    );
+  }
+
+  /**
+   * The sets after execve of a file without capabilities or set-id bits (cap_bprm_creds_from_file):
+   * root (real or effective uid 0, unless SECURE_NOROOT) gets bounding | inheritable as permitted,
+   * everyone keeps the ambient set; effective is all of permitted for euid 0, else the ambient
+   * set. SECURE_KEEP_CAPS does not survive exec.
+   */
+  afterExec(): Credentials {
+    const c = this.caps;
+    const root = !this.secure(SECURE_NOROOT) && (this.uid === 0 || this.euid === 0);
+    const permitted = (root ? c.bounding | c.inheritable : 0n) | c.ambient;
+    const effective = root && this.euid === 0 ? permitted : c.ambient;
+    const securebits = c.securebits & ~(1 << SECURE_KEEP_CAPS);
+    return new Credentials(
+      this.uid, this.gid, this.euid, this.egid, this.euid, this.egid, this.euid, this.egid, this.groups,
+      { ...c, permitted, effective, securebits },
+    );
   }
 }

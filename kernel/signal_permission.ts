@@ -10,9 +10,10 @@ import { EPERM } from "./errno.ts";
 import type { Task } from "./task.ts";
 import type { ThreadGroup } from "./thread_group.ts";
 import { SIGCONT } from "../abi/linux/signal.ts";
+import { CAP_KILL } from "../abi/linux/capability.ts";
 
 /**
- * Linux's kill_ok_by_cred: CAP_KILL (euid 0 in the sandbox), or the sender's real or effective
+ * Linux's kill_ok_by_cred: CAP_KILL, or the sender's real or effective
  * uid equals the target's real or saved uid; SIGCONT may also go to any process of the
  * sender's session (job control across users). `target` is the thread whose credentials count
  * (the group's first live one for a process-directed signal).
@@ -20,7 +21,7 @@ import { SIGCONT } from "../abi/linux/signal.ts";
 export function maySignal(t: Task, tg: ThreadGroup, sig: number, target: Task | null = null): boolean {
   if (tg === t.tg) return true;
   const c = t.creds;
-  if (c.isRoot) return true;
+  if (c.hasCap(CAP_KILL)) return true;
   if (sig === SIGCONT && tg.sid === t.tg.sid) return true;
   const d = (target ?? tg.leader)?.creds;
   // No live thread: nothing the signal could reach, and nothing to reveal.

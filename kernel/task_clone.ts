@@ -14,6 +14,7 @@ import { Task as TaskClass } from "./task.ts";
 import { ThreadGroup } from "./thread_group.ts";
 import { RLIMIT_NPROC } from "../abi/linux/limits.ts";
 import { TASK_SIZE } from "../abi/linux/mm.ts";
+import { CAP_SYS_ADMIN, CAP_SYS_RESOURCE } from "../abi/linux/capability.ts";
 
 export const CLONE_VM = 0x100;
 export const CLONE_FS = 0x200;
@@ -164,11 +165,11 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
 /**
  * RLIMIT_NPROC, as Linux's copy_process checks it: the tasks (threads included, and zombies not
  * yet reaped) of the caller's real uid may not reach the caller's soft limit. Real uid 0 and
- * holders of CAP_SYS_RESOURCE/CAP_SYS_ADMIN (euid 0 in the sandbox) are exempt.
+ * holders of CAP_SYS_RESOURCE or CAP_SYS_ADMIN are exempt.
  */
 function checkNproc(t: Task): void {
   const c = t.creds;
-  if (c.uid === 0 || c.isRoot) return;
+  if (c.uid === 0 || c.hasCap(CAP_SYS_RESOURCE) || c.hasCap(CAP_SYS_ADMIN)) return;
   const limit = t.tg.limits.soft(RLIMIT_NPROC);
   if (limit === Infinity) return;
   const k = t.kernel;

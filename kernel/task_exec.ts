@@ -79,6 +79,7 @@ export function execTask(t: Task, req: ExecRequest): void {
   t.clearChildTid = 0;
   t.robustList = 0;
   t.altStack = { sp: 0, size: 0, flags: SS_DISABLE }; // the old stack is in the dropped memory
+  t.creds = t.creds.afterExec(); // capabilities(7)'s transformation; saved ids follow the effective ones
   k.vforkDone(t.tg);
   if (fatal) k.killGroup(t.tg, 11);
 }

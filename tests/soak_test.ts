@@ -36,6 +36,10 @@ Deno.test("capget answers the version handshake, pids and root's versus nobody's
   await assertSameAsNative([await compileC("capget")]);
 });
 
+Deno.test("capset, the checks that honour the effective set, set*uid and setfsuid fix-ups, keepcaps, securebits, bounding and ambient sets, access(2) and exec behave as natively", async () => {
+  await assertSameAsNative([await compileC("capset")]);
+});
+
 Deno.test("getpcaps and capsh --print read every capability for root and none for nobody", async () => {
   const script = "getpcaps $$; capsh --print | head -1; su nobody -s /bin/sh -c 'capsh --print | head -1; getpcaps $$'";
   const r = await runSentry(["/bin/sh", "-c", script]);

@@ -1,7 +1,7 @@
 /**
  * Discretionary access control for files, as Linux's generic_permission() and gVisor's
  * vfs.GenericCheckPermissions: owner, group or other bits chosen by the caller's fsuid and
- * groups, then the override root holds (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH).
+ * groups, then the overrides of CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH.
  *
  * @module
  */
@@ -9,6 +9,7 @@
 import { EACCES, EPERM } from "../kernel/errno.ts";
 import type { Credentials } from "../kernel/creds.ts";
 import { S_IFDIR, S_IFMT, S_ISVTX } from "../abi/linux/file.ts";
+import { CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER } from "../abi/linux/capability.ts";
 import type { Dentry } from "./dentry.ts";
 
 /** Access wanted, as Linux's MAY_* bits (the same values as X_OK, W_OK, R_OK). */
@@ -26,12 +27,15 @@ export function mayAccess(creds: Credentials, want: number, mode: number, uid: n
   else if (creds.inGroup(gid)) bits = mode >> 3;
   else bits = mode;
   if ((want & ~bits & 7) === 0) return true;
-  if (!creds.hasDacOverride) return false;
-  // CAP_DAC_OVERRIDE: everything on directories; read and write on other files, and execute
-  // when at least one execute bit is set.
-  if ((mode & S_IFMT) === S_IFDIR) return true;
-  if ((want & MAY_EXEC) === 0) return true;
-  return (mode & 0o111) !== 0;
+  if ((mode & S_IFMT) === S_IFDIR) {
+    // Directories: CAP_DAC_READ_SEARCH reads and searches, CAP_DAC_OVERRIDE does everything.
+    if ((want & MAY_WRITE) === 0 && creds.hasCap(CAP_DAC_READ_SEARCH)) return true;
+    return creds.hasCap(CAP_DAC_OVERRIDE);
+  }
+  if ((want & 7) === MAY_READ && creds.hasCap(CAP_DAC_READ_SEARCH)) return true;
+  // CAP_DAC_OVERRIDE: read and write, and execute when at least one execute bit is set.
+  if ((want & MAY_EXEC) === 0 || (mode & 0o111) !== 0) return creds.hasCap(CAP_DAC_OVERRIDE);
+  return false;
 }
 
 /** Throws EACCES unless {@linkcode mayAccess}. */
@@ -39,18 +43,18 @@ export function checkPermission(creds: Credentials, want: number, mode: number, 
   if (!mayAccess(creds, want, mode, uid, gid)) throw EACCES;
 }
 
-/** Whether creds own a file with owner uid, or hold CAP_FOWNER (root in the sandbox). */
+/** Whether creds own a file with owner uid, or hold CAP_FOWNER (Linux's inode_owner_or_capable). */
 export function isOwnerOrRoot(creds: Credentials, uid: number): boolean {
-  return creds.fsuid === uid || creds.hasDacOverride;
+  return creds.fsuid === uid || creds.hasCap(CAP_FOWNER);
 }
 
 /**
  * Linux's may_delete() permission part: write and search on the directory, then the sticky
- * bit (EPERM unless the caller owns the file or the directory, or is root).
+ * bit (EPERM unless the caller owns the file or the directory, or holds CAP_FOWNER).
  */
 export function checkMayDelete(creds: Credentials, dir: Dentry, child: Dentry): void {
   checkPermission(creds, MAY_WRITE | MAY_EXEC, dir.mode, dir.uid, dir.gid);
-  if ((dir.mode & S_ISVTX) && creds.fsuid !== child.uid && creds.fsuid !== dir.uid && !creds.hasDacOverride) {
+  if ((dir.mode & S_ISVTX) && creds.fsuid !== child.uid && creds.fsuid !== dir.uid && !creds.hasCap(CAP_FOWNER)) {
     throw EPERM;
   }
 }

@@ -16,7 +16,7 @@ import {
   EACCES, EADDRINUSE, EBUSY, ECONNREFUSED, EEXIST, EINVAL, EISDIR, ELOOP, ENODATA, ENOENT, ENOTDIR,
   ENOTEMPTY, EOPNOTSUPP, EPERM, EROFS, EXDEV,
 } from "../kernel/errno.ts";
-import { Credentials } from "../kernel/creds.ts";
+import type { Credentials } from "../kernel/creds.ts";
 import {
   AT_EACCESS, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, O_ACCMODE, O_CLOEXEC, O_CREAT, O_DIRECTORY,
   O_EXCL, O_LARGEFILE, O_NOATIME, O_NOCTTY, O_NOFOLLOW, O_PATH, O_RDONLY, O_TMPFILE, O_TRUNC,
@@ -40,6 +40,7 @@ import { OverlayFilesystem } from "./overlay/overlay.ts";
 import { TmpfsFilesystem } from "./tmpfs/tmpfs.ts";
 import { hostStdio, type OutputMeter } from "./host_file.ts";
 import { nowNs } from "./tmpfs/tmpfs.ts";
+import { CAP_CHOWN, CAP_FOWNER, CAP_FSETID, CAP_MKNOD, CAP_SYS_ADMIN } from "../abi/linux/capability.ts";
 
 /** Flags an O_PATH open keeps (Linux's O_PATH_FLAGS); the rest are ignored. */
 const O_PATH_FLAGS = O_DIRECTORY | O_NOFOLLOW | O_PATH | O_CLOEXEC;
@@ -183,7 +184,7 @@ export class VirtualFilesystem {
     if (type === S_IFDIR && (want & MAY_WRITE)) throw EISDIR;
     if ((want & MAY_WRITE) && (type === S_IFREG || type === S_IFDIR) && loc.mount.isReadonly) throw EROFS;
     checkPermission(ctx.creds, want, d.mode, d.uid, d.gid);
-    if ((flags & O_NOATIME) && ctx.creds.fsuid !== d.uid && !ctx.creds.hasDacOverride) throw EPERM;
+    if ((flags & O_NOATIME) && ctx.creds.fsuid !== d.uid && !ctx.creds.hasCap(CAP_FOWNER)) throw EPERM;
     if ((flags & O_TRUNC) && type === S_IFREG) d.setattr({ size: 0 });
     return fsnotifyOpen(d.open(loc, (flags & ~OPEN_ONLY_FLAGS) | O_LARGEFILE), (flags & O_TRUNC) !== 0);
   }
@@ -234,9 +235,7 @@ export class VirtualFilesystem {
    */
   accessAt(ctx: PathContext, dir: Location, path: string, mode: number, flags: number): void {
     const c = ctx.creds;
-    const creds = (flags & AT_EACCESS) || (c.fsuid === c.uid && c.fsgid === c.gid)
-      ? c
-      : new Credentials(c.uid, c.gid, c.euid, c.egid, c.suid, c.sgid, c.uid, c.gid, c.groups);
+    const creds = (flags & AT_EACCESS) ? c : c.forAccess();
     const actx = creds === c ? ctx : { root: ctx.root, creds };
     let loc: Location;
     if (path === "" && (flags & AT_EMPTY_PATH)) loc = dir;
@@ -327,7 +326,7 @@ export class VirtualFilesystem {
       throw EINVAL;
     }
     const p = this.#createTarget(ctx, dir, path, false);
-    if ((type === S_IFCHR || type === S_IFBLK) && !ctx.creds.isRoot) throw EPERM;
+    if ((type === S_IFCHR || type === S_IFBLK) && !ctx.creds.hasCap(CAP_MKNOD)) throw EPERM;
     const attrs = newFileAttrs(ctx, p.parent.dentry, (type || S_IFREG) | (mode & 0o7777));
     if (type === S_IFCHR || type === S_IFBLK) attrs.rdev = rdev;
     fsnotifyCreate(p.parent.dentry, p.parent.dentry.mknod(p.name, attrs));
@@ -481,7 +480,7 @@ export class VirtualFilesystem {
     this.#checkWritable(loc);
     if (!isOwnerOrRoot(ctx.creds, d.uid)) throw EPERM;
     let m = mode & 0o7777;
-    if ((m & S_ISGID) && !ctx.creds.inGroup(d.gid) && !ctx.creds.hasDacOverride) m &= ~S_ISGID;
+    if ((m & S_ISGID) && !ctx.creds.inGroup(d.gid) && !ctx.creds.hasCap(CAP_FSETID)) m &= ~S_ISGID;
     d.setattr({ mode: m });
     fsnotifyChange(d, IN_ATTRIB);
   }
@@ -491,8 +490,8 @@ export class VirtualFilesystem {
     const d = loc.dentry;
     this.#checkWritable(loc);
     const c = ctx.creds;
-    if (uid !== -1 && !(c.fsuid === d.uid && uid === d.uid) && !c.isRoot) throw EPERM;
-    if (gid !== -1 && !(c.fsuid === d.uid && (c.inGroup(gid) || gid === d.gid)) && !c.isRoot) throw EPERM;
+    if (uid !== -1 && !(c.fsuid === d.uid && uid === d.uid) && !c.hasCap(CAP_CHOWN)) throw EPERM;
+    if (gid !== -1 && !(c.fsuid === d.uid && (c.inGroup(gid) || gid === d.gid)) && !c.hasCap(CAP_CHOWN)) throw EPERM;
     const attr: { uid?: number; gid?: number; mode?: number } = {};
     if (uid !== -1) attr.uid = uid;
     if (gid !== -1) attr.gid = gid;
@@ -563,7 +562,7 @@ export class VirtualFilesystem {
   #xattrCheck(ctx: PathContext, loc: Location, name: string, write: boolean): void {
     const d = loc.dentry;
     if (name.startsWith("trusted.")) {
-      if (!ctx.creds.isRoot) throw write ? EPERM : ENODATA;
+      if (!ctx.creds.hasCap(CAP_SYS_ADMIN)) throw write ? EPERM : ENODATA;
     } else if (name.startsWith("user.")) {
       if (!d.isRegular && !d.isDir) throw write ? EPERM : ENODATA;
       checkPermission(ctx.creds, write ? MAY_WRITE : MAY_READ, d.mode, d.uid, d.gid);
@@ -589,7 +588,7 @@ export class VirtualFilesystem {
 
   /** Implements listxattr(2) on a resolved file: the names the caller may see. */
   listxattr(ctx: PathContext, loc: Location): string[] {
-    return loc.dentry.listxattr().filter((n) => ctx.creds.isRoot || !n.startsWith("trusted."));
+    return loc.dentry.listxattr().filter((n) => ctx.creds.hasCap(CAP_SYS_ADMIN) || !n.startsWith("trusted."));
   }
 
   /** Implements removexattr(2) on a resolved file. */
@@ -631,7 +630,7 @@ function newFileAttrs(ctx: PathContext, parent: Dentry, mode: number): NewFile {
     gid = parent.gid;
     if ((mode & S_IFMT) === S_IFDIR) mode |= S_ISGID;
   }
-  if ((mode & S_IFMT) !== S_IFDIR && (mode & S_ISGID) && (mode & S_IXGRP) && !c.inGroup(gid) && !c.hasDacOverride) {
+  if ((mode & S_IFMT) !== S_IFDIR && (mode & S_ISGID) && (mode & S_IXGRP) && !c.inGroup(gid) && !c.hasCap(CAP_FSETID)) {
     mode &= ~S_ISGID;
   }
   return { mode, uid: c.fsuid, gid };
@@ -644,7 +643,7 @@ function newFileAttrs(ctx: PathContext, parent: Dentry, mode: number): NewFile {
  */
 function privsToRemove(creds: Credentials, d: Dentry): number {
   const m = d.mode;
-  if ((m & (S_ISUID | S_ISGID)) === 0 || !d.isRegular || creds.hasDacOverride) return 0;
+  if ((m & (S_ISUID | S_ISGID)) === 0 || !d.isRegular || creds.hasCap(CAP_FSETID)) return 0;
   let kill = m & S_ISUID;
   if ((m & S_ISGID) && ((m & S_IXGRP) || !creds.inGroup(d.gid))) kill |= S_ISGID;
   return kill;

@@ -1,7 +1,8 @@
 /**
  * Linux x86-64 ABI constants, with Linux's own spelling, in one place. Split by family:
  * file.ts (open flags, AT_*, mode bits, struct stat), mm.ts (PROT_*, MAP_*), signal.ts,
- * aux.ts (auxiliary vector), limits.ts (rlimits), mount.ts (mount flags).
+ * aux.ts (auxiliary vector), limits.ts (rlimits), mount.ts (mount flags), capability.ts
+ * (capabilities, securebits).
  *
  * @module
  */
@@ -11,3 +12,4 @@ export * from "./signal.ts";
 export * from "./aux.ts";
 export * from "./limits.ts";
 export * from "./mount.ts";
+export * from "./capability.ts";

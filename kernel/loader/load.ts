@@ -9,6 +9,7 @@
 import { EACCES, EFAULT, ELOOP, ENOENT, errnoFromNumber, LinuxError } from "../errno.ts";
 import type { Task } from "../task.ts";
 import type { Location, PathContext, VirtualFilesystem } from "../../vfs/mod.ts";
+import { MAY_EXEC, mayAccess } from "../../vfs/mod.ts";
 import type { FileDescription } from "../../vfs/file_description.ts";
 import type { MemoryManager, MmapOpts } from "../mm/mm.ts";
 import type { Context } from "../../platform/mod.ts";
@@ -106,10 +107,8 @@ function openExecutable(t: Task, path: string): FileDescription {
     if (f.location()?.mount.noexec) throw EACCES; // MS_NOEXEC
     const st = f.stat();
     if ((st.mode & S_IFMT) !== S_IFREG) throw EACCES;
-    // Execute permission: someone must have x; non-root needs the matching x bit.
-    const c = t.creds;
-    const bits = c.euid === 0 ? 0o111 : st.uid === c.euid ? 0o100 : c.inGroup(st.gid) ? 0o010 : 0o001;
-    if ((st.mode & bits) === 0) throw EACCES;
+    // Execute permission: the matching x bit, or CAP_DAC_OVERRIDE and any x bit.
+    if (!mayAccess(t.creds, MAY_EXEC, st.mode, st.uid, st.gid)) throw EACCES;
     return f;
   } catch (e) {
     f.decRef();

@@ -48,6 +48,7 @@ import {
 import { dtFromMode } from "../hostfs/hostfs.ts";
 import type { NetFileKind, ProcCaller, ProcProcess, ProcSource, ProcThread } from "./source.ts";
 import * as r from "./render.ts";
+import { CAP_SYS_PTRACE } from "../../abi/linux/capability.ts";
 
 /** @savable The proc filesystem of one kernel. */
 export class ProcFilesystem extends KernFilesystem {
@@ -84,7 +85,7 @@ export class ProcFilesystem extends KernFilesystem {
 }
 
 function mayInspect(c: ProcCaller, p: ProcProcess): boolean {
-  return c.pid === p.pid || c.creds.euid === 0 ||
+  return c.pid === p.pid || c.creds.hasCap(CAP_SYS_PTRACE) ||
     (c.creds.fsuid === p.creds.uid && c.creds.fsuid === p.creds.euid && c.creds.fsuid === p.creds.suid);
 }
 

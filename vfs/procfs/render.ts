@@ -16,9 +16,8 @@ import type { ProcMemory, ProcProcess, ProcSystem, ProcThread, ProcVma } from ".
 export const CLK_TCK = 100;
 const PAGE = 4096;
 const PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4;
-/** Every capability of Linux 6.x (CAP_LAST_CAP 40). */
-const ALL_CAPS = "000001ffffffffff";
-const NO_CAPS = "0000000000000000";
+/** A capability set as /proc/PID/status prints it: 16 hex digits. */
+const capHex = (set: bigint) => set.toString(16).padStart(16, "0");
 
 function ticks(ns: number): number {
   return Math.floor(ns / (1e9 / CLK_TCK));
@@ -135,10 +134,6 @@ export function renderStatus(
   const leader = p.threads[0];
   const th = thread ?? leader ?? null;
   const state = thread?.state ?? p.state;
-  // The sets capget(2) reports (kernel/syscalls/linux/sys_capability.ts): permitted while any
-  // uid is 0, effective while the effective uid is.
-  const prm = c.uid === 0 || c.euid === 0 || c.suid === 0 ? ALL_CAPS : NO_CAPS;
-  const eff = c.euid === 0 ? prm : NO_CAPS;
   const kb = (b: number) => `${String(Math.floor(b / 1024)).padStart(8)} kB`;
   const lines: string[] = [
     `Name:\t${thread?.comm ?? p.comm}`,
@@ -180,11 +175,11 @@ export function renderStatus(
     `SigBlk:\t${hex16(th?.sigBlocked ?? 0n)}`,
     `SigIgn:\t${hex16(p.sigIgnored)}`,
     `SigCgt:\t${hex16(p.sigCaught)}`,
-    `CapInh:\t${NO_CAPS}`,
-    `CapPrm:\t${prm}`,
-    `CapEff:\t${eff}`,
-    `CapBnd:\t${ALL_CAPS}`,
-    `CapAmb:\t${NO_CAPS}`,
+    `CapInh:\t${capHex(c.caps.inheritable)}`,
+    `CapPrm:\t${capHex(c.caps.permitted)}`,
+    `CapEff:\t${capHex(c.caps.effective)}`,
+    `CapBnd:\t${capHex(c.caps.bounding)}`,
+    `CapAmb:\t${capHex(c.caps.ambient)}`,
     `NoNewPrivs:\t${p.noNewPrivs ? 1 : 0}`,
     `Seccomp:\t0`,
     `Seccomp_filters:\t0`,

@@ -48,6 +48,7 @@ import { type RecvRequest, type RecvResult, type SendRequest, SocketFile, sockfs
 import { bufferSize, intArgument, intOption, NET_CORE, SOCK_MIN_RCVBUF, SOCK_MIN_SNDBUF } from "../sockopt.ts";
 import { abstractAddress, parseUnixAddress, UNNAMED_ADDRESS, type UnixAddress } from "./address.ts";
 import type { UnixNamespace } from "./namespace.ts";
+import { CAP_NET_ADMIN } from "../../../abi/linux/capability.ts";
 
 /** What each queued message costs its sender's buffer beyond its bytes (Linux: skb truesize). */
 const MESSAGE_OVERHEAD = 512;
@@ -622,13 +623,13 @@ export class UnixSocket extends SocketFile {
     switch (name) {
       case SO_SNDBUF:
       case SO_SNDBUFFORCE:
-        if (name === SO_SNDBUFFORCE && !t.creds.isRoot) throw EPERM;
+        if (name === SO_SNDBUFFORCE && !t.creds.hasCap(CAP_NET_ADMIN)) throw EPERM;
         this.sndbuf = bufferSize(v, NET_CORE.wmemMax, SOCK_MIN_SNDBUF, name === SO_SNDBUFFORCE);
         this.waitQueue.notify(EVENT_OUT | EVENT_WRNORM);
         return;
       case SO_RCVBUF:
       case SO_RCVBUFFORCE:
-        if (name === SO_RCVBUFFORCE && !t.creds.isRoot) throw EPERM;
+        if (name === SO_RCVBUFFORCE && !t.creds.hasCap(CAP_NET_ADMIN)) throw EPERM;
         this.rcvbuf = bufferSize(v, NET_CORE.rmemMax, SOCK_MIN_RCVBUF, name === SO_RCVBUFFORCE);
         return;
       case SO_PASSCRED:

@@ -16,6 +16,7 @@ import {
 import type { FileDescription } from "../../../vfs/file_description.ts";
 import type { ControlMessages, UCred } from "../../socket/socket.ts";
 import { copyInIovecs, type IoSegment } from "./_file_io.ts";
+import { CAP_SETGID, CAP_SETUID, CAP_SYS_ADMIN } from "../../../abi/linux/capability.ts";
 
 /** The most control bytes one sendmsg may pass (Linux: net.core.optmem_max). */
 const MAX_CONTROL = 131072;
@@ -131,14 +132,13 @@ export function copyInControl(t: Task, h: MsgHeader): ControlMessages {
 
 /**
  * scm_check_creds: a process may claim its own pid, and one of its real, effective or saved
- * ids; root (CAP_SYS_ADMIN, CAP_SETUID, CAP_SETGID in the sandbox) may claim any that exist.
+ * ids; CAP_SYS_ADMIN allows any pid, CAP_SETUID any uid, CAP_SETGID any gid that exist.
  */
 function checkCreds(t: Task, c: UCred): UCred {
   const cr = t.creds;
-  const root = cr.isRoot;
-  const uidOk = c.uid === cr.uid || c.uid === cr.euid || c.uid === cr.suid || root;
-  const gidOk = c.gid === cr.gid || c.gid === cr.egid || c.gid === cr.sgid || root;
-  if (!((c.pid === t.tg.tgid || root) && uidOk && gidOk)) throw EPERM;
+  const uidOk = c.uid === cr.uid || c.uid === cr.euid || c.uid === cr.suid || cr.hasCap(CAP_SETUID);
+  const gidOk = c.gid === cr.gid || c.gid === cr.egid || c.gid === cr.sgid || cr.hasCap(CAP_SETGID);
+  if (!((c.pid === t.tg.tgid || cr.hasCap(CAP_SYS_ADMIN)) && uidOk && gidOk)) throw EPERM;
   if (!t.kernel.threadGroups.has(c.pid)) throw ESRCH;
   return { pid: c.pid, uid: c.uid >>> 0 === 0xffffffff ? -1 : c.uid, gid: c.gid >>> 0 === 0xffffffff ? -1 : c.gid };
 }

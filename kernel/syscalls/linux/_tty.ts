@@ -24,6 +24,7 @@ import { Location } from "../../../vfs/mount.ts";
 import { EVENT_IN, EVENT_OUT } from "../../../waiter/mod.ts";
 import { type IoSegment, readToUser, retryOrBlock, writeFromUser } from "./_file_io.ts";
 import { block, type SyscallResult } from "./support.ts";
+import { CAP_SYS_ADMIN } from "../../../abi/linux/capability.ts";
 
 /** The wait of a process stopped by SIGTTIN/SIGTTOU: it runs again when woken. */
 function waitForeground(term: Terminal): SyscallResult {
@@ -160,10 +161,10 @@ export function ttyIoctl(t: Task, file: TtyFile, cmd: number, arg: number): Sysc
       if (tg.tgid !== tg.sid || tg.tty !== null) throw EPERM;
       if (term.session !== 0) {
         // Stealing another session's terminal takes arg 1 and CAP_SYS_ADMIN.
-        if (arg === 1 && t.creds.isRoot) k.tty.detachSession(term.session, term);
+        if (arg === 1 && t.creds.hasCap(CAP_SYS_ADMIN)) k.tty.detachSession(term.session, term);
         else throw EPERM;
       }
-      if (!file.readable && !t.creds.isRoot) throw EPERM;
+      if (!file.readable && !t.creds.hasCap(CAP_SYS_ADMIN)) throw EPERM;
       k.tty.setControllingTerminal(tg, term);
       return 0;
     }

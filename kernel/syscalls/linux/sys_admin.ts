@@ -16,13 +16,14 @@
 
 import { EINVAL, EPERM } from "../../errno.ts";
 import { block, supported, type SyscallEntry, type SyscallFn } from "./support.ts";
+import { CAP_SYS_ADMIN, CAP_SYSLOG } from "../../../abi/linux/capability.ts";
 
 /** __NEW_UTS_LEN: the longest hostname or domain name. */
 const UTS_LEN = 64;
 
 function setUtsName(which: "hostname" | "domainname"): SyscallFn {
   return (t, a) => {
-    if (!t.creds.isRoot) throw EPERM;
+    if (!t.creds.hasCap(CAP_SYS_ADMIN)) throw EPERM;
     const len = a.int(1);
     if (len < 0 || len > UTS_LEN) throw EINVAL;
     const bytes = t.copyIn(a.pointer(0), len);
@@ -73,8 +74,8 @@ const LOG_BUF_LEN = 1 << 17;
 /** Implements syslog(2) over an empty log. */
 const sysSyslog: SyscallFn = (t, a) => {
   const type = a.int(0), buf = a.pointer(1), len = a.int(2);
-  // dmesg_restrict: every action needs CAP_SYSLOG (root in the sandbox).
-  if (!t.creds.isRoot) throw EPERM;
+  // dmesg_restrict: every action needs CAP_SYSLOG.
+  if (!t.creds.hasCap(CAP_SYSLOG)) throw EPERM;
   switch (type) {
     case SYSLOG_ACTION_CLOSE:
     case SYSLOG_ACTION_OPEN:

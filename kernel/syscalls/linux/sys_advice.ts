@@ -22,6 +22,7 @@ import type { Task } from "../../task.ts";
 import { tasksNamedBy, type WhoKind } from "./sys_sched.ts";
 import type { FileDescription } from "../../../vfs/file_description.ts";
 import { partial, supported, type SyscallEntry, type SyscallFn } from "./support.ts";
+import { CAP_IPC_LOCK, CAP_SYS_ADMIN, CAP_SYS_NICE } from "../../../abi/linux/capability.ts";
 
 /** The descriptor fd, excluding O_PATH ones (Linux's fdget: EBADF). */
 function fileOf(t: Task, fd: number): FileDescription {
@@ -71,7 +72,7 @@ function checkIoprio(t: Task, ioprio: number): void {
   const cls = (ioprio >> 13) & 7, level = ioprio & 7;
   switch (cls) {
     case IOPRIO_CLASS_RT:
-      if (!t.creds.isRoot) throw EPERM;
+      if (!t.creds.hasCap(CAP_SYS_NICE) && !t.creds.hasCap(CAP_SYS_ADMIN)) throw EPERM;
       break;
     case IOPRIO_CLASS_BE:
     case IOPRIO_CLASS_IDLE:
@@ -93,7 +94,7 @@ const sysIoprioSet: SyscallFn = (t, a) => {
   checkIoprio(t, ioprio);
   for (const x of ioprioTargets(t, which, who)) {
     const c = t.creds;
-    if (!c.isRoot && x.creds.uid !== c.euid && x.creds.uid !== c.uid) throw EPERM;
+    if (!c.hasCap(CAP_SYS_NICE) && x.creds.uid !== c.euid && x.creds.uid !== c.uid) throw EPERM;
   }
   return 0;
 };
@@ -255,7 +256,7 @@ function checkMapped(t: Task, start: number, end: number): void {
  * non-zero RLIMIT_MEMLOCK (EPERM) at least as large as what is asked for (ENOMEM).
  */
 function checkLockLimit(t: Task, bytes: number): void {
-  if (t.creds.isRoot) return;
+  if (t.creds.hasCap(CAP_IPC_LOCK)) return;
   const limit = t.tg.limits.get(RLIMIT_MEMLOCK).cur;
   if (limit === 0n) throw EPERM;
   if (limit !== RLIM_INFINITY && BigInt(bytes) > limit) throw ENOMEM;

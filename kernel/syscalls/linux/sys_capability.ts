@@ -1,33 +1,21 @@
 /**
- * capget(2): the capability sets of a task, as capsh, getpcaps and setpriv --dump read them.
- *
- * The sentry keeps no capability sets of its own: they follow from the uids, as Linux's
- * defaults make them without securebits, file capabilities or PR_SET_KEEPCAPS. Root in the
- * sandbox holds every capability of its namespace (0..CAP_LAST_CAP); a task keeps its permitted
- * set while any of its real, effective or saved uids is 0, and its effective set while its
- * effective uid is 0 (setuid(2)'s rules, capabilities(7)); the inheritable set is empty.
- * /proc/PID/status shows the same sets (vfs/procfs/render.ts).
- *
- * capset(2) is not here: changing the sets needs them kept in the credentials.
+ * capget(2) and capset(2): a thread's capability sets (kernel/creds.ts keeps them; exec and the
+ * set*id calls change them as Linux does; prctl(2) reads and changes the bounding and ambient
+ * sets and the securebits).
  *
  * @module
  */
 
-import { EINVAL, ESRCH } from "../../errno.ts";
-import type { Credentials } from "../../creds.ts";
+import { EFAULT, EINVAL, EPERM, ESRCH } from "../../errno.ts";
 import type { Task } from "../../task.ts";
 import { supported, type SyscallEntry, type SyscallFn } from "./support.ts";
-
-const VERSION_1 = 0x19980330, VERSION_2 = 0x20071026, VERSION_3 = 0x20080522;
-/** CAP_LAST_CAP (CAP_CHECKPOINT_RESTORE), as /proc/sys/kernel/cap_last_cap says. */
-const CAP_LAST_CAP = 40;
-const ALL_CAPS = (1n << BigInt(CAP_LAST_CAP + 1)) - 1n;
-
-/** The permitted and effective sets that the uids of c give. */
-export function capabilitySets(c: Credentials): { permitted: bigint; effective: bigint } {
-  const permitted = c.uid === 0 || c.euid === 0 || c.suid === 0 ? ALL_CAPS : 0n;
-  return { permitted, effective: c.euid === 0 ? permitted : 0n };
-}
+import {
+  CAP_FULL_SET,
+  CAP_SETPCAP,
+  LINUX_CAPABILITY_VERSION_1,
+  LINUX_CAPABILITY_VERSION_2,
+  LINUX_CAPABILITY_VERSION_3,
+} from "../../../abi/linux/capability.ts";
 
 /**
  * Linux's cap_validate_magic: how many 32-bit words each set takes for the header's version;
@@ -35,9 +23,9 @@ export function capabilitySets(c: Credentials): { permitted: bigint; effective: 
  */
 function wordsFor(t: Task, hdr: number): number {
   const version = t.copyInU32(hdr);
-  if (version === VERSION_1) return 1;
-  if (version === VERSION_2 || version === VERSION_3) return 2;
-  t.copyOutU32(hdr, VERSION_3);
+  if (version === LINUX_CAPABILITY_VERSION_1) return 1;
+  if (version === LINUX_CAPABILITY_VERSION_2 || version === LINUX_CAPABILITY_VERSION_3) return 2;
+  t.copyOutU32(hdr, LINUX_CAPABILITY_VERSION_3);
   throw EINVAL;
 }
 
@@ -56,19 +44,55 @@ const sysCapget: SyscallFn = (t, a) => {
   if (pid < 0) throw EINVAL;
   const target = pid === 0 ? t : t.kernel.tasks.get(pid);
   if (target === undefined) throw ESRCH;
-  const { permitted, effective } = capabilitySets(target.creds);
+  const { effective, permitted, inheritable } = target.creds.caps;
   const b = new Uint8Array(12 * words);
   const v = new DataView(b.buffer);
   for (let i = 0; i < words; i++) {
     const shift = BigInt(32 * i);
     v.setUint32(12 * i, Number((effective >> shift) & 0xffffffffn), true);
     v.setUint32(12 * i + 4, Number((permitted >> shift) & 0xffffffffn), true);
-    v.setUint32(12 * i + 8, 0, true);
+    v.setUint32(12 * i + 8, Number((inheritable >> shift) & 0xffffffffn), true);
   }
   t.copyOut(data, b);
   return 0;
 };
 
+const isSubset = (a: bigint, b: bigint) => (a & ~b) === 0n;
+
+/**
+ * Implements capset(2) with Linux's cap_capset rules: only the calling thread (pid 0 or its own
+ * id); permitted may only shrink; effective must lie in the new permitted set; inheritable may
+ * only gain bits from the bounding set, and from the permitted set unless CAP_SETPCAP is
+ * effective. Ambient capabilities no longer both permitted and inheritable are dropped.
+ */
+const sysCapset: SyscallFn = (t, a) => {
+  const hdr = a.pointer(0), data = a.pointer(1);
+  const words = wordsFor(t, hdr);
+  const pid = t.copyInU32(hdr + 4) | 0;
+  if (pid !== 0 && pid !== t.tid) throw EPERM;
+  if (data === 0) throw EFAULT;
+  const v = new DataView(t.copyIn(data, 12 * words).buffer);
+  let effective = 0n, permitted = 0n, inheritable = 0n;
+  for (let i = 0; i < words; i++) {
+    const shift = BigInt(32 * i);
+    effective |= BigInt(v.getUint32(12 * i, true)) << shift;
+    permitted |= BigInt(v.getUint32(12 * i + 4, true)) << shift;
+    inheritable |= BigInt(v.getUint32(12 * i + 8, true)) << shift;
+  }
+  // Bits past the last capability are ignored, as Linux masks them.
+  effective &= CAP_FULL_SET;
+  permitted &= CAP_FULL_SET;
+  inheritable &= CAP_FULL_SET;
+  const c = t.creds, old = c.caps;
+  if (!c.hasCap(CAP_SETPCAP) && !isSubset(inheritable, old.inheritable | old.permitted)) throw EPERM;
+  if (!isSubset(inheritable, old.inheritable | old.bounding)) throw EPERM;
+  if (!isSubset(permitted, old.permitted)) throw EPERM;
+  if (!isSubset(effective, permitted)) throw EPERM;
+  t.creds = c.withCaps({ effective, permitted, inheritable, ambient: old.ambient & permitted & inheritable });
+  return 0;
+};
+
 export const table: Record<number, SyscallEntry> = {
   125: supported("capget", sysCapget),
+  126: supported("capset", sysCapset),
 };

@@ -21,6 +21,7 @@ import { F_ADD_SEALS, F_GET_SEALS, fcntlSeals } from "./sys_memfd.ts";
 import { fcntlLock, LOCK_COMMANDS } from "./sys_lock.ts";
 import { TtyFile } from "../../../vfs/tty/mod.ts";
 import { resolveTtyOpen, ttyIoctl } from "./_tty.ts";
+import { CAP_SYS_RESOURCE } from "../../../abi/linux/capability.ts";
 
 /** Status flags F_SETFL may change; the access mode and creation flags stay. */
 const SETFL_MASK = O_APPEND | O_ASYNC | O_DIRECT | O_NOATIME | O_NONBLOCK;
@@ -134,7 +135,7 @@ const sysFcntl: SyscallFn = (t, a) => {
     case F_SETPIPE_SZ:
       // Linux's pipe_fcntl: EBADF for anything but a pipe or FIFO.
       if (!(file instanceof PipeEnd)) throw EBADF;
-      return cmd === F_GETPIPE_SZ ? file.pipe.capacity : file.pipe.setSize(a.uint(2), t.creds.isRoot);
+      return cmd === F_GETPIPE_SZ ? file.pipe.capacity : file.pipe.setSize(a.uint(2), t.creds.hasCap(CAP_SYS_RESOURCE));
     default:
       if (LOCK_COMMANDS.has(cmd)) return fcntlLock(t, file, cmd, a.pointer(2));
       throw EINVAL;

@@ -1,14 +1,15 @@
 /**
  * Credentials: getuid(2), getgid(2), getgroups(2), getresuid(2), ... and their setters
  * setuid(2), setreuid(2), setresuid(2), setfsuid(2), the gid ones and setgroups(2), with Linux's
- * rules: euid 0 holds CAP_SETUID/CAP_SETGID in the sandbox; others may only move between the
- * ids they hold. Credentials are per thread (glibc's set*id applies them to every thread).
+ * rules: CAP_SETUID/CAP_SETGID allow any id; others may only move between the ids they hold.
+ * Uid changes carry Linux's capability fix-ups (kernel/creds.ts). Credentials are per thread
+ * (glibc's set*id applies them to every thread).
  */
 
 import { EINVAL, EPERM } from "../../errno.ts";
-import { Credentials } from "../../creds.ts";
 import type { Task } from "../../task.ts";
 import { supported, type SyscallEntry, type SyscallFn } from "./support.ts";
+import { CAP_SETGID, CAP_SETUID } from "../../../abi/linux/capability.ts";
 
 const sysGetuid: SyscallFn = (t) => t.creds.uid;
 const sysGeteuid: SyscallFn = (t) => t.creds.euid;
@@ -54,21 +55,19 @@ function setTriple(old: Triple, next: Triple, privileged: boolean): Triple {
   return out;
 }
 
-function withUids(t: Task, [uid, euid, suid]: Triple, fsuid = euid): void {
-  const c = t.creds;
-  t.creds = new Credentials(uid, c.gid, euid, c.egid, suid, c.sgid, fsuid, c.fsgid, c.groups);
+function withUids(t: Task, [uid, euid, suid]: Triple): void {
+  t.creds = t.creds.withUids(uid, euid, suid, euid);
 }
 
-function withGids(t: Task, [gid, egid, sgid]: Triple, fsgid = egid): void {
-  const c = t.creds;
-  t.creds = new Credentials(c.uid, gid, c.euid, egid, c.suid, sgid, c.fsuid, fsgid, c.groups);
+function withGids(t: Task, [gid, egid, sgid]: Triple): void {
+  t.creds = t.creds.withGids(gid, egid, sgid, egid);
 }
 
 /** Implements setuid(2): all three ids when privileged, else only the effective one. */
 const sysSetuid: SyscallFn = (t, a) => {
   const uid = a.uint(0), c = t.creds;
   if (uid === KEEP) throw EINVAL;
-  if (c.isRoot) withUids(t, [uid, uid, uid]);
+  if (c.hasCap(CAP_SETUID)) withUids(t, [uid, uid, uid]);
   else if (uid === c.uid || uid === c.suid) withUids(t, [c.uid, uid, c.suid]);
   else throw EPERM;
   return 0;
@@ -77,7 +76,7 @@ const sysSetuid: SyscallFn = (t, a) => {
 const sysSetgid: SyscallFn = (t, a) => {
   const gid = a.uint(0), c = t.creds;
   if (gid === KEEP) throw EINVAL;
-  if (c.isRoot) withGids(t, [gid, gid, gid]);
+  if (c.hasCap(CAP_SETGID)) withGids(t, [gid, gid, gid]);
   else if (gid === c.gid || gid === c.sgid) withGids(t, [c.gid, gid, c.sgid]);
   else throw EPERM;
   return 0;
@@ -101,38 +100,42 @@ function setRe(old: Triple, r: number, e: number, privileged: boolean): Triple {
 
 const sysSetreuid: SyscallFn = (t, a) => {
   const c = t.creds;
-  withUids(t, setRe([c.uid, c.euid, c.suid], a.uint(0), a.uint(1), c.isRoot));
+  withUids(t, setRe([c.uid, c.euid, c.suid], a.uint(0), a.uint(1), c.hasCap(CAP_SETUID)));
   return 0;
 };
 
 const sysSetregid: SyscallFn = (t, a) => {
   const c = t.creds;
-  withGids(t, setRe([c.gid, c.egid, c.sgid], a.uint(0), a.uint(1), c.isRoot));
+  withGids(t, setRe([c.gid, c.egid, c.sgid], a.uint(0), a.uint(1), c.hasCap(CAP_SETGID)));
   return 0;
 };
 
 const sysSetresuid: SyscallFn = (t, a) => {
   const c = t.creds;
-  withUids(t, setTriple([c.uid, c.euid, c.suid], [a.uint(0), a.uint(1), a.uint(2)], c.isRoot));
+  withUids(t, setTriple([c.uid, c.euid, c.suid], [a.uint(0), a.uint(1), a.uint(2)], c.hasCap(CAP_SETUID)));
   return 0;
 };
 
 const sysSetresgid: SyscallFn = (t, a) => {
   const c = t.creds;
-  withGids(t, setTriple([c.gid, c.egid, c.sgid], [a.uint(0), a.uint(1), a.uint(2)], c.isRoot));
+  withGids(t, setTriple([c.gid, c.egid, c.sgid], [a.uint(0), a.uint(1), a.uint(2)], c.hasCap(CAP_SETGID)));
   return 0;
 };
 
 /** Implements setfsuid(2): returns the old fsuid; changes it only when allowed (no errors). */
 const sysSetfsuid: SyscallFn = (t, a) => {
   const c = t.creds, v = a.uint(0), old = c.fsuid;
-  if (v !== KEEP && (c.isRoot || [c.uid, c.euid, c.suid, c.fsuid].includes(v))) withUids(t, [c.uid, c.euid, c.suid], v);
+  if (v !== KEEP && (c.hasCap(CAP_SETUID) || [c.uid, c.euid, c.suid, c.fsuid].includes(v))) {
+    t.creds = c.withUids(c.uid, c.euid, c.suid, v, true);
+  }
   return old;
 };
 
 const sysSetfsgid: SyscallFn = (t, a) => {
   const c = t.creds, v = a.uint(0), old = c.fsgid;
-  if (v !== KEEP && (c.isRoot || [c.gid, c.egid, c.sgid, c.fsgid].includes(v))) withGids(t, [c.gid, c.egid, c.sgid], v);
+  if (v !== KEEP && (c.hasCap(CAP_SETGID) || [c.gid, c.egid, c.sgid, c.fsgid].includes(v))) {
+    t.creds = c.withGids(c.gid, c.egid, c.sgid, v);
+  }
   return old;
 };
 
@@ -140,15 +143,14 @@ const sysSetfsgid: SyscallFn = (t, a) => {
 const sysSetgroups: SyscallFn = (t, a) => {
   const size = a.int(0);
   if (size < 0 || size > 65536) throw EINVAL;
-  if (!t.creds.isRoot) throw EPERM;
+  if (!t.creds.hasCap(CAP_SETGID)) throw EPERM;
   const groups: number[] = [];
   if (size > 0) {
     const b = t.copyIn(a.pointer(1), 4 * size);
     const v = new DataView(b.buffer);
     for (let i = 0; i < size; i++) groups.push(v.getUint32(4 * i, true));
   }
-  const c = t.creds;
-  t.creds = new Credentials(c.uid, c.gid, c.euid, c.egid, c.suid, c.sgid, c.fsuid, c.fsgid, groups);
+  t.creds = t.creds.withGroups(groups);
   return 0;
 };
 

@@ -12,6 +12,7 @@ import type { Task } from "../../task.ts";
 import { AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_FOLLOW, S_IFMT } from "../../../abi/linux/file.ts";
 import { copyInPath, pathCtx, startDir } from "./_path.ts";
 import { supported, type SyscallEntry, type SyscallFn } from "./support.ts";
+import { CAP_DAC_READ_SEARCH } from "../../../abi/linux/capability.ts";
 
 /** The common part of mkdir(2) and mkdirat(2): permission bits and the sticky bit, less the umask. */
 function mkdirAt(t: Task, dirfd: number, pathAddr: number, mode: number): number {
@@ -77,8 +78,8 @@ function linkAt(t: Task, olddirfd: number, oldAddr: number, newdirfd: number, ne
   const ctx = pathCtx(t);
   let from;
   if (oldPath === "" && emptyPath) {
-    // AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH (root in the sandbox), as Linux.
-    if (!t.creds.isRoot) throw ENOENT;
+    // AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH, as Linux.
+    if (!t.creds.hasCap(CAP_DAC_READ_SEARCH)) throw ENOENT;
     from = startDir(t, olddirfd, oldPath, true);
   } else {
     from = t.kernel.vfs.resolve(ctx, startDir(t, olddirfd, oldPath), oldPath, {

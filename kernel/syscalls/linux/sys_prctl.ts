@@ -1,12 +1,97 @@
-/** prctl(2): the options programs probe. */
+/** prctl(2): the options programs probe, and the capability options (capabilities(7)). */
 
-import { EINVAL } from "../../errno.ts";
-import { partial, type SyscallEntry, type SyscallFn } from "./support.ts";
+import { EINVAL, EPERM } from "../../errno.ts";
+import type { Task } from "../../task.ts";
+import { partial, type SyscallArgs, type SyscallEntry, type SyscallFn } from "./support.ts";
+import {
+  CAP_LAST_CAP,
+  CAP_SETPCAP,
+  SECURE_ALL_BITS,
+  SECURE_ALL_LOCKS,
+  SECURE_KEEP_CAPS,
+  SECURE_NO_CAP_AMBIENT_RAISE,
+} from "../../../abi/linux/capability.ts";
 
 const PR_SET_PDEATHSIG = 1, PR_GET_PDEATHSIG = 2, PR_GET_DUMPABLE = 3, PR_SET_DUMPABLE = 4;
 const PR_SET_NAME = 15, PR_GET_NAME = 16, PR_SET_SECCOMP = 22, PR_GET_SECCOMP = 21;
 const PR_CAPBSET_READ = 23, PR_SET_CHILD_SUBREAPER = 36, PR_GET_CHILD_SUBREAPER = 37;
 const PR_SET_NO_NEW_PRIVS = 38, PR_GET_NO_NEW_PRIVS = 39, PR_SET_VMA = 0x53564d41;
+const PR_GET_KEEPCAPS = 7, PR_SET_KEEPCAPS = 8, PR_CAPBSET_DROP = 24;
+const PR_GET_SECUREBITS = 27, PR_SET_SECUREBITS = 28, PR_CAP_AMBIENT = 47;
+const PR_CAP_AMBIENT_IS_SET = 1, PR_CAP_AMBIENT_RAISE = 2, PR_CAP_AMBIENT_LOWER = 3, PR_CAP_AMBIENT_CLEAR_ALL = 4;
+
+/** A capability number argument: EINVAL unless 0..CAP_LAST_CAP. */
+function capArg(a: SyscallArgs, i: number): bigint {
+  const cap = a.u64(i);
+  if (cap > BigInt(CAP_LAST_CAP)) throw EINVAL;
+  return 1n << cap;
+}
+
+/**
+ * Linux's cap_prctl_drop and the securebits and keepcaps options: the bounding set loses bits
+ * with CAP_SETPCAP; securebits change with CAP_SETPCAP and never through a lock bit, nor unlock;
+ * keepcaps is SECURE_KEEP_CAPS, refused when locked.
+ */
+function capabilityPrctl(t: Task, op: number, a: SyscallArgs): number {
+  const c = t.creds, caps = c.caps;
+  switch (op) {
+    case PR_CAPBSET_READ:
+      return (caps.bounding & capArg(a, 1)) !== 0n ? 1 : 0;
+    case PR_CAPBSET_DROP: {
+      const bit = capArg(a, 1);
+      if (!c.hasCap(CAP_SETPCAP)) throw EPERM;
+      t.creds = c.withCaps({ bounding: caps.bounding & ~bit });
+      return 0;
+    }
+    case PR_GET_SECUREBITS:
+      return caps.securebits;
+    case PR_SET_SECUREBITS: {
+      const old = caps.securebits, v = a.u64(1);
+      if (v > BigInt(SECURE_ALL_BITS | SECURE_ALL_LOCKS)) throw EPERM;
+      const next = Number(v);
+      const locked = (old & SECURE_ALL_LOCKS) >> 1;
+      if ((locked & (old ^ next)) !== 0 || (old & SECURE_ALL_LOCKS & ~next) !== 0 || !c.hasCap(CAP_SETPCAP)) throw EPERM;
+      t.creds = c.withCaps({ securebits: next });
+      return 0;
+    }
+    case PR_GET_KEEPCAPS:
+      return c.secure(SECURE_KEEP_CAPS) ? 1 : 0;
+    case PR_SET_KEEPCAPS: {
+      const v = a.u64(1);
+      if (v > 1n) throw EINVAL;
+      if (c.secure(SECURE_KEEP_CAPS + 1)) throw EPERM;
+      const bit = 1 << SECURE_KEEP_CAPS;
+      t.creds = c.withCaps({ securebits: v === 1n ? caps.securebits | bit : caps.securebits & ~bit });
+      return 0;
+    }
+    case PR_CAP_AMBIENT: {
+      const sub = a.u64(1);
+      if (sub === BigInt(PR_CAP_AMBIENT_CLEAR_ALL)) {
+        if (a.u64(2) !== 0n || a.u64(3) !== 0n || a.u64(4) !== 0n) throw EINVAL;
+        t.creds = c.withCaps({ ambient: 0n });
+        return 0;
+      }
+      const bit = capArg(a, 2);
+      if (a.u64(3) !== 0n || a.u64(4) !== 0n) throw EINVAL;
+      switch (sub) {
+        case BigInt(PR_CAP_AMBIENT_IS_SET):
+          return (caps.ambient & bit) !== 0n ? 1 : 0;
+        case BigInt(PR_CAP_AMBIENT_RAISE):
+          if ((caps.permitted & bit) === 0n || (caps.inheritable & bit) === 0n) throw EPERM;
+          if (c.secure(SECURE_NO_CAP_AMBIENT_RAISE)) throw EPERM;
+          t.creds = c.withCaps({ ambient: caps.ambient | bit });
+          return 0;
+        case BigInt(PR_CAP_AMBIENT_LOWER):
+          t.creds = c.withCaps({ ambient: caps.ambient & ~bit });
+          return 0;
+        default:
+          throw EINVAL;
+      }
+    }
+    default:
+      throw EINVAL;
+  }
+}
 
 /** Implements prctl(2) for names, dumpable, pdeathsig, subreaper and no_new_privs. */
 const sysPrctl: SyscallFn = (t, a) => {
@@ -55,11 +140,14 @@ const sysPrctl: SyscallFn = (t, a) => {
       return t.noNewPrivs ? 1 : 0;
     case PR_GET_SECCOMP:
       return 0;
-    case PR_CAPBSET_READ: {
-      const cap = a.int(1);
-      if (cap < 0 || cap > 40) throw EINVAL;
-      return 1;
-    }
+    case PR_CAPBSET_READ:
+    case PR_CAPBSET_DROP:
+    case PR_GET_SECUREBITS:
+    case PR_SET_SECUREBITS:
+    case PR_GET_KEEPCAPS:
+    case PR_SET_KEEPCAPS:
+    case PR_CAP_AMBIENT:
+      return capabilityPrctl(t, op, a);
     case PR_SET_VMA:
       return 0;
     case PR_SET_SECCOMP:
@@ -69,5 +157,5 @@ const sysPrctl: SyscallFn = (t, a) => {
 };
 
 export const table: Record<number, SyscallEntry> = {
-  157: partial("prctl", sysPrctl, "names, dumpable, pdeathsig, subreaper, no_new_privs; seccomp is EINVAL"),
+  157: partial("prctl", sysPrctl, "names, dumpable, pdeathsig, subreaper, no_new_privs, capabilities (bounding, ambient, securebits, keepcaps); seccomp is EINVAL"),
 };

@@ -5,6 +5,7 @@ import { RLIM_NLIMITS, RLIMIT_CPU, RLIMIT_NOFILE } from "../../../abi/linux/limi
 import type { Limit } from "../../limits.ts";
 import type { Task } from "../../task.ts";
 import { supported, type SyscallEntry, type SyscallFn } from "./support.ts";
+import { CAP_SYS_RESOURCE } from "../../../abi/linux/capability.ts";
 
 /** fs.nr_open: the ceiling of RLIMIT_NOFILE. */
 const NR_OPEN = 1048576n;
@@ -23,11 +24,11 @@ function writeLimit(t: Task, addr: number, l: Limit): void {
   t.copyOut(addr, b);
 }
 
-/** Sets a limit with Linux's checks; root in the sandbox may raise hard limits. */
+/** Sets a limit with Linux's checks; CAP_SYS_RESOURCE may raise hard limits. */
 function setLimit(t: Task, resource: number, l: Limit): void {
   if (l.cur > l.max) throw EINVAL;
   const old = t.tg.limits.get(resource);
-  if (l.max > old.max && !t.creds.isRoot) throw EPERM;
+  if (l.max > old.max && !t.creds.hasCap(CAP_SYS_RESOURCE)) throw EPERM;
   if (resource === RLIMIT_NOFILE && l.max > NR_OPEN) throw EPERM;
   t.tg.limits.set(resource, l);
   if (resource === RLIMIT_NOFILE) t.fdTable.limit = t.tg.limits.soft(RLIMIT_NOFILE);

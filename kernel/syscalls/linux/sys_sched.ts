@@ -9,6 +9,7 @@ import type { Task } from "../../task.ts";
 import { RLIMIT_NICE, RLIMIT_RTPRIO } from "../../../abi/linux/limits.ts";
 import { PAGE_SIZE } from "../../../abi/linux/mm.ts";
 import { partial, supported, type SyscallEntry, type SyscallFn } from "./support.ts";
+import { CAP_SYS_NICE } from "../../../abi/linux/capability.ts";
 
 /** CPUs the sandbox reports: as many as the host gives the sentry. */
 export function sandboxCpus(): number {
@@ -31,10 +32,10 @@ function taskOf(t: Task, pid: number): Task {
   return target;
 }
 
-/** Linux's check_same_owner: root, or the caller's euid is the target's real or effective uid. */
+/** Linux's check_same_owner: CAP_SYS_NICE, or the caller's euid is the target's real or effective uid. */
 function mayChange(t: Task, target: Task): boolean {
   const c = t.creds, d = target.creds;
-  return c.isRoot || c.euid === d.uid || c.euid === d.euid;
+  return c.hasCap(CAP_SYS_NICE) || c.euid === d.uid || c.euid === d.euid;
 }
 
 /** The mask size in bytes Linux uses: whole 64-bit words covering the CPUs. */
@@ -146,7 +147,7 @@ function niceAllowed(t: Task, nice: number): boolean {
 
 /** Linux's user_check_sched_setscheduler: what an unprivileged caller may not do is EPERM. */
 function checkUnprivileged(t: Task, target: Task, a: SchedAttr, policy: number, resetOnFork: boolean): void {
-  if (t.creds.isRoot) return;
+  if (t.creds.hasCap(CAP_SYS_NICE)) return;
   let denied = false;
   if (isFairPolicy(policy) && a.nice < target.nice && !niceAllowed(target, a.nice)) denied = true;
   if (isRtPolicy(policy)) {
@@ -388,7 +389,7 @@ const sysSetpriority: SyscallFn = (t, a) => {
       error = EPERM;
       continue;
     }
-    if (nice < x.nice && !t.creds.isRoot && 20 - nice > t.tg.limits.soft(RLIMIT_NICE)) {
+    if (nice < x.nice && !t.creds.hasCap(CAP_SYS_NICE) && 20 - nice > t.tg.limits.soft(RLIMIT_NICE)) {
       error = EACCES;
       continue;
     }

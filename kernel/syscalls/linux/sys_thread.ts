@@ -3,6 +3,7 @@
 import { EINVAL, ENOSYS, EPERM, ESRCH } from "../../errno.ts";
 import { checkTlsBase } from "../../task_clone.ts";
 import { partial, supported, type SyscallEntry, type SyscallFn } from "./support.ts";
+import { CAP_SYS_PTRACE } from "../../../abi/linux/capability.ts";
 
 const ARCH_SET_GS = 0x1001, ARCH_SET_FS = 0x1002, ARCH_GET_FS = 0x1003, ARCH_GET_GS = 0x1004;
 
@@ -39,7 +40,7 @@ const sysGetRobustList: SyscallFn = (t, a) => {
   const pid = a.int(0);
   const target = pid === 0 ? t : t.kernel.tasks.get(pid);
   if (!target) throw ESRCH;
-  if (target.tg !== t.tg && !t.creds.isRoot && target.creds.uid !== t.creds.euid) throw EPERM;
+  if (target.tg !== t.tg && !t.creds.hasCap(CAP_SYS_PTRACE) && target.creds.uid !== t.creds.euid) throw EPERM;
   t.copyOutU64(a.pointer(1), target.robustList);
   t.copyOutU64(a.pointer(2), 24);
   return 0;
