@@ -88,6 +88,11 @@ export class Credentials {
     return this.fsgid === gid || this.groups.includes(gid);
   }
 
+  /** An equal copy: a new identity, as a forked process's (see FileDescription.openerCreds). */
+  copy(): Credentials {
+    return this.withCaps({});
+  }
+
   /** These credentials with other capability sets. */
   withCaps(caps: Partial<CapSets>): Credentials {
     return new Credentials(

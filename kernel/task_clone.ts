@@ -125,7 +125,9 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
     ctx,
     fdTable,
     fs: (f & CLONE_FS) ? t.fs : t.fs.fork(),
-    creds: t.creds,
+    // A new process gets its own copy of the credentials (Linux's prepare_creds in
+    // copy_creds): linkat(AT_EMPTY_PATH) tells its files from the parent's by that identity.
+    creds: thread ? t.creds : t.creds.copy(),
     name: t.name,
   });
   child.sigmask = t.sigmask;

@@ -19,6 +19,7 @@ import { O_ACCMODE, O_PATH, O_RDONLY, O_RDWR, O_WRONLY } from "../abi/linux/file
 import { EVENT_IN, EVENT_OUT, WaitQueue } from "../waiter/mod.ts";
 import type { Waitable } from "../waiter/mod.ts";
 import type { Location } from "./mount.ts";
+import type { Credentials } from "../kernel/creds.ts";
 import { fsnotifyClose } from "./fsnotify.ts";
 
 /** What stat(2) reports, independent of the struct layout. Times in nanoseconds since the epoch. */
@@ -70,6 +71,11 @@ export abstract class FileDescription implements Waitable {
    * FMODE_NONOTIFY.
    */
   notifies = false;
+  /**
+   * The credentials of the open(2) that made this description (Linux's f_cred), compared by
+   * identity: linkat(AT_EMPTY_PATH) needs no CAP_DAC_READ_SEARCH from the same credentials.
+   */
+  openerCreds: Credentials | null = null;
   /** Notified when readiness may have changed; shared by descriptions of one object (a pipe). */
   readonly waitQueue: WaitQueue;
 

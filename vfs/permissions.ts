@@ -8,7 +8,7 @@
 
 import { EACCES, EPERM } from "../kernel/errno.ts";
 import type { Credentials } from "../kernel/creds.ts";
-import { S_IFDIR, S_IFMT, S_ISVTX } from "../abi/linux/file.ts";
+import { S_IFDIR, S_IFMT, S_IFREG, S_ISGID, S_ISUID, S_ISVTX, S_IXGRP } from "../abi/linux/file.ts";
 import { CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER } from "../abi/linux/capability.ts";
 import type { Dentry } from "./dentry.ts";
 
@@ -46,6 +46,18 @@ export function checkPermission(creds: Credentials, want: number, mode: number, 
 /** Whether creds own a file with owner uid, or hold CAP_FOWNER (Linux's inode_owner_or_capable). */
 export function isOwnerOrRoot(creds: Credentials, uid: number): boolean {
   return creds.fsuid === uid || creds.hasCap(CAP_FOWNER);
+}
+
+/**
+ * Linux's may_linkat with fs.protected_hardlinks = 1 (the default of most distributions and of
+ * our hosts): the owner (or CAP_FOWNER) links anything; others only regular files that are not
+ * set-user-ID nor executable set-group-ID and that they may read and write.
+ */
+export function mayHardlink(creds: Credentials, d: Dentry): boolean {
+  if (isOwnerOrRoot(creds, d.uid)) return true;
+  const m = d.mode;
+  if ((m & S_IFMT) !== S_IFREG || (m & S_ISUID) || (m & (S_ISGID | S_IXGRP)) === (S_ISGID | S_IXGRP)) return false;
+  return mayAccess(creds, MAY_READ | MAY_WRITE, m, d.uid, d.gid);
 }
 
 /**

@@ -33,7 +33,7 @@ import { Location, Mount } from "./mount.ts";
 import { OPathFile } from "./opath_file.ts";
 import { checkSearch, type ParentWalk, type PathContext, walk, walkOrMissing, walkParent } from "./path_walk.ts";
 import {
-  checkMayDelete, checkPermission, isOwnerOrRoot, MAY_EXEC, MAY_READ, MAY_WRITE, mayAccess,
+  checkMayDelete, checkPermission, isOwnerOrRoot, MAY_EXEC, MAY_READ, MAY_WRITE, mayAccess, mayHardlink,
 } from "./permissions.ts";
 import { HostFilesystem } from "./hostfs/hostfs.ts";
 import { OverlayFilesystem } from "./overlay/overlay.ts";
@@ -145,6 +145,12 @@ export class VirtualFilesystem {
    * applied. Returns a new description (one reference, for the caller to install).
    */
   openAt(ctx: PathContext, dir: Location, path: string, flags: number, mode: number): FileDescription {
+    const f = this.#openAt(ctx, dir, path, flags, mode);
+    f.openerCreds = ctx.creds;
+    return f;
+  }
+
+  #openAt(ctx: PathContext, dir: Location, path: string, flags: number, mode: number): FileDescription {
     if ((flags & O_TMPFILE) === O_TMPFILE) return this.#openTmpfile(ctx, dir, path, flags, mode);
     if (flags & O_PATH) {
       const f = flags & O_PATH_FLAGS;
@@ -379,6 +385,7 @@ export class VirtualFilesystem {
     const d = p.parent.dentry;
     checkPermission(ctx.creds, MAY_WRITE | MAY_EXEC, d.mode, d.uid, d.gid);
     if (from.dentry.isDir) throw EPERM;
+    if (!mayHardlink(ctx.creds, from.dentry)) throw EPERM;
     fsnotifyLink(from.dentry, d, d.link(p.name, from.dentry));
   }
 

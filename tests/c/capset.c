@@ -92,6 +92,54 @@ static void ownership(void) {
   R("chown back", chown(F000, 0, -1));
 }
 
+/* fs.protected_hardlinks (1 on our hosts, as on most distributions), linkat(AT_EMPTY_PATH)'s
+ * same-credentials rule (Linux 6.10+) and chroot's CAP_SYS_CHROOT. */
+static void linking(void) {
+  const char *setuid_file = "/tmp/capset-suid", *rw_file = "/tmp/capset-rw";
+  unlink("/tmp/capset-l1");
+  close(open(setuid_file, O_CREAT | O_WRONLY, 0666));
+  chmod(setuid_file, 04666);
+  close(open(rw_file, O_CREAT | O_WRONLY, 0666));
+  chmod(rw_file, 0666);
+  pid_t c = fork();
+  if (c == 0) {
+    setresuid(65534, 65534, 65534);
+    R("nobody: link root's 000 file", link(F000, "/tmp/capset-l1"));
+    R("nobody: link root's setuid 0666 file", link(setuid_file, "/tmp/capset-l1"));
+    R("nobody: link root's 0666 file", link(rw_file, "/tmp/capset-l1"));
+    _exit(0);
+  }
+  waitpid(c, NULL, 0);
+  unlink("/tmp/capset-l1"); /* root's inode in sticky /tmp: nobody may not unlink it */
+  unlink(setuid_file);
+  unlink(rw_file);
+  int fd = open("/tmp", O_TMPFILE | O_RDWR, 0600);
+  R("drop DAC_READ_SEARCH", effective(DAC_READ_SEARCH, 0));
+  int fd2 = open("/tmp", O_TMPFILE | O_RDWR, 0600);
+  R("linkat AT_EMPTY_PATH, opened before the capset", linkat(fd, "", AT_FDCWD, "/tmp/capset-l2", AT_EMPTY_PATH));
+  R("linkat AT_EMPTY_PATH, opened with these creds", linkat(fd2, "", AT_FDCWD, "/tmp/capset-l2", AT_EMPTY_PATH));
+  unlink("/tmp/capset-l2");
+  c = fork();
+  if (c == 0) {
+    R("child: linkat AT_EMPTY_PATH, the parent's file", linkat(fd2, "", AT_FDCWD, "/tmp/capset-l3", AT_EMPTY_PATH));
+    unlink("/tmp/capset-l3");
+    _exit(0);
+  }
+  waitpid(c, NULL, 0);
+  R("raise DAC_READ_SEARCH", effective(DAC_READ_SEARCH, 1));
+  R("linkat AT_EMPTY_PATH with DAC_READ_SEARCH", linkat(fd, "", AT_FDCWD, "/tmp/capset-l4", AT_EMPTY_PATH));
+  unlink("/tmp/capset-l4");
+  close(fd);
+  close(fd2);
+  c = fork();
+  if (c == 0) {
+    R("drop SYS_CHROOT", effective(18, 0));
+    R("chroot /tmp", chroot("/tmp"));
+    _exit(0);
+  }
+  waitpid(c, NULL, 0);
+}
+
 static void killing(void) {
   pid_t c = fork();
   if (c == 0) {
@@ -276,6 +324,7 @@ int main(int argc, char **argv) {
   show("root at start");
   dac();
   ownership();
+  linking();
   killing();
   rules();
   ids();

@@ -78,8 +78,10 @@ function linkAt(t: Task, olddirfd: number, oldAddr: number, newdirfd: number, ne
   const ctx = pathCtx(t);
   let from;
   if (oldPath === "" && emptyPath) {
-    // AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH, as Linux.
-    if (!t.creds.hasCap(CAP_DAC_READ_SEARCH)) throw ENOENT;
+    // AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH, or (Linux 6.10+) a file opened with the
+    // caller's very credentials (the working directory, AT_FDCWD, is not checked).
+    const file = olddirfd === AT_FDCWD ? null : t.fdTable.get(olddirfd);
+    if (file !== null && file.openerCreds !== t.creds && !t.creds.hasCap(CAP_DAC_READ_SEARCH)) throw ENOENT;
     from = startDir(t, olddirfd, oldPath, true);
   } else {
     from = t.kernel.vfs.resolve(ctx, startDir(t, olddirfd, oldPath), oldPath, {

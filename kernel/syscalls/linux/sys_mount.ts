@@ -2,8 +2,8 @@
  * The mount table from inside the sandbox: mount(2), umount2(2), chroot(2), pivot_root(2).
  * Analogous to Linux's fs/namespace.c and fs/open.c (chroot).
  *
- * One mount namespace: every process sees the same tree. Privilege: root in the sandbox
- * (euid 0) holds CAP_SYS_ADMIN and CAP_SYS_CHROOT; anyone else gets EPERM.
+ * One mount namespace: every process sees the same tree. Privilege: mount, umount2 and
+ * pivot_root need CAP_SYS_ADMIN, chroot CAP_SYS_CHROOT (EPERM without).
  *
  * mount(2) supports: new proc, sysfs, devtmpfs and tmpfs (size=, mode=, uid=, gid=) instances; bind mounts of directories
  * (MS_BIND; MS_REC is accepted, submounts are not copied); MS_REMOUNT (with or without
@@ -16,6 +16,7 @@
 import { EAGAIN, EBUSY, EINVAL, ENODEV, ENOTDIR, EPERM } from "../../errno.ts";
 import type { Task } from "../../task.ts";
 import { AT_FDCWD } from "../../../abi/linux/file.ts";
+import { CAP_SYS_ADMIN, CAP_SYS_CHROOT } from "../../../abi/linux/capability.ts";
 import {
   MNT_DETACH, MNT_EXPIRE, MNT_FORCE, MS_BIND, MS_MGC_MSK, MS_MGC_VAL, MS_MOUNT_FLAGS, MS_MOVE,
   MS_PROPAGATION, MS_RDONLY, MS_REC, MS_REMOUNT, MS_SILENT, UMOUNT_NOFOLLOW,
@@ -30,9 +31,9 @@ import { copyInPath, pathCtx, startDir } from "./_path.ts";
 import { sandboxCpus } from "./sys_sched.ts";
 import { partial, supported, type SyscallEntry, type SyscallFn } from "./support.ts";
 
-/** CAP_SYS_ADMIN / CAP_SYS_CHROOT: root in the sandbox has every capability. */
-function checkCapable(t: Task): void {
-  if (t.creds.euid !== 0) throw EPERM;
+/** EPERM unless the effective set holds `cap` (CAP_SYS_ADMIN unless said). */
+function checkCapable(t: Task, cap = CAP_SYS_ADMIN): void {
+  if (!t.creds.hasCap(cap)) throw EPERM;
 }
 
 function lookup(t: Task, path: string, follow = true): Location {
@@ -144,7 +145,7 @@ const sysUmount2: SyscallFn = (t, a) => {
 const sysChroot: SyscallFn = (t, a) => {
   const path = copyInPath(t, a.pointer(0));
   const loc = t.kernel.vfs.lookupDir(pathCtx(t), startDir(t, AT_FDCWD, path), path);
-  checkCapable(t);
+  checkCapable(t, CAP_SYS_CHROOT);
   t.fs.root = loc;
   return 0;
 };
