@@ -57,6 +57,9 @@ export interface SigInfo {
   /** For a POSIX timer's signal: the timer's seq when it was queued (timers.ts). */
   timerSeq?: number;
   overrun?: number;
+  /** SIGIO from O_ASYNC (the SIGPOLL layout): the poll band and the descriptor. */
+  band?: number;
+  fd?: number;
 }
 
 const SIGCHLD = 17;
@@ -71,6 +74,9 @@ export function encodeSigInfo(i: SigInfo): Uint8Array {
   v.setInt32(8, i.code, true);
   if (FAULT_SIGNALS.has(i.signo) && i.code > 0) {
     v.setBigUint64(16, BigInt(i.addr ?? 0), true);
+  } else if (i.band !== undefined) {
+    v.setBigInt64(16, BigInt(i.band), true);
+    v.setInt32(24, i.fd ?? 0, true);
   } else if (i.timerId !== undefined) {
     v.setInt32(16, i.timerId, true);
     v.setInt32(20, i.overrun ?? 0, true);

@@ -108,6 +108,9 @@ export function encodeSignalfdSiginfo(i: SigInfo): Uint8Array {
     v.setUint32(SSI.pid, i.pid ?? 0, true);
     v.setUint32(SSI.uid, i.uid ?? 0, true);
     v.setInt32(SSI.status, i.status ?? 0, true);
+  } else if (i.band !== undefined) {
+    v.setUint32(SSI.band, i.band, true);
+    v.setInt32(SSI.fd, i.fd ?? 0, true);
   } else if (i.code === SI_TIMER) {
     v.setUint32(SSI.tid, i.timerId ?? 0, true);
     v.setUint32(SSI.overrun, i.overrun ?? 0, true);

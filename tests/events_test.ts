@@ -44,3 +44,7 @@ Deno.test("pipes: page slots, PIPE_BUF atomicity, a 1 MiB write, signals and SIG
 Deno.test("inotify: file and directory events with names and cookies, watch flags, IN_IGNORED, coalescing, overflow, short reads and readiness behave as natively", async () => {
   await assertSameAsNative([await compileC("inotify")]);
 });
+
+Deno.test("O_ASYNC (F_SETFL, FIOASYNC), F_SETOWN(_EX), F_SETSIG and sockets' FIOSETOWN send SIGIO or the chosen signal with si_code, si_band and si_fd as natively", async () => {
+  await assertSameAsNative([await compileC("sigio")]);
+});

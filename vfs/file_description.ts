@@ -17,7 +17,7 @@
 import { EBADF, EINVAL, ENOTDIR, ENOTTY, EOPNOTSUPP, ESPIPE, LinuxError } from "../kernel/errno.ts";
 import { O_ACCMODE, O_PATH, O_RDONLY, O_RDWR, O_WRONLY } from "../abi/linux/file.ts";
 import { EVENT_IN, EVENT_OUT, WaitQueue } from "../waiter/mod.ts";
-import type { Waitable } from "../waiter/mod.ts";
+import type { Waitable, Waker } from "../waiter/mod.ts";
 import type { Location } from "./mount.ts";
 import type { Credentials } from "../kernel/creds.ts";
 import { fsnotifyClose } from "./fsnotify.ts";
@@ -58,6 +58,17 @@ export interface FileWatcher {
   fileReleased(f: FileDescription): void;
 }
 
+/**
+ * Whom O_ASYNC signals (F_SETOWN, F_SETOWN_EX): a thread, a process or a process group, and the
+ * ids of who set it (the signal permission check uses them).
+ */
+export interface FileOwner {
+  readonly type: "tid" | "pid" | "pgrp";
+  readonly id: number;
+  readonly uid: number;
+  readonly euid: number;
+}
+
 /** An open file description. Subclasses override what their file type supports. */
 export abstract class FileDescription implements Waitable {
   /** Access mode and status flags (O_APPEND, O_NONBLOCK, ...), as F_GETFL reports them. */
@@ -76,12 +87,27 @@ export abstract class FileDescription implements Waitable {
    * identity: linkat(AT_EMPTY_PATH) needs no CAP_DAC_READ_SEARCH from the same credentials.
    */
   openerCreds: Credentials | null = null;
+  /**
+   * F_SETOWN's target and F_SETSIG's signal (Linux's f_owner), and the O_ASYNC registration on
+   * the wait queue (kernel/file_async.ts); the registration ends with the description.
+   */
+  owner: FileOwner | null = null;
+  sigioSignal = 0;
+  asyncWaker: Waker | null = null;
   /** Notified when readiness may have changed; shared by descriptions of one object (a pipe). */
   readonly waitQueue: WaitQueue;
 
   constructor(flags: number, waitQueue: WaitQueue = new WaitQueue()) {
     this.flags = flags;
     this.waitQueue = waitQueue;
+  }
+
+  /**
+   * Whether O_ASYNC makes this file signal its owner (Linux's f_op->fasync): pipes, FIFOs,
+   * sockets and terminals do; FIOASYNC on others is ENOTTY.
+   */
+  get supportsAsync(): boolean {
+    return false;
   }
 
   /** False for O_PATH descriptions, whatever the access mode bits say. */
@@ -102,6 +128,10 @@ export abstract class FileDescription implements Waitable {
 
   decRef(): void {
     if (--this.#refs !== 0) return;
+    if (this.asyncWaker !== null) {
+      this.waitQueue.unregister(this.asyncWaker);
+      this.asyncWaker = null;
+    }
     fsnotifyClose(this);
     this.release();
     const ws = this.watchers;

@@ -324,6 +324,10 @@ export class PipeEnd extends FileDescription {
   readonly pipe: Pipe;
   readonly isReader: boolean;
 
+  override get supportsAsync(): boolean {
+    return true;
+  }
+
   constructor(pipe: Pipe, reader: boolean, extraFlags: number) {
     super((reader ? O_RDONLY : O_WRONLY) | extraFlags, pipe.queue);
     this.pipe = pipe;

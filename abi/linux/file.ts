@@ -75,6 +75,14 @@ export const F_SETLK = 6;
 export const F_SETLKW = 7;
 export const F_SETOWN = 8;
 export const F_GETOWN = 9;
+export const F_SETSIG = 10;
+export const F_GETSIG = 11;
+export const F_SETOWN_EX = 15;
+export const F_GETOWN_EX = 16;
+/** struct f_owner_ex's types. */
+export const F_OWNER_TID = 0;
+export const F_OWNER_PID = 1;
+export const F_OWNER_PGRP = 2;
 export const F_DUPFD_CLOEXEC = 1030;
 export const F_SETPIPE_SZ = 1031;
 export const F_GETPIPE_SZ = 1032;
@@ -95,6 +103,12 @@ export const FIONREAD = 0x541b;
 export const FIONBIO = 0x5421;
 export const FIOCLEX = 0x5451;
 export const FIONCLEX = 0x5450;
+export const FIOASYNC = 0x5452;
+/** Sockets' owner requests (the same as F_SETOWN/F_GETOWN). */
+export const FIOSETOWN = 0x8901;
+export const SIOCSPGRP = 0x8902;
+export const FIOGETOWN = 0x8903;
+export const SIOCGPGRP = 0x8904;
 
 /** struct stat on x86-64 is 144 bytes; field offsets. */
 export const STAT_SIZE = 144;

@@ -106,6 +106,9 @@ export interface RecvResult {
  * filesystem-named AF_UNIX sockets, the fd table for SCM_RIGHTS).
  */
 export abstract class SocketFile extends FileDescription {
+  override get supportsAsync(): boolean {
+    return true;
+  }
   abstract readonly family: number;
   /** SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET, SOCK_RAW (without SOCK_NONBLOCK/SOCK_CLOEXEC). */
   abstract readonly type: number;

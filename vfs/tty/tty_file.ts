@@ -37,6 +37,9 @@ export const SETTING_REQUESTS: ReadonlySet<number> = new Set([
 
 /** @savable An open terminal, either side. */
 export abstract class TtyFile extends FileDescription {
+  override get supportsAsync(): boolean {
+    return true;
+  }
   /** Immutable. */
   readonly terminal: Terminal;
   /** Immutable. Where it was opened, if in the tree. */

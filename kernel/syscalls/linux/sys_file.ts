@@ -10,8 +10,12 @@ import type { Task } from "../../task.ts";
 import {
   AT_FDCWD, F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_GETFL, F_GETPIPE_SZ, F_SETFD, F_SETFL, F_SETPIPE_SZ,
   FD_CLOEXEC, FIOCLEX, FIONBIO, FIONCLEX, O_APPEND, O_ASYNC, O_CLOEXEC, O_CREAT, O_DIRECT, O_NOATIME, O_NONBLOCK, O_PATH,
-  O_TRUNC, O_WRONLY,
+  O_TRUNC, O_WRONLY, F_GETOWN, F_GETOWN_EX, F_GETSIG, F_SETOWN, F_SETOWN_EX, F_SETSIG, FIOASYNC,
+  FIOGETOWN, FIOSETOWN, SIOCGPGRP, SIOCSPGRP,
 } from "../../../abi/linux/file.ts";
+import { ownerId, setAsync, setOwner, setOwnerEx } from "../../file_async.ts";
+import type { FileOwner } from "../../../vfs/file_description.ts";
+import { SocketFile } from "../../socket/socket.ts";
 import { FifoEnd } from "../../../vfs/mod.ts";
 import { PipeEnd } from "../../../vfs/pipe.ts";
 import { EVENT_IN, EVENT_OUT } from "../../../waiter/mod.ts";
@@ -103,7 +107,10 @@ const sysDup3: SyscallFn = (t, a) => {
   return dupTo(t, oldfd, newfd, (flags & O_CLOEXEC) !== 0);
 };
 
-/** Implements fcntl(2): descriptor duplication, FD_CLOEXEC and the status flags. */
+/** struct f_owner_ex's types by number (F_OWNER_TID, F_OWNER_PID, F_OWNER_PGRP). */
+const OWNER_TYPES: FileOwner["type"][] = ["tid", "pid", "pgrp"];
+
+/** Implements fcntl(2): descriptor duplication, FD_CLOEXEC, the status flags and O_ASYNC's owner and signal. */
 const sysFcntl: SyscallFn = (t, a) => {
   const fd = a.fd(0), cmd = a.int(1);
   const file = t.fdTable.get(fd);
@@ -125,9 +132,41 @@ const sysFcntl: SyscallFn = (t, a) => {
   // Everything else is refused on O_PATH descriptors, as Linux's check_fcntl_cmd().
   if (file.flags & O_PATH) throw EBADF;
   switch (cmd) {
-    case F_SETFL:
-      file.flags = (file.flags & ~SETFL_MASK) | (a.int(2) & SETFL_MASK);
+    case F_SETFL: {
+      const next = a.int(2);
+      setAsync(t.kernel, file, fd, (next & O_ASYNC) !== 0, false);
+      file.flags = (file.flags & ~SETFL_MASK) | (next & SETFL_MASK);
       return 0;
+    }
+    case F_SETOWN:
+      setOwner(t, file, a.int(2));
+      return 0;
+    case F_GETOWN: {
+      const id = ownerId(t.kernel, file);
+      return file.owner?.type === "pgrp" ? -id : id;
+    }
+    case F_SETOWN_EX: {
+      const b = new DataView(t.copyIn(a.pointer(2), 8).buffer);
+      const type = OWNER_TYPES[b.getInt32(0, true)];
+      if (type === undefined) throw EINVAL;
+      setOwnerEx(t, file, type, b.getInt32(4, true));
+      return 0;
+    }
+    case F_GETOWN_EX: {
+      const b = new Uint8Array(8), v = new DataView(b.buffer);
+      v.setInt32(0, OWNER_TYPES.indexOf(file.owner?.type ?? "tid"), true);
+      v.setInt32(4, ownerId(t.kernel, file), true);
+      t.copyOut(a.pointer(2), b);
+      return 0;
+    }
+    case F_SETSIG: {
+      const sig = a.u64(2);
+      if (sig > 64n) throw EINVAL;
+      file.sigioSignal = Number(sig);
+      return 0;
+    }
+    case F_GETSIG:
+      return file.sigioSignal;
     case F_ADD_SEALS:
     case F_GET_SEALS:
       return fcntlSeals(file, cmd, a.int(2));
@@ -158,6 +197,21 @@ const sysIoctl: SyscallFn = (t, a) => {
       if (t.copyInU32(arg) !== 0) file.flags |= O_NONBLOCK;
       else file.flags &= ~O_NONBLOCK;
       return 0;
+    case FIOASYNC:
+      setAsync(t.kernel, file, fd, t.copyInU32(arg) !== 0, true);
+      return 0;
+    case FIOSETOWN:
+    case SIOCSPGRP:
+      if (!(file instanceof SocketFile)) return file.ioctl(cmd, arg, t);
+      setOwner(t, file, t.copyInU32(arg) | 0);
+      return 0;
+    case FIOGETOWN:
+    case SIOCGPGRP: {
+      if (!(file instanceof SocketFile)) return file.ioctl(cmd, arg, t);
+      const id = ownerId(t.kernel, file);
+      t.copyOutU32(arg, file.owner?.type === "pgrp" ? -id : id);
+      return 0;
+    }
     default:
       if (file instanceof TtyFile) return ttyIoctl(t, file, cmd, arg);
       return file.ioctl(cmd, arg, t);
@@ -167,10 +221,10 @@ const sysIoctl: SyscallFn = (t, a) => {
 export const table: Record<number, SyscallEntry> = {
   2: partial("open", sysOpen, "O_TMPFILE unsupported"),
   3: supported("close", sysClose),
-  16: partial("ioctl", sysIoctl, "FIOCLEX, FIONCLEX, FIONBIO; terminals (vfs/tty, _tty.ts); TCGETS, TIOCGWINSZ, FIONREAD of host stdio"),
+  16: partial("ioctl", sysIoctl, "FIOCLEX, FIONCLEX, FIONBIO, FIOASYNC, sockets' FIOSETOWN/FIOGETOWN; terminals (vfs/tty, _tty.ts); TCGETS, TIOCGWINSZ, FIONREAD of host stdio"),
   32: supported("dup", sysDup),
   33: supported("dup2", sysDup2),
-  72: partial("fcntl", sysFcntl, "F_DUPFD(_CLOEXEC), F_GETFD, F_SETFD, F_GETFL, F_SETFL, record and OFD locks, seals, F_GETPIPE_SZ/F_SETPIPE_SZ; no F_SETOWN/leases"),
+  72: partial("fcntl", sysFcntl, "F_DUPFD(_CLOEXEC), F_GETFD, F_SETFD, F_GETFL, F_SETFL, record and OFD locks, seals, F_GETPIPE_SZ/F_SETPIPE_SZ, F_SETOWN(_EX)/F_GETOWN(_EX)/F_SETSIG/F_GETSIG with O_ASYNC signals; no leases"),
   85: supported("creat", sysCreat),
   257: partial("openat", sysOpenat, "O_TMPFILE unsupported"),
   292: supported("dup3", sysDup3),
