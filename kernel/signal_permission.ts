@@ -24,8 +24,8 @@ export function maySignal(t: Task, tg: ThreadGroup, sig: number, target: Task | 
   if (c.hasCap(CAP_KILL)) return true;
   if (sig === SIGCONT && tg.sid === t.tg.sid) return true;
   const d = (target ?? tg.leader)?.creds;
-  // No live thread: nothing the signal could reach, and nothing to reveal.
-  if (d === undefined) return true;
+  // A zombie is checked against the real uid it died with (its saved uid is not kept).
+  if (d === undefined) return c.euid === tg.exitUid || c.uid === tg.exitUid;
   return c.euid === d.uid || c.euid === d.suid || c.uid === d.uid || c.uid === d.suid;
 }
 

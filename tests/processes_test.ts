@@ -248,6 +248,10 @@ Deno.test("a child that dropped root cannot signal its root parent by kill, tkil
   await assertSameAsNative([await compileC("kill_perms")]);
 });
 
+Deno.test("a zombie still owns its pid: kill, tgkill and rt_sigqueueinfo find it, check permission and the signal is ignored; signal 0 to rt_sigqueueinfo only checks, as natively", async () => {
+  await assertSameAsNative([await compileC("zombie_kill")]);
+});
+
 Deno.test("waitpid(WCONTINUED) right after kill(SIGCONT) reports the continue, not the exit of the woken child, as natively", async () => {
   await assertSameAsNative([await compileC("wake_order")]);
 });

@@ -10,7 +10,11 @@ function checkSig(sig: number): void {
   if (sig < 0 || sig > 64) throw EINVAL;
 }
 
-/** Implements kill(2): a process, a process group (0, -pgid), or every process (-1). */
+/**
+ * Implements kill(2): a process, a process group (0, -pgid), or every process (-1). A zombie
+ * (exited, not yet reaped) still owns its pid as on Linux: it counts as a target, passes the
+ * permission check with the ids it died with, and ignores the signal.
+ */
 const sysKill: SyscallFn = (t, a) => {
   const pid = a.int(0), sig = a.int(1);
   checkSig(sig);
@@ -19,18 +23,20 @@ const sysKill: SyscallFn = (t, a) => {
   if (pid > 0) {
     // Any thread's id names its process (Linux's kill_pid_info looks the id up as a thread).
     const tg = k.threadGroups.get(pid) ?? k.tasks.get(pid)?.tg;
-    if (!tg || tg.zombie) throw ESRCH;
+    if (!tg) throw ESRCH;
     targets = [tg];
   } else if (pid === -1) {
-    targets = [...k.threadGroups.values()].filter((g) => !g.zombie && g.tgid !== 1 && g !== t.tg);
+    targets = [...k.threadGroups.values()].filter((g) => g.tgid !== 1 && g !== t.tg);
   } else {
     const pgid = pid === 0 ? t.tg.pgid : -pid;
-    targets = [...k.threadGroups.values()].filter((g) => !g.zombie && g.pgid === pgid);
+    targets = [...k.threadGroups.values()].filter((g) => g.pgid === pgid);
   }
   if (targets.length === 0) throw ESRCH;
   const allowed = targets.filter((g) => maySignal(t, g, sig));
   if (allowed.length === 0) throw EPERM;
-  for (const g of allowed) k.sendSignal(g, sig, { code: 0 /* SI_USER */, pid: t.tg.tgid, uid: t.creds.uid });
+  for (const g of allowed) {
+    if (sig !== 0 && !g.zombie) k.sendSignal(g, sig, { code: 0 /* SI_USER */, pid: t.tg.tgid, uid: t.creds.uid });
+  }
   return 0;
 };
 
@@ -38,7 +44,14 @@ function signalThread(t: Task, tgid: number, tid: number, sig: number): number {
   checkSig(sig);
   if (tid <= 0 || tgid === 0 || tgid < -1) throw EINVAL;
   const target = t.kernel.tasks.get(tid);
-  if (!target || (tgid !== -1 && target.tg.tgid !== tgid)) throw ESRCH;
+  if (!target) {
+    // A zombie process's leader still owns its id: checked, and the signal ignored.
+    const z = t.kernel.threadGroups.get(tid);
+    if (!z?.zombie || (tgid !== -1 && tgid !== tid)) throw ESRCH;
+    checkSignalPermission(t, z, sig);
+    return 0;
+  }
+  if (tgid !== -1 && target.tg.tgid !== tgid) throw ESRCH;
   checkSignalPermission(t, target.tg, sig, target);
   t.kernel.sendSignal(target.tg, sig, { code: -6 /* SI_TKILL */, pid: t.tg.tgid, uid: t.creds.uid }, target);
   return 0;

@@ -184,21 +184,27 @@ const sysRtSigtimedwait: SyscallFn = (t, a) => {
   return block([], 0, st.deadlineNs, "never");
 };
 
+/**
+ * rt_sigqueueinfo and rt_tgsigqueueinfo, as Linux's kill_proc_info and do_send_specific: signal 0
+ * only checks that the target exists and may be signalled; a zombie process is still a target
+ * (the signal is ignored).
+ */
 function queueInfo(t: Task, tgid: number, tid: number | null, sig: number, infoAddr: number): number {
-  if (sig < 1 || sig > 64) throw EINVAL;
+  if (tid !== null && (tid <= 0 || tgid <= 0)) throw EINVAL;
+  if (sig < 0 || sig > 64) throw EINVAL;
   const info = decodeSigInfo(t.copyIn(infoAddr, 128));
   // Only the kernel may send si_code >= 0 (or SI_TKILL) to another process.
   if ((info.code >= 0 || info.code === -6) && tgid !== t.tg.tgid) throw EPERM;
   // rt_sigqueueinfo takes any thread's id for its process, as kill(2).
   const tg = t.kernel.threadGroups.get(tgid) ?? (tid === null ? t.kernel.tasks.get(tgid)?.tg : undefined);
-  if (!tg || tg.zombie) throw ESRCH;
+  if (!tg || (tg.zombie && tid !== null && tid !== tgid)) throw ESRCH;
   let thread: Task | null = null;
-  if (tid !== null) {
+  if (tid !== null && !tg.zombie) {
     thread = t.kernel.tasks.get(tid) ?? null;
     if (!thread || thread.tg !== tg) throw ESRCH;
   }
   checkSignalPermission(t, tg, sig, thread);
-  t.kernel.sendSignal(tg, sig, { ...info, signo: sig }, thread);
+  if (sig !== 0 && !tg.zombie) t.kernel.sendSignal(tg, sig, { ...info, signo: sig }, thread);
   return 0;
 }
 
