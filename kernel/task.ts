@@ -102,6 +102,8 @@ export class Task implements Waker, MemoryIO {
   schedPriority = 0;
   schedResetOnFork = false;
   nice = 0;
+  /** ioprio_set(2)'s I/O priority (class << 13 | level); 0 (IOPRIO_CLASS_NONE) until set. Inherited by fork. */
+  ioprio = 0;
   /**
    * set_mempolicy(2)'s policy: mode, mode flags and the node mask get_mempolicy reports; null
    * for the default. Replaced whole, never changed in place (clone shares it).

@@ -137,6 +137,8 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
   child.memPolicy = t.memPolicy; // mpol_dup: every clone inherits the NUMA policy
   // Scheduling attributes are inherited, unless SCHED_RESET_ON_FORK asks for the defaults.
   child.affinity = t.affinity;
+  child.ioprio = t.ioprio;
+  child.noNewPrivs = t.noNewPrivs; // a task flag: threads and children inherit it, exec keeps it
   if (!t.schedResetOnFork) {
     child.schedPolicy = t.schedPolicy;
     child.schedPriority = t.schedPriority;

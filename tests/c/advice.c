@@ -68,7 +68,15 @@ static void ioprio(void) {
   R("ioprio_get no such pid", syscall(SYS_ioprio_get, 1, 99999999));
   R("ioprio_set best-effort 7", syscall(SYS_ioprio_set, 1, 0, IOPRIO(2, 7)));
   R("ioprio_set idle", syscall(SYS_ioprio_set, 1, 0, IOPRIO(3, 0)));
+  R("ioprio_get self after idle", syscall(SYS_ioprio_get, 1, 0));
+  pid_t k = fork();
+  if (k == 0) {
+    R("child: ioprio_get self (inherited)", syscall(SYS_ioprio_get, 1, 0));
+    _exit(0);
+  }
+  waitpid(k, NULL, 0);
   R("ioprio_set none", syscall(SYS_ioprio_set, 1, 0, IOPRIO(0, 0)));
+  R("ioprio_get self after none", syscall(SYS_ioprio_get, 1, 0));
   R("ioprio_set none with a level", syscall(SYS_ioprio_set, 1, 0, IOPRIO(0, 1)));
   R("ioprio_set class 4", syscall(SYS_ioprio_set, 1, 0, IOPRIO(4, 0)));
   R("ioprio_set class 7", syscall(SYS_ioprio_set, 1, 0, IOPRIO(7, 0)));

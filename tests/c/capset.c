@@ -298,6 +298,16 @@ static void securebits(void) {
     R("drop SETPCAP", effective(SETPCAP, 0));
     R("PR_SET_SECUREBITS without SETPCAP", prctl(PR_SET_SECUREBITS, 0x34, 0, 0, 0));
     R("PR_CAPBSET_DROP without SETPCAP", prctl(PR_CAPBSET_DROP, NET_RAW, 0, 0, 0));
+    R("drop SYS_RESOURCE", effective(24, 0));
+    R("PR_SET_MM without SYS_RESOURCE", prctl(PR_SET_MM, PR_SET_MM_START_CODE, 0, 0, 0));
+    R("PR_GET_NO_NEW_PRIVS", prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0));
+    R("PR_SET_NO_NEW_PRIVS", prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
+    pid_t g = fork();
+    if (g == 0) {
+      R("grandchild: PR_GET_NO_NEW_PRIVS (inherited)", prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0));
+      _exit(0);
+    }
+    waitpid(g, NULL, 0);
     _exit(0);
   }
   waitpid(c, NULL, 0);

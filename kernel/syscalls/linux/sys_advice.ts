@@ -87,7 +87,8 @@ function checkIoprio(t: Task, ioprio: number): void {
 
 /**
  * Implements ioprio_set(2): checked as Linux does (the target's real uid must be the caller's
- * real or effective uid, unless root), then dropped: the host schedules the sentry's I/O.
+ * real or effective uid, unless CAP_SYS_NICE), then kept for ioprio_get; the host schedules
+ * the sentry's own I/O.
  */
 const sysIoprioSet: SyscallFn = (t, a) => {
   const which = a.int(0), who = a.int(1), ioprio = a.int(2);
@@ -96,18 +97,20 @@ const sysIoprioSet: SyscallFn = (t, a) => {
     const c = t.creds;
     if (!c.hasCap(CAP_SYS_NICE) && x.creds.uid !== c.euid && x.creds.uid !== c.uid) throw EPERM;
   }
+  for (const x of ioprioTargets(t, which, who)) x.ioprio = ioprio;
   return 0;
 };
 
 /**
- * Implements ioprio_get(2): a process reports IOPRIO_CLASS_NONE (0), as one that never set a
- * priority does on Linux; a group or user reports the best of its members, where "none"
- * counts as best-effort level 4.
+ * Implements ioprio_get(2): a process reports what it set, IOPRIO_CLASS_NONE (0) if nothing, as
+ * on Linux; a group or user reports the best (lowest) of its members, where "none" counts as
+ * best-effort level 4.
  */
 const sysIoprioGet: SyscallFn = (t, a) => {
   const which = a.int(0);
-  ioprioTargets(t, which, a.int(1));
-  return which === IOPRIO_WHO_PROCESS ? IOPRIO_CLASS_NONE : IOPRIO_DEFAULT;
+  const targets = ioprioTargets(t, which, a.int(1));
+  if (which === IOPRIO_WHO_PROCESS) return targets[0]!.ioprio;
+  return Math.min(...targets.map((x) => (x.ioprio >> 13) === IOPRIO_CLASS_NONE ? IOPRIO_DEFAULT : x.ioprio));
 };
 
 const MPOL_F_NODE = 1, MPOL_F_ADDR = 2, MPOL_F_MEMS_ALLOWED = 4;
@@ -340,7 +343,7 @@ export const table: Record<number, SyscallEntry> = {
   221: supported("fadvise64", sysFadvise64),
   238: partial("set_mempolicy", sysSetMempolicy, "one NUMA node; kept, not applied"),
   239: partial("get_mempolicy", sysGetMempolicy, "one NUMA node; no mapping policies (mbind)"),
-  251: partial("ioprio_set", sysIoprioSet, "checked, then not kept"),
-  252: partial("ioprio_get", sysIoprioGet, "reports Linux's defaults"),
+  251: partial("ioprio_set", sysIoprioSet, "checked and kept for ioprio_get; no effect on the host's I/O scheduling"),
+  252: supported("ioprio_get", sysIoprioGet),
   325: partial("mlock2", sysMlock2, "nothing is pinned; RLIMIT_MEMLOCK checked per call"),
 };

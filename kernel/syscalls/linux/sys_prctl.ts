@@ -6,6 +6,7 @@ import { partial, type SyscallArgs, type SyscallEntry, type SyscallFn } from "./
 import {
   CAP_LAST_CAP,
   CAP_SETPCAP,
+  CAP_SYS_RESOURCE,
   SECURE_ALL_BITS,
   SECURE_ALL_LOCKS,
   SECURE_KEEP_CAPS,
@@ -13,6 +14,7 @@ import {
 } from "../../../abi/linux/capability.ts";
 
 const PR_SET_PDEATHSIG = 1, PR_GET_PDEATHSIG = 2, PR_GET_DUMPABLE = 3, PR_SET_DUMPABLE = 4;
+const PR_SET_MM = 35, PR_SET_MM_MAP = 14, PR_SET_MM_MAP_SIZE = 15;
 const PR_SET_NAME = 15, PR_GET_NAME = 16, PR_SET_SECCOMP = 22, PR_GET_SECCOMP = 21;
 const PR_CAPBSET_READ = 23, PR_SET_CHILD_SUBREAPER = 36, PR_GET_CHILD_SUBREAPER = 37;
 const PR_SET_NO_NEW_PRIVS = 38, PR_GET_NO_NEW_PRIVS = 39, PR_SET_VMA = 0x53564d41;
@@ -150,6 +152,13 @@ const sysPrctl: SyscallFn = (t, a) => {
       return capabilityPrctl(t, op, a);
     case PR_SET_VMA:
       return 0;
+    case PR_SET_MM: {
+      // Linux's prctl_set_mm: the map operations need CONFIG_CHECKPOINT_RESTORE (EINVAL here);
+      // the others need CAP_SYS_RESOURCE, then are refused (the sentry lays out memory itself).
+      const sub = a.int(1);
+      if (sub !== PR_SET_MM_MAP && sub !== PR_SET_MM_MAP_SIZE && !t.creds.hasCap(CAP_SYS_RESOURCE)) throw EPERM;
+      throw EINVAL;
+    }
     case PR_SET_SECCOMP:
     default:
       throw EINVAL;
