@@ -40,6 +40,10 @@ Deno.test("capset, the checks that honour the effective set, set*uid and setfsui
   await assertSameAsNative([await compileC("capset")]);
 });
 
+Deno.test("mlock, mlock2, MAP_LOCKED, mlockall and munlock mark mappings locked: msync(MS_INVALIDATE), MADV_DONTNEED, fork and RLIMIT_MEMLOCK see them as natively", async () => {
+  await assertSameAsNative([await compileC("mlock_vma")]);
+});
+
 Deno.test("getpcaps and capsh --print read every capability for root and none for nobody", async () => {
   const script = "getpcaps $$; capsh --print | head -1; su nobody -s /bin/sh -c 'capsh --print | head -1; getpcaps $$'";
   const r = await runSentry(["/bin/sh", "-c", script]);

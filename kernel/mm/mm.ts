@@ -13,11 +13,11 @@
  */
 
 import {
-  MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_GROWSDOWN, MAP_PRIVATE, MAP_SHARED,
+  MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_GROWSDOWN, MAP_LOCKED, MAP_PRIVATE, MAP_SHARED,
   MAP_SHARED_VALIDATE, MAP_TYPE, MREMAP_FIXED, MREMAP_MAYMOVE, PAGE_SIZE, pageRoundUp, PROT_EXEC,
   PROT_GROWSDOWN, PROT_GROWSUP, PROT_READ, PROT_SEM, PROT_WRITE,
 } from "../../abi/linux/mm.ts";
-import { EACCES, EBADF, EEXIST, EFAULT, EINVAL, ENOMEM, errnoFromNumber } from "../errno.ts";
+import { EACCES, EAGAIN, EBADF, EEXIST, EFAULT, EINVAL, ENOMEM, errnoFromNumber } from "../errno.ts";
 import type { AddressSpace, Context } from "../../platform/mod.ts";
 import type { FileDescription } from "../../vfs/file_description.ts";
 import type { Location } from "../../vfs/mount.ts";
@@ -58,6 +58,11 @@ export interface Vma {
   /** What /proc/PID/maps shows in the path column: a path, [heap], [stack], or "". */
   name: string;
   growsDown: boolean;
+  /**
+   * mlock(2), MAP_LOCKED or mlockall (Linux's VM_LOCKED): only bookkeeping, the host still pages
+   * the stub's memory; what msync(MS_INVALIDATE), MADV_DONTNEED and RLIMIT_MEMLOCK see.
+   */
+  locked?: boolean;
 }
 
 /** Arguments of {@linkcode MemoryManager.mmap}. */
@@ -101,6 +106,8 @@ export class MemoryManager {
   exe: Location | null = null;
   /** Thread groups using this address space (more than one after vfork / CLONE_VM). */
   users = 1;
+  /** mlockall(MCL_FUTURE): new mappings are locked (Linux's def_flags VM_LOCKED). */
+  lockFuture = false;
   /**
    * CPU time of this address space's host threads already charged to tasks one thread at a
    * time (a thread that exited, a vfork child that exec'd), in ns: what is left of the host
@@ -246,7 +253,46 @@ export class MemoryManager {
       offset: anon ? 0 : o.offset,
       name: file ? file.path() : (o.name ?? ""),
       growsDown: (o.flags & MAP_GROWSDOWN) !== 0,
+      locked: (o.flags & MAP_LOCKED) !== 0 || this.lockFuture,
     });
+  }
+
+  /** Bytes in locked VMAs (Linux's locked_vm), within [start, end) if given. */
+  lockedBytes(start = 0, end = Infinity): number {
+    let n = 0;
+    for (const v of this.vmas) {
+      if (v.locked && v.start < end && start < v.end) n += Math.min(v.end, end) - Math.max(v.start, start);
+    }
+    return n;
+  }
+
+  /** Whether a VMA overlapping [start, end) is locked. */
+  anyLocked(start: number, end: number): boolean {
+    return this.vmas.some((v) => v.locked === true && v.start < end && start < v.end);
+  }
+
+  /**
+   * mlock/munlock's VMA part (Linux's apply_vma_lock_flags): ENOMEM if part of [start, end) is
+   * unmapped, else the VMAs there are split and marked; the vDSO's special mappings never are.
+   */
+  setLocked(start: number, end: number, locked: boolean): void {
+    this.#checkMapped(start, end);
+    this.#setLockedIn(start, end, locked);
+  }
+
+  /** mlockall(MCL_CURRENT) and munlockall: every VMA. */
+  setAllLocked(locked: boolean): void {
+    for (const v of [...this.vmas]) this.#setLockedIn(v.start, v.end, locked);
+  }
+
+  #setLockedIn(start: number, end: number, locked: boolean): void {
+    if (!this.vmas.some((v) => v.start < end && start < v.end && !v.locked !== !locked && !isSpecial(v))) return;
+    for (const p of this.#remove(start, end)) this.#insert({ ...p, locked: isSpecial(p) ? p.locked === true : locked });
+  }
+
+  /** Whether any VMA overlapping [start, end) has no access at all (mlock cannot fault it in). */
+  anyInaccessible(start: number, end: number): boolean {
+    return this.vmas.some((v) => v.start < end && start < v.end && v.prot === 0);
   }
 
   /**
@@ -296,7 +342,7 @@ export class MemoryManager {
     const prev = this.vmas[i - 1], next = this.vmas[i];
     const joins = (a: Vma, b: Vma) =>
       a.end === b.start && a.file === null && b.file === null && !a.shared && !b.shared &&
-      a.prot === b.prot && a.name === b.name && a.growsDown === b.growsDown;
+      a.prot === b.prot && a.name === b.name && a.growsDown === b.growsDown && !a.locked === !b.locked;
     if (prev !== undefined && joins(prev, v)) {
       prev.end = v.end;
       if (next !== undefined && joins(prev, next)) {
@@ -528,7 +574,11 @@ export class MemoryManager {
    */
   mremap(
     via: Context,
-    o: { oldAddr: number; oldLen: number; newLen: number; flags: number; newAddr: number; asLimit?: number },
+    o: {
+      oldAddr: number; oldLen: number; newLen: number; flags: number; newAddr: number; asLimit?: number;
+      /** RLIMIT_MEMLOCK in bytes (Infinity with CAP_IPC_LOCK): growing a locked VMA past it is EAGAIN. */
+      lockLimit?: number;
+    },
   ): number {
     const asLimit = o.asLimit ?? Infinity;
     if (o.oldAddr % PAGE_SIZE !== 0) throw EINVAL;
@@ -544,6 +594,8 @@ export class MemoryManager {
       if (newLen > oldLen) throw EFAULT;
       if (o.oldAddr !== v.start || oldLen !== v.end - v.start || newLen !== oldLen) throw EINVAL;
     }
+    // Linux's vma_to_resize: a locked mapping may grow only within RLIMIT_MEMLOCK.
+    if (v.locked && newLen > oldLen && this.lockedBytes() + (newLen - oldLen) > (o.lockLimit ?? Infinity)) throw EAGAIN;
     if (newLen <= oldLen && !(o.flags & MREMAP_FIXED)) {
       if (newLen < oldLen) this.munmap(via, o.oldAddr + newLen, oldLen - newLen);
       return o.oldAddr;
@@ -594,7 +646,8 @@ export class MemoryManager {
    */
   fork(as: AddressSpace): MemoryManager {
     const m = new MemoryManager(as);
-    m.vmas = this.vmas.map((v) => ({ ...v, file: v.file?.incRef() ?? null }));
+    // Locks are not inherited (Linux's dup_mmap clears VM_LOCKED), nor is mlockall(MCL_FUTURE).
+    m.vmas = this.vmas.map((v) => ({ ...v, file: v.file?.incRef() ?? null, locked: false }));
     m.brkStart = this.brkStart;
     m.brk = this.brk;
     m.stackBottom = this.stackBottom;
@@ -624,6 +677,11 @@ export class MemoryManager {
  * known by its inode (dev, ino), as Linux keys shared futexes by inode, so that two opens of one
  * file compare equal; one stat per shared file mapping, at mmap time.
  */
+/** The vDSO's mappings: Linux's special mappings, which mlock leaves alone. */
+function isSpecial(v: Vma): boolean {
+  return v.file === null && (v.name === "[vdso]" || v.name === "[vvar]");
+}
+
 function sharedObject(file: FileDescription | null): SharedObject {
   if (file === null) return new SharedAnon();
   try {

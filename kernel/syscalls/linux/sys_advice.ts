@@ -6,15 +6,14 @@
  * Each validates its arguments with Linux's checks and error order, and reports what Linux
  * would for a machine with one NUMA node; none of them changes what the host does.
  *
- * What is not kept: the I/O priority a task sets (ioprio_get reports Linux's defaults), and
- * which ranges are locked (mlock only checks RLIMIT_MEMLOCK against the length asked for;
- * msync's EBUSY for MS_INVALIDATE on locked pages never happens). Keeping them needs a field on
- * the task and on the mapping.
+ * What is kept: the I/O priority a task sets (Task.ioprio, for ioprio_get), and which ranges
+ * are locked (Vma.locked: RLIMIT_MEMLOCK counts them, msync(MS_INVALIDATE) is EBUSY and
+ * MADV_DONTNEED EINVAL on them); the host pages the stubs' memory as it likes.
  *
  * @module
  */
 
-import { EBADF, EFAULT, EINVAL, ENOMEM, EPERM, ESPIPE } from "../../errno.ts";
+import { EBADF, EBUSY, EFAULT, EINVAL, ENOMEM, EPERM, ESPIPE } from "../../errno.ts";
 import { O_PATH, S_IFIFO, S_IFMT, S_IFREG } from "../../../abi/linux/file.ts";
 import { PAGE_SIZE } from "../../../abi/linux/mm.ts";
 import { RLIM_INFINITY, RLIMIT_MEMLOCK } from "../../../abi/linux/limits.ts";
@@ -255,8 +254,8 @@ function checkMapped(t: Task, start: number, end: number): void {
 }
 
 /**
- * Linux's can_do_mlock and lock limit: root (CAP_IPC_LOCK) locks anything; others need a
- * non-zero RLIMIT_MEMLOCK (EPERM) at least as large as what is asked for (ENOMEM).
+ * Linux's can_do_mlock and lock limit: CAP_IPC_LOCK locks anything; others need a non-zero
+ * RLIMIT_MEMLOCK (EPERM) at least as large as what would be locked (ENOMEM).
  */
 function checkLockLimit(t: Task, bytes: number): void {
   if (t.creds.hasCap(CAP_IPC_LOCK)) return;
@@ -265,27 +264,42 @@ function checkLockLimit(t: Task, bytes: number): void {
   if (limit !== RLIM_INFINITY && BigInt(bytes) > limit) throw ENOMEM;
 }
 
+/** RLIMIT_MEMLOCK in bytes for mmap(MAP_LOCKED) and mremap: Infinity with CAP_IPC_LOCK. */
+export function lockLimitBytes(t: Task): number {
+  if (t.creds.hasCap(CAP_IPC_LOCK)) return Infinity;
+  const limit = t.tg.limits.get(RLIMIT_MEMLOCK).cur;
+  return limit === RLIM_INFINITY ? Infinity : Number(limit);
+}
+
 const MLOCK_ONFAULT = 1;
 const MCL_CURRENT = 1, MCL_FUTURE = 2, MCL_ONFAULT = 4;
 
-/** mlock(2) and mlock2(2): nothing is pinned (the stubs' memory is the host's to page). */
-function doMlock(t: Task, addr: bigint, len: bigint): number {
+/**
+ * mlock(2) and mlock2(2): the VMAs are marked locked (kernel/mm/mm.ts), counted against
+ * RLIMIT_MEMLOCK with what is locked already outside the range; nothing is pinned on the host.
+ * Without MLOCK_ONFAULT a page that cannot be faulted in (PROT_NONE) is ENOMEM, the lock kept,
+ * as Linux's populate failing.
+ */
+function doMlock(t: Task, addr: bigint, len: bigint, onFault: boolean): number {
   const [start, end] = pageRange(addr, len);
-  checkLockLimit(t, end - start);
-  if (end > start) checkMapped(t, start, end);
+  checkLockLimit(t, end - start + t.mm.lockedBytes() - (end > start ? t.mm.lockedBytes(start, end) : 0));
+  if (end > start) {
+    t.mm.setLocked(start, end, true);
+    if (!onFault && t.mm.anyInaccessible(start, end)) throw ENOMEM;
+  }
   return 0;
 }
 
-const sysMlock: SyscallFn = (t, a) => doMlock(t, a.u64(0), a.u64(1));
+const sysMlock: SyscallFn = (t, a) => doMlock(t, a.u64(0), a.u64(1), false);
 
 const sysMlock2: SyscallFn = (t, a) => {
   if (a.uint(2) & ~MLOCK_ONFAULT) throw EINVAL;
-  return doMlock(t, a.u64(0), a.u64(1));
+  return doMlock(t, a.u64(0), a.u64(1), (a.uint(2) & MLOCK_ONFAULT) !== 0);
 };
 
 const sysMunlock: SyscallFn = (t, a) => {
   const [start, end] = pageRange(a.u64(0), a.u64(1));
-  if (end > start) checkMapped(t, start, end);
+  if (end > start) t.mm.setLocked(start, end, false);
   return 0;
 };
 
@@ -295,10 +309,16 @@ const sysMlockall: SyscallFn = (t, a) => {
     throw EINVAL;
   }
   checkLockLimit(t, (flags & MCL_CURRENT) ? t.mm.mappedBytes : 0);
+  t.mm.lockFuture = (flags & MCL_FUTURE) !== 0;
+  if (flags & MCL_CURRENT) t.mm.setAllLocked(true);
   return 0;
 };
 
-const sysMunlockall: SyscallFn = () => 0;
+const sysMunlockall: SyscallFn = (t) => {
+  t.mm.lockFuture = false;
+  t.mm.setAllLocked(false);
+  return 0;
+};
 
 /**
  * Implements mincore(2): every mapped page is reported resident (the sentry does not see the
@@ -328,6 +348,8 @@ const sysMsync: SyscallFn = (t, a) => {
   if ((flags & MS_ASYNC) && (flags & MS_SYNC)) throw EINVAL;
   const end = addr + Math.ceil(len / PAGE_SIZE) * PAGE_SIZE;
   if (end === addr) return 0;
+  // Locked pages cannot be invalidated (Linux: EBUSY, before any ENOMEM for a hole).
+  if ((flags & MS_INVALIDATE) && t.mm.anyLocked(addr, end)) throw EBUSY;
   checkMapped(t, addr, end);
   return 0;
 };
@@ -335,9 +357,9 @@ const sysMsync: SyscallFn = (t, a) => {
 export const table: Record<number, SyscallEntry> = {
   26: partial("msync", sysMsync, "nothing to write back; no EBUSY for locked pages"),
   27: partial("mincore", sysMincore, "every mapped page is reported resident"),
-  149: partial("mlock", sysMlock, "nothing is pinned; RLIMIT_MEMLOCK checked per call"),
+  149: partial("mlock", sysMlock, "VMAs marked locked and counted against RLIMIT_MEMLOCK; nothing is pinned on the host"),
   150: supported("munlock", sysMunlock),
-  151: partial("mlockall", sysMlockall, "nothing is pinned"),
+  151: partial("mlockall", sysMlockall, "VMAs marked locked (MCL_FUTURE: new ones too); nothing is pinned on the host"),
   152: supported("munlockall", sysMunlockall),
   187: supported("readahead", sysReadahead),
   221: supported("fadvise64", sysFadvise64),
@@ -345,5 +367,5 @@ export const table: Record<number, SyscallEntry> = {
   239: partial("get_mempolicy", sysGetMempolicy, "one NUMA node; no mapping policies (mbind)"),
   251: partial("ioprio_set", sysIoprioSet, "checked and kept for ioprio_get; no effect on the host's I/O scheduling"),
   252: supported("ioprio_get", sysIoprioGet),
-  325: partial("mlock2", sysMlock2, "nothing is pinned; RLIMIT_MEMLOCK checked per call"),
+  325: partial("mlock2", sysMlock2, "VMAs marked locked and counted against RLIMIT_MEMLOCK; nothing is pinned on the host"),
 };

@@ -3,9 +3,10 @@
  * protection-key calls pkey_alloc(2), pkey_free(2), pkey_mprotect(2).
  */
 
-import { EINVAL, ENOMEM, ENOSPC, EOPNOTSUPP } from "../../errno.ts";
+import { EAGAIN, EINVAL, ENOMEM, ENOSPC, EOPNOTSUPP, EPERM } from "../../errno.ts";
+import { lockLimitBytes } from "./sys_advice.ts";
 import {
-  MADV_DONTNEED, MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED_VALIDATE, MAP_TYPE, PAGE_SIZE, PROT_EXEC, PROT_GROWSDOWN,
+  MADV_DONTNEED, MAP_ANONYMOUS, MAP_LOCKED, MAP_PRIVATE, MAP_SHARED_VALIDATE, MAP_TYPE, PAGE_SIZE, PROT_EXEC, PROT_GROWSDOWN,
   PROT_GROWSUP, PROT_READ, PROT_WRITE,
 } from "../../../abi/linux/mm.ts";
 import { RLIMIT_AS } from "../../../abi/linux/limits.ts";
@@ -26,6 +27,12 @@ const sysMmap: SyscallFn = (t, a) => {
   // copy of a file); an inaccessible reservation costs nothing until mprotect.
   const charged = anon ? (prot & 7) !== 0 : (flags & MAP_TYPE) === MAP_PRIVATE && (prot & PROT_WRITE) !== 0;
   if (charged && !t.kernel.resources.mayMap(len)) throw ENOMEM;
+  // MAP_LOCKED (or mlockall(MCL_FUTURE)): Linux's can_do_mlock (EPERM), then mlock_future_ok (EAGAIN).
+  if ((flags & MAP_LOCKED) || t.mm.lockFuture) {
+    const limit = lockLimitBytes(t);
+    if ((flags & MAP_LOCKED) && limit === 0) throw EPERM;
+    if (t.mm.lockedBytes() + Math.ceil(len / PAGE_SIZE) * PAGE_SIZE > limit) throw EAGAIN;
+  }
   return t.mm.mmap(t.ctx, {
     addr, len, prot: prot & 7, flags, file, offset: anon ? 0 : off, asLimit: t.tg.limits.soft(RLIMIT_AS),
   });
@@ -79,7 +86,7 @@ const sysMremap: SyscallFn = (t, a) => {
   if (a.sizeT(2) > a.sizeT(1) && !t.kernel.resources.mayMap(a.sizeT(2) - a.sizeT(1))) throw ENOMEM; // --memory
   return t.mm.mremap(t.ctx, {
     oldAddr: a.pointer(0), oldLen: a.sizeT(1), newLen: a.sizeT(2), flags: a.uint(3), newAddr: a.pointer(4),
-    asLimit: t.tg.limits.soft(RLIMIT_AS),
+    asLimit: t.tg.limits.soft(RLIMIT_AS), lockLimit: lockLimitBytes(t),
   });
 };
 
@@ -88,7 +95,11 @@ const sysMadvise: SyscallFn = (t, a) => {
   const addr = a.pointer(0), len = a.sizeT(1), advice = a.int(2);
   if (addr % PAGE_SIZE !== 0) throw EINVAL;
   if (advice < 0 || (advice > 25 && advice !== 100 && advice !== 101)) throw EINVAL;
-  if (advice === MADV_DONTNEED && len > 0) t.mm.discard(t.ctx, addr, len);
+  if (advice === MADV_DONTNEED && len > 0) {
+    // Linux's madvise_dontneed_free_valid_vma: locked memory cannot be dropped.
+    if (t.mm.anyLocked(addr, addr + Math.ceil(len / PAGE_SIZE) * PAGE_SIZE)) throw EINVAL;
+    t.mm.discard(t.ctx, addr, len);
+  }
   return 0;
 };
 
