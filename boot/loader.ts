@@ -124,6 +124,11 @@ export class Loader {
     return loader;
   }
 
+  /** The sandbox's kernel, for the control socket (boot/control_server.ts). */
+  get kernel(): Kernel {
+    return this.#kernel;
+  }
+
   /** Runs until init exits and returns its wait status. Forwards host signals meanwhile. */
   async run(): Promise<number> {
     const listeners: Array<[Deno.Signal, () => void]> = FORWARDED.map(([name, signo]) => {

@@ -33,6 +33,19 @@ import { type GlobalOptions, parseCommandLine, quote } from "./flags.ts";
 import { helpText, versionText } from "./help.ts";
 import { statInRoot } from "./root_stat.ts";
 import { checkHostTerminal, HostTerminalBridge, hostWindowSize, restoreHostTerminal } from "./terminal.ts";
+import {
+  claimId,
+  type ContainerState,
+  type ContainerStatus,
+  generateId,
+  ownerName,
+  processStartTime,
+  removeContainerDir,
+  socketPath,
+  writeState,
+} from "./state_dir.ts";
+import { OCI_VERSION } from "./spec.ts";
+import { lifecycle, rootOf } from "./lifecycle.ts";
 
 export { BootError, EXIT_SENTRY_ERROR } from "./errors.ts";
 export { restoreHostTerminal } from "./terminal.ts";
@@ -53,10 +66,16 @@ export async function main(args: readonly string[]): Promise<number> {
         writeDefaultSpec(cmd.bundle, { cwd: Deno.cwd() });
         return 0;
       case "run": {
+        if (cmd.detach || cmd.consoleSocket !== null) {
+          throw new BootError("run: -d and --console-socket are not implemented yet (run in the foreground)");
+        }
         await loadSpecSchema(); // a bundle's config.json is validated with zod (spec.ts)
         const launch = loadBundle(cmd.bundle, { cwd: Deno.cwd(), command: cmd.command, id: cmd.id });
         if (cmd.overlayUpper !== null) setOverlayUpper(launch, cmd.overlayUpper, Deno.cwd());
-        return await boot(launch, cmd.global, log, cmd.tty);
+        const bundle = (await import("node:path")).resolve(Deno.cwd(), cmd.bundle);
+        return await boot(launch, cmd.global, log, cmd.tty, {
+          root: rootOf(cmd.global), id: cmd.id ?? generateId(), bundle, pidFile: cmd.pidFile,
+        });
       }
       case "do": {
         const launch = doConfig(cmd.command, {
@@ -66,8 +85,24 @@ export async function main(args: readonly string[]): Promise<number> {
           openFiles: ownOpenFilesLimit(),
         });
         if (cmd.overlayUpper !== null) setOverlayUpper(launch, cmd.overlayUpper, Deno.cwd());
-        return await boot(launch, cmd.global, log, cmd.tty);
+        return await boot(launch, cmd.global, log, cmd.tty, {
+          root: rootOf(cmd.global), id: cmd.id ?? generateId(), bundle: Deno.cwd(), pidFile: null,
+        });
       }
+      case "create":
+        throw new BootError("create: not implemented yet (use run, or do --id)");
+      case "start":
+      case "state":
+      case "list":
+      case "ps":
+      case "kill":
+      case "pause":
+      case "resume":
+      case "wait":
+      case "events":
+      case "delete":
+      case "exec":
+        return await lifecycle(cmd);
       default: {
         const never: never = cmd;
         throw new Error(`unreachable: ${JSON.stringify(never)}`);
@@ -98,8 +133,23 @@ function callerEnvironment(): Record<string, string> {
   }
 }
 
+/** Where a running sandbox registers itself (boot/state_dir.ts). */
+interface Registration {
+  root: string;
+  id: string;
+  /** The bundle directory, absolute. */
+  bundle: string;
+  pidFile: string | null;
+}
+
 /** Opens the log, finds init's executable, runs the sandbox and maps init's fate to a status. */
-async function boot(launch: LaunchConfig, global: GlobalOptions, log: DebugLog, tty: boolean): Promise<number> {
+async function boot(
+  launch: LaunchConfig,
+  global: GlobalOptions,
+  log: DebugLog,
+  tty: boolean,
+  reg: Registration,
+): Promise<number> {
   // -t without a terminal is refused before anything starts.
   if (tty) checkHostTerminal();
   if (global.debugLog !== null) {
@@ -127,14 +177,49 @@ async function boot(launch: LaunchConfig, global: GlobalOptions, log: DebugLog, 
   }
   log.debug(`init executable: ${found.path}`);
 
-  const { Loader } = await import("./loader.ts");
-  const loader = Loader.create({ launch, global, log, executable: found.path });
+  // The ID is claimed before anything starts, so that a duplicate costs nothing.
+  claimId(reg.root, reg.id);
+  log.debug(`container id: ${reg.id} (state in ${reg.root}/${reg.id})`);
+  let loader: import("./loader.ts").Loader;
+  try {
+    const { Loader } = await import("./loader.ts");
+    loader = Loader.create({ launch, global, log, executable: found.path });
+  } catch (err) {
+    removeContainerDir(reg.root, reg.id);
+    throw err;
+  }
   let bridge: HostTerminalBridge | null = null;
   let ws: number;
   let report: string | null;
+  let server: import("./control_server.ts").ControlServer | null = null;
   try {
+    let status: ContainerStatus = "running";
+    const state: ContainerState = {
+      ociVersion: OCI_VERSION, id: reg.id, status, pid: Deno.pid, bundle: reg.bundle,
+      rootfs: launch.rootHostPath, created: new Date().toISOString(), owner: ownerName((Deno.uid() ?? 0)),
+      annotations: {}, sentryStart: processStartTime(Deno.pid) ?? 0,
+    };
+    writeState(reg.root, state);
+    if (reg.pidFile !== null) Deno.writeTextFileSync(reg.pidFile, String(Deno.pid));
+    let exited!: (ws: number) => void;
+    const initExit = new Promise<number>((r) => exited = r);
+    const { ControlServer } = await import("./control_server.ts");
+    const s = ControlServer.listen(socketPath(reg.root, reg.id), {
+      kernel: loader.kernel,
+      status: () => status,
+      setStatus: (st) => {
+        status = st;
+        writeState(reg.root, { ...state, status });
+      },
+      start: () => "container is already started",
+      initExit,
+      defaults: { env: launch.envp, cwd: launch.cwd, uid: launch.uid, gid: launch.gid, additionalGids: launch.additionalGids },
+    }, log);
+    if (typeof s === "string") log.warning(`control socket: ${s}`);
+    else server = s;
     if (tty) bridge = HostTerminalBridge.start(loader.attachConsole(hostWindowSize()));
     ws = await loader.run();
+    exited(ws);
     // The kernel's words when it has them (they carry the fault address), under our policy
     // of when to speak.
     report = deathReport(ws) === null ? null : (loader.describeInitExit() ?? deathReport(ws));
@@ -143,7 +228,11 @@ async function boot(launch: LaunchConfig, global: GlobalOptions, log: DebugLog, 
     // anything else is printed.
     await bridge?.close();
     restoreHostTerminal();
+    server?.close();
     loader.destroy();
+    // A foreground run leaves nothing behind, as runc's (only a killed sentry leaves a state,
+    // which `delete` removes).
+    removeContainerDir(reg.root, reg.id);
   }
   const status = exitStatusOf(ws);
   log.debug(`init exited: wait status 0x${ws.toString(16)}, exit status ${status}`);
