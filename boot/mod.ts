@@ -152,6 +152,9 @@ async function boot(
 ): Promise<number> {
   // -t without a terminal is refused before anything starts.
   if (tty) checkHostTerminal();
+  // The kernel's modules load while the bundle is checked.
+  const modules = Promise.all([import("./loader.ts"), import("./control_server.ts")]);
+  modules.catch(() => {});
   if (global.debugLog !== null) {
     try {
       log.openFile(global.debugLog);
@@ -181,9 +184,13 @@ async function boot(
   claimId(reg.root, reg.id);
   log.debug(`container id: ${reg.id} (state in ${reg.root}/${reg.id})`);
   let loader: import("./loader.ts").Loader;
+  let ControlServer: typeof import("./control_server.ts").ControlServer;
   try {
-    const { Loader } = await import("./loader.ts");
-    loader = Loader.create({ launch, global, log, executable: found.path });
+    // Both before init exists: between Loader.create and run, nothing may await (a signal
+    // sent to the sentry then would find no listener that passes it on to init).
+    const [l, c] = await modules;
+    ControlServer = c.ControlServer;
+    loader = l.Loader.create({ launch, global, log, executable: found.path });
   } catch (err) {
     removeContainerDir(reg.root, reg.id);
     throw err;
@@ -203,7 +210,6 @@ async function boot(
     if (reg.pidFile !== null) Deno.writeTextFileSync(reg.pidFile, String(Deno.pid));
     let exited!: (ws: number) => void;
     const initExit = new Promise<number>((r) => exited = r);
-    const { ControlServer } = await import("./control_server.ts");
     const s = ControlServer.listen(socketPath(reg.root, reg.id), {
       kernel: loader.kernel,
       status: () => status,
