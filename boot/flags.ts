@@ -62,6 +62,23 @@ export interface GlobalOptions {
   logFormat: "text" | "json";
 }
 
+/**
+ * The limits and the report of a run (`run` and `do`); null: not given. Sizes in bytes, times
+ * in seconds. config.json's linux.resources gives some of them too (the flag wins).
+ */
+export interface LimitOptions {
+  timeout: number | null;
+  cpuTime: number | null;
+  cpus: number | null;
+  memory: number | null;
+  pids: number | null;
+  outputLimit: number | null;
+  /** Size of the root overlay's in-memory upper layer. */
+  overlaySize: number | null;
+  /** Where to write the JSON run report. */
+  report: string | null;
+}
+
 /** The names of the commands, in the order help lists them. */
 export const COMMANDS = [
   "run", "do", "spec", "create", "start", "state", "list", "ps", "exec", "kill", "pause", "resume",
@@ -91,6 +108,7 @@ export type Command =
     detach: boolean;
     pidFile: string | null;
     consoleSocket: string | null;
+    limits: LimitOptions;
   }
   /** Write a default config.json into the bundle directory. */
   | { kind: "spec"; global: GlobalOptions; bundle: string }
@@ -103,6 +121,7 @@ export type Command =
     tty: boolean;
     /** --id: the container's ID in the state directory (null: generated). */
     id: string | null;
+    limits: LimitOptions;
   }
   /** runc's create: a sandbox whose init waits for `start`, held by a detached sentry. */
   | {
@@ -214,6 +233,14 @@ const FLAGS: Record<string, FlagDef> = {
   "additional-gids": { kind: "list", scope: ["exec"] },
   "ignore-paused": { kind: "bool", scope: ["exec"] },
   "cgroup": { kind: "string", scope: ["exec"] },
+  "timeout": { kind: "string", scope: ["run", "do"] },
+  "cpu-time": { kind: "string", scope: ["run", "do"] },
+  "cpus": { kind: "string", scope: ["run", "do"] },
+  "memory": { kind: "string", scope: ["run", "do"] },
+  "pids": { kind: "string", scope: ["run", "do"] },
+  "output-limit": { kind: "string", scope: ["run", "do"] },
+  "overlay-size": { kind: "string", scope: ["run", "do"] },
+  "report": { kind: "string", scope: ["run", "do"] },
 };
 
 /** Short flags and the long flag each stands for. */
@@ -334,6 +361,7 @@ export function parseCommandLine(args: readonly string[]): Command {
         detach: values.get("detach") === true,
         pidFile: pathOf(values, "pid-file"),
         consoleSocket: pathOf(values, "console-socket"),
+        limits: limitsOf(values),
       };
     }
     case "spec":
@@ -349,6 +377,7 @@ export function parseCommandLine(args: readonly string[]): Command {
         overlayUpper: overlayUpperOf(values),
         tty: values.get("tty") === true,
         id: pathOf(values, "id"),
+        limits: limitsOf(values),
       };
     case "create":
       return {
@@ -558,6 +587,73 @@ function overlayUpperOf(values: Map<string, string | boolean | string[]>): strin
   if (u === undefined) return null;
   if (typeof u !== "string" || u === "") throw new BootError("--overlay-upper: expected a directory");
   return u;
+}
+
+/** No limits, no report. */
+export function noLimitOptions(): LimitOptions {
+  return {
+    timeout: null, cpuTime: null, cpus: null, memory: null, pids: null, outputLimit: null, overlaySize: null,
+    report: null,
+  };
+}
+
+function limitsOf(values: Map<string, string | boolean | string[]>): LimitOptions {
+  const l = noLimitOptions();
+  const str = (name: string): string | null => {
+    const v = values.get(name);
+    return typeof v === "string" ? v : null;
+  };
+  const ifGiven = <T>(name: string, parse: (flag: string, v: string) => T): T | null => {
+    const v = str(name);
+    return v === null ? null : parse(name, v);
+  };
+  l.timeout = ifGiven("timeout", parseSeconds);
+  l.cpuTime = ifGiven("cpu-time", parseSeconds);
+  l.cpus = ifGiven("cpus", (f, v) => parseDecimal(f, v, "a number of CPUs such as 1 or 0.5"));
+  l.memory = ifGiven("memory", (f, v) => parseBytes(f, v, 1));
+  l.pids = ifGiven("pids", parseCount);
+  l.outputLimit = ifGiven("output-limit", (f, v) => parseBytes(f, v, 0));
+  l.overlaySize = ifGiven("overlay-size", (f, v) => parseBytes(f, v, 1));
+  const report = str("report");
+  if (report !== null) {
+    if (report === "") throw new BootError("--report: expected a file name");
+    l.report = report;
+  }
+  return l;
+}
+
+/** A positive decimal number ("2", "0.5"), at most a billion. */
+function parseDecimal(flag: string, v: string, what: string): number {
+  const n = /^[0-9]+(\.[0-9]+)?$/.test(v) ? Number(v) : NaN;
+  if (!(n > 0 && n <= 1e9)) throw new BootError(`--${flag}: expected ${what}, got ${quote(v)}`);
+  return n;
+}
+
+/** Seconds, as a positive decimal number ("2", "1.5"). */
+function parseSeconds(flag: string, v: string): number {
+  return parseDecimal(flag, v, "a positive number of seconds such as 10 or 1.5");
+}
+
+/** A positive integer (no sign, no exponent). */
+function parseCount(flag: string, v: string): number {
+  const n = /^[0-9]{1,9}$/.test(v) ? Number(v) : NaN;
+  if (!(n >= 1)) throw new BootError(`--${flag}: expected a positive integer, got ${quote(v)}`);
+  return n;
+}
+
+const SIZE_UNITS: Record<string, number> = { "": 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 };
+
+/**
+ * A size in bytes: digits with an optional binary suffix k, m, g or t (either case, as docker's
+ * --memory), at least `min`.
+ */
+export function parseBytes(flag: string, v: string, min: number): number {
+  const m = /^([0-9]{1,15})([kmgtKMGT]?)$/.exec(v);
+  const n = m === null ? NaN : Number(m[1]) * SIZE_UNITS[m[2]!.toLowerCase()]!;
+  if (!(n >= min && n <= Number.MAX_SAFE_INTEGER)) {
+    throw new BootError(`--${flag}: expected a size in bytes such as 268435456 or 256M, got ${quote(v)}`);
+  }
+  return n;
 }
 
 function helpTopic(positionals: string[]): CommandName | null {
