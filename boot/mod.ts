@@ -28,6 +28,7 @@ import {
   firstLine,
 } from "./errors.ts";
 import { resolveExecutable } from "./exec_path.ts";
+import { HeldSignals } from "./held_signals.ts";
 import { loadSpecSchema } from "./spec.ts";
 import { deathReport, exitStatusOf } from "./exit_status.ts";
 import { type GlobalOptions, type LimitOptions, parseCommandLine, quote } from "./flags.ts";
@@ -189,6 +190,20 @@ async function run(
   limitFlags: LimitOptions, measure: boolean, outcome: RunOutcome, ran: { resources: ResourceControl | null },
   reg: Registration,
 ): Promise<number> {
+  // From here until init runs, a SIGTERM or ^C is held for init instead of killing the sentry.
+  const held = HeldSignals.hold();
+  try {
+    return await runHeld(launch, global, log, tty, limits, limitFlags, measure, outcome, ran, reg, held);
+  } finally {
+    held.release();
+  }
+}
+
+async function runHeld(
+  launch: LaunchConfig, global: GlobalOptions, log: DebugLog, tty: boolean, limits: ResourceLimits,
+  limitFlags: LimitOptions, measure: boolean, outcome: RunOutcome, ran: { resources: ResourceControl | null },
+  reg: Registration, held: HeldSignals,
+): Promise<number> {
   // The kernel's modules load while the bundle is checked.
   const modules = Promise.all([import("./loader.ts"), import("./control_server.ts")]);
   modules.catch(() => {});
@@ -264,7 +279,7 @@ async function run(
     if (typeof s === "string") log.warning(`control socket: ${s}`);
     else server = s;
     if (tty) bridge = HostTerminalBridge.start(loader.attachConsole(hostWindowSize()));
-    ws = await loader.run();
+    ws = await loader.run(held);
     exited(ws);
     // The kernel's words when it has them (they carry the fault address), under our policy
     // of when to speak.
