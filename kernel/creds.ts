@@ -154,20 +154,30 @@ export class Credentials {
   }
 
   /**
-   * The sets after execve of a file without capabilities or set-id bits (cap_bprm_creds_from_file):
-   * root (real or effective uid 0, unless SECURE_NOROOT) gets bounding | inheritable as permitted,
-   * everyone keeps the ambient set; effective is all of permitted for euid 0, else the ambient
-   * set. SECURE_KEEP_CAPS does not survive exec.
+   * The credentials after execve of a file without capabilities (cap_bprm_creds_from_file).
+   * `fileUid`/`fileGid`: the owner a set-user-ID / set-group-ID file makes the effective id
+   * (null when the bit is absent or does not apply). Root (real or new effective uid 0, unless
+   * SECURE_NOROOT) gets bounding | inheritable as permitted; a set-id exec (new effective ids
+   * other than the real ones) drops the ambient set, which everyone else keeps; effective is all
+   * of permitted for a new euid 0, else the ambient set; the saved and filesystem ids follow the
+   * effective ones; SECURE_KEEP_CAPS does not survive. `secure` is AT_SECURE (a set-id exec, or
+   * capabilities beyond the ambient set for a task whose real uid is not 0).
    */
-  afterExec(): Credentials {
+  afterExec(fileUid: number | null = null, fileGid: number | null = null): { creds: Credentials; secure: boolean } {
     const c = this.caps;
-    const root = !this.secure(SECURE_NOROOT) && (this.uid === 0 || this.euid === 0);
-    const permitted = (root ? c.bounding | c.inheritable : 0n) | c.ambient;
-    const effective = root && this.euid === 0 ? permitted : c.ambient;
+    const euid = fileUid ?? this.euid, egid = fileGid ?? this.egid;
+    const root = !this.secure(SECURE_NOROOT) && (this.uid === 0 || euid === 0);
+    const setid = euid !== this.uid || egid !== this.gid;
+    const ambient = setid ? 0n : c.ambient;
+    const permitted = (root ? c.bounding | c.inheritable : 0n) | ambient;
+    const fileEffective = root && euid === 0;
+    const effective = fileEffective ? permitted : ambient;
     const securebits = c.securebits & ~(1 << SECURE_KEEP_CAPS);
-    return new Credentials(
-      this.uid, this.gid, this.euid, this.egid, this.euid, this.egid, this.euid, this.egid, this.groups,
-      { ...c, permitted, effective, securebits },
+    const creds = new Credentials(
+      this.uid, this.gid, euid, egid, euid, egid, euid, egid, this.groups,
+      { ...c, permitted, effective, ambient, securebits },
     );
+    const grew = (permitted & ~ambient) !== 0n;
+    return { creds, secure: setid || (this.uid !== 0 && (fileEffective || grew)) };
   }
 }

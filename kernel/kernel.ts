@@ -270,7 +270,9 @@ export class Kernel {
         });
         const t = new Task({ kernel: this, tid, tg, ctx, fdTable, fs, creds: o.creds, name: "init" });
         try {
-          loadExecutable(t, { path, argv: o.argv, envp: o.envp }, { mm, ctx });
+          const target: { mm: MemoryManager; ctx: typeof ctx; creds?: Credentials } = { mm, ctx };
+          loadExecutable(t, { path, argv: o.argv, envp: o.envp }, target);
+          if (target.creds !== undefined) t.creds = target.creds; // set-id bits, capabilities
         } catch (e) {
           // A broken image kills the process with SIGSEGV once it starts, as on Linux.
           if (!(e instanceof ExecFatalError)) throw e;

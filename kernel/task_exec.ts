@@ -12,7 +12,7 @@
 
 import type { Task } from "./task.ts";
 import { MemoryManager } from "./mm/mm.ts";
-import { ExecFatalError, loadExecutable } from "./loader/load.ts";
+import { ExecFatalError, loadExecutable, type LoadTarget } from "./loader/load.ts";
 import { freezeTaskCpu, unchargedHostCpu } from "./cpu_time.ts";
 import type { ExecString } from "./loader/stack.ts";
 import { SS_DISABLE } from "./task_signals.ts";
@@ -29,9 +29,10 @@ export function execTask(t: Task, req: ExecRequest): void {
   const k = t.kernel;
   const ctx = k.platform.newAddressSpace();
   const mm = new MemoryManager(ctx.addressSpace);
+  const target: LoadTarget = { mm, ctx };
   let fatal = false;
   try {
-    loadExecutable(t, req, { mm, ctx });
+    loadExecutable(t, req, target);
   } catch (e) {
     if (!(e instanceof ExecFatalError)) {
       mm.releaseAll();
@@ -79,7 +80,8 @@ export function execTask(t: Task, req: ExecRequest): void {
   t.clearChildTid = 0;
   t.robustList = 0;
   t.altStack = { sp: 0, size: 0, flags: SS_DISABLE }; // the old stack is in the dropped memory
-  t.creds = t.creds.afterExec(); // capabilities(7)'s transformation; saved ids follow the effective ones
+  // Set-id bits and capabilities(7)'s transformation; saved ids follow the effective ones.
+  t.creds = target.creds ?? t.creds.afterExec().creds;
   k.vforkDone(t.tg);
   if (fatal) k.killGroup(t.tg, 11);
 }

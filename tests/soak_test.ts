@@ -40,6 +40,10 @@ Deno.test("capset, the checks that honour the effective set, set*uid and setfsui
   await assertSameAsNative([await compileC("capset")]);
 });
 
+Deno.test("execve of set-user-ID and set-group-ID files sets the effective and saved ids, AT_SECURE and the capabilities as natively; no_new_privs and scripts' own bits leave them alone", async () => {
+  await assertSameAsNative([await compileC("setuid_exec")]);
+});
+
 Deno.test("mlock, mlock2, MAP_LOCKED, mlockall and munlock mark mappings locked: msync(MS_INVALIDATE), MADV_DONTNEED, fork and RLIMIT_MEMLOCK see them as natively", async () => {
   await assertSameAsNative([await compileC("mlock_vma")]);
 });

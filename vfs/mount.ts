@@ -10,7 +10,7 @@
  */
 
 import type { Dentry, Filesystem } from "./dentry.ts";
-import { MS_NODEV, MS_NOEXEC } from "../abi/linux/mount.ts";
+import { MS_NODEV, MS_NOEXEC, MS_NOSUID } from "../abi/linux/mount.ts";
 
 /** @savable One filesystem attached to the tree. Analogous to Linux's struct mount. */
 export class Mount {
@@ -56,6 +56,11 @@ export class Mount {
   /** MS_NOEXEC: execve of a file here is EACCES. */
   get noexec(): boolean {
     return (this.flags & MS_NOEXEC) !== 0;
+  }
+
+  /** MS_NOSUID: execve here ignores set-user-ID and set-group-ID bits. */
+  get nosuid(): boolean {
+    return (this.flags & MS_NOSUID) !== 0;
   }
 
   /** MS_NODEV: opening a device node here is EACCES. */

@@ -21,7 +21,8 @@ import { MMAP_BASE, PIE_BASE, STACK_TOP } from "../mm/mm.ts";
 import {
   MAP_ANONYMOUS, MAP_FIXED, MAP_GROWSDOWN, MAP_PRIVATE, PAGE_SIZE, pageRoundUp, PROT_READ, PROT_WRITE,
 } from "../../abi/linux/mm.ts";
-import { O_RDONLY, S_IFMT, S_IFREG } from "../../abi/linux/file.ts";
+import { O_RDONLY, S_IFMT, S_IFREG, S_ISGID, S_ISUID, S_IXGRP } from "../../abi/linux/file.ts";
+import type { Credentials } from "../creds.ts";
 import * as AT from "../../abi/linux/aux.ts";
 import { RLIMIT_STACK } from "../../abi/linux/limits.ts";
 
@@ -69,6 +70,8 @@ export interface ExecArgs {
 export interface LoadTarget {
   mm: MemoryManager;
   ctx: Context;
+  /** Out: the credentials the new program runs with (set-id bits, capabilities). */
+  creds?: Credentials;
 }
 
 /** Host auxv entries that describe the CPU, passed through so libc picks the same code paths. */
@@ -239,7 +242,23 @@ function flushAndFill(tg: LoadTarget, fills: PageFill[]): void {
   as.deferMappings(tg.ctx);
 }
 
+/**
+ * Linux's bprm_fill_uid and the capability rules: a set-user-ID file runs with its owner as the
+ * effective uid, a set-group-ID one (group execute set) with its group, unless the mount is
+ * nosuid or the task has no_new_privs. The interpreter's bits count for a script (the script is
+ * not what runs).
+ */
+function execCreds(t: Task, file: FileDescription): { creds: Credentials; secure: boolean } {
+  const st = file.stat();
+  const applies = !(file.location()?.mount.nosuid ?? false) && !t.noNewPrivs;
+  const uid = applies && (st.mode & S_ISUID) ? st.uid : null;
+  const gid = applies && (st.mode & (S_ISGID | S_IXGRP)) === (S_ISGID | S_IXGRP) ? st.gid : null;
+  return t.creds.afterExec(uid, gid);
+}
+
 function loadElf(t: Task, file: FileDescription, args: ExecArgs, target: LoadTarget): void {
+  const exec = execCreds(t, file);
+  target.creds = exec.creds;
   const info = readElf(file);
   let interpInfo: ElfInfo | null = null;
   let interpFile: FileDescription | null = null;
@@ -291,7 +310,7 @@ function loadElf(t: Task, file: FileDescription, args: ExecArgs, target: LoadTar
 
     const random = new Uint8Array(16);
     crypto.getRandomValues(random);
-    const c = t.creds;
+    const c = exec.creds;
     const auxv: [number, number][] = [
       [AT.AT_MINSIGSTKSZ, hostAux.get(AT.AT_MINSIGSTKSZ) ?? 2048],
       [AT.AT_HWCAP, hostAux.get(AT.AT_HWCAP) ?? 0x178bfbff],
@@ -307,7 +326,7 @@ function loadElf(t: Task, file: FileDescription, args: ExecArgs, target: LoadTar
       [AT.AT_EUID, c.euid],
       [AT.AT_GID, c.gid],
       [AT.AT_EGID, c.egid],
-      [AT.AT_SECURE, 0],
+      [AT.AT_SECURE, exec.secure ? 1 : 0],
       [AT.AT_HWCAP2, hostAux.get(AT.AT_HWCAP2) ?? 0],
     ];
     // Linux puts the vDSO's address first (ARCH_DLINFO) when there is one.
