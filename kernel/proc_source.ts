@@ -107,6 +107,7 @@ class ProcessView implements ProcProcess {
       state: threadState(t),
       sigPending: t.pendingSignals.mask,
       sigBlocked: t.sigmask,
+      nice: t.nice,
     }));
   }
 

@@ -67,6 +67,17 @@ int main(void) {
   printf("getpriority: %d errno=%d\n", pr, errno);
   printf("setpriority 5: %d\n", TRY(setpriority(PRIO_PROCESS, 0, 5)));
   printf("getpriority: %d\n", getpriority(PRIO_PROCESS, 0));
+  {
+    /* /proc/self/stat's priority (20 + nice for a normal task) and nice fields. */
+    char b[4096];
+    FILE *f = fopen("/proc/self/stat", "r");
+    if (f != NULL && fgets(b, sizeof b, f) != NULL) {
+      int prio = 0, ni = 0;
+      sscanf(strrchr(b, ')') + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %d %d", &prio, &ni);
+      printf("/proc/self/stat priority %d nice %d\n", prio, ni);
+    }
+    if (f != NULL) fclose(f);
+  }
   printf("nice(1): %d\n", nice(1));
   pid_t c = fork();
   if (c == 0) {

@@ -78,6 +78,7 @@ export function renderStat(p: ProcProcess, thread: ProcThread | null, exePath: s
   const state = thread?.state ?? p.state;
   const blocked = thread?.sigBlocked ?? leader?.sigBlocked ?? 0n;
   const pending = (thread?.sigPending ?? leader?.sigPending ?? 0n) | p.sigSharedPending;
+  const nice = thread?.nice ?? leader?.nice ?? 0;
   const m = mem ?? { brkStart: 0, brk: 0, stackStart: 0, argStart: 0, argEnd: 0, envStart: 0, envEnd: 0, vmas: [] };
   const code = exeRange(mem?.vmas ?? [], exePath);
   const fields: (number | string | bigint)[] = [
@@ -86,7 +87,7 @@ export function renderStat(p: ProcProcess, thread: ProcThread | null, exePath: s
     0x400000, // flags: PF_RANDOMIZE as a normal task shows
     0, 0, 0, 0, // minflt, cminflt, majflt, cmajflt
     ticks(p.userNs), ticks(p.sysNs), 0, 0,
-    20, 0, // priority, nice
+    20 + nice, nice, // priority (a fair task's: 20 + nice), nice
     Math.max(p.threads.length, 1),
     0, // itrealvalue
     ticks(p.startNs),

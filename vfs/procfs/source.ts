@@ -42,6 +42,8 @@ export interface ProcThread {
   state: string;
   sigPending: bigint;
   sigBlocked: bigint;
+  /** setpriority(2)'s nice, -20..19 (0 when absent). */
+  nice?: number;
 }
 
 /** One open descriptor. */
