@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { compileC, REPO_ROOT, runNative, runSentry, type RunResult } from "./_harness.ts";
+import { assertSameAsNative, compileC, REPO_ROOT, runNative, runSentry, type RunResult } from "./_harness.ts";
 
 /** Runs argv natively and in the sentry, each in a scratch directory, and compares. */
 async function assertSameInScratch(argv: readonly string[]): Promise<RunResult> {
@@ -197,4 +197,8 @@ Deno.test("a config.json root with readonly true refuses writes with EROFS", asy
 Deno.test("tmpfs file data: shared mappings in two processes, truncation, sparse files and holes, as natively (tests/c/tmpfs_data.c)", async () => {
   const r = await assertSameInScratch([await compileC("tmpfs_data")]);
   assert.match(r.stdout, /done\n$/);
+});
+
+Deno.test("read and write of /dev/null, /dev/zero and /dev/full with bad buffers answer as natively (/dev/null never touches the buffer)", async () => {
+  await assertSameAsNative([await compileC("dev_bad_buffers")]);
 });

@@ -57,6 +57,17 @@ export class MemoryDeviceFile extends LocatedFile {
     return src.length;
   }
 
+  /** /dev/null reads nothing, whatever the buffer: 0 even for a bad one. */
+  override readWithoutData(): number | null {
+    return this.#kind === "null" ? 0 : null;
+  }
+
+  /** /dev/null and /dev/zero take any write unread, /dev/full refuses it (a bad buffer too). */
+  override writeWithoutData(len: number): number | null {
+    if (this.#kind === "full" && len > 0) throw ENOSPC;
+    return this.#kind === "random" ? null : len;
+  }
+
   /** lseek(2) on these devices always lands at 0, as Linux's null_lseek. */
   override seek(_offset: number, _whence: number): number {
     this.offset = 0;

@@ -110,6 +110,22 @@ export abstract class FileDescription implements Waitable {
     return false;
   }
 
+  /**
+   * For a device that never touches the caller's buffer (Linux's read_null): what a read
+   * returns without one; null for files that fill the buffer.
+   */
+  readWithoutData(): number | null {
+    return null;
+  }
+
+  /**
+   * For a device that never reads the caller's buffer (Linux's write_null, write_full): what a
+   * write of `len` bytes returns (or throws) without reading it; null for files that use it.
+   */
+  writeWithoutData(_len: number): number | null {
+    return null;
+  }
+
   /** False for O_PATH descriptions, whatever the access mode bits say. */
   get readable(): boolean {
     const m = this.flags & O_ACCMODE;

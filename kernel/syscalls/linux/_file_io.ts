@@ -245,6 +245,8 @@ function gatherPrefix(t: Task, segs: IoSegment[], from: number, buf: Uint8Array)
 
 /** Reads from file into the segments in order; see the module doc for partial results. */
 export function readToUser(t: Task, file: FileDescription, segs: IoSegment[], offset: number | null): number {
+  const none = file.readWithoutData();
+  if (none !== null) return none;
   if (totalLength(segs) === 0) return file.read(new Uint8Array(0), offset);
   if (file.messageOriented) return readMessage(t, file, segs);
   let done = 0;
@@ -289,6 +291,8 @@ export function readToUser(t: Task, file: FileDescription, segs: IoSegment[], of
 
 /** Writes the segments to file in order; see the module doc for partial results. */
 export function writeFromUser(t: Task, file: FileDescription, segs: IoSegment[], offset: number | null): number {
+  const blind = file.writeWithoutData(totalLength(segs));
+  if (blind !== null) return blind;
   if (totalLength(segs) === 0) return file.write(new Uint8Array(0), offset);
   if (file.messageOriented) return file.write(gatherFromUser(t, segs), null);
   let done = 0;
