@@ -44,6 +44,10 @@ Deno.test("execve of set-user-ID and set-group-ID files sets the effective and s
   await assertSameAsNative([await compileC("setuid_exec")]);
 });
 
+Deno.test("mmap, mprotect, madvise and munmap refuse bad offsets, lengths, protections and advice with the errors Linux gives", async () => {
+  await assertSameAsNative([await compileC("mm_errors")]);
+});
+
 Deno.test("mlock, mlock2, MAP_LOCKED, mlockall and munlock mark mappings locked: msync(MS_INVALIDATE), MADV_DONTNEED, fork and RLIMIT_MEMLOCK see them as natively", async () => {
   await assertSameAsNative([await compileC("mlock_vma")]);
 });

@@ -3,7 +3,10 @@
  * protection-key calls pkey_alloc(2), pkey_free(2), pkey_mprotect(2).
  */
 
-import { EAGAIN, EINVAL, ENOMEM, ENOSPC, EOPNOTSUPP, EPERM } from "../../errno.ts";
+import { EAGAIN, EINVAL, ENOMEM, ENOSPC, EOPNOTSUPP, EOVERFLOW, EPERM } from "../../errno.ts";
+
+/** MAX_LFS_FILESIZE: the end of a file's offsets. */
+const MAX_LFS_FILESIZE = (1n << 63n) - 1n;
 import { lockLimitBytes } from "./sys_advice.ts";
 import {
   MADV_DONTNEED, MAP_ANONYMOUS, MAP_LOCKED, MAP_PRIVATE, MAP_SHARED_VALIDATE, MAP_TYPE, PAGE_SIZE, PROT_EXEC, PROT_GROWSDOWN,
@@ -18,10 +21,15 @@ const KNOWN_MAP_FLAGS = 0x1fff7f;
 /** Implements mmap(2). */
 const sysMmap: SyscallFn = (t, a) => {
   const [addr, len, prot, flags, fd, off] = [a.pointer(0), a.sizeT(1), a.uint(2), a.uint(3), a.fd(4), a.long(5)];
-  if (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_GROWSDOWN | PROT_GROWSUP)) throw EINVAL;
+  // Unknown protection bits are ignored, as Linux's mmap does (mprotect refuses them).
   if ((flags & MAP_TYPE) === MAP_SHARED_VALIDATE && (flags & ~KNOWN_MAP_FLAGS)) throw EOPNOTSUPP;
-  if (off < 0 || off % PAGE_SIZE !== 0) throw EINVAL;
+  if (off % PAGE_SIZE !== 0) throw EINVAL;
   const anon = (flags & MAP_ANONYMOUS) !== 0;
+  // Linux's file_mmap_ok: a file's pages end at MAX_LFS_FILESIZE (offsets are unsigned there,
+  // so a negative one lies beyond it); anonymous memory ignores the offset.
+  if (!anon && BigInt.asUintN(64, BigInt(off)) + BigInt(Math.ceil(len / PAGE_SIZE) * PAGE_SIZE) > MAX_LFS_FILESIZE) {
+    throw EOVERFLOW;
+  }
   const file = anon ? null : t.fdTable.get(fd);
   // --memory: memory the sandbox would hold once touched (anonymous, or a private writable
   // copy of a file); an inaccessible reservation costs nothing until mprotect.
@@ -90,12 +98,42 @@ const sysMremap: SyscallFn = (t, a) => {
   });
 };
 
-/** Implements madvise(2): MADV_DONTNEED really discards (later reads see zeros); hints are no-ops. */
+/**
+ * The advice values Linux (6.18, as our hosts build it) accepts: 0-4 and 8-24; MADV_COLLAPSE (25)
+ * fails here as on a host without transparent huge pages for the range; hardware poisoning
+ * (100, 101) needs CONFIG_MEMORY_FAILURE, and guard regions (102, 103) are not implemented:
+ * EINVAL, as kernels without them.
+ */
+function validAdvice(advice: number): boolean {
+  return (advice >= 0 && advice <= 4) || (advice >= 8 && advice <= 24);
+}
+
+const MADV_REMOVE = 9, MADV_POPULATE_WRITE = 23;
+const U64 = 1n << 64n;
+
+/**
+ * Implements madvise(2) with Linux's checks: the advice, page alignment, a length that wraps
+ * (EINVAL); MADV_REMOVE needs a shared file mapping and MADV_POPULATE_WRITE a writable one
+ * (EINVAL); a hole in the range is ENOMEM. MADV_DONTNEED really discards (later reads see
+ * zeros); the other hints are no-ops.
+ */
 const sysMadvise: SyscallFn = (t, a) => {
-  const addr = a.pointer(0), len = a.sizeT(1), advice = a.int(2);
+  const addr = a.pointer(0), advice = a.int(2), rawLen = a.u64(1);
+  if (!validAdvice(advice)) throw EINVAL;
   if (addr % PAGE_SIZE !== 0) throw EINVAL;
-  if (advice < 0 || (advice > 25 && advice !== 100 && advice !== 101)) throw EINVAL;
-  if (advice === MADV_DONTNEED && len > 0) {
+  const aligned = ((rawLen + 0xfffn) % U64) & ~0xfffn;
+  if (rawLen !== 0n && aligned === 0n) throw EINVAL;
+  if (BigInt(addr) + aligned >= U64) throw EINVAL;
+  if (aligned === 0n) return 0;
+  const end = BigInt(addr) + aligned > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : addr + Number(aligned);
+  const len = end - addr;
+  const vmas = t.mm.vmas.filter((v) => v.start < end && addr < v.end);
+  if (advice === MADV_REMOVE && vmas.some((v) => !v.shared || v.file === null)) throw EINVAL;
+  if (advice === MADV_POPULATE_WRITE && vmas.some((v) => (v.prot & PROT_WRITE) === 0)) throw EINVAL;
+  let covered = 0;
+  for (const v of vmas) covered += Math.min(v.end, end) - Math.max(v.start, addr);
+  if (advice !== MADV_DONTNEED && covered < len) throw ENOMEM;
+  if (advice === MADV_DONTNEED) {
     // Linux's madvise_dontneed_free_valid_vma: locked memory cannot be dropped.
     if (t.mm.anyLocked(addr, addr + Math.ceil(len / PAGE_SIZE) * PAGE_SIZE)) throw EINVAL;
     t.mm.discard(t.ctx, addr, len);

@@ -1,0 +1,61 @@
+/* mmap, mprotect, madvise and munmap argument errors as Linux 6.18 gives them: file offsets past
+ * MAX_LFS_FILESIZE (a negative one too) EOVERFLOW, anonymous ones ignored, unknown mmap
+ * protection bits ignored; madvise's valid advice values, wrapping lengths, holes (ENOMEM) and
+ * MADV_REMOVE on private memory. Guard regions (102, 103) are left out: the sentry refuses them
+ * as kernels before 6.13 do. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#define R(name, expr) do { errno = 0; long r_ = (long)(expr); \
+  printf("%s = %ld %s\n", name, r_ == -1 ? -1L : 0L, r_ == -1 ? strerrorname_np(errno) : ""); } while (0)
+int main(void) {
+  int fd = open("/proc/self/exe", O_RDONLY);
+  R("mmap file offset -4096", mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, -4096));
+  R("mmap anon offset -4096", mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, -4096));
+  R("mmap file offset 2^62", mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, 1L << 62));
+  R("mmap file offset near end", mmap(NULL, 8192, PROT_READ, MAP_PRIVATE, fd, 0x7ffffffffffff000L));
+  R("mmap len 0", mmap(NULL, 0, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  R("mmap len -1", mmap(NULL, (size_t)-1, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  R("mmap len huge", mmap(NULL, 1UL << 47, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  R("mmap bad prot", mmap(NULL, 4096, 0x100, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  R("mmap no type", mmap(NULL, 4096, PROT_READ, MAP_ANONYMOUS, -1, 0));
+  R("mmap fixed unaligned", mmap((void *)0x10001, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
+  R("mmap fixed high", mmap((void *)(1UL << 47), 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
+  char *p = mmap(NULL, 3 * 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  munmap(p + 4096, 4096);
+  R("mprotect over hole", mprotect(p, 3 * 4096, PROT_READ | PROT_WRITE));
+  R("mprotect unaligned", mprotect(p + 1, 4096, PROT_READ));
+  R("mprotect unmapped", mprotect((void *)0x10000, 4096, PROT_READ));
+  R("mprotect bad prot", mprotect(p, 4096, 0x100));
+  R("mprotect len wraps", mprotect(p, (size_t)-4096, PROT_READ));
+  R("mprotect len 0", mprotect(p, 0, PROT_READ));
+  R("mprotect high", mprotect((void *)(1UL << 47), 4096, PROT_READ));
+  R("madvise over hole", madvise(p, 3 * 4096, MADV_DONTNEED));
+  R("madvise hole normal", madvise(p, 3 * 4096, MADV_NORMAL));
+  R("madvise unaligned", madvise(p + 1, 4096, MADV_NORMAL));
+  R("madvise bad advice", madvise(p, 4096, 999));
+  R("madvise len wraps", madvise(p, (size_t)-4096, MADV_NORMAL));
+  R("madvise unmapped", madvise((void *)0x10000, 4096, MADV_NORMAL));
+  R("madvise unmapped willneed", madvise((void *)0x10000, 4096, MADV_WILLNEED));
+  R("madvise dontfork", madvise(p, 4096, MADV_DONTFORK));
+  R("madvise hugepage", madvise(p, 4096, MADV_HUGEPAGE));
+  R("madvise remove private", madvise(p, 4096, MADV_REMOVE));
+  R("madvise free", madvise(p, 4096, MADV_FREE));
+  R("munmap unaligned", munmap(p + 1, 4096));
+  R("munmap len 0", munmap(p, 0));
+  R("munmap high", munmap((void *)(1UL << 47), 4096));
+  R("munmap len wraps", munmap(p, (size_t)-4096));
+  char *q = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  printf("advice values refused:");
+  for (int a = 0; a < 110; a++) {
+    if (a == 102 || a == 103) continue;
+    errno = 0;
+    if (madvise(q, 4096, a) != 0) printf(" %d:%s", a, strerrorname_np(errno));
+  }
+  printf("\n");
+  return 0;
+}
