@@ -10,6 +10,7 @@
  */
 
 import { Kernel } from "../kernel/kernel.ts";
+import type { ResourceControl, ResourceLimits } from "../kernel/resources.ts";
 import { Net, PcapFile } from "../kernel/net.ts";
 import { IpCidr } from "../netstack/mod.ts";
 import { VirtualFilesystem } from "../vfs/mod.ts";
@@ -48,12 +49,20 @@ export interface LoaderOptions {
   log: DebugLog;
   /** The init executable, a path inside the sandbox (already looked up in PATH). */
   executable: string;
+  /** Limits on the whole sandbox. */
+  limits: ResourceLimits;
+  /** Size of the root overlay's in-memory upper layer, in bytes (null: unlimited). */
+  overlaySize: number | null;
+  /** Sample usage for a run report even without limits. */
+  measure: boolean;
 }
 
 /** One sandbox: a kernel with its init process. Call {@linkcode destroy} in a finally. */
 export class Loader {
   readonly #kernel: Kernel;
   #destroyed = false;
+  /** How many host signals were passed on to the sandbox (the report's "sentry-signal"). */
+  forwardedSignals = 0;
 
   private constructor(kernel: Kernel) {
     this.#kernel = kernel;
@@ -70,6 +79,7 @@ export class Loader {
     const platform = new PtracePlatform({ placement: global.cpuPlacement });
     const vfs = VirtualFilesystem.create({
       rootHostPath: launch.rootHostPath, readonly: launch.readonly, upperHostPath: launch.upperHostPath,
+      upperSizeLimit: opts.overlaySize ?? Infinity,
     });
     // Before any mount, so that the file lands in the root's overlay and never in a host
     // directory mounted over /etc.
@@ -87,7 +97,10 @@ export class Loader {
       pcap,
       allow: global.netAllow?.map((a) => ({ cidr: IpCidr.parse(a.cidr), port: a.port })) ?? null,
     });
-    const kernel = Kernel.create({ platform, vfs, hostname: launch.hostname, log, strace: global.strace, net });
+    const kernel = Kernel.create({
+      platform, vfs, hostname: launch.hostname, log, strace: global.strace, net, limits: opts.limits,
+    });
+    if (opts.measure) kernel.resources.measure();
     const loader = new Loader(kernel);
     try {
       for (const p of global.publish) {
@@ -128,7 +141,10 @@ export class Loader {
   async run(): Promise<number> {
     const listeners: Array<[Deno.Signal, () => void]> = FORWARDED.map(([name, signo]) => {
       // To the terminal's foreground process group when a terminal is attached, else to init.
-      const h = () => this.#kernel.signalFromUser(signo);
+      const h = () => {
+        this.forwardedSignals++;
+        this.#kernel.signalFromUser(signo);
+      };
       Deno.addSignalListener(name, h);
       return [name, h];
     });
@@ -153,6 +169,16 @@ export class Loader {
    */
   describeInitExit(): string | null {
     return this.#kernel.describeInitExit();
+  }
+
+  /** The sandbox's limits and what the run used. */
+  get resources(): ResourceControl {
+    return this.#kernel.resources;
+  }
+
+  /** Whether init was killed by the OOM killer of --memory. */
+  get initOomKilled(): boolean {
+    return this.#kernel.init?.oomKilled ?? false;
   }
 
   /** Kills every application process. Idempotent. */

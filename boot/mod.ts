@@ -22,6 +22,7 @@ import {
   BootError,
   describeFsError,
   EXIT_CANNOT_EXECUTE,
+  EXIT_LIMIT,
   EXIT_NOT_FOUND,
   EXIT_SENTRY_ERROR,
   firstLine,
@@ -29,7 +30,10 @@ import {
 import { resolveExecutable } from "./exec_path.ts";
 import { loadSpecSchema } from "./spec.ts";
 import { deathReport, exitStatusOf } from "./exit_status.ts";
-import { type GlobalOptions, parseCommandLine, quote } from "./flags.ts";
+import { type GlobalOptions, type LimitOptions, parseCommandLine, quote } from "./flags.ts";
+import { checkOverlaySize, limitEndMessage, oomMessage, resourceLimitsOf } from "./limits.ts";
+import { buildReport, ReportFile, type RunOutcome } from "./report.ts";
+import type { ResourceControl, ResourceLimits } from "../kernel/resources.ts";
 import { helpText, versionText } from "./help.ts";
 import { statInRoot } from "./root_stat.ts";
 import { checkHostTerminal, HostTerminalBridge, hostWindowSize, restoreHostTerminal } from "./terminal.ts";
@@ -56,7 +60,7 @@ export async function main(args: readonly string[]): Promise<number> {
         await loadSpecSchema(); // a bundle's config.json is validated with zod (spec.ts)
         const launch = loadBundle(cmd.bundle, { cwd: Deno.cwd(), command: cmd.command, id: cmd.id });
         if (cmd.overlayUpper !== null) setOverlayUpper(launch, cmd.overlayUpper, Deno.cwd());
-        return await boot(launch, cmd.global, log, cmd.tty);
+        return await boot(launch, cmd.global, log, cmd.tty, cmd.limits);
       }
       case "do": {
         const launch = doConfig(cmd.command, {
@@ -66,7 +70,7 @@ export async function main(args: readonly string[]): Promise<number> {
           openFiles: ownOpenFilesLimit(),
         });
         if (cmd.overlayUpper !== null) setOverlayUpper(launch, cmd.overlayUpper, Deno.cwd());
-        return await boot(launch, cmd.global, log, cmd.tty);
+        return await boot(launch, cmd.global, log, cmd.tty, cmd.limits);
       }
       default: {
         const never: never = cmd;
@@ -98,10 +102,48 @@ function callerEnvironment(): Record<string, string> {
   }
 }
 
-/** Opens the log, finds init's executable, runs the sandbox and maps init's fate to a status. */
-async function boot(launch: LaunchConfig, global: GlobalOptions, log: DebugLog, tty: boolean): Promise<number> {
-  // -t without a terminal is refused before anything starts.
+/**
+ * Runs the sandbox (see run) and writes the run report (--report) whatever happened: a run
+ * that never started reports reason "error" and the sentry's exit status.
+ */
+async function boot(
+  launch: LaunchConfig, global: GlobalOptions, log: DebugLog, tty: boolean, limitFlags: LimitOptions,
+): Promise<number> {
+  const startMs = Date.now();
+  // -t without a terminal, a bad limit and an unwritable report are refused before anything starts.
   if (tty) checkHostTerminal();
+  checkOverlaySize(limitFlags, launch);
+  const limits = resourceLimitsOf(launch.resources, limitFlags);
+  const reportFile = limitFlags.report === null ? null : ReportFile.open(limitFlags.report, Deno.cwd());
+  const outcome: RunOutcome = {
+    command: launch.argv, startMs, waitStatus: null, exitStatus: EXIT_SENTRY_ERROR, reason: "error", message: null,
+    overlayBytes: limitFlags.overlaySize,
+  };
+  const ran: { resources: ResourceControl | null } = { resources: null };
+  try {
+    const status = await run(launch, global, log, tty, limits, limitFlags, reportFile !== null, outcome, ran);
+    reportFile?.commit(buildReport(outcome, ran.resources, limits));
+    return status;
+  } catch (err) {
+    if (reportFile !== null) {
+      outcome.reason = "error";
+      outcome.exitStatus = err instanceof BootError ? err.exitCode : EXIT_SENTRY_ERROR;
+      outcome.message = err instanceof Error ? firstLine(err.message) : String(err);
+      try {
+        reportFile.commit(buildReport(outcome, ran.resources, limits));
+      } catch {
+        reportFile.discard();
+      }
+    }
+    throw err;
+  }
+}
+
+/** Opens the log, finds init's executable, runs the sandbox and maps init's fate to a status. */
+async function run(
+  launch: LaunchConfig, global: GlobalOptions, log: DebugLog, tty: boolean, limits: ResourceLimits,
+  limitFlags: LimitOptions, measure: boolean, outcome: RunOutcome, ran: { resources: ResourceControl | null },
+): Promise<number> {
   if (global.debugLog !== null) {
     try {
       log.openFile(global.debugLog);
@@ -128,7 +170,10 @@ async function boot(launch: LaunchConfig, global: GlobalOptions, log: DebugLog, 
   log.debug(`init executable: ${found.path}`);
 
   const { Loader } = await import("./loader.ts");
-  const loader = Loader.create({ launch, global, log, executable: found.path });
+  const loader = Loader.create({
+    launch, global, log, executable: found.path, limits, overlaySize: limitFlags.overlaySize, measure,
+  });
+  ran.resources = loader.resources;
   let bridge: HostTerminalBridge | null = null;
   let ws: number;
   let report: string | null;
@@ -145,12 +190,29 @@ async function boot(launch: LaunchConfig, global: GlobalOptions, log: DebugLog, 
     restoreHostTerminal();
     loader.destroy();
   }
-  const status = exitStatusOf(ws);
+  let status = exitStatusOf(ws);
   log.debug(`init exited: wait status 0x${ws.toString(16)}, exit status ${status}`);
-  if (report !== null) {
-    log.warning(report);
-    writeAll(Deno.stderr, `sentry: ${report}\n`);
+  const res = loader.resources;
+  const lines: string[] = res.oomKills.slice(0, 3).map((k) => oomMessage(k, limits));
+  if (res.oomKills.length > 3) lines.push(`out of memory: ${res.oomKills.length - 3} more processes killed`);
+  outcome.waitStatus = ws;
+  outcome.reason = (ws & 0x7f) === 0 ? "exit" : loader.forwardedSignals > 0 ? "sentry-signal" : "signal";
+  if (res.endedBy !== null) {
+    // The sentry ended the run: its reason instead of init's SIGKILL.
+    status = EXIT_LIMIT;
+    report = limitEndMessage(res.endedBy, limits);
+    outcome.reason = res.endedBy;
+  } else if (loader.initOomKilled) {
+    report = null; // the OOM line says it
+    outcome.reason = "oom";
   }
+  if (report !== null) lines.push(report);
+  for (const line of lines) {
+    log.warning(line);
+    writeAll(Deno.stderr, `sentry: ${line}\n`);
+  }
+  outcome.exitStatus = status;
+  outcome.message = lines.length > 0 ? lines[lines.length - 1]! : null;
   return status;
 }
 

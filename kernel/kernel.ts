@@ -63,6 +63,7 @@ import { CORE_SIGNALS, SEGV_MAPERR, SIGNAL_NAMES, SIGSEGV } from "../abi/linux/s
 import { RLIM_INFINITY, RLIMIT_AS, RLIMIT_CORE, RLIMIT_CPU, RLIMIT_NOFILE, RLIMIT_STACK } from "../abi/linux/limits.ts";
 import { sessionLeaderExited, TtySupport } from "./tty.ts";
 import { Net } from "./net.ts";
+import { noLimits, ResourceControl, type ResourceLimits } from "./resources.ts";
 
 export interface KernelOptions {
   platform: Platform;
@@ -72,6 +73,8 @@ export interface KernelOptions {
   strace?: boolean;
   /** The sandbox's network (default: loopback only). */
   net?: Net;
+  /** Limits on the whole sandbox (kernel/resources.ts; default: none). */
+  limits?: ResourceLimits;
 }
 
 export interface InitOptions {
@@ -142,6 +145,8 @@ export class Kernel {
   readonly reapedCpu = { userNs: 0, sysNs: 0 };
   /** Terminals: devpts, the console, controlling terminals (kernel/tty.ts). */
   readonly tty: TtySupport = new TtySupport(this);
+  /** The sandbox's limits and what the run used (kernel/resources.ts). */
+  readonly resources: ResourceControl;
   /** @nosave Lookup of the task running on a platform context. */
   readonly #byCtx = new Map<Context, Task>();
   #nextTid = 1;
@@ -184,6 +189,12 @@ export class Kernel {
   /** @nosave Resolves the idle wait when a task becomes runnable. */
   #idleWake: (() => void) | null = null;
   #shutdown = false;
+  /** --cpus: monotonic time until which no task may enter user mode (0: not throttled). */
+  #throttledUntil = 0;
+  /** Tasks kept out of user mode while throttled, runnable again when it ends. */
+  readonly #throttled: Task[] = [];
+  /** @nosave Ends the throttle at its deadline. */
+  readonly #unthrottle = { deadlineNs: null as number | null, expire: () => this.#endThrottle() };
 
   private constructor(o: KernelOptions) {
     this.platform = o.platform;
@@ -194,6 +205,7 @@ export class Kernel {
     if (this.strace) this.log.straceToStderr = true;
     this.net = o.net ?? new Net();
     this.net.armDeadline = () => this.addDeadline(this.net);
+    this.resources = new ResourceControl(this, o.limits ?? noLimits());
   }
 
   static create(o: KernelOptions): Kernel {
@@ -217,7 +229,12 @@ export class Kernel {
     if (this.#init) throw new SentryBugError("Cannot create init: it already exists");
     const limits = Limits.defaults();
     for (const [r, v] of o.rlimits ?? []) limits.set(r, v);
-    const stdio = [this.vfs.hostStdio(0), this.vfs.hostStdio(1), this.vfs.hostStdio(2)] as const;
+    const r = this.resources;
+    const stdio = [
+      this.vfs.hostStdio(0),
+      this.vfs.hostStdio(1, { admit: (n) => r.admitOutput(n), wrote: (n, cut) => r.wroteOutput(1, n, cut) }),
+      this.vfs.hostStdio(2, { admit: (n) => r.admitOutput(n), wrote: (n, cut) => r.wroteOutput(2, n, cut) }),
+    ] as const;
     this.#init = this.createProcess({ ...o, limits, stdio });
   }
 
@@ -288,7 +305,31 @@ export class Kernel {
     this.#byCtx.set(t.ctx, t);
     t.state = "runnable";
     this.#runQueue.push(t);
+    this.resources.taskAdded();
     this.#kick(); // a process started from outside (control.ts) finds the loop asleep
+  }
+
+  /** True once the run is over: init exited or the kernel was shut down. */
+  get ended(): boolean {
+    return this.#initStatus !== null || this.#shutdown;
+  }
+
+  /**
+   * --cpus (kernel/resources.ts): no task enters user mode before untilNs (monotonic); those
+   * in user mode now are stopped. Timers, I/O and signals go on meanwhile.
+   */
+  throttle(untilNs: number): void {
+    if (untilNs <= this.#throttledUntil) return;
+    this.#throttledUntil = untilNs;
+    this.#unthrottle.deadlineNs = untilNs;
+    this.addDeadline(this.#unthrottle);
+    for (const t of this.tasks.values()) if (t.state === "user") t.ctx.interrupt();
+  }
+
+  #endThrottle(): void {
+    this.#throttledUntil = 0;
+    this.#unthrottle.deadlineNs = null;
+    for (const t of this.#throttled.splice(0)) if (t.state === "runnable") this.#runQueue.push(t);
   }
 
   /**
@@ -566,6 +607,15 @@ export class Kernel {
   async run(): Promise<number> {
     // On the monotonic clock, so that the loop reads the clock once per turn (`now`).
     let lastYield = monotonicNs();
+    this.resources.start();
+    try {
+      return await this.#loop(lastYield);
+    } finally {
+      this.resources.finish();
+    }
+  }
+
+  async #loop(lastYield: number): Promise<number> {
     while (this.#initStatus === null && !this.#shutdown) {
       if (this.#paused) {
         await this.#whilePaused();
@@ -811,6 +861,13 @@ export class Kernel {
     }
     if (deliverableSet(t) !== 0n && !deliverSignals(t)) return;
     if ((t.state as Task["state"]) === "dead") return;
+    if (this.#throttledUntil !== 0) {
+      if (monotonicNs() < this.#throttledUntil) {
+        this.#throttled.push(t);
+        return;
+      }
+      this.#endThrottle();
+    }
     this.platform.resume(t.ctx);
     t.state = "user";
     this.#running++;
@@ -924,6 +981,7 @@ export class Kernel {
       }
     }
     this.current = null;
+    if (result === -ENOSYS.errno) this.resources.noteEnosys(nr, entry?.name);
     if (t.state === "dead") return false; // the syscall killed its own task (kill, SIGPIPE)
     if (t.state === "stopped") return false; // never: a syscall does not stop its own task
     if (typeof result === "number") {

@@ -85,6 +85,7 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
   const k = t.kernel;
   const thread = (f & CLONE_THREAD) !== 0;
   checkNproc(t);
+  if (!k.resources.mayAddTask()) throw EAGAIN; // --pids, as the pids cgroup
 
   // The host side first: nothing in the kernel changes if it fails.
   const parentRegs = t.ctx.regs.clone();

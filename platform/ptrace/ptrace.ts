@@ -837,6 +837,10 @@ class StubAddressSpace implements AddressSpace {
     return this.#statusKb(/^VmRSS:\s+(\d+) kB/m);
   }
 
+  anonRssKb(): number {
+    return this.#statusKb(/^RssAnon:\s+(\d+) kB/m);
+  }
+
   /** A field in kB of the stub's /proc/PID/status, or 0. */
   #statusKb(field: RegExp): number {
     if (this.#statusFd < 0) {
@@ -1360,6 +1364,11 @@ export class PtracePlatform implements Platform {
 
   waitStopAsync(): Promise<void> {
     return ffi.waitAnyAsync();
+  }
+
+  memoryFileBytes(): number {
+    const blocks = this.memoryFile?.blocks() ?? 0;
+    return blocks > 0 ? blocks * 512 : 0;
   }
 
   shutdown(): void {
