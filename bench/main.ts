@@ -13,7 +13,8 @@
  * net (issue #6: loopback TCP throughput, 256 MiB in 64 KiB writes, and 1-byte TCP round trips
  * on 127.0.0.1, timed by the program), exec (wall time of whole commands: a /bin/true startup
  * and the `/bin/sh -c` loop of 200 /bin/true runs of issue #3) and files (issue #4: a 64 MiB
- * file read in 64 KiB reads, MB/s; stat(2) of 10,000 paths, per second), parallel (issue #16:
+ * file read in 64 KiB reads, MB/s, into a static array and into a malloc'ed buffer, by a dynamic
+ * and a static binary; stat(2) of 10,000 paths, per second), parallel (issue #16:
  * as many CPU-bound processes as the host has CPUs, wall time from the first fork to the last
  * exit) and make (issue #16: `make -B -j2` of a generated 20-file C project, wall time). --baseline
  * adds a runner "sentry@base" from another checkout of this repository (e.g. a `git worktree`
@@ -137,10 +138,10 @@ function runners(baseline: string | undefined): Runner[] {
   ];
 }
 
-async function compile(b: Benchmark, dir: string): Promise<string> {
-  const out = posix.join(dir, posix.basename(b.source, ".c"));
+async function compile(b: Benchmark, dir: string, flags: string[] = []): Promise<string> {
+  const out = posix.join(dir, posix.basename(b.source, ".c") + flags.join(""));
   const r = await new Deno.Command("gcc", {
-    args: ["-O2", "-o", out, posix.join(PROGRAMS, b.source)],
+    args: ["-O2", ...flags, "-o", out, posix.join(PROGRAMS, b.source)],
     stdout: "inherit",
     stderr: "inherit",
   }).output();
@@ -256,10 +257,17 @@ async function fileRows(rs: Runner[], runs: number, dir: string, notes: Set<stri
   const tree = posix.join(dir, "statdir");
   Deno.mkdirSync(tree);
   for (let i = 0; i < STAT_PATHS; i++) Deno.writeFileSync(posix.join(tree, `f${String(i).padStart(5, "0")}`), new Uint8Array(0));
-  const read = await compile({ name: "readfile", unit: "", source: "readfile.c", args: () => [] }, dir);
+  const readfile = { name: "readfile", unit: "", source: "readfile.c", args: () => [] };
+  const read = await compile(readfile, dir);
+  const readStatic = await compile(readfile, dir, ["-static"]);
   const stat = await compile({ name: "statpaths", unit: "", source: "statpaths.c", args: () => [] }, dir);
   const workloads: Array<[string, string[]]> = [
+    // Issue #16 part 3: into a static array and into a malloc'ed buffer (the heap), in a
+    // dynamic and a static binary.
     ["read 64 MiB in 64 KiB MB/s", [read, data, "2"]],
+    ["read 64 MiB in 64 KiB, malloc buffer MB/s", [read, data, "2", "malloc"]],
+    ["read 64 MiB in 64 KiB, static binary MB/s", [readStatic, data, "2"]],
+    ["read 64 MiB in 64 KiB, static binary, malloc buffer MB/s", [readStatic, data, "2", "malloc"]],
     [`stat() of ${STAT_PATHS.toLocaleString("en-US")} paths per second`, [stat, tree, String(STAT_PATHS), "3"]],
   ];
   const rows: string[][] = [];
