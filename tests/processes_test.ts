@@ -248,6 +248,10 @@ Deno.test("a child that dropped root cannot signal its root parent by kill, tkil
   await assertSameAsNative([await compileC("kill_perms")]);
 });
 
+Deno.test("process_vm_readv and process_vm_writev copy within a process and to and from a child, stop at faults and refuse bad flags, vectors, pids, zombies and other users' processes as natively", async () => {
+  await assertSameAsNative([await compileC("process_vm")]);
+});
+
 Deno.test("a zombie still owns its pid: kill, tgkill and rt_sigqueueinfo find it, check permission and the signal is ignored; signal 0 to rt_sigqueueinfo only checks, as natively", async () => {
   await assertSameAsNative([await compileC("zombie_kill")]);
 });

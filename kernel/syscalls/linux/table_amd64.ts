@@ -34,6 +34,7 @@ import { table as pipe } from "./sys_pipe.ts";
 import { table as poll } from "./sys_poll.ts";
 import { table as prctl } from "./sys_prctl.ts";
 import { table as process } from "./sys_process.ts";
+import { table as processVm } from "./sys_process_vm.ts";
 import { table as random } from "./sys_random.ts";
 import { table as readWrite } from "./sys_read_write.ts";
 import { table as rlimit } from "./sys_rlimit.ts";
@@ -80,6 +81,7 @@ const families: Record<number, SyscallEntry>[] = [
   poll,
   prctl,
   process,
+  processVm,
   random,
   readWrite,
   rlimit,
