@@ -175,7 +175,7 @@ class ProcessView implements ProcProcess {
     });
     return {
       vmas, brkStart: mm.brkStart, brk: mm.brk, stackStart: mm.stackBottom, argStart: mm.argStart,
-      argEnd: mm.argEnd, envStart: mm.envStart, envEnd: mm.envEnd,
+      argEnd: mm.argEnd, envStart: mm.envStart, envEnd: mm.envEnd, auxv: mm.auxv,
     };
   }
 

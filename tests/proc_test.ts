@@ -245,3 +245,7 @@ Deno.test("a bad mount entry in config.json is one line and status 125", async (
     });
   }
 });
+
+Deno.test("/proc/self/auxv holds the auxiliary vector getauxval reads, and another user's is refused, as natively", async () => {
+  await assertSameAsNative([await compileC("proc_auxv")]);
+});

@@ -143,6 +143,20 @@ export function loadExecutable(t: Task, args: ExecArgs, target: LoadTarget, dept
   }
 }
 
+/** The auxv pairs as written on the new stack, through AT_NULL (Linux's mm->saved_auxv). */
+function savedAuxv(mm: MemoryManager, addr: number): Uint8Array {
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < 64; i++) {
+    const pair = new Uint8Array(16);
+    if (mm.read(addr + 16 * i, pair) !== 16) break;
+    out.push(pair);
+    if (new DataView(pair.buffer).getBigUint64(0, true) === 0n) break;
+  }
+  const b = new Uint8Array(16 * out.length);
+  out.forEach((p, i) => b.set(p, 16 * i));
+  return b;
+}
+
 function readElf(file: FileDescription): ElfInfo {
   const head = readAt(file, 0, 4096);
   const hdr = readElfHeader(head);
@@ -343,6 +357,7 @@ function loadElf(t: Task, file: FileDescription, args: ExecArgs, target: LoadTar
     });
     if (stack.start < mm.stackBottom) throw new LinuxError(7, "E2BIG", "Argument list too long");
     if (mm.write(stack.start, stack.bytes) !== stack.bytes.length) throw new LinuxError(14, "EFAULT", "stack");
+    mm.auxv = savedAuxv(mm, stack.auxvAddr);
     mm.argStart = stack.argStart;
     mm.argEnd = stack.argEnd;
     mm.envStart = stack.envStart;

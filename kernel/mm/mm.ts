@@ -106,6 +106,8 @@ export class MemoryManager {
   exe: Location | null = null;
   /** Thread groups using this address space (more than one after vfork / CLONE_VM). */
   users = 1;
+  /** The auxiliary vector exec gave the program, AT_NULL pair included (/proc/PID/auxv). */
+  auxv: Uint8Array = new Uint8Array(0);
   /** mlockall(MCL_FUTURE): new mappings are locked (Linux's def_flags VM_LOCKED). */
   lockFuture = false;
   /**
@@ -656,6 +658,7 @@ export class MemoryManager {
     m.envStart = this.envStart;
     m.envEnd = this.envEnd;
     m.executable = this.executable;
+    m.auxv = this.auxv;
     m.exe = this.exe;
     return m;
   }

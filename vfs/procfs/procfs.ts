@@ -5,7 +5,7 @@
  * The tree:
  * ```
  * /proc/self -> PID, thread-self -> PID/task/TID        (the caller's, at readlink time)
- * /proc/PID/{stat,status,statm,cmdline,environ,maps,limits,mounts,mountinfo,comm,...}
+ * /proc/PID/{stat,status,statm,cmdline,environ,auxv,maps,limits,mounts,mountinfo,comm,...}
  * /proc/PID/{exe,cwd,root}                              magic links
  * /proc/PID/fd/N                                        magic links to open descriptions
  * /proc/PID/fdinfo/N, /proc/PID/task/TID/...            (TID directories as PID ones)
@@ -279,7 +279,7 @@ type PidEntryKind =
 
 /** [name, kind, mode bits]; links and directories get their type from the kind. */
 const PID_ENTRIES: ReadonlyArray<[PidEntryKind, number]> = [
-  ["cgroup", 0o444], ["cmdline", 0o444], ["comm", 0o644], ["cwd", 0o777], ["environ", 0o400],
+  ["auxv", 0o400], ["cgroup", 0o444], ["cmdline", 0o444], ["comm", 0o644], ["cwd", 0o777], ["environ", 0o400],
   ["exe", 0o777], ["fd", 0o500], ["fdinfo", 0o555], ["gid_map", 0o444], ["limits", 0o444],
   ["maps", 0o444], ["mountinfo", 0o444], ["mounts", 0o444], ["oom_score", 0o444],
   ["oom_score_adj", 0o644], ["root", 0o777], ["stat", 0o444], ["statm", 0o444], ["status", 0o444],
@@ -400,6 +400,10 @@ class PidFile extends GeneratedFile {
         this.pfs.checkAccess(p);
         const m = p.memory();
         return m === null ? new Uint8Array(0) : p.readMemory(m.envStart, m.envEnd);
+      }
+      case "auxv": {
+        this.pfs.checkAccess(p);
+        return p.memory()?.auxv ?? new Uint8Array(0);
       }
       case "maps":
         return r.renderMaps(p.memory());

@@ -62,6 +62,8 @@ export interface ProcMemory {
   argEnd: number;
   envStart: number;
   envEnd: number;
+  /** The auxiliary vector's bytes (absent: empty). */
+  auxv?: Uint8Array;
 }
 
 /** One process (thread group), live or zombie. */
