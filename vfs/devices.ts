@@ -57,6 +57,11 @@ export class MemoryDeviceFile extends LocatedFile {
     return src.length;
   }
 
+  /** Only /dev/zero has an mmap operation (Linux's mem.c); the others are ENODEV. */
+  get mappable(): boolean {
+    return this.#kind === "zero";
+  }
+
   /** /dev/null reads nothing, whatever the buffer: 0 even for a bad one. */
   override readWithoutData(): number | null {
     return this.#kind === "null" ? 0 : null;

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include <sys/socket.h>
+#include <sys/eventfd.h>
 #define R(name, expr) do { errno = 0; long r_ = (long)(expr); \
   printf("%s = %ld %s\n", name, r_ == -1 ? -1L : 0L, r_ == -1 ? strerrorname_np(errno) : ""); } while (0)
 int main(void) {
@@ -49,6 +51,18 @@ int main(void) {
   R("munmap len 0", munmap(p, 0));
   R("munmap high", munmap((void *)(1UL << 47), 4096));
   R("munmap len wraps", munmap(p, (size_t)-4096));
+  int pfd[2];
+  pipe(pfd);
+  R("mmap a pipe", mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, pfd[0], 0));
+  R("mmap a pipe's write end", mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, pfd[1], 0));
+  R("mmap a directory", mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, open("/", O_RDONLY), 0));
+  R("mmap an O_PATH descriptor", mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, open("/proc/self/exe", O_PATH), 0));
+  R("mmap /dev/random", mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, open("/dev/random", O_RDONLY), 0));
+  R("mmap /dev/null", mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, open("/dev/null", O_RDONLY), 0));
+  R("mmap /dev/zero", mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, open("/dev/zero", O_RDONLY), 0));
+  R("mmap a socket", mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, socket(AF_UNIX, SOCK_STREAM, 0), 0));
+  R("mmap an eventfd", mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, eventfd(0, 0), 0));
+  R("anonymous MAP_SHARED_VALIDATE", mmap(NULL, 4096, PROT_READ, MAP_SHARED_VALIDATE | MAP_ANONYMOUS, -1, 0));
   char *q = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   printf("advice values refused:");
   for (int a = 0; a < 110; a++) {

@@ -3,7 +3,10 @@
  * protection-key calls pkey_alloc(2), pkey_free(2), pkey_mprotect(2).
  */
 
-import { EAGAIN, EINVAL, ENOMEM, ENOSPC, EOPNOTSUPP, EOVERFLOW, EPERM } from "../../errno.ts";
+import { EAGAIN, EBADF, EINVAL, ENODEV, ENOMEM, ENOSPC, EOPNOTSUPP, EOVERFLOW, EPERM } from "../../errno.ts";
+import { O_PATH, S_IFBLK, S_IFMT, S_IFREG } from "../../../abi/linux/file.ts";
+import type { FileDescription } from "../../../vfs/file_description.ts";
+import { MemoryDeviceFile } from "../../../vfs/devices.ts";
 
 /** MAX_LFS_FILESIZE: the end of a file's offsets. */
 const MAX_LFS_FILESIZE = (1n << 63n) - 1n;
@@ -15,6 +18,16 @@ import {
 import { RLIMIT_AS } from "../../../abi/linux/limits.ts";
 import { partial, supported, type SyscallEntry, type SyscallFn } from "./support.ts";
 
+/**
+ * Whether a file has an mmap operation: regular files, memfds and /dev/zero; directories,
+ * pipes, sockets, terminals and the other character devices are ENODEV, as on Linux.
+ */
+function mappable(file: FileDescription): boolean {
+  if (file instanceof MemoryDeviceFile) return file.mappable;
+  const type = file.stat().mode & S_IFMT;
+  return type === S_IFREG || type === S_IFBLK;
+}
+
 /** Flags Linux accepts with MAP_SHARED_VALIDATE. */
 const KNOWN_MAP_FLAGS = 0x1fff7f;
 
@@ -25,12 +38,20 @@ const sysMmap: SyscallFn = (t, a) => {
   if ((flags & MAP_TYPE) === MAP_SHARED_VALIDATE && (flags & ~KNOWN_MAP_FLAGS)) throw EOPNOTSUPP;
   if (off % PAGE_SIZE !== 0) throw EINVAL;
   const anon = (flags & MAP_ANONYMOUS) !== 0;
+  // Anonymous memory is private or shared; MAP_SHARED_VALIDATE is for files only.
+  if (anon && (flags & MAP_TYPE) === MAP_SHARED_VALIDATE) throw EINVAL;
   // Linux's file_mmap_ok: a file's pages end at MAX_LFS_FILESIZE (offsets are unsigned there,
   // so a negative one lies beyond it); anonymous memory ignores the offset.
   if (!anon && BigInt.asUintN(64, BigInt(off)) + BigInt(Math.ceil(len / PAGE_SIZE) * PAGE_SIZE) > MAX_LFS_FILESIZE) {
     throw EOVERFLOW;
   }
   const file = anon ? null : t.fdTable.get(fd);
+  if (file !== null && (file.flags & O_PATH)) throw EBADF; // fget refuses O_PATH descriptors
+  if (file !== null && !mappable(file)) {
+    // ENODEV comes after the access checks (mm.mmap makes them): only when they pass.
+    const shared = (flags & MAP_TYPE) !== MAP_PRIVATE;
+    if (file.readable && !(shared && (prot & PROT_WRITE) && !file.writable)) throw ENODEV;
+  }
   // --memory: memory the sandbox would hold once touched (anonymous, or a private writable
   // copy of a file); an inaccessible reservation costs nothing until mprotect.
   const charged = anon ? (prot & 7) !== 0 : (flags & MAP_TYPE) === MAP_PRIVATE && (prot & PROT_WRITE) !== 0;
