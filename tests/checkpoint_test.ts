@@ -1,0 +1,309 @@
+/**
+ * Checkpoint and restore (issue #13): the image format as untrusted input, and the drift guard
+ * that holds every saved class to its field ledger (docs/checkpoint.md).
+ */
+
+import assert from "node:assert/strict";
+import { encode } from "cbor-x/index-no-eval";
+import { deflateRawSync } from "node:zlib";
+import { z } from "zod";
+import {
+  checkRoot,
+  decodeImage,
+  IMAGE_FORMAT_VERSION,
+  IMAGE_MAGIC,
+  type Image,
+  ImageError,
+  readImage,
+  rootIdentity,
+  writeImage,
+} from "../kernel/checkpoint/image.ts";
+import { declaredFields, LEDGER } from "../kernel/checkpoint/fields.ts";
+
+const stateSchema = z.object({
+  counter: z.number().int(),
+  runs: z.array(z.object({ addr: z.number().int().min(0), blob: z.number().int().min(0) }).strict()),
+}).strict();
+type State = z.infer<typeof stateSchema>;
+
+function sampleImage(): Image<State> {
+  const page = new Uint8Array(8192);
+  for (let i = 0; i < page.length; i++) page[i] = (i * 7) & 0xff;
+  return {
+    header: {
+      magic: IMAGE_MAGIC,
+      formatVersion: IMAGE_FORMAT_VERSION,
+      sentryVersion: "0.1.0",
+      createdMs: 1_765_000_000_000,
+      root: { path: "/", dev: 2049, ino: 2, mtimeMs: 1_700_000_000_000 },
+    },
+    state: { counter: 41, runs: [{ addr: 0x400000, blob: 0 }, { addr: 0x7ff000, blob: 1 }] },
+    blobs: [page, new Uint8Array(4096)],
+  };
+}
+
+/** The bytes writeImage produces for the sample. */
+function sampleBytes(): Uint8Array {
+  const dir = Deno.makeTempDirSync();
+  try {
+    writeImage(`${dir}/i.cbor`, sampleImage());
+    return Deno.readFileSync(`${dir}/i.cbor`);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+}
+
+/** Decodes, and insists that a refusal is an ImageError with a one-line message. */
+function decodeOrRefuse(raw: Uint8Array): Image<State> | ImageError {
+  try {
+    return decodeImage(raw, stateSchema, "image.cbor");
+  } catch (err) {
+    assert.ok(err instanceof ImageError, `not an ImageError: ${err}`);
+    assert.ok(!err.message.includes("\n"), `multi-line message: ${err.message}`);
+    assert.ok(err.message.startsWith("restore: "), err.message);
+    return err;
+  }
+}
+
+Deno.test("checkpoint image: a written image reads back with its header, state and memory", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const path = `${dir}/image.cbor`;
+    const img = sampleImage();
+    writeImage(path, img);
+    // Atomic write: only the image is left, no temporary file beside it.
+    assert.deepStrictEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["image.cbor"]);
+    assert.deepStrictEqual(Deno.statSync(path).mode! & 0o777, 0o600);
+    const back = readImage(path, stateSchema);
+    assert.deepStrictEqual(back.header, img.header);
+    assert.deepStrictEqual(back.state, img.state);
+    assert.deepStrictEqual(back.blobs.length, 2);
+    assert.deepStrictEqual(back.blobs[0], img.blobs[0]);
+    assert.deepStrictEqual(back.blobs[1], img.blobs[1]);
+    // The memory is compressed: the zero page and the patterned page take far less than 12 KiB.
+    assert.ok(Deno.statSync(path).size < 4096, `image is ${Deno.statSync(path).size} bytes`);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("checkpoint image: a failed write leaves the old image whole and no temporary file", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const path = `${dir}/image.cbor`;
+    writeImage(path, sampleImage());
+    const before = Deno.readFileSync(path);
+    // A directory where the temporary file would go makes the write fail half way.
+    Deno.mkdirSync(`${path}.tmp-${Deno.pid}`);
+    Deno.writeFileSync(`${path}.tmp-${Deno.pid}/x`, new Uint8Array(1));
+    const err = refused(() => writeImage(path, { ...sampleImage(), state: { counter: 1, runs: [] } }));
+    assert.ok(err.message.startsWith(`checkpoint: cannot write ${path}:`), err.message);
+    assert.deepStrictEqual(Deno.readFileSync(path), before);
+    // Writing into a directory that does not exist: refused, nothing created.
+    refused(() => writeImage(`${dir}/none/image.cbor`, sampleImage()));
+    assert.ok(!exists(`${dir}/none`));
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("checkpoint image: a missing file is one line", () => {
+  const err = refused(() => readImage("/nonexistent/image.cbor", stateSchema));
+  assert.deepStrictEqual(err.message, "restore: cannot read /nonexistent/image.cbor: No such file or directory");
+});
+
+Deno.test("checkpoint image: every truncation of a valid image is refused with one line", () => {
+  const raw = sampleBytes();
+  assert.ok(!(decodeOrRefuse(raw) instanceof ImageError));
+  for (let n = 0; n < raw.length; n++) {
+    const r = decodeOrRefuse(raw.subarray(0, n));
+    assert.ok(r instanceof ImageError, `a ${n}-byte prefix of ${raw.length} was accepted`);
+  }
+});
+
+Deno.test("checkpoint image: 10,000 random byte flips are refused or read as valid data", () => {
+  const raw = sampleBytes();
+  let seed = 0x9e3779b9;
+  const rand = () => {
+    // xorshift32: the same flips on every run.
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return (seed >>> 0) / 2 ** 32;
+  };
+  let refused = 0;
+  for (let i = 0; i < 10_000; i++) {
+    const bad = raw.slice();
+    const flips = 1 + Math.floor(rand() * 3);
+    for (let f = 0; f < flips; f++) {
+      const at = Math.floor(rand() * bad.length);
+      bad[at] = bad[at]! ^ (1 + Math.floor(rand() * 255));
+    }
+    const r = decodeOrRefuse(bad);
+    if (r instanceof ImageError) {
+      refused++;
+      continue;
+    }
+    // Accepted: then it passed every check, whatever the flip changed (a byte of page data).
+    assert.deepStrictEqual(stateSchema.safeParse(r.state).success, true);
+    assert.deepStrictEqual(r.blobs.length, r.state.runs.length);
+    assert.deepStrictEqual(r.blobs.map((b) => b.length), [8192, 4096]);
+  }
+  assert.ok(refused > 5_000, `only ${refused} of 10000 corrupted images were refused`);
+});
+
+Deno.test("checkpoint image: hand-made hostile images are refused with one line", () => {
+  const good = sampleImage();
+  const blob = (length: number, data: Uint8Array) => ({ length, deflated: new Uint8Array(deflateRawSync(data)) });
+  const file = (over: Record<string, unknown>) =>
+    encode({ header: good.header, state: good.state, blobs: [blob(8192, good.blobs[0]!), blob(4096, good.blobs[1]!)], ...over });
+  const cases: [string, Uint8Array, string][] = [
+    ["empty", new Uint8Array(0), "bad CBOR"],
+    ["not CBOR", new TextEncoder().encode("#!/bin/sh\necho hi\n"), "restore: image.cbor is not a usable"],
+    ["a CBOR string", encode("sentry-checkpoint"), "bad layout"],
+    ["another magic", file({ header: { ...good.header, magic: "criu" } }), "no sentry checkpoint header"],
+    ["a future format", file({ header: { ...good.header, formatVersion: 99 } }), "has image format 99 (sentry 0.1.0); this sentry reads format 1"],
+    ["a negative creation time", file({ header: { ...good.header, createdMs: -1 } }), "bad header (createdMs"],
+    ["an extra header field", file({ header: { ...good.header, exec: "rm -rf /" } }), "bad header"],
+    ["a state of the wrong shape", file({ state: { counter: "41", runs: [] } }), "bad state (counter"],
+    ["a state address that is negative", file({ state: { counter: 1, runs: [{ addr: -4096, blob: 0 }] } }), "bad state (runs.0.addr"],
+    ["an extra top-level field", file({ code: "x" }), "bad layout"],
+    ["a blob longer than declared (a bomb)", file({ blobs: [blob(10, new Uint8Array(1 << 20))] }), "memory blob 0 does not inflate"],
+    ["a blob shorter than declared", file({ blobs: [blob(4096, new Uint8Array(100))] }), "memory blob 0 holds 100 bytes, not 4096"],
+    ["a blob past the size limit", file({ blobs: [{ length: 2 ** 40, deflated: new Uint8Array(1) }] }), "bad layout (blobs.0.length"],
+    ["a blob that is not DEFLATE", file({ blobs: [{ length: 4, deflated: new Uint8Array([0xff, 0xff, 0xff, 0xff]) }] }), "does not inflate"],
+    ["blobs as a map", file({ blobs: { 0: good.blobs[0] } }), "bad layout (blobs"],
+    ["a __proto__ key", encode(JSON.parse('{"__proto__": {"polluted": 1}, "header": 1}')), "bad layout"],
+    ["a generic-object tag (Error)", concat(new Uint8Array([0xd8, 0x1b]), encode(["Error", "boom"])), "bad layout"],
+    ["an array claiming 2^32 elements", new Uint8Array([0x9b, 0, 0, 0, 1, 0, 0, 0, 0]), "bad CBOR"],
+    ["trailing bytes", concat(file({}), new Uint8Array([0])), "bad CBOR"],
+    ["100,000 nested arrays", concat(new Uint8Array(100_000).fill(0x81), new Uint8Array([0])), "bad CBOR"],
+  ];
+  for (const [what, raw, expect] of cases) {
+    const r = decodeOrRefuse(raw);
+    assert.ok(r instanceof ImageError, `${what}: accepted`);
+    assert.ok(r.message.includes(expect), `${what}: ${r.message}`);
+  }
+  assert.strictEqual(({} as Record<string, unknown>).polluted, undefined);
+});
+
+Deno.test("checkpoint image: a restore on another or a changed root filesystem is refused", () => {
+  const a = Deno.makeTempDirSync();
+  const b = Deno.makeTempDirSync();
+  try {
+    const header = { ...sampleImage().header, root: rootIdentity(a) };
+    checkRoot(header, a); // the same directory, unchanged
+    const other = refused(() => checkRoot(header, b));
+    assert.deepStrictEqual(other.message, `restore: the root filesystem ${b} is not the one checkpointed (${a})`);
+    Deno.utimeSync(a, new Date(0), new Date(1_000_000));
+    const changed = refused(() => checkRoot(header, a));
+    assert.deepStrictEqual(changed.message, `restore: the root filesystem ${a} changed since the checkpoint`);
+    const gone = refused(() => checkRoot(header, `${b}/none`));
+    assert.ok(gone.message.startsWith(`restore: cannot stat the root filesystem ${b}/none:`), gone.message);
+  } finally {
+    Deno.removeSync(a, { recursive: true });
+    Deno.removeSync(b, { recursive: true });
+  }
+});
+
+Deno.test("checkpoint drift guard: every field of a saved class is saved or declared derived", () => {
+  const root = new URL("../", import.meta.url);
+  for (const entry of LEDGER) {
+    const fields = declaredFields(Deno.readTextFileSync(new URL(entry.file, root)), entry.className);
+    assert.ok(fields !== null, `${entry.className} is not declared in ${entry.file}`);
+    const known = new Set([...entry.saved, ...Object.keys(entry.derived)]);
+    const unknown = fields.filter((f) => !known.has(f));
+    assert.deepStrictEqual(
+      unknown,
+      [],
+      `${entry.file}: ${entry.className} has fields the checkpoint neither saves nor declares derived ` +
+        `(kernel/checkpoint/fields.ts); save them (and bump IMAGE_FORMAT_VERSION) or say why they are derived`,
+    );
+    const stale = [...known].filter((f) => !fields.includes(f));
+    assert.deepStrictEqual(stale, [], `${entry.className}: the ledger names fields the class no longer has`);
+    const both = entry.saved.filter((f) => Object.hasOwn(entry.derived, f));
+    assert.deepStrictEqual(both, [], `${entry.className}: fields both saved and derived`);
+  }
+});
+
+Deno.test("checkpoint drift guard: the field parser finds every kind of declaration and no method", () => {
+  const src = [
+    "/** doc */",
+    "export class Sample extends Base {",
+    "  static count = 0;",
+    "  static readonly #registry = new Map<string, Sample>();",
+    "  readonly #slots = new Map<number, string>();",
+    "  #plain: number;",
+    "  limit = 1024;",
+    "  /** a comment */",
+    "  maybe?: string;",
+    "  definite!: number;",
+    "  readonly as: AddressSpace;",
+    "  multi:",
+    "    | string",
+    "    | null = null;",
+    "  declare typed: number;",
+    "",
+    "  constructor(x: number) {",
+    "    super();",
+    "    this.#plain = x;",
+    "    const notAField = 1;",
+    "  }",
+    "  get size(): number {",
+    "    return 0;",
+    "  }",
+    "  set size(v: number) {}",
+    "  static create(): Sample {",
+    "    return new Sample(1);",
+    "  }",
+    "  #helper(): void {}",
+    "  async run(): Promise<void> {}",
+    "  method<T>(t: T): T {",
+    "    return t;",
+    "  }",
+    "}",
+    "class Other {",
+    "  notMine = 1;",
+    "}",
+  ].join("\n");
+  assert.deepStrictEqual(declaredFields(src, "Sample"), [
+    "static count",
+    "static #registry",
+    "#slots",
+    "#plain",
+    "limit",
+    "maybe",
+    "definite",
+    "as",
+    "multi",
+    "typed",
+  ]);
+  assert.deepStrictEqual(declaredFields(src, "Missing"), null);
+});
+
+/** Runs fn and returns the ImageError it must throw. */
+function refused(fn: () => unknown): ImageError {
+  try {
+    fn();
+  } catch (err) {
+    assert.ok(err instanceof ImageError, `not an ImageError: ${err}`);
+    return err;
+  }
+  assert.fail("accepted");
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
