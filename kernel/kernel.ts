@@ -81,6 +81,8 @@ export interface InitOptions {
   rlimits?: Map<number, { cur: bigint; max: bigint }>;
   /** Path of the executable; default: argv[0] looked up in PATH from envp. */
   executable?: string;
+  /** Descriptors 0, 1 and 2 (init takes these references); default: the sentry's own stdio. */
+  stdio?: readonly [FileDescription, FileDescription, FileDescription];
 }
 
 /** Options of {@linkcode Kernel.createProcess}. */
@@ -207,7 +209,7 @@ export class Kernel {
     if (this.#init) throw new SentryBugError("Cannot create init: it already exists");
     const limits = Limits.defaults();
     for (const [r, v] of o.rlimits ?? []) limits.set(r, v);
-    const stdio = [this.vfs.hostStdio(0), this.vfs.hostStdio(1), this.vfs.hostStdio(2)] as const;
+    const stdio = o.stdio ?? [this.vfs.hostStdio(0), this.vfs.hostStdio(1), this.vfs.hostStdio(2)] as const;
     this.#init = this.createProcess({ ...o, limits, stdio });
   }
 
@@ -604,6 +606,25 @@ export class Kernel {
   /** True while paused with every task out of user mode: each is registers plus data. */
   get quiescent(): boolean {
     return this.#paused && this.#running === 0;
+  }
+
+  /**
+   * Why each task collected by pause() stopped, not yet handled (for a checkpoint: a task parked
+   * at a syscall stop has its syscall still to run).
+   */
+  parkedStops(): ReadonlyMap<Task, StopReason> {
+    return new Map(this.#parked.map(({ t, reason }) => [t, reason]));
+  }
+
+  /**
+   * Makes tg, rebuilt from a checkpoint image (kernel/checkpoint/), this kernel's init, with
+   * tids handed out from nextTid on, and queues its tasks. The kernel must have no init yet.
+   */
+  adoptRestoredInit(tg: ThreadGroup, nextTid: number): void {
+    if (this.#init) throw new SentryBugError("Cannot restore init: it already exists");
+    this.#init = tg;
+    this.#nextTid = Math.max(this.#nextTid, nextTid);
+    for (const t of tg.tasks) this.addTask(t);
   }
 
   /** Keeps a stop collected while paused, for the resume. A dead thread is handled at once. */

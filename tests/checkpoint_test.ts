@@ -19,6 +19,18 @@ import {
   writeImage,
 } from "../kernel/checkpoint/image.ts";
 import { declaredFields, LEDGER } from "../kernel/checkpoint/fields.ts";
+import { CheckpointError, checkpointToFile, readSandboxImage, restoreSandbox } from "../kernel/checkpoint/sandbox.ts";
+import { Kernel } from "../kernel/kernel.ts";
+import { PtracePlatform } from "../platform/ptrace/ptrace.ts";
+import { hostFile, VirtualFilesystem } from "../vfs/mod.ts";
+import { Credentials } from "../kernel/creds.ts";
+import { DebugLog } from "../kernel/log.ts";
+import { applyMounts } from "../boot/mounts.ts";
+import { withDefaults } from "../boot/mount_plan.ts";
+import { KernelProcSource } from "../kernel/proc_source.ts";
+import { sandboxCpus } from "../kernel/syscalls/linux/sys_sched.ts";
+import { hostOpen, O_RDONLY } from "../platform/ptrace/_ffi.ts";
+import { compileC } from "./_harness.ts";
 
 const stateSchema = z.object({
   counter: z.number().int(),
@@ -280,6 +292,129 @@ Deno.test("checkpoint drift guard: the field parser finds every kind of declarat
   ]);
   assert.deepStrictEqual(declaredFields(src, "Missing"), null);
 });
+
+// ---- Round trips through a kernel booted in this process ----------------------------------
+
+const O_WRONLY = 1, O_CLOEXEC = 0o2000000;
+
+/** A kernel over the host's root (written changes stay in memory), with no init yet. */
+function newKernel(): Kernel {
+  const platform = new PtracePlatform({ placement: "tracer" });
+  const vfs = VirtualFilesystem.create({ rootHostPath: "/", readonly: false });
+  const log = new DebugLog();
+  const k = Kernel.create({ platform, vfs, hostname: "ckpt-test", log });
+  applyMounts(withDefaults([]), { vfs, procSource: new KernelProcSource(k), ncpus: sandboxCpus(), log });
+  k.tty.mountDevpts(vfs);
+  return k;
+}
+
+/** stdin from /dev/null, stdout and stderr to the (existing) host file `out`. */
+function stdioTo(out: string) {
+  const inFd = hostOpen("/dev/null", O_RDONLY | O_CLOEXEC);
+  const outFd = hostOpen(out, O_WRONLY | O_CLOEXEC);
+  assert.ok(inFd >= 0 && outFd >= 0);
+  const o = hostFile(outFd, { owned: true });
+  return [hostFile(inFd, { owned: true }), o, o.incRef()] as const;
+}
+
+async function until(cond: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 3000; i++) {
+    if (cond()) return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** Restores `image` in a new kernel with its output to `out`; returns init's wait status. */
+async function restoreAndRun(image: string, out: string): Promise<number> {
+  Deno.writeFileSync(out, new Uint8Array(0));
+  const k = newKernel();
+  const img = readSandboxImage(image, "/");
+  restoreSandbox(k, img, { stdio: stdioTo(out) });
+  const done = k.run();
+  try {
+    return await done;
+  } finally {
+    k.shutdown();
+    await done;
+  }
+}
+
+Deno.test("checkpoint and restore: a counter continues where it was, with its FP state, signal state and memory", async () => {
+  const exe = await compileC("ckpt_counter", { static: true });
+  const N = 12;
+  const native = new TextDecoder().decode((await new Deno.Command(exe, { args: [String(N)], stdout: "piped" }).output()).stdout);
+  const dir = Deno.makeTempDirSync();
+  try {
+    const before = `${dir}/before`, image = `${dir}/image.cbor`;
+    Deno.writeFileSync(before, new Uint8Array(0));
+    const k = newKernel();
+    k.createInit({ argv: [exe, String(N)], envp: [], cwd: "/", creds: new Credentials(0, 0), stdio: stdioTo(before) });
+    const done = k.run();
+    try {
+      await until(() => Deno.readTextFileSync(before).split("\n").length > 4, "the fourth line");
+      k.pause();
+      await until(() => k.quiescent, "quiescence");
+      checkpointToFile(k, image, { rootHostPath: "/", sentryVersion: "test" });
+    } finally {
+      k.shutdown();
+      await done;
+    }
+    const first = Deno.readTextFileSync(before);
+    assert.ok(first.startsWith("1\n2\n3\n4\n"), first);
+    assert.ok(!first.includes("rounding"), `the counter ended before the checkpoint: ${first}`);
+    // Restored twice from the same image: the same continuation each time.
+    for (const run of [1, 2]) {
+      const after = `${dir}/after${run}`;
+      assert.equal(await restoreAndRun(image, after), 0);
+      assert.equal(first + Deno.readTextFileSync(after), native, `restore ${run}`);
+    }
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("checkpoint: a sandbox that is not paused, or holds what this slice does not save, is refused in one line", async () => {
+  const exe = await compileC("ckpt_counter", { static: true });
+  const dir = Deno.makeTempDirSync();
+  try {
+    Deno.writeFileSync(`${dir}/out`, new Uint8Array(0));
+    const k = newKernel();
+    k.createInit({ argv: [exe, "1000"], envp: [], cwd: "/", creds: new Credentials(0, 0), stdio: stdioTo(`${dir}/out`) });
+    const done = k.run();
+    try {
+      await until(() => Deno.readTextFileSync(`${dir}/out`).length > 0, "the first line");
+      const running = refusedCheckpoint(() => checkpointToFile(k, `${dir}/image.cbor`, { rootHostPath: "/", sentryVersion: "t" }));
+      assert.equal(running.message, "checkpoint: the sandbox is not paused at its safe point");
+      // A second process: not saved by this slice.
+      k.createProcess({
+        argv: [exe, "1000"], envp: [], cwd: "/", creds: new Credentials(0, 0),
+        limits: k.init!.limits.clone(), stdio: stdioTo("/dev/null"),
+      });
+      k.pause();
+      await until(() => k.quiescent, "quiescence");
+      const two = refusedCheckpoint(() => checkpointToFile(k, `${dir}/image.cbor`, { rootHostPath: "/", sentryVersion: "t" }));
+      assert.equal(two.message, "checkpoint: 2 processes: only a sandbox of one process is saved yet");
+      // Nothing was written.
+      assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["out"]);
+    } finally {
+      k.shutdown();
+      await done;
+    }
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+function refusedCheckpoint(fn: () => unknown): CheckpointError {
+  try {
+    fn();
+  } catch (err) {
+    assert.ok(err instanceof CheckpointError, `not a CheckpointError: ${err}`);
+    return err;
+  }
+  assert.fail("accepted");
+}
 
 /** Runs fn and returns the ImageError it must throw. */
 function refused(fn: () => unknown): ImageError {
