@@ -57,7 +57,7 @@ export interface GlobalOptions {
 }
 
 /** The names of the commands, in the order help lists them. */
-export const COMMANDS = ["run", "do", "spec", "help"] as const;
+export const COMMANDS = ["run", "do", "restore", "spec", "help"] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 /** What the user asked for. */
@@ -78,11 +78,23 @@ export type Command =
     overlayUpper: string | null;
     /** -t: init's stdio is a terminal bridged to the user's (boot/terminal.ts). */
     tty: boolean;
+    checkpoint: CheckpointRequest | null;
   }
   /** Write a default config.json into the bundle directory. */
   | { kind: "spec"; global: GlobalOptions; bundle: string }
   /** Run a command with the host's / under a writable overlay (upper layer as for run). */
-  | { kind: "do"; global: GlobalOptions; command: string[]; overlayUpper: string | null; tty: boolean };
+  | { kind: "do"; global: GlobalOptions; command: string[]; overlayUpper: string | null; tty: boolean; checkpoint: CheckpointRequest | null }
+  /** Continue a sandbox from a checkpoint image (docs/checkpoint.md); bundle null: the host's / as `do`. */
+  | { kind: "restore"; global: GlobalOptions; bundle: string | null; image: string };
+
+/**
+ * --checkpoint-image FILE --checkpoint-after SECONDS: checkpoint the sandbox into FILE that long
+ * after it starts, then end it (issue #13's interim trigger until `sentry checkpoint ID`).
+ */
+export interface CheckpointRequest {
+  image: string;
+  afterMs: number;
+}
 
 /** The defaults of the global flags. */
 export function defaultGlobalOptions(): GlobalOptions {
@@ -118,7 +130,9 @@ const FLAGS: Record<string, FlagDef> = {
   "publish": { kind: "list", scope: "global" },
   "net-allow": { kind: "list", scope: "global" },
   "pcap": { kind: "string", scope: "global" },
-  "bundle": { kind: "string", scope: ["run", "spec"] },
+  "bundle": { kind: "string", scope: ["run", "spec", "restore"] },
+  "checkpoint-image": { kind: "string", scope: ["run", "do"] },
+  "checkpoint-after": { kind: "string", scope: ["run", "do"] },
   "overlay-upper": { kind: "string", scope: ["run", "do"] },
   "tty": { kind: "bool", scope: ["run", "do"] },
 };
@@ -235,6 +249,7 @@ export function parseCommandLine(args: readonly string[]): Command {
         command: rest,
         overlayUpper: overlayUpperOf(values),
         tty: values.get("tty") === true,
+        checkpoint: checkpointOf(values),
       };
     }
     case "spec":
@@ -243,7 +258,14 @@ export function parseCommandLine(args: readonly string[]): Command {
       return { kind: "spec", global, bundle: bundleOf(values) };
     case "do":
       if (rest === null || rest.length === 0) throw new BootError(`do: expected a command to run`);
-      return { kind: "do", global, command: rest, overlayUpper: overlayUpperOf(values), tty: values.get("tty") === true };
+      return {
+        kind: "do", global, command: rest, overlayUpper: overlayUpperOf(values), tty: values.get("tty") === true,
+        checkpoint: checkpointOf(values),
+      };
+    case "restore":
+      if (rest !== null) throw new BootError(`restore: unexpected "--"`);
+      if (positionals.length !== 1) throw new BootError(`restore: expected one image file`);
+      return { kind: "restore", global, bundle: values.has("bundle") ? bundleOf(values) : null, image: positionals[0]! };
     default: {
       const never: never = cmd;
       throw new Error(`unreachable: ${never}`);
@@ -327,6 +349,16 @@ function parseAllow(v: string): AllowEntry {
 function isIpLiteral(s: string): boolean {
   if (/^\d{1,3}(\.\d{1,3}){3}$/.test(s)) return s.split(".").every((x) => Number(x) <= 255);
   return /^[0-9a-fA-F:.]+$/.test(s) && s.includes(":") && s.split("::").length <= 2;
+}
+
+function checkpointOf(values: Map<string, string | boolean | string[]>): CheckpointRequest | null {
+  const image = values.get("checkpoint-image");
+  const after = values.get("checkpoint-after");
+  if (image === undefined && after === undefined) return null;
+  if (typeof image !== "string" || image === "") throw new BootError("--checkpoint-after: needs --checkpoint-image FILE");
+  const secs = typeof after === "string" ? Number(after) : NaN;
+  if (!Number.isFinite(secs) || secs < 0 || secs > 1e7) throw new BootError("--checkpoint-after: expected a number of seconds");
+  return { image, afterMs: secs * 1000 };
 }
 
 function bundleOf(values: Map<string, string | boolean | string[]>): string {

@@ -34,6 +34,11 @@ const TTY_FLAG = `  --tty, -t                give the command a terminal bridged
                            your terminal is raw meanwhile, keys like ^C and ^Z act inside
 `;
 
+const CHECKPOINT_FLAGS = `  --checkpoint-image FILE  with --checkpoint-after: where to write the checkpoint image
+  --checkpoint-after SECS  checkpoint the sandbox SECS seconds after it starts, then end it
+                           (one process with one thread for now; see docs/checkpoint.md)
+`;
+
 const EXIT = `Exit status: the application's; 128+N if signal N killed it; 125 if the sentry failed;
 126 if the command cannot be executed; 127 if it is not found.
 `;
@@ -46,6 +51,7 @@ Usage: sentry [FLAGS] COMMAND [ARGS...]
 Commands:
   run     run a container from an OCI bundle (or a bare root filesystem)
   do      run a command with the host's / as the root under a writable overlay
+  restore continue a sandbox from a checkpoint image
   spec    write a default config.json into a bundle directory
   help    show help for a command
 
@@ -62,7 +68,7 @@ Flags:
   --bundle DIR             the bundle directory (default: the current directory)
   --overlay-upper UP       keep the writable root's changes in the host directory UP
                            (default: in memory, gone when the sandbox ends)
-${TTY_FLAG}
+${TTY_FLAG}${CHECKPOINT_FLAGS}
 ${GLOBAL_FLAGS}
 ${EXIT}`,
   do: `Usage: sentry do [-t] [--overlay-upper UP] [--] CMD [ARGS...]
@@ -73,7 +79,20 @@ as uid 0 and gid 0 inside the sandbox. A bare CMD is looked up in PATH.
 
 Flags:
   --overlay-upper UP       keep the overlay's changes in the host directory UP (as UP/PATH)
-${TTY_FLAG}
+${TTY_FLAG}${CHECKPOINT_FLAGS}
+${GLOBAL_FLAGS}
+${EXIT}`,
+  restore: `Usage: sentry restore [--bundle DIR] IMAGE
+
+Continues the sandbox saved in the checkpoint image IMAGE where it was, on the same root
+filesystem: the bundle DIR's root, or without --bundle the host's / as for "do". Its standard
+input and output are this command's. An image that is bad, truncated, of another format
+version, or taken on another or a since changed root is refused with one line and status 125
+before anything runs. See docs/checkpoint.md for what a checkpoint holds.
+
+Flags:
+  --bundle DIR             the bundle whose root filesystem the image was taken on
+
 ${GLOBAL_FLAGS}
 ${EXIT}`,
   spec: `Usage: sentry spec [--bundle DIR]

@@ -29,6 +29,11 @@ import { applyMounts } from "./mounts.ts";
 import { withDefaults } from "./mount_plan.ts";
 import { KernelProcSource } from "../kernel/proc_source.ts";
 import { sandboxCpus } from "../kernel/syscalls/linux/sys_sched.ts";
+import { checkpointToFile, restoreSandbox, type SavedSandbox } from "../kernel/checkpoint/sandbox.ts";
+import { type Image, ImageError } from "../kernel/checkpoint/image.ts";
+import { writeAllSync } from "../kernel/write_all.ts";
+import type { CheckpointRequest } from "./flags.ts";
+import { VERSION } from "./help.ts";
 
 /** Host signals passed on to the sandbox, as runsc forwards them to the container. */
 const FORWARDED: ReadonlyArray<[Deno.Signal, number]> = [
@@ -48,15 +53,25 @@ export interface LoaderOptions {
   log: DebugLog;
   /** The init executable, a path inside the sandbox (already looked up in PATH). */
   executable: string;
+  /** Instead of starting init: continue the sandbox saved in this (validated) image. */
+  restore?: Image<SavedSandbox>;
+  /** Checkpoint the sandbox into an image this long after it starts, then end it. */
+  checkpoint?: CheckpointRequest | null;
 }
 
 /** One sandbox: a kernel with its init process. Call {@linkcode destroy} in a finally. */
 export class Loader {
   readonly #kernel: Kernel;
+  readonly #rootHostPath: string;
+  readonly #checkpoint: CheckpointRequest | null;
+  /** True once a checkpoint was written and the sandbox ended for it. */
+  #checkpointed = false;
   #destroyed = false;
 
-  private constructor(kernel: Kernel) {
+  private constructor(kernel: Kernel, rootHostPath: string, checkpoint: CheckpointRequest | null) {
     this.#kernel = kernel;
+    this.#rootHostPath = rootHostPath;
+    this.#checkpoint = checkpoint;
   }
 
   /**
@@ -88,7 +103,7 @@ export class Loader {
       allow: global.netAllow?.map((a) => ({ cidr: IpCidr.parse(a.cidr), port: a.port })) ?? null,
     });
     const kernel = Kernel.create({ platform, vfs, hostname: launch.hostname, log, strace: global.strace, net });
-    const loader = new Loader(kernel);
+    const loader = new Loader(kernel, launch.rootHostPath, opts.checkpoint ?? null);
     try {
       for (const p of global.publish) {
         try {
@@ -106,6 +121,10 @@ export class Loader {
         launch.uid, launch.gid, launch.uid, launch.gid, launch.uid, launch.gid, launch.uid,
         launch.gid, [...launch.additionalGids],
       );
+      if (opts.restore !== undefined) {
+        restoreSandbox(kernel, opts.restore, { stdio: [vfs.hostStdio(0), vfs.hostStdio(1), vfs.hostStdio(2)] });
+        return loader;
+      }
       kernel.createInit({
         argv: launch.argv,
         envp: launch.envp,
@@ -116,6 +135,7 @@ export class Loader {
       });
     } catch (err) {
       loader.destroy();
+      if (err instanceof ImageError) throw new BootError(err.message);
       if (err instanceof LinuxError) {
         throw new BootError(`cannot run ${quote(opts.executable)}: ${err.message}`, exitCodeOf(err));
       }
@@ -132,11 +152,39 @@ export class Loader {
       Deno.addSignalListener(name, h);
       return [name, h];
     });
+    const req = this.#checkpoint;
+    const timer = req === null ? undefined : setTimeout(() => void this.#checkpointAndEnd(req), req.afterMs);
     try {
-      return await this.#kernel.run();
+      const ws = await this.#kernel.run();
+      // Ended by a checkpoint: the sandbox goes on in the image, nothing failed.
+      return this.#checkpointed ? 0 : ws;
     } finally {
+      clearTimeout(timer);
       for (const [name, h] of listeners) Deno.removeSignalListener(name, h);
     }
+  }
+
+  /**
+   * Pauses the sandbox, waits for its safe point, writes the image and ends the sandbox (run()
+   * then returns 0). When the checkpoint cannot be taken the sandbox is resumed and goes on.
+   */
+  async #checkpointAndEnd(req: CheckpointRequest): Promise<void> {
+    const k = this.#kernel;
+    if (k.init === null || k.init.zombie) return;
+    k.pause();
+    while (!k.quiescent && k.paused) await new Promise((r) => setTimeout(r, 2));
+    try {
+      checkpointToFile(k, req.image, { rootHostPath: this.#rootHostPath, sentryVersion: VERSION });
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      k.log.warning(msg);
+      writeAllSync(Deno.stderr, new TextEncoder().encode(`sentry: ${msg.split("\n")[0]}; the sandbox goes on\n`));
+      k.resume();
+      return;
+    }
+    k.log.debug(`checkpoint written to ${req.image}`);
+    this.#checkpointed = true;
+    this.destroy();
   }
 
   /**

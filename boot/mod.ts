@@ -29,7 +29,7 @@ import {
 import { resolveExecutable } from "./exec_path.ts";
 import { loadSpecSchema } from "./spec.ts";
 import { deathReport, exitStatusOf } from "./exit_status.ts";
-import { type GlobalOptions, parseCommandLine, quote } from "./flags.ts";
+import { type CheckpointRequest, type GlobalOptions, parseCommandLine, quote } from "./flags.ts";
 import { helpText, versionText } from "./help.ts";
 import { statInRoot } from "./root_stat.ts";
 import { checkHostTerminal, HostTerminalBridge, hostWindowSize, restoreHostTerminal } from "./terminal.ts";
@@ -56,7 +56,7 @@ export async function main(args: readonly string[]): Promise<number> {
         await loadSpecSchema(); // a bundle's config.json is validated with zod (spec.ts)
         const launch = loadBundle(cmd.bundle, { cwd: Deno.cwd(), command: cmd.command, id: cmd.id });
         if (cmd.overlayUpper !== null) setOverlayUpper(launch, cmd.overlayUpper, Deno.cwd());
-        return await boot(launch, cmd.global, log, cmd.tty);
+        return await boot(launch, cmd.global, log, cmd.tty, cmd.checkpoint);
       }
       case "do": {
         const launch = doConfig(cmd.command, {
@@ -66,7 +66,18 @@ export async function main(args: readonly string[]): Promise<number> {
           openFiles: ownOpenFilesLimit(),
         });
         if (cmd.overlayUpper !== null) setOverlayUpper(launch, cmd.overlayUpper, Deno.cwd());
-        return await boot(launch, cmd.global, log, cmd.tty);
+        return await boot(launch, cmd.global, log, cmd.tty, cmd.checkpoint);
+      }
+      case "restore": {
+        // The root the image was taken on: the bundle's, or the host's / as for `do`.
+        let launch: LaunchConfig;
+        if (cmd.bundle !== null) {
+          await loadSpecSchema();
+          launch = loadBundle(cmd.bundle, { cwd: Deno.cwd(), command: null, id: null });
+        } else {
+          launch = doConfig(["/"], { cwd: "/", env: {}, hostname: Deno.hostname(), openFiles: ownOpenFilesLimit() });
+        }
+        return await restore(launch, cmd.image, cmd.global, log);
       }
       default: {
         const never: never = cmd;
@@ -99,16 +110,16 @@ function callerEnvironment(): Record<string, string> {
 }
 
 /** Opens the log, finds init's executable, runs the sandbox and maps init's fate to a status. */
-async function boot(launch: LaunchConfig, global: GlobalOptions, log: DebugLog, tty: boolean): Promise<number> {
+async function boot(
+  launch: LaunchConfig,
+  global: GlobalOptions,
+  log: DebugLog,
+  tty: boolean,
+  checkpoint: CheckpointRequest | null,
+): Promise<number> {
   // -t without a terminal is refused before anything starts.
   if (tty) checkHostTerminal();
-  if (global.debugLog !== null) {
-    try {
-      log.openFile(global.debugLog);
-    } catch (err) {
-      throw new BootError(`--debug-log ${quote(global.debugLog)}: ${describeFsError(err)}`);
-    }
-  }
+  openDebugLog(global, log);
   log.straceToStderr = global.strace && !log.enabled;
   log.debug(`sentry ${JSON.stringify(Deno.args)}`);
   log.debug(`launch: ${JSON.stringify({ ...launch, rlimits: [...launch.rlimits] }, bigintToString)}`);
@@ -128,7 +139,7 @@ async function boot(launch: LaunchConfig, global: GlobalOptions, log: DebugLog, 
   log.debug(`init executable: ${found.path}`);
 
   const { Loader } = await import("./loader.ts");
-  const loader = Loader.create({ launch, global, log, executable: found.path });
+  const loader = Loader.create({ launch, global, log, executable: found.path, checkpoint });
   let bridge: HostTerminalBridge | null = null;
   let ws: number;
   let report: string | null;
@@ -152,6 +163,48 @@ async function boot(launch: LaunchConfig, global: GlobalOptions, log: DebugLog, 
     writeAll(Deno.stderr, `sentry: ${report}\n`);
   }
   return status;
+}
+
+/**
+ * `sentry restore`: validates the whole image (and that the root is the one it was taken on)
+ * before anything is created, then runs the restored sandbox as `boot` runs a new one.
+ */
+async function restore(launch: LaunchConfig, imagePath: string, global: GlobalOptions, log: DebugLog): Promise<number> {
+  openDebugLog(global, log);
+  log.debug(`sentry ${JSON.stringify(Deno.args)}`);
+  const { readSandboxImage } = await import("../kernel/checkpoint/sandbox.ts");
+  const { ImageError } = await import("../kernel/checkpoint/image.ts");
+  let image;
+  try {
+    image = readSandboxImage(imagePath, launch.rootHostPath);
+  } catch (err) {
+    if (err instanceof ImageError) throw new BootError(err.message);
+    throw err;
+  }
+  const { Loader } = await import("./loader.ts");
+  const loader = Loader.create({ launch, global, log, executable: "", restore: image });
+  let ws: number;
+  let report: string | null;
+  try {
+    ws = await loader.run();
+    report = deathReport(ws) === null ? null : (loader.describeInitExit() ?? deathReport(ws));
+  } finally {
+    loader.destroy();
+  }
+  if (report !== null) {
+    log.warning(report);
+    writeAll(Deno.stderr, `sentry: ${report}\n`);
+  }
+  return exitStatusOf(ws);
+}
+
+function openDebugLog(global: GlobalOptions, log: DebugLog): void {
+  if (global.debugLog === null) return;
+  try {
+    log.openFile(global.debugLog);
+  } catch (err) {
+    throw new BootError(`--debug-log ${quote(global.debugLog)}: ${describeFsError(err)}`);
+  }
 }
 
 /** Prints one line for err and returns the exit status. Stacks go to the debug log only. */
