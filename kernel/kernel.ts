@@ -34,6 +34,7 @@ import { MemoryManager } from "./mm/mm.ts";
 import { EAGAIN, EINTR, ENOENT, ENOSYS, EPIPE, LinuxError, SentryBugError } from "./errno.ts";
 import type { SyscallControl } from "./syscalls/linux/support.ts";
 import { SYSCALL_TABLE } from "./syscalls/linux/table_amd64.ts";
+import { hostFds } from "../vfs/host_fds.ts";
 import { straceEnter, straceExit } from "./strace.ts";
 import { ExecFatalError, loadExecutable, resolveExecutable } from "./loader/load.ts";
 import { monotonicNs } from "./time.ts";
@@ -854,6 +855,7 @@ export class Kernel {
       result = -ENOSYS.errno;
     } else {
       this.current = t;
+      hostFds.beginOperation();
       try {
         result = entry.fn(t, t.argsFor(info));
       } catch (e) {

@@ -26,6 +26,10 @@ Deno.test("UDP echo on 127.0.0.1 and ::1, getaddrinfo of localhost and getifaddr
   assert.match(r.stdout, /lo inet up 1 loopback 1: 127\.0\.0\.1/);
 });
 
+Deno.test("SO_RCVTIMEO/SO_SNDTIMEO end read, readv, recv, accept and write on unix, UDP, TCP and netlink sockets with EAGAIN, and their values round-trip, as natively", async () => {
+  await assertSameAsNative([await compileC("sock_timeouts")]);
+});
+
 Deno.test("ip addr show dev lo prints the loopback interface as natively (netlink route dumps)", async () => {
   await assertSameAsNative(["/usr/sbin/ip", "addr", "show", "dev", "lo"]);
 });

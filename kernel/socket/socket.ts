@@ -110,9 +110,12 @@ export abstract class SocketFile extends FileDescription {
   /** SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET, SOCK_RAW (without SOCK_NONBLOCK/SOCK_CLOEXEC). */
   abstract readonly type: number;
   abstract readonly protocol: number;
-  /** SO_RCVTIMEO / SO_SNDTIMEO in nanoseconds; 0 means none. Kept here for the syscall layer. */
   /** Immutable. The sockfs inode number: `socket:[ino]` in /proc/PID/fd, the inode in /proc/net. */
   readonly ino = nextSocketIno++;
+  /**
+   * SO_RCVTIMEO / SO_SNDTIMEO in nanoseconds; 0 means none, a negative value fail at once.
+   * Kept here for the syscall layer, which alone reads and sets them.
+   */
   recvTimeoutNs = 0;
   sendTimeoutNs = 0;
 

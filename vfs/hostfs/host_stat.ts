@@ -24,6 +24,10 @@ export class HostStatBuffer {
     return this.#v.getUint32(STAT.gid, true);
   }
 
+  get dev(): number {
+    return this.#u64(STAT.dev);
+  }
+
   get ino(): number {
     return this.#u64(STAT.ino);
   }

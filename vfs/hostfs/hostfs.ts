@@ -15,9 +15,14 @@
  * directories makes no host call at all. stat(2) asks the host each time (sizes and times of
  * files under a shared / do change); negative lookups are not cached.
  *
- * Host descriptors: a directory dentry opens an O_PATH descriptor of itself the first time it
- * is searched, and keeps it until the filesystem is released (or the directory is removed).
- * Regular files are opened per open description.
+ * Host descriptors: a directory dentry opens an O_PATH descriptor of itself when it is
+ * searched, kept in a bounded LRU cache ({@linkcode DIR_FD_CACHE} per filesystem): when the
+ * cache evicts it, the next use opens it again relative to the parent's (re-opened the same
+ * way up to the root, which stays open), one name at a time with O_PATH|O_DIRECTORY|O_NOFOLLOW,
+ * and checks the device and inode numbers against those the lookup recorded: a directory
+ * replaced on the host is ESTALE, a removed one ENOENT, a symlink put in its place ELOOP or
+ * ENOTDIR; nothing leaves the root. Regular files are opened per open description. Every
+ * descriptor goes through the sentry's budget (vfs/host_fds.ts).
  *
  * Writable mode ({@linkcode HostFilesystem.open} with `writable: true`): every change is one
  * host call relative to the held descriptor of the directory concerned, with a single name
@@ -43,7 +48,7 @@
  */
 
 import {
-  EACCES, EINVAL, EISDIR, ELOOP, ENOENT, ENOTDIR, ENXIO, EPERM, EROFS, errnoFromNumber, EXDEV, LinuxError,
+  EACCES, EINVAL, EISDIR, ELOOP, ENOENT, ENOTDIR, ENXIO, EPERM, EROFS, errnoFromNumber, ESTALE, EXDEV, LinuxError,
 } from "../../kernel/errno.ts";
 import {
   DT_BLK, DT_CHR, DT_DIR, DT_FIFO, DT_LNK, DT_REG, DT_SOCK, DT_UNKNOWN, FIONREAD, O_ACCMODE, O_APPEND, O_CREAT,
@@ -59,6 +64,10 @@ import { LocatedFile, seekRegular } from "../located_file.ts";
 import type { Location } from "../mount.ts";
 import { HostStatBuffer } from "./host_stat.ts";
 import { openMemoryDevice } from "../devices.ts";
+import { hostFds, LruFdCache } from "../host_fds.ts";
+
+/** How many directory descriptors one hostfs keeps open (besides its root's). */
+export const DIR_FD_CACHE = 256;
 
 const HOST_O_NOCTTY = 0o400;
 const HOST_O_NONBLOCK = 0o4000;
@@ -90,16 +99,18 @@ export class HostFilesystem implements Filesystem {
   /** Immutable. The host path of the root, as boot gave it. */
   readonly hostRoot: string;
   readonly root: HostDentry;
-  /** @nosave Every O_PATH directory descriptor the dentries hold, for release(). */
-  readonly openDirFds = new Set<number>();
+  /** @nosave The O_PATH descriptors of directories other than the root, least recently used first. */
+  readonly dirFds = new LruFdCache<HostDentry>(DIR_FD_CACHE);
+  /** @nosave The root's descriptor: always open (every re-walk starts there). */
+  #rootFd: number;
 
   private constructor(hostRoot: string, rootFd: number, writable: boolean) {
     this.hostRoot = hostRoot;
     this.readonly = !writable;
-    this.openDirFds.add(rootFd);
+    this.#rootFd = rootFd;
     const r = ffi.hostFstat(rootFd, statBuf.bytes);
     if (r < 0) {
-      ffi.hostClose(rootFd);
+      hostFds.close(rootFd);
       throw hostError(r);
     }
     this.root = new HostDentry(this, null, "", statBuf, rootFd);
@@ -111,7 +122,7 @@ export class HostFilesystem implements Filesystem {
    * LinuxError (ENOENT, ENOTDIR...).
    */
   static open(hostRoot: string, o: HostFsOptions = {}): HostFilesystem {
-    const fd = ffi.hostOpen(hostRoot, ffi.O_PATH | ffi.O_DIRECTORY | ffi.O_CLOEXEC);
+    const fd = hostFds.open(() => ffi.hostOpen(hostRoot, ffi.O_PATH | ffi.O_DIRECTORY | ffi.O_CLOEXEC));
     if (fd < 0) throw hostError(fd);
     return new HostFilesystem(hostRoot, fd, o.writable ?? false);
   }
@@ -126,18 +137,14 @@ export class HostFilesystem implements Filesystem {
       const n = ffi.hostSendfile(fd, src, 0, len);
       if (n < 0) throw hostError(n);
     } finally {
-      ffi.hostClose(fd);
+      hostFds.close(fd);
     }
   }
 
-  /** Closes one directory descriptor this filesystem holds (a removed directory's). */
-  closeDirFd(fd: number): void {
-    if (this.openDirFds.delete(fd)) ffi.hostClose(fd);
-  }
-
   release(): void {
-    for (const fd of this.openDirFds) ffi.hostClose(fd);
-    this.openDirFds.clear();
+    this.dirFds.clear();
+    hostFds.close(this.#rootFd);
+    this.#rootFd = -1;
     this.root.forget();
   }
 }
@@ -151,7 +158,9 @@ export class HostDentry extends Dentry {
   #uid: number;
   #gid: number;
   readonly #ino: number;
-  /** @nosave The O_PATH descriptor of a directory, once searched; -1 before. */
+  /** Immutable. The host's st_dev, checked with the inode number when a directory is re-opened. */
+  readonly #dev: number;
+  /** @nosave The O_PATH descriptor of a directory while searched (cached); -1 otherwise. */
   #dirFd: number;
   /** Cached children (positive lookups only). */
   #children = new Map<string, HostDentry>();
@@ -171,6 +180,7 @@ export class HostDentry extends Dentry {
     this.#uid = st.uid;
     this.#gid = st.gid;
     this.#ino = st.ino;
+    this.#dev = st.dev;
     this.#dirFd = dirFd;
   }
 
@@ -199,22 +209,37 @@ export class HostDentry extends Dentry {
   }
 
   /**
-   * The O_PATH descriptor of this directory, opened on first use relative to the parent's.
+   * The O_PATH descriptor of this directory, opened when not cached relative to the parent's
+   * (which may be re-opened in turn, up to the root) and checked to be the directory the
+   * lookup found (same device and inode: ESTALE otherwise). Valid until the next system call
+   * begins (the cache may close it after that).
    * Preconditions:
    * - this is a directory.
    */
   dirFd(): number {
-    if (this.#dirFd >= 0) return this.#dirFd;
+    if (this.#dirFd >= 0) {
+      if (this.parent !== null) this.#fs.dirFds.touch(this);
+      return this.#dirFd;
+    }
     if (this.#removed) throw ENOENT;
-    const fd = ffi.hostOpenat(
-      this.#hostParent.dirFd(),
-      this.name,
-      ffi.O_PATH | ffi.O_DIRECTORY | ffi.O_NOFOLLOW | ffi.O_CLOEXEC,
+    const parentFd = this.#hostParent.dirFd();
+    const fd = hostFds.open(() =>
+      ffi.hostOpenat(parentFd, this.name, ffi.O_PATH | ffi.O_DIRECTORY | ffi.O_NOFOLLOW | ffi.O_CLOEXEC)
     );
     if (fd < 0) throw hostError(fd);
+    const r = ffi.hostFstat(fd, statBuf.bytes);
+    if (r < 0 || statBuf.ino !== this.#ino || statBuf.dev !== this.#dev) {
+      hostFds.close(fd);
+      throw r < 0 ? hostError(r) : ESTALE;
+    }
     this.#dirFd = fd;
-    this.#fs.openDirFds.add(fd);
+    this.#fs.dirFds.add(this, fd);
     return fd;
+  }
+
+  /** The cache closed this directory's descriptor. */
+  fdEvicted(): void {
+    this.#dirFd = -1;
   }
 
   lookup(name: string): HostDentry | null {
@@ -251,7 +276,8 @@ export class HostDentry extends Dentry {
 
   children(): DirEntry[] {
     if (this.#removed) return [];
-    const fd = ffi.hostOpenat(this.dirFd(), ".", ffi.O_RDONLY | ffi.O_DIRECTORY | ffi.O_CLOEXEC);
+    const dfd = this.dirFd();
+    const fd = hostFds.open(() => ffi.hostOpenat(dfd, ".", ffi.O_RDONLY | ffi.O_DIRECTORY | ffi.O_CLOEXEC));
     if (fd < 0) throw hostError(fd);
     const out: DirEntry[] = [];
     try {
@@ -274,7 +300,7 @@ export class HostDentry extends Dentry {
         }
       }
     } finally {
-      ffi.hostClose(fd);
+      hostFds.close(fd);
     }
     return out;
   }
@@ -285,7 +311,8 @@ export class HostDentry extends Dentry {
         return super.open(loc, flags);
       case S_IFREG: {
         const acc = this.#fs.readonly ? ffi.O_RDONLY : flags & O_ACCMODE;
-        const fd = ffi.hostOpenat(this.#hostParent.dirFd(), this.name, acc | HOST_OPEN_FLAGS);
+        const dfd = this.#hostParent.dirFd();
+        const fd = hostFds.open(() => ffi.hostOpenat(dfd, this.name, acc | HOST_OPEN_FLAGS));
         if (fd < 0) throw fd === -ELOOP.errno ? ELOOP : hostError(fd);
         return new HostRegularFile(loc, flags, fd, this.#fs.readonly);
       }
@@ -314,7 +341,8 @@ export class HostDentry extends Dentry {
    * it), opened with access mode acc and O_NOFOLLOW; the caller closes it.
    */
   openHostFd(acc: number = ffi.O_RDONLY): number {
-    const fd = ffi.hostOpenat(this.#hostParent.dirFd(), this.name, acc | HOST_OPEN_FLAGS);
+    const dfd = this.#hostParent.dirFd();
+    const fd = hostFds.open(() => ffi.hostOpenat(dfd, this.name, acc | HOST_OPEN_FLAGS));
     if (fd < 0) throw hostError(fd);
     return fd;
   }
@@ -391,10 +419,11 @@ export class HostDentry extends Dentry {
     let r: number;
     if (this.parent === null) {
       // The root has no name to give fchmodat: a read-only open of the directory itself.
-      const fd = ffi.hostOpenat(this.dirFd(), ".", ffi.O_RDONLY | ffi.O_DIRECTORY | ffi.O_CLOEXEC);
+      const dfd = this.dirFd();
+      const fd = hostFds.open(() => ffi.hostOpenat(dfd, ".", ffi.O_RDONLY | ffi.O_DIRECTORY | ffi.O_CLOEXEC));
       if (fd < 0) throw hostError(fd);
       r = ffi.hostFchmod(fd, mode);
-      ffi.hostClose(fd);
+      hostFds.close(fd);
     } else {
       r = ffi.hostFchmodat(this.#hostParent.dirFd(), this.name, mode, ffi.AT_SYMLINK_NOFOLLOW);
     }
@@ -412,9 +441,10 @@ export class HostDentry extends Dentry {
 
   override create(name: string, attrs: NewFile): Dentry {
     this.#checkWritable();
-    const fd = ffi.hostOpenat(this.dirFd(), name, O_CREAT | O_EXCL | O_WRONLY | HOST_OPEN_FLAGS, 0o600);
+    const dfd = this.dirFd();
+    const fd = hostFds.open(() => ffi.hostOpenat(dfd, name, O_CREAT | O_EXCL | O_WRONLY | HOST_OPEN_FLAGS, 0o600));
     if (fd < 0) throw hostError(fd);
-    ffi.hostClose(fd);
+    hostFds.close(fd);
     return this.#finishNew(this.#added(name), { ...attrs, mode: S_IFREG | (attrs.mode & 0o7777) });
   }
 
@@ -460,7 +490,7 @@ export class HostDentry extends Dentry {
   #gone(c: HostDentry): void {
     c.#removed = true;
     if (c.#dirFd >= 0) {
-      this.#fs.closeDirFd(c.#dirFd);
+      this.#fs.dirFds.remove(c);
       c.#dirFd = -1;
     }
   }
@@ -523,7 +553,7 @@ export class HostDentry extends Dentry {
       if (!this.isRegular) throw EINVAL;
       const fd = this.openHostFd(O_WRONLY);
       const r = ffi.hostFtruncate(fd, a.size);
-      ffi.hostClose(fd);
+      hostFds.close(fd);
       if (r < 0) throw hostError(r);
     }
     if (a.uid !== undefined || a.gid !== undefined) this.#chown(a.uid ?? this.#uid, a.gid ?? this.#gid);
@@ -655,7 +685,7 @@ export class HostRegularFile extends LocatedFile {
   protected override release(): void {
     if (this.#map) ffi.hostUnmapFile(this.#map);
     this.#map = false;
-    if (this.#fd >= 0) ffi.hostClose(this.#fd);
+    hostFds.close(this.#fd);
     this.#fd = -1;
   }
 

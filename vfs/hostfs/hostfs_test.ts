@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
-import { EEXIST, ELOOP, ENOENT, ENOTDIR, EOPNOTSUPP, EROFS, LinuxError } from "../../kernel/errno.ts";
+import { EEXIST, ELOOP, ENOENT, ENOTDIR, EOPNOTSUPP, ESTALE, EROFS, LinuxError } from "../../kernel/errno.ts";
 import { Credentials } from "../../kernel/creds.ts";
 import { O_APPEND, O_CREAT, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, S_IFIFO } from "../../abi/linux/file.ts";
 import { VirtualFilesystem } from "../vfs.ts";
 import { HostFilesystem } from "./hostfs.ts";
+import { hostFds } from "../host_fds.ts";
 import type { PathContext } from "../path_walk.ts";
 
 const enc = new TextEncoder(), dec = new TextDecoder();
@@ -185,4 +186,89 @@ Deno.test("a file swapped for a symlink to a host secret is neither written, tru
     assert.ok(Deno.lstatSync(`${root}/f2`).isSymlink);
     assertOutsideUntouched(base);
   });
+});
+
+/** The sentry's open descriptors now (from /proc/self/fd). */
+function openFdCount(): number {
+  return [...Deno.readDirSync("/proc/self/fd")].length;
+}
+
+Deno.test("hostfs keeps at most its cache's worth of directory descriptors and re-walks evicted ones", () => {
+  const base = Deno.makeTempDirSync({ prefix: "sentry_hostfs_" });
+  // 40 directories of 5 levels each: 200 directories, more than the cache of 8 holds.
+  for (let i = 0; i < 40; i++) {
+    Deno.mkdirSync(`${base}/t${i}/a/b/c/d`, { recursive: true });
+    Deno.writeTextFileSync(`${base}/t${i}/a/b/c/d/f`, `file ${i}\n`);
+  }
+  const fs = HostFilesystem.open(base);
+  fs.dirFds.cap = 8;
+  const vfs = VirtualFilesystem.withRoot(fs);
+  try {
+    const ctx = { root: vfs.root(), creds: Credentials.root() };
+    const before = openFdCount();
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 40; i++) {
+        hostFds.beginOperation();
+        assert.equal(read(vfs, ctx, `/t${i}/a/b/c/d/f`), `file ${i}\n`);
+        assert.ok(fs.dirFds.size <= 8 + 5, `cache holds ${fs.dirFds.size}`);
+      }
+    }
+    hostFds.beginOperation();
+    assert.equal(read(vfs, ctx, "/t0/a/b/c/d/f"), "file 0\n");
+    assert.ok(fs.dirFds.size <= 8, `cache holds ${fs.dirFds.size}`);
+    assert.ok(openFdCount() - before <= 8, `${openFdCount() - before} more descriptors`);
+    // Everything walked so far is cached as dentries: getdents of an evicted directory re-opens it.
+    const dir = vfs.openAt(ctx, vfs.root(), "/t1/a/b", O_RDONLY, 0);
+    try {
+      assert.deepEqual(dir.stat().ino, Deno.statSync(`${base}/t1/a/b`).ino);
+    } finally {
+      dir.decRef();
+    }
+  } finally {
+    vfs.release();
+    Deno.removeSync(base, { recursive: true });
+  }
+});
+
+Deno.test("an evicted directory replaced on the host is ESTALE, a symlink in its place never followed", () => {
+  const base = Deno.makeTempDirSync({ prefix: "sentry_hostfs_" });
+  const root = `${base}/root`;
+  for (let i = 0; i < 4; i++) Deno.mkdirSync(`${root}/pad${i}/x`, { recursive: true });
+  Deno.mkdirSync(`${root}/d/e`, { recursive: true });
+  Deno.mkdirSync(`${root}/s/e`, { recursive: true });
+  Deno.writeTextFileSync(`${root}/d/e/f`, "in\n");
+  Deno.writeTextFileSync(`${root}/s/e/f`, "in s\n");
+  Deno.mkdirSync(`${base}/outside/e`, { recursive: true });
+  Deno.writeTextFileSync(`${base}/outside/e/f`, "host secret\n");
+  const fs = HostFilesystem.open(root);
+  fs.dirFds.cap = 1;
+  const vfs = VirtualFilesystem.withRoot(fs);
+  try {
+    const ctx = { root: vfs.root(), creds: Credentials.root() };
+    hostFds.beginOperation();
+    assert.equal(read(vfs, ctx, "/d/e/f"), "in\n");
+    hostFds.beginOperation();
+    assert.equal(read(vfs, ctx, "/s/e/f"), "in s\n");
+    // Walking other directories evicts d, d/e, s and s/e.
+    for (let i = 0; i < 4; i++) {
+      hostFds.beginOperation();
+      vfs.statAt(ctx, vfs.root(), `/pad${i}/x/.`, { follow: true, emptyPath: false });
+    }
+    // d is replaced by another directory, s by a symlink leading outside the root.
+    Deno.renameSync(`${root}/d`, `${root}/old`);
+    Deno.mkdirSync(`${root}/d/e`, { recursive: true });
+    Deno.writeTextFileSync(`${root}/d/e/f`, "replaced\n");
+    Deno.renameSync(`${root}/s`, `${root}/old_s`);
+    Deno.symlinkSync(`${base}/outside`, `${root}/s`);
+    hostFds.beginOperation();
+    assert.throws(() => read(vfs, ctx, "/d/e/f"), (e) => e === ESTALE);
+    hostFds.beginOperation();
+    assert.throws(
+      () => read(vfs, ctx, "/s/e/f"),
+      (e) => e === ELOOP || e === ENOTDIR,
+    );
+  } finally {
+    vfs.release();
+    Deno.removeSync(base, { recursive: true });
+  }
 });

@@ -27,7 +27,7 @@ import { ENOTEMPTY, EXDEV } from "../../kernel/errno.ts";
 import {
   O_ACCMODE, O_RDONLY, OVERLAYFS_SUPER_MAGIC, RENAME_EXCHANGE, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG,
 } from "../../abi/linux/file.ts";
-import * as ffi from "../../platform/ptrace/_ffi.ts";
+import { hostFds } from "../host_fds.ts";
 import { Dentry, type Filesystem, type FsStat, type NewFile, type SetAttr } from "../dentry.ts";
 import type { DirEntry, FileDescription, Stat } from "../file_description.ts";
 import type { Location } from "../mount.ts";
@@ -237,7 +237,7 @@ export class OverlayDentry extends Dentry {
           try {
             this.#fs.upper.copyData(up, fd, st.size);
           } finally {
-            ffi.hostClose(fd);
+            hostFds.close(fd);
           }
         }
         break;

@@ -12,7 +12,7 @@
 
 import { type IpAddress, Ipv4Address, Ipv6Address, NetError } from "../../../netstack/mod.ts";
 import * as errno from "../../errno.ts";
-import { EAGAIN, EDOM, EINVAL, ENETUNREACH, ENOPROTOOPT, LinuxError } from "../../errno.ts";
+import { EAGAIN, EINVAL, ENETUNREACH, ENOPROTOOPT, LinuxError } from "../../errno.ts";
 import type { Net, NetWatcher } from "../../net.ts";
 import type { Task } from "../../task.ts";
 import { O_NONBLOCK, O_RDWR } from "../../../abi/linux/file.ts";
@@ -280,15 +280,6 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
         v.setInt32(4, this.lingerSecs, true);
         return b.subarray(0, Math.min(8, optlen));
       }
-      case C.SO_RCVTIMEO_OLD:
-      case C.SO_SNDTIMEO_OLD: {
-        const ns = name === C.SO_RCVTIMEO_OLD ? this.recvTimeoutNs : this.sendTimeoutNs;
-        const b = new Uint8Array(16);
-        const v = new DataView(b.buffer);
-        v.setBigInt64(0, BigInt(Math.floor(ns / 1e9)), true);
-        v.setBigInt64(8, BigInt(Math.floor((ns % 1e9) / 1e3)), true);
-        return b.subarray(0, Math.min(16, optlen));
-      }
       default:
         throw ENOPROTOOPT;
     }
@@ -296,18 +287,6 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
 
   protected setSocketOpt(name: number, value: Uint8Array): void {
     switch (name) {
-      case C.SO_RCVTIMEO_OLD:
-      case C.SO_SNDTIMEO_OLD: {
-        if (value.length < 16) throw EINVAL;
-        const v = new DataView(value.buffer, value.byteOffset, 16);
-        const sec = v.getBigInt64(0, true);
-        const usec = v.getBigInt64(8, true);
-        if (usec < 0n || usec >= 1_000_000n) throw EDOM;
-        const ns = sec < 0n ? 0 : Number(sec) * 1e9 + Number(usec) * 1e3;
-        if (name === C.SO_RCVTIMEO_OLD) this.recvTimeoutNs = ns;
-        else this.sendTimeoutNs = ns;
-        return;
-      }
       case C.SO_LINGER: {
         if (value.length < 8) throw EINVAL;
         const v = new DataView(value.buffer, value.byteOffset, 8);

@@ -14,11 +14,11 @@ import { supported, type SyscallEntry, type SyscallFn } from "./support.ts";
 import { SocketFile } from "../../socket/socket.ts";
 import { socketRead, socketWrite } from "./sys_socket.ts";
 
-/** Implements read(2). */
+/** Implements read(2). A socket's is a recv (socketRead): it honours SO_RCVTIMEO. */
 const sysRead: SyscallFn = (t, a) => {
   const file = t.fdTable.get(a.fd(0));
   const segs = singleSegment(a.pointer(1), a.sizeT(2));
-  if (file instanceof SocketFile && file.streamVia) return socketRead(t, file, segs);
+  if (file instanceof SocketFile) return socketRead(t, file, segs);
   return readSyscall(t, file, segs, null);
 };
 
@@ -56,7 +56,7 @@ const sysReadv: SyscallFn = (t, a) => {
   const file = t.fdTable.get(a.fd(0));
   if (!file.readable) throw EBADF;
   const segs = copyInIovecs(t, a.pointer(1), iovCount(a.sizeT(2)));
-  if (file instanceof SocketFile && file.streamVia) return socketRead(t, file, segs);
+  if (file instanceof SocketFile) return socketRead(t, file, segs);
   return readSyscall(t, file, segs, null);
 };
 

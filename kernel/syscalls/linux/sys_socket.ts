@@ -17,7 +17,7 @@
  */
 
 import {
-  EAFNOSUPPORT, EAGAIN, EDOM, EFAULT, EINPROGRESS, EINVAL, EMSGSIZE, ENOPROTOOPT, ENOTSOCK, EOPNOTSUPP, EPIPE,
+  EAFNOSUPPORT, EAGAIN, EBADF, EDOM, EFAULT, EINPROGRESS, EINVAL, EMSGSIZE, ENOPROTOOPT, ENOTSOCK, EOPNOTSUPP, EPIPE,
   errnoFromNumber,
 } from "../../errno.ts";
 import type { Task } from "../../task.ts";
@@ -135,7 +135,7 @@ interface WaitState {
 function waitState<S extends WaitState>(t: Task, timeoutNs: number, extra: Omit<S, keyof WaitState>): S {
   let st = t.syscallState as S | null;
   if (st === null) {
-    st = { deadlineNs: timeoutNs > 0 ? monotonicNs() + timeoutNs : null, partial: 0, ...extra } as S;
+    st = { deadlineNs: timeoutNs !== 0 ? monotonicNs() + Math.max(timeoutNs, 0) : null, partial: 0, ...extra } as S;
     t.syscallState = st;
   }
   return st;
@@ -517,8 +517,14 @@ function recvState(t: Task, sock: SocketFile, timeoutNs = sock.recvTimeoutNs): R
   return waitState<RecvState>(t, timeoutNs, { from: null, creds: null, msgFlags: 0 });
 }
 
-/** read(2) and readv(2) on a stream socket with streamVia: a recv without flags, as Linux's sock_read_iter. */
+/**
+ * read(2) and readv(2) on a socket: a recv without flags, as Linux's sock_read_iter, so a
+ * blocking read waits only until SO_RCVTIMEO. An empty read returns 0 at once (Linux's "SYS5
+ * behaviour"), whatever the socket's state.
+ */
 export function socketRead(t: Task, sock: SocketFile, segs: IoSegment[]): SyscallResult {
+  if (!sock.readable) throw EBADF;
+  if (totalLength(segs) === 0) return 0;
   const r = recvOne(t, sock, segs, 0, recvState(t, sock));
   if (!isOutcome(r)) return r;
   dropRights(r.control);
@@ -614,23 +620,29 @@ const sysRecvmmsg: SyscallFn = (t, a) => {
 // ---- Options ------------------------------------------------------------------------------
 
 const TIMEVAL_SIZE = 16;
+/** recvTimeoutNs/sendTimeoutNs for a negative timeval: no wait at all. */
+const TIMEOUT_AT_ONCE = -1;
 
 function timevalOption(ns: number, optlen: number): Uint8Array {
   const b = new Uint8Array(TIMEVAL_SIZE);
   const v = new DataView(b.buffer);
-  const us = Math.ceil(ns / 1000);
+  const us = Math.ceil(Math.max(ns, 0) / 1000);
   v.setBigInt64(0, BigInt(Math.floor(us / 1e6)), true);
   v.setBigInt64(8, BigInt(us % 1e6), true);
   return b.subarray(0, Math.min(optlen, TIMEVAL_SIZE));
 }
 
-/** SO_RCVTIMEO/SO_SNDTIMEO's struct timeval as ns: 0 means none; a negative time, at once. */
+/**
+ * SO_RCVTIMEO/SO_SNDTIMEO's struct timeval as ns: 0 means none; a negative time is
+ * TIMEOUT_AT_ONCE (Linux stores a zero timeout: the call fails at once, and getsockopt then
+ * reads back zero).
+ */
 function timevalArgument(value: Uint8Array): number {
   if (value.length < TIMEVAL_SIZE) throw EINVAL;
   const v = new DataView(value.buffer, value.byteOffset, TIMEVAL_SIZE);
   const sec = v.getBigInt64(0, true), usec = v.getBigInt64(8, true);
   if (usec < 0n || usec >= 1_000_000n) throw EDOM;
-  if (sec < 0n) return 1;
+  if (sec < 0n) return TIMEOUT_AT_ONCE;
   return Number(sec) * 1e9 + Number(usec) * 1e3;
 }
 
