@@ -22,12 +22,13 @@ Deno.test("parseCommandLine() reads run with a bundle, an id and a command after
     command: ["/bin/ls", "-la", "--help"],
     overlayUpper: null,
     tty: false,
+    checkpoint: null,
   } satisfies Command);
 });
 
 Deno.test("parseCommandLine() defaults run's bundle to the current directory and its command to null", () => {
   assert.deepEqual(parseCommandLine(["run"]), {
-    kind: "run", global: defaultGlobalOptions(), bundle: ".", id: null, command: null, overlayUpper: null, tty: false,
+    kind: "run", global: defaultGlobalOptions(), bundle: ".", id: null, command: null, overlayUpper: null, tty: false, checkpoint: null,
   });
 });
 
@@ -41,6 +42,7 @@ Deno.test("parseCommandLine() accepts --name=value and global flags on either si
     command: null,
     overlayUpper: null,
     tty: false,
+    checkpoint: null,
   });
 });
 
@@ -51,9 +53,10 @@ Deno.test("parseCommandLine() hands do everything from the first word of the com
     command: ["ls", "-la", "--version"],
     overlayUpper: null,
     tty: false,
+    checkpoint: null,
   });
   assert.deepEqual(parseCommandLine(["do", "--", "--weird-name"]), {
-    kind: "do", global: defaultGlobalOptions(), command: ["--weird-name"], overlayUpper: null, tty: false,
+    kind: "do", global: defaultGlobalOptions(), command: ["--weird-name"], overlayUpper: null, tty: false, checkpoint: null,
   });
 });
 
@@ -68,7 +71,7 @@ Deno.test("parseCommandLine() reads --overlay-upper for run and do, and only for
 
 Deno.test("parseCommandLine() reads -t and --tty for run and do, before do's command only", () => {
   assert.deepEqual(parseCommandLine(["do", "-t", "bash", "-t"]), {
-    kind: "do", global: defaultGlobalOptions(), command: ["bash", "-t"], overlayUpper: null, tty: true,
+    kind: "do", global: defaultGlobalOptions(), command: ["bash", "-t"], overlayUpper: null, tty: true, checkpoint: null,
   });
   const run = parseCommandLine(["run", "--tty", "--bundle", "b"]);
   assert.equal(run.kind === "run" && run.tty, true);
