@@ -14,7 +14,7 @@ import * as posix from "node:path/posix";
 import { RLIM_INFINITY, RLIMIT_NOFILE } from "../abi/linux/limits.ts";
 import { BootError, describeFsError } from "./errors.ts";
 import { quote } from "./flags.ts";
-import { defaultSpec, parseSpec, type Rlimit, rlimitsOf, type Spec } from "./spec.ts";
+import { defaultSpec, parseSpec, resourcesOf, type Rlimit, rlimitsOf, type Spec, type SpecResources } from "./spec.ts";
 import { type PlannedMount, planMounts } from "./mount_plan.ts";
 
 /** The file name of the spec inside a bundle. */
@@ -44,6 +44,8 @@ export interface LaunchConfig {
   upperHostPath: string | null;
   /** config.json's mounts, checked (the loader adds /proc, /dev and /sys). */
   mounts: PlannedMount[];
+  /** config.json's linux.resources (flags of the same limits win). */
+  resources: SpecResources;
 }
 
 /**
@@ -96,6 +98,7 @@ export function loadBundle(
     readonly: spec.root.readonly ?? false,
     upperHostPath: null,
     mounts: planMounts(spec.mounts ?? [], bundleDir),
+    resources: resourcesOf(spec),
   };
 }
 
@@ -126,6 +129,7 @@ export function doConfig(
     readonly: false,
     upperHostPath: null,
     mounts: [],
+    resources: { memoryBytes: null, pids: null, cpus: null, cpuPeriodNs: null },
   };
 }
 

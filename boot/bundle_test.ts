@@ -52,6 +52,7 @@ Deno.test("loadBundle() reads config.json and resolves root.path against the bun
       readonly: true,
       upperHostPath: null,
       mounts: [],
+      resources: { memoryBytes: null, pids: null, cpus: null, cpuPeriodNs: null },
     });
   });
 });
@@ -146,6 +147,7 @@ Deno.test("doConfig() runs in the caller's directory and environment on an overl
     readonly: false,
     upperHostPath: null,
     mounts: [],
+    resources: { memoryBytes: null, pids: null, cpus: null, cpuPeriodNs: null },
   });
 });
 

@@ -10,6 +10,11 @@
  * docker and podman report a runtime's failure.
  */
 export const EXIT_SENTRY_ERROR = 125;
+/**
+ * The sentry ended the run at a limit of its own: --timeout, --cpu-time or --output-limit
+ * (timeout(1)'s status for a command that timed out).
+ */
+export const EXIT_LIMIT = 124;
 /** The command was found but could not be executed (a shell's and docker's 126). */
 export const EXIT_CANNOT_EXECUTE = 126;
 /** The command was not found (a shell's and docker's 127). */

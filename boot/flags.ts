@@ -56,6 +56,23 @@ export interface GlobalOptions {
   pcap: string | null;
 }
 
+/**
+ * The limits and the report of a run (`run` and `do`); null: not given. Sizes in bytes, times
+ * in seconds. config.json's linux.resources gives some of them too (the flag wins).
+ */
+export interface LimitOptions {
+  timeout: number | null;
+  cpuTime: number | null;
+  cpus: number | null;
+  memory: number | null;
+  pids: number | null;
+  outputLimit: number | null;
+  /** Size of the root overlay's in-memory upper layer. */
+  overlaySize: number | null;
+  /** Where to write the JSON run report. */
+  report: string | null;
+}
+
 /** The names of the commands, in the order help lists them. */
 export const COMMANDS = ["run", "do", "restore", "spec", "help"] as const;
 export type CommandName = (typeof COMMANDS)[number];
@@ -78,12 +95,21 @@ export type Command =
     overlayUpper: string | null;
     /** -t: init's stdio is a terminal bridged to the user's (boot/terminal.ts). */
     tty: boolean;
+    limits: LimitOptions;
     checkpoint: CheckpointRequest | null;
   }
   /** Write a default config.json into the bundle directory. */
   | { kind: "spec"; global: GlobalOptions; bundle: string }
   /** Run a command with the host's / under a writable overlay (upper layer as for run). */
-  | { kind: "do"; global: GlobalOptions; command: string[]; overlayUpper: string | null; tty: boolean; checkpoint: CheckpointRequest | null }
+  | {
+    kind: "do";
+    global: GlobalOptions;
+    command: string[];
+    overlayUpper: string | null;
+    tty: boolean;
+    limits: LimitOptions;
+    checkpoint: CheckpointRequest | null;
+  }
   /** Continue a sandbox from a checkpoint image (docs/checkpoint.md); bundle null: the host's / as `do`. */
   | { kind: "restore"; global: GlobalOptions; bundle: string | null; image: string };
 
@@ -135,6 +161,14 @@ const FLAGS: Record<string, FlagDef> = {
   "checkpoint-after": { kind: "string", scope: ["run", "do"] },
   "overlay-upper": { kind: "string", scope: ["run", "do"] },
   "tty": { kind: "bool", scope: ["run", "do"] },
+  "timeout": { kind: "string", scope: ["run", "do"] },
+  "cpu-time": { kind: "string", scope: ["run", "do"] },
+  "cpus": { kind: "string", scope: ["run", "do"] },
+  "memory": { kind: "string", scope: ["run", "do"] },
+  "pids": { kind: "string", scope: ["run", "do"] },
+  "output-limit": { kind: "string", scope: ["run", "do"] },
+  "overlay-size": { kind: "string", scope: ["run", "do"] },
+  "report": { kind: "string", scope: ["run", "do"] },
 };
 
 /** Short flags and the long flag each stands for. */
@@ -249,6 +283,7 @@ export function parseCommandLine(args: readonly string[]): Command {
         command: rest,
         overlayUpper: overlayUpperOf(values),
         tty: values.get("tty") === true,
+        limits: limitsOf(values),
         checkpoint: checkpointOf(values),
       };
     }
@@ -259,7 +294,12 @@ export function parseCommandLine(args: readonly string[]): Command {
     case "do":
       if (rest === null || rest.length === 0) throw new BootError(`do: expected a command to run`);
       return {
-        kind: "do", global, command: rest, overlayUpper: overlayUpperOf(values), tty: values.get("tty") === true,
+        kind: "do",
+        global,
+        command: rest,
+        overlayUpper: overlayUpperOf(values),
+        tty: values.get("tty") === true,
+        limits: limitsOf(values),
         checkpoint: checkpointOf(values),
       };
     case "restore":
@@ -373,6 +413,73 @@ function overlayUpperOf(values: Map<string, string | boolean | string[]>): strin
   if (u === undefined) return null;
   if (typeof u !== "string" || u === "") throw new BootError("--overlay-upper: expected a directory");
   return u;
+}
+
+/** No limits, no report. */
+export function noLimitOptions(): LimitOptions {
+  return {
+    timeout: null, cpuTime: null, cpus: null, memory: null, pids: null, outputLimit: null, overlaySize: null,
+    report: null,
+  };
+}
+
+function limitsOf(values: Map<string, string | boolean | string[]>): LimitOptions {
+  const l = noLimitOptions();
+  const str = (name: string): string | null => {
+    const v = values.get(name);
+    return typeof v === "string" ? v : null;
+  };
+  const ifGiven = <T>(name: string, parse: (flag: string, v: string) => T): T | null => {
+    const v = str(name);
+    return v === null ? null : parse(name, v);
+  };
+  l.timeout = ifGiven("timeout", parseSeconds);
+  l.cpuTime = ifGiven("cpu-time", parseSeconds);
+  l.cpus = ifGiven("cpus", (f, v) => parseDecimal(f, v, "a number of CPUs such as 1 or 0.5"));
+  l.memory = ifGiven("memory", (f, v) => parseBytes(f, v, 1));
+  l.pids = ifGiven("pids", parseCount);
+  l.outputLimit = ifGiven("output-limit", (f, v) => parseBytes(f, v, 0));
+  l.overlaySize = ifGiven("overlay-size", (f, v) => parseBytes(f, v, 1));
+  const report = str("report");
+  if (report !== null) {
+    if (report === "") throw new BootError("--report: expected a file name");
+    l.report = report;
+  }
+  return l;
+}
+
+/** A positive decimal number ("2", "0.5"), at most a billion. */
+function parseDecimal(flag: string, v: string, what: string): number {
+  const n = /^[0-9]+(\.[0-9]+)?$/.test(v) ? Number(v) : NaN;
+  if (!(n > 0 && n <= 1e9)) throw new BootError(`--${flag}: expected ${what}, got ${quote(v)}`);
+  return n;
+}
+
+/** Seconds, as a positive decimal number ("2", "1.5"). */
+function parseSeconds(flag: string, v: string): number {
+  return parseDecimal(flag, v, "a positive number of seconds such as 10 or 1.5");
+}
+
+/** A positive integer (no sign, no exponent). */
+function parseCount(flag: string, v: string): number {
+  const n = /^[0-9]{1,9}$/.test(v) ? Number(v) : NaN;
+  if (!(n >= 1)) throw new BootError(`--${flag}: expected a positive integer, got ${quote(v)}`);
+  return n;
+}
+
+const SIZE_UNITS: Record<string, number> = { "": 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 };
+
+/**
+ * A size in bytes: digits with an optional binary suffix k, m, g or t (either case, as docker's
+ * --memory), at least `min`.
+ */
+export function parseBytes(flag: string, v: string, min: number): number {
+  const m = /^([0-9]{1,15})([kmgtKMGT]?)$/.exec(v);
+  const n = m === null ? NaN : Number(m[1]) * SIZE_UNITS[m[2]!.toLowerCase()]!;
+  if (!(n >= min && n <= Number.MAX_SAFE_INTEGER)) {
+    throw new BootError(`--${flag}: expected a size in bytes such as 268435456 or 256M, got ${quote(v)}`);
+  }
+  return n;
 }
 
 function helpTopic(positionals: string[]): CommandName | null {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { BootError } from "./errors.ts";
-import { type Command, defaultGlobalOptions, parseCommandLine } from "./flags.ts";
+import { type Command, defaultGlobalOptions, noLimitOptions, parseCommandLine } from "./flags.ts";
 
 function bootError(args: string[]): BootError {
   try {
@@ -22,13 +22,14 @@ Deno.test("parseCommandLine() reads run with a bundle, an id and a command after
     command: ["/bin/ls", "-la", "--help"],
     overlayUpper: null,
     tty: false,
+    limits: noLimitOptions(),
     checkpoint: null,
   } satisfies Command);
 });
 
 Deno.test("parseCommandLine() defaults run's bundle to the current directory and its command to null", () => {
   assert.deepEqual(parseCommandLine(["run"]), {
-    kind: "run", global: defaultGlobalOptions(), bundle: ".", id: null, command: null, overlayUpper: null, tty: false, checkpoint: null,
+    kind: "run", global: defaultGlobalOptions(), bundle: ".", id: null, command: null, overlayUpper: null, tty: false, limits: noLimitOptions(), checkpoint: null,
   });
 });
 
@@ -42,6 +43,7 @@ Deno.test("parseCommandLine() accepts --name=value and global flags on either si
     command: null,
     overlayUpper: null,
     tty: false,
+    limits: noLimitOptions(),
     checkpoint: null,
   });
 });
@@ -53,10 +55,11 @@ Deno.test("parseCommandLine() hands do everything from the first word of the com
     command: ["ls", "-la", "--version"],
     overlayUpper: null,
     tty: false,
+    limits: noLimitOptions(),
     checkpoint: null,
   });
   assert.deepEqual(parseCommandLine(["do", "--", "--weird-name"]), {
-    kind: "do", global: defaultGlobalOptions(), command: ["--weird-name"], overlayUpper: null, tty: false, checkpoint: null,
+    kind: "do", global: defaultGlobalOptions(), command: ["--weird-name"], overlayUpper: null, tty: false, limits: noLimitOptions(), checkpoint: null,
   });
 });
 
@@ -71,7 +74,7 @@ Deno.test("parseCommandLine() reads --overlay-upper for run and do, and only for
 
 Deno.test("parseCommandLine() reads -t and --tty for run and do, before do's command only", () => {
   assert.deepEqual(parseCommandLine(["do", "-t", "bash", "-t"]), {
-    kind: "do", global: defaultGlobalOptions(), command: ["bash", "-t"], overlayUpper: null, tty: true, checkpoint: null,
+    kind: "do", global: defaultGlobalOptions(), command: ["bash", "-t"], overlayUpper: null, tty: true, limits: noLimitOptions(), checkpoint: null,
   });
   const run = parseCommandLine(["run", "--tty", "--bundle", "b"]);
   assert.equal(run.kind === "run" && run.tty, true);
@@ -167,4 +170,42 @@ Deno.test("parseCommandLine() rejects bad network flags with one line each", () 
   assert.equal(bootError(["--publish=70000:80", "do", "true"]).message, `--publish: bad host port "70000"`);
   assert.equal(bootError(["--net-allow=10.0.0.0/33", "do", "true"]).message, `--net-allow: bad prefix in "10.0.0.0/33"`);
   assert.equal(bootError(["--net-allow=example.com", "do", "true"]).message, `--net-allow: bad address "example.com"`);
+});
+
+Deno.test("parseCommandLine() reads the limit flags and --report for run and do", () => {
+  const d = parseCommandLine([
+    "do", "--timeout", "2.5", "--cpu-time=10", "--cpus", "0.5", "--memory", "256M", "--pids", "64",
+    "--output-limit", "1k", "--overlay-size=1g", "--report", "r.json", "true",
+  ]);
+  assert.deepEqual(d.kind === "do" && d.limits, {
+    timeout: 2.5, cpuTime: 10, cpus: 0.5, memory: 256 * 2 ** 20, pids: 64, outputLimit: 1024, overlaySize: 2 ** 30,
+    report: "r.json",
+  });
+  const r = parseCommandLine(["run", "--memory=4096", "--output-limit", "0"]);
+  assert.deepEqual(r.kind === "run" && [r.limits.memory, r.limits.outputLimit], [4096, 0]);
+  assert.equal(bootError(["spec", "--pids", "3"]).message, `unknown flag --pids for "spec" (try 'sentry --help')`);
+});
+
+Deno.test("parseCommandLine() refuses bad limit values in one line", () => {
+  const cases: Array<[string[], RegExp]> = [
+    [["do", "--timeout", "0", "true"], /^--timeout: expected a positive number of seconds .*got "0"$/],
+    [["do", "--timeout", "-1", "true"], /^--timeout: expected a positive number/],
+    [["do", "--timeout=1e3", "true"], /^--timeout: expected/],
+    [["do", "--cpu-time", "soon", "true"], /^--cpu-time: expected/],
+    [["do", "--cpus", "0", "true"], /^--cpus: expected a number of CPUs/],
+    [["do", "--memory", "0", "true"], /^--memory: expected a size in bytes .*got "0"$/],
+    [["do", "--memory", "12X", "true"], /^--memory: expected a size/],
+    [["do", "--memory", "-5", "true"], /^--memory: expected a size/],
+    [["do", "--pids", "0", "true"], /^--pids: expected a positive integer, got "0"$/],
+    [["do", "--pids", "2.5", "true"], /^--pids: expected a positive integer/],
+    [["do", "--output-limit", "lots", "true"], /^--output-limit: expected a size/],
+    [["do", "--overlay-size", "0", "true"], /^--overlay-size: expected a size/],
+    [["do", "--report=", "true"], /^--report: expected a file name$/],
+    [["do", "--timeout"], /^--timeout: requires a value$/],
+  ];
+  for (const [args, re] of cases) {
+    const e = bootError(args);
+    assert.match(e.message, re, args.join(" "));
+    assert.equal(e.exitCode, 125);
+  }
 });

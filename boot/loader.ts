@@ -10,6 +10,7 @@
  */
 
 import { Kernel } from "../kernel/kernel.ts";
+import type { ResourceControl, ResourceLimits } from "../kernel/resources.ts";
 import { Net, PcapFile } from "../kernel/net.ts";
 import { IpCidr } from "../netstack/mod.ts";
 import { VirtualFilesystem } from "../vfs/mod.ts";
@@ -53,6 +54,12 @@ export interface LoaderOptions {
   log: DebugLog;
   /** The init executable, a path inside the sandbox (already looked up in PATH). */
   executable: string;
+  /** Limits on the whole sandbox. */
+  limits: ResourceLimits;
+  /** Size of the root overlay's in-memory upper layer, in bytes (null: unlimited). */
+  overlaySize: number | null;
+  /** Sample usage for a run report even without limits. */
+  measure: boolean;
   /** Instead of starting init: continue the sandbox saved in this (validated) image. */
   restore?: Image<SavedSandbox>;
   /** Checkpoint the sandbox into an image this long after it starts, then end it. */
@@ -67,6 +74,8 @@ export class Loader {
   /** True once a checkpoint was written and the sandbox ended for it. */
   #checkpointed = false;
   #destroyed = false;
+  /** How many host signals were passed on to the sandbox (the report's "sentry-signal"). */
+  forwardedSignals = 0;
 
   private constructor(kernel: Kernel, rootHostPath: string, checkpoint: CheckpointRequest | null) {
     this.#kernel = kernel;
@@ -85,6 +94,7 @@ export class Loader {
     const platform = new PtracePlatform({ placement: global.cpuPlacement });
     const vfs = VirtualFilesystem.create({
       rootHostPath: launch.rootHostPath, readonly: launch.readonly, upperHostPath: launch.upperHostPath,
+      upperSizeLimit: opts.overlaySize ?? Infinity,
     });
     // Before any mount, so that the file lands in the root's overlay and never in a host
     // directory mounted over /etc.
@@ -102,7 +112,10 @@ export class Loader {
       pcap,
       allow: global.netAllow?.map((a) => ({ cidr: IpCidr.parse(a.cidr), port: a.port })) ?? null,
     });
-    const kernel = Kernel.create({ platform, vfs, hostname: launch.hostname, log, strace: global.strace, net });
+    const kernel = Kernel.create({
+      platform, vfs, hostname: launch.hostname, log, strace: global.strace, net, limits: opts.limits,
+    });
+    if (opts.measure) kernel.resources.measure();
     const loader = new Loader(kernel, launch.rootHostPath, opts.checkpoint ?? null);
     try {
       for (const p of global.publish) {
@@ -122,7 +135,7 @@ export class Loader {
         launch.gid, [...launch.additionalGids],
       );
       if (opts.restore !== undefined) {
-        restoreSandbox(kernel, opts.restore, { stdio: [vfs.hostStdio(0), vfs.hostStdio(1), vfs.hostStdio(2)] });
+        restoreSandbox(kernel, opts.restore, { stdio: kernel.sentryStdio() });
         return loader;
       }
       kernel.createInit({
@@ -148,7 +161,10 @@ export class Loader {
   async run(): Promise<number> {
     const listeners: Array<[Deno.Signal, () => void]> = FORWARDED.map(([name, signo]) => {
       // To the terminal's foreground process group when a terminal is attached, else to init.
-      const h = () => this.#kernel.signalFromUser(signo);
+      const h = () => {
+        this.forwardedSignals++;
+        this.#kernel.signalFromUser(signo);
+      };
       Deno.addSignalListener(name, h);
       return [name, h];
     });
@@ -201,6 +217,16 @@ export class Loader {
    */
   describeInitExit(): string | null {
     return this.#kernel.describeInitExit();
+  }
+
+  /** The sandbox's limits and what the run used. */
+  get resources(): ResourceControl {
+    return this.#kernel.resources;
+  }
+
+  /** Whether init was killed by the OOM killer of --memory. */
+  get initOomKilled(): boolean {
+    return this.#kernel.init?.oomKilled ?? false;
   }
 
   /** Kills every application process. Idempotent. */

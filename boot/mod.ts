@@ -22,6 +22,7 @@ import {
   BootError,
   describeFsError,
   EXIT_CANNOT_EXECUTE,
+  EXIT_LIMIT,
   EXIT_NOT_FOUND,
   EXIT_SENTRY_ERROR,
   firstLine,
@@ -29,7 +30,10 @@ import {
 import { resolveExecutable } from "./exec_path.ts";
 import { loadSpecSchema } from "./spec.ts";
 import { deathReport, exitStatusOf } from "./exit_status.ts";
-import { type CheckpointRequest, type GlobalOptions, parseCommandLine, quote } from "./flags.ts";
+import { type CheckpointRequest, type GlobalOptions, type LimitOptions, noLimitOptions, parseCommandLine, quote } from "./flags.ts";
+import { checkOverlaySize, limitEndMessage, oomMessage, resourceLimitsOf } from "./limits.ts";
+import { buildReport, ReportFile, type RunOutcome } from "./report.ts";
+import type { ResourceControl, ResourceLimits } from "../kernel/resources.ts";
 import { helpText, versionText } from "./help.ts";
 import { statInRoot } from "./root_stat.ts";
 import { checkHostTerminal, HostTerminalBridge, hostWindowSize, restoreHostTerminal } from "./terminal.ts";
@@ -56,7 +60,7 @@ export async function main(args: readonly string[]): Promise<number> {
         await loadSpecSchema(); // a bundle's config.json is validated with zod (spec.ts)
         const launch = loadBundle(cmd.bundle, { cwd: Deno.cwd(), command: cmd.command, id: cmd.id });
         if (cmd.overlayUpper !== null) setOverlayUpper(launch, cmd.overlayUpper, Deno.cwd());
-        return await boot(launch, cmd.global, log, cmd.tty, cmd.checkpoint);
+        return await boot(launch, cmd.global, log, cmd.tty, cmd.limits, cmd.checkpoint);
       }
       case "do": {
         const launch = doConfig(cmd.command, {
@@ -66,7 +70,7 @@ export async function main(args: readonly string[]): Promise<number> {
           openFiles: ownOpenFilesLimit(),
         });
         if (cmd.overlayUpper !== null) setOverlayUpper(launch, cmd.overlayUpper, Deno.cwd());
-        return await boot(launch, cmd.global, log, cmd.tty, cmd.checkpoint);
+        return await boot(launch, cmd.global, log, cmd.tty, cmd.limits, cmd.checkpoint);
       }
       case "restore": {
         // The root the image was taken on: the bundle's, or the host's / as for `do`.
@@ -109,16 +113,52 @@ function callerEnvironment(): Record<string, string> {
   }
 }
 
-/** Opens the log, finds init's executable, runs the sandbox and maps init's fate to a status. */
+/**
+ * Runs the sandbox (see run) and writes the run report (--report) whatever happened: a run
+ * that never started reports reason "error" and the sentry's exit status.
+ */
 async function boot(
-  launch: LaunchConfig,
-  global: GlobalOptions,
-  log: DebugLog,
-  tty: boolean,
+  launch: LaunchConfig, global: GlobalOptions, log: DebugLog, tty: boolean, limitFlags: LimitOptions,
   checkpoint: CheckpointRequest | null,
 ): Promise<number> {
-  // -t without a terminal is refused before anything starts.
+  const startMs = Date.now();
+  // -t without a terminal, a bad limit and an unwritable report are refused before anything starts.
   if (tty) checkHostTerminal();
+  checkOverlaySize(limitFlags, launch);
+  const limits = resourceLimitsOf(launch.resources, limitFlags);
+  const reportFile = limitFlags.report === null ? null : ReportFile.open(limitFlags.report, Deno.cwd());
+  const outcome: RunOutcome = {
+    command: launch.argv, startMs, waitStatus: null, exitStatus: EXIT_SENTRY_ERROR, reason: "error", message: null,
+    overlayBytes: limitFlags.overlaySize,
+  };
+  const ran: { resources: ResourceControl | null } = { resources: null };
+  try {
+    const status = await run(
+      launch, global, log, tty, limits, limitFlags, reportFile !== null, outcome, ran, checkpoint,
+    );
+    reportFile?.commit(buildReport(outcome, ran.resources, limits));
+    return status;
+  } catch (err) {
+    if (reportFile !== null) {
+      outcome.reason = "error";
+      outcome.exitStatus = err instanceof BootError ? err.exitCode : EXIT_SENTRY_ERROR;
+      outcome.message = err instanceof Error ? firstLine(err.message) : String(err);
+      try {
+        reportFile.commit(buildReport(outcome, ran.resources, limits));
+      } catch {
+        reportFile.discard();
+      }
+    }
+    throw err;
+  }
+}
+
+/** Opens the log, finds init's executable, runs the sandbox and maps init's fate to a status. */
+async function run(
+  launch: LaunchConfig, global: GlobalOptions, log: DebugLog, tty: boolean, limits: ResourceLimits,
+  limitFlags: LimitOptions, measure: boolean, outcome: RunOutcome, ran: { resources: ResourceControl | null },
+  checkpoint: CheckpointRequest | null,
+): Promise<number> {
   openDebugLog(global, log);
   log.straceToStderr = global.strace && !log.enabled;
   log.debug(`sentry ${JSON.stringify(Deno.args)}`);
@@ -139,7 +179,10 @@ async function boot(
   log.debug(`init executable: ${found.path}`);
 
   const { Loader } = await import("./loader.ts");
-  const loader = Loader.create({ launch, global, log, executable: found.path, checkpoint });
+  const loader = Loader.create({
+    launch, global, log, executable: found.path, limits, overlaySize: limitFlags.overlaySize, measure, checkpoint,
+  });
+  ran.resources = loader.resources;
   let bridge: HostTerminalBridge | null = null;
   let ws: number;
   let report: string | null;
@@ -156,12 +199,29 @@ async function boot(
     restoreHostTerminal();
     loader.destroy();
   }
-  const status = exitStatusOf(ws);
+  let status = exitStatusOf(ws);
   log.debug(`init exited: wait status 0x${ws.toString(16)}, exit status ${status}`);
-  if (report !== null) {
-    log.warning(report);
-    writeAll(Deno.stderr, `sentry: ${report}\n`);
+  const res = loader.resources;
+  const lines: string[] = res.oomKills.slice(0, 3).map((k) => oomMessage(k, limits));
+  if (res.oomKills.length > 3) lines.push(`out of memory: ${res.oomKills.length - 3} more processes killed`);
+  outcome.waitStatus = ws;
+  outcome.reason = (ws & 0x7f) === 0 ? "exit" : loader.forwardedSignals > 0 ? "sentry-signal" : "signal";
+  if (res.endedBy !== null) {
+    // The sentry ended the run: its reason instead of init's SIGKILL.
+    status = EXIT_LIMIT;
+    report = limitEndMessage(res.endedBy, limits);
+    outcome.reason = res.endedBy;
+  } else if (loader.initOomKilled) {
+    report = null; // the OOM line says it
+    outcome.reason = "oom";
   }
+  if (report !== null) lines.push(report);
+  for (const line of lines) {
+    log.warning(line);
+    writeAll(Deno.stderr, `sentry: ${line}\n`);
+  }
+  outcome.exitStatus = status;
+  outcome.message = lines.length > 0 ? lines[lines.length - 1]! : null;
   return status;
 }
 
@@ -182,7 +242,9 @@ async function restore(launch: LaunchConfig, imagePath: string, global: GlobalOp
     throw err;
   }
   const { Loader } = await import("./loader.ts");
-  const loader = Loader.create({ launch, global, log, executable: "", restore: image });
+  // The bundle's resources apply as at the first start; the limit flags are not taken here.
+  const limits = resourceLimitsOf(launch.resources, noLimitOptions());
+  const loader = Loader.create({ launch, global, log, executable: "", restore: image, limits, overlaySize: null, measure: false });
   let ws: number;
   let report: string | null;
   try {

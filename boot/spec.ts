@@ -53,6 +53,15 @@ const EXPECTED: Record<string, string> = {
   "mounts[].source": "a string",
   "mounts[].type": "a string",
   "mounts[].options": "an array of strings",
+  "linux": "an object",
+  "linux.resources": "an object",
+  "linux.resources.memory": "an object",
+  "linux.resources.memory.limit": "an integer (bytes; -1: no limit)",
+  "linux.resources.pids": "an object",
+  "linux.resources.pids.limit": "an integer (0 or -1: no limit)",
+  "linux.resources.cpu": "an object",
+  "linux.resources.cpu.quota": "an integer (microseconds per period; -1: no limit)",
+  "linux.resources.cpu.period": "an integer from 1000 to 1000000 (microseconds)",
 };
 
 export type { Spec, SpecMount, SpecRlimit } from "./spec_schema.ts";
@@ -159,6 +168,34 @@ export function rlimitsOf(spec: Spec): Map<number, Rlimit> {
     m.set(RLIMIT_NAMES[r.type]!, { cur: limitValue(r.soft), max: limitValue(r.hard) });
   }
   return m;
+}
+
+/** linux.resources as limits (null: none); a flag of the same limit wins (boot/mod.ts). */
+export interface SpecResources {
+  memoryBytes: number | null;
+  pids: number | null;
+  cpus: number | null;
+  cpuPeriodNs: number | null;
+}
+
+/**
+ * linux.resources: memory.limit in bytes, pids.limit, cpu.quota/cpu.period (microseconds) as a
+ * number of CPUs. A limit of 0 or below is none, as runc takes -1 and an unset value.
+ */
+export function resourcesOf(spec: Spec): SpecResources {
+  const r = spec.linux?.resources;
+  const positive = (n: number | undefined) => (n === undefined || n <= 0 ? null : n);
+  const period = r?.cpu?.period ?? 100_000;
+  const quota = positive(r?.cpu?.quota);
+  if (r?.memory?.limit !== undefined && r.memory.limit > 0 && r.memory.limit < 4096) {
+    throw new BootError(`config.json: linux.resources.memory.limit: ${r.memory.limit} bytes is less than a page`);
+  }
+  return {
+    memoryBytes: positive(r?.memory?.limit),
+    pids: positive(r?.pids?.limit),
+    cpus: quota === null ? null : quota / period,
+    cpuPeriodNs: r?.cpu?.period === undefined ? null : period * 1000,
+  };
 }
 
 /**

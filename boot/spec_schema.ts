@@ -49,6 +49,16 @@ export const specSchema = z.object({
     readonly: z.boolean().optional(),
   }),
   mounts: z.array(mountSchema).optional(),
+  linux: z.object({
+    resources: z.object({
+      memory: z.object({ limit: z.number().int().optional() }).optional(),
+      pids: z.object({ limit: z.number().int().optional() }).optional(),
+      cpu: z.object({
+        quota: z.number().int().optional(),
+        period: z.number().int().min(1000).max(1_000_000).optional(),
+      }).optional(),
+    }).optional(),
+  }).optional(),
 });
 
 /** A config.json as written on disk (the fields the sentry reads). */

@@ -18,6 +18,7 @@
  * @module
  */
 
+import { Vdso } from "./vdso/vdso.ts";
 import { setImmediate } from "node:timers";
 import type { Context, Platform, Stop, StopReason } from "../platform/mod.ts";
 import type { VirtualFilesystem } from "../vfs/mod.ts";
@@ -31,7 +32,7 @@ import type { Credentials } from "./creds.ts";
 import { Limits } from "./limits.ts";
 import { SignalHandlers } from "./signals.ts";
 import { MemoryManager } from "./mm/mm.ts";
-import { EAGAIN, EINTR, ENOENT, ENOSYS, EPIPE, LinuxError, SentryBugError } from "./errno.ts";
+import { EAGAIN, EINTR, EINVAL, ENOENT, ENOSYS, EPIPE, LinuxError, SentryBugError } from "./errno.ts";
 import type { SyscallControl } from "./syscalls/linux/support.ts";
 import { SYSCALL_TABLE } from "./syscalls/linux/table_amd64.ts";
 import { hostFds } from "../vfs/host_fds.ts";
@@ -62,6 +63,7 @@ import { CORE_SIGNALS, SEGV_MAPERR, SIGNAL_NAMES, SIGSEGV } from "../abi/linux/s
 import { RLIM_INFINITY, RLIMIT_AS, RLIMIT_CORE, RLIMIT_CPU, RLIMIT_NOFILE, RLIMIT_STACK } from "../abi/linux/limits.ts";
 import { sessionLeaderExited, TtySupport } from "./tty.ts";
 import { Net } from "./net.ts";
+import { noLimits, ResourceControl, type ResourceLimits } from "./resources.ts";
 
 export interface KernelOptions {
   platform: Platform;
@@ -71,6 +73,8 @@ export interface KernelOptions {
   strace?: boolean;
   /** The sandbox's network (default: loopback only). */
   net?: Net;
+  /** Limits on the whole sandbox (kernel/resources.ts; default: none). */
+  limits?: ResourceLimits;
 }
 
 export interface InitOptions {
@@ -120,8 +124,11 @@ export class Kernel {
   /** @nosave */
   readonly log: DebugLog;
   readonly strace: boolean;
-  /** Monotonic time at boot, for /proc/uptime and CLOCK_BOOTTIME. */
+  /** Monotonic time at boot, for /proc/uptime. */
   readonly bootNs = monotonicNs();
+
+  /** @nosave The vDSO every exec maps (kernel/vdso): undefined until the first exec, null if none. */
+  #vdso: Vdso | null | undefined;
 
   readonly tasks = new Map<number, Task>();
   readonly futex = new FutexTable();
@@ -140,6 +147,8 @@ export class Kernel {
   readonly reapedCpu = { userNs: 0, sysNs: 0 };
   /** Terminals: devpts, the console, controlling terminals (kernel/tty.ts). */
   readonly tty: TtySupport = new TtySupport(this);
+  /** The sandbox's limits and what the run used (kernel/resources.ts). */
+  readonly resources: ResourceControl;
   /** @nosave Lookup of the task running on a platform context. */
   readonly #byCtx = new Map<Context, Task>();
   #nextTid = 1;
@@ -155,6 +164,11 @@ export class Kernel {
   #initStatus: number | null = null;
 
   readonly #runQueue: Task[] = [];
+  /**
+   * @nosave What one process's syscall did to another that takes effect only after the
+   * caller's next stop (see {@linkcode holdForWaker}); released before a pause.
+   */
+  readonly #held: { waker: Task; run: () => void }[] = [];
   /** Signal timers on the monotonic clock (alarm, ITIMER_REAL, POSIX timers). Small; scanned linearly. */
   readonly #timers = new Set<KernelTimer>();
   /** Timers on CPU-time clocks (ITIMER_VIRTUAL/PROF, POSIX timers), sampled; see timers.ts. */
@@ -177,6 +191,12 @@ export class Kernel {
   /** @nosave Resolves the idle wait when a task becomes runnable. */
   #idleWake: (() => void) | null = null;
   #shutdown = false;
+  /** --cpus: monotonic time until which no task may enter user mode (0: not throttled). */
+  #throttledUntil = 0;
+  /** Tasks kept out of user mode while throttled, runnable again when it ends. */
+  readonly #throttled: Task[] = [];
+  /** @nosave Ends the throttle at its deadline. */
+  readonly #unthrottle = { deadlineNs: null as number | null, expire: () => this.#endThrottle() };
 
   private constructor(o: KernelOptions) {
     this.platform = o.platform;
@@ -187,6 +207,7 @@ export class Kernel {
     if (this.strace) this.log.straceToStderr = true;
     this.net = o.net ?? new Net();
     this.net.armDeadline = () => this.addDeadline(this.net);
+    this.resources = new ResourceControl(this, o.limits ?? noLimits());
   }
 
   static create(o: KernelOptions): Kernel {
@@ -210,8 +231,21 @@ export class Kernel {
     if (this.#init) throw new SentryBugError("Cannot create init: it already exists");
     const limits = Limits.defaults();
     for (const [r, v] of o.rlimits ?? []) limits.set(r, v);
-    const stdio = o.stdio ?? [this.vfs.hostStdio(0), this.vfs.hostStdio(1), this.vfs.hostStdio(2)] as const;
+    const stdio = o.stdio ?? this.sentryStdio();
     this.#init = this.createProcess({ ...o, limits, stdio });
+  }
+
+  /**
+   * New descriptions of the sentry's own stdin, stdout and stderr, the output counted against
+   * the sandbox's output limit (init's stdio, and a restored sandbox's).
+   */
+  sentryStdio(): readonly [FileDescription, FileDescription, FileDescription] {
+    const r = this.resources;
+    return [
+      this.vfs.hostStdio(0),
+      this.vfs.hostStdio(1, { admit: (n) => r.admitOutput(n), wrote: (n, cut) => r.wroteOutput(1, n, cut) }),
+      this.vfs.hostStdio(2, { admit: (n) => r.admitOutput(n), wrote: (n, cut) => r.wroteOutput(2, n, cut) }),
+    ] as const;
   }
 
   /**
@@ -281,7 +315,31 @@ export class Kernel {
     this.#byCtx.set(t.ctx, t);
     t.state = "runnable";
     this.#runQueue.push(t);
+    this.resources.taskAdded();
     this.#kick(); // a process started from outside (control.ts) finds the loop asleep
+  }
+
+  /** True once the run is over: init exited or the kernel was shut down. */
+  get ended(): boolean {
+    return this.#initStatus !== null || this.#shutdown;
+  }
+
+  /**
+   * --cpus (kernel/resources.ts): no task enters user mode before untilNs (monotonic); those
+   * in user mode now are stopped. Timers, I/O and signals go on meanwhile.
+   */
+  throttle(untilNs: number): void {
+    if (untilNs <= this.#throttledUntil) return;
+    this.#throttledUntil = untilNs;
+    this.#unthrottle.deadlineNs = untilNs;
+    this.addDeadline(this.#unthrottle);
+    for (const t of this.tasks.values()) if (t.state === "user") t.ctx.interrupt();
+  }
+
+  #endThrottle(): void {
+    this.#throttledUntil = 0;
+    this.#unthrottle.deadlineNs = null;
+    for (const t of this.#throttled.splice(0)) if (t.state === "runnable") this.#runQueue.push(t);
   }
 
   /**
@@ -458,14 +516,55 @@ export class Kernel {
     this.#kick();
   }
 
-  /** Makes a task stopped by job control runnable again (SIGCONT); see job_control.ts. */
+  /**
+   * Makes a task stopped by job control runnable again (SIGCONT); see job_control.ts. When
+   * another process's kill did it, the task runs only after that process's next stop, as on
+   * Linux (so waitpid(WCONTINUED) right after kill(SIGCONT) sees the continue, not an exit).
+   */
   resumeStoppedTask(t: Task): void {
     if (t.state !== "stopped") return;
     t.state = "runnable";
     // A task stopped inside a syscall looks at its pending signals before running it again.
     if (t.inSyscall) t.interrupted = true;
-    this.#runQueue.push(t);
-    this.#kick();
+    const queue = () => {
+      if (t.state !== "runnable" || this.#runQueue.includes(t)) return;
+      this.#runQueue.push(t);
+      this.#kick();
+    };
+    if (!this.holdForWaker(t.tg, queue)) queue();
+  }
+
+  /**
+   * Holds `run` (a wake-up or a kill another process's syscall caused in `target`) until the
+   * caller's next stop is handled. Linux does not hand the CPU to a task it wakes before the
+   * waker's next system call, and a fatal signal ends its target only when the target next
+   * runs: so, natively, the waker's next call (waitpid, wait4 WNOHANG) sees the target as it was
+   * left, not already exited. Returns false (run it now) outside a syscall or within one process.
+   * Released also when the waker dies, when a slice passes with no stop (it computes in user
+   * mode), when no task is in user mode, and before a pause.
+   */
+  holdForWaker(target: ThreadGroup, run: () => void): boolean {
+    const w = this.current;
+    if (w === null || w.tg === target) return false;
+    this.#held.push({ waker: w, run });
+    return true;
+  }
+
+  /** Removes and returns what was held for waker (everything when null). */
+  #takeHeld(waker: Task | null): { waker: Task; run: () => void }[] {
+    if (this.#held.length === 0) return [];
+    if (waker === null) return this.#held.splice(0);
+    const go = [];
+    for (let i = 0; i < this.#held.length;) {
+      if (this.#held[i]!.waker === waker) go.push(...this.#held.splice(i, 1));
+      else i++;
+    }
+    return go;
+  }
+
+  /** Runs what was held for waker (all held when null). */
+  #releaseHeld(waker: Task | null): void {
+    for (const h of this.#takeHeld(waker)) h.run();
   }
 
   /**
@@ -518,6 +617,15 @@ export class Kernel {
   async run(): Promise<number> {
     // On the monotonic clock, so that the loop reads the clock once per turn (`now`).
     let lastYield = monotonicNs();
+    this.resources.start();
+    try {
+      return await this.#loop(lastYield);
+    } finally {
+      this.resources.finish();
+    }
+  }
+
+  async #loop(lastYield: number): Promise<number> {
     while (this.#initStatus === null && !this.#shutdown) {
       if (this.#paused) {
         await this.#whilePaused();
@@ -530,6 +638,10 @@ export class Kernel {
       }
       while (this.#runQueue.length > 0 && this.#initStatus === null) this.#step(this.#runQueue.shift()!);
       if (this.#initStatus !== null) break;
+      if (this.#held.length > 0 && this.#running === 0) {
+        this.#releaseHeld(null);
+        continue;
+      }
       const now = monotonicNs();
       const next = this.#expireDeadlines(now);
       if (this.#runQueue.length > 0 || this.#initStatus !== null) continue;
@@ -546,8 +658,12 @@ export class Kernel {
           if (!t) continue;
           this.#running--;
           t.state = "runnable";
+          // What t's last syscall held runs after this stop is handled, not before.
+          const held = this.#takeHeld(t);
           this.#handleStop(t, stop.reason);
+          for (const h of held) h.run();
         } else {
+          this.#releaseHeld(null);
           await yieldMacrotask();
           lastYield = monotonicNs();
         }
@@ -643,6 +759,7 @@ export class Kernel {
    * user mode, then sleeps without a deadline (no CPU used) until resume() or shutdown kicks.
    */
   async #whilePaused(): Promise<void> {
+    this.#releaseHeld(null);
     if (this.#running > 0) {
       const stop = this.platform.waitStop(SLICE_NS);
       if (stop) this.#parkStop(stop);
@@ -773,6 +890,13 @@ export class Kernel {
     }
     if (deliverableSet(t) !== 0n && !deliverSignals(t)) return;
     if ((t.state as Task["state"]) === "dead") return;
+    if (this.#throttledUntil !== 0) {
+      if (monotonicNs() < this.#throttledUntil) {
+        this.#throttled.push(t);
+        return;
+      }
+      this.#endThrottle();
+    }
     this.platform.resume(t.ctx);
     t.state = "user";
     this.#running++;
@@ -838,6 +962,19 @@ export class Kernel {
     t.sigWaitSet = null;
   }
 
+  /**
+   * Contains an exception that is not a LinuxError (a sentry bug) inside the syscall that raised
+   * it: the report goes to the debug log once per syscall and message (an application retrying
+   * must not flood it), and the syscall fails with EINVAL, which callers do not retry (EAGAIN
+   * made fork loops spin). The sandbox and the task go on. SENTRY_PANIC_ON_BUG=1 rethrows.
+   */
+  #handlerBug(t: Task, name: string, e: unknown): number {
+    const first = String((e as Error)?.message ?? e).split("\n", 1)[0];
+    this.log.once(`bug-${name}-${first}`, `BUG in ${name} of ${t}: ${(e as Error)?.stack ?? e}`);
+    if (Deno.env.get("SENTRY_PANIC_ON_BUG") === "1") throw e;
+    return -EINVAL.errno;
+  }
+
   /** Dispatches t's syscall. Returns false if the task blocked or exited. */
   #syscall(t: Task): boolean {
     const info = t.ctx.syscall;
@@ -863,13 +1000,17 @@ export class Kernel {
           result = -e.errno;
           if (e === EPIPE && SIGPIPE_SYSCALLS.has(nr) && raisesSigpipe(t, info.argInt(0))) this.sendSignal(t.tg, 13);
         } else {
-          this.log.warning(`BUG in ${entry.name} of ${t}: ${(e as Error)?.stack ?? e}`);
-          if (Deno.env.get("SENTRY_PANIC_ON_BUG") === "1") throw e;
-          result = -EAGAIN.errno;
+          result = this.#handlerBug(t, entry.name, e);
         }
+      }
+      // A result that is not an integer a register can hold (brk once answered Infinity) would
+      // fail in the register write-back, outside any handler: it is the handler's bug.
+      if (typeof result === "number" && !Number.isInteger(result)) {
+        result = this.#handlerBug(t, entry.name, new SentryBugError(`result ${result} is not a syscall result`));
       }
     }
     this.current = null;
+    if (result === -ENOSYS.errno) this.resources.noteEnosys(nr, entry?.name);
     if (t.state === "dead") return false; // the syscall killed its own task (kill, SIGPIPE)
     if (t.state === "stopped") return false; // never: a syscall does not stop its own task
     if (typeof result === "number") {
@@ -979,6 +1120,7 @@ export class Kernel {
    */
   #exitTask(t: Task, hostGone = false): void {
     if (t.state === "dead") return;
+    this.#releaseHeld(t);
     freezeTaskCpu(t); // no-op when #exitGroup already charged the reaped stub
     t.tg.userNs += t.cpuBase.userNs;
     t.tg.sysNs += t.cpuBase.sysNs;
@@ -1080,10 +1222,24 @@ export class Kernel {
       : `init (pid ${init.tgid}) killed by ${name}`;
   }
 
+  /**
+   * The vDSO the loader maps into every new image, made at the first exec; null when the
+   * sentry cannot give one (the debug log says why, once).
+   */
+  vdso(): Vdso | null {
+    if (this.#vdso === undefined) {
+      const v = this.#shutdown ? "the kernel is shut down" : Vdso.create();
+      if (typeof v === "string") this.log.once("no-vdso", `No vDSO: ${v}`);
+      this.#vdso = typeof v === "string" ? null : v;
+    }
+    return this.#vdso;
+  }
+
   /** Kills everything; no stub survives. Idempotent. */
   shutdown(): void {
     if (this.#shutdown) return;
     this.#shutdown = true;
+    this.#vdso?.close();
     for (const tg of [...this.threadGroups.values()]) if (!tg.zombie) this.#exitGroup(tg, 9);
     this.platform.shutdown();
     this.#kick();

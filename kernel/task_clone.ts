@@ -8,11 +8,12 @@
  * @module
  */
 
-import { EINVAL, EAGAIN } from "./errno.ts";
+import { EAGAIN, EINVAL, EPERM } from "./errno.ts";
 import type { Task } from "./task.ts";
 import { Task as TaskClass } from "./task.ts";
 import { ThreadGroup } from "./thread_group.ts";
 import { RLIMIT_NPROC } from "../abi/linux/limits.ts";
+import { TASK_SIZE } from "../abi/linux/mm.ts";
 
 export const CLONE_VM = 0x100;
 export const CLONE_FS = 0x200;
@@ -60,6 +61,14 @@ interface VforkWait {
 }
 
 /**
+ * Refuses an FS or GS base outside the user address space, as Linux's arch_prctl and
+ * CLONE_SETTLS do (EPERM): the host would refuse the register (ptrace EIO) or the CPU fault.
+ */
+export function checkTlsBase(v: bigint): void {
+  if (v >= BigInt(TASK_SIZE)) throw EPERM;
+}
+
+/**
  * Creates the child task and returns its tid. With CLONE_VFORK the caller then waits (see
  * {@linkcode vforkWaitDone}).
  */
@@ -72,9 +81,11 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
     t.kernel.log.once(`clone-ns-${f & NAMESPACE_FLAGS}`, `clone namespace flags 0x${(f & NAMESPACE_FLAGS).toString(16)} are not supported`);
     throw EINVAL;
   }
+  if (f & CLONE_SETTLS) checkTlsBase(a.tls);
   const k = t.kernel;
   const thread = (f & CLONE_THREAD) !== 0;
   checkNproc(t);
+  if (!k.resources.mayAddTask()) throw EAGAIN; // --pids, as the pids cgroup
 
   // The host side first: nothing in the kernel changes if it fails.
   const parentRegs = t.ctx.regs.clone();
@@ -117,6 +128,9 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
     name: t.name,
   });
   child.sigmask = t.sigmask;
+  // The alternate signal stack is inherited, except by a thread that shares the memory but
+  // not as vfork's child (it cannot use the same stack): Linux's copy_process.
+  if ((f & (CLONE_VM | CLONE_VFORK)) !== CLONE_VM) child.altStack = { ...t.altStack };
   child.memPolicy = t.memPolicy; // mpol_dup: every clone inherits the NUMA policy
   // Scheduling attributes are inherited, unless SCHED_RESET_ON_FORK asks for the defaults.
   child.affinity = t.affinity;

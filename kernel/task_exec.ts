@@ -15,6 +15,7 @@ import { MemoryManager } from "./mm/mm.ts";
 import { ExecFatalError, loadExecutable } from "./loader/load.ts";
 import { freezeTaskCpu, unchargedHostCpu } from "./cpu_time.ts";
 import type { ExecString } from "./loader/stack.ts";
+import { SS_DISABLE } from "./task_signals.ts";
 
 export interface ExecRequest {
   path: string;
@@ -77,6 +78,7 @@ export function execTask(t: Task, req: ExecRequest): void {
   t.tg.execed = true;
   t.clearChildTid = 0;
   t.robustList = 0;
+  t.altStack = { sp: 0, size: 0, flags: SS_DISABLE }; // the old stack is in the dropped memory
   k.vforkDone(t.tg);
   if (fatal) k.killGroup(t.tg, 11);
 }

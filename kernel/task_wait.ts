@@ -76,12 +76,15 @@ export function waitForChild(t: Task, sel: WaitSelector, options: number): WaitO
     // __WCLONE selects children whose exit signal is not SIGCHLD; __WALL selects all.
     const cloneChild = child.exitSignal !== 17;
     if (!(options & __WALL) && cloneChild !== ((options & __WCLONE) !== 0)) continue;
-    any = true;
     if (child.zombie && child.exitStatus !== null) {
+      // A dead child that the options cannot report does not count: with no other, ECHILD
+      // rather than a wait that nothing could end (Linux's wait_task_zombie leaves notask_error).
       if (!(options & WEXITED)) continue;
+      any = true;
       if (!(options & WNOWAIT)) t.kernel.reap(child);
       return { kind: "reaped", child, status: child.exitStatus };
     }
+    any = true;
     if ((options & WSTOPPED) && child.stopped && child.stopReport !== 0) {
       const signo = child.stopReport;
       if (!(options & WNOWAIT)) child.stopReport = 0;

@@ -35,6 +35,8 @@ export class ThreadGroup {
   exitStatus: number | null = null;
   /** The fault that killed the group, for the CLI's one-line report. */
   faultInfo: { signo: number; addr: number } | null = null;
+  /** The OOM killer of --memory chose this process (kernel/resources.ts). */
+  oomKilled = false;
   /** True once every task is dead and the group waits to be reaped. */
   zombie = false;
   /** The real uid of the last task, kept for waitid's si_uid once the group is a zombie. */

@@ -1,24 +1,35 @@
 /**
- * The sandbox's clocks. Read from the sentry's own timers (performance.now, microsecond
- * precision), never by forwarding a clock syscall.
+ * The sandbox's clocks, never read by forwarding a clock syscall.
  *
  * - CLOCK_MONOTONIC counts from an arbitrary start (here: a fixed offset plus the sentry's
- *   uptime), as Linux only promises it never goes back.
- * - CLOCK_REALTIME follows the host's wall clock at boot plus monotonic progress.
+ *   uptime), as Linux only promises it never goes back. Until the first vDSO is made it is read
+ *   from the sentry's own timer (performance.now, microsecond precision); from then on it is the
+ *   TSC clock of kernel/vdso/clock.ts (nanoseconds), which continues from where this one was and
+ *   is the same clock applications read through the vDSO.
+ * - CLOCK_REALTIME follows the host's wall clock at boot plus monotonic progress (with the TSC
+ *   clock: set to the host's at each calibration, about every second).
  *
  * @module
  */
 
-/** Offset that makes CLOCK_MONOTONIC look like a machine that has been up a while. */
-const MONOTONIC_BASE_NS = 1_000_000_000_000; // 1000 s
+import { tscClock } from "./vdso/clock.ts";
 
-/** Nanoseconds on the sandbox's monotonic clock (a float; sub-ns digits are noise). */
-export function monotonicNs(): number {
+/** Offset that makes CLOCK_MONOTONIC look like a machine that has been up a while. */
+export const MONOTONIC_BASE_NS = 1_000_000_000_000; // 1000 s
+
+function timerMonotonicNs(): number {
   return MONOTONIC_BASE_NS + performance.now() * 1e6;
+}
+
+/** Nanoseconds on the sandbox's monotonic clock (a float before the TSC clock starts). */
+export function monotonicNs(): number {
+  return tscClock.monotonicNs(timerMonotonicNs) ?? timerMonotonicNs();
 }
 
 /** Nanoseconds since the Unix epoch. */
 export function realtimeNs(): bigint {
+  const mono = tscClock.monotonicNs(timerMonotonicNs);
+  if (mono !== null) return BigInt(mono + tscClock.realOffsetNs);
   const ms = performance.timeOrigin + performance.now();
   return BigInt(Math.floor(ms * 1000)) * 1000n;
 }
@@ -36,7 +47,7 @@ export const CLOCK_BOOTTIME_ALARM = 9;
 export const CLOCK_TAI = 11;
 
 /** The time of a clock in ns as bigint, or null for clocks not supported. */
-export function clockNs(clock: number, bootNs: number): bigint | null {
+export function clockNs(clock: number, _bootNs: number): bigint | null {
   switch (clock) {
     case CLOCK_REALTIME:
     case CLOCK_REALTIME_COARSE:
@@ -46,10 +57,12 @@ export function clockNs(clock: number, bootNs: number): bigint | null {
     case CLOCK_MONOTONIC:
     case CLOCK_MONOTONIC_RAW:
     case CLOCK_MONOTONIC_COARSE:
-      return BigInt(Math.floor(monotonicNs()));
+    // A sandbox never suspends: CLOCK_BOOTTIME is CLOCK_MONOTONIC, as on a Linux machine that
+    // has not slept (it must never be behind it). The vDSO's page holds a BOOTTIME offset (0)
+    // for the day a restored sandbox needs one.
     case CLOCK_BOOTTIME:
     case CLOCK_BOOTTIME_ALARM:
-      return BigInt(Math.floor(monotonicNs() - bootNs + MONOTONIC_BASE_NS));
+      return BigInt(Math.floor(monotonicNs()));
     // CLOCK_PROCESS_CPUTIME_ID and CLOCK_THREAD_CPUTIME_ID need a task: see cpu_time.ts.
     default:
       return null;

@@ -128,6 +128,11 @@ export interface AddressSpace {
   peakRssKb(): number;
   /** The resident set size of the host process now, in KiB (VmRSS); 0 if unknown. */
   rssKb(): number;
+  /**
+   * The host process's own anonymous pages now, in KiB (RssAnon: large mappings and pages
+   * copied on write after a fork, not the memory file's pages); 0 if unknown.
+   */
+  anonRssKb(): number;
   /** The lowest and highest addresses the application may map. */
   readonly minAddr: number;
   readonly maxAddr: number;
@@ -159,4 +164,9 @@ export interface Platform {
   pollStop(): Stop | null;
   /** Kills everything; no host process outlives this call. */
   shutdown(): void;
+  /**
+   * Bytes of application memory the platform holds outside the address spaces' own pages,
+   * counted once however many map them (the memory file's pages); 0 when there is none.
+   */
+  memoryFileBytes?(): number;
 }

@@ -193,3 +193,8 @@ Deno.test("a config.json root with readonly true refuses writes with EROFS", asy
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("tmpfs file data: shared mappings in two processes, truncation, sparse files and holes, as natively (tests/c/tmpfs_data.c)", async () => {
+  const r = await assertSameInScratch([await compileC("tmpfs_data")]);
+  assert.match(r.stdout, /done\n$/);
+});

@@ -75,3 +75,26 @@ Deno.test("walking thousands of host directories keeps the sentry's descriptors 
   assert.ok(Math.abs(Number(count) - native) < 50, `find saw ${count} directories, natively ${native}`);
   assert.ok(r.maxFds > 0 && r.maxFds < BOUND, `the sentry held up to ${r.maxFds} descriptors`);
 });
+
+Deno.test("20,000 files in the overlay's /tmp, then a walk of /usr, keep the sentry's descriptors bounded", async () => {
+  const n = 20_000;
+  // dash's echo is a builtin: each file is an open, a write and a close.
+  const script = `set -e
+mkdir /tmp/many && cd /tmp/many
+i=0; while [ $i -lt ${n} ]; do echo "file $i" > f$i; i=$((i+1)); done
+cat f0 f${n - 1}
+find /usr/share -xdev | wc -l
+ls /tmp/many | wc -l
+cat /etc/hostname > /dev/null && echo host file readable
+echo done; read x`;
+  const r = await runSampled(script);
+  assert.equal(r.stderr, "");
+  assert.equal(r.code, 0);
+  const lines = r.stdout.split("\n");
+  assert.equal(lines[0], "file 0");
+  assert.equal(lines[1], `file ${n - 1}`);
+  assert.ok(Number(lines[2]) > 2 * BOUND, `find saw ${lines[2]} entries`);
+  assert.equal(lines[3], String(n));
+  assert.equal(lines[4], "host file readable");
+  assert.ok(r.maxFds > 0 && r.maxFds < BOUND, `the sentry held up to ${r.maxFds} descriptors`);
+});

@@ -235,3 +235,23 @@ Deno.test("pkey_alloc, pkey_free and pkey_mprotect check their arguments as nati
 Deno.test("adjacent private anonymous mappings alike are one VMA, so mremap of the whole range works after mprotect there and back, an adjacent mmap, and a copy-on-write fork with a discard, as natively", async () => {
   await assertSameAsNative([await compileC("vma_merge")]);
 });
+
+Deno.test("FUTEX_WAKE with a count of 0 wakes one waiter, negative requeue counts are EINVAL, and waitid without WEXITED and only a dead child is ECHILD, as natively", async () => {
+  await assertSameAsNative([await compileC("wake_wait_edges")]);
+});
+
+Deno.test("a forked child inherits the alternate signal stack (its stack overflow runs the handler there), a thread does not, execve clears it, as natively", async () => {
+  await assertSameAsNative([await compileC("altstack_inherit")]);
+});
+
+Deno.test("a child that dropped root cannot signal its root parent by kill, tkill, tgkill, rt_sigqueueinfo, rt_tgsigqueueinfo or pidfd_send_signal (SIGCONT in the session can), and a thread id names its process for kill, as natively", async () => {
+  await assertSameAsNative([await compileC("kill_perms")]);
+});
+
+Deno.test("waitpid(WCONTINUED) right after kill(SIGCONT) reports the continue, not the exit of the woken child, as natively", async () => {
+  await assertSameAsNative([await compileC("wake_order")]);
+});
+
+Deno.test("dash prints Terminated for a background job that kill ended, as natively (the kill takes effect after dash's next syscall)", async () => {
+  await assertSameAsNative(["/bin/dash", "-c", "sleep 10 & kill $!; wait $!"]);
+});

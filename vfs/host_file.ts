@@ -20,7 +20,7 @@
  * @module
  */
 
-import { EAGAIN, EINVAL, ENOTTY, ESPIPE, errnoFromNumber } from "../kernel/errno.ts";
+import { EAGAIN, EFBIG, EINVAL, ENOTTY, ESPIPE, errnoFromNumber } from "../kernel/errno.ts";
 import {
   FIONREAD, O_ACCMODE, O_APPEND, O_LARGEFILE, O_RDONLY, O_WRONLY, S_IFIFO, S_IFMT, S_IFREG,
   S_IFSOCK, TCGETS, TIOCGWINSZ,
@@ -102,8 +102,27 @@ export class HostFile extends FileDescription {
     return n;
   }
 
+  /** @nosave Counts what is written (the sentry's stdout and stderr), or null. */
+  meter: OutputMeter | null = null;
+
   override write(src: Uint8Array, offset: number | null): number {
     if (offset !== null && this.#kind !== "regular") throw ESPIPE;
+    const meter = this.meter;
+    if (meter === null) return this.#write(src, offset);
+    const n = meter.admit(src.length);
+    const cut = n < src.length;
+    let done = 0;
+    try {
+      done = n === 0 ? 0 : this.#write(src.subarray(0, n), offset);
+    } finally {
+      meter.wrote(done, cut);
+    }
+    // Past the limit: the sandbox is being ended (the writer with it); nothing more goes out.
+    if (done === 0 && cut) throw EFBIG;
+    return done;
+  }
+
+  #write(src: Uint8Array, offset: number | null): number {
     let done = 0;
     while (done < src.length) {
       const part = src.subarray(done);
@@ -228,7 +247,23 @@ export function hostFile(hostFd: number, o: { owned: boolean }): HostFile {
   return new HostFile(hostFd, { owned: o.owned, defaultFlags: O_RDONLY });
 }
 
-/** The sentry's own stdin (0), stdout (1) or stderr (2). Never closes the host descriptor. */
-export function hostStdio(fd: 0 | 1 | 2): HostFile {
-  return new HostFile(fd, { owned: false, defaultFlags: fd === 0 ? O_RDONLY : O_WRONLY });
+/**
+ * Counts and caps what the sandbox writes to one of the sentry's descriptors (its stdout and
+ * stderr: the run report's byte counts, --output-limit; kernel/resources.ts).
+ */
+export interface OutputMeter {
+  /** How many of n bytes about to be written may be. */
+  admit(n: number): number;
+  /** n bytes were written; cut: fewer were admitted than asked for. */
+  wrote(n: number, cut: boolean): void;
+}
+
+/**
+ * The sentry's own stdin (0), stdout (1) or stderr (2). Never closes the host descriptor.
+ * `meter` counts (and may cap) what is written.
+ */
+export function hostStdio(fd: 0 | 1 | 2, meter: OutputMeter | null = null): HostFile {
+  const f = new HostFile(fd, { owned: false, defaultFlags: fd === 0 ? O_RDONLY : O_WRONLY });
+  f.meter = meter;
+  return f;
 }

@@ -17,6 +17,7 @@ import { O_APPEND, O_LARGEFILE, O_RDWR, S_IFREG, SEEK_CUR, SEEK_DATA, SEEK_END, 
 import * as ffi from "../platform/ptrace/_ffi.ts";
 import { FileDescription, type Stat } from "./file_description.ts";
 import { HostStatBuffer } from "./hostfs/host_stat.ts";
+import { hostFds } from "./host_fds.ts";
 
 export const MFD_CLOEXEC = 0x1;
 export const MFD_ALLOW_SEALING = 0x2;
@@ -51,7 +52,7 @@ export class MemFd extends FileDescription {
    * host file's.
    */
   static create(flags: number): MemFd {
-    const fd = ffi.hostMemfdCreate(flags & ~MFD_CLOEXEC);
+    const fd = hostFds.open(() => ffi.hostMemfdCreate(flags & ~MFD_CLOEXEC));
     if (fd < 0) throw errnoFromNumber(-fd);
     return new MemFd(fd);
   }
@@ -146,6 +147,6 @@ export class MemFd extends FileDescription {
   }
 
   protected override release(): void {
-    ffi.hostClose(this.#fd);
+    hostFds.close(this.#fd);
   }
 }

@@ -38,7 +38,7 @@ import {
 import { HostFilesystem } from "./hostfs/hostfs.ts";
 import { OverlayFilesystem } from "./overlay/overlay.ts";
 import { TmpfsFilesystem } from "./tmpfs/tmpfs.ts";
-import { hostStdio } from "./host_file.ts";
+import { hostStdio, type OutputMeter } from "./host_file.ts";
 import { nowNs } from "./tmpfs/tmpfs.ts";
 
 /** Flags an O_PATH open keeps (Linux's O_PATH_FLAGS); the rest are ignored. */
@@ -76,13 +76,18 @@ export class VirtualFilesystem {
    * A tree whose root is the host directory rootHostPath: read-only (EROFS) when readonly, else
    * an overlay of a writable upper layer over it (the host tree never changes). The upper
    * layer is memory, or the host directory upperHostPath (written through held descriptors,
-   * see vfs/hostfs). Throws a LinuxError when a directory cannot be opened.
+   * see vfs/hostfs). upperSizeLimit caps an in-memory upper layer as tmpfs's size= (ENOSPC).
+   * Throws a LinuxError when a directory cannot be opened.
    */
-  static create(o: { rootHostPath: string; readonly: boolean; upperHostPath?: string | null }): VirtualFilesystem {
+  static create(
+    o: { rootHostPath: string; readonly: boolean; upperHostPath?: string | null; upperSizeLimit?: number },
+  ): VirtualFilesystem {
     const lower = HostFilesystem.open(o.rootHostPath);
     if (o.readonly) return new VirtualFilesystem(lower, true);
     try {
-      const upper = o.upperHostPath ? HostFilesystem.open(o.upperHostPath, { writable: true }) : new TmpfsFilesystem();
+      const upper = o.upperHostPath
+        ? HostFilesystem.open(o.upperHostPath, { writable: true })
+        : new TmpfsFilesystem({ sizeLimit: o.upperSizeLimit ?? Infinity });
       try {
         return new VirtualFilesystem(new OverlayFilesystem(lower, upper), false);
       } catch (e) {
@@ -604,8 +609,8 @@ export class VirtualFilesystem {
   }
 
   /** The sentry's own stdin, stdout or stderr as a description; see vfs/host_file.ts. */
-  hostStdio(fd: 0 | 1 | 2): FileDescription {
-    return hostStdio(fd);
+  hostStdio(fd: 0 | 1 | 2, meter: OutputMeter | null = null): FileDescription {
+    return hostStdio(fd, meter);
   }
 
   /** Releases every filesystem's host resources. The tree must not be used afterwards. */

@@ -1,6 +1,11 @@
 /** Memory-management ABI: mmap(2), mprotect(2), madvise(2), mremap(2). */
 
 export const PAGE_SIZE = 4096;
+/**
+ * The end of the x86-64 user address space with 4-level paging (Linux's TASK_SIZE_MAX: 2^47
+ * minus one guard page), exclusive. No user address, TLS base or break lies at or above it.
+ */
+export const TASK_SIZE = 0x7fff_ffff_f000;
 export const PROT_NONE = 0;
 export const PROT_READ = 1;
 export const PROT_WRITE = 2;

@@ -51,7 +51,7 @@
 
 import { EACCES, EINVAL, EIO, ENOEXEC } from "../errno.ts";
 import { PATH_MAX } from "../../abi/linux/file.ts";
-import { PAGE_SIZE, PROT_EXEC, PROT_READ, PROT_WRITE } from "../../abi/linux/mm.ts";
+import { PAGE_SIZE, PROT_EXEC, PROT_READ, PROT_WRITE, TASK_SIZE } from "../../abi/linux/mm.ts";
 
 /** ELF identification and header constants (elf(5)). */
 export const ELFMAG = [0x7f, 0x45, 0x4c, 0x46] as const;
@@ -88,11 +88,8 @@ export const EHDR_SIZE = 64;
 export const PHDR_SIZE = 56;
 /** Linux refuses a program header table larger than this many bytes. */
 export const MAX_PHDRS_BYTES = 65536;
-/**
- * The end of the x86-64 user address space with 4-level paging (Linux's TASK_SIZE_MAX:
- * 2^47 minus one guard page). Segments must end at or below it.
- */
-export const TASK_SIZE = 0x7fff_ffff_f000;
+/** Segments must end at or below the end of the user address space. */
+export { TASK_SIZE };
 
 /** Field offsets of the ELF64 file header. */
 const EH = {

@@ -260,6 +260,7 @@ function loadElf(t: Task, file: FileDescription, args: ExecArgs, target: LoadTar
     // Every mapping of the new image (both ELF images, the stack) runs on the host in one batch:
     // one round trip into the fresh stub rather than three per file segment.
     const fills: PageFill[] = [];
+    let vdsoBase = 0;
     mm.as.deferMappings(target.ctx);
     try {
       const mainExtent = loadExtent(info);
@@ -271,6 +272,8 @@ function loadElf(t: Task, file: FileDescription, args: ExecArgs, target: LoadTar
         const base = interpInfo.type === "dyn" ? target.mm.findFree(size, MMAP_BASE) - ext.start : 0;
         interp = mapImage(target, interpFile, interpInfo, base, fills);
       }
+      const vdso = t.kernel.vdso();
+      if (vdso !== null) vdsoBase = vdso.mapInto(mm, target.ctx);
       mm.mmap(target.ctx, {
         addr: STACK_TOP - stackSize, len: stackSize, prot: PROT_READ | PROT_WRITE,
         flags: MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | MAP_GROWSDOWN, file: null, offset: 0, name: "[stack]",
@@ -308,6 +311,8 @@ function loadElf(t: Task, file: FileDescription, args: ExecArgs, target: LoadTar
       [AT.AT_SECURE, 0],
       [AT.AT_HWCAP2, hostAux.get(AT.AT_HWCAP2) ?? 0],
     ];
+    // Linux puts the vDSO's address first (ARCH_DLINFO) when there is one.
+    if (vdsoBase !== 0) auxv.unshift([AT.AT_SYSINFO_EHDR, vdsoBase]);
     const stack = buildInitialStack({
       top: STACK_TOP,
       argv: args.argv,
@@ -315,7 +320,6 @@ function loadElf(t: Task, file: FileDescription, args: ExecArgs, target: LoadTar
       execfn: args.path,
       platform: "x86_64",
       random,
-      // No vDSO is mapped, so no AT_SYSINFO_EHDR: libc then makes real (emulated) clock calls.
       auxv,
       limit: execArgLimit(t.tg.limits.get(RLIMIT_STACK).cur),
     });

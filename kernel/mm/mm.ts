@@ -249,6 +249,28 @@ export class MemoryManager {
     });
   }
 
+  /**
+   * Maps a range of a host file of the kernel's own at a fixed address, as a VMA without a file
+   * (the vDSO and its parameters page: see kernel/vdso/vdso.ts), named `name` in
+   * /proc/PID/maps. Throws an errno.
+   */
+  mapSpecial(
+    via: Context,
+    o: {
+      addr: number; len: number; prot: number; shared: boolean; hostFd: number; offset: number; name: string;
+    },
+  ): void {
+    this.#checkRange(o.addr, o.addr + o.len);
+    const r = this.as.mapHostFile(via, { addr: o.addr, len: o.len, prot: o.prot, shared: o.shared, hostFd: o.hostFd, offset: o.offset });
+    if (r < 0) throw errnoFromNumber(-r);
+    for (const v of this.#remove(o.addr, o.addr + o.len)) v.file?.decRef();
+    // Shown as Linux shows its special mappings: private, offset 0, no file.
+    this.#insert({
+      start: o.addr, end: o.addr + o.len, prot: o.prot, shared: false, object: null, file: null,
+      offset: 0, name: o.name, growsDown: false,
+    });
+  }
+
   /** Bytes of [start, end) that VMAs cover. */
   #mappedIn(start: number, end: number): number {
     let n = 0;
@@ -386,12 +408,24 @@ export class MemoryManager {
     return done;
   }
 
+  /**
+   * EINVAL if [start, end) cuts across the vDSO's mappings ([vdso], [vvar]): Linux never splits
+   * a special mapping (special_mapping_split); whole, they may be unmapped, moved, protected.
+   */
+  #checkNoSpecialSplit(start: number, end: number): void {
+    for (const v of this.vmas) {
+      if (v.file !== null || (v.name !== "[vdso]" && v.name !== "[vvar]")) continue;
+      if (v.start < end && start < v.end && (v.start < start || v.end > end)) throw EINVAL;
+    }
+  }
+
   /** munmap(2). */
   munmap(via: Context, addr: number, len: number): void {
     if (addr % PAGE_SIZE !== 0 || len === 0) throw EINVAL;
     const end = addr + pageRoundUp(len);
     if (end > this.as.maxAddr || addr < 0) throw EINVAL;
     for (const r of this.as.reserved) if (r.start < end && addr < r.end) throw EINVAL;
+    this.#checkNoSpecialSplit(addr, end);
     const removed = this.#remove(addr, end);
     if (removed.length === 0) return;
     const r = this.as.unmap(via, addr, end - addr);
@@ -443,10 +477,14 @@ export class MemoryManager {
       }
     }
     this.#checkMapped(addr, end);
+    this.#checkNoSpecialSplit(addr, end);
     for (const v of this.vmas) {
       if (v.start < end && addr < v.end && v.shared && v.file && (prot & PROT_WRITE) && !v.file.writable) {
         throw EACCES;
       }
+      // The vDSO's parameters page may only ever be read (Linux's [vvar] has no VM_MAYWRITE
+      // nor VM_MAYEXEC).
+      if (v.start < end && addr < v.end && v.name === "[vvar]" && (prot & (PROT_WRITE | PROT_EXEC))) throw EACCES;
     }
     const pieces = this.#remove(addr, end);
     const r = this.as.protect(via, addr, end - addr, prot);
@@ -459,7 +497,9 @@ export class MemoryManager {
    * when growing would exceed RLIMIT_AS (`asLimit` bytes).
    */
   setBrk(via: Context, want: number, asLimit: number = Infinity): number {
-    if (want < this.brkStart) return this.brk;
+    // A break outside the address space (brk(-1) arrives as Infinity) cannot be given: Linux
+    // leaves the break where it was.
+    if (!Number.isSafeInteger(want) || want < this.brkStart || want > this.as.maxAddr) return this.brk;
     const oldTop = pageRoundUp(this.brk), newTop = pageRoundUp(want);
     if (newTop > oldTop) {
       if (!this.#isFree(oldTop, newTop)) return this.brk;
@@ -499,6 +539,11 @@ export class MemoryManager {
     const v = this.vmas.find((x) => x.start <= o.oldAddr && o.oldAddr < x.end);
     if (!v || o.oldAddr + oldLen > v.end) throw EFAULT;
     if (oldLen === 0) throw EINVAL; // duplicating shared mappings is not supported
+    if (v.file === null && (v.name === "[vdso]" || v.name === "[vvar]")) {
+      // Moved whole only; never grown (Linux: VM_DONTEXPAND, EFAULT) nor split (EINVAL).
+      if (newLen > oldLen) throw EFAULT;
+      if (o.oldAddr !== v.start || oldLen !== v.end - v.start || newLen !== oldLen) throw EINVAL;
+    }
     if (newLen <= oldLen && !(o.flags & MREMAP_FIXED)) {
       if (newLen < oldLen) this.munmap(via, o.oldAddr + newLen, oldLen - newLen);
       return o.oldAddr;

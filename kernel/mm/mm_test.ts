@@ -27,6 +27,7 @@ function fakeAddressSpace(): AddressSpace & { calls: string[] } {
     releaseAndReap: () => ({ userNs: 0, sysNs: 0, maxRssKb: 0 }),
     peakRssKb: () => 0,
     rssKb: () => 0,
+    anonRssKb: () => 0,
     newThread: () => {
       throw new Error("not in this fake");
     },

@@ -1,6 +1,6 @@
 /**
- * The only Deno.dlopen in sentry: typed bindings to the few libc functions the ptrace platform
- * needs. All pointer arithmetic stays in this file, as gVisor confines unsafe code to
+ * The only Deno.dlopen in sentry (besides the clock helper the sentry builds itself, bound at the
+ * end): typed bindings to the few libc functions the ptrace platform needs. All pointer arithmetic stays in this file, as gVisor confines unsafe code to
  * `*_unsafe.go`.
  *
  * Every call here is synchronous and so runs on the JavaScript thread. That matters: ptrace
@@ -732,7 +732,7 @@ const sandboxMemfdName = new TextEncoder().encode("sentry-memfd\0");
 
 /** memfd_create(2) on the host for a sandbox memfd, close-on-exec added; returns fd or -errno. */
 export function hostMemfdCreate(flags: number): number {
-  const fd = libc.memfd_create(sandboxMemfdName, flags | MFD_CLOEXEC);
+  const fd = libc.memfd_create(sandboxMemfdName, (flags | MFD_CLOEXEC) >>> 0); // u32, even with bit 31 set
   return fd === -1 ? -errno() : fd;
 }
 
@@ -1036,4 +1036,66 @@ export function hostPunchHole(fd: number, off: number, len: number): number {
 export function hostBlocks(fd: number): number {
   const st = new BigInt64Array(18);
   return libc.fstat(fd, new Uint8Array(st.buffer)) === -1 ? -errno() : Number(st[8]);
+}
+
+// ---- the vDSO (kernel/vdso) -----------------------------------------------------------------
+
+/**
+ * mmap(2) of the first len bytes of fd, MAP_SHARED and readable and writable, into the sentry
+ * (the vDSO's parameters page, which the sentry writes and every stub maps read-only). Returns
+ * the raw address, or null if the host refuses.
+ */
+export function hostMapSharedRW(fd: number, len: number): { ptr: Deno.PointerObject; base: number } | null {
+  const PROT_RW = 3, MAP_SHARED = 1;
+  const p = libc.mmap(null, BigInt(len), PROT_RW, MAP_SHARED, fd, 0n);
+  if (p === null || Deno.UnsafePointer.value(p) === 0xffffffffffffffffn) return null;
+  return { ptr: p, base: Number(Deno.UnsafePointer.value(p)) };
+}
+
+/** munmap(2) of a mapping made by {@linkcode hostMapSharedRW}. */
+export function hostUnmapRaw(ptr: Deno.PointerObject, len: number): void {
+  libc.munmap(ptr, BigInt(len));
+}
+
+const clockHelperSymbols = {
+  sentry_clock_sample: { parameters: ["buffer"], result: "void" },
+  sentry_vvar_write: { parameters: ["u64", "buffer"], result: "void" },
+  sentry_vvar_clock: { parameters: ["u64", "i32"], result: "i64" },
+} as const;
+
+/** The functions of the sentry's clock helper (kernel/vdso/clock_helper.c). */
+export interface ClockHelper {
+  /** One calibration sample into out: TSC, host CLOCK_MONOTONIC, CLOCK_REALTIME, window. */
+  sample(out: BigInt64Array): void;
+  /** Publishes 7 parameters into the page at raw address addr under its sequence count. */
+  write(addr: number, params: BigInt64Array): void;
+  /** A clock read from the page at addr, as the vDSO reads it; null if the page cannot answer. */
+  read(addr: number, clock: number): number | null;
+}
+
+/**
+ * Loads the clock helper the sentry built from kernel/vdso/clock_helper.c (kernel/vdso/build.ts)
+ * from its own cache directory; null if it cannot be loaded.
+ */
+export function openClockHelper(path: string): ClockHelper | null {
+  let h: Deno.DynamicLibrary<typeof clockHelperSymbols>["symbols"];
+  try {
+    h = Deno.dlopen(path, clockHelperSymbols).symbols;
+  } catch {
+    return null;
+  }
+  const INT64_MIN = -(2n ** 63n);
+  return {
+    sample: (out) => h.sentry_clock_sample(new Uint8Array(out.buffer, out.byteOffset, 32)),
+    write: (addr, p) => h.sentry_vvar_write(u64(addr), new Uint8Array(p.buffer, p.byteOffset, 56)),
+    read: (addr, clock) => {
+      const r = h.sentry_vvar_clock(u64(addr), clock);
+      return r === INT64_MIN ? null : Number(r);
+    },
+  };
+}
+
+/** The raw address of a buffer's bytes (stable: array buffer stores do not move). */
+export function bufferAddress(b: Uint8Array): number {
+  return Number(Deno.UnsafePointer.value(Deno.UnsafePointer.of(b as Uint8Array<ArrayBuffer>)));
 }

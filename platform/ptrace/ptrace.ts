@@ -11,6 +11,7 @@
  */
 
 import * as ffi from "./_ffi.ts";
+import { TASK_SIZE } from "../../abi/linux/mm.ts";
 import { Registers } from "./regs_amd64.ts";
 import { SYSCALL_INFO_SIZE, SyscallInfo } from "../syscall_info.ts";
 import { cpuBetween, ThreadClock, type ThreadCpuReading, ZERO_READING } from "./thread_clock.ts";
@@ -51,8 +52,13 @@ const PROT_READ = 1;
 const PROT_WRITE = 2;
 const ENOMEM = 12;
 
-/** The highest user address on x86-64 with 4-level paging, exclusive. */
-const TASK_SIZE = 0x7fff_ffff_f000;
+
+/**
+ * EFLAGS for the sentry's own code in the stub (IF and the always-one bit): never the
+ * application's, whose trap flag would single-step the injected code and whose alignment-check
+ * flag could fault it. The application's flags come back with its registers afterwards.
+ */
+const STUB_EFLAGS = 0x202;
 
 /** How stubs are placed on CPUs. */
 export type CpuPlacement = "tracer" | "free";
@@ -240,6 +246,7 @@ class StubAddressSpace implements AddressSpace {
     const saved = ctx.regs.clone(); // reads the registers if not read yet
     const r = ctx.regs;
     r.set("orig_rax", -1);
+    r.set("eflags", STUB_EFLAGS);
     setup(r);
     ffi.ptraceBuf(ffi.PTRACE_SETREGS, ctx.tid, 0, r.bytes);
     ffi.ptrace(ffi.PTRACE_CONT, ctx.tid, 0, 0);
@@ -447,6 +454,7 @@ class StubAddressSpace implements AddressSpace {
     r.set("orig_rax", -1);
     r.set("rdi", 0);
     r.set("rip", STUB_INJECT_ADDR);
+    r.set("eflags", STUB_EFLAGS);
     ffi.ptraceBuf(ffi.PTRACE_SETREGS, ctx.tid, 0, r.bytes);
     ffi.ptrace(ffi.PTRACE_CONT, ctx.tid, 0, 0);
   }
@@ -827,6 +835,10 @@ class StubAddressSpace implements AddressSpace {
 
   rssKb(): number {
     return this.#statusKb(/^VmRSS:\s+(\d+) kB/m);
+  }
+
+  anonRssKb(): number {
+    return this.#statusKb(/^RssAnon:\s+(\d+) kB/m);
   }
 
   /** A field in kB of the stub's /proc/PID/status, or 0. */
@@ -1352,6 +1364,11 @@ export class PtracePlatform implements Platform {
 
   waitStopAsync(): Promise<void> {
     return ffi.waitAnyAsync();
+  }
+
+  memoryFileBytes(): number {
+    const blocks = this.memoryFile?.blocks() ?? 0;
+    return blocks > 0 ? blocks * 512 : 0;
   }
 
   shutdown(): void {

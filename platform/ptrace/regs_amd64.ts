@@ -42,7 +42,11 @@ export class Registers {
     return this.#view.getBigUint64(REG[r], true);
   }
 
-  /** Sets a register from a number (negative values are stored as two's complement). */
+  /**
+   * Sets a register from an integer (negative values are stored as two's complement, values
+   * beyond 64 bits are cut to their low 64 bits). Not an integer: a RangeError, and the register
+   * keeps its value.
+   */
   set(r: RegName, v: number): void {
     const o = REG[r];
     if (v >= 0 && v < 0x1_0000_0000) {
@@ -52,7 +56,7 @@ export class Registers {
       this.#view.setInt32(o, v, true);
       this.#view.setInt32(o + 4, -1, true);
     } else {
-      this.#view.setBigInt64(o, BigInt(Math.trunc(v)), true);
+      this.#view.setBigUint64(o, BigInt.asUintN(64, BigInt(v)), true);
     }
   }
 

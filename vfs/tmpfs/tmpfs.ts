@@ -7,10 +7,15 @@
  * are several dentries of one inode; rename moves a dentry object (its parent and name change),
  * so open files keep following it.
  *
- * Regular file data lives in a host memfd per inode, created on first need: read, write and
- * truncate are pread, pwrite and ftruncate on it, and {@linkcode TmpfsRegularFile.hostFdForMmap}
- * hands it to mmap, so a MAP_SHARED mapping in any process and read/write on the file see the
- * same pages, as on Linux.
+ * Regular file data lives in the sentry, as pages by index (a missing page is a hole; the last
+ * page of a small file is only as long as its data), so a file costs no host object and reads
+ * and writes no host call: 200,000 files in /tmp are 200,000 maps of pages, not 200,000 host
+ * descriptors. mmap needs a host file: {@linkcode TmpfsRegularFile.hostFdForMmap} moves the
+ * data into a host memfd (holes stay holes) and from then on read, write and truncate are
+ * pread, pwrite and ftruncate on it, so MAP_SHARED mappings in any process and read/write on
+ * the file see the same pages, as on Linux. When the last open description goes (mappings
+ * hold theirs), the data comes back into pages and the memfd is closed: memfds exist only for
+ * files open or mapped now, and each goes through the sentry's descriptor budget.
  *
  * Times follow Linux: creation, removal and rename change the directories' mtime and ctime;
  * every attribute change, link and unlink changes the inode's ctime; a write changes mtime and
@@ -40,8 +45,12 @@ import { Pipe } from "../pipe.ts";
 import { openFifo } from "../fifo.ts";
 import { openMemoryDevice } from "../devices.ts";
 import { dtFromMode } from "../hostfs/hostfs.ts";
+import { hostFds } from "../host_fds.ts";
 
 const PAGE = 4096;
+const SEEK_DATA = 3, SEEK_HOLE = 4;
+/** The smallest page buffer: a page grows by doubling from here to PAGE as data is written. */
+const MIN_PAGE_BUFFER = 64;
 /** Linux's MAX_LFS_FILESIZE on 64-bit; also keeps offsets exact as JavaScript numbers. */
 const MAX_FILE_SIZE = Number.MAX_SAFE_INTEGER;
 const LINK_MAX = 65000;
@@ -73,7 +82,7 @@ export class TmpfsFilesystem implements Filesystem {
   usedPages = 0;
   inodes = 0;
   #nextIno = 1;
-  /** @nosave Inodes whose data has a memfd, for release(). */
+  /** @nosave Inodes whose data is in a memfd (mapped files), for release(). */
   readonly withMemfd = new Set<TmpfsInode>();
 
   constructor(o: { mode?: number; uid?: number; gid?: number; sizeLimit?: number } = {}) {
@@ -111,23 +120,22 @@ export class TmpfsFilesystem implements Filesystem {
 
   /**
    * Fills d, a regular file of this filesystem, with len bytes of the host descriptor src from
-   * offset 0 (the overlay's copy-up): one sendfile into the memfd, no copy through the sentry.
+   * offset 0 (the overlay's copy-up): pread in chunks of up to 1 MiB.
    */
   copyData(d: Dentry, src: number, len: number): void {
     const i = (d as TmpfsDentry).inode;
     i.truncate(0);
-    if (len === 0) return;
-    this.charge(0, len);
-    const fd = i.memfd();
-    ffi.hostLseek(fd, 0, 0);
-    const n = ffi.hostSendfile(fd, src, 0, len);
-    if (n < 0) {
-      this.charge(len, 0);
-      ffi.hostFtruncate(fd, 0);
-      throw errnoFromNumber(-n);
+    const buf = new Uint8Array(Math.min(len, 1 << 20));
+    for (let off = 0; off < len;) {
+      const n = ffi.hostPread(src, buf.subarray(0, Math.min(buf.length, len - off)), off);
+      if (n < 0) {
+        i.truncate(0);
+        throw errnoFromNumber(-n);
+      }
+      if (n === 0) break;
+      i.write(buf.subarray(0, n), off);
+      off += n;
     }
-    if (n < len) this.charge(len, n);
-    i.size = n;
   }
 
   release(): void {
@@ -157,7 +165,15 @@ export class TmpfsInode {
   readonly target: string;
   /** Regular files: the size in bytes. */
   size = 0;
-  /** @nosave Regular files: the memfd holding the data, -1 until first needed. */
+  /**
+   * Regular files not mapped: the data by page index. A missing page is a hole (zeros); a page
+   * may be shorter than PAGE, the bytes after it being zeros.
+   */
+  readonly pages = new Map<number, Uint8Array>();
+  /**
+   * @nosave Regular files while open since an mmap: the memfd holding the data instead of
+   * `pages`; -1 otherwise. (A checkpoint would save its contents as pages.)
+   */
   #memfd = -1;
   /** FIFOs: the pipe. */
   readonly pipe: Pipe | null;
@@ -187,48 +203,122 @@ export class TmpfsInode {
     return this.mode & S_IFMT;
   }
 
-  /** The memfd, created on first use. */
-  memfd(): number {
+  /** The memfd for mmap: made on the first mapping, with the pages written into it (holes stay holes). */
+  mapFd(): number {
     if (this.#memfd >= 0) return this.#memfd;
-    const fd = ffi.hostMemfd();
+    const fd = hostFds.open(() => ffi.hostMemfd());
     if (fd < 0) throw errnoFromNumber(-fd);
-    if (this.size > 0) {
-      const r = ffi.hostFtruncate(fd, this.size);
-      if (r < 0) {
-        ffi.hostClose(fd);
-        throw errnoFromNumber(-r);
-      }
+    let r = ffi.hostFtruncate(fd, this.size);
+    for (const [i, p] of this.pages) {
+      if (r < 0) break;
+      const n = ffi.hostPwrite(fd, p, i * PAGE);
+      if (n < 0) r = n;
     }
+    if (r < 0) {
+      hostFds.close(fd);
+      throw errnoFromNumber(-r);
+    }
+    this.pages.clear();
     this.#memfd = fd;
     this.fs.withMemfd.add(this);
     return fd;
   }
 
-  /** The last link and the last open file are gone: uncharges the pages and closes the memfd. */
+  /** The last open file (and so the last mapping) is gone: the memfd's data comes back into pages. */
+  unmapData(): void {
+    const fd = this.#memfd;
+    if (fd < 0) return;
+    const buf = new Uint8Array(Math.min(pages(this.size) * PAGE, 1 << 20));
+    for (let pos = 0; pos < this.size;) {
+      const d = ffi.hostLseek(fd, pos, SEEK_DATA);
+      if (d < 0 || d >= this.size) break;
+      let h = ffi.hostLseek(fd, d, SEEK_HOLE);
+      if (h < 0 || h > this.size) h = this.size;
+      // Whole pages from d's page on, in chunks of the buffer.
+      for (let at = d - (d % PAGE); at < h;) {
+        const n = ffi.hostPread(fd, buf.subarray(0, Math.min(buf.length, pages(h) * PAGE - at)), at);
+        if (n <= 0) break;
+        for (let o = 0; o < n; o += PAGE) this.pages.set((at + o) / PAGE, buf.slice(o, Math.min(o + PAGE, n)));
+        at += n;
+      }
+      pos = pages(h) * PAGE;
+    }
+    this.#dropMemfd();
+  }
+
+  #dropMemfd(): void {
+    if (this.#memfd < 0) return;
+    hostFds.close(this.#memfd);
+    this.#memfd = -1;
+    this.fs.withMemfd.delete(this);
+  }
+
+  /** The last link and the last open file are gone: uncharges the pages and frees the data. */
   releaseData(): void {
     this.fs.charge(this.size, 0);
     this.dropData();
   }
 
-  /** Closes the memfd (the last link and the last open file are gone, or the fs is released). */
+  /** Frees the data (the last link and the last open file are gone, or the fs is released). */
   dropData(): void {
-    if (this.#memfd >= 0) ffi.hostClose(this.#memfd);
-    this.#memfd = -1;
-    this.fs.withMemfd.delete(this);
+    this.pages.clear();
+    this.#dropMemfd();
   }
 
   /** Reads file data at off. */
   read(dst: Uint8Array, off: number): number {
     if (off >= this.size || dst.length === 0) return 0;
     const want = Math.min(dst.length, this.size - off);
-    const part = want === dst.length ? dst : dst.subarray(0, want);
-    if (this.#memfd < 0) {
-      part.fill(0);
-      return want;
+    if (this.#memfd >= 0) {
+      const n = ffi.hostPread(this.#memfd, want === dst.length ? dst : dst.subarray(0, want), off);
+      if (n < 0) throw errnoFromNumber(-n);
+      return n;
     }
-    const n = ffi.hostPread(this.#memfd, part, off);
-    if (n < 0) throw errnoFromNumber(-n);
-    return n;
+    for (let done = 0; done < want;) {
+      const pos = off + done;
+      const pg = Math.floor(pos / PAGE), inPg = pos % PAGE;
+      const n = Math.min(PAGE - inPg, want - done);
+      const out = dst.subarray(done, done + n);
+      const page = this.pages.get(pg);
+      const have = page === undefined ? 0 : Math.max(Math.min(n, page.length - inPg), 0);
+      if (have > 0) out.set(page!.subarray(inPg, inPg + have));
+      if (have < n) out.fill(0, have);
+      done += n;
+    }
+    return want;
+  }
+
+  /** Copies src into the pages at off, making or growing the pages it reaches. */
+  #writePages(src: Uint8Array, off: number): void {
+    for (let done = 0; done < src.length;) {
+      const pos = off + done;
+      const pg = Math.floor(pos / PAGE), inPg = pos % PAGE;
+      const n = Math.min(PAGE - inPg, src.length - done);
+      let page = this.pages.get(pg);
+      const need = inPg + n;
+      if (page === undefined || page.length < need) {
+        const grown = new Uint8Array(Math.min(PAGE, Math.max(need, (page?.length ?? 0) * 2, MIN_PAGE_BUFFER)));
+        if (page !== undefined) grown.set(page);
+        page = grown;
+        this.pages.set(pg, page);
+      }
+      page.set(n === src.length ? src : src.subarray(done, done + n), inPg);
+      done += n;
+    }
+  }
+
+  /** Zeroes [start, end) of the pages, dropping those wholly inside (they become holes). */
+  #zeroPages(start: number, end: number): void {
+    for (const [pg, page] of this.pages) {
+      const ps = pg * PAGE;
+      if (ps + PAGE <= start || ps >= end) continue;
+      if (ps >= start && ps + PAGE <= end) {
+        this.pages.delete(pg);
+        continue;
+      }
+      const a = Math.max(start - ps, 0), b = Math.min(end - ps, page.length);
+      if (a < b) page.fill(0, a, b);
+    }
   }
 
   /** Writes file data at off, growing the file; as much as the size limit allows (ENOSPC if none). */
@@ -243,10 +333,16 @@ export class TmpfsInode {
       if (len === 0) throw ENOSPC;
       this.fs.charge(this.size, off + len);
     }
-    const n = ffi.hostPwrite(this.memfd(), len === src.length ? src : src.subarray(0, len), off);
-    if (n < 0) {
-      if (off + len > this.size) this.fs.charge(off + len, this.size);
-      throw errnoFromNumber(-n);
+    const part = len === src.length ? src : src.subarray(0, len);
+    let n = len;
+    if (this.#memfd >= 0) {
+      n = ffi.hostPwrite(this.#memfd, part, off);
+      if (n < 0) {
+        if (off + len > this.size) this.fs.charge(off + len, this.size);
+        throw errnoFromNumber(-n);
+      }
+    } else {
+      this.#writePages(part, off);
     }
     if (off + n > this.size) {
       if (off + len > off + n) this.fs.charge(off + len, off + n);
@@ -262,12 +358,17 @@ export class TmpfsInode {
     if (size > MAX_FILE_SIZE) throw EFBIG;
     if (size !== this.size) {
       this.fs.charge(this.size, size);
-      if (this.#memfd >= 0 || size > 0) {
-        const r = ffi.hostFtruncate(this.memfd(), size);
+      if (this.#memfd >= 0) {
+        const r = ffi.hostFtruncate(this.#memfd, size);
         if (r < 0) {
           this.fs.charge(size, this.size);
           throw errnoFromNumber(-r);
         }
+      } else if (size < this.size) {
+        // What is cut off must read as zeros if the file grows again.
+        this.#zeroPages(size, pages(this.size) * PAGE);
+        const last = this.pages.get(Math.floor(size / PAGE));
+        if (last !== undefined && last.length > size % PAGE) this.pages.set(Math.floor(size / PAGE), last.slice(0, size % PAGE));
       }
       this.size = size;
     }
@@ -285,6 +386,8 @@ export class TmpfsInode {
       if (stop > off && this.#memfd >= 0) {
         const r = ffi.hostFallocate(this.#memfd, mode, off, stop - off);
         if (r < 0) throw errnoFromNumber(-r);
+      } else if (stop > off) {
+        this.#zeroPages(off, stop);
       }
       this.mtimeNs = this.ctimeNs = nowNs();
       return;
@@ -308,7 +411,7 @@ export class TmpfsInode {
     return {
       dev: this.fs.dev, ino: this.ino, mode: this.mode, nlink: this.nlink, uid: this.uid, gid: this.gid,
       rdev: this.rdev, size: type === S_IFDIR ? 40 + 20 * (this.children?.size ?? 0) : this.size,
-      blksize: PAGE, blocks: type === S_IFREG ? pages(this.size) * 8 : 0,
+      blksize: PAGE, blocks: type !== S_IFREG ? 0 : this.#memfd >= 0 ? ffi.hostBlocks(this.#memfd) : this.pages.size * 8,
       atimeNs: this.atimeNs, mtimeNs: this.mtimeNs, ctimeNs: this.ctimeNs, btimeNs: this.btimeNs,
     };
   }
@@ -632,12 +735,14 @@ export class TmpfsRegularFile extends LocatedFile {
   }
 
   override hostFdForMmap(): number {
-    return this.inode.memfd();
+    return this.inode.mapFd();
   }
 
   protected override release(): void {
     const i = this.inode;
     i.openFiles--;
-    if (i.openFiles === 0 && i.nlink === 0) i.releaseData();
+    if (i.openFiles > 0) return;
+    if (i.nlink === 0) i.releaseData();
+    else i.unmapData();
   }
 }

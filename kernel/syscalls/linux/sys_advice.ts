@@ -222,11 +222,20 @@ const sysGetMempolicy: SyscallFn = (t, a) => {
   return 0;
 };
 
-/** The page-aligned range [start, end) of an mlock-style (addr, len), rounded as Linux does. */
-function pageRange(addr: number, len: number): [number, number] {
-  const start = addr - (addr % PAGE_SIZE);
-  const end = Math.ceil((addr + len) / PAGE_SIZE) * PAGE_SIZE;
-  return [start, end];
+const U64 = 1n << 64n, PAGE_MASK64 = ~BigInt(PAGE_SIZE - 1);
+
+/**
+ * The page-aligned range [start, end) of an mlock-style (addr, len), computed as Linux does on
+ * the raw 64-bit values: the length is rounded up with the page offset added and wraps modulo
+ * 2^64 (so mlock(p, -1) locks nothing), a range that wraps past 2^64 is EINVAL. Ends beyond the
+ * address space come back as large numbers, which checkMapped refuses (ENOMEM).
+ */
+function pageRange(addr: bigint, len: bigint): [number, number] {
+  const alignedLen = (len + (addr & 0xfffn) + 0xfffn) % U64 & PAGE_MASK64;
+  const start = addr & PAGE_MASK64;
+  const end = start + alignedLen;
+  if (end >= U64) throw EINVAL;
+  return [Number(start), Number(end)];
 }
 
 /** Throws ENOMEM unless every page of [start, end) is mapped. */
@@ -256,22 +265,22 @@ const MLOCK_ONFAULT = 1;
 const MCL_CURRENT = 1, MCL_FUTURE = 2, MCL_ONFAULT = 4;
 
 /** mlock(2) and mlock2(2): nothing is pinned (the stubs' memory is the host's to page). */
-function doMlock(t: Task, addr: number, len: number): number {
+function doMlock(t: Task, addr: bigint, len: bigint): number {
   const [start, end] = pageRange(addr, len);
   checkLockLimit(t, end - start);
   if (end > start) checkMapped(t, start, end);
   return 0;
 }
 
-const sysMlock: SyscallFn = (t, a) => doMlock(t, a.pointer(0), a.sizeT(1));
+const sysMlock: SyscallFn = (t, a) => doMlock(t, a.u64(0), a.u64(1));
 
 const sysMlock2: SyscallFn = (t, a) => {
   if (a.uint(2) & ~MLOCK_ONFAULT) throw EINVAL;
-  return doMlock(t, a.pointer(0), a.sizeT(1));
+  return doMlock(t, a.u64(0), a.u64(1));
 };
 
 const sysMunlock: SyscallFn = (t, a) => {
-  const [start, end] = pageRange(a.pointer(0), a.sizeT(1));
+  const [start, end] = pageRange(a.u64(0), a.u64(1));
   if (end > start) checkMapped(t, start, end);
   return 0;
 };

@@ -67,6 +67,14 @@ function wakeOp(t: Task, addr2: number, encoded: number): boolean {
   }
 }
 
+/**
+ * A wake count as Linux's futex_wake and futex_wake_op count it: a C int, and the loop checks
+ * it only after waking one, so 0 or a negative count wakes one waiter.
+ */
+function wakeCount(val: number): number {
+  return Math.max(val | 0, 1);
+}
+
 /** Implements futex(2): WAIT, WAKE, REQUEUE, CMP_REQUEUE, WAKE_OP and the BITSET variants. */
 const sysFutex: SyscallFn = (t, a) => {
   const addr = a.pointer(0), opFull = a.int(1), val = a.uint(2), tsAddr = a.pointer(3);
@@ -88,24 +96,26 @@ const sysFutex: SyscallFn = (t, a) => {
       }, val3);
     case FUTEX_WAKE:
       if (addr % 4 !== 0) throw EINVAL;
-      return fx.wake(futexKey(t, addr, shared), val);
+      return fx.wake(futexKey(t, addr, shared), wakeCount(val));
     case FUTEX_WAKE_BITSET:
       if (addr % 4 !== 0 || val3 === 0) throw EINVAL;
-      return fx.wake(futexKey(t, addr, shared), val, val3);
+      return fx.wake(futexKey(t, addr, shared), wakeCount(val), val3);
     case FUTEX_REQUEUE:
     case FUTEX_CMP_REQUEUE: {
       if (addr % 4 !== 0 || addr2 % 4 !== 0) throw EINVAL;
       const k = futexKey(t, addr, shared), k2 = futexKey(t, addr2, shared);
+      // Both counts are C ints (the second is the timeout argument's low half): negative is EINVAL.
+      const nWake = val | 0, nRequeue = a.int(3);
+      if (nWake < 0 || nRequeue < 0) throw EINVAL;
       if (op === FUTEX_CMP_REQUEUE && t.copyInU32(addr) !== val3) throw EAGAIN;
-      const nRequeue = Math.min(a.sizeT(3), 0x7fffffff);
-      return fx.requeue(k, k2, val, nRequeue);
+      return fx.requeue(k, k2, nWake, nRequeue);
     }
     case FUTEX_WAKE_OP: {
       if (addr % 4 !== 0 || addr2 % 4 !== 0) throw EINVAL;
       const k = futexKey(t, addr, shared), k2 = futexKey(t, addr2, shared);
       const hit = wakeOp(t, addr2, val3);
-      let n = fx.wake(k, val);
-      if (hit) n += fx.wake(k2, Math.min(a.sizeT(3), 0x7fffffff));
+      let n = fx.wake(k, wakeCount(val));
+      if (hit) n += fx.wake(k2, wakeCount(a.int(3)));
       return n;
     }
     default:

@@ -4,18 +4,7 @@ import { EINVAL, EPERM, ESRCH } from "../../errno.ts";
 import type { Task } from "../../task.ts";
 import type { ThreadGroup } from "../../thread_group.ts";
 import { supported, type SyscallEntry, type SyscallFn } from "./support.ts";
-import { SIGCONT } from "../../../abi/linux/signal.ts";
-
-/**
- * Linux's check: root, or the sender's real/effective uid matches the target's real/saved uid;
- * SIGCONT may also go to any process of the sender's session (job control across users).
- */
-function maySignal(t: Task, tg: ThreadGroup, sig: number): boolean {
-  const c = t.creds, d = tg.leader?.creds;
-  if (!d || c.isRoot) return true;
-  if (sig === SIGCONT && tg.sid === t.tg.sid) return true;
-  return c.euid === d.uid || c.euid === d.suid || c.uid === d.uid || c.uid === d.suid;
-}
+import { checkSignalPermission, maySignal } from "../../signal_permission.ts";
 
 function checkSig(sig: number): void {
   if (sig < 0 || sig > 64) throw EINVAL;
@@ -28,7 +17,8 @@ const sysKill: SyscallFn = (t, a) => {
   const k = t.kernel;
   let targets: ThreadGroup[];
   if (pid > 0) {
-    const tg = k.threadGroups.get(pid);
+    // Any thread's id names its process (Linux's kill_pid_info looks the id up as a thread).
+    const tg = k.threadGroups.get(pid) ?? k.tasks.get(pid)?.tg;
     if (!tg || tg.zombie) throw ESRCH;
     targets = [tg];
   } else if (pid === -1) {
@@ -49,7 +39,7 @@ function signalThread(t: Task, tgid: number, tid: number, sig: number): number {
   if (tid <= 0 || tgid === 0 || tgid < -1) throw EINVAL;
   const target = t.kernel.tasks.get(tid);
   if (!target || (tgid !== -1 && target.tg.tgid !== tgid)) throw ESRCH;
-  if (!maySignal(t, target.tg, sig)) throw EPERM;
+  checkSignalPermission(t, target.tg, sig, target);
   t.kernel.sendSignal(target.tg, sig, { code: -6 /* SI_TKILL */, pid: t.tg.tgid, uid: t.creds.uid }, target);
   return 0;
 }

@@ -3,9 +3,9 @@
  * protection-key calls pkey_alloc(2), pkey_free(2), pkey_mprotect(2).
  */
 
-import { EINVAL, ENOSPC, EOPNOTSUPP } from "../../errno.ts";
+import { EINVAL, ENOMEM, ENOSPC, EOPNOTSUPP } from "../../errno.ts";
 import {
-  MADV_DONTNEED, MAP_ANONYMOUS, MAP_SHARED_VALIDATE, MAP_TYPE, PAGE_SIZE, PROT_EXEC, PROT_GROWSDOWN,
+  MADV_DONTNEED, MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED_VALIDATE, MAP_TYPE, PAGE_SIZE, PROT_EXEC, PROT_GROWSDOWN,
   PROT_GROWSUP, PROT_READ, PROT_WRITE,
 } from "../../../abi/linux/mm.ts";
 import { RLIMIT_AS } from "../../../abi/linux/limits.ts";
@@ -22,6 +22,10 @@ const sysMmap: SyscallFn = (t, a) => {
   if (off < 0 || off % PAGE_SIZE !== 0) throw EINVAL;
   const anon = (flags & MAP_ANONYMOUS) !== 0;
   const file = anon ? null : t.fdTable.get(fd);
+  // --memory: memory the sandbox would hold once touched (anonymous, or a private writable
+  // copy of a file); an inaccessible reservation costs nothing until mprotect.
+  const charged = anon ? (prot & 7) !== 0 : (flags & MAP_TYPE) === MAP_PRIVATE && (prot & PROT_WRITE) !== 0;
+  if (charged && !t.kernel.resources.mayMap(len)) throw ENOMEM;
   return t.mm.mmap(t.ctx, {
     addr, len, prot: prot & 7, flags, file, offset: anon ? 0 : off, asLimit: t.tg.limits.soft(RLIMIT_AS),
   });
@@ -64,14 +68,20 @@ const sysPkeyFree: SyscallFn = () => {
 };
 
 /** Implements brk(2): never fails; returns the current break when it cannot move. */
-const sysBrk: SyscallFn = (t, a) => t.mm.setBrk(t.ctx, a.pointer(0), t.tg.limits.soft(RLIMIT_AS));
+const sysBrk: SyscallFn = (t, a) => {
+  const want = a.pointer(0);
+  if (want > t.mm.brk && !t.kernel.resources.mayMap(want - t.mm.brk)) return t.mm.brk; // --memory
+  return t.mm.setBrk(t.ctx, want, t.tg.limits.soft(RLIMIT_AS));
+};
 
 /** Implements mremap(2). */
-const sysMremap: SyscallFn = (t, a) =>
-  t.mm.mremap(t.ctx, {
+const sysMremap: SyscallFn = (t, a) => {
+  if (a.sizeT(2) > a.sizeT(1) && !t.kernel.resources.mayMap(a.sizeT(2) - a.sizeT(1))) throw ENOMEM; // --memory
+  return t.mm.mremap(t.ctx, {
     oldAddr: a.pointer(0), oldLen: a.sizeT(1), newLen: a.sizeT(2), flags: a.uint(3), newAddr: a.pointer(4),
     asLimit: t.tg.limits.soft(RLIMIT_AS),
   });
+};
 
 /** Implements madvise(2): MADV_DONTNEED really discards (later reads see zeros); hints are no-ops. */
 const sysMadvise: SyscallFn = (t, a) => {

@@ -8,6 +8,7 @@ import { EBADF, EINVAL, EPERM, ESRCH } from "../../errno.ts";
 import { O_NONBLOCK } from "../../../abi/linux/file.ts";
 import { decodeSigInfo } from "../../signal_frame.ts";
 import { PidFd } from "../../pidfd.ts";
+import { checkSignalPermission, maySignal } from "../../signal_permission.ts";
 import { supported, type SyscallEntry, type SyscallFn } from "./support.ts";
 import type { Task } from "../../task.ts";
 
@@ -55,6 +56,7 @@ const sysPidfdSendSignal: SyscallFn = (t, a) => {
   if (flags === PIDFD_SIGNAL_PROCESS_GROUP && ![...k.threadGroups.values()].some((g) => !g.zombie && g.pgid === p.tg.tgid)) {
     throw ESRCH;
   }
+  if (flags !== PIDFD_SIGNAL_PROCESS_GROUP && !p.tg.zombie) checkSignalPermission(t, p.tg, sig);
   if (p.tg.zombie || sig === 0) return 0;
   if (flags === PIDFD_SIGNAL_THREAD) {
     k.sendSignal(p.tg, sig, info, p.tg.leader ?? null);
@@ -62,7 +64,9 @@ const sysPidfdSendSignal: SyscallFn = (t, a) => {
     // The process group whose id is the pidfd's pid (kill_pgrp_info), not the target's group.
     const members = [...k.threadGroups.values()].filter((g) => !g.zombie && g.pgid === p.tg.tgid);
     if (members.length === 0) throw ESRCH;
-    for (const g of members) k.sendSignal(g, sig, info);
+    const allowed = members.filter((g) => maySignal(t, g, sig));
+    if (allowed.length === 0) throw EPERM;
+    for (const g of allowed) k.sendSignal(g, sig, info);
   } else {
     k.sendSignal(p.tg, sig, info);
   }

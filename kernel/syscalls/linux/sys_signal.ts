@@ -9,6 +9,7 @@ import { sigBit } from "../../signals.ts";
 import { decodeSigInfo, encodeSigInfo, restoreFromUcontext, UCONTEXT_SIZE } from "../../signal_frame.ts";
 import { dequeueSignal, disposition, SS_DISABLE, SS_ONSTACK } from "../../task_signals.ts";
 import { monotonicNs } from "../../time.ts";
+import { checkSignalPermission } from "../../signal_permission.ts";
 import type { Task } from "../../task.ts";
 import { readTimespecNs } from "./_time.ts";
 import { block, NORETURN, supported, type SyscallEntry, type SyscallFn } from "./support.ts";
@@ -188,13 +189,15 @@ function queueInfo(t: Task, tgid: number, tid: number | null, sig: number, infoA
   const info = decodeSigInfo(t.copyIn(infoAddr, 128));
   // Only the kernel may send si_code >= 0 (or SI_TKILL) to another process.
   if ((info.code >= 0 || info.code === -6) && tgid !== t.tg.tgid) throw EPERM;
-  const tg = t.kernel.threadGroups.get(tgid);
+  // rt_sigqueueinfo takes any thread's id for its process, as kill(2).
+  const tg = t.kernel.threadGroups.get(tgid) ?? (tid === null ? t.kernel.tasks.get(tgid)?.tg : undefined);
   if (!tg || tg.zombie) throw ESRCH;
   let thread: Task | null = null;
   if (tid !== null) {
     thread = t.kernel.tasks.get(tid) ?? null;
     if (!thread || thread.tg !== tg) throw ESRCH;
   }
+  checkSignalPermission(t, tg, sig, thread);
   t.kernel.sendSignal(tg, sig, { ...info, signo: sig }, thread);
   return 0;
 }

@@ -1,10 +1,10 @@
 /** Thread setup: arch_prctl(2), set_robust_list(2), get_robust_list(2), rseq(2). */
 
-import { EFAULT, EINVAL, ENOSYS, EPERM, ESRCH } from "../../errno.ts";
+import { EINVAL, ENOSYS, EPERM, ESRCH } from "../../errno.ts";
+import { checkTlsBase } from "../../task_clone.ts";
 import { partial, supported, type SyscallEntry, type SyscallFn } from "./support.ts";
 
 const ARCH_SET_GS = 0x1001, ARCH_SET_FS = 0x1002, ARCH_GET_FS = 0x1003, ARCH_GET_GS = 0x1004;
-const TASK_SIZE = 0x7fff_ffff_f000;
 
 /** Implements arch_prctl(2) for the FS and GS bases; CPUID faulting and CET are EINVAL. */
 const sysArchPrctl: SyscallFn = (t, a) => {
@@ -13,7 +13,7 @@ const sysArchPrctl: SyscallFn = (t, a) => {
     case ARCH_SET_FS:
     case ARCH_SET_GS: {
       const v = a.u64(1);
-      if (v >= BigInt(TASK_SIZE)) throw EFAULT;
+      checkTlsBase(v);
       t.ctx.regs.set64(code === ARCH_SET_FS ? "fs_base" : "gs_base", v);
       t.ctx.markRegsDirty();
       return 0;

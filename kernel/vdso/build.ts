@@ -1,0 +1,123 @@
+/**
+ * Builds the vDSO image (vdso.c, vdso.lds) and the sentry's clock helper (clock_helper.c) with
+ * the machine's gcc, once per version of their sources: the results are cached in a directory
+ * named by a hash of the sources and flags, under the user's cache directory, so that only the
+ * first start after a change pays for gcc (~0.3 s here); later starts read two small files.
+ *
+ * A missing gcc, an unusable cache directory or a failed build is not an error: the sentry then
+ * gives applications no vDSO (libc makes real clock calls, served by the sentry), and says so
+ * once in the debug log.
+ *
+ * @module
+ */
+
+const SOURCES = ["vvar.h", "vdso.c", "vdso.lds", "clock_helper.c"] as const;
+
+const VDSO_FLAGS = [
+  "-O2", "-Wall", "-fPIC", "-shared", "-nostdlib", "-fno-stack-protector", "-fcf-protection=none",
+  "-Wl,-T,vdso.lds", "-Wl,-soname,linux-vdso.so.1", "-Wl,--hash-style=both", "-Wl,--build-id=none",
+  "-Wl,-z,max-page-size=4096",
+];
+const HELPER_FLAGS = ["-O2", "-Wall", "-fPIC", "-shared"];
+
+/** What a build gives: the vDSO's ELF file and the path of the clock helper. */
+export interface VdsoBuild {
+  image: Uint8Array;
+  helperPath: string;
+}
+
+const srcDir = new URL(".", import.meta.url).pathname;
+
+/** 64-bit FNV-1a: names the cache entry (not a security boundary: the directory is ours). */
+function fnv1a64(parts: Uint8Array[]): string {
+  let h = 0xcbf29ce484222325n;
+  const prime = 0x100000001b3n, mask = (1n << 64n) - 1n;
+  for (const p of parts) for (const b of p) h = ((h ^ BigInt(b)) * prime) & mask;
+  return h.toString(16).padStart(16, "0");
+}
+
+/**
+ * The cache root: $XDG_CACHE_HOME/sentry, ~/.cache/sentry, or without either (a cleared
+ * environment) $TMPDIR or /tmp/sentry-cache-UID; made 0700 if new. It must be a directory (not a
+ * symlink) that belongs to us and that nobody else may write: the sentry loads code from it.
+ */
+function cacheRoot(): string | null {
+  const xdg = Deno.env.get("XDG_CACHE_HOME");
+  const home = Deno.env.get("HOME");
+  const uid = Deno.uid() ?? 0;
+  const root = xdg
+    ? `${xdg}/sentry`
+    : home
+    ? `${home}/.cache/sentry`
+    : `${Deno.env.get("TMPDIR") || "/tmp"}/sentry-cache-${uid}`;
+  try {
+    Deno.mkdirSync(root, { recursive: true, mode: 0o700 });
+    const st = Deno.lstatSync(root);
+    if (!st.isDirectory || st.uid !== uid || ((st.mode ?? 0) & 0o022) !== 0) return null;
+    return root;
+  } catch {
+    return null;
+  }
+}
+
+function gcc(args: string[], cwd: string): string | null {
+  try {
+    const r = new Deno.Command("gcc", { args, cwd, stdout: "piped", stderr: "piped" }).outputSync();
+    return r.success ? null : new TextDecoder().decode(r.stderr).trim() || "gcc failed";
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
+}
+
+let cached: VdsoBuild | string | undefined;
+
+/** The vDSO and clock helper, built or taken from the cache; a reason string if unavailable. */
+export function vdsoBuild(): VdsoBuild | string {
+  if (cached !== undefined) return cached;
+  cached = build();
+  return cached;
+}
+
+function build(): VdsoBuild | string {
+  let srcs: Uint8Array[];
+  try {
+    srcs = SOURCES.map((n) => Deno.readFileSync(srcDir + n));
+  } catch {
+    return "vDSO sources not found";
+  }
+  const enc = new TextEncoder();
+  const key = fnv1a64([...srcs, enc.encode(VDSO_FLAGS.join(" ")), enc.encode(HELPER_FLAGS.join(" "))]);
+  const root = cacheRoot();
+  if (root === null) return "no private cache directory for the vDSO";
+  const dir = `${root}/vdso-${key}`;
+  const done = (): VdsoBuild | null => {
+    try {
+      return { image: Deno.readFileSync(`${dir}/vdso.so`), helperPath: `${dir}/clock_helper.so` };
+    } catch {
+      return null;
+    }
+  };
+  const hit = done();
+  if (hit !== null) return hit;
+  // Build in a private directory, then rename it into place: a concurrent first start either
+  // wins the rename or finds the other's complete result.
+  let tmp: string;
+  try {
+    tmp = Deno.makeTempDirSync({ dir: root, prefix: ".build-" });
+    for (let i = 0; i < SOURCES.length; i++) Deno.writeFileSync(`${tmp}/${SOURCES[i]}`, srcs[i]!);
+  } catch (e) {
+    return `cannot build the vDSO: ${e instanceof Error ? e.message : e}`;
+  }
+  const err = gcc([...VDSO_FLAGS, "-o", "vdso.so", "vdso.c"], tmp) ??
+    gcc([...HELPER_FLAGS, "-o", "clock_helper.so", "clock_helper.c"], tmp);
+  if (err === null) {
+    try {
+      Deno.renameSync(tmp, dir);
+    } catch { /* another start put it there first */ }
+  }
+  try {
+    Deno.removeSync(tmp, { recursive: true });
+  } catch { /* renamed */ }
+  if (err !== null) return `cannot build the vDSO: ${err.split("\n")[0]}`;
+  return done() ?? "cannot read the built vDSO";
+}

@@ -1,0 +1,35 @@
+/* A woken task does not run before its waker's next system call: waitpid(WCONTINUED) right
+ * after kill(SIGCONT) reports the continue, never the child's exit (the child exits at once
+ * when continued); a SIGKILLed child is reported killed by a later blocking waitpid. */
+#include <signal.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+int main(void) {
+  int continued = 0, other = 0;
+  for (int i = 0; i < 50; i++) {
+    pid_t c = fork();
+    if (c == 0) {
+      raise(SIGSTOP);
+      _exit(0);
+    }
+    int st;
+    waitpid(c, &st, WUNTRACED);
+    kill(c, SIGCONT);
+    waitpid(c, &st, WCONTINUED);
+    if (WIFCONTINUED(st)) continued++;
+    else other++;
+    waitpid(c, &st, 0);
+  }
+  printf("waitpid(WCONTINUED) after kill(SIGCONT): continued %d, something else %d\n", continued, other);
+  pid_t c = fork();
+  if (c == 0) {
+    for (;;) pause();
+  }
+  kill(c, SIGKILL);
+  int st;
+  waitpid(c, &st, 0);
+  printf("SIGKILLed child: signaled %d by %d\n", WIFSIGNALED(st), WTERMSIG(st));
+  return 0;
+}
