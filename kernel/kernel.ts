@@ -160,6 +160,11 @@ export class Kernel {
    */
   readonly signalfdQueue = new WaitQueue();
   #init: ThreadGroup | null = null;
+  /**
+   * Init's first descriptors 0, 1 and 2 (not counted references): a checkpoint saves these as
+   * "the caller's stdio", and a restore puts the restoring caller's in their place.
+   */
+  initStdio: readonly FileDescription[] = [];
   /** The wait status of init once it exited. */
   #initStatus: number | null = null;
 
@@ -232,6 +237,7 @@ export class Kernel {
     const limits = Limits.defaults();
     for (const [r, v] of o.rlimits ?? []) limits.set(r, v);
     const stdio = o.stdio ?? this.sentryStdio();
+    this.initStdio = stdio;
     this.#init = this.createProcess({ ...o, limits, stdio });
   }
 
@@ -734,14 +740,16 @@ export class Kernel {
   }
 
   /**
-   * Makes tg, rebuilt from a checkpoint image (kernel/checkpoint/), this kernel's init, with
-   * tids handed out from nextTid on, and queues its tasks. The kernel must have no init yet.
+   * Makes the thread groups rebuilt from a checkpoint image (kernel/checkpoint/) this kernel's
+   * processes, `init` its init, with tids handed out from nextTid on, and queues their tasks.
+   * The kernel must have no process yet.
    */
-  adoptRestoredInit(tg: ThreadGroup, nextTid: number): void {
-    if (this.#init) throw new SentryBugError("Cannot restore init: it already exists");
-    this.#init = tg;
+  adoptRestored(init: ThreadGroup, groups: readonly ThreadGroup[], nextTid: number): void {
+    if (this.#init || this.threadGroups.size > 0) throw new SentryBugError("Cannot restore: the kernel has processes");
+    this.#init = init;
     this.#nextTid = Math.max(this.#nextTid, nextTid);
-    for (const t of tg.tasks) this.addTask(t);
+    for (const tg of groups) this.threadGroups.set(tg.tgid, tg);
+    for (const tg of groups) for (const t of tg.tasks) this.addTask(t);
   }
 
   /** Keeps a stop collected while paused, for the resume. A dead thread is handled at once. */

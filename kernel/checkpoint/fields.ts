@@ -1,8 +1,9 @@
 /**
  * The checkpoint's field ledger: for every class whose instances a checkpoint saves, each of its
- * fields is either saved (written to the image by the class's save and read back by its load) or
+ * fields is either saved (written to the image by the class's save and read back by its load),
  * derived (rebuilt on restore from saved fields or the host: a host descriptor, a cache, a
- * counter of references the restore recomputes). tests/checkpoint_test.ts parses each class's
+ * counter of references the restore recomputes) or refused (not saved yet: a checkpoint of a
+ * sandbox where it is not at its default is refused). tests/checkpoint_test.ts parses each class's
  * source for its field declarations and fails when one is in neither list, so a new field
  * cannot silently drop out of the image (docs/checkpoint.md, "Drift guard").
  *
@@ -18,6 +19,11 @@ export interface LedgerEntry {
   saved: readonly string[];
   /** Fields rebuilt on restore, each with why it need not be saved. */
   derived: Readonly<Record<string, string>>;
+  /**
+   * Fields not saved yet: the checkpoint refuses, in one line, a sandbox where one of them is
+   * not at its default (kernel/checkpoint/sandbox.ts says which check).
+   */
+  refused?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -54,6 +60,85 @@ export const LEDGER: readonly LedgerEntry[] = [
       users: "the number of thread groups using it: recounted as restored groups take it",
       hostCpuCharged: "CPU time of the old host threads: the restored stub starts at zero",
     },
+  },
+  {
+    file: "kernel/thread_group.ts",
+    className: "ThreadGroup",
+    saved: [
+      "tgid", "tasks", "mm", "parent", "limits", "handlers", "pgid", "sid", "exitStatus", "zombie", "exitUid",
+      "leaderComm", "sharedPending", "itimerReal", "timerSeq", "dumpable", "subreaper", "execed", "exitSignal",
+      "oomScoreAdj", "userNs", "sysNs", "childUserNs", "childSysNs", "maxRssKb", "childMaxRssKb",
+    ],
+    derived: {
+      children: "rebuilt from every process's parent",
+      childWaitQueue: "sleepers re-register as their restarted syscalls run again",
+      exitQueue: "as childWaitQueue",
+      vforkDone: "as childWaitQueue (vfork itself is refused)",
+      startNs: "the restore's time: /proc's start time of a restored process is when it was restored",
+      faultInfo: "set as a group dies of a fault, for the CLI's report of init's death; init is alive at a checkpoint",
+    },
+    refused: {
+      tty: "a controlling terminal",
+      oomKilled: "a process the OOM killer chose",
+      vforkPending: "a vfork child that has not exec'd",
+      itimerVirtual: "ITIMER_VIRTUAL armed",
+      itimerProf: "ITIMER_PROF armed",
+      cpuLimitTimers: "a finite RLIMIT_CPU",
+      posixTimers: "POSIX timers",
+      groupStop: "a job-control stop",
+      stopped: "a job-control stop",
+      stopReport: "a job-control stop not yet reported to wait",
+      continuedReport: "a continue not yet reported to wait",
+    },
+  },
+  {
+    file: "kernel/task.ts",
+    className: "Task",
+    saved: [
+      "tid", "tg", "ctx", "sigmask", "pendingSignals", "altStack", "clearChildTid", "robustList", "pdeathSignal",
+      "noNewPrivs", "schedPolicy", "schedPriority", "schedResetOnFork", "nice", "schedSliceNs", "name", "fdTable",
+      "fs", "creds",
+    ],
+    derived: {
+      kernel: "the restoring kernel",
+      state: "runnable: every restored task resumes at its syscall instruction or where it was stopped",
+      blocked: "a sleep is not saved: its syscall runs again from the start",
+      syscallState: "as blocked; a futex wait already woken is saved as returned 0, partial progress as its count",
+      inSyscall: "the registers are wound back onto the syscall instruction",
+      interrupted: "the signal that woke the sleep is still pending and saved: it interrupts the restarted syscall",
+      lastBlockRestart: "set again by the restarted syscall's sleep",
+      straceEntry: "--strace's text of the syscall in progress: printed again as it restarts",
+      cpuBase: "CPU time of old host threads: the thread's CPU clock restarts (the group's totals are saved)",
+      cpuFrozen: "as cpuBase",
+      "#args": "a cache of the current context's argument decoder",
+    },
+    refused: {
+      savedMask: "sigsuspend in progress",
+      sigWaitSet: "sigtimedwait in progress",
+      affinity: "a CPU affinity mask",
+      memPolicy: "a NUMA policy",
+    },
+  },
+  {
+    file: "vfs/pipe.ts",
+    className: "Pipe",
+    saved: ["bufs", "size", "used", "slots"],
+    derived: {
+      readers: "counted by the restored ends",
+      writers: "counted by the restored ends",
+      readOpens: "FIFO opens only (FIFOs are refused)",
+      writeOpens: "FIFO opens only (FIFOs are refused)",
+      ino: "a new number, as pipefs numbers pipes by creation",
+      queue: "sleepers re-register as their restarted syscalls run again",
+      createdNs: "the restore's time",
+      "#spare": "a cache of a read buffer",
+    },
+  },
+  {
+    file: "vfs/pipe.ts",
+    className: "PipeBuffer",
+    saved: [],
+    derived: { frees: "a restored slot is a copy, never a view of a buffer a write handed over" },
   },
 ];
 
