@@ -454,14 +454,15 @@ Deno.test("sentry do --checkpoint-after on a sandbox this slice cannot save says
   const dir = Deno.makeTempDirSync();
   try {
     const image = `${dir}/image.cbor`;
-    // A descriptor other than stdio (opened long before the checkpoint): not saved yet. The
-    // counter (one process: sh execs it) takes 2 s at least; the checkpoint comes at 1 s.
+    // A FIFO open (long before the checkpoint): not saved yet. The counter (one process: sh
+    // execs it) takes 2 s at least; the checkpoint comes at 1 s.
     const exe = await compileC("ckpt_counter", { static: true });
     const r = await sentry([
-      "do", "--checkpoint-image", image, "--checkpoint-after", "1", "--", "/bin/sh", "-c", `exec 3</etc/passwd; exec ${exe} 100`,
+      "do", "--checkpoint-image", image, "--checkpoint-after", "1", "--", "/bin/sh", "-c",
+      `mkfifo /tmp/ckpt_fifo; exec 3<>/tmp/ckpt_fifo; exec ${exe} 100`,
     ]);
     assert.ok(r.stdout.startsWith("1\n2\n") && r.stdout.includes("\n100\nrounding 3 "), r.stdout);
-    assert.equal(r.stderr, "sentry: checkpoint: an open file /etc/passwd (OverlayRegularFile): not saved yet; the sandbox goes on\n");
+    assert.equal(r.stderr, "sentry: checkpoint: an open file /tmp/ckpt_fifo (FifoEnd): not saved yet; the sandbox goes on\n");
     assert.equal(r.code, 0);
     assert.ok(!exists(image));
     const bad = await sentry(["do", "--checkpoint-after", "x", "--checkpoint-image", image, "--", "/bin/true"]);
@@ -472,15 +473,17 @@ Deno.test("sentry do --checkpoint-after on a sandbox this slice cannot save says
   }
 });
 
-Deno.test("sentry do --checkpoint-image then sentry restore: producer | sort | tail, futex threads, an itimer, a zombie and wait4 end as natively", async () => {
+Deno.test("sentry do --checkpoint-image then sentry restore: producer | sort | tail, futex threads, an itimer, a zombie, wait4 and a file open in /tmp end as natively", async () => {
   const exe = await compileC("ckpt_pipeline", { static: true });
-  const native = new TextDecoder().decode((await new Deno.Command(exe, { stdout: "piped", env: {}, clearEnv: true }).output()).stdout);
-  assert.match(native, /^started\n(\d+\n){5}alarms: 1\n/);
+  const native = new TextDecoder().decode(
+    (await new Deno.Command(exe, { args: ["file"], stdout: "piped", env: {}, clearEnv: true }).output()).stdout,
+  );
+  assert.match(native, /^started\n(\d+\n){5}alarms: 1\n[^]*\nlog \(10 bytes at offset 10\): begin\nend\n$/);
   const dir = Deno.makeTempDirSync();
   try {
     const image = `${dir}/image.cbor`;
     // The job runs 2 s at least (its itimer): the checkpoint at 0.5 s comes before its end.
-    const first = await sentry(["do", "--checkpoint-image", image, "--checkpoint-after", "0.5", "--", exe]);
+    const first = await sentry(["do", "--checkpoint-image", image, "--checkpoint-after", "0.5", "--", exe, "file"]);
     assert.equal(first.stderr, "");
     assert.equal(first.code, 0);
     assert.ok(!first.stdout.includes("quick:"), `the job ended before the checkpoint: ${first.stdout}`);
@@ -547,13 +550,24 @@ Deno.test("restore: an image whose processes, files or memory do not hold togeth
         m.vmas.push({ start: 0x7fff_ffff_f000 + 0x1000_0000, end: 0x7fff_ffff_f000 + 0x1000_1000, prot: 3, name: "", growsDown: false });
       }, /outside the application's address range/],
       ["overlapping mappings", (s) => void s.mms[0]!.vmas.push({ ...s.mms[0]!.vmas[0]! }), /unaligned, empty or overlaps/],
+      ["a hard link to a later entry", (s) => {
+        const e = s.trees[0]!.entries;
+        e.push({ ...e[0]!, path: "x", kind: "file", linkTo: e.length });
+      }, /x links to entry/],
+      ["a tree without its top", (s) => void (s.trees[0]!.entries[0]!.path = "x"), /does not start at its top/],
+      ["file data in a memory blob", (s) => {
+        s.trees[0]!.entries.push({ ...s.trees[0]!.entries[0]!, path: "y", kind: "file", size: 1 << 30, runs: [{ off: 0, blob: 0 }] });
+      }, /data of y names blob 0/],
+      ["a path with ..", (s) => void s.trees[0]!.entries.push({ ...s.trees[0]!.entries[0]!, path: "../../etc" }), /not a relative path/],
     ];
     for (const [what, mutate, message] of cases) {
       const bad = readSandboxImage(image, "/");
       mutate(bad.state);
+      writeImage(`${dir}/bad.cbor`, bad);
       const k2 = newKernel();
       try {
-        const err = refused(() => restoreSandbox(k2, bad, { stdio: stdioTo(out) }));
+        // Read and validated as any image, then restored.
+        const err = refused(() => restoreSandbox(k2, readSandboxImage(`${dir}/bad.cbor`, "/"), { stdio: stdioTo(out) }));
         assert.match(err.message, /^restore: /, what);
         assert.match(err.message, message, what);
         assert.ok(!err.message.includes("\n"), what);
@@ -563,6 +577,38 @@ Deno.test("restore: an image whose processes, files or memory do not hold togeth
         k2.shutdown();
       }
     }
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("sentry restore: what the sandbox wrote to the overlay and to tmpfs comes back, whiteouts, links and modes included", async () => {
+  // Run to the end uninterrupted, and checkpointed in the sleep then restored: the same output.
+  const script = [
+    "rm /etc/issue; mkdir -p /tmp/a/b /etc/newdir; echo data > /tmp/a/b/f; echo line2 >> /tmp/a/b/f; ln /tmp/a/b/f /tmp/a/h; ln -s b/f /tmp/a/s",
+    "chmod 640 /tmp/a/b/f; chown 12:34 /tmp/a/h; mkfifo -m 600 /tmp/a/p; echo shm > /dev/shm/x; echo more >> /etc/hostname",
+    "truncate -s 100000 /tmp/a/sparse; printf tail >> /tmp/a/sparse; rm -r /usr/share/doc; mkdir /usr/share/doc; touch /usr/share/doc/new",
+    "exec 3</tmp/a/b/f; read -r first <&3",
+    "sleep 2",
+    "stat -c '%n %F %a %u:%g %h %s' /tmp/a /tmp/a/b /tmp/a/b/f /tmp/a/h /tmp/a/s /tmp/a/p /tmp/a/sparse /dev/shm/x /etc/newdir",
+    "test -e /etc/issue || echo issue gone; cat /tmp/a/s /dev/shm/x; tail -c 5 /etc/hostname; tail -c 4 /tmp/a/sparse; echo",
+    "ls /usr/share/doc; echo \"first=$first\"; cat <&3; [ /tmp/a/h -ef /tmp/a/b/f ] && echo linked",
+  ].join("\n");
+  const dir = Deno.makeTempDirSync();
+  try {
+    const whole = await sentry(["do", "--", "/bin/sh", "-c", script]);
+    assert.equal(whole.stderr, "");
+    assert.equal(whole.code, 0);
+    assert.match(whole.stdout, /issue gone\ndata\nline2\nshm\nmore\ntail\nnew\nfirst=data\nline2\nlinked\n$/);
+    const image = `${dir}/image.cbor`;
+    const first = await sentry(["do", "--checkpoint-image", image, "--checkpoint-after", "1", "--", "/bin/sh", "-c", script]);
+    assert.equal(first.stderr, "");
+    assert.equal(first.code, 0);
+    assert.equal(first.stdout, "", "the checkpoint came after the sleep");
+    const second = await sentry(["restore", image]);
+    assert.equal(second.stderr, "");
+    assert.equal(second.code, 0);
+    assert.equal(second.stdout, whole.stdout);
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }

@@ -39,6 +39,9 @@ import type { FileDescription } from "../../vfs/file_description.ts";
 import { FPREGS_SIZE, type Context } from "../../platform/mod.ts";
 import { USER_REGS_SIZE } from "../../platform/ptrace/regs_amd64.ts";
 import { PAGE_SIZE } from "../../abi/linux/mm.ts";
+import { OverlayDentry } from "../../vfs/overlay/overlay.ts";
+import { OverlayRegularFile } from "../../vfs/overlay/overlay_file.ts";
+import { openFileSchema, restoreOpenFile, restoreTrees, saveOpenFile, saveTrees, treeSchema } from "./files.ts";
 import { checkRoot, type Image, IMAGE_FORMAT_VERSION, IMAGE_MAGIC, ImageError, readImage, rootIdentity, writeImage } from "./image.ts";
 
 const PROT_READ = 1, PROT_WRITE = 2;
@@ -73,6 +76,8 @@ const fileSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("stdio"), index: z.union([z.literal(0), z.literal(1), z.literal(2)]), flags: u32 }).strict(),
   /** One end of pipes[pipe]. */
   z.object({ kind: z.literal("pipe"), pipe: u32, reader: z.boolean(), flags: u32 }).strict(),
+  /** A regular file reopened by path (files.ts). */
+  openFileSchema,
 ]);
 
 const pipeSchema = z.object({
@@ -185,6 +190,8 @@ export const savedSandboxSchema = z.object({
   /** CLOCK_MONOTONIC at the checkpoint: the restored sandbox's clock continues from it. */
   monotonicNs: ns,
   init: id,
+  /** What the sandbox wrote to its filesystems (files.ts), restored before any file is reopened. */
+  trees: z.array(treeSchema).max(64),
   files: z.array(fileSchema).max(MAX_FILES),
   pipes: z.array(pipeSchema).max(MAX_FILES),
   mms: z.array(memorySchema).max(MAX_PROCESSES),
@@ -221,6 +228,7 @@ class Table<K, V> {
 }
 
 interface SaveContext {
+  kernel: Kernel;
   blobs: Uint8Array[];
   files: Table<FileDescription, SavedFile>;
   pipes: Table<Pipe, SavedPipe>;
@@ -242,6 +250,7 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
   const init = k.init;
   if (init === null || init.zombie) throw new CheckpointError("the sandbox's init has exited");
   const c: SaveContext = {
+    kernel: k,
     blobs: [],
     files: new Table(),
     pipes: new Table(),
@@ -261,11 +270,13 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
     handlersSeen.add(tg.handlers);
   }
   const processes = groups.map((tg) => saveProcess(tg, c));
+  const trees = saveTrees(k, c.blobs, (what) => new CheckpointError(`${what}: not saved yet`));
   const state: SavedSandbox = {
     hostname: k.hostname,
     nextTid: k.lastTid + 1,
     monotonicNs: Math.ceil(monotonicNs()),
     init: init.tgid,
+    trees,
     files: c.files.items,
     pipes: c.pipes.items,
     mms: c.mms.items,
@@ -344,6 +355,8 @@ function saveFile(f: FileDescription, c: SaveContext): number {
     if (f instanceof PipeEnd && f.constructor === PipeEnd) {
       return { kind: "pipe", pipe: c.pipes.ref(f.pipe, () => f.pipe.save() as SavedPipe), reader: f.isReader, flags: f.flags };
     }
+    const file = saveOpenFile(c.kernel, f, (what) => new CheckpointError(`${what}: not saved yet`));
+    if (file !== null) return file;
     throw new CheckpointError(`an open file ${f.path()} (${f.constructor.name}): not saved yet`);
   });
 }
@@ -402,7 +415,7 @@ function saveTask(t: Task, c: SaveContext): SavedTask {
 function saveMemory(mm: MemoryManager, ctx: Context, blobs: Uint8Array[]): SavedMemory {
   const runs: { addr: number; blob: number }[] = [];
   const vmas = mm.vmas.map((v: Vma) => {
-    if (v.shared) throw new CheckpointError(`shared mapping at 0x${v.start.toString(16)} (${v.name}): not saved yet`);
+    if (v.shared && !hostFileMapping(v)) throw new CheckpointError(`shared mapping at 0x${v.start.toString(16)} (${v.name}): not saved yet`);
     return { start: v.start, end: v.end, prot: v.prot, name: v.name, growsDown: v.growsDown };
   });
   for (const v of mm.vmas) {
@@ -415,7 +428,12 @@ function saveMemory(mm: MemoryManager, ctx: Context, blobs: Uint8Array[]): Saved
     try {
       for (let a = v.start; a < v.end; a += RUN_BYTES) {
         const buf = new Uint8Array(Math.min(RUN_BYTES, v.end - a));
-        if (mm.read(a, buf) !== buf.length) throw new CheckpointError(`cannot read the mapping at 0x${a.toString(16)}`);
+        const n = mm.read(a, buf);
+        // A shared host file mapping may reach past the file's end (pages that fault with
+        // SIGBUS): they are left out, and read as zeros after a restore.
+        if (n !== buf.length && !(v.shared && n % PAGE_SIZE === 0)) {
+          throw new CheckpointError(`cannot read the mapping at 0x${(a + n).toString(16)}`);
+        }
         // Only runs of pages holding something: untouched memory reads as zeros on restore.
         for (const [off, end] of nonZeroRuns(buf)) {
           runs.push({ addr: a + off, blob: blobs.length });
@@ -439,6 +457,18 @@ function saveMemory(mm: MemoryManager, ctx: Context, blobs: Uint8Array[]): Saved
     executable: mm.executable,
     exe: mm.exe?.path() ?? null,
   };
+}
+
+/**
+ * A shared mapping of a host file of the overlay's lower layer (glibc maps gconv-modules.cache
+ * and locale files so): nothing can write that file (a writer's open copies it up first, and
+ * the mapping keeps the lower file's pages, as overlayfs does), so its contents are saved and
+ * restored as a private copy.
+ */
+function hostFileMapping(v: Vma): boolean {
+  if (!(v.file instanceof OverlayRegularFile)) return false;
+  const d = v.file.location()?.dentry;
+  return d instanceof OverlayDentry && d.upper === null;
 }
 
 /** [start, end) byte offsets of the maximal runs of pages in buf that are not all zero. */
@@ -493,9 +523,16 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
     checkShape(s, image.blobs);
     const root = k.vfs.root();
 
-    // Files: each description once, each taking one reference per descriptor below.
+    // The filesystems first, then the files: each description once, each taking one reference
+    // per descriptor below.
+    restoreTrees(k, s.trees, image.blobs);
     const pipes = s.pipes.map((p) => Pipe.load(p));
     const files = s.files.map((f): FileDescription => {
+      if (f.kind === "file") {
+        const d = restoreOpenFile(k, f);
+        made.push(d);
+        return d;
+      }
       const d = f.kind === "stdio" ? stdio[f.index]!.incRef() : new PipeEnd(pipes[f.pipe]!, f.reader, 0);
       d.flags = f.flags;
       made.push(d);
@@ -677,6 +714,19 @@ function checkShape(s: SavedSandbox, blobs: Uint8Array[]): void {
   }
   const used = new Set<number>();
   for (const m of s.mms) checkMemoryShape(m, blobs, used, bad);
+  for (const t of s.trees) {
+    for (const [i, e] of t.entries.entries()) {
+      if ((i === 0) !== (e.path === "") || (i === 0 && e.kind !== "dir")) throw bad(`the tree at ${t.at} does not start at its top directory`);
+      if (e.linkTo !== null && (e.linkTo >= i || t.entries[e.linkTo]!.kind !== "file" || t.entries[e.linkTo]!.linkTo !== null)) {
+        throw bad(`${e.path} links to entry ${e.linkTo}`);
+      }
+      for (const r of e.runs) {
+        const b = blobs[r.blob];
+        if (b === undefined || used.has(r.blob) || r.off + b.length > e.size) throw bad(`data of ${e.path} names blob ${r.blob}`);
+        used.add(r.blob);
+      }
+    }
+  }
 }
 
 function checkMemoryShape(m: SavedMemory, blobs: Uint8Array[], used: Set<number>, bad: (why: string) => ImageError): void {

@@ -74,8 +74,10 @@ int main(int argc, char **argv) {
   int with_file = argc > 1 && strcmp(argv[1], "file") == 0;
   setvbuf(stdout, NULL, _IONBF, 0);
   int log = -1;
+  char log_path[64];
+  snprintf(log_path, sizeof log_path, "/tmp/ckpt_pipeline.%d.log", (int)getpid());
   if (with_file) {
-    log = open("/tmp/ckpt_pipeline.log", O_RDWR | O_CREAT | O_TRUNC | O_APPEND, 0600);
+    log = open(log_path, O_RDWR | O_CREAT | O_TRUNC | O_APPEND, 0600);
     if (log < 0 || write(log, "begin\n", 6) != 6) {
       perror("log");
       return 1;
@@ -146,7 +148,7 @@ int main(int argc, char **argv) {
     char buf[64] = {0};
     ssize_t n = pread(log, buf, sizeof buf - 1, 0);
     printf("log (%zd bytes at offset %ld): %s", n, (long)lseek(log, 0, SEEK_CUR), buf);
-    unlink("/tmp/ckpt_pipeline.log");
+    unlink(log_path);
   }
   return 0;
 }
