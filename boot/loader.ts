@@ -30,8 +30,6 @@ import { applyMounts } from "./mounts.ts";
 import { withDefaults } from "./mount_plan.ts";
 import { KernelProcSource } from "../kernel/proc_source.ts";
 import { sandboxCpus } from "../kernel/syscalls/linux/sys_sched.ts";
-import { checkpointToFile, restoreSandbox, type SavedSandbox } from "../kernel/checkpoint/sandbox.ts";
-import { type Image, ImageError } from "../kernel/checkpoint/image.ts";
 import { writeAllSync } from "../kernel/write_all.ts";
 import type { CheckpointRequest } from "./flags.ts";
 import { VERSION } from "./help.ts";
@@ -60,8 +58,13 @@ export interface LoaderOptions {
   overlaySize: number | null;
   /** Sample usage for a run report even without limits. */
   measure: boolean;
-  /** Instead of starting init: continue the sandbox saved in this (validated) image. */
-  restore?: Image<SavedSandbox>;
+  /**
+   * Instead of starting init: rebuilds in the kernel the sandbox a (validated) checkpoint image
+   * saved; throws BootError when the image does not hold together. The caller loads
+   * kernel/checkpoint/ for it: its modules (zod, cbor-x) are not loaded before the signal
+   * handlers are set up when a sandbox starts without one.
+   */
+  restore?: (kernel: Kernel) => void;
   /** Checkpoint the sandbox into an image this long after it starts, then end it. */
   checkpoint?: CheckpointRequest | null;
 }
@@ -135,7 +138,7 @@ export class Loader {
         launch.gid, [...launch.additionalGids],
       );
       if (opts.restore !== undefined) {
-        restoreSandbox(kernel, opts.restore, { stdio: kernel.sentryStdio() });
+        opts.restore(kernel);
         return loader;
       }
       kernel.createInit({
@@ -148,7 +151,6 @@ export class Loader {
       });
     } catch (err) {
       loader.destroy();
-      if (err instanceof ImageError) throw new BootError(err.message);
       if (err instanceof LinuxError) {
         throw new BootError(`cannot run ${quote(opts.executable)}: ${err.message}`, exitCodeOf(err));
       }
@@ -186,9 +188,13 @@ export class Loader {
    */
   async #checkpointAndEnd(req: CheckpointRequest): Promise<void> {
     const k = this.#kernel;
-    if (k.init === null || k.init.zombie) return;
+    // Loaded now, while the sandbox runs (see LoaderOptions.restore).
+    const { checkpointToFile } = await import("../kernel/checkpoint/sandbox.ts");
+    if (k.init === null || k.init.zombie || k.ended) return;
+    const t0 = performance.now();
     k.pause();
     while (!k.quiescent && k.paused) await new Promise((r) => setTimeout(r, 2));
+    const t1 = performance.now();
     try {
       checkpointToFile(k, req.image, { rootHostPath: this.#rootHostPath, sentryVersion: VERSION });
     } catch (err) {
@@ -198,7 +204,12 @@ export class Loader {
       k.resume();
       return;
     }
-    k.log.debug(`checkpoint written to ${req.image}`);
+    const t2 = performance.now();
+    let size = 0;
+    try {
+      size = Deno.statSync(req.image).size;
+    } catch { /* only for the log */ }
+    k.log.debug(`checkpoint written to ${req.image}: ${size} bytes, pause ${(t1 - t0).toFixed(1)} ms, save ${(t2 - t1).toFixed(1)} ms`);
     this.#checkpointed = true;
     this.destroy();
   }

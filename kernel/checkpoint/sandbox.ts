@@ -437,7 +437,9 @@ function saveMemory(mm: MemoryManager, ctx: Context, blobs: Uint8Array[]): Saved
         // Only runs of pages holding something: untouched memory reads as zeros on restore.
         for (const [off, end] of nonZeroRuns(buf)) {
           runs.push({ addr: a + off, blob: blobs.length });
-          blobs.push(buf.slice(off, end));
+          // buf is this chunk's own: a run of most of it is kept as a view, not copied again;
+          // a small run is copied, so that a sparse mapping does not keep whole chunks alive.
+          blobs.push(end - off >= buf.length >>> 1 ? buf.subarray(off, end) : buf.slice(off, end));
         }
       }
     } finally {
@@ -474,13 +476,14 @@ function hostFileMapping(v: Vma): boolean {
 /** [start, end) byte offsets of the maximal runs of pages in buf that are not all zero. */
 function nonZeroRuns(buf: Uint8Array): [number, number][] {
   const out: [number, number][] = [];
-  const words = new BigUint64Array(buf.buffer, buf.byteOffset, buf.length >>> 3);
-  const perPage = PAGE_SIZE >>> 3;
+  // 32-bit words: a BigUint64Array would make a BigInt of every word read.
+  const words = new Uint32Array(buf.buffer, buf.byteOffset, buf.length >>> 2);
+  const perPage = PAGE_SIZE >>> 2;
   let runStart = -1;
   for (let p = 0; p * PAGE_SIZE < buf.length; p++) {
     let zero = true;
     for (let i = p * perPage; i < (p + 1) * perPage && i < words.length; i++) {
-      if (words[i] !== 0n) {
+      if (words[i] !== 0) {
         zero = false;
         break;
       }
