@@ -572,6 +572,7 @@ function checkpointOf(values: Map<string, string | boolean | string[]>): Checkpo
   const secs = typeof after === "string" ? Number(after) : NaN;
   if (!Number.isFinite(secs) || secs < 0 || secs > 1e7) throw new BootError("--checkpoint-after: expected a number of seconds");
   return { image, afterMs: secs * 1000 };
+}
 
 /** The one container ID of a command that takes nothing else. */
 function onlyId(cmd: string, positionals: string[], rest: string[] | null): string {
