@@ -81,7 +81,7 @@ export interface LimitOptions {
 
 /** The names of the commands, in the order help lists them. */
 export const COMMANDS = [
-  "run", "do", "restore", "spec", "create", "start", "state", "list", "ps", "exec", "kill", "pause", "resume",
+  "run", "do", "checkpoint", "restore", "spec", "create", "start", "state", "list", "ps", "exec", "kill", "pause", "resume",
   "wait", "events", "delete", "help",
 ] as const;
 export type CommandName = (typeof COMMANDS)[number];
@@ -125,8 +125,13 @@ export type Command =
     limits: LimitOptions;
     checkpoint: CheckpointRequest | null;
   }
-  /** Continue a sandbox from a checkpoint image (docs/checkpoint.md); bundle null: the host's / as `do`. */
-  | { kind: "restore"; global: GlobalOptions; bundle: string | null; image: string }
+  /** Checkpoint a running container into an image file (absolute), then end it unless leaveRunning. */
+  | { kind: "checkpoint"; global: GlobalOptions; id: string; image: string; leaveRunning: boolean }
+  /**
+   * Continue a sandbox from a checkpoint image (docs/checkpoint.md); bundle null: the host's /
+   * as `do`. id: runc's form (`--image-path DIR ID`), not used yet.
+   */
+  | { kind: "restore"; global: GlobalOptions; bundle: string | null; image: string; id: string | null }
   /** runc's create: a sandbox whose init waits for `start`, held by a detached sentry. */
   | {
     kind: "create";
@@ -216,6 +221,10 @@ const FLAGS: Record<string, FlagDef> = {
   "rootless": { kind: "string", scope: "global" },
   "criu": { kind: "string", scope: "global" },
   "bundle": { kind: "string", scope: ["run", "spec", "create", "restore"] },
+  "image": { kind: "string", scope: ["checkpoint"] },
+  "image-path": { kind: "string", scope: ["checkpoint", "restore"] },
+  "work-path": { kind: "string", scope: ["checkpoint", "restore"] },
+  "leave-running": { kind: "bool", scope: ["checkpoint"] },
   "checkpoint-image": { kind: "string", scope: ["run", "do"] },
   "checkpoint-after": { kind: "string", scope: ["run", "do"] },
   "overlay-upper": { kind: "string", scope: ["run", "do", "create"] },
@@ -396,10 +405,24 @@ export function parseCommandLine(args: readonly string[]): Command {
         limits: limitsOf(values),
         checkpoint: checkpointOf(values),
       };
-    case "restore":
+    case "checkpoint": {
+      const id = onlyId(cmd, positionals, rest);
+      const file = pathOf(values, "image"), dir = pathOf(values, "image-path");
+      if ((file === null) === (dir === null)) throw new BootError("checkpoint: expected --image FILE or --image-path DIR");
+      return { kind: "checkpoint", global, id, image: imageFile(file, dir), leaveRunning: values.get("leave-running") === true };
+    }
+    case "restore": {
       if (rest !== null) throw new BootError(`restore: unexpected "--"`);
+      const dir = pathOf(values, "image-path");
+      const bundle = values.has("bundle") ? bundleOf(values) : null;
+      if (dir !== null) {
+        // runc's form: the image is the file in DIR, the positional the new container's ID.
+        if (positionals.length > 1) throw new BootError(`restore: unexpected argument ${quote(positionals[1]!)}`);
+        return { kind: "restore", global, bundle, image: imageFile(null, dir), id: positionals[0] ?? null };
+      }
       if (positionals.length !== 1) throw new BootError(`restore: expected one image file`);
-      return { kind: "restore", global, bundle: values.has("bundle") ? bundleOf(values) : null, image: positionals[0]! };
+      return { kind: "restore", global, bundle, image: positionals[0]!, id: null };
+    }
     case "create":
       return {
         kind: "create",
@@ -572,6 +595,15 @@ function checkpointOf(values: Map<string, string | boolean | string[]>): Checkpo
   const secs = typeof after === "string" ? Number(after) : NaN;
   if (!Number.isFinite(secs) || secs < 0 || secs > 1e7) throw new BootError("--checkpoint-after: expected a number of seconds");
   return { image, afterMs: secs * 1000 };
+}
+
+/** The name of the image file in runc's image directory (`--image-path DIR`). */
+export const IMAGE_FILE_NAME = "checkpoint.cbor";
+
+/** The image file: --image FILE, or the file in --image-path DIR; absolute (a server's cwd differs). */
+function imageFile(file: string | null, dir: string | null): string {
+  const p = file ?? `${dir!.replace(/\/+$/, "") || "/"}/${IMAGE_FILE_NAME}`;
+  return p.startsWith("/") ? p : `${Deno.cwd()}/${p}`;
 }
 
 /** The one container ID of a command that takes nothing else. */

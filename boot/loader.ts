@@ -184,36 +184,51 @@ export class Loader {
     }
   }
 
-  /**
-   * Pauses the sandbox, waits for its safe point, writes the image and ends the sandbox (run()
-   * then returns 0). When the checkpoint cannot be taken the sandbox is resumed and goes on.
-   */
+  /** --checkpoint-after's timer: checkpoints and ends the sandbox, or says why not and goes on. */
   async #checkpointAndEnd(req: CheckpointRequest): Promise<void> {
+    const e = await this.checkpoint(req.image, false);
+    if (e !== null && e !== "the sandbox has ended") {
+      writeAllSync(Deno.stderr, new TextEncoder().encode(`sentry: ${e}; the sandbox goes on\n`));
+    }
+  }
+
+  /**
+   * Pauses the sandbox (if `sentry pause` has not), waits for its safe point and writes the
+   * image `path`; then ends the sandbox (run() then returns 0) or, with leaveRunning, lets it
+   * go on (paused again if it was). Returns null, or the one-line reason the checkpoint was not
+   * taken (the sandbox then goes on as it was).
+   */
+  async checkpoint(path: string, leaveRunning: boolean): Promise<string | null> {
     const k = this.#kernel;
     // Loaded now, while the sandbox runs (see LoaderOptions.restore).
     const { checkpointToFile } = await import("../kernel/checkpoint/sandbox.ts");
-    if (k.init === null || k.init.zombie || k.ended) return;
+    if (k.init === null || k.init.zombie || k.ended || this.#destroyed) return "the sandbox has ended";
+    const wasPaused = k.paused;
     const t0 = performance.now();
     k.pause();
     while (!k.quiescent && k.paused) await new Promise((r) => setTimeout(r, 2));
     const t1 = performance.now();
     try {
-      checkpointToFile(k, req.image, { rootHostPath: this.#rootHostPath, sentryVersion: VERSION });
+      checkpointToFile(k, path, { rootHostPath: this.#rootHostPath, sentryVersion: VERSION });
     } catch (err) {
-      const msg = err instanceof Error ? err.message : String(err);
+      const msg = (err instanceof Error ? err.message : String(err)).split("\n")[0]!;
       k.log.warning(msg);
-      writeAllSync(Deno.stderr, new TextEncoder().encode(`sentry: ${msg.split("\n")[0]}; the sandbox goes on\n`));
-      k.resume();
-      return;
+      if (!wasPaused) k.resume();
+      return msg;
     }
     const t2 = performance.now();
     let size = 0;
     try {
-      size = Deno.statSync(req.image).size;
+      size = Deno.statSync(path).size;
     } catch { /* only for the log */ }
-    k.log.debug(`checkpoint written to ${req.image}: ${size} bytes, pause ${(t1 - t0).toFixed(1)} ms, save ${(t2 - t1).toFixed(1)} ms`);
+    k.log.debug(`checkpoint written to ${path}: ${size} bytes, pause ${(t1 - t0).toFixed(1)} ms, save ${(t2 - t1).toFixed(1)} ms`);
+    if (leaveRunning) {
+      if (!wasPaused) k.resume();
+      return null;
+    }
     this.#checkpointed = true;
     this.destroy();
+    return null;
   }
 
   /**

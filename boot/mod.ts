@@ -31,7 +31,7 @@ import { resolveExecutable } from "./exec_path.ts";
 import { HeldSignals } from "./held_signals.ts";
 import { loadSpecSchema } from "./spec.ts";
 import { deathReport, exitStatusOf } from "./exit_status.ts";
-import { type CheckpointRequest, type GlobalOptions, type LimitOptions, noLimitOptions, parseCommandLine, quote } from "./flags.ts";
+import { type CheckpointRequest, type GlobalOptions, IMAGE_FILE_NAME, type LimitOptions, noLimitOptions, parseCommandLine, quote } from "./flags.ts";
 import { checkOverlaySize, limitEndMessage, oomMessage, resourceLimitsOf } from "./limits.ts";
 import { buildReport, ReportFile, type RunOutcome } from "./report.ts";
 import type { ResourceControl, ResourceLimits } from "../kernel/resources.ts";
@@ -46,6 +46,7 @@ import {
   generateId,
   ownerName,
   processStartTime,
+  readState,
   removeContainerDir,
   socketPath,
   writeState,
@@ -105,6 +106,15 @@ export async function main(args: readonly string[]): Promise<number> {
           launch = doConfig(["/"], { cwd: "/", env: {}, hostname: Deno.hostname(), openFiles: ownOpenFilesLimit() });
         }
         return await restore(launch, cmd.image, cmd.global, log);
+      }
+      case "checkpoint": {
+        const { request } = await import("./control_client.ts");
+        const root = rootOf(cmd.global);
+        const st = readState(root, cmd.id);
+        if (st.status !== "running" && st.status !== "paused") throw new BootError(`container ${quote(cmd.id)} is ${st.status}: cannot checkpoint`);
+        if (cmd.image.endsWith(`/${IMAGE_FILE_NAME}`)) Deno.mkdirSync(cmd.image.slice(0, -IMAGE_FILE_NAME.length - 1), { recursive: true });
+        await request(root, cmd.id, { op: "checkpoint", image: cmd.image, leaveRunning: cmd.leaveRunning });
+        return 0;
       }
       case "create":
         throw new BootError("create: not implemented yet (use run, or do --id)");
@@ -288,6 +298,7 @@ async function runHeld(
         writeState(reg.root, { ...state, status });
       },
       start: () => "container is already started",
+      checkpoint: (image, leaveRunning) => loader.checkpoint(image, leaveRunning),
       initExit,
       defaults: { env: launch.envp, cwd: launch.cwd, uid: launch.uid, gid: launch.gid, additionalGids: launch.additionalGids },
     }, log);

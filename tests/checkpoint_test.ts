@@ -614,6 +614,46 @@ Deno.test("sentry restore: what the sandbox wrote to the overlay and to tmpfs co
   }
 });
 
+Deno.test("sentry checkpoint ID over the control socket: --leave-running lets it go on, without it the container ends; both images restore to the native output", async () => {
+  const exe = await compileC("ckpt_counter", { static: true });
+  const N = 150;
+  const native = new TextDecoder().decode((await new Deno.Command(exe, { args: [String(N)], stdout: "piped" }).output()).stdout);
+  const dir = Deno.makeTempDirSync();
+  try {
+    const root = `${dir}/state`;
+    // 150 lines 20 ms apart take 3 s at least: both checkpoints come before the end.
+    const child = new Deno.Command(`${REPO_ROOT}/sentry`, {
+      args: ["--root", root, "do", "--id", "c1", "--", exe, String(N)], stdin: "null", stdout: "piped", stderr: "piped",
+    }).spawn();
+    await until(() => exists(`${root}/c1/control.sock`), "the container's control socket");
+    const kept = await sentry(["--root", root, "checkpoint", "--image-path", `${dir}/kept`, "--leave-running", "c1"]);
+    assert.deepEqual(kept, { code: 0, stdout: "", stderr: "" });
+    const ended = await sentry(["--root", root, "checkpoint", "--image", `${dir}/ended.cbor`, "c1"]);
+    assert.deepEqual(ended, { code: 0, stdout: "", stderr: "" });
+    const out = await child.output();
+    const first = new TextDecoder().decode(out.stdout);
+    assert.equal(new TextDecoder().decode(out.stderr), "");
+    assert.equal(out.code, 0);
+    assert.ok(!first.includes("rounding"), `the counter ended before the checkpoint: ${first}`);
+    const second = await sentry(["restore", `${dir}/ended.cbor`]);
+    assert.deepEqual([second.code, second.stderr], [0, ""]);
+    assert.equal(first + second.stdout, native);
+    // The image of the checkpoint that left it running: taken earlier, it continues from there.
+    const third = await sentry(["restore", "--image-path", `${dir}/kept`, "c2"]);
+    assert.deepEqual([third.code, third.stderr], [0, ""]);
+    assert.ok(third.stdout.length > second.stdout.length && native.endsWith(third.stdout), third.stdout);
+    assert.ok(first.startsWith(native.slice(0, native.length - third.stdout.length)));
+    // Refused in one line: no image named, no such container.
+    const none = await sentry(["--root", root, "checkpoint", "c1"]);
+    assert.deepEqual(none, { code: 125, stdout: "", stderr: "sentry: checkpoint: expected --image FILE or --image-path DIR\n" });
+    const gone = await sentry(["--root", root, "checkpoint", "--image", `${dir}/x.cbor`, "c9"]);
+    assert.equal(gone.code, 125);
+    assert.match(gone.stderr, /^sentry: .*c9.*\n$/);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 function refusedCheckpoint(fn: () => unknown): CheckpointError {
   try {
     fn();
