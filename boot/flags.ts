@@ -19,7 +19,7 @@
 import { BootError } from "./errors.ts";
 
 /** How stubs are placed on CPUs; see platform/ptrace and shared/MEASUREMENTS.md. */
-export type CpuPlacement = "tracer" | "free";
+export type CpuPlacement = "adaptive" | "tracer" | "free";
 
 /** Which network the sandbox has: loopback only, or an external NIC carried by host sockets. */
 export type NetworkMode = "none" | "sandbox";
@@ -181,7 +181,7 @@ export function defaultGlobalOptions(): GlobalOptions {
     strace: false,
     debugLog: null,
     platform: "ptrace",
-    cpuPlacement: "tracer",
+    cpuPlacement: "adaptive",
     network: "none",
     publish: [],
     netAllow: null,
@@ -519,8 +519,8 @@ function applyGlobal(g: GlobalOptions, values: Map<string, string | boolean | st
   }
   const placement = values.get("cpu-placement");
   if (typeof placement === "string") {
-    if (placement !== "tracer" && placement !== "free") {
-      throw new BootError(`--cpu-placement: expected tracer or free, got ${quote(placement)}`);
+    if (placement !== "adaptive" && placement !== "tracer" && placement !== "free") {
+      throw new BootError(`--cpu-placement: expected adaptive, tracer or free, got ${quote(placement)}`);
     }
     g.cpuPlacement = placement;
   }

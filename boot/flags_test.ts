@@ -139,7 +139,7 @@ Deno.test("parseCommandLine() rejects bad command lines with one-line messages",
     [["spec", "--", "x"], `spec: unexpected "--"`],
     [["help", "frob"], `help: unknown command "frob"`],
     [["--platform", "kvm", "do", "ls"], `--platform: unknown platform "kvm" (the only platform is ptrace)`],
-    [["--cpu-placement", "any", "do", "ls"], `--cpu-placement: expected tracer or free, got "any"`],
+    [["--cpu-placement", "any", "do", "ls"], `--cpu-placement: expected adaptive, tracer or free, got "any"`],
     [["--debug-log=", "do", "ls"], "--debug-log: expected a file name"],
   ];
   for (const [args, message] of cases) {

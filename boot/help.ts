@@ -22,7 +22,9 @@ const GLOBAL_FLAGS = `Global flags (before or after the command):
   --strace                 print every syscall (to the debug log if there is one, else stderr)
   --debug-log FILE         write the sentry's debug log to FILE (truncated)
   --platform ptrace        how application code runs; ptrace is the only platform
-  --cpu-placement MODE     tracer (default): stubs share the tracer's CPU; free: no pinning
+  --cpu-placement MODE     adaptive (default): stubs share the tracer's CPU until one computes
+                           without stopping for 5 ms, which may then use every CPU; tracer:
+                           stubs always share the tracer's CPU; free: no pinning
   --network none|sandbox   none: loopback only (default); sandbox: a NIC (10.0.2.15) whose
                            flows leave through host sockets; 10.0.2.2 is the host's 127.0.0.1
   --publish [A:]HP:SP      relay host port HP (address A, default 127.0.0.1) to port SP inside
