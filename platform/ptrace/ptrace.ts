@@ -1250,7 +1250,7 @@ export class PtracePlatform implements Platform {
     put(prog);
     const inStub = must(
       as.inject(ctx, SYS_seccomp, [SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, STUB_DATA]),
-      "seccomp(SECCOMP_SET_MODE_FILTER) with a listener (Linux 5.14 or later)",
+      "seccomp(SECCOMP_SET_MODE_FILTER) with a listener (Linux 5.9 or later)",
     );
     put(new Uint8Array(prog.length));
     const pidfd = must(ffi.pidfdOpen(pid), "pidfd_open of the stub");
