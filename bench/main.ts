@@ -3,10 +3,11 @@
  * is installed, free and pinned to one CPU, side by side in one run (shared/MEASUREMENTS.md:
  * never compare against an old absolute number). Prints a table of medians with min and max.
  *
- *     deno task bench [--runs N] [--iterations N] [--only NAME,...] [--workloads getpid,ipc,net,exec,files]
+ *     deno task bench [--runs N] [--iterations N] [--only NAME,...] [--workloads getpid,clock,ipc,net,exec,files]
  *                     [--baseline DIR]
  *
- * Workloads: getpid (a C program's own timing), ipc (issue #5's pipe throughput, 256 MiB in
+ * Workloads: getpid (a C program's own timing), clock (clock_gettime(CLOCK_MONOTONIC) through
+ * libc, which takes the vDSO where there is one, ns per call), ipc (issue #5's pipe throughput, 256 MiB in
  * 64 KiB writes, and 1-byte round trips over a Unix stream socketpair, timed by the program),
  * net (issue #6: loopback TCP throughput, 256 MiB in 64 KiB writes, and 1-byte TCP round trips
  * on 127.0.0.1, timed by the program), exec (wall time of whole commands: a /bin/true startup
@@ -56,6 +57,14 @@ const BENCHMARKS: Benchmark[] = [
     unit: "ns/call",
     source: "getpid.c",
     args: (n) => [String(n)],
+  },
+  {
+    // Issue #16: clock_gettime(CLOCK_MONOTONIC) through libc (the vDSO), after warming up.
+    name: "clock_gettime",
+    unit: "ns/call",
+    source: "clock.c",
+    args: (n) => [String(n)],
+    workload: "clock",
   },
   {
     // Issue #5: 256 MiB through a pipe in 64 KiB writes, between two processes.
@@ -310,7 +319,7 @@ async function main(): Promise<void> {
       runs: { type: "string", default: "5" },
       iterations: { type: "string", default: "20000" },
       only: { type: "string" },
-      workloads: { type: "string", default: "getpid,ipc,net,exec,files" },
+      workloads: { type: "string", default: "getpid,clock,ipc,net,exec,files" },
       baseline: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -318,7 +327,7 @@ async function main(): Promise<void> {
   if (values.help) {
     console.log(
       "usage: deno task bench [--runs N] [--iterations N] [--only native,sentry,runsc,...] " +
-        "[--workloads getpid,ipc,net,exec,files] [--baseline DIR]",
+        "[--workloads getpid,clock,ipc,net,exec,files] [--baseline DIR]",
     );
     return;
   }

@@ -740,8 +740,9 @@ export class Kernel {
     await this.#idle(null);
   }
 
-  /** Sleeps until wakeTask() or the deadline (ns from now). */
+  /** Sleeps until wakeTask() or the deadline (ns from now). Precondition: no task in user mode. */
   #idle(timeoutNs: number | null): Promise<void> {
+    this.platform.idle();
     return new Promise((resolve) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
       this.#idleWake = () => {

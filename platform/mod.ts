@@ -160,6 +160,12 @@ export interface Platform {
   waitStop(timeoutNs: number): Stop | null;
   /** Resolves (without consuming it) when some context has a stop to collect. */
   waitStopAsync(): Promise<void>;
+  /**
+   * No context runs and the caller is about to sleep on something else: release whatever
+   * waitStop keeps armed between calls (the ptrace platform's repeating wake-up alarm), so an
+   * idle or paused sandbox uses no CPU. The next waitStop re-arms it.
+   */
+  idle(): void;
   /** Collects a stop if one is ready, without blocking. */
   pollStop(): Stop | null;
   /** Kills everything; no host process outlives this call. */

@@ -813,12 +813,28 @@ function installWakeAlarm(): void {
   wakeTimer = Deno.UnsafePointer.create(timerId[0]!);
 }
 
-/** Arms (ns > 0) or disarms (ns = 0) the one-shot wake-up alarm of the JavaScript thread. */
+const REPEAT_MIN_NS = 2_000_000;
+
+/**
+ * Arms (ns > 0) or disarms (ns = 0) the wake-up alarm of the JavaScript thread: first in ns,
+ * then again every max(ns, REPEAT_MIN_NS) until re-armed or disarmed.
+ *
+ * Why it repeats: the check "is the alarm still ahead?" and the entry into waitpid are two
+ * steps, and a thread preempted between them (a loaded host) can see a one-shot alarm fire
+ * before it blocks. The signal is then spent, and waitpid would block until the next stop,
+ * which never comes while the application spins without a system call: a hang of the whole
+ * loop (no host signal forwarded, no timer fired). A repeating alarm bounds that to one more
+ * period. Disarm it when no wait needs it (PtracePlatform.idle), or it wakes an idle sentry.
+ */
 export function armWakeAlarm(ns: number): void {
   if (wakeTimer === null) installWakeAlarm();
-  itimerspec[0] = 0n;
-  itimerspec[1] = 0n;
-  itimerspec[2] = BigInt(Math.floor(ns / 1e9));
+  // The period is never shorter than REPEAT_MIN_NS: a microsecond deadline repeated every
+  // microsecond is a signal storm in which waitpid never gets to block (a livelock seen with
+  // CPU-time timers). A missed first alarm then costs at most one such period.
+  const period = ns === 0 ? 0 : Math.max(ns, REPEAT_MIN_NS);
+  itimerspec[0] = BigInt(Math.floor(period / 1e9)); // it_interval
+  itimerspec[1] = BigInt(Math.floor(period % 1e9));
+  itimerspec[2] = BigInt(Math.floor(ns / 1e9)); // it_value
   itimerspec[3] = BigInt(Math.floor(ns % 1e9));
   libc.timer_settime(wakeTimer, 0, itimerspecBytes, null);
 }

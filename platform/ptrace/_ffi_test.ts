@@ -38,3 +38,28 @@ Deno.test("a host open interrupted by the wake-up alarm's signal runs again unti
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+// The loop checks the alarm, then enters waitpid: a host that preempts the thread in between
+// can let the alarm fire first. Its signal is then spent outside the wait, and an application
+// spinning without system calls gives waitpid nothing else to return for: the whole loop
+// would hang (seen under load: SIGTERM to the sentry never reached a spinning init). The
+// alarm repeats, so the wait still ends within a period.
+Deno.test("a wake-up alarm that fired before waitpid still ends the wait", async () => {
+  const child = new Deno.Command("sleep", { args: ["5"], stdin: "null", stdout: "null", stderr: "null" }).spawn();
+  let w: ReturnType<typeof ffi.waitpid> = "eintr";
+  try {
+    ffi.armWakeAlarm(5e6);
+    // The alarm fires (and its signal is handled) here, outside any wait.
+    const until = performance.now() + 20;
+    while (performance.now() < until) { /* spin */ }
+    w = ffi.waitpid(child.pid, 0);
+    assert.equal(w, "eintr", "waitpid blocked until the child ended: the alarm fired only once");
+  } finally {
+    ffi.armWakeAlarm(0);
+    // When the wait did reap the child, Deno no longer can.
+    if (w === "eintr") {
+      child.kill("SIGKILL");
+      await child.status;
+    }
+  }
+});

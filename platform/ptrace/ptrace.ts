@@ -1525,9 +1525,11 @@ export class PtracePlatform implements Platform {
   }
 
   /**
-   * Blocks in waitpid for the next stop, at most about timeoutNs. The wake-up alarm is armed
-   * lazily: it stays armed across stops and is re-armed only when the wanted deadline is earlier
-   * than the armed one (or it already fired), so most stops cost no timer syscall.
+   * Blocks in waitpid for the next stop, at most about timeoutNs (one more alarm period when
+   * the host preempted this thread just before waitpid: see ffi.armWakeAlarm). The wake-up
+   * alarm is armed lazily: it stays armed across stops and is re-armed only when the wanted
+   * deadline is earlier than the armed one (or it already fired), so most stops cost no timer
+   * syscall. {@linkcode idle} disarms it.
    */
   waitStop(timeoutNs: number): Stop | null {
     const now = performance.now() * 1e6;
@@ -1546,6 +1548,12 @@ export class PtracePlatform implements Platform {
       const s = this.#decode(w.pid, w.status);
       if (s) return s;
     }
+  }
+
+  idle(): void {
+    if (this.#alarmAt === null) return;
+    ffi.armWakeAlarm(0);
+    this.#alarmAt = null;
   }
 
   pollStop(): Stop | null {

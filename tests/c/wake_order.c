@@ -22,7 +22,10 @@ int main(void) {
     else other++;
     waitpid(c, &st, 0);
   }
-  printf("waitpid(WCONTINUED) after kill(SIGCONT): continued %d, something else %d\n", continued, other);
+  /* Natively this is a race the parent nearly always wins, but a loaded host can run the woken
+   * child on another CPU first (49 of 50 seen in CI): compare the rule, not the exact count. */
+  printf("waitpid(WCONTINUED) after kill(SIGCONT): continue reported in at least 40 of 50: %s\n",
+         continued >= 40 && continued + other == 50 ? "yes" : "no");
   pid_t c = fork();
   if (c == 0) {
     for (;;) pause();
