@@ -15,6 +15,7 @@
  */
 
 import { STUB_BASE, STUB_BATCH_SYSCALL_END, STUB_INJECT_SYSCALL_END } from "./stub_elf.ts";
+import { assemble, AUDIT_ARCH_X86_64, type Insn, SECCOMP_RET_ALLOW, SECCOMP_RET_KILL_PROCESS, SECCOMP_RET_USER_NOTIF } from "./bpf.ts";
 
 export const SYS_close = 3;
 export const SYS_mmap = 9;
@@ -40,59 +41,11 @@ export const CLONE_STUB_THREAD = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHA
 /** clone flags of a forked stub (StubAddressSpace.fork). */
 export const CLONE_STUB_FORK = SIGCHLD | CLONE_PTRACE;
 
-const AUDIT_ARCH_X86_64 = 0xc000003e;
-export const SECCOMP_RET_KILL_PROCESS = 0x80000000;
-export const SECCOMP_RET_USER_NOTIF = 0x7fc00000;
-export const SECCOMP_RET_ALLOW = 0x7fff0000;
-
 // struct seccomp_data: int nr; u32 arch; u64 instruction_pointer; u64 args[6].
 const OFF_NR = 0, OFF_ARCH = 4, OFF_IP_LO = 8, OFF_IP_HI = 12, OFF_ARG0_LO = 16, OFF_ARG0_HI = 20;
 
-const BPF_LD_W_ABS = 0x20, BPF_JEQ_K = 0x15, BPF_RET_K = 0x06;
-
 /** The vsyscall page's three entries and the syscall each emulates (Linux's vsyscall_64.c). */
 const VSYSCALLS: [number, number][] = [[0xff600000, 96], [0xff600400, 201], [0xff600800, 309]];
-
-/** One instruction with symbolic jump targets (resolved by {@linkcode assemble}). */
-type Insn =
-  | { op: "ld"; off: number }
-  | { op: "jeq"; k: number; then: string; else?: string }
-  | { op: "ret"; k: number }
-  | { label: string };
-
-/** Resolves labels (a jump's missing `else` falls through) into struct sock_filter bytes. */
-function assemble(prog: Insn[]): Uint8Array {
-  const at = new Map<string, number>();
-  const real: Exclude<Insn, { label: string }>[] = [];
-  for (const i of prog) {
-    if ("label" in i) at.set(i.label, real.length);
-    else real.push(i);
-  }
-  const out = new Uint8Array(real.length * 8);
-  const v = new DataView(out.buffer);
-  real.forEach((i, n) => {
-    const o = n * 8;
-    const rel = (l: string | undefined) => {
-      if (l === undefined) return 0;
-      const t = at.get(l);
-      if (t === undefined || t <= n || t - n - 1 > 255) throw new Error(`stub_seccomp: bad jump to ${l}`);
-      return t - n - 1;
-    };
-    if (i.op === "ld") {
-      v.setUint16(o, BPF_LD_W_ABS, true);
-      v.setUint32(o + 4, i.off, true);
-    } else if (i.op === "ret") {
-      v.setUint16(o, BPF_RET_K, true);
-      v.setUint32(o + 4, i.k >>> 0, true);
-    } else {
-      v.setUint16(o, BPF_JEQ_K, true);
-      v.setUint8(o + 2, rel(i.then));
-      v.setUint8(o + 3, rel(i.else));
-      v.setUint32(o + 4, i.k >>> 0, true);
-    }
-  });
-  return out;
-}
 
 /** The filter as an array of struct sock_filter (8 bytes each). */
 export function stubFilter(): Uint8Array {
