@@ -26,7 +26,6 @@ import { CLONE_STUB_FORK, CLONE_STUB_THREAD, stubFilter, SYS_fetch_fd } from "./
 const SIGKILL = 9;
 const SIGTRAP = 5;
 const SIGSTOP = 19;
-const SIGCHLD = 17;
 const SYSCALL_TRAP = SIGTRAP | 0x80;
 
 const SYS_mmap = 9;
@@ -315,6 +314,24 @@ class StubAddressSpace implements AddressSpace {
       for (let i = 0; i < 6; i++) r.set(ARG_REGS[i]!, args[i] ?? 0);
       r.set("rip", STUB_INJECT_ADDR);
     }, STUB_INJECT_TRAP_ADDR, `injected syscall ${nr}`, fetch === undefined ? [] : [fetch]);
+  }
+
+  /**
+   * Runs syscalls in order, in one round trip when every thread is stopped (a batch); returns
+   * each one's result.
+   */
+  injectAll(via: Context, calls: { nr: number; args: number[] }[]): number[] {
+    this.#flush();
+    const ctx = via as PtraceContext;
+    if (calls.length > 1 && this.#allStopped() && calls.length <= BATCH_MAX_ENTRIES) {
+      this.#runBatch(ctx, calls.map((c) => ({ ...c, flags: 0 })));
+      // The runner wrote each result over its entry's nr.
+      const back = new Uint8Array(calls.length * BATCH_ENTRY_SIZE);
+      if (ffi.vmRead(this.pid, STUB_DATA, back) !== back.length) throw new Error("Cannot read a batch's results");
+      const v = new DataView(back.buffer);
+      return calls.map((_, i) => Number(v.getBigInt64(i * BATCH_ENTRY_SIZE, true)));
+    }
+    return calls.map((c) => this.#inject(ctx, c.nr, c.args));
   }
 
   /**
@@ -1230,17 +1247,27 @@ export class PtracePlatform implements Platform {
         break;
       }
     }
-    put(new Uint8Array(16)); // struct rlimit {0, 0}
-    must(as.inject(ctx, SYS_setrlimit, [RLIMIT_CORE, STUB_DATA]), "setrlimit(RLIMIT_CORE)");
-    must(as.inject(ctx, SYS_prctl, [PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0]), "prctl(PR_SET_NO_NEW_PRIVS)");
-    as.inject(ctx, SYS_prctl, [PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0]); // EINVAL before Linux 4.3: none
-    for (let cap = 0; cap <= lastCap(); cap++) {
-      must(as.inject(ctx, SYS_prctl, [PR_CAPBSET_DROP, cap, 0, 0, 0]), `prctl(PR_CAPBSET_DROP, ${cap})`);
-    }
-    const caps = new Uint8Array(8 + 24); // header {version 3, pid 0}, then 2 × {effective, permitted, inheritable}
-    new DataView(caps.buffer).setUint32(0, LINUX_CAPABILITY_VERSION_3, true);
-    put(caps);
-    must(as.inject(ctx, SYS_capset, [STUB_DATA, STUB_DATA + 8]), "capset");
+    // One batch (one round trip): the arguments (struct rlimit {0, 0}; the capset header
+    // {version 3, pid 0} and 2 × {effective, permitted, inheritable}, all 0) lie in the data
+    // page after the batch table.
+    const argsAt = STUB_DATA + BATCH_ENTRY_SIZE * 48;
+    const args = new Uint8Array(16 + 8 + 24);
+    new DataView(args.buffer).setUint32(16, LINUX_CAPABILITY_VERSION_3, true);
+    if (ffi.vmWrite(pid, argsAt, args) !== args.length) throw new Error("Cannot write a new stub's data page");
+    const calls = [
+      { nr: SYS_setrlimit, args: [RLIMIT_CORE, argsAt], what: "setrlimit(RLIMIT_CORE)" },
+      { nr: SYS_prctl, args: [PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0], what: "prctl(PR_SET_NO_NEW_PRIVS)" },
+      ...Array.from({ length: lastCap() + 1 }, (_, cap) => ({
+        nr: SYS_prctl, args: [PR_CAPBSET_DROP, cap, 0, 0, 0], what: `prctl(PR_CAPBSET_DROP, ${cap})`,
+      })),
+      { nr: SYS_capset, args: [argsAt + 16, argsAt + 24], what: "capset" },
+      // Last, as it may fail (EINVAL before Linux 4.3: no ambient set to clear).
+      { nr: SYS_prctl, args: [PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0], what: "" },
+    ];
+    if (calls.length > 48) throw new Error("The confinement batch overlaps its arguments");
+    as.injectAll(ctx, calls).forEach((r, i) => {
+      if (calls[i]!.what !== "") must(r, calls[i]!.what);
+    });
     const filter = stubFilter();
     const prog = new Uint8Array(16 + filter.length); // struct sock_fprog {u16 len; u64 filter}, then the filter
     const pv = new DataView(prog.buffer);
