@@ -54,6 +54,12 @@ export interface GlobalOptions {
   netAllow: AllowEntry[] | null;
   /** --pcap: where to write the sandbox's packets, or null. */
   pcap: string | null;
+  /** --root: the state directory (null: boot/state_dir.ts's default). */
+  root: string | null;
+  /** runc's --log: where a failure is also reported (conmon reads it), or null. */
+  log: string | null;
+  /** runc's --log-format: text (default) or json. */
+  logFormat: "text" | "json";
 }
 
 /**
@@ -74,7 +80,10 @@ export interface LimitOptions {
 }
 
 /** The names of the commands, in the order help lists them. */
-export const COMMANDS = ["run", "do", "spec", "help"] as const;
+export const COMMANDS = [
+  "run", "do", "spec", "create", "start", "state", "list", "ps", "exec", "kill", "pause", "resume",
+  "wait", "events", "delete", "help",
+] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 /** What the user asked for. */
@@ -95,6 +104,10 @@ export type Command =
     overlayUpper: string | null;
     /** -t: init's stdio is a terminal bridged to the user's (boot/terminal.ts). */
     tty: boolean;
+    /** -d: return once the sandbox runs, held by a detached sentry. */
+    detach: boolean;
+    pidFile: string | null;
+    consoleSocket: string | null;
     limits: LimitOptions;
   }
   /** Write a default config.json into the bundle directory. */
@@ -106,7 +119,42 @@ export type Command =
     command: string[];
     overlayUpper: string | null;
     tty: boolean;
+    /** --id: the container's ID in the state directory (null: generated). */
+    id: string | null;
     limits: LimitOptions;
+  }
+  /** runc's create: a sandbox whose init waits for `start`, held by a detached sentry. */
+  | {
+    kind: "create";
+    global: GlobalOptions;
+    bundle: string;
+    id: string;
+    pidFile: string | null;
+    consoleSocket: string | null;
+    overlayUpper: string | null;
+  }
+  /** Commands that name one container and take nothing else. */
+  | { kind: "start" | "state" | "pause" | "resume" | "wait"; global: GlobalOptions; id: string }
+  | { kind: "list"; global: GlobalOptions; format: "table" | "json"; quiet: boolean }
+  | { kind: "ps"; global: GlobalOptions; id: string; format: "table" | "json" }
+  /** signal: as given (a name or a number), null for SIGTERM. */
+  | { kind: "kill"; global: GlobalOptions; id: string; signal: string | null; all: boolean; pid: number | null }
+  | { kind: "delete"; global: GlobalOptions; id: string; force: boolean }
+  | { kind: "events"; global: GlobalOptions; id: string; stats: boolean; intervalMs: number }
+  /** A new process in a running container. */
+  | {
+    kind: "exec";
+    global: GlobalOptions;
+    id: string;
+    command: string[];
+    tty: boolean;
+    cwd: string | null;
+    env: string[];
+    user: string | null;
+    process: string | null;
+    detach: boolean;
+    pidFile: string | null;
+    consoleSocket: string | null;
   };
 
 /** The defaults of the global flags. */
@@ -120,6 +168,9 @@ export function defaultGlobalOptions(): GlobalOptions {
     publish: [],
     netAllow: null,
     pcap: null,
+    root: null,
+    log: null,
+    logFormat: "text",
   };
 }
 
@@ -143,9 +194,45 @@ const FLAGS: Record<string, FlagDef> = {
   "publish": { kind: "list", scope: "global" },
   "net-allow": { kind: "list", scope: "global" },
   "pcap": { kind: "string", scope: "global" },
-  "bundle": { kind: "string", scope: ["run", "spec"] },
-  "overlay-upper": { kind: "string", scope: ["run", "do"] },
-  "tty": { kind: "bool", scope: ["run", "do"] },
+  // runc's global flags, which container engines pass (docs/cli.md says what each does here).
+  "root": { kind: "string", scope: "global" },
+  "log": { kind: "string", scope: "global" },
+  "log-format": { kind: "string", scope: "global" },
+  "systemd-cgroup": { kind: "bool", scope: "global" },
+  "debug": { kind: "bool", scope: "global" },
+  "rootless": { kind: "string", scope: "global" },
+  "criu": { kind: "string", scope: "global" },
+  "bundle": { kind: "string", scope: ["run", "spec", "create"] },
+  "overlay-upper": { kind: "string", scope: ["run", "do", "create"] },
+  "tty": { kind: "bool", scope: ["run", "do", "exec"] },
+  "id": { kind: "string", scope: ["do"] },
+  "detach": { kind: "bool", scope: ["run", "exec"] },
+  "pid-file": { kind: "string", scope: ["run", "create", "exec"] },
+  "console-socket": { kind: "string", scope: ["run", "create", "exec"] },
+  "format": { kind: "string", scope: ["list", "ps"] },
+  "quiet": { kind: "bool", scope: ["list"] },
+  "all": { kind: "bool", scope: ["kill"] },
+  "pid": { kind: "string", scope: ["kill"] },
+  "force": { kind: "bool", scope: ["delete"] },
+  "stats": { kind: "bool", scope: ["events"] },
+  "interval": { kind: "string", scope: ["events"] },
+  "cwd": { kind: "string", scope: ["exec"] },
+  "env": { kind: "list", scope: ["exec"] },
+  "user": { kind: "string", scope: ["exec"] },
+  "process": { kind: "string", scope: ["exec"] },
+  // Accepted and ignored: runc's options with no meaning for a sandbox (docs/cli.md).
+  "no-pivot": { kind: "bool", scope: ["run", "create"] },
+  "no-new-keyring": { kind: "bool", scope: ["run", "create"] },
+  "preserve-fds": { kind: "string", scope: ["run", "create", "exec"] },
+  "no-subreaper": { kind: "bool", scope: ["run"] },
+  "keep": { kind: "bool", scope: ["run"] },
+  "process-label": { kind: "string", scope: ["exec"] },
+  "apparmor": { kind: "string", scope: ["exec"] },
+  "no-new-privs": { kind: "bool", scope: ["exec"] },
+  "cap": { kind: "list", scope: ["exec"] },
+  "additional-gids": { kind: "list", scope: ["exec"] },
+  "ignore-paused": { kind: "bool", scope: ["exec"] },
+  "cgroup": { kind: "string", scope: ["exec"] },
   "timeout": { kind: "string", scope: ["run", "do"] },
   "cpu-time": { kind: "string", scope: ["run", "do"] },
   "cpus": { kind: "string", scope: ["run", "do"] },
@@ -157,7 +244,10 @@ const FLAGS: Record<string, FlagDef> = {
 };
 
 /** Short flags and the long flag each stands for. */
-const SHORT_FLAGS: Record<string, string> = { "-h": "--help", "-t": "--tty" };
+const SHORT_FLAGS: Record<string, string> = {
+  "-h": "--help", "-t": "--tty", "-d": "--detach", "-q": "--quiet", "-e": "--env", "-u": "--user",
+  "-p": "--process", "-f": "--force", "-a": "--all",
+};
 
 /** The flags a command accepts (global ones included), for help and error messages. */
 export function flagsOf(cmd: CommandName | null): string[] {
@@ -232,7 +322,7 @@ export function parseCommandLine(args: readonly string[]): Command {
       cmd = arg as CommandName;
       continue;
     }
-    if (cmd === "do") {
+    if (cmd === "do" || (cmd === "exec" && positionals.length === 1)) {
       // The command to run starts here; everything after it is its own.
       rest = args.slice(i - 1);
       break;
@@ -268,6 +358,9 @@ export function parseCommandLine(args: readonly string[]): Command {
         command: rest,
         overlayUpper: overlayUpperOf(values),
         tty: values.get("tty") === true,
+        detach: values.get("detach") === true,
+        pidFile: pathOf(values, "pid-file"),
+        consoleSocket: pathOf(values, "console-socket"),
         limits: limitsOf(values),
       };
     }
@@ -283,8 +376,81 @@ export function parseCommandLine(args: readonly string[]): Command {
         command: rest,
         overlayUpper: overlayUpperOf(values),
         tty: values.get("tty") === true,
+        id: pathOf(values, "id"),
         limits: limitsOf(values),
       };
+    case "create":
+      return {
+        kind: "create",
+        global,
+        bundle: bundleOf(values),
+        id: onlyId(cmd, positionals, rest),
+        pidFile: pathOf(values, "pid-file"),
+        consoleSocket: pathOf(values, "console-socket"),
+        overlayUpper: overlayUpperOf(values),
+      };
+    case "start":
+    case "state":
+    case "pause":
+    case "resume":
+    case "wait":
+      return { kind: cmd, global, id: onlyId(cmd, positionals, rest) };
+    case "list":
+      if (positionals.length > 0) throw new BootError(`list: unexpected argument ${quote(positionals[0]!)}`);
+      if (rest !== null) throw new BootError(`list: unexpected "--"`);
+      return { kind: "list", global, format: formatOf(values), quiet: values.get("quiet") === true };
+    case "ps":
+      return { kind: "ps", global, id: onlyId(cmd, positionals, rest), format: formatOf(values) };
+    case "kill": {
+      if (rest !== null) throw new BootError(`kill: unexpected "--"`);
+      if (positionals.length === 0) throw new BootError(`kill: expected a container ID ${TRY_HELP}`);
+      if (positionals.length > 2) throw new BootError(`kill: unexpected argument ${quote(positionals[2]!)}`);
+      const pid = values.get("pid");
+      let pidN: number | null = null;
+      if (typeof pid === "string") {
+        pidN = /^\d{1,9}$/.test(pid) ? Number(pid) : 0;
+        if (pidN < 1) throw new BootError(`--pid: expected a process ID, got ${quote(pid)}`);
+      }
+      return {
+        kind: "kill", global, id: positionals[0]!, signal: positionals[1] ?? null,
+        all: values.get("all") === true, pid: pidN,
+      };
+    }
+    case "delete":
+      return { kind: "delete", global, id: onlyId(cmd, positionals, rest), force: values.get("force") === true };
+    case "events": {
+      const iv = values.get("interval");
+      return {
+        kind: "events",
+        global,
+        id: onlyId(cmd, positionals, rest),
+        stats: values.get("stats") === true,
+        intervalMs: typeof iv === "string" ? parseDuration("interval", iv) : 5000,
+      };
+    }
+    case "exec": {
+      if (positionals.length === 0) throw new BootError(`exec: expected a container ID ${TRY_HELP}`);
+      const process = pathOf(values, "process");
+      const command = rest ?? [];
+      if (command.length === 0 && process === null) {
+        throw new BootError(`exec: expected a command to run (or --process FILE)`);
+      }
+      const env = values.get("env");
+      return {
+        kind: "exec",
+        global,
+        id: positionals[0]!,
+        command,
+        tty: values.get("tty") === true,
+        cwd: pathOf(values, "cwd"),
+        env: Array.isArray(env) ? env : [],
+        user: pathOf(values, "user"),
+        process,
+        detach: values.get("detach") === true,
+        pidFile: pathOf(values, "pid-file"),
+        consoleSocket: pathOf(values, "console-socket"),
+      };
+    }
     default: {
       const never: never = cmd;
       throw new Error(`unreachable: ${never}`);
@@ -330,6 +496,13 @@ function applyGlobal(g: GlobalOptions, values: Map<string, string | boolean | st
     if (pcap === "") throw new BootError("--pcap: expected a file name");
     g.pcap = pcap;
   }
+  g.root = pathOf(values, "root");
+  g.log = pathOf(values, "log");
+  const format = values.get("log-format");
+  if (typeof format === "string") {
+    if (format !== "text" && format !== "json") throw new BootError(`--log-format: expected text or json, got ${quote(format)}`);
+    g.logFormat = format;
+  }
 }
 
 function parsePort(flag: string, s: string, what: string, zeroOk = false): number {
@@ -368,6 +541,38 @@ function parseAllow(v: string): AllowEntry {
 function isIpLiteral(s: string): boolean {
   if (/^\d{1,3}(\.\d{1,3}){3}$/.test(s)) return s.split(".").every((x) => Number(x) <= 255);
   return /^[0-9a-fA-F:.]+$/.test(s) && s.includes(":") && s.split("::").length <= 2;
+}
+
+/** The one container ID of a command that takes nothing else. */
+function onlyId(cmd: string, positionals: string[], rest: string[] | null): string {
+  if (rest !== null) throw new BootError(`${cmd}: unexpected "--"`);
+  if (positionals.length === 0) throw new BootError(`${cmd}: expected a container ID ${TRY_HELP}`);
+  if (positionals.length > 1) throw new BootError(`${cmd}: unexpected argument ${quote(positionals[1]!)}`);
+  return positionals[0]!;
+}
+
+/** A non-empty string flag's value, or null when it is absent. */
+function pathOf(values: Map<string, string | boolean | string[]>, name: string): string | null {
+  const v = values.get(name);
+  if (v === undefined) return null;
+  if (typeof v !== "string" || v === "") throw new BootError(`--${name}: expected a value`);
+  return v;
+}
+
+function formatOf(values: Map<string, string | boolean | string[]>): "table" | "json" {
+  const f = values.get("format");
+  if (f === undefined) return "table";
+  if (f !== "table" && f !== "json") throw new BootError(`--format: expected table or json, got ${quote(String(f))}`);
+  return f;
+}
+
+/** A Go-style duration (`5s`, `250ms`, `1m`, `1.5s`) in milliseconds, at least 1. */
+export function parseDuration(flag: string, v: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(v);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+  const ms = m === null ? NaN : Number(m[1]) * unit[m[2] as keyof typeof unit];
+  if (!(ms >= 1 && ms <= 86_400_000)) throw new BootError(`--${flag}: expected a duration such as 5s or 250ms, got ${quote(v)}`);
+  return Math.round(ms);
 }
 
 function bundleOf(values: Map<string, string | boolean | string[]>): string {

@@ -21,14 +21,15 @@ Deno.test("parseCommandLine() reads run with a bundle, an id and a command after
     id: "c1",
     command: ["/bin/ls", "-la", "--help"],
     overlayUpper: null,
-    tty: false,
+    tty: false, detach: false, pidFile: null, consoleSocket: null,
     limits: noLimitOptions(),
   } satisfies Command);
 });
 
 Deno.test("parseCommandLine() defaults run's bundle to the current directory and its command to null", () => {
   assert.deepEqual(parseCommandLine(["run"]), {
-    kind: "run", global: defaultGlobalOptions(), bundle: ".", id: null, command: null, overlayUpper: null, tty: false, limits: noLimitOptions(),
+    kind: "run", global: defaultGlobalOptions(), bundle: ".", id: null, command: null, overlayUpper: null, tty: false, detach: false, pidFile: null, consoleSocket: null,
+    limits: noLimitOptions(),
   });
 });
 
@@ -42,6 +43,9 @@ Deno.test("parseCommandLine() accepts --name=value and global flags on either si
     command: null,
     overlayUpper: null,
     tty: false,
+    detach: false,
+    pidFile: null,
+    consoleSocket: null,
     limits: noLimitOptions(),
   });
 });
@@ -53,10 +57,11 @@ Deno.test("parseCommandLine() hands do everything from the first word of the com
     command: ["ls", "-la", "--version"],
     overlayUpper: null,
     tty: false,
+    id: null,
     limits: noLimitOptions(),
   });
   assert.deepEqual(parseCommandLine(["do", "--", "--weird-name"]), {
-    kind: "do", global: defaultGlobalOptions(), command: ["--weird-name"], overlayUpper: null, tty: false, limits: noLimitOptions(),
+    kind: "do", global: defaultGlobalOptions(), command: ["--weird-name"], overlayUpper: null, tty: false, id: null, limits: noLimitOptions(),
   });
 });
 
@@ -71,7 +76,7 @@ Deno.test("parseCommandLine() reads --overlay-upper for run and do, and only for
 
 Deno.test("parseCommandLine() reads -t and --tty for run and do, before do's command only", () => {
   assert.deepEqual(parseCommandLine(["do", "-t", "bash", "-t"]), {
-    kind: "do", global: defaultGlobalOptions(), command: ["bash", "-t"], overlayUpper: null, tty: true, limits: noLimitOptions(),
+    kind: "do", global: defaultGlobalOptions(), command: ["bash", "-t"], overlayUpper: null, tty: true, id: null, limits: noLimitOptions(),
   });
   const run = parseCommandLine(["run", "--tty", "--bundle", "b"]);
   assert.equal(run.kind === "run" && run.tty, true);
@@ -167,6 +172,30 @@ Deno.test("parseCommandLine() rejects bad network flags with one line each", () 
   assert.equal(bootError(["--publish=70000:80", "do", "true"]).message, `--publish: bad host port "70000"`);
   assert.equal(bootError(["--net-allow=10.0.0.0/33", "do", "true"]).message, `--net-allow: bad prefix in "10.0.0.0/33"`);
   assert.equal(bootError(["--net-allow=example.com", "do", "true"]).message, `--net-allow: bad address "example.com"`);
+});
+
+Deno.test("parseCommandLine() reads the lifecycle commands with runc's flags", () => {
+  const g = defaultGlobalOptions();
+  assert.deepEqual(parseCommandLine(["--root", "/r", "state", "c1"]), { kind: "state", global: { ...g, root: "/r" }, id: "c1" });
+  assert.deepEqual(parseCommandLine(["list", "--format", "json", "-q"]), { kind: "list", global: g, format: "json", quiet: true });
+  assert.deepEqual(parseCommandLine(["kill", "--all", "c1", "KILL"]), { kind: "kill", global: g, id: "c1", signal: "KILL", all: true, pid: null });
+  assert.deepEqual(parseCommandLine(["kill", "--pid", "7", "c1"]), { kind: "kill", global: g, id: "c1", signal: null, all: false, pid: 7 });
+  assert.deepEqual(parseCommandLine(["delete", "-f", "c1"]), { kind: "delete", global: g, id: "c1", force: true });
+  assert.deepEqual(parseCommandLine(["events", "--interval", "250ms", "c1"]), { kind: "events", global: g, id: "c1", stats: false, intervalMs: 250 });
+  assert.deepEqual(parseCommandLine(["do", "--id", "x", "true"]), { kind: "do", global: g, command: ["true"], overlayUpper: null, tty: false, id: "x", limits: noLimitOptions() });
+  // exec: the command starts at the first word after the ID; its flags stay its own.
+  const e = parseCommandLine(["--systemd-cgroup", "--log", "/l", "--log-format", "json", "exec", "-t", "--env", "A=1", "-e", "B=2", "--user", "1:2", "c1", "sh", "-c", "x"]);
+  assert.deepEqual(e, {
+    kind: "exec", global: { ...g, log: "/l", logFormat: "json" }, id: "c1", command: ["sh", "-c", "x"], tty: true,
+    cwd: null, env: ["A=1", "B=2"], user: "1:2", process: null, detach: false, pidFile: null, consoleSocket: null,
+  });
+  assert.deepEqual((parseCommandLine(["exec", "c1", "--", "ls", "-l"]) as { command: string[] }).command, ["ls", "-l"]);
+});
+
+Deno.test("parseCommandLine() refuses lifecycle commands without their ID or with surplus words", () => {
+  for (const args of [["state"], ["state", "a", "b"], ["kill"], ["kill", "a", "TERM", "x"], ["exec", "c1"], ["list", "x"], ["events", "--interval", "soon", "c"], ["kill", "--pid", "0", "c"]]) {
+    assert.equal(bootError(args).exitCode, 125, JSON.stringify(args));
+  }
 });
 
 Deno.test("parseCommandLine() reads the limit flags and --report for run and do", () => {

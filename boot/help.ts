@@ -28,6 +28,11 @@ const GLOBAL_FLAGS = `Global flags (before or after the command):
   --publish [A:]HP:SP      relay host port HP (address A, default 127.0.0.1) to port SP inside
   --net-allow ADDR[/N][:PORT],...  destinations outside the sandbox it may reach
   --pcap FILE              write the sandbox's packets to FILE (pcap, raw IP)
+  --root DIR               the state directory (default /run/sentry for root, else
+                           $XDG_RUNTIME_DIR/sentry)
+  --log FILE               also report a failure in FILE (as runc: for conmon)
+  --log-format text|json   the format of --log's lines
+  --systemd-cgroup, --debug, --rootless V, --criu P   runc's; accepted and ignored
 `;
 
 const TTY_FLAG = `  --tty, -t                give the command a terminal bridged to yours (stdin must be one):
@@ -47,6 +52,18 @@ Commands:
   run     run a container from an OCI bundle (or a bare root filesystem)
   do      run a command with the host's / as the root under a writable overlay
   spec    write a default config.json into a bundle directory
+  create  create a container whose init waits for start (held by a detached sentry)
+  start   start a created container
+  state   print a container's OCI state (JSON)
+  list    list the containers of the state directory
+  ps      list the processes of a container
+  exec    run a new process in a running container
+  kill    send a signal to a container's init (or --pid N, or --all)
+  pause   stop every task of a container at a safe point
+  resume  continue a paused container
+  wait    wait for a container's init to exit and print its exit status
+  events  print a container's statistics (cpu, memory, pids) as JSON lines
+  delete  remove a stopped container's state (--force: kill a running one first)
   help    show help for a command
 
 ${GLOBAL_FLAGS}
@@ -85,6 +102,61 @@ Flags:
   --bundle DIR             the bundle directory (default: the current directory)
 
 ${GLOBAL_FLAGS}`,
+  create: `Usage: sentry create [--bundle DIR] [--pid-file F] [--console-socket S] ID
+
+Creates container ID from the bundle DIR: a detached sentry holds the sandbox, whose init
+waits for "sentry start ID". --pid-file gets that sentry's pid.
+
+${GLOBAL_FLAGS}`,
+  start: `Usage: sentry start ID
+
+Starts the init of a created container.
+`,
+  state: `Usage: sentry state ID
+
+Prints the OCI state of container ID as JSON (status created, running, paused or stopped).
+`,
+  list: `Usage: sentry list [--format table|json] [-q]
+
+Lists the containers of the state directory; -q prints their IDs only.
+`,
+  ps: `Usage: sentry ps [--format table|json] ID
+
+Lists the processes of container ID (json: their pids).
+`,
+  exec: `Usage: sentry exec [-t] [--cwd D] [--env K=V]... [--user UID[:GID]] [--process F] [-d]
+                   [--pid-file F] ID [--] CMD [ARGS...]
+
+Runs CMD in the running container ID, with its stdio (or, with -t, a new terminal of the
+sandbox bridged to yours) and exits with its exit status. -d returns at once.
+--process F takes the process from an OCI process.json instead of CMD.
+`,
+  kill: `Usage: sentry kill [--all] [--pid N] ID [SIGNAL]
+
+Sends SIGNAL (a name such as TERM or SIGKILL, or a number; default TERM) to container ID's
+init, to its process N (--pid), or to every process (--all).
+`,
+  pause: `Usage: sentry pause ID
+
+Stops every task of container ID at a safe point; it uses no CPU until resumed.
+`,
+  resume: `Usage: sentry resume ID
+
+Continues a paused container.
+`,
+  wait: `Usage: sentry wait ID
+
+Waits until container ID's init exits; prints {"id":ID,"exitStatus":N} and exits with N.
+`,
+  events: `Usage: sentry events [--stats] [--interval D] ID
+
+Prints container ID's statistics (cpu, memory, pids) as JSON lines, every D (default 5s),
+or once with --stats.
+`,
+  delete: `Usage: sentry delete [--force] ID
+
+Removes the state of a stopped container; --force kills a running one first.
+`,
   help: `Usage: sentry help [COMMAND]
 
 Shows help for COMMAND, or the list of commands.

@@ -21,7 +21,7 @@ import type { DebugLog } from "../kernel/log.ts";
 import type { Terminal, WindowSize } from "../vfs/tty/mod.ts";
 import { Credentials } from "../kernel/creds.ts";
 import { EACCES, ENOENT, ENOEXEC, LinuxError } from "../kernel/errno.ts";
-import { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH } from "../abi/linux/signal.ts";
+import { FORWARDED, type HeldSignals } from "./held_signals.ts";
 import type { LaunchConfig } from "./bundle.ts";
 import { BootError, EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND, EXIT_SENTRY_ERROR } from "./errors.ts";
 import type { GlobalOptions } from "./flags.ts";
@@ -31,16 +31,6 @@ import { withDefaults } from "./mount_plan.ts";
 import { KernelProcSource } from "../kernel/proc_source.ts";
 import { sandboxCpus } from "../kernel/syscalls/linux/sys_sched.ts";
 
-/** Host signals passed on to the sandbox, as runsc forwards them to the container. */
-const FORWARDED: ReadonlyArray<[Deno.Signal, number]> = [
-  ["SIGINT", SIGINT],
-  ["SIGTERM", SIGTERM],
-  ["SIGHUP", SIGHUP],
-  ["SIGQUIT", SIGQUIT],
-  ["SIGUSR1", SIGUSR1],
-  ["SIGUSR2", SIGUSR2],
-  ["SIGWINCH", SIGWINCH],
-];
 
 /** Options of {@linkcode Loader.create}. */
 export interface LoaderOptions {
@@ -137,8 +127,16 @@ export class Loader {
     return loader;
   }
 
-  /** Runs until init exits and returns its wait status. Forwards host signals meanwhile. */
-  async run(): Promise<number> {
+  /** The sandbox's kernel, for the control socket (boot/control_server.ts). */
+  get kernel(): Kernel {
+    return this.#kernel;
+  }
+
+  /**
+   * Runs until init exits and returns its wait status. Forwards host signals meanwhile; those
+   * held before (boot/held_signals.ts) are delivered first.
+   */
+  async run(held: HeldSignals | null = null): Promise<number> {
     const listeners: Array<[Deno.Signal, () => void]> = FORWARDED.map(([name, signo]) => {
       // To the terminal's foreground process group when a terminal is attached, else to init.
       const h = () => {
@@ -148,6 +146,10 @@ export class Loader {
       Deno.addSignalListener(name, h);
       return [name, h];
     });
+    for (const signo of held?.release() ?? []) {
+      this.forwardedSignals++;
+      this.#kernel.signalFromUser(signo);
+    }
     try {
       return await this.#kernel.run();
     } finally {

@@ -28,6 +28,7 @@ import {
   firstLine,
 } from "./errors.ts";
 import { resolveExecutable } from "./exec_path.ts";
+import { HeldSignals } from "./held_signals.ts";
 import { loadSpecSchema } from "./spec.ts";
 import { deathReport, exitStatusOf } from "./exit_status.ts";
 import { type GlobalOptions, type LimitOptions, parseCommandLine, quote } from "./flags.ts";
@@ -37,6 +38,19 @@ import type { ResourceControl, ResourceLimits } from "../kernel/resources.ts";
 import { helpText, versionText } from "./help.ts";
 import { statInRoot } from "./root_stat.ts";
 import { checkHostTerminal, HostTerminalBridge, hostWindowSize, restoreHostTerminal } from "./terminal.ts";
+import {
+  claimId,
+  type ContainerState,
+  type ContainerStatus,
+  generateId,
+  ownerName,
+  processStartTime,
+  removeContainerDir,
+  socketPath,
+  writeState,
+} from "./state_dir.ts";
+import { OCI_VERSION } from "./spec.ts";
+import { lifecycle, rootOf } from "./lifecycle.ts";
 
 export { BootError, EXIT_SENTRY_ERROR } from "./errors.ts";
 export { restoreHostTerminal } from "./terminal.ts";
@@ -57,10 +71,16 @@ export async function main(args: readonly string[]): Promise<number> {
         writeDefaultSpec(cmd.bundle, { cwd: Deno.cwd() });
         return 0;
       case "run": {
+        if (cmd.detach || cmd.consoleSocket !== null) {
+          throw new BootError("run: -d and --console-socket are not implemented yet (run in the foreground)");
+        }
         await loadSpecSchema(); // a bundle's config.json is validated with zod (spec.ts)
         const launch = loadBundle(cmd.bundle, { cwd: Deno.cwd(), command: cmd.command, id: cmd.id });
         if (cmd.overlayUpper !== null) setOverlayUpper(launch, cmd.overlayUpper, Deno.cwd());
-        return await boot(launch, cmd.global, log, cmd.tty, cmd.limits);
+        const bundle = (await import("node:path")).resolve(Deno.cwd(), cmd.bundle);
+        return await boot(launch, cmd.global, log, cmd.tty, cmd.limits, {
+          root: rootOf(cmd.global), id: cmd.id ?? generateId(), bundle, pidFile: cmd.pidFile,
+        });
       }
       case "do": {
         const launch = doConfig(cmd.command, {
@@ -70,8 +90,24 @@ export async function main(args: readonly string[]): Promise<number> {
           openFiles: ownOpenFilesLimit(),
         });
         if (cmd.overlayUpper !== null) setOverlayUpper(launch, cmd.overlayUpper, Deno.cwd());
-        return await boot(launch, cmd.global, log, cmd.tty, cmd.limits);
+        return await boot(launch, cmd.global, log, cmd.tty, cmd.limits, {
+          root: rootOf(cmd.global), id: cmd.id ?? generateId(), bundle: Deno.cwd(), pidFile: null,
+        });
       }
+      case "create":
+        throw new BootError("create: not implemented yet (use run, or do --id)");
+      case "start":
+      case "state":
+      case "list":
+      case "ps":
+      case "kill":
+      case "pause":
+      case "resume":
+      case "wait":
+      case "events":
+      case "delete":
+      case "exec":
+        return await lifecycle(cmd);
       default: {
         const never: never = cmd;
         throw new Error(`unreachable: ${JSON.stringify(never)}`);
@@ -102,12 +138,21 @@ function callerEnvironment(): Record<string, string> {
   }
 }
 
+/** Where a running sandbox registers itself (boot/state_dir.ts). */
+interface Registration {
+  root: string;
+  id: string;
+  /** The bundle directory, absolute. */
+  bundle: string;
+  pidFile: string | null;
+}
+
 /**
  * Runs the sandbox (see run) and writes the run report (--report) whatever happened: a run
  * that never started reports reason "error" and the sentry's exit status.
  */
 async function boot(
-  launch: LaunchConfig, global: GlobalOptions, log: DebugLog, tty: boolean, limitFlags: LimitOptions,
+  launch: LaunchConfig, global: GlobalOptions, log: DebugLog, tty: boolean, limitFlags: LimitOptions, reg: Registration,
 ): Promise<number> {
   const startMs = Date.now();
   // -t without a terminal, a bad limit and an unwritable report are refused before anything starts.
@@ -121,7 +166,7 @@ async function boot(
   };
   const ran: { resources: ResourceControl | null } = { resources: null };
   try {
-    const status = await run(launch, global, log, tty, limits, limitFlags, reportFile !== null, outcome, ran);
+    const status = await run(launch, global, log, tty, limits, limitFlags, reportFile !== null, outcome, ran, reg);
     reportFile?.commit(buildReport(outcome, ran.resources, limits));
     return status;
   } catch (err) {
@@ -143,7 +188,25 @@ async function boot(
 async function run(
   launch: LaunchConfig, global: GlobalOptions, log: DebugLog, tty: boolean, limits: ResourceLimits,
   limitFlags: LimitOptions, measure: boolean, outcome: RunOutcome, ran: { resources: ResourceControl | null },
+  reg: Registration,
 ): Promise<number> {
+  // From here until init runs, a SIGTERM or ^C is held for init instead of killing the sentry.
+  const held = HeldSignals.hold();
+  try {
+    return await runHeld(launch, global, log, tty, limits, limitFlags, measure, outcome, ran, reg, held);
+  } finally {
+    held.release();
+  }
+}
+
+async function runHeld(
+  launch: LaunchConfig, global: GlobalOptions, log: DebugLog, tty: boolean, limits: ResourceLimits,
+  limitFlags: LimitOptions, measure: boolean, outcome: RunOutcome, ran: { resources: ResourceControl | null },
+  reg: Registration, held: HeldSignals,
+): Promise<number> {
+  // The kernel's modules load while the bundle is checked.
+  const modules = Promise.all([import("./loader.ts"), import("./control_server.ts")]);
+  modules.catch(() => {});
   if (global.debugLog !== null) {
     try {
       log.openFile(global.debugLog);
@@ -169,17 +232,55 @@ async function run(
   }
   log.debug(`init executable: ${found.path}`);
 
-  const { Loader } = await import("./loader.ts");
-  const loader = Loader.create({
-    launch, global, log, executable: found.path, limits, overlaySize: limitFlags.overlaySize, measure,
-  });
+  // The ID is claimed before anything starts, so that a duplicate costs nothing.
+  claimId(reg.root, reg.id);
+  log.debug(`container id: ${reg.id} (state in ${reg.root}/${reg.id})`);
+  let loader: import("./loader.ts").Loader;
+  let ControlServer: typeof import("./control_server.ts").ControlServer;
+  try {
+    // Both before init exists: between Loader.create and run, nothing may await (a signal
+    // sent to the sentry then would find no listener that passes it on to init).
+    const [l, c] = await modules;
+    ControlServer = c.ControlServer;
+    loader = l.Loader.create({
+      launch, global, log, executable: found.path, limits, overlaySize: limitFlags.overlaySize, measure,
+    });
+  } catch (err) {
+    removeContainerDir(reg.root, reg.id);
+    throw err;
+  }
   ran.resources = loader.resources;
   let bridge: HostTerminalBridge | null = null;
   let ws: number;
   let report: string | null;
+  let server: import("./control_server.ts").ControlServer | null = null;
   try {
+    let status: ContainerStatus = "running";
+    const state: ContainerState = {
+      ociVersion: OCI_VERSION, id: reg.id, status, pid: Deno.pid, bundle: reg.bundle,
+      rootfs: launch.rootHostPath, created: new Date().toISOString(), owner: ownerName((Deno.uid() ?? 0)),
+      annotations: {}, sentryStart: processStartTime(Deno.pid) ?? 0,
+    };
+    writeState(reg.root, state);
+    if (reg.pidFile !== null) Deno.writeTextFileSync(reg.pidFile, String(Deno.pid));
+    let exited!: (ws: number) => void;
+    const initExit = new Promise<number>((r) => exited = r);
+    const s = ControlServer.listen(socketPath(reg.root, reg.id), {
+      kernel: loader.kernel,
+      status: () => status,
+      setStatus: (st) => {
+        status = st;
+        writeState(reg.root, { ...state, status });
+      },
+      start: () => "container is already started",
+      initExit,
+      defaults: { env: launch.envp, cwd: launch.cwd, uid: launch.uid, gid: launch.gid, additionalGids: launch.additionalGids },
+    }, log);
+    if (typeof s === "string") log.warning(`control socket: ${s}`);
+    else server = s;
     if (tty) bridge = HostTerminalBridge.start(loader.attachConsole(hostWindowSize()));
-    ws = await loader.run();
+    ws = await loader.run(held);
+    exited(ws);
     // The kernel's words when it has them (they carry the fault address), under our policy
     // of when to speak.
     report = deathReport(ws) === null ? null : (loader.describeInitExit() ?? deathReport(ws));
@@ -188,7 +289,11 @@ async function run(
     // anything else is printed.
     await bridge?.close();
     restoreHostTerminal();
+    server?.close();
     loader.destroy();
+    // A foreground run leaves nothing behind, as runc's (only a killed sentry leaves a state,
+    // which `delete` removes).
+    removeContainerDir(reg.root, reg.id);
   }
   let status = exitStatusOf(ws);
   log.debug(`init exited: wait status 0x${ws.toString(16)}, exit status ${status}`);

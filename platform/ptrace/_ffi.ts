@@ -107,6 +107,16 @@ const rareSymbols = {
   fchmod: { parameters: ["i32", "u32"], result: "i32" },
   utimensat: { parameters: ["i32", "buffer", "buffer", "i32"], result: "i32" },
   fsync: { parameters: ["i32"], result: "i32" },
+  // The control socket (boot/control_*.ts): AF_UNIX stream sockets passing descriptors.
+  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  listen: { parameters: ["i32", "i32"], result: "i32" },
+  accept4: { parameters: ["i32", "buffer", "buffer", "i32"], result: "i32" },
+  connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  sendmsg: { parameters: ["i32", "buffer", "i32"], result: "i64" },
+  recvmsg: { parameters: ["i32", "buffer", "i32"], result: "i64" },
+  getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
+  setsid: { parameters: [], result: "i32" },
 } as const;
 let rareLib: Deno.DynamicLibrary<typeof rareSymbols>["symbols"] | null = null;
 
@@ -1070,6 +1080,171 @@ export function hostPunchHole(fd: number, off: number, len: number): number {
 export function hostBlocks(fd: number): number {
   const st = new BigInt64Array(18);
   return libc.fstat(fd, new Uint8Array(st.buffer)) === -1 ? -errno() : Number(st[8]);
+}
+
+// ---- AF_UNIX stream sockets with descriptor passing (the control socket) ------------------
+
+const AF_UNIX = 1;
+const SOCK_STREAM = 1;
+const SOCK_NONBLOCK = 0o4000;
+const SOCK_CLOEXEC = 0o2000000;
+const SOL_SOCKET = 1;
+const SCM_RIGHTS = 1;
+const SO_PEERCRED = 17;
+const MSG_NOSIGNAL = 0x4000;
+const MSG_CTRUNC = 0x8;
+const MSG_CMSG_CLOEXEC = 0x40000000;
+/** sizeof(struct sockaddr_un) and of its sun_path. */
+const SOCKADDR_UN_SIZE = 110;
+const SUN_PATH_MAX = 108;
+/** At most this many descriptors travel with one message (stdin, stdout, stderr). */
+export const MAX_PASSED_FDS = 3;
+
+/** A sockaddr_un for path, or null when path does not fit sun_path with its NUL. */
+function sockaddrUn(path: string): Uint8Array | null {
+  const p = new TextEncoder().encode(path);
+  if (p.length === 0 || p.length >= SUN_PATH_MAX) return null;
+  const a = new Uint8Array(SOCKADDR_UN_SIZE);
+  new DataView(a.buffer).setUint16(0, AF_UNIX, true);
+  a.set(p, 2);
+  return a;
+}
+
+/** A new non-blocking, close-on-exec AF_UNIX stream socket; fd or -errno. */
+function unixSocket(): number {
+  const fd = rare().socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  return fd === -1 ? -errno() : fd;
+}
+
+const ENAMETOOLONG = 36;
+
+/**
+ * A listening AF_UNIX stream socket bound at path (which must not exist), non-blocking and
+ * close-on-exec; fd or -errno (ENAMETOOLONG when path does not fit a sockaddr_un).
+ */
+export function hostUnixListen(path: string, backlog: number): number {
+  const addr = sockaddrUn(path);
+  if (addr === null) return -ENAMETOOLONG;
+  const fd = unixSocket();
+  if (fd < 0) return fd;
+  let r = rare().bind(fd, addr, SOCKADDR_UN_SIZE);
+  if (r === 0) r = rare().listen(fd, backlog);
+  if (r !== 0) {
+    const e = errno();
+    libc.close(fd);
+    return -e;
+  }
+  return fd;
+}
+
+/**
+ * Connects a new non-blocking, close-on-exec AF_UNIX stream socket to path; fd or -errno.
+ * A connect to a listening AF_UNIX socket completes at once or fails (EAGAIN: its backlog is
+ * full), it never stays in progress.
+ */
+export function hostUnixConnect(path: string): number {
+  const addr = sockaddrUn(path);
+  if (addr === null) return -ENAMETOOLONG;
+  const fd = unixSocket();
+  if (fd < 0) return fd;
+  const r = retryInt(() => rare().connect(fd, addr, SOCKADDR_UN_SIZE));
+  if (r < 0) {
+    libc.close(fd);
+    return r;
+  }
+  return fd;
+}
+
+/** accept4(2) of a pending connection, non-blocking and close-on-exec; fd or -errno (EAGAIN). */
+export function hostAccept(fd: number): number {
+  return retryInt(() => rare().accept4(fd, null, null, SOCK_NONBLOCK | SOCK_CLOEXEC));
+}
+
+/** The peer's credentials of a connected AF_UNIX socket (SO_PEERCRED), or -errno. */
+export function hostPeerCred(fd: number): { pid: number; uid: number; gid: number } | number {
+  const cred = new Uint8Array(12);
+  const len = new Uint32Array([12]);
+  const r = rare().getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, new Uint8Array(len.buffer));
+  if (r !== 0) return -errno();
+  const v = new DataView(cred.buffer);
+  return { pid: v.getInt32(0, true), uid: v.getUint32(4, true), gid: v.getUint32(8, true) };
+}
+
+const CMSG_HDR = 16;
+/** CMSG_SPACE(MAX_PASSED_FDS * 4). */
+const CMSG_SPACE_FDS = CMSG_HDR + ((MAX_PASSED_FDS * 4 + 7) & ~7);
+
+/** A msghdr (56 bytes) over one iovec of data and a control buffer, both kept alive by the caller. */
+function msghdr(iov: Uint8Array, data: Uint8Array, control: Uint8Array | null): Uint8Array {
+  const iv = new DataView(iov.buffer, iov.byteOffset, 16);
+  iv.setBigUint64(0, addressOf(data), true);
+  iv.setBigUint64(8, BigInt(data.length), true);
+  const m = new Uint8Array(56);
+  const mv = new DataView(m.buffer);
+  mv.setBigUint64(16, addressOf(iov), true);
+  mv.setBigUint64(24, 1n, true);
+  if (control !== null) {
+    mv.setBigUint64(32, addressOf(control), true);
+    mv.setBigUint64(40, BigInt(control.length), true);
+  }
+  return m;
+}
+
+/**
+ * sendmsg(2) of data with descriptors attached (SCM_RIGHTS; at most MAX_PASSED_FDS), without
+ * SIGPIPE; bytes sent or -errno (EAGAIN on a full socket). The descriptors go with the first
+ * byte sent.
+ */
+export function hostSendWithFds(fd: number, data: Uint8Array, fds: readonly number[]): number {
+  if (data.length === 0) return 0;
+  let control: Uint8Array | null = null;
+  if (fds.length > 0) {
+    if (fds.length > MAX_PASSED_FDS) return -22; // EINVAL
+    control = new Uint8Array(CMSG_HDR + ((fds.length * 4 + 7) & ~7));
+    const cv = new DataView(control.buffer);
+    cv.setBigUint64(0, BigInt(CMSG_HDR + fds.length * 4), true);
+    cv.setInt32(8, SOL_SOCKET, true);
+    cv.setInt32(12, SCM_RIGHTS, true);
+    fds.forEach((f, i) => cv.setInt32(CMSG_HDR + 4 * i, f, true));
+  }
+  const iov = new Uint8Array(16);
+  const m = msghdr(iov, data, control);
+  return retryBig(() => rare().sendmsg(fd, m, MSG_NOSIGNAL));
+}
+
+/**
+ * recvmsg(2) into dst, collecting descriptors sent with the bytes (close-on-exec). Returns the
+ * byte count (0 at end of stream) or -errno (EAGAIN when nothing is there), and the
+ * descriptors received (a message that carried more than MAX_PASSED_FDS has its excess closed
+ * by the host and sets `truncated`).
+ */
+export function hostRecvWithFds(fd: number, dst: Uint8Array): { n: number; fds: number[]; truncated: boolean } {
+  const control = new Uint8Array(CMSG_SPACE_FDS);
+  const iov = new Uint8Array(16);
+  const m = msghdr(iov, dst, control);
+  const n = retryBig(() => rare().recvmsg(fd, m, MSG_CMSG_CLOEXEC));
+  const fds: number[] = [];
+  if (n < 0) return { n, fds, truncated: false };
+  const mv = new DataView(m.buffer);
+  const controlLen = Number(mv.getBigUint64(40, true));
+  const flags = mv.getInt32(48, true);
+  const cv = new DataView(control.buffer);
+  let off = 0;
+  while (off + CMSG_HDR <= controlLen) {
+    const len = Number(cv.getBigUint64(off, true));
+    if (len < CMSG_HDR || off + len > controlLen) break;
+    if (cv.getInt32(off + 8, true) === SOL_SOCKET && cv.getInt32(off + 12, true) === SCM_RIGHTS) {
+      for (let p = off + CMSG_HDR; p + 4 <= off + len; p += 4) fds.push(cv.getInt32(p, true));
+    }
+    off += (len + 7) & ~7;
+  }
+  return { n, fds, truncated: (flags & MSG_CTRUNC) !== 0 };
+}
+
+/** setsid(2): the sentry leaves the caller's session and terminal (a detached sandbox). */
+export function hostSetsid(): number {
+  const r = rare().setsid();
+  return r === -1 ? -errno() : r;
 }
 
 // ---- the vDSO (kernel/vdso) -----------------------------------------------------------------

@@ -1,0 +1,323 @@
+/**
+ * The commands that reach a container through the state directory and its control socket:
+ * state, list, ps, kill, pause, resume, wait, events, delete, exec (runc's names, flags and
+ * output formats; docs/cli.md). None of them loads the kernel.
+ *
+ * @module
+ */
+
+import { SIGNAL_NAMES } from "../abi/linux/signal.ts";
+import { writeAllSync } from "../kernel/write_all.ts";
+import { hostSetsid } from "../platform/ptrace/_ffi.ts";
+import { connectTo, readReply, request } from "./control_client.ts";
+import { BootError, EXIT_SENTRY_ERROR } from "./errors.ts";
+import { exitStatusOf } from "./exit_status.ts";
+import type { Command, GlobalOptions } from "./flags.ts";
+import { quote } from "./flags.ts";
+import {
+  type ContainerState,
+  defaultRoot,
+  holderAlive,
+  listIds,
+  readState,
+  removeContainerDir,
+} from "./state_dir.ts";
+import { hostWindowSize } from "./terminal.ts";
+
+export function rootOf(g: GlobalOptions): string {
+  return g.root ?? defaultRoot();
+}
+
+function print(s: string): void {
+  writeAllSync(Deno.stdout, new TextEncoder().encode(s));
+}
+
+/** The OCI state as `state` and `list --format json` print it (runc's fields). */
+function ociState(s: ContainerState): Record<string, unknown> {
+  const o: Record<string, unknown> = {
+    ociVersion: s.ociVersion, id: s.id, pid: s.status === "stopped" ? 0 : s.pid, status: s.status,
+    bundle: s.bundle, rootfs: s.rootfs, created: s.created, owner: s.owner,
+  };
+  if (Object.keys(s.annotations ?? {}).length > 0) o.annotations = s.annotations;
+  return o;
+}
+
+/** Lines of columns padded as runc's tabwriter (minimum width 12, padding 3). */
+function table(rows: string[][]): string {
+  const widths: number[] = [];
+  for (const r of rows) r.forEach((c, i) => widths[i] = Math.max(widths[i] ?? 0, c.length));
+  return rows.map((r) =>
+    r.map((c, i) => i === r.length - 1 ? c : c.padEnd(Math.max(12, widths[i]! + 3))).join("").trimEnd() + "\n"
+  ).join("");
+}
+
+/** A signal by name (TERM, SIGTERM, term) or number. */
+export function parseSignal(s: string): number {
+  if (/^\d+$/.test(s)) {
+    const n = Number(s);
+    if (n >= 0 && n <= 64) return n;
+  } else {
+    const name = s.toUpperCase().replace(/^SIG/, "");
+    for (const [n, full] of Object.entries(SIGNAL_NAMES)) if (full === `SIG${name}`) return Number(n);
+  }
+  throw new BootError(`unknown signal ${quote(s)}`);
+}
+
+function requireLive(s: ContainerState, what: string): void {
+  if (s.status === "stopped") throw new BootError(`container ${quote(s.id)} is stopped: cannot ${what}`);
+}
+
+/** Runs a lifecycle command; returns the exit status. */
+export async function lifecycle(cmd: Command): Promise<number> {
+  switch (cmd.kind) {
+    case "state": {
+      const s = readState(rootOf(cmd.global), cmd.id);
+      print(JSON.stringify(ociState(s), null, 2) + "\n");
+      return 0;
+    }
+    case "list": {
+      const root = rootOf(cmd.global);
+      const states = listIds(root).map((id) => readState(root, id));
+      if (cmd.quiet) print(states.map((s) => s.id + "\n").join(""));
+      else if (cmd.format === "json") print(JSON.stringify(states.map(ociState)) + "\n");
+      else {
+        print(table([
+          ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"],
+          ...states.map((s) => [s.id, String(s.status === "stopped" ? 0 : s.pid), s.status, s.bundle, s.created, s.owner]),
+        ]));
+      }
+      return 0;
+    }
+    case "ps": {
+      const root = rootOf(cmd.global);
+      requireLive(readState(root, cmd.id), "list its processes");
+      const r = await request(root, cmd.id, { op: "ps" });
+      const procs = r.processes as Array<{
+        pid: number; ppid: number; uid: number; startTimeNs: number; cpuTimeNs: number; tty: string | null;
+        argv: string[]; comm: string;
+      }>;
+      if (cmd.format === "json") {
+        print(JSON.stringify(procs.map((p) => p.pid)) + "\n");
+        return 0;
+      }
+      print(table([
+        ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"],
+        ...procs.map((p) => {
+          const st = new Date(p.startTimeNs / 1e6);
+          const secs = Math.floor(p.cpuTimeNs / 1e9);
+          const time = [Math.floor(secs / 3600), Math.floor(secs / 60) % 60, secs % 60]
+            .map((x) => String(x).padStart(2, "0")).join(":");
+          return [
+            String(p.uid), String(p.pid), String(p.ppid), "0",
+            `${String(st.getHours()).padStart(2, "0")}:${String(st.getMinutes()).padStart(2, "0")}`,
+            p.tty ?? "?", time, p.argv.length > 0 ? p.argv.join(" ") : `[${p.comm}]`,
+          ];
+        }),
+      ]));
+      return 0;
+    }
+    case "kill": {
+      const root = rootOf(cmd.global);
+      const signo = parseSignal(cmd.signal ?? "TERM");
+      requireLive(readState(root, cmd.id), "signal it");
+      await request(root, cmd.id, {
+        op: "kill", signal: signo, ...(cmd.all ? { all: true } : {}), ...(cmd.pid !== null ? { pid: cmd.pid } : {}),
+      });
+      return 0;
+    }
+    case "pause":
+    case "resume":
+    case "start": {
+      const root = rootOf(cmd.global);
+      requireLive(readState(root, cmd.id), cmd.kind);
+      await request(root, cmd.id, { op: cmd.kind });
+      return 0;
+    }
+    case "wait": {
+      const root = rootOf(cmd.global);
+      const s = readState(root, cmd.id);
+      let ws: number;
+      if (s.status === "stopped") {
+        if (s.exitStatus === undefined) throw new BootError(`container ${quote(cmd.id)} is stopped and its exit status is unknown`);
+        ws = s.exitStatus;
+      } else {
+        try {
+          ws = (await request(root, cmd.id, { op: "wait" })).waitStatus as number;
+        } catch (err) {
+          // The sentry may have exited between: its state has the status.
+          const again = readState(root, cmd.id);
+          if (again.exitStatus === undefined) throw err;
+          ws = again.exitStatus;
+        }
+      }
+      const code = exitStatusOf(ws);
+      print(JSON.stringify({ id: cmd.id, exitStatus: code }) + "\n");
+      return code;
+    }
+    case "events": {
+      const root = rootOf(cmd.global);
+      requireLive(readState(root, cmd.id), "report its statistics");
+      for (;;) {
+        const r = await request(root, cmd.id, { op: "stats" });
+        const st = r.stats as { cpu: { usageNs: number; userNs: number; systemNs: number }; memory: { usageBytes: number }; pids: { current: number } };
+        print(JSON.stringify({
+          type: "stats",
+          id: cmd.id,
+          data: {
+            cpu: { usage: { total: st.cpu.usageNs, user: st.cpu.userNs, kernel: st.cpu.systemNs } },
+            memory: { usage: { usage: st.memory.usageBytes } },
+            pids: { current: st.pids.current },
+          },
+        }) + "\n");
+        if (cmd.stats) return 0;
+        await new Promise((r) => setTimeout(r, cmd.intervalMs));
+      }
+    }
+    case "delete":
+      return await deleteContainer(rootOf(cmd.global), cmd.id, cmd.force);
+    case "exec":
+      return await exec(cmd);
+    default:
+      throw new Error(`unreachable: ${cmd.kind}`);
+  }
+}
+
+async function deleteContainer(root: string, id: string, force: boolean): Promise<number> {
+  const s = readState(root, id);
+  if (s.status !== "stopped" || holderAlive(s)) {
+    if (s.status !== "stopped" && s.status !== "created" && !force) {
+      throw new BootError(`cannot delete container ${quote(id)} that is not stopped: ${s.status} (use --force)`);
+    }
+    // Every process first, then the sentry itself (its stubs die with it).
+    try {
+      await request(root, id, { op: "kill", signal: 9, all: true });
+    } catch {
+      // not answering: the host kill below does it
+    }
+    if (holderAlive(s)) {
+      try {
+        Deno.kill(s.pid, "SIGKILL");
+      } catch {
+        // gone meanwhile
+      }
+    }
+    for (let i = 0; i < 500 && holderAlive(s); i++) await new Promise((r) => setTimeout(r, 10));
+    if (holderAlive(s)) throw new BootError(`container ${quote(id)}: its sentry (pid ${s.pid}) does not die`);
+  }
+  removeContainerDir(root, id);
+  return 0;
+}
+
+/** Reads an OCI process.json for exec --process. */
+function readProcessJson(path: string): { args: string[]; env?: string[]; cwd?: string; terminal?: boolean; user?: { uid?: number; gid?: number; additionalGids?: number[] } } {
+  let j: unknown;
+  try {
+    j = JSON.parse(Deno.readTextFileSync(path));
+  } catch (err) {
+    throw new BootError(`--process ${quote(path)}: ${err instanceof SyntaxError ? "not valid JSON" : (err as Error).message.replace(/ \(os error \d+\).*$/s, "")}`);
+  }
+  const p = j as Record<string, unknown>;
+  const strs = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === "string");
+  if (typeof p !== "object" || p === null || !strs(p.args) || (p.args as string[]).length === 0) {
+    throw new BootError(`--process ${quote(path)}: args: expected a non-empty array of strings`);
+  }
+  if (p.env !== undefined && !strs(p.env)) throw new BootError(`--process ${quote(path)}: env: expected an array of strings`);
+  if (p.cwd !== undefined && (typeof p.cwd !== "string" || !p.cwd.startsWith("/"))) {
+    throw new BootError(`--process ${quote(path)}: cwd: expected an absolute path`);
+  }
+  const u = p.user as Record<string, unknown> | undefined;
+  const isId = (v: unknown) => v === undefined || (Number.isInteger(v) && (v as number) >= 0 && (v as number) < 4294967295);
+  if (u !== undefined && (typeof u !== "object" || u === null || !isId(u.uid) || !isId(u.gid))) {
+    throw new BootError(`--process ${quote(path)}: user: expected {uid, gid} integers`);
+  }
+  return p as ReturnType<typeof readProcessJson>;
+}
+
+/** Forwarded to an exec'd process while the caller waits for it. */
+const FORWARD: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"];
+
+async function exec(cmd: Extract<Command, { kind: "exec" }>): Promise<number> {
+  const root = rootOf(cmd.global);
+  const s = readState(root, cmd.id);
+  if (s.status !== "running") throw new BootError(`container ${quote(cmd.id)} is ${s.status}, not running`);
+  const req: Record<string, unknown> = { op: "exec" };
+  let tty = cmd.tty;
+  if (cmd.process !== null) {
+    const p = readProcessJson(cmd.process);
+    req.argv = p.args;
+    if (p.env !== undefined) req.env = p.env;
+    if (p.cwd !== undefined) req.cwd = p.cwd;
+    if (p.user?.uid !== undefined) req.uid = p.user.uid;
+    if (p.user?.gid !== undefined) req.gid = p.user.gid;
+    if (p.user?.additionalGids !== undefined) req.additionalGids = p.user.additionalGids;
+    if (p.terminal === true) tty = true;
+  } else req.argv = cmd.command;
+  if (cmd.env.length > 0) {
+    for (const e of cmd.env) if (!/^[^=]+=/.test(e)) throw new BootError(`--env: expected NAME=VALUE, got ${quote(e)}`);
+    req.envAdd = cmd.env;
+  }
+  if (cmd.cwd !== null) {
+    if (!cmd.cwd.startsWith("/")) throw new BootError(`--cwd: expected an absolute path, got ${quote(cmd.cwd)}`);
+    req.cwd = cmd.cwd;
+  }
+  if (cmd.user !== null) {
+    const m = /^(\d{1,10})(?::(\d{1,10}))?$/.exec(cmd.user);
+    if (m === null || Number(m[1]) > 4294967294 || Number(m[2] ?? 0) > 4294967294) {
+      throw new BootError(`--user: expected UID[:GID] (numbers), got ${quote(cmd.user)}`);
+    }
+    req.uid = Number(m[1]);
+    req.gid = Number(m[2] ?? m[1]);
+  }
+  if (tty) {
+    if (!Deno.stdin.isTerminal()) throw new BootError("-t: standard input is not a terminal (run without -t, or from a terminal)");
+    const ws = hostWindowSize();
+    req.terminal = true;
+    req.rows = ws.rows;
+    req.cols = ws.cols;
+  }
+  if (cmd.detach) hostSetsid();
+  const conn = connectTo(root, cmd.id);
+  const listeners: Array<[Deno.Signal, () => void]> = [];
+  let raw = false;
+  try {
+    if (!(await conn.send(req, [0, 1, 2]))) throw new BootError(`container ${quote(cmd.id)}: the sentry went away`);
+    const r = await readReply(conn, cmd.id);
+    if (!r.ok) {
+      const status = typeof r.status === "number" ? r.status : EXIT_SENTRY_ERROR;
+      throw new BootError(`container ${quote(cmd.id)}: ${r.error ?? "exec failed"}`, status);
+    }
+    const pid = r.pid as number;
+    if (cmd.pidFile !== null) Deno.writeTextFileSync(cmd.pidFile, String(pid));
+    if (cmd.detach) return 0;
+    for (const name of FORWARD) {
+      const signo = parseSignal(name);
+      const h = () => void conn.send({ op: "kill", signal: signo, pid });
+      Deno.addSignalListener(name, h);
+      listeners.push([name, h]);
+    }
+    if (tty) {
+      Deno.stdin.setRaw(true);
+      raw = true;
+      const h = () => {
+        const w = hostWindowSize();
+        void conn.send({ op: "resize", pid, rows: w.rows, cols: w.cols });
+      };
+      Deno.addSignalListener("SIGWINCH", h);
+      listeners.push(["SIGWINCH", h]);
+    }
+    for (;;) {
+      const m = await readReply(conn, cmd.id);
+      if (typeof m.exit === "number") return exitStatusOf(m.exit);
+    }
+  } finally {
+    for (const [name, h] of listeners) Deno.removeSignalListener(name, h);
+    if (raw) {
+      try {
+        Deno.stdin.setRaw(false);
+      } catch {
+        // stdin gone
+      }
+    }
+    conn.close();
+  }
+}

@@ -1,0 +1,201 @@
+/**
+ * The state directory (`--root`): one directory per container, mode 0700, holding its OCI state
+ * (`state.json`, replaced atomically) and its control socket (`control.sock`, 0600). Every
+ * command that names a container finds it here; the sentry that holds a sandbox keeps its
+ * state.json current (created, running, paused, stopped with its exit status).
+ *
+ * A state whose sentry is gone (its pid does not exist, or exists with another start time: the
+ * pid was reused) is reported as `stopped`; `delete` removes it. See docs/cli.md.
+ *
+ * @module
+ */
+
+import { BootError, describeFsError } from "./errors.ts";
+import { quote } from "./flags.ts";
+
+/** The status of a container, as the OCI runtime spec names them. */
+export type ContainerStatus = "creating" | "created" | "running" | "paused" | "stopped";
+
+/** state.json: the OCI state plus what the sentry needs to find its holder again. */
+export interface ContainerState {
+  ociVersion: string;
+  id: string;
+  status: ContainerStatus;
+  /** The host pid of the sentry holding the sandbox (runsc reports its sandbox process). */
+  pid: number;
+  bundle: string;
+  rootfs: string;
+  /** RFC 3339, as runc writes it. */
+  created: string;
+  owner: string;
+  annotations: Record<string, string>;
+  /** The holder's start time (/proc/PID/stat field 22): tells a reused pid from the holder. */
+  sentryStart: number;
+  /** Init's wait status once it exited. */
+  exitStatus?: number;
+}
+
+export const STATE_FILE = "state.json";
+export const SOCKET_FILE = "control.sock";
+
+/** `--root`'s default: /run/sentry for root, else $XDG_RUNTIME_DIR/sentry (as runc's). */
+export function defaultRoot(): string {
+  if ((Deno.uid() ?? 0) === 0) return "/run/sentry";
+  const xdg = Deno.env.get("XDG_RUNTIME_DIR");
+  if (xdg) return `${xdg}/sentry`;
+  return `/tmp/sentry-${(Deno.uid() ?? 0)}`;
+}
+
+/** runc's rule for container IDs: letters, digits, `_ + - .`, and not `.` or `..`. */
+export function checkId(id: string): void {
+  if (!/^[\w+.-]+$/.test(id) || id === "." || id === ".." || id.length > 1024) {
+    throw new BootError(`invalid container ID ${quote(id)}: use letters, digits and _ + - . (not "." or "..")`);
+  }
+}
+
+/** A new ID for a container that was given none: 16 hex digits. */
+export function generateId(): string {
+  const b = crypto.getRandomValues(new Uint8Array(8));
+  return [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+}
+
+/** A container's directory under root. */
+export function containerDir(root: string, id: string): string {
+  return `${root}/${id}`;
+}
+
+export function socketPath(root: string, id: string): string {
+  return `${containerDir(root, id)}/${SOCKET_FILE}`;
+}
+
+/**
+ * Creates root if needed (0700) and checks that it is a directory of ours that nobody else can
+ * write: a state directory others could change could be made to point us anywhere.
+ */
+export function ensureRoot(root: string): void {
+  try {
+    Deno.mkdirSync(root, { recursive: true, mode: 0o700 });
+    const st = Deno.lstatSync(root);
+    if (!st.isDirectory) throw new BootError(`--root ${quote(root)}: not a directory`);
+    if (st.uid !== (Deno.uid() ?? 0) || ((st.mode ?? 0) & 0o022) !== 0) {
+      throw new BootError(`--root ${quote(root)}: must be owned by uid ${(Deno.uid() ?? 0)} and writable by nobody else`);
+    }
+  } catch (err) {
+    if (err instanceof BootError) throw err;
+    throw new BootError(`--root ${quote(root)}: ${describeFsError(err)}`);
+  }
+}
+
+/**
+ * Claims id under root: creates its directory (0700). Throws the one-line error of a
+ * duplicate ID when it exists.
+ */
+export function claimId(root: string, id: string): string {
+  checkId(id);
+  ensureRoot(root);
+  const dir = containerDir(root, id);
+  try {
+    Deno.mkdirSync(dir, { mode: 0o700 });
+    Deno.chmodSync(dir, 0o700); // mkdir's mode is masked by the umask
+  } catch (err) {
+    if (err instanceof Deno.errors.AlreadyExists) throw new BootError(`container ${quote(id)} already exists`);
+    throw new BootError(`cannot create the state of container ${quote(id)} in ${quote(root)}: ${describeFsError(err)}`);
+  }
+  return dir;
+}
+
+/** Writes state.json whole or not at all (a temporary file renamed over it). */
+export function writeState(root: string, s: ContainerState): void {
+  const dir = containerDir(root, s.id);
+  const tmp = `${dir}/.${STATE_FILE}.${Deno.pid}.tmp`;
+  Deno.writeTextFileSync(tmp, JSON.stringify(s) + "\n", { mode: 0o600 });
+  Deno.renameSync(tmp, `${dir}/${STATE_FILE}`);
+}
+
+/** The start time of host process pid (clock ticks since boot), or null when there is none. */
+export function processStartTime(pid: number): number | null {
+  if (!(Number.isInteger(pid) && pid > 0)) return null;
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  } catch {
+    return null;
+  }
+  // Fields after the command name, which is in parentheses and may hold anything.
+  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  // Field 3 (state) is fields[0]; field 22 (starttime) is fields[19]. A zombie is gone.
+  if (fields[0] === "Z" || fields[0] === "X") return null;
+  const t = Number(fields[19]);
+  return Number.isFinite(t) ? t : null;
+}
+
+/** Whether the sentry that wrote s still runs. */
+export function holderAlive(s: ContainerState): boolean {
+  return s.sentryStart !== 0 && processStartTime(s.pid) === s.sentryStart;
+}
+
+/**
+ * The state of container id, with its status made true: a holder that is gone means
+ * `stopped`. Throws the one-line error of an unknown ID. A directory whose state.json is
+ * missing or unreadable (a sentry killed while creating it) reads as stopped, so that
+ * `delete` can remove it.
+ */
+export function readState(root: string, id: string): ContainerState {
+  checkId(id);
+  const dir = containerDir(root, id);
+  try {
+    if (!Deno.lstatSync(dir).isDirectory) throw new Deno.errors.NotFound();
+  } catch {
+    throw new BootError(`container ${quote(id)} does not exist`);
+  }
+  let s: ContainerState;
+  try {
+    s = JSON.parse(Deno.readTextFileSync(`${dir}/${STATE_FILE}`)) as ContainerState;
+    if (typeof s !== "object" || s === null || s.id !== id || typeof s.pid !== "number") throw new Error("bad state");
+  } catch {
+    return {
+      ociVersion: "", id, status: "stopped", pid: 0, bundle: "", rootfs: "", created: "",
+      owner: "", annotations: {}, sentryStart: 0,
+    };
+  }
+  if (!holderAlive(s)) s = { ...s, status: "stopped" };
+  return s;
+}
+
+/** The IDs under root (none when it does not exist). */
+export function listIds(root: string): string[] {
+  const ids: string[] = [];
+  try {
+    for (const e of Deno.readDirSync(root)) {
+      if (e.isDirectory && /^[\w+.-]+$/.test(e.name)) ids.push(e.name);
+    }
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return [];
+    throw new BootError(`--root ${quote(root)}: ${describeFsError(err)}`);
+  }
+  return ids.sort();
+}
+
+/** Removes a container's directory and everything in it. Idempotent. */
+export function removeContainerDir(root: string, id: string): void {
+  try {
+    Deno.removeSync(containerDir(root, id), { recursive: true });
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) {
+      throw new BootError(`cannot remove the state of container ${quote(id)}: ${describeFsError(err)}`);
+    }
+  }
+}
+
+/** The user name of uid from /etc/passwd, else the number (runc's OWNER column). */
+export function ownerName(uid: number): string {
+  try {
+    for (const line of Deno.readTextFileSync("/etc/passwd").split("\n")) {
+      const f = line.split(":");
+      if (f[2] === String(uid) && f[0]) return f[0];
+    }
+  } catch {
+    // no passwd: the number
+  }
+  return String(uid);
+}

@@ -1,0 +1,291 @@
+/**
+ * The OCI lifecycle commands and the control socket (issue #12), run as a user would: a
+ * `sentry do --id` holds a sandbox in the background while `state`, `list`, `ps`, `exec`,
+ * `pause`, `resume`, `kill`, `events`, `wait` and `delete` reach it through `--root`, and
+ * hostile clients talk to its socket directly.
+ */
+
+import assert from "node:assert/strict";
+import { REPO_ROOT } from "./_harness.ts";
+
+const SENTRY = `${REPO_ROOT}/sentry`;
+
+interface Out {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function sentry(root: string, args: string[], stdin?: string): Promise<Out> {
+  const child = new Deno.Command(SENTRY, {
+    args: ["--root", root, ...args],
+    stdin: stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (stdin !== undefined) {
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(stdin));
+    await w.close();
+  }
+  const o = await child.output();
+  return { code: o.code, stdout: new TextDecoder().decode(o.stdout), stderr: new TextDecoder().decode(o.stderr) };
+}
+
+async function until(cond: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  for (let i = 0; i < 2000; i++) {
+    if (await cond()) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** A background `sentry do --id ID` running sh -c script, its output in a file. */
+async function holder(root: string, id: string, script: string): Promise<{ child: Deno.ChildProcess; out: string }> {
+  const out = await Deno.makeTempFile();
+  // The shell only redirects the sentry's output to the file, then becomes the sentry.
+  const child = new Deno.Command("/bin/sh", {
+    args: ["-c", 'exec "$0" "$@" >"$OUT" 2>&1', SENTRY, "--root", root, "do", "--id", id, "--", "/bin/sh", "-c", script],
+    env: { OUT: out },
+    stdin: "null",
+  }).spawn();
+  await until(async () => {
+    try {
+      await Deno.stat(`${root}/${id}/control.sock`);
+      return true;
+    } catch {
+      return false;
+    }
+  }, "the control socket");
+  return { child, out };
+}
+
+function oneErrorLine(o: Out, what: string): void {
+  assert.equal(o.code, 125, `${what}: ${JSON.stringify(o)}`);
+  assert.match(o.stderr, /^sentry: [^\n]+\n$/, what);
+}
+
+Deno.test("lifecycle: list, state, ps, exec, pause, resume, events and kill reach a running sandbox", async () => {
+  const root = await Deno.makeTempDir();
+  const { child, out } = await holder(root, "c1", "i=0; while :; do echo $i; i=$((i+1)); sleep 0.05; done");
+  try {
+    const list = await sentry(root, ["list"]);
+    assert.equal(list.code, 0);
+    assert.match(list.stdout, /^ID +PID +STATUS +BUNDLE +CREATED +OWNER\nc1 +\d+ +running /);
+    assert.deepEqual((await sentry(root, ["list", "-q"])).stdout, "c1\n");
+    const json = JSON.parse((await sentry(root, ["list", "--format", "json"])).stdout);
+    assert.equal(json[0].id, "c1");
+
+    const st = JSON.parse((await sentry(root, ["state", "c1"])).stdout);
+    assert.equal(st.status, "running");
+    assert.equal(st.pid, child.pid);
+    assert.equal(st.ociVersion, "1.0.2");
+    const dir = await Deno.stat(`${root}/c1`);
+    assert.equal(dir.mode! & 0o777, 0o700);
+    assert.equal((await Deno.stat(`${root}/c1/control.sock`)).mode! & 0o777, 0o600);
+
+    const ps = await sentry(root, ["ps", "c1"]);
+    assert.match(ps.stdout, /^UID +PID +PPID +C +STIME +TTY +TIME +CMD\n0 +1 +0 .*\/bin\/sh -c/);
+    assert.deepEqual(JSON.parse((await sentry(root, ["ps", "--format", "json", "c1"])).stdout)[0], 1);
+
+    // exec: its output, its stdin, its exit status; not a child of init (ppid 0).
+    const ex = await sentry(root, ["exec", "c1", "--", "/bin/sh", "-c", "echo hi; echo err >&2; read x; echo got $x; echo ppid $PPID; exit 3"], "line\n");
+    assert.deepEqual(ex, { code: 3, stdout: "hi\ngot line\nppid 0\n", stderr: "err\n" });
+    const env = await sentry(root, ["exec", "--env", "FOO=bar", "--cwd", "/tmp", "--user", "1000:1000", "c1", "/bin/sh", "-c", "echo $FOO $(pwd) $(id -u):$(id -g)"]);
+    assert.equal(env.stdout, "bar /tmp 1000:1000\n");
+    const missing = await sentry(root, ["exec", "c1", "no-such-command-here"]);
+    assert.equal(missing.code, 127);
+    assert.match(missing.stderr, /^sentry: [^\n]+\n$/);
+    const killed = await sentry(root, ["exec", "c1", "/bin/sh", "-c", "kill -9 $$"]);
+    assert.equal(killed.code, 137);
+
+    // pause: the counter stops; resume: it goes on from where it was.
+    assert.equal((await sentry(root, ["pause", "c1"])).code, 0);
+    assert.equal(JSON.parse((await sentry(root, ["state", "c1"])).stdout).status, "paused");
+    oneErrorLine(await sentry(root, ["exec", "c1", "true"]), "exec into a paused container");
+    oneErrorLine(await sentry(root, ["pause", "c1"]), "pause twice");
+    const before = await Deno.readTextFile(out);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(await Deno.readTextFile(out), before, "a paused sandbox printed");
+    assert.equal((await sentry(root, ["resume", "c1"])).code, 0);
+    await until(async () => (await Deno.readTextFile(out)).length > before.length, `output after resume (${before.length} bytes before)`);
+    const ev = JSON.parse((await sentry(root, ["events", "--stats", "c1"])).stdout);
+    assert.equal(ev.type, "stats");
+    assert.ok(ev.data.cpu.usage.total > 0 && ev.data.pids.current >= 1 && ev.data.memory.usage.usage > 0);
+
+    assert.equal((await sentry(root, ["kill", "c1", "TERM"])).code, 0);
+    const status = await child.status;
+    assert.equal(status.code, 128 + 15);
+    // (the sentry's own last line says that SIGTERM killed init)
+    const nums = (await Deno.readTextFile(out)).trim().split("\n").filter((l) => !l.startsWith("sentry: ")).map(Number);
+    assert.ok(nums.length > 2);
+    nums.forEach((n, i) => assert.equal(n, i, "a number lost or repeated"));
+    // A foreground sandbox leaves nothing behind.
+    assert.deepEqual([...Deno.readDirSync(root)], []);
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* exited */ }
+    await child.status;
+    await Deno.remove(root, { recursive: true });
+    await Deno.remove(out);
+  }
+});
+
+Deno.test("lifecycle: bad, duplicate and unknown IDs are one line and status 125", async () => {
+  const root = await Deno.makeTempDir();
+  const { child, out } = await holder(root, "dup", "sleep 100");
+  try {
+    oneErrorLine(await sentry(root, ["do", "--id", "dup", "true"]), "a duplicate ID");
+    for (const bad of ["..", "a/b", "a b", "", "x\ny"]) {
+      oneErrorLine(await sentry(root, ["state", bad]), `ID ${JSON.stringify(bad)}`);
+      oneErrorLine(await sentry(root, ["do", "--id", bad, "true"]), `do --id ${JSON.stringify(bad)}`);
+    }
+    for (const cmd of ["state", "ps", "kill", "pause", "resume", "delete", "wait", "events"]) {
+      oneErrorLine(await sentry(root, [cmd, "nope"]), `${cmd} of an unknown ID`);
+    }
+    oneErrorLine(await sentry(root, ["exec", "nope", "true"]), "exec into an unknown ID");
+    oneErrorLine(await sentry(root, ["kill", "dup", "NOTASIGNAL"]), "an unknown signal");
+    oneErrorLine(await sentry(root, ["delete", "dup"]), "delete of a running container");
+    const bad = await Deno.makeTempFile();
+    await Deno.writeTextFile(bad, "{not json");
+    oneErrorLine(await sentry(root, ["exec", "--process", bad, "dup"]), "a malformed process.json");
+    await Deno.writeTextFile(bad, JSON.stringify({ args: [] }));
+    oneErrorLine(await sentry(root, ["exec", "--process", bad, "dup"]), "a process.json without args");
+    await Deno.writeTextFile(bad, JSON.stringify({ args: ["/bin/echo", "from", "process.json"], cwd: "/" }));
+    assert.equal((await sentry(root, ["exec", "--process", bad, "dup"])).stdout, "from process.json\n");
+    await Deno.remove(bad);
+    // The sandbox is unharmed: it still answers.
+    assert.equal(JSON.parse((await sentry(root, ["state", "dup"])).stdout).status, "running");
+    assert.equal((await sentry(root, ["delete", "--force", "dup"])).code, 0);
+    await child.status;
+    assert.deepEqual([...Deno.readDirSync(root)], []);
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* exited */ }
+    await child.status;
+    await Deno.remove(root, { recursive: true });
+    await Deno.remove(out);
+  }
+});
+
+Deno.test("lifecycle: a sentry killed with SIGKILL leaves a stopped state that delete removes, with no process", async () => {
+  const root = await Deno.makeTempDir();
+  const { child, out } = await holder(root, "gone", "sleep 100");
+  try {
+    const pids = JSON.parse((await sentry(root, ["state", "gone"])).stdout);
+    child.kill("SIGKILL");
+    await child.status;
+    const st = JSON.parse((await sentry(root, ["state", "gone"])).stdout);
+    assert.equal(st.status, "stopped");
+    assert.equal(st.pid, 0);
+    assert.match((await sentry(root, ["list"])).stdout, /\ngone +0 +stopped /);
+    oneErrorLine(await sentry(root, ["exec", "gone", "true"]), "exec into a stopped container");
+    oneErrorLine(await sentry(root, ["kill", "gone"]), "kill of a stopped container");
+    assert.equal((await sentry(root, ["delete", "gone"])).code, 0);
+    assert.deepEqual([...Deno.readDirSync(root)], []);
+    // The stubs died with their sentry: no process of the sandbox is left on the host.
+    await until(() => {
+      for (const e of Deno.readDirSync("/proc")) {
+        if (!/^\d+$/.test(e.name)) continue;
+        try {
+          const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
+          if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === pids.pid) return false;
+        } catch { /* gone */ }
+      }
+      return true;
+    }, "the sandbox's processes to be gone");
+  } finally {
+    await Deno.remove(root, { recursive: true });
+    await Deno.remove(out);
+  }
+});
+
+/** Sends raw bytes on a new connection to the control socket and returns what came back. */
+async function rawExchange(path: string, bytes: Uint8Array): Promise<string> {
+  const c = await Deno.connect({ transport: "unix", path });
+  try {
+    try {
+      await c.write(bytes);
+    } catch {
+      // the sentry closed the connection early: its reply is still there to read
+    }
+    const chunks: Uint8Array[] = [];
+    const buf = new Uint8Array(65536);
+    for (;;) {
+      let n: number | null;
+      try {
+        n = await c.read(buf);
+      } catch {
+        break;
+      }
+      if (n === null) break;
+      chunks.push(buf.slice(0, n));
+      const all = new Uint8Array(chunks.reduce((a, b) => a + b.length, 0));
+      let o = 0;
+      for (const ch of chunks) all.set(ch, o), o += ch.length;
+      if (all.length >= 4 && all.length >= 4 + new DataView(all.buffer).getUint32(0)) {
+        return new TextDecoder().decode(all.subarray(4, 4 + new DataView(all.buffer).getUint32(0)));
+      }
+    }
+    return "";
+  } finally {
+    c.close();
+  }
+}
+
+function frame(body: string | Uint8Array, length?: number): Uint8Array {
+  const b = typeof body === "string" ? new TextEncoder().encode(body) : body;
+  const f = new Uint8Array(4 + b.length);
+  new DataView(f.buffer).setUint32(0, length ?? b.length);
+  f.set(b, 4);
+  return f;
+}
+
+Deno.test("control socket: malformed, oversized and wrongly typed requests get an error reply and harm nothing", async () => {
+  const root = await Deno.makeTempDir();
+  const { child, out } = await holder(root, "h", "sleep 100");
+  const path = `${root}/h/control.sock`;
+  try {
+    const replies = [
+      await rawExchange(path, frame("{not json")),
+      await rawExchange(path, frame("", 100 * 1024 * 1024)),
+      await rawExchange(path, frame(JSON.stringify({ op: "kill", signal: "TERM" }))),
+      await rawExchange(path, frame(JSON.stringify({ op: "exec", argv: [] }))),
+      await rawExchange(path, frame(JSON.stringify({ op: "exec", argv: ["/bin/true"] }))), // no descriptors
+      await rawExchange(path, frame(JSON.stringify({ op: "rm -rf /" }))),
+      await rawExchange(path, frame(JSON.stringify({ op: "kill", signal: 9, pid: 4242 }))),
+      await rawExchange(path, frame(JSON.stringify([1, 2, 3]))),
+      await rawExchange(path, frame(new Uint8Array([0xff, 0xfe, 0x00]))),
+    ];
+    for (const r of replies) {
+      const j = JSON.parse(r);
+      assert.equal(j.ok, false, r);
+      assert.equal(typeof j.error, "string");
+    }
+    assert.match(JSON.parse(replies[1]!).error, /too large/);
+    // A 100 MB request actually sent: refused after its header.
+    const big = new Uint8Array(4 + 100 * 1024 * 1024);
+    new DataView(big.buffer).setUint32(0, big.length - 4);
+    assert.match(JSON.parse(await rawExchange(path, big)).error, /too large/);
+    // A client that goes away mid-message.
+    const c = await Deno.connect({ transport: "unix", path });
+    await c.write(frame("{\"op\":").subarray(0, 8));
+    c.close();
+    // The good request on the same kind of connection still works, and the sandbox runs.
+    const ok = JSON.parse(await rawExchange(path, frame(JSON.stringify({ op: "ps" }))));
+    assert.equal(ok.ok, true);
+    assert.equal(ok.processes[0].pid, 1);
+    assert.equal(JSON.parse((await sentry(root, ["state", "h"])).stdout).status, "running");
+    assert.equal((await sentry(root, ["kill", "h", "KILL"])).code, 0);
+    assert.equal((await child.status).code, 137);
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* exited */ }
+    await child.status;
+    await Deno.remove(root, { recursive: true });
+    await Deno.remove(out);
+  }
+});
