@@ -3,7 +3,8 @@
  * is installed, free and pinned to one CPU, side by side in one run (shared/MEASUREMENTS.md:
  * never compare against an old absolute number). Prints a table of medians with min and max.
  *
- *     deno task bench [--runs N] [--iterations N] [--only NAME,...] [--workloads getpid,clock,ipc,net,exec,files]
+ *     deno task bench [--runs N] [--iterations N] [--only NAME,...]
+ *                     [--workloads getpid,clock,ipc,net,exec,files,parallel,make]
  *                     [--baseline DIR]
  *
  * Workloads: getpid (a C program's own timing), clock (clock_gettime(CLOCK_MONOTONIC) through
@@ -12,7 +13,10 @@
  * net (issue #6: loopback TCP throughput, 256 MiB in 64 KiB writes, and 1-byte TCP round trips
  * on 127.0.0.1, timed by the program), exec (wall time of whole commands: a /bin/true startup
  * and the `/bin/sh -c` loop of 200 /bin/true runs of issue #3) and files (issue #4: a 64 MiB
- * file read in 64 KiB reads, MB/s; stat(2) of 10,000 paths, per second). --baseline
+ * file read in 64 KiB reads, MB/s, into a static array and into a malloc'ed buffer, by a dynamic
+ * and a static binary; stat(2) of 10,000 paths, per second), parallel (issue #16:
+ * as many CPU-bound processes as the host has CPUs, wall time from the first fork to the last
+ * exit) and make (issue #16: `make -B -j2` of a generated 20-file C project, wall time). --baseline
  * adds a runner "sentry@base" from another checkout of this repository (e.g. a `git worktree`
  * of main), to compare a change with its base in one run.
  *
@@ -134,10 +138,10 @@ function runners(baseline: string | undefined): Runner[] {
   ];
 }
 
-async function compile(b: Benchmark, dir: string): Promise<string> {
-  const out = posix.join(dir, posix.basename(b.source, ".c"));
+async function compile(b: Benchmark, dir: string, flags: string[] = []): Promise<string> {
+  const out = posix.join(dir, posix.basename(b.source, ".c") + flags.join(""));
   const r = await new Deno.Command("gcc", {
-    args: ["-O2", "-o", out, posix.join(PROGRAMS, b.source)],
+    args: ["-O2", ...flags, "-o", out, posix.join(PROGRAMS, b.source)],
     stdout: "inherit",
     stderr: "inherit",
   }).output();
@@ -253,10 +257,17 @@ async function fileRows(rs: Runner[], runs: number, dir: string, notes: Set<stri
   const tree = posix.join(dir, "statdir");
   Deno.mkdirSync(tree);
   for (let i = 0; i < STAT_PATHS; i++) Deno.writeFileSync(posix.join(tree, `f${String(i).padStart(5, "0")}`), new Uint8Array(0));
-  const read = await compile({ name: "readfile", unit: "", source: "readfile.c", args: () => [] }, dir);
+  const readfile = { name: "readfile", unit: "", source: "readfile.c", args: () => [] };
+  const read = await compile(readfile, dir);
+  const readStatic = await compile(readfile, dir, ["-static"]);
   const stat = await compile({ name: "statpaths", unit: "", source: "statpaths.c", args: () => [] }, dir);
   const workloads: Array<[string, string[]]> = [
+    // Issue #16 part 3: into a static array and into a malloc'ed buffer (the heap), in a
+    // dynamic and a static binary.
     ["read 64 MiB in 64 KiB MB/s", [read, data, "2"]],
+    ["read 64 MiB in 64 KiB, malloc buffer MB/s", [read, data, "2", "malloc"]],
+    ["read 64 MiB in 64 KiB, static binary MB/s", [readStatic, data, "2"]],
+    ["read 64 MiB in 64 KiB, static binary, malloc buffer MB/s", [readStatic, data, "2", "malloc"]],
     [`stat() of ${STAT_PATHS.toLocaleString("en-US")} paths per second`, [stat, tree, String(STAT_PATHS), "3"]],
   ];
   const rows: string[][] = [];
@@ -276,6 +287,77 @@ async function fileRows(rs: Runner[], runs: number, dir: string, notes: Set<stri
     for (const r of rs) {
       const c = cells.get(r.name);
       if (c?.error) notes.add(`${name} under ${r.name}: ${c.error}`);
+    }
+  }
+  return rows;
+}
+
+/** Additions per process of the parallel workload: about half a second natively. */
+const SPIN_ITERATIONS = 500_000_000;
+const MAKE_FILES = 20;
+
+/**
+ * A C project of MAKE_FILES files for the make workload, each with enough code that the
+ * compiler computes for a while (about 0.1 s at -O2 on an idle machine), and its Makefile.
+ */
+function writeMakeProject(dir: string): void {
+  Deno.mkdirSync(dir);
+  const objs: string[] = [];
+  for (let i = 0; i < MAKE_FILES; i++) {
+    const fns: string[] = [];
+    for (let f = 0; f < 12; f++) {
+      fns.push(`int f${i}_${f}(int *a, int n) {
+  int s = ${f};
+  for (int k = 0; k < n; k++) { s += a[k] * ${f + 1} ^ (s >> 3); if (s % ${f + 7} == 0) s -= a[(k * ${i + 3}) % n]; }
+  switch (s & 7) { case 0: return s + ${i}; case 1: return s * 3; case 2: return s - n; default: return s ^ ${f}; }
+}`);
+    }
+    Deno.writeTextFileSync(posix.join(dir, `m${i}.c`), `#include <stdio.h>\n#include <string.h>\n${fns.join("\n")}\n`);
+    objs.push(`m${i}.o`);
+  }
+  Deno.writeTextFileSync(posix.join(dir, "main.c"), "int main(void) { return 0; }\n");
+  Deno.writeTextFileSync(
+    posix.join(dir, "Makefile"),
+    `prog: main.o ${objs.join(" ")}\n\tcc -o $@ $^\n%.o: %.c\n\tcc -O2 -c -o $@ $<\n`,
+  );
+}
+
+/**
+ * The CPU workloads of issue #16 part 4: "parallel", spin.c with one process per host CPU
+ * (its own timing, start-up excluded), and "make", the wall time of `make -B -j2` of a
+ * generated project (every run rebuilds everything). One table row each, runners interleaved.
+ */
+async function cpuRows(rs: Runner[], runs: number, dir: string, workloads: string[], notes: Set<string>): Promise<string[][]> {
+  const nCpus = navigator.hardwareConcurrency;
+  const rows: string[][] = [];
+  const jobs: Array<{ name: string; argv: string[]; timed: boolean }> = [];
+  if (workloads.includes("parallel")) {
+    const spin = await compile({ name: "spin", unit: "", source: "spin.c", args: () => [] }, dir);
+    jobs.push({ name: `${nCpus} CPU-bound processes on ${nCpus} CPUs ms`, argv: [spin, String(nCpus), String(SPIN_ITERATIONS)], timed: false });
+  }
+  if (workloads.includes("make")) {
+    const project = posix.join(dir, "project");
+    writeMakeProject(project);
+    const make = which("make") ?? "make";
+    jobs.push({ name: `make -j2 of ${MAKE_FILES} C files s`, argv: [make, "-B", "-j2", "-s", "-C", project], timed: true });
+  }
+  for (const job of jobs) {
+    const cells = new Map<string, Cell>();
+    for (let i = 0; i < runs; i++) {
+      for (const r of rs) {
+        if (r.prefix === null) continue;
+        const cell = cells.get(r.name) ?? { values: [], error: null };
+        cells.set(r.name, cell);
+        const argv = [...r.prefix, ...job.argv];
+        const v = job.timed ? await timeOnce(argv) : await runOnce(argv);
+        if (typeof v === "number") cell.values.push(job.timed ? v / 1000 : v);
+        else cell.error = v;
+      }
+    }
+    rows.push([job.name, ...rs.map((r) => cellText(cells.get(r.name)))]);
+    for (const r of rs) {
+      const c = cells.get(r.name);
+      if (c?.error) notes.add(`${job.name} under ${r.name}: ${c.error}`);
     }
   }
   return rows;
@@ -319,7 +401,7 @@ async function main(): Promise<void> {
       runs: { type: "string", default: "5" },
       iterations: { type: "string", default: "20000" },
       only: { type: "string" },
-      workloads: { type: "string", default: "getpid,clock,ipc,net,exec,files" },
+      workloads: { type: "string", default: "getpid,clock,ipc,net,exec,files,parallel,make" },
       baseline: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -327,7 +409,7 @@ async function main(): Promise<void> {
   if (values.help) {
     console.log(
       "usage: deno task bench [--runs N] [--iterations N] [--only native,sentry,runsc,...] " +
-        "[--workloads getpid,clock,ipc,net,exec,files] [--baseline DIR]",
+        "[--workloads getpid,clock,ipc,net,exec,files,parallel,make] [--baseline DIR]",
     );
     return;
   }
@@ -364,6 +446,7 @@ async function main(): Promise<void> {
     }
     if (workloads.includes("exec")) rows.push(...await commandRows(rs, runs, notes));
     if (workloads.includes("files")) rows.push(...await fileRows(rs, runs, dir, notes));
+    rows.push(...await cpuRows(rs, runs, dir, workloads, notes));
     console.log(`${runs} runs (getpid, unix round trip: ${iterations} iterations each); median (min–max)\n`);
     printTable(["workload", ...rs.map((r) => r.name)], rows);
     if (notes.size > 0) console.log("\n" + [...notes].map((n) => `- ${n}`).join("\n"));

@@ -19,7 +19,7 @@
 import { BootError } from "./errors.ts";
 
 /** How stubs are placed on CPUs; see platform/ptrace and shared/MEASUREMENTS.md. */
-export type CpuPlacement = "tracer" | "free";
+export type CpuPlacement = "adaptive" | "tracer" | "free";
 
 /** Which network the sandbox has: loopback only, or an external NIC carried by host sockets. */
 export type NetworkMode = "none" | "sandbox";
@@ -132,6 +132,7 @@ export type Command =
     pidFile: string | null;
     consoleSocket: string | null;
     overlayUpper: string | null;
+    limits: LimitOptions;
   }
   /** Commands that name one container and take nothing else. */
   | { kind: "start" | "state" | "pause" | "resume" | "wait"; global: GlobalOptions; id: string }
@@ -163,7 +164,7 @@ export function defaultGlobalOptions(): GlobalOptions {
     strace: false,
     debugLog: null,
     platform: "ptrace",
-    cpuPlacement: "tracer",
+    cpuPlacement: "adaptive",
     network: "none",
     publish: [],
     netAllow: null,
@@ -233,20 +234,20 @@ const FLAGS: Record<string, FlagDef> = {
   "additional-gids": { kind: "list", scope: ["exec"] },
   "ignore-paused": { kind: "bool", scope: ["exec"] },
   "cgroup": { kind: "string", scope: ["exec"] },
-  "timeout": { kind: "string", scope: ["run", "do"] },
-  "cpu-time": { kind: "string", scope: ["run", "do"] },
-  "cpus": { kind: "string", scope: ["run", "do"] },
-  "memory": { kind: "string", scope: ["run", "do"] },
-  "pids": { kind: "string", scope: ["run", "do"] },
-  "output-limit": { kind: "string", scope: ["run", "do"] },
-  "overlay-size": { kind: "string", scope: ["run", "do"] },
-  "report": { kind: "string", scope: ["run", "do"] },
+  "timeout": { kind: "string", scope: ["run", "do", "create"] },
+  "cpu-time": { kind: "string", scope: ["run", "do", "create"] },
+  "cpus": { kind: "string", scope: ["run", "do", "create"] },
+  "memory": { kind: "string", scope: ["run", "do", "create"] },
+  "pids": { kind: "string", scope: ["run", "do", "create"] },
+  "output-limit": { kind: "string", scope: ["run", "do", "create"] },
+  "overlay-size": { kind: "string", scope: ["run", "do", "create"] },
+  "report": { kind: "string", scope: ["run", "do", "create"] },
 };
 
 /** Short flags and the long flag each stands for. */
 const SHORT_FLAGS: Record<string, string> = {
   "-h": "--help", "-t": "--tty", "-d": "--detach", "-q": "--quiet", "-e": "--env", "-u": "--user",
-  "-p": "--process", "-f": "--force", "-a": "--all",
+  "-p": "--process", "-f": "--force", "-a": "--all", "-b": "--bundle",
 };
 
 /** The flags a command accepts (global ones included), for help and error messages. */
@@ -388,6 +389,7 @@ export function parseCommandLine(args: readonly string[]): Command {
         pidFile: pathOf(values, "pid-file"),
         consoleSocket: pathOf(values, "console-socket"),
         overlayUpper: overlayUpperOf(values),
+        limits: limitsOf(values),
       };
     case "start":
     case "state":
@@ -475,8 +477,8 @@ function applyGlobal(g: GlobalOptions, values: Map<string, string | boolean | st
   }
   const placement = values.get("cpu-placement");
   if (typeof placement === "string") {
-    if (placement !== "tracer" && placement !== "free") {
-      throw new BootError(`--cpu-placement: expected tracer or free, got ${quote(placement)}`);
+    if (placement !== "adaptive" && placement !== "tracer" && placement !== "free") {
+      throw new BootError(`--cpu-placement: expected adaptive, tracer or free, got ${quote(placement)}`);
     }
     g.cpuPlacement = placement;
   }

@@ -22,7 +22,9 @@ const GLOBAL_FLAGS = `Global flags (before or after the command):
   --strace                 print every syscall (to the debug log if there is one, else stderr)
   --debug-log FILE         write the sentry's debug log to FILE (truncated)
   --platform ptrace        how application code runs; ptrace is the only platform
-  --cpu-placement MODE     tracer (default): stubs share the tracer's CPU; free: no pinning
+  --cpu-placement MODE     adaptive (default): stubs share the tracer's CPU until one computes
+                           without stopping for 5 ms, which may then use every CPU; tracer:
+                           stubs always share the tracer's CPU; free: no pinning
   --network none|sandbox   none: loopback only (default); sandbox: a NIC (10.0.2.15) whose
                            flows leave through host sockets; 10.0.2.2 is the host's 127.0.0.1
   --publish [A:]HP:SP      relay host port HP (address A, default 127.0.0.1) to port SP inside
@@ -68,7 +70,7 @@ Commands:
 
 ${GLOBAL_FLAGS}
 ${EXIT}`,
-  run: `Usage: sentry run [--bundle DIR] [-t] [ID] [-- CMD [ARGS...]]
+  run: `Usage: sentry run [--bundle DIR] [-t] [-d [--console-socket S]] [--pid-file F] [ID] [-- CMD [ARGS...]]
 
 Runs the container described by DIR/config.json (an OCI runtime spec). If DIR has no
 config.json, DIR itself is a read-only root filesystem and CMD (default /bin/sh) runs in it
@@ -77,6 +79,10 @@ the spec gives none).
 
 Flags:
   --bundle DIR             the bundle directory (default: the current directory)
+  -d, --detach             return once the container runs, held by a detached sentry
+                           (its ID is printed when generated)
+  --pid-file F             write the pid of the sentry holding the container to F
+  --console-socket S       with -d and a terminal: send its master to the AF_UNIX socket S
   --overlay-upper UP       keep the writable root's changes in the host directory UP
                            (default: in memory, gone when the sandbox ends)
 ${TTY_FLAG}
@@ -105,7 +111,14 @@ ${GLOBAL_FLAGS}`,
   create: `Usage: sentry create [--bundle DIR] [--pid-file F] [--console-socket S] ID
 
 Creates container ID from the bundle DIR: a detached sentry holds the sandbox, whose init
-waits for "sentry start ID". --pid-file gets that sentry's pid.
+waits for "sentry start ID". The sentry's stdio become init's.
+
+Flags:
+  --bundle DIR             the bundle directory (default: the current directory)
+  --pid-file F             write the pid of the sentry holding the container to F (its exit
+                           status will be init's)
+  --console-socket S       process.terminal: send the terminal's master to the AF_UNIX socket
+                           S (SCM_RIGHTS), as runc does
 
 ${GLOBAL_FLAGS}`,
   start: `Usage: sentry start ID

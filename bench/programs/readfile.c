@@ -1,11 +1,14 @@
 /*
  * Sequential read throughput: reads FILE to the end with read(2) of 64 KiB into one buffer,
  * PASSES times (lseek to 0 in between), timed with CLOCK_MONOTONIC. Prints MB/s (10^6 bytes).
- * Usage: readfile FILE [PASSES]   (default 2)
+ * The buffer is a static array, or with "malloc" one from malloc(3) (the heap: what most
+ * programs read into).
+ * Usage: readfile FILE [PASSES] [static|malloc]   (default 2 static)
  */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,7 +24,15 @@ int main(int argc, char **argv) {
     return 2;
   }
   int passes = argc > 2 ? atoi(argv[2]) : 2;
-  static char buf[64 * 1024];
+  static char static_buf[64 * 1024];
+  char *buf = static_buf;
+  if (argc > 3 && strcmp(argv[3], "malloc") == 0) {
+    buf = malloc(sizeof static_buf);
+    if (buf == NULL) {
+      perror("malloc");
+      return 1;
+    }
+  }
   int fd = open(argv[1], O_RDONLY);
   if (fd < 0) {
     perror("open");
@@ -32,7 +43,7 @@ int main(int argc, char **argv) {
   for (int p = 0; p < passes; p++) {
     lseek(fd, 0, SEEK_SET);
     for (;;) {
-      ssize_t n = read(fd, buf, sizeof buf);
+      ssize_t n = read(fd, buf, sizeof static_buf);
       if (n < 0) {
         perror("read");
         return 1;

@@ -64,16 +64,32 @@ const STUB_EFLAGS = 0x202;
 const USER_CS = 0x33, USER_DS = 0x2b;
 
 /** How stubs are placed on CPUs. */
-export type CpuPlacement = "tracer" | "free";
+export type CpuPlacement = "adaptive" | "tracer" | "free";
 
 /** Options of the ptrace platform. */
 export interface PtraceOptions {
   /**
-   * "tracer" (default): the tracer thread and every stub share one CPU, so that a stop is a
-   * same-CPU switch (~2 µs here) rather than a cross-CPU wakeup (~30 µs).
+   * "adaptive" (default): the tracer thread is pinned to one CPU and every stub starts there,
+   * so that a stop is a same-CPU switch (~2 µs here) rather than a cross-CPU wakeup (~30 µs);
+   * a thread that runs a whole placement interval without a stop may use every CPU until it
+   * stops often again (see PtracePlatform.#placeThreads). "tracer": every stub stays on the
+   * tracer's CPU. "free": no pinning at all.
    */
   placement?: CpuPlacement;
 }
+
+/**
+ * How often (ns) the adaptive placement looks at the running threads. A thread that was running
+ * at one look and still is at the next, with no stop between, computed for a whole interval:
+ * it is let out to every CPU.
+ */
+const PLACEMENT_INTERVAL_NS = 5_000_000;
+/**
+ * A let-out thread that stops more often than this (stops per second, over one interval) is
+ * pinned again: its stops would cost cross-CPU wake-ups. Between one stop per interval and
+ * this rate a thread stays where it is (hysteresis).
+ */
+const REPIN_STOPS_PER_SEC = 5_000;
 
 const RAX_OFFSET = 80;
 const NT_X86_XSTATE = 0x202;
@@ -89,6 +105,10 @@ class PtraceContext implements Context {
   #pendingRax: number | null = null;
   /** True while the host thread runs (resumed, no stop collected yet). */
   running = false;
+  /** Stops collected so far, and what the last placement look saw (see #placeThreads). */
+  stops = 0;
+  stopsAtLook = 0;
+  runningAtLook = false;
   /**
    * The host thread's cumulative time when this context took it: zero for a new thread, the
    * time its earlier users had for a parked thread reused (see PtracePlatform.adopt).
@@ -465,6 +485,7 @@ class StubAddressSpace implements AddressSpace {
     const newTid = this.#inject(via as PtraceContext, SYS_clone, [CLONE_STUB_THREAD, 0, 0, 0, 0]);
     if (newTid <= 0) throw new Error(`clone in the stub failed: errno ${-newTid}`);
     this.#adoptNew(newTid);
+    this.platform.inheritPlacement(via, newTid);
     return this.platform.adopt(newTid, this);
   }
 
@@ -529,6 +550,7 @@ class StubAddressSpace implements AddressSpace {
       throw new Error(`clone in the stub failed: errno ${-newTid}`);
     }
     this.#adoptNew(newTid);
+    this.platform.inheritPlacement(via, newTid);
     const as = new StubAddressSpace(this.platform, newTid);
     as.listener = this.listener; // the filter is copied by fork
     as.memfdInStub = this.memfdInStub;
@@ -1137,16 +1159,34 @@ export class PtracePlatform implements Platform {
   /** What the host gave the last zygote (see #confine); null before the first. */
   confinement: { namespaces: string[] } | null = null;
   readonly #cpu: number | null;
+  /** The CPU the tracer thread and new stubs are bound to, or null (free placement). */
+  get tracerCpu(): number | null {
+    return this.#cpu;
+  }
+  /** Adaptive placement: the CPUs a let-out thread may use (the sentry's own at start), or null. */
+  readonly #allCpus: number[] | null = null;
+  /** The tracer thread's CPUs before it was pinned, given back at shutdown; null if not pinned. */
+  readonly #tracerCpus: number[] | null = null;
+  /**
+   * @nosave Host threads let out of the tracer's CPU (adaptive placement). Kept per host
+   * thread, as the host keeps affinity: a parked thread keeps it, a clone inherits its maker's.
+   */
+  readonly #letOut = new Set<number>();
+  /** When the adaptive placement looked last (performance.now() in ns). */
+  #lastLook = 0;
   /** When the wake-up alarm fires (performance.now() in ns), or null if it is not armed. */
   #alarmAt: number | null = null;
 
   constructor(opts: PtraceOptions = {}) {
-    const placement = opts.placement ?? "tracer";
-    if (placement === "tracer") {
+    const placement = opts.placement ?? "adaptive";
+    if (placement !== "free") {
       // Pin only the tracer (JavaScript) thread, not the whole sentry, and put every stub on
       // the same CPU: a ptrace stop then costs two same-CPU switches.
       const cpu = ffi.currentCpu();
+      const all = ffi.getAffinity(ffi.hostTid());
       this.#cpu = ffi.setAffinity(ffi.hostTid(), [cpu]) === 0 ? cpu : null;
+      if (this.#cpu !== null) this.#tracerCpus = all;
+      if (this.#cpu !== null && placement === "adaptive" && all.length > 1) this.#allCpus = all;
     } else {
       this.#cpu = null;
     }
@@ -1315,6 +1355,7 @@ export class PtracePlatform implements Platform {
     }
     // Threads and forks of the stub inherit this binding (the host copies it at clone).
     if (this.#cpu !== null) ffi.setAffinity(pid, [this.#cpu]);
+    this.#letOut.delete(pid);
     const as = new StubAddressSpace(this, pid);
     return this.adopt(pid, as) as PtraceContext;
   }
@@ -1345,6 +1386,7 @@ export class PtracePlatform implements Platform {
 
   /** A host thread is gone (its exit was collected): its /proc files are closed. */
   #threadGone(tid: number): void {
+    this.#letOut.delete(tid);
     const c = this.#clocks.get(tid);
     if (c === undefined) return;
     c.close();
@@ -1519,6 +1561,7 @@ export class PtracePlatform implements Platform {
       return null; // a thread we already forgot (killed stub, exited thread)
     }
     ctx.running = false;
+    ctx.stops++;
     if ((status & 0xff) !== 0x7f) {
       this.#contexts.delete(pid);
       ctx.addressSpace.threads.delete(ctx);
@@ -1560,6 +1603,7 @@ export class PtracePlatform implements Platform {
    */
   waitStop(timeoutNs: number): Stop | null {
     const now = performance.now() * 1e6;
+    if (this.#allCpus !== null && now - this.#lastLook >= PLACEMENT_INTERVAL_NS) this.#placeThreads(now);
     const want = now + timeoutNs;
     if (this.#alarmAt === null || this.#alarmAt > want + 50_000 || this.#alarmAt <= now) {
       ffi.armWakeAlarm(Math.max(1000, timeoutNs));
@@ -1575,6 +1619,40 @@ export class PtracePlatform implements Platform {
       const s = this.#decode(w.pid, w.status);
       if (s) return s;
     }
+  }
+
+  /**
+   * Adaptive placement, looked at from waitStop (which the loop calls whenever a thread runs)
+   * at most once an interval: a thread that computed through a whole interval is let out to
+   * every CPU, so that parallel computation uses them; a let-out thread that stops often is
+   * pinned to the tracer's CPU again, where its stops are same-CPU switches. A thread's
+   * stops are only counted (no clock read per stop).
+   */
+  #placeThreads(now: number): void {
+    const elapsed = now - this.#lastLook;
+    this.#lastLook = now;
+    const maxStops = REPIN_STOPS_PER_SEC * elapsed / 1e9;
+    for (const ctx of this.#contexts.values()) {
+      const stopped = ctx.stops - ctx.stopsAtLook;
+      if (!this.#letOut.has(ctx.tid)) {
+        if (ctx.running && ctx.runningAtLook && stopped === 0 && ffi.setAffinity(ctx.tid, this.#allCpus!) === 0) {
+          this.#letOut.add(ctx.tid);
+        }
+      } else if (stopped > maxStops && ffi.setAffinity(ctx.tid, [this.#cpu!]) === 0) {
+        this.#letOut.delete(ctx.tid);
+      }
+      ctx.stopsAtLook = ctx.stops;
+      ctx.runningAtLook = ctx.running;
+    }
+  }
+
+  /**
+   * A host thread was cloned by `via`'s host thread: it has via's affinity (the host copies
+   * the caller's at clone).
+   */
+  inheritPlacement(via: Context, tid: number): void {
+    if (this.#letOut.has((via as PtraceContext).tid)) this.#letOut.add(tid);
+    else this.#letOut.delete(tid); // a reused tid whose exit went unseen
   }
 
   idle(): void {
@@ -1613,6 +1691,9 @@ export class PtracePlatform implements Platform {
     for (const fd of this.#listeners) ffi.hostClose(fd);
     this.#listeners.clear();
     this.#memoryFileTried = false;
+    this.#letOut.clear();
+    // The thread goes on running JavaScript (another platform, a test): as it was before.
+    if (this.#tracerCpus !== null) ffi.setAffinity(ffi.hostTid(), this.#tracerCpus);
     // Stubs whose host parent was another stub come back as zombies of the sentry (a subreaper)
     // once that parent died: reap them, so that no host process outlives the sandbox.
     for (;;) {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { PtracePlatform } from "./ptrace.ts";
 import { STUB_BASE, STUB_SIZE } from "./stub_elf.ts";
-import { hostClose as ffiClose, hostOpen as ffiOpen, O_RDONLY } from "./_ffi.ts";
+import { getAffinity, hostClose as ffiClose, hostOpen as ffiOpen, hostTid, O_RDONLY } from "./_ffi.ts";
 
 const CODE = 0x400000;
 
@@ -436,4 +436,45 @@ Deno.test("the memory of 200 forked and released address spaces is returned: the
   } finally {
     p.shutdown();
   }
+});
+
+Deno.test("adaptive placement: a thread that computes is let out to every CPU, and pinned again when it stops often", () => {
+  const cpus = getAffinity(hostTid());
+  const p = new PtracePlatform();
+  try {
+    const ctx = p.newAddressSpace();
+    const as = ctx.addressSpace;
+    const tid = (ctx as unknown as { tid: number }).tid;
+    assert.equal(as.mapAnonymous(ctx, CODE, 4096, 7, false), 0);
+    // 1: cmp byte [CODE + 0x800], 0; je 1b; 2: mov eax, 39 (getpid); syscall; jmp 2b
+    as.write(CODE, new Uint8Array([
+      0x80, 0x3c, 0x25, 0x00, 0x08, 0x40, 0x00, 0x00, 0x74, 0xf6, 0xb8, 39, 0, 0, 0, 0x0f, 0x05, 0xeb, 0xf7,
+    ]));
+    ctx.regs.set("rip", CODE);
+    ctx.markRegsDirty();
+    assert.equal(getAffinity(tid).length, 1, "a new stub starts on the tracer's CPU");
+    p.resume(ctx);
+    // It computes (no stop): within a few intervals it may run anywhere (when there is anywhere).
+    const wanted = cpus.length > 1 ? cpus.length : 1;
+    for (const end = Date.now() + 10_000; getAffinity(tid).length !== wanted && Date.now() < end;) {
+      assert.equal(p.waitStop(2e6), null);
+    }
+    assert.deepEqual(getAffinity(tid), cpus.length > 1 ? cpus : [p.tracerCpu]);
+    // Now it makes a syscall after every few instructions: back to the tracer's CPU.
+    assert.equal(as.write(CODE + 0x800, new Uint8Array([1])), 1);
+    let stops = 0;
+    for (const end = Date.now() + 10_000; getAffinity(tid).length !== 1 && Date.now() < end;) {
+      const s = p.waitStop(1e9);
+      if (s === null) continue; // the wake-up alarm (it repeats)
+      assert.equal(s.ctx, ctx);
+      assert.equal(s.ctx.syscall.nr, 39);
+      stops++;
+      p.resume(ctx);
+    }
+    assert.deepEqual(getAffinity(tid), [p.tracerCpu]);
+    assert.ok(cpus.length === 1 || stops > 0);
+  } finally {
+    p.shutdown();
+  }
+  assert.deepEqual(getAffinity(hostTid()), cpus, "the tracer's own CPUs are given back");
 });
