@@ -54,6 +54,8 @@ export const LEDGER: readonly LedgerEntry[] = [
       "envEnd",
       "executable",
       "exe",
+      "auxv",
+      "lockFuture",
     ],
     derived: {
       as: "the host address space (stub process): rebuilt, then the saved pages written into it",
@@ -96,8 +98,8 @@ export const LEDGER: readonly LedgerEntry[] = [
     className: "Task",
     saved: [
       "tid", "tg", "ctx", "sigmask", "pendingSignals", "altStack", "clearChildTid", "robustList", "pdeathSignal",
-      "noNewPrivs", "schedPolicy", "schedPriority", "schedResetOnFork", "nice", "schedSliceNs", "name", "fdTable",
-      "fs", "creds",
+      "noNewPrivs", "schedPolicy", "schedPriority", "schedResetOnFork", "nice", "ioprio", "schedSliceNs", "name",
+      "fdTable", "fs", "creds",
     ],
     derived: {
       kernel: "the restoring kernel",

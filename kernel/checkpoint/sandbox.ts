@@ -39,6 +39,7 @@ import type { FileDescription } from "../../vfs/file_description.ts";
 import { FPREGS_SIZE, type Context } from "../../platform/mod.ts";
 import { USER_REGS_SIZE } from "../../platform/ptrace/regs_amd64.ts";
 import { PAGE_SIZE } from "../../abi/linux/mm.ts";
+import { CAP_FULL_SET, SECURE_ALL_BITS, SECURE_ALL_LOCKS } from "../../abi/linux/capability.ts";
 import { OverlayDentry } from "../../vfs/overlay/overlay.ts";
 import { OverlayRegularFile } from "../../vfs/overlay/overlay_file.ts";
 import { openFileSchema, restoreOpenFile, restoreTrees, saveOpenFile, saveTrees, treeSchema } from "./files.ts";
@@ -97,6 +98,7 @@ const vmaSchema = z.object({
   prot: z.number().int().min(0).max(7),
   name: z.string().max(4096),
   growsDown: z.boolean(),
+  locked: z.boolean().optional(),
 }).strict();
 
 const memorySchema = z.object({
@@ -112,6 +114,9 @@ const memorySchema = z.object({
   envEnd: u64,
   executable: z.string().max(4096),
   exe: absPath.nullable(),
+  /** The auxiliary vector (hex), /proc/PID/auxv; mlockall(MCL_FUTURE). */
+  auxv: z.string().regex(/^([0-9a-f]{2}){0,1024}$/).optional(),
+  lockFuture: z.boolean().optional(),
 }).strict();
 
 const fdTableSchema = z.object({
@@ -134,6 +139,10 @@ const sigInfoSchema = z.object({
 const credsSchema = z.object({
   uid: u32, gid: u32, euid: u32, egid: u32, suid: u32, sgid: u32, fsuid: u32, fsgid: u32,
   groups: z.array(u32).max(65536),
+  /** Capability sets (hex) and securebits: a process that dropped capabilities keeps them dropped. */
+  caps: z.object({
+    inheritable: hex64, permitted: hex64, effective: hex64, bounding: hex64, ambient: hex64, securebits: u32,
+  }).strict().optional(),
 }).strict();
 
 const taskSchema = z.object({
@@ -150,6 +159,7 @@ const taskSchema = z.object({
   pdeathSignal: z.number().int().min(0).max(64),
   noNewPrivs: z.boolean(),
   nice: z.number().int().min(-20).max(19),
+  ioprio: z.number().int().min(0).max(0xffff).optional(),
   sched: z.object({ policy: z.number().int().min(0).max(7), priority: z.number().int().min(0).max(99), resetOnFork: z.boolean(), sliceNs: u64 }).strict(),
   creds: credsSchema,
   fdTable: u32,
@@ -402,10 +412,15 @@ function saveTask(t: Task, c: SaveContext): SavedTask {
     pdeathSignal: t.pdeathSignal,
     noNewPrivs: t.noNewPrivs,
     nice: t.nice,
+    ioprio: t.ioprio,
     sched: { policy: t.schedPolicy, priority: t.schedPriority, resetOnFork: t.schedResetOnFork, sliceNs: t.schedSliceNs },
     creds: {
       uid: cr.uid, gid: cr.gid, euid: cr.euid, egid: cr.egid, suid: cr.suid, sgid: cr.sgid, fsuid: cr.fsuid, fsgid: cr.fsgid,
       groups: [...cr.groups],
+      caps: {
+        inheritable: hex(cr.caps.inheritable), permitted: hex(cr.caps.permitted), effective: hex(cr.caps.effective),
+        bounding: hex(cr.caps.bounding), ambient: hex(cr.caps.ambient), securebits: cr.caps.securebits,
+      },
     },
     fdTable: c.fdTables.ref(t.fdTable, () => t.fdTable.save((f) => saveFile(f, c))),
     fs: c.fsContexts.ref(t.fs, () => ({ cwd: t.fs.cwd.path(), umask: t.fs.umask })),
@@ -416,7 +431,7 @@ function saveMemory(mm: MemoryManager, ctx: Context, blobs: Uint8Array[]): Saved
   const runs: { addr: number; blob: number }[] = [];
   const vmas = mm.vmas.map((v: Vma) => {
     if (v.shared && !hostFileMapping(v)) throw new CheckpointError(`shared mapping at 0x${v.start.toString(16)} (${v.name}): not saved yet`);
-    return { start: v.start, end: v.end, prot: v.prot, name: v.name, growsDown: v.growsDown };
+    return { start: v.start, end: v.end, prot: v.prot, name: v.name, growsDown: v.growsDown, locked: v.locked === true };
   });
   for (const v of mm.vmas) {
     // The vDSO's pages are the restoring kernel's own (restoreMemory maps them anew).
@@ -458,6 +473,8 @@ function saveMemory(mm: MemoryManager, ctx: Context, blobs: Uint8Array[]): Saved
     envEnd: mm.envEnd,
     executable: mm.executable,
     exe: mm.exe?.path() ?? null,
+    auxv: [...mm.auxv].map((b) => b.toString(16).padStart(2, "0")).join(""),
+    lockFuture: mm.lockFuture,
   };
 }
 
@@ -607,6 +624,14 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
         usedCtx.add(p.mm!);
         const creds = new Credentials(
           st.creds.uid, st.creds.gid, st.creds.euid, st.creds.egid, st.creds.suid, st.creds.sgid, st.creds.fsuid, st.creds.fsgid, st.creds.groups,
+          st.creds.caps === undefined ? undefined : {
+            inheritable: BigInt(`0x${st.creds.caps.inheritable}`) & CAP_FULL_SET,
+            permitted: BigInt(`0x${st.creds.caps.permitted}`) & CAP_FULL_SET,
+            effective: BigInt(`0x${st.creds.caps.effective}`) & CAP_FULL_SET,
+            bounding: BigInt(`0x${st.creds.caps.bounding}`) & CAP_FULL_SET,
+            ambient: BigInt(`0x${st.creds.caps.ambient}`) & CAP_FULL_SET,
+            securebits: st.creds.caps.securebits & (SECURE_ALL_BITS | SECURE_ALL_LOCKS),
+          },
         );
         const fdTable = fdTables[st.fdTable]!;
         fdTable.users++;
@@ -767,7 +792,7 @@ function restoreMemory(k: Kernel, ctx: Context, m: SavedMemory, blobs: Uint8Arra
     if (special && ownVdso) continue;
     const err = as.mapAnonymous(ctx, v.start, v.end - v.start, v.prot | PROT_READ | PROT_WRITE, false);
     if (err !== 0) throw new ImageError(`restore: cannot map 0x${v.start.toString(16)}-0x${v.end.toString(16)} (errno ${-err})`);
-    mm.vmas.push({ start: v.start, end: v.end, prot: v.prot, shared: false, object: null, file: null, offset: 0, name: v.name, growsDown: v.growsDown });
+    mm.vmas.push({ start: v.start, end: v.end, prot: v.prot, shared: false, object: null, file: null, offset: 0, name: v.name, growsDown: v.growsDown, locked: v.locked === true });
   }
   for (const r of m.runs) {
     const b = blobs[r.blob]!;
@@ -802,6 +827,8 @@ function restoreMemory(k: Kernel, ctx: Context, m: SavedMemory, blobs: Uint8Arra
   mm.envStart = m.envStart;
   mm.envEnd = m.envEnd;
   mm.executable = m.executable;
+  if (m.auxv !== undefined) mm.auxv = Uint8Array.from(m.auxv.match(/../g) ?? [], (h) => parseInt(h, 16));
+  mm.lockFuture = m.lockFuture === true;
   if (m.exe !== null) {
     try {
       const root = k.vfs.root();
@@ -839,6 +866,7 @@ function restoreTask(t: Task, s: SavedTask): void {
   t.pdeathSignal = s.pdeathSignal;
   t.noNewPrivs = s.noNewPrivs;
   t.nice = s.nice;
+  t.ioprio = s.ioprio ?? 0;
   t.schedPolicy = s.sched.policy;
   t.schedPriority = s.sched.priority;
   t.schedResetOnFork = s.sched.resetOnFork;
