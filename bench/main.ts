@@ -18,7 +18,8 @@
  * as many CPU-bound processes as the host has CPUs, wall time from the first fork to the last
  * exit) and make (issue #16: `make -B -j2` of a generated 20-file C project, wall time). --baseline
  * adds a runner "sentry@base" from another checkout of this repository (e.g. a `git worktree`
- * of main), to compare a change with its base in one run.
+ * of main), to compare a change with its base in one run; a runner "sentry dist" is added when
+ * dist/sentry exists (`deno task build`).
  *
  * Not part of the test suite: it takes time and its numbers depend on the machine's load.
  * Programs are C sources in bench/programs/, compiled with gcc into a temporary directory.
@@ -32,6 +33,7 @@ import * as posix from "node:path/posix";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 const SENTRY = posix.join(REPO, "sentry");
+const DIST = posix.join(REPO, "dist", "sentry");
 const PROGRAMS = posix.join(REPO, "bench", "programs");
 /** A single run that takes longer than this is killed and counted as failed. */
 const RUN_TIMEOUT_MS = 120_000;
@@ -118,6 +120,14 @@ function which(cmd: string): string | null {
   return null;
 }
 
+function exists(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+}
+
 function runners(baseline: string | undefined): Runner[] {
   const runsc = which("runsc");
   const taskset = which("taskset");
@@ -131,6 +141,8 @@ function runners(baseline: string | undefined): Runner[] {
     { name: "native", prefix: [] },
     { name: "sentry", prefix: [SENTRY, "do", "--"] },
     ...(baseline ? [{ name: "sentry@base", prefix: [posix.join(baseline, "sentry"), "do", "--"] }] : []),
+    // dist/sentry (`deno task build`), when it was built: the same program, bundled.
+    ...(exists(DIST) ? [{ name: "sentry dist", prefix: [DIST, "do", "--"] }] : []),
     runsc ? { name: "runsc", prefix: [runsc, ...runscArgs] } : { name: "runsc", prefix: null, missing: noRunsc },
     runsc && taskset
       ? { name: "runsc pinned", prefix: [taskset, "-c", "0", runsc, ...runscArgs] }

@@ -11,7 +11,8 @@
  * @module
  */
 
-const SOURCES = ["vvar.h", "vdso.c", "vdso.lds", "clock_helper.c"] as const;
+/** The files the vDSO and the clock helper are built from (tools/build.ts packs them too). */
+export const VDSO_SOURCES = ["vvar.h", "vdso.c", "vdso.lds", "clock_helper.c"] as const;
 
 const VDSO_FLAGS = [
   "-O2", "-Wall", "-fPIC", "-shared", "-nostdlib", "-fno-stack-protector", "-fcf-protection=none",
@@ -81,7 +82,7 @@ export function vdsoBuild(): VdsoBuild | string {
 function build(): VdsoBuild | string {
   let srcs: Uint8Array[];
   try {
-    srcs = SOURCES.map((n) => Deno.readFileSync(srcDir + n));
+    srcs = VDSO_SOURCES.map((n) => Deno.readFileSync(srcDir + n));
   } catch {
     return "vDSO sources not found";
   }
@@ -104,7 +105,7 @@ function build(): VdsoBuild | string {
   let tmp: string;
   try {
     tmp = Deno.makeTempDirSync({ dir: root, prefix: ".build-" });
-    for (let i = 0; i < SOURCES.length; i++) Deno.writeFileSync(`${tmp}/${SOURCES[i]}`, srcs[i]!);
+    for (let i = 0; i < VDSO_SOURCES.length; i++) Deno.writeFileSync(`${tmp}/${VDSO_SOURCES[i]}`, srcs[i]!);
   } catch (e) {
     return `cannot build the vDSO: ${e instanceof Error ? e.message : e}`;
   }
