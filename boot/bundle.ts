@@ -46,6 +46,11 @@ export interface LaunchConfig {
   mounts: PlannedMount[];
   /** config.json's linux.resources (flags of the same limits win). */
   resources: SpecResources;
+  /**
+   * process.terminal: init wants a terminal. A foreground run gives it one only with `-t`; a
+   * created or detached one needs `--console-socket` (runc's rule).
+   */
+  terminal: boolean;
 }
 
 /**
@@ -99,6 +104,7 @@ export function loadBundle(
     upperHostPath: null,
     mounts: planMounts(spec.mounts ?? [], bundleDir),
     resources: resourcesOf(spec),
+    terminal: spec.process.terminal === true,
   };
 }
 
@@ -130,6 +136,7 @@ export function doConfig(
     upperHostPath: null,
     mounts: [],
     resources: { memoryBytes: null, pids: null, cpus: null, cpuPeriodNs: null },
+    terminal: false,
   };
 }
 

@@ -53,6 +53,7 @@ Deno.test("loadBundle() reads config.json and resolves root.path against the bun
       upperHostPath: null,
       mounts: [],
       resources: { memoryBytes: null, pids: null, cpus: null, cpuPeriodNs: null },
+      terminal: false,
     });
   });
 });
@@ -148,6 +149,7 @@ Deno.test("doConfig() runs in the caller's directory and environment on an overl
     upperHostPath: null,
     mounts: [],
     resources: { memoryBytes: null, pids: null, cpus: null, cpuPeriodNs: null },
+    terminal: false,
   });
 });
 

@@ -15,20 +15,18 @@ import { execProcess, onExit, pause, processes, releaseTerminal, resume, signal,
 import { LinuxError } from "../kernel/errno.ts";
 import type { DebugLog } from "../kernel/log.ts";
 import type { Terminal } from "../vfs/tty/mod.ts";
-import { EVENT_HUP, EVENT_IN, EVENT_OUT, type Waker } from "../waiter/mod.ts";
 import {
   hostAccept,
   hostClose,
   hostEventfd,
   hostPeerCred,
   hostPollAsync,
-  hostRead,
   hostUnixListen,
   hostWrite,
   POLLIN,
-  POLLOUT,
 } from "../platform/ptrace/_ffi.ts";
 import { ControlConn, MAX_MESSAGE } from "./control_conn.ts";
+import { FdTerminalBridge } from "./fd_terminal_bridge.ts";
 import type { ContainerStatus } from "./state_dir.ts";
 
 /** Connections served at once; more are answered with an error and closed. */
@@ -284,124 +282,4 @@ function mergeEnv(env: readonly string[], add: readonly string[]): string[] {
 function execFailure(e: LinuxError, argv0: string): Reply {
   const status = e.symbol === "ENOENT" ? 127 : e.symbol === "EACCES" || e.symbol === "ENOEXEC" ? 126 : 125;
   return { ok: false, error: `cannot run ${JSON.stringify(argv0)}: ${e.message}`, status };
-}
-
-/**
- * `exec -t`: moves bytes between an exec'd process's terminal (the master side, in the
- * sandbox) and the caller's terminal, whose descriptors came over the socket. The caller keeps
- * its terminal raw meanwhile; the sentry only polls, reads and writes these descriptors.
- */
-class FdTerminalBridge implements Waker {
-  readonly #term: Terminal;
-  readonly #in: number;
-  readonly #out: number;
-  readonly #cancel: number;
-  #pendingInput: Uint8Array | null = null;
-  #writing: Promise<void> | null = null;
-  #closed = false;
-  #polls = 0;
-  readonly #buf = new Uint8Array(16384);
-
-  constructor(term: Terminal, inFd: number, outFd: number) {
-    this.#term = term;
-    this.#in = inFd;
-    this.#out = outFd;
-    this.#cancel = hostEventfd();
-    term.masterQueue.register(this, EVENT_IN | EVENT_OUT | EVENT_HUP);
-    void this.#readInput();
-    this.#scheduleOutput();
-  }
-
-  wake(events: number): void {
-    if (this.#closed) return;
-    if (events & (EVENT_IN | EVENT_HUP)) this.#scheduleOutput();
-    if ((events & EVENT_OUT) && this.#pendingInput !== null) queueMicrotask(() => this.#typeInput());
-  }
-
-  async #poll(fd: number, events: number): Promise<number> {
-    this.#polls++;
-    try {
-      return await hostPollAsync(fd, events, this.#cancel);
-    } finally {
-      this.#polls--;
-      if (this.#closed && this.#polls === 0) this.#release();
-    }
-  }
-
-  async #readInput(): Promise<void> {
-    const buf = new Uint8Array(4096);
-    while (!this.#closed) {
-      const rev = await this.#poll(this.#in, POLLIN);
-      if (this.#closed || rev === 0) return;
-      const n = hostRead(this.#in, buf);
-      if (n <= 0) return; // the caller's terminal went away: the process keeps running
-      this.#pendingInput = buf.slice(0, n);
-      this.#typeInput();
-      while (this.#pendingInput !== null && !this.#closed) {
-        await new Promise<void>((r) => setTimeout(r, 10));
-        this.#typeInput();
-      }
-    }
-  }
-
-  #typeInput(): void {
-    const p = this.#pendingInput;
-    if (p === null || this.#closed) return;
-    try {
-      const n = this.#term.masterWrite(p);
-      this.#pendingInput = n >= p.length ? null : p.subarray(n);
-    } catch {
-      this.#pendingInput = null;
-    }
-  }
-
-  #scheduleOutput(): void {
-    if (this.#writing !== null) return;
-    this.#writing = this.#drainOutput().finally(() => {
-      this.#writing = null;
-    });
-  }
-
-  async #drainOutput(): Promise<void> {
-    await Promise.resolve(); // out of the kernel's notify
-    for (;;) {
-      let n: number;
-      try {
-        n = this.#term.masterRead(this.#buf);
-      } catch {
-        return; // EAGAIN: nothing now; EIO: every slave closed
-      }
-      if (n === 0) return;
-      if (!(await this.#writeOut(this.#buf.slice(0, n)))) return;
-    }
-  }
-
-  /** Writes b whole to the caller's terminal; false when it went away. */
-  async #writeOut(b: Uint8Array): Promise<boolean> {
-    let off = 0;
-    while (off < b.length) {
-      const rev = await this.#poll(this.#out, POLLOUT);
-      if (rev === 0 && this.#closed) return false;
-      const n = hostWrite(this.#out, off === 0 ? b : b.slice(off));
-      if (n <= 0) return false;
-      off += n;
-    }
-    return true;
-  }
-
-  /** Flushes the process's last output, then stops. */
-  async close(): Promise<void> {
-    if (this.#writing !== null) await this.#writing;
-    await this.#drainOutput();
-    this.#closed = true;
-    this.#term.masterQueue.unregister(this);
-    if (this.#polls > 0) hostWrite(this.#cancel, new Uint8Array(new BigUint64Array([1n]).buffer));
-    else this.#release();
-  }
-
-  #release(): void {
-    hostClose(this.#in);
-    if (this.#out !== this.#in) hostClose(this.#out);
-    hostClose(this.#cancel);
-  }
 }

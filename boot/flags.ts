@@ -132,6 +132,7 @@ export type Command =
     pidFile: string | null;
     consoleSocket: string | null;
     overlayUpper: string | null;
+    limits: LimitOptions;
   }
   /** Commands that name one container and take nothing else. */
   | { kind: "start" | "state" | "pause" | "resume" | "wait"; global: GlobalOptions; id: string }
@@ -233,20 +234,20 @@ const FLAGS: Record<string, FlagDef> = {
   "additional-gids": { kind: "list", scope: ["exec"] },
   "ignore-paused": { kind: "bool", scope: ["exec"] },
   "cgroup": { kind: "string", scope: ["exec"] },
-  "timeout": { kind: "string", scope: ["run", "do"] },
-  "cpu-time": { kind: "string", scope: ["run", "do"] },
-  "cpus": { kind: "string", scope: ["run", "do"] },
-  "memory": { kind: "string", scope: ["run", "do"] },
-  "pids": { kind: "string", scope: ["run", "do"] },
-  "output-limit": { kind: "string", scope: ["run", "do"] },
-  "overlay-size": { kind: "string", scope: ["run", "do"] },
-  "report": { kind: "string", scope: ["run", "do"] },
+  "timeout": { kind: "string", scope: ["run", "do", "create"] },
+  "cpu-time": { kind: "string", scope: ["run", "do", "create"] },
+  "cpus": { kind: "string", scope: ["run", "do", "create"] },
+  "memory": { kind: "string", scope: ["run", "do", "create"] },
+  "pids": { kind: "string", scope: ["run", "do", "create"] },
+  "output-limit": { kind: "string", scope: ["run", "do", "create"] },
+  "overlay-size": { kind: "string", scope: ["run", "do", "create"] },
+  "report": { kind: "string", scope: ["run", "do", "create"] },
 };
 
 /** Short flags and the long flag each stands for. */
 const SHORT_FLAGS: Record<string, string> = {
   "-h": "--help", "-t": "--tty", "-d": "--detach", "-q": "--quiet", "-e": "--env", "-u": "--user",
-  "-p": "--process", "-f": "--force", "-a": "--all",
+  "-p": "--process", "-f": "--force", "-a": "--all", "-b": "--bundle",
 };
 
 /** The flags a command accepts (global ones included), for help and error messages. */
@@ -388,6 +389,7 @@ export function parseCommandLine(args: readonly string[]): Command {
         pidFile: pathOf(values, "pid-file"),
         consoleSocket: pathOf(values, "console-socket"),
         overlayUpper: overlayUpperOf(values),
+        limits: limitsOf(values),
       };
     case "start":
     case "state":

@@ -183,6 +183,12 @@ Deno.test("parseCommandLine() reads the lifecycle commands with runc's flags", (
   assert.deepEqual(parseCommandLine(["delete", "-f", "c1"]), { kind: "delete", global: g, id: "c1", force: true });
   assert.deepEqual(parseCommandLine(["events", "--interval", "250ms", "c1"]), { kind: "events", global: g, id: "c1", stats: false, intervalMs: 250 });
   assert.deepEqual(parseCommandLine(["do", "--id", "x", "true"]), { kind: "do", global: g, command: ["true"], overlayUpper: null, tty: false, id: "x", limits: noLimitOptions() });
+  assert.deepEqual(parseCommandLine(["create", "-b", "b", "--pid-file", "p", "--console-socket=s", "--memory", "1k", "c1"]), {
+    kind: "create", global: g, bundle: "b", id: "c1", pidFile: "p", consoleSocket: "s", overlayUpper: null,
+    limits: { ...noLimitOptions(), memory: 1024 },
+  });
+  const d = parseCommandLine(["run", "-d", "--pid-file", "p", "c2"]);
+  assert.deepEqual(d.kind === "run" && [d.detach, d.pidFile, d.id], [true, "p", "c2"]);
   // exec: the command starts at the first word after the ID; its flags stay its own.
   const e = parseCommandLine(["--systemd-cgroup", "--log", "/l", "--log-format", "json", "exec", "-t", "--env", "A=1", "-e", "B=2", "--user", "1:2", "c1", "sh", "-c", "x"]);
   assert.deepEqual(e, {

@@ -70,7 +70,7 @@ Commands:
 
 ${GLOBAL_FLAGS}
 ${EXIT}`,
-  run: `Usage: sentry run [--bundle DIR] [-t] [ID] [-- CMD [ARGS...]]
+  run: `Usage: sentry run [--bundle DIR] [-t] [-d [--console-socket S]] [--pid-file F] [ID] [-- CMD [ARGS...]]
 
 Runs the container described by DIR/config.json (an OCI runtime spec). If DIR has no
 config.json, DIR itself is a read-only root filesystem and CMD (default /bin/sh) runs in it
@@ -79,6 +79,10 @@ the spec gives none).
 
 Flags:
   --bundle DIR             the bundle directory (default: the current directory)
+  -d, --detach             return once the container runs, held by a detached sentry
+                           (its ID is printed when generated)
+  --pid-file F             write the pid of the sentry holding the container to F
+  --console-socket S       with -d and a terminal: send its master to the AF_UNIX socket S
   --overlay-upper UP       keep the writable root's changes in the host directory UP
                            (default: in memory, gone when the sandbox ends)
 ${TTY_FLAG}
@@ -107,7 +111,14 @@ ${GLOBAL_FLAGS}`,
   create: `Usage: sentry create [--bundle DIR] [--pid-file F] [--console-socket S] ID
 
 Creates container ID from the bundle DIR: a detached sentry holds the sandbox, whose init
-waits for "sentry start ID". --pid-file gets that sentry's pid.
+waits for "sentry start ID". The sentry's stdio become init's.
+
+Flags:
+  --bundle DIR             the bundle directory (default: the current directory)
+  --pid-file F             write the pid of the sentry holding the container to F (its exit
+                           status will be init's)
+  --console-socket S       process.terminal: send the terminal's master to the AF_UNIX socket
+                           S (SCM_RIGHTS), as runc does
 
 ${GLOBAL_FLAGS}`,
   start: `Usage: sentry start ID

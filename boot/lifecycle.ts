@@ -125,9 +125,15 @@ export async function lifecycle(cmd: Command): Promise<number> {
       });
       return 0;
     }
-    case "pause":
-    case "resume":
     case "start": {
+      const root = rootOf(cmd.global);
+      const s = readState(root, cmd.id);
+      if (s.status !== "created") throw new BootError(`container ${quote(cmd.id)}: cannot start a container that is ${s.status}`);
+      await request(root, cmd.id, { op: "start" });
+      return 0;
+    }
+    case "pause":
+    case "resume": {
       const root = rootOf(cmd.global);
       requireLive(readState(root, cmd.id), cmd.kind);
       await request(root, cmd.id, { op: cmd.kind });

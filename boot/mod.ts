@@ -29,6 +29,10 @@ import {
 } from "./errors.ts";
 import { resolveExecutable } from "./exec_path.ts";
 import { HeldSignals } from "./held_signals.ts";
+import { HostPty } from "./console_socket.ts";
+import { spawnHolder, takeHolderRole } from "./detach.ts";
+import { FdTerminalBridge } from "./fd_terminal_bridge.ts";
+import { hostClose, hostSetsid } from "../platform/ptrace/_ffi.ts";
 import { loadSpecSchema } from "./spec.ts";
 import { deathReport, exitStatusOf } from "./exit_status.ts";
 import { type GlobalOptions, type LimitOptions, parseCommandLine, quote } from "./flags.ts";
@@ -39,6 +43,7 @@ import { helpText, versionText } from "./help.ts";
 import { statInRoot } from "./root_stat.ts";
 import { checkHostTerminal, HostTerminalBridge, hostWindowSize, restoreHostTerminal } from "./terminal.ts";
 import {
+  claimable,
   claimId,
   type ContainerState,
   type ContainerStatus,
@@ -47,6 +52,7 @@ import {
   processStartTime,
   removeContainerDir,
   socketPath,
+  writeFileAtomic,
   writeState,
 } from "./state_dir.ts";
 import { OCI_VERSION } from "./spec.ts";
@@ -70,17 +76,45 @@ export async function main(args: readonly string[]): Promise<number> {
       case "spec":
         writeDefaultSpec(cmd.bundle, { cwd: Deno.cwd() });
         return 0;
-      case "run": {
-        if (cmd.detach || cmd.consoleSocket !== null) {
-          throw new BootError("run: -d and --console-socket are not implemented yet (run in the foreground)");
-        }
+      case "run":
+      case "create": {
         await loadSpecSchema(); // a bundle's config.json is validated with zod (spec.ts)
-        const launch = loadBundle(cmd.bundle, { cwd: Deno.cwd(), command: cmd.command, id: cmd.id });
+        const launch = loadBundle(cmd.bundle, { cwd: Deno.cwd(), command: cmd.kind === "run" ? cmd.command : null, id: cmd.id });
         if (cmd.overlayUpper !== null) setOverlayUpper(launch, cmd.overlayUpper, Deno.cwd());
-        const bundle = (await import("node:path")).resolve(Deno.cwd(), cmd.bundle);
-        return await boot(launch, cmd.global, log, cmd.tty, cmd.limits, {
-          root: rootOf(cmd.global), id: cmd.id ?? generateId(), bundle, pidFile: cmd.pidFile,
-        });
+        const path = await import("node:path");
+        const mode: RunMode = cmd.kind === "create" ? "create" : cmd.detach ? "detached" : "foreground";
+        const tty = cmd.kind === "run" && cmd.tty;
+        if (mode === "foreground") {
+          if (cmd.consoleSocket !== null) {
+            throw new BootError("run: --console-socket needs -d (in the foreground, -t bridges your own terminal)");
+          }
+        } else {
+          // runc's rules: a detached terminal goes to a console socket, and only a terminal does.
+          const terminal = launch.terminal || tty;
+          if (terminal && cmd.consoleSocket === null) {
+            throw new BootError(`${cmd.kind}: the process wants a terminal (process.terminal or -t): give --console-socket`);
+          }
+          if (!terminal && cmd.consoleSocket !== null) {
+            throw new BootError(`--console-socket: the process has no terminal (process.terminal is false)`);
+          }
+        }
+        const reg: Registration = {
+          root: rootOf(cmd.global),
+          id: cmd.id ?? generateId(),
+          bundle: path.resolve(Deno.cwd(), cmd.bundle),
+          pidFile: cmd.pidFile === null ? null : path.resolve(Deno.cwd(), cmd.pidFile),
+          mode,
+          consoleSocket: cmd.consoleSocket === null ? null : path.resolve(Deno.cwd(), cmd.consoleSocket),
+        };
+        if (mode !== "foreground" && !takeHolderRole()) {
+          // This command only checks and waits; a detached sentry holds the sandbox.
+          claimable(reg.root, reg.id);
+          const status = await spawnHolder(reg.root, reg.id);
+          if (status === 0 && cmd.id === null) writeAll(Deno.stdout, `${reg.id}\n`);
+          return status;
+        }
+        if (mode !== "foreground") hostSetsid();
+        return await boot(launch, cmd.global, log, tty || (mode !== "foreground" && launch.terminal), cmd.limits, reg);
       }
       case "do": {
         const launch = doConfig(cmd.command, {
@@ -91,11 +125,10 @@ export async function main(args: readonly string[]): Promise<number> {
         });
         if (cmd.overlayUpper !== null) setOverlayUpper(launch, cmd.overlayUpper, Deno.cwd());
         return await boot(launch, cmd.global, log, cmd.tty, cmd.limits, {
-          root: rootOf(cmd.global), id: cmd.id ?? generateId(), bundle: Deno.cwd(), pidFile: null,
+          root: rootOf(cmd.global), id: cmd.id ?? generateId(), bundle: Deno.cwd(), pidFile: null, mode: "foreground",
+          consoleSocket: null,
         });
       }
-      case "create":
-        throw new BootError("create: not implemented yet (use run, or do --id)");
       case "start":
       case "state":
       case "list":
@@ -138,13 +171,23 @@ function callerEnvironment(): Record<string, string> {
   }
 }
 
+/**
+ * How the sandbox is held: in the foreground (run, do: the command is the sentry), or by a
+ * detached holder (boot/detach.ts) that waits for `start` (create) or runs at once (run -d).
+ */
+type RunMode = "foreground" | "create" | "detached";
+
 /** Where a running sandbox registers itself (boot/state_dir.ts). */
 interface Registration {
   root: string;
   id: string;
   /** The bundle directory, absolute. */
   bundle: string;
+  /** Absolute. */
   pidFile: string | null;
+  mode: RunMode;
+  /** A detached terminal's master goes there (boot/console_socket.ts); absolute. */
+  consoleSocket: string | null;
 }
 
 /**
@@ -156,7 +199,7 @@ async function boot(
 ): Promise<number> {
   const startMs = Date.now();
   // -t without a terminal, a bad limit and an unwritable report are refused before anything starts.
-  if (tty) checkHostTerminal();
+  if (tty && reg.mode === "foreground") checkHostTerminal();
   checkOverlaySize(limitFlags, launch);
   const limits = resourceLimitsOf(launch.resources, limitFlags);
   const reportFile = limitFlags.report === null ? null : ReportFile.open(limitFlags.report, Deno.cwd());
@@ -250,51 +293,89 @@ async function runHeld(
     throw err;
   }
   ran.resources = loader.resources;
-  let bridge: HostTerminalBridge | null = null;
-  let ws: number;
+  let bridge: HostTerminalBridge | FdTerminalBridge | null = null;
+  let ws: number | null = null;
   let report: string | null;
   let server: import("./control_server.ts").ControlServer | null = null;
+  const detached = reg.mode !== "foreground";
+  const resizeListeners: Array<() => void> = [];
+  let state: ContainerState | null = null;
   try {
-    let status: ContainerStatus = "running";
-    const state: ContainerState = {
+    if (tty && detached) {
+      // The engine's end of the terminal goes out before create returns, as runc's.
+      const pty = HostPty.open(true);
+      const term = loader.attachConsole(pty.windowSize());
+      try {
+        pty.sendMaster(reg.consoleSocket!);
+      } catch (err) {
+        hostClose(pty.slave);
+        throw err;
+      }
+      bridge = new FdTerminalBridge(term, pty.slave, pty.slave);
+      const onResize = () => term.setWindowSize(pty.windowSize());
+      Deno.addSignalListener("SIGWINCH", onResize);
+      resizeListeners.push(onResize);
+    } else if (tty) bridge = HostTerminalBridge.start(loader.attachConsole(hostWindowSize()));
+    let status: ContainerStatus = reg.mode === "create" ? "created" : "running";
+    let started!: () => void;
+    const startGate = new Promise<void>((r) => started = r);
+    const st: ContainerState = {
       ociVersion: OCI_VERSION, id: reg.id, status, pid: Deno.pid, bundle: reg.bundle,
       rootfs: launch.rootHostPath, created: new Date().toISOString(), owner: ownerName((Deno.uid() ?? 0)),
       annotations: {}, sentryStart: processStartTime(Deno.pid) ?? 0,
     };
-    writeState(reg.root, state);
-    if (reg.pidFile !== null) Deno.writeTextFileSync(reg.pidFile, String(Deno.pid));
+    state = st;
     let exited!: (ws: number) => void;
     const initExit = new Promise<number>((r) => exited = r);
     const s = ControlServer.listen(socketPath(reg.root, reg.id), {
       kernel: loader.kernel,
       status: () => status,
-      setStatus: (st) => {
-        status = st;
-        writeState(reg.root, { ...state, status });
+      setStatus: (next) => {
+        status = next;
+        writeState(reg.root, { ...st, status });
       },
-      start: () => "container is already started",
+      start: () => {
+        if (status !== "created") return `cannot start a container that is ${status}`;
+        status = "running";
+        writeState(reg.root, { ...st, status });
+        started();
+        return null;
+      },
       initExit,
       defaults: { env: launch.envp, cwd: launch.cwd, uid: launch.uid, gid: launch.gid, additionalGids: launch.additionalGids },
     }, log);
     if (typeof s === "string") log.warning(`control socket: ${s}`);
     else server = s;
-    if (tty) bridge = HostTerminalBridge.start(loader.attachConsole(hostWindowSize()));
+    // The pid file before the state: whoever sees the state may read the pid file (runc's order).
+    if (reg.pidFile !== null) writeFileAtomic(reg.pidFile, String(Deno.pid));
+    writeState(reg.root, st);
+    if (reg.mode === "create") {
+      log.debug(`container ${reg.id} created: waiting for start`);
+      await startGate;
+    }
     ws = await loader.run(held);
     exited(ws);
     // The kernel's words when it has them (they carry the fault address), under our policy
     // of when to speak.
     report = deathReport(ws) === null ? null : (loader.describeInitExit() ?? deathReport(ws));
   } finally {
+    for (const h of resizeListeners) Deno.removeSignalListener("SIGWINCH", h);
     // The console's last output goes out and the host terminal leaves raw mode before
     // anything else is printed.
     await bridge?.close();
     restoreHostTerminal();
     server?.close();
     loader.destroy();
-    // A foreground run leaves nothing behind, as runc's (only a killed sentry leaves a state,
-    // which `delete` removes).
-    removeContainerDir(reg.root, reg.id);
+    if (detached && state !== null) {
+      // A detached container stays listed, stopped with init's status, until `delete` (runc's).
+      writeState(reg.root, { ...state, status: "stopped", ...(ws !== null ? { exitStatus: ws } : {}) });
+    } else {
+      // A foreground run leaves nothing behind, as runc's (only a killed sentry leaves a state,
+      // which `delete` removes).
+      removeContainerDir(reg.root, reg.id);
+    }
   }
+  if (ws === null) throw new Error("unreachable: init ran without a wait status");
   let status = exitStatusOf(ws);
   log.debug(`init exited: wait status 0x${ws.toString(16)}, exit status ${status}`);
   const res = loader.resources;
@@ -314,7 +395,8 @@ async function runHeld(
   if (report !== null) lines.push(report);
   for (const line of lines) {
     log.warning(line);
-    writeAll(Deno.stderr, `sentry: ${line}\n`);
+    // A detached sentry's stderr is the container's (an engine's log): runc says nothing there.
+    if (reg.mode === "foreground") writeAll(Deno.stderr, `sentry: ${line}\n`);
   }
   outcome.exitStatus = status;
   outcome.message = lines.length > 0 ? lines[lines.length - 1]! : null;

@@ -104,6 +104,37 @@ export function claimId(root: string, id: string): string {
   return dir;
 }
 
+/**
+ * The checks of {@linkcode claimId} without claiming: throws the one-line error of a bad or
+ * duplicate ID (a command that lets another process claim it reports these first).
+ */
+export function claimable(root: string, id: string): void {
+  checkId(id);
+  ensureRoot(root);
+  try {
+    Deno.lstatSync(containerDir(root, id));
+  } catch {
+    return;
+  }
+  throw new BootError(`container ${quote(id)} already exists`);
+}
+
+/** Writes path whole or not at all: a temporary file beside it, renamed over it. */
+export function writeFileAtomic(path: string, text: string): void {
+  const tmp = `${path}.${Deno.pid}.tmp`;
+  try {
+    Deno.writeTextFileSync(tmp, text);
+    Deno.renameSync(tmp, path);
+  } catch (err) {
+    try {
+      Deno.removeSync(tmp);
+    } catch {
+      // never made
+    }
+    throw new BootError(`cannot write ${quote(path)}: ${describeFsError(err)}`);
+  }
+}
+
 /** Writes state.json whole or not at all (a temporary file renamed over it). */
 export function writeState(root: string, s: ContainerState): void {
   const dir = containerDir(root, s.id);

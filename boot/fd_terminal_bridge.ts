@@ -1,0 +1,129 @@
+/**
+ * Moves bytes between a terminal of the sandbox (its master side, in the sentry) and a host
+ * terminal given as descriptors: the caller's own terminal for `exec -t` (sent over the
+ * control socket), or the slave of a host pty whose master went to a container engine
+ * (`--console-socket`, boot/console_socket.ts). The host side is raw meanwhile (the caller's
+ * CLI, or the sentry for its pty); the sentry only polls, reads and writes these descriptors.
+ *
+ * @module
+ */
+
+import type { Terminal } from "../vfs/tty/mod.ts";
+import { EVENT_HUP, EVENT_IN, EVENT_OUT, type Waker } from "../waiter/mod.ts";
+import { hostClose, hostEventfd, hostPollAsync, hostRead, hostWrite, POLLIN, POLLOUT } from "../platform/ptrace/_ffi.ts";
+
+/** @nosave Host plumbing: two descriptors and a terminal's master side. */
+export class FdTerminalBridge implements Waker {
+  readonly #term: Terminal;
+  readonly #in: number;
+  readonly #out: number;
+  readonly #cancel: number;
+  #pendingInput: Uint8Array | null = null;
+  #writing: Promise<void> | null = null;
+  #closed = false;
+  #polls = 0;
+  readonly #buf = new Uint8Array(16384);
+
+  constructor(term: Terminal, inFd: number, outFd: number) {
+    this.#term = term;
+    this.#in = inFd;
+    this.#out = outFd;
+    this.#cancel = hostEventfd();
+    term.masterQueue.register(this, EVENT_IN | EVENT_OUT | EVENT_HUP);
+    void this.#readInput();
+    this.#scheduleOutput();
+  }
+
+  wake(events: number): void {
+    if (this.#closed) return;
+    if (events & (EVENT_IN | EVENT_HUP)) this.#scheduleOutput();
+    if ((events & EVENT_OUT) && this.#pendingInput !== null) queueMicrotask(() => this.#typeInput());
+  }
+
+  async #poll(fd: number, events: number): Promise<number> {
+    this.#polls++;
+    try {
+      return await hostPollAsync(fd, events, this.#cancel);
+    } finally {
+      this.#polls--;
+      if (this.#closed && this.#polls === 0) this.#release();
+    }
+  }
+
+  async #readInput(): Promise<void> {
+    const buf = new Uint8Array(4096);
+    while (!this.#closed) {
+      const rev = await this.#poll(this.#in, POLLIN);
+      if (this.#closed || rev === 0) return;
+      const n = hostRead(this.#in, buf);
+      if (n <= 0) return; // the caller's terminal went away: the process keeps running
+      this.#pendingInput = buf.slice(0, n);
+      this.#typeInput();
+      while (this.#pendingInput !== null && !this.#closed) {
+        await new Promise<void>((r) => setTimeout(r, 10));
+        this.#typeInput();
+      }
+    }
+  }
+
+  #typeInput(): void {
+    const p = this.#pendingInput;
+    if (p === null || this.#closed) return;
+    try {
+      const n = this.#term.masterWrite(p);
+      this.#pendingInput = n >= p.length ? null : p.subarray(n);
+    } catch {
+      this.#pendingInput = null;
+    }
+  }
+
+  #scheduleOutput(): void {
+    if (this.#writing !== null) return;
+    this.#writing = this.#drainOutput().finally(() => {
+      this.#writing = null;
+    });
+  }
+
+  async #drainOutput(): Promise<void> {
+    await Promise.resolve(); // out of the kernel's notify
+    for (;;) {
+      let n: number;
+      try {
+        n = this.#term.masterRead(this.#buf);
+      } catch {
+        return; // EAGAIN: nothing now; EIO: every slave closed
+      }
+      if (n === 0) return;
+      if (!(await this.#writeOut(this.#buf.slice(0, n)))) return;
+    }
+  }
+
+  /** Writes b whole to the caller's terminal; false when it went away. */
+  async #writeOut(b: Uint8Array): Promise<boolean> {
+    let off = 0;
+    while (off < b.length) {
+      const rev = await this.#poll(this.#out, POLLOUT);
+      if (rev === 0 && this.#closed) return false;
+      const n = hostWrite(this.#out, off === 0 ? b : b.slice(off));
+      if (n <= 0) return false;
+      off += n;
+    }
+    return true;
+  }
+
+  /** Flushes the process's last output, then stops. */
+  async close(): Promise<void> {
+    if (this.#writing !== null) await this.#writing;
+    await this.#drainOutput();
+    this.#closed = true;
+    this.#term.masterQueue.unregister(this);
+    if (this.#polls > 0) hostWrite(this.#cancel, new Uint8Array(new BigUint64Array([1n]).buffer));
+    else this.#release();
+  }
+
+  #release(): void {
+    hostClose(this.#in);
+    if (this.#out !== this.#in) hostClose(this.#out);
+    hostClose(this.#cancel);
+  }
+}
