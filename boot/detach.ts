@@ -28,15 +28,26 @@ export function takeHolderRole(): boolean {
   return v === "1";
 }
 
-/** How to start this sentry again: Deno with main.ts, or the compiled binary itself. */
+/**
+ * How to start this sentry again: Deno with its main module (main.ts with the repository's
+ * deno.json, or dist/sentry's bundled main.js, which has no config), or the compiled binary
+ * itself.
+ */
 export function selfCommand(args: readonly string[]): { cmd: string; args: string[] } {
   const exe = Deno.execPath();
-  const main = new URL("../main.ts", import.meta.url);
+  const main = new URL(Deno.mainModule);
   if (main.protocol === "file:" && /(^|\/)deno$/.test(exe)) {
-    const config = new URL("../deno.json", import.meta.url).pathname;
+    const config = new URL("deno.json", main).pathname;
+    let hasConfig = false;
+    try {
+      hasConfig = Deno.statSync(config).isFile;
+    } catch { /* the bundle: none */ }
     return {
       cmd: exe,
-      args: ["run", "-A", "--quiet", "--no-lock", "--v8-flags=--no-lazy", "--config", config, main.pathname, ...args],
+      args: [
+        "run", "-A", "--quiet", "--no-lock", "--v8-flags=--no-lazy", ...(hasConfig ? ["--config", config] : ["--no-config"]),
+        main.pathname, ...args,
+      ],
     };
   }
   return { cmd: exe, args: [...args] };

@@ -50,6 +50,24 @@ Deno.test("deno task build writes dist/sentry, which runs from an empty director
     assert.equal(again.stdout, `${tmp}/home\n${empty}\n0\n1\n`);
     assert.equal(again.code, 0);
     assert.equal(Deno.readDirSync(empty).next().done, true, "the empty directory stays empty");
+    // A detached run starts the sentry again (boot/detach.ts): the bundled main module, no config.
+    const b = `${tmp}/bundle`;
+    Deno.mkdirSync(b);
+    Deno.writeTextFileSync(`${b}/config.json`, JSON.stringify({
+      ociVersion: "1.0.2",
+      process: { terminal: false, args: ["/bin/true"], env: ["PATH=/usr/bin:/bin"], cwd: "/" },
+      root: { path: "/", readonly: true },
+    }));
+    const root = `${tmp}/state`;
+    const detached = await run(exe, ["--root", root, "run", "-d", "--bundle", b, "d1"], empty, env);
+    assert.equal(detached.code, 0, detached.stderr);
+    let state = "";
+    for (let i = 0; i < 600 && !/"stopped"/.test(state); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      state = (await run(exe, ["--root", root, "state", "d1"], empty, env)).stdout;
+    }
+    assert.match(state, /"status": "stopped"/);
+    assert.equal((await run(exe, ["--root", root, "delete", "d1"], empty, env)).code, 0);
   } finally {
     Deno.removeSync(tmp, { recursive: true });
   }
