@@ -22,6 +22,8 @@ export const requestSchema = z.discriminatedUnion("op", [
   z.object({ op: z.literal("ps") }).strict(),
   z.object({ op: z.literal("stats") }).strict(),
   z.object({ op: z.literal("pause") }).strict(),
+  /** Checkpoint into the image file `image` (an absolute path), then end the sandbox or resume it. */
+  z.object({ op: z.literal("checkpoint"), image: str.regex(/^\//), leaveRunning: z.boolean() }).strict(),
   z.object({ op: z.literal("resume") }).strict(),
   z.object({ op: z.literal("start") }).strict(),
   z.object({

@@ -39,6 +39,11 @@ export interface SandboxHolder {
   setStatus(s: ContainerStatus): void;
   /** Lets a created sandbox's init run; an error message when it cannot. */
   start(): string | null;
+  /**
+   * Writes a checkpoint image of the sandbox to `image`, then ends the sandbox, or lets it go
+   * on with leaveRunning; an error message (the sandbox goes on) when it cannot.
+   */
+  checkpoint(image: string, leaveRunning: boolean): Promise<string | null>;
   /** Init's wait status, once it exited. */
   readonly initExit: Promise<number>;
   /** The defaults of an exec'd process: the container's process (config.json). */
@@ -179,6 +184,11 @@ export class ControlServer {
           pause(k);
           h.setStatus("paused");
           return { ok: true };
+        case "checkpoint": {
+          if (h.status() !== "running" && h.status() !== "paused") return fail(`container is ${h.status()}, not running`);
+          const e = await h.checkpoint(req.image, req.leaveRunning);
+          return e === null ? { ok: true } : fail(e);
+        }
         case "resume":
           if (h.status() !== "paused") return fail(`container is ${h.status()}, not paused`);
           resume(k);

@@ -81,7 +81,7 @@ export interface LimitOptions {
 
 /** The names of the commands, in the order help lists them. */
 export const COMMANDS = [
-  "run", "do", "spec", "create", "start", "state", "list", "ps", "exec", "kill", "pause", "resume",
+  "run", "do", "checkpoint", "restore", "spec", "create", "start", "state", "list", "ps", "exec", "kill", "pause", "resume",
   "wait", "events", "delete", "help",
 ] as const;
 export type CommandName = (typeof COMMANDS)[number];
@@ -109,6 +109,7 @@ export type Command =
     pidFile: string | null;
     consoleSocket: string | null;
     limits: LimitOptions;
+    checkpoint: CheckpointRequest | null;
   }
   /** Write a default config.json into the bundle directory. */
   | { kind: "spec"; global: GlobalOptions; bundle: string }
@@ -122,7 +123,15 @@ export type Command =
     /** --id: the container's ID in the state directory (null: generated). */
     id: string | null;
     limits: LimitOptions;
+    checkpoint: CheckpointRequest | null;
   }
+  /** Checkpoint a running container into an image file (absolute), then end it unless leaveRunning. */
+  | { kind: "checkpoint"; global: GlobalOptions; id: string; image: string; leaveRunning: boolean }
+  /**
+   * Continue a sandbox from a checkpoint image (docs/checkpoint.md); bundle null: the host's /
+   * as `do`. id: runc's form (`--image-path DIR ID`), not used yet.
+   */
+  | { kind: "restore"; global: GlobalOptions; bundle: string | null; image: string; id: string | null }
   /** runc's create: a sandbox whose init waits for `start`, held by a detached sentry. */
   | {
     kind: "create";
@@ -157,6 +166,15 @@ export type Command =
     pidFile: string | null;
     consoleSocket: string | null;
   };
+
+/**
+ * --checkpoint-image FILE --checkpoint-after SECONDS: checkpoint the sandbox into FILE that long
+ * after it starts, then end it (issue #13's interim trigger until `sentry checkpoint ID`).
+ */
+export interface CheckpointRequest {
+  image: string;
+  afterMs: number;
+}
 
 /** The defaults of the global flags. */
 export function defaultGlobalOptions(): GlobalOptions {
@@ -203,7 +221,13 @@ const FLAGS: Record<string, FlagDef> = {
   "debug": { kind: "bool", scope: "global" },
   "rootless": { kind: "string", scope: "global" },
   "criu": { kind: "string", scope: "global" },
-  "bundle": { kind: "string", scope: ["run", "spec", "create"] },
+  "bundle": { kind: "string", scope: ["run", "spec", "create", "restore"] },
+  "image": { kind: "string", scope: ["checkpoint"] },
+  "image-path": { kind: "string", scope: ["checkpoint", "restore"] },
+  "work-path": { kind: "string", scope: ["checkpoint", "restore"] },
+  "leave-running": { kind: "bool", scope: ["checkpoint"] },
+  "checkpoint-image": { kind: "string", scope: ["run", "do"] },
+  "checkpoint-after": { kind: "string", scope: ["run", "do"] },
   "overlay-upper": { kind: "string", scope: ["run", "do", "create"] },
   "tty": { kind: "bool", scope: ["run", "do", "exec"] },
   "id": { kind: "string", scope: ["do"] },
@@ -363,6 +387,7 @@ export function parseCommandLine(args: readonly string[]): Command {
         pidFile: pathOf(values, "pid-file"),
         consoleSocket: pathOf(values, "console-socket"),
         limits: limitsOf(values),
+        checkpoint: checkpointOf(values),
       };
     }
     case "spec":
@@ -379,7 +404,26 @@ export function parseCommandLine(args: readonly string[]): Command {
         tty: values.get("tty") === true,
         id: pathOf(values, "id"),
         limits: limitsOf(values),
+        checkpoint: checkpointOf(values),
       };
+    case "checkpoint": {
+      const id = onlyId(cmd, positionals, rest);
+      const file = pathOf(values, "image"), dir = pathOf(values, "image-path");
+      if ((file === null) === (dir === null)) throw new BootError("checkpoint: expected --image FILE or --image-path DIR");
+      return { kind: "checkpoint", global, id, image: imageFile(file, dir), leaveRunning: values.get("leave-running") === true };
+    }
+    case "restore": {
+      if (rest !== null) throw new BootError(`restore: unexpected "--"`);
+      const dir = pathOf(values, "image-path");
+      const bundle = values.has("bundle") ? bundleOf(values) : null;
+      if (dir !== null) {
+        // runc's form: the image is the file in DIR, the positional the new container's ID.
+        if (positionals.length > 1) throw new BootError(`restore: unexpected argument ${quote(positionals[1]!)}`);
+        return { kind: "restore", global, bundle, image: imageFile(null, dir), id: positionals[0] ?? null };
+      }
+      if (positionals.length !== 1) throw new BootError(`restore: expected one image file`);
+      return { kind: "restore", global, bundle, image: positionals[0]!, id: null };
+    }
     case "create":
       return {
         kind: "create",
@@ -543,6 +587,25 @@ function parseAllow(v: string): AllowEntry {
 function isIpLiteral(s: string): boolean {
   if (/^\d{1,3}(\.\d{1,3}){3}$/.test(s)) return s.split(".").every((x) => Number(x) <= 255);
   return /^[0-9a-fA-F:.]+$/.test(s) && s.includes(":") && s.split("::").length <= 2;
+}
+
+function checkpointOf(values: Map<string, string | boolean | string[]>): CheckpointRequest | null {
+  const image = values.get("checkpoint-image");
+  const after = values.get("checkpoint-after");
+  if (image === undefined && after === undefined) return null;
+  if (typeof image !== "string" || image === "") throw new BootError("--checkpoint-after: needs --checkpoint-image FILE");
+  const secs = typeof after === "string" ? Number(after) : NaN;
+  if (!Number.isFinite(secs) || secs < 0 || secs > 1e7) throw new BootError("--checkpoint-after: expected a number of seconds");
+  return { image, afterMs: secs * 1000 };
+}
+
+/** The name of the image file in runc's image directory (`--image-path DIR`). */
+export const IMAGE_FILE_NAME = "checkpoint.cbor";
+
+/** The image file: --image FILE, or the file in --image-path DIR; absolute (a server's cwd differs). */
+function imageFile(file: string | null, dir: string | null): string {
+  const p = file ?? `${dir!.replace(/\/+$/, "") || "/"}/${IMAGE_FILE_NAME}`;
+  return p.startsWith("/") ? p : `${Deno.cwd()}/${p}`;
 }
 
 /** The one container ID of a command that takes nothing else. */

@@ -23,6 +23,7 @@ Deno.test("parseCommandLine() reads run with a bundle, an id and a command after
     overlayUpper: null,
     tty: false, detach: false, pidFile: null, consoleSocket: null,
     limits: noLimitOptions(),
+    checkpoint: null,
   } satisfies Command);
 });
 
@@ -30,6 +31,7 @@ Deno.test("parseCommandLine() defaults run's bundle to the current directory and
   assert.deepEqual(parseCommandLine(["run"]), {
     kind: "run", global: defaultGlobalOptions(), bundle: ".", id: null, command: null, overlayUpper: null, tty: false, detach: false, pidFile: null, consoleSocket: null,
     limits: noLimitOptions(),
+    checkpoint: null,
   });
 });
 
@@ -47,6 +49,7 @@ Deno.test("parseCommandLine() accepts --name=value and global flags on either si
     pidFile: null,
     consoleSocket: null,
     limits: noLimitOptions(),
+    checkpoint: null,
   });
 });
 
@@ -59,9 +62,11 @@ Deno.test("parseCommandLine() hands do everything from the first word of the com
     tty: false,
     id: null,
     limits: noLimitOptions(),
+    checkpoint: null,
   });
   assert.deepEqual(parseCommandLine(["do", "--", "--weird-name"]), {
     kind: "do", global: defaultGlobalOptions(), command: ["--weird-name"], overlayUpper: null, tty: false, id: null, limits: noLimitOptions(),
+    checkpoint: null,
   });
 });
 
@@ -77,6 +82,7 @@ Deno.test("parseCommandLine() reads --overlay-upper for run and do, and only for
 Deno.test("parseCommandLine() reads -t and --tty for run and do, before do's command only", () => {
   assert.deepEqual(parseCommandLine(["do", "-t", "bash", "-t"]), {
     kind: "do", global: defaultGlobalOptions(), command: ["bash", "-t"], overlayUpper: null, tty: true, id: null, limits: noLimitOptions(),
+    checkpoint: null,
   });
   const run = parseCommandLine(["run", "--tty", "--bundle", "b"]);
   assert.equal(run.kind === "run" && run.tty, true);
@@ -182,7 +188,7 @@ Deno.test("parseCommandLine() reads the lifecycle commands with runc's flags", (
   assert.deepEqual(parseCommandLine(["kill", "--pid", "7", "c1"]), { kind: "kill", global: g, id: "c1", signal: null, all: false, pid: 7 });
   assert.deepEqual(parseCommandLine(["delete", "-f", "c1"]), { kind: "delete", global: g, id: "c1", force: true });
   assert.deepEqual(parseCommandLine(["events", "--interval", "250ms", "c1"]), { kind: "events", global: g, id: "c1", stats: false, intervalMs: 250 });
-  assert.deepEqual(parseCommandLine(["do", "--id", "x", "true"]), { kind: "do", global: g, command: ["true"], overlayUpper: null, tty: false, id: "x", limits: noLimitOptions() });
+  assert.deepEqual(parseCommandLine(["do", "--id", "x", "true"]), { kind: "do", global: g, command: ["true"], overlayUpper: null, tty: false, id: "x", limits: noLimitOptions(), checkpoint: null });
   assert.deepEqual(parseCommandLine(["create", "-b", "b", "--pid-file", "p", "--console-socket=s", "--memory", "1k", "c1"]), {
     kind: "create", global: g, bundle: "b", id: "c1", pidFile: "p", consoleSocket: "s", overlayUpper: null,
     limits: { ...noLimitOptions(), memory: 1024 },

@@ -41,6 +41,11 @@ const TTY_FLAG = `  --tty, -t                give the command a terminal bridged
                            your terminal is raw meanwhile, keys like ^C and ^Z act inside
 `;
 
+const CHECKPOINT_FLAGS = `  --checkpoint-image FILE  with --checkpoint-after: where to write the checkpoint image
+  --checkpoint-after SECS  checkpoint the sandbox SECS seconds after it starts, then end it
+                           (one process with one thread for now; see docs/checkpoint.md)
+`;
+
 const EXIT = `Exit status: the application's; 128+N if signal N killed it; 125 if the sentry failed;
 126 if the command cannot be executed; 127 if it is not found.
 `;
@@ -53,6 +58,8 @@ Usage: sentry [FLAGS] COMMAND [ARGS...]
 Commands:
   run     run a container from an OCI bundle (or a bare root filesystem)
   do      run a command with the host's / as the root under a writable overlay
+  checkpoint save a running container into a checkpoint image, then end it
+  restore continue a sandbox from a checkpoint image
   spec    write a default config.json into a bundle directory
   create  create a container whose init waits for start (held by a detached sentry)
   start   start a created container
@@ -85,7 +92,7 @@ Flags:
   --console-socket S       with -d and a terminal: send its master to the AF_UNIX socket S
   --overlay-upper UP       keep the writable root's changes in the host directory UP
                            (default: in memory, gone when the sandbox ends)
-${TTY_FLAG}
+${TTY_FLAG}${CHECKPOINT_FLAGS}
 ${GLOBAL_FLAGS}
 ${EXIT}`,
   do: `Usage: sentry do [-t] [--overlay-upper UP] [--] CMD [ARGS...]
@@ -96,7 +103,36 @@ as uid 0 and gid 0 inside the sandbox. A bare CMD is looked up in PATH.
 
 Flags:
   --overlay-upper UP       keep the overlay's changes in the host directory UP (as UP/PATH)
-${TTY_FLAG}
+${TTY_FLAG}${CHECKPOINT_FLAGS}
+${GLOBAL_FLAGS}
+${EXIT}`,
+  checkpoint: `Usage: sentry checkpoint (--image FILE | --image-path DIR) [--leave-running] ID
+
+Pauses every task of container ID at its safe point, saves the whole sandbox into the
+checkpoint image FILE (or DIR/checkpoint.cbor, runc's form; --work-path is accepted and
+unused) and ends the container, whose sentry exits with status 0. With --leave-running the
+container goes on. A sandbox holding what a checkpoint does not save yet is refused with one
+line, and goes on. See docs/checkpoint.md.
+
+Flags:
+  --image FILE             the image file to write (replaced atomically)
+  --image-path DIR         write DIR/checkpoint.cbor (DIR is made if missing)
+  --leave-running          let the container go on after the checkpoint
+
+${GLOBAL_FLAGS}`,
+  restore: `Usage: sentry restore [--bundle DIR] IMAGE
+       sentry restore --image-path DIR [--bundle DIR] [ID]
+
+Continues the sandbox saved in the checkpoint image IMAGE (or DIR/checkpoint.cbor) where it
+was, on the same root filesystem: the bundle DIR's root, or without --bundle the host's / as
+for "do". Its standard input and output are this command's. An image that is bad, truncated, of another format
+version, or taken on another or a since changed root is refused with one line and status 125
+before anything runs. See docs/checkpoint.md for what a checkpoint holds.
+
+Flags:
+  --bundle DIR             the bundle whose root filesystem the image was taken on
+  --image-path DIR         the image is DIR/checkpoint.cbor (runc's form)
+
 ${GLOBAL_FLAGS}
 ${EXIT}`,
   spec: `Usage: sentry spec [--bundle DIR]

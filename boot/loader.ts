@@ -30,6 +30,9 @@ import { applyMounts } from "./mounts.ts";
 import { withDefaults } from "./mount_plan.ts";
 import { KernelProcSource } from "../kernel/proc_source.ts";
 import { sandboxCpus } from "../kernel/syscalls/linux/sys_sched.ts";
+import { writeAllSync } from "../kernel/write_all.ts";
+import type { CheckpointRequest } from "./flags.ts";
+import { VERSION } from "./help.ts";
 
 
 /** Options of {@linkcode Loader.create}. */
@@ -45,17 +48,32 @@ export interface LoaderOptions {
   overlaySize: number | null;
   /** Sample usage for a run report even without limits. */
   measure: boolean;
+  /**
+   * Instead of starting init: rebuilds in the kernel the sandbox a (validated) checkpoint image
+   * saved; throws BootError when the image does not hold together. The caller loads
+   * kernel/checkpoint/ for it: its modules (zod, cbor-x) are not loaded before the signal
+   * handlers are set up when a sandbox starts without one.
+   */
+  restore?: (kernel: Kernel) => void;
+  /** Checkpoint the sandbox into an image this long after it starts, then end it. */
+  checkpoint?: CheckpointRequest | null;
 }
 
 /** One sandbox: a kernel with its init process. Call {@linkcode destroy} in a finally. */
 export class Loader {
   readonly #kernel: Kernel;
+  readonly #rootHostPath: string;
+  readonly #checkpoint: CheckpointRequest | null;
+  /** True once a checkpoint was written and the sandbox ended for it. */
+  #checkpointed = false;
   #destroyed = false;
   /** How many host signals were passed on to the sandbox (the report's "sentry-signal"). */
   forwardedSignals = 0;
 
-  private constructor(kernel: Kernel) {
+  private constructor(kernel: Kernel, rootHostPath: string, checkpoint: CheckpointRequest | null) {
     this.#kernel = kernel;
+    this.#rootHostPath = rootHostPath;
+    this.#checkpoint = checkpoint;
   }
 
   /**
@@ -91,7 +109,7 @@ export class Loader {
       platform, vfs, hostname: launch.hostname, log, strace: global.strace, net, limits: opts.limits,
     });
     if (opts.measure) kernel.resources.measure();
-    const loader = new Loader(kernel);
+    const loader = new Loader(kernel, launch.rootHostPath, opts.checkpoint ?? null);
     try {
       for (const p of global.publish) {
         try {
@@ -109,6 +127,10 @@ export class Loader {
         launch.uid, launch.gid, launch.uid, launch.gid, launch.uid, launch.gid, launch.uid,
         launch.gid, [...launch.additionalGids],
       );
+      if (opts.restore !== undefined) {
+        opts.restore(kernel);
+        return loader;
+      }
       kernel.createInit({
         argv: launch.argv,
         envp: launch.envp,
@@ -150,11 +172,63 @@ export class Loader {
       this.forwardedSignals++;
       this.#kernel.signalFromUser(signo);
     }
+    const req = this.#checkpoint;
+    const timer = req === null ? undefined : setTimeout(() => void this.#checkpointAndEnd(req), req.afterMs);
     try {
-      return await this.#kernel.run();
+      const ws = await this.#kernel.run();
+      // Ended by a checkpoint: the sandbox goes on in the image, nothing failed.
+      return this.#checkpointed ? 0 : ws;
     } finally {
+      clearTimeout(timer);
       for (const [name, h] of listeners) Deno.removeSignalListener(name, h);
     }
+  }
+
+  /** --checkpoint-after's timer: checkpoints and ends the sandbox, or says why not and goes on. */
+  async #checkpointAndEnd(req: CheckpointRequest): Promise<void> {
+    const e = await this.checkpoint(req.image, false);
+    if (e !== null && e !== "the sandbox has ended") {
+      writeAllSync(Deno.stderr, new TextEncoder().encode(`sentry: ${e}; the sandbox goes on\n`));
+    }
+  }
+
+  /**
+   * Pauses the sandbox (if `sentry pause` has not), waits for its safe point and writes the
+   * image `path`; then ends the sandbox (run() then returns 0) or, with leaveRunning, lets it
+   * go on (paused again if it was). Returns null, or the one-line reason the checkpoint was not
+   * taken (the sandbox then goes on as it was).
+   */
+  async checkpoint(path: string, leaveRunning: boolean): Promise<string | null> {
+    const k = this.#kernel;
+    // Loaded now, while the sandbox runs (see LoaderOptions.restore).
+    const { checkpointToFile } = await import("../kernel/checkpoint/sandbox.ts");
+    if (k.init === null || k.init.zombie || k.ended || this.#destroyed) return "the sandbox has ended";
+    const wasPaused = k.paused;
+    const t0 = performance.now();
+    k.pause();
+    while (!k.quiescent && k.paused) await new Promise((r) => setTimeout(r, 2));
+    const t1 = performance.now();
+    try {
+      checkpointToFile(k, path, { rootHostPath: this.#rootHostPath, sentryVersion: VERSION });
+    } catch (err) {
+      const msg = (err instanceof Error ? err.message : String(err)).split("\n")[0]!;
+      k.log.warning(msg);
+      if (!wasPaused) k.resume();
+      return msg;
+    }
+    const t2 = performance.now();
+    let size = 0;
+    try {
+      size = Deno.statSync(path).size;
+    } catch { /* only for the log */ }
+    k.log.debug(`checkpoint written to ${path}: ${size} bytes, pause ${(t1 - t0).toFixed(1)} ms, save ${(t2 - t1).toFixed(1)} ms`);
+    if (leaveRunning) {
+      if (!wasPaused) k.resume();
+      return null;
+    }
+    this.#checkpointed = true;
+    this.destroy();
+    return null;
   }
 
   /**

@@ -35,10 +35,11 @@ import { FdTerminalBridge } from "./fd_terminal_bridge.ts";
 import { hostClose, hostSetsid } from "../platform/ptrace/_ffi.ts";
 import { loadSpecSchema } from "./spec.ts";
 import { deathReport, exitStatusOf } from "./exit_status.ts";
-import { type GlobalOptions, type LimitOptions, parseCommandLine, quote } from "./flags.ts";
+import { type CheckpointRequest, type GlobalOptions, IMAGE_FILE_NAME, type LimitOptions, noLimitOptions, parseCommandLine, quote } from "./flags.ts";
 import { checkOverlaySize, limitEndMessage, oomMessage, resourceLimitsOf } from "./limits.ts";
 import { buildReport, ReportFile, type RunOutcome } from "./report.ts";
 import type { ResourceControl, ResourceLimits } from "../kernel/resources.ts";
+import type { Kernel } from "../kernel/kernel.ts";
 import { helpText, versionText } from "./help.ts";
 import { statInRoot } from "./root_stat.ts";
 import { checkHostTerminal, HostTerminalBridge, hostWindowSize, restoreHostTerminal } from "./terminal.ts";
@@ -50,6 +51,7 @@ import {
   generateId,
   ownerName,
   processStartTime,
+  readState,
   removeContainerDir,
   socketPath,
   writeFileAtomic,
@@ -113,9 +115,10 @@ export async function main(args: readonly string[]): Promise<number> {
           if (status === 0 && cmd.id === null) writeAll(Deno.stdout, `${reg.id}\n`);
           return status;
         }
-        if (mode === "foreground") return await boot(launch, cmd.global, log, tty, cmd.limits, reg);
+        const checkpoint = cmd.kind === "run" ? cmd.checkpoint : null;
+        if (mode === "foreground") return await boot(launch, cmd.global, log, tty, cmd.limits, reg, checkpoint);
         hostSetsid();
-        const status = await boot(launch, cmd.global, log, tty || launch.terminal, cmd.limits, reg);
+        const status = await boot(launch, cmd.global, log, tty || launch.terminal, cmd.limits, reg, checkpoint);
         await awaitOrphaned();
         return status;
       }
@@ -130,7 +133,27 @@ export async function main(args: readonly string[]): Promise<number> {
         return await boot(launch, cmd.global, log, cmd.tty, cmd.limits, {
           root: rootOf(cmd.global), id: cmd.id ?? generateId(), bundle: Deno.cwd(), pidFile: null, mode: "foreground",
           consoleSocket: null,
-        });
+        }, cmd.checkpoint);
+      }
+      case "restore": {
+        // The root the image was taken on: the bundle's, or the host's / as for `do`.
+        let launch: LaunchConfig;
+        if (cmd.bundle !== null) {
+          await loadSpecSchema();
+          launch = loadBundle(cmd.bundle, { cwd: Deno.cwd(), command: null, id: null });
+        } else {
+          launch = doConfig(["/"], { cwd: "/", env: {}, hostname: Deno.hostname(), openFiles: ownOpenFilesLimit() });
+        }
+        return await restore(launch, cmd.image, cmd.global, log);
+      }
+      case "checkpoint": {
+        const { request } = await import("./control_client.ts");
+        const root = rootOf(cmd.global);
+        const st = readState(root, cmd.id);
+        if (st.status !== "running" && st.status !== "paused") throw new BootError(`container ${quote(cmd.id)} is ${st.status}: cannot checkpoint`);
+        if (cmd.image.endsWith(`/${IMAGE_FILE_NAME}`)) Deno.mkdirSync(cmd.image.slice(0, -IMAGE_FILE_NAME.length - 1), { recursive: true });
+        await request(root, cmd.id, { op: "checkpoint", image: cmd.image, leaveRunning: cmd.leaveRunning });
+        return 0;
       }
       case "start":
       case "state":
@@ -199,6 +222,7 @@ interface Registration {
  */
 async function boot(
   launch: LaunchConfig, global: GlobalOptions, log: DebugLog, tty: boolean, limitFlags: LimitOptions, reg: Registration,
+  checkpoint: CheckpointRequest | null,
 ): Promise<number> {
   const startMs = Date.now();
   // -t without a terminal, a bad limit and an unwritable report are refused before anything starts.
@@ -212,7 +236,7 @@ async function boot(
   };
   const ran: { resources: ResourceControl | null } = { resources: null };
   try {
-    const status = await run(launch, global, log, tty, limits, limitFlags, reportFile !== null, outcome, ran, reg);
+    const status = await run(launch, global, log, tty, limits, limitFlags, reportFile !== null, outcome, ran, reg, checkpoint);
     reportFile?.commit(buildReport(outcome, ran.resources, limits));
     return status;
   } catch (err) {
@@ -235,11 +259,12 @@ async function run(
   launch: LaunchConfig, global: GlobalOptions, log: DebugLog, tty: boolean, limits: ResourceLimits,
   limitFlags: LimitOptions, measure: boolean, outcome: RunOutcome, ran: { resources: ResourceControl | null },
   reg: Registration,
+  checkpoint: CheckpointRequest | null,
 ): Promise<number> {
   // From here until init runs, a SIGTERM or ^C is held for init instead of killing the sentry.
   const held = HeldSignals.hold();
   try {
-    return await runHeld(launch, global, log, tty, limits, limitFlags, measure, outcome, ran, reg, held);
+    return await runHeld(launch, global, log, tty, limits, limitFlags, measure, outcome, ran, reg, held, checkpoint);
   } finally {
     held.release();
   }
@@ -248,7 +273,7 @@ async function run(
 async function runHeld(
   launch: LaunchConfig, global: GlobalOptions, log: DebugLog, tty: boolean, limits: ResourceLimits,
   limitFlags: LimitOptions, measure: boolean, outcome: RunOutcome, ran: { resources: ResourceControl | null },
-  reg: Registration, held: HeldSignals,
+  reg: Registration, held: HeldSignals, checkpoint: CheckpointRequest | null,
 ): Promise<number> {
   // The kernel's modules load while the bundle is checked.
   const modules = Promise.all([import("./loader.ts"), import("./control_server.ts")]);
@@ -290,6 +315,7 @@ async function runHeld(
     ControlServer = c.ControlServer;
     loader = l.Loader.create({
       launch, global, log, executable: found.path, limits, overlaySize: limitFlags.overlaySize, measure,
+      checkpoint,
     });
   } catch (err) {
     removeContainerDir(reg.root, reg.id);
@@ -344,6 +370,7 @@ async function runHeld(
         started();
         return null;
       },
+      checkpoint: (image, leaveRunning) => loader.checkpoint(image, leaveRunning),
       initExit,
       defaults: { env: launch.envp, cwd: launch.cwd, uid: launch.uid, gid: launch.gid, additionalGids: launch.additionalGids },
     }, log);
@@ -404,6 +431,61 @@ async function runHeld(
   outcome.exitStatus = status;
   outcome.message = lines.length > 0 ? lines[lines.length - 1]! : null;
   return status;
+}
+
+/**
+ * `sentry restore`: validates the whole image (and that the root is the one it was taken on)
+ * before anything is created, then runs the restored sandbox as `boot` runs a new one.
+ */
+async function restore(launch: LaunchConfig, imagePath: string, global: GlobalOptions, log: DebugLog): Promise<number> {
+  openDebugLog(global, log);
+  log.debug(`sentry ${JSON.stringify(Deno.args)}`);
+  const { readSandboxImage, restoreSandbox } = await import("../kernel/checkpoint/sandbox.ts");
+  const { ImageError } = await import("../kernel/checkpoint/image.ts");
+  let image;
+  const t0 = performance.now();
+  try {
+    image = readSandboxImage(imagePath, launch.rootHostPath);
+  } catch (err) {
+    if (err instanceof ImageError) throw new BootError(err.message);
+    throw err;
+  }
+  const { Loader } = await import("./loader.ts");
+  // The bundle's resources apply as at the first start; the limit flags are not taken here.
+  const limits = resourceLimitsOf(launch.resources, noLimitOptions());
+  const t1 = performance.now();
+  const rebuild = (k: Kernel) => {
+    try {
+      restoreSandbox(k, image, { stdio: k.sentryStdio() });
+    } catch (err) {
+      if (err instanceof ImageError) throw new BootError(err.message);
+      throw err;
+    }
+    log.debug(`restored from ${imagePath}: read ${(t1 - t0).toFixed(1)} ms, rebuilt ${(performance.now() - t1).toFixed(1)} ms`);
+  };
+  const loader = Loader.create({ launch, global, log, executable: "", restore: rebuild, limits, overlaySize: null, measure: false });
+  let ws: number;
+  let report: string | null;
+  try {
+    ws = await loader.run();
+    report = deathReport(ws) === null ? null : (loader.describeInitExit() ?? deathReport(ws));
+  } finally {
+    loader.destroy();
+  }
+  if (report !== null) {
+    log.warning(report);
+    writeAll(Deno.stderr, `sentry: ${report}\n`);
+  }
+  return exitStatusOf(ws);
+}
+
+function openDebugLog(global: GlobalOptions, log: DebugLog): void {
+  if (global.debugLog === null) return;
+  try {
+    log.openFile(global.debugLog);
+  } catch (err) {
+    throw new BootError(`--debug-log ${quote(global.debugLog)}: ${describeFsError(err)}`);
+  }
 }
 
 /** Prints one line for err and returns the exit status. Stacks go to the debug log only. */

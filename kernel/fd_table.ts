@@ -118,4 +118,26 @@ export class FdTable {
   get size(): number {
     return this.#slots.size;
   }
+
+  /**
+   * Checkpoint (docs/checkpoint.md): the table as data, each description by the index `ref`
+   * gives it (one index per description, however many descriptors or tables share it).
+   */
+  save(ref: (file: FileDescription) => number): SavedFdTable {
+    return { limit: this.limit, slots: this.fds().map((fd) => ({ fd, file: ref(this.#slots.get(fd)!.file), cloexec: this.#slots.get(fd)!.cloexec })) };
+  }
+
+  /** Restore: the table `save` wrote, each description from `get` (which gives a new reference). */
+  static load(s: SavedFdTable, get: (ref: number) => FileDescription): FdTable {
+    const t = new FdTable();
+    t.limit = s.limit;
+    for (const slot of s.slots) t.#slots.set(slot.fd, { file: get(slot.file), cloexec: slot.cloexec });
+    return t;
+  }
+}
+
+/** An {@linkcode FdTable} in a checkpoint image. */
+export interface SavedFdTable {
+  limit: number;
+  slots: { fd: number; file: number; cloexec: boolean }[];
 }

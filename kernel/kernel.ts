@@ -86,6 +86,8 @@ export interface InitOptions {
   rlimits?: Map<number, { cur: bigint; max: bigint }>;
   /** Path of the executable; default: argv[0] looked up in PATH from envp. */
   executable?: string;
+  /** Descriptors 0, 1 and 2 (init takes these references); default: the sentry's own stdio. */
+  stdio?: readonly [FileDescription, FileDescription, FileDescription];
 }
 
 /** Options of {@linkcode Kernel.createProcess}. */
@@ -158,6 +160,11 @@ export class Kernel {
    */
   readonly signalfdQueue = new WaitQueue();
   #init: ThreadGroup | null = null;
+  /**
+   * Init's first descriptors 0, 1 and 2 (not counted references): a checkpoint saves these as
+   * "the caller's stdio", and a restore puts the restoring caller's in their place.
+   */
+  initStdio: readonly FileDescription[] = [];
   /** The wait status of init once it exited. */
   #initStatus: number | null = null;
 
@@ -229,13 +236,22 @@ export class Kernel {
     if (this.#init) throw new SentryBugError("Cannot create init: it already exists");
     const limits = Limits.defaults();
     for (const [r, v] of o.rlimits ?? []) limits.set(r, v);
+    const stdio = o.stdio ?? this.sentryStdio();
+    this.initStdio = stdio;
+    this.#init = this.createProcess({ ...o, limits, stdio });
+  }
+
+  /**
+   * New descriptions of the sentry's own stdin, stdout and stderr, the output counted against
+   * the sandbox's output limit (init's stdio, and a restored sandbox's).
+   */
+  sentryStdio(): readonly [FileDescription, FileDescription, FileDescription] {
     const r = this.resources;
-    const stdio = [
+    return [
       this.vfs.hostStdio(0),
       this.vfs.hostStdio(1, { admit: (n) => r.admitOutput(n), wrote: (n, cut) => r.wroteOutput(1, n, cut) }),
       this.vfs.hostStdio(2, { admit: (n) => r.admitOutput(n), wrote: (n, cut) => r.wroteOutput(2, n, cut) }),
     ] as const;
-    this.#init = this.createProcess({ ...o, limits, stdio });
   }
 
   /**
@@ -713,6 +729,27 @@ export class Kernel {
   /** True while paused with every task out of user mode: each is registers plus data. */
   get quiescent(): boolean {
     return this.#paused && this.#running === 0;
+  }
+
+  /**
+   * Why each task collected by pause() stopped, not yet handled (for a checkpoint: a task parked
+   * at a syscall stop has its syscall still to run).
+   */
+  parkedStops(): ReadonlyMap<Task, StopReason> {
+    return new Map(this.#parked.map(({ t, reason }) => [t, reason]));
+  }
+
+  /**
+   * Makes the thread groups rebuilt from a checkpoint image (kernel/checkpoint/) this kernel's
+   * processes, `init` its init, with tids handed out from nextTid on, and queues their tasks.
+   * The kernel must have no process yet.
+   */
+  adoptRestored(init: ThreadGroup, groups: readonly ThreadGroup[], nextTid: number): void {
+    if (this.#init || this.threadGroups.size > 0) throw new SentryBugError("Cannot restore: the kernel has processes");
+    this.#init = init;
+    this.#nextTid = Math.max(this.#nextTid, nextTid);
+    for (const tg of groups) this.threadGroups.set(tg.tgid, tg);
+    for (const tg of groups) for (const t of tg.tasks) this.addTask(t);
   }
 
   /** Keeps a stop collected while paused, for the resume. A dead thread is handled at once. */

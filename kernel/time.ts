@@ -17,8 +17,22 @@ import { tscClock } from "./vdso/clock.ts";
 /** Offset that makes CLOCK_MONOTONIC look like a machine that has been up a while. */
 export const MONOTONIC_BASE_NS = 1_000_000_000_000; // 1000 s
 
+/** Added by a restore so that the clock continues from the checkpoint's (continueMonotonicFrom). */
+let restoreShiftNs = 0;
+
 function timerMonotonicNs(): number {
-  return MONOTONIC_BASE_NS + performance.now() * 1e6;
+  return MONOTONIC_BASE_NS + restoreShiftNs + performance.now() * 1e6;
+}
+
+/**
+ * Makes CLOCK_MONOTONIC read at least `ns` from now on, as a restored sandbox's clock continues
+ * from its checkpoint (gVisor's Timekeeper): the clock moves forward by what it lacks, never
+ * back. Process-wide, as the clock is: one sentry runs one sandbox.
+ */
+export function continueMonotonicFrom(ns: number): void {
+  const lack = ns - monotonicNs();
+  if (lack <= 0) return;
+  if (!tscClock.advance(lack)) restoreShiftNs += lack;
 }
 
 /** Nanoseconds on the sandbox's monotonic clock (a float before the TSC clock starts). */

@@ -84,6 +84,36 @@ export class Pipe {
    */
   #spare: ArrayBuffer | null = null;
 
+  /**
+   * The capacity and the buffered data as plain data, for a checkpoint (kernel/checkpoint/):
+   * each slot's bytes with where they start in their first page, so that a restored ring uses
+   * the same slots.
+   */
+  save(): { slots: number; bufs: { data: Uint8Array; offset: number; canMerge: boolean; packet: boolean }[] } {
+    return {
+      slots: this.slots,
+      bufs: this.bufs.map((b) => ({
+        data: b.data.slice(b.offset, b.offset + b.len), offset: b.offset % PAGE_SIZE, canMerge: b.canMerge, packet: b.packet,
+      })),
+    };
+  }
+
+  /** A pipe holding what {@linkcode save} saved, with no ends yet (PipeEnd's constructor counts them). */
+  static load(s: ReturnType<Pipe["save"]>): Pipe {
+    const p = new Pipe();
+    p.slots = s.slots;
+    for (const b of s.bufs) {
+      // A slot that may merge owns a whole page, as append makes it.
+      const data = new Uint8Array(Math.max(b.canMerge ? PAGE_SIZE : 0, b.offset + b.data.length));
+      data.set(b.data, b.offset);
+      const buf = new PipeBuffer(data, b.offset, b.data.length, b.canMerge, b.packet);
+      p.bufs.push(buf);
+      p.size += buf.len;
+      p.used += slotsOf(buf);
+    }
+    return p;
+  }
+
   /** The capacity in bytes, as F_GETPIPE_SZ reports it. */
   get capacity(): number {
     return this.slots * PAGE_SIZE;

@@ -107,6 +107,22 @@ class TscClock {
     return ns;
   }
 
+  /**
+   * Moves the clock forward by deltaNs at once (a restore: kernel/time.ts). False while the TSC
+   * clock is not active (the fallback clock then moves; activation continues from it).
+   */
+  advance(deltaNs: number): boolean {
+    if (!this.active) return false;
+    const d = Math.ceil(deltaNs);
+    this.#offset += d;
+    this.params[P_MONO] = this.params[P_MONO]! + BigInt(d);
+    this.params[P_REAL] = this.params[P_REAL]! - BigInt(d); // REALTIME stays the host's
+    this.#nextUpdateNs += d;
+    this.helper!.write(this.#pageAddr, this.params);
+    for (const k of this.sinks) k.publish(this.params);
+    return true;
+  }
+
   /** A clock (vvar.h's numbering) from the sentry's page. */
   read(clock: number): number {
     return this.helper!.read(this.#pageAddr, clock)!;

@@ -93,6 +93,12 @@ export class Vdso implements ParamsSink {
    */
   mapInto(mm: MemoryManager, via: Context): number {
     const base = mm.findFree(PAGE_SIZE + this.imageLen);
+    this.mapAt(mm, via, base);
+    return base + PAGE_SIZE;
+  }
+
+  /** Maps [vvar] at base and [vdso] right above it (exec; a restore puts them where they were). Throws an errno. */
+  mapAt(mm: MemoryManager, via: Context, base: number): void {
     mm.mapSpecial(via, {
       addr: base, len: PAGE_SIZE, prot: PROT_READ, shared: true, hostFd: this.fd, offset: 0,
       name: "[vvar]",
@@ -101,7 +107,6 @@ export class Vdso implements ParamsSink {
       addr: base + PAGE_SIZE, len: this.imageLen, prot: PROT_READ | PROT_EXEC, shared: false, hostFd: this.fd,
       offset: PAGE_SIZE, name: "[vdso]",
     });
-    return base + PAGE_SIZE;
   }
 
   /** The kernel is going away: stop publishing and release the host side. Idempotent. */

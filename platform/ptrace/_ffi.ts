@@ -736,6 +736,24 @@ export function pidfdOpen(pid: number): number {
   return r === -1n ? -errno() : Number(r);
 }
 
+const SYS_pidfd_getfd = 438;
+
+/** pidfd_getfd(2): a copy (close-on-exec) of descriptor `fd` of the process of `pidfd`, or -errno. */
+export function pidfdGetfd(pidfd: number, fd: number): number {
+  const r = rare().syscall3(BigInt(SYS_pidfd_getfd), BigInt(pidfd), BigInt(fd), 0n);
+  return r === -1n ? -errno() : Number(r);
+}
+
+/**
+ * ioctl(2) on a seccomp listener, retried on EINTR: RECV and SEND do not sleep once a
+ * notification is pending, and the host withdraws an interrupted ADDFD that the target did not
+ * take (not one with SECCOMP_ADDFD_FLAG_SEND, which stays answered). Returns the ioctl's result
+ * (ADDFD: the descriptor's number in the target) or -errno.
+ */
+export function seccompIoctl(fd: number, req: number, buf: Uint8Array): number {
+  return retryInt(() => rare().ioctl(fd, BigInt(req), buf));
+}
+
 // ---- memory files (memfd_create for the sandbox's memfds) -----------------------------------
 
 const sandboxMemfdName = new TextEncoder().encode("sentry-memfd\0");

@@ -21,11 +21,11 @@ import {
 } from "./stub_elf.ts";
 import type { AddressSpace, Context, CpuTime, HostUsage, Platform, Prot, Stop, StopReason } from "../mod.ts";
 import { MEMORY_FILE_MAX_MAPPING, MemoryFile, type Region, RegionList } from "./memory_file.ts";
+import { CLONE_STUB_FORK, CLONE_STUB_THREAD, stubFilter, SYS_fetch_fd } from "./stub_seccomp.ts";
 
 const SIGKILL = 9;
 const SIGTRAP = 5;
 const SIGSTOP = 19;
-const SIGCHLD = 17;
 const SYSCALL_TRAP = SIGTRAP | 0x80;
 
 const SYS_mmap = 9;
@@ -33,11 +33,12 @@ const SYS_mprotect = 10;
 const SYS_munmap = 11;
 const SYS_close = 3;
 const SYS_clone = 56;
-const CLONE_VM = 0x100, CLONE_FS = 0x200, CLONE_FILES = 0x400, CLONE_SIGHAND = 0x800;
-const CLONE_PTRACE = 0x2000, CLONE_THREAD = 0x10000, CLONE_SYSVSEM = 0x40000;
 const SYS_mremap = 25;
-const SYS_pidfd_getfd = 438;
-const SYS_pidfd_open = 434;
+const SYS_prctl = 157;
+const SYS_setrlimit = 160;
+const SYS_capset = 126;
+const SYS_unshare = 272;
+const SYS_seccomp = 317;
 const SYS_exit = 60;
 const SYS_madvise = 28;
 const MADV_DONTNEED = 4;
@@ -59,6 +60,8 @@ const ENOMEM = 12;
  * flag could fault it. The application's flags come back with its registers afterwards.
  */
 const STUB_EFLAGS = 0x202;
+/** Linux x86-64's __USER_CS and __USER_DS selectors. */
+const USER_CS = 0x33, USER_DS = 0x2b;
 
 /** How stubs are placed on CPUs. */
 export type CpuPlacement = "adaptive" | "tracer" | "free";
@@ -200,6 +203,8 @@ interface BatchEntry {
   nr: number;
   args: number[];
   flags: number;
+  /** For SYS_fetch_fd: the sentry's descriptor it brings into the stub. */
+  fetch?: number;
 }
 
 /** A batch of mapping syscalls held back by {@linkcode StubAddressSpace.deferMappings}. */
@@ -220,8 +225,12 @@ class StubAddressSpace implements AddressSpace {
   readonly minAddr = 0x10000;
   readonly maxAddr = TASK_SIZE;
   readonly reserved = [{ start: STUB_BASE, end: STUB_BASE + STUB_SIZE }];
-  /** A pidfd of the sentry, open inside the stub, for pidfd_getfd. -1 until first needed. */
-  sentryPidfdInStub = -1;
+  /**
+   * The sentry's end of the seccomp listener of the filter this stub runs under (the zygote's
+   * that it was forked from): how a descriptor of the sentry gets into the stub (see
+   * {@linkcode #serveFdFetch}). -1 for a stub that is not confined yet.
+   */
+  listener = -1;
   /**
    * The memory file's descriptor inside the stub (the zygote holds it; forks inherit it at the
    * same number), or -1 when there is no memory file: anonymous memory is then host memory.
@@ -261,18 +270,42 @@ class StubAddressSpace implements AddressSpace {
    * registers at it. Returns rax at the trap. The application registers are restored in ctx.regs
    * (written back on resume).
    */
-  #runStub(ctx: PtraceContext, setup: (r: Registers) => void, trapAddr: number, what: string): number {
+  #runStub(
+    ctx: PtraceContext,
+    setup: (r: Registers) => void,
+    trapAddr: number,
+    what: string,
+    fetches: number[] = [],
+  ): number {
     if (ctx.running) throw new Error("Cannot run stub code: the thread is running");
     const saved = ctx.regs.clone(); // reads the registers if not read yet
     const r = ctx.regs;
     r.set("orig_rax", -1);
     r.set("eflags", STUB_EFLAGS);
+    // The 64-bit user code and stack segments, whatever selectors the application loaded: a
+    // 32-bit code segment would run the stub's `syscall` in compatibility mode.
+    r.set("cs", USER_CS);
+    r.set("ss", USER_DS);
     setup(r);
     ffi.ptraceBuf(ffi.PTRACE_SETREGS, ctx.tid, 0, r.bytes);
     ffi.ptrace(ffi.PTRACE_CONT, ctx.tid, 0, 0);
     let rax: number;
+    let served = 0;
     for (;;) {
-      const w = ffi.waitpid(ctx.tid, ffi.__WALL);
+      let w;
+      if (served < fetches.length) {
+        // A descriptor fetch of the code running now blocks the thread in the host's seccomp
+        // notification until the sentry answers it; meanwhile the thread may also stop (a host
+        // signal) or die, so both are watched.
+        const ev = ffi.hostPoll(this.listener, ffi.POLLIN, 20);
+        if (ev > 0) {
+          if (this.#serveFdFetch(ctx, fetches[served]!)) served++;
+          continue;
+        }
+        w = ffi.waitpid(ctx.tid, ffi.__WALL | ffi.WNOHANG);
+      } else {
+        w = ffi.waitpid(ctx.tid, ffi.__WALL);
+      }
       if (w === "eintr" || w === null) continue;
       const st = w.status;
       if ((st & 0xff) !== 0x7f) {
@@ -282,6 +315,7 @@ class StubAddressSpace implements AddressSpace {
       if (sig === SIGTRAP && event === 0) {
         ffi.ptraceBuf(ffi.PTRACE_GETREGS, ctx.tid, 0, r.bytes);
         if (r.get("rip") !== trapAddr) throw new Error(`${what} trapped at an unexpected address`);
+        if (served < fetches.length) throw new Error(`${what} ended before its descriptor fetch`);
         rax = Number(BigInt.asIntN(64, r.get64("rax")));
         break;
       }
@@ -293,13 +327,86 @@ class StubAddressSpace implements AddressSpace {
     return rax;
   }
 
-  /** Runs one syscall; returns its result. */
-  #inject(ctx: PtraceContext, nr: number, args: number[]): number {
+  /** Runs one syscall; returns its result. `fetch`: the sentry descriptor a SYS_fetch_fd asks for. */
+  #inject(ctx: PtraceContext, nr: number, args: number[], fetch?: number): number {
     return this.#runStub(ctx, (r) => {
       r.set("rax", nr);
       for (let i = 0; i < 6; i++) r.set(ARG_REGS[i]!, args[i] ?? 0);
       r.set("rip", STUB_INJECT_ADDR);
-    }, STUB_INJECT_TRAP_ADDR, `injected syscall ${nr}`);
+    }, STUB_INJECT_TRAP_ADDR, `injected syscall ${nr}`, fetch === undefined ? [] : [fetch]);
+  }
+
+  /**
+   * Runs syscalls in order, in one round trip when every thread is stopped (a batch); returns
+   * each one's result.
+   */
+  injectAll(via: Context, calls: { nr: number; args: number[] }[]): number[] {
+    this.#flush();
+    const ctx = via as PtraceContext;
+    if (calls.length > 1 && this.#allStopped() && calls.length <= BATCH_MAX_ENTRIES) {
+      this.#runBatch(ctx, calls.map((c) => ({ ...c, flags: 0 })));
+      // The runner wrote each result over its entry's nr.
+      const back = new Uint8Array(calls.length * BATCH_ENTRY_SIZE);
+      if (ffi.vmRead(this.pid, STUB_DATA, back) !== back.length) throw new Error("Cannot read a batch's results");
+      const v = new DataView(back.buffer);
+      return calls.map((_, i) => Number(v.getBigInt64(i * BATCH_ENTRY_SIZE, true)));
+    }
+    return calls.map((c) => this.#inject(ctx, c.nr, c.args));
+  }
+
+  /**
+   * A copy of the sentry's descriptor `hostFd` in the stub (its number there, or -errno), by the
+   * stub's descriptor fetch (see {@linkcode #serveFdFetch}).
+   */
+  fetchFd(via: Context, hostFd: number): number {
+    this.#flush();
+    return this.#inject(via as PtraceContext, SYS_fetch_fd, [-1, hostFd], hostFd);
+  }
+
+  /**
+   * Answers one descriptor fetch waiting in the seccomp listener: installs the sentry's
+   * descriptor `hostFd` in the stub (SECCOMP_IOCTL_NOTIF_ADDFD) and makes the fetch return its
+   * number there (SECCOMP_IOCTL_NOTIF_SEND), or fails it with the host's errno.
+   * Which descriptor goes in is the sentry's own record of what it asked for, never what the
+   * stub's registers or memory say. Returns false when the notification was not the one
+   * expected (none pending any more: the thread was interrupted and will ask again).
+   */
+  #serveFdFetch(ctx: PtraceContext, hostFd: number): boolean {
+    notifBuf.fill(0);
+    if (ffi.seccompIoctl(this.listener, SECCOMP_IOCTL_NOTIF_RECV, notifBuf) < 0) return false;
+    const id = notifView.getBigUint64(0, true);
+    const pid = notifView.getUint32(8, true);
+    const nr = notifView.getInt32(16, true);
+    if (pid !== ctx.tid || nr !== SYS_fetch_fd) {
+      // Not the thread the sentry is running stub code on: no stub makes a fetch on its own.
+      this.#answerFetch(id, 0, -1);
+      return false;
+    }
+    // Not SECCOMP_ADDFD_FLAG_SEND: an ADDFD+SEND that a signal interrupts (the sentry's wake-up
+    // alarm) leaves the notification answered with 0 and no descriptor, and the stub would
+    // then map and close its descriptor 0. A plain ADDFD is withdrawn when interrupted (safe to
+    // repeat); the answer follows in a NOTIF_SEND, which never sleeps.
+    addfdView.setBigUint64(0, id, true);
+    addfdView.setUint32(8, 0, true);
+    addfdView.setUint32(12, hostFd, true);
+    addfdView.setUint32(16, 0, true);
+    addfdView.setUint32(20, 0, true);
+    const r = ffi.seccompIoctl(this.listener, SECCOMP_IOCTL_NOTIF_ADDFD, addfdBuf);
+    if (r === -ENOENT) return false; // the waiter went away (a signal): it asks again
+    if (this.#answerFetch(id, r >= 0 ? r : 0, r >= 0 ? 0 : r) === -ENOENT && r >= 0) {
+      // Gone between the two ioctls: the descriptor it got is closed by nobody else.
+      return false;
+    }
+    return true;
+  }
+
+  /** Answers a waiting fetch with `val`, or fails it with `err` (-errno); returns the ioctl's result. */
+  #answerFetch(id: bigint, val: number, err: number): number {
+    respView.setBigUint64(0, id, true);
+    respView.setBigInt64(8, BigInt(val), true);
+    respView.setInt32(16, err, true);
+    respView.setUint32(20, 0, true);
+    return ffi.seccompIoctl(this.listener, SECCOMP_IOCTL_NOTIF_SEND, respBuf);
   }
 
   /**
@@ -331,11 +438,16 @@ class StubAddressSpace implements AddressSpace {
         setQword(o + 56, e.flags);
       }
       if (ffi.vmWrite(this.pid, STUB_DATA, bytes) !== bytes.length) throw new Error("Cannot write the batch table");
+      const fetches: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const f = entries[base + i]!.fetch;
+        if (f !== undefined) fetches.push(f);
+      }
       const rax = this.#runStub(ctx, (r) => {
         r.set("rdi", STUB_DATA);
         r.set("rsi", n);
         r.set("rip", STUB_BATCH_ADDR);
-      }, STUB_BATCH_TRAP_ADDR, "a syscall batch");
+      }, STUB_BATCH_TRAP_ADDR, "a syscall batch", fetches);
       if (rax < 0 && firstError === 0) firstError = rax;
     }
     return firstError;
@@ -370,8 +482,7 @@ class StubAddressSpace implements AddressSpace {
     }
     // CLONE_PTRACE: the new thread is traced by us from its first instruction and starts in a
     // stop, without the event stop of the parent that PTRACE_O_TRACECLONE would cost.
-    const flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM | CLONE_PTRACE;
-    const newTid = this.#inject(via as PtraceContext, SYS_clone, [flags, 0, 0, 0, 0]);
+    const newTid = this.#inject(via as PtraceContext, SYS_clone, [CLONE_STUB_THREAD, 0, 0, 0, 0]);
     if (newTid <= 0) throw new Error(`clone in the stub failed: errno ${-newTid}`);
     this.#adoptNew(newTid);
     this.platform.inheritPlacement(via, newTid);
@@ -433,7 +544,7 @@ class StubAddressSpace implements AddressSpace {
     // Exit signal SIGCHLD, which every stub ignores: the host reaps the child as soon as the
     // sentry has collected its exit, however long its parent stub lives.
     // CLONE_PTRACE as in newThread: traced from birth (with EXITKILL, which the child inherits).
-    const newTid = this.#inject(via as PtraceContext, SYS_clone, [SIGCHLD | CLONE_PTRACE, 0, 0, 0, 0]);
+    const newTid = this.#inject(via as PtraceContext, SYS_clone, [CLONE_STUB_FORK, 0, 0, 0, 0]);
     if (newTid <= 0) {
       dropCopies();
       throw new Error(`clone in the stub failed: errno ${-newTid}`);
@@ -441,7 +552,7 @@ class StubAddressSpace implements AddressSpace {
     this.#adoptNew(newTid);
     this.platform.inheritPlacement(via, newTid);
     const as = new StubAddressSpace(this.platform, newTid);
-    as.sentryPidfdInStub = this.sentryPidfdInStub; // descriptors are copied by fork
+    as.listener = this.listener; // the filter is copied by fork
     as.memfdInStub = this.memfdInStub;
     const child = this.platform.adopt(newTid, as) as PtraceContext;
     const remap: BatchEntry[] = [];
@@ -477,6 +588,8 @@ class StubAddressSpace implements AddressSpace {
     r.set("rdi", 0);
     r.set("rip", STUB_INJECT_ADDR);
     r.set("eflags", STUB_EFLAGS);
+    r.set("cs", USER_CS);
+    r.set("ss", USER_DS);
     ffi.ptraceBuf(ffi.PTRACE_SETREGS, ctx.tid, 0, r.bytes);
     ffi.ptrace(ffi.PTRACE_CONT, ctx.tid, 0, 0);
   }
@@ -539,7 +652,7 @@ class StubAddressSpace implements AddressSpace {
       const args = [...e.args];
       if (e.flags & BATCH_ARG0_SAVED) args[0] = saved;
       if (e.flags & BATCH_ARG4_SAVED) args[4] = saved;
-      const r = this.#inject(via, e.nr, args);
+      const r = this.#inject(via, e.nr, args, e.fetch);
       if (e.flags & BATCH_SAVE_RESULT) saved = r;
       if (r < 0 && firstError === 0) firstError = r;
     }
@@ -610,27 +723,14 @@ class StubAddressSpace implements AddressSpace {
     // Bring the sentry's descriptor into the stub just for the mmap, then close it there: the
     // application never holds a host file descriptor between syscalls. The three syscalls run
     // as one batch (one round trip) when they can; the fd is passed along inside the stub.
-    const pidfd = this.#sentryPidfd(via);
-    if (pidfd < 0) return pidfd;
     const flags = MAP_FIXED | (o.shared ? MAP_SHARED : MAP_PRIVATE);
     const r = this.#mapOp(via, [
-      { nr: SYS_pidfd_getfd, args: [pidfd, o.hostFd, 0], flags: BATCH_SAVE_RESULT },
+      { nr: SYS_fetch_fd, args: [-1, o.hostFd], flags: BATCH_SAVE_RESULT, fetch: o.hostFd },
       { nr: SYS_mmap, args: [o.addr, o.len, o.prot, flags, -1, o.offset], flags: BATCH_ARG4_SAVED },
       { nr: SYS_close, args: [-1], flags: BATCH_ARG0_SAVED },
     ], o.hostFd);
     if (r === 0) this.#releaseRegions(this.regions.cut(o.addr, o.addr + o.len));
     return r;
-  }
-
-  /** The stub's pidfd of the sentry (opened on first use; inherited by forks). */
-  #sentryPidfd(via: Context): number {
-    if (this.sentryPidfdInStub < 0) {
-      this.#flush();
-      const r = this.#inject(via as PtraceContext, SYS_pidfd_open, [ffi.hostPid(), 0]);
-      if (r < 0) return r;
-      this.sentryPidfdInStub = r;
-    }
-    return this.sentryPidfdInStub;
   }
 
   /** munmap; the file pages of memory-file regions are punched once no address space maps them. */
@@ -958,6 +1058,19 @@ const ARG_REGS = ["rdi", "rsi", "rdx", "r10", "r8", "r9"] as const;
 const statusText = new Uint8Array(8192);
 const textDecoder = new TextDecoder();
 
+// The seccomp listener's ioctls (linux/seccomp.h): _IOWR('!', 0, struct seccomp_notif),
+// _IOWR('!', 1, struct seccomp_notif_resp), _IOW('!', 3, struct seccomp_notif_addfd).
+const SECCOMP_IOCTL_NOTIF_RECV = 0xc0502100;
+const SECCOMP_IOCTL_NOTIF_SEND = 0xc0182101;
+const SECCOMP_IOCTL_NOTIF_ADDFD = 0x40182103;
+const ENOENT = 2;
+const notifBuf = new Uint8Array(80);
+const notifView = new DataView(notifBuf.buffer);
+const respBuf = new Uint8Array(24);
+const respView = new DataView(respBuf.buffer);
+const addfdBuf = new Uint8Array(24);
+const addfdView = new DataView(addfdBuf.buffer);
+
 /** The batch table as written into a stub's data page (reused: one batch runs at a time). */
 const batchTable = new Uint8Array(BATCH_MAX_ENTRIES * BATCH_ENTRY_SIZE);
 const batchView = new DataView(batchTable.buffer);
@@ -973,6 +1086,36 @@ function setQword(off: number, v: number): void {
  * (see StubAddressSpace.fork).
  */
 const EAGER_FORK_COPY_MAX = 8 << 20;
+
+const RLIMIT_CORE = 4;
+const PR_CAPBSET_DROP = 24;
+const PR_SET_NO_NEW_PRIVS = 38;
+const PR_CAP_AMBIENT = 47;
+const PR_CAP_AMBIENT_CLEAR_ALL = 4;
+const LINUX_CAPABILITY_VERSION_3 = 0x20080522;
+const SECCOMP_SET_MODE_FILTER = 1;
+const SECCOMP_FILTER_FLAG_NEW_LISTENER = 8;
+const CLONE_NEWNS = 0x20000, CLONE_NEWUTS = 0x4000000, CLONE_NEWIPC = 0x8000000;
+const CLONE_NEWUSER = 0x10000000, CLONE_NEWNET = 0x40000000;
+/** The namespaces a zygote asks for, best first (see PtracePlatform.#confine). */
+const NAMESPACE_CHOICES: [number, string[]][] = [
+  [CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS, ["user", "mnt", "net", "ipc", "uts"]],
+  [CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS, ["mnt", "net", "ipc", "uts"]],
+];
+
+/** The host's highest capability number (/proc/sys/kernel/cap_last_cap), read once. */
+let capLast: number | null = null;
+function lastCap(): number {
+  if (capLast === null) {
+    try {
+      capLast = Number(Deno.readTextFileSync("/proc/sys/kernel/cap_last_cap").trim());
+    } catch {
+      capLast = 40;
+    }
+    if (!Number.isInteger(capLast) || capLast < 0 || capLast > 63) capLast = 40;
+  }
+  return capLast;
+}
 
 /** Released host threads a stub keeps for reuse (see StubAddressSpace.parked). */
 const MAX_PARKED_THREADS = 4;
@@ -1011,6 +1154,10 @@ export class PtracePlatform implements Platform {
   #memoryFileTried = false;
   #stubPath = "";
   #stubDir = "";
+  /** @nosave The sentry's ends of the stubs' seccomp listeners (one per zygote started). */
+  readonly #listeners = new Set<number>();
+  /** What the host gave the last zygote (see #confine); null before the first. */
+  confinement: { namespaces: string[] } | null = null;
   readonly #cpu: number | null;
   /** The CPU the tracer thread and new stubs are bound to, or null (free placement). */
   get tracerCpu(): number | null {
@@ -1079,23 +1226,22 @@ export class PtracePlatform implements Platform {
 
   /**
    * Starts the zygote: a stub process (posix_spawn) seized, emptied (only the stub's pages
-   * left) and holding a pidfd of the sentry for its forks to inherit, with one stopped thread.
+   * left), confined (see {@linkcode #confine}) and holding the memory file for its forks to
+   * inherit, with one stopped thread.
    */
   #spawnZygote(): PtraceContext {
     const pid = ffi.spawnClean(this.#ensureStubBinary(), ["sentry-stub"]);
     try {
       const ctx = this.#seize(pid);
       this.#unmapHostMappings(ctx, pid);
-      const r = ctx.addressSpace.inject(ctx, SYS_pidfd_open, [ffi.hostPid(), 0]);
-      if (r < 0) throw new Error(`pidfd_open in the stub failed: errno ${-r}`);
-      ctx.addressSpace.sentryPidfdInStub = r;
+      this.#confine(ctx);
       if (!this.#memoryFileTried) {
         this.#memoryFileTried = true;
         this.memoryFile = MemoryFile.create();
       }
       if (this.memoryFile !== null) {
         // The zygote holds the memory file; every stub forked from it has it at the same number.
-        const fd = ctx.addressSpace.inject(ctx, SYS_pidfd_getfd, [r, this.memoryFile.fd, 0]);
+        const fd = ctx.addressSpace.fetchFd(ctx, this.memoryFile.fd);
         if (fd >= 0) ctx.addressSpace.memfdInStub = fd;
       }
       return ctx;
@@ -1106,6 +1252,82 @@ export class PtracePlatform implements Platform {
       this.#stubs.delete(pid);
       throw e;
     }
+  }
+
+  /**
+   * Confines the zygote (and so every stub, all forked from it) before it ever holds
+   * application code, by syscalls injected while it is stopped and runs nothing else (its data
+   * page, which holds their arguments, is the sentry's alone then):
+   * 1. new namespaces: user (where the host allows), mount, network, IPC, UTS; a stub then has
+   *    no capability in the host's namespaces and no network or IPC of the host to reach. Not a
+   *    PID namespace: the clone results the sentry injects must stay host pids.
+   * 2. RLIMIT_CORE 0 (a crash never writes the stub's memory, the application's, to disk);
+   * 3. no_new_privs; 4. every capability dropped (ambient, bounding, effective, permitted,
+   *    inheritable);
+   * 5. the seccomp filter of stub_seccomp.ts, with a listener the sentry takes (pidfd_getfd from
+   *    its side) and the stub closes: from then on the only way a descriptor of the sentry gets
+   *    into a stub is the sentry answering a fetch, and the stub keeps no descriptor of the
+   *    sentry's (nor a pidfd of it).
+   * Steps 1 falls back (user namespace refused: the others alone; all refused: none) and
+   * {@linkcode confinement} says what the host gave; the rest is required.
+   */
+  #confine(ctx: PtraceContext): void {
+    const as = ctx.addressSpace, pid = as.pid;
+    const put = (bytes: Uint8Array) => {
+      if (ffi.vmWrite(pid, STUB_DATA, bytes) !== bytes.length) throw new Error("Cannot write a new stub's data page");
+    };
+    const must = (r: number, what: string) => {
+      if (r < 0) throw new Error(`The host refused to confine a stub: ${what} failed with errno ${-r}`);
+      return r;
+    };
+    let ns: string[] = [];
+    for (const [flags, names] of NAMESPACE_CHOICES) {
+      if (as.inject(ctx, SYS_unshare, [flags]) === 0) {
+        ns = names;
+        break;
+      }
+    }
+    // One batch (one round trip): the arguments (struct rlimit {0, 0}; the capset header
+    // {version 3, pid 0} and 2 × {effective, permitted, inheritable}, all 0) lie in the data
+    // page after the batch table.
+    const argsAt = STUB_DATA + BATCH_ENTRY_SIZE * 48;
+    const args = new Uint8Array(16 + 8 + 24);
+    new DataView(args.buffer).setUint32(16, LINUX_CAPABILITY_VERSION_3, true);
+    if (ffi.vmWrite(pid, argsAt, args) !== args.length) throw new Error("Cannot write a new stub's data page");
+    const calls = [
+      { nr: SYS_setrlimit, args: [RLIMIT_CORE, argsAt], what: "setrlimit(RLIMIT_CORE)" },
+      { nr: SYS_prctl, args: [PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0], what: "prctl(PR_SET_NO_NEW_PRIVS)" },
+      ...Array.from({ length: lastCap() + 1 }, (_, cap) => ({
+        nr: SYS_prctl, args: [PR_CAPBSET_DROP, cap, 0, 0, 0], what: `prctl(PR_CAPBSET_DROP, ${cap})`,
+      })),
+      { nr: SYS_capset, args: [argsAt + 16, argsAt + 24], what: "capset" },
+      // Last, as it may fail (EINVAL before Linux 4.3: no ambient set to clear).
+      { nr: SYS_prctl, args: [PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0], what: "" },
+    ];
+    if (calls.length > 48) throw new Error("The confinement batch overlaps its arguments");
+    as.injectAll(ctx, calls).forEach((r, i) => {
+      if (calls[i]!.what !== "") must(r, calls[i]!.what);
+    });
+    const filter = stubFilter();
+    const prog = new Uint8Array(16 + filter.length); // struct sock_fprog {u16 len; u64 filter}, then the filter
+    const pv = new DataView(prog.buffer);
+    pv.setUint16(0, filter.length / 8, true);
+    pv.setBigUint64(8, BigInt(STUB_DATA + 16), true);
+    prog.set(filter, 16);
+    put(prog);
+    const inStub = must(
+      as.inject(ctx, SYS_seccomp, [SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, STUB_DATA]),
+      "seccomp(SECCOMP_SET_MODE_FILTER) with a listener (Linux 5.9 or later)",
+    );
+    put(new Uint8Array(prog.length));
+    const pidfd = must(ffi.pidfdOpen(pid), "pidfd_open of the stub");
+    const listener = ffi.pidfdGetfd(pidfd, inStub);
+    ffi.hostClose(pidfd);
+    must(listener, "pidfd_getfd of the stub's seccomp listener");
+    this.#listeners.add(listener);
+    must(as.inject(ctx, SYS_close, [inStub]), "close of the listener in the stub");
+    as.listener = listener;
+    this.confinement = { namespaces: ns };
   }
 
   #seize(pid: number): PtraceContext {
@@ -1466,6 +1688,8 @@ export class PtracePlatform implements Platform {
     this.#dying.clear();
     this.memoryFile?.close();
     this.memoryFile = null;
+    for (const fd of this.#listeners) ffi.hostClose(fd);
+    this.#listeners.clear();
     this.#memoryFileTried = false;
     this.#letOut.clear();
     // The thread goes on running JavaScript (another platform, a test): as it was before.

@@ -122,6 +122,13 @@ export const STUB_INJECT_TRAP_ADDR = STUB_INJECT_ADDR + 3;
 export const STUB_BATCH_ADDR = STUB_INJECT_ADDR + CODE_INJECT.length;
 /** Where the instruction pointer is after a batch trapped on its int3. */
 export const STUB_BATCH_TRAP_ADDR = STUB_BATCH_ADDR + 0x69;
+/**
+ * The two host syscall sites of the stub, as the host reports them to a seccomp filter
+ * (seccomp_data.instruction_pointer: the address right after the `syscall` instruction).
+ * Nothing else in the stub's code may make a host syscall once it is confined.
+ */
+export const STUB_INJECT_SYSCALL_END = STUB_INJECT_ADDR + 2;
+export const STUB_BATCH_SYSCALL_END = STUB_BATCH_ADDR + 64;
 
 /** Builds the stub executable's bytes. */
 export function buildStubElf(): Uint8Array {
@@ -162,5 +169,9 @@ export function buildStubElf(): Uint8Array {
   v.setBigUint64(ph + 40, 0x1000n, true); // p_memsz
   v.setBigUint64(ph + 48, 0x1000n, true); // p_align
   b.set(code, CODE_OFFSET);
+  for (const end of [STUB_INJECT_SYSCALL_END, STUB_BATCH_SYSCALL_END]) {
+    const at = end - STUB_BASE;
+    if (b[at - 2] !== 0x0f || b[at - 1] !== 0x05) throw new Error("stub_elf: a syscall site moved");
+  }
   return b;
 }

@@ -117,6 +117,11 @@ export class OverlayDentry extends Dentry {
     this.#dev = lower === null ? fs.dev : -1;
   }
 
+  /** The children looked up so far (every one the overlay ever touched stays cached). */
+  cachedChildren(): OverlayDentry[] {
+    return [...this.#children.values()];
+  }
+
   get fs(): OverlayFilesystem {
     return this.#fs;
   }

@@ -1,0 +1,172 @@
+/**
+ * The checkpoint's field ledger: for every class whose instances a checkpoint saves, each of its
+ * fields is either saved (written to the image by the class's save and read back by its load),
+ * derived (rebuilt on restore from saved fields or the host: a host descriptor, a cache, a
+ * counter of references the restore recomputes) or refused (not saved yet: a checkpoint of a
+ * sandbox where it is not at its default is refused). tests/checkpoint_test.ts parses each class's
+ * source for its field declarations and fails when one is in neither list, so a new field
+ * cannot silently drop out of the image (docs/checkpoint.md, "Drift guard").
+ *
+ * @module
+ */
+
+/** One class's entry in the ledger. */
+export interface LedgerEntry {
+  /** The source file, relative to the repository root. */
+  file: string;
+  className: string;
+  /** Fields written to the image ("#name" for a private field, "static name" for a static). */
+  saved: readonly string[];
+  /** Fields rebuilt on restore, each with why it need not be saved. */
+  derived: Readonly<Record<string, string>>;
+  /**
+   * Fields not saved yet: the checkpoint refuses, in one line, a sandbox where one of them is
+   * not at its default (kernel/checkpoint/sandbox.ts says which check).
+   */
+  refused?: Readonly<Record<string, string>>;
+}
+
+/**
+ * The classes the checkpoint covers so far. A class saved by a later slice is added here with
+ * its save/load, and the guard holds it to its fields from then on.
+ */
+export const LEDGER: readonly LedgerEntry[] = [
+  {
+    file: "kernel/fd_table.ts",
+    className: "FdTable",
+    saved: ["#slots", "limit"],
+    derived: {
+      users: "the number of tasks sharing the table: recounted as restored tasks take it",
+      closeWatcher: "set by the lock table while POSIX locks exist: restored with the locks",
+    },
+  },
+  {
+    file: "kernel/mm/mm.ts",
+    className: "MemoryManager",
+    saved: [
+      "vmas",
+      "brkStart",
+      "brk",
+      "stackBottom",
+      "argStart",
+      "argEnd",
+      "envStart",
+      "envEnd",
+      "executable",
+      "exe",
+    ],
+    derived: {
+      as: "the host address space (stub process): rebuilt, then the saved pages written into it",
+      users: "the number of thread groups using it: recounted as restored groups take it",
+      hostCpuCharged: "CPU time of the old host threads: the restored stub starts at zero",
+    },
+  },
+  {
+    file: "kernel/thread_group.ts",
+    className: "ThreadGroup",
+    saved: [
+      "tgid", "tasks", "mm", "parent", "limits", "handlers", "pgid", "sid", "exitStatus", "zombie", "exitUid",
+      "leaderComm", "sharedPending", "itimerReal", "timerSeq", "dumpable", "subreaper", "execed", "exitSignal",
+      "oomScoreAdj", "userNs", "sysNs", "childUserNs", "childSysNs", "maxRssKb", "childMaxRssKb",
+    ],
+    derived: {
+      children: "rebuilt from every process's parent",
+      childWaitQueue: "sleepers re-register as their restarted syscalls run again",
+      exitQueue: "as childWaitQueue",
+      vforkDone: "as childWaitQueue (vfork itself is refused)",
+      startNs: "the restore's time: /proc's start time of a restored process is when it was restored",
+      faultInfo: "set as a group dies of a fault, for the CLI's report of init's death; init is alive at a checkpoint",
+    },
+    refused: {
+      tty: "a controlling terminal",
+      oomKilled: "a process the OOM killer chose",
+      vforkPending: "a vfork child that has not exec'd",
+      itimerVirtual: "ITIMER_VIRTUAL armed",
+      itimerProf: "ITIMER_PROF armed",
+      cpuLimitTimers: "a finite RLIMIT_CPU",
+      posixTimers: "POSIX timers",
+      groupStop: "a job-control stop",
+      stopped: "a job-control stop",
+      stopReport: "a job-control stop not yet reported to wait",
+      continuedReport: "a continue not yet reported to wait",
+    },
+  },
+  {
+    file: "kernel/task.ts",
+    className: "Task",
+    saved: [
+      "tid", "tg", "ctx", "sigmask", "pendingSignals", "altStack", "clearChildTid", "robustList", "pdeathSignal",
+      "noNewPrivs", "schedPolicy", "schedPriority", "schedResetOnFork", "nice", "schedSliceNs", "name", "fdTable",
+      "fs", "creds",
+    ],
+    derived: {
+      kernel: "the restoring kernel",
+      state: "runnable: every restored task resumes at its syscall instruction or where it was stopped",
+      blocked: "a sleep is not saved: its syscall runs again from the start",
+      syscallState: "as blocked; a futex wait already woken is saved as returned 0, partial progress as its count",
+      inSyscall: "the registers are wound back onto the syscall instruction",
+      interrupted: "the signal that woke the sleep is still pending and saved: it interrupts the restarted syscall",
+      lastBlockRestart: "set again by the restarted syscall's sleep",
+      straceEntry: "--strace's text of the syscall in progress: printed again as it restarts",
+      cpuBase: "CPU time of old host threads: the thread's CPU clock restarts (the group's totals are saved)",
+      cpuFrozen: "as cpuBase",
+      "#args": "a cache of the current context's argument decoder",
+    },
+    refused: {
+      savedMask: "sigsuspend in progress",
+      sigWaitSet: "sigtimedwait in progress",
+      affinity: "a CPU affinity mask",
+      memPolicy: "a NUMA policy",
+    },
+  },
+  {
+    file: "vfs/pipe.ts",
+    className: "Pipe",
+    saved: ["bufs", "size", "used", "slots"],
+    derived: {
+      readers: "counted by the restored ends",
+      writers: "counted by the restored ends",
+      readOpens: "FIFO opens only (FIFOs are refused)",
+      writeOpens: "FIFO opens only (FIFOs are refused)",
+      ino: "a new number, as pipefs numbers pipes by creation",
+      queue: "sleepers re-register as their restarted syscalls run again",
+      createdNs: "the restore's time",
+      "#spare": "a cache of a read buffer",
+    },
+  },
+  {
+    file: "vfs/pipe.ts",
+    className: "PipeBuffer",
+    saved: [],
+    derived: { frees: "a restored slot is a copy, never a view of a buffer a write handed over" },
+  },
+];
+
+/**
+ * The fields declared in the body of class `className` in `source`: instance and static, public
+ * and `#private`, with or without an initializer or `readonly`. Parameter properties and fields
+ * added in the constructor by assignment are not declarations and are not found: the code style
+ * here declares every field in the class body (deno check's strict mode requires it for `#`).
+ * Returns null when the class is not found.
+ */
+export function declaredFields(source: string, className: string): string[] | null {
+  const lines = source.split("\n");
+  const start = lines.findIndex((l) => new RegExp(`^(export )?(abstract )?class ${className}\\b`).test(l));
+  if (start < 0) return null;
+  const fields: string[] = [];
+  // A class body's members sit at two spaces of indentation and the class ends at a "}" in
+  // column 0 (the formatter's layout, which `deno fmt` keeps).
+  for (let i = start + 1; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (line.startsWith("}")) break;
+    const m = /^  ((?:(?:static|readonly|declare|override|public|protected|private) )*)(#?[A-Za-z_$][\w$]*)(\??!?)\s*([:=;]|$)/.exec(line);
+    if (m === null) continue;
+    const mods = m[1]!;
+    const name = m[2]!;
+    // `get x(`/`set x(`/`async x(` and methods have "(" after the name: the regex needs [:=;]
+    // or end of line right after it, so they do not match; a bare "constructor" line cannot.
+    if (name === "constructor" || name === "get" || name === "set" || name === "async") continue;
+    fields.push(mods.includes("static ") ? `static ${name}` : name);
+  }
+  return fields;
+}

@@ -1,0 +1,328 @@
+/**
+ * Checkpoint of what the sandbox wrote to its filesystems, and of its open regular files
+ * (issue #13; docs/checkpoint.md).
+ *
+ * The trees: the root overlay's in-memory upper layer (every directory, file, symlink and FIFO
+ * in it, with owner, mode, times and data, hard links kept) with the overlay's whiteouts and
+ * opaque directories, and every tmpfs mount. They are read through the filesystems' own
+ * objects (nothing changes) and written back on restore through the VFS's path operations as
+ * root, in order: what the overlay hides is removed first (which makes the whiteouts), then the
+ * entries parents first, then their attributes children first (a directory's times after its
+ * contents are written). The lower layer is the host's and is not saved: the root's identity is
+ * checked (image.ts checkRoot), and each host file the program has open by its size and mtime.
+ *
+ * Open regular files (and the stateless devices /dev/null, zero, full, random, urandom) are saved
+ * by path with their flags and offset, and reopened on restore. A file no longer at its path
+ * (unlinked or renamed while open) is refused at checkpoint.
+ *
+ * @module
+ */
+
+import { z } from "zod";
+import type { Kernel } from "../kernel.ts";
+import { Credentials } from "../creds.ts";
+import { LinuxError } from "../errno.ts";
+import type { FileDescription } from "../../vfs/file_description.ts";
+import { Location } from "../../vfs/mount.ts";
+import type { PathContext } from "../../vfs/path_walk.ts";
+import { MemoryDeviceFile } from "../../vfs/devices.ts";
+import { OverlayDentry, OverlayFilesystem } from "../../vfs/overlay/overlay.ts";
+import { OverlayRegularFile } from "../../vfs/overlay/overlay_file.ts";
+import { TmpfsDentry, TmpfsFilesystem, TmpfsRegularFile } from "../../vfs/tmpfs/tmpfs.ts";
+import {
+  O_CREAT, O_EXCL, O_NOCTTY, O_TRUNC, O_WRONLY, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG,
+} from "../../abi/linux/file.ts";
+import { ImageError } from "./image.ts";
+
+/** The largest run of file data one blob holds. */
+const RUN_BYTES = 16 << 20;
+
+/** Why something cannot be saved, in one line (sandbox.ts's CheckpointError makes it one). */
+export type Refuse = (what: string) => Error;
+
+const u32 = z.number().int().min(0).max(0xffff_ffff);
+const u64 = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+/** A time in ns since the epoch, as decimal digits (it does not fit a double exactly). */
+const timeNs = z.string().regex(/^-?[0-9]{1,20}$/);
+/** A path relative to a tree's top: names without "." or "..", "" for the top itself. */
+const relPath = z.string().max(4096).refine(
+  (p) => p === "" || p.split("/").every((n) => n !== "" && n !== "." && n !== ".." && !n.includes("\0")),
+  "not a relative path",
+);
+const absPath = z.string().max(4096).refine(
+  (p) => p.startsWith("/") && (p === "/" || p.slice(1).split("/").every((n) => n !== "" && n !== "." && n !== "..")),
+  "not an absolute path",
+);
+
+const entrySchema = z.object({
+  path: relPath,
+  kind: z.enum(["dir", "file", "symlink", "fifo"]),
+  mode: z.number().int().min(0).max(0o7777),
+  uid: u32,
+  gid: u32,
+  atimeNs: timeNs,
+  mtimeNs: timeNs,
+  /** A regular file's size and the runs of it that are not holes: data in blobs. */
+  size: u64,
+  runs: z.array(z.object({ off: u64, blob: u32 }).strict()).max(1 << 20),
+  target: z.string().max(4096),
+  /** Another name of the file of entries[linkTo] (a hard link), saved before it. */
+  linkTo: u32.nullable(),
+}).strict();
+
+export const treeSchema = z.object({
+  /** Where the tree is in the sandbox: "/" for the root overlay's upper layer, or a tmpfs mount. */
+  at: absPath,
+  entries: z.array(entrySchema).max(1 << 22),
+  /** Paths the overlay hides (whiteouts), and directories whose lower side it ignores (opaque). */
+  whiteouts: z.array(absPath).max(1 << 22),
+  opaque: z.array(absPath).max(1 << 22),
+}).strict();
+
+export const openFileSchema = z.object({
+  kind: z.literal("file"),
+  path: absPath,
+  flags: u32,
+  offset: u64,
+  /** A host file (the overlay's lower layer): its size and mtime, checked on restore. */
+  host: z.object({ size: u64, mtimeNs: timeNs }).strict().nullable(),
+}).strict();
+
+export type SavedTree = z.infer<typeof treeSchema>;
+export type SavedOpenFile = z.infer<typeof openFileSchema>;
+type SavedEntry = z.infer<typeof entrySchema>;
+
+function rootCtx(k: Kernel): PathContext {
+  return { root: k.vfs.root(), creds: Credentials.root() };
+}
+
+function join(at: string, rel: string): string {
+  return rel === "" ? at : at === "/" ? `/${rel}` : `${at}/${rel}`;
+}
+
+// ---- Save ----------------------------------------------------------------------------------
+
+/** The trees the sandbox wrote to: the root overlay's upper layer and every tmpfs mount. */
+export function saveTrees(k: Kernel, blobs: Uint8Array[], refuse: Refuse): SavedTree[] {
+  const trees: SavedTree[] = [];
+  const mounts = k.vfs.mounts();
+  const rootMount = k.vfs.root().mount;
+  // Paths where other filesystems are mounted: what a tree has under them is hidden.
+  const mountPaths = new Set(mounts.filter((m) => m !== rootMount).map((m) => new Location(m, m.root).path()));
+  const fs = rootMount.fs;
+  if (fs instanceof OverlayFilesystem) {
+    if (!(fs.upper instanceof TmpfsFilesystem)) refuseThrow(refuse, "the root overlay's upper layer is a host directory (--overlay-upper)");
+    const hidden = { whiteouts: [] as string[], opaque: [] as string[] };
+    hiddenOf(fs.root, "/", hidden, mountPaths);
+    trees.push({
+      at: "/",
+      entries: saveTree(fs.upper.root as TmpfsDentry, "/", mountPaths, blobs, refuse),
+      whiteouts: hidden.whiteouts,
+      opaque: hidden.opaque,
+    });
+  } else if (!rootMount.readonly) {
+    refuseThrow(refuse, `a writable root of type ${fs.name}`);
+  }
+  for (const m of mounts) {
+    if (m === rootMount || !(m.fs instanceof TmpfsFilesystem) || m.root !== m.fs.root) continue;
+    const at = new Location(m, m.root).path();
+    trees.push({ at, entries: saveTree(m.fs.root, at, mountPaths, blobs, refuse), whiteouts: [], opaque: [] });
+  }
+  return trees;
+}
+
+function refuseThrow(refuse: Refuse, what: string): never {
+  throw refuse(what);
+}
+
+/** The entries of a tmpfs tree in pre-order (parents first), leaving out what mounts hide. */
+function saveTree(top: TmpfsDentry, at: string, mountPaths: Set<string>, blobs: Uint8Array[], refuse: Refuse): SavedEntry[] {
+  const out: SavedEntry[] = [];
+  const byInode = new Map<unknown, number>();
+  const walk = (d: TmpfsDentry, rel: string): void => {
+    const st = d.stat();
+    const type = st.mode & S_IFMT;
+    const base = {
+      path: rel, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, atimeNs: String(st.atimeNs), mtimeNs: String(st.mtimeNs),
+      size: 0, runs: [] as { off: number; blob: number }[], target: "", linkTo: null as number | null,
+    };
+    if (type === S_IFDIR) {
+      out.push({ ...base, kind: "dir" });
+      for (const e of d.children().sort((a, b) => (a.name < b.name ? -1 : 1))) {
+        if (e.name === "." || e.name === "..") continue;
+        const childRel = rel === "" ? e.name : `${rel}/${e.name}`;
+        if (mountPaths.has(join(at, childRel))) continue;
+        const c = d.lookup(e.name);
+        if (c !== null) walk(c, childRel);
+      }
+      return;
+    }
+    const seen = byInode.get(d.inode);
+    if (seen !== undefined) {
+      out.push({ ...base, kind: "file", linkTo: seen });
+      return;
+    }
+    if (type === S_IFREG) {
+      byInode.set(d.inode, out.length);
+      const size = Number(st.size);
+      const runs: { off: number; blob: number }[] = [];
+      for (let off = 0; off < size; off += RUN_BYTES) {
+        const buf = new Uint8Array(Math.min(RUN_BYTES, size - off));
+        const n = d.inode.read(buf, off);
+        if (buf.subarray(0, n).some((b) => b !== 0)) {
+          runs.push({ off, blob: blobs.length });
+          blobs.push(buf.subarray(0, n));
+        }
+      }
+      out.push({ ...base, kind: "file", size, runs });
+    } else if (type === S_IFLNK) {
+      out.push({ ...base, kind: "symlink", target: d.readlink() });
+    } else if (type === S_IFIFO) {
+      out.push({ ...base, kind: "fifo" });
+    } else {
+      throw refuse(`${join(at, rel)}: a ${type === 0o140000 ? "socket" : "device node"} in a written filesystem`);
+    }
+  };
+  walk(top, "");
+  return out;
+}
+
+/** The whiteouts and opaque directories among the overlay's dentries (all cached: overlay.ts). */
+function hiddenOf(d: OverlayDentry, path: string, out: { whiteouts: string[]; opaque: string[] }, mountPaths: Set<string>): void {
+  for (const name of [...d.whiteouts].sort()) out.whiteouts.push(path === "/" ? `/${name}` : `${path}/${name}`);
+  for (const c of d.cachedChildren()) {
+    const p = path === "/" ? `/${c.name}` : `${path}/${c.name}`;
+    if (mountPaths.has(p)) continue;
+    if (c.isDir && c.upper !== null && c.lower === null && d.lower?.lookup(c.name)?.isDir === true) out.opaque.push(p);
+    if (c.isDir) hiddenOf(c, p, out, mountPaths);
+  }
+}
+
+/** An open regular file of a saved tree or of the host's lower layer, by path; refuses the rest. */
+export function saveOpenFile(k: Kernel, f: FileDescription, refuse: Refuse): SavedOpenFile | null {
+  // /dev/null, zero, full, random, urandom hold no state: reopened by path as the files are.
+  if (!(f instanceof OverlayRegularFile) && !(f instanceof TmpfsRegularFile) && !(f instanceof MemoryDeviceFile)) return null;
+  const loc = f.location()!;
+  const path = f.path();
+  let now: Location | null = null;
+  try {
+    now = k.vfs.resolve(rootCtx(k), k.vfs.root(), path, { follow: false });
+  } catch { /* gone */ }
+  if (now === null || !now.equals(loc)) throw refuse(`the open file ${path} was unlinked or renamed`);
+  let host: SavedOpenFile["host"] = null;
+  const d = loc.dentry;
+  if (d instanceof OverlayDentry && d.upper === null) {
+    const st = f.stat();
+    host = { size: Number(st.size), mtimeNs: String(st.mtimeNs) };
+  }
+  return { kind: "file", path, flags: f.flags, offset: f.offset, host };
+}
+
+// ---- Restore -------------------------------------------------------------------------------
+
+/** Writes the saved trees into k's filesystems (mounted, nothing running yet). */
+export function restoreTrees(k: Kernel, trees: SavedTree[], blobs: Uint8Array[]): void {
+  const ctx = rootCtx(k);
+  const root = k.vfs.root();
+  for (const t of trees) {
+    const where = (p: string) => `restore: cannot rebuild ${p}`;
+    for (const p of [...t.whiteouts, ...t.opaque]) removeTree(k, ctx, p);
+    const locOf = (rel: string): Location => k.vfs.resolve(ctx, root, join(t.at, rel), { follow: false });
+    for (const e of t.entries) {
+      const p = join(t.at, e.path);
+      try {
+        if (e.kind === "dir") {
+          let existing: Location | null = null;
+          try {
+            existing = locOf(e.path);
+          } catch { /* missing */ }
+          if (existing !== null && !existing.isDir) removeTree(k, ctx, p);
+          if (existing === null || !existing.isDir) k.vfs.mkdirAt(ctx, root, p, e.mode);
+          continue;
+        }
+        if (e.path !== "") removeTree(k, ctx, p);
+        if (e.linkTo !== null) {
+          const target = t.entries[e.linkTo]!;
+          k.vfs.linkAt(ctx, locOf(target.path), root, p);
+        } else if (e.kind === "symlink") {
+          k.vfs.symlinkAt(ctx, e.target, root, p);
+        } else if (e.kind === "fifo") {
+          k.vfs.mknodAt(ctx, root, p, S_IFIFO | e.mode, 0);
+        } else {
+          const f = k.vfs.openAt(ctx, root, p, O_WRONLY | O_CREAT | O_TRUNC, e.mode);
+          try {
+            for (const r of e.runs) {
+              const data = blobs[r.blob]!;
+              if (f.write(data, r.off) !== data.length) throw new ImageError(`${where(p)}: short write`);
+            }
+          } finally {
+            f.decRef();
+          }
+          k.vfs.truncate(ctx, locOf(e.path), e.size, false);
+        }
+      } catch (err) {
+        if (err instanceof ImageError) throw err;
+        throw new ImageError(`${where(p)}: ${err instanceof LinuxError ? err.message : String(err)}`);
+      }
+    }
+    // Attributes children first, so that writing a child never changes its directory's times after.
+    for (const e of [...t.entries].reverse()) {
+      if (e.linkTo !== null) continue;
+      const p = join(t.at, e.path);
+      try {
+        const loc = locOf(e.path);
+        k.vfs.chown(ctx, loc, e.uid, e.gid);
+        if (e.kind !== "symlink") k.vfs.chmod(ctx, loc, e.mode);
+        k.vfs.utimes(ctx, loc, BigInt(e.atimeNs), BigInt(e.mtimeNs));
+      } catch (err) {
+        throw new ImageError(`restore: cannot set the attributes of ${p}: ${err instanceof LinuxError ? err.message : String(err)}`);
+      }
+    }
+  }
+}
+
+/** Removes path and everything under it through the VFS, if it exists (as rm -rf). */
+function removeTree(k: Kernel, ctx: PathContext, path: string): void {
+  const root = k.vfs.root();
+  let loc: Location;
+  try {
+    loc = k.vfs.resolve(ctx, root, path, { follow: false });
+  } catch {
+    return;
+  }
+  if (loc.isDir) {
+    for (const e of loc.dentry.children()) {
+      if (e.name !== "." && e.name !== "..") removeTree(k, ctx, `${path}/${e.name}`);
+    }
+    k.vfs.rmdirAt(ctx, root, path);
+  } else {
+    k.vfs.unlinkAt(ctx, root, path);
+  }
+}
+
+/** Reopens a saved open file; checks that a host file is unchanged. */
+export function restoreOpenFile(k: Kernel, s: SavedOpenFile): FileDescription {
+  const ctx = rootCtx(k);
+  const root = k.vfs.root();
+  if (s.host !== null) {
+    let st;
+    try {
+      st = k.vfs.statAt(ctx, root, s.path, { follow: false, emptyPath: false });
+    } catch {
+      throw new ImageError(`restore: the host file ${s.path} the program had open is gone`);
+    }
+    if (Number(st.size) !== s.host.size || String(st.mtimeNs) !== s.host.mtimeNs) {
+      throw new ImageError(`restore: the host file ${s.path} the program had open changed since the checkpoint`);
+    }
+  }
+  let f: FileDescription;
+  try {
+    f = k.vfs.openAt(ctx, root, s.path, s.flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY), 0);
+  } catch (err) {
+    throw new ImageError(`restore: cannot reopen ${s.path}: ${err instanceof LinuxError ? err.message : String(err)}`);
+  }
+  f.flags = s.flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY);
+  f.offset = s.offset;
+  return f;
+}
+

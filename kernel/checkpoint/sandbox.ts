@@ -1,0 +1,874 @@
+/**
+ * Saving a paused sandbox as data and rebuilding it in a new kernel (issue #13; design in
+ * docs/checkpoint.md).
+ *
+ * What is covered: every process (thread groups with their parent links, process groups and
+ * sessions; zombies with their exit status) and every thread; per thread its registers
+ * (general and the XSAVE area: x87, SSE, MXCSR, AVX), signal mask, pending signals, alternate
+ * stack, credentials and scheduling attributes; per process its handlers, pending signals,
+ * limits and ITIMER_REAL with its remaining time; every address space once however many
+ * processes share it (every private mapping with its contents: anonymous memory as it is,
+ * private file mappings as anonymous copies of their current contents); every fd table, fs
+ * context (cwd, umask) and file description once however many share it: the sentry's stdio
+ * (restored as the restoring caller's) and pipes with their buffered data. A thread in a
+ * syscall (asleep, or stopped at its syscall and not yet served) is saved with its registers
+ * wound back onto the `syscall` instruction, so that the restored thread issues it again
+ * (blocked syscalls are restartable by design); a futex wait already woken is saved as
+ * returned 0, and a syscall with partial progress as returning that count. CLOCK_MONOTONIC
+ * continues from the checkpoint's value. Anything else the sandbox holds is refused at
+ * checkpoint time with a one-line {@linkcode CheckpointError}, never silently dropped.
+ *
+ * @module
+ */
+
+import { z } from "zod";
+import type { Kernel } from "../kernel.ts";
+import { Task } from "../task.ts";
+import { ThreadGroup } from "../thread_group.ts";
+import { MemoryManager, type Vma } from "../mm/mm.ts";
+import { FdTable, type SavedFdTable } from "../fd_table.ts";
+import { FsContext } from "../fs_context.ts";
+import { Credentials } from "../creds.ts";
+import { Limits } from "../limits.ts";
+import { SignalHandlers } from "../signals.ts";
+import type { SigInfo } from "../signal_frame.ts";
+import type { PendingSignals } from "../task_signals.ts";
+import { continueMonotonicFrom, monotonicNs } from "../time.ts";
+import { Pipe, PipeEnd } from "../../vfs/pipe.ts";
+import type { FileDescription } from "../../vfs/file_description.ts";
+import { FPREGS_SIZE, type Context } from "../../platform/mod.ts";
+import { USER_REGS_SIZE } from "../../platform/ptrace/regs_amd64.ts";
+import { PAGE_SIZE } from "../../abi/linux/mm.ts";
+import { OverlayDentry } from "../../vfs/overlay/overlay.ts";
+import { OverlayRegularFile } from "../../vfs/overlay/overlay_file.ts";
+import { openFileSchema, restoreOpenFile, restoreTrees, saveOpenFile, saveTrees, treeSchema } from "./files.ts";
+import { checkRoot, type Image, IMAGE_FORMAT_VERSION, IMAGE_MAGIC, ImageError, readImage, rootIdentity, writeImage } from "./image.ts";
+
+const PROT_READ = 1, PROT_WRITE = 2;
+const SIGALRM = 14, SI_KERNEL = 0x80;
+/** The largest run of memory one blob holds (a larger run is split). */
+const RUN_BYTES = 16 << 20;
+/** Bounds on the image's tables: far above any sandbox this sentry runs, far below a DoS. */
+const MAX_PROCESSES = 1 << 15, MAX_TASKS = 1 << 15, MAX_FILES = 1 << 20;
+
+/** Why a sandbox cannot be checkpointed (yet), in one line. */
+export class CheckpointError extends Error {
+  constructor(message: string) {
+    super(`checkpoint: ${message}`);
+    this.name = "CheckpointError";
+  }
+}
+
+// ---- The saved state (format version IMAGE_FORMAT_VERSION) ---------------------------------
+
+const u64 = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const u32 = z.number().int().min(0).max(0xffff_ffff);
+const i32 = z.number().int().min(-0x8000_0000).max(0x7fff_ffff);
+const id = z.number().int().min(1).max(1 << 22);
+/** A 64-bit value (sigset, address, rlimit) as hex digits: CBOR's integers round-trip as doubles. */
+const hex64 = z.string().regex(/^[0-9a-f]{1,16}$/);
+const sized = (n: number) => z.instanceof(Uint8Array).refine((b) => b.length === n, `must be ${n} bytes`);
+const absPath = z.string().max(4096).refine((p) => p.startsWith("/"), "must be absolute");
+const ns = z.number().min(0).max(2 ** 62);
+
+const fileSchema = z.discriminatedUnion("kind", [
+  /** One of the sentry's stdio host files: the restoring caller's descriptor `index`. */
+  z.object({ kind: z.literal("stdio"), index: z.union([z.literal(0), z.literal(1), z.literal(2)]), flags: u32 }).strict(),
+  /** One end of pipes[pipe]. */
+  z.object({ kind: z.literal("pipe"), pipe: u32, reader: z.boolean(), flags: u32 }).strict(),
+  /** A regular file reopened by path (files.ts). */
+  openFileSchema,
+]);
+
+const pipeSchema = z.object({
+  slots: z.number().int().min(1).max(1 << 16),
+  /** The ring's slots in order: data[0, len) starting at `offset` within its first page. */
+  bufs: z.array(z.object({
+    data: z.instanceof(Uint8Array).refine((b) => b.length > 0 && b.length <= 1 << 20, "bad pipe buffer"),
+    offset: z.number().int().min(0).max(PAGE_SIZE - 1),
+    canMerge: z.boolean(),
+    packet: z.boolean(),
+  }).strict()).max(1 << 16),
+}).strict();
+
+const vmaSchema = z.object({
+  start: u64,
+  end: u64,
+  prot: z.number().int().min(0).max(7),
+  name: z.string().max(4096),
+  growsDown: z.boolean(),
+}).strict();
+
+const memorySchema = z.object({
+  vmas: z.array(vmaSchema).max(65536),
+  /** Memory contents: `blob` holds the bytes at `addr` (pages never written are not stored). */
+  runs: z.array(z.object({ addr: u64, blob: u32 }).strict()),
+  brkStart: u64,
+  brk: u64,
+  stackBottom: u64,
+  argStart: u64,
+  argEnd: u64,
+  envStart: u64,
+  envEnd: u64,
+  executable: z.string().max(4096),
+  exe: absPath.nullable(),
+}).strict();
+
+const fdTableSchema = z.object({
+  limit: z.union([z.number().int().min(0).max(1 << 30), z.literal(Infinity)]),
+  slots: z.array(z.object({ fd: z.number().int().min(0).max(1 << 30), file: u32, cloexec: z.boolean() }).strict()).max(1 << 20),
+}).strict();
+
+const sigInfoSchema = z.object({
+  signo: z.number().int().min(1).max(64),
+  code: i32,
+  errno: i32.optional(),
+  pid: i32.optional(),
+  uid: u32.optional(),
+  status: i32.optional(),
+  addr: u64.optional(),
+  value: hex64.optional(),
+  overrun: i32.optional(),
+}).strict();
+
+const credsSchema = z.object({
+  uid: u32, gid: u32, euid: u32, egid: u32, suid: u32, sgid: u32, fsuid: u32, fsgid: u32,
+  groups: z.array(u32).max(65536),
+}).strict();
+
+const taskSchema = z.object({
+  tid: id,
+  name: z.string().max(15),
+  regs: sized(USER_REGS_SIZE),
+  /** The XSAVE area (x87, SSE, AVX, ... and its header), as large as the host CPU makes it. */
+  fp: z.instanceof(Uint8Array).refine((b) => b.length >= FPREGS_SIZE && b.length <= 1 << 16, "bad XSAVE size"),
+  sigmask: hex64,
+  pending: z.array(sigInfoSchema).max(1 << 16),
+  altStack: z.object({ sp: u64, size: u64, flags: u32 }).strict(),
+  clearChildTid: u64,
+  robustList: u64,
+  pdeathSignal: z.number().int().min(0).max(64),
+  noNewPrivs: z.boolean(),
+  nice: z.number().int().min(-20).max(19),
+  sched: z.object({ policy: z.number().int().min(0).max(7), priority: z.number().int().min(0).max(99), resetOnFork: z.boolean(), sliceNs: u64 }).strict(),
+  creds: credsSchema,
+  fdTable: u32,
+  fs: u32,
+}).strict();
+
+const processSchema = z.object({
+  tgid: id,
+  /** The parent's tgid; null for init. */
+  parent: id.nullable(),
+  pgid: id,
+  sid: id,
+  exitSignal: z.number().int().min(0).max(64),
+  leaderComm: z.string().max(15),
+  /** Set for a zombie: the wait status it reports and the uid of its last thread. */
+  zombie: z.object({ status: z.number().int().min(0).max(0xffff), uid: u32 }).strict().nullable(),
+  limits: z.array(z.tuple([z.number().int().min(0).max(15), hex64, hex64])).max(16),
+  /** Index 0 unused, 1..64 the signals: handler, flags, restorer, mask. */
+  handlers: z.array(z.tuple([hex64, u32, hex64, hex64])).length(65),
+  /** The address space (index into mms); null for a zombie. */
+  mm: u32.nullable(),
+  /** ITIMER_REAL: its deadline on the monotonic clock and its interval. */
+  itimerReal: z.object({ deadlineNs: ns, intervalNs: ns }).strict().nullable(),
+  pending: z.array(sigInfoSchema).max(1 << 16),
+  dumpable: z.number().int().min(0).max(2),
+  subreaper: z.boolean(),
+  execed: z.boolean(),
+  oomScoreAdj: z.number().int().min(-1000).max(1000),
+  timerSeq: u32,
+  cpu: z.object({ userNs: ns, sysNs: ns, childUserNs: ns, childSysNs: ns, maxRssKb: u64, childMaxRssKb: u64 }).strict(),
+  tasks: z.array(taskSchema).max(MAX_TASKS),
+}).strict();
+
+/** The sandbox as a checkpoint image holds it. */
+export const savedSandboxSchema = z.object({
+  hostname: z.string().max(64),
+  nextTid: z.number().int().min(2).max(1 << 22),
+  /** CLOCK_MONOTONIC at the checkpoint: the restored sandbox's clock continues from it. */
+  monotonicNs: ns,
+  init: id,
+  /** What the sandbox wrote to its filesystems (files.ts), restored before any file is reopened. */
+  trees: z.array(treeSchema).max(64),
+  files: z.array(fileSchema).max(MAX_FILES),
+  pipes: z.array(pipeSchema).max(MAX_FILES),
+  mms: z.array(memorySchema).max(MAX_PROCESSES),
+  fdTables: z.array(fdTableSchema).max(MAX_TASKS),
+  fsContexts: z.array(z.object({ cwd: absPath, umask: z.number().int().min(0).max(0o777) }).strict()).max(MAX_TASKS),
+  processes: z.array(processSchema).min(1).max(MAX_PROCESSES),
+}).strict();
+
+export type SavedSandbox = z.infer<typeof savedSandboxSchema>;
+type SavedProcess = z.infer<typeof processSchema>;
+type SavedTask = z.infer<typeof taskSchema>;
+type SavedFile = z.infer<typeof fileSchema>;
+type SavedMemory = z.infer<typeof memorySchema>;
+type SavedSigInfo = z.infer<typeof sigInfoSchema>;
+type SavedPipe = z.infer<typeof pipeSchema>;
+
+// ---- Save ----------------------------------------------------------------------------------
+
+/** Objects shared between owners, each saved once and referred to by its index. */
+class Table<K, V> {
+  readonly items: V[] = [];
+  readonly #index = new Map<K, number>();
+  ref(key: K, save: () => V): number {
+    let i = this.#index.get(key);
+    if (i === undefined) {
+      // Reserve the index before saving, so that what the save refers to comes after.
+      i = this.items.length;
+      this.#index.set(key, i);
+      this.items.push(undefined as V);
+      this.items[i] = save();
+    }
+    return i;
+  }
+}
+
+interface SaveContext {
+  kernel: Kernel;
+  blobs: Uint8Array[];
+  files: Table<FileDescription, SavedFile>;
+  pipes: Table<Pipe, SavedPipe>;
+  mms: Table<MemoryManager, SavedMemory>;
+  fdTables: Table<FdTable, SavedFdTable>;
+  fsContexts: Table<FsContext, { cwd: string; umask: number }>;
+  parked: ReadonlyMap<Task, { kind: string }>;
+  /** The descriptions the sentry gave init as its stdio (Kernel.initStdio). */
+  stdio: readonly FileDescription[];
+}
+
+/**
+ * The state of a paused, quiescent sandbox (Kernel.pause, then Kernel.quiescent) and its
+ * memory as blobs. Reads the sandbox without changing it (it may go on after). Throws
+ * {@linkcode CheckpointError} for what is not saved.
+ */
+export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array[] } {
+  if (!k.quiescent) throw new CheckpointError("the sandbox is not paused at its safe point");
+  const init = k.init;
+  if (init === null || init.zombie) throw new CheckpointError("the sandbox's init has exited");
+  const c: SaveContext = {
+    kernel: k,
+    blobs: [],
+    files: new Table(),
+    pipes: new Table(),
+    mms: new Table(),
+    fdTables: new Table(),
+    fsContexts: new Table(),
+    parked: k.parkedStops(),
+    stdio: k.initStdio,
+  };
+  const groups = [...k.threadGroups.values()].sort((a, b) => a.tgid - b.tgid);
+  const handlersSeen = new Set<SignalHandlers>();
+  for (const tg of groups) {
+    if (tg.zombie) continue;
+    if (handlersSeen.has(tg.handlers)) {
+      throw new CheckpointError(`process ${tg.tgid} shares its signal handlers with another process (CLONE_SIGHAND): not saved yet`);
+    }
+    handlersSeen.add(tg.handlers);
+  }
+  const processes = groups.map((tg) => saveProcess(tg, c));
+  const trees = saveTrees(k, c.blobs, (what) => new CheckpointError(`${what}: not saved yet`));
+  const state: SavedSandbox = {
+    hostname: k.hostname,
+    nextTid: k.lastTid + 1,
+    monotonicNs: Math.ceil(monotonicNs()),
+    init: init.tgid,
+    trees,
+    files: c.files.items,
+    pipes: c.pipes.items,
+    mms: c.mms.items,
+    fdTables: c.fdTables.items,
+    fsContexts: c.fsContexts.items,
+    processes,
+  };
+  return { state, blobs: c.blobs };
+}
+
+function saveProcess(tg: ThreadGroup, c: SaveContext): SavedProcess {
+  const refuse = (what: string) => new CheckpointError(`process ${tg.tgid} ${what}: not saved yet`);
+  if (tg.itimerVirtual !== null || tg.itimerProf !== null) throw refuse("has ITIMER_VIRTUAL or ITIMER_PROF armed");
+  if (tg.posixTimers.size > 0) throw refuse("has POSIX timers");
+  if (tg.cpuLimitTimers.length > 0) throw refuse("has a finite RLIMIT_CPU");
+  if (tg.tty !== null) throw refuse("has a controlling terminal");
+  if (tg.groupStop !== null || tg.stopped || tg.stopReport !== 0 || tg.continuedReport) throw refuse("is stopped by job control");
+  if (tg.vforkPending) throw refuse("is a vfork child that has not exec'd yet");
+  if (!tg.zombie && tg.exitStatus !== null) throw refuse("is exiting");
+  if (tg.oomKilled) throw refuse("was killed by the OOM killer");
+  const handlers = tg.handlers.actions.map((a) => [hex(a.handler), a.flags, hex(a.restorer), hex(a.mask)] as [string, number, string, string]);
+  const limits: [number, string, string][] = [];
+  for (let r = 0; r < 16; r++) {
+    const l = tg.limits.get(r);
+    limits.push([r, hex(l.cur), hex(l.max)]);
+  }
+  const leader = tg.leader;
+  const tasks = [...tg.tasks].sort((a, b) => (a === leader ? -1 : b === leader ? 1 : a.tid - b.tid));
+  const itr = tg.itimerReal;
+  return {
+    tgid: tg.tgid,
+    parent: tg.parent?.tgid ?? null,
+    pgid: tg.pgid,
+    sid: tg.sid,
+    exitSignal: tg.exitSignal,
+    leaderComm: tg.leaderComm.slice(0, 15),
+    zombie: tg.zombie ? { status: tg.exitStatus ?? 0, uid: tg.exitUid } : null,
+    limits,
+    handlers,
+    mm: tg.zombie ? null : c.mms.ref(tg.mm, () => saveMemory(tg.mm, tasks[0]!.ctx, c.blobs)),
+    itimerReal: itr === null ? null : { deadlineNs: Math.max(0, itr.deadlineNs), intervalNs: itr.intervalNs },
+    pending: savePending(tg.sharedPending),
+    dumpable: tg.dumpable,
+    subreaper: tg.subreaper,
+    execed: tg.execed,
+    oomScoreAdj: tg.oomScoreAdj,
+    timerSeq: tg.timerSeq,
+    cpu: {
+      userNs: tg.userNs, sysNs: tg.sysNs, childUserNs: tg.childUserNs, childSysNs: tg.childSysNs,
+      maxRssKb: tg.maxRssKb, childMaxRssKb: tg.childMaxRssKb,
+    },
+    tasks: tasks.map((t) => saveTask(t, c)),
+  };
+}
+
+function savePending(p: PendingSignals): SavedSigInfo[] {
+  return p.queue.map((i) => {
+    if (i.timerId !== undefined) throw new CheckpointError(`a POSIX timer's signal ${i.signo} is pending: not saved yet`);
+    const s: SavedSigInfo = { signo: i.signo, code: i.code };
+    if (i.errno !== undefined) s.errno = i.errno;
+    if (i.pid !== undefined) s.pid = i.pid;
+    if (i.uid !== undefined) s.uid = i.uid;
+    if (i.status !== undefined) s.status = i.status;
+    if (i.addr !== undefined) s.addr = i.addr;
+    if (i.value !== undefined) s.value = hex(i.value);
+    if (i.overrun !== undefined) s.overrun = i.overrun;
+    return s;
+  });
+}
+
+function saveFile(f: FileDescription, c: SaveContext): number {
+  return c.files.ref(f, (): SavedFile => {
+    const index = c.stdio.indexOf(f);
+    if (index >= 0) return { kind: "stdio", index: index as 0 | 1 | 2, flags: f.flags };
+    // A pipe's end exactly (a FIFO's end is a subclass, opened by path: not saved yet).
+    if (f instanceof PipeEnd && f.constructor === PipeEnd) {
+      return { kind: "pipe", pipe: c.pipes.ref(f.pipe, () => f.pipe.save() as SavedPipe), reader: f.isReader, flags: f.flags };
+    }
+    const file = saveOpenFile(c.kernel, f, (what) => new CheckpointError(`${what}: not saved yet`));
+    if (file !== null) return file;
+    throw new CheckpointError(`an open file ${f.path()} (${f.constructor.name}): not saved yet`);
+  });
+}
+
+function saveTask(t: Task, c: SaveContext): SavedTask {
+  if (t.state === "stopped" || t.state === "dead" || t.state === "user") {
+    throw new CheckpointError(`task ${t.tid} is ${t.state}: not saved`);
+  }
+  if (t.savedMask !== null || t.sigWaitSet !== null) {
+    throw new CheckpointError(`task ${t.tid} is in sigsuspend or sigtimedwait: not saved yet`);
+  }
+  if (t.affinity !== null || t.memPolicy !== null) {
+    throw new CheckpointError(`task ${t.tid} has a CPU affinity or NUMA policy set: not saved yet`);
+  }
+  if (t.fs.root.path() !== "/") throw new CheckpointError(`task ${t.tid} is chrooted (${t.fs.root.path()}): not saved yet`);
+  const regs = t.ctx.regs.clone();
+  const parkedStop = c.parked.get(t);
+  if (t.inSyscall || parkedStop?.kind === "syscall") {
+    const st = t.syscallState as { waiter?: { woken: boolean }; partial?: number } | null;
+    if (st?.waiter?.woken === true) {
+      regs.set("rax", 0); // a futex wait already woken: it returned 0
+    } else if ((st?.partial ?? 0) > 0) {
+      regs.set("rax", st!.partial!); // progress made: the count, as a signal would end it
+    } else {
+      // Not yet served, or asleep: wind back onto the 2-byte `syscall` instruction so that the
+      // restored thread issues it again (blocked syscalls are restartable by design).
+      regs.set("rip", regs.get("rip") - 2);
+      regs.set64("rax", regs.get64("orig_rax"));
+    }
+  }
+  regs.set("orig_rax", -1);
+  const cr = t.creds;
+  return {
+    tid: t.tid,
+    name: t.name,
+    regs: regs.bytes.slice(),
+    fp: t.ctx.getFpState().slice(),
+    sigmask: hex(t.sigmask),
+    pending: savePending(t.pendingSignals),
+    altStack: { ...t.altStack },
+    clearChildTid: t.clearChildTid,
+    robustList: t.robustList,
+    pdeathSignal: t.pdeathSignal,
+    noNewPrivs: t.noNewPrivs,
+    nice: t.nice,
+    sched: { policy: t.schedPolicy, priority: t.schedPriority, resetOnFork: t.schedResetOnFork, sliceNs: t.schedSliceNs },
+    creds: {
+      uid: cr.uid, gid: cr.gid, euid: cr.euid, egid: cr.egid, suid: cr.suid, sgid: cr.sgid, fsuid: cr.fsuid, fsgid: cr.fsgid,
+      groups: [...cr.groups],
+    },
+    fdTable: c.fdTables.ref(t.fdTable, () => t.fdTable.save((f) => saveFile(f, c))),
+    fs: c.fsContexts.ref(t.fs, () => ({ cwd: t.fs.cwd.path(), umask: t.fs.umask })),
+  };
+}
+
+function saveMemory(mm: MemoryManager, ctx: Context, blobs: Uint8Array[]): SavedMemory {
+  const runs: { addr: number; blob: number }[] = [];
+  const vmas = mm.vmas.map((v: Vma) => {
+    if (v.shared && !hostFileMapping(v)) throw new CheckpointError(`shared mapping at 0x${v.start.toString(16)} (${v.name}): not saved yet`);
+    return { start: v.start, end: v.end, prot: v.prot, name: v.name, growsDown: v.growsDown };
+  });
+  for (const v of mm.vmas) {
+    // The vDSO's pages are the restoring kernel's own (restoreMemory maps them anew).
+    if (v.file === null && (v.name === "[vvar]" || v.name === "[vdso]")) continue;
+    const unreadable = (v.prot & PROT_READ) === 0;
+    if (unreadable && mm.as.protect(ctx, v.start, v.end - v.start, v.prot | PROT_READ) !== 0) {
+      throw new CheckpointError(`cannot read the mapping at 0x${v.start.toString(16)}`);
+    }
+    try {
+      for (let a = v.start; a < v.end; a += RUN_BYTES) {
+        const buf = new Uint8Array(Math.min(RUN_BYTES, v.end - a));
+        const n = mm.read(a, buf);
+        // A shared host file mapping may reach past the file's end (pages that fault with
+        // SIGBUS): they are left out, and read as zeros after a restore.
+        if (n !== buf.length && !(v.shared && n % PAGE_SIZE === 0)) {
+          throw new CheckpointError(`cannot read the mapping at 0x${(a + n).toString(16)}`);
+        }
+        // Only runs of pages holding something: untouched memory reads as zeros on restore.
+        for (const [off, end] of nonZeroRuns(buf)) {
+          runs.push({ addr: a + off, blob: blobs.length });
+          // buf is this chunk's own: a run of most of it is kept as a view, not copied again;
+          // a small run is copied, so that a sparse mapping does not keep whole chunks alive.
+          blobs.push(end - off >= buf.length >>> 1 ? buf.subarray(off, end) : buf.slice(off, end));
+        }
+      }
+    } finally {
+      if (unreadable) mm.as.protect(ctx, v.start, v.end - v.start, v.prot);
+    }
+  }
+  return {
+    vmas,
+    runs,
+    brkStart: mm.brkStart,
+    brk: mm.brk,
+    stackBottom: mm.stackBottom,
+    argStart: mm.argStart,
+    argEnd: mm.argEnd,
+    envStart: mm.envStart,
+    envEnd: mm.envEnd,
+    executable: mm.executable,
+    exe: mm.exe?.path() ?? null,
+  };
+}
+
+/**
+ * A shared mapping of a host file of the overlay's lower layer (glibc maps gconv-modules.cache
+ * and locale files so): nothing can write that file (a writer's open copies it up first, and
+ * the mapping keeps the lower file's pages, as overlayfs does), so its contents are saved and
+ * restored as a private copy.
+ */
+function hostFileMapping(v: Vma): boolean {
+  if (!(v.file instanceof OverlayRegularFile)) return false;
+  const d = v.file.location()?.dentry;
+  return d instanceof OverlayDentry && d.upper === null;
+}
+
+/** [start, end) byte offsets of the maximal runs of pages in buf that are not all zero. */
+function nonZeroRuns(buf: Uint8Array): [number, number][] {
+  const out: [number, number][] = [];
+  // 32-bit words: a BigUint64Array would make a BigInt of every word read.
+  const words = new Uint32Array(buf.buffer, buf.byteOffset, buf.length >>> 2);
+  const perPage = PAGE_SIZE >>> 2;
+  let runStart = -1;
+  for (let p = 0; p * PAGE_SIZE < buf.length; p++) {
+    let zero = true;
+    for (let i = p * perPage; i < (p + 1) * perPage && i < words.length; i++) {
+      if (words[i] !== 0) {
+        zero = false;
+        break;
+      }
+    }
+    if (!zero && runStart < 0) runStart = p * PAGE_SIZE;
+    if (zero && runStart >= 0) {
+      out.push([runStart, p * PAGE_SIZE]);
+      runStart = -1;
+    }
+  }
+  if (runStart >= 0) out.push([runStart, buf.length]);
+  return out;
+}
+
+function hex(v: bigint): string {
+  return BigInt.asUintN(64, v).toString(16);
+}
+
+// ---- Restore -------------------------------------------------------------------------------
+
+/** What the restoring caller gives the sandbox. */
+export interface RestoreOptions {
+  /** Descriptors 0, 1 and 2 of the restoring caller; the restore takes these references. */
+  stdio: readonly [FileDescription, FileDescription, FileDescription];
+}
+
+/**
+ * Rebuilds the saved sandbox in `k`, a new kernel with its filesystem mounted and no init: every
+ * process and thread, their memory, registers and files, queued to run from where they were.
+ * Checks what the schema cannot (references between parts, ids, the parent tree, addresses
+ * against the platform's own ranges) before any task can run; throws {@linkcode ImageError}
+ * when the image does not hold together, and then leaves nothing behind.
+ */
+export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: RestoreOptions): void {
+  const stdio = [...o.stdio];
+  const contexts: Context[] = [];
+  const made: FileDescription[] = [];
+  try {
+    const s = image.state;
+    checkShape(s, image.blobs);
+    const root = k.vfs.root();
+
+    // The filesystems first, then the files: each description once, each taking one reference
+    // per descriptor below.
+    restoreTrees(k, s.trees, image.blobs);
+    const pipes = s.pipes.map((p) => Pipe.load(p));
+    const files = s.files.map((f): FileDescription => {
+      if (f.kind === "file") {
+        const d = restoreOpenFile(k, f);
+        made.push(d);
+        return d;
+      }
+      const d = f.kind === "stdio" ? stdio[f.index]!.incRef() : new PipeEnd(pipes[f.pipe]!, f.reader, 0);
+      d.flags = f.flags;
+      made.push(d);
+      return d;
+    });
+    const fdTables = s.fdTables.map((t) => FdTable.load(t, (i) => files[i]!.incRef()));
+    for (const t of fdTables) t.users = 0;
+    const fsContexts = s.fsContexts.map((f) => {
+      let cwd;
+      try {
+        cwd = k.vfs.lookupDir({ root, creds: Credentials.root() }, root, f.cwd);
+      } catch {
+        throw new ImageError(`restore: the working directory ${f.cwd} is gone from the root filesystem`);
+      }
+      return new FsContext(root, cwd, f.umask);
+    });
+
+    // Address spaces: a new stub each, with every mapping and its contents.
+    const mms: MemoryManager[] = [];
+    const firstCtx: Context[] = [];
+    for (const m of s.mms) {
+      const ctx = k.platform.newAddressSpace();
+      contexts.push(ctx);
+      firstCtx.push(ctx);
+      const mm = restoreMemory(k, ctx, m, image.blobs);
+      mm.users = 0;
+      mms.push(mm);
+    }
+
+    const groups = new Map<number, ThreadGroup>();
+    const usedCtx = new Set<number>();
+    const tasks: Task[] = [];
+    for (const p of s.processes) {
+      const limits = new Limits();
+      for (const [r, cur, max] of p.limits) limits.set(r, { cur: BigInt(`0x${cur}`), max: BigInt(`0x${max}`) });
+      const handlers = new SignalHandlers(
+        p.handlers.map(([h, flags, r, m]) => ({ handler: BigInt(`0x${h}`), flags, restorer: BigInt(`0x${r}`), mask: BigInt(`0x${m}`) })),
+      );
+      // A zombie has no address space of its own: it is never used again, never released.
+      const mm = p.mm === null ? new MemoryManager(firstCtx[0]!.addressSpace) : mms[p.mm]!;
+      if (p.mm !== null) mm.users++;
+      const tg = new ThreadGroup({ tgid: p.tgid, mm, parent: null, limits, handlers, pgid: p.pgid, sid: p.sid });
+      tg.exitSignal = p.exitSignal;
+      tg.leaderComm = p.leaderComm;
+      if (p.zombie !== null) {
+        tg.zombie = true;
+        tg.exitStatus = p.zombie.status;
+        tg.exitUid = p.zombie.uid;
+      }
+      for (const i of p.pending) tg.sharedPending.add(loadSigInfo(i));
+      tg.dumpable = p.dumpable;
+      tg.subreaper = p.subreaper;
+      tg.execed = p.execed;
+      tg.oomScoreAdj = p.oomScoreAdj;
+      tg.timerSeq = p.timerSeq;
+      tg.userNs = p.cpu.userNs;
+      tg.sysNs = p.cpu.sysNs;
+      tg.childUserNs = p.cpu.childUserNs;
+      tg.childSysNs = p.cpu.childSysNs;
+      tg.maxRssKb = p.cpu.maxRssKb;
+      tg.childMaxRssKb = p.cpu.childMaxRssKb;
+      if (p.itimerReal !== null) {
+        tg.itimerReal = { deadlineNs: p.itimerReal.deadlineNs, intervalNs: p.itimerReal.intervalNs, tg, signo: SIGALRM, code: SI_KERNEL };
+      }
+      for (const st of p.tasks) {
+        // The address space's first thread is the stub's own; the others are new host threads.
+        // (A failed restore releases each address space, which ends its threads with it.)
+        const ctx = usedCtx.has(p.mm!) ? mm.as.newThread(firstCtx[p.mm!]!) : firstCtx[p.mm!]!;
+        usedCtx.add(p.mm!);
+        const creds = new Credentials(
+          st.creds.uid, st.creds.gid, st.creds.euid, st.creds.egid, st.creds.suid, st.creds.sgid, st.creds.fsuid, st.creds.fsgid, st.creds.groups,
+        );
+        const fdTable = fdTables[st.fdTable]!;
+        fdTable.users++;
+        const t = new Task({ kernel: k, tid: st.tid, tg, ctx, fdTable, fs: fsContexts[st.fs]!, creds, name: st.name });
+        restoreTask(t, st);
+        tg.tasks.add(t);
+        tasks.push(t);
+      }
+      groups.set(p.tgid, tg);
+    }
+    for (const p of s.processes) {
+      if (p.parent === null) continue;
+      const tg = groups.get(p.tgid)!, parent = groups.get(p.parent)!;
+      tg.parent = parent;
+      parent.children.add(tg);
+    }
+    // What the tables hold beyond the descriptors (a table no task uses) goes now.
+    for (const t of fdTables) if (t.users === 0) t.removeAll();
+    for (const f of made) f.decRef();
+    made.length = 0;
+
+    continueMonotonicFrom(s.monotonicNs);
+    k.hostname = s.hostname;
+    k.adoptRestored(groups.get(s.init)!, [...groups.values()], s.nextTid);
+    k.initStdio = [...o.stdio];
+    for (const tg of groups.values()) if (tg.itimerReal !== null) k.addTimer(tg.itimerReal);
+    contexts.length = 0;
+  } finally {
+    for (const f of made) f.decRef();
+    for (const ctx of contexts.reverse()) ctx.addressSpace.release();
+    for (const f of stdio) f.decRef();
+  }
+}
+
+function loadSigInfo(s: SavedSigInfo): SigInfo {
+  const i: SigInfo = { signo: s.signo, code: s.code };
+  if (s.errno !== undefined) i.errno = s.errno;
+  if (s.pid !== undefined) i.pid = s.pid;
+  if (s.uid !== undefined) i.uid = s.uid;
+  if (s.status !== undefined) i.status = s.status;
+  if (s.addr !== undefined) i.addr = s.addr;
+  if (s.value !== undefined) i.value = BigInt(`0x${s.value}`);
+  if (s.overrun !== undefined) i.overrun = s.overrun;
+  return i;
+}
+
+/** What the schema cannot check: the parts refer to each other consistently. */
+function checkShape(s: SavedSandbox, blobs: Uint8Array[]): void {
+  const bad = (why: string) => new ImageError(`restore: the image does not hold together: ${why}`);
+  const tgids = new Map<number, SavedProcess>();
+  const tids = new Set<number>();
+  const mmUsed = new Set<number>(), tablesUsed = new Set<number>(), fsUsed = new Set<number>();
+  for (const p of s.processes) {
+    if (tgids.has(p.tgid)) throw bad(`process ${p.tgid} twice`);
+    tgids.set(p.tgid, p);
+    if ((p.zombie === null) !== (p.tasks.length > 0) || (p.zombie === null) !== (p.mm !== null)) {
+      throw bad(`process ${p.tgid}: a zombie has no threads and no memory, a live process both`);
+    }
+    if (p.mm !== null) {
+      if (p.mm >= s.mms.length) throw bad(`process ${p.tgid} names address space ${p.mm}`);
+      mmUsed.add(p.mm);
+    }
+    if (p.tasks.length > 0 && p.tasks[0]!.tid !== p.tgid) throw bad(`process ${p.tgid}'s first thread is not its leader`);
+    for (const t of p.tasks) {
+      if (tids.has(t.tid) || t.tid >= s.nextTid) throw bad(`thread ${t.tid} twice or past the next id`);
+      tids.add(t.tid);
+      if (t.fdTable >= s.fdTables.length || t.fs >= s.fsContexts.length) throw bad(`thread ${t.tid} names a missing table`);
+      tablesUsed.add(t.fdTable);
+      fsUsed.add(t.fs);
+    }
+    if (p.tgid >= s.nextTid) throw bad(`process ${p.tgid} is past the next id`);
+  }
+  for (const p of s.processes) {
+    if (!tids.has(p.tgid) && p.zombie === null) throw bad(`process ${p.tgid} has no leader`);
+    if (p.zombie !== null && tids.has(p.tgid)) throw bad(`zombie ${p.tgid} has a thread`);
+  }
+  const init = tgids.get(s.init);
+  if (init === undefined || init.parent !== null || init.zombie !== null) throw bad("init is missing, has a parent or is a zombie");
+  for (const p of s.processes) {
+    // Every parent chain ends at a process without a parent, within as many steps as there are processes.
+    let q: SavedProcess | undefined = p;
+    for (let steps = 0; q !== undefined && q.parent !== null; steps++) {
+      if (steps > s.processes.length) throw bad(`process ${p.tgid}'s parents form a cycle`);
+      const next = tgids.get(q.parent);
+      if (next === undefined || next.zombie !== null) throw bad(`process ${q.tgid}'s parent ${q.parent} is missing or a zombie`);
+      q = next;
+    }
+  }
+  if (mmUsed.size !== s.mms.length || tablesUsed.size !== s.fdTables.length || fsUsed.size !== s.fsContexts.length) {
+    throw bad("a table entry no process uses");
+  }
+  const filesUsed = new Set<number>();
+  for (const t of s.fdTables) {
+    const seen = new Set<number>();
+    for (const slot of t.slots) {
+      if (slot.file >= s.files.length) throw bad(`fd ${slot.fd} names file ${slot.file} of ${s.files.length}`);
+      if (slot.fd >= t.limit || seen.has(slot.fd)) throw bad(`fd ${slot.fd} is out of the table or twice in it`);
+      seen.add(slot.fd);
+      filesUsed.add(slot.file);
+    }
+  }
+  if (filesUsed.size !== s.files.length) throw bad("a file no descriptor holds");
+  for (const f of s.files) if (f.kind === "pipe" && f.pipe >= s.pipes.length) throw bad(`a pipe end names pipe ${f.pipe}`);
+  for (const p of s.pipes) {
+    let used = 0;
+    for (const b of p.bufs) used += Math.ceil((b.offset + b.data.length) / PAGE_SIZE);
+    if (used > p.slots) throw bad("a pipe holds more than its capacity");
+  }
+  const used = new Set<number>();
+  for (const m of s.mms) checkMemoryShape(m, blobs, used, bad);
+  for (const t of s.trees) {
+    for (const [i, e] of t.entries.entries()) {
+      if ((i === 0) !== (e.path === "") || (i === 0 && e.kind !== "dir")) throw bad(`the tree at ${t.at} does not start at its top directory`);
+      if (e.linkTo !== null && (e.linkTo >= i || t.entries[e.linkTo]!.kind !== "file" || t.entries[e.linkTo]!.linkTo !== null)) {
+        throw bad(`${e.path} links to entry ${e.linkTo}`);
+      }
+      for (const r of e.runs) {
+        const b = blobs[r.blob];
+        if (b === undefined || used.has(r.blob) || r.off + b.length > e.size) throw bad(`data of ${e.path} names blob ${r.blob}`);
+        used.add(r.blob);
+      }
+    }
+  }
+}
+
+function checkMemoryShape(m: SavedMemory, blobs: Uint8Array[], used: Set<number>, bad: (why: string) => ImageError): void {
+  let prevEnd = 0;
+  for (const v of m.vmas) {
+    if (v.start % PAGE_SIZE !== 0 || v.end % PAGE_SIZE !== 0 || v.start >= v.end || v.start < prevEnd) {
+      throw bad(`mapping 0x${v.start.toString(16)}-0x${v.end.toString(16)} is unaligned, empty or overlaps`);
+    }
+    prevEnd = v.end;
+  }
+  for (const r of m.runs) {
+    const b = blobs[r.blob];
+    if (b === undefined || used.has(r.blob)) throw bad(`memory run at 0x${r.addr.toString(16)} names blob ${r.blob}`);
+    used.add(r.blob);
+    const v = m.vmas.find((v) => v.start <= r.addr && r.addr + b.length <= v.end);
+    if (v === undefined) throw bad(`memory run at 0x${r.addr.toString(16)} is outside every mapping`);
+  }
+}
+
+function restoreMemory(k: Kernel, ctx: Context, m: SavedMemory, blobs: Uint8Array[]): MemoryManager {
+  const bad = (why: string) => new ImageError(`restore: the image does not hold together: ${why}`);
+  const as = ctx.addressSpace;
+  for (const v of m.vmas) {
+    if (v.start < as.minAddr || v.end > as.maxAddr || as.reserved.some((r) => v.start < r.end && r.start < v.end)) {
+      throw bad(`mapping 0x${v.start.toString(16)}-0x${v.end.toString(16)} is outside the application's address range`);
+    }
+  }
+  const mm = new MemoryManager(as);
+  const vdso = vdsoOf(m);
+  const kv = vdso === null ? null : k.vdso();
+  const ownVdso = vdso !== null && kv !== null && kv.imageLen === vdso.image.end - vdso.image.start &&
+    vdso.vvar.end - vdso.vvar.start === PAGE_SIZE;
+  for (const v of m.vmas) {
+    const special = v.name === "[vvar]" || v.name === "[vdso]";
+    if (special && ownVdso) continue;
+    const err = as.mapAnonymous(ctx, v.start, v.end - v.start, v.prot | PROT_READ | PROT_WRITE, false);
+    if (err !== 0) throw new ImageError(`restore: cannot map 0x${v.start.toString(16)}-0x${v.end.toString(16)} (errno ${-err})`);
+    mm.vmas.push({ start: v.start, end: v.end, prot: v.prot, shared: false, object: null, file: null, offset: 0, name: v.name, growsDown: v.growsDown });
+  }
+  for (const r of m.runs) {
+    const b = blobs[r.blob]!;
+    if (as.write(r.addr, b) !== b.length) throw new ImageError(`restore: cannot write memory at 0x${r.addr.toString(16)}`);
+  }
+  for (const v of m.vmas) {
+    if ((v.name === "[vvar]" || v.name === "[vdso]") && ownVdso) continue;
+    if ((v.prot & (PROT_READ | PROT_WRITE)) !== (PROT_READ | PROT_WRITE) && as.protect(ctx, v.start, v.end - v.start, v.prot) !== 0) {
+      throw new ImageError(`restore: cannot protect 0x${v.start.toString(16)}`);
+    }
+  }
+  if (vdso !== null) {
+    if (ownVdso) {
+      // This kernel's vDSO at the same addresses: its clock parameters are this sentry's.
+      try {
+        kv!.mapAt(mm, ctx, vdso.vvar.start);
+      } catch {
+        throw new ImageError(`restore: cannot map the vDSO at 0x${vdso.vvar.start.toString(16)}`);
+      }
+    } else {
+      // No vDSO of the same size here: the program keeps an anonymous copy of the old one's
+      // code, and its parameters page stays zero, which sends every clock read to the kernel.
+      k.log.debug("restore: the image's vDSO differs from this kernel's: its clock reads take the syscall path");
+    }
+  }
+  mm.vmas.sort((a, b) => a.start - b.start);
+  mm.brkStart = m.brkStart;
+  mm.brk = m.brk;
+  mm.stackBottom = m.stackBottom;
+  mm.argStart = m.argStart;
+  mm.argEnd = m.argEnd;
+  mm.envStart = m.envStart;
+  mm.envEnd = m.envEnd;
+  mm.executable = m.executable;
+  if (m.exe !== null) {
+    try {
+      const root = k.vfs.root();
+      const e = k.vfs.openExecutable({ root, creds: Credentials.root() }, root, m.exe);
+      mm.exe = e.location;
+      e.file.decRef();
+    } catch {
+      mm.exe = null; // /proc/PID/exe reads as gone, as for a deleted executable
+    }
+  }
+  return mm;
+}
+
+/** The [vvar] page and the [vdso] image of a saved address space, when it has them side by side. */
+function vdsoOf(m: SavedMemory): { vvar: { start: number; end: number }; image: { start: number; end: number } } | null {
+  const vvar = m.vmas.find((v) => v.name === "[vvar]");
+  const image = m.vmas.find((v) => v.name === "[vdso]");
+  if (vvar === undefined || image === undefined || vvar.end !== image.start) return null;
+  return { vvar, image };
+}
+
+function restoreTask(t: Task, s: SavedTask): void {
+  t.ctx.regs.bytes.set(s.regs);
+  t.ctx.markRegsDirty();
+  // The XSAVE layout is the host CPU's: an image from a CPU with other features cannot be used.
+  if (t.ctx.getFpState().length !== s.fp.length) {
+    throw new ImageError(`restore: the image's FP state is ${s.fp.length} bytes, this CPU's ${t.ctx.getFpState().length}: taken on another CPU`);
+  }
+  t.ctx.setFpState(s.fp);
+  t.sigmask = BigInt(`0x${s.sigmask}`) & ~((1n << 8n) | (1n << 18n)); // SIGKILL, SIGSTOP never blocked
+  for (const i of s.pending) t.pendingSignals.add(loadSigInfo(i));
+  t.altStack = { ...s.altStack };
+  t.clearChildTid = s.clearChildTid;
+  t.robustList = s.robustList;
+  t.pdeathSignal = s.pdeathSignal;
+  t.noNewPrivs = s.noNewPrivs;
+  t.nice = s.nice;
+  t.schedPolicy = s.sched.policy;
+  t.schedPriority = s.sched.priority;
+  t.schedResetOnFork = s.sched.resetOnFork;
+  t.schedSliceNs = s.sched.sliceNs;
+}
+
+// ---- Files ---------------------------------------------------------------------------------
+
+/**
+ * Checkpoints a paused, quiescent sandbox into the image file `path` (written atomically);
+ * `rootHostPath` is the host directory serving as its root filesystem.
+ */
+export function checkpointToFile(k: Kernel, path: string, o: { rootHostPath: string; sentryVersion: string }): void {
+  const { state, blobs } = saveSandbox(k);
+  let root;
+  try {
+    root = rootIdentity(o.rootHostPath);
+  } catch (e) {
+    throw new CheckpointError(`cannot stat the root filesystem ${o.rootHostPath}: ${(e as Error).message}`);
+  }
+  writeImage(path, {
+    header: { magic: IMAGE_MAGIC, formatVersion: IMAGE_FORMAT_VERSION, sentryVersion: o.sentryVersion, createdMs: Date.now(), root },
+    state,
+    blobs,
+  });
+}
+
+/** Reads and validates the image at `path` (nothing is created): see image.ts's readImage. */
+export function readSandboxImage(path: string, rootHostPath: string): Image<SavedSandbox> {
+  const image = readImage(path, savedSandboxSchema);
+  checkRoot(image.header, rootHostPath);
+  return image;
+}

@@ -1,0 +1,692 @@
+/**
+ * Checkpoint and restore (issue #13): the image format as untrusted input, and the drift guard
+ * that holds every saved class to its field ledger (docs/checkpoint.md).
+ */
+
+import assert from "node:assert/strict";
+import { encode } from "cbor-x/index-no-eval";
+import { deflateRawSync } from "node:zlib";
+import { z } from "zod";
+import {
+  checkRoot,
+  decodeImage,
+  IMAGE_FORMAT_VERSION,
+  IMAGE_MAGIC,
+  type Image,
+  ImageError,
+  readImage,
+  rootIdentity,
+  writeImage,
+} from "../kernel/checkpoint/image.ts";
+import { declaredFields, LEDGER } from "../kernel/checkpoint/fields.ts";
+import { CheckpointError, checkpointToFile, readSandboxImage, restoreSandbox } from "../kernel/checkpoint/sandbox.ts";
+import { Kernel } from "../kernel/kernel.ts";
+import { PtracePlatform } from "../platform/ptrace/ptrace.ts";
+import { hostFile, VirtualFilesystem } from "../vfs/mod.ts";
+import { Credentials } from "../kernel/creds.ts";
+import { DebugLog } from "../kernel/log.ts";
+import { applyMounts } from "../boot/mounts.ts";
+import { withDefaults } from "../boot/mount_plan.ts";
+import { KernelProcSource } from "../kernel/proc_source.ts";
+import { sandboxCpus } from "../kernel/syscalls/linux/sys_sched.ts";
+import { hostOpen, O_RDONLY } from "../platform/ptrace/_ffi.ts";
+import { compileC, REPO_ROOT } from "./_harness.ts";
+
+const stateSchema = z.object({
+  counter: z.number().int(),
+  runs: z.array(z.object({ addr: z.number().int().min(0), blob: z.number().int().min(0) }).strict()),
+}).strict();
+type State = z.infer<typeof stateSchema>;
+
+function sampleImage(): Image<State> {
+  const page = new Uint8Array(8192);
+  for (let i = 0; i < page.length; i++) page[i] = (i * 7) & 0xff;
+  return {
+    header: {
+      magic: IMAGE_MAGIC,
+      formatVersion: IMAGE_FORMAT_VERSION,
+      sentryVersion: "0.1.0",
+      createdMs: 1_765_000_000_000,
+      root: { path: "/", dev: 2049, ino: 2, mtimeMs: 1_700_000_000_000 },
+    },
+    state: { counter: 41, runs: [{ addr: 0x400000, blob: 0 }, { addr: 0x7ff000, blob: 1 }] },
+    blobs: [page, new Uint8Array(4096)],
+  };
+}
+
+/** The bytes writeImage produces for the sample. */
+function sampleBytes(): Uint8Array {
+  const dir = Deno.makeTempDirSync();
+  try {
+    writeImage(`${dir}/i.cbor`, sampleImage());
+    return Deno.readFileSync(`${dir}/i.cbor`);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+}
+
+/** Decodes, and insists that a refusal is an ImageError with a one-line message. */
+function decodeOrRefuse(raw: Uint8Array): Image<State> | ImageError {
+  try {
+    return decodeImage(raw, stateSchema, "image.cbor");
+  } catch (err) {
+    assert.ok(err instanceof ImageError, `not an ImageError: ${err}`);
+    assert.ok(!err.message.includes("\n"), `multi-line message: ${err.message}`);
+    assert.ok(err.message.startsWith("restore: "), err.message);
+    return err;
+  }
+}
+
+Deno.test("checkpoint image: a written image reads back with its header, state and memory", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const path = `${dir}/image.cbor`;
+    const img = sampleImage();
+    writeImage(path, img);
+    // Atomic write: only the image is left, no temporary file beside it.
+    assert.deepStrictEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["image.cbor"]);
+    assert.deepStrictEqual(Deno.statSync(path).mode! & 0o777, 0o600);
+    const back = readImage(path, stateSchema);
+    assert.deepStrictEqual(back.header, img.header);
+    assert.deepStrictEqual(back.state, img.state);
+    assert.deepStrictEqual(back.blobs.length, 2);
+    assert.deepStrictEqual(back.blobs[0], img.blobs[0]);
+    assert.deepStrictEqual(back.blobs[1], img.blobs[1]);
+    // The memory is compressed: the zero page and the patterned page take far less than 12 KiB.
+    assert.ok(Deno.statSync(path).size < 4096, `image is ${Deno.statSync(path).size} bytes`);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("checkpoint image: a failed write leaves the old image whole and no temporary file", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const path = `${dir}/image.cbor`;
+    writeImage(path, sampleImage());
+    const before = Deno.readFileSync(path);
+    // A directory where the temporary file would go makes the write fail half way.
+    Deno.mkdirSync(`${path}.tmp-${Deno.pid}`);
+    Deno.writeFileSync(`${path}.tmp-${Deno.pid}/x`, new Uint8Array(1));
+    const err = refused(() => writeImage(path, { ...sampleImage(), state: { counter: 1, runs: [] } }));
+    assert.ok(err.message.startsWith(`checkpoint: cannot write ${path}:`), err.message);
+    assert.deepStrictEqual(Deno.readFileSync(path), before);
+    // Writing into a directory that does not exist: refused, nothing created.
+    refused(() => writeImage(`${dir}/none/image.cbor`, sampleImage()));
+    assert.ok(!exists(`${dir}/none`));
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("checkpoint image: a missing file is one line", () => {
+  const err = refused(() => readImage("/nonexistent/image.cbor", stateSchema));
+  assert.deepStrictEqual(err.message, "restore: cannot read /nonexistent/image.cbor: No such file or directory");
+});
+
+Deno.test("checkpoint image: every truncation of a valid image is refused with one line", () => {
+  const raw = sampleBytes();
+  assert.ok(!(decodeOrRefuse(raw) instanceof ImageError));
+  for (let n = 0; n < raw.length; n++) {
+    const r = decodeOrRefuse(raw.subarray(0, n));
+    assert.ok(r instanceof ImageError, `a ${n}-byte prefix of ${raw.length} was accepted`);
+  }
+});
+
+Deno.test("checkpoint image: 10,000 random byte flips are refused or read as valid data", () => {
+  const raw = sampleBytes();
+  let seed = 0x9e3779b9;
+  const rand = () => {
+    // xorshift32: the same flips on every run.
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return (seed >>> 0) / 2 ** 32;
+  };
+  let refused = 0;
+  for (let i = 0; i < 10_000; i++) {
+    const bad = raw.slice();
+    const flips = 1 + Math.floor(rand() * 3);
+    for (let f = 0; f < flips; f++) {
+      const at = Math.floor(rand() * bad.length);
+      bad[at] = bad[at]! ^ (1 + Math.floor(rand() * 255));
+    }
+    const r = decodeOrRefuse(bad);
+    if (r instanceof ImageError) {
+      refused++;
+      continue;
+    }
+    // Accepted: then it passed every check, whatever the flip changed (a byte of page data).
+    assert.deepStrictEqual(stateSchema.safeParse(r.state).success, true);
+    assert.deepStrictEqual(r.blobs.length, r.state.runs.length);
+    assert.deepStrictEqual(r.blobs.map((b) => b.length), [8192, 4096]);
+  }
+  assert.ok(refused > 5_000, `only ${refused} of 10000 corrupted images were refused`);
+});
+
+Deno.test("checkpoint image: hand-made hostile images are refused with one line", () => {
+  const good = sampleImage();
+  const blob = (length: number, data: Uint8Array) => ({ length, deflated: new Uint8Array(deflateRawSync(data)) });
+  const file = (over: Record<string, unknown>) =>
+    encode({ header: good.header, state: good.state, blobs: [blob(8192, good.blobs[0]!), blob(4096, good.blobs[1]!)], ...over });
+  const cases: [string, Uint8Array, string][] = [
+    ["empty", new Uint8Array(0), "bad CBOR"],
+    ["not CBOR", new TextEncoder().encode("#!/bin/sh\necho hi\n"), "restore: image.cbor is not a usable"],
+    ["a CBOR string", encode("sentry-checkpoint"), "bad layout"],
+    ["another magic", file({ header: { ...good.header, magic: "criu" } }), "no sentry checkpoint header"],
+    ["a future format", file({ header: { ...good.header, formatVersion: 99 } }), `has image format 99 (sentry 0.1.0); this sentry reads format ${IMAGE_FORMAT_VERSION}`],
+    ["a negative creation time", file({ header: { ...good.header, createdMs: -1 } }), "bad header (createdMs"],
+    ["an extra header field", file({ header: { ...good.header, exec: "rm -rf /" } }), "bad header"],
+    ["a state of the wrong shape", file({ state: { counter: "41", runs: [] } }), "bad state (counter"],
+    ["a state address that is negative", file({ state: { counter: 1, runs: [{ addr: -4096, blob: 0 }] } }), "bad state (runs.0.addr"],
+    ["an extra top-level field", file({ code: "x" }), "bad layout"],
+    ["a blob longer than declared (a bomb)", file({ blobs: [blob(10, new Uint8Array(1 << 20))] }), "memory blob 0 does not inflate"],
+    ["a blob shorter than declared", file({ blobs: [blob(4096, new Uint8Array(100))] }), "memory blob 0 holds 100 bytes, not 4096"],
+    ["a blob past the size limit", file({ blobs: [{ length: 2 ** 40, deflated: new Uint8Array(1) }] }), "bad layout (blobs.0.length"],
+    ["a blob that is not DEFLATE", file({ blobs: [{ length: 4, deflated: new Uint8Array([0xff, 0xff, 0xff, 0xff]) }] }), "does not inflate"],
+    ["blobs as a map", file({ blobs: { 0: good.blobs[0] } }), "bad layout (blobs"],
+    ["a __proto__ key", encode(JSON.parse('{"__proto__": {"polluted": 1}, "header": 1}')), "bad layout"],
+    ["a generic-object tag (Error)", concat(new Uint8Array([0xd8, 0x1b]), encode(["Error", "boom"])), "bad layout"],
+    ["an array claiming 2^32 elements", new Uint8Array([0x9b, 0, 0, 0, 1, 0, 0, 0, 0]), "bad CBOR"],
+    ["trailing bytes", concat(file({}), new Uint8Array([0])), "bad CBOR"],
+    ["100,000 nested arrays", concat(new Uint8Array(100_000).fill(0x81), new Uint8Array([0])), "bad CBOR"],
+  ];
+  for (const [what, raw, expect] of cases) {
+    const r = decodeOrRefuse(raw);
+    assert.ok(r instanceof ImageError, `${what}: accepted`);
+    assert.ok(r.message.includes(expect), `${what}: ${r.message}`);
+  }
+  assert.strictEqual(({} as Record<string, unknown>).polluted, undefined);
+});
+
+Deno.test("checkpoint image: a restore on another or a changed root filesystem is refused", () => {
+  const a = Deno.makeTempDirSync();
+  const b = Deno.makeTempDirSync();
+  try {
+    const header = { ...sampleImage().header, root: rootIdentity(a) };
+    checkRoot(header, a); // the same directory, unchanged
+    const other = refused(() => checkRoot(header, b));
+    assert.deepStrictEqual(other.message, `restore: the root filesystem ${b} is not the one checkpointed (${a})`);
+    Deno.utimeSync(a, new Date(0), new Date(1_000_000));
+    const changed = refused(() => checkRoot(header, a));
+    assert.deepStrictEqual(changed.message, `restore: the root filesystem ${a} changed since the checkpoint`);
+    const gone = refused(() => checkRoot(header, `${b}/none`));
+    assert.ok(gone.message.startsWith(`restore: cannot stat the root filesystem ${b}/none:`), gone.message);
+  } finally {
+    Deno.removeSync(a, { recursive: true });
+    Deno.removeSync(b, { recursive: true });
+  }
+});
+
+Deno.test("checkpoint drift guard: every field of a saved class is saved or declared derived", () => {
+  const root = new URL("../", import.meta.url);
+  for (const entry of LEDGER) {
+    const fields = declaredFields(Deno.readTextFileSync(new URL(entry.file, root)), entry.className);
+    assert.ok(fields !== null, `${entry.className} is not declared in ${entry.file}`);
+    const known = new Set([...entry.saved, ...Object.keys(entry.derived), ...Object.keys(entry.refused ?? {})]);
+    const unknown = fields.filter((f) => !known.has(f));
+    assert.deepStrictEqual(
+      unknown,
+      [],
+      `${entry.file}: ${entry.className} has fields the checkpoint neither saves nor declares derived ` +
+        `(kernel/checkpoint/fields.ts); save them (and bump IMAGE_FORMAT_VERSION) or say why they are derived`,
+    );
+    const stale = [...known].filter((f) => !fields.includes(f));
+    assert.deepStrictEqual(stale, [], `${entry.className}: the ledger names fields the class no longer has`);
+    const lists = [entry.saved, Object.keys(entry.derived), Object.keys(entry.refused ?? {})];
+    const twice = lists.flat().filter((f, i, all) => all.indexOf(f) !== i);
+    assert.deepStrictEqual(twice, [], `${entry.className}: fields in two lists of the ledger`);
+  }
+});
+
+Deno.test("checkpoint drift guard: the field parser finds every kind of declaration and no method", () => {
+  const src = [
+    "/** doc */",
+    "export class Sample extends Base {",
+    "  static count = 0;",
+    "  static readonly #registry = new Map<string, Sample>();",
+    "  readonly #slots = new Map<number, string>();",
+    "  #plain: number;",
+    "  limit = 1024;",
+    "  /** a comment */",
+    "  maybe?: string;",
+    "  definite!: number;",
+    "  readonly as: AddressSpace;",
+    "  multi:",
+    "    | string",
+    "    | null = null;",
+    "  declare typed: number;",
+    "",
+    "  constructor(x: number) {",
+    "    super();",
+    "    this.#plain = x;",
+    "    const notAField = 1;",
+    "  }",
+    "  get size(): number {",
+    "    return 0;",
+    "  }",
+    "  set size(v: number) {}",
+    "  static create(): Sample {",
+    "    return new Sample(1);",
+    "  }",
+    "  #helper(): void {}",
+    "  async run(): Promise<void> {}",
+    "  method<T>(t: T): T {",
+    "    return t;",
+    "  }",
+    "}",
+    "class Other {",
+    "  notMine = 1;",
+    "}",
+  ].join("\n");
+  assert.deepStrictEqual(declaredFields(src, "Sample"), [
+    "static count",
+    "static #registry",
+    "#slots",
+    "#plain",
+    "limit",
+    "maybe",
+    "definite",
+    "as",
+    "multi",
+    "typed",
+  ]);
+  assert.deepStrictEqual(declaredFields(src, "Missing"), null);
+});
+
+// ---- Round trips through a kernel booted in this process ----------------------------------
+
+const O_WRONLY = 1, O_CLOEXEC = 0o2000000;
+
+/** A kernel over the host's root (written changes stay in memory), with no init yet. */
+function newKernel(): Kernel {
+  const platform = new PtracePlatform({ placement: "tracer" });
+  const vfs = VirtualFilesystem.create({ rootHostPath: "/", readonly: false });
+  const log = new DebugLog();
+  const k = Kernel.create({ platform, vfs, hostname: "ckpt-test", log });
+  applyMounts(withDefaults([]), { vfs, procSource: new KernelProcSource(k), ncpus: sandboxCpus(), log });
+  k.tty.mountDevpts(vfs);
+  return k;
+}
+
+/** stdin from /dev/null, stdout and stderr to the (existing) host file `out`. */
+function stdioTo(out: string) {
+  const inFd = hostOpen("/dev/null", O_RDONLY | O_CLOEXEC);
+  const outFd = hostOpen(out, O_WRONLY | O_CLOEXEC);
+  assert.ok(inFd >= 0 && outFd >= 0);
+  const o = hostFile(outFd, { owned: true });
+  return [hostFile(inFd, { owned: true }), o, o.incRef()] as const;
+}
+
+async function until(cond: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 3000; i++) {
+    if (cond()) return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** Restores `image` in a new kernel with its output to `out`; returns init's wait status. */
+async function restoreAndRun(image: string, out: string): Promise<number> {
+  Deno.writeFileSync(out, new Uint8Array(0));
+  const k = newKernel();
+  const img = readSandboxImage(image, "/");
+  restoreSandbox(k, img, { stdio: stdioTo(out) });
+  const done = k.run();
+  try {
+    return await done;
+  } finally {
+    k.shutdown();
+    await done;
+  }
+}
+
+Deno.test("checkpoint and restore: a counter continues where it was, with its FP state, signal state and memory", async () => {
+  const exe = await compileC("ckpt_counter", { static: true });
+  const N = 12;
+  const native = new TextDecoder().decode((await new Deno.Command(exe, { args: [String(N)], stdout: "piped" }).output()).stdout);
+  const dir = Deno.makeTempDirSync();
+  try {
+    const before = `${dir}/before`, image = `${dir}/image.cbor`;
+    Deno.writeFileSync(before, new Uint8Array(0));
+    const k = newKernel();
+    k.createInit({ argv: [exe, String(N)], envp: [], cwd: "/", creds: new Credentials(0, 0), stdio: stdioTo(before) });
+    const done = k.run();
+    try {
+      await until(() => Deno.readTextFileSync(before).split("\n").length > 4, "the fourth line");
+      k.pause();
+      await until(() => k.quiescent, "quiescence");
+      checkpointToFile(k, image, { rootHostPath: "/", sentryVersion: "test" });
+    } finally {
+      k.shutdown();
+      await done;
+    }
+    const first = Deno.readTextFileSync(before);
+    assert.ok(first.startsWith("1\n2\n3\n4\n"), first);
+    assert.ok(!first.includes("rounding"), `the counter ended before the checkpoint: ${first}`);
+    // Restored twice from the same image: the same continuation each time.
+    for (const run of [1, 2]) {
+      const after = `${dir}/after${run}`;
+      assert.equal(await restoreAndRun(image, after), 0);
+      assert.equal(first + Deno.readTextFileSync(after), native, `restore ${run}`);
+    }
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("checkpoint: a sandbox that is not paused, or holds what this slice does not save, is refused in one line", async () => {
+  const exe = await compileC("ckpt_counter", { static: true });
+  const dir = Deno.makeTempDirSync();
+  try {
+    Deno.writeFileSync(`${dir}/out`, new Uint8Array(0));
+    const k = newKernel();
+    k.createInit({ argv: [exe, "1000"], envp: [], cwd: "/", creds: new Credentials(0, 0), stdio: stdioTo(`${dir}/out`) });
+    const done = k.run();
+    try {
+      await until(() => Deno.readTextFileSync(`${dir}/out`).length > 0, "the first line");
+      const running = refusedCheckpoint(() => checkpointToFile(k, `${dir}/image.cbor`, { rootHostPath: "/", sentryVersion: "t" }));
+      assert.equal(running.message, "checkpoint: the sandbox is not paused at its safe point");
+      // A second process holding host files that are not the sandbox's stdio: not saved yet.
+      k.createProcess({
+        argv: [exe, "1000"], envp: [], cwd: "/", creds: new Credentials(0, 0),
+        limits: k.init!.limits.clone(), stdio: stdioTo("/dev/null"),
+      });
+      k.pause();
+      await until(() => k.quiescent, "quiescence");
+      const two = refusedCheckpoint(() => checkpointToFile(k, `${dir}/image.cbor`, { rootHostPath: "/", sentryVersion: "t" }));
+      assert.match(two.message, /^checkpoint: an open file host:\[\d+\] \(HostFile\): not saved yet$/);
+      // Nothing was written.
+      assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["out"]);
+    } finally {
+      k.shutdown();
+      await done;
+    }
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+/** Runs the sentry's launcher with args; stdin from /dev/null. */
+async function sentry(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(`${REPO_ROOT}/sentry`, { args, stdin: "null", stdout: "piped", stderr: "piped" }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+Deno.test("sentry do --checkpoint-image then sentry restore: the counter's output continues with nothing lost or repeated", async () => {
+  const exe = await compileC("ckpt_counter", { static: true });
+  const N = 40;
+  const native = new TextDecoder().decode((await new Deno.Command(exe, { args: [String(N)], stdout: "piped" }).output()).stdout);
+  const dir = Deno.makeTempDirSync();
+  try {
+    const image = `${dir}/image.cbor`;
+    // 40 lines 20 ms apart take 0.8 s at least: the checkpoint at 0.3 s comes before the end.
+    const first = await sentry(["do", "--checkpoint-image", image, "--checkpoint-after", "0.3", "--", exe, String(N)]);
+    assert.equal(first.stderr, "");
+    assert.equal(first.code, 0);
+    assert.ok(!first.stdout.includes("rounding"), `the counter ended before the checkpoint: ${first.stdout}`);
+    assert.ok(native.startsWith(first.stdout), first.stdout);
+    const second = await sentry(["restore", image]);
+    assert.equal(second.stderr, "");
+    assert.equal(second.code, 0);
+    assert.equal(first.stdout + second.stdout, native);
+
+    // A bad image through the CLI: one line, status 125, nothing run.
+    const raw = Deno.readFileSync(image);
+    Deno.writeFileSync(`${dir}/cut.cbor`, raw.subarray(0, raw.length >> 1));
+    const cut = await sentry(["restore", `${dir}/cut.cbor`]);
+    assert.equal(cut.code, 125);
+    assert.equal(cut.stdout, "");
+    assert.match(cut.stderr, /^sentry: restore: .*cut\.cbor is not a usable checkpoint image: bad CBOR \(.*\)\n$/);
+    const none = await sentry(["restore", `${dir}/none.cbor`]);
+    assert.equal(none.code, 125);
+    assert.equal(none.stderr, `sentry: restore: cannot read ${dir}/none.cbor: No such file or directory\n`);
+    const usage = await sentry(["restore"]);
+    assert.equal(usage.code, 125);
+    assert.equal(usage.stderr, "sentry: restore: expected one image file\n");
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("sentry do --checkpoint-after on a sandbox this slice cannot save says so in one line and the sandbox goes on", async () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const image = `${dir}/image.cbor`;
+    // A FIFO open (long before the checkpoint): not saved yet. The counter (one process: sh
+    // execs it) takes 2 s at least; the checkpoint comes at 1 s.
+    const exe = await compileC("ckpt_counter", { static: true });
+    const r = await sentry([
+      "do", "--checkpoint-image", image, "--checkpoint-after", "1", "--", "/bin/sh", "-c",
+      `mkfifo /tmp/ckpt_fifo; exec 3<>/tmp/ckpt_fifo; exec ${exe} 100`,
+    ]);
+    assert.ok(r.stdout.startsWith("1\n2\n") && r.stdout.includes("\n100\nrounding 3 "), r.stdout);
+    assert.equal(r.stderr, "sentry: checkpoint: an open file /tmp/ckpt_fifo (FifoEnd): not saved yet; the sandbox goes on\n");
+    assert.equal(r.code, 0);
+    assert.ok(!exists(image));
+    const bad = await sentry(["do", "--checkpoint-after", "x", "--checkpoint-image", image, "--", "/bin/true"]);
+    assert.equal(bad.code, 125);
+    assert.equal(bad.stderr, "sentry: --checkpoint-after: expected a number of seconds\n");
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("sentry do --checkpoint-image then sentry restore: producer | sort | tail, futex threads, an itimer, a zombie, wait4 and a file open in /tmp end as natively", async () => {
+  const exe = await compileC("ckpt_pipeline", { static: true });
+  const native = new TextDecoder().decode(
+    (await new Deno.Command(exe, { args: ["file"], stdout: "piped", env: {}, clearEnv: true }).output()).stdout,
+  );
+  assert.match(native, /^started\n(\d+\n){5}alarms: 1\n[^]*\nlog \(10 bytes at offset 10\): begin\nend\n$/);
+  const dir = Deno.makeTempDirSync();
+  try {
+    const image = `${dir}/image.cbor`;
+    // The job runs 2 s at least (its itimer): the checkpoint at 0.5 s comes before its end.
+    const first = await sentry(["do", "--checkpoint-image", image, "--checkpoint-after", "0.5", "--", exe, "file"]);
+    assert.equal(first.stderr, "");
+    assert.equal(first.code, 0);
+    assert.ok(!first.stdout.includes("quick:"), `the job ended before the checkpoint: ${first.stdout}`);
+    // Restored twice from the same image: the same continuation each time.
+    for (const run of [1, 2]) {
+      const second = await sentry(["restore", image]);
+      assert.equal(second.stderr, "", `restore ${run}`);
+      assert.equal(second.code, 0, `restore ${run}`);
+      assert.equal(first.stdout + second.stdout, native, `restore ${run}`);
+    }
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("restore: an image whose processes, files or memory do not hold together is refused in one line and starts nothing", async () => {
+  const exe = await compileC("ckpt_pipeline", { static: true });
+  const dir = Deno.makeTempDirSync();
+  try {
+    const out = `${dir}/out`, image = `${dir}/image.cbor`;
+    Deno.writeFileSync(out, new Uint8Array(0));
+    const k = newKernel();
+    k.createInit({ argv: [exe], envp: [], cwd: "/", creds: new Credentials(0, 0), stdio: stdioTo(out) });
+    const done = k.run();
+    try {
+      await until(() => Deno.readTextFileSync(out).includes("started"), "the job to start");
+      k.pause();
+      await until(() => k.quiescent, "quiescence");
+      checkpointToFile(k, image, { rootHostPath: "/", sentryVersion: "test" });
+    } finally {
+      k.shutdown();
+      await done;
+    }
+    const valid = readSandboxImage(image, "/");
+    assert.ok(valid.state.processes.length >= 4, `processes: ${valid.state.processes.length}`);
+    assert.ok(valid.state.pipes.length >= 1);
+    type S = typeof valid.state;
+    const cases: [string, (s: S) => void, RegExp][] = [
+      ["a parent cycle", (s) => {
+        const [a, b] = s.processes.filter((p) => p.tgid !== s.init);
+        a!.parent = b!.tgid;
+        b!.parent = a!.tgid;
+      }, /parents form a cycle|is missing or a zombie/],
+      ["a missing parent", (s) => void (s.processes.find((p) => p.tgid !== s.init)!.parent = 4000), /parent 4000 is missing/],
+      ["init with a parent", (s) => void (s.processes.find((p) => p.tgid === s.init)!.parent = s.processes[1]!.tgid), /init is missing/],
+      ["a thread twice", (s) => {
+        const p = s.processes.find((p) => p.tasks.length > 1)!;
+        p.tasks[1]!.tid = p.tasks[0]!.tid;
+      }, /thread \d+ twice/],
+      ["a thread past the next id", (s) => void (s.nextTid = 2), /past the next id/],
+      ["a zombie with threads", (s) => {
+        const p = s.processes.find((p) => p.zombie === null && p.tgid !== s.init)!;
+        p.zombie = { status: 0, uid: 0 };
+      }, /a zombie has no threads/],
+      ["an fd naming a missing file", (s) => void (s.fdTables[0]!.slots[0]!.file = s.files.length), /names file/],
+      ["a missing address space", (s) => void (s.processes[0]!.mm = s.mms.length), /names address space/],
+      ["a pipe over its capacity", (s) => {
+        const p = s.pipes[0]!;
+        p.slots = 1;
+        p.bufs = [0, 1].map(() => ({ data: new Uint8Array(10), offset: 0, canMerge: false, packet: false }));
+      }, /more than its capacity/],
+      ["a mapping in the sentry's range", (s) => {
+        const m = s.mms[0]!;
+        m.vmas.push({ start: 0x7fff_ffff_f000 + 0x1000_0000, end: 0x7fff_ffff_f000 + 0x1000_1000, prot: 3, name: "", growsDown: false });
+      }, /outside the application's address range/],
+      ["overlapping mappings", (s) => void s.mms[0]!.vmas.push({ ...s.mms[0]!.vmas[0]! }), /unaligned, empty or overlaps/],
+      ["a hard link to a later entry", (s) => {
+        const e = s.trees[0]!.entries;
+        e.push({ ...e[0]!, path: "x", kind: "file", linkTo: e.length });
+      }, /x links to entry/],
+      ["a tree without its top", (s) => void (s.trees[0]!.entries[0]!.path = "x"), /does not start at its top/],
+      ["file data in a memory blob", (s) => {
+        s.trees[0]!.entries.push({ ...s.trees[0]!.entries[0]!, path: "y", kind: "file", size: 1 << 30, runs: [{ off: 0, blob: 0 }] });
+      }, /data of y names blob 0/],
+      ["a path with ..", (s) => void s.trees[0]!.entries.push({ ...s.trees[0]!.entries[0]!, path: "../../etc" }), /not a relative path/],
+    ];
+    for (const [what, mutate, message] of cases) {
+      const bad = readSandboxImage(image, "/");
+      mutate(bad.state);
+      writeImage(`${dir}/bad.cbor`, bad);
+      const k2 = newKernel();
+      try {
+        // Read and validated as any image, then restored.
+        const err = refused(() => restoreSandbox(k2, readSandboxImage(`${dir}/bad.cbor`, "/"), { stdio: stdioTo(out) }));
+        assert.match(err.message, /^restore: /, what);
+        assert.match(err.message, message, what);
+        assert.ok(!err.message.includes("\n"), what);
+        assert.equal(k2.threadGroups.size, 0, what);
+        assert.equal(k2.tasks.size, 0, what);
+      } finally {
+        k2.shutdown();
+      }
+    }
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("sentry restore: what the sandbox wrote to the overlay and to tmpfs comes back, whiteouts, links and modes included", async () => {
+  // Run to the end uninterrupted, and checkpointed in the sleep then restored: the same output.
+  const script = [
+    "rm /etc/issue; mkdir -p /tmp/a/b /etc/newdir; echo data > /tmp/a/b/f; echo line2 >> /tmp/a/b/f; ln /tmp/a/b/f /tmp/a/h; ln -s b/f /tmp/a/s",
+    "chmod 640 /tmp/a/b/f; chown 12:34 /tmp/a/h; mkfifo -m 600 /tmp/a/p; echo shm > /dev/shm/x; echo more >> /etc/hostname",
+    "truncate -s 100000 /tmp/a/sparse; printf tail >> /tmp/a/sparse; rm -r /usr/share/doc; mkdir /usr/share/doc; touch /usr/share/doc/new",
+    "exec 3</tmp/a/b/f; read -r first <&3",
+    "sleep 2",
+    "stat -c '%n %F %a %u:%g %h %s' /tmp/a /tmp/a/b /tmp/a/b/f /tmp/a/h /tmp/a/s /tmp/a/p /tmp/a/sparse /dev/shm/x /etc/newdir",
+    "test -e /etc/issue || echo issue gone; cat /tmp/a/s /dev/shm/x; tail -c 5 /etc/hostname; tail -c 4 /tmp/a/sparse; echo",
+    "ls /usr/share/doc; echo \"first=$first\"; cat <&3; [ /tmp/a/h -ef /tmp/a/b/f ] && echo linked",
+  ].join("\n");
+  const dir = Deno.makeTempDirSync();
+  try {
+    const whole = await sentry(["do", "--", "/bin/sh", "-c", script]);
+    assert.equal(whole.stderr, "");
+    assert.equal(whole.code, 0);
+    assert.match(whole.stdout, /issue gone\ndata\nline2\nshm\nmore\ntail\nnew\nfirst=data\nline2\nlinked\n$/);
+    const image = `${dir}/image.cbor`;
+    const first = await sentry(["do", "--checkpoint-image", image, "--checkpoint-after", "1", "--", "/bin/sh", "-c", script]);
+    assert.equal(first.stderr, "");
+    assert.equal(first.code, 0);
+    assert.equal(first.stdout, "", "the checkpoint came after the sleep");
+    const second = await sentry(["restore", image]);
+    assert.equal(second.stderr, "");
+    assert.equal(second.code, 0);
+    assert.equal(second.stdout, whole.stdout);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("sentry checkpoint ID over the control socket: --leave-running lets it go on, without it the container ends; both images restore to the native output", async () => {
+  const exe = await compileC("ckpt_counter", { static: true });
+  const N = 150;
+  const native = new TextDecoder().decode((await new Deno.Command(exe, { args: [String(N)], stdout: "piped" }).output()).stdout);
+  const dir = Deno.makeTempDirSync();
+  try {
+    const root = `${dir}/state`;
+    // 150 lines 20 ms apart take 3 s at least: both checkpoints come before the end.
+    const child = new Deno.Command(`${REPO_ROOT}/sentry`, {
+      args: ["--root", root, "do", "--id", "c1", "--", exe, String(N)], stdin: "null", stdout: "piped", stderr: "piped",
+    }).spawn();
+    await until(() => exists(`${root}/c1/control.sock`), "the container's control socket");
+    const kept = await sentry(["--root", root, "checkpoint", "--image-path", `${dir}/kept`, "--leave-running", "c1"]);
+    assert.deepEqual(kept, { code: 0, stdout: "", stderr: "" });
+    const ended = await sentry(["--root", root, "checkpoint", "--image", `${dir}/ended.cbor`, "c1"]);
+    assert.deepEqual(ended, { code: 0, stdout: "", stderr: "" });
+    const out = await child.output();
+    const first = new TextDecoder().decode(out.stdout);
+    assert.equal(new TextDecoder().decode(out.stderr), "");
+    assert.equal(out.code, 0);
+    assert.ok(!first.includes("rounding"), `the counter ended before the checkpoint: ${first}`);
+    const second = await sentry(["restore", `${dir}/ended.cbor`]);
+    assert.deepEqual([second.code, second.stderr], [0, ""]);
+    assert.equal(first + second.stdout, native);
+    // The image of the checkpoint that left it running: taken earlier, it continues from there.
+    const third = await sentry(["restore", "--image-path", `${dir}/kept`, "c2"]);
+    assert.deepEqual([third.code, third.stderr], [0, ""]);
+    assert.ok(third.stdout.length > second.stdout.length && native.endsWith(third.stdout), third.stdout);
+    assert.ok(first.startsWith(native.slice(0, native.length - third.stdout.length)));
+    // Refused in one line: no image named, no such container.
+    const none = await sentry(["--root", root, "checkpoint", "c1"]);
+    assert.deepEqual(none, { code: 125, stdout: "", stderr: "sentry: checkpoint: expected --image FILE or --image-path DIR\n" });
+    const gone = await sentry(["--root", root, "checkpoint", "--image", `${dir}/x.cbor`, "c9"]);
+    assert.equal(gone.code, 125);
+    assert.match(gone.stderr, /^sentry: .*c9.*\n$/);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+function refusedCheckpoint(fn: () => unknown): CheckpointError {
+  try {
+    fn();
+  } catch (err) {
+    assert.ok(err instanceof CheckpointError, `not a CheckpointError: ${err}`);
+    return err;
+  }
+  assert.fail("accepted");
+}
+
+/** Runs fn and returns the ImageError it must throw. */
+function refused(fn: () => unknown): ImageError {
+  try {
+    fn();
+  } catch (err) {
+    assert.ok(err instanceof ImageError, `not an ImageError: ${err}`);
+    return err;
+  }
+  assert.fail("accepted");
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

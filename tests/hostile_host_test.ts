@@ -1,0 +1,135 @@
+/**
+ * Hostile programs aimed at the host (issue #14): nothing outside the sandbox is signalled,
+ * traced, read or reached, the sentry goes on, and a sentry killed from outside leaves no stub.
+ * Path escapes are tests/hostile_paths_test.ts and tests/proc_test.ts; hostile arguments
+ * tests/hostile_args_test.ts; the stubs' own walls platform/ptrace/stub_confine_test.ts.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { compileC, REPO_ROOT, runSentry } from "./_harness.ts";
+
+/** A host process to aim at: `sleep`, in a session of its own. */
+function startVictim(): Deno.ChildProcess {
+  return new Deno.Command("/bin/sleep", { args: ["600"], stdin: "null", stdout: "null", stderr: "null" }).spawn();
+}
+
+function statusField(pid: number, name: string): string | null {
+  try {
+    const m = new RegExp(`^${name}:\\s+(.*)$`, "m").exec(Deno.readTextFileSync(`/proc/${pid}/status`));
+    return m ? m[1]!.trim() : null;
+  } catch {
+    return null;
+  }
+}
+
+Deno.test("signals, ptrace, pidfds and process_vm_* at a host pid, /proc, int 0x80, namespaces, io_uring, bpf, raw sockets: all contained", async () => {
+  const prog = await compileC("hostile_host");
+  const victim = startVictim();
+  try {
+    const r = await runSentry([prog, String(victim.pid)], { env: { LC_ALL: "C" } });
+    assert.equal(r.stderr, "");
+    assert.equal(r.code, 0);
+    const lines = r.stdout.trim().split("\n");
+    const line = (prefix: string) => {
+      const l = lines.find((x) => x.startsWith(prefix));
+      assert.ok(l !== undefined, `no line for ${prefix} in:\n${r.stdout}`);
+      return l;
+    };
+    // The host pid is no pid of the sandbox: every call aimed at it fails.
+    for (
+      const what of [
+        "kill(host pid, 0)", "kill(host pid, SIGKILL)", "tgkill(host pid, SIGKILL)", "ptrace(PTRACE_ATTACH, host pid)",
+        "ptrace(PTRACE_SEIZE, host pid)", "pidfd_open(host pid)", "process_vm_readv(host pid)",
+        "process_vm_writev(host pid)", "open(/proc/HOSTPID/cmdline)",
+      ]
+    ) {
+      assert.match(line(`${what} =`), / = -1 E[A-Z]+$/);
+    }
+    assert.equal(line("kill(host pid, SIGKILL)"), "kill(host pid, SIGKILL) = -1 ESRCH");
+    assert.equal(line("pidfd_open(host pid)"), "pidfd_open(host pid) = -1 ESRCH");
+    // The victim lives on, untraced.
+    assert.equal(statusField(victim.pid, "TracerPid"), "0");
+    assert.match(statusField(victim.pid, "State") ?? "", /^S/);
+    // /proc shows the sandbox's own small pids, and no command line of the sentry.
+    assert.equal(line("/proc:"), "/proc: some pids, 0 above 1000, 0 naming the sentry");
+    // int 0x80 ends the way the host would end it (or works); the sandbox goes on after it.
+    assert.match(line("int 0x80 getpid:"), /^int 0x80 getpid: (a pid|an error|killed by signal 11)$/);
+    // Namespaces, mounts and the kernel interfaces the sandbox does not offer all fail.
+    for (
+      const what of [
+        "unshare(CLONE_NEWUSER|CLONE_NEWNS|CLONE_NEWNET)", "setns(/proc/self/ns/net)", "pivot_root(/tmp, /tmp)",
+        "io_uring_setup", "bpf(BPF_PROG_LOAD)", "perf_event_open", "userfaultfd", "keyctl(KEYCTL_GET_KEYRING_ID)",
+        "add_key", "socket(AF_PACKET, SOCK_RAW)", "socket(AF_INET, SOCK_RAW, IPPROTO_RAW)",
+      ]
+    ) {
+      assert.match(line(`${what} =`), / = -1 E[A-Z]+$/);
+    }
+  } finally {
+    victim.kill("SIGKILL");
+    await victim.status;
+  }
+});
+
+/** Every process below `root` (by the host's parent links), with its command name. */
+function descendants(root: number): Map<number, string> {
+  const parent = new Map<number, number>(), comm = new Map<number, string>();
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
+      const close = stat.lastIndexOf(")");
+      comm.set(Number(e.name), stat.slice(stat.indexOf("(") + 1, close));
+      parent.set(Number(e.name), Number(stat.slice(close + 2).split(" ")[1]));
+    } catch { /* exited meanwhile */ }
+  }
+  const out = new Map<number, string>();
+  for (const pid of parent.keys()) {
+    for (let q = parent.get(pid); q !== undefined && q > 1; q = parent.get(q)) {
+      if (q === root) {
+        out.set(pid, comm.get(pid)!);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+/** True while the process exists and is not a zombie. */
+function alive(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+Deno.test("a sentry killed with SIGKILL from outside leaves no stub behind", async () => {
+  // A shell that forks (two stubs besides the zygote), then sleeps in a child.
+  const sentry = new Deno.Command(`${REPO_ROOT}/sentry`, {
+    args: ["do", "--", "/bin/sh", "-c", "/bin/sleep 600 & /bin/sleep 600; wait"],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  let stubs: number[] = [];
+  try {
+    for (let i = 0; i < 600 && stubs.length < 3; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      stubs = [...descendants(sentry.pid)].filter(([, c]) => c === "stub").map(([p]) => p);
+    }
+    assert.ok(stubs.length >= 3, `stubs seen: ${stubs.length}`);
+  } finally {
+    Deno.kill(sentry.pid, "SIGKILL");
+    await sentry.status;
+  }
+  // PTRACE_O_EXITKILL: the host kills every tracee of the sentry as it dies.
+  let left = stubs;
+  for (let i = 0; i < 100 && left.length > 0; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    left = left.filter(alive);
+  }
+  assert.deepEqual(left, []);
+});
