@@ -21,6 +21,9 @@
  * of main), to compare a change with its base in one run; a runner "sentry dist" is added when
  * dist/sentry exists (`deno task build`).
  *
+ * execinto (issue #12, not run by default; bench/exec_into.ts): `sentry exec ID -- /bin/true`
+ * into a running sandbox beside a fresh `sentry do -- /bin/true` and `runsc exec`.
+ *
  * Not part of the test suite: it takes time and its numbers depend on the machine's load.
  * Programs are C sources in bench/programs/, compiled with gcc into a temporary directory.
  *
@@ -421,7 +424,7 @@ async function main(): Promise<void> {
   if (values.help) {
     console.log(
       "usage: deno task bench [--runs N] [--iterations N] [--only native,sentry,runsc,...] " +
-        "[--workloads getpid,clock,ipc,net,exec,files,parallel,make] [--baseline DIR]",
+        "[--workloads getpid,clock,ipc,net,exec,files,parallel,make,execinto] [--baseline DIR]",
     );
     return;
   }
@@ -459,8 +462,14 @@ async function main(): Promise<void> {
     if (workloads.includes("exec")) rows.push(...await commandRows(rs, runs, notes));
     if (workloads.includes("files")) rows.push(...await fileRows(rs, runs, dir, notes));
     rows.push(...await cpuRows(rs, runs, dir, workloads, notes));
+    // Issue #12's exec into a running sandbox: its own runners (sentry exec, sentry do, runsc exec).
+    const execInto = workloads.includes("execinto") ? await (await import("./exec_into.ts")).execIntoRows(runs) : [];
     console.log(`${runs} runs (getpid, unix round trip: ${iterations} iterations each); median (min–max)\n`);
     printTable(["workload", ...rs.map((r) => r.name)], rows);
+    if (execInto.length > 0) {
+      console.log("\n/bin/true into a running sandbox (--workloads execinto), wall time, median (min, max)\n");
+      printTable(["runner", "wall"], execInto);
+    }
     if (notes.size > 0) console.log("\n" + [...notes].map((n) => `- ${n}`).join("\n"));
   } finally {
     Deno.removeSync(dir, { recursive: true });
