@@ -18,7 +18,11 @@
  * as many CPU-bound processes as the host has CPUs, wall time from the first fork to the last
  * exit) and make (issue #16: `make -B -j2` of a generated 20-file C project, wall time). --baseline
  * adds a runner "sentry@base" from another checkout of this repository (e.g. a `git worktree`
- * of main), to compare a change with its base in one run.
+ * of main), to compare a change with its base in one run; a runner "sentry dist" is added when
+ * dist/sentry exists (`deno task build`).
+ *
+ * execinto (issue #12, not run by default; bench/exec_into.ts): `sentry exec ID -- /bin/true`
+ * into a running sandbox beside a fresh `sentry do -- /bin/true` and `runsc exec`.
  *
  * Not part of the test suite: it takes time and its numbers depend on the machine's load.
  * Programs are C sources in bench/programs/, compiled with gcc into a temporary directory.
@@ -32,6 +36,7 @@ import * as posix from "node:path/posix";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 const SENTRY = posix.join(REPO, "sentry");
+const DIST = posix.join(REPO, "dist", "sentry");
 const PROGRAMS = posix.join(REPO, "bench", "programs");
 /** A single run that takes longer than this is killed and counted as failed. */
 const RUN_TIMEOUT_MS = 120_000;
@@ -118,6 +123,14 @@ function which(cmd: string): string | null {
   return null;
 }
 
+function exists(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+}
+
 function runners(baseline: string | undefined): Runner[] {
   const runsc = which("runsc");
   const taskset = which("taskset");
@@ -131,6 +144,8 @@ function runners(baseline: string | undefined): Runner[] {
     { name: "native", prefix: [] },
     { name: "sentry", prefix: [SENTRY, "do", "--"] },
     ...(baseline ? [{ name: "sentry@base", prefix: [posix.join(baseline, "sentry"), "do", "--"] }] : []),
+    // dist/sentry (`deno task build`), when it was built: the same program, bundled.
+    ...(exists(DIST) ? [{ name: "sentry dist", prefix: [DIST, "do", "--"] }] : []),
     runsc ? { name: "runsc", prefix: [runsc, ...runscArgs] } : { name: "runsc", prefix: null, missing: noRunsc },
     runsc && taskset
       ? { name: "runsc pinned", prefix: [taskset, "-c", "0", runsc, ...runscArgs] }
@@ -409,7 +424,7 @@ async function main(): Promise<void> {
   if (values.help) {
     console.log(
       "usage: deno task bench [--runs N] [--iterations N] [--only native,sentry,runsc,...] " +
-        "[--workloads getpid,clock,ipc,net,exec,files,parallel,make] [--baseline DIR]",
+        "[--workloads getpid,clock,ipc,net,exec,files,parallel,make,execinto] [--baseline DIR]",
     );
     return;
   }
@@ -447,8 +462,14 @@ async function main(): Promise<void> {
     if (workloads.includes("exec")) rows.push(...await commandRows(rs, runs, notes));
     if (workloads.includes("files")) rows.push(...await fileRows(rs, runs, dir, notes));
     rows.push(...await cpuRows(rs, runs, dir, workloads, notes));
+    // Issue #12's exec into a running sandbox: its own runners (sentry exec, sentry do, runsc exec).
+    const execInto = workloads.includes("execinto") ? await (await import("./exec_into.ts")).execIntoRows(runs) : [];
     console.log(`${runs} runs (getpid, unix round trip: ${iterations} iterations each); median (min–max)\n`);
     printTable(["workload", ...rs.map((r) => r.name)], rows);
+    if (execInto.length > 0) {
+      console.log("\n/bin/true into a running sandbox (--workloads execinto), wall time, median (min, max)\n");
+      printTable(["runner", "wall"], execInto);
+    }
     if (notes.size > 0) console.log("\n" + [...notes].map((n) => `- ${n}`).join("\n"));
   } finally {
     Deno.removeSync(dir, { recursive: true });

@@ -17,26 +17,65 @@
 import { BootError, EXIT_SENTRY_ERROR } from "./errors.ts";
 import { type ContainerState, containerDir, STATE_FILE } from "./state_dir.ts";
 
-/** Set in the holder's environment (and removed from it at once: init never sees it). */
+/**
+ * Set in the holder's environment to the pid of the command that started it (and removed
+ * from the environment at once: init never sees it).
+ */
 const HOLDER_VAR = "SENTRY_INTERNAL_HOLDER";
+
+/** The pid of the command that started this sentry as a holder; null: not a holder. */
+let starter: number | null = null;
 
 /** Whether this sentry is a holder started by {@linkcode spawnHolder}; forgets the variable. */
 export function takeHolderRole(): boolean {
   const v = Deno.env.get(HOLDER_VAR);
   if (v === undefined) return false;
   Deno.env.delete(HOLDER_VAR);
-  return v === "1";
+  if (!/^\d+$/.test(v)) return false;
+  starter = Number(v);
+  return true;
 }
 
-/** How to start this sentry again: Deno with main.ts, or the compiled binary itself. */
+/** The parent pid of this process, from /proc (Deno.ppid is read once, at start). */
+function parentPid(): number {
+  try {
+    const stat = Deno.readTextFileSync("/proc/self/stat");
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * A holder about to exit waits (at most 10 s) until the command that started it is gone. Its
+ * exit status is for whoever adopts it (conmon, a subreaper, waits for the pid-file's pid): an
+ * exit while that command still runs would be collected by the command's Deno, and lost.
+ */
+export async function awaitOrphaned(): Promise<void> {
+  if (starter === null) return;
+  for (let i = 0; i < 1000 && parentPid() === starter; i++) await new Promise((r) => setTimeout(r, 10));
+}
+
+/**
+ * How to start this sentry again: Deno with its main module (main.ts with the repository's
+ * deno.json, or dist/sentry's bundled main.js, which has no config), or the compiled binary
+ * itself.
+ */
 export function selfCommand(args: readonly string[]): { cmd: string; args: string[] } {
   const exe = Deno.execPath();
-  const main = new URL("../main.ts", import.meta.url);
+  const main = new URL(Deno.mainModule);
   if (main.protocol === "file:" && /(^|\/)deno$/.test(exe)) {
-    const config = new URL("../deno.json", import.meta.url).pathname;
+    const config = new URL("deno.json", main).pathname;
+    let hasConfig = false;
+    try {
+      hasConfig = Deno.statSync(config).isFile;
+    } catch { /* the bundle: none */ }
     return {
       cmd: exe,
-      args: ["run", "-A", "--quiet", "--no-lock", "--v8-flags=--no-lazy", "--config", config, main.pathname, ...args],
+      args: [
+        "run", "-A", "--quiet", "--no-lock", "--v8-flags=--no-lazy", ...(hasConfig ? ["--config", config] : ["--no-config"]),
+        main.pathname, ...args,
+      ],
     };
   }
   return { cmd: exe, args: [...args] };
@@ -51,18 +90,13 @@ function rawState(root: string, id: string): ContainerState | null {
   }
 }
 
-/**
- * Starts the holder with this command's arguments and waits until it registered container id
- * under root (the holder writes state.json first with `created`, or `running` for `run -d`).
- * Returns 0, or the holder's exit status when it failed before.
- */
-export async function spawnHolder(root: string, id: string): Promise<number> {
+/** Starts this sentry again as a holder, with the caller's stdio. */
+function spawnSelf(): Deno.ChildProcess {
   const { cmd, args } = selfCommand(Deno.args);
-  let child: Deno.ChildProcess;
   try {
-    child = new Deno.Command(cmd, {
+    return new Deno.Command(cmd, {
       args,
-      env: { [HOLDER_VAR]: "1" },
+      env: { [HOLDER_VAR]: String(Deno.pid) },
       stdin: "inherit",
       stdout: "inherit",
       stderr: "inherit",
@@ -70,13 +104,19 @@ export async function spawnHolder(root: string, id: string): Promise<number> {
   } catch (err) {
     throw new BootError(`cannot start the sentry that holds the container: ${(err as Error).message}`);
   }
+}
+
+/**
+ * Waits until ready() or the holder's end: 0 once ready (the holder goes on alone), else the
+ * holder's exit status (never 0: it failed before it was ready).
+ */
+async function waitReady(child: Deno.ChildProcess, ready: () => boolean): Promise<number> {
   let ended: Deno.CommandStatus | null = null;
   void child.status.then((s) => ended = s);
-  // The holder writes state.json atomically once registered; polling it costs a
-  // read every few milliseconds for the ~100 ms a sandbox takes to assemble.
+  // The holder writes its file once, atomically; polling it costs a read every few
+  // milliseconds for the ~100 ms a sandbox takes to assemble.
   for (let delay = 2;; delay = Math.min(delay * 2, 20)) {
-    const s = rawState(root, id);
-    if (s !== null && s.pid === child.pid) {
+    if (ready()) {
       child.unref();
       return 0;
     }
@@ -86,4 +126,31 @@ export async function spawnHolder(root: string, id: string): Promise<number> {
     }
     await new Promise((r) => setTimeout(r, delay));
   }
+}
+
+/**
+ * `exec -d --pid-file F` for an engine: the process's exit status must come from a host
+ * process named in F (conmon waits for it), so this command starts itself again as an
+ * attached exec that writes its own pid to F once the process runs, and waits for it.
+ * Returns 0 once F names it, or its status if the exec failed.
+ */
+export async function spawnExecHolder(pidFile: string): Promise<number> {
+  const child = spawnSelf();
+  return await waitReady(child, () => {
+    try {
+      return Deno.readTextFileSync(pidFile) === String(child.pid);
+    } catch {
+      return false;
+    }
+  });
+}
+
+/**
+ * Starts the holder with this command's arguments and waits until it registered container id
+ * under root (the holder writes state.json first with `created`, or `running` for `run -d`).
+ * Returns 0, or the holder's exit status when it failed before.
+ */
+export async function spawnHolder(root: string, id: string): Promise<number> {
+  const child = spawnSelf();
+  return await waitReady(child, () => rawState(root, id)?.pid === child.pid);
 }

@@ -174,11 +174,14 @@ Lists the containers of the state directory; -q prints their IDs only.
 Lists the processes of container ID (json: their pids).
 `,
   exec: `Usage: sentry exec [-t] [--cwd D] [--env K=V]... [--user UID[:GID]] [--process F] [-d]
-                   [--pid-file F] ID [--] CMD [ARGS...]
+                   [--pid-file F] [--console-socket S] ID [--] CMD [ARGS...]
 
 Runs CMD in the running container ID, with its stdio (or, with -t, a new terminal of the
-sandbox bridged to yours) and exits with its exit status. -d returns at once.
---process F takes the process from an OCI process.json instead of CMD.
+sandbox bridged to yours) and exits with its exit status. -d returns once it runs; with
+--pid-file F too, F names a host process that waits for it and exits with its status (as
+an engine such as conmon expects). -t --console-socket S sends the terminal's master to the
+AF_UNIX socket S instead. --process F takes the process from an OCI process.json instead
+of CMD.
 `,
   kill: `Usage: sentry kill [--all] [--pid N] ID [SIGNAL]
 

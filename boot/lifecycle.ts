@@ -8,7 +8,9 @@
 
 import { SIGNAL_NAMES } from "../abi/linux/signal.ts";
 import { writeAllSync } from "../kernel/write_all.ts";
-import { hostSetsid } from "../platform/ptrace/_ffi.ts";
+import { hostClose, hostSetsid } from "../platform/ptrace/_ffi.ts";
+import { HostPty } from "./console_socket.ts";
+import { awaitOrphaned, spawnExecHolder, takeHolderRole } from "./detach.ts";
 import { connectTo, readReply, request } from "./control_client.ts";
 import { BootError, EXIT_SENTRY_ERROR } from "./errors.ts";
 import { exitStatusOf } from "./exit_status.ts";
@@ -21,6 +23,7 @@ import {
   listIds,
   readState,
   removeContainerDir,
+  writeFileAtomic,
 } from "./state_dir.ts";
 import { hostWindowSize } from "./terminal.ts";
 
@@ -274,27 +277,50 @@ async function exec(cmd: Extract<Command, { kind: "exec" }>): Promise<number> {
     req.uid = Number(m[1]);
     req.gid = Number(m[2] ?? m[1]);
   }
+  if (cmd.consoleSocket !== null && !tty) {
+    throw new BootError("--console-socket: the process has no terminal (use -t or process.terminal)");
+  }
+  // exec -d --pid-file (an engine's exec): a host process must stay to be waited for. This
+  // command starts one (itself again, attached) and returns once it names itself in the file.
+  let holding = false;
+  if (cmd.detach && cmd.pidFile !== null) {
+    if (!takeHolderRole()) return await spawnExecHolder((await import("node:path")).resolve(cmd.pidFile));
+    holding = true;
+  }
+  if (cmd.detach) hostSetsid();
+  // With --console-socket the terminal is a host pty whose master goes to the engine.
+  let pty: HostPty | null = null;
+  let fds = [0, 1, 2];
   if (tty) {
-    if (!Deno.stdin.isTerminal()) throw new BootError("-t: standard input is not a terminal (run without -t, or from a terminal)");
-    const ws = hostWindowSize();
+    let ws;
+    if (cmd.consoleSocket !== null) {
+      pty = HostPty.open(cmd.detach);
+      ws = pty.windowSize();
+      pty.sendMaster(cmd.consoleSocket);
+      fds = [pty.slave, pty.slave];
+    } else {
+      if (!Deno.stdin.isTerminal()) throw new BootError("-t: standard input is not a terminal (run without -t, or from a terminal)");
+      ws = hostWindowSize();
+    }
     req.terminal = true;
     req.rows = ws.rows;
     req.cols = ws.cols;
   }
-  if (cmd.detach) hostSetsid();
   const conn = connectTo(root, cmd.id);
   const listeners: Array<[Deno.Signal, () => void]> = [];
   let raw = false;
   try {
-    if (!(await conn.send(req, [0, 1, 2]))) throw new BootError(`container ${quote(cmd.id)}: the sentry went away`);
+    const sent = await conn.send(req, fds);
+    if (pty !== null) hostClose(pty.slave); // the sentry has its copy
+    if (!sent) throw new BootError(`container ${quote(cmd.id)}: the sentry went away`);
     const r = await readReply(conn, cmd.id);
     if (!r.ok) {
       const status = typeof r.status === "number" ? r.status : EXIT_SENTRY_ERROR;
       throw new BootError(`container ${quote(cmd.id)}: ${r.error ?? "exec failed"}`, status);
     }
     const pid = r.pid as number;
-    if (cmd.pidFile !== null) Deno.writeTextFileSync(cmd.pidFile, String(pid));
-    if (cmd.detach) return 0;
+    if (cmd.pidFile !== null) writeFileAtomic(cmd.pidFile, String(holding ? Deno.pid : pid));
+    if (cmd.detach && !holding) return 0;
     for (const name of FORWARD) {
       const signo = parseSignal(name);
       const h = () => void conn.send({ op: "kill", signal: signo, pid });
@@ -302,10 +328,12 @@ async function exec(cmd: Extract<Command, { kind: "exec" }>): Promise<number> {
       listeners.push([name, h]);
     }
     if (tty) {
-      Deno.stdin.setRaw(true);
-      raw = true;
+      if (pty === null) {
+        Deno.stdin.setRaw(true);
+        raw = true;
+      }
       const h = () => {
-        const w = hostWindowSize();
+        const w = pty?.windowSize() ?? hostWindowSize();
         void conn.send({ op: "resize", pid, rows: w.rows, cols: w.cols });
       };
       Deno.addSignalListener("SIGWINCH", h);
@@ -313,7 +341,10 @@ async function exec(cmd: Extract<Command, { kind: "exec" }>): Promise<number> {
     }
     for (;;) {
       const m = await readReply(conn, cmd.id);
-      if (typeof m.exit === "number") return exitStatusOf(m.exit);
+      if (typeof m.exit === "number") {
+        if (holding) await awaitOrphaned();
+        return exitStatusOf(m.exit);
+      }
     }
   } finally {
     for (const [name, h] of listeners) Deno.removeSignalListener(name, h);

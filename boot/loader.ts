@@ -17,6 +17,7 @@ import { VirtualFilesystem } from "../vfs/mod.ts";
 import { SANDBOX_NET } from "../kernel/net_forward.ts";
 import { O_CREAT, O_EXCL, O_WRONLY } from "../abi/linux/file.ts";
 import { PtracePlatform } from "../platform/ptrace/ptrace.ts";
+import { confineSentry } from "../platform/ptrace/sentry_seccomp.ts";
 import type { DebugLog } from "../kernel/log.ts";
 import type { Terminal, WindowSize } from "../vfs/tty/mod.ts";
 import { Credentials } from "../kernel/creds.ts";
@@ -172,6 +173,11 @@ export class Loader {
       this.forwardedSignals++;
       this.#kernel.signalFromUser(signo);
     }
+    // Everything the sandbox needs from the host is open now (root, binds, upper directory,
+    // memory file, the first stub, host sockets, the control socket): from here on the sentry
+    // keeps to its filter (docs/confinement.md).
+    const refused = confineSentry();
+    if (refused !== null) console.error(`sentry: warning: the sentry runs without its seccomp filter: ${refused}`);
     const req = this.#checkpoint;
     const timer = req === null ? undefined : setTimeout(() => void this.#checkpointAndEnd(req), req.afterMs);
     try {

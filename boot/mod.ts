@@ -30,7 +30,7 @@ import {
 import { resolveExecutable } from "./exec_path.ts";
 import { HeldSignals } from "./held_signals.ts";
 import { HostPty } from "./console_socket.ts";
-import { spawnHolder, takeHolderRole } from "./detach.ts";
+import { awaitOrphaned, spawnHolder, takeHolderRole } from "./detach.ts";
 import { FdTerminalBridge } from "./fd_terminal_bridge.ts";
 import { hostClose, hostSetsid } from "../platform/ptrace/_ffi.ts";
 import { loadSpecSchema } from "./spec.ts";
@@ -115,10 +115,12 @@ export async function main(args: readonly string[]): Promise<number> {
           if (status === 0 && cmd.id === null) writeAll(Deno.stdout, `${reg.id}\n`);
           return status;
         }
-        if (mode !== "foreground") hostSetsid();
-        return await boot(launch, cmd.global, log, tty || (mode !== "foreground" && launch.terminal), cmd.limits, reg,
-          cmd.kind === "run" ? cmd.checkpoint : null,
-        );
+        const checkpoint = cmd.kind === "run" ? cmd.checkpoint : null;
+        if (mode === "foreground") return await boot(launch, cmd.global, log, tty, cmd.limits, reg, checkpoint);
+        hostSetsid();
+        const status = await boot(launch, cmd.global, log, tty || launch.terminal, cmd.limits, reg, checkpoint);
+        await awaitOrphaned();
+        return status;
       }
       case "do": {
         const launch = doConfig(cmd.command, {

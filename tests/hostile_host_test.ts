@@ -133,3 +133,31 @@ Deno.test("a sentry killed with SIGKILL from outside leaves no stub behind", asy
   }
   assert.deepEqual(left, []);
 });
+
+Deno.test("after start-up every thread of the sentry runs under its seccomp filter with no_new_privs", async () => {
+  const sentry = new Deno.Command(`${REPO_ROOT}/sentry`, {
+    args: ["do", "--", "/bin/sleep", "600"],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  try {
+    let seen = false;
+    for (let i = 0; i < 600 && !seen; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      seen = statusField(sentry.pid, "Seccomp") === "2" &&
+        [...descendants(sentry.pid)].some(([, c]) => c === "stub");
+    }
+    assert.ok(seen, "the sentry took its filter");
+    const tasks = [...Deno.readDirSync(`/proc/${sentry.pid}/task`)].map((e) => Number(e.name));
+    assert.ok(tasks.length > 1, "Deno runs several threads");
+    for (const t of tasks) {
+      const st = Deno.readTextFileSync(`/proc/${sentry.pid}/task/${t}/status`);
+      assert.match(st, /^Seccomp:\s+2$/m, `thread ${t}`);
+      assert.match(st, /^NoNewPrivs:\s+1$/m, `thread ${t}`);
+    }
+  } finally {
+    Deno.kill(sentry.pid, "SIGKILL");
+    await sentry.output();
+  }
+});

@@ -208,3 +208,75 @@ Deno.test("--console-socket: the terminal's master goes to the engine, which dri
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+/**
+ * An engine's exec (conmon): `exec -d --pid-file F` from a subreaper, which then waits for the
+ * pid in F and takes its exit status as the exec'd process's.
+ */
+const SUBREAPER = `
+import ctypes, os, subprocess, sys
+ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+r = subprocess.run(sys.argv[2:])
+pid = int(open(sys.argv[1]).read())
+cmdline = open("/proc/%d/cmdline" % pid, "rb").read().split(b"\\0")
+print("exec", r.returncode, "holder-is-exec", b"exec" in cmdline, flush=True)
+_, st = os.waitpid(pid, 0)
+print("status", os.waitstatus_to_exitcode(st), flush=True)
+`;
+
+Deno.test("exec -d --pid-file: a host process named in the file waits for the exec'd process and exits with its status", async () => {
+  const dir = await Deno.makeTempDir();
+  const root = `${dir}/root`;
+  const b = bundle(dir, "while :; do sleep 0.05; done");
+  try {
+    assert.equal((await sentry(root, ["run", "-d", "--bundle", b, "x1"])).code, 0);
+    const o = await new Deno.Command("python3", {
+      args: ["-c", SUBREAPER, `${dir}/exec.pid`, SENTRY, "--root", root, "exec", "-d", "--pid-file", `${dir}/exec.pid`, "x1", "--", "/bin/sh", "-c", "sleep 0.3; echo hello; exit 6"],
+      stdin: "null",
+    }).output();
+    const out = new TextDecoder().decode(o.stdout);
+    assert.equal(o.code, 0, new TextDecoder().decode(o.stderr));
+    assert.match(out, /^exec 0 holder-is-exec True\n/);
+    assert.match(out, /hello\n/);
+    assert.match(out, /status 6\n$/);
+    // A failed exec fails the command itself, with the shell's status.
+    const bad = await sentry(root, ["exec", "-d", "--pid-file", `${dir}/bad.pid`, "x1", "--", "/no/such"]);
+    assert.equal(bad.code, 127);
+    assert.match(bad.stderr, /^sentry: container "x1": cannot run "\/no\/such": /);
+  } finally {
+    await sentry(root, ["delete", "--force", "x1"]);
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("exec -t --console-socket: the exec'd process's terminal goes to the engine", async () => {
+  const dir = await Deno.makeTempDir();
+  const root = `${dir}/root`;
+  const b = bundle(dir, "while :; do sleep 0.05; done");
+  const sock = `${dir}/console.sock`;
+  const log = `${dir}/console.log`;
+  const receiver = new Deno.Command("python3", { args: ["-c", CONSOLE_RECEIVER, sock, log], stdin: "null" }).spawn();
+  try {
+    assert.equal((await sentry(root, ["run", "-d", "--bundle", b, "x2"])).code, 0);
+    await until(() => {
+      try {
+        return Deno.lstatSync(sock).isSocket === true;
+      } catch {
+        return false;
+      }
+    }, "the console socket");
+    const e = await sentry(root, ["exec", "-t", "--console-socket", sock, "x2", "--", "/bin/sh", "-c", "tty; echo ready; read x; echo got $x; exit 5"]);
+    assert.deepEqual(e, { code: 5, stdout: "", stderr: "" });
+    await until(() => readOr(log, "").includes("got abc"), "the answer through the terminal");
+    assert.match(readOr(log, ""), /^name=\/dev\/ptmx fds=1\n\/dev\/pts\/\d+\r\n/);
+  } finally {
+    await sentry(root, ["delete", "--force", "x2"]);
+    try {
+      receiver.kill("SIGKILL");
+    } catch {
+      // ended
+    }
+    await receiver.status;
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

@@ -754,6 +754,26 @@ export function seccompIoctl(fd: number, req: number, buf: Uint8Array): number {
   return retryInt(() => rare().ioctl(fd, BigInt(req), buf));
 }
 
+const SYS_seccomp = 317;
+const SECCOMP_SET_MODE_FILTER = 1;
+const SECCOMP_FILTER_FLAG_TSYNC = 1;
+
+/**
+ * Sets no_new_privs and installs the seccomp filter `prog` (struct sock_filter bytes) on every
+ * thread of this process (TSYNC, which gives them all no_new_privs too). Returns 0, -errno, or
+ * the id of a thread that could not take it.
+ */
+export function seccompAllThreads(prog: Uint8Array): number {
+  if (libc.prctl(38, 1n, 0n, 0n, 0n) === -1) return -errno(); // PR_SET_NO_NEW_PRIVS
+  const fprog = new Uint8Array(16);
+  const v = new DataView(fprog.buffer);
+  v.setUint16(0, prog.length / 8, true);
+  v.setBigUint64(8, BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(prog as Uint8Array<ArrayBuffer>))), true);
+  const addr = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(fprog)));
+  const r = rare().syscall3(BigInt(SYS_seccomp), BigInt(SECCOMP_SET_MODE_FILTER), BigInt(SECCOMP_FILTER_FLAG_TSYNC), addr);
+  return r === -1n ? -errno() : Number(r);
+}
+
 // ---- memory files (memfd_create for the sandbox's memfds) -----------------------------------
 
 const sandboxMemfdName = new TextEncoder().encode("sentry-memfd\0");

@@ -1,0 +1,123 @@
+/**
+ * `deno task build`: writes dist/sentry, the sentry as one executable file that runs from any
+ * directory on a machine without `npm ci` (issue #16 part 2). `deno compile` would make such a
+ * file too, but needs Deno's runtime base binary, which our machines cannot download; this
+ * build uses only what is here:
+ *
+ * - the program bundled (`deno bundle`: main.ts and the chunks it imports dynamically, instead of
+ *   ~300 modules, and no node_modules, deno.json or type-checking at run time);
+ * - the Deno executable that runs this build (node_modules' own);
+ * - the vDSO's C sources (kernel/vdso/build.ts compiles them beside the program on first use).
+ *
+ * dist/sentry is a bash header followed by a gzipped tar of those. On its first run it
+ * unpacks the tar into `<cache>/sentry/dist-<hash of the tar>` (cache: $XDG_CACHE_HOME,
+ * ~/.cache, or $TMPDIR/sentry-cache-UID without HOME, as the vDSO's cache), through a private
+ * temporary directory renamed into place, so that concurrent first runs either win the rename
+ * or find the winner's complete copy; later runs only exec it. A new build has a new hash, so
+ * an old copy is never run by a new file.
+ *
+ *     deno task build [--output FILE]   (default: dist/sentry)
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { fileURLToPath } from "node:url";
+import * as posix from "node:path/posix";
+import { VDSO_SOURCES } from "../kernel/vdso/build.ts";
+
+const REPO = fileURLToPath(new URL("..", import.meta.url));
+
+/** The header. Its placeholders are replaced with values of the same width (see header()). */
+const HEADER = `#!/usr/bin/env bash
+# sentry, packed by \`deno task build\`: this bash header, then a gzipped tar of the bundled
+# program, the Deno runtime and the vDSO sources, unpacked once into a cache directory named
+# by its hash (safe against concurrent first runs: a private directory renamed into place).
+set -euo pipefail
+hash=@HASH@
+offset=@OFFSET@
+if [[ -n \${XDG_CACHE_HOME:-} ]]; then root=$XDG_CACHE_HOME/sentry
+elif [[ -n \${HOME:-} ]]; then root=$HOME/.cache/sentry
+else root=\${TMPDIR:-/tmp}/sentry-cache-$(id -u); fi
+dir=$root/dist-$hash
+if [[ ! -f $dir/ok ]]; then
+  mkdir -p -m 0700 -- "$root"
+  # The sentry runs what is in there: it must be ours and writable by nobody else.
+  if [[ -L $root || ! -O $root || -n $(find "$root" -maxdepth 0 -perm /022) ]]; then
+    echo "sentry: cache directory $root is not private to this user" >&2
+    exit 125
+  fi
+  tmp=$(mktemp -d -- "$root/.unpack-XXXXXXXX")
+  if ! tail -c "+$offset" -- "$0" | tar -xzf - -C "$tmp" || ! : > "$tmp/ok"; then
+    rm -rf -- "$tmp"
+    echo "sentry: cannot unpack into $root" >&2
+    exit 125
+  fi
+  # Fails when a concurrent first run renamed its copy first: then that one is used.
+  mv -T -- "$tmp" "$dir" 2>/dev/null || rm -rf -- "$tmp"
+fi
+# As ./sentry: hand the sandbox the caller's environment, not the one bash adds to.
+if [[ -r /proc/$$/environ ]] && mapfile -d '' -t original < /proc/$$/environ; then
+  exec env -i "\${original[@]}" "$dir/deno" run -A --quiet --no-lock --no-config --v8-flags=--no-lazy "$dir/main.js" "$@"
+fi
+exec "$dir/deno" run -A --quiet --no-lock --no-config --v8-flags=--no-lazy "$dir/main.js" "$@"
+exit 125
+`;
+
+function header(hash: string, payloadOffset: number): string {
+  return HEADER.replace("@HASH@", hash).replace("@OFFSET@", String(payloadOffset).padStart(12, "0"));
+}
+
+async function run(cmd: string, args: string[], cwd?: string): Promise<void> {
+  const r = await new Deno.Command(cmd, { args, ...(cwd ? { cwd } : {}), stdout: "inherit", stderr: "inherit" })
+    .output();
+  if (!r.success) throw new Error(`${cmd} ${args.join(" ")} failed (exit ${r.code})`);
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ args: Deno.args, options: { output: { type: "string" } } });
+  const output = posix.resolve(values.output ?? posix.join(REPO, "dist", "sentry"));
+  const stage = Deno.makeTempDirSync({ prefix: "sentry-build-" });
+  try {
+    const deno = Deno.execPath();
+    const pkg = posix.join(stage, "pkg");
+    // Code splitting keeps main.ts's dynamic imports (the loader; zod's schemas, which only
+    // `sentry run` needs) in chunks of their own, loaded when imported: one bundle of all of
+    // it cost more start-up than the ~300 modules did, since --no-lazy compiles what it loads.
+    await run(deno, [
+      "bundle", "--quiet", "--config", posix.join(REPO, "deno.json"), "--platform", "deno", "--code-splitting",
+      "--outdir", pkg, posix.join(REPO, "main.ts"),
+    ]);
+    Deno.copyFileSync(deno, posix.join(pkg, "deno"));
+    Deno.chmodSync(posix.join(pkg, "deno"), 0o755);
+    // build.ts finds its sources beside the module that holds it: a chunk in the same directory.
+    for (const n of VDSO_SOURCES) Deno.copyFileSync(posix.join(REPO, "kernel", "vdso", n), posix.join(pkg, n));
+    const tar = posix.join(stage, "payload.tar.gz");
+    // Fixed owner and times: the same inputs give the same tar, and so the same hash.
+    await run("tar", [
+      "--sort=name", "--owner=0", "--group=0", "--numeric-owner", "--mtime=@0", "-czf", tar, "-C", pkg, ".",
+    ]);
+    const payload = Deno.readFileSync(tar);
+    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", payload));
+    const hash = [...digest.subarray(0, 12)].map((b) => b.toString(16).padStart(2, "0")).join("");
+    const head = new TextEncoder().encode(header(hash, 0));
+    const bytes = new TextEncoder().encode(header(hash, head.length + 1)); // tail -c +N is 1-based
+    Deno.mkdirSync(posix.dirname(output), { recursive: true });
+    const tmpOut = `${output}.tmp-${Deno.pid}`;
+    const f = Deno.openSync(tmpOut, { write: true, create: true, truncate: true, mode: 0o755 });
+    try {
+      for (const part of [bytes, payload]) {
+        for (let o = 0; o < part.length;) o += f.writeSync(part.subarray(o));
+      }
+    } finally {
+      f.close();
+    }
+    Deno.chmodSync(tmpOut, 0o755);
+    Deno.renameSync(tmpOut, output);
+    console.log(`${posix.relative(Deno.cwd(), output) || output}: ${(bytes.length + payload.length) >> 20} MiB (${hash})`);
+  } finally {
+    Deno.removeSync(stage, { recursive: true });
+  }
+}
+
+await main();
