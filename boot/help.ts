@@ -43,11 +43,23 @@ const TTY_FLAG = `  --tty, -t                give the command a terminal bridged
 
 const CHECKPOINT_FLAGS = `  --checkpoint-image FILE  with --checkpoint-after: where to write the checkpoint image
   --checkpoint-after SECS  checkpoint the sandbox SECS seconds after it starts, then end it
-                           (one process with one thread for now; see docs/checkpoint.md)
+                           (what is saved and what is refused: docs/checkpoint.md)
 `;
 
-const EXIT = `Exit status: the application's; 128+N if signal N killed it; 125 if the sentry failed;
-126 if the command cannot be executed; 127 if it is not found.
+const LIMIT_FLAGS = `  --timeout SECONDS        end the whole sandbox after this wall-clock time (status 124)
+  --cpu-time SECONDS       end it once all its processes used this much CPU time (status 124)
+  --cpus N                 CPU time per wall-clock second (0.5: half a CPU)
+  --memory BYTES           anonymous memory of the sandbox: ENOMEM past it, then the OOM kill
+  --pids N                 threads and unreaped processes; fork and clone past it: EAGAIN
+  --output-limit BYTES     bytes written to stdout and stderr together (status 124 past it)
+  --overlay-size BYTES     size of the root overlay's in-memory upper layer (ENOSPC past it)
+  --report FILE            write the run's JSON report to FILE at the end (docs/report.md)
+                           (sizes take k, m, g or t; README: "Limits and the run report")
+`;
+
+const EXIT = `Exit status: the application's; 128+N if signal N killed it; 124 if a limit (--timeout,
+--cpu-time, --output-limit) ended the run; 125 if the sentry failed; 126 if the command cannot
+be executed; 127 if it is not found.
 `;
 
 const TEXT: Record<CommandName | "", string> = {
@@ -92,18 +104,20 @@ Flags:
   --console-socket S       with -d and a terminal: send its master to the AF_UNIX socket S
   --overlay-upper UP       keep the writable root's changes in the host directory UP
                            (default: in memory, gone when the sandbox ends)
-${TTY_FLAG}${CHECKPOINT_FLAGS}
+${TTY_FLAG}${CHECKPOINT_FLAGS}${LIMIT_FLAGS}
 ${GLOBAL_FLAGS}
 ${EXIT}`,
-  do: `Usage: sentry do [-t] [--overlay-upper UP] [--] CMD [ARGS...]
+  do: `Usage: sentry do [-t] [--id ID] [--overlay-upper UP] [--] CMD [ARGS...]
 
 Runs CMD with the host's / as the root under a writable overlay (the host tree never
 changes), in the current directory, with the current environment and the host's hostname,
 as uid 0 and gid 0 inside the sandbox. A bare CMD is looked up in PATH.
 
 Flags:
+  --id ID                  the sandbox's container ID, by which exec, kill, pause and
+                           checkpoint reach it (default: generated; the debug log names it)
   --overlay-upper UP       keep the overlay's changes in the host directory UP (as UP/PATH)
-${TTY_FLAG}${CHECKPOINT_FLAGS}
+${TTY_FLAG}${CHECKPOINT_FLAGS}${LIMIT_FLAGS}
 ${GLOBAL_FLAGS}
 ${EXIT}`,
   checkpoint: `Usage: sentry checkpoint (--image FILE | --image-path DIR) [--leave-running] ID
