@@ -97,6 +97,12 @@ export class LockTable implements FileWatcher, CloseWatcher {
   /** POSIX owners sleeping in F_SETLKW. */
   readonly #waiting = new Map<object, Waiting>();
 
+  /** Whether any flock, POSIX or OFD lock is held in the sandbox (checkpoint refuses them). */
+  get anyHeld(): boolean {
+    for (const i of this.#inodes.values()) if (!i.empty) return true;
+    return false;
+  }
+
   #key(f: FileDescription): string {
     let k = this.#keys.get(f);
     if (k === undefined) {

@@ -279,6 +279,9 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
     }
     handlersSeen.add(tg.handlers);
   }
+  // Locks are not in the image yet: restoring without them would let two processes believe
+  // they both hold one, so a sandbox holding any is refused rather than restored wrong.
+  if (k.fileLocks.anyHeld) throw new CheckpointError("file locks (flock, fcntl or OFD) are held: not saved yet");
   const processes = groups.map((tg) => saveProcess(tg, c));
   const trees = saveTrees(k, c.blobs, (what) => new CheckpointError(`${what}: not saved yet`));
   const state: SavedSandbox = {
