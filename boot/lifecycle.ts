@@ -153,8 +153,15 @@ export async function lifecycle(cmd: Command): Promise<number> {
         try {
           ws = (await request(root, cmd.id, { op: "wait" })).waitStatus as number;
         } catch (err) {
-          // The sentry may have exited between: its state has the status.
-          const again = readState(root, cmd.id);
+          // The sentry may be ending: it closes its control socket before it has written
+          // init's status into its state, so wait for that status while the holder lives.
+          // (Bounded: an error reply from a live sentry is reported after 5 s at most.)
+          const deadline = Date.now() + 5000;
+          let again = readState(root, cmd.id);
+          while (again.exitStatus === undefined && again.status !== "stopped" && Date.now() < deadline) {
+            await new Promise((r) => setTimeout(r, 10));
+            again = readState(root, cmd.id);
+          }
           if (again.exitStatus === undefined) throw err;
           ws = again.exitStatus;
         }
