@@ -21,6 +21,10 @@
  * of main), to compare a change with its base in one run; a runner "sentry dist" is added when
  * dist/sentry exists (`deno task build`).
  *
+ * checkpoint (issue #13, not run by default; bench/checkpoint.ts): `checkpoint` and `restore -d`
+ * of an idle shell and of a process with 100 MiB resident, image sizes, beside a fresh `run -d`
+ * and runsc's checkpoint and restore.
+ *
  * execinto (issue #12, not run by default; bench/exec_into.ts): `sentry exec ID -- /bin/true`
  * into a running sandbox beside a fresh `sentry do -- /bin/true` and `runsc exec`.
  *
@@ -424,7 +428,7 @@ async function main(): Promise<void> {
   if (values.help) {
     console.log(
       "usage: deno task bench [--runs N] [--iterations N] [--only native,sentry,runsc,...] " +
-        "[--workloads getpid,clock,ipc,net,exec,files,parallel,make,execinto] [--baseline DIR]",
+        "[--workloads getpid,clock,ipc,net,exec,files,parallel,make,execinto,checkpoint] [--baseline DIR]",
     );
     return;
   }
@@ -464,11 +468,17 @@ async function main(): Promise<void> {
     rows.push(...await cpuRows(rs, runs, dir, workloads, notes));
     // Issue #12's exec into a running sandbox: its own runners (sentry exec, sentry do, runsc exec).
     const execInto = workloads.includes("execinto") ? await (await import("./exec_into.ts")).execIntoRows(runs) : [];
+    // Issue #13's checkpoint and restore: its own runners (sentry, runsc) and cases.
+    const ckpt = workloads.includes("checkpoint") ? await (await import("./checkpoint.ts")).checkpointRows(runs) : [];
     console.log(`${runs} runs (getpid, unix round trip: ${iterations} iterations each); median (min–max)\n`);
     printTable(["workload", ...rs.map((r) => r.name)], rows);
     if (execInto.length > 0) {
       console.log("\n/bin/true into a running sandbox (--workloads execinto), wall time, median (min, max)\n");
       printTable(["runner", "wall"], execInto);
+    }
+    if (ckpt.length > 0) {
+      console.log("\ncheckpoint and restore (--workloads checkpoint), wall time or size, median (min, max)\n");
+      printTable(["case", "figure"], ckpt);
     }
     if (notes.size > 0) console.log("\n" + [...notes].map((n) => `- ${n}`).join("\n"));
   } finally {

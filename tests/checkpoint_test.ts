@@ -454,15 +454,15 @@ Deno.test("sentry do --checkpoint-after on a sandbox this slice cannot save says
   const dir = Deno.makeTempDirSync();
   try {
     const image = `${dir}/image.cbor`;
-    // A FIFO open (long before the checkpoint): not saved yet. The counter (one process: sh
-    // execs it) takes 2 s at least; the checkpoint comes at 1 s.
+    // A /proc file open (long before the checkpoint): not saved yet. The counter (one process:
+    // sh execs it) takes 2 s at least; the checkpoint comes at 1 s.
     const exe = await compileC("ckpt_counter", { static: true });
     const r = await sentry([
       "do", "--checkpoint-image", image, "--checkpoint-after", "1", "--", "/bin/sh", "-c",
-      `mkfifo /tmp/ckpt_fifo; exec 3<>/tmp/ckpt_fifo; exec ${exe} 100`,
+      `exec 3</proc/uptime; exec ${exe} 100`,
     ]);
     assert.ok(r.stdout.startsWith("1\n2\n") && r.stdout.includes("\n100\nrounding 3 "), r.stdout);
-    assert.equal(r.stderr, "sentry: checkpoint: an open file /tmp/ckpt_fifo (FifoEnd): not saved yet; the sandbox goes on\n");
+    assert.equal(r.stderr, "sentry: checkpoint: an open file /proc/uptime (SnapshotFile): not saved yet; the sandbox goes on\n");
     assert.equal(r.code, 0);
     assert.ok(!exists(image));
     // A file lock (flock(1) on a descriptor the counter inherits): not in the image yet, and
@@ -907,6 +907,36 @@ Deno.test("sentry do --checkpoint-image then sentry restore: MAP_SHARED anonymou
 });
 
 const PAGE = 4096;
+
+Deno.test("sentry do --checkpoint-image then sentry restore: FIFOs keep their buffered data and their ends, read, write and O_RDWR, as natively", async () => {
+  const exe = await compileC("ckpt_fifo", { static: true });
+  const dir = Deno.makeTempDirSync();
+  try {
+    // Natively in a directory of its own (the program uses /tmp/ckf): the sentry's /tmp is its overlay's.
+    const native = new TextDecoder().decode((await new Deno.Command(exe, { stdout: "piped" }).output()).stdout);
+    for (const f of ["/tmp/ckf", "/tmp/ckf2"]) Deno.removeSync(f);
+    assert.match(native, /^written\nread 70: line 0\n[^]*rw read 9: both ways\nthen 6: after\nempty: -1\nafter the writer's close: 0\n$/);
+    const image = `${dir}/image.cbor`;
+    const first = await sentry(["do", "--checkpoint-image", image, "--checkpoint-after", "1", "--", exe]);
+    assert.deepEqual([first.code, first.stderr, first.stdout], [0, "", "written\n"]);
+    for (const run of [1, 2]) {
+      const second = await sentry(["restore", image]);
+      assert.deepEqual([second.code, second.stderr], [0, ""], `restore ${run}`);
+      assert.equal(first.stdout + second.stdout, native, `restore ${run}`);
+    }
+    type F = Extract<ReturnType<typeof readSandboxImage>["state"]["files"][number], { kind: "fifo" }>;
+    const fifos = (s: ReturnType<typeof readSandboxImage>["state"]) => s.files.filter((f) => f.kind === "fifo") as F[];
+    await refusedRestores(image, [
+      ["a FIFO that is a file now", (s) => {
+        for (const f of fifos(s)) if (f.pipe === fifos(s)[0]!.pipe) f.path = "/etc/hostname";
+      }, /^sentry: restore: \/etc\/hostname is no longer a FIFO\n$/],
+      ["one pipe at two paths", (s) => void (fifos(s).find((f) => f.path === "/tmp/ckf2")!.pipe = fifos(s).find((f) => f.path === "/tmp/ckf")!.pipe), /a FIFO end names pipe/],
+      ["a plain pipe end on a FIFO's pipe", (s) => void s.files.push({ kind: "pipe", pipe: fifos(s)[0]!.pipe, reader: true, flags: 0 }), /a pipe end names a FIFO's pipe|a file no descriptor holds/],
+    ]);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
 
 Deno.test("sentry restore: what the sandbox wrote to the overlay and to tmpfs comes back, whiteouts, links and modes included", async () => {
   // Run to the end uninterrupted, and checkpointed in the sleep then restored: the same output.

@@ -101,6 +101,17 @@ export class Pipe {
   /** A pipe holding what {@linkcode save} saved, with no ends yet (PipeEnd's constructor counts them). */
   static load(s: ReturnType<Pipe["save"]>): Pipe {
     const p = new Pipe();
+    p.fill(s);
+    return p;
+  }
+
+  /**
+   * Puts what {@linkcode save} saved into this empty pipe (a FIFO's, which its inode holds: a
+   * restore fills it rather than making another). Throws EINVAL when it holds data already.
+   */
+  fill(s: ReturnType<Pipe["save"]>): void {
+    if (this.bufs.length > 0) throw EINVAL;
+    const p = this;
     p.slots = s.slots;
     for (const b of s.bufs) {
       // A slot that may merge owns a whole page, as append makes it.
@@ -111,7 +122,6 @@ export class Pipe {
       p.size += buf.len;
       p.used += slotsOf(buf);
     }
-    return p;
   }
 
   /** The capacity in bytes, as F_GETPIPE_SZ reports it. */

@@ -124,8 +124,8 @@ export const LEDGER: readonly LedgerEntry[] = [
     derived: {
       readers: "counted by the restored ends",
       writers: "counted by the restored ends",
-      readOpens: "FIFO opens only (FIFOs are refused)",
-      writeOpens: "FIFO opens only (FIFOs are refused)",
+      readOpens: "a FIFO's open counters: only a blocked open compares them, and it runs again after a restore",
+      writeOpens: "as readOpens",
       ino: "a new number, as pipefs numbers pipes by creation",
       queue: "sleepers re-register as their restarted syscalls run again",
       createdNs: "the restore's time",
@@ -200,6 +200,15 @@ export const LEDGER: readonly LedgerEntry[] = [
       queuedBytes: "recounted from the restored queue",
       wmem: "recounted from the charges of the restored messages",
       roomWaiters: "a sender re-registers as its restarted send, or its poll or epoll registration, finds no room",
+    },
+  },
+  {
+    file: "vfs/fifo.ts",
+    className: "FifoEnd",
+    saved: ["#loc", "#rdwr"],
+    derived: {
+      "#partnerOpens": "compared only while a blocking open waits for its partner; such an open runs again after a restore",
+      "#hupAfter": "set again as the end is reopened (a non-blocking reader opened with no writer hides POLLHUP until one opens)",
     },
   },
   {

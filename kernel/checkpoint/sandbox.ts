@@ -35,6 +35,8 @@ import type { SigInfo } from "../signal_frame.ts";
 import type { PendingSignals } from "../task_signals.ts";
 import { continueMonotonicFrom, monotonicNs } from "../time.ts";
 import { Pipe, PipeEnd } from "../../vfs/pipe.ts";
+import { FifoEnd } from "../../vfs/fifo.ts";
+import { O_ACCMODE, O_NOFOLLOW, O_NONBLOCK, O_RDONLY, O_RDWR, O_WRONLY } from "../../abi/linux/file.ts";
 import type { FileDescription } from "../../vfs/file_description.ts";
 import { FPREGS_SIZE, type Context } from "../../platform/mod.ts";
 import { USER_REGS_SIZE } from "../../platform/ptrace/regs_amd64.ts";
@@ -82,6 +84,11 @@ const fileSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("stdio"), index: z.union([z.literal(0), z.literal(1), z.literal(2)]), flags: u32 }).strict(),
   /** One end of pipes[pipe]. */
   z.object({ kind: z.literal("pipe"), pipe: u32, reader: z.boolean(), flags: u32 }).strict(),
+  /**
+   * An open end of the FIFO at `path` (a FIFO of a saved tree, or of the host's lower layer),
+   * whose buffered data is pipes[pipe]; flags with O_RDONLY, O_WRONLY or O_RDWR.
+   */
+  z.object({ kind: z.literal("fifo"), path: absPath, pipe: u32, flags: u32 }).strict(),
   /** A regular file reopened by path (files.ts). */
   openFileSchema,
   /** A directory reopened by path, with its position and listing (files.ts). */
@@ -398,7 +405,17 @@ function saveFile(f: FileDescription, c: SaveContext): number {
   return c.files.ref(f, (): SavedFile => {
     const index = c.stdio.indexOf(f);
     if (index >= 0) return { kind: "stdio", index: index as 0 | 1 | 2, flags: f.flags };
-    // A pipe's end exactly (a FIFO's end is a subclass, opened by path: not saved yet).
+    if (f instanceof FifoEnd) {
+      const path = f.path();
+      let here = false;
+      try {
+        here = c.kernel.vfs.resolve({ root: c.kernel.vfs.root(), creds: Credentials.root() }, c.kernel.vfs.root(), path, { follow: false })
+          .equals(f.location());
+      } catch { /* gone */ }
+      if (!here) throw new CheckpointError(`the open FIFO ${path} was removed or renamed: not saved yet`);
+      const acc = f.isReader ? ((f.flags & O_ACCMODE) === O_RDWR ? O_RDWR : O_RDONLY) : O_WRONLY;
+      return { kind: "fifo", path, pipe: c.pipes.ref(f.pipe, () => f.pipe.save() as SavedPipe), flags: (f.flags & ~O_ACCMODE) | acc };
+    }
     if (f instanceof PipeEnd && f.constructor === PipeEnd) {
       return { kind: "pipe", pipe: c.pipes.ref(f.pipe, () => f.pipe.save() as SavedPipe), reader: f.isReader, flags: f.flags };
     }
@@ -679,7 +696,10 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
       groups.set(p.tgid, tg);
     }
 
-    const pipes = s.pipes.map((p) => Pipe.load(p));
+    // A FIFO's pipe is its inode's: filled when its first end is reopened (fifoPipe).
+    const fifoPipes = new Set(s.files.flatMap((f) => f.kind === "fifo" ? [f.pipe] : []));
+    const pipes: (Pipe | null)[] = s.pipes.map((p, i) => fifoPipes.has(i) ? null : Pipe.load(p));
+    const fifoProbes: FileDescription[] = [];
     const heldSockets = new Set(s.files.flatMap((f) => f.kind === "unix" ? [f.socket] : []));
     k.unixNames.nextAutobind = s.unixAutobind;
     const sockets = makeUnixSockets(k, s.unixSockets, heldSockets);
@@ -697,6 +717,11 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
         made.push(d);
         return d;
       }
+      if (f.kind === "fifo") {
+        const d = reopenFifo(k, f, s.pipes, pipes, fifoProbes);
+        made.push(d);
+        return d;
+      }
       if (f.kind === "dir") {
         const d = restoreOpenDir(k, f);
         made.push(d);
@@ -708,10 +733,13 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
         return d;
       }
       const d = f.kind === "stdio" ? stdio[f.index]!.incRef() : new PipeEnd(pipes[f.pipe]!, f.reader, 0);
+      // (checkShape: a plain pipe's ends never name a FIFO's pipe.)
       d.flags = f.flags;
       made.push(d);
       return d;
     });
+    // The probes that found each FIFO's pipe go once the FIFO's own ends are counted.
+    for (const d of fifoProbes.splice(0)) d.decRef();
     const fdTables = s.fdTables.map((t) => FdTable.load(t, (i) => files[i]!.incRef()));
     for (const t of fdTables) t.users = 0;
     const fsContexts = s.fsContexts.map((f) => {
@@ -779,6 +807,36 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
     for (const ctx of contexts.reverse()) ctx.addressSpace.release();
     for (const f of stdio) f.decRef();
   }
+}
+
+/**
+ * Reopens an end of a saved FIFO: the first end of a pipe finds the FIFO's own pipe (through a
+ * probe end, O_RDWR|O_NONBLOCK, kept until every end is made so that the pipe never looks
+ * abandoned) and fills it with the saved data.
+ */
+function reopenFifo(
+  k: Kernel, f: Extract<SavedFile, { kind: "fifo" }>, saved: readonly SavedPipe[], pipes: (Pipe | null)[], probes: FileDescription[],
+): FileDescription {
+  const ctx = { root: k.vfs.root(), creds: Credentials.root() };
+  let probe: FileDescription;
+  try {
+    probe = k.vfs.openAt(ctx, ctx.root, f.path, O_RDWR | O_NONBLOCK | O_NOFOLLOW, 0);
+  } catch (err) {
+    throw new ImageError(`restore: cannot reopen the FIFO ${f.path}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  probes.push(probe);
+  if (!(probe instanceof FifoEnd)) throw new ImageError(`restore: ${f.path} is no longer a FIFO`);
+  if (pipes[f.pipe] === null) {
+    try {
+      probe.pipe.fill(saved[f.pipe]!);
+    } catch {
+      throw new ImageError(`restore: the FIFO ${f.path} holds data already`);
+    }
+    pipes[f.pipe] = probe.pipe;
+  } else if (pipes[f.pipe] !== probe.pipe) {
+    throw new ImageError(`restore: the image does not hold together: pipe ${f.pipe} is two FIFOs`);
+  }
+  return new FifoEnd(probe.pipe, probe.location()!, f.flags);
 }
 
 function isAnonFile(f: SavedFile): f is SavedAnonFile {
@@ -856,6 +914,14 @@ function checkShape(s: SavedSandbox, blobs: Uint8Array[]): void {
   }
   if (filesUsed.size !== s.files.length) throw bad("a file no descriptor holds");
   for (const f of s.files) if (f.kind === "pipe" && f.pipe >= s.pipes.length) throw bad(`a pipe end names pipe ${f.pipe}`);
+  const fifoPipes = new Map<number, string>();
+  for (const f of s.files) {
+    if (f.kind !== "fifo") continue;
+    if (f.pipe >= s.pipes.length || (fifoPipes.get(f.pipe) ?? f.path) !== f.path) throw bad(`a FIFO end names pipe ${f.pipe}`);
+    if ((f.flags & O_ACCMODE) === 3) throw bad(`a FIFO end of ${f.path} has no access mode`);
+    fifoPipes.set(f.pipe, f.path);
+  }
+  for (const f of s.files) if (f.kind === "pipe" && fifoPipes.has(f.pipe)) throw bad(`a pipe end names a FIFO's pipe ${f.pipe}`);
   const socketsHeld = new Set<number>();
   for (const f of s.files) {
     if (f.kind !== "unix") continue;
