@@ -174,3 +174,68 @@ Deno.test("sentry do -t runs bash in tmux: a prompt, echo, ^Z and fg, ^C, stty s
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("exec -t: keystrokes the program does not read yet wait for room in its terminal instead of being dropped", async () => {
+  const root = await Deno.makeTempDir();
+  const sentry = `${REPO_ROOT}/sentry`;
+  const holder = new Deno.Command(sentry, {
+    args: ["--root", root, "do", "--id", "tty-input", "--", "/bin/sleep", "120"],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  let script: Deno.ChildProcess | null = null;
+  try {
+    for (let i = 0; ; i++) {
+      if (await Deno.stat(`${root}/tty-input/control.sock`).then(() => true, () => false)) break;
+      if (i === 3000) throw new Error("the holder's control socket never appeared");
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    // The program says when its terminal is raw, then reads nothing for 2 s: 20,000 bytes
+    // typed meanwhile overfill the terminal's 4 KiB input buffer; every one must arrive.
+    const inner = "stty raw -echo; echo ready; sleep 2; head -c 20000 | wc -c";
+    script = new Deno.Command("script", {
+      args: ["-q", "-e", "-c", `${sentry} --root ${root} exec -t tty-input -- /bin/sh -c '${inner}'`, "/dev/null"],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const reader = script.stdout.getReader();
+    let out = "";
+    const readUntil = async (re: RegExp, what: string) => {
+      const deadline = Date.now() + 60_000;
+      while (!re.test(out)) {
+        const next = reader.read();
+        const timer = new Promise<"late">((r) => setTimeout(() => r("late"), Math.max(0, deadline - Date.now())));
+        const r = await Promise.race([next, timer]);
+        if (r === "late" || r.done) throw new Error(`no ${what} (output so far: ${JSON.stringify(out)})`);
+        out += new TextDecoder().decode(r.value);
+      }
+    };
+    await readUntil(/ready/, "ready");
+    const w = script.stdin.getWriter();
+    await w.write(new Uint8Array(20000).fill(0x78));
+    await readUntil(/\b\d+\s*$/m, "count");
+    assert.match(out, /\b20000\b/);
+    await w.close();
+    reader.releaseLock();
+    await script.stdout.cancel();
+    await script.stderr.cancel();
+    assert.equal((await script.status).code, 0);
+    script = null;
+  } finally {
+    if (script !== null) {
+      try {
+        script.kill("SIGKILL");
+      } catch { /* gone */ }
+      await script.status;
+      await script.stdout.cancel().catch(() => {});
+      await script.stderr.cancel().catch(() => {});
+    }
+    holder.kill("SIGTERM");
+    await holder.status;
+    await new Deno.Command(sentry, { args: ["--root", root, "delete", "--force", "tty-input"], stdout: "null", stderr: "null" })
+      .output();
+    await Deno.remove(root, { recursive: true });
+  }
+});
