@@ -16,7 +16,6 @@
  */
 
 import { DebugLog } from "../kernel/log.ts";
-import { type SyncWriter, writeAllSync } from "../kernel/write_all.ts";
 import { doConfig, type LaunchConfig, loadBundle, ownOpenFilesLimit, setOverlayUpper, writeDefaultSpec } from "./bundle.ts";
 import {
   BootError,
@@ -28,6 +27,7 @@ import {
   firstLine,
 } from "./errors.ts";
 import { resolveExecutable } from "./exec_path.ts";
+import { reportError, writeAll } from "./report_error.ts";
 import { HeldSignals } from "./held_signals.ts";
 import { HostPty } from "./console_socket.ts";
 import { awaitOrphaned, spawnHolder, takeHolderRole } from "./detach.ts";
@@ -61,6 +61,7 @@ import { OCI_VERSION } from "./spec.ts";
 import { lifecycle, rootOf } from "./lifecycle.ts";
 
 export { BootError, EXIT_SENTRY_ERROR } from "./errors.ts";
+export { reportError } from "./report_error.ts";
 export { restoreHostTerminal } from "./terminal.ts";
 
 /** Runs the sentry with the arguments after the program name; returns the exit status. */
@@ -304,7 +305,13 @@ async function runHeld(
   log.debug(`init executable: ${found.path}`);
 
   // The ID is claimed before anything starts, so that a duplicate costs nothing.
-  claimId(reg.root, reg.id);
+  const created = new Date().toISOString();
+  const owner = ownerName(Deno.uid() ?? 0);
+  const sentryStart = processStartTime(Deno.pid) ?? 0;
+  claimId(reg.root, reg.id, {
+    ociVersion: OCI_VERSION, id: reg.id, status: "creating", pid: Deno.pid, bundle: reg.bundle,
+    rootfs: launch.rootHostPath, created, owner, annotations: {}, sentryStart,
+  });
   log.debug(`container id: ${reg.id} (state in ${reg.root}/${reg.id})`);
   let loader: import("./loader.ts").Loader;
   let ControlServer: typeof import("./control_server.ts").ControlServer;
@@ -350,8 +357,7 @@ async function runHeld(
     const startGate = new Promise<void>((r) => started = r);
     const st: ContainerState = {
       ociVersion: OCI_VERSION, id: reg.id, status, pid: Deno.pid, bundle: reg.bundle,
-      rootfs: launch.rootHostPath, created: new Date().toISOString(), owner: ownerName((Deno.uid() ?? 0)),
-      annotations: {}, sentryStart: processStartTime(Deno.pid) ?? 0,
+      rootfs: launch.rootHostPath, created, owner, annotations: {}, sentryStart,
     };
     state = st;
     let exited!: (ws: number) => void;
@@ -485,35 +491,6 @@ function openDebugLog(global: GlobalOptions, log: DebugLog): void {
     log.openFile(global.debugLog);
   } catch (err) {
     throw new BootError(`--debug-log ${quote(global.debugLog)}: ${describeFsError(err)}`);
-  }
-}
-
-/** Prints one line for err and returns the exit status. Stacks go to the debug log only. */
-export function reportError(err: unknown, log: DebugLog | null): number {
-  if (err instanceof BootError) {
-    log?.warning(err.message);
-    writeAll(Deno.stderr, `sentry: ${firstLine(err.message)}\n`);
-    return err.exitCode;
-  }
-  const msg = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-  let hint = " (run with --debug-log FILE for details)";
-  if (log?.enabled) {
-    log.warning(`internal error: ${err instanceof Error ? err.stack : msg}`);
-    hint = " (details in the debug log)";
-  }
-  writeAll(Deno.stderr, `sentry: internal error: ${firstLine(msg)}${hint}\n`);
-  return EXIT_SENTRY_ERROR;
-}
-
-/**
- * Writes s whole (EINTR retried: the wake-up alarm may still fire); a reader that went away
- * (`sentry --help | head -1`) is not an error.
- */
-function writeAll(w: SyncWriter, s: string): void {
-  try {
-    writeAllSync(w, new TextEncoder().encode(s));
-  } catch (err) {
-    if (!(err instanceof Deno.errors.BrokenPipe)) throw err;
   }
 }
 
