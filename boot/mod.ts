@@ -54,6 +54,7 @@ import {
   readState,
   removeContainerDir,
   socketPath,
+  sweepAbandoned,
   writeFileAtomic,
   writeState,
 } from "./state_dir.ts";
@@ -108,6 +109,7 @@ export async function main(args: readonly string[]): Promise<number> {
           pidFile: cmd.pidFile === null ? null : path.resolve(Deno.cwd(), cmd.pidFile),
           mode,
           consoleSocket: cmd.consoleSocket === null ? null : path.resolve(Deno.cwd(), cmd.consoleSocket),
+          ephemeral: cmd.id === null && mode === "foreground",
         };
         if (mode !== "foreground" && !takeHolderRole()) {
           // This command only checks and waits; a detached sentry holds the sandbox.
@@ -133,7 +135,7 @@ export async function main(args: readonly string[]): Promise<number> {
         if (cmd.overlayUpper !== null) setOverlayUpper(launch, cmd.overlayUpper, Deno.cwd());
         return await boot(launch, cmd.global, log, cmd.tty, cmd.limits, {
           root: rootOf(cmd.global), id: cmd.id ?? generateId(), bundle: Deno.cwd(), pidFile: null, mode: "foreground",
-          consoleSocket: null,
+          consoleSocket: null, ephemeral: cmd.id === null,
         }, cmd.checkpoint);
       }
       case "restore": {
@@ -215,6 +217,8 @@ interface Registration {
   mode: RunMode;
   /** A detached terminal's master goes there (boot/console_socket.ts); absolute. */
   consoleSocket: string | null;
+  /** `do` without --id: nobody knows the ID, so a killed sentry's state is swept, not kept. */
+  ephemeral: boolean;
 }
 
 /**
@@ -308,9 +312,10 @@ async function runHeld(
   const created = new Date().toISOString();
   const owner = ownerName(Deno.uid() ?? 0);
   const sentryStart = processStartTime(Deno.pid) ?? 0;
+  sweepAbandoned(reg.root);
   claimId(reg.root, reg.id, {
     ociVersion: OCI_VERSION, id: reg.id, status: "creating", pid: Deno.pid, bundle: reg.bundle,
-    rootfs: launch.rootHostPath, created, owner, annotations: {}, sentryStart,
+    rootfs: launch.rootHostPath, created, owner, annotations: {}, sentryStart, ...(reg.ephemeral ? { ephemeral: true } : {}),
   });
   log.debug(`container id: ${reg.id} (state in ${reg.root}/${reg.id})`);
   let loader: import("./loader.ts").Loader;
@@ -357,7 +362,7 @@ async function runHeld(
     const startGate = new Promise<void>((r) => started = r);
     const st: ContainerState = {
       ociVersion: OCI_VERSION, id: reg.id, status, pid: Deno.pid, bundle: reg.bundle,
-      rootfs: launch.rootHostPath, created, owner, annotations: {}, sentryStart,
+      rootfs: launch.rootHostPath, created, owner, annotations: {}, sentryStart, ...(reg.ephemeral ? { ephemeral: true } : {}),
     };
     state = st;
     let exited!: (ws: number) => void;

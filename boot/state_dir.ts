@@ -33,6 +33,8 @@ export interface ContainerState {
   sentryStart: number;
   /** Init's wait status once it exited. */
   exitStatus?: number;
+  /** A `do` without --id: swept by {@linkcode sweepAbandoned} once its sentry is gone. */
+  ephemeral?: boolean;
 }
 
 export const STATE_FILE = "state.json";
@@ -240,6 +242,35 @@ export function listIds(root: string): string[] {
     throw new BootError(`--root ${quote(root)}: ${describeFsError(err)}`);
   }
   return ids.sort();
+}
+
+/**
+ * Removes the states of `do` runs without --id whose sentry was killed (a sentry that ends
+ * removes its own): nobody knows their IDs to `delete` them, and a CI host running many would
+ * fill the root. A state that cannot be read is left alone (it may be another's, in creation).
+ */
+export function sweepAbandoned(root: string): void {
+  let ids: string[];
+  try {
+    ids = listIds(root);
+  } catch {
+    return;
+  }
+  for (const id of ids) {
+    let s: ContainerState;
+    try {
+      s = JSON.parse(Deno.readTextFileSync(`${containerDir(root, id)}/${STATE_FILE}`)) as ContainerState;
+    } catch {
+      continue;
+    }
+    if (typeof s === "object" && s !== null && s.ephemeral === true && s.id === id && !holderAlive(s)) {
+      try {
+        removeContainerDir(root, id);
+      } catch {
+        // another sweeper, or not ours to remove: left
+      }
+    }
+  }
 }
 
 /** Removes a container's directory and everything in it. Idempotent. */

@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { readState } from "./state_dir.ts";
+import { listIds, readState } from "./state_dir.ts";
 
 const SENTRY = new URL("../sentry", import.meta.url).pathname;
 
@@ -40,6 +40,43 @@ Deno.test("a sandbox being assembled reads as creating, then running, never stop
     child.kill("SIGKILL");
     await child.status;
     await new Deno.Command(SENTRY, { args: ["--root", root, "delete", "--force", "c"], stdout: "null", stderr: "null" }).output();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+/** Starts `sentry do [--id ID] -- sleep 30` under root and SIGKILLs it once it runs. */
+async function killedWhileRunning(root: string, id: string | null): Promise<void> {
+  const before = new Set(listIds(root));
+  const child = new Deno.Command(SENTRY, {
+    args: ["--root", root, "do", ...(id === null ? [] : ["--id", id]), "--", "/bin/sleep", "30"],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const fresh = listIds(root).filter((x) => !before.has(x));
+    if (fresh.length === 1 && readState(root, fresh[0]!).status === "running") break;
+    if (Date.now() > deadline) throw new Error("the sandbox never ran");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  child.kill("SIGKILL");
+  await child.status;
+}
+
+Deno.test("the state of a killed `do` without --id is swept by the next start; one with --id stays, stopped, for delete", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    await killedWhileRunning(root, "kept");
+    await killedWhileRunning(root, null);
+    const ids = listIds(root);
+    assert.equal(ids.length, 2, ids.join(" "));
+    assert.ok(ids.every((id) => readState(root, id).status === "stopped"));
+    const r = await new Deno.Command(SENTRY, { args: ["--root", root, "do", "--", "/bin/true"] }).output();
+    assert.equal(r.code, 0);
+    assert.deepEqual(listIds(root), ["kept"]);
+  } finally {
+    await new Deno.Command(SENTRY, { args: ["--root", root, "delete", "--force", "kept"], stdout: "null", stderr: "null" }).output();
     await Deno.remove(root, { recursive: true });
   }
 });
