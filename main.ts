@@ -10,7 +10,8 @@
 
 import { EXIT_SENTRY_ERROR } from "./boot/errors.ts";
 import { type Command, parseCommandLine } from "./boot/flags.ts";
-import { reportError } from "./boot/report_error.ts";
+import { openRuncLog, reportError } from "./boot/report_error.ts";
+import { DebugLog } from "./kernel/log.ts";
 import { restoreHostTerminal } from "./boot/terminal.ts";
 import { startCpuProfile } from "./boot/cpu_profile.ts";
 
@@ -38,10 +39,15 @@ async function run(args: readonly string[]): Promise<number> {
   const cmd = clientCommand(args);
   if (cmd === null) return await (await import("./boot/mod.ts")).main(args);
   const { lifecycle } = await import("./boot/lifecycle.ts");
+  // As boot/mod.ts's main does for every command: failures go to --log too.
+  const log = new DebugLog();
   try {
+    if ("global" in cmd) openRuncLog(cmd.global, log);
     return await lifecycle(cmd);
   } catch (err) {
-    return reportError(err, null);
+    return reportError(err, log);
+  } finally {
+    log.close();
   }
 }
 

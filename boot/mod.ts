@@ -27,7 +27,7 @@ import {
   firstLine,
 } from "./errors.ts";
 import { resolveExecutable } from "./exec_path.ts";
-import { reportError, writeAll } from "./report_error.ts";
+import { openRuncLog, reportError, writeAll } from "./report_error.ts";
 import { HeldSignals } from "./held_signals.ts";
 import { HostPty } from "./console_socket.ts";
 import { awaitOrphaned, spawnHolder, takeHolderRole } from "./detach.ts";
@@ -70,6 +70,7 @@ export async function main(args: readonly string[]): Promise<number> {
   const log = new DebugLog();
   try {
     const cmd = parseCommandLine(args);
+    if ("global" in cmd) openRuncLog(cmd.global, log);
     switch (cmd.kind) {
       case "help":
         writeAll(Deno.stdout, helpText(cmd.topic));

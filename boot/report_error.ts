@@ -8,23 +8,38 @@
 
 import type { DebugLog } from "../kernel/log.ts";
 import { type SyncWriter, writeAllSync } from "../kernel/write_all.ts";
-import { BootError, EXIT_SENTRY_ERROR, firstLine } from "./errors.ts";
+import { BootError, describeFsError, EXIT_SENTRY_ERROR, firstLine } from "./errors.ts";
+import { type GlobalOptions, quote } from "./flags.ts";
 
-/** Prints err as the sentry's one line; returns the exit status it stands for. */
+/**
+ * Prints err as the sentry's one line; returns the exit status it stands for. The line goes to
+ * the --log file too; the stack only to the debug log.
+ */
 export function reportError(err: unknown, log: DebugLog | null): number {
   if (err instanceof BootError) {
-    log?.warning(err.message);
+    log?.error(err.message);
     writeAll(Deno.stderr, `sentry: ${firstLine(err.message)}\n`);
     return err.exitCode;
   }
   const msg = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
   let hint = " (run with --debug-log FILE for details)";
+  log?.error(`internal error: ${firstLine(msg)}`);
   if (log?.enabled) {
-    log.warning(`internal error: ${err instanceof Error ? err.stack : msg}`);
+    log.debug(`internal error: ${err instanceof Error ? err.stack : msg}`);
     hint = " (details in the debug log)";
   }
   writeAll(Deno.stderr, `sentry: internal error: ${firstLine(msg)}${hint}\n`);
   return EXIT_SENTRY_ERROR;
+}
+
+/** runc's --log FILE (kernel/log.ts), for every command: conmon and podman read it on failure. */
+export function openRuncLog(global: GlobalOptions, log: DebugLog): void {
+  if (global.log === null) return;
+  try {
+    log.openRuncLog(global.log, global.logFormat === "json", global.debug);
+  } catch (err) {
+    throw new BootError(`--log ${quote(global.log)}: ${describeFsError(err)}`);
+  }
 }
 
 /**
