@@ -85,7 +85,7 @@ export class HostTerminalBridge implements Waker {
   /** Typed bytes on their way into the console. */
   readonly #input: ConsoleInput;
   /** An output write to the host is in flight. */
-  #writing = false;
+  #writing: Promise<void> | null = null;
   #closed = false;
   readonly #onResize = (): void => this.#term.setWindowSize(hostWindowSize());
   readonly #out = new Uint8Array(16384);
@@ -125,6 +125,9 @@ export class HostTerminalBridge implements Waker {
     this.#input.cancel();
     this.#term.masterQueue.unregister(this);
     Deno.removeSignalListener("SIGWINCH", this.#onResize);
+    // A write in flight runs on Deno's I/O threads: it must land before the terminal leaves
+    // raw mode below, or its "\n"s would get a second "\r" from the host's output processing.
+    if (this.#writing !== null) await this.#writing;
     // The last output (a shell's final newline) still goes out.
     for (;;) {
       let n = 0;
@@ -140,9 +143,11 @@ export class HostTerminalBridge implements Waker {
   }
 
   #scheduleOutput(): void {
-    if (this.#writing) return;
-    this.#writing = true;
-    queueMicrotask(() => void this.#drainOutput());
+    if (this.#writing !== null) return;
+    // Out of the kernel's notify (wake runs inside it) before reading the master.
+    this.#writing = Promise.resolve().then(() => this.#drainOutput()).finally(() => {
+      this.#writing = null;
+    });
   }
 
   async #drainOutput(): Promise<void> {
@@ -159,8 +164,6 @@ export class HostTerminalBridge implements Waker {
       }
     } catch {
       // The host's stdout went away: output is dropped, the sandbox goes on.
-    } finally {
-      this.#writing = false;
     }
   }
 
