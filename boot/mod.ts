@@ -156,8 +156,12 @@ export async function main(args: readonly string[]): Promise<number> {
         const root = rootOf(cmd.global);
         const st = readState(root, cmd.id);
         if (st.status !== "running" && st.status !== "paused") throw new BootError(`container ${quote(cmd.id)} is ${st.status}: cannot checkpoint`);
-        if (cmd.image.endsWith(`/${IMAGE_FILE_NAME}`)) Deno.mkdirSync(cmd.image.slice(0, -IMAGE_FILE_NAME.length - 1), { recursive: true });
+        const dir = cmd.image.endsWith(`/${IMAGE_FILE_NAME}`) ? cmd.image.slice(0, -IMAGE_FILE_NAME.length - 1) : null;
+        if (dir !== null) Deno.mkdirSync(dir, { recursive: true });
         await request(root, cmd.id, { op: "checkpoint", image: cmd.image, leaveRunning: cmd.leaveRunning });
+        // podman (libpod) restores only from a directory holding CRIU's inventory.img, which it
+        // stats and never reads: the sentry's image directory carries one, naming the image.
+        if (dir !== null) writeFileAtomic(`${dir}/inventory.img`, `sentry checkpoint: ${IMAGE_FILE_NAME}\n`);
         return 0;
       }
       case "start":
