@@ -153,9 +153,10 @@ export async function lifecycle(cmd: Command): Promise<number> {
         try {
           ws = (await request(root, cmd.id, { op: "wait" })).waitStatus as number;
         } catch (err) {
-          // The sentry may be ending: it closes its control socket before it has written
-          // init's status into its state, so wait for that status while the holder lives.
-          // (Bounded: an error reply from a live sentry is reported after 5 s at most.)
+          // The sentry may be ending: it writes init's status into its state before it closes
+          // its control socket, but this request may have raced with init's exit; so read the
+          // status, waiting for it while the holder lives. (Bounded: an error reply from a live
+          // sentry is reported after 5 s at most.)
           const deadline = Date.now() + 5000;
           let again = readState(root, cmd.id);
           while (again.exitStatus === undefined && again.status !== "stopped" && Date.now() < deadline) {

@@ -313,3 +313,44 @@ Deno.test("--log FILE: a failing command's line is appended in runc's text or JS
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("lifecycle: an exec client killed mid-run harms neither the sandbox nor its sentry; delete leaves nothing", async () => {
+  const root = await Deno.makeTempDir();
+  const { child, out } = await holder(root, "k", "sleep 100");
+  try {
+    const pid = JSON.parse((await sentry(root, ["state", "k"])).stdout).pid;
+    const client = new Deno.Command(SENTRY, {
+      args: ["--root", root, "exec", "k", "--", "/bin/sh", "-c", "exec sleep 61"],
+      stdin: "null", stdout: "null", stderr: "null",
+    }).spawn();
+    await until(async () => (await sentry(root, ["ps", "k"])).stdout.includes("sleep 61"), "the exec'd process");
+    client.kill("SIGKILL");
+    assert.equal((await client.status).signal, "SIGKILL");
+    // The sentry still answers, the sandbox runs, and a new exec works beside the orphan.
+    assert.equal(JSON.parse((await sentry(root, ["state", "k"])).stdout).status, "running");
+    const again = await sentry(root, ["exec", "k", "--", "/bin/sh", "-c", "echo again; exit 4"]);
+    assert.deepEqual(again, { code: 4, stdout: "again\n", stderr: "" });
+    assert.match((await sentry(root, ["ps", "k"])).stdout, /sleep 100[\s\S]*sleep 61/);
+    assert.equal((await sentry(root, ["delete", "--force", "k"])).code, 0);
+    await child.status;
+    assert.deepEqual([...Deno.readDirSync(root)], []);
+    // No process of the sandbox is left on the host: its sentry and the stubs it traced.
+    await until(() => {
+      for (const e of Deno.readDirSync("/proc")) {
+        if (!/^\d+$/.test(e.name)) continue;
+        try {
+          const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
+          if (Number(e.name) === pid || Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === pid) return false;
+        } catch { /* gone */ }
+      }
+      return true;
+    }, "the sandbox's processes to be gone");
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* exited */ }
+    await child.status;
+    await Deno.remove(root, { recursive: true });
+    await Deno.remove(out);
+  }
+});
