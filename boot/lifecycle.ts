@@ -7,6 +7,7 @@
  */
 
 import { SIGNAL_NAMES } from "../abi/linux/signal.ts";
+import { resolve as resolvePath } from "../abi/path.ts";
 import { writeAllSync } from "../kernel/write_all.ts";
 import { hostClose, hostSetsid } from "../platform/ptrace/_ffi.ts";
 import { HostPty } from "./console_socket.ts";
@@ -292,7 +293,7 @@ async function exec(cmd: Extract<Command, { kind: "exec" }>): Promise<number> {
   // command starts one (itself again, attached) and returns once it names itself in the file.
   let holding = false;
   if (cmd.detach && cmd.pidFile !== null) {
-    if (!takeHolderRole()) return await spawnExecHolder((await import("node:path")).resolve(cmd.pidFile));
+    if (!takeHolderRole()) return await spawnExecHolder(resolvePath(cmd.pidFile));
     holding = true;
   }
   if (cmd.detach) hostSetsid();

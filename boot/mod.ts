@@ -58,6 +58,7 @@ import {
   writeState,
 } from "./state_dir.ts";
 import { OCI_VERSION } from "./spec.ts";
+import { resolve as resolvePath } from "../abi/path.ts";
 import {
   SIGCHLD, SIGCONT, SIGRTMAX, SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU, SIGURG, SIGWINCH,
 } from "../abi/linux/signal.ts";
@@ -87,7 +88,6 @@ export async function main(args: readonly string[]): Promise<number> {
         await loadSpecSchema(); // a bundle's config.json is validated with zod (spec.ts)
         const launch = loadBundle(cmd.bundle, { cwd: Deno.cwd(), command: cmd.kind === "run" ? cmd.command : null, id: cmd.id });
         if (cmd.overlayUpper !== null) setOverlayUpper(launch, cmd.overlayUpper, Deno.cwd());
-        const path = await import("node:path");
         const mode: RunMode = cmd.kind === "create" ? "create" : cmd.detach ? "detached" : "foreground";
         const tty = cmd.kind === "run" && cmd.tty;
         if (mode === "foreground") {
@@ -107,10 +107,10 @@ export async function main(args: readonly string[]): Promise<number> {
         const reg: Registration = {
           root: rootOf(cmd.global),
           id: cmd.id ?? generateId(),
-          bundle: path.resolve(Deno.cwd(), cmd.bundle),
-          pidFile: cmd.pidFile === null ? null : path.resolve(Deno.cwd(), cmd.pidFile),
+          bundle: resolvePath(Deno.cwd(), cmd.bundle),
+          pidFile: cmd.pidFile === null ? null : resolvePath(Deno.cwd(), cmd.pidFile),
           mode,
-          consoleSocket: cmd.consoleSocket === null ? null : path.resolve(Deno.cwd(), cmd.consoleSocket),
+          consoleSocket: cmd.consoleSocket === null ? null : resolvePath(Deno.cwd(), cmd.consoleSocket),
         };
         if (mode !== "foreground" && !takeHolderRole()) {
           // This command only checks and waits; a detached sentry holds the sandbox.
