@@ -354,3 +354,56 @@ Deno.test("lifecycle: an exec client killed mid-run harms neither the sandbox no
     await Deno.remove(out);
   }
 });
+
+/** CPU time (clock ticks) used so far by pid and every process below it. */
+function treeCpuTicks(pid: number): number {
+  const children = new Map<number, number[]>();
+  const ticks = new Map<number, number>();
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const ppid = Number(f[1]);
+      ticks.set(Number(e.name), Number(f[11]) + Number(f[12])); // utime + stime
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(e.name)]);
+    } catch { /* gone */ }
+  }
+  let sum = 0;
+  const stack = [pid];
+  while (stack.length > 0) {
+    const p = stack.pop()!;
+    sum += ticks.get(p) ?? 0;
+    stack.push(...(children.get(p) ?? []));
+  }
+  return sum;
+}
+
+Deno.test("lifecycle: a paused sandbox uses no CPU, its sentry and stubs together, measured from /proc over 2 s", async () => {
+  const root = await Deno.makeTempDir();
+  const { child, out } = await holder(root, "spin", "while :; do :; done");
+  try {
+    const pid = JSON.parse((await sentry(root, ["state", "spin"])).stdout).pid;
+    assert.equal((await sentry(root, ["pause", "spin"])).code, 0);
+    await new Promise((r) => setTimeout(r, 500)); // every task reaches its safe point meanwhile
+    const p0 = treeCpuTicks(pid);
+    await new Promise((r) => setTimeout(r, 2000));
+    const paused = treeCpuTicks(pid) - p0;
+    assert.equal((await sentry(root, ["resume", "spin"])).code, 0);
+    const r0 = treeCpuTicks(pid);
+    await new Promise((r) => setTimeout(r, 2000));
+    const running = treeCpuTicks(pid) - r0;
+    // 100 ticks a second: at most 5% of one CPU while paused, and less than the spinning loop.
+    assert.ok(paused <= 10, `paused: ${paused} ticks in 2 s`);
+    assert.ok(running > paused, `running: ${running} ticks, paused: ${paused}`);
+    assert.equal((await sentry(root, ["kill", "spin", "KILL"])).code, 0);
+    assert.equal((await child.status).code, 137);
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* exited */ }
+    await child.status;
+    await Deno.remove(root, { recursive: true });
+    await Deno.remove(out);
+  }
+});
