@@ -961,6 +961,7 @@ export class Kernel {
     }
     t.inSyscall = false;
     t.syscallState = null;
+    t.releaseSyscallFiles();
   }
 
   /** Undoes what a sleeping syscall registered (a futex wait) before it is abandoned. */
@@ -1027,6 +1028,7 @@ export class Kernel {
     if (typeof result === "number") {
       t.ctx.setReturn(result);
       t.syscallState = null;
+      t.releaseSyscallFiles();
       if (this.strace) {
         straceLine = straceExit(t, t.straceEntry, result, (performance.now() - t0) * 1000);
         t.straceEntry = "";
@@ -1036,6 +1038,7 @@ export class Kernel {
     }
     switch (result.ctl) {
       case "block": {
+        t.holdSyscallFiles();
         t.state = "blocked";
         t.lastBlockRestart = result.restart;
         t.blocked = { queues: result.queues, mask: result.mask, deadlineNs: result.deadlineNs, restart: result.restart };
@@ -1059,6 +1062,7 @@ export class Kernel {
         return false;
       case "noreturn":
         t.syscallState = null;
+        t.releaseSyscallFiles();
         if (this.strace) {
           this.log.strace(straceExit(t, t.straceEntry, "0", (performance.now() - t0) * 1000));
           t.straceEntry = "";
@@ -1143,6 +1147,7 @@ export class Kernel {
     // A sleep's registrations (a futex waiter) outlive the sleep while the task is runnable or
     // stopped inside the syscall: drop them whatever the state, so no wake-up goes to the dead.
     this.#cancelSleep(t);
+    t.releaseSyscallFiles();
     t.state = "dead";
     t.blocked = null;
     const tg = t.tg;
