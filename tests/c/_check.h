@@ -13,6 +13,8 @@ static const char *en(int e) {
     case ECHILD: return "ECHILD";
     case EINTR: return "EINTR";
     case EBADF: return "EBADF";
+    case EACCES: return "EACCES";
+    case EROFS: return "EROFS";
     case EAGAIN: return "EAGAIN";
     case EFAULT: return "EFAULT";
     case EBUSY: return "EBUSY";
