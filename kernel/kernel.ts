@@ -42,6 +42,8 @@ import { monotonicNs } from "./time.ts";
 import { EVENT_IN, WaitQueue } from "../waiter/mod.ts";
 import { SocketFile } from "./socket/socket.ts";
 import { UnixNamespace } from "./socket/unix/namespace.ts";
+import { IpcNamespace } from "./ipc.ts";
+import { MSGMNI, SEMMNI, SEMVMX, SHMMNI } from "../abi/linux/ipc.ts";
 import { exitRobustList, FutexTable, type FutexWaiter, wakeShared } from "./futex.ts";
 import { LockTable } from "../vfs/lock.ts";
 import {
@@ -136,6 +138,8 @@ export class Kernel {
   readonly net: Net;
   /** AF_UNIX names: abstract ones and the sockets bound to filesystem inodes. */
   readonly unixNames = new UnixNamespace();
+  /** System V shared memory, semaphores and message queues (kernel/ipc.ts). */
+  readonly ipc = new IpcNamespace({ shmmni: SHMMNI, semmni: SEMMNI, msgmni: MSGMNI });
   /** flock, POSIX and OFD file locks (vfs/lock.ts). */
   readonly fileLocks = new LockTable();
   readonly threadGroups = new Map<number, ThreadGroup>();
@@ -1176,6 +1180,7 @@ export class Kernel {
     if (tg.itimerProf) this.removeCpuTimer(tg.itimerProf);
     tg.itimerVirtual = tg.itimerProf = null;
     this.deletePosixTimers(tg);
+    this.ipc.exitSem(tg.tgid, tg.tgid, SEMVMX);
     tg.exitUid = t.creds.uid;
     tg.zombie = true;
     tg.exitQueue.notify(EVENT_IN);
