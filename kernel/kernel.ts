@@ -60,7 +60,7 @@ import {
 } from "./job_control.ts";
 import { sigBit } from "./signals.ts";
 import type { SigInfo } from "./signal_frame.ts";
-import { SA_RESTART } from "../abi/linux/signal.ts";
+import { SA_NOCLDWAIT, SA_RESTART } from "../abi/linux/signal.ts";
 import { CORE_SIGNALS, SEGV_MAPERR, SIGNAL_NAMES, SIGSEGV } from "../abi/linux/signal.ts";
 import { RLIM_INFINITY, RLIMIT_AS, RLIMIT_CORE, RLIMIT_CPU, RLIMIT_NOFILE, RLIMIT_STACK } from "../abi/linux/limits.ts";
 import { sessionLeaderExited, TtySupport } from "./tty.ts";
@@ -391,10 +391,11 @@ export class Kernel {
 
   /**
    * Removes a zombie for good (wait reaped it, or the sentry did: a process without a parent in
-   * the sandbox); its CPU times go to the parent, or to {@linkcode reapedCpu}.
+   * the sandbox); its CPU times go to the parent, or to {@linkcode reapedCpu} (also when charge
+   * is false: a child reaped without being waited for).
    */
-  reap(tg: ThreadGroup): void {
-    if (tg.parent) chargeReapedChild(tg.parent, tg);
+  reap(tg: ThreadGroup, charge = true): void {
+    if (tg.parent && charge) chargeReapedChild(tg.parent, tg);
     else {
       this.reapedCpu.userNs += tg.userNs + tg.childUserNs;
       this.reapedCpu.sysNs += tg.sysNs + tg.childSysNs;
@@ -1201,15 +1202,17 @@ export class Kernel {
     if (adopter && adopter !== tg && [...adopter.children].some((c) => c.zombie)) adopter.childWaitQueue.notify(1);
     if (tg !== init) hangUpOrphanedGroups(this, tg, reparented);
     const parent = tg.parent;
-    if (parent && parent.handlers.get(17).handler === 1n) {
-      // SIGCHLD ignored: children are reaped at once (Linux's SA_NOCLDWAIT behaviour).
-      this.reap(tg);
-    }
+    const chld = parent?.handlers.get(17);
+    // SIGCHLD ignored, or SA_NOCLDWAIT: a child that would signal SIGCHLD is reaped at once, and
+    // its times never reach its parent's RUSAGE_CHILDREN (it was not waited for); only
+    // SA_NOCLDWAIT with a handler still signals (Linux's do_notify_parent).
+    const autoreap = chld !== undefined && tg.exitSignal === 17 && (chld.handler === 1n || (chld.flags & SA_NOCLDWAIT) !== 0);
+    if (autoreap) this.reap(tg, false);
     // A process started from outside (control.ts) has no parent in the sandbox: the sentry
     // reaps it (its watchers already saw its status through exitQueue).
     if (parent === null && tg !== init) this.reap(tg);
     parent?.childWaitQueue.notify(1);
-    if (parent && !parent.zombie && tg.exitSignal > 0 && this.threadGroups.has(tg.tgid)) {
+    if (parent && !parent.zombie && tg.exitSignal > 0 && (this.threadGroups.has(tg.tgid) || (autoreap && chld!.handler !== 1n))) {
       const st = tg.exitStatus ?? 0;
       const signalled = (st & 0x7f) !== 0;
       this.sendSignal(parent, tg.exitSignal, {
