@@ -72,9 +72,10 @@ export type Prot = number;
 export interface AddressSpace {
   /**
    * Maps anonymous private memory at a fixed address, replacing what was there.
+   * `noReserve`: the application asked MAP_NORESERVE (the host's overcommit check is skipped).
    * Returns 0 or -errno.
    */
-  mapAnonymous(via: Context, addr: number, len: number, prot: Prot, shared: boolean): number;
+  mapAnonymous(via: Context, addr: number, len: number, prot: Prot, shared: boolean, noReserve?: boolean): number;
   /**
    * Maps `len` bytes of the host file open as `hostFd` (a descriptor of the sentry) at
    * `offset`, at a fixed address. Returns 0 or -errno.
