@@ -59,7 +59,7 @@ import {
 import { sigBit } from "./signals.ts";
 import type { SigInfo } from "./signal_frame.ts";
 import { SA_RESTART } from "../abi/linux/signal.ts";
-import { CORE_SIGNALS, SEGV_MAPERR, SIGNAL_NAMES, SIGSEGV } from "../abi/linux/signal.ts";
+import { CORE_SIGNALS, NSIG, SEGV_MAPERR, SIGNAL_NAMES, SIGSEGV } from "../abi/linux/signal.ts";
 import { RLIM_INFINITY, RLIMIT_AS, RLIMIT_CORE, RLIMIT_CPU, RLIMIT_NOFILE, RLIMIT_STACK } from "../abi/linux/limits.ts";
 import { sessionLeaderExited, TtySupport } from "./tty.ts";
 import { Net } from "./net.ts";
@@ -301,6 +301,7 @@ export class Kernel {
         tg.tasks.add(t);
         this.armCpuLimit(tg);
         this.addTask(t);
+        this.resources.activity?.processExec(tg, path, o.argv);
         return tg;
       } catch (e) {
         ctx.addressSpace.release();
@@ -324,6 +325,7 @@ export class Kernel {
     t.state = "runnable";
     this.#runQueue.push(t);
     this.resources.taskAdded();
+    if (t.tid === t.tg.tgid) this.resources.activity?.processStarted(t.tg);
     this.#kick(); // a process started from outside (control.ts) finds the loop asleep
   }
 
@@ -1173,6 +1175,7 @@ export class Kernel {
     this.deletePosixTimers(tg);
     tg.exitUid = t.creds.uid;
     tg.zombie = true;
+    this.resources.activity?.processEnded(tg, tg.exitStatus ?? 0);
     tg.exitQueue.notify(EVENT_IN);
     sessionLeaderExited(this, tg);
     this.vforkDone(tg);
@@ -1199,7 +1202,9 @@ export class Kernel {
     // reaps it (its watchers already saw its status through exitQueue).
     if (parent === null && tg !== init) this.reap(tg);
     parent?.childWaitQueue.notify(1);
-    if (parent && !parent.zombie && tg.exitSignal > 0 && this.threadGroups.has(tg.tgid)) {
+    // clone(2) takes any byte as the exit signal; one beyond NSIG is no signal (do_notify_parent's
+    // valid_signal), though the parent's wait is still woken above.
+    if (parent && !parent.zombie && tg.exitSignal > 0 && tg.exitSignal <= NSIG && this.threadGroups.has(tg.tgid)) {
       const st = tg.exitStatus ?? 0;
       const signalled = (st & 0x7f) !== 0;
       this.sendSignal(parent, tg.exitSignal, {

@@ -47,8 +47,8 @@ const NAMESPACE_FLAGS = CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEW
 /** Arguments of clone, decoded from clone(2) or clone3(2). */
 export interface CloneArgs {
   flags: number;
-  /** The child's stack pointer, or 0 to keep the parent's. */
-  stack: number;
+  /** The child's stack pointer, or 0 to keep the parent's: any 64-bit value (a bad one faults in the child). */
+  stack: bigint;
   parentTid: number;
   childTid: number;
   tls: bigint;
@@ -152,7 +152,7 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
   r.copyFrom(parentRegs);
   r.set("rax", 0);
   r.set("orig_rax", -1);
-  if (a.stack !== 0) r.set("rsp", a.stack);
+  if (a.stack !== 0n) r.set64("rsp", a.stack);
   if (f & CLONE_SETTLS) r.set64("fs_base", a.tls);
   ctx.markRegsDirty();
 
