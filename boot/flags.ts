@@ -60,6 +60,8 @@ export interface GlobalOptions {
   log: string | null;
   /** runc's --log-format: text (default) or json. */
   logFormat: "text" | "json";
+  /** runc's --debug: debug lines go to --log too. */
+  debug: boolean;
 }
 
 /**
@@ -192,6 +194,7 @@ export function defaultGlobalOptions(): GlobalOptions {
     root: null,
     log: null,
     logFormat: "text",
+    debug: false,
   };
 }
 
@@ -550,6 +553,7 @@ function applyGlobal(g: GlobalOptions, values: Map<string, string | boolean | st
   }
   g.root = pathOf(values, "root");
   g.log = pathOf(values, "log");
+  if (values.get("debug") === true) g.debug = true;
   const format = values.get("log-format");
   if (typeof format === "string") {
     if (format !== "text" && format !== "json") throw new BootError(`--log-format: expected text or json, got ${quote(format)}`);

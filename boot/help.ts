@@ -32,9 +32,10 @@ const GLOBAL_FLAGS = `Global flags (before or after the command):
   --pcap FILE              write the sandbox's packets to FILE (pcap, raw IP)
   --root DIR               the state directory (default /run/sentry for root, else
                            $XDG_RUNTIME_DIR/sentry)
-  --log FILE               also report a failure in FILE (as runc: for conmon)
+  --log FILE               also append failures and warnings to FILE (as runc: for conmon)
   --log-format text|json   the format of --log's lines
-  --systemd-cgroup, --debug, --rootless V, --criu P   runc's; accepted and ignored
+  --debug                  debug lines go to --log too
+  --systemd-cgroup, --rootless V, --criu P   runc's; accepted and ignored
 `;
 
 const TTY_FLAG = `  --tty, -t                give the command a terminal bridged to yours (stdin must be one):

@@ -68,6 +68,7 @@ export async function main(args: readonly string[]): Promise<number> {
   const log = new DebugLog();
   try {
     const cmd = parseCommandLine(args);
+    if ("global" in cmd) openRuncLog(cmd.global, log);
     switch (cmd.kind) {
       case "help":
         writeAll(Deno.stdout, helpText(cmd.topic));
@@ -481,6 +482,16 @@ async function restore(launch: LaunchConfig, imagePath: string, global: GlobalOp
   return exitStatusOf(ws);
 }
 
+/** runc's --log FILE (kernel/log.ts), for every command: conmon and podman read it on failure. */
+function openRuncLog(global: GlobalOptions, log: DebugLog): void {
+  if (global.log === null) return;
+  try {
+    log.openRuncLog(global.log, global.logFormat === "json", global.debug);
+  } catch (err) {
+    throw new BootError(`--log ${quote(global.log)}: ${describeFsError(err)}`);
+  }
+}
+
 function openDebugLog(global: GlobalOptions, log: DebugLog): void {
   if (global.debugLog === null) return;
   try {
@@ -493,14 +504,15 @@ function openDebugLog(global: GlobalOptions, log: DebugLog): void {
 /** Prints one line for err and returns the exit status. Stacks go to the debug log only. */
 export function reportError(err: unknown, log: DebugLog | null): number {
   if (err instanceof BootError) {
-    log?.warning(err.message);
+    log?.error(err.message);
     writeAll(Deno.stderr, `sentry: ${firstLine(err.message)}\n`);
     return err.exitCode;
   }
   const msg = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
   let hint = " (run with --debug-log FILE for details)";
+  log?.error(`internal error: ${firstLine(msg)}`);
   if (log?.enabled) {
-    log.warning(`internal error: ${err instanceof Error ? err.stack : msg}`);
+    log.debug(`internal error: ${err instanceof Error ? err.stack : msg}`);
     hint = " (details in the debug log)";
   }
   writeAll(Deno.stderr, `sentry: internal error: ${firstLine(msg)}${hint}\n`);

@@ -28,6 +28,8 @@ export type MountKind =
   | "tmpfs"
   /** A host directory, read-only or writable (vfs/hostfs writes through held descriptors). */
   | "bind"
+  /** A single host regular file, read-only or writable, on a file of the sandbox (runc creates a missing one). */
+  | "bindFile"
   /** Accepted and not mounted: devpts, mqueue, cgroup (devfs and sysfs provide the directories). */
   | "skip";
 
@@ -40,7 +42,7 @@ export interface PlannedMount {
   kind: MountKind;
   /** The type as config.json gave it ("proc", "tmpfs", "bind", ...). */
   type: string;
-  /** For bind mounts: the host directory, absolute and free of symlinks. */
+  /** For bind mounts: the host directory or regular file, absolute and free of symlinks. */
   hostSource: string | null;
   /** What /proc/mounts shows as the source. */
   source: string;
@@ -141,8 +143,12 @@ function planOne(m: SpecMount, i: number, bundleDir: string): PlannedMount {
   }
   let hostSource: string | null = null;
   if (kind === "bind") {
-    if (m.source === undefined || m.source === "") throw new BootError(`${field("source")}: expected a host directory to bind`);
-    hostSource = hostDirectory(posix.resolve(bundleDir, m.source), field("source"));
+    if (m.source === undefined || m.source === "") {
+      throw new BootError(`${field("source")}: expected a host directory or file to bind`);
+    }
+    const src = bindSource(posix.resolve(bundleDir, m.source), field("source"));
+    hostSource = src.path;
+    if (src.isFile) kind = "bindFile";
   }
   return {
     index: i, destination, kind, type: type === "" ? "bind" : type, hostSource,
@@ -158,18 +164,19 @@ function parseSize(s: string): number | null {
   return Number(m[1]) * unit;
 }
 
-function hostDirectory(path: string, what: string): string {
-  let real: string;
+/** The real path of a bind mount's host source, which must be a directory or a regular file. */
+function bindSource(path: string, what: string): { path: string; isFile: boolean } {
+  let real: string, st: Deno.FileInfo;
   try {
     real = Deno.realPathSync(path);
-    if (!Deno.statSync(real).isDirectory) {
-      throw new BootError(`${what}: ${quote(path)} is not a directory (binding a single file is not supported yet)`);
-    }
+    st = Deno.statSync(real);
   } catch (err) {
-    if (err instanceof BootError) throw err;
     throw new BootError(`${what}: ${quote(path)}: ${describeFsError(err)}`);
   }
-  return real;
+  if (!st.isDirectory && !st.isFile) {
+    throw new BootError(`${what}: ${quote(path)} is neither a directory nor a regular file`);
+  }
+  return { path: real, isFile: st.isFile };
 }
 
 /**

@@ -32,7 +32,7 @@ Deno.test("planMounts maps OCI types to filesystems and options to flags", () =>
   assert.equal(plan[5]!.readonly, true);
 });
 
-Deno.test("bind sources are relative to the bundle and must be host directories", () => {
+Deno.test("bind sources are relative to the bundle and must be host directories or regular files", () => {
   const dir = Deno.makeTempDirSync();
   try {
     Deno.mkdirSync(`${dir}/data`);
@@ -42,8 +42,21 @@ Deno.test("bind sources are relative to the bundle and must be host directories"
       planError([{ destination: "/d", type: "bind", source: "missing" }], dir),
       `config.json: mounts[0].source: "${dir}/missing": No such file or directory`,
     );
-    assert.match(planError([{ destination: "/d", options: ["bind"], source: "file" }], dir), /is not a directory/);
-    assert.equal(planError([{ destination: "/d", type: "bind" }], dir), "config.json: mounts[0].source: expected a host directory to bind");
+    const file = planMounts([{ destination: "/d", options: ["bind", "ro"], source: "file" }], dir)[0]!;
+    assert.equal(file.kind, "bindFile");
+    assert.equal(file.hostSource, Deno.realPathSync(`${dir}/file`));
+    assert.equal(file.readonly, true);
+    Deno.symlinkSync("file", `${dir}/link`);
+    assert.equal(planMounts([{ destination: "/d", type: "bind", source: "link" }], dir)[0]!.hostSource, Deno.realPathSync(`${dir}/file`));
+    assert.equal(planMounts([{ destination: "/d", type: "bind", source: "data" }], dir)[0]!.kind, "bind");
+    assert.equal(
+      planError([{ destination: "/d", type: "bind", source: "/dev/null" }], dir),
+      `config.json: mounts[0].source: "/dev/null" is neither a directory nor a regular file`,
+    );
+    assert.equal(
+      planError([{ destination: "/d", type: "bind" }], dir),
+      "config.json: mounts[0].source: expected a host directory or file to bind",
+    );
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }

@@ -4,12 +4,15 @@
  * it. Called by the loader before init exists.
  *
  * Missing mount points are created (with their parents) when the root is writable (the
- * overlay); on a read-only root a default mount whose directory is missing is left out, and a
- * config.json mount whose directory is missing stops the sentry with one line.
+ * overlay): a directory, or for a file bind mount an empty file, as runc does; on a read-only
+ * root a default mount whose directory is missing is left out, and a config.json mount whose
+ * mount point is missing stops the sentry with one line. A file is mounted on a file and a
+ * directory on a directory.
  *
  * @module
  */
 
+import { S_IFREG } from "../abi/linux/file.ts";
 import { Credentials } from "../kernel/creds.ts";
 import { ENOENT, EROFS, LinuxError } from "../kernel/errno.ts";
 import type { DebugLog } from "../kernel/log.ts";
@@ -43,9 +46,10 @@ export function applyMounts(plan: readonly PlannedMount[], env: MountEnv): void 
       env.log.debug(`mount: ${p.type} at ${p.destination} is provided by devfs/sysfs; skipped`);
       continue;
     }
+    const wantDir = p.kind !== "bindFile";
     let at: Location;
     try {
-      at = mountPoint(env.vfs, ctx, p.destination);
+      at = mountPoint(env.vfs, ctx, p.destination, wantDir);
     } catch (e) {
       if (!(e instanceof LinuxError)) throw e;
       if (p.index === null) {
@@ -59,9 +63,11 @@ export function applyMounts(plan: readonly PlannedMount[], env: MountEnv): void 
       }
       throw new BootError(`${what}: ${quote(p.destination)}: ${e.message}`);
     }
-    if (!at.isDir) {
+    if (at.isDir !== wantDir) {
       if (p.index === null) continue;
-      throw new BootError(`${what}: ${quote(p.destination)} is not a directory`);
+      throw new BootError(
+        `${what}: ${quote(p.destination)} ${wantDir ? "is not a directory" : "is a directory (the source is a file)"}`,
+      );
     }
     const fs = makeFilesystem(p, env);
     const readonly = p.readonly;
@@ -71,24 +77,27 @@ export function applyMounts(plan: readonly PlannedMount[], env: MountEnv): void 
 }
 
 /**
- * The directory at path, created with its missing parents (mode 0755, as runc does) when the
- * tree can be written; ENOENT or EROFS when it cannot.
+ * The file at path (followed inside the sandbox), created when missing with its missing parent
+ * directories (mode 0755, as runc does) when the tree can be written: a directory if dir, else
+ * an empty regular file; ENOENT or EROFS when it cannot.
  */
-function mountPoint(vfs: VirtualFilesystem, ctx: PathContext, path: string): Location {
+function mountPoint(vfs: VirtualFilesystem, ctx: PathContext, path: string, dir: boolean): Location {
   const root = ctx.root;
   try {
     return walk(ctx, root, path, true);
   } catch (e) {
     if (e !== ENOENT) throw e;
   }
+  const names = path.split("/").filter((n) => n !== "");
   let prefix = "";
-  for (const name of path.split("/").filter((n) => n !== "")) {
+  for (const [i, name] of names.entries()) {
     prefix += "/" + name;
     try {
       walk(ctx, root, prefix, true);
     } catch (e) {
       if (e !== ENOENT) throw e;
-      vfs.mkdirAt(ctx, root, prefix, 0o755);
+      if (dir || i < names.length - 1) vfs.mkdirAt(ctx, root, prefix, 0o755);
+      else vfs.mknodAt(ctx, root, prefix, S_IFREG | 0o755, 0);
     }
   }
   return walk(ctx, root, path, true);
@@ -107,9 +116,11 @@ function makeFilesystem(p: PlannedMount, env: MountEnv): Filesystem {
         mode: p.mode ?? 0o1777, uid: p.uid ?? 0, gid: p.gid ?? 0, sizeLimit: p.sizeBytes ?? Infinity,
       });
     case "bind":
+    case "bindFile":
       try {
-        // rw binds write the host directory through held descriptors (vfs/hostfs).
-        return HostFilesystem.open(p.hostSource!, { writable: !p.readonly });
+        // rw binds write the host directory or file through held descriptors (vfs/hostfs).
+        const o = { writable: !p.readonly };
+        return p.kind === "bind" ? HostFilesystem.open(p.hostSource!, o) : HostFilesystem.openFile(p.hostSource!, o);
       } catch (e) {
         if (!(e instanceof LinuxError)) throw e;
         throw new BootError(`config.json: mounts[${p.index}].source: ${quote(p.hostSource!)}: ${e.message}`);

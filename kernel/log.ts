@@ -3,6 +3,11 @@
  * dropped; strace lines go to the debug log when there is one, else to stderr (as runsc's
  * -strace writes to its log).
  *
+ * runc's `--log FILE` (which conmon and podman read when the runtime fails) gets the warnings
+ * and errors, and the debug lines too with `--debug`, appended in runc's formats: logrus's
+ * text (`time="..." level=error msg="..."`) or, with `--log-format json`, one JSON object a
+ * line (`{"level":"error","msg":"...","time":"..."}`).
+ *
  * @nosave: host-bound (an open host file).
  *
  * @module
@@ -12,8 +17,16 @@ import { writeAllSync } from "./write_all.ts";
 
 const encoder = new TextEncoder();
 
+/** Where runc's --log lines go, and how. */
+interface RuncLog {
+  file: Deno.FsFile;
+  json: boolean;
+  debug: boolean;
+}
+
 export class DebugLog {
   #file: Deno.FsFile | null = null;
+  #runc: RuncLog | null = null;
   readonly #once = new Set<string>();
   straceToStderr = false;
 
@@ -22,16 +35,46 @@ export class DebugLog {
     this.#file = Deno.openSync(path, { write: true, create: true, truncate: true });
   }
 
+  /**
+   * Opens runc's --log file (appending, created 0644 as runc's); json: --log-format json;
+   * debug: --debug. Throws Deno errors; boot reports them.
+   */
+  openRuncLog(path: string, json: boolean, debug: boolean): void {
+    const file = Deno.openSync(path, { append: true, create: true, mode: 0o644 });
+    this.#runc = { file, json, debug };
+  }
+
   get enabled(): boolean {
-    return this.#file !== null;
+    return this.#file !== null || this.#runc?.debug === true;
   }
 
   debug(msg: string): void {
     if (this.#file) this.#write(this.#file, `D ${timestamp()} ${msg}\n`);
+    if (this.#runc?.debug) this.#runcLine("debug", msg);
   }
 
   warning(msg: string): void {
     if (this.#file) this.#write(this.#file, `W ${timestamp()} ${msg}\n`);
+    if (this.#runc) this.#runcLine("warning", msg);
+  }
+
+  /** The failure the sentry ends with (its one line on stderr). */
+  error(msg: string): void {
+    if (this.#file) this.#write(this.#file, `E ${timestamp()} ${msg}\n`);
+    if (this.#runc) this.#runcLine("error", msg);
+  }
+
+  #runcLine(level: string, msg: string): void {
+    const r = this.#runc!;
+    const time = new Date().toISOString().replace(/\.\d+Z$/, "Z");
+    const line = r.json
+      ? JSON.stringify({ level, msg, time })
+      : `time="${time}" level=${level} msg=${JSON.stringify(msg)}`;
+    try {
+      this.#write(r.file, line + "\n");
+    } catch {
+      // A full or vanished log never stops the sentry.
+    }
   }
 
   /** Logs msg the first time key is seen (unknown syscalls, unsupported flags). */
@@ -59,6 +102,8 @@ export class DebugLog {
   close(): void {
     this.#file?.close();
     this.#file = null;
+    this.#runc?.file.close();
+    this.#runc = null;
   }
 }
 

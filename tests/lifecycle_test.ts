@@ -289,3 +289,27 @@ Deno.test("control socket: malformed, oversized and wrongly typed requests get a
     await Deno.remove(out);
   }
 });
+
+Deno.test("--log FILE: a failing command's line is appended in runc's text or JSON format, debug lines with --debug", async () => {
+  const root = await Deno.makeTempDir();
+  const log = `${root}/runtime.log`;
+  try {
+    oneErrorLine(await sentry(root, ["--log", log, "state", "nope"]), "state with --log");
+    oneErrorLine(await sentry(root, ["--log-format=json", `--log=${log}`, "kill", "nope", "TERM"]), "kill with --log-format json");
+    const lines = Deno.readTextFileSync(log).trimEnd().split("\n");
+    assert.equal(lines.length, 2, lines.join("\n"));
+    assert.match(lines[0]!, /^time="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ" level=error msg="container \\"nope\\" does not exist"$/);
+    const j = JSON.parse(lines[1]!);
+    assert.deepEqual(Object.keys(j).sort(), ["level", "msg", "time"]);
+    assert.equal(j.level, "error");
+    assert.equal(j.msg, `container "nope" does not exist`);
+    // --debug adds the sentry's debug lines; a log that cannot be opened is one line.
+    const ok = await sentry(root, ["--log", log, "--debug", "--log-format", "json", "do", "--", "/bin/true"]);
+    assert.equal(ok.code, 0, ok.stderr);
+    const more = Deno.readTextFileSync(log).trimEnd().split("\n").slice(2).map((l) => JSON.parse(l));
+    assert.ok(more.length > 0 && more.every((l) => l.level === "debug"), JSON.stringify(more));
+    oneErrorLine(await sentry(root, ["--log", `${root}/no/such/dir/log`, "list"]), "an unopenable --log");
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});

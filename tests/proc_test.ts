@@ -123,7 +123,9 @@ Deno.test("mount, umount2 and chroot work as root in the sandbox, with EBUSY and
     "write past the size: -1 No space left on device", "mount tmpfs bad option: Invalid argument",
     "umount tmpfs: ok", "file visible: 0", "bind /etc: ok", "passwd visible: 1", "remount ro: ok",
     "chdir into it: ok", "umount busy cwd: Device or resource busy", "umount detach: ok", "chdir /: ok",
-    "passwd visible: 0", "umount bad flags: Invalid argument", "umount /: Device or resource busy",
+    "passwd visible: 0", "bind file on dir: Not a directory", "bind dir on file: Not a directory",
+    "bind file on file: ok", "bound file reads: 5 root:", "unlink bound file: Device or resource busy",
+    "umount file: ok", "after umount size: 0", "umount bad flags: Invalid argument", "umount /: Device or resource busy",
     "chroot /etc: ok", "passwd at /passwd: 1", "",
   ].join("\n"));
 });
@@ -225,6 +227,52 @@ Deno.test("config.json bind mounts show the host directory; noexec makes execve 
     const r = await sentryRun(["run", "--bundle", dir, "--", "/mnt/hello"]);
     assert.equal(r.code, 126, r.stderr);
     assert.equal(r.stderr, `sentry: cannot run "/mnt/hello": Permission denied\n`);
+  });
+});
+
+Deno.test("config.json file bind mounts: read and written through, ro refused with EROFS, missing targets created", async () => {
+  const mounts = [
+    { destination: "/etc/hostname", type: "bind", source: "data/hostname", options: ["rbind", "ro", "nosuid", "nodev"] },
+    { destination: "/etc/sentry-rw", type: "bind", source: "data/rw", options: ["bind", "rw"] },
+    { destination: "/run/new/.containerenv", type: "bind", source: "data/env", options: ["bind", "ro"] },
+  ];
+  const script = "cat /etc/hostname /etc/sentry-rw /run/new/.containerenv; echo more >> /etc/sentry-rw; cat /etc/sentry-rw; " +
+    "echo evil > /etc/hostname; echo ro=$?; rm /etc/sentry-rw; echo rm=$?; " +
+    "grep -c -e ' /etc/hostname hostfs ro,nosuid,nodev' -e ' /etc/sentry-rw hostfs rw' /proc/mounts; " +
+    "stat -c %s /etc/hostname; ls -A /run/new";
+  await withBundle(spec(mounts, ["/bin/sh", "-c", script], false), {}, async (dir) => {
+    const cfg = JSON.parse(Deno.readTextFileSync(`${dir}/config.json`));
+    cfg.root.path = "/";
+    Deno.writeTextFileSync(`${dir}/config.json`, JSON.stringify(cfg));
+    Deno.writeTextFileSync(`${dir}/data/hostname`, "box\n");
+    Deno.writeTextFileSync(`${dir}/data/rw`, "rw\n");
+    Deno.writeTextFileSync(`${dir}/data/env`, "engine=test\n");
+    const r = await sentryRun(["run", "--bundle", dir]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /Read-only file system/);
+    assert.match(r.stderr, /Device or resource busy/);
+    assert.equal(r.stdout, "box\nrw\nengine=test\nrw\nmore\nro=2\nrm=1\n2\n4\n.containerenv\n");
+    // Written through to the host file; the read-only one unchanged.
+    assert.equal(Deno.readTextFileSync(`${dir}/data/rw`), "rw\nmore\n");
+    assert.equal(Deno.readTextFileSync(`${dir}/data/hostname`), "box\n");
+  });
+  // On a read-only root a missing target is one line; a file cannot cover a directory.
+  const hello = await compileC("hello", { static: true });
+  const cases: [unknown[], string][] = [
+    [[{ destination: "/etc/hosts", type: "bind", source: "secret", options: ["bind"] }], `sentry: config.json: mounts[0].destination: "/etc/hosts" does not exist in the root filesystem, which is read-only\n`],
+    [[{ destination: "/mnt", type: "bind", source: "secret", options: ["bind"] }], `sentry: config.json: mounts[0].destination: "/mnt" is a directory (the source is a file)\n`],
+  ];
+  for (const [mounts, err] of cases) {
+    await withBundle(spec(mounts), { "rootfs/prog": hello }, async (dir) => {
+      const r = await sentryRun(["run", "--bundle", dir]);
+      assert.equal(r.code, 125, r.stderr);
+      assert.equal(r.stderr, err);
+    });
+  }
+  // On a read-only root an existing file can be covered.
+  await withBundle(spec([{ destination: "/inside", type: "bind", source: "secret", options: ["bind", "ro"] }], ["/prog"]), { "rootfs/prog": hello }, async (dir) => {
+    const r = await sentryRun(["run", "--bundle", dir]);
+    assert.equal(r.code, 0, r.stderr);
   });
 });
 

@@ -112,17 +112,20 @@ export class VirtualFilesystem {
   }
 
   /**
-   * Mounts fs (its root, or the subtree at root) on the directory at. Stacks on an existing
-   * mount there. Permission checks are the caller's (mount(2) needs CAP_SYS_ADMIN).
+   * Mounts fs (its root, or the subtree at root) on at: a directory on a directory, or a
+   * non-directory (a file bind mount) on a non-directory; ENOTDIR otherwise, as Linux's
+   * graft_tree. Stacks on an existing mount there. Permission checks are the caller's (mount(2)
+   * needs CAP_SYS_ADMIN).
    */
   mount(
     at: Location,
     fs: Filesystem,
     o: { readonly: boolean; root?: Dentry; flags?: number; source?: string },
   ): Mount {
-    if (!at.isDir) throw ENOTDIR;
+    const root = o.root ?? fs.root;
+    if (at.isDir !== root.isDir) throw ENOTDIR;
     const m = new Mount({
-      id: this.#nextMountId++, fs, root: o.root ?? fs.root, parent: at.mount, mountpoint: at.dentry,
+      id: this.#nextMountId++, fs, root, parent: at.mount, mountpoint: at.dentry,
       readonly: o.readonly, flags: o.flags ?? 0, source: o.source ?? fs.name,
     });
     at.mount.children.set(at.dentry, m);

@@ -49,6 +49,21 @@ int main(int argc, char **argv) {
   TRY("umount detach", umount2(mnt, MNT_DETACH));
   TRY("chdir /", chdir("/"));
   printf("passwd visible: %d\n", exists(path));
+  /* A file is bound on a file only. */
+  snprintf(path, sizeof path, "%s/bound-file", mnt);
+  close(open(path, O_CREAT | O_WRONLY, 0644));
+  TRY("bind file on dir", mount("/etc/passwd", mnt, NULL, MS_BIND, NULL));
+  TRY("bind dir on file", mount("/etc", path, NULL, MS_BIND, NULL));
+  TRY("bind file on file", mount("/etc/passwd", path, NULL, MS_BIND, NULL));
+  char head[6] = {0};
+  int b = open(path, O_RDONLY);
+  printf("bound file reads: %zd %s\n", read(b, head, 5), head);
+  close(b);
+  TRY("unlink bound file", unlink(path));
+  TRY("umount file", umount2(path, 0));
+  struct stat bst;
+  printf("after umount size: %lld\n", stat(path, &bst) == 0 ? (long long)bst.st_size : -1LL);
+  unlink(path);
   TRY("umount bad flags", umount2(mnt, 0x100));
   TRY("umount /", umount2("/", 0));
   TRY("chroot /etc", chroot("/etc"));

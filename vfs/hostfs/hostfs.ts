@@ -91,7 +91,7 @@ export interface HostFsOptions {
   writable?: boolean;
 }
 
-/** @savable A host directory tree. */
+/** @savable A host directory tree, or a single host file (a file bind mount). */
 export class HostFilesystem implements Filesystem {
   readonly name = "hostfs";
   /** Immutable. */
@@ -101,19 +101,30 @@ export class HostFilesystem implements Filesystem {
   readonly root: HostDentry;
   /** @nosave The O_PATH descriptors of directories other than the root, least recently used first. */
   readonly dirFds = new LruFdCache<HostDentry>(DIR_FD_CACHE);
-  /** @nosave The root's descriptor: always open (every re-walk starts there). */
+  /** @nosave The root's descriptor: always open (every re-walk starts there); -1 for a single file. */
   #rootFd: number;
+  /**
+   * @nosave A single-file tree: the O_PATH descriptor of the directory the file is named in,
+   * always open; every host call about the file is relative to it, by its one name, without
+   * following a symlink. -1 for a directory tree.
+   */
+  #fileParentFd: number;
 
-  private constructor(hostRoot: string, rootFd: number, writable: boolean) {
+  private constructor(hostRoot: string, rootFd: number, writable: boolean, file?: { parentFd: number; name: string }) {
     this.hostRoot = hostRoot;
     this.readonly = !writable;
     this.#rootFd = rootFd;
-    const r = ffi.hostFstat(rootFd, statBuf.bytes);
-    if (r < 0) {
-      hostFds.close(rootFd);
-      throw hostError(r);
+    this.#fileParentFd = file?.parentFd ?? -1;
+    const r = file === undefined
+      ? ffi.hostFstat(rootFd, statBuf.bytes)
+      : ffi.hostFstatat(file.parentFd, file.name, statBuf.bytes, ffi.AT_SYMLINK_NOFOLLOW);
+    if (r < 0 || (file !== undefined && (statBuf.mode & S_IFMT) !== S_IFREG)) {
+      hostFds.close(file?.parentFd ?? rootFd);
+      throw r < 0 ? hostError(r) : EINVAL;
     }
-    this.root = new HostDentry(this, null, "", statBuf, rootFd);
+    this.root = file === undefined
+      ? new HostDentry(this, null, "", statBuf, rootFd)
+      : new HostDentry(this, null, file.name, statBuf);
   }
 
   /**
@@ -125,6 +136,29 @@ export class HostFilesystem implements Filesystem {
     const fd = hostFds.open(() => ffi.hostOpen(hostRoot, ffi.O_PATH | ffi.O_DIRECTORY | ffi.O_CLOEXEC));
     if (fd < 0) throw hostError(fd);
     return new HostFilesystem(hostRoot, fd, o.writable ?? false);
+  }
+
+  /**
+   * Opens the host regular file hostPath (absolute, its last component not a symlink: boot
+   * resolves it first) as a filesystem of that one file, read-only unless o.writable: the
+   * source of a file bind mount. Its directory is opened once (O_PATH) and the file is then
+   * reached by its name alone with O_NOFOLLOW, so a symlink put in its place on the host is
+   * ELOOP, never followed. Throws a LinuxError (ENOENT, ELOOP; EINVAL if it is not a regular file).
+   */
+  static openFile(hostPath: string, o: HostFsOptions = {}): HostFilesystem {
+    const slash = hostPath.lastIndexOf("/");
+    const dir = slash <= 0 ? "/" : hostPath.slice(0, slash);
+    const name = hostPath.slice(slash + 1);
+    if (slash < 0 || name === "" || name === "." || name === "..") throw EINVAL;
+    const fd = hostFds.open(() => ffi.hostOpen(dir, ffi.O_PATH | ffi.O_DIRECTORY | ffi.O_CLOEXEC));
+    if (fd < 0) throw hostError(fd);
+    return new HostFilesystem(hostPath, -1, o.writable ?? false, { parentFd: fd, name });
+  }
+
+  /** The descriptor of the directory a single-file tree's file is named in. */
+  fileParentFd(): number {
+    if (this.#fileParentFd < 0) throw ENOENT;
+    return this.#fileParentFd;
   }
 
   /**
@@ -143,8 +177,10 @@ export class HostFilesystem implements Filesystem {
 
   release(): void {
     this.dirFds.clear();
-    hostFds.close(this.#rootFd);
+    if (this.#rootFd >= 0) hostFds.close(this.#rootFd);
+    if (this.#fileParentFd >= 0) hostFds.close(this.#fileParentFd);
     this.#rootFd = -1;
+    this.#fileParentFd = -1;
     this.root.forget();
   }
 }
@@ -204,8 +240,13 @@ export class HostDentry extends Dentry {
     return this.#ino;
   }
 
-  get #hostParent(): HostDentry {
-    return this.parent as HostDentry;
+  /**
+   * The held descriptor of the host directory this file is named in: the parent dentry's, or
+   * for the root of a single-file tree the directory of the bound file.
+   */
+  #parentFd(): number {
+    if (this.parent === null) return this.#fs.fileParentFd();
+    return (this.parent as HostDentry).dirFd();
   }
 
   /**
@@ -222,7 +263,7 @@ export class HostDentry extends Dentry {
       return this.#dirFd;
     }
     if (this.#removed) throw ENOENT;
-    const parentFd = this.#hostParent.dirFd();
+    const parentFd = this.#parentFd();
     const fd = hostFds.open(() =>
       ffi.hostOpenat(parentFd, this.name, ffi.O_PATH | ffi.O_DIRECTORY | ffi.O_NOFOLLOW | ffi.O_CLOEXEC)
     );
@@ -257,7 +298,7 @@ export class HostDentry extends Dentry {
   stat(): Stat {
     const r = this.#dirFd >= 0
       ? ffi.hostFstat(this.#dirFd, statBuf.bytes)
-      : ffi.hostFstatat(this.#hostParent.dirFd(), this.name, statBuf.bytes, ffi.AT_SYMLINK_NOFOLLOW);
+      : ffi.hostFstatat(this.#parentFd(), this.name, statBuf.bytes, ffi.AT_SYMLINK_NOFOLLOW);
     if (r < 0) throw hostError(r);
     const st = statBuf.decode();
     st.uid = this.#uid;
@@ -268,7 +309,7 @@ export class HostDentry extends Dentry {
   override readlink(): string {
     if ((this.#mode & S_IFMT) !== S_IFLNK) throw EINVAL;
     if (this.#target !== null) return this.#target;
-    const n = ffi.hostReadlinkat(this.#hostParent.dirFd(), this.name, linkBuf);
+    const n = ffi.hostReadlinkat(this.#parentFd(), this.name, linkBuf);
     if (n < 0) throw hostError(n);
     this.#target = decoder.decode(linkBuf.subarray(0, n));
     return this.#target;
@@ -311,7 +352,7 @@ export class HostDentry extends Dentry {
         return super.open(loc, flags);
       case S_IFREG: {
         const acc = this.#fs.readonly ? ffi.O_RDONLY : flags & O_ACCMODE;
-        const dfd = this.#hostParent.dirFd();
+        const dfd = this.#parentFd();
         const fd = hostFds.open(() => ffi.hostOpenat(dfd, this.name, acc | HOST_OPEN_FLAGS));
         if (fd < 0) throw fd === -ELOOP.errno ? ELOOP : hostError(fd);
         return new HostRegularFile(loc, flags, fd, this.#fs.readonly);
@@ -341,13 +382,14 @@ export class HostDentry extends Dentry {
    * it), opened with access mode acc and O_NOFOLLOW; the caller closes it.
    */
   openHostFd(acc: number = ffi.O_RDONLY): number {
-    const dfd = this.#hostParent.dirFd();
+    const dfd = this.#parentFd();
     const fd = hostFds.open(() => ffi.hostOpenat(dfd, this.name, acc | HOST_OPEN_FLAGS));
     if (fd < 0) throw hostError(fd);
     return fd;
   }
 
   override hostPath(): string {
+    if (this.parent === null && !this.isDir) return this.#fs.hostRoot;
     const names: string[] = [this.name];
     for (let d = this.parent; d !== null && d.parent !== null; d = d.parent) names.push(d.name);
     const root = this.#fs.hostRoot.endsWith("/") ? this.#fs.hostRoot.slice(0, -1) : this.#fs.hostRoot;
@@ -400,8 +442,8 @@ export class HostDentry extends Dentry {
 
   /** Where host calls about this file are made: [dirfd, name, extra at-flags]. */
   #at(): [number, string, number] {
-    if (this.parent === null) return [this.dirFd(), "", ffi.AT_EMPTY_PATH];
-    return [this.#hostParent.dirFd(), this.name, 0];
+    if (this.parent === null && this.isDir) return [this.dirFd(), "", ffi.AT_EMPTY_PATH];
+    return [this.#parentFd(), this.name, 0];
   }
 
   /** Sets the owner on the host; keeps it in the dentry alone when the host says EPERM. */
@@ -417,7 +459,7 @@ export class HostDentry extends Dentry {
   #chmod(mode: number): void {
     if (this.isSymlink) return;
     let r: number;
-    if (this.parent === null) {
+    if (this.parent === null && this.isDir) {
       // The root has no name to give fchmodat: a read-only open of the directory itself.
       const dfd = this.dirFd();
       const fd = hostFds.open(() => ffi.hostOpenat(dfd, ".", ffi.O_RDONLY | ffi.O_DIRECTORY | ffi.O_CLOEXEC));
@@ -425,7 +467,7 @@ export class HostDentry extends Dentry {
       r = ffi.hostFchmod(fd, mode);
       hostFds.close(fd);
     } else {
-      r = ffi.hostFchmodat(this.#hostParent.dirFd(), this.name, mode, ffi.AT_SYMLINK_NOFOLLOW);
+      r = ffi.hostFchmodat(this.#parentFd(), this.name, mode, ffi.AT_SYMLINK_NOFOLLOW);
     }
     if (r < 0) throw hostError(r);
   }
@@ -478,7 +520,7 @@ export class HostDentry extends Dentry {
     this.#checkWritable();
     if (!(target instanceof HostDentry) || target.#fs !== this.#fs || target.parent === null) throw EXDEV;
     if (target.isDir) throw EPERM;
-    const r = ffi.hostLinkat(target.#hostParent.dirFd(), target.name, this.dirFd(), name);
+    const r = ffi.hostLinkat(target.#parentFd(), target.name, this.dirFd(), name);
     if (r < 0) throw hostError(r);
     const c = this.#added(name);
     c.#uid = target.#uid;

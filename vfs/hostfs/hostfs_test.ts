@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { EEXIST, ELOOP, ENOENT, ENOTDIR, EOPNOTSUPP, ESTALE, EROFS, LinuxError } from "../../kernel/errno.ts";
+import { EBUSY, EEXIST, EINVAL, ELOOP, ENOENT, ENOTDIR, EOPNOTSUPP, ESTALE, EROFS, LinuxError } from "../../kernel/errno.ts";
 import { Credentials } from "../../kernel/creds.ts";
 import { O_APPEND, O_CREAT, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, S_IFIFO } from "../../abi/linux/file.ts";
 import { VirtualFilesystem } from "../vfs.ts";
@@ -269,6 +269,73 @@ Deno.test("an evicted directory replaced on the host is ESTALE, a symlink in its
     );
   } finally {
     vfs.release();
+    Deno.removeSync(base, { recursive: true });
+  }
+});
+
+Deno.test("a single-file hostfs mounted on a file: read and written through, ro refused with EROFS, never followed", () => {
+  const base = Deno.makeTempDirSync({ prefix: "sentry_hostfs_" });
+  const root = `${base}/root`;
+  Deno.mkdirSync(`${root}/etc`, { recursive: true });
+  Deno.writeTextFileSync(`${root}/etc/hosts`, "rootfs hosts\n");
+  Deno.writeTextFileSync(`${root}/etc/hostname`, "rootfs name\n");
+  Deno.mkdirSync(`${base}/outside`);
+  Deno.writeTextFileSync(`${base}/outside/secret`, "host secret\n");
+  Deno.chmodSync(`${base}/outside/secret`, 0o600);
+  Deno.writeTextFileSync(`${base}/hosts`, "127.0.0.1 localhost\n");
+  Deno.writeTextFileSync(`${base}/hostname`, "box\n");
+  const vfs = VirtualFilesystem.withRoot(HostFilesystem.open(root, { writable: true }));
+  const rw = HostFilesystem.openFile(`${base}/hosts`, { writable: true });
+  const ro = HostFilesystem.openFile(`${base}/hostname`);
+  try {
+    const ctx = { root: vfs.root(), creds: Credentials.root() };
+    const at = (p: string) => vfs.resolve(ctx, vfs.root(), p, { follow: true });
+    vfs.mount(at("/etc/hosts"), rw, { readonly: false });
+    vfs.mount(at("/etc/hostname"), ro, { readonly: true });
+    // A file cannot cover a directory, nor a directory a file.
+    const file = HostFilesystem.openFile(`${base}/hosts`), dir = HostFilesystem.open(`${base}/outside`);
+    assert.throws(() => vfs.mount(at("/etc"), file, { readonly: true }), (e) => e === ENOTDIR);
+    assert.throws(() => vfs.mount(at("/etc/hosts"), dir, { readonly: true }), (e) => e === ENOTDIR);
+    file.release();
+    dir.release();
+
+    assert.equal(read(vfs, ctx, "/etc/hosts"), "127.0.0.1 localhost\n");
+    assert.equal(read(vfs, ctx, "/etc/hostname"), "box\n");
+    write(vfs, ctx, "/etc/hosts", "10.0.0.1 db\n", O_WRONLY | O_APPEND);
+    assert.equal(Deno.readTextFileSync(`${base}/hosts`), "127.0.0.1 localhost\n10.0.0.1 db\n");
+    assert.equal(Deno.readTextFileSync(`${root}/etc/hosts`), "rootfs hosts\n");
+    // stat shows the bound file; /proc-style paths name the mount point.
+    assert.equal(vfs.statAt(ctx, vfs.root(), "/etc/hosts", { follow: true, emptyPath: false }).ino, Deno.statSync(`${base}/hosts`).ino);
+    assert.equal(at("/etc/hosts").path(), "/etc/hosts");
+    assert.equal(at("/etc/hosts").parent().path(), "/etc");
+
+    // Read-only: every write is EROFS, the host file is unchanged.
+    assert.throws(() => write(vfs, ctx, "/etc/hostname", "evil\n", O_WRONLY), (e) => e === EROFS);
+    assert.throws(() => write(vfs, ctx, "/etc/hostname", "evil\n", O_RDWR), (e) => e === EROFS);
+    assert.throws(() => vfs.truncate(ctx, at("/etc/hostname"), 0), (e) => e === EROFS);
+    assert.throws(() => vfs.chmod(ctx, at("/etc/hostname"), 0o777), (e) => e === EROFS);
+    assert.equal(Deno.readTextFileSync(`${base}/hostname`), "box\n");
+    // A mount point cannot be removed or renamed over.
+    assert.throws(() => vfs.unlinkAt(ctx, vfs.root(), "/etc/hosts"), (e) => e === EBUSY);
+    // Writable: truncate and chmod reach the host file itself.
+    vfs.truncate(ctx, at("/etc/hosts"), 9);
+    vfs.chmod(ctx, at("/etc/hosts"), 0o640);
+    assert.equal(Deno.readTextFileSync(`${base}/hosts`), "127.0.0.1");
+    assert.equal(Deno.statSync(`${base}/hosts`).mode! & 0o7777, 0o640);
+
+    // The host file replaced by a symlink leading outside: ELOOP, never followed.
+    Deno.removeSync(`${base}/hosts`);
+    Deno.symlinkSync(`${base}/outside/secret`, `${base}/hosts`);
+    hostFds.beginOperation();
+    assert.throws(() => read(vfs, ctx, "/etc/hosts"), (e) => e === ELOOP);
+    assert.throws(() => write(vfs, ctx, "/etc/hosts", "x", O_WRONLY), (e) => e === ELOOP);
+    assert.throws(() => vfs.chmod(ctx, at("/etc/hosts"), 0o777), (e) => e instanceof LinuxError);
+    assertOutsideUntouched(base);
+    // Not a regular file: refused.
+    assert.throws(() => HostFilesystem.openFile(`${base}/outside`), (e) => e === EINVAL);
+    assert.throws(() => HostFilesystem.openFile(`${base}/missing`), (e) => e === ENOENT);
+  } finally {
+    vfs.release(); // releases the mounted rw and ro too
     Deno.removeSync(base, { recursive: true });
   }
 });

@@ -5,10 +5,10 @@
  * One mount namespace: every process sees the same tree. Privilege: mount, umount2 and
  * pivot_root need CAP_SYS_ADMIN, chroot CAP_SYS_CHROOT (EPERM without).
  *
- * mount(2) supports: new proc, sysfs, devtmpfs and tmpfs (size=, mode=, uid=, gid=) instances; bind mounts of directories
- * (MS_BIND; MS_REC is accepted, submounts are not copied); MS_REMOUNT (with or without
- * MS_BIND) changing ro, nosuid, nodev, noexec; propagation changes (accepted, no effect).
- * Not supported: MS_MOVE (EINVAL), bind mounts of single files (ENOTDIR).
+ * mount(2) supports: new proc, sysfs, devtmpfs and tmpfs (size=, mode=, uid=, gid=) instances; bind mounts
+ * of directories on directories and of files on files (MS_BIND; MS_REC is accepted, submounts
+ * are not copied); MS_REMOUNT (with or without MS_BIND) changing ro, nosuid, nodev, noexec;
+ * propagation changes (accepted, no effect). Not supported: MS_MOVE (EINVAL).
  *
  * @module
  */
@@ -92,7 +92,7 @@ const sysMount: SyscallFn = (t, a) => {
   }
   if (f & MS_BIND) {
     const src = lookup(t, copyInPath(t, srcAddr));
-    if (!src.isDir || !at.isDir) throw ENOTDIR;
+    // A directory on a directory or a file on a file: vfs.mount checks (ENOTDIR).
     void MS_REC; // submounts of the source are not copied
     t.kernel.vfs.mount(at, src.mount.fs, {
       readonly: src.mount.readonly, root: src.dentry, flags: src.mount.flags, source: src.mount.source,
