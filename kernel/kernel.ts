@@ -173,7 +173,7 @@ export class Kernel {
    * @nosave What one process's syscall did to another that takes effect only after the
    * caller's next stop (see {@linkcode holdForWaker}); released before a pause.
    */
-  readonly #held: { waker: Task; run: () => void }[] = [];
+  readonly #held: { waker: Task; run: () => void; target: ThreadGroup; fatal: boolean }[] = [];
   /** Signal timers on the monotonic clock (alarm, ITIMER_REAL, POSIX timers). Small; scanned linearly. */
   readonly #timers = new Set<KernelTimer>();
   /** Timers on CPU-time clocks (ITIMER_VIRTUAL/PROF, POSIX timers), sampled; see timers.ts. */
@@ -553,15 +553,25 @@ export class Kernel {
    * Released also when the waker dies, when a slice passes with no stop (it computes in user
    * mode), when no task is in user mode, and before a pause.
    */
-  holdForWaker(target: ThreadGroup, run: () => void): boolean {
+  holdForWaker(target: ThreadGroup, run: () => void, fatal = false): boolean {
     const w = this.current;
     if (w === null || w.tg === target) return false;
-    this.#held.push({ waker: w, run });
+    this.#held.push({ waker: w, run, target, fatal });
     return true;
   }
 
+  /**
+   * Whether a kill of tg is held (holdForWaker with `fatal`): tg is as good as dead, and may not
+   * create processes meanwhile. Linux's copy_process refuses a fork while a fatal signal is
+   * pending; without this, a process forking when kill(-1, SIGKILL) was sent left a child
+   * that the kill never reached (found by the fuzzer).
+   */
+  fatalHeld(tg: ThreadGroup): boolean {
+    return this.#held.length > 0 && this.#held.some((h) => h.fatal && h.target === tg);
+  }
+
   /** Removes and returns what was held for waker (everything when null). */
-  #takeHeld(waker: Task | null): { waker: Task; run: () => void }[] {
+  #takeHeld(waker: Task | null): { waker: Task; run: () => void; target: ThreadGroup; fatal: boolean }[] {
     if (this.#held.length === 0) return [];
     if (waker === null) return this.#held.splice(0);
     const go = [];
@@ -1187,6 +1197,9 @@ export class Kernel {
     const reparented = [...tg.children];
     for (const child of tg.children) {
       child.parent = adopter;
+      // Linux's reparent_leader: an adopted child reports with SIGCHLD whatever its clone asked,
+      // so a plain wait() of its new parent reaps it (found by the fuzzer: init waited for ever).
+      child.exitSignal = 17;
       if (adopter && adopter !== tg) adopter.children.add(child);
       for (const ct of child.tasks) if (ct.pdeathSignal !== 0) this.sendSignal(child, ct.pdeathSignal, {}, ct);
     }

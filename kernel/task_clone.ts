@@ -8,7 +8,7 @@
  * @module
  */
 
-import { EAGAIN, EINVAL, EPERM } from "./errno.ts";
+import { EAGAIN, EINVAL, EPERM, ERESTARTNOINTR } from "./errno.ts";
 import type { Task } from "./task.ts";
 import { Task as TaskClass } from "./task.ts";
 import { ThreadGroup } from "./thread_group.ts";
@@ -85,6 +85,9 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
   if (f & CLONE_SETTLS) checkTlsBase(a.tls);
   const k = t.kernel;
   const thread = (f & CLONE_THREAD) !== 0;
+  // A kill of this process is pending (held until its sender's next stop): the call is made
+  // again, and the kill ends the process first (Linux's copy_process and fatal_signal_pending).
+  if (k.fatalHeld(t.tg)) throw ERESTARTNOINTR;
   checkNproc(t);
   if (!k.resources.mayAddTask()) throw EAGAIN; // --pids, as the pids cgroup
 

@@ -3,12 +3,18 @@
  *   - clone(2) with an exit signal beyond NSIG (0x80): the child's exit sends no signal, the
  *     parent's wait still sees it (the sentry died: "Cannot read properties of undefined");
  *   - clone(2) with a stack pointer of -1: the child faults on its first use of the stack (the
- *     sentry's handler threw: "Infinity cannot be converted to a BigInt"). */
+ *     sentry's handler threw: "Infinity cannot be converted to a BigInt");
+ *   - a clone child (exit signal 0) orphaned to a subreaper reports with SIGCHLD, so a plain
+ *     wait() reaps it (the fuzzer's init waited for ever);
+ *   - processes forking in a loop when their group is sent SIGKILL: none survives (a child
+ *     created while the kill was held escaped it). */
 #define _GNU_SOURCE
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -34,5 +40,52 @@ int main(void) {
   pid = syscall(SYS_clone, (unsigned long)SIGCHLD, ~0UL, 0UL, 0UL, 0UL);
   if (pid == 0) _exit(8); /* not reached: returning from syscall() pops from the stack */
   report("stack -1", pid);
+
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
+  pid_t middle = fork();
+  if (middle == 0) {
+    long g = syscall(SYS_clone, 0UL, 0UL, 0UL, 0UL, 0UL); /* exit signal 0 */
+    if (g == 0) {
+      usleep(100000);
+      _exit(5);
+    }
+    _exit(0);
+  }
+  report("middle", middle);
+  int st;
+  pid_t w = wait(&st); /* no __WALL: only children that report with SIGCHLD */
+  printf("orphaned clone child: %s, exit %d\n", w > 0 ? "reaped by wait()" : "not seen", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+
+  pid_t leader = fork();
+  if (leader < 0) return 3; /* never kill(-leader) with leader -1: that is pid 1 */
+  if (leader == 0) {
+    setpgid(0, 0);
+    for (int i = 0; i < 4; i++) {
+      if (fork() == 0) {
+        for (;;) {
+          pid_t c = fork();
+          if (c == 0) _exit(0);
+          if (c > 0) waitpid(c, 0, 0);
+        }
+      }
+    }
+    for (;;) pause();
+  }
+  setpgid(leader, leader);
+  usleep(200000);
+  kill(-leader, SIGKILL);
+  int reaped = 0;
+  struct timespec t0, now;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (;;) {
+    pid_t r = waitpid(-1, 0, WNOHANG);
+    if (r > 0) reaped++;
+    else if (r < 0) break; /* ECHILD: nothing left */
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (now.tv_sec - t0.tv_sec > 10) break;
+    usleep(1000);
+  }
+  printf("forkers killed: %s\n", kill(-leader, 0) < 0 ? "none left" : "some survived");
+  if (kill(-leader, 0) == 0) kill(-leader, SIGKILL);
   return 0;
 }

@@ -125,6 +125,11 @@ static void worker(uint64_t seed, int verbose) {
 
 int main(int argc, char **argv) {
   if (argc < 4) return 2;
+  /* It kills every other process (kill(-1, SIGKILL)): only as init of a sandbox, never on a host. */
+  if (getpid() != 1) {
+    fprintf(stderr, "fuzz_syscalls: must run as pid 1 inside the sentry\n");
+    return 2;
+  }
   uint64_t seed = strtoull(argv[1], 0, 0);
   int workers = atoi(argv[2]);
   long calls = atol(argv[3]);
