@@ -8,7 +8,11 @@
 import assert from "node:assert/strict";
 import { assertSameAsNative, compileC } from "./_harness.ts";
 
-Deno.test("what the fuzzer found: clone with an exit signal beyond NSIG and with a stack pointer of -1, as natively", async () => {
+Deno.test("what the fuzzer found: clone with an exit signal beyond NSIG or a stack pointer of -1, an orphaned clone child, a group killed while forking: as natively", async () => {
   const native = await assertSameAsNative([await compileC("fuzz_regressions")]);
-  assert.equal(native.stdout, "exit signal 0x80: exit 7\nstack -1: killed by SEGV\n");
+  assert.equal(
+    native.stdout,
+    "exit signal 0x80: exit 7\nstack -1: killed by SEGV\nmiddle: exit 0\norphaned clone child: reaped by wait(), exit 5\n" +
+      "forkers killed: none left\n",
+  );
 });
