@@ -12,7 +12,8 @@ Deno.test("what the fuzzer found: clone with an exit signal beyond NSIG or a sta
   const native = await assertSameAsNative([await compileC("fuzz_regressions")]);
   assert.equal(
     native.stdout,
-    "exit signal 0x80: exit 7\nstack -1: killed by SEGV\nmiddle: exit 0\norphaned clone child: reaped by wait(), exit 5\n" +
+    "exit signal 0x80: exit 7\nstack -1: killed by SEGV\nparent_tid unmapped: exit 3\n" +
+      "CLONE_PIDFD with CLONE_PARENT_SETTID: EINVAL\nmiddle: exit 0\norphaned clone child: reaped by wait(), exit 5\n" +
       "forkers killed: none left\n",
   );
 });

@@ -7,8 +7,13 @@
  *   - a clone child (exit signal 0) orphaned to a subreaper reports with SIGCHLD, so a plain
  *     wait() reaps it (the fuzzer's init waited for ever);
  *   - processes forking in a loop when their group is sent SIGKILL: none survives (a child
- *     created while the kill was held escaped it). */
+ *     created while the kill was held escaped it);
+ *   - clone(2) with CLONE_PARENT_SETTID at an unmapped address: the child exists and runs, the
+ *     fault is ignored (the sentry failed the call after making the child, which then never
+ *     ran and which its parent's wait() waited on for ever); CLONE_PIDFD with it: EINVAL. */
 #define _GNU_SOURCE
+#include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -40,6 +45,13 @@ int main(void) {
   pid = syscall(SYS_clone, (unsigned long)SIGCHLD, ~0UL, 0UL, 0UL, 0UL);
   if (pid == 0) _exit(8); /* not reached: returning from syscall() pops from the stack */
   report("stack -1", pid);
+  pid = syscall(SYS_clone, (unsigned long)(CLONE_PARENT_SETTID | SIGCHLD), 0UL, 0xfUL, 0UL, 0UL);
+  if (pid == 0) _exit(3);
+  report("parent_tid unmapped", pid);
+  pid = syscall(SYS_clone, (unsigned long)(CLONE_PIDFD | CLONE_PARENT_SETTID | SIGCHLD), 0UL, 0xfUL, 0UL, 0UL);
+  if (pid == 0) _exit(4);
+  printf("CLONE_PIDFD with CLONE_PARENT_SETTID: %s\n", pid < 0 ? strerrorname_np(errno) : "a child");
+  if (pid > 0) waitpid((pid_t)pid, 0, 0);
 
   prctl(PR_SET_CHILD_SUBREAPER, 1);
   pid_t middle = fork();

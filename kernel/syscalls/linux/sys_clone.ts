@@ -31,6 +31,7 @@ const sysClone: SyscallFn = (t, a) => {
     parentTid: a.pointer(2),
     childTid: a.pointer(3),
     tls: a.u64(4),
+    pidfdSamePointer: true,
   });
 };
 
