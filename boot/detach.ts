@@ -23,17 +23,32 @@ import { type ContainerState, containerDir, STATE_FILE } from "./state_dir.ts";
  */
 const HOLDER_VAR = "SENTRY_INTERNAL_HOLDER";
 
+/**
+ * Set in the holder's environment to the container ID the command chose (a generated one when
+ * the command line gives none: the holder must register under the ID the command waits for).
+ */
+const HOLDER_ID_VAR = "SENTRY_INTERNAL_HOLDER_ID";
+
 /** The pid of the command that started this sentry as a holder; null: not a holder. */
 let starter: number | null = null;
 
-/** Whether this sentry is a holder started by {@linkcode spawnHolder}; forgets the variable. */
+/** Whether this sentry is a holder started by {@linkcode spawnHolder}; forgets the variables. */
 export function takeHolderRole(): boolean {
   const v = Deno.env.get(HOLDER_VAR);
-  if (v === undefined) return false;
   Deno.env.delete(HOLDER_VAR);
-  if (!/^\d+$/.test(v)) return false;
+  Deno.env.delete(HOLDER_ID_VAR);
+  if (v === undefined || !/^\d+$/.test(v)) return false;
   starter = Number(v);
   return true;
+}
+
+/**
+ * The container ID for a command that may hold a container: the given one, else the one the
+ * starting command chose when this sentry is its holder (call before takeHolderRole), else a new one.
+ */
+export function containerIdFor(given: string | null, generate: () => string): string {
+  const inherited = Deno.env.get(HOLDER_ID_VAR);
+  return given ?? (inherited !== undefined && Deno.env.get(HOLDER_VAR) !== undefined ? inherited : generate());
 }
 
 /** The parent pid of this process, from /proc (Deno.ppid is read once, at start). */
@@ -90,13 +105,13 @@ function rawState(root: string, id: string): ContainerState | null {
   }
 }
 
-/** Starts this sentry again as a holder, with the caller's stdio. */
-function spawnSelf(): Deno.ChildProcess {
+/** Starts this sentry again as a holder (of container id), with the caller's stdio. */
+function spawnSelf(id: string | null): Deno.ChildProcess {
   const { cmd, args } = selfCommand(Deno.args);
   try {
     return new Deno.Command(cmd, {
       args,
-      env: { [HOLDER_VAR]: String(Deno.pid) },
+      env: { [HOLDER_VAR]: String(Deno.pid), ...(id === null ? {} : { [HOLDER_ID_VAR]: id }) },
       stdin: "inherit",
       stdout: "inherit",
       stderr: "inherit",
@@ -135,7 +150,7 @@ async function waitReady(child: Deno.ChildProcess, ready: () => boolean): Promis
  * Returns 0 once F names it, or its status if the exec failed.
  */
 export async function spawnExecHolder(pidFile: string): Promise<number> {
-  const child = spawnSelf();
+  const child = spawnSelf(null);
   return await waitReady(child, () => {
     try {
       return Deno.readTextFileSync(pidFile) === String(child.pid);
@@ -151,6 +166,6 @@ export async function spawnExecHolder(pidFile: string): Promise<number> {
  * Returns 0, or the holder's exit status when it failed before.
  */
 export async function spawnHolder(root: string, id: string): Promise<number> {
-  const child = spawnSelf();
+  const child = spawnSelf(id);
   return await waitReady(child, () => rawState(root, id)?.pid === child.pid);
 }

@@ -135,7 +135,19 @@ export type Command =
    * Continue a sandbox from a checkpoint image (docs/checkpoint.md); bundle null: the host's /
    * as `do`. id: runc's form (`--image-path DIR ID`), not used yet.
    */
-  | { kind: "restore"; global: GlobalOptions; bundle: string | null; image: string; id: string | null }
+  /**
+   * Continue a checkpointed sandbox, registered under id (null: a generated one) as `run`
+   * registers a new one; detach: held by a detached sentry as `run -d`.
+   */
+  | {
+    kind: "restore";
+    global: GlobalOptions;
+    bundle: string | null;
+    image: string;
+    id: string | null;
+    detach: boolean;
+    pidFile: string | null;
+  }
   /** runc's create: a sandbox whose init waits for `start`, held by a detached sentry. */
   | {
     kind: "create";
@@ -235,9 +247,9 @@ const FLAGS: Record<string, FlagDef> = {
   "checkpoint-after": { kind: "string", scope: ["run", "do"] },
   "overlay-upper": { kind: "string", scope: ["run", "do", "create"] },
   "tty": { kind: "bool", scope: ["run", "do", "exec"] },
-  "id": { kind: "string", scope: ["do"] },
-  "detach": { kind: "bool", scope: ["run", "exec"] },
-  "pid-file": { kind: "string", scope: ["run", "create", "exec"] },
+  "id": { kind: "string", scope: ["do", "restore"] },
+  "detach": { kind: "bool", scope: ["run", "exec", "restore"] },
+  "pid-file": { kind: "string", scope: ["run", "create", "exec", "restore"] },
   "console-socket": { kind: "string", scope: ["run", "create", "exec"] },
   "format": { kind: "string", scope: ["list", "ps"] },
   "quiet": { kind: "bool", scope: ["list"] },
@@ -425,13 +437,18 @@ export function parseCommandLine(args: readonly string[]): Command {
       if (rest !== null) throw new BootError(`restore: unexpected "--"`);
       const dir = pathOf(values, "image-path");
       const bundle = values.has("bundle") ? bundleOf(values) : null;
+      const detach = values.get("detach") === true;
+      const pidFile = pathOf(values, "pid-file");
+      const idFlag = pathOf(values, "id");
       if (dir !== null) {
         // runc's form: the image is the file in DIR, the positional the new container's ID.
         if (positionals.length > 1) throw new BootError(`restore: unexpected argument ${quote(positionals[1]!)}`);
-        return { kind: "restore", global, bundle, image: imageFile(null, dir), id: positionals[0] ?? null };
+        if (idFlag !== null && positionals.length > 0) throw new BootError(`restore: give the ID once (--id or the argument)`);
+        const id = positionals[0] ?? idFlag;
+        return { kind: "restore", global, bundle, image: imageFile(null, dir), id, detach, pidFile };
       }
       if (positionals.length !== 1) throw new BootError(`restore: expected one image file`);
-      return { kind: "restore", global, bundle, image: positionals[0]!, id: null };
+      return { kind: "restore", global, bundle, image: positionals[0]!, id: idFlag, detach, pidFile };
     }
     case "create":
       return {

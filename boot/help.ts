@@ -136,18 +136,25 @@ Flags:
   --leave-running          let the container go on after the checkpoint
 
 ${GLOBAL_FLAGS}`,
-  restore: `Usage: sentry restore [--bundle DIR] IMAGE
-       sentry restore --image-path DIR [--bundle DIR] [ID]
+  restore: `Usage: sentry restore [--bundle DIR] [-d] [--pid-file F] [--id ID] IMAGE
+       sentry restore --image-path DIR [--bundle DIR] [--detach] [--pid-file F] [ID]
 
 Continues the sandbox saved in the checkpoint image IMAGE (or DIR/checkpoint.cbor) where it
 was, on the same root filesystem: the bundle DIR's root, or without --bundle the host's / as
 for "do". Its standard input and output are this command's. An image that is bad, truncated, of another format
 version, or taken on another or a since changed root is refused with one line and status 125
-before anything runs. See docs/checkpoint.md for what a checkpoint holds.
+before anything runs. The restored sandbox is an ordinary running container under ID (a new
+one when none is given): state, list, ps, exec, kill, pause, resume, wait, delete and
+checkpoint reach it. See docs/checkpoint.md for what a checkpoint holds.
 
 Flags:
   --bundle DIR             the bundle whose root filesystem the image was taken on
   --image-path DIR         the image is DIR/checkpoint.cbor (runc's form)
+  --id ID                  the container's ID (runc's form: the argument)
+  -d, --detach             return once the sandbox runs, held by a detached sentry (the ID
+                           is printed when it was not given)
+  --pid-file F             write the pid of the sentry that holds the container to F
+  --work-path DIR          accepted for runc's form, unused
 
 ${GLOBAL_FLAGS}
 ${EXIT}`,

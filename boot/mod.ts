@@ -30,7 +30,7 @@ import {
 import { resolveExecutable } from "./exec_path.ts";
 import { HeldSignals } from "./held_signals.ts";
 import { HostPty } from "./console_socket.ts";
-import { awaitOrphaned, spawnHolder, takeHolderRole } from "./detach.ts";
+import { awaitOrphaned, containerIdFor, spawnHolder, takeHolderRole } from "./detach.ts";
 import { FdTerminalBridge } from "./fd_terminal_bridge.ts";
 import { hostClose, hostSetsid } from "../platform/ptrace/_ffi.ts";
 import { loadSpecSchema } from "./spec.ts";
@@ -105,25 +105,15 @@ export async function main(args: readonly string[]): Promise<number> {
         }
         const reg: Registration = {
           root: rootOf(cmd.global),
-          id: cmd.id ?? generateId(),
+          id: containerIdFor(cmd.id, generateId),
           bundle: path.resolve(Deno.cwd(), cmd.bundle),
           pidFile: cmd.pidFile === null ? null : path.resolve(Deno.cwd(), cmd.pidFile),
           mode,
           consoleSocket: cmd.consoleSocket === null ? null : path.resolve(Deno.cwd(), cmd.consoleSocket),
         };
-        if (mode !== "foreground" && !takeHolderRole()) {
-          // This command only checks and waits; a detached sentry holds the sandbox.
-          claimable(reg.root, reg.id);
-          const status = await spawnHolder(reg.root, reg.id);
-          if (status === 0 && cmd.id === null) writeAll(Deno.stdout, `${reg.id}\n`);
-          return status;
-        }
         const checkpoint = cmd.kind === "run" ? cmd.checkpoint : null;
-        if (mode === "foreground") return await boot(launch, cmd.global, log, tty, cmd.limits, reg, checkpoint);
-        hostSetsid();
-        const status = await boot(launch, cmd.global, log, tty || launch.terminal, cmd.limits, reg, checkpoint);
-        await awaitOrphaned();
-        return status;
+        return await holdOrRun(reg, cmd.id !== null, () =>
+          boot(launch, cmd.global, log, tty || (mode !== "foreground" && launch.terminal), cmd.limits, reg, checkpoint, null));
       }
       case "do": {
         const launch = doConfig(cmd.command, {
@@ -136,7 +126,7 @@ export async function main(args: readonly string[]): Promise<number> {
         return await boot(launch, cmd.global, log, cmd.tty, cmd.limits, {
           root: rootOf(cmd.global), id: cmd.id ?? generateId(), bundle: Deno.cwd(), pidFile: null, mode: "foreground",
           consoleSocket: null,
-        }, cmd.checkpoint);
+        }, cmd.checkpoint, null);
       }
       case "restore": {
         // The root the image was taken on: the bundle's, or the host's / as for `do`.
@@ -147,7 +137,17 @@ export async function main(args: readonly string[]): Promise<number> {
         } else {
           launch = doConfig(["/"], { cwd: "/", env: {}, hostname: Deno.hostname(), openFiles: ownOpenFilesLimit() });
         }
-        return await restore(launch, cmd.image, cmd.global, log);
+        const path = await import("node:path");
+        const reg: Registration = {
+          root: rootOf(cmd.global),
+          id: containerIdFor(cmd.id, generateId),
+          bundle: path.resolve(Deno.cwd(), cmd.bundle ?? "."),
+          pidFile: cmd.pidFile === null ? null : path.resolve(Deno.cwd(), cmd.pidFile),
+          mode: cmd.detach ? "detached" : "foreground",
+          consoleSocket: null,
+        };
+        const image = path.resolve(Deno.cwd(), cmd.image);
+        return await holdOrRun(reg, cmd.id !== null, () => boot(launch, cmd.global, log, false, noLimitOptions(), reg, null, image));
       }
       case "checkpoint": {
         const { request } = await import("./control_client.ts");
@@ -220,12 +220,32 @@ interface Registration {
 }
 
 /**
+ * Runs go() in the foreground, or (a detached mode) starts the holder that runs it and returns
+ * once the holder registered the container (printing a generated ID), or, in the holder, runs
+ * it in a session of its own and returns its status once the starting command is gone.
+ */
+async function holdOrRun(reg: Registration, idGiven: boolean, go: () => Promise<number>): Promise<number> {
+  if (reg.mode === "foreground") return await go();
+  if (!takeHolderRole()) {
+    // This command only checks and waits; a detached sentry holds the sandbox.
+    claimable(reg.root, reg.id);
+    const status = await spawnHolder(reg.root, reg.id);
+    if (status === 0 && !idGiven) writeAll(Deno.stdout, `${reg.id}\n`);
+    return status;
+  }
+  hostSetsid();
+  const status = await go();
+  await awaitOrphaned();
+  return status;
+}
+
+/**
  * Runs the sandbox (see run) and writes the run report (--report) whatever happened: a run
  * that never started reports reason "error" and the sentry's exit status.
  */
 async function boot(
   launch: LaunchConfig, global: GlobalOptions, log: DebugLog, tty: boolean, limitFlags: LimitOptions, reg: Registration,
-  checkpoint: CheckpointRequest | null,
+  checkpoint: CheckpointRequest | null, restoreImage: string | null,
 ): Promise<number> {
   const startMs = Date.now();
   // -t without a terminal, a bad limit and an unwritable report are refused before anything starts.
@@ -239,7 +259,9 @@ async function boot(
   };
   const ran: { resources: ResourceControl | null } = { resources: null };
   try {
-    const status = await run(launch, global, log, tty, limits, limitFlags, reportFile !== null, outcome, ran, reg, checkpoint);
+    const status = await run(
+      launch, global, log, tty, limits, limitFlags, reportFile !== null, outcome, ran, reg, checkpoint, restoreImage,
+    );
     reportFile?.commit(buildReport(outcome, ran.resources, limits));
     return status;
   } catch (err) {
@@ -262,12 +284,12 @@ async function run(
   launch: LaunchConfig, global: GlobalOptions, log: DebugLog, tty: boolean, limits: ResourceLimits,
   limitFlags: LimitOptions, measure: boolean, outcome: RunOutcome, ran: { resources: ResourceControl | null },
   reg: Registration,
-  checkpoint: CheckpointRequest | null,
+  checkpoint: CheckpointRequest | null, restoreImage: string | null,
 ): Promise<number> {
   // From here until init runs, a SIGTERM or ^C is held for init instead of killing the sentry.
   const held = HeldSignals.hold();
   try {
-    return await runHeld(launch, global, log, tty, limits, limitFlags, measure, outcome, ran, reg, held, checkpoint);
+    return await runHeld(launch, global, log, tty, limits, limitFlags, measure, outcome, ran, reg, held, checkpoint, restoreImage);
   } finally {
     held.release();
   }
@@ -276,7 +298,7 @@ async function run(
 async function runHeld(
   launch: LaunchConfig, global: GlobalOptions, log: DebugLog, tty: boolean, limits: ResourceLimits,
   limitFlags: LimitOptions, measure: boolean, outcome: RunOutcome, ran: { resources: ResourceControl | null },
-  reg: Registration, held: HeldSignals, checkpoint: CheckpointRequest | null,
+  reg: Registration, held: HeldSignals, checkpoint: CheckpointRequest | null, restoreImage: string | null,
 ): Promise<number> {
   // The kernel's modules load while the bundle is checked.
   const modules = Promise.all([import("./loader.ts"), import("./control_server.ts")]);
@@ -292,19 +314,12 @@ async function runHeld(
   log.debug(`sentry ${JSON.stringify(Deno.args)}`);
   log.debug(`launch: ${JSON.stringify({ ...launch, rlimits: [...launch.rlimits] }, bigintToString)}`);
 
-  const argv0 = launch.argv[0]!;
-  const found = resolveExecutable(argv0, {
-    envp: launch.envp,
-    cwd: launch.cwd,
-    stat: (p) => statInRoot(launch.rootHostPath, p),
-  });
-  if (!found.ok) {
-    if (found.reason === "notExecutable") {
-      throw new BootError(`cannot run ${quote(argv0)}: Permission denied`, EXIT_CANNOT_EXECUTE);
-    }
-    throw new BootError(`cannot run ${quote(argv0)}: not found in PATH`, EXIT_NOT_FOUND);
-  }
-  log.debug(`init executable: ${found.path}`);
+  // What the loader starts: init's executable, or the sandbox a checkpoint image holds (read
+  // and validated whole, and the root checked, before anything is created or registered).
+  let executable = "";
+  let rebuild: ((k: Kernel) => void) | undefined;
+  if (restoreImage === null) executable = findInit(launch, log);
+  else rebuild = await imageRebuilder(launch, restoreImage, log);
 
   // The ID is claimed before anything starts, so that a duplicate costs nothing.
   claimId(reg.root, reg.id);
@@ -317,8 +332,8 @@ async function runHeld(
     const [l, c] = await modules;
     ControlServer = c.ControlServer;
     loader = l.Loader.create({
-      launch, global, log, executable: found.path, limits, overlaySize: limitFlags.overlaySize, measure,
-      checkpoint,
+      launch, global, log, executable, limits, overlaySize: limitFlags.overlaySize, measure,
+      checkpoint, ...(rebuild !== undefined ? { restore: rebuild } : {}),
     });
   } catch (err) {
     removeContainerDir(reg.root, reg.id);
@@ -436,16 +451,33 @@ async function runHeld(
   return status;
 }
 
+/** Init's executable: argv[0] looked up in the sandbox's PATH (127 when absent, 126 when not executable). */
+function findInit(launch: LaunchConfig, log: DebugLog): string {
+  const argv0 = launch.argv[0]!;
+  const found = resolveExecutable(argv0, {
+    envp: launch.envp,
+    cwd: launch.cwd,
+    stat: (p) => statInRoot(launch.rootHostPath, p),
+  });
+  if (!found.ok) {
+    if (found.reason === "notExecutable") {
+      throw new BootError(`cannot run ${quote(argv0)}: Permission denied`, EXIT_CANNOT_EXECUTE);
+    }
+    throw new BootError(`cannot run ${quote(argv0)}: not found in PATH`, EXIT_NOT_FOUND);
+  }
+  log.debug(`init executable: ${found.path}`);
+  return found.path;
+}
+
 /**
- * `sentry restore`: validates the whole image (and that the root is the one it was taken on)
- * before anything is created, then runs the restored sandbox as `boot` runs a new one.
+ * `sentry restore`: reads and validates the whole image (and that the root is the one it was
+ * taken on) before anything is created; returns what rebuilds its sandbox in a new kernel
+ * (Loader's restore option). A bad image is a BootError (status 125).
  */
-async function restore(launch: LaunchConfig, imagePath: string, global: GlobalOptions, log: DebugLog): Promise<number> {
-  openDebugLog(global, log);
-  log.debug(`sentry ${JSON.stringify(Deno.args)}`);
+async function imageRebuilder(launch: LaunchConfig, imagePath: string, log: DebugLog): Promise<(k: Kernel) => void> {
   const { readSandboxImage, restoreSandbox } = await import("../kernel/checkpoint/sandbox.ts");
   const { ImageError } = await import("../kernel/checkpoint/image.ts");
-  let image;
+  let image: ReturnType<typeof readSandboxImage>;
   const t0 = performance.now();
   try {
     image = readSandboxImage(imagePath, launch.rootHostPath);
@@ -453,11 +485,8 @@ async function restore(launch: LaunchConfig, imagePath: string, global: GlobalOp
     if (err instanceof ImageError) throw new BootError(err.message);
     throw err;
   }
-  const { Loader } = await import("./loader.ts");
-  // The bundle's resources apply as at the first start; the limit flags are not taken here.
-  const limits = resourceLimitsOf(launch.resources, noLimitOptions());
   const t1 = performance.now();
-  const rebuild = (k: Kernel) => {
+  return (k: Kernel) => {
     try {
       restoreSandbox(k, image, { stdio: k.sentryStdio() });
     } catch (err) {
@@ -466,20 +495,6 @@ async function restore(launch: LaunchConfig, imagePath: string, global: GlobalOp
     }
     log.debug(`restored from ${imagePath}: read ${(t1 - t0).toFixed(1)} ms, rebuilt ${(performance.now() - t1).toFixed(1)} ms`);
   };
-  const loader = Loader.create({ launch, global, log, executable: "", restore: rebuild, limits, overlaySize: null, measure: false });
-  let ws: number;
-  let report: string | null;
-  try {
-    ws = await loader.run();
-    report = deathReport(ws) === null ? null : (loader.describeInitExit() ?? deathReport(ws));
-  } finally {
-    loader.destroy();
-  }
-  if (report !== null) {
-    log.warning(report);
-    writeAll(Deno.stderr, `sentry: ${report}\n`);
-  }
-  return exitStatusOf(ws);
 }
 
 /** runc's --log FILE (kernel/log.ts), for every command: conmon and podman read it on failure. */
@@ -489,15 +504,6 @@ function openRuncLog(global: GlobalOptions, log: DebugLog): void {
     log.openRuncLog(global.log, global.logFormat === "json", global.debug);
   } catch (err) {
     throw new BootError(`--log ${quote(global.log)}: ${describeFsError(err)}`);
-  }
-}
-
-function openDebugLog(global: GlobalOptions, log: DebugLog): void {
-  if (global.debugLog === null) return;
-  try {
-    log.openFile(global.debugLog);
-  } catch (err) {
-    throw new BootError(`--debug-log ${quote(global.debugLog)}: ${describeFsError(err)}`);
   }
 }
 

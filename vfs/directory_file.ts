@@ -41,6 +41,16 @@ export class DirectoryFile extends LocatedFile {
     return i;
   }
 
+  /** For a checkpoint: the listing being read (null when none was taken since the last restart). */
+  get listing(): readonly DirEntry[] | null {
+    return this.#entries;
+  }
+
+  /** For a restore: the listing the saved description was reading, so that its position means what it meant. */
+  set listing(entries: readonly DirEntry[] | null) {
+    this.#entries = entries === null ? null : entries.map((e) => ({ ...e }));
+  }
+
   /** lseek(2) on a directory: the position is an index into the listing. */
   override seek(offset: number, whence: number): number {
     let pos: number;

@@ -251,6 +251,41 @@ export class EpollInstance extends AnonInodeFile implements FileWatcher {
     this.#items.delete(f);
   }
 
+  /**
+   * For a checkpoint: every registration, in the order they were added (per file), and the
+   * ready list in its order. Reads only.
+   */
+  registrations(): { items: EpollItem[]; ready: EpollItem[] } {
+    const items: EpollItem[] = [];
+    for (const byFd of this.#items.values()) items.push(...byFd.values());
+    return { items, ready: [...this.#ready] };
+  }
+
+  /**
+   * For a restore: registers what {@linkcode registrations} listed, as EPOLL_CTL_ADD would but
+   * with the saved events as they were (a disabled one-shot item stays disabled), then makes the
+   * ready list the saved one (an edge-triggered item already reported stays unreported). Throws
+   * the errno EPOLL_CTL_ADD would (a loop, a duplicate, EPOLLEXCLUSIVE on an epoll file).
+   */
+  restoreRegistrations(
+    items: ReadonlyArray<{ file: FileDescription; fd: number; events: number; data: bigint }>, ready: readonly number[],
+  ): void {
+    const made: EpollItem[] = [];
+    for (const r of items) {
+      this.ctl(EPOLL_CTL_ADD, r.fd, r.file, r.events, r.data);
+      const it = this.find(r.file, r.fd)!;
+      it.events = r.events >>> 0;
+      r.file.waitQueue.register(it, it.interest);
+      made.push(it);
+    }
+    this.#ready.clear();
+    for (const i of ready) {
+      const it = made[i];
+      if (it === undefined || this.#ready.has(it)) throw EINVAL;
+      this.#ready.add(it);
+    }
+  }
+
   protected override release(): void {
     for (const [f, byFd] of this.#items) {
       for (const item of byFd.values()) f.waitQueue.unregister(item);

@@ -142,6 +142,82 @@ export const LEDGER: readonly LedgerEntry[] = [
     saved: [],
     derived: { frees: "a restored slot is a copy, never a view of a buffer a write handed over" },
   },
+  {
+    file: "vfs/anon_file.ts",
+    className: "AnonInodeFile",
+    saved: [],
+    derived: {
+      ino: "a new number, as anon_inode numbers files by creation",
+      "#path": "fixed by the subclass restored (anon_inode:[eventfd], ...)",
+    },
+  },
+  {
+    file: "vfs/eventfd.ts",
+    className: "EventFd",
+    saved: ["counter", "semaphore"],
+    derived: {},
+  },
+  {
+    file: "kernel/timerfd.ts",
+    className: "TimerFd",
+    saved: ["clock", "deadlineNs", "intervalNs", "ticks"],
+    derived: { kernel: "the restoring kernel (the deadline is re-added to its loop)" },
+  },
+  {
+    file: "kernel/signalfd.ts",
+    className: "SignalFd",
+    saved: ["tg", "mask"],
+    derived: { kernel: "the restoring kernel" },
+  },
+  {
+    file: "vfs/epoll.ts",
+    className: "EpollInstance",
+    saved: ["#items", "#ready"],
+    derived: {},
+  },
+  {
+    file: "vfs/epoll.ts",
+    className: "EpollItem",
+    saved: ["events", "data"],
+    derived: {},
+  },
+  {
+    file: "kernel/socket/socket.ts",
+    className: "SocketFile",
+    saved: ["recvTimeoutNs", "sendTimeoutNs"],
+    derived: {
+      ino: "a new number, as sockfs numbers sockets by creation",
+      streamVia: "fixed by the family's class",
+    },
+  },
+  {
+    file: "kernel/socket/unix/unix_socket.ts",
+    className: "UnixSocket",
+    saved: [
+      "type", "protocol", "ownerCred", "state", "peer", "address", "peerCred", "dead", "embryo", "queue", "acceptQueue",
+      "backlog", "shutdownMask", "error", "sndbuf", "rcvbuf", "passcred", "plainOptions",
+    ],
+    derived: {
+      family: "AF_UNIX, fixed by the class",
+      ns: "the restoring kernel's abstract namespace (abstract names are registered in it again)",
+      createdNs: "the restore's time, as fstat's times of a socket",
+      queuedBytes: "recounted from the restored queue",
+      wmem: "recounted from the charges of the restored messages",
+      roomWaiters: "a sender re-registers as its restarted send, or its poll or epoll registration, finds no room",
+    },
+  },
+  {
+    file: "vfs/located_file.ts",
+    className: "LocatedFile",
+    saved: ["loc"],
+    derived: {},
+  },
+  {
+    file: "vfs/directory_file.ts",
+    className: "DirectoryFile",
+    saved: ["#entries"],
+    derived: {},
+  },
 ];
 
 /**

@@ -26,11 +26,12 @@ import type { FileDescription } from "../../vfs/file_description.ts";
 import { Location } from "../../vfs/mount.ts";
 import type { PathContext } from "../../vfs/path_walk.ts";
 import { MemoryDeviceFile } from "../../vfs/devices.ts";
+import { DirectoryFile } from "../../vfs/directory_file.ts";
 import { OverlayDentry, OverlayFilesystem } from "../../vfs/overlay/overlay.ts";
 import { OverlayRegularFile } from "../../vfs/overlay/overlay_file.ts";
 import { TmpfsDentry, TmpfsFilesystem, TmpfsRegularFile } from "../../vfs/tmpfs/tmpfs.ts";
 import {
-  O_CREAT, O_EXCL, O_NOCTTY, O_TRUNC, O_WRONLY, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG,
+  O_CREAT, O_DIRECTORY, O_EXCL, O_NOCTTY, O_NOFOLLOW, O_RDWR, O_TRUNC, O_WRONLY, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG,
 } from "../../abi/linux/file.ts";
 import { ImageError } from "./image.ts";
 
@@ -88,6 +89,24 @@ export const openFileSchema = z.object({
   host: z.object({ size: u64, mtimeNs: timeNs }).strict().nullable(),
 }).strict();
 
+/**
+ * A directory open as a descriptor, reopened by path; its position is an index into the listing
+ * it was reading, which is saved with it (names, inode numbers and types as the program saw
+ * them), so that the rest of a readdir goes on where it was.
+ */
+export const openDirSchema = z.object({
+  kind: z.literal("dir"),
+  path: absPath,
+  flags: u32,
+  offset: u64,
+  listing: z.array(z.object({
+    name: z.string().min(1).max(255).refine((n) => !n.includes("/") && !n.includes("\0"), "not a file name"),
+    ino: u64,
+    type: z.number().int().min(0).max(15),
+  }).strict()).max(1 << 20).nullable(),
+}).strict();
+
+export type SavedOpenDir = z.infer<typeof openDirSchema>;
 export type SavedTree = z.infer<typeof treeSchema>;
 export type SavedOpenFile = z.infer<typeof openFileSchema>;
 type SavedEntry = z.infer<typeof entrySchema>;
@@ -199,16 +218,17 @@ function hiddenOf(d: OverlayDentry, path: string, out: { whiteouts: string[]; op
 }
 
 /** An open regular file of a saved tree or of the host's lower layer, by path; refuses the rest. */
-export function saveOpenFile(k: Kernel, f: FileDescription, refuse: Refuse): SavedOpenFile | null {
+export function saveOpenFile(k: Kernel, f: FileDescription, refuse: Refuse): SavedOpenFile | SavedOpenDir | null {
+  if (f instanceof DirectoryFile) {
+    const path = f.path();
+    if (!atItsPath(k, f)) throw refuse(`the open directory ${path} was removed or renamed`);
+    return { kind: "dir", path, flags: f.flags, offset: f.offset, listing: f.listing === null ? null : f.listing.map((e) => ({ ...e })) };
+  }
   // /dev/null, zero, full, random, urandom hold no state: reopened by path as the files are.
   if (!(f instanceof OverlayRegularFile) && !(f instanceof TmpfsRegularFile) && !(f instanceof MemoryDeviceFile)) return null;
   const loc = f.location()!;
   const path = f.path();
-  let now: Location | null = null;
-  try {
-    now = k.vfs.resolve(rootCtx(k), k.vfs.root(), path, { follow: false });
-  } catch { /* gone */ }
-  if (now === null || !now.equals(loc)) throw refuse(`the open file ${path} was unlinked or renamed`);
+  if (!atItsPath(k, f)) throw refuse(`the open file ${path} was unlinked or renamed`);
   let host: SavedOpenFile["host"] = null;
   const d = loc.dentry;
   if (d instanceof OverlayDentry && d.upper === null) {
@@ -216,6 +236,15 @@ export function saveOpenFile(k: Kernel, f: FileDescription, refuse: Refuse): Sav
     host = { size: Number(st.size), mtimeNs: String(st.mtimeNs) };
   }
   return { kind: "file", path, flags: f.flags, offset: f.offset, host };
+}
+
+/** Whether f's path (as /proc shows it) still leads to where f was opened. */
+function atItsPath(k: Kernel, f: FileDescription): boolean {
+  try {
+    return k.vfs.resolve(rootCtx(k), k.vfs.root(), f.path(), { follow: false }).equals(f.location()!);
+  } catch {
+    return false;
+  }
 }
 
 // ---- Restore -------------------------------------------------------------------------------
@@ -301,6 +330,25 @@ function removeTree(k: Kernel, ctx: PathContext, path: string): void {
 }
 
 /** Reopens a saved open file; checks that a host file is unchanged. */
+/** Reopens a saved directory at its position in the listing it was reading. */
+export function restoreOpenDir(k: Kernel, s: SavedOpenDir): FileDescription {
+  const flags = s.flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY | O_WRONLY | O_RDWR);
+  let f: FileDescription;
+  try {
+    f = k.vfs.openAt(rootCtx(k), k.vfs.root(), s.path, flags | O_DIRECTORY | O_NOFOLLOW, 0);
+  } catch (err) {
+    throw new ImageError(`restore: cannot reopen the directory ${s.path}: ${err instanceof LinuxError ? err.message : String(err)}`);
+  }
+  if (!(f instanceof DirectoryFile)) {
+    f.decRef();
+    throw new ImageError(`restore: ${s.path} is no longer a directory`);
+  }
+  f.flags = flags;
+  f.offset = s.offset;
+  f.listing = s.listing;
+  return f;
+}
+
 export function restoreOpenFile(k: Kernel, s: SavedOpenFile): FileDescription {
   const ctx = rootCtx(k);
   const root = k.vfs.root();

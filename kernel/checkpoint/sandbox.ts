@@ -42,7 +42,10 @@ import { PAGE_SIZE } from "../../abi/linux/mm.ts";
 import { CAP_FULL_SET, SECURE_ALL_BITS, SECURE_ALL_LOCKS } from "../../abi/linux/capability.ts";
 import { OverlayDentry } from "../../vfs/overlay/overlay.ts";
 import { OverlayRegularFile } from "../../vfs/overlay/overlay_file.ts";
-import { openFileSchema, restoreOpenFile, restoreTrees, saveOpenFile, saveTrees, treeSchema } from "./files.ts";
+import { openDirSchema, openFileSchema, restoreOpenDir, restoreOpenFile, restoreTrees, saveOpenFile, saveTrees, treeSchema } from "./files.ts";
+import { makeUnixSockets, saveUnixSocket, type SavedUnixSocket, unixSocketSchema } from "./unix_sockets.ts";
+import { UnixSocket } from "../socket/unix/unix_socket.ts";
+import { anonFileSchemas, armAnonFile, linkAnonFile, makeAnonFile, saveAnonFile, type SavedAnonFile } from "./anon_files.ts";
 import { checkRoot, type Image, IMAGE_FORMAT_VERSION, IMAGE_MAGIC, ImageError, readImage, rootIdentity, writeImage } from "./image.ts";
 
 const PROT_READ = 1, PROT_WRITE = 2;
@@ -79,6 +82,12 @@ const fileSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("pipe"), pipe: u32, reader: z.boolean(), flags: u32 }).strict(),
   /** A regular file reopened by path (files.ts). */
   openFileSchema,
+  /** A directory reopened by path, with its position and listing (files.ts). */
+  openDirSchema,
+  /** eventfd, timerfd, signalfd, epoll (anon_files.ts). */
+  ...anonFileSchemas,
+  /** An AF_UNIX socket: unixSockets[socket] (unix_sockets.ts). */
+  z.object({ kind: z.literal("unix"), socket: u32 }).strict(),
 ]);
 
 const pipeSchema = z.object({
@@ -204,6 +213,9 @@ export const savedSandboxSchema = z.object({
   trees: z.array(treeSchema).max(64),
   files: z.array(fileSchema).max(MAX_FILES),
   pipes: z.array(pipeSchema).max(MAX_FILES),
+  unixSockets: z.array(unixSocketSchema).max(MAX_FILES),
+  /** The next autobind name of the abstract namespace. */
+  unixAutobind: z.number().int().min(0).max(0xfffff),
   mms: z.array(memorySchema).max(MAX_PROCESSES),
   fdTables: z.array(fdTableSchema).max(MAX_TASKS),
   fsContexts: z.array(z.object({ cwd: absPath, umask: z.number().int().min(0).max(0o777) }).strict()).max(MAX_TASKS),
@@ -242,6 +254,7 @@ interface SaveContext {
   blobs: Uint8Array[];
   files: Table<FileDescription, SavedFile>;
   pipes: Table<Pipe, SavedPipe>;
+  sockets: Table<UnixSocket, SavedUnixSocket>;
   mms: Table<MemoryManager, SavedMemory>;
   fdTables: Table<FdTable, SavedFdTable>;
   fsContexts: Table<FsContext, { cwd: string; umask: number }>;
@@ -264,6 +277,7 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
     blobs: [],
     files: new Table(),
     pipes: new Table(),
+    sockets: new Table(),
     mms: new Table(),
     fdTables: new Table(),
     fsContexts: new Table(),
@@ -292,6 +306,8 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
     trees,
     files: c.files.items,
     pipes: c.pipes.items,
+    unixSockets: c.sockets.items,
+    unixAutobind: k.unixNames.nextAutobind,
     mms: c.mms.items,
     fdTables: c.fdTables.items,
     fsContexts: c.fsContexts.items,
@@ -368,10 +384,20 @@ function saveFile(f: FileDescription, c: SaveContext): number {
     if (f instanceof PipeEnd && f.constructor === PipeEnd) {
       return { kind: "pipe", pipe: c.pipes.ref(f.pipe, () => f.pipe.save() as SavedPipe), reader: f.isReader, flags: f.flags };
     }
+    if (f instanceof UnixSocket) return { kind: "unix", socket: saveSocket(f, c) };
+    const anon = saveAnonFile(
+      f, (g) => saveFile(g, c), (tg) => c.kernel.threadGroups.get(tg.tgid) === tg && !tg.zombie,
+      (what) => new CheckpointError(`${what}: not saved yet`),
+    );
+    if (anon !== null) return anon;
     const file = saveOpenFile(c.kernel, f, (what) => new CheckpointError(`${what}: not saved yet`));
     if (file !== null) return file;
     throw new CheckpointError(`an open file ${f.path()} (${f.constructor.name}): not saved yet`);
   });
+}
+
+function saveSocket(so: UnixSocket, c: SaveContext): number {
+  return c.sockets.ref(so, () => saveUnixSocket(so, (o) => saveSocket(o, c), (what) => new CheckpointError(`${what}: not saved yet`)));
 }
 
 function saveTask(t: Task, c: SaveContext): SavedTask {
@@ -546,33 +572,9 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
     checkShape(s, image.blobs);
     const root = k.vfs.root();
 
-    // The filesystems first, then the files: each description once, each taking one reference
-    // per descriptor below.
+    // The filesystems first; the files after the processes (a signalfd names one): each
+    // description once, each taking one reference per descriptor below.
     restoreTrees(k, s.trees, image.blobs);
-    const pipes = s.pipes.map((p) => Pipe.load(p));
-    const files = s.files.map((f): FileDescription => {
-      if (f.kind === "file") {
-        const d = restoreOpenFile(k, f);
-        made.push(d);
-        return d;
-      }
-      const d = f.kind === "stdio" ? stdio[f.index]!.incRef() : new PipeEnd(pipes[f.pipe]!, f.reader, 0);
-      d.flags = f.flags;
-      made.push(d);
-      return d;
-    });
-    const fdTables = s.fdTables.map((t) => FdTable.load(t, (i) => files[i]!.incRef()));
-    for (const t of fdTables) t.users = 0;
-    const fsContexts = s.fsContexts.map((f) => {
-      let cwd;
-      try {
-        cwd = k.vfs.lookupDir({ root, creds: Credentials.root() }, root, f.cwd);
-      } catch {
-        throw new ImageError(`restore: the working directory ${f.cwd} is gone from the root filesystem`);
-      }
-      return new FsContext(root, cwd, f.umask);
-    });
-
     // Address spaces: a new stub each, with every mapping and its contents.
     const mms: MemoryManager[] = [];
     const firstCtx: Context[] = [];
@@ -620,6 +622,61 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
       if (p.itimerReal !== null) {
         tg.itimerReal = { deadlineNs: p.itimerReal.deadlineNs, intervalNs: p.itimerReal.intervalNs, tg, signo: SIGALRM, code: SI_KERNEL };
       }
+      groups.set(p.tgid, tg);
+    }
+
+    const pipes = s.pipes.map((p) => Pipe.load(p));
+    const heldSockets = new Set(s.files.flatMap((f) => f.kind === "unix" ? [f.socket] : []));
+    k.unixNames.nextAutobind = s.unixAutobind;
+    const sockets = makeUnixSockets(k, s.unixSockets, heldSockets);
+    // Each live socket's own reference goes with the others' below (an embryo's is its
+    // listener's, a closed one's stays: it was released already).
+    for (const [i, so] of sockets.entries()) if (!s.unixSockets[i]!.dead && !s.unixSockets[i]!.embryo) made.push(so);
+    const files = s.files.map((f): FileDescription => {
+      if (f.kind === "unix") {
+        const d = sockets[f.socket]!.incRef();
+        made.push(d);
+        return d;
+      }
+      if (isAnonFile(f)) {
+        const d = makeAnonFile(k, f, groups);
+        made.push(d);
+        return d;
+      }
+      if (f.kind === "dir") {
+        const d = restoreOpenDir(k, f);
+        made.push(d);
+        return d;
+      }
+      if (f.kind === "file") {
+        const d = restoreOpenFile(k, f);
+        made.push(d);
+        return d;
+      }
+      const d = f.kind === "stdio" ? stdio[f.index]!.incRef() : new PipeEnd(pipes[f.pipe]!, f.reader, 0);
+      d.flags = f.flags;
+      made.push(d);
+      return d;
+    });
+    const fdTables = s.fdTables.map((t) => FdTable.load(t, (i) => files[i]!.incRef()));
+    for (const t of fdTables) t.users = 0;
+    const fsContexts = s.fsContexts.map((f) => {
+      let cwd;
+      try {
+        cwd = k.vfs.lookupDir({ root, creds: Credentials.root() }, root, f.cwd);
+      } catch {
+        throw new ImageError(`restore: the working directory ${f.cwd} is gone from the root filesystem`);
+      }
+      return new FsContext(root, cwd, f.umask);
+    });
+
+    for (const [i, f] of s.files.entries()) {
+      if (isAnonFile(f)) linkAnonFile(files[i]!, f, files);
+    }
+
+    for (const p of s.processes) {
+      const tg = groups.get(p.tgid)!;
+      const mm = tg.mm;
       for (const st of p.tasks) {
         // The address space's first thread is the stub's own; the others are new host threads.
         // (A failed restore releases each address space, which ends its threads with it.)
@@ -643,7 +700,6 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
         tg.tasks.add(t);
         tasks.push(t);
       }
-      groups.set(p.tgid, tg);
     }
     for (const p of s.processes) {
       if (p.parent === null) continue;
@@ -661,12 +717,17 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
     k.adoptRestored(groups.get(s.init)!, [...groups.values()], s.nextTid);
     k.initStdio = [...o.stdio];
     for (const tg of groups.values()) if (tg.itimerReal !== null) k.addTimer(tg.itimerReal);
+    for (const f of files) armAnonFile(k, f);
     contexts.length = 0;
   } finally {
     for (const f of made) f.decRef();
     for (const ctx of contexts.reverse()) ctx.addressSpace.release();
     for (const f of stdio) f.decRef();
   }
+}
+
+function isAnonFile(f: SavedFile): f is SavedAnonFile {
+  return f.kind === "eventfd" || f.kind === "timerfd" || f.kind === "signalfd" || f.kind === "epoll";
 }
 
 function loadSigInfo(s: SavedSigInfo): SigInfo {
@@ -738,6 +799,12 @@ function checkShape(s: SavedSandbox, blobs: Uint8Array[]): void {
   }
   if (filesUsed.size !== s.files.length) throw bad("a file no descriptor holds");
   for (const f of s.files) if (f.kind === "pipe" && f.pipe >= s.pipes.length) throw bad(`a pipe end names pipe ${f.pipe}`);
+  const socketsHeld = new Set<number>();
+  for (const f of s.files) {
+    if (f.kind !== "unix") continue;
+    if (f.socket >= s.unixSockets.length || socketsHeld.has(f.socket)) throw bad(`a file names Unix socket ${f.socket}`);
+    socketsHeld.add(f.socket);
+  }
   for (const p of s.pipes) {
     let used = 0;
     for (const b of p.bufs) used += Math.ceil((b.offset + b.data.length) / PAGE_SIZE);

@@ -1,0 +1,154 @@
+/**
+ * Checkpoint of the anonymous-inode files every event loop holds (issue #13; docs/checkpoint.md):
+ * eventfd (its counter), timerfd (its deadline on the monotonic clock, which continues across a
+ * restore, so the remaining time is kept; its interval and unread expirations), signalfd (its
+ * mask and the process it reads for) and epoll (its interest list, each registration's events
+ * and data, and its ready list in order).
+ *
+ * Restore is in passes, because an epoll set names files made after it: make each file
+ * ({@linkcode makeAnonFile}, once the processes exist: a signalfd names one), then, once every
+ * file exists, an epoll set's registrations ({@linkcode linkAnonFile}), and last the timers
+ * ({@linkcode armAnonFile}, after the monotonic clock was continued).
+ *
+ * @module
+ */
+
+import { z } from "zod";
+import type { Kernel } from "../kernel.ts";
+import type { ThreadGroup } from "../thread_group.ts";
+import { EventFd } from "../../vfs/eventfd.ts";
+import { TimerFd } from "../timerfd.ts";
+import { SignalFd } from "../signalfd.ts";
+import { EpollInstance } from "../../vfs/epoll.ts";
+import type { FileDescription } from "../../vfs/file_description.ts";
+import { LinuxError } from "../errno.ts";
+import { ImageError } from "./image.ts";
+
+const u32 = z.number().int().min(0).max(0xffff_ffff);
+/** A 64-bit value as hex digits (CBOR's integers round-trip as doubles). */
+const hex64 = z.string().regex(/^[0-9a-f]{1,16}$/);
+/** A time on the monotonic clock, ns. */
+const ns = z.number().int().min(0).max(2 ** 62);
+/** The clocks timerfd_create accepts: REALTIME, MONOTONIC, BOOTTIME, REALTIME_ALARM, BOOTTIME_ALARM. */
+const timerClock = z.union([z.literal(0), z.literal(1), z.literal(7), z.literal(8), z.literal(9)]);
+
+export const anonFileSchemas = [
+  z.object({ kind: z.literal("eventfd"), flags: u32, counter: hex64, semaphore: z.boolean() }).strict(),
+  z.object({
+    kind: z.literal("timerfd"),
+    flags: u32,
+    clock: timerClock,
+    deadlineNs: ns.nullable(),
+    intervalNs: ns,
+    ticks: hex64,
+  }).strict(),
+  /** tgid: the process the file reads pending signals of when no thread of it is current. */
+  z.object({ kind: z.literal("signalfd"), flags: u32, mask: hex64, tgid: z.number().int().min(1).max(1 << 22) }).strict(),
+  z.object({
+    kind: z.literal("epoll"),
+    flags: u32,
+    /** Registrations: the watched description (an index of the image's files) and the fd it was added with. */
+    items: z.array(z.object({ file: u32, fd: z.number().int().min(0).max(1 << 30), events: u32, data: hex64 }).strict())
+      .max(1 << 20),
+    /** The ready list: indices of items, in order. */
+    ready: z.array(u32).max(1 << 20),
+  }).strict(),
+] as const;
+
+type AnonSchema = (typeof anonFileSchemas)[number];
+export type SavedAnonFile = z.infer<AnonSchema>;
+
+/** Why a file is not saved, in one line. */
+export type Refuse = (what: string) => Error;
+
+function hex(v: bigint): string {
+  return BigInt.asUintN(64, v).toString(16);
+}
+
+/**
+ * The saved form of f if it is one of these files, else null. `fileRef` saves (or finds) another
+ * description and returns its index; `live` says whether a process is in the image.
+ */
+export function saveAnonFile(
+  f: FileDescription, fileRef: (f: FileDescription) => number, live: (tg: ThreadGroup) => boolean, refuse: Refuse,
+): SavedAnonFile | null {
+  if (f instanceof EventFd) return { kind: "eventfd", flags: f.flags, counter: hex(f.counter), semaphore: f.semaphore };
+  if (f instanceof TimerFd) {
+    return {
+      kind: "timerfd", flags: f.flags, clock: f.clock as 0 | 1 | 7 | 8 | 9, deadlineNs: f.deadlineNs === null ? null : Math.ceil(f.deadlineNs),
+      intervalNs: f.intervalNs, ticks: hex(f.ticks),
+    };
+  }
+  if (f instanceof SignalFd) {
+    if (!live(f.tg)) throw refuse(`a signalfd of process ${f.tg.tgid}, which has exited`);
+    return { kind: "signalfd", flags: f.flags, mask: hex(f.mask), tgid: f.tg.tgid };
+  }
+  if (f instanceof EpollInstance) {
+    const { items, ready } = f.registrations();
+    const index = new Map(items.map((it, i) => [it, i]));
+    return {
+      kind: "epoll",
+      flags: f.flags,
+      items: items.map((it) => ({ file: fileRef(it.file), fd: it.fd, events: it.events >>> 0, data: hex(it.data) })),
+      ready: ready.map((it) => index.get(it)!),
+    };
+  }
+  return null;
+}
+
+/** Makes the file (first pass, once every process exists): an epoll set without its registrations. */
+export function makeAnonFile(k: Kernel, s: SavedAnonFile, groups: ReadonlyMap<number, ThreadGroup>): FileDescription {
+  switch (s.kind) {
+    case "eventfd": {
+      const counter = BigInt(`0x${s.counter}`);
+      // ULLONG_MAX is the one value a counter never holds (eventfd.ts).
+      if (counter === 0xffff_ffff_ffff_ffffn) throw new ImageError("restore: an eventfd's counter is 2^64-1");
+      const f = new EventFd(0, s.semaphore, 0);
+      f.counter = counter;
+      f.flags = s.flags;
+      return f;
+    }
+    case "timerfd": {
+      const f = new TimerFd(k, s.clock, 0);
+      f.flags = s.flags;
+      f.deadlineNs = s.deadlineNs;
+      f.intervalNs = s.intervalNs;
+      f.ticks = BigInt(`0x${s.ticks}`);
+      return f;
+    }
+    case "signalfd": {
+      const tg = groups.get(s.tgid);
+      if (tg === undefined || tg.zombie) throw new ImageError(`restore: a signalfd names process ${s.tgid}, which the image does not run`);
+      // SIGKILL and SIGSTOP are never read through a signalfd (signalfd.ts).
+      const f = new SignalFd(k, tg, BigInt(`0x${s.mask}`) & ~((1n << 8n) | (1n << 18n)), 0);
+      f.flags = s.flags;
+      return f;
+    }
+    case "epoll": {
+      const f = new EpollInstance(0);
+      f.flags = s.flags;
+      return f;
+    }
+  }
+}
+
+/** Second pass, once every file exists: an epoll set's registrations. */
+export function linkAnonFile(f: FileDescription, s: SavedAnonFile, files: readonly FileDescription[]): void {
+  if (s.kind !== "epoll") return;
+  const items = s.items.map((it) => {
+    const file = files[it.file];
+    if (file === undefined || file === f) throw new ImageError(`restore: an epoll set watches file ${it.file}`);
+    return { file, fd: it.fd, events: it.events, data: BigInt(`0x${it.data}`) };
+  });
+  try {
+    (f as EpollInstance).restoreRegistrations(items, s.ready);
+  } catch (err) {
+    if (!(err instanceof LinuxError)) throw err;
+    throw new ImageError(`restore: an epoll set's registrations are refused (${err.message})`);
+  }
+}
+
+/** Third pass, after the monotonic clock continues: a timerfd's deadline goes back on the loop. */
+export function armAnonFile(k: Kernel, f: FileDescription): void {
+  if (f instanceof TimerFd && f.deadlineNs !== null) k.addDeadline(f);
+}
