@@ -77,6 +77,13 @@ export interface AddressSpace {
    */
   mapAnonymous(via: Context, addr: number, len: number, prot: Prot, shared: boolean, noReserve?: boolean): number;
   /**
+   * Maps at a fixed address the shared anonymous memory (MAP_SHARED|MAP_ANONYMOUS) that `source`
+   * maps at sourceAddr, so that both address spaces share its pages as after a fork (a restore
+   * rebuilds shared memory so). Returns 0 or -errno (EINVAL when that range of the source is not
+   * all shared anonymous memory the platform can map elsewhere).
+   */
+  shareAnonymous(via: Context, addr: number, len: number, prot: Prot, source: AddressSpace, sourceAddr: number): number;
+  /**
    * Maps `len` bytes of the host file open as `hostFd` (a descriptor of the sentry) at
    * `offset`, at a fixed address. Returns 0 or -errno.
    */

@@ -817,6 +817,97 @@ Deno.test("sentry do --checkpoint-image then sentry restore: directories open as
   }
 });
 
+/** Restores each mutation of the image through the CLI: one line on stderr, status 125, nothing run. */
+async function refusedRestores(
+  image: string, cases: [string, (s: ReturnType<typeof readSandboxImage>["state"]) => void, RegExp][],
+): Promise<void> {
+  const bad = `${image}.bad`;
+  for (const [what, mutate, message] of cases) {
+    const img = readSandboxImage(image, "/");
+    mutate(img.state);
+    writeImage(bad, img);
+    const r = await sentry(["restore", bad]);
+    assert.equal(r.code, 125, what);
+    assert.match(r.stderr, message, what);
+    assert.equal(r.stderr.split("\n").length, 2, what);
+    assert.equal(r.stdout, "", what);
+  }
+}
+
+Deno.test("sentry do --checkpoint-image then sentry restore: ITIMER_PROF/VIRTUAL, POSIX timers on the monotonic and a CPU clock, an idle timer and the CPU clocks continue as natively", async () => {
+  const exe = await compileC("ckpt_timers", { static: true });
+  const native = new TextDecoder().decode((await new Deno.Command(exe, { stdout: "piped" }).output()).stdout);
+  assert.equal(
+    native,
+    "armed\nprof 1 (interval 50000 us)\nvirt fired 1 (interval 100000 us)\nmono 1 bad values 0 interval 100000000 ns\n" +
+      "cpu timer fired 1\nidle timer 0 0, delete 0\nprocess cpu >= 0.9 s: 1\n",
+  );
+  const dir = Deno.makeTempDirSync();
+  try {
+    const image = `${dir}/image.cbor`;
+    // 1.2 s of CPU at least: the checkpoint at 0.8 s comes with every timer armed.
+    const first = await sentry(["do", "--checkpoint-image", image, "--checkpoint-after", "0.8", "--", exe]);
+    assert.deepEqual([first.code, first.stderr, first.stdout], [0, "", "armed\n"]);
+    const saved = readSandboxImage(image, "/").state.processes[0]!;
+    assert.ok(saved.timers.itimerProf !== null && saved.timers.itimerVirtual !== null, "the itimers are in the image");
+    assert.equal(saved.timers.posix.length, 3);
+    for (const run of [1, 2]) {
+      const second = await sentry(["restore", image]);
+      assert.deepEqual([second.code, second.stderr], [0, ""], `restore ${run}`);
+      assert.equal(first.stdout + second.stdout, native, `restore ${run}`);
+    }
+    await refusedRestores(image, [
+      ["a timer of another process's thread", (s) => void (s.processes[0]!.timers.posix[0]!.thread = 4000), /names thread 4000, not one of its own/],
+      ["a timer id twice", (s) => void s.processes[0]!.timers.posix.push({ ...s.processes[0]!.timers.posix[0]! }), /POSIX timer \d+ twice/],
+      ["a sequence from the future", (s) => void (s.processes[0]!.timers.posix[0]!.seq = s.processes[0]!.timerSeq + 1), /sequence is past the process's/],
+      ["a timer on two clocks", (s) => {
+        const p = s.processes[0]!.timers.posix.find((t) => t.wall !== null)!;
+        p.cpu = { kind: "prof", thread: null, expiresNs: 1, intervalNs: 0 };
+      }, /on two clocks/],
+      ["an unknown notification", (s) => void ((s.processes[0]!.timers.posix[0] as { notify: number }).notify = 3), /not a usable checkpoint image/],
+    ]);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("sentry do --checkpoint-image then sentry restore: MAP_SHARED anonymous memory stays shared between a parent and its forked child", async () => {
+  const exe = await compileC("ckpt_shm", { static: true });
+  const native = new TextDecoder().decode((await new Deno.Command(exe, { stdout: "piped" }).output()).stdout);
+  assert.equal(
+    native,
+    "started\nchild: count 200, last page 'z', own 'child's own', parent wrote 'bye'\nparent: count 200, child exit 0\n",
+  );
+  const dir = Deno.makeTempDirSync();
+  try {
+    const image = `${dir}/image.cbor`;
+    // 200 turns 10 ms apart take 2 s at least: the checkpoint at 0.6 s comes mid-way.
+    const first = await sentry(["do", "--checkpoint-image", image, "--checkpoint-after", "0.6", "--", exe]);
+    assert.deepEqual([first.code, first.stderr, first.stdout], [0, "", "started\n"]);
+    const mms = readSandboxImage(image, "/").state.mms;
+    const objects = new Set(mms.flatMap((m) => m.vmas.flatMap((v) => v.shared === undefined ? [] : [v.shared.object])));
+    assert.equal(objects.size, 2, "the forked region and the child's own");
+    for (const run of [1, 2]) {
+      const second = await sentry(["restore", image]);
+      assert.deepEqual([second.code, second.stderr], [0, ""], `restore ${run}`);
+      assert.equal(first.stdout + second.stdout, native, `restore ${run}`);
+    }
+    const sharedVma = (s: { mms: typeof mms }) => s.mms.flatMap((m) => m.vmas).find((v) => v.shared !== undefined && v.end - v.start > PAGE)!;
+    await refusedRestores(image, [
+      ["an unaligned offset", (s) => void (sharedVma(s).shared!.offset = 100), /unaligned, empty or overlaps/],
+      ["mappings of one object overlapping in part", (s) => {
+        // The child's copy of the two-page piece, moved one page into the object.
+        const pieces = s.mms.map((m) => m.vmas.find((v) => v.shared !== undefined && v.end - v.start > PAGE)).filter((v) => v !== undefined);
+        pieces[1]!.shared!.offset += PAGE;
+      }, /overlaps its other mappings in part/],
+    ]);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+const PAGE = 4096;
+
 Deno.test("sentry restore: what the sandbox wrote to the overlay and to tmpfs comes back, whiteouts, links and modes included", async () => {
   // Run to the end uninterrupted, and checkpointed in the sleep then restored: the same output.
   const script = [

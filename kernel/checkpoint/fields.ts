@@ -70,6 +70,7 @@ export const LEDGER: readonly LedgerEntry[] = [
       "tgid", "tasks", "mm", "parent", "limits", "handlers", "pgid", "sid", "exitStatus", "zombie", "exitUid",
       "leaderComm", "sharedPending", "itimerReal", "timerSeq", "dumpable", "subreaper", "execed", "exitSignal",
       "oomScoreAdj", "userNs", "sysNs", "childUserNs", "childSysNs", "maxRssKb", "childMaxRssKb",
+      "itimerVirtual", "itimerProf", "cpuLimitTimers", "posixTimers",
     ],
     derived: {
       children: "rebuilt from every process's parent",
@@ -83,10 +84,6 @@ export const LEDGER: readonly LedgerEntry[] = [
       tty: "a controlling terminal",
       oomKilled: "a process the OOM killer chose",
       vforkPending: "a vfork child that has not exec'd",
-      itimerVirtual: "ITIMER_VIRTUAL armed",
-      itimerProf: "ITIMER_PROF armed",
-      cpuLimitTimers: "a finite RLIMIT_CPU",
-      posixTimers: "POSIX timers",
       groupStop: "a job-control stop",
       stopped: "a job-control stop",
       stopReport: "a job-control stop not yet reported to wait",
@@ -99,7 +96,7 @@ export const LEDGER: readonly LedgerEntry[] = [
     saved: [
       "tid", "tg", "ctx", "sigmask", "pendingSignals", "altStack", "clearChildTid", "robustList", "pdeathSignal",
       "noNewPrivs", "schedPolicy", "schedPriority", "schedResetOnFork", "nice", "ioprio", "schedSliceNs", "name",
-      "fdTable", "fs", "creds",
+      "fdTable", "fs", "creds", "cpuBase",
     ],
     derived: {
       kernel: "the restoring kernel",
@@ -110,8 +107,7 @@ export const LEDGER: readonly LedgerEntry[] = [
       interrupted: "the signal that woke the sleep is still pending and saved: it interrupts the restarted syscall",
       lastBlockRestart: "set again by the restarted syscall's sleep",
       straceEntry: "--strace's text of the syscall in progress: printed again as it restarts",
-      cpuBase: "CPU time of old host threads: the thread's CPU clock restarts (the group's totals are saved)",
-      cpuFrozen: "as cpuBase",
+      cpuFrozen: "false: set only as a thread's host thread goes away, and a saved thread is alive",
       "#args": "a cache of the current context's argument decoder",
     },
     refused: {

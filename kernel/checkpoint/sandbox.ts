@@ -25,7 +25,7 @@ import { z } from "zod";
 import type { Kernel } from "../kernel.ts";
 import { Task } from "../task.ts";
 import { ThreadGroup } from "../thread_group.ts";
-import { MemoryManager, type Vma } from "../mm/mm.ts";
+import { MemoryManager, SharedAnon, type Vma } from "../mm/mm.ts";
 import { FdTable, type SavedFdTable } from "../fd_table.ts";
 import { FsContext } from "../fs_context.ts";
 import { Credentials } from "../creds.ts";
@@ -45,6 +45,8 @@ import { OverlayRegularFile } from "../../vfs/overlay/overlay_file.ts";
 import { openDirSchema, openFileSchema, restoreOpenDir, restoreOpenFile, restoreTrees, saveOpenFile, saveTrees, treeSchema } from "./files.ts";
 import { makeUnixSockets, saveUnixSocket, type SavedUnixSocket, unixSocketSchema } from "./unix_sockets.ts";
 import { UnixSocket } from "../socket/unix/unix_socket.ts";
+import { processTimersSchema, restoreProcessTimers, saveProcessTimers } from "./timers.ts";
+import { taskCpu } from "../cpu_time.ts";
 import { anonFileSchemas, armAnonFile, linkAnonFile, makeAnonFile, saveAnonFile, type SavedAnonFile } from "./anon_files.ts";
 import { checkRoot, type Image, IMAGE_FORMAT_VERSION, IMAGE_MAGIC, ImageError, readImage, rootIdentity, writeImage } from "./image.ts";
 
@@ -108,6 +110,11 @@ const vmaSchema = z.object({
   name: z.string().max(4096),
   growsDown: z.boolean(),
   locked: z.boolean().optional(),
+  /**
+   * MAP_SHARED|MAP_ANONYMOUS memory: the object (one index per memory object, however many
+   * mappings and processes share it) and the offset of `start` in it.
+   */
+  shared: z.object({ object: z.number().int().min(0).max(MAX_FILES), offset: u64 }).strict().optional(),
 }).strict();
 
 const memorySchema = z.object({
@@ -143,6 +150,9 @@ const sigInfoSchema = z.object({
   addr: u64.optional(),
   value: hex64.optional(),
   overrun: i32.optional(),
+  /** A POSIX timer's signal: its timer and the timer's sequence when sent (a stale one is dropped). */
+  timerId: z.number().int().min(0).max(0x7fff_ffff).optional(),
+  timerSeq: u32.optional(),
 }).strict();
 
 const credsSchema = z.object({
@@ -173,6 +183,8 @@ const taskSchema = z.object({
   creds: credsSchema,
   fdTable: u32,
   fs: u32,
+  /** The thread's CPU time so far: its CPU clock (and its process's) continues from it. */
+  cpu: z.object({ userNs: ns, sysNs: ns }).strict(),
 }).strict();
 
 const processSchema = z.object({
@@ -198,6 +210,8 @@ const processSchema = z.object({
   execed: z.boolean(),
   oomScoreAdj: z.number().int().min(-1000).max(1000),
   timerSeq: u32,
+  /** ITIMER_VIRTUAL/PROF, RLIMIT_CPU's timers and POSIX timers (timers.ts). */
+  timers: processTimersSchema,
   cpu: z.object({ userNs: ns, sysNs: ns, childUserNs: ns, childSysNs: ns, maxRssKb: u64, childMaxRssKb: u64 }).strict(),
   tasks: z.array(taskSchema).max(MAX_TASKS),
 }).strict();
@@ -256,6 +270,9 @@ interface SaveContext {
   pipes: Table<Pipe, SavedPipe>;
   sockets: Table<UnixSocket, SavedUnixSocket>;
   mms: Table<MemoryManager, SavedMemory>;
+  sharedAnons: Table<SharedAnon, true>;
+  /** Where each piece of shared memory will be restored from (checked as the restore will do it). */
+  placement: SharedPlacement;
   fdTables: Table<FdTable, SavedFdTable>;
   fsContexts: Table<FsContext, { cwd: string; umask: number }>;
   parked: ReadonlyMap<Task, { kind: string }>;
@@ -279,6 +296,8 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
     pipes: new Table(),
     sockets: new Table(),
     mms: new Table(),
+    sharedAnons: new Table(),
+    placement: new SharedPlacement(),
     fdTables: new Table(),
     fsContexts: new Table(),
     parked: k.parkedStops(),
@@ -318,9 +337,6 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
 
 function saveProcess(tg: ThreadGroup, c: SaveContext): SavedProcess {
   const refuse = (what: string) => new CheckpointError(`process ${tg.tgid} ${what}: not saved yet`);
-  if (tg.itimerVirtual !== null || tg.itimerProf !== null) throw refuse("has ITIMER_VIRTUAL or ITIMER_PROF armed");
-  if (tg.posixTimers.size > 0) throw refuse("has POSIX timers");
-  if (tg.cpuLimitTimers.length > 0) throw refuse("has a finite RLIMIT_CPU");
   if (tg.tty !== null) throw refuse("has a controlling terminal");
   if (tg.groupStop !== null || tg.stopped || tg.stopReport !== 0 || tg.continuedReport) throw refuse("is stopped by job control");
   if (tg.vforkPending) throw refuse("is a vfork child that has not exec'd yet");
@@ -345,7 +361,7 @@ function saveProcess(tg: ThreadGroup, c: SaveContext): SavedProcess {
     zombie: tg.zombie ? { status: tg.exitStatus ?? 0, uid: tg.exitUid } : null,
     limits,
     handlers,
-    mm: tg.zombie ? null : c.mms.ref(tg.mm, () => saveMemory(tg.mm, tasks[0]!.ctx, c.blobs)),
+    mm: tg.zombie ? null : c.mms.ref(tg.mm, () => saveMemory(tg.mm, tasks[0]!.ctx, c)),
     itimerReal: itr === null ? null : { deadlineNs: Math.max(0, itr.deadlineNs), intervalNs: itr.intervalNs },
     pending: savePending(tg.sharedPending),
     dumpable: tg.dumpable,
@@ -353,6 +369,7 @@ function saveProcess(tg: ThreadGroup, c: SaveContext): SavedProcess {
     execed: tg.execed,
     oomScoreAdj: tg.oomScoreAdj,
     timerSeq: tg.timerSeq,
+    timers: saveProcessTimers(tg, (what) => new CheckpointError(`${what}: not saved yet`)),
     cpu: {
       userNs: tg.userNs, sysNs: tg.sysNs, childUserNs: tg.childUserNs, childSysNs: tg.childSysNs,
       maxRssKb: tg.maxRssKb, childMaxRssKb: tg.childMaxRssKb,
@@ -363,7 +380,6 @@ function saveProcess(tg: ThreadGroup, c: SaveContext): SavedProcess {
 
 function savePending(p: PendingSignals): SavedSigInfo[] {
   return p.queue.map((i) => {
-    if (i.timerId !== undefined) throw new CheckpointError(`a POSIX timer's signal ${i.signo} is pending: not saved yet`);
     const s: SavedSigInfo = { signo: i.signo, code: i.code };
     if (i.errno !== undefined) s.errno = i.errno;
     if (i.pid !== undefined) s.pid = i.pid;
@@ -372,6 +388,8 @@ function savePending(p: PendingSignals): SavedSigInfo[] {
     if (i.addr !== undefined) s.addr = i.addr;
     if (i.value !== undefined) s.value = hex(i.value);
     if (i.overrun !== undefined) s.overrun = i.overrun;
+    if (i.timerId !== undefined) s.timerId = i.timerId;
+    if (i.timerSeq !== undefined) s.timerSeq = i.timerSeq;
     return s;
   });
 }
@@ -453,14 +471,26 @@ function saveTask(t: Task, c: SaveContext): SavedTask {
     },
     fdTable: c.fdTables.ref(t.fdTable, () => t.fdTable.save((f) => saveFile(f, c))),
     fs: c.fsContexts.ref(t.fs, () => ({ cwd: t.fs.cwd.path(), umask: t.fs.umask })),
+    cpu: { ...taskCpu(t) },
   };
 }
 
-function saveMemory(mm: MemoryManager, ctx: Context, blobs: Uint8Array[]): SavedMemory {
+function saveMemory(mm: MemoryManager, ctx: Context, c: SaveContext): SavedMemory {
+  const blobs = c.blobs;
   const runs: { addr: number; blob: number }[] = [];
-  const vmas = mm.vmas.map((v: Vma) => {
+  // This address space's index: the table reserved it before calling this save.
+  const mmIndex = c.mms.items.length - 1;
+  const vmas = mm.vmas.map((v: Vma): SavedMemory["vmas"][number] => {
+    const saved = { start: v.start, end: v.end, prot: v.prot, name: v.name, growsDown: v.growsDown, locked: v.locked === true };
+    if (v.shared && v.file === null && v.object instanceof SharedAnon) {
+      const object = c.sharedAnons.ref(v.object, () => true);
+      if (c.placement.place(object, mmIndex, v.start, v.offset, v.end - v.start) === "partial") {
+        throw new CheckpointError(`shared anonymous memory at 0x${v.start.toString(16)} overlaps its other mappings in part: not saved yet`);
+      }
+      return { ...saved, shared: { object, offset: v.offset } };
+    }
     if (v.shared && !hostFileMapping(v)) throw new CheckpointError(`shared mapping at 0x${v.start.toString(16)} (${v.name}): not saved yet`);
-    return { start: v.start, end: v.end, prot: v.prot, name: v.name, growsDown: v.growsDown, locked: v.locked === true };
+    return saved;
   });
   for (const v of mm.vmas) {
     // The vDSO's pages are the restoring kernel's own (restoreMemory maps them anew).
@@ -505,6 +535,29 @@ function saveMemory(mm: MemoryManager, ctx: Context, blobs: Uint8Array[]): Saved
     auxv: [...mm.auxv].map((b) => b.toString(16).padStart(2, "0")).join(""),
     lockFuture: mm.lockFuture,
   };
+}
+
+/**
+ * Where each mapping of shared anonymous memory is restored from. Walked in the same order at
+ * the checkpoint (to refuse what the restore could not rebuild) and at the restore: address
+ * spaces in the image's order, mappings by address. The first mapping of a range of an object
+ * is new memory; a later one inside it maps the same pages (the platform's shareAnonymous); one
+ * that overlaps earlier ones only in part is not rebuilt.
+ */
+class SharedPlacement {
+  readonly #pieces = new Map<number, { mm: number; start: number; offset: number; len: number }[]>();
+
+  /** null: new memory; a place to share from; or "partial". */
+  place(object: number, mm: number, start: number, offset: number, len: number): { mm: number; addr: number } | null | "partial" {
+    const list = this.#pieces.get(object) ?? [];
+    for (const p of list) {
+      if (offset >= p.offset && offset + len <= p.offset + p.len) return { mm: p.mm, addr: p.start + (offset - p.offset) };
+    }
+    if (list.some((p) => offset < p.offset + p.len && p.offset < offset + len)) return "partial";
+    list.push({ mm, start, offset, len });
+    this.#pieces.set(object, list);
+    return null;
+  }
 }
 
 /**
@@ -578,11 +631,12 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
     // Address spaces: a new stub each, with every mapping and its contents.
     const mms: MemoryManager[] = [];
     const firstCtx: Context[] = [];
-    for (const m of s.mms) {
+    const shared = { placement: new SharedPlacement(), objects: new Map<number, SharedAnon>(), firstCtx };
+    for (const [i, m] of s.mms.entries()) {
       const ctx = k.platform.newAddressSpace();
       contexts.push(ctx);
       firstCtx.push(ctx);
-      const mm = restoreMemory(k, ctx, m, image.blobs);
+      const mm = restoreMemory(k, ctx, m, image.blobs, i, shared);
       mm.users = 0;
       mms.push(mm);
     }
@@ -717,6 +771,7 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
     k.adoptRestored(groups.get(s.init)!, [...groups.values()], s.nextTid);
     k.initStdio = [...o.stdio];
     for (const tg of groups.values()) if (tg.itimerReal !== null) k.addTimer(tg.itimerReal);
+    for (const p of s.processes) if (p.zombie === null) restoreProcessTimers(k, groups.get(p.tgid)!, p.timers);
     for (const f of files) armAnonFile(k, f);
     contexts.length = 0;
   } finally {
@@ -739,6 +794,8 @@ function loadSigInfo(s: SavedSigInfo): SigInfo {
   if (s.addr !== undefined) i.addr = s.addr;
   if (s.value !== undefined) i.value = BigInt(`0x${s.value}`);
   if (s.overrun !== undefined) i.overrun = s.overrun;
+  if (s.timerId !== undefined) i.timerId = s.timerId;
+  if (s.timerSeq !== undefined) i.timerSeq = s.timerSeq;
   return i;
 }
 
@@ -830,7 +887,10 @@ function checkShape(s: SavedSandbox, blobs: Uint8Array[]): void {
 function checkMemoryShape(m: SavedMemory, blobs: Uint8Array[], used: Set<number>, bad: (why: string) => ImageError): void {
   let prevEnd = 0;
   for (const v of m.vmas) {
-    if (v.start % PAGE_SIZE !== 0 || v.end % PAGE_SIZE !== 0 || v.start >= v.end || v.start < prevEnd) {
+    if (
+      v.start % PAGE_SIZE !== 0 || v.end % PAGE_SIZE !== 0 || v.start >= v.end || v.start < prevEnd ||
+      (v.shared !== undefined && v.shared.offset % PAGE_SIZE !== 0)
+    ) {
       throw bad(`mapping 0x${v.start.toString(16)}-0x${v.end.toString(16)} is unaligned, empty or overlaps`);
     }
     prevEnd = v.end;
@@ -844,7 +904,10 @@ function checkMemoryShape(m: SavedMemory, blobs: Uint8Array[], used: Set<number>
   }
 }
 
-function restoreMemory(k: Kernel, ctx: Context, m: SavedMemory, blobs: Uint8Array[]): MemoryManager {
+function restoreMemory(
+  k: Kernel, ctx: Context, m: SavedMemory, blobs: Uint8Array[], mmIndex: number,
+  shared: { placement: SharedPlacement; objects: Map<number, SharedAnon>; firstCtx: readonly Context[] },
+): MemoryManager {
   const bad = (why: string) => new ImageError(`restore: the image does not hold together: ${why}`);
   const as = ctx.addressSpace;
   for (const v of m.vmas) {
@@ -860,9 +923,25 @@ function restoreMemory(k: Kernel, ctx: Context, m: SavedMemory, blobs: Uint8Arra
   for (const v of m.vmas) {
     const special = v.name === "[vvar]" || v.name === "[vdso]";
     if (special && ownVdso) continue;
-    const err = as.mapAnonymous(ctx, v.start, v.end - v.start, v.prot | PROT_READ | PROT_WRITE, false);
+    const len = v.end - v.start, prot = v.prot | PROT_READ | PROT_WRITE;
+    let err: number;
+    let object: SharedAnon | null = null;
+    if (v.shared !== undefined) {
+      object = shared.objects.get(v.shared.object) ?? new SharedAnon();
+      shared.objects.set(v.shared.object, object);
+      const from = shared.placement.place(v.shared.object, mmIndex, v.start, v.shared.offset, len);
+      if (from === "partial") throw bad(`shared memory at 0x${v.start.toString(16)} overlaps its other mappings in part`);
+      err = from === null
+        ? as.mapAnonymous(ctx, v.start, len, prot, true)
+        : as.shareAnonymous(ctx, v.start, len, prot, shared.firstCtx[from.mm]!.addressSpace, from.addr);
+    } else {
+      err = as.mapAnonymous(ctx, v.start, len, prot, false);
+    }
     if (err !== 0) throw new ImageError(`restore: cannot map 0x${v.start.toString(16)}-0x${v.end.toString(16)} (errno ${-err})`);
-    mm.vmas.push({ start: v.start, end: v.end, prot: v.prot, shared: false, object: null, file: null, offset: 0, name: v.name, growsDown: v.growsDown, locked: v.locked === true });
+    mm.vmas.push({
+      start: v.start, end: v.end, prot: v.prot, shared: object !== null, object, file: null, offset: v.shared?.offset ?? 0,
+      name: v.name, growsDown: v.growsDown, locked: v.locked === true,
+    });
   }
   for (const r of m.runs) {
     const b = blobs[r.blob]!;
@@ -941,6 +1020,7 @@ function restoreTask(t: Task, s: SavedTask): void {
   t.schedPriority = s.sched.priority;
   t.schedResetOnFork = s.sched.resetOnFork;
   t.schedSliceNs = s.sched.sliceNs;
+  t.cpuBase = { ...s.cpu };
 }
 
 // ---- Files ---------------------------------------------------------------------------------

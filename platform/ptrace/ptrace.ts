@@ -698,6 +698,31 @@ class StubAddressSpace implements AddressSpace {
     return r;
   }
 
+  shareAnonymous(via: Context, addr: number, len: number, prot: Prot, source: AddressSpace, sourceAddr: number): number {
+    const EINVAL = 22;
+    const mf = this.#memoryFile();
+    if (mf === null || !(source instanceof StubAddressSpace) || source.platform !== this.platform) return -EINVAL;
+    const pieces = source.regions.within(sourceAddr, sourceAddr + len);
+    let covered = 0;
+    for (const p of pieces) {
+      if (p.kind !== "shared") return -EINVAL;
+      covered += p.end - p.start;
+    }
+    if (covered !== len) return -EINVAL;
+    const at = (p: Region) => addr + (p.start - sourceAddr);
+    for (const p of pieces) mf.ranges.ref(p.off, p.off + (p.end - p.start));
+    const r = this.#mapOp(via, pieces.map((p) => ({
+      nr: SYS_mmap, args: [at(p), p.end - p.start, prot, MAP_SHARED | MAP_FIXED, this.memfdInStub, p.off], flags: 0,
+    })));
+    if (r < 0) {
+      for (const p of pieces) mf.unref(p.off, p.off + (p.end - p.start));
+      return r;
+    }
+    this.#releaseRegions(this.regions.cut(addr, addr + len));
+    for (const p of pieces) this.regions.add({ start: at(p), end: at(p) + (p.end - p.start), off: p.off, prot, kind: "shared" });
+    return 0;
+  }
+
   /**
    * File offsets for a new mapping: right after those of the private region that ends at addr
    * when they are free (a growing heap stays one region and one host VMA), else the lowest free.

@@ -1,0 +1,147 @@
+/**
+ * Issue #13's checkpoint benchmark: for an idle shell (`sh -c 'sleep 1000'`) and a process with
+ * 100 MiB resident (bench/programs/ckpt_heap.c), the wall time of `checkpoint --image-path DIR
+ * ID` (which ends the container), the image's size, and the wall time of `restore -d
+ * --image-path DIR --bundle B ID2` (it returns once the restored sandbox is registered and
+ * about to run: the restore's time to its first instruction, give or take the holder's start),
+ * beside a fresh `run -d` of the same bundle; the sentry and, when installed, runsc
+ * (`--platform=ptrace --network=none`), runners interleaved in one run (shared/MEASUREMENTS.md).
+ * Targets: each within 2x of runsc, and the idle shell's restore faster than a fresh start.
+ *
+ *     deno run -A bench/checkpoint.ts [--runs N]      (also: deno task bench --workloads checkpoint)
+ *
+ * Not a test: its numbers depend on the machine's load.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { fileURLToPath } from "node:url";
+import * as posix from "node:path/posix";
+
+const REPO = fileURLToPath(new URL("..", import.meta.url));
+const SENTRY = posix.join(REPO, "sentry");
+
+/** The wall time of one command, its stdio discarded (a detached holder keeps what it inherits). */
+async function wallMs(cmd: string, args: string[]): Promise<number> {
+  const t0 = performance.now();
+  const o = await new Deno.Command(cmd, { args, stdin: "null", stdout: "null", stderr: "null" }).output();
+  const ms = performance.now() - t0;
+  if (!o.success) throw new Error(`${cmd} ${args.join(" ")}: status ${o.code}`);
+  return ms;
+}
+
+async function quiet(cmd: string, args: string[]): Promise<void> {
+  await new Deno.Command(cmd, { args, stdin: "null", stdout: "null", stderr: "null" }).output();
+}
+
+function which(name: string): string | null {
+  for (const dir of (Deno.env.get("PATH") ?? "/usr/bin:/bin").split(":")) {
+    try {
+      if (Deno.statSync(`${dir}/${name}`).isFile) return `${dir}/${name}`;
+    } catch {
+      // not there
+    }
+  }
+  return null;
+}
+
+/** Bytes of the files under dir. */
+function sizeOf(dir: string): number {
+  let n = 0;
+  for (const e of Deno.readDirSync(dir)) {
+    const p = `${dir}/${e.name}`;
+    n += e.isDirectory ? sizeOf(p) : Deno.statSync(p).size;
+  }
+  return n;
+}
+
+const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+function stats(xs: number[], unit: string, digits: number): string {
+  const s = [...xs].sort((a, b) => a - b);
+  return `${med(s).toFixed(digits)} ${unit} (min ${s[0]!.toFixed(digits)}, max ${s[s.length - 1]!.toFixed(digits)})`;
+}
+
+interface Runtime {
+  name: string;
+  /** argv before the command, with the state root. */
+  argv: (root: string) => [string, string[]];
+  checkpoint: (dir: string, id: string) => string[];
+  restore: (dir: string, bundle: string, id: string) => string[];
+  run: (bundle: string, id: string) => string[];
+}
+
+/** Runs the benchmark; returns rows of [case, figures]. */
+export async function checkpointRows(runs: number): Promise<Array<[string, string]>> {
+  const dir = await Deno.makeTempDir({ prefix: "sentry-bench-ckpt-" });
+  const heap = `${dir}/ckpt_heap`;
+  const cc = await new Deno.Command("gcc", { args: ["-O2", "-static", "-o", heap, posix.join(REPO, "bench", "programs", "ckpt_heap.c")] }).output();
+  if (!cc.success) throw new Error(`gcc: ${new TextDecoder().decode(cc.stderr)}`);
+  const cases: Array<[string, string[]]> = [["idle shell", ["/bin/sh", "-c", "sleep 1000"]], ["100 MiB resident", [heap]]];
+  const runtimes: Runtime[] = [{
+    name: "sentry",
+    argv: (root) => [SENTRY, ["--root", root]],
+    checkpoint: (d, id) => ["checkpoint", "--image-path", d, id],
+    restore: (d, b, id) => ["restore", "-d", "--image-path", d, "--bundle", b, id],
+    run: (b, id) => ["run", "-d", "--bundle", b, id],
+  }];
+  const runsc = which("runsc");
+  if (runsc !== null) {
+    runtimes.push({
+      name: "runsc",
+      argv: (root) => [runsc, ["--root", root, "--platform=ptrace", "--network=none"]],
+      checkpoint: (d, id) => ["checkpoint", "--image-path", d, id],
+      restore: (d, b, id) => ["restore", "-detach", "--image-path", d, "--bundle", b, id],
+      run: (b, id) => ["run", "-detach", "--bundle", b, id],
+    });
+  }
+  const rows: Array<[string, string]> = [];
+  try {
+    for (const [what, args] of cases) {
+      const bundle = `${dir}/bundle-${what.replace(/\W+/g, "-")}`;
+      Deno.mkdirSync(bundle);
+      Deno.writeTextFileSync(`${bundle}/config.json`, JSON.stringify({
+        ociVersion: "1.0.2",
+        process: { args, env: ["PATH=/usr/bin:/bin"], cwd: "/" },
+        root: { path: "/", readonly: true },
+      }));
+      const samples = new Map<string, { start: number[]; checkpoint: number[]; restore: number[]; image: number[] }>();
+      for (const rt of runtimes) samples.set(rt.name, { start: [], checkpoint: [], restore: [], image: [] });
+      for (let i = 0; i < runs; i++) {
+        for (const rt of runtimes) {
+          const root = `${dir}/${rt.name}-root`;
+          const [cmd, pre] = rt.argv(root);
+          const img = `${dir}/${rt.name}-image-${i}`;
+          const s = samples.get(rt.name)!;
+          try {
+            s.start.push(await wallMs(cmd, [...pre, ...rt.run(bundle, "a")]));
+            // The heap is written before the checkpoint: give the program its time.
+            await new Promise((r) => setTimeout(r, 1500));
+            s.checkpoint.push(await wallMs(cmd, [...pre, ...rt.checkpoint(img, "a")]));
+            s.image.push(sizeOf(img) / 1e6);
+            s.restore.push(await wallMs(cmd, [...pre, ...rt.restore(img, bundle, "b")]));
+          } finally {
+            for (const id of ["a", "b"]) await quiet(cmd, [...pre, "delete", "--force", id]);
+            Deno.removeSync(img, { recursive: true });
+          }
+        }
+      }
+      for (const [name, s] of samples) {
+        if (s.restore.length === 0) continue;
+        rows.push([`${what}, ${name}: start (run -d)`, stats(s.start, "ms", 0)]);
+        rows.push([`${what}, ${name}: checkpoint`, stats(s.checkpoint, "ms", 0)]);
+        rows.push([`${what}, ${name}: restore (-d)`, stats(s.restore, "ms", 0)]);
+        rows.push([`${what}, ${name}: image`, stats(s.image, "MB", 2)]);
+      }
+    }
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+  return rows;
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({ args: Deno.args, options: { runs: { type: "string", default: "3" } } });
+  for (const [k, v] of await checkpointRows(Number(values.runs))) console.log(`${k.padEnd(44)} ${v}`);
+}
