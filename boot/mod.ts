@@ -58,6 +58,10 @@ import {
   writeState,
 } from "./state_dir.ts";
 import { OCI_VERSION } from "./spec.ts";
+import { resolve as resolvePath } from "../abi/path.ts";
+import {
+  SIGCHLD, SIGCONT, SIGRTMAX, SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU, SIGURG, SIGWINCH,
+} from "../abi/linux/signal.ts";
 import { lifecycle, rootOf } from "./lifecycle.ts";
 
 export { BootError, EXIT_SENTRY_ERROR } from "./errors.ts";
@@ -86,7 +90,6 @@ export async function main(args: readonly string[]): Promise<number> {
         await loadSpecSchema(); // a bundle's config.json is validated with zod (spec.ts)
         const launch = loadBundle(cmd.bundle, { cwd: Deno.cwd(), command: cmd.kind === "run" ? cmd.command : null, id: cmd.id });
         if (cmd.overlayUpper !== null) setOverlayUpper(launch, cmd.overlayUpper, Deno.cwd());
-        const path = await import("node:path");
         const mode: RunMode = cmd.kind === "create" ? "create" : cmd.detach ? "detached" : "foreground";
         const tty = cmd.kind === "run" && cmd.tty;
         if (mode === "foreground") {
@@ -106,10 +109,10 @@ export async function main(args: readonly string[]): Promise<number> {
         const reg: Registration = {
           root: rootOf(cmd.global),
           id: containerIdFor(cmd.id, generateId),
-          bundle: path.resolve(Deno.cwd(), cmd.bundle),
-          pidFile: cmd.pidFile === null ? null : path.resolve(Deno.cwd(), cmd.pidFile),
+          bundle: resolvePath(Deno.cwd(), cmd.bundle),
+          pidFile: cmd.pidFile === null ? null : resolvePath(Deno.cwd(), cmd.pidFile),
           mode,
-          consoleSocket: cmd.consoleSocket === null ? null : path.resolve(Deno.cwd(), cmd.consoleSocket),
+          consoleSocket: cmd.consoleSocket === null ? null : resolvePath(Deno.cwd(), cmd.consoleSocket),
         };
         const checkpoint = cmd.kind === "run" ? cmd.checkpoint : null;
         return await holdOrRun(reg, cmd.id !== null, () =>
@@ -137,16 +140,15 @@ export async function main(args: readonly string[]): Promise<number> {
         } else {
           launch = doConfig(["/"], { cwd: "/", env: {}, hostname: Deno.hostname(), openFiles: ownOpenFilesLimit() });
         }
-        const path = await import("node:path");
         const reg: Registration = {
           root: rootOf(cmd.global),
           id: containerIdFor(cmd.id, generateId),
-          bundle: path.resolve(Deno.cwd(), cmd.bundle ?? "."),
-          pidFile: cmd.pidFile === null ? null : path.resolve(Deno.cwd(), cmd.pidFile),
+          bundle: resolvePath(Deno.cwd(), cmd.bundle ?? "."),
+          pidFile: cmd.pidFile === null ? null : resolvePath(Deno.cwd(), cmd.pidFile),
           mode: cmd.detach ? "detached" : "foreground",
           consoleSocket: null,
         };
-        const image = path.resolve(Deno.cwd(), cmd.image);
+        const image = resolvePath(Deno.cwd(), cmd.image);
         return await holdOrRun(reg, cmd.id !== null, () => boot(launch, cmd.global, log, false, noLimitOptions(), reg, null, image));
       }
       case "checkpoint": {
@@ -364,8 +366,9 @@ async function runHeld(
       resizeListeners.push(onResize);
     } else if (tty) bridge = HostTerminalBridge.start(loader.attachConsole(hostWindowSize()));
     let status: ContainerStatus = reg.mode === "create" ? "created" : "running";
-    let started!: () => void;
-    const startGate = new Promise<void>((r) => started = r);
+    // Resolved by start (null) or by a kill before it (the signal that ended the sandbox).
+    let started!: (killedBy: number | null) => void;
+    const startGate = new Promise<number | null>((r) => started = r);
     const st: ContainerState = {
       ociVersion: OCI_VERSION, id: reg.id, status, pid: Deno.pid, bundle: reg.bundle,
       rootfs: launch.rootHostPath, created: new Date().toISOString(), owner: ownerName((Deno.uid() ?? 0)),
@@ -385,8 +388,16 @@ async function runHeld(
         if (status !== "created") return `cannot start a container that is ${status}`;
         status = "running";
         writeState(reg.root, { ...st, status });
-        started();
+        started(null);
         return null;
+      },
+      killCreated: (signo) => {
+        if (status !== "created" || !endsByDefault(signo)) return false;
+        status = "stopped";
+        // After this request's reply has gone out (it is written within the microtasks that
+        // follow): the holder then closes the control socket.
+        setTimeout(() => started(signo), 0);
+        return true;
       },
       checkpoint: (image, leaveRunning) => loader.checkpoint(image, leaveRunning),
       initExit,
@@ -397,27 +408,32 @@ async function runHeld(
     // The pid file before the state: whoever sees the state may read the pid file (runc's order).
     if (reg.pidFile !== null) writeFileAtomic(reg.pidFile, String(Deno.pid));
     writeState(reg.root, st);
+    let killedBy: number | null = null;
     if (reg.mode === "create") {
       log.debug(`container ${reg.id} created: waiting for start`);
-      await startGate;
+      killedBy = await startGate;
+      if (killedBy !== null) log.debug(`container ${reg.id} killed by signal ${killedBy} before start`);
     }
-    ws = await loader.run(held);
+    ws = killedBy ?? await loader.run(held);
     exited(ws);
     // The kernel's words when it has them (they carry the fault address), under our policy
     // of when to speak.
-    report = deathReport(ws) === null ? null : (loader.describeInitExit() ?? deathReport(ws));
+    report = killedBy !== null || deathReport(ws) === null ? null : (loader.describeInitExit() ?? deathReport(ws));
   } finally {
     for (const h of resizeListeners) Deno.removeSignalListener("SIGWINCH", h);
     // The console's last output goes out and the host terminal leaves raw mode before
     // anything else is printed.
     await bridge?.close();
     restoreHostTerminal();
-    server?.close();
-    loader.destroy();
     if (detached && state !== null) {
       // A detached container stays listed, stopped with init's status, until `delete` (runc's).
+      // Written before the control socket closes: a `wait` or `state` that finds the socket
+      // gone then always finds the status.
       writeState(reg.root, { ...state, status: "stopped", ...(ws !== null ? { exitStatus: ws } : {}) });
-    } else {
+    }
+    server?.close();
+    loader.destroy();
+    if (!detached || state === null) {
       // A foreground run leaves nothing behind, as runc's (only a killed sentry leaves a state,
       // which `delete` removes).
       removeContainerDir(reg.root, reg.id);
@@ -449,6 +465,11 @@ async function runHeld(
   outcome.exitStatus = status;
   outcome.message = lines.length > 0 ? lines[lines.length - 1]! : null;
   return status;
+}
+
+/** True for a signal whose default action ends a process (not CHLD, URG, WINCH, CONT or a stop). */
+function endsByDefault(signo: number): boolean {
+  return signo >= 1 && signo <= SIGRTMAX && ![SIGCHLD, SIGCONT, SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU, SIGURG, SIGWINCH].includes(signo);
 }
 
 /** Init's executable: argv[0] looked up in the sandbox's PATH (127 when absent, 126 when not executable). */

@@ -10,7 +10,7 @@
  * @module
  */
 
-import * as posix from "node:path/posix";
+import * as posix from "../abi/path.ts";
 import type { LimitEnd, ResourceControl, ResourceLimits } from "../kernel/resources.ts";
 import { BootError, describeFsError } from "./errors.ts";
 import { decodeWaitStatus, signalName } from "./exit_status.ts";

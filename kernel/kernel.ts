@@ -42,6 +42,8 @@ import { monotonicNs } from "./time.ts";
 import { EVENT_IN, WaitQueue } from "../waiter/mod.ts";
 import { SocketFile } from "./socket/socket.ts";
 import { UnixNamespace } from "./socket/unix/namespace.ts";
+import { IpcNamespace } from "./ipc.ts";
+import { MSGMNI, SEMMNI, SEMVMX, SHMMNI } from "../abi/linux/ipc.ts";
 import { exitRobustList, FutexTable, type FutexWaiter, wakeShared } from "./futex.ts";
 import { LockTable } from "../vfs/lock.ts";
 import {
@@ -58,7 +60,7 @@ import {
 } from "./job_control.ts";
 import { sigBit } from "./signals.ts";
 import type { SigInfo } from "./signal_frame.ts";
-import { SA_RESTART } from "../abi/linux/signal.ts";
+import { SA_NOCLDWAIT, SA_RESTART } from "../abi/linux/signal.ts";
 import { CORE_SIGNALS, NSIG, SEGV_MAPERR, SIGNAL_NAMES, SIGSEGV } from "../abi/linux/signal.ts";
 import { RLIM_INFINITY, RLIMIT_AS, RLIMIT_CORE, RLIMIT_CPU, RLIMIT_NOFILE, RLIMIT_STACK } from "../abi/linux/limits.ts";
 import { sessionLeaderExited, TtySupport } from "./tty.ts";
@@ -136,6 +138,8 @@ export class Kernel {
   readonly net: Net;
   /** AF_UNIX names: abstract ones and the sockets bound to filesystem inodes. */
   readonly unixNames = new UnixNamespace();
+  /** System V shared memory, semaphores and message queues (kernel/ipc.ts). */
+  readonly ipc = new IpcNamespace({ shmmni: SHMMNI, semmni: SEMMNI, msgmni: MSGMNI });
   /** flock, POSIX and OFD file locks (vfs/lock.ts). */
   readonly fileLocks = new LockTable();
   readonly threadGroups = new Map<number, ThreadGroup>();
@@ -389,10 +393,11 @@ export class Kernel {
 
   /**
    * Removes a zombie for good (wait reaped it, or the sentry did: a process without a parent in
-   * the sandbox); its CPU times go to the parent, or to {@linkcode reapedCpu}.
+   * the sandbox); its CPU times go to the parent, or to {@linkcode reapedCpu} (also when charge
+   * is false: a child reaped without being waited for).
    */
-  reap(tg: ThreadGroup): void {
-    if (tg.parent) chargeReapedChild(tg.parent, tg);
+  reap(tg: ThreadGroup, charge = true): void {
+    if (tg.parent && charge) chargeReapedChild(tg.parent, tg);
     else {
       this.reapedCpu.userNs += tg.userNs + tg.childUserNs;
       this.reapedCpu.sysNs += tg.sysNs + tg.childSysNs;
@@ -973,6 +978,7 @@ export class Kernel {
     }
     t.inSyscall = false;
     t.syscallState = null;
+    t.releaseSyscallFiles();
   }
 
   /** Undoes what a sleeping syscall registered (a futex wait) before it is abandoned. */
@@ -1039,6 +1045,7 @@ export class Kernel {
     if (typeof result === "number") {
       t.ctx.setReturn(result);
       t.syscallState = null;
+      t.releaseSyscallFiles();
       if (this.strace) {
         straceLine = straceExit(t, t.straceEntry, result, (performance.now() - t0) * 1000);
         t.straceEntry = "";
@@ -1048,6 +1055,7 @@ export class Kernel {
     }
     switch (result.ctl) {
       case "block": {
+        t.holdSyscallFiles();
         t.state = "blocked";
         t.lastBlockRestart = result.restart;
         t.blocked = { queues: result.queues, mask: result.mask, deadlineNs: result.deadlineNs, restart: result.restart };
@@ -1071,6 +1079,7 @@ export class Kernel {
         return false;
       case "noreturn":
         t.syscallState = null;
+        t.releaseSyscallFiles();
         if (this.strace) {
           this.log.strace(straceExit(t, t.straceEntry, "0", (performance.now() - t0) * 1000));
           t.straceEntry = "";
@@ -1155,6 +1164,7 @@ export class Kernel {
     // A sleep's registrations (a futex waiter) outlive the sleep while the task is runnable or
     // stopped inside the syscall: drop them whatever the state, so no wake-up goes to the dead.
     this.#cancelSleep(t);
+    t.releaseSyscallFiles();
     t.state = "dead";
     t.blocked = null;
     const tg = t.tg;
@@ -1183,6 +1193,7 @@ export class Kernel {
     if (tg.itimerProf) this.removeCpuTimer(tg.itimerProf);
     tg.itimerVirtual = tg.itimerProf = null;
     this.deletePosixTimers(tg);
+    this.ipc.exitSem(tg.tgid, tg.tgid, SEMVMX);
     tg.exitUid = t.creds.uid;
     tg.zombie = true;
     this.resources.activity?.processEnded(tg, tg.exitStatus ?? 0);
@@ -1207,17 +1218,22 @@ export class Kernel {
     if (adopter && adopter !== tg && [...adopter.children].some((c) => c.zombie)) adopter.childWaitQueue.notify(1);
     if (tg !== init) hangUpOrphanedGroups(this, tg, reparented);
     const parent = tg.parent;
-    if (parent && parent.handlers.get(17).handler === 1n) {
-      // SIGCHLD ignored: children are reaped at once (Linux's SA_NOCLDWAIT behaviour).
-      this.reap(tg);
-    }
+    const chld = parent?.handlers.get(17);
+    // SIGCHLD ignored, or SA_NOCLDWAIT: a child that would signal SIGCHLD is reaped at once, and
+    // its times never reach its parent's RUSAGE_CHILDREN (it was not waited for); only
+    // SA_NOCLDWAIT with a handler still signals (Linux's do_notify_parent).
+    const autoreap = chld !== undefined && tg.exitSignal === 17 && (chld.handler === 1n || (chld.flags & SA_NOCLDWAIT) !== 0);
+    if (autoreap) this.reap(tg, false);
     // A process started from outside (control.ts) has no parent in the sandbox: the sentry
     // reaps it (its watchers already saw its status through exitQueue).
     if (parent === null && tg !== init) this.reap(tg);
     parent?.childWaitQueue.notify(1);
     // clone(2) takes any byte as the exit signal; one beyond NSIG is no signal (do_notify_parent's
     // valid_signal), though the parent's wait is still woken above.
-    if (parent && !parent.zombie && tg.exitSignal > 0 && tg.exitSignal <= NSIG && this.threadGroups.has(tg.tgid)) {
+    if (
+      parent && !parent.zombie && tg.exitSignal > 0 && tg.exitSignal <= NSIG &&
+      (this.threadGroups.has(tg.tgid) || (autoreap && chld!.handler !== 1n))
+    ) {
       const st = tg.exitStatus ?? 0;
       const signalled = (st & 0x7f) !== 0;
       this.sendSignal(parent, tg.exitSignal, {

@@ -17,6 +17,11 @@ import type {
   NetFileKind, ProcCaller, ProcFd, ProcMemory, ProcProcess, ProcSource, ProcSystem, ProcThread, ProcVma,
 } from "../vfs/procfs/source.ts";
 import { renderProcNetDev, renderProcNetTcp, renderProcNetUdp } from "./socket/inet/proc_net.ts";
+import { NET_CORE } from "./socket/sockopt.ts";
+import { renderProcNetUnix } from "./socket/unix/proc_net.ts";
+import { TCP_RCVBUF, TCP_SNDBUF } from "./socket/inet/tcp.ts";
+import { EPHEMERAL_HIGH, EPHEMERAL_LOW } from "../netstack/mod.ts";
+import { MSGMAX, MSGMNB, MSGMNI, SEMMNI, SEMMNS, SEMMSL, SEMOPM, SHMMNI } from "../abi/linux/ipc.ts";
 
 /** The host's pid_max (Linux's default 32768 if unreadable), read once. */
 const HOST_PID_MAX = readHostPidMax();
@@ -295,6 +300,37 @@ export class KernelProcSource implements ProcSource {
     return this.#k.vfs.mounts();
   }
 
+  sysctl(key: string): string {
+    switch (key) {
+      case "kernel/shmmni":
+        return `${SHMMNI}\n`;
+      case "kernel/msgmax":
+        return `${MSGMAX}\n`;
+      case "kernel/msgmnb":
+        return `${MSGMNB}\n`;
+      case "kernel/msgmni":
+        return `${MSGMNI}\n`;
+      case "kernel/sem":
+        return `${SEMMSL}\t${SEMMNS}\t${SEMOPM}\t${SEMMNI}\n`;
+      case "net/core/rmem_default":
+        return `${NET_CORE.rmemDefault}\n`;
+      case "net/core/rmem_max":
+        return `${NET_CORE.rmemMax}\n`;
+      case "net/core/wmem_default":
+        return `${NET_CORE.wmemDefault}\n`;
+      case "net/core/wmem_max":
+        return `${NET_CORE.wmemMax}\n`;
+      case "net/ipv4/ip_local_port_range":
+        // The range the netstack draws ephemeral ports from (netstack/iface/ports.ts).
+        return `${EPHEMERAL_LOW}\t${EPHEMERAL_HIGH}\n`;
+      case "net/ipv4/tcp_rmem":
+        return `4096\t${TCP_RCVBUF}\t6291456\n`;
+      case "net/ipv4/tcp_wmem":
+        return `4096\t${TCP_SNDBUF}\t4194304\n`;
+    }
+    return "";
+  }
+
   netFile(name: NetFileKind): string {
     const net = this.#k.net;
     switch (name) {
@@ -304,6 +340,8 @@ export class KernelProcSource implements ProcSource {
       case "udp":
       case "udp6":
         return renderProcNetUdp(net, name === "udp6");
+      case "unix":
+        return renderProcNetUnix(this.#k.unixNames);
       case "dev":
         return renderProcNetDev(net);
     }

@@ -21,7 +21,7 @@ import type { Context, SyscallInfo } from "../platform/mod.ts";
 import { SyscallArgs } from "./syscalls/linux/support.ts";
 import type { Waker } from "../waiter/mod.ts";
 import type { WaitQueue } from "../waiter/mod.ts";
-import type { MemoryIO } from "../vfs/file_description.ts";
+import type { FileDescription, MemoryIO } from "../vfs/file_description.ts";
 import { PATH_MAX } from "../abi/linux/file.ts";
 import { RLIMIT_AS, RLIMIT_STACK } from "../abi/linux/limits.ts";
 import { PendingSignals } from "./task_signals.ts";
@@ -70,6 +70,13 @@ export class Task implements Waker, MemoryIO {
   blocked: BlockState | null = null;
   /** Progress of a syscall that blocked and will run again; null between syscalls. */
   syscallState: unknown = null;
+  /**
+   * The open files the current syscall looked up by descriptor (Task.file). A syscall that
+   * blocks holds a counted reference to each (held), as Linux's fdget does for the whole call:
+   * a close by another thread then neither fails nor wakes the sleeper, and the re-runs use the
+   * same files. The kernel drops the references when the syscall ends (releaseSyscallFiles).
+   */
+  syscallFiles: { fd: number; file: FileDescription; held: boolean }[] = [];
   /** True from a syscall stop until its result is set. */
   inSyscall = false;
   /** Decoded arguments of the current syscall for --strace. */
@@ -121,6 +128,35 @@ export class Task implements Waker, MemoryIO {
   fdTable: FdTable;
   fs: FsContext;
   creds: Credentials;
+
+  /**
+   * The open file behind fd for this syscall: the one an earlier run of it found, if it blocked
+   * and runs again, else the descriptor table's (EBADF). For syscalls that may block on it.
+   */
+  file(fd: number): FileDescription {
+    for (const e of this.syscallFiles) if (e.fd === fd) return e.file;
+    const file = this.fdTable.get(fd);
+    this.syscallFiles.push({ fd, file, held: false });
+    return file;
+  }
+
+  /** At a block: the files this syscall looked up are kept until it ends. */
+  holdSyscallFiles(): void {
+    for (const e of this.syscallFiles) {
+      if (!e.held) {
+        e.file.incRef();
+        e.held = true;
+      }
+    }
+  }
+
+  /** At the end of a syscall (a result, an interruption, the task's exit): drops the files' references. */
+  releaseSyscallFiles(): void {
+    if (this.syscallFiles.length === 0) return;
+    const files = this.syscallFiles;
+    this.syscallFiles = [];
+    for (const e of files) if (e.held) e.file.decRef();
+  }
 
   constructor(o: {
     kernel: Kernel;

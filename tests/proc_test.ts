@@ -297,3 +297,14 @@ Deno.test("a bad mount entry in config.json is one line and status 125", async (
 Deno.test("/proc/self/auxv holds the auxiliary vector getauxval reads, and another user's is refused, as natively", async () => {
   await assertSameAsNative([await compileC("proc_auxv")]);
 });
+
+Deno.test("/proc/sys refuses writes beyond a file's mode, root included; sysctls programs read and /proc/net/unix are there, as natively (tests/c/proc_sys.c)", async () => {
+  const r = await assertSameAsNative([await compileC("proc_sys")]);
+  // The fixture checks what it came for: W_OK of a read-only sysctl refused even for root,
+  // ip_local_port_range readable, a listener and an abstract name found in /proc/net/unix.
+  assert.match(r.stdout, /^euid 0\n/);
+  assert.match(r.stdout, /access\(random\/boot_id, W_OK\) = -1 EACCES\n/);
+  assert.match(r.stdout, /net\/ipv4\/ip_local_port_range: reg=1 W_OK as mode, O_WRONLY as mode, X_OK EACCES, 2 numbers\n/);
+  assert.match(r.stdout, /\/proc\/net\/unix header 1 found 1\n/);
+  assert.match(r.stdout, /abstract found 1\n/);
+});

@@ -263,3 +263,9 @@ Deno.test("waitpid(WCONTINUED) right after kill(SIGCONT) reports the continue, n
 Deno.test("dash prints Terminated for a background job that kill ended, as natively (the kill takes effect after dash's next syscall)", async () => {
   await assertSameAsNative(["/bin/dash", "-c", "sleep 10 & kill $!; wait $!"]);
 });
+
+Deno.test("children reaped unwaited (SIGCHLD ignored, SA_NOCLDWAIT) make wait ECHILD and leave RUSAGE_CHILDREN alone; SA_NOCLDWAIT's handler still runs, as natively (tests/c/autoreap.c)", async () => {
+  const r = await assertSameAsNative([await compileC("autoreap")]);
+  assert.match(r.stdout, /SA_NOCLDWAIT: wait = -1 ECHILD, SIGCHLD delivered 1\n/);
+  assert.match(r.stdout, /SIG_DFL: status 3, children's time grew 1\n$/);
+});

@@ -174,3 +174,42 @@ Deno.test("sentry do -t runs bash in tmux: a prompt, echo, ^Z and fg, ^C, stty s
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("sentry exec -t into a running sandbox is an interactive shell in tmux: its own pty, ^C, its exit status", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "sentry-tty-" });
+  const root = `${dir}/root`;
+  const tm = new Tmux();
+  const holder = new Deno.Command(`${REPO_ROOT}/sentry`, {
+    args: ["--root", root, "do", "--id", "t1", "--", "/bin/sh", "-c", "sleep 600"],
+    stdin: "null", stdout: "null", stderr: "null",
+  }).spawn();
+  try {
+    for (let i = 0; ; i++) {
+      if (await Deno.stat(`${root}/t1/control.sock`).then(() => true, () => false)) break;
+      if (i > 3000) throw new Error("timed out waiting for the control socket");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await tm.start(
+      `cd ${REPO_ROOT} && ./sentry --root ${root} exec -t --env 'PS1=ex$ ' t1 /bin/bash --norc --noprofile; ` +
+        `echo "exec-status-$?"; sleep 600`,
+    );
+    await tm.waitFor(/^ex\$\s*$/m, "the prompt");
+    await tm.line("tty; echo hi-$((6*7)); cat /proc/1/cmdline | tr '\\0' ' '; echo");
+    await tm.waitFor(/^\/dev\/pts\/\d+\nhi-42\n\/bin\/sh -c sleep 600 ?$/m, "tty, echo and the sandbox's init");
+    await tm.line("sleep 100");
+    await tm.keys("C-c");
+    await tm.waitFor(/\^C\nex\$\s*$/m, "^C to end sleep", () => tm.keys("C-c"));
+    await tm.line("echo st-$?");
+    await tm.waitFor(/^st-130$/m, "the status of the job killed by ^C");
+    await tm.line("exit 5");
+    await tm.waitFor(/^exec-status-5$/m, "exec's exit status");
+    // The sandbox goes on without its exec'd shell.
+    const st = await new Deno.Command(`${REPO_ROOT}/sentry`, { args: ["--root", root, "state", "t1"], stdout: "piped" }).output();
+    assert.equal(JSON.parse(new TextDecoder().decode(st.stdout)).status, "running");
+  } finally {
+    await tm.kill();
+    await new Deno.Command(`${REPO_ROOT}/sentry`, { args: ["--root", root, "delete", "--force", "t1"], stdout: "null", stderr: "null" }).output();
+    await holder.status;
+    await Deno.remove(dir, { recursive: true });
+  }
+});

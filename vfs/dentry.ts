@@ -21,6 +21,8 @@ import type { DirEntry, FileDescription, Stat } from "./file_description.ts";
 import type { Location } from "./mount.ts";
 import { DirectoryFile } from "./directory_file.ts";
 import type { InotifyWatch } from "./fsnotify.ts";
+import type { Credentials } from "../kernel/creds.ts";
+import { checkPermission } from "./permissions.ts";
 
 /** The attributes of a file being created: type and permission bits (umask applied), owner. */
 export interface NewFile {
@@ -111,6 +113,15 @@ export abstract class Dentry {
 
   /** Every child, in a stable order, without "." and "..". Preconditions: this is a directory. */
   abstract children(): DirEntry[];
+
+  /**
+   * Throws EACCES unless creds may access this file as `want` (MAY_* bits) asks: the mode bits
+   * with the capability overrides (vfs/permissions.ts), unless a filesystem has its own rule
+   * (Linux's inode_operations.permission; /proc/sys's binds root too).
+   */
+  checkAccess(creds: Credentials, want: number): void {
+    checkPermission(creds, want, this.mode, this.uid, this.gid);
+  }
 
   /** The target of a symlink; EINVAL for other files. */
   readlink(): string {

@@ -192,7 +192,7 @@ export class VirtualFilesystem {
     if (acc !== O_RDONLY || (flags & O_TRUNC)) want |= MAY_WRITE;
     if (type === S_IFDIR && (want & MAY_WRITE)) throw EISDIR;
     if ((want & MAY_WRITE) && (type === S_IFREG || type === S_IFDIR) && loc.mount.isReadonly) throw EROFS;
-    checkPermission(ctx.creds, want, d.mode, d.uid, d.gid);
+    d.checkAccess(ctx.creds, want);
     if ((flags & O_NOATIME) && ctx.creds.fsuid !== d.uid && !ctx.creds.hasCap(CAP_FOWNER)) throw EPERM;
     if ((flags & O_TRUNC) && type === S_IFREG) d.setattr({ size: 0 });
     return fsnotifyOpen(d.open(loc, (flags & ~OPEN_ONLY_FLAGS) | O_LARGEFILE), (flags & O_TRUNC) !== 0);
@@ -255,7 +255,7 @@ export class VirtualFilesystem {
     if ((mode & MAY_WRITE) && (type === S_IFREG || type === S_IFDIR || type === S_IFLNK) && loc.mount.isReadonly) {
       throw EROFS;
     }
-    checkPermission(creds, mode, d.mode, d.uid, d.gid);
+    d.checkAccess(creds, mode);
   }
 
   /** Resolves a directory to change into (chdir(2), the initial cwd): ENOTDIR, EACCES. */

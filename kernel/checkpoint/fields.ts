@@ -103,6 +103,7 @@ export const LEDGER: readonly LedgerEntry[] = [
       state: "runnable: every restored task resumes at its syscall instruction or where it was stopped",
       blocked: "a sleep is not saved: its syscall runs again from the start",
       syscallState: "as blocked; a futex wait already woken is saved as returned 0, partial progress as its count",
+      syscallFiles: "as blocked: the restarted syscall looks its descriptors up again",
       inSyscall: "the registers are wound back onto the syscall instruction",
       interrupted: "the signal that woke the sleep is still pending and saved: it interrupts the restarted syscall",
       lastBlockRestart: "set again by the restarted syscall's sleep",

@@ -315,6 +315,7 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
   // Locks are not in the image yet: restoring without them would let two processes believe
   // they both hold one, so a sandbox holding any is refused rather than restored wrong.
   if (k.fileLocks.anyHeld) throw new CheckpointError("file locks (flock, fcntl or OFD) are held: not saved yet");
+  if (!k.ipc.empty) throw new CheckpointError("System V IPC objects (shm, sem or msg) exist: not saved yet");
   const processes = groups.map((tg) => saveProcess(tg, c));
   const trees = saveTrees(k, c.blobs, (what) => new CheckpointError(`${what}: not saved yet`));
   const state: SavedSandbox = {

@@ -63,6 +63,8 @@ export interface Vma {
    * the stub's memory; what msync(MS_INVALIDATE), MADV_DONTNEED and RLIMIT_MEMLOCK see.
    */
   locked?: boolean;
+  /** False for a shared mapping that may never become writable though its file is (shmat's SHM_RDONLY). */
+  mayWrite?: boolean;
 }
 
 /** Arguments of {@linkcode MemoryManager.mmap}. */
@@ -83,6 +85,8 @@ export interface MmapOpts {
    * the file's, as /proc/PID/maps shows it on Linux.
    */
   callerFills?: boolean;
+  /** A shared mapping mprotect may never make writable (Linux's VM_MAYWRITE clear). */
+  readOnly?: boolean;
 }
 
 /** @savable */
@@ -256,6 +260,7 @@ export class MemoryManager {
       name: file ? file.path() : (o.name ?? ""),
       growsDown: (o.flags & MAP_GROWSDOWN) !== 0,
       locked: (o.flags & MAP_LOCKED) !== 0 || this.lockFuture,
+      ...(o.readOnly ? { mayWrite: false } : {}),
     });
   }
 
@@ -527,7 +532,10 @@ export class MemoryManager {
     this.#checkMapped(addr, end);
     this.#checkNoSpecialSplit(addr, end);
     for (const v of this.vmas) {
-      if (v.start < end && addr < v.end && v.shared && v.file && (prot & PROT_WRITE) && !v.file.writable) {
+      if (
+        v.start < end && addr < v.end && v.shared && v.file && (prot & PROT_WRITE) &&
+        (!v.file.writable || v.mayWrite === false)
+      ) {
         throw EACCES;
       }
       // The vDSO's parameters page may only ever be read (Linux's [vvar] has no VM_MAYWRITE

@@ -11,5 +11,5 @@ export { Interface, type InterfaceOptions } from "./interface.ts";
 export { defaultRoute, type Route, RoutingTable } from "./routing.ts";
 export { NeighborCache } from "./neighbor_cache.ts";
 export { Reassembler } from "./fragment.ts";
-export { PortTable } from "./ports.ts";
+export { EPHEMERAL_HIGH, EPHEMERAL_LOW, PortTable } from "./ports.ts";
 export { TimerHeap } from "./timer_heap.ts";

@@ -13,6 +13,14 @@ static const char *en(int e) {
     case ECHILD: return "ECHILD";
     case EINTR: return "EINTR";
     case EBADF: return "EBADF";
+    case EACCES: return "EACCES";
+    case EROFS: return "EROFS";
+    case E2BIG: return "E2BIG";
+    case ENOMSG: return "ENOMSG";
+    case EIDRM: return "EIDRM";
+    case EFBIG: return "EFBIG";
+    case ERANGE: return "ERANGE";
+    case ENOSPC: return "ENOSPC";
     case EAGAIN: return "EAGAIN";
     case EFAULT: return "EFAULT";
     case EBUSY: return "EBUSY";

@@ -21,13 +21,14 @@
 
 import { EACCES, EINVAL, ENOTDIR, EPERM, EROFS, type LinuxError } from "../../kernel/errno.ts";
 import {
-  O_ACCMODE, O_RDONLY, O_TRUNC, S_IFDIR, S_IFLNK, S_IFREG, SEEK_CUR, SEEK_END, SEEK_SET,
+  O_ACCMODE, O_RDONLY, O_TRUNC, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, SEEK_CUR, SEEK_END, SEEK_SET,
 } from "../../abi/linux/file.ts";
 import { Dentry, type Filesystem, type FsStat, type SetAttr } from "../dentry.ts";
 import type { DirEntry, FileDescription, Stat } from "../file_description.ts";
 import { LocatedFile } from "../located_file.ts";
 import type { Location } from "../mount.ts";
 import { dtFromMode } from "../hostfs/hostfs.ts";
+import type { Credentials } from "../../kernel/creds.ts";
 
 /** Minor numbers of anonymous devices (major 0), as Linux's get_anon_bdev(). */
 let nextAnonMinor = 32;
@@ -107,6 +108,20 @@ export interface KAttrs {
   key?: string;
 }
 
+/**
+ * Linux's sysctl permission rule (fs/proc/proc_sysctl.c, test_perm): root (euid 0) gets the
+ * owner bits, a member of group 0 the group bits, anyone else the other bits, and no
+ * capability overrides them: a 0444 sysctl is not writable, not even by root. Regular files
+ * are never executable.
+ */
+function sysctlCheck(creds: Credentials, want: number, mode: number): void {
+  if ((want & 1) && (mode & S_IFMT) === S_IFREG) throw EACCES;
+  let bits = mode;
+  if (creds.euid === 0) bits >>= 6;
+  else if (creds.egid === 0 || creds.groups.includes(0)) bits >>= 3;
+  if ((want & ~bits & 7) !== 0) throw EACCES;
+}
+
 /** @savable A node of a synthetic filesystem. */
 export abstract class KDentry extends Dentry {
   readonly kfs: KernFilesystem;
@@ -124,6 +139,14 @@ export abstract class KDentry extends Dentry {
     this.#uid = a.uid ?? 0;
     this.#gid = a.gid ?? 0;
     this.rdev = a.rdev ?? 0;
+  }
+
+  /** Set on /proc/sys's files and directories: their mode binds root too (sysctlCheck). */
+  sysctl = false;
+
+  override checkAccess(creds: Credentials, want: number): void {
+    if (this.sysctl) sysctlCheck(creds, want, this.mode);
+    else super.checkAccess(creds, want);
   }
 
   override create(): Dentry {

@@ -13,6 +13,8 @@
  * /proc/{diskstats,partitions}                         (no block devices)
  * /proc/sys/kernel/{hostname,domainname,pid_max,ngroups_max,osrelease,ostype,version}
  * /proc/sys/vm/overcommit_memory, /proc/sys/fs/{file-max,nr_open,pipe-max-size}
+ * /proc/sys/kernel/{shm*,msg*,sem}, /proc/sys/net/{core,ipv4}/..., /proc/net/{tcp,udp,dev,unix}
+ * (read-only: /proc/sys refuses writes beyond a file's mode, root included, as Linux's sysctl_perm)
  * ```
  *
  * PID directories are built afresh on every lookup, so a directory of a process that exited
@@ -113,7 +115,7 @@ class ProcRoot extends KDentry {
     // /proc/net (a directory here, not Linux's link to self/net: one network namespace).
     const pnet = new StaticDir(pfs, this, "net", 0o555);
     f.add(pnet);
-    for (const name of ["tcp", "tcp6", "udp", "udp6", "dev"] as const) pnet.add(new NetFile(pfs, pnet, name, name));
+    for (const name of ["tcp", "tcp6", "udp", "udp6", "dev", "unix"] as const) pnet.add(new NetFile(pfs, pnet, name, name));
     const kernel = sys.dir("kernel");
     kernel.add(new SystemFile(pfs, kernel, "hostname", "hostname"));
     kernel.add(new SystemFile(pfs, kernel, "domainname", "domainname"));
@@ -125,10 +127,17 @@ class ProcRoot extends KDentry {
     kernel.add(new FixedFile(pfs, kernel, "cap_last_cap", "40\n"));
     kernel.add(new FixedFile(pfs, kernel, "threads-max", `${0x3fff * 8}\n`));
     kernel.add(new FixedFile(pfs, kernel, "shmmax", "18446744073692774399\n"));
+    kernel.add(new FixedFile(pfs, kernel, "shmall", "18446744073692774399\n"));
+    kernel.add(new FixedFile(pfs, kernel, "overflowuid", "65534\n"));
+    kernel.add(new FixedFile(pfs, kernel, "overflowgid", "65534\n"));
+    for (const name of ["shmmni", "msgmax", "msgmnb", "msgmni", "sem"]) kernel.add(new SysctlFile(pfs, kernel, name, `kernel/${name}`));
     kernel.add(new FixedFile(pfs, kernel, "yama_ptrace_scope", "1\n")); // read by gdb, strace
     const random = kernel.dir("random");
     random.add(new SystemFile(pfs, random, "boot_id", "boot_id"));
     random.add(new SystemFile(pfs, random, "uuid", "uuid"));
+    // The host's pool is what getrandom(2) draws from: the values of Linux 5.18 and later.
+    random.add(new FixedFile(pfs, random, "entropy_avail", "256\n"));
+    random.add(new FixedFile(pfs, random, "poolsize", "256\n"));
     const vm = sys.dir("vm");
     vm.add(new FixedFile(pfs, vm, "overcommit_memory", "0\n"));
     vm.add(new FixedFile(pfs, vm, "max_map_count", "65530\n"));
@@ -144,6 +153,14 @@ class ProcRoot extends KDentry {
     const net = sys.dir("net");
     const core = net.dir("core");
     core.add(new FixedFile(pfs, core, "somaxconn", "4096\n"));
+    for (const name of ["rmem_default", "rmem_max", "wmem_default", "wmem_max"]) {
+      core.add(new SysctlFile(pfs, core, name, `net/core/${name}`));
+    }
+    const ipv4 = net.dir("ipv4");
+    for (const name of ["ip_local_port_range", "tcp_rmem", "tcp_wmem"]) {
+      ipv4.add(new SysctlFile(pfs, ipv4, name, `net/ipv4/${name}`));
+    }
+    markSysctl(sys);
   }
 
   override lookup(name: string): Dentry | null {
@@ -165,6 +182,23 @@ class ProcRoot extends KDentry {
       out.push({ name: String(pid), ino: this.pfs.inoFor(`/${pid}`), type: dtFromMode(S_IFDIR) });
     }
     return out;
+  }
+}
+
+/** /proc/sys and everything below it follow Linux's sysctl permission rule (kernfs.ts). */
+function markSysctl(d: KDentry): void {
+  d.sysctl = true;
+  if (d instanceof StaticDir) for (const c of d.entries.values()) if (c instanceof KDentry) markSysctl(c);
+}
+
+/** @savable A sysctl whose value the kernel gives (ProcSource.sysctl): IPC limits, network settings. */
+class SysctlFile extends GeneratedFile {
+  constructor(readonly pfs: ProcFilesystem, parent: KDentry, name: string, readonly sysctlKey: string) {
+    super(pfs, parent, name);
+  }
+
+  render(): string {
+    return this.pfs.source.sysctl?.(this.sysctlKey) ?? "";
   }
 }
 

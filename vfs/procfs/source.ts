@@ -141,9 +141,11 @@ export interface ProcSource {
   system(): ProcSystem;
   /** Every mount, parents first (one mount namespace). */
   mounts(): Mount[];
+  /** The text of the sysctl at /proc/sys/KEY that the kernel provides (kernel/shmmni, net/ipv4/tcp_rmem, ...). */
+  sysctl?(key: string): string;
   /** The text of /proc/net/NAME; absent: the files are empty. */
   netFile?(name: NetFileKind): string;
 }
 
 /** The files of /proc/net. */
-export type NetFileKind = "tcp" | "tcp6" | "udp" | "udp6" | "dev";
+export type NetFileKind = "tcp" | "tcp6" | "udp" | "udp6" | "dev" | "unix";

@@ -28,8 +28,8 @@ import { errnoOf, InetSocketFile, intBytes, intOpt, linuxError, net, type NetRea
 import { formatSockaddr, parseSockaddr } from "./sockaddr.ts";
 
 /** Linux's defaults: net.ipv4.tcp_wmem[1] and tcp_rmem[1]. */
-const TCP_SNDBUF = 16384;
-const TCP_RCVBUF = 131072;
+export const TCP_SNDBUF = 16384;
+export const TCP_RCVBUF = 131072;
 /** struct tcp_info as Linux 5.x reports it (up to tcpi_snd_wnd). */
 const TCP_INFO_LEN = 232;
 /** Linux's keepalive defaults, in seconds. */

@@ -12,6 +12,8 @@ import type { UnixSocket } from "./unix_socket.ts";
 export class UnixNamespace {
   /** "type:name" (the name's bytes as a latin1 string) → socket, for abstract names. */
   readonly abstract = new Map<string, UnixSocket>();
+  /** Every socket not yet released, in creation order, for /proc/net/unix. */
+  readonly open = new Set<UnixSocket>();
   /** The next autobind name: five hex digits, as Linux's unix_autobind. */
   nextAutobind = 0;
 

@@ -126,6 +126,7 @@ export class UnixSocket extends SocketFile {
     this.type = o.type;
     this.protocol = o.protocol;
     this.ownerCred = o.owner;
+    this.ns.open.add(this);
   }
 
   get #isStream(): boolean {
@@ -649,6 +650,7 @@ export class UnixSocket extends SocketFile {
 
   protected override release(): void {
     this.dead = true;
+    this.ns.open.delete(this);
     const a = this.address;
     if (a !== null && !this.embryo) {
       const key = this.#abstractKey(a.kind === "abstract" ? a.key : "");

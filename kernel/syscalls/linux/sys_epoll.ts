@@ -52,7 +52,7 @@ function canPoll(f: FileDescription): boolean {
 
 /** The epoll instance behind epfd: EBADF, or EINVAL when it is another kind of file. */
 function epollOf(t: Task, epfd: number): EpollInstance {
-  const f = t.fdTable.get(epfd);
+  const f = t.file(epfd);
   if (!(f instanceof EpollInstance)) throw EINVAL;
   return f;
 }

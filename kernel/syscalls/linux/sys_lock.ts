@@ -33,7 +33,7 @@ function locksOf(t: Task): LockTable {
 
 /** Implements flock(2). */
 const sysFlock: SyscallFn = (t, a) => {
-  const f = t.fdTable.get(a.fd(0));
+  const f = t.file(a.fd(0));
   const op = a.int(1);
   if (f.flags & O_PATH) throw EBADF;
   const cmd = op & ~LOCK_NB;

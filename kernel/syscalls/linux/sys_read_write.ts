@@ -16,7 +16,7 @@ import { socketRead, socketWrite } from "./sys_socket.ts";
 
 /** Implements read(2). A socket's is a recv (socketRead): it honours SO_RCVTIMEO. */
 const sysRead: SyscallFn = (t, a) => {
-  const file = t.fdTable.get(a.fd(0));
+  const file = t.file(a.fd(0));
   const segs = singleSegment(a.pointer(1), a.sizeT(2));
   if (file instanceof SocketFile) return socketRead(t, file, segs);
   return readSyscall(t, file, segs, null);
@@ -24,7 +24,7 @@ const sysRead: SyscallFn = (t, a) => {
 
 /** Implements write(2). A socket's is a send (socketWrite): a stream write blocks until all is sent. */
 const sysWrite: SyscallFn = (t, a) => {
-  const file = t.fdTable.get(a.fd(0));
+  const file = t.file(a.fd(0));
   const segs = singleSegment(a.pointer(1), a.sizeT(2));
   if (file instanceof SocketFile) return socketWrite(t, file, segs);
   return writeSyscall(t, file, segs, null);
@@ -33,7 +33,7 @@ const sysWrite: SyscallFn = (t, a) => {
 /** The file behind fd for a positional transfer: EINVAL for a negative offset, ESPIPE for streams. */
 function positional(t: Task, fd: number, offset: number): FileDescription {
   if (offset < 0) throw EINVAL;
-  const file = t.fdTable.get(fd);
+  const file = t.file(fd);
   if (file.flags & O_PATH) throw EBADF;
   if (file.isStream) throw ESPIPE;
   return file;
@@ -53,7 +53,7 @@ const sysPwrite64: SyscallFn = (t, a) => {
 
 /** Implements readv(2). */
 const sysReadv: SyscallFn = (t, a) => {
-  const file = t.fdTable.get(a.fd(0));
+  const file = t.file(a.fd(0));
   if (!file.readable) throw EBADF;
   const segs = copyInIovecs(t, a.pointer(1), iovCount(a.sizeT(2)));
   if (file instanceof SocketFile) return socketRead(t, file, segs);
@@ -62,7 +62,7 @@ const sysReadv: SyscallFn = (t, a) => {
 
 /** Implements writev(2). */
 const sysWritev: SyscallFn = (t, a) => {
-  const file = t.fdTable.get(a.fd(0));
+  const file = t.file(a.fd(0));
   if (!file.writable) throw EBADF;
   const segs = copyInIovecs(t, a.pointer(1), iovCount(a.sizeT(2)));
   if (file instanceof SocketFile) return socketWrite(t, file, segs);
@@ -92,7 +92,7 @@ function iovCount(n: number): number {
 
 /** Implements lseek(2). */
 const sysLseek: SyscallFn = (t, a) => {
-  const file = t.fdTable.get(a.fd(0));
+  const file = t.file(a.fd(0));
   if (file.flags & O_PATH) throw EBADF;
   const whence = a.uint(2);
   if (whence > SEEK_HOLE) throw EINVAL;

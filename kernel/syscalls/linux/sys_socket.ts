@@ -49,7 +49,7 @@ const STREAM_CHUNK = 1 << 20;
 const MAX_MESSAGE = 1 << 24;
 
 function socketOf(t: Task, fd: number): SocketFile {
-  const f = t.fdTable.get(fd);
+  const f = t.file(fd);
   if (!(f instanceof SocketFile)) throw ENOTSOCK;
   return f;
 }

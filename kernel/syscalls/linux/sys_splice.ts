@@ -91,7 +91,7 @@ const sysSplice: SyscallFn = (t, a) => {
   const len = Math.min(a.sizeT(4), MAX_RW_COUNT), flags = a.uint(5);
   if (len === 0) return 0;
   if (flags & ~SPLICE_F_ALL) throw EINVAL;
-  const fin = t.fdTable.get(fdIn), fout = t.fdTable.get(fdOut);
+  const fin = t.file(fdIn), fout = t.file(fdOut);
   const ipipe = pipeOf(fin), opipe = pipeOf(fout);
   if ((ipipe && offInAddr !== 0) || (opipe && offOutAddr !== 0)) throw ESPIPE;
   const offOut = offOutAddr !== 0 ? readOffset(t, offOutAddr) : null;
@@ -204,7 +204,7 @@ const sysTee: SyscallFn = (t, a) => {
   const len = Math.min(a.sizeT(2), MAX_RW_COUNT), flags = a.uint(3);
   if (flags & ~SPLICE_F_ALL) throw EINVAL;
   if (len === 0) return 0;
-  const fin = t.fdTable.get(a.fd(0)), fout = t.fdTable.get(a.fd(1));
+  const fin = t.file(a.fd(0)), fout = t.file(a.fd(1));
   const ip = pipeOf(fin), op = pipeOf(fout);
   if (!fin.readable || !fout.writable) throw EBADF;
   if (!ip || !op || ip === op) throw EINVAL;
@@ -220,7 +220,7 @@ const sysTee: SyscallFn = (t, a) => {
 const sysVmsplice: SyscallFn = (t, a) => {
   const flags = a.uint(3);
   if (flags & ~SPLICE_F_ALL) throw EINVAL;
-  const f = t.fdTable.get(a.fd(0));
+  const f = t.file(a.fd(0));
   if (f.flags & O_PATH || (!f.readable && !f.writable)) throw EBADF;
   const segs = copyInIovecs(t, a.pointer(1), a.sizeT(2) > 0x7fffffff ? -1 : a.sizeT(2));
   if (segs.every((s) => s.len === 0)) return 0;
@@ -253,7 +253,7 @@ const sysVmsplice: SyscallFn = (t, a) => {
 
 /** Implements sendfile(2). */
 const sysSendfile: SyscallFn = (t, a) => {
-  const fout = t.fdTable.get(a.fd(0)), fin = t.fdTable.get(a.fd(1));
+  const fout = t.file(a.fd(0)), fin = t.file(a.fd(1));
   const offAddr = a.pointer(2), count = Math.min(a.sizeT(3), MAX_RW_COUNT);
   if (!fin.readable) throw EBADF;
   let off: number | null = null;
@@ -331,8 +331,8 @@ function unread(f: FileDescription, n: number): void {
 
 /** Implements copy_file_range(2). */
 const sysCopyFileRange: SyscallFn = (t, a) => {
-  const fin = t.fdTable.get(a.fd(0)), offInAddr = a.pointer(1);
-  const fout = t.fdTable.get(a.fd(2)), offOutAddr = a.pointer(3);
+  const fin = t.file(a.fd(0)), offInAddr = a.pointer(1);
+  const fout = t.file(a.fd(2)), offOutAddr = a.pointer(3);
   const len = Math.min(a.sizeT(4), MAX_RW_COUNT), flags = a.uint(5);
   if (flags !== 0) throw EINVAL;
   const offIn = offInAddr !== 0 ? readOffset(t, offInAddr) : null;

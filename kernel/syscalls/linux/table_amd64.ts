@@ -21,6 +21,7 @@ import { table as futex } from "./sys_futex.ts";
 import { table as identity } from "./sys_identity.ts";
 import { table as info } from "./sys_info.ts";
 import { table as inotify } from "./sys_inotify.ts";
+import { table as ipc } from "./sys_ipc.ts";
 import { table as itimer } from "./sys_itimer.ts";
 import { table as kill } from "./sys_kill.ts";
 import { table as link } from "./sys_link.ts";
@@ -68,6 +69,7 @@ const families: Record<number, SyscallEntry>[] = [
   identity,
   info,
   inotify,
+  ipc,
   itimer,
   kill,
   link,

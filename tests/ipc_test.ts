@@ -1,0 +1,15 @@
+/**
+ * System V IPC (kernel/ipc.ts, kernel/syscalls/linux/sys_ipc.ts), run natively and in the
+ * sentry: the output and exit status must be the same. See tests/c/sysv_ipc.c.
+ */
+
+import assert from "node:assert/strict";
+import { assertSameAsNative, compileC } from "./_harness.ts";
+
+Deno.test("System V shared memory, semaphores and message queues behave as natively: sleeps woken by another process, SEM_UNDO at exit, EIDRM at removal, another user refused", async () => {
+  const r = await assertSameAsNative([await compileC("sysv_ipc")]);
+  // The whole story ran, to its last check.
+  assert.match(r.stdout, /child: mprotect\(RDONLY attach, WRITE\) = -1 EACCES\n/);
+  assert.match(r.stdout, /GETVAL 1 after the child's exit = 2 \n/);
+  assert.match(r.stdout, /removed-msg child's msgsnd to the full queue \(99: EIDRM\): exit 99\n$/);
+});
