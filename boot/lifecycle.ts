@@ -68,7 +68,7 @@ export function parseSignal(s: string): number {
 }
 
 function requireLive(s: ContainerState, what: string): void {
-  if (s.status === "stopped") throw new BootError(`container ${quote(s.id)} is stopped: cannot ${what}`);
+  if (s.status === "stopped" || s.status === "creating") throw new BootError(`container ${quote(s.id)} is ${s.status}: cannot ${what}`);
 }
 
 /** Runs a lifecycle command; returns the exit status. */
