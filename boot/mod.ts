@@ -85,6 +85,8 @@ export async function main(args: readonly string[]): Promise<number> {
       case "spec":
         writeDefaultSpec(cmd.bundle, { cwd: Deno.cwd() });
         return 0;
+      case "check":
+        return (await import("./check.ts")).check();
       case "run":
       case "create": {
         await loadSpecSchema(); // a bundle's config.json is validated with zod (spec.ts)
