@@ -1195,6 +1195,7 @@ export class Kernel {
     const reparented = [...tg.children];
     for (const child of tg.children) {
       child.parent = adopter;
+      child.parentThread = 0;
       if (adopter && adopter !== tg) adopter.children.add(child);
       for (const ct of child.tasks) if (ct.pdeathSignal !== 0) this.sendSignal(child, ct.pdeathSignal, {}, ct);
     }
