@@ -8,8 +8,48 @@
  * @module
  */
 
-import { EXIT_SENTRY_ERROR, main, reportError, restoreHostTerminal } from "./boot/mod.ts";
+import { EXIT_SENTRY_ERROR } from "./boot/errors.ts";
+import { type Command, parseCommandLine } from "./boot/flags.ts";
+import { openRuncLog, reportError } from "./boot/report_error.ts";
+import { DebugLog } from "./kernel/log.ts";
+import { restoreHostTerminal } from "./boot/terminal.ts";
 import { startCpuProfile } from "./boot/cpu_profile.ts";
+
+/**
+ * Commands that only talk to a running sandbox through its control socket and state
+ * directory (boot/lifecycle.ts). They skip boot/mod.ts and the kernel it reaches: `sentry
+ * exec` is what a CI system runs many times into one sandbox, and loading the sandbox's
+ * modules was most of a client's start-up.
+ */
+const CLIENT_COMMANDS: ReadonlySet<Command["kind"]> = new Set([
+  "start", "state", "list", "ps", "kill", "pause", "resume", "wait", "events", "delete", "exec",
+]);
+
+/** The command, if it is a client's; anything else (a bad command line too) goes to boot/mod.ts. */
+function clientCommand(args: readonly string[]): Command | null {
+  try {
+    const cmd = parseCommandLine(args);
+    return CLIENT_COMMANDS.has(cmd.kind) ? cmd : null;
+  } catch {
+    return null;
+  }
+}
+
+async function run(args: readonly string[]): Promise<number> {
+  const cmd = clientCommand(args);
+  if (cmd === null) return await (await import("./boot/mod.ts")).main(args);
+  const { lifecycle } = await import("./boot/lifecycle.ts");
+  // As boot/mod.ts's main does for every command: failures go to --log too.
+  const log = new DebugLog();
+  try {
+    if ("global" in cmd) openRuncLog(cmd.global, log);
+    return await lifecycle(cmd);
+  } catch (err) {
+    return reportError(err, log);
+  } finally {
+    log.close();
+  }
+}
 
 function die(err: unknown): never {
   // A `-t` run must not leave the user's terminal in raw mode, whatever happened.
@@ -34,7 +74,7 @@ globalThis.addEventListener("error", (e) => {
 let status: number;
 try {
   const profile = await startCpuProfile(); // SENTRY_CPU_PROF=FILE (boot/cpu_profile.ts)
-  status = await main(Deno.args);
+  status = await run(Deno.args);
   await profile?.stop();
 } catch (err) {
   die(err);

@@ -143,6 +143,8 @@ function runners(baseline: string | undefined): Runner[] {
   return [
     { name: "native", prefix: [] },
     { name: "sentry", prefix: [SENTRY, "do", "--"] },
+    // The same sentry without its own seccomp filter (docs/confinement.md): what the filter costs.
+    { name: "sentry nofilter", prefix: ["/usr/bin/env", "SENTRY_UNSAFE_NO_SECCOMP=1", SENTRY, "do", "--"] },
     ...(baseline ? [{ name: "sentry@base", prefix: [posix.join(baseline, "sentry"), "do", "--"] }] : []),
     // dist/sentry (`deno task build`), when it was built: the same program, bundled.
     ...(exists(DIST) ? [{ name: "sentry dist", prefix: [DIST, "do", "--"] }] : []),

@@ -10,7 +10,7 @@
  * @module
  */
 
-import * as posix from "node:path/posix";
+import * as posix from "../abi/path.ts";
 import { RLIM_INFINITY, RLIMIT_NOFILE } from "../abi/linux/limits.ts";
 import { BootError, describeFsError } from "./errors.ts";
 import { quote } from "./flags.ts";

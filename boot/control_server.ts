@@ -40,6 +40,12 @@ export interface SandboxHolder {
   /** Lets a created sandbox's init run; an error message when it cannot. */
   start(): string | null;
   /**
+   * A signal to a created sandbox, whose init has not run yet: one whose default action ends
+   * a process ends the sandbox (stopped, with that signal as init's status), as it ends
+   * runc's init waiting for start; others are dropped. Returns whether it ended the sandbox.
+   */
+  killCreated(signo: number): boolean;
+  /**
    * Writes a checkpoint image of the sandbox to `image`, then ends the sandbox, or lets it go
    * on with leaveRunning; an error message (the sandbox goes on) when it cannot.
    */
@@ -199,6 +205,7 @@ export class ControlServer {
           return e === null ? { ok: true } : fail(e);
         }
         case "kill": {
+          if (h.status() === "created" && req.pid === undefined) return { ok: true, count: h.killCreated(req.signal) ? 1 : 0 };
           const n = signal(k, { signal: req.signal, ...(req.all ? { all: true } : {}), ...(req.pid ? { pid: req.pid } : {}) });
           if (n instanceof LinuxError) return fail(req.pid ? `no process ${req.pid} in the container` : "container not running");
           return { ok: true, count: n };

@@ -162,10 +162,14 @@ export async function spawnExecHolder(pidFile: string): Promise<number> {
 
 /**
  * Starts the holder with this command's arguments and waits until it registered container id
- * under root (the holder writes state.json first with `created`, or `running` for `run -d`).
+ * under root: its state.json says `created`, or `running` for `run -d` (`creating` is the
+ * holder still assembling the sandbox).
  * Returns 0, or the holder's exit status when it failed before.
  */
 export async function spawnHolder(root: string, id: string): Promise<number> {
   const child = spawnSelf(id);
-  return await waitReady(child, () => rawState(root, id)?.pid === child.pid);
+  return await waitReady(child, () => {
+    const s = rawState(root, id);
+    return s !== null && s.pid === child.pid && s.status !== "creating";
+  });
 }

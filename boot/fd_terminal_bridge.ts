@@ -11,6 +11,7 @@
 import type { Terminal } from "../vfs/tty/mod.ts";
 import { EVENT_HUP, EVENT_IN, EVENT_OUT, type Waker } from "../waiter/mod.ts";
 import { hostClose, hostEventfd, hostPollAsync, hostRead, hostWrite, POLLIN, POLLOUT } from "../platform/ptrace/_ffi.ts";
+import { ConsoleInput } from "./console_input.ts";
 
 /** @nosave Host plumbing: two descriptors and a terminal's master side. */
 export class FdTerminalBridge implements Waker {
@@ -18,7 +19,7 @@ export class FdTerminalBridge implements Waker {
   readonly #in: number;
   readonly #out: number;
   readonly #cancel: number;
-  #pendingInput: Uint8Array | null = null;
+  readonly #input: ConsoleInput;
   #writing: Promise<void> | null = null;
   #closed = false;
   #polls = 0;
@@ -29,6 +30,7 @@ export class FdTerminalBridge implements Waker {
     this.#in = inFd;
     this.#out = outFd;
     this.#cancel = hostEventfd();
+    this.#input = new ConsoleInput(term);
     term.masterQueue.register(this, EVENT_IN | EVENT_OUT | EVENT_HUP);
     void this.#readInput();
     this.#scheduleOutput();
@@ -37,7 +39,7 @@ export class FdTerminalBridge implements Waker {
   wake(events: number): void {
     if (this.#closed) return;
     if (events & (EVENT_IN | EVENT_HUP)) this.#scheduleOutput();
-    if ((events & EVENT_OUT) && this.#pendingInput !== null) queueMicrotask(() => this.#typeInput());
+    if (events & (EVENT_OUT | EVENT_HUP)) this.#input.writable();
   }
 
   async #poll(fd: number, events: number): Promise<number> {
@@ -57,23 +59,8 @@ export class FdTerminalBridge implements Waker {
       if (this.#closed || rev === 0) return;
       const n = hostRead(this.#in, buf);
       if (n <= 0) return; // the caller's terminal went away: the process keeps running
-      this.#pendingInput = buf.slice(0, n);
-      this.#typeInput();
-      while (this.#pendingInput !== null && !this.#closed) {
-        await new Promise<void>((r) => setTimeout(r, 10));
-        this.#typeInput();
-      }
-    }
-  }
-
-  #typeInput(): void {
-    const p = this.#pendingInput;
-    if (p === null || this.#closed) return;
-    try {
-      const n = this.#term.masterWrite(p);
-      this.#pendingInput = n >= p.length ? null : p.subarray(n);
-    } catch {
-      this.#pendingInput = null;
+      // No more host input is read until the terminal took these bytes (back-pressure).
+      await this.#input.type(buf.slice(0, n));
     }
   }
 
@@ -116,6 +103,7 @@ export class FdTerminalBridge implements Waker {
     if (this.#writing !== null) await this.#writing;
     await this.#drainOutput();
     this.#closed = true;
+    this.#input.cancel();
     this.#term.masterQueue.unregister(this);
     if (this.#polls > 0) hostWrite(this.#cancel, new Uint8Array(new BigUint64Array([1n]).buffer));
     else this.#release();

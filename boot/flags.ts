@@ -84,7 +84,7 @@ export interface LimitOptions {
 /** The names of the commands, in the order help lists them. */
 export const COMMANDS = [
   "run", "do", "checkpoint", "restore", "spec", "create", "start", "state", "list", "ps", "exec", "kill", "pause", "resume",
-  "wait", "events", "delete", "help",
+  "wait", "events", "delete", "check", "help",
 ] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
@@ -115,6 +115,8 @@ export type Command =
   }
   /** Write a default config.json into the bundle directory. */
   | { kind: "spec"; global: GlobalOptions; bundle: string }
+  /** List what this host allows of what the sentry needs. */
+  | { kind: "check"; global: GlobalOptions }
   /** Run a command with the host's / under a writable overlay (upper layer as for run). */
   | {
     kind: "do";
@@ -405,6 +407,10 @@ export function parseCommandLine(args: readonly string[]): Command {
         checkpoint: checkpointOf(values),
       };
     }
+    case "check":
+      if (positionals.length > 0) throw new BootError(`check: unexpected argument ${quote(positionals[0]!)}`);
+      if (rest !== null) throw new BootError(`check: unexpected "--"`);
+      return { kind: "check", global };
     case "spec":
       if (positionals.length > 0) throw new BootError(`spec: unexpected argument ${quote(positionals[0]!)}`);
       if (rest !== null) throw new BootError(`spec: unexpected "--"`);

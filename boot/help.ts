@@ -86,6 +86,7 @@ Commands:
   wait    wait for a container's init to exit and print its exit status
   events  print a container's statistics (cpu, memory, pids) as JSON lines
   delete  remove a stopped container's state (--force: kill a running one first)
+  check   list what this host allows of what the sentry needs (status 1 if something is missing)
   help    show help for a command
 
 ${GLOBAL_FLAGS}
@@ -157,6 +158,17 @@ Flags:
 
 ${GLOBAL_FLAGS}
 ${EXIT}`,
+  check: `Usage: sentry check
+
+Lists, one line each, what the sentry needs of the host and whether this host allows it:
+seccomp (filters, user notification, ADDFD, TSYNC), no_new_privs, pidfd_open and pidfd_getfd,
+ptrace, then a stub started for real (PTRACE_SYSEMU, confined), and the namespaces a stub
+gets. Each line starts with "ok", "MISSING" (required: sentry run cannot work) or "no"
+(optional: the stubs are less confined; docs/confinement.md).
+
+Exit status: 0 when everything required is present, 1 when something is missing.
+
+${GLOBAL_FLAGS}`,
   spec: `Usage: sentry spec [--bundle DIR]
 
 Writes a default config.json into DIR (default: the current directory): /bin/sh as root in a

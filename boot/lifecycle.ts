@@ -7,6 +7,7 @@
  */
 
 import { SIGNAL_NAMES } from "../abi/linux/signal.ts";
+import { resolve as resolvePath } from "../abi/path.ts";
 import { writeAllSync } from "../kernel/write_all.ts";
 import { hostClose, hostSetsid } from "../platform/ptrace/_ffi.ts";
 import { HostPty } from "./console_socket.ts";
@@ -67,7 +68,7 @@ export function parseSignal(s: string): number {
 }
 
 function requireLive(s: ContainerState, what: string): void {
-  if (s.status === "stopped") throw new BootError(`container ${quote(s.id)} is stopped: cannot ${what}`);
+  if (s.status === "stopped" || s.status === "creating") throw new BootError(`container ${quote(s.id)} is ${s.status}: cannot ${what}`);
 }
 
 /** Runs a lifecycle command; returns the exit status. */
@@ -153,9 +154,10 @@ export async function lifecycle(cmd: Command): Promise<number> {
         try {
           ws = (await request(root, cmd.id, { op: "wait" })).waitStatus as number;
         } catch (err) {
-          // The sentry may be ending: it closes its control socket before it has written
-          // init's status into its state, so wait for that status while the holder lives.
-          // (Bounded: an error reply from a live sentry is reported after 5 s at most.)
+          // The sentry may be ending: it writes init's status into its state before it closes
+          // its control socket, but this request may have raced with init's exit; so read the
+          // status, waiting for it while the holder lives. (Bounded: an error reply from a live
+          // sentry is reported after 5 s at most.)
           const deadline = Date.now() + 5000;
           let again = readState(root, cmd.id);
           while (again.exitStatus === undefined && again.status !== "stopped" && Date.now() < deadline) {
@@ -291,7 +293,7 @@ async function exec(cmd: Extract<Command, { kind: "exec" }>): Promise<number> {
   // command starts one (itself again, attached) and returns once it names itself in the file.
   let holding = false;
   if (cmd.detach && cmd.pidFile !== null) {
-    if (!takeHolderRole()) return await spawnExecHolder((await import("node:path")).resolve(cmd.pidFile));
+    if (!takeHolderRole()) return await spawnExecHolder(resolvePath(cmd.pidFile));
     holding = true;
   }
   if (cmd.detach) hostSetsid();

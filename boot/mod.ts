@@ -16,7 +16,6 @@
  */
 
 import { DebugLog } from "../kernel/log.ts";
-import { type SyncWriter, writeAllSync } from "../kernel/write_all.ts";
 import { doConfig, type LaunchConfig, loadBundle, ownOpenFilesLimit, setOverlayUpper, writeDefaultSpec } from "./bundle.ts";
 import {
   BootError,
@@ -28,6 +27,7 @@ import {
   firstLine,
 } from "./errors.ts";
 import { resolveExecutable } from "./exec_path.ts";
+import { openRuncLog, reportError, writeAll } from "./report_error.ts";
 import { HeldSignals } from "./held_signals.ts";
 import { HostPty } from "./console_socket.ts";
 import { awaitOrphaned, containerIdFor, spawnHolder, takeHolderRole } from "./detach.ts";
@@ -54,13 +54,19 @@ import {
   readState,
   removeContainerDir,
   socketPath,
+  sweepAbandoned,
   writeFileAtomic,
   writeState,
 } from "./state_dir.ts";
 import { OCI_VERSION } from "./spec.ts";
+import { resolve as resolvePath } from "../abi/path.ts";
+import {
+  SIGCHLD, SIGCONT, SIGRTMAX, SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU, SIGURG, SIGWINCH,
+} from "../abi/linux/signal.ts";
 import { lifecycle, rootOf } from "./lifecycle.ts";
 
 export { BootError, EXIT_SENTRY_ERROR } from "./errors.ts";
+export { reportError } from "./report_error.ts";
 export { restoreHostTerminal } from "./terminal.ts";
 
 /** Runs the sentry with the arguments after the program name; returns the exit status. */
@@ -79,12 +85,13 @@ export async function main(args: readonly string[]): Promise<number> {
       case "spec":
         writeDefaultSpec(cmd.bundle, { cwd: Deno.cwd() });
         return 0;
+      case "check":
+        return (await import("./check.ts")).check();
       case "run":
       case "create": {
         await loadSpecSchema(); // a bundle's config.json is validated with zod (spec.ts)
         const launch = loadBundle(cmd.bundle, { cwd: Deno.cwd(), command: cmd.kind === "run" ? cmd.command : null, id: cmd.id });
         if (cmd.overlayUpper !== null) setOverlayUpper(launch, cmd.overlayUpper, Deno.cwd());
-        const path = await import("node:path");
         const mode: RunMode = cmd.kind === "create" ? "create" : cmd.detach ? "detached" : "foreground";
         const tty = cmd.kind === "run" && cmd.tty;
         if (mode === "foreground") {
@@ -104,10 +111,11 @@ export async function main(args: readonly string[]): Promise<number> {
         const reg: Registration = {
           root: rootOf(cmd.global),
           id: containerIdFor(cmd.id, generateId),
-          bundle: path.resolve(Deno.cwd(), cmd.bundle),
-          pidFile: cmd.pidFile === null ? null : path.resolve(Deno.cwd(), cmd.pidFile),
+          bundle: resolvePath(Deno.cwd(), cmd.bundle),
+          pidFile: cmd.pidFile === null ? null : resolvePath(Deno.cwd(), cmd.pidFile),
           mode,
-          consoleSocket: cmd.consoleSocket === null ? null : path.resolve(Deno.cwd(), cmd.consoleSocket),
+          consoleSocket: cmd.consoleSocket === null ? null : resolvePath(Deno.cwd(), cmd.consoleSocket),
+          ephemeral: cmd.id === null && mode === "foreground",
         };
         const checkpoint = cmd.kind === "run" ? cmd.checkpoint : null;
         return await holdOrRun(reg, cmd.id !== null, () =>
@@ -123,7 +131,7 @@ export async function main(args: readonly string[]): Promise<number> {
         if (cmd.overlayUpper !== null) setOverlayUpper(launch, cmd.overlayUpper, Deno.cwd());
         return await boot(launch, cmd.global, log, cmd.tty, cmd.limits, {
           root: rootOf(cmd.global), id: cmd.id ?? generateId(), bundle: Deno.cwd(), pidFile: null, mode: "foreground",
-          consoleSocket: null,
+          consoleSocket: null, ephemeral: cmd.id === null,
         }, cmd.checkpoint, null);
       }
       case "restore": {
@@ -135,16 +143,16 @@ export async function main(args: readonly string[]): Promise<number> {
         } else {
           launch = doConfig(["/"], { cwd: "/", env: {}, hostname: Deno.hostname(), openFiles: ownOpenFilesLimit() });
         }
-        const path = await import("node:path");
         const reg: Registration = {
           root: rootOf(cmd.global),
           id: containerIdFor(cmd.id, generateId),
-          bundle: path.resolve(Deno.cwd(), cmd.bundle ?? "."),
-          pidFile: cmd.pidFile === null ? null : path.resolve(Deno.cwd(), cmd.pidFile),
+          bundle: resolvePath(Deno.cwd(), cmd.bundle ?? "."),
+          pidFile: cmd.pidFile === null ? null : resolvePath(Deno.cwd(), cmd.pidFile),
           mode: cmd.detach ? "detached" : "foreground",
           consoleSocket: null,
+          ephemeral: cmd.id === null && !cmd.detach,
         };
-        const image = path.resolve(Deno.cwd(), cmd.image);
+        const image = resolvePath(Deno.cwd(), cmd.image);
         return await holdOrRun(reg, cmd.id !== null, () => boot(launch, cmd.global, log, false, noLimitOptions(), reg, null, image));
       }
       case "checkpoint": {
@@ -152,8 +160,12 @@ export async function main(args: readonly string[]): Promise<number> {
         const root = rootOf(cmd.global);
         const st = readState(root, cmd.id);
         if (st.status !== "running" && st.status !== "paused") throw new BootError(`container ${quote(cmd.id)} is ${st.status}: cannot checkpoint`);
-        if (cmd.image.endsWith(`/${IMAGE_FILE_NAME}`)) Deno.mkdirSync(cmd.image.slice(0, -IMAGE_FILE_NAME.length - 1), { recursive: true });
+        const dir = cmd.image.endsWith(`/${IMAGE_FILE_NAME}`) ? cmd.image.slice(0, -IMAGE_FILE_NAME.length - 1) : null;
+        if (dir !== null) Deno.mkdirSync(dir, { recursive: true });
         await request(root, cmd.id, { op: "checkpoint", image: cmd.image, leaveRunning: cmd.leaveRunning });
+        // podman (libpod) restores only from a directory holding CRIU's inventory.img, which it
+        // stats and never reads: the sentry's image directory carries one, naming the image.
+        if (dir !== null) writeFileAtomic(`${dir}/inventory.img`, `sentry checkpoint: ${IMAGE_FILE_NAME}\n`);
         return 0;
       }
       case "start":
@@ -215,6 +227,8 @@ interface Registration {
   mode: RunMode;
   /** A detached terminal's master goes there (boot/console_socket.ts); absolute. */
   consoleSocket: string | null;
+  /** `do` without --id: nobody knows the ID, so a killed sentry's state is swept, not kept. */
+  ephemeral: boolean;
 }
 
 /**
@@ -320,7 +334,14 @@ async function runHeld(
   else rebuild = await imageRebuilder(launch, restoreImage, log);
 
   // The ID is claimed before anything starts, so that a duplicate costs nothing.
-  claimId(reg.root, reg.id);
+  const created = new Date().toISOString();
+  const owner = ownerName(Deno.uid() ?? 0);
+  const sentryStart = processStartTime(Deno.pid) ?? 0;
+  sweepAbandoned(reg.root);
+  claimId(reg.root, reg.id, {
+    ociVersion: OCI_VERSION, id: reg.id, status: "creating", pid: Deno.pid, bundle: reg.bundle,
+    rootfs: launch.rootHostPath, created, owner, annotations: {}, sentryStart, ...(reg.ephemeral ? { ephemeral: true } : {}),
+  });
   log.debug(`container id: ${reg.id} (state in ${reg.root}/${reg.id})`);
   let loader: import("./loader.ts").Loader;
   let ControlServer: typeof import("./control_server.ts").ControlServer;
@@ -362,12 +383,12 @@ async function runHeld(
       resizeListeners.push(onResize);
     } else if (tty) bridge = HostTerminalBridge.start(loader.attachConsole(hostWindowSize()));
     let status: ContainerStatus = reg.mode === "create" ? "created" : "running";
-    let started!: () => void;
-    const startGate = new Promise<void>((r) => started = r);
+    // Resolved by start (null) or by a kill before it (the signal that ended the sandbox).
+    let started!: (killedBy: number | null) => void;
+    const startGate = new Promise<number | null>((r) => started = r);
     const st: ContainerState = {
       ociVersion: OCI_VERSION, id: reg.id, status, pid: Deno.pid, bundle: reg.bundle,
-      rootfs: launch.rootHostPath, created: new Date().toISOString(), owner: ownerName((Deno.uid() ?? 0)),
-      annotations: {}, sentryStart: processStartTime(Deno.pid) ?? 0,
+      rootfs: launch.rootHostPath, created, owner, annotations: {}, sentryStart, ...(reg.ephemeral ? { ephemeral: true } : {}),
     };
     state = st;
     let exited!: (ws: number) => void;
@@ -383,8 +404,16 @@ async function runHeld(
         if (status !== "created") return `cannot start a container that is ${status}`;
         status = "running";
         writeState(reg.root, { ...st, status });
-        started();
+        started(null);
         return null;
+      },
+      killCreated: (signo) => {
+        if (status !== "created" || !endsByDefault(signo)) return false;
+        status = "stopped";
+        // After this request's reply has gone out (it is written within the microtasks that
+        // follow): the holder then closes the control socket.
+        setTimeout(() => started(signo), 0);
+        return true;
       },
       checkpoint: (image, leaveRunning) => loader.checkpoint(image, leaveRunning),
       initExit,
@@ -395,27 +424,32 @@ async function runHeld(
     // The pid file before the state: whoever sees the state may read the pid file (runc's order).
     if (reg.pidFile !== null) writeFileAtomic(reg.pidFile, String(Deno.pid));
     writeState(reg.root, st);
+    let killedBy: number | null = null;
     if (reg.mode === "create") {
       log.debug(`container ${reg.id} created: waiting for start`);
-      await startGate;
+      killedBy = await startGate;
+      if (killedBy !== null) log.debug(`container ${reg.id} killed by signal ${killedBy} before start`);
     }
-    ws = await loader.run(held);
+    ws = killedBy ?? await loader.run(held);
     exited(ws);
     // The kernel's words when it has them (they carry the fault address), under our policy
     // of when to speak.
-    report = deathReport(ws) === null ? null : (loader.describeInitExit() ?? deathReport(ws));
+    report = killedBy !== null || deathReport(ws) === null ? null : (loader.describeInitExit() ?? deathReport(ws));
   } finally {
     for (const h of resizeListeners) Deno.removeSignalListener("SIGWINCH", h);
     // The console's last output goes out and the host terminal leaves raw mode before
     // anything else is printed.
     await bridge?.close();
     restoreHostTerminal();
-    server?.close();
-    loader.destroy();
     if (detached && state !== null) {
       // A detached container stays listed, stopped with init's status, until `delete` (runc's).
+      // Written before the control socket closes: a `wait` or `state` that finds the socket
+      // gone then always finds the status.
       writeState(reg.root, { ...state, status: "stopped", ...(ws !== null ? { exitStatus: ws } : {}) });
-    } else {
+    }
+    server?.close();
+    loader.destroy();
+    if (!detached || state === null) {
       // A foreground run leaves nothing behind, as runc's (only a killed sentry leaves a state,
       // which `delete` removes).
       removeContainerDir(reg.root, reg.id);
@@ -447,6 +481,11 @@ async function runHeld(
   outcome.exitStatus = status;
   outcome.message = lines.length > 0 ? lines[lines.length - 1]! : null;
   return status;
+}
+
+/** True for a signal whose default action ends a process (not CHLD, URG, WINCH, CONT or a stop). */
+function endsByDefault(signo: number): boolean {
+  return signo >= 1 && signo <= SIGRTMAX && ![SIGCHLD, SIGCONT, SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU, SIGURG, SIGWINCH].includes(signo);
 }
 
 /** Init's executable: argv[0] looked up in the sandbox's PATH (127 when absent, 126 when not executable). */
@@ -493,46 +532,6 @@ async function imageRebuilder(launch: LaunchConfig, imagePath: string, log: Debu
     }
     log.debug(`restored from ${imagePath}: read ${(t1 - t0).toFixed(1)} ms, rebuilt ${(performance.now() - t1).toFixed(1)} ms`);
   };
-}
-
-/** runc's --log FILE (kernel/log.ts), for every command: conmon and podman read it on failure. */
-function openRuncLog(global: GlobalOptions, log: DebugLog): void {
-  if (global.log === null) return;
-  try {
-    log.openRuncLog(global.log, global.logFormat === "json", global.debug);
-  } catch (err) {
-    throw new BootError(`--log ${quote(global.log)}: ${describeFsError(err)}`);
-  }
-}
-
-/** Prints one line for err and returns the exit status. Stacks go to the debug log only. */
-export function reportError(err: unknown, log: DebugLog | null): number {
-  if (err instanceof BootError) {
-    log?.error(err.message);
-    writeAll(Deno.stderr, `sentry: ${firstLine(err.message)}\n`);
-    return err.exitCode;
-  }
-  const msg = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-  let hint = " (run with --debug-log FILE for details)";
-  log?.error(`internal error: ${firstLine(msg)}`);
-  if (log?.enabled) {
-    log.debug(`internal error: ${err instanceof Error ? err.stack : msg}`);
-    hint = " (details in the debug log)";
-  }
-  writeAll(Deno.stderr, `sentry: internal error: ${firstLine(msg)}${hint}\n`);
-  return EXIT_SENTRY_ERROR;
-}
-
-/**
- * Writes s whole (EINTR retried: the wake-up alarm may still fire); a reader that went away
- * (`sentry --help | head -1`) is not an error.
- */
-function writeAll(w: SyncWriter, s: string): void {
-  try {
-    writeAllSync(w, new TextEncoder().encode(s));
-  } catch (err) {
-    if (!(err instanceof Deno.errors.BrokenPipe)) throw err;
-  }
 }
 
 function bigintToString(_key: string, v: unknown): unknown {

@@ -10,7 +10,7 @@
  * @module
  */
 
-import * as posix from "node:path/posix";
+import * as posix from "../abi/path.ts";
 import { MS_NODEV, MS_NOEXEC, MS_NOSUID } from "../abi/linux/mount.ts";
 import { BootError, describeFsError } from "./errors.ts";
 import { quote } from "./flags.ts";

@@ -10,7 +10,7 @@
  * @module
  */
 
-import * as posix from "node:path/posix";
+import * as posix from "../abi/path.ts";
 import type { LimitEnd, ResourceControl, ResourceLimits } from "../kernel/resources.ts";
 import { BootError, describeFsError } from "./errors.ts";
 import { decodeWaitStatus, signalName } from "./exit_status.ts";
@@ -51,6 +51,28 @@ export interface RunReport {
   limitsReached: Array<{ limit: string; count: number }>;
   oomKills: Array<{ pid: number; comm: string; rssBytes: number }>;
   enosys: Array<{ syscall: string; count: number }>;
+  processes: Array<{
+    pid: number;
+    ppid: number;
+    argv: string[];
+    execs: string[];
+    startSeconds: number;
+    durationSeconds: number | null;
+    exitCode: number | null;
+    signal: string | null;
+    coreDumped: boolean;
+  }>;
+  files: Array<{ path: string; created: boolean; written: boolean; deleted: boolean; pids: number[] }>;
+  connections: Array<{ pid: number; family: string; destination: string; result: string }>;
+}
+
+/** A wait status as the report gives it. */
+function statusFields(w: number | null): { exitCode: number | null; signal: string | null; coreDumped: boolean } {
+  if (w === null) return { exitCode: null, signal: null, coreDumped: false };
+  const d = decodeWaitStatus(w);
+  return d.kind === "exited"
+    ? { exitCode: d.code, signal: null, coreDumped: false }
+    : { exitCode: null, signal: signalName(d.signo), coreDumped: d.core };
 }
 
 /** What a run gives the report besides the kernel's figures. */
@@ -111,6 +133,17 @@ export function buildReport(o: RunOutcome, r: ResourceControl | null, limits: Re
     limitsReached: r === null ? [] : byName(r.hits).map(([limit, count]) => ({ limit, count })),
     oomKills: (r?.oomKills ?? []).map((k) => ({ pid: k.pid, comm: k.comm, rssBytes: k.rssBytes })),
     enosys: r === null ? [] : byName(r.enosys).map(([syscall, count]) => ({ syscall, count })),
+    processes: (r?.activity?.processes ?? []).map((p) => ({
+      pid: p.pid,
+      ppid: p.ppid,
+      argv: p.argv,
+      execs: p.execs,
+      startSeconds: seconds(p.startNs),
+      durationSeconds: p.endNs === null ? null : seconds(p.endNs - p.startNs),
+      ...statusFields(p.waitStatus),
+    })),
+    files: (r?.activity?.files() ?? []).map((f) => ({ ...f })),
+    connections: (r?.activity?.connections ?? []).map((c) => ({ ...c })),
   };
 }
 

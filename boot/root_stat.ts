@@ -7,7 +7,7 @@
  * @module
  */
 
-import * as posix from "node:path/posix";
+import * as posix from "../abi/path.ts";
 import type { ExecStat } from "./exec_path.ts";
 
 /** Linux's limit on symlinks followed in one lookup (MAXSYMLINKS). */

@@ -33,6 +33,8 @@ export interface ContainerState {
   sentryStart: number;
   /** Init's wait status once it exited. */
   exitStatus?: number;
+  /** A `do` without --id: swept by {@linkcode sweepAbandoned} once its sentry is gone. */
+  ephemeral?: boolean;
 }
 
 export const STATE_FILE = "state.json";
@@ -87,21 +89,56 @@ export function ensureRoot(root: string): void {
 }
 
 /**
- * Claims id under root: creates its directory (0700). Throws the one-line error of a
- * duplicate ID when it exists.
+ * Claims id under root: its directory (0700) appears with `creating` already in it, the state
+ * of a sandbox being assembled, so that a client asking meanwhile learns that its sentry is
+ * there (a directory without a state reads as stopped, and `delete` would clean it). The
+ * directory is made under a name no ID can have ("~" is not allowed), then renamed into place.
+ * Throws the one-line error of a duplicate ID when it exists.
  */
-export function claimId(root: string, id: string): string {
+export function claimId(root: string, id: string, creating: ContainerState): string {
   checkId(id);
   ensureRoot(root);
   const dir = containerDir(root, id);
+  const tmp = `${root}/.claim~${id}~${Deno.pid}`;
+  const duplicate = () => new BootError(`container ${quote(id)} already exists`);
   try {
-    Deno.mkdirSync(dir, { mode: 0o700 });
-    Deno.chmodSync(dir, 0o700); // mkdir's mode is masked by the umask
+    Deno.mkdirSync(tmp, { mode: 0o700 });
+    Deno.chmodSync(tmp, 0o700); // mkdir's mode is masked by the umask
+    Deno.writeTextFileSync(`${tmp}/${STATE_FILE}`, JSON.stringify({ ...creating, id, status: "creating" }) + "\n", { mode: 0o600 });
   } catch (err) {
-    if (err instanceof Deno.errors.AlreadyExists) throw new BootError(`container ${quote(id)} already exists`);
+    removeTree(tmp);
+    throw new BootError(`cannot create the state of container ${quote(id)} in ${quote(root)}: ${describeFsError(err)}`);
+  }
+  // rename(2) would replace an empty directory: an existing one is a duplicate, whatever it holds.
+  if (exists(dir)) {
+    removeTree(tmp);
+    throw duplicate();
+  }
+  try {
+    Deno.renameSync(tmp, dir);
+  } catch (err) {
+    removeTree(tmp);
+    if (exists(dir)) throw duplicate();
     throw new BootError(`cannot create the state of container ${quote(id)} in ${quote(root)}: ${describeFsError(err)}`);
   }
   return dir;
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function removeTree(path: string): void {
+  try {
+    Deno.removeSync(path, { recursive: true });
+  } catch {
+    // never made, or gone
+  }
 }
 
 /**
@@ -205,6 +242,35 @@ export function listIds(root: string): string[] {
     throw new BootError(`--root ${quote(root)}: ${describeFsError(err)}`);
   }
   return ids.sort();
+}
+
+/**
+ * Removes the states of `do` runs without --id whose sentry was killed (a sentry that ends
+ * removes its own): nobody knows their IDs to `delete` them, and a CI host running many would
+ * fill the root. A state that cannot be read is left alone (it may be another's, in creation).
+ */
+export function sweepAbandoned(root: string): void {
+  let ids: string[];
+  try {
+    ids = listIds(root);
+  } catch {
+    return;
+  }
+  for (const id of ids) {
+    let s: ContainerState;
+    try {
+      s = JSON.parse(Deno.readTextFileSync(`${containerDir(root, id)}/${STATE_FILE}`)) as ContainerState;
+    } catch {
+      continue;
+    }
+    if (typeof s === "object" && s !== null && s.ephemeral === true && s.id === id && !holderAlive(s)) {
+      try {
+        removeContainerDir(root, id);
+      } catch {
+        // another sweeper, or not ours to remove: left
+      }
+    }
+  }
 }
 
 /** Removes a container's directory and everything in it. Idempotent. */

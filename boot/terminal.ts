@@ -22,7 +22,6 @@
  * @module
  */
 
-import { EAGAIN } from "../kernel/errno.ts";
 import type { Terminal, WindowSize } from "../vfs/tty/mod.ts";
 import { retryInterrupted, writeAllAsync } from "../kernel/write_all.ts";
 import { EVENT_HUP, EVENT_IN, EVENT_OUT, type Waker } from "../waiter/mod.ts";
@@ -30,6 +29,7 @@ import { BootError } from "./errors.ts";
 import { hostIoctl } from "../platform/ptrace/_ffi.ts";
 import { OPOST, TCGETS, TCSETS, TERMIOS_SIZE } from "../abi/linux/tty.ts";
 import { Termios } from "../vfs/tty/termios.ts";
+import { ConsoleInput } from "./console_input.ts";
 
 /**
  * Turns the host terminal's output processing off, as cfmakeraw (and docker's raw mode) does;
@@ -82,16 +82,17 @@ export function hostWindowSize(): WindowSize {
 /** Moves bytes between the user's terminal and the console while the sandbox runs. */
 export class HostTerminalBridge implements Waker {
   readonly #term: Terminal;
-  /** Typed bytes the console could not take yet. */
-  #pendingInput: Uint8Array | null = null;
+  /** Typed bytes on their way into the console. */
+  readonly #input: ConsoleInput;
   /** An output write to the host is in flight. */
-  #writing = false;
+  #writing: Promise<void> | null = null;
   #closed = false;
   readonly #onResize = (): void => this.#term.setWindowSize(hostWindowSize());
   readonly #out = new Uint8Array(16384);
 
   private constructor(term: Terminal) {
     this.#term = term;
+    this.#input = new ConsoleInput(term);
   }
 
   /**
@@ -114,15 +115,19 @@ export class HostTerminalBridge implements Waker {
   wake(events: number): void {
     if (this.#closed) return;
     if (events & (EVENT_IN | EVENT_HUP)) this.#scheduleOutput();
-    if ((events & EVENT_OUT) && this.#pendingInput !== null) queueMicrotask(() => this.#typeInput());
+    if (events & (EVENT_OUT | EVENT_HUP)) this.#input.writable();
   }
 
   /** Stops the bridge: flushes what the console still has, restores the terminal. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#input.cancel();
     this.#term.masterQueue.unregister(this);
     Deno.removeSignalListener("SIGWINCH", this.#onResize);
+    // A write in flight runs on Deno's I/O threads: it must land before the terminal leaves
+    // raw mode below, or its "\n"s would get a second "\r" from the host's output processing.
+    if (this.#writing !== null) await this.#writing;
     // The last output (a shell's final newline) still goes out.
     for (;;) {
       let n = 0;
@@ -138,9 +143,11 @@ export class HostTerminalBridge implements Waker {
   }
 
   #scheduleOutput(): void {
-    if (this.#writing) return;
-    this.#writing = true;
-    queueMicrotask(() => void this.#drainOutput());
+    if (this.#writing !== null) return;
+    // Out of the kernel's notify (wake runs inside it) before reading the master.
+    this.#writing = Promise.resolve().then(() => this.#drainOutput()).finally(() => {
+      this.#writing = null;
+    });
   }
 
   async #drainOutput(): Promise<void> {
@@ -157,8 +164,6 @@ export class HostTerminalBridge implements Waker {
       }
     } catch {
       // The host's stdout went away: output is dropped, the sandbox goes on.
-    } finally {
-      this.#writing = false;
     }
   }
 
@@ -172,25 +177,8 @@ export class HostTerminalBridge implements Waker {
         return;
       }
       if (n === null || this.#closed) return;
-      this.#pendingInput = buf.slice(0, n);
-      this.#typeInput();
-      // Wait while the console cannot take more (woken by EVENT_OUT).
-      while (this.#pendingInput !== null && !this.#closed) {
-        await new Promise<void>((r) => setTimeout(r, 10));
-        this.#typeInput();
-      }
-    }
-  }
-
-  /** Types pending input into the console, as much as it takes. */
-  #typeInput(): void {
-    const p = this.#pendingInput;
-    if (p === null || this.#closed) return;
-    try {
-      const n = this.#term.masterWrite(p);
-      this.#pendingInput = n >= p.length ? null : p.subarray(n);
-    } catch (e) {
-      if (e !== EAGAIN) this.#pendingInput = null;
+      // No more host input is read until the console took these bytes (back-pressure).
+      await this.#input.type(buf.slice(0, n));
     }
   }
 }

@@ -61,7 +61,7 @@ import {
 import { sigBit } from "./signals.ts";
 import type { SigInfo } from "./signal_frame.ts";
 import { SA_NOCLDWAIT, SA_RESTART } from "../abi/linux/signal.ts";
-import { CORE_SIGNALS, SEGV_MAPERR, SIGNAL_NAMES, SIGSEGV } from "../abi/linux/signal.ts";
+import { CORE_SIGNALS, NSIG, SEGV_MAPERR, SIGNAL_NAMES, SIGSEGV } from "../abi/linux/signal.ts";
 import { RLIM_INFINITY, RLIMIT_AS, RLIMIT_CORE, RLIMIT_CPU, RLIMIT_NOFILE, RLIMIT_STACK } from "../abi/linux/limits.ts";
 import { sessionLeaderExited, TtySupport } from "./tty.ts";
 import { Net } from "./net.ts";
@@ -177,7 +177,7 @@ export class Kernel {
    * @nosave What one process's syscall did to another that takes effect only after the
    * caller's next stop (see {@linkcode holdForWaker}); released before a pause.
    */
-  readonly #held: { waker: Task; run: () => void }[] = [];
+  readonly #held: { waker: Task; run: () => void; target: ThreadGroup; fatal: boolean }[] = [];
   /** Signal timers on the monotonic clock (alarm, ITIMER_REAL, POSIX timers). Small; scanned linearly. */
   readonly #timers = new Set<KernelTimer>();
   /** Timers on CPU-time clocks (ITIMER_VIRTUAL/PROF, POSIX timers), sampled; see timers.ts. */
@@ -305,6 +305,7 @@ export class Kernel {
         tg.tasks.add(t);
         this.armCpuLimit(tg);
         this.addTask(t);
+        this.resources.activity?.processExec(tg, path, o.argv);
         return tg;
       } catch (e) {
         ctx.addressSpace.release();
@@ -328,6 +329,7 @@ export class Kernel {
     t.state = "runnable";
     this.#runQueue.push(t);
     this.resources.taskAdded();
+    if (t.tid === t.tg.tgid) this.resources.activity?.processStarted(t.tg);
     this.#kick(); // a process started from outside (control.ts) finds the loop asleep
   }
 
@@ -556,15 +558,25 @@ export class Kernel {
    * Released also when the waker dies, when a slice passes with no stop (it computes in user
    * mode), when no task is in user mode, and before a pause.
    */
-  holdForWaker(target: ThreadGroup, run: () => void): boolean {
+  holdForWaker(target: ThreadGroup, run: () => void, fatal = false): boolean {
     const w = this.current;
     if (w === null || w.tg === target) return false;
-    this.#held.push({ waker: w, run });
+    this.#held.push({ waker: w, run, target, fatal });
     return true;
   }
 
+  /**
+   * Whether a kill of tg is held (holdForWaker with `fatal`): tg is as good as dead, and may not
+   * create processes meanwhile. Linux's copy_process refuses a fork while a fatal signal is
+   * pending; without this, a process forking when kill(-1, SIGKILL) was sent left a child
+   * that the kill never reached (found by the fuzzer).
+   */
+  fatalHeld(tg: ThreadGroup): boolean {
+    return this.#held.length > 0 && this.#held.some((h) => h.fatal && h.target === tg);
+  }
+
   /** Removes and returns what was held for waker (everything when null). */
-  #takeHeld(waker: Task | null): { waker: Task; run: () => void }[] {
+  #takeHeld(waker: Task | null): { waker: Task; run: () => void; target: ThreadGroup; fatal: boolean }[] {
     if (this.#held.length === 0) return [];
     if (waker === null) return this.#held.splice(0);
     const go = [];
@@ -1184,6 +1196,7 @@ export class Kernel {
     this.ipc.exitSem(tg.tgid, tg.tgid, SEMVMX);
     tg.exitUid = t.creds.uid;
     tg.zombie = true;
+    this.resources.activity?.processEnded(tg, tg.exitStatus ?? 0);
     tg.exitQueue.notify(EVENT_IN);
     sessionLeaderExited(this, tg);
     this.vforkDone(tg);
@@ -1196,6 +1209,9 @@ export class Kernel {
     for (const child of tg.children) {
       child.parent = adopter;
       child.parentThread = 0;
+      // Linux's reparent_leader: an adopted child reports with SIGCHLD whatever its clone asked,
+      // so a plain wait() of its new parent reaps it (found by the fuzzer: init waited for ever).
+      child.exitSignal = 17;
       if (adopter && adopter !== tg) adopter.children.add(child);
       for (const ct of child.tasks) if (ct.pdeathSignal !== 0) this.sendSignal(child, ct.pdeathSignal, {}, ct);
     }
@@ -1213,7 +1229,12 @@ export class Kernel {
     // reaps it (its watchers already saw its status through exitQueue).
     if (parent === null && tg !== init) this.reap(tg);
     parent?.childWaitQueue.notify(1);
-    if (parent && !parent.zombie && tg.exitSignal > 0 && (this.threadGroups.has(tg.tgid) || (autoreap && chld!.handler !== 1n))) {
+    // clone(2) takes any byte as the exit signal; one beyond NSIG is no signal (do_notify_parent's
+    // valid_signal), though the parent's wait is still woken above.
+    if (
+      parent && !parent.zombie && tg.exitSignal > 0 && tg.exitSignal <= NSIG &&
+      (this.threadGroups.has(tg.tgid) || (autoreap && chld!.handler !== 1n))
+    ) {
       const st = tg.exitStatus ?? 0;
       const signalled = (st & 0x7f) !== 0;
       this.sendSignal(parent, tg.exitSignal, {

@@ -29,6 +29,7 @@ import type { DeadlineTarget } from "./timers.ts";
 import { monotonicNs } from "./time.ts";
 import { syscallName } from "../abi/linux/syscall_names.ts";
 import { childrenCpu, groupCpu } from "./cpu_time.ts";
+import { ActivityLog } from "./activity.ts";
 
 /** The sandbox's limits; null: none. Plain data, from flags and config.json (boot). */
 export interface ResourceLimits {
@@ -104,6 +105,8 @@ export class ResourceControl {
   #samples = 0;
   /** Whether sampling is wanted even without a limit (the run report's peaks). */
   #measure = false;
+  /** What the sandbox did (processes, files, connections), kept for the run report. */
+  activity: ActivityLog | null = null;
   /** @nosave */
   readonly #kernel: Kernel;
 
@@ -115,6 +118,7 @@ export class ResourceControl {
   /** Sample memory and CPU even without limits on them (for a report). Call before start. */
   measure(): void {
     this.#measure = true;
+    this.activity = new ActivityLog();
   }
 
   /** The run begins: arms the timeout and the sampler. */

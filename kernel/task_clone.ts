@@ -8,7 +8,7 @@
  * @module
  */
 
-import { EAGAIN, EINVAL, EPERM } from "./errno.ts";
+import { EAGAIN, EINVAL, EPERM, ERESTARTNOINTR } from "./errno.ts";
 import type { Task } from "./task.ts";
 import { Task as TaskClass } from "./task.ts";
 import { ThreadGroup } from "./thread_group.ts";
@@ -47,8 +47,10 @@ const NAMESPACE_FLAGS = CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEW
 /** Arguments of clone, decoded from clone(2) or clone3(2). */
 export interface CloneArgs {
   flags: number;
-  /** The child's stack pointer, or 0 to keep the parent's. */
-  stack: number;
+  /** clone(2) (not clone3): CLONE_PIDFD's pointer is parent_tid's. */
+  pidfdSamePointer?: boolean;
+  /** The child's stack pointer, or 0 to keep the parent's: any 64-bit value (a bad one faults in the child). */
+  stack: bigint;
   parentTid: number;
   childTid: number;
   tls: bigint;
@@ -78,6 +80,8 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
   if ((f & CLONE_THREAD) && !(f & CLONE_SIGHAND)) throw EINVAL;
   if ((f & CLONE_SIGHAND) && !(f & CLONE_VM)) throw EINVAL;
   if ((f & CLONE_FS) && (f & CLONE_NEWNS)) throw EINVAL;
+  // Legacy clone returns the pidfd through parent_tid: both flags on one pointer (kernel_clone).
+  if ((f & CLONE_PIDFD) && (f & CLONE_PARENT_SETTID) && a.pidfdSamePointer === true) throw EINVAL;
   if (f & NAMESPACE_FLAGS) {
     t.kernel.log.once(`clone-ns-${f & NAMESPACE_FLAGS}`, `clone namespace flags 0x${(f & NAMESPACE_FLAGS).toString(16)} are not supported`);
     throw EINVAL;
@@ -85,6 +89,9 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
   if (f & CLONE_SETTLS) checkTlsBase(a.tls);
   const k = t.kernel;
   const thread = (f & CLONE_THREAD) !== 0;
+  // A kill of this process is pending (held until its sender's next stop): the call is made
+  // again, and the kill ends the process first (Linux's copy_process and fatal_signal_pending).
+  if (k.fatalHeld(t.tg)) throw ERESTARTNOINTR;
   checkNproc(t);
   if (!k.resources.mayAddTask()) throw EAGAIN; // --pids, as the pids cgroup
 
@@ -153,12 +160,19 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
   r.copyFrom(parentRegs);
   r.set("rax", 0);
   r.set("orig_rax", -1);
-  if (a.stack !== 0) r.set("rsp", a.stack);
+  if (a.stack !== 0n) r.set64("rsp", a.stack);
   if (f & CLONE_SETTLS) r.set64("fs_base", a.tls);
   ctx.markRegsDirty();
 
-  if (f & CLONE_PARENT_SETTID) t.copyOutU32(a.parentTid, tid);
-  if (f & CLONE_CHILD_SETTID) child.copyOutU32(a.childTid, tid);
+  // Linux ignores a fault here (kernel_clone's put_user, schedule_tail's): the child exists by
+  // now. Throwing instead left a child registered with its parent that never ran, which a
+  // wait() of the parent (or of init, after reparenting) waited on for ever (the fuzzer).
+  try {
+    if (f & CLONE_PARENT_SETTID) t.copyOutU32(a.parentTid, tid);
+  } catch { /* ignored, as Linux */ }
+  try {
+    if (f & CLONE_CHILD_SETTID) child.copyOutU32(a.childTid, tid);
+  } catch { /* ignored, as Linux */ }
   if (f & CLONE_CHILD_CLEARTID) child.clearChildTid = a.childTid;
   if (f & CLONE_VFORK) tg.vforkPending = true;
   tg.tasks.add(child);

@@ -44,6 +44,7 @@ export function execTask(t: Task, req: ExecRequest): void {
 
   // Point of no return.
   k.killOtherThreads(t);
+  k.resources.activity?.processExec(t.tg, req.path, req.argv);
   const old = t.tg.mm;
   const oldCtx = t.ctx;
   const lastUser = --old.users === 0;

@@ -125,7 +125,7 @@ export function sendSignal(tg: ThreadGroup, info: SigInfo, thread: Task | null =
   // waits, as on Linux (wants_signal skips stopped threads), until SIGCONT lets a thread take it.
   if (d === "terminate" && !blocked && (signo === 9 || tg.groupStop === null)) {
     // Sent by another process, it takes effect after the sender's next stop (kernel.ts).
-    if (!k.holdForWaker(tg, () => k.killGroup(tg, signo))) k.killGroup(tg, signo);
+    if (!k.holdForWaker(tg, () => k.killGroup(tg, signo), true)) k.killGroup(tg, signo);
     return false;
   }
   if (thread) thread.pendingSignals.add(info);

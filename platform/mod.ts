@@ -72,9 +72,10 @@ export type Prot = number;
 export interface AddressSpace {
   /**
    * Maps anonymous private memory at a fixed address, replacing what was there.
+   * `noReserve`: the application asked MAP_NORESERVE (the host's overcommit check is skipped).
    * Returns 0 or -errno.
    */
-  mapAnonymous(via: Context, addr: number, len: number, prot: Prot, shared: boolean): number;
+  mapAnonymous(via: Context, addr: number, len: number, prot: Prot, shared: boolean, noReserve?: boolean): number;
   /**
    * Maps at a fixed address the shared anonymous memory (MAP_SHARED|MAP_ANONYMOUS) that `source`
    * maps at sourceAddr, so that both address spaces share its pages as after a fork (a restore

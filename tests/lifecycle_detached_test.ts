@@ -112,6 +112,38 @@ Deno.test("create then start: created waits, --pid-file names the holder, start 
   }
 });
 
+Deno.test("kill of a created container: a signal that ends a process stops it without running init; others change nothing", async () => {
+  const dir = await Deno.makeTempDir();
+  const root = `${dir}/root`;
+  const out = `${dir}/init.out`;
+  const b = bundle(dir, `echo ran >${out}; exit 0`);
+  const cfg = JSON.parse(Deno.readTextFileSync(`${b}/config.json`));
+  cfg.mounts = [{ destination: dir, type: "bind", source: dir, options: ["rbind"] }];
+  Deno.writeTextFileSync(`${b}/config.json`, JSON.stringify(cfg));
+  try {
+    assert.equal((await sentry(root, ["create", "--bundle", b, "--pid-file", `${dir}/pid`, "k1"])).code, 0);
+    const pid = Number(Deno.readTextFileSync(`${dir}/pid`));
+    // SIGWINCH and signal 0 are no end for a process: still created.
+    assert.deepEqual(await sentry(root, ["kill", "k1", "WINCH"]), { code: 0, stdout: "", stderr: "" });
+    assert.deepEqual(await sentry(root, ["kill", "k1", "0"]), { code: 0, stdout: "", stderr: "" });
+    assert.equal(JSON.parse((await sentry(root, ["state", "k1"])).stdout).status, "created");
+    // SIGTERM ends it: stopped at once with init's status 143, init never ran, start refused.
+    assert.deepEqual(await sentry(root, ["kill", "k1", "TERM"]), { code: 0, stdout: "", stderr: "" });
+    const w = await sentry(root, ["wait", "k1"]);
+    assert.deepEqual(w, { code: 143, stdout: `{"id":"k1","exitStatus":143}\n`, stderr: "" });
+    await until(() => !alive(pid), "the holder to exit");
+    assert.equal(JSON.parse((await sentry(root, ["state", "k1"])).stdout).status, "stopped");
+    const start = await sentry(root, ["start", "k1"]);
+    assert.equal(start.code, 125);
+    assert.equal(readOr(out, "none"), "none", "init ran");
+    assert.equal((await sentry(root, ["delete", "k1"])).code, 0);
+    assert.deepEqual([...Deno.readDirSync(root)], []);
+  } finally {
+    await sentry(root, ["delete", "--force", "k1"]);
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 Deno.test("run -d returns once the sandbox runs; its holder's exit status is init's; a duplicate ID costs nothing", async () => {
   const dir = await Deno.makeTempDir();
   const root = `${dir}/root`;

@@ -313,3 +313,97 @@ Deno.test("--log FILE: a failing command's line is appended in runc's text or JS
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("lifecycle: an exec client killed mid-run harms neither the sandbox nor its sentry; delete leaves nothing", async () => {
+  const root = await Deno.makeTempDir();
+  const { child, out } = await holder(root, "k", "sleep 100");
+  try {
+    const pid = JSON.parse((await sentry(root, ["state", "k"])).stdout).pid;
+    const client = new Deno.Command(SENTRY, {
+      args: ["--root", root, "exec", "k", "--", "/bin/sh", "-c", "exec sleep 61"],
+      stdin: "null", stdout: "null", stderr: "null",
+    }).spawn();
+    await until(async () => (await sentry(root, ["ps", "k"])).stdout.includes("sleep 61"), "the exec'd process");
+    client.kill("SIGKILL");
+    assert.equal((await client.status).signal, "SIGKILL");
+    // The sentry still answers, the sandbox runs, and a new exec works beside the orphan.
+    assert.equal(JSON.parse((await sentry(root, ["state", "k"])).stdout).status, "running");
+    const again = await sentry(root, ["exec", "k", "--", "/bin/sh", "-c", "echo again; exit 4"]);
+    assert.deepEqual(again, { code: 4, stdout: "again\n", stderr: "" });
+    assert.match((await sentry(root, ["ps", "k"])).stdout, /sleep 100[\s\S]*sleep 61/);
+    assert.equal((await sentry(root, ["delete", "--force", "k"])).code, 0);
+    await child.status;
+    assert.deepEqual([...Deno.readDirSync(root)], []);
+    // No process of the sandbox is left on the host: its sentry and the stubs it traced.
+    await until(() => {
+      for (const e of Deno.readDirSync("/proc")) {
+        if (!/^\d+$/.test(e.name)) continue;
+        try {
+          const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
+          if (Number(e.name) === pid || Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === pid) return false;
+        } catch { /* gone */ }
+      }
+      return true;
+    }, "the sandbox's processes to be gone");
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* exited */ }
+    await child.status;
+    await Deno.remove(root, { recursive: true });
+    await Deno.remove(out);
+  }
+});
+
+/** CPU time (clock ticks) used so far by pid and every process below it. */
+function treeCpuTicks(pid: number): number {
+  const children = new Map<number, number[]>();
+  const ticks = new Map<number, number>();
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const ppid = Number(f[1]);
+      ticks.set(Number(e.name), Number(f[11]) + Number(f[12])); // utime + stime
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(e.name)]);
+    } catch { /* gone */ }
+  }
+  let sum = 0;
+  const stack = [pid];
+  while (stack.length > 0) {
+    const p = stack.pop()!;
+    sum += ticks.get(p) ?? 0;
+    stack.push(...(children.get(p) ?? []));
+  }
+  return sum;
+}
+
+Deno.test("lifecycle: a paused sandbox uses no CPU, its sentry and stubs together, measured from /proc over 2 s", async () => {
+  const root = await Deno.makeTempDir();
+  const { child, out } = await holder(root, "spin", "while :; do :; done");
+  try {
+    const pid = JSON.parse((await sentry(root, ["state", "spin"])).stdout).pid;
+    assert.equal((await sentry(root, ["pause", "spin"])).code, 0);
+    await new Promise((r) => setTimeout(r, 500)); // every task reaches its safe point meanwhile
+    const p0 = treeCpuTicks(pid);
+    await new Promise((r) => setTimeout(r, 2000));
+    const paused = treeCpuTicks(pid) - p0;
+    assert.equal((await sentry(root, ["resume", "spin"])).code, 0);
+    const r0 = treeCpuTicks(pid);
+    await new Promise((r) => setTimeout(r, 2000));
+    const running = treeCpuTicks(pid) - r0;
+    // 100 ticks a second: at most 5% of one CPU while paused, and less than the spinning loop.
+    assert.ok(paused <= 10, `paused: ${paused} ticks in 2 s`);
+    assert.ok(running > paused, `running: ${running} ticks, paused: ${paused}`);
+    assert.equal((await sentry(root, ["kill", "spin", "KILL"])).code, 0);
+    assert.equal((await child.status).code, 137);
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* exited */ }
+    await child.status;
+    await Deno.remove(root, { recursive: true });
+    await Deno.remove(out);
+  }
+});

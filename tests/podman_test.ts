@@ -79,13 +79,14 @@ async function staticBusybox(): Promise<string | null> {
 
 /** podman, conmon and a static busybox are there (installed with apt-get if need be), or why not. */
 async function prerequisites(): Promise<{ busybox: string } | { skip: string }> {
-  const missing = () => which("podman") === null || which("conmon") === null;
+  // podman checkpoints only where criu is installed (it checks for it; the sentry does the work).
+  const missing = () => which("podman") === null || which("conmon") === null || which("criu") === null;
   if (missing() || (await staticBusybox()) === null) {
     if (Deno.uid() !== 0 || which("apt-get") === null) {
-      return { skip: "podman, conmon or busybox-static is missing and cannot be installed here (needs root and apt-get)" };
+      return { skip: "podman, conmon, criu or busybox-static is missing and cannot be installed here (needs root and apt-get)" };
     }
     const env = { DEBIAN_FRONTEND: "noninteractive", PATH: Deno.env.get("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin" };
-    const pkgs = ["install", "-y", "--no-install-recommends", "podman", "conmon", "busybox-static"];
+    const pkgs = ["install", "-y", "--no-install-recommends", "podman", "conmon", "busybox-static", "criu"];
     let r = await run("apt-get", pkgs, { env });
     if (r.code !== 0) {
       await run("apt-get", ["update"], { env });
@@ -94,7 +95,7 @@ async function prerequisites(): Promise<{ busybox: string } | { skip: string }> 
     if (r.code !== 0) return { skip: `apt-get could not install podman: ${r.stderr.trim().split("\n").pop()}` };
   }
   const busybox = await staticBusybox();
-  if (missing() || busybox === null) return { skip: "podman, conmon or a static busybox is still missing after apt-get" };
+  if (missing() || busybox === null) return { skip: "podman, conmon, criu or a static busybox is still missing after apt-get" };
   return { busybox };
 }
 
@@ -124,7 +125,7 @@ async function until<T>(f: () => T | null | Promise<T | null>, what: string, ms 
 }
 
 Deno.test({
-  name: "podman with the sentry as its runtime: run --rm, run -d, exec, ps, logs, pause/unpause, stop, rm",
+  name: "podman with the sentry as its runtime: run --rm, run -d, exec, ps, logs, pause/unpause, stop, rm, checkpoint/restore",
   ignore: "skip" in pre,
   sanitizeResources: false,
   sanitizeOps: false,
@@ -226,6 +227,44 @@ Deno.test({
       assert.equal(removed.code, 0, removed.stderr);
       assert.equal((await podman(["ps", "-a", "-q"])).stdout, "");
       assert.throws(() => Deno.statSync(`${SENTRY_STATE}/${id}`), Deno.errors.NotFound);
+    });
+
+    await t.step("container checkpoint, then container restore: the count goes on, no number lost or repeated", async () => {
+      const script = "i=0; while :; do echo tick $i; i=$((i+1)); sleep 0.2; done";
+      const started = await podman(["run", "-d", "--name", "k1", "--network", "none", "sentry-busybox", "sh", "-c", script]);
+      assert.equal(started.code, 0, started.stderr);
+      const id = started.stdout.trim();
+      ids.add(id);
+      const ticks = async () => (await podman(["logs", "k1"])).stdout.split("\n").filter((l) => l.startsWith("tick "));
+      await until(async () => (await ticks()).length >= 3 ? true : null, "three ticks before the checkpoint");
+
+      // podman calls `checkpoint --image-path DIR --work-path DIR ID`; the sandbox ends.
+      const cp = await podman(["container", "checkpoint", "k1"]);
+      assert.equal(cp.code, 0, cp.stderr);
+      assert.equal(await inspect("k1", "{{.State.Status}}"), "exited");
+      assert.equal(await inspect("k1", "{{.State.Checkpointed}}"), "true");
+      const before = (await ticks()).length;
+
+      // podman calls `restore --image-path DIR --work-path DIR --bundle B --pid-file F -d ID` (conmon).
+      const rs = await podman(["container", "restore", "k1"]);
+      assert.equal(rs.code, 0, rs.stderr);
+      assert.equal(await inspect("k1", "{{.State.Status}}"), "running");
+      assert.equal(await inspect("k1", "{{.State.Restored}}"), "true");
+      assert.equal(JSON.parse(Deno.readTextFileSync(`${SENTRY_STATE}/${id}/state.json`)).status, "running");
+      await until(async () => (await ticks()).length >= before + 3 ? true : null, "ticks after the restore");
+      const all = await ticks();
+      assert.deepEqual(all, all.map((_, i) => `tick ${i}`));
+
+      const removed = await podman(["rm", "-f", "-t", "0", "k1"]);
+      assert.equal(removed.code, 0, removed.stderr);
+      await until(() => {
+        try {
+          Deno.statSync(`${SENTRY_STATE}/${id}`);
+          return null;
+        } catch {
+          return true;
+        }
+      }, "the sentry's state of the restored container to go");
     });
 
     await t.step("nothing is left: no process, no sentry state", async () => {

@@ -174,3 +174,113 @@ Deno.test("sentry do -t runs bash in tmux: a prompt, echo, ^Z and fg, ^C, stty s
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("exec -t: keystrokes the program does not read yet wait for room in its terminal instead of being dropped", async () => {
+  const root = await Deno.makeTempDir();
+  const sentry = `${REPO_ROOT}/sentry`;
+  const holder = new Deno.Command(sentry, {
+    args: ["--root", root, "do", "--id", "tty-input", "--", "/bin/sleep", "120"],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  let script: Deno.ChildProcess | null = null;
+  try {
+    // Running is what `state` says, as a container engine asks it.
+    for (let i = 0; ; i++) {
+      const st = await new Deno.Command(sentry, { args: ["--root", root, "state", "tty-input"], stdout: "piped", stderr: "null" })
+        .output();
+      if (st.success && JSON.parse(new TextDecoder().decode(st.stdout)).status === "running") break;
+      if (i === 600) throw new Error("the holder never said it was running");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    // The program says when its terminal is raw, then reads nothing for 2 s: 20,000 bytes
+    // typed meanwhile overfill the terminal's 4 KiB input buffer; every one must arrive.
+    const inner = "stty raw -echo; echo ready; sleep 2; head -c 20000 | wc -c";
+    script = new Deno.Command("script", {
+      args: ["-q", "-e", "-c", `${sentry} --root ${root} exec -t tty-input -- /bin/sh -c '${inner}'`, "/dev/null"],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const reader = script.stdout.getReader();
+    let out = "";
+    const readUntil = async (re: RegExp, what: string) => {
+      const deadline = Date.now() + 60_000;
+      while (!re.test(out)) {
+        const next = reader.read();
+        const timer = new Promise<"late">((r) => setTimeout(() => r("late"), Math.max(0, deadline - Date.now())));
+        const r = await Promise.race([next, timer]);
+        if (r === "late" || r.done) throw new Error(`no ${what} (output so far: ${JSON.stringify(out)})`);
+        out += new TextDecoder().decode(r.value);
+      }
+    };
+    await readUntil(/ready/, "ready");
+    const w = script.stdin.getWriter();
+    await w.write(new Uint8Array(20000).fill(0x78));
+    await readUntil(/\b\d+\s*$/m, "count");
+    assert.match(out, /\b20000\b/);
+    await w.close();
+    reader.releaseLock();
+    await script.stdout.cancel();
+    await script.stderr.cancel();
+    assert.equal((await script.status).code, 0);
+    script = null;
+  } finally {
+    if (script !== null) {
+      try {
+        script.kill("SIGKILL");
+      } catch { /* gone */ }
+      await script.status;
+      await script.stdout.cancel().catch(() => {});
+      await script.stderr.cancel().catch(() => {});
+    }
+    holder.kill("SIGTERM");
+    await holder.status;
+    await new Deno.Command(sentry, { args: ["--root", root, "delete", "--force", "tty-input"], stdout: "null", stderr: "null" })
+      .output();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("sentry exec -t into a running sandbox is an interactive shell in tmux: its own pty, ^C, its exit status", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "sentry-tty-" });
+  const root = `${dir}/root`;
+  const tm = new Tmux();
+  const holder = new Deno.Command(`${REPO_ROOT}/sentry`, {
+    args: ["--root", root, "do", "--id", "t1", "--", "/bin/sh", "-c", "sleep 600"],
+    stdin: "null", stdout: "null", stderr: "null",
+  }).spawn();
+  try {
+    // Running is what `state` says (a socket may exist while the sandbox is still creating).
+    for (let i = 0; ; i++) {
+      const st = await new Deno.Command(`${REPO_ROOT}/sentry`, { args: ["--root", root, "state", "t1"], stdout: "piped", stderr: "null" })
+        .output();
+      if (st.success && JSON.parse(new TextDecoder().decode(st.stdout)).status === "running") break;
+      if (i === 600) throw new Error("the holder never said it was running");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await tm.start(
+      `cd ${REPO_ROOT} && ./sentry --root ${root} exec -t --env 'PS1=ex$ ' t1 /bin/bash --norc --noprofile; ` +
+        `echo "exec-status-$?"; sleep 600`,
+    );
+    await tm.waitFor(/^ex\$\s*$/m, "the prompt");
+    await tm.line("tty; echo hi-$((6*7)); cat /proc/1/cmdline | tr '\\0' ' '; echo");
+    await tm.waitFor(/^\/dev\/pts\/\d+\nhi-42\n\/bin\/sh -c sleep 600 ?$/m, "tty, echo and the sandbox's init");
+    await tm.line("sleep 100");
+    await tm.keys("C-c");
+    await tm.waitFor(/\^C\nex\$\s*$/m, "^C to end sleep", () => tm.keys("C-c"));
+    await tm.line("echo st-$?");
+    await tm.waitFor(/^st-130$/m, "the status of the job killed by ^C");
+    await tm.line("exit 5");
+    await tm.waitFor(/^exec-status-5$/m, "exec's exit status");
+    // The sandbox goes on without its exec'd shell.
+    const st = await new Deno.Command(`${REPO_ROOT}/sentry`, { args: ["--root", root, "state", "t1"], stdout: "piped" }).output();
+    assert.equal(JSON.parse(new TextDecoder().decode(st.stdout)).status, "running");
+  } finally {
+    await tm.kill();
+    await new Deno.Command(`${REPO_ROOT}/sentry`, { args: ["--root", root, "delete", "--force", "t1"], stdout: "null", stderr: "null" }).output();
+    await holder.status;
+    await Deno.remove(dir, { recursive: true });
+  }
+});

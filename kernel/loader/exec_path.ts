@@ -9,7 +9,7 @@
  * @module
  */
 
-import * as posix from "node:path/posix";
+import * as posix from "../../abi/path.ts";
 
 /** execvp's default search path, used when the environment has no PATH. */
 export const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";

@@ -13,7 +13,7 @@
  */
 
 import {
-  MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_GROWSDOWN, MAP_LOCKED, MAP_PRIVATE, MAP_SHARED,
+  MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_GROWSDOWN, MAP_LOCKED, MAP_NORESERVE, MAP_PRIVATE, MAP_SHARED,
   MAP_SHARED_VALIDATE, MAP_TYPE, MREMAP_FIXED, MREMAP_MAYMOVE, PAGE_SIZE, pageRoundUp, PROT_EXEC,
   PROT_GROWSDOWN, PROT_GROWSUP, PROT_READ, PROT_SEM, PROT_WRITE,
 } from "../../abi/linux/mm.ts";
@@ -234,7 +234,7 @@ export class MemoryManager {
     } else if (o.callerFills && !shared) {
       r = this.as.mapAnonymous(via, addr, len, o.prot, false);
     } else {
-      r = this.as.mapAnonymous(via, addr, len, file ? o.prot | PROT_WRITE : o.prot, shared);
+      r = this.as.mapAnonymous(via, addr, len, file ? o.prot | PROT_WRITE : o.prot, shared, (o.flags & MAP_NORESERVE) !== 0);
       if (r === 0 && file) {
         // No host file to map: copy the contents in (MAP_PRIVATE semantics).
         const buf = new Uint8Array(Math.min(len, 1 << 20));

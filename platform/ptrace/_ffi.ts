@@ -1328,3 +1328,17 @@ export function openClockHelper(path: string): ClockHelper | null {
 export function bufferAddress(b: Uint8Array): number {
   return Number(Deno.UnsafePointer.value(Deno.UnsafePointer.of(b as Uint8Array<ArrayBuffer>)));
 }
+
+// ---- host feature probes (sentry check) ---------------------------------------------------
+
+/** syscall(2) with up to three integer arguments; returns the result or -errno. */
+export function rawSyscall(nr: number, a = 0n, b = 0n, c = 0n): number {
+  const r = rare().syscall3(BigInt(nr), a, b, c);
+  return r === -1n ? -errno() : Number(r);
+}
+
+/** prctl(2) with every argument given (some options want the unused ones 0); result or -errno. */
+export function hostPrctl(option: number, a = 0n, b = 0n, c = 0n, d = 0n): number {
+  const r = libc.prctl(option, a, b, c, d);
+  return r === -1 ? -errno() : r;
+}

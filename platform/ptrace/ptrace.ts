@@ -11,7 +11,7 @@
  */
 
 import * as ffi from "./_ffi.ts";
-import { TASK_SIZE } from "../../abi/linux/mm.ts";
+import { MAP_NORESERVE, TASK_SIZE } from "../../abi/linux/mm.ts";
 import { Registers } from "./regs_amd64.ts";
 import { SYSCALL_INFO_SIZE, SyscallInfo } from "../syscall_info.ts";
 import { cpuBetween, ThreadClock, type ThreadCpuReading, ZERO_READING } from "./thread_clock.ts";
@@ -84,6 +84,9 @@ export interface PtraceOptions {
  * it is let out to every CPU.
  */
 const PLACEMENT_INTERVAL_NS = 5_000_000;
+/** How often (in stops) waitStop collects every waiting stop, and at most how many (see #fair). */
+const DRAIN_EVERY = 16;
+const DRAIN_MAX = 256;
 /**
  * A let-out thread that stops more often than this (stops per second, over one interval) is
  * pinned again: its stops would cost cross-CPU wake-ups. Between one stop per interval and
@@ -669,7 +672,7 @@ class StubAddressSpace implements AddressSpace {
    * injected mmap as host anonymous memory would cost), so that the sentry copies into it with
    * memcpy. Very large mappings, and any when the file is full, stay host anonymous memory.
    */
-  mapAnonymous(via: Context, addr: number, len: number, prot: Prot, shared: boolean): number {
+  mapAnonymous(via: Context, addr: number, len: number, prot: Prot, shared: boolean, noReserve = false): number {
     const mf = this.#memoryFile();
     if (mf !== null && len <= MEMORY_FILE_MAX_MAPPING) {
       const kind = shared ? "shared" : "private";
@@ -687,7 +690,9 @@ class StubAddressSpace implements AddressSpace {
         return 0;
       }
     }
-    const flags = MAP_FIXED | MAP_ANONYMOUS | (shared ? MAP_SHARED : MAP_PRIVATE);
+    // The application's MAP_NORESERVE goes to the host: without it the host's overcommit check
+    // refuses a large sparse mapping (100 GiB) that Linux grants the application.
+    const flags = MAP_FIXED | MAP_ANONYMOUS | (shared ? MAP_SHARED : MAP_PRIVATE) | (noReserve ? MAP_NORESERVE : 0);
     const r = this.#mapOp(via, [{ nr: SYS_mmap, args: [addr, len, prot, flags, -1, 0], flags: 0 }]);
     if (r === 0) this.#releaseRegions(this.regions.cut(addr, addr + len));
     return r;
@@ -1199,6 +1204,9 @@ export class PtracePlatform implements Platform {
   readonly #letOut = new Set<number>();
   /** When the adaptive placement looked last (performance.now() in ns). */
   #lastLook = 0;
+  /** Stops collected but not yet handed out (see #fair), and stops handed out since the last collection. */
+  #ready: Stop[] = [];
+  #sinceDrain = 0;
   /** When the wake-up alarm fires (performance.now() in ns), or null if it is not armed. */
   #alarmAt: number | null = null;
 
@@ -1446,6 +1454,7 @@ export class PtracePlatform implements Platform {
 
   /** Drops a context whose host thread is gone (its exit, if any, is ignored when it comes). */
   forget(ctx: PtraceContext): void {
+    this.#dropReady(ctx);
     this.#threadGone(ctx.tid);
     this.#contexts.delete(ctx.tid);
     ctx.addressSpace.threads.delete(ctx);
@@ -1459,6 +1468,7 @@ export class PtracePlatform implements Platform {
       as.release();
       return;
     }
+    this.#dropReady(ctx);
     this.#contexts.delete(ctx.tid);
     as.threads.delete(ctx);
     if (ctx.running) {
@@ -1494,6 +1504,7 @@ export class PtracePlatform implements Platform {
     // The leader last: the host reports a thread group leader's exit only once every other
     // thread of the group is reaped, so shutdown must wait for them first.
     for (const ctx of as.threads) {
+      this.#dropReady(ctx);
       this.#contexts.delete(ctx.tid);
       this.#threadGone(ctx.tid);
       if (ctx.tid !== as.pid) this.#dying.set(ctx.tid, as.pid);
@@ -1634,6 +1645,8 @@ export class PtracePlatform implements Platform {
       ffi.armWakeAlarm(Math.max(1000, timeoutNs));
       this.#alarmAt = want;
     }
+    const queued = this.#nextReady();
+    if (queued !== null) return queued;
     for (;;) {
       const w = ffi.waitpid(-1, ffi.__WALL);
       if (w === "eintr") {
@@ -1642,8 +1655,41 @@ export class PtracePlatform implements Platform {
       }
       if (w === null) return null;
       const s = this.#decode(w.pid, w.status);
-      if (s) return s;
+      if (s) return this.#fair(s);
     }
+  }
+
+  /**
+   * Fairness among many stopped threads. waitpid(-1) reports the most recently traced thread
+   * first whenever several have stopped, so with many busy threads (a fork bomb: 63 processes
+   * forking for ever) the oldest ones, init among them, were starved for minutes. Every
+   * DRAIN_EVERY stops, every stop already waiting is collected (decoded: the thread is known
+   * stopped) and they are served in the order collected before waitpid is asked again: each
+   * thread waits at most one round. A queued stop of a thread released meanwhile is dropped.
+   */
+  #fair(s: Stop): Stop {
+    if (++this.#sinceDrain < DRAIN_EVERY) return s;
+    this.#sinceDrain = 0;
+    for (let i = 0; i < DRAIN_MAX; i++) {
+      const w = ffi.waitpid(-1, ffi.__WALL | ffi.WNOHANG);
+      if (w === null || w === "eintr") break;
+      const q = this.#decode(w.pid, w.status);
+      if (q) this.#ready.push(q);
+    }
+    return s;
+  }
+
+  #nextReady(): Stop | null {
+    while (this.#ready.length > 0) {
+      const s = this.#ready.shift()!;
+      if (s.reason.kind === "gone" || this.#contexts.get((s.ctx as PtraceContext).tid) === s.ctx) return s;
+    }
+    return null;
+  }
+
+  /** Forgets a queued stop of ctx (released: its host thread may be parked and reused). */
+  #dropReady(ctx: PtraceContext): void {
+    if (this.#ready.length > 0) this.#ready = this.#ready.filter((s) => s.ctx !== ctx);
   }
 
   /**
@@ -1687,6 +1733,8 @@ export class PtracePlatform implements Platform {
   }
 
   pollStop(): Stop | null {
+    const queued = this.#nextReady();
+    if (queued !== null) return queued;
     for (;;) {
       const w = ffi.waitpid(-1, ffi.__WALL | ffi.WNOHANG);
       if (w === null || w === "eintr") return null;
@@ -1706,6 +1754,7 @@ export class PtracePlatform implements Platform {
 
   shutdown(): void {
     for (const as of [...this.#stubs.values()]) as.release();
+    this.#ready = [];
     this.#zygote = null;
     for (const tid of [...this.#dying.keys()]) this.#reap(tid);
     for (const c of this.#clocks.values()) c.close();

@@ -40,3 +40,18 @@ export function startDir(t: Task, dirfd: number, path: string, emptyPath = false
   if (loc === null) throw ENOTDIR;
   return loc;
 }
+
+/**
+ * `path` as given relative to `dir`, made absolute and lexically normalized: how the run report
+ * names a file (kernel/activity.ts). Symlinks in it are not followed.
+ */
+export function sandboxPath(dir: Location, path: string): string {
+  const full = path.charCodeAt(0) === 0x2f ? path : `${dir.path()}/${path}`;
+  const out: string[] = [];
+  for (const part of full.split("/")) {
+    if (part === "" || part === ".") continue;
+    if (part === "..") out.pop();
+    else out.push(part);
+  }
+  return "/" + out.join("/");
+}

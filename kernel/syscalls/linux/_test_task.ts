@@ -80,7 +80,8 @@ export interface TestTask {
 
 export function makeTask(vfs: VirtualFilesystem, creds: Credentials = Credentials.root()): TestTask {
   const mem = new FakeMemory();
-  const kernel = { vfs } as unknown as Kernel;
+  // No run report: the activity hooks (kernel/activity.ts) find no log.
+  const kernel = { vfs, resources: { activity: null } } as unknown as Kernel;
   const tg = { mm: mem, limits: Limits.defaults() } as unknown as ThreadGroup;
   const ctx = {} as Context;
   const root = vfs.root();

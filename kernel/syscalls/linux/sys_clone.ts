@@ -27,20 +27,21 @@ const sysClone: SyscallFn = (t, a) => {
   return doClone(t, {
     flags: Number(flags & 0xffffff00n),
     exitSignal: Number(flags & 0xffn),
-    stack: a.pointer(1),
+    stack: a.u64(1),
     parentTid: a.pointer(2),
     childTid: a.pointer(3),
     tls: a.u64(4),
+    pidfdSamePointer: true,
   });
 };
 
 /** Implements fork(2). */
 const sysFork: SyscallFn = (t) =>
-  doClone(t, { flags: 0, exitSignal: SIGCHLD, stack: 0, parentTid: 0, childTid: 0, tls: 0n });
+  doClone(t, { flags: 0, exitSignal: SIGCHLD, stack: 0n, parentTid: 0, childTid: 0, tls: 0n });
 
 /** Implements vfork(2). */
 const sysVfork: SyscallFn = (t) =>
-  doClone(t, { flags: CLONE_VM | CLONE_VFORK, exitSignal: SIGCHLD, stack: 0, parentTid: 0, childTid: 0, tls: 0n });
+  doClone(t, { flags: CLONE_VM | CLONE_VFORK, exitSignal: SIGCHLD, stack: 0n, parentTid: 0, childTid: 0, tls: 0n });
 
 /** Implements clone3(2): struct clone_args, at least CLONE_ARGS_SIZE_VER0 (64) bytes. */
 const sysClone3: SyscallFn = (t, a) => {
@@ -59,7 +60,7 @@ const sysClone3: SyscallFn = (t, a) => {
   return doClone(t, {
     flags: Number(flags),
     exitSignal: Number(exitSignal),
-    stack: stack === 0n ? 0 : Number(stack + stackSize),
+    stack: stack === 0n ? 0n : BigInt.asUintN(64, stack + stackSize),
     childTid: Number(v.getBigUint64(16, true)),
     parentTid: Number(v.getBigUint64(24, true)),
     tls: v.getBigUint64(56, true),

@@ -10,11 +10,12 @@ import type { Task } from "../../task.ts";
 import {
   AT_FDCWD, F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_GETFL, F_GETPIPE_SZ, F_SETFD, F_SETFL, F_SETPIPE_SZ,
   FD_CLOEXEC, FIOCLEX, FIONBIO, FIONCLEX, O_APPEND, O_ASYNC, O_CLOEXEC, O_CREAT, O_DIRECT, O_NOATIME, O_NONBLOCK, O_PATH,
-  O_TRUNC, O_WRONLY, F_GETOWN, F_GETOWN_EX, F_GETSIG, F_SETOWN, F_SETOWN_EX, F_SETSIG, FIOASYNC,
+  O_ACCMODE, O_NOFOLLOW, O_RDONLY, O_TRUNC, O_WRONLY, S_IFMT, S_IFREG, F_GETOWN, F_GETOWN_EX, F_GETSIG, F_SETOWN, F_SETOWN_EX, F_SETSIG, FIOASYNC,
   FIOGETOWN, FIOSETOWN, SIOCGPGRP, SIOCSPGRP,
 } from "../../../abi/linux/file.ts";
 import { ownerId, setAsync, setOwner, setOwnerEx } from "../../file_async.ts";
 import type { FileOwner } from "../../../vfs/file_description.ts";
+import type { Location } from "../../../vfs/mod.ts";
 import { SocketFile } from "../../socket/socket.ts";
 import { FifoEnd } from "../../../vfs/mod.ts";
 import { PipeEnd } from "../../../vfs/pipe.ts";
@@ -49,7 +50,17 @@ function openAt(t: Task, dirfd: number, pathAddr: number, flags: number, mode: n
     file = st.pendingFile;
   } else {
     const path = copyInPath(t, pathAddr);
-    const opened = t.kernel.vfs.openAt(pathCtx(t), startDir(t, dirfd, path), path, flags, mode & 0o7777 & ~t.fs.umask);
+    const dir = startDir(t, dirfd, path);
+    const log = t.kernel.resources.activity;
+    const writes = (flags & O_ACCMODE) !== O_RDONLY || (flags & (O_CREAT | O_TRUNC)) !== 0;
+    // The run report tells a created file from a changed one: look first (only with a report).
+    const existed = log !== null && writes && (flags & O_CREAT) !== 0 ? exists(t, dir, path, flags) : true;
+    const opened = t.kernel.vfs.openAt(pathCtx(t), dir, path, flags, mode & 0o7777 & ~t.fs.umask);
+    if (log !== null && writes) {
+      // Regular files only: not /dev/null, a terminal or a FIFO.
+      const loc = opened.location();
+      if (loc !== null && (opened.stat().mode & S_IFMT) === S_IFREG) log.fileWritten(loc.path(), t.tg.tgid, !existed);
+    }
     file = resolveTtyOpen(t, opened, flags);
   }
   if (file instanceof FifoEnd && file.waitingForPartner()) {
@@ -58,6 +69,16 @@ function openAt(t: Task, dirfd: number, pathAddr: number, flags: number, mode: n
   }
   t.syscallState = null;
   return t.fdTable.install(file, (flags & O_CLOEXEC) !== 0);
+}
+
+/** Whether path names something already (for the run report); any error counts as no. */
+function exists(t: Task, dir: Location, path: string, flags: number): boolean {
+  try {
+    t.kernel.vfs.resolve(pathCtx(t), dir, path, { follow: (flags & O_NOFOLLOW) === 0 });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Implements open(2). */

@@ -10,14 +10,16 @@
 import { EINVAL, ENOENT } from "../../errno.ts";
 import type { Task } from "../../task.ts";
 import { AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_FOLLOW, S_IFMT } from "../../../abi/linux/file.ts";
-import { copyInPath, pathCtx, startDir } from "./_path.ts";
+import { copyInPath, pathCtx, sandboxPath, startDir } from "./_path.ts";
 import { supported, type SyscallEntry, type SyscallFn } from "./support.ts";
 import { CAP_DAC_READ_SEARCH } from "../../../abi/linux/capability.ts";
 
 /** The common part of mkdir(2) and mkdirat(2): permission bits and the sticky bit, less the umask. */
 function mkdirAt(t: Task, dirfd: number, pathAddr: number, mode: number): number {
   const path = copyInPath(t, pathAddr);
-  t.kernel.vfs.mkdirAt(pathCtx(t), startDir(t, dirfd, path), path, mode & 0o1777 & ~t.fs.umask);
+  const dir = startDir(t, dirfd, path);
+  t.kernel.vfs.mkdirAt(pathCtx(t), dir, path, mode & 0o1777 & ~t.fs.umask);
+  t.kernel.resources.activity?.fileCreated(sandboxPath(dir, path), t.tg.tgid);
   return 0;
 }
 
@@ -34,7 +36,9 @@ const sysMkdirat: SyscallFn = (t, a) => mkdirAt(t, a.fd(0), a.pointer(1), a.uint
 function mknodAt(t: Task, dirfd: number, pathAddr: number, mode: number, dev: number): number {
   const path = copyInPath(t, pathAddr);
   const m = (mode & S_IFMT) | (mode & 0o7777 & ~t.fs.umask);
-  t.kernel.vfs.mknodAt(pathCtx(t), startDir(t, dirfd, path), path, m, dev);
+  const dir = startDir(t, dirfd, path);
+  t.kernel.vfs.mknodAt(pathCtx(t), dir, path, m, dev);
+  t.kernel.resources.activity?.fileCreated(sandboxPath(dir, path), t.tg.tgid);
   return 0;
 }
 
@@ -47,14 +51,18 @@ const sysMknodat: SyscallFn = (t, a) => mknodAt(t, a.fd(0), a.pointer(1), a.uint
 /** Implements rmdir(2). */
 const sysRmdir: SyscallFn = (t, a) => {
   const path = copyInPath(t, a.pointer(0));
-  t.kernel.vfs.rmdirAt(pathCtx(t), startDir(t, AT_FDCWD, path), path);
+  const dir = startDir(t, AT_FDCWD, path);
+  t.kernel.vfs.rmdirAt(pathCtx(t), dir, path);
+  t.kernel.resources.activity?.fileDeleted(sandboxPath(dir, path), t.tg.tgid);
   return 0;
 };
 
 /** Implements unlink(2). */
 const sysUnlink: SyscallFn = (t, a) => {
   const path = copyInPath(t, a.pointer(0));
-  t.kernel.vfs.unlinkAt(pathCtx(t), startDir(t, AT_FDCWD, path), path);
+  const dir = startDir(t, AT_FDCWD, path);
+  t.kernel.vfs.unlinkAt(pathCtx(t), dir, path);
+  t.kernel.resources.activity?.fileDeleted(sandboxPath(dir, path), t.tg.tgid);
   return 0;
 };
 
@@ -66,6 +74,7 @@ const sysUnlinkat: SyscallFn = (t, a) => {
   const dir = startDir(t, dirfd, path);
   if (flags & AT_REMOVEDIR) t.kernel.vfs.rmdirAt(pathCtx(t), dir, path);
   else t.kernel.vfs.unlinkAt(pathCtx(t), dir, path);
+  t.kernel.resources.activity?.fileDeleted(sandboxPath(dir, path), t.tg.tgid);
   return 0;
 };
 
@@ -88,7 +97,9 @@ function linkAt(t: Task, olddirfd: number, oldAddr: number, newdirfd: number, ne
       follow: (flags & AT_SYMLINK_FOLLOW) !== 0,
     });
   }
-  t.kernel.vfs.linkAt(ctx, from, startDir(t, newdirfd, newPath), newPath);
+  const newDir = startDir(t, newdirfd, newPath);
+  t.kernel.vfs.linkAt(ctx, from, newDir, newPath);
+  t.kernel.resources.activity?.fileCreated(sandboxPath(newDir, newPath), t.tg.tgid);
   return 0;
 }
 
@@ -102,7 +113,9 @@ const sysLinkat: SyscallFn = (t, a) => linkAt(t, a.fd(0), a.pointer(1), a.fd(2),
 function symlinkAt(t: Task, targetAddr: number, newdirfd: number, pathAddr: number): number {
   const target = copyInPath(t, targetAddr);
   const path = copyInPath(t, pathAddr);
-  t.kernel.vfs.symlinkAt(pathCtx(t), target, startDir(t, newdirfd, path), path);
+  const dir = startDir(t, newdirfd, path);
+  t.kernel.vfs.symlinkAt(pathCtx(t), target, dir, path);
+  t.kernel.resources.activity?.fileCreated(sandboxPath(dir, path), t.tg.tgid);
   return 0;
 }
 
@@ -119,6 +132,12 @@ function renameAt(t: Task, olddirfd: number, oldAddr: number, newdirfd: number, 
   const oldDir = startDir(t, olddirfd, oldPath);
   const newDir = startDir(t, newdirfd, newPath);
   t.kernel.vfs.renameAt(pathCtx(t), oldDir, oldPath, newDir, newPath, flags);
+  const log = t.kernel.resources.activity;
+  if (log) {
+    // RENAME_EXCHANGE (2) leaves both names in place.
+    if (!(flags & 2)) log.fileDeleted(sandboxPath(oldDir, oldPath), t.tg.tgid);
+    log.fileCreated(sandboxPath(newDir, newPath), t.tg.tgid);
+  }
   return 0;
 }
 

@@ -18,9 +18,10 @@
 
 import {
   EAFNOSUPPORT, EAGAIN, EBADF, EDOM, EFAULT, EINPROGRESS, EINVAL, EMSGSIZE, ENOPROTOOPT, ENOTSOCK, EOPNOTSUPP, EPIPE,
-  errnoFromNumber,
+  errnoFromNumber, LinuxError,
 } from "../../errno.ts";
 import type { Task } from "../../task.ts";
+import { describeSockaddr } from "../../activity.ts";
 import { O_NONBLOCK } from "../../../abi/linux/file.ts";
 import { SI_USER, SIGPIPE } from "../../../abi/linux/signal.ts";
 import {
@@ -186,6 +187,12 @@ interface ConnectState extends WaitState {
 }
 
 /** Implements connect(2). */
+/** The run report's record of a connect(2) (kernel/activity.ts). */
+function noteConnect(t: Task, addr: Uint8Array, result: string): void {
+  const d = describeSockaddr(addr);
+  t.kernel.resources.activity?.connected(t.tg.tgid, d.family, d.destination, result);
+}
+
 const sysConnect: SyscallFn = (t, a) => {
   const sock = socketOf(t, a.fd(0));
   const st = waitState<ConnectState>(t, sock.sendTimeoutNs, { inProgress: false });
@@ -197,10 +204,13 @@ const sysConnect: SyscallFn = (t, a) => {
     return sleep(sock, EVENT_OUT, st);
   }
   const addr = copyInSockaddr(t, a.pointer(1), a.int(2));
+  const log = t.kernel.resources.activity;
   try {
     sock.connect(t, addr);
+    if (log) noteConnect(t, addr, "connected");
     return 0;
   } catch (e) {
+    if (log) noteConnect(t, addr, e === EINPROGRESS ? "in progress" : e instanceof LinuxError ? e.symbol : "failed");
     if (e === EINPROGRESS) {
       if (nonBlocking(sock, 0)) throw e;
       st.inProgress = true;
