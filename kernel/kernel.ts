@@ -1208,6 +1208,7 @@ export class Kernel {
     const reparented = [...tg.children];
     for (const child of tg.children) {
       child.parent = adopter;
+      child.parentThread = 0;
       // Linux's reparent_leader: an adopted child reports with SIGCHLD whatever its clone asked,
       // so a plain wait() of its new parent reaps it (found by the fuzzer: init waited for ever).
       child.exitSignal = 17;

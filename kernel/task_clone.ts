@@ -119,6 +119,7 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
     });
     tg.tty = t.tg.tty;
     tg.exitSignal = a.exitSignal;
+    tg.parentThread = (f & CLONE_PARENT) ? t.tg.parentThread : t.tid;
     tg.oomScoreAdj = t.tg.oomScoreAdj; // inherited, as Linux's signal_struct copy
     parent?.children.add(tg);
   }

@@ -76,6 +76,10 @@ export function waitForChild(t: Task, sel: WaitSelector, options: number): WaitO
     // __WCLONE selects children whose exit signal is not SIGCHLD; __WALL selects all.
     const cloneChild = child.exitSignal !== 17;
     if (!(options & __WALL) && cloneChild !== ((options & __WCLONE) !== 0)) continue;
+    // __WNOTHREAD: only the children this thread created (while that thread lives: when it has
+    // exited, its children are the other threads', as Linux reparents them within the group).
+    if ((options & __WNOTHREAD) && child.parentThread !== 0 && child.parentThread !== t.tid &&
+      t.kernel.tasks.get(child.parentThread)?.tg === t.tg) continue;
     if (child.zombie && child.exitStatus !== null) {
       // A dead child that the options cannot report does not count: with no other, ECHILD
       // rather than a wait that nothing could end (Linux's wait_task_zombie leaves notask_error).

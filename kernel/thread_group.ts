@@ -24,6 +24,11 @@ export class ThreadGroup {
   readonly tasks = new Set<Task>();
   mm: MemoryManager;
   parent: ThreadGroup | null;
+  /**
+   * The thread of the parent that created this process (Linux's real_parent is a task), which
+   * alone may wait for it with __WNOTHREAD; 0 once adopted (any thread of the adopter may).
+   */
+  parentThread = 0;
   readonly children = new Set<ThreadGroup>();
   limits: Limits;
   handlers: SignalHandlers;

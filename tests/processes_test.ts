@@ -269,3 +269,9 @@ Deno.test("children reaped unwaited (SIGCHLD ignored, SA_NOCLDWAIT) make wait EC
   assert.match(r.stdout, /SA_NOCLDWAIT: wait = -1 ECHILD, SIGCHLD delivered 1\n/);
   assert.match(r.stdout, /SIG_DFL: status 3, children's time grew 1\n$/);
 });
+
+Deno.test("wait with __WNOTHREAD sees only the calling thread's children, and an exited thread's children pass to its siblings, as natively (tests/c/wait_nothread.c)", async () => {
+  const r = await assertSameAsNative([await compileC("wait_nothread")]);
+  assert.match(r.stdout, /^other thread: waitpid\(__WNOTHREAD\) = -1 ECHILD\n/);
+  assert.match(r.stdout, /creating thread: waitpid\(__WNOTHREAD\) = 1 \nstatus 5\n/);
+});

@@ -74,6 +74,7 @@ export const LEDGER: readonly LedgerEntry[] = [
     ],
     derived: {
       children: "rebuilt from every process's parent",
+      parentThread: "0 after a restore: any thread of the parent may wait for the child with __WNOTHREAD",
       childWaitQueue: "sleepers re-register as their restarted syscalls run again",
       exitQueue: "as childWaitQueue",
       vforkDone: "as childWaitQueue (vfork itself is refused)",
