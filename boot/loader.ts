@@ -139,6 +139,7 @@ export class Loader {
         creds,
         rlimits: launch.rlimits,
         executable: opts.executable,
+        nice: ownNice(),
       });
     } catch (err) {
       loader.destroy();
@@ -308,4 +309,15 @@ function exitCodeOf(err: LinuxError): number {
   if (err === ENOENT) return EXIT_NOT_FOUND;
   if (err === EACCES || err === ENOEXEC) return EXIT_CANNOT_EXECUTE;
   return EXIT_SENTRY_ERROR;
+}
+
+/** The sentry's own nice value (/proc/self/stat, field 19), for init to inherit; 0 if unreadable. */
+function ownNice(): number {
+  try {
+    const stat = Deno.readTextFileSync("/proc/self/stat");
+    const n = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
+    return Number.isInteger(n) ? n : 0;
+  } catch {
+    return 0;
+  }
 }

@@ -90,6 +90,11 @@ export interface InitOptions {
   executable?: string;
   /** Descriptors 0, 1 and 2 (init takes these references); default: the sentry's own stdio. */
   stdio?: readonly [FileDescription, FileDescription, FileDescription];
+  /**
+   * Init's nice value (-20..19); default 0. The sentry passes its own: a process inherits its
+   * parent's, so `nice -n 5 sentry do CMD` runs CMD at nice 5 as `nice -n 5 CMD` would.
+   */
+  nice?: number;
 }
 
 /** Options of {@linkcode Kernel.createProcess}. */
@@ -243,6 +248,8 @@ export class Kernel {
     const stdio = o.stdio ?? this.sentryStdio();
     this.initStdio = stdio;
     this.#init = this.createProcess({ ...o, limits, stdio });
+    const nice = o.nice ?? 0;
+    if (Number.isInteger(nice) && nice >= -20 && nice <= 19) for (const t of this.#init.tasks) t.nice = nice;
   }
 
   /**

@@ -275,3 +275,19 @@ Deno.test("wait with __WNOTHREAD sees only the calling thread's children, and an
   assert.match(r.stdout, /^other thread: waitpid\(__WNOTHREAD\) = -1 ECHILD\n/);
   assert.match(r.stdout, /creating thread: waitpid\(__WNOTHREAD\) = 1 \nstatus 5\n/);
 });
+
+Deno.test("a niced sentry's init inherits its nice value, as a niced program's child does", async () => {
+  const run = async (cmd: string[]) => {
+    const o = await new Deno.Command("nice", { args: ["-n", "7", ...cmd], stdout: "piped", stderr: "piped" }).output();
+    return { code: o.code, out: new TextDecoder().decode(o.stdout) };
+  };
+  const probe = ["/bin/sh", "-c", "nice; sh -c nice"];
+  const native = await run(probe);
+  const sandboxed = await run([`${REPO_ROOT}/sentry`, "do", "--", ...probe]);
+  // The suite may itself run niced: 7 more than its own, at most 19.
+  const stat = Deno.readTextFileSync("/proc/self/stat");
+  const own = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
+  const want = Math.min(19, own + 7);
+  assert.equal(native.out, `${want}\n${want}\n`);
+  assert.deepEqual(sandboxed, native);
+});
