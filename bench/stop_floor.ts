@@ -5,7 +5,9 @@
  *
  * - one syscall handed to a C tracer and answered, per syscall, by PTRACE_SYSEMU (as the sentry
  *   does) and by a seccomp user notification (bench/programs/stop_floor.c), both pinned to one
- *   CPU with their tracee: the cost of the hand-off alone, with no emulation;
+ *   CPU with their tracee: the cost of the hand-off alone, with no emulation; and by systrap's
+ *   hand-off (SECCOMP_RET_TRAP into the child's SIGSYS handler, shared memory and futexes;
+ *   issue #17) on that one CPU, and spinning with the child on a second CPU;
  * - the sh loop of --iterations /bin/true, per iteration, pinned to CPU 0: natively; with every
  *   process traced but no syscall stopped (strace --seccomp-bpf -e trace=none: fork and exec
  *   events only); under strace -f (two stops per syscall, nothing emulated); under the sentry
@@ -61,14 +63,19 @@ try {
   if (!cc.success) throw new Error(`gcc failed: ${new TextDecoder().decode(cc.stderr)}`);
 
   const rows: [string, string][] = [];
-  for (const mode of ["ptrace", "notif"]) {
+  const modes: Record<string, string> = {
+    ptrace: "one PTRACE_SYSEMU stop, C tracer",
+    notif: "one seccomp notification, C supervisor",
+    trap: "one SIGSYS hand-off (systrap), futex, one CPU",
+    trapspin: "one SIGSYS hand-off (systrap), spinning, two CPUs",
+  };
+  for (const [mode, what] of Object.entries(modes)) {
     const ns: number[] = [];
     for (let i = 0; i < runs; i++) {
       const r = new Deno.Command(exe, { args: [mode, "100000"] }).outputSync();
       if (!r.success) break;
       ns.push(Number(new TextDecoder().decode(r.stdout).trim().split(" ")[1]));
     }
-    const what = mode === "ptrace" ? "one PTRACE_SYSEMU stop, C tracer" : "one seccomp notification, C supervisor";
     rows.push([what, ns.length === runs ? `${(median(ns) / 1000).toFixed(2)} µs per syscall` : "failed"]);
   }
 
