@@ -268,6 +268,16 @@ Deno.test("sentry exec -t into a running sandbox is an interactive shell in tmux
     await tm.line("tty; echo hi-$((6*7)); cat /proc/1/cmdline | tr '\\0' ' '; echo");
     await tm.waitFor(/^\/dev\/pts\/\d+\nhi-42\n\/bin\/sh -c sleep 600 ?$/m, "tty, echo and the sandbox's init");
     await tm.line("sleep 100");
+    // ^C once sleep runs, as a person would press it. (Pressed while bash is still forking it,
+    // a ^C can leave bash reporting the job killed (130) while the sleep lives on: a signal
+    // race in the sentry's fork/job-control path, open in issue #15's closing note.)
+    for (let i = 0; ; i++) {
+      const ps = await new Deno.Command(`${REPO_ROOT}/sentry`, { args: ["--root", root, "ps", "t1"], stdout: "piped", stderr: "null" })
+        .output();
+      if (/ sleep 100\n/.test(new TextDecoder().decode(ps.stdout))) break;
+      if (i === 600) throw new Error("sleep 100 never ran");
+      await new Promise((r) => setTimeout(r, 50));
+    }
     await tm.keys("C-c");
     await tm.waitFor(/\^C\nex\$\s*$/m, "^C to end sleep", () => tm.keys("C-c"));
     await tm.line("echo st-$?");
