@@ -29,6 +29,7 @@ import type { GlobalOptions } from "./flags.ts";
 import { quote } from "./flags.ts";
 import { applyMounts } from "./mounts.ts";
 import { withDefaults } from "./mount_plan.ts";
+import { hostProcStat } from "./state_dir.ts";
 import { KernelProcSource } from "../kernel/proc_source.ts";
 import { sandboxCpus } from "../kernel/syscalls/linux/sys_sched.ts";
 import { writeAllSync } from "../kernel/write_all.ts";
@@ -313,11 +314,6 @@ function exitCodeOf(err: LinuxError): number {
 
 /** The sentry's own nice value (/proc/self/stat, field 19), for init to inherit; 0 if unreadable. */
 function ownNice(): number {
-  try {
-    const stat = Deno.readTextFileSync("/proc/self/stat");
-    const n = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
-    return Number.isInteger(n) ? n : 0;
-  } catch {
-    return 0;
-  }
+  const n = Number(hostProcStat("self")?.[16]);
+  return Number.isInteger(n) ? n : 0;
 }

@@ -183,18 +183,26 @@ export function writeState(root: string, s: ContainerState): void {
 /** The start time of host process pid (clock ticks since boot), or null when there is none. */
 export function processStartTime(pid: number): number | null {
   if (!(Number.isInteger(pid) && pid > 0)) return null;
+  const fields = hostProcStat(pid);
+  // Field 22 (starttime) is fields[19]. A zombie is gone.
+  if (fields === null || fields[0] === "Z" || fields[0] === "X") return null;
+  const t = Number(fields[19]);
+  return Number.isFinite(t) ? t : null;
+}
+
+/**
+ * The fields of a host process's /proc/PID/stat after its command name (which is in
+ * parentheses and may hold anything): field 3 (state) is [0], field N is [N - 3]. Null when
+ * the process is gone.
+ */
+export function hostProcStat(pid: number | "self"): string[] | null {
   let text: string;
   try {
     text = Deno.readTextFileSync(`/proc/${pid}/stat`);
   } catch {
     return null;
   }
-  // Fields after the command name, which is in parentheses and may hold anything.
-  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
-  // Field 3 (state) is fields[0]; field 22 (starttime) is fields[19]. A zombie is gone.
-  if (fields[0] === "Z" || fields[0] === "X") return null;
-  const t = Number(fields[19]);
-  return Number.isFinite(t) ? t : null;
+  return text.slice(text.lastIndexOf(")") + 2).split(" ");
 }
 
 /** Whether the sentry that wrote s still runs. */

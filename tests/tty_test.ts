@@ -175,6 +175,20 @@ Deno.test("sentry do -t runs bash in tmux: a prompt, echo, ^Z and fg, ^C, stty s
   }
 });
 
+/**
+ * Waits until `sentry state` says container id is running, as a container engine asks (its
+ * control socket may exist a moment before, while the sandbox is still creating).
+ */
+async function untilRunning(root: string, id: string): Promise<void> {
+  for (let i = 0; ; i++) {
+    const st = await new Deno.Command(`${REPO_ROOT}/sentry`, { args: ["--root", root, "state", id], stdout: "piped", stderr: "null" })
+      .output();
+    if (st.success && JSON.parse(new TextDecoder().decode(st.stdout)).status === "running") return;
+    if (i === 600) throw new Error(`${id} never said it was running`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 Deno.test("exec -t: keystrokes the program does not read yet wait for room in its terminal instead of being dropped", async () => {
   const root = await Deno.makeTempDir();
   const sentry = `${REPO_ROOT}/sentry`;
@@ -186,14 +200,7 @@ Deno.test("exec -t: keystrokes the program does not read yet wait for room in it
   }).spawn();
   let script: Deno.ChildProcess | null = null;
   try {
-    // Running is what `state` says, as a container engine asks it.
-    for (let i = 0; ; i++) {
-      const st = await new Deno.Command(sentry, { args: ["--root", root, "state", "tty-input"], stdout: "piped", stderr: "null" })
-        .output();
-      if (st.success && JSON.parse(new TextDecoder().decode(st.stdout)).status === "running") break;
-      if (i === 600) throw new Error("the holder never said it was running");
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await untilRunning(root, "tty-input");
     // The program says when its terminal is raw, then reads nothing for 2 s: 20,000 bytes
     // typed meanwhile overfill the terminal's 4 KiB input buffer; every one must arrive.
     const inner = "stty raw -echo; echo ready; sleep 2; head -c 20000 | wc -c";
@@ -252,14 +259,7 @@ Deno.test("sentry exec -t into a running sandbox is an interactive shell in tmux
     stdin: "null", stdout: "null", stderr: "null",
   }).spawn();
   try {
-    // Running is what `state` says (a socket may exist while the sandbox is still creating).
-    for (let i = 0; ; i++) {
-      const st = await new Deno.Command(`${REPO_ROOT}/sentry`, { args: ["--root", root, "state", "t1"], stdout: "piped", stderr: "null" })
-        .output();
-      if (st.success && JSON.parse(new TextDecoder().decode(st.stdout)).status === "running") break;
-      if (i === 600) throw new Error("the holder never said it was running");
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await untilRunning(root, "t1");
     await tm.start(
       `cd ${REPO_ROOT} && ./sentry --root ${root} exec -t --env 'PS1=ex$ ' t1 /bin/bash --norc --noprofile; ` +
         `echo "exec-status-$?"; sleep 600`,
