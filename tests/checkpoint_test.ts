@@ -908,6 +908,24 @@ Deno.test("sentry do --checkpoint-image then sentry restore: MAP_SHARED anonymou
 
 const PAGE = 4096;
 
+Deno.test("sentry do --checkpoint-image then sentry restore: a private file mapping that reaches past its file's end keeps the pages the file backs", async () => {
+  const exe = await compileC("ckpt_filemap", { static: true });
+  const native = new TextDecoder().decode((await new Deno.Command(exe, { stdout: "piped" }).output()).stdout);
+  assert.match(native, /^started\nmapped: [^]+!\n$/);
+  const dir = Deno.makeTempDirSync();
+  try {
+    const image = `${dir}/image.cbor`;
+    const first = await sentry(["do", "--checkpoint-image", image, "--checkpoint-after", "0.3", "--", exe]);
+    assert.deepEqual([first.code, first.stderr, first.stdout], [0, "", "started\n"]);
+    const second = await sentry(["restore", image]);
+    assert.deepEqual([second.code, second.stderr], [0, ""]);
+    assert.equal(first.stdout + second.stdout, native);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+
 Deno.test("sentry do --checkpoint-image then sentry restore: FIFOs keep their buffered data and their ends, read, write and O_RDWR, as natively", async () => {
   const exe = await compileC("ckpt_fifo", { static: true });
   const dir = Deno.makeTempDirSync();

@@ -521,9 +521,12 @@ function saveMemory(mm: MemoryManager, ctx: Context, c: SaveContext): SavedMemor
       for (let a = v.start; a < v.end; a += RUN_BYTES) {
         const buf = new Uint8Array(Math.min(RUN_BYTES, v.end - a));
         const n = mm.read(a, buf);
-        // A shared host file mapping may reach past the file's end (pages that fault with
-        // SIGBUS): they are left out, and read as zeros after a restore.
-        if (n !== buf.length && !(v.shared && n % PAGE_SIZE === 0)) {
+        // A file mapping, shared or private, may reach past the file's end (pages that fault
+        // with SIGBUS): ld.so maps a library's whole span from its file before it maps the bss
+        // over the tail, so a checkpoint can find one. Those pages are left out, and read as
+        // zeros after a restore; every page after them is past the end too.
+        const pastEof = n !== buf.length && v.file !== null && n % PAGE_SIZE === 0;
+        if (n !== buf.length && !pastEof) {
           throw new CheckpointError(`cannot read the mapping at 0x${(a + n).toString(16)}`);
         }
         // Only runs of pages holding something: untouched memory reads as zeros on restore.
@@ -533,6 +536,7 @@ function saveMemory(mm: MemoryManager, ctx: Context, c: SaveContext): SavedMemor
           // a small run is copied, so that a sparse mapping does not keep whole chunks alive.
           blobs.push(end - off >= buf.length >>> 1 ? buf.subarray(off, end) : buf.slice(off, end));
         }
+        if (pastEof) break;
       }
     } finally {
       if (unreadable) mm.as.protect(ctx, v.start, v.end - v.start, v.prot);
