@@ -475,6 +475,17 @@ Deno.test("sentry do --checkpoint-after on a sandbox this slice cannot save says
     assert.equal(locked.stderr, "sentry: checkpoint: file locks (flock, fcntl or OFD) are held: not saved yet; the sandbox goes on\n");
     assert.equal(locked.code, 0);
     assert.ok(!exists(image));
+    // TCP connections on a network with host parts (here --network sandbox's gateway): not
+    // saved yet (loopback alone is), so the transfer goes on.
+    const tcp = await compileC("ckpt_tcp", { static: true });
+    const hostNet = await sentry(["do", "--network", "sandbox", "--checkpoint-image", image, "--checkpoint-after", "1", "--", tcp]);
+    assert.equal(
+      hostNet.stderr,
+      "sentry: checkpoint: inet sockets on a network with host parts (--network sandbox, --publish, --pcap): not saved yet; the sandbox goes on\n",
+    );
+    assert.match(hostNet.stdout, /\nclient status 0\naccepted later: early bird\n/);
+    assert.equal(hostNet.code, 0);
+    assert.ok(!exists(image));
     const bad = await sentry(["do", "--checkpoint-after", "x", "--checkpoint-image", image, "--", "/bin/true"]);
     assert.equal(bad.code, 125);
     assert.equal(bad.stderr, "sentry: --checkpoint-after: expected a number of seconds\n");

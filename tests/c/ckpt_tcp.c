@@ -7,7 +7,8 @@
  * the client prints too. Before the transfer the program also leaves a second connection in
  * the listener's accept queue with data already sent on it, and three datagrams queued on a
  * UDP socket; after it, it accepts and reads the first, receives the datagrams and one sent
- * after the transfer. A restored run must print what a native run prints.
+ * after the transfer (400 ms later: a checkpoint then finds the client's end of the transfer in
+ * TIME-WAIT, held by the stack alone). A restored run must print what a native run prints.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -131,6 +132,8 @@ int main(void) {
   int status;
   if (waitpid(child, &status, 0) != child) die("waitpid");
   dprintf(1, "client status %d\n", status);
+  // A pause with the client's end of the transfer in TIME-WAIT, which only the stack holds.
+  sleep_ms(400);
 
   int e = accept(l, NULL, NULL);
   if (e < 0) die("accept early");
