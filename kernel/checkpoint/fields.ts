@@ -226,6 +226,16 @@ export const LEDGER: readonly LedgerEntry[] = [
     derived: {},
   },
   {
+    file: "vfs/memfd.ts",
+    className: "MemFd",
+    saved: ["name"],
+    derived: {
+      "#fd": "a new host memfd, into which the saved contents are written and on which the saved seals are set",
+      ino: "a new number, as memfd inodes are numbered by creation",
+      "#createdNs": "the restore's time, as fstat's times of a memfd",
+    },
+  },
+  {
     file: "netstack/tcp/tcp_socket.ts",
     className: "TcpSocket",
     saved: [

@@ -695,7 +695,7 @@ function isSpecial(v: Vma): boolean {
   return v.file === null && (v.name === "[vdso]" || v.name === "[vvar]");
 }
 
-function sharedObject(file: FileDescription | null): SharedObject {
+export function sharedObject(file: FileDescription | null): SharedObject {
   if (file === null) return new SharedAnon();
   try {
     const st = file.stat();
