@@ -25,7 +25,7 @@ import { z } from "zod";
 import type { Kernel } from "../kernel.ts";
 import { Task } from "../task.ts";
 import { ThreadGroup } from "../thread_group.ts";
-import { MemoryManager, SharedAnon, type Vma } from "../mm/mm.ts";
+import { MemoryManager, SharedAnon, sharedObject, type Vma } from "../mm/mm.ts";
 import { FdTable, type SavedFdTable } from "../fd_table.ts";
 import { FsContext } from "../fs_context.ts";
 import { Credentials } from "../creds.ts";
@@ -47,7 +47,10 @@ import { OverlayRegularFile } from "../../vfs/overlay/overlay_file.ts";
 import { openDirSchema, openFileSchema, restoreOpenDir, restoreOpenFile, restoreTrees, saveOpenFile, saveTrees, treeSchema } from "./files.ts";
 import { makeUnixSockets, saveUnixSocket, type SavedUnixSocket, unixSocketSchema } from "./unix_sockets.ts";
 import { UnixSocket } from "../socket/unix/unix_socket.ts";
+import { InetSaver, inetFileSchemas, makeInetFile, makeInetSockets, tcpSnapshotSchema, udpSnapshotSchema } from "./inet_sockets.ts";
 import { processTimersSchema, restoreProcessTimers, saveProcessTimers } from "./timers.ts";
+import { checkMemfdShape, makeMemfd, memfdSchema, saveMemfd, sealMemfd } from "./memfd.ts";
+import { MemFd } from "../../vfs/memfd.ts";
 import { taskCpu } from "../cpu_time.ts";
 import { anonFileSchemas, armAnonFile, linkAnonFile, makeAnonFile, saveAnonFile, type SavedAnonFile } from "./anon_files.ts";
 import { checkRoot, type Image, IMAGE_FORMAT_VERSION, IMAGE_MAGIC, ImageError, readImage, rootIdentity, writeImage } from "./image.ts";
@@ -97,6 +100,10 @@ const fileSchema = z.discriminatedUnion("kind", [
   ...anonFileSchemas,
   /** An AF_UNIX socket: unixSockets[socket] (unix_sockets.ts). */
   z.object({ kind: z.literal("unix"), socket: u32 }).strict(),
+  /** A TCP or UDP socket file over tcpSockets[socket] or udpSockets[socket] (inet_sockets.ts). */
+  ...inetFileSchemas,
+  /** A memfd with its contents (memfd.ts). */
+  memfdSchema,
 ]);
 
 const pipeSchema = z.object({
@@ -122,6 +129,8 @@ const vmaSchema = z.object({
    * mappings and processes share it) and the offset of `start` in it.
    */
   shared: z.object({ object: z.number().int().min(0).max(MAX_FILES), offset: u64 }).strict().optional(),
+  /** MAP_SHARED of a memfd: the memfd (an index of the image's files) and the offset of `start` in it. */
+  memfd: z.object({ file: u32, offset: u64 }).strict().optional(),
 }).strict();
 
 const memorySchema = z.object({
@@ -237,6 +246,9 @@ export const savedSandboxSchema = z.object({
   unixSockets: z.array(unixSocketSchema).max(MAX_FILES),
   /** The next autobind name of the abstract namespace. */
   unixAutobind: z.number().int().min(0).max(0xfffff),
+  /** The netstack's TCP sockets (those no descriptor holds too) and UDP sockets (inet_sockets.ts). */
+  tcpSockets: z.array(tcpSnapshotSchema).max(MAX_FILES),
+  udpSockets: z.array(udpSnapshotSchema).max(MAX_FILES),
   mms: z.array(memorySchema).max(MAX_PROCESSES),
   fdTables: z.array(fdTableSchema).max(MAX_TASKS),
   fsContexts: z.array(z.object({ cwd: absPath, umask: z.number().int().min(0).max(0o777) }).strict()).max(MAX_TASKS),
@@ -276,6 +288,7 @@ interface SaveContext {
   files: Table<FileDescription, SavedFile>;
   pipes: Table<Pipe, SavedPipe>;
   sockets: Table<UnixSocket, SavedUnixSocket>;
+  inet: InetSaver;
   mms: Table<MemoryManager, SavedMemory>;
   sharedAnons: Table<SharedAnon, true>;
   /** Where each piece of shared memory will be restored from (checked as the restore will do it). */
@@ -302,6 +315,7 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
     files: new Table(),
     pipes: new Table(),
     sockets: new Table(),
+    inet: new InetSaver(k, (what) => new CheckpointError(`${what}: not saved yet`)),
     mms: new Table(),
     sharedAnons: new Table(),
     placement: new SharedPlacement(),
@@ -324,6 +338,7 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
   if (k.fileLocks.anyHeld) throw new CheckpointError("file locks (flock, fcntl or OFD) are held: not saved yet");
   if (!k.ipc.empty) throw new CheckpointError("System V IPC objects (shm, sem or msg) exist: not saved yet");
   const processes = groups.map((tg) => saveProcess(tg, c));
+  c.inet.saveStackOwned(k);
   const trees = saveTrees(k, c.blobs, (what) => new CheckpointError(`${what}: not saved yet`));
   const state: SavedSandbox = {
     hostname: k.hostname,
@@ -335,6 +350,8 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
     pipes: c.pipes.items,
     unixSockets: c.sockets.items,
     unixAutobind: k.unixNames.nextAutobind,
+    tcpSockets: c.inet.tcp,
+    udpSockets: c.inet.udp,
     mms: c.mms.items,
     fdTables: c.fdTables.items,
     fsContexts: c.fsContexts.items,
@@ -421,6 +438,9 @@ function saveFile(f: FileDescription, c: SaveContext): number {
       return { kind: "pipe", pipe: c.pipes.ref(f.pipe, () => f.pipe.save() as SavedPipe), reader: f.isReader, flags: f.flags };
     }
     if (f instanceof UnixSocket) return { kind: "unix", socket: saveSocket(f, c) };
+    const inet = c.inet.saveFile(f, (what) => new CheckpointError(`${what}: not saved yet`));
+    if (inet !== null) return inet;
+    if (f instanceof MemFd) return saveMemfd(f, c.blobs);
     const anon = saveAnonFile(
       f, (g) => saveFile(g, c), (tg) => c.kernel.threadGroups.get(tg.tgid) === tg && !tg.zombie,
       (what) => new CheckpointError(`${what}: not saved yet`),
@@ -507,12 +527,15 @@ function saveMemory(mm: MemoryManager, ctx: Context, c: SaveContext): SavedMemor
       }
       return { ...saved, shared: { object, offset: v.offset } };
     }
+    // A memfd's pages are its own: saved with it (memfd.ts), not as this mapping's contents.
+    if (v.shared && v.file instanceof MemFd) return { ...saved, memfd: { file: saveFile(v.file, c), offset: v.offset } };
     if (v.shared && !hostFileMapping(v)) throw new CheckpointError(`shared mapping at 0x${v.start.toString(16)} (${v.name}): not saved yet`);
     return saved;
   });
   for (const v of mm.vmas) {
     // The vDSO's pages are the restoring kernel's own (restoreMemory maps them anew).
     if (v.file === null && (v.name === "[vvar]" || v.name === "[vdso]")) continue;
+    if (v.shared && v.file instanceof MemFd) continue;
     const unreadable = (v.prot & PROT_READ) === 0;
     if (unreadable && mm.as.protect(ctx, v.start, v.end - v.start, v.prot | PROT_READ) !== 0) {
       throw new CheckpointError(`cannot read the mapping at 0x${v.start.toString(16)}`);
@@ -650,10 +673,18 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
     // The filesystems first; the files after the processes (a signalfd names one): each
     // description once, each taking one reference per descriptor below.
     restoreTrees(k, s.trees, image.blobs);
+    // memfds before the memory that maps them (sealed once mapped, below).
+    const memfds = new Map<number, MemFd>();
+    for (const [i, f] of s.files.entries()) {
+      if (f.kind !== "memfd") continue;
+      const d = makeMemfd(f, image.blobs);
+      made.push(d);
+      memfds.set(i, d);
+    }
     // Address spaces: a new stub each, with every mapping and its contents.
     const mms: MemoryManager[] = [];
     const firstCtx: Context[] = [];
-    const shared = { placement: new SharedPlacement(), objects: new Map<number, SharedAnon>(), firstCtx };
+    const shared = { placement: new SharedPlacement(), objects: new Map<number, SharedAnon>(), firstCtx, memfds };
     for (const [i, m] of s.mms.entries()) {
       const ctx = k.platform.newAddressSpace();
       contexts.push(ctx);
@@ -711,7 +742,20 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
     // Each live socket's own reference goes with the others' below (an embryo's is its
     // listener's, a closed one's stays: it was released already).
     for (const [i, so] of sockets.entries()) if (!s.unixSockets[i]!.dead && !s.unixSockets[i]!.embryo) made.push(so);
-    const files = s.files.map((f): FileDescription => {
+    // The netstack's sockets, with their timers relative to the monotonic time the restored
+    // sandbox continues from.
+    const inet = makeInetSockets(k, s.tcpSockets, s.udpSockets, s.files, s.monotonicNs / 1e6);
+    const files = s.files.map((f, i): FileDescription => {
+      if (f.kind === "tcp" || f.kind === "udp") {
+        const d = makeInetFile(k, f, inet);
+        made.push(d);
+        return d;
+      }
+      if (f.kind === "memfd") {
+        const d = memfds.get(i)!;
+        sealMemfd(d, f);
+        return d;
+      }
       if (f.kind === "unix") {
         const d = sockets[f.socket]!.incRef();
         made.push(d);
@@ -806,6 +850,9 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
     for (const tg of groups.values()) if (tg.itimerReal !== null) k.addTimer(tg.itimerReal);
     for (const p of s.processes) if (p.zombie === null) restoreProcessTimers(k, groups.get(p.tgid)!, p.timers);
     for (const f of files) armAnonFile(k, f);
+    // The restored connections wait in the stack's active set: its first poll runs their
+    // timers and sends what they owe.
+    if (s.tcpSockets.length > 0) k.net.armDeadline();
     contexts.length = 0;
   } finally {
     for (const f of made) f.decRef();
@@ -917,7 +964,17 @@ function checkShape(s: SavedSandbox, blobs: Uint8Array[]): void {
       filesUsed.add(slot.file);
     }
   }
-  if (filesUsed.size !== s.files.length) throw bad("a file no descriptor holds");
+  for (const m of s.mms) {
+    for (const v of m.vmas) {
+      if (v.memfd === undefined) continue;
+      const f = s.files[v.memfd.file];
+      if (f?.kind !== "memfd" || v.shared !== undefined || v.memfd.offset % PAGE_SIZE !== 0) {
+        throw bad(`the shared mapping at 0x${v.start.toString(16)} names file ${v.memfd.file}, not a memfd at a page`);
+      }
+      filesUsed.add(v.memfd.file);
+    }
+  }
+  if (filesUsed.size !== s.files.length) throw bad("a file no descriptor or mapping holds");
   for (const f of s.files) if (f.kind === "pipe" && f.pipe >= s.pipes.length) throw bad(`a pipe end names pipe ${f.pipe}`);
   const fifoPipes = new Map<number, string>();
   for (const f of s.files) {
@@ -940,6 +997,7 @@ function checkShape(s: SavedSandbox, blobs: Uint8Array[]): void {
   }
   const used = new Set<number>();
   for (const m of s.mms) checkMemoryShape(m, blobs, used, bad);
+  for (const f of s.files) if (f.kind === "memfd") checkMemfdShape(f, blobs, used, bad);
   for (const t of s.trees) {
     for (const [i, e] of t.entries.entries()) {
       if ((i === 0) !== (e.path === "") || (i === 0 && e.kind !== "dir")) throw bad(`the tree at ${t.at} does not start at its top directory`);
@@ -971,13 +1029,15 @@ function checkMemoryShape(m: SavedMemory, blobs: Uint8Array[], used: Set<number>
     if (b === undefined || used.has(r.blob)) throw bad(`memory run at 0x${r.addr.toString(16)} names blob ${r.blob}`);
     used.add(r.blob);
     const v = m.vmas.find((v) => v.start <= r.addr && r.addr + b.length <= v.end);
-    if (v === undefined) throw bad(`memory run at 0x${r.addr.toString(16)} is outside every mapping`);
+    if (v === undefined || v.memfd !== undefined) throw bad(`memory run at 0x${r.addr.toString(16)} is outside every mapping of its own memory`);
   }
 }
 
 function restoreMemory(
   k: Kernel, ctx: Context, m: SavedMemory, blobs: Uint8Array[], mmIndex: number,
-  shared: { placement: SharedPlacement; objects: Map<number, SharedAnon>; firstCtx: readonly Context[] },
+  shared: {
+    placement: SharedPlacement; objects: Map<number, SharedAnon>; firstCtx: readonly Context[]; memfds: ReadonlyMap<number, MemFd>;
+  },
 ): MemoryManager {
   const bad = (why: string) => new ImageError(`restore: the image does not hold together: ${why}`);
   const as = ctx.addressSpace;
@@ -995,6 +1055,17 @@ function restoreMemory(
     const special = v.name === "[vvar]" || v.name === "[vdso]";
     if (special && ownVdso) continue;
     const len = v.end - v.start, prot = v.prot | PROT_READ | PROT_WRITE;
+    if (v.memfd !== undefined) {
+      // (checkShape: the file is a memfd, the offset page-aligned, no memory run inside.)
+      const f = shared.memfds.get(v.memfd.file)!;
+      const e = as.mapHostFile(ctx, { addr: v.start, len, prot: v.prot, shared: true, hostFd: f.hostFdForMmap(), offset: v.memfd.offset });
+      if (e !== 0) throw new ImageError(`restore: cannot map the memfd ${f.name} at 0x${v.start.toString(16)} (errno ${-e})`);
+      mm.vmas.push({
+        start: v.start, end: v.end, prot: v.prot, shared: true, object: sharedObject(f), file: f.incRef(), offset: v.memfd.offset,
+        name: v.name, growsDown: v.growsDown, locked: v.locked === true,
+      });
+      continue;
+    }
     let err: number;
     let object: SharedAnon | null = null;
     if (v.shared !== undefined) {
@@ -1020,6 +1091,7 @@ function restoreMemory(
   }
   for (const v of m.vmas) {
     if ((v.name === "[vvar]" || v.name === "[vdso]") && ownVdso) continue;
+    if (v.memfd !== undefined) continue; // mapped with its own protection
     if ((v.prot & (PROT_READ | PROT_WRITE)) !== (PROT_READ | PROT_WRITE) && as.protect(ctx, v.start, v.end - v.start, v.prot) !== 0) {
       throw new ImageError(`restore: cannot protect 0x${v.start.toString(16)}`);
     }
