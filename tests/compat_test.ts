@@ -12,3 +12,7 @@ Deno.test("getdents, readv, lseek, O_DIRECT, statx, brk, MAP_32BIT, clone3, fute
 Deno.test("PI futexes lock, hand over to waiters, time out and pass on an owner's death as natively (tests/c/futex_pi.c)", async () => {
   await assertSameAsNative([await compileC("futex_pi")]);
 });
+
+Deno.test("/proc/PID/mem reads and writes another address space, and /proc/PID/comm renames a thread, as natively (tests/c/proc_mem.c)", async () => {
+  await assertSameAsNative([await compileC("proc_mem")]);
+});

@@ -37,6 +37,7 @@ static const char *en(int e) {
     case EOVERFLOW: return "EOVERFLOW";
     case ENOMEM: return "ENOMEM";
     case ETIMEDOUT: return "ETIMEDOUT";
+    case EIO: return "EIO";
     default: return "E?";
   }
 }
