@@ -839,6 +839,38 @@ Deno.test("sentry checkpoint --leave-running ID in the middle of a TCP transfer:
   }
 });
 
+Deno.test("checkpoint and restore: a TCP connection only the stack holds, in TIME-WAIT, is saved with its remaining time and the rest ends as natively", async () => {
+  const exe = await compileC("ckpt_tcp", { static: true });
+  const native = new TextDecoder().decode((await new Deno.Command(exe, { stdout: "piped" }).output()).stdout);
+  const dir = Deno.makeTempDirSync();
+  try {
+    const out = `${dir}/out`, image = `${dir}/image.cbor`;
+    Deno.writeFileSync(out, new Uint8Array(0));
+    const k = newKernel();
+    k.createInit({ argv: [exe], envp: [], cwd: "/", creds: new Credentials(0, 0), stdio: stdioTo(out) });
+    const done = k.run();
+    try {
+      // The program pauses 400 ms after the transfer, its client's end in TIME-WAIT.
+      await until(() => Deno.readTextFileSync(out).includes("client status"), "the transfer to end");
+      k.pause();
+      await until(() => k.quiescent, "quiescence");
+      checkpointToFile(k, image, { rootHostPath: "/", sentryVersion: "test" });
+    } finally {
+      k.shutdown();
+      await done;
+    }
+    const before = Deno.readTextFileSync(out);
+    const saved = readSandboxImage(image, "/").state.tcpSockets;
+    const tw = saved.find((s) => s.state === "TIME-WAIT");
+    assert.ok(tw !== undefined && tw.flags.userClosed, "no orphan in TIME-WAIT");
+    assert.ok(tw.timers.timeWait !== null && tw.timers.timeWait > 50_000 && tw.timers.timeWait <= 60_000, `${tw.timers.timeWait}`);
+    assert.equal(await restoreAndRun(image, `${dir}/out2`), 0);
+    assert.equal(before + Deno.readTextFileSync(`${dir}/out2`), native);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 Deno.test("restore: hostile TCP and UDP socket entries are refused in one line and start nothing", async () => {
   const exe = await compileC("ckpt_tcp", { static: true });
   const dir = Deno.makeTempDirSync();
@@ -878,6 +910,11 @@ Deno.test("restore: hostile TCP and UDP socket entries are refused in one line a
       ["an accept queue naming a connection of another", (s) => void listener(s).acceptQueue.push(s.tcpSockets.indexOf(busy(s))), /accepts socket/],
       ["an established embryo out of the accept queue", (s) => void (listener(s).acceptQueue = []), /accept queue in state ESTABLISHED/],
       ["a listener counting handshakes it has not", (s) => void (listener(s).synQueueLen = 5), /counts 5 handshakes/],
+      ["a listener that is its own connection", (s) => {
+        const l = listener(s), i = s.tcpSockets.indexOf(l);
+        l.parent = i;
+        l.acceptQueue.push(i);
+      }, /names listener/],
       ["a connection nothing holds", (s) => void s.tcpSockets.push({ ...busy(s), parent: null, acceptQueue: [] }), /open but nothing holds it/],
       ["one 4-tuple twice", (s) => void s.tcpSockets.push({ ...busy(s), flags: { ...busy(s).flags, userClosed: true } }), /the network: .*Address already in use/],
       ["data in flight past the send queue", (s) => {

@@ -311,7 +311,9 @@ export function makeInetSockets(
   tcp.forEach((s, i) => {
     const at = `TCP socket ${i}`;
     if (s.parent !== null) {
-      if (s.parent >= tcp.length || tcp[s.parent]!.state !== "LISTEN") throw bad(`${at} names listener ${s.parent}`);
+      if (s.parent >= tcp.length || s.parent === i || tcp[s.parent]!.state !== "LISTEN" || s.state === "LISTEN") {
+        throw bad(`${at} names listener ${s.parent}`);
+      }
       if (heldTcp.has(i)) throw bad(`${at} is held by a descriptor and by a listener`);
       const queued = listenerOf.get(i) === s.parent;
       if (queued === (s.state === "SYN-RECEIVED")) throw bad(`${at} is in its listener's accept queue in state ${s.state}`);
