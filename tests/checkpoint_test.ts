@@ -475,17 +475,6 @@ Deno.test("sentry do --checkpoint-after on a sandbox this slice cannot save says
     assert.equal(locked.stderr, "sentry: checkpoint: file locks (flock, fcntl or OFD) are held: not saved yet; the sandbox goes on\n");
     assert.equal(locked.code, 0);
     assert.ok(!exists(image));
-    // TCP connections on a network with host parts (here --network sandbox's gateway): not
-    // saved yet (loopback alone is), so the transfer goes on.
-    const tcp = await compileC("ckpt_tcp", { static: true });
-    const hostNet = await sentry(["do", "--network", "sandbox", "--checkpoint-image", image, "--checkpoint-after", "1", "--", tcp]);
-    assert.equal(
-      hostNet.stderr,
-      "sentry: checkpoint: inet sockets on a network with host parts (--network sandbox, --publish, --pcap): not saved yet; the sandbox goes on\n",
-    );
-    assert.match(hostNet.stdout, /\nclient status 0\naccepted later: early bird\n/);
-    assert.equal(hostNet.code, 0);
-    assert.ok(!exists(image));
     const bad = await sentry(["do", "--checkpoint-after", "x", "--checkpoint-image", image, "--", "/bin/true"]);
     assert.equal(bad.code, 125);
     assert.equal(bad.stderr, "sentry: --checkpoint-after: expected a number of seconds\n");
@@ -808,6 +797,101 @@ Deno.test("sentry do --checkpoint-image then sentry restore: a TCP transfer over
       assert.deepEqual([second.code, second.stderr], [0, ""], `restore ${run}`);
       assert.equal(first.stdout + second.stdout, native, `restore ${run}`);
     }
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("sentry --network sandbox: a connection to the host is reset by a checkpoint and restore (ECONNRESET), the sandbox's own transfer ends as natively", async () => {
+  const exe = await compileC("ckpt_tcp", { static: true });
+  const enc = (t: string) => new TextEncoder().encode(t);
+  // The host's server: a greeting, then "ok" for every byte it gets.
+  const server = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (server.addr as Deno.NetAddr).port;
+  const served: Promise<void>[] = [];
+  const accepting = (async () => {
+    for await (const c of server) {
+      served.push((async () => {
+        try {
+          await c.write(enc("hello from host\n"));
+          const buf = new Uint8Array(16);
+          while ((await c.read(buf)) !== null) await c.write(enc("ok"));
+        } catch { /* reset by the sandbox's end */ }
+        try {
+          c.close();
+        } catch { /* closed */ }
+      })());
+    }
+  })();
+  const dir = Deno.makeTempDirSync();
+  try {
+    const native = new TextDecoder().decode((await new Deno.Command(exe, { args: ["127.0.0.1", String(port)], stdout: "piped" }).output()).stdout);
+    assert.match(native, /^host says: hello from host\nready\n[^]*\nhost connection: ok\n$/);
+    const image = `${dir}/image.cbor`;
+    const first = await sentry(["--network", "sandbox", "do", "--checkpoint-image", image, "--checkpoint-after", "1", "--", exe, "10.0.2.2", String(port)]);
+    assert.deepEqual([first.code, first.stderr, first.stdout], [0, "", "host says: hello from host\nready\n"]);
+    const reset = native.replace("host connection: ok\n", "host connection: send: Connection reset by peer\n");
+    for (const run of [1, 2]) {
+      const second = await sentry(["--network", "sandbox", "restore", image]);
+      assert.deepEqual([second.code, second.stderr], [0, ""], `restore ${run}`);
+      assert.equal(first.stdout + second.stdout, reset, `restore ${run}`);
+    }
+  } finally {
+    server.close();
+    await accepting;
+    await Promise.all(served);
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("sentry restore --publish: the restored listener is reached again, and a connection the checkpointed sentry relayed is reset", async () => {
+  const exe = await compileC("ckpt_publish", { static: true });
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const hostPort = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  const publish = ["--publish", `127.0.0.1:${hostPort}:8080`];
+  /** Connects through the published port until the sandbox's server greets. */
+  const greet = async (): Promise<{ conn: Deno.TcpConn; text: string }> => {
+    for (let i = 0; i < 200; i++) {
+      try {
+        const conn = await Deno.connect({ hostname: "127.0.0.1", port: hostPort });
+        let text = "";
+        const buf = new Uint8Array(64);
+        for (let n; !text.includes("\n") && (n = await conn.read(buf)) !== null;) text += new TextDecoder().decode(buf.subarray(0, n));
+        if (text !== "") return { conn, text };
+        conn.close(); // the sandbox was not listening yet: its relay ended
+      } catch { /* the sentry is not listening yet */ }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error("never greeted");
+  };
+  const dir = Deno.makeTempDirSync();
+  try {
+    const root = `${dir}/state`;
+    const first = new Deno.Command(`${REPO_ROOT}/sentry`, {
+      args: ["--root", root, ...publish, "do", "--id", "pub1", "--", exe], stdin: "null", stdout: "piped", stderr: "piped",
+    }).spawn();
+    const a = await greet();
+    assert.equal(a.text, "hi 1\n");
+    const ck = await sentry(["--root", root, "checkpoint", "--image", `${dir}/image.cbor`, "pub1"]);
+    assert.deepEqual(ck, { code: 0, stdout: "", stderr: "" });
+    const out1 = await first.output();
+    assert.deepEqual([out1.code, new TextDecoder().decode(out1.stdout)], [0, "listening\ngreeted 1\n"]);
+    try {
+      await a.conn.read(new Uint8Array(16)); // the end of the relay: EOF or a reset
+    } catch { /* reset */ }
+    a.conn.close();
+    const second = new Deno.Command(`${REPO_ROOT}/sentry`, {
+      args: [...publish, "restore", `${dir}/image.cbor`], stdin: "null", stdout: "piped", stderr: "piped",
+    }).spawn();
+    const b = await greet();
+    assert.equal(b.text, "hi 2\n");
+    b.conn.close();
+    const out2 = await second.output();
+    assert.deepEqual(
+      [out2.code, new TextDecoder().decode(out2.stderr), new TextDecoder().decode(out2.stdout)],
+      [0, "", "greeted 2\nthe first connection: Connection reset by peer\n"],
+    );
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
