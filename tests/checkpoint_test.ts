@@ -1024,22 +1024,7 @@ Deno.test("restore: hostile TCP and UDP socket entries are refused in one line a
       }, /more than its limit/],
       ["two UDP sockets on one port", (s) => void (s.udpSockets[1]!.localPort = s.udpSockets[0]!.localPort), /the network: .*Address already in use/],
     ];
-    for (const [what, mutate, message] of cases) {
-      const bad = readSandboxImage(image, "/");
-      mutate(bad.state);
-      writeImage(`${dir}/bad.cbor`, bad);
-      const k2 = newKernel();
-      try {
-        const err = refused(() => restoreSandbox(k2, readSandboxImage(`${dir}/bad.cbor`, "/"), { stdio: stdioTo(out) }));
-        assert.match(err.message, /^restore: /, what);
-        assert.match(err.message, message, what);
-        assert.ok(!err.message.includes("\n"), what);
-        assert.equal(k2.threadGroups.size, 0, what);
-        assert.equal(k2.tasks.size, 0, what);
-      } finally {
-        k2.shutdown();
-      }
-    }
+    refusedInProcess(image, out, cases);
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
@@ -1100,22 +1085,7 @@ Deno.test("restore: hostile memfd entries and mappings are refused in one line a
       ["a memfd nothing holds", (s) => void s.files.push({ ...memfd(s, "plain"), runs: [] }), /no descriptor or mapping holds/],
       ["F_SEAL_WRITE under a writable shared mapping", (s) => void (memfd(s, "shared").seals = 0x8), /cannot seal the memfd shared .*errno 16/],
     ];
-    for (const [what, mutate, message] of cases) {
-      const bad = readSandboxImage(image, "/");
-      mutate(bad.state);
-      writeImage(`${dir}/bad.cbor`, bad);
-      const k2 = newKernel();
-      try {
-        const err = refused(() => restoreSandbox(k2, readSandboxImage(`${dir}/bad.cbor`, "/"), { stdio: stdioTo(out) }));
-        assert.match(err.message, /^restore: /, what);
-        assert.match(err.message, message, what);
-        assert.ok(!err.message.includes("\n"), what);
-        assert.equal(k2.threadGroups.size, 0, what);
-        assert.equal(k2.tasks.size, 0, what);
-      } finally {
-        k2.shutdown();
-      }
-    }
+    refusedInProcess(image, out, cases);
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
@@ -1159,6 +1129,29 @@ Deno.test("sentry do --checkpoint-image then sentry restore: directories open as
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+/** Restores each mutation of the image in a new kernel: one ImageError line, and no process made. */
+function refusedInProcess(
+  image: string, out: string, cases: [string, (s: ReturnType<typeof readSandboxImage>["state"]) => void, RegExp][],
+): void {
+  const bad = `${image}.bad`;
+  for (const [what, mutate, message] of cases) {
+    const img = readSandboxImage(image, "/");
+    mutate(img.state);
+    writeImage(bad, img);
+    const k = newKernel();
+    try {
+      const err = refused(() => restoreSandbox(k, readSandboxImage(bad, "/"), { stdio: stdioTo(out) }));
+      assert.match(err.message, /^restore: /, what);
+      assert.match(err.message, message, what);
+      assert.ok(!err.message.includes("\n"), what);
+      assert.equal(k.threadGroups.size, 0, what);
+      assert.equal(k.tasks.size, 0, what);
+    } finally {
+      k.shutdown();
+    }
+  }
+}
 
 /** Restores each mutation of the image through the CLI: one line on stderr, status 125, nothing run. */
 async function refusedRestores(
