@@ -13,7 +13,7 @@ import { monotonicNs } from "./time.ts";
 import { sandboxCpus } from "./syscalls/linux/sys_sched.ts";
 import { SIG_IGN } from "../abi/linux/signal.ts";
 import type { Location, Mount } from "../vfs/mod.ts";
-import type { MemoryManager } from "./mm/mm.ts";
+import { type MemoryManager, SharedAnon, type Vma } from "./mm/mm.ts";
 import { PROT_WRITE } from "../abi/linux/mm.ts";
 import type {
   NetFileKind, ProcCaller, ProcMemAccess, ProcFd, ProcMemory, ProcProcess, ProcSource, ProcSystem, ProcThread, ProcVma,
@@ -61,6 +61,20 @@ function threadState(t: Task): string {
     default:
       return "R";
   }
+}
+
+/**
+ * The path column of /proc/PID/maps for v, as Linux's get_vma_name: a file's path or a special
+ * name ([heap], [stack], [vdso]) first; then shared anonymous memory as the deleted /dev/zero
+ * that backs it ([anon_shmem:NAME] once named), private anonymous memory as [anon:NAME] once
+ * named.
+ */
+function mapsName(v: Vma): string {
+  if (v.name !== "") return v.name;
+  if (v.shared && v.file === null && v.object instanceof SharedAnon) {
+    return v.anonName === undefined ? "/dev/zero (deleted)" : `[anon_shmem:${v.anonName}]`;
+  }
+  return v.anonName === undefined ? "" : `[anon:${v.anonName}]`;
 }
 
 /** @savable See ProcMemAccess: one address space, copied through VMA by VMA. */
@@ -219,7 +233,7 @@ class ProcessView implements ProcProcess {
           ino = st.ino;
         } catch { /* shown as anonymous */ }
       }
-      return { start: v.start, end: v.end, prot: v.prot, shared: v.shared, offset: v.offset, dev, ino, name: v.name };
+      return { start: v.start, end: v.end, prot: v.prot, shared: v.shared, offset: v.offset, dev, ino, name: mapsName(v) };
     });
     return {
       vmas, brkStart: mm.brkStart, brk: mm.brk, stackStart: mm.stackBottom, argStart: mm.argStart,
