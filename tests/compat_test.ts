@@ -36,3 +36,7 @@ Deno.test("anonymous memory names in /proc/self/maps: /dev/zero (deleted) for sh
   const unnamed = (s: string) => s.split("\n").filter((l) => l.includes("/dev/zero") || l.startsWith("unaligned") || l.startsWith("a name with"));
   assert.deepEqual(unnamed(sentry.stdout).slice(0, 4), unnamed(native.stdout).slice(0, 4));
 });
+
+Deno.test("netdevice ioctls about lo answer on Unix, UDP and netlink sockets as natively (tests/c/netdevice.c)", async () => {
+  await assertSameAsNative([await compileC("netdevice")]);
+});
