@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { encode } from "cbor-x/index-no-eval";
+import { decode, encode } from "cbor-x/index-no-eval";
 import { deflateRawSync } from "node:zlib";
 import { z } from "zod";
 import {
@@ -99,6 +99,32 @@ Deno.test("checkpoint image: a written image reads back with its header, state a
   }
 });
 
+Deno.test("checkpoint image: memory DEFLATE cannot shrink is stored as it is, and reads back", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const random = new Uint8Array(1 << 20);
+    let x = 0x12345678;
+    for (let i = 0; i < random.length; i++) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      random[i] = x & 0xff;
+    }
+    const zeros = new Uint8Array(1 << 20);
+    const img = { ...sampleImage(), blobs: [random, zeros] };
+    writeImage(`${dir}/image.cbor`, img);
+    // The random MiB is stored, the zero MiB deflated.
+    const file = decode(Deno.readFileSync(`${dir}/image.cbor`)) as { blobs: Array<Record<string, unknown>> };
+    assert.deepStrictEqual(file.blobs.map((b) => Object.keys(b).sort()), [["length", "raw"], ["deflated", "length"]]);
+    assert.ok(Deno.statSync(`${dir}/image.cbor`).size < random.length + 32768);
+    const back = readImage(`${dir}/image.cbor`, stateSchema);
+    assert.deepStrictEqual(back.blobs[0], random);
+    assert.deepStrictEqual(back.blobs[1], zeros);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 Deno.test("checkpoint image: a failed write leaves the old image whole and no temporary file", () => {
   const dir = Deno.makeTempDirSync();
   try {
@@ -184,6 +210,9 @@ Deno.test("checkpoint image: hand-made hostile images are refused with one line"
     ["a blob shorter than declared", file({ blobs: [blob(4096, new Uint8Array(100))] }), "memory blob 0 holds 100 bytes, not 4096"],
     ["a blob past the size limit", file({ blobs: [{ length: 2 ** 40, deflated: new Uint8Array(1) }] }), "bad layout (blobs.0.length"],
     ["a blob that is not DEFLATE", file({ blobs: [{ length: 4, deflated: new Uint8Array([0xff, 0xff, 0xff, 0xff]) }] }), "does not inflate"],
+    ["a raw blob shorter than declared", file({ blobs: [{ length: 8192, raw: new Uint8Array(100) }] }), "memory blob 0 holds 100 bytes, not 8192"],
+    ["a blob both raw and deflated", file({ blobs: [{ ...blob(8192, good.blobs[0]!), raw: good.blobs[0] }] }), "a blob is deflated or raw"],
+    ["a blob neither raw nor deflated", file({ blobs: [{ length: 0 }] }), "a blob is deflated or raw"],
     ["blobs as a map", file({ blobs: { 0: good.blobs[0] } }), "bad layout (blobs"],
     ["a __proto__ key", encode(JSON.parse('{"__proto__": {"polluted": 1}, "header": 1}')), "bad layout"],
     ["a generic-object tag (Error)", concat(new Uint8Array([0xd8, 0x1b]), encode(["Error", "boom"])), "bad layout"],
