@@ -111,15 +111,18 @@ Deno.test("checkpoint image: memory DEFLATE cannot shrink is stored as it is, an
       random[i] = x & 0xff;
     }
     const zeros = new Uint8Array(1 << 20);
-    const img = { ...sampleImage(), blobs: [random, zeros] };
+    // A small blob before a large one: the small one's bytes, gathered, go out first.
+    const small = Uint8Array.of(1, 2, 3);
+    const img = { ...sampleImage(), state: { counter: 1, runs: [] }, blobs: [small, random, zeros] };
     writeImage(`${dir}/image.cbor`, img);
     // The random MiB is stored, the zero MiB deflated.
     const file = decode(Deno.readFileSync(`${dir}/image.cbor`)) as { blobs: Array<Record<string, unknown>> };
-    assert.deepStrictEqual(file.blobs.map((b) => Object.keys(b).sort()), [["length", "raw"], ["deflated", "length"]]);
+    assert.deepStrictEqual(file.blobs.map((b) => Object.keys(b).sort()), [["deflated", "length"], ["length", "raw"], ["deflated", "length"]]);
     assert.ok(Deno.statSync(`${dir}/image.cbor`).size < random.length + 32768);
     const back = readImage(`${dir}/image.cbor`, stateSchema);
-    assert.deepStrictEqual(back.blobs[0], random);
-    assert.deepStrictEqual(back.blobs[1], zeros);
+    assert.deepStrictEqual(back.blobs[0], small);
+    assert.deepStrictEqual(back.blobs[1], random);
+    assert.deepStrictEqual(back.blobs[2], zeros);
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }

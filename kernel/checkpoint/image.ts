@@ -127,8 +127,9 @@ class PieceWriter {
     this.#f = f;
   }
   put(b: Uint8Array): void {
-    if (b.length > this.#buf.length - this.#used) this.flush();
-    if (b.length >= this.#buf.length >>> 1) return this.#writeAll(b);
+    const large = b.length >= this.#buf.length >>> 1;
+    if (large || b.length > this.#buf.length - this.#used) this.flush();
+    if (large) return this.#writeAll(b);
     this.#buf.set(b, this.#used);
     this.#used += b.length;
   }

@@ -49,6 +49,8 @@ import { makeUnixSockets, saveUnixSocket, type SavedUnixSocket, unixSocketSchema
 import { UnixSocket } from "../socket/unix/unix_socket.ts";
 import { processTimersSchema, restoreProcessTimers, saveProcessTimers } from "./timers.ts";
 import { taskCpu } from "../cpu_time.ts";
+import { checkTtyShape, makeTerminals, makeTtyFile, type SavedTerminal, saveTerminal, saveTtyFile, terminalSchema, ttyFileSchema } from "./ttys.ts";
+import type { Terminal } from "../../vfs/tty/mod.ts";
 import { anonFileSchemas, armAnonFile, linkAnonFile, makeAnonFile, saveAnonFile, type SavedAnonFile } from "./anon_files.ts";
 import { checkRoot, type Image, IMAGE_FORMAT_VERSION, IMAGE_MAGIC, ImageError, readImage, rootIdentity, writeImage } from "./image.ts";
 
@@ -97,6 +99,8 @@ const fileSchema = z.discriminatedUnion("kind", [
   ...anonFileSchemas,
   /** An AF_UNIX socket: unixSockets[socket] (unix_sockets.ts). */
   z.object({ kind: z.literal("unix"), socket: u32 }).strict(),
+  /** Either side of terminals[terminal] (ttys.ts). */
+  ttyFileSchema,
 ]);
 
 const pipeSchema = z.object({
@@ -209,6 +213,19 @@ const processSchema = z.object({
   handlers: z.array(z.tuple([hex64, u32, hex64, hex64])).length(65),
   /** The address space (index into mms); null for a zombie. */
   mm: u32.nullable(),
+  /** The controlling terminal (index into terminals), or null. */
+  tty: u32.nullable(),
+  /**
+   * Job control (kernel/job_control.ts): the signal of a group stop under way or complete (its
+   * threads stop again at their first step after the restore), whether it is complete, and what
+   * wait(WUNTRACED) and wait(WCONTINUED) have yet to report.
+   */
+  jobStop: z.object({
+    groupStop: z.number().int().min(1).max(64).nullable(),
+    stopped: z.boolean(),
+    stopReport: z.number().int().min(0).max(64),
+    continuedReport: z.boolean(),
+  }).strict().refine((j) => !j.stopped || j.groupStop !== null, "stopped without a group stop"),
   /** ITIMER_REAL: its deadline on the monotonic clock and its interval. */
   itimerReal: z.object({ deadlineNs: ns, intervalNs: ns }).strict().nullable(),
   pending: z.array(sigInfoSchema).max(1 << 16),
@@ -235,6 +252,10 @@ export const savedSandboxSchema = z.object({
   files: z.array(fileSchema).max(MAX_FILES),
   pipes: z.array(pipeSchema).max(MAX_FILES),
   unixSockets: z.array(unixSocketSchema).max(MAX_FILES),
+  /** Pseudo-terminal pairs with their line disciplines (ttys.ts). */
+  terminals: z.array(terminalSchema).max(4096),
+  /** The console of `-t` (index into terminals): its master is the restoring caller's terminal. */
+  console: u32.nullable(),
   /** The next autobind name of the abstract namespace. */
   unixAutobind: z.number().int().min(0).max(0xfffff),
   mms: z.array(memorySchema).max(MAX_PROCESSES),
@@ -276,6 +297,7 @@ interface SaveContext {
   files: Table<FileDescription, SavedFile>;
   pipes: Table<Pipe, SavedPipe>;
   sockets: Table<UnixSocket, SavedUnixSocket>;
+  terminals: Table<Terminal, SavedTerminal>;
   mms: Table<MemoryManager, SavedMemory>;
   sharedAnons: Table<SharedAnon, true>;
   /** Where each piece of shared memory will be restored from (checked as the restore will do it). */
@@ -302,6 +324,7 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
     files: new Table(),
     pipes: new Table(),
     sockets: new Table(),
+    terminals: new Table(),
     mms: new Table(),
     sharedAnons: new Table(),
     placement: new SharedPlacement(),
@@ -324,6 +347,16 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
   if (k.fileLocks.anyHeld) throw new CheckpointError("file locks (flock, fcntl or OFD) are held: not saved yet");
   if (!k.ipc.empty) throw new CheckpointError("System V IPC objects (shm, sem or msg) exist: not saved yet");
   const processes = groups.map((tg) => saveProcess(tg, c));
+  const consoleTerm = k.tty.console;
+  const console = consoleTerm === null || consoleTerm.hungUp ? null : c.terminals.ref(consoleTerm, () => saveTerminal(consoleTerm));
+  // A pty whose master is neither a description in the sandbox nor the console is an `exec -t`
+  // session's, bridged by this sentry to a client that will not follow the restore.
+  for (const [i, t] of c.terminals.items.entries()) {
+    if (i === console || t.hungUp) continue;
+    if (!c.files.items.some((f) => f.kind === "tty" && f.master && f.terminal === i)) {
+      throw new CheckpointError(`the terminal /dev/pts/${t.index} of an exec -t session: not saved yet`);
+    }
+  }
   const trees = saveTrees(k, c.blobs, (what) => new CheckpointError(`${what}: not saved yet`));
   const state: SavedSandbox = {
     hostname: k.hostname,
@@ -335,6 +368,8 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
     pipes: c.pipes.items,
     unixSockets: c.sockets.items,
     unixAutobind: k.unixNames.nextAutobind,
+    terminals: c.terminals.items,
+    console,
     mms: c.mms.items,
     fdTables: c.fdTables.items,
     fsContexts: c.fsContexts.items,
@@ -345,8 +380,6 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
 
 function saveProcess(tg: ThreadGroup, c: SaveContext): SavedProcess {
   const refuse = (what: string) => new CheckpointError(`process ${tg.tgid} ${what}: not saved yet`);
-  if (tg.tty !== null) throw refuse("has a controlling terminal");
-  if (tg.groupStop !== null || tg.stopped || tg.stopReport !== 0 || tg.continuedReport) throw refuse("is stopped by job control");
   if (tg.vforkPending) throw refuse("is a vfork child that has not exec'd yet");
   if (!tg.zombie && tg.exitStatus !== null) throw refuse("is exiting");
   if (tg.oomKilled) throw refuse("was killed by the OOM killer");
@@ -370,6 +403,8 @@ function saveProcess(tg: ThreadGroup, c: SaveContext): SavedProcess {
     limits,
     handlers,
     mm: tg.zombie ? null : c.mms.ref(tg.mm, () => saveMemory(tg.mm, tasks[0]!.ctx, c)),
+    tty: tg.tty === null ? null : saveTerminalRef(tg.tty, c),
+    jobStop: { groupStop: tg.groupStop?.signo ?? null, stopped: tg.stopped, stopReport: tg.stopReport, continuedReport: tg.continuedReport },
     itimerReal: itr === null ? null : { deadlineNs: Math.max(0, itr.deadlineNs), intervalNs: itr.intervalNs },
     pending: savePending(tg.sharedPending),
     dumpable: tg.dumpable,
@@ -426,10 +461,16 @@ function saveFile(f: FileDescription, c: SaveContext): number {
       (what) => new CheckpointError(`${what}: not saved yet`),
     );
     if (anon !== null) return anon;
+    const tty = saveTtyFile(f, (t) => saveTerminalRef(t, c));
+    if (tty !== null) return tty;
     const file = saveOpenFile(c.kernel, f, (what) => new CheckpointError(`${what}: not saved yet`));
     if (file !== null) return file;
     throw new CheckpointError(`an open file ${f.path()} (${f.constructor.name}): not saved yet`);
   });
+}
+
+function saveTerminalRef(t: Terminal, c: SaveContext): number {
+  return c.terminals.ref(t, () => saveTerminal(t));
 }
 
 function saveSocket(so: UnixSocket, c: SaveContext): number {
@@ -437,11 +478,9 @@ function saveSocket(so: UnixSocket, c: SaveContext): number {
 }
 
 function saveTask(t: Task, c: SaveContext): SavedTask {
-  if (t.state === "stopped" || t.state === "dead" || t.state === "user") {
+  // A thread stopped by job control is saved as any other: its group's stop stops it again.
+  if (t.state === "dead" || t.state === "user") {
     throw new CheckpointError(`task ${t.tid} is ${t.state}: not saved`);
-  }
-  if (t.savedMask !== null || t.sigWaitSet !== null) {
-    throw new CheckpointError(`task ${t.tid} is in sigsuspend or sigtimedwait: not saved yet`);
   }
   if (t.affinity !== null || t.memPolicy !== null) {
     throw new CheckpointError(`task ${t.tid} has a CPU affinity or NUMA policy set: not saved yet`);
@@ -449,6 +488,10 @@ function saveTask(t: Task, c: SaveContext): SavedTask {
   if (t.fs.root.path() !== "/") throw new CheckpointError(`task ${t.tid} is chrooted (${t.fs.root.path()}): not saved yet`);
   const regs = t.ctx.regs.clone();
   const parkedStop = c.parked.get(t);
+  // The mask the thread runs with once its syscall is done: a pselect, ppoll, epoll_pwait or
+  // sigsuspend that runs again sets its temporary mask again (readline waits in pselect).
+  let sigmask = t.sigmask;
+  let rerun = false;
   if (t.inSyscall || parkedStop?.kind === "syscall") {
     const st = t.syscallState as { waiter?: { woken: boolean }; partial?: number } | null;
     if (st?.waiter?.woken === true) {
@@ -460,7 +503,13 @@ function saveTask(t: Task, c: SaveContext): SavedTask {
       // restored thread issues it again (blocked syscalls are restartable by design).
       regs.set("rip", regs.get("rip") - 2);
       regs.set64("rax", regs.get64("orig_rax"));
+      rerun = true;
     }
+  }
+  if (rerun && t.savedMask !== null) sigmask = t.savedMask;
+  else if (t.savedMask !== null || t.sigWaitSet !== null) {
+    // Between a sigsuspend's wake and its handler: the temporary mask is still in force.
+    throw new CheckpointError(`task ${t.tid} is leaving sigsuspend or sigtimedwait: not saved yet`);
   }
   regs.set("orig_rax", -1);
   const cr = t.creds;
@@ -469,7 +518,7 @@ function saveTask(t: Task, c: SaveContext): SavedTask {
     name: t.name,
     regs: regs.bytes.slice(),
     fp: t.ctx.getFpState().slice(),
-    sigmask: hex(t.sigmask),
+    sigmask: hex(sigmask),
     pending: savePending(t.pendingSignals),
     altStack: { ...t.altStack },
     clearChildTid: t.clearChildTid,
@@ -629,6 +678,11 @@ function hex(v: bigint): string {
 export interface RestoreOptions {
   /** Descriptors 0, 1 and 2 of the restoring caller; the restore takes these references. */
   stdio: readonly [FileDescription, FileDescription, FileDescription];
+  /**
+   * The caller gives the console's master a terminal (`restore -t`, or a console socket): the
+   * image must have a console, and an image with one needs this. Default false.
+   */
+  console?: boolean;
 }
 
 /**
@@ -645,6 +699,10 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
   try {
     const s = image.state;
     checkShape(s, image.blobs);
+    if (s.console !== null && o.console !== true) {
+      throw new ImageError("restore: the image was taken with a terminal (-t): restore it with -t, or -d with --console-socket");
+    }
+    if (s.console === null && o.console === true) throw new ImageError("restore: the image has no terminal: restore it without -t");
     const root = k.vfs.root();
 
     // The filesystems first; the files after the processes (a signalfd names one): each
@@ -695,6 +753,12 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
       tg.childSysNs = p.cpu.childSysNs;
       tg.maxRssKb = p.cpu.maxRssKb;
       tg.childMaxRssKb = p.cpu.childMaxRssKb;
+      // The threads are queued as runnable: each stops at its first step while groupStop is set,
+      // and the group, already stopped, does not notify its parent again (job_control.ts).
+      tg.groupStop = p.jobStop.groupStop === null ? null : { signo: p.jobStop.groupStop };
+      tg.stopped = p.jobStop.stopped;
+      tg.stopReport = p.jobStop.stopReport;
+      tg.continuedReport = p.jobStop.continuedReport;
       if (p.itimerReal !== null) {
         tg.itimerReal = { deadlineNs: p.itimerReal.deadlineNs, intervalNs: p.itimerReal.intervalNs, tg, signo: SIGALRM, code: SI_KERNEL };
       }
@@ -711,7 +775,13 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
     // Each live socket's own reference goes with the others' below (an embryo's is its
     // listener's, a closed one's stays: it was released already).
     for (const [i, so] of sockets.entries()) if (!s.unixSockets[i]!.dead && !s.unixSockets[i]!.embryo) made.push(so);
+    const terminals = makeTerminals(k, s.terminals, s.console);
     const files = s.files.map((f): FileDescription => {
+      if (f.kind === "tty") {
+        const d = makeTtyFile(k, f, terminals);
+        made.push(d);
+        return d;
+      }
       if (f.kind === "unix") {
         const d = sockets[f.socket]!.incRef();
         made.push(d);
@@ -788,6 +858,7 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
         tasks.push(t);
       }
     }
+    for (const p of s.processes) groups.get(p.tgid)!.tty = p.tty === null ? null : terminals[p.tty]!;
     for (const p of s.processes) {
       if (p.parent === null) continue;
       const tg = groups.get(p.tgid)!, parent = groups.get(p.parent)!;
@@ -938,6 +1009,7 @@ function checkShape(s: SavedSandbox, blobs: Uint8Array[]): void {
     for (const b of p.bufs) used += Math.ceil((b.offset + b.data.length) / PAGE_SIZE);
     if (used > p.slots) throw bad("a pipe holds more than its capacity");
   }
+  checkTtyShape(s.files, s.terminals, s.console, s.processes.map((p) => p.tty), bad);
   const used = new Set<number>();
   for (const m of s.mms) checkMemoryShape(m, blobs, used, bad);
   for (const t of s.trees) {
