@@ -712,6 +712,110 @@ Deno.test("restore: hostile epoll, eventfd, timerfd and signalfd entries are ref
   }
 });
 
+Deno.test("sentry do --checkpoint-image then sentry restore: a pty with typed input, unread output, its settings, size, session and foreground group continues as natively", async () => {
+  const exe = await compileC("ckpt_pty", { static: true });
+  const native = new TextDecoder().decode((await new Deno.Command(exe, { stdout: "piped" }).output()).stdout);
+  assert.match(native, /^ready\nfirst line \(9\):line one\\n\nsecond line \(12\):half a line\\n\n/);
+  const dir = Deno.makeTempDirSync();
+  try {
+    const image = `${dir}/image.cbor`;
+    // The program sleeps 1.5 s after "ready": the checkpoint at 0.5 s comes in its sleep.
+    const first = await sentry(["do", "--checkpoint-image", image, "--checkpoint-after", "0.5", "--", exe]);
+    assert.equal(first.stderr, "");
+    assert.equal(first.code, 0);
+    assert.equal(first.stdout, "ready\n");
+    for (const run of [1, 2]) {
+      const second = await sentry(["restore", image]);
+      assert.equal(second.stderr, "", `restore ${run}`);
+      assert.equal(second.code, 0, `restore ${run}`);
+      assert.equal(first.stdout + second.stdout, native, `restore ${run}`);
+    }
+    // An image without a console asked for one: refused, nothing run.
+    const t = await sentry(["restore", "-t", image]);
+    assert.equal(t.code, 125);
+    assert.equal(t.stderr, "sentry: -t: standard input is not a terminal (run without -t, or from a terminal)\n");
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("restore: hostile terminal entries are refused in one line and start nothing", async () => {
+  const exe = await compileC("ckpt_pty", { static: true });
+  const dir = Deno.makeTempDirSync();
+  try {
+    const out = `${dir}/out`, image = `${dir}/image.cbor`;
+    Deno.writeFileSync(out, new Uint8Array(0));
+    const k = newKernel();
+    k.createInit({ argv: [exe], envp: [], cwd: "/", creds: new Credentials(0, 0), stdio: stdioTo(out) });
+    const done = k.run();
+    try {
+      await until(() => Deno.readTextFileSync(out).includes("ready\n"), "the pty to be set up");
+      k.pause();
+      await until(() => k.quiescent, "quiescence");
+      checkpointToFile(k, image, { rootHostPath: "/", sentryVersion: "test" });
+    } finally {
+      k.shutdown();
+      await done;
+    }
+    const valid = readSandboxImage(image, "/");
+    type S = typeof valid.state;
+    type F = Extract<S["files"][number], { kind: "tty" }>;
+    const ttys = (s: S) => s.files.filter((f): f is F => f.kind === "tty");
+    assert.deepEqual(ttys(valid.state).map((f) => [f.master, f.node]), [[true, "/dev/ptmx"], [true, "/dev/ptmx"], [false, "/dev/pts/0"]]);
+    assert.equal(valid.state.terminals.length, 2);
+    const t0 = valid.state.terminals[valid.state.processes.find((p) => p.tty !== null)!.tty!]!;
+    assert.deepEqual([t0.index, t0.winsize.rows, t0.winsize.cols, new TextDecoder().decode(t0.ld.input), new TextDecoder().decode(t0.ld.line)], [
+      0, 33, 101, "line one\n", "half",
+    ]);
+    const cases: [string, (s: S) => void, RegExp][] = [
+      ["a terminal file naming a missing pty", (s) => void (ttys(s)[0]!.terminal = s.terminals.length), /a terminal file names pty 2 of 2/],
+      ["a controlling terminal naming a missing pty", (s) => void (s.processes[0]!.tty = 7), /a controlling terminal names pty 7/],
+      ["one pty number twice", (s) => void (s.terminals[1]!.index = s.terminals[0]!.index), /pty 0 twice/],
+      ["a pty past the limit", (s) => void (s.terminals[0]!.index = 5000), /not a usable checkpoint image: bad state \(terminals\.0\.index/],
+      ["a line end past its input", (s) => void s.terminals[0]!.ld.delims.push({ at: 4000, eof: false }), /a line end outside its input/],
+      ["line ends out of order", (s) => void s.terminals[0]!.ld.delims.push({ at: 2, eof: false }), /a line end outside its input/],
+      ["more input than a terminal holds", (s) => void (s.terminals[0]!.ld.line = new Uint8Array(4090)), /more input than a terminal holds/],
+      ["termios with five control characters", (s) => void (s.terminals[0]!.ld.termios.cc = [1, 2, 3, 4, 5]), /bad state \(terminals\.0\.ld\.termios\.cc/],
+      ["a foreground group past every id", (s) => void (s.terminals[0]!.foregroundPgrp = 2 ** 23), /bad state \(terminals\.0\.foregroundPgrp/],
+      ["a terminal nothing holds", (s) => void s.terminals.push({ ...s.terminals[1]!, index: 9 }), /a terminal nothing holds/],
+      ["a console with a master in the sandbox", (s) => void (s.console = ttys(s)[1]!.terminal), /a master description of the console/],
+      ["a console past the terminals", (s) => void (s.console = 2), /the console names pty 2 of 2/],
+      ["a terminal node that is not there", (s) => void (ttys(s)[2]!.node = "/dev/pts/none"), /the terminal node \/dev\/pts\/none is gone/],
+    ];
+    const attempt = (img: ReturnType<typeof readSandboxImage>, what: string, message: RegExp, console = false) => {
+      const k2 = newKernel();
+      try {
+        const err = refused(() => restoreSandbox(k2, img, { stdio: stdioTo(out), console }));
+        assert.match(err.message, /^restore: /, what);
+        assert.match(err.message, message, what);
+        assert.ok(!err.message.includes("\n"), what);
+        assert.equal(k2.threadGroups.size, 0, what);
+        assert.equal(k2.tasks.size, 0, what);
+      } finally {
+        k2.shutdown();
+      }
+    };
+    for (const [what, mutate, message] of cases) {
+      const bad = readSandboxImage(image, "/");
+      mutate(bad.state);
+      writeImage(`${dir}/bad.cbor`, bad);
+      let img;
+      try {
+        img = readSandboxImage(`${dir}/bad.cbor`, "/");
+      } catch (err) {
+        // Refused by the schema, as the CLI would refuse it.
+        assert.ok(err instanceof ImageError, what);
+        assert.match(err.message, message, what);
+        continue;
+      }
+      attempt(img, what, message);
+    }
+    attempt(readSandboxImage(image, "/"), "a console asked of an image without one", /the image has no terminal: restore it without -t/, true);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 Deno.test("sentry do --checkpoint-image then sentry restore: Unix socketpairs, datagrams, seqpacket records, a listener's unaccepted connection and a live conversation end as natively", async () => {
   const exe = await compileC("ckpt_unix", { static: true });
   const native = new TextDecoder().decode((await new Deno.Command(exe, { stdout: "piped" }).output()).stdout);
