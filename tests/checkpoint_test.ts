@@ -587,6 +587,9 @@ Deno.test("restore: an image whose processes, files or memory do not hold togeth
     assert.ok(valid.state.processes.length >= 4, `processes: ${valid.state.processes.length}`);
     assert.ok(valid.state.pipes.length >= 1);
     type S = typeof valid.state;
+    // A mapping saved by reference to its host file (the executable's text).
+    const fileVma = (s: S) => s.mms.flatMap((m) => m.vmas).find((v) => v.file !== undefined)!;
+    assert.ok(fileVma(valid.state) !== undefined, "no mapping saved by reference");
     const cases: [string, (s: S) => void, RegExp][] = [
       ["a parent cycle", (s) => {
         const [a, b] = s.processes.filter((p) => p.tgid !== s.init);
@@ -616,6 +619,11 @@ Deno.test("restore: an image whose processes, files or memory do not hold togeth
         m.vmas.push({ start: 0x7fff_ffff_f000 + 0x1000_0000, end: 0x7fff_ffff_f000 + 0x1000_1000, prot: 3, name: "", growsDown: false });
       }, /outside the application's address range/],
       ["overlapping mappings", (s) => void s.mms[0]!.vmas.push({ ...s.mms[0]!.vmas[0]! }), /unaligned, empty or overlaps/],
+      ["a mapped host file that is gone", (s) => void (fileVma(s).file!.path = "/nonexistent-ckpt-lib"), /the host file \/nonexistent-ckpt-lib the program maps is gone/],
+      ["a mapped host file that changed", (s) => void (fileVma(s).file!.size += 1), /the program maps changed since the checkpoint/],
+      ["a mapped host file that is a directory", (s) => void (fileVma(s).file!.path = "/tmp"), /the host file \/tmp the program maps changed/],
+      ["a file mapping at an unaligned offset", (s) => void (fileVma(s).file!.offset = 5), /unaligned, empty or overlaps/],
+      ["a mapping of shared memory and a file", (s) => void (fileVma(s).shared = { object: 0, offset: 0 }), /a mapping is shared memory or a file/],
       ["a hard link to a later entry", (s) => {
         const e = s.trees[0]!.entries;
         e.push({ ...e[0]!, path: "x", kind: "file", linkTo: e.length });

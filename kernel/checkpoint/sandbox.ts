@@ -126,7 +126,13 @@ const vmaSchema = z.object({
    * mappings and processes share it) and the offset of `start` in it.
    */
   shared: z.object({ object: z.number().int().min(0).max(MAX_FILES), offset: u64 }).strict().optional(),
-}).strict();
+  /**
+   * A private mapping of a host file of the overlay's lower layer, by reference: the file at
+   * `path` (its size and mtime checked on restore) mapped again from `offset`; the runs hold
+   * only the pages that differ from the file (written by the program, or relocated by ld.so).
+   */
+  file: z.object({ path: absPath, offset: u64, size: u64, mtimeNs: z.string().regex(/^\d{1,20}$/) }).strict().optional(),
+}).strict().refine((v) => v.shared === undefined || v.file === undefined, "a mapping is shared memory or a file, not both");
 
 const memorySchema = z.object({
   vmas: z.array(vmaSchema).max(65536),
@@ -557,11 +563,14 @@ function saveMemory(mm: MemoryManager, ctx: Context, c: SaveContext): SavedMemor
       return { ...saved, shared: { object, offset: v.offset } };
     }
     if (v.shared && !hostFileMapping(v)) throw new CheckpointError(`shared mapping at 0x${v.start.toString(16)} (${v.name}): not saved yet`);
-    return saved;
+    const byRef = byReference(c.kernel, v);
+    return byRef === null ? saved : { ...saved, file: byRef };
   });
-  for (const v of mm.vmas) {
+  for (const [i, v] of mm.vmas.entries()) {
     // The vDSO's pages are the restoring kernel's own (restoreMemory maps them anew).
     if (v.file === null && (v.name === "[vvar]" || v.name === "[vdso]")) continue;
+    // A mapping saved by reference keeps only the pages that differ from its file.
+    const fromFile = vmas[i]!.file === undefined ? null : v.file!;
     const unreadable = (v.prot & PROT_READ) === 0;
     if (unreadable && mm.as.protect(ctx, v.start, v.end - v.start, v.prot | PROT_READ) !== 0) {
       throw new CheckpointError(`cannot read the mapping at 0x${v.start.toString(16)}`);
@@ -578,8 +587,10 @@ function saveMemory(mm: MemoryManager, ctx: Context, c: SaveContext): SavedMemor
         if (n !== buf.length && !pastEof) {
           throw new CheckpointError(`cannot read the mapping at 0x${(a + n).toString(16)}`);
         }
-        // Only runs of pages holding something: untouched memory reads as zeros on restore.
-        for (const [off, end] of nonZeroRuns(buf)) {
+        // Only runs of pages holding something: untouched memory reads as zeros on restore, and
+        // a page the same as its file's is mapped from the file again.
+        const runsHere = fromFile === null ? nonZeroRuns(buf) : changedRuns(buf, fromFile, v.offset + (a - v.start));
+        for (const [off, end] of runsHere) {
           runs.push({ addr: a + off, blob: blobs.length });
           // buf is this chunk's own: a run of most of it is kept as a view, not copied again;
           // a small run is copied, so that a sparse mapping does not keep whole chunks alive.
@@ -641,6 +652,60 @@ function hostFileMapping(v: Vma): boolean {
   if (!(v.file instanceof OverlayRegularFile)) return false;
   const d = v.file.location()?.dentry;
   return d instanceof OverlayDentry && d.upper === null;
+}
+
+/**
+ * How a private mapping of a host file of the overlay's lower layer is saved by reference (its
+ * path, offset, size and mtime), or null when it is saved as a copy: a shared one, another
+ * kind of file, one copied up or renamed since (its path no longer leads to the lower file), or
+ * one the sentry could not map from the host.
+ */
+function byReference(k: Kernel, v: Vma): { path: string; offset: number; size: number; mtimeNs: string } | null {
+  if (v.shared || !(v.file instanceof OverlayRegularFile) || v.file.hostFdForMmap() === null) return null;
+  const loc = v.file.location();
+  if (loc === null || !(loc.dentry instanceof OverlayDentry) || loc.dentry.upper !== null) return null;
+  const path = v.file.path();
+  try {
+    if (!k.vfs.resolve({ root: k.vfs.root(), creds: Credentials.root() }, k.vfs.root(), path, { follow: false }).equals(loc)) return null;
+  } catch {
+    return null;
+  }
+  const st = v.file.stat();
+  return { path, offset: v.offset, size: Number(st.size), mtimeNs: String(st.mtimeNs) };
+}
+
+/**
+ * [start, end) byte offsets of the maximal runs of pages of buf (memory mapped from `file` at
+ * `offset`) that differ from the file's contents (past its end, zeros).
+ */
+function changedRuns(buf: Uint8Array, file: FileDescription, offset: number): [number, number][] {
+  const want = new Uint8Array(buf.length);
+  for (let done = 0; done < want.length;) {
+    const n = file.read(want.subarray(done), offset + done);
+    if (n <= 0) break;
+    done += n;
+  }
+  const a = new Uint32Array(buf.buffer, buf.byteOffset, buf.length >>> 2);
+  const b = new Uint32Array(want.buffer, 0, want.length >>> 2);
+  const perPage = PAGE_SIZE >>> 2;
+  const out: [number, number][] = [];
+  let runStart = -1;
+  for (let p = 0; p * PAGE_SIZE < buf.length; p++) {
+    let same = true;
+    for (let i = p * perPage; i < (p + 1) * perPage && i < a.length; i++) {
+      if (a[i] !== b[i]) {
+        same = false;
+        break;
+      }
+    }
+    if (!same && runStart < 0) runStart = p * PAGE_SIZE;
+    if (same && runStart >= 0) {
+      out.push([runStart, p * PAGE_SIZE]);
+      runStart = -1;
+    }
+  }
+  if (runStart >= 0) out.push([runStart, buf.length]);
+  return out;
 }
 
 /** [start, end) byte offsets of the maximal runs of pages in buf that are not all zero. */
@@ -1032,7 +1097,7 @@ function checkMemoryShape(m: SavedMemory, blobs: Uint8Array[], used: Set<number>
   for (const v of m.vmas) {
     if (
       v.start % PAGE_SIZE !== 0 || v.end % PAGE_SIZE !== 0 || v.start >= v.end || v.start < prevEnd ||
-      (v.shared !== undefined && v.shared.offset % PAGE_SIZE !== 0)
+      (v.shared !== undefined && v.shared.offset % PAGE_SIZE !== 0) || (v.file !== undefined && v.file.offset % PAGE_SIZE !== 0)
     ) {
       throw bad(`mapping 0x${v.start.toString(16)}-0x${v.end.toString(16)} is unaligned, empty or overlaps`);
     }
@@ -1059,6 +1124,8 @@ function restoreMemory(
     }
   }
   const mm = new MemoryManager(as);
+  // The mappings go to the stub in one round trip (flushed by the first write below).
+  as.deferMappings(ctx);
   const vdso = vdsoOf(m);
   const kv = vdso === null ? null : k.vdso();
   const ownVdso = vdso !== null && kv !== null && kv.imageLen === vdso.image.end - vdso.image.start &&
@@ -1069,6 +1136,7 @@ function restoreMemory(
     const len = v.end - v.start, prot = v.prot | PROT_READ | PROT_WRITE;
     let err: number;
     let object: SharedAnon | null = null;
+    let file: FileDescription | null = null;
     if (v.shared !== undefined) {
       object = shared.objects.get(v.shared.object) ?? new SharedAnon();
       shared.objects.set(v.shared.object, object);
@@ -1077,25 +1145,36 @@ function restoreMemory(
       err = from === null
         ? as.mapAnonymous(ctx, v.start, len, prot, true)
         : as.shareAnonymous(ctx, v.start, len, prot, shared.firstCtx[from.mm]!.addressSpace, from.addr);
+    } else if (v.file !== undefined) {
+      file = reopenMapped(k, v.file);
+      // Held by the mapping from here (released with the address space if the restore fails).
+      mm.vmas.push({
+        start: v.start, end: v.end, prot: v.prot, shared: false, object: null, file, offset: v.file.offset,
+        name: v.name, growsDown: v.growsDown, locked: v.locked === true,
+      });
+      err = as.mapHostFile(ctx, { addr: v.start, len, prot, shared: false, hostFd: file.hostFdForMmap()!, offset: v.file.offset });
     } else {
       err = as.mapAnonymous(ctx, v.start, len, prot, false);
     }
     if (err !== 0) throw new ImageError(`restore: cannot map 0x${v.start.toString(16)}-0x${v.end.toString(16)} (errno ${-err})`);
+    if (file !== null) continue;
     mm.vmas.push({
       start: v.start, end: v.end, prot: v.prot, shared: object !== null, object, file: null, offset: v.shared?.offset ?? 0,
       name: v.name, growsDown: v.growsDown, locked: v.locked === true,
     });
   }
+  const flushed = as.flushMappings();
+  if (flushed !== 0) throw new ImageError(`restore: cannot map the image's memory (errno ${-flushed})`);
   for (const r of m.runs) {
     const b = blobs[r.blob]!;
     if (as.write(r.addr, b) !== b.length) throw new ImageError(`restore: cannot write memory at 0x${r.addr.toString(16)}`);
   }
+  as.deferMappings(ctx);
   for (const v of m.vmas) {
     if ((v.name === "[vvar]" || v.name === "[vdso]") && ownVdso) continue;
-    if ((v.prot & (PROT_READ | PROT_WRITE)) !== (PROT_READ | PROT_WRITE) && as.protect(ctx, v.start, v.end - v.start, v.prot) !== 0) {
-      throw new ImageError(`restore: cannot protect 0x${v.start.toString(16)}`);
-    }
+    if ((v.prot & (PROT_READ | PROT_WRITE)) !== (PROT_READ | PROT_WRITE)) as.protect(ctx, v.start, v.end - v.start, v.prot);
   }
+  if (as.flushMappings() !== 0) throw new ImageError("restore: cannot protect the image's memory");
   if (vdso !== null) {
     if (ownVdso) {
       // This kernel's vDSO at the same addresses: its clock parameters are this sentry's.
@@ -1132,6 +1211,28 @@ function restoreMemory(
     }
   }
   return mm;
+}
+
+/**
+ * Opens again, read-only, a host file a private mapping was saved by reference to, refused
+ * (ImageError) when it is gone, changed since the checkpoint (size, mtime), or cannot be mapped.
+ */
+function reopenMapped(k: Kernel, s: NonNullable<SavedMemory["vmas"][number]["file"]>): FileDescription {
+  const ctx = { root: k.vfs.root(), creds: Credentials.root() };
+  let f: FileDescription;
+  try {
+    f = k.vfs.openAt(ctx, ctx.root, s.path, O_RDONLY | O_NOFOLLOW, 0);
+  } catch {
+    throw new ImageError(`restore: the host file ${s.path} the program maps is gone`);
+  }
+  const st = f.stat();
+  const loc = f.location();
+  const lower = loc !== null && loc.dentry instanceof OverlayDentry && loc.dentry.upper === null;
+  if (!lower || Number(st.size) !== s.size || String(st.mtimeNs) !== s.mtimeNs || f.hostFdForMmap() === null) {
+    f.decRef();
+    throw new ImageError(`restore: the host file ${s.path} the program maps changed since the checkpoint`);
+  }
+  return f;
 }
 
 /** The [vvar] page and the [vdso] image of a saved address space, when it has them side by side. */
