@@ -44,6 +44,7 @@ import { PAGE_SIZE } from "../../abi/linux/mm.ts";
 import { CAP_FULL_SET, SECURE_ALL_BITS, SECURE_ALL_LOCKS } from "../../abi/linux/capability.ts";
 import { OverlayDentry } from "../../vfs/overlay/overlay.ts";
 import { OverlayRegularFile } from "../../vfs/overlay/overlay_file.ts";
+import { HostRegularFile } from "../../vfs/hostfs/hostfs.ts";
 import { openDirSchema, openFileSchema, restoreOpenDir, restoreOpenFile, restoreTrees, saveOpenFile, saveTrees, treeSchema } from "./files.ts";
 import { makeUnixSockets, saveUnixSocket, type SavedUnixSocket, unixSocketSchema } from "./unix_sockets.ts";
 import { UnixSocket } from "../socket/unix/unix_socket.ts";
@@ -655,15 +656,16 @@ function hostFileMapping(v: Vma): boolean {
 }
 
 /**
- * How a private mapping of a host file of the overlay's lower layer is saved by reference (its
- * path, offset, size and mtime), or null when it is saved as a copy: a shared one, another
- * kind of file, one copied up or renamed since (its path no longer leads to the lower file), or
- * one the sentry could not map from the host.
+ * How a private mapping of a host file (of the overlay's lower layer, or of a host directory
+ * mounted as it is, such as a read-only root) is saved by reference (its path, offset, size and
+ * mtime), or null when it is saved as a copy: a shared one, another kind of file (tmpfs, memfd,
+ * an overlay file copied up), one renamed since (its path no longer leads to it), or one the
+ * sentry could not map from the host.
  */
 function byReference(k: Kernel, v: Vma): { path: string; offset: number; size: number; mtimeNs: string } | null {
-  if (v.shared || !(v.file instanceof OverlayRegularFile) || v.file.hostFdForMmap() === null) return null;
+  if (v.shared || v.file === null || !hostBacked(v.file) || v.file.hostFdForMmap() === null) return null;
   const loc = v.file.location();
-  if (loc === null || !(loc.dentry instanceof OverlayDentry) || loc.dentry.upper !== null) return null;
+  if (loc === null) return null;
   const path = v.file.path();
   try {
     if (!k.vfs.resolve({ root: k.vfs.root(), creds: Credentials.root() }, k.vfs.root(), path, { follow: false }).equals(loc)) return null;
@@ -672,6 +674,13 @@ function byReference(k: Kernel, v: Vma): { path: string; offset: number; size: n
   }
   const st = v.file.stat();
   return { path, offset: v.offset, size: Number(st.size), mtimeNs: String(st.mtimeNs) };
+}
+
+/** A host file as it is: a lower file of the overlay, or a file of a host directory mount. */
+function hostBacked(f: FileDescription): boolean {
+  if (f instanceof HostRegularFile) return true;
+  const d = f.location()?.dentry;
+  return f instanceof OverlayRegularFile && d instanceof OverlayDentry && d.upper === null;
 }
 
 /**
@@ -1226,9 +1235,7 @@ function reopenMapped(k: Kernel, s: NonNullable<SavedMemory["vmas"][number]["fil
     throw new ImageError(`restore: the host file ${s.path} the program maps is gone`);
   }
   const st = f.stat();
-  const loc = f.location();
-  const lower = loc !== null && loc.dentry instanceof OverlayDentry && loc.dentry.upper === null;
-  if (!lower || Number(st.size) !== s.size || String(st.mtimeNs) !== s.mtimeNs || f.hostFdForMmap() === null) {
+  if (!hostBacked(f) || Number(st.size) !== s.size || String(st.mtimeNs) !== s.mtimeNs || f.hostFdForMmap() === null) {
     f.decRef();
     throw new ImageError(`restore: the host file ${s.path} the program maps changed since the checkpoint`);
   }
