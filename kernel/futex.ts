@@ -6,8 +6,10 @@
  * wake-up and returns 0 once a FUTEX_WAKE marked it woken, so a wake is never lost to a
  * re-check of the futex word.
  *
- * Keys (Linux's get_futex_key): a private op (FUTEX_PRIVATE_FLAG), or any op on an address in a
- * private mapping, is keyed by (address space, address). A shared op on an address in a
+ * Keys (Linux's get_futex_key): a private op (FUTEX_PRIVATE_FLAG) is keyed by (address space,
+ * address); a shared op on an address in a private mapping by (address space, -1 - address),
+ * Linux's FUT_OFF_MMSHARED bit, so that a private wake never meets a shared waiter on the same
+ * word, nor the reverse. A shared op on an address in a
  * MAP_SHARED mapping is keyed by (the shared object, offset in it): the inode for a file mapping
  * with the file offset, the SharedAnon identity for shared anonymous memory with the offset in it
  * (kernel/mm/mm.ts), so processes that share the memory, at any addresses, meet on one queue. A
@@ -50,7 +52,7 @@ export function futexKey(t: Task, addr: number, shared: boolean): FutexKey {
   if (!shared) return { space: mm, off: addr };
   const v = mm.findVma(addr);
   if (v === undefined) throw EFAULT;
-  if (v.object === null) return { space: mm, off: addr };
+  if (v.object === null) return { space: mm, off: -1 - addr };
   return { space: v.object, off: v.offset + (addr - v.start) };
 }
 

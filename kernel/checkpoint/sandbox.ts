@@ -25,7 +25,7 @@ import { z } from "zod";
 import type { Kernel } from "../kernel.ts";
 import { Task } from "../task.ts";
 import { ThreadGroup } from "../thread_group.ts";
-import { MemoryManager, SharedAnon, type Vma } from "../mm/mm.ts";
+import { MemoryManager, SharedAnon, sharedObject, type Vma } from "../mm/mm.ts";
 import { FdTable, type SavedFdTable } from "../fd_table.ts";
 import { FsContext } from "../fs_context.ts";
 import { Credentials } from "../creds.ts";
@@ -48,7 +48,10 @@ import { HostRegularFile } from "../../vfs/hostfs/hostfs.ts";
 import { openDirSchema, openFileSchema, restoreOpenDir, restoreOpenFile, restoreTrees, saveOpenFile, saveTrees, treeSchema } from "./files.ts";
 import { makeUnixSockets, saveUnixSocket, type SavedUnixSocket, unixSocketSchema } from "./unix_sockets.ts";
 import { UnixSocket } from "../socket/unix/unix_socket.ts";
+import { InetSaver, inetFileSchemas, makeInetFile, makeInetSockets, tcpSnapshotSchema, udpSnapshotSchema } from "./inet_sockets.ts";
 import { processTimersSchema, restoreProcessTimers, saveProcessTimers } from "./timers.ts";
+import { checkMemfdShape, makeMemfd, memfdSchema, saveMemfd, sealMemfd } from "./memfd.ts";
+import { MemFd } from "../../vfs/memfd.ts";
 import { taskCpu } from "../cpu_time.ts";
 import { checkTtyShape, makeTerminals, makeTtyFile, type SavedTerminal, saveTerminal, saveTtyFile, terminalSchema, ttyFileSchema } from "./ttys.ts";
 import type { Terminal } from "../../vfs/tty/mod.ts";
@@ -102,6 +105,10 @@ const fileSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("unix"), socket: u32 }).strict(),
   /** Either side of terminals[terminal] (ttys.ts). */
   ttyFileSchema,
+  /** A TCP or UDP socket file over tcpSockets[socket] or udpSockets[socket] (inet_sockets.ts). */
+  ...inetFileSchemas,
+  /** A memfd with its contents (memfd.ts). */
+  memfdSchema,
 ]);
 
 const pipeSchema = z.object({
@@ -133,7 +140,12 @@ const vmaSchema = z.object({
    * only the pages that differ from the file (written by the program, or relocated by ld.so).
    */
   file: z.object({ path: absPath, offset: u64, size: u64, mtimeNs: z.string().regex(/^\d{1,20}$/) }).strict().optional(),
-}).strict().refine((v) => v.shared === undefined || v.file === undefined, "a mapping is shared memory or a file, not both");
+  /** MAP_SHARED of a memfd: the memfd (an index of the image's files) and the offset of `start` in it. */
+  memfd: z.object({ file: u32, offset: u64 }).strict().optional(),
+}).strict().refine(
+  (v) => [v.shared, v.file, v.memfd].filter((x) => x !== undefined).length <= 1,
+  "a mapping is shared memory, a file or a memfd, one of them",
+);
 
 const memorySchema = z.object({
   vmas: z.array(vmaSchema).max(65536),
@@ -265,6 +277,9 @@ export const savedSandboxSchema = z.object({
   console: u32.nullable(),
   /** The next autobind name of the abstract namespace. */
   unixAutobind: z.number().int().min(0).max(0xfffff),
+  /** The netstack's TCP sockets (those no descriptor holds too) and UDP sockets (inet_sockets.ts). */
+  tcpSockets: z.array(tcpSnapshotSchema).max(MAX_FILES),
+  udpSockets: z.array(udpSnapshotSchema).max(MAX_FILES),
   mms: z.array(memorySchema).max(MAX_PROCESSES),
   fdTables: z.array(fdTableSchema).max(MAX_TASKS),
   fsContexts: z.array(z.object({ cwd: absPath, umask: z.number().int().min(0).max(0o777) }).strict()).max(MAX_TASKS),
@@ -305,6 +320,7 @@ interface SaveContext {
   pipes: Table<Pipe, SavedPipe>;
   sockets: Table<UnixSocket, SavedUnixSocket>;
   terminals: Table<Terminal, SavedTerminal>;
+  inet: InetSaver;
   mms: Table<MemoryManager, SavedMemory>;
   sharedAnons: Table<SharedAnon, true>;
   /** Where each piece of shared memory will be restored from (checked as the restore will do it). */
@@ -332,6 +348,7 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
     pipes: new Table(),
     sockets: new Table(),
     terminals: new Table(),
+    inet: new InetSaver(k, (what) => new CheckpointError(`${what}: not saved yet`)),
     mms: new Table(),
     sharedAnons: new Table(),
     placement: new SharedPlacement(),
@@ -364,6 +381,7 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
       throw new CheckpointError(`the terminal /dev/pts/${t.index} of an exec -t session: not saved yet`);
     }
   }
+  c.inet.saveStackOwned(k);
   const trees = saveTrees(k, c.blobs, (what) => new CheckpointError(`${what}: not saved yet`));
   const state: SavedSandbox = {
     hostname: k.hostname,
@@ -377,6 +395,8 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
     unixAutobind: k.unixNames.nextAutobind,
     terminals: c.terminals.items,
     console,
+    tcpSockets: c.inet.tcp,
+    udpSockets: c.inet.udp,
     mms: c.mms.items,
     fdTables: c.fdTables.items,
     fsContexts: c.fsContexts.items,
@@ -463,6 +483,9 @@ function saveFile(f: FileDescription, c: SaveContext): number {
       return { kind: "pipe", pipe: c.pipes.ref(f.pipe, () => f.pipe.save() as SavedPipe), reader: f.isReader, flags: f.flags };
     }
     if (f instanceof UnixSocket) return { kind: "unix", socket: saveSocket(f, c) };
+    const inet = c.inet.saveFile(f, (what) => new CheckpointError(`${what}: not saved yet`));
+    if (inet !== null) return inet;
+    if (f instanceof MemFd) return saveMemfd(f, c.blobs);
     const anon = saveAnonFile(
       f, (g) => saveFile(g, c), (tg) => c.kernel.threadGroups.get(tg.tgid) === tg && !tg.zombie,
       (what) => new CheckpointError(`${what}: not saved yet`),
@@ -563,6 +586,8 @@ function saveMemory(mm: MemoryManager, ctx: Context, c: SaveContext): SavedMemor
       }
       return { ...saved, shared: { object, offset: v.offset } };
     }
+    // A memfd's pages are its own: saved with it (memfd.ts), not as this mapping's contents.
+    if (v.shared && v.file instanceof MemFd) return { ...saved, memfd: { file: saveFile(v.file, c), offset: v.offset } };
     if (v.shared && !hostFileMapping(v)) throw new CheckpointError(`shared mapping at 0x${v.start.toString(16)} (${v.name}): not saved yet`);
     const byRef = byReference(c.kernel, v);
     return byRef === null ? saved : { ...saved, file: byRef };
@@ -572,6 +597,7 @@ function saveMemory(mm: MemoryManager, ctx: Context, c: SaveContext): SavedMemor
     if (v.file === null && (v.name === "[vvar]" || v.name === "[vdso]")) continue;
     // A mapping saved by reference keeps only the pages that differ from its file.
     const fromFile = vmas[i]!.file === undefined ? null : v.file!;
+    if (v.shared && v.file instanceof MemFd) continue;
     const unreadable = (v.prot & PROT_READ) === 0;
     if (unreadable && mm.as.protect(ctx, v.start, v.end - v.start, v.prot | PROT_READ) !== 0) {
       throw new CheckpointError(`cannot read the mapping at 0x${v.start.toString(16)}`);
@@ -782,10 +808,18 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
     // The filesystems first; the files after the processes (a signalfd names one): each
     // description once, each taking one reference per descriptor below.
     restoreTrees(k, s.trees, image.blobs);
+    // memfds before the memory that maps them (sealed once mapped, below).
+    const memfds = new Map<number, MemFd>();
+    for (const [i, f] of s.files.entries()) {
+      if (f.kind !== "memfd") continue;
+      const d = makeMemfd(f, image.blobs);
+      made.push(d);
+      memfds.set(i, d);
+    }
     // Address spaces: a new stub each, with every mapping and its contents.
     const mms: MemoryManager[] = [];
     const firstCtx: Context[] = [];
-    const shared = { placement: new SharedPlacement(), objects: new Map<number, SharedAnon>(), firstCtx };
+    const shared = { placement: new SharedPlacement(), objects: new Map<number, SharedAnon>(), firstCtx, memfds };
     for (const [i, m] of s.mms.entries()) {
       const ctx = k.platform.newAddressSpace();
       contexts.push(ctx);
@@ -850,10 +884,23 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
     // listener's, a closed one's stays: it was released already).
     for (const [i, so] of sockets.entries()) if (!s.unixSockets[i]!.dead && !s.unixSockets[i]!.embryo) made.push(so);
     const terminals = makeTerminals(k, s.terminals, s.console);
-    const files = s.files.map((f): FileDescription => {
+    // The netstack's sockets, with their timers relative to the monotonic time the restored
+    // sandbox continues from.
+    const inet = makeInetSockets(k, s.tcpSockets, s.udpSockets, s.files, s.monotonicNs / 1e6);
+    const files = s.files.map((f, i): FileDescription => {
       if (f.kind === "tty") {
         const d = makeTtyFile(k, f, terminals);
         made.push(d);
+        return d;
+      }
+      if (f.kind === "tcp" || f.kind === "udp") {
+        const d = makeInetFile(k, f, inet);
+        made.push(d);
+        return d;
+      }
+      if (f.kind === "memfd") {
+        const d = memfds.get(i)!;
+        sealMemfd(d, f);
         return d;
       }
       if (f.kind === "unix") {
@@ -951,6 +998,9 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
     for (const tg of groups.values()) if (tg.itimerReal !== null) k.addTimer(tg.itimerReal);
     for (const p of s.processes) if (p.zombie === null) restoreProcessTimers(k, groups.get(p.tgid)!, p.timers);
     for (const f of files) armAnonFile(k, f);
+    // The restored connections wait in the stack's active set: its first poll runs their
+    // timers and sends what they owe.
+    if (s.tcpSockets.length > 0) k.net.armDeadline();
     contexts.length = 0;
   } finally {
     for (const f of made) f.decRef();
@@ -1062,7 +1112,17 @@ function checkShape(s: SavedSandbox, blobs: Uint8Array[]): void {
       filesUsed.add(slot.file);
     }
   }
-  if (filesUsed.size !== s.files.length) throw bad("a file no descriptor holds");
+  for (const m of s.mms) {
+    for (const v of m.vmas) {
+      if (v.memfd === undefined) continue;
+      const f = s.files[v.memfd.file];
+      if (f?.kind !== "memfd" || v.shared !== undefined || v.memfd.offset % PAGE_SIZE !== 0) {
+        throw bad(`the shared mapping at 0x${v.start.toString(16)} names file ${v.memfd.file}, not a memfd at a page`);
+      }
+      filesUsed.add(v.memfd.file);
+    }
+  }
+  if (filesUsed.size !== s.files.length) throw bad("a file no descriptor or mapping holds");
   for (const f of s.files) if (f.kind === "pipe" && f.pipe >= s.pipes.length) throw bad(`a pipe end names pipe ${f.pipe}`);
   const fifoPipes = new Map<number, string>();
   for (const f of s.files) {
@@ -1086,6 +1146,7 @@ function checkShape(s: SavedSandbox, blobs: Uint8Array[]): void {
   checkTtyShape(s.files, s.terminals, s.console, s.processes.map((p) => p.tty), bad);
   const used = new Set<number>();
   for (const m of s.mms) checkMemoryShape(m, blobs, used, bad);
+  for (const f of s.files) if (f.kind === "memfd") checkMemfdShape(f, blobs, used, bad);
   for (const t of s.trees) {
     for (const [i, e] of t.entries.entries()) {
       if ((i === 0) !== (e.path === "") || (i === 0 && e.kind !== "dir")) throw bad(`the tree at ${t.at} does not start at its top directory`);
@@ -1117,13 +1178,15 @@ function checkMemoryShape(m: SavedMemory, blobs: Uint8Array[], used: Set<number>
     if (b === undefined || used.has(r.blob)) throw bad(`memory run at 0x${r.addr.toString(16)} names blob ${r.blob}`);
     used.add(r.blob);
     const v = m.vmas.find((v) => v.start <= r.addr && r.addr + b.length <= v.end);
-    if (v === undefined) throw bad(`memory run at 0x${r.addr.toString(16)} is outside every mapping`);
+    if (v === undefined || v.memfd !== undefined) throw bad(`memory run at 0x${r.addr.toString(16)} is outside every mapping of its own memory`);
   }
 }
 
 function restoreMemory(
   k: Kernel, ctx: Context, m: SavedMemory, blobs: Uint8Array[], mmIndex: number,
-  shared: { placement: SharedPlacement; objects: Map<number, SharedAnon>; firstCtx: readonly Context[] },
+  shared: {
+    placement: SharedPlacement; objects: Map<number, SharedAnon>; firstCtx: readonly Context[]; memfds: ReadonlyMap<number, MemFd>;
+  },
 ): MemoryManager {
   const bad = (why: string) => new ImageError(`restore: the image does not hold together: ${why}`);
   const as = ctx.addressSpace;
@@ -1143,6 +1206,17 @@ function restoreMemory(
     const special = v.name === "[vvar]" || v.name === "[vdso]";
     if (special && ownVdso) continue;
     const len = v.end - v.start, prot = v.prot | PROT_READ | PROT_WRITE;
+    if (v.memfd !== undefined) {
+      // (checkShape: the file is a memfd, the offset page-aligned, no memory run inside.)
+      const f = shared.memfds.get(v.memfd.file)!;
+      const e = as.mapHostFile(ctx, { addr: v.start, len, prot: v.prot, shared: true, hostFd: f.hostFdForMmap(), offset: v.memfd.offset });
+      if (e !== 0) throw new ImageError(`restore: cannot map the memfd ${f.name} at 0x${v.start.toString(16)} (errno ${-e})`);
+      mm.vmas.push({
+        start: v.start, end: v.end, prot: v.prot, shared: true, object: sharedObject(f), file: f.incRef(), offset: v.memfd.offset,
+        name: v.name, growsDown: v.growsDown, locked: v.locked === true,
+      });
+      continue;
+    }
     let err: number;
     let object: SharedAnon | null = null;
     let file: FileDescription | null = null;
@@ -1181,6 +1255,7 @@ function restoreMemory(
   as.deferMappings(ctx);
   for (const v of m.vmas) {
     if ((v.name === "[vvar]" || v.name === "[vdso]") && ownVdso) continue;
+    if (v.memfd !== undefined) continue; // mapped with its own protection
     if ((v.prot & (PROT_READ | PROT_WRITE)) !== (PROT_READ | PROT_WRITE)) as.protect(ctx, v.start, v.end - v.start, v.prot);
   }
   if (as.flushMappings() !== 0) throw new ImageError("restore: cannot protect the image's memory");

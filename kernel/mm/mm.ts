@@ -13,7 +13,7 @@
  */
 
 import {
-  MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_GROWSDOWN, MAP_LOCKED, MAP_NORESERVE, MAP_PRIVATE, MAP_SHARED,
+  MAP_32BIT, MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_GROWSDOWN, MAP_LOCKED, MAP_NORESERVE, MAP_PRIVATE, MAP_SHARED,
   MAP_SHARED_VALIDATE, MAP_TYPE, MREMAP_FIXED, MREMAP_MAYMOVE, PAGE_SIZE, pageRoundUp, PROT_EXEC,
   PROT_GROWSDOWN, PROT_GROWSUP, PROT_READ, PROT_SEM, PROT_WRITE,
 } from "../../abi/linux/mm.ts";
@@ -27,6 +27,9 @@ export const MMAP_BASE = 0x7fff_f7ff_f000;
 export const PIE_BASE = 0x5555_5555_4000;
 /** Linux's stack_guard_gap: a stack does not grow within 256 pages of the mapping below it. */
 export const STACK_GUARD_GAP = 256 * 4096;
+/** MAP_32BIT's window on x86-64 (find_start_end): the second GiB, bottom-up. */
+const MAP_32BIT_LOW = 0x4000_0000;
+const MAP_32BIT_HIGH = 0x8000_0000;
 
 /**
  * @savable The identity of one shared anonymous memory object (Linux's shmem file behind
@@ -172,6 +175,25 @@ export class MemoryManager {
     throw ENOMEM;
   }
 
+  /**
+   * Finds the lowest free range of len bytes within [lo, hi), as Linux's bottom-up
+   * unmapped_area does for MAP_32BIT (the 1-2 GiB window); ENOMEM when none fits.
+   */
+  findFreeBottomUp(len: number, lo: number, hi: number): number {
+    const busy = [
+      ...this.as.reserved.map((r) => ({ start: r.start, end: r.end })),
+      ...this.vmas.map((v) => ({ start: v.growsDown ? Math.max(0, v.start - STACK_GUARD_GAP) : v.start, end: v.end })),
+    ].sort((a, b) => a.start - b.start);
+    let start = Math.max(lo, this.as.minAddr);
+    for (const r of busy) {
+      if (r.end <= start) continue;
+      if (r.start >= start + len) break;
+      start = r.end;
+    }
+    if (start + len > hi) throw ENOMEM;
+    return start;
+  }
+
   #isFree(start: number, end: number): boolean {
     if (start < this.as.minAddr || end > this.as.maxAddr) return false;
     for (const r of this.as.reserved) if (r.start < end && start < r.end) return false;
@@ -215,7 +237,10 @@ export class MemoryManager {
       addr = o.addr;
     } else {
       const hint = o.addr - (o.addr % PAGE_SIZE);
-      addr = hint !== 0 && this.#isFree(hint, hint + len) && !this.#inStackGap(hint + len) ? hint : this.findFree(len);
+      const hintFits = hint !== 0 && this.#isFree(hint, hint + len) && !this.#inStackGap(hint + len);
+      if (hintFits) addr = hint;
+      else if (o.flags & MAP_32BIT) addr = this.findFreeBottomUp(len, MAP_32BIT_LOW, MAP_32BIT_HIGH);
+      else addr = this.findFree(len);
     }
     // Linux's may_expand_vm: what MAP_FIXED replaces does not count twice.
     if (o.asLimit !== undefined && o.asLimit !== Infinity) {
@@ -248,7 +273,9 @@ export class MemoryManager {
       }
     }
     if (r < 0) throw errnoFromNumber(-r);
-    this.#remove(addr, addr + len);
+    // What MAP_FIXED replaced lets go of its file (ld.so maps a library's whole span from the
+    // file, then its segments over it: kept, each would pin the file's host descriptor).
+    for (const v of this.#remove(addr, addr + len)) v.file?.decRef();
     this.#insert({
       start: addr,
       end: addr + len,
@@ -693,7 +720,7 @@ function isSpecial(v: Vma): boolean {
   return v.file === null && (v.name === "[vdso]" || v.name === "[vvar]");
 }
 
-function sharedObject(file: FileDescription | null): SharedObject {
+export function sharedObject(file: FileDescription | null): SharedObject {
   if (file === null) return new SharedAnon();
   try {
     const st = file.stat();

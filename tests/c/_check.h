@@ -35,6 +35,8 @@ static const char *en(int e) {
     case ELOOP: return "ELOOP";
     case EOPNOTSUPP: return "EOPNOTSUPP";
     case EOVERFLOW: return "EOVERFLOW";
+    case ENOMEM: return "ENOMEM";
+    case ETIMEDOUT: return "ETIMEDOUT";
     default: return "E?";
   }
 }
