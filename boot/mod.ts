@@ -442,7 +442,15 @@ async function runHeld(
       killedBy = await startGate;
       if (killedBy !== null) log.debug(`container ${reg.id} killed by signal ${killedBy} before start`);
     }
-    ws = killedBy ?? await loader.run(held);
+    // A container held by ID may be checkpointed by `sentry checkpoint`: its modules (the
+    // state's schemas take tens of ms to build) load once it has started, not while it waits.
+    let prefetch: ReturnType<typeof setTimeout> | undefined;
+    if (detached || !reg.ephemeral) prefetch = setTimeout(() => void import("../kernel/checkpoint/sandbox.ts").catch(() => {}), 300);
+    try {
+      ws = killedBy ?? await loader.run(held);
+    } finally {
+      clearTimeout(prefetch);
+    }
     exited(ws);
     // The kernel's words when it has them (they carry the fault address), under our policy
     // of when to speak.
