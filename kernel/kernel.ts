@@ -44,7 +44,7 @@ import { SocketFile } from "./socket/socket.ts";
 import { UnixNamespace } from "./socket/unix/namespace.ts";
 import { IpcNamespace } from "./ipc.ts";
 import { MSGMNI, SEMMNI, SEMVMX, SHMMNI } from "../abi/linux/ipc.ts";
-import { exitRobustList, FutexTable, type FutexWaiter, wakeShared } from "./futex.ts";
+import { exitRobustList, FutexTable, futexPiExit, type FutexWaiter, wakeShared } from "./futex.ts";
 import { LockTable } from "../vfs/lock.ts";
 import {
   CPU_SAMPLE_NS, type CpuTimer, type DeadlineTarget, DELAYTIMER_MAX, type KernelTimer, SIGEV_NONE,
@@ -966,9 +966,14 @@ export class Kernel {
     // A syscall that already made progress (a socket send or MSG_WAITALL receive) returns
     // that count instead of EINTR, and is not restarted.
     const partial = (t.syscallState as { partial?: number } | null)?.partial ?? 0;
-    const restart = partial === 0 && t.lastBlockRestart === "sys" && (act.flags & SA_RESTART) !== 0;
+    // A futex wait already woken, or a PI lock already handed over, has succeeded: it returns
+    // 0 before the handler runs (Linux's futex_wait returns 0 once it was unqueued by a wake).
+    const done = (t.syscallState as { waiter?: FutexWaiter } | null)?.waiter?.woken === true;
+    const restart = !done && partial === 0 && t.lastBlockRestart === "sys" && (act.flags & SA_RESTART) !== 0;
     this.#cancelSleep(t);
-    if (partial > 0) {
+    if (done) {
+      t.ctx.setReturn(0);
+    } else if (partial > 0) {
       t.ctx.setReturn(partial);
     } else if (restart) {
       const r = t.ctx.regs;
@@ -980,7 +985,7 @@ export class Kernel {
       writeSleepRemainder(t);
     }
     if (this.strace) {
-      this.log.strace(straceExit(t, t.straceEntry, partial > 0 ? partial : restart ? "? ERESTARTSYS" : -EINTR.errno, 0));
+      this.log.strace(straceExit(t, t.straceEntry, done ? 0 : partial > 0 ? partial : restart ? "? ERESTARTSYS" : -EINTR.errno, 0));
       t.straceEntry = "";
     }
     t.inSyscall = false;
@@ -1140,7 +1145,10 @@ export class Kernel {
     const hostGone = tg.mm.users === 1;
     if (hostGone) {
       // Robust futexes may live in memory shared with other processes: walk while readable.
-      for (const t of tg.tasks) exitRobustList(t);
+      for (const t of tg.tasks) {
+        exitRobustList(t);
+        futexPiExit(t);
+      }
       // The stub's lifetime usage covers every host thread of the group: charge what earlier
       // thread exits did not to the group at once (cpu_time.ts).
       const u = tg.mm.as.releaseAndReap();
@@ -1179,7 +1187,10 @@ export class Kernel {
     tg.tasks.delete(t);
     this.tasks.delete(t.tid);
     this.#byCtx.delete(t.ctx);
-    if (!hostGone) exitRobustList(t);
+    if (!hostGone) {
+      exitRobustList(t);
+      futexPiExit(t);
+    }
     if (t.clearChildTid !== 0 && !hostGone && tg.tasks.size > 0) {
       // CLONE_CHILD_CLEARTID: zero the tid word and wake a joiner (a shared futex wake, as Linux).
       try {

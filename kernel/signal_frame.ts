@@ -171,6 +171,24 @@ export function buildFrame(f: FrameInput): BuiltFrame {
   return { addr: frame, bytes, frameAddr: frame, infoAddr: frame + SIGINFO_OFFSET, ucAddr: frame + UC_OFFSET };
 }
 
+/**
+ * The FP state a signal handler starts with, in the layout of `like` (an XSAVE image as
+ * PTRACE_GETREGSET NT_X86_XSTATE gives it): Linux's fpu__clear_user_states, the registers in
+ * their initial state (x87 control word 0x37f, MXCSR 0x1f80, every x87, XMM and extended
+ * register zero), so that a handler never sees the interrupted code's values; sigreturn
+ * restores those from the frame. MXCSR_MASK is the CPU's and is kept; the XSAVE header marks
+ * only x87 and SSE as written (every other component in its initial state).
+ */
+export function initialFpState(like: Uint8Array): Uint8Array {
+  const fp = new Uint8Array(like.length);
+  const v = new DataView(fp.buffer);
+  v.setUint16(0, 0x37f, true); // FCW
+  v.setUint32(24, 0x1f80, true); // MXCSR
+  if (like.length >= 32) fp.set(like.subarray(28, 32), 28); // MXCSR_MASK
+  if (like.length >= 520) v.setBigUint64(512, 3n, true); // XSTATE_BV: x87 | SSE
+  return fp;
+}
+
 /** What rt_sigreturn restores, read from the ucontext at ucAddr. */
 export interface RestoredContext {
   mask: bigint;

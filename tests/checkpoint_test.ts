@@ -507,17 +507,6 @@ Deno.test("sentry do --checkpoint-after on a sandbox this slice cannot save says
     assert.equal(locked.stderr, "sentry: checkpoint: file locks (flock, fcntl or OFD) are held: not saved yet; the sandbox goes on\n");
     assert.equal(locked.code, 0);
     assert.ok(!exists(image));
-    // TCP connections on a network with host parts (here --network sandbox's gateway): not
-    // saved yet (loopback alone is), so the transfer goes on.
-    const tcp = await compileC("ckpt_tcp", { static: true });
-    const hostNet = await sentry(["do", "--network", "sandbox", "--checkpoint-image", image, "--checkpoint-after", "1", "--", tcp]);
-    assert.equal(
-      hostNet.stderr,
-      "sentry: checkpoint: inet sockets on a network with host parts (--network sandbox, --publish, --pcap): not saved yet; the sandbox goes on\n",
-    );
-    assert.match(hostNet.stdout, /\nclient status 0\naccepted later: early bird\n/);
-    assert.equal(hostNet.code, 0);
-    assert.ok(!exists(image));
     const bad = await sentry(["do", "--checkpoint-after", "x", "--checkpoint-image", image, "--", "/bin/true"]);
     assert.equal(bad.code, 125);
     assert.equal(bad.stderr, "sentry: --checkpoint-after: expected a number of seconds\n");
@@ -1026,6 +1015,101 @@ Deno.test("sentry do --checkpoint-image then sentry restore: a TCP transfer over
   }
 });
 
+Deno.test("sentry --network sandbox: a connection to the host is reset by a checkpoint and restore (ECONNRESET), the sandbox's own transfer ends as natively", async () => {
+  const exe = await compileC("ckpt_tcp", { static: true });
+  const enc = (t: string) => new TextEncoder().encode(t);
+  // The host's server: a greeting, then "ok" for every byte it gets.
+  const server = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (server.addr as Deno.NetAddr).port;
+  const served: Promise<void>[] = [];
+  const accepting = (async () => {
+    for await (const c of server) {
+      served.push((async () => {
+        try {
+          await c.write(enc("hello from host\n"));
+          const buf = new Uint8Array(16);
+          while ((await c.read(buf)) !== null) await c.write(enc("ok"));
+        } catch { /* reset by the sandbox's end */ }
+        try {
+          c.close();
+        } catch { /* closed */ }
+      })());
+    }
+  })();
+  const dir = Deno.makeTempDirSync();
+  try {
+    const native = new TextDecoder().decode((await new Deno.Command(exe, { args: ["127.0.0.1", String(port)], stdout: "piped" }).output()).stdout);
+    assert.match(native, /^host says: hello from host\nready\n[^]*\nhost connection: ok\n$/);
+    const image = `${dir}/image.cbor`;
+    const first = await sentry(["--network", "sandbox", "do", "--checkpoint-image", image, "--checkpoint-after", "1", "--", exe, "10.0.2.2", String(port)]);
+    assert.deepEqual([first.code, first.stderr, first.stdout], [0, "", "host says: hello from host\nready\n"]);
+    const reset = native.replace("host connection: ok\n", "host connection: send: Connection reset by peer\n");
+    for (const run of [1, 2]) {
+      const second = await sentry(["--network", "sandbox", "restore", image]);
+      assert.deepEqual([second.code, second.stderr], [0, ""], `restore ${run}`);
+      assert.equal(first.stdout + second.stdout, reset, `restore ${run}`);
+    }
+  } finally {
+    server.close();
+    await accepting;
+    await Promise.all(served);
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("sentry restore --publish: the restored listener is reached again, and a connection the checkpointed sentry relayed is reset", async () => {
+  const exe = await compileC("ckpt_publish", { static: true });
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const hostPort = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  const publish = ["--publish", `127.0.0.1:${hostPort}:8080`];
+  /** Connects through the published port until the sandbox's server greets. */
+  const greet = async (): Promise<{ conn: Deno.TcpConn; text: string }> => {
+    for (let i = 0; i < 200; i++) {
+      try {
+        const conn = await Deno.connect({ hostname: "127.0.0.1", port: hostPort });
+        let text = "";
+        const buf = new Uint8Array(64);
+        for (let n; !text.includes("\n") && (n = await conn.read(buf)) !== null;) text += new TextDecoder().decode(buf.subarray(0, n));
+        if (text !== "") return { conn, text };
+        conn.close(); // the sandbox was not listening yet: its relay ended
+      } catch { /* the sentry is not listening yet */ }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error("never greeted");
+  };
+  const dir = Deno.makeTempDirSync();
+  try {
+    const root = `${dir}/state`;
+    const first = new Deno.Command(`${REPO_ROOT}/sentry`, {
+      args: ["--root", root, ...publish, "do", "--id", "pub1", "--", exe], stdin: "null", stdout: "piped", stderr: "piped",
+    }).spawn();
+    const a = await greet();
+    assert.equal(a.text, "hi 1\n");
+    const ck = await sentry(["--root", root, "checkpoint", "--image", `${dir}/image.cbor`, "pub1"]);
+    assert.deepEqual(ck, { code: 0, stdout: "", stderr: "" });
+    const out1 = await first.output();
+    assert.deepEqual([out1.code, new TextDecoder().decode(out1.stdout)], [0, "listening\ngreeted 1\n"]);
+    try {
+      await a.conn.read(new Uint8Array(16)); // the end of the relay: EOF or a reset
+    } catch { /* reset */ }
+    a.conn.close();
+    const second = new Deno.Command(`${REPO_ROOT}/sentry`, {
+      args: [...publish, "restore", `${dir}/image.cbor`], stdin: "null", stdout: "piped", stderr: "piped",
+    }).spawn();
+    const b = await greet();
+    assert.equal(b.text, "hi 2\n");
+    b.conn.close();
+    const out2 = await second.output();
+    assert.deepEqual(
+      [out2.code, new TextDecoder().decode(out2.stderr), new TextDecoder().decode(out2.stdout)],
+      [0, "", "greeted 2\nthe first connection: Connection reset by peer\n"],
+    );
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 Deno.test("sentry checkpoint --leave-running ID in the middle of a TCP transfer: the original ends as natively, and so does the image", async () => {
   const exe = await compileC("ckpt_tcp", { static: true });
   const native = new TextDecoder().decode((await new Deno.Command(exe, { stdout: "piped" }).output()).stdout);
@@ -1047,6 +1131,38 @@ Deno.test("sentry checkpoint --leave-running ID in the middle of a TCP transfer:
     const restored = await sentry(["restore", "--image-path", `${dir}/kept`, "net-lr2"]);
     assert.deepEqual([restored.code, restored.stderr], [0, ""]);
     assert.ok(native.endsWith(restored.stdout) && restored.stdout.includes("\nclient status 0\n"), restored.stdout);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("checkpoint and restore: a TCP connection only the stack holds, in TIME-WAIT, is saved with its remaining time and the rest ends as natively", async () => {
+  const exe = await compileC("ckpt_tcp", { static: true });
+  const native = new TextDecoder().decode((await new Deno.Command(exe, { stdout: "piped" }).output()).stdout);
+  const dir = Deno.makeTempDirSync();
+  try {
+    const out = `${dir}/out`, image = `${dir}/image.cbor`;
+    Deno.writeFileSync(out, new Uint8Array(0));
+    const k = newKernel();
+    k.createInit({ argv: [exe], envp: [], cwd: "/", creds: new Credentials(0, 0), stdio: stdioTo(out) });
+    const done = k.run();
+    try {
+      // The program pauses 400 ms after the transfer, its client's end in TIME-WAIT.
+      await until(() => Deno.readTextFileSync(out).includes("client status"), "the transfer to end");
+      k.pause();
+      await until(() => k.quiescent, "quiescence");
+      checkpointToFile(k, image, { rootHostPath: "/", sentryVersion: "test" });
+    } finally {
+      k.shutdown();
+      await done;
+    }
+    const before = Deno.readTextFileSync(out);
+    const saved = readSandboxImage(image, "/").state.tcpSockets;
+    const tw = saved.find((s) => s.state === "TIME-WAIT");
+    assert.ok(tw !== undefined && tw.flags.userClosed, "no orphan in TIME-WAIT");
+    assert.ok(tw.timers.timeWait !== null && tw.timers.timeWait > 50_000 && tw.timers.timeWait <= 60_000, `${tw.timers.timeWait}`);
+    assert.equal(await restoreAndRun(image, `${dir}/out2`), 0);
+    assert.equal(before + Deno.readTextFileSync(`${dir}/out2`), native);
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
@@ -1091,6 +1207,11 @@ Deno.test("restore: hostile TCP and UDP socket entries are refused in one line a
       ["an accept queue naming a connection of another", (s) => void listener(s).acceptQueue.push(s.tcpSockets.indexOf(busy(s))), /accepts socket/],
       ["an established embryo out of the accept queue", (s) => void (listener(s).acceptQueue = []), /accept queue in state ESTABLISHED/],
       ["a listener counting handshakes it has not", (s) => void (listener(s).synQueueLen = 5), /counts 5 handshakes/],
+      ["a listener that is its own connection", (s) => {
+        const l = listener(s), i = s.tcpSockets.indexOf(l);
+        l.parent = i;
+        l.acceptQueue.push(i);
+      }, /names listener/],
       ["a connection nothing holds", (s) => void s.tcpSockets.push({ ...busy(s), parent: null, acceptQueue: [] }), /open but nothing holds it/],
       ["one 4-tuple twice", (s) => void s.tcpSockets.push({ ...busy(s), flags: { ...busy(s).flags, userClosed: true } }), /the network: .*Address already in use/],
       ["data in flight past the send queue", (s) => {
@@ -1116,22 +1237,7 @@ Deno.test("restore: hostile TCP and UDP socket entries are refused in one line a
       }, /more than its limit/],
       ["two UDP sockets on one port", (s) => void (s.udpSockets[1]!.localPort = s.udpSockets[0]!.localPort), /the network: .*Address already in use/],
     ];
-    for (const [what, mutate, message] of cases) {
-      const bad = readSandboxImage(image, "/");
-      mutate(bad.state);
-      writeImage(`${dir}/bad.cbor`, bad);
-      const k2 = newKernel();
-      try {
-        const err = refused(() => restoreSandbox(k2, readSandboxImage(`${dir}/bad.cbor`, "/"), { stdio: stdioTo(out) }));
-        assert.match(err.message, /^restore: /, what);
-        assert.match(err.message, message, what);
-        assert.ok(!err.message.includes("\n"), what);
-        assert.equal(k2.threadGroups.size, 0, what);
-        assert.equal(k2.tasks.size, 0, what);
-      } finally {
-        k2.shutdown();
-      }
-    }
+    refusedInProcess(image, out, cases);
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
@@ -1192,22 +1298,7 @@ Deno.test("restore: hostile memfd entries and mappings are refused in one line a
       ["a memfd nothing holds", (s) => void s.files.push({ ...memfd(s, "plain"), runs: [] }), /no descriptor or mapping holds/],
       ["F_SEAL_WRITE under a writable shared mapping", (s) => void (memfd(s, "shared").seals = 0x8), /cannot seal the memfd shared .*errno 16/],
     ];
-    for (const [what, mutate, message] of cases) {
-      const bad = readSandboxImage(image, "/");
-      mutate(bad.state);
-      writeImage(`${dir}/bad.cbor`, bad);
-      const k2 = newKernel();
-      try {
-        const err = refused(() => restoreSandbox(k2, readSandboxImage(`${dir}/bad.cbor`, "/"), { stdio: stdioTo(out) }));
-        assert.match(err.message, /^restore: /, what);
-        assert.match(err.message, message, what);
-        assert.ok(!err.message.includes("\n"), what);
-        assert.equal(k2.threadGroups.size, 0, what);
-        assert.equal(k2.tasks.size, 0, what);
-      } finally {
-        k2.shutdown();
-      }
-    }
+    refusedInProcess(image, out, cases);
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
@@ -1251,6 +1342,29 @@ Deno.test("sentry do --checkpoint-image then sentry restore: directories open as
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+/** Restores each mutation of the image in a new kernel: one ImageError line, and no process made. */
+function refusedInProcess(
+  image: string, out: string, cases: [string, (s: ReturnType<typeof readSandboxImage>["state"]) => void, RegExp][],
+): void {
+  const bad = `${image}.bad`;
+  for (const [what, mutate, message] of cases) {
+    const img = readSandboxImage(image, "/");
+    mutate(img.state);
+    writeImage(bad, img);
+    const k = newKernel();
+    try {
+      const err = refused(() => restoreSandbox(k, readSandboxImage(bad, "/"), { stdio: stdioTo(out) }));
+      assert.match(err.message, /^restore: /, what);
+      assert.match(err.message, message, what);
+      assert.ok(!err.message.includes("\n"), what);
+      assert.equal(k.threadGroups.size, 0, what);
+      assert.equal(k.tasks.size, 0, what);
+    } finally {
+      k.shutdown();
+    }
+  }
+}
 
 /** Restores each mutation of the image through the CLI: one line on stderr, status 125, nothing run. */
 async function refusedRestores(

@@ -381,7 +381,7 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
       throw new CheckpointError(`the terminal /dev/pts/${t.index} of an exec -t session: not saved yet`);
     }
   }
-  c.inet.saveStackOwned(k);
+  c.inet.finish(k);
   const trees = saveTrees(k, c.blobs, (what) => new CheckpointError(`${what}: not saved yet`));
   const state: SavedSandbox = {
     hostname: k.hostname,

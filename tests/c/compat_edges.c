@@ -282,6 +282,19 @@ static void zero_length_recv_fd(void) {
   close(sv[1]);
 }
 
+static void inet_options(void) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  int v = -1, one = 1;
+  socklen_t len = sizeof(v);
+  R("TCP getsockopt SO_NO_CHECK", getsockopt(fd, SOL_SOCKET, SO_NO_CHECK, &v, &len));
+  printf("SO_NO_CHECK initially %d\n", v);
+  R("TCP setsockopt SO_NO_CHECK 1", setsockopt(fd, SOL_SOCKET, SO_NO_CHECK, &one, sizeof(one)));
+  len = sizeof(v);
+  getsockopt(fd, SOL_SOCKET, SO_NO_CHECK, &v, &len);
+  printf("SO_NO_CHECK then %d\n", v);
+  close(fd);
+}
+
 int main(void) {
   setvbuf(stdout, NULL, _IONBF, 0);
   getdents_edges();
@@ -293,6 +306,7 @@ int main(void) {
   futex_kinds();
   passcred_order();
   zero_length_recv_fd();
+  inet_options();
   char path[128];
   for (int i = 0; i < 100; i++) {
     snprintf(path, sizeof(path), "%s/file-%03d", dir, i);
