@@ -17,7 +17,7 @@ import {
   MAP_SHARED_VALIDATE, MAP_TYPE, MREMAP_FIXED, MREMAP_MAYMOVE, PAGE_SIZE, pageRoundUp, PROT_EXEC,
   PROT_GROWSDOWN, PROT_GROWSUP, PROT_READ, PROT_SEM, PROT_WRITE,
 } from "../../abi/linux/mm.ts";
-import { EACCES, EAGAIN, EBADF, EEXIST, EFAULT, EINVAL, ENOMEM, errnoFromNumber } from "../errno.ts";
+import { EACCES, EAGAIN, EBADF, EEXIST, EFAULT, EINVAL, ENOMEM, EPERM, errnoFromNumber } from "../errno.ts";
 import type { AddressSpace, Context } from "../../platform/mod.ts";
 import type { FileDescription } from "../../vfs/file_description.ts";
 import type { Location } from "../../vfs/mount.ts";
@@ -70,6 +70,8 @@ export interface Vma {
   mayWrite?: boolean;
   /** prctl(PR_SET_VMA_ANON_NAME)'s name of anonymous memory ("" is a name too); absent: none. */
   anonName?: string;
+  /** False for a file mapping on a noexec mount (Linux clears VM_MAYEXEC): mprotect(PROT_EXEC) is EACCES. */
+  mayExec?: boolean;
 }
 
 /** Arguments of {@linkcode MemoryManager.mmap}. */
@@ -229,6 +231,8 @@ export class MemoryManager {
       if (!f) throw EBADF;
       if (!f.readable) throw EACCES;
       if (shared && (o.prot & PROT_WRITE) && !f.writable) throw EACCES;
+      // Linux's do_mmap: a file on a noexec mount never maps executable.
+      if ((o.prot & PROT_EXEC) && f.location()?.mount.noexec) throw EPERM;
     }
     let addr: number;
     if (o.flags & MAP_FIXED_NOREPLACE) {
@@ -290,6 +294,7 @@ export class MemoryManager {
       growsDown: (o.flags & MAP_GROWSDOWN) !== 0,
       locked: (o.flags & MAP_LOCKED) !== 0 || this.lockFuture,
       ...(o.readOnly ? { mayWrite: false } : {}),
+      ...(file?.location()?.mount.noexec ? { mayExec: false } : {}),
     });
   }
 
@@ -589,6 +594,7 @@ export class MemoryManager {
       ) {
         throw EACCES;
       }
+      if (v.start < end && addr < v.end && (prot & PROT_EXEC) && v.mayExec === false) throw EACCES;
       // The vDSO's parameters page may only ever be read (Linux's [vvar] has no VM_MAYWRITE
       // nor VM_MAYEXEC).
       if (v.start < end && addr < v.end && v.name === "[vvar]" && (prot & (PROT_WRITE | PROT_EXEC))) throw EACCES;
