@@ -1186,6 +1186,11 @@ export class Kernel {
     if (t.tid === tg.tgid) tg.leaderComm = t.name;
     tg.tasks.delete(t);
     this.tasks.delete(t.tid);
+    // The thread's I/O counters stay the process's (__exit_signal's task_io_accounting_add).
+    tg.deadIo.rchar += t.io.rchar;
+    tg.deadIo.wchar += t.io.wchar;
+    tg.deadIo.syscr += t.io.syscr;
+    tg.deadIo.syscw += t.io.syscw;
     this.#byCtx.delete(t.ctx);
     if (!hostGone) {
       exitRobustList(t);

@@ -253,6 +253,37 @@ class ProcessView implements ProcProcess {
     return new MemAccess(this.#tg.mm);
   }
 
+  io(tid: number | null): { rchar: number; wchar: number; syscr: number; syscw: number } | null {
+    if (tid !== null) {
+      const t = [...this.#tg.tasks].find((x) => x.tid === tid);
+      return t === undefined ? null : { ...t.io };
+    }
+    const sum = { ...this.#tg.deadIo };
+    for (const t of this.#tg.tasks) {
+      sum.rchar += t.io.rchar;
+      sum.wchar += t.io.wchar;
+      sum.syscr += t.io.syscr;
+      sum.syscw += t.io.syscw;
+    }
+    return sum;
+  }
+
+  childrenOf(tid: number): number[] {
+    // parentThread 0 (after a restore) counts as the leader's.
+    return [...this.#tg.children]
+      .filter((c) => c.parentThread === tid || (c.parentThread === 0 && tid === this.#tg.tgid))
+      .map((c) => c.tgid)
+      .sort((a, b) => a - b);
+  }
+
+  get coredumpFilter(): number | null {
+    return this.#tg.zombie || this.#tg.tasks.size === 0 ? null : this.#tg.coredumpFilter;
+  }
+
+  set coredumpFilter(v: number | null) {
+    if (v !== null) this.#tg.coredumpFilter = v;
+  }
+
   setComm(tid: number | null, comm: string): boolean {
     const t = tid === null ? this.#leader : [...this.#tg.tasks].find((x) => x.tid === tid);
     if (t === undefined) return false;

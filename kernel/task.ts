@@ -41,6 +41,14 @@ export type TaskState =
   | "dead";
 
 /** What a blocked task waits for. Plain data: a blocked task is registers plus this. */
+/** Counters of /proc/PID/io (see Task.io). */
+export interface IoAccounting {
+  rchar: number;
+  wchar: number;
+  syscr: number;
+  syscw: number;
+}
+
 export interface BlockState {
   queues: WaitQueue[];
   mask: number;
@@ -122,6 +130,11 @@ export class Task implements Waker, MemoryIO {
   cpuBase = { userNs: 0, sysNs: 0 };
   /** True once cpuBase holds the current host thread's time too (it is about to go away). */
   cpuFrozen = false;
+  /**
+   * I/O accounting (Linux's task_io_accounting, /proc/PID/task/TID/io): bytes and calls of
+   * read/write-family syscalls, counted as they complete.
+   */
+  readonly io: IoAccounting = { rchar: 0, wchar: 0, syscr: 0, syscw: 0 };
   /** Thread name (comm), 15 bytes at most. */
   name: string;
 

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Task } from "./task.ts";
+import type { IoAccounting, Task } from "./task.ts";
 import { WaitQueue } from "../waiter/mod.ts";
 import { PendingSignals } from "./task_signals.ts";
 import type { CpuTimer, KernelTimer, PosixTimer } from "./timers.ts";
@@ -81,6 +81,13 @@ export class ThreadGroup {
   readonly startNs: number = monotonicNs();
   /** /proc/PID/oom_score_adj (kept, not acted on). */
   oomScoreAdj = 0;
+  /**
+   * /proc/PID/coredump_filter (Linux's MMF_DUMP_FILTER bits; kept, not acted on: no core is
+   * written): inherited by fork and kept across execve. Default 0x33.
+   */
+  coredumpFilter = 0x33;
+  /** The I/O counters of the group's threads that exited (Linux's signal->ioac). */
+  readonly deadIo: IoAccounting = { rchar: 0, wchar: 0, syscr: 0, syscw: 0 };
   /**
    * Job control (kernel/job_control.ts): the group stop under way or complete, with the signal
    * that started it; null when the group runs.

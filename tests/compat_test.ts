@@ -40,3 +40,7 @@ Deno.test("anonymous memory names in /proc/self/maps: /dev/zero (deleted) for sh
 Deno.test("netdevice ioctls about lo answer on Unix, UDP and netlink sockets as natively (tests/c/netdevice.c)", async () => {
   await assertSameAsNative([await compileC("netdevice")]);
 });
+
+Deno.test("/proc/PID/io, ns/, coredump_filter, task/TID/children, task/ links and /proc/TID behave as natively (tests/c/proc_task.c)", async () => {
+  await assertSameAsNative([await compileC("proc_task")]);
+});

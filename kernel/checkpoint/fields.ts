@@ -69,12 +69,13 @@ export const LEDGER: readonly LedgerEntry[] = [
     saved: [
       "tgid", "tasks", "mm", "parent", "limits", "handlers", "pgid", "sid", "exitStatus", "zombie", "exitUid",
       "leaderComm", "sharedPending", "itimerReal", "timerSeq", "dumpable", "subreaper", "execed", "exitSignal",
-      "oomScoreAdj", "userNs", "sysNs", "childUserNs", "childSysNs", "maxRssKb", "childMaxRssKb",
+      "oomScoreAdj", "coredumpFilter", "userNs", "sysNs", "childUserNs", "childSysNs", "maxRssKb", "childMaxRssKb",
       "itimerVirtual", "itimerProf", "cpuLimitTimers", "posixTimers", "tty", "groupStop", "stopped", "stopReport",
       "continuedReport",
     ],
     derived: {
       children: "rebuilt from every process's parent",
+      deadIo: "as Task.io: I/O statistics start from zero again after a restore",
       parentThread: "0 after a restore: any thread of the parent may wait for the child with __WNOTHREAD",
       childWaitQueue: "sleepers re-register as their restarted syscalls run again",
       exitQueue: "as childWaitQueue",
@@ -107,6 +108,7 @@ export const LEDGER: readonly LedgerEntry[] = [
       straceEntry: "--strace's text of the syscall in progress: printed again as it restarts",
       cpuFrozen: "false: set only as a thread's host thread goes away, and a saved thread is alive",
       "#args": "a cache of the current context's argument decoder",
+      io: "I/O accounting (/proc/PID/io): statistics, counted from zero again after a restore",
     },
     refused: {
       savedMask: "the mask a sigsuspend, pselect or ppoll put aside: saved as the thread's mask when the call runs again; refused between its wake and its handler",

@@ -254,6 +254,7 @@ const processSchema = z.object({
   subreaper: z.boolean(),
   execed: z.boolean(),
   oomScoreAdj: z.number().int().min(-1000).max(1000),
+  coredumpFilter: z.number().int().min(0).max(0x1ff).optional(),
   timerSeq: u32,
   /** ITIMER_VIRTUAL/PROF, RLIMIT_CPU's timers and POSIX timers (timers.ts). */
   timers: processTimersSchema,
@@ -440,6 +441,7 @@ function saveProcess(tg: ThreadGroup, c: SaveContext): SavedProcess {
     subreaper: tg.subreaper,
     execed: tg.execed,
     oomScoreAdj: tg.oomScoreAdj,
+    coredumpFilter: tg.coredumpFilter,
     timerSeq: tg.timerSeq,
     timers: saveProcessTimers(tg, (what) => new CheckpointError(`${what}: not saved yet`)),
     cpu: {
@@ -859,6 +861,7 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
       tg.subreaper = p.subreaper;
       tg.execed = p.execed;
       tg.oomScoreAdj = p.oomScoreAdj;
+      tg.coredumpFilter = p.coredumpFilter ?? 0x33;
       tg.timerSeq = p.timerSeq;
       tg.userNs = p.cpu.userNs;
       tg.sysNs = p.cpu.sysNs;

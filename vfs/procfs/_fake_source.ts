@@ -76,6 +76,16 @@ export class FakeProcess implements ProcProcess {
     };
   }
 
+  coredumpFilter: number | null = 0x33;
+
+  childrenOf(_tid: number): number[] {
+    return [];
+  }
+
+  io(_tid: number | null): { rchar: number; wchar: number; syscr: number; syscw: number } | null {
+    return { rchar: 0, wchar: 0, syscr: 0, syscw: 0 };
+  }
+
   setComm(_tid: number | null, comm: string): boolean {
     this.comm = comm;
     return true;

@@ -39,7 +39,7 @@ import {
   O_ACCMODE, O_RDONLY, O_RDWR, O_WRONLY, S_IFDIR, S_IFLNK, S_IFMT, S_IFSOCK, SEEK_CUR, SEEK_SET,
 } from "../../abi/linux/file.ts";
 import type { Dentry, SetAttr } from "../dentry.ts";
-import type { DirEntry, FileDescription } from "../file_description.ts";
+import type { DirEntry, FileDescription, Stat } from "../file_description.ts";
 import { Location, Mount } from "../mount.ts";
 import { PIPE_MAX_SIZE, PipeEnd } from "../pipe.ts";
 import { MAX_QUEUED_EVENTS } from "../inotify.ts";
@@ -59,6 +59,8 @@ export class ProcFilesystem extends KernFilesystem {
   /** Immutable. A mount outside the tree for descriptions that have no place in it (pipes). */
   readonly anonMount: Mount;
   readonly anonRoot: StaticDir;
+  /** Immutable. The namespaces' inodes (nsfs), reached through /proc/PID/ns. */
+  readonly nsfs: { mount: Mount; nodes: Map<string, KDentry> } = makeNsfs();
   /** Immutable. /proc/sys/kernel/random/boot_id. */
   readonly bootId: string = crypto.randomUUID();
 
@@ -174,7 +176,8 @@ class ProcRoot extends KDentry {
     // A thread's id works too, though it is not listed (as Linux's /proc/TID).
     const tgid = src.tgidOf(n);
     if (tgid === null) return null;
-    return new PidDir(this.pfs, this, name, tgid, n);
+    // A thread's own /proc/TID (not listed) is a process directory, task/ included, as Linux's.
+    return new PidDir(this.pfs, this, name, tgid, n, true);
   }
 
   override children(): DirEntry[] {
@@ -310,19 +313,20 @@ function countThreads(src: ProcSource): { running: number; blocked: number; tota
 type PidEntryKind =
   | "stat" | "status" | "statm" | "cmdline" | "environ" | "maps" | "limits" | "mounts" | "mountinfo"
   | "comm" | "oom_score_adj" | "oom_score" | "cgroup" | "uid_map" | "gid_map" | "wchan" | "auxv"
-  | "mem" | "exe" | "cwd" | "root" | "fd" | "fdinfo" | "task";
+  | "mem" | "io" | "coredump_filter" | "children" | "exe" | "cwd" | "root" | "fd" | "fdinfo" | "task" | "ns";
 
 /** [name, kind, mode bits]; links and directories get their type from the kind. */
 const PID_ENTRIES: ReadonlyArray<[PidEntryKind, number]> = [
-  ["auxv", 0o400], ["cgroup", 0o444], ["cmdline", 0o444], ["comm", 0o644], ["cwd", 0o777], ["environ", 0o400],
+  ["auxv", 0o400], ["cgroup", 0o444], ["children", 0o444], ["cmdline", 0o444], ["comm", 0o644], ["coredump_filter", 0o644],
+  ["cwd", 0o777], ["environ", 0o400], ["io", 0o400],
   ["exe", 0o777], ["fd", 0o500], ["fdinfo", 0o555], ["gid_map", 0o444], ["limits", 0o444],
-  ["maps", 0o444], ["mem", 0o600], ["mountinfo", 0o444], ["mounts", 0o444], ["oom_score", 0o444],
+  ["maps", 0o444], ["mem", 0o600], ["mountinfo", 0o444], ["mounts", 0o444], ["ns", 0o511], ["oom_score", 0o444],
   ["oom_score_adj", 0o644], ["root", 0o777], ["stat", 0o444], ["statm", 0o444], ["status", 0o444],
   ["task", 0o555], ["uid_map", 0o444], ["wchan", 0o444],
 ];
 const PID_ENTRY_MODES: ReadonlyMap<string, number> = new Map(PID_ENTRIES);
 const LINK_KINDS = new Set<string>(["exe", "cwd", "root"]);
-const DIR_KINDS = new Set<string>(["fd", "fdinfo", "task"]);
+const DIR_KINDS = new Set<string>(["fd", "fdinfo", "task", "ns"]);
 
 /** @savable /proc/PID, or /proc/PID/task/TID when tid is set. */
 class PidDir extends KDentry {
@@ -332,6 +336,8 @@ class PidDir extends KDentry {
     name: string,
     readonly pid: number,
     readonly tid: number | null,
+    /** Whether task/ is an entry: in /proc/PID and /proc/TID, not in task/TID. */
+    readonly hasTask: boolean = tid === null,
   ) {
     const p = pfs.source.process(pid);
     super(pfs, parent, name, {
@@ -343,18 +349,20 @@ class PidDir extends KDentry {
   }
 
   #kinds(): ReadonlyArray<[PidEntryKind, number]> {
-    return this.tid === null ? PID_ENTRIES : PID_ENTRIES.filter(([k]) => k !== "task");
+    // task/ in a process directory, children in a thread's (Linux's tgid_base and tid_base).
+    return PID_ENTRIES.filter(([k]) => k !== (this.hasTask ? "children" : "task"));
   }
 
   override lookup(name: string): Dentry | null {
     const mode = PID_ENTRY_MODES.get(name);
-    if (mode === undefined || (name === "task" && this.tid !== null)) return null;
+    if (mode === undefined || name === (this.hasTask ? "children" : "task")) return null;
     if (this.pfs.source.process(this.pid) === null) return null;
     const kind = name as PidEntryKind;
     const uid = this.uid, gid = this.gid;
     if (LINK_KINDS.has(kind)) return new ProcessLink(this.pfs, this, kind as "exe" | "cwd" | "root", this.pid, uid, gid);
     if (kind === "fd" || kind === "fdinfo") return new FdDir(this.pfs, this, kind, this.pid, kind === "fdinfo", uid, gid);
     if (kind === "task") return new TaskDir(this.pfs, this, this.pid, uid, gid);
+    if (kind === "ns") return new NsDir(this.pfs, this, this.pid, uid, gid);
     return new PidFile(this.pfs, this, kind, this.pid, this.tid, mode, uid, gid);
   }
 
@@ -399,7 +407,7 @@ class PidFile extends GeneratedFile {
   }
 
   override get writable(): boolean {
-    return this.kind === "oom_score_adj" || this.kind === "comm" || this.kind === "mem";
+    return this.kind === "oom_score_adj" || this.kind === "comm" || this.kind === "mem" || this.kind === "coredump_filter";
   }
 
   /**
@@ -427,6 +435,18 @@ class PidFile extends GeneratedFile {
       return;
     }
     const text = new TextDecoder().decode(data).trim();
+    if (this.kind === "coredump_filter") {
+      // kstrtouint with base 0 (0x for hex, a leading 0 for octal); bits beyond the 9 filter
+      // bits are dropped, as Linux's proc_coredump_filter_write.
+      const v = /^0[xX][0-9a-fA-F]+$/.test(text) ? parseInt(text.slice(2), 16)
+        : /^0[0-7]*$/.test(text) ? parseInt(text, 8)
+        : /^[1-9][0-9]*$/.test(text) ? Number(text)
+        : NaN;
+      if (!Number.isSafeInteger(v) || v > 0xffffffff) throw EINVAL;
+      if (p.coredumpFilter === null) throw ESRCH;
+      p.coredumpFilter = v & 0x1ff;
+      return;
+    }
     if (this.kind === "oom_score_adj") {
       if (!/^-?[0-9]+$/.test(text)) throw EINVAL;
       const v = Number(text);
@@ -438,9 +458,26 @@ class PidFile extends GeneratedFile {
   }
 
   render(): string | Uint8Array {
+    // The user namespace's maps stay readable through a descriptor opened before the exit.
+    if (this.kind === "uid_map" || this.kind === "gid_map") return "         0          0 4294967295\n";
     const p = this.#process();
     const src = this.pfs.source;
     switch (this.kind) {
+      case "io": {
+        // Linux's do_io_accounting (ptrace access); the storage-level counters stay 0.
+        this.pfs.checkAccess(p);
+        const io = p.io(this.tid);
+        if (io === null) throw ESRCH;
+        return `rchar: ${io.rchar}\nwchar: ${io.wchar}\nsyscr: ${io.syscr}\nsyscw: ${io.syscw}\n` +
+          "read_bytes: 0\nwrite_bytes: 0\ncancelled_write_bytes: 0\n";
+      }
+      case "children":
+        // The children this thread created (Linux's get_children_pid), each with a space.
+        return p.childrenOf(this.tid ?? p.pid).map((c) => `${c} `).join("");
+      case "coredump_filter": {
+        const f = p.coredumpFilter;
+        return f === null ? "" : f.toString(16).padStart(8, "0") + "\n";
+      }
       case "stat":
         return r.renderStat(p, this.#thread(p), this.#exePath(p));
       case "status": {
@@ -479,9 +516,6 @@ class PidFile extends GeneratedFile {
         return `${Math.max(0, 666 + Math.floor(p.oomScoreAdj * 2 / 3))}\n`;
       case "cgroup":
         return "0::/\n";
-      case "uid_map":
-      case "gid_map":
-        return "         0          0 4294967295\n";
       case "wchan":
         return "0";
       default:
@@ -726,10 +760,102 @@ class FdInfoFile extends GeneratedFile {
   }
 }
 
+/**
+ * The sandbox's namespaces, one of each, with the inode numbers of Linux's initial ones
+ * (PROC_*_INIT_INO; net and mnt as a fresh boot numbers them): what /proc/PID/ns links show
+ * as "type:[inode]".
+ */
+const NAMESPACES: ReadonlyArray<[string, string, number]> = [
+  ["cgroup", "cgroup", 4026531835], ["ipc", "ipc", 4026531839], ["mnt", "mnt", 4026531841],
+  ["net", "net", 4026531840], ["pid", "pid", 4026531836], ["pid_for_children", "pid", 4026531836],
+  ["time", "time", 4026531834], ["time_for_children", "time", 4026531834], ["user", "user", 4026531837],
+  ["uts", "uts", 4026531838],
+];
+const NSFS_MAGIC = 0x6e736673;
+
+/** @savable A namespace's inode, where a /proc/PID/ns link leads (nsfs's). */
+class NsNode extends FixedFile {
+  constructor(kfs: KernFilesystem, parent: KDentry, name: string, readonly nsIno: number) {
+    super(kfs, parent, name, "", 0o444);
+  }
+
+  override get ino(): number {
+    return this.nsIno;
+  }
+}
+
+/** The nsfs filesystem: one inode per namespace type, reached only through /proc/PID/ns. */
+export function makeNsfs(): { mount: Mount; nodes: Map<string, NsNode> } {
+  const fs = new KernFilesystem("nsfs", NSFS_MAGIC);
+  const root = new StaticDir(fs, null, "", 0o500);
+  fs.root = root;
+  const nodes = new Map<string, NsNode>();
+  for (const [, type, ino] of NAMESPACES) {
+    if (!nodes.has(type)) nodes.set(type, root.add(new NsNode(fs, root, `${type}:[${ino}]`, ino)));
+  }
+  return { mount: new Mount({ id: 0, fs, root, parent: null, mountpoint: null, readonly: false }), nodes };
+}
+
+/** @savable /proc/PID/ns: a magic link per namespace (ptrace access to read or follow). */
+class NsDir extends KDentry {
+  constructor(readonly pfs: ProcFilesystem, parent: KDentry, readonly pid: number, uid: number, gid: number) {
+    super(pfs, parent, "ns", { mode: S_IFDIR | 0o511, uid, gid });
+  }
+
+  override lookup(name: string): Dentry | null {
+    const ns = NAMESPACES.find(([n]) => n === name);
+    if (ns === undefined || this.pfs.source.process(this.pid) === null) return null;
+    return new NsLink(this.pfs, this, name, ns[1], ns[2], this.pid, this.uid, this.gid);
+  }
+
+  override children(): DirEntry[] {
+    return NAMESPACES.map(([n]) => ({ name: n, ino: this.pfs.inoFor(`${this.key}/${n}`), type: dtFromMode(S_IFLNK) }));
+  }
+}
+
+/** @savable One /proc/PID/ns link: "type:[inode]", leading to the namespace's nsfs inode. */
+class NsLink extends KSymlink {
+  constructor(
+    readonly pfs: ProcFilesystem,
+    parent: KDentry,
+    name: string,
+    readonly nsType: string,
+    readonly nsIno: number,
+    readonly pid: number,
+    uid: number,
+    gid: number,
+  ) {
+    super(pfs, parent, name, { uid, gid });
+  }
+
+  #check(): void {
+    const p = this.pfs.source.process(this.pid);
+    // A zombie has left its namespaces (Linux drops its nsproxy at exit).
+    if (p === null || p.state === "Z") throw ENOENT;
+    this.pfs.checkAccess(p);
+  }
+
+  target(): string {
+    this.#check();
+    return `${this.nsType}:[${this.nsIno}]`;
+  }
+
+  override magicLink(): Location {
+    this.#check();
+    return new Location(this.pfs.nsfs.mount, this.pfs.nsfs.nodes.get(this.nsType)!);
+  }
+}
+
 /** @savable /proc/PID/task: one directory per thread. */
 class TaskDir extends KDentry {
   constructor(readonly pfs: ProcFilesystem, parent: KDentry, readonly pid: number, uid: number, gid: number) {
     super(pfs, parent, "task", { mode: S_IFDIR | 0o555, uid, gid });
+  }
+
+  /** One link more per thread (each thread's ".."), as Linux's proc_task_getattr. */
+  override stat(): Stat {
+    const st = super.stat();
+    return { ...st, nlink: 2 + (this.pfs.source.process(this.pid)?.threads.length ?? 0) };
   }
 
   override lookup(name: string): Dentry | null {

@@ -118,6 +118,15 @@ export interface ProcProcess {
    * already cut to 15 bytes. False when there is no such thread.
    */
   setComm(tid: number | null, comm: string): boolean;
+  /**
+   * The I/O counters of thread tid, or of the whole process (its exited threads included) when
+   * null; null when there is no such thread.
+   */
+  io(tid: number | null): { rchar: number; wchar: number; syscr: number; syscw: number } | null;
+  /** The PIDs of the children thread tid created, ascending. */
+  childrenOf(tid: number): number[];
+  /** /proc/PID/coredump_filter's bits; null for a zombie (it has no memory). */
+  coredumpFilter: number | null;
   exe(): Location | null;
   cwd(): Location | null;
   root(): Location | null;

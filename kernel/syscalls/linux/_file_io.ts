@@ -71,7 +71,12 @@ export function readSyscall(t: Task, file: FileDescription, segs: IoSegment[], o
     : file instanceof PipeEnd
     ? pipeRead(t, file, segs)
     : retryOrBlock(file, EVENT_IN, () => readToUser(t, file, segs, offset));
-  if (typeof r === "number" && r > 0) fsnotifyAccess(file);
+  if (typeof r === "number") {
+    // vfs_read's add_rchar and inc_syscr (a sleep is counted once, when the call completes).
+    t.io.syscr++;
+    t.io.rchar += r;
+    if (r > 0) fsnotifyAccess(file);
+  }
   return r;
 }
 
@@ -88,7 +93,11 @@ export function writeSyscall(t: Task, file: FileDescription, segs: IoSegment[], 
     : file instanceof PipeEnd
     ? pipeWrite(t, file, limited)
     : retryOrBlock(file, EVENT_OUT, () => writeFromUser(t, file, limited, offset));
-  if (typeof r === "number" && r > 0) fsnotifyModify(file);
+  if (typeof r === "number") {
+    t.io.syscw++;
+    t.io.wchar += r;
+    if (r > 0) fsnotifyModify(file);
+  }
   return r;
 }
 
