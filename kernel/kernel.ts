@@ -126,6 +126,9 @@ export class Kernel {
   readonly vfs: VirtualFilesystem;
   hostname: string;
   domainname = "(none)";
+  /** Changes of hostname and of domainname so far, and who polls for them (see ProcSource.utsChanges). */
+  readonly utsChanges = { hostname: 0, domainname: 0 };
+  readonly utsQueue = new WaitQueue();
   /** uname(2) release and version: the host's, so that tools see the kernel they run on. */
   readonly uts = hostUts();
   /** @nosave */

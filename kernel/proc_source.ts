@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { WaitQueue } from "../waiter/mod.ts";
 import type { Kernel } from "./kernel.ts";
 import type { ThreadGroup } from "./thread_group.ts";
 import type { Task } from "./task.ts";
@@ -328,6 +329,10 @@ export class KernelProcSource implements ProcSource {
 
   constructor(k: Kernel) {
     this.#k = k;
+  }
+
+  utsChanges(which: "hostname" | "domainname"): { count: number; queue: WaitQueue } {
+    return { count: this.#k.utsChanges[which], queue: this.#k.utsQueue };
   }
 
   caller(): ProcCaller | null {

@@ -15,7 +15,7 @@
  */
 
 import { EBADF, EINVAL, ENOTDIR, ENOTTY, EOPNOTSUPP, ESPIPE, LinuxError } from "../kernel/errno.ts";
-import { O_ACCMODE, O_PATH, O_RDONLY, O_RDWR, O_WRONLY } from "../abi/linux/file.ts";
+import { O_ACCMODE, O_PATH, O_RDONLY, O_RDWR, O_WRONLY, S_IFDIR, S_IFMT, S_IFREG } from "../abi/linux/file.ts";
 import { EVENT_IN, EVENT_OUT, WaitQueue } from "../waiter/mod.ts";
 import type { Waitable, Waker } from "../waiter/mod.ts";
 import type { Location } from "./mount.ts";
@@ -218,6 +218,15 @@ export abstract class FileDescription implements Waitable {
 
   readiness(mask: number): number {
     return mask & (EVENT_IN | EVENT_OUT);
+  }
+
+  /**
+   * Whether epoll_ctl accepts the file (EPERM otherwise): Linux refuses files without a poll
+   * operation, which regular files and directories lack; a file that has one overrides this.
+   */
+  get epollable(): boolean {
+    const type = this.stat().mode & S_IFMT;
+    return type !== S_IFREG && type !== S_IFDIR;
   }
 
   /**

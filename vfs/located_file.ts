@@ -10,14 +10,15 @@ import { EINVAL, ENXIO } from "../kernel/errno.ts";
 import { SEEK_CUR, SEEK_DATA, SEEK_END, SEEK_HOLE, SEEK_SET } from "../abi/linux/file.ts";
 import { FileDescription, type Stat } from "./file_description.ts";
 import type { Location } from "./mount.ts";
+import type { WaitQueue } from "../waiter/mod.ts";
 
 /** @savable */
 export abstract class LocatedFile extends FileDescription {
   /** Immutable. Where the file was opened. */
   protected readonly loc: Location;
 
-  constructor(loc: Location, flags: number) {
-    super(flags);
+  constructor(loc: Location, flags: number, waitQueue?: WaitQueue) {
+    super(flags, waitQueue);
     this.loc = loc;
   }
 

@@ -29,6 +29,7 @@ import { LocatedFile } from "../located_file.ts";
 import type { Location } from "../mount.ts";
 import { dtFromMode } from "../hostfs/hostfs.ts";
 import type { Credentials } from "../../kernel/creds.ts";
+import type { WaitQueue } from "../../waiter/mod.ts";
 
 /** Minor numbers of anonymous devices (major 0), as Linux's get_anon_bdev(). */
 let nextAnonMinor = 32;
@@ -311,8 +312,8 @@ export class SnapshotFile extends LocatedFile {
   /** Rendered at the first read (not at open: an O_WRONLY open never renders). */
   #data: Uint8Array | null = null;
 
-  constructor(loc: Location, flags: number, file: GeneratedFile) {
-    super(loc, flags);
+  constructor(loc: Location, flags: number, file: GeneratedFile, waitQueue?: WaitQueue) {
+    super(loc, flags, waitQueue);
     this.#file = file;
   }
 

@@ -6,6 +6,7 @@
  */
 
 import { Credentials } from "../../kernel/creds.ts";
+import { WaitQueue } from "../../waiter/mod.ts";
 import type { FileDescription } from "../file_description.ts";
 import type { Location, Mount } from "../mount.ts";
 import type {
@@ -173,6 +174,12 @@ export class FakeSource implements ProcSource {
 
   system(): ProcSystem {
     return FAKE_SYSTEM;
+  }
+
+  readonly #uts = { count: 0, queue: new WaitQueue() };
+
+  utsChanges(_which: "hostname" | "domainname"): { count: number; queue: WaitQueue } {
+    return this.#uts;
   }
 
   mounts(): Mount[] {

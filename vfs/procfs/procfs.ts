@@ -34,9 +34,10 @@
  * @module
  */
 
+import { EVENT_ERR, EVENT_IN, EVENT_OUT, EVENT_PRI, EVENT_RDNORM, EVENT_WRNORM } from "../../waiter/mod.ts";
 import { EACCES, EINVAL, EIO, ENOENT, ENXIO, EPERM, ESRCH } from "../../kernel/errno.ts";
 import {
-  O_ACCMODE, O_RDONLY, O_RDWR, O_WRONLY, S_IFDIR, S_IFLNK, S_IFMT, S_IFSOCK, SEEK_CUR, SEEK_SET,
+  O_ACCMODE, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, S_IFDIR, S_IFLNK, S_IFMT, S_IFSOCK, SEEK_CUR, SEEK_SET,
 } from "../../abi/linux/file.ts";
 import type { Dentry, SetAttr } from "../dentry.ts";
 import type { DirEntry, FileDescription, Stat } from "../file_description.ts";
@@ -45,7 +46,7 @@ import { PIPE_MAX_SIZE, PipeEnd } from "../pipe.ts";
 import { MAX_QUEUED_EVENTS } from "../inotify.ts";
 import {
   ANON_INODE_FS_MAGIC, dirEntry, FixedFile, FixedSymlink, GeneratedFile, KDentry, KernFilesystem, KSymlink,
-  PROC_SUPER_MAGIC, StaticDir,
+  PROC_SUPER_MAGIC, SnapshotFile, StaticDir,
 } from "../kernfs/kernfs.ts";
 import { dtFromMode } from "../hostfs/hostfs.ts";
 import type { NetFileKind, ProcCaller, ProcMemAccess, ProcProcess, ProcSource, ProcThread } from "./source.ts";
@@ -245,6 +246,13 @@ class NetFile extends GeneratedFile {
 class SystemFile extends GeneratedFile {
   constructor(readonly pfs: ProcFilesystem, parent: KDentry, name: string, readonly kind: SystemKind) {
     super(pfs, parent, name);
+  }
+
+  /** hostname and domainname are polled for changes (UtsFile); the rest as any generated file. */
+  override open(loc: Location, flags: number): FileDescription {
+    if (this.kind !== "hostname" && this.kind !== "domainname") return super.open(loc, flags);
+    if ((flags & O_ACCMODE) !== O_RDONLY || (flags & O_TRUNC)) throw EACCES;
+    return new UtsFile(loc, flags, this, this.pfs.source, this.kind);
   }
 
   render(): string {
@@ -521,6 +529,39 @@ class PidFile extends GeneratedFile {
       default:
         throw ENOENT;
     }
+  }
+}
+
+/**
+ * @savable An open /proc/sys/kernel/hostname or domainname: poll reports POLLERR|POLLPRI once
+ * after each change of either name since the last report (Linux's proc_sys_poll latches the
+ * event count it saw), else readable and writable as any file.
+ */
+class UtsFile extends SnapshotFile {
+  readonly #src: ProcSource;
+  readonly #which: "hostname" | "domainname";
+  #seen: number;
+
+  /** /proc/sys files have a poll operation: epoll accepts them. */
+  override get epollable(): boolean {
+    return true;
+  }
+
+  constructor(loc: Location, flags: number, file: GeneratedFile, src: ProcSource, which: "hostname" | "domainname") {
+    const u = src.utsChanges(which);
+    super(loc, flags, file, u.queue);
+    this.#src = src;
+    this.#which = which;
+    this.#seen = u.count;
+  }
+
+  override readiness(mask: number): number {
+    const count = this.#src.utsChanges(this.#which).count;
+    if (count !== this.#seen) {
+      this.#seen = count;
+      return (EVENT_IN | EVENT_RDNORM | EVENT_ERR | EVENT_PRI) & (mask | EVENT_ERR);
+    }
+    return mask & (EVENT_IN | EVENT_RDNORM | EVENT_OUT | EVENT_WRNORM);
   }
 }
 

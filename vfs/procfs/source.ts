@@ -9,6 +9,7 @@
  */
 
 import type { Credentials } from "../../kernel/creds.ts";
+import type { WaitQueue } from "../../waiter/mod.ts";
 import type { FileDescription } from "../file_description.ts";
 import type { Location, Mount } from "../mount.ts";
 
@@ -171,6 +172,11 @@ export interface ProcSource {
   /** The PID of the process a thread belongs to, or null if there is no such thread. */
   tgidOf(tid: number): number | null;
   system(): ProcSystem;
+  /**
+   * How many times the hostname (or the domain name) changed, and the queue notified when it
+   * does: poll on /proc/sys/kernel/{hostname,domainname} reports a change once (proc_sys_poll).
+   */
+  utsChanges(which: "hostname" | "domainname"): { count: number; queue: WaitQueue };
   /** Every mount, parents first (one mount namespace). */
   mounts(): Mount[];
   /** The text of the sysctl at /proc/sys/KEY that the kernel provides (kernel/shmmni, net/ipv4/tcp_rmem, ...). */

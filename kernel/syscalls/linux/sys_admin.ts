@@ -14,6 +14,7 @@
  * @module
  */
 
+import { EVENT_ERR, EVENT_IN, EVENT_PRI } from "../../../waiter/mod.ts";
 import { EINVAL, EPERM } from "../../errno.ts";
 import { block, supported, type SyscallEntry, type SyscallFn } from "./support.ts";
 import { CAP_SYS_ADMIN, CAP_SYSLOG } from "../../../abi/linux/capability.ts";
@@ -31,6 +32,9 @@ function setUtsName(which: "hostname" | "domainname"): SyscallFn {
     const nul = bytes.indexOf(0);
     const name = new TextDecoder().decode(nul < 0 ? bytes : bytes.subarray(0, nul));
     t.kernel[which] = name;
+    // Pollers of /proc/sys/kernel/{hostname,domainname} see the change (uts_proc_notify).
+    t.kernel.utsChanges[which]++;
+    t.kernel.utsQueue.notify(EVENT_IN | EVENT_ERR | EVENT_PRI);
     return 0;
   };
 }

@@ -12,7 +12,7 @@
 
 import { EINVAL, EPERM, LinuxError } from "../../errno.ts";
 import type { Task } from "../../task.ts";
-import { O_CLOEXEC, O_PATH, S_IFDIR, S_IFMT, S_IFREG } from "../../../abi/linux/file.ts";
+import { O_CLOEXEC, O_PATH } from "../../../abi/linux/file.ts";
 import { EPOLL_CTL_DEL, EpollInstance } from "../../../vfs/epoll.ts";
 import type { FileDescription } from "../../../vfs/file_description.ts";
 import { EVENT_IN } from "../../../waiter/mod.ts";
@@ -46,8 +46,7 @@ const sysEpollCreate1: SyscallFn = (t, a) => {
 /** Files epoll refuses (no poll operation on Linux): regular files, directories, O_PATH. */
 function canPoll(f: FileDescription): boolean {
   if (f.flags & O_PATH) return false;
-  const type = f.stat().mode & S_IFMT;
-  return type !== S_IFREG && type !== S_IFDIR;
+  return f.epollable;
 }
 
 /** The epoll instance behind epfd: EBADF, or EINVAL when it is another kind of file. */
