@@ -58,3 +58,7 @@ Deno.test("poll and epoll on /proc/sys/kernel/hostname and domainname report eac
   assert.equal(sentry.stdout, native.stdout);
   assert.equal(sentry.code, native.code);
 });
+
+Deno.test("writes to read-only /proc files, a reaped process's task/, /proc/devices and randomize_va_space behave as natively (tests/c/proc_misc.c)", async () => {
+  await assertSameAsNative([await compileC("proc_misc")]);
+});

@@ -19,7 +19,7 @@
  * @module
  */
 
-import { EACCES, EINVAL, ENOTDIR, EPERM, EROFS, type LinuxError } from "../../kernel/errno.ts";
+import { EACCES, EINVAL, EIO, ENOTDIR, EPERM, EROFS, type LinuxError } from "../../kernel/errno.ts";
 import {
   O_ACCMODE, O_RDONLY, O_TRUNC, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, SEEK_CUR, SEEK_END, SEEK_SET,
 } from "../../abi/linux/file.ts";
@@ -297,9 +297,15 @@ export abstract class GeneratedFile extends KDentry {
     throw EPERM;
   }
 
+  /**
+   * In procfs the VFS's mode check decides (root passes a 0444 file's, as on Linux, except in
+   * /proc/sys): a file without writeContents opens for writing all the same, and its writes
+   * fail (EINVAL, EIO for /proc's own files, as proc_reg_write). sysfs and the others refuse
+   * such an open (kernfs_fop_open: EACCES).
+   */
   override open(loc: Location, flags: number): FileDescription {
     const wantsWrite = (flags & O_ACCMODE) !== O_RDONLY || (flags & O_TRUNC) !== 0;
-    if (wantsWrite && !this.writable) throw EACCES;
+    if (wantsWrite && !this.writable && this.kfs.magic !== PROC_SUPER_MAGIC) throw EACCES;
     return new SnapshotFile(loc, flags, this);
   }
 }
@@ -364,5 +370,10 @@ export class FixedFile extends GeneratedFile {
 
   render(): string {
     return this.contents;
+  }
+
+  /** A fixed /proc file has no write operation (proc_reg_write's EIO). */
+  override writeContents(_data: Uint8Array): void {
+    throw EIO;
   }
 }

@@ -114,6 +114,12 @@ class ProcRoot extends KDentry {
     // No block devices: the sandbox's filesystems are the sentry's (vmstat -d, iostat read these).
     f.add(new FixedFile(pfs, this, "diskstats", ""));
     f.add(new FixedFile(pfs, this, "partitions", "major minor  #blocks  name\n\n"));
+    // The character devices the sandbox has (vfs/devices.ts, vfs/tty): mem (null, zero, full,
+    // random, urandom), the terminal aux devices and the pty slaves; no block devices.
+    f.add(new FixedFile(
+      pfs, this, "devices",
+      "Character devices:\n  1 mem\n  5 /dev/tty\n  5 /dev/console\n  5 /dev/ptmx\n136 pts\n\nBlock devices:\n",
+    ));
     const sys = new StaticDir(pfs, this, "sys");
     f.add(sys);
     // /proc/net (a directory here, not Linux's link to self/net: one network namespace).
@@ -136,6 +142,8 @@ class ProcRoot extends KDentry {
     kernel.add(new FixedFile(pfs, kernel, "overflowgid", "65534\n"));
     for (const name of ["shmmni", "msgmax", "msgmnb", "msgmni", "sem"]) kernel.add(new SysctlFile(pfs, kernel, name, `kernel/${name}`));
     kernel.add(new FixedFile(pfs, kernel, "yama_ptrace_scope", "1\n")); // read by gdb, strace
+    // The sentry lays memory out at fixed places (kernel/mm/mm.ts): no randomization.
+    kernel.add(new FixedFile(pfs, kernel, "randomize_va_space", "0\n"));
     const random = kernel.dir("random");
     random.add(new SystemFile(pfs, random, "boot_id", "boot_id"));
     random.add(new SystemFile(pfs, random, "uuid", "uuid"));
@@ -246,6 +254,11 @@ class NetFile extends GeneratedFile {
 class SystemFile extends GeneratedFile {
   constructor(readonly pfs: ProcFilesystem, parent: KDentry, name: string, readonly kind: SystemKind) {
     super(pfs, parent, name);
+  }
+
+  /** /proc's own files have no write operation (proc_reg_write's EIO). */
+  override writeContents(_data: Uint8Array): void {
+    throw EIO;
   }
 
   /** hostname and domainname are polled for changes (UtsFile); the rest as any generated file. */
@@ -375,6 +388,7 @@ class PidDir extends KDentry {
   }
 
   override children(): DirEntry[] {
+    if (this.pfs.source.process(this.pid) === null) throw ENOENT; // as proc_pident_readdir
     return this.#kinds().map(([k]) => {
       const type = LINK_KINDS.has(k) ? S_IFLNK : DIR_KINDS.has(k) ? S_IFDIR : 0o100000;
       return { name: k, ino: this.pfs.inoFor(`${this.key}/${k}`), type: dtFromMode(type) };
@@ -909,7 +923,8 @@ class TaskDir extends KDentry {
 
   override children(): DirEntry[] {
     const p = this.pfs.source.process(this.pid);
-    if (p === null) return [];
+    // Listing an exited process's task/ through a descriptor opened before is ENOENT (proc_task_readdir).
+    if (p === null) throw ENOENT;
     return p.threads.map((t) => ({
       name: String(t.tid), ino: this.pfs.inoFor(`/${this.pid}/task/${t.tid}`), type: dtFromMode(S_IFDIR),
     }));

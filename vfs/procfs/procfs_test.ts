@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { EACCES, ELOOP, ENOENT, ENOTDIR, EROFS } from "../../kernel/errno.ts";
+import { EACCES, EINVAL, EIO, ELOOP, ENOENT, ENOTDIR, EROFS } from "../../kernel/errno.ts";
 import { Credentials } from "../../kernel/creds.ts";
 import { O_CREAT, O_NOFOLLOW, O_PATH, O_RDONLY, O_TRUNC, O_WRONLY, S_IFDIR, S_IFIFO, S_IFMT } from "../../abi/linux/file.ts";
 import type { FileDescription } from "../file_description.ts";
@@ -182,7 +182,10 @@ Deno.test("cmdline and environ come from the process's memory; oom_score_adj is 
     f.decRef();
     assert.equal(t.init.oomScoreAdj, -500);
     assert.equal(cat(t, "/mnt/1/oom_score_adj"), "-500\n");
-    assert.throws(() => t.vfs.openAt(t.ctx, t.vfs.root(), "/mnt/meminfo", O_WRONLY, 0), EACCES);
+    // Root opens a read-only /proc file for writing, as on Linux; the write fails (proc_reg_write: EIO).
+    const m = t.vfs.openAt(t.ctx, t.vfs.root(), "/mnt/meminfo", O_WRONLY, 0);
+    assert.throws(() => m.write(new Uint8Array(1), null), EIO);
+    m.decRef();
   });
 });
 
@@ -230,9 +233,14 @@ Deno.test("devfs offers the memory devices, a placeholder for tty (the open sysc
   });
 });
 
-Deno.test("opening a generated file without a write handler for writing is EACCES; the host root stays EROFS", () => {
+Deno.test("a generated /proc file without a write handler opens for writing as root and refuses the write (EINVAL); the host root stays EROFS", () => {
   withProc((t) => {
-    assert.throws(() => t.vfs.openAt(t.ctx, t.vfs.root(), "/mnt/1/stat", O_WRONLY, 0), EACCES);
+    const f = t.vfs.openAt(t.ctx, t.vfs.root(), "/mnt/1/stat", O_WRONLY, 0);
+    assert.throws(() => f.write(new Uint8Array(1), null), EINVAL);
+    f.decRef();
+    // Another user is stopped by the mode (0444).
+    const other = { root: t.vfs.root(), creds: new Credentials(1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000) };
+    assert.throws(() => t.vfs.openAt(other, t.vfs.root(), "/mnt/1/stat", O_WRONLY, 0), EACCES);
     // The host root stays read-only.
     assert.throws(() => t.vfs.openAt(t.ctx, t.vfs.root(), "/etc/passwd", O_WRONLY, 0), EROFS);
   });

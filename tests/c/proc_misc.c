@@ -1,0 +1,62 @@
+/* /proc odds and ends: root opens read-only /proc files for writing and the write fails (EIO
+ * for /proc's own files, EINVAL for a process's; /proc/sys refuses the open), listing a reaped
+ * process's task/ through an earlier descriptor is ENOENT, /proc/devices' layout, and
+ * kernel/randomize_va_space reads as a level. */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "_check.h"
+
+int main(void) {
+  setvbuf(stdout, NULL, _IONBF, 0);
+  const char *paths[] = {"/proc/meminfo", "/proc/cpuinfo", "/proc/self/stat", "/proc/self/maps",
+                         "/proc/self/status", "/proc/sys/kernel/ostype"};
+  for (int i = 0; i < 6; i++) {
+    errno = 0;
+    int fd = open(paths[i], O_WRONLY);
+    printf("%s: open = %d %s", paths[i], fd < 0 ? -1 : 0, fd < 0 ? en(errno) : "");
+    if (fd >= 0) {
+      errno = 0;
+      long r = write(fd, "x", 1);
+      printf(" write = %ld %s", r, r < 0 ? en(errno) : "");
+      close(fd);
+    }
+    printf("\n");
+  }
+
+  int p[2];
+  pipe(p);
+  pid_t child = fork();
+  if (child == 0) {
+    char c;
+    close(p[1]);
+    read(p[0], &c, 1);
+    _exit(0);
+  }
+  char path[64];
+  snprintf(path, sizeof(path), "/proc/%d/task", child);
+  int dfd = open(path, O_RDONLY | O_DIRECTORY);
+  close(p[1]);
+  waitpid(child, NULL, 0);
+  char buf[1024];
+  R("getdents64 of a reaped process's task/", syscall(SYS_getdents64, dfd, buf, sizeof(buf)));
+  close(dfd);
+
+  char dev[4096] = {0};
+  int fd = open("/proc/devices", O_RDONLY);
+  read(fd, dev, sizeof(dev) - 1);
+  close(fd);
+  char *mem = strstr(dev, "  1 mem\n"), *blk = strstr(dev, "\n\nBlock devices:\n");
+  printf("/proc/devices: header %d, 1 mem %d, block devices after it %d\n",
+         strncmp(dev, "Character devices:\n", 19) == 0, mem != NULL, blk != NULL && mem != NULL && mem < blk);
+  char v[16] = {0};
+  fd = open("/proc/sys/kernel/randomize_va_space", O_RDONLY);
+  read(fd, v, sizeof(v) - 1);
+  close(fd);
+  printf("randomize_va_space is a level 0-2: %d\n", (v[0] == '0' || v[0] == '1' || v[0] == '2') && v[1] == '\n');
+  return 0;
+}
