@@ -50,10 +50,21 @@ Deno.test("a stub runs confined: seccomp, no_new_privs, no capabilities, no core
     assert.match(Deno.readTextFileSync(`/proc/${pid}/limits`), /^Max core file size\s+0\s+0\s/m);
     const ns = p.confinement?.namespaces ?? [];
     // This host (root, Linux 6) gives at least these; the user namespace where it is allowed.
-    for (const n of ["mnt", "net", "ipc", "uts"]) assert.ok(ns.includes(n), `namespace ${n}`);
+    for (const n of ["mnt", "pid", "net", "ipc", "uts", "cgroup"]) assert.ok(ns.includes(n), `namespace ${n}`);
     for (const n of ns) {
       assert.notEqual(Deno.readLinkSync(`/proc/${pid}/ns/${n}`), Deno.readLinkSync(`/proc/self/ns/${n}`), n);
     }
+    // The PID namespace: the host's pid, then the stub's in its own namespace, whose init (1)
+    // is the zygote; the root: an empty directory.
+    const nspid = statusField(pid, "NSpid").split(/\s+/).map(Number);
+    assert.equal(nspid.length, 2);
+    assert.equal(nspid[0], pid);
+    assert.ok(nspid[1]! > 1, `NSpid ${nspid}`);
+    assert.equal(p.confinement?.emptyRoot, true);
+    assert.deepEqual([...Deno.readDirSync(`/proc/${pid}/root`)], []);
+    assert.equal(Deno.readLinkSync(`/proc/${pid}/cwd`), "/");
+    assert.match(Deno.readTextFileSync(`/proc/${pid}/mountinfo`), /^\d+ \d+ \S+ \/ \/ ro,nosuid,nodev,noexec\S* - tmpfs /);
+    assert.equal(Deno.readTextFileSync(`/proc/${pid}/mountinfo`).trim().split("\n").length, 1);
     const fds = [...Deno.readDirSync(`/proc/${pid}/fd`)].map((e) => Deno.readLinkSync(`/proc/${pid}/fd/${e.name}`));
     assert.deepEqual(fds, ["/memfd:sentry-memory (deleted)"]);
   } finally {
