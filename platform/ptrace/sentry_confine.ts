@@ -29,8 +29,8 @@
  */
 
 import * as ffi from "./_ffi.ts";
-import { installSentryFilter } from "./sentry_seccomp.ts";
-import { STUB_BASE, STUB_INJECT_SYSCALL_END, STUB_SIZE } from "./stub_elf.ts";
+import { installSentryFilter, STUB_SITES } from "./sentry_seccomp.ts";
+import { STUB_BASE, STUB_SIZE } from "./stub_elf.ts";
 
 const SYS_mount = 165, SYS_prctl = 157, SYS_capset = 126, SYS_unshare = 272, SYS_setns = 308;
 const CLONE_NEWNS = 0x20000, CLONE_NEWUTS = 0x4000000, CLONE_NEWIPC = 0x8000000, CLONE_NEWNET = 0x40000000;
@@ -169,7 +169,7 @@ export function confineSentry(opts: { hostNetwork: boolean; filter: boolean }): 
 
   // 3. The filter (TSYNC: every thread, no_new_privs with it).
   if (opts.filter) {
-    const why = installSentryFilter(reserved ? STUB_INJECT_SYSCALL_END : 0);
+    const why = installSentryFilter(reserved ? STUB_SITES : []);
     out.filter = why === null;
     if (why !== null) out.refused.push(`the seccomp filter: ${why}`);
   }

@@ -11,7 +11,7 @@
 
 import { syscallName } from "../../abi/linux/syscall_names.ts";
 import { seccompAllThreads } from "./_ffi.ts";
-import { STUB_INJECT_SYSCALL_END } from "./stub_elf.ts";
+import { STUB_BATCH_SYSCALL_END, STUB_INJECT_SYSCALL_END } from "./stub_elf.ts";
 import { assemble, AUDIT_ARCH_X86_64, type Insn, SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO, SECCOMP_RET_KILL_PROCESS, SECCOMP_RET_LOG } from "./bpf.ts";
 
 /** What the sentry and Deno call (by name; numbers from abi/linux/syscall_names.ts). */
@@ -59,11 +59,15 @@ export const SENTRY_SYSCALLS: readonly string[] = [
 
 /**
  * Calls the sentry itself never makes once confined, only a stub it starts later does (its
- * confinement, injected): allowed only with the instruction pointer right after the stub's
- * injection `syscall` (seccomp_data.instruction_pointer), an address where the sentry has no
- * code (it keeps the stub's range reserved in its own address space, see sentry_confine.ts).
+ * confinement, injected): allowed only with the instruction pointer right after one of the
+ * stub's two `syscall` instructions (seccomp_data.instruction_pointer), addresses where the
+ * sentry has no code (it keeps the stub's range reserved in its own address space, see
+ * sentry_confine.ts).
  */
 export const STUB_SITE_ONLY: readonly string[] = ["unshare", "mount", "umount2", "pivot_root", "capset", "seccomp"];
+
+/** The stub's syscall sites (the injection's and the batch runner's). */
+export const STUB_SITES: readonly number[] = [STUB_INJECT_SYSCALL_END, STUB_BATCH_SYSCALL_END];
 
 /**
  * The ptrace requests the platform makes (everything else, PTRACE_ATTACH, PTRACE_TRACEME, the
@@ -100,18 +104,21 @@ function numbers(): Map<string, number> {
  * clone3 fails with ENOSYS, as on a kernel before 5.3: its flags are in memory, which a filter
  * cannot read, and glibc and Rust's std then use clone, whose flags it can.
  */
-export function sentryFilter(otherwise: "errno" | "log", stubSite: number = STUB_INJECT_SYSCALL_END): Uint8Array {
+export function sentryFilter(otherwise: "errno" | "log", stubSites: readonly number[] = STUB_SITES): Uint8Array {
   const byName = numbers();
   const checked = new Map<number, (deny: string, allow: string) => Insn[]>();
   const hi = (a: number) => Math.floor(a / 0x1_0000_0000) >>> 0;
+  if (stubSites.some((a) => hi(a) !== hi(stubSites[0]!))) throw new Error("sentry_seccomp: stub sites in two halves");
   for (const name of STUB_SITE_ONLY) {
-    checked.set(byName.get(name)!, (deny, allow) => [
-      { op: "ld", off: OFF_IP_HI },
-      { op: "jeq", k: hi(stubSite), then: `${allow}_lo`, else: deny },
-      { label: `${allow}_lo` },
-      { op: "ld", off: OFF_IP_LO },
-      { op: "jeq", k: stubSite >>> 0, then: allow, else: deny },
-    ]);
+    checked.set(byName.get(name)!, (deny, allow) =>
+      stubSites.length === 0 ? [{ op: "jeq", k: 0, then: deny, else: deny }] : [
+        { op: "ld", off: OFF_IP_HI },
+        { op: "jeq", k: hi(stubSites[0]!), then: `${allow}_lo`, else: deny },
+        { label: `${allow}_lo` },
+        { op: "ld", off: OFF_IP_LO },
+        ...stubSites.map((a): Insn => ({ op: "jeq", k: a >>> 0, then: allow })),
+        { op: "jeq", k: 0, then: deny, else: deny },
+      ]);
   }
   checked.set(byName.get("ptrace")!, (deny, allow) => [
     { op: "ld", off: OFF_ARG0_LO },
@@ -168,13 +175,13 @@ const EPERM = 1;
 
 /**
  * The filter on every thread. `log` (the environment's SENTRY_SECCOMP_LOG=1, for measuring the
- * set) logs a refused call to the host's audit log instead of refusing it. `stubSite`: the
- * address STUB_SITE_ONLY calls must come from, or 0 when the sentry could not reserve it (then
- * they come from nowhere). Returns null, or why the host refused.
+ * set) logs a refused call to the host's audit log instead of refusing it. `stubSites`: the
+ * addresses STUB_SITE_ONLY calls must come from, none when the sentry could not reserve them
+ * (then they come from nowhere). Returns null, or why the host refused.
  */
-export function installSentryFilter(stubSite: number): string | null {
+export function installSentryFilter(stubSites: readonly number[]): string | null {
   const mode = Deno.env.get("SENTRY_SECCOMP_LOG") === "1" ? "log" : "errno";
-  const r = seccompAllThreads(sentryFilter(mode, stubSite));
+  const r = seccompAllThreads(sentryFilter(mode, stubSites));
   if (r === 0) return null;
   return r < 0 ? `seccomp failed with errno ${-r}` : `thread ${r} could not take the filter`;
 }

@@ -201,3 +201,55 @@ Deno.test("a vsyscall time() still works in a confined stub (the host's emulatio
     p.shutdown();
   }
 });
+
+Deno.test("a stub outlives the stub it was forked from: orphans go to the zygote, init of their PID namespace", () => {
+  const p = new PtracePlatform();
+  try {
+    const parent = p.newAddressSpace();
+    const child = parent.addressSpace.fork(parent);
+    const pid = stub(child).pid;
+    // The host pid came from the clone event: the host's /proc knows it as the child of the parent.
+    assert.equal(Number(statusField(pid, "PPid")), stub(parent).pid);
+    parent.addressSpace.release();
+    let ppid = stub(parent).pid;
+    for (let i = 0; i < 200 && ppid === stub(parent).pid; i++) {
+      p.pollStop();
+      ppid = Number(statusField(pid, "PPid"));
+      if (ppid === stub(parent).pid) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+    }
+    assert.equal(statusField(ppid, "NSpid").split(/\s+/).at(-1), "1", "the new parent is the namespace's init");
+    assert.equal(statusField(ppid, "Name"), "stub");
+    // And it still runs what the sentry injects.
+    assert.equal(stub(child).inject(child, 9, [0x600000, 4096, 3, 0x32, -1, 0]), 0x600000);
+    // A new thread's host tid (from the clone event) is a thread of the same host process.
+    const t = child.addressSpace.newThread(child);
+    assert.ok(Deno.statSync(`/proc/${pid}/task/${tidOf(t)}`).isDirectory);
+  } finally {
+    p.shutdown();
+  }
+});
+
+Deno.test("a zygote started after the sentry confined itself is confined as the first (the sentry's filter lets its confinement through)", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("./testdata/late_zygote.ts", import.meta.url).pathname],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  assert.equal(out.code, 0);
+  const d = JSON.parse(new TextDecoder().decode(out.stdout));
+  assert.equal(d.sentry.filter, true);
+  assert.deepEqual(d.sentry.refused, []);
+  for (const n of ["mnt", "pid", "net", "ipc", "uts", "cgroup"]) {
+    assert.ok(d.platform.namespaces.includes(n), n);
+    assert.notEqual(d.stubNs[n], d.selfNs[n], n);
+  }
+  assert.equal(d.platform.emptyRoot, true);
+  assert.equal(d.stubRoot, 0);
+  assert.match(d.stubStatus, /^NoNewPrivs:\s+1$/m);
+  assert.match(d.stubStatus, /^Seccomp:\s+2$/m);
+  // The sentry's filter and its own.
+  assert.match(d.stubStatus, /^Seccomp_filters:\s+2$/m);
+  for (const set of ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"]) {
+    assert.match(d.stubStatus, new RegExp(`^${set}:\\s+0+$`, "m"), set);
+  }
+});
