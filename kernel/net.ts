@@ -227,6 +227,11 @@ export class Net implements DeadlineTarget {
     this.#host.push(new PublishListener(this, hostAddr, hostPort, sandboxPort));
   }
 
+  /** Whether host resources are attached (--publish listeners and relays, --pcap, the Forwarder). */
+  get hostAttached(): boolean {
+    return this.#host.length > 0;
+  }
+
   /** Closes every host listener and relay. Idempotent. */
   closeHost(): void {
     for (const h of this.#host.splice(0)) h.close();

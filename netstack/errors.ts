@@ -33,3 +33,14 @@ export const EPIPE: NetError = new NetError("EPIPE", "Broken pipe");
 export const ETIMEDOUT: NetError = new NetError("ETIMEDOUT", "Connection timed out");
 export const EALREADY: NetError = new NetError("EALREADY", "Operation already in progress");
 export const EDESTADDRREQ: NetError = new NetError("EDESTADDRREQ", "Destination address required");
+
+/** The error singleton whose errno name is `code`, or null: a checkpoint saves errors by name. */
+export function netErrorByCode(code: string): NetError | null {
+  for (const e of ALL) if (e.code === code) return e;
+  return null;
+}
+
+const ALL: readonly NetError[] = [
+  EADDRINUSE, EADDRNOTAVAIL, EAFNOSUPPORT, ECONNREFUSED, ECONNRESET, ENETUNREACH, EHOSTUNREACH, EINVAL, EISCONN, EMSGSIZE,
+  ENOTCONN, EPIPE, ETIMEDOUT, EALREADY, EDESTADDRREQ,
+];

@@ -475,6 +475,17 @@ Deno.test("sentry do --checkpoint-after on a sandbox this slice cannot save says
     assert.equal(locked.stderr, "sentry: checkpoint: file locks (flock, fcntl or OFD) are held: not saved yet; the sandbox goes on\n");
     assert.equal(locked.code, 0);
     assert.ok(!exists(image));
+    // TCP connections on a network with host parts (here --network sandbox's gateway): not
+    // saved yet (loopback alone is), so the transfer goes on.
+    const tcp = await compileC("ckpt_tcp", { static: true });
+    const hostNet = await sentry(["do", "--network", "sandbox", "--checkpoint-image", image, "--checkpoint-after", "1", "--", tcp]);
+    assert.equal(
+      hostNet.stderr,
+      "sentry: checkpoint: inet sockets on a network with host parts (--network sandbox, --publish, --pcap): not saved yet; the sandbox goes on\n",
+    );
+    assert.match(hostNet.stdout, /\nclient status 0\naccepted later: early bird\n/);
+    assert.equal(hostNet.code, 0);
+    assert.ok(!exists(image));
     const bad = await sentry(["do", "--checkpoint-after", "x", "--checkpoint-image", image, "--", "/bin/true"]);
     assert.equal(bad.code, 125);
     assert.equal(bad.stderr, "sentry: --checkpoint-after: expected a number of seconds\n");
@@ -756,6 +767,141 @@ Deno.test("restore: hostile Unix socket entries are refused in one line and star
       ["a bad address", (s) => void (s.unixSockets.find((x) => x.address !== null)!.address = Uint8Array.of(2, 0, 65)), /not a sockaddr_un/],
       ["an unknown socket type", (s) => void ((s.unixSockets[0] as { type: number }).type = 3), /not a usable checkpoint image/],
       ["a huge message", (s) => void s.unixSockets.find((x) => x.queue.length > 0)!.queue.push({ ...s.unixSockets.find((x) => x.queue.length > 0)!.queue[0]!, data: new Uint8Array(9 << 20) }), /not a usable/],
+    ];
+    for (const [what, mutate, message] of cases) {
+      const bad = readSandboxImage(image, "/");
+      mutate(bad.state);
+      writeImage(`${dir}/bad.cbor`, bad);
+      const k2 = newKernel();
+      try {
+        const err = refused(() => restoreSandbox(k2, readSandboxImage(`${dir}/bad.cbor`, "/"), { stdio: stdioTo(out) }));
+        assert.match(err.message, /^restore: /, what);
+        assert.match(err.message, message, what);
+        assert.ok(!err.message.includes("\n"), what);
+        assert.equal(k2.threadGroups.size, 0, what);
+        assert.equal(k2.tasks.size, 0, what);
+      } finally {
+        k2.shutdown();
+      }
+    }
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("sentry do --checkpoint-image then sentry restore: a TCP transfer over 127.0.0.1 in mid-flight, a listener's unaccepted connection and queued UDP datagrams end as natively", async () => {
+  const exe = await compileC("ckpt_tcp", { static: true });
+  const native = new TextDecoder().decode((await new Deno.Command(exe, { stdout: "piped" }).output()).stdout);
+  assert.match(native, /^ready\nserver got 8388608 bytes, checksum ([0-9a-f]{16})\nclient sent 8388608 bytes, checksum \1; the server says \1\nclient status 0\naccepted later: early bird\n/);
+  const dir = Deno.makeTempDirSync();
+  try {
+    const image = `${dir}/image.cbor`;
+    // The transfer takes 2.6 s at least, with both queues full throughout: the checkpoint at
+    // 1 s finds megabytes in the server's receive queue and the client's send queue.
+    const first = await sentry(["do", "--checkpoint-image", image, "--checkpoint-after", "1", "--", exe]);
+    assert.deepEqual([first.code, first.stderr, first.stdout], [0, "", "ready\n"]);
+    const saved = readSandboxImage(image, "/").state;
+    const queued = saved.tcpSockets.reduce((n, s) => n + s.rxLen + s.tx.length, 0);
+    assert.ok(queued >= 256 << 10, `only ${queued} bytes were queued at the checkpoint`);
+    for (const run of [1, 2]) {
+      const second = await sentry(["restore", image]);
+      assert.deepEqual([second.code, second.stderr], [0, ""], `restore ${run}`);
+      assert.equal(first.stdout + second.stdout, native, `restore ${run}`);
+    }
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("sentry checkpoint --leave-running ID in the middle of a TCP transfer: the original ends as natively, and so does the image", async () => {
+  const exe = await compileC("ckpt_tcp", { static: true });
+  const native = new TextDecoder().decode((await new Deno.Command(exe, { stdout: "piped" }).output()).stdout);
+  const dir = Deno.makeTempDirSync();
+  try {
+    const root = `${dir}/state`;
+    const child = new Deno.Command(`${REPO_ROOT}/sentry`, {
+      args: ["--root", root, "do", "--id", "net-lr", "--", exe], stdin: "null", stdout: "piped", stderr: "piped",
+    }).spawn();
+    await until(() => exists(`${root}/net-lr/control.sock`), "the container's control socket");
+    await new Promise((r) => setTimeout(r, 1000));
+    const kept = await sentry(["--root", root, "checkpoint", "--image-path", `${dir}/kept`, "--leave-running", "net-lr"]);
+    assert.deepEqual(kept, { code: 0, stdout: "", stderr: "" });
+    const out = await child.output();
+    assert.deepEqual([out.code, new TextDecoder().decode(out.stderr)], [0, ""]);
+    assert.equal(new TextDecoder().decode(out.stdout), native);
+    const saved = readSandboxImage(`${dir}/kept/checkpoint.cbor`, "/").state;
+    assert.ok(saved.tcpSockets.some((s) => s.state === "ESTABLISHED" && s.rxLen + s.tx.length > 0), "no data in flight at the checkpoint");
+    const restored = await sentry(["restore", "--image-path", `${dir}/kept`, "net-lr2"]);
+    assert.deepEqual([restored.code, restored.stderr], [0, ""]);
+    assert.ok(native.endsWith(restored.stdout) && restored.stdout.includes("\nclient status 0\n"), restored.stdout);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("restore: hostile TCP and UDP socket entries are refused in one line and start nothing", async () => {
+  const exe = await compileC("ckpt_tcp", { static: true });
+  const dir = Deno.makeTempDirSync();
+  try {
+    const out = `${dir}/out`, image = `${dir}/image.cbor`;
+    Deno.writeFileSync(out, new Uint8Array(0));
+    const k = newKernel();
+    k.createInit({ argv: [exe], envp: [], cwd: "/", creds: new Credentials(0, 0), stdio: stdioTo(out) });
+    const done = k.run();
+    try {
+      await until(() => Deno.readTextFileSync(out).includes("ready"), "the transfer to start");
+      await new Promise((r) => setTimeout(r, 300));
+      k.pause();
+      await until(() => k.quiescent, "quiescence");
+      checkpointToFile(k, image, { rootHostPath: "/", sentryVersion: "test" });
+    } finally {
+      k.shutdown();
+      await done;
+    }
+    const valid = readSandboxImage(image, "/");
+    type S = typeof valid.state;
+    type T = S["tcpSockets"][number];
+    // The listener, the transfer's two ends, the unaccepted connection and its client.
+    assert.equal(valid.state.tcpSockets.length, 5);
+    assert.equal(valid.state.udpSockets.length, 2);
+    const listener = (s: S) => s.tcpSockets.find((x) => x.state === "LISTEN")!;
+    const embryo = (s: S) => s.tcpSockets.find((x) => x.parent !== null)!;
+    const busy = (s: S) => s.tcpSockets.find((x) => x.parent === null && x.state === "ESTABLISHED" && x.rxLen > 0) ??
+      s.tcpSockets.find((x) => x.parent === null && x.state === "ESTABLISHED")!;
+    const tcpFile = (s: S) => s.files.find((f) => f.kind === "tcp") as { socket: number };
+    const cases: [string, (s: S) => void, RegExp][] = [
+      ["a file naming a missing socket", (s) => void (tcpFile(s).socket = 999), /names TCP socket 999/],
+      ["two files naming one socket", (s) => {
+        const fs = s.files.filter((f) => f.kind === "tcp") as { socket: number }[];
+        fs[1]!.socket = fs[0]!.socket;
+      }, /names TCP socket/],
+      ["an accept queue naming a connection of another", (s) => void listener(s).acceptQueue.push(s.tcpSockets.indexOf(busy(s))), /accepts socket/],
+      ["an established embryo out of the accept queue", (s) => void (listener(s).acceptQueue = []), /accept queue in state ESTABLISHED/],
+      ["a listener counting handshakes it has not", (s) => void (listener(s).synQueueLen = 5), /counts 5 handshakes/],
+      ["a connection nothing holds", (s) => void s.tcpSockets.push({ ...busy(s), parent: null, acceptQueue: [] }), /open but nothing holds it/],
+      ["one 4-tuple twice", (s) => void s.tcpSockets.push({ ...busy(s), flags: { ...busy(s).flags, userClosed: true } }), /the network: .*Address already in use/],
+      ["data in flight past the send queue", (s) => {
+        const t = busy(s);
+        t.seqs.sndMax = t.seqs.sndNxt = (t.seqs.sndUna + t.tx.length + 4096) >>> 0;
+      }, /send sequence space/],
+      ["more queued than received", (s) => void (busy(s).rxLen = busy(s).rx.length + 1), /queue overflows|out-of-order/],
+      ["out-of-order data past the queue", (s) => void (busy(s).ooo = [[10, 1 << 20]]), /out-of-order/],
+      ["a SACK block outside the window", (s) => void (busy(s).scoreboard = [[(busy(s).seqs.sndUna + 100000) >>> 0, (busy(s).seqs.sndUna + 200000) >>> 0]]), /SACK block/],
+      ["an address that is not one", (s) => void (busy(s).localAddr = "1.2.3"), /the network: .*Cannot parse IPv4 address/],
+      ["a listener on an address not ours", (s) => void (listener(s).localAddr = "10.9.9.9"), /the network: .*Cannot assign requested address/],
+      ["an unknown error", (s) => void (busy(s).error = "EFOOBAR"), /unknown error EFOOBAR/],
+      ["CUBIC's state on a Reno connection", (s) => void (busy(s).cc.cubic = { wMax: 1, epochAge: null, k: 0, wEst: 1 }), /another algorithm/],
+      ["a segment size of 0", (s) => void (busy(s).counts.sndMss = 0), /not a usable/],
+      ["a 1 GiB queue", (s) => void (busy(s).opts.rxBufferSize = 1 << 30), /not a usable/],
+      ["a timer years away", (s) => void (busy(s).timers.rto = 2 ** 40), /not a usable/],
+      ["an unknown state", (s) => void ((busy(s) as { state: string }).state = "SYN-ACKED"), /not a usable/],
+      ["a negative window", (s) => void ((busy(s) as T).counts.sndWnd = -1), /not a usable/],
+      ["a UDP socket nothing holds", (s) => void s.udpSockets.push({ ...s.udpSockets[0]!, localPort: 40000 }), /UDP socket no descriptor holds/],
+      ["a UDP queue past its limit", (s) => {
+        const u = s.udpSockets.find((x) => x.rx.length > 0)!;
+        for (let i = 0; i < 5; i++) u.rx.push({ ...u.rx[0]!, data: new Uint8Array(65000) });
+      }, /more than its limit/],
+      ["two UDP sockets on one port", (s) => void (s.udpSockets[1]!.localPort = s.udpSockets[0]!.localPort), /the network: .*Address already in use/],
     ];
     for (const [what, mutate, message] of cases) {
       const bad = readSandboxImage(image, "/");

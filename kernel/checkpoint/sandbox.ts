@@ -47,6 +47,7 @@ import { OverlayRegularFile } from "../../vfs/overlay/overlay_file.ts";
 import { openDirSchema, openFileSchema, restoreOpenDir, restoreOpenFile, restoreTrees, saveOpenFile, saveTrees, treeSchema } from "./files.ts";
 import { makeUnixSockets, saveUnixSocket, type SavedUnixSocket, unixSocketSchema } from "./unix_sockets.ts";
 import { UnixSocket } from "../socket/unix/unix_socket.ts";
+import { InetSaver, inetFileSchemas, makeInetFile, makeInetSockets, tcpSnapshotSchema, udpSnapshotSchema } from "./inet_sockets.ts";
 import { processTimersSchema, restoreProcessTimers, saveProcessTimers } from "./timers.ts";
 import { taskCpu } from "../cpu_time.ts";
 import { anonFileSchemas, armAnonFile, linkAnonFile, makeAnonFile, saveAnonFile, type SavedAnonFile } from "./anon_files.ts";
@@ -97,6 +98,8 @@ const fileSchema = z.discriminatedUnion("kind", [
   ...anonFileSchemas,
   /** An AF_UNIX socket: unixSockets[socket] (unix_sockets.ts). */
   z.object({ kind: z.literal("unix"), socket: u32 }).strict(),
+  /** A TCP or UDP socket file over tcpSockets[socket] or udpSockets[socket] (inet_sockets.ts). */
+  ...inetFileSchemas,
 ]);
 
 const pipeSchema = z.object({
@@ -237,6 +240,9 @@ export const savedSandboxSchema = z.object({
   unixSockets: z.array(unixSocketSchema).max(MAX_FILES),
   /** The next autobind name of the abstract namespace. */
   unixAutobind: z.number().int().min(0).max(0xfffff),
+  /** The netstack's TCP sockets (those no descriptor holds too) and UDP sockets (inet_sockets.ts). */
+  tcpSockets: z.array(tcpSnapshotSchema).max(MAX_FILES),
+  udpSockets: z.array(udpSnapshotSchema).max(MAX_FILES),
   mms: z.array(memorySchema).max(MAX_PROCESSES),
   fdTables: z.array(fdTableSchema).max(MAX_TASKS),
   fsContexts: z.array(z.object({ cwd: absPath, umask: z.number().int().min(0).max(0o777) }).strict()).max(MAX_TASKS),
@@ -276,6 +282,7 @@ interface SaveContext {
   files: Table<FileDescription, SavedFile>;
   pipes: Table<Pipe, SavedPipe>;
   sockets: Table<UnixSocket, SavedUnixSocket>;
+  inet: InetSaver;
   mms: Table<MemoryManager, SavedMemory>;
   sharedAnons: Table<SharedAnon, true>;
   /** Where each piece of shared memory will be restored from (checked as the restore will do it). */
@@ -302,6 +309,7 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
     files: new Table(),
     pipes: new Table(),
     sockets: new Table(),
+    inet: new InetSaver(k, (what) => new CheckpointError(`${what}: not saved yet`)),
     mms: new Table(),
     sharedAnons: new Table(),
     placement: new SharedPlacement(),
@@ -324,6 +332,7 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
   if (k.fileLocks.anyHeld) throw new CheckpointError("file locks (flock, fcntl or OFD) are held: not saved yet");
   if (!k.ipc.empty) throw new CheckpointError("System V IPC objects (shm, sem or msg) exist: not saved yet");
   const processes = groups.map((tg) => saveProcess(tg, c));
+  c.inet.saveStackOwned(k);
   const trees = saveTrees(k, c.blobs, (what) => new CheckpointError(`${what}: not saved yet`));
   const state: SavedSandbox = {
     hostname: k.hostname,
@@ -335,6 +344,8 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
     pipes: c.pipes.items,
     unixSockets: c.sockets.items,
     unixAutobind: k.unixNames.nextAutobind,
+    tcpSockets: c.inet.tcp,
+    udpSockets: c.inet.udp,
     mms: c.mms.items,
     fdTables: c.fdTables.items,
     fsContexts: c.fsContexts.items,
@@ -421,6 +432,8 @@ function saveFile(f: FileDescription, c: SaveContext): number {
       return { kind: "pipe", pipe: c.pipes.ref(f.pipe, () => f.pipe.save() as SavedPipe), reader: f.isReader, flags: f.flags };
     }
     if (f instanceof UnixSocket) return { kind: "unix", socket: saveSocket(f, c) };
+    const inet = c.inet.saveFile(f, (what) => new CheckpointError(`${what}: not saved yet`));
+    if (inet !== null) return inet;
     const anon = saveAnonFile(
       f, (g) => saveFile(g, c), (tg) => c.kernel.threadGroups.get(tg.tgid) === tg && !tg.zombie,
       (what) => new CheckpointError(`${what}: not saved yet`),
@@ -711,7 +724,15 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
     // Each live socket's own reference goes with the others' below (an embryo's is its
     // listener's, a closed one's stays: it was released already).
     for (const [i, so] of sockets.entries()) if (!s.unixSockets[i]!.dead && !s.unixSockets[i]!.embryo) made.push(so);
+    // The netstack's sockets, with their timers relative to the monotonic time the restored
+    // sandbox continues from.
+    const inet = makeInetSockets(k, s.tcpSockets, s.udpSockets, s.files, s.monotonicNs / 1e6);
     const files = s.files.map((f): FileDescription => {
+      if (f.kind === "tcp" || f.kind === "udp") {
+        const d = makeInetFile(k, f, inet);
+        made.push(d);
+        return d;
+      }
       if (f.kind === "unix") {
         const d = sockets[f.socket]!.incRef();
         made.push(d);
@@ -806,6 +827,9 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
     for (const tg of groups.values()) if (tg.itimerReal !== null) k.addTimer(tg.itimerReal);
     for (const p of s.processes) if (p.zombie === null) restoreProcessTimers(k, groups.get(p.tgid)!, p.timers);
     for (const f of files) armAnonFile(k, f);
+    // The restored connections wait in the stack's active set: its first poll runs their
+    // timers and sends what they owe.
+    if (s.tcpSockets.length > 0) k.net.armDeadline();
     contexts.length = 0;
   } finally {
     for (const f of made) f.decRef();

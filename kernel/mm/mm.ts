@@ -248,7 +248,9 @@ export class MemoryManager {
       }
     }
     if (r < 0) throw errnoFromNumber(-r);
-    this.#remove(addr, addr + len);
+    // What MAP_FIXED replaced lets go of its file (ld.so maps a library's whole span from the
+    // file, then its segments over it: kept, each would pin the file's host descriptor).
+    for (const v of this.#remove(addr, addr + len)) v.file?.decRef();
     this.#insert({
       start: addr,
       end: addr + len,

@@ -58,6 +58,11 @@ export class PortTable<T> {
     else this.#byPort.set(port, rest);
   }
 
+  /** Every holder of every port (a checkpoint's walk). */
+  owners(): T[] {
+    return [...this.#byPort.values()].flatMap((l) => l.map((h) => h.owner));
+  }
+
   /** Holders of `port`. */
   holders(port: number): T[] {
     return (this.#byPort.get(port) ?? []).map((h) => h.owner);

@@ -302,6 +302,37 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
     return s;
   }
 
+  /**
+   * Every TCP socket the stack holds (a checkpoint's walk): connections, listeners and bound
+   * sockets, those no application holds any more (TIME-WAIT, an orphan finishing its close,
+   * a connection not yet accepted) included.
+   */
+  get tcpSockets(): TcpSocket[] {
+    return [...new Set([...this.#tcpLive, ...this.#tcpPorts.owners()])];
+  }
+
+  /** Every open UDP socket. */
+  get udpSocketList(): UdpSocket[] {
+    return [...this.#udpSockets];
+  }
+
+  /** Every open ICMP (ping) socket. */
+  get icmpSocketCount(): number {
+    return this.#icmpSockets.size;
+  }
+
+  /**
+   * State a checkpoint does not save: packets queued to ourselves, SYNs and datagrams held for
+   * the host, fragments being reassembled, sends waiting on neighbor resolution. Named, or null.
+   */
+  get unsavedTraffic(): string | null {
+    if (this.#localQueue.length > 0) return "packets in flight on loopback";
+    if (this.#heldSyns.size > 0 || this.#newSyns.length > 0 || this.#heldDatagrams.length > 0) return "connections or datagrams held for the host";
+    if (!this.#reassembler.isEmpty) return "IP fragments being reassembled";
+    if (this.#blocked.size > 0) return "sends waiting on neighbor resolution";
+    return null;
+  }
+
   /** Live TCP connections (not listeners), for tests. */
   get tcpConnectionCount(): number {
     return this.#tcpConns.size;

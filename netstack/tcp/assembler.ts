@@ -85,4 +85,21 @@ export class Assembler {
   clear(): void {
     this.#ranges = [];
   }
+
+  /**
+   * For a restore: takes the ranges {@linkcode Assembler.ranges} gave. Throws RangeError
+   * unless they are sorted, disjoint, non-adjacent, non-empty, past offset 0 and at most
+   * MAX_RANGES.
+   */
+  load(ranges: ReadonlyArray<readonly [number, number]>): void {
+    if (ranges.length > MAX_RANGES) throw new RangeError("too many out-of-order ranges");
+    let prev = 0;
+    for (const [start, end] of ranges) {
+      if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start <= prev || end <= start) {
+        throw new RangeError("out-of-order ranges are not sorted, disjoint and past the receive point");
+      }
+      prev = end;
+    }
+    this.#ranges = ranges.flatMap(([a, b]) => [a, b]);
+  }
 }

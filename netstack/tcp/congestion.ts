@@ -23,12 +23,27 @@ export interface CongestionControl {
   readonly algorithm: CongestionAlgorithm;
   cwnd: number;
   ssthresh: number;
+  /** Its state as plain data, for a checkpoint; times relative to `now`. */
+  save(now: number): CongestionState;
+  /** Takes a saved state back (times relative to `now`). */
+  load(s: CongestionState, now: number): void;
   /** New data acknowledged outside recovery. */
   onAck(now: number, acked: number, mss: number, srtt: number | null): void;
   /** Entering fast recovery (RFC 5681 §3.2 step 2). `flight` is bytes outstanding. */
   onCongestion(now: number, flight: number, mss: number): void;
   /** Retransmission timeout (RFC 5681 §3.1 eq. 4; cwnd to one segment). */
   onRto(now: number, flight: number, mss: number): void;
+}
+
+/**
+ * A congestion controller's state (a checkpoint's): the window, the threshold, the byte
+ * accumulator, and CUBIC's epoch (its start as an age in ms before the checkpoint).
+ */
+export interface CongestionState {
+  cwnd: number;
+  ssthresh: number;
+  acc: number;
+  cubic: { wMax: number; epochAge: number | null; k: number; wEst: number } | null;
 }
 
 /** @savable */
@@ -65,6 +80,16 @@ export class NewReno implements CongestionControl {
     this.ssthresh = Math.max(Math.floor(flight / 2), 2 * mss);
     this.cwnd = mss;
     this.#acc = 0;
+  }
+
+  save(_now: number): CongestionState {
+    return { cwnd: this.cwnd, ssthresh: this.ssthresh, acc: this.#acc, cubic: null };
+  }
+
+  load(s: CongestionState, _now: number): void {
+    this.cwnd = s.cwnd;
+    this.ssthresh = s.ssthresh;
+    this.#acc = s.acc;
   }
 }
 
@@ -141,6 +166,22 @@ export class Cubic implements CongestionControl {
   onRto(now: number, flight: number, mss: number): void {
     this.onCongestion(now, flight, mss);
     this.cwnd = mss;
+  }
+
+  save(now: number): CongestionState {
+    const epochAge = this.#epochStart === null ? null : now - this.#epochStart;
+    return { cwnd: this.cwnd, ssthresh: this.ssthresh, acc: this.#acc, cubic: { wMax: this.#wMax, epochAge, k: this.#k, wEst: this.#wEst } };
+  }
+
+  load(s: CongestionState, now: number): void {
+    this.cwnd = s.cwnd;
+    this.ssthresh = s.ssthresh;
+    this.#acc = s.acc;
+    const c = s.cubic ?? { wMax: 0, epochAge: null, k: 0, wEst: 0 };
+    this.#wMax = c.wMax;
+    this.#epochStart = c.epochAge === null ? null : now - c.epochAge;
+    this.#k = c.k;
+    this.#wEst = c.wEst;
   }
 }
 

@@ -18,8 +18,9 @@ export {
   type TcpReadiness,
   TcpSocket,
   windowShiftFor,
+  type TcpSnapshot,
 } from "./tcp_socket.ts";
-export { type CongestionAlgorithm, type CongestionControl, Cubic, NewReno } from "./congestion.ts";
+export { type CongestionAlgorithm, type CongestionControl, type CongestionState, Cubic, NewReno } from "./congestion.ts";
 export { RttEstimator } from "./rtt.ts";
 export { RingBuffer } from "./ring_buffer.ts";
 export { Assembler } from "./assembler.ts";

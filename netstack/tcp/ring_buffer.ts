@@ -181,6 +181,34 @@ export class RingBuffer {
     this.#len += Math.min(n, this.window);
   }
 
+  /**
+   * For a checkpoint: the ring's first `n` bytes in order, those past `length` included (data
+   * that arrived out of order, written with writeUnallocated and not yet committed). A copy.
+   */
+  snapshot(n: number): Uint8Array<ArrayBuffer> {
+    const out = new Uint8Array(Math.max(0, Math.min(n, this.#capacity)));
+    if (out.length === 0 || this.#storage === null) return out;
+    const start = this.#read;
+    const first = Math.min(out.length, this.#capacity - start);
+    out.set(this.#buf.subarray(start, start + first));
+    if (first < out.length) out.set(this.#buf.subarray(0, out.length - first), first);
+    return out;
+  }
+
+  /**
+   * For a restore: refills an empty ring from a snapshot, of which the first `len` bytes are
+   * queued and the rest lies past the end (out-of-order data).
+   * Preconditions: the ring is empty; `len <= bytes.length <= capacity`.
+   */
+  restore(bytes: Uint8Array, len: number): void {
+    if (this.#len !== 0 || len > bytes.length || bytes.length > this.#capacity) {
+      throw new RangeError("Cannot restore a ring buffer: it is not empty or the snapshot does not fit");
+    }
+    this.#read = 0;
+    if (bytes.length > 0) this.#buf.set(bytes, 0);
+    this.#len = len;
+  }
+
   #copyIn(logical: number, data: Uint8Array): void {
     const cap = this.#buf.length;
     if (data.length === 0) return;

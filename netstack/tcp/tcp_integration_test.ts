@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { A4, B4, B6, patternBytes, Sim, stackPair } from "../_harness.ts";
 import type { TcpSocket } from "./tcp_socket.ts";
-import type { Stack } from "../iface/stack.ts";
+import { Stack } from "../iface/stack.ts";
+import { Loopback } from "../link/loopback.ts";
+import { Ipv4Address } from "../wire/address.ts";
 
 function connectPair(a: Stack, b: Stack, sim: Sim, port = 80): { client: TcpSocket; server: TcpSocket; listener: TcpSocket } {
   const listener = b.tcpSocket();
@@ -453,4 +455,61 @@ Deno.test("A RST to a half-open passive connection frees its SYN queue slot", ()
   const c2 = a.tcpSocket();
   c2.connect(sim.now, { addr: B4, port: 80 });
   sim.runUntil(() => c2.state === "ESTABLISHED" && l.accept() !== null);
+});
+
+Deno.test("TcpSocket.snapshot and restore carry a loopback transfer in mid-flight to a new stack, which finishes it", () => {
+  const lo = (seed: number) => {
+    const s = new Stack({ seed, tcp: { rxBufferSize: 64 << 10, txBufferSize: 64 << 10 } });
+    s.addInterface({ device: new Loopback({ medium: "ip", mtu: 65536 }), addresses: ["127.0.0.1/8"] });
+    return s;
+  };
+  const settle = (s: Stack, now: number) => {
+    for (let i = 0; i < 1000 && s.poll(now); i++);
+  };
+  const data = patternBytes(1 << 20, 7);
+  const one = lo(1);
+  const listener = one.tcpSocket();
+  listener.bind(null, 8080);
+  listener.listen(4);
+  const client = one.tcpSocket();
+  client.connect(0, { addr: Ipv4Address.parse("127.0.0.1"), port: 8080 });
+  settle(one, 0);
+  const server = listener.accept()!;
+  // Both queues fill: 64 KiB unread at the server, 64 KiB unsent at the client.
+  let sent = 0;
+  for (let i = 0; i < 8; i++) {
+    sent += client.send(data.subarray(sent, sent + (32 << 10))) ?? 0;
+    settle(one, 1);
+  }
+  const got = new Uint8Array(data.length);
+  let n = server.recv(got.subarray(0, 10_000)) ?? 0;
+  settle(one, 2);
+  assert.ok(server.recvQueue > 0 && sent > n + server.recvQueue, "data queued on both sides");
+
+  // Saved at t=2, restored at t=5000 of another clock.
+  const all = one.tcpSockets;
+  const snaps = all.map((s) => s.snapshot(2, (o) => all.indexOf(o)));
+  const two = lo(2);
+  const made = snaps.map((s) => two.tcpSocket(s.opts));
+  snaps.forEach((s, i) => made[i]!.restore(s, 5000, (j) => made[j]!));
+  const [c2, s2] = [made[all.indexOf(client)]!, made[all.indexOf(server)]!];
+  assert.equal(c2.state, "ESTABLISHED");
+  for (let now = 5000; n < data.length; now += 1) {
+    if (sent < data.length) sent += c2.send(data.subarray(sent, sent + (16 << 10))) ?? 0;
+    settle(two, now);
+    n += s2.recv(got.subarray(n)) ?? 0;
+    settle(two, now);
+    assert.ok(now < 100_000, `stalled at ${n}`);
+  }
+  assert.deepEqual(got, data);
+  // A new connection to the restored listener works too.
+  const late = two.tcpSocket();
+  late.connect(6000, { addr: Ipv4Address.parse("127.0.0.1"), port: 8080 });
+  settle(two, 6000);
+  assert.equal(late.state, "ESTABLISHED");
+
+  // A snapshot whose data in flight lies past its send queue is refused.
+  const bad = structuredClone(snaps[all.indexOf(client)]!);
+  bad.seqs.sndMax = bad.seqs.sndNxt = (bad.seqs.sndUna + bad.tx.length + 100) >>> 0;
+  assert.throws(() => lo(3).tcpSocket(bad.opts).restore(bad, 0, () => listener), RangeError);
 });

@@ -29,6 +29,7 @@ import {
   seqMax,
 } from "../wire/seq_number.ts";
 import { type SackBlock, type TcpRepr, tcpHeaderLen, tcpReprDefaults } from "../wire/tcp.ts";
+import { parseIpAddress } from "../wire/address.ts";
 import {
   EAFNOSUPPORT,
   EALREADY,
@@ -41,9 +42,10 @@ import {
   EPIPE,
   ETIMEDOUT,
   type NetError,
+  netErrorByCode,
 } from "../errors.ts";
 import { Assembler } from "./assembler.ts";
-import { type CongestionAlgorithm, type CongestionControl, makeCongestionControl } from "./congestion.ts";
+import { type CongestionAlgorithm, type CongestionControl, type CongestionState, makeCongestionControl } from "./congestion.ts";
 import { RingBuffer } from "./ring_buffer.ts";
 import { RttEstimator } from "./rtt.ts";
 import { canReceiveData, canSendData, isSynchronized, type TcpState } from "./state.ts";
@@ -172,6 +174,67 @@ export interface TcpInfo {
 
 /** How the caller gives segments back: returns false if it could not send now. */
 export type TcpEmit = (src: IpAddress, dst: IpAddress, repr: TcpRepr) => boolean;
+
+/**
+ * A socket's whole state as plain data, for a checkpoint (the kernel's
+ * kernel/checkpoint/inet_sockets.ts saves it and checks its shape; the
+ * invariants that guard the queues are checked by {@linkcode TcpSocket.restore}).
+ * Addresses are text; other sockets (accept queue, listener) are indices the
+ * caller chooses; deadlines are remaining milliseconds and past instants are
+ * ages, both relative to the `now` of the snapshot, so no clock value crosses
+ * a checkpoint.
+ */
+export interface TcpSnapshot {
+  opts: Required<TcpOptions>;
+  state: TcpState;
+  localAddr: string | null;
+  localPort: number;
+  remote: { addr: string; port: number } | null;
+  bound: boolean;
+  registered: boolean;
+  wildcardVersion: 0 | 4 | 6;
+  reuseAddr: boolean;
+  reusePort: boolean;
+  backlog: number;
+  synBacklog: number;
+  synQueueLen: number;
+  acceptQueue: number[];
+  parent: number | null;
+  /** The receive queue's bytes (the first rxLen queued, the rest out of order) and the send queue's. */
+  rx: Uint8Array<ArrayBuffer>;
+  rxLen: number;
+  tx: Uint8Array<ArrayBuffer>;
+  /** Out-of-order ranges past RCV.NXT. */
+  ooo: [number, number][];
+  seqs: {
+    iss: number; sndUna: number; sndNxt: number; sndMax: number; sndWl1: number; sndWl2: number; irs: number; rcvNxt: number;
+    lastAckSent: number; lastSackSeq: number; rexmitHigh: number;
+  };
+  optSeqs: { rxFinSeq: number | null; rstPendingFor: number | null; recovery: number | null; rexmitAt: number | null; rttSeq: number | null };
+  counts: {
+    sndWnd: number; maxSndWnd: number; sndMss: number; rcvMss: number; sndShift: number; offload: number; rcvShift: number;
+    /** The timestamp clock's value at the snapshot (TSval now), rather than its offset from a clock. */
+    tsClock: number; tsRecent: number; dupAcks: number; retries: number; acksOwed: number; segsUnacked: number;
+    lastAdvWindow: number; keepaliveProbes: number; persistBackoff: number;
+  };
+  flags: {
+    finReceived: boolean; wsEnabled: boolean; tsEnabled: boolean; sackEnabled: boolean; synPending: boolean; finQueued: boolean;
+    finAcked: boolean; rstPending: boolean; ackNow: boolean; probePending: boolean; userClosed: boolean; shutRd: boolean;
+    shutWr: boolean; wasConnected: boolean;
+  };
+  /** Remaining ms of each timer (0 or less: due), or null. */
+  timers: {
+    rto: number | null; delayedAck: number | null; timeWait: number | null; keepalive: number | null; persist: number | null;
+    finWait2: number | null;
+  };
+  /** How long ago (ms) the RTT timing started and the last segment arrived. */
+  ages: { rttStart: number; lastRecv: number };
+  rtt: { srtt: number | null; rttvar: number; rto: number };
+  cc: CongestionState;
+  scoreboard: [number, number][];
+  /** The pending error's errno name, or null. */
+  error: string | null;
+}
 
 /** @savable */
 export class TcpSocket {
@@ -1575,6 +1638,190 @@ export class TcpSocket {
       out.push(toBlock(r));
     }
     return out;
+  }
+
+  // ===================================================================
+  // Checkpoint.
+  // ===================================================================
+
+  /** The socket as plain data (see {@linkcode TcpSnapshot}); `ref` names another socket. */
+  snapshot(now: number, ref: (s: TcpSocket) => number): TcpSnapshot {
+    const rel = (t: number | null) => (t === null ? null : t - now);
+    const ooo = this.#assembler.ranges();
+    const oooEnd = ooo.length === 0 ? 0 : ooo[ooo.length - 1]![1];
+    return {
+      opts: { ...this.#opts, keepalive: this.#opts.keepalive === null ? null : { ...this.#opts.keepalive } },
+      state: this.#state,
+      localAddr: this.#localAddr?.toString() ?? null,
+      localPort: this.#localPort,
+      remote: this.#remote === null ? null : { addr: this.#remote.addr.toString(), port: this.#remote.port },
+      bound: this.#bound,
+      registered: this.#registered,
+      wildcardVersion: this.wildcardVersion,
+      reuseAddr: this.reuseAddr,
+      reusePort: this.reusePort,
+      backlog: this.#backlog,
+      synBacklog: this.#synBacklog,
+      synQueueLen: this.#synQueueLen,
+      acceptQueue: this.#acceptQueue.map(ref),
+      parent: this.#parent === null ? null : ref(this.#parent),
+      rx: this.#rx.snapshot(this.#rx.length + oooEnd),
+      rxLen: this.#rx.length,
+      tx: this.#tx.snapshot(this.#tx.length),
+      ooo,
+      seqs: {
+        iss: this.#iss, sndUna: this.#sndUna, sndNxt: this.#sndNxt, sndMax: this.#sndMax, sndWl1: this.#sndWl1, sndWl2: this.#sndWl2,
+        irs: this.#irs, rcvNxt: this.#rcvNxt, lastAckSent: this.#lastAckSent, lastSackSeq: this.#lastSackSeq, rexmitHigh: this.#rexmitHigh,
+      },
+      optSeqs: {
+        rxFinSeq: this.#rxFinSeq, rstPendingFor: this.#rstPendingFor, recovery: this.#recovery, rexmitAt: this.#rexmitAt, rttSeq: this.#rttSeq,
+      },
+      counts: {
+        sndWnd: this.#sndWnd, maxSndWnd: this.#maxSndWnd, sndMss: this.#sndMss, rcvMss: this.#rcvMss, sndShift: this.#sndShift,
+        offload: this.#offload, rcvShift: this.#rcvShift, tsClock: this.#tsNow(now), tsRecent: this.#tsRecent, dupAcks: this.#dupAcks,
+        retries: this.#retries, acksOwed: this.#acksOwed, segsUnacked: this.#segsUnacked, lastAdvWindow: this.#lastAdvWindow,
+        keepaliveProbes: this.#keepaliveProbes, persistBackoff: this.#persistBackoff,
+      },
+      flags: {
+        finReceived: this.#finReceived, wsEnabled: this.#wsEnabled, tsEnabled: this.#tsEnabled, sackEnabled: this.#sackEnabled,
+        synPending: this.#synPending, finQueued: this.#finQueued, finAcked: this.#finAcked, rstPending: this.#rstPending,
+        ackNow: this.#ackNow, probePending: this.#probePending, userClosed: this.#userClosed, shutRd: this.#shutRd,
+        shutWr: this.#shutWr, wasConnected: this.#wasConnected,
+      },
+      timers: {
+        rto: rel(this.#rtoAt), delayedAck: rel(this.#delayedAckAt), timeWait: rel(this.#timeWaitAt),
+        keepalive: rel(this.#keepaliveAt), persist: rel(this.#persistAt), finWait2: rel(this.#finWait2At),
+      },
+      ages: { rttStart: now - this.#rttStart, lastRecv: now - this.#lastRecvAt },
+      rtt: { srtt: this.#rtt.srtt, rttvar: this.#rtt.rttvar, rto: this.#rtt.rto },
+      cc: this.#cc.save(now),
+      scoreboard: this.#scoreboard.map((b) => [b.left, b.right]),
+      error: this.#error?.code ?? null,
+    };
+  }
+
+  /**
+   * Takes a snapshot back into this socket, new from its host's tcpSocket(s.opts): its state,
+   * queues and timers (relative to `now`), then its port and 4-tuple from the host (the host
+   * schedules it, so its timers run from the next poll). `socketAt` names the other restored
+   * sockets. Throws RangeError when the snapshot breaks an invariant the queues rely on, or
+   * the host's EADDRINUSE/EADDRNOTAVAIL when its port or 4-tuple cannot be had.
+   */
+  restore(s: TcpSnapshot, now: number, socketAt: (i: number) => TcpSocket): void {
+    const bad = (why: string) => new RangeError(`TCP socket ${s.localAddr ?? "*"}:${s.localPort}: ${why}`);
+    if (this.#state !== "CLOSED" || this.#bound) throw bad("restored twice");
+    const sq = s.seqs, o = s.optSeqs, c = s.counts, f = s.flags;
+    const inFlight = seqDiff(seq(sq.sndMax), seq(sq.sndUna));
+    // A SYN and a FIN take a sequence number each but no byte of the send queue.
+    if (seqDiff(seq(sq.sndNxt), seq(sq.sndUna)) < 0 || seqDiff(seq(sq.sndMax), seq(sq.sndNxt)) < 0 || inFlight > s.tx.length + 2) {
+      throw bad("its send sequence space does not match its send queue");
+    }
+    if (s.tx.length > this.#tx.capacity || s.rx.length > this.#rx.capacity || s.rxLen > s.rx.length) throw bad("a queue overflows");
+    const oooEnd = s.ooo.length === 0 ? 0 : s.ooo[s.ooo.length - 1]![1];
+    if (s.rxLen + oooEnd !== s.rx.length) throw bad("its out-of-order data does not fit its receive queue");
+    if (c.sndMss < 1 || c.rcvMss < 1 || c.sndShift > 14 || c.rcvShift > 14) throw bad("bad segment size or window scale");
+    const within = (x: number) => seqDiff(seq(x), seq(sq.sndUna)) >= 0 && seqDiff(seq(sq.sndMax), seq(x)) >= 0;
+    if (o.rexmitAt !== null && !within(o.rexmitAt)) throw bad("it retransmits outside its send window");
+    for (const [l, r] of s.scoreboard) if (!within(l) || !within(r) || seqDiff(seq(r), seq(l)) <= 0) throw bad("a bad SACK block");
+    if (s.registered && (s.remote === null || s.localAddr === null)) throw bad("a connection without its addresses");
+    if (s.state === "LISTEN" && (s.registered || !s.bound)) throw bad("a listener that is connected or has no port");
+    if (s.state !== "LISTEN" && s.acceptQueue.length > 0) throw bad("an accept queue without a listener");
+    if (s.state !== "CLOSED" && s.state !== "LISTEN" && !s.registered) throw bad("a connection the stack does not know");
+    if (s.state === "CLOSED" && s.registered && !s.flags.rstPending) throw bad("a closed socket that holds its 4-tuple");
+    if (s.cc.cwnd < 1 || s.rtt.rto <= 0) throw bad("bad congestion window or timeout");
+    let error: NetError | null = null;
+    if (s.error !== null) {
+      error = netErrorByCode(s.error);
+      if (error === null) throw bad(`an unknown error ${s.error}`);
+    }
+    const at = (t: number | null) => (t === null ? null : now + Math.max(0, t));
+    this.#state = s.state;
+    this.#localAddr = s.localAddr === null ? null : parseIpAddress(s.localAddr);
+    this.#localPort = s.localPort;
+    this.#remote = s.remote === null ? null : { addr: parseIpAddress(s.remote.addr), port: s.remote.port };
+    this.wildcardVersion = s.wildcardVersion;
+    this.reuseAddr = s.reuseAddr;
+    this.reusePort = s.reusePort;
+    this.#backlog = s.backlog;
+    this.#synBacklog = s.synBacklog;
+    this.#synQueueLen = s.synQueueLen;
+    this.#acceptQueue = s.acceptQueue.map(socketAt);
+    this.#parent = s.parent === null ? null : socketAt(s.parent);
+    this.#rx.restore(s.rx, s.rxLen);
+    this.#tx.restore(s.tx, s.tx.length);
+    this.#assembler.load(s.ooo);
+    this.#iss = seq(sq.iss);
+    this.#sndUna = seq(sq.sndUna);
+    this.#sndNxt = seq(sq.sndNxt);
+    this.#sndMax = seq(sq.sndMax);
+    this.#sndWl1 = seq(sq.sndWl1);
+    this.#sndWl2 = seq(sq.sndWl2);
+    this.#irs = seq(sq.irs);
+    this.#rcvNxt = seq(sq.rcvNxt);
+    this.#lastAckSent = seq(sq.lastAckSent);
+    this.#lastSackSeq = seq(sq.lastSackSeq);
+    this.#rexmitHigh = seq(sq.rexmitHigh);
+    const os = (x: number | null) => (x === null ? null : seq(x));
+    this.#rxFinSeq = os(o.rxFinSeq);
+    this.#rstPendingFor = os(o.rstPendingFor);
+    this.#recovery = os(o.recovery);
+    this.#rexmitAt = os(o.rexmitAt);
+    this.#rttSeq = os(o.rttSeq);
+    this.#sndWnd = c.sndWnd;
+    this.#maxSndWnd = c.maxSndWnd;
+    this.#sndMss = c.sndMss;
+    this.#rcvMss = c.rcvMss;
+    this.#sndShift = c.sndShift;
+    this.#offload = c.offload;
+    this.#rcvShift = c.rcvShift;
+    this.#tsOffset = (c.tsClock - Math.floor(now)) >>> 0;
+    this.#tsRecent = c.tsRecent;
+    this.#dupAcks = c.dupAcks;
+    this.#retries = c.retries;
+    this.#acksOwed = c.acksOwed;
+    this.#segsUnacked = c.segsUnacked;
+    this.#lastAdvWindow = c.lastAdvWindow;
+    this.#keepaliveProbes = c.keepaliveProbes;
+    this.#persistBackoff = c.persistBackoff;
+    this.#finReceived = f.finReceived;
+    this.#wsEnabled = f.wsEnabled;
+    this.#tsEnabled = f.tsEnabled;
+    this.#sackEnabled = f.sackEnabled;
+    this.#synPending = f.synPending;
+    this.#finQueued = f.finQueued;
+    this.#finAcked = f.finAcked;
+    this.#rstPending = f.rstPending;
+    this.#ackNow = f.ackNow;
+    this.#probePending = f.probePending;
+    this.#userClosed = f.userClosed;
+    this.#shutRd = f.shutRd;
+    this.#shutWr = f.shutWr;
+    this.#wasConnected = f.wasConnected;
+    this.#rtoAt = at(s.timers.rto);
+    this.#delayedAckAt = at(s.timers.delayedAck);
+    this.#timeWaitAt = at(s.timers.timeWait);
+    this.#keepaliveAt = at(s.timers.keepalive);
+    this.#persistAt = at(s.timers.persist);
+    this.#finWait2At = at(s.timers.finWait2);
+    this.#rttStart = now - s.ages.rttStart;
+    this.#lastRecvAt = now - s.ages.lastRecv;
+    this.#rtt.srtt = s.rtt.srtt;
+    this.#rtt.rttvar = s.rtt.rttvar;
+    this.#rtt.rto = s.rtt.rto;
+    if (this.#cc.algorithm !== s.opts.congestion || (s.cc.cubic !== null) !== (s.opts.congestion === "cubic")) {
+      throw bad("its congestion state is another algorithm's");
+    }
+    this.#cc.load(s.cc, now);
+    this.#scoreboard = s.scoreboard.map(([l, r]) => ({ left: seq(l), right: seq(r) }));
+    this.#error = error;
+    if (s.bound) {
+      this.#localPort = this.#host.tcpBind(this, this.#localAddr, s.localPort);
+      this.#bound = true;
+    }
+    if (s.registered) {
+      this.#host.tcpRegister(this);
+      this.#registered = true;
+    }
   }
 
   /** Drops the port and 4-tuple reservations. */

@@ -7,7 +7,8 @@
  */
 
 import type { IpAddress } from "../wire/address.ts";
-import { EAFNOSUPPORT, EDESTADDRREQ, EHOSTUNREACH, EINVAL, EMSGSIZE, ENOTCONN, type NetError } from "../errors.ts";
+import { EAFNOSUPPORT, EDESTADDRREQ, EHOSTUNREACH, EINVAL, EMSGSIZE, ENOTCONN, type NetError, netErrorByCode } from "../errors.ts";
+import { parseIpAddress } from "../wire/address.ts";
 
 /** An address and port. */
 export interface UdpEndpoint {
@@ -40,6 +41,30 @@ export interface UdpOptions {
   rxQueueBytes?: number;
   /** Bytes of payload queued for sending before sendTo would block. */
   txQueueBytes?: number;
+}
+
+/** A datagram as plain data: addresses as text. */
+export interface DatagramSnapshot {
+  src: { addr: string; port: number };
+  dst: { addr: string; port: number };
+  data: Uint8Array<ArrayBuffer>;
+}
+
+/** A UDP socket's state as plain data, for a checkpoint (kernel/checkpoint/inet_sockets.ts). */
+export interface UdpSnapshot {
+  localAddr: string | null;
+  localPort: number;
+  bound: boolean;
+  wildcardVersion: 0 | 4 | 6;
+  reuseAddr: boolean;
+  reusePort: boolean;
+  remote: { addr: string; port: number } | null;
+  rx: DatagramSnapshot[];
+  tx: DatagramSnapshot[];
+  rxLimit: number;
+  txLimit: number;
+  error: string | null;
+  drops: number;
 }
 
 /** @savable */
@@ -215,6 +240,67 @@ export class UdpSocket {
       sent = true;
     }
     return sent;
+  }
+
+  // --- Checkpoint. ---
+
+  /** The socket as plain data (a closed socket is never saved: nothing holds it). */
+  snapshot(): UdpSnapshot {
+    const ep = (e: UdpEndpoint) => ({ addr: e.addr.toString(), port: e.port });
+    const dg = (d: Datagram): DatagramSnapshot => ({ src: ep(d.src), dst: ep(d.dst), data: d.data.slice() });
+    return {
+      localAddr: this.#localAddr?.toString() ?? null,
+      localPort: this.#localPort,
+      bound: this.#bound,
+      wildcardVersion: this.wildcardVersion,
+      reuseAddr: this.reuseAddr,
+      reusePort: this.reusePort,
+      remote: this.#remote === null ? null : ep(this.#remote),
+      rx: this.#rx.map(dg),
+      tx: this.#tx.map(dg),
+      rxLimit: this.#rxLimit,
+      txLimit: this.#txLimit,
+      error: this.#error?.code ?? null,
+      drops: this.drops,
+    };
+  }
+
+  /**
+   * Takes a snapshot back into this socket, new from its host's udpSocket with the snapshot's
+   * limits, then its port from the host. Throws RangeError for queues past their limits or an
+   * unknown error, or the host's EADDRINUSE/EADDRNOTAVAIL.
+   */
+  restore(s: UdpSnapshot): void {
+    const bad = (why: string) => new RangeError(`UDP socket ${s.localAddr ?? "*"}:${s.localPort}: ${why}`);
+    if (this.#bound || this.#closed) throw bad("restored twice");
+    if (s.rxLimit !== this.#rxLimit || s.txLimit !== this.#txLimit) throw bad("made with other limits");
+    const bytes = (q: DatagramSnapshot[]) => q.reduce((n, d) => n + d.data.length, 0);
+    const rxBytes = bytes(s.rx), txBytes = bytes(s.tx);
+    if (rxBytes > this.#rxLimit || txBytes > this.#txLimit + UDP_MAX_PAYLOAD) throw bad("a queue holds more than its limit");
+    if (s.tx.some((d) => d.data.length > UDP_MAX_PAYLOAD)) throw bad("a datagram too large");
+    if (!s.bound && (s.localPort !== 0 || s.rx.length > 0 || s.tx.length > 0 || s.remote !== null)) throw bad("traffic without a port");
+    let error: NetError | null = null;
+    if (s.error !== null) {
+      error = netErrorByCode(s.error);
+      if (error === null) throw bad(`an unknown error ${s.error}`);
+    }
+    const ep = (e: { addr: string; port: number }): UdpEndpoint => ({ addr: parseIpAddress(e.addr), port: e.port });
+    const dg = (d: DatagramSnapshot): Datagram => ({ src: ep(d.src), dst: ep(d.dst), data: d.data.slice() });
+    this.#localAddr = s.localAddr === null ? null : parseIpAddress(s.localAddr);
+    this.wildcardVersion = s.wildcardVersion;
+    this.reuseAddr = s.reuseAddr;
+    this.reusePort = s.reusePort;
+    this.#remote = s.remote === null ? null : ep(s.remote);
+    this.#rx = s.rx.map(dg);
+    this.#rxBytes = rxBytes;
+    this.#tx = s.tx.map(dg);
+    this.#txBytes = txBytes;
+    this.#error = error;
+    this.drops = s.drops;
+    if (s.bound) {
+      this.#localPort = this.#host.udpBind(this, this.#localAddr, s.localPort);
+      this.#bound = true;
+    }
   }
 
   #takeError(): NetError {

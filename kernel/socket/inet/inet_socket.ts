@@ -82,6 +82,24 @@ export function intBytes(n: number, optlen: number): Uint8Array {
   return b.subarray(0, Math.max(0, Math.min(4, optlen)));
 }
 
+/** The options every inet socket file keeps, as a checkpoint saves them. */
+export interface InetFileOptions {
+  uid: number;
+  v6only: boolean;
+  reuseAddr: boolean;
+  reusePort: boolean;
+  keepalive: boolean;
+  broadcast: boolean;
+  lingerOn: boolean;
+  lingerSecs: number;
+  ttl: number;
+  tos: number;
+  sndBuf: number;
+  rcvBuf: number;
+  /** The other int options, "level:name" and value. */
+  flags: [string, number][];
+}
+
 /** The base of TCP, UDP and ping sockets. */
 export abstract class InetSocketFile extends SocketFile implements NetWatcher {
   readonly family: number;
@@ -119,6 +137,33 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
 
   get nonblocking(): boolean {
     return (this.flags & O_NONBLOCK) !== 0;
+  }
+
+  /** The options, for a checkpoint. */
+  saveInetOptions(): InetFileOptions {
+    return {
+      uid: this.uid, v6only: this.v6only, reuseAddr: this.reuseAddr, reusePort: this.reusePort, keepalive: this.keepalive,
+      broadcast: this.broadcast, lingerOn: this.lingerOn, lingerSecs: this.lingerSecs, ttl: this.ttl, tos: this.tos,
+      sndBuf: this.sndBuf, rcvBuf: this.rcvBuf, flags: [...this.#flags],
+    };
+  }
+
+  /** Takes saved options back (a restore; the netstack socket has its own already). */
+  loadInetOptions(o: InetFileOptions): void {
+    this.uid = o.uid;
+    this.v6only = o.v6only;
+    this.reuseAddr = o.reuseAddr;
+    this.reusePort = o.reusePort;
+    this.keepalive = o.keepalive;
+    this.broadcast = o.broadcast;
+    this.lingerOn = o.lingerOn;
+    this.lingerSecs = o.lingerSecs;
+    this.ttl = o.ttl;
+    this.tos = o.tos;
+    this.sndBuf = o.sndBuf;
+    this.rcvBuf = o.rcvBuf;
+    this.#flags.clear();
+    for (const [k, v] of o.flags) this.#flags.set(k, v);
   }
 
   /** The family's readiness. */

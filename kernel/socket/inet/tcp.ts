@@ -41,6 +41,19 @@ const NOT_CONNECTED: ReadonlySet<string> = new Set(["CLOSED", "LISTEN", "SYN-SEN
 /** States in which the peer's FIN has arrived. */
 const PEER_DONE: ReadonlySet<string> = new Set(["CLOSE-WAIT", "LAST-ACK", "CLOSING", "TIME-WAIT"]);
 
+/** What a TCP socket file keeps beside its netstack socket, as a checkpoint saves it. */
+export interface TcpFileOptions {
+  bound: boolean;
+  connecting: boolean;
+  noDelay: boolean;
+  cork: boolean;
+  keepIdle: number;
+  keepIntvl: number;
+  keepCnt: number;
+  tcpFlags: [number, number][];
+  congestion: "reno" | "cubic";
+}
+
 /** @savable */
 export class TcpSocketFile extends InetSocketFile {
   readonly type = C.SOCK_STREAM;
@@ -64,6 +77,28 @@ export class TcpSocketFile extends InetSocketFile {
     this.#bound = sock !== undefined;
     if (sock) this.#noDelay = sock.noDelay;
     this.sock.wildcardVersion = this.wildcardVersion;
+  }
+
+  /** The file's own TCP state, for a checkpoint. */
+  saveTcpOptions(): TcpFileOptions {
+    return {
+      bound: this.#bound, connecting: this.#connecting, noDelay: this.#noDelay, cork: this.#cork, keepIdle: this.#keepIdle,
+      keepIntvl: this.#keepIntvl, keepCnt: this.#keepCnt, tcpFlags: [...this.#tcpFlags], congestion: this.#congestion,
+    };
+  }
+
+  /** Takes it back (a restore: the netstack socket is restored already). */
+  loadTcpOptions(o: TcpFileOptions): void {
+    this.#bound = o.bound;
+    this.#connecting = o.connecting;
+    this.#noDelay = o.noDelay;
+    this.#cork = o.cork;
+    this.#keepIdle = o.keepIdle;
+    this.#keepIntvl = o.keepIntvl;
+    this.#keepCnt = o.keepCnt;
+    this.#tcpFlags.clear();
+    for (const [k, v] of o.tcpFlags) this.#tcpFlags.set(k, v);
+    this.#congestion = o.congestion;
   }
 
   protected netReadiness(): NetReadiness {

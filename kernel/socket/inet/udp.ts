@@ -33,6 +33,16 @@ interface Held {
   data: Uint8Array;
 }
 
+/** What a UDP socket file keeps beside its netstack socket, as a checkpoint saves it. */
+export interface UdpFileOptions {
+  bound: boolean;
+  /** A datagram peeked (MSG_PEEK) and not yet received. */
+  held: { from: { addr: string; port: number }; data: Uint8Array<ArrayBuffer> } | null;
+  received: number;
+  shutRd: boolean;
+  shutWr: boolean;
+}
+
 /** @savable */
 export class UdpSocketFile extends InetSocketFile {
   readonly type = C.SOCK_DGRAM;
@@ -46,10 +56,32 @@ export class UdpSocketFile extends InetSocketFile {
   /** Scratch for recvFrom: the largest datagram. */
   readonly #scratch = new Uint8Array(65536);
 
-  constructor(n: Net, family: number, flags: number) {
+  /** A new socket, or (a restore) one around a restored netstack socket. */
+  constructor(n: Net, family: number, flags: number, sock?: UdpSocket) {
     super(n, family, flags, { snd: DGRAM_BUF, rcv: DGRAM_BUF });
-    this.sock = n.stack.udpSocket();
-    this.sock.wildcardVersion = this.wildcardVersion;
+    this.sock = sock ?? n.stack.udpSocket();
+    if (sock === undefined) this.sock.wildcardVersion = this.wildcardVersion;
+  }
+
+  /** The file's own UDP state, for a checkpoint. */
+  saveUdpOptions(): UdpFileOptions {
+    const h = this.#held;
+    return {
+      bound: this.#bound,
+      held: h === null ? null : { from: { addr: h.from.addr.toString(), port: h.from.port }, data: h.data.slice() },
+      received: this.#received,
+      shutRd: this.#shutRd,
+      shutWr: this.#shutWr,
+    };
+  }
+
+  /** Takes it back (a restore); `from` is the held datagram's sender, parsed by the caller. */
+  loadUdpOptions(o: UdpFileOptions, from: UdpEndpoint | null): void {
+    this.#bound = o.bound;
+    this.#held = o.held === null || from === null ? null : { from, data: o.held.data.slice() };
+    this.#received = o.received;
+    this.#shutRd = o.shutRd;
+    this.#shutWr = o.shutWr;
   }
 
   protected netReadiness(): NetReadiness {

@@ -1,0 +1,375 @@
+/**
+ * Checkpoint of the sandbox's TCP/IP (issue #13; docs/checkpoint.md): every TCP socket of the
+ * netstack (listeners with the connections not yet accepted, established connections with
+ * their send and receive queues, out-of-order data, sequence numbers, windows, congestion and
+ * RTT state, and every timer as its remaining time; connections no descriptor holds any more,
+ * as a socket finishing its close or in TIME-WAIT) and every UDP socket with its queued
+ * datagrams, and the AF_INET/AF_INET6 socket files over them with their options.
+ *
+ * netstack's classes keep their state in `#private` fields: each gives its state as plain data
+ * (`TcpSocket.snapshot`, `UdpSocket.snapshot`) and takes it back (`restore`), which checks the
+ * invariants its queues rely on. This module saves those snapshots in two tables of the image
+ * (a TCP socket is saved once, whether a descriptor, a listener's accept queue or the stack
+ * alone holds it), checks the shape of the whole (zod) and how the sockets name each other
+ * before anything is made, and turns whatever a restore refuses into one ImageError line.
+ *
+ * Only a network that is the sandbox's own is saved: loopback (`--network none`). Connections
+ * to the host (`--network sandbox`, `--publish` relays) and a `--pcap` capture are refused at
+ * checkpoint, and so are ping sockets and packets still in flight inside the stack.
+ *
+ * @module
+ */
+
+import { z } from "zod";
+import type { Kernel } from "../kernel.ts";
+import type { TcpSnapshot, TcpSocket, UdpSnapshot, UdpSocket } from "../../netstack/mod.ts";
+import { parseIpAddress } from "../../netstack/mod.ts";
+import { TcpSocketFile } from "../socket/inet/tcp.ts";
+import { UdpSocketFile } from "../socket/inet/udp.ts";
+import { InetSocketFile } from "../socket/inet/inet_socket.ts";
+import { AF_INET, AF_INET6 } from "../socket/inet/constants.ts";
+import type { FileDescription } from "../../vfs/file_description.ts";
+import { ImageError } from "./image.ts";
+
+const u32 = z.number().int().min(0).max(0xffff_ffff);
+const u16 = z.number().int().min(0).max(0xffff);
+const count = z.number().int().min(0).max(0x7fff_ffff);
+const port = u16;
+/** An IP address as text; parsed again on restore. */
+const addr = z.string().max(64).regex(/^[0-9a-fA-F.:]+$/);
+const endpoint = z.object({ addr, port }).strict();
+/** Milliseconds: a remaining time or an age (a month either way at most). */
+const ms = z.number().min(-(2 ** 31)).max(2 ** 31);
+const real = z.number().min(0).max(2 ** 53);
+/** A queue's capacity: within what the sentry ever makes (1 MiB), with room. */
+const capacity = z.number().int().min(1024).max(64 << 20);
+const bytes = (max: number) => z.instanceof(Uint8Array).refine((b) => b.length <= max, "too large");
+const errorName = z.string().regex(/^E[A-Z]{2,15}$/).nullable();
+
+const tcpState = z.enum([
+  "CLOSED", "LISTEN", "SYN-SENT", "SYN-RECEIVED", "ESTABLISHED", "FIN-WAIT-1", "FIN-WAIT-2", "CLOSE-WAIT", "CLOSING",
+  "LAST-ACK", "TIME-WAIT",
+]);
+
+export const tcpSnapshotSchema = z.object({
+  opts: z.object({
+    rxBufferSize: capacity,
+    txBufferSize: capacity,
+    noDelay: z.boolean(),
+    ackDelay: z.number().int().min(0).max(60_000),
+    keepalive: z.object({ idle: z.number().int().min(1).max(2 ** 31), interval: z.number().int().min(1).max(2 ** 31), count: z.number().int().min(1).max(1000) }).strict().nullable(),
+    congestion: z.enum(["reno", "cubic"]),
+    timestamps: z.boolean(),
+    sack: z.boolean(),
+    windowScaling: z.boolean(),
+    initialRto: z.number().int().min(1).max(120_000),
+    minRto: z.number().int().min(1).max(120_000),
+    maxRto: z.number().int().min(1).max(600_000),
+    timeWait: z.number().int().min(0).max(600_000),
+    maxRetries: z.number().int().min(0).max(1000),
+    synRetries: z.number().int().min(0).max(1000),
+    finWait2Timeout: z.number().int().min(0).max(600_000),
+  }).strict(),
+  state: tcpState,
+  localAddr: addr.nullable(),
+  localPort: port,
+  remote: endpoint.nullable(),
+  bound: z.boolean(),
+  registered: z.boolean(),
+  wildcardVersion: z.union([z.literal(0), z.literal(4), z.literal(6)]),
+  reuseAddr: z.boolean(),
+  reusePort: z.boolean(),
+  backlog: z.number().int().min(0).max(1 << 16),
+  synBacklog: z.number().int().min(0).max(1 << 17),
+  synQueueLen: z.number().int().min(0).max(1 << 17),
+  acceptQueue: z.array(u32).max(1 << 16),
+  parent: u32.nullable(),
+  rx: bytes(64 << 20),
+  rxLen: count,
+  tx: bytes(64 << 20),
+  ooo: z.array(z.tuple([count, count])).max(32),
+  seqs: z.object({
+    iss: u32, sndUna: u32, sndNxt: u32, sndMax: u32, sndWl1: u32, sndWl2: u32, irs: u32, rcvNxt: u32, lastAckSent: u32,
+    lastSackSeq: u32, rexmitHigh: u32,
+  }).strict(),
+  optSeqs: z.object({
+    rxFinSeq: u32.nullable(), rstPendingFor: u32.nullable(), recovery: u32.nullable(), rexmitAt: u32.nullable(), rttSeq: u32.nullable(),
+  }).strict(),
+  counts: z.object({
+    sndWnd: count, maxSndWnd: count, sndMss: z.number().int().min(1).max(0xffff), rcvMss: z.number().int().min(1).max(0xffff),
+    sndShift: z.number().int().min(0).max(14), offload: count, rcvShift: z.number().int().min(0).max(14), tsClock: u32,
+    tsRecent: u32, dupAcks: count, retries: z.number().int().min(0).max(1000), acksOwed: count, segsUnacked: count,
+    lastAdvWindow: count, keepaliveProbes: z.number().int().min(0).max(1000), persistBackoff: z.number().int().min(0).max(64),
+  }).strict(),
+  flags: z.object({
+    finReceived: z.boolean(), wsEnabled: z.boolean(), tsEnabled: z.boolean(), sackEnabled: z.boolean(), synPending: z.boolean(),
+    finQueued: z.boolean(), finAcked: z.boolean(), rstPending: z.boolean(), ackNow: z.boolean(), probePending: z.boolean(),
+    userClosed: z.boolean(), shutRd: z.boolean(), shutWr: z.boolean(), wasConnected: z.boolean(),
+  }).strict(),
+  timers: z.object({
+    rto: ms.nullable(), delayedAck: ms.nullable(), timeWait: ms.nullable(), keepalive: ms.nullable(), persist: ms.nullable(),
+    finWait2: ms.nullable(),
+  }).strict(),
+  ages: z.object({ rttStart: ms, lastRecv: ms }).strict(),
+  rtt: z.object({ srtt: real.nullable(), rttvar: real, rto: z.number().min(1).max(600_000) }).strict(),
+  cc: z.object({
+    cwnd: z.number().min(1).max(2 ** 40),
+    ssthresh: z.number().min(0).max(Number.MAX_SAFE_INTEGER),
+    acc: z.number().min(-(2 ** 40)).max(2 ** 40),
+    cubic: z.object({ wMax: real, epochAge: ms.nullable(), k: real, wEst: real }).strict().nullable(),
+  }).strict(),
+  scoreboard: z.array(z.tuple([u32, u32])).max(64),
+  error: errorName,
+}).strict();
+
+const datagram = z.object({ src: endpoint, dst: endpoint, data: bytes(65535) }).strict();
+
+export const udpSnapshotSchema = z.object({
+  localAddr: addr.nullable(),
+  localPort: port,
+  bound: z.boolean(),
+  wildcardVersion: z.union([z.literal(0), z.literal(4), z.literal(6)]),
+  reuseAddr: z.boolean(),
+  reusePort: z.boolean(),
+  remote: endpoint.nullable(),
+  rx: z.array(datagram).max(1 << 16),
+  tx: z.array(datagram).max(1 << 16),
+  rxLimit: capacity,
+  txLimit: capacity,
+  error: errorName,
+  drops: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+}).strict();
+
+const inetOptions = z.object({
+  uid: u32,
+  v6only: z.boolean(),
+  reuseAddr: z.boolean(),
+  reusePort: z.boolean(),
+  keepalive: z.boolean(),
+  broadcast: z.boolean(),
+  lingerOn: z.boolean(),
+  lingerSecs: count,
+  ttl: z.number().int().min(-1).max(255),
+  tos: z.number().int().min(0).max(255),
+  sndBuf: count,
+  rcvBuf: count,
+  flags: z.array(z.tuple([z.string().regex(/^\d{1,10}:\d{1,10}$/), z.number().int().min(-(2 ** 31)).max(2 ** 31 - 1)])).max(64),
+}).strict();
+
+const family = z.union([z.literal(AF_INET), z.literal(AF_INET6)]);
+/** SO_RCVTIMEO/SO_SNDTIMEO in ns: 0 none, negative fail at once. */
+const timeout = z.number().int().min(-(2 ** 62)).max(2 ** 62);
+
+export const inetFileSchemas = [
+  /** A TCP socket file: tcpSockets[socket], its family, file flags and options. */
+  z.object({
+    kind: z.literal("tcp"),
+    socket: u32,
+    family,
+    flags: u32,
+    inet: inetOptions,
+    tcp: z.object({
+      bound: z.boolean(),
+      connecting: z.boolean(),
+      noDelay: z.boolean(),
+      cork: z.boolean(),
+      keepIdle: z.number().int().min(1).max(32767),
+      keepIntvl: z.number().int().min(1).max(32767),
+      keepCnt: z.number().int().min(1).max(127),
+      tcpFlags: z.array(z.tuple([z.number().int().min(0).max(255), z.number().int().min(-(2 ** 31)).max(2 ** 31 - 1)])).max(32),
+      congestion: z.enum(["reno", "cubic"]),
+    }).strict(),
+    recvTimeoutNs: timeout,
+    sendTimeoutNs: timeout,
+  }).strict(),
+  /** A UDP socket file: udpSockets[socket]. */
+  z.object({
+    kind: z.literal("udp"),
+    socket: u32,
+    family,
+    flags: u32,
+    inet: inetOptions,
+    udp: z.object({
+      bound: z.boolean(),
+      held: z.object({ from: endpoint, data: bytes(65535) }).strict().nullable(),
+      received: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+      shutRd: z.boolean(),
+      shutWr: z.boolean(),
+    }).strict(),
+    recvTimeoutNs: timeout,
+    sendTimeoutNs: timeout,
+  }).strict(),
+] as const;
+
+export type SavedInetFile = z.infer<(typeof inetFileSchemas)[number]>;
+export type SavedTcpSocket = z.infer<typeof tcpSnapshotSchema>;
+export type SavedUdpSocket = z.infer<typeof udpSnapshotSchema>;
+
+/** Why something is not saved, in one line. */
+export type Refuse = (what: string) => Error;
+
+/** The saving side: one table per protocol, each socket once. */
+export class InetSaver {
+  readonly tcp: TcpSnapshot[] = [];
+  readonly udp: UdpSnapshot[] = [];
+  readonly #tcpIndex = new Map<TcpSocket, number>();
+  readonly #udpIndex = new Map<UdpSocket, number>();
+  readonly #now: number;
+
+  /** Refuses a network this slice does not save, before any socket is read. */
+  constructor(k: Kernel, refuse: Refuse) {
+    const n = k.net;
+    const used = n.stack.tcpSockets.length > 0 || n.stack.udpSocketList.length > 0 || n.stack.icmpSocketCount > 0;
+    if (used && (n.gateway !== null || n.hostAttached)) {
+      throw refuse("inet sockets on a network with host parts (--network sandbox, --publish, --pcap)");
+    }
+    if (n.stack.icmpSocketCount > 0) throw refuse("ping sockets");
+    const traffic = n.stack.unsavedTraffic;
+    if (traffic !== null) throw refuse(`the sandbox's network has ${traffic}`);
+    this.#now = n.now();
+  }
+
+  /** The file's saved form, or null when it is not an inet socket file. */
+  saveFile(f: FileDescription, refuse: Refuse): SavedInetFile | null {
+    if (!(f instanceof InetSocketFile)) return null;
+    const common = {
+      family: f.family as typeof AF_INET | typeof AF_INET6,
+      flags: f.flags,
+      inet: f.saveInetOptions(),
+      recvTimeoutNs: f.recvTimeoutNs,
+      sendTimeoutNs: f.sendTimeoutNs,
+    };
+    if (f instanceof TcpSocketFile) return { kind: "tcp", socket: this.tcpRef(f.sock), ...common, tcp: f.saveTcpOptions() };
+    if (f instanceof UdpSocketFile) {
+      if (f.sock.closed) throw refuse("a closed UDP socket");
+      return { kind: "udp", socket: this.#udpRef(f.sock), ...common, udp: f.saveUdpOptions() };
+    }
+    throw refuse(`an inet socket (${f.constructor.name})`);
+  }
+
+  /** Saves what only the stack holds (connections closed by their program, not yet accepted). */
+  saveStackOwned(k: Kernel): void {
+    for (const s of k.net.stack.tcpSockets) this.tcpRef(s);
+  }
+
+  tcpRef(s: TcpSocket): number {
+    let i = this.#tcpIndex.get(s);
+    if (i === undefined) {
+      // Reserved before the snapshot: a listener and its embryos name each other.
+      i = this.tcp.length;
+      this.#tcpIndex.set(s, i);
+      this.tcp.push(undefined as unknown as TcpSnapshot);
+      this.tcp[i] = s.snapshot(this.#now, (o) => this.tcpRef(o));
+    }
+    return i;
+  }
+
+  #udpRef(s: UdpSocket): number {
+    let i = this.#udpIndex.get(s);
+    if (i === undefined) {
+      i = this.udp.length;
+      this.#udpIndex.set(s, i);
+      this.udp.push(s.snapshot());
+    }
+    return i;
+  }
+}
+
+/** The restored sockets, by the image's indices. */
+export interface InetSockets {
+  tcp: TcpSocket[];
+  udp: UdpSocket[];
+}
+
+/**
+ * Rebuilds every saved TCP and UDP socket in the kernel's (new, empty) stack, `nowMs` being
+ * the monotonic clock the restored sandbox continues from. Checks how the sockets and files
+ * name each other first; a snapshot netstack refuses (an invariant of its queues broken, a port
+ * or 4-tuple twice, an address that is not one) becomes one ImageError line.
+ */
+export function makeInetSockets(
+  k: Kernel, tcp: readonly SavedTcpSocket[], udp: readonly SavedUdpSocket[], files: readonly { kind: string; socket?: number }[],
+  nowMs: number,
+): InetSockets {
+  const bad = (why: string) => new ImageError(`restore: the image does not hold together: ${why}`);
+  const heldTcp = new Set<number>(), heldUdp = new Set<number>();
+  for (const f of files) {
+    if (f.kind !== "tcp" && f.kind !== "udp") continue;
+    const [held, n] = f.kind === "tcp" ? [heldTcp, tcp.length] : [heldUdp, udp.length];
+    if (f.socket! >= n || held.has(f.socket!)) throw bad(`a file names ${f.kind.toUpperCase()} socket ${f.socket}`);
+    held.add(f.socket!);
+  }
+  if (heldUdp.size !== udp.length) throw bad("a UDP socket no descriptor holds");
+  // The listener of each connection not yet accepted, and its count of handshakes in progress.
+  const listenerOf = new Map<number, number>();
+  tcp.forEach((s, i) => {
+    for (const e of s.acceptQueue) {
+      if (e >= tcp.length || listenerOf.has(e) || tcp[e]!.parent !== i) throw bad(`TCP socket ${i} accepts socket ${e}`);
+      listenerOf.set(e, i);
+    }
+  });
+  tcp.forEach((s, i) => {
+    const at = `TCP socket ${i}`;
+    if (s.parent !== null) {
+      if (s.parent >= tcp.length || tcp[s.parent]!.state !== "LISTEN") throw bad(`${at} names listener ${s.parent}`);
+      if (heldTcp.has(i)) throw bad(`${at} is held by a descriptor and by a listener`);
+      const queued = listenerOf.get(i) === s.parent;
+      if (queued === (s.state === "SYN-RECEIVED")) throw bad(`${at} is in its listener's accept queue in state ${s.state}`);
+    } else if (!heldTcp.has(i) && !s.flags.userClosed) {
+      throw bad(`${at} is open but nothing holds it`);
+    }
+    if (s.state === "LISTEN") {
+      const handshakes = tcp.filter((c) => c.parent === i && c.state === "SYN-RECEIVED").length;
+      if (s.synQueueLen !== handshakes) throw bad(`${at} counts ${s.synQueueLen} handshakes, not ${handshakes}`);
+    }
+  });
+
+  const stack = k.net.stack;
+  const made: InetSockets = { tcp: [], udp: [] };
+  try {
+    made.tcp = tcp.map((s) => stack.tcpSocket(structuredClone(s.opts)));
+    for (const [i, s] of tcp.entries()) made.tcp[i]!.restore(s, nowMs, (j) => made.tcp[j]!);
+    made.udp = udp.map((s) => stack.udpSocket({ rxQueueBytes: s.rxLimit, txQueueBytes: s.txLimit }));
+    for (const [i, s] of udp.entries()) made.udp[i]!.restore(s);
+  } catch (err) {
+    // netstack's RangeError, or one of its errors (EADDRINUSE, a bad address) as a Linux
+    // program would see it: either way the image is refused.
+    if (err instanceof Error && !(err instanceof ImageError)) throw bad(`the network: ${err.message}`);
+    throw err;
+  }
+  return made;
+}
+
+/** The socket file of a saved inet file over its restored socket. */
+export function makeInetFile(k: Kernel, f: SavedInetFile, sockets: InetSockets): FileDescription {
+  if (f.kind === "tcp") {
+    const sock = sockets.tcp[f.socket]!;
+    // The file's constructor sets the socket's IP version from its own (default) options: the
+    // restored socket keeps its own.
+    const wv = sock.wildcardVersion;
+    const d = new TcpSocketFile(k.net, f.family, f.flags, sock);
+    sock.wildcardVersion = wv;
+    d.flags = f.flags;
+    d.loadInetOptions(f.inet);
+    d.loadTcpOptions(f.tcp);
+    d.recvTimeoutNs = f.recvTimeoutNs;
+    d.sendTimeoutNs = f.sendTimeoutNs;
+    return d;
+  }
+  const sock = sockets.udp[f.socket]!;
+  const d = new UdpSocketFile(k.net, f.family, f.flags, sock);
+  d.flags = f.flags;
+  d.loadInetOptions(f.inet);
+  let from = null;
+  if (f.udp.held !== null) {
+    try {
+      from = { addr: parseIpAddress(f.udp.held.from.addr), port: f.udp.held.from.port };
+    } catch {
+      throw new ImageError("restore: the image does not hold together: a peeked datagram's sender is not an address");
+    }
+  }
+  d.loadUdpOptions(f.udp, from);
+  d.recvTimeoutNs = f.recvTimeoutNs;
+  d.sendTimeoutNs = f.sendTimeoutNs;
+  return d;
+}
