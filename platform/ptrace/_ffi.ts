@@ -700,7 +700,10 @@ export async function hostPollAsync(fd: number, events: number, cancelFd: number
   v.setInt16(4, events, true);
   v.setInt32(8, cancelFd, true);
   v.setInt16(12, POLLIN, true);
-  await libc.poll_async(buf, 2n, -1);
+  // With no timeout poll returns -1 only when a signal interrupted it (a bad descriptor is
+  // POLLNVAL, not an error): the signal that has every thread drop capabilities
+  // (onEveryThread) reaches the pool thread this runs on. Asked again, as the caller expects.
+  while (await libc.poll_async(buf, 2n, -1) === -1 && v.getUint16(6, true) === 0 && v.getUint16(14, true) === 0);
   return v.getUint16(6, true);
 }
 
@@ -887,7 +890,7 @@ export function onEveryThread(calls: { nr: number; args: number[] }[], timeoutMs
       // The handler stays (a late signal must still find it); the page stays mapped for it.
       return result;
     }
-    Atomics.wait(nap, 0, 0, 1);
+    Atomics.wait(nap, 0, 0, 0.05); // the others run meanwhile (on this CPU, if it is the only one free)
   }
   const error = Number(data.getBigInt64(8, true));
   const ign = new DataView(new ArrayBuffer(152));

@@ -1163,6 +1163,9 @@ const STUB_NAMESPACE_NAMES = ["mnt", "pid", "net", "ipc", "uts", "cgroup"];
 const NAMESPACE_CHOICES: [number, string[]][] = [
   [CLONE_NEWUSER | STUB_NAMESPACES, ["user", ...STUB_NAMESPACE_NAMES]],
   [STUB_NAMESPACES, STUB_NAMESPACE_NAMES],
+  // A host without PID or cgroup namespaces (a kernel built without them).
+  [CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS, ["user", "mnt", "net", "ipc", "uts"]],
+  [CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS, ["mnt", "net", "ipc", "uts"]],
 ];
 const MS_RDONLY = 1, MS_NOSUID = 2, MS_NODEV = 4, MS_NOEXEC = 8, MS_REC = 0x4000, MS_PRIVATE = 0x40000;
 const MNT_DETACH = 2;
