@@ -6,8 +6,10 @@
  * wake-up and returns 0 once a FUTEX_WAKE marked it woken, so a wake is never lost to a
  * re-check of the futex word.
  *
- * Keys (Linux's get_futex_key): a private op (FUTEX_PRIVATE_FLAG), or any op on an address in a
- * private mapping, is keyed by (address space, address). A shared op on an address in a
+ * Keys (Linux's get_futex_key): a private op (FUTEX_PRIVATE_FLAG) is keyed by (address space,
+ * address); a shared op on an address in a private mapping by (address space, -1 - address),
+ * Linux's FUT_OFF_MMSHARED bit, so that a private wake never meets a shared waiter on the same
+ * word, nor the reverse. A shared op on an address in a
  * MAP_SHARED mapping is keyed by (the shared object, offset in it): the inode for a file mapping
  * with the file offset, the SharedAnon identity for shared anonymous memory with the offset in it
  * (kernel/mm/mm.ts), so processes that share the memory, at any addresses, meet on one queue. A
@@ -32,6 +34,11 @@ export interface FutexWaiter {
   off: number;
   bitset: number;
   woken: boolean;
+  /**
+   * Set for a FUTEX_LOCK_PI waiter: the futex word's address in the waiter's own memory, where
+   * ownership is written when it is handed over. Plain wakes never wake such a waiter.
+   */
+  piAddr?: number;
 }
 
 /** A futex key: see the module comment. */
@@ -50,7 +57,7 @@ export function futexKey(t: Task, addr: number, shared: boolean): FutexKey {
   if (!shared) return { space: mm, off: addr };
   const v = mm.findVma(addr);
   if (v === undefined) throw EFAULT;
-  if (v.object === null) return { space: mm, off: addr };
+  if (v.object === null) return { space: mm, off: -1 - addr };
   return { space: v.object, off: v.offset + (addr - v.start) };
 }
 
@@ -84,7 +91,7 @@ export class FutexTable {
     let woken = 0;
     for (const w of [...q]) {
       if (woken >= n) break;
-      if ((w.bitset & bitset) === 0) continue;
+      if ((w.bitset & bitset) === 0 || w.piAddr !== undefined) continue;
       this.remove(w);
       w.woken = true;
       w.task.kernel.wakeTask(w.task);
@@ -100,6 +107,7 @@ export class FutexTable {
     let moved = 0;
     for (const w of [...(q ?? [])]) {
       if (moved >= nRequeue) break;
+      if (w.piAddr !== undefined) continue;
       this.remove(w);
       w.space = k2.space;
       w.off = k2.off;
@@ -107,6 +115,56 @@ export class FutexTable {
       moved++;
     }
     return woken + moved;
+  }
+
+  /** The FUTEX_LOCK_PI waiters on k, oldest first. */
+  piWaiters(k: FutexKey): FutexWaiter[] {
+    return (this.#queues.get(k.space)?.get(k.off) ?? []).filter((w) => w.piAddr !== undefined);
+  }
+
+  /** The oldest FUTEX_LOCK_PI waiter of every key that has one. */
+  firstPiWaiters(): FutexWaiter[] {
+    const out: FutexWaiter[] = [];
+    for (const m of this.#queues.values()) {
+      for (const q of m.values()) {
+        const w = q.find((x) => x.piAddr !== undefined);
+        if (w !== undefined) out.push(w);
+      }
+    }
+    return out;
+  }
+}
+
+/**
+ * Makes w, a FUTEX_LOCK_PI waiter, the owner of its futex: its tid goes in the word with
+ * FUTEX_WAITERS (kept while the kernel may hold waiters, as Linux's wake_futex_pi does) and
+ * FUTEX_OWNER_DIED when the previous owner died holding it; w's lock_pi then returns 0.
+ */
+export function piHandOver(w: FutexWaiter, ownerDied: boolean): void {
+  const t = w.task;
+  t.kernel.futex.remove(w);
+  w.woken = true;
+  try {
+    t.copyOutU32(w.piAddr!, (t.tid | FUTEX_WAITERS | (ownerDied ? FUTEX_OWNER_DIED : 0)) >>> 0);
+  } catch { /* the waiter's memory went away: it is dying too */ }
+  t.kernel.wakeTask(t);
+}
+
+/**
+ * t exits: every PI futex it still owns passes to its oldest waiter with FUTEX_OWNER_DIED
+ * (Linux's exit_pi_state_list), so no waiter sleeps forever on a dead owner. The word is read
+ * through the waiter's own memory.
+ */
+export function futexPiExit(t: Task): void {
+  for (const w of t.kernel.futex.firstPiWaiters()) {
+    if (w.task === t || w.task.state === "dead") continue;
+    let uval: number;
+    try {
+      uval = w.task.copyInU32(w.piAddr!);
+    } catch {
+      continue;
+    }
+    if ((uval & FUTEX_TID_MASK) === t.tid) piHandOver(w, true);
   }
 }
 
@@ -125,9 +183,9 @@ export function wakeShared(t: Task, addr: number, n: number): number {
   return t.kernel.futex.wake(k, n);
 }
 
-const FUTEX_WAITERS = 0x80000000;
-const FUTEX_OWNER_DIED = 0x40000000;
-const FUTEX_TID_MASK = 0x3fffffff;
+export const FUTEX_WAITERS = 0x80000000;
+export const FUTEX_OWNER_DIED = 0x40000000;
+export const FUTEX_TID_MASK = 0x3fffffff;
 /** Linux's ROBUST_LIST_LIMIT: protects against circular lists. */
 const ROBUST_LIST_LIMIT = 2048;
 

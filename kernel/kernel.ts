@@ -44,7 +44,7 @@ import { SocketFile } from "./socket/socket.ts";
 import { UnixNamespace } from "./socket/unix/namespace.ts";
 import { IpcNamespace } from "./ipc.ts";
 import { MSGMNI, SEMMNI, SEMVMX, SHMMNI } from "../abi/linux/ipc.ts";
-import { exitRobustList, FutexTable, type FutexWaiter, wakeShared } from "./futex.ts";
+import { exitRobustList, FutexTable, futexPiExit, type FutexWaiter, wakeShared } from "./futex.ts";
 import { LockTable } from "../vfs/lock.ts";
 import {
   CPU_SAMPLE_NS, type CpuTimer, type DeadlineTarget, DELAYTIMER_MAX, type KernelTimer, SIGEV_NONE,
@@ -966,9 +966,14 @@ export class Kernel {
     // A syscall that already made progress (a socket send or MSG_WAITALL receive) returns
     // that count instead of EINTR, and is not restarted.
     const partial = (t.syscallState as { partial?: number } | null)?.partial ?? 0;
-    const restart = partial === 0 && t.lastBlockRestart === "sys" && (act.flags & SA_RESTART) !== 0;
+    // A futex wait already woken, or a PI lock already handed over, has succeeded: it returns
+    // 0 before the handler runs (Linux's futex_wait returns 0 once it was unqueued by a wake).
+    const done = (t.syscallState as { waiter?: FutexWaiter } | null)?.waiter?.woken === true;
+    const restart = !done && partial === 0 && t.lastBlockRestart === "sys" && (act.flags & SA_RESTART) !== 0;
     this.#cancelSleep(t);
-    if (partial > 0) {
+    if (done) {
+      t.ctx.setReturn(0);
+    } else if (partial > 0) {
       t.ctx.setReturn(partial);
     } else if (restart) {
       const r = t.ctx.regs;
@@ -980,7 +985,7 @@ export class Kernel {
       writeSleepRemainder(t);
     }
     if (this.strace) {
-      this.log.strace(straceExit(t, t.straceEntry, partial > 0 ? partial : restart ? "? ERESTARTSYS" : -EINTR.errno, 0));
+      this.log.strace(straceExit(t, t.straceEntry, done ? 0 : partial > 0 ? partial : restart ? "? ERESTARTSYS" : -EINTR.errno, 0));
       t.straceEntry = "";
     }
     t.inSyscall = false;
@@ -1140,7 +1145,10 @@ export class Kernel {
     const hostGone = tg.mm.users === 1;
     if (hostGone) {
       // Robust futexes may live in memory shared with other processes: walk while readable.
-      for (const t of tg.tasks) exitRobustList(t);
+      for (const t of tg.tasks) {
+        exitRobustList(t);
+        futexPiExit(t);
+      }
       // The stub's lifetime usage covers every host thread of the group: charge what earlier
       // thread exits did not to the group at once (cpu_time.ts).
       const u = tg.mm.as.releaseAndReap();
@@ -1179,7 +1187,10 @@ export class Kernel {
     tg.tasks.delete(t);
     this.tasks.delete(t.tid);
     this.#byCtx.delete(t.ctx);
-    if (!hostGone) exitRobustList(t);
+    if (!hostGone) {
+      exitRobustList(t);
+      futexPiExit(t);
+    }
     if (t.clearChildTid !== 0 && !hostGone && tg.tasks.size > 0) {
       // CLONE_CHILD_CLEARTID: zero the tid word and wake a joiner (a shared futex wake, as Linux).
       try {
@@ -1304,13 +1315,14 @@ export class Kernel {
  * them (their syscallState is a SleepState with remAddr). A fault writing it is ignored.
  */
 function writeSleepRemainder(t: Task): void {
-  const st = t.syscallState as { deadlineNs?: unknown; remAddr?: unknown } | null;
+  const st = t.syscallState as { deadlineNs?: unknown; remAddr?: unknown; remUsec?: unknown } | null;
   if (!st || typeof st.remAddr !== "number" || st.remAddr === 0 || typeof st.deadlineNs !== "number") return;
   const left = BigInt(Math.max(0, Math.round(st.deadlineNs - monotonicNs())));
   const b = new Uint8Array(16);
   const v = new DataView(b.buffer);
   v.setBigInt64(0, left / 1_000_000_000n, true);
-  v.setBigInt64(8, left % 1_000_000_000n, true);
+  // select's timeout is a timeval (microseconds); the others' a timespec.
+  v.setBigInt64(8, st.remUsec === true ? (left % 1_000_000_000n) / 1000n : left % 1_000_000_000n, true);
   try {
     t.copyOut(st.remAddr, b);
   } catch { /* EFAULT on rem is not reported */ }

@@ -30,6 +30,7 @@ import {
   pcapGlobalHeader,
   pcapRecord,
   Stack,
+  type TcpSocket,
 } from "../netstack/mod.ts";
 import { EHOSTUNREACH, ENETUNREACH } from "./errno.ts";
 import { Forwarder, type HostEndpoint, SANDBOX_NET } from "./net_forward.ts";
@@ -227,9 +228,14 @@ export class Net implements DeadlineTarget {
     this.#host.push(new PublishListener(this, hostAddr, hostPort, sandboxPort));
   }
 
-  /** Whether host resources are attached (--publish listeners and relays, --pcap, the Forwarder). */
-  get hostAttached(): boolean {
-    return this.#host.length > 0;
+  /**
+   * The sandbox stack's TCP sockets that the sentry holds for the host: the sandbox side of
+   * each live --publish relay (a checkpoint leaves them out and resets their peers).
+   */
+  get hostTcpSockets(): Set<TcpSocket> {
+    const out = new Set<TcpSocket>();
+    for (const h of this.#host) if (h instanceof PublishListener) for (const s of h.sandboxSockets) out.add(s);
+    return out;
   }
 
   /** Closes every host listener and relay. Idempotent. */

@@ -61,6 +61,11 @@ export class PublishListener {
     } catch { /* already closed */ }
     for (const r of [...this.#relays]) r.close();
   }
+
+  /** The sandbox-side connections of the live relays (a checkpoint leaves them out). */
+  get sandboxSockets(): TcpSocket[] {
+    return [...this.#relays].map((r) => r.sock);
+  }
 }
 
 /**
@@ -90,6 +95,11 @@ export class Relay implements NetWatcher {
     this.#conn = conn;
     this.#onClose = onClose;
     this.#sock = sock;
+  }
+
+  /** The stack's side of the relay. */
+  get sock(): TcpSocket {
+    return this.#sock;
   }
 
   /** Starts relaying over a connection that is already open or opening. */

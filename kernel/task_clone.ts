@@ -12,6 +12,7 @@ import { EAGAIN, EINVAL, EPERM, ERESTARTNOINTR } from "./errno.ts";
 import type { Task } from "./task.ts";
 import { Task as TaskClass } from "./task.ts";
 import { ThreadGroup } from "./thread_group.ts";
+import type { SignalHandlers } from "./signals.ts";
 import { RLIMIT_NPROC } from "../abi/linux/limits.ts";
 import { TASK_SIZE } from "../abi/linux/mm.ts";
 import { CAP_SYS_ADMIN, CAP_SYS_RESOURCE } from "../abi/linux/capability.ts";
@@ -56,6 +57,11 @@ export interface CloneArgs {
   tls: bigint;
   /** Signal sent to the parent at exit (low byte of clone's flags). */
   exitSignal: number;
+  /**
+   * clone3's CLONE_CLEAR_SIGHAND (bit 32, beyond what `flags` holds as a 32-bit mask): the
+   * child's handled signals go back to SIG_DFL, ignored ones stay ignored.
+   */
+  clearSighand?: boolean;
 }
 
 /** State kept across re-runs of a CLONE_VFORK clone while the parent waits. */
@@ -69,6 +75,13 @@ interface VforkWait {
  */
 export function checkTlsBase(v: bigint): void {
   if (v >= BigInt(TASK_SIZE)) throw EPERM;
+}
+
+/** A copy of the caller's signal handlers for a new process, flushed for CLONE_CLEAR_SIGHAND. */
+function clonedHandlers(t: Task, clear: boolean): SignalHandlers {
+  const h = t.tg.handlers.clone();
+  if (clear) h.resetForExec();
+  return h;
 }
 
 /**
@@ -86,6 +99,8 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
     t.kernel.log.once(`clone-ns-${f & NAMESPACE_FLAGS}`, `clone namespace flags 0x${(f & NAMESPACE_FLAGS).toString(16)} are not supported`);
     throw EINVAL;
   }
+  // Init may not make siblings: they would have no parent to reap them (copy_process).
+  if ((f & CLONE_PARENT) && t.tg.parent === null) throw EINVAL;
   if (f & CLONE_SETTLS) checkTlsBase(a.tls);
   const k = t.kernel;
   const thread = (f & CLONE_THREAD) !== 0;
@@ -113,12 +128,14 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
       mm,
       parent,
       limits: t.tg.limits.clone(),
-      handlers: (f & CLONE_SIGHAND) ? t.tg.handlers : t.tg.handlers.clone(),
+      handlers: (f & CLONE_SIGHAND) ? t.tg.handlers : clonedHandlers(t, a.clearSighand === true),
       pgid: t.tg.pgid,
       sid: t.tg.sid,
     });
     tg.tty = t.tg.tty;
-    tg.exitSignal = a.exitSignal;
+    // A CLONE_PARENT child is its parent's sibling and signals their parent as its creator
+    // would at exit (copy_process: the group leader's exit_signal, not the argument).
+    tg.exitSignal = (f & CLONE_PARENT) ? t.tg.exitSignal : a.exitSignal;
     tg.parentThread = (f & CLONE_PARENT) ? t.tg.parentThread : t.tid;
     tg.oomScoreAdj = t.tg.oomScoreAdj; // inherited, as Linux's signal_struct copy
     parent?.children.add(tg);

@@ -20,7 +20,7 @@
 import type { Task } from "./task.ts";
 import type { ThreadGroup } from "./thread_group.ts";
 import { sigBit, type SigAction } from "./signals.ts";
-import { buildFrame, type SigInfo } from "./signal_frame.ts";
+import { buildFrame, initialFpState, type SigInfo } from "./signal_frame.ts";
 import { EVENT_IN } from "../waiter/mod.ts";
 import { SA_NODEFER, SA_ONSTACK, SA_RESETHAND, SA_RESTORER, SA_SIGINFO } from "../abi/linux/signal.ts";
 import { applySendSideEffects, initiateGroupStop } from "./job_control.ts";
@@ -204,9 +204,10 @@ function enterHandler(t: Task, info: SigInfo, act: SigAction): boolean {
     !(sp > alt.sp && sp <= alt.sp + alt.size);
   const oldMask = t.savedMask ?? t.sigmask;
   t.savedMask = null;
+  const xstate = ctx.getFpState();
   const frame = buildFrame({
     regs,
-    xstate: ctx.getFpState(),
+    xstate,
     info,
     oldMask,
     altStack: { sp: alt.sp, size: alt.size, flags: onAlt || (sp > alt.sp && sp <= alt.sp + alt.size) ? SS_ONSTACK : alt.flags },
@@ -214,12 +215,19 @@ function enterHandler(t: Task, info: SigInfo, act: SigAction): boolean {
     restorer: (act.flags & SA_RESTORER) ? act.restorer : 0n,
     onAltStack: onAlt,
   });
+  // A frame on the alternate stack (entering it, or nested there) that would reach below its
+  // bottom is not written: Linux's get_sigframe gives up and forces SIGSEGV, so a handler that
+  // keeps faulting walks off its stack into a kill, not into the memory below.
+  const onAltStack = (a: number) => !(alt.flags & SS_DISABLE) && a > alt.sp && a - alt.sp <= alt.size;
+  const overflows = (onAlt || onAltStack(sp)) && !onAltStack(frame.addr);
   // As Linux's copy_to_user of the frame, the write grows a MAP_GROWSDOWN stack below it.
-  if (t.writeUser(frame.addr, frame.bytes) !== frame.bytes.length) {
+  if (overflows || t.writeUser(frame.addr, frame.bytes) !== frame.bytes.length) {
     // No room for the frame: Linux forces SIGSEGV with the default action.
     t.kernel.killGroup(t.tg, 11);
     return false;
   }
+  // The handler starts with a clean FP state, as on Linux (the frame holds the old one).
+  ctx.setFpState(initialFpState(xstate));
   regs.set("rip", Number(act.handler));
   regs.set("rsp", frame.frameAddr);
   regs.set("rdi", info.signo);

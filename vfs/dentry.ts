@@ -73,6 +73,12 @@ export interface Filesystem {
   release(): void;
   /** Implements statfs(2); absent: the VFS reports generic figures. */
   statfs?(): FsStat;
+  /**
+   * True when a directory's lseek(SEEK_END) counts from a size of 0, as Linux's
+   * generic_file_llseek does for procfs and kernfs directories; absent: EINVAL, as tmpfs's
+   * dcache_dir_lseek.
+   */
+  readonly dirSeekEnd?: boolean;
 }
 
 /**

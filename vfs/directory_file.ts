@@ -10,7 +10,7 @@
  */
 
 import { EINVAL, EISDIR } from "../kernel/errno.ts";
-import { DT_DIR, SEEK_CUR, SEEK_SET } from "../abi/linux/file.ts";
+import { DT_DIR, SEEK_CUR, SEEK_END, SEEK_SET } from "../abi/linux/file.ts";
 import type { DirEntry } from "./file_description.ts";
 import { LocatedFile } from "./located_file.ts";
 import type { Location } from "./mount.ts";
@@ -56,6 +56,7 @@ export class DirectoryFile extends LocatedFile {
     let pos: number;
     if (whence === SEEK_SET) pos = offset;
     else if (whence === SEEK_CUR) pos = this.offset + offset;
+    else if (whence === SEEK_END && this.loc.dentry.fs.dirSeekEnd === true) pos = offset;
     else throw EINVAL;
     if (pos < 0) throw EINVAL;
     this.offset = pos;

@@ -18,7 +18,7 @@ import {
 } from "../kernel/errno.ts";
 import type { Credentials } from "../kernel/creds.ts";
 import {
-  AT_EACCESS, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, O_ACCMODE, O_CLOEXEC, O_CREAT, O_DIRECTORY,
+  AT_EACCESS, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, O_ACCMODE, O_CLOEXEC, O_CREAT, O_DIRECT, O_DIRECTORY,
   O_EXCL, O_LARGEFILE, O_NOATIME, O_NOCTTY, O_NOFOLLOW, O_PATH, O_RDONLY, O_TMPFILE, O_TRUNC,
   O_WRONLY, RENAME_EXCHANGE, RENAME_NOREPLACE, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT,
   S_IFREG, S_IFSOCK, S_ISGID, S_ISUID, S_IXGRP, XATTR_CREATE, XATTR_REPLACE,
@@ -194,6 +194,8 @@ export class VirtualFilesystem {
     if ((want & MAY_WRITE) && (type === S_IFREG || type === S_IFDIR) && loc.mount.isReadonly) throw EROFS;
     d.checkAccess(ctx.creds, want);
     if ((flags & O_NOATIME) && ctx.creds.fsuid !== d.uid && !ctx.creds.hasCap(CAP_FOWNER)) throw EPERM;
+    // A directory cannot do direct I/O (do_dentry_open: no FMODE_CAN_ODIRECT).
+    if ((flags & O_DIRECT) && type === S_IFDIR) throw EINVAL;
     if ((flags & O_TRUNC) && type === S_IFREG) d.setattr({ size: 0 });
     return fsnotifyOpen(d.open(loc, (flags & ~OPEN_ONLY_FLAGS) | O_LARGEFILE), (flags & O_TRUNC) !== 0);
   }

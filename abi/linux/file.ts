@@ -122,7 +122,7 @@ export const STATX_SIZE = 256;
 export const STATX = {
   mask: 0, blksize: 4, attributes: 8, nlink: 16, uid: 20, gid: 24, mode: 28, ino: 32,
   size: 40, blocks: 48, attributesMask: 56, atime: 64, btime: 80, ctime: 96, mtime: 112,
-  rdevMajor: 128, rdevMinor: 132, devMajor: 136, devMinor: 140,
+  rdevMajor: 128, rdevMinor: 132, devMajor: 136, devMinor: 140, mntId: 144,
 } as const;
 export const STATX_TYPE = 0x1;
 export const STATX_MODE = 0x2;
@@ -137,6 +137,7 @@ export const STATX_SIZE_BIT = 0x200;
 export const STATX_BLOCKS = 0x400;
 export const STATX_BASIC_STATS = 0x7ff;
 export const STATX_BTIME = 0x800;
+export const STATX_MNT_ID = 0x1000;
 
 // renameat2(2) flags.
 export const RENAME_NOREPLACE = 1;

@@ -13,9 +13,12 @@
  * alone holds it), checks the shape of the whole (zod) and how the sockets name each other
  * before anything is made, and turns whatever a restore refuses into one ImageError line.
  *
- * Only a network that is the sandbox's own is saved: loopback (`--network none`). Connections
- * to the host (`--network sandbox`, `--publish` relays) and a `--pcap` capture are refused at
- * checkpoint, and so are ping sockets and packets still in flight inside the stack.
+ * Connections to the host (through `--network sandbox`'s gateway, or from a `--publish` relay)
+ * cannot outlive the sentry: they are saved reset, and the program sees ECONNRESET after the
+ * restore (runsc's behaviour without --tcp-established); the relays themselves are left out.
+ * The restoring command's own --network and --publish give the restored sandbox its network
+ * (a listener --publish names is reached again). Ping sockets and packets still in flight
+ * inside the stack are refused at checkpoint.
  *
  * @module
  */
@@ -219,15 +222,15 @@ export class InetSaver {
   /** Refuses a network this slice does not save, before any socket is read. */
   constructor(k: Kernel, refuse: Refuse) {
     const n = k.net;
-    const used = n.stack.tcpSockets.length > 0 || n.stack.udpSocketList.length > 0 || n.stack.icmpSocketCount > 0;
-    if (used && (n.gateway !== null || n.hostAttached)) {
-      throw refuse("inet sockets on a network with host parts (--network sandbox, --publish, --pcap)");
-    }
     if (n.stack.icmpSocketCount > 0) throw refuse("ping sockets");
     const traffic = n.stack.unsavedTraffic;
     if (traffic !== null) throw refuse(`the sandbox's network has ${traffic}`);
     this.#now = n.now();
+    this.#hostOwned = n.hostTcpSockets;
   }
+
+  /** The sandbox side of --publish relays: host plumbing, left out. */
+  readonly #hostOwned: Set<TcpSocket>;
 
   /** The file's saved form, or null when it is not an inet socket file. */
   saveFile(f: FileDescription, refuse: Refuse): SavedInetFile | null {
@@ -247,9 +250,28 @@ export class InetSaver {
     throw refuse(`an inet socket (${f.constructor.name})`);
   }
 
-  /** Saves what only the stack holds (connections closed by their program, not yet accepted). */
-  saveStackOwned(k: Kernel): void {
-    for (const s of k.net.stack.tcpSockets) this.tcpRef(s);
+  /**
+   * Saves what only the stack holds (connections closed by their program, not yet accepted),
+   * then resets every connection whose other end is outside the sandbox: a host reached
+   * through --network sandbox's gateway, or a --publish relay. Their host ends do not survive
+   * the sentry, so the program sees ECONNRESET, as runsc's restore does without
+   * --tcp-established; connections inside the sandbox are kept whole.
+   */
+  finish(k: Kernel): void {
+    const stack = k.net.stack;
+    for (const s of stack.tcpSockets) if (!this.#hostOwned.has(s)) this.tcpRef(s);
+    const key = (a: unknown, p: number, b: unknown, q: number) => `${a}|${p}|${b}|${q}`;
+    const byTuple = new Map<string, TcpSocket>();
+    for (const s of [...this.#tcpIndex.keys(), ...this.#hostOwned]) {
+      if (s.remote !== null) byTuple.set(key(s.localAddr, s.localPort, s.remote.addr, s.remote.port), s);
+    }
+    for (const [s, i] of this.#tcpIndex) {
+      const r = s.remote;
+      if (r === null || s.state === "CLOSED" || s.state === "LISTEN") continue;
+      const peer = byTuple.get(key(r.addr, r.port, s.localAddr, s.localPort));
+      if (stack.isLocalAddress(r.addr) && (peer === undefined || !this.#hostOwned.has(peer))) continue;
+      resetSnapshot(this.tcp, i);
+    }
   }
 
   tcpRef(s: TcpSocket): number {
@@ -273,6 +295,34 @@ export class InetSaver {
     }
     return i;
   }
+}
+
+/**
+ * Turns saved socket i into what a reset leaves (TcpSocket's RST handling): CLOSED, out of the
+ * stack's tables, ECONNRESET pending, nothing left to send and no timer; what it received stays
+ * readable. A handshake in progress leaves its listener's count and becomes an orphan.
+ */
+function resetSnapshot(table: TcpSnapshot[], i: number): void {
+  const s = table[i]!;
+  if (s.parent !== null && s.state === "SYN-RECEIVED") {
+    table[s.parent]!.synQueueLen--;
+    s.parent = null;
+    s.flags.userClosed = true;
+  }
+  s.flags.wasConnected = s.state !== "SYN-SENT" && s.state !== "SYN-RECEIVED";
+  s.state = "CLOSED";
+  s.registered = false;
+  s.bound = false;
+  s.error = "ECONNRESET";
+  s.tx = new Uint8Array(0);
+  s.rx = s.rx.slice(0, s.rxLen);
+  s.ooo = [];
+  s.seqs.sndNxt = s.seqs.sndMax = s.seqs.sndUna;
+  s.optSeqs.rexmitAt = s.optSeqs.recovery = s.optSeqs.rstPendingFor = s.optSeqs.rttSeq = null;
+  s.scoreboard = [];
+  s.timers = { rto: null, delayedAck: null, timeWait: null, keepalive: null, persist: null, finWait2: null };
+  for (const f of ["synPending", "finQueued", "rstPending", "ackNow", "probePending"] as const) s.flags[f] = false;
+  s.counts.acksOwed = 0;
 }
 
 /** The restored sockets, by the image's indices. */
@@ -311,7 +361,9 @@ export function makeInetSockets(
   tcp.forEach((s, i) => {
     const at = `TCP socket ${i}`;
     if (s.parent !== null) {
-      if (s.parent >= tcp.length || tcp[s.parent]!.state !== "LISTEN") throw bad(`${at} names listener ${s.parent}`);
+      if (s.parent >= tcp.length || s.parent === i || tcp[s.parent]!.state !== "LISTEN" || s.state === "LISTEN") {
+        throw bad(`${at} names listener ${s.parent}`);
+      }
       if (heldTcp.has(i)) throw bad(`${at} is held by a descriptor and by a listener`);
       const queued = listenerOf.get(i) === s.parent;
       if (queued === (s.state === "SYN-RECEIVED")) throw bad(`${at} is in its listener's accept queue in state ${s.state}`);

@@ -32,7 +32,8 @@ const timeout = z.number().int().min(-(2 ** 62)).max(2 ** 62);
 
 const messageSchema = z.object({
   data: z.instanceof(Uint8Array).refine((b) => b.length <= 8 << 20, "message too large"),
-  creds: cred,
+  /** Null: the message carries no credentials (sent while neither end had SO_PASSCRED). */
+  creds: cred.nullable(),
   from: sockaddr.nullable(),
   /** Index of the sending socket in the socket table. */
   sender: u32,
@@ -84,7 +85,7 @@ export function saveUnixSocket(s: UnixSocket, ref: (o: UnixSocket) => number, re
     peerCred: { ...s.peerCred },
     dead: s.dead,
     embryo: s.embryo,
-    queue: s.queue.map((m) => ({ data: m.data.slice(), creds: { ...m.creds }, from: m.from?.slice() ?? null, sender: ref(m.sender), charge: m.charge })),
+    queue: s.queue.map((m) => ({ data: m.data.slice(), creds: m.creds === null ? null : { ...m.creds }, from: m.from?.slice() ?? null, sender: ref(m.sender), charge: m.charge })),
     acceptQueue: s.acceptQueue.map(ref),
     backlog: s.backlog,
     shutdownMask: s.shutdownMask,
@@ -163,7 +164,7 @@ export function makeUnixSockets(k: Kernel, saved: readonly SavedUnixSocket[], he
     so.peer = s.peer === null ? null : made[s.peer]!;
     for (const m of s.queue) {
       const sender = made[m.sender]!;
-      so.queue.push({ data: m.data.slice(), rights: null, creds: { ...m.creds }, from: m.from?.slice() ?? null, sender, charge: m.charge });
+      so.queue.push({ data: m.data.slice(), rights: null, creds: m.creds === null ? null : { ...m.creds }, from: m.from?.slice() ?? null, sender, charge: m.charge });
       so.queuedBytes += m.data.length;
       sender.wmem += m.charge;
     }

@@ -13,11 +13,11 @@
  */
 
 import {
-  MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_GROWSDOWN, MAP_LOCKED, MAP_NORESERVE, MAP_PRIVATE, MAP_SHARED,
+  MAP_32BIT, MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_GROWSDOWN, MAP_LOCKED, MAP_NORESERVE, MAP_PRIVATE, MAP_SHARED,
   MAP_SHARED_VALIDATE, MAP_TYPE, MREMAP_FIXED, MREMAP_MAYMOVE, PAGE_SIZE, pageRoundUp, PROT_EXEC,
   PROT_GROWSDOWN, PROT_GROWSUP, PROT_READ, PROT_SEM, PROT_WRITE,
 } from "../../abi/linux/mm.ts";
-import { EACCES, EAGAIN, EBADF, EEXIST, EFAULT, EINVAL, ENOMEM, errnoFromNumber } from "../errno.ts";
+import { EACCES, EAGAIN, EBADF, EEXIST, EFAULT, EINVAL, ENOMEM, EPERM, errnoFromNumber } from "../errno.ts";
 import type { AddressSpace, Context } from "../../platform/mod.ts";
 import type { FileDescription } from "../../vfs/file_description.ts";
 import type { Location } from "../../vfs/mount.ts";
@@ -27,6 +27,9 @@ export const MMAP_BASE = 0x7fff_f7ff_f000;
 export const PIE_BASE = 0x5555_5555_4000;
 /** Linux's stack_guard_gap: a stack does not grow within 256 pages of the mapping below it. */
 export const STACK_GUARD_GAP = 256 * 4096;
+/** MAP_32BIT's window on x86-64 (find_start_end): the second GiB, bottom-up. */
+const MAP_32BIT_LOW = 0x4000_0000;
+const MAP_32BIT_HIGH = 0x8000_0000;
 
 /**
  * @savable The identity of one shared anonymous memory object (Linux's shmem file behind
@@ -65,6 +68,10 @@ export interface Vma {
   locked?: boolean;
   /** False for a shared mapping that may never become writable though its file is (shmat's SHM_RDONLY). */
   mayWrite?: boolean;
+  /** prctl(PR_SET_VMA_ANON_NAME)'s name of anonymous memory ("" is a name too); absent: none. */
+  anonName?: string;
+  /** False for a file mapping on a noexec mount (Linux clears VM_MAYEXEC): mprotect(PROT_EXEC) is EACCES. */
+  mayExec?: boolean;
 }
 
 /** Arguments of {@linkcode MemoryManager.mmap}. */
@@ -172,6 +179,25 @@ export class MemoryManager {
     throw ENOMEM;
   }
 
+  /**
+   * Finds the lowest free range of len bytes within [lo, hi), as Linux's bottom-up
+   * unmapped_area does for MAP_32BIT (the 1-2 GiB window); ENOMEM when none fits.
+   */
+  findFreeBottomUp(len: number, lo: number, hi: number): number {
+    const busy = [
+      ...this.as.reserved.map((r) => ({ start: r.start, end: r.end })),
+      ...this.vmas.map((v) => ({ start: v.growsDown ? Math.max(0, v.start - STACK_GUARD_GAP) : v.start, end: v.end })),
+    ].sort((a, b) => a.start - b.start);
+    let start = Math.max(lo, this.as.minAddr);
+    for (const r of busy) {
+      if (r.end <= start) continue;
+      if (r.start >= start + len) break;
+      start = r.end;
+    }
+    if (start + len > hi) throw ENOMEM;
+    return start;
+  }
+
   #isFree(start: number, end: number): boolean {
     if (start < this.as.minAddr || end > this.as.maxAddr) return false;
     for (const r of this.as.reserved) if (r.start < end && start < r.end) return false;
@@ -205,6 +231,8 @@ export class MemoryManager {
       if (!f) throw EBADF;
       if (!f.readable) throw EACCES;
       if (shared && (o.prot & PROT_WRITE) && !f.writable) throw EACCES;
+      // Linux's do_mmap: a file on a noexec mount never maps executable.
+      if ((o.prot & PROT_EXEC) && f.location()?.mount.noexec) throw EPERM;
     }
     let addr: number;
     if (o.flags & MAP_FIXED_NOREPLACE) {
@@ -215,7 +243,10 @@ export class MemoryManager {
       addr = o.addr;
     } else {
       const hint = o.addr - (o.addr % PAGE_SIZE);
-      addr = hint !== 0 && this.#isFree(hint, hint + len) && !this.#inStackGap(hint + len) ? hint : this.findFree(len);
+      const hintFits = hint !== 0 && this.#isFree(hint, hint + len) && !this.#inStackGap(hint + len);
+      if (hintFits) addr = hint;
+      else if (o.flags & MAP_32BIT) addr = this.findFreeBottomUp(len, MAP_32BIT_LOW, MAP_32BIT_HIGH);
+      else addr = this.findFree(len);
     }
     // Linux's may_expand_vm: what MAP_FIXED replaces does not count twice.
     if (o.asLimit !== undefined && o.asLimit !== Infinity) {
@@ -263,6 +294,7 @@ export class MemoryManager {
       growsDown: (o.flags & MAP_GROWSDOWN) !== 0,
       locked: (o.flags & MAP_LOCKED) !== 0 || this.lockFuture,
       ...(o.readOnly ? { mayWrite: false } : {}),
+      ...(file?.location()?.mount.noexec ? { mayExec: false } : {}),
     });
   }
 
@@ -287,6 +319,27 @@ export class MemoryManager {
   setLocked(start: number, end: number, locked: boolean): void {
     this.#checkMapped(start, end);
     this.#setLockedIn(start, end, locked);
+  }
+
+  /**
+   * prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME): names (or, with null, unnames) the anonymous
+   * memory in [start, start+len), splitting VMAs at the ends, as Linux's madvise_set_anon_name:
+   * EINVAL for an unaligned start, EBADF if a file mapping lies in the range (nothing changes
+   * then), ENOMEM if part of the range is unmapped (the mapped parts are named all the same).
+   */
+  setAnonName(start: number, len: number, name: string | null): void {
+    if (start % PAGE_SIZE !== 0) throw EINVAL;
+    const end = start + pageRoundUp(len);
+    if (end === start) return;
+    const inRange = this.vmas.filter((v) => v.start < end && start < v.end);
+    if (inRange.some((v) => v.file !== null || isSpecial(v))) throw EBADF;
+    let covered = 0;
+    for (const v of inRange) covered += Math.min(v.end, end) - Math.max(v.start, start);
+    for (const p of this.#remove(start, end)) {
+      const { anonName: _, ...rest } = p;
+      this.#insert(name === null ? rest : { ...rest, anonName: name });
+    }
+    if (covered < end - start) throw ENOMEM;
   }
 
   /** mlockall(MCL_CURRENT) and munlockall: every VMA. */
@@ -351,7 +404,8 @@ export class MemoryManager {
     const prev = this.vmas[i - 1], next = this.vmas[i];
     const joins = (a: Vma, b: Vma) =>
       a.end === b.start && a.file === null && b.file === null && !a.shared && !b.shared &&
-      a.prot === b.prot && a.name === b.name && a.growsDown === b.growsDown && !a.locked === !b.locked;
+      a.prot === b.prot && a.name === b.name && a.growsDown === b.growsDown && !a.locked === !b.locked &&
+      a.anonName === b.anonName;
     if (prev !== undefined && joins(prev, v)) {
       prev.end = v.end;
       if (next !== undefined && joins(prev, next)) {
@@ -540,6 +594,7 @@ export class MemoryManager {
       ) {
         throw EACCES;
       }
+      if (v.start < end && addr < v.end && (prot & PROT_EXEC) && v.mayExec === false) throw EACCES;
       // The vDSO's parameters page may only ever be read (Linux's [vvar] has no VM_MAYWRITE
       // nor VM_MAYEXEC).
       if (v.start < end && addr < v.end && v.name === "[vvar]" && (prot & (PROT_WRITE | PROT_EXEC))) throw EACCES;
@@ -695,7 +750,7 @@ function isSpecial(v: Vma): boolean {
   return v.file === null && (v.name === "[vdso]" || v.name === "[vvar]");
 }
 
-function sharedObject(file: FileDescription | null): SharedObject {
+export function sharedObject(file: FileDescription | null): SharedObject {
   if (file === null) return new SharedAnon();
   try {
     const st = file.stat();

@@ -35,6 +35,12 @@ static const char *en(int e) {
     case ELOOP: return "ELOOP";
     case EOPNOTSUPP: return "EOPNOTSUPP";
     case EOVERFLOW: return "EOVERFLOW";
+    case ENOMEM: return "ENOMEM";
+    case ETIMEDOUT: return "ETIMEDOUT";
+    case EIO: return "EIO";
+    case ENODEV: return "ENODEV";
+    case ENOTTY: return "ENOTTY";
+    case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
     default: return "E?";
   }
 }

@@ -9,10 +9,15 @@
  * UDP socket; after it, it accepts and reads the first, receives the datagrams and one sent
  * after the transfer (400 ms later: a checkpoint then finds the client's end of the transfer in
  * TIME-WAIT, held by the stack alone). A restored run must print what a native run prints.
+ *
+ * With arguments ADDR PORT it also holds a connection to a server outside (the test's, on the
+ * host): it reads the server's greeting before the transfer and, at the end, sends a byte and
+ * reads the answer, printing what became of the connection (a restore resets it).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,7 +95,19 @@ static void client(uint16_t port) {
   exit(0);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  int host = -1;
+  if (argc > 2) {
+    host = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in ha = {0};
+    ha.sin_family = AF_INET;
+    ha.sin_port = htons((uint16_t)atoi(argv[2]));
+    if (inet_pton(AF_INET, argv[1], &ha.sin_addr) != 1 || connect(host, (struct sockaddr *)&ha, sizeof ha) != 0) die("connect host");
+    char hello[17] = {0};
+    size_t got = 0;
+    for (ssize_t r; got < 16 && (r = read(host, hello + got, 16 - got)) > 0;) got += (size_t)r;
+    dprintf(1, "host says: %s", hello);
+  }
   int l = socket(AF_INET, SOCK_STREAM, 0);
   struct sockaddr_in a = loopback(0);
   if (bind(l, (struct sockaddr *)&a, sizeof a) != 0 || listen(l, 8) != 0) die("listen");
@@ -147,6 +164,17 @@ int main(void) {
     ssize_t r = recv(u, d, sizeof d - 1, 0);
     if (r < 0) die("recv");
     dprintf(1, "udp: %s (%zd)\n", d, r);
+  }
+  if (host >= 0) {
+    char ok[3] = {0};
+    ssize_t r = send(host, "x", 1, MSG_NOSIGNAL);
+    if (r < 0) {
+      dprintf(1, "host connection: send: %s\n", strerror(errno));
+    } else if ((r = read(host, ok, 2)) < 0) {
+      dprintf(1, "host connection: read: %s\n", strerror(errno));
+    } else {
+      dprintf(1, "host connection: %s\n", r == 0 ? "end of file" : ok);
+    }
   }
   return 0;
 }

@@ -65,8 +65,11 @@ export class KernFilesystem implements Filesystem {
    * (ENOENT), sysfs has no create operation (EACCES); the default is EROFS.
    */
   createError: LinuxError = EROFS;
+  /** See Filesystem.dirSeekEnd: true for procfs and sysfs, not for devtmpfs (a tmpfs). */
+  readonly dirSeekEnd: boolean;
 
   constructor(name: string, magic = RAMFS_MAGIC) {
+    this.dirSeekEnd = magic === PROC_SUPER_MAGIC || magic === SYSFS_MAGIC;
     this.name = name;
     this.magic = magic;
     this.dev = allocAnonDev();
@@ -343,7 +346,8 @@ export class SnapshotFile extends LocatedFile {
     let pos: number;
     if (whence === SEEK_SET) pos = offset;
     else if (whence === SEEK_CUR) pos = this.offset + offset;
-    else if (whence === SEEK_END) pos = this.#contents().length + offset;
+    // procfs's files are seq_files, whose seq_lseek knows no SEEK_END.
+    else if (whence === SEEK_END && this.#file.kfs.magic !== PROC_SUPER_MAGIC) pos = this.#contents().length + offset;
     else throw EINVAL;
     if (pos < 0) throw EINVAL;
     this.offset = pos;

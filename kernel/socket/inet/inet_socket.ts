@@ -314,10 +314,14 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
         return intBytes(this.#flags.get(`s:${name}`) ?? 1, optlen);
       case C.SO_DEBUG:
       case C.SO_DONTROUTE:
+      case C.SO_NO_CHECK:
       case C.SO_OOBINLINE:
       case C.SO_PRIORITY:
       case C.SO_TIMESTAMP_OLD:
         return intBytes(this.#flags.get(`s:${name}`) ?? 0, optlen);
+      case C.SO_PASSCRED:
+        // Linux 6.16 restricted SO_PASSCRED to Unix, netlink and Bluetooth sockets.
+        throw errno.EOPNOTSUPP;
       case C.SO_LINGER: {
         const b = new Uint8Array(8);
         const v = new DataView(b.buffer);
@@ -371,11 +375,14 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
         return;
       case C.SO_DEBUG:
       case C.SO_DONTROUTE:
+      case C.SO_NO_CHECK:
       case C.SO_OOBINLINE:
       case C.SO_PRIORITY:
       case C.SO_TIMESTAMP_OLD:
         this.#flags.set(`s:${name}`, n);
         return;
+      case C.SO_PASSCRED:
+        throw errno.EOPNOTSUPP;
       default:
         throw ENOPROTOOPT;
     }

@@ -60,6 +60,18 @@ const SEND_SHUTDOWN = 2;
 const SHUTDOWN_MASK = 3;
 /** What SO_PEERCRED reports when there is no peer: pid 0, uid and gid (uid_t)-1. */
 const NO_CRED: UCred = { pid: 0, uid: -1, gid: -1 };
+/**
+ * What SCM_CREDENTIALS reports for a message that carries none (neither end had SO_PASSCRED
+ * when it was sent): pid 0 and the overflow ids, as Linux's scm_recv maps a missing pid and
+ * INVALID_UID/GID.
+ */
+const NO_SCM_CRED: UCred = { pid: 0, uid: 65534, gid: 65534 };
+
+/** The credentials a send offers: SCM_CREDENTIALS as given (or null), and the sender's own. */
+interface SendCreds {
+  explicit: UCred | null;
+  implicit: UCred;
+}
 
 /** @savable One datagram, or one segment of a stream, in a receive queue. */
 interface Message {
@@ -67,7 +79,11 @@ interface Message {
   data: Uint8Array;
   /** SCM_RIGHTS: one reference each, owned by the message. */
   rights: FileDescription[] | null;
-  creds: UCred;
+  /**
+   * The sender's credentials, attached at send time when the sender gave SCM_CREDENTIALS or
+   * either end had SO_PASSCRED (Linux's unix_maybe_add_creds); null otherwise.
+   */
+  creds: UCred | null;
   /** The sender's address when it was bound; null otherwise. */
   from: Uint8Array | null;
   /** Whose send buffer this message is charged to. */
@@ -339,13 +355,13 @@ export class UnixSocket extends SocketFile {
   // ---- Data -------------------------------------------------------------------------------
 
   sendmsg(t: Task, req: SendRequest): number {
-    return this.#send(req.data, req.to, req.control.rights ?? null, req.control.creds ?? credOf(t), t);
+    return this.#send(req.data, req.to, req.control.rights ?? null, { explicit: req.control.creds ?? null, implicit: credOf(t) }, t);
   }
 
   /** write(2): a send without address or ancillary data, with the socket owner's credentials. */
   override write(src: Uint8Array, offset: number | null): number {
     if (offset !== null) throw ESPIPE;
-    return this.#send(src, null, null, this.ownerCred, null);
+    return this.#send(src, null, null, { explicit: null, implicit: this.ownerCred }, null);
   }
 
   /**
@@ -353,12 +369,12 @@ export class UnixSocket extends SocketFile {
    * Throws EAGAIN when nothing could be queued; returns a short count when a stream's buffer
    * fills part way.
    */
-  #send(data: Uint8Array, to: Uint8Array | null, rights: FileDescription[] | null, creds: UCred, t: Task | null): number {
+  #send(data: Uint8Array, to: Uint8Array | null, rights: FileDescription[] | null, creds: SendCreds, t: Task | null): number {
     if (this.#isStream) return this.#sendStream(data, to, rights, creds);
     return this.#sendDatagram(data, to, rights, creds, t);
   }
 
-  #sendStream(data: Uint8Array, to: Uint8Array | null, rights: FileDescription[] | null, creds: UCred): number {
+  #sendStream(data: Uint8Array, to: Uint8Array | null, rights: FileDescription[] | null, creds: SendCreds): number {
     if (to !== null) throw this.state === "connected" ? EISCONN : EOPNOTSUPP;
     const other = this.peer;
     if (other === null || this.state !== "connected") throw ENOTCONN;
@@ -372,7 +388,7 @@ export class UnixSocket extends SocketFile {
     let first = true;
     do {
       const n = Math.min(data.length - sent, segMax);
-      other.#enqueue(this, data.slice(sent, sent + n), first ? rights : null, creds, this.#fromAddress());
+      other.#enqueue(this, data.slice(sent, sent + n), first ? rights : null, this.#attachedCreds(other, creds), this.#fromAddress());
       first = false;
       sent += n;
     } while (sent < data.length && this.wmem < this.sndbuf);
@@ -381,7 +397,7 @@ export class UnixSocket extends SocketFile {
   }
 
   #sendDatagram(
-    data: Uint8Array, to: Uint8Array | null, rights: FileDescription[] | null, creds: UCred, t: Task | null,
+    data: Uint8Array, to: Uint8Array | null, rights: FileDescription[] | null, creds: SendCreds, t: Task | null,
   ): number {
     if (this.type === SOCK_SEQPACKET) {
       this.#takeError();
@@ -413,13 +429,23 @@ export class UnixSocket extends SocketFile {
       throw EAGAIN;
     }
     if (this.passcred && this.address === null) this.#autobind();
-    other.#enqueue(this, data.slice(), rights, creds, this.#fromAddress());
+    other.#enqueue(this, data.slice(), rights, this.#attachedCreds(other, creds), this.#fromAddress());
     other.waitQueue.notify(EVENT_IN | EVENT_RDNORM);
     return data.length;
   }
 
+  /**
+   * The credentials a message to other carries (unix_maybe_add_creds): those the sender gave,
+   * else the sender's own when either end has SO_PASSCRED or the receiver is an embryo not yet
+   * accepted (whose owner may still ask for them); else none.
+   */
+  #attachedCreds(other: UnixSocket, c: SendCreds): UCred | null {
+    if (c.explicit !== null) return c.explicit;
+    return this.passcred || other.passcred || other.embryo ? c.implicit : null;
+  }
+
   /** Appends a message to this socket's queue, charged to sender; takes its own references to rights. */
-  #enqueue(sender: UnixSocket, data: Uint8Array, rights: FileDescription[] | null, creds: UCred, from: Uint8Array | null): void {
+  #enqueue(sender: UnixSocket, data: Uint8Array, rights: FileDescription[] | null, creds: UCred | null, from: Uint8Array | null): void {
     const charge = data.length + MESSAGE_OVERHEAD;
     sender.wmem += charge;
     const held = rights === null || rights.length === 0 ? null : rights.map((f) => f.incRef());
@@ -453,6 +479,16 @@ export class UnixSocket extends SocketFile {
     }
     const peek = (flags & MSG_PEEK) !== 0;
     const first = this.queue[0]!;
+    if (maxLen === 0) {
+      // A zero-length read still takes the first segment's descriptors (Linux's loop detaches
+      // them before it finds that nothing fits).
+      let rights: FileDescription[] | null = null;
+      if (first.rights !== null) {
+        rights = peek ? first.rights.map((f) => f.incRef()) : first.rights;
+        if (!peek) first.rights = null;
+      }
+      return this.#result(new Uint8Array(0), 0, first.from, rights, 0, first.creds);
+    }
     const out = new Uint8Array(Math.min(maxLen, this.queuedBytes));
     let n = 0;
     let rights: FileDescription[] | null = null;
@@ -511,7 +547,7 @@ export class UnixSocket extends SocketFile {
   ): RecvResult {
     const control: RecvResult["control"] = {};
     if (rights !== null) control.rights = rights;
-    if (this.passcred) control.creds = creds ?? NO_CRED;
+    if (this.passcred) control.creds = creds ?? NO_SCM_CRED;
     return { data, fullLength: full, from, control, msgFlags };
   }
 
@@ -690,6 +726,7 @@ function credOf(t: Task): UCred {
   return { pid: t.tg.tgid, uid: t.creds.uid, gid: t.creds.gid };
 }
 
-function sameCred(a: UCred, b: UCred): boolean {
+function sameCred(a: UCred | null, b: UCred | null): boolean {
+  if (a === null || b === null) return a === b;
   return a.pid === b.pid && a.uid === b.uid && a.gid === b.gid;
 }

@@ -20,7 +20,7 @@ import type { Task } from "../../task.ts";
 import { O_APPEND, O_NONBLOCK, S_ISGID, S_ISUID, SEEK_CUR } from "../../../abi/linux/file.ts";
 import { RLIMIT_FSIZE } from "../../../abi/linux/limits.ts";
 import { SI_USER, SIGPIPE, SIGXFSZ } from "../../../abi/linux/signal.ts";
-import { PROT_WRITE } from "../../../abi/linux/mm.ts";
+import { PROT_WRITE, TASK_SIZE } from "../../../abi/linux/mm.ts";
 import { checkReadable, checkWritable, type FileDescription, type Location } from "../../../vfs/mod.ts";
 import { PIPE_BUF, PipeEnd } from "../../../vfs/pipe.ts";
 import { fsnotifyAccess, fsnotifyModify } from "../../../vfs/fsnotify.ts";
@@ -390,9 +390,12 @@ export function copyInIovecs(t: Task, addr: number, count: number): IoSegment[] 
     const base = v.getBigUint64(16 * i, true);
     const len = v.getBigUint64(16 * i + 8, true);
     if (len >= 1n << 63n) throw EINVAL;
+    // access_ok, as Linux's iovec import checks every segment before any I/O: one reaching
+    // beyond the user address space is EFAULT, even with length 0.
+    if (base + len > BigInt(TASK_SIZE)) throw EFAULT;
     const n = Math.min(Number(len), MAX_RW_COUNT - total);
     total += n;
-    segs.push({ addr: base > BigInt(Number.MAX_SAFE_INTEGER) ? Infinity : Number(base), len: n });
+    segs.push({ addr: Number(base), len: n });
   }
   return segs;
 }

@@ -2,12 +2,16 @@
 
 import { E2BIG, EINVAL } from "../../errno.ts";
 import {
-  type CloneArgs, CLONE_VFORK, CLONE_VM, cloneTask, vforkWaitDone,
+  type CloneArgs, CLONE_DETACHED, CLONE_PARENT, CLONE_SIGHAND, CLONE_THREAD, CLONE_VFORK, CLONE_VM, cloneTask,
+  vforkWaitDone,
 } from "../../task_clone.ts";
 import type { Task } from "../../task.ts";
 import { block, supported, type SyscallEntry, type SyscallFn, type SyscallResult } from "./support.ts";
 
 const SIGCHLD = 17;
+/** clone3's flags beyond the legacy 32 bits. */
+const CLONE_CLEAR_SIGHAND = 1n << 32n;
+const CLONE_INTO_CGROUP = 1n << 33n;
 
 /** Clones, then (for CLONE_VFORK) waits until the child execs or exits; re-runs only wait. */
 function doClone(t: Task, args: CloneArgs): SyscallResult {
@@ -55,10 +59,21 @@ const sysClone3: SyscallFn = (t, a) => {
   const pidfd = v.getBigUint64(8, true);
   const exitSignal = v.getBigUint64(32, true);
   const stack = v.getBigUint64(40, true), stackSize = v.getBigUint64(48, true);
-  if (flags >> 32n !== 0n || exitSignal > 64n || pidfd !== 0n && (flags & 0x1000n)) throw EINVAL;
+  // clone3_args_valid and copy_clone_args_from_user: known flags only, CSIGNAL's bits and
+  // CLONE_DETACHED reused (refused), no exit signal for a thread or a sibling.
+  if (flags & ~(0xffff_ffffn | CLONE_CLEAR_SIGHAND | CLONE_INTO_CGROUP)) throw EINVAL;
+  if (flags & (BigInt(CLONE_DETACHED) | 0x7fn)) throw EINVAL;
+  if ((flags & CLONE_CLEAR_SIGHAND) && (flags & BigInt(CLONE_SIGHAND))) throw EINVAL;
+  if ((flags & BigInt(CLONE_THREAD | CLONE_PARENT)) && exitSignal !== 0n) throw EINVAL;
+  if (exitSignal > 64n || pidfd !== 0n && (flags & 0x1000n)) throw EINVAL;
   if ((stack === 0n) !== (stackSize === 0n)) throw EINVAL;
+  if (flags & CLONE_INTO_CGROUP) {
+    t.kernel.log.once("clone-into-cgroup", "clone3 CLONE_INTO_CGROUP is not supported");
+    throw EINVAL;
+  }
   return doClone(t, {
-    flags: Number(flags),
+    flags: Number(flags & 0xffff_ffffn),
+    clearSighand: (flags & CLONE_CLEAR_SIGHAND) !== 0n,
     exitSignal: Number(exitSignal),
     stack: stack === 0n ? 0n : BigInt.asUintN(64, stack + stackSize),
     childTid: Number(v.getBigUint64(16, true)),

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { EINVAL } from "../../errno.ts";
+import { EFAULT, EINVAL } from "../../errno.ts";
 import type { Task } from "../../task.ts";
 import type { DirEntry } from "../../../vfs/mod.ts";
 import { supported, type SyscallEntry, type SyscallFn } from "./support.ts";
@@ -44,13 +44,21 @@ function putRecord(v: DataView, b: Uint8Array, o: number, layout: Layout, e: Dir
   }
 }
 
-/** The common part: fills at most count bytes of records from the description's position. */
+/**
+ * The common part: fills at most count bytes of records from the description's position.
+ * Linux keeps count in an int, so a count beyond INT_MAX fits no record (EINVAL). Records are
+ * copied out one by one as in Linux's filldir: when the buffer ends in unmapped memory, the
+ * records that were written are returned and the position stays after the last of them; a
+ * fault on the first record is EFAULT.
+ */
 function getdents(t: Task, fd: number, addr: number, count: number, layout: Layout): number {
   const file = t.fdTable.get(fd);
-  const buf = new Uint8Array(Math.min(count, MAX_BUFFER));
+  const buf = new Uint8Array(count > 0x7fff_ffff ? 0 : Math.min(count, MAX_BUFFER));
   const v = new DataView(buf.buffer);
   let used = 0;
   let full = false;
+  /** The end of each record in buf and the cookie that follows it. */
+  const ends: { end: number; cookie: number }[] = [];
   const next = file.readdir(file.offset, (e, nextCookie) => {
     const name = encoder.encode(e.name);
     const len = recordLength(layout, name.length);
@@ -60,13 +68,25 @@ function getdents(t: Task, fd: number, addr: number, count: number, layout: Layo
     }
     putRecord(v, buf, used, layout, e, name, nextCookie, len);
     used += len;
+    ends.push({ end: used, cookie: nextCookie });
     return true;
   });
   fsnotifyAccess(file);
   if (used === 0 && full) throw EINVAL;
-  t.copyOut(addr, buf.subarray(0, used));
-  file.offset = next;
-  return used;
+  // No access_ok over the whole count (Linux checks each record as it writes it).
+  const written = used === 0 ? 0 : Number.isSafeInteger(addr) ? t.writeUser(addr, buf.subarray(0, used)) : 0;
+  if (written === used) {
+    file.offset = next;
+    return used;
+  }
+  let last: { end: number; cookie: number } | undefined;
+  for (const r of ends) {
+    if (r.end > written) break;
+    last = r;
+  }
+  if (last === undefined) throw EFAULT;
+  file.offset = last.cookie;
+  return last.end;
 }
 
 /** Implements getdents64(2). */

@@ -1,7 +1,9 @@
 /** futex(2). */
 
-import { EAGAIN, EINVAL, ENOSYS, ETIMEDOUT } from "../../errno.ts";
-import { futexKey, type FutexWaiter } from "../../futex.ts";
+import { EAGAIN, EDEADLK, EINVAL, ENOSYS, EPERM, ESRCH, ETIMEDOUT } from "../../errno.ts";
+import {
+  FUTEX_OWNER_DIED, FUTEX_TID_MASK, FUTEX_WAITERS, futexKey, type FutexWaiter, piHandOver,
+} from "../../futex.ts";
 import { readTimespecNs } from "./_time.ts";
 import type { Task } from "../../task.ts";
 import { clockNs, monotonicNs } from "../../time.ts";
@@ -9,6 +11,7 @@ import { block, partial, type SyscallEntry, type SyscallFn, type SyscallResult }
 
 const FUTEX_WAIT = 0, FUTEX_WAKE = 1, FUTEX_REQUEUE = 3, FUTEX_CMP_REQUEUE = 4, FUTEX_WAKE_OP = 5;
 const FUTEX_WAIT_BITSET = 9, FUTEX_WAKE_BITSET = 10;
+const FUTEX_LOCK_PI = 6, FUTEX_UNLOCK_PI = 7, FUTEX_TRYLOCK_PI = 8, FUTEX_LOCK_PI2 = 13;
 const FUTEX_PRIVATE_FLAG = 128, FUTEX_CLOCK_REALTIME = 256;
 
 interface WaitState {
@@ -37,6 +40,71 @@ function futexWait(
   t.kernel.futex.enqueue(waiter);
   t.syscallState = { waiter, deadlineNs: d } satisfies WaitState;
   return block([], 0, d, d === null ? "sys" : "never");
+}
+
+/**
+ * FUTEX_LOCK_PI, FUTEX_LOCK_PI2 and FUTEX_TRYLOCK_PI: take the lock whose word holds the owner's
+ * tid. A free word (owner 0) becomes the caller's tid (FUTEX_OWNER_DIED kept); the caller's own
+ * is EDEADLK; a tid that names no task is ESRCH. Otherwise FUTEX_WAITERS is set, so that the
+ * owner's user-space unlock fails and comes to FUTEX_UNLOCK_PI, and the caller sleeps until
+ * that unlock (or the owner's death) hands the lock over (piHandOver). trylock never sleeps:
+ * EAGAIN. The sentry has no priorities to inherit: waiters are served oldest first.
+ *
+ * The word is read, then written, not changed with an atomic compare-and-exchange: a thread of
+ * the process that changes it in user space at that instant can race with the kernel here.
+ */
+function futexLockPi(t: Task, addr: number, shared: boolean, deadline: () => number | null, trylock: boolean): SyscallResult {
+  const st = t.syscallState as WaitState | null;
+  if (st !== null) {
+    if (st.waiter.woken) return 0;
+    if (st.deadlineNs !== null && monotonicNs() >= st.deadlineNs) {
+      t.kernel.futex.remove(st.waiter);
+      throw ETIMEDOUT;
+    }
+    return block([], 0, st.deadlineNs, "sys");
+  }
+  if (addr % 4 !== 0) throw EINVAL;
+  const d = deadline();
+  const k = futexKey(t, addr, shared);
+  const uval = t.copyInU32(addr);
+  const owner = uval & FUTEX_TID_MASK;
+  if (owner === t.tid) throw EDEADLK;
+  const waiting = t.kernel.futex.piWaiters(k).length > 0;
+  if (owner === 0) {
+    t.copyOutU32(addr, ((uval & FUTEX_OWNER_DIED) | t.tid | (waiting ? FUTEX_WAITERS : 0)) >>> 0);
+    return 0;
+  }
+  const ownerTask = t.kernel.tasks.get(owner);
+  if (ownerTask === undefined || ownerTask.state === "dead") throw ESRCH;
+  if (trylock) throw EAGAIN;
+  if (!(uval & FUTEX_WAITERS)) t.copyOutU32(addr, (uval | FUTEX_WAITERS) >>> 0);
+  const waiter: FutexWaiter = { task: t, space: k.space, off: k.off, bitset: 0xffffffff, woken: false, piAddr: addr };
+  t.kernel.futex.enqueue(waiter);
+  t.syscallState = { waiter, deadlineNs: d } satisfies WaitState;
+  return block([], 0, d, "sys");
+}
+
+/**
+ * FUTEX_UNLOCK_PI: the caller must own the word (else EPERM). The oldest waiter becomes the
+ * owner; with none, the word becomes 0.
+ */
+function futexUnlockPi(t: Task, addr: number, shared: boolean): number {
+  if (addr % 4 !== 0) throw EINVAL;
+  const k = futexKey(t, addr, shared);
+  const uval = t.copyInU32(addr);
+  if ((uval & FUTEX_TID_MASK) !== t.tid) throw EPERM;
+  const next = t.kernel.futex.piWaiters(k)[0];
+  if (next !== undefined) piHandOver(next, false);
+  else t.copyOutU32(addr, 0);
+  return 0;
+}
+
+/** An absolute timeout (struct timespec at tsAddr) on CLOCK_REALTIME or CLOCK_MONOTONIC, as a monotonic deadline. */
+function absoluteDeadline(t: Task, tsAddr: number, realtime: boolean): number | null {
+  if (tsAddr === 0) return null;
+  const abs = readTimespecNs(t, tsAddr);
+  const now = Number(clockNs(realtime ? 0 : 1, t.kernel.bootNs)!);
+  return monotonicNs() + (abs - now);
 }
 
 /** FUTEX_WAKE_OP's operation on the second word; returns the old value. */
@@ -75,25 +143,34 @@ function wakeCount(val: number): number {
   return Math.max(val | 0, 1);
 }
 
-/** Implements futex(2): WAIT, WAKE, REQUEUE, CMP_REQUEUE, WAKE_OP and the BITSET variants. */
+/**
+ * Implements futex(2): WAIT, WAKE, REQUEUE, CMP_REQUEUE, WAKE_OP, the BITSET variants and the
+ * PI lock operations (LOCK_PI, LOCK_PI2, TRYLOCK_PI, UNLOCK_PI); the REQUEUE_PI pair is ENOSYS.
+ */
 const sysFutex: SyscallFn = (t, a) => {
   const addr = a.pointer(0), opFull = a.int(1), val = a.uint(2), tsAddr = a.pointer(3);
   const addr2 = a.pointer(4), val3 = a.uint(5);
   const op = opFull & ~(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
-  if ((opFull & FUTEX_CLOCK_REALTIME) && op !== FUTEX_WAIT_BITSET && op !== FUTEX_WAIT) throw ENOSYS;
+  if ((opFull & FUTEX_CLOCK_REALTIME) && op !== FUTEX_WAIT_BITSET && op !== FUTEX_WAIT && op !== FUTEX_LOCK_PI2) {
+    throw ENOSYS;
+  }
   const fx = t.kernel.futex;
   const shared = (opFull & FUTEX_PRIVATE_FLAG) === 0;
   switch (op) {
     case FUTEX_WAIT:
       return futexWait(t, addr, shared, val, () => tsAddr === 0 ? null : monotonicNs() + readTimespecNs(t, tsAddr), 0xffffffff);
     case FUTEX_WAIT_BITSET:
-      return futexWait(t, addr, shared, val, () => {
-        if (tsAddr === 0) return null;
-        // Absolute, on CLOCK_MONOTONIC or (with FUTEX_CLOCK_REALTIME) CLOCK_REALTIME.
-        const abs = readTimespecNs(t, tsAddr);
-        const now = Number(clockNs(opFull & FUTEX_CLOCK_REALTIME ? 0 : 1, t.kernel.bootNs)!);
-        return monotonicNs() + (abs - now);
-      }, val3);
+      // Absolute, on CLOCK_MONOTONIC or (with FUTEX_CLOCK_REALTIME) CLOCK_REALTIME.
+      return futexWait(t, addr, shared, val, () => absoluteDeadline(t, tsAddr, (opFull & FUTEX_CLOCK_REALTIME) !== 0), val3);
+    case FUTEX_LOCK_PI:
+      // Absolute on CLOCK_REALTIME, always (futex_lock_pi's FLAGS_CLOCKRT).
+      return futexLockPi(t, addr, shared, () => absoluteDeadline(t, tsAddr, true), false);
+    case FUTEX_LOCK_PI2:
+      return futexLockPi(t, addr, shared, () => absoluteDeadline(t, tsAddr, (opFull & FUTEX_CLOCK_REALTIME) !== 0), false);
+    case FUTEX_TRYLOCK_PI:
+      return futexLockPi(t, addr, shared, () => null, true);
+    case FUTEX_UNLOCK_PI:
+      return futexUnlockPi(t, addr, shared);
     case FUTEX_WAKE:
       if (addr % 4 !== 0) throw EINVAL;
       return fx.wake(futexKey(t, addr, shared), wakeCount(val));
@@ -125,5 +202,5 @@ const sysFutex: SyscallFn = (t, a) => {
 
 
 export const table: Record<number, SyscallEntry> = {
-  202: partial("futex", sysFutex, "PI futexes are not supported"),
+  202: partial("futex", sysFutex, "no FUTEX_WAIT_REQUEUE_PI/FUTEX_CMP_REQUEUE_PI; PI locks inherit no priority"),
 };

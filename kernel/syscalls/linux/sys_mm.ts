@@ -15,7 +15,7 @@ import {
   MADV_DONTNEED, MAP_ANONYMOUS, MAP_LOCKED, MAP_PRIVATE, MAP_SHARED_VALIDATE, MAP_TYPE, PAGE_SIZE, PROT_EXEC, PROT_GROWSDOWN,
   PROT_GROWSUP, PROT_READ, PROT_WRITE,
 } from "../../../abi/linux/mm.ts";
-import { RLIMIT_AS } from "../../../abi/linux/limits.ts";
+import { RLIMIT_AS, RLIMIT_DATA } from "../../../abi/linux/limits.ts";
 import { partial, supported, type SyscallEntry, type SyscallFn } from "./support.ts";
 
 /**
@@ -107,6 +107,9 @@ const sysPkeyFree: SyscallFn = () => {
 const sysBrk: SyscallFn = (t, a) => {
   const want = a.pointer(0);
   if (want > t.mm.brk && !t.kernel.resources.mayMap(want - t.mm.brk)) return t.mm.brk; // --memory
+  // RLIMIT_DATA bounds the heap (check_data_rlimit; the data segment itself is not counted
+  // here, so the check is as Linux's minus the program's .data size).
+  if (want > t.mm.brk && want - t.mm.brkStart > t.tg.limits.soft(RLIMIT_DATA)) return t.mm.brk;
   return t.mm.setBrk(t.ctx, want, t.tg.limits.soft(RLIMIT_AS));
 };
 

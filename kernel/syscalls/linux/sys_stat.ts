@@ -9,7 +9,7 @@ import { EINVAL, ENOENT } from "../../errno.ts";
 import type { Task } from "../../task.ts";
 import {
   AT_EACCESS, AT_EMPTY_PATH, AT_FDCWD, AT_NO_AUTOMOUNT, AT_STATX_SYNC_TYPE, AT_SYMLINK_NOFOLLOW,
-  STAT, STAT_SIZE, STATX, STATX_BASIC_STATS, STATX_BTIME,
+  STAT, STAT_SIZE, STATX, STATX_BASIC_STATS, STATX_BTIME, STATX_MNT_ID,
 } from "../../../abi/linux/file.ts";
 import type { Stat } from "../../../vfs/mod.ts";
 import { checkPermission } from "../../../vfs/mod.ts";
@@ -83,12 +83,19 @@ export function devMajorMinor(dev: number): [number, number] {
   return [major >>> 0, minor >>> 0];
 }
 
-/** Lays out struct statx; every basic field is filled whatever was asked, as Linux may. */
-export function marshalStatx(s: Stat): Uint8Array {
+/**
+ * Lays out struct statx; every basic field is filled whatever was asked, as Linux may, and
+ * the mount id when the file has a place in the tree (Linux's vfs_statx always reports it).
+ */
+export function marshalStatx(s: Stat, mntId: number | null = null): Uint8Array {
   const b = new Uint8Array(256);
   const v = new DataView(b.buffer);
   let mask = STATX_BASIC_STATS;
   if (s.btimeNs !== undefined) mask |= STATX_BTIME;
+  if (mntId !== null) {
+    mask |= STATX_MNT_ID;
+    setU64(v, STATX.mntId, mntId);
+  }
   v.setUint32(STATX.mask, mask, true);
   v.setUint32(STATX.blksize, s.blksize, true);
   v.setUint32(STATX.nlink, s.nlink, true);
@@ -151,8 +158,23 @@ const sysStatx: SyscallFn = (t, a) => {
   if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH | AT_STATX_SYNC_TYPE)) throw EINVAL;
   if ((flags & AT_STATX_SYNC_TYPE) === AT_STATX_SYNC_TYPE) throw EINVAL;
   if (mask & STATX__RESERVED) throw EINVAL;
-  const path = copyInPath(t, a.pointer(1), (flags & AT_EMPTY_PATH) !== 0);
-  t.copyOut(a.pointer(4), marshalStatx(statPath(t, a.fd(0), path, flags)));
+  const emptyPath = (flags & AT_EMPTY_PATH) !== 0;
+  const path = copyInPath(t, a.pointer(1), emptyPath);
+  const dirfd = a.fd(0);
+  let stat: Stat, mntId: number | null;
+  if (path === "" && emptyPath && dirfd !== AT_FDCWD) {
+    const file = t.fdTable.get(dirfd);
+    stat = file.stat();
+    mntId = file.location()?.mount.id ?? null;
+  } else {
+    const loc = t.kernel.vfs.resolve(pathCtx(t), startDir(t, dirfd, path, emptyPath), path, {
+      follow: (flags & AT_SYMLINK_NOFOLLOW) === 0,
+      emptyPath,
+    });
+    stat = loc.dentry.stat();
+    mntId = loc.mount.id;
+  }
+  t.copyOut(a.pointer(4), marshalStatx(stat, mntId));
   return 0;
 };
 

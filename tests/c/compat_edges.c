@@ -1,0 +1,345 @@
+/* Edges of Linux's syscall ABI that gVisor's syscall suite found the sentry getting wrong, each
+ * printed so that a native run and a sentry run can be compared line by line:
+ * getdents into a buffer that ends in unmapped memory and with a count beyond INT_MAX, readv
+ * with an iovec outside the address space, lseek(SEEK_END) on /proc and /sys, open(O_DIRECT)
+ * of a directory, statx's mount id, brk against RLIMIT_DATA, MAP_32BIT, clone3's argument
+ * checks and CLONE_CLEAR_SIGHAND, futex keys of private and shared ops, and SO_PASSCRED turned
+ * on after data was sent on a Unix socket. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <linux/sched.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include "_check.h"
+
+static char dir[64];
+
+static void getdents_edges(void) {
+  strcpy(dir, "/tmp/compat_edges.XXXXXX");
+  if (mkdtemp(dir) == NULL) return;
+  char path[128];
+  for (int i = 0; i < 100; i++) {
+    snprintf(path, sizeof(path), "%s/file-%03d", dir, i);
+    close(open(path, O_CREAT | O_WRONLY, 0644));
+  }
+  int fd = open(dir, O_RDONLY | O_DIRECTORY);
+  /* Two pages, the second PROT_NONE; the buffer is the last 256 bytes of the first, but the
+   * count claims a page: every record must still come out, a few per call. */
+  char *map = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  mprotect(map + 4096, 4096, PROT_NONE);
+  char *buf = map + 4096 - 256;
+  int entries = 0, calls = 0;
+  for (;;) {
+    long n = syscall(SYS_getdents64, fd, buf, 4096);
+    if (n <= 0) {
+      printf("getdents64 partial buffer: last = %ld %s\n", n, n < 0 ? en(errno) : "");
+      break;
+    }
+    calls++;
+    for (long off = 0; off < n;) {
+      unsigned short reclen;
+      memcpy(&reclen, buf + off + 16, sizeof(reclen));
+      entries++;
+      off += reclen;
+    }
+  }
+  printf("getdents64 partial buffer: %d entries, more than one call: %d\n", entries, calls > 1);
+  /* A first record that cannot be written at all is EFAULT. */
+  lseek(fd, 0, SEEK_SET);
+  R("getdents64 into the guard page", syscall(SYS_getdents64, fd, map + 4096, 4096));
+  lseek(fd, 0, SEEK_SET);
+  R("getdents64 count 2^31", syscall(SYS_getdents64, fd, map, 0x80000000u));
+  R("getdents64 count 2^32-1", syscall(SYS_getdents64, fd, map, 0xffffffffu));
+  R("getdents count 2^31", syscall(SYS_getdents, fd, map, 0x80000000u));
+  munmap(map, 8192);
+  close(fd);
+}
+
+static void readv_edges(void) {
+  int fd = open("/proc/self/exe", O_RDONLY);
+  char a[16], b[16];
+  struct iovec iov[2] = {{(void *)~(uintptr_t)0, 0}, {b, sizeof(b)}};
+  R("readv first iovec beyond the address space", readv(fd, iov, 2));
+  iov[0].iov_base = NULL;
+  R("readv NULL first iovec of length 0", readv(fd, iov, 2));
+  struct iovec iov2[2] = {{a, sizeof(a)}, {(void *)~(uintptr_t)0, 0}};
+  lseek(fd, 0, SEEK_SET);
+  R("readv second iovec beyond the address space (array ends there)", readv(fd, iov2, 2));
+  close(fd);
+}
+
+static void lseek_edges(void) {
+  int fd = open("/proc/self", O_RDONLY);
+  R("lseek /proc/self SEEK_END", lseek(fd, 0, SEEK_END));
+  close(fd);
+  fd = open("/proc/meminfo", O_RDONLY);
+  R("lseek /proc/meminfo SEEK_CUR", lseek(fd, 0, SEEK_CUR));
+  R("lseek /proc/meminfo SEEK_END", lseek(fd, 0, SEEK_END));
+  close(fd);
+  fd = open("/sys/devices", O_RDONLY);
+  R("lseek /sys/devices SEEK_END", lseek(fd, 0, SEEK_END));
+  close(fd);
+  fd = open(dir, O_RDONLY);
+  R("lseek tmp dir SEEK_CUR", lseek(fd, 0, SEEK_CUR));
+  close(fd);
+}
+
+static void open_statx_edges(void) {
+  R("open directory O_DIRECT", open(dir, O_RDONLY | O_DIRECT));
+  struct statx a, b;
+  char p1[128], p2[128];
+  snprintf(p1, sizeof(p1), "%s/file-000", dir);
+  snprintf(p2, sizeof(p2), "%s/file-001", dir);
+  R("statx file-000", statx(AT_FDCWD, p1, 0, STATX_MNT_ID, &a));
+  R("statx file-001", statx(AT_FDCWD, p2, 0, STATX_MNT_ID, &b));
+  printf("statx mount id: reported %d, nonzero %d, same in one directory %d\n",
+         (a.stx_mask & STATX_MNT_ID) != 0, a.stx_mnt_id != 0, a.stx_mnt_id == b.stx_mnt_id);
+  int fd = open(p1, O_RDONLY);
+  struct statx c;
+  R("statx AT_EMPTY_PATH", statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &c));
+  printf("statx AT_EMPTY_PATH mount id same: %d\n", c.stx_mnt_id == a.stx_mnt_id);
+  close(fd);
+}
+
+static void memory_edges(void) {
+  char *cur = sbrk(0);
+  struct rlimit old, zero = {0, RLIM_INFINITY};
+  getrlimit(RLIMIT_DATA, &old);
+  setrlimit(RLIMIT_DATA, &zero);
+  R("brk beyond RLIMIT_DATA 0", brk(cur + 8192));
+  printf("break unchanged: %d\n", sbrk(0) == cur);
+  setrlimit(RLIMIT_DATA, &old);
+  R("brk after the limit is lifted", brk(cur + 8192));
+  brk(cur);
+  void *p = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+  printf("MAP_32BIT mapping below 2 GiB: %d\n", p != MAP_FAILED && (uintptr_t)p < 0x80000000u);
+  munmap(p, 4096);
+}
+
+static void handler(int sig) { (void)sig; }
+
+static long clone3_call(struct clone_args *ca) {
+  return syscall(SYS_clone3, ca, sizeof(*ca));
+}
+
+static void clone3_edges(void) {
+  struct clone_args ca;
+  memset(&ca, 0, sizeof(ca));
+  ca.flags = CLONE_PARENT;
+  ca.exit_signal = SIGCHLD;
+  R("clone3 CLONE_PARENT with an exit signal", clone3_call(&ca));
+  ca.flags = CLONE_THREAD | CLONE_SIGHAND | CLONE_VM;
+  R("clone3 CLONE_THREAD with an exit signal", clone3_call(&ca));
+  ca.flags = CLONE_CLEAR_SIGHAND | CLONE_SIGHAND | CLONE_VM;
+  ca.exit_signal = 0;
+  R("clone3 CLONE_CLEAR_SIGHAND with CLONE_SIGHAND", clone3_call(&ca));
+  ca.flags = 1ULL << 40;
+  R("clone3 unknown flag", clone3_call(&ca));
+  ca.flags = 0x01; /* a CSIGNAL bit, reused by clone3 */
+  ca.exit_signal = SIGCHLD;
+  R("clone3 CSIGNAL bits in flags", clone3_call(&ca));
+
+  signal(SIGUSR1, handler);
+  signal(SIGUSR2, SIG_IGN);
+  memset(&ca, 0, sizeof(ca));
+  ca.flags = CLONE_CLEAR_SIGHAND;
+  ca.exit_signal = SIGCHLD;
+  long pid = clone3_call(&ca);
+  if (pid == 0) {
+    struct sigaction s1, s2;
+    sigaction(SIGUSR1, NULL, &s1);
+    sigaction(SIGUSR2, NULL, &s2);
+    _exit((s1.sa_handler == SIG_DFL ? 0 : 1) | (s2.sa_handler == SIG_IGN ? 0 : 2));
+  }
+  int status = -1;
+  waitpid(pid, &status, 0);
+  printf("CLONE_CLEAR_SIGHAND child: exited %d status %d\n", WIFEXITED(status), WEXITSTATUS(status));
+  struct sigaction s;
+  sigaction(SIGUSR1, NULL, &s);
+  printf("parent's SIGUSR1 handler kept: %d\n", s.sa_handler == handler);
+  signal(SIGUSR1, SIG_DFL);
+  signal(SIGUSR2, SIG_DFL);
+}
+
+static int word = 1;
+static int waiter_private;
+
+static void *futex_waiter(void *arg) {
+  (void)arg;
+  struct timespec ts = {0, 300 * 1000 * 1000};
+  int op = FUTEX_WAIT | (waiter_private ? FUTEX_PRIVATE_FLAG : 0);
+  errno = 0;
+  long r = syscall(SYS_futex, &word, op, 1, &ts, NULL, 0);
+  printf("  waiter (%s) = %ld %s\n", waiter_private ? "private" : "shared", r, r < 0 ? en(errno) : "");
+  return NULL;
+}
+
+static void futex_kinds(void) {
+  for (int priv = 0; priv < 2; priv++) {
+    waiter_private = priv;
+    pthread_t th;
+    pthread_create(&th, NULL, futex_waiter, NULL);
+    usleep(100 * 1000);
+    int op = FUTEX_WAKE | (priv ? 0 : FUTEX_PRIVATE_FLAG);
+    printf("futex wake of the other kind (waiter %s):\n", priv ? "private" : "shared");
+    R("  wake", syscall(SYS_futex, &word, op, 1, NULL, NULL, 0));
+    pthread_join(th, NULL);
+  }
+}
+
+static void recv_creds(int fd, const char *what) {
+  char data[8];
+  char control[CMSG_SPACE(sizeof(struct ucred))];
+  struct iovec iov = {data, sizeof(data)};
+  struct msghdr m = {0};
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  m.msg_control = control;
+  m.msg_controllen = sizeof(control);
+  long n = recvmsg(fd, &m, 0);
+  struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+  if (n < 0 || c == NULL || c->cmsg_type != SCM_CREDENTIALS) {
+    printf("%s: n=%ld, no credentials\n", what, n);
+    return;
+  }
+  struct ucred u;
+  memcpy(&u, CMSG_DATA(c), sizeof(u));
+  printf("%s: n=%ld pid %s uid %u gid %u\n", what, n, u.pid == 0 ? "0" : u.pid == getpid() ? "self" : "other",
+         u.uid, u.gid);
+}
+
+static void passcred_order(void) {
+  int types[] = {SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET};
+  const char *names[] = {"stream", "dgram", "seqpacket"};
+  int one = 1;
+  for (int i = 0; i < 3; i++) {
+    int sv[2];
+    socketpair(AF_UNIX, types[i], 0, sv);
+    write(sv[0], "before", 6);
+    setsockopt(sv[1], SOL_SOCKET, SO_PASSCRED, &one, sizeof(one));
+    char what[64];
+    snprintf(what, sizeof(what), "%s written before the receiver's SO_PASSCRED", names[i]);
+    recv_creds(sv[1], what);
+    write(sv[0], "after", 5);
+    snprintf(what, sizeof(what), "%s written after it", names[i]);
+    recv_creds(sv[1], what);
+    close(sv[0]);
+    close(sv[1]);
+    /* The sender's own SO_PASSCRED attaches credentials too. */
+    socketpair(AF_UNIX, types[i], 0, sv);
+    setsockopt(sv[0], SOL_SOCKET, SO_PASSCRED, &one, sizeof(one));
+    write(sv[0], "sender", 6);
+    setsockopt(sv[1], SOL_SOCKET, SO_PASSCRED, &one, sizeof(one));
+    snprintf(what, sizeof(what), "%s written with the sender's SO_PASSCRED", names[i]);
+    recv_creds(sv[1], what);
+    close(sv[0]);
+    close(sv[1]);
+  }
+}
+
+static void zero_length_recv_fd(void) {
+  int sv[2];
+  socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+  char c = 'a';
+  char control[CMSG_SPACE(sizeof(int))];
+  memset(control, 0, sizeof(control));
+  struct iovec iov = {&c, 1};
+  struct msghdr m = {0};
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  m.msg_control = control;
+  m.msg_controllen = sizeof(control);
+  struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+  cm->cmsg_level = SOL_SOCKET;
+  cm->cmsg_type = SCM_RIGHTS;
+  cm->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(cm), &sv[1], sizeof(int));
+  R("sendmsg with a descriptor", sendmsg(sv[1], &m, 0));
+  char rcontrol[CMSG_SPACE(sizeof(int))];
+  struct msghdr r = {0};
+  r.msg_control = rcontrol;
+  r.msg_controllen = sizeof(rcontrol);
+  R("zero-length stream recvmsg", recvmsg(sv[0], &r, 0));
+  cm = CMSG_FIRSTHDR(&r);
+  printf("descriptor received: %d, truncated: %d\n", cm != NULL && cm->cmsg_type == SCM_RIGHTS,
+         (r.msg_flags & MSG_TRUNC) != 0);
+  R("the byte is still there", recv(sv[0], &c, 1, MSG_DONTWAIT));
+  close(sv[0]);
+  close(sv[1]);
+}
+
+static void inet_options(void) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  int v = -1, one = 1;
+  socklen_t len = sizeof(v);
+  R("TCP getsockopt SO_NO_CHECK", getsockopt(fd, SOL_SOCKET, SO_NO_CHECK, &v, &len));
+  printf("SO_NO_CHECK initially %d\n", v);
+  R("TCP setsockopt SO_NO_CHECK 1", setsockopt(fd, SOL_SOCKET, SO_NO_CHECK, &one, sizeof(one)));
+  len = sizeof(v);
+  getsockopt(fd, SOL_SOCKET, SO_NO_CHECK, &v, &len);
+  printf("SO_NO_CHECK then %d\n", v);
+  close(fd);
+}
+
+static void select_timeouts(void) {
+  struct timeval tv = {0, 10000};
+  R("select with no descriptors", select(0, NULL, NULL, NULL, &tv));
+  printf("  time left %ld.%06ld\n", (long)tv.tv_sec, (long)tv.tv_usec);
+  int p[2];
+  pipe(p);
+  write(p[1], "x", 1);
+  fd_set rd;
+  FD_ZERO(&rd);
+  FD_SET(p[0], &rd);
+  tv.tv_sec = 5;
+  tv.tv_usec = 0;
+  R("select on a readable pipe", select(p[0] + 1, &rd, NULL, NULL, &tv));
+  printf("  time left is most of 5 s: %d\n", tv.tv_sec == 4 || (tv.tv_sec == 5 && tv.tv_usec == 0));
+  struct timespec ts = {0, 10 * 1000 * 1000};
+  R("raw pselect6 with no descriptors", syscall(SYS_pselect6, 0, NULL, NULL, NULL, &ts, NULL));
+  printf("  time left %ld.%09ld\n", (long)ts.tv_sec, ts.tv_nsec);
+  ts.tv_sec = 0;
+  ts.tv_nsec = 10 * 1000 * 1000;
+  R("raw ppoll with no descriptors", syscall(SYS_ppoll, NULL, 0, &ts, NULL, 8));
+  printf("  time left %ld.%09ld\n", (long)ts.tv_sec, ts.tv_nsec);
+  close(p[0]);
+  close(p[1]);
+}
+
+int main(void) {
+  setvbuf(stdout, NULL, _IONBF, 0);
+  getdents_edges();
+  readv_edges();
+  lseek_edges();
+  open_statx_edges();
+  memory_edges();
+  clone3_edges();
+  futex_kinds();
+  passcred_order();
+  zero_length_recv_fd();
+  inet_options();
+  select_timeouts();
+  char path[128];
+  for (int i = 0; i < 100; i++) {
+    snprintf(path, sizeof(path), "%s/file-%03d", dir, i);
+    unlink(path);
+  }
+  rmdir(dir);
+  return 0;
+}
