@@ -126,6 +126,11 @@ export class Kernel {
   readonly vfs: VirtualFilesystem;
   hostname: string;
   domainname = "(none)";
+  /**
+   * /proc/sys/fs/nr_open: the ceiling of RLIMIT_NOFILE (setrlimit above it is EPERM), writable
+   * by root.
+   */
+  nrOpen = 1048576;
   /** Changes of hostname and of domainname so far, and who polls for them (see ProcSource.utsChanges). */
   readonly utsChanges = { hostname: 0, domainname: 0 };
   readonly utsQueue = new WaitQueue();

@@ -6,6 +6,7 @@
  */
 
 import type { WaitQueue } from "../waiter/mod.ts";
+import { EINVAL } from "./errno.ts";
 import type { Kernel } from "./kernel.ts";
 import type { ThreadGroup } from "./thread_group.ts";
 import type { Task } from "./task.ts";
@@ -405,8 +406,20 @@ export class KernelProcSource implements ProcSource {
     return this.#k.vfs.mounts();
   }
 
+  setSysctl(key: string, text: string): void {
+    if (key !== "fs/nr_open") throw EINVAL;
+    // proc_dointvec_minmax between sysctl_nr_open_min and sysctl_nr_open_max (64-bit).
+    const t = text.trim();
+    if (!/^[0-9]+$/.test(t)) throw EINVAL;
+    const n = Number(t);
+    if (n < 64 || n > 2147483584) throw EINVAL;
+    this.#k.nrOpen = n;
+  }
+
   sysctl(key: string): string {
     switch (key) {
+      case "fs/nr_open":
+        return `${this.#k.nrOpen}\n`;
       case "kernel/shmmni":
         return `${SHMMNI}\n`;
       case "kernel/msgmax":

@@ -62,3 +62,25 @@ Deno.test("poll and epoll on /proc/sys/kernel/hostname and domainname report eac
 Deno.test("writes to read-only /proc files, a reaped process's task/, /proc/devices and randomize_va_space behave as natively (tests/c/proc_misc.c)", async () => {
   await assertSameAsNative([await compileC("proc_misc")]);
 });
+
+Deno.test("/proc/sys/fs/nr_open is writable by root and bounds RLIMIT_NOFILE and descriptors (tests/c/nr_open.c)", async () => {
+  // Not run natively: nr_open is one value for the whole host, which the program would change.
+  // The expected lines are Linux's (proc_dointvec_minmax's range, setrlimit's and dup3's checks).
+  const r = await runSentry([await compileC("nr_open")]);
+  assert.equal(r.code, 0);
+  assert.equal(
+    r.stdout,
+    [
+      "default: 1048576",
+      "write 4194304 = 7 ",
+      "write 10 (below the minimum) = -1 EINVAL",
+      "write junk = -1 EINVAL",
+      "RLIMIT_NOFILE above nr_open = -1 EPERM",
+      "RLIMIT_NOFILE at nr_open = 0 ",
+      "dup3 to nr_open = -1 EBADF",
+      "dup3 to nr_open - 1 = 4194303 ",
+      "restore the default = 8 ",
+      "",
+    ].join("\n"),
+  );
+});

@@ -265,6 +265,8 @@ const processSchema = z.object({
 /** The sandbox as a checkpoint image holds it. */
 export const savedSandboxSchema = z.object({
   hostname: z.string().max(64),
+  /** /proc/sys/fs/nr_open when changed from its default. */
+  nrOpen: z.number().int().min(64).max(2147483584).optional(),
   nextTid: z.number().int().min(2).max(1 << 22),
   /** CLOCK_MONOTONIC at the checkpoint: the restored sandbox's clock continues from it. */
   monotonicNs: ns,
@@ -388,6 +390,7 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
   const trees = saveTrees(k, c.blobs, (what) => new CheckpointError(`${what}: not saved yet`));
   const state: SavedSandbox = {
     hostname: k.hostname,
+    ...(k.nrOpen !== 1048576 ? { nrOpen: k.nrOpen } : {}),
     nextTid: k.lastTid + 1,
     monotonicNs: Math.ceil(monotonicNs()),
     init: init.tgid,
@@ -1001,6 +1004,7 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
 
     continueMonotonicFrom(s.monotonicNs);
     k.hostname = s.hostname;
+    if (s.nrOpen !== undefined) k.nrOpen = s.nrOpen;
     k.adoptRestored(groups.get(s.init)!, [...groups.values()], s.nextTid);
     k.initStdio = [...o.stdio];
     for (const tg of groups.values()) if (tg.itimerReal !== null) k.addTimer(tg.itimerReal);

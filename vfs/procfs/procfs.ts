@@ -14,7 +14,8 @@
  * /proc/sys/kernel/{hostname,domainname,pid_max,ngroups_max,osrelease,ostype,version}
  * /proc/sys/vm/overcommit_memory, /proc/sys/fs/{file-max,nr_open,pipe-max-size}
  * /proc/sys/kernel/{shm*,msg*,sem}, /proc/sys/net/{core,ipv4}/..., /proc/net/{tcp,udp,dev,unix}
- * (read-only: /proc/sys refuses writes beyond a file's mode, root included, as Linux's sysctl_perm)
+ * (read-only but fs/nr_open: /proc/sys refuses writes beyond a file's mode, root included, as
+ * Linux's sysctl_perm)
  * ```
  *
  * PID directories are built afresh on every lookup, so a directory of a process that exited
@@ -156,7 +157,7 @@ class ProcRoot extends KDentry {
     vm.add(new FixedFile(pfs, vm, "mmap_min_addr", "65536\n"));
     const fs = sys.dir("fs");
     fs.add(new FixedFile(pfs, fs, "file-max", "9223372036854775807\n"));
-    fs.add(new FixedFile(pfs, fs, "nr_open", "1048576\n"));
+    fs.add(new SysctlFile(pfs, fs, "nr_open", "fs/nr_open", 0o644));
     fs.add(new FixedFile(pfs, fs, "pipe-max-size", `${PIPE_MAX_SIZE}\n`));
     const inotify = fs.dir("inotify");
     inotify.add(new FixedFile(pfs, inotify, "max_queued_events", `${MAX_QUEUED_EVENTS}\n`));
@@ -206,12 +207,22 @@ function markSysctl(d: KDentry): void {
 
 /** @savable A sysctl whose value the kernel gives (ProcSource.sysctl): IPC limits, network settings. */
 class SysctlFile extends GeneratedFile {
-  constructor(readonly pfs: ProcFilesystem, parent: KDentry, name: string, readonly sysctlKey: string) {
-    super(pfs, parent, name);
+  constructor(readonly pfs: ProcFilesystem, parent: KDentry, name: string, readonly sysctlKey: string, mode = 0o444) {
+    super(pfs, parent, name, { mode });
   }
 
   render(): string {
     return this.pfs.source.sysctl?.(this.sysctlKey) ?? "";
+  }
+
+  /** A 0644 sysctl the kernel can change (ProcSource.setSysctl); root only, by the sysctl rule. */
+  override get writable(): boolean {
+    return (this.mode & 0o200) !== 0 && this.pfs.source.setSysctl !== undefined;
+  }
+
+  override writeContents(data: Uint8Array): void {
+    if (this.pfs.source.setSysctl === undefined) throw EINVAL;
+    this.pfs.source.setSysctl(this.sysctlKey, new TextDecoder().decode(data));
   }
 }
 

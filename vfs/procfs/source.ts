@@ -181,6 +181,11 @@ export interface ProcSource {
   mounts(): Mount[];
   /** The text of the sysctl at /proc/sys/KEY that the kernel provides (kernel/shmmni, net/ipv4/tcp_rmem, ...). */
   sysctl?(key: string): string;
+  /**
+   * Writes the sysctl at /proc/sys/KEY (the text as written); EINVAL for a value out of its
+   * range. Only the keys the kernel can change (fs/nr_open) are writable.
+   */
+  setSysctl?(key: string, text: string): void;
   /** The text of /proc/net/NAME; absent: the files are empty. */
   netFile?(name: NetFileKind): string;
 }

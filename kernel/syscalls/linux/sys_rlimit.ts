@@ -8,7 +8,6 @@ import { supported, type SyscallEntry, type SyscallFn } from "./support.ts";
 import { CAP_SYS_RESOURCE } from "../../../abi/linux/capability.ts";
 
 /** fs.nr_open: the ceiling of RLIMIT_NOFILE. */
-const NR_OPEN = 1048576n;
 
 function readLimit(t: Task, addr: number): Limit {
   const b = t.copyIn(addr, 16);
@@ -29,7 +28,7 @@ function setLimit(t: Task, resource: number, l: Limit): void {
   if (l.cur > l.max) throw EINVAL;
   const old = t.tg.limits.get(resource);
   if (l.max > old.max && !t.creds.hasCap(CAP_SYS_RESOURCE)) throw EPERM;
-  if (resource === RLIMIT_NOFILE && l.max > NR_OPEN) throw EPERM;
+  if (resource === RLIMIT_NOFILE && l.max > BigInt(t.kernel.nrOpen)) throw EPERM;
   t.tg.limits.set(resource, l);
   if (resource === RLIMIT_NOFILE) t.fdTable.limit = t.tg.limits.soft(RLIMIT_NOFILE);
   if (resource === RLIMIT_CPU) t.kernel.armCpuLimit(t.tg);
