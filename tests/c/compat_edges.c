@@ -295,6 +295,28 @@ static void inet_options(void) {
   getsockopt(fd, SOL_SOCKET, SO_NO_CHECK, &v, &len);
   printf("SO_NO_CHECK then %d\n", v);
   close(fd);
+  /* The generic options on a Unix socket: stored and reported as sock_setsockopt does. */
+  int sv[2];
+  socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+  len = sizeof(v);
+  R("unix getsockopt SO_NO_CHECK", getsockopt(sv[0], SOL_SOCKET, SO_NO_CHECK, &v, &len));
+  R("unix setsockopt SO_NO_CHECK 1", setsockopt(sv[0], SOL_SOCKET, SO_NO_CHECK, &one, sizeof(one)));
+  getsockopt(sv[0], SOL_SOCKET, SO_NO_CHECK, &v, &len);
+  printf("unix SO_NO_CHECK then %d\n", v);
+  struct linger lg = {1, 5}, got = {-1, -1};
+  len = sizeof(got);
+  R("unix getsockopt SO_LINGER", getsockopt(sv[0], SOL_SOCKET, SO_LINGER, &got, &len));
+  printf("  %d %d len %u\n", got.l_onoff, got.l_linger, len);
+  R("unix setsockopt SO_LINGER {1, 5}", setsockopt(sv[0], SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)));
+  lg.l_onoff = 0;
+  lg.l_linger = 9;
+  R("unix setsockopt SO_LINGER {0, 9}", setsockopt(sv[0], SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)));
+  len = sizeof(got);
+  getsockopt(sv[0], SOL_SOCKET, SO_LINGER, &got, &len);
+  printf("  now %d %d\n", got.l_onoff, got.l_linger);
+  R("unix setsockopt SO_LINGER short", setsockopt(sv[0], SOL_SOCKET, SO_LINGER, &lg, 4));
+  close(sv[0]);
+  close(sv[1]);
 }
 
 static void select_timeouts(void) {

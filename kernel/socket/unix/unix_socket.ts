@@ -34,7 +34,7 @@ import {
 import { O_NONBLOCK, O_RDWR } from "../../../abi/linux/file.ts";
 import {
   AF_UNIX, MSG_DONTWAIT, MSG_PEEK, MSG_TRUNC, SHUT_RD, SHUT_RDWR, SHUT_WR, SIOCINQ, SIOCOUTQ,
-  SO_ACCEPTCONN, SO_BROADCAST, SO_DEBUG, SO_DONTROUTE, SO_ERROR, SO_KEEPALIVE, SO_OOBINLINE,
+  SO_ACCEPTCONN, SO_BROADCAST, SO_DEBUG, SO_DONTROUTE, SO_ERROR, SO_KEEPALIVE, SO_LINGER, SO_NO_CHECK, SO_OOBINLINE,
   SO_PASSCRED, SO_PEERCRED, SO_PRIORITY, SO_RCVBUF, SO_RCVBUFFORCE, SO_RCVLOWAT, SO_REUSEADDR,
   SO_SNDBUF, SO_SNDBUFFORCE, SO_SNDLOWAT, SOCK_NONBLOCK, SOCK_SEQPACKET, SOCK_STREAM, SOL_SOCKET,
   UCRED_SIZE,
@@ -648,6 +648,14 @@ export class UnixSocket extends SocketFile {
       case SO_RCVLOWAT:
       case SO_SNDLOWAT:
         return intOption(this.plainOptions.get(name) ?? 1, optlen);
+      case SO_LINGER: {
+        // struct linger { int l_onoff; int l_linger; }, as sock_getsockopt for any family.
+        const b = new Uint8Array(8);
+        const v = new DataView(b.buffer);
+        v.setInt32(0, this.plainOptions.get(SO_LINGER) ?? 0, true);
+        v.setInt32(4, this.plainOptions.get(LINGER_TIME) ?? 0, true);
+        return b.subarray(0, Math.min(optlen, 8));
+      }
       default:
         if (PLAIN_OPTIONS.has(name)) return intOption(this.plainOptions.get(name) ?? 0, optlen);
         throw ENOPROTOOPT;
@@ -656,6 +664,16 @@ export class UnixSocket extends SocketFile {
 
   override setsockopt(t: Task, level: number, name: number, value: Uint8Array): void {
     if (level !== SOL_SOCKET) throw EOPNOTSUPP;
+    if (name === SO_LINGER) {
+      // Stored, not acted on (a Unix socket's close never waits): sock_setsockopt keeps the time
+      // only when lingering is turned on.
+      if (value.length < 8) throw EINVAL;
+      const dv = new DataView(value.buffer, value.byteOffset, 8);
+      const on = dv.getInt32(0, true) !== 0;
+      this.plainOptions.set(SO_LINGER, on ? 1 : 0);
+      if (on) this.plainOptions.set(LINGER_TIME, dv.getInt32(4, true));
+      return;
+    }
     const v = intArgument(value);
     switch (name) {
       case SO_SNDBUF:
@@ -719,8 +737,11 @@ export class UnixSocket extends SocketFile {
 
 /** SOL_SOCKET options that AF_UNIX sockets store and report but do not act on. */
 const PLAIN_OPTIONS: ReadonlySet<number> = new Set([
-  SO_DEBUG, SO_REUSEADDR, SO_DONTROUTE, SO_BROADCAST, SO_KEEPALIVE, SO_OOBINLINE, SO_PRIORITY,
+  SO_DEBUG, SO_REUSEADDR, SO_DONTROUTE, SO_BROADCAST, SO_KEEPALIVE, SO_OOBINLINE, SO_PRIORITY, SO_NO_CHECK,
 ]);
+
+/** The plainOptions key of SO_LINGER's time in seconds (its on/off flag is under SO_LINGER). */
+const LINGER_TIME = 1 << 16;
 
 function credOf(t: Task): UCred {
   return { pid: t.tg.tgid, uid: t.creds.uid, gid: t.creds.gid };
