@@ -69,6 +69,14 @@ export class FdTable {
     return fd;
   }
 
+  /** The descriptor install() would pick now (minFd 0); EMFILE when none is left. */
+  lowestFree(): number {
+    let fd = 0;
+    while (this.#slots.has(fd)) fd++;
+    if (fd >= this.limit) throw EMFILE;
+    return fd;
+  }
+
   /** Installs file exactly at fd, closing what was there (dup2). Takes over the reference. */
   installAt(fd: number, file: FileDescription, cloexec: boolean): void {
     if (fd < 0 || fd >= this.limit) {

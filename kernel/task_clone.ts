@@ -12,6 +12,7 @@ import { EAGAIN, EINVAL, EPERM, ERESTARTNOINTR } from "./errno.ts";
 import type { Task } from "./task.ts";
 import { Task as TaskClass } from "./task.ts";
 import { ThreadGroup } from "./thread_group.ts";
+import { PidFd } from "./pidfd.ts";
 import type { SignalHandlers } from "./signals.ts";
 import { RLIMIT_NPROC } from "../abi/linux/limits.ts";
 import { TASK_SIZE } from "../abi/linux/mm.ts";
@@ -50,6 +51,8 @@ export interface CloneArgs {
   flags: number;
   /** clone(2) (not clone3): CLONE_PIDFD's pointer is parent_tid's. */
   pidfdSamePointer?: boolean;
+  /** Where CLONE_PIDFD writes the new pidfd's number (clone3's pidfd; clone's parent_tid). */
+  pidfd?: number;
   /** The child's stack pointer, or 0 to keep the parent's: any 64-bit value (a bad one faults in the child). */
   stack: bigint;
   parentTid: number;
@@ -95,6 +98,9 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
   if ((f & CLONE_FS) && (f & CLONE_NEWNS)) throw EINVAL;
   // Legacy clone returns the pidfd through parent_tid: both flags on one pointer (kernel_clone).
   if ((f & CLONE_PIDFD) && (f & CLONE_PARENT_SETTID) && a.pidfdSamePointer === true) throw EINVAL;
+  // A pidfd names a process here: not a thread (Linux 6.9 made thread pidfds, PIDFD_THREAD;
+  // this is the earlier EINVAL), nor a child that is never waited for (copy_process).
+  if ((f & CLONE_PIDFD) && (f & (CLONE_THREAD | CLONE_DETACHED))) throw EINVAL;
   if (f & NAMESPACE_FLAGS) {
     t.kernel.log.once(`clone-ns-${f & NAMESPACE_FLAGS}`, `clone namespace flags 0x${(f & NAMESPACE_FLAGS).toString(16)} are not supported`);
     throw EINVAL;
@@ -109,6 +115,14 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
   if (k.fatalHeld(t.tg)) throw ERESTARTNOINTR;
   checkNproc(t);
   if (!k.resources.mayAddTask()) throw EAGAIN; // --pids, as the pids cgroup
+  // CLONE_PIDFD: the descriptor's number is chosen and written before anything is created, so
+  // that a bad pointer (EFAULT) or a full table (EMFILE) fails the clone (copy_process); the
+  // pidfd is installed, at that number, once the child exists.
+  let pidfdNumber = -1;
+  if (f & CLONE_PIDFD) {
+    pidfdNumber = t.fdTable.lowestFree();
+    t.copyOutU32(a.pidfd ?? 0, pidfdNumber);
+  }
 
   // The host side first: nothing in the kernel changes if it fails.
   const parentRegs = t.ctx.regs.clone();
@@ -196,6 +210,9 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
   tg.tasks.add(child);
   k.addTask(child);
   if (!thread) k.armCpuLimit(tg);
+  // After the child's table was copied: the child does not get its own pidfd (unless it shares
+  // the table, CLONE_FILES).
+  if (f & CLONE_PIDFD) t.fdTable.install(new PidFd(k, tg, 0), true, pidfdNumber);
   return child;
 }
 

@@ -175,6 +175,26 @@ static void clone3_edges(void) {
   printf("parent's SIGUSR1 handler kept: %d\n", s.sa_handler == handler);
   signal(SIGUSR1, SIG_DFL);
   signal(SIGUSR2, SIG_DFL);
+
+  /* CLONE_PIDFD: the parent gets a close-on-exec pidfd at the number written to args.pidfd;
+   * a bad pointer fails the clone before any child exists. */
+  int pidfd = -1;
+  memset(&ca, 0, sizeof(ca));
+  ca.flags = CLONE_PIDFD;
+  ca.exit_signal = SIGCHLD;
+  ca.pidfd = (uintptr_t)&pidfd;
+  pid = clone3_call(&ca);
+  if (pid == 0) _exit(7);
+  printf("CLONE_PIDFD: child %d, pidfd %d, close-on-exec %d\n", pid > 0, pidfd >= 0,
+         (fcntl(pidfd, F_GETFD) & FD_CLOEXEC) != 0);
+  struct pollfd pp = {pidfd, POLLIN, 0};
+  R("  poll the pidfd until the child exits", poll(&pp, 1, 5000));
+  waitpid(pid, &status, 0);
+  printf("  child exited %d status %d\n", WIFEXITED(status), WEXITSTATUS(status));
+  close(pidfd);
+  ca.pidfd = 8; /* unmapped */
+  R("clone3 CLONE_PIDFD with a bad pointer", clone3_call(&ca));
+  R("  no child was made", waitpid(-1, NULL, WNOHANG));
 }
 
 static int word = 1;

@@ -36,6 +36,7 @@ const sysClone: SyscallFn = (t, a) => {
     childTid: a.pointer(3),
     tls: a.u64(4),
     pidfdSamePointer: true,
+    pidfd: a.pointer(2),
   });
 };
 
@@ -65,7 +66,7 @@ const sysClone3: SyscallFn = (t, a) => {
   if (flags & (BigInt(CLONE_DETACHED) | 0x7fn)) throw EINVAL;
   if ((flags & CLONE_CLEAR_SIGHAND) && (flags & BigInt(CLONE_SIGHAND))) throw EINVAL;
   if ((flags & BigInt(CLONE_THREAD | CLONE_PARENT)) && exitSignal !== 0n) throw EINVAL;
-  if (exitSignal > 64n || pidfd !== 0n && (flags & 0x1000n)) throw EINVAL;
+  if (exitSignal > 64n) throw EINVAL;
   if ((stack === 0n) !== (stackSize === 0n)) throw EINVAL;
   if (flags & CLONE_INTO_CGROUP) {
     t.kernel.log.once("clone-into-cgroup", "clone3 CLONE_INTO_CGROUP is not supported");
@@ -74,6 +75,7 @@ const sysClone3: SyscallFn = (t, a) => {
   return doClone(t, {
     flags: Number(flags & 0xffff_ffffn),
     clearSighand: (flags & CLONE_CLEAR_SIGHAND) !== 0n,
+    pidfd: pidfd > BigInt(Number.MAX_SAFE_INTEGER) ? Infinity : Number(pidfd),
     exitSignal: Number(exitSignal),
     stack: stack === 0n ? 0n : BigInt.asUintN(64, stack + stackSize),
     childTid: Number(v.getBigUint64(16, true)),
