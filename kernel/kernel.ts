@@ -44,6 +44,7 @@ import { SocketFile } from "./socket/socket.ts";
 import { UnixNamespace } from "./socket/unix/namespace.ts";
 import { IpcNamespace } from "./ipc.ts";
 import { MSGMNI, SEMMNI, SEMVMX, SHMMNI } from "../abi/linux/ipc.ts";
+import { UtsNamespace } from "./uts.ts";
 import { exitRobustList, FutexTable, futexPiExit, type FutexWaiter, wakeShared } from "./futex.ts";
 import { LockTable } from "../vfs/lock.ts";
 import {
@@ -124,16 +125,14 @@ export class Kernel {
   /** @nosave */
   readonly platform: Platform;
   readonly vfs: VirtualFilesystem;
-  hostname: string;
-  domainname = "(none)";
+  /** The sandbox's first UTS namespace (init's; see kernel/uts.ts). */
+  readonly rootUts: UtsNamespace;
   /**
    * /proc/sys/fs/nr_open: the ceiling of RLIMIT_NOFILE (setrlimit above it is EPERM), writable
    * by root.
    */
   nrOpen = 1048576;
-  /** Changes of hostname and of domainname so far, and who polls for them (see ProcSource.utsChanges). */
-  readonly utsChanges = { hostname: 0, domainname: 0 };
-  readonly utsQueue = new WaitQueue();
+
   /** uname(2) release and version: the host's, so that tools see the kernel they run on. */
   readonly uts = hostUts();
   /** @nosave */
@@ -223,7 +222,7 @@ export class Kernel {
   private constructor(o: KernelOptions) {
     this.platform = o.platform;
     this.vfs = o.vfs;
-    this.hostname = o.hostname;
+    this.rootUts = new UtsNamespace(o.hostname, "(none)");
     this.log = o.log ?? new DebugLog();
     this.strace = o.strace ?? false;
     if (this.strace) this.log.straceToStderr = true;

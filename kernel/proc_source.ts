@@ -333,7 +333,8 @@ export class KernelProcSource implements ProcSource {
   }
 
   utsChanges(which: "hostname" | "domainname"): { count: number; queue: WaitQueue } {
-    return { count: this.#k.utsChanges[which], queue: this.#k.utsQueue };
+    const uts = this.#k.current?.uts ?? this.#k.rootUts;
+    return { count: uts.changes[which], queue: uts.queue };
   }
 
   caller(): ProcCaller | null {
@@ -365,8 +366,8 @@ export class KernelProcSource implements ProcSource {
     return {
       uptimeNs,
       bootTimeSec: Math.floor((Date.now() - uptimeNs / 1e6) / 1000),
-      hostname: k.hostname,
-      domainname: k.domainname,
+      hostname: (k.current?.uts ?? k.rootUts).hostname,
+      domainname: (k.current?.uts ?? k.rootUts).domainname,
       release: k.uts.release,
       version: k.uts.version,
       lastPid: k.lastTid,

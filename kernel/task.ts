@@ -10,6 +10,7 @@
  * @module
  */
 
+import type { UtsNamespace } from "./uts.ts";
 import { EFAULT, ENAMETOOLONG } from "./errno.ts";
 import type { Kernel } from "./kernel.ts";
 import type { ThreadGroup } from "./thread_group.ts";
@@ -135,6 +136,8 @@ export class Task implements Waker, MemoryIO {
    * read/write-family syscalls, counted as they complete.
    */
   readonly io: IoAccounting = { rchar: 0, wchar: 0, syscr: 0, syscw: 0 };
+  /** The UTS namespace (host and domain names), shared with the creator unless CLONE_NEWUTS. */
+  uts: UtsNamespace;
   /** Thread name (comm), 15 bytes at most. */
   name: string;
 
@@ -180,6 +183,8 @@ export class Task implements Waker, MemoryIO {
     fs: FsContext;
     creds: Credentials;
     name: string;
+    /** The UTS namespace; the kernel's first one when absent. */
+    uts?: UtsNamespace;
   }) {
     this.kernel = o.kernel;
     this.tid = o.tid;
@@ -189,6 +194,7 @@ export class Task implements Waker, MemoryIO {
     this.fs = o.fs;
     this.creds = o.creds;
     this.name = o.name.slice(0, 15);
+    this.uts = o.uts ?? o.kernel.rootUts;
   }
 
   /** @nosave The argument decoder of the current context (one per context, not per syscall). */

@@ -43,8 +43,9 @@ export const CLONE_NEWPID = 0x20000000;
 export const CLONE_NEWNET = 0x40000000;
 export const CLONE_IO = 0x80000000;
 
-const NAMESPACE_FLAGS = CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER |
-  CLONE_NEWPID | CLONE_NEWNET;
+/** The namespaces the sentry does not make (EINVAL, as a kernel built without them). */
+export const NAMESPACE_FLAGS = CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID |
+  CLONE_NEWNET;
 
 /** Arguments of clone, decoded from clone(2) or clone3(2). */
 export interface CloneArgs {
@@ -105,6 +106,8 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
     t.kernel.log.once(`clone-ns-${f & NAMESPACE_FLAGS}`, `clone namespace flags 0x${(f & NAMESPACE_FLAGS).toString(16)} are not supported`);
     throw EINVAL;
   }
+  // A new UTS namespace needs CAP_SYS_ADMIN (copy_namespaces).
+  if ((f & CLONE_NEWUTS) && !t.creds.hasCap(CAP_SYS_ADMIN)) throw EPERM;
   // Init may not make siblings: they would have no parent to reap them (copy_process).
   if ((f & CLONE_PARENT) && t.tg.parent === null) throw EINVAL;
   if (f & CLONE_SETTLS) checkTlsBase(a.tls);
@@ -169,6 +172,7 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
     // copy_creds): linkat(AT_EMPTY_PATH) tells its files from the parent's by that identity.
     creds: thread ? t.creds : t.creds.copy(),
     name: t.name,
+    uts: (f & CLONE_NEWUTS) ? t.uts.copy() : t.uts,
   });
   child.sigmask = t.sigmask;
   // The alternate signal stack is inherited, except by a thread that shares the memory but

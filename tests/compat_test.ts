@@ -84,3 +84,16 @@ Deno.test("/proc/sys/fs/nr_open is writable by root and bounds RLIMIT_NOFILE and
     ].join("\n"),
   );
 });
+
+Deno.test("unshare and clone with CLONE_NEWUTS give a process names of its own; unshare's checks as natively (tests/c/uts_ns.c)", async () => {
+  const prog = await compileC("uts_ns");
+  // Natively in a UTS namespace of its own, so that its sethostname leaves the host's name alone.
+  const native = await runNative(["unshare", "--uts", prog]);
+  if (native.code !== 0 && native.stdout === "") {
+    console.log(`skipped: unshare --uts failed natively (${native.stderr.trim()}); it needs root`);
+    return;
+  }
+  const sentry = await runSentry([prog]);
+  assert.equal(sentry.stdout, native.stdout);
+  assert.equal(sentry.code, native.code);
+});

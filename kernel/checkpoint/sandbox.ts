@@ -389,7 +389,7 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
   c.inet.finish(k);
   const trees = saveTrees(k, c.blobs, (what) => new CheckpointError(`${what}: not saved yet`));
   const state: SavedSandbox = {
-    hostname: k.hostname,
+    hostname: k.rootUts.hostname,
     ...(k.nrOpen !== 1048576 ? { nrOpen: k.nrOpen } : {}),
     nextTid: k.lastTid + 1,
     monotonicNs: Math.ceil(monotonicNs()),
@@ -521,6 +521,9 @@ function saveTask(t: Task, c: SaveContext): SavedTask {
   }
   if (t.affinity !== null || t.memPolicy !== null) {
     throw new CheckpointError(`task ${t.tid} has a CPU affinity or NUMA policy set: not saved yet`);
+  }
+  if (t.uts !== t.kernel.rootUts) {
+    throw new CheckpointError(`task ${t.tid} is in a UTS namespace of its own: not saved yet`);
   }
   if (t.fs.root.path() !== "/") throw new CheckpointError(`task ${t.tid} is chrooted (${t.fs.root.path()}): not saved yet`);
   const regs = t.ctx.regs.clone();
@@ -1003,7 +1006,7 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
     made.length = 0;
 
     continueMonotonicFrom(s.monotonicNs);
-    k.hostname = s.hostname;
+    k.rootUts.hostname = s.hostname;
     if (s.nrOpen !== undefined) k.nrOpen = s.nrOpen;
     k.adoptRestored(groups.get(s.init)!, [...groups.values()], s.nextTid);
     k.initStdio = [...o.stdio];

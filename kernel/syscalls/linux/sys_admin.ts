@@ -14,7 +14,6 @@
  * @module
  */
 
-import { EVENT_ERR, EVENT_IN, EVENT_PRI } from "../../../waiter/mod.ts";
 import { EINVAL, EPERM } from "../../errno.ts";
 import { block, supported, type SyscallEntry, type SyscallFn } from "./support.ts";
 import { CAP_SYS_ADMIN, CAP_SYSLOG } from "../../../abi/linux/capability.ts";
@@ -31,10 +30,8 @@ function setUtsName(which: "hostname" | "domainname"): SyscallFn {
     // The name is the bytes up to the first NUL, as utsname's C strings read back.
     const nul = bytes.indexOf(0);
     const name = new TextDecoder().decode(nul < 0 ? bytes : bytes.subarray(0, nul));
-    t.kernel[which] = name;
-    // Pollers of /proc/sys/kernel/{hostname,domainname} see the change (uts_proc_notify).
-    t.kernel.utsChanges[which]++;
-    t.kernel.utsQueue.notify(EVENT_IN | EVENT_ERR | EVENT_PRI);
+    // In the caller's namespace; pollers of its /proc/sys/kernel file see it (uts_proc_notify).
+    t.uts.set(which, name);
     return 0;
   };
 }

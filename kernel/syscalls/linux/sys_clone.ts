@@ -1,9 +1,11 @@
 /** New threads and processes: clone(2), clone3(2), fork(2), vfork(2). */
 
-import { E2BIG, EINVAL } from "../../errno.ts";
+import { E2BIG, EINVAL, EPERM } from "../../errno.ts";
+import { CAP_SYS_ADMIN } from "../../../abi/linux/capability.ts";
 import {
-  type CloneArgs, CLONE_DETACHED, CLONE_PARENT, CLONE_SIGHAND, CLONE_THREAD, CLONE_VFORK, CLONE_VM, cloneTask,
-  vforkWaitDone,
+  type CloneArgs, CLONE_DETACHED, CLONE_FILES, CLONE_FS, CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS,
+  CLONE_NEWPID, CLONE_NEWUSER, CLONE_NEWUTS, CLONE_PARENT, CLONE_SIGHAND, CLONE_SYSVSEM, CLONE_THREAD, CLONE_VFORK,
+  CLONE_VM, cloneTask, NAMESPACE_FLAGS, vforkWaitDone,
 } from "../../task_clone.ts";
 import type { Task } from "../../task.ts";
 import { block, supported, type SyscallEntry, type SyscallFn, type SyscallResult } from "./support.ts";
@@ -84,7 +86,46 @@ const sysClone3: SyscallFn = (t, a) => {
   });
 };
 
+const CLONE_NEWTIME = 0x80;
+
+/**
+ * Implements unshare(2), in the order of Linux's ksys_unshare: the implied flags, then
+ * CLONE_THREAD/CLONE_SIGHAND/CLONE_VM (nothing to do for a process alone in its thread group
+ * and address space, EINVAL otherwise), a private descriptor table (CLONE_FILES) or filesystem
+ * context (CLONE_FS), a UTS namespace of its own (CLONE_NEWUTS, CAP_SYS_ADMIN). The other
+ * namespaces are EINVAL, as in a kernel built without them.
+ */
+const sysUnshare: SyscallFn = (t, a) => {
+  let f = a.u64(0);
+  const known = BigInt(
+    CLONE_THREAD | CLONE_FS | CLONE_NEWNS | CLONE_SIGHAND | CLONE_VM | CLONE_FILES | CLONE_SYSVSEM | CLONE_NEWUTS |
+      CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWCGROUP | CLONE_NEWTIME,
+  );
+  if (f & ~known) throw EINVAL;
+  if (f & BigInt(CLONE_NEWUSER)) f |= BigInt(CLONE_THREAD | CLONE_FS);
+  if (f & BigInt(CLONE_VM)) f |= BigInt(CLONE_SIGHAND);
+  if (f & BigInt(CLONE_SIGHAND)) f |= BigInt(CLONE_THREAD);
+  if (f & BigInt(CLONE_NEWNS)) f |= BigInt(CLONE_FS);
+  const flags = Number(f);
+  if ((flags & (CLONE_THREAD | CLONE_SIGHAND | CLONE_VM)) && t.tg.tasks.size > 1) throw EINVAL;
+  if ((flags & CLONE_VM) && t.mm.users > 1) throw EINVAL;
+  const unsupported = flags & (NAMESPACE_FLAGS | CLONE_NEWTIME);
+  if (unsupported) {
+    t.kernel.log.once(`unshare-ns-${unsupported}`, `unshare namespace flags 0x${unsupported.toString(16)} are not supported`);
+    throw EINVAL;
+  }
+  if ((flags & CLONE_NEWUTS) && !t.creds.hasCap(CAP_SYS_ADMIN)) throw EPERM;
+  if (flags & CLONE_FS) t.fs = t.fs.fork();
+  if ((flags & CLONE_FILES) && t.fdTable.users > 1) {
+    t.fdTable.users--;
+    t.fdTable = t.fdTable.fork();
+  }
+  if (flags & CLONE_NEWUTS) t.uts = t.uts.copy();
+  return 0;
+};
+
 export const table: Record<number, SyscallEntry> = {
+  272: supported("unshare", sysUnshare),
   56: supported("clone", sysClone),
   57: supported("fork", sysFork),
   58: supported("vfork", sysVfork),

@@ -8,7 +8,7 @@ const FIELD = 65;
 /** Implements uname(2). Release and version are the host's, so tools see the same kernel. */
 const sysUname: SyscallFn = (t, a) => {
   const k = t.kernel;
-  const fields = ["Linux", k.hostname, k.uts.release, k.uts.version, "x86_64", k.domainname];
+  const fields = ["Linux", t.uts.hostname, k.uts.release, k.uts.version, "x86_64", t.uts.domainname];
   const b = new Uint8Array(FIELD * 6);
   const enc = new TextEncoder();
   fields.forEach((f, i) => b.set(enc.encode(f).subarray(0, FIELD - 1), i * FIELD));
