@@ -12,7 +12,7 @@
 
 import type { Task } from "./task.ts";
 import { MemoryManager } from "./mm/mm.ts";
-import { ExecFatalError, loadExecutable, type LoadTarget } from "./loader/load.ts";
+import { ExecFatalError, type ExecOpen, loadExecutable, type LoadTarget } from "./loader/load.ts";
 import { freezeTaskCpu, unchargedHostCpu } from "./cpu_time.ts";
 import type { ExecString } from "./loader/stack.ts";
 import { SS_DISABLE } from "./task_signals.ts";
@@ -22,6 +22,8 @@ export interface ExecRequest {
   /** Bytes as read from application memory (kernel/loader/exec_strings.ts), or strings. */
   argv: readonly ExecString[];
   envp: readonly ExecString[];
+  /** execveat's way to the file (kernel/loader/load.ts). */
+  open?: ExecOpen;
 }
 
 /** Runs execve for t. Throws a LinuxError before the point of no return. */

@@ -97,3 +97,7 @@ Deno.test("unshare and clone with CLONE_NEWUTS give a process names of its own; 
   assert.equal(sentry.stdout, native.stdout);
   assert.equal(sentry.code, native.code);
 });
+
+Deno.test("execveat: empty paths, AT_SYMLINK_NOFOLLOW, O_PATH descriptors and scripts named /dev/fd/N, as natively (tests/c/execveat.c)", async () => {
+  await assertSameAsNative([await compileC("execveat")]);
+});

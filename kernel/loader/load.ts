@@ -21,7 +21,7 @@ import { MMAP_BASE, PIE_BASE, STACK_TOP } from "../mm/mm.ts";
 import {
   MAP_ANONYMOUS, MAP_FIXED, MAP_GROWSDOWN, MAP_PRIVATE, PAGE_SIZE, pageRoundUp, PROT_READ, PROT_WRITE,
 } from "../../abi/linux/mm.ts";
-import { O_RDONLY, S_IFMT, S_IFREG, S_ISGID, S_ISUID, S_IXGRP } from "../../abi/linux/file.ts";
+import { O_NOFOLLOW, O_RDONLY, S_IFMT, S_IFREG, S_ISGID, S_ISUID, S_IXGRP } from "../../abi/linux/file.ts";
 import type { Credentials } from "../creds.ts";
 import * as AT from "../../abi/linux/aux.ts";
 import { RLIMIT_STACK } from "../../abi/linux/limits.ts";
@@ -60,10 +60,28 @@ export function resolveExecutable(
 }
 
 export interface ExecArgs {
+  /** The program's name (Linux's bprm->filename): AT_EXECFN, a script's argument, the comm. */
   path: string;
   /** As execve got them: bytes from application memory, or strings (init's). */
   argv: readonly ExecString[];
   envp: readonly ExecString[];
+  /** execveat's way to the file; absent: `path` from the cwd (or root), symlinks followed. */
+  open?: ExecOpen;
+}
+
+/** How execveat(2) names the file (Linux's do_open_execat). */
+export interface ExecOpen {
+  /** The file itself (an empty path with AT_EMPTY_PATH), else `rel` from `dir`. */
+  file?: FileDescription;
+  dir?: Location;
+  rel: string;
+  /** AT_SYMLINK_NOFOLLOW: a symlink as the last component is ELOOP. */
+  nofollow: boolean;
+  /**
+   * The descriptor was close-on-exec: the /dev/fd/N path a script's interpreter would open is
+   * gone by then, so a script is ENOENT (BINPRM_FLAGS_PATH_INACCESSIBLE).
+   */
+  pathInaccessible: boolean;
 }
 
 /** The empty address space and stopped thread the program is loaded into. */
@@ -102,10 +120,12 @@ function readAt(f: FileDescription, offset: number, len: number): Uint8Array {
   return buf.subarray(0, done);
 }
 
-function openExecutable(t: Task, path: string): FileDescription {
+function openExecutable(t: Task, path: string, how?: ExecOpen): FileDescription {
   const vfs = t.kernel.vfs;
   const ctx = { root: t.fs.root, creds: t.creds };
-  const f = vfs.openAt(ctx, t.fs.cwd, path, O_RDONLY, 0);
+  const f = how?.file !== undefined
+    ? how.file.incRef()
+    : vfs.openAt(ctx, how?.dir ?? t.fs.cwd, how?.rel ?? path, O_RDONLY | (how?.nofollow ? O_NOFOLLOW : 0), 0);
   try {
     if (f.location()?.mount.noexec) throw EACCES; // MS_NOEXEC
     const st = f.stat();
@@ -124,12 +144,13 @@ function openExecutable(t: Task, path: string): FileDescription {
  * registers to start it. Handles #! scripts and PT_INTERP.
  */
 export function loadExecutable(t: Task, args: ExecArgs, target: LoadTarget, depth = 0): void {
-  const file = openExecutable(t, args.path);
+  const file = openExecutable(t, args.path, args.open);
   let handedOff = false;
   try {
     const prefix = readAt(file, 0, BINPRM_BUF_SIZE);
     const sb = parseShebang(prefix);
     if (sb !== null) {
+      if (args.open?.pathInaccessible) throw ENOENT;
       if (depth >= MAX_SHEBANG_DEPTH) throw ELOOP;
       const argv = shebangArgv(sb, args.path, args.argv);
       file.decRef();

@@ -1,7 +1,9 @@
 /** execve(2) and execveat(2). */
 
-import { EINVAL, ENOENT } from "../../errno.ts";
-import { AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW } from "../../../abi/linux/file.ts";
+import { EINVAL, ENOENT, ENOTDIR } from "../../errno.ts";
+import type { ExecOpen } from "../../loader/load.ts";
+import { copyInPath } from "./_path.ts";
+import { AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, O_RDONLY } from "../../../abi/linux/file.ts";
 import { execTask } from "../../task_exec.ts";
 import { PageReader } from "../../loader/exec_strings.ts";
 import type { Task } from "../../task.ts";
@@ -10,31 +12,52 @@ import { NORETURN, supported, type SyscallEntry, type SyscallFn, type SyscallRes
 /** Linux's MAX_ARG_STRINGS. */
 const MAX_ARG_STRINGS = 0x7fffffff;
 
-function exec(t: Task, path: string, argvAddr: number, envpAddr: number): SyscallResult {
+function exec(t: Task, path: string, argvAddr: number, envpAddr: number, open?: ExecOpen): SyscallResult {
   // One host read per page of strings and pointers, not two per string.
   const mem = new PageReader((addr, dst) => t.mm.read(addr, dst));
   const argv = mem.stringArray(argvAddr, MAX_ARG_STRINGS);
   const envp = mem.stringArray(envpAddr, MAX_ARG_STRINGS);
   if (path === "") throw ENOENT;
-  execTask(t, { path, argv, envp });
+  execTask(t, open === undefined ? { path, argv, envp } : { path, argv, envp, open });
   return NORETURN;
 }
 
 /** Implements execve(2). */
 const sysExecve: SyscallFn = (t, a) => exec(t, t.copyInString(a.pointer(0)), a.pointer(1), a.pointer(2));
 
-/** Implements execveat(2) for AT_FDCWD and absolute paths; other dirfds are resolved by path. */
+/**
+ * Implements execveat(2) as Linux's do_execveat_common: the file is the path from dirfd (or
+ * dirfd itself for an empty path with AT_EMPTY_PATH), a final symlink is ELOOP with
+ * AT_SYMLINK_NOFOLLOW, and the program is named /dev/fd/N[/path] when it was reached through
+ * a descriptor (what a script's interpreter then opens; ENOENT if the descriptor is
+ * close-on-exec, as that path is gone by then).
+ */
 const sysExecveat: SyscallFn = (t, a) => {
   const dirfd = a.fd(0), flags = a.int(4);
   if (flags & ~(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)) throw EINVAL;
-  let path = t.copyInString(a.pointer(1));
-  if (!path.startsWith("/") && dirfd !== AT_FDCWD) {
-    const f = t.fdTable.get(dirfd);
-    const base = f.path();
-    if (path === "" && (flags & AT_EMPTY_PATH)) path = base;
-    else path = `${base}/${path}`;
+  const emptyPath = (flags & AT_EMPTY_PATH) !== 0;
+  const path = copyInPath(t, a.pointer(1), emptyPath);
+  if (path === "" && !emptyPath) throw ENOENT;
+  const nofollow = (flags & AT_SYMLINK_NOFOLLOW) !== 0;
+  if (path.startsWith("/") || dirfd === AT_FDCWD) {
+    return exec(t, path, a.pointer(2), a.pointer(3), { rel: path, nofollow, pathInaccessible: false });
   }
-  return exec(t, path, a.pointer(2), a.pointer(3));
+  const f = t.fdTable.get(dirfd);
+  const pathInaccessible = t.fdTable.getCloexec(dirfd);
+  if (path === "") {
+    // The file is opened afresh from where dirfd names it (an O_PATH descriptor included), as
+    // do_open_execat does with an empty name; one with no place in the tree is used as it is.
+    const loc = f.location();
+    const file = loc === null ? f.incRef() : loc.dentry.open(loc, O_RDONLY);
+    try {
+      return exec(t, `/dev/fd/${dirfd}`, a.pointer(2), a.pointer(3), { file, rel: "", nofollow, pathInaccessible });
+    } finally {
+      file.decRef();
+    }
+  }
+  const dir = f.location();
+  if (dir === null || !dir.isDir) throw ENOTDIR;
+  return exec(t, `/dev/fd/${dirfd}/${path}`, a.pointer(2), a.pointer(3), { dir, rel: path, nofollow, pathInaccessible });
 };
 
 
