@@ -136,6 +136,11 @@ export class Task implements Waker, MemoryIO {
    * read/write-family syscalls, counted as they complete.
    */
   readonly io: IoAccounting = { rchar: 0, wchar: 0, syscr: 0, syscw: 0 };
+  /**
+   * personality(2)'s persona (PER_LINUX 0 and flags such as ADDR_NO_RANDOMIZE): kept and
+   * reported, inherited by clones; the sentry's memory layout is fixed whatever it says.
+   */
+  personality = 0;
   /** The UTS namespace (host and domain names), shared with the creator unless CLONE_NEWUTS. */
   uts: UtsNamespace;
   /** Thread name (comm), 15 bytes at most. */

@@ -183,6 +183,7 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
   child.affinity = t.affinity;
   child.ioprio = t.ioprio;
   child.noNewPrivs = t.noNewPrivs; // a task flag: threads and children inherit it, exec keeps it
+  child.personality = t.personality; // dup_task_struct copies it
   if (!t.schedResetOnFork) {
     child.schedPolicy = t.schedPolicy;
     child.schedPriority = t.schedPriority;

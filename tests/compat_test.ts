@@ -101,3 +101,7 @@ Deno.test("unshare and clone with CLONE_NEWUTS give a process names of its own; 
 Deno.test("execveat: empty paths, AT_SYMLINK_NOFOLLOW, O_PATH descriptors and scripts named /dev/fd/N, as natively (tests/c/execveat.c)", async () => {
   await assertSameAsNative([await compileC("execveat")]);
 });
+
+Deno.test("personality(2) is kept, inherited and partly cleared by exec, as natively (tests/c/personality.c)", async () => {
+  await assertSameAsNative([await compileC("personality")]);
+});

@@ -522,6 +522,9 @@ function saveTask(t: Task, c: SaveContext): SavedTask {
   if (t.affinity !== null || t.memPolicy !== null) {
     throw new CheckpointError(`task ${t.tid} has a CPU affinity or NUMA policy set: not saved yet`);
   }
+  if (t.personality !== 0) {
+    throw new CheckpointError(`task ${t.tid} has a personality set: not saved yet`);
+  }
   if (t.uts !== t.kernel.rootUts) {
     throw new CheckpointError(`task ${t.tid} is in a UTS namespace of its own: not saved yet`);
   }

@@ -283,6 +283,10 @@ function flushAndFill(tg: LoadTarget, fills: PageFill[]): void {
  * nosuid or the task has no_new_privs. The interpreter's bits count for a script (the script is
  * not what runs).
  */
+const READ_IMPLIES_EXEC = 0x0400000;
+/** READ_IMPLIES_EXEC | ADDR_NO_RANDOMIZE | ADDR_COMPAT_LAYOUT | MMAP_PAGE_ZERO. */
+const PER_CLEAR_ON_SETID = 0x0400000 | 0x0040000 | 0x0200000 | 0x0100000;
+
 function execCreds(t: Task, file: FileDescription): { creds: Credentials; secure: boolean } {
   const st = file.stat();
   const applies = !(file.location()?.mount.nosuid ?? false) && !t.noNewPrivs;
@@ -395,6 +399,9 @@ function loadElf(t: Task, file: FileDescription, args: ExecArgs, target: LoadTar
     r.set("orig_rax", -1);
     target.ctx.markRegsDirty();
     t.name = args.path.slice(args.path.lastIndexOf("/") + 1).slice(0, 15);
+    // SET_PERSONALITY for a 64-bit ELF drops READ_IMPLIES_EXEC; a set-id exec drops
+    // PER_CLEAR_ON_SETID (bprm->per_clear).
+    t.personality &= ~(READ_IMPLIES_EXEC | (exec.secure ? PER_CLEAR_ON_SETID : 0));
   } finally {
     interpFile?.decRef();
   }

@@ -22,7 +22,19 @@ const sysUmask: SyscallFn = (t, a) => {
   return old;
 };
 
+/**
+ * Implements personality(2): returns the old persona and sets the new one, unless it is
+ * 0xffffffff (a query). Kept and inherited (kernel/task.ts), not acted on.
+ */
+const sysPersonality: SyscallFn = (t, a) => {
+  const old = t.personality;
+  const p = a.uint(0);
+  if (p !== 0xffffffff) t.personality = p;
+  return old;
+};
+
 export const table: Record<number, SyscallEntry> = {
+  135: supported("personality", sysPersonality),
   39: supported("getpid", sysGetpid),
   60: supported("exit", sysExit),
   95: supported("umask", sysUmask),
