@@ -651,22 +651,37 @@ export class MemoryManager {
     if (o.oldAddr % PAGE_SIZE !== 0) throw EINVAL;
     if (o.flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | 4)) throw EINVAL;
     if ((o.flags & MREMAP_FIXED) && !(o.flags & MREMAP_MAYMOVE)) throw EINVAL;
-    const oldLen = pageRoundUp(o.oldLen), newLen = pageRoundUp(o.newLen);
+    let oldLen = pageRoundUp(o.oldLen);
+    const newLen = pageRoundUp(o.newLen);
     if (newLen === 0) throw EINVAL;
-    const v = this.vmas.find((x) => x.start <= o.oldAddr && o.oldAddr < x.end);
-    if (!v || o.oldAddr + oldLen > v.end) throw EFAULT;
-    if (oldLen === 0) throw EINVAL; // duplicating shared mappings is not supported
-    if (v.file === null && (v.name === "[vdso]" || v.name === "[vvar]")) {
+    const first = this.vmas.find((x) => x.start <= o.oldAddr && o.oldAddr < x.end);
+    if (first !== undefined && first.file === null && (first.name === "[vdso]" || first.name === "[vvar]")) {
       // Moved whole only; never grown (Linux: VM_DONTEXPAND, EFAULT) nor split (EINVAL).
-      if (newLen > oldLen) throw EFAULT;
-      if (o.oldAddr !== v.start || oldLen !== v.end - v.start || newLen !== oldLen) throw EINVAL;
+      if (o.oldAddr + oldLen > first.end || newLen > oldLen) throw EFAULT;
+      if (o.oldAddr !== first.start || oldLen !== first.end - first.start || newLen !== oldLen) throw EINVAL;
     }
-    // Linux's vma_to_resize: a locked mapping may grow only within RLIMIT_MEMLOCK.
-    if (v.locked && newLen > oldLen && this.lockedBytes() + (newLen - oldLen) > (o.lockLimit ?? Infinity)) throw EAGAIN;
-    if (newLen <= oldLen && !(o.flags & MREMAP_FIXED)) {
+    if (!(o.flags & MREMAP_FIXED) && oldLen !== 0 && newLen <= oldLen) {
+      // Always allowed: a shrink just unmaps the tail, whatever mappings the range spans.
       if (newLen < oldLen) this.munmap(via, o.oldAddr + newLen, oldLen - newLen);
       return o.oldAddr;
     }
+    // The source must lie in one mapping, checked before anything is unmapped (Linux 6.18's
+    // mremap: a MREMAP_FIXED shrink across mappings is EFAULT with nothing changed).
+    const v = this.vmas.find((x) => x.start <= o.oldAddr && o.oldAddr < x.end);
+    if (!v || o.oldAddr + oldLen > v.end) throw EFAULT;
+    if (o.flags & MREMAP_FIXED) {
+      if (o.newAddr % PAGE_SIZE !== 0) throw EINVAL;
+      if (o.newAddr < o.oldAddr + oldLen && o.oldAddr < o.newAddr + newLen) throw EINVAL;
+      this.#checkRange(o.newAddr, o.newAddr + newLen);
+      this.munmap(via, o.newAddr, newLen);
+      if (oldLen > newLen) {
+        this.munmap(via, o.oldAddr + newLen, oldLen - newLen);
+        oldLen = newLen;
+      }
+    }
+    if (oldLen === 0) throw EINVAL; // duplicating shared mappings is not supported
+    // Linux's vma_to_resize: a locked mapping may grow only within RLIMIT_MEMLOCK.
+    if (v.locked && newLen > oldLen && this.lockedBytes() + (newLen - oldLen) > (o.lockLimit ?? Infinity)) throw EAGAIN;
     if (!(o.flags & MREMAP_FIXED)) this.#checkAsLimit(newLen - oldLen, asLimit);
     // Grow in place when the following range is free.
     if (!(o.flags & MREMAP_FIXED) && this.#isFree(o.oldAddr + oldLen, o.oldAddr + newLen)) {
@@ -679,11 +694,7 @@ export class MemoryManager {
     if (!(o.flags & MREMAP_MAYMOVE)) throw ENOMEM;
     let dest: number;
     if (o.flags & MREMAP_FIXED) {
-      if (o.newAddr % PAGE_SIZE !== 0) throw EINVAL;
-      if (o.newAddr < o.oldAddr + oldLen && o.oldAddr < o.newAddr + newLen) throw EINVAL;
-      this.#checkRange(o.newAddr, o.newAddr + newLen);
-      dest = o.newAddr;
-      this.munmap(via, dest, newLen);
+      dest = o.newAddr; // checked and cleared above
       this.#checkAsLimit(newLen - oldLen, asLimit);
     } else {
       dest = this.findFree(newLen);

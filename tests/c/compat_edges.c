@@ -130,6 +130,23 @@ static void memory_edges(void) {
   void *p = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
   printf("MAP_32BIT mapping below 2 GiB: %d\n", p != MAP_FAILED && (uintptr_t)p < 0x80000000u);
   munmap(p, 4096);
+
+  /* mremap shrinking across two VMAs: allowed in place; with MREMAP_FIXED, EFAULT after the
+   * tail and the destination were unmapped. msync tells whether a page is mapped. */
+  for (int fixed = 0; fixed < 2; fixed++) {
+    char *m = mmap(NULL, 3 * 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char *dst = mmap(NULL, 2 * 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    mprotect(m, 4096, PROT_NONE);
+    errno = 0;
+    void *r = fixed ? mremap(m, 3 * 4096, 2 * 4096, MREMAP_MAYMOVE | MREMAP_FIXED, dst)
+                    : mremap(m, 3 * 4096, 2 * 4096, 0);
+    printf("mremap shrink across VMAs%s: %s %s; mapped: %d %d %d, destination %d\n", fixed ? " (MREMAP_FIXED)" : "",
+           r == MAP_FAILED ? "failed" : r == m ? "same place" : "moved", r == MAP_FAILED ? en(errno) : "",
+           msync(m, 4096, MS_ASYNC) == 0, msync(m + 4096, 4096, MS_ASYNC) == 0,
+           msync(m + 8192, 4096, MS_ASYNC) == 0, msync(dst, 4096, MS_ASYNC) == 0);
+    munmap(m, 3 * 4096);
+    munmap(dst, 2 * 4096);
+  }
 }
 
 static void handler(int sig) { (void)sig; }
