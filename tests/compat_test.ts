@@ -105,3 +105,7 @@ Deno.test("execveat: empty paths, AT_SYMLINK_NOFOLLOW, O_PATH descriptors and sc
 Deno.test("personality(2) is kept, inherited and partly cleared by exec, as natively (tests/c/personality.c)", async () => {
   await assertSameAsNative([await compileC("personality")]);
 });
+
+Deno.test("fallocate refuses by file type and honours RLIMIT_FSIZE, and extends a memfd, as natively (tests/c/fallocate.c)", async () => {
+  await assertSameAsNative([await compileC("fallocate")]);
+});

@@ -127,6 +127,12 @@ export class MemFd extends FileDescription {
     if (r < 0) throw errnoFromNumber(-r);
   }
 
+  /** fallocate(2): the host memfd reserves, extends or punches (and applies the seals: EPERM). */
+  override allocate(mode: number, off: number, len: number): void {
+    const r = ffi.hostFallocate(this.#fd, mode, off, len);
+    if (r < 0) throw errnoFromNumber(-r);
+  }
+
   /** F_ADD_SEALS: EPERM unless opened for writing, as Linux's memfd_add_seals. */
   addSeals(seals: number): number {
     if (!this.writable) throw EPERM;

@@ -12,7 +12,7 @@ import { RLIMIT_FSIZE } from "../../../abi/linux/limits.ts";
 import type { Location } from "../../../vfs/mod.ts";
 import { raiseSigxfsz } from "./_file_io.ts";
 import {
-  AT_FDCWD, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, O_APPEND, O_PATH,
+  AT_FDCWD, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, O_APPEND, O_PATH, S_IFDIR, S_IFIFO, S_IFMT, S_IFREG,
 } from "../../../abi/linux/file.ts";
 import { copyInPath, pathCtx, startDir } from "./_path.ts";
 import { partial, supported, type SyscallEntry, type SyscallFn } from "./support.ts";
@@ -66,12 +66,18 @@ const sysFallocate: SyscallFn = (t, a) => {
   if (!file.writable) throw EBADF;
   if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE)) throw EOPNOTSUPP;
   if ((mode & FALLOC_FL_PUNCH_HOLE) && !(mode & FALLOC_FL_KEEP_SIZE)) throw EOPNOTSUPP;
-  if (file.isStream) throw ESPIPE;
+  // vfs_fallocate's order: a FIFO is ESPIPE, a directory EISDIR, anything but a regular file
+  // (a socket, a character device) ENODEV.
+  const type = file.stat().mode & S_IFMT;
+  if (type === S_IFIFO) throw ESPIPE;
+  if (type === S_IFDIR) throw EISDIR;
+  if (type !== S_IFREG) throw ENODEV;
   const loc = file.location();
-  if (loc !== null && loc.isDir) throw EISDIR;
-  if (loc === null) throw ENODEV;
+  if (loc === null && !(file instanceof MemFd)) throw ENODEV;
   if ((file.flags & O_APPEND) && (mode & FALLOC_FL_PUNCH_HOLE)) throw EBADF;
   if (off + len > Number.MAX_SAFE_INTEGER) throw EINVAL;
+  // Growing the file is a size change: RLIMIT_FSIZE applies (inode_newsize_ok).
+  if (loc !== null && !(mode & FALLOC_FL_KEEP_SIZE)) checkNewSize(t, loc, off + len);
   file.allocate(mode, off, len);
   return 0;
 };
