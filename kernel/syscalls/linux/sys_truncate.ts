@@ -17,6 +17,7 @@ import {
 import { copyInPath, pathCtx, startDir } from "./_path.ts";
 import { partial, supported, type SyscallEntry, type SyscallFn } from "./support.ts";
 import { MemFd } from "../../../vfs/memfd.ts";
+import { fsnotifyModify } from "../../../vfs/fsnotify.ts";
 
 /** Implements truncate(2). */
 const sysTruncate: SyscallFn = (t, a) => {
@@ -79,6 +80,7 @@ const sysFallocate: SyscallFn = (t, a) => {
   // Growing the file is a size change: RLIMIT_FSIZE applies (inode_newsize_ok).
   if (loc !== null && !(mode & FALLOC_FL_KEEP_SIZE)) checkNewSize(t, loc, off + len);
   file.allocate(mode, off, len);
+  fsnotifyModify(file); // vfs_fallocate's fsnotify_modify: inotify hears IN_MODIFY
   return 0;
 };
 
