@@ -40,11 +40,16 @@ int main(void) {
   char path[64];
   snprintf(path, sizeof(path), "/proc/%d/task", child);
   int dfd = open(path, O_RDONLY | O_DIRECTORY);
+  snprintf(path, sizeof(path), "/proc/%d", child);
+  int pdfd = open(path, O_RDONLY | O_DIRECTORY);
   close(p[1]);
   waitpid(child, NULL, 0);
   char buf[1024];
   R("getdents64 of a reaped process's task/", syscall(SYS_getdents64, dfd, buf, sizeof(buf)));
   close(dfd);
+  R("readlinkat exe through a reaped process's directory", readlinkat(pdfd, "exe", buf, sizeof(buf)));
+  R("readlinkat ns/net there", readlinkat(pdfd, "ns/net", buf, sizeof(buf)));
+  close(pdfd);
 
   char dev[4096] = {0};
   int fd = open("/proc/devices", O_RDONLY);

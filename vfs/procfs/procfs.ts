@@ -388,7 +388,8 @@ class PidDir extends KDentry {
   override lookup(name: string): Dentry | null {
     const mode = PID_ENTRY_MODES.get(name);
     if (mode === undefined || name === (this.hasTask ? "children" : "task")) return null;
-    if (this.pfs.source.process(this.pid) === null) return null;
+    // Through a descriptor of the directory of a process that is gone: ESRCH, as Linux.
+    if (this.pfs.source.process(this.pid) === null) throw ESRCH;
     const kind = name as PidEntryKind;
     const uid = this.uid, gid = this.gid;
     if (LINK_KINDS.has(kind)) return new ProcessLink(this.pfs, this, kind as "exe" | "cwd" | "root", this.pid, uid, gid);
