@@ -7,6 +7,7 @@
 
 import type { WaitQueue } from "../waiter/mod.ts";
 import { EINVAL } from "./errno.ts";
+import { groupCpu } from "./cpu_time.ts";
 import type { Kernel } from "./kernel.ts";
 import type { ThreadGroup } from "./thread_group.ts";
 import type { Task } from "./task.ts";
@@ -187,12 +188,21 @@ class ProcessView implements ProcProcess {
     return Math.max(this.#tg.startNs - this.#k.bootNs, 0);
   }
 
+  /** The process's CPU time so far: its exited threads' and its live threads' (groupCpu). */
   get userNs(): number {
-    return this.#tg.userNs;
+    return groupCpu(this.#tg).userNs;
   }
 
   get sysNs(): number {
-    return this.#tg.sysNs;
+    return groupCpu(this.#tg).sysNs;
+  }
+
+  get childUserNs(): number {
+    return this.#tg.childUserNs;
+  }
+
+  get childSysNs(): number {
+    return this.#tg.childSysNs;
   }
 
   get exitSignal(): number {

@@ -27,6 +27,8 @@ export class FakeProcess implements ProcProcess {
   startNs = 2_500_000_000;
   userNs = 120_000_000;
   sysNs = 30_000_000;
+  childUserNs = 0;
+  childSysNs = 0;
   exitSignal = 17;
   sigIgnored = 0n;
   sigCaught = 0n;

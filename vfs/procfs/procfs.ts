@@ -331,7 +331,9 @@ function countThreads(src: ProcSource): { running: number; blocked: number; tota
   for (const pid of src.pids()) {
     const p = src.process(pid);
     if (p === null) continue;
-    cpuNs += p.userNs + p.sysNs;
+    // Every live process's time and that of its reaped descendants: each exited process's
+    // time sits in exactly one live ancestor's children's time, so nothing counts twice.
+    cpuNs += p.userNs + p.sysNs + p.childUserNs + p.childSysNs;
     for (const t of p.threads) {
       total++;
       if (t.state === "R") running++;

@@ -86,7 +86,7 @@ export function renderStat(p: ProcProcess, thread: ProcThread | null, exePath: s
     0, -1, // tty_nr, tpgid: no controlling terminal
     0x400000, // flags: PF_RANDOMIZE as a normal task shows
     0, 0, 0, 0, // minflt, cminflt, majflt, cmajflt
-    ticks(p.userNs), ticks(p.sysNs), 0, 0,
+    ticks(p.userNs), ticks(p.sysNs), ticks(p.childUserNs), ticks(p.childSysNs),
     20 + nice, nice, // priority (a fair task's: 20 + nice), nice
     Math.max(p.threads.length, 1),
     0, // itrealvalue

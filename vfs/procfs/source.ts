@@ -103,6 +103,9 @@ export interface ProcProcess {
   /** CPU time in ns. */
   readonly userNs: number;
   readonly sysNs: number;
+  /** CPU time of the reaped children (and theirs), in ns: stat's cutime and cstime. */
+  readonly childUserNs: number;
+  readonly childSysNs: number;
   readonly exitSignal: number;
   readonly sigIgnored: bigint;
   readonly sigCaught: bigint;
