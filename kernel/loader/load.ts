@@ -67,6 +67,18 @@ export interface ExecArgs {
   envp: readonly ExecString[];
   /** execveat's way to the file; absent: `path` from the cwd (or root), symlinks followed. */
   open?: ExecOpen;
+  /**
+   * The name execve was given, kept when a #! script hands over to its interpreter (Linux's
+   * bprm->filename): AT_EXECFN and the new comm are the script's, not the interpreter's.
+   * Absent: `path`.
+   */
+  filename?: string;
+  /**
+   * The comm is the name of the file finally loaded (the interpreter's for a script), not the
+   * filename's last part: an exec through a descriptor with an empty path (Linux 6.14's
+   * comm_from_dentry; its filename is only /dev/fd/N).
+   */
+  commFromFile?: boolean;
 }
 
 /** How execveat(2) names the file (Linux's do_open_execat). */
@@ -155,7 +167,10 @@ export function loadExecutable(t: Task, args: ExecArgs, target: LoadTarget, dept
       const argv = shebangArgv(sb, args.path, args.argv);
       file.decRef();
       handedOff = true;
-      loadExecutable(t, { path: sb.interp, argv, envp: args.envp }, target, depth + 1);
+      loadExecutable(t, {
+        path: sb.interp, argv, envp: args.envp, filename: args.filename ?? args.path,
+        commFromFile: args.commFromFile === true || (args.open?.file !== undefined),
+      }, target, depth + 1);
       return;
     }
     loadElf(t, file, args, target);
@@ -374,7 +389,7 @@ function loadElf(t: Task, file: FileDescription, args: ExecArgs, target: LoadTar
       top: STACK_TOP,
       argv: args.argv,
       envp: args.envp,
-      execfn: args.path,
+      execfn: args.filename ?? args.path,
       platform: "x86_64",
       random,
       auxv,
@@ -398,7 +413,9 @@ function loadElf(t: Task, file: FileDescription, args: ExecArgs, target: LoadTar
     r.set("rsp", stack.sp);
     r.set("orig_rax", -1);
     target.ctx.markRegsDirty();
-    t.name = args.path.slice(args.path.lastIndexOf("/") + 1).slice(0, 15);
+    const fromFile = args.commFromFile === true || args.open?.file !== undefined;
+    const name = (fromFile ? file.location()?.dentry.name : undefined) ?? args.filename ?? args.path;
+    t.name = name.slice(name.lastIndexOf("/") + 1).slice(0, 15);
     // SET_PERSONALITY for a 64-bit ELF drops READ_IMPLIES_EXEC; a set-id exec drops
     // PER_CLEAR_ON_SETID (bprm->per_clear).
     t.personality &= ~(READ_IMPLIES_EXEC | (exec.secure ? PER_CLEAR_ON_SETID : 0));

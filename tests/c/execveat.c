@@ -51,7 +51,7 @@ int main(void) {
   snprintf(script, sizeof(script), "%s/script", dir);
   snprintf(link, sizeof(link), "%s/link", dir);
   int fd = open(script, O_CREAT | O_WRONLY, 0755);
-  const char *text = "#!/bin/sh\necho $0 >&2\nexit 3\n";
+  const char *text = "#!/bin/sh\necho $0 $(cat /proc/$$/comm) >&2\nexit 3\n";
   write(fd, text, strlen(text));
   close(fd);
   symlink("/bin/true", link);
@@ -66,6 +66,8 @@ int main(void) {
   run("symlink, AT_SYMLINK_NOFOLLOW", dfd, "link", AT_SYMLINK_NOFOLLOW);
   run("symlink followed", dfd, "link", 0);
   run("absolute symlink, AT_SYMLINK_NOFOLLOW", AT_FDCWD, link, AT_SYMLINK_NOFOLLOW);
+  chdir(dir);
+  run("script by its path", AT_FDCWD, "./script", 0);
   run("script from a directory descriptor", dfd, "script", 0);
   run("script from a close-on-exec directory descriptor", dfd_cloexec, "script", 0);
   run("script descriptor, AT_EMPTY_PATH", sfd, "", AT_EMPTY_PATH);
