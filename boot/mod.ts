@@ -549,6 +549,8 @@ async function imageRebuilder(launch: LaunchConfig, imagePath: string, log: Debu
     } catch (err) {
       if (err instanceof ImageError) throw new BootError(err.message);
       throw err;
+    } finally {
+      image.close?.(); // the memory runs left in the image file are in the address spaces now
     }
     log.debug(`restored from ${imagePath}: read ${(t1 - t0).toFixed(1)} ms, rebuilt ${(performance.now() - t1).toFixed(1)} ms`);
   };
