@@ -129,6 +129,8 @@ const vmaSchema = z.object({
   name: z.string().max(4096),
   growsDown: z.boolean(),
   locked: z.boolean().optional(),
+  /** prctl(PR_SET_VMA_ANON_NAME)'s name; absent: none. */
+  anonName: z.string().max(80).optional(),
   /**
    * MAP_SHARED|MAP_ANONYMOUS memory: the object (one index per memory object, however many
    * mappings and processes share it) and the offset of `start` in it.
@@ -578,7 +580,10 @@ function saveMemory(mm: MemoryManager, ctx: Context, c: SaveContext): SavedMemor
   // This address space's index: the table reserved it before calling this save.
   const mmIndex = c.mms.items.length - 1;
   const vmas = mm.vmas.map((v: Vma): SavedMemory["vmas"][number] => {
-    const saved = { start: v.start, end: v.end, prot: v.prot, name: v.name, growsDown: v.growsDown, locked: v.locked === true };
+    const saved = {
+      start: v.start, end: v.end, prot: v.prot, name: v.name, growsDown: v.growsDown, locked: v.locked === true,
+      ...(v.anonName !== undefined ? { anonName: v.anonName } : {}),
+    };
     if (v.shared && v.file === null && v.object instanceof SharedAnon) {
       const object = c.sharedAnons.ref(v.object, () => true);
       if (c.placement.place(object, mmIndex, v.start, v.offset, v.end - v.start) === "partial") {
@@ -1244,6 +1249,7 @@ function restoreMemory(
     mm.vmas.push({
       start: v.start, end: v.end, prot: v.prot, shared: object !== null, object, file: null, offset: v.shared?.offset ?? 0,
       name: v.name, growsDown: v.growsDown, locked: v.locked === true,
+      ...(v.anonName !== undefined ? { anonName: v.anonName } : {}),
     });
   }
   const flushed = as.flushMappings();

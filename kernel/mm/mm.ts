@@ -68,6 +68,8 @@ export interface Vma {
   locked?: boolean;
   /** False for a shared mapping that may never become writable though its file is (shmat's SHM_RDONLY). */
   mayWrite?: boolean;
+  /** prctl(PR_SET_VMA_ANON_NAME)'s name of anonymous memory ("" is a name too); absent: none. */
+  anonName?: string;
   /** False for a file mapping on a noexec mount (Linux clears VM_MAYEXEC): mprotect(PROT_EXEC) is EACCES. */
   mayExec?: boolean;
 }
@@ -319,6 +321,27 @@ export class MemoryManager {
     this.#setLockedIn(start, end, locked);
   }
 
+  /**
+   * prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME): names (or, with null, unnames) the anonymous
+   * memory in [start, start+len), splitting VMAs at the ends, as Linux's madvise_set_anon_name:
+   * EINVAL for an unaligned start, EBADF if a file mapping lies in the range (nothing changes
+   * then), ENOMEM if part of the range is unmapped (the mapped parts are named all the same).
+   */
+  setAnonName(start: number, len: number, name: string | null): void {
+    if (start % PAGE_SIZE !== 0) throw EINVAL;
+    const end = start + pageRoundUp(len);
+    if (end === start) return;
+    const inRange = this.vmas.filter((v) => v.start < end && start < v.end);
+    if (inRange.some((v) => v.file !== null || isSpecial(v))) throw EBADF;
+    let covered = 0;
+    for (const v of inRange) covered += Math.min(v.end, end) - Math.max(v.start, start);
+    for (const p of this.#remove(start, end)) {
+      const { anonName: _, ...rest } = p;
+      this.#insert(name === null ? rest : { ...rest, anonName: name });
+    }
+    if (covered < end - start) throw ENOMEM;
+  }
+
   /** mlockall(MCL_CURRENT) and munlockall: every VMA. */
   setAllLocked(locked: boolean): void {
     for (const v of [...this.vmas]) this.#setLockedIn(v.start, v.end, locked);
@@ -381,7 +404,8 @@ export class MemoryManager {
     const prev = this.vmas[i - 1], next = this.vmas[i];
     const joins = (a: Vma, b: Vma) =>
       a.end === b.start && a.file === null && b.file === null && !a.shared && !b.shared &&
-      a.prot === b.prot && a.name === b.name && a.growsDown === b.growsDown && !a.locked === !b.locked;
+      a.prot === b.prot && a.name === b.name && a.growsDown === b.growsDown && !a.locked === !b.locked &&
+      a.anonName === b.anonName;
     if (prev !== undefined && joins(prev, v)) {
       prev.end = v.end;
       if (next !== undefined && joins(prev, next)) {
