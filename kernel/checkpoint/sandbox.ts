@@ -1239,6 +1239,8 @@ function restoreMemory(
       mm.vmas.push({
         start: v.start, end: v.end, prot: v.prot, shared: false, object: null, file, offset: v.file.offset,
         name: v.name, growsDown: v.growsDown, locked: v.locked === true,
+        // A file on a noexec mount never becomes executable (mm.ts's mmap rule).
+        ...(file.location()?.mount.noexec ? { mayExec: false } : {}),
       });
       err = as.mapHostFile(ctx, { addr: v.start, len, prot, shared: false, hostFd: file.hostFdForMmap()!, offset: v.file.offset });
     } else {
