@@ -514,6 +514,9 @@ function saveTask(t: Task, c: SaveContext): SavedTask {
   if (t.state === "dead" || t.state === "user") {
     throw new CheckpointError(`task ${t.tid} is ${t.state}: not saved`);
   }
+  if (t.ptrace !== null || t.tracees.size > 0) {
+    throw new CheckpointError(`task ${t.tid} is traced or traces another with ptrace(2): not saved yet`);
+  }
   if (t.affinity !== null || t.memPolicy !== null) {
     throw new CheckpointError(`task ${t.tid} has a CPU affinity or NUMA policy set: not saved yet`);
   }
