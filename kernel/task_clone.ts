@@ -8,6 +8,7 @@
  * @module
  */
 
+import { onClone as ptraceOnClone } from "./ptrace.ts";
 import { EAGAIN, EINVAL, EPERM, ERESTARTNOINTR } from "./errno.ts";
 import type { Task } from "./task.ts";
 import { Task as TaskClass } from "./task.ts";
@@ -218,6 +219,7 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
   // After the child's table was copied: the child does not get its own pidfd (unless it shares
   // the table, CLONE_FILES).
   if (f & CLONE_PIDFD) t.fdTable.install(new PidFd(k, tg, 0), true, pidfdNumber);
+  ptraceOnClone(t, child, a.exitSignal, (f & CLONE_VFORK) !== 0, thread);
   return child;
 }
 

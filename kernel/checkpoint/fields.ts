@@ -116,6 +116,8 @@ export const LEDGER: readonly LedgerEntry[] = [
       affinity: "a CPU affinity mask",
       personality: "a persona other than PER_LINUX (personality(2))",
       uts: "a UTS namespace of its own (unshare or clone with CLONE_NEWUTS): the sandbox's first one is saved as the hostname",
+      ptrace: "a task traced with ptrace(2)",
+      tracees: "a task tracing others with ptrace(2)",
       memPolicy: "a NUMA policy",
     },
   },
