@@ -109,3 +109,7 @@ Deno.test("personality(2) is kept, inherited and partly cleared by exec, as nati
 Deno.test("fallocate refuses by file type and honours RLIMIT_FSIZE, and extends a memfd, as natively (tests/c/fallocate.c)", async () => {
   await assertSameAsNative([await compileC("fallocate")]);
 });
+
+Deno.test("splice, sendfile and copy_file_range honour RLIMIT_FSIZE and notify inotify, as natively (tests/c/splice_limits.c)", async () => {
+  await assertSameAsNative([await compileC("splice_limits")]);
+});

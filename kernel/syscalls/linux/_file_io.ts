@@ -122,6 +122,24 @@ function limitFileSize(
   return pos + total <= limit ? segs : truncateSegments(segs, limit - pos);
 }
 
+/**
+ * How many of `want` bytes a write into file at offset (null: its own position) may take under
+ * RLIMIT_FSIZE, for the writes that do not go through writeSyscall (splice, sendfile,
+ * copy_file_range): at the limit, SIGXFSZ and EFBIG (generic_write_check_limits).
+ */
+export function writeRoom(t: Task, file: FileDescription, offset: number | null, want: number): number {
+  const loc = file.location();
+  if (loc === null || !loc.dentry.isRegular || want === 0) return want;
+  const limit = t.tg.limits.soft(RLIMIT_FSIZE);
+  if (limit === Infinity) return want;
+  const pos = offset ?? ((file.flags & O_APPEND) ? file.stat().size : file.offset);
+  if (pos >= limit) {
+    raiseSigxfsz(t);
+    throw EFBIG;
+  }
+  return Math.min(want, limit - pos);
+}
+
 /** Sends SIGXFSZ to the calling thread (Linux's send_sig(SIGXFSZ, current, 0)). */
 export function raiseSigxfsz(t: Task): void {
   t.kernel.sendSignal(t.tg, SIGXFSZ, { code: SI_USER, pid: t.tg.tgid, uid: t.creds.uid }, t);

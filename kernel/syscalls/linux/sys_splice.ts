@@ -19,6 +19,7 @@
  * @module
  */
 
+import { fsnotifyAccess, fsnotifyModify } from "../../../vfs/fsnotify.ts";
 import {
   EAGAIN, EBADF, EINVAL, EISDIR, EOPNOTSUPP, EPIPE, ESPIPE, EXDEV,
 } from "../../errno.ts";
@@ -30,7 +31,7 @@ import {
 import type { FileDescription } from "../../../vfs/file_description.ts";
 import { type Pipe, PipeEnd } from "../../../vfs/pipe.ts";
 import { EVENT_IN, EVENT_OUT } from "../../../waiter/mod.ts";
-import { copyInIovecs, MAX_RW_COUNT, readToUser, writeFromUser } from "./_file_io.ts";
+import { copyInIovecs, MAX_RW_COUNT, readToUser, writeFromUser, writeRoom } from "./_file_io.ts";
 import { copyInPath, pathCtx, startDir } from "./_path.ts";
 import { block, supported, type SyscallEntry, type SyscallFn, type SyscallResult } from "./support.ts";
 
@@ -100,25 +101,37 @@ const sysSplice: SyscallFn = (t, a) => {
   if (ipipe && opipe) {
     if (ipipe === opipe) throw EINVAL;
     const nonblock = (flags & SPLICE_F_NONBLOCK) !== 0 || ((fin.flags | fout.flags) & O_NONBLOCK) !== 0;
-    return pipeToPipe(t, fin, fout, ipipe, opipe, len, nonblock, true);
+    return notified(fin, fout, pipeToPipe(t, fin, fout, ipipe, opipe, len, nonblock, true));
   }
   if (ipipe) {
     if (offOut !== null && fout.isStream) throw EINVAL;
     if (fout.flags & O_APPEND) throw EINVAL;
     const nonblock = (flags & SPLICE_F_NONBLOCK) !== 0 || (fin.flags & O_NONBLOCK) !== 0;
-    const r = pipeToFile(t, fin, ipipe, fout, offOut, len, nonblock);
+    const r = notified(fin, fout, pipeToFile(t, fin, ipipe, fout, offOut, len, nonblock));
     if (typeof r === "number" && offOutAddr !== 0) writeOffset(t, offOutAddr, (offOut ?? 0) + r);
     return r;
   }
   if (opipe) {
     if (offIn !== null && fin.isStream) throw EINVAL;
     const nonblock = (flags & SPLICE_F_NONBLOCK) !== 0 || (fout.flags & O_NONBLOCK) !== 0;
-    const r = fileToPipe(t, fin, offIn, fout, opipe, len, nonblock, (flags & SPLICE_F_NONBLOCK) !== 0);
+    const r = notified(fin, fout, fileToPipe(t, fin, offIn, fout, opipe, len, nonblock, (flags & SPLICE_F_NONBLOCK) !== 0));
     if (typeof r === "number" && offInAddr !== 0) writeOffset(t, offInAddr, (offIn ?? 0) + r);
     return r;
   }
   throw EINVAL;
 };
+
+/**
+ * After a transfer of some bytes, inotify hears the source read (IN_ACCESS) and the
+ * destination written (IN_MODIFY), as Linux's splice, sendfile and copy_file_range notify.
+ */
+function notified(fin: FileDescription, fout: FileDescription, r: SyscallResult): SyscallResult {
+  if (typeof r === "number" && r > 0) {
+    fsnotifyAccess(fin);
+    fsnotifyModify(fout);
+  }
+  return r;
+}
 
 /** Moves (or with tee, copies) up to len bytes from one pipe to another. */
 function pipeToPipe(
@@ -158,7 +171,8 @@ function pipeToFile(
     if (ip.writers === 0) return 0;
     return waitOrAgain(fin, EVENT_IN, nonblock);
   }
-  const data = ip.peek(len);
+  // RLIMIT_FSIZE: at the limit nothing leaves the pipe (EFBIG), short of it the write is cut.
+  const data = ip.peek(writeRoom(t, fout, off, Math.min(len, ip.size)));
   let n: number;
   try {
     n = fout.write(data, off);
@@ -273,6 +287,7 @@ const sysSendfile: SyscallFn = (t, a) => {
   } else {
     r = fileToFile(t, fin, off, fout, null, count);
   }
+  notified(fin, fout, r);
   if (typeof r === "number" && offAddr !== 0) writeOffset(t, offAddr, (off ?? 0) + r);
   return r;
 }
@@ -294,6 +309,7 @@ function fileToFile(
   outOff: number | null,
   count: number,
 ): SyscallResult {
+  count = writeRoom(t, fout, outOff, count); // RLIMIT_FSIZE, as a write
   let done = 0;
   while (done < count) {
     const buf = new Uint8Array(Math.min(CHUNK, count - done));
@@ -348,7 +364,7 @@ const sysCopyFileRange: SyscallFn = (t, a) => {
   const startIn = offIn ?? fin.seek(0, SEEK_CUR), startOut = offOut ?? fout.seek(0, SEEK_CUR);
   if (sin.ino === sout.ino && sin.dev === sout.dev && startIn < startOut + len && startOut < startIn + len) throw EINVAL;
   // Explicit offsets leave the file offsets alone; otherwise both advance by what was copied.
-  const n = fileToFile(t, fin, startIn, fout, startOut, Math.min(len, Math.max(0, sin.size - startIn)));
+  const n = notified(fin, fout, fileToFile(t, fin, startIn, fout, startOut, Math.min(len, Math.max(0, sin.size - startIn))));
   if (typeof n !== "number") return n;
   if (offInAddr !== 0) writeOffset(t, offInAddr, startIn + n);
   else fin.seek(startIn + n, SEEK_SET);
