@@ -897,6 +897,38 @@ Deno.test("sentry restore --publish: the restored listener is reached again, and
   }
 });
 
+Deno.test("sentry do --checkpoint-image then sentry restore: a ping socket keeps its identifier and unread echo replies, as an uninterrupted run", async () => {
+  const exe = await compileC("ckpt_ping", { static: true });
+  // Ping sockets natively depend on the host's net.ipv4.ping_group_range: the yardstick is an
+  // uninterrupted run in the sentry.
+  const plain = await sentry(["do", "--", exe]);
+  assert.deepEqual([plain.code, plain.stderr], [0, ""]);
+  assert.match(plain.stdout, /^ready\nreply type 0 seq 1: first\nreply type 0 seq 2: second\nreply type 0 seq 3: third\n$/);
+  const dir = Deno.makeTempDirSync();
+  try {
+    const image = `${dir}/image.cbor`;
+    const first = await sentry(["do", "--checkpoint-image", image, "--checkpoint-after", "0.7", "--", exe]);
+    assert.deepEqual([first.code, first.stderr, first.stdout], [0, "", "ready\n"]);
+    const ping = readSandboxImage(image, "/").state.files.find((f) => f.kind === "ping") as Extract<ReturnType<typeof readSandboxImage>["state"]["files"][number], { kind: "ping" }>;
+    assert.equal(ping.icmp.rx.length, 2);
+    for (const run of [1, 2]) {
+      const second = await sentry(["restore", image]);
+      assert.deepEqual([second.code, second.stderr], [0, ""], `restore ${run}`);
+      assert.equal(first.stdout + second.stdout, plain.stdout, `restore ${run}`);
+    }
+    await refusedRestores(image, [
+      ["an identifier of 0 on a bound socket", (s) => void ((s.files.find((f) => f.kind === "ping") as typeof ping).icmp.ident = 0), /a ping socket: .*identifier/],
+      ["a reply from no address", (s) => void ((s.files.find((f) => f.kind === "ping") as typeof ping).icmp.rx[0]!.peer = "1.2.3"), /a ping socket: .*Cannot parse/],
+      ["more replies than the queue holds", (s) => {
+        const p = s.files.find((f) => f.kind === "ping") as typeof ping;
+        for (let i = 0; i < 70; i++) p.icmp.rx.push({ ...p.icmp.rx[0]! });
+      }, /a ping socket: .*limit/],
+    ]);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 Deno.test("sentry checkpoint --leave-running ID in the middle of a TCP transfer: the original ends as natively, and so does the image", async () => {
   const exe = await compileC("ckpt_tcp", { static: true });
   const native = new TextDecoder().decode((await new Deno.Command(exe, { stdout: "piped" }).output()).stdout);

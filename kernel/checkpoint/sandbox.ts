@@ -746,7 +746,7 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
     // sandbox continues from.
     const inet = makeInetSockets(k, s.tcpSockets, s.udpSockets, s.files, s.monotonicNs / 1e6);
     const files = s.files.map((f, i): FileDescription => {
-      if (f.kind === "tcp" || f.kind === "udp") {
+      if (f.kind === "tcp" || f.kind === "udp" || f.kind === "ping") {
         const d = makeInetFile(k, f, inet);
         made.push(d);
         return d;
