@@ -133,7 +133,8 @@ export interface BuiltFrame {
 export function buildFrame(f: FrameInput): BuiltFrame {
   const r = f.regs;
   let sp = f.onAltStack ? f.altStack.sp + f.altStack.size : r.get("rsp") - 128; // red zone
-  const xsize = f.xstate.length + 4; // FP_XSTATE_MAGIC2 after the image
+  const xlen = frameXstateLength(f.xstate);
+  const xsize = xlen + 4; // FP_XSTATE_MAGIC2 after the image
   sp -= xsize;
   sp -= sp % 64;
   const fpAddr = sp;
@@ -160,15 +161,50 @@ export function buildFrame(f: FrameInput): BuiltFrame {
   v.setBigUint64(uc + UC.sigmask, f.oldMask, true);
   bytes.set(encodeSigInfo(f.info), SIGINFO_OFFSET);
   // The FP state, with the software-reserved bytes that mark it as an XSAVE image.
-  const fp = f.xstate.slice();
+  const fp = f.xstate.slice(0, xlen);
   const fv = new DataView(fp.buffer);
+  // The features the frame may hold (Linux's user_xfeatures): the host's XCR0 (which ptrace
+  // puts at 464) less the tile data a frame leaves out.
+  const xcr0 = fp.length > 576 ? fv.getBigUint64(464, true) : 0n;
+  const xfeatures = xcr0 === 0n ? (fp.length > 576 ? fv.getBigUint64(512, true) : 3n) : xlen < f.xstate.length ? xcr0 & ~(1n << XTILEDATA_BIT) : xcr0;
+  if (fp.length > 576) fv.setBigUint64(512, fv.getBigUint64(512, true) & xfeatures, true);
   fv.setUint32(464, FP_XSTATE_MAGIC1, true);
   fv.setUint32(468, xsize, true);
-  fv.setBigUint64(472, fp.length > 576 ? new DataView(fp.buffer).getBigUint64(512, true) : 3n, true);
+  fv.setBigUint64(472, xfeatures, true);
   fv.setUint32(480, fp.length, true);
   bytes.set(fp, fpAddr - frame);
   v.setUint32(fpAddr - frame + fp.length, FP_XSTATE_MAGIC2, true);
   return { addr: frame, bytes, frameAddr: frame, infoAddr: frame + SIGINFO_OFFSET, ucAddr: frame + UC_OFFSET };
+}
+
+/** AMX tile data (XSAVE component 18): 8 KiB at the end of the standard-format image. */
+const XTILEDATA_BIT = 18n, XTILEDATA_SIZE = 8192;
+
+/**
+ * How much of an XSAVE image (as PTRACE_GETREGSET NT_X86_XSTATE gives it, with the host's XCR0
+ * at byte 464 as gdb reads it) goes into a signal frame. Linux leaves out the dynamically
+ * enabled AMX tile data unless the process asked for it (arch_prctl ARCH_REQ_XCOMP_PERM, which
+ * the sentry does not grant, so the tiles stay in their initial state): a frame 8 KiB smaller,
+ * which a handler on a small alternate stack depends on. Only where the tile data is the last
+ * component (no enabled component numbered above it), else the whole image.
+ */
+export function frameXstateLength(regset: Uint8Array): number {
+  if (regset.length < 512 + 64 + XTILEDATA_SIZE) return regset.length;
+  const xcr0 = new DataView(regset.buffer, regset.byteOffset, regset.byteLength).getBigUint64(464, true);
+  return xcr0 >> XTILEDATA_BIT === 1n ? regset.length - XTILEDATA_SIZE : regset.length;
+}
+
+/**
+ * The XSAVE image rt_sigreturn gives back to the host: the frame's `n` bytes, the rest (the
+ * tile data a frame leaves out) in its initial state, `full` bytes long.
+ */
+export function xstateFromFrame(frame: Uint8Array, full: number): Uint8Array {
+  if (frame.length === full) return frame;
+  const fp = new Uint8Array(full);
+  fp.set(frame);
+  const v = new DataView(fp.buffer);
+  v.setBigUint64(512, v.getBigUint64(512, true) & ~(1n << XTILEDATA_BIT), true);
+  return fp;
 }
 
 /**

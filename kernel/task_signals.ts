@@ -215,8 +215,13 @@ function enterHandler(t: Task, info: SigInfo, act: SigAction): boolean {
     restorer: (act.flags & SA_RESTORER) ? act.restorer : 0n,
     onAltStack: onAlt,
   });
+  // A frame on the alternate stack (entering it, or nested there) that would reach below its
+  // bottom is not written: Linux's get_sigframe gives up and forces SIGSEGV, so a handler that
+  // keeps faulting walks off its stack into a kill, not into the memory below.
+  const onAltStack = (a: number) => !(alt.flags & SS_DISABLE) && a > alt.sp && a - alt.sp <= alt.size;
+  const overflows = (onAlt || onAltStack(sp)) && !onAltStack(frame.addr);
   // As Linux's copy_to_user of the frame, the write grows a MAP_GROWSDOWN stack below it.
-  if (t.writeUser(frame.addr, frame.bytes) !== frame.bytes.length) {
+  if (overflows || t.writeUser(frame.addr, frame.bytes) !== frame.bytes.length) {
     // No room for the frame: Linux forces SIGSEGV with the default action.
     t.kernel.killGroup(t.tg, 11);
     return false;

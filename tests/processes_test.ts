@@ -248,6 +248,10 @@ Deno.test("a signal handler starts with clean FP registers (xmm0 zero, MXCSR and
   await assertSameAsNative([await compileC("fpsig_clean")]);
 });
 
+Deno.test("nested SIGSEGV handlers on an alternate stack end in a SIGSEGV kill once the next frame would fall off its bottom, never running below it, as natively", async () => {
+  await assertSameAsNative([await compileC("altstack_overflow")]);
+});
+
 Deno.test("a child that dropped root cannot signal its root parent by kill, tkill, tgkill, rt_sigqueueinfo, rt_tgsigqueueinfo or pidfd_send_signal (SIGCONT in the session can), and a thread id names its process for kill, as natively", async () => {
   await assertSameAsNative([await compileC("kill_perms")]);
 });

@@ -6,7 +6,9 @@
 import { EAGAIN, EINVAL, ENOMEM, EPERM, ESRCH } from "../../errno.ts";
 import { SIG_BLOCK, SIG_SETMASK, SIG_UNBLOCK, SIGKILL, SIGSTOP } from "../../../abi/linux/signal.ts";
 import { sigBit } from "../../signals.ts";
-import { decodeSigInfo, encodeSigInfo, restoreFromUcontext, UCONTEXT_SIZE } from "../../signal_frame.ts";
+import {
+  decodeSigInfo, encodeSigInfo, frameXstateLength, restoreFromUcontext, UCONTEXT_SIZE, xstateFromFrame,
+} from "../../signal_frame.ts";
 import { dequeueSignal, disposition, SS_DISABLE, SS_ONSTACK } from "../../task_signals.ts";
 import { monotonicNs } from "../../time.ts";
 import { checkSignalPermission } from "../../signal_permission.ts";
@@ -92,9 +94,9 @@ const sysRtSigreturn: SyscallFn = (t) => {
   t.ctx.markRegsDirty();
   t.sigmask = restored.mask & ~UNBLOCKABLE;
   if (restored.fpAddr !== 0) {
-    const size = t.ctx.getFpState().length;
+    const full = t.ctx.getFpState();
     try {
-      t.ctx.setFpState(t.copyIn(restored.fpAddr, size));
+      t.ctx.setFpState(xstateFromFrame(t.copyIn(restored.fpAddr, frameXstateLength(full)), full.length));
     } catch {
       t.kernel.killGroup(t.tg, 11);
       return NORETURN;
