@@ -960,21 +960,8 @@ Deno.test("checkpoint and restore: a TCP connection only the stack holds, in TIM
   const native = new TextDecoder().decode((await new Deno.Command(exe, { stdout: "piped" }).output()).stdout);
   const dir = Deno.makeTempDirSync();
   try {
-    const out = `${dir}/out`, image = `${dir}/image.cbor`;
-    Deno.writeFileSync(out, new Uint8Array(0));
-    const k = newKernel();
-    k.createInit({ argv: [exe], envp: [], cwd: "/", creds: new Credentials(0, 0), stdio: stdioTo(out) });
-    const done = k.run();
-    try {
-      // The program pauses 400 ms after the transfer, its client's end in TIME-WAIT.
-      await until(() => Deno.readTextFileSync(out).includes("client status"), "the transfer to end");
-      k.pause();
-      await until(() => k.quiescent, "quiescence");
-      checkpointToFile(k, image, { rootHostPath: "/", sentryVersion: "test" });
-    } finally {
-      k.shutdown();
-      await done;
-    }
+    // The program pauses 400 ms after the transfer, its client's end in TIME-WAIT.
+    const { image, out } = await checkpointWhen([exe], dir, "client status");
     const before = Deno.readTextFileSync(out);
     const saved = readSandboxImage(image, "/").state.tcpSockets;
     const tw = saved.find((s) => s.state === "TIME-WAIT");
@@ -991,21 +978,7 @@ Deno.test("restore: hostile TCP and UDP socket entries are refused in one line a
   const exe = await compileC("ckpt_tcp", { static: true });
   const dir = Deno.makeTempDirSync();
   try {
-    const out = `${dir}/out`, image = `${dir}/image.cbor`;
-    Deno.writeFileSync(out, new Uint8Array(0));
-    const k = newKernel();
-    k.createInit({ argv: [exe], envp: [], cwd: "/", creds: new Credentials(0, 0), stdio: stdioTo(out) });
-    const done = k.run();
-    try {
-      await until(() => Deno.readTextFileSync(out).includes("ready"), "the transfer to start");
-      await new Promise((r) => setTimeout(r, 300));
-      k.pause();
-      await until(() => k.quiescent, "quiescence");
-      checkpointToFile(k, image, { rootHostPath: "/", sentryVersion: "test" });
-    } finally {
-      k.shutdown();
-      await done;
-    }
+    const { image, out } = await checkpointWhen([exe], dir, "ready", 300);
     const valid = readSandboxImage(image, "/");
     type S = typeof valid.state;
     type T = S["tcpSockets"][number];
@@ -1086,20 +1059,7 @@ Deno.test("restore: hostile memfd entries and mappings are refused in one line a
   const exe = await compileC("ckpt_memfd", { static: true });
   const dir = Deno.makeTempDirSync();
   try {
-    const out = `${dir}/out`, image = `${dir}/image.cbor`;
-    Deno.writeFileSync(out, new Uint8Array(0));
-    const k = newKernel();
-    k.createInit({ argv: [exe], envp: [], cwd: "/", creds: new Credentials(0, 0), stdio: stdioTo(out) });
-    const done = k.run();
-    try {
-      await until(() => Deno.readTextFileSync(out).includes("ready"), "the memfds to be set up");
-      k.pause();
-      await until(() => k.quiescent, "quiescence");
-      checkpointToFile(k, image, { rootHostPath: "/", sentryVersion: "test" });
-    } finally {
-      k.shutdown();
-      await done;
-    }
+    const { image, out } = await checkpointWhen([exe], dir, "ready");
     const valid = readSandboxImage(image, "/");
     type S = typeof valid.state;
     type M = Extract<S["files"][number], { kind: "memfd" }>;
@@ -1161,6 +1121,29 @@ Deno.test("sentry do --checkpoint-image then sentry restore: directories open as
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+/**
+ * Runs argv in a new kernel with its output to DIR/out until the output includes `ready`
+ * (and `settleMs` more), then pauses it and checkpoints it into DIR/image.cbor.
+ */
+async function checkpointWhen(argv: string[], dir: string, ready: string, settleMs = 0): Promise<{ image: string; out: string }> {
+  const out = `${dir}/out`, image = `${dir}/image.cbor`;
+  Deno.writeFileSync(out, new Uint8Array(0));
+  const k = newKernel();
+  k.createInit({ argv, envp: [], cwd: "/", creds: new Credentials(0, 0), stdio: stdioTo(out) });
+  const done = k.run();
+  try {
+    await until(() => Deno.readTextFileSync(out).includes(ready), `"${ready}"`);
+    if (settleMs > 0) await new Promise((r) => setTimeout(r, settleMs));
+    k.pause();
+    await until(() => k.quiescent, "quiescence");
+    checkpointToFile(k, image, { rootHostPath: "/", sentryVersion: "test" });
+  } finally {
+    k.shutdown();
+    await done;
+  }
+  return { image, out };
+}
 
 /** Restores each mutation of the image in a new kernel: one ImageError line, and no process made. */
 function refusedInProcess(
