@@ -8,7 +8,11 @@
  * (`--platform=ptrace --network=none`), runners interleaved in one run (shared/MEASUREMENTS.md).
  * Targets: each within 2x of runsc, and the idle shell's restore faster than a fresh start.
  *
- *     deno run -A bench/checkpoint.ts [--runs N]      (also: deno task bench --workloads checkpoint)
+ *     deno run -A bench/checkpoint.ts [--runs N] [--baseline DIR]   (also: deno task bench --workloads checkpoint)
+ *
+ * `--baseline DIR` adds the sentry of another checkout (DIR/sentry, e.g. `git archive` of an
+ * older commit with node_modules linked in) as a runtime "sentry@base", interleaved with the
+ * others: a change's before and after measured side by side in one run.
  *
  * Not a test: its numbers depend on the machine's load.
  *
@@ -73,7 +77,7 @@ interface Runtime {
 }
 
 /** Runs the benchmark; returns rows of [case, figures]. */
-export async function checkpointRows(runs: number): Promise<Array<[string, string]>> {
+export async function checkpointRows(runs: number, baseline: string | null = null): Promise<Array<[string, string]>> {
   const dir = await Deno.makeTempDir({ prefix: "sentry-bench-ckpt-" });
   const heap = `${dir}/ckpt_heap`;
   const cc = await new Deno.Command("gcc", { args: ["-O2", "-static", "-o", heap, posix.join(REPO, "bench", "programs", "ckpt_heap.c")] }).output();
@@ -86,6 +90,10 @@ export async function checkpointRows(runs: number): Promise<Array<[string, strin
     restore: (d, b, id) => ["restore", "-d", "--image-path", d, "--bundle", b, id],
     run: (b, id) => ["run", "-d", "--bundle", b, id],
   }];
+  if (baseline !== null) {
+    const base = posix.join(baseline, "sentry");
+    runtimes.push({ ...runtimes[0]!, name: "sentry@base", argv: (root) => [base, ["--root", root]] });
+  }
   const runsc = which("runsc");
   if (runsc !== null) {
     runtimes.push({
@@ -142,6 +150,9 @@ export async function checkpointRows(runs: number): Promise<Array<[string, strin
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({ args: Deno.args, options: { runs: { type: "string", default: "3" } } });
-  for (const [k, v] of await checkpointRows(Number(values.runs))) console.log(`${k.padEnd(44)} ${v}`);
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: { runs: { type: "string", default: "3" }, baseline: { type: "string" } },
+  });
+  for (const [k, v] of await checkpointRows(Number(values.runs), values.baseline ?? null)) console.log(`${k.padEnd(50)} ${v}`);
 }

@@ -471,7 +471,7 @@ async function main(): Promise<void> {
     // Issue #12's exec into a running sandbox: its own runners (sentry exec, sentry do, runsc exec).
     const execInto = workloads.includes("execinto") ? await (await import("./exec_into.ts")).execIntoRows(runs) : [];
     // Issue #13's checkpoint and restore: its own runners (sentry, runsc) and cases.
-    const ckpt = workloads.includes("checkpoint") ? await (await import("./checkpoint.ts")).checkpointRows(runs) : [];
+    const ckpt = workloads.includes("checkpoint") ? await (await import("./checkpoint.ts")).checkpointRows(runs, values.baseline ?? null) : [];
     console.log(`${runs} runs (getpid, unix round trip: ${iterations} iterations each); median (min–max)\n`);
     printTable(["workload", ...rs.map((r) => r.name)], rows);
     if (execInto.length > 0) {

@@ -147,6 +147,9 @@ export type Command =
     id: string | null;
     detach: boolean;
     pidFile: string | null;
+    /** The image's console on the caller's terminal (-t), or, with -d, on a console socket. */
+    tty: boolean;
+    consoleSocket: string | null;
   }
   /** runc's create: a sandbox whose init waits for `start`, held by a detached sentry. */
   | {
@@ -246,11 +249,11 @@ const FLAGS: Record<string, FlagDef> = {
   "checkpoint-image": { kind: "string", scope: ["run", "do"] },
   "checkpoint-after": { kind: "string", scope: ["run", "do"] },
   "overlay-upper": { kind: "string", scope: ["run", "do", "create"] },
-  "tty": { kind: "bool", scope: ["run", "do", "exec"] },
+  "tty": { kind: "bool", scope: ["run", "do", "exec", "restore"] },
   "id": { kind: "string", scope: ["do", "restore"] },
   "detach": { kind: "bool", scope: ["run", "exec", "restore"] },
   "pid-file": { kind: "string", scope: ["run", "create", "exec", "restore"] },
-  "console-socket": { kind: "string", scope: ["run", "create", "exec"] },
+  "console-socket": { kind: "string", scope: ["run", "create", "exec", "restore"] },
   "format": { kind: "string", scope: ["list", "ps"] },
   "quiet": { kind: "bool", scope: ["list"] },
   "all": { kind: "bool", scope: ["kill"] },
@@ -440,15 +443,17 @@ export function parseCommandLine(args: readonly string[]): Command {
       const detach = values.get("detach") === true;
       const pidFile = pathOf(values, "pid-file");
       const idFlag = pathOf(values, "id");
+      const tty = values.get("tty") === true;
+      const consoleSocket = pathOf(values, "console-socket");
       if (dir !== null) {
         // runc's form: the image is the file in DIR, the positional the new container's ID.
         if (positionals.length > 1) throw new BootError(`restore: unexpected argument ${quote(positionals[1]!)}`);
         if (idFlag !== null && positionals.length > 0) throw new BootError(`restore: give the ID once (--id or the argument)`);
         const id = positionals[0] ?? idFlag;
-        return { kind: "restore", global, bundle, image: imageFile(null, dir), id, detach, pidFile };
+        return { kind: "restore", global, bundle, image: imageFile(null, dir), id, detach, pidFile, tty, consoleSocket };
       }
       if (positionals.length !== 1) throw new BootError(`restore: expected one image file`);
-      return { kind: "restore", global, bundle, image: positionals[0]!, id: idFlag, detach, pidFile };
+      return { kind: "restore", global, bundle, image: positionals[0]!, id: idFlag, detach, pidFile, tty, consoleSocket };
     }
     case "create":
       return {

@@ -136,7 +136,7 @@ Flags:
   --leave-running          let the container go on after the checkpoint
 
 ${GLOBAL_FLAGS}`,
-  restore: `Usage: sentry restore [--bundle DIR] [-d] [--pid-file F] [--id ID] IMAGE
+  restore: `Usage: sentry restore [--bundle DIR] [-t] [-d [--console-socket S]] [--pid-file F] [--id ID] IMAGE
        sentry restore --image-path DIR [--bundle DIR] [--detach] [--pid-file F] [ID]
 
 Continues the sandbox saved in the checkpoint image IMAGE (or DIR/checkpoint.cbor) where it
@@ -154,6 +154,10 @@ Flags:
   -d, --detach             return once the sandbox runs, held by a detached sentry (the ID
                            is printed when it was not given)
   --pid-file F             write the pid of the sentry that holds the container to F
+  -t, --tty                an image taken with a terminal (-t): its terminal, with what it
+                           held, is bridged to yours (needed for such an image, refused for
+                           another)
+  --console-socket S       with -d and a terminal: send its master to the AF_UNIX socket S
   --work-path DIR          accepted for runc's form, unused
 
 ${GLOBAL_FLAGS}

@@ -143,17 +143,29 @@ export async function main(args: readonly string[]): Promise<number> {
         } else {
           launch = doConfig(["/"], { cwd: "/", env: {}, hostname: Deno.hostname(), openFiles: ownOpenFilesLimit() });
         }
+        // The console of an image taken with a terminal goes where `run`'s would: the caller's
+        // terminal (-t), or, detached, the console socket (runc's restore rules).
+        const terminal = cmd.tty || (cmd.detach && launch.terminal);
+        if (!cmd.detach && cmd.consoleSocket !== null) {
+          throw new BootError("restore: --console-socket needs -d (in the foreground, -t bridges your own terminal)");
+        }
+        if (cmd.detach && terminal && cmd.consoleSocket === null) {
+          throw new BootError("restore: the process wants a terminal (process.terminal or -t): give --console-socket");
+        }
+        if (cmd.detach && !terminal && cmd.consoleSocket !== null) {
+          throw new BootError("--console-socket: the process has no terminal (use -t or process.terminal)");
+        }
         const reg: Registration = {
           root: rootOf(cmd.global),
           id: containerIdFor(cmd.id, generateId),
           bundle: resolvePath(Deno.cwd(), cmd.bundle ?? "."),
           pidFile: cmd.pidFile === null ? null : resolvePath(Deno.cwd(), cmd.pidFile),
           mode: cmd.detach ? "detached" : "foreground",
-          consoleSocket: null,
+          consoleSocket: cmd.consoleSocket === null ? null : resolvePath(Deno.cwd(), cmd.consoleSocket),
           ephemeral: cmd.id === null && !cmd.detach,
         };
         const image = resolvePath(Deno.cwd(), cmd.image);
-        return await holdOrRun(reg, cmd.id !== null, () => boot(launch, cmd.global, log, false, noLimitOptions(), reg, null, image));
+        return await holdOrRun(reg, cmd.id !== null, () => boot(launch, cmd.global, log, terminal, noLimitOptions(), reg, null, image));
       }
       case "checkpoint": {
         const { request } = await import("./control_client.ts");
@@ -331,7 +343,7 @@ async function runHeld(
   let executable = "";
   let rebuild: ((k: Kernel) => void) | undefined;
   if (restoreImage === null) executable = findInit(launch, log);
-  else rebuild = await imageRebuilder(launch, restoreImage, log);
+  else rebuild = await imageRebuilder(launch, restoreImage, log, tty);
 
   // The ID is claimed before anything starts, so that a duplicate costs nothing.
   const created = new Date().toISOString();
@@ -430,7 +442,15 @@ async function runHeld(
       killedBy = await startGate;
       if (killedBy !== null) log.debug(`container ${reg.id} killed by signal ${killedBy} before start`);
     }
-    ws = killedBy ?? await loader.run(held);
+    // A container held by ID may be checkpointed by `sentry checkpoint`: its modules (the
+    // state's schemas take tens of ms to build) load once it has started, not while it waits.
+    let prefetch: ReturnType<typeof setTimeout> | undefined;
+    if (detached || !reg.ephemeral) prefetch = setTimeout(() => void import("../kernel/checkpoint/sandbox.ts").catch(() => {}), 300);
+    try {
+      ws = killedBy ?? await loader.run(held);
+    } finally {
+      clearTimeout(prefetch);
+    }
     exited(ws);
     // The kernel's words when it has them (they carry the fault address), under our policy
     // of when to speak.
@@ -511,7 +531,7 @@ function findInit(launch: LaunchConfig, log: DebugLog): string {
  * taken on) before anything is created; returns what rebuilds its sandbox in a new kernel
  * (Loader's restore option). A bad image is a BootError (status 125).
  */
-async function imageRebuilder(launch: LaunchConfig, imagePath: string, log: DebugLog): Promise<(k: Kernel) => void> {
+async function imageRebuilder(launch: LaunchConfig, imagePath: string, log: DebugLog, tty: boolean): Promise<(k: Kernel) => void> {
   const { readSandboxImage, restoreSandbox } = await import("../kernel/checkpoint/sandbox.ts");
   const { ImageError } = await import("../kernel/checkpoint/image.ts");
   let image: ReturnType<typeof readSandboxImage>;
@@ -525,7 +545,7 @@ async function imageRebuilder(launch: LaunchConfig, imagePath: string, log: Debu
   const t1 = performance.now();
   return (k: Kernel) => {
     try {
-      restoreSandbox(k, image, { stdio: k.sentryStdio() });
+      restoreSandbox(k, image, { stdio: k.sentryStdio(), console: tty });
     } catch (err) {
       if (err instanceof ImageError) throw new BootError(err.message);
       throw err;

@@ -1315,13 +1315,14 @@ export class Kernel {
  * them (their syscallState is a SleepState with remAddr). A fault writing it is ignored.
  */
 function writeSleepRemainder(t: Task): void {
-  const st = t.syscallState as { deadlineNs?: unknown; remAddr?: unknown } | null;
+  const st = t.syscallState as { deadlineNs?: unknown; remAddr?: unknown; remUsec?: unknown } | null;
   if (!st || typeof st.remAddr !== "number" || st.remAddr === 0 || typeof st.deadlineNs !== "number") return;
   const left = BigInt(Math.max(0, Math.round(st.deadlineNs - monotonicNs())));
   const b = new Uint8Array(16);
   const v = new DataView(b.buffer);
   v.setBigInt64(0, left / 1_000_000_000n, true);
-  v.setBigInt64(8, left % 1_000_000_000n, true);
+  // select's timeout is a timeval (microseconds); the others' a timespec.
+  v.setBigInt64(8, st.remUsec === true ? (left % 1_000_000_000n) / 1000n : left % 1_000_000_000n, true);
   try {
     t.copyOut(st.remAddr, b);
   } catch { /* EFAULT on rem is not reported */ }

@@ -13,8 +13,10 @@ import { monotonicNs } from "./time.ts";
 import { sandboxCpus } from "./syscalls/linux/sys_sched.ts";
 import { SIG_IGN } from "../abi/linux/signal.ts";
 import type { Location, Mount } from "../vfs/mod.ts";
+import { type MemoryManager, SharedAnon, type Vma } from "./mm/mm.ts";
+import { PROT_WRITE } from "../abi/linux/mm.ts";
 import type {
-  NetFileKind, ProcCaller, ProcFd, ProcMemory, ProcProcess, ProcSource, ProcSystem, ProcThread, ProcVma,
+  NetFileKind, ProcCaller, ProcMemAccess, ProcFd, ProcMemory, ProcProcess, ProcSource, ProcSystem, ProcThread, ProcVma,
 } from "../vfs/procfs/source.ts";
 import { renderProcNetDev, renderProcNetTcp, renderProcNetUdp } from "./socket/inet/proc_net.ts";
 import { NET_CORE } from "./socket/sockopt.ts";
@@ -58,6 +60,61 @@ function threadState(t: Task): string {
       return "Z";
     default:
       return "R";
+  }
+}
+
+/**
+ * The path column of /proc/PID/maps for v, as Linux's get_vma_name: a file's path or a special
+ * name ([heap], [stack], [vdso]) first; then shared anonymous memory as the deleted /dev/zero
+ * that backs it ([anon_shmem:NAME] once named), private anonymous memory as [anon:NAME] once
+ * named.
+ */
+function mapsName(v: Vma): string {
+  if (v.name !== "") return v.name;
+  if (v.shared && v.file === null && v.object instanceof SharedAnon) {
+    return v.anonName === undefined ? "/dev/zero (deleted)" : `[anon_shmem:${v.anonName}]`;
+  }
+  return v.anonName === undefined ? "" : `[anon:${v.anonName}]`;
+}
+
+/** @savable See ProcMemAccess: one address space, copied through VMA by VMA. */
+class MemAccess implements ProcMemAccess {
+  readonly #mm: MemoryManager;
+
+  constructor(mm: MemoryManager) {
+    this.#mm = mm;
+  }
+
+  get live(): boolean {
+    return this.#mm.users > 0;
+  }
+
+  read(addr: number, dst: Uint8Array): number {
+    return this.#copy(addr, dst, false);
+  }
+
+  write(addr: number, src: Uint8Array): number {
+    return this.#copy(addr, src, true);
+  }
+
+  #copy(addr: number, buf: Uint8Array, write: boolean): number {
+    if (!this.live || !Number.isSafeInteger(addr) || addr < 0) return 0;
+    const mm = this.#mm;
+    let done = 0;
+    while (done < buf.length) {
+      const a = addr + done;
+      const v = mm.findVma(a);
+      if (v === undefined) break;
+      const part = buf.subarray(done, Math.min(buf.length, done + (v.end - a)));
+      let n: number;
+      if (!write) n = mm.read(a, part);
+      else if (v.prot & PROT_WRITE) n = mm.write(a, part);
+      else if (!v.shared) n = mm.as.forceWrite(a, part);
+      else break;
+      done += Math.max(n, 0);
+      if (n < part.length) break;
+    }
+    return done;
   }
 }
 
@@ -176,7 +233,7 @@ class ProcessView implements ProcProcess {
           ino = st.ino;
         } catch { /* shown as anonymous */ }
       }
-      return { start: v.start, end: v.end, prot: v.prot, shared: v.shared, offset: v.offset, dev, ino, name: v.name };
+      return { start: v.start, end: v.end, prot: v.prot, shared: v.shared, offset: v.offset, dev, ino, name: mapsName(v) };
     });
     return {
       vmas, brkStart: mm.brkStart, brk: mm.brk, stackStart: mm.stackBottom, argStart: mm.argStart,
@@ -189,6 +246,18 @@ class ProcessView implements ProcProcess {
     const buf = new Uint8Array(Math.min(end - start, 1 << 20));
     const n = this.#tg.mm.read(start, buf);
     return buf.subarray(0, Math.max(n, 0));
+  }
+
+  memoryAccess(): ProcMemAccess | null {
+    if (this.#tg.zombie || this.#tg.tasks.size === 0) return null;
+    return new MemAccess(this.#tg.mm);
+  }
+
+  setComm(tid: number | null, comm: string): boolean {
+    const t = tid === null ? this.#leader : [...this.#tg.tasks].find((x) => x.tid === tid);
+    if (t === undefined) return false;
+    t.name = comm;
+    return true;
   }
 
   exe(): Location | null {

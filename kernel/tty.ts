@@ -84,9 +84,15 @@ export class TtySupport implements TtyHost {
    * stderr and its controlling terminal, with init in the foreground. The master has no
    * description: its one opener is the caller (boot's bridge to the user's terminal), which
    * drives it through the Terminal's master methods and wait queue.
-   * Preconditions: init exists and has not run yet.
+   * Preconditions: init exists and has not run yet. A restored sandbox's console (a checkpoint
+   * taken with one) is there already: it is returned, with the caller's window size (a change
+   * sends SIGWINCH to its foreground group, which redraws for the new terminal).
    */
   attachConsole(winsize: WindowSize): Terminal {
+    if (this.console !== null) {
+      this.console.setWindowSize(winsize);
+      return this.console;
+    }
     const init = this.#kernel.init;
     const task = init?.leader;
     if (!init || !task) throw new SentryBugError("Cannot attach a console: there is no init");

@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { encode } from "cbor-x/index-no-eval";
+import { decode, encode } from "cbor-x/index-no-eval";
 import { deflateRawSync } from "node:zlib";
 import { z } from "zod";
 import {
@@ -99,6 +99,35 @@ Deno.test("checkpoint image: a written image reads back with its header, state a
   }
 });
 
+Deno.test("checkpoint image: memory DEFLATE cannot shrink is stored as it is, and reads back", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const random = new Uint8Array(1 << 20);
+    let x = 0x12345678;
+    for (let i = 0; i < random.length; i++) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      random[i] = x & 0xff;
+    }
+    const zeros = new Uint8Array(1 << 20);
+    // A small blob before a large one: the small one's bytes, gathered, go out first.
+    const small = Uint8Array.of(1, 2, 3);
+    const img = { ...sampleImage(), state: { counter: 1, runs: [] }, blobs: [small, random, zeros] };
+    writeImage(`${dir}/image.cbor`, img);
+    // The random MiB is stored, the zero MiB deflated.
+    const file = decode(Deno.readFileSync(`${dir}/image.cbor`)) as { blobs: Array<Record<string, unknown>> };
+    assert.deepStrictEqual(file.blobs.map((b) => Object.keys(b).sort()), [["deflated", "length"], ["length", "raw"], ["deflated", "length"]]);
+    assert.ok(Deno.statSync(`${dir}/image.cbor`).size < random.length + 32768);
+    const back = readImage(`${dir}/image.cbor`, stateSchema);
+    assert.deepStrictEqual(back.blobs[0], small);
+    assert.deepStrictEqual(back.blobs[1], random);
+    assert.deepStrictEqual(back.blobs[2], zeros);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 Deno.test("checkpoint image: a failed write leaves the old image whole and no temporary file", () => {
   const dir = Deno.makeTempDirSync();
   try {
@@ -184,6 +213,9 @@ Deno.test("checkpoint image: hand-made hostile images are refused with one line"
     ["a blob shorter than declared", file({ blobs: [blob(4096, new Uint8Array(100))] }), "memory blob 0 holds 100 bytes, not 4096"],
     ["a blob past the size limit", file({ blobs: [{ length: 2 ** 40, deflated: new Uint8Array(1) }] }), "bad layout (blobs.0.length"],
     ["a blob that is not DEFLATE", file({ blobs: [{ length: 4, deflated: new Uint8Array([0xff, 0xff, 0xff, 0xff]) }] }), "does not inflate"],
+    ["a raw blob shorter than declared", file({ blobs: [{ length: 8192, raw: new Uint8Array(100) }] }), "memory blob 0 holds 100 bytes, not 8192"],
+    ["a blob both raw and deflated", file({ blobs: [{ ...blob(8192, good.blobs[0]!), raw: good.blobs[0] }] }), "a blob is deflated or raw"],
+    ["a blob neither raw nor deflated", file({ blobs: [{ length: 0 }] }), "a blob is deflated or raw"],
     ["blobs as a map", file({ blobs: { 0: good.blobs[0] } }), "bad layout (blobs"],
     ["a __proto__ key", encode(JSON.parse('{"__proto__": {"polluted": 1}, "header": 1}')), "bad layout"],
     ["a generic-object tag (Error)", concat(new Uint8Array([0xd8, 0x1b]), encode(["Error", "boom"])), "bad layout"],
@@ -555,6 +587,9 @@ Deno.test("restore: an image whose processes, files or memory do not hold togeth
     assert.ok(valid.state.processes.length >= 4, `processes: ${valid.state.processes.length}`);
     assert.ok(valid.state.pipes.length >= 1);
     type S = typeof valid.state;
+    // A mapping saved by reference to its host file (the executable's text).
+    const fileVma = (s: S) => s.mms.flatMap((m) => m.vmas).find((v) => v.file !== undefined)!;
+    assert.ok(fileVma(valid.state) !== undefined, "no mapping saved by reference");
     const cases: [string, (s: S) => void, RegExp][] = [
       ["a parent cycle", (s) => {
         const [a, b] = s.processes.filter((p) => p.tgid !== s.init);
@@ -584,6 +619,11 @@ Deno.test("restore: an image whose processes, files or memory do not hold togeth
         m.vmas.push({ start: 0x7fff_ffff_f000 + 0x1000_0000, end: 0x7fff_ffff_f000 + 0x1000_1000, prot: 3, name: "", growsDown: false });
       }, /outside the application's address range/],
       ["overlapping mappings", (s) => void s.mms[0]!.vmas.push({ ...s.mms[0]!.vmas[0]! }), /unaligned, empty or overlaps/],
+      ["a mapped host file that is gone", (s) => void (fileVma(s).file!.path = "/nonexistent-ckpt-lib"), /the host file \/nonexistent-ckpt-lib the program maps is gone/],
+      ["a mapped host file that changed", (s) => void (fileVma(s).file!.size += 1), /the program maps changed since the checkpoint/],
+      ["a mapped host file that is a directory", (s) => void (fileVma(s).file!.path = "/tmp"), /the host file \/tmp the program maps changed/],
+      ["a file mapping at an unaligned offset", (s) => void (fileVma(s).file!.offset = 5), /unaligned, empty or overlaps/],
+      ["a mapping of shared memory and a file", (s) => void (fileVma(s).shared = { object: 0, offset: 0 }), /a mapping is shared memory, a file or a memfd/],
       ["a hard link to a later entry", (s) => {
         const e = s.trees[0]!.entries;
         e.push({ ...e[0]!, path: "x", kind: "file", linkTo: e.length });
@@ -675,6 +715,179 @@ Deno.test("restore: hostile epoll, eventfd, timerfd and signalfd entries are ref
         k2.shutdown();
       }
     }
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("sentry do --checkpoint-image then sentry restore: a pty with typed input, unread output, its settings, size, session and foreground group continues as natively", async () => {
+  const exe = await compileC("ckpt_pty", { static: true });
+  const native = new TextDecoder().decode((await new Deno.Command(exe, { stdout: "piped" }).output()).stdout);
+  assert.match(native, /^ready\nfirst line \(9\):line one\\n\nsecond line \(12\):half a line\\n\n/);
+  const dir = Deno.makeTempDirSync();
+  try {
+    const image = `${dir}/image.cbor`;
+    // The program sleeps 1.5 s after "ready": the checkpoint at 0.5 s comes in its sleep.
+    const first = await sentry(["do", "--checkpoint-image", image, "--checkpoint-after", "0.5", "--", exe]);
+    assert.equal(first.stderr, "");
+    assert.equal(first.code, 0);
+    assert.equal(first.stdout, "ready\n");
+    for (const run of [1, 2]) {
+      const second = await sentry(["restore", image]);
+      assert.equal(second.stderr, "", `restore ${run}`);
+      assert.equal(second.code, 0, `restore ${run}`);
+      assert.equal(first.stdout + second.stdout, native, `restore ${run}`);
+    }
+    // An image without a console asked for one: refused, nothing run.
+    const t = await sentry(["restore", "-t", image]);
+    assert.equal(t.code, 125);
+    assert.equal(t.stderr, "sentry: -t: standard input is not a terminal (run without -t, or from a terminal)\n");
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("sentry checkpoint ID then sentry restore: python3 holding a 100 MiB heap built before the checkpoint finds it intact", async () => {
+  const python = ["/usr/bin/python3", "/bin/python3"].find((p) => exists(p));
+  if (python === undefined) {
+    console.log("skipped: no python3 on this host (apt-get install python3)");
+    return;
+  }
+  const dir = Deno.makeTempDirSync();
+  let child: Deno.ChildProcess | null = null;
+  try {
+    // 100 MiB of seeded random bytes (nothing for the image's compression to find) and a list
+    // of small objects; ticks every 0.5 s for 4 s after "ready".
+    const script = `${dir}/heap.py`;
+    Deno.writeTextFileSync(script, [
+      "import hashlib, random, time",
+      "heap = bytearray(random.Random(7).randbytes(100 << 20))",
+      "objs = [str(i) * 3 for i in range(100000)]",
+      "h = hashlib.sha256(heap).hexdigest()",
+      "print('ready', flush=True)",
+      "for n in range(8):",
+      "    time.sleep(0.5)",
+      "    print('tick', n, flush=True)",
+      "print('intact', hashlib.sha256(heap).hexdigest() == h, len(objs), objs[99999], flush=True)",
+    ].join("\n") + "\n");
+    const native = new TextDecoder().decode((await new Deno.Command(python, { args: [script], stdout: "piped" }).output()).stdout);
+    assert.equal(native, "ready\n" + [0, 1, 2, 3, 4, 5, 6, 7].map((n) => `tick ${n}\n`).join("") + "intact True 100000 999999999999999\n");
+    // Checkpointed by ID once python says its heap is built (however long that takes here).
+    const image = `${dir}/image.cbor`, root = `${dir}/root`;
+    child = new Deno.Command(`${REPO_ROOT}/sentry`, {
+      args: ["--root", root, "do", "--id", "ckpt-py", "--", python, script],
+      stdin: "null", stdout: "piped", stderr: "piped",
+    }).spawn();
+    const stderr = new Response(child.stderr).text();
+    const reader = child.stdout.getReader();
+    let out = "";
+    while (!out.includes("ready\n")) {
+      const r = await reader.read();
+      if (r.done) break;
+      out += new TextDecoder().decode(r.value);
+    }
+    const ck = await sentry(["--root", root, "checkpoint", "--image", image, "ckpt-py"]);
+    assert.equal(ck.stderr, "");
+    assert.equal(ck.code, 0);
+    for (;;) {
+      const r = await reader.read();
+      if (r.done) break;
+      out += new TextDecoder().decode(r.value);
+    }
+    const first = { code: (await child.status).code, stdout: out, stderr: await stderr };
+    assert.equal(first.stderr, "");
+    assert.equal(first.code, 0);
+    assert.ok(first.stdout.startsWith("ready\n") && !first.stdout.includes("intact"), first.stdout);
+    assert.ok(Deno.statSync(image).size > 100 << 20, "the heap is in the image");
+    const second = await sentry(["restore", image]);
+    assert.equal(second.stderr, "");
+    assert.equal(second.code, 0);
+    assert.equal(first.stdout + second.stdout, native);
+  } finally {
+    if (child !== null) {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // ended
+      }
+      await child.status;
+    }
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("restore: hostile terminal entries are refused in one line and start nothing", async () => {
+  const exe = await compileC("ckpt_pty", { static: true });
+  const dir = Deno.makeTempDirSync();
+  try {
+    const out = `${dir}/out`, image = `${dir}/image.cbor`;
+    Deno.writeFileSync(out, new Uint8Array(0));
+    const k = newKernel();
+    k.createInit({ argv: [exe], envp: [], cwd: "/", creds: new Credentials(0, 0), stdio: stdioTo(out) });
+    const done = k.run();
+    try {
+      await until(() => Deno.readTextFileSync(out).includes("ready\n"), "the pty to be set up");
+      k.pause();
+      await until(() => k.quiescent, "quiescence");
+      checkpointToFile(k, image, { rootHostPath: "/", sentryVersion: "test" });
+    } finally {
+      k.shutdown();
+      await done;
+    }
+    const valid = readSandboxImage(image, "/");
+    type S = typeof valid.state;
+    type F = Extract<S["files"][number], { kind: "tty" }>;
+    const ttys = (s: S) => s.files.filter((f): f is F => f.kind === "tty");
+    assert.deepEqual(ttys(valid.state).map((f) => [f.master, f.node]), [[true, "/dev/ptmx"], [true, "/dev/ptmx"], [false, "/dev/pts/0"]]);
+    assert.equal(valid.state.terminals.length, 2);
+    const t0 = valid.state.terminals[valid.state.processes.find((p) => p.tty !== null)!.tty!]!;
+    assert.deepEqual([t0.index, t0.winsize.rows, t0.winsize.cols, new TextDecoder().decode(t0.ld.input), new TextDecoder().decode(t0.ld.line)], [
+      0, 33, 101, "line one\n", "half",
+    ]);
+    const cases: [string, (s: S) => void, RegExp][] = [
+      ["a terminal file naming a missing pty", (s) => void (ttys(s)[0]!.terminal = s.terminals.length), /a terminal file names pty 2 of 2/],
+      ["a controlling terminal naming a missing pty", (s) => void (s.processes[0]!.tty = 7), /a controlling terminal names pty 7/],
+      ["one pty number twice", (s) => void (s.terminals[1]!.index = s.terminals[0]!.index), /pty 0 twice/],
+      ["a pty past the limit", (s) => void (s.terminals[0]!.index = 5000), /not a usable checkpoint image: bad state \(terminals\.0\.index/],
+      ["a line end past its input", (s) => void s.terminals[0]!.ld.delims.push({ at: 4000, eof: false }), /a line end outside its input/],
+      ["line ends out of order", (s) => void s.terminals[0]!.ld.delims.push({ at: 2, eof: false }), /a line end outside its input/],
+      ["more input than a terminal holds", (s) => void (s.terminals[0]!.ld.line = new Uint8Array(4090)), /more input than a terminal holds/],
+      ["termios with five control characters", (s) => void (s.terminals[0]!.ld.termios.cc = [1, 2, 3, 4, 5]), /bad state \(terminals\.0\.ld\.termios\.cc/],
+      ["a foreground group past every id", (s) => void (s.terminals[0]!.foregroundPgrp = 2 ** 23), /bad state \(terminals\.0\.foregroundPgrp/],
+      ["a terminal nothing holds", (s) => void s.terminals.push({ ...s.terminals[1]!, index: 9 }), /a terminal nothing holds/],
+      ["a console with a master in the sandbox", (s) => void (s.console = ttys(s)[1]!.terminal), /a master description of the console/],
+      ["a console past the terminals", (s) => void (s.console = 2), /the console names pty 2 of 2/],
+      ["a terminal node that is not there", (s) => void (ttys(s)[2]!.node = "/dev/pts/none"), /the terminal node \/dev\/pts\/none is gone/],
+    ];
+    const attempt = (img: ReturnType<typeof readSandboxImage>, what: string, message: RegExp, console = false) => {
+      const k2 = newKernel();
+      try {
+        const err = refused(() => restoreSandbox(k2, img, { stdio: stdioTo(out), console }));
+        assert.match(err.message, /^restore: /, what);
+        assert.match(err.message, message, what);
+        assert.ok(!err.message.includes("\n"), what);
+        assert.equal(k2.threadGroups.size, 0, what);
+        assert.equal(k2.tasks.size, 0, what);
+      } finally {
+        k2.shutdown();
+      }
+    };
+    for (const [what, mutate, message] of cases) {
+      const bad = readSandboxImage(image, "/");
+      mutate(bad.state);
+      writeImage(`${dir}/bad.cbor`, bad);
+      let img;
+      try {
+        img = readSandboxImage(`${dir}/bad.cbor`, "/");
+      } catch (err) {
+        // Refused by the schema, as the CLI would refuse it.
+        assert.ok(err instanceof ImageError, what);
+        assert.match(err.message, message, what);
+        continue;
+      }
+      attempt(img, what, message);
+    }
+    attempt(readSandboxImage(image, "/"), "a console asked of an image without one", /the image has no terminal: restore it without -t/, true);
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }

@@ -209,3 +209,7 @@ Deno.test("a read or write blocked while another thread closes its descriptor ke
   assert.match(r.stdout, /pipe read: ret=5 err=- data=hello\n/);
   assert.match(r.stdout, /dgram read: ret=5 err=- data=dgram\n$/);
 });
+
+Deno.test("a file on a noexec tmpfs never maps executable (mmap EPERM, mprotect EACCES), a mapped or open file keeps its mount busy, and umount2(\".\") takes the topmost of mounts stacked over the cwd, as natively", async () => {
+  await assertSameAsNative([await compileC("mount_noexec")]);
+});

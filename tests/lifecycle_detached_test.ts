@@ -241,6 +241,55 @@ Deno.test("--console-socket: the terminal's master goes to the engine, which dri
   }
 });
 
+Deno.test("restore -d --console-socket: a checkpointed terminal's typed input and its session go to the new engine's terminal", async () => {
+  const dir = await Deno.makeTempDir();
+  const root = `${dir}/root`;
+  // The engine types "abc" when it sees ready; the shell reads it only after its sleep, in
+  // which the checkpoint comes: the line waits in the terminal, and the image.
+  const b = bundle(dir, "echo ready; sleep 2; read x; echo got $x; stty size; exit 4", true);
+  const receivers: Deno.ChildProcess[] = [];
+  const receive = async (name: string) => {
+    const sock = `${dir}/${name}.sock`, log = `${dir}/${name}.log`;
+    receivers.push(new Deno.Command("python3", { args: ["-c", CONSOLE_RECEIVER, sock, log], stdin: "null" }).spawn());
+    await until(() => {
+      try {
+        return Deno.lstatSync(sock).isSocket === true;
+      } catch {
+        return false;
+      }
+    }, "the console socket");
+    return { sock, log };
+  };
+  try {
+    const first = await receive("first");
+    assert.equal((await sentry(root, ["run", "-d", "--bundle", b, "--console-socket", first.sock, "c1"])).code, 0);
+    await until(() => readOr(first.log, "").includes("abc"), "the engine to type its line");
+    const image = `${dir}/image`;
+    assert.deepEqual(await sentry(root, ["checkpoint", "--image-path", image, "c1"]), { code: 0, stdout: "", stderr: "" });
+    // Without the socket, an image with a terminal is refused (runc's rule), nothing registered.
+    const noSock = await sentry(root, ["restore", "-d", "-t", "--image-path", image, "--bundle", b, "c2"]);
+    assert.equal(noSock.code, 125);
+    assert.match(noSock.stderr, /^sentry: restore: the process wants a terminal .*--console-socket\n$/);
+    const second = await receive("second");
+    const r = await sentry(root, ["restore", "-d", "--console-socket", second.sock, "--image-path", image, "--bundle", b, "c2"]);
+    assert.deepEqual(r, { code: 0, stdout: "", stderr: "" });
+    assert.deepEqual(await sentry(root, ["wait", "c2"]), { code: 4, stdout: `{"id":"c2","exitStatus":4}\n`, stderr: "" });
+    await until(() => readOr(second.log, "").includes("got abc"), "the line typed before the checkpoint");
+    assert.match(readOr(second.log, ""), /got abc\r\n33 101\r\n/);
+  } finally {
+    for (const id of ["c1", "c2"]) await sentry(root, ["delete", "--force", id]);
+    for (const p of receivers) {
+      try {
+        p.kill("SIGKILL");
+      } catch {
+        // ended
+      }
+      await p.status;
+    }
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 /**
  * An engine's exec (conmon): `exec -d --pid-file F` from a subreaper, which then waits for the
  * pid in F and takes its exit status as the exec'd process's.

@@ -294,3 +294,59 @@ Deno.test("sentry exec -t into a running sandbox is an interactive shell in tmux
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("an interactive bash on sentry do -t with a running and a stopped background job is checkpointed mid-command and restored with restore -t in tmux: typed-ahead input, jobs, fg, ^C and the exit status", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "sentry-tty-" });
+  const root = `${dir}/root`, image = `${dir}/image.cbor`;
+  const tm = new Tmux();
+  const sentry = (...args: string[]) =>
+    new Deno.Command(`${REPO_ROOT}/sentry`, { args: ["--root", root, ...args], stdin: "null", stdout: "piped", stderr: "piped" }).output();
+  try {
+    // The checkpoint ends the first sentry; the same terminal then restores the image.
+    await tm.start(
+      `cd ${REPO_ROOT} && PS1='tty$ ' ./sentry --root ${root} do --id tty-ckpt -t -- /bin/bash --norc --noprofile; ` +
+        `echo "ckpt-status-$?"; ./sentry --root ${root} restore -t ${image}; echo "restore-status-$?"; sleep 600`,
+    );
+    await tm.waitFor(/^tty\$\s*$/m, "the prompt");
+    await tm.line("sleep 1000 &");
+    await tm.waitFor(/^\[1\] \d+\ntty\$\s*$/m, "the background job");
+    await tm.line("sleep 200");
+    await tm.waitFor(/Stopped\s+sleep 200/, "the second job to stop", () => tm.keys("C-z"));
+    // A foreground command, and a line typed ahead while it runs: the terminal holds it.
+    await tm.line("sleep 3; echo fg-$((40+2))");
+    await tm.line("echo typed-$((2+3))");
+    await tm.waitFor(/^echo typed-\$\(\(2\+3\)\)\s*$/m, "the typed-ahead line's echo");
+    for (let i = 0; ; i++) {
+      const ps = await sentry("ps", "tty-ckpt");
+      if (/ sleep 3\n/.test(new TextDecoder().decode(ps.stdout))) break;
+      if (i === 600) throw new Error("sleep 3 never ran");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const ck = await sentry("checkpoint", "--image", image, "tty-ckpt");
+    assert.equal(new TextDecoder().decode(ck.stderr), "");
+    assert.equal(ck.code, 0);
+    await tm.waitFor(/ckpt-status-0/, "the first sentry to end");
+    // Restored: the foreground command ends, then bash reads the line typed ahead.
+    await tm.waitFor(/^fg-42\ntty\$ echo typed-\$\(\(2\+3\)\)\ntyped-5\ntty\$\s*$/m, "the command and the typed-ahead line");
+    await tm.line("jobs; tty");
+    await tm.waitFor(/^\[1\]-\s+Running\s+sleep 1000 &\n\[2\]\+\s+Stopped\s+sleep 200\n\/dev\/pts\/0$/m, "the jobs and the terminal");
+    await tm.line("fg %1");
+    await tm.waitFor(/^tty\$ fg %1\nsleep 1000$/m, "fg of the running job");
+    await tm.keys("C-c");
+    await tm.waitFor(/\^C\ntty\$\s*$/m, "^C to end it", () => tm.keys("C-c"));
+    await tm.line("echo st-$?");
+    await tm.waitFor(/^st-130$/m, "the status of the job killed by ^C");
+    await tm.line("fg");
+    await tm.waitFor(/^tty\$ fg\nsleep 200$/m, "fg of the stopped job");
+    await tm.keys("C-c");
+    await tm.waitFor(/\^C\ntty\$\s*$/m, "^C to end it", () => tm.keys("C-c"));
+    await tm.line("clear; jobs; echo none-$?; stty size");
+    await tm.waitFor(/^none-0\n24 80$/m, "no jobs left, the window size");
+    await tm.line("exit 7");
+    await tm.waitFor(/^restore-status-7$/m, "the restored sandbox's exit status");
+  } finally {
+    await tm.kill();
+    await sentry("delete", "--force", "tty-ckpt").catch(() => {});
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -70,7 +70,8 @@ export const LEDGER: readonly LedgerEntry[] = [
       "tgid", "tasks", "mm", "parent", "limits", "handlers", "pgid", "sid", "exitStatus", "zombie", "exitUid",
       "leaderComm", "sharedPending", "itimerReal", "timerSeq", "dumpable", "subreaper", "execed", "exitSignal",
       "oomScoreAdj", "userNs", "sysNs", "childUserNs", "childSysNs", "maxRssKb", "childMaxRssKb",
-      "itimerVirtual", "itimerProf", "cpuLimitTimers", "posixTimers",
+      "itimerVirtual", "itimerProf", "cpuLimitTimers", "posixTimers", "tty", "groupStop", "stopped", "stopReport",
+      "continuedReport",
     ],
     derived: {
       children: "rebuilt from every process's parent",
@@ -82,13 +83,8 @@ export const LEDGER: readonly LedgerEntry[] = [
       faultInfo: "set as a group dies of a fault, for the CLI's report of init's death; init is alive at a checkpoint",
     },
     refused: {
-      tty: "a controlling terminal",
       oomKilled: "a process the OOM killer chose",
       vforkPending: "a vfork child that has not exec'd",
-      groupStop: "a job-control stop",
-      stopped: "a job-control stop",
-      stopReport: "a job-control stop not yet reported to wait",
-      continuedReport: "a continue not yet reported to wait",
     },
   },
   {
@@ -113,8 +109,8 @@ export const LEDGER: readonly LedgerEntry[] = [
       "#args": "a cache of the current context's argument decoder",
     },
     refused: {
-      savedMask: "sigsuspend in progress",
-      sigWaitSet: "sigtimedwait in progress",
+      savedMask: "the mask a sigsuspend, pselect or ppoll put aside: saved as the thread's mask when the call runs again; refused between its wake and its handler",
+      sigWaitSet: "sigtimedwait in progress: the call runs again; refused between its wake and its return",
       affinity: "a CPU affinity mask",
       memPolicy: "a NUMA policy",
     },
@@ -218,6 +214,42 @@ export const LEDGER: readonly LedgerEntry[] = [
     className: "LocatedFile",
     saved: ["loc"],
     derived: {},
+  },
+  {
+    file: "vfs/tty/terminal.ts",
+    className: "Terminal",
+    saved: ["index", "ld", "winsize", "session", "foregroundPgrp", "slaveEverOpened", "hungUp", "locked", "exclusive"],
+    derived: {
+      masterOpens: "counted by the restored master descriptions (and the console's bridge)",
+      slaveOpens: "counted by the restored slave descriptions",
+      slaveQueue: "sleepers re-register as their restarted syscalls run again",
+      masterQueue: "as slaveQueue; the console's bridge registers anew",
+      host: "the restoring kernel's terminal support",
+    },
+  },
+  {
+    file: "vfs/tty/line_discipline.ts",
+    className: "LineDiscipline",
+    saved: ["termios", "#input", "#delims", "#committed", "#consumed", "#line", "#output", "column", "#lineColumn", "#lnext", "stopped"],
+    derived: { signals: "sent to the foreground group as the input that raised them is received: none wait between calls" },
+  },
+  {
+    file: "vfs/tty/termios.ts",
+    className: "Termios",
+    saved: ["iflag", "oflag", "cflag", "lflag", "line", "cc", "ispeed", "ospeed"],
+    derived: {},
+  },
+  {
+    file: "vfs/tty/tty_file.ts",
+    className: "TtyFile",
+    saved: ["terminal", "#loc"],
+    derived: {},
+  },
+  {
+    file: "vfs/tty/tty_file.ts",
+    className: "PtyMasterFile",
+    saved: [],
+    derived: { "#owner": "the restoring kernel's devpts" },
   },
   {
     file: "vfs/directory_file.ts",

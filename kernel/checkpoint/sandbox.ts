@@ -44,6 +44,7 @@ import { PAGE_SIZE } from "../../abi/linux/mm.ts";
 import { CAP_FULL_SET, SECURE_ALL_BITS, SECURE_ALL_LOCKS } from "../../abi/linux/capability.ts";
 import { OverlayDentry } from "../../vfs/overlay/overlay.ts";
 import { OverlayRegularFile } from "../../vfs/overlay/overlay_file.ts";
+import { HostRegularFile } from "../../vfs/hostfs/hostfs.ts";
 import { openDirSchema, openFileSchema, restoreOpenDir, restoreOpenFile, restoreTrees, saveOpenFile, saveTrees, treeSchema } from "./files.ts";
 import { makeUnixSockets, saveUnixSocket, type SavedUnixSocket, unixSocketSchema } from "./unix_sockets.ts";
 import { UnixSocket } from "../socket/unix/unix_socket.ts";
@@ -52,6 +53,8 @@ import { processTimersSchema, restoreProcessTimers, saveProcessTimers } from "./
 import { checkMemfdShape, makeMemfd, memfdSchema, saveMemfd, sealMemfd } from "./memfd.ts";
 import { MemFd } from "../../vfs/memfd.ts";
 import { taskCpu } from "../cpu_time.ts";
+import { checkTtyShape, makeTerminals, makeTtyFile, type SavedTerminal, saveTerminal, saveTtyFile, terminalSchema, ttyFileSchema } from "./ttys.ts";
+import type { Terminal } from "../../vfs/tty/mod.ts";
 import { anonFileSchemas, armAnonFile, linkAnonFile, makeAnonFile, saveAnonFile, type SavedAnonFile } from "./anon_files.ts";
 import { checkRoot, type Image, IMAGE_FORMAT_VERSION, IMAGE_MAGIC, ImageError, readImage, rootIdentity, writeImage } from "./image.ts";
 
@@ -100,6 +103,8 @@ const fileSchema = z.discriminatedUnion("kind", [
   ...anonFileSchemas,
   /** An AF_UNIX socket: unixSockets[socket] (unix_sockets.ts). */
   z.object({ kind: z.literal("unix"), socket: u32 }).strict(),
+  /** Either side of terminals[terminal] (ttys.ts). */
+  ttyFileSchema,
   /** A TCP or UDP socket file over tcpSockets[socket] or udpSockets[socket] (inet_sockets.ts). */
   ...inetFileSchemas,
   /** A memfd with its contents (memfd.ts). */
@@ -124,14 +129,25 @@ const vmaSchema = z.object({
   name: z.string().max(4096),
   growsDown: z.boolean(),
   locked: z.boolean().optional(),
+  /** prctl(PR_SET_VMA_ANON_NAME)'s name; absent: none. */
+  anonName: z.string().max(80).optional(),
   /**
    * MAP_SHARED|MAP_ANONYMOUS memory: the object (one index per memory object, however many
    * mappings and processes share it) and the offset of `start` in it.
    */
   shared: z.object({ object: z.number().int().min(0).max(MAX_FILES), offset: u64 }).strict().optional(),
+  /**
+   * A private mapping of a host file of the overlay's lower layer, by reference: the file at
+   * `path` (its size and mtime checked on restore) mapped again from `offset`; the runs hold
+   * only the pages that differ from the file (written by the program, or relocated by ld.so).
+   */
+  file: z.object({ path: absPath, offset: u64, size: u64, mtimeNs: z.string().regex(/^\d{1,20}$/) }).strict().optional(),
   /** MAP_SHARED of a memfd: the memfd (an index of the image's files) and the offset of `start` in it. */
   memfd: z.object({ file: u32, offset: u64 }).strict().optional(),
-}).strict();
+}).strict().refine(
+  (v) => [v.shared, v.file, v.memfd].filter((x) => x !== undefined).length <= 1,
+  "a mapping is shared memory, a file or a memfd, one of them",
+);
 
 const memorySchema = z.object({
   vmas: z.array(vmaSchema).max(65536),
@@ -218,6 +234,19 @@ const processSchema = z.object({
   handlers: z.array(z.tuple([hex64, u32, hex64, hex64])).length(65),
   /** The address space (index into mms); null for a zombie. */
   mm: u32.nullable(),
+  /** The controlling terminal (index into terminals), or null. */
+  tty: u32.nullable(),
+  /**
+   * Job control (kernel/job_control.ts): the signal of a group stop under way or complete (its
+   * threads stop again at their first step after the restore), whether it is complete, and what
+   * wait(WUNTRACED) and wait(WCONTINUED) have yet to report.
+   */
+  jobStop: z.object({
+    groupStop: z.number().int().min(1).max(64).nullable(),
+    stopped: z.boolean(),
+    stopReport: z.number().int().min(0).max(64),
+    continuedReport: z.boolean(),
+  }).strict().refine((j) => !j.stopped || j.groupStop !== null, "stopped without a group stop"),
   /** ITIMER_REAL: its deadline on the monotonic clock and its interval. */
   itimerReal: z.object({ deadlineNs: ns, intervalNs: ns }).strict().nullable(),
   pending: z.array(sigInfoSchema).max(1 << 16),
@@ -244,6 +273,10 @@ export const savedSandboxSchema = z.object({
   files: z.array(fileSchema).max(MAX_FILES),
   pipes: z.array(pipeSchema).max(MAX_FILES),
   unixSockets: z.array(unixSocketSchema).max(MAX_FILES),
+  /** Pseudo-terminal pairs with their line disciplines (ttys.ts). */
+  terminals: z.array(terminalSchema).max(4096),
+  /** The console of `-t` (index into terminals): its master is the restoring caller's terminal. */
+  console: u32.nullable(),
   /** The next autobind name of the abstract namespace. */
   unixAutobind: z.number().int().min(0).max(0xfffff),
   /** The netstack's TCP sockets (those no descriptor holds too) and UDP sockets (inet_sockets.ts). */
@@ -288,6 +321,7 @@ interface SaveContext {
   files: Table<FileDescription, SavedFile>;
   pipes: Table<Pipe, SavedPipe>;
   sockets: Table<UnixSocket, SavedUnixSocket>;
+  terminals: Table<Terminal, SavedTerminal>;
   inet: InetSaver;
   mms: Table<MemoryManager, SavedMemory>;
   sharedAnons: Table<SharedAnon, true>;
@@ -315,6 +349,7 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
     files: new Table(),
     pipes: new Table(),
     sockets: new Table(),
+    terminals: new Table(),
     inet: new InetSaver(k, (what) => new CheckpointError(`${what}: not saved yet`)),
     mms: new Table(),
     sharedAnons: new Table(),
@@ -338,6 +373,16 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
   if (k.fileLocks.anyHeld) throw new CheckpointError("file locks (flock, fcntl or OFD) are held: not saved yet");
   if (!k.ipc.empty) throw new CheckpointError("System V IPC objects (shm, sem or msg) exist: not saved yet");
   const processes = groups.map((tg) => saveProcess(tg, c));
+  const consoleTerm = k.tty.console;
+  const console = consoleTerm === null || consoleTerm.hungUp ? null : c.terminals.ref(consoleTerm, () => saveTerminal(consoleTerm));
+  // A pty whose master is neither a description in the sandbox nor the console is an `exec -t`
+  // session's, bridged by this sentry to a client that will not follow the restore.
+  for (const [i, t] of c.terminals.items.entries()) {
+    if (i === console || t.hungUp) continue;
+    if (!c.files.items.some((f) => f.kind === "tty" && f.master && f.terminal === i)) {
+      throw new CheckpointError(`the terminal /dev/pts/${t.index} of an exec -t session: not saved yet`);
+    }
+  }
   c.inet.finish(k);
   const trees = saveTrees(k, c.blobs, (what) => new CheckpointError(`${what}: not saved yet`));
   const state: SavedSandbox = {
@@ -350,6 +395,8 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
     pipes: c.pipes.items,
     unixSockets: c.sockets.items,
     unixAutobind: k.unixNames.nextAutobind,
+    terminals: c.terminals.items,
+    console,
     tcpSockets: c.inet.tcp,
     udpSockets: c.inet.udp,
     mms: c.mms.items,
@@ -362,8 +409,6 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
 
 function saveProcess(tg: ThreadGroup, c: SaveContext): SavedProcess {
   const refuse = (what: string) => new CheckpointError(`process ${tg.tgid} ${what}: not saved yet`);
-  if (tg.tty !== null) throw refuse("has a controlling terminal");
-  if (tg.groupStop !== null || tg.stopped || tg.stopReport !== 0 || tg.continuedReport) throw refuse("is stopped by job control");
   if (tg.vforkPending) throw refuse("is a vfork child that has not exec'd yet");
   if (!tg.zombie && tg.exitStatus !== null) throw refuse("is exiting");
   if (tg.oomKilled) throw refuse("was killed by the OOM killer");
@@ -387,6 +432,8 @@ function saveProcess(tg: ThreadGroup, c: SaveContext): SavedProcess {
     limits,
     handlers,
     mm: tg.zombie ? null : c.mms.ref(tg.mm, () => saveMemory(tg.mm, tasks[0]!.ctx, c)),
+    tty: tg.tty === null ? null : saveTerminalRef(tg.tty, c),
+    jobStop: { groupStop: tg.groupStop?.signo ?? null, stopped: tg.stopped, stopReport: tg.stopReport, continuedReport: tg.continuedReport },
     itimerReal: itr === null ? null : { deadlineNs: Math.max(0, itr.deadlineNs), intervalNs: itr.intervalNs },
     pending: savePending(tg.sharedPending),
     dumpable: tg.dumpable,
@@ -446,10 +493,16 @@ function saveFile(f: FileDescription, c: SaveContext): number {
       (what) => new CheckpointError(`${what}: not saved yet`),
     );
     if (anon !== null) return anon;
+    const tty = saveTtyFile(f, (t) => saveTerminalRef(t, c));
+    if (tty !== null) return tty;
     const file = saveOpenFile(c.kernel, f, (what) => new CheckpointError(`${what}: not saved yet`));
     if (file !== null) return file;
     throw new CheckpointError(`an open file ${f.path()} (${f.constructor.name}): not saved yet`);
   });
+}
+
+function saveTerminalRef(t: Terminal, c: SaveContext): number {
+  return c.terminals.ref(t, () => saveTerminal(t));
 }
 
 function saveSocket(so: UnixSocket, c: SaveContext): number {
@@ -457,11 +510,9 @@ function saveSocket(so: UnixSocket, c: SaveContext): number {
 }
 
 function saveTask(t: Task, c: SaveContext): SavedTask {
-  if (t.state === "stopped" || t.state === "dead" || t.state === "user") {
+  // A thread stopped by job control is saved as any other: its group's stop stops it again.
+  if (t.state === "dead" || t.state === "user") {
     throw new CheckpointError(`task ${t.tid} is ${t.state}: not saved`);
-  }
-  if (t.savedMask !== null || t.sigWaitSet !== null) {
-    throw new CheckpointError(`task ${t.tid} is in sigsuspend or sigtimedwait: not saved yet`);
   }
   if (t.affinity !== null || t.memPolicy !== null) {
     throw new CheckpointError(`task ${t.tid} has a CPU affinity or NUMA policy set: not saved yet`);
@@ -469,6 +520,10 @@ function saveTask(t: Task, c: SaveContext): SavedTask {
   if (t.fs.root.path() !== "/") throw new CheckpointError(`task ${t.tid} is chrooted (${t.fs.root.path()}): not saved yet`);
   const regs = t.ctx.regs.clone();
   const parkedStop = c.parked.get(t);
+  // The mask the thread runs with once its syscall is done: a pselect, ppoll, epoll_pwait or
+  // sigsuspend that runs again sets its temporary mask again (readline waits in pselect).
+  let sigmask = t.sigmask;
+  let rerun = false;
   if (t.inSyscall || parkedStop?.kind === "syscall") {
     const st = t.syscallState as { waiter?: { woken: boolean }; partial?: number } | null;
     if (st?.waiter?.woken === true) {
@@ -480,7 +535,13 @@ function saveTask(t: Task, c: SaveContext): SavedTask {
       // restored thread issues it again (blocked syscalls are restartable by design).
       regs.set("rip", regs.get("rip") - 2);
       regs.set64("rax", regs.get64("orig_rax"));
+      rerun = true;
     }
+  }
+  if (rerun && t.savedMask !== null) sigmask = t.savedMask;
+  else if (t.savedMask !== null || t.sigWaitSet !== null) {
+    // Between a sigsuspend's wake and its handler: the temporary mask is still in force.
+    throw new CheckpointError(`task ${t.tid} is leaving sigsuspend or sigtimedwait: not saved yet`);
   }
   regs.set("orig_rax", -1);
   const cr = t.creds;
@@ -489,7 +550,7 @@ function saveTask(t: Task, c: SaveContext): SavedTask {
     name: t.name,
     regs: regs.bytes.slice(),
     fp: t.ctx.getFpState().slice(),
-    sigmask: hex(t.sigmask),
+    sigmask: hex(sigmask),
     pending: savePending(t.pendingSignals),
     altStack: { ...t.altStack },
     clearChildTid: t.clearChildTid,
@@ -519,7 +580,10 @@ function saveMemory(mm: MemoryManager, ctx: Context, c: SaveContext): SavedMemor
   // This address space's index: the table reserved it before calling this save.
   const mmIndex = c.mms.items.length - 1;
   const vmas = mm.vmas.map((v: Vma): SavedMemory["vmas"][number] => {
-    const saved = { start: v.start, end: v.end, prot: v.prot, name: v.name, growsDown: v.growsDown, locked: v.locked === true };
+    const saved = {
+      start: v.start, end: v.end, prot: v.prot, name: v.name, growsDown: v.growsDown, locked: v.locked === true,
+      ...(v.anonName !== undefined ? { anonName: v.anonName } : {}),
+    };
     if (v.shared && v.file === null && v.object instanceof SharedAnon) {
       const object = c.sharedAnons.ref(v.object, () => true);
       if (c.placement.place(object, mmIndex, v.start, v.offset, v.end - v.start) === "partial") {
@@ -530,11 +594,14 @@ function saveMemory(mm: MemoryManager, ctx: Context, c: SaveContext): SavedMemor
     // A memfd's pages are its own: saved with it (memfd.ts), not as this mapping's contents.
     if (v.shared && v.file instanceof MemFd) return { ...saved, memfd: { file: saveFile(v.file, c), offset: v.offset } };
     if (v.shared && !hostFileMapping(v)) throw new CheckpointError(`shared mapping at 0x${v.start.toString(16)} (${v.name}): not saved yet`);
-    return saved;
+    const byRef = byReference(c.kernel, v);
+    return byRef === null ? saved : { ...saved, file: byRef };
   });
-  for (const v of mm.vmas) {
+  for (const [i, v] of mm.vmas.entries()) {
     // The vDSO's pages are the restoring kernel's own (restoreMemory maps them anew).
     if (v.file === null && (v.name === "[vvar]" || v.name === "[vdso]")) continue;
+    // A mapping saved by reference keeps only the pages that differ from its file.
+    const fromFile = vmas[i]!.file === undefined ? null : v.file!;
     if (v.shared && v.file instanceof MemFd) continue;
     const unreadable = (v.prot & PROT_READ) === 0;
     if (unreadable && mm.as.protect(ctx, v.start, v.end - v.start, v.prot | PROT_READ) !== 0) {
@@ -552,8 +619,10 @@ function saveMemory(mm: MemoryManager, ctx: Context, c: SaveContext): SavedMemor
         if (n !== buf.length && !pastEof) {
           throw new CheckpointError(`cannot read the mapping at 0x${(a + n).toString(16)}`);
         }
-        // Only runs of pages holding something: untouched memory reads as zeros on restore.
-        for (const [off, end] of nonZeroRuns(buf)) {
+        // Only runs of pages holding something: untouched memory reads as zeros on restore, and
+        // a page the same as its file's is mapped from the file again.
+        const runsHere = fromFile === null ? nonZeroRuns(buf) : changedRuns(buf, fromFile, v.offset + (a - v.start));
+        for (const [off, end] of runsHere) {
           runs.push({ addr: a + off, blob: blobs.length });
           // buf is this chunk's own: a run of most of it is kept as a view, not copied again;
           // a small run is copied, so that a sparse mapping does not keep whole chunks alive.
@@ -617,6 +686,68 @@ function hostFileMapping(v: Vma): boolean {
   return d instanceof OverlayDentry && d.upper === null;
 }
 
+/**
+ * How a private mapping of a host file (of the overlay's lower layer, or of a host directory
+ * mounted as it is, such as a read-only root) is saved by reference (its path, offset, size and
+ * mtime), or null when it is saved as a copy: a shared one, another kind of file (tmpfs, memfd,
+ * an overlay file copied up), one renamed since (its path no longer leads to it), or one the
+ * sentry could not map from the host.
+ */
+function byReference(k: Kernel, v: Vma): { path: string; offset: number; size: number; mtimeNs: string } | null {
+  if (v.shared || v.file === null || !hostBacked(v.file) || v.file.hostFdForMmap() === null) return null;
+  const loc = v.file.location();
+  if (loc === null) return null;
+  const path = v.file.path();
+  try {
+    if (!k.vfs.resolve({ root: k.vfs.root(), creds: Credentials.root() }, k.vfs.root(), path, { follow: false }).equals(loc)) return null;
+  } catch {
+    return null;
+  }
+  const st = v.file.stat();
+  return { path, offset: v.offset, size: Number(st.size), mtimeNs: String(st.mtimeNs) };
+}
+
+/** A host file as it is: a lower file of the overlay, or a file of a host directory mount. */
+function hostBacked(f: FileDescription): boolean {
+  if (f instanceof HostRegularFile) return true;
+  const d = f.location()?.dentry;
+  return f instanceof OverlayRegularFile && d instanceof OverlayDentry && d.upper === null;
+}
+
+/**
+ * [start, end) byte offsets of the maximal runs of pages of buf (memory mapped from `file` at
+ * `offset`) that differ from the file's contents (past its end, zeros).
+ */
+function changedRuns(buf: Uint8Array, file: FileDescription, offset: number): [number, number][] {
+  const want = new Uint8Array(buf.length);
+  for (let done = 0; done < want.length;) {
+    const n = file.read(want.subarray(done), offset + done);
+    if (n <= 0) break;
+    done += n;
+  }
+  const a = new Uint32Array(buf.buffer, buf.byteOffset, buf.length >>> 2);
+  const b = new Uint32Array(want.buffer, 0, want.length >>> 2);
+  const perPage = PAGE_SIZE >>> 2;
+  const out: [number, number][] = [];
+  let runStart = -1;
+  for (let p = 0; p * PAGE_SIZE < buf.length; p++) {
+    let same = true;
+    for (let i = p * perPage; i < (p + 1) * perPage && i < a.length; i++) {
+      if (a[i] !== b[i]) {
+        same = false;
+        break;
+      }
+    }
+    if (!same && runStart < 0) runStart = p * PAGE_SIZE;
+    if (same && runStart >= 0) {
+      out.push([runStart, p * PAGE_SIZE]);
+      runStart = -1;
+    }
+  }
+  if (runStart >= 0) out.push([runStart, buf.length]);
+  return out;
+}
+
 /** [start, end) byte offsets of the maximal runs of pages in buf that are not all zero. */
 function nonZeroRuns(buf: Uint8Array): [number, number][] {
   const out: [number, number][] = [];
@@ -652,6 +783,11 @@ function hex(v: bigint): string {
 export interface RestoreOptions {
   /** Descriptors 0, 1 and 2 of the restoring caller; the restore takes these references. */
   stdio: readonly [FileDescription, FileDescription, FileDescription];
+  /**
+   * The caller gives the console's master a terminal (`restore -t`, or a console socket): the
+   * image must have a console, and an image with one needs this. Default false.
+   */
+  console?: boolean;
 }
 
 /**
@@ -668,6 +804,10 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
   try {
     const s = image.state;
     checkShape(s, image.blobs);
+    if (s.console !== null && o.console !== true) {
+      throw new ImageError("restore: the image was taken with a terminal (-t): restore it with -t, or -d with --console-socket");
+    }
+    if (s.console === null && o.console === true) throw new ImageError("restore: the image has no terminal: restore it without -t");
     const root = k.vfs.root();
 
     // The filesystems first; the files after the processes (a signalfd names one): each
@@ -726,6 +866,12 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
       tg.childSysNs = p.cpu.childSysNs;
       tg.maxRssKb = p.cpu.maxRssKb;
       tg.childMaxRssKb = p.cpu.childMaxRssKb;
+      // The threads are queued as runnable: each stops at its first step while groupStop is set,
+      // and the group, already stopped, does not notify its parent again (job_control.ts).
+      tg.groupStop = p.jobStop.groupStop === null ? null : { signo: p.jobStop.groupStop };
+      tg.stopped = p.jobStop.stopped;
+      tg.stopReport = p.jobStop.stopReport;
+      tg.continuedReport = p.jobStop.continuedReport;
       if (p.itimerReal !== null) {
         tg.itimerReal = { deadlineNs: p.itimerReal.deadlineNs, intervalNs: p.itimerReal.intervalNs, tg, signo: SIGALRM, code: SI_KERNEL };
       }
@@ -742,10 +888,16 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
     // Each live socket's own reference goes with the others' below (an embryo's is its
     // listener's, a closed one's stays: it was released already).
     for (const [i, so] of sockets.entries()) if (!s.unixSockets[i]!.dead && !s.unixSockets[i]!.embryo) made.push(so);
+    const terminals = makeTerminals(k, s.terminals, s.console);
     // The netstack's sockets, with their timers relative to the monotonic time the restored
     // sandbox continues from.
     const inet = makeInetSockets(k, s.tcpSockets, s.udpSockets, s.files, s.monotonicNs / 1e6);
     const files = s.files.map((f, i): FileDescription => {
+      if (f.kind === "tty") {
+        const d = makeTtyFile(k, f, terminals);
+        made.push(d);
+        return d;
+      }
       if (f.kind === "tcp" || f.kind === "udp" || f.kind === "ping") {
         const d = makeInetFile(k, f, inet);
         made.push(d);
@@ -832,6 +984,7 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
         tasks.push(t);
       }
     }
+    for (const p of s.processes) groups.get(p.tgid)!.tty = p.tty === null ? null : terminals[p.tty]!;
     for (const p of s.processes) {
       if (p.parent === null) continue;
       const tg = groups.get(p.tgid)!, parent = groups.get(p.parent)!;
@@ -995,6 +1148,7 @@ function checkShape(s: SavedSandbox, blobs: Uint8Array[]): void {
     for (const b of p.bufs) used += Math.ceil((b.offset + b.data.length) / PAGE_SIZE);
     if (used > p.slots) throw bad("a pipe holds more than its capacity");
   }
+  checkTtyShape(s.files, s.terminals, s.console, s.processes.map((p) => p.tty), bad);
   const used = new Set<number>();
   for (const m of s.mms) checkMemoryShape(m, blobs, used, bad);
   for (const f of s.files) if (f.kind === "memfd") checkMemfdShape(f, blobs, used, bad);
@@ -1018,7 +1172,7 @@ function checkMemoryShape(m: SavedMemory, blobs: Uint8Array[], used: Set<number>
   for (const v of m.vmas) {
     if (
       v.start % PAGE_SIZE !== 0 || v.end % PAGE_SIZE !== 0 || v.start >= v.end || v.start < prevEnd ||
-      (v.shared !== undefined && v.shared.offset % PAGE_SIZE !== 0)
+      (v.shared !== undefined && v.shared.offset % PAGE_SIZE !== 0) || (v.file !== undefined && v.file.offset % PAGE_SIZE !== 0)
     ) {
       throw bad(`mapping 0x${v.start.toString(16)}-0x${v.end.toString(16)} is unaligned, empty or overlaps`);
     }
@@ -1047,6 +1201,8 @@ function restoreMemory(
     }
   }
   const mm = new MemoryManager(as);
+  // The mappings go to the stub in one round trip (flushed by the first write below).
+  as.deferMappings(ctx);
   const vdso = vdsoOf(m);
   const kv = vdso === null ? null : k.vdso();
   const ownVdso = vdso !== null && kv !== null && kv.imageLen === vdso.image.end - vdso.image.start &&
@@ -1068,6 +1224,7 @@ function restoreMemory(
     }
     let err: number;
     let object: SharedAnon | null = null;
+    let file: FileDescription | null = null;
     if (v.shared !== undefined) {
       object = shared.objects.get(v.shared.object) ?? new SharedAnon();
       shared.objects.set(v.shared.object, object);
@@ -1076,26 +1233,38 @@ function restoreMemory(
       err = from === null
         ? as.mapAnonymous(ctx, v.start, len, prot, true)
         : as.shareAnonymous(ctx, v.start, len, prot, shared.firstCtx[from.mm]!.addressSpace, from.addr);
+    } else if (v.file !== undefined) {
+      file = reopenMapped(k, v.file);
+      // Held by the mapping from here (released with the address space if the restore fails).
+      mm.vmas.push({
+        start: v.start, end: v.end, prot: v.prot, shared: false, object: null, file, offset: v.file.offset,
+        name: v.name, growsDown: v.growsDown, locked: v.locked === true,
+      });
+      err = as.mapHostFile(ctx, { addr: v.start, len, prot, shared: false, hostFd: file.hostFdForMmap()!, offset: v.file.offset });
     } else {
       err = as.mapAnonymous(ctx, v.start, len, prot, false);
     }
     if (err !== 0) throw new ImageError(`restore: cannot map 0x${v.start.toString(16)}-0x${v.end.toString(16)} (errno ${-err})`);
+    if (file !== null) continue;
     mm.vmas.push({
       start: v.start, end: v.end, prot: v.prot, shared: object !== null, object, file: null, offset: v.shared?.offset ?? 0,
       name: v.name, growsDown: v.growsDown, locked: v.locked === true,
+      ...(v.anonName !== undefined ? { anonName: v.anonName } : {}),
     });
   }
+  const flushed = as.flushMappings();
+  if (flushed !== 0) throw new ImageError(`restore: cannot map the image's memory (errno ${-flushed})`);
   for (const r of m.runs) {
     const b = blobs[r.blob]!;
     if (as.write(r.addr, b) !== b.length) throw new ImageError(`restore: cannot write memory at 0x${r.addr.toString(16)}`);
   }
+  as.deferMappings(ctx);
   for (const v of m.vmas) {
     if ((v.name === "[vvar]" || v.name === "[vdso]") && ownVdso) continue;
     if (v.memfd !== undefined) continue; // mapped with its own protection
-    if ((v.prot & (PROT_READ | PROT_WRITE)) !== (PROT_READ | PROT_WRITE) && as.protect(ctx, v.start, v.end - v.start, v.prot) !== 0) {
-      throw new ImageError(`restore: cannot protect 0x${v.start.toString(16)}`);
-    }
+    if ((v.prot & (PROT_READ | PROT_WRITE)) !== (PROT_READ | PROT_WRITE)) as.protect(ctx, v.start, v.end - v.start, v.prot);
   }
+  if (as.flushMappings() !== 0) throw new ImageError("restore: cannot protect the image's memory");
   if (vdso !== null) {
     if (ownVdso) {
       // This kernel's vDSO at the same addresses: its clock parameters are this sentry's.
@@ -1132,6 +1301,26 @@ function restoreMemory(
     }
   }
   return mm;
+}
+
+/**
+ * Opens again, read-only, a host file a private mapping was saved by reference to, refused
+ * (ImageError) when it is gone, changed since the checkpoint (size, mtime), or cannot be mapped.
+ */
+function reopenMapped(k: Kernel, s: NonNullable<SavedMemory["vmas"][number]["file"]>): FileDescription {
+  const ctx = { root: k.vfs.root(), creds: Credentials.root() };
+  let f: FileDescription;
+  try {
+    f = k.vfs.openAt(ctx, ctx.root, s.path, O_RDONLY | O_NOFOLLOW, 0);
+  } catch {
+    throw new ImageError(`restore: the host file ${s.path} the program maps is gone`);
+  }
+  const st = f.stat();
+  if (!hostBacked(f) || Number(st.size) !== s.size || String(st.mtimeNs) !== s.mtimeNs || f.hostFdForMmap() === null) {
+    f.decRef();
+    throw new ImageError(`restore: the host file ${s.path} the program maps changed since the checkpoint`);
+  }
+  return f;
 }
 
 /** The [vvar] page and the [vdso] image of a saved address space, when it has them side by side. */

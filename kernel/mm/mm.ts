@@ -17,7 +17,7 @@ import {
   MAP_SHARED_VALIDATE, MAP_TYPE, MREMAP_FIXED, MREMAP_MAYMOVE, PAGE_SIZE, pageRoundUp, PROT_EXEC,
   PROT_GROWSDOWN, PROT_GROWSUP, PROT_READ, PROT_SEM, PROT_WRITE,
 } from "../../abi/linux/mm.ts";
-import { EACCES, EAGAIN, EBADF, EEXIST, EFAULT, EINVAL, ENOMEM, errnoFromNumber } from "../errno.ts";
+import { EACCES, EAGAIN, EBADF, EEXIST, EFAULT, EINVAL, ENOMEM, EPERM, errnoFromNumber } from "../errno.ts";
 import type { AddressSpace, Context } from "../../platform/mod.ts";
 import type { FileDescription } from "../../vfs/file_description.ts";
 import type { Location } from "../../vfs/mount.ts";
@@ -68,6 +68,10 @@ export interface Vma {
   locked?: boolean;
   /** False for a shared mapping that may never become writable though its file is (shmat's SHM_RDONLY). */
   mayWrite?: boolean;
+  /** prctl(PR_SET_VMA_ANON_NAME)'s name of anonymous memory ("" is a name too); absent: none. */
+  anonName?: string;
+  /** False for a file mapping on a noexec mount (Linux clears VM_MAYEXEC): mprotect(PROT_EXEC) is EACCES. */
+  mayExec?: boolean;
 }
 
 /** Arguments of {@linkcode MemoryManager.mmap}. */
@@ -227,6 +231,8 @@ export class MemoryManager {
       if (!f) throw EBADF;
       if (!f.readable) throw EACCES;
       if (shared && (o.prot & PROT_WRITE) && !f.writable) throw EACCES;
+      // Linux's do_mmap: a file on a noexec mount never maps executable.
+      if ((o.prot & PROT_EXEC) && f.location()?.mount.noexec) throw EPERM;
     }
     let addr: number;
     if (o.flags & MAP_FIXED_NOREPLACE) {
@@ -288,6 +294,7 @@ export class MemoryManager {
       growsDown: (o.flags & MAP_GROWSDOWN) !== 0,
       locked: (o.flags & MAP_LOCKED) !== 0 || this.lockFuture,
       ...(o.readOnly ? { mayWrite: false } : {}),
+      ...(file?.location()?.mount.noexec ? { mayExec: false } : {}),
     });
   }
 
@@ -312,6 +319,27 @@ export class MemoryManager {
   setLocked(start: number, end: number, locked: boolean): void {
     this.#checkMapped(start, end);
     this.#setLockedIn(start, end, locked);
+  }
+
+  /**
+   * prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME): names (or, with null, unnames) the anonymous
+   * memory in [start, start+len), splitting VMAs at the ends, as Linux's madvise_set_anon_name:
+   * EINVAL for an unaligned start, EBADF if a file mapping lies in the range (nothing changes
+   * then), ENOMEM if part of the range is unmapped (the mapped parts are named all the same).
+   */
+  setAnonName(start: number, len: number, name: string | null): void {
+    if (start % PAGE_SIZE !== 0) throw EINVAL;
+    const end = start + pageRoundUp(len);
+    if (end === start) return;
+    const inRange = this.vmas.filter((v) => v.start < end && start < v.end);
+    if (inRange.some((v) => v.file !== null || isSpecial(v))) throw EBADF;
+    let covered = 0;
+    for (const v of inRange) covered += Math.min(v.end, end) - Math.max(v.start, start);
+    for (const p of this.#remove(start, end)) {
+      const { anonName: _, ...rest } = p;
+      this.#insert(name === null ? rest : { ...rest, anonName: name });
+    }
+    if (covered < end - start) throw ENOMEM;
   }
 
   /** mlockall(MCL_CURRENT) and munlockall: every VMA. */
@@ -376,7 +404,8 @@ export class MemoryManager {
     const prev = this.vmas[i - 1], next = this.vmas[i];
     const joins = (a: Vma, b: Vma) =>
       a.end === b.start && a.file === null && b.file === null && !a.shared && !b.shared &&
-      a.prot === b.prot && a.name === b.name && a.growsDown === b.growsDown && !a.locked === !b.locked;
+      a.prot === b.prot && a.name === b.name && a.growsDown === b.growsDown && !a.locked === !b.locked &&
+      a.anonName === b.anonName;
     if (prev !== undefined && joins(prev, v)) {
       prev.end = v.end;
       if (next !== undefined && joins(prev, next)) {
@@ -565,6 +594,7 @@ export class MemoryManager {
       ) {
         throw EACCES;
       }
+      if (v.start < end && addr < v.end && (prot & PROT_EXEC) && v.mayExec === false) throw EACCES;
       // The vDSO's parameters page may only ever be read (Linux's [vvar] has no VM_MAYWRITE
       // nor VM_MAYEXEC).
       if (v.start < end && addr < v.end && v.name === "[vvar]" && (prot & (PROT_WRITE | PROT_EXEC))) throw EACCES;

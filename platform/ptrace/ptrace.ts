@@ -431,8 +431,12 @@ class StubAddressSpace implements AddressSpace {
   #runBatch(ctx: PtraceContext, entries: BatchEntry[]): number {
     if (!this.#allStopped()) throw new Error("A batch needs every thread of the stub stopped");
     let firstError = 0;
-    for (let base = 0; base < entries.length; base += BATCH_MAX_ENTRIES) {
-      const n = Math.min(BATCH_MAX_ENTRIES, entries.length - base);
+    for (let base = 0, n = 0; base < entries.length; base += n) {
+      n = Math.min(BATCH_MAX_ENTRIES, entries.length - base);
+      // A table never ends between an entry that saves its result (a fetched descriptor) and
+      // those that use it: the saved value does not survive into the next table (a restore
+      // maps dozens of files in one flush: [fetch, mmap, close] split across two was EBADF).
+      while (n > 1 && base + n < entries.length && (entries[base + n]!.flags & (BATCH_ARG0_SAVED | BATCH_ARG4_SAVED)) !== 0) n--;
       const bytes = batchTable.subarray(0, n * BATCH_ENTRY_SIZE);
       for (let i = 0; i < n; i++) {
         const e = entries[base + i]!, o = i * BATCH_ENTRY_SIZE;

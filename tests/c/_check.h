@@ -37,6 +37,10 @@ static const char *en(int e) {
     case EOVERFLOW: return "EOVERFLOW";
     case ENOMEM: return "ENOMEM";
     case ETIMEDOUT: return "ETIMEDOUT";
+    case EIO: return "EIO";
+    case ENODEV: return "ENODEV";
+    case ENOTTY: return "ENOTTY";
+    case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
     default: return "E?";
   }
 }

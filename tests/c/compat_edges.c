@@ -16,7 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <poll.h>
 #include <sys/resource.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -295,6 +297,31 @@ static void inet_options(void) {
   close(fd);
 }
 
+static void select_timeouts(void) {
+  struct timeval tv = {0, 10000};
+  R("select with no descriptors", select(0, NULL, NULL, NULL, &tv));
+  printf("  time left %ld.%06ld\n", (long)tv.tv_sec, (long)tv.tv_usec);
+  int p[2];
+  pipe(p);
+  write(p[1], "x", 1);
+  fd_set rd;
+  FD_ZERO(&rd);
+  FD_SET(p[0], &rd);
+  tv.tv_sec = 5;
+  tv.tv_usec = 0;
+  R("select on a readable pipe", select(p[0] + 1, &rd, NULL, NULL, &tv));
+  printf("  time left is most of 5 s: %d\n", tv.tv_sec == 4 || (tv.tv_sec == 5 && tv.tv_usec == 0));
+  struct timespec ts = {0, 10 * 1000 * 1000};
+  R("raw pselect6 with no descriptors", syscall(SYS_pselect6, 0, NULL, NULL, NULL, &ts, NULL));
+  printf("  time left %ld.%09ld\n", (long)ts.tv_sec, ts.tv_nsec);
+  ts.tv_sec = 0;
+  ts.tv_nsec = 10 * 1000 * 1000;
+  R("raw ppoll with no descriptors", syscall(SYS_ppoll, NULL, 0, &ts, NULL, 8));
+  printf("  time left %ld.%09ld\n", (long)ts.tv_sec, ts.tv_nsec);
+  close(p[0]);
+  close(p[1]);
+}
+
 int main(void) {
   setvbuf(stdout, NULL, _IONBF, 0);
   getdents_edges();
@@ -307,6 +334,7 @@ int main(void) {
   passcred_order();
   zero_length_recv_fd();
   inet_options();
+  select_timeouts();
   char path[128];
   for (int i = 0; i < 100; i++) {
     snprintf(path, sizeof(path), "%s/file-%03d", dir, i);

@@ -9,7 +9,7 @@ import { Credentials } from "../../kernel/creds.ts";
 import type { FileDescription } from "../file_description.ts";
 import type { Location, Mount } from "../mount.ts";
 import type {
-  ProcCaller, ProcFd, ProcMemory, ProcProcess, ProcSource, ProcSystem, ProcThread,
+  ProcCaller, ProcFd, ProcMemAccess, ProcMemory, ProcProcess, ProcSource, ProcSystem, ProcThread,
 } from "./source.ts";
 
 /** A process whose fields tests set directly. */
@@ -53,6 +53,32 @@ export class FakeProcess implements ProcProcess {
 
   readMemory(start: number, end: number): Uint8Array {
     return this.memoryBytes.slice(start - this.memoryBase, end - this.memoryBase);
+  }
+
+  memoryAccess(): ProcMemAccess | null {
+    const p = this;
+    return {
+      live: true,
+      read(addr: number, dst: Uint8Array): number {
+        const src = p.memoryBytes.subarray(Math.max(0, addr - p.memoryBase));
+        if (addr < p.memoryBase) return 0;
+        const n = Math.min(dst.length, src.length);
+        dst.set(src.subarray(0, n));
+        return n;
+      },
+      write(addr: number, src: Uint8Array): number {
+        if (addr < p.memoryBase) return 0;
+        const off = addr - p.memoryBase;
+        const n = Math.max(0, Math.min(src.length, p.memoryBytes.length - off));
+        p.memoryBytes.set(src.subarray(0, n), off);
+        return n;
+      },
+    };
+  }
+
+  setComm(_tid: number | null, comm: string): boolean {
+    this.comm = comm;
+    return true;
   }
 
   exe(): Location | null {

@@ -34,9 +34,9 @@
  * @module
  */
 
-import { EACCES, EINVAL, ENOENT, ENXIO, EPERM } from "../../kernel/errno.ts";
+import { EACCES, EINVAL, EIO, ENOENT, ENXIO, EPERM, ESRCH } from "../../kernel/errno.ts";
 import {
-  O_ACCMODE, O_RDONLY, O_RDWR, O_WRONLY, S_IFDIR, S_IFLNK, S_IFMT, S_IFSOCK,
+  O_ACCMODE, O_RDONLY, O_RDWR, O_WRONLY, S_IFDIR, S_IFLNK, S_IFMT, S_IFSOCK, SEEK_CUR, SEEK_SET,
 } from "../../abi/linux/file.ts";
 import type { Dentry, SetAttr } from "../dentry.ts";
 import type { DirEntry, FileDescription } from "../file_description.ts";
@@ -48,7 +48,8 @@ import {
   PROC_SUPER_MAGIC, StaticDir,
 } from "../kernfs/kernfs.ts";
 import { dtFromMode } from "../hostfs/hostfs.ts";
-import type { NetFileKind, ProcCaller, ProcProcess, ProcSource, ProcThread } from "./source.ts";
+import type { NetFileKind, ProcCaller, ProcMemAccess, ProcProcess, ProcSource, ProcThread } from "./source.ts";
+import { LocatedFile } from "../located_file.ts";
 import * as r from "./render.ts";
 import { CAP_SYS_PTRACE } from "../../abi/linux/capability.ts";
 
@@ -309,13 +310,13 @@ function countThreads(src: ProcSource): { running: number; blocked: number; tota
 type PidEntryKind =
   | "stat" | "status" | "statm" | "cmdline" | "environ" | "maps" | "limits" | "mounts" | "mountinfo"
   | "comm" | "oom_score_adj" | "oom_score" | "cgroup" | "uid_map" | "gid_map" | "wchan" | "auxv"
-  | "exe" | "cwd" | "root" | "fd" | "fdinfo" | "task";
+  | "mem" | "exe" | "cwd" | "root" | "fd" | "fdinfo" | "task";
 
 /** [name, kind, mode bits]; links and directories get their type from the kind. */
 const PID_ENTRIES: ReadonlyArray<[PidEntryKind, number]> = [
   ["auxv", 0o400], ["cgroup", 0o444], ["cmdline", 0o444], ["comm", 0o644], ["cwd", 0o777], ["environ", 0o400],
   ["exe", 0o777], ["fd", 0o500], ["fdinfo", 0o555], ["gid_map", 0o444], ["limits", 0o444],
-  ["maps", 0o444], ["mountinfo", 0o444], ["mounts", 0o444], ["oom_score", 0o444],
+  ["maps", 0o444], ["mem", 0o600], ["mountinfo", 0o444], ["mounts", 0o444], ["oom_score", 0o444],
   ["oom_score_adj", 0o644], ["root", 0o777], ["stat", 0o444], ["statm", 0o444], ["status", 0o444],
   ["task", 0o555], ["uid_map", 0o444], ["wchan", 0o444],
 ];
@@ -380,9 +381,10 @@ class PidFile extends GeneratedFile {
     super(pfs, parent, kind, { mode, uid, gid });
   }
 
+  /** The process, for a file already open: one that exited since is ESRCH, as Linux's get_pid_task. */
   #process(): ProcProcess {
     const p = this.pfs.source.process(this.pid);
-    if (p === null) throw ENOENT; // Linux reads an exited process's files as ESRCH/empty
+    if (p === null) throw ESRCH;
     return p;
   }
 
@@ -397,11 +399,33 @@ class PidFile extends GeneratedFile {
   }
 
   override get writable(): boolean {
-    return this.kind === "oom_score_adj" || this.kind === "comm";
+    return this.kind === "oom_score_adj" || this.kind === "comm" || this.kind === "mem";
+  }
+
+  /**
+   * /proc/PID/mem opens a view of the address space (ProcMemFile) once ptrace access is
+   * granted (Linux's mem_open: PTRACE_MODE_ATTACH, EACCES); the others render as usual.
+   */
+  override open(loc: Location, flags: number): FileDescription {
+    if (this.kind !== "mem") return super.open(loc, flags);
+    const p = this.pfs.source.process(this.pid);
+    if (p === null) throw ESRCH;
+    this.pfs.checkAccess(p);
+    return new ProcMemFile(loc, flags, p.memoryAccess());
   }
 
   override writeContents(data: Uint8Array): void {
     const p = this.#process();
+    if (this.kind === "comm") {
+      // Linux's comm_write: only a thread of the same process may rename, with the bytes as
+      // written (a newline included) cut to TASK_COMM_LEN - 1; the write counts them all.
+      const c = this.pfs.source.caller();
+      if (c !== null && c.pid !== p.pid) throw EINVAL;
+      const end = data.subarray(0, 15).indexOf(0);
+      const name = new TextDecoder().decode(data.subarray(0, end < 0 ? 15 : end));
+      if (!p.setComm(this.tid, name)) throw ESRCH;
+      return;
+    }
     const text = new TextDecoder().decode(data).trim();
     if (this.kind === "oom_score_adj") {
       if (!/^-?[0-9]+$/.test(text)) throw EINVAL;
@@ -463,6 +487,46 @@ class PidFile extends GeneratedFile {
       default:
         throw ENOENT;
     }
+  }
+}
+
+/**
+ * @savable An open /proc/PID/mem: the file offset is an address of the process (Linux's
+ * mem_lseek: SEEK_SET and SEEK_CUR only, any 64-bit position). Reads and writes copy what the
+ * mappings allow and fail with EIO when not one byte could be copied; once the process's
+ * memory is gone they return 0.
+ */
+class ProcMemFile extends LocatedFile {
+  readonly #mem: ProcMemAccess | null;
+
+  constructor(loc: Location, flags: number, mem: ProcMemAccess | null) {
+    super(loc, flags);
+    this.#mem = mem;
+  }
+
+  #rw(buf: Uint8Array, offset: number | null, write: boolean): number {
+    const mem = this.#mem;
+    if (mem === null || !mem.live || buf.length === 0) return 0;
+    const addr = offset ?? this.offset;
+    const n = write ? mem.write(addr, buf) : mem.read(addr, buf);
+    if (n === 0) throw EIO;
+    if (offset === null) this.offset = addr + n;
+    return n;
+  }
+
+  override read(dst: Uint8Array, offset: number | null): number {
+    return this.#rw(dst, offset, false);
+  }
+
+  override write(src: Uint8Array, offset: number | null): number {
+    return this.#rw(src, offset, true);
+  }
+
+  override seek(offset: number, whence: number): number {
+    if (whence === SEEK_SET) this.offset = offset;
+    else if (whence === SEEK_CUR) this.offset += offset;
+    else throw EINVAL;
+    return this.offset;
   }
 }
 

@@ -66,6 +66,22 @@ export interface ProcMemory {
   auxv?: Uint8Array;
 }
 
+/**
+ * @savable A process's address space as an open /proc/PID/mem reaches it: held from open on,
+ * so reads go on reaching the memory the opener saw, and see nothing once it is gone.
+ */
+export interface ProcMemAccess {
+  /** False once the address space was released (its process exited or exec'd). */
+  readonly live: boolean;
+  /** Copies from addr through any mapping; returns the bytes copied, short at the first unmapped one. */
+  read(addr: number, dst: Uint8Array): number;
+  /**
+   * Copies to addr as ptrace's POKEDATA does (FOLL_FORCE): a read-only private mapping is
+   * written too (copy-on-write), a read-only shared one is not. Short as read.
+   */
+  write(addr: number, src: Uint8Array): number;
+}
+
 /** One process (thread group), live or zombie. */
 export interface ProcProcess {
   readonly pid: number;
@@ -95,6 +111,13 @@ export interface ProcProcess {
   memory(): ProcMemory | null;
   /** Bytes of [start, end) of the process's memory, as far as readable. */
   readMemory(start: number, end: number): Uint8Array;
+  /** The address space for /proc/PID/mem; null for a zombie. */
+  memoryAccess(): ProcMemAccess | null;
+  /**
+   * Renames thread tid (the leader when null) as a write to its comm file does; the name is
+   * already cut to 15 bytes. False when there is no such thread.
+   */
+  setComm(tid: number | null, comm: string): boolean;
   exe(): Location | null;
   cwd(): Location | null;
   root(): Location | null;

@@ -212,6 +212,15 @@ export class DevptsFilesystem implements Filesystem, PtyOwner {
     return t;
   }
 
+  /**
+   * Puts a restored terminal back at its own number (a checkpoint's restore): Error when the
+   * number is out of range or taken.
+   */
+  adopt(t: Terminal): void {
+    if (t.index < 0 || t.index >= PTY_MAX || this.#slaves.has(t.index)) throw new Error(`pty ${t.index} twice or out of range`);
+    this.#slaves.set(t.index, new SlaveDentry(this, this.root, t));
+  }
+
   /** What opening /dev/ptmx does: a new pty, its master open. loc: the node opened. */
   openMaster(flags: number, loc: Location | null): PtyMasterFile {
     return new PtyMasterFile(this.allocate(), flags, loc, this);

@@ -84,6 +84,35 @@ function isAlnum(c: number): boolean {
   return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
 }
 
+/**
+ * A line discipline's state as plain data (a checkpoint's, kernel/checkpoint/ttys.ts). Line
+ * ends are offsets into `input` (the counts of bytes ever committed and read are not kept:
+ * only their difference means anything).
+ */
+export interface SavedLineDiscipline {
+  termios: SavedTermios;
+  input: Uint8Array<ArrayBuffer>;
+  delims: Array<{ at: number; eof: boolean }>;
+  line: Uint8Array<ArrayBuffer>;
+  output: Uint8Array<ArrayBuffer>;
+  column: number;
+  lineColumn: number;
+  lnext: boolean;
+  stopped: boolean;
+}
+
+/** struct ktermios as plain data. */
+export interface SavedTermios {
+  iflag: number;
+  oflag: number;
+  cflag: number;
+  lflag: number;
+  line: number;
+  cc: number[];
+  ispeed: number;
+  ospeed: number;
+}
+
 /** @savable The state of one terminal's line discipline. */
 export class LineDiscipline {
   termios = new Termios();
@@ -471,6 +500,50 @@ export class LineDiscipline {
   /** TCOFLUSH: drops output not yet read by the hardware side. */
   flushOutput(): void {
     this.#output.clear();
+  }
+
+  /** The state as plain data (signals are sent as input raises them: none wait between calls). */
+  save(): SavedLineDiscipline {
+    const t = this.termios;
+    return {
+      termios: { iflag: t.iflag, oflag: t.oflag, cflag: t.cflag, lflag: t.lflag, line: t.line, cc: [...t.cc], ispeed: t.ispeed, ospeed: t.ospeed },
+      input: Uint8Array.from(this.#input.bytes.slice(this.#input.head)),
+      delims: this.#delims.map((d) => ({ at: d.at - this.#consumed, eof: d.eof })),
+      line: Uint8Array.from(this.#line),
+      output: Uint8Array.from(this.#output.bytes.slice(this.#output.head)),
+      column: this.column,
+      lineColumn: this.#lineColumn,
+      lnext: this.#lnext,
+      stopped: this.stopped,
+    };
+  }
+
+  /**
+   * A discipline from saved state. Throws a plain Error naming what does not hold together
+   * (line ends outside the input or out of order, more input than the buffer holds).
+   */
+  static load(s: SavedLineDiscipline): LineDiscipline {
+    if (s.input.length + s.line.length > INPUT_BUFFER_SIZE) throw new Error("more input than a terminal holds");
+    let prev = 0;
+    for (const d of s.delims) {
+      if (d.at < prev || d.at > s.input.length) throw new Error("a line end outside its input");
+      prev = d.at;
+    }
+    const ld = new LineDiscipline();
+    const t = new Termios();
+    Object.assign(t, { ...s.termios, cc: [...s.termios.cc] });
+    ld.termios = t;
+    for (const b of s.input) ld.#input.push(b);
+    ld.#committed = s.input.length;
+    ld.#consumed = 0;
+    ld.#delims = s.delims.map((d) => ({ ...d }));
+    ld.#line = [...s.line];
+    for (const b of s.output) ld.#output.push(b);
+    ld.column = s.column;
+    ld.#lineColumn = s.lineColumn;
+    ld.#lnext = s.lnext;
+    ld.stopped = s.stopped;
+    return ld;
   }
 
   /** Takes the signals the input raised since the last call. */

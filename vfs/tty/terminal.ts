@@ -59,7 +59,7 @@ export function decodeWinsize(b: Uint8Array): WindowSize {
 export class Terminal {
   /** Immutable. The pty number: the slave is /dev/pts/<index>. */
   readonly index: number;
-  readonly ld = new LineDiscipline();
+  readonly ld: LineDiscipline;
   winsize: WindowSize = { rows: 0, cols: 0, xpixel: 0, ypixel: 0 };
   /** The session this is the controlling terminal of; 0 for none. */
   session = 0;
@@ -81,9 +81,11 @@ export class Terminal {
   /** Who sends the signals; null in unit tests that need none. */
   host: TtyHost | null;
 
-  constructor(index: number, host: TtyHost | null) {
+  /** ld: a restored discipline (a checkpoint's); a new one by default. */
+  constructor(index: number, host: TtyHost | null, ld: LineDiscipline = new LineDiscipline()) {
     this.index = index;
     this.host = host;
+    this.ld = ld;
   }
 
   // ---- the master side ----------------------------------------------------------------------

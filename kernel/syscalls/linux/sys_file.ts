@@ -5,6 +5,7 @@
  * @module
  */
 
+import { isNetdeviceIoctl, netdeviceIoctl } from "../../socket/netdevice.ts";
 import { EBADF, EINVAL } from "../../errno.ts";
 import type { Task } from "../../task.ts";
 import {
@@ -235,6 +236,8 @@ const sysIoctl: SyscallFn = (t, a) => {
     }
     default:
       if (file instanceof TtyFile) return ttyIoctl(t, file, cmd, arg);
+      // sock_ioctl: what no family handles goes to the network devices (netdevice(7)).
+      if (file instanceof SocketFile && isNetdeviceIoctl(cmd)) return netdeviceIoctl(t.kernel.net, file.family, cmd, arg, t);
       return file.ioctl(cmd, arg, t);
   }
 };
@@ -242,7 +245,7 @@ const sysIoctl: SyscallFn = (t, a) => {
 export const table: Record<number, SyscallEntry> = {
   2: partial("open", sysOpen, "O_TMPFILE unsupported"),
   3: supported("close", sysClose),
-  16: partial("ioctl", sysIoctl, "FIOCLEX, FIONCLEX, FIONBIO, FIOASYNC, sockets' FIOSETOWN/FIOGETOWN; terminals (vfs/tty, _tty.ts); TCGETS, TIOCGWINSZ, FIONREAD of host stdio"),
+  16: partial("ioctl", sysIoctl, "FIOCLEX, FIONCLEX, FIONBIO, FIOASYNC, sockets' FIOSETOWN/FIOGETOWN and netdevice requests (read-only); terminals (vfs/tty, _tty.ts); TCGETS, TIOCGWINSZ, FIONREAD of host stdio"),
   32: supported("dup", sysDup),
   33: supported("dup2", sysDup2),
   72: partial("fcntl", sysFcntl, "F_DUPFD(_CLOEXEC), F_GETFD, F_SETFD, F_GETFL, F_SETFL, record and OFD locks, seals, F_GETPIPE_SZ/F_SETPIPE_SZ, F_SETOWN(_EX)/F_GETOWN(_EX)/F_SETSIG/F_GETSIG with O_ASYNC signals; no leases"),

@@ -21,7 +21,7 @@ import {
   MNT_DETACH, MNT_EXPIRE, MNT_FORCE, MS_BIND, MS_MGC_MSK, MS_MGC_VAL, MS_MOUNT_FLAGS, MS_MOVE,
   MS_PROPAGATION, MS_RDONLY, MS_REC, MS_REMOUNT, MS_SILENT, UMOUNT_NOFOLLOW,
 } from "../../../abi/linux/mount.ts";
-import { type Filesystem, type Location, type Mount, walk } from "../../../vfs/mod.ts";
+import { type Filesystem, Location, type Mount, walk } from "../../../vfs/mod.ts";
 import { ProcFilesystem } from "../../../vfs/procfs/procfs.ts";
 import { SysFilesystem } from "../../../vfs/sysfs/sysfs.ts";
 import { DevFilesystem } from "../../../vfs/devfs/devfs.ts";
@@ -131,7 +131,12 @@ const sysUmount2: SyscallFn = (t, a) => {
   checkCapable(t);
   if (flags & ~(MNT_FORCE | MNT_DETACH | MNT_EXPIRE | UMOUNT_NOFOLLOW)) throw EINVAL;
   if ((flags & MNT_EXPIRE) && (flags & (MNT_FORCE | MNT_DETACH))) throw EINVAL;
-  const loc = lookup(t, copyInPath(t, a.pointer(0)), (flags & UMOUNT_NOFOLLOW) === 0);
+  let loc = lookup(t, copyInPath(t, a.pointer(0)), (flags & UMOUNT_NOFOLLOW) === 0);
+  // LOOKUP_MOUNTPOINT: a path that ends where mounts are stacked ("." in a directory mounted
+  // over after it became the cwd) names the topmost of them.
+  for (let over = loc.mount.children.get(loc.dentry); over !== undefined; over = loc.mount.children.get(loc.dentry)) {
+    loc = new Location(over, over.root);
+  }
   const m = loc.mount;
   if (loc.dentry !== m.root) throw EINVAL;
   if (m.parent === null || m.mountpoint === null) throw EBUSY;

@@ -22,15 +22,29 @@ export interface PollState {
   deadlineNs: number | null;
   /** True when ppoll/pselect replaced the signal mask (restored when the call returns). */
   maskSwapped: boolean;
+  /**
+   * select, pselect6 and ppoll write the time left back to their timeout when they return,
+   * a signal included (Linux's poll_select_finish; not for a zero timeout): its address, and
+   * whether it is a timeval (select) rather than a timespec. Read by the kernel's
+   * writeSleepRemainder on EINTR too.
+   */
+  remAddr?: number;
+  remUsec?: boolean;
 }
 
 /** Starts (or continues) a wait: computes the deadline once and swaps the mask if asked. */
-export function pollState(t: Task, timeoutNs: () => number | null, mask: () => bigint | null): PollState {
+export function pollState(
+  t: Task, timeoutNs: () => number | null, mask: () => bigint | null, rem?: { addr: number; usec: boolean },
+): PollState {
   let st = t.syscallState as PollState | null;
   if (st === null) {
     const ns = timeoutNs();
     const m = mask();
     st = { deadlineNs: ns === null ? null : monotonicNs() + ns, maskSwapped: m !== null };
+    if (rem !== undefined && ns !== null && ns > 0) {
+      st.remAddr = rem.addr;
+      st.remUsec = rem.usec;
+    }
     if (m !== null) {
       t.savedMask = t.sigmask;
       t.sigmask = m & ~UNBLOCKABLE;
@@ -45,6 +59,16 @@ export function finish(t: Task, st: PollState, result: number): number {
   if (st.maskSwapped && t.savedMask !== null) {
     t.sigmask = t.savedMask;
     t.savedMask = null;
+  }
+  if (st.remAddr !== undefined && st.deadlineNs !== null) {
+    const left = BigInt(Math.max(0, Math.round(st.deadlineNs - monotonicNs())));
+    const b = new Uint8Array(16);
+    const v = new DataView(b.buffer);
+    v.setBigInt64(0, left / 1_000_000_000n, true);
+    v.setBigInt64(8, st.remUsec ? (left % 1_000_000_000n) / 1000n : left % 1_000_000_000n, true);
+    try {
+      t.copyOut(st.remAddr, b);
+    } catch { /* a timeout that cannot be written back is not an error (poll_select_finish) */ }
   }
   return result;
 }
@@ -109,7 +133,10 @@ const sysPoll: SyscallFn = (t, a) => {
 
 /** Implements ppoll(2). */
 const sysPpoll: SyscallFn = (t, a) => {
-  const st = pollState(t, () => optionalTimespecNs(t, a.pointer(2)), () => readSigmask(t, a.pointer(3), a.sizeT(4)));
+  const st = pollState(t, () => optionalTimespecNs(t, a.pointer(2)), () => readSigmask(t, a.pointer(3), a.sizeT(4)), {
+    addr: a.pointer(2),
+    usec: false,
+  });
   return doPoll(t, a.pointer(0), a.uint(1), st);
 };
 
@@ -156,7 +183,7 @@ function doSelect(t: Task, nfds: number, sets: [number, number, number], st: Pol
   return block(queues, waitMask, st.deadlineNs, "never");
 }
 
-/** Implements select(2); the timeout is not updated with the time left. */
+/** Implements select(2); the timeout is updated with the time left, as Linux does. */
 const sysSelect: SyscallFn = (t, a) => {
   const st = pollState(t, () => {
     const addr = a.pointer(4);
@@ -166,7 +193,7 @@ const sysSelect: SyscallFn = (t, a) => {
     const sec = v.getBigInt64(0, true), usec = v.getBigInt64(8, true);
     if (sec < 0n || usec < 0n) throw EINVAL;
     return Number(sec) * 1e9 + Number(usec) * 1000;
-  }, () => null);
+  }, () => null, { addr: a.pointer(4), usec: true });
   return doSelect(t, a.int(0), [a.pointer(1), a.pointer(2), a.pointer(3)], st);
 };
 
@@ -178,7 +205,7 @@ const sysPselect6: SyscallFn = (t, a) => {
     const b = t.copyIn(p, 16);
     const v = new DataView(b.buffer);
     return readSigmask(t, Number(v.getBigUint64(0, true)), Number(v.getBigUint64(8, true)));
-  });
+  }, { addr: a.pointer(4), usec: false });
   return doSelect(t, a.int(0), [a.pointer(1), a.pointer(2), a.pointer(3)], st);
 };
 

@@ -1,6 +1,6 @@
 /** prctl(2): the options programs probe, and the capability options (capabilities(7)). */
 
-import { EINVAL, EPERM } from "../../errno.ts";
+import { EINVAL, ENAMETOOLONG, EPERM } from "../../errno.ts";
 import type { Task } from "../../task.ts";
 import { partial, type SyscallArgs, type SyscallEntry, type SyscallFn } from "./support.ts";
 import {
@@ -151,7 +151,7 @@ const sysPrctl: SyscallFn = (t, a) => {
     case PR_CAP_AMBIENT:
       return capabilityPrctl(t, op, a);
     case PR_SET_VMA:
-      return 0;
+      return setVmaAnonName(t, a);
     case PR_SET_MM: {
       // Linux's prctl_set_mm: the map operations need CONFIG_CHECKPOINT_RESTORE (EINVAL here);
       // the others need CAP_SYS_RESOURCE, then are refused (the sentry lays out memory itself).
@@ -164,6 +164,33 @@ const sysPrctl: SyscallFn = (t, a) => {
       throw EINVAL;
   }
 };
+
+/** ANON_VMA_NAME_MAX_LEN: the longest name, its NUL included. */
+const ANON_VMA_NAME_MAX_LEN = 80;
+const PR_SET_VMA_ANON_NAME = 0;
+
+/**
+ * prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, addr, len, name): the name /proc/PID/maps shows for
+ * anonymous memory ([anon:NAME], [anon_shmem:NAME]); a NULL name removes it. Names are at most
+ * 79 printable bytes without [ ] \ $ or ` (Linux's is_valid_name_char), else EINVAL.
+ */
+function setVmaAnonName(t: Task, a: SyscallArgs): number {
+  if (a.u64(1) !== BigInt(PR_SET_VMA_ANON_NAME)) throw EINVAL;
+  const addr = a.pointer(2), len = a.sizeT(3), nameAddr = a.pointer(4);
+  let name: string | null = null;
+  if (nameAddr !== 0) {
+    try {
+      name = t.copyInString(nameAddr, ANON_VMA_NAME_MAX_LEN - 1);
+    } catch (e) {
+      if (e === ENAMETOOLONG) throw EINVAL;
+      throw e;
+    }
+    if (!/^[\x20-\x7e]*$/.test(name) || /[[\]\\$`]/.test(name)) throw EINVAL;
+  }
+  if (!Number.isSafeInteger(addr) || addr + len < addr) throw EINVAL;
+  t.mm.setAnonName(addr, len, name);
+  return 0;
+}
 
 export const table: Record<number, SyscallEntry> = {
   157: partial("prctl", sysPrctl, "names, dumpable, pdeathsig, subreaper, no_new_privs, capabilities (bounding, ambient, securebits, keepcaps); seccomp is EINVAL"),
