@@ -166,9 +166,11 @@ ${EXIT}`,
 
 Lists, one line each, what the sentry needs of the host and whether this host allows it:
 seccomp (filters, user notification, ADDFD, TSYNC), no_new_privs, pidfd_open and pidfd_getfd,
-ptrace, then a stub started for real (PTRACE_SYSEMU, confined), and the namespaces a stub
-gets. Each line starts with "ok", "MISSING" (required: sentry run cannot work) or "no"
-(optional: the stubs are less confined; docs/confinement.md).
+ptrace, then a stub started for real (PTRACE_SYSEMU, confined), the namespaces and the empty
+root a stub gets, and then the sentry's own confinement after start-up, done for real on the
+checking process (namespaces, capabilities and the seccomp filter on every thread). Each line
+starts with "ok", "MISSING" (required: sentry run cannot work) or "no" (optional: the stubs or
+the sentry are less confined; docs/confinement.md).
 
 Exit status: 0 when everything required is present, 1 when something is missing.
 

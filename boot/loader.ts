@@ -17,7 +17,7 @@ import { VirtualFilesystem } from "../vfs/mod.ts";
 import { SANDBOX_NET } from "../kernel/net_forward.ts";
 import { O_CREAT, O_EXCL, O_WRONLY } from "../abi/linux/file.ts";
 import { PtracePlatform } from "../platform/ptrace/ptrace.ts";
-import { confineSentry } from "../platform/ptrace/sentry_seccomp.ts";
+import { confineSentry } from "../platform/ptrace/sentry_confine.ts";
 import type { DebugLog } from "../kernel/log.ts";
 import type { Terminal, WindowSize } from "../vfs/tty/mod.ts";
 import { Credentials } from "../kernel/creds.ts";
@@ -72,8 +72,12 @@ export class Loader {
   /** How many host signals were passed on to the sandbox (the report's "sentry-signal"). */
   forwardedSignals = 0;
 
-  private constructor(kernel: Kernel, rootHostPath: string, checkpoint: CheckpointRequest | null) {
+  /** The sandbox's network reaches the host's (--network sandbox): the sentry keeps the host's. */
+  readonly #hostNetwork: boolean;
+
+  private constructor(kernel: Kernel, rootHostPath: string, checkpoint: CheckpointRequest | null, hostNetwork: boolean) {
     this.#kernel = kernel;
+    this.#hostNetwork = hostNetwork;
     this.#rootHostPath = rootHostPath;
     this.#checkpoint = checkpoint;
   }
@@ -111,7 +115,7 @@ export class Loader {
       platform, vfs, hostname: launch.hostname, log, strace: global.strace, net, limits: opts.limits,
     });
     if (opts.measure) kernel.resources.measure();
-    const loader = new Loader(kernel, launch.rootHostPath, opts.checkpoint ?? null);
+    const loader = new Loader(kernel, launch.rootHostPath, opts.checkpoint ?? null, global.network === "sandbox");
     try {
       for (const p of global.publish) {
         try {
@@ -177,14 +181,18 @@ export class Loader {
     }
     // Everything the sandbox needs from the host is open now (root, binds, upper directory,
     // memory file, the first stub, host sockets, the control socket): from here on the sentry
-    // keeps to its filter (docs/confinement.md).
+    // keeps to its own namespaces, capabilities and filter (docs/confinement.md).
     // SENTRY_UNSAFE_NO_SECCOMP=1: a developer's switch, for measuring what the filter costs
     // (`deno task bench` runs "sentry nofilter" with it); never for a real run.
-    if (Deno.env.get("SENTRY_UNSAFE_NO_SECCOMP") === "1") {
-      console.error("sentry: warning: SENTRY_UNSAFE_NO_SECCOMP=1: the sentry runs without its seccomp filter");
-    } else {
-      const refused = confineSentry();
-      if (refused !== null) console.error(`sentry: warning: the sentry runs without its seccomp filter: ${refused}`);
+    const noFilter = Deno.env.get("SENTRY_UNSAFE_NO_SECCOMP") === "1";
+    if (noFilter) console.error("sentry: warning: SENTRY_UNSAFE_NO_SECCOMP=1: the sentry runs without its seccomp filter");
+    const c = confineSentry({ hostNetwork: this.#hostNetwork, filter: !noFilter });
+    const log = this.#kernel.log;
+    log.debug(`the sentry confined: namespaces ${c.namespaces.join(", ") || "none"}; capabilities kept ` +
+      `${c.capabilities.join(", ") || "none"}; on ${c.threads} threads; seccomp filter ${c.filter ? "on" : "off"}`);
+    for (const why of c.refused) log.debug(`the sentry is less confined: ${why}`);
+    if (!noFilter && !c.filter) {
+      console.error(`sentry: warning: the sentry runs without its seccomp filter: ${c.refused.at(-1) ?? ""}`);
     }
     const req = this.#checkpoint;
     const timer = req === null ? undefined : setTimeout(() => void this.#checkpointAndEnd(req), req.afterMs);

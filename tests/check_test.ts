@@ -12,7 +12,8 @@ import { compileC, REPO_ROOT } from "./_harness.ts";
 
 const FEATURES = [
   "seccomp", "seccomp filters", "seccomp user notification", "seccomp listener ADDFD", "seccomp TSYNC", "no_new_privs",
-  "pidfd_open", "pidfd_getfd", "ptrace allowed", "ptrace PTRACE_SYSEMU stubs", "stub namespaces", "stub user namespace",
+  "pidfd_open", "pidfd_getfd", "ptrace allowed", "ptrace PTRACE_SYSEMU stubs", "stub namespaces", "stub empty root",
+  "stub user namespace", "sentry namespaces after start-up", "sentry capabilities dropped", "sentry seccomp filter",
 ];
 
 async function check(prefix: string[] = []): Promise<{ code: number; lines: string[]; stderr: string }> {

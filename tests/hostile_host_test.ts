@@ -134,30 +134,92 @@ Deno.test("a sentry killed with SIGKILL from outside leaves no stub behind", asy
   assert.deepEqual(left, []);
 });
 
-Deno.test("after start-up every thread of the sentry runs under its seccomp filter with no_new_privs", async () => {
+/** The namespace links of a host process (or thread: "PID/task/TID"). */
+function namespaces(of: string, names: string[]): Record<string, string> {
+  return Object.fromEntries(names.map((n) => [n, Deno.readLinkSync(`/proc/${of}/ns/${n}`)]));
+}
+
+/** CHOWN, DAC_OVERRIDE, DAC_READ_SEARCH, FOWNER, FSETID, MKNOD: what the sentry keeps (sentry_confine.ts). */
+const SENTRY_CAPS = (1n << 0n) | (1n << 1n) | (1n << 2n) | (1n << 3n) | (1n << 4n) | (1n << 27n);
+
+/**
+ * Starts `sentry do ARGS -- /bin/sleep 600`, waits until it runs confined with a stub, and hands
+ * its pid and the stubs' to `check`.
+ */
+async function whileConfined(args: string[], check: (sentry: number, stubs: number[]) => void): Promise<void> {
   const sentry = new Deno.Command(`${REPO_ROOT}/sentry`, {
-    args: ["do", "--", "/bin/sleep", "600"],
+    args: ["do", ...args, "--", "/bin/sleep", "600"],
     stdin: "null",
     stdout: "null",
     stderr: "piped",
   }).spawn();
   try {
-    let seen = false;
-    for (let i = 0; i < 600 && !seen; i++) {
+    let stubs: number[] = [];
+    for (let i = 0; i < 600; i++) {
       await new Promise((r) => setTimeout(r, 50));
-      seen = statusField(sentry.pid, "Seccomp") === "2" &&
-        [...descendants(sentry.pid)].some(([, c]) => c === "stub");
+      stubs = [...descendants(sentry.pid)].filter(([, c]) => c === "stub").map(([p]) => p);
+      if (statusField(sentry.pid, "Seccomp") === "2" && stubs.length >= 2) break;
     }
-    assert.ok(seen, "the sentry took its filter");
-    const tasks = [...Deno.readDirSync(`/proc/${sentry.pid}/task`)].map((e) => Number(e.name));
-    assert.ok(tasks.length > 1, "Deno runs several threads");
-    for (const t of tasks) {
-      const st = Deno.readTextFileSync(`/proc/${sentry.pid}/task/${t}/status`);
-      assert.match(st, /^Seccomp:\s+2$/m, `thread ${t}`);
-      assert.match(st, /^NoNewPrivs:\s+1$/m, `thread ${t}`);
-    }
+    assert.equal(statusField(sentry.pid, "Seccomp"), "2", "the sentry took its filter");
+    assert.ok(stubs.length >= 2, "the zygote and init's stub");
+    check(sentry.pid, stubs);
   } finally {
     Deno.kill(sentry.pid, "SIGKILL");
     await sentry.output();
   }
+}
+
+Deno.test("after start-up every thread of the sentry runs in namespaces of its own, with the capabilities it uses, no_new_privs and its seccomp filter", async () => {
+  const host = namespaces("self", ["mnt", "net", "ipc", "uts", "pid", "user"]);
+  await whileConfined([], (sentry) => {
+    const tasks = [...Deno.readDirSync(`/proc/${sentry}/task`)].map((e) => Number(e.name));
+    assert.ok(tasks.length > 1, "Deno runs several threads");
+    const shared = namespaces(`${sentry}`, ["net", "ipc", "uts"]);
+    for (const t of tasks) {
+      const st = Deno.readTextFileSync(`/proc/${sentry}/task/${t}/status`);
+      assert.match(st, /^Seccomp:\s+2$/m, `thread ${t}`);
+      assert.match(st, /^NoNewPrivs:\s+1$/m, `thread ${t}`);
+      for (const set of ["CapEff", "CapPrm", "CapBnd"]) {
+        assert.equal(BigInt("0x" + new RegExp(`^${set}:\\s+(\\S+)$`, "m").exec(st)![1]), SENTRY_CAPS, `${set} of thread ${t}`);
+      }
+      for (const set of ["CapInh", "CapAmb"]) assert.match(st, new RegExp(`^${set}:\\s+0+$`, "m"), `thread ${t}`);
+      const ns = namespaces(`${sentry}/task/${t}`, ["mnt", "net", "ipc", "uts", "pid", "user"]);
+      // --network none: no network of the host's; one IPC, UTS and network namespace for all
+      // threads, a mount namespace each (sentry_confine.ts says why).
+      for (const n of ["mnt", "net", "ipc", "uts"]) assert.notEqual(ns[n], host[n], `${n} of thread ${t}`);
+      for (const n of ["net", "ipc", "uts"]) assert.equal(ns[n], shared[n], `${n} of thread ${t}`);
+      // A sentry cannot leave the host's PID namespace (it sees its stubs by host pid) nor, with
+      // threads, its user namespace.
+      for (const n of ["pid", "user"]) assert.equal(ns[n], host[n], `${n} of thread ${t}`);
+    }
+  });
+  // --network sandbox: the sentry keeps the host's network for the sandbox's flows.
+  await whileConfined(["--network", "sandbox"], (sentry) => {
+    assert.equal(namespaces(`${sentry}`, ["net"]).net, host.net);
+    assert.notEqual(namespaces(`${sentry}`, ["uts"]).uts, host.uts);
+  });
+});
+
+Deno.test("every stub of a running sandbox: seccomp, no_new_privs, no capabilities, namespaces other than the host's and the sentry's, an empty root", async () => {
+  const names = ["mnt", "pid", "net", "ipc", "uts", "cgroup", "user"];
+  const host = namespaces("self", names);
+  await whileConfined([], (sentry, stubs) => {
+    const own = namespaces(`${sentry}`, names);
+    for (const pid of stubs) {
+      const st = Deno.readTextFileSync(`/proc/${pid}/status`);
+      assert.match(st, /^Seccomp:\s+2$/m, `stub ${pid}`);
+      assert.match(st, /^NoNewPrivs:\s+1$/m, `stub ${pid}`);
+      for (const set of ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"]) {
+        assert.match(st, new RegExp(`^${set}:\\s+0+$`, "m"), `${set} of stub ${pid}`);
+      }
+      // Its host pid, then its pid in the stubs' namespace (the zygote is 1 there).
+      assert.equal(/^NSpid:\s+(\d+)\s+(\d+)$/m.exec(st)?.[1], String(pid), `NSpid of stub ${pid}`);
+      const ns = namespaces(`${pid}`, names);
+      for (const n of names) {
+        assert.notEqual(ns[n], host[n], `${n} of stub ${pid}`);
+        assert.notEqual(ns[n], own[n], `${n} of stub ${pid}, the sentry's`);
+      }
+      assert.deepEqual([...Deno.readDirSync(`/proc/${pid}/root`)], [], `root of stub ${pid}`);
+    }
+  });
 });

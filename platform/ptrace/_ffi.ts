@@ -700,7 +700,10 @@ export async function hostPollAsync(fd: number, events: number, cancelFd: number
   v.setInt16(4, events, true);
   v.setInt32(8, cancelFd, true);
   v.setInt16(12, POLLIN, true);
-  await libc.poll_async(buf, 2n, -1);
+  // With no timeout poll returns -1 only when a signal interrupted it (a bad descriptor is
+  // POLLNVAL, not an error): the signal that has every thread drop capabilities
+  // (onEveryThread) reaches the pool thread this runs on. Asked again, as the caller expects.
+  while (await libc.poll_async(buf, 2n, -1) === -1 && v.getUint16(6, true) === 0 && v.getUint16(14, true) === 0);
   return v.getUint16(6, true);
 }
 
@@ -772,6 +775,129 @@ export function seccompAllThreads(prog: Uint8Array): number {
   const addr = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(fprog)));
   const r = rare().syscall3(BigInt(SYS_seccomp), BigInt(SECCOMP_SET_MODE_FILTER), BigInt(SECCOMP_FILTER_FLAG_TSYNC), addr);
   return r === -1n ? -errno() : Number(r);
+}
+
+/**
+ * Reserves [addr, addr + len) of the sentry's own address space (PROT_NONE, MAP_FIXED_NOREPLACE):
+ * nothing of the sentry's gets mapped there. Returns false when something already is.
+ */
+export function reserveRange(addr: number, len: number): boolean {
+  const PROT_NONE = 0, MAP_PRIVATE_ANON_NORESERVE = 0x22 | 0x4000, MAP_FIXED_NOREPLACE = 0x100000;
+  const p = libc.mmap(Deno.UnsafePointer.create(BigInt(addr)), BigInt(len), PROT_NONE,
+    MAP_PRIVATE_ANON_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0n);
+  const at = p === null ? 0n : Deno.UnsafePointer.value(p) as bigint;
+  if (at === BigInt(addr)) return true;
+  // A kernel before 4.17 ignores MAP_FIXED_NOREPLACE and may place it elsewhere: give it back.
+  if (at !== 0xffffffffffffffffn && at !== 0n) libc.munmap(p, BigInt(len));
+  return false;
+}
+
+// ---- a syscall list on every thread (the sentry's confinement) ------------------------------
+//
+// Capabilities, namespaces and the bounding set belong to each thread, not to the process, and
+// Deno's threads (tokio's workers, V8's) exist before any JavaScript runs: what the JavaScript
+// thread drops alone, the others keep. So, as libcap's psx does, a signal makes every thread run
+// the same list of system calls itself, in a handler of a few instructions (no libc, nothing
+// but raw syscalls: async-signal-safe anywhere). Machine code, assembled with GNU as (intel
+// syntax) and pasted: rbx = the table, r12 = the count; each entry is nr, arg0..arg5; an error
+// result is kept at data+8; at the end data+0 is incremented (lock inc).
+const EVERY_THREAD_CODE = [
+  0x53, 0x41, 0x54, //                               push rbx; push r12
+  0x48, 0x8d, 0x1d, 0xf6, 0x0f, 0x00, 0x00, //       lea rbx, [rip + data]
+  0x4c, 0x8b, 0x63, 0x10, //                         mov r12, [rbx + 16]       count
+  0x48, 0x8d, 0x5b, 0x18, //                         lea rbx, [rbx + 24]       first entry
+  0x4d, 0x85, 0xe4, 0x74, 0x35, //                   1: test r12, r12; jz 3f
+  0x48, 0x8b, 0x03, 0x48, 0x8b, 0x7b, 0x08, //       mov rax, [rbx]; mov rdi, [rbx+8]
+  0x48, 0x8b, 0x73, 0x10, 0x48, 0x8b, 0x53, 0x18, // mov rsi, [rbx+16]; mov rdx, [rbx+24]
+  0x4c, 0x8b, 0x53, 0x20, 0x4c, 0x8b, 0x43, 0x28, // mov r10, [rbx+32]; mov r8, [rbx+40]
+  0x4c, 0x8b, 0x4b, 0x30, 0x0f, 0x05, //             mov r9, [rbx+48]; syscall
+  0x48, 0x3d, 0x01, 0xf0, 0xff, 0xff, 0x72, 0x07, // cmp rax, -4095; jb 2f
+  0x48, 0x89, 0x05, 0xc5, 0x0f, 0x00, 0x00, //       mov [rip + data + 8], rax
+  0x48, 0x83, 0xc3, 0x38, 0x49, 0xff, 0xcc, //       2: add rbx, 56; dec r12
+  0xeb, 0xc6, //                                     jmp 1b
+  0xf0, 0x48, 0xff, 0x05, 0xac, 0x0f, 0x00, 0x00, // 3: lock inc qword [rip + data]
+  0x41, 0x5c, 0x5b, 0xc3, //                         pop r12; pop rbx; ret
+];
+/** The signal that runs the list (SIGRTMIN+11 in kernel numbering; nobody else uses it). */
+const EVERY_THREAD_SIGNAL = 45;
+const SYS_tgkill = 234;
+
+/** What {@linkcode onEveryThread} did. */
+export interface EveryThreadResult {
+  /** Threads that ran the list (the calling one among them). */
+  ran: number;
+  /** Threads signalled that neither ran it nor exited within the time allowed. */
+  missing: number;
+  /** An error result (-errno) one of the calls had on some thread, or 0. */
+  error: number;
+}
+
+/**
+ * Runs `calls` (system call number and up to six integer arguments; pointers are the caller's
+ * to keep alive) on every thread of this process, the calling one included, each thread
+ * making the calls itself. Threads started meanwhile are caught by listing /proc/self/task
+ * again until no new one appears. Waits at most `timeoutMs` for the others.
+ */
+export function onEveryThread(calls: { nr: number; args: number[] }[], timeoutMs = 2000): EveryThreadResult {
+  const PROT_RW = 3, PROT_RX = 5, MAP_PRIVATE_ANON = 0x22;
+  const size = 0x2000;
+  const page = libc.mmap(null, BigInt(size), PROT_RW, MAP_PRIVATE_ANON, -1, 0n);
+  if (page === null || Deno.UnsafePointer.value(page) === 0xffffffffffffffffn) throw new HostError("mmap", errno());
+  const mem = new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(page, size));
+  mem.set(EVERY_THREAD_CODE, 0);
+  const data = new DataView(mem.buffer, 0x1000);
+  if (24 + calls.length * 56 > 0x1000) throw new Error("onEveryThread: too many calls");
+  data.setBigUint64(16, BigInt(calls.length), true);
+  calls.forEach((c, i) => {
+    data.setBigInt64(24 + i * 56, BigInt(c.nr), true);
+    for (let a = 0; a < 6; a++) data.setBigInt64(24 + i * 56 + 8 + 8 * a, BigInt(c.args[a] ?? 0), true);
+  });
+  if (libc.mprotect(page, 0x1000n, PROT_RX) === -1) throw new HostError("mprotect", errno());
+  // struct sigaction (glibc): handler, sa_mask[128], sa_flags, pad, sa_restorer. SA_RESTART: a
+  // thread interrupted in a host call goes on with it.
+  const SA_RESTART = 0x10000000;
+  const sa = new DataView(new ArrayBuffer(152));
+  sa.setBigUint64(0, Deno.UnsafePointer.value(page) as bigint, true);
+  sa.setInt32(136, SA_RESTART, true);
+  if (libc.sigaction(EVERY_THREAD_SIGNAL, new Uint8Array(sa.buffer), null) === -1) throw new HostError("sigaction", errno());
+  const tasks = () => new Set([...Deno.readDirSync("/proc/self/task")].map((e) => Number(e.name)));
+  const pid = libc.getpid();
+  const signalled = new Set<number>();
+  let gone = 0;
+  for (;;) {
+    let fresh = 0;
+    for (const tid of tasks()) {
+      if (signalled.has(tid)) continue;
+      signalled.add(tid);
+      fresh++;
+      // On the calling thread the handler runs before tgkill returns.
+      if (rare().syscall3(BigInt(SYS_tgkill), BigInt(pid), BigInt(tid), BigInt(EVERY_THREAD_SIGNAL)) === -1n) gone++;
+    }
+    if (fresh === 0) break;
+  }
+  const nap = new Int32Array(new SharedArrayBuffer(4));
+  const deadline = performance.now() + timeoutMs;
+  let ran = 0;
+  for (;;) {
+    ran = Number(data.getBigUint64(0, true));
+    if (ran + gone >= signalled.size) break;
+    if (performance.now() > deadline) {
+      // Exited meanwhile, or never took the signal.
+      const alive = tasks();
+      const exited = [...signalled].filter((t) => !alive.has(t)).length;
+      if (ran + exited >= signalled.size) break;
+      const result = { ran, missing: signalled.size - ran - exited, error: Number(data.getBigInt64(8, true)) };
+      // The handler stays (a late signal must still find it); the page stays mapped for it.
+      return result;
+    }
+    Atomics.wait(nap, 0, 0, 0.05); // the others run meanwhile (on this CPU, if it is the only one free)
+  }
+  const error = Number(data.getBigInt64(8, true));
+  const ign = new DataView(new ArrayBuffer(152));
+  ign.setBigUint64(0, 1n, true); // SIG_IGN
+  libc.sigaction(EVERY_THREAD_SIGNAL, new Uint8Array(ign.buffer), null);
+  libc.munmap(page, BigInt(size));
+  return { ran, missing: 0, error };
 }
 
 // ---- memory files (memfd_create for the sandbox's memfds) -----------------------------------

@@ -12,12 +12,13 @@ export const SECCOMP_RET_USER_NOTIF = 0x7fc00000;
 export const SECCOMP_RET_LOG = 0x7ffc0000;
 export const SECCOMP_RET_ALLOW = 0x7fff0000;
 
-const BPF_LD_W_ABS = 0x20, BPF_JEQ_K = 0x15, BPF_JGE_K = 0x35, BPF_RET_K = 0x06;
+const BPF_LD_W_ABS = 0x20, BPF_JEQ_K = 0x15, BPF_JGE_K = 0x35, BPF_JSET_K = 0x45, BPF_RET_K = 0x06;
+const JUMP_CODES = { jeq: BPF_JEQ_K, jge: BPF_JGE_K, jset: BPF_JSET_K } as const;
 
 /** One instruction with symbolic jump targets (a conditional jump's missing `else` falls through). */
 export type Insn =
   | { op: "ld"; off: number }
-  | { op: "jeq" | "jge"; k: number; then: string; else?: string }
+  | { op: "jeq" | "jge" | "jset"; k: number; then: string; else?: string }
   | { op: "ret"; k: number }
   | { label: string };
 
@@ -48,7 +49,7 @@ export function assemble(prog: Insn[]): Uint8Array {
       v.setUint16(o, BPF_RET_K, true);
       v.setUint32(o + 4, i.k >>> 0, true);
     } else {
-      v.setUint16(o, i.op === "jeq" ? BPF_JEQ_K : BPF_JGE_K, true);
+      v.setUint16(o, JUMP_CODES[i.op], true);
       v.setUint8(o + 2, rel(i.then));
       v.setUint8(o + 3, rel(i.else));
       v.setUint32(o + 4, i.k >>> 0, true);

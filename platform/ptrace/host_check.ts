@@ -10,6 +10,7 @@
 
 import * as ffi from "./_ffi.ts";
 import { PtracePlatform } from "./ptrace.ts";
+import { confineSentry } from "./sentry_confine.ts";
 
 /** One line of the check. */
 export interface HostFeature {
@@ -94,7 +95,7 @@ export function checkHost(): HostFeature[] {
     scope === null ? "no Yama" : `ptrace_scope ${scope}`);
 
   // The real thing: a zygote and a stub, confined, and an application system call stopped.
-  let platformOk = false, detail = "", namespaces: string[] = [];
+  let platformOk = false, detail = "", namespaces: string[] = [], emptyRoot = false;
   const p = new PtracePlatform();
   try {
     const ctx = p.newAddressSpace();
@@ -109,6 +110,7 @@ export function checkHost(): HostFeature[] {
     platformOk = s?.reason.kind === "syscall" && s.ctx.syscall.nr === 39;
     detail = platformOk ? "a stub stopped at its system call" : `unexpected stop: ${JSON.stringify(s?.reason ?? null)}`;
     namespaces = p.confinement?.namespaces ?? [];
+    emptyRoot = p.confinement?.emptyRoot ?? false;
     ctx.addressSpace.release();
   } catch (e) {
     detail = e instanceof Error ? e.message : String(e);
@@ -118,16 +120,32 @@ export function checkHost(): HostFeature[] {
     } catch { /* best effort */ }
   }
   add("ptrace PTRACE_SYSEMU stubs, confined (seccomp listener, ADDFD, pidfd_getfd)", true, platformOk, detail);
+  const stubNs = "stub namespaces: mount, PID, network, IPC, UTS, cgroup";
+  const stubRoot = "stub empty root (pivot_root into an empty read-only tmpfs)";
+  const stubUser = "stub user namespace (no capability in the host's namespaces)";
   if (!platformOk) {
-    add("stub namespaces: mount, network, IPC, UTS", false, false, "unknown: no stub started");
-    add("stub user namespace (no capability in the host's namespaces)", false, false, "unknown: no stub started");
+    for (const name of [stubNs, stubRoot, stubUser]) add(name, false, false, "unknown: no stub started");
     return out;
   }
-  const others = ["mnt", "net", "ipc", "uts"];
-  add("stub namespaces: mount, network, IPC, UTS", false, others.every((n) => namespaces.includes(n)),
+  const others = ["mnt", "pid", "net", "ipc", "uts", "cgroup"];
+  add(stubNs, false, others.every((n) => namespaces.includes(n)),
     namespaces.length > 0 ? `given: ${namespaces.join(", ")}` : "refused: stubs share the host's");
+  add(stubRoot, false, emptyRoot, emptyRoot ? "given" : "refused: stubs see the host's tree");
   const userns = readSysctl("/proc/sys/user/max_user_namespaces");
-  add("stub user namespace (no capability in the host's namespaces)", false, namespaces.includes("user"),
+  add(stubUser, false, namespaces.includes("user"),
     namespaces.includes("user") ? "given" : `refused (max_user_namespaces ${userns ?? "unknown"})`);
+
+  // The sentry's own confinement after start-up, done for real on this process (it ends next).
+  const c = confineSentry({ hostNetwork: false, filter: true });
+  const why = (what: string) => c.refused.filter((r) => r.startsWith(what)).join("; ");
+  add("sentry namespaces after start-up: mount, IPC, UTS, network (with --network none)", false,
+    ["mnt", "ipc", "uts", "net"].every((n) => c.namespaces.includes(n)),
+    c.namespaces.length > 0 ? `given on ${c.threads} threads: ${c.namespaces.join(", ")}` : why("namespaces") || "refused");
+  const capsOk = !c.refused.some((r) => r.startsWith("capabilities") || r.startsWith("the bounding set"));
+  add("sentry capabilities dropped on every thread to those it uses", false, capsOk,
+    capsOk ? `kept: ${c.capabilities.join(", ") || "none"}` : why("capabilities") || why("the bounding set"));
+  const siteOk = !c.refused.some((r) => r.startsWith("the stub's address range"));
+  add("sentry seccomp filter with argument checks (ptrace, clone, a later stub's calls by site)", false, c.filter && siteOk,
+    c.filter ? (siteOk ? "installed on every thread" : why("the stub's address range")) : why("the seccomp filter"));
   return out;
 }

@@ -38,6 +38,10 @@ const SYS_prctl = 157;
 const SYS_setrlimit = 160;
 const SYS_capset = 126;
 const SYS_unshare = 272;
+const SYS_chdir = 80;
+const SYS_pivot_root = 155;
+const SYS_mount = 165;
+const SYS_umount2 = 166;
 const SYS_seccomp = 317;
 const SYS_exit = 60;
 const SYS_madvise = 28;
@@ -254,6 +258,8 @@ class StubAddressSpace implements AddressSpace {
   #deferred: Deferred | null = null;
   /** @nosave The host's /proc/PID/status of the stub, open once read (see peakRssKb), or -1. */
   #statusFd = -1;
+  /** @nosave The host pid of the last child an injected clone made (see {@linkcode #clone}). */
+  #cloned = -1;
 
   constructor(readonly platform: PtracePlatform, readonly pid: number) {}
 
@@ -322,7 +328,13 @@ class StubAddressSpace implements AddressSpace {
         rax = Number(BigInt.asIntN(64, r.get64("rax")));
         break;
       }
-      // A stray host signal: suppress it and keep going.
+      if (sig === SIGTRAP && (event === ffi.PTRACE_EVENT_FORK || event === ffi.PTRACE_EVENT_CLONE)) {
+        // An injected clone made its child: the host pid of it, as the sentry sees it (the
+        // clone itself returns the child's pid in the stub's own PID namespace).
+        ffi.ptraceBuf(ffi.PTRACE_GETEVENTMSG, ctx.tid, 0, eventMsgBytes);
+        this.#cloned = Number(eventMsg[0]);
+      }
+      // A stray host signal, or the clone event: suppress it and keep going.
       ffi.ptrace(ffi.PTRACE_CONT, ctx.tid, 0, 0);
     }
     r.copyFrom(saved);
@@ -460,6 +472,20 @@ class StubAddressSpace implements AddressSpace {
     return firstError;
   }
 
+  /**
+   * Runs an injected clone with `flags` on `via`; returns the host pid (tid) of the child, or
+   * -errno. Stubs live in a PID namespace of their own, where clone's result is the child's pid
+   * there, not the host's: the host's comes with the clone event (PTRACE_O_TRACEFORK/CLONE,
+   * set at seize and inherited), translated by Linux into the tracer's namespace.
+   */
+  #clone(via: PtraceContext, flags: number): number {
+    this.#cloned = -1;
+    const r = this.#inject(via, SYS_clone, [flags, 0, 0, 0, 0]);
+    if (r < 0) return r;
+    if (this.#cloned <= 0) throw new Error("An injected clone returned without its clone event");
+    return this.#cloned;
+  }
+
   /** Collects the first stop of a host thread or process that clone just created. */
   #adoptNew(tid: number): void {
     for (;;) {
@@ -488,8 +514,8 @@ class StubAddressSpace implements AddressSpace {
       }
     }
     // CLONE_PTRACE: the new thread is traced by us from its first instruction and starts in a
-    // stop, without the event stop of the parent that PTRACE_O_TRACECLONE would cost.
-    const newTid = this.#inject(via as PtraceContext, SYS_clone, [CLONE_STUB_THREAD, 0, 0, 0, 0]);
+    // stop. The parent's clone event stop (see #clone) tells its host tid.
+    const newTid = this.#clone(via as PtraceContext, CLONE_STUB_THREAD);
     if (newTid <= 0) throw new Error(`clone in the stub failed: errno ${-newTid}`);
     this.#adoptNew(newTid);
     this.platform.inheritPlacement(via, newTid);
@@ -551,7 +577,7 @@ class StubAddressSpace implements AddressSpace {
     // Exit signal SIGCHLD, which every stub ignores: the host reaps the child as soon as the
     // sentry has collected its exit, however long its parent stub lives.
     // CLONE_PTRACE as in newThread: traced from birth (with EXITKILL, which the child inherits).
-    const newTid = this.#inject(via as PtraceContext, SYS_clone, [CLONE_STUB_FORK, 0, 0, 0, 0]);
+    const newTid = this.#clone(via as PtraceContext, CLONE_STUB_FORK);
     if (newTid <= 0) {
       dropCopies();
       throw new Error(`clone in the stub failed: errno ${-newTid}`);
@@ -1105,6 +1131,10 @@ const respView = new DataView(respBuf.buffer);
 const addfdBuf = new Uint8Array(24);
 const addfdView = new DataView(addfdBuf.buffer);
 
+/** PTRACE_GETEVENTMSG's answer (an unsigned long). */
+const eventMsg = new BigUint64Array(1);
+const eventMsgBytes = new Uint8Array(eventMsg.buffer);
+
 /** The batch table as written into a stub's data page (reused: one batch runs at a time). */
 const batchTable = new Uint8Array(BATCH_MAX_ENTRIES * BATCH_ENTRY_SIZE);
 const batchView = new DataView(batchTable.buffer);
@@ -1129,13 +1159,20 @@ const PR_CAP_AMBIENT_CLEAR_ALL = 4;
 const LINUX_CAPABILITY_VERSION_3 = 0x20080522;
 const SECCOMP_SET_MODE_FILTER = 1;
 const SECCOMP_FILTER_FLAG_NEW_LISTENER = 8;
-const CLONE_NEWNS = 0x20000, CLONE_NEWUTS = 0x4000000, CLONE_NEWIPC = 0x8000000;
-const CLONE_NEWUSER = 0x10000000, CLONE_NEWNET = 0x40000000;
+const CLONE_NEWNS = 0x20000, CLONE_NEWCGROUP = 0x2000000, CLONE_NEWUTS = 0x4000000, CLONE_NEWIPC = 0x8000000;
+const CLONE_NEWUSER = 0x10000000, CLONE_NEWPID = 0x20000000, CLONE_NEWNET = 0x40000000;
+const STUB_NAMESPACES = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP;
+const STUB_NAMESPACE_NAMES = ["mnt", "pid", "net", "ipc", "uts", "cgroup"];
 /** The namespaces a zygote asks for, best first (see PtracePlatform.#confine). */
 const NAMESPACE_CHOICES: [number, string[]][] = [
+  [CLONE_NEWUSER | STUB_NAMESPACES, ["user", ...STUB_NAMESPACE_NAMES]],
+  [STUB_NAMESPACES, STUB_NAMESPACE_NAMES],
+  // A host without PID or cgroup namespaces (a kernel built without them).
   [CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS, ["user", "mnt", "net", "ipc", "uts"]],
   [CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS, ["mnt", "net", "ipc", "uts"]],
 ];
+const MS_RDONLY = 1, MS_NOSUID = 2, MS_NODEV = 4, MS_NOEXEC = 8, MS_REC = 0x4000, MS_PRIVATE = 0x40000;
+const MNT_DETACH = 2;
 
 /** The host's highest capability number (/proc/sys/kernel/cap_last_cap), read once. */
 let capLast: number | null = null;
@@ -1190,8 +1227,12 @@ export class PtracePlatform implements Platform {
   #stubDir = "";
   /** @nosave The sentry's ends of the stubs' seccomp listeners (one per zygote started). */
   readonly #listeners = new Set<number>();
-  /** What the host gave the last zygote (see #confine); null before the first. */
-  confinement: { namespaces: string[] } | null = null;
+  /**
+   * What the host gave the last zygote (see #confine): its namespaces, and whether its root is
+   * an empty directory (false: the host's, where the host gave no mount namespace or refused
+   * the mount); null before the first.
+   */
+  confinement: { namespaces: string[]; emptyRoot: boolean } | null = null;
   readonly #cpu: number | null;
   /** The CPU the tracer thread and new stubs are bound to, or null (free placement). */
   get tracerCpu(): number | null {
@@ -1281,7 +1322,19 @@ export class PtracePlatform implements Platform {
         const fd = ctx.addressSpace.fetchFd(ctx, this.memoryFile.fd);
         if (fd >= 0) ctx.addressSpace.memfdInStub = fd;
       }
-      return ctx;
+      if (!this.confinement!.namespaces.includes("pid")) return ctx;
+      // unshare(CLONE_NEWPID) put the stub's children, not the stub, in the new PID namespace;
+      // the first of them is its init, and once that init dies the namespace takes no new
+      // process. So the zygote is that first child, init of the stubs' namespace for as long as
+      // the platform lives: every stub is its fork or a fork of a fork, an orphaned stub becomes
+      // its child (it ignores SIGCHLD: the host reaps it once the sentry has collected its exit),
+      // and when it dies (shutdown, or the sentry killed: PTRACE_O_EXITKILL) the host kills
+      // every stub left in the namespace. As init it ignores signals from inside its namespace
+      // that it has no handler for; only the sentry, from the host's, can kill it. Application
+      // code never runs in it.
+      const zygote = ctx.addressSpace.fork(ctx) as PtraceContext;
+      this.reapStub(ctx.addressSpace);
+      return zygote;
     } catch (e) {
       ffi.kill(pid, SIGKILL);
       this.#reap(pid);
@@ -1295,9 +1348,13 @@ export class PtracePlatform implements Platform {
    * Confines the zygote (and so every stub, all forked from it) before it ever holds
    * application code, by syscalls injected while it is stopped and runs nothing else (its data
    * page, which holds their arguments, is the sentry's alone then):
-   * 1. new namespaces: user (where the host allows), mount, network, IPC, UTS; a stub then has
-   *    no capability in the host's namespaces and no network or IPC of the host to reach. Not a
-   *    PID namespace: the clone results the sentry injects must stay host pids.
+   * 1. new namespaces: user (where the host allows), mount, PID (for its children: see
+   *    #spawnZygote), network, IPC, UTS, cgroup; a stub then has no capability in the host's
+   *    namespaces, sees no host process, and has no network or IPC of the host to reach. The
+   *    sentry learns the host pids of the stubs' clones from ptrace's clone events
+   *    (StubAddressSpace.#clone).
+   *    With a mount namespace, an empty root: a read-only, empty tmpfs made the root by
+   *    pivot_root, the host's tree detached (see {@linkcode #emptyRoot}).
    * 2. RLIMIT_CORE 0 (a crash never writes the stub's memory, the application's, to disk);
    * 3. no_new_privs; 4. every capability dropped (ambient, bounding, effective, permitted,
    *    inheritable);
@@ -1324,6 +1381,7 @@ export class PtracePlatform implements Platform {
         break;
       }
     }
+    const emptyRoot = ns.includes("mnt") && this.#emptyRoot(ctx);
     // One batch (one round trip): the arguments (struct rlimit {0, 0}; the capset header
     // {version 3, pid 0} and 2 × {effective, permitted, inheritable}, all 0) lie in the data
     // page after the batch table.
@@ -1364,7 +1422,48 @@ export class PtracePlatform implements Platform {
     this.#listeners.add(listener);
     must(as.inject(ctx, SYS_close, [inStub]), "close of the listener in the stub");
     as.listener = listener;
-    this.confinement = { namespaces: ns };
+    this.confinement = { namespaces: ns, emptyRoot };
+  }
+
+  /**
+   * Gives the zygote, in its own mount namespace, an empty root, as runsc gives its sandbox
+   * process: the mounts made private (nothing propagates to or from the host's namespace), a
+   * read-only, empty tmpfs (no suid, no devices, no exec) mounted on the stub's directory,
+   * pivot_root into it (the old root stacked on it, `pivot_root(".", ".")`), the old root
+   * detached. The stub then has no path to any host file, whatever its filter let through.
+   * Each step checked, in order (a mount made before the mounts are private would reach the
+   * host's namespace). Returns false, leaving the host's tree, where the host refuses a step.
+   */
+  #emptyRoot(ctx: PtraceContext): boolean {
+    const as = ctx.addressSpace, pid = as.pid;
+    const enc = new TextEncoder();
+    const strings = ["/", ".", "tmpfs", this.#stubDir];
+    const at: number[] = [];
+    const bytes: number[] = [];
+    for (const str of strings) {
+      at.push(STUB_DATA + bytes.length);
+      bytes.push(...enc.encode(str), 0);
+    }
+    if (bytes.length > 2048) return false;
+    if (ffi.vmWrite(pid, STUB_DATA, new Uint8Array(bytes)) !== bytes.length) throw new Error("Cannot write a new stub's data page");
+    const [slash, dot, tmpfs, dir] = at as [number, number, number, number];
+    const steps: [number, number[]][] = [
+      [SYS_mount, [0, slash, 0, MS_REC | MS_PRIVATE, 0]],
+      [SYS_mount, [tmpfs, dir, tmpfs, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, 0]],
+      [SYS_chdir, [dir]],
+      [SYS_pivot_root, [dot, dot]],
+      [SYS_umount2, [dot, MNT_DETACH]],
+      [SYS_chdir, [slash]],
+    ];
+    let ok = true;
+    for (const [nr, args] of steps) {
+      if (as.inject(ctx, nr, args) !== 0) {
+        ok = false;
+        break;
+      }
+    }
+    if (ffi.vmWrite(pid, STUB_DATA, new Uint8Array(bytes.length)) !== bytes.length) throw new Error("Cannot write a new stub's data page");
+    return ok;
   }
 
   #seize(pid: number): PtraceContext {
@@ -1379,9 +1478,10 @@ export class PtracePlatform implements Platform {
       ffi.PTRACE_SEIZE,
       pid,
       0,
-      // No PTRACE_O_TRACECLONE/FORK: the sentry makes every clone in a stub itself, with
-      // CLONE_PTRACE. Forks and threads inherit these options.
-      ffi.PTRACE_O_EXITKILL | ffi.PTRACE_O_TRACESYSGOOD,
+      // The sentry makes every clone in a stub itself, with CLONE_PTRACE; the fork and clone
+      // events give it the child's host pid (see StubAddressSpace.#clone). Forks and threads
+      // inherit these options.
+      ffi.PTRACE_O_EXITKILL | ffi.PTRACE_O_TRACESYSGOOD | ffi.PTRACE_O_TRACEFORK | ffi.PTRACE_O_TRACECLONE,
     );
     ffi.ptrace(ffi.PTRACE_INTERRUPT, pid, 0, 0);
     for (;;) {
@@ -1554,6 +1654,41 @@ export class PtracePlatform implements Platform {
       }
     }
     return u ?? { status: 0, userNs: 0, sysNs: 0, maxRssKb: 0 };
+  }
+
+  /**
+   * Waits until the killed init of a PID namespace has exited, collecting meanwhile the exits
+   * of stubs of its namespace that it waits for (traced by the sentry, they are the sentry's to
+   * reap first).
+   */
+  #reapInit(pid: number): void {
+    const nap = new Int32Array(new SharedArrayBuffer(4));
+    for (;;) {
+      let w;
+      try {
+        w = ffi.waitpid(pid, ffi.__WALL | ffi.WNOHANG);
+      } catch {
+        return; // ECHILD: already collected
+      }
+      if (w === "eintr") continue;
+      if (w !== null && (w.status & 0xff) !== 0x7f) return;
+      if (w !== null) {
+        try {
+          ffi.ptrace(ffi.PTRACE_CONT, pid, 0, 0);
+        } catch { /* killed meanwhile */ }
+        continue;
+      }
+      let other = null;
+      try {
+        other = ffi.waitpid(-1, ffi.__WALL | ffi.WNOHANG);
+      } catch { /* ECHILD */ }
+      if (other === null || other === "eintr") Atomics.wait(nap, 0, 0, 1);
+      else if ((other.status & 0xff) === 0x7f) {
+        try {
+          ffi.ptrace(ffi.PTRACE_CONT, other.pid, 0, 0); // a stop on its way out: let it go on
+        } catch { /* killed meanwhile */ }
+      }
+    }
   }
 
   /** Waits until host thread `tid` has exited (it was killed or told to exit). */
@@ -1757,10 +1892,14 @@ export class PtracePlatform implements Platform {
   }
 
   shutdown(): void {
+    const init = this.#zygote?.addressSpace.pid ?? -1;
     for (const as of [...this.#stubs.values()]) as.release();
     this.#ready = [];
     this.#zygote = null;
-    for (const tid of [...this.#dying.keys()]) this.#reap(tid);
+    // The zygote last: as init of the stubs' PID namespace its exit waits until every other
+    // process of it is gone, and those the sentry traces go only when the sentry reaps them.
+    for (const tid of [...this.#dying.keys()]) if (tid !== init) this.#reap(tid);
+    if (this.#dying.has(init)) this.#reapInit(init);
     for (const c of this.#clocks.values()) c.close();
     this.#clocks.clear();
     this.#dying.clear();

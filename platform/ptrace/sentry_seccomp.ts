@@ -11,6 +11,7 @@
 
 import { syscallName } from "../../abi/linux/syscall_names.ts";
 import { seccompAllThreads } from "./_ffi.ts";
+import { STUB_BATCH_SYSCALL_END, STUB_INJECT_SYSCALL_END } from "./stub_elf.ts";
 import { assemble, AUDIT_ARCH_X86_64, type Insn, SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO, SECCOMP_RET_KILL_PROCESS, SECCOMP_RET_LOG } from "./bpf.ts";
 
 /** What the sentry and Deno call (by name; numbers from abi/linux/syscall_names.ts). */
@@ -48,12 +49,42 @@ export const SENTRY_SYSCALLS: readonly string[] = [
   "sched_setattr", "getcpu", "getrandom", "getuid", "getgid", "geteuid", "getegid", "getresuid", "getresgid",
   "getgroups", "capget",
   // What a stub does before its own filter, when a zygote starts after this filter (stub_elf.ts,
-  // PtracePlatform.#confine): its own namespaces, limits, capabilities and filter.
-  "unshare", "capset", "seccomp",
+  // PtracePlatform.#confine): its own namespaces, root, limits, capabilities and filter. Only
+  // from the stub's injection site (see STUB_SITE_ONLY).
+  "unshare", "mount", "umount2", "pivot_root", "capset", "seccomp",
   // Sockets (--network sandbox, --publish, the control socket, Deno's resolver).
   "socket", "socketpair", "connect", "accept", "accept4", "bind", "listen", "shutdown", "getsockname",
   "getpeername", "setsockopt", "getsockopt", "sendto", "recvfrom", "sendmsg", "recvmsg", "sendmmsg", "recvmmsg",
 ];
+
+/**
+ * Calls the sentry itself never makes once confined, only a stub it starts later does (its
+ * confinement, injected): allowed only with the instruction pointer right after one of the
+ * stub's two `syscall` instructions (seccomp_data.instruction_pointer), addresses where the
+ * sentry has no code (it keeps the stub's range reserved in its own address space, see
+ * sentry_confine.ts).
+ */
+export const STUB_SITE_ONLY: readonly string[] = ["unshare", "mount", "umount2", "pivot_root", "capset", "seccomp"];
+
+/** The stub's syscall sites (the injection's and the batch runner's). */
+export const STUB_SITES: readonly number[] = [STUB_INJECT_SYSCALL_END, STUB_BATCH_SYSCALL_END];
+
+/**
+ * The ptrace requests the platform makes (everything else, PTRACE_ATTACH, PTRACE_TRACEME, the
+ * PEEK/POKE of memory, PTRACE_SECCOMP_GET_FILTER..., is refused).
+ */
+export const PTRACE_REQUESTS: readonly number[] = [
+  3, 6, 7, 8, 12, 13, 14, 15, 31, // PEEKUSER, POKEUSER, CONT, KILL, GET/SETREGS, GET/SETFPREGS, SYSEMU
+  0x4200, 0x4201, 0x4202, 0x4203, 0x4204, 0x4205, 0x4206, 0x4207, 0x420e, // SETOPTIONS ... INTERRUPT, GET_SYSCALL_INFO
+];
+
+/** clone flags that make namespaces: refused (the sentry's threads and stubs make none this way). */
+export const CLONE_NAMESPACE_FLAGS = 0x80 | 0x20000 | 0x2000000 | 0x4000000 | 0x8000000 | 0x10000000 | 0x20000000 |
+  0x40000000;
+
+// struct seccomp_data: int nr; u32 arch; u64 instruction_pointer; u64 args[6].
+const OFF_IP_LO = 8, OFF_IP_HI = 12, OFF_ARG0_LO = 16;
+const ENOSYS = 38;
 
 /** The number of each x86-64 syscall name. */
 function numbers(): Map<string, number> {
@@ -67,10 +98,38 @@ function numbers(): Map<string, number> {
 
 /**
  * The filter: x86-64 only (anything else kills the process), the allowed numbers by a binary
- * search (a few comparisons per call, not one per name), `otherwise` for the rest.
+ * search (a few comparisons per call, not one per name), `otherwise` for the rest. Some allowed
+ * numbers are checked further, right after the leaf of the search that finds them:
+ * STUB_SITE_ONLY by instruction pointer, ptrace by request, clone by flags (no namespace).
+ * clone3 fails with ENOSYS, as on a kernel before 5.3: its flags are in memory, which a filter
+ * cannot read, and glibc and Rust's std then use clone, whose flags it can.
  */
-export function sentryFilter(otherwise: "errno" | "log"): Uint8Array {
+export function sentryFilter(otherwise: "errno" | "log", stubSites: readonly number[] = STUB_SITES): Uint8Array {
   const byName = numbers();
+  const checked = new Map<number, (deny: string, allow: string) => Insn[]>();
+  const hi = (a: number) => Math.floor(a / 0x1_0000_0000) >>> 0;
+  if (stubSites.some((a) => hi(a) !== hi(stubSites[0]!))) throw new Error("sentry_seccomp: stub sites in two halves");
+  for (const name of STUB_SITE_ONLY) {
+    checked.set(byName.get(name)!, (deny, allow) =>
+      stubSites.length === 0 ? [{ op: "jeq", k: 0, then: deny, else: deny }] : [
+        { op: "ld", off: OFF_IP_HI },
+        { op: "jeq", k: hi(stubSites[0]!), then: `${allow}_lo`, else: deny },
+        { label: `${allow}_lo` },
+        { op: "ld", off: OFF_IP_LO },
+        ...stubSites.map((a): Insn => ({ op: "jeq", k: a >>> 0, then: allow })),
+        { op: "jeq", k: 0, then: deny, else: deny },
+      ]);
+  }
+  checked.set(byName.get("ptrace")!, (deny, allow) => [
+    { op: "ld", off: OFF_ARG0_LO },
+    ...PTRACE_REQUESTS.map((k): Insn => ({ op: "jeq", k, then: allow })),
+    { op: "jeq", k: 0, then: deny, else: deny },
+  ]);
+  checked.set(byName.get("clone3")!, () => [{ op: "ret", k: SECCOMP_RET_ERRNO | ENOSYS }]);
+  checked.set(byName.get("clone")!, (deny, allow) => [
+    { op: "ld", off: OFF_ARG0_LO },
+    { op: "jset", k: CLONE_NAMESPACE_FLAGS, then: deny, else: allow },
+  ]);
   const nrs = [...new Set(SENTRY_SYSCALLS.map((n) => {
     const nr = byName.get(n);
     if (nr === undefined) throw new Error(`sentry_seccomp: unknown syscall ${n}`);
@@ -88,9 +147,17 @@ export function sentryFilter(otherwise: "errno" | "log"): Uint8Array {
   // Preorder: a node tests `nr >= pivot`, its left half follows, its right half after that.
   const tree = (list: number[]): void => {
     if (list.length <= 4) {
-      const allow = `allow${labels++}`;
-      for (const nr of list) prog.push({ op: "jeq", k: nr, then: allow });
+      const n = labels++;
+      const allow = `allow${n}`;
+      for (const nr of list) prog.push({ op: "jeq", k: nr, then: checked.has(nr) ? `check${nr}` : allow });
       prog.push({ op: "ret", k: deny }, { label: allow }, { op: "ret", k: SECCOMP_RET_ALLOW });
+      for (const nr of list) {
+        const check = checked.get(nr);
+        if (check === undefined) continue;
+        const ok = `ok${nr}`, no = `no${nr}`;
+        prog.push({ label: `check${nr}` }, ...check(no, ok));
+        prog.push({ label: no }, { op: "ret", k: deny }, { label: ok }, { op: "ret", k: SECCOMP_RET_ALLOW });
+      }
       return;
     }
     const mid = list.length >> 1;
@@ -107,13 +174,14 @@ export function sentryFilter(otherwise: "errno" | "log"): Uint8Array {
 const EPERM = 1;
 
 /**
- * Confines the sentry: the filter on every thread. `log` (the environment's
- * SENTRY_SECCOMP_LOG=1, for measuring the set) logs a refused call to the host's audit log
- * instead of refusing it. Returns null, or why the host refused.
+ * The filter on every thread. `log` (the environment's SENTRY_SECCOMP_LOG=1, for measuring the
+ * set) logs a refused call to the host's audit log instead of refusing it. `stubSites`: the
+ * addresses STUB_SITE_ONLY calls must come from, none when the sentry could not reserve them
+ * (then they come from nowhere). Returns null, or why the host refused.
  */
-export function confineSentry(): string | null {
+export function installSentryFilter(stubSites: readonly number[]): string | null {
   const mode = Deno.env.get("SENTRY_SECCOMP_LOG") === "1" ? "log" : "errno";
-  const r = seccompAllThreads(sentryFilter(mode));
+  const r = seccompAllThreads(sentryFilter(mode, stubSites));
   if (r === 0) return null;
   return r < 0 ? `seccomp failed with errno ${-r}` : `thread ${r} could not take the filter`;
 }

@@ -50,10 +50,21 @@ Deno.test("a stub runs confined: seccomp, no_new_privs, no capabilities, no core
     assert.match(Deno.readTextFileSync(`/proc/${pid}/limits`), /^Max core file size\s+0\s+0\s/m);
     const ns = p.confinement?.namespaces ?? [];
     // This host (root, Linux 6) gives at least these; the user namespace where it is allowed.
-    for (const n of ["mnt", "net", "ipc", "uts"]) assert.ok(ns.includes(n), `namespace ${n}`);
+    for (const n of ["mnt", "pid", "net", "ipc", "uts", "cgroup"]) assert.ok(ns.includes(n), `namespace ${n}`);
     for (const n of ns) {
       assert.notEqual(Deno.readLinkSync(`/proc/${pid}/ns/${n}`), Deno.readLinkSync(`/proc/self/ns/${n}`), n);
     }
+    // The PID namespace: the host's pid, then the stub's in its own namespace, whose init (1)
+    // is the zygote; the root: an empty directory.
+    const nspid = statusField(pid, "NSpid").split(/\s+/).map(Number);
+    assert.equal(nspid.length, 2);
+    assert.equal(nspid[0], pid);
+    assert.ok(nspid[1]! > 1, `NSpid ${nspid}`);
+    assert.equal(p.confinement?.emptyRoot, true);
+    assert.deepEqual([...Deno.readDirSync(`/proc/${pid}/root`)], []);
+    assert.equal(Deno.readLinkSync(`/proc/${pid}/cwd`), "/");
+    assert.match(Deno.readTextFileSync(`/proc/${pid}/mountinfo`), /^\d+ \d+ \S+ \/ \/ ro,nosuid,nodev,noexec\S* - tmpfs /);
+    assert.equal(Deno.readTextFileSync(`/proc/${pid}/mountinfo`).trim().split("\n").length, 1);
     const fds = [...Deno.readDirSync(`/proc/${pid}/fd`)].map((e) => Deno.readLinkSync(`/proc/${pid}/fd/${e.name}`));
     assert.deepEqual(fds, ["/memfd:sentry-memory (deleted)"]);
   } finally {
@@ -188,5 +199,57 @@ Deno.test("a vsyscall time() still works in a confined stub (the host's emulatio
     assert.ok(Math.abs(t - Date.now() / 1000) < 60, `time() gave ${t}`);
   } finally {
     p.shutdown();
+  }
+});
+
+Deno.test("a stub outlives the stub it was forked from: orphans go to the zygote, init of their PID namespace", () => {
+  const p = new PtracePlatform();
+  try {
+    const parent = p.newAddressSpace();
+    const child = parent.addressSpace.fork(parent);
+    const pid = stub(child).pid;
+    // The host pid came from the clone event: the host's /proc knows it as the child of the parent.
+    assert.equal(Number(statusField(pid, "PPid")), stub(parent).pid);
+    parent.addressSpace.release();
+    let ppid = stub(parent).pid;
+    for (let i = 0; i < 200 && ppid === stub(parent).pid; i++) {
+      p.pollStop();
+      ppid = Number(statusField(pid, "PPid"));
+      if (ppid === stub(parent).pid) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+    }
+    assert.equal(statusField(ppid, "NSpid").split(/\s+/).at(-1), "1", "the new parent is the namespace's init");
+    assert.equal(statusField(ppid, "Name"), "stub");
+    // And it still runs what the sentry injects.
+    assert.equal(stub(child).inject(child, 9, [0x600000, 4096, 3, 0x32, -1, 0]), 0x600000);
+    // A new thread's host tid (from the clone event) is a thread of the same host process.
+    const t = child.addressSpace.newThread(child);
+    assert.ok(Deno.statSync(`/proc/${pid}/task/${tidOf(t)}`).isDirectory);
+  } finally {
+    p.shutdown();
+  }
+});
+
+Deno.test("a zygote started after the sentry confined itself is confined as the first (the sentry's filter lets its confinement through)", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("./testdata/late_zygote.ts", import.meta.url).pathname],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  assert.equal(out.code, 0);
+  const d = JSON.parse(new TextDecoder().decode(out.stdout));
+  assert.equal(d.sentry.filter, true);
+  assert.deepEqual(d.sentry.refused, []);
+  for (const n of ["mnt", "pid", "net", "ipc", "uts", "cgroup"]) {
+    assert.ok(d.platform.namespaces.includes(n), n);
+    assert.notEqual(d.stubNs[n], d.selfNs[n], n);
+  }
+  assert.equal(d.platform.emptyRoot, true);
+  assert.equal(d.stubRoot, 0);
+  assert.match(d.stubStatus, /^NoNewPrivs:\s+1$/m);
+  assert.match(d.stubStatus, /^Seccomp:\s+2$/m);
+  // The sentry's filter and its own.
+  assert.match(d.stubStatus, /^Seccomp_filters:\s+2$/m);
+  for (const set of ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"]) {
+    assert.match(d.stubStatus, new RegExp(`^${set}:\\s+0+$`, "m"), set);
   }
 });
