@@ -13,6 +13,7 @@ export const SECCOMP_RET_LOG = 0x7ffc0000;
 export const SECCOMP_RET_ALLOW = 0x7fff0000;
 
 const BPF_LD_W_ABS = 0x20, BPF_JEQ_K = 0x15, BPF_JGE_K = 0x35, BPF_JSET_K = 0x45, BPF_RET_K = 0x06;
+const BPF_JA = 0x05;
 const JUMP_CODES = { jeq: BPF_JEQ_K, jge: BPF_JGE_K, jset: BPF_JSET_K } as const;
 
 /** One instruction with symbolic jump targets (a conditional jump's missing `else` falls through). */
@@ -20,6 +21,8 @@ export type Insn =
   | { op: "ld"; off: number }
   | { op: "jeq" | "jge" | "jset"; k: number; then: string; else?: string }
   | { op: "ret"; k: number }
+  /** An unconditional jump, which may go further than a conditional one's 255 instructions. */
+  | { op: "ja"; to: string }
   | { label: string };
 
 /** Resolves labels into struct sock_filter bytes (8 per instruction). Jumps go forward only. */
@@ -45,6 +48,11 @@ export function assemble(prog: Insn[]): Uint8Array {
     if (i.op === "ld") {
       v.setUint16(o, BPF_LD_W_ABS, true);
       v.setUint32(o + 4, i.off, true);
+    } else if (i.op === "ja") {
+      const t = at.get(i.to);
+      if (t === undefined || t <= n) throw new Error(`bpf: bad jump to ${i.to}`);
+      v.setUint16(o, BPF_JA, true);
+      v.setUint32(o + 4, t - n - 1, true);
     } else if (i.op === "ret") {
       v.setUint16(o, BPF_RET_K, true);
       v.setUint32(o + 4, i.k >>> 0, true);

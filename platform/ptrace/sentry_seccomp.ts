@@ -100,7 +100,8 @@ function numbers(): Map<string, number> {
  * The filter: x86-64 only (anything else kills the process), the allowed numbers by a binary
  * search (a few comparisons per call, not one per name), `otherwise` for the rest. Some allowed
  * numbers are checked further, right after the leaf of the search that finds them:
- * STUB_SITE_ONLY by instruction pointer, ptrace by request, clone by flags (no namespace).
+ * STUB_SITE_ONLY by instruction pointer, ptrace by request, clone by flags (no namespace),
+ * kill by pid (one process, never a group nor -1).
  * clone3 fails with ENOSYS, as on a kernel before 5.3: its flags are in memory, which a filter
  * cannot read, and glibc and Rust's std then use clone, whose flags it can.
  */
@@ -126,6 +127,13 @@ export function sentryFilter(otherwise: "errno" | "log", stubSites: readonly num
     { op: "jeq", k: 0, then: deny, else: deny },
   ]);
   checked.set(byName.get("clone3")!, () => [{ op: "ret", k: SECCOMP_RET_ERRNO | ENOSYS }]);
+  // kill(2) of one process only: never 0 (the sentry's process group) nor negative (a group,
+  // or -1: every process the sentry may signal, which for root is nearly every process).
+  checked.set(byName.get("kill")!, (deny, allow) => [
+    { op: "ld", off: OFF_ARG0_LO },
+    { op: "jeq", k: 0, then: deny },
+    { op: "jge", k: 0x80000000, then: deny, else: allow },
+  ]);
   checked.set(byName.get("clone")!, (deny, allow) => [
     { op: "ld", off: OFF_ARG0_LO },
     { op: "jset", k: CLONE_NAMESPACE_FLAGS, then: deny, else: allow },
@@ -161,8 +169,12 @@ export function sentryFilter(otherwise: "errno" | "log", stubSites: readonly num
       return;
     }
     const mid = list.length >> 1;
-    const right = `right${labels++}`;
-    prog.push({ op: "jge", k: list[mid]!, then: right });
+    const n = labels++;
+    const right = `right${n}`;
+    // The right half may lie beyond a conditional jump's reach (255): through a `ja`.
+    prog.push({ op: "jge", k: list[mid]!, then: `far${n}`, else: `left${n}` }, { label: `far${n}` }, { op: "ja", to: right }, {
+      label: `left${n}`,
+    });
     tree(list.slice(0, mid));
     prog.push({ label: right });
     tree(list.slice(mid));

@@ -21,6 +21,7 @@ function run(prog: Uint8Array, nr: number, arch = AUDIT_ARCH_X86_64, ip = 0x7f00
     else if (code === 0x15) pc += 1 + (a === k ? jt : jf);
     else if (code === 0x35) pc += 1 + (a >= k ? jt : jf);
     else if (code === 0x45) pc += 1 + ((a & k) !== 0 ? jt : jf);
+    else if (code === 0x05) pc += 1 + k;
     else throw new Error(`unexpected BPF opcode ${code}`);
   }
   throw new Error("ran off the end");
@@ -35,7 +36,7 @@ const nrOf = (name: string) => {
 Deno.test("the sentry's filter allows exactly its list and refuses every other number with EPERM (or logs it)", () => {
   const enforce = sentryFilter("errno"), log = sentryFilter("log");
   const allowed = new Set(SENTRY_SYSCALLS);
-  const special = new Set([...STUB_SITE_ONLY, "ptrace", "clone", "clone3"]);
+  const special = new Set([...STUB_SITE_ONLY, "ptrace", "clone", "clone3", "kill"]);
   for (let nr = 0; nr < 512; nr++) {
     if (special.has(syscallName(nr))) continue;
     const want = allowed.has(syscallName(nr));
@@ -49,7 +50,7 @@ Deno.test("the sentry's filter allows exactly its list and refuses every other n
   assert.equal(run(enforce, 1, 0x40000003), SECCOMP_RET_KILL_PROCESS);
 });
 
-Deno.test("the sentry's filter checks arguments: a stub's confinement calls only from its site, ptrace requests, clone flags", () => {
+Deno.test("the sentry's filter checks arguments: a stub's confinement calls only from its site, ptrace requests, clone flags, kill's pid", () => {
   const f = sentryFilter("errno");
   for (const name of STUB_SITE_ONLY) {
     assert.equal(run(f, nrOf(name)), EPERM, `${name} from the sentry's code`);
@@ -74,4 +75,10 @@ Deno.test("the sentry's filter checks arguments: a stub's confinement calls only
     assert.equal(run(f, clone, AUDIT_ARCH_X86_64, 0, 0x4111 + flag), EPERM, `clone flag ${flag.toString(16)}`);
   }
   assert.equal(run(f, nrOf("clone3")), SECCOMP_RET_ERRNO | 38);
+  // kill: one process (a stub, SIGKILL); never the sentry's group, another group, or -1.
+  const kill = nrOf("kill");
+  for (const pid of [1, 4242, 0x7fffffff]) assert.equal(run(f, kill, AUDIT_ARCH_X86_64, 0, pid), SECCOMP_RET_ALLOW, `kill(${pid})`);
+  for (const pid of [0, -1, -4242, -0x80000000]) {
+    assert.equal(run(f, kill, AUDIT_ARCH_X86_64, 0, pid >>> 0), EPERM, `kill(${pid})`);
+  }
 });
