@@ -37,6 +37,7 @@ import type { Kernel } from "./kernel.ts";
 import type { Task } from "./task.ts";
 import type { ThreadGroup } from "./thread_group.ts";
 import type { SigInfo } from "./signal_frame.ts";
+import { enterStop } from "./ptrace.ts";
 import { sigBit } from "./signals.ts";
 import {
   CLD_CONTINUED, CLD_STOPPED, SA_NOCLDSTOP, SI_KERNEL, SIGCHLD, SIGCONT, SIGHUP, SIGSTOP, SIGTSTP,
@@ -98,6 +99,8 @@ export function initiateGroupStop(t: Task, signo: number): boolean {
  */
 export function stopTask(t: Task): void {
   const tg = t.tg;
+  // A traced thread's part of the stop is a ptrace-stop its tracer sees and ends (kernel/ptrace.ts).
+  if (t.ptrace !== null && tg.groupStop !== null) enterStop(t, { kind: "group", signo: tg.groupStop.signo });
   t.state = "stopped";
   const stop = tg.groupStop;
   if (stop === null || tg.stopped) return;
@@ -116,7 +119,16 @@ export function continueGroup(tg: ThreadGroup): void {
   tg.groupStop = null;
   tg.stopped = false;
   tg.stopReport = 0;
-  for (const t of tg.tasks) if (t.state === "stopped") t.kernel.resumeStoppedTask(t);
+  for (const t of tg.tasks) {
+    // A ptrace-stop ends only by the tracer; a traced thread in the group stop runs again.
+    if (t.state !== "stopped") continue;
+    if (t.ptrace?.stop != null) {
+      if (t.ptrace.stop.kind !== "group") continue;
+      t.ptrace.stop = null;
+      t.ptrace.report = false;
+    }
+    t.kernel.resumeStoppedTask(t);
+  }
   if (wasStopped) {
     tg.continuedReport = true;
     notifyParent(tg, CLD_CONTINUED, SIGCONT);

@@ -59,6 +59,7 @@ import {
   processGroupExists as pgrpExists, signalProcessGroup as signalProcessGroupOf, stopTask,
 } from "./job_control.ts";
 import { sigBit } from "./signals.ts";
+import { enterStop as enterPtraceStop, PTRACE_EVENT_STOP, traceeExited, tracerExited } from "./ptrace.ts";
 import type { SigInfo } from "./signal_frame.ts";
 import { SA_NOCLDWAIT, SA_RESTART } from "../abi/linux/signal.ts";
 import { CORE_SIGNALS, NSIG, SEGV_MAPERR, SIGNAL_NAMES, SIGSEGV } from "../abi/linux/signal.ts";
@@ -885,6 +886,17 @@ export class Kernel {
         // default action (force_sig_fault).
         const act = t.tg.handlers.get(reason.signo);
         const bit = 1n << BigInt(reason.signo - 1);
+        if (t.ptrace !== null) {
+          // The tracer sees the fault first (gdb stops there); what cannot be survived is made
+          // deliverable with the default action first, as force_sig_fault does.
+          if (disposition(reason.signo, act) === "ignore" || (t.sigmask & bit)) {
+            t.sigmask &= ~bit;
+            t.tg.handlers.set(reason.signo, { handler: 0n, flags: 0, restorer: 0n, mask: 0n });
+          }
+          t.pendingSignals.add({ signo: reason.signo, code: reason.code, addr: reason.addr });
+          this.#step(t);
+          return;
+        }
         if (disposition(reason.signo, act) !== "handler" || (t.sigmask & bit)) {
           this.killGroup(t.tg, reason.signo);
           return;
@@ -909,9 +921,17 @@ export class Kernel {
   /** Runs one kernel step of a runnable task: its pending syscall, then back to user mode. */
   #step(t: Task): void {
     if (t.state === "dead") return;
-    // A group stop under way: this thread takes its part before anything else (job_control.ts).
-    if (t.tg.groupStop !== null && t.tg.exitStatus === null) {
+    const pt = t.ptrace;
+    // A group stop under way: this thread takes its part before anything else (job_control.ts),
+    // unless its tracer let it out of this one.
+    if (t.tg.groupStop !== null && t.tg.exitStatus === null && (pt === null || pt.leftGroupStop !== t.tg.groupStop)) {
       stopTask(t);
+      return;
+    }
+    // PTRACE_INTERRUPT (or a seized child's first stop): PTRACE_EVENT_STOP.
+    if (pt !== null && pt.interrupt) {
+      pt.interrupt = false;
+      enterPtraceStop(t, { kind: "event", event: PTRACE_EVENT_STOP });
       return;
     }
     if (t.inSyscall && t.interrupted) {
@@ -919,11 +939,48 @@ export class Kernel {
       if (t.state !== "runnable") return; // stopped or killed by a default action
     }
     if (t.inSyscall) {
+      // PTRACE_SYSCALL: the tracer sees the syscall before it runs (once, not at each retry).
+      if (pt !== null && pt.syscallStops && !pt.inSyscallEntry) {
+        pt.inSyscallEntry = true;
+        enterPtraceStop(t, { kind: "syscall", entry: true });
+        return;
+      }
+      if (pt !== null && pt.inSyscallEntry && pt.sysemu) {
+        // PTRACE_SYSEMU: the tracer emulated it; rax holds what it set (-ENOSYS otherwise).
+        pt.inSyscallEntry = false;
+        t.inSyscall = false;
+        if (this.strace) t.straceEntry = "";
+        this.#step(t);
+        return;
+      }
       const done = this.#syscall(t);
       if (!done) return; // blocked or exited
       t.inSyscall = false;
+      const pl = t.ptrace;
+      if (pl !== null) {
+        const entered = pl.inSyscallEntry;
+        pl.inSyscallEntry = false;
+        // A fork, clone or exec event, then the syscall-exit stop (Linux's order).
+        const ev = pl.pendingEvent;
+        if (ev !== null) {
+          pl.pendingEvent = null;
+          pl.eventMessage = ev.message;
+          if (entered && pl.syscallStops) pl.inSyscallEntry = true; // its exit stop is still due
+          enterPtraceStop(t, { kind: "event", event: ev.event });
+          return;
+        }
+        if (entered && pl.syscallStops) {
+          enterPtraceStop(t, { kind: "syscall", entry: false });
+          return;
+        }
+      }
+    } else if (pt !== null && pt.inSyscallEntry && pt.syscallStops) {
+      // Back from an event stop that came before the syscall-exit stop.
+      pt.inSyscallEntry = false;
+      enterPtraceStop(t, { kind: "syscall", entry: false });
+      return;
     }
-    if (deliverableSet(t) !== 0n && !deliverSignals(t)) return;
+    if ((deliverableSet(t) !== 0n || t.ptrace?.inject != null) && !deliverSignals(t)) return;
     if ((t.state as Task["state"]) === "dead") return;
     if (this.#throttledUntil !== 0) {
       if (monotonicNs() < this.#throttledUntil) {
@@ -955,6 +1012,12 @@ export class Kernel {
       act = t.tg.handlers.get(signo);
       const d = disposition(signo, act);
       if (d === "handler") break;
+      if (t.ptrace !== null && signo !== 9) {
+        // The tracer sees the signal first (at delivery); the syscall runs again after that
+        // stop unless a handler is entered then (Linux restarts ERESTARTSYS without one).
+        this.#restartAfterStop(t);
+        return;
+      }
       dequeueSignal(t, sigBit(signo));
       if (d === "terminate") {
         this.killGroup(t.tg, signo);
@@ -991,6 +1054,26 @@ export class Kernel {
     t.inSyscall = false;
     t.syscallState = null;
     t.releaseSyscallFiles();
+  }
+
+  /**
+   * Abandons t's sleeping syscall so that it runs again from the syscall instruction once t
+   * returns to user mode (a traced task about to stop for a signal).
+   */
+  #restartAfterStop(t: Task): void {
+    this.#cancelSleep(t);
+    const r = t.ctx.regs;
+    r.set("rip", r.get("rip") - 2);
+    r.set64("rax", r.get64("orig_rax"));
+    t.ctx.markRegsDirty();
+    if (this.strace) {
+      this.log.strace(straceExit(t, t.straceEntry, "? ERESTARTSYS", 0));
+      t.straceEntry = "";
+    }
+    t.inSyscall = false;
+    t.syscallState = null;
+    t.releaseSyscallFiles();
+    if (t.ptrace !== null) t.ptrace.inSyscallEntry = false;
   }
 
   /** Undoes what a sleeping syscall registered (a futex wait) before it is abandoned. */
@@ -1182,6 +1265,8 @@ export class Kernel {
     t.releaseSyscallFiles();
     t.state = "dead";
     t.blocked = null;
+    traceeExited(t);
+    tracerExited(t);
     const tg = t.tg;
     if (t.tid === tg.tgid) tg.leaderComm = t.name;
     tg.tasks.delete(t);

@@ -26,6 +26,7 @@ import { PATH_MAX } from "../abi/linux/file.ts";
 import { RLIMIT_AS, RLIMIT_STACK } from "../abi/linux/limits.ts";
 import { PendingSignals } from "./task_signals.ts";
 import type { AltStack } from "./signal_frame.ts";
+import type { PtraceLink } from "./ptrace.ts";
 
 /** Where a task is in its life. */
 export type TaskState =
@@ -122,6 +123,10 @@ export class Task implements Waker, MemoryIO {
   cpuBase = { userNs: 0, sysNs: 0 };
   /** True once cpuBase holds the current host thread's time too (it is about to go away). */
   cpuFrozen = false;
+  /** The trace of this task, when another task traces it with ptrace(2) (kernel/ptrace.ts). */
+  ptrace: PtraceLink | null = null;
+  /** The tasks this task traces. */
+  readonly tracees: Set<Task> = new Set();
   /** Thread name (comm), 15 bytes at most. */
   name: string;
 

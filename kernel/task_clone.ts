@@ -8,6 +8,7 @@
  * @module
  */
 
+import { onClone as ptraceOnClone } from "./ptrace.ts";
 import { EAGAIN, EINVAL, EPERM, ERESTARTNOINTR } from "./errno.ts";
 import type { Task } from "./task.ts";
 import { Task as TaskClass } from "./task.ts";
@@ -195,6 +196,7 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
   tg.tasks.add(child);
   k.addTask(child);
   if (!thread) k.armCpuLimit(tg);
+  ptraceOnClone(t, child, a.exitSignal, (f & CLONE_VFORK) !== 0, thread);
   return child;
 }
 

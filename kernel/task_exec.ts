@@ -10,6 +10,7 @@
  * @module
  */
 
+import { onExec as ptraceOnExec } from "./ptrace.ts";
 import type { Task } from "./task.ts";
 import { MemoryManager } from "./mm/mm.ts";
 import { ExecFatalError, loadExecutable, type LoadTarget } from "./loader/load.ts";
@@ -43,6 +44,7 @@ export function execTask(t: Task, req: ExecRequest): void {
   }
 
   // Point of no return.
+  const oldTid = t.tid;
   k.killOtherThreads(t);
   k.resources.activity?.processExec(t.tg, req.path, req.argv);
   const old = t.tg.mm;
@@ -84,5 +86,6 @@ export function execTask(t: Task, req: ExecRequest): void {
   // Set-id bits and capabilities(7)'s transformation; saved ids follow the effective ones.
   t.creds = target.creds ?? t.creds.afterExec().creds;
   k.vforkDone(t.tg);
+  ptraceOnExec(t, oldTid);
   if (fatal) k.killGroup(t.tg, 11);
 }

@@ -24,6 +24,7 @@ import { buildFrame, initialFpState, type SigInfo } from "./signal_frame.ts";
 import { EVENT_IN } from "../waiter/mod.ts";
 import { SA_NODEFER, SA_ONSTACK, SA_RESETHAND, SA_RESTORER, SA_SIGINFO } from "../abi/linux/signal.ts";
 import { applySendSideEffects, initiateGroupStop } from "./job_control.ts";
+import { enterStop } from "./ptrace.ts";
 
 export const SS_ONSTACK = 1;
 export const SS_DISABLE = 2;
@@ -118,6 +119,15 @@ export function sendSignal(tg: ThreadGroup, info: SigInfo, thread: Task | null =
   const bit = sigBit(signo);
   const target = thread ?? chooseThread(tg, signo);
   const blocked = target === null || (target.sigmask & bit & ~UNBLOCKABLE) !== 0n;
+  // A traced task's tracer sees every signal but SIGKILL first: none is dropped or acted on
+  // at once (Linux's sig_ignored and complete_signal skip ptraced tasks).
+  if (target?.ptrace != null && signo !== 9) {
+    if (thread) thread.pendingSignals.add(info);
+    else tg.sharedPending.add(info);
+    k.signalfdQueue.notify(EVENT_IN);
+    if (!blocked) k.interruptTask(target);
+    return true;
+  }
   // An ignored signal that is not blocked is dropped at once (Linux's sig_ignored).
   // SIGCONT's default action (continuing) was taken by applySendSideEffects: nothing to queue.
   if ((d === "ignore" || d === "continue") && !blocked) return false;
@@ -172,9 +182,27 @@ function takeTimerSignal(t: Task, info: SigInfo): boolean {
  */
 export function deliverSignals(t: Task): boolean {
   for (let guard = 0; guard < 64; guard++) {
-    if (deliverableSet(t) === 0n) return true;
-    const info = dequeueSignal(t);
-    if (!info) return true;
+    const l = t.ptrace;
+    let info: SigInfo | null;
+    if (l !== null && l.inject !== null) {
+      // What the tracer passed on is delivered without another stop; blocked now, it waits
+      // in the queue as any signal (Linux's ptrace_signal).
+      info = l.inject;
+      l.inject = null;
+      if (t.sigmask & sigBit(info.signo) & ~UNBLOCKABLE) {
+        t.pendingSignals.add(info);
+        continue;
+      }
+    } else {
+      if (deliverableSet(t) === 0n) return true;
+      info = dequeueSignal(t);
+      if (!info) return true;
+      // A traced task stops for its tracer before acting on any signal but SIGKILL.
+      if (l !== null && info.signo !== 9) {
+        enterStop(t, { kind: "signal", signo: info.signo, info });
+        return false;
+      }
+    }
     const act = t.tg.handlers.get(info.signo);
     switch (disposition(info.signo, act)) {
       case "ignore":

@@ -12,6 +12,7 @@
 import { ECHILD, EINVAL } from "./errno.ts";
 import type { Task } from "./task.ts";
 import type { ThreadGroup } from "./thread_group.ts";
+import { stopStatus } from "./ptrace.ts";
 
 export const WNOHANG = 1;
 export const WUNTRACED = 2;
@@ -59,6 +60,8 @@ export type WaitOutcome =
   | { kind: "reaped"; child: ThreadGroup; status: number }
   /** A child stopped: status is `0x7f | signo << 8`; signo is the stop signal. */
   | { kind: "stopped"; child: ThreadGroup; status: number; signo: number }
+  /** A tracee of the caller is in a ptrace-stop (kernel/ptrace.ts): reported by its thread id. */
+  | { kind: "trapped"; child: ThreadGroup; pid: number; status: number; signo: number }
   /** A stopped child was continued: status is 0xffff. */
   | { kind: "continued"; child: ThreadGroup; status: number }
   /** Matching children exist but none has exited; the caller may block. */
@@ -71,11 +74,38 @@ export type WaitOutcome =
  */
 export function waitForChild(t: Task, sel: WaitSelector, options: number): WaitOutcome {
   let any = false;
+  // Tracees first: their ptrace-stops are reported without WUNTRACED, whatever their parent
+  // and clone flags (Linux's wait_consider_task with ptrace set).
+  for (const tracer of t.tg.tasks) {
+    if ((options & __WNOTHREAD) && tracer !== t) continue;
+    for (const x of tracer.tracees) {
+      if (sel.type === P_PID ? x.tid !== sel.id : sel.type === P_PGID ? x.tg.pgid !== sel.id : false) continue;
+      any = true;
+      const l = x.ptrace!;
+      if (l.exited) {
+        // A tracee that is not our child ended: reported once, and reaped by its parent. Our
+        // own child is reaped below.
+        if (x.tg.parent === t.tg || !x.tg.zombie || x.tg.exitStatus === null || !(options & WEXITED)) continue;
+        if (!(options & WNOWAIT)) {
+          tracer.tracees.delete(x);
+          x.ptrace = null;
+        }
+        return { kind: "reaped", child: x.tg, status: x.tg.exitStatus };
+      }
+      if (l.stop !== null && l.report) {
+        if (!(options & WNOWAIT)) l.report = false;
+        const status = stopStatus(l, l.stop);
+        return { kind: "trapped", child: x.tg, pid: x.tid, status, signo: (status >> 8) & 0xff };
+      }
+    }
+  }
   for (const child of t.tg.children) {
     if (!matches(child, sel)) continue;
-    // __WCLONE selects children whose exit signal is not SIGCHLD; __WALL selects all.
+    // __WCLONE selects children whose exit signal is not SIGCHLD; __WALL selects all, as does
+    // our tracing the child.
     const cloneChild = child.exitSignal !== 17;
-    if (!(options & __WALL) && cloneChild !== ((options & __WCLONE) !== 0)) continue;
+    const traced = tracedBy(t, child);
+    if (!traced && !(options & __WALL) && cloneChild !== ((options & __WCLONE) !== 0)) continue;
     // __WNOTHREAD: only the children this thread created (while that thread lives: when it has
     // exited, its children are the other threads', as Linux reparents them within the group).
     if ((options & __WNOTHREAD) && child.parentThread !== 0 && child.parentThread !== t.tid &&
@@ -85,7 +115,10 @@ export function waitForChild(t: Task, sel: WaitSelector, options: number): WaitO
       // rather than a wait that nothing could end (Linux's wait_task_zombie leaves notask_error).
       if (!(options & WEXITED)) continue;
       any = true;
-      if (!(options & WNOWAIT)) t.kernel.reap(child);
+      if (!(options & WNOWAIT)) {
+        if (traced) forgetExitedTracee(t, child);
+        t.kernel.reap(child);
+      }
       return { kind: "reaped", child, status: child.exitStatus };
     }
     any = true;
@@ -101,6 +134,27 @@ export function waitForChild(t: Task, sel: WaitSelector, options: number): WaitO
   }
   if (!any) throw ECHILD;
   return { kind: "none" };
+}
+
+/** Whether a task of t's group traces (or traced, until its exit is waited for) a thread of tg. */
+function tracedBy(t: Task, tg: ThreadGroup): boolean {
+  for (const tracer of t.tg.tasks) {
+    if (tracer.tracees.size === 0) continue;
+    for (const x of tracer.tracees) if (x.tg === tg) return true;
+  }
+  return false;
+}
+
+/** Drops the exit records of tg's tracees kept for t's group (tg is being reaped). */
+function forgetExitedTracee(t: Task, tg: ThreadGroup): void {
+  for (const tracer of t.tg.tasks) {
+    for (const x of [...tracer.tracees]) {
+      if (x.tg === tg && x.ptrace?.exited) {
+        tracer.tracees.delete(x);
+        x.ptrace = null;
+      }
+    }
+  }
 }
 
 /** Checks wait4's options: unknown bits are EINVAL. */

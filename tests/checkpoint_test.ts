@@ -8,8 +8,10 @@ import { decode, encode } from "cbor-x/index-no-eval";
 import { deflateRawSync } from "node:zlib";
 import { z } from "zod";
 import {
+  blobBytes,
   checkRoot,
   decodeImage,
+  FileRun,
   IMAGE_FORMAT_VERSION,
   IMAGE_MAGIC,
   type Image,
@@ -38,7 +40,7 @@ const stateSchema = z.object({
 }).strict();
 type State = z.infer<typeof stateSchema>;
 
-function sampleImage(): Image<State> {
+function sampleImage(): Image<State> & { blobs: Uint8Array[] } {
   const page = new Uint8Array(8192);
   for (let i = 0; i < page.length; i++) page[i] = (i * 7) & 0xff;
   return {
@@ -119,10 +121,79 @@ Deno.test("checkpoint image: memory DEFLATE cannot shrink is stored as it is, an
     const file = decode(Deno.readFileSync(`${dir}/image.cbor`)) as { blobs: Array<Record<string, unknown>> };
     assert.deepStrictEqual(file.blobs.map((b) => Object.keys(b).sort()), [["deflated", "length"], ["length", "raw"], ["deflated", "length"]]);
     assert.ok(Deno.statSync(`${dir}/image.cbor`).size < random.length + 32768);
+    // Read from the file in pieces: the stored run stays in the file until it is used.
     const back = readImage(`${dir}/image.cbor`, stateSchema);
-    assert.deepStrictEqual(back.blobs[0], small);
-    assert.deepStrictEqual(back.blobs[1], random);
-    assert.deepStrictEqual(back.blobs[2], zeros);
+    assert.ok(back.blobs[1] instanceof FileRun);
+    assert.deepStrictEqual(back.blobs.map(blobBytes), [small, random, zeros]);
+    const piece = new Uint8Array(100);
+    back.blobs[1].readInto(piece, 5000);
+    assert.deepStrictEqual(piece, random.subarray(5000, 5100));
+    back.close?.();
+    // The same bytes decoded in memory.
+    assert.deepStrictEqual(decodeImage(Deno.readFileSync(`${dir}/image.cbor`), stateSchema, "i").blobs, [small, random, zeros]);
+    // A raw run whose file was cut short after it was read: one line when it is used.
+    const again = readImage(`${dir}/image.cbor`, stateSchema);
+    Deno.truncateSync(`${dir}/image.cbor`, 1000);
+    assert.throws(() => blobBytes(again.blobs[1]!), (e: unknown) => e instanceof ImageError && e.message === "restore: the image file changed while it was read");
+    again.close?.();
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("checkpoint image: read from its file in pieces, truncations and byte flips are refused with one line or read as valid data", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    // A header and state, a small deflated blob, a stored 256 KiB, a deflated 256 KiB.
+    const random = new Uint8Array(256 << 10);
+    let x = 0x2545f491;
+    for (let i = 0; i < random.length; i++) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      random[i] = x & 0xff;
+    }
+    const blobs = [Uint8Array.of(7, 7, 7), random, new Uint8Array(256 << 10).fill(3)];
+    writeImage(`${dir}/good.cbor`, { ...sampleImage(), state: { counter: 5, runs: [] }, blobs });
+    const good = Deno.readFileSync(`${dir}/good.cbor`);
+    const read = (bytes: Uint8Array): Image<State> | ImageError => {
+      Deno.writeFileSync(`${dir}/t.cbor`, bytes);
+      try {
+        const img = readImage(`${dir}/t.cbor`, stateSchema);
+        try {
+          img.blobs.forEach(blobBytes);
+        } finally {
+          img.close?.();
+        }
+        return img;
+      } catch (err) {
+        assert.ok(err instanceof ImageError, `not an ImageError: ${err}`);
+        assert.ok(!err.message.includes("\n") && err.message.startsWith("restore: "), err.message);
+        return err;
+      }
+    };
+    const whole = read(good);
+    assert.ok(!(whole instanceof ImageError));
+    // Every cut in the header, state and blob heads; one in 97 of the stored bytes.
+    for (let n = 0; n < good.length; n += n < 400 || n > good.length - 300000 && n < good.length - 262000 ? 1 : 97) {
+      assert.ok(read(good.subarray(0, n)) instanceof ImageError, `a ${n}-byte prefix of ${good.length} was accepted`);
+    }
+    let seed = 0x1234567;
+    const rand = () => {
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      return (seed >>> 0) / 2 ** 32;
+    };
+    for (let i = 0; i < 300; i++) {
+      const bad = good.slice();
+      // Most flips land in the first KiB (header, state, heads), the rest anywhere.
+      const at = Math.floor(rand() * (i % 3 === 0 ? bad.length : Math.min(bad.length, 1024)));
+      bad[at] = bad[at]! ^ (1 + Math.floor(rand() * 255));
+      const r = read(bad);
+      if (r instanceof ImageError) continue;
+      assert.deepStrictEqual(r.blobs.map((b) => b.length), [3, 256 << 10, 256 << 10]);
+    }
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }

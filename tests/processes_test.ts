@@ -252,6 +252,10 @@ Deno.test("nested SIGSEGV handlers on an alternate stack end in a SIGSEGV kill o
   await assertSameAsNative([await compileC("altstack_overflow")]);
 });
 
+Deno.test("ptrace between processes: TRACEME and signal-delivery-stops, registers, PEEKDATA/POKEDATA, a signal suppressed or passed on, PTRACE_SYSCALL stops, exec stops, PTRACE_O_TRACEFORK, ATTACH and DETACH, as natively", async () => {
+  await assertSameAsNative([await compileC("ptrace_basic")]);
+});
+
 Deno.test("a child that dropped root cannot signal its root parent by kill, tkill, tgkill, rt_sigqueueinfo, rt_tgsigqueueinfo or pidfd_send_signal (SIGCONT in the session can), and a thread id names its process for kill, as natively", async () => {
   await assertSameAsNative([await compileC("kill_perms")]);
 });

@@ -312,16 +312,17 @@ Deno.test("an interactive bash on sentry do -t with a running and a stopped back
     await tm.waitFor(/^\[1\] \d+\ntty\$\s*$/m, "the background job");
     await tm.line("sleep 200");
     await tm.waitFor(/Stopped\s+sleep 200/, "the second job to stop", () => tm.keys("C-z"));
-    // A foreground command, and a line typed ahead while it runs: the terminal holds it.
-    await tm.line("sleep 3; echo fg-$((40+2))");
-    await tm.line("echo typed-$((2+3))");
-    await tm.waitFor(/^echo typed-\$\(\(2\+3\)\)\s*$/m, "the typed-ahead line's echo");
+    // A foreground command, and a line typed ahead while it runs (once it runs: typed while
+    // readline still had the terminal raw, it would not be echoed): the terminal holds it.
+    await tm.line("sleep 5; echo fg-$((40+2))");
     for (let i = 0; ; i++) {
       const ps = await sentry("ps", "tty-ckpt");
-      if (/ sleep 3\n/.test(new TextDecoder().decode(ps.stdout))) break;
-      if (i === 600) throw new Error("sleep 3 never ran");
+      if (/ sleep 5\n/.test(new TextDecoder().decode(ps.stdout))) break;
+      if (i === 600) throw new Error("sleep 5 never ran");
       await new Promise((r) => setTimeout(r, 50));
     }
+    await tm.line("echo typed-$((2+3))");
+    await tm.waitFor(/^echo typed-\$\(\(2\+3\)\)\s*$/m, "the typed-ahead line's echo");
     const ck = await sentry("checkpoint", "--image", image, "tty-ckpt");
     assert.equal(new TextDecoder().decode(ck.stderr), "");
     assert.equal(ck.code, 0);

@@ -112,6 +112,8 @@ export const LEDGER: readonly LedgerEntry[] = [
       savedMask: "the mask a sigsuspend, pselect or ppoll put aside: saved as the thread's mask when the call runs again; refused between its wake and its handler",
       sigWaitSet: "sigtimedwait in progress: the call runs again; refused between its wake and its return",
       affinity: "a CPU affinity mask",
+      ptrace: "a task traced with ptrace(2)",
+      tracees: "a task tracing others with ptrace(2)",
       memPolicy: "a NUMA policy",
     },
   },

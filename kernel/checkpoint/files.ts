@@ -33,7 +33,7 @@ import { TmpfsDentry, TmpfsFilesystem, TmpfsRegularFile } from "../../vfs/tmpfs/
 import {
   O_CREAT, O_DIRECTORY, O_EXCL, O_NOCTTY, O_NOFOLLOW, O_RDWR, O_TRUNC, O_WRONLY, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG,
 } from "../../abi/linux/file.ts";
-import { ImageError } from "./image.ts";
+import { blobBytes, type ImageBlob, ImageError } from "./image.ts";
 
 /** The largest run of file data one blob holds. */
 const RUN_BYTES = 16 << 20;
@@ -250,7 +250,7 @@ function atItsPath(k: Kernel, f: FileDescription): boolean {
 // ---- Restore -------------------------------------------------------------------------------
 
 /** Writes the saved trees into k's filesystems (mounted, nothing running yet). */
-export function restoreTrees(k: Kernel, trees: SavedTree[], blobs: Uint8Array[]): void {
+export function restoreTrees(k: Kernel, trees: SavedTree[], blobs: readonly ImageBlob[]): void {
   const ctx = rootCtx(k);
   const root = k.vfs.root();
   for (const t of trees) {
@@ -281,7 +281,7 @@ export function restoreTrees(k: Kernel, trees: SavedTree[], blobs: Uint8Array[])
           const f = k.vfs.openAt(ctx, root, p, O_WRONLY | O_CREAT | O_TRUNC, e.mode);
           try {
             for (const r of e.runs) {
-              const data = blobs[r.blob]!;
+              const data = blobBytes(blobs[r.blob]!);
               if (f.write(data, r.off) !== data.length) throw new ImageError(`${where(p)}: short write`);
             }
           } finally {

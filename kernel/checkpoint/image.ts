@@ -23,6 +23,7 @@
 import { Decoder, Encoder } from "cbor-x/index-no-eval";
 import { deflateRawSync, inflateRawSync } from "node:zlib";
 import { z } from "zod";
+import { hostClose, hostOpen, hostPread, O_CLOEXEC, O_RDONLY } from "../../platform/ptrace/_ffi.ts";
 
 /** The first field of every image: tells a sentry checkpoint from any other CBOR. */
 export const IMAGE_MAGIC = "sentry-checkpoint";
@@ -57,11 +58,71 @@ export interface ImageHeader {
   root: RootIdentity;
 }
 
-/** A checkpoint image in memory: the header, the state, and the blobs inflated. */
+/** A checkpoint image: the header, the state, and the blobs inflated (or to be read). */
 export interface Image<S> {
   header: ImageHeader;
   state: S;
-  blobs: Uint8Array[];
+  blobs: ImageBlob[];
+  /** Releases the image file that FileRun blobs read from (readImage's); idempotent. */
+  close?(): void;
+}
+
+/** Random access to an image file. */
+interface ImageSource {
+  readonly size: number;
+  /** pread(2): bytes read, or -errno. */
+  pread(dst: Uint8Array, offset: number): number;
+  close(): void;
+}
+
+/** Fills dst from src at offset; false when the file ends first or cannot be read. */
+function readFully(src: ImageSource, dst: Uint8Array, offset: number): boolean {
+  for (let done = 0; done < dst.length;) {
+    const n = src.pread(dst.subarray(done), offset + done);
+    if (n <= 0) return false;
+    done += n;
+  }
+  return true;
+}
+
+/**
+ * A memory run stored raw in an image file, read when the restore writes it (in pieces, into
+ * the address space), so that a large sandbox is never held in memory twice: once as the
+ * image and once as its memory. The file is the image that was validated; its raw runs are
+ * plain bytes for the application, so reading them later trusts nothing new. A file cut short
+ * since is an ImageError.
+ */
+export class FileRun {
+  readonly #src: ImageSource;
+  readonly #offset: number;
+  readonly length: number;
+
+  constructor(src: ImageSource, offset: number, length: number) {
+    this.#src = src;
+    this.#offset = offset;
+    this.length = length;
+  }
+
+  /** Copies the run's bytes [from, from + dst.length) into dst. */
+  readInto(dst: Uint8Array, from: number): void {
+    if (from < 0 || from + dst.length > this.length) throw new RangeError("a read past the memory run");
+    if (!readFully(this.#src, dst, this.#offset + from)) throw new ImageError("restore: the image file changed while it was read");
+  }
+
+  /** The whole run, read now. */
+  bytes(): Uint8Array {
+    const b = new Uint8Array(this.length);
+    this.readInto(b, 0);
+    return b;
+  }
+}
+
+/** A memory run: bytes in memory (inflated), or raw in the image file. */
+export type ImageBlob = Uint8Array | FileRun;
+
+/** A blob's bytes (a FileRun is read now). */
+export function blobBytes(b: ImageBlob): Uint8Array {
+  return b instanceof Uint8Array ? b : b.bytes();
 }
 
 /** Any reason an image cannot be used, in one line (the CLI prints it and exits 125). */
@@ -178,7 +239,8 @@ export function writeImage(path: string, image: Image<unknown>): void {
       w.put(piece(image.state));
       w.put(key("blobs"));
       w.put(cborHead(4, image.blobs.length));
-      for (const b of image.blobs) {
+      for (const blob of image.blobs) {
+        const b = blobBytes(blob);
         const deflate = worthDeflating(b);
         const data = deflate ? deflateRawSync(b, { level: 1 }) : b;
         w.put(cborHead(5, 2));
@@ -207,22 +269,51 @@ export function writeImage(path: string, image: Image<unknown>): void {
 
 /**
  * Reads and validates the image at `path`: the header against this sentry (magic, format
- * version), the state against `stateSchema`, and every blob inflated to exactly its declared
- * length. Throws {@linkcode ImageError} for anything else, including an unreadable file.
+ * version), the state against `stateSchema`, every deflated blob inflated to exactly its
+ * declared length, every raw blob's length checked. Throws {@linkcode ImageError} for anything
+ * else, including an unreadable file. An image laid out as writeImage lays it out is read in
+ * pieces: the header and the state, then each blob's head; raw blobs stay in the file as
+ * {@linkcode FileRun}s (call the image's close() when done with them). Any other layout, or a
+ * damaged one, is read whole and decoded as {@linkcode decodeImage} does, for its message.
  */
 export function readImage<S>(path: string, stateSchema: z.ZodType<S>): Image<S> {
-  let raw: Uint8Array;
+  let src: ImageSource;
   try {
-    raw = Deno.readFileSync(path);
+    // (statSync's error says why a path cannot be read; the descriptor is the sentry's own,
+    // through libc as its host files are, so no Deno resource outlives a test.)
+    const size = Deno.statSync(path).size;
+    const fd = hostOpen(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw new Error(`errno ${-fd}`);
+    let open = true;
+    src = {
+      size,
+      pread: (dst, offset) => open ? hostPread(fd, dst, offset) : -9,
+      close: () => {
+        if (open) hostClose(fd);
+        open = false;
+      },
+    };
   } catch (err) {
     throw new ImageError(`restore: cannot read ${path}: ${oneLine(err)}`);
   }
-  return decodeImage(raw, stateSchema, path);
+  let keep = false;
+  try {
+    const image = readInPieces(src, stateSchema, path);
+    if (image !== null) {
+      keep = image.blobs.some((b) => b instanceof FileRun);
+      return image;
+    }
+    const raw = new Uint8Array(src.size);
+    if (!readFully(src, raw, 0)) throw new ImageError(`restore: cannot read ${path}: it changed while it was read`);
+    return decodeImage(raw, stateSchema, path);
+  } finally {
+    if (!keep) src.close();
+  }
 }
 
 /** {@linkcode readImage} of bytes already in memory; `name` is what the messages call them. */
 export function decodeImage<S>(raw: Uint8Array, stateSchema: z.ZodType<S>, name: string): Image<S> {
-  const bad = (why: string) => new ImageError(`restore: ${name} is not a usable checkpoint image: ${why}`);
+  const bad = badImage(name);
   let decoded: unknown;
   try {
     decoded = new Decoder({ useRecords: false, mapsAsObjects: true }).decode(raw);
@@ -232,34 +323,196 @@ export function decodeImage<S>(raw: Uint8Array, stateSchema: z.ZodType<S>, name:
   }
   const file = fileSchema.safeParse(decoded);
   if (!file.success) throw bad(`bad layout (${issue(file.error)})`);
-  const magic = (file.data.header as { magic?: unknown } | null)?.magic;
+  const { header, state } = checkHeaderAndState(file.data.header, file.data.state, stateSchema, name);
+  const blobs = file.data.blobs.map((b, i) => {
+    if (b.raw !== undefined) {
+      if (b.raw.length !== b.length) throw bad(`memory blob ${i} holds ${b.raw.length} bytes, not ${b.length}`);
+      return b.raw; // a view of the file's bytes, not a copy
+    }
+    return inflateBlob(b.deflated!, b.length, i, bad);
+  });
+  return { header, state, blobs };
+}
+
+function badImage(name: string): (why: string) => ImageError {
+  return (why) => new ImageError(`restore: ${name} is not a usable checkpoint image: ${why}`);
+}
+
+/**
+ * zod's parse options for a schema parsed once per process: without the generated fast path,
+ * whose code generation costs more than it saves on one parse (an idle shell's state: 16-19 ms
+ * with it, 6-8 ms without; a second parse takes the same time either way).
+ */
+const ONE_SHOT = { jitless: true } as const;
+
+/** The header (magic, then version, then the rest) and the state, validated. */
+function checkHeaderAndState<S>(rawHeader: unknown, rawState: unknown, stateSchema: z.ZodType<S>, name: string): { header: ImageHeader; state: S } {
+  const bad = badImage(name);
+  const magic = (rawHeader as { magic?: unknown } | null)?.magic;
   if (magic !== IMAGE_MAGIC) throw bad("no sentry checkpoint header");
-  const header = headerSchema.safeParse(file.data.header);
+  const header = headerSchema.safeParse(rawHeader, ONE_SHOT);
   if (!header.success) throw bad(`bad header (${issue(header.error)})`);
   if (header.data.formatVersion !== IMAGE_FORMAT_VERSION) {
     throw new ImageError(
       `restore: ${name} has image format ${header.data.formatVersion} (sentry ${header.data.sentryVersion}); this sentry reads format ${IMAGE_FORMAT_VERSION}`,
     );
   }
-  const state = stateSchema.safeParse(file.data.state);
+  const state = stateSchema.safeParse(rawState, ONE_SHOT);
   if (!state.success) throw bad(`bad state (${issue(state.error)})`);
-  const blobs = file.data.blobs.map((b, i) => {
-    if (b.raw !== undefined) {
-      if (b.raw.length !== b.length) throw bad(`memory blob ${i} holds ${b.raw.length} bytes, not ${b.length}`);
-      return b.raw; // a view of the file's bytes, not a copy
+  return { header: header.data as ImageHeader, state: state.data };
+}
+
+/** A deflated blob inflated to exactly `length` bytes (the declared length bounds the output). */
+function inflateBlob(deflated: Uint8Array, length: number, i: number, bad: (why: string) => ImageError): Uint8Array {
+  let out: Uint8Array;
+  try {
+    // The declared length bounds the output: a hostile blob cannot inflate past it.
+    const o = inflateRawSync(deflated, { maxOutputLength: Math.max(length, 1) });
+    out = new Uint8Array(o.buffer, o.byteOffset, o.length); // a view: the Buffer is not copied
+  } catch (err) {
+    throw bad(`memory blob ${i} does not inflate (${oneLine(err)})`);
+  }
+  if (out.length !== length) throw bad(`memory blob ${i} holds ${out.length} bytes, not ${length}`);
+  return out;
+}
+
+/** The head of a CBOR data item: major type, argument, where its content starts. */
+interface Head {
+  major: number;
+  arg: number;
+  next: number;
+}
+
+/**
+ * The head at buf[pos], "short" when buf ends inside it, or null for what this reader leaves to
+ * the whole decode: reserved or indefinite lengths, lengths and counts past 2^53.
+ */
+function headAt(buf: Uint8Array, pos: number): Head | "short" | null {
+  if (pos >= buf.length) return "short";
+  const b = buf[pos]!, major = b >> 5, ai = b & 31;
+  if (ai < 24) return { major, arg: ai, next: pos + 1 };
+  if (ai > 27) return null;
+  const n = 1 << (ai - 24);
+  if (pos + 1 + n > buf.length) return "short";
+  let arg = 0;
+  for (let i = 0; i < n; i++) arg = arg * 256 + buf[pos + 1 + i]!;
+  // A float's bits, a large integer or tag number: only lengths and counts must be exact.
+  if (!Number.isSafeInteger(arg) && major >= 2 && major <= 5) return null;
+  return { major, arg, next: pos + 1 + n };
+}
+
+/** Bytes a header and state may take before the blobs: far above any sandbox's, a bound for a hostile file. */
+const MAX_PREFIX = 256 << 20;
+
+/**
+ * readImage of an image laid out as writeImage lays it out: a map of header, state and blobs,
+ * each blob a map of length and raw or deflated. Returns null for any other layout (the caller
+ * decodes the whole file then, which says what is wrong); throws ImageError for a header, state
+ * or blob that is wrong in itself.
+ */
+function readInPieces<S>(src: ImageSource, stateSchema: z.ZodType<S>, name: string): Image<S> | null {
+  const size = src.size;
+  let buf = new Uint8Array(Math.min(size, 1 << 20));
+  if (!readFully(src, buf, 0)) return null;
+  /** Makes buf cover [0, end) of the file; false when it cannot. */
+  const cover = (end: number): boolean => {
+    if (end <= buf.length) return true;
+    if (end > size || end > MAX_PREFIX) return false;
+    const next = new Uint8Array(Math.min(size, Math.max(end, buf.length * 2)));
+    next.set(buf);
+    if (!readFully(src, next.subarray(buf.length), buf.length)) return false;
+    buf = next;
+    return true;
+  };
+  const head = (pos: number): Head | null => {
+    const h = headAt(buf, pos);
+    if (h !== "short") return h;
+    // A head takes at most 9 bytes: covered, it is whole or the file ends inside it.
+    if (!cover(Math.min(size, pos + 9))) return null;
+    const again = headAt(buf, pos);
+    return again === "short" ? null : again;
+  };
+  /** Where the item at pos ends, or null. */
+  const skip = (pos: number): number | null => {
+    let pending = 1;
+    while (pending > 0) {
+      const h = head(pos);
+      if (h === null) return null;
+      pending--;
+      pos = h.next;
+      if (h.major === 2 || h.major === 3) {
+        pos += h.arg;
+        if (!cover(pos)) return null;
+      } else if (h.major === 4 || h.major === 5 || h.major === 6) {
+        pending += h.major === 5 ? 2 * h.arg : h.major === 4 ? h.arg : 1;
+        if (pending > size - pos) return null; // more items than bytes left
+      }
     }
-    let out: Uint8Array;
-    try {
-      // The declared length bounds the output: a hostile blob cannot inflate past it.
-      const o = inflateRawSync(b.deflated!, { maxOutputLength: Math.max(b.length, 1) });
-      out = new Uint8Array(o.buffer, o.byteOffset, o.length); // a view: the Buffer is not copied
-    } catch (err) {
-      throw bad(`memory blob ${i} does not inflate (${oneLine(err)})`);
+    return pos;
+  };
+  const text = new TextEncoder();
+  /** Where the text key at pos ends, in the prefix, or in `window` (a blob's head). */
+  const keyAt = (pos: number, key: string, window?: Uint8Array): number | null => {
+    if (window === undefined) {
+      cover(Math.min(size, pos + 9 + key.length));
+      window = buf;
     }
-    if (out.length !== b.length) throw bad(`memory blob ${i} holds ${out.length} bytes, not ${b.length}`);
-    return out;
-  });
-  return { header: header.data as ImageHeader, state: state.data, blobs };
+    const h = headAt(window, pos);
+    if (h === "short" || h === null || h.major !== 3 || h.arg !== key.length || h.next + key.length > window.length) return null;
+    const want = text.encode(key);
+    for (let i = 0; i < want.length; i++) if (window[h.next + i] !== want[i]) return null;
+    return h.next + key.length;
+  };
+  const top = head(0);
+  if (top === null || top.major !== 5 || top.arg !== 3) return null;
+  const hs = keyAt(top.next, "header");
+  const he = hs === null ? null : skip(hs);
+  const ss = he === null ? null : keyAt(he, "state");
+  const se = ss === null ? null : skip(ss);
+  const bs = se === null ? null : keyAt(se, "blobs");
+  const arr = bs === null ? null : head(bs);
+  if (hs === null || he === null || ss === null || se === null || arr === null || arr.major !== 4) return null;
+  let rawHeader: unknown, rawState: unknown;
+  try {
+    const dec = new Decoder({ useRecords: false, mapsAsObjects: true });
+    rawHeader = dec.decode(buf.subarray(hs, he));
+    rawState = dec.decode(buf.subarray(ss, se));
+  } catch {
+    return null;
+  }
+  const { header, state } = checkHeaderAndState(rawHeader, rawState, stateSchema, name);
+  const bad = badImage(name);
+  const blobs: ImageBlob[] = [];
+  let pos = arr.next;
+  if (arr.arg > (size - pos) / 8) return null; // each blob takes more than 8 bytes
+  // Each blob's head, read from the file: a map of 2, "length", n, "raw" or "deflated", bytes.
+  const win = new Uint8Array(64);
+  for (let i = 0; i < arr.arg; i++) {
+    const w = win.subarray(0, Math.min(win.length, size - pos));
+    if (!readFully(src, w, pos)) return null;
+    const m = headAt(w, 0);
+    if (m === "short" || m === null || m.major !== 5 || m.arg !== 2) return null;
+    const ls = keyAt(m.next, "length", w);
+    const len = ls === null ? "short" : headAt(w, ls);
+    if (len === "short" || len === null || len.major !== 0 || len.arg > MAX_BLOB_BYTES) return null;
+    const rawAt = keyAt(len.next, "raw", w);
+    const dataKey = rawAt ?? keyAt(len.next, "deflated", w);
+    const data = dataKey === null ? "short" : headAt(w, dataKey);
+    if (data === "short" || data === null || data.major !== 2) return null;
+    const at = pos + data.next;
+    if (at + data.arg > size) return null;
+    if (rawAt !== null) {
+      if (data.arg !== len.arg) throw bad(`memory blob ${i} holds ${data.arg} bytes, not ${len.arg}`);
+      blobs.push(new FileRun(src, at, len.arg));
+    } else {
+      const deflated = new Uint8Array(data.arg);
+      if (!readFully(src, deflated, at)) return null;
+      blobs.push(inflateBlob(deflated, len.arg, i, bad));
+    }
+    pos = at + data.arg;
+  }
+  if (pos !== size) return null;
+  return { header, state, blobs, close: () => src.close() };
 }
 
 /** The identity of the host directory `hostPath` as a root filesystem. */

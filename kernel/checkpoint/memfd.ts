@@ -14,7 +14,7 @@ import { z } from "zod";
 import { MemFd, MFD_ALLOW_SEALING, MFD_NAME_MAX_LEN } from "../../vfs/memfd.ts";
 import { PAGE_SIZE } from "../../abi/linux/mm.ts";
 import { LinuxError } from "../errno.ts";
-import { ImageError } from "./image.ts";
+import { blobBytes, type ImageBlob, ImageError } from "./image.ts";
 
 const u32 = z.number().int().min(0).max(0xffff_ffff);
 /** The largest run of a memfd's data one blob holds. */
@@ -67,13 +67,13 @@ export function saveMemfd(f: MemFd, blobs: Uint8Array[]): SavedMemfd {
  * The runs were checked by the caller (each blob used once, inside the size). Throws
  * ImageError when the host refuses the size.
  */
-export function makeMemfd(s: SavedMemfd, blobs: readonly Uint8Array[]): MemFd {
+export function makeMemfd(s: SavedMemfd, blobs: readonly ImageBlob[]): MemFd {
   const f = MemFd.create(MFD_ALLOW_SEALING);
   try {
     f.name = s.name;
     f.truncate(s.size);
     for (const r of s.runs) {
-      const data = blobs[r.blob]!;
+      const data = blobBytes(blobs[r.blob]!);
       if (f.write(data, r.off) !== data.length) throw new ImageError(`restore: cannot write the memfd ${s.name}'s data`);
     }
     f.offset = s.offset;
@@ -98,7 +98,7 @@ export function sealMemfd(f: MemFd, s: SavedMemfd): void {
 }
 
 /** What the schema cannot check: each run inside the size, its blob used once. */
-export function checkMemfdShape(s: SavedMemfd, blobs: readonly Uint8Array[], used: Set<number>, bad: (why: string) => Error): void {
+export function checkMemfdShape(s: SavedMemfd, blobs: readonly ImageBlob[], used: Set<number>, bad: (why: string) => Error): void {
   for (const r of s.runs) {
     const b = blobs[r.blob];
     if (b === undefined || used.has(r.blob) || r.off + b.length > s.size) throw bad(`data of the memfd ${s.name} names blob ${r.blob}`);

@@ -56,7 +56,7 @@ import { taskCpu } from "../cpu_time.ts";
 import { checkTtyShape, makeTerminals, makeTtyFile, type SavedTerminal, saveTerminal, saveTtyFile, terminalSchema, ttyFileSchema } from "./ttys.ts";
 import type { Terminal } from "../../vfs/tty/mod.ts";
 import { anonFileSchemas, armAnonFile, linkAnonFile, makeAnonFile, saveAnonFile, type SavedAnonFile } from "./anon_files.ts";
-import { checkRoot, type Image, IMAGE_FORMAT_VERSION, IMAGE_MAGIC, ImageError, readImage, rootIdentity, writeImage } from "./image.ts";
+import { checkRoot, type Image, type ImageBlob, IMAGE_FORMAT_VERSION, IMAGE_MAGIC, ImageError, readImage, rootIdentity, writeImage } from "./image.ts";
 
 const PROT_READ = 1, PROT_WRITE = 2;
 const SIGALRM = 14, SI_KERNEL = 0x80;
@@ -513,6 +513,9 @@ function saveTask(t: Task, c: SaveContext): SavedTask {
   // A thread stopped by job control is saved as any other: its group's stop stops it again.
   if (t.state === "dead" || t.state === "user") {
     throw new CheckpointError(`task ${t.tid} is ${t.state}: not saved`);
+  }
+  if (t.ptrace !== null || t.tracees.size > 0) {
+    throw new CheckpointError(`task ${t.tid} is traced or traces another with ptrace(2): not saved yet`);
   }
   if (t.affinity !== null || t.memPolicy !== null) {
     throw new CheckpointError(`task ${t.tid} has a CPU affinity or NUMA policy set: not saved yet`);
@@ -1063,7 +1066,7 @@ function loadSigInfo(s: SavedSigInfo): SigInfo {
 }
 
 /** What the schema cannot check: the parts refer to each other consistently. */
-function checkShape(s: SavedSandbox, blobs: Uint8Array[]): void {
+function checkShape(s: SavedSandbox, blobs: readonly ImageBlob[]): void {
   const bad = (why: string) => new ImageError(`restore: the image does not hold together: ${why}`);
   const tgids = new Map<number, SavedProcess>();
   const tids = new Set<number>();
@@ -1167,7 +1170,7 @@ function checkShape(s: SavedSandbox, blobs: Uint8Array[]): void {
   }
 }
 
-function checkMemoryShape(m: SavedMemory, blobs: Uint8Array[], used: Set<number>, bad: (why: string) => ImageError): void {
+function checkMemoryShape(m: SavedMemory, blobs: readonly ImageBlob[], used: Set<number>, bad: (why: string) => ImageError): void {
   let prevEnd = 0;
   for (const v of m.vmas) {
     if (
@@ -1188,7 +1191,7 @@ function checkMemoryShape(m: SavedMemory, blobs: Uint8Array[], used: Set<number>
 }
 
 function restoreMemory(
-  k: Kernel, ctx: Context, m: SavedMemory, blobs: Uint8Array[], mmIndex: number,
+  k: Kernel, ctx: Context, m: SavedMemory, blobs: readonly ImageBlob[], mmIndex: number,
   shared: {
     placement: SharedPlacement; objects: Map<number, SharedAnon>; firstCtx: readonly Context[]; memfds: ReadonlyMap<number, MemFd>;
   },
@@ -1239,6 +1242,8 @@ function restoreMemory(
       mm.vmas.push({
         start: v.start, end: v.end, prot: v.prot, shared: false, object: null, file, offset: v.file.offset,
         name: v.name, growsDown: v.growsDown, locked: v.locked === true,
+        // A file on a noexec mount never becomes executable (mm.ts's mmap rule).
+        ...(file.location()?.mount.noexec ? { mayExec: false } : {}),
       });
       err = as.mapHostFile(ctx, { addr: v.start, len, prot, shared: false, hostFd: file.hostFdForMmap()!, offset: v.file.offset });
     } else {
@@ -1256,7 +1261,17 @@ function restoreMemory(
   if (flushed !== 0) throw new ImageError(`restore: cannot map the image's memory (errno ${-flushed})`);
   for (const r of m.runs) {
     const b = blobs[r.blob]!;
-    if (as.write(r.addr, b) !== b.length) throw new ImageError(`restore: cannot write memory at 0x${r.addr.toString(16)}`);
+    if (b instanceof Uint8Array) {
+      if (as.write(r.addr, b) !== b.length) throw new ImageError(`restore: cannot write memory at 0x${r.addr.toString(16)}`);
+      continue;
+    }
+    // A raw run still in the image file: read and written a piece at a time.
+    const piece = restoreBuffer();
+    for (let off = 0; off < b.length; off += piece.length) {
+      const chunk = piece.subarray(0, Math.min(piece.length, b.length - off));
+      b.readInto(chunk, off);
+      if (as.write(r.addr + off, chunk) !== chunk.length) throw new ImageError(`restore: cannot write memory at 0x${(r.addr + off).toString(16)}`);
+    }
   }
   as.deferMappings(ctx);
   for (const v of m.vmas) {
@@ -1301,6 +1316,12 @@ function restoreMemory(
     }
   }
   return mm;
+}
+
+/** The one buffer raw memory runs pass through from the image file to an address space. */
+let restorePiece: Uint8Array | null = null;
+function restoreBuffer(): Uint8Array {
+  return restorePiece ??= new Uint8Array(RUN_BYTES >>> 2);
 }
 
 /**

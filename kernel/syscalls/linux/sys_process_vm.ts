@@ -18,7 +18,7 @@ import { CAP_SYS_PTRACE } from "../../../abi/linux/capability.ts";
 const CHUNK = 1 << 16;
 
 /** Linux's ptrace_may_access(PTRACE_MODE_ATTACH_REALCREDS) for another process. */
-function mayAttach(t: Task, target: Task): boolean {
+export function mayAttach(t: Task, target: Task): boolean {
   if (target.tg === t.tg) return true;
   const c = t.creds, d = target.creds;
   const sameIds = c.uid === d.uid && c.uid === d.euid && c.uid === d.suid &&

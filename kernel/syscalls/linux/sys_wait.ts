@@ -11,7 +11,7 @@ import type { Task } from "../../task.ts";
 import { encodeRusage, groupCpu } from "../../cpu_time.ts";
 import { block, supported, type SyscallEntry, type SyscallFn } from "./support.ts";
 import {
-  CLD_CONTINUED, CLD_DUMPED, CLD_EXITED, CLD_KILLED, CLD_STOPPED, SIGCHLD, SIGCONT,
+  CLD_CONTINUED, CLD_DUMPED, CLD_EXITED, CLD_KILLED, CLD_STOPPED, CLD_TRAPPED, SIGCHLD, SIGCONT,
 } from "../../../abi/linux/signal.ts";
 
 /**
@@ -40,7 +40,7 @@ const sysWait4: SyscallFn = (t, a) => {
   }
   if (statusAddr !== 0) t.copyOutU32(statusAddr, r.status);
   if (rusage !== 0) writeChildRusage(t, rusage, r);
-  return r.child.tgid;
+  return r.kind === "trapped" ? r.pid : r.child.tgid;
 };
 
 /** The siginfo waitid(2) fills in: si_code CLD_* and si_status the exit code or signal. */
@@ -60,6 +60,10 @@ function waitidInfo(r: Exclude<WaitOutcome, { kind: "none" }>): Uint8Array {
       code = CLD_STOPPED;
       status = r.signo;
       break;
+    case "trapped":
+      code = CLD_TRAPPED;
+      status = r.signo;
+      break;
     case "continued":
       code = CLD_CONTINUED;
       status = SIGCONT;
@@ -67,7 +71,7 @@ function waitidInfo(r: Exclude<WaitOutcome, { kind: "none" }>): Uint8Array {
   }
   v.setInt32(0, SIGCHLD, true);
   v.setInt32(8, code, true);
-  v.setInt32(16, r.child.tgid, true);
+  v.setInt32(16, r.kind === "trapped" ? r.pid : r.child.tgid, true);
   v.setUint32(20, r.child.leader?.creds.uid ?? r.child.exitUid, true);
   v.setInt32(24, status, true);
   return b;

@@ -36,6 +36,7 @@ import { table as poll } from "./sys_poll.ts";
 import { table as prctl } from "./sys_prctl.ts";
 import { table as process } from "./sys_process.ts";
 import { table as processVm } from "./sys_process_vm.ts";
+import { table as ptrace } from "./sys_ptrace.ts";
 import { table as random } from "./sys_random.ts";
 import { table as readWrite } from "./sys_read_write.ts";
 import { table as rlimit } from "./sys_rlimit.ts";
@@ -84,6 +85,7 @@ const families: Record<number, SyscallEntry>[] = [
   prctl,
   process,
   processVm,
+  ptrace,
   random,
   readWrite,
   rlimit,

@@ -1,0 +1,235 @@
+/**
+ * ptrace(2) for applications: one task of the sandbox tracing another (gdb, strace, test
+ * harnesses that PTRACE_TRACEME and stop). Everything is the sentry's own: the tracee's host
+ * stub stays under the sentry's ptrace; its stops are kernel states here, its registers and
+ * memory the sentry's copies. Analogous to Linux's kernel/ptrace.c and the ptrace parts of
+ * kernel/signal.c, and gVisor's kernel/ptrace.go.
+ *
+ * The model:
+ * - A tracee has a {@linkcode PtraceLink} to its tracer (a task). It stops ("ptrace-stop": state
+ *   "stopped" with `link.stop` set) instead of acting on a dequeued signal other than SIGKILL
+ *   (signal-delivery-stop), at syscall entry and exit under PTRACE_SYSCALL, at events the
+ *   options ask for (exec, fork, vfork, clone), as its part of a group stop, and on
+ *   PTRACE_INTERRUPT. The tracer's wait reports each stop once, by the tracee's thread id,
+ *   without WUNTRACED.
+ * - Only the tracer resumes a ptrace-stop (PTRACE_CONT, PTRACE_SYSCALL, PTRACE_DETACH, with a
+ *   signal to deliver or none); SIGCONT does not, SIGKILL always ends the tracee.
+ * - A tracer's exit detaches its tracees (PTRACE_O_EXITKILL kills them); a tracee's exit unlinks
+ *   it. A traced process is not saved by a checkpoint (refused).
+ *
+ * Not done: single-stepping (PTRACE_SINGLESTEP is EIO), PTRACE_LISTEN, seccomp events, the
+ * tracer being told of a non-child tracee's exit, changing the syscall number at entry.
+ *
+ * @module
+ */
+
+import type { Task } from "./task.ts";
+import type { SigInfo } from "./signal_frame.ts";
+import { CLD_TRAPPED, SA_NOCLDSTOP, SIGCHLD, SIGKILL, SIGSTOP, SIGTRAP } from "../abi/linux/signal.ts";
+
+export const PTRACE_O_TRACESYSGOOD = 0x01;
+export const PTRACE_O_TRACEFORK = 0x02;
+export const PTRACE_O_TRACEVFORK = 0x04;
+export const PTRACE_O_TRACECLONE = 0x08;
+export const PTRACE_O_TRACEEXEC = 0x10;
+export const PTRACE_O_TRACEVFORKDONE = 0x20;
+export const PTRACE_O_TRACEEXIT = 0x40;
+export const PTRACE_O_TRACESECCOMP = 0x80;
+export const PTRACE_O_EXITKILL = 0x100000;
+export const PTRACE_O_SUSPEND_SECCOMP = 0x200000;
+export const PTRACE_O_MASK = 0x3000ff;
+
+export const PTRACE_EVENT_FORK = 1;
+export const PTRACE_EVENT_VFORK = 2;
+export const PTRACE_EVENT_CLONE = 3;
+export const PTRACE_EVENT_EXEC = 4;
+export const PTRACE_EVENT_VFORK_DONE = 5;
+export const PTRACE_EVENT_EXIT = 6;
+export const PTRACE_EVENT_STOP = 128;
+
+/** Why a tracee is in a ptrace-stop. */
+export type PtraceStop =
+  /** It dequeued this signal; the tracer decides what is delivered. */
+  | { kind: "signal"; signo: number; info: SigInfo }
+  /** Its part of a group stop (signo: the stop signal). */
+  | { kind: "group"; signo: number }
+  /** PTRACE_SYSCALL's stop before (entry) or after (exit) a syscall. */
+  | { kind: "syscall"; entry: boolean }
+  /** A PTRACE_EVENT_* stop (PTRACE_EVENT_STOP for PTRACE_INTERRUPT and a seized new child). */
+  | { kind: "event"; event: number };
+
+/** The tracee's side of a trace. @savable (refused: a traced sandbox is not checkpointed) */
+export interface PtraceLink {
+  tracer: Task;
+  /** PTRACE_SEIZE (no SIGSTOP at attach, PTRACE_EVENT_STOP for group stops and interrupts). */
+  seized: boolean;
+  options: number;
+  stop: PtraceStop | null;
+  /** The stop is not yet reported to the tracer's wait. */
+  report: boolean;
+  /** PTRACE_SYSCALL: stop at the next syscall entry and exit. */
+  syscallStops: boolean;
+  /** PTRACE_SYSEMU: stop at the next syscall entry, and do not run it. */
+  sysemu: boolean;
+  /** The current syscall's entry stop is done (its exit stop comes when it completes). */
+  inSyscallEntry: boolean;
+  /** What the tracer passed on: delivered (not stopped for again) at the next return to user mode. */
+  inject: SigInfo | null;
+  /** An event stop to take once the current syscall has its result (fork, clone, exec). */
+  pendingEvent: { event: number; message: number } | null;
+  /** PTRACE_GETEVENTMSG. */
+  eventMessage: number;
+  /** PTRACE_INTERRUPT asked for a stop. */
+  interrupt: boolean;
+  /** The group stop this tracee was let out of by its tracer (it does not stop for it again). */
+  leftGroupStop: object | null;
+  /** The tracee's process ended; its tracer, not its parent, has yet to see that in a wait. */
+  exited: boolean;
+}
+
+/** Starts tracing `tracee` by `tracer` (attach, seize, traceme, an auto-attached child). */
+export function link(tracee: Task, tracer: Task, seized: boolean, options: number): PtraceLink {
+  const l: PtraceLink = {
+    tracer, seized, options, stop: null, report: false, syscallStops: false, sysemu: false, inSyscallEntry: false,
+    inject: null, pendingEvent: null, eventMessage: 0, interrupt: false, leftGroupStop: null, exited: false,
+  };
+  tracee.ptrace = l;
+  tracer.tracees.add(tracee);
+  return l;
+}
+
+/** The status word wait reports for a ptrace-stop. */
+export function stopStatus(l: PtraceLink, stop: PtraceStop): number {
+  switch (stop.kind) {
+    case "signal":
+      return 0x7f | (stop.signo << 8);
+    case "group":
+      return 0x7f | (stop.signo << 8) | (l.seized ? PTRACE_EVENT_STOP << 16 : 0);
+    case "syscall":
+      return 0x7f | ((SIGTRAP | ((l.options & PTRACE_O_TRACESYSGOOD) ? 0x80 : 0)) << 8);
+    case "event":
+      return 0x7f | (SIGTRAP << 8) | (stop.event << 16);
+  }
+}
+
+/** The signal number wait's siginfo gives for a stop (si_status). */
+export function stopSignal(l: PtraceLink, stop: PtraceStop): number {
+  return (stopStatus(l, stop) >> 8) & 0xff;
+}
+
+/**
+ * Puts t into a ptrace-stop (precondition: t is traced, in the kernel, off the run queue) and
+ * tells its tracer: its wait queue, and SIGCHLD with CLD_TRAPPED unless SA_NOCLDSTOP.
+ */
+export function enterStop(t: Task, stop: PtraceStop): void {
+  const l = t.ptrace!;
+  l.stop = stop;
+  l.report = true;
+  t.state = "stopped";
+  const tracer = l.tracer;
+  const tg = tracer.tg;
+  if (tg.zombie) return;
+  if (!(tg.handlers.get(SIGCHLD).flags & SA_NOCLDSTOP)) {
+    t.kernel.sendSignal(tg, SIGCHLD, { code: CLD_TRAPPED, pid: t.tid, uid: t.creds.uid, status: stopSignal(l, stop) });
+  }
+  tg.childWaitQueue.notify(1);
+}
+
+/**
+ * Ends t's ptrace-stop: it runs again, `signo` (0 for none) to be delivered as the stop decides
+ * (a signal-delivery-stop passes its own siginfo on when the signal is the same).
+ */
+export function resume(t: Task, signo: number): void {
+  const l = t.ptrace;
+  if (l === null || l.stop === null) return;
+  const stop = l.stop;
+  l.stop = null;
+  l.report = false;
+  if (stop.kind === "group") l.leftGroupStop = t.tg.groupStop;
+  if (signo !== 0) {
+    l.inject = stop.kind === "signal" && stop.signo === signo
+      ? stop.info
+      : { signo, code: 0 /* SI_USER */, pid: l.tracer.tg.tgid, uid: l.tracer.creds.uid };
+  }
+  t.kernel.resumeStoppedTask(t);
+}
+
+/** Ends the trace of t (PTRACE_DETACH, the tracer's exit, t's exit). */
+export function unlink(t: Task, signo = 0): void {
+  const l = t.ptrace;
+  if (l === null) return;
+  if (l.stop?.kind === "group" && t.tg.groupStop !== null) {
+    // Still part of its group's stop: it stays stopped, with no new report (SIGCONT ends it).
+    l.stop = null;
+    l.report = false;
+  } else if (l.stop !== null) {
+    resume(t, signo);
+  }
+  l.tracer.tracees.delete(t);
+  t.ptrace = null;
+  // A pending injection survives the detach: it is an ordinary signal now.
+  if (l.inject !== null) t.pendingSignals.add(l.inject);
+}
+
+/** The tracer is exiting (its task ends): every tracee is detached, or killed with EXITKILL. */
+export function tracerExited(tracer: Task): void {
+  for (const t of [...tracer.tracees]) {
+    if (t.ptrace!.exited) {
+      tracer.tracees.delete(t);
+      t.ptrace = null;
+      continue;
+    }
+    const kill = (t.ptrace!.options & PTRACE_O_EXITKILL) !== 0;
+    unlink(t);
+    if (kill) t.kernel.sendSignal(t.tg, SIGKILL);
+  }
+}
+
+/**
+ * The tracee's task ends (precondition: still in its group's task set). Its tracer's wait sees
+ * the change. The tracer keeps the last thread: a tracer that is not the process's parent has
+ * its wait report the exit once (Linux tells such a tracer first); a parent that traces it
+ * reaps it whatever its clone flags (kernel/task_wait.ts).
+ */
+export function traceeExited(t: Task): void {
+  const l = t.ptrace;
+  if (l === null) return;
+  const last = t.tg.tasks.size === 1 && t.tg.tasks.has(t);
+  if (last && !l.tracer.tg.zombie) {
+    l.exited = true;
+    l.stop = null;
+  } else {
+    l.tracer.tracees.delete(t);
+    t.ptrace = null;
+  }
+  l.tracer.tg.childWaitQueue.notify(1);
+}
+
+/**
+ * A traced task created `child` (clone(2), fork, vfork; exitSignal: the clone's): with the matching option, the child is
+ * traced too (starting in a stop: SIGSTOP, or PTRACE_EVENT_STOP when seized) and the parent
+ * takes the event stop once the clone returns.
+ */
+export function onClone(t: Task, child: Task, exitSignal: number, vfork: boolean, thread: boolean): void {
+  const l = t.ptrace;
+  if (l === null) return;
+  const event = vfork ? PTRACE_EVENT_VFORK : thread || exitSignal !== SIGCHLD ? PTRACE_EVENT_CLONE : PTRACE_EVENT_FORK;
+  const option = event === PTRACE_EVENT_VFORK
+    ? PTRACE_O_TRACEVFORK
+    : event === PTRACE_EVENT_CLONE
+    ? PTRACE_O_TRACECLONE
+    : PTRACE_O_TRACEFORK;
+  if (!(l.options & option)) return;
+  const cl = link(child, l.tracer, l.seized, l.options);
+  if (l.seized) cl.interrupt = true;
+  else child.pendingSignals.add({ signo: SIGSTOP, code: 0, pid: 0, uid: 0 });
+  l.pendingEvent = { event, message: child.tid };
+}
+
+/** A traced task completed execve: the exec event stop, or SIGTRAP without PTRACE_O_TRACEEXEC. */
+export function onExec(t: Task, oldTid: number): void {
+  const l = t.ptrace;
+  if (l === null) return;
+  if (l.options & PTRACE_O_TRACEEXEC) l.pendingEvent = { event: PTRACE_EVENT_EXEC, message: oldTid };
+  else if (!l.seized) t.pendingSignals.add({ signo: SIGTRAP, code: 0, pid: 0, uid: 0 });
+}
