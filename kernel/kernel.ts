@@ -60,7 +60,9 @@ import {
   processGroupExists as pgrpExists, signalProcessGroup as signalProcessGroupOf, stopTask,
 } from "./job_control.ts";
 import { sigBit } from "./signals.ts";
-import { enterStop as enterPtraceStop, PTRACE_EVENT_STOP, traceeExited, tracerExited } from "./ptrace.ts";
+import {
+  enterStop as enterPtraceStop, PTRACE_EVENT_STOP, PTRACE_EVENT_VFORK_DONE, traceeExited, tracerExited,
+} from "./ptrace.ts";
 import type { SigInfo } from "./signal_frame.ts";
 import { SA_NOCLDWAIT, SA_RESTART } from "../abi/linux/signal.ts";
 import { CORE_SIGNALS, NSIG, SEGV_MAPERR, SIGNAL_NAMES, SIGSEGV } from "../abi/linux/signal.ts";
@@ -961,18 +963,35 @@ export class Kernel {
         return;
       }
       const done = this.#syscall(t);
-      if (!done) return; // blocked or exited
+      if (!done) {
+        // A vfork that now waits for its child: the tracer sees the vfork event first, and the
+        // wait runs again once it resumes the parent.
+        const pv = t.ptrace;
+        if (pv !== null && pv.pendingEvents.length > 0 && t.state === "blocked") {
+          this.#unblock(t);
+          pv.inSyscallEntry = true; // mid-syscall: no entry stop when the wait runs again
+          const ev = pv.pendingEvents.shift()!;
+          pv.eventMessage = ev.message;
+          enterPtraceStop(t, { kind: "event", event: ev.event });
+        }
+        return; // blocked or exited
+      }
       t.inSyscall = false;
       const pl = t.ptrace;
       if (pl !== null) {
         const entered = pl.inSyscallEntry;
         pl.inSyscallEntry = false;
+        // The vfork's child let go of the memory: PTRACE_EVENT_VFORK_DONE.
+        if (pl.vforkDoneFor !== 0) {
+          pl.pendingEvents.push({ event: PTRACE_EVENT_VFORK_DONE, message: pl.vforkDoneFor });
+          pl.vforkDoneFor = 0;
+        }
         // A fork, clone or exec event, then the syscall-exit stop (Linux's order).
-        const ev = pl.pendingEvent;
-        if (ev !== null) {
-          pl.pendingEvent = null;
+        const ev = pl.pendingEvents.shift();
+        if (ev !== undefined) {
           pl.eventMessage = ev.message;
-          if (entered && pl.syscallStops) pl.inSyscallEntry = true; // its exit stop is still due
+          // Its exit stop (or a further event) is still due: taken when it resumes.
+          if (entered && pl.syscallStops) pl.inSyscallEntry = true;
           enterPtraceStop(t, { kind: "event", event: ev.event });
           return;
         }
@@ -981,6 +1000,12 @@ export class Kernel {
           return;
         }
       }
+    } else if (pt !== null && pt.pendingEvents.length > 0) {
+      // Back from an event stop with another due (vfork's VFORK then VFORK_DONE).
+      const ev = pt.pendingEvents.shift()!;
+      pt.eventMessage = ev.message;
+      enterPtraceStop(t, { kind: "event", event: ev.event });
+      return;
     } else if (pt !== null && pt.inSyscallEntry && pt.syscallStops) {
       // Back from an event stop that came before the syscall-exit stop.
       pt.inSyscallEntry = false;
@@ -996,7 +1021,7 @@ export class Kernel {
       }
       this.#endThrottle();
     }
-    this.platform.resume(t.ctx);
+    this.platform.resume(t.ctx, t.ptrace?.singleStep === true);
     t.state = "user";
     this.#running++;
   }
@@ -1061,6 +1086,14 @@ export class Kernel {
     t.inSyscall = false;
     t.syscallState = null;
     t.releaseSyscallFiles();
+  }
+
+  /** Takes a blocked t off its wait queues and deadline, leaving it in the kernel, not queued. */
+  #unblock(t: Task): void {
+    for (const q of t.blocked?.queues ?? []) q.unregister(t);
+    t.blocked = null;
+    this.#timed.delete(t);
+    t.state = "runnable";
   }
 
   /**

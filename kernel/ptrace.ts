@@ -17,7 +17,10 @@
  * - A tracer's exit detaches its tracees (PTRACE_O_EXITKILL kills them); a tracee's exit unlinks
  *   it. A traced process is not saved by a checkpoint (refused).
  *
- * Not done: single-stepping (PTRACE_SINGLESTEP is EIO), PTRACE_LISTEN, seccomp events, the
+ * Single-stepping runs the stub one instruction (the host's PTRACE_SYSEMU_SINGLESTEP); its trap
+ * comes back as a SIGTRAP fault, which the tracer sees as a signal-delivery-stop.
+ *
+ * Not done: PTRACE_LISTEN, seccomp events, the
  * tracer being told of a non-child tracee's exit, changing the syscall number at entry.
  *
  * @module
@@ -71,12 +74,16 @@ export interface PtraceLink {
   syscallStops: boolean;
   /** PTRACE_SYSEMU: stop at the next syscall entry, and do not run it. */
   sysemu: boolean;
+  /** PTRACE_SINGLESTEP: run one instruction, then stop with SIGTRAP. */
+  singleStep: boolean;
   /** The current syscall's entry stop is done (its exit stop comes when it completes). */
   inSyscallEntry: boolean;
   /** What the tracer passed on: delivered (not stopped for again) at the next return to user mode. */
   inject: SigInfo | null;
-  /** An event stop to take once the current syscall has its result (fork, clone, exec). */
-  pendingEvent: { event: number; message: number } | null;
+  /** Event stops to take once the current syscall has its result (fork, clone, exec), in order. */
+  pendingEvents: { event: number; message: number }[];
+  /** A vfork's child whose release (exec or exit) the tracer wants as PTRACE_EVENT_VFORK_DONE. */
+  vforkDoneFor: number;
   /** PTRACE_GETEVENTMSG. */
   eventMessage: number;
   /** PTRACE_INTERRUPT asked for a stop. */
@@ -90,8 +97,8 @@ export interface PtraceLink {
 /** Starts tracing `tracee` by `tracer` (attach, seize, traceme, an auto-attached child). */
 export function link(tracee: Task, tracer: Task, seized: boolean, options: number): PtraceLink {
   const l: PtraceLink = {
-    tracer, seized, options, stop: null, report: false, syscallStops: false, sysemu: false, inSyscallEntry: false,
-    inject: null, pendingEvent: null, eventMessage: 0, interrupt: false, leftGroupStop: null, exited: false,
+    tracer, seized, options, stop: null, report: false, syscallStops: false, sysemu: false, singleStep: false, inSyscallEntry: false,
+    inject: null, pendingEvents: [], vforkDoneFor: 0, eventMessage: 0, interrupt: false, leftGroupStop: null, exited: false,
   };
   tracee.ptrace = l;
   tracer.tracees.add(tracee);
@@ -219,17 +226,21 @@ export function onClone(t: Task, child: Task, exitSignal: number, vfork: boolean
     : event === PTRACE_EVENT_CLONE
     ? PTRACE_O_TRACECLONE
     : PTRACE_O_TRACEFORK;
-  if (!(l.options & option)) return;
+  if (!(l.options & option)) {
+    if (vfork && (l.options & PTRACE_O_TRACEVFORKDONE)) l.vforkDoneFor = child.tid;
+    return;
+  }
   const cl = link(child, l.tracer, l.seized, l.options);
   if (l.seized) cl.interrupt = true;
   else child.pendingSignals.add({ signo: SIGSTOP, code: 0, pid: 0, uid: 0 });
-  l.pendingEvent = { event, message: child.tid };
+  l.pendingEvents.push({ event, message: child.tid });
+  if (vfork && (l.options & PTRACE_O_TRACEVFORKDONE)) l.vforkDoneFor = child.tid;
 }
 
 /** A traced task completed execve: the exec event stop, or SIGTRAP without PTRACE_O_TRACEEXEC. */
 export function onExec(t: Task, oldTid: number): void {
   const l = t.ptrace;
   if (l === null) return;
-  if (l.options & PTRACE_O_TRACEEXEC) l.pendingEvent = { event: PTRACE_EVENT_EXEC, message: oldTid };
+  if (l.options & PTRACE_O_TRACEEXEC) l.pendingEvents.push({ event: PTRACE_EVENT_EXEC, message: oldTid });
   else if (!l.seized) t.pendingSignals.add({ signo: SIGTRAP, code: 0, pid: 0, uid: 0 });
 }

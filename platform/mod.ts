@@ -159,8 +159,12 @@ export interface Platform {
   readonly name: string;
   /** Makes a fresh, empty address space and its first (stopped) thread. */
   newAddressSpace(): Context;
-  /** Lets a stopped context run in user mode until its next stop. */
-  resume(ctx: Context): void;
+  /**
+   * Lets a stopped context run application code until its next stop. `step`: for one
+   * instruction only (a traced task single-stepped by its tracer): it then stops with a SIGTRAP
+   * fault.
+   */
+  resume(ctx: Context, step?: boolean): void;
   /**
    * Blocks until some running context stops. `timeoutNs` bounds the wait; null means the
    * deadline passed first.

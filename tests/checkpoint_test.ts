@@ -1181,6 +1181,38 @@ Deno.test("sentry restore --publish: the restored listener is reached again, and
   }
 });
 
+Deno.test("sentry do --checkpoint-image then sentry restore: a ping socket keeps its identifier and unread echo replies, as an uninterrupted run", async () => {
+  const exe = await compileC("ckpt_ping", { static: true });
+  // Ping sockets natively depend on the host's net.ipv4.ping_group_range: the yardstick is an
+  // uninterrupted run in the sentry.
+  const plain = await sentry(["do", "--", exe]);
+  assert.deepEqual([plain.code, plain.stderr], [0, ""]);
+  assert.match(plain.stdout, /^ready\nreply type 0 seq 1: first\nreply type 0 seq 2: second\nreply type 0 seq 3: third\n$/);
+  const dir = Deno.makeTempDirSync();
+  try {
+    const image = `${dir}/image.cbor`;
+    const first = await sentry(["do", "--checkpoint-image", image, "--checkpoint-after", "0.7", "--", exe]);
+    assert.deepEqual([first.code, first.stderr, first.stdout], [0, "", "ready\n"]);
+    const ping = readSandboxImage(image, "/").state.files.find((f) => f.kind === "ping") as Extract<ReturnType<typeof readSandboxImage>["state"]["files"][number], { kind: "ping" }>;
+    assert.equal(ping.icmp.rx.length, 2);
+    for (const run of [1, 2]) {
+      const second = await sentry(["restore", image]);
+      assert.deepEqual([second.code, second.stderr], [0, ""], `restore ${run}`);
+      assert.equal(first.stdout + second.stdout, plain.stdout, `restore ${run}`);
+    }
+    await refusedRestores(image, [
+      ["an identifier of 0 on a bound socket", (s) => void ((s.files.find((f) => f.kind === "ping") as typeof ping).icmp.ident = 0), /a ping socket: .*identifier/],
+      ["a reply from no address", (s) => void ((s.files.find((f) => f.kind === "ping") as typeof ping).icmp.rx[0]!.peer = "1.2.3"), /a ping socket: .*Cannot parse/],
+      ["more replies than the queue holds", (s) => {
+        const p = s.files.find((f) => f.kind === "ping") as typeof ping;
+        for (let i = 0; i < 70; i++) p.icmp.rx.push({ ...p.icmp.rx[0]! });
+      }, /a ping socket: .*limit/],
+    ]);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 Deno.test("sentry checkpoint --leave-running ID in the middle of a TCP transfer: the original ends as natively, and so does the image", async () => {
   const exe = await compileC("ckpt_tcp", { static: true });
   const native = new TextDecoder().decode((await new Deno.Command(exe, { stdout: "piped" }).output()).stdout);
@@ -1212,21 +1244,8 @@ Deno.test("checkpoint and restore: a TCP connection only the stack holds, in TIM
   const native = new TextDecoder().decode((await new Deno.Command(exe, { stdout: "piped" }).output()).stdout);
   const dir = Deno.makeTempDirSync();
   try {
-    const out = `${dir}/out`, image = `${dir}/image.cbor`;
-    Deno.writeFileSync(out, new Uint8Array(0));
-    const k = newKernel();
-    k.createInit({ argv: [exe], envp: [], cwd: "/", creds: new Credentials(0, 0), stdio: stdioTo(out) });
-    const done = k.run();
-    try {
-      // The program pauses 400 ms after the transfer, its client's end in TIME-WAIT.
-      await until(() => Deno.readTextFileSync(out).includes("client status"), "the transfer to end");
-      k.pause();
-      await until(() => k.quiescent, "quiescence");
-      checkpointToFile(k, image, { rootHostPath: "/", sentryVersion: "test" });
-    } finally {
-      k.shutdown();
-      await done;
-    }
+    // The program pauses 400 ms after the transfer, its client's end in TIME-WAIT.
+    const { image, out } = await checkpointWhen([exe], dir, "client status");
     const before = Deno.readTextFileSync(out);
     const saved = readSandboxImage(image, "/").state.tcpSockets;
     const tw = saved.find((s) => s.state === "TIME-WAIT");
@@ -1243,21 +1262,7 @@ Deno.test("restore: hostile TCP and UDP socket entries are refused in one line a
   const exe = await compileC("ckpt_tcp", { static: true });
   const dir = Deno.makeTempDirSync();
   try {
-    const out = `${dir}/out`, image = `${dir}/image.cbor`;
-    Deno.writeFileSync(out, new Uint8Array(0));
-    const k = newKernel();
-    k.createInit({ argv: [exe], envp: [], cwd: "/", creds: new Credentials(0, 0), stdio: stdioTo(out) });
-    const done = k.run();
-    try {
-      await until(() => Deno.readTextFileSync(out).includes("ready"), "the transfer to start");
-      await new Promise((r) => setTimeout(r, 300));
-      k.pause();
-      await until(() => k.quiescent, "quiescence");
-      checkpointToFile(k, image, { rootHostPath: "/", sentryVersion: "test" });
-    } finally {
-      k.shutdown();
-      await done;
-    }
+    const { image, out } = await checkpointWhen([exe], dir, "ready", 300);
     const valid = readSandboxImage(image, "/");
     type S = typeof valid.state;
     type T = S["tcpSockets"][number];
@@ -1338,20 +1343,7 @@ Deno.test("restore: hostile memfd entries and mappings are refused in one line a
   const exe = await compileC("ckpt_memfd", { static: true });
   const dir = Deno.makeTempDirSync();
   try {
-    const out = `${dir}/out`, image = `${dir}/image.cbor`;
-    Deno.writeFileSync(out, new Uint8Array(0));
-    const k = newKernel();
-    k.createInit({ argv: [exe], envp: [], cwd: "/", creds: new Credentials(0, 0), stdio: stdioTo(out) });
-    const done = k.run();
-    try {
-      await until(() => Deno.readTextFileSync(out).includes("ready"), "the memfds to be set up");
-      k.pause();
-      await until(() => k.quiescent, "quiescence");
-      checkpointToFile(k, image, { rootHostPath: "/", sentryVersion: "test" });
-    } finally {
-      k.shutdown();
-      await done;
-    }
+    const { image, out } = await checkpointWhen([exe], dir, "ready");
     const valid = readSandboxImage(image, "/");
     type S = typeof valid.state;
     type M = Extract<S["files"][number], { kind: "memfd" }>;
@@ -1413,6 +1405,29 @@ Deno.test("sentry do --checkpoint-image then sentry restore: directories open as
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+/**
+ * Runs argv in a new kernel with its output to DIR/out until the output includes `ready`
+ * (and `settleMs` more), then pauses it and checkpoints it into DIR/image.cbor.
+ */
+async function checkpointWhen(argv: string[], dir: string, ready: string, settleMs = 0): Promise<{ image: string; out: string }> {
+  const out = `${dir}/out`, image = `${dir}/image.cbor`;
+  Deno.writeFileSync(out, new Uint8Array(0));
+  const k = newKernel();
+  k.createInit({ argv, envp: [], cwd: "/", creds: new Credentials(0, 0), stdio: stdioTo(out) });
+  const done = k.run();
+  try {
+    await until(() => Deno.readTextFileSync(out).includes(ready), `"${ready}"`);
+    if (settleMs > 0) await new Promise((r) => setTimeout(r, settleMs));
+    k.pause();
+    await until(() => k.quiescent, "quiescence");
+    checkpointToFile(k, image, { rootHostPath: "/", sentryVersion: "test" });
+  } finally {
+    k.shutdown();
+    await done;
+  }
+  return { image, out };
+}
 
 /** Restores each mutation of the image in a new kernel: one ImageError line, and no process made. */
 function refusedInProcess(

@@ -24,7 +24,7 @@ function statusField(pid: number, name: string): string | null {
   }
 }
 
-Deno.test("signals, ptrace, pidfds and process_vm_* at a host pid, /proc, int 0x80, namespaces, io_uring, bpf, raw sockets: all contained", async () => {
+Deno.test("signals, ptrace, pidfds and process_vm_* at a host pid, /proc, int 0x80, namespaces, io_uring, bpf, raw sockets, a tracer aiming at the stub: all contained", async () => {
   const prog = await compileC("hostile_host");
   const victim = startVictim();
   try {
@@ -66,6 +66,9 @@ Deno.test("signals, ptrace, pidfds and process_vm_* at a host pid, /proc, int 0x
     ) {
       assert.match(line(`${what} =`), / = -1 E[A-Z]+$/);
     }
+    // A tracer cannot read or write the platform's stub inside its tracee; the tracee goes on.
+    assert.equal(line("ptrace peeks and pokes at the stub:"), "ptrace peeks and pokes at the stub: 16 of 16 refused with EIO");
+    assert.equal(line("the tracee after them:"), "the tracee after them: exited 0");
   } finally {
     victim.kill("SIGKILL");
     await victim.status;

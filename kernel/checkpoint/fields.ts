@@ -339,6 +339,18 @@ export const LEDGER: readonly LedgerEntry[] = [
     },
   },
   {
+    file: "netstack/udp/icmp_socket.ts",
+    className: "IcmpSocket",
+    saved: ["#ident", "#bound", "#rx", "#tx", "#queueLimit"],
+    derived: { "#host": "the restoring kernel's stack, which takes the identifier back (IcmpSocket.restore)" },
+  },
+  {
+    file: "kernel/socket/inet/udp.ts",
+    className: "PingSocketFile",
+    saved: ["sock", "#bound", "#peer", "#received"],
+    derived: { type: "SOCK_DGRAM, fixed by the class", protocol: "IPPROTO_ICMP or IPPROTO_ICMPV6, by the saved family" },
+  },
+  {
     file: "kernel/socket/inet/inet_socket.ts",
     className: "InetSocketFile",
     saved: ["family", "uid", "v6only", "reuseAddr", "reusePort", "keepalive", "broadcast", "lingerOn", "lingerSecs", "ttl", "tos", "sndBuf", "rcvBuf", "#flags"],
@@ -367,7 +379,7 @@ export const LEDGER: readonly LedgerEntry[] = [
   {
     file: "netstack/iface/stack.ts",
     className: "Stack",
-    saved: ["#tcpPorts", "#tcpConns", "#tcpLive", "#udpPorts", "#udpSockets"],
+    saved: ["#tcpPorts", "#tcpConns", "#tcpLive", "#udpPorts", "#udpSockets", "#icmpIdents", "#icmpSockets"],
     derived: {
       "#interfaces": "made by the restoring kernel's Net, as the restoring command's --network asks (connections through another are saved reset)",
       routes: "as #interfaces",
@@ -386,8 +398,6 @@ export const LEDGER: readonly LedgerEntry[] = [
       "#tcpActive": "every restored connection is active until its first dispatch, which files it by its deadline",
       "#tcpSpare": "empty between dispatches",
       "#tcpTimers": "rebuilt from each restored connection's timers at its first dispatch",
-      "#icmpIdents": "ping sockets are refused",
-      "#icmpSockets": "ping sockets are refused",
       "#blocked": "refused unless empty (Stack.unsavedTraffic)",
       "#reassembler": "refused unless empty (Stack.unsavedTraffic)",
       "#localQueue": "refused unless empty (Stack.unsavedTraffic): packets in flight inside the stack",

@@ -17,8 +17,8 @@
  * cannot outlive the sentry: they are saved reset, and the program sees ECONNRESET after the
  * restore (runsc's behaviour without --tcp-established); the relays themselves are left out.
  * The restoring command's own --network and --publish give the restored sandbox its network
- * (a listener --publish names is reached again). Ping sockets and packets still in flight
- * inside the stack are refused at checkpoint.
+ * (a listener --publish names is reached again). Ping sockets are saved with their identifier
+ * and queued echo messages. Packets still in flight inside the stack are refused at checkpoint.
  *
  * @module
  */
@@ -28,7 +28,7 @@ import type { Kernel } from "../kernel.ts";
 import type { TcpSnapshot, TcpSocket, UdpSnapshot, UdpSocket } from "../../netstack/mod.ts";
 import { parseIpAddress } from "../../netstack/mod.ts";
 import { TcpSocketFile } from "../socket/inet/tcp.ts";
-import { UdpSocketFile } from "../socket/inet/udp.ts";
+import { PingSocketFile, UdpSocketFile } from "../socket/inet/udp.ts";
 import { InetSocketFile } from "../socket/inet/inet_socket.ts";
 import { AF_INET, AF_INET6 } from "../socket/inet/constants.ts";
 import type { FileDescription } from "../../vfs/file_description.ts";
@@ -143,6 +143,19 @@ export const udpSnapshotSchema = z.object({
   drops: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
 }).strict();
 
+const echo = z.object({
+  peer: addr, local: addr.nullable(), ident: u16, seqNo: u16, data: bytes(65507),
+}).strict();
+
+/** A ping socket: its identifier and echo messages queued both ways (IcmpSocket.snapshot). */
+const icmpSnapshotSchema = z.object({
+  ident: u16,
+  bound: z.boolean(),
+  rx: z.array(echo).max(1024),
+  tx: z.array(echo).max(1024),
+  queueLimit: z.number().int().min(1).max(1024),
+}).strict();
+
 const inetOptions = z.object({
   uid: u32,
   v6only: z.boolean(),
@@ -202,6 +215,17 @@ export const inetFileSchemas = [
     recvTimeoutNs: timeout,
     sendTimeoutNs: timeout,
   }).strict(),
+  /** A ping socket file (SOCK_DGRAM, IPPROTO_ICMP/ICMPV6), its netstack socket inline: one file holds it. */
+  z.object({
+    kind: z.literal("ping"),
+    family,
+    flags: u32,
+    inet: inetOptions,
+    ping: z.object({ bound: z.boolean(), peer: addr.nullable(), received: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) }).strict(),
+    icmp: icmpSnapshotSchema,
+    recvTimeoutNs: timeout,
+    sendTimeoutNs: timeout,
+  }).strict(),
 ] as const;
 
 export type SavedInetFile = z.infer<(typeof inetFileSchemas)[number]>;
@@ -222,7 +246,6 @@ export class InetSaver {
   /** Refuses a network this slice does not save, before any socket is read. */
   constructor(k: Kernel, refuse: Refuse) {
     const n = k.net;
-    if (n.stack.icmpSocketCount > 0) throw refuse("ping sockets");
     const traffic = n.stack.unsavedTraffic;
     if (traffic !== null) throw refuse(`the sandbox's network has ${traffic}`);
     this.#now = n.now();
@@ -247,6 +270,7 @@ export class InetSaver {
       if (f.sock.closed) throw refuse("a closed UDP socket");
       return { kind: "udp", socket: this.#udpRef(f.sock), ...common, udp: f.saveUdpOptions() };
     }
+    if (f instanceof PingSocketFile) return { kind: "ping", ...common, ping: f.savePingOptions(), icmp: f.sock.snapshot() };
     throw refuse(`an inet socket (${f.constructor.name})`);
   }
 
@@ -394,6 +418,7 @@ export function makeInetSockets(
 
 /** The socket file of a saved inet file over its restored socket. */
 export function makeInetFile(k: Kernel, f: SavedInetFile, sockets: InetSockets): FileDescription {
+  if (f.kind === "ping") return makePingFile(k, f);
   if (f.kind === "tcp") {
     const sock = sockets.tcp[f.socket]!;
     // The file's constructor sets the socket's IP version from its own (default) options: the
@@ -421,6 +446,27 @@ export function makeInetFile(k: Kernel, f: SavedInetFile, sockets: InetSockets):
     }
   }
   d.loadUdpOptions(f.udp, from);
+  d.recvTimeoutNs = f.recvTimeoutNs;
+  d.sendTimeoutNs = f.sendTimeoutNs;
+  return d;
+}
+
+/** A ping socket file and its netstack socket, from the file's own entry. */
+function makePingFile(k: Kernel, f: Extract<SavedInetFile, { kind: "ping" }>): FileDescription {
+  const bad = (why: string) => new ImageError(`restore: the image does not hold together: a ping socket: ${why}`);
+  const sock = k.net.stack.icmpSocket();
+  let peer = null;
+  try {
+    sock.restore(f.icmp);
+    peer = f.ping.peer === null ? null : parseIpAddress(f.ping.peer);
+  } catch (err) {
+    sock.close();
+    throw bad(err instanceof Error ? err.message : String(err));
+  }
+  const d = new PingSocketFile(k.net, f.family, f.flags, sock);
+  d.flags = f.flags;
+  d.loadInetOptions(f.inet);
+  d.loadPingOptions(f.ping, peer);
   d.recvTimeoutNs = f.recvTimeoutNs;
   d.sendTimeoutNs = f.sendTimeoutNs;
   return d;

@@ -913,7 +913,7 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
         made.push(d);
         return d;
       }
-      if (f.kind === "tcp" || f.kind === "udp") {
+      if (f.kind === "tcp" || f.kind === "udp" || f.kind === "ping") {
         const d = makeInetFile(k, f, inet);
         made.push(d);
         return d;

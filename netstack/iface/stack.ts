@@ -316,11 +316,6 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
     return [...this.#udpSockets];
   }
 
-  /** Every open ICMP (ping) socket. */
-  get icmpSocketCount(): number {
-    return this.#icmpSockets.size;
-  }
-
   /**
    * State a checkpoint does not save: packets queued to ourselves, SYNs and datagrams held for
    * the host, fragments being reassembled, sends waiting on neighbor resolution. Named, or null.

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { IpAddress } from "../wire/address.ts";
+import { type IpAddress, parseIpAddress } from "../wire/address.ts";
 import { EHOSTUNREACH, EINVAL, EMSGSIZE } from "../errors.ts";
 
 /** What an ICMP socket needs from its stack. */
@@ -29,6 +29,24 @@ export interface EchoMessage {
 
 /** What the stack does with an echo request the socket wants sent. */
 export type IcmpEmit = (m: EchoMessage) => boolean;
+
+/** An echo message as plain data: addresses as text. */
+export interface EchoSnapshot {
+  peer: string;
+  local: string | null;
+  ident: number;
+  seqNo: number;
+  data: Uint8Array<ArrayBuffer>;
+}
+
+/** A ping socket's state as plain data, for a checkpoint (kernel/checkpoint/inet_sockets.ts). */
+export interface IcmpSnapshot {
+  ident: number;
+  bound: boolean;
+  rx: EchoSnapshot[];
+  tx: EchoSnapshot[];
+  queueLimit: number;
+}
 
 /** @savable */
 export class IcmpSocket {
@@ -81,6 +99,39 @@ export class IcmpSocket {
     this.#bound = false;
     this.#rx = [];
     this.#tx = [];
+  }
+
+  // --- Checkpoint. ---
+
+  /** The socket as plain data. */
+  snapshot(): IcmpSnapshot {
+    const m = (e: EchoMessage): EchoSnapshot => ({
+      peer: e.peer.toString(), local: e.local?.toString() ?? null, ident: e.ident, seqNo: e.seqNo, data: e.data.slice(),
+    });
+    return { ident: this.#ident, bound: this.#bound, rx: this.#rx.map(m), tx: this.#tx.map(m), queueLimit: this.#queueLimit };
+  }
+
+  /**
+   * Takes a snapshot back into this socket, new from its host's icmpSocket, then its identifier
+   * from the host. Throws RangeError for queues past the limit or an identifier of 0, SyntaxError
+   * for an address that is not one, or the host's EADDRINUSE.
+   */
+  restore(s: IcmpSnapshot): void {
+    if (this.#bound) throw new RangeError("ping socket: restored twice");
+    if (s.queueLimit !== this.#queueLimit || s.rx.length > s.queueLimit || s.tx.length > s.queueLimit) {
+      throw new RangeError("ping socket: a queue holds more than its limit");
+    }
+    if (s.bound !== (s.ident !== 0) || (!s.bound && s.tx.length > 0)) throw new RangeError("ping socket: an identifier without a binding");
+    const m = (e: EchoSnapshot): EchoMessage => ({
+      peer: parseIpAddress(e.peer), local: e.local === null ? null : parseIpAddress(e.local), ident: e.ident, seqNo: e.seqNo,
+      data: e.data.slice(),
+    });
+    this.#rx = s.rx.map(m);
+    this.#tx = s.tx.map(m);
+    if (s.bound) {
+      this.#ident = this.#host.icmpBind(this, s.ident);
+      this.#bound = true;
+    }
   }
 
   // --- Host side. ---

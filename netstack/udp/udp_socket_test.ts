@@ -57,3 +57,23 @@ Deno.test("UdpSocket drops arrivals past its receive queue limit", () => {
   assert.equal(s.recvFrom(new Uint8Array(10))?.length, 6);
   assert.equal(s.recvFrom(new Uint8Array(10)), null);
 });
+
+Deno.test("UdpSocket.snapshot() and restore() carry its port, peer and both queues; a queue past its limit is refused", () => {
+  const a = new UdpSocket(new FakeHost());
+  a.bind(LOCAL, 4000);
+  a.connect(PEER);
+  a.deliver(PEER, { addr: LOCAL, port: 4000 }, new Uint8Array([7, 8]));
+  a.sendTo(new Uint8Array([1]));
+  const snap = a.snapshot();
+  const b = new UdpSocket(new FakeHost());
+  b.restore(snap);
+  assert.equal(b.localPort, 4000);
+  assert.equal(b.remote?.addr.toString(), "10.0.0.2");
+  const buf = new Uint8Array(8);
+  assert.deepEqual(b.recvFrom(buf), { from: { addr: PEER.addr, port: 53 }, length: 2, truncated: false });
+  const sent: number[][] = [];
+  b.dispatch(0, (d) => (sent.push([...d.data]), true));
+  assert.deepEqual(sent, [[1]]);
+  const big = { ...snap, rx: Array.from({ length: 5 }, () => ({ ...snap.rx[0]!, data: new Uint8Array(60_000) })) };
+  assert.throws(() => new UdpSocket(new FakeHost()).restore(big), RangeError);
+});

@@ -178,6 +178,7 @@ export const PTRACE_SETREGS = 13;
 export const PTRACE_GETFPREGS = 14;
 export const PTRACE_SETFPREGS = 15;
 export const PTRACE_SYSEMU = 31;
+export const PTRACE_SYSEMU_SINGLESTEP = 32;
 export const PTRACE_SETOPTIONS = 0x4200;
 export const PTRACE_GETEVENTMSG = 0x4201;
 export const PTRACE_GETSIGINFO = 0x4202;

@@ -1712,11 +1712,11 @@ export class PtracePlatform implements Platform {
     }
   }
 
-  resume(ctx: Context): void {
+  resume(ctx: Context, step = false): void {
     const c = ctx as PtraceContext;
     c.flushRegs();
     c.running = true;
-    ffi.ptrace(ffi.PTRACE_SYSEMU, c.tid, 0, 0);
+    ffi.ptrace(step ? ffi.PTRACE_SYSEMU_SINGLESTEP : ffi.PTRACE_SYSEMU, c.tid, 0, 0);
   }
 
   #decode(pid: number, status: number): Stop | null {

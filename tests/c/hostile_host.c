@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
 #include <unistd.h>
@@ -118,5 +119,30 @@ int main(int argc, char **argv) {
   show("socket(AF_PACKET, SOCK_RAW)", socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL)));
   show("socket(AF_INET, SOCK_RAW, IPPROTO_RAW)", socket(AF_INET, SOCK_RAW, IPPROTO_RAW));
   show("socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE)", socket(AF_NETLINK, SOCK_RAW, 0));
+
+  /* A tracer aims at the platform's stub in its tracee's address space (its code and data at
+   * 0x7ffa00000000 in the sentry's layout): a forced write there would change what the stub
+   * runs for the sentry. Every peek and poke is refused, and the tracee goes on. */
+  pid_t tracee = fork();
+  if (tracee == 0) {
+    ptrace(PTRACE_TRACEME, 0, 0, 0);
+    raise(SIGSTOP);
+    void *m = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) _exit(3);
+    memset(m, 7, 1 << 20);
+    _exit(munmap(m, 1 << 20) == 0 ? 0 : 4);
+  }
+  int tst;
+  waitpid(tracee, &tst, 0);
+  int refused = 0, tries = 0;
+  for (unsigned long a = 0x7ffa00000000UL; a < 0x7ffa00004000UL; a += 0x800, tries += 2) {
+    errno = 0;
+    if (ptrace(PTRACE_PEEKDATA, tracee, (void *)a, 0) == -1 && errno == EIO) refused++;
+    if (ptrace(PTRACE_POKEDATA, tracee, (void *)a, (void *)0x050fcccccccccccaL) == -1 && errno == EIO) refused++;
+  }
+  printf("ptrace peeks and pokes at the stub: %d of %d refused with EIO\n", refused, tries);
+  ptrace(PTRACE_CONT, tracee, 0, 0);
+  waitpid(tracee, &tst, 0);
+  printf("the tracee after them: %s\n", WIFEXITED(tst) && WEXITSTATUS(tst) == 0 ? "exited 0" : "failed");
   return 0;
 }

@@ -3,7 +3,7 @@
  * and a signal-delivery-stop (SIGSTOP), registers, PEEKDATA/POKEDATA of the tracee's memory,
  * GETSIGINFO and a signal passed on or suppressed, PTRACE_SYSCALL stops with TRACESYSGOOD,
  * the exec stop with and without PTRACE_O_TRACEEXEC, PTRACE_O_TRACEFORK's event and the new
- * child's first stop, PTRACE_ATTACH to a sleeping child and PTRACE_DETACH. Prints what the
+ * child's first stop, PTRACE_SINGLESTEP, PTRACE_ATTACH to a sleeping child and PTRACE_DETACH. Prints what the
  * tracer saw; the same natively.
  */
 #include <errno.h>
@@ -65,6 +65,9 @@ static void memory_and_signals(void) {
   errno = 0;
   long bad = ptrace(PTRACE_PEEKDATA, c, (void *)8, 0);
   printf("peek unmapped: %ld %s\n", bad, strerror(errno));
+  errno = 0;
+  long pr = ptrace(PTRACE_POKEDATA, c, (void *)16, (void *)1L);
+  printf("poke unmapped: %ld %s\n", pr, strerror(errno));
   ptrace(PTRACE_CONT, c, 0, 0);
   wait_for(c, "first SIGUSR1");
   siginfo_t si;
@@ -149,6 +152,29 @@ static void fork_event(void) {
   }
 }
 
+static void single_step(void) {
+  pid_t c = fork();
+  if (c == 0) {
+    ptrace(PTRACE_TRACEME, 0, 0, 0);
+    raise(SIGSTOP);
+    _exit(4);
+  }
+  wait_for(c, "single-step tracee");
+  struct user_regs_struct before, after;
+  ptrace(PTRACE_GETREGS, c, 0, &before);
+  int moved = 0;
+  for (int i = 0; i < 3; i++) {
+    ptrace(PTRACE_SINGLESTEP, c, 0, 0);
+    wait_for(c, "single step");
+    ptrace(PTRACE_GETREGS, c, 0, &after);
+    if (after.rip != before.rip) moved++;
+    before = after;
+  }
+  printf("each step moved rip: %s\n", moved == 3 ? "yes" : "no");
+  ptrace(PTRACE_CONT, c, 0, 0);
+  wait_for(c, "after stepping");
+}
+
 static void attach(void) {
   pid_t c = fork();
   if (c == 0) {
@@ -171,6 +197,7 @@ int main(void) {
   exec_stops(0);
   exec_stops(1);
   fork_event();
+  single_step();
   attach();
   return 0;
 }

@@ -212,6 +212,13 @@ export class UdpSocketFile extends InetSocketFile {
   }
 }
 
+/** What a ping socket file keeps beside its netstack socket, as a checkpoint saves it. */
+export interface PingFileOptions {
+  bound: boolean;
+  peer: string | null;
+  received: number;
+}
+
 /** ICMP echo request and reply types, by family. */
 const ECHO = { 4: { request: 8, reply: 0 }, 6: { request: 128, reply: 129 } } as const;
 
@@ -230,10 +237,23 @@ export class PingSocketFile extends InetSocketFile {
   #peer: IpAddress | null = null;
   #received = 0;
 
-  constructor(n: Net, family: number, flags: number) {
+  /** A new socket, or (a restore) one around a restored netstack socket. */
+  constructor(n: Net, family: number, flags: number, sock?: IcmpSocket) {
     super(n, family, flags, { snd: DGRAM_BUF, rcv: DGRAM_BUF });
     this.protocol = family === C.AF_INET ? C.IPPROTO_ICMP : C.IPPROTO_ICMPV6;
-    this.sock = n.stack.icmpSocket();
+    this.sock = sock ?? n.stack.icmpSocket();
+  }
+
+  /** The file's own state, for a checkpoint: bound, the connected peer, replies taken. */
+  savePingOptions(): PingFileOptions {
+    return { bound: this.#bound, peer: this.#peer?.toString() ?? null, received: this.#received };
+  }
+
+  /** Takes it back (a restore); `peer` is parsed by the caller. */
+  loadPingOptions(o: PingFileOptions, peer: IpAddress | null): void {
+    this.#bound = o.bound;
+    this.#peer = peer;
+    this.#received = o.received;
   }
 
   protected netReadiness(): NetReadiness {

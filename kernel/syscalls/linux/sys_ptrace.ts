@@ -6,7 +6,8 @@
  *
  * Registers a tracer writes reach the host stub only after the sentry vetted them: segment
  * selectors stay the host's, the trap flag and the privileged flags are not taken, and a base
- * outside the address space is EIO (Linux's putreg). Single-stepping is not offered (EIO).
+ * outside the address space is EIO (Linux's putreg). PTRACE_SINGLESTEP uses the host's own
+ * single-step of the stub (kernel/ptrace.ts).
  *
  * @module
  */
@@ -15,10 +16,10 @@ import { EINVAL, EIO, EPERM, ESRCH } from "../../errno.ts";
 import type { Task } from "../../task.ts";
 import { REG, type RegName } from "../../../platform/mod.ts";
 import { decodeSigInfo, encodeSigInfo, frameXstateLength } from "../../signal_frame.ts";
-import { enterStop, link, PTRACE_O_MASK, resume, unlink } from "../../ptrace.ts";
+import { enterStop, link, PTRACE_O_MASK, resume, stopStatus, unlink } from "../../ptrace.ts";
 import { mayAttach } from "./sys_process_vm.ts";
 import { supported, type SyscallEntry, type SyscallFn } from "./support.ts";
-import { SIGKILL, SIGSTOP } from "../../../abi/linux/signal.ts";
+import { SIGKILL, SIGSTOP, SIGTRAP } from "../../../abi/linux/signal.ts";
 
 const PTRACE_TRACEME = 0;
 const PTRACE_PEEKTEXT = 1;
@@ -38,6 +39,7 @@ const PTRACE_ATTACH = 16;
 const PTRACE_DETACH = 17;
 const PTRACE_SYSCALL = 24;
 const PTRACE_SYSEMU = 31;
+const PTRACE_SYSEMU_SINGLESTEP = 32;
 const PTRACE_SETOPTIONS = 0x4200;
 const PTRACE_GETEVENTMSG = 0x4201;
 const PTRACE_GETSIGINFO = 0x4202;
@@ -109,14 +111,30 @@ function setUserWord(x: Task, off: number, value: bigint): void {
   setRegs(x, bytes);
 }
 
+/**
+ * Checks that the word at addr lies in the application's own mappings: never in what the
+ * platform keeps in the address space (the stub's code and stacks, which a forced write could
+ * otherwise reach), nor, for a write, in the vDSO's shared parameters page. EIO otherwise, as
+ * Linux's access_process_vm for an unmapped address.
+ */
+function checkWord(x: Task, addr: number, write: boolean): void {
+  for (const a of [addr, addr + 7]) {
+    const v = x.mm.findVma(a);
+    if (v === undefined || (write && v.file === null && v.name === "[vvar]")) throw EIO;
+  }
+}
+
 /** Reads an 8-byte word of x's memory (FOLL_FORCE: PROT_NONE pages too), EIO if unmapped. */
 function peek(x: Task, addr: number): Uint8Array {
+  checkWord(x, addr, false);
   const b = new Uint8Array(8);
   if (x.mm.read(addr, b) !== 8) throw EIO;
   return b;
 }
 
+/** Writes an 8-byte word (FOLL_FORCE: read-only code too, as a debugger's breakpoint). */
 function poke(x: Task, addr: number, word: bigint): void {
+  checkWord(x, addr, true);
   const b = new Uint8Array(8);
   new DataView(b.buffer).setBigUint64(0, word, true);
   if (x.mm.as.forceWrite(addr, b) !== 8) throw EIO;
@@ -250,8 +268,13 @@ const sysPtrace: SyscallFn = (t, a) => {
       return 0;
     }
     case PTRACE_GETSIGINFO: {
-      if (l.stop?.kind !== "signal") throw EINVAL;
-      t.copyOut(data, encodeSigInfo(l.stop.info));
+      const stop = l.stop!;
+      if (stop.kind === "group") throw EINVAL;
+      // Syscall and event stops are SIGTRAPs whose si_code is the stop's (Linux's ptrace_notify).
+      const info = stop.kind === "signal"
+        ? stop.info
+        : { signo: SIGTRAP, code: (stopStatus(l, stop) >> 8) & 0xffff, pid: x.tid, uid: x.creds.uid };
+      t.copyOut(data, encodeSigInfo(info));
       return 0;
     }
     case PTRACE_SETSIGINFO: {
@@ -277,18 +300,19 @@ const sysPtrace: SyscallFn = (t, a) => {
       return 0;
     case PTRACE_CONT:
     case PTRACE_SYSCALL:
-    case PTRACE_SYSEMU: {
+    case PTRACE_SYSEMU:
+    case PTRACE_SINGLESTEP:
+    case PTRACE_SYSEMU_SINGLESTEP: {
       const sig = resumeSignal(data);
-      l.syscallStops = req !== PTRACE_CONT;
-      l.sysemu = req === PTRACE_SYSEMU;
+      l.syscallStops = req === PTRACE_SYSCALL || req === PTRACE_SYSEMU || req === PTRACE_SYSEMU_SINGLESTEP;
+      l.sysemu = req === PTRACE_SYSEMU || req === PTRACE_SYSEMU_SINGLESTEP;
+      l.singleStep = req === PTRACE_SINGLESTEP || req === PTRACE_SYSEMU_SINGLESTEP;
       resume(x, sig);
       return 0;
     }
     case PTRACE_DETACH:
       unlink(x, resumeSignal(data));
       return 0;
-    case PTRACE_SINGLESTEP:
-      throw EIO;
     default:
       throw EIO;
   }
