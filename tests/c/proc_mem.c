@@ -87,6 +87,11 @@ int main(void) {
     errno = 0;
     int r = open(path, O_RDONLY);
     printf("open as another user = %d %s\n", r < 0 ? -1 : 0, r < 0 ? en(errno) : "");
+    char mp[64];
+    snprintf(mp, sizeof(mp), "/proc/%d/maps", child);
+    errno = 0;
+    r = open(mp, O_RDONLY);
+    printf("open its maps as another user = %d %s\n", r < 0 ? -1 : 0, r < 0 ? en(errno) : "");
     _exit(0);
   }
   waitpid(other, NULL, 0);

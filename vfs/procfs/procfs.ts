@@ -451,6 +451,12 @@ class PidFile extends GeneratedFile {
    * granted (Linux's mem_open: PTRACE_MODE_ATTACH, EACCES); the others render as usual.
    */
   override open(loc: Location, flags: number): FileDescription {
+    if (this.kind === "maps") {
+      // proc_maps_open takes the mm with PTRACE_MODE_READ: another user's is EACCES at open.
+      const p = this.pfs.source.process(this.pid);
+      if (p === null) throw ESRCH;
+      this.pfs.checkAccess(p);
+    }
     if (this.kind !== "mem") return super.open(loc, flags);
     const p = this.pfs.source.process(this.pid);
     if (p === null) throw ESRCH;
