@@ -29,8 +29,9 @@
  * opening it re-opens the pipe (with the new access mode), fails with ENXIO for a socket, or
  * shares the description (and O_TRUNC truncates nothing).
  *
- * Access: a process's magic links and its environ need "ptrace access" to it: the same real
- * uid as the reader's fsuid, or root (Linux's PTRACE_MODE_READ_FSCREDS, simplified).
+ * Access: a process's magic links, environ, auxv, maps, mem, io and ns links need "ptrace
+ * access" to it: the same real uid as the reader's fsuid, or CAP_SYS_PTRACE (Linux's
+ * PTRACE_MODE_READ_FSCREDS, simplified).
  *
  * @module
  */
