@@ -216,3 +216,7 @@ Deno.test("--network sandbox with --net-allow reaches the allowed destination an
     await denied.close();
   }
 });
+
+Deno.test("connect to a wildcard reaches this host: 0.0.0.0, ::ffff:0.0.0.0 (IPv4's loopback) and ::, as natively", async () => {
+  await assertSameAsNative([await compileC("connect_mapped_any")]);
+});

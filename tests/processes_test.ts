@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { assertSameAsNative, compileC, REPO_ROOT, runNative } from "./_harness.ts";
+import { assertSameAsNative, compileC, REPO_ROOT, runNative, runSentry } from "./_harness.ts";
 
 Deno.test("fork, wait, vfork+exec, pipes and SIGPIPE behave as natively", async () => {
   await assertSameAsNative([await compileC("processes")]);
@@ -302,4 +302,24 @@ Deno.test("a niced sentry's init inherits its nice value, as a niced program's c
   const want = Math.min(19, own + 7);
   assert.equal(native.out, `${want}\n${want}\n`);
   assert.deepEqual(sandboxed, native);
+});
+
+Deno.test("strace -f runs inside the sandbox: it follows a fork and sees the child's execve and both exits", async () => {
+  const strace = ["/usr/bin/strace", "/bin/strace"].find((p) => {
+    try {
+      return Deno.statSync(p).isFile;
+    } catch {
+      return false;
+    }
+  });
+  if (strace === undefined) {
+    console.log("skipped: strace is not installed (apt-get install strace)");
+    return;
+  }
+  const r = await runSentry([strace, "-f", "-e", "trace=execve,exit_group", "/bin/sh", "-c", "/bin/true; exit 3"]);
+  assert.equal(r.code, 3, r.stderr);
+  assert.match(r.stderr, /execve\("\/bin\/sh", \["\/bin\/sh", "-c", "\/bin\/true; exit 3"\]/);
+  assert.match(r.stderr, /\[pid +\d+\] execve\("\/bin\/true", \["\/bin\/true"\]/);
+  assert.match(r.stderr, /\[pid +\d+\] \+\+\+ exited with 0 \+\+\+/);
+  assert.match(r.stderr, /^\+\+\+ exited with 3 \+\+\+$/m);
 });

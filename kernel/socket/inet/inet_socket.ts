@@ -225,13 +225,15 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
 
   /**
    * Parses a destination: the wildcard means this host (Linux connects INADDR_ANY to
-   * loopback); a v4-mapped address on a V6ONLY socket is unreachable.
+   * loopback, ::ffff:0.0.0.0 to 127.0.0.1); a v4-mapped address on a V6ONLY socket is
+   * unreachable.
    */
   protected destination(addr: Uint8Array): Endpoint | "unspec" {
     const ep = parseSockaddr(this.family, addr);
     if (ep === "unspec") return ep;
     let a = ep.addr;
-    if (a === null) a = this.family === C.AF_INET ? Ipv4Address.parse("127.0.0.1") : Ipv6Address.LOOPBACK;
+    // ::ffff:0.0.0.0 is IPv4's wildcard: IPv4's loopback (Linux's tcp_v6_connect maps it).
+    if (a === null) a = this.family === C.AF_INET || ep.v4MappedAny ? Ipv4Address.parse("127.0.0.1") : Ipv6Address.LOOPBACK;
     if (this.family === C.AF_INET6 && this.v6only && a.version === 4) throw ENETUNREACH;
     return { addr: a, port: ep.port };
   }

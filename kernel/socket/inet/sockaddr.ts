@@ -20,6 +20,8 @@ const SOCKADDR_IN6_MIN = 24;
 export interface Endpoint {
   addr: IpAddress | null;
   port: number;
+  /** The wildcard came as ::ffff:0.0.0.0 (IPv4's INADDR_ANY seen from an IPv6 socket). */
+  v4MappedAny?: boolean;
 }
 
 /**
@@ -44,7 +46,7 @@ export function parseSockaddr(family: number, b: Uint8Array): Endpoint | "unspec
   const raw = b.subarray(8, 24);
   if (isV4Mapped(raw)) {
     const a = new Ipv4Address(raw.subarray(12, 16));
-    return { addr: a.isUnspecified ? null : a, port };
+    return a.isUnspecified ? { addr: null, port, v4MappedAny: true } : { addr: a, port };
   }
   const a = new Ipv6Address(raw);
   return { addr: a.isUnspecified ? null : a, port };
