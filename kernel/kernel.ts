@@ -61,8 +61,15 @@ import {
 } from "./job_control.ts";
 import { sigBit } from "./signals.ts";
 import {
-  enterStop as enterPtraceStop, PTRACE_EVENT_STOP, PTRACE_EVENT_VFORK_DONE, traceeExited, tracerExited,
+  enterStop as enterPtraceStop, PTRACE_EVENT_SECCOMP, PTRACE_EVENT_STOP, PTRACE_EVENT_VFORK_DONE, PTRACE_O_TRACESECCOMP,
+  traceeExited, tracerExited,
 } from "./ptrace.ts";
+import {
+  AUDIT_ARCH_X86_64, evaluate as evaluateSeccomp, SECCOMP_DATA_SIZE, SECCOMP_MODE_STRICT, SECCOMP_RET_ACTION_FULL,
+  SECCOMP_RET_ALLOW, SECCOMP_RET_DATA, SECCOMP_RET_ERRNO, SECCOMP_RET_KILL_THREAD, SECCOMP_RET_LOG, SECCOMP_RET_TRACE,
+  SECCOMP_RET_TRAP,
+  SECCOMP_RET_USER_NOTIF, STRICT_SYSCALLS,
+} from "./seccomp.ts";
 import type { SigInfo } from "./signal_frame.ts";
 import { SA_NOCLDWAIT, SA_RESTART } from "../abi/linux/signal.ts";
 import { CORE_SIGNALS, NSIG, SEGV_MAPERR, SIGNAL_NAMES, SIGSEGV } from "../abi/linux/signal.ts";
@@ -1088,6 +1095,61 @@ export class Kernel {
     t.releaseSyscallFiles();
   }
 
+  /**
+   * Runs t's seccomp filters (or strict mode) over the syscall at its stop: null when it may
+   * run, else what it returns instead (-errno). A kill ends the process here (t is then dead).
+   */
+  #seccomp(t: Task, nr: number): number | SyscallControl | null {
+    const sc = t.seccomp!;
+    if (sc.mode === SECCOMP_MODE_STRICT) {
+      if (STRICT_SYSCALLS.has(nr)) return null;
+      this.killGroup(t.tg, 9);
+      return -ENOSYS.errno;
+    }
+    const info = t.ctx.syscall;
+    const data = new DataView(new ArrayBuffer(SECCOMP_DATA_SIZE));
+    data.setInt32(0, nr, true);
+    data.setUint32(4, AUDIT_ARCH_X86_64, true);
+    data.setBigUint64(8, BigInt(info.ip), true);
+    for (let i = 0; i < 6; i++) data.setBigUint64(16 + 8 * i, info.arg64(i), true);
+    const ret = evaluateSeccomp(sc.filters, data);
+    const value = ret & SECCOMP_RET_DATA;
+    switch ((ret & SECCOMP_RET_ACTION_FULL) >>> 0) {
+      case SECCOMP_RET_ALLOW:
+      case SECCOMP_RET_LOG:
+        return null;
+      case SECCOMP_RET_ERRNO:
+        return -Math.min(value, 4095);
+      case SECCOMP_RET_TRAP: {
+        // A forced SIGSYS (unblocked, default if ignored), as force_sig_seccomp.
+        const bit = sigBit(31);
+        t.sigmask &= ~bit;
+        if (t.tg.handlers.get(31).handler === 1n) t.tg.handlers.set(31, { handler: 0n, flags: 0, restorer: 0n, mask: 0n });
+        t.pendingSignals.add({ signo: 31, code: 1 /* SYS_SECCOMP */, errno: value, addr: info.ip, syscall: nr, arch: AUDIT_ARCH_X86_64 });
+        return nr; // rax holds the syscall number again (Linux's syscall_rollback)
+      }
+      case SECCOMP_RET_TRACE: {
+        const l = t.ptrace;
+        if (l === null || !(l.options & PTRACE_O_TRACESECCOMP)) return -ENOSYS.errno;
+        // The tracer's PTRACE_EVENT_SECCOMP comes after this syscall (which runs; the tracer
+        // cannot change or skip it here).
+        l.pendingEvents.push({ event: PTRACE_EVENT_SECCOMP, message: value });
+        return null;
+      }
+      case SECCOMP_RET_USER_NOTIF:
+        return -ENOSYS.errno; // no listener can exist
+      case SECCOMP_RET_KILL_THREAD:
+        // Only this thread, unless it is the last: then the process dies of SIGSYS.
+        if (t.tg.tasks.size > 1) return { ctl: "exit", status: 0, group: false };
+        this.killGroup(t.tg, 31);
+        return -ENOSYS.errno;
+      default:
+        // KILL_PROCESS and unknown actions.
+        this.killGroup(t.tg, 31);
+        return -ENOSYS.errno;
+    }
+  }
+
   /** Takes a blocked t off its wait queues and deadline, leaving it in the kernel, not queued. */
   #unblock(t: Task): void {
     for (const q of t.blocked?.queues ?? []) q.unregister(t);
@@ -1151,7 +1213,12 @@ export class Kernel {
     }
     if (this.strace) t0 = performance.now();
     let result: number | SyscallControl;
-    if (entry === undefined) {
+    // seccomp (kernel/seccomp.ts) decides first: the syscall runs, or this result stands for it.
+    const filtered = t.seccomp === null ? null : this.#seccomp(t, nr);
+    if (t.state === "dead") return false; // killed by its filter
+    if (filtered !== null) {
+      result = filtered;
+    } else if (entry === undefined) {
       this.log.once(`nosys-${nr}`, `Unsupported syscall ${nr}: returning ENOSYS`);
       result = -ENOSYS.errno;
     } else {
@@ -1175,7 +1242,7 @@ export class Kernel {
     }
     this.current = null;
     if (result === -ENOSYS.errno) this.resources.noteEnosys(nr, entry?.name);
-    if (t.state === "dead") return false; // the syscall killed its own task (kill, SIGPIPE)
+    if ((t.state as Task["state"]) === "dead") return false; // the syscall killed its own task (kill, SIGPIPE)
     if (t.state === "stopped") return false; // never: a syscall does not stop its own task
     if (typeof result === "number") {
       t.ctx.setReturn(result);
@@ -1330,7 +1397,10 @@ export class Kernel {
     }
     if (!hostGone) t.ctx.release();
     if (--t.fdTable.users === 0) t.fdTable.removeAll();
-    if (tg.tasks.size > 0) return;
+    if (tg.tasks.size > 0) {
+      tg.vforkDone.notify(1); // a thread's CLONE_VFORK parent waits for it (vforkWaitDone)
+      return;
+    }
 
     if (--tg.mm.users === 0) tg.mm.releaseAll();
     if (tg.itimerReal) this.removeTimer(tg.itimerReal);

@@ -225,6 +225,19 @@ class ProcessView implements ProcProcess {
     return this.#leader?.noNewPrivs ?? false;
   }
 
+  get seccompMode(): number {
+    return this.#leader?.seccomp?.mode ?? 0;
+  }
+
+  get seccompFilters(): number {
+    return this.#leader?.seccomp?.filters.length ?? 0;
+  }
+
+  get tracerPid(): number {
+    const l = this.#leader?.ptrace;
+    return l && !l.exited ? l.tracer.tid : 0;
+  }
+
   get oomScoreAdj(): number {
     return this.#tg.oomScoreAdj;
   }

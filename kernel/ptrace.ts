@@ -48,6 +48,7 @@ export const PTRACE_EVENT_CLONE = 3;
 export const PTRACE_EVENT_EXEC = 4;
 export const PTRACE_EVENT_VFORK_DONE = 5;
 export const PTRACE_EVENT_EXIT = 6;
+export const PTRACE_EVENT_SECCOMP = 7;
 export const PTRACE_EVENT_STOP = 128;
 
 /** Why a tracee is in a ptrace-stop. */

@@ -60,6 +60,9 @@ export interface SigInfo {
   /** SIGIO from O_ASYNC (the SIGPOLL layout): the poll band and the descriptor. */
   band?: number;
   fd?: number;
+  /** SIGSYS from a seccomp filter (SYS_SECCOMP): the syscall and its audit arch; addr: after the instruction. */
+  syscall?: number;
+  arch?: number;
 }
 
 const SIGCHLD = 17;
@@ -74,6 +77,10 @@ export function encodeSigInfo(i: SigInfo): Uint8Array {
   v.setInt32(8, i.code, true);
   if (FAULT_SIGNALS.has(i.signo) && i.code > 0) {
     v.setBigUint64(16, BigInt(i.addr ?? 0), true);
+  } else if (i.syscall !== undefined) {
+    v.setBigUint64(16, BigInt(i.addr ?? 0), true);
+    v.setInt32(24, i.syscall, true);
+    v.setUint32(28, i.arch ?? 0, true);
   } else if (i.band !== undefined) {
     v.setBigInt64(16, BigInt(i.band), true);
     v.setInt32(24, i.fd ?? 0, true);

@@ -28,6 +28,7 @@ import { RLIMIT_AS, RLIMIT_STACK } from "../abi/linux/limits.ts";
 import { PendingSignals } from "./task_signals.ts";
 import type { AltStack } from "./signal_frame.ts";
 import type { PtraceLink } from "./ptrace.ts";
+import type { SeccompState } from "./seccomp.ts";
 
 /** Where a task is in its life. */
 export type TaskState =
@@ -148,6 +149,8 @@ export class Task implements Waker, MemoryIO {
   ptrace: PtraceLink | null = null;
   /** The tasks this task traces. */
   readonly tracees: Set<Task> = new Set();
+  /** seccomp strict mode or filters (kernel/seccomp.ts); inherited by clone, kept by exec. */
+  seccomp: SeccompState | null = null;
   /** Thread name (comm), 15 bytes at most. */
   name: string;
 

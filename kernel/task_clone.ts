@@ -184,6 +184,7 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
   child.affinity = t.affinity;
   child.ioprio = t.ioprio;
   child.noNewPrivs = t.noNewPrivs; // a task flag: threads and children inherit it, exec keeps it
+  child.seccomp = t.seccomp; // the filters too (an immutable list, shared)
   child.personality = t.personality; // dup_task_struct copies it
   if (!t.schedResetOnFork) {
     child.schedPolicy = t.schedPolicy;
@@ -251,6 +252,13 @@ export function vforkWaitDone(t: Task, child: Task | null): { tid: number; wait:
     t.syscallState = st;
   }
   const tg = t.kernel.threadGroups.get(st.vforkChild);
-  const waiting = tg !== undefined && tg.vforkPending && !tg.zombie;
+  if (tg === undefined) {
+    // CLONE_VFORK with CLONE_THREAD: the child is a thread of ours, released when it exits
+    // (Kernel.#exitTask wakes the group's vforkDone queue).
+    const child = t.kernel.tasks.get(st.vforkChild);
+    const waiting = child !== undefined && child.tg === t.tg && child.state !== "dead";
+    return { tid: st.vforkChild, wait: waiting ? t.tg : null };
+  }
+  const waiting = tg.vforkPending && !tg.zombie;
   return { tid: st.vforkChild, wait: waiting ? tg : null };
 }

@@ -256,6 +256,10 @@ Deno.test("ptrace between processes: TRACEME and signal-delivery-stops, register
   await assertSameAsNative([await compileC("ptrace_basic")]);
 });
 
+Deno.test("seccomp filters in the sandbox: ERRNO, TRAP's SIGSYS, stacking, KILL_PROCESS, strict mode, malformed programs, PR_GET_SECCOMP and /proc status, as natively", async () => {
+  await assertSameAsNative([await compileC("seccomp_filter")]);
+});
+
 Deno.test("a child that dropped root cannot signal its root parent by kill, tkill, tgkill, rt_sigqueueinfo, rt_tgsigqueueinfo or pidfd_send_signal (SIGCONT in the session can), and a thread id names its process for kill, as natively", async () => {
   await assertSameAsNative([await compileC("kill_perms")]);
 });

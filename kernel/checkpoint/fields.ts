@@ -117,6 +117,7 @@ export const LEDGER: readonly LedgerEntry[] = [
       personality: "a persona other than PER_LINUX (personality(2))",
       uts: "a UTS namespace of its own (unshare or clone with CLONE_NEWUTS): the sandbox's first one is saved as the hostname",
       ptrace: "a task traced with ptrace(2)",
+      seccomp: "seccomp strict mode or filters",
       tracees: "a task tracing others with ptrace(2)",
       memPolicy: "a NUMA policy",
     },

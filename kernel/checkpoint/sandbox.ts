@@ -519,6 +519,7 @@ function saveTask(t: Task, c: SaveContext): SavedTask {
   if (t.state === "dead" || t.state === "user") {
     throw new CheckpointError(`task ${t.tid} is ${t.state}: not saved`);
   }
+  if (t.seccomp !== null) throw new CheckpointError(`task ${t.tid} runs under seccomp: not saved yet`);
   if (t.ptrace !== null || t.tracees.size > 0) {
     throw new CheckpointError(`task ${t.tid} is traced or traces another with ptrace(2): not saved yet`);
   }

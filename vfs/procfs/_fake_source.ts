@@ -34,6 +34,9 @@ export class FakeProcess implements ProcProcess {
   sigCaught = 0n;
   sigSharedPending = 0n;
   noNewPrivs = false;
+  seccompMode = 0;
+  seccompFilters = 0;
+  tracerPid = 0;
   oomScoreAdj = 0;
   mem: ProcMemory | null = null;
   memoryBytes = new Uint8Array(0);

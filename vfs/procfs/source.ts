@@ -111,6 +111,11 @@ export interface ProcProcess {
   readonly sigCaught: bigint;
   readonly sigSharedPending: bigint;
   readonly noNewPrivs: boolean;
+  /** The seccomp mode (0 none, 1 strict, 2 filter) and the number of filters. */
+  readonly seccompMode: number;
+  readonly seccompFilters: number;
+  /** The id of the task tracing the process's leader with ptrace, or 0. */
+  readonly tracerPid: number;
   /** Null for a zombie. */
   memory(): ProcMemory | null;
   /** Bytes of [start, end) of the process's memory, as far as readable. */

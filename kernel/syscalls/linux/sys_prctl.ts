@@ -1,5 +1,7 @@
 /** prctl(2): the options programs probe, and the capability options (capabilities(7)). */
 
+import { setFilter, setStrict } from "./sys_seccomp.ts";
+import { SECCOMP_MODE_FILTER, SECCOMP_MODE_STRICT } from "../../seccomp.ts";
 import { EINVAL, ENAMETOOLONG, EPERM } from "../../errno.ts";
 import type { Task } from "../../task.ts";
 import { partial, type SyscallArgs, type SyscallEntry, type SyscallFn } from "./support.ts";
@@ -141,7 +143,7 @@ const sysPrctl: SyscallFn = (t, a) => {
     case PR_GET_NO_NEW_PRIVS:
       return t.noNewPrivs ? 1 : 0;
     case PR_GET_SECCOMP:
-      return 0;
+      return t.seccomp?.mode ?? 0;
     case PR_CAPBSET_READ:
     case PR_CAPBSET_DROP:
     case PR_GET_SECUREBITS:
@@ -159,7 +161,12 @@ const sysPrctl: SyscallFn = (t, a) => {
       if (sub !== PR_SET_MM_MAP && sub !== PR_SET_MM_MAP_SIZE && !t.creds.hasCap(CAP_SYS_RESOURCE)) throw EPERM;
       throw EINVAL;
     }
-    case PR_SET_SECCOMP:
+    case PR_SET_SECCOMP: {
+      const mode = a.int(1);
+      if (mode === SECCOMP_MODE_STRICT) return setStrict(t);
+      if (mode === SECCOMP_MODE_FILTER) return setFilter(t, 0, a.pointer(2));
+      throw EINVAL;
+    }
     default:
       throw EINVAL;
   }
@@ -193,5 +200,5 @@ function setVmaAnonName(t: Task, a: SyscallArgs): number {
 }
 
 export const table: Record<number, SyscallEntry> = {
-  157: partial("prctl", sysPrctl, "names, dumpable, pdeathsig, subreaper, no_new_privs, capabilities (bounding, ambient, securebits, keepcaps); seccomp is EINVAL"),
+  157: partial("prctl", sysPrctl, "names, dumpable, pdeathsig, subreaper, no_new_privs, capabilities (bounding, ambient, securebits, keepcaps), seccomp"),
 };

@@ -37,6 +37,7 @@ import { table as prctl } from "./sys_prctl.ts";
 import { table as process } from "./sys_process.ts";
 import { table as processVm } from "./sys_process_vm.ts";
 import { table as ptrace } from "./sys_ptrace.ts";
+import { table as seccomp } from "./sys_seccomp.ts";
 import { table as random } from "./sys_random.ts";
 import { table as readWrite } from "./sys_read_write.ts";
 import { table as rlimit } from "./sys_rlimit.ts";
@@ -86,6 +87,7 @@ const families: Record<number, SyscallEntry>[] = [
   process,
   processVm,
   ptrace,
+  seccomp,
   random,
   readWrite,
   rlimit,
