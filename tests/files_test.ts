@@ -213,3 +213,7 @@ Deno.test("a read or write blocked while another thread closes its descriptor ke
 Deno.test("a file on a noexec tmpfs never maps executable (mmap EPERM, mprotect EACCES), a mapped or open file keeps its mount busy, and umount2(\".\") takes the topmost of mounts stacked over the cwd, as natively", async () => {
   await assertSameAsNative([await compileC("mount_noexec")]);
 });
+
+Deno.test("sendfile from a file onto its own end repeats the bytes between the offset and the end, as natively (and in whole chunks: gVisor's SendFileToSelf timed out)", async () => {
+  await assertSameAsNative([await compileC("sendfile_self")]);
+});

@@ -311,9 +311,13 @@ function fileToFile(
 ): SyscallResult {
   count = writeRoom(t, fout, outOff, count); // RLIMIT_FSIZE, as a write
   let done = 0;
+  const chunk = new Uint8Array(Math.min(CHUNK, count));
+  // A file copied onto its own end (sendfile(fd, fd, &off, n) with fd's offset at its end): see below.
+  const selfCopy = inOff !== null && outOff === null && sameFile(fin, fout);
   while (done < count) {
-    const buf = new Uint8Array(Math.min(CHUNK, count - done));
+    const buf = chunk.subarray(0, Math.min(chunk.length, count - done));
     let n: number;
+    const outPos = selfCopy ? currentOffset(fout) : -1;
     try {
       n = fin.read(buf, inOff === null ? null : inOff + done);
     } catch (e) {
@@ -335,6 +339,47 @@ function fileToFile(
     if (w < n && inOff === null) unread(fin, n - w);
     done += w;
     if (w < n) break;
+    // The read stopped at the end of a file whose end we write: every byte still to copy is
+    // one this copy writes, n bytes earlier, so the rest repeats these n bytes (what a copy
+    // byte by byte gives, as Linux's), written in whole chunks instead of n at a time.
+    if (selfCopy && n < buf.length && outPos === inOff! + done) return done + repeatOnto(fout, buf.subarray(0, n), count - done);
+  }
+  return done;
+}
+
+/** Whether two descriptions are of one file. */
+function sameFile(a: FileDescription, b: FileDescription): boolean {
+  if (a === b) return true;
+  const sa = a.stat(), sb = b.stat();
+  return sa.dev === sb.dev && sa.ino === sb.ino && (sa.mode & S_IFMT) === S_IFREG;
+}
+
+/** A description's file offset, or -1 when it has none. */
+function currentOffset(f: FileDescription): number {
+  try {
+    return f.seek(0, SEEK_CUR);
+  } catch {
+    return -1;
+  }
+}
+
+/** Writes `left` bytes that repeat `pattern` at f's offset; returns how many it wrote. */
+function repeatOnto(f: FileDescription, pattern: Uint8Array, left: number): number {
+  const reps = Math.max(1, Math.floor(CHUNK / pattern.length));
+  const block = new Uint8Array(Math.min(pattern.length * reps, left));
+  for (let o = 0; o < block.length; o += pattern.length) block.set(pattern.subarray(0, Math.min(pattern.length, block.length - o)), o);
+  let done = 0;
+  while (done < left) {
+    const want = Math.min(block.length, left - done);
+    let w: number;
+    try {
+      w = f.write(block.subarray(0, want), null);
+    } catch (e) {
+      if (done > 0) return done;
+      throw e;
+    }
+    done += w;
+    if (w < want) break;
   }
   return done;
 }
