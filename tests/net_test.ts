@@ -220,3 +220,7 @@ Deno.test("--network sandbox with --net-allow reaches the allowed destination an
 Deno.test("connect to a wildcard reaches this host: 0.0.0.0, ::ffff:0.0.0.0 (IPv4's loopback) and ::, as natively", async () => {
   await assertSameAsNative([await compileC("connect_mapped_any")]);
 });
+
+Deno.test("recvmsg(MSG_ERRQUEUE) on a blocking inet socket with an empty error queue is EAGAIN at once, as natively", async () => {
+  await assertSameAsNative([await compileC("errqueue_empty")]);
+});
