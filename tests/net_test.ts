@@ -224,3 +224,7 @@ Deno.test("connect to a wildcard reaches this host: 0.0.0.0, ::ffff:0.0.0.0 (IPv
 Deno.test("recvmsg(MSG_ERRQUEUE) on a blocking inet socket with an empty error queue is EAGAIN at once, as natively", async () => {
   await assertSameAsNative([await compileC("errqueue_empty")]);
 });
+
+Deno.test("an RTM_GETADDR dump asked with NLM_F_ROOT alone comes as records, then NLMSG_DONE in a second datagram, as natively", async () => {
+  await assertSameAsNative([await compileC("netlink_dump_shape")]);
+});

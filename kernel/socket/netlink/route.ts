@@ -274,7 +274,8 @@ export class NetlinkRouteSocket extends SocketFile {
     const seq = v.getUint32(8, true);
     const family = msg.length > NLMSG_HDRLEN ? msg[NLMSG_HDRLEN]! : C.AF_UNSPEC;
     if (!(flags & NLM_F_REQUEST) || type === NLMSG_NOOP || type === NLMSG_DONE) return;
-    const dump = (flags & NLM_F_DUMP) === NLM_F_DUMP;
+    // Either bit of NLM_F_DUMP (NLM_F_ROOT, NLM_F_MATCH) asks for a dump (rtnetlink_rcv_msg).
+    const dump = (flags & NLM_F_DUMP) !== 0;
     let parts: Uint8Array[] | null = null;
     switch (type) {
       case RTM_GETLINK:
@@ -302,8 +303,10 @@ export class NetlinkRouteSocket extends SocketFile {
       return;
     }
     if (dump) {
-      parts.push(new MessageBuilder().u32(0).message(NLMSG_DONE, NLM_F_MULTI, seq, this.portId));
-      this.#rx.push(concat(parts));
+      // The records in one datagram, then NLMSG_DONE in the next, as Linux's netlink_dump
+      // sends them (the done message comes from the dump's second round).
+      if (parts.length > 0) this.#rx.push(concat(parts));
+      this.#rx.push(new MessageBuilder().u32(0).message(NLMSG_DONE, NLM_F_MULTI, seq, this.portId));
     } else {
       this.#rx.push(concat(parts.slice(0, 1)));
       if (flags & NLM_F_ACK) this.#rx.push(this.#error(0, msg, seq));
