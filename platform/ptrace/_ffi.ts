@@ -83,9 +83,10 @@ const lib = Deno.dlopen("libc.so.6", {
 const libc = lib.symbols;
 
 /**
- * Functions most runs never call, bound on first use (a second dlopen of libc): Deno compiles a
- * fast-call trampoline for every symbol at dlopen, ~0.15 ms each here, so binding these up front
- * cost ~4 ms of every start.
+ * Functions most runs never call, each bound on its own first use (a dlopen of libc for that
+ * one symbol): Deno compiles a fast-call trampoline for every symbol at dlopen, ~0.1 ms each
+ * here, so binding all of these at the first call of any cost ~4 ms of every start, where a
+ * `do` uses a handful.
  */
 const rareSymbols = {
   sched_getaffinity: { parameters: ["i32", "u64", "buffer"], result: "i32" },
@@ -118,11 +119,19 @@ const rareSymbols = {
   getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
   setsid: { parameters: [], result: "i32" },
 } as const;
-let rareLib: Deno.DynamicLibrary<typeof rareSymbols>["symbols"] | null = null;
+type RareSymbols = Deno.DynamicLibrary<typeof rareSymbols>["symbols"];
+const rareBound: Partial<Record<keyof RareSymbols, unknown>> = {};
+const rareLib = new Proxy({} as RareSymbols, {
+  get(_target, name: string) {
+    const key = name as keyof typeof rareSymbols;
+    if (!(key in rareSymbols)) return undefined;
+    return rareBound[key] ??= Deno.dlopen("libc.so.6", { [key]: rareSymbols[key] }).symbols[key];
+  },
+});
 
-/** The rarely used functions, bound at the first call of any of them. */
-function rare(): Deno.DynamicLibrary<typeof rareSymbols>["symbols"] {
-  return rareLib ??= Deno.dlopen("libc.so.6", rareSymbols).symbols;
+/** The rarely used functions, each bound at its first call. */
+function rare(): RareSymbols {
+  return rareLib;
 }
 const errnoPtr = libc.__errno_location();
 if (errnoPtr === null) throw new Error("libc returned no errno location");
