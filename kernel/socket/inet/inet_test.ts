@@ -255,7 +255,13 @@ Deno.test("a netlink route socket dumps the loopback addresses", () => {
   v.setUint16(6, 0x301, true); // NLM_F_REQUEST | NLM_F_DUMP
   v.setUint32(8, 7, true);
   s.sendmsg(t, { data: req, to: null, control: {}, flags: 0 });
-  const r = s.recvmsg(t, { maxLen: 65536, flags: 0 }).data;
+  // The records in one datagram, NLMSG_DONE in the next (Linux's netlink_dump).
+  const first = s.recvmsg(t, { maxLen: 65536, flags: 0 }).data;
+  const done = s.recvmsg(t, { maxLen: 65536, flags: 0 }).data;
+  const r = new Uint8Array(first.length + done.length);
+  r.set(first);
+  r.set(done, first.length);
+  assert.equal(new DataView(done.buffer, done.byteOffset).getUint16(4, true), 3, "the second datagram is NLMSG_DONE");
   const types: number[] = [];
   const addrs: string[] = [];
   for (let o = 0; o < r.length;) {
