@@ -233,6 +233,19 @@ class ProcessView implements ProcProcess {
     return this.#leader?.seccomp?.filters.length ?? 0;
   }
 
+  /** A pty's device number (major 136, minor its index, in the new_encode_dev layout). */
+  get ttyNr(): number {
+    const tty = this.#tg.tty;
+    if (tty === null) return 0;
+    const i = tty.index;
+    return (136 << 8) | (i & 0xff) | ((i & ~0xff) << 12);
+  }
+
+  get tpgid(): number {
+    const tty = this.#tg.tty;
+    return tty === null || tty.foregroundPgrp === 0 ? -1 : tty.foregroundPgrp;
+  }
+
   get tracerPid(): number {
     const l = this.#leader?.ptrace;
     return l && !l.exited ? l.tracer.tid : 0;

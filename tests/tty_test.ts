@@ -123,7 +123,7 @@ Deno.test("sentry do -t runs bash in tmux: a prompt, echo, ^Z and fg, ^C, stty s
   const tm = new Tmux();
   try {
     await tm.start(
-      `cd ${REPO_ROOT} && stty -a > ${dir}/before; PS1='tty$ ' ./sentry do -t -- /bin/bash --norc --noprofile; ` +
+      `cd ${REPO_ROOT} && stty -a > ${dir}/before; PS1='tty$ ' ./sentry --root ${dir}/root do -t --id tty-do -- /bin/bash --norc --noprofile; ` +
         `echo "sentry-status-$?"; stty -a > ${dir}/after; sleep 600`,
     );
     await tm.waitFor(/^tty\$\s*$/m, "the prompt");
@@ -135,6 +135,7 @@ Deno.test("sentry do -t runs bash in tmux: a prompt, echo, ^Z and fg, ^C, stty s
     await tm.waitFor(/Stopped\s+sleep 100/, "the job to stop", () => tm.keys("C-z"));
     await tm.line("fg");
     await tm.waitFor(/^sleep 100\n/m, "fg");
+    await untilForeground(`${dir}/root`, "tty-do", "sleep 100");
     await tm.keys("C-c");
     await tm.waitFor(/\^C\ntty\$\s*$/m, "^C to end the job", () => tm.keys("C-c"));
     await tm.line("echo st-$?");
@@ -179,6 +180,27 @@ Deno.test("sentry do -t runs bash in tmux: a prompt, echo, ^Z and fg, ^C, stty s
  * Waits until `sentry state` says container id is running, as a container engine asks (its
  * control socket may exist a moment before, while the sandbox is still creating).
  */
+/**
+ * Waits until the sandbox's process running `cmd` (as `sentry ps` shows it) holds its terminal:
+ * /proc/PID/stat's tpgid is its process group. A person presses ^C at a job that runs; pressed
+ * while the shell is still handing the terminal over (fork, fg), the signal goes to the
+ * shell's own group, and bash then gives up waiting for a job that goes on running.
+ */
+async function untilForeground(root: string, id: string, cmd: string): Promise<void> {
+  const out = async (args: string[]) =>
+    new TextDecoder().decode((await new Deno.Command(`${REPO_ROOT}/sentry`, { args: ["--root", root, ...args], stdout: "piped", stderr: "null" }).output()).stdout);
+  for (let i = 0; ; i++) {
+    const line = (await out(["ps", id])).split("\n").find((l) => l.endsWith(` ${cmd}`));
+    const pid = line?.trim().split(/\s+/)[1];
+    if (pid !== undefined) {
+      const f = (await out(["exec", id, "cat", `/proc/${pid}/stat`])).split(") ")[1]?.split(" ") ?? [];
+      if (f.length > 5 && f[2] === f[5]) return; // pgrp === tpgid (fields 5 and 8)
+    }
+    if (i === 300) throw new Error(`${cmd} never held its terminal`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 async function untilRunning(root: string, id: string): Promise<void> {
   for (let i = 0; ; i++) {
     const st = await new Deno.Command(`${REPO_ROOT}/sentry`, { args: ["--root", root, "state", id], stdout: "piped", stderr: "null" })
@@ -268,16 +290,8 @@ Deno.test("sentry exec -t into a running sandbox is an interactive shell in tmux
     await tm.line("tty; echo hi-$((6*7)); cat /proc/1/cmdline | tr '\\0' ' '; echo");
     await tm.waitFor(/^\/dev\/pts\/\d+\nhi-42\n\/bin\/sh -c sleep 600 ?$/m, "tty, echo and the sandbox's init");
     await tm.line("sleep 100");
-    // ^C once sleep runs, as a person would press it. (Pressed while bash is still forking it,
-    // a ^C can leave bash reporting the job killed (130) while the sleep lives on: a signal
-    // race in the sentry's fork/job-control path, open in issue #15's closing note.)
-    for (let i = 0; ; i++) {
-      const ps = await new Deno.Command(`${REPO_ROOT}/sentry`, { args: ["--root", root, "ps", "t1"], stdout: "piped", stderr: "null" })
-        .output();
-      if (/ sleep 100\n/.test(new TextDecoder().decode(ps.stdout))) break;
-      if (i === 600) throw new Error("sleep 100 never ran");
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    // ^C once sleep holds the terminal, as a person would press it (see untilForeground).
+    await untilForeground(root, "t1", "sleep 100");
     await tm.keys("C-c");
     await tm.waitFor(/\^C\nex\$\s*$/m, "^C to end sleep", () => tm.keys("C-c"));
     await tm.line("echo st-$?");
@@ -305,7 +319,7 @@ Deno.test("an interactive bash on sentry do -t with a running and a stopped back
     // The checkpoint ends the first sentry; the same terminal then restores the image.
     await tm.start(
       `cd ${REPO_ROOT} && PS1='tty$ ' ./sentry --root ${root} do --id tty-ckpt -t -- /bin/bash --norc --noprofile; ` +
-        `echo "ckpt-status-$?"; ./sentry --root ${root} restore -t ${image}; echo "restore-status-$?"; sleep 600`,
+        `echo "ckpt-status-$?"; ./sentry --root ${root} restore -t --id tty-ckpt2 ${image}; echo "restore-status-$?"; sleep 600`,
     );
     await tm.waitFor(/^tty\$\s*$/m, "the prompt");
     await tm.line("sleep 1000 &");
@@ -333,12 +347,14 @@ Deno.test("an interactive bash on sentry do -t with a running and a stopped back
     await tm.waitFor(/^\[1\]-\s+Running\s+sleep 1000 &\n\[2\]\+\s+Stopped\s+sleep 200\n\/dev\/pts\/0$/m, "the jobs and the terminal");
     await tm.line("fg %1");
     await tm.waitFor(/^tty\$ fg %1\nsleep 1000$/m, "fg of the running job");
+    await untilForeground(root, "tty-ckpt2", "sleep 1000");
     await tm.keys("C-c");
     await tm.waitFor(/\^C\ntty\$\s*$/m, "^C to end it", () => tm.keys("C-c"));
     await tm.line("echo st-$?");
     await tm.waitFor(/^st-130$/m, "the status of the job killed by ^C");
     await tm.line("fg");
     await tm.waitFor(/^tty\$ fg\nsleep 200$/m, "fg of the stopped job");
+    await untilForeground(root, "tty-ckpt2", "sleep 200");
     await tm.keys("C-c");
     await tm.waitFor(/\^C\ntty\$\s*$/m, "^C to end it", () => tm.keys("C-c"));
     await tm.line("clear; jobs; echo none-$?; stty size");

@@ -37,6 +37,8 @@ export class FakeProcess implements ProcProcess {
   seccompMode = 0;
   seccompFilters = 0;
   tracerPid = 0;
+  ttyNr = 0;
+  tpgid = -1;
   oomScoreAdj = 0;
   mem: ProcMemory | null = null;
   memoryBytes = new Uint8Array(0);

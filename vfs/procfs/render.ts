@@ -83,7 +83,7 @@ export function renderStat(p: ProcProcess, thread: ProcThread | null, exePath: s
   const code = exeRange(mem?.vmas ?? [], exePath);
   const fields: (number | string | bigint)[] = [
     id, `(${comm})`, state, p.ppid, p.pgid, p.sid,
-    0, -1, // tty_nr, tpgid: no controlling terminal
+    p.ttyNr, p.tpgid, // the controlling terminal and its foreground group
     0x400000, // flags: PF_RANDOMIZE as a normal task shows
     0, 0, 0, 0, // minflt, cminflt, majflt, cmajflt
     ticks(p.userNs), ticks(p.sysNs), ticks(p.childUserNs), ticks(p.childSysNs),

@@ -116,6 +116,9 @@ export interface ProcProcess {
   readonly seccompFilters: number;
   /** The id of the task tracing the process's leader with ptrace, or 0. */
   readonly tracerPid: number;
+  /** The controlling terminal's device number (0: none) and its foreground group (-1: none). */
+  readonly ttyNr: number;
+  readonly tpgid: number;
   /** Null for a zombie. */
   memory(): ProcMemory | null;
   /** Bytes of [start, end) of the process's memory, as far as readable. */
