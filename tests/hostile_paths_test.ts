@@ -194,3 +194,22 @@ Deno.test("an unprivileged user's write and truncate clear set-user-ID and set-g
     assert.equal(Deno.statSync(`${dir}/rootfs/suid_write`).mode! & 0o7777, 0o6777);
   });
 });
+
+Deno.test("a file the sandbox makes set-user-ID or set-group-ID in a host directory (--overlay-upper) never carries those bits on the host", async () => {
+  const upper = Deno.makeTempDirSync({ prefix: "sentry-upper-" });
+  try {
+    const r = await sentryRun([
+      "do", "--overlay-upper", upper, "--", "/bin/sh", "-c",
+      "cp /bin/true /tmp/t1 && chmod 4755 /tmp/t1 && cp /bin/true /tmp/t2 && chmod 2755 /tmp/t2 && mkdir /tmp/d && chmod 2755 /tmp/d && stat -c '%a' /tmp/t1 /tmp/t2 /tmp/d",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    // What the sandbox sees is what the host holds: the bits of the files are gone; a
+    // directory keeps set-group-ID (group inheritance, harmless).
+    assert.equal(r.stdout, "755\n755\n2755\n");
+    assert.equal(Deno.statSync(`${upper}/tmp/t1`).mode! & 0o7777, 0o755);
+    assert.equal(Deno.statSync(`${upper}/tmp/t2`).mode! & 0o7777, 0o755);
+    assert.equal(Deno.statSync(`${upper}/tmp/d`).mode! & 0o7777, 0o2755);
+  } finally {
+    Deno.removeSync(upper, { recursive: true });
+  }
+});

@@ -53,7 +53,7 @@ import {
 import {
   DT_BLK, DT_CHR, DT_DIR, DT_FIFO, DT_LNK, DT_REG, DT_SOCK, DT_UNKNOWN, FIONREAD, O_ACCMODE, O_APPEND, O_CREAT,
   O_EXCL, O_WRONLY, PATH_MAX, RENAME_EXCHANGE, RENAME_NOREPLACE, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK,
-  S_IFMT, S_IFREG, S_IFSOCK,
+  S_IFMT, S_IFREG, S_IFSOCK, S_ISGID, S_ISUID,
 } from "../../abi/linux/file.ts";
 import * as ffi from "../../platform/ptrace/_ffi.ts";
 import { Dentry, type Filesystem, type NewFile, type SetAttr } from "../dentry.ts";
@@ -458,6 +458,11 @@ export class HostDentry extends Dentry {
 
   #chmod(mode: number): void {
     if (this.isSymlink) return;
+    // Never a set-user-ID or set-group-ID file on the host: a host user could run what the
+    // sandbox left there with its owner's rights, root's included (a writable bind mount or
+    // --overlay-upper is a host directory). The sandbox sees the bits gone, as after a chmod
+    // on a nosuid mount's copy. A directory's set-group-ID (group inheritance) is kept.
+    if (!this.isDir) mode &= ~(S_ISUID | S_ISGID);
     let r: number;
     if (this.parent === null && this.isDir) {
       // The root has no name to give fchmodat: a read-only open of the directory itself.
