@@ -1078,10 +1078,7 @@ export class Kernel {
     } else if (partial > 0) {
       t.ctx.setReturn(partial);
     } else if (restart) {
-      const r = t.ctx.regs;
-      r.set("rip", r.get("rip") - 2); // back onto the syscall instruction
-      r.set64("rax", r.get64("orig_rax"));
-      t.ctx.markRegsDirty();
+      rewindSyscall(t);
     } else {
       t.ctx.setReturn(-EINTR.errno);
       writeSleepRemainder(t);
@@ -1164,10 +1161,7 @@ export class Kernel {
    */
   #restartAfterStop(t: Task): void {
     this.#cancelSleep(t);
-    const r = t.ctx.regs;
-    r.set("rip", r.get("rip") - 2);
-    r.set64("rax", r.get64("orig_rax"));
-    t.ctx.markRegsDirty();
+    rewindSyscall(t);
     if (this.strace) {
       this.log.strace(straceExit(t, t.straceEntry, "? ERESTARTSYS", 0));
       t.straceEntry = "";
@@ -1569,4 +1563,12 @@ function hostUts(): { release: string; version: string } {
 
 function yieldMacrotask(): Promise<void> {
   return new Promise((r) => setImmediate(r));
+}
+
+/** Puts t back onto its syscall instruction with the syscall number in rax: it runs again. */
+function rewindSyscall(t: Task): void {
+  const r = t.ctx.regs;
+  r.set("rip", r.get("rip") - 2);
+  r.set64("rax", r.get64("orig_rax"));
+  t.ctx.markRegsDirty();
 }
