@@ -1543,6 +1543,46 @@ Deno.test("sentry do --checkpoint-image then sentry restore: MAP_SHARED anonymou
 
 const PAGE = 4096;
 
+Deno.test("sentry do --checkpoint-image then sentry restore: pages a parent shares copy-on-write with its forked children are saved once and stay shared, and a write after the restore stays in its process", async () => {
+  const exe = await compileC("ckpt_cow", { static: true });
+  const MIB = 32;
+  const native = new TextDecoder().decode((await new Deno.Command(exe, { args: [String(MIB)], stdout: "piped" }).output()).stdout);
+  const ok = "its own page written, the others as at the fork";
+  assert.equal(native, `ready\nchild 1: ${ok}\nchild 2: ${ok}\nchild 3: ${ok}\nparent: ${ok}\n`);
+  const dir = Deno.makeTempDirSync();
+  try {
+    const image = `${dir}/image.cbor`;
+    // The parent sleeps 3 s once its children have read everything: the checkpoint comes then.
+    const first = await sentry(["do", "--checkpoint-image", image, "--checkpoint-after", "2", "--", exe, String(MIB)]);
+    assert.deepEqual([first.code, first.stderr, first.stdout], [0, "", "ready\n"]);
+    // 34 MiB of pseudo-random bytes (no compression) in each of 4 processes: stored once.
+    const data = (MIB + 2) << 20;
+    const size = Deno.statSync(image).size;
+    assert.ok(size > data && size < data * 1.1, `image of ${size} bytes for ${data} bytes of data shared by 4 processes`);
+    const s = readSandboxImage(image, "/").state;
+    assert.equal(s.mms.length, 4);
+    assert.ok(s.cowObjects.length >= 2, "the large mapping and the 2 MiB one");
+    for (const m of s.mms) assert.ok((m.cow ?? []).some((p) => p.len >= MIB << 20), "every process maps the large object");
+    for (const run of [1, 2]) {
+      const second = await sentry(["restore", image]);
+      assert.deepEqual([second.code, second.stderr], [0, ""], `restore ${run}`);
+      assert.equal(first.stdout + second.stdout, native, `restore ${run}`);
+    }
+    const big = (st: typeof s) => st.mms[1]!.cow!.find((p) => p.len >= MIB << 20)!;
+    await refusedRestores(image, [
+      ["a piece past its object", (st) => void (big(st).offset += PAGE), /outside a private mapping or its object/],
+      ["a piece of a missing object", (st) => void (big(st).object = 99), /outside a private mapping or its object/],
+      ["a piece outside every mapping", (st) => void (big(st).addr = 0x1000), /outside a private mapping or its object/],
+      ["an unaligned piece", (st) => void (big(st).len -= 100), /unaligned/],
+      ["an object nobody maps", (st) => void st.cowObjects.push({ length: PAGE, runs: [] }), /copy-on-write object no address space maps/],
+      ["an object of a bad length", (st) => void (st.cowObjects[0]!.length = 2 ** 40), /bad length/],
+      ["an object's blob used twice", (st) => void st.cowObjects[1]!.runs.push(st.cowObjects[0]!.runs[0]!), /names blob/],
+    ]);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 Deno.test("sentry do --checkpoint-image then sentry restore: a private file mapping that reaches past its file's end keeps the pages the file backs", async () => {
   const exe = await compileC("ckpt_filemap", { static: true });
   const native = new TextDecoder().decode((await new Deno.Command(exe, { stdout: "piped" }).output()).stdout);

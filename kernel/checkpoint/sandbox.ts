@@ -56,6 +56,7 @@ import { taskCpu } from "../cpu_time.ts";
 import { checkTtyShape, makeTerminals, makeTtyFile, type SavedTerminal, saveTerminal, saveTtyFile, terminalSchema, ttyFileSchema } from "./ttys.ts";
 import type { Terminal } from "../../vfs/tty/mod.ts";
 import { anonFileSchemas, armAnonFile, linkAnonFile, makeAnonFile, saveAnonFile, type SavedAnonFile } from "./anon_files.ts";
+import { checkCowObjects, checkCowPieces, CowMemories, cowObjectSchema, cowPieceSchema, CowSaver, joinPieces, type SavedCowPiece } from "./cow.ts";
 import { checkRoot, type Image, type ImageBlob, IMAGE_FORMAT_VERSION, IMAGE_MAGIC, ImageError, readImage, rootIdentity, writeImage } from "./image.ts";
 
 const PROT_READ = 1, PROT_WRITE = 2;
@@ -153,6 +154,12 @@ const memorySchema = z.object({
   vmas: z.array(vmaSchema).max(65536),
   /** Memory contents: `blob` holds the bytes at `addr` (pages never written are not stored). */
   runs: z.array(z.object({ addr: u64, blob: u32 }).strict()),
+  /**
+   * Private memory shared copy-on-write with other address spaces (cow.ts): ranges mapped from
+   * the image's copy-on-write objects, sorted by address; the runs inside hold only the pages
+   * that differ from the object's.
+   */
+  cow: z.array(cowPieceSchema).max(65536).optional(),
   brkStart: u64,
   brk: u64,
   stackBottom: u64,
@@ -286,6 +293,8 @@ export const savedSandboxSchema = z.object({
   tcpSockets: z.array(tcpSnapshotSchema).max(MAX_FILES),
   udpSockets: z.array(udpSnapshotSchema).max(MAX_FILES),
   mms: z.array(memorySchema).max(MAX_PROCESSES),
+  /** Private memory several address spaces share copy-on-write (cow.ts), each page once. */
+  cowObjects: z.array(cowObjectSchema).max(MAX_FILES),
   fdTables: z.array(fdTableSchema).max(MAX_TASKS),
   fsContexts: z.array(z.object({ cwd: absPath, umask: z.number().int().min(0).max(0o777) }).strict()).max(MAX_TASKS),
   processes: z.array(processSchema).min(1).max(MAX_PROCESSES),
@@ -327,6 +336,7 @@ interface SaveContext {
   terminals: Table<Terminal, SavedTerminal>;
   inet: InetSaver;
   mms: Table<MemoryManager, SavedMemory>;
+  cow: CowSaver;
   sharedAnons: Table<SharedAnon, true>;
   /** Where each piece of shared memory will be restored from (checked as the restore will do it). */
   placement: SharedPlacement;
@@ -355,6 +365,7 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
     terminals: new Table(),
     inet: new InetSaver(k, (what) => new CheckpointError(`${what}: not saved yet`)),
     mms: new Table(),
+    cow: new CowSaver(),
     sharedAnons: new Table(),
     placement: new SharedPlacement(),
     fdTables: new Table(),
@@ -387,6 +398,11 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
     }
   }
   c.inet.finish(k);
+  for (const m of c.mms.items) {
+    if (m.cow === undefined) continue;
+    if (m.cow.length === 0) delete m.cow;
+    else m.cow = joinPieces(m.cow);
+  }
   const trees = saveTrees(k, c.blobs, (what) => new CheckpointError(`${what}: not saved yet`));
   const state: SavedSandbox = {
     hostname: k.rootUts.hostname,
@@ -404,6 +420,7 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
     tcpSockets: c.inet.tcp,
     udpSockets: c.inet.udp,
     mms: c.mms.items,
+    cowObjects: c.cow.objects,
     fdTables: c.fdTables.items,
     fsContexts: c.fsContexts.items,
     processes,
@@ -592,8 +609,11 @@ function saveTask(t: Task, c: SaveContext): SavedTask {
 function saveMemory(mm: MemoryManager, ctx: Context, c: SaveContext): SavedMemory {
   const blobs = c.blobs;
   const runs: { addr: number; blob: number }[] = [];
+  const pieces: SavedCowPiece[] = [];
   // This address space's index: the table reserved it before calling this save.
   const mmIndex = c.mms.items.length - 1;
+  // Mappings of shared anonymous memory whose pages an earlier mapping saves.
+  const sharedFromEarlier = new Set<Vma>();
   const vmas = mm.vmas.map((v: Vma): SavedMemory["vmas"][number] => {
     const saved = {
       start: v.start, end: v.end, prot: v.prot, name: v.name, growsDown: v.growsDown, locked: v.locked === true,
@@ -601,9 +621,11 @@ function saveMemory(mm: MemoryManager, ctx: Context, c: SaveContext): SavedMemor
     };
     if (v.shared && v.file === null && v.object instanceof SharedAnon) {
       const object = c.sharedAnons.ref(v.object, () => true);
-      if (c.placement.place(object, mmIndex, v.start, v.offset, v.end - v.start) === "partial") {
+      const from = c.placement.place(object, mmIndex, v.start, v.offset, v.end - v.start);
+      if (from === "partial") {
         throw new CheckpointError(`shared anonymous memory at 0x${v.start.toString(16)} overlaps its other mappings in part: not saved yet`);
       }
+      if (from !== null) sharedFromEarlier.add(v);
       return { ...saved, shared: { object, offset: v.offset } };
     }
     // A memfd's pages are its own: saved with it (memfd.ts), not as this mapping's contents.
@@ -618,6 +640,11 @@ function saveMemory(mm: MemoryManager, ctx: Context, c: SaveContext): SavedMemor
     // A mapping saved by reference keeps only the pages that differ from its file.
     const fromFile = vmas[i]!.file === undefined ? null : v.file!;
     if (v.shared && v.file instanceof MemFd) continue;
+    if (sharedFromEarlier.has(v)) continue;
+    // Private memory (not by reference) may share pages with an earlier address space's (cow.ts).
+    const cowable = fromFile === null && vmas[i]!.shared === undefined;
+    const content: { addr: number; bytes: Uint8Array }[] = [];
+    let shares = false;
     const unreadable = (v.prot & PROT_READ) === 0;
     if (unreadable && mm.as.protect(ctx, v.start, v.end - v.start, v.prot | PROT_READ) !== 0) {
       throw new CheckpointError(`cannot read the mapping at 0x${v.start.toString(16)}`);
@@ -636,22 +663,33 @@ function saveMemory(mm: MemoryManager, ctx: Context, c: SaveContext): SavedMemor
         }
         // Only runs of pages holding something: untouched memory reads as zeros on restore, and
         // a page the same as its file's is mapped from the file again.
-        const runsHere = fromFile === null ? nonZeroRuns(buf) : changedRuns(buf, fromFile, v.offset + (a - v.start));
+        // A page the same as the earlier address space's it shares is not stored again.
+        const match = cowable ? c.cow.match(mmIndex, a, buf) : null;
+        const runsHere = fromFile === null ? c.cow.runsToStore(a, buf, match) : changedRuns(buf, fromFile, v.offset + (a - v.start));
+        if (match !== null) {
+          pieces.push(c.cow.piece(match));
+          shares = true;
+        }
         for (const [off, end] of runsHere) {
           runs.push({ addr: a + off, blob: blobs.length });
           // buf is this chunk's own: a run of most of it is kept as a view, not copied again;
           // a small run is copied, so that a sparse mapping does not keep whole chunks alive.
-          blobs.push(end - off >= buf.length >>> 1 ? buf.subarray(off, end) : buf.slice(off, end));
+          const bytes = end - off >= buf.length >>> 1 ? buf.subarray(off, end) : buf.slice(off, end);
+          blobs.push(bytes);
+          if (cowable) content.push({ addr: a + off, bytes });
         }
         if (pastEof) break;
       }
     } finally {
       if (unreadable) mm.as.protect(ctx, v.start, v.end - v.start, v.prot);
     }
+    // A mapping that shares nothing with an earlier one: later ones may share its pages.
+    if (cowable && !shares) c.cow.addOrigin(mmIndex, v.start, v.end, content, runs, pieces);
   }
   return {
     vmas,
     runs,
+    cow: pieces,
     brkStart: mm.brkStart,
     brk: mm.brk,
     stackBottom: mm.stackBottom,
@@ -763,31 +801,6 @@ function changedRuns(buf: Uint8Array, file: FileDescription, offset: number): [n
   return out;
 }
 
-/** [start, end) byte offsets of the maximal runs of pages in buf that are not all zero. */
-function nonZeroRuns(buf: Uint8Array): [number, number][] {
-  const out: [number, number][] = [];
-  // 32-bit words: a BigUint64Array would make a BigInt of every word read.
-  const words = new Uint32Array(buf.buffer, buf.byteOffset, buf.length >>> 2);
-  const perPage = PAGE_SIZE >>> 2;
-  let runStart = -1;
-  for (let p = 0; p * PAGE_SIZE < buf.length; p++) {
-    let zero = true;
-    for (let i = p * perPage; i < (p + 1) * perPage && i < words.length; i++) {
-      if (words[i] !== 0) {
-        zero = false;
-        break;
-      }
-    }
-    if (!zero && runStart < 0) runStart = p * PAGE_SIZE;
-    if (zero && runStart >= 0) {
-      out.push([runStart, p * PAGE_SIZE]);
-      runStart = -1;
-    }
-  }
-  if (runStart >= 0) out.push([runStart, buf.length]);
-  return out;
-}
-
 function hex(v: bigint): string {
   return BigInt.asUintN(64, v).toString(16);
 }
@@ -816,6 +829,7 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
   const stdio = [...o.stdio];
   const contexts: Context[] = [];
   const made: FileDescription[] = [];
+  let cows: CowMemories | null = null;
   try {
     const s = image.state;
     checkShape(s, image.blobs);
@@ -839,7 +853,9 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
     // Address spaces: a new stub each, with every mapping and its contents.
     const mms: MemoryManager[] = [];
     const firstCtx: Context[] = [];
-    const shared = { placement: new SharedPlacement(), objects: new Map<number, SharedAnon>(), firstCtx, memfds };
+    const cow = new CowMemories(k.platform, s.cowObjects, image.blobs, copyBlob);
+    cows = cow;
+    const shared = { placement: new SharedPlacement(), objects: new Map<number, SharedAnon>(), firstCtx, memfds, cow };
     for (const [i, m] of s.mms.entries()) {
       const ctx = k.platform.newAddressSpace();
       contexts.push(ctx);
@@ -1025,6 +1041,8 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
     if (s.tcpSockets.length > 0) k.net.armDeadline();
     contexts.length = 0;
   } finally {
+    // Copy-on-write memory lives on in the address spaces that map it.
+    cows?.release();
     for (const f of made) f.decRef();
     for (const ctx of contexts.reverse()) ctx.addressSpace.release();
     for (const f of stdio) f.decRef();
@@ -1168,6 +1186,10 @@ function checkShape(s: SavedSandbox, blobs: readonly ImageBlob[]): void {
   checkTtyShape(s.files, s.terminals, s.console, s.processes.map((p) => p.tty), bad);
   const used = new Set<number>();
   for (const m of s.mms) checkMemoryShape(m, blobs, used, bad);
+  checkCowObjects(s.cowObjects, blobs, used, bad);
+  const cowUsed = new Set<number>();
+  for (const m of s.mms) checkCowPieces(m.cow ?? [], m.vmas, s.cowObjects, cowUsed, bad);
+  if (cowUsed.size !== s.cowObjects.length) throw bad("a copy-on-write object no address space maps");
   for (const f of s.files) if (f.kind === "memfd") checkMemfdShape(f, blobs, used, bad);
   for (const t of s.trees) {
     for (const [i, e] of t.entries.entries()) {
@@ -1208,6 +1230,7 @@ function restoreMemory(
   k: Kernel, ctx: Context, m: SavedMemory, blobs: readonly ImageBlob[], mmIndex: number,
   shared: {
     placement: SharedPlacement; objects: Map<number, SharedAnon>; firstCtx: readonly Context[]; memfds: ReadonlyMap<number, MemFd>;
+    cow: CowMemories;
   },
 ): MemoryManager {
   const bad = (why: string) => new ImageError(`restore: the image does not hold together: ${why}`);
@@ -1218,6 +1241,7 @@ function restoreMemory(
     }
   }
   const mm = new MemoryManager(as);
+  const copies: SavedCowPiece[] = [];
   // The mappings go to the stub in one round trip (flushed by the first write below).
   as.deferMappings(ctx);
   const vdso = vdsoOf(m);
@@ -1261,7 +1285,7 @@ function restoreMemory(
       });
       err = as.mapHostFile(ctx, { addr: v.start, len, prot, shared: false, hostFd: file.hostFdForMmap()!, offset: v.file.offset });
     } else {
-      err = as.mapAnonymous(ctx, v.start, len, prot, false);
+      err = mapPrivate(ctx, v.start, v.end, prot, m.cow ?? [], shared.cow, copies);
     }
     if (err !== 0) throw new ImageError(`restore: cannot map 0x${v.start.toString(16)}-0x${v.end.toString(16)} (errno ${-err})`);
     if (file !== null) continue;
@@ -1273,6 +1297,12 @@ function restoreMemory(
   }
   const flushed = as.flushMappings();
   if (flushed !== 0) throw new ImageError(`restore: cannot map the image's memory (errno ${-flushed})`);
+  // Pieces of copy-on-write objects the platform could not share: copies, before the runs over them.
+  for (const p of copies) {
+    shared.cow.copyInto(p.object, p.offset, p.len, (off, bytes) => {
+      if (as.write(p.addr + off, bytes) !== bytes.length) throw new ImageError(`restore: cannot write memory at 0x${(p.addr + off).toString(16)}`);
+    });
+  }
   for (const r of m.runs) {
     const b = blobs[r.blob]!;
     if (b instanceof Uint8Array) {
@@ -1330,6 +1360,45 @@ function restoreMemory(
     }
   }
   return mm;
+}
+
+/**
+ * Maps the private anonymous mapping [start, end): the pieces of copy-on-write objects inside
+ * it from their objects (or, where the platform cannot share pages, as new memory listed in
+ * `copies` for their contents to be written), the rest as new memory. Returns 0 or -errno.
+ */
+function mapPrivate(
+  ctx: Context, start: number, end: number, prot: number, pieces: readonly SavedCowPiece[], cow: CowMemories, copies: SavedCowPiece[],
+): number {
+  const as = ctx.addressSpace;
+  let at = start;
+  for (const p of pieces) {
+    if (p.addr + p.len <= start || p.addr >= end) continue; // (checkShape: inside one mapping)
+    if (p.addr > at) {
+      const e = as.mapAnonymous(ctx, at, p.addr - at, prot, false);
+      if (e !== 0) return e;
+    }
+    const mem = cow.get(p.object);
+    const e = mem === null ? as.mapAnonymous(ctx, p.addr, p.len, prot, false) : as.mapCopyOnWrite(ctx, p.addr, p.len, prot, mem, p.offset);
+    if (e !== 0) return e;
+    if (mem === null) copies.push(p);
+    at = p.addr + p.len;
+  }
+  return at < end ? as.mapAnonymous(ctx, at, end - at, prot, false) : 0;
+}
+
+/** Copies a memory blob to `write(offset, bytes)`: at once, or a raw run a piece at a time. */
+function copyBlob(b: ImageBlob, write: (off: number, bytes: Uint8Array) => void): void {
+  if (b instanceof Uint8Array) {
+    write(0, b);
+    return;
+  }
+  const piece = restoreBuffer();
+  for (let off = 0; off < b.length; off += piece.length) {
+    const chunk = piece.subarray(0, Math.min(piece.length, b.length - off));
+    b.readInto(chunk, off);
+    write(off, chunk);
+  }
 }
 
 /** The one buffer raw memory runs pass through from the image file to an address space. */
