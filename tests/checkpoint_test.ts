@@ -979,14 +979,23 @@ Deno.test("sentry do --checkpoint-image then sentry restore: Unix socketpairs, d
       assert.deepEqual([second.code, second.stderr], [0, ""], `restore ${run}`);
       assert.equal(first.stdout + second.stdout, native, `restore ${run}`);
     }
-    // A descriptor in flight is not saved yet: refused in one line, and the program goes on.
+    // Descriptors in flight: a pipe end and a socket held by nothing but the message, and the
+    // receiving socket itself.
+    const nativeRights = new TextDecoder().decode((await new Deno.Command(exe, { args: ["rights"], stdout: "piped" }).output()).stdout);
+    assert.match(nativeRights, /\nrights: pipe 'piped' then 0; socket 'via-sp'; itself yes\nreply: back\ndatagram 3: -1\n/);
     const rights = await sentry(["do", "--checkpoint-image", image + "2", "--checkpoint-after", "1", "--", exe, "rights"]);
-    assert.equal(
-      rights.stderr,
-      "sentry: checkpoint: descriptors in flight on a Unix socket (SCM_RIGHTS): not saved yet; the sandbox goes on\n",
-    );
-    assert.match(rights.stdout, /\nserved 150\nchild status 0\n$/);
-    assert.ok(!exists(image + "2"));
+    assert.deepEqual([rights.code, rights.stderr, rights.stdout], [0, "", "ready\n"]);
+    const inFlight = readSandboxImage(image + "2", "/").state.unixSockets.flatMap((so) => so.queue.flatMap((m) => m.rights ?? []));
+    assert.equal(inFlight.length, 3);
+    for (const run of [1, 2]) {
+      const second = await sentry(["restore", image + "2"]);
+      assert.deepEqual([second.code, second.stderr], [0, ""], `restore ${run}`);
+      assert.equal(rights.stdout + second.stdout, nativeRights, `restore ${run}`);
+    }
+    const withRights = (st: ReturnType<typeof readSandboxImage>["state"]) => st.unixSockets.flatMap((so) => so.queue).find((m) => m.rights !== undefined)!;
+    await refusedRestores(image + "2", [
+      ["a descriptor in flight past the file table", (st) => void (withRights(st).rights![0] = st.files.length), /a message in flight names file/],
+    ]);
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
@@ -1624,7 +1633,7 @@ Deno.test("sentry do --checkpoint-image then sentry restore: FIFOs keep their bu
         for (const f of fifos(s)) if (f.pipe === fifos(s)[0]!.pipe) f.path = "/etc/hostname";
       }, /^sentry: restore: \/etc\/hostname is no longer a FIFO\n$/],
       ["one pipe at two paths", (s) => void (fifos(s).find((f) => f.path === "/tmp/ckf2")!.pipe = fifos(s).find((f) => f.path === "/tmp/ckf")!.pipe), /a FIFO end names pipe/],
-      ["a plain pipe end on a FIFO's pipe", (s) => void s.files.push({ kind: "pipe", pipe: fifos(s)[0]!.pipe, reader: true, flags: 0 }), /a pipe end names a FIFO's pipe|a file no descriptor or mapping holds/],
+      ["a plain pipe end on a FIFO's pipe", (s) => void s.files.push({ kind: "pipe", pipe: fifos(s)[0]!.pipe, reader: true, flags: 0 }), /a pipe end names a FIFO's pipe|a file no descriptor, mapping or message holds/],
     ]);
   } finally {
     Deno.removeSync(dir, { recursive: true });

@@ -46,7 +46,7 @@ import { OverlayDentry } from "../../vfs/overlay/overlay.ts";
 import { OverlayRegularFile } from "../../vfs/overlay/overlay_file.ts";
 import { HostRegularFile } from "../../vfs/hostfs/hostfs.ts";
 import { openDirSchema, openFileSchema, restoreOpenDir, restoreOpenFile, restoreTrees, saveOpenFile, saveTrees, treeSchema } from "./files.ts";
-import { makeUnixSockets, saveUnixSocket, type SavedUnixSocket, unixSocketSchema } from "./unix_sockets.ts";
+import { attachRights, makeUnixSockets, saveUnixSocket, type SavedUnixSocket, unixSocketSchema } from "./unix_sockets.ts";
 import { UnixSocket } from "../socket/unix/unix_socket.ts";
 import { InetSaver, inetFileSchemas, makeInetFile, makeInetSockets, tcpSnapshotSchema, udpSnapshotSchema } from "./inet_sockets.ts";
 import { processTimersSchema, restoreProcessTimers, saveProcessTimers } from "./timers.ts";
@@ -528,7 +528,7 @@ function saveTerminalRef(t: Terminal, c: SaveContext): number {
 }
 
 function saveSocket(so: UnixSocket, c: SaveContext): number {
-  return c.sockets.ref(so, () => saveUnixSocket(so, (o) => saveSocket(o, c), (what) => new CheckpointError(`${what}: not saved yet`)));
+  return c.sockets.ref(so, () => saveUnixSocket(so, (o) => saveSocket(o, c), (f) => saveFile(f, c)));
 }
 
 function saveTask(t: Task, c: SaveContext): SavedTask {
@@ -988,6 +988,7 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
     for (const [i, f] of s.files.entries()) {
       if (isAnonFile(f)) linkAnonFile(files[i]!, f, files);
     }
+    attachRights(s.unixSockets, sockets, files);
 
     for (const p of s.processes) {
       const tg = groups.get(p.tgid)!;
@@ -1162,7 +1163,15 @@ function checkShape(s: SavedSandbox, blobs: readonly ImageBlob[]): void {
       filesUsed.add(v.memfd.file);
     }
   }
-  if (filesUsed.size !== s.files.length) throw bad("a file no descriptor or mapping holds");
+  for (const so of s.unixSockets) {
+    for (const m of so.queue) {
+      for (const f of m.rights ?? []) {
+        if (f >= s.files.length) throw bad(`a message in flight names file ${f} of ${s.files.length}`);
+        filesUsed.add(f);
+      }
+    }
+  }
+  if (filesUsed.size !== s.files.length) throw bad("a file no descriptor, mapping or message holds");
   for (const f of s.files) if (f.kind === "pipe" && f.pipe >= s.pipes.length) throw bad(`a pipe end names pipe ${f.pipe}`);
   const fifoPipes = new Map<number, string>();
   for (const f of s.files) {
