@@ -21,6 +21,12 @@ Deno.test("TCP readv/writev, MSG_PEEK, MSG_WAITALL across a delayed ACK, bad buf
   assert.match(r.stdout, /then read 3 'xyz'/);
 });
 
+Deno.test("SO_SNDBUF bounds a TCP send queue and wakes a blocked send when it grows; a listener shut down keeps its port and listens again; SO_REUSEADDR and SO_REUSEPORT deliver as natively", async () => {
+  const r = await assertSameAsNative([await compileC("net_ports")]);
+  assert.match(r.stdout, /the blocked send after SO_SNDBUF grew returned 1/);
+  assert.match(r.stdout, /TCP SO_REUSEPORT: 300 connections, every listener got a share: yes/);
+});
+
 Deno.test("UDP echo on 127.0.0.1 and ::1, getaddrinfo of localhost and getifaddrs behave as natively", async () => {
   const r = await assertSameAsNative([await compileC("net_udp")]);
   assert.match(r.stdout, /lo inet up 1 loopback 1: 127\.0\.0\.1/);
