@@ -492,7 +492,10 @@ function saveFile(f: FileDescription, c: SaveContext): number {
     if (f instanceof UnixSocket) return { kind: "unix", socket: saveSocket(f, c) };
     const inet = c.inet.saveFile(f, (what) => new CheckpointError(`${what}: not saved yet`));
     if (inet !== null) return inet;
-    if (f instanceof MemFd) return saveMemfd(f, c.blobs);
+    if (f instanceof MemFd) {
+      if (f.reopened) throw new CheckpointError(`the memfd ${f.name} opened again through /proc: not saved yet`);
+      return saveMemfd(f, c.blobs);
+    }
     const anon = saveAnonFile(
       f, (g) => saveFile(g, c), (tg) => c.kernel.threadGroups.get(tg.tgid) === tg && !tg.zombie,
       (what) => new CheckpointError(`${what}: not saved yet`),
