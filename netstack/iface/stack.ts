@@ -311,6 +311,18 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
     return [...new Set([...this.#tcpLive, ...this.#tcpPorts.owners()])];
   }
 
+  /**
+   * The ephemeral port range of TCP and UDP (net.ipv4.ip_local_port_range), inclusive. Set it
+   * with 1 <= low <= high <= 65535.
+   */
+  get ephemeralRange(): [number, number] {
+    return this.#tcpPorts.ephemeralRange;
+  }
+  set ephemeralRange(r: [number, number]) {
+    this.#tcpPorts.ephemeralRange = r;
+    this.#udpPorts.ephemeralRange = r;
+  }
+
   /** Every open UDP socket. */
   get udpSocketList(): UdpSocket[] {
     return [...this.#udpSockets];

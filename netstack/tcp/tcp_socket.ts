@@ -31,6 +31,8 @@ import {
 import { type SackBlock, type TcpRepr, tcpHeaderLen, tcpReprDefaults } from "../wire/tcp.ts";
 import { parseIpAddress } from "../wire/address.ts";
 import {
+  EADDRINUSE,
+  EADDRNOTAVAIL,
   EAFNOSUPPORT,
   EALREADY,
   ECONNREFUSED,
@@ -535,7 +537,14 @@ export class TcpSocket {
     if (this.#localAddr !== null && this.#localAddr.version !== remote.addr.version) throw EAFNOSUPPORT;
     const route = this.#host.tcpRoute(remote.addr);
     if (route === null) throw EHOSTUNREACH;
-    if (!this.#bound) this.bind(null, 0);
+    if (!this.#bound) {
+      // No ephemeral port left: Linux's __inet_hash_connect says EADDRNOTAVAIL (bind, EADDRINUSE).
+      try {
+        this.bind(null, 0);
+      } catch (e) {
+        throw e === EADDRINUSE ? EADDRNOTAVAIL : e;
+      }
+    }
     this.#localAddr ??= route.src;
     this.#remote = { addr: remote.addr, port: remote.port };
     try {
