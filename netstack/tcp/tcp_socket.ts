@@ -31,6 +31,8 @@ import {
 import { type SackBlock, type TcpRepr, tcpHeaderLen, tcpReprDefaults } from "../wire/tcp.ts";
 import { parseIpAddress } from "../wire/address.ts";
 import {
+  EADDRINUSE,
+  EADDRNOTAVAIL,
   EAFNOSUPPORT,
   EALREADY,
   ECONNREFUSED,
@@ -117,6 +119,11 @@ export interface TcpOptions {
   synRetries?: number;
   /** How long an orphaned socket may sit in FIN-WAIT-2. */
   finWait2Timeout?: number;
+  /**
+   * The most bytes the send queue holds (SO_SNDBUF as the application set it), within
+   * txBufferSize; 0: all of txBufferSize (Linux's autotuning, which an explicit SO_SNDBUF ends).
+   */
+  sendLimit?: number;
 }
 
 export const TCP_DEFAULTS: Required<TcpOptions> = {
@@ -136,6 +143,7 @@ export const TCP_DEFAULTS: Required<TcpOptions> = {
   maxRetries: 15,
   synRetries: 6,
   finWait2Timeout: 60_000,
+  sendLimit: 0,
 };
 
 /** MSS assumed when the peer sends none (RFC 9293 §3.7.1). */
@@ -144,6 +152,8 @@ const DEFAULT_PEER_MSS = 536;
 const BURST = 64;
 /** RingBuffer skew of receive queues, against send queues' 0: half a page. */
 const RX_QUEUE_SKEW = 2048;
+/** The largest send queue an SO_SNDBUF grows to (Linux allows 2 * wmem_max; 8 MiB by default). */
+export const MAX_SEND_QUEUE = 16 << 20;
 /** Duplicate ACKs that trigger fast retransmit. */
 const DUPACK_THRESHOLD = 3;
 
@@ -220,7 +230,7 @@ export interface TcpSnapshot {
   flags: {
     finReceived: boolean; wsEnabled: boolean; tsEnabled: boolean; sackEnabled: boolean; synPending: boolean; finQueued: boolean;
     finAcked: boolean; rstPending: boolean; ackNow: boolean; probePending: boolean; userClosed: boolean; shutRd: boolean;
-    shutWr: boolean; wasConnected: boolean;
+    shutWr: boolean; wasConnected: boolean; portLocked: boolean;
   };
   /** Remaining ms of each timer (0 or less: due), or null. */
   timers: {
@@ -250,6 +260,11 @@ export class TcpSocket {
   #localPort = 0;
   #remote: TcpEndpoint | null = null;
   #bound = false;
+  /**
+   * The application bound a port of its choice (Linux's SOCK_BINDPORT_LOCK): a listener shut
+   * down for reading keeps it; an automatic or ephemeral one is given back.
+   */
+  #portLocked = false;
   #registered = false;
   /**
    * For a socket bound to the wildcard address: the IP version it serves (4, or 6 for an
@@ -271,7 +286,7 @@ export class TcpSocket {
 
   // --- Queues. ---
   readonly #rx: RingBuffer;
-  readonly #tx: RingBuffer;
+  #tx: RingBuffer;
   readonly #assembler = new Assembler();
 
   // --- Send sequence space (RFC 9293 §3.3.1). ---
@@ -474,7 +489,7 @@ export class TcpSocket {
     }
     const readable = this.#rx.length > 0 || this.#finReceived || this.#shutRd || err ||
       (this.#wasConnected && s === "CLOSED");
-    const writable = !this.#shutWr && (s === "ESTABLISHED" || s === "CLOSE-WAIT") && this.#tx.window > 0 ||
+    const writable = !this.#shutWr && (s === "ESTABLISHED" || s === "CLOSE-WAIT") && this.sendRoom > 0 ||
       err || (this.#wasConnected && s === "CLOSED");
     const hup = (this.#wasConnected && s === "CLOSED") || (this.#finReceived && this.#shutWr) ||
       (err && s === "CLOSED");
@@ -491,6 +506,7 @@ export class TcpSocket {
     this.#localPort = this.#host.tcpBind(this, addr, port);
     this.#localAddr = addr;
     this.#bound = true;
+    this.#portLocked = port !== 0;
   }
 
   /** Implements listen(2). `backlog` bounds the accept queue and the SYN queue. */
@@ -521,7 +537,14 @@ export class TcpSocket {
     if (this.#localAddr !== null && this.#localAddr.version !== remote.addr.version) throw EAFNOSUPPORT;
     const route = this.#host.tcpRoute(remote.addr);
     if (route === null) throw EHOSTUNREACH;
-    if (!this.#bound) this.bind(null, 0);
+    if (!this.#bound) {
+      // No ephemeral port left: Linux's __inet_hash_connect says EADDRNOTAVAIL (bind, EADDRINUSE).
+      try {
+        this.bind(null, 0);
+      } catch (e) {
+        throw e === EADDRINUSE ? EADDRNOTAVAIL : e;
+      }
+    }
     this.#localAddr ??= route.src;
     this.#remote = { addr: remote.addr, port: remote.port };
     try {
@@ -549,8 +572,9 @@ export class TcpSocket {
   send(data: Uint8Array): number | null {
     this.#checkSend();
     if (data.length === 0) return 0;
-    const n = this.#tx.enqueue(data);
-    if (n === 0) return null;
+    const room = this.sendRoom;
+    if (room === 0) return null;
+    const n = this.#tx.enqueue(data.length > room ? data.subarray(0, room) : data);
     this.#host.tcpWake(this);
     return n;
   }
@@ -564,8 +588,9 @@ export class TcpSocket {
   sendVia(max: number, fill: (dst: Uint8Array) => number): number | null {
     this.#checkSend();
     if (max === 0) return 0;
-    if (this.#tx.window === 0) return null;
-    const n = this.#tx.enqueueVia(max, fill);
+    const room = this.sendRoom;
+    if (room === 0) return null;
+    const n = this.#tx.enqueueVia(Math.min(max, room), fill);
     if (n > 0) this.#host.tcpWake(this);
     return n;
   }
@@ -578,14 +603,38 @@ export class TcpSocket {
     }
   }
 
-  /** Free room in the send queue, in bytes. */
+  /** Free room in the send queue, in bytes (within the send limit). */
   get sendRoom(): number {
-    return this.#tx.window;
+    return Math.max(0, this.sendCapacity - this.#tx.length);
   }
 
-  /** The send queue's capacity, in bytes. */
+  /** The send queue's capacity, in bytes: its ring's, or the smaller send limit. */
   get sendCapacity(): number {
-    return this.#tx.capacity;
+    const l = this.#opts.sendLimit;
+    return l > 0 && l < this.#tx.capacity ? l : this.#tx.capacity;
+  }
+
+  /** The send limit (TcpOptions.sendLimit; 0: none). */
+  get sendLimit(): number {
+    return this.#opts.sendLimit;
+  }
+
+  /**
+   * Sets the send limit (SO_SNDBUF); a larger one lets a blocked writer go on at the next poll
+   * round. The send queue grows to a limit beyond its capacity (up to MAX_SEND_QUEUE), its
+   * bytes moved to a larger ring; it never shrinks.
+   */
+  set sendLimit(n: number) {
+    const limit = Math.max(0, Math.floor(n));
+    this.#opts.sendLimit = limit;
+    const want = Math.min(limit, MAX_SEND_QUEUE);
+    if (want > this.#tx.capacity) {
+      const tx = new RingBuffer(want);
+      tx.restore(this.#tx.snapshot(this.#tx.length), this.#tx.length);
+      this.#tx = tx;
+      this.#opts.txBufferSize = want;
+    }
+    this.#host.tcpWake(this);
   }
 
   /**
@@ -629,7 +678,13 @@ export class TcpSocket {
   /** Implements shutdown(2). */
   shutdown(how: "read" | "write" | "both"): void {
     if (this.#state === "LISTEN") {
-      this.close();
+      // As Linux's tcp_disconnect of a listener: the socket stops listening (its pending
+      // connections are reset) and may listen again; it keeps a port it was bound to.
+      if (how === "write") return;
+      for (const c of this.#acceptQueue) c.abort();
+      this.#acceptQueue = [];
+      this.#host.tcpWake(this);
+      this.#setState("CLOSED", this.#portLocked);
       return;
     }
     if (!isSynchronized(this.#state) && this.#state !== "SYN-RECEIVED" && this.#state !== "SYN-SENT") {
@@ -1686,7 +1741,7 @@ export class TcpSocket {
         finReceived: this.#finReceived, wsEnabled: this.#wsEnabled, tsEnabled: this.#tsEnabled, sackEnabled: this.#sackEnabled,
         synPending: this.#synPending, finQueued: this.#finQueued, finAcked: this.#finAcked, rstPending: this.#rstPending,
         ackNow: this.#ackNow, probePending: this.#probePending, userClosed: this.#userClosed, shutRd: this.#shutRd,
-        shutWr: this.#shutWr, wasConnected: this.#wasConnected,
+        shutWr: this.#shutWr, wasConnected: this.#wasConnected, portLocked: this.#portLocked,
       },
       timers: {
         rto: rel(this.#rtoAt), delayedAck: rel(this.#delayedAckAt), timeWait: rel(this.#timeWaitAt),
@@ -1797,6 +1852,7 @@ export class TcpSocket {
     this.#shutRd = f.shutRd;
     this.#shutWr = f.shutWr;
     this.#wasConnected = f.wasConnected;
+    this.#portLocked = f.portLocked;
     this.#rtoAt = at(s.timers.rto);
     this.#delayedAckAt = at(s.timers.delayedAck);
     this.#timeWaitAt = at(s.timers.timeWait);
@@ -1837,7 +1893,7 @@ export class TcpSocket {
   }
 
   /** The only place the state changes. */
-  #setState(next: TcpState): void {
+  #setState(next: TcpState, keepPort = false): void {
     const prev = this.#state;
     if (prev === next) return;
     this.#state = next;
@@ -1875,6 +1931,7 @@ export class TcpSocket {
       this.#synPending = this.#ackNow = this.#probePending = false;
       this.#acksOwed = 0;
       this.#rexmitAt = null;
+      if (keepPort && this.#bound && !this.#rstPending) return;
       if (!this.#rstPending) this.#release();
     }
   }

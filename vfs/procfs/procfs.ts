@@ -173,7 +173,8 @@ class ProcRoot extends KDentry {
       core.add(new SysctlFile(pfs, core, name, `net/core/${name}`));
     }
     const ipv4 = net.dir("ipv4");
-    for (const name of ["ip_local_port_range", "tcp_rmem", "tcp_wmem"]) {
+    ipv4.add(new SysctlFile(pfs, ipv4, "ip_local_port_range", "net/ipv4/ip_local_port_range", 0o644));
+    for (const name of ["tcp_rmem", "tcp_wmem"]) {
       ipv4.add(new SysctlFile(pfs, ipv4, name, `net/ipv4/${name}`));
     }
     markSysctl(sys);

@@ -140,6 +140,14 @@ export class TcpSocketFile extends InetSocketFile {
     this.sharePortOptions(this.sock);
   }
 
+  protected override sndBufChanged(): void {
+    // As Linux's SOCK_SNDBUF_LOCK: an explicit SO_SNDBUF bounds the send queue from now on
+    // (else it has the stack's whole queue, as autotuning would grow it), and a larger one
+    // wakes a writer blocked on a full queue (sk_write_space).
+    this.sock.sendLimit = this.sndBuf;
+    this.net.kick();
+  }
+
   protected override keepaliveChanged(): void {
     const k = this.keepalive ? { idle: this.#keepIdle * 1000, interval: this.#keepIntvl * 1000, count: this.#keepCnt } : null;
     this.sock.setKeepalive(k, this.net.now());
@@ -178,6 +186,7 @@ export class TcpSocketFile extends InetSocketFile {
     f.reuseAddr = this.reuseAddr;
     f.sndBuf = this.sndBuf;
     f.rcvBuf = this.rcvBuf;
+    if (this.sock.sendLimit > 0) c.sendLimit = this.sock.sendLimit;
     this.net.kick();
     return f;
   }
@@ -188,8 +197,10 @@ export class TcpSocketFile extends InetSocketFile {
     if (ep === "unspec") {
       // connect(AF_UNSPEC) dissolves the association: the socket starts over.
       if (s !== "CLOSED" || this.#bound) {
+        const limit = this.sock.sendLimit;
         this.sock.abort();
         this.sock = this.net.stack.tcpSocket();
+        this.sock.sendLimit = limit;
         this.#bound = false;
         this.#connecting = false;
         this.reuseChanged();
