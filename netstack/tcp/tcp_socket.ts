@@ -64,9 +64,16 @@ export interface TcpHost {
    * Reserves a local port for `sock` (0 asks for an ephemeral one) and
    * returns it; throws EADDRINUSE.
    */
-  tcpBind(sock: TcpSocket, addr: IpAddress | null, port: number): number;
-  /** Releases the port reserved by tcpBind. */
+  tcpBind(sock: TcpSocket, addr: IpAddress | null, port: number, restoring?: boolean): number;
+  /** Releases the port reserved by tcpBind (or tcpInheritPort). */
   tcpUnbind(sock: TcpSocket): void;
+  /**
+   * Whether `sock`, bound, may listen: no other holder of its port forbids it (a listener
+   * beside an SO_REUSEADDR socket that bound first: Linux checks again at listen).
+   */
+  tcpCanListen?(sock: TcpSocket): boolean;
+  /** Makes `sock`, a listener's new connection, a holder of its port with no check (Linux's inet_inherit_port). */
+  tcpInheritPort?(sock: TcpSocket): void;
   /** Indexes `sock` by its full 4-tuple so that segments reach it. */
   tcpRegister(sock: TcpSocket): void;
   /** Removes `sock` from the 4-tuple index (and releases anything it held). */
@@ -517,6 +524,7 @@ export class TcpSocket {
     }
     if (this.#state !== "CLOSED") throw EISCONN;
     if (!this.#bound) this.bind(null, 0);
+    else if (this.#host.tcpCanListen?.(this) === false) throw EADDRINUSE;
     this.#backlog = Math.max(1, backlog);
     this.#synBacklog = Math.max(8, this.#backlog * 2);
     this.#setState("LISTEN");
@@ -868,6 +876,15 @@ export class TcpSocket {
     c.#synPending = true;
     host.tcpRegister(c);
     c.#registered = true;
+    if (parent !== null && host.tcpInheritPort) {
+      // The connection holds its listener's port as Linux's do (a bind beside it needs
+      // SO_REUSEADDR on both), with the listener's SO_REUSEADDR/SO_REUSEPORT.
+      c.reuseAddr = parent.reuseAddr;
+      c.reusePort = parent.reusePort;
+      c.wildcardVersion = parent.wildcardVersion;
+      host.tcpInheritPort(c);
+      c.#bound = true;
+    }
     c.#setState("SYN-RECEIVED");
     return c;
   }
@@ -1871,7 +1888,10 @@ export class TcpSocket {
     this.#scoreboard = s.scoreboard.map(([l, r]) => ({ left: seq(l), right: seq(r) }));
     this.#error = error;
     if (s.bound) {
-      this.#localPort = this.#host.tcpBind(this, this.#localAddr, s.localPort);
+      // A connection takes its port back unchecked (it shared it with its listener or others
+      // by the rules when it got it); a listener or bound socket is checked.
+      if (s.registered && this.#host.tcpInheritPort) this.#host.tcpInheritPort(this);
+      else this.#localPort = this.#host.tcpBind(this, this.#localAddr, s.localPort, true);
       this.#bound = true;
     }
     if (s.registered) {

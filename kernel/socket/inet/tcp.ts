@@ -184,6 +184,7 @@ export class TcpSocketFile extends InetSocketFile {
     const f = new TcpSocketFile(this.net, this.family, flags, c);
     f.keepalive = this.keepalive;
     f.reuseAddr = this.reuseAddr;
+    f.reusePort = this.reusePort;
     f.sndBuf = this.sndBuf;
     f.rcvBuf = this.rcvBuf;
     if (this.sock.sendLimit > 0) c.sendLimit = this.sock.sendLimit;
