@@ -30,6 +30,7 @@ static const char *en(int e) {
     case ECONNREFUSED: return "ECONNREFUSED";
     case ENOTCONN: return "ENOTCONN";
     case ECONNRESET: return "ECONNRESET";
+    case EPIPE: return "EPIPE";
     default: return strerror(e);
   }
 }
@@ -256,6 +257,33 @@ static void udp_reuseaddr(void) {
   printf("UDP SO_REUSEADDR: the last bound socket got each datagram: %s\n", ok ? "yes" : "no");
 }
 
+static int shut_fd;
+
+static void *blocked_recv(void *arg) {
+  (void)arg;
+  char b[4];
+  return (void *)(long)recv(shut_fd, b, sizeof b, 0);
+}
+
+/* shutdown of an unconnected UDP socket: ENOTCONN, yet it wakes a blocked reader with 0. */
+static void udp_shutdown(void) {
+  shut_fd = udp_socket(0, 0);
+  pthread_t t;
+  pthread_create(&t, NULL, blocked_recv, NULL);
+  usleep(100 * 1000); /* most likely blocked by now; if not, it finds the socket shut down */
+  R("shutdown(SHUT_RD) of an unconnected UDP socket", shutdown(shut_fd, SHUT_RD));
+  void *r;
+  pthread_join(t, &r);
+  printf("the blocked recv returned %ld\n", (long)r);
+  char b[4];
+  R("recv(MSG_DONTWAIT) after it", recv(shut_fd, b, sizeof b, MSG_DONTWAIT));
+  R("recv after it", recv(shut_fd, b, sizeof b, 0));
+  R("shutdown(SHUT_WR)", shutdown(shut_fd, SHUT_WR));
+  struct sockaddr_in a = loopback(port_of(shut_fd));
+  R("sendto after it", sendto(shut_fd, "x", 1, 0, (struct sockaddr *)&a, sizeof a));
+  close(shut_fd);
+}
+
 enum { MEMBERS = 3, SENDERS = 300 };
 
 static void udp_reuseport(void) {
@@ -314,6 +342,7 @@ int main(void) {
   sndbuf_growth();
   listener_shutdown();
   port_reservation();
+  udp_shutdown();
   udp_reuseaddr();
   udp_reuseport();
   tcp_reuseport();
