@@ -496,10 +496,12 @@ export class TcpSocket {
     }
     const readable = this.#rx.length > 0 || this.#finReceived || this.#shutRd || err ||
       (this.#wasConnected && s === "CLOSED");
+    // Shut down for writing polls writable (Linux's tcp_poll: a send fails at once with EPIPE,
+    // so a writer blocked on a full queue wakes); both ways shut down polls HUP.
     const writable = !this.#shutWr && (s === "ESTABLISHED" || s === "CLOSE-WAIT") && this.sendRoom > 0 ||
-      err || (this.#wasConnected && s === "CLOSED");
+      err || (this.#wasConnected && s === "CLOSED") || (this.#shutWr && s !== "SYN-SENT" && s !== "SYN-RECEIVED");
     const hup = (this.#wasConnected && s === "CLOSED") || (this.#finReceived && this.#shutWr) ||
-      (err && s === "CLOSED");
+      (err && s === "CLOSED") || (this.#shutRd && this.#shutWr);
     return { readable, writable, hup, error: err };
   }
 
@@ -544,6 +546,8 @@ export class TcpSocket {
     if (this.#state !== "CLOSED" || this.#wasConnected) throw EISCONN;
     if (this.#localAddr !== null && this.#localAddr.version !== remote.addr.version) throw EAFNOSUPPORT;
     const route = this.#host.tcpRoute(remote.addr);
+    // A socket whose last attempt failed starts over (Linux's tcp_disconnect clears sk_shutdown).
+    this.#shutRd = this.#shutWr = false;
     if (route === null) throw EHOSTUNREACH;
     if (!this.#bound) {
       // No ephemeral port left: Linux's __inet_hash_connect says EADDRNOTAVAIL (bind, EADDRINUSE).
@@ -606,9 +610,9 @@ export class TcpSocket {
   #checkSend(): void {
     if (this.#error) throw this.#takeError();
     if (this.#shutWr || this.#userClosed) throw EPIPE;
-    if (!canSendData(this.#state)) {
-      throw (this.#state === "CLOSED" && !this.#wasConnected) || this.#state === "LISTEN" ? ENOTCONN : EPIPE;
-    }
+    // Not connected, listening or closed: EPIPE, as Linux's sk_stream_wait_connect says for
+    // every state but the handshake's (never ENOTCONN).
+    if (!canSendData(this.#state)) throw EPIPE;
   }
 
   /** Free room in the send queue, in bytes (within the send limit). */
@@ -1946,6 +1950,9 @@ export class TcpSocket {
         this.#parent = null;
       }
       if (prev !== "LISTEN" && prev !== "SYN-SENT") this.#wasConnected ||= isSynchronized(prev);
+      // Ended by an error (refused, reset, timed out): shut down both ways, as Linux's tcp_done
+      // leaves it, so a read after the error is taken returns 0 and a send is EPIPE.
+      if (this.#error !== null && prev !== "LISTEN") this.#shutRd = this.#shutWr = true;
       this.#rtoAt = this.#delayedAckAt = this.#timeWaitAt = this.#keepaliveAt = null;
       this.#persistAt = this.#finWait2At = null;
       this.#synPending = this.#ackNow = this.#probePending = false;
