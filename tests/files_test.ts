@@ -214,6 +214,10 @@ Deno.test("a file on a noexec tmpfs never maps executable (mmap EPERM, mprotect 
   await assertSameAsNative([await compileC("mount_noexec")]);
 });
 
+Deno.test("tmpfs's size= counts allocated pages (ftruncate allocates none, fallocate all or none, a write stops at the first page that does not fit, a long symlink takes a page), /proc/self/mounts shows size= and mode=, statfs carries the mount flags and MS_NOATIME keeps atime, as natively (tests/c/tmpfs_size.c)", async () => {
+  await assertSameAsNative([await compileC("tmpfs_size")]);
+});
+
 Deno.test("sendfile from a file onto its own end repeats the bytes between the offset and the end, as natively (and in whole chunks: gVisor's SendFileToSelf timed out)", async () => {
   await assertSameAsNative([await compileC("sendfile_self")]);
 });

@@ -74,6 +74,11 @@ export interface Filesystem {
   /** Implements statfs(2); absent: the VFS reports generic figures. */
   statfs?(): FsStat;
   /**
+   * The filesystem's options as /proc/PID/mounts shows them after rw/ro ("size=64k,mode=755"),
+   * Linux's super_operations.show_options; absent or "": none.
+   */
+  showOptions?(): string;
+  /**
    * True when a directory's lseek(SEEK_END) counts from a size of 0, as Linux's
    * generic_file_llseek does for procfs and kernfs directories; absent: EINVAL, as tmpfs's
    * dcache_dir_lseek.
