@@ -218,6 +218,10 @@ Deno.test("tmpfs's size= counts allocated pages (ftruncate allocates none, fallo
   await assertSameAsNative([await compileC("tmpfs_size")]);
 });
 
+Deno.test("POSIX ACLs on tmpfs: set, read back, validated, folded into the mode, rewritten by chmod, inherited from a directory's default ACL instead of the umask, enforced for named users and groups under the mask, owner-only, none on symlinks; a write removes security.capability; as natively (tests/c/posix_acl.c)", async () => {
+  await assertSameAsNative([await compileC("posix_acl")]);
+});
+
 Deno.test("sendfile from a file onto its own end repeats the bytes between the offset and the end, as natively (and in whole chunks: gVisor's SendFileToSelf timed out)", async () => {
   await assertSameAsNative([await compileC("sendfile_self")]);
 });

@@ -53,6 +53,7 @@ import { openFifo } from "../fifo.ts";
 import { openMemoryDevice } from "../devices.ts";
 import { dtFromMode } from "../hostfs/hostfs.ts";
 import { hostFds } from "../host_fds.ts";
+import type { Acl, AclType } from "../posix_acl.ts";
 
 const PAGE = 4096;
 const SEEK_DATA = 3, SEEK_HOLE = 4;
@@ -61,6 +62,7 @@ const MIN_PAGE_BUFFER = 64;
 /** Linux's MAX_LFS_FILESIZE on 64-bit; also keeps offsets exact as JavaScript numbers. */
 const MAX_FILE_SIZE = Number.MAX_SAFE_INTEGER;
 const LINK_MAX = 65000;
+const XATTR_SECURITY_CAPABILITY = "security.capability";
 /** Linux's SHORT_SYMLINK_LEN: a symlink target this long with its NUL needs no page. */
 const SHORT_SYMLINK_LEN = 128;
 const DAY_NS = 86_400_000_000_000n;
@@ -181,6 +183,10 @@ export class TmpfsInode {
   ctimeNs: bigint;
   readonly btimeNs: bigint;
   readonly xattrs = new Map<string, Uint8Array>();
+  /** The access ACL (vfs/posix_acl.ts), null: the mode says it all. */
+  acl: Acl | null = null;
+  /** Directories: the default ACL new children inherit. */
+  defaultAcl: Acl | null = null;
   /** Directories: the children by name. */
   readonly children: Map<string, TmpfsDentry> | null;
   /** Symlinks: the target. */
@@ -771,6 +777,28 @@ export class TmpfsDentry extends Dentry {
 
   override boundSocket(): unknown {
     return this.inode.socket;
+  }
+
+  override get acl(): Acl | null {
+    return this.inode.acl;
+  }
+
+  override get defaultAcl(): Acl | null {
+    return this.inode.defaultAcl;
+  }
+
+  override get fileCaps(): boolean {
+    return this.inode.xattrs.size > 0 && this.inode.xattrs.has(XATTR_SECURITY_CAPABILITY);
+  }
+
+  override get supportsAcl(): boolean {
+    return this.inode.type !== S_IFLNK;
+  }
+
+  override setAcl(type: AclType, acl: Acl | null): void {
+    if (type === "access") this.inode.acl = acl;
+    else this.inode.defaultAcl = acl;
+    this.inode.ctimeNs = nowNs();
   }
 }
 

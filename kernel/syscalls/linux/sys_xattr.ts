@@ -7,9 +7,9 @@
  * @module
  */
 
-import { E2BIG, EBADF, ENODATA, EOPNOTSUPP, ERANGE } from "../../errno.ts";
+import { E2BIG, EBADF, EINVAL, ENODATA, EOPNOTSUPP, ERANGE } from "../../errno.ts";
 import {
-  AT_FDCWD, O_PATH, XATTR_LIST_MAX, XATTR_NAME_MAX, XATTR_SIZE_MAX,
+  AT_FDCWD, O_PATH, XATTR_CREATE, XATTR_LIST_MAX, XATTR_NAME_MAX, XATTR_REPLACE, XATTR_SIZE_MAX,
 } from "../../../abi/linux/file.ts";
 import type { Task } from "../../task.ts";
 import { MS_NOATIME, MS_NODEV, MS_NODIRATIME, MS_NOEXEC, MS_NOSUID, MS_STRICTATIME } from "../../../abi/linux/mount.ts";
@@ -99,6 +99,7 @@ function getx(t: Task, loc: Location | null, nameAddr: number, buf: number, size
 }
 
 function setx(t: Task, loc: Location | null, nameAddr: number, valueAddr: number, size: number, flags: number): number {
+  if (flags & ~(XATTR_CREATE | XATTR_REPLACE)) throw EINVAL;
   const name = xattrName(t, nameAddr);
   if (size > XATTR_SIZE_MAX) throw E2BIG;
   const value = size === 0 ? new Uint8Array(0) : t.copyIn(valueAddr, size);
