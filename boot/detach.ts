@@ -72,15 +72,16 @@ export async function awaitOrphaned(): Promise<void> {
 }
 
 /**
- * How to start this sentry again: Deno with its main module (main.ts with the repository's
- * deno.json, or dist/sentry's bundled main.js, which has no config), or the compiled binary
- * itself.
+ * How to start this sentry again: Deno with its main module (./sentry's boot/launch.ts with the
+ * repository's deno.json, or dist/sentry's bundled main.js, which has no config), or the
+ * compiled binary itself.
  */
 export function selfCommand(args: readonly string[]): { cmd: string; args: string[] } {
   const exe = Deno.execPath();
   const main = new URL(Deno.mainModule);
   if (main.protocol === "file:" && /(^|\/)deno$/.test(exe)) {
-    const config = new URL("deno.json", main).pathname;
+    // ./sentry's boot/launch.ts takes the checkout's deno.json (its sources may run).
+    const config = new URL(main.pathname.endsWith("/boot/launch.ts") ? "../deno.json" : "deno.json", main).pathname;
     let hasConfig = false;
     try {
       hasConfig = Deno.statSync(config).isFile;

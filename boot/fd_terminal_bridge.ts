@@ -12,6 +12,7 @@ import type { Terminal } from "../vfs/tty/mod.ts";
 import { EVENT_HUP, EVENT_IN, EVENT_OUT, type Waker } from "../waiter/mod.ts";
 import { hostClose, hostEventfd, hostPollAsync, hostRead, hostWrite, POLLIN, POLLOUT } from "../platform/ptrace/_ffi.ts";
 import { ConsoleInput } from "./console_input.ts";
+import { ConsoleOutput } from "./console_output.ts";
 
 /** @nosave Host plumbing: two descriptors and a terminal's master side. */
 export class FdTerminalBridge implements Waker {
@@ -20,10 +21,9 @@ export class FdTerminalBridge implements Waker {
   readonly #out: number;
   readonly #cancel: number;
   readonly #input: ConsoleInput;
-  #writing: Promise<void> | null = null;
+  readonly #output: ConsoleOutput;
   #closed = false;
   #polls = 0;
-  readonly #buf = new Uint8Array(16384);
 
   constructor(term: Terminal, inFd: number, outFd: number) {
     this.#term = term;
@@ -31,14 +31,15 @@ export class FdTerminalBridge implements Waker {
     this.#out = outFd;
     this.#cancel = hostEventfd();
     this.#input = new ConsoleInput(term);
+    this.#output = new ConsoleOutput(term, (b) => this.#writeOut(b));
     term.masterQueue.register(this, EVENT_IN | EVENT_OUT | EVENT_HUP);
     void this.#readInput();
-    this.#scheduleOutput();
+    this.#output.pending();
   }
 
   wake(events: number): void {
     if (this.#closed) return;
-    if (events & (EVENT_IN | EVENT_HUP)) this.#scheduleOutput();
+    if (events & (EVENT_IN | EVENT_HUP)) this.#output.pending();
     if (events & (EVENT_OUT | EVENT_HUP)) this.#input.writable();
   }
 
@@ -64,27 +65,6 @@ export class FdTerminalBridge implements Waker {
     }
   }
 
-  #scheduleOutput(): void {
-    if (this.#writing !== null) return;
-    this.#writing = this.#drainOutput().finally(() => {
-      this.#writing = null;
-    });
-  }
-
-  async #drainOutput(): Promise<void> {
-    await Promise.resolve(); // out of the kernel's notify
-    for (;;) {
-      let n: number;
-      try {
-        n = this.#term.masterRead(this.#buf);
-      } catch {
-        return; // EAGAIN: nothing now; EIO: every slave closed
-      }
-      if (n === 0) return;
-      if (!(await this.#writeOut(this.#buf.slice(0, n)))) return;
-    }
-  }
-
   /** Writes b whole to the caller's terminal; false when it went away. */
   async #writeOut(b: Uint8Array): Promise<boolean> {
     let off = 0;
@@ -100,8 +80,7 @@ export class FdTerminalBridge implements Waker {
 
   /** Flushes the process's last output, then stops. */
   async close(): Promise<void> {
-    if (this.#writing !== null) await this.#writing;
-    await this.#drainOutput();
+    await this.#output.flush();
     this.#closed = true;
     this.#input.cancel();
     this.#term.masterQueue.unregister(this);

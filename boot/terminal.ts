@@ -10,8 +10,8 @@
  *   awaited read, never the event loop's thread); the bytes are typed into the terminal. When
  *   the terminal's input buffer is full, the rest waits for the master's EVENT_OUT.
  * - The console's output → host stdout: the master's wait queue wakes the bridge, which drains
- *   the output with one asynchronous write at a time; meanwhile output collects in the
- *   terminal (and writers in the sandbox wait when it is full).
+ *   the output with one asynchronous write at a time ({@linkcode ConsoleOutput}); meanwhile
+ *   output collects in the terminal (and writers in the sandbox wait when it is full).
  * - SIGWINCH on the host → the host window size set on the console (TIOCSWINSZ), which sends
  *   SIGWINCH to the sandbox's foreground process group.
  *
@@ -30,6 +30,7 @@ import { hostIoctl } from "../platform/ptrace/_ffi.ts";
 import { OPOST, TCGETS, TCSETS, TERMIOS_SIZE } from "../abi/linux/tty.ts";
 import { Termios } from "../vfs/tty/termios.ts";
 import { ConsoleInput } from "./console_input.ts";
+import { ConsoleOutput } from "./console_output.ts";
 
 /**
  * Turns the host terminal's output processing off, as cfmakeraw (and docker's raw mode) does;
@@ -84,15 +85,22 @@ export class HostTerminalBridge implements Waker {
   readonly #term: Terminal;
   /** Typed bytes on their way into the console. */
   readonly #input: ConsoleInput;
-  /** An output write to the host is in flight. */
-  #writing: Promise<void> | null = null;
+  /** The console's output on its way to the host's stdout. */
+  readonly #output: ConsoleOutput;
   #closed = false;
   readonly #onResize = (): void => this.#term.setWindowSize(hostWindowSize());
-  readonly #out = new Uint8Array(16384);
 
   private constructor(term: Terminal) {
     this.#term = term;
     this.#input = new ConsoleInput(term);
+    this.#output = new ConsoleOutput(term, async (b) => {
+      try {
+        await writeAllAsync(Deno.stdout, b);
+        return true;
+      } catch {
+        return false; // the host's stdout went away: output is dropped, the sandbox goes on
+      }
+    });
   }
 
   /**
@@ -107,14 +115,14 @@ export class HostTerminalBridge implements Waker {
     term.masterQueue.register(b, EVENT_IN | EVENT_OUT | EVENT_HUP);
     Deno.addSignalListener("SIGWINCH", b.#onResize);
     void b.#readInput();
-    b.#scheduleOutput();
+    b.#output.pending();
     return b;
   }
 
   /** Called by the console's master queue (synchronously, inside the kernel): defer the work. */
   wake(events: number): void {
     if (this.#closed) return;
-    if (events & (EVENT_IN | EVENT_HUP)) this.#scheduleOutput();
+    if (events & (EVENT_IN | EVENT_HUP)) this.#output.pending();
     if (events & (EVENT_OUT | EVENT_HUP)) this.#input.writable();
   }
 
@@ -127,44 +135,9 @@ export class HostTerminalBridge implements Waker {
     Deno.removeSignalListener("SIGWINCH", this.#onResize);
     // A write in flight runs on Deno's I/O threads: it must land before the terminal leaves
     // raw mode below, or its "\n"s would get a second "\r" from the host's output processing.
-    if (this.#writing !== null) await this.#writing;
     // The last output (a shell's final newline) still goes out.
-    for (;;) {
-      let n = 0;
-      try {
-        n = this.#term.masterRead(this.#out);
-      } catch {
-        break;
-      }
-      if (n === 0) break;
-      await writeAll(this.#out.subarray(0, n));
-    }
+    await this.#output.flush();
     restoreHostTerminal();
-  }
-
-  #scheduleOutput(): void {
-    if (this.#writing !== null) return;
-    // Out of the kernel's notify (wake runs inside it) before reading the master.
-    this.#writing = Promise.resolve().then(() => this.#drainOutput()).finally(() => {
-      this.#writing = null;
-    });
-  }
-
-  async #drainOutput(): Promise<void> {
-    try {
-      while (!this.#closed) {
-        let n: number;
-        try {
-          n = this.#term.masterRead(this.#out);
-        } catch {
-          return; // EAGAIN: nothing now; EIO: every slave closed.
-        }
-        if (n === 0) return;
-        await writeAll(this.#out.slice(0, n));
-      }
-    } catch {
-      // The host's stdout went away: output is dropped, the sandbox goes on.
-    }
   }
 
   async #readInput(): Promise<void> {
@@ -181,8 +154,4 @@ export class HostTerminalBridge implements Waker {
       await this.#input.type(buf.slice(0, n));
     }
   }
-}
-
-function writeAll(b: Uint8Array): Promise<void> {
-  return writeAllAsync(Deno.stdout, b);
 }

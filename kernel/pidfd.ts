@@ -8,7 +8,7 @@
 
 import { AnonInodeFile } from "../vfs/anon_file.ts";
 import { ESPIPE } from "./errno.ts";
-import { O_RDWR } from "../abi/linux/file.ts";
+import { O_ACCMODE, O_RDWR } from "../abi/linux/file.ts";
 import { EVENT_HUP, EVENT_IN, EVENT_RDNORM } from "../waiter/mod.ts";
 import type { Kernel } from "./kernel.ts";
 import type { ThreadGroup } from "./thread_group.ts";
@@ -24,6 +24,16 @@ export class PidFd extends AnonInodeFile {
     super("anon_inode:[pidfd]", O_RDWR | flags, tg.exitQueue);
     this.kernel = kernel;
     this.tg = tg;
+  }
+
+  /**
+   * Since Linux 6.9 a pidfd is a pidfs inode, which opens: a new description of the same
+   * process with the access mode asked for.
+   */
+  override reopen(flags: number): PidFd {
+    const f = new PidFd(this.kernel, this.tg, 0);
+    f.flags = (f.flags & ~O_ACCMODE) | (flags & O_ACCMODE);
+    return f;
   }
 
   /** No llseek in Linux's pidfd file operations: ESPIPE (the other anonymous files have noop_llseek). */

@@ -25,7 +25,6 @@ import { renderProcNetDev, renderProcNetTcp, renderProcNetUdp } from "./socket/i
 import { NET_CORE } from "./socket/sockopt.ts";
 import { renderProcNetUnix } from "./socket/unix/proc_net.ts";
 import { TCP_RCVBUF, TCP_SNDBUF } from "./socket/inet/tcp.ts";
-import { EPHEMERAL_HIGH, EPHEMERAL_LOW } from "../netstack/mod.ts";
 import { MSGMAX, MSGMNB, MSGMNI, SEMMNI, SEMMNS, SEMMSL, SEMOPM, SHMMNI } from "../abi/linux/ipc.ts";
 
 /** The host's pid_max (Linux's default 32768 if unreadable), read once. */
@@ -444,6 +443,16 @@ export class KernelProcSource implements ProcSource {
   }
 
   setSysctl(key: string, text: string): void {
+    if (key === "net/ipv4/ip_local_port_range") {
+      // As Linux's ipv4_local_port_range: two ints, 1 <= low <= high <= 65535, and low not
+      // below ip_unprivileged_port_start (1024).
+      const m = /^\s*([0-9]+)\s+([0-9]+)\s*$/.exec(text);
+      if (m === null) throw EINVAL;
+      const low = Number(m[1]), high = Number(m[2]);
+      if (low < 1024 || high > 65535 || high < low) throw EINVAL;
+      this.#k.net.stack.ephemeralRange = [low, high];
+      return;
+    }
     if (key !== "fs/nr_open") throw EINVAL;
     // proc_dointvec_minmax between sysctl_nr_open_min and sysctl_nr_open_max (64-bit).
     const t = text.trim();
@@ -477,7 +486,7 @@ export class KernelProcSource implements ProcSource {
         return `${NET_CORE.wmemMax}\n`;
       case "net/ipv4/ip_local_port_range":
         // The range the netstack draws ephemeral ports from (netstack/iface/ports.ts).
-        return `${EPHEMERAL_LOW}\t${EPHEMERAL_HIGH}\n`;
+        return `${this.#k.net.stack.ephemeralRange.join("\t")}\n`;
       case "net/ipv4/tcp_rmem":
         return `4096\t${TCP_RCVBUF}\t6291456\n`;
       case "net/ipv4/tcp_wmem":

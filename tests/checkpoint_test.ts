@@ -1376,6 +1376,25 @@ Deno.test("restore: hostile memfd entries and mappings are refused in one line a
   }
 });
 
+Deno.test("sentry do --checkpoint-image then sentry restore: POSIX ACLs on tmpfs come back, and a directory's default ACL still shapes new files, as uninterrupted", async () => {
+  const exe = await compileC("ckpt_acl", { static: true });
+  const whole = await sentry(["do", "--", exe]);
+  assert.deepEqual([whole.code, whole.stderr], [0, ""]);
+  assert.match(whole.stdout, /\n\/dev\/shm\/cka\/g access mode 640: 1\/6\/-1 2\/5\/34 4\/5\/-1 10\/4\/-1 20\/0\/-1\n$/);
+  const dir = Deno.makeTempDirSync();
+  try {
+    const image = `${dir}/image.cbor`;
+    const first = await sentry(["do", "--checkpoint-image", image, "--checkpoint-after", "1", "--", exe]);
+    assert.deepEqual([first.code, first.stderr], [0, ""]);
+    assert.ok(first.stdout.endsWith("sleeping\n"), first.stdout);
+    const second = await sentry(["restore", image]);
+    assert.deepEqual([second.code, second.stderr], [0, ""]);
+    assert.equal(first.stdout + second.stdout, whole.stdout);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 Deno.test("sentry do --checkpoint-image then sentry restore: directories open as descriptors go on reading their listing, as dirfd and fchdir, as uninterrupted", async () => {
   const exe = await compileC("ckpt_dir", { static: true });
   // The listing order is the sentry's filesystems' (not the host's): the reference is an

@@ -214,6 +214,14 @@ Deno.test("a file on a noexec tmpfs never maps executable (mmap EPERM, mprotect 
   await assertSameAsNative([await compileC("mount_noexec")]);
 });
 
+Deno.test("tmpfs's size= counts allocated pages (ftruncate allocates none, fallocate all or none, a write stops at the first page that does not fit, a long symlink takes a page), /proc/self/mounts shows size= and mode=, statfs carries the mount flags and MS_NOATIME keeps atime, as natively (tests/c/tmpfs_size.c)", async () => {
+  await assertSameAsNative([await compileC("tmpfs_size")]);
+});
+
+Deno.test("POSIX ACLs on tmpfs: set, read back, validated, folded into the mode, rewritten by chmod, inherited from a directory's default ACL instead of the umask, enforced for named users and groups under the mask, owner-only, none on symlinks; a write removes security.capability; as natively (tests/c/posix_acl.c)", async () => {
+  await assertSameAsNative([await compileC("posix_acl")]);
+});
+
 Deno.test("sendfile from a file onto its own end repeats the bytes between the offset and the end, as natively (and in whole chunks: gVisor's SendFileToSelf timed out)", async () => {
   await assertSameAsNative([await compileC("sendfile_self")]);
 });

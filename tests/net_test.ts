@@ -21,6 +21,38 @@ Deno.test("TCP readv/writev, MSG_PEEK, MSG_WAITALL across a delayed ACK, bad buf
   assert.match(r.stdout, /then read 3 'xyz'/);
 });
 
+Deno.test("SO_SNDBUF bounds a TCP send queue and wakes a blocked send when it grows; a listener shut down keeps its port and listens again; SO_REUSEADDR and SO_REUSEPORT deliver as natively", async () => {
+  const r = await assertSameAsNative([await compileC("net_ports")]);
+  assert.match(r.stdout, /the blocked send after SO_SNDBUF grew returned 1/);
+  assert.match(r.stdout, /TCP SO_REUSEPORT: 300 connections, every listener got a share: yes/);
+});
+
+Deno.test("TCP: send unconnected is EPIPE, a refused connect reads 0 and reconnects with ECONNABORTED, a blocked send ends with EPIPE at shutdown, MSG_TRUNC copies nothing, TIME-WAIT shutdown is ENOTCONN, as natively", async () => {
+  const r = await assertSameAsNative([await compileC("net_tcp_edges")]);
+  assert.match(r.stdout, /a send blocked on full buffers ends with EPIPE when shut down, having sent part: yes/);
+});
+
+Deno.test("/proc/sys/net/ipv4/ip_local_port_range is writable inside the sandbox (never natively here): it refuses bad ranges and bounds UDP and TCP ephemeral ports", async () => {
+  const r = await runSentry([await compileC("net_port_range")]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, [
+    'write "2000 1999": Invalid argument',
+    'write "80 90": Invalid argument',
+    'write "1024 70000": Invalid argument',
+    'write "x": Invalid argument',
+    'write "40000 40002": Success',
+    "reads back: 40000\t40002",
+    "bound port 40000",
+    "bound port 40001",
+    "bound port 40002",
+    "a fourth UDP bind: Address already in use",
+    "bound port 40000",
+    "connect 0 from port 40001",
+    "a connect with no port left: -1 Cannot assign requested address",
+    "",
+  ].join("\n"));
+});
+
 Deno.test("UDP echo on 127.0.0.1 and ::1, getaddrinfo of localhost and getifaddrs behave as natively", async () => {
   const r = await assertSameAsNative([await compileC("net_udp")]);
   assert.match(r.stdout, /lo inet up 1 loopback 1: 127\.0\.0\.1/);

@@ -308,3 +308,7 @@ Deno.test("/proc/sys refuses writes beyond a file's mode, root included; sysctls
   assert.match(r.stdout, /\/proc\/net\/unix header 1 found 1\n/);
   assert.match(r.stdout, /abstract found 1\n/);
 });
+
+Deno.test("opening /proc/self/fd/N gives a new description for files, a new end of a pipe, ENXIO for sockets and anonymous inodes, as natively", async () => {
+  await assertSameAsNative([await compileC("proc_fd_reopen")]);
+});

@@ -8,6 +8,7 @@
 
 import { FileDescription, type Stat } from "./file_description.ts";
 import type { WaitQueue } from "../waiter/mod.ts";
+import { ENXIO } from "../kernel/errno.ts";
 
 let nextAnonIno = 1;
 
@@ -37,6 +38,15 @@ export abstract class AnonInodeFile extends FileDescription {
 
   stat(): Stat {
     return anonStat(this.ino);
+  }
+
+  /**
+   * An open of /proc/PID/fd/N that leads here, with open(2)'s flags: ENXIO, as Linux's anon
+   * inode has no open of its own. (Handing back this description would let an O_RDONLY open
+   * write it, outside the new descriptor's access mode.)
+   */
+  reopen(_flags: number): FileDescription {
+    throw ENXIO;
   }
 
   override get isStream(): boolean {

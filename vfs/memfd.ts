@@ -30,20 +30,57 @@ export const F_GET_SEALS = 1034;
 let nextIno = 1;
 
 /**
+ * @nosave The file behind one or more MemFd descriptions (memfd_create makes one; opening
+ * /proc/PID/fd/N of it makes another, as Linux opens the same shmem inode anew). The host
+ * memfd is closed with the last description.
+ */
+class MemfdInode {
+  /** The name given to memfd_create (set once, after the host file exists). */
+  name = "";
+  readonly ino = nextIno++;
+  readonly createdNs = BigInt(Date.now()) * 1_000_000n;
+  /** Descriptions that hold it. */
+  refs = 1;
+  /** Immutable. The host memfd. */
+  readonly fd: number;
+
+  constructor(fd: number) {
+    this.fd = fd;
+  }
+}
+
+/**
  * @savable A memfd. The host descriptor is host-bound: a checkpoint must save the contents
  * and a restore recreate it.
  */
 export class MemFd extends FileDescription {
+  /** @nosave Immutable. Shared with the descriptions reopened from this one. */
+  readonly #inode: MemfdInode;
   /** @nosave Immutable. */
   readonly #fd: number;
-  /** The name given to memfd_create (set once, after the host file exists). */
-  name = "";
-  readonly ino = nextIno++;
-  readonly #createdNs = BigInt(Date.now()) * 1_000_000n;
 
-  private constructor(fd: number) {
-    super(O_RDWR | O_LARGEFILE);
-    this.#fd = fd;
+  private constructor(inode: MemfdInode, flags: number) {
+    super(flags);
+    this.#inode = inode;
+    this.#fd = inode.fd;
+  }
+
+  /** The name given to memfd_create. */
+  get name(): string {
+    return this.#inode.name;
+  }
+
+  set name(v: string) {
+    this.#inode.name = v;
+  }
+
+  get ino(): number {
+    return this.#inode.ino;
+  }
+
+  /** Other descriptions share this file (it was opened again through /proc/PID/fd). */
+  get reopened(): boolean {
+    return this.#inode.refs > 1;
   }
 
   /**
@@ -54,7 +91,16 @@ export class MemFd extends FileDescription {
   static create(flags: number): MemFd {
     const fd = hostFds.open(() => ffi.hostMemfdCreate(flags & ~MFD_CLOEXEC));
     if (fd < 0) throw errnoFromNumber(-fd);
-    return new MemFd(fd);
+    return new MemFd(new MemfdInode(fd), O_RDWR | O_LARGEFILE);
+  }
+
+  /**
+   * An open of /proc/PID/fd/N that leads to this memfd, with the description flags open(2)
+   * keeps: a new description of the same file, with its own offset and access mode.
+   */
+  reopen(flags: number): MemFd {
+    this.#inode.refs++;
+    return new MemFd(this.#inode, flags);
   }
 
   path(): string {
@@ -69,7 +115,7 @@ export class MemFd extends FileDescription {
   }
 
   stat(): Stat {
-    const t = this.#createdNs;
+    const t = this.#inode.createdNs;
     const size = this.#size();
     return {
       dev: 0x1, ino: this.ino, mode: S_IFREG | 0o777, nlink: 0, uid: 0, gid: 0, rdev: 0, size,
@@ -153,6 +199,6 @@ export class MemFd extends FileDescription {
   }
 
   protected override release(): void {
-    hostFds.close(this.#fd);
+    if (--this.#inode.refs === 0) hostFds.close(this.#fd);
   }
 }

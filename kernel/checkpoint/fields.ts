@@ -267,11 +267,21 @@ export const LEDGER: readonly LedgerEntry[] = [
   {
     file: "vfs/memfd.ts",
     className: "MemFd",
+    saved: [],
+    derived: {
+      "#inode": "a new file: its name and contents are saved (memfd.ts); a memfd opened twice is refused",
+      "#fd": "the new file's host memfd, into which the saved contents are written and on which the saved seals are set",
+    },
+  },
+  {
+    file: "vfs/memfd.ts",
+    className: "MemfdInode",
     saved: ["name"],
     derived: {
-      "#fd": "a new host memfd, into which the saved contents are written and on which the saved seals are set",
+      fd: "a new host memfd",
       ino: "a new number, as memfd inodes are numbered by creation",
-      "#createdNs": "the restore's time, as fstat's times of a memfd",
+      createdNs: "the restore's time, as fstat's times of a memfd",
+      refs: "one per restored description",
     },
   },
   {
@@ -286,7 +296,7 @@ export const LEDGER: readonly LedgerEntry[] = [
       "#scoreboard", "#dupAcks", "#recovery", "#rexmitAt", "#rexmitHigh", "#rttSeq", "#rttStart", "#retries", "#rtt", "#cc",
       "#ackNow", "#lastSackSeq", "#acksOwed", "#segsUnacked", "#lastAdvWindow", "#rtoAt", "#delayedAckAt", "#timeWaitAt",
       "#keepaliveAt", "#persistAt", "#finWait2At", "#keepaliveProbes", "#persistBackoff", "#lastRecvAt", "#probePending",
-      "#error", "#userClosed", "#shutRd", "#shutWr", "#wasConnected",
+      "#error", "#userClosed", "#shutRd", "#shutWr", "#wasConnected", "#portLocked",
     ],
     derived: { "#host": "the restoring kernel's stack, which takes the socket's port and 4-tuple back (TcpSocket.restore)" },
   },

@@ -72,6 +72,7 @@ export const tcpSnapshotSchema = z.object({
     maxRetries: z.number().int().min(0).max(1000),
     synRetries: z.number().int().min(0).max(1000),
     finWait2Timeout: z.number().int().min(0).max(600_000),
+    sendLimit: z.number().int().min(0).max(2 ** 31).default(0),
   }).strict(),
   state: tcpState,
   localAddr: addr.nullable(),
@@ -107,7 +108,7 @@ export const tcpSnapshotSchema = z.object({
   flags: z.object({
     finReceived: z.boolean(), wsEnabled: z.boolean(), tsEnabled: z.boolean(), sackEnabled: z.boolean(), synPending: z.boolean(),
     finQueued: z.boolean(), finAcked: z.boolean(), rstPending: z.boolean(), ackNow: z.boolean(), probePending: z.boolean(),
-    userClosed: z.boolean(), shutRd: z.boolean(), shutWr: z.boolean(), wasConnected: z.boolean(),
+    userClosed: z.boolean(), shutRd: z.boolean(), shutWr: z.boolean(), wasConnected: z.boolean(), portLocked: z.boolean().default(false),
   }).strict(),
   timers: z.object({
     rto: ms.nullable(), delayedAck: ms.nullable(), timeWait: ms.nullable(), keepalive: ms.nullable(), persist: ms.nullable(),

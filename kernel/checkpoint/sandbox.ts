@@ -55,6 +55,7 @@ import { MemFd } from "../../vfs/memfd.ts";
 import { taskCpu } from "../cpu_time.ts";
 import { checkTtyShape, makeTerminals, makeTtyFile, type SavedTerminal, saveTerminal, saveTtyFile, terminalSchema, ttyFileSchema } from "./ttys.ts";
 import type { Terminal } from "../../vfs/tty/mod.ts";
+import { EPHEMERAL_HIGH, EPHEMERAL_LOW } from "../../netstack/mod.ts";
 import { anonFileSchemas, armAnonFile, linkAnonFile, makeAnonFile, saveAnonFile, type SavedAnonFile } from "./anon_files.ts";
 import { checkCowObjects, checkCowPieces, CowMemories, cowObjectSchema, cowPieceSchema, CowSaver, joinPieces, type SavedCowPiece } from "./cow.ts";
 import { checkRoot, type Image, type ImageBlob, IMAGE_FORMAT_VERSION, IMAGE_MAGIC, ImageError, readImage, rootIdentity, writeImage } from "./image.ts";
@@ -274,6 +275,8 @@ export const savedSandboxSchema = z.object({
   hostname: z.string().max(64),
   /** /proc/sys/fs/nr_open when changed from its default. */
   nrOpen: z.number().int().min(64).max(2147483584).optional(),
+  /** /proc/sys/net/ipv4/ip_local_port_range when changed from its default. */
+  portRange: z.tuple([z.number().int().min(1024).max(65535), z.number().int().min(1024).max(65535)]).optional(),
   nextTid: z.number().int().min(2).max(1 << 22),
   /** CLOCK_MONOTONIC at the checkpoint: the restored sandbox's clock continues from it. */
   monotonicNs: ns,
@@ -407,6 +410,7 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
   const state: SavedSandbox = {
     hostname: k.rootUts.hostname,
     ...(k.nrOpen !== 1048576 ? { nrOpen: k.nrOpen } : {}),
+    ...(portRangeChanged(k) ? { portRange: k.net.stack.ephemeralRange } : {}),
     nextTid: k.lastTid + 1,
     monotonicNs: Math.ceil(monotonicNs()),
     init: init.tgid,
@@ -509,7 +513,10 @@ function saveFile(f: FileDescription, c: SaveContext): number {
     if (f instanceof UnixSocket) return { kind: "unix", socket: saveSocket(f, c) };
     const inet = c.inet.saveFile(f, (what) => new CheckpointError(`${what}: not saved yet`));
     if (inet !== null) return inet;
-    if (f instanceof MemFd) return saveMemfd(f, c.blobs);
+    if (f instanceof MemFd) {
+      if (f.reopened) throw new CheckpointError(`the memfd ${f.name} opened again through /proc: not saved yet`);
+      return saveMemfd(f, c.blobs);
+    }
     const anon = saveAnonFile(
       f, (g) => saveFile(g, c), (tg) => c.kernel.threadGroups.get(tg.tgid) === tg && !tg.zombie,
       (what) => new CheckpointError(`${what}: not saved yet`),
@@ -1032,6 +1039,7 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
     continueMonotonicFrom(s.monotonicNs);
     k.rootUts.hostname = s.hostname;
     if (s.nrOpen !== undefined) k.nrOpen = s.nrOpen;
+    if (s.portRange !== undefined && s.portRange[0] <= s.portRange[1]) k.net.stack.ephemeralRange = s.portRange;
     k.adoptRestored(groups.get(s.init)!, [...groups.values()], s.nextTid);
     k.initStdio = [...o.stdio];
     for (const tg of groups.values()) if (tg.itimerReal !== null) k.addTimer(tg.itimerReal);
@@ -1494,4 +1502,10 @@ export function readSandboxImage(path: string, rootHostPath: string): Image<Save
   const image = readImage(path, savedSandboxSchema);
   checkRoot(image.header, rootHostPath);
   return image;
+}
+
+/** Whether the sandbox changed /proc/sys/net/ipv4/ip_local_port_range. */
+function portRangeChanged(k: Kernel): boolean {
+  const [low, high] = k.net.stack.ephemeralRange;
+  return low !== EPHEMERAL_LOW || high !== EPHEMERAL_HIGH;
 }

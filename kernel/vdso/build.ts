@@ -11,6 +11,8 @@
  * @module
  */
 
+import { cacheRoot, hash64 } from "../cache_dir.ts";
+
 /** The files the vDSO and the clock helper are built from (tools/build.ts packs them too). */
 export const VDSO_SOURCES = ["vvar.h", "vdso.c", "vdso.lds", "clock_helper.c"] as const;
 
@@ -28,48 +30,6 @@ export interface VdsoBuild {
 }
 
 const srcDir = new URL(".", import.meta.url).pathname;
-
-/**
- * 64-bit FNV-1a: names the cache entry (not a security boundary: the directory is ours).
- * Computed in two 32-bit halves, not with BigInt, which cost a few ms of every start.
- */
-function fnv1a64(parts: Uint8Array[]): string {
-  let hi = 0xcbf29ce4, lo = 0x84222325;
-  for (const p of parts) {
-    for (let i = 0; i < p.length; i++) {
-      lo = (lo ^ p[i]!) >>> 0;
-      // (hi·2^32 + lo) · (2^40 + 0x1b3) mod 2^64; lo · 0x1b3 < 2^41 is exact in a double.
-      const low = lo * 0x1b3;
-      hi = (Math.imul(hi, 0x1b3) + (lo << 8) + Math.floor(low / 0x1_0000_0000)) >>> 0;
-      lo = low >>> 0;
-    }
-  }
-  return hi.toString(16).padStart(8, "0") + lo.toString(16).padStart(8, "0");
-}
-
-/**
- * The cache root: $XDG_CACHE_HOME/sentry, ~/.cache/sentry, or without either (a cleared
- * environment) $TMPDIR or /tmp/sentry-cache-UID; made 0700 if new. It must be a directory (not a
- * symlink) that belongs to us and that nobody else may write: the sentry loads code from it.
- */
-function cacheRoot(): string | null {
-  const xdg = Deno.env.get("XDG_CACHE_HOME");
-  const home = Deno.env.get("HOME");
-  const uid = Deno.uid() ?? 0;
-  const root = xdg
-    ? `${xdg}/sentry`
-    : home
-    ? `${home}/.cache/sentry`
-    : `${Deno.env.get("TMPDIR") || "/tmp"}/sentry-cache-${uid}`;
-  try {
-    Deno.mkdirSync(root, { recursive: true, mode: 0o700 });
-    const st = Deno.lstatSync(root);
-    if (!st.isDirectory || st.uid !== uid || ((st.mode ?? 0) & 0o022) !== 0) return null;
-    return root;
-  } catch {
-    return null;
-  }
-}
 
 function gcc(args: string[], cwd: string): string | null {
   try {
@@ -97,7 +57,7 @@ function build(): VdsoBuild | string {
     return "vDSO sources not found";
   }
   const enc = new TextEncoder();
-  const key = fnv1a64([...srcs, enc.encode(VDSO_FLAGS.join(" ")), enc.encode(HELPER_FLAGS.join(" "))]);
+  const key = hash64([...srcs, enc.encode(VDSO_FLAGS.join(" ")), enc.encode(HELPER_FLAGS.join(" "))]);
   const root = cacheRoot();
   if (root === null) return "no private cache directory for the vDSO";
   const dir = `${root}/vdso-${key}`;

@@ -21,6 +21,21 @@ export class PortTable<T> {
   #byPort = new Map<number, Holder<T>[]>();
   /** Next ephemeral port to try. */
   #next = EPHEMERAL_LOW;
+  /** The ephemeral range (ip_local_port_range), inclusive. */
+  #low = EPHEMERAL_LOW;
+  #high = EPHEMERAL_HIGH;
+
+  /** The ephemeral range, inclusive. */
+  get ephemeralRange(): [number, number] {
+    return [this.#low, this.#high];
+  }
+
+  /** Sets the ephemeral range (1 <= low <= high <= 65535; the caller checks). */
+  set ephemeralRange([low, high]: [number, number]) {
+    this.#low = low;
+    this.#high = high;
+    if (this.#next < low || this.#next > high) this.#next = low;
+  }
 
   /**
    * Reserves `port` (0 for an ephemeral one) at `addr` (null for any) for
@@ -29,10 +44,10 @@ export class PortTable<T> {
    */
   bind(owner: T, addr: IpAddress | null, port: number, conflicts: (other: T) => boolean): number {
     if (port === 0) {
-      const span = EPHEMERAL_HIGH - EPHEMERAL_LOW + 1;
+      const span = this.#high - this.#low + 1;
       for (let i = 0; i < span; i++) {
         const p = this.#next;
-        this.#next = p === EPHEMERAL_HIGH ? EPHEMERAL_LOW : p + 1;
+        this.#next = p >= this.#high ? this.#low : p + 1;
         if (!this.#byPort.has(p)) {
           this.#byPort.set(p, [{ owner, addr }]);
           return p;
@@ -48,6 +63,26 @@ export class PortTable<T> {
     list.push({ owner, addr });
     this.#byPort.set(port, list);
     return port;
+  }
+
+  /**
+   * Whether `owner`, holding `port` at `addr`, conflicts with another holder of it that
+   * overlaps (`conflicts` as in bind). For listen(2), which checks again.
+   */
+  conflicted(owner: T, addr: IpAddress | null, port: number, conflicts: (other: T) => boolean): boolean {
+    for (const h of this.#byPort.get(port) ?? []) {
+      if (h.owner === owner) continue;
+      const overlap = h.addr === null || addr === null || h.addr.equals(addr);
+      if (overlap && conflicts(h.owner)) return true;
+    }
+    return false;
+  }
+
+  /** Adds `owner` as a holder of `port` at `addr` with no check (a connection its listener made). */
+  add(owner: T, addr: IpAddress | null, port: number): void {
+    const list = this.#byPort.get(port) ?? [];
+    list.push({ owner, addr });
+    this.#byPort.set(port, list);
   }
 
   unbind(owner: T, port: number): void {

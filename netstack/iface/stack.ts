@@ -311,6 +311,18 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
     return [...new Set([...this.#tcpLive, ...this.#tcpPorts.owners()])];
   }
 
+  /**
+   * The ephemeral port range of TCP and UDP (net.ipv4.ip_local_port_range), inclusive. Set it
+   * with 1 <= low <= high <= 65535.
+   */
+  get ephemeralRange(): [number, number] {
+    return this.#tcpPorts.ephemeralRange;
+  }
+  set ephemeralRange(r: [number, number]) {
+    this.#tcpPorts.ephemeralRange = r;
+    this.#udpPorts.ephemeralRange = r;
+  }
+
   /** Every open UDP socket. */
   get udpSocketList(): UdpSocket[] {
     return [...this.#udpSockets];
@@ -335,18 +347,19 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
 
   // --- TcpHost. ---
 
-  tcpBind(sock: TcpSocket, addr: IpAddress | null, port: number): number {
+  tcpBind(sock: TcpSocket, addr: IpAddress | null, port: number, restoring = false): number {
     if (addr !== null && !this.isLocalAddress(addr)) throw EADDRNOTAVAIL;
-    // Connected sockets share their port freely; listeners and bare binds conflict when they
-    // serve a common IP version.
-    return this.#tcpPorts.bind(
-      sock,
-      addr,
-      port,
-      (other) =>
-        other.remote === null && versionsOverlap(addr, sock.wildcardVersion, other.localAddr, other.wildcardVersion) &&
-        !(sock.reusePort && other.reusePort) && !(sock.reuseAddr && other.reuseAddr && !other.isListening),
-    );
+    // A restore checks listeners and bound sockets against each other only: the connections
+    // it restored first got their ports by the rules (a listener's own, say).
+    return this.#tcpPorts.bind(sock, addr, port, (other) => !(restoring && other.remote !== null) && tcpPortConflict(sock, addr, other));
+  }
+
+  tcpCanListen(sock: TcpSocket): boolean {
+    return !this.#tcpPorts.conflicted(sock, sock.localAddr, sock.localPort, (other) => tcpPortConflict(sock, sock.localAddr, other));
+  }
+
+  tcpInheritPort(sock: TcpSocket): void {
+    this.#tcpPorts.add(sock, sock.localAddr, sock.localPort);
   }
 
   tcpUnbind(sock: TcpSocket): void {
@@ -1029,13 +1042,13 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
   ): void {
     if (dst.isMulticast || (dst.version === 4 && dst.isBroadcast)) return this.#drop();
     const conn = this.#connFor(dst, seg.dstPort, src, seg.srcPort, from);
-    if (conn && !(conn.state === "TIME-WAIT" && seg.syn && seg.ack === null && this.#listenerFor(dst, seg.dstPort))) {
+    if (conn && !(conn.state === "TIME-WAIT" && seg.syn && seg.ack === null && this.#listenerFor(dst, seg.dstPort, src, seg.srcPort))) {
       conn.process(now, src, dst, seg);
       if (this.#tcpLive.has(conn)) this.#tcpActive.add(conn);
       return;
     }
     if (conn) conn.abort(); // RFC 9293 §3.6.1: a new SYN may reopen a TIME-WAIT connection
-    const listener = this.#listenerFor(dst, seg.dstPort);
+    const listener = this.#listenerFor(dst, seg.dstPort, src, seg.srcPort);
     if (listener && !(seg.ack !== null && !seg.rst)) {
       listener.process(now, src, dst, seg);
       return;
@@ -1160,16 +1173,33 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
     return res === "sent";
   }
 
-  #listenerFor(addr: IpAddress, port: number): TcpSocket | null {
+  /**
+   * The listener a SYN from `src` to addr:port goes to: one bound to addr before one bound to
+   * the wildcard; in an SO_REUSEPORT group (listeners bound to the same address with
+   * SO_REUSEPORT), a member chosen by a hash of the 4-tuple, so that connections spread over
+   * the group as Linux's reuseport_select_sock spreads them.
+   */
+  #listenerFor(addr: IpAddress, port: number, src: IpAddress, srcPort: number): TcpSocket | null {
     let wildcard: TcpSocket | null = null;
-    for (const s of this.#tcpPorts.holders(port)) {
+    let exact: TcpSocket | null = null;
+    const holders = this.#tcpPorts.holders(port);
+    for (const s of holders) {
       if (!s.isListening) continue;
       if (s.localAddr === null) {
         if (s.wildcardVersion === 0 || s.wildcardVersion === addr.version) wildcard ??= s;
+      } else if (s.localAddr.equals(addr)) {
+        exact = s;
+        break;
       }
-      else if (s.localAddr.equals(addr)) return s;
     }
-    return wildcard;
+    const best = exact ?? wildcard;
+    if (best === null || !best.reusePort) return best;
+    const group = holders.filter((s) =>
+      s.isListening && s.reusePort && s.wildcardVersion === best.wildcardVersion &&
+      (s.localAddr === null ? best.localAddr === null : best.localAddr !== null && s.localAddr.equals(best.localAddr))
+    );
+    if (group.length < 2) return best;
+    return group[fnv1a(`${src}|${srcPort}|${addr}|${port}`, this.#isnSecret) % group.length]!;
   }
 
   #receiveUdp(now: number, src: IpAddress, dst: IpAddress, bytes: Uint8Array, packet: Uint8Array): void {
@@ -1181,15 +1211,18 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
     const group = dst.isMulticast ||
       (dst.version === 4 && (this.#forwarding ? dst.isBroadcast : !this.isLocalAddress(dst)));
     let delivered = false;
-    // Connected sockets first (most specific), then bound ones.
-    const holders = this.#udpPorts.holders(r.dstPort).sort((a, b) => (b.remote ? 1 : 0) - (a.remote ? 1 : 0));
-    for (const s of holders) {
-      if (!s.accepts(from, dst)) continue;
+    if (group) {
+      for (const s of this.#udpPorts.holders(r.dstPort)) {
+        if (s.accepts(from, dst)) s.deliver(from, to, p.payload);
+      }
+      return;
+    }
+    const s = this.#udpReceiver(from, dst, r.dstPort);
+    if (s !== null) {
       s.deliver(from, to, p.payload);
       delivered = true;
-      if (!group) break;
     }
-    if (delivered || group) return;
+    if (delivered) return;
     if (this.#forwarding) {
       if (this.#heldDatagrams.length < HELD_DATAGRAMS_MAX) {
         this.#heldDatagrams.push({ src: from, dst: to, data: p.payload.slice() });
@@ -1197,6 +1230,40 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
       return;
     }
     this.#sendUnreachable(now, src, dst, packet, "port");
+  }
+
+  /**
+   * The socket a unicast datagram goes to, as Linux's udp4_lib_lookup2 chooses it: the most
+   * specific match (a connected socket over a bound address over the wildcard; an IPv4
+   * socket over a dual-stack one for IPv4), the most recently bound among equals (Linux adds
+   * sockets at the head of its hash chain, so of several SO_REUSEADDR sockets the last one
+   * bound gets the datagrams); if that one is in an SO_REUSEPORT group (sockets bound to the
+   * same address with SO_REUSEPORT), a member chosen by a hash of the sender, so that each
+   * sender keeps to one member and senders spread evenly.
+   */
+  #udpReceiver(from: TcpEndpoint, dst: IpAddress, port: number): UdpSocket | null {
+    const holders = this.#udpPorts.holders(port);
+    let best: UdpSocket | null = null;
+    let bestScore = -1;
+    for (let i = holders.length - 1; i >= 0; i--) {
+      const s = holders[i]!;
+      if (!s.accepts(from, dst)) continue;
+      const score = (s.remote !== null ? 8 : 0) + (s.localAddr !== null ? 4 : 0) +
+        (dst.version === 4 && s.localAddr === null && s.wildcardVersion === 4 ? 1 : 0);
+      if (score > bestScore) {
+        best = s;
+        bestScore = score;
+      }
+    }
+    if (best === null || !best.reusePort || best.remote !== null) return best;
+    const group = holders.filter((s) =>
+      s.reusePort && s.remote === null && s.wildcardVersion === best!.wildcardVersion &&
+      (s.localAddr === null ? best!.localAddr === null : best!.localAddr !== null && s.localAddr.equals(best!.localAddr)) &&
+      s.accepts(from, dst)
+    );
+    if (group.length < 2) return best;
+    const h = fnv1a(`${from.addr}|${from.port}|${dst}|${port}`, this.#isnSecret);
+    return group[h % group.length]!;
   }
 
   /** ICMP destination unreachable quoting `packet` (RFC 1122 §3.2.2.1, RFC 4443 §3.1). */
@@ -1370,6 +1437,18 @@ function patchLength(quote: Uint8Array): Uint8Array {
   const c = quote.slice();
   new DataView(c.buffer).setUint16(2, c.length);
   return c;
+}
+
+/**
+ * Whether `sock` binding (or listening) at addr may not share its port with `other`, another
+ * holder, as Linux's inet_bind_conflict decides: every socket holding the port counts
+ * (listeners, bound sockets, connections, TIME-WAIT), when the two serve a common IP version;
+ * SO_REUSEADDR on both lets them share unless `other` listens; SO_REUSEPORT on both lets them
+ * share always.
+ */
+function tcpPortConflict(sock: TcpSocket, addr: IpAddress | null, other: TcpSocket): boolean {
+  return versionsOverlap(addr, sock.wildcardVersion, other.localAddr, other.wildcardVersion) &&
+    !(sock.reusePort && other.reusePort) && !(sock.reuseAddr && other.reuseAddr && !other.isListening);
 }
 
 /**

@@ -31,6 +31,8 @@ import {
 import { type SackBlock, type TcpRepr, tcpHeaderLen, tcpReprDefaults } from "../wire/tcp.ts";
 import { parseIpAddress } from "../wire/address.ts";
 import {
+  EADDRINUSE,
+  EADDRNOTAVAIL,
   EAFNOSUPPORT,
   EALREADY,
   ECONNREFUSED,
@@ -62,9 +64,16 @@ export interface TcpHost {
    * Reserves a local port for `sock` (0 asks for an ephemeral one) and
    * returns it; throws EADDRINUSE.
    */
-  tcpBind(sock: TcpSocket, addr: IpAddress | null, port: number): number;
-  /** Releases the port reserved by tcpBind. */
+  tcpBind(sock: TcpSocket, addr: IpAddress | null, port: number, restoring?: boolean): number;
+  /** Releases the port reserved by tcpBind (or tcpInheritPort). */
   tcpUnbind(sock: TcpSocket): void;
+  /**
+   * Whether `sock`, bound, may listen: no other holder of its port forbids it (a listener
+   * beside an SO_REUSEADDR socket that bound first: Linux checks again at listen).
+   */
+  tcpCanListen?(sock: TcpSocket): boolean;
+  /** Makes `sock`, a listener's new connection, a holder of its port with no check (Linux's inet_inherit_port). */
+  tcpInheritPort?(sock: TcpSocket): void;
   /** Indexes `sock` by its full 4-tuple so that segments reach it. */
   tcpRegister(sock: TcpSocket): void;
   /** Removes `sock` from the 4-tuple index (and releases anything it held). */
@@ -117,6 +126,11 @@ export interface TcpOptions {
   synRetries?: number;
   /** How long an orphaned socket may sit in FIN-WAIT-2. */
   finWait2Timeout?: number;
+  /**
+   * The most bytes the send queue holds (SO_SNDBUF as the application set it), within
+   * txBufferSize; 0: all of txBufferSize (Linux's autotuning, which an explicit SO_SNDBUF ends).
+   */
+  sendLimit?: number;
 }
 
 export const TCP_DEFAULTS: Required<TcpOptions> = {
@@ -136,6 +150,7 @@ export const TCP_DEFAULTS: Required<TcpOptions> = {
   maxRetries: 15,
   synRetries: 6,
   finWait2Timeout: 60_000,
+  sendLimit: 0,
 };
 
 /** MSS assumed when the peer sends none (RFC 9293 §3.7.1). */
@@ -144,6 +159,8 @@ const DEFAULT_PEER_MSS = 536;
 const BURST = 64;
 /** RingBuffer skew of receive queues, against send queues' 0: half a page. */
 const RX_QUEUE_SKEW = 2048;
+/** The largest send queue an SO_SNDBUF grows to (Linux allows 2 * wmem_max; 8 MiB by default). */
+export const MAX_SEND_QUEUE = 16 << 20;
 /** Duplicate ACKs that trigger fast retransmit. */
 const DUPACK_THRESHOLD = 3;
 
@@ -220,7 +237,7 @@ export interface TcpSnapshot {
   flags: {
     finReceived: boolean; wsEnabled: boolean; tsEnabled: boolean; sackEnabled: boolean; synPending: boolean; finQueued: boolean;
     finAcked: boolean; rstPending: boolean; ackNow: boolean; probePending: boolean; userClosed: boolean; shutRd: boolean;
-    shutWr: boolean; wasConnected: boolean;
+    shutWr: boolean; wasConnected: boolean; portLocked: boolean;
   };
   /** Remaining ms of each timer (0 or less: due), or null. */
   timers: {
@@ -250,6 +267,11 @@ export class TcpSocket {
   #localPort = 0;
   #remote: TcpEndpoint | null = null;
   #bound = false;
+  /**
+   * The application bound a port of its choice (Linux's SOCK_BINDPORT_LOCK): a listener shut
+   * down for reading keeps it; an automatic or ephemeral one is given back.
+   */
+  #portLocked = false;
   #registered = false;
   /**
    * For a socket bound to the wildcard address: the IP version it serves (4, or 6 for an
@@ -271,7 +293,7 @@ export class TcpSocket {
 
   // --- Queues. ---
   readonly #rx: RingBuffer;
-  readonly #tx: RingBuffer;
+  #tx: RingBuffer;
   readonly #assembler = new Assembler();
 
   // --- Send sequence space (RFC 9293 §3.3.1). ---
@@ -474,10 +496,12 @@ export class TcpSocket {
     }
     const readable = this.#rx.length > 0 || this.#finReceived || this.#shutRd || err ||
       (this.#wasConnected && s === "CLOSED");
-    const writable = !this.#shutWr && (s === "ESTABLISHED" || s === "CLOSE-WAIT") && this.#tx.window > 0 ||
-      err || (this.#wasConnected && s === "CLOSED");
+    // Shut down for writing polls writable (Linux's tcp_poll: a send fails at once with EPIPE,
+    // so a writer blocked on a full queue wakes); both ways shut down polls HUP.
+    const writable = !this.#shutWr && (s === "ESTABLISHED" || s === "CLOSE-WAIT") && this.sendRoom > 0 ||
+      err || (this.#wasConnected && s === "CLOSED") || (this.#shutWr && s !== "SYN-SENT" && s !== "SYN-RECEIVED");
     const hup = (this.#wasConnected && s === "CLOSED") || (this.#finReceived && this.#shutWr) ||
-      (err && s === "CLOSED");
+      (err && s === "CLOSED") || (this.#shutRd && this.#shutWr);
     return { readable, writable, hup, error: err };
   }
 
@@ -491,6 +515,7 @@ export class TcpSocket {
     this.#localPort = this.#host.tcpBind(this, addr, port);
     this.#localAddr = addr;
     this.#bound = true;
+    this.#portLocked = port !== 0;
   }
 
   /** Implements listen(2). `backlog` bounds the accept queue and the SYN queue. */
@@ -501,6 +526,7 @@ export class TcpSocket {
     }
     if (this.#state !== "CLOSED") throw EISCONN;
     if (!this.#bound) this.bind(null, 0);
+    else if (this.#host.tcpCanListen?.(this) === false) throw EADDRINUSE;
     this.#backlog = Math.max(1, backlog);
     this.#synBacklog = Math.max(8, this.#backlog * 2);
     this.#setState("LISTEN");
@@ -520,8 +546,17 @@ export class TcpSocket {
     if (this.#state !== "CLOSED" || this.#wasConnected) throw EISCONN;
     if (this.#localAddr !== null && this.#localAddr.version !== remote.addr.version) throw EAFNOSUPPORT;
     const route = this.#host.tcpRoute(remote.addr);
+    // A socket whose last attempt failed starts over (Linux's tcp_disconnect clears sk_shutdown).
+    this.#shutRd = this.#shutWr = false;
     if (route === null) throw EHOSTUNREACH;
-    if (!this.#bound) this.bind(null, 0);
+    if (!this.#bound) {
+      // No ephemeral port left: Linux's __inet_hash_connect says EADDRNOTAVAIL (bind, EADDRINUSE).
+      try {
+        this.bind(null, 0);
+      } catch (e) {
+        throw e === EADDRINUSE ? EADDRNOTAVAIL : e;
+      }
+    }
     this.#localAddr ??= route.src;
     this.#remote = { addr: remote.addr, port: remote.port };
     try {
@@ -549,8 +584,9 @@ export class TcpSocket {
   send(data: Uint8Array): number | null {
     this.#checkSend();
     if (data.length === 0) return 0;
-    const n = this.#tx.enqueue(data);
-    if (n === 0) return null;
+    const room = this.sendRoom;
+    if (room === 0) return null;
+    const n = this.#tx.enqueue(data.length > room ? data.subarray(0, room) : data);
     this.#host.tcpWake(this);
     return n;
   }
@@ -564,8 +600,9 @@ export class TcpSocket {
   sendVia(max: number, fill: (dst: Uint8Array) => number): number | null {
     this.#checkSend();
     if (max === 0) return 0;
-    if (this.#tx.window === 0) return null;
-    const n = this.#tx.enqueueVia(max, fill);
+    const room = this.sendRoom;
+    if (room === 0) return null;
+    const n = this.#tx.enqueueVia(Math.min(max, room), fill);
     if (n > 0) this.#host.tcpWake(this);
     return n;
   }
@@ -573,19 +610,43 @@ export class TcpSocket {
   #checkSend(): void {
     if (this.#error) throw this.#takeError();
     if (this.#shutWr || this.#userClosed) throw EPIPE;
-    if (!canSendData(this.#state)) {
-      throw (this.#state === "CLOSED" && !this.#wasConnected) || this.#state === "LISTEN" ? ENOTCONN : EPIPE;
-    }
+    // Not connected, listening or closed: EPIPE, as Linux's sk_stream_wait_connect says for
+    // every state but the handshake's (never ENOTCONN).
+    if (!canSendData(this.#state)) throw EPIPE;
   }
 
-  /** Free room in the send queue, in bytes. */
+  /** Free room in the send queue, in bytes (within the send limit). */
   get sendRoom(): number {
-    return this.#tx.window;
+    return Math.max(0, this.sendCapacity - this.#tx.length);
   }
 
-  /** The send queue's capacity, in bytes. */
+  /** The send queue's capacity, in bytes: its ring's, or the smaller send limit. */
   get sendCapacity(): number {
-    return this.#tx.capacity;
+    const l = this.#opts.sendLimit;
+    return l > 0 && l < this.#tx.capacity ? l : this.#tx.capacity;
+  }
+
+  /** The send limit (TcpOptions.sendLimit; 0: none). */
+  get sendLimit(): number {
+    return this.#opts.sendLimit;
+  }
+
+  /**
+   * Sets the send limit (SO_SNDBUF); a larger one lets a blocked writer go on at the next poll
+   * round. The send queue grows to a limit beyond its capacity (up to MAX_SEND_QUEUE), its
+   * bytes moved to a larger ring; it never shrinks.
+   */
+  set sendLimit(n: number) {
+    const limit = Math.max(0, Math.floor(n));
+    this.#opts.sendLimit = limit;
+    const want = Math.min(limit, MAX_SEND_QUEUE);
+    if (want > this.#tx.capacity) {
+      const tx = new RingBuffer(want);
+      tx.restore(this.#tx.snapshot(this.#tx.length), this.#tx.length);
+      this.#tx = tx;
+      this.#opts.txBufferSize = want;
+    }
+    this.#host.tcpWake(this);
   }
 
   /**
@@ -629,7 +690,13 @@ export class TcpSocket {
   /** Implements shutdown(2). */
   shutdown(how: "read" | "write" | "both"): void {
     if (this.#state === "LISTEN") {
-      this.close();
+      // As Linux's tcp_disconnect of a listener: the socket stops listening (its pending
+      // connections are reset) and may listen again; it keeps a port it was bound to.
+      if (how === "write") return;
+      for (const c of this.#acceptQueue) c.abort();
+      this.#acceptQueue = [];
+      this.#host.tcpWake(this);
+      this.#setState("CLOSED", this.#portLocked);
       return;
     }
     if (!isSynchronized(this.#state) && this.#state !== "SYN-RECEIVED" && this.#state !== "SYN-SENT") {
@@ -813,6 +880,15 @@ export class TcpSocket {
     c.#synPending = true;
     host.tcpRegister(c);
     c.#registered = true;
+    if (parent !== null && host.tcpInheritPort) {
+      // The connection holds its listener's port as Linux's do (a bind beside it needs
+      // SO_REUSEADDR on both), with the listener's SO_REUSEADDR/SO_REUSEPORT.
+      c.reuseAddr = parent.reuseAddr;
+      c.reusePort = parent.reusePort;
+      c.wildcardVersion = parent.wildcardVersion;
+      host.tcpInheritPort(c);
+      c.#bound = true;
+    }
     c.#setState("SYN-RECEIVED");
     return c;
   }
@@ -1686,7 +1762,7 @@ export class TcpSocket {
         finReceived: this.#finReceived, wsEnabled: this.#wsEnabled, tsEnabled: this.#tsEnabled, sackEnabled: this.#sackEnabled,
         synPending: this.#synPending, finQueued: this.#finQueued, finAcked: this.#finAcked, rstPending: this.#rstPending,
         ackNow: this.#ackNow, probePending: this.#probePending, userClosed: this.#userClosed, shutRd: this.#shutRd,
-        shutWr: this.#shutWr, wasConnected: this.#wasConnected,
+        shutWr: this.#shutWr, wasConnected: this.#wasConnected, portLocked: this.#portLocked,
       },
       timers: {
         rto: rel(this.#rtoAt), delayedAck: rel(this.#delayedAckAt), timeWait: rel(this.#timeWaitAt),
@@ -1797,6 +1873,7 @@ export class TcpSocket {
     this.#shutRd = f.shutRd;
     this.#shutWr = f.shutWr;
     this.#wasConnected = f.wasConnected;
+    this.#portLocked = f.portLocked;
     this.#rtoAt = at(s.timers.rto);
     this.#delayedAckAt = at(s.timers.delayedAck);
     this.#timeWaitAt = at(s.timers.timeWait);
@@ -1815,7 +1892,10 @@ export class TcpSocket {
     this.#scoreboard = s.scoreboard.map(([l, r]) => ({ left: seq(l), right: seq(r) }));
     this.#error = error;
     if (s.bound) {
-      this.#localPort = this.#host.tcpBind(this, this.#localAddr, s.localPort);
+      // A connection takes its port back unchecked (it shared it with its listener or others
+      // by the rules when it got it); a listener or bound socket is checked.
+      if (s.registered && this.#host.tcpInheritPort) this.#host.tcpInheritPort(this);
+      else this.#localPort = this.#host.tcpBind(this, this.#localAddr, s.localPort, true);
       this.#bound = true;
     }
     if (s.registered) {
@@ -1837,7 +1917,7 @@ export class TcpSocket {
   }
 
   /** The only place the state changes. */
-  #setState(next: TcpState): void {
+  #setState(next: TcpState, keepPort = false): void {
     const prev = this.#state;
     if (prev === next) return;
     this.#state = next;
@@ -1870,11 +1950,15 @@ export class TcpSocket {
         this.#parent = null;
       }
       if (prev !== "LISTEN" && prev !== "SYN-SENT") this.#wasConnected ||= isSynchronized(prev);
+      // Ended by an error (refused, reset, timed out): shut down both ways, as Linux's tcp_done
+      // leaves it, so a read after the error is taken returns 0 and a send is EPIPE.
+      if (this.#error !== null && prev !== "LISTEN") this.#shutRd = this.#shutWr = true;
       this.#rtoAt = this.#delayedAckAt = this.#timeWaitAt = this.#keepaliveAt = null;
       this.#persistAt = this.#finWait2At = null;
       this.#synPending = this.#ackNow = this.#probePending = false;
       this.#acksOwed = 0;
       this.#rexmitAt = null;
+      if (keepPort && this.#bound && !this.#rstPending) return;
       if (!this.#rstPending) this.#release();
     }
   }

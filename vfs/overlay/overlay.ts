@@ -34,6 +34,7 @@ import type { Location } from "../mount.ts";
 import type { HostDentry, HostFilesystem } from "../hostfs/hostfs.ts";
 import { nowNs } from "../tmpfs/tmpfs.ts";
 import { OverlayRegularFile } from "./overlay_file.ts";
+import type { Acl, AclType } from "../posix_acl.ts";
 
 /** Upper-layer inode numbers are shifted by this, out of the host's range in practice. */
 const UPPER_INO_BASE = 2 ** 52;
@@ -388,6 +389,28 @@ export class OverlayDentry extends Dentry {
 
   override listxattr(): string[] {
     return this.#top.listxattr();
+  }
+
+  override get acl(): Acl | null {
+    return this.#top.acl;
+  }
+
+  override get defaultAcl(): Acl | null {
+    return this.#top.defaultAcl;
+  }
+
+  override get fileCaps(): boolean {
+    return this.#top.fileCaps;
+  }
+
+  /** ACLs live in the upper layer: the overlay keeps them when it does (a tmpfs upper). */
+  override get supportsAcl(): boolean {
+    return !this.isSymlink && this.#fs.upper.root.supportsAcl;
+  }
+
+  override setAcl(type: AclType, acl: Acl | null): void {
+    this.copyUp();
+    this.upper!.setAcl(type, acl);
   }
 
   override removexattr(name: string): void {

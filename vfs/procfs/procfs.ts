@@ -53,6 +53,8 @@ import {
 import { dtFromMode } from "../hostfs/hostfs.ts";
 import type { NetFileKind, ProcCaller, ProcMemAccess, ProcProcess, ProcSource, ProcThread } from "./source.ts";
 import { LocatedFile } from "../located_file.ts";
+import { AnonInodeFile } from "../anon_file.ts";
+import { MemFd } from "../memfd.ts";
 import * as r from "./render.ts";
 import { CAP_SYS_PTRACE } from "../../abi/linux/capability.ts";
 
@@ -171,7 +173,8 @@ class ProcRoot extends KDentry {
       core.add(new SysctlFile(pfs, core, name, `net/core/${name}`));
     }
     const ipv4 = net.dir("ipv4");
-    for (const name of ["ip_local_port_range", "tcp_rmem", "tcp_wmem"]) {
+    ipv4.add(new SysctlFile(pfs, ipv4, "ip_local_port_range", "net/ipv4/ip_local_port_range", 0o644));
+    for (const name of ["tcp_rmem", "tcp_wmem"]) {
       ipv4.add(new SysctlFile(pfs, ipv4, name, `net/ipv4/${name}`));
     }
     markSysctl(sys);
@@ -770,7 +773,9 @@ class FdLink extends KSymlink {
 /**
  * @savable An open description that is not in the tree (a pipe end, a socket, host stdio),
  * reached through /proc/PID/fd/N. Opening it gives a new end of the same pipe with the access
- * mode asked for (Linux re-opens the FIFO inode), or the description itself for the others.
+ * mode asked for (Linux re-opens the FIFO inode); ENXIO for sockets, and what an anonymous
+ * inode's {@linkcode AnonInodeFile.reopen} says; the description itself for the others (host
+ * stdio: `echo x > /dev/stdout`).
  */
 class DescriptionDentry extends KDentry {
   constructor(pfs: ProcFilesystem, readonly file: FileDescription, uid: number, gid: number) {
@@ -783,14 +788,19 @@ class DescriptionDentry extends KDentry {
     return this.file.stat();
   }
 
-  /** O_TRUNC through the link (`echo x > /dev/stdout`) leaves the shared file as it is. */
+  /**
+   * O_TRUNC through the link (`echo x > /dev/stdout`) leaves a shared description's file as it
+   * is; a memfd, a file of its own, is truncated (its seals may refuse: EPERM).
+   */
   override setattr(attr: SetAttr): void {
     if (attr.mode !== undefined || attr.uid !== undefined || attr.gid !== undefined) throw EPERM;
+    if (attr.size !== undefined && this.file instanceof MemFd) this.file.truncate(attr.size);
   }
 
   override open(_loc: Location, flags: number): FileDescription {
     const f = this.file;
     if ((this.mode & S_IFMT) === S_IFSOCK) throw ENXIO; // sockets cannot be opened, as Linux
+    if (f instanceof AnonInodeFile || f instanceof MemFd) return f.reopen(flags);
     const acc = flags & O_ACCMODE;
     if (f instanceof PipeEnd && acc !== O_RDWR) {
       return new PipeEnd(f.pipe, acc === O_RDONLY, flags & ~O_ACCMODE);

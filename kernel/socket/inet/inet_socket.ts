@@ -27,6 +27,8 @@ import {
 } from "../../../waiter/mod.ts";
 import { type RecvRequest, type RecvResult, type SendRequest, SocketFile } from "../socket.ts";
 import * as C from "./constants.ts";
+import { CAP_NET_ADMIN } from "../../../abi/linux/capability.ts";
+import { bufferSize, NET_CORE, SOCK_MIN_RCVBUF, SOCK_MIN_SNDBUF } from "../sockopt.ts";
 import { type Endpoint, parseSockaddr } from "./sockaddr.ts";
 
 /** A netstack error as the application's errno; other exceptions pass through. */
@@ -253,8 +255,11 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
     return this.getProtocolOpt(level, name, optlen);
   }
 
-  override setsockopt(_t: Task, level: number, name: number, value: Uint8Array): void {
-    if (level === C.SOL_SOCKET) return this.setSocketOpt(name, value);
+  override setsockopt(t: Task, level: number, name: number, value: Uint8Array): void {
+    if (level === C.SOL_SOCKET) {
+      if ((name === C.SO_SNDBUFFORCE || name === C.SO_RCVBUFFORCE) && !t.creds.hasCap(CAP_NET_ADMIN)) throw errno.EPERM;
+      return this.setSocketOpt(name, value);
+    }
     if (level === C.IPPROTO_IP) return this.setIpOpt(name, value);
     if (level === C.IPPROTO_IPV6 && this.family === C.AF_INET6) return this.setIpv6Opt(name, value);
     return this.setProtocolOpt(level, name, value);
@@ -279,6 +284,8 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
   protected keepaliveChanged(): void {}
   /** SO_REUSEADDR/SO_REUSEPORT changed (the netstack socket keeps them for port conflicts). */
   protected reuseChanged(): void {}
+  /** SO_SNDBUF was set (TCP bounds its send queue by it from then on). */
+  protected sndBufChanged(): void {}
 
   /** Hands this socket's port-sharing options to its netstack socket (for reuseChanged). */
   protected sharePortOptions(sock: PortSharing): void {
@@ -365,12 +372,14 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
         return;
       case C.SO_SNDBUF:
       case C.SO_SNDBUFFORCE:
-        // As Linux: double the request (room for bookkeeping), within [4608, 2*wmem_max].
-        this.sndBuf = Math.max(4608, Math.min(2 * 212992, 2 * Math.max(0, n)));
+        // As Linux: the request as unsigned (-1 is the most), within wmem_max, doubled (room
+        // for bookkeeping), at least SOCK_MIN_SNDBUF.
+        this.sndBuf = bufferSize(n, NET_CORE.wmemMax, SOCK_MIN_SNDBUF, name === C.SO_SNDBUFFORCE);
+        this.sndBufChanged();
         return;
       case C.SO_RCVBUF:
       case C.SO_RCVBUFFORCE:
-        this.rcvBuf = Math.max(2304, Math.min(2 * 212992, 2 * Math.max(0, n)));
+        this.rcvBuf = bufferSize(n, NET_CORE.rmemMax, SOCK_MIN_RCVBUF, name === C.SO_RCVBUFFORCE);
         return;
       case C.SO_RCVLOWAT:
         this.#flags.set(`s:${name}`, Math.max(1, n));

@@ -19,7 +19,7 @@ import { AT_FDCWD } from "../../../abi/linux/file.ts";
 import { CAP_SYS_ADMIN, CAP_SYS_CHROOT } from "../../../abi/linux/capability.ts";
 import {
   MNT_DETACH, MNT_EXPIRE, MNT_FORCE, MS_BIND, MS_MGC_MSK, MS_MGC_VAL, MS_MOUNT_FLAGS, MS_MOVE,
-  MS_PROPAGATION, MS_RDONLY, MS_REC, MS_REMOUNT, MS_SILENT, UMOUNT_NOFOLLOW,
+  MS_NOATIME, MS_PROPAGATION, MS_RDONLY, MS_REC, MS_REMOUNT, MS_SILENT, MS_STRICTATIME, UMOUNT_NOFOLLOW,
 } from "../../../abi/linux/mount.ts";
 import { type Filesystem, Location, type Mount, walk } from "../../../vfs/mod.ts";
 import { ProcFilesystem } from "../../../vfs/procfs/procfs.ts";
@@ -40,19 +40,37 @@ function lookup(t: Task, path: string, follow = true): Location {
   return walk(pathCtx(t), startDir(t, AT_FDCWD, path), path, follow);
 }
 
-/** tmpfs's data options: size= (k, m, g suffixes), mode= (octal), uid=, gid=; EINVAL otherwise. */
-function tmpfsOptions(data: string): { sizeLimit: number; mode: number; uid: number; gid: number } {
+/** A number with Linux's memparse suffixes (k, m, g, t, p, e), or null. */
+function memparse(value: string): number | null {
+  const m = /^([0-9]+)([kmgtpeKMGTPE]?)$/.exec(value);
+  if (m === null) return null;
+  const shift = " kmgtpe".indexOf((m[2] || " ").toLowerCase()) * 10;
+  return Number(m[1]) * 2 ** shift;
+}
+
+/**
+ * tmpfs's data options, as Linux's shmem_parse_one: size= (bytes with k, m, g... suffixes, or
+ * N% of memory; rounded up to pages; 0 is no limit), nr_blocks= (pages), mode= (octal), uid=,
+ * gid=; nr_inodes=, huge=, inode64 are accepted; EINVAL otherwise.
+ */
+function tmpfsOptions(t: Task, data: string): { sizeLimit: number; mode: number; uid: number; gid: number } {
   const o = { sizeLimit: Infinity, mode: 0o1777, uid: 0, gid: 0 };
   for (const opt of data.split(",")) {
     if (opt === "") continue;
     const eq = opt.indexOf("=");
     const key = eq < 0 ? opt : opt.slice(0, eq), value = eq < 0 ? "" : opt.slice(eq + 1);
     let m: RegExpExecArray | null;
-    if (key === "size" && (m = /^([0-9]+)([kmgKMG]?)$/.exec(value)) !== null) {
-      o.sizeLimit = Number(m[1]) * ({ "": 1, k: 1024, m: 1 << 20, g: 1 << 30 }[m[2]!.toLowerCase()] ?? 1);
+    let n: number | null;
+    if (key === "size" && (m = /^([0-9]+)%$/.exec(value)) !== null) {
+      o.sizeLimit = Math.ceil(new KernelProcSource(t.kernel).system().memTotal * Number(m[1]) / 100 / 4096) * 4096;
+      if (o.sizeLimit === 0) o.sizeLimit = Infinity;
+    } else if (key === "size" && (n = memparse(value)) !== null) {
+      o.sizeLimit = n === 0 ? Infinity : n;
+    } else if (key === "nr_blocks" && (n = memparse(value)) !== null) {
+      o.sizeLimit = n === 0 ? Infinity : n * 4096;
     } else if (key === "mode" && /^[0-7]{1,4}$/.test(value)) o.mode = parseInt(value, 8);
     else if ((key === "uid" || key === "gid") && /^[0-9]{1,10}$/.test(value)) o[key] = Number(value);
-    else if (key !== "nr_inodes" && key !== "nr_blocks" && key !== "huge" && key !== "inode64") throw EINVAL;
+    else if (!((key === "nr_inodes" || key === "huge") && value !== "") && opt !== "inode64" && opt !== "inode32") throw EINVAL;
   }
   return o;
 }
@@ -61,7 +79,7 @@ function tmpfsOptions(data: string): { sizeLimit: number; mode: number; uid: num
 function newFilesystem(t: Task, type: string, data: string): Filesystem {
   switch (type) {
     case "tmpfs":
-      return new TmpfsFilesystem(tmpfsOptions(data));
+      return new TmpfsFilesystem(tmpfsOptions(t, data));
     case "proc":
       return new ProcFilesystem(new KernelProcSource(t.kernel));
     case "sysfs":
@@ -82,7 +100,8 @@ const sysMount: SyscallFn = (t, a) => {
   const f = Number(flags & 0xffff_ffffn);
   const target = copyInPath(t, targetAddr);
   const at = lookup(t, target);
-  const perMount = f & MS_MOUNT_FLAGS;
+  let perMount = f & MS_MOUNT_FLAGS;
+  if (perMount & MS_STRICTATIME) perMount &= ~MS_NOATIME;
 
   if (f & MS_REMOUNT) {
     if (at.dentry !== at.mount.root) throw EINVAL;
