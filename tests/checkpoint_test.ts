@@ -1571,6 +1571,34 @@ Deno.test("sentry do --checkpoint-image then sentry restore: MAP_SHARED anonymou
 
 const PAGE = 4096;
 
+Deno.test("sentry do --checkpoint-image then sentry restore: an inotify instance keeps its watches, wds and queued events", async () => {
+  const exe = await compileC("ckpt_inotify", { static: true });
+  const native = new TextDecoder().decode((await new Deno.Command(exe, { stdout: "piped" }).output()).stdout);
+  assert.match(native, /^ready: wds 1 2 3\nevent wd 3 mask 0x8000 [^]*\nnew wd 4\nevent wd 4 mask 0x4 cookie 0 name ''\n$/);
+  const dir = Deno.makeTempDirSync();
+  try {
+    const image = `${dir}/image.cbor`;
+    const first = await sentry(["do", "--checkpoint-image", image, "--checkpoint-after", "1", "--", exe]);
+    assert.deepEqual([first.code, first.stderr, first.stdout], [0, "", "ready: wds 1 2 3\n"]);
+    for (const run of [1, 2]) {
+      const second = await sentry(["restore", image]);
+      assert.deepEqual([second.code, second.stderr], [0, ""], `restore ${run}`);
+      assert.equal(first.stdout + second.stdout, native, `restore ${run}`);
+    }
+    type S = ReturnType<typeof readSandboxImage>["state"];
+    const ino = (st: S) => st.files.find((f) => f.kind === "inotify") as Extract<S["files"][number], { kind: "inotify" }>;
+    await refusedRestores(image, [
+      ["a wd past the next one", (st) => void (ino(st).watches[0]!.wd = ino(st).nextWd), /past the next/],
+      ["a file that is gone", (st) => void (ino(st).watches[0]!.path = "/nonexistent/ckpt"), /an inotify watch watches is gone/],
+      ["one file watched twice", (st) => void ino(st).watches.push({ ...ino(st).watches[0]!, wd: 2 }), /watches .* twice/],
+      ["an overflow event of a watch", (st) => void (ino(st).events[0]!.mask = 0x4000), /an inotify event names wd/],
+      ["an event name with a slash", (st) => void (ino(st).events[1]!.name = "a/b"), /not a usable checkpoint image/],
+    ]);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 Deno.test("sentry do --checkpoint-image then sentry restore: pages a parent shares copy-on-write with its forked children are saved once and stay shared, and a write after the restore stays in its process", async () => {
   const exe = await compileC("ckpt_cow", { static: true });
   const MIB = 32;

@@ -518,7 +518,7 @@ function saveFile(f: FileDescription, c: SaveContext): number {
       return saveMemfd(f, c.blobs);
     }
     const anon = saveAnonFile(
-      f, (g) => saveFile(g, c), (tg) => c.kernel.threadGroups.get(tg.tgid) === tg && !tg.zombie,
+      c.kernel, f, (g) => saveFile(g, c), (tg) => c.kernel.threadGroups.get(tg.tgid) === tg && !tg.zombie,
       (what) => new CheckpointError(`${what}: not saved yet`),
     );
     if (anon !== null) return anon;
@@ -1089,7 +1089,7 @@ function reopenFifo(
 }
 
 function isAnonFile(f: SavedFile): f is SavedAnonFile {
-  return f.kind === "eventfd" || f.kind === "timerfd" || f.kind === "signalfd" || f.kind === "epoll";
+  return f.kind === "eventfd" || f.kind === "timerfd" || f.kind === "signalfd" || f.kind === "epoll" || f.kind === "inotify";
 }
 
 function loadSigInfo(s: SavedSigInfo): SigInfo {
