@@ -1367,7 +1367,7 @@ Deno.test("restore: hostile memfd entries and mappings are refused in one line a
       ["a mapping naming a file that is not a memfd", (s) => void (mapped(s).memfd!.file = s.files.findIndex((f) => f.kind === "stdio")), /not a memfd at a page/],
       ["a mapping at an unaligned offset", (s) => void (mapped(s).memfd!.offset = 100), /not a memfd at a page/],
       ["memory contents inside a memfd's mapping", (s) => void (s.mms[0]!.runs[0]!.addr = mapped(s).start), /outside every mapping of its own memory/],
-      ["a memfd nothing holds", (s) => void s.files.push({ ...memfd(s, "plain"), runs: [] }), /no descriptor or mapping holds/],
+      ["a memfd nothing holds", (s) => void s.files.push({ ...memfd(s, "plain"), runs: [] }), /no descriptor, mapping or message holds/],
       ["F_SEAL_WRITE under a writable shared mapping", (s) => void (memfd(s, "shared").seals = 0x8), /cannot seal the memfd shared .*errno 16/],
     ];
     refusedInProcess(image, out, cases);
