@@ -578,6 +578,14 @@ Deno.test("sentry do --checkpoint-after on a sandbox this slice cannot save says
     assert.equal(locked.stderr, "sentry: checkpoint: file locks (flock, fcntl or OFD) are held: not saved yet; the sandbox goes on\n");
     assert.equal(locked.code, 0);
     assert.ok(!exists(image));
+    // An overlay mounted with mount(2): its whiteouts live in the sentry's memory, not saved yet.
+    const overlay = await sentry([
+      "do", "--checkpoint-image", image, "--checkpoint-after", "1", "--", "/bin/sh", "-c",
+      `mkdir -p /tmp/o/l /tmp/o/u /tmp/o/w /tmp/o/m && mount -t overlay overlay -o lowerdir=/tmp/o/l,upperdir=/tmp/o/u,workdir=/tmp/o/w /tmp/o/m && exec ${exe} 100`,
+    ]);
+    assert.ok(overlay.stdout.includes("\n100\nrounding 3 "), overlay.stdout);
+    assert.equal(overlay.stderr, "sentry: checkpoint: an overlay mounted in the sandbox: not saved yet; the sandbox goes on\n");
+    assert.ok(!exists(image));
     const bad = await sentry(["do", "--checkpoint-after", "x", "--checkpoint-image", image, "--", "/bin/true"]);
     assert.equal(bad.code, 125);
     assert.equal(bad.stderr, "sentry: --checkpoint-after: expected a number of seconds\n");
