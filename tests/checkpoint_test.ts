@@ -33,6 +33,7 @@ import { KernelProcSource } from "../kernel/proc_source.ts";
 import { sandboxCpus } from "../kernel/syscalls/linux/sys_sched.ts";
 import { hostOpen, O_RDONLY } from "../platform/ptrace/_ffi.ts";
 import { compileC, REPO_ROOT } from "./_harness.ts";
+import { execProcess } from "../kernel/control.ts";
 
 const stateSchema = z.object({
   counter: z.number().int(),
@@ -1578,6 +1579,55 @@ Deno.test("sentry do --checkpoint-image then sentry restore: MAP_SHARED anonymou
 });
 
 const PAGE = 4096;
+
+Deno.test("checkpoint of a sandbox with an exec -t session: restored, its terminal hangs up as when the exec client goes away", async () => {
+  const exe = await compileC("ckpt_exec_tty", { static: true });
+  const dir = Deno.makeTempDirSync();
+  try {
+    const out = `${dir}/out`, image = `${dir}/image.cbor`;
+    Deno.writeFileSync(out, new Uint8Array(0));
+    const k = newKernel();
+    k.createInit({ argv: [exe], envp: [], cwd: "/", creds: new Credentials(0, 0), stdio: stdioTo(out) });
+    const done = k.run();
+    try {
+      await until(() => Deno.readTextFileSync(out).includes("init up"), "init");
+      const r = execProcess(k, {
+        argv: [exe, "exec"], envv: [], cwd: "/", uid: 0, gid: 0, additionalGids: [],
+        stdio: { kind: "terminal", winsize: { rows: 24, cols: 80, xpixel: 0, ypixel: 0 } },
+      });
+      assert.ok(!(r instanceof Error) && r.terminal !== null);
+      await until(() => Deno.readTextFileSync(out).includes("exec ready"), "the exec session");
+      // The exec'd process is asleep in its read of the terminal.
+      await new Promise((res) => setTimeout(res, 200));
+      k.pause();
+      await until(() => k.quiescent, "quiescence");
+      checkpointToFile(k, image, { rootHostPath: "/", sentryVersion: "test" });
+    } finally {
+      k.shutdown();
+      await done;
+    }
+    const s = readSandboxImage(image, "/").state;
+    assert.deepEqual(s.execTerminals, [0]);
+    for (const run of [1, 2]) {
+      const second = await sentry(["restore", image]);
+      assert.deepEqual(
+        [second.code, second.stderr, second.stdout],
+        [0, "", "exec: SIGHUP 1, read returned 0 (errno 0), session leader yes\n"],
+        `restore ${run}`,
+      );
+    }
+    await refusedRestores(image, [
+      ["an exec session past the terminals", (st) => void (st.execTerminals = [5]), /an exec session names pty 5/],
+      ["an exec session twice", (st) => void (st.execTerminals = [0, 0]), /an exec session names pty 0/],
+      ["an exec session's master in the sandbox", (st) => {
+        st.files.push({ kind: "tty", terminal: 0, master: true, flags: 2, node: "/dev/ptmx" });
+        st.fdTables[0]!.slots.push({ fd: 90, file: st.files.length - 1, cloexec: false });
+      }, /a master description of an exec session's terminal/],
+    ]);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
 
 Deno.test("sentry do --checkpoint-image then sentry restore: an inotify instance keeps its watches, wds and queued events", async () => {
   const exe = await compileC("ckpt_inotify", { static: true });
