@@ -16,11 +16,14 @@ import {
   IMAGE_MAGIC,
   type Image,
   ImageError,
+  loadCodecs,
   readImage,
+  readImageFast,
   rootIdentity,
   writeImage,
 } from "../kernel/checkpoint/image.ts";
 import { declaredFields, LEDGER } from "../kernel/checkpoint/fields.ts";
+import { decodePlain, GIVE_UP } from "../kernel/checkpoint/cbor_plain.ts";
 import { CheckpointError, checkpointToFile, readSandboxImage, restoreSandbox } from "../kernel/checkpoint/sandbox.ts";
 import { Kernel } from "../kernel/kernel.ts";
 import { PtracePlatform } from "../platform/ptrace/ptrace.ts";
@@ -34,6 +37,9 @@ import { sandboxCpus } from "../kernel/syscalls/linux/sys_sched.ts";
 import { hostOpen, O_RDONLY } from "../platform/ptrace/_ffi.ts";
 import { compileC, REPO_ROOT } from "./_harness.ts";
 import { execProcess } from "../kernel/control.ts";
+
+// writeImage, readImage and decodeImage use cbor-x and node:zlib, loaded on demand.
+await loadCodecs();
 
 const stateSchema = z.object({
   counter: z.number().int(),
@@ -198,6 +204,92 @@ Deno.test("checkpoint image: read from its file in pieces, truncations and byte 
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
+});
+
+Deno.test("checkpoint image: the restore's reader (readImageFast, without cbor-x and node:zlib) reads what readImage reads and refuses what it refuses, with the same line", async () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const random = new Uint8Array(256 << 10);
+    let x = 0x7f4a7c15;
+    for (let i = 0; i < random.length; i++) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      random[i] = x & 0xff;
+    }
+    const blobs = [Uint8Array.of(7, 7, 7), random, new Uint8Array(256 << 10).fill(3), new Uint8Array(0)];
+    writeImage(`${dir}/good.cbor`, { ...sampleImage(), state: { counter: -5, runs: [{ addr: 2 ** 40, blob: 3 }] }, blobs });
+    const good = Deno.readFileSync(`${dir}/good.cbor`);
+    const outcome = async (bytes: Uint8Array, fast: boolean): Promise<string> => {
+      Deno.writeFileSync(`${dir}/t.cbor`, bytes);
+      try {
+        const img = fast ? await readImageFast(`${dir}/t.cbor`, stateSchema) : readImage(`${dir}/t.cbor`, stateSchema);
+        try {
+          return JSON.stringify({ h: img.header, s: img.state, b: img.blobs.map((b) => [...blobBytes(b).subarray(0, 8), b.length]) });
+        } finally {
+          img.close?.();
+        }
+      } catch (err) {
+        assert.ok(err instanceof ImageError, `not an ImageError: ${err}`);
+        return err.message;
+      }
+    };
+    const same = async (bytes: Uint8Array, what: string) => assert.equal(await outcome(bytes, true), await outcome(bytes, false), what);
+    await same(good, "the whole image");
+    assert.ok(!(await outcome(good, true)).startsWith("restore: "));
+    for (let n = 0; n < good.length; n += n < 400 ? 1 : 4099) await same(good.subarray(0, n), `a ${n}-byte prefix`);
+    let seed = 0x2468ace;
+    const rand = () => {
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      return (seed >>> 0) / 2 ** 32;
+    };
+    for (let i = 0; i < 300; i++) {
+      const bad = good.slice();
+      const at = Math.floor(rand() * Math.min(bad.length, 600));
+      bad[at] = bad[at]! ^ (1 + Math.floor(rand() * 255));
+      await same(bad, `a flip at ${at}`);
+    }
+    // Hostile blobs and CBOR the small reader leaves to cbor-x.
+    const img = sampleImage();
+    const hostile: [string, Uint8Array][] = [
+      ["a bomb", encode({ header: img.header, state: img.state, blobs: [{ length: 10, deflated: new Uint8Array(deflateRawSync(new Uint8Array(1 << 22))) }] })],
+      ["a short blob", encode({ header: img.header, state: img.state, blobs: [{ length: 4096, deflated: new Uint8Array(deflateRawSync(new Uint8Array(100))) }] })],
+      ["not DEFLATE", encode({ header: img.header, state: img.state, blobs: [{ length: 4, deflated: new Uint8Array([0xff, 0xff, 0xff, 0xff]) }] })],
+      ["a __proto__ key in the state", encode({ header: img.header, state: JSON.parse('{"__proto__": {"polluted": 1}}'), blobs: [] })],
+    ];
+    for (const [what, bytes] of hostile) await same(bytes, what);
+    assert.strictEqual(({} as Record<string, unknown>).polluted, undefined);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("checkpoint image: cbor_plain reads plain data as cbor-x does, and gives up on the rest", () => {
+  const value = {
+    a: 0, b: 23, c: 24, d: 255, e: 256, f: 65535, g: 65536, h: 2 ** 32 - 1, i: 2 ** 32, j: 2 ** 53 - 1, k: -1, l: -24, m: -25, n: -(2 ** 40),
+    o: 1.5, p: 0.1, q: -0, r: Number.MAX_VALUE, s: "", t: "héllo ✓ 𝄞", u: new Uint8Array([1, 2, 3]), v: new Uint8Array(0), w: [true, false, null, undefined],
+    x: { nested: [[[{ deep: "yes" }]]] }, y: "x".repeat(300), z: Array.from({ length: 70000 }, (_, i) => i % 7), constructor: 1, toString: "no",
+  };
+  const bytes = encode(value);
+  assert.deepStrictEqual(decodePlain(bytes), decode(bytes));
+  const gaveUp: [string, Uint8Array][] = [
+    ["an Error tag", concat(new Uint8Array([0xd8, 0x1b]), encode(["Error", "boom"]))],
+    ["a __proto__ key", encode(JSON.parse('{"__proto__": {"polluted": 1}}'))],
+    ["a half float", new Uint8Array([0xf9, 0x3c, 0x00])],
+    ["an indefinite array", new Uint8Array([0x9f, 0x01, 0xff])],
+    ["a 2^64 integer", new Uint8Array([0x1b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff])],
+    ["an integer key", new Uint8Array([0xa1, 0x01, 0x01])],
+    ["invalid UTF-8", new Uint8Array([0x61, 0xff])],
+    ["an array claiming 2^32 elements", new Uint8Array([0x9b, 0, 0, 0, 1, 0, 0, 0, 0])],
+    ["100,000 nested arrays", concat(new Uint8Array(100_000).fill(0x81), new Uint8Array([0]))],
+    ["trailing bytes", new Uint8Array([0x01, 0x01])],
+    ["nothing", new Uint8Array(0)],
+    ["a cut string", new Uint8Array([0x65, 0x61])],
+  ];
+  for (const [what, b] of gaveUp) assert.strictEqual(decodePlain(b), GIVE_UP, what);
+  assert.strictEqual(({} as Record<string, unknown>).polluted, undefined);
 });
 
 Deno.test("checkpoint image: a failed write leaves the old image whole and no temporary file", () => {

@@ -58,7 +58,10 @@ import type { Terminal } from "../../vfs/tty/mod.ts";
 import { EPHEMERAL_HIGH, EPHEMERAL_LOW } from "../../netstack/mod.ts";
 import { anonFileSchemas, armAnonFile, linkAnonFile, makeAnonFile, saveAnonFile, type SavedAnonFile } from "./anon_files.ts";
 import { checkCowObjects, checkCowPieces, CowMemories, cowObjectSchema, cowPieceSchema, CowSaver, joinPieces, type SavedCowPiece } from "./cow.ts";
-import { checkRoot, type Image, type ImageBlob, IMAGE_FORMAT_VERSION, IMAGE_MAGIC, ImageError, readImage, rootIdentity, writeImage } from "./image.ts";
+import {
+  checkRoot, type Image, type ImageBlob, IMAGE_FORMAT_VERSION, IMAGE_MAGIC, ImageError, readImage, readImageFast, rootIdentity, writeImage,
+} from "./image.ts";
+export { loadCodecs } from "./image.ts";
 
 const PROT_READ = 1, PROT_WRITE = 2;
 const SIGALRM = 14, SI_KERNEL = 0x80;
@@ -1490,6 +1493,7 @@ function restoreTask(t: Task, s: SavedTask): void {
  * `rootHostPath` is the host directory serving as its root filesystem.
  */
 export function checkpointToFile(k: Kernel, path: string, o: { rootHostPath: string; sentryVersion: string }): void {
+  // (loadCodecs first: writeImage needs cbor-x and node:zlib.)
   const { state, blobs } = saveSandbox(k);
   let root;
   try {
@@ -1504,10 +1508,25 @@ export function checkpointToFile(k: Kernel, path: string, o: { rootHostPath: str
   });
 }
 
-/** Reads and validates the image at `path` (nothing is created): see image.ts's readImage. */
+/**
+ * Reads and validates the image at `path` (nothing is created): see image.ts's readImage
+ * (loadCodecs first).
+ */
 export function readSandboxImage(path: string, rootHostPath: string): Image<SavedSandbox> {
   const image = readImage(path, savedSandboxSchema);
   checkRoot(image.header, rootHostPath);
+  return image;
+}
+
+/** {@linkcode readSandboxImage} for the restore: image.ts's readImageFast, which loads no codec it can do without. */
+export async function readSandboxImageFast(path: string, rootHostPath: string): Promise<Image<SavedSandbox>> {
+  const image = await readImageFast(path, savedSandboxSchema);
+  try {
+    checkRoot(image.header, rootHostPath);
+  } catch (err) {
+    image.close?.();
+    throw err;
+  }
   return image;
 }
 
