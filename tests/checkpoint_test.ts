@@ -386,6 +386,9 @@ Deno.test("checkpoint image: hand-made hostile images are refused with one line"
     ["an array claiming 2^32 elements", new Uint8Array([0x9b, 0, 0, 0, 1, 0, 0, 0, 0]), "bad CBOR"],
     ["trailing bytes", concat(file({}), new Uint8Array([0])), "bad CBOR"],
     ["100,000 nested arrays", concat(new Uint8Array(100_000).fill(0x81), new Uint8Array([0])), "bad CBOR"],
+    // CBOR's shared references (tags 28, 29): an array holding itself, and one array named twice.
+    ["a cycle", new Uint8Array([0xd8, 0x1c, 0x81, 0xd8, 0x1d, 0x00]), "bad CBOR (shared references)"],
+    ["a shared array", new Uint8Array([0x82, 0xd8, 0x1c, 0x81, 0x01, 0xd8, 0x1d, 0x00]), "bad CBOR (shared references)"],
   ];
   for (const [what, raw, expect] of cases) {
     const r = decodeOrRefuse(raw);

@@ -26,7 +26,7 @@
 
 import type * as CborX from "cbor-x/index-no-eval";
 import type * as Zlib from "node:zlib";
-import { z } from "zod";
+import { z } from "./zod_tree.ts";
 import { decodePlain, GIVE_UP } from "./cbor_plain.ts";
 import { hostClose, hostOpen, hostPread, O_CLOEXEC, O_RDONLY } from "../../platform/ptrace/_ffi.ts";
 
@@ -429,6 +429,7 @@ export function decodeImage<S>(raw: Uint8Array, stateSchema: z.ZodType<S>, name:
     // cbor-x throws for truncation, trailing bytes, bad tokens and nesting past the stack.
     throw bad(`bad CBOR (${oneLine(err)})`);
   }
+  if (!isTree(decoded)) throw bad("bad CBOR (shared references)");
   const file = fileSchema.safeParse(decoded);
   if (!file.success) throw bad(`bad layout (${issue(file.error)})`);
   const { header, state } = checkHeaderAndState(file.data.header, file.data.state, stateSchema, name);
@@ -482,6 +483,29 @@ function inflateBlob(deflated: Uint8Array, length: number, i: number, bad: (why:
   }
   if (out.length !== length) throw bad(`memory blob ${i} holds ${out.length} bytes, not ${length}`);
   return out;
+}
+
+/**
+ * Whether v, as cbor-x decoded it, is a tree: no object or array reached twice. cbor-x makes
+ * shared references and cycles of CBOR's tags 28 and 29; the schemas (zod_tree.ts) parse each
+ * reference again, so a few bytes of shared references could make them parse billions of
+ * objects. Walked without recursion (cbor-x already refused nesting deeper than its stack).
+ */
+function isTree(v: unknown): boolean {
+  const seen = new WeakSet<object>();
+  const todo: unknown[] = [v];
+  while (todo.length > 0) {
+    const x = todo.pop();
+    if (typeof x !== "object" || x === null || ArrayBuffer.isView(x)) continue;
+    if (seen.has(x)) return false;
+    seen.add(x);
+    if (Array.isArray(x)) {
+      for (const e of x) todo.push(e);
+    } else {
+      for (const k in x) todo.push((x as Record<string, unknown>)[k]);
+    }
+  }
+  return true;
 }
 
 /** The head of a CBOR data item: major type, argument, where its content starts. */
@@ -594,6 +618,7 @@ function readInPieces<S>(src: ImageSource, stateSchema: z.ZodType<S>, name: stri
     } catch {
       return null;
     }
+    if (!isTree(rawHeader) || !isTree(rawState)) return null;
   }
   const { header, state } = checkHeaderAndState(rawHeader, rawState, stateSchema, name);
   const bad = badImage(name);

@@ -21,7 +21,7 @@
  * @module
  */
 
-import { z } from "zod";
+import { z } from "./zod_tree.ts";
 import type { Kernel } from "../kernel.ts";
 import { Task } from "../task.ts";
 import { ThreadGroup } from "../thread_group.ts";

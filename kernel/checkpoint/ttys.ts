@@ -16,7 +16,7 @@
  * @module
  */
 
-import { z } from "zod";
+import { z } from "./zod_tree.ts";
 import type { Kernel } from "../kernel.ts";
 import { LineDiscipline, PtyMasterFile, PtySlaveFile, Terminal, TtyFile } from "../../vfs/tty/mod.ts";
 import { NCCS } from "../../abi/linux/tty.ts";
