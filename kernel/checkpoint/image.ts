@@ -177,6 +177,12 @@ const blobSchema = z.object({ length: blobLength, deflated: bytes.optional(), ra
 
 /** A run at least this long is sampled before it is compressed. */
 const SAMPLE_BYTES = 64 << 10;
+/**
+ * An image whose memory is smaller than this stores it as it is: an idle shell's 190 KB deflate
+ * to 46 KB, and a restore would pay more for loading an inflater (DecompressionStream's streams,
+ * ~8 ms; node:zlib ~14 ms) than the 140 KB cost to read.
+ */
+const SMALL_IMAGE_BYTES = 256 << 10;
 
 /**
  * Whether DEFLATE is worth its time on b: a run of at least SAMPLE_BYTES is compressed whole
@@ -251,6 +257,9 @@ export function writeImage(path: string, image: Image<unknown>): void {
   const piece = (v: unknown) => enc.encode(v).slice();
   const text = new TextEncoder();
   const key = (k: string) => new Uint8Array([...cborHead(3, k.length), ...text.encode(k)]);
+  let total = 0;
+  for (const b of image.blobs) total += b.length;
+  const small = total < SMALL_IMAGE_BYTES;
   const tmp = `${path}.tmp-${Deno.pid}`;
   try {
     const f = Deno.openSync(tmp, { write: true, create: true, truncate: true, mode: 0o600 });
@@ -265,7 +274,7 @@ export function writeImage(path: string, image: Image<unknown>): void {
       w.put(cborHead(4, image.blobs.length));
       for (const blob of image.blobs) {
         const b = blobBytes(blob);
-        const deflate = worthDeflating(b);
+        const deflate = !small && worthDeflating(b);
         const data = deflate ? zlib.deflateRawSync(b, { level: 1 }) : b;
         w.put(cborHead(5, 2));
         w.put(key("length"));
