@@ -72,6 +72,12 @@ export interface TcpHost {
    * beside an SO_REUSEADDR socket that bound first: Linux checks again at listen).
    */
   tcpCanListen?(sock: TcpSocket): boolean;
+  /**
+   * Reserves an ephemeral port for `sock`'s connect from `local` to `remote`, which it may
+   * share with other connections whose 4-tuples differ once no port is free (Linux's
+   * __inet_hash_connect). Throws EADDRINUSE when none is left.
+   */
+  tcpBindForConnect?(sock: TcpSocket, local: IpAddress, remote: TcpEndpoint): number;
   /** Makes `sock`, a listener's new connection, a holder of its port with no check (Linux's inet_inherit_port). */
   tcpInheritPort?(sock: TcpSocket): void;
   /** Indexes `sock` by its full 4-tuple so that segments reach it. */
@@ -552,7 +558,11 @@ export class TcpSocket {
     if (!this.#bound) {
       // No ephemeral port left: Linux's __inet_hash_connect says EADDRNOTAVAIL (bind, EADDRINUSE).
       try {
-        this.bind(null, 0);
+        if (this.#host.tcpBindForConnect) {
+          this.#localPort = this.#host.tcpBindForConnect(this, this.#localAddr ?? route.src, remote);
+          this.#bound = true;
+          this.#portLocked = false;
+        } else this.bind(null, 0);
       } catch (e) {
         throw e === EADDRINUSE ? EADDRNOTAVAIL : e;
       }
