@@ -709,7 +709,15 @@ export class TcpSocket {
       this.#setState("CLOSED", this.#portLocked);
       return;
     }
-    if (!isSynchronized(this.#state) && this.#state !== "SYN-RECEIVED" && this.#state !== "SYN-SENT") {
+    if (this.#state === "SYN-SENT") {
+      // As Linux's tcp_disconnect of a connecting socket, whichever way: the attempt ends
+      // with ECONNRESET (POLLERR|POLLHUP), and the socket may connect again.
+      this.#error = ECONNRESET;
+      this.#host.tcpWake(this);
+      this.#setState("CLOSED", this.#portLocked);
+      return;
+    }
+    if (!isSynchronized(this.#state) && this.#state !== "SYN-RECEIVED") {
       throw ENOTCONN;
     }
     if (how !== "write") {
@@ -1914,13 +1922,13 @@ export class TcpSocket {
     }
   }
 
-  /** Drops the port and 4-tuple reservations. */
-  #release(): void {
+  /** Drops the 4-tuple reservation, and the port's unless `keepPort`. */
+  #release(keepPort = false): void {
     if (this.#registered) {
       this.#registered = false;
       this.#host.tcpUnregister(this);
     }
-    if (this.#bound) {
+    if (this.#bound && !keepPort) {
       this.#bound = false;
       this.#host.tcpUnbind(this);
     }
@@ -1968,8 +1976,7 @@ export class TcpSocket {
       this.#synPending = this.#ackNow = this.#probePending = false;
       this.#acksOwed = 0;
       this.#rexmitAt = null;
-      if (keepPort && this.#bound && !this.#rstPending) return;
-      if (!this.#rstPending) this.#release();
+      if (!this.#rstPending) this.#release(keepPort);
     }
   }
 }

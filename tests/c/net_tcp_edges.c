@@ -10,7 +10,8 @@
  * - shutdown of a socket in TIME-WAIT is ENOTCONN;
  * - SO_SNDBUF grows past tcp_wmem's 16384 once connected;
  * - FIONREAD and TIOCOUTQ of TCP (EINVAL on a listener) and UDP (the next datagram), and
- *   TCP_INQ's control message.
+ *   TCP_INQ's control message;
+ * - a connect to port 0 is refused; shutdown of a connecting socket ends it with ECONNRESET.
  * An alarm ends a hang.
  */
 #include <arpa/inet.h>
@@ -210,6 +211,34 @@ static void time_wait_shutdown(void) {
   close(l);
 }
 
+static void connecting_shutdown(void) {
+  struct sockaddr_in any = {.sin_family = AF_INET};
+  int s = socket(AF_INET, SOCK_STREAM, 0);
+  R("connect to 0.0.0.0 port 0", connect(s, (struct sockaddr *)&any, sizeof any));
+  close(s);
+  int l = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = loopback(0);
+  bind(l, (struct sockaddr *)&a, sizeof a);
+  listen(l, 0);
+  int c = connect_to(port_of(l)); /* fills the accept queue: later SYNs get no answer */
+  for (int how = SHUT_RD; how <= SHUT_RDWR; how++) {
+    s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    a = loopback(port_of(l));
+    R("a connect the full listener leaves pending", connect(s, (struct sockaddr *)&a, sizeof a));
+    R("its shutdown", shutdown(s, how));
+    struct pollfd p = {s, 0, 0};
+    poll(&p, 1, 0);
+    printf("revents %#x\n", p.revents);
+    int err = 0;
+    socklen_t len = sizeof err;
+    getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len);
+    printf("SO_ERROR %s\n", strerror(err));
+    close(s);
+  }
+  close(c);
+  close(l);
+}
+
 static void queues(void) {
   int l = listener();
   int v = -1;
@@ -281,5 +310,6 @@ int main(void) {
   msg_trunc();
   time_wait_shutdown();
   queues();
+  connecting_shutdown();
   return 0;
 }
