@@ -222,6 +222,10 @@ Deno.test("POSIX ACLs on tmpfs: set, read back, validated, folded into the mode,
   await assertSameAsNative([await compileC("posix_acl")]);
 });
 
+Deno.test("mount -t overlay over tmpfs directories merges them, copies up on change (data, set-group-ID, user xattrs, ACLs) without touching the lower layer, hides removed lower files and refuses bad options, as natively (tests/c/overlay_mount.c)", async () => {
+  await assertSameAsNative([await compileC("overlay_mount")]);
+});
+
 Deno.test("sendfile from a file onto its own end repeats the bytes between the offset and the end, as natively (and in whole chunks: gVisor's SendFileToSelf timed out)", async () => {
   await assertSameAsNative([await compileC("sendfile_self")]);
 });

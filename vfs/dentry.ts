@@ -163,9 +163,11 @@ export abstract class Dentry {
 
   /**
    * Replaces the access or default ACL (null removes it) and moves ctime. The VFS has parsed,
-   * validated and permission-checked it and set the mode. EOPNOTSUPP without ACL support.
+   * validated and permission-checked it; it sets the mode after. `removal`: the caller asked
+   * to remove it (removexattr, an empty value), not to set one the mode says all of.
+   * EOPNOTSUPP without ACL support.
    */
-  setAcl(_type: AclType, _acl: Acl | null): void {
+  setAcl(_type: AclType, _acl: Acl | null, _removal = false): void {
     throw EOPNOTSUPP;
   }
 

@@ -646,17 +646,18 @@ export class VirtualFilesystem {
     const c = ctx.creds;
     if (!isOwnerOrRoot(c, d.uid)) throw EPERM;
     if (acl !== null) checkAclValid(acl);
+    const removal = acl === null;
+    let mode = d.mode & 0o7777;
     if (type === "access") {
-      let mode = d.mode & 0o7777;
       if (acl !== null) {
         const m = aclMode(acl);
         mode = (mode & ~0o777) | m.bits;
         if (m.equiv) acl = null;
       }
       if (!c.inGroup(d.gid) && !c.hasCap(CAP_FSETID)) mode &= ~S_ISGID;
-      if (mode !== (d.mode & 0o7777)) d.setattr({ mode });
     }
-    d.setAcl(type, acl);
+    d.setAcl(type, acl, removal);
+    if (mode !== (d.mode & 0o7777)) d.setattr({ mode });
     fsnotifyChange(d, IN_ATTRIB);
   }
 

@@ -135,6 +135,9 @@ export function saveTrees(k: Kernel, blobs: Uint8Array[], refuse: Refuse): Saved
   // Paths where other filesystems are mounted: what a tree has under them is hidden.
   const mountPaths = new Set(mounts.filter((m) => m !== rootMount).map((m) => new Location(m, m.root).path()));
   const fs = rootMount.fs;
+  for (const m of mounts) {
+    if (m !== rootMount && m.fs instanceof OverlayFilesystem) refuseThrow(refuse, "an overlay mounted in the sandbox");
+  }
   if (fs instanceof OverlayFilesystem) {
     if (!(fs.upper instanceof TmpfsFilesystem)) refuseThrow(refuse, "the root overlay's upper layer is a host directory (--overlay-upper)");
     const hidden = { whiteouts: [] as string[], opaque: [] as string[] };

@@ -5,7 +5,8 @@
  * One mount namespace: every process sees the same tree. Privilege: mount, umount2 and
  * pivot_root need CAP_SYS_ADMIN, chroot CAP_SYS_CHROOT (EPERM without).
  *
- * mount(2) supports: new proc, sysfs, devtmpfs and tmpfs (size=, mode=, uid=, gid=) instances; bind mounts
+ * mount(2) supports: new proc, sysfs, devtmpfs and tmpfs (size=, mode=, uid=, gid=) instances,
+ * overlays of the sandbox's directories (one lowerdir, upperdir, workdir); bind mounts
  * of directories on directories and of files on files (MS_BIND; MS_REC is accepted, submounts
  * are not copied); MS_REMOUNT (with or without MS_BIND) changing ro, nosuid, nodev, noexec;
  * propagation changes (accepted, no effect). Not supported: MS_MOVE (EINVAL).
@@ -26,6 +27,7 @@ import { ProcFilesystem } from "../../../vfs/procfs/procfs.ts";
 import { SysFilesystem } from "../../../vfs/sysfs/sysfs.ts";
 import { DevFilesystem } from "../../../vfs/devfs/devfs.ts";
 import { TmpfsFilesystem } from "../../../vfs/tmpfs/tmpfs.ts";
+import { OverlayFilesystem } from "../../../vfs/overlay/overlay.ts";
 import { KernelProcSource } from "../../proc_source.ts";
 import { copyInPath, pathCtx, startDir } from "./_path.ts";
 import { sandboxCpus } from "./sys_sched.ts";
@@ -75,6 +77,40 @@ function tmpfsOptions(t: Task, data: string): { sizeLimit: number; mode: number;
   return o;
 }
 
+/**
+ * An overlay of the sandbox's own directories (Linux's ovl_fill_super): lowerdir= (one
+ * directory; several, colon-separated, are EINVAL here), upperdir= with workdir= (both, on one
+ * writable mount, neither inside the other; Linux makes an overlay without them only of two
+ * lower layers or more, so it is EINVAL here). Other
+ * options (index=, xino=, redirect_dir=, metacopy=, userxattr...) are accepted. Commas and
+ * colons in paths are escaped with a backslash.
+ */
+function newOverlay(t: Task, data: string): Filesystem {
+  const o = new Map<string, string>();
+  for (const opt of data.split(/(?<!\\),/)) {
+    if (opt === "") continue;
+    const eq = opt.indexOf("=");
+    o.set(eq < 0 ? opt : opt.slice(0, eq), eq < 0 ? "" : opt.slice(eq + 1));
+  }
+  const unescape = (p: string) => p.replace(/\\(.)/g, "$1");
+  const dir = (p: string): Location => {
+    const loc = lookup(t, unescape(p));
+    if (!loc.isDir) throw ENOTDIR;
+    return loc;
+  };
+  const lowerdir = o.get("lowerdir");
+  if (lowerdir === undefined || lowerdir === "" || /(?<!\\):/.test(lowerdir)) throw EINVAL;
+  const lower = dir(lowerdir);
+  // Without an upper layer Linux wants two lower ones, which are not supported here.
+  const upperdir = o.get("upperdir"), workdir = o.get("workdir");
+  if (upperdir === undefined || workdir === undefined) throw EINVAL;
+  const upper = dir(upperdir);
+  const work = dir(workdir);
+  if (upper.mount.isReadonly || work.mount !== upper.mount) throw EINVAL;
+  if (work.pathFrom(upper) !== null || upper.pathFrom(work) !== null) throw EINVAL;
+  return new OverlayFilesystem(null, null, { lower, upper });
+}
+
 /** A new instance of a filesystem type, or ENODEV. */
 function newFilesystem(t: Task, type: string, data: string): Filesystem {
   switch (type) {
@@ -86,6 +122,8 @@ function newFilesystem(t: Task, type: string, data: string): Filesystem {
       return new SysFilesystem(sandboxCpus());
     case "devtmpfs":
       return new DevFilesystem();
+    case "overlay":
+      return newOverlay(t, data);
     default:
       throw ENODEV;
   }
@@ -202,6 +240,6 @@ const sysPivotRoot: SyscallFn = (t, a) => {
 export const table: Record<number, SyscallEntry> = {
   155: partial("pivot_root", sysPivotRoot, "the old root is bind-mounted at put_old"),
   161: supported("chroot", sysChroot),
-  165: partial("mount", sysMount, "proc, sysfs, devtmpfs, tmpfs, bind (directories), remount; no MS_MOVE"),
+  165: partial("mount", sysMount, "proc, sysfs, devtmpfs, tmpfs, overlay (one lower layer), bind, remount; no MS_MOVE"),
   166: partial("umount2", sysUmount2, "MNT_EXPIRE always fails with EAGAIN"),
 };
