@@ -136,6 +136,26 @@ export class VirtualFilesystem {
     return m;
   }
 
+  /**
+   * A detached mount of fs (fsmount(2), open_tree(2)'s clones): the root of a tree of its own,
+   * reached only through descriptors until move_mount attaches it (vfs/mount.ts attachMount).
+   */
+  detachedMount(fs: Filesystem, o: { readonly: boolean; root?: Dentry; flags?: number; source?: string }): Mount {
+    return new Mount({
+      id: this.#nextMountId++, fs, root: o.root ?? fs.root, parent: null, mountpoint: null,
+      readonly: o.readonly, flags: o.flags ?? 0, source: o.source ?? fs.name,
+    });
+  }
+
+  /** Whether m is in the tree: reached from the root mount through mounts not unmounted. */
+  isAttached(m: Mount): boolean {
+    for (let x: Mount | null = m; x !== null; x = x.parent) {
+      if (x.umounted) return false;
+      if (x === this.#rootMount) return true;
+    }
+    return false;
+  }
+
   /** Every mount, parents before children (for /proc/PID/mounts). */
   mounts(): Mount[] {
     const out: Mount[] = [];
