@@ -665,6 +665,9 @@ export class TcpSocket {
    */
   recv(into: Uint8Array): number | null {
     if (this.#rx.length === 0) {
+      // After the peer's FIN a read ends the stream even when an error came after it (Linux's
+      // SOCK_DONE is checked before sk_err).
+      if (this.#finReceived) return 0;
       if (this.#error) throw this.#takeError();
       if (this.#finReceived || this.#shutRd || (this.#wasConnected && this.#state === "CLOSED")) return 0;
       if (this.#state === "CLOSED" || this.#state === "LISTEN") throw ENOTCONN;
@@ -1072,8 +1075,12 @@ export class TcpSocket {
       case "ESTABLISHED":
       case "FIN-WAIT-1":
       case "FIN-WAIT-2":
-      case "CLOSE-WAIT":
         this.#error = ECONNRESET;
+        break;
+      case "CLOSE-WAIT":
+        // The peer had finished sending: Linux's tcp_reset reports EPIPE (reads still end at
+        // the FIN with 0).
+        this.#error = EPIPE;
         break;
       default:
         break;
@@ -1186,6 +1193,17 @@ export class TcpSocket {
     const st = this.#state;
     let payload = seg.payload;
     let segSeq = seg.seq;
+    if (payload.length > 0 && (st === "FIN-WAIT-1" || st === "FIN-WAIT-2") && this.#shutRd &&
+      seqGt(seqAdd(segSeq, payload.length), this.#rcvNxt)) {
+      // New data for a socket that reads no more (closed, or shut down for reading) while its
+      // FIN is out: RFC 1122 §4.2.2.13's reset, as Linux's tcp_rcv_state_process (the
+      // peer's next send then fails with EPIPE).
+      if (!this.#userClosed) this.#error = ECONNRESET;
+      this.#rstPending = true;
+      this.#host.tcpWake(this);
+      this.#setState("CLOSED");
+      return;
+    }
     if (payload.length > 0 && canReceiveData(st)) {
       let off = seqDiff(segSeq, this.#rcvNxt);
       if (off < 0) {

@@ -239,6 +239,32 @@ static void connecting_shutdown(void) {
   close(l);
 }
 
+/* Data for a closed socket whose FIN is out draws a RST: the sender's next send is EPIPE,
+ * and its reads end at the FIN with 0 all the same. */
+static void reset_after_close(void) {
+  int l = listener();
+  int c = connect_to(port_of(l));
+  int a = accept(l, NULL, NULL);
+  close(c);
+  int data = 1234;
+  R("send to the closed end", send(a, &data, sizeof data, MSG_NOSIGNAL));
+  struct pollfd p = {a, 0, 0};
+  for (int i = 0; i < 50; i++) { /* until the RST is in: POLLERR or POLLHUP */
+    poll(&p, 1, 100);
+    if (p.revents & (POLLERR | POLLHUP)) break;
+  }
+  printf("revents %#x\n", p.revents);
+  R("send again", send(a, &data, sizeof data, MSG_NOSIGNAL));
+  R("recv", recv(a, &data, sizeof data, 0));
+  R("recv", recv(a, &data, sizeof data, 0));
+  int err = 0;
+  socklen_t len = sizeof err;
+  getsockopt(a, SOL_SOCKET, SO_ERROR, &err, &len);
+  printf("SO_ERROR %s\n", en(err));
+  close(a);
+  close(l);
+}
+
 static void queues(void) {
   int l = listener();
   int v = -1;
@@ -311,5 +337,6 @@ int main(void) {
   time_wait_shutdown();
   queues();
   connecting_shutdown();
+  reset_after_close();
   return 0;
 }
