@@ -133,6 +133,11 @@ export interface TcpOptions {
   /** How long an orphaned socket may sit in FIN-WAIT-2. */
   finWait2Timeout?: number;
   /**
+   * TCP_DEFER_ACCEPT of a listener (and its connections): SYN-ACK retransmissions before a bare
+   * ACK completes a connection; data completes it at once. 0: none.
+   */
+  deferAccept?: number;
+  /**
    * The most bytes the send queue holds (SO_SNDBUF as the application set it), within
    * txBufferSize; 0: all of txBufferSize (Linux's autotuning, which an explicit SO_SNDBUF ends).
    */
@@ -156,6 +161,7 @@ export const TCP_DEFAULTS: Required<TcpOptions> = {
   maxRetries: 15,
   synRetries: 6,
   finWait2Timeout: 60_000,
+  deferAccept: 0,
   sendLimit: 0,
 };
 
@@ -636,6 +642,14 @@ export class TcpSocket {
     return l > 0 && l < this.#tx.capacity ? l : this.#tx.capacity;
   }
 
+  /** TCP_DEFER_ACCEPT as SYN-ACK retransmissions (TcpOptions.deferAccept), for connections to come. */
+  get deferAccept(): number {
+    return this.#opts.deferAccept;
+  }
+  set deferAccept(n: number) {
+    this.#opts.deferAccept = Math.max(0, Math.min(255, Math.floor(n)));
+  }
+
   /** The send limit (TcpOptions.sendLimit; 0: none). */
   get sendLimit(): number {
     return this.#opts.sendLimit;
@@ -1036,6 +1050,11 @@ export class TcpSocket {
       }
       if (this.#parent && this.#parent.#acceptQueue.length >= this.#parent.#backlog) {
         return; // accept queue full: ignore the ACK, as Linux does; the peer retries
+      }
+      if (this.#parent && this.#retries < this.#opts.deferAccept && seg.payload.length === 0 && !seg.fin) {
+        // TCP_DEFER_ACCEPT: a bare ACK does not complete the connection until data comes, or
+        // until the SYN-ACK has been sent again deferAccept times (Linux's rskq_defer_accept).
+        return;
       }
       this.#sndUna = seqAdd(this.#iss, 1);
       this.#sndWnd = seg.window << this.#sndShift;
