@@ -19,7 +19,7 @@
  * @module
  */
 
-import { cacheRoot, fnv1a64 } from "../kernel/cache_dir.ts";
+import { cacheRoot, hash64 } from "../kernel/cache_dir.ts";
 import { currentBundle } from "./launch_manifest.ts";
 
 /** The checkout, with a trailing slash. */
@@ -33,7 +33,7 @@ function cacheDir(): string | null {
   try {
     repo = Deno.realPathSync(REPO);
   } catch { /* the path as given */ }
-  return `${root}/launch-${fnv1a64([new TextEncoder().encode(repo)])}`;
+  return `${root}/launch-${hash64([new TextEncoder().encode(repo)])}`;
 }
 
 /**

@@ -20,7 +20,7 @@
  */
 
 import { VDSO_SOURCES } from "../kernel/vdso/build.ts";
-import { fnv1a64 } from "../kernel/cache_dir.ts";
+import { hash64 } from "../kernel/cache_dir.ts";
 import { currentBundle, fileFacts, LAUNCH_FORMAT, type LaunchManifest } from "./launch_manifest.ts";
 
 /**
@@ -113,7 +113,7 @@ export async function buildLaunchBundle(repo: string, dir: string): Promise<stri
       const facts = fileFacts(f);
       if (facts !== null) sources.push(facts);
     }
-    const build = `b-${fnv1a64([new TextEncoder().encode(JSON.stringify(sources))])}`;
+    const build = `b-${hash64([new TextEncoder().encode(JSON.stringify(sources))])}`;
     if (fileFacts(`${dir}/${build}/main.js`) === null) {
       const tmp = Deno.makeTempDirSync({ dir, prefix: ".tmp-" });
       try {

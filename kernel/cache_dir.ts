@@ -7,21 +7,32 @@
  */
 
 /**
- * 64-bit FNV-1a, as 16 hex digits: names cache entries (not a security boundary: the directory
- * is ours). Computed in two 32-bit halves, not with BigInt, which cost a few ms of every start.
+ * A 64-bit hash, as 16 hex digits: names cache entries after their inputs (not a security
+ * boundary: the directory is ours). Two 32-bit multiply-xorshift lanes over 32-bit words: a
+ * start hashes the vDSO's ~9 KB of sources with it before V8 has compiled it, where a byte-wise
+ * 64-bit FNV-1a took ~1.3 ms.
  */
-export function fnv1a64(parts: Uint8Array[]): string {
-  let hi = 0xcbf29ce4, lo = 0x84222325;
+export function hash64(parts: Uint8Array[]): string {
+  let a = 0x811c9dc5 | 0, b = 0x9e3779b9 | 0;
   for (const p of parts) {
-    for (let i = 0; i < p.length; i++) {
-      lo = (lo ^ p[i]!) >>> 0;
-      // (hi·2^32 + lo) · (2^40 + 0x1b3) mod 2^64; lo · 0x1b3 < 2^41 is exact in a double.
-      const low = lo * 0x1b3;
-      hi = (Math.imul(hi, 0x1b3) + (lo << 8) + Math.floor(low / 0x1_0000_0000)) >>> 0;
-      lo = low >>> 0;
+    const n = p.length >>> 2;
+    const words = p.byteOffset % 4 === 0 ? new Uint32Array(p.buffer, p.byteOffset, n) : null;
+    for (let i = 0; i < n; i++) {
+      const w = words !== null ? words[i]! : (p[4 * i]! | p[4 * i + 1]! << 8 | p[4 * i + 2]! << 16 | p[4 * i + 3]! << 24);
+      a = Math.imul(a ^ w, 0x01000193);
+      a ^= a >>> 15;
+      b = Math.imul(b ^ w, 0x85ebca6b);
+      b ^= b >>> 13;
     }
+    for (let i = n * 4; i < p.length; i++) {
+      a = Math.imul(a ^ p[i]!, 0x01000193);
+      b = Math.imul(b ^ p[i]!, 0x85ebca6b);
+    }
+    // The length ends each part: ["ab", "c"] and ["a", "bc"] differ.
+    a = Math.imul(a ^ p.length, 0x01000193);
+    b = Math.imul(b ^ p.length, 0x85ebca6b);
   }
-  return hi.toString(16).padStart(8, "0") + lo.toString(16).padStart(8, "0");
+  return (a >>> 0).toString(16).padStart(8, "0") + (b >>> 0).toString(16).padStart(8, "0");
 }
 
 /**

@@ -19,7 +19,6 @@
  */
 
 import { Vdso } from "./vdso/vdso.ts";
-import { setImmediate } from "node:timers";
 import type { Context, Platform, Stop, StopReason } from "../platform/mod.ts";
 import type { VirtualFilesystem } from "../vfs/mod.ts";
 import type { FileDescription } from "../vfs/file_description.ts";
@@ -76,6 +75,7 @@ import { CORE_SIGNALS, NSIG, SEGV_MAPERR, SIGNAL_NAMES, SIGSEGV } from "../abi/l
 import { RLIM_INFINITY, RLIMIT_AS, RLIMIT_CORE, RLIMIT_CPU, RLIMIT_NOFILE, RLIMIT_STACK } from "../abi/linux/limits.ts";
 import { sessionLeaderExited, TtySupport } from "./tty.ts";
 import { Net } from "./net.ts";
+import { MacrotaskYield } from "./macrotask.ts";
 import { noLimits, ResourceControl, type ResourceLimits } from "./resources.ts";
 
 export interface KernelOptions {
@@ -221,6 +221,8 @@ export class Kernel {
   readonly #parked: Array<{ t: Task; reason: StopReason }> = [];
   /** @nosave Resolves the idle wait when a task becomes runnable. */
   #idleWake: (() => void) | null = null;
+  /** @nosave The loop's turns of the event loop (closed when run() returns). */
+  readonly #yield = new MacrotaskYield();
   #shutdown = false;
   /** --cpus: monotonic time until which no task may enter user mode (0: not throttled). */
   #throttledUntil = 0;
@@ -670,6 +672,7 @@ export class Kernel {
     try {
       return await this.#loop(lastYield);
     } finally {
+      this.#yield.close();
       this.resources.finish();
     }
   }
@@ -695,7 +698,7 @@ export class Kernel {
       const next = this.#expireDeadlines(now);
       if (this.#runQueue.length > 0 || this.#initStatus !== null) continue;
       if (now - lastYield > YIELD_AFTER_MS * 1e6) {
-        await yieldMacrotask();
+        await this.#yield.next();
         lastYield = monotonicNs();
         continue;
       }
@@ -713,7 +716,7 @@ export class Kernel {
           for (const h of held) h.run();
         } else {
           this.#releaseHeld(null);
-          await yieldMacrotask();
+          await this.#yield.next();
           lastYield = monotonicNs();
         }
       } else {
@@ -814,7 +817,7 @@ export class Kernel {
     if (this.#running > 0) {
       const stop = this.platform.waitStop(SLICE_NS);
       if (stop) this.#parkStop(stop);
-      else await yieldMacrotask();
+      else await this.#yield.next();
       return;
     }
     await this.#idle(null);
@@ -1561,9 +1564,6 @@ function hostUts(): { release: string; version: string } {
   return { release: Deno.osRelease(), version };
 }
 
-function yieldMacrotask(): Promise<void> {
-  return new Promise((r) => setImmediate(r));
-}
 
 /** Puts t back onto its syscall instruction with the syscall number in rax: it runs again. */
 function rewindSyscall(t: Task): void {

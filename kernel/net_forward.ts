@@ -24,7 +24,7 @@
  * @module
  */
 
-import dgram from "node:dgram";
+import type { Socket as DgramSocket } from "node:dgram";
 import { type HeldDatagram, type HeldSyn, type IpAddress, IpCidr, Ipv4Address, Ipv6Address } from "../netstack/mod.ts";
 import type { Net } from "./net.ts";
 import { Relay } from "./net_host.ts";
@@ -88,6 +88,22 @@ export function hostTarget(addr: IpAddress, port: number, resolver: HostEndpoint
   return { hostname: addr.toString(), port };
 }
 
+/** node:dgram, once loaded; null before. */
+let dgram: typeof import("node:dgram") | null = null;
+let dgramLoading: Promise<void> | null = null;
+
+/**
+ * Loads node:dgram (the host UDP sockets of the sandbox's flows) when a forwarder is made: only
+ * with --network sandbox, since loading Deno's Node layer costs ~10 ms of CPU.
+ */
+function loadDgram(): Promise<void> {
+  dgramLoading ??= import("node:dgram").then((m) => {
+    dgram = m;
+  });
+  dgramLoading.catch(() => {});
+  return dgramLoading;
+}
+
 /** @nosave The host side of --network sandbox: forwards the gateway's held SYNs and datagrams. */
 export class Forwarder {
   readonly #net: Net;
@@ -101,6 +117,7 @@ export class Forwarder {
   constructor(net: Net, resolver: HostEndpoint | null = hostNameserver()) {
     this.#net = net;
     this.#resolver = resolver;
+    loadDgram();
   }
 
   /** Starts forwarding what the gateway held since the last call. Called after each kick. */
@@ -160,6 +177,13 @@ export class Forwarder {
   }
 
   #forwardDatagram(d: HeldDatagram): void {
+    if (dgram === null) {
+      // node:dgram is still loading (it began with the forwarder): the datagram goes once it is.
+      void loadDgram().then(() => {
+        if (!this.#closed) this.#forwardDatagram(d);
+      }, () => {});
+      return;
+    }
     const target = hostTarget(d.dst.addr, d.dst.port, this.#resolver);
     if (target === "none" || !this.#allowed(d.dst.addr, d.dst.port)) return;
     const key = `${d.src.addr}|${d.src.port}|${d.dst.addr}|${d.dst.port}`;
@@ -196,7 +220,7 @@ export class Forwarder {
 /** @nosave One host UDP socket carrying one sandbox (source, destination) pair. */
 class UdpFlow {
   readonly #net: Net;
-  readonly #sock: dgram.Socket;
+  readonly #sock: DgramSocket;
   readonly #sandboxSide: HeldDatagram["src"];
   readonly #dst: HeldDatagram["dst"];
   readonly #target: HostEndpoint;
@@ -212,7 +236,7 @@ class UdpFlow {
     this.#target = target;
     this.#onClose = onClose;
     this.#lastUsed = performance.now();
-    this.#sock = dgram.createSocket(target.hostname.includes(":") ? "udp6" : "udp4");
+    this.#sock = dgram!.createSocket(target.hostname.includes(":") ? "udp6" : "udp4");
     this.#sock.on("message", (msg: Uint8Array) => this.#received(msg));
     this.#sock.on("error", () => this.close());
     this.#arm(UDP_IDLE_MS);

@@ -214,6 +214,22 @@ Deno.test("a file on a noexec tmpfs never maps executable (mmap EPERM, mprotect 
   await assertSameAsNative([await compileC("mount_noexec")]);
 });
 
+Deno.test("tmpfs's size= counts allocated pages (ftruncate allocates none, fallocate all or none, a write stops at the first page that does not fit, a long symlink takes a page), /proc/self/mounts shows size= and mode=, statfs carries the mount flags and MS_NOATIME keeps atime, as natively (tests/c/tmpfs_size.c)", async () => {
+  await assertSameAsNative([await compileC("tmpfs_size")]);
+});
+
+Deno.test("POSIX ACLs on tmpfs: set, read back, validated, folded into the mode, rewritten by chmod, inherited from a directory's default ACL instead of the umask, enforced for named users and groups under the mask, owner-only, none on symlinks; a write removes security.capability; as natively (tests/c/posix_acl.c)", async () => {
+  await assertSameAsNative([await compileC("posix_acl")]);
+});
+
+Deno.test("mount -t overlay over tmpfs directories merges them, copies up on change (data, set-group-ID, user xattrs, ACLs) without touching the lower layer, hides removed lower files and refuses bad options, as natively (tests/c/overlay_mount.c)", async () => {
+  await assertSameAsNative([await compileC("overlay_mount")]);
+});
+
+Deno.test("the mount API (fsopen, fsconfig, fsmount, move_mount, open_tree) and mount(2)'s MS_MOVE: detached mounts usable as dirfds, attached and moved, never under themselves; clones with and without submounts; unmounted mounts neither cloned nor bound; no move under a shared parent; as natively (tests/c/mount_api.c)", async () => {
+  await assertSameAsNative([await compileC("mount_api")]);
+});
+
 Deno.test("sendfile from a file onto its own end repeats the bytes between the offset and the end, as natively (and in whole chunks: gVisor's SendFileToSelf timed out)", async () => {
   await assertSameAsNative([await compileC("sendfile_self")]);
 });

@@ -27,6 +27,11 @@ Deno.test("SO_SNDBUF bounds a TCP send queue and wakes a blocked send when it gr
   assert.match(r.stdout, /TCP SO_REUSEPORT: 300 connections, every listener got a share: yes/);
 });
 
+Deno.test("TCP: send unconnected is EPIPE, a refused connect reads 0 and reconnects with ECONNABORTED, a blocked send ends with EPIPE at shutdown, MSG_TRUNC copies nothing, TIME-WAIT shutdown is ENOTCONN, as natively", async () => {
+  const r = await assertSameAsNative([await compileC("net_tcp_edges")]);
+  assert.match(r.stdout, /a send blocked on full buffers ends with EPIPE when shut down, having sent part: yes/);
+});
+
 Deno.test("/proc/sys/net/ipv4/ip_local_port_range is writable inside the sandbox (never natively here): it refuses bad ranges and bounds UDP and TCP ephemeral ports", async () => {
   const r = await runSentry([await compileC("net_port_range")]);
   assert.equal(r.code, 0, r.stderr);

@@ -23,6 +23,7 @@ import { DirectoryFile } from "./directory_file.ts";
 import type { InotifyWatch } from "./fsnotify.ts";
 import type { Credentials } from "../kernel/creds.ts";
 import { checkPermission } from "./permissions.ts";
+import type { Acl, AclType } from "./posix_acl.ts";
 
 /** The attributes of a file being created: type and permission bits (umask applied), owner. */
 export interface NewFile {
@@ -73,6 +74,11 @@ export interface Filesystem {
   release(): void;
   /** Implements statfs(2); absent: the VFS reports generic figures. */
   statfs?(): FsStat;
+  /**
+   * The filesystem's options as /proc/PID/mounts shows them after rw/ro ("size=64k,mode=755"),
+   * Linux's super_operations.show_options; absent or "": none.
+   */
+  showOptions?(): string;
   /**
    * True when a directory's lseek(SEEK_END) counts from a size of 0, as Linux's
    * generic_file_llseek does for procfs and kernfs directories; absent: EINVAL, as tmpfs's
@@ -126,7 +132,43 @@ export abstract class Dentry {
    * (Linux's inode_operations.permission; /proc/sys's binds root too).
    */
   checkAccess(creds: Credentials, want: number): void {
-    checkPermission(creds, want, this.mode, this.uid, this.gid);
+    checkPermission(creds, want, this.mode, this.uid, this.gid, this.acl);
+  }
+
+  /**
+   * The access ACL (vfs/posix_acl.ts) that permission checks on this file honour, or null (none,
+   * or a filesystem without ACLs). Read on every check, so it must be cheap.
+   */
+  get acl(): Acl | null {
+    return null;
+  }
+
+  /**
+   * Whether the file carries file capabilities (the security.capability attribute), which a
+   * write or truncate removes (Linux's security_inode_killpriv). Read on every write.
+   */
+  get fileCaps(): boolean {
+    return false;
+  }
+
+  /** A directory's default ACL, which files created in it inherit; null: none. */
+  get defaultAcl(): Acl | null {
+    return null;
+  }
+
+  /** Whether this file can hold ACLs (Linux's IS_POSIXACL with a set_acl): not symlinks. */
+  get supportsAcl(): boolean {
+    return false;
+  }
+
+  /**
+   * Replaces the access or default ACL (null removes it) and moves ctime. The VFS has parsed,
+   * validated and permission-checked it; it sets the mode after. `removal`: the caller asked
+   * to remove it (removexattr, an empty value), not to set one the mode says all of.
+   * EOPNOTSUPP without ACL support.
+   */
+  setAcl(_type: AclType, _acl: Acl | null, _removal = false): void {
+    throw EOPNOTSUPP;
   }
 
   /** The target of a symlink; EINVAL for other files. */

@@ -29,6 +29,11 @@ export interface PathContext {
   root: Location;
   /** Whose permissions the walk checks. */
   creds: Credentials;
+  /**
+   * The caller's umask, which creation applies to the mode it is given unless the directory has
+   * a default ACL (Linux's posix_acl_create). Absent: 0 (the mode is final).
+   */
+  umask?: number;
 }
 
 /** A walk whose final component does not exist, for callers that create it. */
@@ -107,7 +112,7 @@ export function walkParent(ctx: PathContext, start: Location, path: string): Par
 export function checkSearch(creds: Credentials, d: Dentry): void {
   const mode = d.mode;
   if ((mode & 0o111) === 0o111) return; // The common case: searchable by everyone.
-  if (!mayAccess(creds, MAY_EXEC, mode, d.uid, d.gid)) throw EACCES;
+  if (!mayAccess(creds, MAY_EXEC, mode, d.uid, d.gid, d.acl)) throw EACCES;
 }
 
 function walkImpl(

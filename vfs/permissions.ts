@@ -11,6 +11,7 @@ import type { Credentials } from "../kernel/creds.ts";
 import { S_IFDIR, S_IFMT, S_IFREG, S_ISGID, S_ISUID, S_ISVTX, S_IXGRP } from "../abi/linux/file.ts";
 import { CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER } from "../abi/linux/capability.ts";
 import type { Dentry } from "./dentry.ts";
+import { type Acl, aclPermits } from "./posix_acl.ts";
 
 /** Access wanted, as Linux's MAY_* bits (the same values as X_OK, W_OK, R_OK). */
 export const MAY_EXEC = 1;
@@ -18,15 +19,17 @@ export const MAY_WRITE = 2;
 export const MAY_READ = 4;
 
 /**
- * Whether creds may access a file with the given mode (type and permission bits), owner and
- * group. `want` is a mask of MAY_* bits.
+ * Whether creds may access a file with the given mode (type and permission bits), owner, group
+ * and access ACL (Linux's acl_permission_check: the owner bits for the owner; the ACL for others
+ * when it exists and the group bits are not all clear; else the group or other bits). `want` is
+ * a mask of MAY_* bits.
  */
-export function mayAccess(creds: Credentials, want: number, mode: number, uid: number, gid: number): boolean {
-  let bits: number;
-  if (creds.fsuid === uid) bits = mode >> 6;
-  else if (creds.inGroup(gid)) bits = mode >> 3;
-  else bits = mode;
-  if ((want & ~bits & 7) === 0) return true;
+export function mayAccess(creds: Credentials, want: number, mode: number, uid: number, gid: number, acl: Acl | null = null): boolean {
+  let granted: boolean;
+  if (creds.fsuid === uid) granted = (want & ~(mode >> 6) & 7) === 0;
+  else if (acl !== null && (mode & 0o070)) granted = aclPermits(creds, acl, want & 7, uid, gid);
+  else granted = (want & ~(creds.inGroup(gid) ? mode >> 3 : mode) & 7) === 0;
+  if (granted) return true;
   if ((mode & S_IFMT) === S_IFDIR) {
     // Directories: CAP_DAC_READ_SEARCH reads and searches, CAP_DAC_OVERRIDE does everything.
     if ((want & MAY_WRITE) === 0 && creds.hasCap(CAP_DAC_READ_SEARCH)) return true;
@@ -39,8 +42,8 @@ export function mayAccess(creds: Credentials, want: number, mode: number, uid: n
 }
 
 /** Throws EACCES unless {@linkcode mayAccess}. */
-export function checkPermission(creds: Credentials, want: number, mode: number, uid: number, gid: number): void {
-  if (!mayAccess(creds, want, mode, uid, gid)) throw EACCES;
+export function checkPermission(creds: Credentials, want: number, mode: number, uid: number, gid: number, acl: Acl | null = null): void {
+  if (!mayAccess(creds, want, mode, uid, gid, acl)) throw EACCES;
 }
 
 /** Whether creds own a file with owner uid, or hold CAP_FOWNER (Linux's inode_owner_or_capable). */
@@ -57,7 +60,7 @@ export function mayHardlink(creds: Credentials, d: Dentry): boolean {
   if (isOwnerOrRoot(creds, d.uid)) return true;
   const m = d.mode;
   if ((m & S_IFMT) !== S_IFREG || (m & S_ISUID) || (m & (S_ISGID | S_IXGRP)) === (S_ISGID | S_IXGRP)) return false;
-  return mayAccess(creds, MAY_READ | MAY_WRITE, m, d.uid, d.gid);
+  return mayAccess(creds, MAY_READ | MAY_WRITE, m, d.uid, d.gid, d.acl);
 }
 
 /**
@@ -65,7 +68,7 @@ export function mayHardlink(creds: Credentials, d: Dentry): boolean {
  * bit (EPERM unless the caller owns the file or the directory, or holds CAP_FOWNER).
  */
 export function checkMayDelete(creds: Credentials, dir: Dentry, child: Dentry): void {
-  checkPermission(creds, MAY_WRITE | MAY_EXEC, dir.mode, dir.uid, dir.gid);
+  checkPermission(creds, MAY_WRITE | MAY_EXEC, dir.mode, dir.uid, dir.gid, dir.acl);
   if ((dir.mode & S_ISVTX) && creds.fsuid !== child.uid && creds.fsuid !== dir.uid && !creds.hasCap(CAP_FOWNER)) {
     throw EPERM;
   }

@@ -41,6 +41,10 @@ import { TmpfsFilesystem } from "./tmpfs/tmpfs.ts";
 import { hostStdio, type OutputMeter } from "./host_file.ts";
 import { nowNs } from "./tmpfs/tmpfs.ts";
 import { CAP_CHOWN, CAP_FOWNER, CAP_FSETID, CAP_MKNOD, CAP_SYS_ADMIN } from "../abi/linux/capability.ts";
+import {
+  type Acl, aclChmod, aclCreate, aclMode, aclToXattr, aclTypeOf, checkAclValid, checkDefaultAclTarget, parseAclXattr,
+  XATTR_POSIX_ACL_ACCESS, XATTR_POSIX_ACL_DEFAULT,
+} from "./posix_acl.ts";
 
 /** Flags an O_PATH open keeps (Linux's O_PATH_FLAGS); the rest are ignored. */
 const O_PATH_FLAGS = O_DIRECTORY | O_NOFOLLOW | O_PATH | O_CLOEXEC;
@@ -132,6 +136,26 @@ export class VirtualFilesystem {
     return m;
   }
 
+  /**
+   * A detached mount of fs (fsmount(2), open_tree(2)'s clones): the root of a tree of its own,
+   * reached only through descriptors until move_mount attaches it (vfs/mount.ts attachMount).
+   */
+  detachedMount(fs: Filesystem, o: { readonly: boolean; root?: Dentry; flags?: number; source?: string }): Mount {
+    return new Mount({
+      id: this.#nextMountId++, fs, root: o.root ?? fs.root, parent: null, mountpoint: null,
+      readonly: o.readonly, flags: o.flags ?? 0, source: o.source ?? fs.name,
+    });
+  }
+
+  /** Whether m is in the tree: reached from the root mount through mounts not unmounted. */
+  isAttached(m: Mount): boolean {
+    for (let x: Mount | null = m; x !== null; x = x.parent) {
+      if (x.umounted) return false;
+      if (x === this.#rootMount) return true;
+    }
+    return false;
+  }
+
   /** Every mount, parents before children (for /proc/PID/mounts). */
   mounts(): Mount[] {
     const out: Mount[] = [];
@@ -170,8 +194,9 @@ export class VirtualFilesystem {
         if (r.mustBeDir) throw EISDIR;
         const p = r.parent;
         if (p.mount.isReadonly) throw EROFS;
-        checkPermission(ctx.creds, MAY_WRITE | MAY_EXEC, p.dentry.mode, p.dentry.uid, p.dentry.gid);
-        const d = fsnotifyCreate(p.dentry, p.dentry.create(r.name, newFileAttrs(ctx, p.dentry, S_IFREG | (mode & 0o7777))));
+        checkPermission(ctx.creds, MAY_WRITE | MAY_EXEC, p.dentry.mode, p.dentry.uid, p.dentry.gid, p.dentry.acl);
+        const attrs = newFileAttrs(ctx, p.dentry, S_IFREG | (mode & 0o7777));
+        const d = fsnotifyCreate(p.dentry, inheritAcls(p.dentry.create(r.name, attrs), attrs));
         // A file this call created is opened whatever its mode says (Linux's may_open skip).
         return fsnotifyOpen(d.open(new Location(p.mount, d), (flags & ~OPEN_ONLY_FLAGS) | O_LARGEFILE));
       }
@@ -211,8 +236,9 @@ export class VirtualFilesystem {
     if (!loc.isDir) throw ENOTDIR;
     if (loc.mount.isReadonly) throw EROFS;
     const p = loc.dentry;
-    checkPermission(ctx.creds, MAY_WRITE | MAY_EXEC, p.mode, p.uid, p.gid);
-    const d = p.createTmpfile(newFileAttrs(ctx, p, S_IFREG | (mode & 0o7777)), (flags & O_EXCL) === 0);
+    checkPermission(ctx.creds, MAY_WRITE | MAY_EXEC, p.mode, p.uid, p.gid, p.acl);
+    const attrs = newFileAttrs(ctx, p, S_IFREG | (mode & 0o7777));
+    const d = inheritAcls(p.createTmpfile(attrs, (flags & O_EXCL) === 0), attrs);
     return fsnotifyOpen(d.open(new Location(loc.mount, d), (flags & ~OPEN_ONLY_FLAGS) | O_LARGEFILE));
   }
 
@@ -271,7 +297,7 @@ export class VirtualFilesystem {
   checkChdir(ctx: PathContext, loc: Location): void {
     const d = loc.dentry;
     if (!d.isDir) throw ENOTDIR;
-    checkPermission(ctx.creds, MAY_EXEC, d.mode, d.uid, d.gid);
+    checkPermission(ctx.creds, MAY_EXEC, d.mode, d.uid, d.gid, d.acl);
   }
 
   /**
@@ -282,7 +308,7 @@ export class VirtualFilesystem {
     const loc = walk(ctx, dir, path, true);
     const d = loc.dentry;
     if (!d.isRegular || loc.mount.noexec) throw EACCES;
-    if (!mayAccess(ctx.creds, MAY_EXEC, d.mode, d.uid, d.gid)) throw EACCES;
+    if (!mayAccess(ctx.creds, MAY_EXEC, d.mode, d.uid, d.gid, d.acl)) throw EACCES;
     return { file: d.open(loc, O_RDONLY | O_LARGEFILE), location: loc, hostPath: d.hostPath() };
   }
 
@@ -319,14 +345,15 @@ export class VirtualFilesystem {
     if (p.trailingSlash && !forDir) throw ENOENT;
     if (p.parent.mount.isReadonly) throw EROFS;
     const d = p.parent.dentry;
-    checkPermission(ctx.creds, MAY_WRITE | MAY_EXEC, d.mode, d.uid, d.gid);
+    checkPermission(ctx.creds, MAY_WRITE | MAY_EXEC, d.mode, d.uid, d.gid, d.acl);
     return p;
   }
 
   /** Implements mkdirat(2). mode: permission bits with the umask applied. */
   mkdirAt(ctx: PathContext, dir: Location, path: string, mode: number): void {
     const p = this.#createTarget(ctx, dir, path, true);
-    fsnotifyCreate(p.parent.dentry, p.parent.dentry.mkdir(p.name, newFileAttrs(ctx, p.parent.dentry, S_IFDIR | (mode & 0o7777))));
+    const attrs = newFileAttrs(ctx, p.parent.dentry, S_IFDIR | (mode & 0o7777));
+    fsnotifyCreate(p.parent.dentry, inheritAcls(p.parent.dentry.mkdir(p.name, attrs), attrs));
   }
 
   /** Implements mknodat(2): regular files, FIFOs, sockets, and devices (root only). */
@@ -340,7 +367,7 @@ export class VirtualFilesystem {
     if ((type === S_IFCHR || type === S_IFBLK) && !ctx.creds.hasCap(CAP_MKNOD)) throw EPERM;
     const attrs = newFileAttrs(ctx, p.parent.dentry, (type || S_IFREG) | (mode & 0o7777));
     if (type === S_IFCHR || type === S_IFBLK) attrs.rdev = rdev;
-    fsnotifyCreate(p.parent.dentry, p.parent.dentry.mknod(p.name, attrs));
+    fsnotifyCreate(p.parent.dentry, inheritAcls(p.parent.dentry.mknod(p.name, attrs), attrs));
   }
 
   /**
@@ -356,7 +383,7 @@ export class VirtualFilesystem {
     }
     const attrs = newFileAttrs(ctx, p.parent.dentry, S_IFSOCK | (mode & 0o7777));
     attrs.socket = endpoint;
-    return new Location(p.parent.mount, fsnotifyCreate(p.parent.dentry, p.parent.dentry.mknod(p.name, attrs)));
+    return new Location(p.parent.mount, fsnotifyCreate(p.parent.dentry, inheritAcls(p.parent.dentry.mknod(p.name, attrs), attrs)));
   }
 
   /**
@@ -365,7 +392,7 @@ export class VirtualFilesystem {
    */
   lookupSocketAt(ctx: PathContext, dir: Location, path: string): unknown {
     const d = walk(ctx, dir, path, true).dentry;
-    checkPermission(ctx.creds, MAY_WRITE, d.mode, d.uid, d.gid);
+    checkPermission(ctx.creds, MAY_WRITE, d.mode, d.uid, d.gid, d.acl);
     if ((d.mode & S_IFMT) !== S_IFSOCK) throw ECONNREFUSED;
     const ep = d.boundSocket();
     if (ep === null || ep === undefined) throw ECONNREFUSED;
@@ -388,7 +415,7 @@ export class VirtualFilesystem {
     if (from.mount !== p.parent.mount) throw EXDEV;
     if (p.parent.mount.isReadonly) throw EROFS;
     const d = p.parent.dentry;
-    checkPermission(ctx.creds, MAY_WRITE | MAY_EXEC, d.mode, d.uid, d.gid);
+    checkPermission(ctx.creds, MAY_WRITE | MAY_EXEC, d.mode, d.uid, d.gid, d.acl);
     if (from.dentry.isDir) throw EPERM;
     if (!mayHardlink(ctx.creds, from.dentry)) throw EPERM;
     fsnotifyLink(from.dentry, d, d.link(p.name, from.dentry));
@@ -463,13 +490,13 @@ export class VirtualFilesystem {
         if (!src.isDir && dst.isDir) throw EISDIR;
       }
     } else {
-      checkPermission(ctx.creds, MAY_WRITE | MAY_EXEC, nd.mode, nd.uid, nd.gid);
+      checkPermission(ctx.creds, MAY_WRITE | MAY_EXEC, nd.mode, nd.uid, nd.gid, nd.acl);
     }
     // Moving a directory to another parent rewrites its "..": write permission on it (and on
     // the other one for an exchange).
     if (od !== nd) {
-      if (src.isDir) checkPermission(ctx.creds, MAY_WRITE, src.mode, src.uid, src.gid);
-      if (exchange && dst !== null && dst.isDir) checkPermission(ctx.creds, MAY_WRITE, dst.mode, dst.uid, dst.gid);
+      if (src.isDir) checkPermission(ctx.creds, MAY_WRITE, src.mode, src.uid, src.gid, src.acl);
+      if (exchange && dst !== null && dst.isDir) checkPermission(ctx.creds, MAY_WRITE, dst.mode, dst.uid, dst.gid, dst.acl);
     }
     this.#checkNotBusy(ctx, op.parent, src);
     if (dst !== null) this.#checkNotBusy(ctx, np.parent, dst);
@@ -494,6 +521,9 @@ export class VirtualFilesystem {
     let m = mode & 0o7777;
     if ((m & S_ISGID) && !ctx.creds.inGroup(d.gid) && !ctx.creds.hasCap(CAP_FSETID)) m &= ~S_ISGID;
     d.setattr({ mode: m });
+    // An access ACL follows the new bits (Linux's posix_acl_chmod).
+    const acl = d.acl;
+    if (acl !== null) d.setAcl("access", aclChmod(acl, m));
     fsnotifyChange(d, IN_ATTRIB);
   }
 
@@ -528,7 +558,7 @@ export class VirtualFilesystem {
     if (atime === "omit" && mtime === "omit") return;
     if (!isOwnerOrRoot(ctx.creds, d.uid)) {
       if ((atime !== "now" && atime !== "omit") || (mtime !== "now" && mtime !== "omit")) throw EPERM;
-      checkPermission(ctx.creds, MAY_WRITE, d.mode, d.uid, d.gid);
+      checkPermission(ctx.creds, MAY_WRITE, d.mode, d.uid, d.gid, d.acl);
     }
     const now = nowNs();
     const attr: { atimeNs?: bigint; mtimeNs?: bigint } = {};
@@ -548,22 +578,24 @@ export class VirtualFilesystem {
     if (size < 0) throw EINVAL;
     if (d.isDir) throw EISDIR;
     if (!d.isRegular) throw EINVAL;
-    if (checkAccess) checkPermission(ctx.creds, MAY_WRITE, d.mode, d.uid, d.gid);
+    if (checkAccess) checkPermission(ctx.creds, MAY_WRITE, d.mode, d.uid, d.gid, d.acl);
     this.#checkWritable(loc);
     checkSize?.();
     const kill = privsToRemove(ctx.creds, d);
     d.setattr(kill === 0 ? { size } : { size, mode: d.mode & 0o7777 & ~kill });
+    if (d.fileCaps) d.removexattr(XATTR_SECURITY_CAPABILITY);
     fsnotifyChange(d, kill === 0 ? IN_MODIFY : IN_MODIFY | IN_ATTRIB);
   }
 
   /**
    * Before a write (of at least one byte) to the regular file d: clears its set-ID bits as
    * {@linkcode privsToRemove} says (Linux's file_remove_privs; CAP_FSETID goes with fsuid 0).
-   * One mode test in the common case.
+   * File capabilities go too, whoever writes. One mode test in the common case.
    */
   removePrivs(creds: Credentials, d: Dentry): void {
     const kill = privsToRemove(creds, d);
     if (kill !== 0) d.setattr({ mode: d.mode & 0o7777 & ~kill });
+    if (d.fileCaps) d.removexattr(XATTR_SECURITY_CAPABILITY);
   }
 
   /**
@@ -577,7 +609,7 @@ export class VirtualFilesystem {
       if (!ctx.creds.hasCap(CAP_SYS_ADMIN)) throw write ? EPERM : ENODATA;
     } else if (name.startsWith("user.")) {
       if (!d.isRegular && !d.isDir) throw write ? EPERM : ENODATA;
-      checkPermission(ctx.creds, write ? MAY_WRITE : MAY_READ, d.mode, d.uid, d.gid);
+      checkPermission(ctx.creds, write ? MAY_WRITE : MAY_READ, d.mode, d.uid, d.gid, d.acl);
     } else if (!name.startsWith("security.")) {
       throw EOPNOTSUPP;
     }
@@ -586,6 +618,14 @@ export class VirtualFilesystem {
 
   /** Implements getxattr(2) on a resolved file. */
   getxattr(ctx: PathContext, loc: Location, name: string): Uint8Array {
+    const type = aclTypeOf(name);
+    if (type !== null) {
+      const d = loc.dentry;
+      if (!d.supportsAcl) throw EOPNOTSUPP;
+      const acl = type === "access" ? d.acl : d.defaultAcl;
+      if (acl === null) throw ENODATA;
+      return aclToXattr(acl);
+    }
     this.#xattrCheck(ctx, loc, name, false);
     return loc.dentry.getxattr(name);
   }
@@ -593,6 +633,8 @@ export class VirtualFilesystem {
   /** Implements setxattr(2) on a resolved file; flags XATTR_CREATE, XATTR_REPLACE. */
   setxattr(ctx: PathContext, loc: Location, name: string, value: Uint8Array, flags: number): void {
     if (flags & ~(XATTR_CREATE | XATTR_REPLACE)) throw EINVAL;
+    const type = aclTypeOf(name);
+    if (type !== null) return this.#setAcl(ctx, loc, type, value);
     this.#xattrCheck(ctx, loc, name, true);
     loc.dentry.setxattr(name, value, flags);
     fsnotifyChange(loc.dentry, IN_ATTRIB);
@@ -600,11 +642,49 @@ export class VirtualFilesystem {
 
   /** Implements listxattr(2) on a resolved file: the names the caller may see. */
   listxattr(ctx: PathContext, loc: Location): string[] {
-    return loc.dentry.listxattr().filter((n) => ctx.creds.hasCap(CAP_SYS_ADMIN) || !n.startsWith("trusted."));
+    const d = loc.dentry;
+    const acls = [];
+    if (d.acl !== null) acls.push(XATTR_POSIX_ACL_ACCESS);
+    if (d.defaultAcl !== null) acls.push(XATTR_POSIX_ACL_DEFAULT);
+    return [...acls, ...d.listxattr().filter((n) => ctx.creds.hasCap(CAP_SYS_ADMIN) || !n.startsWith("trusted."))];
+  }
+
+  /**
+   * setxattr(2) and removexattr(2) (value null) of system.posix_acl_access or _default (Linux's
+   * vfs_set_acl and set_posix_acl): EOPNOTSUPP where ACLs cannot be kept (symlinks); a default
+   * ACL only on a directory (EACCES; removing it elsewhere does nothing); the owner or
+   * CAP_FOWNER (EPERM); a valid ACL (EINVAL). An access ACL sets the mode's permission bits and
+   * is not kept when they say it all; set-group-ID goes unless the caller is in the file's group
+   * or holds CAP_FSETID.
+   */
+  #setAcl(ctx: PathContext, loc: Location, type: "access" | "default", value: Uint8Array | null): void {
+    this.#checkWritable(loc);
+    let acl = value === null ? null : parseAclXattr(value);
+    const d = loc.dentry;
+    if (!d.supportsAcl) throw EOPNOTSUPP;
+    if (type === "default" && !checkDefaultAclTarget(d.isDir, acl)) return;
+    const c = ctx.creds;
+    if (!isOwnerOrRoot(c, d.uid)) throw EPERM;
+    if (acl !== null) checkAclValid(acl);
+    const removal = acl === null;
+    let mode = d.mode & 0o7777;
+    if (type === "access") {
+      if (acl !== null) {
+        const m = aclMode(acl);
+        mode = (mode & ~0o777) | m.bits;
+        if (m.equiv) acl = null;
+      }
+      if (!c.inGroup(d.gid) && !c.hasCap(CAP_FSETID)) mode &= ~S_ISGID;
+    }
+    d.setAcl(type, acl, removal);
+    if (mode !== (d.mode & 0o7777)) d.setattr({ mode });
+    fsnotifyChange(d, IN_ATTRIB);
   }
 
   /** Implements removexattr(2) on a resolved file. */
   removexattr(ctx: PathContext, loc: Location, name: string): void {
+    const type = aclTypeOf(name);
+    if (type !== null) return this.#setAcl(ctx, loc, type, null);
     this.#xattrCheck(ctx, loc, name, true);
     loc.dentry.removexattr(name);
     fsnotifyChange(loc.dentry, IN_ATTRIB);
@@ -630,12 +710,24 @@ export class VirtualFilesystem {
   }
 }
 
+const XATTR_SECURITY_CAPABILITY = "security.capability";
+
+/** A new file's attributes and the ACLs it inherits from its directory's default ACL. */
+interface NewFileAcl extends NewFile {
+  /** The access ACL to give the file (null: its mode says it all). */
+  acl: Acl | null;
+  /** A directory's default ACL (its parent's, verbatim). */
+  defaultAcl: Acl | null;
+}
+
 /**
  * The owner and mode of a new file in parent (Linux's inode_init_owner): the caller's fsuid,
  * and the parent's group when it is set-group-ID (directories inherit the bit); a non-member
- * creating a set-group-ID file loses the bit.
+ * creating a set-group-ID file loses the bit. Then the umask, or instead, when the parent has a
+ * default ACL, that ACL (Linux's posix_acl_create): the mode is cut down to it and the file
+ * inherits it as its access ACL (a directory also as its default ACL).
  */
-function newFileAttrs(ctx: PathContext, parent: Dentry, mode: number): NewFile {
+function newFileAttrs(ctx: PathContext, parent: Dentry, mode: number): NewFileAcl {
   const c = ctx.creds;
   let gid = c.fsgid;
   if (parent.mode & S_ISGID) {
@@ -645,7 +737,22 @@ function newFileAttrs(ctx: PathContext, parent: Dentry, mode: number): NewFile {
   if ((mode & S_IFMT) !== S_IFDIR && (mode & S_ISGID) && (mode & S_IXGRP) && !c.inGroup(gid) && !c.hasCap(CAP_FSETID)) {
     mode &= ~S_ISGID;
   }
-  return { mode, uid: c.fsuid, gid };
+  const dflt = (mode & S_IFMT) === S_IFLNK ? null : parent.defaultAcl;
+  if (dflt === null) {
+    return { mode: mode & ~((ctx.umask ?? 0) & 0o777), uid: c.fsuid, gid, acl: null, defaultAcl: null };
+  }
+  const made = aclCreate(dflt, mode);
+  return {
+    mode: (mode & ~0o777) | made.bits, uid: c.fsuid, gid, acl: made.acl,
+    defaultAcl: (mode & S_IFMT) === S_IFDIR ? dflt : null,
+  };
+}
+
+/** Gives the new file d the ACLs of attrs (a filesystem without ACLs has none to give). */
+function inheritAcls<D extends Dentry>(d: D, attrs: NewFileAcl): D {
+  if (attrs.acl !== null) d.setAcl("access", attrs.acl);
+  if (attrs.defaultAcl !== null) d.setAcl("default", attrs.defaultAcl);
+  return d;
 }
 
 /**

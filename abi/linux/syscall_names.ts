@@ -11,6 +11,13 @@ export function syscallName(nr: number): string {
   return NAMES[nr] ?? `syscall_${nr}`;
 }
 
+/** Every known syscall's number by name (the inverse of syscallName, unknown numbers left out). */
+export function syscallNumbers(): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const nr in NAMES) m.set(NAMES[nr]!, Number(nr));
+  return m;
+}
+
 const NAMES: Readonly<Record<number, string>> = {
   0: "read",
   1: "write",

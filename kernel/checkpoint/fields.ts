@@ -186,6 +186,24 @@ export const LEDGER: readonly LedgerEntry[] = [
     derived: {},
   },
   {
+    file: "vfs/inotify.ts",
+    className: "InotifyFile",
+    saved: ["events", "watches", "nextWd"],
+    derived: {
+      queuedBytes: "the sizes of the queued events: recounted as each is queued again",
+      overflowQueued: "whether the queue holds the IN_Q_OVERFLOW event: found again as it is queued",
+    },
+  },
+  {
+    file: "vfs/inotify.ts",
+    className: "InotifyEvent",
+    saved: [],
+    derived: {
+      nameBytes: "the name (saved with wd, mask and cookie, constructor parameters), encoded again",
+      size: "computed from the name",
+    },
+  },
+  {
     file: "kernel/socket/socket.ts",
     className: "SocketFile",
     saved: ["recvTimeoutNs", "sendTimeoutNs"],

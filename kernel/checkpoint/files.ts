@@ -34,6 +34,7 @@ import {
   O_CREAT, O_DIRECTORY, O_EXCL, O_NOCTTY, O_NOFOLLOW, O_RDWR, O_TRUNC, O_WRONLY, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG,
 } from "../../abi/linux/file.ts";
 import { blobBytes, type ImageBlob, ImageError } from "./image.ts";
+import { checkAclValid } from "../../vfs/posix_acl.ts";
 
 /** The largest run of file data one blob holds. */
 const RUN_BYTES = 16 << 20;
@@ -55,6 +56,8 @@ const absPath = z.string().max(4096).refine(
   "not an absolute path",
 );
 
+const aclSchema = z.array(z.object({ tag: u32, perm: u32, id: u32 }).strict()).min(1).max(4096);
+
 const entrySchema = z.object({
   path: relPath,
   kind: z.enum(["dir", "file", "symlink", "fifo"]),
@@ -69,6 +72,9 @@ const entrySchema = z.object({
   target: z.string().max(4096),
   /** Another name of the file of entries[linkTo] (a hard link), saved before it. */
   linkTo: u32.nullable(),
+  /** The POSIX ACLs (vfs/posix_acl.ts), absent when none; validated again on restore. */
+  acl: aclSchema.optional(),
+  defaultAcl: aclSchema.optional(),
 }).strict();
 
 export const treeSchema = z.object({
@@ -129,6 +135,9 @@ export function saveTrees(k: Kernel, blobs: Uint8Array[], refuse: Refuse): Saved
   // Paths where other filesystems are mounted: what a tree has under them is hidden.
   const mountPaths = new Set(mounts.filter((m) => m !== rootMount).map((m) => new Location(m, m.root).path()));
   const fs = rootMount.fs;
+  for (const m of mounts) {
+    if (m !== rootMount && m.fs instanceof OverlayFilesystem) refuseThrow(refuse, "an overlay mounted in the sandbox");
+  }
   if (fs instanceof OverlayFilesystem) {
     if (!(fs.upper instanceof TmpfsFilesystem)) refuseThrow(refuse, "the root overlay's upper layer is a host directory (--overlay-upper)");
     const hidden = { whiteouts: [] as string[], opaque: [] as string[] };
@@ -164,6 +173,8 @@ function saveTree(top: TmpfsDentry, at: string, mountPaths: Set<string>, blobs: 
     const base = {
       path: rel, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, atimeNs: String(st.atimeNs), mtimeNs: String(st.mtimeNs),
       size: 0, runs: [] as { off: number; blob: number }[], target: "", linkTo: null as number | null,
+      ...(d.inode.acl !== null ? { acl: d.inode.acl.map((e) => ({ ...e })) } : {}),
+      ...(d.inode.defaultAcl !== null ? { defaultAcl: d.inode.defaultAcl.map((e) => ({ ...e })) } : {}),
     };
     if (type === S_IFDIR) {
       out.push({ ...base, kind: "dir" });
@@ -302,6 +313,11 @@ export function restoreTrees(k: Kernel, trees: SavedTree[], blobs: readonly Imag
         const loc = locOf(e.path);
         k.vfs.chown(ctx, loc, e.uid, e.gid);
         if (e.kind !== "symlink") k.vfs.chmod(ctx, loc, e.mode);
+        for (const [type, acl] of [["access", e.acl], ["default", e.defaultAcl]] as const) {
+          if (acl === undefined) continue;
+          checkAclValid(acl);
+          loc.dentry.setAcl(type, acl);
+        }
         k.vfs.utimes(ctx, loc, BigInt(e.atimeNs), BigInt(e.mtimeNs));
       } catch (err) {
         throw new ImageError(`restore: cannot set the attributes of ${p}: ${err instanceof LinuxError ? err.message : String(err)}`);

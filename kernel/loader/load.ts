@@ -143,7 +143,7 @@ function openExecutable(t: Task, path: string, how?: ExecOpen): FileDescription 
     const st = f.stat();
     if ((st.mode & S_IFMT) !== S_IFREG) throw EACCES;
     // Execute permission: the matching x bit, or CAP_DAC_OVERRIDE and any x bit.
-    if (!mayAccess(t.creds, MAY_EXEC, st.mode, st.uid, st.gid)) throw EACCES;
+    if (!mayAccess(t.creds, MAY_EXEC, st.mode, st.uid, st.gid, f.location()?.dentry.acl ?? null)) throw EACCES;
     return f;
   } catch (e) {
     f.decRef();

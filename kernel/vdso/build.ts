@@ -11,7 +11,7 @@
  * @module
  */
 
-import { cacheRoot, fnv1a64 } from "../cache_dir.ts";
+import { cacheRoot, hash64 } from "../cache_dir.ts";
 
 /** The files the vDSO and the clock helper are built from (tools/build.ts packs them too). */
 export const VDSO_SOURCES = ["vvar.h", "vdso.c", "vdso.lds", "clock_helper.c"] as const;
@@ -57,7 +57,7 @@ function build(): VdsoBuild | string {
     return "vDSO sources not found";
   }
   const enc = new TextEncoder();
-  const key = fnv1a64([...srcs, enc.encode(VDSO_FLAGS.join(" ")), enc.encode(HELPER_FLAGS.join(" "))]);
+  const key = hash64([...srcs, enc.encode(VDSO_FLAGS.join(" ")), enc.encode(HELPER_FLAGS.join(" "))]);
   const root = cacheRoot();
   if (root === null) return "no private cache directory for the vDSO";
   const dir = `${root}/vdso-${key}`;

@@ -65,6 +65,26 @@ export class PortTable<T> {
     return port;
   }
 
+  /**
+   * Whether `owner`, holding `port` at `addr`, conflicts with another holder of it that
+   * overlaps (`conflicts` as in bind). For listen(2), which checks again.
+   */
+  conflicted(owner: T, addr: IpAddress | null, port: number, conflicts: (other: T) => boolean): boolean {
+    for (const h of this.#byPort.get(port) ?? []) {
+      if (h.owner === owner) continue;
+      const overlap = h.addr === null || addr === null || h.addr.equals(addr);
+      if (overlap && conflicts(h.owner)) return true;
+    }
+    return false;
+  }
+
+  /** Adds `owner` as a holder of `port` at `addr` with no check (a connection its listener made). */
+  add(owner: T, addr: IpAddress | null, port: number): void {
+    const list = this.#byPort.get(port) ?? [];
+    list.push({ owner, addr });
+    this.#byPort.set(port, list);
+  }
+
   unbind(owner: T, port: number): void {
     const list = this.#byPort.get(port);
     if (!list) return;

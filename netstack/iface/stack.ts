@@ -347,18 +347,19 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
 
   // --- TcpHost. ---
 
-  tcpBind(sock: TcpSocket, addr: IpAddress | null, port: number): number {
+  tcpBind(sock: TcpSocket, addr: IpAddress | null, port: number, restoring = false): number {
     if (addr !== null && !this.isLocalAddress(addr)) throw EADDRNOTAVAIL;
-    // Connected sockets share their port freely; listeners and bare binds conflict when they
-    // serve a common IP version.
-    return this.#tcpPorts.bind(
-      sock,
-      addr,
-      port,
-      (other) =>
-        other.remote === null && versionsOverlap(addr, sock.wildcardVersion, other.localAddr, other.wildcardVersion) &&
-        !(sock.reusePort && other.reusePort) && !(sock.reuseAddr && other.reuseAddr && !other.isListening),
-    );
+    // A restore checks listeners and bound sockets against each other only: the connections
+    // it restored first got their ports by the rules (a listener's own, say).
+    return this.#tcpPorts.bind(sock, addr, port, (other) => !(restoring && other.remote !== null) && tcpPortConflict(sock, addr, other));
+  }
+
+  tcpCanListen(sock: TcpSocket): boolean {
+    return !this.#tcpPorts.conflicted(sock, sock.localAddr, sock.localPort, (other) => tcpPortConflict(sock, sock.localAddr, other));
+  }
+
+  tcpInheritPort(sock: TcpSocket): void {
+    this.#tcpPorts.add(sock, sock.localAddr, sock.localPort);
   }
 
   tcpUnbind(sock: TcpSocket): void {
@@ -1436,6 +1437,18 @@ function patchLength(quote: Uint8Array): Uint8Array {
   const c = quote.slice();
   new DataView(c.buffer).setUint16(2, c.length);
   return c;
+}
+
+/**
+ * Whether `sock` binding (or listening) at addr may not share its port with `other`, another
+ * holder, as Linux's inet_bind_conflict decides: every socket holding the port counts
+ * (listeners, bound sockets, connections, TIME-WAIT), when the two serve a common IP version;
+ * SO_REUSEADDR on both lets them share unless `other` listens; SO_REUSEPORT on both lets them
+ * share always.
+ */
+function tcpPortConflict(sock: TcpSocket, addr: IpAddress | null, other: TcpSocket): boolean {
+  return versionsOverlap(addr, sock.wildcardVersion, other.localAddr, other.wildcardVersion) &&
+    !(sock.reusePort && other.reusePort) && !(sock.reuseAddr && other.reuseAddr && !other.isListening);
 }
 
 /**

@@ -64,9 +64,16 @@ export interface TcpHost {
    * Reserves a local port for `sock` (0 asks for an ephemeral one) and
    * returns it; throws EADDRINUSE.
    */
-  tcpBind(sock: TcpSocket, addr: IpAddress | null, port: number): number;
-  /** Releases the port reserved by tcpBind. */
+  tcpBind(sock: TcpSocket, addr: IpAddress | null, port: number, restoring?: boolean): number;
+  /** Releases the port reserved by tcpBind (or tcpInheritPort). */
   tcpUnbind(sock: TcpSocket): void;
+  /**
+   * Whether `sock`, bound, may listen: no other holder of its port forbids it (a listener
+   * beside an SO_REUSEADDR socket that bound first: Linux checks again at listen).
+   */
+  tcpCanListen?(sock: TcpSocket): boolean;
+  /** Makes `sock`, a listener's new connection, a holder of its port with no check (Linux's inet_inherit_port). */
+  tcpInheritPort?(sock: TcpSocket): void;
   /** Indexes `sock` by its full 4-tuple so that segments reach it. */
   tcpRegister(sock: TcpSocket): void;
   /** Removes `sock` from the 4-tuple index (and releases anything it held). */
@@ -489,10 +496,12 @@ export class TcpSocket {
     }
     const readable = this.#rx.length > 0 || this.#finReceived || this.#shutRd || err ||
       (this.#wasConnected && s === "CLOSED");
+    // Shut down for writing polls writable (Linux's tcp_poll: a send fails at once with EPIPE,
+    // so a writer blocked on a full queue wakes); both ways shut down polls HUP.
     const writable = !this.#shutWr && (s === "ESTABLISHED" || s === "CLOSE-WAIT") && this.sendRoom > 0 ||
-      err || (this.#wasConnected && s === "CLOSED");
+      err || (this.#wasConnected && s === "CLOSED") || (this.#shutWr && s !== "SYN-SENT" && s !== "SYN-RECEIVED");
     const hup = (this.#wasConnected && s === "CLOSED") || (this.#finReceived && this.#shutWr) ||
-      (err && s === "CLOSED");
+      (err && s === "CLOSED") || (this.#shutRd && this.#shutWr);
     return { readable, writable, hup, error: err };
   }
 
@@ -517,6 +526,7 @@ export class TcpSocket {
     }
     if (this.#state !== "CLOSED") throw EISCONN;
     if (!this.#bound) this.bind(null, 0);
+    else if (this.#host.tcpCanListen?.(this) === false) throw EADDRINUSE;
     this.#backlog = Math.max(1, backlog);
     this.#synBacklog = Math.max(8, this.#backlog * 2);
     this.#setState("LISTEN");
@@ -536,6 +546,8 @@ export class TcpSocket {
     if (this.#state !== "CLOSED" || this.#wasConnected) throw EISCONN;
     if (this.#localAddr !== null && this.#localAddr.version !== remote.addr.version) throw EAFNOSUPPORT;
     const route = this.#host.tcpRoute(remote.addr);
+    // A socket whose last attempt failed starts over (Linux's tcp_disconnect clears sk_shutdown).
+    this.#shutRd = this.#shutWr = false;
     if (route === null) throw EHOSTUNREACH;
     if (!this.#bound) {
       // No ephemeral port left: Linux's __inet_hash_connect says EADDRNOTAVAIL (bind, EADDRINUSE).
@@ -598,9 +610,9 @@ export class TcpSocket {
   #checkSend(): void {
     if (this.#error) throw this.#takeError();
     if (this.#shutWr || this.#userClosed) throw EPIPE;
-    if (!canSendData(this.#state)) {
-      throw (this.#state === "CLOSED" && !this.#wasConnected) || this.#state === "LISTEN" ? ENOTCONN : EPIPE;
-    }
+    // Not connected, listening or closed: EPIPE, as Linux's sk_stream_wait_connect says for
+    // every state but the handshake's (never ENOTCONN).
+    if (!canSendData(this.#state)) throw EPIPE;
   }
 
   /** Free room in the send queue, in bytes (within the send limit). */
@@ -868,6 +880,15 @@ export class TcpSocket {
     c.#synPending = true;
     host.tcpRegister(c);
     c.#registered = true;
+    if (parent !== null && host.tcpInheritPort) {
+      // The connection holds its listener's port as Linux's do (a bind beside it needs
+      // SO_REUSEADDR on both), with the listener's SO_REUSEADDR/SO_REUSEPORT.
+      c.reuseAddr = parent.reuseAddr;
+      c.reusePort = parent.reusePort;
+      c.wildcardVersion = parent.wildcardVersion;
+      host.tcpInheritPort(c);
+      c.#bound = true;
+    }
     c.#setState("SYN-RECEIVED");
     return c;
   }
@@ -1871,7 +1892,10 @@ export class TcpSocket {
     this.#scoreboard = s.scoreboard.map(([l, r]) => ({ left: seq(l), right: seq(r) }));
     this.#error = error;
     if (s.bound) {
-      this.#localPort = this.#host.tcpBind(this, this.#localAddr, s.localPort);
+      // A connection takes its port back unchecked (it shared it with its listener or others
+      // by the rules when it got it); a listener or bound socket is checked.
+      if (s.registered && this.#host.tcpInheritPort) this.#host.tcpInheritPort(this);
+      else this.#localPort = this.#host.tcpBind(this, this.#localAddr, s.localPort, true);
       this.#bound = true;
     }
     if (s.registered) {
@@ -1926,6 +1950,9 @@ export class TcpSocket {
         this.#parent = null;
       }
       if (prev !== "LISTEN" && prev !== "SYN-SENT") this.#wasConnected ||= isSynchronized(prev);
+      // Ended by an error (refused, reset, timed out): shut down both ways, as Linux's tcp_done
+      // leaves it, so a read after the error is taken returns 0 and a send is EPIPE.
+      if (this.#error !== null && prev !== "LISTEN") this.#shutRd = this.#shutWr = true;
       this.#rtoAt = this.#delayedAckAt = this.#timeWaitAt = this.#keepaliveAt = null;
       this.#persistAt = this.#finWait2At = null;
       this.#synPending = this.#ackNow = this.#probePending = false;

@@ -154,7 +154,8 @@ export function confineSentry(opts: { hostNetwork: boolean; filter: boolean }): 
   cv.setUint32(24, Number(mask >> 32n), true);
   const calls = [{ nr: SYS_prctl, args: [PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0] }];
   if ((eff >> BigInt(CAP_SETPCAP)) & 1n) {
-    for (let cap = 0; cap <= lastCap(); cap++) {
+    const last = lastCap(); // a read of /proc/sys/kernel/cap_last_cap: once, not once a capability
+    for (let cap = 0; cap <= last; cap++) {
       if (!keep.has(cap)) calls.push({ nr: SYS_prctl, args: [PR_CAPBSET_DROP, cap, 0, 0, 0] });
     }
   } else {

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { syscallName } from "../../abi/linux/syscall_names.ts";
+import { syscallNumbers } from "../../abi/linux/syscall_names.ts";
 import { seccompAllThreads } from "./_ffi.ts";
 import { STUB_BATCH_SYSCALL_END, STUB_INJECT_SYSCALL_END } from "./stub_elf.ts";
 import { assemble, AUDIT_ARCH_X86_64, type Insn, SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO, SECCOMP_RET_KILL_PROCESS, SECCOMP_RET_LOG } from "./bpf.ts";
@@ -86,16 +86,6 @@ export const CLONE_NAMESPACE_FLAGS = 0x80 | 0x20000 | 0x2000000 | 0x4000000 | 0x
 const OFF_IP_LO = 8, OFF_IP_HI = 12, OFF_ARG0_LO = 16;
 const ENOSYS = 38;
 
-/** The number of each x86-64 syscall name. */
-function numbers(): Map<string, number> {
-  const m = new Map<string, number>();
-  for (let nr = 0; nr < 512; nr++) {
-    const name = syscallName(nr);
-    if (!name.startsWith("syscall_")) m.set(name, nr);
-  }
-  return m;
-}
-
 /**
  * The filter: x86-64 only (anything else kills the process), the allowed numbers by a binary
  * search (a few comparisons per call, not one per name), `otherwise` for the rest. Some allowed
@@ -106,7 +96,7 @@ function numbers(): Map<string, number> {
  * cannot read, and glibc and Rust's std then use clone, whose flags it can.
  */
 export function sentryFilter(otherwise: "errno" | "log", stubSites: readonly number[] = STUB_SITES): Uint8Array {
-  const byName = numbers();
+  const byName = syscallNumbers();
   const checked = new Map<number, (deny: string, allow: string) => Insn[]>();
   const hi = (a: number) => Math.floor(a / 0x1_0000_0000) >>> 0;
   if (stubSites.some((a) => hi(a) !== hi(stubSites[0]!))) throw new Error("sentry_seccomp: stub sites in two halves");

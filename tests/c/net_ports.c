@@ -30,6 +30,7 @@ static const char *en(int e) {
     case ECONNREFUSED: return "ECONNREFUSED";
     case ENOTCONN: return "ENOTCONN";
     case ECONNRESET: return "ECONNRESET";
+    case EPIPE: return "EPIPE";
     default: return strerror(e);
   }
 }
@@ -160,6 +161,57 @@ static void listener_shutdown(void) {
   close(l);
 }
 
+static int tcp_bound(int port, int reuseaddr) {
+  int s = socket(AF_INET, SOCK_STREAM, 0);
+  int on = 1;
+  if (reuseaddr) setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+  struct sockaddr_in a = loopback(port);
+  if (bind(s, (struct sockaddr *)&a, sizeof a) != 0) {
+    int e = errno;
+    close(s);
+    errno = e;
+    return -1;
+  }
+  return s;
+}
+
+/* Which sockets hold a TCP port against a bind or a listen, as Linux's inet_bind_conflict. */
+static void port_reservation(void) {
+  int l = listener(0, 0);
+  int c = connect_to(port_of(l));
+  int a = accept(l, NULL, NULL);
+  int s = tcp_bound(port_of(c), 0);
+  printf("bind to a connected socket's ephemeral port: %s\n", s >= 0 ? "ok" : en(errno));
+  s = tcp_bound(port_of(c), 1);
+  printf("the same with SO_REUSEADDR: %s\n", s >= 0 ? "ok" : en(errno));
+  close(c);
+  close(a);
+  close(l);
+
+  int port = free_port();
+  int x = tcp_bound(port, 1), y = tcp_bound(port, 1);
+  printf("two SO_REUSEADDR binds: %s %s\n", x >= 0 ? "ok" : en(errno), y >= 0 ? "ok" : en(errno));
+  R("the first listens", listen(x, 4));
+  R("the second listens", listen(y, 4));
+  int z = tcp_bound(port, 1);
+  printf("a third SO_REUSEADDR bind beside the listener: %s\n", z >= 0 ? "ok" : en(errno));
+  close(y);
+  /* The server closes first: its side of the connection waits in TIME-WAIT on the port. */
+  c = connect_to(port);
+  a = accept(x, NULL, NULL);
+  close(a);
+  char ch;
+  read(c, &ch, 1);
+  close(c);
+  close(x);
+  s = tcp_bound(port, 0);
+  printf("bind beside a TIME-WAIT connection: %s\n", s >= 0 ? "ok" : en(errno));
+  s = tcp_bound(port, 1);
+  printf("the same with SO_REUSEADDR (as the listener had): %s\n", s >= 0 ? "ok" : en(errno));
+  R("and it listens", listen(s, 4));
+  close(s);
+}
+
 static int udp_socket(int port, int opt) {
   int s = socket(AF_INET, SOCK_DGRAM, 0);
   int on = 1;
@@ -203,6 +255,33 @@ static void udp_reuseaddr(void) {
     close(s[i]);
   }
   printf("UDP SO_REUSEADDR: the last bound socket got each datagram: %s\n", ok ? "yes" : "no");
+}
+
+static int shut_fd;
+
+static void *blocked_recv(void *arg) {
+  (void)arg;
+  char b[4];
+  return (void *)(long)recv(shut_fd, b, sizeof b, 0);
+}
+
+/* shutdown of an unconnected UDP socket: ENOTCONN, yet it wakes a blocked reader with 0. */
+static void udp_shutdown(void) {
+  shut_fd = udp_socket(0, 0);
+  pthread_t t;
+  pthread_create(&t, NULL, blocked_recv, NULL);
+  usleep(100 * 1000); /* most likely blocked by now; if not, it finds the socket shut down */
+  R("shutdown(SHUT_RD) of an unconnected UDP socket", shutdown(shut_fd, SHUT_RD));
+  void *r;
+  pthread_join(t, &r);
+  printf("the blocked recv returned %ld\n", (long)r);
+  char b[4];
+  R("recv(MSG_DONTWAIT) after it", recv(shut_fd, b, sizeof b, MSG_DONTWAIT));
+  R("recv after it", recv(shut_fd, b, sizeof b, 0));
+  R("shutdown(SHUT_WR)", shutdown(shut_fd, SHUT_WR));
+  struct sockaddr_in a = loopback(port_of(shut_fd));
+  R("sendto after it", sendto(shut_fd, "x", 1, 0, (struct sockaddr *)&a, sizeof a));
+  close(shut_fd);
 }
 
 enum { MEMBERS = 3, SENDERS = 300 };
@@ -262,6 +341,8 @@ int main(void) {
   alarm(60);
   sndbuf_growth();
   listener_shutdown();
+  port_reservation();
+  udp_shutdown();
   udp_reuseaddr();
   udp_reuseport();
   tcp_reuseport();

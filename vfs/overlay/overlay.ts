@@ -23,17 +23,18 @@
  * @module
  */
 
-import { ENOTEMPTY, EXDEV } from "../../kernel/errno.ts";
+import { ENODATA, ENOTEMPTY, EXDEV } from "../../kernel/errno.ts";
 import {
-  O_ACCMODE, O_RDONLY, OVERLAYFS_SUPER_MAGIC, RENAME_EXCHANGE, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG,
+  O_ACCMODE, O_RDONLY, O_WRONLY, OVERLAYFS_SUPER_MAGIC, RENAME_EXCHANGE, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG,
 } from "../../abi/linux/file.ts";
 import { hostFds } from "../host_fds.ts";
 import { Dentry, type Filesystem, type FsStat, type NewFile, type SetAttr } from "../dentry.ts";
 import type { DirEntry, FileDescription, Stat } from "../file_description.ts";
-import type { Location } from "../mount.ts";
+import { Location } from "../mount.ts";
 import type { HostDentry, HostFilesystem } from "../hostfs/hostfs.ts";
 import { nowNs } from "../tmpfs/tmpfs.ts";
 import { OverlayRegularFile } from "./overlay_file.ts";
+import type { Acl, AclType } from "../posix_acl.ts";
 
 /** Upper-layer inode numbers are shifted by this, out of the host's range in practice. */
 const UPPER_INO_BASE = 2 ** 52;
@@ -44,28 +45,96 @@ export interface UpperFilesystem extends Filesystem {
   copyData(d: Dentry, src: number, len: number): void;
 }
 
-/** @savable A merged tree: upper over lower. */
+/**
+ * The layers of an overlay mounted with mount(2) (`-t overlay -o lowerdir=,upperdir=,workdir=`):
+ * directories of the sandbox's tree, each seen through its mount. No upper: read-only.
+ */
+export interface OverlayLayers {
+  lower: Location;
+  upper: Location | null;
+}
+
+/** Device numbers of mounted overlays (anonymous superblocks, as tmpfs's). */
+let nextMountedDev = 0x3000;
+
+/**
+ * @savable A merged tree: upper over lower. The root overlay has the host tree below and a
+ * tmpfs or writable host directory above, whole filesystems it owns; a mounted overlay has
+ * directories of the sandbox's tree (`layers`), which it does not own, and copies data up
+ * through their files.
+ */
 export class OverlayFilesystem implements Filesystem {
   readonly name = "overlay";
-  readonly readonly = false;
-  /** Immutable. */
-  readonly lower: HostFilesystem;
-  /** Immutable. */
-  readonly upper: UpperFilesystem;
+  /** Immutable. A mounted overlay without an upper layer. */
+  readonly readonly: boolean;
+  /** Immutable. The root overlay's lower filesystem; null for a mounted overlay. */
+  readonly lower: HostFilesystem | null;
+  /** Immutable. The root overlay's upper filesystem; null for a mounted overlay. */
+  readonly upper: UpperFilesystem | null;
+  /** Immutable. A mounted overlay's layers; null for the root overlay. */
+  readonly layers: OverlayLayers | null;
   readonly root: OverlayDentry;
   /** Immutable. st_dev of files that have no lower side. */
   readonly dev: number;
   /** The overlay inode number of upper inodes that were copied up, by upper inode number. */
   readonly #inoOfUpper = new Map<number, number>();
 
-  constructor(lower: HostFilesystem, upper: UpperFilesystem) {
+  constructor(lower: HostFilesystem | null, upper: UpperFilesystem | null, layers: OverlayLayers | null = null) {
     this.lower = lower;
     this.upper = upper;
-    const st = lower.root.stat();
+    this.layers = layers;
+    if (layers !== null) {
+      this.readonly = layers.upper === null;
+      this.dev = nextMountedDev++;
+      this.root = new OverlayDentry(this, null, "", layers.lower.dentry, layers.upper?.dentry ?? null);
+      return;
+    }
+    this.readonly = false;
+    const st = lower!.root.stat();
     this.dev = st.dev;
     // The upper root shows the lower root's attributes.
-    upper.root.setattr({ mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, atimeNs: st.atimeNs, mtimeNs: st.mtimeNs });
-    this.root = new OverlayDentry(this, null, "", lower.root, upper.root);
+    upper!.root.setattr({ mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, atimeNs: st.atimeNs, mtimeNs: st.mtimeNs });
+    this.root = new OverlayDentry(this, null, "", lower!.root, upper!.root);
+  }
+
+  /** Whether the upper layer keeps POSIX ACLs (a tmpfs does). */
+  get upperKeepsAcls(): boolean {
+    return (this.upper?.root ?? this.layers?.upper?.dentry ?? this.layers!.lower.dentry).supportsAcl;
+  }
+
+  /**
+   * Fills up, a new empty regular file of the upper layer, with the len bytes of low: from the
+   * host descriptor into the upper filesystem for the root overlay, else from an open file of
+   * the lower layer into one of the upper layer, 1 MiB at a time.
+   */
+  copyData(low: Dentry, up: Dentry, len: number): void {
+    if (this.upper !== null) {
+      const fd = (low as HostDentry).openHostFd();
+      try {
+        this.upper.copyData(up, fd, len);
+      } finally {
+        hostFds.close(fd);
+      }
+      return;
+    }
+    const layers = this.layers!;
+    const src = low.open(new Location(layers.lower.mount, low), O_RDONLY);
+    try {
+      const dst = up.open(new Location(layers.upper!.mount, up), O_WRONLY);
+      try {
+        const buf = new Uint8Array(Math.min(len, 1 << 20));
+        for (let off = 0; off < len;) {
+          const n = src.read(buf.subarray(0, Math.min(buf.length, len - off)), off);
+          if (n <= 0) break;
+          for (let w = 0; w < n;) w += dst.write(buf.subarray(w, n), off + w);
+          off += n;
+        }
+      } finally {
+        dst.decRef();
+      }
+    } finally {
+      src.decRef();
+    }
   }
 
   /** The overlay inode number of an upper inode. */
@@ -79,16 +148,17 @@ export class OverlayFilesystem implements Filesystem {
   }
 
   statfs(): FsStat {
-    const st = this.upper.statfs?.();
+    const st = (this.upper ?? (this.layers!.upper ?? this.layers!.lower).mount.fs).statfs?.();
     return {
       type: OVERLAYFS_SUPER_MAGIC, bsize: 4096, blocks: st?.blocks ?? 1 << 24, bfree: st?.bfree ?? 1 << 23,
       bavail: st?.bavail ?? 1 << 23, files: st?.files ?? 1 << 20, ffree: st?.ffree ?? 1 << 19, namelen: 255,
     };
   }
 
+  /** The root overlay releases its layers; a mounted one owns nothing. */
   release(): void {
-    this.upper.release();
-    this.lower.release();
+    this.upper?.release();
+    this.lower?.release();
   }
 }
 
@@ -237,14 +307,7 @@ export class OverlayDentry extends Dentry {
         break;
       case S_IFREG:
         up = pu.create(this.name, attrs);
-        if (withData && st.size > 0) {
-          const fd = (low as HostDentry).openHostFd();
-          try {
-            this.#fs.upper.copyData(up, fd, st.size);
-          } finally {
-            hostFds.close(fd);
-          }
-        }
+        if (withData && st.size > 0) this.#fs.copyData(low, up, Number(st.size));
         break;
       case S_IFLNK:
         up = pu.symlink(this.name, low.readlink(), attrs);
@@ -255,6 +318,14 @@ export class OverlayDentry extends Dentry {
     const keep: SetAttr = { atimeNs: st.atimeNs, mtimeNs: st.mtimeNs };
     if ((st.mode & S_IFMT) !== S_IFLNK) keep.mode = st.mode & 0o7777;
     up.setattr(keep);
+    // Extended attributes and ACLs come along (a tmpfs lower has them; the host tree shows none).
+    for (const name of low.listxattr()) {
+      try {
+        up.setxattr(name, low.getxattr(name), 0);
+      } catch { /* a name the upper layer does not keep */ }
+    }
+    if (low.acl !== null && up.supportsAcl) up.setAcl("access", low.acl);
+    if (low.defaultAcl !== null && up.supportsAcl) up.setAcl("default", low.defaultAcl);
     pu.setattr({ atimeNs: pst.atimeNs, mtimeNs: pst.mtimeNs });
     this.upper = up;
     this.#dev = st.dev;
@@ -388,6 +459,32 @@ export class OverlayDentry extends Dentry {
 
   override listxattr(): string[] {
     return this.#top.listxattr();
+  }
+
+  override get acl(): Acl | null {
+    return this.#top.acl;
+  }
+
+  override get defaultAcl(): Acl | null {
+    return this.#top.defaultAcl;
+  }
+
+  override get fileCaps(): boolean {
+    return this.#top.fileCaps;
+  }
+
+  /** ACLs live in the upper layer: the overlay keeps them when it does (a tmpfs upper). */
+  override get supportsAcl(): boolean {
+    return !this.isSymlink && this.#fs.upperKeepsAcls;
+  }
+
+  /** Removing an ACL the file does not have is ENODATA, without a copy-up (ovl_set_or_remove_acl). */
+  override setAcl(type: AclType, acl: Acl | null, removal = false): void {
+    if (removal && this.upper === null && (type === "access" ? this.lower!.acl : this.lower!.defaultAcl) === null) {
+      throw ENODATA;
+    }
+    this.copyUp();
+    this.upper!.setAcl(type, acl);
   }
 
   override removexattr(name: string): void {

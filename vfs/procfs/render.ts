@@ -9,6 +9,7 @@
  */
 
 import type { Mount } from "../mount.ts";
+import { MS_NOATIME, MS_NODEV, MS_NODIRATIME, MS_NOEXEC, MS_NOSUID, MS_STRICTATIME } from "../../abi/linux/mount.ts";
 import { Location } from "../mount.ts";
 import type { ProcMemory, ProcProcess, ProcSystem, ProcThread, ProcVma } from "./source.ts";
 
@@ -326,18 +327,26 @@ export function renderVersion(sys: ProcSystem): string {
 
 /** /proc/filesystems: the filesystem types mount(2) knows. */
 export function renderFilesystems(): string {
-  return ["nodev\tsysfs", "nodev\ttmpfs", "nodev\tproc", "nodev\tdevtmpfs", "nodev\tdevpts", "nodev\tbind"]
+  return ["nodev\tsysfs", "nodev\ttmpfs", "nodev\tproc", "nodev\tdevtmpfs", "nodev\tdevpts", "nodev\tbind", "nodev\toverlay"]
     .map((l) => l + "\n").join("");
 }
 
-/** The mount options column: rw/ro first, then nosuid, nodev, noexec. */
+/** The mount options column: rw/ro first, then nosuid, nodev, noexec and the atime mode. */
 export function mountOptions(m: Mount): string {
   const o = [m.isReadonly ? "ro" : "rw"];
-  if (m.flags & 2) o.push("nosuid");
-  if (m.flags & 4) o.push("nodev");
-  if (m.flags & 8) o.push("noexec");
-  o.push("relatime");
+  if (m.flags & MS_NOSUID) o.push("nosuid");
+  if (m.flags & MS_NODEV) o.push("nodev");
+  if (m.flags & MS_NOEXEC) o.push("noexec");
+  if (m.flags & MS_NOATIME) o.push("noatime");
+  if (m.flags & MS_NODIRATIME) o.push("nodiratime");
+  if (!(m.flags & (MS_NOATIME | MS_STRICTATIME))) o.push("relatime");
   return o.join(",");
+}
+
+/** The filesystem's own options after rw/ro (tmpfs's size=, mode=...), Linux's show_options. */
+function superOptions(m: Mount): string {
+  const extra = m.fs.showOptions?.() ?? "";
+  return extra === "" ? "" : "," + extra;
 }
 
 /** The path of m's mount point as seen from root, or null when it is outside root. */
@@ -352,7 +361,7 @@ export function renderMounts(mounts: Mount[], root: Location | null): string {
   for (const m of mounts) {
     const p = mountPath(m, root);
     if (p === null) continue;
-    out += `${escapeMountField(m.source)} ${escapeMountField(p)} ${m.fs.name} ${mountOptions(m)} 0 0\n`;
+    out += `${escapeMountField(m.source)} ${escapeMountField(p)} ${m.fs.name} ${mountOptions(m)}${superOptions(m)} 0 0\n`;
   }
   return out;
 }
@@ -367,7 +376,7 @@ export function renderMountinfo(mounts: Mount[], root: Location | null, devOf: (
     const major = Math.floor(dev / 256) & 0xfff, minor = dev & 0xff;
     const fsRoot = subtreePath(m);
     const parent = m.parent?.id ?? m.id;
-    const superOpts = m.fs.readonly ? "ro" : "rw";
+    const superOpts = (m.fs.readonly ? "ro" : "rw") + superOptions(m);
     out += `${m.id} ${parent} ${major}:${minor} ${escapeMountField(fsRoot)} ${escapeMountField(p)} ` +
       `${mountOptions(m)} - ${m.fs.name} ${escapeMountField(m.source)} ${superOpts}\n`;
   }

@@ -22,8 +22,14 @@
  * ctime; a read updates atime under relatime (only when atime is not newer than mtime or
  * ctime, or is a day old).
  *
- * Space: sizeLimit (bytes) caps the sum of the files' sizes rounded up to pages (ENOSPC), as
- * tmpfs's size= option does.
+ * Space: as Linux's shmem, a size limit (size=, rounded up to whole pages, or nr_blocks=) caps the
+ * pages allocated, not the files' sizes: a write allocates the pages it reaches, in order, and
+ * stops at the first that does not fit (a partial write, or ENOSPC when none fits); fallocate
+ * allocates its whole range or nothing (ENOSPC); truncate allocates nothing and frees the pages
+ * past the new end; a symlink whose target does not fit inline (128 bytes with its NUL) takes a
+ * page. {@linkcode TmpfsInode.allocated} holds each file's allocated pages. Pages a shared
+ * mapping dirties are counted when the data comes back from the memfd (the sentry does not see
+ * page faults), so only system calls are refused at the limit, never a fault (no SIGBUS).
  *
  * @module
  */
@@ -36,6 +42,7 @@ import {
   FALLOC_FL_PUNCH_HOLE, FIONREAD, O_APPEND, RENAME_EXCHANGE, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK,
   TMPFS_MAGIC, XATTR_CREATE, XATTR_REPLACE,
 } from "../../abi/linux/file.ts";
+import { MS_NOATIME, MS_STRICTATIME } from "../../abi/linux/mount.ts";
 import * as ffi from "../../platform/ptrace/_ffi.ts";
 import { Dentry, type Filesystem, type FsStat, type NewFile, type SetAttr } from "../dentry.ts";
 import type { DirEntry, FileDescription, MemoryIO, Stat } from "../file_description.ts";
@@ -46,6 +53,7 @@ import { openFifo } from "../fifo.ts";
 import { openMemoryDevice } from "../devices.ts";
 import { dtFromMode } from "../hostfs/hostfs.ts";
 import { hostFds } from "../host_fds.ts";
+import type { Acl, AclType } from "../posix_acl.ts";
 
 const PAGE = 4096;
 const SEEK_DATA = 3, SEEK_HOLE = 4;
@@ -54,6 +62,9 @@ const MIN_PAGE_BUFFER = 64;
 /** Linux's MAX_LFS_FILESIZE on 64-bit; also keeps offsets exact as JavaScript numbers. */
 const MAX_FILE_SIZE = Number.MAX_SAFE_INTEGER;
 const LINK_MAX = 65000;
+const XATTR_SECURITY_CAPABILITY = "security.capability";
+/** Linux's SHORT_SYMLINK_LEN: a symlink target this long with its NUL needs no page. */
+const SHORT_SYMLINK_LEN = 128;
 const DAY_NS = 86_400_000_000_000n;
 const CLOCK_REALTIME = 0;
 /** Device numbers for tmpfs instances (Linux gives anonymous superblocks major 0). */
@@ -76,18 +87,32 @@ export class TmpfsFilesystem implements Filesystem {
   readonly root: TmpfsDentry;
   /** Immutable. st_dev of every file. */
   readonly dev: number;
-  /** Immutable. The size limit in bytes (Infinity: none). */
+  /** Immutable. The size limit in bytes (Infinity: none), as given. */
   readonly sizeLimit: number;
-  /** Pages in use by regular file data. */
+  /** Immutable. The limit in pages: sizeLimit rounded up (Infinity: none). */
+  readonly maxPages: number;
+  /** Immutable. The mode=, uid= and gid= the instance was made with (for showOptions). */
+  readonly #rootMode: number;
+  readonly #rootUid: number;
+  readonly #rootGid: number;
+  /** Pages allocated to files (the sum of their {@linkcode TmpfsInode.allocated}). */
   usedPages = 0;
   inodes = 0;
   #nextIno = 1;
   /** @nosave Inodes whose data is in a memfd (mapped files), for release(). */
   readonly withMemfd = new Set<TmpfsInode>();
 
-  constructor(o: { mode?: number; uid?: number; gid?: number; sizeLimit?: number } = {}) {
+  /** The most inodes (nr_inodes=; Infinity: no limit): more is ENOSPC. */
+  maxInodes: number;
+
+  constructor(o: { mode?: number; uid?: number; gid?: number; sizeLimit?: number; maxInodes?: number } = {}) {
     this.dev = nextDev++;
+    this.maxInodes = o.maxInodes ?? Infinity;
     this.sizeLimit = o.sizeLimit ?? Infinity;
+    this.maxPages = this.sizeLimit === Infinity ? Infinity : Math.ceil(this.sizeLimit / PAGE);
+    this.#rootMode = o.mode ?? 0o1777;
+    this.#rootUid = o.uid ?? 0;
+    this.#rootGid = o.gid ?? 0;
     const inode = new TmpfsInode(this, { mode: S_IFDIR | (o.mode ?? 0o1777), uid: o.uid ?? 0, gid: o.gid ?? 0 });
     this.root = new TmpfsDentry(inode, null, "");
   }
@@ -97,24 +122,29 @@ export class TmpfsFilesystem implements Filesystem {
     return this.#nextIno++;
   }
 
-  /** Reserves pages for growth from oldSize to newSize; ENOSPC past the limit. */
-  charge(oldSize: number, newSize: number): void {
-    const delta = pages(newSize) - pages(oldSize);
-    if (delta > 0 && (this.usedPages + delta) * PAGE > this.sizeLimit) throw ENOSPC;
-    this.usedPages += delta;
+  /** The options that differ from the defaults, as Linux's shmem_show_options. */
+  showOptions(): string {
+    const o: string[] = [];
+    if (this.maxPages !== Infinity) o.push(`size=${this.maxPages * (PAGE / 1024)}k`);
+    if (this.#rootMode !== 0o1777) o.push(`mode=${this.#rootMode.toString(8).padStart(3, "0")}`);
+    if (this.#rootUid !== 0) o.push(`uid=${this.#rootUid}`);
+    if (this.#rootGid !== 0) o.push(`gid=${this.#rootGid}`);
+    if (this.maxInodes !== Infinity) o.push(`nr_inodes=${this.maxInodes}`);
+    return o.join(",");
   }
 
-  /** Bytes that may still be written, for writes that fill the filesystem up. */
-  get freeBytes(): number {
-    return this.sizeLimit === Infinity ? Infinity : Math.max(this.sizeLimit - this.usedPages * PAGE, 0);
+  /** Pages that may still be allocated. */
+  get freePages(): number {
+    return Math.max(this.maxPages - this.usedPages, 0);
   }
 
   statfs(): FsStat {
-    const total = this.sizeLimit === Infinity ? 1 << 24 : Math.floor(this.sizeLimit / PAGE);
+    const total = this.maxPages === Infinity ? 1 << 24 : this.maxPages;
     const free = Math.max(total - this.usedPages, 0);
+    const files = this.maxInodes === Infinity ? 1 << 20 : this.maxInodes;
     return {
-      type: TMPFS_MAGIC, bsize: PAGE, blocks: total, bfree: free, bavail: free, files: 1 << 20,
-      ffree: (1 << 20) - this.inodes, namelen: 255,
+      type: TMPFS_MAGIC, bsize: PAGE, blocks: total, bfree: free, bavail: free, files,
+      ffree: Math.max(files - this.inodes, 0), namelen: 255,
     };
   }
 
@@ -159,6 +189,10 @@ export class TmpfsInode {
   ctimeNs: bigint;
   readonly btimeNs: bigint;
   readonly xattrs = new Map<string, Uint8Array>();
+  /** The access ACL (vfs/posix_acl.ts), null: the mode says it all. */
+  acl: Acl | null = null;
+  /** Directories: the default ACL new children inherit. */
+  defaultAcl: Acl | null = null;
   /** Directories: the children by name. */
   readonly children: Map<string, TmpfsDentry> | null;
   /** Symlinks: the target. */
@@ -171,6 +205,12 @@ export class TmpfsInode {
    */
   readonly pages = new Map<number, Uint8Array>();
   /**
+   * Regular files and symlinks: the indexes of the pages allocated to the file and charged to
+   * the filesystem (written, fallocated, a long symlink's target), Linux's allocated blocks.
+   * A page of `pages` is always in it; an allocated page may have no data (fallocate).
+   */
+  readonly allocated = new Set<number>();
+  /**
    * @nosave Regular files while open since an mmap: the memfd holding the data instead of
    * `pages`; -1 otherwise. (A checkpoint would save its contents as pages.)
    */
@@ -181,6 +221,7 @@ export class TmpfsInode {
   socket: unknown;
 
   constructor(fs: TmpfsFilesystem, attrs: NewFile, target = "") {
+    if (fs.inodes >= fs.maxInodes) throw ENOSPC;
     this.fs = fs;
     this.ino = fs.newIno();
     this.mode = attrs.mode;
@@ -238,7 +279,12 @@ export class TmpfsInode {
       for (let at = d - (d % PAGE); at < h;) {
         const n = ffi.hostPread(fd, buf.subarray(0, Math.min(buf.length, pages(h) * PAGE - at)), at);
         if (n <= 0) break;
-        for (let o = 0; o < n; o += PAGE) this.pages.set((at + o) / PAGE, buf.slice(o, Math.min(o + PAGE, n)));
+        for (let o = 0; o < n; o += PAGE) {
+          const pg = (at + o) / PAGE;
+          this.pages.set(pg, buf.slice(o, Math.min(o + PAGE, n)));
+          // Pages a shared mapping wrote are charged now (the limit is not checked for them).
+          this.#charge(pg);
+        }
         at += n;
       }
       pos = pages(h) * PAGE;
@@ -253,9 +299,46 @@ export class TmpfsInode {
     this.fs.withMemfd.delete(this);
   }
 
+  /** Marks page pg allocated (no limit check). */
+  #charge(pg: number): void {
+    if (this.allocated.has(pg)) return;
+    this.allocated.add(pg);
+    this.fs.usedPages++;
+  }
+
+  /**
+   * Allocates the pages first..last in order, each unless it already is, stopping at the first
+   * that does not fit; returns the index of that page (last + 1 when all fit).
+   */
+  #allocateRun(first: number, last: number): number {
+    const fs = this.fs;
+    for (let pg = first; pg <= last; pg++) {
+      if (this.allocated.has(pg)) continue;
+      if (fs.usedPages >= fs.maxPages) return pg;
+      this.allocated.add(pg);
+      fs.usedPages++;
+    }
+    return last + 1;
+  }
+
+  /** Frees the allocated pages from index `from` on (and their data, which the caller zeroed). */
+  #freeFrom(from: number): void {
+    for (const pg of this.allocated) {
+      if (pg < from) continue;
+      this.allocated.delete(pg);
+      this.fs.usedPages--;
+    }
+  }
+
+  /** A symlink's target needs a page beyond Linux's inline 128 bytes (with its NUL): ENOSPC if none. */
+  chargeSymlink(): void {
+    if (this.size + 1 <= SHORT_SYMLINK_LEN) return;
+    if (this.#allocateRun(0, 0) === 0) throw ENOSPC;
+  }
+
   /** The last link and the last open file are gone: uncharges the pages and frees the data. */
   releaseData(): void {
-    this.fs.charge(this.size, 0);
+    this.#freeFrom(0);
     this.dropData();
   }
 
@@ -326,28 +409,22 @@ export class TmpfsInode {
     if (src.length === 0) return 0;
     if (off >= MAX_FILE_SIZE) throw EFBIG;
     let len = Math.min(src.length, MAX_FILE_SIZE - off);
-    const end = off + len;
-    if (end > this.size) {
-      const room = this.fs.freeBytes + (pages(this.size) * PAGE - this.size);
-      if (off + len - this.size > room) len = Math.max(this.size + room - off, 0);
-      if (len === 0) throw ENOSPC;
-      this.fs.charge(this.size, off + len);
+    // The pages the write reaches, in order; it stops at the first that cannot be allocated.
+    const last = Math.floor((off + len - 1) / PAGE);
+    const stop = this.#allocateRun(Math.floor(off / PAGE), last);
+    if (stop <= last) {
+      len = stop * PAGE - off;
+      if (len <= 0) throw ENOSPC;
     }
     const part = len === src.length ? src : src.subarray(0, len);
     let n = len;
     if (this.#memfd >= 0) {
       n = ffi.hostPwrite(this.#memfd, part, off);
-      if (n < 0) {
-        if (off + len > this.size) this.fs.charge(off + len, this.size);
-        throw errnoFromNumber(-n);
-      }
+      if (n < 0) throw errnoFromNumber(-n);
     } else {
       this.#writePages(part, off);
     }
-    if (off + n > this.size) {
-      if (off + len > off + n) this.fs.charge(off + len, off + n);
-      this.size = off + n;
-    }
+    if (off + n > this.size) this.size = off + n;
     this.mtimeNs = this.ctimeNs = nowNs();
     return n;
   }
@@ -357,26 +434,25 @@ export class TmpfsInode {
     if (size < 0) throw EINVAL;
     if (size > MAX_FILE_SIZE) throw EFBIG;
     if (size !== this.size) {
-      this.fs.charge(this.size, size);
       if (this.#memfd >= 0) {
         const r = ffi.hostFtruncate(this.#memfd, size);
-        if (r < 0) {
-          this.fs.charge(size, this.size);
-          throw errnoFromNumber(-r);
-        }
+        if (r < 0) throw errnoFromNumber(-r);
       } else if (size < this.size) {
         // What is cut off must read as zeros if the file grows again.
         this.#zeroPages(size, pages(this.size) * PAGE);
         const last = this.pages.get(Math.floor(size / PAGE));
         if (last !== undefined && last.length > size % PAGE) this.pages.set(Math.floor(size / PAGE), last.slice(0, size % PAGE));
       }
+      // Pages wholly past the new end are freed (a partial last page stays).
+      if (size < this.size) this.#freeFrom(pages(size));
       this.size = size;
     }
   }
 
   /**
-   * fallocate(2): mode 0 extends the file to off+len; FALLOC_FL_KEEP_SIZE reserves nothing
-   * (memory is given on write); PUNCH_HOLE|KEEP_SIZE zeroes the range (freeing its pages).
+   * fallocate(2): mode 0 and FALLOC_FL_KEEP_SIZE allocate the range's pages, all or none
+   * (ENOSPC), on a tmpfs with a size limit (without one memory is given on write), and mode 0
+   * extends the file to off+len; PUNCH_HOLE|KEEP_SIZE zeroes the range, freeing its whole pages.
    */
   allocate(mode: number, off: number, len: number): void {
     const end = off + len;
@@ -389,8 +465,22 @@ export class TmpfsInode {
       } else if (stop > off) {
         this.#zeroPages(off, stop);
       }
+      for (let pg = pages(off); (pg + 1) * PAGE <= stop; pg++) {
+        if (this.allocated.delete(pg)) this.fs.usedPages--;
+      }
       this.mtimeNs = this.ctimeNs = nowNs();
       return;
+    }
+    const fs = this.fs;
+    if (fs.maxPages !== Infinity && len > 0) {
+      const first = Math.floor(off / PAGE), last = Math.floor((end - 1) / PAGE);
+      // All or nothing: count what is missing first, then take it. The range is at most the
+      // free pages plus the file's own before anything is counted one by one.
+      if (last - first + 1 - this.allocated.size > fs.freePages) throw ENOSPC;
+      let missing = 0;
+      for (let pg = first; pg <= last; pg++) if (!this.allocated.has(pg)) missing++;
+      if (missing > fs.freePages) throw ENOSPC;
+      this.#allocateRun(first, last);
     }
     if (mode === 0 && end > this.size) {
       this.truncate(end);
@@ -411,7 +501,7 @@ export class TmpfsInode {
     return {
       dev: this.fs.dev, ino: this.ino, mode: this.mode, nlink: this.nlink, uid: this.uid, gid: this.gid,
       rdev: this.rdev, size: type === S_IFDIR ? 40 + 20 * (this.children?.size ?? 0) : this.size,
-      blksize: PAGE, blocks: type !== S_IFREG ? 0 : this.#memfd >= 0 ? ffi.hostBlocks(this.#memfd) : this.pages.size * 8,
+      blksize: PAGE, blocks: type !== S_IFREG ? 0 : this.#memfd >= 0 ? ffi.hostBlocks(this.#memfd) : this.allocated.size * 8,
       atimeNs: this.atimeNs, mtimeNs: this.mtimeNs, ctimeNs: this.ctimeNs, btimeNs: this.btimeNs,
     };
   }
@@ -431,6 +521,8 @@ export class TmpfsInode {
       // Open files keep using their memfd through the inode: the pages stay charged and the
       // descriptor open until the last open file goes (TmpfsRegularFile.release).
       if (this.openFiles === 0) this.releaseData();
+    } else if (this.type === S_IFLNK) {
+      this.releaseData();
     }
   }
 
@@ -552,7 +644,15 @@ export class TmpfsDentry extends Dentry {
   }
 
   override symlink(name: string, target: string, attrs: NewFile): TmpfsDentry {
-    return this.#add(name, new TmpfsInode(this.fs, { ...attrs, mode: S_IFLNK | 0o777 }, target));
+    if (this.#dir().has(name)) throw EEXIST;
+    const i = new TmpfsInode(this.fs, { ...attrs, mode: S_IFLNK | 0o777 }, target);
+    try {
+      i.chargeSymlink();
+    } catch (e) {
+      this.fs.inodes--;
+      throw e;
+    }
+    return this.#add(name, i);
   }
 
   override link(name: string, target: Dentry): TmpfsDentry {
@@ -685,6 +785,28 @@ export class TmpfsDentry extends Dentry {
   override boundSocket(): unknown {
     return this.inode.socket;
   }
+
+  override get acl(): Acl | null {
+    return this.inode.acl;
+  }
+
+  override get defaultAcl(): Acl | null {
+    return this.inode.defaultAcl;
+  }
+
+  override get fileCaps(): boolean {
+    return this.inode.xattrs.size > 0 && this.inode.xattrs.has(XATTR_SECURITY_CAPABILITY);
+  }
+
+  override get supportsAcl(): boolean {
+    return this.inode.type !== S_IFLNK;
+  }
+
+  override setAcl(type: AclType, acl: Acl | null): void {
+    if (type === "access") this.inode.acl = acl;
+    else this.inode.defaultAcl = acl;
+    this.inode.ctimeNs = nowNs();
+  }
 }
 
 /** @savable An open regular file of a tmpfs. */
@@ -703,7 +825,9 @@ export class TmpfsRegularFile extends LocatedFile {
     if (off < 0) throw EINVAL;
     const n = this.inode.read(dst, off);
     if (offset === null) this.offset += n;
-    this.inode.touchAtime();
+    const mf = this.loc.mount.flags;
+    if (mf & MS_STRICTATIME) this.inode.atimeNs = nowNs();
+    else if (!(mf & MS_NOATIME)) this.inode.touchAtime();
     return n;
   }
 

@@ -30,6 +30,8 @@ import { formatSockaddr, parseSockaddr } from "./sockaddr.ts";
 /** Linux's defaults: net.ipv4.tcp_wmem[1] and tcp_rmem[1]. */
 export const TCP_SNDBUF = 16384;
 export const TCP_RCVBUF = 131072;
+/** SO_SNDBUF of an established loopback connection whose buffer was not set (see getSocketOpt). */
+const AUTOTUNED_SNDBUF = 2626560;
 /** struct tcp_info as Linux 5.x reports it (up to tcpi_snd_wnd). */
 const TCP_INFO_LEN = 232;
 /** Linux's keepalive defaults, in seconds. */
@@ -136,6 +138,16 @@ export class TcpSocketFile extends InetSocketFile {
     return errnoOf(this.sock.takeError());
   }
 
+  protected override getSocketOpt(name: number, optlen: number): Uint8Array {
+    // SO_SNDBUF of a connection whose send buffer the application never set: what Linux's
+    // tcp_sndbuf_expand makes it once established on loopback (2 * 10 segments * 131328),
+    // rather than tcp_wmem's starting 16384; programs size their writes by it.
+    if (name === C.SO_SNDBUF && this.sock.sendLimit === 0 && !NOT_CONNECTED.has(this.sock.state) && this.sock.state !== "SYN-RECEIVED") {
+      return intBytes(Math.max(this.sndBuf, AUTOTUNED_SNDBUF), optlen);
+    }
+    return super.getSocketOpt(name, optlen);
+  }
+
   protected override reuseChanged(): void {
     this.sharePortOptions(this.sock);
   }
@@ -184,6 +196,7 @@ export class TcpSocketFile extends InetSocketFile {
     const f = new TcpSocketFile(this.net, this.family, flags, c);
     f.keepalive = this.keepalive;
     f.reuseAddr = this.reuseAddr;
+    f.reusePort = this.reusePort;
     f.sndBuf = this.sndBuf;
     f.rcvBuf = this.rcvBuf;
     if (this.sock.sendLimit > 0) c.sendLimit = this.sock.sendLimit;
@@ -209,6 +222,15 @@ export class TcpSocketFile extends InetSocketFile {
       return;
     }
     if (s === "SYN-SENT" || s === "SYN-RECEIVED") throw this.nonblocking ? EALREADY : EINPROGRESS;
+    if (this.#connecting) {
+      // An earlier connect's outcome that no connect reported yet (Linux's SS_CONNECTING):
+      // this call reports it, once. Established: 0; failed: its error, or ECONNABORTED once
+      // the error was taken (SO_ERROR, a read); the socket may then connect anew.
+      this.#connecting = false;
+      if (s !== "CLOSED") return;
+      const e = this.takeErrno();
+      throw e !== 0 ? errnoFromNumber(e) : ECONNABORTED;
+    }
     if (s === "LISTEN") throw EISCONN;
     if (s !== "CLOSED") throw EISCONN;
     this.checkReachable(ep.addr!);
@@ -259,6 +281,8 @@ export class TcpSocketFile extends InetSocketFile {
 
   override recvVia(_t: Task, max: number, flags: number, take: (src: Uint8Array) => number): number {
     if (flags & C.MSG_OOB) throw EINVAL;
+    // MSG_TRUNC: the bytes are consumed and counted, never copied (Linux's tcp_recvmsg).
+    if (flags & C.MSG_TRUNC) take = (src) => src.length;
     if (this.sock.isListening) throw ENOTCONN;
     if (max === 0 || this.sock.recvQueue === 0) {
       // As recvmsg: end of stream, an error, or would-block; a zero-length read never blocks.
@@ -302,7 +326,11 @@ export class TcpSocketFile extends InetSocketFile {
     if (how !== C.SHUT_RD && how !== C.SHUT_WR && how !== C.SHUT_RDWR) throw EINVAL;
     if (this.sock.isListening) {
       if (how === C.SHUT_WR) return;
-    } else if (this.sock.state === "CLOSED") throw ENOTCONN;
+    } else if (this.sock.state === "CLOSED" || this.sock.state === "TIME-WAIT") {
+      // A connection in TIME-WAIT is closed as far as its socket goes (Linux hands it to a
+      // timewait bucket and the socket is TCP_CLOSE).
+      throw ENOTCONN;
+    }
     net(() => this.sock.shutdown(how === C.SHUT_RD ? "read" : how === C.SHUT_WR ? "write" : "both"));
     this.net.kick();
   }

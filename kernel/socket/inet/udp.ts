@@ -172,7 +172,11 @@ export class UdpSocketFile extends InetSocketFile {
     if (d === null) {
       const r = net(() => this.sock.recvFrom(this.#scratch));
       if (r === null) {
-        if (this.#shutRd) return { data: new Uint8Array(0), fullLength: 0, from: null, control: {}, msgFlags: 0 };
+        // Shut down for reading: a read that may wait returns 0 (Linux's
+        // __skb_wait_for_more_packets); one that may not (MSG_DONTWAIT) is EAGAIN all the same.
+        if (this.#shutRd && (req.flags & C.MSG_DONTWAIT) === 0) {
+          return { data: new Uint8Array(0), fullLength: 0, from: null, control: {}, msgFlags: 0 };
+        }
         throw EAGAIN;
       }
       this.#received++;
@@ -191,10 +195,12 @@ export class UdpSocketFile extends InetSocketFile {
 
   override shutdown(_t: Task, how: number): void {
     if (how !== C.SHUT_RD && how !== C.SHUT_WR && how !== C.SHUT_RDWR) throw EINVAL;
-    if (this.sock.remote === null) throw ENOTCONN;
+    // As Linux's inet_shutdown: an unconnected socket answers ENOTCONN but is shut down all
+    // the same, which wakes its blocked readers (a way to stop a thread blocked in recvfrom).
     if (how !== C.SHUT_WR) this.#shutRd = true;
     if (how !== C.SHUT_RD) this.#shutWr = true;
     this.stackChanged();
+    if (this.sock.remote === null) throw ENOTCONN;
   }
 
   getsockname(_t: Task): Uint8Array {

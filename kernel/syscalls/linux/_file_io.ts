@@ -85,7 +85,7 @@ export function writeSyscall(t: Task, file: FileDescription, segs: IoSegment[], 
   checkWritable(file);
   const loc = file.location();
   const limited = limitFileSize(t, file, loc, segs, offset);
-  if (loc !== null && (loc.dentry.mode & (S_ISUID | S_ISGID)) !== 0 && totalLength(limited) > 0) {
+  if (loc !== null && ((loc.dentry.mode & (S_ISUID | S_ISGID)) !== 0 || loc.dentry.fileCaps) && totalLength(limited) > 0) {
     t.kernel.vfs.removePrivs(t.creds, loc.dentry);
   }
   const r = file instanceof TtyFile

@@ -56,7 +56,7 @@ function openAt(t: Task, dirfd: number, pathAddr: number, flags: number, mode: n
     const writes = (flags & O_ACCMODE) !== O_RDONLY || (flags & (O_CREAT | O_TRUNC)) !== 0;
     // The run report tells a created file from a changed one: look first (only with a report).
     const existed = log !== null && writes && (flags & O_CREAT) !== 0 ? exists(t, dir, path, flags) : true;
-    const opened = t.kernel.vfs.openAt(pathCtx(t), dir, path, flags, mode & 0o7777 & ~t.fs.umask);
+    const opened = t.kernel.vfs.openAt(pathCtx(t), dir, path, flags, mode & 0o7777);
     if (log !== null && writes) {
       // Regular files only: not /dev/null, a terminal or a FIFO.
       const loc = opened.location();

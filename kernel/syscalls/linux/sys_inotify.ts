@@ -56,7 +56,7 @@ const sysInotifyAddWatch: SyscallFn = (t, a) => {
   const loc = t.kernel.vfs.resolve(ctx, startDir(t, AT_FDCWD, path), path, { follow: (mask & IN_DONT_FOLLOW) === 0 });
   const d = loc.dentry;
   if ((mask & IN_ONLYDIR) && !d.isDir) throw ENOTDIR;
-  checkPermission(ctx.creds, MAY_READ, d.mode, d.uid, d.gid);
+  checkPermission(ctx.creds, MAY_READ, d.mode, d.uid, d.gid, d.acl);
   return ino.addWatch(d, mask);
 };
 

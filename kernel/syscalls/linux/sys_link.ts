@@ -18,7 +18,7 @@ import { CAP_DAC_READ_SEARCH } from "../../../abi/linux/capability.ts";
 function mkdirAt(t: Task, dirfd: number, pathAddr: number, mode: number): number {
   const path = copyInPath(t, pathAddr);
   const dir = startDir(t, dirfd, path);
-  t.kernel.vfs.mkdirAt(pathCtx(t), dir, path, mode & 0o1777 & ~t.fs.umask);
+  t.kernel.vfs.mkdirAt(pathCtx(t), dir, path, mode & 0o1777);
   t.kernel.resources.activity?.fileCreated(sandboxPath(dir, path), t.tg.tgid);
   return 0;
 }
@@ -35,7 +35,7 @@ const sysMkdirat: SyscallFn = (t, a) => mkdirAt(t, a.fd(0), a.pointer(1), a.uint
  */
 function mknodAt(t: Task, dirfd: number, pathAddr: number, mode: number, dev: number): number {
   const path = copyInPath(t, pathAddr);
-  const m = (mode & S_IFMT) | (mode & 0o7777 & ~t.fs.umask);
+  const m = (mode & S_IFMT) | (mode & 0o7777);
   const dir = startDir(t, dirfd, path);
   t.kernel.vfs.mknodAt(pathCtx(t), dir, path, m, dev);
   t.kernel.resources.activity?.fileCreated(sandboxPath(dir, path), t.tg.tgid);

@@ -498,7 +498,10 @@ function recvOne(t: Task, sock: SocketFile, segs: IoSegment[], flags: number, st
     }
     let landed: number;
     try {
-      landed = scatterToUser(t, segmentsFrom(segs, st.partial, r.data.length), r.data);
+      // TCP's MSG_TRUNC (with MSG_PEEK here) copies nothing and counts the bytes (Linux's
+      // tcp_recvmsg); the via path discards them itself.
+      const discard = stream && (flags & MSG_TRUNC) !== 0 && (sock.family === AF_INET || sock.family === AF_INET6);
+      landed = discard ? r.data.length : scatterToUser(t, segmentsFrom(segs, st.partial, r.data.length), r.data);
     } catch (e) {
       dropRights(r.control);
       if (st.partial > 0) return finishRecv(st, {});

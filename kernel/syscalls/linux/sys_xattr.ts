@@ -7,11 +7,12 @@
  * @module
  */
 
-import { E2BIG, EBADF, ENODATA, EOPNOTSUPP, ERANGE } from "../../errno.ts";
+import { E2BIG, EBADF, EINVAL, ENODATA, EOPNOTSUPP, ERANGE } from "../../errno.ts";
 import {
-  AT_FDCWD, O_PATH, XATTR_LIST_MAX, XATTR_NAME_MAX, XATTR_SIZE_MAX,
+  AT_FDCWD, O_PATH, XATTR_CREATE, XATTR_LIST_MAX, XATTR_NAME_MAX, XATTR_REPLACE, XATTR_SIZE_MAX,
 } from "../../../abi/linux/file.ts";
 import type { Task } from "../../task.ts";
+import { MS_NOATIME, MS_NODEV, MS_NODIRATIME, MS_NOEXEC, MS_NOSUID, MS_STRICTATIME } from "../../../abi/linux/mount.ts";
 import type { Location } from "../../../vfs/mod.ts";
 import { copyInPath, pathCtx, startDir } from "./_path.ts";
 import { supported, type SyscallEntry, type SyscallFn } from "./support.ts";
@@ -34,6 +35,17 @@ function byFd(t: Task, fd: number): Location | null {
   return file.location();
 }
 
+/**
+ * f_flags from the mount's flags, as Linux's flags_by_mnt: ST_NOSUID, ST_NODEV, ST_NOEXEC,
+ * ST_NOATIME, ST_NODIRATIME are the MS_ values; ST_RELATIME unless noatime or strictatime.
+ */
+function mountStFlags(loc: Location | null): number {
+  if (loc === null) return ST_RELATIME;
+  const f = loc.mount.flags;
+  return (f & (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME)) |
+    (f & (MS_NOATIME | MS_STRICTATIME) ? 0 : ST_RELATIME);
+}
+
 /** Lays out struct statfs (x86-64, 120 bytes). */
 function statfsBytes(t: Task, loc: Location | null): Uint8Array {
   const st = loc !== null ? t.kernel.vfs.statfs(loc) : {
@@ -51,7 +63,7 @@ function statfsBytes(t: Task, loc: Location | null): Uint8Array {
   v.setBigUint64(48, BigInt(st.ffree), true);
   v.setBigInt64(64, BigInt(st.namelen), true);
   v.setBigInt64(72, BigInt(st.bsize), true); // f_frsize
-  v.setBigInt64(80, BigInt(ST_VALID | ST_RELATIME | (st.readonly ? ST_RDONLY : 0)), true);
+  v.setBigInt64(80, BigInt(ST_VALID | (st.readonly ? ST_RDONLY : 0) | mountStFlags(loc)), true);
   return b;
 }
 
@@ -87,6 +99,7 @@ function getx(t: Task, loc: Location | null, nameAddr: number, buf: number, size
 }
 
 function setx(t: Task, loc: Location | null, nameAddr: number, valueAddr: number, size: number, flags: number): number {
+  if (flags & ~(XATTR_CREATE | XATTR_REPLACE)) throw EINVAL;
   const name = xattrName(t, nameAddr);
   if (size > XATTR_SIZE_MAX) throw E2BIG;
   const value = size === 0 ? new Uint8Array(0) : t.copyIn(valueAddr, size);

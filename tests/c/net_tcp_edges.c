@@ -1,0 +1,219 @@
+/*
+ * TCP edges gVisor's suite checks, compared with Linux (tests/net_test.ts):
+ * - send on a socket that never connected is EPIPE, never ENOTCONN;
+ * - a refused non-blocking connect: POLLERR, SO_ERROR ECONNREFUSED, then reads return 0,
+ *   the next connect reports ECONNABORTED and the one after that starts anew;
+ * - a non-blocking connect that succeeded: the next connect returns 0, then EISCONN;
+ * - a send blocked on full buffers fails with EPIPE when another thread shuts the socket
+ *   down for writing;
+ * - recv with MSG_TRUNC consumes and counts without copying (with MSG_PEEK: neither);
+ * - shutdown of a socket in TIME-WAIT is ENOTCONN;
+ * - SO_SNDBUF grows past tcp_wmem's 16384 once connected.
+ * An alarm ends a hang.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static const char *en(int e) {
+  switch (e) {
+    case 0: return "0";
+    case EAGAIN: return "EAGAIN";
+    case EINVAL: return "EINVAL";
+    case EPIPE: return "EPIPE";
+    case ENOTCONN: return "ENOTCONN";
+    case EISCONN: return "EISCONN";
+    case EALREADY: return "EALREADY";
+    case EINPROGRESS: return "EINPROGRESS";
+    case ECONNREFUSED: return "ECONNREFUSED";
+    case ECONNABORTED: return "ECONNABORTED";
+    default: return strerror(e);
+  }
+}
+
+#define R(name, expr) do { errno = 0; long r_ = (long)(expr); \
+  printf("%s: %ld %s\n", name, r_, r_ < 0 ? en(errno) : ""); } while (0)
+
+static struct sockaddr_in loopback(int port) {
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return a;
+}
+
+static int port_of(int fd) {
+  struct sockaddr_in a;
+  socklen_t len = sizeof a;
+  getsockname(fd, (struct sockaddr *)&a, &len);
+  return ntohs(a.sin_port);
+}
+
+static int listener(void) {
+  int s = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = loopback(0);
+  if (bind(s, (struct sockaddr *)&a, sizeof a) != 0 || listen(s, 8) != 0) exit(1);
+  return s;
+}
+
+static int connect_to(int port) {
+  int c = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = loopback(port);
+  return connect(c, (struct sockaddr *)&a, sizeof a) == 0 ? c : -1;
+}
+
+/* A port nothing listens on: bound, never listening. */
+static int closed_port(int *holder) {
+  *holder = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = loopback(0);
+  bind(*holder, (struct sockaddr *)&a, sizeof a);
+  return port_of(*holder);
+}
+
+static void unconnected_send(void) {
+  int s = socket(AF_INET, SOCK_STREAM, 0);
+  R("send on a socket never connected", send(s, "x", 1, MSG_NOSIGNAL));
+  struct sockaddr_in a = loopback(9);
+  R("sendto with an address on it", sendto(s, "x", 1, MSG_NOSIGNAL, (struct sockaddr *)&a, sizeof a));
+  close(s);
+}
+
+static void refused(void) {
+  int holder;
+  int port = closed_port(&holder);
+  int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  struct sockaddr_in a = loopback(port);
+  R("non-blocking connect to a closed port", connect(s, (struct sockaddr *)&a, sizeof a));
+  struct pollfd p = {s, POLLERR, 0};
+  R("poll for POLLERR", poll(&p, 1, 5000));
+  int err = 0;
+  socklen_t len = sizeof err;
+  getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len);
+  printf("SO_ERROR %s\n", en(err));
+  char c;
+  R("read after the error was taken", read(s, &c, 1));
+  R("send after it", send(s, "x", 1, MSG_NOSIGNAL));
+  R("connect again", connect(s, (struct sockaddr *)&a, sizeof a));
+  R("and again (a new attempt)", connect(s, (struct sockaddr *)&a, sizeof a));
+  close(s);
+
+  s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  connect(s, (struct sockaddr *)&a, sizeof a);
+  p = (struct pollfd){s, POLLERR, 0};
+  poll(&p, 1, 5000);
+  R("read takes the error", read(s, &c, 1));
+  R("then reads 0", read(s, &c, 1));
+  R("connect again", connect(s, (struct sockaddr *)&a, sizeof a));
+  close(s);
+  close(holder);
+}
+
+static void nonblocking_success(void) {
+  int l = listener();
+  int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  struct sockaddr_in a = loopback(port_of(l));
+  R("non-blocking connect", connect(s, (struct sockaddr *)&a, sizeof a));
+  struct pollfd p = {s, POLLOUT, 0};
+  R("poll for POLLOUT", poll(&p, 1, 5000));
+  R("connect again", connect(s, (struct sockaddr *)&a, sizeof a));
+  R("and again", connect(s, (struct sockaddr *)&a, sizeof a));
+  close(s);
+  close(l);
+}
+
+static int shut_fd;
+
+static void *shut_writer(void *arg) {
+  (void)arg;
+  usleep(100 * 1000); /* the send below is most likely blocked by now */
+  shutdown(shut_fd, SHUT_WR);
+  return NULL;
+}
+
+static void blocked_send_shutdown(void) {
+  int l = listener();
+  shut_fd = connect_to(port_of(l));
+  int a = accept(l, NULL, NULL);
+  size_t size = 64 << 20;
+  char *buf = calloc(1, size);
+  pthread_t t;
+  pthread_create(&t, NULL, shut_writer, NULL);
+  size_t sent = 0;
+  ssize_t n;
+  errno = 0;
+  while (sent < size && (n = send(shut_fd, buf + sent, size - sent, MSG_NOSIGNAL)) > 0) sent += n;
+  pthread_join(t, NULL);
+  printf("a send blocked on full buffers ends with %s when shut down, having sent part: %s\n", en(errno),
+         sent > 0 && sent < size ? "yes" : "no");
+  struct pollfd p = {shut_fd, POLLOUT, 0};
+  poll(&p, 1, 0);
+  printf("POLLOUT after shutdown for writing: %s\n", p.revents & POLLOUT ? "yes" : "no");
+  free(buf);
+  close(a);
+  close(shut_fd);
+  close(l);
+}
+
+static void msg_trunc(void) {
+  int l = listener();
+  int c = connect_to(port_of(l));
+  int a = accept(l, NULL, NULL);
+  char data[64];
+  for (int i = 0; i < 64; i++) data[i] = 'a' + i % 26;
+  send(c, data, sizeof data, 0);
+  char got[64] = {0};
+  R("recv(MSG_TRUNC|MSG_PEEK) of 16", recv(a, got, 16, MSG_TRUNC | MSG_PEEK));
+  printf("copied: %s\n", got[0] ? "yes" : "no");
+  R("recv(MSG_TRUNC) of 16", recv(a, got, 16, MSG_TRUNC));
+  printf("copied: %s\n", got[0] ? "yes" : "no");
+  R("recv of 64", recv(a, got, sizeof got, 0));
+  printf("it starts at byte 16: %s\n", got[0] == 'a' + 16 ? "yes" : "no");
+  close(a);
+  close(c);
+  close(l);
+}
+
+static void time_wait_shutdown(void) {
+  int l = listener();
+  int c = connect_to(port_of(l));
+  int a = accept(l, NULL, NULL);
+  printf("SO_SNDBUF once connected is above 16384: ");
+  int v = 0;
+  socklen_t len = sizeof v;
+  getsockopt(c, SOL_SOCKET, SO_SNDBUF, &v, &len);
+  printf("%s\n", v > 16384 ? "yes" : "no");
+  R("shutdown(SHUT_WR) of the accepted end", shutdown(a, SHUT_WR));
+  R("shutdown(SHUT_RDWR) of the other", shutdown(c, SHUT_RDWR));
+  /* The accepted end sent the first FIN: it is in TIME-WAIT once the other's FIN came. */
+  char ch;
+  struct pollfd p = {a, POLLIN, 0};
+  poll(&p, 1, 5000);
+  R("read at the accepted end", read(a, &ch, 1));
+  usleep(200 * 1000);
+  R("shutdown(SHUT_WR) of the end in TIME-WAIT", shutdown(a, SHUT_WR));
+  close(a);
+  close(c);
+  close(l);
+}
+
+int main(void) {
+  setvbuf(stdout, NULL, _IONBF, 0);
+  alarm(60);
+  unconnected_send();
+  refused();
+  nonblocking_success();
+  blocked_send_shutdown();
+  msg_trunc();
+  time_wait_shutdown();
+  return 0;
+}
