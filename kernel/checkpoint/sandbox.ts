@@ -389,6 +389,7 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
   // they both hold one, so a sandbox holding any is refused rather than restored wrong.
   if (k.fileLocks.anyHeld) throw new CheckpointError("file locks (flock, fcntl or OFD) are held: not saved yet");
   if (!k.ipc.empty) throw new CheckpointError("System V IPC objects (shm, sem or msg) exist: not saved yet");
+  if (groups.some((tg) => !tg.zombie && (tg.mm.aio?.size ?? 0) > 0)) throw new CheckpointError("asynchronous I/O contexts (io_setup) exist: not saved yet");
   const processes = groups.map((tg) => saveProcess(tg, c));
   const consoleTerm = k.tty.console;
   const console = consoleTerm === null || consoleTerm.hungUp ? null : c.terminals.ref(consoleTerm, () => saveTerminal(consoleTerm));

@@ -72,6 +72,12 @@ export interface TcpHost {
    * beside an SO_REUSEADDR socket that bound first: Linux checks again at listen).
    */
   tcpCanListen?(sock: TcpSocket): boolean;
+  /**
+   * Reserves an ephemeral port for `sock`'s connect from `local` to `remote`, which it may
+   * share with other connections whose 4-tuples differ once no port is free (Linux's
+   * __inet_hash_connect). Throws EADDRINUSE when none is left.
+   */
+  tcpBindForConnect?(sock: TcpSocket, local: IpAddress, remote: TcpEndpoint): number;
   /** Makes `sock`, a listener's new connection, a holder of its port with no check (Linux's inet_inherit_port). */
   tcpInheritPort?(sock: TcpSocket): void;
   /** Indexes `sock` by its full 4-tuple so that segments reach it. */
@@ -552,7 +558,11 @@ export class TcpSocket {
     if (!this.#bound) {
       // No ephemeral port left: Linux's __inet_hash_connect says EADDRNOTAVAIL (bind, EADDRINUSE).
       try {
-        this.bind(null, 0);
+        if (this.#host.tcpBindForConnect) {
+          this.#localPort = this.#host.tcpBindForConnect(this, this.#localAddr ?? route.src, remote);
+          this.#bound = true;
+          this.#portLocked = false;
+        } else this.bind(null, 0);
       } catch (e) {
         throw e === EADDRINUSE ? EADDRNOTAVAIL : e;
       }
@@ -699,7 +709,15 @@ export class TcpSocket {
       this.#setState("CLOSED", this.#portLocked);
       return;
     }
-    if (!isSynchronized(this.#state) && this.#state !== "SYN-RECEIVED" && this.#state !== "SYN-SENT") {
+    if (this.#state === "SYN-SENT") {
+      // As Linux's tcp_disconnect of a connecting socket, whichever way: the attempt ends
+      // with ECONNRESET (POLLERR|POLLHUP), and the socket may connect again.
+      this.#error = ECONNRESET;
+      this.#host.tcpWake(this);
+      this.#setState("CLOSED", this.#portLocked);
+      return;
+    }
+    if (!isSynchronized(this.#state) && this.#state !== "SYN-RECEIVED") {
       throw ENOTCONN;
     }
     if (how !== "write") {
@@ -1904,13 +1922,13 @@ export class TcpSocket {
     }
   }
 
-  /** Drops the port and 4-tuple reservations. */
-  #release(): void {
+  /** Drops the 4-tuple reservation, and the port's unless `keepPort`. */
+  #release(keepPort = false): void {
     if (this.#registered) {
       this.#registered = false;
       this.#host.tcpUnregister(this);
     }
-    if (this.#bound) {
+    if (this.#bound && !keepPort) {
       this.#bound = false;
       this.#host.tcpUnbind(this);
     }
@@ -1958,8 +1976,7 @@ export class TcpSocket {
       this.#synPending = this.#ackNow = this.#probePending = false;
       this.#acksOwed = 0;
       this.#rexmitAt = null;
-      if (keepPort && this.#bound && !this.#rstPending) return;
-      if (!this.#rstPending) this.#release();
+      if (!this.#rstPending) this.#release(keepPort);
     }
   }
 }

@@ -8,7 +8,10 @@
  *   down for writing;
  * - recv with MSG_TRUNC consumes and counts without copying (with MSG_PEEK: neither);
  * - shutdown of a socket in TIME-WAIT is ENOTCONN;
- * - SO_SNDBUF grows past tcp_wmem's 16384 once connected.
+ * - SO_SNDBUF grows past tcp_wmem's 16384 once connected;
+ * - FIONREAD and TIOCOUTQ of TCP (EINVAL on a listener) and UDP (the next datagram), and
+ *   TCP_INQ's control message;
+ * - a connect to port 0 is refused; shutdown of a connecting socket ends it with ECONNRESET.
  * An alarm ends a hang.
  */
 #include <arpa/inet.h>
@@ -21,6 +24,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/tcp.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -206,6 +211,95 @@ static void time_wait_shutdown(void) {
   close(l);
 }
 
+static void connecting_shutdown(void) {
+  struct sockaddr_in any = {.sin_family = AF_INET};
+  int s = socket(AF_INET, SOCK_STREAM, 0);
+  R("connect to 0.0.0.0 port 0", connect(s, (struct sockaddr *)&any, sizeof any));
+  close(s);
+  int l = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = loopback(0);
+  bind(l, (struct sockaddr *)&a, sizeof a);
+  listen(l, 0);
+  int c = connect_to(port_of(l)); /* fills the accept queue: later SYNs get no answer */
+  for (int how = SHUT_RD; how <= SHUT_RDWR; how++) {
+    s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    a = loopback(port_of(l));
+    R("a connect the full listener leaves pending", connect(s, (struct sockaddr *)&a, sizeof a));
+    R("its shutdown", shutdown(s, how));
+    struct pollfd p = {s, 0, 0};
+    poll(&p, 1, 0);
+    printf("revents %#x\n", p.revents);
+    int err = 0;
+    socklen_t len = sizeof err;
+    getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len);
+    printf("SO_ERROR %s\n", strerror(err));
+    close(s);
+  }
+  close(c);
+  close(l);
+}
+
+static void queues(void) {
+  int l = listener();
+  int v = -1;
+  R("FIONREAD of a listener", ioctl(l, FIONREAD, &v));
+  R("TIOCOUTQ of a listener", ioctl(l, TIOCOUTQ, &v));
+  int c = connect_to(port_of(l));
+  int a = accept(l, NULL, NULL);
+  char buf[1000] = {0};
+  send(c, buf, 300, 0);
+  send(c, buf, 700, 0);
+  struct pollfd p = {a, POLLIN, 0};
+  poll(&p, 1, 5000);
+  R("FIONREAD", ioctl(a, FIONREAD, &v));
+  printf("= %d\n", v);
+  R("TIOCOUTQ of the sender", ioctl(c, TIOCOUTQ, &v));
+  /* What is not acknowledged yet: a delayed ACK may hold the last segment's for a while. */
+  for (int i = 0; i < 500 && v > 0; i++) {
+    usleep(10 * 1000);
+    ioctl(c, TIOCOUTQ, &v);
+  }
+  printf("it drains to 0: %s\n", v == 0 ? "yes" : "no");
+  int on = 1;
+  R("TCP_INQ on", setsockopt(a, IPPROTO_TCP, TCP_INQ, &on, sizeof on));
+  socklen_t len = sizeof v;
+  getsockopt(a, IPPROTO_TCP, TCP_INQ, &v, &len);
+  printf("TCP_INQ reads %d\n", v);
+  on = 2;
+  R("TCP_INQ 2", setsockopt(a, IPPROTO_TCP, TCP_INQ, &on, sizeof on));
+  for (int i = 0; i < 2; i++) {
+    char cbuf[CMSG_SPACE(sizeof(int))];
+    struct iovec iov = {buf, 400};
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+    long n = recvmsg(a, &m, i == 0 ? MSG_PEEK : 0);
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+    int inq = -1;
+    if (cm != NULL) memcpy(&inq, CMSG_DATA(cm), sizeof inq);
+    printf("recvmsg%s %ld: cmsg level %d type %d inq %d\n", i == 0 ? "(MSG_PEEK)" : "", n, cm ? cm->cmsg_level : -1,
+           cm ? cm->cmsg_type : -1, inq);
+  }
+  close(a);
+  close(c);
+  close(l);
+
+  int u = socket(AF_INET, SOCK_DGRAM, 0);
+  struct sockaddr_in ua = loopback(0);
+  bind(u, (struct sockaddr *)&ua, sizeof ua);
+  ua = loopback(port_of(u));
+  R("FIONREAD of an empty UDP socket", ioctl(u, FIONREAD, &v));
+  printf("= %d\n", v);
+  sendto(u, buf, 100, 0, (struct sockaddr *)&ua, sizeof ua);
+  sendto(u, buf, 200, 0, (struct sockaddr *)&ua, sizeof ua);
+  ioctl(u, FIONREAD, &v);
+  printf("FIONREAD with two datagrams: %d\n", v);
+  recv(u, buf, 10, 0);
+  ioctl(u, FIONREAD, &v);
+  printf("after one read: %d\n", v);
+  R("TIOCOUTQ of UDP", ioctl(u, TIOCOUTQ, &v));
+  printf("= %d\n", v);
+  close(u);
+}
+
 int main(void) {
   setvbuf(stdout, NULL, _IONBF, 0);
   alarm(60);
@@ -215,5 +309,7 @@ int main(void) {
   blocked_send_shutdown();
   msg_trunc();
   time_wait_shutdown();
+  queues();
+  connecting_shutdown();
   return 0;
 }

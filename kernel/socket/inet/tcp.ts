@@ -22,7 +22,7 @@ import {
 } from "../../errno.ts";
 import type { Net } from "../../net.ts";
 import type { Task } from "../../task.ts";
-import type { RecvRequest, RecvResult, SendRequest } from "../socket.ts";
+import type { ControlMessages, RecvRequest, RecvResult, SendRequest } from "../socket.ts";
 import * as C from "./constants.ts";
 import { errnoOf, InetSocketFile, intBytes, intOpt, linuxError, net, type NetReadiness } from "./inet_socket.ts";
 import { formatSockaddr, parseSockaddr } from "./sockaddr.ts";
@@ -119,6 +119,18 @@ export class TcpSocketFile extends InetSocketFile {
 
   protected rxSignature(): number {
     return this.sock.recvQueue + (this.sock.isListening && this.sock.readiness().readable ? 1 : 0);
+  }
+
+  protected inq(): number {
+    // Linux's tcp_ioctl: EINVAL on a listener; nothing before the handshake ends.
+    if (this.sock.isListening) throw EINVAL;
+    return this.sock.recvQueue;
+  }
+
+  protected outq(): number {
+    if (this.sock.isListening) throw EINVAL;
+    const s = this.sock.state;
+    return s === "SYN-SENT" || s === "SYN-RECEIVED" ? 0 : this.sock.sendQueue;
   }
 
   protected closeSocket(): void {
@@ -300,6 +312,18 @@ export class TcpSocketFile extends InetSocketFile {
     return n;
   }
 
+  /** TCP_INQ's control message: the bytes left to read (1 at end of stream with none, as Linux's tcp_inq_hint). */
+  #inqControl(): ControlMessages {
+    if (!this.#tcpFlags.get(C.TCP_INQ)) return {};
+    let inq = this.sock.recvQueue;
+    if (inq === 0 && (PEER_DONE.has(this.sock.state) || this.sock.state === "CLOSED")) inq = 1;
+    return { other: [{ level: C.IPPROTO_TCP, type: C.TCP_INQ, data: intBytes(inq, 4) }] };
+  }
+
+  override viaControl(): ControlMessages | null {
+    return this.#tcpFlags.get(C.TCP_INQ) ? this.#inqControl() : null;
+  }
+
   recvmsg(_t: Task, req: RecvRequest): RecvResult {
     if (req.flags & C.MSG_OOB) throw EINVAL;
     if (this.sock.isListening) throw ENOTCONN;
@@ -319,7 +343,7 @@ export class TcpSocketFile extends InetSocketFile {
       this.net.settle(this); // a window update to send, if the window opened enough
     }
     const data = n === buf.length ? buf : buf.subarray(0, n);
-    return { data, fullLength: n, from: null, control: {}, msgFlags: 0 };
+    return { data, fullLength: n, from: null, control: this.#inqControl(), msgFlags: 0 };
   }
 
   override shutdown(_t: Task, how: number): void {
@@ -387,6 +411,7 @@ export class TcpSocketFile extends InetSocketFile {
       case C.TCP_USER_TIMEOUT:
       case C.TCP_FASTOPEN:
       case C.TCP_NOTSENT_LOWAT:
+      case C.TCP_INQ:
         return intBytes(this.#tcpFlags.get(name) ?? 0, optlen);
       default:
         throw ENOPROTOOPT;
@@ -428,6 +453,10 @@ export class TcpSocketFile extends InetSocketFile {
         return;
       case C.TCP_SYNCNT:
         if (n < 1 || n > 127) throw EINVAL;
+        this.#tcpFlags.set(name, n);
+        return;
+      case C.TCP_INQ:
+        if (n < 0 || n > 1) throw EINVAL;
         this.#tcpFlags.set(name, n);
         return;
       case C.TCP_LINGER2:
