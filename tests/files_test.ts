@@ -233,3 +233,7 @@ Deno.test("the mount API (fsopen, fsconfig, fsmount, move_mount, open_tree) and 
 Deno.test("sendfile from a file onto its own end repeats the bytes between the offset and the end, as natively (and in whole chunks: gVisor's SendFileToSelf timed out)", async () => {
   await assertSameAsNative([await compileC("sendfile_self")]);
 });
+
+Deno.test("native AIO: the ring programs read themselves, reads, writes, fsync and polls, eventfd, errors, mremap and io_destroy behave as natively (tests/c/aio.c)", async () => {
+  await assertSameAsNative([await compileC("aio")]);
+});

@@ -62,6 +62,9 @@ export const LEDGER: readonly LedgerEntry[] = [
       users: "the number of thread groups using it: recounted as restored groups take it",
       hostCpuCharged: "CPU time of the old host threads: the restored stub starts at zero",
     },
+    refused: {
+      aio: "io_setup's contexts: a sandbox with any is refused",
+    },
   },
   {
     file: "kernel/thread_group.ts",
