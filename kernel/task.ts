@@ -11,6 +11,7 @@
  */
 
 import type { UtsNamespace } from "./uts.ts";
+import type { IpcNamespace } from "./ipc.ts";
 import { EFAULT, ENAMETOOLONG } from "./errno.ts";
 import type { Kernel } from "./kernel.ts";
 import type { ThreadGroup } from "./thread_group.ts";
@@ -145,6 +146,8 @@ export class Task implements Waker, MemoryIO {
   personality = 0;
   /** The UTS namespace (host and domain names), shared with the creator unless CLONE_NEWUTS. */
   uts: UtsNamespace;
+  /** The IPC namespace (System V objects, POSIX message queues), shared unless CLONE_NEWIPC. */
+  ipc: IpcNamespace;
   /** The trace of this task, when another task traces it with ptrace(2) (kernel/ptrace.ts). */
   ptrace: PtraceLink | null = null;
   /** The tasks this task traces. */
@@ -198,6 +201,8 @@ export class Task implements Waker, MemoryIO {
     name: string;
     /** The UTS namespace; the kernel's first one when absent. */
     uts?: UtsNamespace;
+    /** The IPC namespace; the kernel's first one when absent. */
+    ipc?: IpcNamespace;
   }) {
     this.kernel = o.kernel;
     this.tid = o.tid;
@@ -208,6 +213,7 @@ export class Task implements Waker, MemoryIO {
     this.creds = o.creds;
     this.name = o.name.slice(0, 15);
     this.uts = o.uts ?? o.kernel.rootUts;
+    this.ipc = o.ipc ?? o.kernel.ipc;
   }
 
   /** @nosave The argument decoder of the current context (one per context, not per syscall). */

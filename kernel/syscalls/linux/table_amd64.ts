@@ -30,6 +30,7 @@ import { table as lock } from "./sys_lock.ts";
 import { table as memfd } from "./sys_memfd.ts";
 import { table as mm } from "./sys_mm.ts";
 import { table as mount } from "./sys_mount.ts";
+import { table as mqueue } from "./sys_mqueue.ts";
 import { table as pgrp } from "./sys_pgrp.ts";
 import { table as pidfd } from "./sys_pidfd.ts";
 import { table as pipe } from "./sys_pipe.ts";
@@ -81,6 +82,7 @@ const families: Record<number, SyscallEntry>[] = [
   memfd,
   mm,
   mount,
+  mqueue,
   pgrp,
   pidfd,
   pipe,
