@@ -73,6 +73,8 @@ export interface Vma {
   anonName?: string;
   /** False for a file mapping on a noexec mount (Linux clears VM_MAYEXEC): mprotect(PROT_EXEC) is EACCES. */
   mayExec?: boolean;
+  /** Linux's VM_DONTCOPY (madvise MADV_DONTFORK): a fork's child does not get it. */
+  dontCopy?: boolean;
   /** Linux's VM_DONTEXPAND: mremap may move it, never grow it (EFAULT) (an aio ring). */
   dontExpand?: boolean;
 }
@@ -350,6 +352,26 @@ export class MemoryManager {
     if (covered < end - start) throw ENOMEM;
   }
 
+  /**
+   * madvise(MADV_DONTFORK / MADV_DOFORK): [start, end) is (not) left out of a fork's child.
+   * The caller checked that the range is mapped.
+   */
+  setDontCopy(start: number, end: number, dontCopy: boolean): void {
+    if (!this.vmas.some((v) => v.start < end && start < v.end && !v.dontCopy !== !dontCopy)) return;
+    for (const p of this.#remove(start, end)) {
+      const { dontCopy: _, ...rest } = p;
+      this.#insert(dontCopy ? { ...rest, dontCopy: true } : rest);
+    }
+  }
+
+  /**
+   * For a fork's child, before it first runs (via: its context): its copies of the mappings
+   * marked MADV_DONTFORK go, on the host too.
+   */
+  dropUncopied(via: Context): void {
+    for (const v of this.vmas.filter((v) => v.dontCopy)) this.munmap(via, v.start, v.end - v.start);
+  }
+
   /** mlockall(MCL_CURRENT) and munlockall: every VMA. */
   setAllLocked(locked: boolean): void {
     for (const v of [...this.vmas]) this.#setLockedIn(v.start, v.end, locked);
@@ -413,7 +435,7 @@ export class MemoryManager {
     const joins = (a: Vma, b: Vma) =>
       a.end === b.start && a.file === null && b.file === null && !a.shared && !b.shared &&
       a.prot === b.prot && a.name === b.name && a.growsDown === b.growsDown && !a.locked === !b.locked &&
-      a.anonName === b.anonName;
+      a.anonName === b.anonName && !a.dontCopy === !b.dontCopy;
     if (prev !== undefined && joins(prev, v)) {
       prev.end = v.end;
       if (next !== undefined && joins(prev, next)) {
@@ -687,7 +709,10 @@ export class MemoryManager {
         oldLen = newLen;
       }
     }
-    if (oldLen === 0) throw EINVAL; // duplicating shared mappings is not supported
+    // old_len 0 duplicates a shared mapping (not supported here beyond Linux's ENOMEM when it
+    // may not move); a private one is EINVAL, as Linux since 4.14.
+    if (oldLen === 0 && v.shared && !(o.flags & MREMAP_MAYMOVE)) throw ENOMEM;
+    if (oldLen === 0) throw EINVAL;
     // VM_DONTEXPAND (Linux's vma_to_resize, after mremap_to cleared the destination).
     if (v.dontExpand && newLen > oldLen) throw EFAULT;
     // Linux's vma_to_resize: a locked mapping may grow only within RLIMIT_MEMLOCK.

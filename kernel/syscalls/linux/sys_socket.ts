@@ -170,7 +170,7 @@ function doAccept(t: Task, fd: number, addr: number, lenAddr: number, flags: num
   }
   if (addr !== 0) {
     try {
-      copyOutSockaddr(t, addr, lenAddr, conn.getpeername(t));
+      copyOutSockaddr(t, addr, lenAddr, conn.acceptedPeer(t));
     } catch (e) {
       conn.decRef();
       throw e;
