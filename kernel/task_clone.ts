@@ -139,7 +139,10 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
   } else {
     let mm = t.mm;
     if (f & CLONE_VM) mm.users++;
-    else mm = t.mm.fork(ctx.addressSpace);
+    else {
+      mm = t.mm.fork(ctx.addressSpace);
+      mm.dropUncopied(ctx);
+    }
     const parent = (f & CLONE_PARENT) ? t.tg.parent : t.tg;
     tg = new ThreadGroup({
       tgid: tid,

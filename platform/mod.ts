@@ -84,6 +84,12 @@ export interface AddressSpace {
    */
   shareAnonymous(via: Context, addr: number, len: number, prot: Prot, source: AddressSpace, sourceAddr: number): number;
   /**
+   * Maps at a fixed address, privately, the pages of `mem` from `offset`: every address space
+   * that maps them reads the same pages until it writes one, and then has its own copy (as
+   * after a fork; a restore rebuilds fork's copy-on-write sharing so). Returns 0 or -errno.
+   */
+  mapCopyOnWrite(via: Context, addr: number, len: number, prot: Prot, mem: CowMemory, offset: number): number;
+  /**
    * Maps `len` bytes of the host file open as `hostFd` (a descriptor of the sentry) at
    * `offset`, at a fixed address. Returns 0 or -errno.
    */
@@ -148,6 +154,18 @@ export interface AddressSpace {
   readonly reserved: ReadonlyArray<{ start: number; end: number }>;
 }
 
+/**
+ * Pages that address spaces map copy-on-write ({@linkcode AddressSpace.mapCopyOnWrite}): filled
+ * once, then mapped by each; they live as long as a mapping or the maker's hold does.
+ */
+export interface CowMemory {
+  readonly length: number;
+  /** Copies src into the memory at offset (before anything maps it: mappings see the pages as they are). */
+  write(offset: number, src: Uint8Array): void;
+  /** Drops the maker's hold (once); the pages stay while some address space maps them. */
+  release(): void;
+}
+
 /** Result of a wait for the next stop. */
 export interface Stop {
   ctx: Context;
@@ -187,4 +205,9 @@ export interface Platform {
    * counted once however many map them (the memory file's pages); 0 when there is none.
    */
   memoryFileBytes?(): number;
+  /**
+   * New memory of `length` bytes (a multiple of the page size), zero-filled, to map
+   * copy-on-write into several address spaces; null when the platform cannot share pages so.
+   */
+  newCowMemory?(length: number): CowMemory | null;
 }

@@ -987,14 +987,23 @@ Deno.test("sentry do --checkpoint-image then sentry restore: Unix socketpairs, d
       assert.deepEqual([second.code, second.stderr], [0, ""], `restore ${run}`);
       assert.equal(first.stdout + second.stdout, native, `restore ${run}`);
     }
-    // A descriptor in flight is not saved yet: refused in one line, and the program goes on.
+    // Descriptors in flight: a pipe end and a socket held by nothing but the message, and the
+    // receiving socket itself.
+    const nativeRights = new TextDecoder().decode((await new Deno.Command(exe, { args: ["rights"], stdout: "piped" }).output()).stdout);
+    assert.match(nativeRights, /\nrights: pipe 'piped' then 0; socket 'via-sp'; itself yes\nreply: back\ndatagram 3: -1\n/);
     const rights = await sentry(["do", "--checkpoint-image", image + "2", "--checkpoint-after", "1", "--", exe, "rights"]);
-    assert.equal(
-      rights.stderr,
-      "sentry: checkpoint: descriptors in flight on a Unix socket (SCM_RIGHTS): not saved yet; the sandbox goes on\n",
-    );
-    assert.match(rights.stdout, /\nserved 150\nchild status 0\n$/);
-    assert.ok(!exists(image + "2"));
+    assert.deepEqual([rights.code, rights.stderr, rights.stdout], [0, "", "ready\n"]);
+    const inFlight = readSandboxImage(image + "2", "/").state.unixSockets.flatMap((so) => so.queue.flatMap((m) => m.rights ?? []));
+    assert.equal(inFlight.length, 3);
+    for (const run of [1, 2]) {
+      const second = await sentry(["restore", image + "2"]);
+      assert.deepEqual([second.code, second.stderr], [0, ""], `restore ${run}`);
+      assert.equal(rights.stdout + second.stdout, nativeRights, `restore ${run}`);
+    }
+    const withRights = (st: ReturnType<typeof readSandboxImage>["state"]) => st.unixSockets.flatMap((so) => so.queue).find((m) => m.rights !== undefined)!;
+    await refusedRestores(image + "2", [
+      ["a descriptor in flight past the file table", (st) => void (withRights(st).rights![0] = st.files.length), /a message in flight names file/],
+    ]);
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
@@ -1366,7 +1375,7 @@ Deno.test("restore: hostile memfd entries and mappings are refused in one line a
       ["a mapping naming a file that is not a memfd", (s) => void (mapped(s).memfd!.file = s.files.findIndex((f) => f.kind === "stdio")), /not a memfd at a page/],
       ["a mapping at an unaligned offset", (s) => void (mapped(s).memfd!.offset = 100), /not a memfd at a page/],
       ["memory contents inside a memfd's mapping", (s) => void (s.mms[0]!.runs[0]!.addr = mapped(s).start), /outside every mapping of its own memory/],
-      ["a memfd nothing holds", (s) => void s.files.push({ ...memfd(s, "plain"), runs: [] }), /no descriptor or mapping holds/],
+      ["a memfd nothing holds", (s) => void s.files.push({ ...memfd(s, "plain"), runs: [] }), /no descriptor, mapping or message holds/],
       ["F_SEAL_WRITE under a writable shared mapping", (s) => void (memfd(s, "shared").seals = 0x8), /cannot seal the memfd shared .*errno 16/],
     ];
     refusedInProcess(image, out, cases);
@@ -1570,6 +1579,74 @@ Deno.test("sentry do --checkpoint-image then sentry restore: MAP_SHARED anonymou
 
 const PAGE = 4096;
 
+Deno.test("sentry do --checkpoint-image then sentry restore: an inotify instance keeps its watches, wds and queued events", async () => {
+  const exe = await compileC("ckpt_inotify", { static: true });
+  const native = new TextDecoder().decode((await new Deno.Command(exe, { stdout: "piped" }).output()).stdout);
+  assert.match(native, /^ready: wds 1 2 3\nevent wd 3 mask 0x8000 [^]*\nnew wd 4\nevent wd 4 mask 0x4 cookie 0 name ''\n$/);
+  const dir = Deno.makeTempDirSync();
+  try {
+    const image = `${dir}/image.cbor`;
+    const first = await sentry(["do", "--checkpoint-image", image, "--checkpoint-after", "1", "--", exe]);
+    assert.deepEqual([first.code, first.stderr, first.stdout], [0, "", "ready: wds 1 2 3\n"]);
+    for (const run of [1, 2]) {
+      const second = await sentry(["restore", image]);
+      assert.deepEqual([second.code, second.stderr], [0, ""], `restore ${run}`);
+      assert.equal(first.stdout + second.stdout, native, `restore ${run}`);
+    }
+    type S = ReturnType<typeof readSandboxImage>["state"];
+    const ino = (st: S) => st.files.find((f) => f.kind === "inotify") as Extract<S["files"][number], { kind: "inotify" }>;
+    await refusedRestores(image, [
+      ["a wd past the next one", (st) => void (ino(st).watches[0]!.wd = ino(st).nextWd), /past the next/],
+      ["a file that is gone", (st) => void (ino(st).watches[0]!.path = "/nonexistent/ckpt"), /an inotify watch watches is gone/],
+      ["one file watched twice", (st) => void ino(st).watches.push({ ...ino(st).watches[0]!, wd: 2 }), /watches .* twice/],
+      ["an overflow event of a watch", (st) => void (ino(st).events[0]!.mask = 0x4000), /an inotify event names wd/],
+      ["an event name with a slash", (st) => void (ino(st).events[1]!.name = "a/b"), /not a usable checkpoint image/],
+    ]);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("sentry do --checkpoint-image then sentry restore: pages a parent shares copy-on-write with its forked children are saved once and stay shared, and a write after the restore stays in its process", async () => {
+  const exe = await compileC("ckpt_cow", { static: true });
+  const MIB = 32;
+  const native = new TextDecoder().decode((await new Deno.Command(exe, { args: [String(MIB)], stdout: "piped" }).output()).stdout);
+  const ok = "its own page written, the others as at the fork";
+  assert.equal(native, `ready\nchild 1: ${ok}\nchild 2: ${ok}\nchild 3: ${ok}\nparent: ${ok}\n`);
+  const dir = Deno.makeTempDirSync();
+  try {
+    const image = `${dir}/image.cbor`;
+    // The parent sleeps 3 s once its children have read everything: the checkpoint comes then.
+    const first = await sentry(["do", "--checkpoint-image", image, "--checkpoint-after", "2", "--", exe, String(MIB)]);
+    assert.deepEqual([first.code, first.stderr, first.stdout], [0, "", "ready\n"]);
+    // 34 MiB of pseudo-random bytes (no compression) in each of 4 processes: stored once.
+    const data = (MIB + 2) << 20;
+    const size = Deno.statSync(image).size;
+    assert.ok(size > data && size < data * 1.1, `image of ${size} bytes for ${data} bytes of data shared by 4 processes`);
+    const s = readSandboxImage(image, "/").state;
+    assert.equal(s.mms.length, 4);
+    assert.ok(s.cowObjects.length >= 2, "the large mapping and the 2 MiB one");
+    for (const m of s.mms) assert.ok((m.cow ?? []).some((p) => p.len >= MIB << 20), "every process maps the large object");
+    for (const run of [1, 2]) {
+      const second = await sentry(["restore", image]);
+      assert.deepEqual([second.code, second.stderr], [0, ""], `restore ${run}`);
+      assert.equal(first.stdout + second.stdout, native, `restore ${run}`);
+    }
+    const big = (st: typeof s) => st.mms[1]!.cow!.find((p) => p.len >= MIB << 20)!;
+    await refusedRestores(image, [
+      ["a piece past its object", (st) => void (big(st).offset += PAGE), /outside a private mapping or its object/],
+      ["a piece of a missing object", (st) => void (big(st).object = 99), /outside a private mapping or its object/],
+      ["a piece outside every mapping", (st) => void (big(st).addr = 0x1000), /outside a private mapping or its object/],
+      ["an unaligned piece", (st) => void (big(st).len -= 100), /unaligned/],
+      ["an object nobody maps", (st) => void st.cowObjects.push({ length: PAGE, runs: [] }), /copy-on-write object no address space maps/],
+      ["an object of a bad length", (st) => void (st.cowObjects[0]!.length = 2 ** 40), /bad length/],
+      ["an object's blob used twice", (st) => void st.cowObjects[1]!.runs.push(st.cowObjects[0]!.runs[0]!), /names blob/],
+    ]);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 Deno.test("sentry do --checkpoint-image then sentry restore: a private file mapping that reaches past its file's end keeps the pages the file backs", async () => {
   const exe = await compileC("ckpt_filemap", { static: true });
   const native = new TextDecoder().decode((await new Deno.Command(exe, { stdout: "piped" }).output()).stdout);
@@ -1611,7 +1688,7 @@ Deno.test("sentry do --checkpoint-image then sentry restore: FIFOs keep their bu
         for (const f of fifos(s)) if (f.pipe === fifos(s)[0]!.pipe) f.path = "/etc/hostname";
       }, /^sentry: restore: \/etc\/hostname is no longer a FIFO\n$/],
       ["one pipe at two paths", (s) => void (fifos(s).find((f) => f.path === "/tmp/ckf2")!.pipe = fifos(s).find((f) => f.path === "/tmp/ckf")!.pipe), /a FIFO end names pipe/],
-      ["a plain pipe end on a FIFO's pipe", (s) => void s.files.push({ kind: "pipe", pipe: fifos(s)[0]!.pipe, reader: true, flags: 0 }), /a pipe end names a FIFO's pipe|a file no descriptor or mapping holds/],
+      ["a plain pipe end on a FIFO's pipe", (s) => void s.files.push({ kind: "pipe", pipe: fifos(s)[0]!.pipe, reader: true, flags: 0 }), /a pipe end names a FIFO's pipe|a file no descriptor, mapping or message holds/],
     ]);
   } finally {
     Deno.removeSync(dir, { recursive: true });

@@ -49,6 +49,7 @@ Deno.test("/proc/sys/net/ipv4/ip_local_port_range is writable inside the sandbox
     "bound port 40000",
     "connect 0 from port 40001",
     "a connect with no port left: -1 Cannot assign requested address",
+    "a connect elsewhere: 0 from port 40001",
     "",
   ].join("\n"));
 });

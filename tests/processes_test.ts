@@ -69,6 +69,10 @@ Deno.test("getrusage, times, CPU-time clocks and ITIMER_VIRTUAL/PROF account CPU
   await assertSameAsNative([await compileC("cputime")]);
 });
 
+Deno.test("clock_nanosleep on the process CPU clock sleeps until the process used that much CPU, relative and absolute; on a thread clock it is EINVAL; as natively (tests/c/cpu_sleep.c)", async () => {
+  await assertSameAsNative([await compileC("cpu_sleep")]);
+});
+
 Deno.test("POSIX timers: signals, thread targets, SIGEV_NONE, overruns, CPU clocks, deletion at fork and exec, as natively", async () => {
   await assertSameAsNative([await compileC("posixtimers")]);
 });

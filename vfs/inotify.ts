@@ -84,6 +84,23 @@ export class InotifyFile extends AnonInodeFile implements WatchOwner {
     detachWatch(w, true);
   }
 
+  /**
+   * A watch as a checkpoint restores it, with its own wd (EEXIST for a wd or a dentry this
+   * instance already watches).
+   */
+  restoreWatch(d: Dentry, wd: number, mask: number): void {
+    if (this.watches.has(wd) || d.inotify?.some((w) => w.owner === this)) throw EEXIST;
+    const w = new InotifyWatch(this, wd, mask & (IN_ALL_EVENTS | IN_ONESHOT | IN_EXCL_UNLINK), d);
+    this.watches.set(wd, w);
+    attachWatch(w);
+  }
+
+  /** A queued event as a checkpoint restores it: appended as it was, never merged. */
+  restoreEvent(e: InotifyEvent): void {
+    if (e.mask === IN_Q_OVERFLOW) this.overflowQueued = true;
+    this.#push(e);
+  }
+
   watchGone(w: InotifyWatch): void {
     this.watches.delete(w.wd);
   }

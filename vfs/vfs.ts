@@ -136,6 +136,26 @@ export class VirtualFilesystem {
     return m;
   }
 
+  /**
+   * A detached mount of fs (fsmount(2), open_tree(2)'s clones): the root of a tree of its own,
+   * reached only through descriptors until move_mount attaches it (vfs/mount.ts attachMount).
+   */
+  detachedMount(fs: Filesystem, o: { readonly: boolean; root?: Dentry; flags?: number; source?: string }): Mount {
+    return new Mount({
+      id: this.#nextMountId++, fs, root: o.root ?? fs.root, parent: null, mountpoint: null,
+      readonly: o.readonly, flags: o.flags ?? 0, source: o.source ?? fs.name,
+    });
+  }
+
+  /** Whether m is in the tree: reached from the root mount through mounts not unmounted. */
+  isAttached(m: Mount): boolean {
+    for (let x: Mount | null = m; x !== null; x = x.parent) {
+      if (x.umounted) return false;
+      if (x === this.#rootMount) return true;
+    }
+    return false;
+  }
+
   /** Every mount, parents before children (for /proc/PID/mounts). */
   mounts(): Mount[] {
     const out: Mount[] = [];
@@ -517,14 +537,17 @@ export class VirtualFilesystem {
     const attr: { uid?: number; gid?: number; mode?: number } = {};
     if (uid !== -1) attr.uid = uid;
     if (gid !== -1) attr.gid = gid;
-    // Changing the owner of a non-directory clears set-user-ID, and set-group-ID when it means
-    // "setgid" (group execute set), as Linux's chown_common.
-    if ((uid !== -1 || gid !== -1) && !d.isDir && !d.isSymlink) {
+    // chown of a non-directory (even to -1, -1) clears set-user-ID, set-group-ID when it means
+    // "setgid" (group execute set) or the caller is neither in the file's group nor holds
+    // CAP_FSETID, and file capabilities, as Linux's chown_common (ATTR_KILL_SUID, _SGID, _PRIV).
+    const killPriv = !d.isDir && !d.isSymlink;
+    if (killPriv) {
       let m = d.mode & 0o7777 & ~S_ISUID;
-      if (d.mode & S_IXGRP) m &= ~S_ISGID;
+      if ((d.mode & S_IXGRP) || !(c.inGroup(d.gid) || c.hasCap(CAP_FSETID))) m &= ~S_ISGID;
       if (m !== (d.mode & 0o7777)) attr.mode = m;
     }
     d.setattr(attr);
+    if (killPriv && d.fileCaps) d.removexattr(XATTR_SECURITY_CAPABILITY);
     fsnotifyChange(d, attr.uid !== undefined || attr.gid !== undefined || attr.mode !== undefined ? IN_ATTRIB : 0);
   }
 

@@ -2,8 +2,9 @@
  * Checkpoint of the anonymous-inode files every event loop holds (issue #13; docs/checkpoint.md):
  * eventfd (its counter), timerfd (its deadline on the monotonic clock, which continues across a
  * restore, so the remaining time is kept; its interval and unread expirations), signalfd (its
- * mask and the process it reads for) and epoll (its interest list, each registration's events
- * and data, and its ready list in order).
+ * mask and the process it reads for), epoll (its interest list, each registration's events
+ * and data, and its ready list in order) and inotify (its watches by the path of the file each
+ * watches, with their wd and mask, the next wd, and the events queued and not read).
  *
  * Restore is in passes, because an epoll set names files made after it: make each file
  * ({@linkcode makeAnonFile}, once the processes exist: a signalfd names one), then, once every
@@ -20,6 +21,11 @@ import { EventFd } from "../../vfs/eventfd.ts";
 import { TimerFd } from "../timerfd.ts";
 import { SignalFd } from "../signalfd.ts";
 import { EpollInstance } from "../../vfs/epoll.ts";
+import { InotifyEvent, InotifyFile, MAX_QUEUED_EVENTS } from "../../vfs/inotify.ts";
+import { IN_Q_OVERFLOW } from "../../vfs/fsnotify.ts";
+import type { Dentry } from "../../vfs/dentry.ts";
+import { Location } from "../../vfs/mount.ts";
+import { Credentials } from "../creds.ts";
 import type { FileDescription } from "../../vfs/file_description.ts";
 import { LinuxError } from "../errno.ts";
 import { ImageError } from "./image.ts";
@@ -53,6 +59,24 @@ export const anonFileSchemas = [
     /** The ready list: indices of items, in order. */
     ready: z.array(u32).max(1 << 20),
   }).strict(),
+  z.object({
+    kind: z.literal("inotify"),
+    flags: u32,
+    nextWd: z.number().int().min(1).max(0x7fff_ffff),
+    /** Each watch: its wd, its mask (events, IN_ONESHOT, IN_EXCL_UNLINK) and the file's path. */
+    watches: z.array(z.object({
+      wd: z.number().int().min(1).max(0x7fff_ffff),
+      mask: u32,
+      path: z.string().max(4096).refine((p) => p.startsWith("/"), "must be absolute"),
+    }).strict()).max(1 << 20),
+    /** Queued events in order (wd -1: the overflow event). */
+    events: z.array(z.object({
+      wd: z.number().int().min(-1).max(0x7fff_ffff),
+      mask: u32,
+      cookie: u32,
+      name: z.string().max(255).refine((n) => !n.includes("/") && !n.includes("\0"), "not a file name"),
+    }).strict()).max(MAX_QUEUED_EVENTS + 1),
+  }).strict(),
 ] as const;
 
 type AnonSchema = (typeof anonFileSchemas)[number];
@@ -66,12 +90,42 @@ function hex(v: bigint): string {
 }
 
 /**
+ * The path by which the sandbox's root reaches dentry d (the mount that shows it, and its path
+ * from there), checked by resolving it again; null when no path leads to it (removed, renamed
+ * away, or a dentry a filesystem makes anew at each lookup).
+ */
+function pathOf(k: Kernel, d: Dentry): string | null {
+  const root = k.vfs.root();
+  for (const m of k.vfs.mounts()) {
+    let up: Dentry | null = d;
+    while (up !== null && up !== m.root) up = up.parent;
+    if (up === null) continue;
+    const path = new Location(m, d).path();
+    try {
+      if (k.vfs.resolve({ root, creds: Credentials.root() }, root, path, { follow: false }).dentry === d) return path;
+    } catch { /* not reached from here */ }
+  }
+  return null;
+}
+
+/**
  * The saved form of f if it is one of these files, else null. `fileRef` saves (or finds) another
  * description and returns its index; `live` says whether a process is in the image.
  */
 export function saveAnonFile(
-  f: FileDescription, fileRef: (f: FileDescription) => number, live: (tg: ThreadGroup) => boolean, refuse: Refuse,
+  k: Kernel, f: FileDescription, fileRef: (f: FileDescription) => number, live: (tg: ThreadGroup) => boolean, refuse: Refuse,
 ): SavedAnonFile | null {
+  if (f instanceof InotifyFile) {
+    const watches = [...f.watches.values()].map((w) => {
+      const path = pathOf(k, w.dentry);
+      if (path === null) throw refuse(`an inotify watch on a file that is no longer at a path (${w.dentry.name})`);
+      return { wd: w.wd, mask: w.mask >>> 0, path };
+    });
+    return {
+      kind: "inotify", flags: f.flags, nextWd: f.nextWd, watches,
+      events: f.events.map((e) => ({ wd: e.wd, mask: e.mask >>> 0, cookie: e.cookie >>> 0, name: e.name })),
+    };
+  }
   if (f instanceof EventFd) return { kind: "eventfd", flags: f.flags, counter: hex(f.counter), semaphore: f.semaphore };
   if (f instanceof TimerFd) {
     return {
@@ -127,6 +181,33 @@ export function makeAnonFile(k: Kernel, s: SavedAnonFile, groups: ReadonlyMap<nu
     case "epoll": {
       const f = new EpollInstance(0);
       f.flags = s.flags;
+      return f;
+    }
+    case "inotify": {
+      const f = new InotifyFile(0);
+      f.flags = s.flags;
+      f.nextWd = s.nextWd;
+      const root = k.vfs.root();
+      for (const w of s.watches) {
+        if (w.wd >= s.nextWd) throw new ImageError(`restore: an inotify watch has wd ${w.wd}, past the next ${s.nextWd}`);
+        let d: Dentry;
+        try {
+          d = k.vfs.resolve({ root, creds: Credentials.root() }, root, w.path, { follow: false }).dentry;
+        } catch {
+          throw new ImageError(`restore: the file ${w.path} an inotify watch watches is gone`);
+        }
+        try {
+          f.restoreWatch(d, w.wd, w.mask);
+        } catch {
+          throw new ImageError(`restore: an inotify instance watches ${w.path} or wd ${w.wd} twice`);
+        }
+      }
+      for (const e of s.events) {
+        if ((e.wd === -1) !== (e.mask === IN_Q_OVERFLOW) || e.wd >= s.nextWd) {
+          throw new ImageError(`restore: an inotify event names wd ${e.wd}`);
+        }
+        f.restoreEvent(new InotifyEvent(e.wd, e.mask, e.cookie, e.name));
+      }
       return f;
     }
   }

@@ -62,6 +62,9 @@ export const LEDGER: readonly LedgerEntry[] = [
       users: "the number of thread groups using it: recounted as restored groups take it",
       hostCpuCharged: "CPU time of the old host threads: the restored stub starts at zero",
     },
+    refused: {
+      aio: "io_setup's contexts: a sandbox with any is refused",
+    },
   },
   {
     file: "kernel/thread_group.ts",
@@ -181,6 +184,24 @@ export const LEDGER: readonly LedgerEntry[] = [
     className: "EpollItem",
     saved: ["events", "data"],
     derived: {},
+  },
+  {
+    file: "vfs/inotify.ts",
+    className: "InotifyFile",
+    saved: ["events", "watches", "nextWd"],
+    derived: {
+      queuedBytes: "the sizes of the queued events: recounted as each is queued again",
+      overflowQueued: "whether the queue holds the IN_Q_OVERFLOW event: found again as it is queued",
+    },
+  },
+  {
+    file: "vfs/inotify.ts",
+    className: "InotifyEvent",
+    saved: [],
+    derived: {
+      nameBytes: "the name (saved with wd, mask and cookie, constructor parameters), encoded again",
+      size: "computed from the name",
+    },
   },
   {
     file: "kernel/socket/socket.ts",

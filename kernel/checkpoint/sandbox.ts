@@ -46,7 +46,7 @@ import { OverlayDentry } from "../../vfs/overlay/overlay.ts";
 import { OverlayRegularFile } from "../../vfs/overlay/overlay_file.ts";
 import { HostRegularFile } from "../../vfs/hostfs/hostfs.ts";
 import { openDirSchema, openFileSchema, restoreOpenDir, restoreOpenFile, restoreTrees, saveOpenFile, saveTrees, treeSchema } from "./files.ts";
-import { makeUnixSockets, saveUnixSocket, type SavedUnixSocket, unixSocketSchema } from "./unix_sockets.ts";
+import { attachRights, makeUnixSockets, saveUnixSocket, type SavedUnixSocket, unixSocketSchema } from "./unix_sockets.ts";
 import { UnixSocket } from "../socket/unix/unix_socket.ts";
 import { InetSaver, inetFileSchemas, makeInetFile, makeInetSockets, tcpSnapshotSchema, udpSnapshotSchema } from "./inet_sockets.ts";
 import { processTimersSchema, restoreProcessTimers, saveProcessTimers } from "./timers.ts";
@@ -57,6 +57,7 @@ import { checkTtyShape, makeTerminals, makeTtyFile, type SavedTerminal, saveTerm
 import type { Terminal } from "../../vfs/tty/mod.ts";
 import { EPHEMERAL_HIGH, EPHEMERAL_LOW } from "../../netstack/mod.ts";
 import { anonFileSchemas, armAnonFile, linkAnonFile, makeAnonFile, saveAnonFile, type SavedAnonFile } from "./anon_files.ts";
+import { checkCowObjects, checkCowPieces, CowMemories, cowObjectSchema, cowPieceSchema, CowSaver, joinPieces, type SavedCowPiece } from "./cow.ts";
 import { checkRoot, type Image, type ImageBlob, IMAGE_FORMAT_VERSION, IMAGE_MAGIC, ImageError, readImage, rootIdentity, writeImage } from "./image.ts";
 
 const PROT_READ = 1, PROT_WRITE = 2;
@@ -132,6 +133,8 @@ const vmaSchema = z.object({
   locked: z.boolean().optional(),
   /** prctl(PR_SET_VMA_ANON_NAME)'s name; absent: none. */
   anonName: z.string().max(80).optional(),
+  /** madvise(MADV_DONTFORK); absent: false. */
+  dontCopy: z.literal(true).optional(),
   /**
    * MAP_SHARED|MAP_ANONYMOUS memory: the object (one index per memory object, however many
    * mappings and processes share it) and the offset of `start` in it.
@@ -154,6 +157,12 @@ const memorySchema = z.object({
   vmas: z.array(vmaSchema).max(65536),
   /** Memory contents: `blob` holds the bytes at `addr` (pages never written are not stored). */
   runs: z.array(z.object({ addr: u64, blob: u32 }).strict()),
+  /**
+   * Private memory shared copy-on-write with other address spaces (cow.ts): ranges mapped from
+   * the image's copy-on-write objects, sorted by address; the runs inside hold only the pages
+   * that differ from the object's.
+   */
+  cow: z.array(cowPieceSchema).max(65536).optional(),
   brkStart: u64,
   brk: u64,
   stackBottom: u64,
@@ -289,6 +298,8 @@ export const savedSandboxSchema = z.object({
   tcpSockets: z.array(tcpSnapshotSchema).max(MAX_FILES),
   udpSockets: z.array(udpSnapshotSchema).max(MAX_FILES),
   mms: z.array(memorySchema).max(MAX_PROCESSES),
+  /** Private memory several address spaces share copy-on-write (cow.ts), each page once. */
+  cowObjects: z.array(cowObjectSchema).max(MAX_FILES),
   fdTables: z.array(fdTableSchema).max(MAX_TASKS),
   fsContexts: z.array(z.object({ cwd: absPath, umask: z.number().int().min(0).max(0o777) }).strict()).max(MAX_TASKS),
   processes: z.array(processSchema).min(1).max(MAX_PROCESSES),
@@ -330,6 +341,7 @@ interface SaveContext {
   terminals: Table<Terminal, SavedTerminal>;
   inet: InetSaver;
   mms: Table<MemoryManager, SavedMemory>;
+  cow: CowSaver;
   sharedAnons: Table<SharedAnon, true>;
   /** Where each piece of shared memory will be restored from (checked as the restore will do it). */
   placement: SharedPlacement;
@@ -358,6 +370,7 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
     terminals: new Table(),
     inet: new InetSaver(k, (what) => new CheckpointError(`${what}: not saved yet`)),
     mms: new Table(),
+    cow: new CowSaver(),
     sharedAnons: new Table(),
     placement: new SharedPlacement(),
     fdTables: new Table(),
@@ -378,6 +391,7 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
   // they both hold one, so a sandbox holding any is refused rather than restored wrong.
   if (k.fileLocks.anyHeld) throw new CheckpointError("file locks (flock, fcntl or OFD) are held: not saved yet");
   if (!k.ipc.empty) throw new CheckpointError("System V IPC objects (shm, sem or msg) exist: not saved yet");
+  if (groups.some((tg) => !tg.zombie && (tg.mm.aio?.size ?? 0) > 0)) throw new CheckpointError("asynchronous I/O contexts (io_setup) exist: not saved yet");
   const processes = groups.map((tg) => saveProcess(tg, c));
   const consoleTerm = k.tty.console;
   const console = consoleTerm === null || consoleTerm.hungUp ? null : c.terminals.ref(consoleTerm, () => saveTerminal(consoleTerm));
@@ -390,6 +404,11 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
     }
   }
   c.inet.finish(k);
+  for (const m of c.mms.items) {
+    if (m.cow === undefined) continue;
+    if (m.cow.length === 0) delete m.cow;
+    else m.cow = joinPieces(m.cow);
+  }
   const trees = saveTrees(k, c.blobs, (what) => new CheckpointError(`${what}: not saved yet`));
   const state: SavedSandbox = {
     hostname: k.rootUts.hostname,
@@ -408,6 +427,7 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
     tcpSockets: c.inet.tcp,
     udpSockets: c.inet.udp,
     mms: c.mms.items,
+    cowObjects: c.cow.objects,
     fdTables: c.fdTables.items,
     fsContexts: c.fsContexts.items,
     processes,
@@ -501,7 +521,7 @@ function saveFile(f: FileDescription, c: SaveContext): number {
       return saveMemfd(f, c.blobs);
     }
     const anon = saveAnonFile(
-      f, (g) => saveFile(g, c), (tg) => c.kernel.threadGroups.get(tg.tgid) === tg && !tg.zombie,
+      c.kernel, f, (g) => saveFile(g, c), (tg) => c.kernel.threadGroups.get(tg.tgid) === tg && !tg.zombie,
       (what) => new CheckpointError(`${what}: not saved yet`),
     );
     if (anon !== null) return anon;
@@ -518,7 +538,7 @@ function saveTerminalRef(t: Terminal, c: SaveContext): number {
 }
 
 function saveSocket(so: UnixSocket, c: SaveContext): number {
-  return c.sockets.ref(so, () => saveUnixSocket(so, (o) => saveSocket(o, c), (what) => new CheckpointError(`${what}: not saved yet`)));
+  return c.sockets.ref(so, () => saveUnixSocket(so, (o) => saveSocket(o, c), (f) => saveFile(f, c)));
 }
 
 function saveTask(t: Task, c: SaveContext): SavedTask {
@@ -599,18 +619,24 @@ function saveTask(t: Task, c: SaveContext): SavedTask {
 function saveMemory(mm: MemoryManager, ctx: Context, c: SaveContext): SavedMemory {
   const blobs = c.blobs;
   const runs: { addr: number; blob: number }[] = [];
+  const pieces: SavedCowPiece[] = [];
   // This address space's index: the table reserved it before calling this save.
   const mmIndex = c.mms.items.length - 1;
+  // Mappings of shared anonymous memory whose pages an earlier mapping saves.
+  const sharedFromEarlier = new Set<Vma>();
   const vmas = mm.vmas.map((v: Vma): SavedMemory["vmas"][number] => {
     const saved = {
       start: v.start, end: v.end, prot: v.prot, name: v.name, growsDown: v.growsDown, locked: v.locked === true,
       ...(v.anonName !== undefined ? { anonName: v.anonName } : {}),
+      ...(v.dontCopy ? { dontCopy: true as const } : {}),
     };
     if (v.shared && v.file === null && v.object instanceof SharedAnon) {
       const object = c.sharedAnons.ref(v.object, () => true);
-      if (c.placement.place(object, mmIndex, v.start, v.offset, v.end - v.start) === "partial") {
+      const from = c.placement.place(object, mmIndex, v.start, v.offset, v.end - v.start);
+      if (from === "partial") {
         throw new CheckpointError(`shared anonymous memory at 0x${v.start.toString(16)} overlaps its other mappings in part: not saved yet`);
       }
+      if (from !== null) sharedFromEarlier.add(v);
       return { ...saved, shared: { object, offset: v.offset } };
     }
     // A memfd's pages are its own: saved with it (memfd.ts), not as this mapping's contents.
@@ -625,6 +651,11 @@ function saveMemory(mm: MemoryManager, ctx: Context, c: SaveContext): SavedMemor
     // A mapping saved by reference keeps only the pages that differ from its file.
     const fromFile = vmas[i]!.file === undefined ? null : v.file!;
     if (v.shared && v.file instanceof MemFd) continue;
+    if (sharedFromEarlier.has(v)) continue;
+    // Private memory (not by reference) may share pages with an earlier address space's (cow.ts).
+    const cowable = fromFile === null && vmas[i]!.shared === undefined;
+    const content: { addr: number; bytes: Uint8Array }[] = [];
+    let shares = false;
     const unreadable = (v.prot & PROT_READ) === 0;
     if (unreadable && mm.as.protect(ctx, v.start, v.end - v.start, v.prot | PROT_READ) !== 0) {
       throw new CheckpointError(`cannot read the mapping at 0x${v.start.toString(16)}`);
@@ -643,22 +674,33 @@ function saveMemory(mm: MemoryManager, ctx: Context, c: SaveContext): SavedMemor
         }
         // Only runs of pages holding something: untouched memory reads as zeros on restore, and
         // a page the same as its file's is mapped from the file again.
-        const runsHere = fromFile === null ? nonZeroRuns(buf) : changedRuns(buf, fromFile, v.offset + (a - v.start));
+        // A page the same as the earlier address space's it shares is not stored again.
+        const match = cowable ? c.cow.match(mmIndex, a, buf) : null;
+        const runsHere = fromFile === null ? c.cow.runsToStore(a, buf, match) : changedRuns(buf, fromFile, v.offset + (a - v.start));
+        if (match !== null) {
+          pieces.push(c.cow.piece(match));
+          shares = true;
+        }
         for (const [off, end] of runsHere) {
           runs.push({ addr: a + off, blob: blobs.length });
           // buf is this chunk's own: a run of most of it is kept as a view, not copied again;
           // a small run is copied, so that a sparse mapping does not keep whole chunks alive.
-          blobs.push(end - off >= buf.length >>> 1 ? buf.subarray(off, end) : buf.slice(off, end));
+          const bytes = end - off >= buf.length >>> 1 ? buf.subarray(off, end) : buf.slice(off, end);
+          blobs.push(bytes);
+          if (cowable) content.push({ addr: a + off, bytes });
         }
         if (pastEof) break;
       }
     } finally {
       if (unreadable) mm.as.protect(ctx, v.start, v.end - v.start, v.prot);
     }
+    // A mapping that shares nothing with an earlier one: later ones may share its pages.
+    if (cowable && !shares) c.cow.addOrigin(mmIndex, v.start, v.end, content, runs, pieces);
   }
   return {
     vmas,
     runs,
+    cow: pieces,
     brkStart: mm.brkStart,
     brk: mm.brk,
     stackBottom: mm.stackBottom,
@@ -770,31 +812,6 @@ function changedRuns(buf: Uint8Array, file: FileDescription, offset: number): [n
   return out;
 }
 
-/** [start, end) byte offsets of the maximal runs of pages in buf that are not all zero. */
-function nonZeroRuns(buf: Uint8Array): [number, number][] {
-  const out: [number, number][] = [];
-  // 32-bit words: a BigUint64Array would make a BigInt of every word read.
-  const words = new Uint32Array(buf.buffer, buf.byteOffset, buf.length >>> 2);
-  const perPage = PAGE_SIZE >>> 2;
-  let runStart = -1;
-  for (let p = 0; p * PAGE_SIZE < buf.length; p++) {
-    let zero = true;
-    for (let i = p * perPage; i < (p + 1) * perPage && i < words.length; i++) {
-      if (words[i] !== 0) {
-        zero = false;
-        break;
-      }
-    }
-    if (!zero && runStart < 0) runStart = p * PAGE_SIZE;
-    if (zero && runStart >= 0) {
-      out.push([runStart, p * PAGE_SIZE]);
-      runStart = -1;
-    }
-  }
-  if (runStart >= 0) out.push([runStart, buf.length]);
-  return out;
-}
-
 function hex(v: bigint): string {
   return BigInt.asUintN(64, v).toString(16);
 }
@@ -823,6 +840,7 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
   const stdio = [...o.stdio];
   const contexts: Context[] = [];
   const made: FileDescription[] = [];
+  let cows: CowMemories | null = null;
   try {
     const s = image.state;
     checkShape(s, image.blobs);
@@ -846,7 +864,9 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
     // Address spaces: a new stub each, with every mapping and its contents.
     const mms: MemoryManager[] = [];
     const firstCtx: Context[] = [];
-    const shared = { placement: new SharedPlacement(), objects: new Map<number, SharedAnon>(), firstCtx, memfds };
+    const cow = new CowMemories(k.platform, s.cowObjects, image.blobs, copyBlob);
+    cows = cow;
+    const shared = { placement: new SharedPlacement(), objects: new Map<number, SharedAnon>(), firstCtx, memfds, cow };
     for (const [i, m] of s.mms.entries()) {
       const ctx = k.platform.newAddressSpace();
       contexts.push(ctx);
@@ -979,6 +999,7 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
     for (const [i, f] of s.files.entries()) {
       if (isAnonFile(f)) linkAnonFile(files[i]!, f, files);
     }
+    attachRights(s.unixSockets, sockets, files);
 
     for (const p of s.processes) {
       const tg = groups.get(p.tgid)!;
@@ -1033,6 +1054,8 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
     if (s.tcpSockets.length > 0) k.net.armDeadline();
     contexts.length = 0;
   } finally {
+    // Copy-on-write memory lives on in the address spaces that map it.
+    cows?.release();
     for (const f of made) f.decRef();
     for (const ctx of contexts.reverse()) ctx.addressSpace.release();
     for (const f of stdio) f.decRef();
@@ -1070,7 +1093,7 @@ function reopenFifo(
 }
 
 function isAnonFile(f: SavedFile): f is SavedAnonFile {
-  return f.kind === "eventfd" || f.kind === "timerfd" || f.kind === "signalfd" || f.kind === "epoll";
+  return f.kind === "eventfd" || f.kind === "timerfd" || f.kind === "signalfd" || f.kind === "epoll" || f.kind === "inotify";
 }
 
 function loadSigInfo(s: SavedSigInfo): SigInfo {
@@ -1152,7 +1175,15 @@ function checkShape(s: SavedSandbox, blobs: readonly ImageBlob[]): void {
       filesUsed.add(v.memfd.file);
     }
   }
-  if (filesUsed.size !== s.files.length) throw bad("a file no descriptor or mapping holds");
+  for (const so of s.unixSockets) {
+    for (const m of so.queue) {
+      for (const f of m.rights ?? []) {
+        if (f >= s.files.length) throw bad(`a message in flight names file ${f} of ${s.files.length}`);
+        filesUsed.add(f);
+      }
+    }
+  }
+  if (filesUsed.size !== s.files.length) throw bad("a file no descriptor, mapping or message holds");
   for (const f of s.files) if (f.kind === "pipe" && f.pipe >= s.pipes.length) throw bad(`a pipe end names pipe ${f.pipe}`);
   const fifoPipes = new Map<number, string>();
   for (const f of s.files) {
@@ -1176,6 +1207,10 @@ function checkShape(s: SavedSandbox, blobs: readonly ImageBlob[]): void {
   checkTtyShape(s.files, s.terminals, s.console, s.processes.map((p) => p.tty), bad);
   const used = new Set<number>();
   for (const m of s.mms) checkMemoryShape(m, blobs, used, bad);
+  checkCowObjects(s.cowObjects, blobs, used, bad);
+  const cowUsed = new Set<number>();
+  for (const m of s.mms) checkCowPieces(m.cow ?? [], m.vmas, s.cowObjects, cowUsed, bad);
+  if (cowUsed.size !== s.cowObjects.length) throw bad("a copy-on-write object no address space maps");
   for (const f of s.files) if (f.kind === "memfd") checkMemfdShape(f, blobs, used, bad);
   for (const t of s.trees) {
     for (const [i, e] of t.entries.entries()) {
@@ -1216,6 +1251,7 @@ function restoreMemory(
   k: Kernel, ctx: Context, m: SavedMemory, blobs: readonly ImageBlob[], mmIndex: number,
   shared: {
     placement: SharedPlacement; objects: Map<number, SharedAnon>; firstCtx: readonly Context[]; memfds: ReadonlyMap<number, MemFd>;
+    cow: CowMemories;
   },
 ): MemoryManager {
   const bad = (why: string) => new ImageError(`restore: the image does not hold together: ${why}`);
@@ -1226,6 +1262,7 @@ function restoreMemory(
     }
   }
   const mm = new MemoryManager(as);
+  const copies: SavedCowPiece[] = [];
   // The mappings go to the stub in one round trip (flushed by the first write below).
   as.deferMappings(ctx);
   const vdso = vdsoOf(m);
@@ -1243,7 +1280,7 @@ function restoreMemory(
       if (e !== 0) throw new ImageError(`restore: cannot map the memfd ${f.name} at 0x${v.start.toString(16)} (errno ${-e})`);
       mm.vmas.push({
         start: v.start, end: v.end, prot: v.prot, shared: true, object: sharedObject(f), file: f.incRef(), offset: v.memfd.offset,
-        name: v.name, growsDown: v.growsDown, locked: v.locked === true,
+        name: v.name, growsDown: v.growsDown, locked: v.locked === true, ...(v.dontCopy ? { dontCopy: true } : {}),
       });
       continue;
     }
@@ -1263,24 +1300,30 @@ function restoreMemory(
       // Held by the mapping from here (released with the address space if the restore fails).
       mm.vmas.push({
         start: v.start, end: v.end, prot: v.prot, shared: false, object: null, file, offset: v.file.offset,
-        name: v.name, growsDown: v.growsDown, locked: v.locked === true,
+        name: v.name, growsDown: v.growsDown, locked: v.locked === true, ...(v.dontCopy ? { dontCopy: true } : {}),
         // A file on a noexec mount never becomes executable (mm.ts's mmap rule).
         ...(file.location()?.mount.noexec ? { mayExec: false } : {}),
       });
       err = as.mapHostFile(ctx, { addr: v.start, len, prot, shared: false, hostFd: file.hostFdForMmap()!, offset: v.file.offset });
     } else {
-      err = as.mapAnonymous(ctx, v.start, len, prot, false);
+      err = mapPrivate(ctx, v.start, v.end, prot, m.cow ?? [], shared.cow, copies);
     }
     if (err !== 0) throw new ImageError(`restore: cannot map 0x${v.start.toString(16)}-0x${v.end.toString(16)} (errno ${-err})`);
     if (file !== null) continue;
     mm.vmas.push({
       start: v.start, end: v.end, prot: v.prot, shared: object !== null, object, file: null, offset: v.shared?.offset ?? 0,
-      name: v.name, growsDown: v.growsDown, locked: v.locked === true,
+      name: v.name, growsDown: v.growsDown, locked: v.locked === true, ...(v.dontCopy ? { dontCopy: true } : {}),
       ...(v.anonName !== undefined ? { anonName: v.anonName } : {}),
     });
   }
   const flushed = as.flushMappings();
   if (flushed !== 0) throw new ImageError(`restore: cannot map the image's memory (errno ${-flushed})`);
+  // Pieces of copy-on-write objects the platform could not share: copies, before the runs over them.
+  for (const p of copies) {
+    shared.cow.copyInto(p.object, p.offset, p.len, (off, bytes) => {
+      if (as.write(p.addr + off, bytes) !== bytes.length) throw new ImageError(`restore: cannot write memory at 0x${(p.addr + off).toString(16)}`);
+    });
+  }
   for (const r of m.runs) {
     const b = blobs[r.blob]!;
     if (b instanceof Uint8Array) {
@@ -1338,6 +1381,45 @@ function restoreMemory(
     }
   }
   return mm;
+}
+
+/**
+ * Maps the private anonymous mapping [start, end): the pieces of copy-on-write objects inside
+ * it from their objects (or, where the platform cannot share pages, as new memory listed in
+ * `copies` for their contents to be written), the rest as new memory. Returns 0 or -errno.
+ */
+function mapPrivate(
+  ctx: Context, start: number, end: number, prot: number, pieces: readonly SavedCowPiece[], cow: CowMemories, copies: SavedCowPiece[],
+): number {
+  const as = ctx.addressSpace;
+  let at = start;
+  for (const p of pieces) {
+    if (p.addr + p.len <= start || p.addr >= end) continue; // (checkShape: inside one mapping)
+    if (p.addr > at) {
+      const e = as.mapAnonymous(ctx, at, p.addr - at, prot, false);
+      if (e !== 0) return e;
+    }
+    const mem = cow.get(p.object);
+    const e = mem === null ? as.mapAnonymous(ctx, p.addr, p.len, prot, false) : as.mapCopyOnWrite(ctx, p.addr, p.len, prot, mem, p.offset);
+    if (e !== 0) return e;
+    if (mem === null) copies.push(p);
+    at = p.addr + p.len;
+  }
+  return at < end ? as.mapAnonymous(ctx, at, end - at, prot, false) : 0;
+}
+
+/** Copies a memory blob to `write(offset, bytes)`: at once, or a raw run a piece at a time. */
+function copyBlob(b: ImageBlob, write: (off: number, bytes: Uint8Array) => void): void {
+  if (b instanceof Uint8Array) {
+    write(0, b);
+    return;
+  }
+  const piece = restoreBuffer();
+  for (let off = 0; off < b.length; off += piece.length) {
+    const chunk = piece.subarray(0, Math.min(piece.length, b.length - off));
+    b.readInto(chunk, off);
+    write(off, chunk);
+  }
 }
 
 /** The one buffer raw memory runs pass through from the image file to an address space. */

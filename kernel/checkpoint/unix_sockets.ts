@@ -8,7 +8,9 @@
  *
  * A message's bytes, credentials and sender address are saved; its charge to the sender's
  * buffer too, and each socket's `wmem` and `queuedBytes` are recounted from them. Descriptors
- * in flight (SCM_RIGHTS) are not saved yet: a sandbox with any is refused.
+ * in flight (SCM_RIGHTS) are saved as indices of the image's file table (a description only in
+ * flight is saved as any other, a socket passed over itself too: the table ends cycles), and
+ * handed to their messages once every file is made ({@linkcode attachRights}).
  *
  * @module
  */
@@ -21,6 +23,7 @@ import { NET_CORE } from "../socket/sockopt.ts";
 import { SOCK_DGRAM, SOCK_SEQPACKET, SOCK_STREAM } from "../../abi/linux/socket.ts";
 import { LinuxError } from "../errno.ts";
 import { ImageError } from "./image.ts";
+import type { FileDescription } from "../../vfs/file_description.ts";
 
 const u32 = z.number().int().min(0).max(0xffff_ffff);
 const i32 = z.number().int().min(-0x8000_0000).max(0x7fff_ffff);
@@ -39,6 +42,8 @@ const messageSchema = z.object({
   sender: u32,
   /** Bytes still charged to the sender's buffer. */
   charge: z.number().int().min(0).max(16 << 20),
+  /** Descriptors in flight (SCM_RIGHTS), as indices of the image's files; absent: none. */
+  rights: z.array(u32).min(1).max(253).optional(),
 }).strict();
 
 export const unixSocketSchema = z.object({
@@ -67,12 +72,11 @@ export const unixSocketSchema = z.object({
 
 export type SavedUnixSocket = z.infer<typeof unixSocketSchema>;
 
-/** Why something is not saved, in one line. */
-export type Refuse = (what: string) => Error;
-
-/** The saved form of s; `ref` saves (or finds) another socket and returns its index. */
-export function saveUnixSocket(s: UnixSocket, ref: (o: UnixSocket) => number, refuse: Refuse): SavedUnixSocket {
-  for (const m of s.queue) if (m.rights !== null && m.rights.length > 0) throw refuse("descriptors in flight on a Unix socket (SCM_RIGHTS)");
+/**
+ * The saved form of s; `ref` saves (or finds) another socket and returns its index, `file` a
+ * description in flight.
+ */
+export function saveUnixSocket(s: UnixSocket, ref: (o: UnixSocket) => number, file: (f: FileDescription) => number): SavedUnixSocket {
   const a = s.address;
   return {
     type: s.type as 1 | 2 | 5,
@@ -85,7 +89,10 @@ export function saveUnixSocket(s: UnixSocket, ref: (o: UnixSocket) => number, re
     peerCred: { ...s.peerCred },
     dead: s.dead,
     embryo: s.embryo,
-    queue: s.queue.map((m) => ({ data: m.data.slice(), creds: m.creds === null ? null : { ...m.creds }, from: m.from?.slice() ?? null, sender: ref(m.sender), charge: m.charge })),
+    queue: s.queue.map((m) => ({
+      data: m.data.slice(), creds: m.creds === null ? null : { ...m.creds }, from: m.from?.slice() ?? null, sender: ref(m.sender), charge: m.charge,
+      ...(m.rights !== null && m.rights.length > 0 ? { rights: m.rights.map(file) } : {}),
+    })),
     acceptQueue: s.acceptQueue.map(ref),
     backlog: s.backlog,
     shutdownMask: s.shutdownMask,
@@ -181,4 +188,16 @@ export function makeUnixSockets(k: Kernel, saved: readonly SavedUnixSocket[], he
   // An embryo's reference is its accept queue's now: the caller's one goes.
   for (const [i, s] of saved.entries()) if (s.embryo) made[i]!.decRef();
   return made;
+}
+
+/**
+ * Gives the queued messages their descriptors in flight, once every file of the image is made
+ * (a message holds its own reference to each). `files` are the image's files by index.
+ */
+export function attachRights(saved: readonly SavedUnixSocket[], sockets: readonly UnixSocket[], files: readonly FileDescription[]): void {
+  for (const [i, s] of saved.entries()) {
+    for (const [j, m] of s.queue.entries()) {
+      if (m.rights !== undefined) sockets[i]!.queue[j]!.rights = m.rights.map((f) => files[f]!.incRef());
+    }
+  }
 }

@@ -14,6 +14,7 @@ function fakeAddressSpace(): AddressSpace & { calls: string[] } {
     reserved: [{ start: 0x7ffa_0000_0000, end: 0x7ffa_0000_1000 }],
     mapAnonymous: (_v, a, l, p) => (calls.push(`map ${a.toString(16)} ${l} ${p}`), 0),
     shareAnonymous: (_v, a, l, p) => (calls.push(`share ${a.toString(16)} ${l} ${p}`), 0),
+    mapCopyOnWrite: (_v, a, l, p) => (calls.push(`cow ${a.toString(16)} ${l} ${p}`), 0),
     mapHostFile: () => 0,
     unmap: (_v, a, l) => (calls.push(`unmap ${a.toString(16)} ${l}`), 0),
     protect: (_v, a, l, p) => (calls.push(`protect ${a.toString(16)} ${l} ${p}`), 0),

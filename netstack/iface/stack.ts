@@ -354,6 +354,10 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
     return this.#tcpPorts.bind(sock, addr, port, (other) => !(restoring && other.remote !== null) && tcpPortConflict(sock, addr, other));
   }
 
+  tcpBindForConnect(sock: TcpSocket, local: IpAddress, remote: TcpEndpoint): number {
+    return this.#tcpPorts.bindForConnect(sock, local, (p) => !this.#tcpConns.has(tcpKey(local, p, remote.addr, remote.port)));
+  }
+
   tcpCanListen(sock: TcpSocket): boolean {
     return !this.#tcpPorts.conflicted(sock, sock.localAddr, sock.localPort, (other) => tcpPortConflict(sock, sock.localAddr, other));
   }

@@ -167,6 +167,16 @@ export class UdpSocket {
     return { from: d.src, length: n, truncated: n < d.data.length };
   }
 
+  /** The payload length of the next datagram, 0 if none (FIONREAD). */
+  get nextLength(): number {
+    return this.#rx[0]?.data.length ?? 0;
+  }
+
+  /** Payload bytes waiting to be sent (TIOCOUTQ). */
+  get sendQueued(): number {
+    return this.#txBytes;
+  }
+
   /** Returns and clears the pending error. Implements getsockopt(SO_ERROR). */
   takeError(): NetError | null {
     const e = this.#error;

@@ -19,8 +19,9 @@ import {
   BATCH_ARG0_SAVED, BATCH_ARG4_SAVED, BATCH_ENTRY_SIZE, BATCH_MAX_ENTRIES, BATCH_SAVE_RESULT, buildStubElf,
   STUB_BASE, STUB_BATCH_ADDR, STUB_BATCH_TRAP_ADDR, STUB_DATA, STUB_INJECT_ADDR, STUB_INJECT_TRAP_ADDR, STUB_SIZE,
 } from "./stub_elf.ts";
-import type { AddressSpace, Context, CpuTime, HostUsage, Platform, Prot, Stop, StopReason } from "../mod.ts";
+import type { AddressSpace, Context, CowMemory, CpuTime, HostUsage, Platform, Prot, Stop, StopReason } from "../mod.ts";
 import { MEMORY_FILE_MAX_MAPPING, MemoryFile, type Region, RegionList } from "./memory_file.ts";
+import { PAGE } from "./file_ranges.ts";
 import { CLONE_STUB_FORK, CLONE_STUB_THREAD, stubFilter, SYS_fetch_fd } from "./stub_seccomp.ts";
 
 const SIGKILL = 9;
@@ -754,6 +755,32 @@ class StubAddressSpace implements AddressSpace {
   }
 
   /**
+   * A range of the memory file mapped MAP_PRIVATE: a "converted" region, as fork leaves one, so
+   * the host copies a page on its first write in this address space and the file's pages stay
+   * what every other mapping of them reads (the sentry never writes them again).
+   */
+  mapCopyOnWrite(via: Context, addr: number, len: number, prot: Prot, mem: CowMemory, offset: number): number {
+    const EINVAL = 22;
+    const mf = this.#memoryFile();
+    if (
+      mf === null || !(mem instanceof FileCowMemory) || mem.file !== mf || mem.released ||
+      offset < 0 || offset % PAGE !== 0 || len <= 0 || len % PAGE !== 0 || offset + len > mem.length
+    ) {
+      return -EINVAL;
+    }
+    const off = mem.offset + offset;
+    mf.ranges.ref(off, off + len);
+    const r = this.#mapOp(via, [{ nr: SYS_mmap, args: [addr, len, prot, MAP_PRIVATE | MAP_FIXED, this.memfdInStub, off], flags: 0 }]);
+    if (r < 0) {
+      mf.unref(off, off + len);
+      return r;
+    }
+    this.#releaseRegions(this.regions.cut(addr, addr + len));
+    this.regions.add({ start: addr, end: addr + len, off, prot, kind: "converted" });
+    return 0;
+  }
+
+  /**
    * File offsets for a new mapping: right after those of the private region that ends at addr
    * when they are free (a growing heap stays one region and one host VMA), else the lowest free.
    */
@@ -1186,6 +1213,23 @@ function lastCap(): number {
     if (!Number.isInteger(capLast) || capLast < 0 || capLast > 63) capLast = 40;
   }
   return capLast;
+}
+
+/** Copy-on-write memory (platform/mod.ts CowMemory): a range of the memory file. */
+class FileCowMemory implements CowMemory {
+  released = false;
+  constructor(readonly file: MemoryFile, readonly offset: number, readonly length: number) {}
+
+  write(offset: number, src: Uint8Array): void {
+    if (this.released || offset < 0 || offset + src.length > this.length) throw new RangeError("Write outside copy-on-write memory");
+    this.file.write(this.offset + offset, src);
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.file.unref(this.offset, this.offset + this.length);
+  }
 }
 
 /** Released host threads a stub keeps for reuse (see StubAddressSpace.parked). */
@@ -1884,6 +1928,13 @@ export class PtracePlatform implements Platform {
 
   waitStopAsync(): Promise<void> {
     return ffi.waitAnyAsync();
+  }
+
+  newCowMemory(length: number): CowMemory | null {
+    const mf = this.memoryFile;
+    if (mf === null || length <= 0 || length % PAGE !== 0) return null;
+    const off = mf.ranges.allocate(length);
+    return off < 0 ? null : new FileCowMemory(mf, off, length);
   }
 
   memoryFileBytes(): number {

@@ -5,8 +5,10 @@
  * writing, a listening socket on an abstract name with one connection not yet accepted and
  * data already sent on it, and a forked child that talks to it over a stream socketpair the
  * whole time (request i, reply 2i, 20 ms apart). With argument "rights" a datagram carrying
- * a descriptor (SCM_RIGHTS) is queued as well. After the sleep it reads everything and prints
- * what it found; a restored run must print what a native run prints.
+ * three descriptors (SCM_RIGHTS) is queued as well: a pipe's read end with data whose other
+ * end is closed, a stream socket with data queued, both held by nothing but the message, and
+ * the receiving socket itself. After the sleep it reads everything and prints what it found;
+ * a restored run must print what a native run prints.
  */
 #define _GNU_SOURCE
 #include <stddef.h>
@@ -14,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -32,25 +35,58 @@ static socklen_t abstract_addr(struct sockaddr_un *a, const char *name) {
   return offsetof(struct sockaddr_un, sun_path) + 1 + strlen(name);
 }
 
-/* Sends a datagram carrying descriptor fd (SCM_RIGHTS). */
-static void send_fd(int sock, int fd) {
+/* Sends a datagram carrying n descriptors (SCM_RIGHTS). */
+static void send_fds(int sock, const int *fds, int n) {
   char data = 'r';
   struct iovec iov = {&data, 1};
   union {
     struct cmsghdr h;
-    char buf[CMSG_SPACE(sizeof(int))];
+    char buf[CMSG_SPACE(3 * sizeof(int))];
+  } u;
+  struct msghdr msg = {0};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = u.buf;
+  msg.msg_controllen = CMSG_SPACE(n * sizeof(int));
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(n * sizeof(int));
+  memcpy(CMSG_DATA(c), fds, n * sizeof(int));
+  sendmsg(sock, &msg, 0);
+}
+
+/* Receives the datagram of send_fds and tries each descriptor. */
+static void recv_fds(int sock, int self) {
+  char data;
+  struct iovec iov = {&data, 1};
+  union {
+    struct cmsghdr h;
+    char buf[CMSG_SPACE(3 * sizeof(int))];
   } u;
   struct msghdr msg = {0};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
   msg.msg_control = u.buf;
   msg.msg_controllen = sizeof u.buf;
+  ssize_t n = recvmsg(sock, &msg, MSG_DONTWAIT);
   struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  sendmsg(sock, &msg, 0);
+  if (n != 1 || c == NULL || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(3 * sizeof(int))) {
+    printf("rights: none (%zd)\n", n);
+    return;
+  }
+  int fds[3];
+  memcpy(fds, CMSG_DATA(c), sizeof fds);
+  char buf[64];
+  ssize_t a = read(fds[0], buf, sizeof buf);
+  printf("rights: pipe '%.*s' then %zd;", a > 0 ? (int)a : 0, buf, read(fds[0], buf, sizeof buf));
+  a = read(fds[1], buf, sizeof buf);
+  write(fds[1], "back", 4);
+  printf(" socket '%.*s';", a > 0 ? (int)a : 0, buf);
+  struct stat s1, s2;
+  fstat(fds[2], &s1);
+  fstat(self, &s2);
+  printf(" itself %s\n", s1.st_ino == s2.st_ino ? "yes" : "no");
 }
 
 int main(int argc, char **argv) {
@@ -84,8 +120,19 @@ int main(int argc, char **argv) {
   send(dg[0], big, 1, 0);
   send(dg[0], big, 10, 0);
   send(dg[0], big, 100, 0);
-  /* "rights": a descriptor in flight too (not saved yet: the checkpoint is refused). */
-  if (argc > 1 && strcmp(argv[1], "rights") == 0) send_fd(dg[0], 1);
+  /* "rights": descriptors in flight too, two of them held by nothing else. */
+  int rights = argc > 1 && strcmp(argv[1], "rights") == 0, sp[2] = {-1, -1};
+  if (rights) {
+    int p[2];
+    if (pipe(p) || socketpair(AF_UNIX, SOCK_STREAM, 0, sp)) return 2;
+    write(p[1], "piped", 5);
+    close(p[1]);
+    write(sp[0], "via-sp", 6);
+    int fds[3] = {p[0], sp[1], dg[1]};
+    send_fds(dg[0], fds, 3);
+    close(p[0]);
+    close(sp[1]);
+  }
   /* Seqpacket: two records, then the sender shuts down writing. */
   send(sq[0], "rec-one", 7, 0);
   send(sq[0], "rec-two!", 8, 0);
@@ -113,6 +160,11 @@ int main(int argc, char **argv) {
   for (int i = 0; i < 3; i++) {
     n = recv(dg[1], buf, sizeof buf, MSG_DONTWAIT);
     printf("datagram %d: %zd bytes\n", i, n);
+  }
+  if (rights) {
+    recv_fds(dg[1], dg[1]);
+    n = read(sp[0], buf, sizeof buf);
+    printf("reply: %.*s\n", n > 0 ? (int)n : 0, buf);
   }
   printf("datagram 3: %zd\n", recv(dg[1], buf, sizeof buf, MSG_DONTWAIT));
   for (int i = 0; i < 3; i++) {

@@ -57,6 +57,8 @@ export const TCP_CONGESTION = 13;
 export const TCP_USER_TIMEOUT = 18;
 export const TCP_FASTOPEN = 23;
 export const TCP_NOTSENT_LOWAT = 25;
+/** TCP_INQ, also the type of its control message (TCP_CM_INQ). */
+export const TCP_INQ = 36;
 
 /** Linux's TCP state numbers (include/net/tcp_states.h), for TCP_INFO and /proc/net/tcp. */
 export const TCP_STATE_NUMBER: Readonly<Record<string, number>> = {

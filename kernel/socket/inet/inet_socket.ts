@@ -27,6 +27,8 @@ import {
 } from "../../../waiter/mod.ts";
 import { type RecvRequest, type RecvResult, type SendRequest, SocketFile } from "../socket.ts";
 import * as C from "./constants.ts";
+import { SIOCINQ, SIOCOUTQ } from "../../../abi/linux/socket.ts";
+import type { MemoryIO } from "../../../vfs/file_description.ts";
 import { CAP_NET_ADMIN } from "../../../abi/linux/capability.ts";
 import { bufferSize, NET_CORE, SOCK_MIN_RCVBUF, SOCK_MIN_SNDBUF } from "../sockopt.ts";
 import { type Endpoint, parseSockaddr } from "./sockaddr.ts";
@@ -217,6 +219,27 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
 
   abstract override sendmsg(t: Task, req: SendRequest): number;
   abstract override recvmsg(t: Task, req: RecvRequest): RecvResult;
+
+  /** SIOCINQ (FIONREAD): bytes (stream) or the next datagram's length to read. */
+  protected abstract inq(): number;
+  /** SIOCOUTQ (TIOCOUTQ): bytes sent and not yet acknowledged, or not yet sent. */
+  protected abstract outq(): number;
+
+  override ioctl(cmd: number, arg: number, io: MemoryIO): number {
+    let v: number;
+    switch (cmd) {
+      case SIOCINQ:
+        v = this.inq();
+        break;
+      case SIOCOUTQ:
+        v = this.outq();
+        break;
+      default:
+        return super.ioctl(cmd, arg, io);
+    }
+    io.copyOut(arg, intBytes(v, 4));
+    return 0;
+  }
 
   /** Throws EAGAIN; a named helper so that call sites read as what they mean. */
   protected wouldBlock(): never {

@@ -100,6 +100,15 @@ export class UdpSocketFile extends InetSocketFile {
     return this.#received + (this.sock.readiness().readable ? 1 : 0);
   }
 
+  protected inq(): number {
+    // Linux's udp_ioctl: the next datagram's payload length.
+    return this.#held?.data.length ?? this.sock.nextLength;
+  }
+
+  protected outq(): number {
+    return this.sock.sendQueued;
+  }
+
   protected closeSocket(): void {
     this.sock.close();
   }
@@ -268,6 +277,14 @@ export class PingSocketFile extends InetSocketFile {
 
   protected rxSignature(): number {
     return this.#received + (this.sock.readiness().readable ? 1 : 0);
+  }
+
+  protected inq(): number {
+    return this.sock.nextLength;
+  }
+
+  protected outq(): number {
+    return 0;
   }
 
   protected closeSocket(): void {

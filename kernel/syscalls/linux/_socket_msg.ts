@@ -187,6 +187,7 @@ export function copyOutControl(
     v.setInt32(8, control.creds.gid, true);
     put(SOL_SOCKET, SCM_CREDENTIALS, b);
   }
+  for (const m of control.other ?? []) put(m.level, m.type, m.data);
   const rights = control.rights ?? [];
   if (rights.length > 0) {
     const fdMax = room > CMSGHDR_SIZE ? Math.floor((room - CMSGHDR_SIZE) / 4) : 0;

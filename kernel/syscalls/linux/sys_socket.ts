@@ -170,7 +170,7 @@ function doAccept(t: Task, fd: number, addr: number, lenAddr: number, flags: num
   }
   if (addr !== 0) {
     try {
-      copyOutSockaddr(t, addr, lenAddr, conn.getpeername(t));
+      copyOutSockaddr(t, addr, lenAddr, conn.acceptedPeer(t));
     } catch (e) {
       conn.decRef();
       throw e;
@@ -484,7 +484,7 @@ function recvOne(t: Task, sock: SocketFile, segs: IoSegment[], flags: number, st
       }
       if (dst.faulted && st.partial + n === 0) throw EFAULT;
       st.partial += n;
-      if (!waitAll || n === 0 || st.partial >= total || dst.faulted) return finishRecv(st, {});
+      if (!waitAll || n === 0 || st.partial >= total || dst.faulted) return finishRecv(st, sock.viaControl() ?? {});
       continue;
     }
     let r;

@@ -8,6 +8,7 @@
 import type { SyscallEntry } from "./support.ts";
 import { table as admin } from "./sys_admin.ts";
 import { table as advice } from "./sys_advice.ts";
+import { table as aio } from "./sys_aio.ts";
 import { table as attr } from "./sys_attr.ts";
 import { table as capability } from "./sys_capability.ts";
 import { table as clone } from "./sys_clone.ts";
@@ -58,6 +59,7 @@ import { table as xattr } from "./sys_xattr.ts";
 const families: Record<number, SyscallEntry>[] = [
   admin,
   advice,
+  aio,
   attr,
   capability,
   clone,
