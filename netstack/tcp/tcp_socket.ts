@@ -33,7 +33,6 @@ import { parseIpAddress } from "../wire/address.ts";
 import {
   EADDRINUSE,
   EADDRNOTAVAIL,
-  EAFNOSUPPORT,
   EALREADY,
   ECONNREFUSED,
   EHOSTUNREACH,
@@ -49,6 +48,7 @@ import {
 import { Assembler } from "./assembler.ts";
 import { type CongestionAlgorithm, type CongestionControl, type CongestionState, makeCongestionControl } from "./congestion.ts";
 import { RingBuffer } from "./ring_buffer.ts";
+import { familyMismatch } from "../udp/udp_socket.ts";
 import { RttEstimator } from "./rtt.ts";
 import { canReceiveData, canSendData, isSynchronized, type TcpState } from "./state.ts";
 
@@ -556,7 +556,7 @@ export class TcpSocket {
   connect(now: number, remote: TcpEndpoint): void {
     if (this.#state === "SYN-SENT") throw EALREADY;
     if (this.#state !== "CLOSED" || this.#wasConnected) throw EISCONN;
-    if (this.#localAddr !== null && this.#localAddr.version !== remote.addr.version) throw EAFNOSUPPORT;
+    if (this.#localAddr !== null && this.#localAddr.version !== remote.addr.version) throw familyMismatch(this.#localAddr);
     const route = this.#host.tcpRoute(remote.addr);
     // A socket whose last attempt failed starts over (Linux's tcp_disconnect clears sk_shutdown).
     this.#shutRd = this.#shutWr = false;
