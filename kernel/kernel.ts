@@ -42,6 +42,7 @@ import { EVENT_IN, WaitQueue } from "../waiter/mod.ts";
 import { SocketFile } from "./socket/socket.ts";
 import { UnixNamespace } from "./socket/unix/namespace.ts";
 import { IPC_LIMITS, IpcNamespace } from "./ipc.ts";
+import { KeyRegistry } from "./keys.ts";
 import { SEMVMX } from "../abi/linux/ipc.ts";
 import { UtsNamespace } from "./uts.ts";
 import { exitRobustList, FutexTable, futexPiExit, type FutexWaiter, wakeShared } from "./futex.ts";
@@ -162,6 +163,8 @@ export class Kernel {
   readonly unixNames = new UnixNamespace();
   /** System V shared memory, semaphores and message queues (kernel/ipc.ts). */
   readonly ipc = new IpcNamespace(IPC_LIMITS);
+  /** Every keyring (keyctl, kernel/keys.ts). */
+  readonly keys = new KeyRegistry();
   /** flock, POSIX and OFD file locks (vfs/lock.ts). */
   readonly fileLocks = new LockTable();
   readonly threadGroups = new Map<number, ThreadGroup>();

@@ -12,6 +12,7 @@
 
 import type { UtsNamespace } from "./uts.ts";
 import type { IpcNamespace } from "./ipc.ts";
+import type { Keyring } from "./keys.ts";
 import { EFAULT, ENAMETOOLONG } from "./errno.ts";
 import type { Kernel } from "./kernel.ts";
 import type { ThreadGroup } from "./thread_group.ts";
@@ -144,6 +145,13 @@ export class Task implements Waker, MemoryIO {
    * reported, inherited by clones; the sentry's memory layout is fixed whatever it says.
    */
   personality = 0;
+  /**
+   * keyctl's session keyring (Linux keeps it in the credentials): a new task starts with its
+   * creator's; null until one is joined or looked at (kernel/keys.ts).
+   */
+  sessionKeyring: Keyring | null = null;
+  /** keyctl's thread keyring, made on request; never inherited. */
+  threadKeyring: Keyring | null = null;
   /** The UTS namespace (host and domain names), shared with the creator unless CLONE_NEWUTS. */
   uts: UtsNamespace;
   /** The IPC namespace (System V objects, POSIX message queues), shared unless CLONE_NEWIPC. */

@@ -23,6 +23,7 @@ import { table as identity } from "./sys_identity.ts";
 import { table as info } from "./sys_info.ts";
 import { table as inotify } from "./sys_inotify.ts";
 import { table as ipc } from "./sys_ipc.ts";
+import { table as keys } from "./sys_keys.ts";
 import { table as itimer } from "./sys_itimer.ts";
 import { table as kill } from "./sys_kill.ts";
 import { table as link } from "./sys_link.ts";
@@ -76,6 +77,7 @@ const families: Record<number, SyscallEntry>[] = [
   inotify,
   ipc,
   itimer,
+  keys,
   kill,
   link,
   lock,
