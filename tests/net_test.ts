@@ -32,6 +32,16 @@ Deno.test("TCP: send unconnected is EPIPE, a refused connect reads 0 and reconne
   assert.match(r.stdout, /a send blocked on full buffers ends with EPIPE when shut down, having sent part: yes/);
 });
 
+Deno.test("UDP: an AF_INET6 socket sends and connects to a sockaddr_in but does not bind one; port 0 is no peer, as natively", async () => {
+  const r = await assertSameAsNative([await compileC("net_udp_addrs")]);
+  assert.match(r.stdout, /peer ::ffff:127\.0\.0\.1 port 1337 len 28/);
+});
+
+Deno.test("socketpair of inet families and peers of the other IP version than the bound address fail as natively", async () => {
+  const r = await assertSameAsNative([await compileC("net_family_mismatch")]);
+  assert.match(r.stdout, /connect ::ffff:127\.0\.0\.1: -1 Network is unreachable/);
+});
+
 Deno.test("/proc/sys/net/ipv4/ip_local_port_range is writable inside the sandbox (never natively here): it refuses bad ranges and bounds UDP and TCP ephemeral ports", async () => {
   const r = await runSentry([await compileC("net_port_range")]);
   assert.equal(r.code, 0, r.stderr);

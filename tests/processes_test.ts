@@ -73,6 +73,10 @@ Deno.test("clock_nanosleep on the process CPU clock sleeps until the process use
   await assertSameAsNative([await compileC("cpu_sleep")]);
 });
 
+Deno.test("keyctl session keyrings: anonymous and named, inherited by new threads, joined by name only while searchable, SETPERM and DESCRIBE with their permission checks and errors, as natively (tests/c/keyctl.c)", async () => {
+  await assertSameAsNative([await compileC("keyctl")]);
+});
+
 Deno.test("POSIX timers: signals, thread targets, SIGEV_NONE, overruns, CPU clocks, deletion at fork and exec, as natively", async () => {
   await assertSameAsNative([await compileC("posixtimers")]);
 });

@@ -73,6 +73,7 @@ export const tcpSnapshotSchema = z.object({
     synRetries: z.number().int().min(0).max(1000),
     finWait2Timeout: z.number().int().min(0).max(600_000),
     sendLimit: z.number().int().min(0).max(2 ** 31).default(0),
+    deferAccept: z.number().int().min(0).max(255).default(0),
   }).strict(),
   state: tcpState,
   localAddr: addr.nullable(),

@@ -190,6 +190,14 @@ export abstract class SocketFile extends FileDescription {
     throw EOPNOTSUPP;
   }
 
+  /**
+   * The peer's address accept(2) reports for this new connection: getpeername's, except that
+   * a connection already reset still has it (Linux's inet_getname with peer=2).
+   */
+  acceptedPeer(t: Task): Uint8Array {
+    return this.getpeername(t);
+  }
+
   /** Control messages for a stream read that went through recvVia (TCP_CM_INQ), or null. */
   viaControl(): ControlMessages | null {
     return null;

@@ -7,7 +7,16 @@
  */
 
 import type { IpAddress } from "../wire/address.ts";
-import { EAFNOSUPPORT, EDESTADDRREQ, EHOSTUNREACH, EINVAL, EMSGSIZE, ENOTCONN, type NetError, netErrorByCode } from "../errors.ts";
+import { EAFNOSUPPORT, EDESTADDRREQ, EHOSTUNREACH, EINVAL, EMSGSIZE, ENETUNREACH, ENOTCONN, type NetError, netErrorByCode } from "../errors.ts";
+
+/**
+ * The error for a peer of the other IP version than the bound address: from an IPv6 address
+ * IPv4 is unreachable (ENETUNREACH); from an IPv4 (v4-mapped) one IPv6 is another family
+ * (EAFNOSUPPORT), as Linux answers on a dual-stack socket.
+ */
+export function familyMismatch(local: IpAddress): NetError {
+  return local.version === 6 ? ENETUNREACH : EAFNOSUPPORT;
+}
 import { parseIpAddress } from "../wire/address.ts";
 
 /** An address and port. */
@@ -118,7 +127,7 @@ export class UdpSocket {
 
   /** Implements connect(2): fixes the default destination and filters arrivals. */
   connect(remote: UdpEndpoint): void {
-    if (this.#localAddr !== null && this.#localAddr.version !== remote.addr.version) throw EAFNOSUPPORT;
+    if (this.#localAddr !== null && this.#localAddr.version !== remote.addr.version) throw familyMismatch(this.#localAddr);
     const route = this.#host.udpRoute(remote.addr);
     if (route === null) throw EHOSTUNREACH;
     if (!this.#bound) this.bind(null, 0);
@@ -139,7 +148,7 @@ export class UdpSocket {
     const to = dst ?? this.#remote;
     if (to === null) throw this.#bound ? EDESTADDRREQ : ENOTCONN;
     if (data.length > UDP_MAX_PAYLOAD) throw EMSGSIZE;
-    if (this.#localAddr !== null && this.#localAddr.version !== to.addr.version) throw EAFNOSUPPORT;
+    if (this.#localAddr !== null && this.#localAddr.version !== to.addr.version) throw familyMismatch(this.#localAddr);
     const route = this.#host.udpRoute(to.addr);
     if (route === null) throw EHOSTUNREACH;
     if (!this.#bound) this.bind(null, 0);

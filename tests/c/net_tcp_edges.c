@@ -239,6 +239,83 @@ static void connecting_shutdown(void) {
   close(l);
 }
 
+/* Data for a closed socket whose FIN is out draws a RST: the sender's next send is EPIPE,
+ * and its reads end at the FIN with 0 all the same. */
+static void reset_after_close(void) {
+  int l = listener();
+  int c = connect_to(port_of(l));
+  int a = accept(l, NULL, NULL);
+  close(c);
+  int data = 1234;
+  R("send to the closed end", send(a, &data, sizeof data, MSG_NOSIGNAL));
+  struct pollfd p = {a, 0, 0};
+  for (int i = 0; i < 50; i++) { /* until the RST is in: POLLERR or POLLHUP */
+    poll(&p, 1, 100);
+    if (p.revents & (POLLERR | POLLHUP)) break;
+  }
+  printf("revents %#x\n", p.revents);
+  R("send again", send(a, &data, sizeof data, MSG_NOSIGNAL));
+  R("recv", recv(a, &data, sizeof data, 0));
+  R("recv", recv(a, &data, sizeof data, 0));
+  int err = 0;
+  socklen_t len = sizeof err;
+  getsockopt(a, SOL_SOCKET, SO_ERROR, &err, &len);
+  printf("SO_ERROR %s\n", en(err));
+  close(a);
+  close(l);
+}
+
+/* TCP_DEFER_ACCEPT: rounded to SYN-ACK retransmissions; a connection is accepted once data comes. */
+static void defer_accept(void) {
+  int l = listener();
+  int vals[] = {-1, 3, 10};
+  for (int i = 0; i < 3; i++) {
+    int v = vals[i], got = -1;
+    socklen_t len = sizeof got;
+    setsockopt(l, IPPROTO_TCP, TCP_DEFER_ACCEPT, &v, sizeof v);
+    getsockopt(l, IPPROTO_TCP, TCP_DEFER_ACCEPT, &got, &len);
+    printf("TCP_DEFER_ACCEPT %d reads %d\n", v, got);
+  }
+  int c = connect_to(port_of(l));
+  fcntl(l, F_SETFL, O_NONBLOCK);
+  R("accept before data", accept(l, NULL, NULL));
+  int data = 42;
+  send(c, &data, sizeof data, 0);
+  fcntl(l, F_SETFL, 0);
+  int a = accept(l, NULL, NULL);
+  data = 0;
+  R("accept after data, then recv", recv(a, &data, sizeof data, 0));
+  printf("= %d\n", data);
+  close(a);
+  close(c);
+  close(l);
+}
+
+/* A connection reset before accept is accepted all the same, with its peer's address. */
+static void accept_after_reset(void) {
+  int l = listener();
+  int c = connect_to(port_of(l));
+  struct linger lg = {1, 0};
+  setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+  close(c);
+  struct sockaddr_in peer;
+  socklen_t len = sizeof peer;
+  int a = accept(l, (struct sockaddr *)&peer, &len);
+  printf("accept of a reset connection: %s, peer 127.0.0.1: %s\n", a >= 0 ? "ok" : en(errno),
+         a >= 0 && peer.sin_addr.s_addr == htonl(INADDR_LOOPBACK) ? "yes" : "no");
+  struct pollfd p = {a, POLLIN, 0};
+  poll(&p, 1, 2000);
+  printf("revents %#x\n", p.revents);
+  int err = 0;
+  len = sizeof err;
+  getsockopt(a, SOL_SOCKET, SO_ERROR, &err, &len);
+  printf("SO_ERROR %s\n", strerror(err));
+  len = sizeof peer;
+  R("getpeername", getpeername(a, (struct sockaddr *)&peer, &len));
+  close(a);
+  close(l);
+}
+
 static void queues(void) {
   int l = listener();
   int v = -1;
@@ -311,5 +388,8 @@ int main(void) {
   time_wait_shutdown();
   queues();
   connecting_shutdown();
+  reset_after_close();
+  defer_accept();
+  accept_after_reset();
   return 0;
 }

@@ -253,8 +253,12 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
    * loopback, ::ffff:0.0.0.0 to 127.0.0.1); a v4-mapped address on a V6ONLY socket is
    * unreachable.
    */
-  protected destination(addr: Uint8Array): Endpoint | "unspec" {
-    const ep = parseSockaddr(this.family, addr);
+  protected destination(addr: Uint8Array, v4OnV6 = false): Endpoint | "unspec" {
+    // A datagram socket of AF_INET6 also takes a sockaddr_in (Linux's udpv6_sendmsg and
+    // ip6_datagram_connect hand it to IPv4): an IPv4 peer, as if v4-mapped.
+    const fam = addr.length >= 2 ? addr[0]! | (addr[1]! << 8) : -1;
+    const ep = v4OnV6 && this.family === C.AF_INET6 && fam === C.AF_INET ? parseSockaddr(C.AF_INET, addr) : parseSockaddr(this.family, addr);
+    if (v4OnV6 && this.family === C.AF_INET6 && fam === C.AF_INET && ep !== "unspec" && ep.addr === null) ep.v4MappedAny = true;
     if (ep === "unspec") return ep;
     let a = ep.addr;
     // ::ffff:0.0.0.0 is IPv4's wildcard: IPv4's loopback (Linux's tcp_v6_connect maps it).

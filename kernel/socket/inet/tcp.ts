@@ -30,6 +30,31 @@ import { formatSockaddr, parseSockaddr } from "./sockaddr.ts";
 /** Linux's defaults: net.ipv4.tcp_wmem[1] and tcp_rmem[1]. */
 export const TCP_SNDBUF = 16384;
 export const TCP_RCVBUF = 131072;
+/**
+ * TCP_DEFER_ACCEPT's seconds as SYN-ACK retransmissions and back, as Linux's secs_to_retrans
+ * and retrans_to_secs (an initial timeout of 1 s doubling up to 120 s).
+ */
+function secsToRetrans(seconds: number): number {
+  if (seconds <= 0) return 0;
+  let timeout = 1, period = 1, res = 1;
+  while (seconds > period && res < 255) {
+    res++;
+    timeout = Math.min(timeout * 2, 120);
+    period += timeout;
+  }
+  return res;
+}
+
+function retransToSecs(retrans: number): number {
+  if (retrans <= 0) return 0;
+  let timeout = 1, period = 1;
+  while (--retrans > 0) {
+    timeout = Math.min(timeout * 2, 120);
+    period += timeout;
+  }
+  return period;
+}
+
 /** SO_SNDBUF of an established loopback connection whose buffer was not set (see getSocketOpt). */
 const AUTOTUNED_SNDBUF = 2626560;
 /** struct tcp_info as Linux 5.x reports it (up to tcpi_snd_wnd). */
@@ -369,6 +394,11 @@ export class TcpSocketFile extends InetSocketFile {
     return formatSockaddr(this.family, r.addr, r.port);
   }
 
+  override acceptedPeer(t: Task): Uint8Array {
+    const r = this.sock.remote;
+    return r === null ? this.getpeername(t) : formatSockaddr(this.family, r.addr, r.port);
+  }
+
   #applyNoDelay(): void {
     // TCP_CORK is approximated by Nagle's algorithm: corked data waits for a full segment or
     // an ACK, as Nagle makes it; uncorking restores TCP_NODELAY's effect.
@@ -407,6 +437,7 @@ export class TcpSocketFile extends InetSocketFile {
       case C.TCP_QUICKACK:
         return intBytes(this.#tcpFlags.get(name) ?? 1, optlen);
       case C.TCP_DEFER_ACCEPT:
+        return intBytes(retransToSecs(this.sock.deferAccept), optlen);
       case C.TCP_WINDOW_CLAMP:
       case C.TCP_USER_TIMEOUT:
       case C.TCP_FASTOPEN:
@@ -459,9 +490,12 @@ export class TcpSocketFile extends InetSocketFile {
         if (n < 0 || n > 1) throw EINVAL;
         this.#tcpFlags.set(name, n);
         return;
+      case C.TCP_DEFER_ACCEPT:
+        // Seconds as SYN-ACK retransmissions, as Linux's secs_to_retrans (a negative is none).
+        this.sock.deferAccept = secsToRetrans(n);
+        return;
       case C.TCP_LINGER2:
       case C.TCP_QUICKACK:
-      case C.TCP_DEFER_ACCEPT:
       case C.TCP_WINDOW_CLAMP:
       case C.TCP_USER_TIMEOUT:
       case C.TCP_FASTOPEN:

@@ -16,7 +16,7 @@ import {
   type UdpEndpoint,
   type UdpSocket,
 } from "../../../netstack/mod.ts";
-import { EADDRNOTAVAIL, EAGAIN, EDESTADDRREQ, EINVAL, EMSGSIZE, ENOTCONN, EPIPE, ENOPROTOOPT } from "../../errno.ts";
+import { EADDRNOTAVAIL, EAFNOSUPPORT, EAGAIN, EDESTADDRREQ, EINVAL, EMSGSIZE, ENOTCONN, EPIPE, ENOPROTOOPT } from "../../errno.ts";
 import type { Net } from "../../net.ts";
 import type { Task } from "../../task.ts";
 import type { RecvRequest, RecvResult, SendRequest } from "../socket.ts";
@@ -141,7 +141,9 @@ export class UdpSocketFile extends InetSocketFile {
   }
 
   connect(_t: Task, addr: Uint8Array): void {
-    const ep = this.destination(addr);
+    // A sockaddr_in on a V6ONLY socket: EAFNOSUPPORT (ip6_datagram_connect), not sendto's ENETUNREACH.
+    if (this.family === C.AF_INET6 && this.v6only && addr.length >= 2 && (addr[0]! | (addr[1]! << 8)) === C.AF_INET) throw EAFNOSUPPORT;
+    const ep = this.destination(addr, true);
     if (ep === "unspec") {
       this.sock.disconnect();
       return;
@@ -158,8 +160,9 @@ export class UdpSocketFile extends InetSocketFile {
     if (this.#shutWr) throw EPIPE;
     let to: UdpEndpoint | undefined;
     if (req.to !== null) {
-      const ep = this.destination(req.to);
+      const ep = this.destination(req.to, true);
       if (ep !== "unspec") {
+        if (ep.port === 0) throw EINVAL; // Linux's udp_sendmsg: no datagram to port 0
         this.checkReachable(ep.addr!);
         this.net.checkAllowed(ep.addr!, ep.port);
         to = { addr: ep.addr!, port: ep.port };
@@ -222,7 +225,8 @@ export class UdpSocketFile extends InetSocketFile {
 
   override getpeername(_t: Task): Uint8Array {
     const r = this.sock.remote;
-    if (r === null) throw ENOTCONN;
+    // Connected to port 0 reads as not connected (Linux's inet_getname checks inet_dport).
+    if (r === null || r.port === 0) throw ENOTCONN;
     return formatSockaddr(this.family, r.addr, r.port);
   }
 }
