@@ -89,6 +89,7 @@ export const LEDGER: readonly LedgerEntry[] = [
     refused: {
       oomKilled: "a process the OOM killer chose",
       vforkPending: "a vfork child that has not exec'd",
+      processKeyring: "a keyring (keyctl): a checkpoint refuses a sandbox with keyrings",
     },
   },
   {
@@ -119,6 +120,9 @@ export const LEDGER: readonly LedgerEntry[] = [
       affinity: "a CPU affinity mask",
       personality: "a persona other than PER_LINUX (personality(2))",
       uts: "a UTS namespace of its own (unshare or clone with CLONE_NEWUTS): the sandbox's first one is saved as the hostname",
+      sessionKeyring: "a keyring (keyctl): a checkpoint refuses a sandbox with keyrings",
+      threadKeyring: "a keyring (keyctl): a checkpoint refuses a sandbox with keyrings",
+      ipc: "an IPC namespace of its own (unshare or clone with CLONE_NEWIPC); the sandbox's first one holds nothing a checkpoint saves (IPC objects and message queues are refused)",
       ptrace: "a task traced with ptrace(2)",
       seccomp: "seccomp strict mode or filters",
       tracees: "a task tracing others with ptrace(2)",

@@ -8,6 +8,7 @@ import {
   CLONE_VM, cloneTask, NAMESPACE_FLAGS, vforkWaitDone,
 } from "../../task_clone.ts";
 import type { Task } from "../../task.ts";
+import { IPC_LIMITS, IpcNamespace } from "../../ipc.ts";
 import { block, supported, type SyscallEntry, type SyscallFn, type SyscallResult } from "./support.ts";
 
 const SIGCHLD = 17;
@@ -92,7 +93,7 @@ const CLONE_NEWTIME = 0x80;
  * Implements unshare(2), in the order of Linux's ksys_unshare: the implied flags, then
  * CLONE_THREAD/CLONE_SIGHAND/CLONE_VM (nothing to do for a process alone in its thread group
  * and address space, EINVAL otherwise), a private descriptor table (CLONE_FILES) or filesystem
- * context (CLONE_FS), a UTS namespace of its own (CLONE_NEWUTS, CAP_SYS_ADMIN). The other
+ * context (CLONE_FS), a UTS or IPC namespace of its own (CLONE_NEWUTS, CLONE_NEWIPC, CAP_SYS_ADMIN). The other
  * namespaces are EINVAL, as in a kernel built without them.
  */
 const sysUnshare: SyscallFn = (t, a) => {
@@ -109,18 +110,19 @@ const sysUnshare: SyscallFn = (t, a) => {
   const flags = Number(f);
   if ((flags & (CLONE_THREAD | CLONE_SIGHAND | CLONE_VM)) && t.tg.tasks.size > 1) throw EINVAL;
   if ((flags & CLONE_VM) && t.mm.users > 1) throw EINVAL;
-  const unsupported = flags & (NAMESPACE_FLAGS | CLONE_NEWTIME);
+  const unsupported = flags & ((NAMESPACE_FLAGS & ~CLONE_NEWIPC) | CLONE_NEWTIME);
   if (unsupported) {
     t.kernel.log.once(`unshare-ns-${unsupported}`, `unshare namespace flags 0x${unsupported.toString(16)} are not supported`);
     throw EINVAL;
   }
-  if ((flags & CLONE_NEWUTS) && !t.creds.hasCap(CAP_SYS_ADMIN)) throw EPERM;
+  if ((flags & (CLONE_NEWUTS | CLONE_NEWIPC)) && !t.creds.hasCap(CAP_SYS_ADMIN)) throw EPERM;
   if (flags & CLONE_FS) t.fs = t.fs.fork();
   if ((flags & CLONE_FILES) && t.fdTable.users > 1) {
     t.fdTable.users--;
     t.fdTable = t.fdTable.fork();
   }
   if (flags & CLONE_NEWUTS) t.uts = t.uts.copy();
+  if (flags & CLONE_NEWIPC) t.ipc = new IpcNamespace(IPC_LIMITS);
   return 0;
 };
 
