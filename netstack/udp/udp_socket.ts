@@ -38,6 +38,15 @@ export interface Datagram {
   src: UdpEndpoint;
   dst: UdpEndpoint;
   data: Uint8Array;
+  /** The IP header's TTL (hop limit) and TOS (traffic class): as sent, or as received. */
+  ttl?: number | undefined;
+  tos?: number | undefined;
+}
+
+/** What IP said of a datagram beside its addresses (IP_RECVTTL, IP_RECVTOS). */
+export interface DatagramMeta {
+  ttl?: number | undefined;
+  tos?: number | undefined;
 }
 
 /** Largest UDP payload over IPv4 (65535 - 20 - 8). */
@@ -58,6 +67,8 @@ export interface DatagramSnapshot {
   src: { addr: string; port: number };
   dst: { addr: string; port: number };
   data: Uint8Array<ArrayBuffer>;
+  ttl?: number | undefined;
+  tos?: number | undefined;
 }
 
 /** A UDP socket's state as plain data, for a checkpoint (kernel/checkpoint/inet_sockets.ts). */
@@ -153,7 +164,7 @@ export class UdpSocket {
    * Queues one datagram; returns its length, or null if the send queue is
    * full (would block). Implements sendto(2).
    */
-  sendTo(data: Uint8Array, dst?: UdpEndpoint): number | null {
+  sendTo(data: Uint8Array, dst?: UdpEndpoint, meta: DatagramMeta = {}): number | null {
     if (this.#error) throw this.#takeError();
     const to = dst ?? this.#remote;
     if (to === null) throw this.#bound ? EDESTADDRREQ : ENOTCONN;
@@ -165,7 +176,7 @@ export class UdpSocket {
     if (this.#txBytes + data.length > this.#txLimit && this.#tx.length > 0) return null;
     const local = this.#localAddr !== null && !this.#localAddr.isMulticast ? this.#localAddr : null;
     const src = { addr: local ?? route.src, port: this.#localPort };
-    this.#tx.push({ src, dst: { addr: to.addr, port: to.port }, data: data.slice() });
+    this.#tx.push({ src, dst: { addr: to.addr, port: to.port }, data: data.slice(), ttl: meta.ttl, tos: meta.tos });
     this.#txBytes += data.length;
     return data.length;
   }
@@ -175,7 +186,7 @@ export class UdpSocket {
    * sender, bytes copied and whether the datagram was truncated, or null if
    * none is queued. Implements recvfrom(2).
    */
-  recvFrom(into: Uint8Array): { from: UdpEndpoint; length: number; truncated: boolean } | null {
+  recvFrom(into: Uint8Array): { from: UdpEndpoint; length: number; truncated: boolean; to: UdpEndpoint; meta: DatagramMeta } | null {
     const d = this.#rx.shift();
     if (!d) {
       if (this.#error) throw this.#takeError();
@@ -184,7 +195,7 @@ export class UdpSocket {
     this.#rxBytes -= d.data.length;
     const n = Math.min(into.length, d.data.length);
     into.set(d.data.subarray(0, n));
-    return { from: d.src, length: n, truncated: n < d.data.length };
+    return { from: d.src, length: n, truncated: n < d.data.length, to: d.dst, meta: { ttl: d.ttl, tos: d.tos } };
   }
 
   /** The payload length of the next datagram, 0 if none (FIONREAD). */
@@ -240,12 +251,12 @@ export class UdpSocket {
   }
 
   /** Queues an arrival (copied); false if the receive queue is full. */
-  deliver(src: UdpEndpoint, dst: UdpEndpoint, payload: Uint8Array): boolean {
+  deliver(src: UdpEndpoint, dst: UdpEndpoint, payload: Uint8Array, meta: DatagramMeta = {}): boolean {
     if (this.#rxBytes + payload.length > this.#rxLimit) {
       this.drops++;
       return false;
     }
-    this.#rx.push({ src, dst, data: payload.slice() });
+    this.#rx.push({ src, dst, data: payload.slice(), ttl: meta.ttl, tos: meta.tos });
     this.#rxBytes += payload.length;
     return true;
   }
@@ -277,7 +288,10 @@ export class UdpSocket {
   /** The socket as plain data (a closed socket is never saved: nothing holds it). */
   snapshot(): UdpSnapshot {
     const ep = (e: UdpEndpoint) => ({ addr: e.addr.toString(), port: e.port });
-    const dg = (d: Datagram): DatagramSnapshot => ({ src: ep(d.src), dst: ep(d.dst), data: d.data.slice() });
+    const dg = (d: Datagram): DatagramSnapshot => ({
+      src: ep(d.src), dst: ep(d.dst), data: d.data.slice(),
+      ...(d.ttl === undefined ? {} : { ttl: d.ttl }), ...(d.tos === undefined ? {} : { tos: d.tos }),
+    });
     return {
       localAddr: this.#localAddr?.toString() ?? null,
       localPort: this.#localPort,
@@ -321,7 +335,7 @@ export class UdpSocket {
       if (error === null) throw bad(`an unknown error ${s.error}`);
     }
     const ep = (e: { addr: string; port: number }): UdpEndpoint => ({ addr: parseIpAddress(e.addr), port: e.port });
-    const dg = (d: DatagramSnapshot): Datagram => ({ src: ep(d.src), dst: ep(d.dst), data: d.data.slice() });
+    const dg = (d: DatagramSnapshot): Datagram => ({ src: ep(d.src), dst: ep(d.dst), data: d.data.slice(), ttl: d.ttl, tos: d.tos });
     this.#localAddr = s.localAddr === null ? null : parseIpAddress(s.localAddr);
     this.wildcardVersion = s.wildcardVersion;
     this.reuseAddr = s.reuseAddr;

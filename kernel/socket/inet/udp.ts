@@ -13,6 +13,7 @@ import {
   type IcmpSocket,
   type IpAddress,
   Ipv4Address,
+  parseIpAddress,
   UDP_MAX_PAYLOAD,
   type UdpEndpoint,
   type UdpSocket,
@@ -20,9 +21,9 @@ import {
 import { EADDRINUSE, EADDRNOTAVAIL, EAFNOSUPPORT, EAGAIN, ENOBUFS, ENODEV, EDESTADDRREQ, EINVAL, EMSGSIZE, ENOTCONN, EPIPE, ENOPROTOOPT } from "../../errno.ts";
 import type { Net } from "../../net.ts";
 import type { Task } from "../../task.ts";
-import type { RecvRequest, RecvResult, SendRequest } from "../socket.ts";
+import type { ControlMessages, RecvRequest, RecvResult, SendRequest } from "../socket.ts";
 import * as C from "./constants.ts";
-import { errnoOf, InetSocketFile, intOpt, net, type NetReadiness } from "./inet_socket.ts";
+import { errnoOf, InetSocketFile, intBytes, intOpt, net, type NetReadiness } from "./inet_socket.ts";
 import { type Endpoint, formatSockaddr, parseSockaddr } from "./sockaddr.ts";
 
 /** Linux's default for both buffers of a datagram socket (net.core.[rw]mem_default). */
@@ -32,13 +33,23 @@ const DGRAM_BUF = 212992;
 interface Held {
   from: UdpEndpoint;
   data: Uint8Array;
+  /** Its destination and IP header values, for the control messages (IP_PKTINFO...). */
+  to?: UdpEndpoint | null;
+  ttl?: number | undefined;
+  tos?: number | undefined;
 }
 
 /** What a UDP socket file keeps beside its netstack socket, as a checkpoint saves it. */
 export interface UdpFileOptions {
   bound: boolean;
   /** A datagram peeked (MSG_PEEK) and not yet received. */
-  held: { from: { addr: string; port: number }; data: Uint8Array<ArrayBuffer> } | null;
+  held: {
+    from: { addr: string; port: number };
+    data: Uint8Array<ArrayBuffer>;
+    to?: { addr: string; port: number } | undefined;
+    ttl?: number | undefined;
+    tos?: number | undefined;
+  } | null;
   received: number;
   shutRd: boolean;
   shutWr: boolean;
@@ -72,7 +83,11 @@ export class UdpSocketFile extends InetSocketFile {
     const h = this.#held;
     return {
       bound: this.#bound,
-      held: h === null ? null : { from: { addr: h.from.addr.toString(), port: h.from.port }, data: h.data.slice() },
+      held: h === null ? null : {
+        from: { addr: h.from.addr.toString(), port: h.from.port }, data: h.data.slice(),
+        ...(h.to ? { to: { addr: h.to.addr.toString(), port: h.to.port } } : {}),
+        ...(h.ttl === undefined ? {} : { ttl: h.ttl }), ...(h.tos === undefined ? {} : { tos: h.tos }),
+      },
       received: this.#received,
       shutRd: this.#shutRd,
       shutWr: this.#shutWr,
@@ -82,7 +97,13 @@ export class UdpSocketFile extends InetSocketFile {
   /** Takes it back (a restore); `from` is the held datagram's sender, parsed by the caller. */
   loadUdpOptions(o: UdpFileOptions, from: UdpEndpoint | null): void {
     this.#bound = o.bound;
-    this.#held = o.held === null || from === null ? null : { from, data: o.held.data.slice() };
+    let to: UdpEndpoint | null = null;
+    try {
+      if (o.held?.to) to = { addr: parseIpAddress(o.held.to.addr), port: o.held.to.port };
+    } catch {
+      to = null; // only its control messages are lost
+    }
+    this.#held = o.held === null || from === null ? null : { from, data: o.held.data.slice(), to, ttl: o.held.ttl, tos: o.held.tos };
     this.#received = o.received;
     this.#shutRd = o.shutRd;
     this.#shutWr = o.shutWr;
@@ -256,7 +277,9 @@ export class UdpSocketFile extends InetSocketFile {
     if (to === undefined && this.sock.remote === null) throw EDESTADDRREQ;
     if (req.data.length > UDP_MAX_PAYLOAD) throw EMSGSIZE;
     this.reuseChanged();
-    const n = net(() => this.sock.sendTo(req.data, to));
+    const meta = this.#ipMeta(to ?? this.sock.remote);
+    if (meta && req.control.other) this.#sendControl(req.control.other, meta);
+    const n = net(() => this.sock.sendTo(req.data, to, meta));
     if (n === null) throw EAGAIN;
     this.#bound = true;
     this.net.kick();
@@ -277,7 +300,7 @@ export class UdpSocketFile extends InetSocketFile {
         throw EAGAIN;
       }
       this.#received++;
-      d = { from: r.from, data: this.#scratch.slice(0, r.length) };
+      d = { from: r.from, data: this.#scratch.slice(0, r.length), to: r.to, ttl: r.meta.ttl, tos: r.meta.tos };
     }
     this.#held = req.flags & C.MSG_PEEK ? d : null;
     const n = Math.min(req.maxLen, d.data.length);
@@ -285,9 +308,92 @@ export class UdpSocketFile extends InetSocketFile {
       data: d.data.subarray(0, n),
       fullLength: d.data.length,
       from: formatSockaddr(this.family, d.from.addr, d.from.port),
-      control: {},
+      control: this.#ipControl(d),
       msgFlags: n < d.data.length ? C.MSG_TRUNC : 0,
     };
+  }
+
+  /** The TTL (hop limit) and TOS (traffic class) its datagrams to `to` carry, by its options. */
+  #ipMeta(to: UdpEndpoint | null | undefined): { ttl: number; tos: number } | undefined {
+    if (!to) return undefined;
+    const group = to.addr.isMulticast;
+    if (to.addr.version === 4) {
+      const ttl = group ? this.ipFlagOr(C.IP_MULTICAST_TTL, 1) : this.ttl === -1 ? 64 : this.ttl;
+      return { ttl, tos: this.tos };
+    }
+    const hops = group ? this.ipv6FlagOr(C.IPV6_MULTICAST_HOPS, 1) : this.ipv6HopLimit;
+    return { ttl: hops, tos: this.ipv6TrafficClass };
+  }
+
+  /**
+   * A send's control messages that set its datagram's TOS and TTL, as Linux's ip_cmsg_send and
+   * ip6_datagram_send_ctl check them (IP_TOS an int or a byte up to 255, IP_TTL 1-255,
+   * IPV6_TCLASS and IPV6_HOPLIMIT -1 (the socket's) to 255); others are ignored.
+   */
+  #sendControl(msgs: { level: number; type: number; data: Uint8Array }[], meta: { ttl: number; tos: number }): void {
+    const int = (d: Uint8Array) => new DataView(d.buffer, d.byteOffset, 4).getInt32(0, true);
+    for (const m of msgs) {
+      if (m.level === C.IPPROTO_IP && m.type === C.IP_TOS) {
+        const v = m.data.length === 4 ? int(m.data) : m.data.length === 1 ? m.data[0]! : -1;
+        if (v < 0 || v > 255) throw EINVAL;
+        meta.tos = v;
+      } else if (m.level === C.IPPROTO_IP && m.type === C.IP_TTL) {
+        if (m.data.length !== 4) throw EINVAL;
+        const v = int(m.data);
+        if (v < 1 || v > 255) throw EINVAL;
+        meta.ttl = v;
+      } else if (m.level === C.IPPROTO_IPV6 && (m.type === C.IPV6_TCLASS || m.type === C.IPV6_HOPLIMIT)) {
+        if (m.data.length !== 4) throw EINVAL;
+        const v = int(m.data);
+        if (v < -1 || v > 255) throw EINVAL;
+        if (v === -1) continue;
+        if (m.type === C.IPV6_TCLASS) meta.tos = v;
+        else meta.ttl = v;
+      }
+    }
+  }
+
+  /**
+   * The control messages the IP_RECV* and IPV6_RECV* options ask for, as Linux's
+   * ip_cmsg_recv_offset (IPv4 datagrams: IP_PKTINFO, IP_TTL, IP_TOS, IP_ORIGDSTADDR) and
+   * ip6_datagram_recv_*_ctl (IPV6_PKTINFO, also for IPv4 on a dual-stack socket, v4-mapped;
+   * IPV6_HOPLIMIT, IPV6_TCLASS, IPV6_ORIGDSTADDR) put them, in their order.
+   */
+  #ipControl(d: Held): ControlMessages {
+    const out: { level: number; type: number; data: Uint8Array }[] = [];
+    const to = d.to ?? null;
+    const v4 = d.from.addr.version === 4;
+    const lo = 1; // loopback's ifindex: the only interface that delivers to sockets here
+    const ifindex = to === null ? lo : (this.net.stack.interfaceOf(to.addr) ?? 0) + 1;
+    if (this.family === C.AF_INET6 && this.ipv6Flag(C.IPV6_RECVPKTINFO) && to !== null) {
+      const b = new Uint8Array(20);
+      b.set(formatSockaddr(C.AF_INET6, to.addr, 0).subarray(8, 24), 0);
+      new DataView(b.buffer).setInt32(16, ifindex, true);
+      out.push({ level: C.IPPROTO_IPV6, type: C.IPV6_PKTINFO, data: b });
+    }
+    if (v4) {
+      if (this.ipFlag(C.IP_PKTINFO) && to !== null) {
+        const b = new Uint8Array(12);
+        new DataView(b.buffer).setInt32(0, ifindex, true);
+        if (to.addr.version === 4) {
+          b.set(to.addr.bytes, 4); // ipi_spec_dst: the local address it came to
+          b.set(to.addr.bytes, 8); // ipi_addr: the header's destination
+        }
+        out.push({ level: C.IPPROTO_IP, type: C.IP_PKTINFO, data: b });
+      }
+      if (this.ipFlag(C.IP_RECVTTL)) out.push({ level: C.IPPROTO_IP, type: C.IP_TTL, data: intBytes(d.ttl ?? 64, 4) });
+      if (this.ipFlag(C.IP_RECVTOS)) out.push({ level: C.IPPROTO_IP, type: C.IP_TOS, data: Uint8Array.of(d.tos ?? 0) });
+      if (this.ipFlag(C.IP_RECVORIGDSTADDR) && to !== null) {
+        out.push({ level: C.IPPROTO_IP, type: C.IP_RECVORIGDSTADDR, data: formatSockaddr(C.AF_INET, to.addr, to.port) });
+      }
+    } else if (this.family === C.AF_INET6) {
+      if (this.ipv6Flag(C.IPV6_RECVHOPLIMIT)) out.push({ level: C.IPPROTO_IPV6, type: C.IPV6_HOPLIMIT, data: intBytes(d.ttl ?? 64, 4) });
+      if (this.ipv6Flag(C.IPV6_RECVTCLASS)) out.push({ level: C.IPPROTO_IPV6, type: C.IPV6_TCLASS, data: intBytes(d.tos ?? 0, 4) });
+      if (this.ipv6Flag(C.IPV6_RECVORIGDSTADDR) && to !== null) {
+        out.push({ level: C.IPPROTO_IPV6, type: C.IPV6_RECVORIGDSTADDR, data: formatSockaddr(C.AF_INET6, to.addr, to.port) });
+      }
+    }
+    return out.length === 0 ? {} : { other: out };
   }
 
   override shutdown(_t: Task, how: number): void {
