@@ -6,6 +6,7 @@
  * @module
  */
 
+import { checkLandlock, FS_EXECUTE } from "../landlock.ts";
 import { EACCES, EFAULT, ELOOP, ENOENT, errnoFromNumber, LinuxError } from "../errno.ts";
 import type { Task } from "../task.ts";
 import type { Location, PathContext, VirtualFilesystem } from "../../vfs/mod.ts";
@@ -134,7 +135,8 @@ function readAt(f: FileDescription, offset: number, len: number): Uint8Array {
 
 function openExecutable(t: Task, path: string, how?: ExecOpen): FileDescription {
   const vfs = t.kernel.vfs;
-  const ctx = { root: t.fs.root, creds: t.creds };
+  // Landlock: the open wants READ_FILE, and the file EXECUTE (Linux's FMODE_EXEC open).
+  const ctx = { root: t.fs.root, creds: t.creds, landlock: t.landlock };
   const f = how?.file !== undefined
     ? how.file.incRef()
     : vfs.openAt(ctx, how?.dir ?? t.fs.cwd, how?.rel ?? path, O_RDONLY | (how?.nofollow ? O_NOFOLLOW : 0), 0);
@@ -144,6 +146,8 @@ function openExecutable(t: Task, path: string, how?: ExecOpen): FileDescription 
     if ((st.mode & S_IFMT) !== S_IFREG) throw EACCES;
     // Execute permission: the matching x bit, or CAP_DAC_OVERRIDE and any x bit.
     if (!mayAccess(t.creds, MAY_EXEC, st.mode, st.uid, st.gid, f.location()?.dentry.acl ?? null)) throw EACCES;
+    const loc = f.location();
+    if (loc !== null) checkLandlock(t.landlock, loc, FS_EXECUTE);
     return f;
   } catch (e) {
     f.decRef();
