@@ -1398,6 +1398,15 @@ export class Kernel {
     if (!hostGone) t.ctx.release();
     if (--t.fdTable.users === 0) t.fdTable.removeAll();
     if (tg.tasks.size > 0) {
+      // Linux's forget_original_parent for one thread: the children it made go to a live
+      // thread of its group (find_alive_thread), and each of their threads gets its
+      // parent-death signal, which follows the parent *thread*.
+      const heir = tg.tasks.values().next().value!;
+      for (const child of tg.children) {
+        if (child.parentThread !== t.tid && !(child.parentThread === 0 && t.tid === tg.tgid)) continue;
+        child.parentThread = heir.tid;
+        for (const ct of child.tasks) if (ct.pdeathSignal !== 0) this.sendSignal(child, ct.pdeathSignal, {}, ct);
+      }
       tg.vforkDone.notify(1); // a thread's CLONE_VFORK parent waits for it (vforkWaitDone)
       return;
     }

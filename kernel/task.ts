@@ -227,6 +227,23 @@ export class Task implements Waker, MemoryIO {
     this.ipc = o.ipc ?? o.kernel.ipc;
   }
 
+  /**
+   * Installs new credentials as Linux's commit_creds: a change of the effective or filesystem
+   * ids, or permitted capabilities the old ones lacked, make the process not dumpable
+   * (fs.suid_dumpable, 0), so that a process that gained or dropped privilege is not read or
+   * traced by its old peers.
+   */
+  commitCreds(next: Credentials): void {
+    const old = this.creds;
+    if (
+      old.euid !== next.euid || old.egid !== next.egid || old.fsuid !== next.fsuid || old.fsgid !== next.fsgid ||
+      (next.caps.permitted & ~old.caps.permitted) !== 0n
+    ) {
+      this.tg.dumpable = 0;
+    }
+    this.creds = next;
+  }
+
   /** @nosave The argument decoder of the current context (one per context, not per syscall). */
   #args: SyscallArgs | null = null;
 

@@ -335,3 +335,7 @@ Deno.test("strace -f runs inside the sandbox: it follows a fork and sees the chi
   assert.match(r.stderr, /\[pid +\d+\] \+\+\+ exited with 0 \+\+\+/);
   assert.match(r.stderr, /^\+\+\+ exited with 3 \+\+\+$/m);
 });
+
+Deno.test("dumpability after set*id and exec (set-user-ID, execute-only programs) and the parent-death signal of a thread's child behave as natively", async () => {
+  await assertSameAsNative([await compileC("cred_dumpable")]);
+});

@@ -319,12 +319,14 @@ export class VirtualFilesystem {
    * Resolves and opens a file for execve(2) and the ELF interpreter: it must be a regular file
    * the caller may execute (EACCES otherwise, as Linux for directories and devices).
    */
-  openExecutable(ctx: PathContext, dir: Location, path: string): Executable {
-    const loc = walk(ctx, dir, path, true);
+  openExecutable(ctx: PathContext, dir: Location, path: string, follow = true): Executable {
+    const loc = walk(ctx, dir, path, follow);
+    if (loc.dentry.isSymlink) throw ELOOP; // only without follow (execveat's AT_SYMLINK_NOFOLLOW)
     const d = loc.dentry;
     if (!d.isRegular || loc.mount.noexec) throw EACCES;
     if (!mayAccess(ctx.creds, MAY_EXEC, d.mode, d.uid, d.gid, d.acl)) throw EACCES;
-    return { file: d.open(loc, O_RDONLY | O_LARGEFILE), location: loc, hostPath: d.hostPath() };
+    // IN_OPEN as Linux's open_exec (and IN_CLOSE_NOWRITE when the loader lets go).
+    return { file: fsnotifyOpen(d.open(loc, O_RDONLY | O_LARGEFILE)), location: loc, hostPath: d.hostPath() };
   }
 
   // ---- Changing the tree (fs/namei.c) --------------------------------------------------------
