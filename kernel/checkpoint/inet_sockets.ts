@@ -143,6 +143,12 @@ export const udpSnapshotSchema = z.object({
   txLimit: capacity,
   error: errorName,
   drops: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  multicast: z.object({
+    loop: z.boolean(),
+    ifIndex: z.number().int().min(-1).max(255),
+    ifAddr: addr.nullable(),
+    groups: z.array(z.tuple([addr, z.number().int().min(0).max(255)])).max(20),
+  }).strict().optional(),
 }).strict();
 
 const echo = z.object({

@@ -418,7 +418,10 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
   // --- UdpHost. ---
 
   udpBind(sock: UdpSocket, addr: IpAddress | null, port: number): number {
-    if (addr !== null && !this.isLocalAddress(addr) && !addr.isMulticast) throw EADDRNOTAVAIL;
+    // A local, multicast or broadcast address (Linux's inet_bind takes RTN_BROADCAST too).
+    if (addr !== null && !this.isLocalAddress(addr) && !addr.isMulticast && !(addr.version === 4 && this.#isBroadcast(addr))) {
+      throw EADDRNOTAVAIL;
+    }
     return this.#udpPorts.bind(
       sock,
       addr,
@@ -435,8 +438,72 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
     this.#blocked.delete(sock);
   }
 
-  udpRoute(dst: IpAddress): { src: IpAddress; mtu: number } | null {
+  udpRoute(dst: IpAddress, sock?: UdpSocket): { src: IpAddress; mtu: number } | null {
+    if (dst.isMulticast && sock !== undefined) {
+      const i = this.multicastIface(sock, dst);
+      if (i === null) return null;
+      const iface = this.#interfaces[i]!;
+      const bound = sock.localAddr !== null && !sock.localAddr.isMulticast ? sock.localAddr : null;
+      const src = sock.multicastIfAddr ?? bound ?? iface.sourceFor(dst) ?? (dst.version === 4 ? this.#loopbackSource() : null);
+      return src === null ? null : { src, mtu: iface.ipMtu };
+    }
     return this.#routeInfo(dst);
+  }
+
+  /** Whether `a` is the limited broadcast address or an interface's directed broadcast. */
+  #isBroadcast(a: IpAddress): boolean {
+    if (a.version === 4 && (a as Ipv4Address).isBroadcast) return true;
+    for (const i of this.#interfaces) for (const c of i.addresses) if (c.broadcast()?.equals(a)) return true;
+    return false;
+  }
+
+  /** The stack index of the interface holding unicast address `a`, or null (127/8 is lo's). */
+  interfaceOf(a: IpAddress): number | null {
+    for (const i of this.#interfaces) if (i.hasAddress(a)) return i.index;
+    if (this.isLocalAddress(a)) {
+      const lo = this.#interfaces.find((i) => isLoopbackInterface(i));
+      if (lo) return lo.index;
+    }
+    return null;
+  }
+
+  /**
+   * The interface multicast from `sock` to `group` leaves by, as Linux picks it: IP_MULTICAST_IF
+   * (an interface, or the one holding its address), else the one holding the socket's bound
+   * address, else the route to the group; null if none (ENETUNREACH).
+   */
+  multicastIface(sock: UdpSocket, group: IpAddress): number | null {
+    if (sock.multicastIf >= 0 && this.#interfaces[sock.multicastIf]) return sock.multicastIf;
+    if (sock.multicastIfAddr !== null) return this.interfaceOf(sock.multicastIfAddr);
+    if (sock.localAddr !== null && !sock.localAddr.isMulticast) {
+      const i = this.interfaceOf(sock.localAddr);
+      if (i !== null) return i;
+    }
+    const r = this.routes.lookup(group);
+    return r && this.#interfaces[r.ifIndex] ? r.ifIndex : null;
+  }
+
+  /** Whether any socket of this stack joined `group` on interface `iface` (stack index). */
+  #joined(group: IpAddress, iface: number): boolean {
+    for (const s of this.#udpSockets) {
+      for (const g of s.groups) if (g.iface === iface && g.group.equals(group)) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Multicast sent on interface `iface` looped back to this host (IP_MULTICAST_LOOP) when a
+   * socket joined the group there: every socket bound to the port, to the wildcard or to the
+   * group, gets a copy, members or not (Linux's IP_MULTICAST_ALL, on by default), SO_REUSEPORT
+   * groups included.
+   */
+  #loopMulticast(d: Datagram, iface: number): void {
+    if (!this.#joined(d.dst.addr, iface)) return;
+    for (const s of this.#udpPorts.holders(d.dst.port)) {
+      if (s.localAddr !== null && !s.localAddr.equals(d.dst.addr)) continue;
+      if (!s.accepts(d.src, d.dst.addr)) continue;
+      s.deliver(d.src, d.dst, d.data);
+    }
   }
 
   // --- IcmpHost. ---
@@ -604,6 +671,16 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
   }
 
   #sendUdp(now: number, sock: UdpSocket, d: Datagram): boolean {
+    if (d.dst.addr.isMulticast) {
+      // Multicast: out of lo it comes straight back in, loop or not; out of another interface
+      // a copy comes back to this host's members with IP_MULTICAST_LOOP (Linux's
+      // ip_mc_output), which no interface here needs beyond that yet.
+      const i = this.multicastIface(sock, d.dst.addr);
+      if (i === null) return true;
+      const lo = isLoopbackInterface(this.#interfaces[i]!);
+      if (lo || sock.multicastLoop) this.#loopMulticast(d, i);
+      if (lo) return true;
+    }
     const len = UDP_HEADER_LEN + d.data.length;
     const res = this.#sendIp(now, d.src.addr, d.dst.addr, IpProtocol.UDP, len, (b) =>
       emitUdp({ srcPort: d.src.port, dstPort: d.dst.port }, UdpPacket.unchecked(b), {
@@ -1441,6 +1518,11 @@ function patchLength(quote: Uint8Array): Uint8Array {
   const c = quote.slice();
   new DataView(c.buffer).setUint16(2, c.length);
   return c;
+}
+
+/** Whether `i` is a loopback interface (it holds a loopback address). */
+function isLoopbackInterface(i: Interface): boolean {
+  return i.addresses.some((c) => c.address.version === 4 ? (c.address as Ipv4Address).isLoopback : c.address.equals(Ipv6Address.LOOPBACK));
 }
 
 /**

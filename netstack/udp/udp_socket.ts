@@ -29,7 +29,8 @@ export interface UdpEndpoint {
 export interface UdpHost {
   udpBind(sock: UdpSocket, addr: IpAddress | null, port: number): number;
   udpUnbind(sock: UdpSocket): void;
-  udpRoute(dst: IpAddress): { src: IpAddress; mtu: number } | null;
+  /** Source address and MTU towards `dst` (a multicast group: by `sock`'s multicast options). */
+  udpRoute(dst: IpAddress, sock?: UdpSocket): { src: IpAddress; mtu: number } | null;
 }
 
 /** A queued datagram. */
@@ -74,6 +75,8 @@ export interface UdpSnapshot {
   txLimit: number;
   error: string | null;
   drops: number;
+  /** Multicast options (absent: the defaults). */
+  multicast?: { loop: boolean; ifIndex: number; ifAddr: string | null; groups: [string, number][] } | undefined;
 }
 
 /** @savable */
@@ -100,6 +103,13 @@ export class UdpSocket {
   #closed = false;
   /** Datagrams dropped because the receive queue was full. */
   drops = 0;
+  /** IP_MULTICAST_LOOP: multicast it sends is delivered to this host's members too. */
+  multicastLoop = true;
+  /** IP_MULTICAST_IF: the interface (stack index; -1: none) and address multicast leaves by. */
+  multicastIf = -1;
+  multicastIfAddr: IpAddress | null = null;
+  /** IP_ADD_MEMBERSHIP: the groups joined, each on an interface (stack index). */
+  groups: { group: IpAddress; iface: number }[] = [];
 
   constructor(host: UdpHost, opts: UdpOptions = {}) {
     this.#host = host;
@@ -128,8 +138,8 @@ export class UdpSocket {
   /** Implements connect(2): fixes the default destination and filters arrivals. */
   connect(remote: UdpEndpoint): void {
     if (this.#localAddr !== null && this.#localAddr.version !== remote.addr.version) throw familyMismatch(this.#localAddr);
-    const route = this.#host.udpRoute(remote.addr);
-    if (route === null) throw EHOSTUNREACH;
+    const route = this.#host.udpRoute(remote.addr, this);
+    if (route === null) throw remote.addr.isMulticast ? ENETUNREACH : EHOSTUNREACH;
     if (!this.#bound) this.bind(null, 0);
     this.#remote = { addr: remote.addr, port: remote.port };
   }
@@ -149,11 +159,12 @@ export class UdpSocket {
     if (to === null) throw this.#bound ? EDESTADDRREQ : ENOTCONN;
     if (data.length > UDP_MAX_PAYLOAD) throw EMSGSIZE;
     if (this.#localAddr !== null && this.#localAddr.version !== to.addr.version) throw familyMismatch(this.#localAddr);
-    const route = this.#host.udpRoute(to.addr);
-    if (route === null) throw EHOSTUNREACH;
+    const route = this.#host.udpRoute(to.addr, this);
+    if (route === null) throw to.addr.isMulticast ? ENETUNREACH : EHOSTUNREACH;
     if (!this.#bound) this.bind(null, 0);
     if (this.#txBytes + data.length > this.#txLimit && this.#tx.length > 0) return null;
-    const src = { addr: this.#localAddr ?? route.src, port: this.#localPort };
+    const local = this.#localAddr !== null && !this.#localAddr.isMulticast ? this.#localAddr : null;
+    const src = { addr: local ?? route.src, port: this.#localPort };
     this.#tx.push({ src, dst: { addr: to.addr, port: to.port }, data: data.slice() });
     this.#txBytes += data.length;
     return data.length;
@@ -281,6 +292,12 @@ export class UdpSocket {
       txLimit: this.#txLimit,
       error: this.#error?.code ?? null,
       drops: this.drops,
+      ...(this.multicastLoop && this.multicastIf === -1 && this.multicastIfAddr === null && this.groups.length === 0 ? {} : {
+        multicast: {
+          loop: this.multicastLoop, ifIndex: this.multicastIf, ifAddr: this.multicastIfAddr?.toString() ?? null,
+          groups: this.groups.map((g): [string, number] => [g.group.toString(), g.iface]),
+        },
+      }),
     };
   }
 
@@ -316,6 +333,13 @@ export class UdpSocket {
     this.#txBytes = txBytes;
     this.#error = error;
     this.drops = s.drops;
+    if (s.multicast) {
+      this.multicastLoop = s.multicast.loop;
+      this.multicastIf = s.multicast.ifIndex;
+      this.multicastIfAddr = s.multicast.ifAddr === null ? null : parseIpAddress(s.multicast.ifAddr);
+      this.groups = s.multicast.groups.map(([g, i]) => ({ group: parseIpAddress(g), iface: i }));
+      if (this.groups.some((g) => !g.group.isMulticast)) throw bad("a group that is no multicast address");
+    }
     if (s.bound) {
       this.#localPort = this.#host.udpBind(this, this.#localAddr, s.localPort);
       this.#bound = true;

@@ -30,8 +30,11 @@ export const IP_MTU_DISCOVER = 10;
 export const IP_RECVERR = 11;
 export const IP_RECVTTL = 12;
 export const IP_RECVTOS = 13;
+export const IP_MULTICAST_IF = 32;
 export const IP_MULTICAST_TTL = 33;
 export const IP_MULTICAST_LOOP = 34;
+export const IP_ADD_MEMBERSHIP = 35;
+export const IP_DROP_MEMBERSHIP = 36;
 
 export const IPV6_UNICAST_HOPS = 16;
 export const IPV6_MULTICAST_HOPS = 18;

@@ -436,11 +436,13 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
         return intBytes(this.#flags.get(`ip:${name}`) ?? 1, optlen);
       case C.IP_MULTICAST_LOOP:
         return intBytes(this.#flags.get(`ip:${name}`) ?? 1, optlen);
+      case C.IP_MTU_DISCOVER:
+        // IP_PMTUDISC_WANT by default (Linux's inet_create without ip_no_pmtu_disc).
+        return intBytes(this.#flags.get(`ip:${name}`) ?? 1, optlen);
       case C.IP_PKTINFO:
       case C.IP_RECVERR:
       case C.IP_RECVTTL:
       case C.IP_RECVTOS:
-      case C.IP_MTU_DISCOVER:
         return intBytes(this.#flags.get(`ip:${name}`) ?? 0, optlen);
       default:
         throw ENOPROTOOPT;
@@ -458,13 +460,19 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
       case C.IP_TOS:
         this.tos = (value.length >= 4 ? intOpt(value) : value[0] ?? 0) & 0xff;
         return;
+      case C.IP_MTU_DISCOVER: {
+        // IP_PMTUDISC_DONT (0) to IP_PMTUDISC_OMIT (5).
+        const n = value.length >= 4 ? intOpt(value) : value[0] ?? 0;
+        if (n < 0 || n > 5) throw EINVAL;
+        this.#flags.set(`ip:${name}`, n);
+        return;
+      }
       case C.IP_MULTICAST_TTL:
       case C.IP_MULTICAST_LOOP:
       case C.IP_PKTINFO:
       case C.IP_RECVERR:
       case C.IP_RECVTTL:
       case C.IP_RECVTOS:
-      case C.IP_MTU_DISCOVER:
         this.#flags.set(`ip:${name}`, value.length >= 4 ? intOpt(value) : value[0] ?? 0);
         return;
       default:

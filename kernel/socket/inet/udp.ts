@@ -12,16 +12,17 @@ import {
   checksum,
   type IcmpSocket,
   type IpAddress,
+  Ipv4Address,
   UDP_MAX_PAYLOAD,
   type UdpEndpoint,
   type UdpSocket,
 } from "../../../netstack/mod.ts";
-import { EADDRNOTAVAIL, EAFNOSUPPORT, EAGAIN, EDESTADDRREQ, EINVAL, EMSGSIZE, ENOTCONN, EPIPE, ENOPROTOOPT } from "../../errno.ts";
+import { EADDRINUSE, EADDRNOTAVAIL, EAFNOSUPPORT, EAGAIN, ENOBUFS, ENODEV, EDESTADDRREQ, EINVAL, EMSGSIZE, ENOTCONN, EPIPE, ENOPROTOOPT } from "../../errno.ts";
 import type { Net } from "../../net.ts";
 import type { Task } from "../../task.ts";
 import type { RecvRequest, RecvResult, SendRequest } from "../socket.ts";
 import * as C from "./constants.ts";
-import { errnoOf, InetSocketFile, net, type NetReadiness } from "./inet_socket.ts";
+import { errnoOf, InetSocketFile, intOpt, net, type NetReadiness } from "./inet_socket.ts";
 import { type Endpoint, formatSockaddr, parseSockaddr } from "./sockaddr.ts";
 
 /** Linux's default for both buffers of a datagram socket (net.core.[rw]mem_default). */
@@ -42,6 +43,9 @@ export interface UdpFileOptions {
   shutRd: boolean;
   shutWr: boolean;
 }
+
+/** net.ipv4.igmp_max_memberships: groups one socket may join. */
+const IGMP_MAX_MEMBERSHIPS = 20;
 
 /** @savable */
 export class UdpSocketFile extends InetSocketFile {
@@ -100,6 +104,87 @@ export class UdpSocketFile extends InetSocketFile {
     return this.#received + (this.sock.readiness().readable ? 1 : 0);
   }
 
+  // --- IPv4 multicast (Linux's do_ip_setsockopt). ---
+
+  protected override getIpOpt(name: number, optlen: number): Uint8Array {
+    if (name === C.IP_MULTICAST_IF) {
+      const b = new Uint8Array(4);
+      if (this.sock.multicastIfAddr !== null && this.sock.multicastIfAddr.version === 4) b.set(this.sock.multicastIfAddr.bytes);
+      return b.subarray(0, Math.max(0, Math.min(4, optlen)));
+    }
+    return super.getIpOpt(name, optlen);
+  }
+
+  protected override setIpOpt(name: number, value: Uint8Array): void {
+    switch (name) {
+      case C.IP_MULTICAST_IF:
+        return this.#setMulticastIf(value);
+      case C.IP_ADD_MEMBERSHIP:
+      case C.IP_DROP_MEMBERSHIP:
+        return this.#membership(name === C.IP_ADD_MEMBERSHIP, value);
+      case C.IP_MULTICAST_LOOP:
+        super.setIpOpt(name, value);
+        this.sock.multicastLoop = (value.length >= 4 ? intOpt(value) : value[0] ?? 0) !== 0;
+        return;
+    }
+    return super.setIpOpt(name, value);
+  }
+
+  /** An IPv4 address at `off` of `b` (null: INADDR_ANY). */
+  #inAddr(b: Uint8Array, off: number): Ipv4Address | null {
+    const a = new Ipv4Address(b.slice(off, off + 4));
+    return a.isUnspecified ? null : a;
+  }
+
+  /** The stack index of Linux interface index `ifindex` (lo is 1), or null. */
+  #ifaceByIndex(ifindex: number): number | null {
+    return this.net.stack.interfaces[ifindex - 1] !== undefined ? ifindex - 1 : null;
+  }
+
+  #setMulticastIf(v: Uint8Array): void {
+    // struct ip_mreqn (12 bytes: group, address, ifindex), struct ip_mreq (8: group, address)
+    // or struct in_addr (4).
+    if (v.length < 4) throw EINVAL;
+    const addr = this.#inAddr(v, v.length >= 8 ? 4 : 0);
+    const ifindex = v.length >= 12 ? new DataView(v.buffer, v.byteOffset + 8, 4).getInt32(0, true) : 0;
+    if (ifindex === 0 && addr === null) {
+      this.sock.multicastIf = -1;
+      this.sock.multicastIfAddr = null;
+      return;
+    }
+    const i = ifindex !== 0 ? this.#ifaceByIndex(ifindex) : this.net.stack.interfaceOf(addr!);
+    if (i === null) throw EADDRNOTAVAIL;
+    this.sock.multicastIf = i;
+    this.sock.multicastIfAddr = addr;
+  }
+
+  #membership(join: boolean, v: Uint8Array): void {
+    if (v.length < 8) throw EINVAL;
+    const group = new Ipv4Address(v.slice(0, 4));
+    const addr = this.#inAddr(v, 4);
+    const ifindex = v.length >= 12 ? new DataView(v.buffer, v.byteOffset + 8, 4).getInt32(0, true) : 0;
+    if (!group.isMulticast) throw EINVAL;
+    // The interface: by index, else by address, else the route to the group (ip_mc_find_dev).
+    let i: number | null;
+    if (ifindex !== 0) i = this.#ifaceByIndex(ifindex);
+    else if (addr !== null) i = this.net.stack.interfaceOf(addr);
+    else {
+      const r = this.net.stack.routes.lookup(group);
+      i = r ? r.ifIndex : null;
+    }
+    const groups = this.sock.groups;
+    const at = groups.findIndex((g) => g.group.equals(group) && (i === null || g.iface === i));
+    if (!join) {
+      if (at < 0) throw EADDRNOTAVAIL;
+      groups.splice(at, 1);
+      return;
+    }
+    if (i === null) throw ENODEV;
+    if (at >= 0) throw EADDRINUSE;
+    if (groups.length >= IGMP_MAX_MEMBERSHIPS) throw ENOBUFS;
+    groups.push({ group, iface: i });
+  }
+
   protected inq(): number {
     // Linux's udp_ioctl: the next datagram's payload length.
     return this.#held?.data.length ?? this.sock.nextLength;
@@ -148,7 +233,7 @@ export class UdpSocketFile extends InetSocketFile {
       this.sock.disconnect();
       return;
     }
-    this.checkReachable(ep.addr!);
+    if (!ep.addr!.isMulticast) this.checkReachable(ep.addr!);
     this.net.checkAllowed(ep.addr!, ep.port);
     this.reuseChanged();
     net(() => this.sock.connect({ addr: ep.addr!, port: ep.port }));
@@ -163,7 +248,7 @@ export class UdpSocketFile extends InetSocketFile {
       const ep = this.destination(req.to, true);
       if (ep !== "unspec") {
         if (ep.port === 0) throw EINVAL; // Linux's udp_sendmsg: no datagram to port 0
-        this.checkReachable(ep.addr!);
+        if (!ep.addr!.isMulticast) this.checkReachable(ep.addr!); // a group's route: by the multicast options
         this.net.checkAllowed(ep.addr!, ep.port);
         to = { addr: ep.addr!, port: ep.port };
       }
