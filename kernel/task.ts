@@ -13,6 +13,7 @@
 import type { UtsNamespace } from "./uts.ts";
 import type { IpcNamespace } from "./ipc.ts";
 import type { Keyring } from "./keys.ts";
+import type { LandlockDomain } from "./landlock.ts";
 import { EFAULT, ENAMETOOLONG } from "./errno.ts";
 import type { Kernel } from "./kernel.ts";
 import type { ThreadGroup } from "./thread_group.ts";
@@ -152,6 +153,8 @@ export class Task implements Waker, MemoryIO {
   sessionKeyring: Keyring | null = null;
   /** keyctl's thread keyring, made on request; never inherited. */
   threadKeyring: Keyring | null = null;
+  /** The Landlock domain (kernel/landlock.ts): null, or layers that only grow; inherited. */
+  landlock: LandlockDomain | null = null;
   /** The UTS namespace (host and domain names), shared with the creator unless CLONE_NEWUTS. */
   uts: UtsNamespace;
   /** The IPC namespace (System V objects, POSIX message queues), shared unless CLONE_NEWIPC. */

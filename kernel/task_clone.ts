@@ -182,6 +182,7 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
   });
   child.sigmask = t.sigmask;
   child.sessionKeyring = t.sessionKeyring; // copy_creds: the session keyring comes along
+  child.landlock = t.landlock; // and the Landlock domain
   // The alternate signal stack is inherited, except by a thread that shares the memory but
   // not as vfork's child (it cannot use the same stack): Linux's copy_process.
   if ((f & (CLONE_VM | CLONE_VFORK)) !== CLONE_VM) child.altStack = { ...t.altStack };

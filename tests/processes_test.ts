@@ -77,6 +77,10 @@ Deno.test("keyctl session keyrings: anonymous and named, inherited by new thread
   await assertSameAsNative([await compileC("keyctl")]);
 });
 
+Deno.test("setns joins another process's UTS namespace through a pidfd, refuses bad flags and reaped processes, and takes /proc/self/ns files by type, as natively (tests/c/setns.c)", async () => {
+  await assertSameAsNative([await compileC("setns")]);
+});
+
 Deno.test("POSIX timers: signals, thread targets, SIGEV_NONE, overruns, CPU clocks, deletion at fork and exec, as natively", async () => {
   await assertSameAsNative([await compileC("posixtimers")]);
 });

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { checkLandlock, FS_EXECUTE, FS_READ_FILE } from "../landlock.ts";
 import { EACCES, EFAULT, ELOOP, ENOENT, errnoFromNumber, LinuxError } from "../errno.ts";
 import type { Task } from "../task.ts";
 import type { Location, PathContext, VirtualFilesystem } from "../../vfs/mod.ts";
@@ -151,6 +152,9 @@ function openExecutable(t: Task, path: string, how?: ExecOpen): FileDescription 
     if ((st.mode & S_IFMT) !== S_IFREG) throw EACCES;
     // Execute permission: the matching x bit, or CAP_DAC_OVERRIDE and any x bit.
     if (!mayAccess(t.creds, MAY_EXEC, st.mode, st.uid, st.gid, f.location()?.dentry.acl ?? null)) throw EACCES;
+    const loc = f.location();
+    // Landlock: open_exec's open reads and executes (FMODE_READ and __FMODE_EXEC).
+    if (loc !== null) checkLandlock(t.landlock, loc, FS_READ_FILE | FS_EXECUTE);
     return f;
   } catch (e) {
     f.decRef();

@@ -24,6 +24,7 @@ import { table as info } from "./sys_info.ts";
 import { table as inotify } from "./sys_inotify.ts";
 import { table as ipc } from "./sys_ipc.ts";
 import { table as keys } from "./sys_keys.ts";
+import { table as landlock } from "./sys_landlock.ts";
 import { table as itimer } from "./sys_itimer.ts";
 import { table as kill } from "./sys_kill.ts";
 import { table as link } from "./sys_link.ts";
@@ -78,6 +79,7 @@ const families: Record<number, SyscallEntry>[] = [
   ipc,
   itimer,
   keys,
+  landlock,
   kill,
   link,
   lock,
