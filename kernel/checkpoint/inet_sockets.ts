@@ -145,6 +145,7 @@ export const udpSnapshotSchema = z.object({
   txLimit: capacity,
   error: errorName,
   drops: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  portLocked: z.boolean().optional(),
   multicast: z.object({
     loop: z.boolean(),
     ifIndex: z.number().int().min(-1).max(255),

@@ -432,6 +432,10 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
     );
   }
 
+  udpReleasePort(sock: UdpSocket): void {
+    this.#udpPorts.unbind(sock, sock.localPort);
+  }
+
   udpUnbind(sock: UdpSocket): void {
     this.#udpPorts.unbind(sock, sock.localPort);
     this.#udpSockets.delete(sock);

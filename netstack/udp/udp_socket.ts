@@ -29,6 +29,8 @@ export interface UdpEndpoint {
 export interface UdpHost {
   udpBind(sock: UdpSocket, addr: IpAddress | null, port: number): number;
   udpUnbind(sock: UdpSocket): void;
+  /** Gives back `sock`'s port, which stays open (a disconnect). */
+  udpReleasePort?(sock: UdpSocket): void;
   /** Source address and MTU towards `dst` (a multicast group: by `sock`'s multicast options). */
   udpRoute(dst: IpAddress, sock?: UdpSocket): { src: IpAddress; mtu: number } | null;
 }
@@ -86,6 +88,8 @@ export interface UdpSnapshot {
   txLimit: number;
   error: string | null;
   drops: number;
+  /** bind named its port (absent: no). */
+  portLocked?: boolean | undefined;
   /** Multicast options (absent: the defaults). */
   multicast?: { loop: boolean; ifIndex: number; ifAddr: string | null; groups: [string, number][] } | undefined;
 }
@@ -96,6 +100,8 @@ export class UdpSocket {
   #localAddr: IpAddress | null = null;
   #localPort = 0;
   #bound = false;
+  /** bind named its port (Linux's SOCK_BINDPORT_LOCK): a disconnect keeps it. */
+  #portLocked = false;
   /** As TcpSocket.wildcardVersion: the IP version a wildcard-bound socket serves (0: both). */
   wildcardVersion: 0 | 4 | 6 = 0;
   /** SO_REUSEADDR / SO_REUSEPORT: may share a port with sockets that set the same option. */
@@ -144,6 +150,7 @@ export class UdpSocket {
     this.#localPort = this.#host.udpBind(this, addr, port);
     this.#localAddr = addr;
     this.#bound = true;
+    this.#portLocked = port !== 0;
   }
 
   /** Implements connect(2): fixes the default destination and filters arrivals. */
@@ -151,13 +158,21 @@ export class UdpSocket {
     if (this.#localAddr !== null && this.#localAddr.version !== remote.addr.version) throw familyMismatch(this.#localAddr);
     const route = this.#host.udpRoute(remote.addr, this);
     if (route === null) throw remote.addr.isMulticast ? ENETUNREACH : EHOSTUNREACH;
-    if (!this.#bound) this.bind(null, 0);
+    if (!this.#bound) this.bind(this.#localAddr, 0); // the address a disconnect kept, if any
     this.#remote = { addr: remote.addr, port: remote.port };
   }
 
-  /** Dissolves the association (connect with AF_UNSPEC). */
+  /**
+   * Dissolves the association (connect with AF_UNSPEC), and gives back a port it did not name
+   * in bind (Linux's __udp_disconnect without SOCK_BINDPORT_LOCK); a bound address stays.
+   */
   disconnect(): void {
     this.#remote = null;
+    if (this.#bound && !this.#portLocked && this.#host.udpReleasePort) {
+      this.#host.udpReleasePort(this);
+      this.#bound = false;
+      this.#localPort = 0;
+    }
   }
 
   /**
@@ -172,7 +187,7 @@ export class UdpSocket {
     if (this.#localAddr !== null && this.#localAddr.version !== to.addr.version) throw familyMismatch(this.#localAddr);
     const route = this.#host.udpRoute(to.addr, this);
     if (route === null) throw to.addr.isMulticast ? ENETUNREACH : EHOSTUNREACH;
-    if (!this.#bound) this.bind(null, 0);
+    if (!this.#bound) this.bind(this.#localAddr, 0); // the address a disconnect kept, if any
     if (this.#txBytes + data.length > this.#txLimit && this.#tx.length > 0) return null;
     const local = this.#localAddr !== null && !this.#localAddr.isMulticast ? this.#localAddr : null;
     const src = { addr: local ?? route.src, port: this.#localPort };
@@ -306,6 +321,7 @@ export class UdpSocket {
       txLimit: this.#txLimit,
       error: this.#error?.code ?? null,
       drops: this.drops,
+      ...(this.#portLocked ? { portLocked: true } : {}),
       ...(this.multicastLoop && this.multicastIf === -1 && this.multicastIfAddr === null && this.groups.length === 0 ? {} : {
         multicast: {
           loop: this.multicastLoop, ifIndex: this.multicastIf, ifAddr: this.multicastIfAddr?.toString() ?? null,
@@ -347,6 +363,7 @@ export class UdpSocket {
     this.#txBytes = txBytes;
     this.#error = error;
     this.drops = s.drops;
+    this.#portLocked = s.portLocked ?? false;
     if (s.multicast) {
       this.multicastLoop = s.multicast.loop;
       this.multicastIf = s.multicast.ifIndex;

@@ -279,6 +279,9 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
     if (level === C.SOL_SOCKET) return this.getSocketOpt(name, optlen);
     if (level === C.IPPROTO_IP) return this.getIpOpt(name, optlen);
     if (level === C.IPPROTO_IPV6 && this.family === C.AF_INET6) return this.getIpv6Opt(name, optlen);
+    // An AF_INET socket hands other levels to ip_getsockopt, which says EOPNOTSUPP; AF_INET6's
+    // ipv6_getsockopt says ENOPROTOOPT.
+    if (this.family === C.AF_INET && level !== this.protocol) throw errno.EOPNOTSUPP;
     return this.getProtocolOpt(level, name, optlen);
   }
 

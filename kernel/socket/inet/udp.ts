@@ -24,7 +24,7 @@ import type { Task } from "../../task.ts";
 import type { ControlMessages, RecvRequest, RecvResult, SendRequest } from "../socket.ts";
 import * as C from "./constants.ts";
 import { errnoOf, InetSocketFile, intBytes, intOpt, net, type NetReadiness } from "./inet_socket.ts";
-import { type Endpoint, formatSockaddr, parseSockaddr } from "./sockaddr.ts";
+import { checkUnspecBind, type Endpoint, formatSockaddr, parseSockaddr } from "./sockaddr.ts";
 
 /** Linux's default for both buffers of a datagram socket (net.core.[rw]mem_default). */
 const DGRAM_BUF = 212992;
@@ -238,7 +238,7 @@ export class UdpSocketFile extends InetSocketFile {
 
   bind(_t: Task, addr: Uint8Array): void {
     const ep = parseSockaddr(this.family, addr);
-    if (ep === "unspec" && this.family !== C.AF_INET) throw EINVAL;
+    if (ep === "unspec") checkUnspecBind(this.family, addr);
     if (this.#bound || this.sock.localPort !== 0) throw EINVAL;
     const e: Endpoint = ep === "unspec" ? { addr: null, port: (addr[2]! << 8) | (addr[3] ?? 0) } : ep;
     this.reuseChanged();
@@ -252,6 +252,7 @@ export class UdpSocketFile extends InetSocketFile {
     const ep = this.destination(addr, true);
     if (ep === "unspec") {
       this.sock.disconnect();
+      this.#bound = this.sock.localPort !== 0;
       return;
     }
     if (!ep.addr!.isMulticast) this.checkReachable(ep.addr!);
