@@ -406,7 +406,7 @@ export const LEDGER: readonly LedgerEntry[] = [
   {
     file: "kernel/socket/inet/udp.ts",
     className: "UdpSocketFile",
-    saved: ["sock", "#bound", "#held", "#received", "#shutRd", "#shutWr"],
+    saved: ["sock", "#bound", "#held", "#received", "#shutRd", "#shutWr", "#stamp"],
     derived: {
       type: "SOCK_DGRAM, fixed by the class",
       protocol: "IPPROTO_UDP, fixed by the class",

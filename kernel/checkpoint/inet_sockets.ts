@@ -225,6 +225,7 @@ export const inetFileSchemas = [
       received: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
       shutRd: z.boolean(),
       shutWr: z.boolean(),
+      stamp: z.number().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
     }).strict(),
     recvTimeoutNs: timeout,
     sendTimeoutNs: timeout,

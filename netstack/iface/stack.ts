@@ -501,12 +501,12 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
    * group, gets a copy, members or not (Linux's IP_MULTICAST_ALL, on by default), SO_REUSEPORT
    * groups included.
    */
-  #loopMulticast(d: Datagram, iface: number): void {
+  #loopMulticast(now: number, d: Datagram, iface: number): void {
     if (!this.#joined(d.dst.addr, iface)) return;
     for (const s of this.#udpPorts.holders(d.dst.port)) {
       if (s.localAddr !== null && !s.localAddr.equals(d.dst.addr)) continue;
       if (!s.accepts(d.src, d.dst.addr)) continue;
-      s.deliver(d.src, d.dst, d.data, { ttl: d.ttl ?? DEFAULT_HOP_LIMIT, tos: d.tos ?? 0 });
+      s.deliver(d.src, d.dst, d.data, { ttl: d.ttl ?? DEFAULT_HOP_LIMIT, tos: d.tos ?? 0, at: now });
     }
   }
 
@@ -682,7 +682,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
       const i = this.multicastIface(sock, d.dst.addr);
       if (i === null) return true;
       const lo = isLoopbackInterface(this.#interfaces[i]!);
-      if (lo || sock.multicastLoop) this.#loopMulticast(d, i);
+      if (lo || sock.multicastLoop) this.#loopMulticast(now, d, i);
       if (lo) return true;
     }
     const len = UDP_HEADER_LEN + d.data.length;
@@ -1293,7 +1293,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
   #receiveUdp(now: number, src: IpAddress, dst: IpAddress, bytes: Uint8Array, packet: Uint8Array, hopLimit: number): void {
     // The IP header's TOS (IPv4) or traffic class (IPv6), and its TTL: IP_RECVTOS and friends.
     const tos = src.version === 4 ? packet[1]! : ((packet[0]! & 0x0f) << 4) | (packet[1]! >> 4);
-    const meta = { ttl: hopLimit, tos };
+    const meta = { ttl: hopLimit, tos, at: now };
     const p = UdpPacket.checked(bytes);
     const r = p ? parseUdp(p, { src, dst }) : null;
     if (!p || !r) return this.#drop();

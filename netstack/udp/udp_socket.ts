@@ -43,12 +43,15 @@ export interface Datagram {
   /** The IP header's TTL (hop limit) and TOS (traffic class): as sent, or as received. */
   ttl?: number | undefined;
   tos?: number | undefined;
+  /** When it arrived, on the stack's clock (ms); not saved by a checkpoint (a clock value). */
+  at?: number | undefined;
 }
 
-/** What IP said of a datagram beside its addresses (IP_RECVTTL, IP_RECVTOS). */
+/** What IP said of a datagram beside its addresses (IP_RECVTTL, IP_RECVTOS), and when it came. */
 export interface DatagramMeta {
   ttl?: number | undefined;
   tos?: number | undefined;
+  at?: number | undefined;
 }
 
 /** Largest UDP payload over IPv4 (65535 - 20 - 8). */
@@ -210,7 +213,7 @@ export class UdpSocket {
     this.#rxBytes -= d.data.length;
     const n = Math.min(into.length, d.data.length);
     into.set(d.data.subarray(0, n));
-    return { from: d.src, length: n, truncated: n < d.data.length, to: d.dst, meta: { ttl: d.ttl, tos: d.tos } };
+    return { from: d.src, length: n, truncated: n < d.data.length, to: d.dst, meta: { ttl: d.ttl, tos: d.tos, at: d.at } };
   }
 
   /** The payload length of the next datagram, 0 if none (FIONREAD). */
@@ -271,7 +274,7 @@ export class UdpSocket {
       this.drops++;
       return false;
     }
-    this.#rx.push({ src, dst, data: payload.slice(), ttl: meta.ttl, tos: meta.tos });
+    this.#rx.push({ src, dst, data: payload.slice(), ttl: meta.ttl, tos: meta.tos, at: meta.at });
     this.#rxBytes += payload.length;
     return true;
   }

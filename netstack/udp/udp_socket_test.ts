@@ -71,7 +71,7 @@ Deno.test("UdpSocket.snapshot() and restore() carry its port, peer and both queu
   assert.equal(b.remote?.addr.toString(), "10.0.0.2");
   const buf = new Uint8Array(8);
   assert.deepEqual(b.recvFrom(buf), {
-    from: { addr: PEER.addr, port: 53 }, length: 2, truncated: false, to: { addr: LOCAL, port: 4000 }, meta: { ttl: 21, tos: 16 },
+    from: { addr: PEER.addr, port: 53 }, length: 2, truncated: false, to: { addr: LOCAL, port: 4000 }, meta: { ttl: 21, tos: 16, at: undefined },
   });
   const sent: number[][] = [];
   b.dispatch(0, (d) => (sent.push([...d.data]), true));

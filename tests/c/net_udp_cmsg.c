@@ -2,14 +2,20 @@
  * UDP control messages, compared with Linux (tests/net_test.ts): what IP_PKTINFO, IP_RECVTTL,
  * IP_RECVTOS, IP_RECVORIGDSTADDR, IPV6_RECVPKTINFO, IPV6_RECVHOPLIMIT and IPV6_RECVTCLASS
  * report for datagrams sent with IP_TTL/IP_TOS, IPV6_UNICAST_HOPS/IPV6_TCLASS, or with those
- * values as control messages of the send; IPv4 on IPv6 and a dual-stack socket.
+ * values as control messages of the send; IPv4 on IPv6 and a dual-stack socket; SO_TIMESTAMP's
+ * control message and SIOCGSTAMP (ENOENT before a read, not kept while SO_TIMESTAMP is on).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 static int on = 1;
@@ -159,5 +165,33 @@ int main(void) {
   setsockopt(d, IPPROTO_IP, IP_RECVTTL, &on, sizeof on);
   send_with(c4, -1, 0, 0);
   show("IPv4 to a dual-stack socket", d);
+
+  int ts = server(AF_INET, "127.0.0.1", &port);
+  int tc = client(AF_INET, "127.0.0.1", port);
+  struct timeval tv, now;
+  errno = 0;
+  int r0 = ioctl(ts, SIOCGSTAMP, &tv);
+  printf("SIOCGSTAMP before a read: %d %s\n", r0, strerror(errno));
+  send_with(tc, -1, 0, 0);
+  char b[4];
+  recv(ts, b, sizeof b, 0);
+  gettimeofday(&now, NULL);
+  int r = ioctl(ts, SIOCGSTAMP, &tv);
+  printf("SIOCGSTAMP after one: %d, within 10 s of now: %s\n", r, labs(tv.tv_sec - now.tv_sec) <= 10 ? "yes" : "no");
+  int ts2 = server(AF_INET, "127.0.0.1", &port);
+  int tc2 = client(AF_INET, "127.0.0.1", port);
+  setsockopt(ts2, SOL_SOCKET, SO_TIMESTAMP, &on, sizeof on);
+  send_with(tc2, -1, 0, 0);
+  char cbuf[64];
+  struct iovec iov = {b, sizeof b};
+  struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+  recvmsg(ts2, &m, 0);
+  struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+  if (cm != NULL) memcpy(&tv, CMSG_DATA(cm), sizeof tv);
+  printf("SO_TIMESTAMP: level %d type %d len %d, within 10 s of now: %s\n", cm ? cm->cmsg_level : -1, cm ? cm->cmsg_type : -1,
+         cm ? (int)(cm->cmsg_len - CMSG_LEN(0)) : -1, cm && labs(tv.tv_sec - now.tv_sec) <= 10 ? "yes" : "no");
+  errno = 0;
+  r0 = ioctl(ts2, SIOCGSTAMP, &tv);
+  printf("SIOCGSTAMP with SO_TIMESTAMP on: %d %s\n", r0, strerror(errno));
   return 0;
 }

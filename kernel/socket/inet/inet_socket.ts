@@ -485,6 +485,11 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
     }
   }
 
+  /** A SOL_SOCKET option kept in the flags (SO_TIMESTAMP...), 0 if never set. */
+  protected socketFlag(name: number): number {
+    return this.#flags.get(`s:${name}`) ?? 0;
+  }
+
   /** An IPPROTO_IP option kept in the flags (IP_PKTINFO, IP_RECVTTL...), 0 if never set. */
   protected ipFlag(name: number): number {
     return this.#flags.get(`ip:${name}`) ?? 0;

@@ -18,8 +18,11 @@ import {
   type UdpEndpoint,
   type UdpSocket,
 } from "../../../netstack/mod.ts";
-import { EADDRINUSE, EADDRNOTAVAIL, EAFNOSUPPORT, EAGAIN, ENOBUFS, ENODEV, EDESTADDRREQ, EINVAL, EMSGSIZE, ENOTCONN, EPIPE, ENOPROTOOPT } from "../../errno.ts";
+import { EADDRINUSE, EADDRNOTAVAIL, EAFNOSUPPORT, EAGAIN, ENOBUFS, ENODEV, ENOENT, EDESTADDRREQ, EINVAL, EMSGSIZE, ENOTCONN, EPIPE, ENOPROTOOPT } from "../../errno.ts";
 import type { Net } from "../../net.ts";
+import { monotonicNs, realtimeNs } from "../../time.ts";
+import { SIOCGSTAMP } from "../../../abi/linux/socket.ts";
+import type { MemoryIO } from "../../../vfs/file_description.ts";
 import type { Task } from "../../task.ts";
 import type { ControlMessages, RecvRequest, RecvResult, SendRequest } from "../socket.ts";
 import * as C from "./constants.ts";
@@ -37,6 +40,8 @@ interface Held {
   to?: UdpEndpoint | null;
   ttl?: number | undefined;
   tos?: number | undefined;
+  /** When it arrived, on the stack's clock (ms). */
+  at?: number | undefined;
 }
 
 /** What a UDP socket file keeps beside its netstack socket, as a checkpoint saves it. */
@@ -53,6 +58,8 @@ export interface UdpFileOptions {
   received: number;
   shutRd: boolean;
   shutWr: boolean;
+  /** SIOCGSTAMP's time (realtime ns) of the last datagram read; absent: none yet. */
+  stamp?: number | undefined;
 }
 
 /** net.ipv4.igmp_max_memberships: groups one socket may join. */
@@ -68,6 +75,11 @@ export class UdpSocketFile extends InetSocketFile {
   #received = 0;
   #shutRd = false;
   #shutWr = false;
+  /**
+   * SIOCGSTAMP: when the last datagram read without SO_TIMESTAMP arrived (realtime ns); -1 none
+   * read yet (ENOENT), 0 not known (the first SIOCGSTAMP takes the time it is asked, as Linux).
+   */
+  #stamp = -1;
   /** Scratch for recvFrom: the largest datagram. */
   readonly #scratch = new Uint8Array(65536);
 
@@ -91,6 +103,7 @@ export class UdpSocketFile extends InetSocketFile {
       received: this.#received,
       shutRd: this.#shutRd,
       shutWr: this.#shutWr,
+      ...(this.#stamp === -1 ? {} : { stamp: this.#stamp }),
     };
   }
 
@@ -107,6 +120,7 @@ export class UdpSocketFile extends InetSocketFile {
     this.#received = o.received;
     this.#shutRd = o.shutRd;
     this.#shutWr = o.shutWr;
+    this.#stamp = o.stamp ?? -1;
   }
 
   protected netReadiness(): NetReadiness {
@@ -206,6 +220,19 @@ export class UdpSocketFile extends InetSocketFile {
     groups.push({ group, iface: i });
   }
 
+  override ioctl(cmd: number, arg: number, io: MemoryIO): number {
+    if (cmd !== SIOCGSTAMP) return super.ioctl(cmd, arg, io);
+    // Linux's sock_get_timestamp: ENOENT before a datagram was read.
+    if (this.#stamp === -1) throw ENOENT;
+    if (this.#stamp === 0) this.#stamp = Number(realtimeNs());
+    const us = Math.floor(this.#stamp / 1000);
+    const tv = new Uint8Array(16);
+    new DataView(tv.buffer).setBigInt64(0, BigInt(Math.floor(us / 1e6)), true);
+    new DataView(tv.buffer).setBigInt64(8, BigInt(us % 1e6), true);
+    io.copyOut(arg, tv);
+    return 0;
+  }
+
   protected inq(): number {
     // Linux's udp_ioctl: the next datagram's payload length.
     return this.#held?.data.length ?? this.sock.nextLength;
@@ -301,15 +328,26 @@ export class UdpSocketFile extends InetSocketFile {
         throw EAGAIN;
       }
       this.#received++;
-      d = { from: r.from, data: this.#scratch.slice(0, r.length), to: r.to, ttl: r.meta.ttl, tos: r.meta.tos };
+      d = { from: r.from, data: this.#scratch.slice(0, r.length), to: r.to, ttl: r.meta.ttl, tos: r.meta.tos, at: r.meta.at };
     }
     this.#held = req.flags & C.MSG_PEEK ? d : null;
     const n = Math.min(req.maxLen, d.data.length);
+    // SO_TIMESTAMP: the arrival time comes as a control message, first (Linux's
+    // sock_recv_timestamp); without it the time is kept for SIOCGSTAMP instead.
+    const arrived = d.at === undefined ? 0 : Math.max(0, Number(realtimeNs()) - (monotonicNs() - d.at * 1e6));
+    const control = this.#ipControl(d);
+    if (this.socketFlag(C.SO_TIMESTAMP_OLD)) {
+      const tv = new Uint8Array(16);
+      const us = Math.floor((arrived || Number(realtimeNs())) / 1000);
+      new DataView(tv.buffer).setBigInt64(0, BigInt(Math.floor(us / 1e6)), true);
+      new DataView(tv.buffer).setBigInt64(8, BigInt(us % 1e6), true);
+      control.other = [{ level: C.SOL_SOCKET, type: C.SO_TIMESTAMP_OLD, data: tv }, ...(control.other ?? [])];
+    } else this.#stamp = arrived; // a peek too, as Linux's sock_recv_cmsgs
     return {
       data: d.data.subarray(0, n),
       fullLength: d.data.length,
       from: formatSockaddr(this.family, d.from.addr, d.from.port),
-      control: this.#ipControl(d),
+      control,
       msgFlags: n < d.data.length ? C.MSG_TRUNC : 0,
     };
   }
