@@ -54,6 +54,18 @@ export interface DatagramMeta {
   at?: number | undefined;
 }
 
+/**
+ * The memory a received datagram of `len` bytes takes against SO_RCVBUF, after Linux's
+ * skb->truesize on loopback: its data, headers and shared info in a power-of-two allocation,
+ * plus the sk_buff.
+ */
+export function truesize(len: number): number {
+  const need = len + 28 + 32 + 320;
+  let alloc = 512;
+  while (alloc < need) alloc *= 2;
+  return alloc + 256;
+}
+
 /** Largest UDP payload over IPv4 (65535 - 20 - 8). */
 export const UDP_MAX_PAYLOAD = 65507;
 
@@ -116,7 +128,8 @@ export class UdpSocket {
   #tx: Datagram[] = [];
   #txBytes = 0;
   /** Immutable. */
-  readonly #rxLimit: number;
+  /** SO_RCVBUF: the receive queue takes datagrams while its memory (truesize) is within it. */
+  #rxLimit: number;
   /** Immutable. */
   readonly #txLimit: number;
   #error: NetError | null = null;
@@ -133,7 +146,7 @@ export class UdpSocket {
 
   constructor(host: UdpHost, opts: UdpOptions = {}) {
     this.#host = host;
-    this.#rxLimit = opts.rxQueueBytes ?? 256 * 1024;
+    this.#rxLimit = opts.rxQueueBytes ?? 212992;
     this.#txLimit = opts.txQueueBytes ?? 256 * 1024;
   }
 
@@ -210,10 +223,15 @@ export class UdpSocket {
       if (this.#error) throw this.#takeError();
       return null;
     }
-    this.#rxBytes -= d.data.length;
+    this.#rxBytes -= truesize(d.data.length);
     const n = Math.min(into.length, d.data.length);
     into.set(d.data.subarray(0, n));
     return { from: d.src, length: n, truncated: n < d.data.length, to: d.dst, meta: { ttl: d.ttl, tos: d.tos, at: d.at } };
+  }
+
+  /** SO_RCVBUF (doubled, as Linux keeps it): the receive queue's memory limit. */
+  set receiveLimit(n: number) {
+    this.#rxLimit = Math.max(1024, Math.min(64 << 20, Math.floor(n))); // within what a checkpoint takes
   }
 
   /** The payload length of the next datagram, 0 if none (FIONREAD). */
@@ -270,12 +288,14 @@ export class UdpSocket {
 
   /** Queues an arrival (copied); false if the receive queue is full. */
   deliver(src: UdpEndpoint, dst: UdpEndpoint, payload: Uint8Array, meta: DatagramMeta = {}): boolean {
-    if (this.#rxBytes + payload.length > this.#rxLimit) {
+    // As Linux's __udp_enqueue_schedule_skb: taken while the queue's memory is within the
+    // limit (the datagram that crosses it included), each counted with its buffer overhead.
+    if (this.#rxBytes > this.#rxLimit) {
       this.drops++;
       return false;
     }
     this.#rx.push({ src, dst, data: payload.slice(), ttl: meta.ttl, tos: meta.tos, at: meta.at });
-    this.#rxBytes += payload.length;
+    this.#rxBytes += truesize(payload.length);
     return true;
   }
 
@@ -342,10 +362,13 @@ export class UdpSocket {
   restore(s: UdpSnapshot): void {
     const bad = (why: string) => new RangeError(`UDP socket ${s.localAddr ?? "*"}:${s.localPort}: ${why}`);
     if (this.#bound || this.#closed) throw bad("restored twice");
-    if (s.rxLimit !== this.#rxLimit || s.txLimit !== this.#txLimit) throw bad("made with other limits");
+    if (s.txLimit !== this.#txLimit) throw bad("made with other limits");
+    this.#rxLimit = s.rxLimit;
     const bytes = (q: DatagramSnapshot[]) => q.reduce((n, d) => n + d.data.length, 0);
-    const rxBytes = bytes(s.rx), txBytes = bytes(s.tx);
-    if (rxBytes > this.#rxLimit || txBytes > this.#txLimit + UDP_MAX_PAYLOAD) throw bad("a queue holds more than its limit");
+    const rxBytes = s.rx.reduce((n, d) => n + truesize(d.data.length), 0), txBytes = bytes(s.tx);
+    if (rxBytes > this.#rxLimit + truesize(UDP_MAX_PAYLOAD) || txBytes > this.#txLimit + UDP_MAX_PAYLOAD) {
+      throw bad("a queue holds more than its limit");
+    }
     if (s.tx.some((d) => d.data.length > UDP_MAX_PAYLOAD)) throw bad("a datagram too large");
     if (!s.bound && (s.localPort !== 0 || s.rx.length > 0 || s.tx.length > 0 || s.remote !== null)) throw bad("traffic without a port");
     let error: NetError | null = null;

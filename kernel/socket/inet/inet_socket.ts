@@ -316,6 +316,8 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
   protected reuseChanged(): void {}
   /** SO_SNDBUF was set (TCP bounds its send queue by it from then on). */
   protected sndBufChanged(): void {}
+  /** SO_RCVBUF was set (UDP bounds its receive queue by it). */
+  protected rcvBufChanged(): void {}
 
   /** Hands this socket's port-sharing options to its netstack socket (for reuseChanged). */
   protected sharePortOptions(sock: PortSharing): void {
@@ -410,6 +412,7 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
       case C.SO_RCVBUF:
       case C.SO_RCVBUFFORCE:
         this.rcvBuf = bufferSize(n, NET_CORE.rmemMax, SOCK_MIN_RCVBUF, name === C.SO_RCVBUFFORCE);
+        this.rcvBufChanged();
         return;
       case C.SO_RCVLOWAT:
         this.#flags.set(`s:${name}`, Math.max(1, n));

@@ -233,6 +233,10 @@ export class UdpSocketFile extends InetSocketFile {
     return 0;
   }
 
+  protected override rcvBufChanged(): void {
+    this.sock.receiveLimit = this.rcvBuf;
+  }
+
   protected inq(): number {
     // Linux's udp_ioctl: the next datagram's payload length.
     return this.#held?.data.length ?? this.sock.nextLength;
