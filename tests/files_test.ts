@@ -230,6 +230,10 @@ Deno.test("the mount API (fsopen, fsconfig, fsmount, move_mount, open_tree) and 
   await assertSameAsNative([await compileC("mount_api")]);
 });
 
+Deno.test("Landlock (ABI 3): reads, writes, listings, making and removing files, execution, renames across directories (REFER, EXDEV) and truncation are confined to the granted trees, layers intersect, forks inherit, descriptors keep the rights they were opened with, as natively (tests/c/landlock.c)", async () => {
+  await assertSameAsNative([await compileC("landlock")]);
+});
+
 Deno.test("sendfile from a file onto its own end repeats the bytes between the offset and the end, as natively (and in whole chunks: gVisor's SendFileToSelf timed out)", async () => {
   await assertSameAsNative([await compileC("sendfile_self")]);
 });

@@ -391,6 +391,8 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
   // they both hold one, so a sandbox holding any is refused rather than restored wrong.
   if (k.fileLocks.anyHeld) throw new CheckpointError("file locks (flock, fcntl or OFD) are held: not saved yet");
   if (!k.ipc.empty) throw new CheckpointError("System V IPC objects (shm, sem or msg) exist: not saved yet");
+  if (k.ipc.mqueue.root.queues.size > 0) throw new CheckpointError("POSIX message queues exist: not saved yet");
+  if (k.keys.size > 0) throw new CheckpointError("keyrings (keyctl) exist: not saved yet");
   if (groups.some((tg) => !tg.zombie && (tg.mm.aio?.size ?? 0) > 0)) throw new CheckpointError("asynchronous I/O contexts (io_setup) exist: not saved yet");
   const processes = groups.map((tg) => saveProcess(tg, c));
   const consoleTerm = k.tty.console;
@@ -558,6 +560,10 @@ function saveTask(t: Task, c: SaveContext): SavedTask {
   }
   if (t.uts !== t.kernel.rootUts) {
     throw new CheckpointError(`task ${t.tid} is in a UTS namespace of its own: not saved yet`);
+  }
+  if (t.landlock !== null) throw new CheckpointError(`task ${t.tid} is restricted by Landlock: not saved yet`);
+  if (t.ipc !== t.kernel.ipc) {
+    throw new CheckpointError(`task ${t.tid} is in an IPC namespace of its own: not saved yet`);
   }
   if (t.fs.root.path() !== "/") throw new CheckpointError(`task ${t.tid} is chrooted (${t.fs.root.path()}): not saved yet`);
   const regs = t.ctx.regs.clone();

@@ -25,7 +25,7 @@ import type { Task } from "../../task.ts";
 import type { ControlMessages, RecvRequest, RecvResult, SendRequest } from "../socket.ts";
 import * as C from "./constants.ts";
 import { errnoOf, InetSocketFile, intBytes, intOpt, linuxError, net, type NetReadiness } from "./inet_socket.ts";
-import { formatSockaddr, parseSockaddr } from "./sockaddr.ts";
+import { checkUnspecBind, formatSockaddr, parseSockaddr } from "./sockaddr.ts";
 
 /** Linux's defaults: net.ipv4.tcp_wmem[1] and tcp_rmem[1]. */
 export const TCP_SNDBUF = 16384;
@@ -205,10 +205,7 @@ export class TcpSocketFile extends InetSocketFile {
 
   bind(_t: Task, addr: Uint8Array): void {
     const ep = parseSockaddr(this.family, addr);
-    if (ep === "unspec") {
-      // Linux accepts AF_UNSPEC with INADDR_ANY on AF_INET, for old programs.
-      if (this.family !== C.AF_INET) throw EINVAL;
-    }
+    if (ep === "unspec") checkUnspecBind(this.family, addr);
     if (this.#bound) throw EINVAL;
     const e = ep === "unspec" ? { addr: null, port: (addr[2]! << 8) | (addr[3] ?? 0) } : ep;
     this.reuseChanged();

@@ -138,6 +138,9 @@ function newFilesystem(t: Task, type: string, data: string): Filesystem {
       return new DevFilesystem();
     case "overlay":
       return newOverlay(t, data);
+    case "mqueue":
+      // The caller's IPC namespace's queues, whichever mount shows them (Linux's mqueue_get_tree).
+      return t.ipc.mqueue;
     default:
       throw ENODEV;
   }
@@ -290,7 +293,7 @@ const MOVE_MOUNT_F_SYMLINKS = 0x1, MOVE_MOUNT_F_AUTOMOUNTS = 0x2, MOVE_MOUNT_F_E
 const MOVE_MOUNT_T_SYMLINKS = 0x10, MOVE_MOUNT_T_AUTOMOUNTS = 0x20, MOVE_MOUNT_T_EMPTY_PATH = 0x40;
 const OPEN_TREE_CLONE = 0x1, AT_RECURSIVE = 0x8000;
 /** The types fsopen(2) knows (what mount(2) makes). */
-const FS_TYPES = new Set(["tmpfs", "proc", "sysfs", "devtmpfs", "overlay"]);
+const FS_TYPES = new Set(["tmpfs", "proc", "sysfs", "devtmpfs", "overlay", "mqueue"]);
 /** Superblock flags any filesystem takes through fsconfig (Linux's vfs_parse_sb_flag). */
 const SB_FLAGS = new Set(["ro", "rw", "dirsync", "lazytime", "nolazytime", "mand", "nomand", "sync", "async", "silent"]);
 

@@ -23,6 +23,8 @@ import { table as identity } from "./sys_identity.ts";
 import { table as info } from "./sys_info.ts";
 import { table as inotify } from "./sys_inotify.ts";
 import { table as ipc } from "./sys_ipc.ts";
+import { table as keys } from "./sys_keys.ts";
+import { table as landlock } from "./sys_landlock.ts";
 import { table as itimer } from "./sys_itimer.ts";
 import { table as kill } from "./sys_kill.ts";
 import { table as link } from "./sys_link.ts";
@@ -30,6 +32,7 @@ import { table as lock } from "./sys_lock.ts";
 import { table as memfd } from "./sys_memfd.ts";
 import { table as mm } from "./sys_mm.ts";
 import { table as mount } from "./sys_mount.ts";
+import { table as mqueue } from "./sys_mqueue.ts";
 import { table as pgrp } from "./sys_pgrp.ts";
 import { table as pidfd } from "./sys_pidfd.ts";
 import { table as pipe } from "./sys_pipe.ts";
@@ -75,12 +78,15 @@ const families: Record<number, SyscallEntry>[] = [
   inotify,
   ipc,
   itimer,
+  keys,
+  landlock,
   kill,
   link,
   lock,
   memfd,
   mm,
   mount,
+  mqueue,
   pgrp,
   pidfd,
   pipe,
