@@ -12,9 +12,13 @@
 import { EACCES, EEXIST, EIDRM, EINVAL, ENOENT, ENOSPC } from "./errno.ts";
 import type { Credentials } from "./creds.ts";
 import { CAP_IPC_OWNER } from "../abi/linux/capability.ts";
-import { IPC_CREAT, IPC_EXCL, IPC_PRIVATE } from "../abi/linux/ipc.ts";
+import { IPC_CREAT, IPC_EXCL, IPC_PRIVATE, MSGMNI, SEMMNI, SHMMNI } from "../abi/linux/ipc.ts";
 import type { WaitQueue } from "../waiter/mod.ts";
 import type { MemFd } from "../vfs/memfd.ts";
+import { MqueueFilesystem } from "../vfs/mqueue.ts";
+
+/** How many objects of each System V kind a namespace may hold (Linux's defaults). */
+export const IPC_LIMITS = { shmmni: SHMMNI, semmni: SEMMNI, msgmni: MSGMNI } as const;
 
 /** Linux's IPCMNI: an id is seq * IPCMNI + slot. */
 const IPCMNI = 32768;
@@ -211,8 +215,13 @@ export function checkNotRemoved(o: IpcObject): void {
   if (o.removed) throw EIDRM;
 }
 
-/** The IPC objects of one kernel (one IPC namespace). */
+/**
+ * The IPC objects of one IPC namespace: System V's and the POSIX message queues (the mqueue
+ * filesystem, vfs/mqueue.ts). The sandbox starts with one (Kernel.ipc); unshare(2) or clone(2)
+ * with CLONE_NEWIPC give a task a new, empty one (Task.ipc).
+ */
 export class IpcNamespace {
+  readonly mqueue = new MqueueFilesystem();
   readonly shm: IpcRegistry<ShmSegment>;
   readonly sem: IpcRegistry<SemSet>;
   readonly msg: IpcRegistry<MsgQueue>;

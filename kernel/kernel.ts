@@ -41,8 +41,9 @@ import { monotonicNs } from "./time.ts";
 import { EVENT_IN, WaitQueue } from "../waiter/mod.ts";
 import { SocketFile } from "./socket/socket.ts";
 import { UnixNamespace } from "./socket/unix/namespace.ts";
-import { IpcNamespace } from "./ipc.ts";
-import { MSGMNI, SEMMNI, SEMVMX, SHMMNI } from "../abi/linux/ipc.ts";
+import { IPC_LIMITS, IpcNamespace } from "./ipc.ts";
+import { KeyRegistry } from "./keys.ts";
+import { SEMVMX } from "../abi/linux/ipc.ts";
 import { UtsNamespace } from "./uts.ts";
 import { exitRobustList, FutexTable, futexPiExit, type FutexWaiter, wakeShared } from "./futex.ts";
 import { LockTable } from "../vfs/lock.ts";
@@ -161,7 +162,9 @@ export class Kernel {
   /** AF_UNIX names: abstract ones and the sockets bound to filesystem inodes. */
   readonly unixNames = new UnixNamespace();
   /** System V shared memory, semaphores and message queues (kernel/ipc.ts). */
-  readonly ipc = new IpcNamespace({ shmmni: SHMMNI, semmni: SEMMNI, msgmni: MSGMNI });
+  readonly ipc = new IpcNamespace(IPC_LIMITS);
+  /** Every keyring (keyctl, kernel/keys.ts). */
+  readonly keys = new KeyRegistry();
   /** flock, POSIX and OFD file locks (vfs/lock.ts). */
   readonly fileLocks = new LockTable();
   readonly threadGroups = new Map<number, ThreadGroup>();
@@ -961,12 +964,14 @@ export class Kernel {
       // PTRACE_SYSCALL: the tracer sees the syscall before it runs (once, not at each retry).
       if (pt !== null && pt.syscallStops && !pt.inSyscallEntry) {
         pt.inSyscallEntry = true;
+        pt.emulated = pt.sysemu;
         enterPtraceStop(t, { kind: "syscall", entry: true });
         return;
       }
-      if (pt !== null && pt.inSyscallEntry && pt.sysemu) {
+      if (pt !== null && pt.inSyscallEntry && pt.emulated) {
         // PTRACE_SYSEMU: the tracer emulated it; rax holds what it set (-ENOSYS otherwise).
         pt.inSyscallEntry = false;
+        pt.emulated = false;
         t.inSyscall = false;
         if (this.strace) t.straceEntry = "";
         this.#step(t);
@@ -1395,6 +1400,15 @@ export class Kernel {
     if (!hostGone) t.ctx.release();
     if (--t.fdTable.users === 0) t.fdTable.removeAll();
     if (tg.tasks.size > 0) {
+      // Linux's forget_original_parent for one thread: the children it made go to a live
+      // thread of its group (find_alive_thread), and each of their threads gets its
+      // parent-death signal, which follows the parent *thread*.
+      const heir = tg.tasks.values().next().value!;
+      for (const child of tg.children) {
+        if (child.parentThread !== t.tid && !(child.parentThread === 0 && t.tid === tg.tgid)) continue;
+        child.parentThread = heir.tid;
+        for (const ct of child.tasks) if (ct.pdeathSignal !== 0) this.sendSignal(child, ct.pdeathSignal, {}, ct);
+      }
       tg.vforkDone.notify(1); // a thread's CLONE_VFORK parent waits for it (vforkWaitDone)
       return;
     }
@@ -1408,7 +1422,8 @@ export class Kernel {
     if (tg.itimerProf) this.removeCpuTimer(tg.itimerProf);
     tg.itimerVirtual = tg.itimerProf = null;
     this.deletePosixTimers(tg);
-    this.ipc.exitSem(tg.tgid, tg.tgid, SEMVMX);
+    // SEM_UNDO adjustments live in the namespace of the semop: the sandbox's or the task's own.
+    for (const ns of new Set([this.ipc, t.ipc])) ns.exitSem(tg.tgid, tg.tgid, SEMVMX);
     tg.exitUid = t.creds.uid;
     tg.zombie = true;
     this.resources.activity?.processEnded(tg, tg.exitStatus ?? 0);

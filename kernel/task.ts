@@ -11,6 +11,9 @@
  */
 
 import type { UtsNamespace } from "./uts.ts";
+import type { IpcNamespace } from "./ipc.ts";
+import type { Keyring } from "./keys.ts";
+import type { LandlockDomain } from "./landlock.ts";
 import { EFAULT, ENAMETOOLONG } from "./errno.ts";
 import type { Kernel } from "./kernel.ts";
 import type { ThreadGroup } from "./thread_group.ts";
@@ -143,8 +146,19 @@ export class Task implements Waker, MemoryIO {
    * reported, inherited by clones; the sentry's memory layout is fixed whatever it says.
    */
   personality = 0;
+  /**
+   * keyctl's session keyring (Linux keeps it in the credentials): a new task starts with its
+   * creator's; null until one is joined or looked at (kernel/keys.ts).
+   */
+  sessionKeyring: Keyring | null = null;
+  /** keyctl's thread keyring, made on request; never inherited. */
+  threadKeyring: Keyring | null = null;
+  /** The Landlock domain (kernel/landlock.ts): null, or layers that only grow; inherited. */
+  landlock: LandlockDomain | null = null;
   /** The UTS namespace (host and domain names), shared with the creator unless CLONE_NEWUTS. */
   uts: UtsNamespace;
+  /** The IPC namespace (System V objects, POSIX message queues), shared unless CLONE_NEWIPC. */
+  ipc: IpcNamespace;
   /** The trace of this task, when another task traces it with ptrace(2) (kernel/ptrace.ts). */
   ptrace: PtraceLink | null = null;
   /** The tasks this task traces. */
@@ -198,6 +212,8 @@ export class Task implements Waker, MemoryIO {
     name: string;
     /** The UTS namespace; the kernel's first one when absent. */
     uts?: UtsNamespace;
+    /** The IPC namespace; the kernel's first one when absent. */
+    ipc?: IpcNamespace;
   }) {
     this.kernel = o.kernel;
     this.tid = o.tid;
@@ -208,6 +224,24 @@ export class Task implements Waker, MemoryIO {
     this.creds = o.creds;
     this.name = o.name.slice(0, 15);
     this.uts = o.uts ?? o.kernel.rootUts;
+    this.ipc = o.ipc ?? o.kernel.ipc;
+  }
+
+  /**
+   * Installs new credentials as Linux's commit_creds: a change of the effective or filesystem
+   * ids, or permitted capabilities the old ones lacked, make the process not dumpable
+   * (fs.suid_dumpable, 0), so that a process that gained or dropped privilege is not read or
+   * traced by its old peers.
+   */
+  commitCreds(next: Credentials): void {
+    const old = this.creds;
+    if (
+      old.euid !== next.euid || old.egid !== next.egid || old.fsuid !== next.fsuid || old.fsgid !== next.fsgid ||
+      (next.caps.permitted & ~old.caps.permitted) !== 0n
+    ) {
+      this.tg.dumpable = 0;
+    }
+    this.creds = next;
   }
 
   /** @nosave The argument decoder of the current context (one per context, not per syscall). */

@@ -13,6 +13,7 @@ import { EAGAIN, EINVAL, EPERM, ERESTARTNOINTR } from "./errno.ts";
 import type { Task } from "./task.ts";
 import { Task as TaskClass } from "./task.ts";
 import { ThreadGroup } from "./thread_group.ts";
+import { IPC_LIMITS, IpcNamespace } from "./ipc.ts";
 import { PidFd } from "./pidfd.ts";
 import type { SignalHandlers } from "./signals.ts";
 import { RLIMIT_NPROC } from "../abi/linux/limits.ts";
@@ -103,12 +104,12 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
   // A pidfd names a process here: not a thread (Linux 6.9 made thread pidfds, PIDFD_THREAD;
   // this is the earlier EINVAL), nor a child that is never waited for (copy_process).
   if ((f & CLONE_PIDFD) && (f & (CLONE_THREAD | CLONE_DETACHED))) throw EINVAL;
-  if (f & NAMESPACE_FLAGS) {
+  if (f & NAMESPACE_FLAGS & ~CLONE_NEWIPC) {
     t.kernel.log.once(`clone-ns-${f & NAMESPACE_FLAGS}`, `clone namespace flags 0x${(f & NAMESPACE_FLAGS).toString(16)} are not supported`);
     throw EINVAL;
   }
-  // A new UTS namespace needs CAP_SYS_ADMIN (copy_namespaces).
-  if ((f & CLONE_NEWUTS) && !t.creds.hasCap(CAP_SYS_ADMIN)) throw EPERM;
+  // A new UTS or IPC namespace needs CAP_SYS_ADMIN (copy_namespaces).
+  if ((f & (CLONE_NEWUTS | CLONE_NEWIPC)) && !t.creds.hasCap(CAP_SYS_ADMIN)) throw EPERM;
   // Init may not make siblings: they would have no parent to reap them (copy_process).
   if ((f & CLONE_PARENT) && t.tg.parent === null) throw EINVAL;
   if (f & CLONE_SETTLS) checkTlsBase(a.tls);
@@ -139,7 +140,10 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
   } else {
     let mm = t.mm;
     if (f & CLONE_VM) mm.users++;
-    else mm = t.mm.fork(ctx.addressSpace);
+    else {
+      mm = t.mm.fork(ctx.addressSpace);
+      mm.dropUncopied(ctx);
+    }
     const parent = (f & CLONE_PARENT) ? t.tg.parent : t.tg;
     tg = new ThreadGroup({
       tgid: tid,
@@ -174,8 +178,11 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
     creds: thread ? t.creds : t.creds.copy(),
     name: t.name,
     uts: (f & CLONE_NEWUTS) ? t.uts.copy() : t.uts,
+    ipc: (f & CLONE_NEWIPC) ? new IpcNamespace(IPC_LIMITS) : t.ipc,
   });
   child.sigmask = t.sigmask;
+  child.sessionKeyring = t.sessionKeyring; // copy_creds: the session keyring comes along
+  child.landlock = t.landlock; // and the Landlock domain
   // The alternate signal stack is inherited, except by a thread that shares the memory but
   // not as vfork's child (it cannot use the same stack): Linux's copy_process.
   if ((f & (CLONE_VM | CLONE_VFORK)) !== CLONE_VM) child.altStack = { ...t.altStack };

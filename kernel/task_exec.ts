@@ -85,8 +85,13 @@ export function execTask(t: Task, req: ExecRequest): void {
   t.clearChildTid = 0;
   t.robustList = 0;
   t.altStack = { sp: 0, size: 0, flags: SS_DISABLE }; // the old stack is in the dropped memory
+  // Dumpability as begin_new_exec judges it, on the ids from before the exec (Linux's own
+  // comment calls that wrong, and keeps it): then the new credentials, whose commit makes a
+  // set-id exec not dumpable.
+  const c = t.creds;
+  t.tg.dumpable = c.euid === c.uid && c.egid === c.gid && !target.unreadable ? 1 : 0;
   // Set-id bits and capabilities(7)'s transformation; saved ids follow the effective ones.
-  t.creds = target.creds ?? t.creds.afterExec().creds;
+  t.commitCreds(target.creds ?? t.creds.afterExec().creds);
   k.vforkDone(t.tg);
   ptraceOnExec(t, oldTid);
   if (fatal) k.killGroup(t.tg, 11);

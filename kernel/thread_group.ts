@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { Keyring } from "./keys.ts";
 import type { IoAccounting, Task } from "./task.ts";
 import { WaitQueue } from "../waiter/mod.ts";
 import { PendingSignals } from "./task_signals.ts";
@@ -30,6 +31,8 @@ export class ThreadGroup {
    */
   parentThread = 0;
   readonly children = new Set<ThreadGroup>();
+  /** keyctl's process keyring (KEY_SPEC_PROCESS_KEYRING), made on request; a new process has none. */
+  processKeyring: Keyring | null = null;
   limits: Limits;
   handlers: SignalHandlers;
   pgid: number;

@@ -226,6 +226,18 @@ Deno.test("mount -t overlay over tmpfs directories merges them, copies up on cha
   await assertSameAsNative([await compileC("overlay_mount")]);
 });
 
+Deno.test("the mount API (fsopen, fsconfig, fsmount, move_mount, open_tree) and mount(2)'s MS_MOVE: detached mounts usable as dirfds, attached and moved, never under themselves; clones with and without submounts; unmounted mounts neither cloned nor bound; no move under a shared parent; as natively (tests/c/mount_api.c)", async () => {
+  await assertSameAsNative([await compileC("mount_api")]);
+});
+
+Deno.test("Landlock (ABI 3): reads, writes, listings, making and removing files, execution, renames across directories (REFER, EXDEV) and truncation are confined to the granted trees, layers intersect, forks inherit, descriptors keep the rights they were opened with, as natively (tests/c/landlock.c)", async () => {
+  await assertSameAsNative([await compileC("landlock")]);
+});
+
 Deno.test("sendfile from a file onto its own end repeats the bytes between the offset and the end, as natively (and in whole chunks: gVisor's SendFileToSelf timed out)", async () => {
   await assertSameAsNative([await compileC("sendfile_self")]);
+});
+
+Deno.test("native AIO: the ring programs read themselves, reads, writes, fsync and polls, eventfd, errors, mremap and io_destroy behave as natively (tests/c/aio.c)", async () => {
+  await assertSameAsNative([await compileC("aio")]);
 });

@@ -13,3 +13,7 @@ Deno.test("System V shared memory, semaphores and message queues behave as nativ
   assert.match(r.stdout, /GETVAL 1 after the child's exit = 2 \n/);
   assert.match(r.stdout, /removed-msg child's msgsnd to the full queue \(99: EIDRM\): exit 99\n$/);
 });
+
+Deno.test("POSIX message queues behave as natively, in an IPC namespace of their own: priorities, EMSGSIZE, EAGAIN, timeouts, a receiver woken by another process, mq_notify's signal, mq_getsetattr, poll, the status line, the mqueue filesystem (tests/c/mqueue.c)", async () => {
+  await assertSameAsNative([await compileC("mqueue")]);
+});

@@ -32,6 +32,26 @@ Deno.test("TCP: send unconnected is EPIPE, a refused connect reads 0 and reconne
   assert.match(r.stdout, /a send blocked on full buffers ends with EPIPE when shut down, having sent part: yes/);
 });
 
+Deno.test("UDP: an AF_INET6 socket sends and connects to a sockaddr_in but does not bind one; port 0 is no peer, as natively", async () => {
+  const r = await assertSameAsNative([await compileC("net_udp_addrs")]);
+  assert.match(r.stdout, /peer ::ffff:127\.0\.0\.1 port 1337 len 28/);
+});
+
+Deno.test("socketpair of inet families and peers of the other IP version than the bound address fail as natively", async () => {
+  const r = await assertSameAsNative([await compileC("net_family_mismatch")]);
+  assert.match(r.stdout, /connect ::ffff:127\.0\.0\.1: -1 Network is unreachable/);
+});
+
+Deno.test("IPv4 multicast over loopback: membership, IP_MULTICAST_IF, delivery to the port's sockets, IP_MULTICAST_LOOP on lo, as natively", async () => {
+  const r = await assertSameAsNative([await compileC("net_multicast")]);
+  assert.match(r.stdout, /a member: a gets it, b it, the one bound to the group it, the one bound to 127\.0\.0\.1 nothing/);
+});
+
+Deno.test("UDP control messages: IP_PKTINFO, IP_RECVTTL/TOS/ORIGDSTADDR, IPV6_RECVPKTINFO/HOPLIMIT/TCLASS, and TTL/TOS set by option or by a send's control message, as natively", async () => {
+  const r = await assertSameAsNative([await compileC("net_udp_cmsg")]);
+  assert.match(r.stdout, /level 0 type 2 len 4: 21/);
+});
+
 Deno.test("/proc/sys/net/ipv4/ip_local_port_range is writable inside the sandbox (never natively here): it refuses bad ranges and bounds UDP and TCP ephemeral ports", async () => {
   const r = await runSentry([await compileC("net_port_range")]);
   assert.equal(r.code, 0, r.stderr);
@@ -49,6 +69,7 @@ Deno.test("/proc/sys/net/ipv4/ip_local_port_range is writable inside the sandbox
     "bound port 40000",
     "connect 0 from port 40001",
     "a connect with no port left: -1 Cannot assign requested address",
+    "a connect elsewhere: 0 from port 40001",
     "",
   ].join("\n"));
 });

@@ -69,6 +69,18 @@ Deno.test("getrusage, times, CPU-time clocks and ITIMER_VIRTUAL/PROF account CPU
   await assertSameAsNative([await compileC("cputime")]);
 });
 
+Deno.test("clock_nanosleep on the process CPU clock sleeps until the process used that much CPU, relative and absolute; on a thread clock it is EINVAL; as natively (tests/c/cpu_sleep.c)", async () => {
+  await assertSameAsNative([await compileC("cpu_sleep")]);
+});
+
+Deno.test("keyctl session keyrings: anonymous and named, inherited by new threads, joined by name only while searchable, SETPERM and DESCRIBE with their permission checks and errors, as natively (tests/c/keyctl.c)", async () => {
+  await assertSameAsNative([await compileC("keyctl")]);
+});
+
+Deno.test("setns joins another process's UTS namespace through a pidfd, refuses bad flags and reaped processes, and takes /proc/self/ns files by type, as natively (tests/c/setns.c)", async () => {
+  await assertSameAsNative([await compileC("setns")]);
+});
+
 Deno.test("POSIX timers: signals, thread targets, SIGEV_NONE, overruns, CPU clocks, deletion at fork and exec, as natively", async () => {
   await assertSameAsNative([await compileC("posixtimers")]);
 });
@@ -326,4 +338,8 @@ Deno.test("strace -f runs inside the sandbox: it follows a fork and sees the chi
   assert.match(r.stderr, /\[pid +\d+\] execve\("\/bin\/true", \["\/bin\/true"\]/);
   assert.match(r.stderr, /\[pid +\d+\] \+\+\+ exited with 0 \+\+\+/);
   assert.match(r.stderr, /^\+\+\+ exited with 3 \+\+\+$/m);
+});
+
+Deno.test("dumpability after set*id and exec (set-user-ID, execute-only programs) and the parent-death signal of a thread's child behave as natively", async () => {
+  await assertSameAsNative([await compileC("cred_dumpable")]);
 });

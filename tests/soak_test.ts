@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { assertSameAsNative, compileC, runSentry } from "./_harness.ts";
 
-Deno.test("fadvise, readahead, ioprio, set_mempolicy and get_mempolicy, mlock, mincore and msync answer as natively (cp, sort, git, ionice, ps)", async () => {
+Deno.test("fadvise, readahead, ioprio, set_mempolicy and get_mempolicy, mlock, mincore, msync and MADV_DONTFORK answer as natively (cp, sort, git, ionice, ps)", async () => {
   await assertSameAsNative([await compileC("advice")]);
 });
 

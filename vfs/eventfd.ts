@@ -51,6 +51,16 @@ export class EventFd extends AnonInodeFile {
     return 8;
   }
 
+  /**
+   * Linux's eventfd_signal, from inside the kernel (an aio completion with IOCB_FLAG_RESFD):
+   * adds n, stopping at the limit rather than failing.
+   */
+  signal(n: bigint): void {
+    if (COUNTER_LIMIT - this.counter < n) n = COUNTER_LIMIT - this.counter;
+    this.counter += n;
+    if (n !== 0n) this.waitQueue.notify(EVENT_IN | EVENT_RDNORM);
+  }
+
   override readiness(mask: number): number {
     let r = 0;
     if (this.counter > 0n) r |= EVENT_IN | EVENT_RDNORM;

@@ -75,6 +75,12 @@ export abstract class FileDescription implements Waitable {
   flags: number;
   /** The file's own offset, for read/write/lseek without an explicit offset. */
   offset = 0;
+  /**
+   * Landlock denied truncation of the file when it was opened (Linux keeps the rights a file was
+   * opened with): ftruncate(2) is EACCES. Set only under a Landlock domain, which a checkpoint
+   * refuses.
+   */
+  landlockNoTruncate = false;
   #refs = 1;
   /**
    * Opened by an application's open(2) (vfs/fsnotify.ts): its close is an inotify event. A

@@ -20,10 +20,21 @@ export class Mount {
   readonly fs: Filesystem;
   /** Immutable. The dentry of fs this mount shows at its mount point (a bind mount's subtree). */
   readonly root: Dentry;
-  /** Immutable. Null for the root mount. */
-  readonly parent: Mount | null;
-  /** Immutable. The dentry of parent this mount covers; null for the root mount. */
-  readonly mountpoint: Dentry | null;
+  /**
+   * Null for the root mount and for a detached mount (fsmount(2), open_tree(2)'s clones, not
+   * attached yet: the root of its own tree). Changed only by {@linkcode attachMount}.
+   */
+  parent: Mount | null;
+  /** The dentry of parent this mount covers; null when parent is. */
+  mountpoint: Dentry | null;
+  /** Set by umount2: gone from the tree (a descriptor may still hold it). */
+  umounted = false;
+  /**
+   * MS_SHARED was set (and not undone by MS_PRIVATE, MS_SLAVE or MS_UNBINDABLE). Nothing
+   * propagates (one mount namespace); what it changes is that a mount under a shared parent
+   * cannot be moved (EINVAL), as Linux.
+   */
+  shared = false;
   /** MS_RDONLY. */
   readonly: boolean;
   /** MS_NOSUID, MS_NODEV, MS_NOEXEC (abi/linux/mount.ts); MS_RDONLY is `readonly`. */
@@ -72,6 +83,19 @@ export class Mount {
   get isReadonly(): boolean {
     return this.readonly || this.fs.readonly;
   }
+}
+
+/**
+ * Puts m (detached, or attached elsewhere: moved) on `at`, stacking over what is mounted there
+ * already, as Linux's attach_recursive_mnt. Its own submounts come along.
+ */
+export function attachMount(m: Mount, at: Location): void {
+  if (m.parent !== null && m.mountpoint !== null && m.parent.children.get(m.mountpoint) === m) {
+    m.parent.children.delete(m.mountpoint);
+  }
+  m.parent = at.mount;
+  m.mountpoint = at.dentry;
+  at.mount.children.set(at.dentry, m);
 }
 
 /** @savable Immutable. A file in the tree: which mount, which dentry. */

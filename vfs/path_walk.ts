@@ -16,6 +16,7 @@
  * @module
  */
 
+import type { LandlockDomain } from "../kernel/landlock.ts";
 import { EACCES, ELOOP, ENAMETOOLONG, ENOENT, ENOTDIR } from "../kernel/errno.ts";
 import type { Credentials } from "../kernel/creds.ts";
 import { MAXSYMLINKS, NAME_MAX, S_IFDIR, S_IFLNK, S_IFMT } from "../abi/linux/file.ts";
@@ -34,6 +35,8 @@ export interface PathContext {
    * a default ACL (Linux's posix_acl_create). Absent: 0 (the mode is final).
    */
   umask?: number;
+  /** The caller's Landlock domain (kernel/landlock.ts), checked by the VFS's operations; absent: none. */
+  landlock?: LandlockDomain | null;
 }
 
 /** A walk whose final component does not exist, for callers that create it. */

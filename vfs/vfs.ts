@@ -42,6 +42,10 @@ import { hostStdio, type OutputMeter } from "./host_file.ts";
 import { nowNs } from "./tmpfs/tmpfs.ts";
 import { CAP_CHOWN, CAP_FOWNER, CAP_FSETID, CAP_MKNOD, CAP_SYS_ADMIN } from "../abi/linux/capability.ts";
 import {
+  checkLandlock, checkLandlockRefer, FS_MAKE_REG, landlockAllows, FS_READ_DIR, FS_READ_FILE, FS_TRUNCATE, FS_WRITE_FILE, makeRight,
+  removeRight,
+} from "../kernel/landlock.ts";
+import {
   type Acl, aclChmod, aclCreate, aclMode, aclToXattr, aclTypeOf, checkAclValid, checkDefaultAclTarget, parseAclXattr,
   XATTR_POSIX_ACL_ACCESS, XATTR_POSIX_ACL_DEFAULT,
 } from "./posix_acl.ts";
@@ -136,6 +140,26 @@ export class VirtualFilesystem {
     return m;
   }
 
+  /**
+   * A detached mount of fs (fsmount(2), open_tree(2)'s clones): the root of a tree of its own,
+   * reached only through descriptors until move_mount attaches it (vfs/mount.ts attachMount).
+   */
+  detachedMount(fs: Filesystem, o: { readonly: boolean; root?: Dentry; flags?: number; source?: string }): Mount {
+    return new Mount({
+      id: this.#nextMountId++, fs, root: o.root ?? fs.root, parent: null, mountpoint: null,
+      readonly: o.readonly, flags: o.flags ?? 0, source: o.source ?? fs.name,
+    });
+  }
+
+  /** Whether m is in the tree: reached from the root mount through mounts not unmounted. */
+  isAttached(m: Mount): boolean {
+    for (let x: Mount | null = m; x !== null; x = x.parent) {
+      if (x.umounted) return false;
+      if (x === this.#rootMount) return true;
+    }
+    return false;
+  }
+
   /** Every mount, parents before children (for /proc/PID/mounts). */
   mounts(): Mount[] {
     const out: Mount[] = [];
@@ -175,6 +199,7 @@ export class VirtualFilesystem {
         const p = r.parent;
         if (p.mount.isReadonly) throw EROFS;
         checkPermission(ctx.creds, MAY_WRITE | MAY_EXEC, p.dentry.mode, p.dentry.uid, p.dentry.gid, p.dentry.acl);
+        checkLandlock(ctx.landlock, p, FS_MAKE_REG);
         const attrs = newFileAttrs(ctx, p.dentry, S_IFREG | (mode & 0o7777));
         const d = fsnotifyCreate(p.dentry, inheritAcls(p.dentry.create(r.name, attrs), attrs));
         // A file this call created is opened whatever its mode says (Linux's may_open skip).
@@ -198,11 +223,21 @@ export class VirtualFilesystem {
     if (type === S_IFDIR && (want & MAY_WRITE)) throw EISDIR;
     if ((want & MAY_WRITE) && (type === S_IFREG || type === S_IFDIR) && loc.mount.isReadonly) throw EROFS;
     d.checkAccess(ctx.creds, want);
+    if (ctx.landlock) {
+      // Linux's hook_file_open (and hook_path_truncate for O_TRUNC).
+      let access = 0;
+      if (want & MAY_READ) access |= type === S_IFDIR ? FS_READ_DIR : FS_READ_FILE;
+      if (acc !== O_RDONLY) access |= FS_WRITE_FILE;
+      if ((flags & O_TRUNC) && type === S_IFREG) access |= FS_TRUNCATE;
+      checkLandlock(ctx.landlock, loc, access);
+    }
     if ((flags & O_NOATIME) && ctx.creds.fsuid !== d.uid && !ctx.creds.hasCap(CAP_FOWNER)) throw EPERM;
     // A directory cannot do direct I/O (do_dentry_open: no FMODE_CAN_ODIRECT).
     if ((flags & O_DIRECT) && type === S_IFDIR) throw EINVAL;
     if ((flags & O_TRUNC) && type === S_IFREG) d.setattr({ size: 0 });
-    return fsnotifyOpen(d.open(loc, (flags & ~OPEN_ONLY_FLAGS) | O_LARGEFILE), (flags & O_TRUNC) !== 0);
+    const f = fsnotifyOpen(d.open(loc, (flags & ~OPEN_ONLY_FLAGS) | O_LARGEFILE), (flags & O_TRUNC) !== 0);
+    if (ctx.landlock && type === S_IFREG && !landlockAllows(ctx.landlock, loc, FS_TRUNCATE)) f.landlockNoTruncate = true;
+    return f;
   }
 
   /**
@@ -284,12 +319,14 @@ export class VirtualFilesystem {
    * Resolves and opens a file for execve(2) and the ELF interpreter: it must be a regular file
    * the caller may execute (EACCES otherwise, as Linux for directories and devices).
    */
-  openExecutable(ctx: PathContext, dir: Location, path: string): Executable {
-    const loc = walk(ctx, dir, path, true);
+  openExecutable(ctx: PathContext, dir: Location, path: string, follow = true): Executable {
+    const loc = walk(ctx, dir, path, follow);
+    if (loc.dentry.isSymlink) throw ELOOP; // only without follow (execveat's AT_SYMLINK_NOFOLLOW)
     const d = loc.dentry;
     if (!d.isRegular || loc.mount.noexec) throw EACCES;
     if (!mayAccess(ctx.creds, MAY_EXEC, d.mode, d.uid, d.gid, d.acl)) throw EACCES;
-    return { file: d.open(loc, O_RDONLY | O_LARGEFILE), location: loc, hostPath: d.hostPath() };
+    // IN_OPEN as Linux's open_exec (and IN_CLOSE_NOWRITE when the loader lets go).
+    return { file: fsnotifyOpen(d.open(loc, O_RDONLY | O_LARGEFILE)), location: loc, hostPath: d.hostPath() };
   }
 
   // ---- Changing the tree (fs/namei.c) --------------------------------------------------------
@@ -317,7 +354,7 @@ export class VirtualFilesystem {
    * that must not exist, writable, with write and search permission (Linux's filename_create
    * and may_create). forDir: a trailing slash is allowed.
    */
-  #createTarget(ctx: PathContext, dir: Location, path: string, forDir: boolean): ParentWalk {
+  #createTarget(ctx: PathContext, dir: Location, path: string, forDir: boolean, mode: number): ParentWalk {
     const p = walkParent(ctx, dir, path);
     if (p.name === "." || p.name === ".." || p.name === "/") throw EEXIST;
     const existing = this.#lookupChild(ctx, p);
@@ -326,12 +363,13 @@ export class VirtualFilesystem {
     if (p.parent.mount.isReadonly) throw EROFS;
     const d = p.parent.dentry;
     checkPermission(ctx.creds, MAY_WRITE | MAY_EXEC, d.mode, d.uid, d.gid, d.acl);
+    checkLandlock(ctx.landlock, p.parent, makeRight(mode));
     return p;
   }
 
   /** Implements mkdirat(2). mode: permission bits with the umask applied. */
   mkdirAt(ctx: PathContext, dir: Location, path: string, mode: number): void {
-    const p = this.#createTarget(ctx, dir, path, true);
+    const p = this.#createTarget(ctx, dir, path, true, S_IFDIR);
     const attrs = newFileAttrs(ctx, p.parent.dentry, S_IFDIR | (mode & 0o7777));
     fsnotifyCreate(p.parent.dentry, inheritAcls(p.parent.dentry.mkdir(p.name, attrs), attrs));
   }
@@ -343,7 +381,7 @@ export class VirtualFilesystem {
     if (type !== 0 && type !== S_IFREG && type !== S_IFIFO && type !== S_IFSOCK && type !== S_IFCHR && type !== S_IFBLK) {
       throw EINVAL;
     }
-    const p = this.#createTarget(ctx, dir, path, false);
+    const p = this.#createTarget(ctx, dir, path, false, type || S_IFREG);
     if ((type === S_IFCHR || type === S_IFBLK) && !ctx.creds.hasCap(CAP_MKNOD)) throw EPERM;
     const attrs = newFileAttrs(ctx, p.parent.dentry, (type || S_IFREG) | (mode & 0o7777));
     if (type === S_IFCHR || type === S_IFBLK) attrs.rdev = rdev;
@@ -357,7 +395,7 @@ export class VirtualFilesystem {
   bindSocketAt(ctx: PathContext, dir: Location, path: string, mode: number, endpoint: unknown): Location {
     let p: ParentWalk;
     try {
-      p = this.#createTarget(ctx, dir, path, false);
+      p = this.#createTarget(ctx, dir, path, false, S_IFSOCK);
     } catch (e) {
       throw e === EEXIST ? EADDRINUSE : e;
     }
@@ -382,7 +420,7 @@ export class VirtualFilesystem {
   /** Implements symlinkat(2). */
   symlinkAt(ctx: PathContext, target: string, dir: Location, path: string): void {
     if (target === "") throw ENOENT;
-    const p = this.#createTarget(ctx, dir, path, false);
+    const p = this.#createTarget(ctx, dir, path, false, S_IFLNK);
     fsnotifyCreate(p.parent.dentry, p.parent.dentry.symlink(p.name, target, newFileAttrs(ctx, p.parent.dentry, S_IFLNK | 0o777)));
   }
 
@@ -398,6 +436,7 @@ export class VirtualFilesystem {
     checkPermission(ctx.creds, MAY_WRITE | MAY_EXEC, d.mode, d.uid, d.gid, d.acl);
     if (from.dentry.isDir) throw EPERM;
     if (!mayHardlink(ctx.creds, from.dentry)) throw EPERM;
+    checkLandlockRefer(ctx.landlock, from.parent(), p.parent, from.dentry.mode, false);
     fsnotifyLink(from.dentry, d, d.link(p.name, from.dentry));
   }
 
@@ -417,6 +456,7 @@ export class VirtualFilesystem {
     if (p.trailingSlash) throw child.isDir ? EISDIR : ENOTDIR;
     checkMayDelete(ctx.creds, p.parent.dentry, child);
     if (child.isDir) throw EISDIR;
+    checkLandlock(ctx.landlock, p.parent, removeRight(child.mode));
     this.#checkNotBusy(ctx, p.parent, child);
     p.parent.dentry.unlink(p.name, child);
     fsnotifyRemove(p.parent.dentry, p.name, child);
@@ -433,6 +473,7 @@ export class VirtualFilesystem {
     if (child === null) throw ENOENT;
     checkMayDelete(ctx.creds, p.parent.dentry, child);
     if (!child.isDir) throw ENOTDIR;
+    checkLandlock(ctx.landlock, p.parent, removeRight(child.mode));
     this.#checkNotBusy(ctx, p.parent, child);
     p.parent.dentry.rmdir(p.name, child);
     fsnotifyRemove(p.parent.dentry, p.name, child);
@@ -478,6 +519,13 @@ export class VirtualFilesystem {
       if (src.isDir) checkPermission(ctx.creds, MAY_WRITE, src.mode, src.uid, src.gid, src.acl);
       if (exchange && dst !== null && dst.isDir) checkPermission(ctx.creds, MAY_WRITE, dst.mode, dst.uid, dst.gid, dst.acl);
     }
+    if (ctx.landlock) {
+      // Linux's hook_path_rename: the move (and the exchanged file's move back), and the
+      // removal of what it replaces.
+      checkLandlockRefer(ctx.landlock, op.parent, np.parent, src.mode, true);
+      if (exchange && dst !== null) checkLandlockRefer(ctx.landlock, np.parent, op.parent, dst.mode, true);
+      else if (dst !== null) checkLandlock(ctx.landlock, np.parent, removeRight(dst.mode));
+    }
     this.#checkNotBusy(ctx, op.parent, src);
     if (dst !== null) this.#checkNotBusy(ctx, np.parent, dst);
     // Hard links of one inode: rename does nothing (Linux's same-inode rule).
@@ -517,14 +565,17 @@ export class VirtualFilesystem {
     const attr: { uid?: number; gid?: number; mode?: number } = {};
     if (uid !== -1) attr.uid = uid;
     if (gid !== -1) attr.gid = gid;
-    // Changing the owner of a non-directory clears set-user-ID, and set-group-ID when it means
-    // "setgid" (group execute set), as Linux's chown_common.
-    if ((uid !== -1 || gid !== -1) && !d.isDir && !d.isSymlink) {
+    // chown of a non-directory (even to -1, -1) clears set-user-ID, set-group-ID when it means
+    // "setgid" (group execute set) or the caller is neither in the file's group nor holds
+    // CAP_FSETID, and file capabilities, as Linux's chown_common (ATTR_KILL_SUID, _SGID, _PRIV).
+    const killPriv = !d.isDir && !d.isSymlink;
+    if (killPriv) {
       let m = d.mode & 0o7777 & ~S_ISUID;
-      if (d.mode & S_IXGRP) m &= ~S_ISGID;
+      if ((d.mode & S_IXGRP) || !(c.inGroup(d.gid) || c.hasCap(CAP_FSETID))) m &= ~S_ISGID;
       if (m !== (d.mode & 0o7777)) attr.mode = m;
     }
     d.setattr(attr);
+    if (killPriv && d.fileCaps) d.removexattr(XATTR_SECURITY_CAPABILITY);
     fsnotifyChange(d, attr.uid !== undefined || attr.gid !== undefined || attr.mode !== undefined ? IN_ATTRIB : 0);
   }
 
@@ -559,6 +610,7 @@ export class VirtualFilesystem {
     if (d.isDir) throw EISDIR;
     if (!d.isRegular) throw EINVAL;
     if (checkAccess) checkPermission(ctx.creds, MAY_WRITE, d.mode, d.uid, d.gid, d.acl);
+    checkLandlock(ctx.landlock, loc, FS_TRUNCATE);
     this.#checkWritable(loc);
     checkSize?.();
     const kill = privsToRemove(ctx.creds, d);

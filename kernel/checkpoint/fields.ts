@@ -62,6 +62,9 @@ export const LEDGER: readonly LedgerEntry[] = [
       users: "the number of thread groups using it: recounted as restored groups take it",
       hostCpuCharged: "CPU time of the old host threads: the restored stub starts at zero",
     },
+    refused: {
+      aio: "io_setup's contexts: a sandbox with any is refused",
+    },
   },
   {
     file: "kernel/thread_group.ts",
@@ -86,6 +89,7 @@ export const LEDGER: readonly LedgerEntry[] = [
     refused: {
       oomKilled: "a process the OOM killer chose",
       vforkPending: "a vfork child that has not exec'd",
+      processKeyring: "a keyring (keyctl): a checkpoint refuses a sandbox with keyrings",
     },
   },
   {
@@ -116,6 +120,10 @@ export const LEDGER: readonly LedgerEntry[] = [
       affinity: "a CPU affinity mask",
       personality: "a persona other than PER_LINUX (personality(2))",
       uts: "a UTS namespace of its own (unshare or clone with CLONE_NEWUTS): the sandbox's first one is saved as the hostname",
+      sessionKeyring: "a keyring (keyctl): a checkpoint refuses a sandbox with keyrings",
+      landlock: "a Landlock domain (landlock_restrict_self)",
+      threadKeyring: "a keyring (keyctl): a checkpoint refuses a sandbox with keyrings",
+      ipc: "an IPC namespace of its own (unshare or clone with CLONE_NEWIPC); the sandbox's first one holds nothing a checkpoint saves (IPC objects and message queues are refused)",
       ptrace: "a task traced with ptrace(2)",
       seccomp: "seccomp strict mode or filters",
       tracees: "a task tracing others with ptrace(2)",
@@ -358,7 +366,7 @@ export const LEDGER: readonly LedgerEntry[] = [
     className: "UdpSocket",
     saved: [
       "#localAddr", "#localPort", "#bound", "wildcardVersion", "reuseAddr", "reusePort", "#remote", "#rx", "#tx", "#rxLimit",
-      "#txLimit", "#error", "drops",
+      "#txLimit", "#error", "drops", "#portLocked", "multicastLoop", "multicastIf", "multicastIfAddr", "groups",
     ],
     derived: {
       "#host": "the restoring kernel's stack, which takes the socket's port back (UdpSocket.restore)",
@@ -398,7 +406,7 @@ export const LEDGER: readonly LedgerEntry[] = [
   {
     file: "kernel/socket/inet/udp.ts",
     className: "UdpSocketFile",
-    saved: ["sock", "#bound", "#held", "#received", "#shutRd", "#shutWr"],
+    saved: ["sock", "#bound", "#held", "#received", "#shutRd", "#shutWr", "#stamp"],
     derived: {
       type: "SOCK_DGRAM, fixed by the class",
       protocol: "IPPROTO_UDP, fixed by the class",

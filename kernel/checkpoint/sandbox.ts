@@ -136,6 +136,8 @@ const vmaSchema = z.object({
   locked: z.boolean().optional(),
   /** prctl(PR_SET_VMA_ANON_NAME)'s name; absent: none. */
   anonName: z.string().max(80).optional(),
+  /** madvise(MADV_DONTFORK); absent: false. */
+  dontCopy: z.literal(true).optional(),
   /**
    * MAP_SHARED|MAP_ANONYMOUS memory: the object (one index per memory object, however many
    * mappings and processes share it) and the offset of `start` in it.
@@ -397,6 +399,9 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
   // they both hold one, so a sandbox holding any is refused rather than restored wrong.
   if (k.fileLocks.anyHeld) throw new CheckpointError("file locks (flock, fcntl or OFD) are held: not saved yet");
   if (!k.ipc.empty) throw new CheckpointError("System V IPC objects (shm, sem or msg) exist: not saved yet");
+  if (k.ipc.mqueue.root.queues.size > 0) throw new CheckpointError("POSIX message queues exist: not saved yet");
+  if (k.keys.size > 0) throw new CheckpointError("keyrings (keyctl) exist: not saved yet");
+  if (groups.some((tg) => !tg.zombie && (tg.mm.aio?.size ?? 0) > 0)) throw new CheckpointError("asynchronous I/O contexts (io_setup) exist: not saved yet");
   const processes = groups.map((tg) => saveProcess(tg, c));
   const consoleTerm = k.tty.console;
   const console = consoleTerm === null || consoleTerm.hungUp ? null : c.terminals.ref(consoleTerm, () => saveTerminal(consoleTerm));
@@ -564,6 +569,10 @@ function saveTask(t: Task, c: SaveContext): SavedTask {
   if (t.uts !== t.kernel.rootUts) {
     throw new CheckpointError(`task ${t.tid} is in a UTS namespace of its own: not saved yet`);
   }
+  if (t.landlock !== null) throw new CheckpointError(`task ${t.tid} is restricted by Landlock: not saved yet`);
+  if (t.ipc !== t.kernel.ipc) {
+    throw new CheckpointError(`task ${t.tid} is in an IPC namespace of its own: not saved yet`);
+  }
   if (t.fs.root.path() !== "/") throw new CheckpointError(`task ${t.tid} is chrooted (${t.fs.root.path()}): not saved yet`);
   const regs = t.ctx.regs.clone();
   const parkedStop = c.parked.get(t);
@@ -633,6 +642,7 @@ function saveMemory(mm: MemoryManager, ctx: Context, c: SaveContext): SavedMemor
     const saved = {
       start: v.start, end: v.end, prot: v.prot, name: v.name, growsDown: v.growsDown, locked: v.locked === true,
       ...(v.anonName !== undefined ? { anonName: v.anonName } : {}),
+      ...(v.dontCopy ? { dontCopy: true as const } : {}),
     };
     if (v.shared && v.file === null && v.object instanceof SharedAnon) {
       const object = c.sharedAnons.ref(v.object, () => true);
@@ -1286,7 +1296,7 @@ function restoreMemory(
       if (e !== 0) throw new ImageError(`restore: cannot map the memfd ${f.name} at 0x${v.start.toString(16)} (errno ${-e})`);
       mm.vmas.push({
         start: v.start, end: v.end, prot: v.prot, shared: true, object: sharedObject(f), file: f.incRef(), offset: v.memfd.offset,
-        name: v.name, growsDown: v.growsDown, locked: v.locked === true,
+        name: v.name, growsDown: v.growsDown, locked: v.locked === true, ...(v.dontCopy ? { dontCopy: true } : {}),
       });
       continue;
     }
@@ -1306,7 +1316,7 @@ function restoreMemory(
       // Held by the mapping from here (released with the address space if the restore fails).
       mm.vmas.push({
         start: v.start, end: v.end, prot: v.prot, shared: false, object: null, file, offset: v.file.offset,
-        name: v.name, growsDown: v.growsDown, locked: v.locked === true,
+        name: v.name, growsDown: v.growsDown, locked: v.locked === true, ...(v.dontCopy ? { dontCopy: true } : {}),
         // A file on a noexec mount never becomes executable (mm.ts's mmap rule).
         ...(file.location()?.mount.noexec ? { mayExec: false } : {}),
       });
@@ -1318,7 +1328,7 @@ function restoreMemory(
     if (file !== null) continue;
     mm.vmas.push({
       start: v.start, end: v.end, prot: v.prot, shared: object !== null, object, file: null, offset: v.shared?.offset ?? 0,
-      name: v.name, growsDown: v.growsDown, locked: v.locked === true,
+      name: v.name, growsDown: v.growsDown, locked: v.locked === true, ...(v.dontCopy ? { dontCopy: true } : {}),
       ...(v.anonName !== undefined ? { anonName: v.anonName } : {}),
     });
   }

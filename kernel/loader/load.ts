@@ -6,11 +6,13 @@
  * @module
  */
 
+import { checkLandlock, FS_EXECUTE, FS_READ_FILE } from "../landlock.ts";
 import { EACCES, EFAULT, ELOOP, ENOENT, errnoFromNumber, LinuxError } from "../errno.ts";
 import type { Task } from "../task.ts";
 import type { Location, PathContext, VirtualFilesystem } from "../../vfs/mod.ts";
-import { MAY_EXEC, mayAccess } from "../../vfs/mod.ts";
+import { MAY_EXEC, MAY_READ, mayAccess } from "../../vfs/mod.ts";
 import type { FileDescription } from "../../vfs/file_description.ts";
+import { fsnotifyAccess } from "../../vfs/fsnotify.ts";
 import type { MemoryManager, MmapOpts } from "../mm/mm.ts";
 import type { Context } from "../../platform/mod.ts";
 import { loadExtent, loadPlan, parseElf, parseInterpPath, PT_INTERP, readElfHeader, type ElfInfo } from "./elf.ts";
@@ -102,6 +104,8 @@ export interface LoadTarget {
   ctx: Context;
   /** Out: the credentials the new program runs with (set-id bits, capabilities). */
   creds?: Credentials;
+  /** Out: the program's file is not readable by the caller (Linux's would_dump: not dumpable). */
+  unreadable?: boolean;
 }
 
 /** Host auxv entries that describe the CPU, passed through so libc picks the same code paths. */
@@ -121,6 +125,7 @@ function readHostAuxv(): Map<number, number> {
   return m;
 }
 
+/** The loader's read (Linux's kernel_read: IN_ACCESS for what it read). */
 function readAt(f: FileDescription, offset: number, len: number): Uint8Array {
   const buf = new Uint8Array(len);
   let done = 0;
@@ -129,21 +134,27 @@ function readAt(f: FileDescription, offset: number, len: number): Uint8Array {
     if (n <= 0) break;
     done += n;
   }
+  if (done > 0) fsnotifyAccess(f);
   return buf.subarray(0, done);
 }
 
 function openExecutable(t: Task, path: string, how?: ExecOpen): FileDescription {
   const vfs = t.kernel.vfs;
   const ctx = { root: t.fs.root, creds: t.creds };
+  // Opened for the loader's reads by execute permission alone, as Linux's open_exec: an
+  // execute-only program (mode 0711) runs.
   const f = how?.file !== undefined
     ? how.file.incRef()
-    : vfs.openAt(ctx, how?.dir ?? t.fs.cwd, how?.rel ?? path, O_RDONLY | (how?.nofollow ? O_NOFOLLOW : 0), 0);
+    : vfs.openExecutable(ctx, how?.dir ?? t.fs.cwd, how?.rel ?? path, !how?.nofollow).file;
   try {
     if (f.location()?.mount.noexec) throw EACCES; // MS_NOEXEC
     const st = f.stat();
     if ((st.mode & S_IFMT) !== S_IFREG) throw EACCES;
     // Execute permission: the matching x bit, or CAP_DAC_OVERRIDE and any x bit.
     if (!mayAccess(t.creds, MAY_EXEC, st.mode, st.uid, st.gid, f.location()?.dentry.acl ?? null)) throw EACCES;
+    const loc = f.location();
+    // Landlock: open_exec's open reads and executes (FMODE_READ and __FMODE_EXEC).
+    if (loc !== null) checkLandlock(t.landlock, loc, FS_READ_FILE | FS_EXECUTE);
     return f;
   } catch (e) {
     f.decRef();
@@ -313,6 +324,8 @@ function execCreds(t: Task, file: FileDescription): { creds: Credentials; secure
 function loadElf(t: Task, file: FileDescription, args: ExecArgs, target: LoadTarget): void {
   const exec = execCreds(t, file);
   target.creds = exec.creds;
+  const st = file.stat();
+  if (!mayAccess(t.creds, MAY_READ, st.mode, st.uid, st.gid, file.location()?.dentry.acl ?? null)) target.unreadable = true;
   const info = readElf(file);
   let interpInfo: ElfInfo | null = null;
   let interpFile: FileDescription | null = null;

@@ -21,6 +21,7 @@ import { EACCES, EAGAIN, EBADF, EEXIST, EFAULT, EINVAL, ENOMEM, EPERM, errnoFrom
 import type { AddressSpace, Context } from "../../platform/mod.ts";
 import type { FileDescription } from "../../vfs/file_description.ts";
 import type { Location } from "../../vfs/mount.ts";
+import type { AioTable } from "../aio.ts";
 
 export const STACK_TOP = 0x7fff_ffff_f000;
 export const MMAP_BASE = 0x7fff_f7ff_f000;
@@ -72,6 +73,10 @@ export interface Vma {
   anonName?: string;
   /** False for a file mapping on a noexec mount (Linux clears VM_MAYEXEC): mprotect(PROT_EXEC) is EACCES. */
   mayExec?: boolean;
+  /** Linux's VM_DONTCOPY (madvise MADV_DONTFORK): a fork's child does not get it. */
+  dontCopy?: boolean;
+  /** Linux's VM_DONTEXPAND: mremap may move it, never grow it (EFAULT) (an aio ring). */
+  dontExpand?: boolean;
 }
 
 /** Arguments of {@linkcode MemoryManager.mmap}. */
@@ -94,6 +99,8 @@ export interface MmapOpts {
   callerFills?: boolean;
   /** A shared mapping mprotect may never make writable (Linux's VM_MAYWRITE clear). */
   readOnly?: boolean;
+  /** VM_DONTEXPAND (kernel/aio.ts's rings). */
+  dontExpand?: boolean;
 }
 
 /** @savable */
@@ -127,6 +134,8 @@ export class MemoryManager {
    * process's lifetime total when it is reaped goes to the last users (kernel/cpu_time.ts).
    */
   hostCpuCharged = { userNs: 0, sysNs: 0 };
+  /** io_setup's contexts (kernel/aio.ts), made on first use; a fork's child has none. */
+  aio: AioTable | null = null;
 
   constructor(as: AddressSpace) {
     this.as = as;
@@ -290,11 +299,12 @@ export class MemoryManager {
       object: shared ? sharedObject(file) : null,
       file: file ? file.incRef() : null,
       offset: anon ? 0 : o.offset,
-      name: file ? file.path() : (o.name ?? ""),
+      name: o.name ?? (file ? file.path() : ""),
       growsDown: (o.flags & MAP_GROWSDOWN) !== 0,
       locked: (o.flags & MAP_LOCKED) !== 0 || this.lockFuture,
       ...(o.readOnly ? { mayWrite: false } : {}),
       ...(file?.location()?.mount.noexec ? { mayExec: false } : {}),
+      ...(o.dontExpand ? { dontExpand: true } : {}),
     });
   }
 
@@ -340,6 +350,26 @@ export class MemoryManager {
       this.#insert(name === null ? rest : { ...rest, anonName: name });
     }
     if (covered < end - start) throw ENOMEM;
+  }
+
+  /**
+   * madvise(MADV_DONTFORK / MADV_DOFORK): [start, end) is (not) left out of a fork's child.
+   * The caller checked that the range is mapped.
+   */
+  setDontCopy(start: number, end: number, dontCopy: boolean): void {
+    if (!this.vmas.some((v) => v.start < end && start < v.end && !v.dontCopy !== !dontCopy)) return;
+    for (const p of this.#remove(start, end)) {
+      const { dontCopy: _, ...rest } = p;
+      this.#insert(dontCopy ? { ...rest, dontCopy: true } : rest);
+    }
+  }
+
+  /**
+   * For a fork's child, before it first runs (via: its context): its copies of the mappings
+   * marked MADV_DONTFORK go, on the host too.
+   */
+  dropUncopied(via: Context): void {
+    for (const v of this.vmas.filter((v) => v.dontCopy)) this.munmap(via, v.start, v.end - v.start);
   }
 
   /** mlockall(MCL_CURRENT) and munlockall: every VMA. */
@@ -405,7 +435,7 @@ export class MemoryManager {
     const joins = (a: Vma, b: Vma) =>
       a.end === b.start && a.file === null && b.file === null && !a.shared && !b.shared &&
       a.prot === b.prot && a.name === b.name && a.growsDown === b.growsDown && !a.locked === !b.locked &&
-      a.anonName === b.anonName;
+      a.anonName === b.anonName && !a.dontCopy === !b.dontCopy;
     if (prev !== undefined && joins(prev, v)) {
       prev.end = v.end;
       if (next !== undefined && joins(prev, next)) {
@@ -679,7 +709,12 @@ export class MemoryManager {
         oldLen = newLen;
       }
     }
-    if (oldLen === 0) throw EINVAL; // duplicating shared mappings is not supported
+    // old_len 0 duplicates a shared mapping (not supported here beyond Linux's ENOMEM when it
+    // may not move); a private one is EINVAL, as Linux since 4.14.
+    if (oldLen === 0 && v.shared && !(o.flags & MREMAP_MAYMOVE)) throw ENOMEM;
+    if (oldLen === 0) throw EINVAL;
+    // VM_DONTEXPAND (Linux's vma_to_resize, after mremap_to cleared the destination).
+    if (v.dontExpand && newLen > oldLen) throw EFAULT;
     // Linux's vma_to_resize: a locked mapping may grow only within RLIMIT_MEMLOCK.
     if (v.locked && newLen > oldLen && this.lockedBytes() + (newLen - oldLen) > (o.lockLimit ?? Infinity)) throw EAGAIN;
     if (!(o.flags & MREMAP_FIXED)) this.#checkAsLimit(newLen - oldLen, asLimit);
@@ -739,8 +774,10 @@ export class MemoryManager {
     return m;
   }
 
-  /** Drops every mapping's file reference (the address space is going away). */
+  /** Drops every mapping's file reference and the aio contexts (the address space is going away). */
   releaseAll(): void {
+    this.aio?.release();
+    this.aio = null;
     for (const v of this.vmas) v.file?.decRef();
     this.vmas = [];
   }
@@ -751,15 +788,16 @@ export class MemoryManager {
   }
 }
 
+/** The vDSO's mappings: Linux's special mappings, which mlock leaves alone. */
+function isSpecial(v: Vma): boolean {
+  return v.file === null && (v.name === "[vdso]" || v.name === "[vvar]");
+}
+
 /**
  * The identity of what a new MAP_SHARED mapping of file (null: anonymous memory) maps. A file is
  * known by its inode (dev, ino), as Linux keys shared futexes by inode, so that two opens of one
  * file compare equal; one stat per shared file mapping, at mmap time.
  */
-/** The vDSO's mappings: Linux's special mappings, which mlock leaves alone. */
-function isSpecial(v: Vma): boolean {
-  return v.file === null && (v.name === "[vdso]" || v.name === "[vvar]");
-}
 
 export function sharedObject(file: FileDescription | null): SharedObject {
   if (file === null) return new SharedAnon();

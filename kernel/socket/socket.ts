@@ -66,6 +66,8 @@ export interface ControlMessages {
   rights?: FileDescription[];
   /** SCM_CREDENTIALS. */
   creds?: UCred;
+  /** Other control messages received, as they go out: level, type and data (TCP_CM_INQ, IP_PKTINFO...). */
+  other?: { level: number; type: number; data: Uint8Array }[];
 }
 
 export interface SendRequest {
@@ -186,6 +188,19 @@ export abstract class SocketFile extends FileDescription {
    */
   recvVia(_t: Task, _max: number, _flags: number, _take: (src: Uint8Array) => number): number {
     throw EOPNOTSUPP;
+  }
+
+  /**
+   * The peer's address accept(2) reports for this new connection: getpeername's, except that
+   * a connection already reset still has it (Linux's inet_getname with peer=2).
+   */
+  acceptedPeer(t: Task): Uint8Array {
+    return this.getpeername(t);
+  }
+
+  /** Control messages for a stream read that went through recvVia (TCP_CM_INQ), or null. */
+  viaControl(): ControlMessages | null {
+    return null;
   }
 
   /** SHUT_RD, SHUT_WR, SHUT_RDWR. */

@@ -14,6 +14,8 @@ export const EPHEMERAL_HIGH = 65535;
 interface Holder<T> {
   owner: T;
   addr: IpAddress | null;
+  /** Took an ephemeral port for a connect (bindForConnect): may share it with others such. */
+  shared?: boolean;
 }
 
 /** @savable */
@@ -63,6 +65,33 @@ export class PortTable<T> {
     list.push({ owner, addr });
     this.#byPort.set(port, list);
     return port;
+  }
+
+  /**
+   * An ephemeral port for a connect, as Linux's __inet_hash_connect finds one: a free port if
+   * any is left, else one held only by other connects' sockets where `usable(port)` (the
+   * 4-tuple the new connection would have is not taken). Throws EADDRINUSE.
+   */
+  bindForConnect(owner: T, addr: IpAddress | null, usable: (port: number) => boolean): number {
+    const span = this.#high - this.#low + 1;
+    for (let i = 0; i < span; i++) {
+      const p = this.#next;
+      this.#next = p >= this.#high ? this.#low : p + 1;
+      if (!this.#byPort.has(p)) {
+        this.#byPort.set(p, [{ owner, addr, shared: true }]);
+        return p;
+      }
+    }
+    for (let i = 0; i < span; i++) {
+      const p = this.#next;
+      this.#next = p >= this.#high ? this.#low : p + 1;
+      const list = this.#byPort.get(p)!;
+      if (list.every((h) => h.shared) && usable(p)) {
+        list.push({ owner, addr, shared: true });
+        return p;
+      }
+    }
+    throw EADDRINUSE;
   }
 
   /**

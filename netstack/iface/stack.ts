@@ -354,6 +354,10 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
     return this.#tcpPorts.bind(sock, addr, port, (other) => !(restoring && other.remote !== null) && tcpPortConflict(sock, addr, other));
   }
 
+  tcpBindForConnect(sock: TcpSocket, local: IpAddress, remote: TcpEndpoint): number {
+    return this.#tcpPorts.bindForConnect(sock, local, (p) => !this.#tcpConns.has(tcpKey(local, p, remote.addr, remote.port)));
+  }
+
   tcpCanListen(sock: TcpSocket): boolean {
     return !this.#tcpPorts.conflicted(sock, sock.localAddr, sock.localPort, (other) => tcpPortConflict(sock, sock.localAddr, other));
   }
@@ -414,7 +418,10 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
   // --- UdpHost. ---
 
   udpBind(sock: UdpSocket, addr: IpAddress | null, port: number): number {
-    if (addr !== null && !this.isLocalAddress(addr) && !addr.isMulticast) throw EADDRNOTAVAIL;
+    // A local, multicast or broadcast address (Linux's inet_bind takes RTN_BROADCAST too).
+    if (addr !== null && !this.isLocalAddress(addr) && !addr.isMulticast && !(addr.version === 4 && this.#isBroadcast(addr))) {
+      throw EADDRNOTAVAIL;
+    }
     return this.#udpPorts.bind(
       sock,
       addr,
@@ -425,14 +432,82 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
     );
   }
 
+  udpReleasePort(sock: UdpSocket): void {
+    this.#udpPorts.unbind(sock, sock.localPort);
+  }
+
   udpUnbind(sock: UdpSocket): void {
     this.#udpPorts.unbind(sock, sock.localPort);
     this.#udpSockets.delete(sock);
     this.#blocked.delete(sock);
   }
 
-  udpRoute(dst: IpAddress): { src: IpAddress; mtu: number } | null {
+  udpRoute(dst: IpAddress, sock?: UdpSocket): { src: IpAddress; mtu: number } | null {
+    if (dst.isMulticast && sock !== undefined) {
+      const i = this.multicastIface(sock, dst);
+      if (i === null) return null;
+      const iface = this.#interfaces[i]!;
+      const bound = sock.localAddr !== null && !sock.localAddr.isMulticast ? sock.localAddr : null;
+      const src = sock.multicastIfAddr ?? bound ?? iface.sourceFor(dst) ?? (dst.version === 4 ? this.#loopbackSource() : null);
+      return src === null ? null : { src, mtu: iface.ipMtu };
+    }
     return this.#routeInfo(dst);
+  }
+
+  /** Whether `a` is the limited broadcast address or an interface's directed broadcast. */
+  #isBroadcast(a: IpAddress): boolean {
+    if (a.version === 4 && (a as Ipv4Address).isBroadcast) return true;
+    for (const i of this.#interfaces) for (const c of i.addresses) if (c.broadcast()?.equals(a)) return true;
+    return false;
+  }
+
+  /** The stack index of the interface holding unicast address `a`, or null (127/8 is lo's). */
+  interfaceOf(a: IpAddress): number | null {
+    for (const i of this.#interfaces) if (i.hasAddress(a)) return i.index;
+    if (this.isLocalAddress(a)) {
+      const lo = this.#interfaces.find((i) => isLoopbackInterface(i));
+      if (lo) return lo.index;
+    }
+    return null;
+  }
+
+  /**
+   * The interface multicast from `sock` to `group` leaves by, as Linux picks it: IP_MULTICAST_IF
+   * (an interface, or the one holding its address), else the one holding the socket's bound
+   * address, else the route to the group; null if none (ENETUNREACH).
+   */
+  multicastIface(sock: UdpSocket, group: IpAddress): number | null {
+    if (sock.multicastIf >= 0 && this.#interfaces[sock.multicastIf]) return sock.multicastIf;
+    if (sock.multicastIfAddr !== null) return this.interfaceOf(sock.multicastIfAddr);
+    if (sock.localAddr !== null && !sock.localAddr.isMulticast) {
+      const i = this.interfaceOf(sock.localAddr);
+      if (i !== null) return i;
+    }
+    const r = this.routes.lookup(group);
+    return r && this.#interfaces[r.ifIndex] ? r.ifIndex : null;
+  }
+
+  /** Whether any socket of this stack joined `group` on interface `iface` (stack index). */
+  #joined(group: IpAddress, iface: number): boolean {
+    for (const s of this.#udpSockets) {
+      for (const g of s.groups) if (g.iface === iface && g.group.equals(group)) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Multicast sent on interface `iface` looped back to this host (IP_MULTICAST_LOOP) when a
+   * socket joined the group there: every socket bound to the port, to the wildcard or to the
+   * group, gets a copy, members or not (Linux's IP_MULTICAST_ALL, on by default), SO_REUSEPORT
+   * groups included.
+   */
+  #loopMulticast(now: number, d: Datagram, iface: number): void {
+    if (!this.#joined(d.dst.addr, iface)) return;
+    for (const s of this.#udpPorts.holders(d.dst.port)) {
+      if (s.localAddr !== null && !s.localAddr.equals(d.dst.addr)) continue;
+      if (!s.accepts(d.src, d.dst.addr)) continue;
+      s.deliver(d.src, d.dst, d.data, { ttl: d.ttl ?? DEFAULT_HOP_LIMIT, tos: d.tos ?? 0, at: now });
+    }
   }
 
   // --- IcmpHost. ---
@@ -600,13 +675,23 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
   }
 
   #sendUdp(now: number, sock: UdpSocket, d: Datagram): boolean {
+    if (d.dst.addr.isMulticast) {
+      // Multicast: out of lo it comes straight back in, loop or not; out of another interface
+      // a copy comes back to this host's members with IP_MULTICAST_LOOP (Linux's
+      // ip_mc_output), which no interface here needs beyond that yet.
+      const i = this.multicastIface(sock, d.dst.addr);
+      if (i === null) return true;
+      const lo = isLoopbackInterface(this.#interfaces[i]!);
+      if (lo || sock.multicastLoop) this.#loopMulticast(now, d, i);
+      if (lo) return true;
+    }
     const len = UDP_HEADER_LEN + d.data.length;
     const res = this.#sendIp(now, d.src.addr, d.dst.addr, IpProtocol.UDP, len, (b) =>
       emitUdp({ srcPort: d.src.port, dstPort: d.dst.port }, UdpPacket.unchecked(b), {
         src: d.src.addr,
         dst: d.dst.addr,
         payload: d.data,
-      }));
+      }), d.ttl ?? DEFAULT_HOP_LIMIT, undefined, d.tos ?? 0);
     // A datagram that cannot be routed is dropped, as on Linux after connect-time checks.
     if (res === "noroute") return true;
     return this.#noteResult(sock, now, res);
@@ -670,11 +755,12 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
     fill: (b: Uint8Array) => void,
     hopLimit = DEFAULT_HOP_LIMIT,
     via?: Interface,
+    tos = 0,
   ): SendResult {
     const ipHdr = dst.version === 4 ? IPV4_HEADER_LEN : IPV6_HEADER_LEN;
     if (this.isLocalAddress(dst)) {
       const pkt = new Uint8Array(ipHdr + len);
-      this.#writeIpHeader(pkt, src, dst, protocol, len, hopLimit, this.#nextIdent());
+      this.#writeIpHeader(pkt, src, dst, protocol, len, hopLimit, this.#nextIdent(), tos);
       fill(pkt.subarray(ipHdr));
       this.#tap?.(now, pkt);
       this.#localQueue.push(pkt);
@@ -706,7 +792,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
         );
       }
       const ip = buf.subarray(link);
-      this.#writeIpHeader(ip, src, dst, protocol, len, hopLimit, ident);
+      this.#writeIpHeader(ip, src, dst, protocol, len, hopLimit, ident, tos);
       fill(ip.subarray(ipHdr));
     });
     if (!ok) return "full";
@@ -727,17 +813,19 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
     len: number,
     hopLimit: number,
     ident: number,
+    tos = 0,
   ): void {
     if (dst.version === 4) {
       emitIpv4(
         { src: src as Ipv4Address, dst, protocol, payloadLength: len, hopLimit },
         Ipv4Packet.unchecked(ip),
-        { ident },
+        { ident, tos },
       );
     } else {
       emitIpv6(
         { src: src as Ipv6Address, dst, nextHeader: protocol, payloadLength: len, hopLimit },
         Ipv6Packet.unchecked(ip),
+        tos,
       );
     }
   }
@@ -1008,7 +1096,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
       case IpProtocol.TCP:
         return this.#receiveTcp(now, src, dst, payload, iface === null, packet);
       case IpProtocol.UDP:
-        return this.#receiveUdp(now, src, dst, payload, packet);
+        return this.#receiveUdp(now, src, dst, payload, packet, hopLimit);
       case IpProtocol.ICMP:
         if (src.version === 4) return this.#receiveIcmpv4(now, src, dst as Ipv4Address, payload);
         return this.#drop();
@@ -1202,7 +1290,10 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
     return group[fnv1a(`${src}|${srcPort}|${addr}|${port}`, this.#isnSecret) % group.length]!;
   }
 
-  #receiveUdp(now: number, src: IpAddress, dst: IpAddress, bytes: Uint8Array, packet: Uint8Array): void {
+  #receiveUdp(now: number, src: IpAddress, dst: IpAddress, bytes: Uint8Array, packet: Uint8Array, hopLimit: number): void {
+    // The IP header's TOS (IPv4) or traffic class (IPv6), and its TTL: IP_RECVTOS and friends.
+    const tos = src.version === 4 ? packet[1]! : ((packet[0]! & 0x0f) << 4) | (packet[1]! >> 4);
+    const meta = { ttl: hopLimit, tos, at: now };
     const p = UdpPacket.checked(bytes);
     const r = p ? parseUdp(p, { src, dst }) : null;
     if (!p || !r) return this.#drop();
@@ -1213,13 +1304,13 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
     let delivered = false;
     if (group) {
       for (const s of this.#udpPorts.holders(r.dstPort)) {
-        if (s.accepts(from, dst)) s.deliver(from, to, p.payload);
+        if (s.accepts(from, dst)) s.deliver(from, to, p.payload, meta);
       }
       return;
     }
     const s = this.#udpReceiver(from, dst, r.dstPort);
     if (s !== null) {
-      s.deliver(from, to, p.payload);
+      s.deliver(from, to, p.payload, meta);
       delivered = true;
     }
     if (delivered) return;
@@ -1437,6 +1528,11 @@ function patchLength(quote: Uint8Array): Uint8Array {
   const c = quote.slice();
   new DataView(c.buffer).setUint16(2, c.length);
   return c;
+}
+
+/** Whether `i` is a loopback interface (it holds a loopback address). */
+function isLoopbackInterface(i: Interface): boolean {
+  return i.addresses.some((c) => c.address.version === 4 ? (c.address as Ipv4Address).isLoopback : c.address.equals(Ipv6Address.LOOPBACK));
 }
 
 /**

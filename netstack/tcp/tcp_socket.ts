@@ -33,7 +33,6 @@ import { parseIpAddress } from "../wire/address.ts";
 import {
   EADDRINUSE,
   EADDRNOTAVAIL,
-  EAFNOSUPPORT,
   EALREADY,
   ECONNREFUSED,
   EHOSTUNREACH,
@@ -49,6 +48,7 @@ import {
 import { Assembler } from "./assembler.ts";
 import { type CongestionAlgorithm, type CongestionControl, type CongestionState, makeCongestionControl } from "./congestion.ts";
 import { RingBuffer } from "./ring_buffer.ts";
+import { familyMismatch } from "../udp/udp_socket.ts";
 import { RttEstimator } from "./rtt.ts";
 import { canReceiveData, canSendData, isSynchronized, type TcpState } from "./state.ts";
 
@@ -72,6 +72,12 @@ export interface TcpHost {
    * beside an SO_REUSEADDR socket that bound first: Linux checks again at listen).
    */
   tcpCanListen?(sock: TcpSocket): boolean;
+  /**
+   * Reserves an ephemeral port for `sock`'s connect from `local` to `remote`, which it may
+   * share with other connections whose 4-tuples differ once no port is free (Linux's
+   * __inet_hash_connect). Throws EADDRINUSE when none is left.
+   */
+  tcpBindForConnect?(sock: TcpSocket, local: IpAddress, remote: TcpEndpoint): number;
   /** Makes `sock`, a listener's new connection, a holder of its port with no check (Linux's inet_inherit_port). */
   tcpInheritPort?(sock: TcpSocket): void;
   /** Indexes `sock` by its full 4-tuple so that segments reach it. */
@@ -127,6 +133,11 @@ export interface TcpOptions {
   /** How long an orphaned socket may sit in FIN-WAIT-2. */
   finWait2Timeout?: number;
   /**
+   * TCP_DEFER_ACCEPT of a listener (and its connections): SYN-ACK retransmissions before a bare
+   * ACK completes a connection; data completes it at once. 0: none.
+   */
+  deferAccept?: number;
+  /**
    * The most bytes the send queue holds (SO_SNDBUF as the application set it), within
    * txBufferSize; 0: all of txBufferSize (Linux's autotuning, which an explicit SO_SNDBUF ends).
    */
@@ -150,6 +161,7 @@ export const TCP_DEFAULTS: Required<TcpOptions> = {
   maxRetries: 15,
   synRetries: 6,
   finWait2Timeout: 60_000,
+  deferAccept: 0,
   sendLimit: 0,
 };
 
@@ -544,7 +556,7 @@ export class TcpSocket {
   connect(now: number, remote: TcpEndpoint): void {
     if (this.#state === "SYN-SENT") throw EALREADY;
     if (this.#state !== "CLOSED" || this.#wasConnected) throw EISCONN;
-    if (this.#localAddr !== null && this.#localAddr.version !== remote.addr.version) throw EAFNOSUPPORT;
+    if (this.#localAddr !== null && this.#localAddr.version !== remote.addr.version) throw familyMismatch(this.#localAddr);
     const route = this.#host.tcpRoute(remote.addr);
     // A socket whose last attempt failed starts over (Linux's tcp_disconnect clears sk_shutdown).
     this.#shutRd = this.#shutWr = false;
@@ -552,7 +564,11 @@ export class TcpSocket {
     if (!this.#bound) {
       // No ephemeral port left: Linux's __inet_hash_connect says EADDRNOTAVAIL (bind, EADDRINUSE).
       try {
-        this.bind(null, 0);
+        if (this.#host.tcpBindForConnect) {
+          this.#localPort = this.#host.tcpBindForConnect(this, this.#localAddr ?? route.src, remote);
+          this.#bound = true;
+          this.#portLocked = false;
+        } else this.bind(null, 0);
       } catch (e) {
         throw e === EADDRINUSE ? EADDRNOTAVAIL : e;
       }
@@ -626,6 +642,14 @@ export class TcpSocket {
     return l > 0 && l < this.#tx.capacity ? l : this.#tx.capacity;
   }
 
+  /** TCP_DEFER_ACCEPT as SYN-ACK retransmissions (TcpOptions.deferAccept), for connections to come. */
+  get deferAccept(): number {
+    return this.#opts.deferAccept;
+  }
+  set deferAccept(n: number) {
+    this.#opts.deferAccept = Math.max(0, Math.min(255, Math.floor(n)));
+  }
+
   /** The send limit (TcpOptions.sendLimit; 0: none). */
   get sendLimit(): number {
     return this.#opts.sendLimit;
@@ -655,6 +679,9 @@ export class TcpSocket {
    */
   recv(into: Uint8Array): number | null {
     if (this.#rx.length === 0) {
+      // After the peer's FIN a read ends the stream even when an error came after it (Linux's
+      // SOCK_DONE is checked before sk_err).
+      if (this.#finReceived) return 0;
       if (this.#error) throw this.#takeError();
       if (this.#finReceived || this.#shutRd || (this.#wasConnected && this.#state === "CLOSED")) return 0;
       if (this.#state === "CLOSED" || this.#state === "LISTEN") throw ENOTCONN;
@@ -699,7 +726,15 @@ export class TcpSocket {
       this.#setState("CLOSED", this.#portLocked);
       return;
     }
-    if (!isSynchronized(this.#state) && this.#state !== "SYN-RECEIVED" && this.#state !== "SYN-SENT") {
+    if (this.#state === "SYN-SENT") {
+      // As Linux's tcp_disconnect of a connecting socket, whichever way: the attempt ends
+      // with ECONNRESET (POLLERR|POLLHUP), and the socket may connect again.
+      this.#error = ECONNRESET;
+      this.#host.tcpWake(this);
+      this.#setState("CLOSED", this.#portLocked);
+      return;
+    }
+    if (!isSynchronized(this.#state) && this.#state !== "SYN-RECEIVED") {
       throw ENOTCONN;
     }
     if (how !== "write") {
@@ -1016,6 +1051,11 @@ export class TcpSocket {
       if (this.#parent && this.#parent.#acceptQueue.length >= this.#parent.#backlog) {
         return; // accept queue full: ignore the ACK, as Linux does; the peer retries
       }
+      if (this.#parent && this.#retries < this.#opts.deferAccept && seg.payload.length === 0 && !seg.fin) {
+        // TCP_DEFER_ACCEPT: a bare ACK does not complete the connection until data comes, or
+        // until the SYN-ACK has been sent again deferAccept times (Linux's rskq_defer_accept).
+        return;
+      }
       this.#sndUna = seqAdd(this.#iss, 1);
       this.#sndWnd = seg.window << this.#sndShift;
       this.#sndWl1 = seg.seq;
@@ -1054,8 +1094,12 @@ export class TcpSocket {
       case "ESTABLISHED":
       case "FIN-WAIT-1":
       case "FIN-WAIT-2":
-      case "CLOSE-WAIT":
         this.#error = ECONNRESET;
+        break;
+      case "CLOSE-WAIT":
+        // The peer had finished sending: Linux's tcp_reset reports EPIPE (reads still end at
+        // the FIN with 0).
+        this.#error = EPIPE;
         break;
       default:
         break;
@@ -1168,6 +1212,17 @@ export class TcpSocket {
     const st = this.#state;
     let payload = seg.payload;
     let segSeq = seg.seq;
+    if (payload.length > 0 && (st === "FIN-WAIT-1" || st === "FIN-WAIT-2") && this.#shutRd &&
+      seqGt(seqAdd(segSeq, payload.length), this.#rcvNxt)) {
+      // New data for a socket that reads no more (closed, or shut down for reading) while its
+      // FIN is out: RFC 1122 §4.2.2.13's reset, as Linux's tcp_rcv_state_process (the
+      // peer's next send then fails with EPIPE).
+      if (!this.#userClosed) this.#error = ECONNRESET;
+      this.#rstPending = true;
+      this.#host.tcpWake(this);
+      this.#setState("CLOSED");
+      return;
+    }
     if (payload.length > 0 && canReceiveData(st)) {
       let off = seqDiff(segSeq, this.#rcvNxt);
       if (off < 0) {
@@ -1904,13 +1959,13 @@ export class TcpSocket {
     }
   }
 
-  /** Drops the port and 4-tuple reservations. */
-  #release(): void {
+  /** Drops the 4-tuple reservation, and the port's unless `keepPort`. */
+  #release(keepPort = false): void {
     if (this.#registered) {
       this.#registered = false;
       this.#host.tcpUnregister(this);
     }
-    if (this.#bound) {
+    if (this.#bound && !keepPort) {
       this.#bound = false;
       this.#host.tcpUnbind(this);
     }
@@ -1958,8 +2013,7 @@ export class TcpSocket {
       this.#synPending = this.#ackNow = this.#probePending = false;
       this.#acksOwed = 0;
       this.#rexmitAt = null;
-      if (keepPort && this.#bound && !this.#rstPending) return;
-      if (!this.#rstPending) this.#release();
+      if (!this.#rstPending) this.#release(keepPort);
     }
   }
 }

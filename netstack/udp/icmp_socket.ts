@@ -85,6 +85,12 @@ export class IcmpSocket {
     return data.length;
   }
 
+  /** The next reply's payload length (with its ICMP header, as read), 0 if none (FIONREAD). */
+  get nextLength(): number {
+    const m = this.#rx[0];
+    return m === undefined ? 0 : 8 + m.data.length;
+  }
+
   /** The next echo reply, or null. */
   recvFrom(): EchoMessage | null {
     return this.#rx.shift() ?? null;

@@ -228,7 +228,7 @@ export function tcpSegmentLen(r: TcpRepr): number {
 }
 
 /**
- * Null on a bad checksum, a zero port, or malformed options (a length that
+ * Null on a bad checksum or malformed options (a length that
  * overruns the option space or is shorter than the option's fixed size).
  * `payload` is a view into the packet. `verify: false` skips the checksum,
  * for packets that never left the host (as Linux's CHECKSUM_UNNECESSARY).
@@ -237,7 +237,7 @@ export function parseTcp(
   p: TcpPacket,
   addrs: { src: IpAddress; dst: IpAddress; verify?: boolean },
 ): TcpRepr | null {
-  if (p.srcPort === 0 || p.dstPort === 0) return null;
+  // A zero port is no error (Linux answers a SYN to port 0 with a RST, which comes from it).
   if (addrs.verify !== false && !p.verifyChecksum(addrs.src, addrs.dst)) return null;
   const flags = p.flags;
   const r: TcpRepr = {

@@ -12,6 +12,8 @@
  */
 
 const lib = Deno.dlopen("libc.so.6", {
+  // The address of a function of libc (RTLD_DEFAULT: null), for the rarely used ones below.
+  dlsym: { parameters: ["pointer", "buffer"], result: "pointer" },
   ptrace: { parameters: ["i32", "i32", "i64", "i64"], result: "i64" },
   ptrace_buf: { name: "ptrace", parameters: ["i32", "i32", "i64", "buffer"], result: "i64" },
   waitpid: { parameters: ["i32", "buffer", "i32"], result: "i32" },
@@ -23,17 +25,6 @@ const lib = Deno.dlopen("libc.so.6", {
     nonblocking: true,
   },
   kill: { parameters: ["i32", "i32"], result: "i32" },
-  prctl: { parameters: ["i32", "u64", "u64", "u64", "u64"], result: "i32" },
-  posix_spawn: {
-    parameters: ["buffer", "buffer", "buffer", "buffer", "buffer", "buffer"],
-    result: "i32",
-  },
-  posix_spawnattr_init: { parameters: ["buffer"], result: "i32" },
-  posix_spawnattr_setflags: { parameters: ["buffer", "i16"], result: "i32" },
-  posix_spawnattr_destroy: { parameters: ["buffer"], result: "i32" },
-  posix_spawn_file_actions_init: { parameters: ["buffer"], result: "i32" },
-  posix_spawn_file_actions_addclosefrom_np: { parameters: ["buffer", "i32"], result: "i32" },
-  posix_spawn_file_actions_destroy: { parameters: ["buffer"], result: "i32" },
   process_vm_readv: {
     parameters: ["i32", "buffer", "u64", "buffer", "u64", "u64"],
     result: "i64",
@@ -43,9 +34,7 @@ const lib = Deno.dlopen("libc.so.6", {
     result: "i64",
   },
   sched_setaffinity: { parameters: ["i32", "u64", "buffer"], result: "i32" },
-  sched_getcpu: { parameters: [], result: "i32" },
   gettid: { parameters: [], result: "i32" },
-  getpid: { parameters: [], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
   open: { parameters: ["buffer", "i32", "i32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
@@ -53,11 +42,8 @@ const lib = Deno.dlopen("libc.so.6", {
   pwrite: { parameters: ["i32", "buffer", "u64", "i64"], result: "i64" },
   read: { parameters: ["i32", "buffer", "u64"], result: "i64" },
   write: { parameters: ["i32", "buffer", "u64"], result: "i64" },
-  isatty: { parameters: ["i32"], result: "i32" },
   mmap: { parameters: ["pointer", "u64", "i32", "i32", "i32", "i64"], result: "pointer" },
   mprotect: { parameters: ["pointer", "u64", "i32"], result: "i32" },
-  sigaction: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
-  timer_create: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
   timer_settime: { parameters: ["pointer", "i32", "buffer", "buffer"], result: "i32" },
   clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
   fstat: { parameters: ["i32", "buffer"], result: "i32" },
@@ -83,12 +69,30 @@ const lib = Deno.dlopen("libc.so.6", {
 const libc = lib.symbols;
 
 /**
- * Functions most runs never call, each bound on its own first use (a dlopen of libc for that
- * one symbol): Deno compiles a fast-call trampoline for every symbol at dlopen, ~0.1 ms each
- * here, so binding all of these at the first call of any cost ~4 ms of every start, where a
- * `do` uses a handful.
+ * Functions called a few times a run at most, each bound at its first call through a function
+ * pointer (dlsym; Deno.UnsafeFnPointer): Deno compiles a fast-call trampoline for every symbol
+ * of a dlopen (~0.1 ms each here), which a function pointer does not need; its calls take the
+ * slower generic path (~2 µs), which these can afford. Binding the ~20 of them a `do` uses as
+ * symbols cost ~2-3 ms of every start.
  */
 const rareSymbols = {
+  // Starting a stub (once per zygote), the sentry's own set-up.
+  posix_spawn: {
+    parameters: ["buffer", "buffer", "buffer", "buffer", "buffer", "buffer"],
+    result: "i32",
+  },
+  posix_spawnattr_init: { parameters: ["buffer"], result: "i32" },
+  posix_spawnattr_setflags: { parameters: ["buffer", "i16"], result: "i32" },
+  posix_spawnattr_destroy: { parameters: ["buffer"], result: "i32" },
+  posix_spawn_file_actions_init: { parameters: ["buffer"], result: "i32" },
+  posix_spawn_file_actions_addclosefrom_np: { parameters: ["buffer", "i32"], result: "i32" },
+  posix_spawn_file_actions_destroy: { parameters: ["buffer"], result: "i32" },
+  sched_getcpu: { parameters: [], result: "i32" },
+  getpid: { parameters: [], result: "i32" },
+  isatty: { parameters: ["i32"], result: "i32" },
+  sigaction: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  timer_create: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  prctl: { parameters: ["i32", "u64", "u64", "u64", "u64"], result: "i32" },
   sched_getaffinity: { parameters: ["i32", "u64", "buffer"], result: "i32" },
   ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
   syscall3: { name: "syscall", parameters: ["i64", "i64", "i64", "i64"], result: "i64" },
@@ -125,9 +129,20 @@ const rareLib = new Proxy({} as RareSymbols, {
   get(_target, name: string) {
     const key = name as keyof typeof rareSymbols;
     if (!(key in rareSymbols)) return undefined;
-    return rareBound[key] ??= Deno.dlopen("libc.so.6", { [key]: rareSymbols[key] }).symbols[key];
+    return rareBound[key] ??= bindRare(key);
   },
 });
+
+function bindRare(key: keyof typeof rareSymbols): unknown {
+  const def = rareSymbols[key] as Deno.ForeignFunction & { name?: string };
+  const at = libc.dlsym(null, new TextEncoder().encode(`${def.name ?? key}\0`));
+  if (at === null) throw new Error(`libc has no ${def.name ?? key}`);
+  const fn = new Deno.UnsafeFnPointer(at as Deno.PointerObject<Deno.UnsafeCallbackDefinition>, {
+    parameters: def.parameters,
+    result: def.result,
+  });
+  return fn.call.bind(fn);
+}
 
 /** The rarely used functions, each bound at its first call. */
 function rare(): RareSymbols {
@@ -378,17 +393,17 @@ const POSIX_SPAWN_SETSID = 0x80;
 export function spawnClean(path: string, argv: string[]): number {
   const fa = new Uint8Array(80); // sizeof(posix_spawn_file_actions_t) is 80 on x86-64 glibc
   const attr = new Uint8Array(336); // sizeof(posix_spawnattr_t) is 336 on x86-64 glibc
-  if (libc.posix_spawn_file_actions_init(fa) !== 0) throw new HostError("posix_spawn_file_actions_init", errno());
-  libc.posix_spawnattr_init(attr);
-  libc.posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSID);
+  if (rare().posix_spawn_file_actions_init(fa) !== 0) throw new HostError("posix_spawn_file_actions_init", errno());
+  rare().posix_spawnattr_init(attr);
+  rare().posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSID);
   try {
-    const rc = libc.posix_spawn_file_actions_addclosefrom_np(fa, 0);
+    const rc = rare().posix_spawn_file_actions_addclosefrom_np(fa, 0);
     if (rc !== 0) throw new HostError("posix_spawn_file_actions_addclosefrom_np", rc);
     const pidBuf = new Int32Array(1);
     const argvStrs = argv.map(cstr);
     const argvArr = pointerArray(argvStrs);
     const envArr = pointerArray([]);
-    const r = libc.posix_spawn(
+    const r = rare().posix_spawn(
       new Uint8Array(pidBuf.buffer),
       cstr(path),
       fa,
@@ -399,8 +414,8 @@ export function spawnClean(path: string, argv: string[]): number {
     if (r !== 0) throw new HostError("posix_spawn", r);
     return pidBuf[0]!;
   } finally {
-    libc.posix_spawn_file_actions_destroy(fa);
-    libc.posix_spawnattr_destroy(attr);
+    rare().posix_spawn_file_actions_destroy(fa);
+    rare().posix_spawnattr_destroy(attr);
   }
 }
 
@@ -414,11 +429,11 @@ export function kill(pid: number, sig: number): number {
  * success.
  */
 export function becomeSubreaper(): number {
-  return libc.prctl(36, 1n, 0n, 0n, 0n) === -1 ? errno() : 0;
+  return rare().prctl(36, 1n, 0n, 0n, 0n) === -1 ? errno() : 0;
 }
 
 export function hostPid(): number {
-  return libc.getpid();
+  return rare().getpid();
 }
 
 export function hostTid(): number {
@@ -426,7 +441,7 @@ export function hostTid(): number {
 }
 
 export function currentCpu(): number {
-  return libc.sched_getcpu();
+  return rare().sched_getcpu();
 }
 
 /** Binds a host thread to one CPU. Returns the host errno, 0 on success. */
@@ -545,7 +560,7 @@ export function hostWrite(fd: number, src: Uint8Array): number {
 }
 
 export function hostIsatty(fd: number): boolean {
-  return libc.isatty(fd) === 1;
+  return rare().isatty(fd) === 1;
 }
 
 /** ioctl(2) with a buffer argument (a query: safe to repeat), retried on EINTR; returns 0 or -errno. */
@@ -777,7 +792,7 @@ const SECCOMP_FILTER_FLAG_TSYNC = 1;
  * the id of a thread that could not take it.
  */
 export function seccompAllThreads(prog: Uint8Array): number {
-  if (libc.prctl(38, 1n, 0n, 0n, 0n) === -1) return -errno(); // PR_SET_NO_NEW_PRIVS
+  if (rare().prctl(38, 1n, 0n, 0n, 0n) === -1) return -errno(); // PR_SET_NO_NEW_PRIVS
   const fprog = new Uint8Array(16);
   const v = new DataView(fprog.buffer);
   v.setUint16(0, prog.length / 8, true);
@@ -869,9 +884,9 @@ export function onEveryThread(calls: { nr: number; args: number[] }[], timeoutMs
   const sa = new DataView(new ArrayBuffer(152));
   sa.setBigUint64(0, Deno.UnsafePointer.value(page) as bigint, true);
   sa.setInt32(136, SA_RESTART, true);
-  if (libc.sigaction(EVERY_THREAD_SIGNAL, new Uint8Array(sa.buffer), null) === -1) throw new HostError("sigaction", errno());
+  if (rare().sigaction(EVERY_THREAD_SIGNAL, new Uint8Array(sa.buffer), null) === -1) throw new HostError("sigaction", errno());
   const tasks = () => new Set([...Deno.readDirSync("/proc/self/task")].map((e) => Number(e.name)));
-  const pid = libc.getpid();
+  const pid = rare().getpid();
   const signalled = new Set<number>();
   let gone = 0;
   for (;;) {
@@ -905,7 +920,7 @@ export function onEveryThread(calls: { nr: number; args: number[] }[], timeoutMs
   const error = Number(data.getBigInt64(8, true));
   const ign = new DataView(new ArrayBuffer(152));
   ign.setBigUint64(0, 1n, true); // SIG_IGN
-  libc.sigaction(EVERY_THREAD_SIGNAL, new Uint8Array(ign.buffer), null);
+  rare().sigaction(EVERY_THREAD_SIGNAL, new Uint8Array(ign.buffer), null);
   libc.munmap(page, BigInt(size));
   return { ran, missing: 0, error };
 }
@@ -964,7 +979,7 @@ function installWakeAlarm(): void {
   const sa = new DataView(new ArrayBuffer(152));
   sa.setBigUint64(0, BigInt(Deno.UnsafePointer.value(page)), true);
   sa.setInt32(136, 0, true); // no SA_RESTART: waitpid must return EINTR.
-  if (libc.sigaction(WAKE_SIGNAL, new Uint8Array(sa.buffer), null) === -1) {
+  if (rare().sigaction(WAKE_SIGNAL, new Uint8Array(sa.buffer), null) === -1) {
     throw new HostError("sigaction", errno());
   }
   // struct sigevent: sigev_value(8), sigev_signo(4), sigev_notify(4), _tid(4), padding.
@@ -973,7 +988,7 @@ function installWakeAlarm(): void {
   sev.setInt32(12, SIGEV_THREAD_ID, true);
   sev.setInt32(16, libc.gettid(), true);
   const timerId = new BigUint64Array(1);
-  if (libc.timer_create(CLOCK_MONOTONIC, new Uint8Array(sev.buffer), new Uint8Array(timerId.buffer)) === -1) {
+  if (rare().timer_create(CLOCK_MONOTONIC, new Uint8Array(sev.buffer), new Uint8Array(timerId.buffer)) === -1) {
     throw new HostError("timer_create", errno());
   }
   wakeTimer = Deno.UnsafePointer.create(timerId[0]!);
@@ -1475,6 +1490,6 @@ export function rawSyscall(nr: number, a = 0n, b = 0n, c = 0n): number {
 
 /** prctl(2) with every argument given (some options want the unused ones 0); result or -errno. */
 export function hostPrctl(option: number, a = 0n, b = 0n, c = 0n, d = 0n): number {
-  const r = libc.prctl(option, a, b, c, d);
+  const r = rare().prctl(option, a, b, c, d);
   return r === -1 ? -errno() : r;
 }

@@ -254,8 +254,43 @@ static void memory(void) {
   waitpid(c, NULL, 0);
 }
 
+/* MADV_DONTFORK: the child lacks the marked page (msync says ENOMEM), keeps the others with
+ * their contents; MADV_DOFORK undoes it; a shared page the child writes is seen by the parent. */
+static void dontfork(void) {
+  long pg = sysconf(_SC_PAGESIZE);
+  char *m = mmap(NULL, 4 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  munmap(m + 3 * pg, pg);
+  char *s = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  for (int i = 0; i < 3; i++) memset(m + i * pg, 1 + i, pg);
+  memset(s, 7, 2 * pg);
+  R("madvise DONTFORK middle", madvise(m + pg, pg, MADV_DONTFORK));
+  R("madvise DONTFORK shared tail", madvise(s + pg, pg, MADV_DONTFORK));
+  R("madvise DONTFORK unmapped", madvise(m + 3 * pg, pg, MADV_DONTFORK));
+  pid_t c = fork();
+  if (c == 0) {
+    R("child msync first", msync(m, pg, MS_ASYNC));
+    R("child msync middle", msync(m + pg, pg, MS_ASYNC));
+    R("child msync last", msync(m + 2 * pg, pg, MS_ASYNC));
+    R("child reads first and last", m[0] * 10 + m[2 * pg]);
+    R("child msync shared tail", msync(s + pg, pg, MS_ASYNC));
+    s[0] = 9;
+    _exit(0);
+  }
+  waitpid(c, NULL, 0);
+  R("parent sees the child's shared write", s[0]);
+  R("parent keeps the middle", m[pg]);
+  R("madvise DOFORK", madvise(m, 3 * pg, MADV_DOFORK));
+  c = fork();
+  if (c == 0) {
+    R("child after DOFORK reads the middle", m[pg]);
+    _exit(0);
+  }
+  waitpid(c, NULL, 0);
+}
+
 int main(void) {
   setvbuf(stdout, NULL, _IONBF, 0);
+  dontfork();
   fadvise();
   ioprio();
   mempolicy();

@@ -1,7 +1,8 @@
 /*
  * Linux details of writes (tests/files_test.ts, run natively and in the sentry in a scratch
  * directory): the set*id rules; set-user-ID/set-group-ID cleared by an unprivileged write and
- * truncate and by chown, kept by root's writes;
+ * truncate and by chown (even to -1, -1, which also drops security.capability), kept by root's
+ * writes;
  * RLIMIT_FSIZE cutting writes, then SIGXFSZ and EFBIG; O_TMPFILE files linked into the tree
  * through /proc/self/fd/N with AT_SYMLINK_FOLLOW.
  */
@@ -17,6 +18,8 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
+#include <linux/capability.h>
 #include <unistd.h>
 
 #define R(name, expr) do { errno = 0; long r_ = (long)(expr); \
@@ -113,6 +116,17 @@ static void setid_bits(void) {
   close(fd);
   in_child(unprivileged);
   R("chown by root", chown("suid_chown", 1000, 1000));
+  fd = open("noop_chown", O_WRONLY | O_CREAT | O_TRUNC, 0);
+  close(fd);
+  chmod("noop_chown", 06755);
+  R("chown to -1, -1", chown("noop_chown", -1, -1));
+  printf("mode after chown to -1, -1: %o\n", mode_of("noop_chown"));
+  struct {
+    unsigned magic_etc, data[4];
+  } caps = {VFS_CAP_REVISION_2 | VFS_CAP_FLAGS_EFFECTIVE, {1 << CAP_SETUID, 0, 0, 0}};
+  R("set security.capability", setxattr("noop_chown", "security.capability", &caps, sizeof caps, 0));
+  R("chown", chown("noop_chown", 1000, -1));
+  R("security.capability after chown", getxattr("noop_chown", "security.capability", NULL, 0));
   R("root truncate", truncate("root_write", 1));
   printf("modes: write %o, truncate %o, sgid-noexec %o, chown %o, root write and truncate %o\n",
          mode_of("suid_write"), mode_of("suid_trunc"), mode_of("sgid_noexec"), mode_of("suid_chown"),

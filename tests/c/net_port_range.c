@@ -66,6 +66,15 @@ int main(void) {
   errno = 0;
   r = connect(c3, (struct sockaddr *)&a, sizeof a);
   printf("a connect with no port left: %d %s\n", r, strerror(errno));
+  /* Another destination: a connect shares a port with connections elsewhere (a new 4-tuple). */
+  int t2 = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in b = {.sin_family = AF_INET, .sin_port = htons(45000), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  bind(t2, (struct sockaddr *)&b, sizeof b);
+  listen(t2, 1);
+  int c4 = socket(AF_INET, SOCK_STREAM, 0);
+  r = connect(c4, (struct sockaddr *)&b, sizeof b);
+  getsockname(c4, (struct sockaddr *)&a, &len);
+  printf("a connect elsewhere: %d from port %d\n", r, ntohs(a.sin_port));
   close(u1);
   close(u2);
   close(u3);

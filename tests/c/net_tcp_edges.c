@@ -8,7 +8,10 @@
  *   down for writing;
  * - recv with MSG_TRUNC consumes and counts without copying (with MSG_PEEK: neither);
  * - shutdown of a socket in TIME-WAIT is ENOTCONN;
- * - SO_SNDBUF grows past tcp_wmem's 16384 once connected.
+ * - SO_SNDBUF grows past tcp_wmem's 16384 once connected;
+ * - FIONREAD and TIOCOUTQ of TCP (EINVAL on a listener) and UDP (the next datagram), and
+ *   TCP_INQ's control message;
+ * - a connect to port 0 is refused; shutdown of a connecting socket ends it with ECONNRESET.
  * An alarm ends a hang.
  */
 #include <arpa/inet.h>
@@ -21,6 +24,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/tcp.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -206,6 +211,172 @@ static void time_wait_shutdown(void) {
   close(l);
 }
 
+static void connecting_shutdown(void) {
+  struct sockaddr_in any = {.sin_family = AF_INET};
+  int s = socket(AF_INET, SOCK_STREAM, 0);
+  R("connect to 0.0.0.0 port 0", connect(s, (struct sockaddr *)&any, sizeof any));
+  close(s);
+  int l = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = loopback(0);
+  bind(l, (struct sockaddr *)&a, sizeof a);
+  listen(l, 0);
+  int c = connect_to(port_of(l)); /* fills the accept queue: later SYNs get no answer */
+  for (int how = SHUT_RD; how <= SHUT_RDWR; how++) {
+    s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    a = loopback(port_of(l));
+    R("a connect the full listener leaves pending", connect(s, (struct sockaddr *)&a, sizeof a));
+    R("its shutdown", shutdown(s, how));
+    struct pollfd p = {s, 0, 0};
+    poll(&p, 1, 0);
+    printf("revents %#x\n", p.revents);
+    int err = 0;
+    socklen_t len = sizeof err;
+    getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len);
+    printf("SO_ERROR %s\n", strerror(err));
+    close(s);
+  }
+  close(c);
+  close(l);
+}
+
+/* Data for a closed socket whose FIN is out draws a RST: the sender's next send is EPIPE,
+ * and its reads end at the FIN with 0 all the same. */
+static void reset_after_close(void) {
+  int l = listener();
+  int c = connect_to(port_of(l));
+  int a = accept(l, NULL, NULL);
+  close(c);
+  int data = 1234;
+  R("send to the closed end", send(a, &data, sizeof data, MSG_NOSIGNAL));
+  struct pollfd p = {a, 0, 0};
+  for (int i = 0; i < 50; i++) { /* until the RST is in: POLLERR or POLLHUP */
+    poll(&p, 1, 100);
+    if (p.revents & (POLLERR | POLLHUP)) break;
+  }
+  printf("revents %#x\n", p.revents);
+  R("send again", send(a, &data, sizeof data, MSG_NOSIGNAL));
+  R("recv", recv(a, &data, sizeof data, 0));
+  R("recv", recv(a, &data, sizeof data, 0));
+  int err = 0;
+  socklen_t len = sizeof err;
+  getsockopt(a, SOL_SOCKET, SO_ERROR, &err, &len);
+  printf("SO_ERROR %s\n", en(err));
+  close(a);
+  close(l);
+}
+
+/* TCP_DEFER_ACCEPT: rounded to SYN-ACK retransmissions; a connection is accepted once data comes. */
+static void defer_accept(void) {
+  int l = listener();
+  int vals[] = {-1, 3, 10};
+  for (int i = 0; i < 3; i++) {
+    int v = vals[i], got = -1;
+    socklen_t len = sizeof got;
+    setsockopt(l, IPPROTO_TCP, TCP_DEFER_ACCEPT, &v, sizeof v);
+    getsockopt(l, IPPROTO_TCP, TCP_DEFER_ACCEPT, &got, &len);
+    printf("TCP_DEFER_ACCEPT %d reads %d\n", v, got);
+  }
+  int c = connect_to(port_of(l));
+  fcntl(l, F_SETFL, O_NONBLOCK);
+  R("accept before data", accept(l, NULL, NULL));
+  int data = 42;
+  send(c, &data, sizeof data, 0);
+  fcntl(l, F_SETFL, 0);
+  int a = accept(l, NULL, NULL);
+  data = 0;
+  R("accept after data, then recv", recv(a, &data, sizeof data, 0));
+  printf("= %d\n", data);
+  close(a);
+  close(c);
+  close(l);
+}
+
+/* A connection reset before accept is accepted all the same, with its peer's address. */
+static void accept_after_reset(void) {
+  int l = listener();
+  int c = connect_to(port_of(l));
+  struct linger lg = {1, 0};
+  setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+  close(c);
+  struct sockaddr_in peer;
+  socklen_t len = sizeof peer;
+  int a = accept(l, (struct sockaddr *)&peer, &len);
+  printf("accept of a reset connection: %s, peer 127.0.0.1: %s\n", a >= 0 ? "ok" : en(errno),
+         a >= 0 && peer.sin_addr.s_addr == htonl(INADDR_LOOPBACK) ? "yes" : "no");
+  struct pollfd p = {a, POLLIN, 0};
+  poll(&p, 1, 2000);
+  printf("revents %#x\n", p.revents);
+  int err = 0;
+  len = sizeof err;
+  getsockopt(a, SOL_SOCKET, SO_ERROR, &err, &len);
+  printf("SO_ERROR %s\n", strerror(err));
+  len = sizeof peer;
+  R("getpeername", getpeername(a, (struct sockaddr *)&peer, &len));
+  close(a);
+  close(l);
+}
+
+static void queues(void) {
+  int l = listener();
+  int v = -1;
+  R("FIONREAD of a listener", ioctl(l, FIONREAD, &v));
+  R("TIOCOUTQ of a listener", ioctl(l, TIOCOUTQ, &v));
+  int c = connect_to(port_of(l));
+  int a = accept(l, NULL, NULL);
+  char buf[1000] = {0};
+  send(c, buf, 300, 0);
+  send(c, buf, 700, 0);
+  struct pollfd p = {a, POLLIN, 0};
+  poll(&p, 1, 5000);
+  R("FIONREAD", ioctl(a, FIONREAD, &v));
+  printf("= %d\n", v);
+  R("TIOCOUTQ of the sender", ioctl(c, TIOCOUTQ, &v));
+  /* What is not acknowledged yet: a delayed ACK may hold the last segment's for a while. */
+  for (int i = 0; i < 500 && v > 0; i++) {
+    usleep(10 * 1000);
+    ioctl(c, TIOCOUTQ, &v);
+  }
+  printf("it drains to 0: %s\n", v == 0 ? "yes" : "no");
+  int on = 1;
+  R("TCP_INQ on", setsockopt(a, IPPROTO_TCP, TCP_INQ, &on, sizeof on));
+  socklen_t len = sizeof v;
+  getsockopt(a, IPPROTO_TCP, TCP_INQ, &v, &len);
+  printf("TCP_INQ reads %d\n", v);
+  on = 2;
+  R("TCP_INQ 2", setsockopt(a, IPPROTO_TCP, TCP_INQ, &on, sizeof on));
+  for (int i = 0; i < 2; i++) {
+    char cbuf[CMSG_SPACE(sizeof(int))];
+    struct iovec iov = {buf, 400};
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+    long n = recvmsg(a, &m, i == 0 ? MSG_PEEK : 0);
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+    int inq = -1;
+    if (cm != NULL) memcpy(&inq, CMSG_DATA(cm), sizeof inq);
+    printf("recvmsg%s %ld: cmsg level %d type %d inq %d\n", i == 0 ? "(MSG_PEEK)" : "", n, cm ? cm->cmsg_level : -1,
+           cm ? cm->cmsg_type : -1, inq);
+  }
+  close(a);
+  close(c);
+  close(l);
+
+  int u = socket(AF_INET, SOCK_DGRAM, 0);
+  struct sockaddr_in ua = loopback(0);
+  bind(u, (struct sockaddr *)&ua, sizeof ua);
+  ua = loopback(port_of(u));
+  R("FIONREAD of an empty UDP socket", ioctl(u, FIONREAD, &v));
+  printf("= %d\n", v);
+  sendto(u, buf, 100, 0, (struct sockaddr *)&ua, sizeof ua);
+  sendto(u, buf, 200, 0, (struct sockaddr *)&ua, sizeof ua);
+  ioctl(u, FIONREAD, &v);
+  printf("FIONREAD with two datagrams: %d\n", v);
+  recv(u, buf, 10, 0);
+  ioctl(u, FIONREAD, &v);
+  printf("after one read: %d\n", v);
+  R("TIOCOUTQ of UDP", ioctl(u, TIOCOUTQ, &v));
+  printf("= %d\n", v);
+  close(u);
+}
+
 int main(void) {
   setvbuf(stdout, NULL, _IONBF, 0);
   alarm(60);
@@ -215,5 +386,10 @@ int main(void) {
   blocked_send_shutdown();
   msg_trunc();
   time_wait_shutdown();
+  queues();
+  connecting_shutdown();
+  reset_after_close();
+  defer_accept();
+  accept_after_reset();
   return 0;
 }

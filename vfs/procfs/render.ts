@@ -327,7 +327,7 @@ export function renderVersion(sys: ProcSystem): string {
 
 /** /proc/filesystems: the filesystem types mount(2) knows. */
 export function renderFilesystems(): string {
-  return ["nodev\tsysfs", "nodev\ttmpfs", "nodev\tproc", "nodev\tdevtmpfs", "nodev\tdevpts", "nodev\tbind", "nodev\toverlay"]
+  return ["nodev\tsysfs", "nodev\ttmpfs", "nodev\tproc", "nodev\tdevtmpfs", "nodev\tdevpts", "nodev\tbind", "nodev\toverlay", "nodev\tmqueue"]
     .map((l) => l + "\n").join("");
 }
 

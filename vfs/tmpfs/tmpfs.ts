@@ -102,8 +102,12 @@ export class TmpfsFilesystem implements Filesystem {
   /** @nosave Inodes whose data is in a memfd (mapped files), for release(). */
   readonly withMemfd = new Set<TmpfsInode>();
 
-  constructor(o: { mode?: number; uid?: number; gid?: number; sizeLimit?: number } = {}) {
+  /** The most inodes (nr_inodes=; Infinity: no limit): more is ENOSPC. */
+  maxInodes: number;
+
+  constructor(o: { mode?: number; uid?: number; gid?: number; sizeLimit?: number; maxInodes?: number } = {}) {
     this.dev = nextDev++;
+    this.maxInodes = o.maxInodes ?? Infinity;
     this.sizeLimit = o.sizeLimit ?? Infinity;
     this.maxPages = this.sizeLimit === Infinity ? Infinity : Math.ceil(this.sizeLimit / PAGE);
     this.#rootMode = o.mode ?? 0o1777;
@@ -125,6 +129,7 @@ export class TmpfsFilesystem implements Filesystem {
     if (this.#rootMode !== 0o1777) o.push(`mode=${this.#rootMode.toString(8).padStart(3, "0")}`);
     if (this.#rootUid !== 0) o.push(`uid=${this.#rootUid}`);
     if (this.#rootGid !== 0) o.push(`gid=${this.#rootGid}`);
+    if (this.maxInodes !== Infinity) o.push(`nr_inodes=${this.maxInodes}`);
     return o.join(",");
   }
 
@@ -136,9 +141,10 @@ export class TmpfsFilesystem implements Filesystem {
   statfs(): FsStat {
     const total = this.maxPages === Infinity ? 1 << 24 : this.maxPages;
     const free = Math.max(total - this.usedPages, 0);
+    const files = this.maxInodes === Infinity ? 1 << 20 : this.maxInodes;
     return {
-      type: TMPFS_MAGIC, bsize: PAGE, blocks: total, bfree: free, bavail: free, files: 1 << 20,
-      ffree: (1 << 20) - this.inodes, namelen: 255,
+      type: TMPFS_MAGIC, bsize: PAGE, blocks: total, bfree: free, bavail: free, files,
+      ffree: Math.max(files - this.inodes, 0), namelen: 255,
     };
   }
 
@@ -215,6 +221,7 @@ export class TmpfsInode {
   socket: unknown;
 
   constructor(fs: TmpfsFilesystem, attrs: NewFile, target = "") {
+    if (fs.inodes >= fs.maxInodes) throw ENOSPC;
     this.fs = fs;
     this.ino = fs.newIno();
     this.mode = attrs.mode;

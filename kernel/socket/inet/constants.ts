@@ -30,8 +30,13 @@ export const IP_MTU_DISCOVER = 10;
 export const IP_RECVERR = 11;
 export const IP_RECVTTL = 12;
 export const IP_RECVTOS = 13;
+/** IP_RECVORIGDSTADDR, also the type of its control message (IP_ORIGDSTADDR). */
+export const IP_RECVORIGDSTADDR = 20;
+export const IP_MULTICAST_IF = 32;
 export const IP_MULTICAST_TTL = 33;
 export const IP_MULTICAST_LOOP = 34;
+export const IP_ADD_MEMBERSHIP = 35;
+export const IP_DROP_MEMBERSHIP = 36;
 
 export const IPV6_UNICAST_HOPS = 16;
 export const IPV6_MULTICAST_HOPS = 18;
@@ -39,7 +44,13 @@ export const IPV6_MULTICAST_LOOP = 19;
 export const IPV6_RECVERR = 25;
 export const IPV6_V6ONLY = 26;
 export const IPV6_RECVPKTINFO = 49;
+export const IPV6_PKTINFO = 50;
+export const IPV6_RECVHOPLIMIT = 51;
+export const IPV6_HOPLIMIT = 52;
+export const IPV6_RECVTCLASS = 66;
 export const IPV6_TCLASS = 67;
+/** IPV6_RECVORIGDSTADDR, also the type of its control message (IPV6_ORIGDSTADDR). */
+export const IPV6_RECVORIGDSTADDR = 74;
 
 export const TCP_NODELAY = 1;
 export const TCP_MAXSEG = 2;
@@ -57,6 +68,8 @@ export const TCP_CONGESTION = 13;
 export const TCP_USER_TIMEOUT = 18;
 export const TCP_FASTOPEN = 23;
 export const TCP_NOTSENT_LOWAT = 25;
+/** TCP_INQ, also the type of its control message (TCP_CM_INQ). */
+export const TCP_INQ = 36;
 
 /** Linux's TCP state numbers (include/net/tcp_states.h), for TCP_INFO and /proc/net/tcp. */
 export const TCP_STATE_NUMBER: Readonly<Record<string, number>> = {

@@ -27,6 +27,8 @@ import {
 } from "../../../waiter/mod.ts";
 import { type RecvRequest, type RecvResult, type SendRequest, SocketFile } from "../socket.ts";
 import * as C from "./constants.ts";
+import { SIOCINQ, SIOCOUTQ } from "../../../abi/linux/socket.ts";
+import type { MemoryIO } from "../../../vfs/file_description.ts";
 import { CAP_NET_ADMIN } from "../../../abi/linux/capability.ts";
 import { bufferSize, NET_CORE, SOCK_MIN_RCVBUF, SOCK_MIN_SNDBUF } from "../sockopt.ts";
 import { type Endpoint, parseSockaddr } from "./sockaddr.ts";
@@ -218,6 +220,27 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
   abstract override sendmsg(t: Task, req: SendRequest): number;
   abstract override recvmsg(t: Task, req: RecvRequest): RecvResult;
 
+  /** SIOCINQ (FIONREAD): bytes (stream) or the next datagram's length to read. */
+  protected abstract inq(): number;
+  /** SIOCOUTQ (TIOCOUTQ): bytes sent and not yet acknowledged, or not yet sent. */
+  protected abstract outq(): number;
+
+  override ioctl(cmd: number, arg: number, io: MemoryIO): number {
+    let v: number;
+    switch (cmd) {
+      case SIOCINQ:
+        v = this.inq();
+        break;
+      case SIOCOUTQ:
+        v = this.outq();
+        break;
+      default:
+        return super.ioctl(cmd, arg, io);
+    }
+    io.copyOut(arg, intBytes(v, 4));
+    return 0;
+  }
+
   /** Throws EAGAIN; a named helper so that call sites read as what they mean. */
   protected wouldBlock(): never {
     throw EAGAIN;
@@ -230,8 +253,12 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
    * loopback, ::ffff:0.0.0.0 to 127.0.0.1); a v4-mapped address on a V6ONLY socket is
    * unreachable.
    */
-  protected destination(addr: Uint8Array): Endpoint | "unspec" {
-    const ep = parseSockaddr(this.family, addr);
+  protected destination(addr: Uint8Array, v4OnV6 = false): Endpoint | "unspec" {
+    // A datagram socket of AF_INET6 also takes a sockaddr_in (Linux's udpv6_sendmsg and
+    // ip6_datagram_connect hand it to IPv4): an IPv4 peer, as if v4-mapped.
+    const fam = addr.length >= 2 ? addr[0]! | (addr[1]! << 8) : -1;
+    const ep = v4OnV6 && this.family === C.AF_INET6 && fam === C.AF_INET ? parseSockaddr(C.AF_INET, addr) : parseSockaddr(this.family, addr);
+    if (v4OnV6 && this.family === C.AF_INET6 && fam === C.AF_INET && ep !== "unspec" && ep.addr === null) ep.v4MappedAny = true;
     if (ep === "unspec") return ep;
     let a = ep.addr;
     // ::ffff:0.0.0.0 is IPv4's wildcard: IPv4's loopback (Linux's tcp_v6_connect maps it).
@@ -252,6 +279,9 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
     if (level === C.SOL_SOCKET) return this.getSocketOpt(name, optlen);
     if (level === C.IPPROTO_IP) return this.getIpOpt(name, optlen);
     if (level === C.IPPROTO_IPV6 && this.family === C.AF_INET6) return this.getIpv6Opt(name, optlen);
+    // An AF_INET socket hands other levels to ip_getsockopt, which says EOPNOTSUPP; AF_INET6's
+    // ipv6_getsockopt says ENOPROTOOPT.
+    if (this.family === C.AF_INET && level !== this.protocol) throw errno.EOPNOTSUPP;
     return this.getProtocolOpt(level, name, optlen);
   }
 
@@ -286,6 +316,8 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
   protected reuseChanged(): void {}
   /** SO_SNDBUF was set (TCP bounds its send queue by it from then on). */
   protected sndBufChanged(): void {}
+  /** SO_RCVBUF was set (UDP bounds its receive queue by it). */
+  protected rcvBufChanged(): void {}
 
   /** Hands this socket's port-sharing options to its netstack socket (for reuseChanged). */
   protected sharePortOptions(sock: PortSharing): void {
@@ -380,6 +412,7 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
       case C.SO_RCVBUF:
       case C.SO_RCVBUFFORCE:
         this.rcvBuf = bufferSize(n, NET_CORE.rmemMax, SOCK_MIN_RCVBUF, name === C.SO_RCVBUFFORCE);
+        this.rcvBufChanged();
         return;
       case C.SO_RCVLOWAT:
         this.#flags.set(`s:${name}`, Math.max(1, n));
@@ -409,11 +442,14 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
         return intBytes(this.#flags.get(`ip:${name}`) ?? 1, optlen);
       case C.IP_MULTICAST_LOOP:
         return intBytes(this.#flags.get(`ip:${name}`) ?? 1, optlen);
+      case C.IP_MTU_DISCOVER:
+        // IP_PMTUDISC_WANT by default (Linux's inet_create without ip_no_pmtu_disc).
+        return intBytes(this.#flags.get(`ip:${name}`) ?? 1, optlen);
       case C.IP_PKTINFO:
       case C.IP_RECVERR:
       case C.IP_RECVTTL:
       case C.IP_RECVTOS:
-      case C.IP_MTU_DISCOVER:
+      case C.IP_RECVORIGDSTADDR:
         return intBytes(this.#flags.get(`ip:${name}`) ?? 0, optlen);
       default:
         throw ENOPROTOOPT;
@@ -431,18 +467,60 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
       case C.IP_TOS:
         this.tos = (value.length >= 4 ? intOpt(value) : value[0] ?? 0) & 0xff;
         return;
+      case C.IP_MTU_DISCOVER: {
+        // IP_PMTUDISC_DONT (0) to IP_PMTUDISC_OMIT (5).
+        const n = value.length >= 4 ? intOpt(value) : value[0] ?? 0;
+        if (n < 0 || n > 5) throw EINVAL;
+        this.#flags.set(`ip:${name}`, n);
+        return;
+      }
       case C.IP_MULTICAST_TTL:
       case C.IP_MULTICAST_LOOP:
       case C.IP_PKTINFO:
       case C.IP_RECVERR:
       case C.IP_RECVTTL:
       case C.IP_RECVTOS:
-      case C.IP_MTU_DISCOVER:
+      case C.IP_RECVORIGDSTADDR:
         this.#flags.set(`ip:${name}`, value.length >= 4 ? intOpt(value) : value[0] ?? 0);
         return;
       default:
         throw ENOPROTOOPT;
     }
+  }
+
+  /** A SOL_SOCKET option kept in the flags (SO_TIMESTAMP...), 0 if never set. */
+  protected socketFlag(name: number): number {
+    return this.#flags.get(`s:${name}`) ?? 0;
+  }
+
+  /** An IPPROTO_IP option kept in the flags (IP_PKTINFO, IP_RECVTTL...), 0 if never set. */
+  protected ipFlag(name: number): number {
+    return this.#flags.get(`ip:${name}`) ?? 0;
+  }
+
+  /** An IPPROTO_IP option kept in the flags, or `dflt` if never set. */
+  protected ipFlagOr(name: number, dflt: number): number {
+    return this.#flags.get(`ip:${name}`) ?? dflt;
+  }
+
+  /** An IPPROTO_IPV6 option kept in the flags, or `dflt` if never set (-1 too, for the hop limits). */
+  protected ipv6FlagOr(name: number, dflt: number): number {
+    const v = this.#flags.get(`ip6:${name}`) ?? dflt;
+    return v === -1 ? dflt : v;
+  }
+
+  /** An IPPROTO_IPV6 option kept in the flags (IPV6_RECVPKTINFO...), 0 if never set. */
+  protected ipv6Flag(name: number): number {
+    return this.#flags.get(`ip6:${name}`) ?? 0;
+  }
+
+  /** The hop limit and traffic class of IPv6 packets it sends (IPV6_UNICAST_HOPS: -1 is 64). */
+  protected get ipv6HopLimit(): number {
+    const h = this.#flags.get(`ip6:${C.IPV6_UNICAST_HOPS}`) ?? -1;
+    return h === -1 ? 64 : h;
+  }
+  protected get ipv6TrafficClass(): number {
+    return this.#flags.get(`ip6:${C.IPV6_TCLASS}`) ?? 0;
   }
 
   /** Whether bind() has happened (IPV6_V6ONLY may not change after it). */
@@ -453,14 +531,17 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
       case C.IPV6_V6ONLY:
         return intBytes(this.v6only ? 1 : 0, optlen);
       case C.IPV6_UNICAST_HOPS:
-        return intBytes(this.ttl === -1 ? 64 : this.ttl, optlen);
+        return intBytes(this.ipv6HopLimit, optlen);
       case C.IPV6_TCLASS:
-        return intBytes(this.tos, optlen);
+        return intBytes(this.ipv6TrafficClass, optlen);
       case C.IPV6_MULTICAST_HOPS:
       case C.IPV6_MULTICAST_LOOP:
         return intBytes(this.#flags.get(`ip6:${name}`) ?? 1, optlen);
       case C.IPV6_RECVERR:
       case C.IPV6_RECVPKTINFO:
+      case C.IPV6_RECVHOPLIMIT:
+      case C.IPV6_RECVTCLASS:
+      case C.IPV6_RECVORIGDSTADDR:
         return intBytes(this.#flags.get(`ip6:${name}`) ?? 0, optlen);
       default:
         throw ENOPROTOOPT;
@@ -476,17 +557,21 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
         this.reuseChanged();
         return;
       case C.IPV6_UNICAST_HOPS:
+        // Apart from IP_TTL, as Linux keeps them (hop_limit and uc_ttl).
         if (n < -1 || n > 255) throw EINVAL;
-        this.ttl = n;
+        this.#flags.set(`ip6:${name}`, n);
         return;
       case C.IPV6_TCLASS:
         if (n < -1 || n > 255) throw EINVAL;
-        this.tos = n === -1 ? 0 : n;
+        this.#flags.set(`ip6:${name}`, n === -1 ? 0 : n);
         return;
       case C.IPV6_MULTICAST_HOPS:
       case C.IPV6_MULTICAST_LOOP:
       case C.IPV6_RECVERR:
       case C.IPV6_RECVPKTINFO:
+      case C.IPV6_RECVHOPLIMIT:
+      case C.IPV6_RECVTCLASS:
+      case C.IPV6_RECVORIGDSTADDR:
         this.#flags.set(`ip6:${name}`, n);
         return;
       default:

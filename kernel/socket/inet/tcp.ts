@@ -22,14 +22,39 @@ import {
 } from "../../errno.ts";
 import type { Net } from "../../net.ts";
 import type { Task } from "../../task.ts";
-import type { RecvRequest, RecvResult, SendRequest } from "../socket.ts";
+import type { ControlMessages, RecvRequest, RecvResult, SendRequest } from "../socket.ts";
 import * as C from "./constants.ts";
 import { errnoOf, InetSocketFile, intBytes, intOpt, linuxError, net, type NetReadiness } from "./inet_socket.ts";
-import { formatSockaddr, parseSockaddr } from "./sockaddr.ts";
+import { checkUnspecBind, formatSockaddr, parseSockaddr } from "./sockaddr.ts";
 
 /** Linux's defaults: net.ipv4.tcp_wmem[1] and tcp_rmem[1]. */
 export const TCP_SNDBUF = 16384;
 export const TCP_RCVBUF = 131072;
+/**
+ * TCP_DEFER_ACCEPT's seconds as SYN-ACK retransmissions and back, as Linux's secs_to_retrans
+ * and retrans_to_secs (an initial timeout of 1 s doubling up to 120 s).
+ */
+function secsToRetrans(seconds: number): number {
+  if (seconds <= 0) return 0;
+  let timeout = 1, period = 1, res = 1;
+  while (seconds > period && res < 255) {
+    res++;
+    timeout = Math.min(timeout * 2, 120);
+    period += timeout;
+  }
+  return res;
+}
+
+function retransToSecs(retrans: number): number {
+  if (retrans <= 0) return 0;
+  let timeout = 1, period = 1;
+  while (--retrans > 0) {
+    timeout = Math.min(timeout * 2, 120);
+    period += timeout;
+  }
+  return period;
+}
+
 /** SO_SNDBUF of an established loopback connection whose buffer was not set (see getSocketOpt). */
 const AUTOTUNED_SNDBUF = 2626560;
 /** struct tcp_info as Linux 5.x reports it (up to tcpi_snd_wnd). */
@@ -121,6 +146,18 @@ export class TcpSocketFile extends InetSocketFile {
     return this.sock.recvQueue + (this.sock.isListening && this.sock.readiness().readable ? 1 : 0);
   }
 
+  protected inq(): number {
+    // Linux's tcp_ioctl: EINVAL on a listener; nothing before the handshake ends.
+    if (this.sock.isListening) throw EINVAL;
+    return this.sock.recvQueue;
+  }
+
+  protected outq(): number {
+    if (this.sock.isListening) throw EINVAL;
+    const s = this.sock.state;
+    return s === "SYN-SENT" || s === "SYN-RECEIVED" ? 0 : this.sock.sendQueue;
+  }
+
   protected closeSocket(): void {
     if (this.lingerOn && this.lingerSecs === 0) this.sock.abort();
     else this.sock.close();
@@ -168,10 +205,7 @@ export class TcpSocketFile extends InetSocketFile {
 
   bind(_t: Task, addr: Uint8Array): void {
     const ep = parseSockaddr(this.family, addr);
-    if (ep === "unspec") {
-      // Linux accepts AF_UNSPEC with INADDR_ANY on AF_INET, for old programs.
-      if (this.family !== C.AF_INET) throw EINVAL;
-    }
+    if (ep === "unspec") checkUnspecBind(this.family, addr);
     if (this.#bound) throw EINVAL;
     const e = ep === "unspec" ? { addr: null, port: (addr[2]! << 8) | (addr[3] ?? 0) } : ep;
     this.reuseChanged();
@@ -300,6 +334,18 @@ export class TcpSocketFile extends InetSocketFile {
     return n;
   }
 
+  /** TCP_INQ's control message: the bytes left to read (1 at end of stream with none, as Linux's tcp_inq_hint). */
+  #inqControl(): ControlMessages {
+    if (!this.#tcpFlags.get(C.TCP_INQ)) return {};
+    let inq = this.sock.recvQueue;
+    if (inq === 0 && (PEER_DONE.has(this.sock.state) || this.sock.state === "CLOSED")) inq = 1;
+    return { other: [{ level: C.IPPROTO_TCP, type: C.TCP_INQ, data: intBytes(inq, 4) }] };
+  }
+
+  override viaControl(): ControlMessages | null {
+    return this.#tcpFlags.get(C.TCP_INQ) ? this.#inqControl() : null;
+  }
+
   recvmsg(_t: Task, req: RecvRequest): RecvResult {
     if (req.flags & C.MSG_OOB) throw EINVAL;
     if (this.sock.isListening) throw ENOTCONN;
@@ -319,7 +365,7 @@ export class TcpSocketFile extends InetSocketFile {
       this.net.settle(this); // a window update to send, if the window opened enough
     }
     const data = n === buf.length ? buf : buf.subarray(0, n);
-    return { data, fullLength: n, from: null, control: {}, msgFlags: 0 };
+    return { data, fullLength: n, from: null, control: this.#inqControl(), msgFlags: 0 };
   }
 
   override shutdown(_t: Task, how: number): void {
@@ -343,6 +389,11 @@ export class TcpSocketFile extends InetSocketFile {
     const r = this.sock.remote;
     if (r === null || NOT_CONNECTED.has(this.sock.state)) throw ENOTCONN;
     return formatSockaddr(this.family, r.addr, r.port);
+  }
+
+  override acceptedPeer(t: Task): Uint8Array {
+    const r = this.sock.remote;
+    return r === null ? this.getpeername(t) : formatSockaddr(this.family, r.addr, r.port);
   }
 
   #applyNoDelay(): void {
@@ -383,10 +434,12 @@ export class TcpSocketFile extends InetSocketFile {
       case C.TCP_QUICKACK:
         return intBytes(this.#tcpFlags.get(name) ?? 1, optlen);
       case C.TCP_DEFER_ACCEPT:
+        return intBytes(retransToSecs(this.sock.deferAccept), optlen);
       case C.TCP_WINDOW_CLAMP:
       case C.TCP_USER_TIMEOUT:
       case C.TCP_FASTOPEN:
       case C.TCP_NOTSENT_LOWAT:
+      case C.TCP_INQ:
         return intBytes(this.#tcpFlags.get(name) ?? 0, optlen);
       default:
         throw ENOPROTOOPT;
@@ -430,9 +483,16 @@ export class TcpSocketFile extends InetSocketFile {
         if (n < 1 || n > 127) throw EINVAL;
         this.#tcpFlags.set(name, n);
         return;
+      case C.TCP_INQ:
+        if (n < 0 || n > 1) throw EINVAL;
+        this.#tcpFlags.set(name, n);
+        return;
+      case C.TCP_DEFER_ACCEPT:
+        // Seconds as SYN-ACK retransmissions, as Linux's secs_to_retrans (a negative is none).
+        this.sock.deferAccept = secsToRetrans(n);
+        return;
       case C.TCP_LINGER2:
       case C.TCP_QUICKACK:
-      case C.TCP_DEFER_ACCEPT:
       case C.TCP_WINDOW_CLAMP:
       case C.TCP_USER_TIMEOUT:
       case C.TCP_FASTOPEN:

@@ -12,7 +12,7 @@ import type { Location, PathContext } from "../../../vfs/mod.ts";
 
 /** The caller's root and credentials, for the VFS. */
 export function pathCtx(t: Task): PathContext {
-  return { root: t.fs.root, creds: t.creds, umask: t.fs.umask };
+  return { root: t.fs.root, creds: t.creds, umask: t.fs.umask, landlock: t.landlock };
 }
 
 /**

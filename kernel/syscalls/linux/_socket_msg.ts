@@ -119,6 +119,9 @@ export function copyInControl(t: Task, h: MsgHeader): ControlMessages {
         } else {
           throw EINVAL;
         }
+      } else {
+        // The protocol's (IP_TOS, IPV6_HOPLIMIT...): its sendmsg reads what it knows.
+        (out.other ??= []).push({ level, type, data: b.slice(data, data + dataLen) });
       }
       off += cmsgAlign(cmsgLen);
     }
@@ -187,6 +190,7 @@ export function copyOutControl(
     v.setInt32(8, control.creds.gid, true);
     put(SOL_SOCKET, SCM_CREDENTIALS, b);
   }
+  for (const m of control.other ?? []) put(m.level, m.type, m.data);
   const rights = control.rights ?? [];
   if (rights.length > 0) {
     const fdMax = room > CMSGHDR_SIZE ? Math.floor((room - CMSGHDR_SIZE) / 4) : 0;

@@ -88,7 +88,7 @@ const sysCapset: SyscallFn = (t, a) => {
   if (!isSubset(inheritable, old.inheritable | old.bounding)) throw EPERM;
   if (!isSubset(permitted, old.permitted)) throw EPERM;
   if (!isSubset(effective, permitted)) throw EPERM;
-  t.creds = c.withCaps({ effective, permitted, inheritable, ambient: old.ambient & permitted & inheritable });
+  t.commitCreds(c.withCaps({ effective, permitted, inheritable, ambient: old.ambient & permitted & inheritable }));
   return 0;
 };
 

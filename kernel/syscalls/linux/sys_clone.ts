@@ -1,14 +1,18 @@
 /** New threads and processes: clone(2), clone3(2), fork(2), vfork(2). */
 
-import { E2BIG, EINVAL, EPERM } from "../../errno.ts";
-import { CAP_SYS_ADMIN } from "../../../abi/linux/capability.ts";
+import { E2BIG, EINVAL, EPERM, ESRCH } from "../../errno.ts";
+import { CAP_SYS_ADMIN, CAP_SYS_CHROOT, CAP_SYS_PTRACE } from "../../../abi/linux/capability.ts";
+import { PidFd } from "../../pidfd.ts";
+import { mayAttach } from "./sys_process_vm.ts";
 import {
   type CloneArgs, CLONE_DETACHED, CLONE_FILES, CLONE_FS, CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS,
   CLONE_NEWPID, CLONE_NEWUSER, CLONE_NEWUTS, CLONE_PARENT, CLONE_SIGHAND, CLONE_SYSVSEM, CLONE_THREAD, CLONE_VFORK,
   CLONE_VM, cloneTask, NAMESPACE_FLAGS, vforkWaitDone,
 } from "../../task_clone.ts";
 import type { Task } from "../../task.ts";
-import { block, supported, type SyscallEntry, type SyscallFn, type SyscallResult } from "./support.ts";
+import { IPC_LIMITS, IpcNamespace } from "../../ipc.ts";
+import type { UtsNamespace } from "../../uts.ts";
+import { block, partial, supported, type SyscallEntry, type SyscallFn, type SyscallResult } from "./support.ts";
 
 const SIGCHLD = 17;
 /** clone3's flags beyond the legacy 32 bits. */
@@ -92,7 +96,7 @@ const CLONE_NEWTIME = 0x80;
  * Implements unshare(2), in the order of Linux's ksys_unshare: the implied flags, then
  * CLONE_THREAD/CLONE_SIGHAND/CLONE_VM (nothing to do for a process alone in its thread group
  * and address space, EINVAL otherwise), a private descriptor table (CLONE_FILES) or filesystem
- * context (CLONE_FS), a UTS namespace of its own (CLONE_NEWUTS, CAP_SYS_ADMIN). The other
+ * context (CLONE_FS), a UTS or IPC namespace of its own (CLONE_NEWUTS, CLONE_NEWIPC, CAP_SYS_ADMIN). The other
  * namespaces are EINVAL, as in a kernel built without them.
  */
 const sysUnshare: SyscallFn = (t, a) => {
@@ -109,23 +113,81 @@ const sysUnshare: SyscallFn = (t, a) => {
   const flags = Number(f);
   if ((flags & (CLONE_THREAD | CLONE_SIGHAND | CLONE_VM)) && t.tg.tasks.size > 1) throw EINVAL;
   if ((flags & CLONE_VM) && t.mm.users > 1) throw EINVAL;
-  const unsupported = flags & (NAMESPACE_FLAGS | CLONE_NEWTIME);
+  const unsupported = flags & ((NAMESPACE_FLAGS & ~CLONE_NEWIPC) | CLONE_NEWTIME);
   if (unsupported) {
     t.kernel.log.once(`unshare-ns-${unsupported}`, `unshare namespace flags 0x${unsupported.toString(16)} are not supported`);
     throw EINVAL;
   }
-  if ((flags & CLONE_NEWUTS) && !t.creds.hasCap(CAP_SYS_ADMIN)) throw EPERM;
+  if ((flags & (CLONE_NEWUTS | CLONE_NEWIPC)) && !t.creds.hasCap(CAP_SYS_ADMIN)) throw EPERM;
   if (flags & CLONE_FS) t.fs = t.fs.fork();
   if ((flags & CLONE_FILES) && t.fdTable.users > 1) {
     t.fdTable.users--;
     t.fdTable = t.fdTable.fork();
   }
   if (flags & CLONE_NEWUTS) t.uts = t.uts.copy();
+  if (flags & CLONE_NEWIPC) t.ipc = new IpcNamespace(IPC_LIMITS);
   return 0;
 };
 
+/** The namespace types setns(2) takes with a pidfd (Linux's check_setns_flags). */
+const SETNS_FLAGS = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWCGROUP |
+  CLONE_NEWUSER | CLONE_NEWTIME;
+
+/**
+ * Implements setns(2) with a pidfd: the caller joins the namespaces of the given types of the
+ * pidfd's process (EINVAL for no type or another flag; ESRCH once it has exited, even as a
+ * zombie; EPERM without ptrace read access or CAP_SYS_ADMIN). Its UTS and IPC namespaces are
+ * taken; the others are the sandbox's one each (joining the mount namespace moves the caller's
+ * root and cwd to its root, as Linux; its own user namespace is EINVAL). With a /proc/PID/ns
+ * descriptor (flags 0 or its type) the namespace joined is the sandbox's first of that type,
+ * the one whose inode /proc shows for every process.
+ */
+const sysSetns: SyscallFn = (t, a) => {
+  let flags = a.int(1);
+  const f = t.fdTable.get(a.fd(0));
+  const loc = f.location();
+  if (!(f instanceof PidFd) && loc !== null && loc.mount.fs.name === "nsfs") {
+    // A /proc/PID/ns file: its type is in its name; flags must be 0 or that type. /proc shows
+    // the sandbox's first namespace of each type, which is the one joined.
+    const type = NS_TYPES[loc.dentry.name.split(":")[0]!];
+    if (type === undefined || (flags !== 0 && flags !== type)) throw EINVAL;
+    flags = type;
+    if (!t.creds.hasCap(CAP_SYS_ADMIN)) throw EPERM;
+    return joinNamespaces(t, flags, t.kernel.rootUts, t.kernel.ipc);
+  }
+  if (!(f instanceof PidFd)) throw EINVAL;
+  if (flags === 0 || (flags & ~SETNS_FLAGS)) throw EINVAL;
+  const tg = f.tg;
+  const target = tg.leader ?? [...tg.tasks][0];
+  if (tg.zombie || target === undefined || target.state === "dead") throw ESRCH;
+  if (!mayAttach(t, target) && !t.creds.hasCap(CAP_SYS_PTRACE)) throw EPERM;
+  if (!t.creds.hasCap(CAP_SYS_ADMIN)) throw EPERM;
+  return joinNamespaces(t, flags, target.uts, target.ipc);
+};
+
+/** The CLONE_NEW* flag of each /proc/PID/ns name's type. */
+const NS_TYPES: Record<string, number> = {
+  mnt: CLONE_NEWNS, uts: CLONE_NEWUTS, ipc: CLONE_NEWIPC, net: CLONE_NEWNET, pid: CLONE_NEWPID,
+  cgroup: CLONE_NEWCGROUP, user: CLONE_NEWUSER, time: CLONE_NEWTIME,
+};
+
+/** setns's installation of the namespaces of `flags` (the checks done first, then the changes). */
+function joinNamespaces(t: Task, flags: number, uts: UtsNamespace, ipc: IpcNamespace): number {
+  if (flags & CLONE_NEWUSER) throw EINVAL; // the one user namespace is the caller's own
+  if (flags & CLONE_NEWNS) {
+    // mntns_install: a filesystem context shared with another task is EINVAL.
+    for (const x of t.kernel.tasks.values()) if (x !== t && x.fs === t.fs) throw EINVAL;
+    if (!t.creds.hasCap(CAP_SYS_CHROOT)) throw EPERM;
+  }
+  if (flags & CLONE_NEWUTS) t.uts = uts;
+  if (flags & CLONE_NEWIPC) t.ipc = ipc;
+  if (flags & CLONE_NEWNS) t.fs.root = t.fs.cwd = t.kernel.vfs.root();
+  return 0;
+}
+
 export const table: Record<number, SyscallEntry> = {
   272: supported("unshare", sysUnshare),
+  308: partial("setns", sysSetns, "UTS and IPC namespaces (one of each other kind); /proc/PID/ns names the first of each"),
   56: supported("clone", sysClone),
   57: supported("fork", sysFork),
   58: supported("vfork", sysVfork),

@@ -56,11 +56,11 @@ function setTriple(old: Triple, next: Triple, privileged: boolean): Triple {
 }
 
 function withUids(t: Task, [uid, euid, suid]: Triple): void {
-  t.creds = t.creds.withUids(uid, euid, suid, euid);
+  t.commitCreds(t.creds.withUids(uid, euid, suid, euid));
 }
 
 function withGids(t: Task, [gid, egid, sgid]: Triple): void {
-  t.creds = t.creds.withGids(gid, egid, sgid, egid);
+  t.commitCreds(t.creds.withGids(gid, egid, sgid, egid));
 }
 
 /** Implements setuid(2): all three ids when privileged, else only the effective one. */
@@ -126,7 +126,7 @@ const sysSetresgid: SyscallFn = (t, a) => {
 const sysSetfsuid: SyscallFn = (t, a) => {
   const c = t.creds, v = a.uint(0), old = c.fsuid;
   if (v !== KEEP && (c.hasCap(CAP_SETUID) || [c.uid, c.euid, c.suid, c.fsuid].includes(v))) {
-    t.creds = c.withUids(c.uid, c.euid, c.suid, v, true);
+    t.commitCreds(c.withUids(c.uid, c.euid, c.suid, v, true));
   }
   return old;
 };
@@ -134,7 +134,7 @@ const sysSetfsuid: SyscallFn = (t, a) => {
 const sysSetfsgid: SyscallFn = (t, a) => {
   const c = t.creds, v = a.uint(0), old = c.fsgid;
   if (v !== KEEP && (c.hasCap(CAP_SETGID) || [c.gid, c.egid, c.sgid, c.fsgid].includes(v))) {
-    t.creds = c.withGids(c.gid, c.egid, c.sgid, v);
+    t.commitCreds(c.withGids(c.gid, c.egid, c.sgid, v));
   }
   return old;
 };
@@ -150,7 +150,7 @@ const sysSetgroups: SyscallFn = (t, a) => {
     const v = new DataView(b.buffer);
     for (let i = 0; i < size; i++) groups.push(v.getUint32(4 * i, true));
   }
-  t.creds = t.creds.withGroups(groups);
+  t.commitCreds(t.creds.withGroups(groups));
   return 0;
 };
 

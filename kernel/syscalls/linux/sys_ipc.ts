@@ -44,7 +44,7 @@ const READ = 0o444, WRITE = 0o222, EXEC = 0o111;
 // ---- Shared helpers ------------------------------------------------------------------------
 
 function ipc(t: Task) {
-  return t.kernel.ipc;
+  return t.ipc;
 }
 
 /** struct ipc64_perm (48 bytes) at offset 0 of v. */

@@ -132,14 +132,15 @@ function validAdvice(advice: number): boolean {
   return (advice >= 0 && advice <= 4) || (advice >= 8 && advice <= 24);
 }
 
-const MADV_REMOVE = 9, MADV_POPULATE_WRITE = 23;
+const MADV_REMOVE = 9, MADV_DONTFORK = 10, MADV_DOFORK = 11, MADV_POPULATE_WRITE = 23;
 const U64 = 1n << 64n;
 
 /**
  * Implements madvise(2) with Linux's checks: the advice, page alignment, a length that wraps
  * (EINVAL); MADV_REMOVE needs a shared file mapping and MADV_POPULATE_WRITE a writable one
  * (EINVAL); a hole in the range is ENOMEM. MADV_DONTNEED really discards (later reads see
- * zeros); the other hints are no-ops.
+ * zeros); MADV_DONTFORK and MADV_DOFORK mark what a fork's child does not get; the other
+ * hints are no-ops.
  */
 const sysMadvise: SyscallFn = (t, a) => {
   const addr = a.pointer(0), advice = a.int(2), rawLen = a.u64(1);
@@ -162,6 +163,7 @@ const sysMadvise: SyscallFn = (t, a) => {
     if (t.mm.anyLocked(addr, addr + Math.ceil(len / PAGE_SIZE) * PAGE_SIZE)) throw EINVAL;
     t.mm.discard(t.ctx, addr, len);
   }
+  if (advice === MADV_DONTFORK || advice === MADV_DOFORK) t.mm.setDontCopy(addr, end, advice === MADV_DONTFORK);
   return 0;
 };
 
@@ -171,7 +173,7 @@ export const table: Record<number, SyscallEntry> = {
   11: supported("munmap", sysMunmap),
   12: supported("brk", sysBrk),
   25: partial("mremap", sysMremap, "growing a zero-length shared mapping is not supported"),
-  28: partial("madvise", sysMadvise, "only MADV_DONTNEED has an effect"),
+  28: partial("madvise", sysMadvise, "only MADV_DONTNEED, MADV_DONTFORK and MADV_DOFORK have an effect"),
   329: partial("pkey_mprotect", sysPkeyMprotect, "no protection keys: only key -1"),
   330: partial("pkey_alloc", sysPkeyAlloc, "no protection keys: ENOSPC, as on a CPU without them"),
   331: partial("pkey_free", sysPkeyFree, "no protection keys: EINVAL"),

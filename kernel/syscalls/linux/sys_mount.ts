@@ -9,20 +9,29 @@
  * overlays of the sandbox's directories (one lowerdir, upperdir, workdir); bind mounts
  * of directories on directories and of files on files (MS_BIND; MS_REC is accepted, submounts
  * are not copied); MS_REMOUNT (with or without MS_BIND) changing ro, nosuid, nodev, noexec;
- * propagation changes (accepted, no effect). Not supported: MS_MOVE (EINVAL).
+ * propagation changes (one type, on a mount's root; nothing propagates: MS_SHARED only keeps
+ * mounts under it from moving); MS_MOVE. The mount API (fsopen, fsconfig, fsmount, move_mount,
+ * open_tree) is below.
  *
  * @module
  */
 
-import { EAGAIN, EBUSY, EINVAL, ENODEV, ENOTDIR, EPERM } from "../../errno.ts";
+import { EAGAIN, EBUSY, EINVAL, ELOOP, ENODATA, ENODEV, ENOTDIR, EPERM } from "../../errno.ts";
 import type { Task } from "../../task.ts";
-import { AT_FDCWD } from "../../../abi/linux/file.ts";
+import {
+  AT_EMPTY_PATH, AT_FDCWD, AT_NO_AUTOMOUNT, AT_SYMLINK_NOFOLLOW, O_CLOEXEC, O_PATH, O_RDWR,
+} from "../../../abi/linux/file.ts";
 import { CAP_SYS_ADMIN, CAP_SYS_CHROOT } from "../../../abi/linux/capability.ts";
 import {
   MNT_DETACH, MNT_EXPIRE, MNT_FORCE, MS_BIND, MS_MGC_MSK, MS_MGC_VAL, MS_MOUNT_FLAGS, MS_MOVE,
-  MS_NOATIME, MS_PROPAGATION, MS_RDONLY, MS_REC, MS_REMOUNT, MS_SILENT, MS_STRICTATIME, UMOUNT_NOFOLLOW,
+  MS_NOATIME, MS_NODEV, MS_NODIRATIME, MS_NOEXEC, MS_NOSUID, MS_PROPAGATION, MS_RDONLY, MS_REC, MS_REMOUNT,
+  MS_SHARED, MS_SILENT, MS_STRICTATIME, UMOUNT_NOFOLLOW,
 } from "../../../abi/linux/mount.ts";
 import { type Filesystem, Location, type Mount, walk } from "../../../vfs/mod.ts";
+import type { Dentry } from "../../../vfs/dentry.ts";
+import { attachMount } from "../../../vfs/mount.ts";
+import { AnonInodeFile } from "../../../vfs/anon_file.ts";
+import { OPathFile } from "../../../vfs/opath_file.ts";
 import { ProcFilesystem } from "../../../vfs/procfs/procfs.ts";
 import { SysFilesystem } from "../../../vfs/sysfs/sysfs.ts";
 import { DevFilesystem } from "../../../vfs/devfs/devfs.ts";
@@ -52,11 +61,14 @@ function memparse(value: string): number | null {
 
 /**
  * tmpfs's data options, as Linux's shmem_parse_one: size= (bytes with k, m, g... suffixes, or
- * N% of memory; rounded up to pages; 0 is no limit), nr_blocks= (pages), mode= (octal), uid=,
- * gid=; nr_inodes=, huge=, inode64 are accepted; EINVAL otherwise.
+ * N% of memory; rounded up to pages; 0 is no limit), nr_blocks= (pages), nr_inodes= (0: no
+ * limit), mode= (octal), uid=, gid=; huge=, inode64, inode32 are accepted; EINVAL otherwise.
  */
-function tmpfsOptions(t: Task, data: string): { sizeLimit: number; mode: number; uid: number; gid: number } {
-  const o = { sizeLimit: Infinity, mode: 0o1777, uid: 0, gid: 0 };
+function tmpfsOptions(
+  t: Task,
+  data: string,
+): { sizeLimit: number; maxInodes: number; mode: number; uid: number; gid: number } {
+  const o = { sizeLimit: Infinity, maxInodes: Infinity, mode: 0o1777, uid: 0, gid: 0 };
   for (const opt of data.split(",")) {
     if (opt === "") continue;
     const eq = opt.indexOf("=");
@@ -70,9 +82,11 @@ function tmpfsOptions(t: Task, data: string): { sizeLimit: number; mode: number;
       o.sizeLimit = n === 0 ? Infinity : n;
     } else if (key === "nr_blocks" && (n = memparse(value)) !== null) {
       o.sizeLimit = n === 0 ? Infinity : n * 4096;
+    } else if (key === "nr_inodes" && (n = memparse(value)) !== null) {
+      o.maxInodes = n === 0 ? Infinity : n;
     } else if (key === "mode" && /^[0-7]{1,4}$/.test(value)) o.mode = parseInt(value, 8);
     else if ((key === "uid" || key === "gid") && /^[0-9]{1,10}$/.test(value)) o[key] = Number(value);
-    else if (!((key === "nr_inodes" || key === "huge") && value !== "") && opt !== "inode64" && opt !== "inode32") throw EINVAL;
+    else if (!(key === "huge" && value !== "") && opt !== "inode64" && opt !== "inode32") throw EINVAL;
   }
   return o;
 }
@@ -124,6 +138,9 @@ function newFilesystem(t: Task, type: string, data: string): Filesystem {
       return new DevFilesystem();
     case "overlay":
       return newOverlay(t, data);
+    case "mqueue":
+      // The caller's IPC namespace's queues, whichever mount shows them (Linux's mqueue_get_tree).
+      return t.ipc.mqueue;
     default:
       throw ENODEV;
   }
@@ -147,8 +164,13 @@ const sysMount: SyscallFn = (t, a) => {
     at.mount.flags = perMount;
     return 0;
   }
+  const vfs = t.kernel.vfs;
+  // The target is in this namespace's tree, not in a detached one (Linux's check_mnt).
+  if (!vfs.isAttached(at.mount)) throw EINVAL;
   if (f & MS_BIND) {
     const src = lookup(t, copyInPath(t, srcAddr));
+    // From a detached tree (fsmount, open_tree) is fine; from an unmounted one is not.
+    if (unmounted(src.mount)) throw EINVAL;
     // A directory on a directory or a file on a file: vfs.mount checks (ENOTDIR).
     void MS_REC; // submounts of the source are not copied
     t.kernel.vfs.mount(at, src.mount.fs, {
@@ -156,8 +178,22 @@ const sysMount: SyscallFn = (t, a) => {
     });
     return 0;
   }
-  if (f & MS_PROPAGATION) return 0; // one namespace: nothing propagates anyway
-  if (f & MS_MOVE) throw EINVAL;
+  if (f & MS_PROPAGATION) {
+    // Exactly one type (Linux's flags_to_propagation_type), on a mount's root.
+    const type = f & ~(MS_REC | MS_SILENT);
+    if ((type & ~MS_PROPAGATION) !== 0 || (type & (type - 1)) !== 0) throw EINVAL;
+    if (at.dentry !== at.mount.root) throw EINVAL;
+    const mark = (m: Mount): void => {
+      m.shared = (type & MS_SHARED) !== 0;
+      if (f & MS_REC) for (const c of m.children.values()) mark(c);
+    };
+    mark(at.mount);
+    return 0; // one namespace: nothing propagates anyway
+  }
+  if (f & MS_MOVE) {
+    moveMount(t, lookup(t, copyInPath(t, srcAddr)), at);
+    return 0;
+  }
   if (typeAddr === 0) throw EINVAL;
   const type = t.copyInString(typeAddr, 4095);
   const dataAddr = a.pointer(4);
@@ -168,6 +204,12 @@ const sysMount: SyscallFn = (t, a) => {
   void MS_SILENT;
   return 0;
 };
+
+/** Whether m or a mount it hangs from was unmounted (a descriptor still reaching it). */
+function unmounted(m: Mount): boolean {
+  for (let x: Mount | null = m; x !== null; x = x.parent) if (x.umounted) return true;
+  return false;
+}
 
 /** True if something still uses m: an open file, a mapping, a cwd or root, a mount on it. */
 function mountBusy(t: Task, m: Mount): boolean {
@@ -196,10 +238,12 @@ const sysUmount2: SyscallFn = (t, a) => {
   }
   const m = loc.mount;
   if (loc.dentry !== m.root) throw EINVAL;
+  if (!t.kernel.vfs.isAttached(m)) throw EINVAL;
   if (m.parent === null || m.mountpoint === null) throw EBUSY;
   if (flags & MNT_EXPIRE) throw EAGAIN; // Linux's first MNT_EXPIRE only marks the mount
   if (!(flags & MNT_DETACH) && mountBusy(t, m)) throw EBUSY;
   m.parent.children.delete(m.mountpoint);
+  m.umounted = true;
   return 0;
 };
 
@@ -237,9 +281,266 @@ const sysPivotRoot: SyscallFn = (t, a) => {
   return 0;
 };
 
+// ---- The mount API: fsopen, fsconfig, fsmount, move_mount, open_tree (fs/fsopen.c, namespace.c)
+
+const FSOPEN_CLOEXEC = 0x1;
+const FSCONFIG_SET_FLAG = 0, FSCONFIG_SET_STRING = 1, FSCONFIG_CMD_CREATE = 6, FSCONFIG_CMD_RECONFIGURE = 7;
+const FSMOUNT_CLOEXEC = 0x1;
+const MOUNT_ATTR_RDONLY = 0x1, MOUNT_ATTR_NOSUID = 0x2, MOUNT_ATTR_NODEV = 0x4, MOUNT_ATTR_NOEXEC = 0x8;
+const MOUNT_ATTR__ATIME = 0x70, MOUNT_ATTR_NOATIME = 0x10, MOUNT_ATTR_STRICTATIME = 0x20;
+const MOUNT_ATTR_NODIRATIME = 0x80, MOUNT_ATTR_IDMAP = 0x100000, MOUNT_ATTR_NOSYMFOLLOW = 0x200000;
+const MOVE_MOUNT_F_SYMLINKS = 0x1, MOVE_MOUNT_F_AUTOMOUNTS = 0x2, MOVE_MOUNT_F_EMPTY_PATH = 0x4;
+const MOVE_MOUNT_T_SYMLINKS = 0x10, MOVE_MOUNT_T_AUTOMOUNTS = 0x20, MOVE_MOUNT_T_EMPTY_PATH = 0x40;
+const OPEN_TREE_CLONE = 0x1, AT_RECURSIVE = 0x8000;
+/** The types fsopen(2) knows (what mount(2) makes). */
+const FS_TYPES = new Set(["tmpfs", "proc", "sysfs", "devtmpfs", "overlay", "mqueue"]);
+/** Superblock flags any filesystem takes through fsconfig (Linux's vfs_parse_sb_flag). */
+const SB_FLAGS = new Set(["ro", "rw", "dirsync", "lazytime", "nolazytime", "mand", "nomand", "sync", "async", "silent"]);
+
+/**
+ * @savable (refused: not saved yet) A filesystem context from fsopen(2): its type and
+ * parameters, then (FSCONFIG_CMD_CREATE) the filesystem, then (fsmount) its mount.
+ */
+export class FsContextFile extends AnonInodeFile {
+  /** Immutable. */
+  readonly fsType: string;
+  /** Parameters in the order given, as mount(2)'s data ("key" or "key=value"). */
+  readonly params: string[] = [];
+  source: string | null = null;
+  /** Superblock read-only ("ro"; "rw" clears it). */
+  readonly_ = false;
+  /** params: being configured; created: the filesystem exists; mounted: fsmount made its mount. */
+  phase: "params" | "created" | "mounted" = "params";
+  fs: Filesystem | null = null;
+  mount: Mount | null = null;
+
+  constructor(fsType: string, flags: number) {
+    super("anon_inode:[fscontext]", flags);
+    this.fsType = fsType;
+  }
+
+  /** Nothing logged: reading the message log is ENODATA, as Linux with no messages. */
+  override read(): number {
+    throw ENODATA;
+  }
+}
+
+/** Implements fsopen(2): a context for a new filesystem of a known type (ENODEV otherwise). */
+const sysFsopen: SyscallFn = (t, a) => {
+  const flags = a.uint(1);
+  checkCapable(t);
+  if (flags & ~FSOPEN_CLOEXEC) throw EINVAL;
+  const type = t.copyInString(a.pointer(0), 4095);
+  if (!FS_TYPES.has(type)) throw ENODEV;
+  return t.fdTable.install(new FsContextFile(type, O_RDWR), (flags & FSOPEN_CLOEXEC) !== 0);
+};
+
+function fsContextOf(t: Task, fd: number): FsContextFile {
+  const f = t.fdTable.get(fd);
+  if (!(f instanceof FsContextFile)) throw EINVAL;
+  return f;
+}
+
+/** A parameter the filesystem type refuses is EINVAL now, as Linux's parse_param. */
+function checkParam(t: Task, ctx: FsContextFile, param: string): void {
+  if (ctx.fsType === "tmpfs") tmpfsOptions(t, param);
+}
+
+/**
+ * Implements fsconfig(2): SET_FLAG and SET_STRING of "source", the superblock flags and the
+ * type's own parameters (checked as given); CMD_CREATE makes the filesystem (EBUSY a second
+ * time); CMD_RECONFIGURE after fsmount applies ro/rw and tmpfs's nr_inodes. The binary, path and
+ * fd kinds are EINVAL (no filesystem here takes them).
+ */
+const sysFsconfig: SyscallFn = (t, a) => {
+  const ctx = fsContextOf(t, a.fd(0));
+  const cmd = a.uint(1), keyAddr = a.pointer(2), valueAddr = a.pointer(3), aux = a.int(4);
+  switch (cmd) {
+    case FSCONFIG_SET_FLAG:
+    case FSCONFIG_SET_STRING: {
+      if (keyAddr === 0 || aux !== 0) throw EINVAL;
+      if ((cmd === FSCONFIG_SET_FLAG) !== (valueAddr === 0)) throw EINVAL;
+      const key = t.copyInString(keyAddr, 255);
+      const value = cmd === FSCONFIG_SET_STRING ? t.copyInString(valueAddr, 4095) : null;
+      if (ctx.phase === "created") throw EBUSY;
+      if (key === "source") {
+        if (value === null || ctx.source !== null) throw EINVAL;
+        ctx.source = value;
+        return 0;
+      }
+      if (SB_FLAGS.has(key)) {
+        if (value !== null) throw EINVAL;
+        if (key === "ro") ctx.readonly_ = true;
+        else if (key === "rw") ctx.readonly_ = false;
+        return 0;
+      }
+      const param = value === null ? key : `${key}=${value.replace(/,/g, "\\,")}`;
+      checkParam(t, ctx, param);
+      ctx.params.push(param);
+      return 0;
+    }
+    case FSCONFIG_CMD_CREATE: {
+      if (keyAddr !== 0 || valueAddr !== 0 || aux !== 0) throw EINVAL;
+      if (ctx.phase !== "params") throw EBUSY;
+      checkCapable(t);
+      ctx.fs = newFilesystem(t, ctx.fsType, ctx.params.join(","));
+      ctx.phase = "created";
+      return 0;
+    }
+    case FSCONFIG_CMD_RECONFIGURE: {
+      if (keyAddr !== 0 || valueAddr !== 0 || aux !== 0) throw EINVAL;
+      if (ctx.phase !== "mounted") throw EBUSY;
+      checkCapable(t);
+      const fs = ctx.fs!;
+      if (fs instanceof TmpfsFilesystem) {
+        const o = tmpfsOptions(t, ctx.params.join(","));
+        if (ctx.params.some((p) => p.startsWith("nr_inodes="))) fs.maxInodes = o.maxInodes;
+      }
+      if (ctx.mount !== null) ctx.mount.readonly = ctx.readonly_;
+      return 0;
+    }
+    default:
+      throw EINVAL;
+  }
+};
+
+/** Mount flags (Mount.readonly aside) from MOUNT_ATTR_* bits. */
+function attrMountFlags(attr: number): number {
+  let f = 0;
+  if (attr & MOUNT_ATTR_NOSUID) f |= MS_NOSUID;
+  if (attr & MOUNT_ATTR_NODEV) f |= MS_NODEV;
+  if (attr & MOUNT_ATTR_NOEXEC) f |= MS_NOEXEC;
+  if (attr & MOUNT_ATTR_NODIRATIME) f |= MS_NODIRATIME;
+  if ((attr & MOUNT_ATTR__ATIME) === MOUNT_ATTR_NOATIME) f |= MS_NOATIME;
+  if ((attr & MOUNT_ATTR__ATIME) === MOUNT_ATTR_STRICTATIME) f |= MS_STRICTATIME;
+  return f;
+}
+
+/**
+ * Implements fsmount(2): a detached mount of the context's filesystem, as an O_PATH descriptor
+ * of its root (usable as a dirfd, attached by move_mount). EINVAL before CMD_CREATE, EBUSY the
+ * second time; MOUNT_ATTR_IDMAP is not supported (EINVAL).
+ */
+const sysFsmount: SyscallFn = (t, a) => {
+  const flags = a.uint(1), attr = a.uint(2);
+  checkCapable(t);
+  if (flags & ~FSMOUNT_CLOEXEC) throw EINVAL;
+  const known = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC | MOUNT_ATTR__ATIME |
+    MOUNT_ATTR_NODIRATIME | MOUNT_ATTR_NOSYMFOLLOW;
+  if (attr & ~known) throw EINVAL;
+  const atime = attr & MOUNT_ATTR__ATIME;
+  if (atime !== 0 && atime !== MOUNT_ATTR_NOATIME && atime !== MOUNT_ATTR_STRICTATIME) throw EINVAL;
+  void MOUNT_ATTR_IDMAP;
+  const ctx = fsContextOf(t, a.fd(0));
+  if (ctx.fs === null) throw EINVAL;
+  if (ctx.phase !== "created") throw EBUSY;
+  const m = t.kernel.vfs.detachedMount(ctx.fs, {
+    readonly: ctx.readonly_ || (attr & MOUNT_ATTR_RDONLY) !== 0, flags: attrMountFlags(attr),
+    source: ctx.source ?? "none",
+  });
+  ctx.mount = m;
+  ctx.phase = "mounted";
+  return t.fdTable.install(new OPathFile(new Location(m, m.root), O_PATH), (flags & FSMOUNT_CLOEXEC) !== 0);
+};
+
+/** The location a move_mount or open_tree path names: the fd's own with an empty path and the flag. */
+function mountPathArg(t: Task, dirfd: number, pathAddr: number, emptyPath: boolean, follow: boolean): Location {
+  const path = copyInPath(t, pathAddr, emptyPath);
+  if (path === "" && emptyPath) {
+    if (dirfd === AT_FDCWD) return t.fs.cwd;
+    const loc = t.fdTable.get(dirfd).location();
+    if (loc === null) throw EINVAL;
+    return loc;
+  }
+  return t.kernel.vfs.resolve(pathCtx(t), startDir(t, dirfd, path), path, { follow });
+}
+
+/**
+ * Moves the mount `from` (the root of a mount) onto `to`, as do_move_mount: a detached mount
+ * must be the root of its tree; an attached one must be in the tree, not the root, not under a
+ * shared parent; nothing moves under itself (ELOOP); a directory on a directory.
+ */
+function moveMount(t: Task, from: Location, to: Location): void {
+  const m = from.mount;
+  if (from.dentry !== m.root || m.umounted) throw EINVAL;
+  const vfs = t.kernel.vfs;
+  if (vfs.isAttached(m)) {
+    if (m.parent === null) throw EINVAL;
+    if (m.parent.shared) throw EINVAL;
+  } else if (m.parent !== null) {
+    throw EINVAL;
+  }
+  // An attached mount stays in the tree; a detached one may go onto another detached tree.
+  if (vfs.isAttached(m) && !vfs.isAttached(to.mount)) throw EINVAL;
+  for (let x: Mount | null = to.mount; x !== null; x = x.parent) if (x === m) throw ELOOP;
+  if (from.isDir !== to.isDir) throw ENOTDIR;
+  attachMount(m, to);
+}
+
+/** Implements move_mount(2). */
+const sysMoveMount: SyscallFn = (t, a) => {
+  const flags = a.uint(4);
+  const known = MOVE_MOUNT_F_SYMLINKS | MOVE_MOUNT_F_AUTOMOUNTS | MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_SYMLINKS |
+    MOVE_MOUNT_T_AUTOMOUNTS | MOVE_MOUNT_T_EMPTY_PATH;
+  if (flags & ~known) throw EINVAL;
+  checkCapable(t);
+  const from = mountPathArg(t, a.fd(0), a.pointer(1), (flags & MOVE_MOUNT_F_EMPTY_PATH) !== 0, (flags & MOVE_MOUNT_F_SYMLINKS) !== 0);
+  const to = mountPathArg(t, a.fd(2), a.pointer(3), (flags & MOVE_MOUNT_T_EMPTY_PATH) !== 0, (flags & MOVE_MOUNT_T_SYMLINKS) !== 0);
+  moveMount(t, from, to);
+  return 0;
+};
+
+/** A detached copy of the mount at loc (a bind of loc's subtree), with the submounts under it when recursive. */
+function cloneTree(t: Task, loc: Location, recursive: boolean): Mount {
+  const src = loc.mount;
+  const copy = t.kernel.vfs.detachedMount(src.fs, { readonly: src.readonly, root: loc.dentry, flags: src.flags, source: src.source });
+  if (!recursive) return copy;
+  for (const [at, child] of src.children) {
+    if (child.umounted) continue;
+    // Only what is under loc's dentry comes along.
+    let under = false;
+    for (let d: Dentry | null = at; d !== null; d = d.parent) {
+      if (d === loc.dentry) {
+        under = true;
+        break;
+      }
+    }
+    if (!under) continue;
+    const c = cloneTree(t, new Location(child, child.root), true);
+    attachMount(c, new Location(copy, at));
+  }
+  return copy;
+}
+
+/**
+ * Implements open_tree(2): an O_PATH descriptor of the path, or with OPEN_TREE_CLONE (which
+ * needs CAP_SYS_ADMIN) of a detached copy of its mount from there (and with AT_RECURSIVE of
+ * the submounts under it). EINVAL for a mount already unmounted.
+ */
+const sysOpenTree: SyscallFn = (t, a) => {
+  const flags = a.uint(2);
+  const known = OPEN_TREE_CLONE | O_CLOEXEC | AT_EMPTY_PATH | AT_NO_AUTOMOUNT | AT_RECURSIVE | AT_SYMLINK_NOFOLLOW;
+  if (flags & ~known) throw EINVAL;
+  if ((flags & AT_RECURSIVE) && !(flags & OPEN_TREE_CLONE)) throw EINVAL;
+  if (flags & OPEN_TREE_CLONE) checkCapable(t);
+  const loc = mountPathArg(t, a.fd(0), a.pointer(1), (flags & AT_EMPTY_PATH) !== 0, (flags & AT_SYMLINK_NOFOLLOW) === 0);
+  let at = loc;
+  if (flags & OPEN_TREE_CLONE) {
+    if (loc.mount.umounted) throw EINVAL;
+    const m = cloneTree(t, loc, (flags & AT_RECURSIVE) !== 0);
+    at = new Location(m, m.root);
+  }
+  return t.fdTable.install(new OPathFile(at, O_PATH), (flags & O_CLOEXEC) !== 0);
+};
+
 export const table: Record<number, SyscallEntry> = {
+  428: supported("open_tree", sysOpenTree),
+  429: partial("move_mount", sysMoveMount, "no MOVE_MOUNT_SET_GROUP, MOVE_MOUNT_BENEATH"),
+  430: supported("fsopen", sysFsopen),
+  431: partial("fsconfig", sysFsconfig, "flags and strings; no binary, path or fd parameters"),
+  432: partial("fsmount", sysFsmount, "no MOUNT_ATTR_IDMAP"),
   155: partial("pivot_root", sysPivotRoot, "the old root is bind-mounted at put_old"),
   161: supported("chroot", sysChroot),
-  165: partial("mount", sysMount, "proc, sysfs, devtmpfs, tmpfs, overlay (one lower layer), bind, remount; no MS_MOVE"),
+  165: partial("mount", sysMount, "proc, sysfs, devtmpfs, tmpfs, overlay (one lower layer), bind, remount, move; no propagation"),
   166: partial("umount2", sysUmount2, "MNT_EXPIRE always fails with EAGAIN"),
 };

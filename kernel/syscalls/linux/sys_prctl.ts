@@ -44,7 +44,7 @@ function capabilityPrctl(t: Task, op: number, a: SyscallArgs): number {
     case PR_CAPBSET_DROP: {
       const bit = capArg(a, 1);
       if (!c.hasCap(CAP_SETPCAP)) throw EPERM;
-      t.creds = c.withCaps({ bounding: caps.bounding & ~bit });
+      t.commitCreds(c.withCaps({ bounding: caps.bounding & ~bit }));
       return 0;
     }
     case PR_GET_SECUREBITS:
@@ -55,7 +55,7 @@ function capabilityPrctl(t: Task, op: number, a: SyscallArgs): number {
       const next = Number(v);
       const locked = (old & SECURE_ALL_LOCKS) >> 1;
       if ((locked & (old ^ next)) !== 0 || (old & SECURE_ALL_LOCKS & ~next) !== 0 || !c.hasCap(CAP_SETPCAP)) throw EPERM;
-      t.creds = c.withCaps({ securebits: next });
+      t.commitCreds(c.withCaps({ securebits: next }));
       return 0;
     }
     case PR_GET_KEEPCAPS:
@@ -65,14 +65,14 @@ function capabilityPrctl(t: Task, op: number, a: SyscallArgs): number {
       if (v > 1n) throw EINVAL;
       if (c.secure(SECURE_KEEP_CAPS + 1)) throw EPERM;
       const bit = 1 << SECURE_KEEP_CAPS;
-      t.creds = c.withCaps({ securebits: v === 1n ? caps.securebits | bit : caps.securebits & ~bit });
+      t.commitCreds(c.withCaps({ securebits: v === 1n ? caps.securebits | bit : caps.securebits & ~bit }));
       return 0;
     }
     case PR_CAP_AMBIENT: {
       const sub = a.u64(1);
       if (sub === BigInt(PR_CAP_AMBIENT_CLEAR_ALL)) {
         if (a.u64(2) !== 0n || a.u64(3) !== 0n || a.u64(4) !== 0n) throw EINVAL;
-        t.creds = c.withCaps({ ambient: 0n });
+        t.commitCreds(c.withCaps({ ambient: 0n }));
         return 0;
       }
       const bit = capArg(a, 2);
@@ -83,10 +83,10 @@ function capabilityPrctl(t: Task, op: number, a: SyscallArgs): number {
         case BigInt(PR_CAP_AMBIENT_RAISE):
           if ((caps.permitted & bit) === 0n || (caps.inheritable & bit) === 0n) throw EPERM;
           if (c.secure(SECURE_NO_CAP_AMBIENT_RAISE)) throw EPERM;
-          t.creds = c.withCaps({ ambient: caps.ambient | bit });
+          t.commitCreds(c.withCaps({ ambient: caps.ambient | bit }));
           return 0;
         case BigInt(PR_CAP_AMBIENT_LOWER):
-          t.creds = c.withCaps({ ambient: caps.ambient & ~bit });
+          t.commitCreds(c.withCaps({ ambient: caps.ambient & ~bit }));
           return 0;
         default:
           throw EINVAL;

@@ -80,7 +80,12 @@ const sysSocket: SyscallFn = (t, a) => {
 const sysSocketpair: SyscallFn = (t, a) => {
   const [type, flags] = splitType(a.int(1));
   const family = familyOf(a.int(0), type);
-  if (family.pair === undefined) throw EOPNOTSUPP;
+  if (family.pair === undefined) {
+    // As Linux's __sys_socketpair, the sockets are made first (so a type the family lacks is
+    // its error, ESOCKTNOSUPPORT...), then the family has no socketpair: EOPNOTSUPP.
+    family.create(t, type, a.int(2), flags).decRef();
+    throw EOPNOTSUPP;
+  }
   const [s0, s1] = family.pair(t, type, a.int(2), flags);
   const cloexec = (flags & SOCK_CLOEXEC) !== 0;
   let fd0: number;
@@ -170,7 +175,7 @@ function doAccept(t: Task, fd: number, addr: number, lenAddr: number, flags: num
   }
   if (addr !== 0) {
     try {
-      copyOutSockaddr(t, addr, lenAddr, conn.getpeername(t));
+      copyOutSockaddr(t, addr, lenAddr, conn.acceptedPeer(t));
     } catch (e) {
       conn.decRef();
       throw e;
@@ -484,7 +489,7 @@ function recvOne(t: Task, sock: SocketFile, segs: IoSegment[], flags: number, st
       }
       if (dst.faulted && st.partial + n === 0) throw EFAULT;
       st.partial += n;
-      if (!waitAll || n === 0 || st.partial >= total || dst.faulted) return finishRecv(st, {});
+      if (!waitAll || n === 0 || st.partial >= total || dst.faulted) return finishRecv(st, sock.viaControl() ?? {});
       continue;
     }
     let r;

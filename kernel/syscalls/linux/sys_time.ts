@@ -1,10 +1,11 @@
 /** Clocks and sleeping: clock_gettime(2), gettimeofday(2), time(2), nanosleep(2), ... */
 
-import { EINVAL, EOPNOTSUPP } from "../../errno.ts";
+import { EINVAL } from "../../errno.ts";
 import { clockNs, monotonicNs, realtimeNs } from "../../time.ts";
 import type { Task } from "../../task.ts";
 import { readTimespecNs } from "./_time.ts";
-import { cpuClockNs, decodeCpuClock } from "../../cpu_time.ts";
+import { type CpuClock, cpuClockNs, decodeCpuClock } from "../../cpu_time.ts";
+import { sandboxCpus } from "./sys_sched.ts";
 import { block, supported, type SyscallEntry, type SyscallFn, type SyscallResult } from "./support.ts";
 
 const TIMER_ABSTIME = 1;
@@ -95,12 +96,42 @@ const sysNanosleep: SyscallFn = (t, a) => {
   return sleepUntil(t, () => 0);
 };
 
+/** A sleep on a process's CPU-time clock: until the clock reaches cpuDeadlineNs. */
+interface CpuSleepState extends SleepState {
+  clock: CpuClock;
+  cpuDeadlineNs: number;
+}
+
+/**
+ * Sleeps until a process CPU-time clock reaches the deadline (Linux's posix_cpu_nsleep). The
+ * clock moves at most as fast as the host's CPUs together, so each wait lasts what is left of
+ * it divided by their number (1 ms at least), and the clock is read again.
+ */
+function cpuSleep(t: Task, st: CpuSleepState): SyscallResult {
+  const left = st.cpuDeadlineNs - cpuClockNs(st.clock);
+  if (left <= 0) return 0;
+  // deadlineNs also gives an interrupted sleep its `rem`: the wall time to the next look.
+  st.deadlineNs = monotonicNs() + Math.max(Math.ceil(left / sandboxCpus()), 1_000_000);
+  return block([], 0, st.deadlineNs, "never");
+}
+
 /** Implements clock_nanosleep(2), relative and TIMER_ABSTIME. */
 const sysClockNanosleep: SyscallFn = (t, a) => {
-  if (t.syscallState !== null) return sleepUntil(t, () => 0);
+  const st = t.syscallState as CpuSleepState | SleepState | null;
+  if (st !== null) return "clock" in st ? cpuSleep(t, st) : sleepUntil(t, () => 0);
   const clock = a.int(0), flags = a.int(1);
-  // Sleeping on a CPU-time clock is not supported (Linux allows a process clock).
-  if (clock === 2 || clock < 0) throw EOPNOTSUPP;
+  if (clock === 2 || clock < 0) {
+    // A process's CPU-time clock; a thread's is EINVAL, as Linux's posix_cpu_nsleep.
+    const c = decodeCpuClock(t, clock, EINVAL)!;
+    if (c.thread !== null) throw EINVAL;
+    const ns = Number(readTimespecNs(t, a.pointer(2)));
+    const abs = (flags & TIMER_ABSTIME) !== 0;
+    const cst: CpuSleepState = {
+      clock: c, cpuDeadlineNs: abs ? ns : cpuClockNs(c) + ns, deadlineNs: monotonicNs(), remAddr: abs ? 0 : a.pointer(3),
+    };
+    t.syscallState = cst;
+    return cpuSleep(t, cst);
+  }
   if (clockNs(clock, t.kernel.bootNs) === null || clock === 3) throw EINVAL;
   const ns = BigInt(readTimespecNs(t, a.pointer(2)));
   return sleepUntil(t, () => {

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { EBADF, EFBIG, EINVAL, EISDIR, ENODEV, EOPNOTSUPP, ESPIPE } from "../../errno.ts";
+import { EACCES, EBADF, EFBIG, EINVAL, EISDIR, ENODEV, EOPNOTSUPP, ESPIPE } from "../../errno.ts";
 import { RLIMIT_FSIZE } from "../../../abi/linux/limits.ts";
 import type { Location } from "../../../vfs/mod.ts";
 import { raiseSigxfsz } from "./_file_io.ts";
@@ -55,7 +55,9 @@ const sysFtruncate: SyscallFn = (t, a) => {
   }
   const loc = file.location();
   if (loc === null || !file.writable || !loc.dentry.isRegular) throw EINVAL;
-  t.kernel.vfs.truncate(pathCtx(t), loc, len, false, () => checkNewSize(t, loc, len));
+  // Landlock judged the file when it was opened (the rights it was opened with).
+  if (file.landlockNoTruncate) throw EACCES;
+  t.kernel.vfs.truncate({ ...pathCtx(t), landlock: null }, loc, len, false, () => checkNewSize(t, loc, len));
   return 0;
 };
 

@@ -8,6 +8,7 @@
 import type { SyscallEntry } from "./support.ts";
 import { table as admin } from "./sys_admin.ts";
 import { table as advice } from "./sys_advice.ts";
+import { table as aio } from "./sys_aio.ts";
 import { table as attr } from "./sys_attr.ts";
 import { table as capability } from "./sys_capability.ts";
 import { table as clone } from "./sys_clone.ts";
@@ -22,6 +23,8 @@ import { table as identity } from "./sys_identity.ts";
 import { table as info } from "./sys_info.ts";
 import { table as inotify } from "./sys_inotify.ts";
 import { table as ipc } from "./sys_ipc.ts";
+import { table as keys } from "./sys_keys.ts";
+import { table as landlock } from "./sys_landlock.ts";
 import { table as itimer } from "./sys_itimer.ts";
 import { table as kill } from "./sys_kill.ts";
 import { table as link } from "./sys_link.ts";
@@ -29,6 +32,7 @@ import { table as lock } from "./sys_lock.ts";
 import { table as memfd } from "./sys_memfd.ts";
 import { table as mm } from "./sys_mm.ts";
 import { table as mount } from "./sys_mount.ts";
+import { table as mqueue } from "./sys_mqueue.ts";
 import { table as pgrp } from "./sys_pgrp.ts";
 import { table as pidfd } from "./sys_pidfd.ts";
 import { table as pipe } from "./sys_pipe.ts";
@@ -58,6 +62,7 @@ import { table as xattr } from "./sys_xattr.ts";
 const families: Record<number, SyscallEntry>[] = [
   admin,
   advice,
+  aio,
   attr,
   capability,
   clone,
@@ -73,12 +78,15 @@ const families: Record<number, SyscallEntry>[] = [
   inotify,
   ipc,
   itimer,
+  keys,
+  landlock,
   kill,
   link,
   lock,
   memfd,
   mm,
   mount,
+  mqueue,
   pgrp,
   pidfd,
   pipe,
