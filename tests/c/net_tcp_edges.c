@@ -316,6 +316,32 @@ static void accept_after_reset(void) {
   close(l);
 }
 
+/* What an accepted socket takes from its listener. */
+static void inherited(void) {
+  int l = listener();
+  int ut = 120001, idle = 77, intvl = 11, cnt = 4, on = 1, l2 = 30;
+  setsockopt(l, IPPROTO_TCP, TCP_USER_TIMEOUT, &ut, sizeof ut);
+  setsockopt(l, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+  setsockopt(l, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
+  setsockopt(l, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
+  setsockopt(l, IPPROTO_TCP, TCP_LINGER2, &l2, sizeof l2);
+  setsockopt(l, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+  int c = connect_to(port_of(l));
+  int a = accept(l, NULL, NULL);
+  int opts[][2] = {{IPPROTO_TCP, TCP_USER_TIMEOUT}, {IPPROTO_TCP, TCP_KEEPIDLE}, {IPPROTO_TCP, TCP_KEEPINTVL},
+                   {IPPROTO_TCP, TCP_KEEPCNT}, {IPPROTO_TCP, TCP_LINGER2}, {SOL_SOCKET, SO_KEEPALIVE}};
+  const char *names[] = {"TCP_USER_TIMEOUT", "TCP_KEEPIDLE", "TCP_KEEPINTVL", "TCP_KEEPCNT", "TCP_LINGER2", "SO_KEEPALIVE"};
+  for (int i = 0; i < 6; i++) {
+    int v = -1;
+    socklen_t len = sizeof v;
+    getsockopt(a, opts[i][0], opts[i][1], &v, &len);
+    printf("accepted %s: %d\n", names[i], v);
+  }
+  close(a);
+  close(c);
+  close(l);
+}
+
 static void queues(void) {
   int l = listener();
   int v = -1;
@@ -391,5 +417,6 @@ int main(void) {
   reset_after_close();
   defer_accept();
   accept_after_reset();
+  inherited();
   return 0;
 }

@@ -234,6 +234,17 @@ export class TcpSocketFile extends InetSocketFile {
     f.sndBuf = this.sndBuf;
     f.rcvBuf = this.rcvBuf;
     if (this.sock.sendLimit > 0) c.sendLimit = this.sock.sendLimit;
+    // What Linux's sk_clone copies from the listener: keepalive times, TCP_USER_TIMEOUT,
+    // TCP_LINGER2, TCP_WINDOW_CLAMP, TCP_NOTSENT_LOWAT, TCP_SYNCNT, the congestion control.
+    f.#keepIdle = this.#keepIdle;
+    f.#keepIntvl = this.#keepIntvl;
+    f.#keepCnt = this.#keepCnt;
+    f.#congestion = this.#congestion;
+    for (const name of [C.TCP_USER_TIMEOUT, C.TCP_LINGER2, C.TCP_WINDOW_CLAMP, C.TCP_NOTSENT_LOWAT, C.TCP_SYNCNT]) {
+      const v = this.#tcpFlags.get(name);
+      if (v !== undefined) f.#tcpFlags.set(name, v);
+    }
+    if (f.keepalive) f.keepaliveChanged();
     this.net.kick();
     return f;
   }
