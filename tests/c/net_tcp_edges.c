@@ -342,6 +342,34 @@ static void inherited(void) {
   close(l);
 }
 
+/* TCP_LINGER2 and TCP_WINDOW_CLAMP as Linux rounds them. */
+static void tcp_opts(void) {
+  int vals[] = {-1234, 0, 30, 121};
+  for (int i = 0; i < 4; i++) {
+    int s = socket(AF_INET, SOCK_STREAM, 0), v = vals[i], g = 99;
+    socklen_t l = sizeof g;
+    int r = setsockopt(s, IPPROTO_TCP, TCP_LINGER2, &v, sizeof v);
+    getsockopt(s, IPPROTO_TCP, TCP_LINGER2, &g, &l);
+    printf("TCP_LINGER2 %d: set %d, reads %d\n", v, r, g);
+    close(s);
+  }
+  int cv[] = {0, 1151, -5, 5000};
+  for (int i = 0; i < 4; i++) {
+    int s = socket(AF_INET, SOCK_STREAM, 0), v = cv[i], g = 99;
+    socklen_t l = sizeof g;
+    int r = setsockopt(s, IPPROTO_TCP, TCP_WINDOW_CLAMP, &v, sizeof v);
+    getsockopt(s, IPPROTO_TCP, TCP_WINDOW_CLAMP, &g, &l);
+    printf("TCP_WINDOW_CLAMP %d unconnected: set %d, reads %d\n", v, r, g);
+    close(s);
+  }
+  int l = listener();
+  int c = connect_to(port_of(l));
+  int zero = 0;
+  R("TCP_WINDOW_CLAMP 0 connected", setsockopt(c, IPPROTO_TCP, TCP_WINDOW_CLAMP, &zero, sizeof zero));
+  close(c);
+  close(l);
+}
+
 static void queues(void) {
   int l = listener();
   int v = -1;
@@ -418,5 +446,6 @@ int main(void) {
   defer_accept();
   accept_after_reset();
   inherited();
+  tcp_opts();
   return 0;
 }

@@ -440,8 +440,11 @@ export class TcpSocketFile extends InetSocketFile {
       }
       case C.TCP_SYNCNT:
         return intBytes(this.#tcpFlags.get(name) ?? 6, optlen);
-      case C.TCP_LINGER2:
-        return intBytes(this.#tcpFlags.get(name) ?? 60, optlen);
+      case C.TCP_LINGER2: {
+        // Linux keeps -1, or a time in which 0 means net.ipv4.tcp_fin_timeout (60 s).
+        const v = this.#tcpFlags.get(name) ?? 0;
+        return intBytes(v < 0 ? -1 : v === 0 ? 60 : v, optlen);
+      }
       case C.TCP_QUICKACK:
         return intBytes(this.#tcpFlags.get(name) ?? 1, optlen);
       case C.TCP_DEFER_ACCEPT:
@@ -503,12 +506,25 @@ export class TcpSocketFile extends InetSocketFile {
         this.sock.deferAccept = secsToRetrans(n);
         return;
       case C.TCP_LINGER2:
+        // Linux's do_tcp_setsockopt: negative is -1, above TCP_FIN_TIMEOUT_MAX (120 s) is that.
+        this.#tcpFlags.set(name, n < 0 ? -1 : Math.min(n, 120));
+        return;
+      case C.TCP_WINDOW_CLAMP: {
+        // Linux's tcp_set_window_clamp: 0 only before a connection (EINVAL after), and at
+        // least SOCK_MIN_RCVBUF / 2.
+        if (n === 0) {
+          if (this.sock.state !== "CLOSED") throw EINVAL;
+          this.#tcpFlags.delete(name);
+          return;
+        }
+        this.#tcpFlags.set(name, n < 1152 ? 1152 : n);
+        return;
+      }
       case C.TCP_QUICKACK:
-      case C.TCP_WINDOW_CLAMP:
       case C.TCP_USER_TIMEOUT:
       case C.TCP_FASTOPEN:
       case C.TCP_NOTSENT_LOWAT:
-        if (n < 0 && name !== C.TCP_LINGER2) throw EINVAL;
+        if (n < 0) throw EINVAL;
         this.#tcpFlags.set(name, n);
         return;
       default:
