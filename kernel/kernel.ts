@@ -964,12 +964,14 @@ export class Kernel {
       // PTRACE_SYSCALL: the tracer sees the syscall before it runs (once, not at each retry).
       if (pt !== null && pt.syscallStops && !pt.inSyscallEntry) {
         pt.inSyscallEntry = true;
+        pt.emulated = pt.sysemu;
         enterPtraceStop(t, { kind: "syscall", entry: true });
         return;
       }
-      if (pt !== null && pt.inSyscallEntry && pt.sysemu) {
+      if (pt !== null && pt.inSyscallEntry && pt.emulated) {
         // PTRACE_SYSEMU: the tracer emulated it; rax holds what it set (-ENOSYS otherwise).
         pt.inSyscallEntry = false;
+        pt.emulated = false;
         t.inSyscall = false;
         if (this.strace) t.straceEntry = "";
         this.#step(t);

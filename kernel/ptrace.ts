@@ -75,6 +75,11 @@ export interface PtraceLink {
   syscallStops: boolean;
   /** PTRACE_SYSEMU: stop at the next syscall entry, and do not run it. */
   sysemu: boolean;
+  /**
+   * The current syscall-entry stop was taken under PTRACE_SYSEMU: the syscall is skipped
+   * however the tracer resumes it (CONT, DETACH...), as Linux decides at entry.
+   */
+  emulated: boolean;
   /** PTRACE_SINGLESTEP: run one instruction, then stop with SIGTRAP. */
   singleStep: boolean;
   /** The current syscall's entry stop is done (its exit stop comes when it completes). */
@@ -98,7 +103,8 @@ export interface PtraceLink {
 /** Starts tracing `tracee` by `tracer` (attach, seize, traceme, an auto-attached child). */
 export function link(tracee: Task, tracer: Task, seized: boolean, options: number): PtraceLink {
   const l: PtraceLink = {
-    tracer, seized, options, stop: null, report: false, syscallStops: false, sysemu: false, singleStep: false, inSyscallEntry: false,
+    tracer, seized, options, stop: null, report: false, syscallStops: false, sysemu: false, emulated: false, singleStep: false,
+    inSyscallEntry: false,
     inject: null, pendingEvents: [], vforkDoneFor: 0, eventMessage: 0, interrupt: false, leftGroupStop: null, exited: false,
   };
   tracee.ptrace = l;
@@ -173,6 +179,8 @@ export function unlink(t: Task, signo = 0): void {
   } else if (l.stop !== null) {
     resume(t, signo);
   }
+  // Detached at a PTRACE_SYSEMU entry stop: the syscall stays skipped, its rax the tracer's.
+  if (l.inSyscallEntry && l.emulated) t.inSyscall = false;
   l.tracer.tracees.delete(t);
   t.ptrace = null;
   // A pending injection survives the detach: it is an ordinary signal now.

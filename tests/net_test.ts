@@ -47,6 +47,11 @@ Deno.test("IPv4 multicast over loopback: membership, IP_MULTICAST_IF, delivery t
   assert.match(r.stdout, /a member: a gets it, b it, the one bound to the group it, the one bound to 127\.0\.0\.1 nothing/);
 });
 
+Deno.test("UDP control messages: IP_PKTINFO, IP_RECVTTL/TOS/ORIGDSTADDR, IPV6_RECVPKTINFO/HOPLIMIT/TCLASS, and TTL/TOS set by option or by a send's control message, as natively", async () => {
+  const r = await assertSameAsNative([await compileC("net_udp_cmsg")]);
+  assert.match(r.stdout, /level 0 type 2 len 4: 21/);
+});
+
 Deno.test("/proc/sys/net/ipv4/ip_local_port_range is writable inside the sandbox (never natively here): it refuses bad ranges and bounds UDP and TCP ephemeral ports", async () => {
   const r = await runSentry([await compileC("net_port_range")]);
   assert.equal(r.code, 0, r.stderr);

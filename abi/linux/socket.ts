@@ -131,3 +131,4 @@ export const UCRED_SIZE = 12;
 /** ioctls on sockets. */
 export const SIOCINQ = 0x541b; // = FIONREAD
 export const SIOCOUTQ = 0x5411; // = TIOCOUTQ
+export const SIOCGSTAMP = 0x8906;

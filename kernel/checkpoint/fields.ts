@@ -366,7 +366,7 @@ export const LEDGER: readonly LedgerEntry[] = [
     className: "UdpSocket",
     saved: [
       "#localAddr", "#localPort", "#bound", "wildcardVersion", "reuseAddr", "reusePort", "#remote", "#rx", "#tx", "#rxLimit",
-      "#txLimit", "#error", "drops", "multicastLoop", "multicastIf", "multicastIfAddr", "groups",
+      "#txLimit", "#error", "drops", "#portLocked", "multicastLoop", "multicastIf", "multicastIfAddr", "groups",
     ],
     derived: {
       "#host": "the restoring kernel's stack, which takes the socket's port back (UdpSocket.restore)",
@@ -406,7 +406,7 @@ export const LEDGER: readonly LedgerEntry[] = [
   {
     file: "kernel/socket/inet/udp.ts",
     className: "UdpSocketFile",
-    saved: ["sock", "#bound", "#held", "#received", "#shutRd", "#shutWr"],
+    saved: ["sock", "#bound", "#held", "#received", "#shutRd", "#shutWr", "#stamp"],
     derived: {
       type: "SOCK_DGRAM, fixed by the class",
       protocol: "IPPROTO_UDP, fixed by the class",

@@ -127,7 +127,9 @@ export const tcpSnapshotSchema = z.object({
   error: errorName,
 }).strict();
 
-const datagram = z.object({ src: endpoint, dst: endpoint, data: bytes(65535) }).strict();
+const datagram = z.object({
+  src: endpoint, dst: endpoint, data: bytes(65535), ttl: z.number().int().min(0).max(255).optional(), tos: z.number().int().min(0).max(255).optional(),
+}).strict();
 
 export const udpSnapshotSchema = z.object({
   localAddr: addr.nullable(),
@@ -143,6 +145,7 @@ export const udpSnapshotSchema = z.object({
   txLimit: capacity,
   error: errorName,
   drops: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  portLocked: z.boolean().optional(),
   multicast: z.object({
     loop: z.boolean(),
     ifIndex: z.number().int().min(-1).max(255),
@@ -215,10 +218,14 @@ export const inetFileSchemas = [
     inet: inetOptions,
     udp: z.object({
       bound: z.boolean(),
-      held: z.object({ from: endpoint, data: bytes(65535) }).strict().nullable(),
+      held: z.object({
+        from: endpoint, data: bytes(65535), to: endpoint.optional(), ttl: z.number().int().min(0).max(255).optional(),
+        tos: z.number().int().min(0).max(255).optional(),
+      }).strict().nullable(),
       received: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
       shutRd: z.boolean(),
       shutWr: z.boolean(),
+      stamp: z.number().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
     }).strict(),
     recvTimeoutNs: timeout,
     sendTimeoutNs: timeout,

@@ -432,6 +432,10 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
     );
   }
 
+  udpReleasePort(sock: UdpSocket): void {
+    this.#udpPorts.unbind(sock, sock.localPort);
+  }
+
   udpUnbind(sock: UdpSocket): void {
     this.#udpPorts.unbind(sock, sock.localPort);
     this.#udpSockets.delete(sock);
@@ -497,12 +501,12 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
    * group, gets a copy, members or not (Linux's IP_MULTICAST_ALL, on by default), SO_REUSEPORT
    * groups included.
    */
-  #loopMulticast(d: Datagram, iface: number): void {
+  #loopMulticast(now: number, d: Datagram, iface: number): void {
     if (!this.#joined(d.dst.addr, iface)) return;
     for (const s of this.#udpPorts.holders(d.dst.port)) {
       if (s.localAddr !== null && !s.localAddr.equals(d.dst.addr)) continue;
       if (!s.accepts(d.src, d.dst.addr)) continue;
-      s.deliver(d.src, d.dst, d.data);
+      s.deliver(d.src, d.dst, d.data, { ttl: d.ttl ?? DEFAULT_HOP_LIMIT, tos: d.tos ?? 0, at: now });
     }
   }
 
@@ -678,7 +682,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
       const i = this.multicastIface(sock, d.dst.addr);
       if (i === null) return true;
       const lo = isLoopbackInterface(this.#interfaces[i]!);
-      if (lo || sock.multicastLoop) this.#loopMulticast(d, i);
+      if (lo || sock.multicastLoop) this.#loopMulticast(now, d, i);
       if (lo) return true;
     }
     const len = UDP_HEADER_LEN + d.data.length;
@@ -687,7 +691,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
         src: d.src.addr,
         dst: d.dst.addr,
         payload: d.data,
-      }));
+      }), d.ttl ?? DEFAULT_HOP_LIMIT, undefined, d.tos ?? 0);
     // A datagram that cannot be routed is dropped, as on Linux after connect-time checks.
     if (res === "noroute") return true;
     return this.#noteResult(sock, now, res);
@@ -751,11 +755,12 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
     fill: (b: Uint8Array) => void,
     hopLimit = DEFAULT_HOP_LIMIT,
     via?: Interface,
+    tos = 0,
   ): SendResult {
     const ipHdr = dst.version === 4 ? IPV4_HEADER_LEN : IPV6_HEADER_LEN;
     if (this.isLocalAddress(dst)) {
       const pkt = new Uint8Array(ipHdr + len);
-      this.#writeIpHeader(pkt, src, dst, protocol, len, hopLimit, this.#nextIdent());
+      this.#writeIpHeader(pkt, src, dst, protocol, len, hopLimit, this.#nextIdent(), tos);
       fill(pkt.subarray(ipHdr));
       this.#tap?.(now, pkt);
       this.#localQueue.push(pkt);
@@ -787,7 +792,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
         );
       }
       const ip = buf.subarray(link);
-      this.#writeIpHeader(ip, src, dst, protocol, len, hopLimit, ident);
+      this.#writeIpHeader(ip, src, dst, protocol, len, hopLimit, ident, tos);
       fill(ip.subarray(ipHdr));
     });
     if (!ok) return "full";
@@ -808,17 +813,19 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
     len: number,
     hopLimit: number,
     ident: number,
+    tos = 0,
   ): void {
     if (dst.version === 4) {
       emitIpv4(
         { src: src as Ipv4Address, dst, protocol, payloadLength: len, hopLimit },
         Ipv4Packet.unchecked(ip),
-        { ident },
+        { ident, tos },
       );
     } else {
       emitIpv6(
         { src: src as Ipv6Address, dst, nextHeader: protocol, payloadLength: len, hopLimit },
         Ipv6Packet.unchecked(ip),
+        tos,
       );
     }
   }
@@ -1089,7 +1096,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
       case IpProtocol.TCP:
         return this.#receiveTcp(now, src, dst, payload, iface === null, packet);
       case IpProtocol.UDP:
-        return this.#receiveUdp(now, src, dst, payload, packet);
+        return this.#receiveUdp(now, src, dst, payload, packet, hopLimit);
       case IpProtocol.ICMP:
         if (src.version === 4) return this.#receiveIcmpv4(now, src, dst as Ipv4Address, payload);
         return this.#drop();
@@ -1283,7 +1290,10 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
     return group[fnv1a(`${src}|${srcPort}|${addr}|${port}`, this.#isnSecret) % group.length]!;
   }
 
-  #receiveUdp(now: number, src: IpAddress, dst: IpAddress, bytes: Uint8Array, packet: Uint8Array): void {
+  #receiveUdp(now: number, src: IpAddress, dst: IpAddress, bytes: Uint8Array, packet: Uint8Array, hopLimit: number): void {
+    // The IP header's TOS (IPv4) or traffic class (IPv6), and its TTL: IP_RECVTOS and friends.
+    const tos = src.version === 4 ? packet[1]! : ((packet[0]! & 0x0f) << 4) | (packet[1]! >> 4);
+    const meta = { ttl: hopLimit, tos, at: now };
     const p = UdpPacket.checked(bytes);
     const r = p ? parseUdp(p, { src, dst }) : null;
     if (!p || !r) return this.#drop();
@@ -1294,13 +1304,13 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
     let delivered = false;
     if (group) {
       for (const s of this.#udpPorts.holders(r.dstPort)) {
-        if (s.accepts(from, dst)) s.deliver(from, to, p.payload);
+        if (s.accepts(from, dst)) s.deliver(from, to, p.payload, meta);
       }
       return;
     }
     const s = this.#udpReceiver(from, dst, r.dstPort);
     if (s !== null) {
-      s.deliver(from, to, p.payload);
+      s.deliver(from, to, p.payload, meta);
       delivered = true;
     }
     if (delivered) return;

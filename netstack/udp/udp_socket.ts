@@ -29,6 +29,8 @@ export interface UdpEndpoint {
 export interface UdpHost {
   udpBind(sock: UdpSocket, addr: IpAddress | null, port: number): number;
   udpUnbind(sock: UdpSocket): void;
+  /** Gives back `sock`'s port, which stays open (a disconnect). */
+  udpReleasePort?(sock: UdpSocket): void;
   /** Source address and MTU towards `dst` (a multicast group: by `sock`'s multicast options). */
   udpRoute(dst: IpAddress, sock?: UdpSocket): { src: IpAddress; mtu: number } | null;
 }
@@ -38,6 +40,30 @@ export interface Datagram {
   src: UdpEndpoint;
   dst: UdpEndpoint;
   data: Uint8Array;
+  /** The IP header's TTL (hop limit) and TOS (traffic class): as sent, or as received. */
+  ttl?: number | undefined;
+  tos?: number | undefined;
+  /** When it arrived, on the stack's clock (ms); not saved by a checkpoint (a clock value). */
+  at?: number | undefined;
+}
+
+/** What IP said of a datagram beside its addresses (IP_RECVTTL, IP_RECVTOS), and when it came. */
+export interface DatagramMeta {
+  ttl?: number | undefined;
+  tos?: number | undefined;
+  at?: number | undefined;
+}
+
+/**
+ * The memory a received datagram of `len` bytes takes against SO_RCVBUF, after Linux's
+ * skb->truesize on loopback: its data, headers and shared info in a power-of-two allocation,
+ * plus the sk_buff.
+ */
+export function truesize(len: number): number {
+  const need = len + 28 + 32 + 320;
+  let alloc = 512;
+  while (alloc < need) alloc *= 2;
+  return alloc + 256;
 }
 
 /** Largest UDP payload over IPv4 (65535 - 20 - 8). */
@@ -58,6 +84,8 @@ export interface DatagramSnapshot {
   src: { addr: string; port: number };
   dst: { addr: string; port: number };
   data: Uint8Array<ArrayBuffer>;
+  ttl?: number | undefined;
+  tos?: number | undefined;
 }
 
 /** A UDP socket's state as plain data, for a checkpoint (kernel/checkpoint/inet_sockets.ts). */
@@ -75,6 +103,8 @@ export interface UdpSnapshot {
   txLimit: number;
   error: string | null;
   drops: number;
+  /** bind named its port (absent: no). */
+  portLocked?: boolean | undefined;
   /** Multicast options (absent: the defaults). */
   multicast?: { loop: boolean; ifIndex: number; ifAddr: string | null; groups: [string, number][] } | undefined;
 }
@@ -85,6 +115,8 @@ export class UdpSocket {
   #localAddr: IpAddress | null = null;
   #localPort = 0;
   #bound = false;
+  /** bind named its port (Linux's SOCK_BINDPORT_LOCK): a disconnect keeps it. */
+  #portLocked = false;
   /** As TcpSocket.wildcardVersion: the IP version a wildcard-bound socket serves (0: both). */
   wildcardVersion: 0 | 4 | 6 = 0;
   /** SO_REUSEADDR / SO_REUSEPORT: may share a port with sockets that set the same option. */
@@ -96,7 +128,8 @@ export class UdpSocket {
   #tx: Datagram[] = [];
   #txBytes = 0;
   /** Immutable. */
-  readonly #rxLimit: number;
+  /** SO_RCVBUF: the receive queue takes datagrams while its memory (truesize) is within it. */
+  #rxLimit: number;
   /** Immutable. */
   readonly #txLimit: number;
   #error: NetError | null = null;
@@ -113,7 +146,7 @@ export class UdpSocket {
 
   constructor(host: UdpHost, opts: UdpOptions = {}) {
     this.#host = host;
-    this.#rxLimit = opts.rxQueueBytes ?? 256 * 1024;
+    this.#rxLimit = opts.rxQueueBytes ?? 212992;
     this.#txLimit = opts.txQueueBytes ?? 256 * 1024;
   }
 
@@ -133,6 +166,7 @@ export class UdpSocket {
     this.#localPort = this.#host.udpBind(this, addr, port);
     this.#localAddr = addr;
     this.#bound = true;
+    this.#portLocked = port !== 0;
   }
 
   /** Implements connect(2): fixes the default destination and filters arrivals. */
@@ -140,20 +174,28 @@ export class UdpSocket {
     if (this.#localAddr !== null && this.#localAddr.version !== remote.addr.version) throw familyMismatch(this.#localAddr);
     const route = this.#host.udpRoute(remote.addr, this);
     if (route === null) throw remote.addr.isMulticast ? ENETUNREACH : EHOSTUNREACH;
-    if (!this.#bound) this.bind(null, 0);
+    if (!this.#bound) this.bind(this.#localAddr, 0); // the address a disconnect kept, if any
     this.#remote = { addr: remote.addr, port: remote.port };
   }
 
-  /** Dissolves the association (connect with AF_UNSPEC). */
+  /**
+   * Dissolves the association (connect with AF_UNSPEC), and gives back a port it did not name
+   * in bind (Linux's __udp_disconnect without SOCK_BINDPORT_LOCK); a bound address stays.
+   */
   disconnect(): void {
     this.#remote = null;
+    if (this.#bound && !this.#portLocked && this.#host.udpReleasePort) {
+      this.#host.udpReleasePort(this);
+      this.#bound = false;
+      this.#localPort = 0;
+    }
   }
 
   /**
    * Queues one datagram; returns its length, or null if the send queue is
    * full (would block). Implements sendto(2).
    */
-  sendTo(data: Uint8Array, dst?: UdpEndpoint): number | null {
+  sendTo(data: Uint8Array, dst?: UdpEndpoint, meta: DatagramMeta = {}): number | null {
     if (this.#error) throw this.#takeError();
     const to = dst ?? this.#remote;
     if (to === null) throw this.#bound ? EDESTADDRREQ : ENOTCONN;
@@ -161,11 +203,11 @@ export class UdpSocket {
     if (this.#localAddr !== null && this.#localAddr.version !== to.addr.version) throw familyMismatch(this.#localAddr);
     const route = this.#host.udpRoute(to.addr, this);
     if (route === null) throw to.addr.isMulticast ? ENETUNREACH : EHOSTUNREACH;
-    if (!this.#bound) this.bind(null, 0);
+    if (!this.#bound) this.bind(this.#localAddr, 0); // the address a disconnect kept, if any
     if (this.#txBytes + data.length > this.#txLimit && this.#tx.length > 0) return null;
     const local = this.#localAddr !== null && !this.#localAddr.isMulticast ? this.#localAddr : null;
     const src = { addr: local ?? route.src, port: this.#localPort };
-    this.#tx.push({ src, dst: { addr: to.addr, port: to.port }, data: data.slice() });
+    this.#tx.push({ src, dst: { addr: to.addr, port: to.port }, data: data.slice(), ttl: meta.ttl, tos: meta.tos });
     this.#txBytes += data.length;
     return data.length;
   }
@@ -175,16 +217,21 @@ export class UdpSocket {
    * sender, bytes copied and whether the datagram was truncated, or null if
    * none is queued. Implements recvfrom(2).
    */
-  recvFrom(into: Uint8Array): { from: UdpEndpoint; length: number; truncated: boolean } | null {
+  recvFrom(into: Uint8Array): { from: UdpEndpoint; length: number; truncated: boolean; to: UdpEndpoint; meta: DatagramMeta } | null {
     const d = this.#rx.shift();
     if (!d) {
       if (this.#error) throw this.#takeError();
       return null;
     }
-    this.#rxBytes -= d.data.length;
+    this.#rxBytes -= truesize(d.data.length);
     const n = Math.min(into.length, d.data.length);
     into.set(d.data.subarray(0, n));
-    return { from: d.src, length: n, truncated: n < d.data.length };
+    return { from: d.src, length: n, truncated: n < d.data.length, to: d.dst, meta: { ttl: d.ttl, tos: d.tos, at: d.at } };
+  }
+
+  /** SO_RCVBUF (doubled, as Linux keeps it): the receive queue's memory limit. */
+  set receiveLimit(n: number) {
+    this.#rxLimit = Math.max(1024, Math.min(64 << 20, Math.floor(n))); // within what a checkpoint takes
   }
 
   /** The payload length of the next datagram, 0 if none (FIONREAD). */
@@ -240,13 +287,15 @@ export class UdpSocket {
   }
 
   /** Queues an arrival (copied); false if the receive queue is full. */
-  deliver(src: UdpEndpoint, dst: UdpEndpoint, payload: Uint8Array): boolean {
-    if (this.#rxBytes + payload.length > this.#rxLimit) {
+  deliver(src: UdpEndpoint, dst: UdpEndpoint, payload: Uint8Array, meta: DatagramMeta = {}): boolean {
+    // As Linux's __udp_enqueue_schedule_skb: taken while the queue's memory is within the
+    // limit (the datagram that crosses it included), each counted with its buffer overhead.
+    if (this.#rxBytes > this.#rxLimit) {
       this.drops++;
       return false;
     }
-    this.#rx.push({ src, dst, data: payload.slice() });
-    this.#rxBytes += payload.length;
+    this.#rx.push({ src, dst, data: payload.slice(), ttl: meta.ttl, tos: meta.tos, at: meta.at });
+    this.#rxBytes += truesize(payload.length);
     return true;
   }
 
@@ -277,7 +326,10 @@ export class UdpSocket {
   /** The socket as plain data (a closed socket is never saved: nothing holds it). */
   snapshot(): UdpSnapshot {
     const ep = (e: UdpEndpoint) => ({ addr: e.addr.toString(), port: e.port });
-    const dg = (d: Datagram): DatagramSnapshot => ({ src: ep(d.src), dst: ep(d.dst), data: d.data.slice() });
+    const dg = (d: Datagram): DatagramSnapshot => ({
+      src: ep(d.src), dst: ep(d.dst), data: d.data.slice(),
+      ...(d.ttl === undefined ? {} : { ttl: d.ttl }), ...(d.tos === undefined ? {} : { tos: d.tos }),
+    });
     return {
       localAddr: this.#localAddr?.toString() ?? null,
       localPort: this.#localPort,
@@ -292,6 +344,7 @@ export class UdpSocket {
       txLimit: this.#txLimit,
       error: this.#error?.code ?? null,
       drops: this.drops,
+      ...(this.#portLocked ? { portLocked: true } : {}),
       ...(this.multicastLoop && this.multicastIf === -1 && this.multicastIfAddr === null && this.groups.length === 0 ? {} : {
         multicast: {
           loop: this.multicastLoop, ifIndex: this.multicastIf, ifAddr: this.multicastIfAddr?.toString() ?? null,
@@ -309,10 +362,13 @@ export class UdpSocket {
   restore(s: UdpSnapshot): void {
     const bad = (why: string) => new RangeError(`UDP socket ${s.localAddr ?? "*"}:${s.localPort}: ${why}`);
     if (this.#bound || this.#closed) throw bad("restored twice");
-    if (s.rxLimit !== this.#rxLimit || s.txLimit !== this.#txLimit) throw bad("made with other limits");
+    if (s.txLimit !== this.#txLimit) throw bad("made with other limits");
+    this.#rxLimit = s.rxLimit;
     const bytes = (q: DatagramSnapshot[]) => q.reduce((n, d) => n + d.data.length, 0);
-    const rxBytes = bytes(s.rx), txBytes = bytes(s.tx);
-    if (rxBytes > this.#rxLimit || txBytes > this.#txLimit + UDP_MAX_PAYLOAD) throw bad("a queue holds more than its limit");
+    const rxBytes = s.rx.reduce((n, d) => n + truesize(d.data.length), 0), txBytes = bytes(s.tx);
+    if (rxBytes > this.#rxLimit + truesize(UDP_MAX_PAYLOAD) || txBytes > this.#txLimit + UDP_MAX_PAYLOAD) {
+      throw bad("a queue holds more than its limit");
+    }
     if (s.tx.some((d) => d.data.length > UDP_MAX_PAYLOAD)) throw bad("a datagram too large");
     if (!s.bound && (s.localPort !== 0 || s.rx.length > 0 || s.tx.length > 0 || s.remote !== null)) throw bad("traffic without a port");
     let error: NetError | null = null;
@@ -321,7 +377,7 @@ export class UdpSocket {
       if (error === null) throw bad(`an unknown error ${s.error}`);
     }
     const ep = (e: { addr: string; port: number }): UdpEndpoint => ({ addr: parseIpAddress(e.addr), port: e.port });
-    const dg = (d: DatagramSnapshot): Datagram => ({ src: ep(d.src), dst: ep(d.dst), data: d.data.slice() });
+    const dg = (d: DatagramSnapshot): Datagram => ({ src: ep(d.src), dst: ep(d.dst), data: d.data.slice(), ttl: d.ttl, tos: d.tos });
     this.#localAddr = s.localAddr === null ? null : parseIpAddress(s.localAddr);
     this.wildcardVersion = s.wildcardVersion;
     this.reuseAddr = s.reuseAddr;
@@ -333,6 +389,7 @@ export class UdpSocket {
     this.#txBytes = txBytes;
     this.#error = error;
     this.drops = s.drops;
+    this.#portLocked = s.portLocked ?? false;
     if (s.multicast) {
       this.multicastLoop = s.multicast.loop;
       this.multicastIf = s.multicast.ifIndex;

@@ -58,11 +58,11 @@ Deno.test("UdpSocket drops arrivals past its receive queue limit", () => {
   assert.equal(s.recvFrom(new Uint8Array(10)), null);
 });
 
-Deno.test("UdpSocket.snapshot() and restore() carry its port, peer and both queues; a queue past its limit is refused", () => {
+Deno.test("UdpSocket.snapshot() and restore() carry its port, peer and both queues (with each datagram's TTL and TOS); a queue past its limit is refused", () => {
   const a = new UdpSocket(new FakeHost());
   a.bind(LOCAL, 4000);
   a.connect(PEER);
-  a.deliver(PEER, { addr: LOCAL, port: 4000 }, new Uint8Array([7, 8]));
+  a.deliver(PEER, { addr: LOCAL, port: 4000 }, new Uint8Array([7, 8]), { ttl: 21, tos: 16 });
   a.sendTo(new Uint8Array([1]));
   const snap = a.snapshot();
   const b = new UdpSocket(new FakeHost());
@@ -70,10 +70,12 @@ Deno.test("UdpSocket.snapshot() and restore() carry its port, peer and both queu
   assert.equal(b.localPort, 4000);
   assert.equal(b.remote?.addr.toString(), "10.0.0.2");
   const buf = new Uint8Array(8);
-  assert.deepEqual(b.recvFrom(buf), { from: { addr: PEER.addr, port: 53 }, length: 2, truncated: false });
+  assert.deepEqual(b.recvFrom(buf), {
+    from: { addr: PEER.addr, port: 53 }, length: 2, truncated: false, to: { addr: LOCAL, port: 4000 }, meta: { ttl: 21, tos: 16, at: undefined },
+  });
   const sent: number[][] = [];
   b.dispatch(0, (d) => (sent.push([...d.data]), true));
   assert.deepEqual(sent, [[1]]);
-  const big = { ...snap, rx: Array.from({ length: 5 }, () => ({ ...snap.rx[0]!, data: new Uint8Array(60_000) })) };
+  const big = { ...snap, rx: Array.from({ length: 10 }, () => ({ ...snap.rx[0]!, data: new Uint8Array(60_000) })) };
   assert.throws(() => new UdpSocket(new FakeHost()).restore(big), RangeError);
 });

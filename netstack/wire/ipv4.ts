@@ -200,9 +200,9 @@ export function parseIpv4(p: Ipv4Packet): Ipv4Repr | null {
 }
 
 /** Writes a 20-byte header with DF clear, ident 0 unless given, and a valid checksum. */
-export function emitIpv4(r: Ipv4Repr, p: Ipv4Packet, opts: { ident?: number } = {}): void {
+export function emitIpv4(r: Ipv4Repr, p: Ipv4Packet, opts: { ident?: number; tos?: number } = {}): void {
   p.headerLength = IPV4_HEADER_LEN;
-  p.tos = 0;
+  p.tos = opts.tos ?? 0;
   p.totalLength = IPV4_HEADER_LEN + r.payloadLength;
   p.ident = opts.ident ?? 0;
   p.setFragment(false, false, 0);

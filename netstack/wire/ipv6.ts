@@ -130,8 +130,8 @@ export function parseIpv6(p: Ipv6Packet): Ipv6Repr {
   };
 }
 
-export function emitIpv6(r: Ipv6Repr, p: Ipv6Packet): void {
-  p.setVersionClassFlow(0, 0);
+export function emitIpv6(r: Ipv6Repr, p: Ipv6Packet, trafficClass = 0): void {
+  p.setVersionClassFlow(trafficClass, 0);
   p.payloadLength = r.payloadLength;
   p.nextHeader = r.nextHeader;
   p.hopLimit = r.hopLimit;

@@ -379,6 +379,18 @@ static void select_timeouts(void) {
   printf("  time left %ld.%09ld\n", (long)ts.tv_sec, ts.tv_nsec);
   close(p[0]);
   close(p[1]);
+  /* A failing ppoll or pselect6 puts the caller's signal mask back. */
+  sigset_t usr1, cur;
+  sigemptyset(&usr1);
+  sigaddset(&usr1, SIGUSR1);
+  ts.tv_nsec = 1000;
+  R("ppoll of a bad array with a mask", syscall(SYS_ppoll, (void *)8, 1, &ts, &usr1, 8));
+  sigprocmask(SIG_SETMASK, NULL, &cur);
+  printf("  SIGUSR1 blocked after: %d\n", sigismember(&cur, SIGUSR1));
+  struct { const sigset_t *set; size_t size; } psig = {&usr1, 8};
+  R("pselect6 of a bad set with a mask", syscall(SYS_pselect6, 1, (void *)8, NULL, NULL, &ts, &psig));
+  sigprocmask(SIG_SETMASK, NULL, &cur);
+  printf("  SIGUSR1 blocked after: %d\n", sigismember(&cur, SIGUSR1));
 }
 
 int main(void) {

@@ -67,18 +67,22 @@ int main(void) {
   printf("randomize_va_space is a level 0-2: %d\n", (v[0] == '0' || v[0] == '1' || v[0] == '2') && v[1] == '\n');
 
   /* CPU time shows while the process runs: its own stat's utime+stime, and /proc/stat's
-   * user+system, grow with 300 ms of work. */
+   * user+system, grow with 300 ms of work: of CPU time, not wall time (a loaded machine gives
+   * less CPU than wall time; 30 s of wall time at most). */
   unsigned long long before = 0, after = 0, a, b, c2, d;
   FILE *f = fopen("/proc/stat", "r");
   if (fscanf(f, "cpu %llu %llu %llu %llu", &a, &b, &c2, &d) == 4) before = a + b + c2;
   fclose(f);
-  struct timespec t0, t1;
+  struct timespec t0, t1, c0, c1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
   volatile unsigned long sink = 0;
   do {
     for (int i = 0; i < 100000; i++) sink += i;
     clock_gettime(CLOCK_MONOTONIC, &t1);
-  } while ((t1.tv_sec - t0.tv_sec) * 1000000000L + (t1.tv_nsec - t0.tv_nsec) < 300000000L);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+  } while ((c1.tv_sec - c0.tv_sec) * 1000000000L + (c1.tv_nsec - c0.tv_nsec) < 300000000L &&
+           t1.tv_sec - t0.tv_sec < 30);
   f = fopen("/proc/stat", "r");
   if (fscanf(f, "cpu %llu %llu %llu %llu", &a, &b, &c2, &d) == 4) after = a + b + c2;
   fclose(f);

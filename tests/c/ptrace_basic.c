@@ -7,6 +7,7 @@
  * tracer saw; the same natively.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,6 +106,24 @@ static void syscalls(void) {
   }
 }
 
+/* PTRACE_SYSEMU: the syscall at the entry stop is skipped however the tracer resumes it
+ * (CONT, DETACH); the tracee sees the rax the tracer put there. */
+static void sysemu(int detach) {
+  pid_t c = fork();
+  if (c == 0) {
+    ptrace(PTRACE_TRACEME, 0, 0, 0);
+    raise(SIGSTOP);
+    long r = syscall(SYS_exit_group, 5);
+    _exit(r == 42 ? 0 : 1);
+  }
+  wait_for(c, "sysemu");
+  ptrace(PTRACE_SYSEMU, c, 0, 0);
+  wait_for(c, "sysemu entry");
+  ptrace(PTRACE_POKEUSER, c, (void *)offsetof(struct user_regs_struct, rax), (void *)42);
+  ptrace(detach ? PTRACE_DETACH : PTRACE_CONT, c, 0, 0);
+  wait_for(c, detach ? "sysemu then detach" : "sysemu then cont");
+}
+
 static void exec_stops(int option) {
   pid_t c = fork();
   if (c == 0) {
@@ -194,6 +213,8 @@ int main(void) {
   setvbuf(stdout, NULL, _IONBF, 0);
   memory_and_signals();
   syscalls();
+  sysemu(0);
+  sysemu(1);
   exec_stops(0);
   exec_stops(1);
   fork_event();

@@ -518,6 +518,38 @@ static void blocking_writes(void) {
   close(sv[1]);
 }
 
+/* recvfrom reports the sender's address as it is when the data is read: data sent before the
+ * sender bound is reported with the name it took since (Linux's unix_copy_addr reads the
+ * sending socket), for a stream and for a datagram. */
+static void late_bind(void) {
+  printf("late bind\n");
+  int types[] = {SOCK_STREAM, SOCK_DGRAM};
+  for (int i = 0; i < 2; i++) {
+    struct sockaddr_un a = {.sun_family = AF_UNIX}, b = {.sun_family = AF_UNIX}, got;
+    snprintf(a.sun_path + 1, sizeof a.sun_path - 1, "late-a%s", suffix);
+    snprintf(b.sun_path + 1, sizeof b.sun_path - 1, "late-b%s", suffix);
+    socklen_t alen = offsetof(struct sockaddr_un, sun_path) + 1 + strlen(a.sun_path + 1);
+    socklen_t blen = offsetof(struct sockaddr_un, sun_path) + 1 + strlen(b.sun_path + 1);
+    int l = socket(AF_UNIX, types[i], 0), c = socket(AF_UNIX, types[i], 0), r = l;
+    CHECK(bind(l, (struct sockaddr *)&a, alen) == 0);
+    if (types[i] == SOCK_STREAM) CHECK(listen(l, 1) == 0);
+    CHECK(connect(c, (struct sockaddr *)&a, alen) == 0);
+    if (types[i] == SOCK_STREAM) CHECK((r = accept(l, NULL, NULL)) >= 0);
+    CHECK(send(c, "one", 3, 0) == 3);
+    CHECK(bind(c, (struct sockaddr *)&b, blen) == 0);
+    CHECK(send(c, "two", 3, 0) == 3);
+    char buf[16];
+    socklen_t len = sizeof got;
+    memset(&got, 0, sizeof got);
+    ssize_t n = recvfrom(r, buf, sizeof buf, 0, (struct sockaddr *)&got, &len);
+    printf(" %s: %zd bytes", types[i] == SOCK_STREAM ? "stream" : "dgram", n);
+    print_addr("from", &got, len);
+    close(c);
+    close(l);
+    if (r != l) close(r);
+  }
+}
+
 int main(void) {
   setvbuf(stdout, NULL, _IONBF, 0);
   snprintf(suffix, sizeof suffix, "-%08x", (unsigned)getpid());
@@ -536,5 +568,6 @@ int main(void) {
   readiness();
   timeouts_and_signals();
   backlog();
+  late_bind();
   return 0;
 }

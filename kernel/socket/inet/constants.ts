@@ -30,6 +30,8 @@ export const IP_MTU_DISCOVER = 10;
 export const IP_RECVERR = 11;
 export const IP_RECVTTL = 12;
 export const IP_RECVTOS = 13;
+/** IP_RECVORIGDSTADDR, also the type of its control message (IP_ORIGDSTADDR). */
+export const IP_RECVORIGDSTADDR = 20;
 export const IP_MULTICAST_IF = 32;
 export const IP_MULTICAST_TTL = 33;
 export const IP_MULTICAST_LOOP = 34;
@@ -42,7 +44,13 @@ export const IPV6_MULTICAST_LOOP = 19;
 export const IPV6_RECVERR = 25;
 export const IPV6_V6ONLY = 26;
 export const IPV6_RECVPKTINFO = 49;
+export const IPV6_PKTINFO = 50;
+export const IPV6_RECVHOPLIMIT = 51;
+export const IPV6_HOPLIMIT = 52;
+export const IPV6_RECVTCLASS = 66;
 export const IPV6_TCLASS = 67;
+/** IPV6_RECVORIGDSTADDR, also the type of its control message (IPV6_ORIGDSTADDR). */
+export const IPV6_RECVORIGDSTADDR = 74;
 
 export const TCP_NODELAY = 1;
 export const TCP_MAXSEG = 2;

@@ -279,6 +279,9 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
     if (level === C.SOL_SOCKET) return this.getSocketOpt(name, optlen);
     if (level === C.IPPROTO_IP) return this.getIpOpt(name, optlen);
     if (level === C.IPPROTO_IPV6 && this.family === C.AF_INET6) return this.getIpv6Opt(name, optlen);
+    // An AF_INET socket hands other levels to ip_getsockopt, which says EOPNOTSUPP; AF_INET6's
+    // ipv6_getsockopt says ENOPROTOOPT.
+    if (this.family === C.AF_INET && level !== this.protocol) throw errno.EOPNOTSUPP;
     return this.getProtocolOpt(level, name, optlen);
   }
 
@@ -313,6 +316,8 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
   protected reuseChanged(): void {}
   /** SO_SNDBUF was set (TCP bounds its send queue by it from then on). */
   protected sndBufChanged(): void {}
+  /** SO_RCVBUF was set (UDP bounds its receive queue by it). */
+  protected rcvBufChanged(): void {}
 
   /** Hands this socket's port-sharing options to its netstack socket (for reuseChanged). */
   protected sharePortOptions(sock: PortSharing): void {
@@ -407,6 +412,7 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
       case C.SO_RCVBUF:
       case C.SO_RCVBUFFORCE:
         this.rcvBuf = bufferSize(n, NET_CORE.rmemMax, SOCK_MIN_RCVBUF, name === C.SO_RCVBUFFORCE);
+        this.rcvBufChanged();
         return;
       case C.SO_RCVLOWAT:
         this.#flags.set(`s:${name}`, Math.max(1, n));
@@ -443,6 +449,7 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
       case C.IP_RECVERR:
       case C.IP_RECVTTL:
       case C.IP_RECVTOS:
+      case C.IP_RECVORIGDSTADDR:
         return intBytes(this.#flags.get(`ip:${name}`) ?? 0, optlen);
       default:
         throw ENOPROTOOPT;
@@ -467,17 +474,65 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
         this.#flags.set(`ip:${name}`, n);
         return;
       }
-      case C.IP_MULTICAST_TTL:
-      case C.IP_MULTICAST_LOOP:
+      case C.IP_MULTICAST_TTL: {
+        // Linux's do_ip_setsockopt: not on a stream; -1 is the default 1; else 0 to 255.
+        if (this.type === C.SOCK_STREAM || value.length < 1) throw EINVAL;
+        let n = value.length >= 4 ? intOpt(value) : value[0]!;
+        if (n === -1) n = 1;
+        if (n < 0 || n > 255) throw EINVAL;
+        this.#flags.set(`ip:${name}`, n);
+        return;
+      }
+      case C.IP_MULTICAST_LOOP: {
+        if (value.length < 1) throw EINVAL;
+        this.#flags.set(`ip:${name}`, (value.length >= 4 ? intOpt(value) : value[0]!) !== 0 ? 1 : 0);
+        return;
+      }
       case C.IP_PKTINFO:
       case C.IP_RECVERR:
       case C.IP_RECVTTL:
       case C.IP_RECVTOS:
+      case C.IP_RECVORIGDSTADDR:
         this.#flags.set(`ip:${name}`, value.length >= 4 ? intOpt(value) : value[0] ?? 0);
         return;
       default:
         throw ENOPROTOOPT;
     }
+  }
+
+  /** A SOL_SOCKET option kept in the flags (SO_TIMESTAMP...), 0 if never set. */
+  protected socketFlag(name: number): number {
+    return this.#flags.get(`s:${name}`) ?? 0;
+  }
+
+  /** An IPPROTO_IP option kept in the flags (IP_PKTINFO, IP_RECVTTL...), 0 if never set. */
+  protected ipFlag(name: number): number {
+    return this.#flags.get(`ip:${name}`) ?? 0;
+  }
+
+  /** An IPPROTO_IP option kept in the flags, or `dflt` if never set. */
+  protected ipFlagOr(name: number, dflt: number): number {
+    return this.#flags.get(`ip:${name}`) ?? dflt;
+  }
+
+  /** An IPPROTO_IPV6 option kept in the flags, or `dflt` if never set (-1 too, for the hop limits). */
+  protected ipv6FlagOr(name: number, dflt: number): number {
+    const v = this.#flags.get(`ip6:${name}`) ?? dflt;
+    return v === -1 ? dflt : v;
+  }
+
+  /** An IPPROTO_IPV6 option kept in the flags (IPV6_RECVPKTINFO...), 0 if never set. */
+  protected ipv6Flag(name: number): number {
+    return this.#flags.get(`ip6:${name}`) ?? 0;
+  }
+
+  /** The hop limit and traffic class of IPv6 packets it sends (IPV6_UNICAST_HOPS: -1 is 64). */
+  protected get ipv6HopLimit(): number {
+    const h = this.#flags.get(`ip6:${C.IPV6_UNICAST_HOPS}`) ?? -1;
+    return h === -1 ? 64 : h;
+  }
+  protected get ipv6TrafficClass(): number {
+    return this.#flags.get(`ip6:${C.IPV6_TCLASS}`) ?? 0;
   }
 
   /** Whether bind() has happened (IPV6_V6ONLY may not change after it). */
@@ -488,14 +543,17 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
       case C.IPV6_V6ONLY:
         return intBytes(this.v6only ? 1 : 0, optlen);
       case C.IPV6_UNICAST_HOPS:
-        return intBytes(this.ttl === -1 ? 64 : this.ttl, optlen);
+        return intBytes(this.ipv6HopLimit, optlen);
       case C.IPV6_TCLASS:
-        return intBytes(this.tos, optlen);
+        return intBytes(this.ipv6TrafficClass, optlen);
       case C.IPV6_MULTICAST_HOPS:
       case C.IPV6_MULTICAST_LOOP:
         return intBytes(this.#flags.get(`ip6:${name}`) ?? 1, optlen);
       case C.IPV6_RECVERR:
       case C.IPV6_RECVPKTINFO:
+      case C.IPV6_RECVHOPLIMIT:
+      case C.IPV6_RECVTCLASS:
+      case C.IPV6_RECVORIGDSTADDR:
         return intBytes(this.#flags.get(`ip6:${name}`) ?? 0, optlen);
       default:
         throw ENOPROTOOPT;
@@ -511,17 +569,21 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
         this.reuseChanged();
         return;
       case C.IPV6_UNICAST_HOPS:
+        // Apart from IP_TTL, as Linux keeps them (hop_limit and uc_ttl).
         if (n < -1 || n > 255) throw EINVAL;
-        this.ttl = n;
+        this.#flags.set(`ip6:${name}`, n);
         return;
       case C.IPV6_TCLASS:
         if (n < -1 || n > 255) throw EINVAL;
-        this.tos = n === -1 ? 0 : n;
+        this.#flags.set(`ip6:${name}`, n === -1 ? 0 : n);
         return;
       case C.IPV6_MULTICAST_HOPS:
       case C.IPV6_MULTICAST_LOOP:
       case C.IPV6_RECVERR:
       case C.IPV6_RECVPKTINFO:
+      case C.IPV6_RECVHOPLIMIT:
+      case C.IPV6_RECVTCLASS:
+      case C.IPV6_RECVORIGDSTADDR:
         this.#flags.set(`ip6:${name}`, n);
         return;
       default:

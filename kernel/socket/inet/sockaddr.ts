@@ -52,6 +52,21 @@ export function parseSockaddr(family: number, b: Uint8Array): Endpoint | "unspec
   return { addr: a.isUnspecified ? null : a, port };
 }
 
+/**
+ * A bind to an AF_UNSPEC address, as Linux takes it: on AF_INET only with INADDR_ANY (for old
+ * programs), else EAFNOSUPPORT; on AF_INET6 EAFNOSUPPORT (EINVAL when shorter than a
+ * sockaddr_in6).
+ */
+export function checkUnspecBind(family: number, b: Uint8Array): void {
+  if (family === AF_INET) {
+    if (b.length < SOCKADDR_IN_LEN) throw EINVAL;
+    if (b[4] !== 0 || b[5] !== 0 || b[6] !== 0 || b[7] !== 0) throw EAFNOSUPPORT;
+    return;
+  }
+  if (b.length < SOCKADDR_IN6_MIN) throw EINVAL;
+  throw EAFNOSUPPORT;
+}
+
 /** Whether 16 address bytes are ::ffff:a.b.c.d. */
 export function isV4Mapped(raw: Uint8Array): boolean {
   for (let i = 0; i < 10; i++) if (raw[i] !== 0) return false;

@@ -13,17 +13,21 @@ import {
   type IcmpSocket,
   type IpAddress,
   Ipv4Address,
+  parseIpAddress,
   UDP_MAX_PAYLOAD,
   type UdpEndpoint,
   type UdpSocket,
 } from "../../../netstack/mod.ts";
-import { EADDRINUSE, EADDRNOTAVAIL, EAFNOSUPPORT, EAGAIN, ENOBUFS, ENODEV, EDESTADDRREQ, EINVAL, EMSGSIZE, ENOTCONN, EPIPE, ENOPROTOOPT } from "../../errno.ts";
+import { EADDRINUSE, EADDRNOTAVAIL, EAFNOSUPPORT, EAGAIN, ENOBUFS, ENODEV, ENOENT, EDESTADDRREQ, EINVAL, EMSGSIZE, ENOTCONN, EPIPE, ENOPROTOOPT } from "../../errno.ts";
 import type { Net } from "../../net.ts";
+import { monotonicNs, realtimeNs } from "../../time.ts";
+import { SIOCGSTAMP } from "../../../abi/linux/socket.ts";
+import type { MemoryIO } from "../../../vfs/file_description.ts";
 import type { Task } from "../../task.ts";
-import type { RecvRequest, RecvResult, SendRequest } from "../socket.ts";
+import type { ControlMessages, RecvRequest, RecvResult, SendRequest } from "../socket.ts";
 import * as C from "./constants.ts";
-import { errnoOf, InetSocketFile, intOpt, net, type NetReadiness } from "./inet_socket.ts";
-import { type Endpoint, formatSockaddr, parseSockaddr } from "./sockaddr.ts";
+import { errnoOf, InetSocketFile, intBytes, intOpt, net, type NetReadiness } from "./inet_socket.ts";
+import { checkUnspecBind, type Endpoint, formatSockaddr, parseSockaddr } from "./sockaddr.ts";
 
 /** Linux's default for both buffers of a datagram socket (net.core.[rw]mem_default). */
 const DGRAM_BUF = 212992;
@@ -32,16 +36,30 @@ const DGRAM_BUF = 212992;
 interface Held {
   from: UdpEndpoint;
   data: Uint8Array;
+  /** Its destination and IP header values, for the control messages (IP_PKTINFO...). */
+  to?: UdpEndpoint | null;
+  ttl?: number | undefined;
+  tos?: number | undefined;
+  /** When it arrived, on the stack's clock (ms). */
+  at?: number | undefined;
 }
 
 /** What a UDP socket file keeps beside its netstack socket, as a checkpoint saves it. */
 export interface UdpFileOptions {
   bound: boolean;
   /** A datagram peeked (MSG_PEEK) and not yet received. */
-  held: { from: { addr: string; port: number }; data: Uint8Array<ArrayBuffer> } | null;
+  held: {
+    from: { addr: string; port: number };
+    data: Uint8Array<ArrayBuffer>;
+    to?: { addr: string; port: number } | undefined;
+    ttl?: number | undefined;
+    tos?: number | undefined;
+  } | null;
   received: number;
   shutRd: boolean;
   shutWr: boolean;
+  /** SIOCGSTAMP's time (realtime ns) of the last datagram read; absent: none yet. */
+  stamp?: number | undefined;
 }
 
 /** net.ipv4.igmp_max_memberships: groups one socket may join. */
@@ -57,6 +75,11 @@ export class UdpSocketFile extends InetSocketFile {
   #received = 0;
   #shutRd = false;
   #shutWr = false;
+  /**
+   * SIOCGSTAMP: when the last datagram read without SO_TIMESTAMP arrived (realtime ns); -1 none
+   * read yet (ENOENT), 0 not known (the first SIOCGSTAMP takes the time it is asked, as Linux).
+   */
+  #stamp = -1;
   /** Scratch for recvFrom: the largest datagram. */
   readonly #scratch = new Uint8Array(65536);
 
@@ -72,20 +95,32 @@ export class UdpSocketFile extends InetSocketFile {
     const h = this.#held;
     return {
       bound: this.#bound,
-      held: h === null ? null : { from: { addr: h.from.addr.toString(), port: h.from.port }, data: h.data.slice() },
+      held: h === null ? null : {
+        from: { addr: h.from.addr.toString(), port: h.from.port }, data: h.data.slice(),
+        ...(h.to ? { to: { addr: h.to.addr.toString(), port: h.to.port } } : {}),
+        ...(h.ttl === undefined ? {} : { ttl: h.ttl }), ...(h.tos === undefined ? {} : { tos: h.tos }),
+      },
       received: this.#received,
       shutRd: this.#shutRd,
       shutWr: this.#shutWr,
+      ...(this.#stamp === -1 ? {} : { stamp: this.#stamp }),
     };
   }
 
   /** Takes it back (a restore); `from` is the held datagram's sender, parsed by the caller. */
   loadUdpOptions(o: UdpFileOptions, from: UdpEndpoint | null): void {
     this.#bound = o.bound;
-    this.#held = o.held === null || from === null ? null : { from, data: o.held.data.slice() };
+    let to: UdpEndpoint | null = null;
+    try {
+      if (o.held?.to) to = { addr: parseIpAddress(o.held.to.addr), port: o.held.to.port };
+    } catch {
+      to = null; // only its control messages are lost
+    }
+    this.#held = o.held === null || from === null ? null : { from, data: o.held.data.slice(), to, ttl: o.held.ttl, tos: o.held.tos };
     this.#received = o.received;
     this.#shutRd = o.shutRd;
     this.#shutWr = o.shutWr;
+    this.#stamp = o.stamp ?? -1;
   }
 
   protected netReadiness(): NetReadiness {
@@ -185,6 +220,23 @@ export class UdpSocketFile extends InetSocketFile {
     groups.push({ group, iface: i });
   }
 
+  override ioctl(cmd: number, arg: number, io: MemoryIO): number {
+    if (cmd !== SIOCGSTAMP) return super.ioctl(cmd, arg, io);
+    // Linux's sock_get_timestamp: ENOENT before a datagram was read.
+    if (this.#stamp === -1) throw ENOENT;
+    if (this.#stamp === 0) this.#stamp = Number(realtimeNs());
+    const us = Math.floor(this.#stamp / 1000);
+    const tv = new Uint8Array(16);
+    new DataView(tv.buffer).setBigInt64(0, BigInt(Math.floor(us / 1e6)), true);
+    new DataView(tv.buffer).setBigInt64(8, BigInt(us % 1e6), true);
+    io.copyOut(arg, tv);
+    return 0;
+  }
+
+  protected override rcvBufChanged(): void {
+    this.sock.receiveLimit = this.rcvBuf;
+  }
+
   protected inq(): number {
     // Linux's udp_ioctl: the next datagram's payload length.
     return this.#held?.data.length ?? this.sock.nextLength;
@@ -217,7 +269,7 @@ export class UdpSocketFile extends InetSocketFile {
 
   bind(_t: Task, addr: Uint8Array): void {
     const ep = parseSockaddr(this.family, addr);
-    if (ep === "unspec" && this.family !== C.AF_INET) throw EINVAL;
+    if (ep === "unspec") checkUnspecBind(this.family, addr);
     if (this.#bound || this.sock.localPort !== 0) throw EINVAL;
     const e: Endpoint = ep === "unspec" ? { addr: null, port: (addr[2]! << 8) | (addr[3] ?? 0) } : ep;
     this.reuseChanged();
@@ -231,6 +283,7 @@ export class UdpSocketFile extends InetSocketFile {
     const ep = this.destination(addr, true);
     if (ep === "unspec") {
       this.sock.disconnect();
+      this.#bound = this.sock.localPort !== 0;
       return;
     }
     if (!ep.addr!.isMulticast) this.checkReachable(ep.addr!);
@@ -256,7 +309,9 @@ export class UdpSocketFile extends InetSocketFile {
     if (to === undefined && this.sock.remote === null) throw EDESTADDRREQ;
     if (req.data.length > UDP_MAX_PAYLOAD) throw EMSGSIZE;
     this.reuseChanged();
-    const n = net(() => this.sock.sendTo(req.data, to));
+    const meta = this.#ipMeta(to ?? this.sock.remote);
+    if (meta && req.control.other) this.#sendControl(req.control.other, meta);
+    const n = net(() => this.sock.sendTo(req.data, to, meta));
     if (n === null) throw EAGAIN;
     this.#bound = true;
     this.net.kick();
@@ -277,17 +332,111 @@ export class UdpSocketFile extends InetSocketFile {
         throw EAGAIN;
       }
       this.#received++;
-      d = { from: r.from, data: this.#scratch.slice(0, r.length) };
+      d = { from: r.from, data: this.#scratch.slice(0, r.length), to: r.to, ttl: r.meta.ttl, tos: r.meta.tos, at: r.meta.at };
     }
     this.#held = req.flags & C.MSG_PEEK ? d : null;
     const n = Math.min(req.maxLen, d.data.length);
+    // SO_TIMESTAMP: the arrival time comes as a control message, first (Linux's
+    // sock_recv_timestamp); without it the time is kept for SIOCGSTAMP instead.
+    const arrived = d.at === undefined ? 0 : Math.max(0, Number(realtimeNs()) - (monotonicNs() - d.at * 1e6));
+    const control = this.#ipControl(d);
+    if (this.socketFlag(C.SO_TIMESTAMP_OLD)) {
+      const tv = new Uint8Array(16);
+      const us = Math.floor((arrived || Number(realtimeNs())) / 1000);
+      new DataView(tv.buffer).setBigInt64(0, BigInt(Math.floor(us / 1e6)), true);
+      new DataView(tv.buffer).setBigInt64(8, BigInt(us % 1e6), true);
+      control.other = [{ level: C.SOL_SOCKET, type: C.SO_TIMESTAMP_OLD, data: tv }, ...(control.other ?? [])];
+    } else this.#stamp = arrived; // a peek too, as Linux's sock_recv_cmsgs
     return {
       data: d.data.subarray(0, n),
       fullLength: d.data.length,
       from: formatSockaddr(this.family, d.from.addr, d.from.port),
-      control: {},
+      control,
       msgFlags: n < d.data.length ? C.MSG_TRUNC : 0,
     };
+  }
+
+  /** The TTL (hop limit) and TOS (traffic class) its datagrams to `to` carry, by its options. */
+  #ipMeta(to: UdpEndpoint | null | undefined): { ttl: number; tos: number } | undefined {
+    if (!to) return undefined;
+    const group = to.addr.isMulticast;
+    if (to.addr.version === 4) {
+      const ttl = group ? this.ipFlagOr(C.IP_MULTICAST_TTL, 1) : this.ttl === -1 ? 64 : this.ttl;
+      return { ttl, tos: this.tos };
+    }
+    const hops = group ? this.ipv6FlagOr(C.IPV6_MULTICAST_HOPS, 1) : this.ipv6HopLimit;
+    return { ttl: hops, tos: this.ipv6TrafficClass };
+  }
+
+  /**
+   * A send's control messages that set its datagram's TOS and TTL, as Linux's ip_cmsg_send and
+   * ip6_datagram_send_ctl check them (IP_TOS an int or a byte up to 255, IP_TTL 1-255,
+   * IPV6_TCLASS and IPV6_HOPLIMIT -1 (the socket's) to 255); others are ignored.
+   */
+  #sendControl(msgs: { level: number; type: number; data: Uint8Array }[], meta: { ttl: number; tos: number }): void {
+    const int = (d: Uint8Array) => new DataView(d.buffer, d.byteOffset, 4).getInt32(0, true);
+    for (const m of msgs) {
+      if (m.level === C.IPPROTO_IP && m.type === C.IP_TOS) {
+        const v = m.data.length === 4 ? int(m.data) : m.data.length === 1 ? m.data[0]! : -1;
+        if (v < 0 || v > 255) throw EINVAL;
+        meta.tos = v;
+      } else if (m.level === C.IPPROTO_IP && m.type === C.IP_TTL) {
+        if (m.data.length !== 4) throw EINVAL;
+        const v = int(m.data);
+        if (v < 1 || v > 255) throw EINVAL;
+        meta.ttl = v;
+      } else if (m.level === C.IPPROTO_IPV6 && (m.type === C.IPV6_TCLASS || m.type === C.IPV6_HOPLIMIT)) {
+        if (m.data.length !== 4) throw EINVAL;
+        const v = int(m.data);
+        if (v < -1 || v > 255) throw EINVAL;
+        if (v === -1) continue;
+        if (m.type === C.IPV6_TCLASS) meta.tos = v;
+        else meta.ttl = v;
+      }
+    }
+  }
+
+  /**
+   * The control messages the IP_RECV* and IPV6_RECV* options ask for, as Linux's
+   * ip_cmsg_recv_offset (IPv4 datagrams: IP_PKTINFO, IP_TTL, IP_TOS, IP_ORIGDSTADDR) and
+   * ip6_datagram_recv_*_ctl (IPV6_PKTINFO, also for IPv4 on a dual-stack socket, v4-mapped;
+   * IPV6_HOPLIMIT, IPV6_TCLASS, IPV6_ORIGDSTADDR) put them, in their order.
+   */
+  #ipControl(d: Held): ControlMessages {
+    const out: { level: number; type: number; data: Uint8Array }[] = [];
+    const to = d.to ?? null;
+    const v4 = d.from.addr.version === 4;
+    const lo = 1; // loopback's ifindex: the only interface that delivers to sockets here
+    const ifindex = to === null ? lo : (this.net.stack.interfaceOf(to.addr) ?? 0) + 1;
+    if (this.family === C.AF_INET6 && this.ipv6Flag(C.IPV6_RECVPKTINFO) && to !== null) {
+      const b = new Uint8Array(20);
+      b.set(formatSockaddr(C.AF_INET6, to.addr, 0).subarray(8, 24), 0);
+      new DataView(b.buffer).setInt32(16, ifindex, true);
+      out.push({ level: C.IPPROTO_IPV6, type: C.IPV6_PKTINFO, data: b });
+    }
+    if (v4) {
+      if (this.ipFlag(C.IP_PKTINFO) && to !== null) {
+        const b = new Uint8Array(12);
+        new DataView(b.buffer).setInt32(0, ifindex, true);
+        if (to.addr.version === 4) {
+          b.set(to.addr.bytes, 4); // ipi_spec_dst: the local address it came to
+          b.set(to.addr.bytes, 8); // ipi_addr: the header's destination
+        }
+        out.push({ level: C.IPPROTO_IP, type: C.IP_PKTINFO, data: b });
+      }
+      if (this.ipFlag(C.IP_RECVTTL)) out.push({ level: C.IPPROTO_IP, type: C.IP_TTL, data: intBytes(d.ttl ?? 64, 4) });
+      if (this.ipFlag(C.IP_RECVTOS)) out.push({ level: C.IPPROTO_IP, type: C.IP_TOS, data: Uint8Array.of(d.tos ?? 0) });
+      if (this.ipFlag(C.IP_RECVORIGDSTADDR) && to !== null) {
+        out.push({ level: C.IPPROTO_IP, type: C.IP_RECVORIGDSTADDR, data: formatSockaddr(C.AF_INET, to.addr, to.port) });
+      }
+    } else if (this.family === C.AF_INET6) {
+      if (this.ipv6Flag(C.IPV6_RECVHOPLIMIT)) out.push({ level: C.IPPROTO_IPV6, type: C.IPV6_HOPLIMIT, data: intBytes(d.ttl ?? 64, 4) });
+      if (this.ipv6Flag(C.IPV6_RECVTCLASS)) out.push({ level: C.IPPROTO_IPV6, type: C.IPV6_TCLASS, data: intBytes(d.tos ?? 0, 4) });
+      if (this.ipv6Flag(C.IPV6_RECVORIGDSTADDR) && to !== null) {
+        out.push({ level: C.IPPROTO_IPV6, type: C.IPV6_RECVORIGDSTADDR, data: formatSockaddr(C.AF_INET6, to.addr, to.port) });
+      }
+    }
+    return out.length === 0 ? {} : { other: out };
   }
 
   override shutdown(_t: Task, how: number): void {

@@ -94,6 +94,15 @@ interface Message {
 
 type State = "unconnected" | "listening" | "connected";
 
+/**
+ * The address recvfrom reports for m: its sender's as it is now, as Linux's unix_copy_addr
+ * reads skb->sk (a sender that bound after sending is reported bound); what it was at the
+ * send when the sender is no longer known.
+ */
+function senderAddress(m: Message): Uint8Array | null {
+  return m.sender.fromAddress() ?? m.from;
+}
+
 /** @savable An AF_UNIX socket. Analogous to Linux's struct unix_sock. */
 export class UnixSocket extends SocketFile {
   readonly family = AF_UNIX;
@@ -233,7 +242,7 @@ export class UnixSocket extends SocketFile {
   }
 
   /** The address a receiver reports for messages from this socket: null when unbound. */
-  #fromAddress(): Uint8Array | null {
+  fromAddress(): Uint8Array | null {
     const a = this.address;
     return a === null || a.kind === "unnamed" ? null : a.bytes;
   }
@@ -388,7 +397,7 @@ export class UnixSocket extends SocketFile {
     let first = true;
     do {
       const n = Math.min(data.length - sent, segMax);
-      other.#enqueue(this, data.slice(sent, sent + n), first ? rights : null, this.#attachedCreds(other, creds), this.#fromAddress());
+      other.#enqueue(this, data.slice(sent, sent + n), first ? rights : null, this.#attachedCreds(other, creds), this.fromAddress());
       first = false;
       sent += n;
     } while (sent < data.length && this.wmem < this.sndbuf);
@@ -429,7 +438,7 @@ export class UnixSocket extends SocketFile {
       throw EAGAIN;
     }
     if (this.passcred && this.address === null) this.#autobind();
-    other.#enqueue(this, data.slice(), rights, this.#attachedCreds(other, creds), this.#fromAddress());
+    other.#enqueue(this, data.slice(), rights, this.#attachedCreds(other, creds), this.fromAddress());
     other.waitQueue.notify(EVENT_IN | EVENT_RDNORM);
     return data.length;
   }
@@ -487,7 +496,7 @@ export class UnixSocket extends SocketFile {
         rights = peek ? first.rights.map((f) => f.incRef()) : first.rights;
         if (!peek) first.rights = null;
       }
-      return this.#result(new Uint8Array(0), 0, first.from, rights, 0, first.creds);
+      return this.#result(new Uint8Array(0), 0, senderAddress(first), rights, 0, first.creds);
     }
     const out = new Uint8Array(Math.min(maxLen, this.queuedBytes));
     let n = 0;
@@ -512,7 +521,7 @@ export class UnixSocket extends SocketFile {
       if (rights !== null) break;
     }
     if (!peek) this.#afterConsume();
-    return this.#result(out.subarray(0, n), n, first.from, rights, 0, first.creds);
+    return this.#result(out.subarray(0, n), n, senderAddress(first), rights, 0, first.creds);
   }
 
   #recvDatagram(maxLen: number, flags: number): RecvResult {
@@ -538,7 +547,7 @@ export class UnixSocket extends SocketFile {
       this.#consume(m, full);
       this.#afterConsume();
     }
-    return this.#result(data, full, m.from, rights, data.length < full ? MSG_TRUNC : 0, m.creds);
+    return this.#result(data, full, senderAddress(m), rights, data.length < full ? MSG_TRUNC : 0, m.creds);
   }
 
   #result(

@@ -119,6 +119,9 @@ export function copyInControl(t: Task, h: MsgHeader): ControlMessages {
         } else {
           throw EINVAL;
         }
+      } else {
+        // The protocol's (IP_TOS, IPV6_HOPLIMIT...): its sendmsg reads what it knows.
+        (out.other ??= []).push({ level, type, data: b.slice(data, data + dataLen) });
       }
       off += cmsgAlign(cmsgLen);
     }

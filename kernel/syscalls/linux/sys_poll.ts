@@ -137,8 +137,22 @@ const sysPpoll: SyscallFn = (t, a) => {
     addr: a.pointer(2),
     usec: false,
   });
-  return doPoll(t, a.pointer(0), a.uint(1), st);
+  return restoringMask(t, st, () => doPoll(t, a.pointer(0), a.uint(1), st));
 };
+
+/**
+ * Runs a ppoll/pselect6 pass; an error puts the caller's signal mask back, as Linux's
+ * restore_saved_sigmask_unless (only an interrupted wait keeps the temporary mask for the
+ * handler).
+ */
+function restoringMask(t: Task, st: PollState, pass: () => SyscallResult): SyscallResult {
+  try {
+    return pass();
+  } catch (e) {
+    finish(t, st, 0);
+    throw e;
+  }
+}
 
 const SELECT_IN = EVENT_IN | EVENT_RDNORM | EVENT_RDBAND | EVENT_HUP | EVENT_ERR;
 const SELECT_OUT = EVENT_OUT | EVENT_WRNORM | EVENT_WRBAND | EVENT_ERR;
@@ -206,7 +220,7 @@ const sysPselect6: SyscallFn = (t, a) => {
     const v = new DataView(b.buffer);
     return readSigmask(t, Number(v.getBigUint64(0, true)), Number(v.getBigUint64(8, true)));
   }, { addr: a.pointer(4), usec: false });
-  return doSelect(t, a.int(0), [a.pointer(1), a.pointer(2), a.pointer(3)], st);
+  return restoringMask(t, st, () => doSelect(t, a.int(0), [a.pointer(1), a.pointer(2), a.pointer(3)], st));
 };
 
 export const table: Record<number, SyscallEntry> = {
