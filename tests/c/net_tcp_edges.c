@@ -370,6 +370,25 @@ static void tcp_opts(void) {
   close(l);
 }
 
+/* TCP_CORK holds a short write until uncorked. */
+static void cork(void) {
+  int l = listener();
+  int c = connect_to(port_of(l));
+  int a = accept(l, NULL, NULL);
+  int on = 1, off = 0;
+  setsockopt(c, IPPROTO_TCP, TCP_CORK, &on, sizeof on);
+  send(c, "abc", 3, 0);
+  char b[8];
+  R("corked: recv", recv(a, b, sizeof b, MSG_DONTWAIT));
+  setsockopt(c, IPPROTO_TCP, TCP_CORK, &off, sizeof off);
+  struct pollfd p = {a, POLLIN, 0};
+  poll(&p, 1, 5000);
+  R("uncorked: recv", recv(a, b, sizeof b, MSG_DONTWAIT));
+  close(a);
+  close(c);
+  close(l);
+}
+
 static void queues(void) {
   int l = listener();
   int v = -1;
@@ -447,5 +466,6 @@ int main(void) {
   accept_after_reset();
   inherited();
   tcp_opts();
+  cork();
   return 0;
 }

@@ -102,7 +102,10 @@ export class TcpSocketFile extends InetSocketFile {
     super(n, family, flags, { snd: TCP_SNDBUF, rcv: TCP_RCVBUF });
     this.sock = sock ?? n.stack.tcpSocket();
     this.#bound = sock !== undefined;
-    if (sock) this.#noDelay = sock.noDelay;
+    if (sock) {
+      this.#cork = sock.cork; // a listener's TCP_CORK carries over, as Linux's nonagle
+      this.#noDelay = sock.noDelay;
+    }
     this.sock.wildcardVersion = this.wildcardVersion;
   }
 
@@ -408,9 +411,10 @@ export class TcpSocketFile extends InetSocketFile {
   }
 
   #applyNoDelay(): void {
-    // TCP_CORK is approximated by Nagle's algorithm: corked data waits for a full segment or
-    // an ACK, as Nagle makes it; uncorking restores TCP_NODELAY's effect.
+    // TCP_CORK holds partial segments until uncorked (netstack's cork); TCP_NODELAY then
+    // applies again.
     this.sock.noDelay = this.#noDelay && !this.#cork;
+    this.sock.cork = this.#cork;
     this.net.kick();
   }
 
