@@ -59,6 +59,7 @@ export const tcpSnapshotSchema = z.object({
     rxBufferSize: capacity,
     txBufferSize: capacity,
     noDelay: z.boolean(),
+    cork: z.boolean().default(false),
     ackDelay: z.number().int().min(0).max(60_000),
     keepalive: z.object({ idle: z.number().int().min(1).max(2 ** 31), interval: z.number().int().min(1).max(2 ** 31), count: z.number().int().min(1).max(1000) }).strict().nullable(),
     congestion: z.enum(["reno", "cubic"]),

@@ -102,7 +102,10 @@ export class TcpSocketFile extends InetSocketFile {
     super(n, family, flags, { snd: TCP_SNDBUF, rcv: TCP_RCVBUF });
     this.sock = sock ?? n.stack.tcpSocket();
     this.#bound = sock !== undefined;
-    if (sock) this.#noDelay = sock.noDelay;
+    if (sock) {
+      this.#cork = sock.cork; // a listener's TCP_CORK carries over, as Linux's nonagle
+      this.#noDelay = sock.noDelay;
+    }
     this.sock.wildcardVersion = this.wildcardVersion;
   }
 
@@ -234,6 +237,17 @@ export class TcpSocketFile extends InetSocketFile {
     f.sndBuf = this.sndBuf;
     f.rcvBuf = this.rcvBuf;
     if (this.sock.sendLimit > 0) c.sendLimit = this.sock.sendLimit;
+    // What Linux's sk_clone copies from the listener: keepalive times, TCP_USER_TIMEOUT,
+    // TCP_LINGER2, TCP_WINDOW_CLAMP, TCP_NOTSENT_LOWAT, TCP_SYNCNT, the congestion control.
+    f.#keepIdle = this.#keepIdle;
+    f.#keepIntvl = this.#keepIntvl;
+    f.#keepCnt = this.#keepCnt;
+    f.#congestion = this.#congestion;
+    for (const name of [C.TCP_USER_TIMEOUT, C.TCP_LINGER2, C.TCP_WINDOW_CLAMP, C.TCP_NOTSENT_LOWAT, C.TCP_SYNCNT]) {
+      const v = this.#tcpFlags.get(name);
+      if (v !== undefined) f.#tcpFlags.set(name, v);
+    }
+    if (f.keepalive) f.keepaliveChanged();
     this.net.kick();
     return f;
   }
@@ -397,9 +411,10 @@ export class TcpSocketFile extends InetSocketFile {
   }
 
   #applyNoDelay(): void {
-    // TCP_CORK is approximated by Nagle's algorithm: corked data waits for a full segment or
-    // an ACK, as Nagle makes it; uncorking restores TCP_NODELAY's effect.
+    // TCP_CORK holds partial segments until uncorked (netstack's cork); TCP_NODELAY then
+    // applies again.
     this.sock.noDelay = this.#noDelay && !this.#cork;
+    this.sock.cork = this.#cork;
     this.net.kick();
   }
 
@@ -429,8 +444,11 @@ export class TcpSocketFile extends InetSocketFile {
       }
       case C.TCP_SYNCNT:
         return intBytes(this.#tcpFlags.get(name) ?? 6, optlen);
-      case C.TCP_LINGER2:
-        return intBytes(this.#tcpFlags.get(name) ?? 60, optlen);
+      case C.TCP_LINGER2: {
+        // Linux keeps -1, or a time in which 0 means net.ipv4.tcp_fin_timeout (60 s).
+        const v = this.#tcpFlags.get(name) ?? 0;
+        return intBytes(v < 0 ? -1 : v === 0 ? 60 : v, optlen);
+      }
       case C.TCP_QUICKACK:
         return intBytes(this.#tcpFlags.get(name) ?? 1, optlen);
       case C.TCP_DEFER_ACCEPT:
@@ -492,12 +510,25 @@ export class TcpSocketFile extends InetSocketFile {
         this.sock.deferAccept = secsToRetrans(n);
         return;
       case C.TCP_LINGER2:
+        // Linux's do_tcp_setsockopt: negative is -1, above TCP_FIN_TIMEOUT_MAX (120 s) is that.
+        this.#tcpFlags.set(name, n < 0 ? -1 : Math.min(n, 120));
+        return;
+      case C.TCP_WINDOW_CLAMP: {
+        // Linux's tcp_set_window_clamp: 0 only before a connection (EINVAL after), and at
+        // least SOCK_MIN_RCVBUF / 2.
+        if (n === 0) {
+          if (this.sock.state !== "CLOSED") throw EINVAL;
+          this.#tcpFlags.delete(name);
+          return;
+        }
+        this.#tcpFlags.set(name, n < 1152 ? 1152 : n);
+        return;
+      }
       case C.TCP_QUICKACK:
-      case C.TCP_WINDOW_CLAMP:
       case C.TCP_USER_TIMEOUT:
       case C.TCP_FASTOPEN:
       case C.TCP_NOTSENT_LOWAT:
-        if (n < 0 && name !== C.TCP_LINGER2) throw EINVAL;
+        if (n < 0) throw EINVAL;
         this.#tcpFlags.set(name, n);
         return;
       default:
