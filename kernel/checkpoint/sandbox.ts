@@ -45,6 +45,7 @@ import { CAP_FULL_SET, SECURE_ALL_BITS, SECURE_ALL_LOCKS } from "../../abi/linux
 import { OverlayDentry } from "../../vfs/overlay/overlay.ts";
 import { OverlayRegularFile } from "../../vfs/overlay/overlay_file.ts";
 import { HostRegularFile } from "../../vfs/hostfs/hostfs.ts";
+import { HostFile } from "../../vfs/host_file.ts";
 import { openDirSchema, openFileSchema, restoreOpenDir, restoreOpenFile, restoreTrees, saveOpenFile, saveTrees, treeSchema } from "./files.ts";
 import { attachRights, makeUnixSockets, saveUnixSocket, type SavedUnixSocket, unixSocketSchema } from "./unix_sockets.ts";
 import { UnixSocket } from "../socket/unix/unix_socket.ts";
@@ -537,6 +538,9 @@ function saveFile(f: FileDescription, c: SaveContext): number {
     if (anon !== null) return anon;
     const tty = saveTtyFile(f, (t) => saveTerminalRef(t, c));
     if (tty !== null) return tty;
+    // A host descriptor other than the sentry's stdio is one an `exec` client passed as its
+    // process's stdio: it belongs to a client that does not follow a restore.
+    if (f instanceof HostFile) throw new CheckpointError(`the stdio of a process started by sentry exec (its client's descriptors): not saved yet`);
     const file = saveOpenFile(c.kernel, f, (what) => new CheckpointError(`${what}: not saved yet`));
     if (file !== null) return file;
     throw new CheckpointError(`an open file ${f.path()} (${f.constructor.name}): not saved yet`);
