@@ -23,7 +23,7 @@
  * @module
  */
 
-import { z } from "zod";
+import { z } from "./zod_tree.ts";
 import type { Kernel } from "../kernel.ts";
 import type { TcpSnapshot, TcpSocket, UdpSnapshot, UdpSocket } from "../../netstack/mod.ts";
 import { parseIpAddress } from "../../netstack/mod.ts";
