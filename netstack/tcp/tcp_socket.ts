@@ -652,6 +652,11 @@ export class TcpSocket {
     return l > 0 && l < this.#tx.capacity ? l : this.#tx.capacity;
   }
 
+  /** How long an orphan waits in FIN-WAIT-2 (ms): TCP_LINGER2. */
+  set finWait2Timeout(ms: number) {
+    this.#opts.finWait2Timeout = Math.max(0, Math.min(600_000, Math.floor(ms)));
+  }
+
   /** TCP_DEFER_ACCEPT as SYN-ACK retransmissions (TcpOptions.deferAccept), for connections to come. */
   get deferAccept(): number {
     return this.#opts.deferAccept;

@@ -258,10 +258,17 @@ export class TcpSocketFile extends InetSocketFile {
     if (ep === "unspec") {
       // connect(AF_UNSPEC) dissolves the association: the socket starts over.
       if (s !== "CLOSED" || this.#bound) {
-        const limit = this.sock.sendLimit;
+        const old = this.sock;
         this.sock.abort();
         this.sock = this.net.stack.tcpSocket();
-        this.sock.sendLimit = limit;
+        // The options stay (Linux's tcp_disconnect keeps them).
+        this.sock.sendLimit = old.sendLimit;
+        this.sock.deferAccept = old.deferAccept;
+        this.sock.cork = old.cork;
+        this.sock.noDelay = old.noDelay;
+        const l2 = this.#tcpFlags.get(C.TCP_LINGER2);
+        if (l2 !== undefined) this.sock.finWait2Timeout = l2 < 0 ? 0 : (l2 === 0 ? 60 : l2) * 1000;
+        if (this.keepalive) this.keepaliveChanged();
         this.#bound = false;
         this.#connecting = false;
         this.reuseChanged();
@@ -512,6 +519,9 @@ export class TcpSocketFile extends InetSocketFile {
       case C.TCP_LINGER2:
         // Linux's do_tcp_setsockopt: negative is -1, above TCP_FIN_TIMEOUT_MAX (120 s) is that.
         this.#tcpFlags.set(name, n < 0 ? -1 : Math.min(n, 120));
+        // How long the closed connection may wait in FIN-WAIT-2: 0 is tcp_fin_timeout's 60 s,
+        // -1 none (Linux resets at once).
+        this.sock.finWait2Timeout = n < 0 ? 0 : (n === 0 ? 60 : Math.min(n, 120)) * 1000;
         return;
       case C.TCP_WINDOW_CLAMP: {
         // Linux's tcp_set_window_clamp: 0 only before a connection (EINVAL after), and at
