@@ -665,6 +665,11 @@ export class TcpSocket {
     this.#opts.deferAccept = Math.max(0, Math.min(255, Math.floor(n)));
   }
 
+  /** When a segment last arrived, on the stack's clock (ms): SO_TIMESTAMP's time for TCP. */
+  get lastReceived(): number {
+    return this.#lastRecvAt;
+  }
+
   /** The send limit (TcpOptions.sendLimit; 0: none). */
   get sendLimit(): number {
     return this.#opts.sendLimit;

@@ -21,6 +21,7 @@ import {
   errnoFromNumber,
 } from "../../errno.ts";
 import type { Net } from "../../net.ts";
+import { monotonicNs, realtimeNs } from "../../time.ts";
 import type { Task } from "../../task.ts";
 import type { ControlMessages, RecvRequest, RecvResult, SendRequest } from "../socket.ts";
 import * as C from "./constants.ts";
@@ -355,16 +356,31 @@ export class TcpSocketFile extends InetSocketFile {
     return n;
   }
 
-  /** TCP_INQ's control message: the bytes left to read (1 at end of stream with none, as Linux's tcp_inq_hint). */
+  /**
+   * A read's control messages: SO_TIMESTAMP (when data last arrived: Linux's
+   * tcp_recv_timestamp), then TCP_INQ's, the bytes left to read (1 at end of stream with none,
+   * as Linux's tcp_inq_hint).
+   */
   #inqControl(): ControlMessages {
-    if (!this.#tcpFlags.get(C.TCP_INQ)) return {};
-    let inq = this.sock.recvQueue;
-    if (inq === 0 && (PEER_DONE.has(this.sock.state) || this.sock.state === "CLOSED")) inq = 1;
-    return { other: [{ level: C.IPPROTO_TCP, type: C.TCP_INQ, data: intBytes(inq, 4) }] };
+    const other: { level: number; type: number; data: Uint8Array }[] = [];
+    if (this.socketFlag(C.SO_TIMESTAMP_OLD)) {
+      const at = Number(realtimeNs()) - (monotonicNs() - this.sock.lastReceived * 1e6);
+      const us = Math.floor(Math.max(0, at) / 1000);
+      const tv = new Uint8Array(16);
+      new DataView(tv.buffer).setBigInt64(0, BigInt(Math.floor(us / 1e6)), true);
+      new DataView(tv.buffer).setBigInt64(8, BigInt(us % 1e6), true);
+      other.push({ level: C.SOL_SOCKET, type: C.SO_TIMESTAMP_OLD, data: tv });
+    }
+    if (this.#tcpFlags.get(C.TCP_INQ)) {
+      let inq = this.sock.recvQueue;
+      if (inq === 0 && (PEER_DONE.has(this.sock.state) || this.sock.state === "CLOSED")) inq = 1;
+      other.push({ level: C.IPPROTO_TCP, type: C.TCP_INQ, data: intBytes(inq, 4) });
+    }
+    return other.length === 0 ? {} : { other };
   }
 
   override viaControl(): ControlMessages | null {
-    return this.#tcpFlags.get(C.TCP_INQ) ? this.#inqControl() : null;
+    return this.#tcpFlags.get(C.TCP_INQ) || this.socketFlag(C.SO_TIMESTAMP_OLD) ? this.#inqControl() : null;
   }
 
   recvmsg(_t: Task, req: RecvRequest): RecvResult {
