@@ -1,41 +1,46 @@
 /**
  * One turn of Deno's event loop for the kernel's loop, which otherwise runs synchronously from
- * stop to stop: host I/O callbacks, signal listeners, the control socket and timers run while
- * it yields.
+ * stop to stop: host I/O callbacks, signal listeners, the control socket and timers (a
+ * --checkpoint-after, the limits' sampling) run while it yields.
  *
- * A message to itself on a MessageChannel is a macrotask (~13 µs a turn here), as Node's
- * setImmediate is; setTimeout(0) would be clamped to 4 ms once nested, and setImmediate comes
- * from Deno's Node layer (node:timers), whose loading cost ~10-15 ms of CPU, which a short run
- * (`sentry do -- /bin/true` yields once or twice) paid in full.
+ * A turn must pass through the event loop's timers: a message to itself on a MessageChannel is
+ * taken again at once, and a due timer waited ~130 turns of 1 ms of work behind it;
+ * setTimeout(0) is clamped to 4 ms once nested. Node's setImmediate is the cheapest (~6 µs a
+ * turn), but it comes from Deno's Node layer (node:timers), whose loading costs ~10-15 ms of
+ * CPU, which a short run (`sentry do -- /bin/true` yields once or twice) would pay in full. So a
+ * run's first LOAD_AFTER_MS yield through an asynchronous stat (an operation on Deno's thread
+ * pool, ~45 µs a turn); then node:timers loads and its setImmediate takes over.
  *
  * @module
  */
 
-export class MacrotaskYield {
-  #channel: MessageChannel | null = null;
-  readonly #waiting: Array<() => void> = [];
+/** How long a run yields without setImmediate before loading node:timers. */
+const LOAD_AFTER_MS = 100;
 
-  /** Resolves in a later macrotask. */
+/** Node's setImmediate, once loaded (shared by every kernel of the process). */
+let immediate: ((cb: () => void) => unknown) | null = null;
+let loading: Promise<void> | null = null;
+
+export class MacrotaskYield {
+  /** When the first yield of this run came (performance.now()), or null before it. */
+  #first: number | null = null;
+
+  /** Resolves in a later turn of the event loop, after its due timers. */
   next(): Promise<void> {
-    let ch = this.#channel;
-    if (ch === null) {
-      ch = this.#channel = new MessageChannel();
-      ch.port1.onmessage = () => this.#waiting.shift()?.();
+    if (immediate !== null) return new Promise((r) => immediate!(r));
+    const now = performance.now();
+    this.#first ??= now;
+    if (loading === null && now - this.#first >= LOAD_AFTER_MS) {
+      loading = import("node:timers").then((m) => {
+        immediate = m.setImmediate;
+      });
+      loading.catch(() => {});
     }
-    const port = ch.port2;
-    return new Promise((resolve) => {
-      this.#waiting.push(resolve);
-      port.postMessage(null);
-    });
+    return Deno.stat("/").then(() => {}, () => {});
   }
 
-  /** Closes the channel (it holds two resources); yields still waiting resolve now. Reusable. */
+  /** Ends the run: a later run counts LOAD_AFTER_MS afresh. */
   close(): void {
-    const ch = this.#channel;
-    if (ch === null) return;
-    this.#channel = null;
-    ch.port1.close();
-    ch.port2.close();
-    for (const resolve of this.#waiting.splice(0)) resolve();
+    this.#first = null;
   }
 }
