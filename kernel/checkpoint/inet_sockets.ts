@@ -147,6 +147,11 @@ export const udpSnapshotSchema = z.object({
   error: errorName,
   drops: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
   portLocked: z.boolean().optional(),
+  recvErr: z.boolean().optional(),
+  errQueue: z.array(z.object({
+    errno: z.string().regex(/^E[A-Z]{2,15}$/), type: z.number().int().min(0).max(255), code: z.number().int().min(0).max(255),
+    offender: addr, dst: endpoint, payload: bytes(65535),
+  }).strict()).max(64).optional(),
   multicast: z.object({
     loop: z.boolean(),
     ifIndex: z.number().int().min(-1).max(255),

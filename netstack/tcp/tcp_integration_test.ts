@@ -513,3 +513,17 @@ Deno.test("TcpSocket.snapshot and restore carry a loopback transfer in mid-fligh
   bad.seqs.sndMax = bad.seqs.sndNxt = (bad.seqs.sndUna + bad.tx.length + 100) >>> 0;
   assert.throws(() => lo(3).tcpSocket(bad.opts).restore(bad, 0, () => listener), RangeError);
 });
+
+Deno.test("An orphan waits in FIN-WAIT-2 as long as finWait2Timeout (TCP_LINGER2) says, then is gone with its port", () => {
+  const { a, b } = stackPair();
+  const sim = new Sim(a, b);
+  const { client, server } = connectPair(a, b, sim);
+  client.finWait2Timeout = 5_000;
+  client.close();
+  sim.runUntil(() => server.state === "CLOSE-WAIT" && client.state === "FIN-WAIT-2");
+  const closedAt = sim.now;
+  sim.runUntil(() => client.state === "CLOSED");
+  assert.ok(sim.now - closedAt >= 5_000 && sim.now - closedAt < 6_000, `${sim.now - closedAt} ms`);
+  const again = a.tcpSocket();
+  again.bind(null, client.localPort); // the port is free again
+});

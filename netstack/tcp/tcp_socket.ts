@@ -652,12 +652,22 @@ export class TcpSocket {
     return l > 0 && l < this.#tx.capacity ? l : this.#tx.capacity;
   }
 
+  /** How long an orphan waits in FIN-WAIT-2 (ms): TCP_LINGER2. */
+  set finWait2Timeout(ms: number) {
+    this.#opts.finWait2Timeout = Math.max(0, Math.min(600_000, Math.floor(ms)));
+  }
+
   /** TCP_DEFER_ACCEPT as SYN-ACK retransmissions (TcpOptions.deferAccept), for connections to come. */
   get deferAccept(): number {
     return this.#opts.deferAccept;
   }
   set deferAccept(n: number) {
     this.#opts.deferAccept = Math.max(0, Math.min(255, Math.floor(n)));
+  }
+
+  /** When a segment last arrived, on the stack's clock (ms): SO_TIMESTAMP's time for TCP. */
+  get lastReceived(): number {
+    return this.#lastRecvAt;
   }
 
   /** The send limit (TcpOptions.sendLimit; 0: none). */

@@ -47,6 +47,18 @@ export interface Datagram {
   at?: number | undefined;
 }
 
+/** An ICMP error about a datagram this socket sent, queued for recvmsg(MSG_ERRQUEUE). */
+export interface QueuedError {
+  errno: NetError;
+  /** The ICMP type and code, and who sent the error. */
+  type: number;
+  code: number;
+  offender: IpAddress;
+  /** The datagram's destination and what the error quoted of its payload. */
+  dst: UdpEndpoint;
+  payload: Uint8Array;
+}
+
 /** What IP said of a datagram beside its addresses (IP_RECVTTL, IP_RECVTOS), and when it came. */
 export interface DatagramMeta {
   ttl?: number | undefined;
@@ -65,6 +77,9 @@ export function truesize(len: number): number {
   while (alloc < need) alloc *= 2;
   return alloc + 256;
 }
+
+/** Errors queued at most (an error queue counts against the receive buffer on Linux). */
+const ERR_QUEUE_MAX = 64;
 
 /** Largest UDP payload over IPv4 (65535 - 20 - 8). */
 export const UDP_MAX_PAYLOAD = 65507;
@@ -105,6 +120,11 @@ export interface UdpSnapshot {
   drops: number;
   /** bind named its port (absent: no). */
   portLocked?: boolean | undefined;
+  /** IP_RECVERR, and the queued errors (absent: off, none). */
+  recvErr?: boolean | undefined;
+  errQueue?: {
+    errno: string; type: number; code: number; offender: string; dst: { addr: string; port: number }; payload: Uint8Array<ArrayBuffer>;
+  }[] | undefined;
   /** Multicast options (absent: the defaults). */
   multicast?: { loop: boolean; ifIndex: number; ifAddr: string | null; groups: [string, number][] } | undefined;
 }
@@ -136,6 +156,10 @@ export class UdpSocket {
   #closed = false;
   /** Datagrams dropped because the receive queue was full. */
   drops = 0;
+  /** IP_RECVERR / IPV6_RECVERR: ICMP errors are queued (queueError) besides setting SO_ERROR. */
+  recvErr = false;
+  /** The error queue (MSG_ERRQUEUE). */
+  #errQueue: QueuedError[] = [];
   /** IP_MULTICAST_LOOP: multicast it sends is delivered to this host's members too. */
   multicastLoop = true;
   /** IP_MULTICAST_IF: the interface (stack index; -1: none) and address multicast leaves by. */
@@ -304,6 +328,23 @@ export class UdpSocket {
     if (this.#remote) this.#error = e;
   }
 
+  /** Queues an ICMP error (IP_RECVERR) and makes it the pending error, as Linux's ip_icmp_error. */
+  queueError(q: QueuedError): void {
+    if (this.#errQueue.length >= ERR_QUEUE_MAX) return;
+    this.#errQueue.push(q);
+    this.#error = q.errno;
+  }
+
+  /**
+   * Takes the oldest queued error, or null; the pending error becomes the next one's, or none
+   * (Linux's sock_dequeue_err_skb).
+   */
+  takeQueuedError(): QueuedError | null {
+    const q = this.#errQueue.shift() ?? null;
+    if (q !== null) this.#error = this.#errQueue[0]?.errno ?? null;
+    return q;
+  }
+
   pollAt(now: number): number | null {
     return this.#tx.length > 0 ? now : null;
   }
@@ -345,6 +386,12 @@ export class UdpSocket {
       error: this.#error?.code ?? null,
       drops: this.drops,
       ...(this.#portLocked ? { portLocked: true } : {}),
+      ...(this.recvErr ? { recvErr: true } : {}),
+      ...(this.#errQueue.length === 0 ? {} : {
+        errQueue: this.#errQueue.map((q) => ({
+          errno: q.errno.code, type: q.type, code: q.code, offender: q.offender.toString(), dst: ep(q.dst), payload: q.payload.slice(),
+        })),
+      }),
       ...(this.multicastLoop && this.multicastIf === -1 && this.multicastIfAddr === null && this.groups.length === 0 ? {} : {
         multicast: {
           loop: this.multicastLoop, ifIndex: this.multicastIf, ifAddr: this.multicastIfAddr?.toString() ?? null,
@@ -390,6 +437,12 @@ export class UdpSocket {
     this.#error = error;
     this.drops = s.drops;
     this.#portLocked = s.portLocked ?? false;
+    this.recvErr = s.recvErr ?? false;
+    this.#errQueue = (s.errQueue ?? []).map((q) => {
+      const errno = netErrorByCode(q.errno);
+      if (errno === null) throw bad(`an unknown queued error ${q.errno}`);
+      return { errno, type: q.type, code: q.code, offender: parseIpAddress(q.offender), dst: ep(q.dst), payload: q.payload.slice() };
+    });
     if (s.multicast) {
       this.multicastLoop = s.multicast.loop;
       this.multicastIf = s.multicast.ifIndex;

@@ -21,6 +21,7 @@ import {
   errnoFromNumber,
 } from "../../errno.ts";
 import type { Net } from "../../net.ts";
+import { monotonicNs, realtimeNs } from "../../time.ts";
 import type { Task } from "../../task.ts";
 import type { ControlMessages, RecvRequest, RecvResult, SendRequest } from "../socket.ts";
 import * as C from "./constants.ts";
@@ -258,10 +259,17 @@ export class TcpSocketFile extends InetSocketFile {
     if (ep === "unspec") {
       // connect(AF_UNSPEC) dissolves the association: the socket starts over.
       if (s !== "CLOSED" || this.#bound) {
-        const limit = this.sock.sendLimit;
+        const old = this.sock;
         this.sock.abort();
         this.sock = this.net.stack.tcpSocket();
-        this.sock.sendLimit = limit;
+        // The options stay (Linux's tcp_disconnect keeps them).
+        this.sock.sendLimit = old.sendLimit;
+        this.sock.deferAccept = old.deferAccept;
+        this.sock.cork = old.cork;
+        this.sock.noDelay = old.noDelay;
+        const l2 = this.#tcpFlags.get(C.TCP_LINGER2);
+        if (l2 !== undefined) this.sock.finWait2Timeout = l2 < 0 ? 0 : (l2 === 0 ? 60 : l2) * 1000;
+        if (this.keepalive) this.keepaliveChanged();
         this.#bound = false;
         this.#connecting = false;
         this.reuseChanged();
@@ -348,16 +356,31 @@ export class TcpSocketFile extends InetSocketFile {
     return n;
   }
 
-  /** TCP_INQ's control message: the bytes left to read (1 at end of stream with none, as Linux's tcp_inq_hint). */
+  /**
+   * A read's control messages: SO_TIMESTAMP (when data last arrived: Linux's
+   * tcp_recv_timestamp), then TCP_INQ's, the bytes left to read (1 at end of stream with none,
+   * as Linux's tcp_inq_hint).
+   */
   #inqControl(): ControlMessages {
-    if (!this.#tcpFlags.get(C.TCP_INQ)) return {};
-    let inq = this.sock.recvQueue;
-    if (inq === 0 && (PEER_DONE.has(this.sock.state) || this.sock.state === "CLOSED")) inq = 1;
-    return { other: [{ level: C.IPPROTO_TCP, type: C.TCP_INQ, data: intBytes(inq, 4) }] };
+    const other: { level: number; type: number; data: Uint8Array }[] = [];
+    if (this.socketFlag(C.SO_TIMESTAMP_OLD)) {
+      const at = Number(realtimeNs()) - (monotonicNs() - this.sock.lastReceived * 1e6);
+      const us = Math.floor(Math.max(0, at) / 1000);
+      const tv = new Uint8Array(16);
+      new DataView(tv.buffer).setBigInt64(0, BigInt(Math.floor(us / 1e6)), true);
+      new DataView(tv.buffer).setBigInt64(8, BigInt(us % 1e6), true);
+      other.push({ level: C.SOL_SOCKET, type: C.SO_TIMESTAMP_OLD, data: tv });
+    }
+    if (this.#tcpFlags.get(C.TCP_INQ)) {
+      let inq = this.sock.recvQueue;
+      if (inq === 0 && (PEER_DONE.has(this.sock.state) || this.sock.state === "CLOSED")) inq = 1;
+      other.push({ level: C.IPPROTO_TCP, type: C.TCP_INQ, data: intBytes(inq, 4) });
+    }
+    return other.length === 0 ? {} : { other };
   }
 
   override viaControl(): ControlMessages | null {
-    return this.#tcpFlags.get(C.TCP_INQ) ? this.#inqControl() : null;
+    return this.#tcpFlags.get(C.TCP_INQ) || this.socketFlag(C.SO_TIMESTAMP_OLD) ? this.#inqControl() : null;
   }
 
   recvmsg(_t: Task, req: RecvRequest): RecvResult {
@@ -512,6 +535,9 @@ export class TcpSocketFile extends InetSocketFile {
       case C.TCP_LINGER2:
         // Linux's do_tcp_setsockopt: negative is -1, above TCP_FIN_TIMEOUT_MAX (120 s) is that.
         this.#tcpFlags.set(name, n < 0 ? -1 : Math.min(n, 120));
+        // How long the closed connection may wait in FIN-WAIT-2: 0 is tcp_fin_timeout's 60 s,
+        // -1 none (Linux resets at once).
+        this.sock.finWait2Timeout = n < 0 ? 0 : (n === 0 ? 60 : Math.min(n, 120)) * 1000;
         return;
       case C.TCP_WINDOW_CLAMP: {
         // Linux's tcp_set_window_clamp: 0 only before a connection (EINVAL after), and at
