@@ -125,8 +125,10 @@ export class UdpSocketFile extends InetSocketFile {
 
   protected netReadiness(): NetReadiness {
     const r = this.sock.readiness();
+    // A pending error is POLLERR, not POLLIN (Linux's datagram_poll); a blocked recv wakes
+    // for either (sys_socket sleeps on both).
     return {
-      readable: r.readable || this.#held !== null || this.#shutRd,
+      readable: this.sock.queued > 0 || this.#held !== null || this.#shutRd,
       writable: r.writable,
       hup: this.#shutRd && this.#shutWr,
       error: r.error,
