@@ -223,7 +223,8 @@ export class Loader {
   async checkpoint(path: string, leaveRunning: boolean): Promise<string | null> {
     const k = this.#kernel;
     // Loaded now, while the sandbox runs (see LoaderOptions.restore).
-    const { checkpointToFile } = await import("../kernel/checkpoint/sandbox.ts");
+    const { checkpointToFile, loadCodecs } = await import("../kernel/checkpoint/sandbox.ts");
+    await loadCodecs();
     if (k.init === null || k.init.zombie || k.ended || this.#destroyed) return "the sandbox has ended";
     const wasPaused = k.paused;
     const t0 = performance.now();

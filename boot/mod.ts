@@ -445,7 +445,9 @@ async function runHeld(
     // A container held by ID may be checkpointed by `sentry checkpoint`: its modules (the
     // state's schemas take tens of ms to build) load once it has started, not while it waits.
     let prefetch: ReturnType<typeof setTimeout> | undefined;
-    if (detached || !reg.ephemeral) prefetch = setTimeout(() => void import("../kernel/checkpoint/sandbox.ts").catch(() => {}), 300);
+    if (detached || !reg.ephemeral) {
+      prefetch = setTimeout(() => void import("../kernel/checkpoint/sandbox.ts").then((m) => m.loadCodecs()).catch(() => {}), 300);
+    }
     try {
       ws = killedBy ?? await loader.run(held);
     } finally {
@@ -533,12 +535,12 @@ function findInit(launch: LaunchConfig, log: DebugLog): string {
  */
 async function imageRebuilder(launch: LaunchConfig, imagePath: string, log: DebugLog, tty: boolean): Promise<(k: Kernel) => void> {
   const tImport = performance.now();
-  const { readSandboxImage, restoreSandbox } = await import("../kernel/checkpoint/sandbox.ts");
+  const { readSandboxImageFast, restoreSandbox } = await import("../kernel/checkpoint/sandbox.ts");
   const { ImageError } = await import("../kernel/checkpoint/image.ts");
-  let image: ReturnType<typeof readSandboxImage>;
+  let image: Awaited<ReturnType<typeof readSandboxImageFast>>;
   const t0 = performance.now();
   try {
-    image = readSandboxImage(imagePath, launch.rootHostPath);
+    image = await readSandboxImageFast(imagePath, launch.rootHostPath);
   } catch (err) {
     if (err instanceof ImageError) throw new BootError(err.message);
     throw err;

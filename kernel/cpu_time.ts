@@ -140,7 +140,8 @@ export function decodeCpuClock(t: Task, clock: number, invalid: Error): CpuClock
     return { kind, thread: th, group: t.tg };
   }
   if (id === 0) return { kind, thread: null, group: t.tg };
-  const tg = t.kernel.tasks.get(id)?.tg;
+  // A zombie's clock still reads (its pid stays until it is reaped): by its thread group.
+  const tg = t.kernel.tasks.get(id)?.tg ?? t.kernel.threadGroups.get(id);
   if (!tg) throw invalid;
   return { kind, thread: null, group: tg };
 }

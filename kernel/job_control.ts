@@ -37,7 +37,7 @@ import type { Kernel } from "./kernel.ts";
 import type { Task } from "./task.ts";
 import type { ThreadGroup } from "./thread_group.ts";
 import type { SigInfo } from "./signal_frame.ts";
-import { enterStop } from "./ptrace.ts";
+import { enterStop, PTRACE_EVENT_STOP } from "./ptrace.ts";
 import { sigBit } from "./signals.ts";
 import {
   CLD_CONTINUED, CLD_STOPPED, SA_NOCLDSTOP, SI_KERNEL, SIGCHLD, SIGCONT, SIGHUP, SIGSTOP, SIGTSTP,
@@ -63,6 +63,14 @@ export function applySendSideEffects(tg: ThreadGroup, signo: number): void {
   } else if (signo === SIGCONT) {
     discardEverywhere(tg, STOP_SIGNALS);
     continueGroup(tg);
+    // Seized tracees trap with PTRACE_EVENT_STOP before they see the SIGCONT (Linux's
+    // ptrace_trap_notify); one in a ptrace-stop traps as soon as its tracer resumes it.
+    for (const t of tg.tasks) {
+      const l = t.ptrace;
+      if (l === null || !l.seized || (l.stop?.kind === "event" && l.stop.event === PTRACE_EVENT_STOP)) continue;
+      l.interrupt = true;
+      if (l.stop === null) t.kernel.interruptTask(t);
+    }
   }
 }
 
@@ -122,6 +130,12 @@ export function continueGroup(tg: ThreadGroup): void {
   for (const t of tg.tasks) {
     // A ptrace-stop ends only by the tracer; a traced thread in the group stop runs again.
     if (t.state !== "stopped") continue;
+    if (t.ptrace?.listening) {
+      // PTRACE_LISTEN: the tracee traps again instead of running (Linux's JOBCTL_TRAP_NOTIFY).
+      t.ptrace.listening = false;
+      enterStop(t, { kind: "event", event: PTRACE_EVENT_STOP });
+      continue;
+    }
     if (t.ptrace?.stop != null) {
       if (t.ptrace.stop.kind !== "group") continue;
       t.ptrace.stop = null;

@@ -20,7 +20,10 @@
  * Single-stepping runs the stub one instruction (the host's PTRACE_SYSEMU_SINGLESTEP); its trap
  * comes back as a SIGTRAP fault, which the tracer sees as a signal-delivery-stop.
  *
- * Not done: PTRACE_LISTEN, seccomp events, the
+ * PTRACE_LISTEN leaves a seized tracee stopped but out of its ptrace-stop, until its group stop
+ * ends and it traps again (PTRACE_EVENT_STOP).
+ *
+ * Not done: seccomp events, the
  * tracer being told of a non-child tracee's exit, changing the syscall number at entry.
  *
  * @module
@@ -98,6 +101,11 @@ export interface PtraceLink {
   leftGroupStop: object | null;
   /** The tracee's process ended; its tracer, not its parent, has yet to see that in a wait. */
   exited: boolean;
+  /**
+   * PTRACE_LISTEN: out of its ptrace-stop for the tracer's requests (ESRCH) and waits, yet still
+   * stopped; the end of its group stop (SIGCONT) traps it again with PTRACE_EVENT_STOP.
+   */
+  listening: boolean;
 }
 
 /** Starts tracing `tracee` by `tracer` (attach, seize, traceme, an auto-attached child). */
@@ -106,6 +114,7 @@ export function link(tracee: Task, tracer: Task, seized: boolean, options: numbe
     tracer, seized, options, stop: null, report: false, syscallStops: false, sysemu: false, emulated: false, singleStep: false,
     inSyscallEntry: false,
     inject: null, pendingEvents: [], vforkDoneFor: 0, eventMessage: 0, interrupt: false, leftGroupStop: null, exited: false,
+    listening: false,
   };
   tracee.ptrace = l;
   tracer.tracees.add(tracee);
@@ -179,6 +188,8 @@ export function unlink(t: Task, signo = 0): void {
   } else if (l.stop !== null) {
     resume(t, signo);
   }
+  // Detached while listening: its group stop goes on as an untraced thread's would.
+  l.listening = false;
   // Detached at a PTRACE_SYSEMU entry stop: the syscall stays skipped, its rax the tracer's.
   if (l.inSyscallEntry && l.emulated) t.inSyscall = false;
   l.tracer.tracees.delete(t);

@@ -234,6 +234,10 @@ Deno.test("Landlock (ABI 3): reads, writes, listings, making and removing files,
   await assertSameAsNative([await compileC("landlock")]);
 });
 
+Deno.test("preadv2 and pwritev2: offset -1 uses the file offset, RWF_APPEND, RWF_NOAPPEND, RWF_NOWAIT, and their errors, as natively (tests/c/rwv2.c)", async () => {
+  await assertSameAsNative([await compileC("rwv2")]);
+});
+
 Deno.test("sendfile from a file onto its own end repeats the bytes between the offset and the end, as natively (and in whole chunks: gVisor's SendFileToSelf timed out)", async () => {
   await assertSameAsNative([await compileC("sendfile_self")]);
 });

@@ -52,6 +52,11 @@ Deno.test("UDP control messages: IP_PKTINFO, IP_RECVTTL/TOS/ORIGDSTADDR, IPV6_RE
   assert.match(r.stdout, /level 0 type 2 len 4: 21/);
 });
 
+Deno.test("UDP IP_RECVERR/IPV6_RECVERR: a datagram to a closed port comes back by MSG_ERRQUEUE with ICMP's error, as natively", async () => {
+  const r = await assertSameAsNative([await compileC("net_udp_recverr")]);
+  assert.match(r.stdout, /cmsg level 0 type 11: errno ECONNREFUSED origin 2 type 3 code 3 offender family 2/);
+});
+
 Deno.test("/proc/sys/net/ipv4/ip_local_port_range is writable inside the sandbox (never natively here): it refuses bad ranges and bounds UDP and TCP ephemeral ports", async () => {
   const r = await runSentry([await compileC("net_port_range")]);
   assert.equal(r.code, 0, r.stderr);

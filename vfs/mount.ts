@@ -30,11 +30,16 @@ export class Mount {
   /** Set by umount2: gone from the tree (a descriptor may still hold it). */
   umounted = false;
   /**
-   * MS_SHARED was set (and not undone by MS_PRIVATE, MS_SLAVE or MS_UNBINDABLE). Nothing
-   * propagates (one mount namespace); what it changes is that a mount under a shared parent
-   * cannot be moved (EINVAL), as Linux.
+   * The peer group of a shared mount (MS_SHARED; /proc/PID/mountinfo's "shared:N"), 0 for a
+   * private one. Mount events do not propagate between peers here; what sharing changes is the
+   * group shown, that binds of a shared mount and mounts under one are shared too, and that a
+   * mount under a shared parent cannot be moved (EINVAL), as Linux.
    */
-  shared = false;
+  peerGroup = 0;
+
+  get shared(): boolean {
+    return this.peerGroup !== 0;
+  }
   /** MS_RDONLY. */
   readonly: boolean;
   /** MS_NOSUID, MS_NODEV, MS_NOEXEC (abi/linux/mount.ts); MS_RDONLY is `readonly`. */

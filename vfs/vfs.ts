@@ -128,7 +128,7 @@ export class VirtualFilesystem {
   mount(
     at: Location,
     fs: Filesystem,
-    o: { readonly: boolean; root?: Dentry; flags?: number; source?: string },
+    o: { readonly: boolean; root?: Dentry; flags?: number; source?: string; peerGroup?: number },
   ): Mount {
     const root = o.root ?? fs.root;
     if (at.isDir !== root.isDir) throw ENOTDIR;
@@ -136,6 +136,10 @@ export class VirtualFilesystem {
       id: this.#nextMountId++, fs, root, parent: at.mount, mountpoint: at.dentry,
       readonly: o.readonly, flags: o.flags ?? 0, source: o.source ?? fs.name,
     });
+    // A bind of a shared mount joins its peer group; a mount under a shared mount is shared,
+    // in a group of its own (Linux's clone_mnt and attach_recursive_mnt).
+    if (o.peerGroup) m.peerGroup = o.peerGroup;
+    else if (at.mount.shared) m.peerGroup = this.newPeerGroup();
     at.mount.children.set(at.dentry, m);
     return m;
   }
@@ -149,6 +153,14 @@ export class VirtualFilesystem {
       id: this.#nextMountId++, fs, root: o.root ?? fs.root, parent: null, mountpoint: null,
       readonly: o.readonly, flags: o.flags ?? 0, source: o.source ?? fs.name,
     });
+  }
+
+  /** The lowest peer group id no attached mount uses (Linux's mnt_alloc_group_id reuses freed ones). */
+  newPeerGroup(): number {
+    const used = new Set(this.mounts().map((m) => m.peerGroup));
+    let id = 1;
+    while (used.has(id)) id++;
+    return id;
   }
 
   /** Whether m is in the tree: reached from the root mount through mounts not unmounted. */

@@ -14,7 +14,7 @@
  * @module
  */
 
-import { z } from "zod";
+import { z } from "./zod_tree.ts";
 import type { Kernel } from "../kernel.ts";
 import type { ThreadGroup } from "../thread_group.ts";
 import { EventFd } from "../../vfs/eventfd.ts";

@@ -17,7 +17,7 @@
  * @module
  */
 
-import { z } from "zod";
+import { z } from "./zod_tree.ts";
 import type { CowMemory, Platform } from "../../platform/mod.ts";
 import { PAGE_SIZE } from "../../abi/linux/mm.ts";
 import { type ImageBlob, ImageError } from "./image.ts";

@@ -366,7 +366,7 @@ export const LEDGER: readonly LedgerEntry[] = [
     className: "UdpSocket",
     saved: [
       "#localAddr", "#localPort", "#bound", "wildcardVersion", "reuseAddr", "reusePort", "#remote", "#rx", "#tx", "#rxLimit",
-      "#txLimit", "#error", "drops", "#portLocked", "multicastLoop", "multicastIf", "multicastIfAddr", "groups",
+      "#txLimit", "#error", "drops", "#portLocked", "recvErr", "#errQueue", "multicastLoop", "multicastIf", "multicastIfAddr", "groups",
     ],
     derived: {
       "#host": "the restoring kernel's stack, which takes the socket's port back (UdpSocket.restore)",

@@ -18,7 +18,7 @@
  * @module
  */
 
-import { z } from "zod";
+import { z } from "./zod_tree.ts";
 import type { Kernel } from "../kernel.ts";
 import { Credentials } from "../creds.ts";
 import { LinuxError } from "../errno.ts";

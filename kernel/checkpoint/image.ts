@@ -12,18 +12,41 @@
  * data only, checks it against zod schemas (the header's here, the state's the caller's), and
  * inflates every blob with its declared length as the bound, before anything is returned. Any
  * failure is one {@linkcode ImageError} with a one-line message; nothing else escapes.
+ * {@linkcode readImageFast}, the restore's, does the same without loading cbor-x or node:zlib
+ * (cbor_plain.ts, and the standard DecompressionStream), and hands anything it does not read
+ * to readImage.
+ *
+ * cbor-x and node:zlib are loaded by {@linkcode loadCodecs}, which writing an image and
+ * readImage need first: a restore that never uses them does not pay for loading them (~20 ms).
  * {@linkcode writeImage} writes a temporary file beside the target, syncs it and renames it over
  * the target: the target is either the old file or the whole new image, never a half-written one.
  *
  * @module
  */
 
-// The no-eval build: no code generated from image contents, and no native addon (cbor-x's
-// default Node entry loads cbor-extract, which does not link against Deno's V8).
-import { Decoder, Encoder } from "cbor-x/index-no-eval";
-import { deflateRawSync, inflateRawSync } from "node:zlib";
-import { z } from "zod";
+import type * as CborX from "cbor-x/index-no-eval";
+import type * as Zlib from "node:zlib";
+import { z } from "./zod_tree.ts";
+import { decodePlain, GIVE_UP } from "./cbor_plain.ts";
 import { hostClose, hostOpen, hostPread, O_CLOEXEC, O_RDONLY } from "../../platform/ptrace/_ffi.ts";
+
+let codecs: { cbor: typeof CborX; zlib: typeof Zlib } | null = null;
+
+/** Loads cbor-x and node:zlib, for writeImage, readImage and decodeImage. Idempotent. */
+export async function loadCodecs(): Promise<void> {
+  // The no-eval build: no code generated from image contents, and no native addon (cbor-x's
+  // default Node entry loads cbor-extract, which does not link against Deno's V8).
+  const [cborModule, zlib] = await Promise.all([import("cbor-x/index-no-eval"), import("node:zlib")]);
+  // A CommonJS module: a bundle's dynamic import gives its exports as the default export.
+  const m = cborModule as typeof CborX & { default?: typeof CborX };
+  const cbor = typeof m.Encoder === "function" ? m : m.default!;
+  codecs ??= { cbor, zlib };
+}
+
+function loaded(): { cbor: typeof CborX; zlib: typeof Zlib } {
+  if (codecs === null) throw new Error("kernel/checkpoint/image.ts: await loadCodecs() first");
+  return codecs;
+}
 
 /** The first field of every image: tells a sentry checkpoint from any other CBOR. */
 export const IMAGE_MAGIC = "sentry-checkpoint";
@@ -154,6 +177,12 @@ const blobSchema = z.object({ length: blobLength, deflated: bytes.optional(), ra
 
 /** A run at least this long is sampled before it is compressed. */
 const SAMPLE_BYTES = 64 << 10;
+/**
+ * An image whose memory is smaller than this stores it as it is: an idle shell's 190 KB deflate
+ * to 46 KB, and a restore would pay more for loading an inflater (DecompressionStream's streams,
+ * ~8 ms; node:zlib ~14 ms) than the 140 KB cost to read.
+ */
+const SMALL_IMAGE_BYTES = 256 << 10;
 
 /**
  * Whether DEFLATE is worth its time on b: a run of at least SAMPLE_BYTES is compressed whole
@@ -163,7 +192,7 @@ const SAMPLE_BYTES = 64 << 10;
  */
 function worthDeflating(b: Uint8Array): boolean {
   if (b.length < SAMPLE_BYTES) return true;
-  return deflateRawSync(b.subarray(0, SAMPLE_BYTES), { level: 1 }).length * 8 <= SAMPLE_BYTES * 7;
+  return loaded().zlib.deflateRawSync(b.subarray(0, SAMPLE_BYTES), { level: 1 }).length * 8 <= SAMPLE_BYTES * 7;
 }
 
 /** CBOR's head of an item of major type `major` with argument n (RFC 8949 3.1). */
@@ -221,12 +250,16 @@ export function writeImage(path: string, image: Image<unknown>): void {
   for (const b of image.blobs) {
     if (b.length > MAX_BLOB_BYTES) throw new ImageError(`checkpoint: a memory run of ${b.length} bytes is too large for one blob`);
   }
+  const { cbor, zlib } = loaded();
   // Plain data out, plain data in: no records (structures keyed by position), no Maps.
-  const enc = new Encoder({ useRecords: false, mapsAsObjects: true });
+  const enc = new cbor.Encoder({ useRecords: false, mapsAsObjects: true });
   // cbor-x's buffers are reused by the next encode: each piece is copied before another.
   const piece = (v: unknown) => enc.encode(v).slice();
   const text = new TextEncoder();
   const key = (k: string) => new Uint8Array([...cborHead(3, k.length), ...text.encode(k)]);
+  let total = 0;
+  for (const b of image.blobs) total += b.length;
+  const small = total < SMALL_IMAGE_BYTES;
   const tmp = `${path}.tmp-${Deno.pid}`;
   try {
     const f = Deno.openSync(tmp, { write: true, create: true, truncate: true, mode: 0o600 });
@@ -241,8 +274,8 @@ export function writeImage(path: string, image: Image<unknown>): void {
       w.put(cborHead(4, image.blobs.length));
       for (const blob of image.blobs) {
         const b = blobBytes(blob);
-        const deflate = worthDeflating(b);
-        const data = deflate ? deflateRawSync(b, { level: 1 }) : b;
+        const deflate = !small && worthDeflating(b);
+        const data = deflate ? zlib.deflateRawSync(b, { level: 1 }) : b;
         w.put(cborHead(5, 2));
         w.put(key("length"));
         w.put(cborHead(0, b.length));
@@ -277,6 +310,102 @@ export function writeImage(path: string, image: Image<unknown>): void {
  * damaged one, is read whole and decoded as {@linkcode decodeImage} does, for its message.
  */
 export function readImage<S>(path: string, stateSchema: z.ZodType<S>): Image<S> {
+  const src = openSource(path);
+  let keep = false;
+  try {
+    const image = readInPieces(src, stateSchema, path, false);
+    if (image !== null) {
+      keep = image.blobs.some((b) => b instanceof FileRun);
+      return image as Image<S>;
+    }
+    const raw = new Uint8Array(src.size);
+    if (!readFully(src, raw, 0)) throw new ImageError(`restore: cannot read ${path}: it changed while it was read`);
+    return decodeImage(raw, stateSchema, path);
+  } finally {
+    if (!keep) src.close();
+  }
+}
+
+/**
+ * {@linkcode readImage} for the restore: the same checks, read without cbor-x and node:zlib
+ * (cbor_plain.ts for the header and state, DecompressionStream for the blobs), so that neither
+ * is loaded. An image it does not read that way (another layout, CBOR beyond plain data, a blob
+ * that does not inflate as declared) goes to readImage, which reads it or says what is wrong.
+ */
+export async function readImageFast<S>(path: string, stateSchema: z.ZodType<S>): Promise<Image<S>> {
+  const src = openSource(path);
+  let image: Image<S> | null = null;
+  try {
+    const read = readInPieces(src, stateSchema, path, true);
+    if (read !== null) {
+      const blobs: ImageBlob[] = [];
+      for (const b of read.blobs) {
+        if (!(b instanceof DeflatedRun)) {
+          blobs.push(b);
+          continue;
+        }
+        const out = await inflateBounded(b.deflated, b.length);
+        if (out === null) break;
+        blobs.push(out);
+      }
+      if (blobs.length === read.blobs.length) image = { ...read, blobs } as Image<S>;
+    }
+  } finally {
+    if (image === null || !image.blobs.some((b) => b instanceof FileRun)) src.close();
+  }
+  if (image !== null) return image;
+  await loadCodecs();
+  return readImage(path, stateSchema);
+}
+
+/** A deflated blob readInPieces left for its caller to inflate. */
+class DeflatedRun {
+  constructor(readonly deflated: Uint8Array, readonly length: number) {}
+}
+
+/** Deflated input goes to DecompressionStream in pieces this large: DEFLATE expands at most ~1032:1. */
+const INFLATE_PIECE = 16 << 10;
+
+/**
+ * Raw DEFLATE data inflated with the standard DecompressionStream, or null when it is not
+ * exactly `length` bytes. The input goes in a piece at a time and the output is counted as it
+ * comes: once it passes the declared length the inflation stops, so a DEFLATE bomb cannot grow
+ * past it by more than one piece's output (~16 MiB).
+ */
+async function inflateBounded(deflated: Uint8Array, length: number): Promise<Uint8Array | null> {
+  const ds = new DecompressionStream("deflate-raw");
+  const out = new Uint8Array(length);
+  let n = 0, over = false, failed = false;
+  const reader = ds.readable.getReader();
+  const reading = (async () => {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      if (value.length > length - n) {
+        over = true;
+        await reader.cancel();
+        return;
+      }
+      out.set(value, n);
+      n += value.length;
+    }
+  })().catch(() => {
+    failed = true;
+  });
+  const writer = ds.writable.getWriter();
+  try {
+    for (let off = 0; off < deflated.length && !over && !failed; off += INFLATE_PIECE) {
+      await writer.write(deflated.slice(off, off + INFLATE_PIECE));
+    }
+    if (!over && !failed) await writer.close();
+  } catch {
+    failed = true;
+  }
+  await reading;
+  return !over && !failed && n === length ? out : null;
+}
+
+function openSource(path: string): ImageSource {
   let src: ImageSource;
   try {
     // (statSync's error says why a path cannot be read; the descriptor is the sentry's own,
@@ -296,19 +425,7 @@ export function readImage<S>(path: string, stateSchema: z.ZodType<S>): Image<S> 
   } catch (err) {
     throw new ImageError(`restore: cannot read ${path}: ${oneLine(err)}`);
   }
-  let keep = false;
-  try {
-    const image = readInPieces(src, stateSchema, path);
-    if (image !== null) {
-      keep = image.blobs.some((b) => b instanceof FileRun);
-      return image;
-    }
-    const raw = new Uint8Array(src.size);
-    if (!readFully(src, raw, 0)) throw new ImageError(`restore: cannot read ${path}: it changed while it was read`);
-    return decodeImage(raw, stateSchema, path);
-  } finally {
-    if (!keep) src.close();
-  }
+  return src;
 }
 
 /** {@linkcode readImage} of bytes already in memory; `name` is what the messages call them. */
@@ -316,11 +433,12 @@ export function decodeImage<S>(raw: Uint8Array, stateSchema: z.ZodType<S>, name:
   const bad = badImage(name);
   let decoded: unknown;
   try {
-    decoded = new Decoder({ useRecords: false, mapsAsObjects: true }).decode(raw);
+    decoded = new (loaded().cbor.Decoder)({ useRecords: false, mapsAsObjects: true }).decode(raw);
   } catch (err) {
     // cbor-x throws for truncation, trailing bytes, bad tokens and nesting past the stack.
     throw bad(`bad CBOR (${oneLine(err)})`);
   }
+  if (!isTree(decoded)) throw bad("bad CBOR (shared references)");
   const file = fileSchema.safeParse(decoded);
   if (!file.success) throw bad(`bad layout (${issue(file.error)})`);
   const { header, state } = checkHeaderAndState(file.data.header, file.data.state, stateSchema, name);
@@ -367,13 +485,36 @@ function inflateBlob(deflated: Uint8Array, length: number, i: number, bad: (why:
   let out: Uint8Array;
   try {
     // The declared length bounds the output: a hostile blob cannot inflate past it.
-    const o = inflateRawSync(deflated, { maxOutputLength: Math.max(length, 1) });
+    const o = loaded().zlib.inflateRawSync(deflated, { maxOutputLength: Math.max(length, 1) });
     out = new Uint8Array(o.buffer, o.byteOffset, o.length); // a view: the Buffer is not copied
   } catch (err) {
     throw bad(`memory blob ${i} does not inflate (${oneLine(err)})`);
   }
   if (out.length !== length) throw bad(`memory blob ${i} holds ${out.length} bytes, not ${length}`);
   return out;
+}
+
+/**
+ * Whether v, as cbor-x decoded it, is a tree: no object or array reached twice. cbor-x makes
+ * shared references and cycles of CBOR's tags 28 and 29; the schemas (zod_tree.ts) parse each
+ * reference again, so a few bytes of shared references could make them parse billions of
+ * objects. Walked without recursion (cbor-x already refused nesting deeper than its stack).
+ */
+function isTree(v: unknown): boolean {
+  const seen = new WeakSet<object>();
+  const todo: unknown[] = [v];
+  while (todo.length > 0) {
+    const x = todo.pop();
+    if (typeof x !== "object" || x === null || ArrayBuffer.isView(x)) continue;
+    if (seen.has(x)) return false;
+    seen.add(x);
+    if (Array.isArray(x)) {
+      for (const e of x) todo.push(e);
+    } else {
+      for (const k in x) todo.push((x as Record<string, unknown>)[k]);
+    }
+  }
+  return true;
 }
 
 /** The head of a CBOR data item: major type, argument, where its content starts. */
@@ -408,9 +549,10 @@ const MAX_PREFIX = 256 << 20;
  * readImage of an image laid out as writeImage lays it out: a map of header, state and blobs,
  * each blob a map of length and raw or deflated. Returns null for any other layout (the caller
  * decodes the whole file then, which says what is wrong); throws ImageError for a header, state
- * or blob that is wrong in itself.
+ * or blob that is wrong in itself. `fast` (readImageFast): the header and state are read with
+ * cbor_plain.ts (null when it gives up), and deflated blobs are left as DeflatedRuns.
  */
-function readInPieces<S>(src: ImageSource, stateSchema: z.ZodType<S>, name: string): Image<S> | null {
+function readInPieces<S>(src: ImageSource, stateSchema: z.ZodType<S>, name: string, fast: boolean): Image<S> | null {
   const size = src.size;
   let buf = new Uint8Array(Math.min(size, 1 << 20));
   if (!readFully(src, buf, 0)) return null;
@@ -473,12 +615,19 @@ function readInPieces<S>(src: ImageSource, stateSchema: z.ZodType<S>, name: stri
   const arr = bs === null ? null : head(bs);
   if (hs === null || he === null || ss === null || se === null || arr === null || arr.major !== 4) return null;
   let rawHeader: unknown, rawState: unknown;
-  try {
-    const dec = new Decoder({ useRecords: false, mapsAsObjects: true });
-    rawHeader = dec.decode(buf.subarray(hs, he));
-    rawState = dec.decode(buf.subarray(ss, se));
-  } catch {
-    return null;
+  if (fast) {
+    rawHeader = decodePlain(buf.subarray(hs, he));
+    rawState = rawHeader === GIVE_UP ? GIVE_UP : decodePlain(buf.subarray(ss, se));
+    if (rawState === GIVE_UP) return null;
+  } else {
+    try {
+      const dec = new (loaded().cbor.Decoder)({ useRecords: false, mapsAsObjects: true });
+      rawHeader = dec.decode(buf.subarray(hs, he));
+      rawState = dec.decode(buf.subarray(ss, se));
+    } catch {
+      return null;
+    }
+    if (!isTree(rawHeader) || !isTree(rawState)) return null;
   }
   const { header, state } = checkHeaderAndState(rawHeader, rawState, stateSchema, name);
   const bad = badImage(name);
@@ -507,7 +656,7 @@ function readInPieces<S>(src: ImageSource, stateSchema: z.ZodType<S>, name: stri
     } else {
       const deflated = new Uint8Array(data.arg);
       if (!readFully(src, deflated, at)) return null;
-      blobs.push(inflateBlob(deflated, len.arg, i, bad));
+      blobs.push(fast ? new DeflatedRun(deflated, len.arg) as unknown as ImageBlob : inflateBlob(deflated, len.arg, i, bad));
     }
     pos = at + data.arg;
   }

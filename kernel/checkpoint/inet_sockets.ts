@@ -23,7 +23,7 @@
  * @module
  */
 
-import { z } from "zod";
+import { z } from "./zod_tree.ts";
 import type { Kernel } from "../kernel.ts";
 import type { TcpSnapshot, TcpSocket, UdpSnapshot, UdpSocket } from "../../netstack/mod.ts";
 import { parseIpAddress } from "../../netstack/mod.ts";
@@ -59,6 +59,7 @@ export const tcpSnapshotSchema = z.object({
     rxBufferSize: capacity,
     txBufferSize: capacity,
     noDelay: z.boolean(),
+    cork: z.boolean().default(false),
     ackDelay: z.number().int().min(0).max(60_000),
     keepalive: z.object({ idle: z.number().int().min(1).max(2 ** 31), interval: z.number().int().min(1).max(2 ** 31), count: z.number().int().min(1).max(1000) }).strict().nullable(),
     congestion: z.enum(["reno", "cubic"]),
@@ -146,6 +147,11 @@ export const udpSnapshotSchema = z.object({
   error: errorName,
   drops: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
   portLocked: z.boolean().optional(),
+  recvErr: z.boolean().optional(),
+  errQueue: z.array(z.object({
+    errno: z.string().regex(/^E[A-Z]{2,15}$/), type: z.number().int().min(0).max(255), code: z.number().int().min(0).max(255),
+    offender: addr, dst: endpoint, payload: bytes(65535),
+  }).strict()).max(64).optional(),
   multicast: z.object({
     loop: z.boolean(),
     ifIndex: z.number().int().min(-1).max(255),

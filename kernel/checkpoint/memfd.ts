@@ -10,7 +10,7 @@
  * @module
  */
 
-import { z } from "zod";
+import { z } from "./zod_tree.ts";
 import { MemFd, MFD_ALLOW_SEALING, MFD_NAME_MAX_LEN } from "../../vfs/memfd.ts";
 import { PAGE_SIZE } from "../../abi/linux/mm.ts";
 import { LinuxError } from "../errno.ts";

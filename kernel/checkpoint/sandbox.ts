@@ -21,7 +21,7 @@
  * @module
  */
 
-import { z } from "zod";
+import { z } from "./zod_tree.ts";
 import type { Kernel } from "../kernel.ts";
 import { Task } from "../task.ts";
 import { ThreadGroup } from "../thread_group.ts";
@@ -53,12 +53,15 @@ import { processTimersSchema, restoreProcessTimers, saveProcessTimers } from "./
 import { checkMemfdShape, makeMemfd, memfdSchema, saveMemfd, sealMemfd } from "./memfd.ts";
 import { MemFd } from "../../vfs/memfd.ts";
 import { taskCpu } from "../cpu_time.ts";
-import { checkTtyShape, makeTerminals, makeTtyFile, type SavedTerminal, saveTerminal, saveTtyFile, terminalSchema, ttyFileSchema } from "./ttys.ts";
+import { checkTtyShape, hangUpExecTerminal, makeTerminals, makeTtyFile, type SavedTerminal, saveTerminal, saveTtyFile, terminalSchema, ttyFileSchema } from "./ttys.ts";
 import type { Terminal } from "../../vfs/tty/mod.ts";
 import { EPHEMERAL_HIGH, EPHEMERAL_LOW } from "../../netstack/mod.ts";
 import { anonFileSchemas, armAnonFile, linkAnonFile, makeAnonFile, saveAnonFile, type SavedAnonFile } from "./anon_files.ts";
 import { checkCowObjects, checkCowPieces, CowMemories, cowObjectSchema, cowPieceSchema, CowSaver, joinPieces, type SavedCowPiece } from "./cow.ts";
-import { checkRoot, type Image, type ImageBlob, IMAGE_FORMAT_VERSION, IMAGE_MAGIC, ImageError, readImage, rootIdentity, writeImage } from "./image.ts";
+import {
+  checkRoot, type Image, type ImageBlob, IMAGE_FORMAT_VERSION, IMAGE_MAGIC, ImageError, readImage, readImageFast, rootIdentity, writeImage,
+} from "./image.ts";
+export { loadCodecs } from "./image.ts";
 
 const PROT_READ = 1, PROT_WRITE = 2;
 const SIGALRM = 14, SI_KERNEL = 0x80;
@@ -292,6 +295,11 @@ export const savedSandboxSchema = z.object({
   terminals: z.array(terminalSchema).max(4096),
   /** The console of `-t` (index into terminals): its master is the restoring caller's terminal. */
   console: u32.nullable(),
+  /**
+   * Terminals of `exec -t` sessions (indices into terminals): their masters were bridges to
+   * exec clients, which do not follow a restore; restored hung up, as when a client goes away.
+   */
+  execTerminals: z.array(u32).max(4096).optional(),
   /** The next autobind name of the abstract namespace. */
   unixAutobind: z.number().int().min(0).max(0xfffff),
   /** The netstack's TCP sockets (those no descriptor holds too) and UDP sockets (inet_sockets.ts). */
@@ -399,11 +407,10 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
   const console = consoleTerm === null || consoleTerm.hungUp ? null : c.terminals.ref(consoleTerm, () => saveTerminal(consoleTerm));
   // A pty whose master is neither a description in the sandbox nor the console is an `exec -t`
   // session's, bridged by this sentry to a client that will not follow the restore.
+  const execTerminals: number[] = [];
   for (const [i, t] of c.terminals.items.entries()) {
     if (i === console || t.hungUp) continue;
-    if (!c.files.items.some((f) => f.kind === "tty" && f.master && f.terminal === i)) {
-      throw new CheckpointError(`the terminal /dev/pts/${t.index} of an exec -t session: not saved yet`);
-    }
+    if (!c.files.items.some((f) => f.kind === "tty" && f.master && f.terminal === i)) execTerminals.push(i);
   }
   c.inet.finish(k);
   for (const m of c.mms.items) {
@@ -426,6 +433,7 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
     unixAutobind: k.unixNames.nextAutobind,
     terminals: c.terminals.items,
     console,
+    ...(execTerminals.length > 0 ? { execTerminals } : {}),
     tcpSockets: c.inet.tcp,
     udpSockets: c.inet.udp,
     mms: c.mms.items,
@@ -937,7 +945,7 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
     // Each live socket's own reference goes with the others' below (an embryo's is its
     // listener's, a closed one's stays: it was released already).
     for (const [i, so] of sockets.entries()) if (!s.unixSockets[i]!.dead && !s.unixSockets[i]!.embryo) made.push(so);
-    const terminals = makeTerminals(k, s.terminals, s.console);
+    const terminals = makeTerminals(k, s.terminals, s.console, s.execTerminals ?? []);
     // The netstack's sockets, with their timers relative to the monotonic time the restored
     // sandbox continues from.
     const inet = makeInetSockets(k, s.tcpSockets, s.udpSockets, s.files, s.monotonicNs / 1e6);
@@ -1051,6 +1059,8 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
     if (s.nrOpen !== undefined) k.nrOpen = s.nrOpen;
     if (s.portRange !== undefined && s.portRange[0] <= s.portRange[1]) k.net.stack.ephemeralRange = s.portRange;
     k.adoptRestored(groups.get(s.init)!, [...groups.values()], s.nextTid);
+    // The exec clients are gone: their terminals hang up (SIGHUP to their sessions' leaders).
+    for (const i of s.execTerminals ?? []) hangUpExecTerminal(k, terminals[i]!);
     k.initStdio = [...o.stdio];
     for (const tg of groups.values()) if (tg.itimerReal !== null) k.addTimer(tg.itimerReal);
     for (const p of s.processes) if (p.zombie === null) restoreProcessTimers(k, groups.get(p.tgid)!, p.timers);
@@ -1210,7 +1220,7 @@ function checkShape(s: SavedSandbox, blobs: readonly ImageBlob[]): void {
     for (const b of p.bufs) used += Math.ceil((b.offset + b.data.length) / PAGE_SIZE);
     if (used > p.slots) throw bad("a pipe holds more than its capacity");
   }
-  checkTtyShape(s.files, s.terminals, s.console, s.processes.map((p) => p.tty), bad);
+  checkTtyShape(s.files, s.terminals, s.console, s.processes.map((p) => p.tty), bad, s.execTerminals ?? []);
   const used = new Set<number>();
   for (const m of s.mms) checkMemoryShape(m, blobs, used, bad);
   checkCowObjects(s.cowObjects, blobs, used, bad);
@@ -1493,6 +1503,7 @@ function restoreTask(t: Task, s: SavedTask): void {
  * `rootHostPath` is the host directory serving as its root filesystem.
  */
 export function checkpointToFile(k: Kernel, path: string, o: { rootHostPath: string; sentryVersion: string }): void {
+  // (loadCodecs first: writeImage needs cbor-x and node:zlib.)
   const { state, blobs } = saveSandbox(k);
   let root;
   try {
@@ -1507,10 +1518,25 @@ export function checkpointToFile(k: Kernel, path: string, o: { rootHostPath: str
   });
 }
 
-/** Reads and validates the image at `path` (nothing is created): see image.ts's readImage. */
+/**
+ * Reads and validates the image at `path` (nothing is created): see image.ts's readImage
+ * (loadCodecs first).
+ */
 export function readSandboxImage(path: string, rootHostPath: string): Image<SavedSandbox> {
   const image = readImage(path, savedSandboxSchema);
   checkRoot(image.header, rootHostPath);
+  return image;
+}
+
+/** {@linkcode readSandboxImage} for the restore: image.ts's readImageFast, which loads no codec it can do without. */
+export async function readSandboxImageFast(path: string, rootHostPath: string): Promise<Image<SavedSandbox>> {
+  const image = await readImageFast(path, savedSandboxSchema);
+  try {
+    checkRoot(image.header, rootHostPath);
+  } catch (err) {
+    image.close?.();
+    throw err;
+  }
   return image;
 }
 

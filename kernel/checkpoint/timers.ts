@@ -11,7 +11,7 @@
  * @module
  */
 
-import { z } from "zod";
+import { z } from "./zod_tree.ts";
 import type { Kernel } from "../kernel.ts";
 import type { ThreadGroup } from "../thread_group.ts";
 import type { Task } from "../task.ts";

@@ -9,12 +9,14 @@
  * On restore each terminal goes back into the new kernel's devpts at its own number, and its
  * open counts are recounted as its descriptions are made again. The console is attached to the
  * restoring caller's terminal (`restore -t`, or the console socket of `restore -d`): boot gives
- * it a new bridge, as a fresh `-t` would.
+ * it a new bridge, as a fresh `-t` would. The terminal of an `exec -t` session (its master the
+ * bridge to an exec client, which does not follow a restore) is saved as any other and hung up
+ * once the restored sandbox runs, as when the client goes away ({@linkcode hangUpExecTerminal}).
  *
  * @module
  */
 
-import { z } from "zod";
+import { z } from "./zod_tree.ts";
 import type { Kernel } from "../kernel.ts";
 import { LineDiscipline, PtyMasterFile, PtySlaveFile, Terminal, TtyFile } from "../../vfs/tty/mod.ts";
 import { NCCS } from "../../abi/linux/tty.ts";
@@ -100,7 +102,7 @@ export function saveTtyFile(f: FileDescription, ref: (t: Terminal) => number): S
  * master is gone, stays out of it as it was), its open counts at zero until its descriptions
  * are made. `console`: the index of the console, whose master is the restoring caller's bridge.
  */
-export function makeTerminals(k: Kernel, saved: readonly SavedTerminal[], console: number | null): Terminal[] {
+export function makeTerminals(k: Kernel, saved: readonly SavedTerminal[], console: number | null, exec: readonly number[]): Terminal[] {
   const seen = new Set<number>();
   return saved.map((s, i) => {
     if (seen.has(s.index)) throw new ImageError(`restore: the image does not hold together: pty ${s.index} twice`);
@@ -124,6 +126,10 @@ export function makeTerminals(k: Kernel, saved: readonly SavedTerminal[], consol
       t.masterOpens = 1; // the bridge's
       k.tty.console = t;
     }
+    if (exec.includes(i)) {
+      if (s.hungUp) throw new ImageError("restore: the image does not hold together: an exec session's terminal is hung up");
+      t.masterOpens = 1; // the gone bridge's, given back by hangUpExecTerminal
+    }
     if (!s.hungUp) k.tty.devpts.adopt(t);
     return t;
   });
@@ -145,12 +151,27 @@ export function makeTtyFile(k: Kernel, f: SavedTtyFile, terminals: readonly Term
   return f.master ? new PtyMasterFile(t, f.flags, loc, k.tty.devpts) : new PtySlaveFile(t, f.flags, loc);
 }
 
+/**
+ * An `exec -t` session's terminal once the restored sandbox is adopted: its client's bridge is
+ * given back as the exec client's going away gives it (kernel/control.ts releaseTerminal): the
+ * terminal hangs up, its session's leader gets SIGHUP and SIGCONT, and its number is free
+ * once the slave side is closed too.
+ */
+export function hangUpExecTerminal(k: Kernel, t: Terminal): void {
+  t.masterClosed();
+  if (t.masterOpens === 0) k.tty.devpts.masterGone(t);
+}
+
 /** What the schema cannot check: indices into the image's terminals. */
 export function checkTtyShape(
   files: readonly { kind: string; terminal?: number; master?: boolean }[], terminals: readonly SavedTerminal[],
-  console: number | null, ttys: readonly (number | null)[], bad: (why: string) => ImageError,
+  console: number | null, ttys: readonly (number | null)[], bad: (why: string) => ImageError, exec: readonly number[] = [],
 ): void {
   if (console !== null && console >= terminals.length) throw bad(`the console names pty ${console} of ${terminals.length}`);
+  for (const [j, i] of exec.entries()) {
+    if (i >= terminals.length || i === console || exec.indexOf(i) !== j) throw bad(`an exec session names pty ${i}`);
+    if (files.some((f) => f.kind === "tty" && f.master && f.terminal === i)) throw bad("a master description of an exec session's terminal");
+  }
   const used = new Set<number>();
   for (const f of files) {
     if (f.kind !== "tty") continue;
@@ -165,5 +186,6 @@ export function checkTtyShape(
     used.add(t);
   }
   if (console !== null) used.add(console);
+  for (const i of exec) used.add(i);
   if (used.size !== terminals.length) throw bad("a terminal nothing holds");
 }

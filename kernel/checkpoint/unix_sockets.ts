@@ -15,7 +15,7 @@
  * @module
  */
 
-import { z } from "zod";
+import { z } from "./zod_tree.ts";
 import type { Kernel } from "../kernel.ts";
 import { UnixSocket } from "../socket/unix/unix_socket.ts";
 import { parseUnixAddress } from "../socket/unix/address.ts";

@@ -354,8 +354,18 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
     return this.#tcpPorts.bind(sock, addr, port, (other) => !(restoring && other.remote !== null) && tcpPortConflict(sock, addr, other));
   }
 
-  tcpBindForConnect(sock: TcpSocket, local: IpAddress, remote: TcpEndpoint): number {
-    return this.#tcpPorts.bindForConnect(sock, local, (p) => !this.#tcpConns.has(tcpKey(local, p, remote.addr, remote.port)));
+  tcpBindForConnect(sock: TcpSocket, local: IpAddress, remote: TcpEndpoint, now = 0): number {
+    return this.#tcpPorts.bindForConnect(sock, local, (p) => {
+      const held = this.#tcpConns.get(tcpKey(local, p, remote.addr, remote.port));
+      if (held === undefined) return true;
+      // net.ipv4.tcp_tw_reuse's default (2: loopback only): a 4-tuple in TIME-WAIT whose last
+      // segment came a second ago or more may be taken again (Linux's tcp_twsk_unique).
+      if (held.state === "TIME-WAIT" && this.isLocalAddress(remote.addr) && now - held.lastReceived >= 1000) {
+        held.abort();
+        return true;
+      }
+      return false;
+    });
   }
 
   tcpCanListen(sock: TcpSocket): boolean {
@@ -1361,8 +1371,9 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
   #sendUnreachable(now: number, src: IpAddress, dst: IpAddress, packet: Uint8Array, why: "port" | "protocol"): void {
     if (src.isMulticast || src.isUnspecified || dst.isMulticast) return;
     if (src.version === 4) {
-      const hl = (packet[0]! & 0x0f) * 4;
-      const quote = packet.subarray(0, Math.min(packet.length, hl + 8));
+      // As much of the packet as fits an ICMP message of 576 bytes (RFC 1812 4.3.2.3, as
+      // Linux's icmp_send): the sender's IP_RECVERR gets its datagram back from it.
+      const quote = packet.subarray(0, Math.min(packet.length, 576 - IPV4_HEADER_LEN - 8));
       this.#sendIcmp(now, dst, src, {
         kind: "other",
         type: Icmpv4Type.DEST_UNREACHABLE,
@@ -1397,7 +1408,9 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
         const ip = Ipv4Packet.checked(r.data.length >= IPV4_HEADER_LEN ? patchLength(r.data) : r.data);
         if (!ip) return;
         const l4 = r.data.subarray(ip.headerLength);
-        if (ip.protocol === IpProtocol.UDP && r.code === Icmpv4Unreachable.PORT) this.#udpUnreachable(ip.dst, l4);
+        if (ip.protocol === IpProtocol.UDP && r.code === Icmpv4Unreachable.PORT) {
+          this.#udpUnreachable(ip.dst, l4, { offender: src, type: Icmpv4Type.DEST_UNREACHABLE, code: r.code });
+        }
         if (ip.protocol === IpProtocol.TCP) {
           const err = r.code === Icmpv4Unreachable.PORT || r.code === Icmpv4Unreachable.PROTOCOL
             ? ECONNREFUSED
@@ -1426,12 +1439,20 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
    * Reports ECONNREFUSED to the connected UDP socket whose datagram to `peer`
    * an ICMP port unreachable quotes; `udp` is the quoted UDP header.
    */
-  #udpUnreachable(peer: IpAddress, udp: Uint8Array): void {
+  #udpUnreachable(peer: IpAddress, udp: Uint8Array, icmp: { offender: IpAddress; type: number; code: number }): void {
     if (udp.length < 4) return;
     const v = new DataView(udp.buffer, udp.byteOffset, 4);
     const sport = v.getUint16(0), dport = v.getUint16(2);
     for (const s of this.#udpPorts.holders(sport)) {
-      if (s.remote && s.remote.port === dport && s.remote.addr.equals(peer)) s.reportError(ECONNREFUSED);
+      const connected = s.remote !== null && s.remote.port === dport && s.remote.addr.equals(peer);
+      // As Linux's __udp4_lib_err: a connected socket takes the error; with IP_RECVERR any
+      // socket of the port does, and queues it with the datagram it quotes.
+      if (s.recvErr && (connected || s.remote === null)) {
+        s.queueError({
+          errno: ECONNREFUSED, type: icmp.type, code: icmp.code, offender: icmp.offender,
+          dst: { addr: peer, port: dport }, payload: udp.subarray(Math.min(8, udp.length)).slice(),
+        });
+      } else if (connected) s.reportError(ECONNREFUSED);
     }
   }
 
@@ -1487,7 +1508,9 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
         if (r.type === Icmpv6Type.DEST_UNREACHABLE && r.data.length >= IPV6_HEADER_LEN + 4) {
           const ip = Ipv6Packet.unchecked(r.data);
           const l4 = r.data.subarray(IPV6_HEADER_LEN);
-          if (ip.nextHeader === IpProtocol.UDP && r.code === 4) this.#udpUnreachable(ip.dst, l4);
+          if (ip.nextHeader === IpProtocol.UDP && r.code === 4) {
+            this.#udpUnreachable(ip.dst, l4, { offender: src, type: Icmpv6Type.DEST_UNREACHABLE, code: r.code });
+          }
           if (ip.nextHeader === IpProtocol.TCP) {
             const err = r.code === 4 ? ECONNREFUSED : r.code === 0 ? ENETUNREACH : EHOSTUNREACH;
             this.#tcpUnreachable(ip.src, ip.dst, l4, err);

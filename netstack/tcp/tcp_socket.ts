@@ -77,7 +77,7 @@ export interface TcpHost {
    * share with other connections whose 4-tuples differ once no port is free (Linux's
    * __inet_hash_connect). Throws EADDRINUSE when none is left.
    */
-  tcpBindForConnect?(sock: TcpSocket, local: IpAddress, remote: TcpEndpoint): number;
+  tcpBindForConnect?(sock: TcpSocket, local: IpAddress, remote: TcpEndpoint, now?: number): number;
   /** Makes `sock`, a listener's new connection, a holder of its port with no check (Linux's inet_inherit_port). */
   tcpInheritPort?(sock: TcpSocket): void;
   /** Indexes `sock` by its full 4-tuple so that segments reach it. */
@@ -114,6 +114,8 @@ export interface TcpOptions {
   txBufferSize?: number;
   /** TCP_NODELAY: disable Nagle's algorithm. */
   noDelay?: boolean;
+  /** TCP_CORK: send only full segments until uncorked (or a FIN). */
+  cork?: boolean;
   /** Delayed-ACK timeout in ms; 0 acknowledges every segment at once. */
   ackDelay?: number;
   keepalive?: KeepaliveOptions | null;
@@ -148,6 +150,7 @@ export const TCP_DEFAULTS: Required<TcpOptions> = {
   rxBufferSize: 256 * 1024,
   txBufferSize: 256 * 1024,
   noDelay: false,
+  cork: false,
   ackDelay: 40,
   keepalive: null,
   congestion: "reno",
@@ -459,6 +462,13 @@ export class TcpSocket {
   get noDelay(): boolean {
     return this.#opts.noDelay;
   }
+  get cork(): boolean {
+    return this.#opts.cork;
+  }
+  set cork(v: boolean) {
+    this.#opts.cork = v;
+    this.#host.tcpWake(this);
+  }
   set noDelay(v: boolean) {
     this.#opts.noDelay = v;
     this.#host.tcpWake(this);
@@ -565,7 +575,7 @@ export class TcpSocket {
       // No ephemeral port left: Linux's __inet_hash_connect says EADDRNOTAVAIL (bind, EADDRINUSE).
       try {
         if (this.#host.tcpBindForConnect) {
-          this.#localPort = this.#host.tcpBindForConnect(this, this.#localAddr ?? route.src, remote);
+          this.#localPort = this.#host.tcpBindForConnect(this, this.#localAddr ?? route.src, remote, now);
           this.#bound = true;
           this.#portLocked = false;
         } else this.bind(null, 0);
@@ -642,12 +652,22 @@ export class TcpSocket {
     return l > 0 && l < this.#tx.capacity ? l : this.#tx.capacity;
   }
 
+  /** How long an orphan waits in FIN-WAIT-2 (ms): TCP_LINGER2. */
+  set finWait2Timeout(ms: number) {
+    this.#opts.finWait2Timeout = Math.max(0, Math.min(600_000, Math.floor(ms)));
+  }
+
   /** TCP_DEFER_ACCEPT as SYN-ACK retransmissions (TcpOptions.deferAccept), for connections to come. */
   get deferAccept(): number {
     return this.#opts.deferAccept;
   }
   set deferAccept(n: number) {
     this.#opts.deferAccept = Math.max(0, Math.min(255, Math.floor(n)));
+  }
+
+  /** When a segment last arrived, on the stack's clock (ms): SO_TIMESTAMP's time for TCP. */
+  get lastReceived(): number {
+    return this.#lastRecvAt;
   }
 
   /** The send limit (TcpOptions.sendLimit; 0: none). */
@@ -1539,8 +1559,9 @@ export class TcpSocket {
     let len = Math.min(avail, most, Math.max(0, window));
     len = this.#holeLen(this.#sndNxt, len);
     if (len <= 0) return null;
-    // Nagle (RFC 9293 §3.7.4): hold a small segment while data is unacked.
-    if (len < mss && !retransmitting && !this.#opts.noDelay && flight > 0 && len === avail && !this.#finQueued) {
+    // Nagle (RFC 9293 §3.7.4): hold a small segment while data is unacked; TCP_CORK holds
+    // it whatever is in flight, until a full segment, the uncork or the FIN.
+    if (len < mss && !retransmitting && (this.#opts.cork || !this.#opts.noDelay && flight > 0) && len === avail && !this.#finQueued) {
       return null;
     }
     // Sender-side SWS avoidance: do not chop a larger pending send into a sliver.

@@ -47,12 +47,39 @@ export interface Datagram {
   at?: number | undefined;
 }
 
+/** An ICMP error about a datagram this socket sent, queued for recvmsg(MSG_ERRQUEUE). */
+export interface QueuedError {
+  errno: NetError;
+  /** The ICMP type and code, and who sent the error. */
+  type: number;
+  code: number;
+  offender: IpAddress;
+  /** The datagram's destination and what the error quoted of its payload. */
+  dst: UdpEndpoint;
+  payload: Uint8Array;
+}
+
 /** What IP said of a datagram beside its addresses (IP_RECVTTL, IP_RECVTOS), and when it came. */
 export interface DatagramMeta {
   ttl?: number | undefined;
   tos?: number | undefined;
   at?: number | undefined;
 }
+
+/**
+ * The memory a received datagram of `len` bytes takes against SO_RCVBUF, after Linux's
+ * skb->truesize on loopback: its data, headers and shared info in a power-of-two allocation,
+ * plus the sk_buff.
+ */
+export function truesize(len: number): number {
+  const need = len + 28 + 32 + 320;
+  let alloc = 512;
+  while (alloc < need) alloc *= 2;
+  return alloc + 256;
+}
+
+/** Errors queued at most (an error queue counts against the receive buffer on Linux). */
+const ERR_QUEUE_MAX = 64;
 
 /** Largest UDP payload over IPv4 (65535 - 20 - 8). */
 export const UDP_MAX_PAYLOAD = 65507;
@@ -93,6 +120,11 @@ export interface UdpSnapshot {
   drops: number;
   /** bind named its port (absent: no). */
   portLocked?: boolean | undefined;
+  /** IP_RECVERR, and the queued errors (absent: off, none). */
+  recvErr?: boolean | undefined;
+  errQueue?: {
+    errno: string; type: number; code: number; offender: string; dst: { addr: string; port: number }; payload: Uint8Array<ArrayBuffer>;
+  }[] | undefined;
   /** Multicast options (absent: the defaults). */
   multicast?: { loop: boolean; ifIndex: number; ifAddr: string | null; groups: [string, number][] } | undefined;
 }
@@ -116,13 +148,18 @@ export class UdpSocket {
   #tx: Datagram[] = [];
   #txBytes = 0;
   /** Immutable. */
-  readonly #rxLimit: number;
+  /** SO_RCVBUF: the receive queue takes datagrams while its memory (truesize) is within it. */
+  #rxLimit: number;
   /** Immutable. */
   readonly #txLimit: number;
   #error: NetError | null = null;
   #closed = false;
   /** Datagrams dropped because the receive queue was full. */
   drops = 0;
+  /** IP_RECVERR / IPV6_RECVERR: ICMP errors are queued (queueError) besides setting SO_ERROR. */
+  recvErr = false;
+  /** The error queue (MSG_ERRQUEUE). */
+  #errQueue: QueuedError[] = [];
   /** IP_MULTICAST_LOOP: multicast it sends is delivered to this host's members too. */
   multicastLoop = true;
   /** IP_MULTICAST_IF: the interface (stack index; -1: none) and address multicast leaves by. */
@@ -133,7 +170,7 @@ export class UdpSocket {
 
   constructor(host: UdpHost, opts: UdpOptions = {}) {
     this.#host = host;
-    this.#rxLimit = opts.rxQueueBytes ?? 256 * 1024;
+    this.#rxLimit = opts.rxQueueBytes ?? 212992;
     this.#txLimit = opts.txQueueBytes ?? 256 * 1024;
   }
 
@@ -210,10 +247,20 @@ export class UdpSocket {
       if (this.#error) throw this.#takeError();
       return null;
     }
-    this.#rxBytes -= d.data.length;
+    this.#rxBytes -= truesize(d.data.length);
     const n = Math.min(into.length, d.data.length);
     into.set(d.data.subarray(0, n));
     return { from: d.src, length: n, truncated: n < d.data.length, to: d.dst, meta: { ttl: d.ttl, tos: d.tos, at: d.at } };
+  }
+
+  /** SO_RCVBUF (doubled, as Linux keeps it): the receive queue's memory limit. */
+  set receiveLimit(n: number) {
+    this.#rxLimit = Math.max(1024, Math.min(64 << 20, Math.floor(n))); // within what a checkpoint takes
+  }
+
+  /** Datagrams waiting to be read. */
+  get queued(): number {
+    return this.#rx.length;
   }
 
   /** The payload length of the next datagram, 0 if none (FIONREAD). */
@@ -270,18 +317,37 @@ export class UdpSocket {
 
   /** Queues an arrival (copied); false if the receive queue is full. */
   deliver(src: UdpEndpoint, dst: UdpEndpoint, payload: Uint8Array, meta: DatagramMeta = {}): boolean {
-    if (this.#rxBytes + payload.length > this.#rxLimit) {
+    // As Linux's __udp_enqueue_schedule_skb: taken while the queue's memory is within the
+    // limit (the datagram that crosses it included), each counted with its buffer overhead.
+    if (this.#rxBytes > this.#rxLimit) {
       this.drops++;
       return false;
     }
     this.#rx.push({ src, dst, data: payload.slice(), ttl: meta.ttl, tos: meta.tos, at: meta.at });
-    this.#rxBytes += payload.length;
+    this.#rxBytes += truesize(payload.length);
     return true;
   }
 
   /** Records an ICMP-reported error (e.g. port unreachable) for a connected socket. */
   reportError(e: NetError): void {
     if (this.#remote) this.#error = e;
+  }
+
+  /** Queues an ICMP error (IP_RECVERR) and makes it the pending error, as Linux's ip_icmp_error. */
+  queueError(q: QueuedError): void {
+    if (this.#errQueue.length >= ERR_QUEUE_MAX) return;
+    this.#errQueue.push(q);
+    this.#error = q.errno;
+  }
+
+  /**
+   * Takes the oldest queued error, or null; the pending error becomes the next one's, or none
+   * (Linux's sock_dequeue_err_skb).
+   */
+  takeQueuedError(): QueuedError | null {
+    const q = this.#errQueue.shift() ?? null;
+    if (q !== null) this.#error = this.#errQueue[0]?.errno ?? null;
+    return q;
   }
 
   pollAt(now: number): number | null {
@@ -325,6 +391,12 @@ export class UdpSocket {
       error: this.#error?.code ?? null,
       drops: this.drops,
       ...(this.#portLocked ? { portLocked: true } : {}),
+      ...(this.recvErr ? { recvErr: true } : {}),
+      ...(this.#errQueue.length === 0 ? {} : {
+        errQueue: this.#errQueue.map((q) => ({
+          errno: q.errno.code, type: q.type, code: q.code, offender: q.offender.toString(), dst: ep(q.dst), payload: q.payload.slice(),
+        })),
+      }),
       ...(this.multicastLoop && this.multicastIf === -1 && this.multicastIfAddr === null && this.groups.length === 0 ? {} : {
         multicast: {
           loop: this.multicastLoop, ifIndex: this.multicastIf, ifAddr: this.multicastIfAddr?.toString() ?? null,
@@ -342,10 +414,13 @@ export class UdpSocket {
   restore(s: UdpSnapshot): void {
     const bad = (why: string) => new RangeError(`UDP socket ${s.localAddr ?? "*"}:${s.localPort}: ${why}`);
     if (this.#bound || this.#closed) throw bad("restored twice");
-    if (s.rxLimit !== this.#rxLimit || s.txLimit !== this.#txLimit) throw bad("made with other limits");
+    if (s.txLimit !== this.#txLimit) throw bad("made with other limits");
+    this.#rxLimit = s.rxLimit;
     const bytes = (q: DatagramSnapshot[]) => q.reduce((n, d) => n + d.data.length, 0);
-    const rxBytes = bytes(s.rx), txBytes = bytes(s.tx);
-    if (rxBytes > this.#rxLimit || txBytes > this.#txLimit + UDP_MAX_PAYLOAD) throw bad("a queue holds more than its limit");
+    const rxBytes = s.rx.reduce((n, d) => n + truesize(d.data.length), 0), txBytes = bytes(s.tx);
+    if (rxBytes > this.#rxLimit + truesize(UDP_MAX_PAYLOAD) || txBytes > this.#txLimit + UDP_MAX_PAYLOAD) {
+      throw bad("a queue holds more than its limit");
+    }
     if (s.tx.some((d) => d.data.length > UDP_MAX_PAYLOAD)) throw bad("a datagram too large");
     if (!s.bound && (s.localPort !== 0 || s.rx.length > 0 || s.tx.length > 0 || s.remote !== null)) throw bad("traffic without a port");
     let error: NetError | null = null;
@@ -367,6 +442,12 @@ export class UdpSocket {
     this.#error = error;
     this.drops = s.drops;
     this.#portLocked = s.portLocked ?? false;
+    this.recvErr = s.recvErr ?? false;
+    this.#errQueue = (s.errQueue ?? []).map((q) => {
+      const errno = netErrorByCode(q.errno);
+      if (errno === null) throw bad(`an unknown queued error ${q.errno}`);
+      return { errno, type: q.type, code: q.code, offender: parseIpAddress(q.offender), dst: ep(q.dst), payload: q.payload.slice() };
+    });
     if (s.multicast) {
       this.multicastLoop = s.multicast.loop;
       this.multicastIf = s.multicast.ifIndex;

@@ -76,6 +76,6 @@ Deno.test("UdpSocket.snapshot() and restore() carry its port, peer and both queu
   const sent: number[][] = [];
   b.dispatch(0, (d) => (sent.push([...d.data]), true));
   assert.deepEqual(sent, [[1]]);
-  const big = { ...snap, rx: Array.from({ length: 5 }, () => ({ ...snap.rx[0]!, data: new Uint8Array(60_000) })) };
+  const big = { ...snap, rx: Array.from({ length: 10 }, () => ({ ...snap.rx[0]!, data: new Uint8Array(60_000) })) };
   assert.throws(() => new UdpSocket(new FakeHost()).restore(big), RangeError);
 });

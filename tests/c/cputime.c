@@ -1,5 +1,6 @@
 /* CPU-time accounting: getrusage (self, children, thread), times, the CPU-time clocks (process,
- * thread, another thread's and a child's), wait4's rusage, ITIMER_VIRTUAL and ITIMER_PROF.
+ * thread, another thread's and a child's, a zombie's too), wait4's rusage, ITIMER_VIRTUAL and
+ * ITIMER_PROF.
  * Prints orderings and facts, never values. */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -140,5 +141,20 @@ int main(void) {
   struct itimerval off = {{0, 0}, {0, 0}};
   setitimer(ITIMER_PROF, &off, &cur);
   printf("SIGPROF at least 3 times: %d, interval kept: %ld\n", prof >= 3, (long)cur.it_interval.tv_usec);
+
+  /* A zombie's process CPU clock reads what it used (its pid stays until it is reaped). */
+  pid_t z = fork();
+  if (z == 0) {
+    while (ns_of(CLOCK_PROCESS_CPUTIME_ID) < 50000000LL) spin_ms(1);
+    _exit(0);
+  }
+  siginfo_t si;
+  waitid(P_PID, z, &si, WEXITED | WNOWAIT);
+  clockid_t zc;
+  int zr = clock_getcpuclockid(z, &zc);
+  struct timespec zt = {0, 0};
+  int zg = zr == 0 ? clock_gettime(zc, &zt) : -1;
+  printf("zombie's CPU clock: read %d, at least 50 ms %d\n", zg == 0, zt.tv_sec * 1000000000LL + zt.tv_nsec >= 50000000LL);
+  waitpid(z, NULL, 0);
   return 0;
 }

@@ -66,6 +66,34 @@ static const char *at(int i, const char *rel) {
   return bufs[i];
 }
 
+/* The mountinfo line of the mount at path (the last one there), or "". */
+static const char *mountinfo_line(const char *path) {
+  static char line[1024], found[1024];
+  found[0] = 0;
+  FILE *f = fopen("/proc/self/mountinfo", "r");
+  while (f != NULL && fgets(line, sizeof line, f) != NULL) {
+    char mp[512];
+    if (sscanf(line, "%*d %*d %*s %*s %511s", mp) == 1 && strcmp(mp, path) == 0) strcpy(found, line);
+  }
+  if (f != NULL) fclose(f);
+  return found;
+}
+
+/* The peer group of the mount at path ("shared:N"), 0 when private. */
+static int peer_group(const char *path) {
+  const char *s = strstr(mountinfo_line(path), " shared:");
+  return s == NULL ? 0 : atoi(s + 8);
+}
+
+/* The source column of the mount at path. */
+static const char *mount_source(const char *path) {
+  static char src[256];
+  const char *dash = strstr(mountinfo_line(path), " - ");
+  src[0] = 0;
+  if (dash != NULL) sscanf(dash + 3, "%*s %255s", src);
+  return src;
+}
+
 /* A detached tmpfs from the new API, or -1. */
 static int new_tmpfs(const char *source) {
   int fsfd = fsopen_("tmpfs", FSOPEN_CLOEXEC);
@@ -176,9 +204,18 @@ int main(void) {
   show("make a shared", mount(NULL, at(0, "a"), NULL, MS_SHARED, NULL));
   mkdir(at(0, "a/x"), 0755);
   show("mount a tmpfs on a/x", mount("t", at(0, "a/x"), "tmpfs", 0, NULL));
+  int ga = peer_group(at(0, "a")), gx = peer_group(at(0, "a/x"));
+  printf("a is shared: %d, a/x too: %d, in another group: %d\n", ga > 0, gx > 0, ga != gx);
+  show("bind a onto c/sub", mount(at(0, "a"), at(1, "c/sub"), NULL, MS_BIND, NULL));
+  printf("the bind is a's peer: %d\n", peer_group(at(0, "c/sub")) == ga);
+  show("umount the bind", umount2(at(0, "c/sub"), 0));
   show("MS_MOVE out from under a shared parent", mount(at(0, "a/x"), at(1, "b"), NULL, MS_MOVE, NULL));
   show("make a private", mount(NULL, at(0, "a"), NULL, MS_PRIVATE, NULL));
+  printf("a is shared after: %d\n", peer_group(at(0, "a")) > 0);
   show("MS_MOVE now", mount(at(0, "a/x"), at(1, "b"), NULL, MS_MOVE, NULL));
+  show("umount b", umount2(at(0, "b"), 0));
+  show("mount a tmpfs with no source on b", mount(NULL, at(0, "b"), "tmpfs", 0, NULL));
+  printf("its source: %s\n", mount_source(at(0, "b")));
   show("umount b", umount2(at(0, "b"), 0));
   show("umount a", umount2(at(0, "a"), 0));
   show("umount c", umount2(at(0, "c"), 0));

@@ -116,6 +116,21 @@ int main(void) {
   R("b drops (by ip_mreq)", join(b, 0));
   send_group(sender, port);
   printf("no member left: a gets %s, b %s\n", got(a, 0), got(b, 0));
+  int ttls[] = {6, -1, -2, 256, 255};
+  for (int i = 0; i < 5; i++) {
+    int v = ttls[i], got = -9;
+    socklen_t gl = sizeof got;
+    errno = 0;
+    int r = setsockopt(sender, IPPROTO_IP, IP_MULTICAST_TTL, &v, sizeof v);
+    printf("IP_MULTICAST_TTL %d: %d %s", v, r, r < 0 ? en(errno) : "");
+    getsockopt(sender, IPPROTO_IP, IP_MULTICAST_TTL, &got, &gl);
+    printf(", reads %d\n", got);
+  }
+  unsigned char c7 = 7;
+  R("IP_MULTICAST_TTL as a byte", setsockopt(sender, IPPROTO_IP, IP_MULTICAST_TTL, &c7, 1));
+  int tcp = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+  R("IP_MULTICAST_TTL on TCP", setsockopt(tcp, IPPROTO_IP, IP_MULTICAST_TTL, &one, sizeof one));
+  close(tcp);
   close(a);
   close(b);
   close(g);

@@ -66,5 +66,22 @@ int main(void) {
   int t4 = socket(AF_INET, SOCK_STREAM, 0);
   vl = sizeof v;
   R("AF_INET TCP getsockopt(IPPROTO_UDP)", getsockopt(t4, IPPROTO_UDP, 1, &v, &vl));
+
+  /* SO_RCVBUF bounds the receive queue: of ten datagrams as large as the smallest buffer,
+   * a buffer twice that size keeps a few. */
+  int r = socket(AF_INET, SOCK_DGRAM, 0);
+  bind(r, (struct sockaddr *)&lo0, sizeof lo0);
+  struct sockaddr_in ra; socklen_t rl = sizeof ra;
+  getsockname(r, (struct sockaddr *)&ra, &rl);
+  int zero = 0, min = 0; socklen_t ml = sizeof min;
+  setsockopt(r, SOL_SOCKET, SO_RCVBUF, &zero, sizeof zero);
+  getsockopt(r, SOL_SOCKET, SO_RCVBUF, &min, &ml);
+  int twice = min * 2;
+  setsockopt(r, SOL_SOCKET, SO_RCVBUF, &twice, sizeof twice);
+  char big[8192] = {0};
+  int sender = socket(AF_INET, SOCK_DGRAM, 0), sent = 0, kept = 0;
+  for (int i = 0; i < 10; i++) sent += sendto(sender, big, min, 0, (struct sockaddr *)&ra, sizeof ra) == min;
+  while (recv(r, big, sizeof big, MSG_DONTWAIT) == min) kept++;
+  printf("SO_RCVBUF %d: sent %d, kept more than one and fewer than all: %s\n", min, sent, kept > 1 && kept < sent ? "yes" : "no");
   return 0;
 }

@@ -124,6 +124,31 @@ static void sysemu(int detach) {
   wait_for(c, detach ? "sysemu then detach" : "sysemu then cont");
 }
 
+/* PTRACE_LISTEN: a seized tracee in its group stop leaves its ptrace-stop (requests ESRCH, no
+ * wait report) yet stays stopped; SIGCONT traps it again with PTRACE_EVENT_STOP. */
+static void listen_stop(void) {
+  pid_t c = fork();
+  if (c == 0) {
+    for (;;) pause();
+  }
+  ptrace(PTRACE_SEIZE, c, 0, 0);
+  kill(c, SIGSTOP);
+  wait_for(c, "listen: group stop");
+  errno = 0;
+  long r = ptrace(PTRACE_LISTEN, c, 0, 0);
+  printf("listen: %ld %s\n", r, r < 0 ? strerror(errno) : "");
+  errno = 0;
+  r = ptrace(PTRACE_CONT, c, 0, 0);
+  printf("cont while listening: %ld %s\n", r, r < 0 ? strerror(errno) : "");
+  int st;
+  printf("wait while listening: %d\n", (int)waitpid(c, &st, WNOHANG));
+  kill(c, SIGCONT);
+  wait_for(c, "listen: after SIGCONT");
+  ptrace(PTRACE_DETACH, c, 0, 0);
+  kill(c, SIGKILL);
+  wait_for(c, "listen: end");
+}
+
 static void exec_stops(int option) {
   pid_t c = fork();
   if (c == 0) {
@@ -215,6 +240,7 @@ int main(void) {
   syscalls();
   sysemu(0);
   sysemu(1);
+  listen_stop();
   exec_stops(0);
   exec_stops(1);
   fork_event();

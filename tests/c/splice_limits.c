@@ -1,6 +1,7 @@
 /* splice, sendfile and copy_file_range under RLIMIT_FSIZE (EFBIG at the limit, with the pipe's
  * bytes left in it; a transfer cut short of it) and the inotify events they make (IN_ACCESS on
- * the source, IN_MODIFY on the destination). */
+ * the source, IN_MODIFY on the destination); sendfile's EINVAL for a negative count, an offset
+ * the count carries past 2^63 - 1, and a directory as the input. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <signal.h>
@@ -70,6 +71,14 @@ int main(void) {
   oi = 0;
   oo = 4090;
   R("copy_file_range across the limit", copy_file_range(fa, &oi, fb, &oo, 10, 0));
+  rl.rlim_cur = RLIM_INFINITY;
+  setrlimit(RLIMIT_FSIZE, &rl);
+  off = 0x7ffffffffffffffeLL;
+  R("sendfile with an offset the count overflows", sendfile(fb, fa, &off, 3));
+  R("sendfile of -1 bytes", sendfile(fb, fa, NULL, (size_t)-1));
+  int d = open(dir, O_RDONLY | O_DIRECTORY);
+  R("sendfile from a directory", sendfile(fb, d, NULL, 1));
+  close(d);
   unlink(a);
   unlink(b);
   rmdir(dir);

@@ -378,7 +378,7 @@ export function renderMountinfo(mounts: Mount[], root: Location | null, devOf: (
     const parent = m.parent?.id ?? m.id;
     const superOpts = (m.fs.readonly ? "ro" : "rw") + superOptions(m);
     out += `${m.id} ${parent} ${major}:${minor} ${escapeMountField(fsRoot)} ${escapeMountField(p)} ` +
-      `${mountOptions(m)} - ${m.fs.name} ${escapeMountField(m.source)} ${superOpts}\n`;
+      `${mountOptions(m)}${m.peerGroup !== 0 ? ` shared:${m.peerGroup}` : ""} - ${m.fs.name} ${escapeMountField(m.source)} ${superOpts}\n`;
   }
   return out;
 }

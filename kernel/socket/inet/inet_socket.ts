@@ -316,6 +316,8 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
   protected reuseChanged(): void {}
   /** SO_SNDBUF was set (TCP bounds its send queue by it from then on). */
   protected sndBufChanged(): void {}
+  /** SO_RCVBUF was set (UDP bounds its receive queue by it). */
+  protected rcvBufChanged(): void {}
 
   /** Hands this socket's port-sharing options to its netstack socket (for reuseChanged). */
   protected sharePortOptions(sock: PortSharing): void {
@@ -410,6 +412,7 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
       case C.SO_RCVBUF:
       case C.SO_RCVBUFFORCE:
         this.rcvBuf = bufferSize(n, NET_CORE.rmemMax, SOCK_MIN_RCVBUF, name === C.SO_RCVBUFFORCE);
+        this.rcvBufChanged();
         return;
       case C.SO_RCVLOWAT:
         this.#flags.set(`s:${name}`, Math.max(1, n));
@@ -471,8 +474,20 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
         this.#flags.set(`ip:${name}`, n);
         return;
       }
-      case C.IP_MULTICAST_TTL:
-      case C.IP_MULTICAST_LOOP:
+      case C.IP_MULTICAST_TTL: {
+        // Linux's do_ip_setsockopt: not on a stream; -1 is the default 1; else 0 to 255.
+        if (this.type === C.SOCK_STREAM || value.length < 1) throw EINVAL;
+        let n = value.length >= 4 ? intOpt(value) : value[0]!;
+        if (n === -1) n = 1;
+        if (n < 0 || n > 255) throw EINVAL;
+        this.#flags.set(`ip:${name}`, n);
+        return;
+      }
+      case C.IP_MULTICAST_LOOP: {
+        if (value.length < 1) throw EINVAL;
+        this.#flags.set(`ip:${name}`, (value.length >= 4 ? intOpt(value) : value[0]!) !== 0 ? 1 : 0);
+        return;
+      }
       case C.IP_PKTINFO:
       case C.IP_RECVERR:
       case C.IP_RECVTTL:

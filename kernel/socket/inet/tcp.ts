@@ -21,6 +21,7 @@ import {
   errnoFromNumber,
 } from "../../errno.ts";
 import type { Net } from "../../net.ts";
+import { monotonicNs, realtimeNs } from "../../time.ts";
 import type { Task } from "../../task.ts";
 import type { ControlMessages, RecvRequest, RecvResult, SendRequest } from "../socket.ts";
 import * as C from "./constants.ts";
@@ -102,7 +103,10 @@ export class TcpSocketFile extends InetSocketFile {
     super(n, family, flags, { snd: TCP_SNDBUF, rcv: TCP_RCVBUF });
     this.sock = sock ?? n.stack.tcpSocket();
     this.#bound = sock !== undefined;
-    if (sock) this.#noDelay = sock.noDelay;
+    if (sock) {
+      this.#cork = sock.cork; // a listener's TCP_CORK carries over, as Linux's nonagle
+      this.#noDelay = sock.noDelay;
+    }
     this.sock.wildcardVersion = this.wildcardVersion;
   }
 
@@ -234,6 +238,17 @@ export class TcpSocketFile extends InetSocketFile {
     f.sndBuf = this.sndBuf;
     f.rcvBuf = this.rcvBuf;
     if (this.sock.sendLimit > 0) c.sendLimit = this.sock.sendLimit;
+    // What Linux's sk_clone copies from the listener: keepalive times, TCP_USER_TIMEOUT,
+    // TCP_LINGER2, TCP_WINDOW_CLAMP, TCP_NOTSENT_LOWAT, TCP_SYNCNT, the congestion control.
+    f.#keepIdle = this.#keepIdle;
+    f.#keepIntvl = this.#keepIntvl;
+    f.#keepCnt = this.#keepCnt;
+    f.#congestion = this.#congestion;
+    for (const name of [C.TCP_USER_TIMEOUT, C.TCP_LINGER2, C.TCP_WINDOW_CLAMP, C.TCP_NOTSENT_LOWAT, C.TCP_SYNCNT]) {
+      const v = this.#tcpFlags.get(name);
+      if (v !== undefined) f.#tcpFlags.set(name, v);
+    }
+    if (f.keepalive) f.keepaliveChanged();
     this.net.kick();
     return f;
   }
@@ -244,10 +259,17 @@ export class TcpSocketFile extends InetSocketFile {
     if (ep === "unspec") {
       // connect(AF_UNSPEC) dissolves the association: the socket starts over.
       if (s !== "CLOSED" || this.#bound) {
-        const limit = this.sock.sendLimit;
+        const old = this.sock;
         this.sock.abort();
         this.sock = this.net.stack.tcpSocket();
-        this.sock.sendLimit = limit;
+        // The options stay (Linux's tcp_disconnect keeps them).
+        this.sock.sendLimit = old.sendLimit;
+        this.sock.deferAccept = old.deferAccept;
+        this.sock.cork = old.cork;
+        this.sock.noDelay = old.noDelay;
+        const l2 = this.#tcpFlags.get(C.TCP_LINGER2);
+        if (l2 !== undefined) this.sock.finWait2Timeout = l2 < 0 ? 0 : (l2 === 0 ? 60 : l2) * 1000;
+        if (this.keepalive) this.keepaliveChanged();
         this.#bound = false;
         this.#connecting = false;
         this.reuseChanged();
@@ -334,16 +356,31 @@ export class TcpSocketFile extends InetSocketFile {
     return n;
   }
 
-  /** TCP_INQ's control message: the bytes left to read (1 at end of stream with none, as Linux's tcp_inq_hint). */
+  /**
+   * A read's control messages: SO_TIMESTAMP (when data last arrived: Linux's
+   * tcp_recv_timestamp), then TCP_INQ's, the bytes left to read (1 at end of stream with none,
+   * as Linux's tcp_inq_hint).
+   */
   #inqControl(): ControlMessages {
-    if (!this.#tcpFlags.get(C.TCP_INQ)) return {};
-    let inq = this.sock.recvQueue;
-    if (inq === 0 && (PEER_DONE.has(this.sock.state) || this.sock.state === "CLOSED")) inq = 1;
-    return { other: [{ level: C.IPPROTO_TCP, type: C.TCP_INQ, data: intBytes(inq, 4) }] };
+    const other: { level: number; type: number; data: Uint8Array }[] = [];
+    if (this.socketFlag(C.SO_TIMESTAMP_OLD)) {
+      const at = Number(realtimeNs()) - (monotonicNs() - this.sock.lastReceived * 1e6);
+      const us = Math.floor(Math.max(0, at) / 1000);
+      const tv = new Uint8Array(16);
+      new DataView(tv.buffer).setBigInt64(0, BigInt(Math.floor(us / 1e6)), true);
+      new DataView(tv.buffer).setBigInt64(8, BigInt(us % 1e6), true);
+      other.push({ level: C.SOL_SOCKET, type: C.SO_TIMESTAMP_OLD, data: tv });
+    }
+    if (this.#tcpFlags.get(C.TCP_INQ)) {
+      let inq = this.sock.recvQueue;
+      if (inq === 0 && (PEER_DONE.has(this.sock.state) || this.sock.state === "CLOSED")) inq = 1;
+      other.push({ level: C.IPPROTO_TCP, type: C.TCP_INQ, data: intBytes(inq, 4) });
+    }
+    return other.length === 0 ? {} : { other };
   }
 
   override viaControl(): ControlMessages | null {
-    return this.#tcpFlags.get(C.TCP_INQ) ? this.#inqControl() : null;
+    return this.#tcpFlags.get(C.TCP_INQ) || this.socketFlag(C.SO_TIMESTAMP_OLD) ? this.#inqControl() : null;
   }
 
   recvmsg(_t: Task, req: RecvRequest): RecvResult {
@@ -397,9 +434,10 @@ export class TcpSocketFile extends InetSocketFile {
   }
 
   #applyNoDelay(): void {
-    // TCP_CORK is approximated by Nagle's algorithm: corked data waits for a full segment or
-    // an ACK, as Nagle makes it; uncorking restores TCP_NODELAY's effect.
+    // TCP_CORK holds partial segments until uncorked (netstack's cork); TCP_NODELAY then
+    // applies again.
     this.sock.noDelay = this.#noDelay && !this.#cork;
+    this.sock.cork = this.#cork;
     this.net.kick();
   }
 
@@ -429,8 +467,11 @@ export class TcpSocketFile extends InetSocketFile {
       }
       case C.TCP_SYNCNT:
         return intBytes(this.#tcpFlags.get(name) ?? 6, optlen);
-      case C.TCP_LINGER2:
-        return intBytes(this.#tcpFlags.get(name) ?? 60, optlen);
+      case C.TCP_LINGER2: {
+        // Linux keeps -1, or a time in which 0 means net.ipv4.tcp_fin_timeout (60 s).
+        const v = this.#tcpFlags.get(name) ?? 0;
+        return intBytes(v < 0 ? -1 : v === 0 ? 60 : v, optlen);
+      }
       case C.TCP_QUICKACK:
         return intBytes(this.#tcpFlags.get(name) ?? 1, optlen);
       case C.TCP_DEFER_ACCEPT:
@@ -492,12 +533,28 @@ export class TcpSocketFile extends InetSocketFile {
         this.sock.deferAccept = secsToRetrans(n);
         return;
       case C.TCP_LINGER2:
+        // Linux's do_tcp_setsockopt: negative is -1, above TCP_FIN_TIMEOUT_MAX (120 s) is that.
+        this.#tcpFlags.set(name, n < 0 ? -1 : Math.min(n, 120));
+        // How long the closed connection may wait in FIN-WAIT-2: 0 is tcp_fin_timeout's 60 s,
+        // -1 none (Linux resets at once).
+        this.sock.finWait2Timeout = n < 0 ? 0 : (n === 0 ? 60 : Math.min(n, 120)) * 1000;
+        return;
+      case C.TCP_WINDOW_CLAMP: {
+        // Linux's tcp_set_window_clamp: 0 only before a connection (EINVAL after), and at
+        // least SOCK_MIN_RCVBUF / 2.
+        if (n === 0) {
+          if (this.sock.state !== "CLOSED") throw EINVAL;
+          this.#tcpFlags.delete(name);
+          return;
+        }
+        this.#tcpFlags.set(name, n < 1152 ? 1152 : n);
+        return;
+      }
       case C.TCP_QUICKACK:
-      case C.TCP_WINDOW_CLAMP:
       case C.TCP_USER_TIMEOUT:
       case C.TCP_FASTOPEN:
       case C.TCP_NOTSENT_LOWAT:
-        if (n < 0 && name !== C.TCP_LINGER2) throw EINVAL;
+        if (n < 0) throw EINVAL;
         this.#tcpFlags.set(name, n);
         return;
       default:

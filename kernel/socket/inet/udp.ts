@@ -18,7 +18,7 @@ import {
   type UdpEndpoint,
   type UdpSocket,
 } from "../../../netstack/mod.ts";
-import { EADDRINUSE, EADDRNOTAVAIL, EAFNOSUPPORT, EAGAIN, ENOBUFS, ENODEV, ENOENT, EDESTADDRREQ, EINVAL, EMSGSIZE, ENOTCONN, EPIPE, ENOPROTOOPT } from "../../errno.ts";
+import { EADDRINUSE, EADDRNOTAVAIL, EAFNOSUPPORT, EAGAIN, ENOBUFS, ENODEV, ENOENT, type LinuxError, EDESTADDRREQ, EINVAL, EMSGSIZE, ENOTCONN, EPIPE, ENOPROTOOPT } from "../../errno.ts";
 import type { Net } from "../../net.ts";
 import { monotonicNs, realtimeNs } from "../../time.ts";
 import { SIOCGSTAMP } from "../../../abi/linux/socket.ts";
@@ -26,7 +26,7 @@ import type { MemoryIO } from "../../../vfs/file_description.ts";
 import type { Task } from "../../task.ts";
 import type { ControlMessages, RecvRequest, RecvResult, SendRequest } from "../socket.ts";
 import * as C from "./constants.ts";
-import { errnoOf, InetSocketFile, intBytes, intOpt, net, type NetReadiness } from "./inet_socket.ts";
+import { errnoOf, InetSocketFile, intBytes, intOpt, linuxError, net, type NetReadiness } from "./inet_socket.ts";
 import { checkUnspecBind, type Endpoint, formatSockaddr, parseSockaddr } from "./sockaddr.ts";
 
 /** Linux's default for both buffers of a datagram socket (net.core.[rw]mem_default). */
@@ -125,8 +125,10 @@ export class UdpSocketFile extends InetSocketFile {
 
   protected netReadiness(): NetReadiness {
     const r = this.sock.readiness();
+    // A pending error is POLLERR, not POLLIN (Linux's datagram_poll); a blocked recv wakes
+    // for either (sys_socket sleeps on both).
     return {
-      readable: r.readable || this.#held !== null || this.#shutRd,
+      readable: this.sock.queued > 0 || this.#held !== null || this.#shutRd,
       writable: r.writable,
       hup: this.#shutRd && this.#shutWr,
       error: r.error,
@@ -152,6 +154,10 @@ export class UdpSocketFile extends InetSocketFile {
 
   protected override setIpOpt(name: number, value: Uint8Array): void {
     switch (name) {
+      case C.IP_RECVERR:
+        super.setIpOpt(name, value);
+        if (this.family === C.AF_INET) this.sock.recvErr = this.ipFlag(C.IP_RECVERR) !== 0;
+        return;
       case C.IP_MULTICAST_IF:
         return this.#setMulticastIf(value);
       case C.IP_ADD_MEMBERSHIP:
@@ -163,6 +169,11 @@ export class UdpSocketFile extends InetSocketFile {
         return;
     }
     return super.setIpOpt(name, value);
+  }
+
+  protected override setIpv6Opt(name: number, value: Uint8Array): void {
+    super.setIpv6Opt(name, value);
+    if (name === C.IPV6_RECVERR) this.sock.recvErr = this.ipv6Flag(C.IPV6_RECVERR) !== 0;
   }
 
   /** An IPv4 address at `off` of `b` (null: INADDR_ANY). */
@@ -231,6 +242,10 @@ export class UdpSocketFile extends InetSocketFile {
     new DataView(tv.buffer).setBigInt64(8, BigInt(us % 1e6), true);
     io.copyOut(arg, tv);
     return 0;
+  }
+
+  protected override rcvBufChanged(): void {
+    this.sock.receiveLimit = this.rcvBuf;
   }
 
   protected inq(): number {
@@ -316,6 +331,7 @@ export class UdpSocketFile extends InetSocketFile {
 
   recvmsg(_t: Task, req: RecvRequest): RecvResult {
     if (req.flags & C.MSG_OOB) throw EINVAL;
+    if (req.flags & C.MSG_ERRQUEUE) return this.#recvErrQueue(req);
     let d = this.#held;
     if (d === null) {
       const r = net(() => this.sock.recvFrom(this.#scratch));
@@ -349,6 +365,37 @@ export class UdpSocketFile extends InetSocketFile {
       from: formatSockaddr(this.family, d.from.addr, d.from.port),
       control,
       msgFlags: n < d.data.length ? C.MSG_TRUNC : 0,
+    };
+  }
+
+  /**
+   * recvmsg(MSG_ERRQUEUE): the oldest ICMP error IP_RECVERR queued, as Linux's ip_recv_error:
+   * what the error quoted of the datagram, its destination as the name, MSG_ERRQUEUE, and an
+   * IP_RECVERR (IPV6_RECVERR) control message: struct sock_extended_err (origin ICMP or
+   * ICMP6, type, code) followed by the offender's address.
+   */
+  #recvErrQueue(req: RecvRequest): RecvResult {
+    const q = this.sock.takeQueuedError();
+    if (q === null) throw EAGAIN;
+    this.stackChanged();
+    const v6 = this.family === C.AF_INET6;
+    const ee = new Uint8Array(16);
+    const dv = new DataView(ee.buffer);
+    dv.setUint32(0, (linuxError(q.errno) as LinuxError).errno, true);
+    ee[4] = v6 ? 3 : 2; // SO_EE_ORIGIN_ICMP6, SO_EE_ORIGIN_ICMP
+    ee[5] = q.type;
+    ee[6] = q.code;
+    const offender = formatSockaddr(this.family, q.offender, 0);
+    const data = new Uint8Array(ee.length + offender.length);
+    data.set(ee);
+    data.set(offender, ee.length);
+    const n = Math.min(req.maxLen, q.payload.length);
+    return {
+      data: q.payload.subarray(0, n),
+      fullLength: q.payload.length,
+      from: formatSockaddr(this.family, q.dst.addr, q.dst.port),
+      control: { other: [{ level: v6 ? C.IPPROTO_IPV6 : C.IPPROTO_IP, type: v6 ? C.IPV6_RECVERR : C.IP_RECVERR, data }] },
+      msgFlags: C.MSG_ERRQUEUE | (n < q.payload.length ? C.MSG_TRUNC : 0),
     };
   }
 

@@ -175,6 +175,7 @@ const sysMount: SyscallFn = (t, a) => {
     void MS_REC; // submounts of the source are not copied
     t.kernel.vfs.mount(at, src.mount.fs, {
       readonly: src.mount.readonly, root: src.dentry, flags: src.mount.flags, source: src.mount.source,
+      peerGroup: src.mount.peerGroup,
     });
     return 0;
   }
@@ -184,7 +185,8 @@ const sysMount: SyscallFn = (t, a) => {
     if ((type & ~MS_PROPAGATION) !== 0 || (type & (type - 1)) !== 0) throw EINVAL;
     if (at.dentry !== at.mount.root) throw EINVAL;
     const mark = (m: Mount): void => {
-      m.shared = (type & MS_SHARED) !== 0;
+      if (!(type & MS_SHARED)) m.peerGroup = 0;
+      else if (m.peerGroup === 0) m.peerGroup = vfs.newPeerGroup();
       if (f & MS_REC) for (const c of m.children.values()) mark(c);
     };
     mark(at.mount);
@@ -199,7 +201,8 @@ const sysMount: SyscallFn = (t, a) => {
   const dataAddr = a.pointer(4);
   const fs = newFilesystem(t, type, dataAddr === 0 ? "" : t.copyInString(dataAddr, 4095));
   if (!at.isDir) throw ENOTDIR;
-  const source = srcAddr === 0 ? type : t.copyInString(srcAddr, 4095);
+  // No source: "none", as Linux shows a NULL fc->source.
+  const source = srcAddr === 0 ? "none" : t.copyInString(srcAddr, 4095);
   t.kernel.vfs.mount(at, fs, { readonly: (f & MS_RDONLY) !== 0, flags: perMount, source });
   void MS_SILENT;
   return 0;

@@ -16,7 +16,7 @@ import { EINVAL, EIO, EPERM, ESRCH } from "../../errno.ts";
 import type { Task } from "../../task.ts";
 import { REG, type RegName } from "../../../platform/mod.ts";
 import { decodeSigInfo, encodeSigInfo, frameXstateLength } from "../../signal_frame.ts";
-import { enterStop, link, PTRACE_O_MASK, resume, stopStatus, unlink } from "../../ptrace.ts";
+import { enterStop, link, PTRACE_EVENT_STOP, PTRACE_O_MASK, resume, stopStatus, unlink } from "../../ptrace.ts";
 import { mayAttach } from "./sys_process_vm.ts";
 import { supported, type SyscallEntry, type SyscallFn } from "./support.ts";
 import { SIGKILL, SIGSTOP, SIGTRAP } from "../../../abi/linux/signal.ts";
@@ -48,6 +48,7 @@ const PTRACE_GETREGSET = 0x4204;
 const PTRACE_SETREGSET = 0x4205;
 const PTRACE_SEIZE = 0x4206;
 const PTRACE_INTERRUPT = 0x4207;
+const PTRACE_LISTEN = 0x4208;
 const PTRACE_GETSIGMASK = 0x420a;
 const PTRACE_SETSIGMASK = 0x420b;
 
@@ -313,6 +314,16 @@ const sysPtrace: SyscallFn = (t, a) => {
     case PTRACE_DETACH:
       unlink(x, resumeSignal(data));
       return 0;
+    case PTRACE_LISTEN: {
+      // A seized tracee in a PTRACE_EVENT_STOP (its group stop, or PTRACE_INTERRUPT's).
+      const st = l.stop!;
+      const eventStop = st.kind === "group" || (st.kind === "event" && st.event === PTRACE_EVENT_STOP);
+      if (!l.seized || !eventStop) throw EIO;
+      l.stop = null;
+      l.report = false;
+      l.listening = true;
+      return 0;
+    }
     default:
       throw EIO;
   }

@@ -1,16 +1,16 @@
 /**
  * Reading and writing open files: read(2), write(2), pread64(2), pwrite64(2), readv(2),
- * writev(2), preadv(2), pwritev(2), lseek(2). The transfers are in _file_io.ts.
+ * writev(2), preadv(2), pwritev(2), preadv2(2), pwritev2(2), lseek(2). The transfers are in _file_io.ts.
  *
  * @module
  */
 
-import { EBADF, EINVAL, ESPIPE } from "../../errno.ts";
+import { EBADF, EINVAL, EOPNOTSUPP, ESPIPE } from "../../errno.ts";
 import type { Task } from "../../task.ts";
-import { O_PATH, SEEK_HOLE } from "../../../abi/linux/file.ts";
+import { O_APPEND, O_NONBLOCK, O_PATH, SEEK_HOLE } from "../../../abi/linux/file.ts";
 import type { FileDescription } from "../../../vfs/mod.ts";
 import { copyInIovecs, readSyscall, singleSegment, writeSyscall } from "./_file_io.ts";
-import { supported, type SyscallEntry, type SyscallFn } from "./support.ts";
+import { type SyscallArgs, type SyscallEntry, type SyscallFn, type SyscallResult, supported } from "./support.ts";
 import { SocketFile } from "../../socket/socket.ts";
 import { socketRead, socketWrite } from "./sys_socket.ts";
 
@@ -85,6 +85,50 @@ const sysPwritev: SyscallFn = (t, a) => {
   return writeSyscall(t, file, copyInIovecs(t, a.pointer(1), iovCount(a.sizeT(2))), off);
 };
 
+const RWF_NOWAIT = 0x8, RWF_APPEND = 0x10, RWF_NOAPPEND = 0x20;
+/** RWF_HIPRI, RWF_DSYNC, RWF_SYNC (no effect on these files), RWF_NOWAIT, RWF_APPEND, RWF_NOAPPEND. */
+const RWF_KNOWN = 0x3f;
+
+/**
+ * preadv2(2) and pwritev2(2): readv/writev at the file's offset when the offset is -1, else
+ * preadv/pwritev; per-call flags (Linux's kiocb_set_rw_flags, checked after the descriptor and
+ * the vectors): RWF_NOWAIT as O_NONBLOCK, RWF_APPEND and RWF_NOAPPEND as O_APPEND set or clear,
+ * for this call; RWF_ATOMIC, RWF_DONTCACHE (which no file here supports) and unknown bits are
+ * EOPNOTSUPP. On x86-64 the whole offset is in pos_l.
+ */
+function rwv2(t: Task, a: SyscallArgs, write: boolean): SyscallResult {
+  const fd = a.fd(0), off = a.long(3), flags = a.uint(5);
+  let file: FileDescription;
+  if (off === -1) {
+    file = t.file(fd);
+    if (file.flags & O_PATH) throw EBADF;
+  } else {
+    file = positional(t, fd, off);
+  }
+  if (write ? !file.writable : !file.readable) throw EBADF;
+  const segs = copyInIovecs(t, a.pointer(1), iovCount(a.sizeT(2)));
+  if (flags & ~RWF_KNOWN) throw EOPNOTSUPP;
+  let set = 0, clear = 0;
+  if (flags & RWF_NOWAIT) set |= O_NONBLOCK;
+  if (write && (flags & RWF_APPEND)) set |= O_APPEND;
+  else if (write && (flags & RWF_NOAPPEND)) clear |= O_APPEND;
+  const changed = set | clear, saved = file.flags & changed;
+  file.flags = (file.flags | set) & ~clear;
+  try {
+    const pos = off === -1 ? null : off;
+    if (file instanceof SocketFile && pos === null) return write ? socketWrite(t, file, segs) : socketRead(t, file, segs);
+    return write ? writeSyscall(t, file, segs, pos) : readSyscall(t, file, segs, pos);
+  } finally {
+    file.flags = (file.flags & ~changed) | saved;
+  }
+}
+
+/** Implements preadv2(2). */
+const sysPreadv2: SyscallFn = (t, a) => rwv2(t, a, false);
+
+/** Implements pwritev2(2). */
+const sysPwritev2: SyscallFn = (t, a) => rwv2(t, a, true);
+
 /** iovcnt as a C int would be: values beyond IOV_MAX fail in copyInIovecs. */
 function iovCount(n: number): number {
   return n > 0x7fffffff ? -1 : n;
@@ -109,4 +153,6 @@ export const table: Record<number, SyscallEntry> = {
   20: supported("writev", sysWritev),
   295: supported("preadv", sysPreadv),
   296: supported("pwritev", sysPwritev),
+  327: supported("preadv2", sysPreadv2),
+  328: supported("pwritev2", sysPwritev2),
 };

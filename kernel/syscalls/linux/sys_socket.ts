@@ -28,10 +28,11 @@ import {
   AF_INET, AF_INET6, MMSGHDR_LEN, MMSGHDR_SIZE, MSG_CMSG_CLOEXEC, MSG_DONTWAIT, MSG_ERRQUEUE, MSG_NOSIGNAL, MSG_PEEK,
   MSG_TRUNC,
   MSG_WAITALL, MSG_WAITFORONE, MSGHDR, SO_DOMAIN, SO_PROTOCOL, SO_RCVTIMEO_NEW, SO_RCVTIMEO_OLD,
-  SO_SNDTIMEO_NEW, SO_SNDTIMEO_OLD, SO_TYPE, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_STREAM, SOCK_TYPE_MASK,
+  SO_SNDTIMEO_NEW, SO_SNDTIMEO_OLD, SO_TYPE, SOCK_CLOEXEC, SOCK_DGRAM, SOCK_NONBLOCK, SOCK_STREAM, SOCK_TYPE_MASK,
   SOL_SOCKET, UIO_MAXIOV,
 } from "../../../abi/linux/socket.ts";
-import { EVENT_IN, EVENT_OUT } from "../../../waiter/mod.ts";
+import { IPPROTO_UDP } from "../../socket/inet/constants.ts";
+import { EVENT_ERR, EVENT_IN, EVENT_OUT } from "../../../waiter/mod.ts";
 import { monotonicNs } from "../../time.ts";
 import { type ControlMessages, SocketFile, socketFamily } from "../../socket/mod.ts";
 import { intOption } from "../../socket/sockopt.ts";
@@ -466,9 +467,12 @@ interface RecvOutcome {
  * Returns a block control while waiting.
  */
 function recvOne(t: Task, sock: SocketFile, segs: IoSegment[], flags: number, st: RecvState): RecvOutcome | SyscallResult {
-  // An inet socket's error queue (IP_RECVERR) is never filled here, and reading an empty one
-  // never waits (Linux's sock_recv_errqueue): EAGAIN, not a sleep on the data queue.
-  if ((flags & MSG_ERRQUEUE) && (sock.family === AF_INET || sock.family === AF_INET6)) throw EAGAIN;
+  // Reading an inet socket's error queue never waits (Linux's sock_recv_errqueue): EAGAIN
+  // when empty, not a sleep on the data queue. Only UDP fills one (IP_RECVERR) here.
+  if ((flags & MSG_ERRQUEUE) && (sock.family === AF_INET || sock.family === AF_INET6)) {
+    if (sock.type !== SOCK_DGRAM || sock.protocol !== IPPROTO_UDP) throw EAGAIN;
+    flags |= MSG_DONTWAIT;
+  }
   flags |= sock.flags & O_NONBLOCK ? MSG_DONTWAIT : 0;
   const total = totalLength(segs);
   const stream = sock.type === SOCK_STREAM;
@@ -483,7 +487,7 @@ function recvOne(t: Task, sock: SocketFile, segs: IoSegment[], flags: number, st
         n = sock.recvVia(t, total - st.partial, flags, dst.move);
       } catch (e) {
         const canWait = e === EAGAIN && (flags & MSG_DONTWAIT) === 0 && !expired(st);
-        if (canWait) return sleep(sock, EVENT_IN, st);
+        if (canWait) return sleep(sock, EVENT_IN | EVENT_ERR, st);
         if (st.partial > 0) return finishRecv(st, {});
         throw e;
       }
@@ -497,7 +501,7 @@ function recvOne(t: Task, sock: SocketFile, segs: IoSegment[], flags: number, st
       r = sock.recvmsg(t, { maxLen: total - st.partial, flags });
     } catch (e) {
       const canWait = e === EAGAIN && (flags & MSG_DONTWAIT) === 0 && !expired(st);
-      if (canWait) return sleep(sock, EVENT_IN, st);
+      if (canWait) return sleep(sock, EVENT_IN | EVENT_ERR, st); // an error ends the wait too
       if (st.partial > 0) return finishRecv(st, {});
       throw e;
     }

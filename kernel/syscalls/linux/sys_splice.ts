@@ -270,15 +270,20 @@ const sysSendfile: SyscallFn = (t, a) => {
   const fout = t.file(a.fd(0)), fin = t.file(a.fd(1));
   const offAddr = a.pointer(2), count = Math.min(a.sizeT(3), MAX_RW_COUNT);
   if (!fin.readable) throw EBADF;
+  // rw_verify_area: a negative count, or an offset that count would carry past 2^63 - 1.
+  const rawCount = BigInt.asIntN(64, a.u64(3));
   let off: number | null = null;
   if (offAddr !== 0) {
     if (fin.isStream) throw ESPIPE;
-    off = readOffset(t, offAddr);
+    const pos = BigInt.asIntN(64, t.copyInU64(offAddr));
+    if (pos < 0n || rawCount < 0n || pos + rawCount > 0x7fff_ffff_ffff_ffffn) throw EINVAL;
+    off = Number(pos);
   }
+  if (rawCount < 0n) throw EINVAL;
   if (!fout.writable) throw EBADF;
   if (fout.flags & O_APPEND) throw EINVAL;
-  // The input needs Linux's splice_read, which pipes lack.
-  if (isPipeLike(fin)) throw EINVAL;
+  // The input needs Linux's splice_read, which pipes and directories lack.
+  if (isPipeLike(fin) || (fin.stat().mode & S_IFMT) === S_IFDIR) throw EINVAL;
   if (count === 0) return 0;
   const op = pipeOf(fout);
   let r: SyscallResult;
