@@ -354,8 +354,18 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
     return this.#tcpPorts.bind(sock, addr, port, (other) => !(restoring && other.remote !== null) && tcpPortConflict(sock, addr, other));
   }
 
-  tcpBindForConnect(sock: TcpSocket, local: IpAddress, remote: TcpEndpoint): number {
-    return this.#tcpPorts.bindForConnect(sock, local, (p) => !this.#tcpConns.has(tcpKey(local, p, remote.addr, remote.port)));
+  tcpBindForConnect(sock: TcpSocket, local: IpAddress, remote: TcpEndpoint, now = 0): number {
+    return this.#tcpPorts.bindForConnect(sock, local, (p) => {
+      const held = this.#tcpConns.get(tcpKey(local, p, remote.addr, remote.port));
+      if (held === undefined) return true;
+      // net.ipv4.tcp_tw_reuse's default (2: loopback only): a 4-tuple in TIME-WAIT whose last
+      // segment came a second ago or more may be taken again (Linux's tcp_twsk_unique).
+      if (held.state === "TIME-WAIT" && this.isLocalAddress(remote.addr) && now - held.lastReceived >= 1000) {
+        held.abort();
+        return true;
+      }
+      return false;
+    });
   }
 
   tcpCanListen(sock: TcpSocket): boolean {

@@ -258,6 +258,11 @@ export class UdpSocket {
     this.#rxLimit = Math.max(1024, Math.min(64 << 20, Math.floor(n))); // within what a checkpoint takes
   }
 
+  /** Datagrams waiting to be read. */
+  get queued(): number {
+    return this.#rx.length;
+  }
+
   /** The payload length of the next datagram, 0 if none (FIONREAD). */
   get nextLength(): number {
     return this.#rx[0]?.data.length ?? 0;

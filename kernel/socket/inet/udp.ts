@@ -125,8 +125,10 @@ export class UdpSocketFile extends InetSocketFile {
 
   protected netReadiness(): NetReadiness {
     const r = this.sock.readiness();
+    // A pending error is POLLERR, not POLLIN (Linux's datagram_poll); a blocked recv wakes
+    // for either (sys_socket sleeps on both).
     return {
-      readable: r.readable || this.#held !== null || this.#shutRd,
+      readable: this.sock.queued > 0 || this.#held !== null || this.#shutRd,
       writable: r.writable,
       hup: this.#shutRd && this.#shutWr,
       error: r.error,
@@ -460,7 +462,14 @@ export class UdpSocketFile extends InetSocketFile {
         const b = new Uint8Array(12);
         new DataView(b.buffer).setInt32(0, ifindex, true);
         if (to.addr.version === 4) {
-          b.set(to.addr.bytes, 4); // ipi_spec_dst: the local address it came to
+          // ipi_spec_dst: the local address it came to; for a group or a broadcast, the
+          // receiving interface's (Linux's fib_compute_spec_dst).
+          let spec: IpAddress = to.addr;
+          if (to.addr.isMulticast || this.net.stack.interfaceOf(to.addr) === null) {
+            const iface = this.net.stack.interfaces[ifindex - 1];
+            spec = iface?.addresses.find((c) => c.address.version === 4)?.address ?? to.addr;
+          }
+          b.set(spec.bytes, 4);
           b.set(to.addr.bytes, 8); // ipi_addr: the header's destination
         }
         out.push({ level: C.IPPROTO_IP, type: C.IP_PKTINFO, data: b });
