@@ -323,7 +323,7 @@ export const LEDGER: readonly LedgerEntry[] = [
       "#tsRecent", "#sackEnabled", "#lastAckSent", "#synPending", "#finQueued", "#finAcked", "#rstPending", "#rstPendingFor",
       "#scoreboard", "#dupAcks", "#recovery", "#rexmitAt", "#rexmitHigh", "#rttSeq", "#rttStart", "#retries", "#rtt", "#cc",
       "#ackNow", "#lastSackSeq", "#acksOwed", "#segsUnacked", "#lastAdvWindow", "#rtoAt", "#delayedAckAt", "#timeWaitAt",
-      "#keepaliveAt", "#persistAt", "#finWait2At", "#keepaliveProbes", "#persistBackoff", "#lastRecvAt", "#probePending",
+      "#keepaliveAt", "#persistAt", "#finWait2At", "#corkAt", "#keepaliveProbes", "#persistBackoff", "#lastRecvAt", "#probePending",
       "#error", "#userClosed", "#shutRd", "#shutWr", "#wasConnected", "#portLocked",
     ],
     derived: { "#host": "the restoring kernel's stack, which takes the socket's port and 4-tuple back (TcpSocket.restore)" },
