@@ -250,6 +250,11 @@ class ProcessView implements ProcProcess {
     return l && !l.exited ? l.tracer.tid : 0;
   }
 
+  get cgroupLine(): string {
+    const k = this.#k;
+    return k.cgroups.procLine(this.#tg, k.current?.cgroupNs ?? null);
+  }
+
   get oomScoreAdj(): number {
     return this.#tg.oomScoreAdj;
   }

@@ -161,6 +161,7 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
     tg.parentThread = (f & CLONE_PARENT) ? t.tg.parentThread : t.tid;
     tg.oomScoreAdj = t.tg.oomScoreAdj; // inherited, as Linux's signal_struct copy
     tg.coredumpFilter = t.tg.coredumpFilter; // the mm's flags, copied by dup_mm
+    tg.cgroup = t.tg.cgroup; // cgroup_fork: the parent's
     parent?.children.add(tg);
   }
   let fdTable = t.fdTable;

@@ -34,7 +34,7 @@ import { applyMounts } from "../boot/mounts.ts";
 import { withDefaults } from "../boot/mount_plan.ts";
 import { KernelProcSource } from "../kernel/proc_source.ts";
 import { sandboxCpus } from "../kernel/syscalls/linux/sys_sched.ts";
-import { hostOpen, O_RDONLY } from "../platform/ptrace/_ffi.ts";
+import { hostClose, hostOpen, O_RDONLY } from "../platform/ptrace/_ffi.ts";
 import { compileC, REPO_ROOT } from "./_harness.ts";
 import { execProcess } from "../kernel/control.ts";
 
@@ -599,15 +599,14 @@ Deno.test("checkpoint: a sandbox that is not paused, or holds what this slice do
       await until(() => Deno.readTextFileSync(`${dir}/out`).length > 0, "the first line");
       const running = refusedCheckpoint(() => checkpointToFile(k, `${dir}/image.cbor`, { rootHostPath: "/", sentryVersion: "t" }));
       assert.equal(running.message, "checkpoint: the sandbox is not paused at its safe point");
-      // A second process holding host files that are not the sandbox's stdio: not saved yet.
-      k.createProcess({
-        argv: [exe, "1000"], envp: [], cwd: "/", creds: new Credentials(0, 0),
-        limits: k.init!.limits.clone(), stdio: stdioTo("/dev/null"),
-      });
+      // A file of /proc open: not saved yet.
+      const root = k.vfs.root();
+      const proc = k.vfs.openAt({ root, creds: Credentials.root() }, root, "/proc/uptime", O_RDONLY, 0);
+      [...k.init!.tasks][0]!.fdTable.install(proc, false);
       k.pause();
       await until(() => k.quiescent, "quiescence");
       const two = refusedCheckpoint(() => checkpointToFile(k, `${dir}/image.cbor`, { rootHostPath: "/", sentryVersion: "t" }));
-      assert.match(two.message, /^checkpoint: an open file host:\[\d+\] \(HostFile\): not saved yet$/);
+      assert.match(two.message, /^checkpoint: an open file \/proc\/uptime \(\w+\): not saved yet$/);
       // Nothing was written.
       assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["out"]);
     } finally {
@@ -1688,6 +1687,57 @@ Deno.test("sentry do --checkpoint-image then sentry restore: MAP_SHARED anonymou
 });
 
 const PAGE = 4096;
+
+Deno.test("checkpoint of a sandbox with a process started by exec without a terminal: restored, its client's descriptors are gone as when the client exits", async () => {
+  const exe = await compileC("ckpt_exec_tty", { static: true });
+  const dir = Deno.makeTempDirSync();
+  const held: number[] = [];
+  try {
+    const out = `${dir}/out`, image = `${dir}/image.cbor`;
+    Deno.writeFileSync(out, new Uint8Array(0));
+    for (const f of ["fifo-in", "fifo-out"]) assert.ok((await new Deno.Command("mkfifo", { args: [`${dir}/${f}`] }).output()).success);
+    const O_NONBLOCK = 0o4000, O_WRONLY = 1, O_RDWR = 2;
+    // The client's ends: stdin a FIFO it keeps a writer of (nothing written: the read blocks),
+    // stdout a FIFO it reads, stderr a descriptor open for both.
+    const stdin = hostOpen(`${dir}/fifo-in`, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    held.push(hostOpen(`${dir}/fifo-in`, O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+    held.push(hostOpen(`${dir}/fifo-out`, O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+    const stdout = hostOpen(`${dir}/fifo-out`, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    const stderr = hostOpen("/dev/null", O_RDWR | O_CLOEXEC);
+    assert.ok(Math.min(stdin, stdout, stderr, ...held) >= 0);
+    const k = newKernel();
+    k.createInit({ argv: [exe], envp: [], cwd: "/", creds: new Credentials(0, 0), stdio: stdioTo(out) });
+    const done = k.run();
+    try {
+      await until(() => Deno.readTextFileSync(out).includes("init up"), "init");
+      const r = execProcess(k, {
+        argv: [exe, "pipes"], envv: [], cwd: "/", uid: 0, gid: 0, additionalGids: [], stdio: { kind: "host", fds: [stdin, stdout, stderr] },
+      });
+      assert.ok(!(r instanceof Error));
+      await until(() => Deno.readTextFileSync(out).includes("exec ready"), "the exec'd process");
+      await new Promise((res) => setTimeout(res, 200));
+      k.pause();
+      await until(() => k.quiescent, "quiescence");
+      checkpointToFile(k, image, { rootHostPath: "/", sentryVersion: "test" });
+    } finally {
+      k.shutdown();
+      await done;
+    }
+    const gone = readSandboxImage(image, "/").state.files.filter((f) => f.kind === "gone");
+    assert.deepEqual(gone.map((f) => f.flags & 3).sort(), [0, 1, 2]);
+    for (const run of [1, 2]) {
+      const second = await sentry(["restore", image]);
+      assert.deepEqual(
+        [second.code, second.stderr, second.stdout],
+        [0, "", "exec: read returned 0, stdout write -1 (EPIPE), stderr write -1 (EPIPE)\n"],
+        `restore ${run}`,
+      );
+    }
+  } finally {
+    for (const fd of held) hostClose(fd);
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
 
 Deno.test("checkpoint of a sandbox with an exec -t session: restored, its terminal hangs up as when the exec client goes away", async () => {
   const exe = await compileC("ckpt_exec_tty", { static: true });

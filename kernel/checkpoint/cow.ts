@@ -92,6 +92,8 @@ function wordsOf(b: Uint8Array): Uint32Array {
 export class CowSaver {
   readonly objects: SavedCowObject[] = [];
   readonly #origins: Origin[] = [];
+  /** The objects' bytes: kept within what a restore accepts (a larger origin is not shared). */
+  #objectBytes = 0;
 
   /**
    * The origin whose pages at the same addresses equal most of the non-zero pages of `buf`
@@ -103,6 +105,7 @@ export class CowSaver {
     let best: CowMatch | null = null, bestCount = 0;
     for (const o of this.#origins) {
       if (o.mm === mm || o.end <= addr || end <= o.start) continue;
+      if (o.object < 0 && this.#objectBytes + (o.end - o.start) > MAX_COW_BYTES) continue;
       const s = Math.max(o.start, addr), e = Math.min(o.end, end);
       let count = 0;
       for (let a = s; a < e; a += PAGE_SIZE) {
@@ -158,6 +161,7 @@ export class CowSaver {
       }
       o.runs.length = keep;
       this.objects.push({ length: o.end - o.start, runs });
+      this.#objectBytes += o.end - o.start;
       o.pieces.push({ addr: o.start, len: o.end - o.start, object: o.object, offset: 0 });
     }
     return { addr: m.start, len: m.end - m.start, object: o.object, offset: m.start - o.start };

@@ -90,6 +90,7 @@ export const LEDGER: readonly LedgerEntry[] = [
       oomKilled: "a process the OOM killer chose",
       vforkPending: "a vfork child that has not exec'd",
       processKeyring: "a keyring (keyctl): a checkpoint refuses a sandbox with keyrings",
+      cgroup: "a cgroup other than the root (vfs/cgroupfs): a checkpoint refuses a changed cgroup2 hierarchy",
     },
   },
   {
@@ -123,6 +124,7 @@ export const LEDGER: readonly LedgerEntry[] = [
       sessionKeyring: "a keyring (keyctl): a checkpoint refuses a sandbox with keyrings",
       landlock: "a Landlock domain (landlock_restrict_self)",
       threadKeyring: "a keyring (keyctl): a checkpoint refuses a sandbox with keyrings",
+      cgroupNs: "a cgroup namespace of its own (unshare or clone with CLONE_NEWCGROUP)",
       ipc: "an IPC namespace of its own (unshare or clone with CLONE_NEWIPC); the sandbox's first one holds nothing a checkpoint saves (IPC objects and message queues are refused)",
       ptrace: "a task traced with ptrace(2)",
       seccomp: "seccomp strict mode or filters",

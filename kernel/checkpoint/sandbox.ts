@@ -45,9 +45,11 @@ import { CAP_FULL_SET, SECURE_ALL_BITS, SECURE_ALL_LOCKS } from "../../abi/linux
 import { OverlayDentry } from "../../vfs/overlay/overlay.ts";
 import { OverlayRegularFile } from "../../vfs/overlay/overlay_file.ts";
 import { HostRegularFile } from "../../vfs/hostfs/hostfs.ts";
+import { HostFile } from "../../vfs/host_file.ts";
 import { openDirSchema, openFileSchema, restoreOpenDir, restoreOpenFile, restoreTrees, saveOpenFile, saveTrees, treeSchema } from "./files.ts";
 import { attachRights, makeUnixSockets, saveUnixSocket, type SavedUnixSocket, unixSocketSchema } from "./unix_sockets.ts";
 import { UnixSocket } from "../socket/unix/unix_socket.ts";
+import { SOCK_STREAM } from "../../abi/linux/socket.ts";
 import { InetSaver, inetFileSchemas, makeInetFile, makeInetSockets, tcpSnapshotSchema, udpSnapshotSchema } from "./inet_sockets.ts";
 import { processTimersSchema, restoreProcessTimers, saveProcessTimers } from "./timers.ts";
 import { checkMemfdShape, makeMemfd, memfdSchema, saveMemfd, sealMemfd } from "./memfd.ts";
@@ -114,6 +116,11 @@ const fileSchema = z.discriminatedUnion("kind", [
   ...inetFileSchemas,
   /** A memfd with its contents (memfd.ts). */
   memfdSchema,
+  /**
+   * A descriptor an `exec` client passed as its process's stdio, gone with the client (which
+   * does not follow a restore): its access mode and status flags.
+   */
+  z.object({ kind: z.literal("gone"), flags: u32 }).strict(),
 ]);
 
 const pipeSchema = z.object({
@@ -401,6 +408,14 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
   if (!k.ipc.empty) throw new CheckpointError("System V IPC objects (shm, sem or msg) exist: not saved yet");
   if (k.ipc.mqueue.root.queues.size > 0) throw new CheckpointError("POSIX message queues exist: not saved yet");
   if (k.keys.size > 0) throw new CheckpointError("keyrings (keyctl) exist: not saved yet");
+  // The cgroup2 hierarchy is not in the image: refused once it is mounted or changed.
+  if (k.vfs.mounts().some((m) => m.fs === k.cgroups)) throw new CheckpointError("a cgroup2 filesystem is mounted: not saved yet");
+  if (k.cgroups.changed || k.cgroups.nsdelegate || groups.some((tg) => tg.cgroup !== null)) {
+    throw new CheckpointError("the cgroup2 hierarchy was changed (cgroups made, processes moved): not saved yet");
+  }
+  if ([...k.tasks.values()].some((t) => t.cgroupNs !== null)) {
+    throw new CheckpointError("a task is in a cgroup namespace of its own: not saved yet");
+  }
   if (groups.some((tg) => !tg.zombie && (tg.mm.aio?.size ?? 0) > 0)) throw new CheckpointError("asynchronous I/O contexts (io_setup) exist: not saved yet");
   const processes = groups.map((tg) => saveProcess(tg, c));
   const consoleTerm = k.tty.console;
@@ -537,6 +552,9 @@ function saveFile(f: FileDescription, c: SaveContext): number {
     if (anon !== null) return anon;
     const tty = saveTtyFile(f, (t) => saveTerminalRef(t, c));
     if (tty !== null) return tty;
+    // A host descriptor other than the sentry's stdio is one an `exec` client passed as its
+    // process's stdio: it belongs to a client that does not follow a restore.
+    if (f instanceof HostFile) return { kind: "gone", flags: f.flags };
     const file = saveOpenFile(c.kernel, f, (what) => new CheckpointError(`${what}: not saved yet`));
     if (file !== null) return file;
     throw new CheckpointError(`an open file ${f.path()} (${f.constructor.name}): not saved yet`);
@@ -990,6 +1008,11 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
         made.push(d);
         return d;
       }
+      if (f.kind === "gone") {
+        const d = goneDescription(k, f.flags);
+        made.push(d);
+        return d;
+      }
       const d = f.kind === "stdio" ? stdio[f.index]!.incRef() : new PipeEnd(pipes[f.pipe]!, f.reader, 0);
       // (checkShape: a plain pipe's ends never name a FIFO's pipe.)
       d.flags = f.flags;
@@ -1076,6 +1099,30 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
     for (const ctx of contexts.reverse()) ctx.addressSpace.release();
     for (const f of stdio) f.decRef();
   }
+}
+
+/**
+ * What an `exec` client's descriptor becomes once the client is gone, as its going away leaves
+ * it: a read end is a pipe's with no writer (end of file), a write end a pipe's with no reader
+ * (EPIPE and SIGPIPE), a descriptor open for both a stream socket whose peer closed (both).
+ */
+function goneDescription(k: Kernel, flags: number): FileDescription {
+  const status = flags & ~O_ACCMODE;
+  const acc = flags & O_ACCMODE;
+  if (acc === O_RDONLY || acc === O_WRONLY) {
+    const end = new PipeEnd(new Pipe(), acc === O_RDONLY, 0);
+    end.flags = flags;
+    return end;
+  }
+  const owner = { pid: 0, uid: 0, gid: 0 };
+  const a = new UnixSocket({ ns: k.unixNames, type: SOCK_STREAM, protocol: 0, flags: 0, owner });
+  const b = new UnixSocket({ ns: k.unixNames, type: SOCK_STREAM, protocol: 0, flags: 0, owner });
+  a.state = b.state = "connected";
+  a.peer = b;
+  b.peer = a;
+  b.decRef(); // the client's end closes
+  a.flags = O_RDWR | status;
+  return a;
 }
 
 /**

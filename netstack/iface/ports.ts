@@ -87,7 +87,10 @@ export class PortTable<T> {
       this.#next = p >= this.#high ? this.#low : p + 1;
       const list = this.#byPort.get(p)!;
       if (list.every((h) => h.shared) && usable(p)) {
-        list.push({ owner, addr, shared: true });
+        // usable() may have let a holder go (a TIME-WAIT taken over): the list is anew.
+        const now = this.#byPort.get(p);
+        if (now) now.push({ owner, addr, shared: true });
+        else this.#byPort.set(p, [{ owner, addr, shared: true }]);
         return p;
       }
     }

@@ -354,8 +354,18 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
     return this.#tcpPorts.bind(sock, addr, port, (other) => !(restoring && other.remote !== null) && tcpPortConflict(sock, addr, other));
   }
 
-  tcpBindForConnect(sock: TcpSocket, local: IpAddress, remote: TcpEndpoint): number {
-    return this.#tcpPorts.bindForConnect(sock, local, (p) => !this.#tcpConns.has(tcpKey(local, p, remote.addr, remote.port)));
+  tcpBindForConnect(sock: TcpSocket, local: IpAddress, remote: TcpEndpoint, now = 0): number {
+    return this.#tcpPorts.bindForConnect(sock, local, (p) => {
+      const held = this.#tcpConns.get(tcpKey(local, p, remote.addr, remote.port));
+      if (held === undefined) return true;
+      // net.ipv4.tcp_tw_reuse's default (2: loopback only): a 4-tuple in TIME-WAIT whose last
+      // segment came a second ago or more may be taken again (Linux's tcp_twsk_unique).
+      if (held.state === "TIME-WAIT" && this.isLocalAddress(remote.addr) && now - held.lastReceived >= 1000) {
+        held.abort();
+        return true;
+      }
+      return false;
+    });
   }
 
   tcpCanListen(sock: TcpSocket): boolean {
@@ -419,7 +429,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
 
   udpBind(sock: UdpSocket, addr: IpAddress | null, port: number): number {
     // A local, multicast or broadcast address (Linux's inet_bind takes RTN_BROADCAST too).
-    if (addr !== null && !this.isLocalAddress(addr) && !addr.isMulticast && !(addr.version === 4 && this.#isBroadcast(addr))) {
+    if (addr !== null && !this.isLocalAddress(addr) && !addr.isMulticast && !(addr.version === 4 && this.isBroadcastAddress(addr))) {
       throw EADDRNOTAVAIL;
     }
     return this.#udpPorts.bind(
@@ -443,7 +453,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
   }
 
   udpRoute(dst: IpAddress, sock?: UdpSocket): { src: IpAddress; mtu: number } | null {
-    if (dst.isMulticast && sock !== undefined) {
+    if ((dst.isMulticast || this.isBroadcastAddress(dst)) && sock !== undefined) {
       const i = this.multicastIface(sock, dst);
       if (i === null) return null;
       const iface = this.#interfaces[i]!;
@@ -455,7 +465,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
   }
 
   /** Whether `a` is the limited broadcast address or an interface's directed broadcast. */
-  #isBroadcast(a: IpAddress): boolean {
+  isBroadcastAddress(a: IpAddress): boolean {
     if (a.version === 4 && (a as Ipv4Address).isBroadcast) return true;
     for (const i of this.#interfaces) for (const c of i.addresses) if (c.broadcast()?.equals(a)) return true;
     return false;
@@ -477,8 +487,10 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
    * address, else the route to the group; null if none (ENETUNREACH).
    */
   multicastIface(sock: UdpSocket, group: IpAddress): number | null {
-    if (sock.multicastIf >= 0 && this.#interfaces[sock.multicastIf]) return sock.multicastIf;
-    if (sock.multicastIfAddr !== null) return this.interfaceOf(sock.multicastIfAddr);
+    if (group.isMulticast) {
+      if (sock.multicastIf >= 0 && this.#interfaces[sock.multicastIf]) return sock.multicastIf;
+      if (sock.multicastIfAddr !== null) return this.interfaceOf(sock.multicastIfAddr);
+    }
     if (sock.localAddr !== null && !sock.localAddr.isMulticast) {
       const i = this.interfaceOf(sock.localAddr);
       if (i !== null) return i;
@@ -675,6 +687,19 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
   }
 
   #sendUdp(now: number, sock: UdpSocket, d: Datagram): boolean {
+    if (this.isBroadcastAddress(d.dst.addr)) {
+      // A broadcast leaves by the bound address's interface, else the route; out of lo it
+      // comes back to the port's sockets bound to the wildcard or to that address.
+      const i = this.multicastIface(sock, d.dst.addr);
+      if (i !== null && isLoopbackInterface(this.#interfaces[i]!)) {
+        for (const s of this.#udpPorts.holders(d.dst.port)) {
+          if (s.localAddr !== null && !s.localAddr.equals(d.dst.addr)) continue;
+          if (!s.accepts(d.src, d.dst.addr)) continue;
+          s.deliver(d.src, d.dst, d.data, { ttl: d.ttl ?? DEFAULT_HOP_LIMIT, tos: d.tos ?? 0, at: now });
+        }
+        return true;
+      }
+    }
     if (d.dst.addr.isMulticast) {
       // Multicast: out of lo it comes straight back in, loop or not; out of another interface
       // a copy comes back to this host's members with IP_MULTICAST_LOOP (Linux's

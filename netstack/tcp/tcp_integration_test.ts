@@ -527,3 +527,33 @@ Deno.test("An orphan waits in FIN-WAIT-2 as long as finWait2Timeout (TCP_LINGER2
   const again = a.tcpSocket();
   again.bind(null, client.localPort); // the port is free again
 });
+
+Deno.test("On loopback a connect takes over a 4-tuple in TIME-WAIT a second after its last segment (tcp_tw_reuse's default), not before", () => {
+  const s = new Stack({ seed: 3 });
+  s.addInterface({ device: new Loopback({ medium: "ip", mtu: 65536 }), addresses: ["127.0.0.1/8"] });
+  s.ephemeralRange = [40000, 40000];
+  const settle = (now: number) => {
+    for (let i = 0; i < 1000 && s.poll(now); i++);
+  };
+  const lo = Ipv4Address.parse("127.0.0.1");
+  const l = s.tcpSocket();
+  l.bind(lo, 8080);
+  l.listen(4);
+  const c = s.tcpSocket();
+  c.connect(0, { addr: lo, port: 8080 });
+  settle(0);
+  const a = l.accept()!;
+  c.close(); // the client closes first: its side waits in TIME-WAIT
+  settle(1);
+  a.close();
+  settle(2);
+  assert.equal(c.state, "TIME-WAIT");
+  const early = s.tcpSocket();
+  assert.throws(() => early.connect(500, { addr: lo, port: 8080 }), (e: unknown) => (e as { code?: string }).code === "EADDRNOTAVAIL");
+  const late = s.tcpSocket();
+  late.connect(1500, { addr: lo, port: 8080 });
+  assert.equal(late.localPort, 40000);
+  assert.equal(c.state, "CLOSED");
+  settle(1500);
+  assert.equal(late.state, "ESTABLISHED");
+});

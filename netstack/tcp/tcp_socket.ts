@@ -77,7 +77,7 @@ export interface TcpHost {
    * share with other connections whose 4-tuples differ once no port is free (Linux's
    * __inet_hash_connect). Throws EADDRINUSE when none is left.
    */
-  tcpBindForConnect?(sock: TcpSocket, local: IpAddress, remote: TcpEndpoint): number;
+  tcpBindForConnect?(sock: TcpSocket, local: IpAddress, remote: TcpEndpoint, now?: number): number;
   /** Makes `sock`, a listener's new connection, a holder of its port with no check (Linux's inet_inherit_port). */
   tcpInheritPort?(sock: TcpSocket): void;
   /** Indexes `sock` by its full 4-tuple so that segments reach it. */
@@ -575,7 +575,7 @@ export class TcpSocket {
       // No ephemeral port left: Linux's __inet_hash_connect says EADDRNOTAVAIL (bind, EADDRINUSE).
       try {
         if (this.#host.tcpBindForConnect) {
-          this.#localPort = this.#host.tcpBindForConnect(this, this.#localAddr ?? route.src, remote);
+          this.#localPort = this.#host.tcpBindForConnect(this, this.#localAddr ?? route.src, remote, now);
           this.#bound = true;
           this.#portLocked = false;
         } else this.bind(null, 0);

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { IpAddress } from "../wire/address.ts";
+import type { IpAddress, Ipv4Address } from "../wire/address.ts";
 import { EAFNOSUPPORT, EDESTADDRREQ, EHOSTUNREACH, EINVAL, EMSGSIZE, ENETUNREACH, ENOTCONN, type NetError, netErrorByCode } from "../errors.ts";
 
 /**
@@ -226,7 +226,7 @@ export class UdpSocket {
     if (data.length > UDP_MAX_PAYLOAD) throw EMSGSIZE;
     if (this.#localAddr !== null && this.#localAddr.version !== to.addr.version) throw familyMismatch(this.#localAddr);
     const route = this.#host.udpRoute(to.addr, this);
-    if (route === null) throw to.addr.isMulticast ? ENETUNREACH : EHOSTUNREACH;
+    if (route === null) throw to.addr.isMulticast || (to.addr.version === 4 && (to.addr as Ipv4Address).isBroadcast) ? ENETUNREACH : EHOSTUNREACH;
     if (!this.#bound) this.bind(this.#localAddr, 0); // the address a disconnect kept, if any
     if (this.#txBytes + data.length > this.#txLimit && this.#tx.length > 0) return null;
     const local = this.#localAddr !== null && !this.#localAddr.isMulticast ? this.#localAddr : null;
@@ -256,6 +256,11 @@ export class UdpSocket {
   /** SO_RCVBUF (doubled, as Linux keeps it): the receive queue's memory limit. */
   set receiveLimit(n: number) {
     this.#rxLimit = Math.max(1024, Math.min(64 << 20, Math.floor(n))); // within what a checkpoint takes
+  }
+
+  /** Datagrams waiting to be read. */
+  get queued(): number {
+    return this.#rx.length;
   }
 
   /** The payload length of the next datagram, 0 if none (FIONREAD). */

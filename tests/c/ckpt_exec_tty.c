@@ -5,7 +5,10 @@
  * them. Run as "exec" (the exec'd process, on the session's terminal) it notes SIGHUP, reports
  * "exec ready" and blocks reading its terminal; when the read returns it reports what it saw.
  * Restored, the session's terminal is hung up as when its client goes away: SIGHUP, then the
- * read returns 0.
+ * read returns 0. Run as "pipes" (an exec'd process without a terminal, whose stdin, stdout and
+ * stderr are its client's pipe ends and socket) it ignores SIGPIPE, reports "exec ready" and
+ * blocks reading stdin; restored, its client's descriptors are gone as when the client exits:
+ * the read returns 0, writes fail with EPIPE.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -55,6 +58,21 @@ static int await_report(const char *path) {
 
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IONBF, 0);
+  if (argc > 1 && strcmp(argv[1], "pipes") == 0) {
+    signal(SIGPIPE, SIG_IGN);
+    report(READY, "exec ready");
+    char c;
+    ssize_t n = read(0, &c, 1);
+    ssize_t w1 = write(1, "x", 1);
+    int e1 = w1 < 0 ? errno : 0;
+    ssize_t w2 = write(2, "y", 1);
+    int e2 = w2 < 0 ? errno : 0;
+    char text[160];
+    snprintf(text, sizeof text, "exec: read returned %zd, stdout write %zd (%s), stderr write %zd (%s)", n, w1,
+             e1 == EPIPE ? "EPIPE" : "other", w2, e2 == EPIPE ? "EPIPE" : "other");
+    report(DONE, text);
+    return 0;
+  }
   if (argc > 1 && strcmp(argv[1], "exec") == 0) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

@@ -25,6 +25,7 @@ static const char *en(int e) {
     case EADDRINUSE: return "EADDRINUSE";
     case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
     case ENODEV: return "ENODEV";
+    case EACCES: return "EACCES";
     default: return strerror(e);
   }
 }
@@ -98,9 +99,25 @@ int main(void) {
   R("joining a unicast address", setsockopt(b, IPPROTO_IP, IP_ADD_MEMBERSHIP, &bad, sizeof bad));
   R("a short ip_mreq", setsockopt(b, IPPROTO_IP, IP_ADD_MEMBERSHIP, &bad, 4));
   R("b drops what it never joined", join(b, 0));
+  int on = 1; /* before the datagram comes: Linux notes IP_PKTINFO's data as it queues it */
+  setsockopt(a, IPPROTO_IP, IP_PKTINFO, &on, sizeof on);
   send_group(sender, port);
-  printf("a member: a gets %s, b %s, the one bound to the group %s, the one bound to 127.0.0.1 %s\n", got(a, 1),
-         got(b, 1), got(g, 1), got(l, 0));
+  printf("a member: b gets %s, the one bound to the group %s, the one bound to 127.0.0.1 %s\n", got(b, 1), got(g, 1),
+         got(l, 0));
+  {
+    char buf[16], cbuf[64];
+    struct iovec iov = {buf, sizeof buf};
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+    long n = recvmsg(a, &m, 0);
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+    struct in_pktinfo pi = {0};
+    if (cm) memcpy(&pi, CMSG_DATA(cm), sizeof pi);
+    char spec[INET_ADDRSTRLEN], dst[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &pi.ipi_spec_dst, spec, sizeof spec);
+    inet_ntop(AF_INET, &pi.ipi_addr, dst, sizeof dst);
+    printf("a gets %ld bytes, IP_PKTINFO ifindex is lo's: %s, spec_dst %s, addr %s\n", n,
+           pi.ipi_ifindex == (int)if_nametoindex("lo") ? "yes" : "no", spec, dst);
+  }
   R("b joins by ip_mreqn (ifindex of lo)", ({
       struct ip_mreqn m = {.imr_ifindex = (int)if_nametoindex("lo")};
       inet_pton(AF_INET, GROUP, &m.imr_multiaddr);
@@ -128,6 +145,18 @@ int main(void) {
   }
   unsigned char c7 = 7;
   R("IP_MULTICAST_TTL as a byte", setsockopt(sender, IPPROTO_IP, IP_MULTICAST_TTL, &c7, 1));
+  /* Broadcast out of lo (the sender is bound to 127.0.0.1): needs SO_BROADCAST. */
+  int bc = receiver(0, "255.255.255.255");
+  int bport = port_of(bc);
+  int bs = receiver(0, "127.0.0.1");
+  struct sockaddr_in ba = {.sin_family = AF_INET, .sin_port = htons(bport), .sin_addr.s_addr = htonl(INADDR_BROADCAST)};
+  R("sendto 255.255.255.255 without SO_BROADCAST", sendto(bs, "hello", 5, 0, (struct sockaddr *)&ba, sizeof ba));
+  int yes = 1;
+  setsockopt(bs, SOL_SOCKET, SO_BROADCAST, &yes, sizeof yes);
+  R("with it", sendto(bs, "hello", 5, 0, (struct sockaddr *)&ba, sizeof ba));
+  printf("the socket bound to 255.255.255.255 gets %s\n", got(bc, 1));
+  close(bc);
+  close(bs);
   int tcp = socket(AF_INET, SOCK_STREAM, 0), one = 1;
   R("IP_MULTICAST_TTL on TCP", setsockopt(tcp, IPPROTO_IP, IP_MULTICAST_TTL, &one, sizeof one));
   close(tcp);

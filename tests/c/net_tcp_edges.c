@@ -428,20 +428,8 @@ static void queues(void) {
     printf("recvmsg%s %ld: cmsg level %d type %d inq %d\n", i == 0 ? "(MSG_PEEK)" : "", n, cm ? cm->cmsg_level : -1,
            cm ? cm->cmsg_type : -1, inq);
   }
-  int ts = 1;
-  setsockopt(a, SOL_SOCKET, SO_TIMESTAMP, &ts, sizeof ts);
-  send(c, buf, 10, 0);
-  poll(&p, 1, 5000);
-  {
-    char cbuf[CMSG_SPACE(16) + CMSG_SPACE(sizeof(int))];
-    struct iovec iov = {buf, sizeof buf};
-    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
-    long n = recvmsg(a, &m, 0);
-    printf("recvmsg with SO_TIMESTAMP and TCP_INQ: %ld:", n);
-    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&m); cm != NULL; cm = CMSG_NXTHDR(&m, cm))
-      printf(" (level %d type %d len %d)", cm->cmsg_level, cm->cmsg_type, (int)(cm->cmsg_len - CMSG_LEN(0)));
-    printf("\n");
-  }
+  /* (SO_TIMESTAMP's control message on TCP is not compared: Linux gives one only when the data
+   * arrived after its timestamps were switched on, which it does in the background.) */
   close(a);
   close(c);
   close(l);

@@ -10,10 +10,24 @@
 #include <linux/errqueue.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
+
+static int blocked_fd;
+static char blocked_result[64];
+
+static void *blocked_recv(void *arg) {
+  (void)arg;
+  char b[16];
+  errno = 0;
+  long n = recv(blocked_fd, b, sizeof b, 0);
+  snprintf(blocked_result, sizeof blocked_result, "%ld %s", n, strerrorname_np(errno));
+  return NULL;
+}
 
 static void run(int family, int connected) {
   int on = 1;
@@ -45,8 +59,8 @@ static void run(int family, int connected) {
   }
   struct pollfd p = {s, POLLIN, 0};
   int ready = poll(&p, 1, 2000);
-  printf("%s %s: poll %d POLLERR %s\n", family == AF_INET ? "IPv4" : "IPv6", connected ? "connected" : "unconnected", ready,
-         p.revents & POLLERR ? "yes" : "no");
+  printf("%s %s: poll %d revents %#x (POLLERR, and POLLIN only with data)\n", family == AF_INET ? "IPv4" : "IPv6",
+         connected ? "connected" : "unconnected", ready, p.revents);
   int err = 0;
   socklen_t el = sizeof err;
   getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &el);
@@ -77,6 +91,19 @@ static void run(int family, int connected) {
   errno = 0;
   n = recvmsg(s, &m, MSG_ERRQUEUE);
   printf("  an empty queue: %ld %s\n", n, strerrorname_np(errno));
+  /* A recv blocked before the error comes ends with it (SO_RCVTIMEO bounds a hang). */
+  if (connected) {
+    blocked_fd = socket(family, SOCK_DGRAM, 0);
+    setsockopt(blocked_fd, SOL_SOCKET, SO_RCVTIMEO, &(struct timeval){5, 0}, sizeof(struct timeval));
+    connect(blocked_fd, (struct sockaddr *)&a, len);
+    pthread_t t;
+    pthread_create(&t, NULL, blocked_recv, NULL);
+    usleep(100 * 1000); /* most likely blocked by now; if not, it finds the error at once */
+    send(blocked_fd, payload, 10, 0);
+    pthread_join(t, NULL);
+    printf("  a blocked recv: %s\n", blocked_result);
+    close(blocked_fd);
+  }
   close(s);
 }
 

@@ -40,6 +40,7 @@ export class FakeProcess implements ProcProcess {
   ttyNr = 0;
   tpgid = -1;
   oomScoreAdj = 0;
+  cgroupLine = "0::/\n";
   mem: ProcMemory | null = null;
   memoryBytes = new Uint8Array(0);
   memoryBase = 0;

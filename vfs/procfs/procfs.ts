@@ -561,7 +561,7 @@ class PidFile extends GeneratedFile {
       case "oom_score":
         return `${Math.max(0, 666 + Math.floor(p.oomScoreAdj * 2 / 3))}\n`;
       case "cgroup":
-        return "0::/\n";
+        return p.cgroupLine;
       case "wchan":
         return "0";
       default:

@@ -148,6 +148,8 @@ export interface ProcProcess {
   /** Soft and hard limits, indexed by RLIMIT_* (16 entries). */
   limits(): Array<{ cur: bigint; max: bigint }>;
   oomScoreAdj: number;
+  /** /proc/PID/cgroup: "0::PATH\n", the path relative to the reader's cgroup namespace. */
+  readonly cgroupLine: string;
 }
 
 /** Machine-wide facts. */

@@ -18,7 +18,7 @@ import {
   type UdpEndpoint,
   type UdpSocket,
 } from "../../../netstack/mod.ts";
-import { EADDRINUSE, EADDRNOTAVAIL, EAFNOSUPPORT, EAGAIN, ENOBUFS, ENODEV, ENOENT, type LinuxError, EDESTADDRREQ, EINVAL, EMSGSIZE, ENOTCONN, EPIPE, ENOPROTOOPT } from "../../errno.ts";
+import { EACCES, EADDRINUSE, EADDRNOTAVAIL, EAFNOSUPPORT, EAGAIN, ENOBUFS, ENODEV, ENOENT, type LinuxError, EDESTADDRREQ, EINVAL, EMSGSIZE, ENOTCONN, EPIPE, ENOPROTOOPT } from "../../errno.ts";
 import type { Net } from "../../net.ts";
 import { monotonicNs, realtimeNs } from "../../time.ts";
 import { SIOCGSTAMP } from "../../../abi/linux/socket.ts";
@@ -125,8 +125,10 @@ export class UdpSocketFile extends InetSocketFile {
 
   protected netReadiness(): NetReadiness {
     const r = this.sock.readiness();
+    // A pending error is POLLERR, not POLLIN (Linux's datagram_poll); a blocked recv wakes
+    // for either (sys_socket sleeps on both).
     return {
-      readable: r.readable || this.#held !== null || this.#shutRd,
+      readable: this.sock.queued > 0 || this.#held !== null || this.#shutRd,
       writable: r.writable,
       hup: this.#shutRd && this.#shutWr,
       error: r.error,
@@ -310,7 +312,10 @@ export class UdpSocketFile extends InetSocketFile {
       const ep = this.destination(req.to, true);
       if (ep !== "unspec") {
         if (ep.port === 0) throw EINVAL; // Linux's udp_sendmsg: no datagram to port 0
-        if (!ep.addr!.isMulticast) this.checkReachable(ep.addr!); // a group's route: by the multicast options
+        const broadcast = this.net.stack.isBroadcastAddress(ep.addr!);
+        if (broadcast && !this.broadcast) throw EACCES; // Linux's udp_sendmsg without SO_BROADCAST
+        // A group's or a broadcast's way out is chosen by the socket's options and address.
+        if (!ep.addr!.isMulticast && !broadcast) this.checkReachable(ep.addr!);
         this.net.checkAllowed(ep.addr!, ep.port);
         to = { addr: ep.addr!, port: ep.port };
       }
@@ -460,7 +465,14 @@ export class UdpSocketFile extends InetSocketFile {
         const b = new Uint8Array(12);
         new DataView(b.buffer).setInt32(0, ifindex, true);
         if (to.addr.version === 4) {
-          b.set(to.addr.bytes, 4); // ipi_spec_dst: the local address it came to
+          // ipi_spec_dst: the local address it came to; for a group or a broadcast, the
+          // receiving interface's (Linux's fib_compute_spec_dst).
+          let spec: IpAddress = to.addr;
+          if (to.addr.isMulticast || this.net.stack.interfaceOf(to.addr) === null) {
+            const iface = this.net.stack.interfaces[ifindex - 1];
+            spec = iface?.addresses.find((c) => c.address.version === 4)?.address ?? to.addr;
+          }
+          b.set(spec.bytes, 4);
           b.set(to.addr.bytes, 8); // ipi_addr: the header's destination
         }
         out.push({ level: C.IPPROTO_IP, type: C.IP_PKTINFO, data: b });

@@ -32,7 +32,7 @@ import {
   SOL_SOCKET, UIO_MAXIOV,
 } from "../../../abi/linux/socket.ts";
 import { IPPROTO_UDP } from "../../socket/inet/constants.ts";
-import { EVENT_IN, EVENT_OUT } from "../../../waiter/mod.ts";
+import { EVENT_ERR, EVENT_IN, EVENT_OUT } from "../../../waiter/mod.ts";
 import { monotonicNs } from "../../time.ts";
 import { type ControlMessages, SocketFile, socketFamily } from "../../socket/mod.ts";
 import { intOption } from "../../socket/sockopt.ts";
@@ -487,7 +487,7 @@ function recvOne(t: Task, sock: SocketFile, segs: IoSegment[], flags: number, st
         n = sock.recvVia(t, total - st.partial, flags, dst.move);
       } catch (e) {
         const canWait = e === EAGAIN && (flags & MSG_DONTWAIT) === 0 && !expired(st);
-        if (canWait) return sleep(sock, EVENT_IN, st);
+        if (canWait) return sleep(sock, EVENT_IN | EVENT_ERR, st);
         if (st.partial > 0) return finishRecv(st, {});
         throw e;
       }
@@ -501,7 +501,7 @@ function recvOne(t: Task, sock: SocketFile, segs: IoSegment[], flags: number, st
       r = sock.recvmsg(t, { maxLen: total - st.partial, flags });
     } catch (e) {
       const canWait = e === EAGAIN && (flags & MSG_DONTWAIT) === 0 && !expired(st);
-      if (canWait) return sleep(sock, EVENT_IN, st);
+      if (canWait) return sleep(sock, EVENT_IN | EVENT_ERR, st); // an error ends the wait too
       if (st.partial > 0) return finishRecv(st, {});
       throw e;
     }
