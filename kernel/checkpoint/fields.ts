@@ -253,7 +253,7 @@ export const LEDGER: readonly LedgerEntry[] = [
   {
     file: "vfs/tty/terminal.ts",
     className: "Terminal",
-    saved: ["index", "ld", "winsize", "session", "foregroundPgrp", "slaveEverOpened", "hungUp", "locked", "exclusive"],
+    saved: ["index", "ld", "winsize", "session", "foregroundPgrp", "slaveEverOpened", "hungUp", "locked", "exclusive", "packet", "pktStatus"],
     derived: {
       masterOpens: "counted by the restored master descriptions (and the console's bridge)",
       slaveOpens: "counted by the restored slave descriptions",
@@ -265,7 +265,7 @@ export const LEDGER: readonly LedgerEntry[] = [
   {
     file: "vfs/tty/line_discipline.ts",
     className: "LineDiscipline",
-    saved: ["termios", "#input", "#delims", "#committed", "#consumed", "#line", "#output", "column", "#lineColumn", "#lnext", "stopped"],
+    saved: ["termios", "#input", "#delims", "#committed", "#consumed", "#line", "#flip", "#output", "column", "#lineColumn", "#lnext", "stopped"],
     derived: { signals: "sent to the foreground group as the input that raised them is received: none wait between calls" },
   },
   {
