@@ -253,7 +253,7 @@ export const LEDGER: readonly LedgerEntry[] = [
   {
     file: "vfs/tty/terminal.ts",
     className: "Terminal",
-    saved: ["index", "ld", "winsize", "session", "foregroundPgrp", "slaveEverOpened", "hungUp", "locked", "exclusive"],
+    saved: ["index", "ld", "winsize", "session", "foregroundPgrp", "slaveEverOpened", "hungUp", "locked", "exclusive", "packet", "pktStatus"],
     derived: {
       masterOpens: "counted by the restored master descriptions (and the console's bridge)",
       slaveOpens: "counted by the restored slave descriptions",
@@ -265,7 +265,7 @@ export const LEDGER: readonly LedgerEntry[] = [
   {
     file: "vfs/tty/line_discipline.ts",
     className: "LineDiscipline",
-    saved: ["termios", "#input", "#delims", "#committed", "#consumed", "#line", "#output", "column", "#lineColumn", "#lnext", "stopped"],
+    saved: ["termios", "#input", "#delims", "#committed", "#consumed", "#line", "#flip", "#output", "column", "#lineColumn", "#lnext", "stopped"],
     derived: { signals: "sent to the foreground group as the input that raised them is received: none wait between calls" },
   },
   {
@@ -323,7 +323,7 @@ export const LEDGER: readonly LedgerEntry[] = [
       "#tsRecent", "#sackEnabled", "#lastAckSent", "#synPending", "#finQueued", "#finAcked", "#rstPending", "#rstPendingFor",
       "#scoreboard", "#dupAcks", "#recovery", "#rexmitAt", "#rexmitHigh", "#rttSeq", "#rttStart", "#retries", "#rtt", "#cc",
       "#ackNow", "#lastSackSeq", "#acksOwed", "#segsUnacked", "#lastAdvWindow", "#rtoAt", "#delayedAckAt", "#timeWaitAt",
-      "#keepaliveAt", "#persistAt", "#finWait2At", "#keepaliveProbes", "#persistBackoff", "#lastRecvAt", "#probePending",
+      "#keepaliveAt", "#persistAt", "#finWait2At", "#corkAt", "#keepaliveProbes", "#persistBackoff", "#lastRecvAt", "#probePending",
       "#error", "#userClosed", "#shutRd", "#shutWr", "#wasConnected", "#portLocked",
     ],
     derived: { "#host": "the restoring kernel's stack, which takes the socket's port and 4-tuple back (TcpSocket.restore)" },

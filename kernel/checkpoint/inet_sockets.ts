@@ -115,6 +115,7 @@ export const tcpSnapshotSchema = z.object({
   timers: z.object({
     rto: ms.nullable(), delayedAck: ms.nullable(), timeWait: ms.nullable(), keepalive: ms.nullable(), persist: ms.nullable(),
     finWait2: ms.nullable(),
+    cork: ms.nullable().optional(),
   }).strict(),
   ages: z.object({ rttStart: ms, lastRecv: ms }).strict(),
   rtt: z.object({ srtt: real.nullable(), rttvar: real, rto: z.number().min(1).max(600_000) }).strict(),

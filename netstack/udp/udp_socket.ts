@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { IpAddress } from "../wire/address.ts";
+import type { IpAddress, Ipv4Address } from "../wire/address.ts";
 import { EAFNOSUPPORT, EDESTADDRREQ, EHOSTUNREACH, EINVAL, EMSGSIZE, ENETUNREACH, ENOTCONN, type NetError, netErrorByCode } from "../errors.ts";
 
 /**
@@ -226,7 +226,7 @@ export class UdpSocket {
     if (data.length > UDP_MAX_PAYLOAD) throw EMSGSIZE;
     if (this.#localAddr !== null && this.#localAddr.version !== to.addr.version) throw familyMismatch(this.#localAddr);
     const route = this.#host.udpRoute(to.addr, this);
-    if (route === null) throw to.addr.isMulticast ? ENETUNREACH : EHOSTUNREACH;
+    if (route === null) throw to.addr.isMulticast || (to.addr.version === 4 && (to.addr as Ipv4Address).isBroadcast) ? ENETUNREACH : EHOSTUNREACH;
     if (!this.#bound) this.bind(this.#localAddr, 0); // the address a disconnect kept, if any
     if (this.#txBytes + data.length > this.#txLimit && this.#tx.length > 0) return null;
     const local = this.#localAddr !== null && !this.#localAddr.isMulticast ? this.#localAddr : null;

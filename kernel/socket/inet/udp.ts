@@ -18,7 +18,7 @@ import {
   type UdpEndpoint,
   type UdpSocket,
 } from "../../../netstack/mod.ts";
-import { EADDRINUSE, EADDRNOTAVAIL, EAFNOSUPPORT, EAGAIN, ENOBUFS, ENODEV, ENOENT, type LinuxError, EDESTADDRREQ, EINVAL, EMSGSIZE, ENOTCONN, EPIPE, ENOPROTOOPT } from "../../errno.ts";
+import { EACCES, EADDRINUSE, EADDRNOTAVAIL, EAFNOSUPPORT, EAGAIN, ENOBUFS, ENODEV, ENOENT, type LinuxError, EDESTADDRREQ, EINVAL, EMSGSIZE, ENOTCONN, EPIPE, ENOPROTOOPT } from "../../errno.ts";
 import type { Net } from "../../net.ts";
 import { monotonicNs, realtimeNs } from "../../time.ts";
 import { SIOCGSTAMP } from "../../../abi/linux/socket.ts";
@@ -312,7 +312,10 @@ export class UdpSocketFile extends InetSocketFile {
       const ep = this.destination(req.to, true);
       if (ep !== "unspec") {
         if (ep.port === 0) throw EINVAL; // Linux's udp_sendmsg: no datagram to port 0
-        if (!ep.addr!.isMulticast) this.checkReachable(ep.addr!); // a group's route: by the multicast options
+        const broadcast = this.net.stack.isBroadcastAddress(ep.addr!);
+        if (broadcast && !this.broadcast) throw EACCES; // Linux's udp_sendmsg without SO_BROADCAST
+        // A group's or a broadcast's way out is chosen by the socket's options and address.
+        if (!ep.addr!.isMulticast && !broadcast) this.checkReachable(ep.addr!);
         this.net.checkAllowed(ep.addr!, ep.port);
         to = { addr: ep.addr!, port: ep.port };
       }
