@@ -23,6 +23,8 @@ import type { Context, Platform, Stop, StopReason } from "../platform/mod.ts";
 import type { VirtualFilesystem } from "../vfs/mod.ts";
 import type { FileDescription } from "../vfs/file_description.ts";
 import { DebugLog } from "./log.ts";
+import { CgroupFilesystem, type CgroupHost, type CgroupMember } from "../vfs/cgroupfs/cgroupfs.ts";
+import { groupCpu } from "./cpu_time.ts";
 import { Task } from "./task.ts";
 import { ThreadGroup } from "./thread_group.ts";
 import { FdTable } from "./fd_table.ts";
@@ -163,6 +165,8 @@ export class Kernel {
   readonly unixNames = new UnixNamespace();
   /** System V shared memory, semaphores and message queues (kernel/ipc.ts). */
   readonly ipc = new IpcNamespace(IPC_LIMITS);
+  /** The cgroup v2 hierarchy (vfs/cgroupfs): what `mount -t cgroup2` shows. */
+  readonly cgroups = new CgroupFilesystem();
   /** Every keyring (keyctl, kernel/keys.ts). */
   readonly keys = new KeyRegistry();
   /** flock, POSIX and OFD file locks (vfs/lock.ts). */
@@ -244,6 +248,25 @@ export class Kernel {
     this.net = o.net ?? new Net();
     this.net.armDeadline = () => this.addDeadline(this.net);
     this.resources = new ResourceControl(this, o.limits ?? noLimits());
+    this.cgroups.host = this.#cgroupHost();
+  }
+
+  /** The kernel as the cgroup hierarchy sees it. */
+  #cgroupHost(): CgroupHost {
+    const tgOf = (m: CgroupMember) => m as ThreadGroup;
+    return {
+      callerProcess: () => {
+        const t = this.current;
+        if (t === null) throw new Error("cgroup: no calling task");
+        return t.tg;
+      },
+      threadIds: (m) => [...tgOf(m).tasks].map((t) => t.tid),
+      process: (pid) => this.tasks.get(pid)?.tg ?? this.threadGroups.get(pid) ?? null,
+      processes: () => this.threadGroups.values(),
+      callerNs: () => this.current?.cgroupNs ?? null,
+      kill: (m) => void this.sendSignal(tgOf(m), 9, { code: 0x80 /* SI_KERNEL */ }),
+      cpuNs: (m) => groupCpu(tgOf(m)),
+    };
   }
 
   static create(o: KernelOptions): Kernel {
@@ -1426,6 +1449,7 @@ export class Kernel {
     for (const ns of new Set([this.ipc, t.ipc])) ns.exitSem(tg.tgid, tg.tgid, SEMVMX);
     tg.exitUid = t.creds.uid;
     tg.zombie = true;
+    if (tg.cgroup !== null) this.cgroups.refreshPopulated();
     this.resources.activity?.processEnded(tg, tg.exitStatus ?? 0);
     tg.exitQueue.notify(EVENT_IN);
     sessionLeaderExited(this, tg);

@@ -10,6 +10,7 @@
  * @module
  */
 
+import type { CgroupNamespace } from "../vfs/cgroupfs/cgroupfs.ts";
 import type { UtsNamespace } from "./uts.ts";
 import type { IpcNamespace } from "./ipc.ts";
 import type { Keyring } from "./keys.ts";
@@ -159,6 +160,8 @@ export class Task implements Waker, MemoryIO {
   uts: UtsNamespace;
   /** The IPC namespace (System V objects, POSIX message queues), shared unless CLONE_NEWIPC. */
   ipc: IpcNamespace;
+  /** The task's cgroup namespace (vfs/cgroupfs); null: the sandbox's first one. */
+  cgroupNs: CgroupNamespace | null = null;
   /** The trace of this task, when another task traces it with ptrace(2) (kernel/ptrace.ts). */
   ptrace: PtraceLink | null = null;
   /** The tasks this task traces. */

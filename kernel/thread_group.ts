@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { CgroupDir } from "../vfs/cgroupfs/cgroupfs.ts";
 import type { Keyring } from "./keys.ts";
 import type { IoAccounting, Task } from "./task.ts";
 import { WaitQueue } from "../waiter/mod.ts";
@@ -102,6 +103,8 @@ export class ThreadGroup {
   stopReport = 0;
   /** True while wait(WCONTINUED) has a continue to report (Linux's SIGNAL_STOP_CONTINUED). */
   continuedReport = false;
+  /** The process's cgroup (vfs/cgroupfs); null: the root cgroup. */
+  cgroup: CgroupDir | null = null;
   /** Accumulated CPU time in ns, user and system, of exited threads (kernel/cpu_time.ts). */
   userNs = 0;
   sysNs = 0;

@@ -367,3 +367,7 @@ Deno.test("an interactive bash on sentry do -t with a running and a stopped back
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a slave's default termios, packet mode, the master's poll after the slave closed, master writes beyond the input buffer and TIOCGPTPEER's controlling terminal behave as natively", async () => {
+  await assertSameAsNative([await compileC("pty_packet")]);
+});

@@ -29,6 +29,12 @@ export const TIOCSWINSZ = 0x5414;
 export const FIONREAD = 0x541b;
 export const TIOCINQ = FIONREAD;
 export const TIOCPKT = 0x5420;
+/** Packet mode's status bits (the first byte of a master read). */
+export const TIOCPKT_DATA = 0;
+export const TIOCPKT_FLUSHREAD = 1;
+export const TIOCPKT_FLUSHWRITE = 2;
+export const TIOCPKT_STOP = 4;
+export const TIOCPKT_START = 8;
 export const TIOCNOTTY = 0x5422;
 export const TIOCSETD = 0x5423;
 export const TIOCGETD = 0x5424;

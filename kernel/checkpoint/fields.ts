@@ -90,6 +90,7 @@ export const LEDGER: readonly LedgerEntry[] = [
       oomKilled: "a process the OOM killer chose",
       vforkPending: "a vfork child that has not exec'd",
       processKeyring: "a keyring (keyctl): a checkpoint refuses a sandbox with keyrings",
+      cgroup: "a cgroup other than the root (vfs/cgroupfs): a checkpoint refuses a changed cgroup2 hierarchy",
     },
   },
   {
@@ -123,6 +124,7 @@ export const LEDGER: readonly LedgerEntry[] = [
       sessionKeyring: "a keyring (keyctl): a checkpoint refuses a sandbox with keyrings",
       landlock: "a Landlock domain (landlock_restrict_self)",
       threadKeyring: "a keyring (keyctl): a checkpoint refuses a sandbox with keyrings",
+      cgroupNs: "a cgroup namespace of its own (unshare or clone with CLONE_NEWCGROUP)",
       ipc: "an IPC namespace of its own (unshare or clone with CLONE_NEWIPC); the sandbox's first one holds nothing a checkpoint saves (IPC objects and message queues are refused)",
       ptrace: "a task traced with ptrace(2)",
       seccomp: "seccomp strict mode or filters",
@@ -251,7 +253,7 @@ export const LEDGER: readonly LedgerEntry[] = [
   {
     file: "vfs/tty/terminal.ts",
     className: "Terminal",
-    saved: ["index", "ld", "winsize", "session", "foregroundPgrp", "slaveEverOpened", "hungUp", "locked", "exclusive"],
+    saved: ["index", "ld", "winsize", "session", "foregroundPgrp", "slaveEverOpened", "hungUp", "locked", "exclusive", "packet", "pktStatus"],
     derived: {
       masterOpens: "counted by the restored master descriptions (and the console's bridge)",
       slaveOpens: "counted by the restored slave descriptions",
@@ -263,7 +265,7 @@ export const LEDGER: readonly LedgerEntry[] = [
   {
     file: "vfs/tty/line_discipline.ts",
     className: "LineDiscipline",
-    saved: ["termios", "#input", "#delims", "#committed", "#consumed", "#line", "#output", "column", "#lineColumn", "#lnext", "stopped"],
+    saved: ["termios", "#input", "#delims", "#committed", "#consumed", "#line", "#flip", "#output", "column", "#lineColumn", "#lnext", "stopped"],
     derived: { signals: "sent to the foreground group as the input that raised them is received: none wait between calls" },
   },
   {
@@ -321,7 +323,7 @@ export const LEDGER: readonly LedgerEntry[] = [
       "#tsRecent", "#sackEnabled", "#lastAckSent", "#synPending", "#finQueued", "#finAcked", "#rstPending", "#rstPendingFor",
       "#scoreboard", "#dupAcks", "#recovery", "#rexmitAt", "#rexmitHigh", "#rttSeq", "#rttStart", "#retries", "#rtt", "#cc",
       "#ackNow", "#lastSackSeq", "#acksOwed", "#segsUnacked", "#lastAdvWindow", "#rtoAt", "#delayedAckAt", "#timeWaitAt",
-      "#keepaliveAt", "#persistAt", "#finWait2At", "#keepaliveProbes", "#persistBackoff", "#lastRecvAt", "#probePending",
+      "#keepaliveAt", "#persistAt", "#finWait2At", "#corkAt", "#keepaliveProbes", "#persistBackoff", "#lastRecvAt", "#probePending",
       "#error", "#userClosed", "#shutRd", "#shutWr", "#wasConnected", "#portLocked",
     ],
     derived: { "#host": "the restoring kernel's stack, which takes the socket's port and 4-tuple back (TcpSocket.restore)" },

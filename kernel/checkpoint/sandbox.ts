@@ -408,6 +408,14 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
   if (!k.ipc.empty) throw new CheckpointError("System V IPC objects (shm, sem or msg) exist: not saved yet");
   if (k.ipc.mqueue.root.queues.size > 0) throw new CheckpointError("POSIX message queues exist: not saved yet");
   if (k.keys.size > 0) throw new CheckpointError("keyrings (keyctl) exist: not saved yet");
+  // The cgroup2 hierarchy is not in the image: refused once it is mounted or changed.
+  if (k.vfs.mounts().some((m) => m.fs === k.cgroups)) throw new CheckpointError("a cgroup2 filesystem is mounted: not saved yet");
+  if (k.cgroups.changed || k.cgroups.nsdelegate || groups.some((tg) => tg.cgroup !== null)) {
+    throw new CheckpointError("the cgroup2 hierarchy was changed (cgroups made, processes moved): not saved yet");
+  }
+  if ([...k.tasks.values()].some((t) => t.cgroupNs !== null)) {
+    throw new CheckpointError("a task is in a cgroup namespace of its own: not saved yet");
+  }
   if (groups.some((tg) => !tg.zombie && (tg.mm.aio?.size ?? 0) > 0)) throw new CheckpointError("asynchronous I/O contexts (io_setup) exist: not saved yet");
   const processes = groups.map((tg) => saveProcess(tg, c));
   const consoleTerm = k.tty.console;

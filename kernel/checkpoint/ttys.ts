@@ -20,6 +20,7 @@ import { z } from "./zod_tree.ts";
 import type { Kernel } from "../kernel.ts";
 import { LineDiscipline, PtyMasterFile, PtySlaveFile, Terminal, TtyFile } from "../../vfs/tty/mod.ts";
 import { NCCS } from "../../abi/linux/tty.ts";
+import { FLIP_BUFFER_SIZE } from "../../vfs/tty/line_discipline.ts";
 import { Credentials } from "../creds.ts";
 import type { Location } from "../../vfs/mount.ts";
 import type { FileDescription } from "../../vfs/file_description.ts";
@@ -47,6 +48,7 @@ export const terminalSchema = z.object({
     delims: z.array(z.object({ at: z.number().int().min(0).max(4096), eof: z.boolean() }).strict()).max(4096),
     line: bytes(4096),
     output: bytes(MAX_OUTPUT),
+    flip: bytes(FLIP_BUFFER_SIZE).optional(),
     column: z.number().int().min(0).max(1 << 30),
     lineColumn: z.number().int().min(0).max(1 << 30),
     lnext: z.boolean(),
@@ -60,6 +62,9 @@ export const terminalSchema = z.object({
   hungUp: z.boolean(),
   locked: z.boolean(),
   exclusive: z.boolean(),
+  /** TIOCPKT and the status the master has yet to read (absent: off, none). */
+  packet: z.boolean().optional(),
+  pktStatus: z.number().int().min(0).max(0xff).optional(),
 }).strict();
 
 /**
@@ -88,6 +93,7 @@ export function saveTerminal(t: Terminal): SavedTerminal {
     hungUp: t.hungUp,
     locked: t.locked,
     exclusive: t.exclusive,
+    ...(t.packet ? { packet: true, pktStatus: t.pktStatus } : {}),
   };
 }
 
@@ -121,6 +127,8 @@ export function makeTerminals(k: Kernel, saved: readonly SavedTerminal[], consol
     t.hungUp = s.hungUp;
     t.locked = s.locked;
     t.exclusive = s.exclusive;
+    t.packet = s.packet === true;
+    t.pktStatus = s.pktStatus ?? 0;
     if (i === console) {
       if (s.hungUp) throw new ImageError("restore: the image does not hold together: the console is hung up");
       t.masterOpens = 1; // the bridge's

@@ -429,7 +429,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
 
   udpBind(sock: UdpSocket, addr: IpAddress | null, port: number): number {
     // A local, multicast or broadcast address (Linux's inet_bind takes RTN_BROADCAST too).
-    if (addr !== null && !this.isLocalAddress(addr) && !addr.isMulticast && !(addr.version === 4 && this.#isBroadcast(addr))) {
+    if (addr !== null && !this.isLocalAddress(addr) && !addr.isMulticast && !(addr.version === 4 && this.isBroadcastAddress(addr))) {
       throw EADDRNOTAVAIL;
     }
     return this.#udpPorts.bind(
@@ -453,7 +453,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
   }
 
   udpRoute(dst: IpAddress, sock?: UdpSocket): { src: IpAddress; mtu: number } | null {
-    if (dst.isMulticast && sock !== undefined) {
+    if ((dst.isMulticast || this.isBroadcastAddress(dst)) && sock !== undefined) {
       const i = this.multicastIface(sock, dst);
       if (i === null) return null;
       const iface = this.#interfaces[i]!;
@@ -465,7 +465,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
   }
 
   /** Whether `a` is the limited broadcast address or an interface's directed broadcast. */
-  #isBroadcast(a: IpAddress): boolean {
+  isBroadcastAddress(a: IpAddress): boolean {
     if (a.version === 4 && (a as Ipv4Address).isBroadcast) return true;
     for (const i of this.#interfaces) for (const c of i.addresses) if (c.broadcast()?.equals(a)) return true;
     return false;
@@ -487,8 +487,10 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
    * address, else the route to the group; null if none (ENETUNREACH).
    */
   multicastIface(sock: UdpSocket, group: IpAddress): number | null {
-    if (sock.multicastIf >= 0 && this.#interfaces[sock.multicastIf]) return sock.multicastIf;
-    if (sock.multicastIfAddr !== null) return this.interfaceOf(sock.multicastIfAddr);
+    if (group.isMulticast) {
+      if (sock.multicastIf >= 0 && this.#interfaces[sock.multicastIf]) return sock.multicastIf;
+      if (sock.multicastIfAddr !== null) return this.interfaceOf(sock.multicastIfAddr);
+    }
     if (sock.localAddr !== null && !sock.localAddr.isMulticast) {
       const i = this.interfaceOf(sock.localAddr);
       if (i !== null) return i;
@@ -685,6 +687,19 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
   }
 
   #sendUdp(now: number, sock: UdpSocket, d: Datagram): boolean {
+    if (this.isBroadcastAddress(d.dst.addr)) {
+      // A broadcast leaves by the bound address's interface, else the route; out of lo it
+      // comes back to the port's sockets bound to the wildcard or to that address.
+      const i = this.multicastIface(sock, d.dst.addr);
+      if (i !== null && isLoopbackInterface(this.#interfaces[i]!)) {
+        for (const s of this.#udpPorts.holders(d.dst.port)) {
+          if (s.localAddr !== null && !s.localAddr.equals(d.dst.addr)) continue;
+          if (!s.accepts(d.src, d.dst.addr)) continue;
+          s.deliver(d.src, d.dst, d.data, { ttl: d.ttl ?? DEFAULT_HOP_LIMIT, tos: d.tos ?? 0, at: now });
+        }
+        return true;
+      }
+    }
     if (d.dst.addr.isMulticast) {
       // Multicast: out of lo it comes straight back in, loop or not; out of another interface
       // a copy comes back to this host's members with IP_MULTICAST_LOOP (Linux's

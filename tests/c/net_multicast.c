@@ -25,6 +25,7 @@ static const char *en(int e) {
     case EADDRINUSE: return "EADDRINUSE";
     case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
     case ENODEV: return "ENODEV";
+    case EACCES: return "EACCES";
     default: return strerror(e);
   }
 }
@@ -144,6 +145,18 @@ int main(void) {
   }
   unsigned char c7 = 7;
   R("IP_MULTICAST_TTL as a byte", setsockopt(sender, IPPROTO_IP, IP_MULTICAST_TTL, &c7, 1));
+  /* Broadcast out of lo (the sender is bound to 127.0.0.1): needs SO_BROADCAST. */
+  int bc = receiver(0, "255.255.255.255");
+  int bport = port_of(bc);
+  int bs = receiver(0, "127.0.0.1");
+  struct sockaddr_in ba = {.sin_family = AF_INET, .sin_port = htons(bport), .sin_addr.s_addr = htonl(INADDR_BROADCAST)};
+  R("sendto 255.255.255.255 without SO_BROADCAST", sendto(bs, "hello", 5, 0, (struct sockaddr *)&ba, sizeof ba));
+  int yes = 1;
+  setsockopt(bs, SOL_SOCKET, SO_BROADCAST, &yes, sizeof yes);
+  R("with it", sendto(bs, "hello", 5, 0, (struct sockaddr *)&ba, sizeof ba));
+  printf("the socket bound to 255.255.255.255 gets %s\n", got(bc, 1));
+  close(bc);
+  close(bs);
   int tcp = socket(AF_INET, SOCK_STREAM, 0), one = 1;
   R("IP_MULTICAST_TTL on TCP", setsockopt(tcp, IPPROTO_IP, IP_MULTICAST_TTL, &one, sizeof one));
   close(tcp);

@@ -23,7 +23,7 @@ import { EACCES, EINVAL, EIO, ENOTDIR, EPERM, EROFS, type LinuxError } from "../
 import {
   O_ACCMODE, O_RDONLY, O_TRUNC, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, SEEK_CUR, SEEK_END, SEEK_SET,
 } from "../../abi/linux/file.ts";
-import { Dentry, type Filesystem, type FsStat, type SetAttr } from "../dentry.ts";
+import { Dentry, type Filesystem, type FsStat, type NewFile, type SetAttr } from "../dentry.ts";
 import type { DirEntry, FileDescription, Stat } from "../file_description.ts";
 import { LocatedFile } from "../located_file.ts";
 import type { Location } from "../mount.ts";
@@ -157,7 +157,7 @@ export abstract class KDentry extends Dentry {
     throw this.kfs.createError;
   }
 
-  override mkdir(): Dentry {
+  override mkdir(_name: string, _attrs: NewFile): Dentry {
     throw this.kfs.createError;
   }
 

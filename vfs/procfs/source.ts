@@ -148,6 +148,10 @@ export interface ProcProcess {
   /** Soft and hard limits, indexed by RLIMIT_* (16 entries). */
   limits(): Array<{ cur: bigint; max: bigint }>;
   oomScoreAdj: number;
+  /** /proc/PID/cgroup: "0::PATH\n", the path relative to the reader's cgroup namespace. */
+  readonly cgroupLine: string;
+  /** The inode number of the cgroup namespace of the process's leader. */
+  readonly cgroupNsIno: number;
 }
 
 /** Machine-wide facts. */

@@ -31,6 +31,11 @@ import { Termios } from "./termios.ts";
 
 /** Linux's N_TTY_BUF_SIZE: the input buffer; a canonical line holds one byte less. */
 export const INPUT_BUFFER_SIZE = 4096;
+/**
+ * Linux's TTYB_DEFAULT_MEM_LIMIT: typed bytes the terminal holds in its flip buffer while the
+ * input buffer has no room; the hardware side's writes are refused (EAGAIN) only beyond it.
+ */
+export const FLIP_BUFFER_SIZE = 65536;
 /** How much output may wait for the hardware side before writers are told to wait. */
 export const OUTPUT_BUFFER_SIZE = 16384;
 
@@ -95,6 +100,8 @@ export interface SavedLineDiscipline {
   delims: Array<{ at: number; eof: boolean }>;
   line: Uint8Array<ArrayBuffer>;
   output: Uint8Array<ArrayBuffer>;
+  /** Typed bytes not yet taken by the discipline (absent: none). */
+  flip?: Uint8Array<ArrayBuffer> | undefined;
   column: number;
   lineColumn: number;
   lnext: boolean;
@@ -128,6 +135,8 @@ export class LineDiscipline {
   #consumed = 0;
   /** The canonical line being edited, not yet readable. */
   #line: number[] = [];
+  /** Typed bytes waiting for room in the input buffer (Linux's flip buffer), in order. */
+  readonly #flip = new ByteQueue();
   /** Output for the hardware side (processed writes and echoes). */
   readonly #output = new ByteQueue();
   /** The output column, for tabs and erasing. */
@@ -171,9 +180,14 @@ export class LineDiscipline {
     return this.#input.length >= amt;
   }
 
-  /** Whether the hardware side may send more input (the buffer has room). */
+  /** How many more bytes the hardware side may send now (room in the flip buffer). */
   get inputRoom(): number {
-    return Math.max(0, INPUT_BUFFER_SIZE - this.inputLength);
+    return FLIP_BUFFER_SIZE - this.#flip.length;
+  }
+
+  /** Typed bytes waiting for room in the input buffer. */
+  get pendingInput(): number {
+    return this.#flip.length;
   }
 
   /** Changes the settings; a switch out of canonical mode makes the edited line readable. */
@@ -193,17 +207,28 @@ export class LineDiscipline {
   // ---- input (hardware side → readers) ------------------------------------------------------
 
   /**
-   * Processes bytes from the hardware side. Returns how many were taken: fewer than given when
-   * the input buffer is full in non-canonical mode (the writer waits), as Linux throttles.
+   * Bytes from the hardware side: as many as the flip buffer has room for are taken (fewer
+   * than given, 0 meaning "wait", only when it is full), then processed while the input buffer
+   * has room; the rest waits there, in order, for {@linkcode drainPending} (after a read or a
+   * change of settings), as Linux's pty keeps a throttled discipline's input.
    */
   receive(src: Uint8Array): number {
-    let i = 0;
-    for (; i < src.length; i++) {
-      if (!this.canonical && this.#input.length >= INPUT_BUFFER_SIZE) break;
-      if (this.canonical && this.#input.length >= INPUT_BUFFER_SIZE) break;
-      this.#receiveByte(src[i]!);
+    const k = Math.min(src.length, this.inputRoom);
+    for (let i = 0; i < k; i++) this.#flip.push(src[i]!);
+    this.drainPending();
+    return k;
+  }
+
+  /**
+   * Processes waiting typed bytes while the input buffer has room: as n_tty, it keeps one byte
+   * of its N_TTY_BUF_SIZE free (4095 readable bytes at most).
+   */
+  drainPending(): void {
+    while (this.#flip.length > 0 && this.#input.length < INPUT_BUFFER_SIZE - 1) {
+      const c = this.#flip.at(0);
+      this.#flip.drop(1);
+      this.#receiveByte(c);
     }
-    return i;
   }
 
   #receiveByte(c: number): void {
@@ -235,7 +260,8 @@ export class LineDiscipline {
       if (sig !== 0) {
         this.signals.push(sig);
         if ((t.lflag & NOFLSH) === 0) {
-          this.flushInput();
+          // n_tty's reset_buffer_flags: what was typed after the character still comes.
+          this.#resetInput();
           this.flushOutput();
         }
         if (t.iflag & IXON) this.stopped = false;
@@ -418,8 +444,14 @@ export class LineDiscipline {
     return n;
   }
 
-  /** TCIFLUSH: drops every byte of input, committed or being edited. */
+  /** TCIFLUSH: drops every byte of input, committed, being edited or waiting. */
   flushInput(): void {
+    this.#flip.clear();
+    this.#resetInput();
+  }
+
+  /** Drops the input buffer: committed lines and the line being edited. */
+  #resetInput(): void {
     this.#input.clear();
     this.#consumed = this.#committed;
     this.#delims = [];
@@ -511,6 +543,7 @@ export class LineDiscipline {
       delims: this.#delims.map((d) => ({ at: d.at - this.#consumed, eof: d.eof })),
       line: Uint8Array.from(this.#line),
       output: Uint8Array.from(this.#output.bytes.slice(this.#output.head)),
+      ...(this.#flip.length > 0 ? { flip: Uint8Array.from(this.#flip.bytes.slice(this.#flip.head)) } : {}),
       column: this.column,
       lineColumn: this.#lineColumn,
       lnext: this.#lnext,
@@ -539,6 +572,8 @@ export class LineDiscipline {
     ld.#delims = s.delims.map((d) => ({ ...d }));
     ld.#line = [...s.line];
     for (const b of s.output) ld.#output.push(b);
+    if ((s.flip?.length ?? 0) > FLIP_BUFFER_SIZE) throw new Error("more typed input than a terminal holds");
+    for (const b of s.flip ?? []) ld.#flip.push(b);
     ld.column = s.column;
     ld.#lineColumn = s.lineColumn;
     ld.#lnext = s.lnext;

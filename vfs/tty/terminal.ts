@@ -18,9 +18,9 @@
 
 import { EAGAIN, EIO } from "../../kernel/errno.ts";
 import { SIGCONT, SIGHUP, SIGWINCH } from "../../abi/linux/signal.ts";
-import { EVENT_ERR, EVENT_HUP, EVENT_IN, EVENT_OUT, EVENT_RDNORM, EVENT_WRNORM, WaitQueue } from "../../waiter/mod.ts";
+import { EVENT_ERR, EVENT_HUP, EVENT_IN, EVENT_OUT, EVENT_PRI, EVENT_RDNORM, EVENT_WRNORM, WaitQueue } from "../../waiter/mod.ts";
 import { LineDiscipline, OUTPUT_BUFFER_SIZE } from "./line_discipline.ts";
-import { WINSIZE_SIZE } from "../../abi/linux/tty.ts";
+import { TIOCPKT_DATA, TIOCPKT_START, TIOCPKT_STOP, WINSIZE_SIZE } from "../../abi/linux/tty.ts";
 
 /** What a terminal asks of the process table. Implemented by the kernel. */
 export interface TtyHost {
@@ -76,6 +76,10 @@ export class Terminal {
   locked = true;
   /** TIOCEXCL. */
   exclusive = false;
+  /** TIOCPKT: master reads start with a status byte (TIOCPKT_DATA, or the events below). */
+  packet = false;
+  /** TIOCPKT_* events the master has yet to read (flushes, stop and start of output). */
+  pktStatus = 0;
   readonly slaveQueue = new WaitQueue();
   readonly masterQueue = new WaitQueue();
   /** Who sends the signals; null in unit tests that need none. */
@@ -93,18 +97,32 @@ export class Terminal {
   /** Bytes typed into the terminal. Returns how many were taken; EAGAIN when none fit. */
   masterWrite(src: Uint8Array): number {
     if (src.length === 0) return 0;
+    const wasStopped = this.ld.stopped;
     const n = this.ld.receive(src);
+    // ^S / ^Q: a packet-mode master hears of output stopping and starting.
+    if (this.ld.stopped !== wasStopped) this.outputFlow(this.ld.stopped);
     this.#sendSignals();
     if (n === 0) throw EAGAIN;
     this.#inputChanged();
     return n;
   }
 
-  /** Output of the terminal. EIO once every slave closed and nothing is left; else EAGAIN. */
+  /**
+   * Output of the terminal. EIO once every slave closed and nothing is left; else EAGAIN. In
+   * packet mode a pending status comes alone, before any data; data comes after a
+   * TIOCPKT_DATA byte (n_tty_read).
+   */
   masterRead(dst: Uint8Array): number {
     if (dst.length === 0) return 0;
-    const n = this.ld.readOutput(dst);
+    if (this.packet && this.pktStatus !== 0) {
+      dst[0] = this.pktStatus;
+      this.pktStatus = 0;
+      return 1;
+    }
+    const skip = this.packet && this.ld.outputLength > 0 ? 1 : 0;
+    const n = this.ld.readOutput(dst.subarray(skip)) + skip;
     if (n > 0) {
+      if (skip) dst[0] = TIOCPKT_DATA;
       this.slaveQueue.notify(EVENT_OUT | EVENT_WRNORM);
       return n;
     }
@@ -120,7 +138,9 @@ export class Terminal {
   masterReadiness(mask: number): number {
     let r = 0;
     if (this.ld.outputLength > 0) r |= EVENT_IN | EVENT_RDNORM;
-    if (this.slaveClosed) r |= EVENT_HUP | EVENT_IN;
+    if (this.packet && this.pktStatus !== 0) r |= EVENT_IN | EVENT_RDNORM | EVENT_PRI;
+    // POLLHUP without POLLIN once every slave closed (n_tty_poll); a read then sees EIO.
+    if (this.slaveClosed) r |= EVENT_HUP;
     if (this.ld.inputRoom > 0) r |= EVENT_OUT | EVENT_WRNORM;
     return r & (mask | EVENT_HUP | EVENT_ERR);
   }
@@ -156,7 +176,11 @@ export class Terminal {
   slaveRead(dst: Uint8Array): number | null {
     if (this.hungUp) return 0;
     const n = this.ld.read(dst);
-    if (n !== null && n > 0) this.masterQueue.notify(EVENT_OUT | EVENT_WRNORM);
+    if (n !== null && n > 0) {
+      // Room again: typed bytes waiting in the flip buffer go in (and may raise signals).
+      if (this.ld.pendingInput > 0) this.#takePending();
+      this.masterQueue.notify(EVENT_OUT | EVENT_WRNORM);
+    }
     return n;
   }
 
@@ -199,9 +223,27 @@ export class Terminal {
 
   /** Settings changed (or input was flushed): readers and writers may be able to go on. */
   settingsChanged(): void {
+    if (this.ld.pendingInput > 0) this.#takePending();
     this.#inputChanged();
     this.masterQueue.notify(EVENT_IN | EVENT_OUT);
     this.slaveQueue.notify(EVENT_OUT);
+  }
+
+  /**
+   * A packet-mode event for the master (TIOCPKT_FLUSHREAD, _FLUSHWRITE, ...): it reads it
+   * before any more data, and poll says POLLPRI. Nothing outside packet mode.
+   */
+  packetEvent(bits: number): void {
+    if (!this.packet) return;
+    this.pktStatus |= bits;
+    this.masterQueue.notify(EVENT_IN | EVENT_RDNORM | EVENT_PRI);
+  }
+
+  /** Output stopped or started (^S/^Q, TCOOFF/TCOON): TIOCPKT_STOP or _START (stop_tty). */
+  outputFlow(stopped: boolean): void {
+    if (!this.packet) return;
+    this.pktStatus = (this.pktStatus & ~(stopped ? TIOCPKT_START : TIOCPKT_STOP)) | (stopped ? TIOCPKT_STOP : TIOCPKT_START);
+    this.masterQueue.notify(EVENT_IN | EVENT_RDNORM | EVENT_PRI);
   }
 
   /** The terminal is the controlling terminal of session sid, pgrp in the foreground. */
@@ -214,6 +256,13 @@ export class Terminal {
   detach(): void {
     this.session = 0;
     this.foregroundPgrp = 0;
+  }
+
+  /** Processes typed bytes that waited for room, then tells readers and sends signals. */
+  #takePending(): void {
+    this.ld.drainPending();
+    this.#sendSignals();
+    this.#inputChanged();
   }
 
   #inputChanged(): void {

@@ -7,7 +7,7 @@
  */
 
 import {
-  B38400, CREAD, CS8, ECHO, ECHOCTL, ECHOE, ECHOK, ECHOKE, HUPCL, ICANON, ICRNL, IEXTEN, ISIG,
+  B38400, CREAD, CS8, ECHO, ECHOCTL, ECHOE, ECHOK, ECHOKE, ICANON, ICRNL, IEXTEN, ISIG,
   IXON, NCCS, ONLCR, OPOST, TERMIO_SIZE, TERMIOS2_SIZE, TERMIOS_SIZE, VEOF, VERASE, VINTR, VKILL,
   VLNEXT, VMIN, VQUIT, VREPRINT, VSTART, VSTOP, VSUSP, VTIME, VWERASE, VDISCARD,
 } from "../../abi/linux/tty.ts";
@@ -32,11 +32,14 @@ function defaultCc(): number[] {
   return cc;
 }
 
-/** @savable Terminal settings (Linux's struct ktermios). */
+/**
+ * @savable Terminal settings (Linux's struct ktermios); new ones are a pty slave's
+ * (tty_std_termios without HUPCL: the pty driver's init_termios).
+ */
 export class Termios {
   iflag = ICRNL | IXON;
   oflag = OPOST | ONLCR;
-  cflag = B38400 | CS8 | CREAD | HUPCL;
+  cflag = B38400 | CS8 | CREAD;
   lflag = ISIG | ICANON | ECHO | ECHOE | ECHOK | ECHOCTL | ECHOKE | IEXTEN;
   line = 0;
   cc: number[] = defaultCc();

@@ -18,7 +18,8 @@ import {
   TCOON, TCSBRK, TCSBRKP, TCSETA, TCSETAF, TCSETAW, TCSETS, TCSETS2, TCSETSF, TCSETSF2, TCSETSW,
   TCSETSW2, TCXONC, TERMIO_SIZE, TERMIOS2_SIZE, TERMIOS_SIZE, TIOCEXCL, TIOCGDEV, TIOCGETD,
   TIOCGEXCL, TIOCGPTLCK, TIOCGPTN, TIOCGWINSZ, TIOCNXCL, TIOCOUTQ, TIOCSETD, TIOCSPTLCK,
-  TIOCSWINSZ, TTYAUX_MAJOR, UNIX98_PTY_SLAVE_MAJOR, VMIN, VTIME, WINSIZE_SIZE,
+  TIOCGPKT, TIOCPKT, TIOCPKT_FLUSHREAD, TIOCPKT_FLUSHWRITE, TIOCSWINSZ, TTYAUX_MAJOR, UNIX98_PTY_SLAVE_MAJOR, VMIN,
+  VTIME, WINSIZE_SIZE,
 } from "../../abi/linux/tty.ts";
 import { FileDescription, type MemoryIO, type Stat } from "../file_description.ts";
 import type { Location } from "../mount.ts";
@@ -167,9 +168,11 @@ export abstract class TtyFile extends FileDescription {
     const ld = this.terminal.ld;
     switch (action) {
       case TCOOFF:
+        if (!ld.stopped) this.terminal.outputFlow(true);
         ld.stopped = true;
         return;
       case TCOON:
+        if (ld.stopped) this.terminal.outputFlow(false);
         ld.stopped = false;
         this.terminal.settingsChanged();
         return;
@@ -190,6 +193,8 @@ export abstract class TtyFile extends FileDescription {
     // The master's input is the slave's output, and the other way round.
     if (this.isMaster ? output : input) ld.flushInput();
     if (this.isMaster ? input : output) ld.flushOutput();
+    // A slave's flush is news for a packet-mode master; its own flushes are not.
+    if (!this.isMaster) this.terminal.packetEvent((input ? TIOCPKT_FLUSHREAD : 0) | (output ? TIOCPKT_FLUSHWRITE : 0));
     this.terminal.settingsChanged();
   }
 }
@@ -249,6 +254,15 @@ export class PtyMasterFile extends TtyFile {
         return 0;
       case TIOCGPTLCK:
         io.copyOut(arg, u32(this.terminal.locked ? 1 : 0));
+        return 0;
+      case TIOCPKT: {
+        const on = new DataView(io.copyIn(arg, 4).buffer).getInt32(0, true) !== 0;
+        if (on !== this.terminal.packet) this.terminal.pktStatus = 0;
+        this.terminal.packet = on;
+        return 0;
+      }
+      case TIOCGPKT:
+        io.copyOut(arg, u32(this.terminal.packet ? 1 : 0));
         return 0;
       default:
         throw ENOTTY;

@@ -206,7 +206,8 @@ export function ttyIoctl(t: Task, file: TtyFile, cmd: number, arg: number): Sysc
       if (!(file instanceof PtyMasterFile)) throw ENOTTY;
       if (arg & ~(O_ACCMODE | O_NOCTTY | O_NONBLOCK | O_CLOEXEC)) throw EINVAL;
       if (term.locked) throw EIO;
-      const slave = k.tty.devpts.openSlave(term, (arg & ~(O_NOCTTY | O_CLOEXEC)) | O_LARGEFILE, slaveLocation(t, term));
+      // As an open of the slave: it may become the caller's controlling terminal (tty_open).
+      const slave = resolveTtyOpen(t, k.tty.devpts.openSlave(term, (arg & ~(O_NOCTTY | O_CLOEXEC)) | O_LARGEFILE, slaveLocation(t, term)), arg);
       try {
         return t.fdTable.install(slave, (arg & O_CLOEXEC) !== 0);
       } catch (e) {

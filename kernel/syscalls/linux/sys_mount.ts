@@ -5,7 +5,7 @@
  * One mount namespace: every process sees the same tree. Privilege: mount, umount2 and
  * pivot_root need CAP_SYS_ADMIN, chroot CAP_SYS_CHROOT (EPERM without).
  *
- * mount(2) supports: new proc, sysfs, devtmpfs and tmpfs (size=, mode=, uid=, gid=) instances,
+ * mount(2) supports: new proc, sysfs, devtmpfs and tmpfs (size=, mode=, uid=, gid=) instances, cgroup2,
  * overlays of the sandbox's directories (one lowerdir, upperdir, workdir); bind mounts
  * of directories on directories and of files on files (MS_BIND; MS_REC is accepted, submounts
  * are not copied); MS_REMOUNT (with or without MS_BIND) changing ro, nosuid, nodev, noexec;
@@ -141,9 +141,24 @@ function newFilesystem(t: Task, type: string, data: string): Filesystem {
     case "mqueue":
       // The caller's IPC namespace's queues, whichever mount shows them (Linux's mqueue_get_tree).
       return t.ipc.mqueue;
+    case "cgroup2":
+      cgroup2Options(t, data);
+      return t.kernel.cgroups;
     default:
       throw ENODEV;
   }
+}
+
+/**
+ * cgroup2's options (cgroup2_parse_param, then apply_cgroup_root_flags): unknown ones are
+ * EINVAL; nsdelegate is system-wide and set or cleared by each mount from the initial cgroup
+ * namespace (ignored from another).
+ */
+function cgroup2Options(t: Task, data: string): void {
+  const known = ["nsdelegate", "favordynmods", "memory_localevents", "memory_recursiveprot", "memory_hugetlb_accounting", "pids_localevents"];
+  const opts = data.split(",").filter((o) => o !== "");
+  for (const o of opts) if (!known.includes(o) && !SB_FLAGS.has(o)) throw EINVAL;
+  if (t.cgroupNs === null) t.kernel.cgroups.nsdelegate = opts.includes("nsdelegate");
 }
 
 /** Implements mount(2). */
@@ -201,9 +216,13 @@ const sysMount: SyscallFn = (t, a) => {
   const dataAddr = a.pointer(4);
   const fs = newFilesystem(t, type, dataAddr === 0 ? "" : t.copyInString(dataAddr, 4095));
   if (!at.isDir) throw ENOTDIR;
+  // A cgroup2 mount shows the hierarchy from the caller's cgroup namespace root.
+  const root = fs === t.kernel.cgroups ? t.kernel.cgroups.nsRootOf(t) : fs.root;
+  // do_add_mount: the same superblock at the same place on top of itself is EBUSY.
+  if (at.mount.fs === fs && at.dentry === at.mount.root) throw EBUSY;
   // No source: "none", as Linux shows a NULL fc->source.
   const source = srcAddr === 0 ? "none" : t.copyInString(srcAddr, 4095);
-  t.kernel.vfs.mount(at, fs, { readonly: (f & MS_RDONLY) !== 0, flags: perMount, source });
+  t.kernel.vfs.mount(at, fs, { readonly: (f & MS_RDONLY) !== 0, flags: perMount, source, root });
   void MS_SILENT;
   return 0;
 };
@@ -296,7 +315,7 @@ const MOVE_MOUNT_F_SYMLINKS = 0x1, MOVE_MOUNT_F_AUTOMOUNTS = 0x2, MOVE_MOUNT_F_E
 const MOVE_MOUNT_T_SYMLINKS = 0x10, MOVE_MOUNT_T_AUTOMOUNTS = 0x20, MOVE_MOUNT_T_EMPTY_PATH = 0x40;
 const OPEN_TREE_CLONE = 0x1, AT_RECURSIVE = 0x8000;
 /** The types fsopen(2) knows (what mount(2) makes). */
-const FS_TYPES = new Set(["tmpfs", "proc", "sysfs", "devtmpfs", "overlay", "mqueue"]);
+const FS_TYPES = new Set(["tmpfs", "proc", "sysfs", "devtmpfs", "overlay", "mqueue", "cgroup2"]);
 /** Superblock flags any filesystem takes through fsconfig (Linux's vfs_parse_sb_flag). */
 const SB_FLAGS = new Set(["ro", "rw", "dirsync", "lazytime", "nolazytime", "mand", "nomand", "sync", "async", "silent"]);
 
@@ -544,6 +563,6 @@ export const table: Record<number, SyscallEntry> = {
   432: partial("fsmount", sysFsmount, "no MOUNT_ATTR_IDMAP"),
   155: partial("pivot_root", sysPivotRoot, "the old root is bind-mounted at put_old"),
   161: supported("chroot", sysChroot),
-  165: partial("mount", sysMount, "proc, sysfs, devtmpfs, tmpfs, overlay (one lower layer), bind, remount, move; no propagation"),
+  165: partial("mount", sysMount, "proc, sysfs, devtmpfs, tmpfs, cgroup2, overlay (one lower layer), bind, remount, move; no propagation"),
   166: partial("umount2", sysUmount2, "MNT_EXPIRE always fails with EAGAIN"),
 };

@@ -1,0 +1,655 @@
+/**
+ * cgroupfs: the cgroup v2 hierarchy (Linux's kernel/cgroup/cgroup.c over kernfs, gVisor's
+ * fsimpl/cgroupfs). One hierarchy per sandbox, as Linux's cgrp_dfl_root: every
+ * `mount -t cgroup2` shows it (rooted at the caller's cgroup namespace root), and every process
+ * is in exactly one of its cgroups (`ThreadGroup.cgroup`, null for the root cgroup).
+ *
+ * What is implemented: the core interface files (cgroup.procs, cgroup.threads,
+ * cgroup.controllers, cgroup.subtree_control, cgroup.type, cgroup.events, cgroup.max.depth,
+ * cgroup.max.descendants, cgroup.stat, cgroup.freeze, cgroup.kill, cpu.stat), mkdir and rmdir of
+ * cgroups with Linux's limits and errors (EAGAIN past cgroup.max.*, EBUSY for a populated cgroup
+ * or one with children), migration by writing a PID to cgroup.procs with Linux's permission rule
+ * (write access, with the opener's credentials, to cgroup.procs of the common ancestor of the
+ * source and destination), cgroup.events' poll (POLLPRI|POLLERR per open file until it reads, as
+ * kernfs_generic_poll) and IN_MODIFY when "populated" changes, cgroup.kill, chmod/chown of
+ * files and directories, xattrs (trusted.*, security.*, user.*), ENODEV on the files of a removed
+ * cgroup. No controller is offered (cgroup.controllers is empty), so "+name" writes to
+ * cgroup.subtree_control are EINVAL, as for a controller the kernel does not have.
+ *
+ * The filesystem does not import the kernel: processes are reached through
+ * {@linkcode CgroupHost}, which the kernel implements.
+ *
+ * @module
+ */
+
+import {
+  EACCES, EAGAIN, EBADF, EBUSY, EEXIST, EINVAL, ENODATA, ENODEV, ENOENT, EOPNOTSUPP, EPERM, ERANGE, ESRCH,
+} from "../../kernel/errno.ts";
+import { S_IFDIR, S_IFREG, SEEK_CUR, SEEK_END, SEEK_SET } from "../../abi/linux/file.ts";
+import type { FileDescription, Stat } from "../file_description.ts";
+import type { DirEntry } from "../file_description.ts";
+import type { NewFile, SetAttr } from "../dentry.ts";
+import { dirEntry, KDentry, KernFilesystem } from "../kernfs/kernfs.ts";
+import { LocatedFile } from "../located_file.ts";
+import type { Location } from "../mount.ts";
+import type { Credentials } from "../../kernel/creds.ts";
+import { MAY_WRITE } from "../permissions.ts";
+import { EVENT_ERR, EVENT_IN, EVENT_OUT, EVENT_PRI, EVENT_RDNORM, EVENT_WRNORM, WaitQueue } from "../../waiter/mod.ts";
+import { fsnotifyChange } from "../fsnotify.ts";
+import { IN_MODIFY } from "../fsnotify.ts";
+
+/** statfs(2)'s f_type of cgroup2 (include/uapi/linux/magic.h). */
+export const CGROUP2_SUPER_MAGIC = 0x63677270;
+
+/** A process as the hierarchy sees it (the kernel's ThreadGroup). */
+export interface CgroupMember {
+  readonly tgid: number;
+  readonly zombie: boolean;
+  /** Its cgroup; null: the root cgroup. */
+  cgroup: CgroupDir | null;
+}
+
+/** What the hierarchy needs of the kernel. */
+export interface CgroupHost {
+  /** The process of the calling task. */
+  callerProcess(): CgroupMember;
+  /** Thread ids of the live threads of a process. */
+  threadIds(m: CgroupMember): number[];
+  /** The process a PID (or a TID of one of its threads) names, as the caller sees it; null: none. */
+  process(pid: number): CgroupMember | null;
+  /** Every process, live or zombie. */
+  processes(): Iterable<CgroupMember>;
+  /** The cgroup namespace of the calling task (null: the first one, or no caller). */
+  callerNs(): CgroupNamespace | null;
+  /** Sends SIGKILL to a process. */
+  kill(m: CgroupMember): void;
+  /** CPU time of a process (its live and exited threads), in ns. */
+  cpuNs(m: CgroupMember): { userNs: number; sysNs: number };
+}
+
+/** The interface files of every cgroup: name, mode, whether the root has it. */
+const FILES: ReadonlyArray<readonly [string, number, boolean]> = [
+  ["cgroup.type", 0o644, false],
+  ["cgroup.procs", 0o644, true],
+  ["cgroup.threads", 0o644, true],
+  ["cgroup.controllers", 0o444, true],
+  ["cgroup.subtree_control", 0o644, true],
+  ["cgroup.events", 0o444, false],
+  ["cgroup.max.descendants", 0o644, true],
+  ["cgroup.max.depth", 0o644, true],
+  ["cgroup.stat", 0o444, true],
+  ["cgroup.freeze", 0o644, false],
+  ["cgroup.kill", 0o200, false],
+  ["cpu.stat", 0o444, true],
+];
+
+/** @savable (refused: a checkpoint refuses a changed hierarchy) The one cgroup2 hierarchy. */
+export class CgroupFilesystem extends KernFilesystem {
+  declare root: CgroupDir;
+  /** Set by the kernel once it exists. */
+  host: CgroupHost | null = null;
+  /** The nsdelegate mount option: system-wide, as Linux's CGRP_ROOT_NS_DELEGATE. */
+  nsdelegate = false;
+  /** Cgroups made so far (for unique inode keys). */
+  serial = 0;
+  /** True once anything was changed (a checkpoint refuses). */
+  changed = false;
+  /** The cgroup namespaces made so far, by inode number (setns through /proc/PID/ns/cgroup). */
+  readonly namespaces = new Map<number, CgroupNamespace>();
+  #nextNsIno = 4026532300;
+
+  constructor() {
+    super("cgroup2", CGROUP2_SUPER_MAGIC);
+    this.createError = EACCES;
+    this.root = new CgroupDir(this, null, "", { mode: S_IFDIR | 0o755, uid: 0, gid: 0 });
+  }
+
+  showOptions(): string {
+    return this.nsdelegate ? "nsdelegate" : "";
+  }
+
+  /** A new cgroup namespace rooted at c (unshare or clone with CLONE_NEWCGROUP). */
+  newNamespace(c: CgroupDir): CgroupNamespace {
+    const ns = new CgroupNamespace(c, this.#nextNsIno++);
+    this.namespaces.set(ns.ino, ns);
+    this.changed = true;
+    return ns;
+  }
+
+  /**
+   * The mount root's path as /proc/PID/mountinfo shows it (Linux's cgroup_show_path): relative
+   * to the reader's cgroup namespace root.
+   */
+  showPath(root: unknown): string {
+    if (!(root instanceof CgroupDir)) return "/";
+    return cgroupPathFrom(root, this.host?.callerNs()?.root ?? this.root);
+  }
+
+  /** The root of a task's cgroup namespace. */
+  nsRootOf(t: { cgroupNs: CgroupNamespace | null }): CgroupDir {
+    return t.cgroupNs?.root ?? this.root;
+  }
+
+  /** /proc/PID/cgroup of process m read by a task of namespace ns: "0::PATH\n". */
+  procLine(m: CgroupMember, ns: CgroupNamespace | null): string {
+    const c = this.cgroupOf(m);
+    return `0::${cgroupPathFrom(c, ns?.root ?? this.root)}${c.deleted ? " (deleted)" : ""}\n`;
+  }
+
+  /** The cgroup of a process. */
+  cgroupOf(m: CgroupMember): CgroupDir {
+    return m.cgroup ?? this.root;
+  }
+
+  /**
+   * Recomputes "populated" for every cgroup after processes moved, were born or died, and
+   * raises cgroup.events' notifications where it changed (Linux's cgroup_update_populated).
+   */
+  refreshPopulated(): void {
+    const host = this.host;
+    if (host === null || this.root.kids.size === 0) return;
+    const live = new Set<CgroupDir>();
+    for (const m of host.processes()) {
+      if (m.zombie) continue;
+      for (let c: CgroupDir | null = m.cgroup; c !== null && !live.has(c); c = c.parentCgroup) live.add(c);
+    }
+    const visit = (c: CgroupDir): void => {
+      const now = live.has(c);
+      if (now !== c.populated) {
+        c.populated = now;
+        c.eventChanged();
+      }
+      for (const k of c.kids.values()) visit(k);
+    };
+    for (const k of this.root.kids.values()) visit(k);
+  }
+
+  /** The live processes in cgroup c (not its descendants). */
+  members(c: CgroupDir): CgroupMember[] {
+    const out: CgroupMember[] = [];
+    if (this.host === null) return out;
+    for (const m of this.host.processes()) if (!m.zombie && this.cgroupOf(m) === c) out.push(m);
+    return out;
+  }
+
+  /**
+   * Moves process m into dst, as a write to dst's cgroup.procs by a task whose process is
+   * `caller` with creds (the opener's) does (Linux's __cgroup_procs_write): the common ancestor
+   * rule, then the no-internal-process rule. A zombie is not moved, without error.
+   */
+  migrate(m: CgroupMember, dst: CgroupDir, creds: Credentials, nsRoot: CgroupDir | null): void {
+    const src = this.cgroupOf(m);
+    this.checkAttach(src, dst, creds, nsRoot);
+    if (m.zombie || src === dst) return;
+    m.cgroup = dst === this.root ? null : dst;
+    this.changed = true;
+    this.refreshPopulated();
+  }
+
+  /**
+   * clone3's CLONE_INTO_CGROUP (cgroup_css_set_fork): the target is the cgroup directory
+   * `target` names (EBADF for anything else, ENOENT once removed); the caller needs write
+   * access to its cgroup.procs and passes the migration rules from the parent's cgroup.
+   */
+  cloneTarget(target: unknown, parent: CgroupMember, creds: Credentials, ns: CgroupNamespace | null, thread: boolean): CgroupDir {
+    if (!(target instanceof CgroupDir) || target.kfs !== this) throw EBADF;
+    if (target.deleted) throw ENOENT;
+    target.entries.get("cgroup.procs")!.checkAccess(creds, MAY_WRITE);
+    const src = this.cgroupOf(parent);
+    this.checkAttach(src, target, creds, ns?.root ?? null);
+    if (thread && src !== target) throw EOPNOTSUPP;
+    return target;
+  }
+
+  /** A process born into c (CLONE_INTO_CGROUP). */
+  bornInto(m: CgroupMember, c: CgroupDir): void {
+    m.cgroup = c === this.root ? null : c;
+    this.changed = true;
+    this.refreshPopulated();
+  }
+
+  /**
+   * cgroup_attach_permissions: write access to cgroup.procs of the common ancestor of src and
+   * dst (EACCES), with nsdelegate both inside the caller's namespace (ENOENT), then the
+   * destination must take processes (EBUSY: no internal processes where controllers are
+   * enabled for the children, except at the root).
+   */
+  checkAttach(src: CgroupDir, dst: CgroupDir, creds: Credentials, nsRoot: CgroupDir | null): void {
+    let com = src;
+    while (!dst.isDescendantOf(com)) com = com.parentCgroup!;
+    const procs = com.entries.get("cgroup.procs")!;
+    procs.checkAccess(creds, MAY_WRITE);
+    if (this.nsdelegate && nsRoot !== null && (!src.isDescendantOf(nsRoot) || !dst.isDescendantOf(nsRoot))) {
+      throw ENOENT;
+    }
+    if (dst !== this.root && dst.subtreeControl.size > 0) throw EBUSY;
+  }
+}
+
+/** @savable (refused) A cgroup namespace (unshare or clone with CLONE_NEWCGROUP): its root cgroup. */
+export class CgroupNamespace {
+  constructor(readonly root: CgroupDir, readonly ino: number) {}
+}
+
+/** The inode number of the sandbox's first cgroup namespace (Linux's PROC_CGROUP_INIT_INO). */
+export const CGROUP_NS_INIT_INO = 4026531835;
+
+/** The text of a cgroup's path relative to a namespace root, as /proc/PID/cgroup shows it. */
+export function cgroupPathFrom(c: CgroupDir, nsRoot: CgroupDir): string {
+  // Linux's kernfs_path_from_node: up from nsRoot to the common ancestor ("/.."), then down.
+  const chain = (x: CgroupDir): CgroupDir[] => {
+    const out: CgroupDir[] = [];
+    for (let y: CgroupDir | null = x; y !== null; y = y.parentCgroup) out.unshift(y);
+    return out;
+  };
+  const a = chain(c), b = chain(nsRoot);
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  let path = "";
+  for (let j = i; j < b.length; j++) path += "/..";
+  for (let j = i; j < a.length; j++) path += "/" + a[j]!.name;
+  return path === "" ? "/" : path;
+}
+
+/** @savable A cgroup: a directory of the hierarchy. */
+export class CgroupDir extends KDentry {
+  declare readonly kfs: CgroupFilesystem;
+  #mode: number;
+  #uid: number;
+  #gid: number;
+  /** Interface files and child cgroups, by name. */
+  readonly entries = new Map<string, KDentry>();
+  /** Child cgroups, by name. */
+  readonly kids = new Map<string, CgroupDir>();
+  /** cgroup.max.depth and cgroup.max.descendants; Infinity: "max". */
+  maxDepth = Infinity;
+  maxDescendants = Infinity;
+  /** Controllers enabled for the children (none can be, today). */
+  readonly subtreeControl = new Set<string>();
+  /** Set by rmdir: the files answer ENODEV, lookups ENOENT. */
+  deleted = false;
+  /** Whether a live process is in this cgroup or below (cgroup.events' "populated"). */
+  populated = false;
+  /** Bumped at each change of cgroup.events. */
+  eventSeq = 0;
+  /** Woken at each change of cgroup.events. */
+  readonly eventQueue = new WaitQueue();
+  readonly #xattrs = new Map<string, Uint8Array>();
+
+  constructor(kfs: CgroupFilesystem, parent: CgroupDir | null, name: string, a: { mode: number; uid: number; gid: number }) {
+    super(kfs, parent, name, { mode: a.mode, key: parent === null ? "" : `${parent.key}/${name}#${++kfs.serial}` });
+    this.#mode = a.mode;
+    this.#uid = a.uid;
+    this.#gid = a.gid;
+    for (const [file, mode, onRoot] of FILES) {
+      if (parent === null && !onRoot) continue;
+      this.entries.set(file, new CgroupFile(kfs, this, file, { mode: S_IFREG | mode, uid: a.uid, gid: a.gid }));
+    }
+  }
+
+  get parentCgroup(): CgroupDir | null {
+    return this.parent as CgroupDir | null;
+  }
+
+  override get mode(): number {
+    return this.#mode;
+  }
+
+  override get uid(): number {
+    return this.#uid;
+  }
+
+  override get gid(): number {
+    return this.#gid;
+  }
+
+  override stat(): Stat {
+    return { ...super.stat(), nlink: 2 + this.kids.size };
+  }
+
+  /** True if this is c or below it. */
+  isDescendantOf(c: CgroupDir): boolean {
+    if (this === c) return true;
+    for (let x = this.parentCgroup; x !== null; x = x.parentCgroup) if (x === c) return true;
+    return false;
+  }
+
+  /** Live descendants (cgroup.stat's nr_descendants). */
+  descendants(): number {
+    let n = 0;
+    for (const k of this.kids.values()) n += 1 + k.descendants();
+    return n;
+  }
+
+  /** cgroup.events changed: pollers see POLLPRI|POLLERR, inotify watchers IN_MODIFY. */
+  eventChanged(): void {
+    this.eventSeq++;
+    this.eventQueue.notify(EVENT_PRI | EVENT_ERR | EVENT_IN);
+    const f = this.entries.get("cgroup.events");
+    if (f !== undefined) fsnotifyChange(f, IN_MODIFY);
+  }
+
+  override lookup(name: string): KDentry | null {
+    if (this.deleted) return null;
+    return this.entries.get(name) ?? null;
+  }
+
+  override children(): DirEntry[] {
+    if (this.deleted) return [];
+    return [...this.entries.values()].map(dirEntry);
+  }
+
+  /** Linux's cgroup_mkdir: the hierarchy limits of every ancestor (EAGAIN), then the new cgroup. */
+  override mkdir(name: string, attrs: NewFile): KDentry {
+    if (this.deleted) throw ENOENT;
+    if (this.entries.has(name)) throw EEXIST;
+    const chain: CgroupDir[] = [this];
+    for (let x = this.parentCgroup; x !== null; x = x.parentCgroup) chain.push(x);
+    chain.forEach((c, i) => {
+      if (c.descendants() >= c.maxDescendants || i + 1 > c.maxDepth) throw EAGAIN;
+    });
+    const child = new CgroupDir(this.kfs, this, name, { mode: S_IFDIR | (attrs.mode & 0o7777), uid: attrs.uid, gid: attrs.gid });
+    this.entries.set(name, child);
+    this.kids.set(name, child);
+    this.kfs.changed = true;
+    return child;
+  }
+
+  /** Linux's cgroup_destroy_locked: EBUSY while populated or with children. */
+  override rmdir(name: string, child: KDentry): void {
+    if (!(child instanceof CgroupDir)) throw EPERM;
+    if (child.populated || this.kfs.members(child).length > 0 || child.kids.size > 0) throw EBUSY;
+    child.deleted = true;
+    this.entries.delete(name);
+    this.kids.delete(name);
+  }
+
+  /** cgroup2 has no rename (cgroup_kf_syscall_ops lacks one): EPERM. */
+  override rename(): void {
+    throw EPERM;
+  }
+
+  override setattr(attr: SetAttr): void {
+    if (attr.mode !== undefined) this.#mode = (this.#mode & ~0o7777) | (attr.mode & 0o7777);
+    if (attr.uid !== undefined) this.#uid = attr.uid;
+    if (attr.gid !== undefined) this.#gid = attr.gid;
+    this.kfs.changed = true;
+  }
+
+  override getxattr(name: string): Uint8Array {
+    const v = this.#xattrs.get(name);
+    if (v === undefined) throw ENODATA;
+    return v;
+  }
+
+  override setxattr(name: string, value: Uint8Array, flags: number): void {
+    if ((flags & 1) && this.#xattrs.has(name)) throw EEXIST; // XATTR_CREATE
+    if ((flags & 2) && !this.#xattrs.has(name)) throw ENODATA; // XATTR_REPLACE
+    this.#xattrs.set(name, value.slice());
+    this.kfs.changed = true;
+  }
+
+  override listxattr(): string[] {
+    return [...this.#xattrs.keys()];
+  }
+
+  override removexattr(name: string): void {
+    if (!this.#xattrs.delete(name)) throw ENODATA;
+  }
+}
+
+/** Parses a decimal integer as Linux's kstrtoint (surrounding whitespace allowed): EINVAL. */
+function parseInt32(text: string): number {
+  const s = text.trim();
+  if (!/^[+-]?\d+$/.test(s)) throw EINVAL;
+  const v = Number(s);
+  if (!Number.isSafeInteger(v) || v > 0x7fff_ffff || v < -0x8000_0000) throw ERANGE;
+  return v;
+}
+
+/** "max" or an integer (cgroup.max.*: cgroup_max_depth_write): EINVAL, ERANGE if negative. */
+function parseMax(text: string): number {
+  if (text.trim() === "max") return Infinity;
+  const v = parseInt32(text);
+  if (v < 0) throw ERANGE;
+  return v;
+}
+
+const fmtMax = (v: number): string => (v === Infinity ? "max\n" : `${v}\n`);
+
+const decoder = new TextDecoder();
+const encoder = new TextEncoder();
+
+/** @savable An interface file of a cgroup. */
+export class CgroupFile extends KDentry {
+  declare readonly kfs: CgroupFilesystem;
+  #mode: number;
+  #uid: number;
+  #gid: number;
+
+  constructor(kfs: CgroupFilesystem, parent: CgroupDir, name: string, a: { mode: number; uid: number; gid: number }) {
+    super(kfs, parent, name, a);
+    this.#mode = a.mode;
+    this.#uid = a.uid;
+    this.#gid = a.gid;
+  }
+
+  get cgroup(): CgroupDir {
+    return this.parent as CgroupDir;
+  }
+
+  override get mode(): number {
+    return this.#mode;
+  }
+
+  override get uid(): number {
+    return this.#uid;
+  }
+
+  override get gid(): number {
+    return this.#gid;
+  }
+
+  override setattr(attr: SetAttr): void {
+    if (attr.mode !== undefined) this.#mode = (this.#mode & ~0o7777) | (attr.mode & 0o7777);
+    if (attr.uid !== undefined) this.#uid = attr.uid;
+    if (attr.gid !== undefined) this.#gid = attr.gid;
+    if (attr.mode !== undefined || attr.uid !== undefined || attr.gid !== undefined) this.kfs.changed = true;
+  }
+
+  override rename(): void {
+    throw EPERM;
+  }
+
+  override open(loc: Location, flags: number): FileDescription {
+    if (this.cgroup.deleted) throw ENODEV;
+    return new CgroupOpenFile(loc, flags, this, this.kfs.host?.callerNs() ?? null);
+  }
+
+  /** The file's text now. */
+  render(): string {
+    const c = this.cgroup;
+    const fs = this.kfs;
+    const host = fs.host;
+    switch (this.name) {
+      case "cgroup.type":
+        return "domain\n";
+      case "cgroup.procs":
+        return fs.members(c).map((m) => `${m.tgid}\n`).join("");
+      case "cgroup.threads":
+        return fs.members(c).flatMap((m) => host?.threadIds(m) ?? []).map((t) => `${t}\n`).join("");
+      case "cgroup.controllers":
+      case "cgroup.subtree_control": {
+        const list = this.name === "cgroup.controllers" ? [] : [...c.subtreeControl];
+        return list.length === 0 ? "" : list.join(" ") + "\n";
+      }
+      case "cgroup.events":
+        return `populated ${c.populated ? 1 : 0}\nfrozen 0\n`;
+      case "cgroup.max.descendants":
+        return fmtMax(c.maxDescendants);
+      case "cgroup.max.depth":
+        return fmtMax(c.maxDepth);
+      case "cgroup.stat":
+        return `nr_descendants ${c.descendants()}\nnr_dying_descendants 0\n`;
+      case "cgroup.freeze":
+        return "0\n";
+      case "cpu.stat": {
+        let user = 0, sys = 0;
+        if (host !== null) {
+          for (const m of host.processes()) {
+            if (!fs.cgroupOf(m).isDescendantOf(c)) continue;
+            const t = host.cpuNs(m);
+            user += t.userNs;
+            sys += t.sysNs;
+          }
+        }
+        const us = (ns: number) => Math.floor(ns / 1000);
+        return `usage_usec ${us(user + sys)}\nuser_usec ${us(user)}\nsystem_usec ${us(sys)}\n` +
+          "nr_periods 0\nnr_throttled 0\nthrottled_usec 0\nnr_bursts 0\nburst_usec 0\n";
+      }
+      default:
+        throw EINVAL;
+    }
+  }
+
+  /**
+   * One write(2) of text through a file opened with `creds` in cgroup namespace ns. With
+   * nsdelegate, a namespace's root cgroup takes writes from inside the namespace only to the
+   * delegatable files (cgroup_file_write's EPERM).
+   */
+  write(text: string, creds: Credentials, ns: CgroupNamespace | null): void {
+    const c = this.cgroup;
+    const fs = this.kfs;
+    const host = fs.host;
+    const delegatable = ["cgroup.procs", "cgroup.threads", "cgroup.subtree_control"].includes(this.name);
+    if (fs.nsdelegate && !delegatable && ns !== null && ns.root === c) throw EPERM;
+    const nsRoot = ns?.root ?? null;
+    switch (this.name) {
+      case "cgroup.procs":
+      case "cgroup.threads": {
+        const pid = parseInt32(text);
+        if (pid < 0) throw EINVAL;
+        if (host === null) throw ESRCH;
+        const m = pid === 0 ? host.callerProcess() : host.process(pid);
+        if (m === null) throw ESRCH;
+        if (this.name === "cgroup.threads" && fs.cgroupOf(m) !== c) {
+          // A thread moves only within its domain: every cgroup here is a domain of its own.
+          fs.checkAttach(fs.cgroupOf(m), c, creds, nsRoot);
+          throw EOPNOTSUPP;
+        }
+        fs.migrate(m, c, creds, nsRoot);
+        return;
+      }
+      case "cgroup.subtree_control": {
+        for (const tok of text.split(/\s+/)) {
+          if (tok === "") continue;
+          // No controller exists: any name is unknown (cgroup_subtree_control_write's EINVAL).
+          throw EINVAL;
+        }
+        return;
+      }
+      case "cgroup.max.descendants":
+        c.maxDescendants = parseMax(text);
+        fs.changed = true;
+        return;
+      case "cgroup.max.depth":
+        c.maxDepth = parseMax(text);
+        fs.changed = true;
+        return;
+      case "cgroup.type":
+        // Threaded cgroups are not supported; "domain" is what every cgroup already is.
+        if (text.trim() === "threaded") throw EOPNOTSUPP;
+        if (text.trim() !== "domain") throw EINVAL;
+        throw EOPNOTSUPP;
+      case "cgroup.freeze": {
+        const v = parseInt32(text);
+        if (v < 0 || v > 1) throw ERANGE;
+        if (v === 1) throw EOPNOTSUPP; // freezing is not implemented
+        return;
+      }
+      case "cgroup.kill": {
+        const v = parseInt32(text);
+        if (v !== 1) throw ERANGE;
+        if (host === null) return;
+        for (const m of [...host.processes()]) {
+          if (!m.zombie && fs.cgroupOf(m).isDescendantOf(c)) host.kill(m);
+        }
+        return;
+      }
+      default:
+        throw EINVAL;
+    }
+  }
+}
+
+/** @savable An open interface file: rendered at each read from offset 0 (seq_file). */
+export class CgroupOpenFile extends LocatedFile {
+  readonly #file: CgroupFile;
+  #data: Uint8Array | null = null;
+  /** cgroup.events' count last read through this file (-1: never: the file is born ready). */
+  #seen = -1;
+  /** The opener's cgroup namespace (Linux's cgroup_file_ctx.ns): writes are judged by it. */
+  readonly #ns: CgroupNamespace | null;
+
+  constructor(loc: Location, flags: number, file: CgroupFile, ns: CgroupNamespace | null) {
+    super(loc, flags, file.name === "cgroup.events" ? file.cgroup.eventQueue : undefined);
+    this.#file = file;
+    this.#ns = ns;
+  }
+
+  override get epollable(): boolean {
+    return true;
+  }
+
+  override read(dst: Uint8Array, offset: number | null): number {
+    const f = this.#file;
+    if (f.cgroup.deleted) throw ENODEV;
+    if (f.name === "cgroup.kill") throw EINVAL; // no show operation (cgroup_seqfile_show)
+    const off = offset ?? this.offset;
+    if (off < 0) throw EINVAL;
+    if (off === 0 || this.#data === null) {
+      this.#seen = f.cgroup.eventSeq;
+      this.#data = encoder.encode(f.render());
+    }
+    const data = this.#data;
+    if (off >= data.length) return 0;
+    const n = Math.min(dst.length, data.length - off);
+    dst.set(data.subarray(off, off + n));
+    if (offset === null) this.offset += n;
+    return n;
+  }
+
+  override write(src: Uint8Array, offset: number | null): number {
+    const f = this.#file;
+    if (f.cgroup.deleted) throw ENODEV;
+    const writable = ["cgroup.procs", "cgroup.threads", "cgroup.subtree_control", "cgroup.max.descendants",
+      "cgroup.max.depth", "cgroup.type", "cgroup.freeze", "cgroup.kill"].includes(f.name);
+    if (!writable) throw EINVAL;
+    const creds = this.openerCreds;
+    if (creds === null) throw EACCES;
+    f.write(decoder.decode(src), creds, this.#ns);
+    if (offset === null) this.offset += src.length;
+    return src.length;
+  }
+
+  override seek(offset: number, whence: number): number {
+    let pos: number;
+    if (whence === SEEK_SET) pos = offset;
+    else if (whence === SEEK_CUR) pos = this.offset + offset;
+    else if (whence === SEEK_END) pos = (this.#data?.length ?? 0) + offset;
+    else throw EINVAL;
+    if (pos < 0) throw EINVAL;
+    this.offset = pos;
+    return pos;
+  }
+
+  override readiness(mask: number): number {
+    const f = this.#file;
+    const base = mask & (EVENT_IN | EVENT_RDNORM | EVENT_OUT | EVENT_WRNORM);
+    if (f.name === "cgroup.events" && this.#seen !== f.cgroup.eventSeq) {
+      return base | ((EVENT_ERR | EVENT_PRI) & (mask | EVENT_ERR));
+    }
+    return base;
+  }
+}
+
