@@ -1688,6 +1688,24 @@ Deno.test("sentry do --checkpoint-image then sentry restore: MAP_SHARED anonymou
 
 const PAGE = 4096;
 
+Deno.test("sentry run --checkpoint-image then sentry restore: a shared mapping of a host file of a read-only root is saved as a copy", async () => {
+  const exe = await compileC("ckpt_shared_ro", { static: true });
+  const dir = Deno.makeTempDirSync();
+  try {
+    const bundle = `${dir}/bundle`, root = `${dir}/state`, image = `${dir}/image.cbor`;
+    Deno.mkdirSync(bundle);
+    Deno.writeTextFileSync(`${bundle}/config.json`, JSON.stringify({
+      ociVersion: "1.0.2", process: { args: [exe], env: ["PATH=/usr/bin:/bin"], cwd: "/" }, root: { path: "/", readonly: true },
+    }));
+    const first = await sentry(["--root", root, "run", "--bundle", bundle, "--checkpoint-image", image, "--checkpoint-after", "1", "ro1"]);
+    assert.deepEqual([first.code, first.stderr, first.stdout], [0, "", "ready: ELF\n"]);
+    const second = await sentry(["--root", root, "restore", "--bundle", bundle, image]);
+    assert.deepEqual([second.code, second.stderr, second.stdout], [0, "", "after: ELF, page the same\n"]);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 Deno.test("checkpoint of a sandbox with a process started by exec without a terminal: restored, its client's descriptors are gone as when the client exits", async () => {
   const exe = await compileC("ckpt_exec_tty", { static: true });
   const dir = Deno.makeTempDirSync();
