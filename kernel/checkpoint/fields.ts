@@ -442,6 +442,9 @@ export const LEDGER: readonly LedgerEntry[] = [
       "#localQueue": "refused unless empty (Stack.unsavedTraffic): packets in flight inside the stack",
       stats: "counters for tests and /proc: start again at zero",
     },
+    refused: {
+      "#rawSockets": "raw sockets are not saved yet: each belongs to a RawSocketFile, whose checkpoint is refused in one line (inet_sockets.ts saveFile)",
+    },
   },
 ];
 
