@@ -263,6 +263,7 @@ export class Kernel {
       threadIds: (m) => [...tgOf(m).tasks].map((t) => t.tid),
       process: (pid) => this.tasks.get(pid)?.tg ?? this.threadGroups.get(pid) ?? null,
       processes: () => this.threadGroups.values(),
+      callerNs: () => this.current?.cgroupNs ?? null,
       kill: (m) => void this.sendSignal(tgOf(m), 9, { code: 0x80 /* SI_KERNEL */ }),
       cpuNs: (m) => groupCpu(tgOf(m)),
     };

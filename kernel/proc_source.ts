@@ -5,6 +5,7 @@
  * @module
  */
 
+import { CGROUP_NS_INIT_INO } from "../vfs/cgroupfs/cgroupfs.ts";
 import type { WaitQueue } from "../waiter/mod.ts";
 import { EINVAL } from "./errno.ts";
 import { groupCpu } from "./cpu_time.ts";
@@ -254,6 +255,10 @@ class ProcessView implements ProcProcess {
   get cgroupLine(): string {
     const k = this.#k;
     return k.cgroups.procLine(this.#tg, k.current?.cgroupNs ?? null);
+  }
+
+  get cgroupNsIno(): number {
+    return this.#tg.leader?.cgroupNs?.ino ?? [...this.#tg.tasks][0]?.cgroupNs?.ino ?? CGROUP_NS_INIT_INO;
   }
 
   get oomScoreAdj(): number {

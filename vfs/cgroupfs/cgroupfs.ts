@@ -23,7 +23,7 @@
  */
 
 import {
-  EACCES, EAGAIN, EBUSY, EEXIST, EINVAL, ENODATA, ENODEV, ENOENT, EOPNOTSUPP, EPERM, ERANGE, ESRCH,
+  EACCES, EAGAIN, EBADF, EBUSY, EEXIST, EINVAL, ENODATA, ENODEV, ENOENT, EOPNOTSUPP, EPERM, ERANGE, ESRCH,
 } from "../../kernel/errno.ts";
 import { S_IFDIR, S_IFREG, SEEK_CUR, SEEK_END, SEEK_SET } from "../../abi/linux/file.ts";
 import type { FileDescription, Stat } from "../file_description.ts";
@@ -59,6 +59,8 @@ export interface CgroupHost {
   process(pid: number): CgroupMember | null;
   /** Every process, live or zombie. */
   processes(): Iterable<CgroupMember>;
+  /** The cgroup namespace of the calling task (null: the first one, or no caller). */
+  callerNs(): CgroupNamespace | null;
   /** Sends SIGKILL to a process. */
   kill(m: CgroupMember): void;
   /** CPU time of a process (its live and exited threads), in ns. */
@@ -92,6 +94,9 @@ export class CgroupFilesystem extends KernFilesystem {
   serial = 0;
   /** True once anything was changed (a checkpoint refuses). */
   changed = false;
+  /** The cgroup namespaces made so far, by inode number (setns through /proc/PID/ns/cgroup). */
+  readonly namespaces = new Map<number, CgroupNamespace>();
+  #nextNsIno = 4026532300;
 
   constructor() {
     super("cgroup2", CGROUP2_SUPER_MAGIC);
@@ -101,6 +106,23 @@ export class CgroupFilesystem extends KernFilesystem {
 
   showOptions(): string {
     return this.nsdelegate ? "nsdelegate" : "";
+  }
+
+  /** A new cgroup namespace rooted at c (unshare or clone with CLONE_NEWCGROUP). */
+  newNamespace(c: CgroupDir): CgroupNamespace {
+    const ns = new CgroupNamespace(c, this.#nextNsIno++);
+    this.namespaces.set(ns.ino, ns);
+    this.changed = true;
+    return ns;
+  }
+
+  /**
+   * The mount root's path as /proc/PID/mountinfo shows it (Linux's cgroup_show_path): relative
+   * to the reader's cgroup namespace root.
+   */
+  showPath(root: unknown): string {
+    if (!(root instanceof CgroupDir)) return "/";
+    return cgroupPathFrom(root, this.host?.callerNs()?.root ?? this.root);
   }
 
   /** The root of a task's cgroup namespace. */
@@ -165,6 +187,28 @@ export class CgroupFilesystem extends KernFilesystem {
   }
 
   /**
+   * clone3's CLONE_INTO_CGROUP (cgroup_css_set_fork): the target is the cgroup directory
+   * `target` names (EBADF for anything else, ENOENT once removed); the caller needs write
+   * access to its cgroup.procs and passes the migration rules from the parent's cgroup.
+   */
+  cloneTarget(target: unknown, parent: CgroupMember, creds: Credentials, ns: CgroupNamespace | null, thread: boolean): CgroupDir {
+    if (!(target instanceof CgroupDir) || target.kfs !== this) throw EBADF;
+    if (target.deleted) throw ENOENT;
+    target.entries.get("cgroup.procs")!.checkAccess(creds, MAY_WRITE);
+    const src = this.cgroupOf(parent);
+    this.checkAttach(src, target, creds, ns?.root ?? null);
+    if (thread && src !== target) throw EOPNOTSUPP;
+    return target;
+  }
+
+  /** A process born into c (CLONE_INTO_CGROUP). */
+  bornInto(m: CgroupMember, c: CgroupDir): void {
+    m.cgroup = c === this.root ? null : c;
+    this.changed = true;
+    this.refreshPopulated();
+  }
+
+  /**
    * cgroup_attach_permissions: write access to cgroup.procs of the common ancestor of src and
    * dst (EACCES), with nsdelegate both inside the caller's namespace (ENOENT), then the
    * destination must take processes (EBUSY: no internal processes where controllers are
@@ -186,6 +230,9 @@ export class CgroupFilesystem extends KernFilesystem {
 export class CgroupNamespace {
   constructor(readonly root: CgroupDir, readonly ino: number) {}
 }
+
+/** The inode number of the sandbox's first cgroup namespace (Linux's PROC_CGROUP_INIT_INO). */
+export const CGROUP_NS_INIT_INO = 4026531835;
 
 /** The text of a cgroup's path relative to a namespace root, as /proc/PID/cgroup shows it. */
 export function cgroupPathFrom(c: CgroupDir, nsRoot: CgroupDir): string {
@@ -416,7 +463,7 @@ export class CgroupFile extends KDentry {
 
   override open(loc: Location, flags: number): FileDescription {
     if (this.cgroup.deleted) throw ENODEV;
-    return new CgroupOpenFile(loc, flags, this);
+    return new CgroupOpenFile(loc, flags, this, this.kfs.host?.callerNs() ?? null);
   }
 
   /** The file's text now. */
@@ -465,11 +512,18 @@ export class CgroupFile extends KDentry {
     }
   }
 
-  /** One write(2) of text through a file opened with `creds`. */
-  write(text: string, creds: Credentials): void {
+  /**
+   * One write(2) of text through a file opened with `creds` in cgroup namespace ns. With
+   * nsdelegate, a namespace's root cgroup takes writes from inside the namespace only to the
+   * delegatable files (cgroup_file_write's EPERM).
+   */
+  write(text: string, creds: Credentials, ns: CgroupNamespace | null): void {
     const c = this.cgroup;
     const fs = this.kfs;
     const host = fs.host;
+    const delegatable = ["cgroup.procs", "cgroup.threads", "cgroup.subtree_control"].includes(this.name);
+    if (fs.nsdelegate && !delegatable && ns !== null && ns.root === c) throw EPERM;
+    const nsRoot = ns?.root ?? null;
     switch (this.name) {
       case "cgroup.procs":
       case "cgroup.threads": {
@@ -480,10 +534,10 @@ export class CgroupFile extends KDentry {
         if (m === null) throw ESRCH;
         if (this.name === "cgroup.threads" && fs.cgroupOf(m) !== c) {
           // A thread moves only within its domain: every cgroup here is a domain of its own.
-          fs.checkAttach(fs.cgroupOf(m), c, creds, null);
+          fs.checkAttach(fs.cgroupOf(m), c, creds, nsRoot);
           throw EOPNOTSUPP;
         }
-        fs.migrate(m, c, creds, null);
+        fs.migrate(m, c, creds, nsRoot);
         return;
       }
       case "cgroup.subtree_control": {
@@ -534,10 +588,13 @@ export class CgroupOpenFile extends LocatedFile {
   #data: Uint8Array | null = null;
   /** cgroup.events' count last read through this file (-1: never: the file is born ready). */
   #seen = -1;
+  /** The opener's cgroup namespace (Linux's cgroup_file_ctx.ns): writes are judged by it. */
+  readonly #ns: CgroupNamespace | null;
 
-  constructor(loc: Location, flags: number, file: CgroupFile) {
+  constructor(loc: Location, flags: number, file: CgroupFile, ns: CgroupNamespace | null) {
     super(loc, flags, file.name === "cgroup.events" ? file.cgroup.eventQueue : undefined);
     this.#file = file;
+    this.#ns = ns;
   }
 
   override get epollable(): boolean {
@@ -570,7 +627,7 @@ export class CgroupOpenFile extends LocatedFile {
     if (!writable) throw EINVAL;
     const creds = this.openerCreds;
     if (creds === null) throw EACCES;
-    f.write(decoder.decode(src), creds);
+    f.write(decoder.decode(src), creds, this.#ns);
     if (offset === null) this.offset += src.length;
     return src.length;
   }

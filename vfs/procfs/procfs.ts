@@ -907,6 +907,15 @@ export function makeNsfs(): { mount: Mount; nodes: Map<string, NsNode> } {
   return { mount: new Mount({ id: 0, fs, root, parent: null, mountpoint: null, readonly: false }), nodes };
 }
 
+/** The nsfs inode of namespace `type:[ino]`: the first one of its type, or one made now. */
+function nsfsNode(nsfs: { mount: Mount; nodes: Map<string, KDentry> }, type: string, ino: number): KDentry {
+  const first = nsfs.nodes.get(type)!;
+  if (first.ino === ino) return first;
+  const root = nsfs.mount.root as StaticDir;
+  const name = `${type}:[${ino}]`;
+  return (root.entries.get(name) as NsNode | undefined) ?? root.add(new NsNode(root.kfs, root, name, ino));
+}
+
 /** @savable /proc/PID/ns: a magic link per namespace (ptrace access to read or follow). */
 class NsDir extends KDentry {
   constructor(readonly pfs: ProcFilesystem, parent: KDentry, readonly pid: number, uid: number, gid: number) {
@@ -915,8 +924,11 @@ class NsDir extends KDentry {
 
   override lookup(name: string): Dentry | null {
     const ns = NAMESPACES.find(([n]) => n === name);
-    if (ns === undefined || this.pfs.source.process(this.pid) === null) return null;
-    return new NsLink(this.pfs, this, name, ns[1], ns[2], this.pid, this.uid, this.gid);
+    const p = this.pfs.source.process(this.pid);
+    if (ns === undefined || p === null) return null;
+    // The cgroup namespace may be one of the process's own (unshare, clone, setns).
+    const ino = name === "cgroup" ? p.cgroupNsIno : ns[2];
+    return new NsLink(this.pfs, this, name, ns[1], ino, this.pid, this.uid, this.gid);
   }
 
   override children(): DirEntry[] {
@@ -953,7 +965,7 @@ class NsLink extends KSymlink {
 
   override magicLink(): Location {
     this.#check();
-    return new Location(this.pfs.nsfs.mount, this.pfs.nsfs.nodes.get(this.nsType)!);
+    return new Location(this.pfs.nsfs.mount, nsfsNode(this.pfs.nsfs, this.nsType, this.nsIno));
   }
 }
 
