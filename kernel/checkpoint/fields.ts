@@ -443,6 +443,7 @@ export const LEDGER: readonly LedgerEntry[] = [
       "#reassembler": "refused unless empty (Stack.unsavedTraffic)",
       "#localQueue": "refused unless empty (Stack.unsavedTraffic): packets in flight inside the stack",
       stats: "counters for tests and /proc: start again at zero",
+      mib: "/proc/net/snmp's counters: start again at zero, as a new network namespace's (CurrEstab is counted, not kept)",
     },
   },
 ];

@@ -151,7 +151,7 @@ export const udpSnapshotSchema = z.object({
   recvErr: z.boolean().optional(),
   errQueue: z.array(z.object({
     errno: z.string().regex(/^E[A-Z]{2,15}$/), type: z.number().int().min(0).max(255), code: z.number().int().min(0).max(255),
-    offender: addr, dst: endpoint, payload: bytes(65535),
+    offender: addr, dst: endpoint, payload: bytes(65535), localInfo: z.number().int().min(0).max(2 ** 31).optional(),
   }).strict()).max(64).optional(),
   multicast: z.object({
     loop: z.boolean(),
