@@ -92,6 +92,8 @@ export const LEDGER: readonly LedgerEntry[] = [
       vforkPending: "a vfork child that has not exec'd",
       processKeyring: "a keyring (keyctl): a checkpoint refuses a sandbox with keyrings",
       cgroup: "a cgroup other than the root (vfs/cgroupfs): a checkpoint refuses a changed cgroup2 hierarchy",
+      cgroupMemBase: "set when a process moves between cgroups: a checkpoint refuses a changed cgroup2 hierarchy",
+      cgroupCpuBase: "set when a process moves between cgroups: a checkpoint refuses a changed cgroup2 hierarchy",
     },
   },
   {
