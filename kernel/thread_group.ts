@@ -105,6 +105,10 @@ export class ThreadGroup {
   continuedReport = false;
   /** The process's cgroup (vfs/cgroupfs); null: the root cgroup. */
   cgroup: CgroupDir | null = null;
+  /** Its CPU time when it entered its cgroup (null: zero, at birth): cpu.stat's accounting. */
+  cgroupCpuBase: { userNs: number; sysNs: number } | null = null;
+  /** Its resident memory when it entered its cgroup, in bytes: memory.current's accounting. */
+  cgroupMemBase = 0;
   /** Accumulated CPU time in ns, user and system, of exited threads (kernel/cpu_time.ts). */
   userNs = 0;
   sysNs = 0;

@@ -91,6 +91,8 @@ export const LEDGER: readonly LedgerEntry[] = [
       vforkPending: "a vfork child that has not exec'd",
       processKeyring: "a keyring (keyctl): a checkpoint refuses a sandbox with keyrings",
       cgroup: "a cgroup other than the root (vfs/cgroupfs): a checkpoint refuses a changed cgroup2 hierarchy",
+      cgroupMemBase: "set when a process moves between cgroups: a checkpoint refuses a changed cgroup2 hierarchy",
+      cgroupCpuBase: "set when a process moves between cgroups: a checkpoint refuses a changed cgroup2 hierarchy",
     },
   },
   {
@@ -441,6 +443,7 @@ export const LEDGER: readonly LedgerEntry[] = [
       "#reassembler": "refused unless empty (Stack.unsavedTraffic)",
       "#localQueue": "refused unless empty (Stack.unsavedTraffic): packets in flight inside the stack",
       stats: "counters for tests and /proc: start again at zero",
+      mib: "/proc/net/snmp's counters: start again at zero, as a new network namespace's (CurrEstab is counted, not kept)",
     },
   },
 ];

@@ -144,6 +144,15 @@ function newFilesystem(t: Task, type: string, data: string): Filesystem {
     case "cgroup2":
       cgroup2Options(t, data);
       return t.kernel.cgroups;
+    case "cgroup": {
+      // cgroup v1 hierarchies are not supported; a controller in use on the v2 hierarchy
+      // (enabled for cgroups that exist) is EBUSY first, as rebind_subsystems.
+      const cg = t.kernel.cgroups;
+      const inV2 = data.split(",").some((o) => cg.root.subtreeControl.has(o) && cg.root.kids.size > 0);
+      if (inV2) throw EBUSY;
+      t.kernel.log.once("cgroup-v1", "mount -t cgroup (v1) is not supported");
+      throw ENODEV;
+    }
     default:
       throw ENODEV;
   }
