@@ -8,6 +8,7 @@
  * @module
  */
 
+import type { CgroupDir } from "../vfs/cgroupfs/cgroupfs.ts";
 import { onClone as ptraceOnClone } from "./ptrace.ts";
 import { EAGAIN, EINVAL, EPERM, ERESTARTNOINTR } from "./errno.ts";
 import type { Task } from "./task.ts";
@@ -68,6 +69,8 @@ export interface CloneArgs {
    * child's handled signals go back to SIG_DFL, ignored ones stay ignored.
    */
   clearSighand?: boolean;
+  /** clone3's CLONE_INTO_CGROUP: the cgroup the child starts in (checked by the caller). */
+  cgroup?: CgroupDir;
 }
 
 /** State kept across re-runs of a CLONE_VFORK clone while the parent waits. */
@@ -104,12 +107,12 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
   // A pidfd names a process here: not a thread (Linux 6.9 made thread pidfds, PIDFD_THREAD;
   // this is the earlier EINVAL), nor a child that is never waited for (copy_process).
   if ((f & CLONE_PIDFD) && (f & (CLONE_THREAD | CLONE_DETACHED))) throw EINVAL;
-  if (f & NAMESPACE_FLAGS & ~CLONE_NEWIPC) {
+  if (f & NAMESPACE_FLAGS & ~(CLONE_NEWIPC | CLONE_NEWCGROUP)) {
     t.kernel.log.once(`clone-ns-${f & NAMESPACE_FLAGS}`, `clone namespace flags 0x${(f & NAMESPACE_FLAGS).toString(16)} are not supported`);
     throw EINVAL;
   }
   // A new UTS or IPC namespace needs CAP_SYS_ADMIN (copy_namespaces).
-  if ((f & (CLONE_NEWUTS | CLONE_NEWIPC)) && !t.creds.hasCap(CAP_SYS_ADMIN)) throw EPERM;
+  if ((f & (CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP)) && !t.creds.hasCap(CAP_SYS_ADMIN)) throw EPERM;
   // Init may not make siblings: they would have no parent to reap them (copy_process).
   if ((f & CLONE_PARENT) && t.tg.parent === null) throw EINVAL;
   if (f & CLONE_SETTLS) checkTlsBase(a.tls);
@@ -120,6 +123,7 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
   if (k.fatalHeld(t.tg)) throw ERESTARTNOINTR;
   checkNproc(t);
   if (!k.resources.mayAddTask()) throw EAGAIN; // --pids, as the pids cgroup
+  k.cgroups.chargeFork(a.cgroup ?? k.cgroups.cgroupOf(t.tg)); // pids.max (EAGAIN)
   // CLONE_PIDFD: the descriptor's number is chosen and written before anything is created, so
   // that a bad pointer (EFAULT) or a full table (EMFILE) fails the clone (copy_process); the
   // pidfd is installed, at that number, once the child exists.
@@ -222,8 +226,11 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
   } catch { /* ignored, as Linux */ }
   if (f & CLONE_CHILD_CLEARTID) child.clearChildTid = a.childTid;
   if (f & CLONE_VFORK) tg.vforkPending = true;
+  // A new cgroup namespace is rooted at the creator's cgroup (copy_cgroup_ns).
+  child.cgroupNs = (f & CLONE_NEWCGROUP) ? k.cgroups.newNamespace(k.cgroups.cgroupOf(t.tg)) : t.cgroupNs;
   tg.tasks.add(child);
   k.addTask(child);
+  if (a.cgroup !== undefined && !thread) k.cgroups.bornInto(tg, a.cgroup);
   if (!thread) k.armCpuLimit(tg);
   // After the child's table was copied: the child does not get its own pidfd (unless it shares
   // the table, CLONE_FILES).

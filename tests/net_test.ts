@@ -293,3 +293,13 @@ Deno.test("recvmsg(MSG_ERRQUEUE) on a blocking inet socket with an empty error q
 Deno.test("an RTM_GETADDR dump asked with NLM_F_ROOT alone comes as records, then NLMSG_DONE in a second datagram, as natively", async () => {
   await assertSameAsNative([await compileC("netlink_dump_shape")]);
 });
+
+Deno.test("/proc/net is a link to self/net, and /proc/net/snmp's TCP and UDP counters move with the program's own traffic, as natively (tests/c/proc_net_snmp.c)", async () => {
+  await assertSameAsNative([await compileC("proc_net_snmp")]);
+});
+
+Deno.test("/proc/sys/net/ipv4's ip_forward, tcp_sack and tcp_recovery take what root writes (sentry only: natively it would change the host)", async () => {
+  const r = await runSentry(["/bin/sh", "-c",
+    "for f in ip_forward tcp_sack tcp_recovery; do p=/proc/sys/net/ipv4/$f; printf '%s ' $(cat $p); echo 100 > $p; printf '%s ' $(cat $p); done; echo x > /proc/sys/net/ipv4/tcp_sack 2>/dev/null || echo refused"]);
+  assert.equal(r.stdout, "0 100 1 100 1 100 refused\n", r.stderr);
+});

@@ -80,6 +80,12 @@ export interface Filesystem {
    */
   showOptions?(): string;
   /**
+   * The mount root's path within the filesystem as /proc/PID/mountinfo shows it, when the
+   * filesystem decides it (Linux's super_operations.show_path; cgroup2's is relative to the
+   * reader's cgroup namespace); absent: the dentry's path.
+   */
+  showPath?(root: Dentry): string;
+  /**
    * True when a directory's lseek(SEEK_END) counts from a size of 0, as Linux's
    * generic_file_llseek does for procfs and kernfs directories; absent: EINVAL, as tmpfs's
    * dcache_dir_lseek.

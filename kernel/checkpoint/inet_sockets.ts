@@ -116,6 +116,7 @@ export const tcpSnapshotSchema = z.object({
   timers: z.object({
     rto: ms.nullable(), delayedAck: ms.nullable(), timeWait: ms.nullable(), keepalive: ms.nullable(), persist: ms.nullable(),
     finWait2: ms.nullable(),
+    cork: ms.nullable().optional(),
   }).strict(),
   ages: z.object({ rttStart: ms, lastRecv: ms }).strict(),
   rtt: z.object({ srtt: real.nullable(), rttvar: real, rto: z.number().min(1).max(600_000) }).strict(),
@@ -151,7 +152,7 @@ export const udpSnapshotSchema = z.object({
   recvErr: z.boolean().optional(),
   errQueue: z.array(z.object({
     errno: z.string().regex(/^E[A-Z]{2,15}$/), type: z.number().int().min(0).max(255), code: z.number().int().min(0).max(255),
-    offender: addr, dst: endpoint, payload: bytes(65535),
+    offender: addr, dst: endpoint, payload: bytes(65535), localInfo: z.number().int().min(0).max(2 ** 31).optional(),
   }).strict()).max(64).optional(),
   multicast: z.object({
     loop: z.boolean(),

@@ -50,6 +50,7 @@ import {
 } from "../errors.ts";
 import { Prng } from "../link/prng.ts";
 import { rstReplyFor, type TcpEndpoint, type TcpHost, type TcpOptions, TcpSocket } from "../tcp/tcp_socket.ts";
+import type { TcpState } from "../tcp/state.ts";
 import { type Datagram, type UdpHost, type UdpOptions, UdpSocket } from "../udp/udp_socket.ts";
 import { type EchoMessage, type IcmpHost, IcmpSocket } from "../udp/icmp_socket.ts";
 import { type RawHost, type RawSend, RawSocket } from "../raw/raw_socket.ts";
@@ -167,6 +168,26 @@ export interface StackStats {
   localSegments: number;
 }
 
+/**
+ * The MIB counters of /proc/net/snmp that the stack keeps (RFC 1213's, as Linux counts them):
+ * TCP opens, failures, resets and segments, UDP datagrams. CurrEstab is counted by the
+ * connections in ESTABLISHED or CLOSE-WAIT ({@linkcode Stack.tcpCurrEstab}).
+ */
+export interface StackMib {
+  tcpActiveOpens: number;
+  tcpPassiveOpens: number;
+  tcpAttemptFails: number;
+  tcpEstabResets: number;
+  tcpInSegs: number;
+  tcpOutSegs: number;
+  tcpRetransSegs: number;
+  /** Resets sent by sockets (the stack's own answers are stats.tcpRstSent). */
+  tcpOutRsts: number;
+  udpInDatagrams: number;
+  udpNoPorts: number;
+  udpOutDatagrams: number;
+}
+
 /** Why an IP send did not happen. */
 type SendResult = "sent" | "full" | "unresolved" | "noroute";
 
@@ -226,6 +247,11 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost {
   #localQueue: (Uint8Array | LocalSegment)[] = [];
 
   readonly stats: StackStats = { rxFrames: 0, txFrames: 0, rxDropped: 0, tcpRstSent: 0, reassembled: 0, localSegments: 0 };
+  /** MIB counters for /proc/net/snmp (derived: a restore starts them at zero, as a new namespace's). */
+  readonly mib: StackMib = {
+    tcpActiveOpens: 0, tcpPassiveOpens: 0, tcpAttemptFails: 0, tcpEstabResets: 0, tcpInSegs: 0,
+    tcpOutSegs: 0, tcpRetransSegs: 0, tcpOutRsts: 0, udpInDatagrams: 0, udpNoPorts: 0, udpOutDatagrams: 0,
+  };
 
   constructor(opts: StackOptions = {}) {
     this.#rng = new Prng(opts.seed ?? 1);
@@ -685,11 +711,31 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost {
     return at === null || until === undefined ? at : Math.max(at, until);
   }
 
+  /** CurrEstab of /proc/net/snmp: connections in ESTABLISHED or CLOSE-WAIT. */
+  tcpCurrEstab(): number {
+    let n = 0;
+    for (const c of this.#tcpConns.values()) if (c.state === "ESTABLISHED" || c.state === "CLOSE-WAIT") n++;
+    return n;
+  }
+
+  /** A connection changed state: the opens, failures and resets of /proc/net/snmp, as Linux counts them. */
+  tcpStateChanged(_sock: TcpSocket, prev: TcpState, next: TcpState): void {
+    const m = this.mib;
+    if (next === "SYN-SENT") m.tcpActiveOpens++;
+    else if (next === "SYN-RECEIVED" && prev === "CLOSED") m.tcpPassiveOpens++;
+    else if (next === "CLOSED") {
+      if (prev === "SYN-SENT" || prev === "SYN-RECEIVED") m.tcpAttemptFails++;
+      else if (prev === "ESTABLISHED" || prev === "CLOSE-WAIT") m.tcpEstabResets++;
+    }
+  }
+
   // ===================================================================
   // Egress.
   // ===================================================================
 
   #sendTcp(now: number, sock: TcpSocket, src: IpAddress, dst: IpAddress, r: TcpRepr): boolean {
+    this.mib.tcpOutSegs++;
+    if (r.rst) this.mib.tcpOutRsts++;
     if (this.#tap === null && this.isLocalAddress(dst) && !this.#rawWants(IpProtocol.TCP)) {
       // Loopback fast path, like a NIC with checksum and segmentation offload: the segment is
       // handed over as a repr, never serialized, checksummed or parsed, and its payload is
@@ -713,6 +759,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost {
   }
 
   #sendUdp(now: number, sock: UdpSocket, d: Datagram): boolean {
+    this.mib.udpOutDatagrams++;
     if (this.isBroadcastAddress(d.dst.addr)) {
       // A broadcast leaves by the bound address's interface, else the route; out of lo it
       // comes back to the port's sockets bound to the wildcard or to that address.
@@ -1256,6 +1303,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost {
     packet: Uint8Array | null = null,
     from: TcpSocket | null = null,
   ): void {
+    this.mib.tcpInSegs++;
     if (dst.isMulticast || (dst.version === 4 && dst.isBroadcast)) return this.#drop();
     const conn = this.#connFor(dst, seg.dstPort, src, seg.srcPort, from);
     if (conn && !(conn.state === "TIME-WAIT" && seg.syn && seg.ack === null && this.#listenerFor(dst, seg.dstPort, src, seg.srcPort))) {
@@ -1432,13 +1480,17 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost {
     let delivered = false;
     if (group) {
       for (const s of this.#udpPorts.holders(r.dstPort)) {
-        if (s.accepts(from, dst)) s.deliver(from, to, p.payload, meta);
+        if (s.accepts(from, dst)) {
+          s.deliver(from, to, p.payload, meta);
+          this.mib.udpInDatagrams++;
+        }
       }
       return;
     }
     const s = this.#udpReceiver(from, dst, r.dstPort);
     if (s !== null) {
       s.deliver(from, to, p.payload, meta);
+      this.mib.udpInDatagrams++;
       delivered = true;
     }
     if (delivered) return;
@@ -1448,6 +1500,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost {
       }
       return;
     }
+    this.mib.udpNoPorts++;
     this.#sendUnreachable(now, src, dst, packet, "port");
   }
 

@@ -557,3 +557,14 @@ Deno.test("On loopback a connect takes over a 4-tuple in TIME-WAIT a second afte
   settle(1500);
   assert.equal(late.state, "ESTABLISHED");
 });
+
+Deno.test("TCP_CORK holds a short write until 200 ms pass (Linux's ceiling), then sends it", () => {
+  const { a, b } = stackPair();
+  const sim = new Sim(a, b);
+  const { client, server } = connectPair(a, b, sim);
+  client.cork = true;
+  const t0 = sim.now;
+  client.send(new Uint8Array(10));
+  sim.runUntil(() => server.recvQueue === 10);
+  assert.ok(sim.now - t0 >= 200 && sim.now - t0 < 300, `${sim.now - t0} ms`);
+});

@@ -99,6 +99,8 @@ export interface TcpHost {
   tcpWake(sock: TcpSocket): void;
   /** Records a state transition or other event, e.g. "SYN-SENT=>ESTABLISHED". */
   tcpTrace?(sock: TcpSocket, msg: string): void;
+  /** A state transition, for the stack's counters (/proc/net/snmp). */
+  tcpStateChanged?(sock: TcpSocket, prev: TcpState, next: TcpState): void;
 }
 
 /** Keepalive parameters (Linux's tcp_keepalive_time/intvl/probes). */
@@ -176,6 +178,8 @@ const BURST = 64;
 const RX_QUEUE_SKEW = 2048;
 /** The largest send queue an SO_SNDBUF grows to (Linux allows 2 * wmem_max; 8 MiB by default). */
 export const MAX_SEND_QUEUE = 16 << 20;
+/** How long TCP_CORK may hold a partial segment (ms), as Linux's. */
+const CORK_CEILING = 200;
 /** Duplicate ACKs that trigger fast retransmit. */
 const DUPACK_THRESHOLD = 3;
 
@@ -258,6 +262,7 @@ export interface TcpSnapshot {
   timers: {
     rto: number | null; delayedAck: number | null; timeWait: number | null; keepalive: number | null; persist: number | null;
     finWait2: number | null;
+    cork?: number | null | undefined;
   };
   /** How long ago (ms) the RTT timing started and the last segment arrived. */
   ages: { rttStart: number; lastRecv: number };
@@ -394,6 +399,8 @@ export class TcpSocket {
   #keepaliveAt: number | null = null;
   #persistAt: number | null = null;
   #finWait2At: number | null = null;
+  /** When data held by TCP_CORK goes out anyway (Linux's 200 ms ceiling), or null. */
+  #corkAt: number | null = null;
   #keepaliveProbes = 0;
   #persistBackoff = 0;
   #lastRecvAt = 0;
@@ -822,7 +829,7 @@ export class TcpSocket {
     // Plain comparisons, no closure: this runs after every dispatch.
     return earliest(
       earliest(earliest(this.#rtoAt, this.#delayedAckAt), earliest(this.#timeWaitAt, this.#keepaliveAt)),
-      earliest(this.#persistAt, this.#finWait2At),
+      earliest(earliest(this.#persistAt, this.#finWait2At), this.#corkAt),
     );
   }
 
@@ -1528,7 +1535,7 @@ export class TcpSocket {
    * How much new data to send from SND.NXT now, honouring the send and
    * congestion windows, Nagle and SACKed ranges; null if nothing is due.
    */
-  #nextDataSegment(_now: number): { len: number } | null {
+  #nextDataSegment(now: number): { len: number } | null {
     // Skip ranges the receiver already has (after a timeout).
     for (const b of this.#scoreboard) {
       if (seqGe(this.#sndNxt, b.left) && seqLt(this.#sndNxt, b.right)) this.#sndNxt = b.right;
@@ -1559,9 +1566,15 @@ export class TcpSocket {
     let len = Math.min(avail, most, Math.max(0, window));
     len = this.#holeLen(this.#sndNxt, len);
     if (len <= 0) return null;
-    // Nagle (RFC 9293 §3.7.4): hold a small segment while data is unacked; TCP_CORK holds
-    // it whatever is in flight, until a full segment, the uncork or the FIN.
-    if (len < mss && !retransmitting && (this.#opts.cork || !this.#opts.noDelay && flight > 0) && len === avail && !this.#finQueued) {
+    // TCP_CORK holds a small segment whatever is in flight, until a full segment, the uncork,
+    // the FIN or 200 ms (Linux's ceiling on corking).
+    if (len < mss && !retransmitting && this.#opts.cork && len === avail && !this.#finQueued) {
+      this.#corkAt ??= now + CORK_CEILING;
+      if (now < this.#corkAt) return null;
+    }
+    this.#corkAt = null;
+    // Nagle (RFC 9293 §3.7.4): hold a small segment while data is unacked.
+    if (len < mss && !retransmitting && !this.#opts.cork && !this.#opts.noDelay && flight > 0 && len === avail && !this.#finQueued) {
       return null;
     }
     // Sender-side SWS avoidance: do not chop a larger pending send into a sliver.
@@ -1842,7 +1855,7 @@ export class TcpSocket {
       },
       timers: {
         rto: rel(this.#rtoAt), delayedAck: rel(this.#delayedAckAt), timeWait: rel(this.#timeWaitAt),
-        keepalive: rel(this.#keepaliveAt), persist: rel(this.#persistAt), finWait2: rel(this.#finWait2At),
+        keepalive: rel(this.#keepaliveAt), persist: rel(this.#persistAt), finWait2: rel(this.#finWait2At), cork: rel(this.#corkAt),
       },
       ages: { rttStart: now - this.#rttStart, lastRecv: now - this.#lastRecvAt },
       rtt: { srtt: this.#rtt.srtt, rttvar: this.#rtt.rttvar, rto: this.#rtt.rto },
@@ -1956,6 +1969,7 @@ export class TcpSocket {
     this.#keepaliveAt = at(s.timers.keepalive);
     this.#persistAt = at(s.timers.persist);
     this.#finWait2At = at(s.timers.finWait2);
+    this.#corkAt = at(s.timers.cork ?? null);
     this.#rttStart = now - s.ages.rttStart;
     this.#lastRecvAt = now - s.ages.lastRecv;
     this.#rtt.srtt = s.rtt.srtt;
@@ -1998,6 +2012,7 @@ export class TcpSocket {
     if (prev === next) return;
     this.#state = next;
     this.#host.tcpTrace?.(this, `${prev}=>${next}`);
+    this.#host.tcpStateChanged?.(this, prev, next);
     if (next === "ESTABLISHED") {
       this.#wasConnected = true;
       this.#armKeepalive();
@@ -2030,7 +2045,7 @@ export class TcpSocket {
       // leaves it, so a read after the error is taken returns 0 and a send is EPIPE.
       if (this.#error !== null && prev !== "LISTEN") this.#shutRd = this.#shutWr = true;
       this.#rtoAt = this.#delayedAckAt = this.#timeWaitAt = this.#keepaliveAt = null;
-      this.#persistAt = this.#finWait2At = null;
+      this.#persistAt = this.#finWait2At = this.#corkAt = null;
       this.#synPending = this.#ackNow = this.#probePending = false;
       this.#acksOwed = 0;
       this.#rexmitAt = null;

@@ -57,6 +57,8 @@ export interface QueuedError {
   /** The datagram's destination and what the error quoted of its payload. */
   dst: UdpEndpoint;
   payload: Uint8Array;
+  /** A local error (SO_EE_ORIGIN_LOCAL: a datagram too large) with its ee_info (the MTU). */
+  local?: { info: number } | undefined;
 }
 
 /** What IP said of a datagram beside its addresses (IP_RECVTTL, IP_RECVTOS), and when it came. */
@@ -124,6 +126,7 @@ export interface UdpSnapshot {
   recvErr?: boolean | undefined;
   errQueue?: {
     errno: string; type: number; code: number; offender: string; dst: { addr: string; port: number }; payload: Uint8Array<ArrayBuffer>;
+    localInfo?: number | undefined;
   }[] | undefined;
   /** Multicast options (absent: the defaults). */
   multicast?: { loop: boolean; ifIndex: number; ifAddr: string | null; groups: [string, number][] } | undefined;
@@ -285,7 +288,8 @@ export class UdpSocket {
       readable: this.#rx.length > 0 || this.#error !== null,
       writable: this.#txBytes < this.#txLimit,
       hup: false,
-      error: this.#error !== null,
+      // A pending error or a queued one (Linux's datagram_poll).
+      error: this.#error !== null || this.#errQueue.length > 0,
     };
   }
 
@@ -337,7 +341,8 @@ export class UdpSocket {
   queueError(q: QueuedError): void {
     if (this.#errQueue.length >= ERR_QUEUE_MAX) return;
     this.#errQueue.push(q);
-    this.#error = q.errno;
+    // A local error is only queued (Linux's ipv6_local_error leaves sk_err alone).
+    if (!q.local) this.#error = q.errno;
   }
 
   /**
@@ -346,7 +351,7 @@ export class UdpSocket {
    */
   takeQueuedError(): QueuedError | null {
     const q = this.#errQueue.shift() ?? null;
-    if (q !== null) this.#error = this.#errQueue[0]?.errno ?? null;
+    if (q !== null && !q.local) this.#error = this.#errQueue.find((e) => !e.local)?.errno ?? null;
     return q;
   }
 
@@ -395,6 +400,7 @@ export class UdpSocket {
       ...(this.#errQueue.length === 0 ? {} : {
         errQueue: this.#errQueue.map((q) => ({
           errno: q.errno.code, type: q.type, code: q.code, offender: q.offender.toString(), dst: ep(q.dst), payload: q.payload.slice(),
+          ...(q.local ? { localInfo: q.local.info } : {}),
         })),
       }),
       ...(this.multicastLoop && this.multicastIf === -1 && this.multicastIfAddr === null && this.groups.length === 0 ? {} : {
@@ -446,7 +452,10 @@ export class UdpSocket {
     this.#errQueue = (s.errQueue ?? []).map((q) => {
       const errno = netErrorByCode(q.errno);
       if (errno === null) throw bad(`an unknown queued error ${q.errno}`);
-      return { errno, type: q.type, code: q.code, offender: parseIpAddress(q.offender), dst: ep(q.dst), payload: q.payload.slice() };
+      return {
+        errno, type: q.type, code: q.code, offender: parseIpAddress(q.offender), dst: ep(q.dst), payload: q.payload.slice(),
+        local: q.localInfo === undefined ? undefined : { info: q.localInfo },
+      };
     });
     if (s.multicast) {
       this.multicastLoop = s.multicast.loop;

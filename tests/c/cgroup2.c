@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <linux/sched.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -102,6 +104,80 @@ static void procline(const char *label, pid_t pid) {
   char path[64];
   snprintf(path, sizeof path, "/proc/%d/cgroup", pid);
   show(label, path, "0::");
+}
+
+static long clone_into(int cgroup_fd) {
+  struct clone_args ca;
+  memset(&ca, 0, sizeof ca);
+  ca.flags = CLONE_INTO_CGROUP;
+  ca.exit_signal = SIGCHLD;
+  ca.cgroup = (unsigned long)(long)cgroup_fd;
+  return syscall(SYS_clone3, &ca, sizeof ca);
+}
+
+/* The "root" field of the mountinfo line of the mount at mp. */
+static void mountinfo_root(const char *label, const char *mp) {
+  char buf[65536], root[512], point[512];
+  int fd = open("/proc/self/mountinfo", O_RDONLY);
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  buf[n < 0 ? 0 : n] = 0;
+  for (char *line = strtok(buf, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+    if (sscanf(line, "%*d %*d %*s %511s %511s", root, point) == 2 && strcmp(point, mp) == 0) {
+      const char *rel = base + strlen(mnt);
+      char *p = strstr(root, rel);
+      if (p != NULL) printf("%s: %.*sBASE%s\n", label, (int)(p - root), root, p + strlen(rel));
+      else printf("%s: %s\n", label, root);
+      return;
+    }
+  }
+  printf("%s: no mount\n", label);
+}
+
+/* Namespaces and CLONE_INTO_CGROUP, in a child (its namespace changes stay there). */
+static void namespaces(void) {
+  pid_t pid = fork();
+  if (pid != 0) {
+    int st;
+    waitpid(pid, &st, 0);
+    printf("namespace child exited %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+    return;
+  }
+  int a_fd = open(at("a"), O_RDONLY | O_DIRECTORY);
+  int pfd[2];
+  if (pipe(pfd) != 0) _exit(1);
+  R("clone3 into cgroup -1", clone_into(-1));
+  R("clone3 into a pipe", clone_into(pfd[0]));
+  long c = clone_into(a_fd);
+  if (c == 0) _exit(0);
+  printf("clone3 into a: %s\n", c > 0 ? "ok" : en(errno));
+  if (c > 0) {
+    procline("clone3 child", c);
+    waitpid(c, NULL, 0);
+  }
+  R("mkdir a/d", mkdir(at("a/d"), 0755));
+  int d_fd = open(at("a/d"), O_RDONLY | O_DIRECTORY);
+  R("rmdir a/d", rmdir(at("a/d")));
+  R("clone3 into a removed cgroup", clone_into(d_fd));
+  char before[64] = "", after[64] = "";
+  if (readlink("/proc/self/ns/cgroup", before, sizeof before - 1) < 0) printf("readlink: %s\n", en(errno));
+  R("move to a", put(at("a/cgroup.procs"), "0"));
+  R("unshare CLONE_NEWCGROUP", unshare(CLONE_NEWCGROUP));
+  if (readlink("/proc/self/ns/cgroup", after, sizeof after - 1) < 0) printf("readlink: %s\n", en(errno));
+  printf("a new namespace: %d\n", strcmp(before, after) != 0);
+  procline("self in its namespace", getpid());
+  R("mkdir a/e", mkdir(at("a/e"), 0755));
+  R("move to a/e", put(at("a/e/cgroup.procs"), "0"));
+  procline("self in a/e", getpid());
+  procline("parent", getppid());
+  mountinfo_root("the whole hierarchy's mount", mnt);
+  char inner[600];
+  snprintf(inner, sizeof inner, "%s/a/e/cgroup.type", mnt);
+  R("mount in the namespace", mount("none", at("a/e"), "cgroup2", 0, NULL));
+  mountinfo_root("the namespace's mount", at("a/e"));
+  R("umount", umount2(at("a/e"), MNT_DETACH));
+  R("back to a", put(at("a/cgroup.procs"), "0"));
+  _exit(0);
 }
 
 static void mode(const char *label, const char *path) {
@@ -242,6 +318,9 @@ int main(void) {
   R("mkdirat in a removed cgroup", mkdirat(dir_fd, "x", 0755));
   close(procs_fd);
   close(dir_fd);
+
+  namespaces();
+  R("rmdir a/e", rmdir(at("a/e")));
 
   /* Our own move: pid 0 is the writer. */
   R("move self to a", put(at("a/cgroup.procs"), "0"));

@@ -107,8 +107,52 @@ static void run(int family, int connected) {
   close(s);
 }
 
+/* A datagram too large: EMSGSIZE, and with IPV6_RECVERR a local error on the queue (IPv4: none). */
+static void too_large(int family) {
+  int on = 1;
+  int s = socket(family, SOCK_DGRAM, 0);
+  struct sockaddr_storage a;
+  memset(&a, 0, sizeof a);
+  socklen_t len = family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+  if (family == AF_INET) {
+    setsockopt(s, IPPROTO_IP, IP_RECVERR, &on, sizeof on);
+    ((struct sockaddr_in *)&a)->sin_family = AF_INET;
+    ((struct sockaddr_in *)&a)->sin_port = htons(9);
+    ((struct sockaddr_in *)&a)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  } else {
+    setsockopt(s, IPPROTO_IPV6, IPV6_RECVERR, &on, sizeof on);
+    ((struct sockaddr_in6 *)&a)->sin6_family = AF_INET6;
+    ((struct sockaddr_in6 *)&a)->sin6_port = htons(9);
+    ((struct sockaddr_in6 *)&a)->sin6_addr = in6addr_loopback;
+  }
+  connect(s, (struct sockaddr *)&a, len);
+  static char big[65536];
+  errno = 0;
+  long n = send(s, big, sizeof big, 0);
+  printf("%s send of 65536 bytes: %ld %s\n", family == AF_INET ? "IPv4" : "IPv6", n, strerrorname_np(errno));
+  char got[16], cbuf[256];
+  struct iovec iov = {got, sizeof got};
+  struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+  errno = 0;
+  n = recvmsg(s, &m, MSG_ERRQUEUE);
+  printf("  MSG_ERRQUEUE: %ld %s", n, n < 0 ? strerrorname_np(errno) : "");
+  struct cmsghdr *c = n >= 0 ? CMSG_FIRSTHDR(&m) : NULL;
+  if (c) {
+    struct sock_extended_err e;
+    memcpy(&e, CMSG_DATA(c), sizeof e);
+    printf(" errno %s origin %d type %d code %d info %u", strerrorname_np(e.ee_errno), e.ee_origin, e.ee_type, e.ee_code, e.ee_info);
+  }
+  int err = -1;
+  socklen_t el = sizeof err;
+  getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &el);
+  printf(", SO_ERROR %d\n", err);
+  close(s);
+}
+
 int main(void) {
   setvbuf(stdout, NULL, _IONBF, 0);
+  too_large(AF_INET);
+  too_large(AF_INET6);
   run(AF_INET, 1);
   run(AF_INET, 0);
   run(AF_INET6, 1);

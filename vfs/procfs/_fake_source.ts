@@ -41,6 +41,7 @@ export class FakeProcess implements ProcProcess {
   tpgid = -1;
   oomScoreAdj = 0;
   cgroupLine = "0::/\n";
+  cgroupNsIno = 4026531835;
   mem: ProcMemory | null = null;
   memoryBytes = new Uint8Array(0);
   memoryBase = 0;

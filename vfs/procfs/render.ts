@@ -385,6 +385,7 @@ export function renderMountinfo(mounts: Mount[], root: Location | null, devOf: (
 
 /** The path of a mount's root within its filesystem ("/" unless a bind mount of a subtree). */
 function subtreePath(m: Mount): string {
+  if (m.fs.showPath !== undefined) return m.fs.showPath(m.root);
   const names: string[] = [];
   for (let d = m.root; d.parent !== null; d = d.parent) names.push(d.name);
   return "/" + names.reverse().join("/");

@@ -150,6 +150,8 @@ export interface ProcProcess {
   oomScoreAdj: number;
   /** /proc/PID/cgroup: "0::PATH\n", the path relative to the reader's cgroup namespace. */
   readonly cgroupLine: string;
+  /** The inode number of the cgroup namespace of the process's leader. */
+  readonly cgroupNsIno: number;
 }
 
 /** Machine-wide facts. */
@@ -204,4 +206,4 @@ export interface ProcSource {
 }
 
 /** The files of /proc/net. */
-export type NetFileKind = "tcp" | "tcp6" | "udp" | "udp6" | "dev" | "unix";
+export type NetFileKind = "tcp" | "tcp6" | "udp" | "udp6" | "dev" | "unix" | "snmp" | "netstat" | "if_inet6";

@@ -11,6 +11,7 @@
 import {
   checksum,
   type IcmpSocket,
+  EMSGSIZE as NET_EMSGSIZE,
   type IpAddress,
   Ipv4Address,
   parseIpAddress,
@@ -275,6 +276,8 @@ export class UdpSocketFile extends InetSocketFile {
 
   /** 65535 less the IP and UDP headers (IPv6 has no 20-byte header in its payload length). */
   override maxMessageSize(): number {
+    // With IPV6_RECVERR an oversized IPv6 datagram reaches sendmsg, which queues the error.
+    if (this.family === C.AF_INET6 && this.sock.recvErr) return 1 << 24;
     return this.family === C.AF_INET ? UDP_MAX_PAYLOAD : 65527;
   }
 
@@ -321,7 +324,18 @@ export class UdpSocketFile extends InetSocketFile {
       }
     }
     if (to === undefined && this.sock.remote === null) throw EDESTADDRREQ;
-    if (req.data.length > UDP_MAX_PAYLOAD) throw EMSGSIZE;
+    const dest = to ?? this.sock.remote;
+    if (req.data.length > (dest !== null && dest.addr.version === 6 ? 65527 : UDP_MAX_PAYLOAD)) {
+      // With IPV6_RECVERR an IPv6 datagram too large is also reported on the error queue
+      // (Linux's ipv6_local_error; IPv4's is not), with lo's MTU as ee_info.
+      if (dest !== null && dest.addr.version === 6 && this.sock.recvErr) {
+        this.sock.queueError({
+          errno: NET_EMSGSIZE, type: 0, code: 0, offender: dest.addr, dst: dest, payload: new Uint8Array(0), local: { info: 65536 },
+        });
+        this.stackChanged();
+      }
+      throw EMSGSIZE;
+    }
     this.reuseChanged();
     const meta = this.#ipMeta(to ?? this.sock.remote);
     if (meta && req.control.other) this.#sendControl(req.control.other, meta);
@@ -385,10 +399,12 @@ export class UdpSocketFile extends InetSocketFile {
     const ee = new Uint8Array(16);
     const dv = new DataView(ee.buffer);
     dv.setUint32(0, (linuxError(q.errno) as LinuxError).errno, true);
-    ee[4] = v6 ? 3 : 2; // SO_EE_ORIGIN_ICMP6, SO_EE_ORIGIN_ICMP
+    ee[4] = q.local ? 1 : v6 ? 3 : 2; // SO_EE_ORIGIN_LOCAL, SO_EE_ORIGIN_ICMP6, SO_EE_ORIGIN_ICMP
     ee[5] = q.type;
     ee[6] = q.code;
-    const offender = formatSockaddr(this.family, q.offender, 0);
+    if (q.local) dv.setUint32(8, q.local.info, true);
+    // A local error names no offender: its address is zero (AF_UNSPEC).
+    const offender = q.local ? new Uint8Array(formatSockaddr(this.family, null, 0).length) : formatSockaddr(this.family, q.offender, 0);
     const data = new Uint8Array(ee.length + offender.length);
     data.set(ee);
     data.set(offender, ee.length);

@@ -12,6 +12,7 @@ import {
 import type { Task } from "../../task.ts";
 import { IPC_LIMITS, IpcNamespace } from "../../ipc.ts";
 import type { UtsNamespace } from "../../uts.ts";
+import { CGROUP_NS_INIT_INO, type CgroupDir, type CgroupNamespace } from "../../../vfs/cgroupfs/cgroupfs.ts";
 import { block, partial, supported, type SyscallEntry, type SyscallFn, type SyscallResult } from "./support.ts";
 
 const SIGCHLD = 17;
@@ -74,11 +75,18 @@ const sysClone3: SyscallFn = (t, a) => {
   if ((flags & BigInt(CLONE_THREAD | CLONE_PARENT)) && exitSignal !== 0n) throw EINVAL;
   if (exitSignal > 64n) throw EINVAL;
   if ((stack === 0n) !== (stackSize === 0n)) throw EINVAL;
+  let cgroup: CgroupDir | undefined;
   if (flags & CLONE_INTO_CGROUP) {
-    t.kernel.log.once("clone-into-cgroup", "clone3 CLONE_INTO_CGROUP is not supported");
-    throw EINVAL;
+    // copy_clone_args_from_user: a descriptor number, in a struct that has the field.
+    const fd = size >= 88 ? v.getBigUint64(80, true) : 0n;
+    if (size < 88 || fd > 0x7fff_ffffn) throw EINVAL;
+    if (t.syscallState === null) {
+      const target = t.fdTable.get(Number(fd)).location()?.dentry ?? null;
+      cgroup = t.kernel.cgroups.cloneTarget(target, t.tg, t.creds, t.cgroupNs, (flags & BigInt(CLONE_THREAD)) !== 0n);
+    }
   }
   return doClone(t, {
+    ...(cgroup !== undefined ? { cgroup } : {}),
     flags: Number(flags & 0xffff_ffffn),
     clearSighand: (flags & CLONE_CLEAR_SIGHAND) !== 0n,
     pidfd: pidfd > BigInt(Number.MAX_SAFE_INTEGER) ? Infinity : Number(pidfd),
@@ -96,7 +104,8 @@ const CLONE_NEWTIME = 0x80;
  * Implements unshare(2), in the order of Linux's ksys_unshare: the implied flags, then
  * CLONE_THREAD/CLONE_SIGHAND/CLONE_VM (nothing to do for a process alone in its thread group
  * and address space, EINVAL otherwise), a private descriptor table (CLONE_FILES) or filesystem
- * context (CLONE_FS), a UTS or IPC namespace of its own (CLONE_NEWUTS, CLONE_NEWIPC, CAP_SYS_ADMIN). The other
+ * context (CLONE_FS), a UTS, IPC or cgroup namespace of its own (CLONE_NEWUTS, CLONE_NEWIPC,
+ * CLONE_NEWCGROUP, CAP_SYS_ADMIN). The other
  * namespaces are EINVAL, as in a kernel built without them.
  */
 const sysUnshare: SyscallFn = (t, a) => {
@@ -113,12 +122,12 @@ const sysUnshare: SyscallFn = (t, a) => {
   const flags = Number(f);
   if ((flags & (CLONE_THREAD | CLONE_SIGHAND | CLONE_VM)) && t.tg.tasks.size > 1) throw EINVAL;
   if ((flags & CLONE_VM) && t.mm.users > 1) throw EINVAL;
-  const unsupported = flags & ((NAMESPACE_FLAGS & ~CLONE_NEWIPC) | CLONE_NEWTIME);
+  const unsupported = flags & ((NAMESPACE_FLAGS & ~(CLONE_NEWIPC | CLONE_NEWCGROUP)) | CLONE_NEWTIME);
   if (unsupported) {
     t.kernel.log.once(`unshare-ns-${unsupported}`, `unshare namespace flags 0x${unsupported.toString(16)} are not supported`);
     throw EINVAL;
   }
-  if ((flags & (CLONE_NEWUTS | CLONE_NEWIPC)) && !t.creds.hasCap(CAP_SYS_ADMIN)) throw EPERM;
+  if ((flags & (CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP)) && !t.creds.hasCap(CAP_SYS_ADMIN)) throw EPERM;
   if (flags & CLONE_FS) t.fs = t.fs.fork();
   if ((flags & CLONE_FILES) && t.fdTable.users > 1) {
     t.fdTable.users--;
@@ -126,6 +135,8 @@ const sysUnshare: SyscallFn = (t, a) => {
   }
   if (flags & CLONE_NEWUTS) t.uts = t.uts.copy();
   if (flags & CLONE_NEWIPC) t.ipc = new IpcNamespace(IPC_LIMITS);
+  // A new cgroup namespace is rooted at the caller's cgroup (copy_cgroup_ns).
+  if (flags & CLONE_NEWCGROUP) t.cgroupNs = t.kernel.cgroups.newNamespace(t.kernel.cgroups.cgroupOf(t.tg));
   return 0;
 };
 
@@ -136,11 +147,12 @@ const SETNS_FLAGS = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | C
 /**
  * Implements setns(2) with a pidfd: the caller joins the namespaces of the given types of the
  * pidfd's process (EINVAL for no type or another flag; ESRCH once it has exited, even as a
- * zombie; EPERM without ptrace read access or CAP_SYS_ADMIN). Its UTS and IPC namespaces are
- * taken; the others are the sandbox's one each (joining the mount namespace moves the caller's
+ * zombie; EPERM without ptrace read access or CAP_SYS_ADMIN). Its UTS, IPC and cgroup namespaces
+ * are taken; the others are the sandbox's one each (joining the mount namespace moves the caller's
  * root and cwd to its root, as Linux; its own user namespace is EINVAL). With a /proc/PID/ns
  * descriptor (flags 0 or its type) the namespace joined is the sandbox's first of that type,
- * the one whose inode /proc shows for every process.
+ * the one whose inode /proc shows for every process, except for cgroup namespaces, which /proc
+ * names each by its own inode.
  */
 const sysSetns: SyscallFn = (t, a) => {
   let flags = a.int(1);
@@ -153,7 +165,14 @@ const sysSetns: SyscallFn = (t, a) => {
     if (type === undefined || (flags !== 0 && flags !== type)) throw EINVAL;
     flags = type;
     if (!t.creds.hasCap(CAP_SYS_ADMIN)) throw EPERM;
-    return joinNamespaces(t, flags, t.kernel.rootUts, t.kernel.ipc);
+    // A cgroup namespace's inode names which one it is.
+    let cgroupNs: CgroupNamespace | null = null;
+    if (type === CLONE_NEWCGROUP) {
+      const ino = Number(/\[(\d+)\]/.exec(loc.dentry.name)?.[1] ?? CGROUP_NS_INIT_INO);
+      if (ino !== CGROUP_NS_INIT_INO) cgroupNs = t.kernel.cgroups.namespaces.get(ino) ?? null;
+      if (ino !== CGROUP_NS_INIT_INO && cgroupNs === null) throw EINVAL;
+    }
+    return joinNamespaces(t, flags, t.kernel.rootUts, t.kernel.ipc, cgroupNs);
   }
   if (!(f instanceof PidFd)) throw EINVAL;
   if (flags === 0 || (flags & ~SETNS_FLAGS)) throw EINVAL;
@@ -162,7 +181,7 @@ const sysSetns: SyscallFn = (t, a) => {
   if (tg.zombie || target === undefined || target.state === "dead") throw ESRCH;
   if (!mayAttach(t, target) && !t.creds.hasCap(CAP_SYS_PTRACE)) throw EPERM;
   if (!t.creds.hasCap(CAP_SYS_ADMIN)) throw EPERM;
-  return joinNamespaces(t, flags, target.uts, target.ipc);
+  return joinNamespaces(t, flags, target.uts, target.ipc, target.cgroupNs);
 };
 
 /** The CLONE_NEW* flag of each /proc/PID/ns name's type. */
@@ -172,7 +191,7 @@ const NS_TYPES: Record<string, number> = {
 };
 
 /** setns's installation of the namespaces of `flags` (the checks done first, then the changes). */
-function joinNamespaces(t: Task, flags: number, uts: UtsNamespace, ipc: IpcNamespace): number {
+function joinNamespaces(t: Task, flags: number, uts: UtsNamespace, ipc: IpcNamespace, cgroupNs: CgroupNamespace | null): number {
   if (flags & CLONE_NEWUSER) throw EINVAL; // the one user namespace is the caller's own
   if (flags & CLONE_NEWNS) {
     // mntns_install: a filesystem context shared with another task is EINVAL.
@@ -181,13 +200,14 @@ function joinNamespaces(t: Task, flags: number, uts: UtsNamespace, ipc: IpcNames
   }
   if (flags & CLONE_NEWUTS) t.uts = uts;
   if (flags & CLONE_NEWIPC) t.ipc = ipc;
+  if (flags & CLONE_NEWCGROUP) t.cgroupNs = cgroupNs;
   if (flags & CLONE_NEWNS) t.fs.root = t.fs.cwd = t.kernel.vfs.root();
   return 0;
 }
 
 export const table: Record<number, SyscallEntry> = {
   272: supported("unshare", sysUnshare),
-  308: partial("setns", sysSetns, "UTS and IPC namespaces (one of each other kind); /proc/PID/ns names the first of each"),
+  308: partial("setns", sysSetns, "UTS, IPC and cgroup namespaces (one of each other kind); /proc/PID/ns names the first of each but cgroup"),
   56: supported("clone", sysClone),
   57: supported("fork", sysFork),
   58: supported("vfork", sysVfork),
