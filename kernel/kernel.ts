@@ -253,7 +253,7 @@ export class Kernel {
 
   /** The kernel as the cgroup hierarchy sees it. */
   #cgroupHost(): CgroupHost {
-    const tgOf = (m: CgroupMember) => m as ThreadGroup;
+    const tgOf = (m: CgroupMember) => m as unknown as ThreadGroup;
     return {
       callerProcess: () => {
         const t = this.current;
@@ -266,6 +266,16 @@ export class Kernel {
       callerNs: () => this.current?.cgroupNs ?? null,
       kill: (m) => void this.sendSignal(tgOf(m), 9, { code: 0x80 /* SI_KERNEL */ }),
       cpuNs: (m) => groupCpu(tgOf(m)),
+      taskCount: (m) => (m.zombie ? 1 : tgOf(m).tasks.size),
+      memoryBytes: (m) => {
+        const tg = tgOf(m);
+        if (tg.zombie || tg.tasks.size === 0) return 0;
+        try {
+          return tg.mm.as.rssKb() * 1024;
+        } catch {
+          return 0;
+        }
+      },
     };
   }
 
@@ -455,6 +465,7 @@ export class Kernel {
       this.reapedCpu.sysNs += tg.sysNs + tg.childSysNs;
     }
     tg.parent?.children.delete(tg);
+    this.cgroups.reaped(tg);
     this.threadGroups.delete(tg.tgid);
   }
 
@@ -1422,6 +1433,7 @@ export class Kernel {
     }
     if (!hostGone) t.ctx.release();
     if (--t.fdTable.users === 0) t.fdTable.removeAll();
+    tg.threadExitQueue.notify(EVENT_IN); // PIDFD_THREAD pidfds of this thread
     if (tg.tasks.size > 0) {
       // Linux's forget_original_parent for one thread: the children it made go to a live
       // thread of its group (find_alive_thread), and each of their threads gets its

@@ -161,6 +161,11 @@ export class Net implements DeadlineTarget {
   #polling = false;
   /** Interface names, by netstack index. */
   readonly ifNames: string[] = [];
+  /**
+   * Writable sysctls of /proc/sys/net that the stack keeps for programs to read back (the
+   * stack's behaviour does not follow them yet): ip_forward, tcp_sack, tcp_recovery.
+   */
+  readonly sysctl = { ipForward: 0, tcpSack: 1, tcpRecovery: 1 };
   /** Traffic counters, by netstack index (loopback delivery bypasses devices: zeros). */
   readonly counters: IfCounters[] = [];
   /**

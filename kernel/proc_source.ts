@@ -22,8 +22,9 @@ import { PROT_WRITE } from "../abi/linux/mm.ts";
 import type {
   NetFileKind, ProcCaller, ProcMemAccess, ProcFd, ProcMemory, ProcProcess, ProcSource, ProcSystem, ProcThread, ProcVma,
 } from "../vfs/procfs/source.ts";
-import { renderProcNetDev, renderProcNetTcp, renderProcNetUdp } from "./socket/inet/proc_net.ts";
+import { renderProcNetDev, renderProcNetIfInet6, renderProcNetNetstat, renderProcNetSnmp, renderProcNetTcp, renderProcNetUdp } from "./socket/inet/proc_net.ts";
 import { NET_CORE } from "./socket/sockopt.ts";
+import type { Net } from "./net.ts";
 import { renderProcNetUnix } from "./socket/unix/proc_net.ts";
 import { TCP_RCVBUF, TCP_SNDBUF } from "./socket/inet/tcp.ts";
 import { MSGMAX, MSGMNB, MSGMNI, SEMMNI, SEMMNS, SEMMSL, SEMOPM, SHMMNI } from "../abi/linux/ipc.ts";
@@ -368,6 +369,13 @@ class ProcessView implements ProcProcess {
 }
 
 /** @savable */
+/** The writable network sysctls kept in Net.sysctl, by /proc/sys path. */
+const NET_SYSCTLS: Record<string, keyof Net["sysctl"]> = {
+  "net/ipv4/ip_forward": "ipForward",
+  "net/ipv4/tcp_sack": "tcpSack",
+  "net/ipv4/tcp_recovery": "tcpRecovery",
+};
+
 export class KernelProcSource implements ProcSource {
   readonly #k: Kernel;
   /** @nosave The host's /proc/cpuinfo, read once. */
@@ -463,6 +471,16 @@ export class KernelProcSource implements ProcSource {
       this.#k.net.stack.ephemeralRange = [low, high];
       return;
     }
+    const netKey = NET_SYSCTLS[key];
+    if (netKey !== undefined) {
+      // proc_dointvec: one integer (ip_forward only 0 or 1 in effect; the value is kept as given).
+      const t = text.trim();
+      if (!/^-?[0-9]+$/.test(t)) throw EINVAL;
+      const n = Number(t);
+      if (n < -2147483648 || n > 2147483647) throw EINVAL;
+      this.#k.net.sysctl[netKey] = n;
+      return;
+    }
     if (key !== "fs/nr_open") throw EINVAL;
     // proc_dointvec_minmax between sysctl_nr_open_min and sysctl_nr_open_max (64-bit).
     const t = text.trim();
@@ -497,6 +515,10 @@ export class KernelProcSource implements ProcSource {
       case "net/ipv4/ip_local_port_range":
         // The range the netstack draws ephemeral ports from (netstack/iface/ports.ts).
         return `${this.#k.net.stack.ephemeralRange.join("\t")}\n`;
+      case "net/ipv4/ip_forward":
+      case "net/ipv4/tcp_sack":
+      case "net/ipv4/tcp_recovery":
+        return `${this.#k.net.sysctl[NET_SYSCTLS[key]!]}\n`;
       case "net/ipv4/tcp_rmem":
         return `4096\t${TCP_RCVBUF}\t6291456\n`;
       case "net/ipv4/tcp_wmem":
@@ -518,6 +540,12 @@ export class KernelProcSource implements ProcSource {
         return renderProcNetUnix(this.#k.unixNames);
       case "dev":
         return renderProcNetDev(net);
+      case "snmp":
+        return renderProcNetSnmp(net);
+      case "netstat":
+        return renderProcNetNetstat();
+      case "if_inet6":
+        return renderProcNetIfInet6(net);
     }
   }
 }

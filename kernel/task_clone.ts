@@ -123,6 +123,7 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
   if (k.fatalHeld(t.tg)) throw ERESTARTNOINTR;
   checkNproc(t);
   if (!k.resources.mayAddTask()) throw EAGAIN; // --pids, as the pids cgroup
+  k.cgroups.chargeFork(a.cgroup ?? k.cgroups.cgroupOf(t.tg)); // pids.max (EAGAIN)
   // CLONE_PIDFD: the descriptor's number is chosen and written before anything is created, so
   // that a bad pointer (EFAULT) or a full table (EMFILE) fails the clone (copy_process); the
   // pidfd is installed, at that number, once the child exists.

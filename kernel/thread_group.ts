@@ -58,6 +58,8 @@ export class ThreadGroup {
   readonly childWaitQueue = new WaitQueue();
   /** Notified when the group becomes a zombie (pidfd). */
   readonly exitQueue = new WaitQueue();
+  /** Notified (EVENT_IN) whenever one of its thread ids goes: a thread exited or an exec took the leader's id. */
+  readonly threadExitQueue = new WaitQueue();
   /** Notified when a vfork child execs or exits: its parent may go on. */
   readonly vforkDone = new WaitQueue();
   /** True while a vfork parent must wait for this group to exec or exit. */
@@ -105,6 +107,10 @@ export class ThreadGroup {
   continuedReport = false;
   /** The process's cgroup (vfs/cgroupfs); null: the root cgroup. */
   cgroup: CgroupDir | null = null;
+  /** Its CPU time when it entered its cgroup (null: zero, at birth): cpu.stat's accounting. */
+  cgroupCpuBase: { userNs: number; sysNs: number } | null = null;
+  /** Its resident memory when it entered its cgroup, in bytes: memory.current's accounting. */
+  cgroupMemBase = 0;
   /** Accumulated CPU time in ns, user and system, of exited threads (kernel/cpu_time.ts). */
   userNs = 0;
   sysNs = 0;

@@ -4,10 +4,28 @@
  */
 
 import assert from "node:assert/strict";
-import { assertSameAsNative, compileC, REPO_ROOT } from "./_harness.ts";
+import { assertSameAsNative, C_DIR, compileC, REPO_ROOT, runNative, runSentry } from "./_harness.ts";
 
 Deno.test("cgroup2: mount, mkdir/rmdir with cgroup.max.* and EBUSY, interface files, migration through cgroup.procs and /proc/PID/cgroup, cgroup.events' populated and its poll, cgroup.kill, zombies, removed cgroups' files (ENODEV, ENOENT), as natively (tests/c/cgroup2.c)", async () => {
   await assertSameAsNative([await compileC("cgroup2")]);
+});
+
+Deno.test("cgroup2 controllers (cpu, memory, pids): subtree_control's rules (EINVAL, ENOENT, EBUSY), files appearing and going (ENODEV), formats, pids.max refusing a fork with pids.current/peak/events and a poll notification (tests/c/cgroup2_controllers.c)", async () => {
+  const prog = await compileC("cgroup2_controllers");
+  // Natively the program never changes the host's root cgroup (no CGROUP_TEST_ENABLE_ROOT);
+  // in the sandbox its root enables the controllers first.
+  const native = await runNative([prog]);
+  const sentry = await runSentry([prog], { env: { CGROUP_TEST_ENABLE_ROOT: "1" } });
+  if (native.stdout !== "no controllers\n") {
+    // The host's hierarchy enables cpu, memory and pids at its root: the sentry must do as it does.
+    assert.equal(sentry.stdout, native.stdout);
+  } else {
+    // This host delegates no controller to cgroup v2 (they are bound to v1 hierarchies):
+    // compare with what Linux's kernel/cgroup code gives (tests/c/cgroup2_controllers.expected).
+    assert.equal(sentry.stdout, await Deno.readTextFile(`${C_DIR}/cgroup2_controllers.expected`));
+  }
+  assert.equal(sentry.stderr, "");
+  assert.equal(sentry.code, 0);
 });
 
 Deno.test("cgroup2: a checkpoint refuses a sandbox with the hierarchy mounted, in one line, and the sandbox goes on", async () => {

@@ -53,6 +53,12 @@ Deno.test("UDP control messages: IP_PKTINFO, IP_RECVTTL/TOS/ORIGDSTADDR, IPV6_RE
   assert.match(r.stdout, /level 0 type 2 len 4: 21/);
 });
 
+Deno.test("raw sockets: IPv4 packets read with their header and IPv6 ones without, copies of UDP and ICMP traffic, bind/connect filters, ICMP_FILTER, IP_HDRINCL, IPV6_CHECKSUM, ICMP6_FILTER, SO_RCVBUF and the errnos, as natively", async () => {
+  const r = await assertSameAsNative([await compileC("net_raw")]);
+  assert.match(r.stdout, /icmp 2: 28 bytes .* icmp type 0 code 0/);
+  assert.match(r.stdout, /rcvbuf 2304: 3 of 4 packets queued/);
+});
+
 Deno.test("UDP IP_RECVERR/IPV6_RECVERR: a datagram to a closed port comes back by MSG_ERRQUEUE with ICMP's error, as natively", async () => {
   const r = await assertSameAsNative([await compileC("net_udp_recverr")]);
   assert.match(r.stdout, /cmsg level 0 type 11: errno ECONNREFUSED origin 2 type 3 code 3 offender family 2/);
@@ -286,4 +292,14 @@ Deno.test("recvmsg(MSG_ERRQUEUE) on a blocking inet socket with an empty error q
 
 Deno.test("an RTM_GETADDR dump asked with NLM_F_ROOT alone comes as records, then NLMSG_DONE in a second datagram, as natively", async () => {
   await assertSameAsNative([await compileC("netlink_dump_shape")]);
+});
+
+Deno.test("/proc/net is a link to self/net, and /proc/net/snmp's TCP and UDP counters move with the program's own traffic, as natively (tests/c/proc_net_snmp.c)", async () => {
+  await assertSameAsNative([await compileC("proc_net_snmp")]);
+});
+
+Deno.test("/proc/sys/net/ipv4's ip_forward, tcp_sack and tcp_recovery take what root writes (sentry only: natively it would change the host)", async () => {
+  const r = await runSentry(["/bin/sh", "-c",
+    "for f in ip_forward tcp_sack tcp_recovery; do p=/proc/sys/net/ipv4/$f; printf '%s ' $(cat $p); echo 100 > $p; printf '%s ' $(cat $p); done; echo x > /proc/sys/net/ipv4/tcp_sack 2>/dev/null || echo refused"]);
+  assert.equal(r.stdout, "0 100 1 100 1 100 refused\n", r.stderr);
 });

@@ -82,6 +82,7 @@ export const LEDGER: readonly LedgerEntry[] = [
       parentThread: "0 after a restore: any thread of the parent may wait for the child with __WNOTHREAD",
       childWaitQueue: "sleepers re-register as their restarted syscalls run again",
       exitQueue: "as childWaitQueue",
+      threadExitQueue: "as childWaitQueue",
       vforkDone: "as childWaitQueue (vfork itself is refused)",
       startNs: "the restore's time: /proc's start time of a restored process is when it was restored",
       faultInfo: "set as a group dies of a fault, for the CLI's report of init's death; init is alive at a checkpoint",
@@ -91,6 +92,8 @@ export const LEDGER: readonly LedgerEntry[] = [
       vforkPending: "a vfork child that has not exec'd",
       processKeyring: "a keyring (keyctl): a checkpoint refuses a sandbox with keyrings",
       cgroup: "a cgroup other than the root (vfs/cgroupfs): a checkpoint refuses a changed cgroup2 hierarchy",
+      cgroupMemBase: "set when a process moves between cgroups: a checkpoint refuses a changed cgroup2 hierarchy",
+      cgroupCpuBase: "set when a process moves between cgroups: a checkpoint refuses a changed cgroup2 hierarchy",
     },
   },
   {
@@ -441,6 +444,10 @@ export const LEDGER: readonly LedgerEntry[] = [
       "#reassembler": "refused unless empty (Stack.unsavedTraffic)",
       "#localQueue": "refused unless empty (Stack.unsavedTraffic): packets in flight inside the stack",
       stats: "counters for tests and /proc: start again at zero",
+      mib: "/proc/net/snmp's counters: start again at zero, as a new network namespace's (CurrEstab is counted, not kept)",
+    },
+    refused: {
+      "#rawSockets": "raw sockets are not saved yet: each belongs to a RawSocketFile, whose checkpoint is refused in one line (inet_sockets.ts saveFile)",
     },
   },
 ];

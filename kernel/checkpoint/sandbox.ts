@@ -287,6 +287,8 @@ export const savedSandboxSchema = z.object({
   hostname: z.string().max(64),
   /** /proc/sys/fs/nr_open when changed from its default. */
   nrOpen: z.number().int().min(64).max(2147483584).optional(),
+  /** /proc/sys/net/ipv4's ip_forward, tcp_sack, tcp_recovery when changed. */
+  netSysctl: z.object({ ipForward: i32, tcpSack: i32, tcpRecovery: i32 }).strict().optional(),
   /** /proc/sys/net/ipv4/ip_local_port_range when changed from its default. */
   portRange: z.tuple([z.number().int().min(1024).max(65535), z.number().int().min(1024).max(65535)]).optional(),
   nextTid: z.number().int().min(2).max(1 << 22),
@@ -438,6 +440,7 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
     hostname: k.rootUts.hostname,
     ...(k.nrOpen !== 1048576 ? { nrOpen: k.nrOpen } : {}),
     ...(portRangeChanged(k) ? { portRange: k.net.stack.ephemeralRange } : {}),
+    ...(k.net.sysctl.ipForward !== 0 || k.net.sysctl.tcpSack !== 1 || k.net.sysctl.tcpRecovery !== 1 ? { netSysctl: { ...k.net.sysctl } } : {}),
     nextTid: k.lastTid + 1,
     monotonicNs: Math.ceil(monotonicNs()),
     init: init.tgid,
@@ -1082,6 +1085,7 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
     continueMonotonicFrom(s.monotonicNs);
     k.rootUts.hostname = s.hostname;
     if (s.nrOpen !== undefined) k.nrOpen = s.nrOpen;
+    if (s.netSysctl !== undefined) Object.assign(k.net.sysctl, s.netSysctl);
     if (s.portRange !== undefined && s.portRange[0] <= s.portRange[1]) k.net.stack.ephemeralRange = s.portRange;
     k.adoptRestored(groups.get(s.init)!, [...groups.values()], s.nextTid);
     // The exec clients are gone: their terminals hang up (SIGHUP to their sessions' leaders).

@@ -99,6 +99,8 @@ export interface TcpHost {
   tcpWake(sock: TcpSocket): void;
   /** Records a state transition or other event, e.g. "SYN-SENT=>ESTABLISHED". */
   tcpTrace?(sock: TcpSocket, msg: string): void;
+  /** A state transition, for the stack's counters (/proc/net/snmp). */
+  tcpStateChanged?(sock: TcpSocket, prev: TcpState, next: TcpState): void;
 }
 
 /** Keepalive parameters (Linux's tcp_keepalive_time/intvl/probes). */
@@ -2010,6 +2012,7 @@ export class TcpSocket {
     if (prev === next) return;
     this.#state = next;
     this.#host.tcpTrace?.(this, `${prev}=>${next}`);
+    this.#host.tcpStateChanged?.(this, prev, next);
     if (next === "ESTABLISHED") {
       this.#wasConnected = true;
       this.#armKeepalive();

@@ -13,8 +13,9 @@
  * source and destination), cgroup.events' poll (POLLPRI|POLLERR per open file until it reads, as
  * kernfs_generic_poll) and IN_MODIFY when "populated" changes, cgroup.kill, chmod/chown of
  * files and directories, xattrs (trusted.*, security.*, user.*), ENODEV on the files of a removed
- * cgroup. No controller is offered (cgroup.controllers is empty), so "+name" writes to
- * cgroup.subtree_control are EINVAL, as for a controller the kernel does not have.
+ * cgroup. The cpu, memory and pids controllers (docs/vfs.md): pids.max is enforced at fork;
+ * memory.* and cpu.* limits are parsed and shown but not enforced; usage figures come from the
+ * members' CPU clocks and resident memory.
  *
  * The filesystem does not import the kernel: processes are reached through
  * {@linkcode CgroupHost}, which the kernel implements.
@@ -47,6 +48,10 @@ export interface CgroupMember {
   readonly zombie: boolean;
   /** Its cgroup; null: the root cgroup. */
   cgroup: CgroupDir | null;
+  /** Its CPU time when it entered its cgroup (null: at birth, zero): what cpu.stat charges. */
+  cgroupCpuBase: { userNs: number; sysNs: number } | null;
+  /** Its resident memory when it entered its cgroup, in bytes: memory.current charges what it faults after. */
+  cgroupMemBase: number;
 }
 
 /** What the hierarchy needs of the kernel. */
@@ -65,7 +70,23 @@ export interface CgroupHost {
   kill(m: CgroupMember): void;
   /** CPU time of a process (its live and exited threads), in ns. */
   cpuNs(m: CgroupMember): { userNs: number; sysNs: number };
+  /** Tasks of a process as the pids controller counts them: live threads, or 1 for a zombie. */
+  taskCount(m: CgroupMember): number;
+  /** Resident memory of a process's address space, in bytes (0 for a zombie). */
+  memoryBytes(m: CgroupMember): number;
 }
+
+/** The controllers offered, in Linux's order, and each one's interface files (not on the root). */
+export const CONTROLLERS: ReadonlyArray<readonly [string, ReadonlyArray<readonly [string, number]>]> = [
+  ["cpu", [["cpu.weight", 0o644], ["cpu.weight.nice", 0o644], ["cpu.max", 0o644], ["cpu.max.burst", 0o644], ["cpu.idle", 0o644]]],
+  ["memory", [
+    ["memory.current", 0o444], ["memory.min", 0o644], ["memory.low", 0o644], ["memory.high", 0o644],
+    ["memory.max", 0o644], ["memory.peak", 0o444], ["memory.events", 0o444], ["memory.events.local", 0o444],
+    ["memory.stat", 0o444], ["memory.oom.group", 0o644], ["memory.swap.current", 0o444], ["memory.swap.max", 0o644],
+  ]],
+  ["pids", [["pids.max", 0o644], ["pids.current", 0o444], ["pids.peak", 0o444], ["pids.events", 0o444], ["pids.events.local", 0o444]]],
+];
+const CONTROLLER_NAMES = CONTROLLERS.map(([n]) => n);
 
 /** The interface files of every cgroup: name, mode, whether the root has it. */
 const FILES: ReadonlyArray<readonly [string, number, boolean]> = [
@@ -181,9 +202,111 @@ export class CgroupFilesystem extends KernFilesystem {
     const src = this.cgroupOf(m);
     this.checkAttach(src, dst, creds, nsRoot);
     if (m.zombie || src === dst) return;
+    this.#chargeCpu(m, src);
+    const rss = this.host?.memoryBytes(m) ?? 0;
+    const faulted = Math.max(0, rss - m.cgroupMemBase);
+    if (faulted > 0 && src !== this.root) src.memoryLeft.set(m, (src.memoryLeft.get(m) ?? 0) + faulted);
+    m.cgroupMemBase = rss;
     m.cgroup = dst === this.root ? null : dst;
     this.changed = true;
+    this.#updatePeaks(dst);
     this.refreshPopulated();
+  }
+
+  /** Charges m's CPU time since it entered its cgroup to `to`, and starts counting anew. */
+  #chargeCpu(m: CgroupMember, to: CgroupDir): void {
+    const now = this.host?.cpuNs(m) ?? { userNs: 0, sysNs: 0 };
+    const base = m.cgroupCpuBase ?? { userNs: 0, sysNs: 0 };
+    to.cpuCharged.userNs += now.userNs - base.userNs;
+    to.cpuCharged.sysNs += now.sysNs - base.sysNs;
+    m.cgroupCpuBase = { ...now };
+  }
+
+  /** A process is reaped: its CPU time stays with its cgroup (cpu.stat). */
+  reaped(m: CgroupMember): void {
+    if (m.cgroup !== null) this.#chargeCpu(m, m.cgroup);
+    if (this.root.kids.size === 0) return;
+    const drop = (c: CgroupDir): void => {
+      c.memoryLeft.delete(m);
+      for (const k of c.kids.values()) drop(k);
+    };
+    drop(this.root);
+  }
+
+  /** CPU time of cgroup c and its descendants, in ns. */
+  cpuIn(c: CgroupDir): { userNs: number; sysNs: number } {
+    const t = { userNs: 0, sysNs: 0 };
+    const add = (x: CgroupDir): void => {
+      t.userNs += x.cpuCharged.userNs;
+      t.sysNs += x.cpuCharged.sysNs;
+      for (const k of x.kids.values()) add(k);
+    };
+    add(c);
+    if (this.host !== null) {
+      for (const m of this.host.processes()) {
+        if (!this.cgroupOf(m).isDescendantOf(c)) continue;
+        const now = this.host.cpuNs(m), base = m.cgroupCpuBase ?? { userNs: 0, sysNs: 0 };
+        t.userNs += now.userNs - base.userNs;
+        t.sysNs += now.sysNs - base.sysNs;
+      }
+    }
+    return t;
+  }
+
+  /** Tasks in cgroup c and below, as the pids controller counts them (pids.current). */
+  tasksIn(c: CgroupDir): number {
+    let n = 0;
+    if (this.host === null) return n;
+    for (const m of this.host.processes()) if (this.cgroupOf(m).isDescendantOf(c)) n += this.host.taskCount(m);
+    return n;
+  }
+
+  /** Memory resident for the processes of cgroup c and below, in bytes (memory.current). */
+  memoryIn(c: CgroupDir): number {
+    let n = 0;
+    if (this.host === null) return n;
+    const add = (x: CgroupDir): void => {
+      for (const b of x.memoryLeft.values()) n += b;
+      for (const k of x.kids.values()) add(k);
+    };
+    add(c);
+    for (const m of this.host.processes()) {
+      if (!m.zombie && this.cgroupOf(m).isDescendantOf(c)) n += Math.max(0, this.host.memoryBytes(m) - m.cgroupMemBase);
+    }
+    if (n > c.memoryPeak) c.memoryPeak = n;
+    return n;
+  }
+
+  /** pids.peak after tasks arrived in c (a migration charges without a limit: pids_charge). */
+  #updatePeaks(c: CgroupDir): void {
+    for (let x: CgroupDir | null = c; x !== null && x !== this.root; x = x.parentCgroup) {
+      if (x.active("pids")) x.pidsPeak = Math.max(x.pidsPeak, this.tasksIn(x));
+    }
+  }
+
+  /**
+   * A task is about to be created in cgroup c (pids_can_fork's pids_try_charge): from c up,
+   * each cgroup the pids controller governs must stay within pids.max, or the fork fails with
+   * EAGAIN and the cgroup that refused counts a "max" event (pids.events.local; pids.events
+   * of it and its ancestors); pids.peak follows the charge up to there.
+   */
+  chargeFork(c: CgroupDir): void {
+    if (this.root.kids.size === 0) return;
+    for (let x: CgroupDir | null = c; x !== null && x !== this.root; x = x.parentCgroup) {
+      if (!x.active("pids")) continue;
+      const n = this.tasksIn(x) + 1;
+      if (n > x.pidsMax) {
+        x.pidsEventsLocal++;
+        x.notifyFile("pids.events.local");
+        for (let y: CgroupDir | null = x; y !== null && y !== this.root; y = y.parentCgroup) {
+          if (!y.active("pids")) continue;
+          y.pidsEvents++;
+          y.notifyFile("pids.events");
+        }
+        throw EAGAIN;
+      }
+      x.pidsPeak = Math.max(x.pidsPeak, n);
+    }
   }
 
   /**
@@ -204,6 +327,8 @@ export class CgroupFilesystem extends KernFilesystem {
   /** A process born into c (CLONE_INTO_CGROUP). */
   bornInto(m: CgroupMember, c: CgroupDir): void {
     m.cgroup = c === this.root ? null : c;
+    m.cgroupCpuBase = null;
+    m.cgroupMemBase = 0;
     this.changed = true;
     this.refreshPopulated();
   }
@@ -270,10 +395,32 @@ export class CgroupDir extends KDentry {
   deleted = false;
   /** Whether a live process is in this cgroup or below (cgroup.events' "populated"). */
   populated = false;
-  /** Bumped at each change of cgroup.events. */
-  eventSeq = 0;
-  /** Woken at each change of cgroup.events. */
-  readonly eventQueue = new WaitQueue();
+  /** pids: pids.max (Infinity: "max"), pids.peak, pids.events' and pids.events.local's "max". */
+  pidsMax = Infinity;
+  pidsPeak = 0;
+  pidsEvents = 0;
+  pidsEventsLocal = 0;
+  /** memory: the limits as written (bytes, page-rounded; Infinity: "max"); not enforced. */
+  memoryMax = Infinity;
+  memoryHigh = Infinity;
+  memoryLow = 0;
+  memoryMin = 0;
+  memorySwapMax = Infinity;
+  memoryOomGroup = 0;
+  memoryPeak = 0;
+  /** cpu: cpu.max's quota (Infinity: "max") and period in µs, cpu.max.burst, cpu.weight, cpu.idle; not enforced. */
+  cpuQuotaUs = Infinity;
+  cpuPeriodUs = 100000;
+  cpuBurstUs = 0;
+  cpuWeight = 100;
+  cpuIdle = 0;
+  /**
+   * Memory charged here by processes that moved away (and by removed children): what they
+   * faulted while here stays charged here (memcg does not move charges), until they are reaped.
+   */
+  readonly memoryLeft = new Map<CgroupMember, number>();
+  /** CPU time charged here by processes that left (moved away or reaped) and removed children. */
+  readonly cpuCharged = { userNs: 0, sysNs: 0 };
   readonly #xattrs = new Map<string, Uint8Array>();
 
   constructor(kfs: CgroupFilesystem, parent: CgroupDir | null, name: string, a: { mode: number; uid: number; gid: number }) {
@@ -285,6 +432,7 @@ export class CgroupDir extends KDentry {
       if (parent === null && !onRoot) continue;
       this.entries.set(file, new CgroupFile(kfs, this, file, { mode: S_IFREG | mode, uid: a.uid, gid: a.gid }));
     }
+    if (parent !== null) for (const c of parent.subtreeControl) this.addControllerFiles(c, a.uid, a.gid);
   }
 
   get parentCgroup(): CgroupDir | null {
@@ -323,10 +471,51 @@ export class CgroupDir extends KDentry {
 
   /** cgroup.events changed: pollers see POLLPRI|POLLERR, inotify watchers IN_MODIFY. */
   eventChanged(): void {
-    this.eventSeq++;
-    this.eventQueue.notify(EVENT_PRI | EVENT_ERR | EVENT_IN);
-    const f = this.entries.get("cgroup.events");
-    if (f !== undefined) fsnotifyChange(f, IN_MODIFY);
+    this.notifyFile("cgroup.events");
+  }
+
+  /** A file's contents changed (Linux's cgroup_file_notify). */
+  notifyFile(name: string): void {
+    const f = this.entries.get(name);
+    if (!(f instanceof CgroupFile)) return;
+    f.notifySeq++;
+    f.queue.notify(EVENT_PRI | EVENT_ERR | EVENT_IN);
+    fsnotifyChange(f, IN_MODIFY);
+  }
+
+  /** The controllers this cgroup may enable for its children (cgroup.controllers). */
+  controllers(): string[] {
+    const p = this.parentCgroup;
+    return p === null ? CONTROLLER_NAMES : CONTROLLER_NAMES.filter((n) => p.subtreeControl.has(n));
+  }
+
+  /** Whether a controller governs this cgroup (enabled in its parent's subtree_control). */
+  active(ctrl: string): boolean {
+    return this.parentCgroup?.subtreeControl.has(ctrl) ?? false;
+  }
+
+  /** Adds a controller's interface files (owned by uid:gid, the enabler's, as Linux's). */
+  addControllerFiles(ctrl: string, uid: number, gid: number): void {
+    for (const [c, files] of CONTROLLERS) {
+      if (c !== ctrl) continue;
+      for (const [name, mode] of files) {
+        if (!this.entries.has(name)) {
+          this.entries.set(name, new CgroupFile(this.kfs, this, name, { mode: S_IFREG | mode, uid, gid }));
+        }
+      }
+    }
+  }
+
+  /** Removes a controller's files: descriptions still open answer ENODEV. */
+  removeControllerFiles(ctrl: string): void {
+    for (const [c, files] of CONTROLLERS) {
+      if (c !== ctrl) continue;
+      for (const [name] of files) {
+        const f = this.entries.get(name);
+        if (f instanceof CgroupFile) f.removed = true;
+        this.entries.delete(name);
+      }
+    }
   }
 
   override lookup(name: string): KDentry | null {
@@ -362,6 +551,11 @@ export class CgroupDir extends KDentry {
     child.deleted = true;
     this.entries.delete(name);
     this.kids.delete(name);
+    // Its CPU usage stays counted in its parent's (the hierarchical totals of cpu.stat).
+    this.cpuCharged.userNs += child.cpuCharged.userNs;
+    this.cpuCharged.sysNs += child.cpuCharged.sysNs;
+    // Its memory charges go to the parent (memcg's reparenting).
+    for (const [m, b] of child.memoryLeft) this.memoryLeft.set(m, (this.memoryLeft.get(m) ?? 0) + b);
   }
 
   /** cgroup2 has no rename (cgroup_kf_syscall_ops lacks one): EPERM. */
@@ -415,7 +609,65 @@ function parseMax(text: string): number {
   return v;
 }
 
+/** pids.max: "max" or a non-negative integer (pids_max_write: EINVAL). */
+function parseMaxU64(text: string): number {
+  const s = text.trim();
+  if (s === "max") return Infinity;
+  if (!/^\d+$/.test(s)) throw EINVAL;
+  const v = Number(s);
+  if (v > 0x7fff_ffff) throw EINVAL;
+  return v;
+}
+
+/**
+ * A memory size as page_counter_memparse takes it: "max" (where allowed) or a number with an
+ * optional k/m/g/t/p/e suffix, rounded down to pages; anything else EINVAL.
+ */
+function parseMemory(text: string, maxAllowed: boolean): number {
+  const s = text.trim();
+  if (s === "max" && maxAllowed) return Infinity;
+  const m = /^(\d+)([kKmMgGtTpPeE]?)$/.exec(s);
+  if (m === null) throw EINVAL;
+  const shift = { "": 0, k: 10, m: 20, g: 30, t: 40, p: 50, e: 60 }[m[2]!.toLowerCase()]!;
+  const bytes = Number(m[1]) * 2 ** shift;
+  if (!Number.isFinite(bytes) || bytes >= 2 ** 63) return Infinity;
+  return Math.floor(bytes / 4096) * 4096;
+}
+
+/** Linux's sched_prio_to_weight, by nice value + 20 (cpu.weight.nice). */
+const PRIO_TO_WEIGHT = [
+  88761, 71755, 56483, 46273, 36291, 29154, 23254, 18705, 14949, 11916, 9548, 7620, 6100, 4904, 3906, 3121, 2501,
+  1991, 1586, 1277, 1024, 820, 655, 526, 423, 335, 272, 215, 172, 137, 110, 87, 70, 56, 45, 36, 29, 23, 18, 15,
+];
+
+/** cpu_weight_nice_write: the weight of a nice value, in cgroup units (1..10000). */
+function niceToWeight(nice: number): number {
+  const w = PRIO_TO_WEIGHT[nice + 20]!;
+  return Math.max(1, Math.min(10000, Math.round((w * 100) / 1024)));
+}
+
+/** cpu_weight_nice_read: the nice value whose weight is closest. */
+function weightToNice(weight: number): number {
+  const w = Math.round((weight * 1024) / 100);
+  let best = 0, bestDiff = Infinity;
+  for (let i = 0; i < PRIO_TO_WEIGHT.length; i++) {
+    const d = Math.abs(PRIO_TO_WEIGHT[i]! - w);
+    if (d < bestDiff) {
+      bestDiff = d;
+      best = i - 20;
+    }
+  }
+  return best;
+}
+
 const fmtMax = (v: number): string => (v === Infinity ? "max\n" : `${v}\n`);
+
+/** Files without a write operation (cgroup_file_write's EINVAL). */
+const READ_ONLY = new Set([
+  "cgroup.controllers", "cgroup.events", "cgroup.stat", "cpu.stat", "pids.current", "pids.peak", "pids.events",
+  "pids.events.local", "memory.current", "memory.peak", "memory.events", "memory.events.local", "memory.stat",
+  "memory.swap.current",
+]);
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
@@ -423,6 +675,12 @@ const encoder = new TextEncoder();
 /** @savable An interface file of a cgroup. */
 export class CgroupFile extends KDentry {
   declare readonly kfs: CgroupFilesystem;
+  /** Set when its controller was disabled: descriptions still open answer ENODEV. */
+  removed = false;
+  /** Bumped at each notification (Linux's kernfs_open_node.event). */
+  notifySeq = 0;
+  /** Woken at each notification. */
+  readonly queue = new WaitQueue();
   #mode: number;
   #uid: number;
   #gid: number;
@@ -462,8 +720,50 @@ export class CgroupFile extends KDentry {
   }
 
   override open(loc: Location, flags: number): FileDescription {
-    if (this.cgroup.deleted) throw ENODEV;
+    if (this.cgroup.deleted || this.removed) throw ENODEV;
     return new CgroupOpenFile(loc, flags, this, this.kfs.host?.callerNs() ?? null);
+  }
+
+  /**
+   * cgroup_subtree_control_write: "+name" and "-name" tokens (EINVAL for anything else or an
+   * unknown controller); enabling needs the controller in cgroup.controllers (ENOENT) and, below
+   * the root, no process in this cgroup (EBUSY); disabling one a child enabled is EBUSY. The
+   * children's files come and go with the controllers.
+   */
+  #subtreeControl(text: string, creds: Credentials): void {
+    const c = this.cgroup;
+    const enable = new Set<string>(), disable = new Set<string>();
+    for (const tok of text.split(/\s+/)) {
+      if (tok === "") continue;
+      const name = tok.slice(1);
+      if ((tok[0] !== "+" && tok[0] !== "-") || !CONTROLLER_NAMES.includes(name)) throw EINVAL;
+      if (tok[0] === "+") {
+        enable.add(name);
+        disable.delete(name);
+      } else {
+        disable.add(name);
+        enable.delete(name);
+      }
+    }
+    const available = c.controllers();
+    for (const n of enable) {
+      if (!available.includes(n)) throw ENOENT;
+    }
+    for (const n of [...enable]) if (c.subtreeControl.has(n)) enable.delete(n);
+    for (const n of [...disable]) if (!c.subtreeControl.has(n)) disable.delete(n);
+    for (const n of disable) {
+      for (const k of c.kids.values()) if (k.subtreeControl.has(n)) throw EBUSY;
+    }
+    if (enable.size > 0 && c !== this.kfs.root && this.kfs.members(c).length > 0) throw EBUSY;
+    for (const n of enable) {
+      c.subtreeControl.add(n);
+      for (const k of c.kids.values()) k.addControllerFiles(n, creds.fsuid, creds.fsgid);
+    }
+    for (const n of disable) {
+      c.subtreeControl.delete(n);
+      for (const k of c.kids.values()) k.removeControllerFiles(n);
+    }
+    if (enable.size > 0 || disable.size > 0) this.kfs.changed = true;
   }
 
   /** The file's text now. */
@@ -480,9 +780,55 @@ export class CgroupFile extends KDentry {
         return fs.members(c).flatMap((m) => host?.threadIds(m) ?? []).map((t) => `${t}\n`).join("");
       case "cgroup.controllers":
       case "cgroup.subtree_control": {
-        const list = this.name === "cgroup.controllers" ? [] : [...c.subtreeControl];
+        const list = this.name === "cgroup.controllers" ? c.controllers() : CONTROLLER_NAMES.filter((n) => c.subtreeControl.has(n));
         return list.length === 0 ? "" : list.join(" ") + "\n";
       }
+      case "pids.max":
+        return fmtMax(c.pidsMax);
+      case "pids.current":
+        return `${fs.tasksIn(c)}\n`;
+      case "pids.peak":
+        return `${c.pidsPeak}\n`;
+      case "pids.events":
+        return `max ${c.pidsEvents}\n`;
+      case "pids.events.local":
+        return `max ${c.pidsEventsLocal}\n`;
+      case "memory.current":
+        return `${fs.memoryIn(c)}\n`;
+      case "memory.peak":
+        fs.memoryIn(c);
+        return `${c.memoryPeak}\n`;
+      case "memory.max":
+        return fmtMax(c.memoryMax);
+      case "memory.high":
+        return fmtMax(c.memoryHigh);
+      case "memory.low":
+        return `${c.memoryLow}\n`;
+      case "memory.min":
+        return `${c.memoryMin}\n`;
+      case "memory.swap.max":
+        return fmtMax(c.memorySwapMax);
+      case "memory.swap.current":
+        return "0\n";
+      case "memory.oom.group":
+        return `${c.memoryOomGroup}\n`;
+      case "memory.events":
+      case "memory.events.local":
+        return "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\noom_group_kill 0\n";
+      case "memory.stat": {
+        const anon = fs.memoryIn(c);
+        return `anon ${anon}\nfile 0\nkernel 0\nshmem 0\nsock 0\n`;
+      }
+      case "cpu.max":
+        return `${c.cpuQuotaUs === Infinity ? "max" : c.cpuQuotaUs} ${c.cpuPeriodUs}\n`;
+      case "cpu.max.burst":
+        return `${c.cpuBurstUs}\n`;
+      case "cpu.weight":
+        return `${c.cpuWeight}\n`;
+      case "cpu.weight.nice":
+        return `${weightToNice(c.cpuWeight)}\n`;
+      case "cpu.idle":
+        return `${c.cpuIdle}\n`;
       case "cgroup.events":
         return `populated ${c.populated ? 1 : 0}\nfrozen 0\n`;
       case "cgroup.max.descendants":
@@ -494,15 +840,7 @@ export class CgroupFile extends KDentry {
       case "cgroup.freeze":
         return "0\n";
       case "cpu.stat": {
-        let user = 0, sys = 0;
-        if (host !== null) {
-          for (const m of host.processes()) {
-            if (!fs.cgroupOf(m).isDescendantOf(c)) continue;
-            const t = host.cpuNs(m);
-            user += t.userNs;
-            sys += t.sysNs;
-          }
-        }
+        const { userNs: user, sysNs: sys } = fs.cpuIn(c);
         const us = (ns: number) => Math.floor(ns / 1000);
         return `usage_usec ${us(user + sys)}\nuser_usec ${us(user)}\nsystem_usec ${us(sys)}\n` +
           "nr_periods 0\nnr_throttled 0\nthrottled_usec 0\nnr_bursts 0\nburst_usec 0\n";
@@ -540,12 +878,84 @@ export class CgroupFile extends KDentry {
         fs.migrate(m, c, creds, nsRoot);
         return;
       }
-      case "cgroup.subtree_control": {
-        for (const tok of text.split(/\s+/)) {
-          if (tok === "") continue;
-          // No controller exists: any name is unknown (cgroup_subtree_control_write's EINVAL).
-          throw EINVAL;
+      case "cgroup.subtree_control":
+        this.#subtreeControl(text, creds);
+        return;
+      case "pids.max":
+        c.pidsMax = parseMaxU64(text);
+        fs.changed = true;
+        return;
+      case "memory.max":
+      case "memory.high":
+      case "memory.low":
+      case "memory.min":
+      case "memory.swap.max": {
+        const v = parseMemory(text, this.name !== "memory.low" && this.name !== "memory.min");
+        if (this.name === "memory.max") c.memoryMax = v;
+        else if (this.name === "memory.high") c.memoryHigh = v;
+        else if (this.name === "memory.low") c.memoryLow = v;
+        else if (this.name === "memory.min") c.memoryMin = v;
+        else c.memorySwapMax = v;
+        fs.changed = true;
+        return;
+      }
+      case "memory.oom.group": {
+        const v = parseInt32(text);
+        if (v !== 0 && v !== 1) throw EINVAL;
+        c.memoryOomGroup = v;
+        fs.changed = true;
+        return;
+      }
+      case "cpu.max": {
+        // cpu_period_quota_parse, then tg_set_cfs_bandwidth's bounds.
+        const parts = text.trim().split(/\s+/);
+        if (parts.length === 0 || parts[0] === "" || parts.length > 2) throw EINVAL;
+        let quota: number;
+        if (parts[0] === "max") quota = Infinity;
+        else if (/^\d+$/.test(parts[0]!)) quota = Number(parts[0]);
+        else throw EINVAL;
+        let period = c.cpuPeriodUs;
+        if (parts.length === 2) {
+          if (!/^\d+$/.test(parts[1]!)) throw EINVAL;
+          period = Number(parts[1]);
         }
+        if (period < 1000 || period > 1_000_000) throw EINVAL;
+        if (quota !== Infinity && (quota < 1000 || quota > 17_592_186_044_415)) throw EINVAL;
+        c.cpuQuotaUs = quota;
+        c.cpuPeriodUs = period;
+        fs.changed = true;
+        return;
+      }
+      case "cpu.max.burst": {
+        const s = text.trim();
+        if (!/^\d+$/.test(s)) throw EINVAL;
+        const v = Number(s);
+        if (c.cpuQuotaUs !== Infinity ? v > c.cpuQuotaUs : v > 0) throw EINVAL;
+        c.cpuBurstUs = v;
+        fs.changed = true;
+        return;
+      }
+      case "cpu.weight": {
+        const s = text.trim();
+        if (!/^\d+$/.test(s)) throw EINVAL;
+        const v = Number(s);
+        if (v < 1 || v > 10000) throw ERANGE;
+        c.cpuWeight = v;
+        fs.changed = true;
+        return;
+      }
+      case "cpu.weight.nice": {
+        const v = parseInt32(text);
+        if (v < -20 || v > 19) throw ERANGE;
+        c.cpuWeight = niceToWeight(v);
+        fs.changed = true;
+        return;
+      }
+      case "cpu.idle": {
+        const v = parseInt32(text);
+        if (v !== 0 && v !== 1) throw EINVAL;
+        c.cpuIdle = v;
+        fs.changed = true;
         return;
       }
       case "cgroup.max.descendants":
@@ -592,7 +1002,7 @@ export class CgroupOpenFile extends LocatedFile {
   readonly #ns: CgroupNamespace | null;
 
   constructor(loc: Location, flags: number, file: CgroupFile, ns: CgroupNamespace | null) {
-    super(loc, flags, file.name === "cgroup.events" ? file.cgroup.eventQueue : undefined);
+    super(loc, flags, file.queue);
     this.#file = file;
     this.#ns = ns;
   }
@@ -603,12 +1013,12 @@ export class CgroupOpenFile extends LocatedFile {
 
   override read(dst: Uint8Array, offset: number | null): number {
     const f = this.#file;
-    if (f.cgroup.deleted) throw ENODEV;
+    if (f.cgroup.deleted || f.removed) throw ENODEV;
     if (f.name === "cgroup.kill") throw EINVAL; // no show operation (cgroup_seqfile_show)
     const off = offset ?? this.offset;
     if (off < 0) throw EINVAL;
     if (off === 0 || this.#data === null) {
-      this.#seen = f.cgroup.eventSeq;
+      this.#seen = f.notifySeq;
       this.#data = encoder.encode(f.render());
     }
     const data = this.#data;
@@ -621,10 +1031,8 @@ export class CgroupOpenFile extends LocatedFile {
 
   override write(src: Uint8Array, offset: number | null): number {
     const f = this.#file;
-    if (f.cgroup.deleted) throw ENODEV;
-    const writable = ["cgroup.procs", "cgroup.threads", "cgroup.subtree_control", "cgroup.max.descendants",
-      "cgroup.max.depth", "cgroup.type", "cgroup.freeze", "cgroup.kill"].includes(f.name);
-    if (!writable) throw EINVAL;
+    if (f.cgroup.deleted || f.removed) throw ENODEV;
+    if (READ_ONLY.has(f.name)) throw EINVAL;
     const creds = this.openerCreds;
     if (creds === null) throw EACCES;
     f.write(decoder.decode(src), creds, this.#ns);
@@ -646,7 +1054,7 @@ export class CgroupOpenFile extends LocatedFile {
   override readiness(mask: number): number {
     const f = this.#file;
     const base = mask & (EVENT_IN | EVENT_RDNORM | EVENT_OUT | EVENT_WRNORM);
-    if (f.name === "cgroup.events" && this.#seen !== f.cgroup.eventSeq) {
+    if (this.#seen !== f.notifySeq) {
       return base | ((EVENT_ERR | EVENT_PRI) & (mask | EVENT_ERR));
     }
     return base;

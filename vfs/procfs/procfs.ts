@@ -126,10 +126,8 @@ class ProcRoot extends KDentry {
     ));
     const sys = new StaticDir(pfs, this, "sys");
     f.add(sys);
-    // /proc/net (a directory here, not Linux's link to self/net: one network namespace).
-    const pnet = new StaticDir(pfs, this, "net", 0o555);
-    f.add(pnet);
-    for (const name of ["tcp", "tcp6", "udp", "udp6", "dev", "unix"] as const) pnet.add(new NetFile(pfs, pnet, name, name));
+    // /proc/net: Linux's link to self/net (the sandbox has one network namespace).
+    f.add(new FixedSymlink(pfs, this, "net", "self/net"));
     const kernel = sys.dir("kernel");
     kernel.add(new SystemFile(pfs, kernel, "hostname", "hostname"));
     kernel.add(new SystemFile(pfs, kernel, "domainname", "domainname"));
@@ -174,6 +172,14 @@ class ProcRoot extends KDentry {
     }
     const ipv4 = net.dir("ipv4");
     ipv4.add(new SysctlFile(pfs, ipv4, "ip_local_port_range", "net/ipv4/ip_local_port_range", 0o644));
+    for (const name of ["ip_forward", "tcp_sack", "tcp_recovery"]) {
+      ipv4.add(new SysctlFile(pfs, ipv4, name, `net/ipv4/${name}`, 0o644));
+    }
+    const ipv6 = net.dir("ipv6");
+    ipv6.add(new FixedFile(pfs, ipv6, "auto_flowlabels", "1\n"));
+    ipv6.add(new FixedFile(pfs, ipv6, "bindv6only", "0\n"));
+    ipv6.add(new FixedFile(pfs, ipv6, "ip6frag_time", "60\n"));
+    ipv6.add(new FixedFile(pfs, ipv6, "ip_nonlocal_bind", "0\n"));
     for (const name of ["tcp_rmem", "tcp_wmem"]) {
       ipv4.add(new SysctlFile(pfs, ipv4, name, `net/ipv4/${name}`));
     }
@@ -255,6 +261,24 @@ type SystemKind =
   | "cmdline" | "vmstat" | "hostname" | "domainname" | "osrelease" | "kversion" | "boot_id" | "uuid" | "pid_max";
 
 /** @savable A machine-wide file of /proc. */
+/** The files of /proc/PID/net, all of the sandbox's one network namespace. */
+const NET_FILES: readonly NetFileKind[] = ["dev", "if_inet6", "netstat", "snmp", "tcp", "tcp6", "udp", "udp6", "unix"];
+
+/** @savable /proc/PID/net (and /proc/net, a link to self/net). */
+class NetDir extends KDentry {
+  constructor(readonly pfs: ProcFilesystem, parent: KDentry) {
+    super(pfs, parent, "net", { mode: S_IFDIR | 0o555, key: `${parent.key}/net` });
+  }
+
+  override lookup(name: string): Dentry | null {
+    return (NET_FILES as readonly string[]).includes(name) ? new NetFile(this.pfs, this, name, name as NetFileKind) : null;
+  }
+
+  override children(): DirEntry[] {
+    return NET_FILES.map((n) => ({ name: n, ino: this.pfs.inoFor(`${this.key}/${n}`), type: dtFromMode(0o100000) }));
+  }
+}
+
 /** A file of /proc/net, rendered by the network stack (kernel/socket/inet/proc_net.ts). */
 class NetFile extends GeneratedFile {
   constructor(readonly pfs: ProcFilesystem, parent: KDentry, name: string, readonly kind: NetFileKind) {
@@ -351,20 +375,20 @@ function countThreads(src: ProcSource): { running: number; blocked: number; tota
 type PidEntryKind =
   | "stat" | "status" | "statm" | "cmdline" | "environ" | "maps" | "limits" | "mounts" | "mountinfo"
   | "comm" | "oom_score_adj" | "oom_score" | "cgroup" | "uid_map" | "gid_map" | "wchan" | "auxv"
-  | "mem" | "io" | "coredump_filter" | "children" | "exe" | "cwd" | "root" | "fd" | "fdinfo" | "task" | "ns";
+  | "mem" | "io" | "coredump_filter" | "children" | "exe" | "cwd" | "root" | "fd" | "fdinfo" | "task" | "ns" | "net";
 
 /** [name, kind, mode bits]; links and directories get their type from the kind. */
 const PID_ENTRIES: ReadonlyArray<[PidEntryKind, number]> = [
   ["auxv", 0o400], ["cgroup", 0o444], ["children", 0o444], ["cmdline", 0o444], ["comm", 0o644], ["coredump_filter", 0o644],
   ["cwd", 0o777], ["environ", 0o400], ["io", 0o400],
   ["exe", 0o777], ["fd", 0o500], ["fdinfo", 0o555], ["gid_map", 0o444], ["limits", 0o444],
-  ["maps", 0o444], ["mem", 0o600], ["mountinfo", 0o444], ["mounts", 0o444], ["ns", 0o511], ["oom_score", 0o444],
+  ["maps", 0o444], ["mem", 0o600], ["mountinfo", 0o444], ["mounts", 0o444], ["net", 0o555], ["ns", 0o511], ["oom_score", 0o444],
   ["oom_score_adj", 0o644], ["root", 0o777], ["stat", 0o444], ["statm", 0o444], ["status", 0o444],
   ["task", 0o555], ["uid_map", 0o444], ["wchan", 0o444],
 ];
 const PID_ENTRY_MODES: ReadonlyMap<string, number> = new Map(PID_ENTRIES);
 const LINK_KINDS = new Set<string>(["exe", "cwd", "root"]);
-const DIR_KINDS = new Set<string>(["fd", "fdinfo", "task", "ns"]);
+const DIR_KINDS = new Set<string>(["fd", "fdinfo", "task", "ns", "net"]);
 
 /** @savable /proc/PID, or /proc/PID/task/TID when tid is set. */
 class PidDir extends KDentry {
@@ -402,6 +426,7 @@ class PidDir extends KDentry {
     if (kind === "fd" || kind === "fdinfo") return new FdDir(this.pfs, this, kind, this.pid, kind === "fdinfo", uid, gid);
     if (kind === "task") return new TaskDir(this.pfs, this, this.pid, uid, gid);
     if (kind === "ns") return new NsDir(this.pfs, this, this.pid, uid, gid);
+    if (kind === "net") return new NetDir(this.pfs, this);
     return new PidFile(this.pfs, this, kind, this.pid, this.tid, mode, uid, gid);
   }
 

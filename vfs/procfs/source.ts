@@ -206,4 +206,4 @@ export interface ProcSource {
 }
 
 /** The files of /proc/net. */
-export type NetFileKind = "tcp" | "tcp6" | "udp" | "udp6" | "dev" | "unix";
+export type NetFileKind = "tcp" | "tcp6" | "udp" | "udp6" | "dev" | "unix" | "snmp" | "netstat" | "if_inet6";

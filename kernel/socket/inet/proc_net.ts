@@ -105,3 +105,89 @@ export function renderProcNetDev(net: Net): string {
   }
   return out.join("\n") + "\n";
 }
+
+/** Two lines per protocol, names then values (Linux's /proc/net/snmp and netstat layout). */
+function mibLines(proto: string, fields: Array<[string, number]>): string {
+  return `${proto}: ${fields.map((f) => f[0]).join(" ")}\n${proto}: ${fields.map((f) => f[1]).join(" ")}\n`;
+}
+
+/**
+ * /proc/net/snmp: Linux's Ip, Icmp, IcmpMsg-less, Tcp, Udp and UdpLite lines. The TCP and UDP
+ * counters are the stack's own (netstack's StackMib); what it does not count reads 0.
+ */
+export function renderProcNetSnmp(net: Net): string {
+  const st = net.stack;
+  const m = st.mib;
+  const zeros = (names: string) => names.split(" ").map((n): [string, number] => [n, 0]);
+  const ip: Array<[string, number]> = [["Forwarding", 2], ["DefaultTTL", 64], ...zeros(
+    "InReceives InHdrErrors InAddrErrors ForwDatagrams InUnknownProtos InDiscards InDelivers OutRequests OutDiscards " +
+      "OutNoRoutes ReasmTimeout ReasmReqds ReasmOKs ReasmFails FragOKs FragFails FragCreates OutTransmits",
+  )];
+  const icmp = zeros(
+    "InMsgs InErrors InCsumErrors InDestUnreachs InTimeExcds InParmProbs InSrcQuenchs InRedirects InEchos InEchoReps " +
+      "InTimestamps InTimestampReps InAddrMasks InAddrMaskReps OutMsgs OutErrors OutRateLimitGlobal OutRateLimitHost " +
+      "OutDestUnreachs OutTimeExcds OutParmProbs OutSrcQuenchs OutRedirects OutEchos OutEchoReps OutTimestamps " +
+      "OutTimestampReps OutAddrMasks OutAddrMaskReps",
+  );
+  const tcp: Array<[string, number]> = [
+    ["RtoAlgorithm", 1], ["RtoMin", 200], ["RtoMax", 120000], ["MaxConn", -1],
+    ["ActiveOpens", m.tcpActiveOpens], ["PassiveOpens", m.tcpPassiveOpens], ["AttemptFails", m.tcpAttemptFails],
+    ["EstabResets", m.tcpEstabResets], ["CurrEstab", st.tcpCurrEstab()], ["InSegs", m.tcpInSegs],
+    ["OutSegs", m.tcpOutSegs], ["RetransSegs", m.tcpRetransSegs], ["InErrs", 0],
+    ["OutRsts", m.tcpOutRsts + st.stats.tcpRstSent], ["InCsumErrors", 0],
+  ];
+  const udp: Array<[string, number]> = [
+    ["InDatagrams", m.udpInDatagrams], ["NoPorts", m.udpNoPorts], ["InErrors", 0], ["OutDatagrams", m.udpOutDatagrams],
+    ["RcvbufErrors", 0], ["SndbufErrors", 0], ["InCsumErrors", 0], ["IgnoredMulti", 0], ["MemErrors", 0],
+  ];
+  const udpLite = udp.map(([n]): [string, number] => [n, 0]);
+  return mibLines("Ip", ip) + mibLines("Icmp", icmp) + mibLines("Tcp", tcp) + mibLines("Udp", udp) +
+    mibLines("UdpLite", udpLite);
+}
+
+/** /proc/net/netstat: the TcpExt and IpExt counters Linux lists; the stack counts none of them yet. */
+export function renderProcNetNetstat(): string {
+  const names = (s: string) => s.split(" ").map((n): [string, number] => [n, 0]);
+  return mibLines("TcpExt", names(
+    "SyncookiesSent SyncookiesRecv SyncookiesFailed EmbryonicRsts PruneCalled RcvPruned OfoPruned OutOfWindowIcmps " +
+      "LockDroppedIcmps ArpFilter TW TWRecycled TWKilled PAWSActive PAWSEstab DelayedACKs DelayedACKLocked " +
+      "DelayedACKLost ListenOverflows ListenDrops TCPHPHits TCPPureAcks TCPHPAcks TCPRenoRecovery TCPSackRecovery " +
+      "TCPSACKReneging TCPSACKReorder TCPRenoReorder TCPTSReorder TCPFullUndo TCPPartialUndo TCPDSACKUndo TCPLossUndo " +
+      "TCPLostRetransmit TCPRenoFailures TCPSackFailures TCPLossFailures TCPFastRetrans TCPSlowStartRetrans " +
+      "TCPTimeouts TCPLossProbes TCPLossProbeRecovery TCPRenoRecoveryFail TCPSackRecoveryFail TCPRcvCollapsed " +
+      "TCPDSACKOldSent TCPDSACKOfoSent TCPDSACKRecv TCPDSACKOfoRecv TCPAbortOnData TCPAbortOnClose " +
+      "TCPAbortOnMemory TCPAbortOnTimeout TCPAbortOnLinger TCPAbortFailed TCPMemoryPressures TCPSACKDiscard " +
+      "TCPDSACKIgnoredOld TCPDSACKIgnoredNoUndo TCPSpuriousRTOs TCPSackShifted TCPSackMerged TCPSackShiftFallback " +
+      "TCPBacklogDrop TCPDeferAcceptDrop TCPTimeWaitOverflow TCPReqQFullDoCookies TCPReqQFullDrop TCPRetransFail " +
+      "TCPRcvCoalesce TCPOFOQueue TCPOFODrop TCPOFOMerge TCPChallengeACK TCPSYNChallenge TCPFastOpenActive " +
+      "TCPFastOpenPassive TCPFastOpenPassiveFail TCPFastOpenListenOverflow TCPFastOpenCookieReqd TCPSpuriousRtxHostQueues " +
+      "BusyPollRxPackets TCPAutoCorking TCPFromZeroWindowAdv TCPToZeroWindowAdv TCPWantZeroWindowAdv TCPSynRetrans " +
+      "TCPOrigDataSent TCPHystartTrainDetect TCPHystartTrainCwnd TCPHystartDelayDetect TCPHystartDelayCwnd " +
+      "TCPACKSkippedSynRecv TCPACKSkippedPAWS TCPACKSkippedSeq TCPACKSkippedFinWait2 TCPACKSkippedTimeWait " +
+      "TCPACKSkippedChallenge TCPWinProbe TCPKeepAlive TCPMTUPFail TCPMTUPSuccess",
+  )) + mibLines("IpExt", names(
+    "InNoRoutes InTruncatedPkts InMcastPkts OutMcastPkts InBcastPkts OutBcastPkts InOctets OutOctets InMcastOctets " +
+      "OutMcastOctets InBcastOctets OutBcastOctets InCsumErrors InNoECTPkts InECT1Pkts InECT0Pkts InCEPkts ReasmOverlaps",
+  ));
+}
+
+/**
+ * /proc/net/if_inet6: one line per IPv6 address: the address in 32 hex digits, the interface
+ * index, prefix length, scope and flags in two hex digits each, and the interface's name.
+ */
+export function renderProcNetIfInet6(net: Net): string {
+  let out = "";
+  const hex2 = (v: number) => v.toString(16).padStart(2, "0");
+  for (const iface of net.stack.interfaces) {
+    for (const c of iface.addresses) {
+      const a = c.address;
+      if (a.version !== 6) continue;
+      const addr = [...a.bytes].map(hex2).join("");
+      // IPV6_ADDR_LOOPBACK 0x10, LINKLOCAL 0x20, global 0x00; IFA_F_PERMANENT 0x80.
+      const scope = a.isLoopback ? 0x10 : a.isLinkLocal ? 0x20 : 0;
+      const name = net.ifNames[iface.index] ?? `if${iface.index}`;
+      out += `${addr} ${hex2(iface.index + 1)} ${hex2(c.prefixLength)} ${hex2(scope)} ${hex2(0x80)} ${name.padStart(8)}\n`;
+    }
+  }
+  return out;
+}
