@@ -37,6 +37,8 @@ import { sandboxCpus } from "../kernel/syscalls/linux/sys_sched.ts";
 import { hostClose, hostOpen, O_RDONLY } from "../platform/ptrace/_ffi.ts";
 import { compileC, REPO_ROOT } from "./_harness.ts";
 import { execProcess } from "../kernel/control.ts";
+import { createInetSocket } from "../kernel/socket/inet/mod.ts";
+import { AF_INET, IPPROTO_ICMP, SOCK_RAW } from "../kernel/socket/inet/constants.ts";
 
 // writeImage, readImage and decodeImage use cbor-x and node:zlib, loaded on demand.
 await loadCodecs();
@@ -608,6 +610,31 @@ Deno.test("checkpoint: a sandbox that is not paused, or holds what this slice do
       const two = refusedCheckpoint(() => checkpointToFile(k, `${dir}/image.cbor`, { rootHostPath: "/", sentryVersion: "t" }));
       assert.match(two.message, /^checkpoint: an open file \/proc\/uptime \(\w+\): not saved yet$/);
       // Nothing was written.
+      assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["out"]);
+    } finally {
+      k.shutdown();
+      await done;
+    }
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("checkpoint: a sandbox holding a raw socket is refused in one line", async () => {
+  const exe = await compileC("ckpt_counter", { static: true });
+  const dir = Deno.makeTempDirSync();
+  try {
+    Deno.writeFileSync(`${dir}/out`, new Uint8Array(0));
+    const k = newKernel();
+    k.createInit({ argv: [exe, "1000"], envp: [], cwd: "/", creds: new Credentials(0, 0), stdio: stdioTo(`${dir}/out`) });
+    const done = k.run();
+    try {
+      await until(() => Deno.readTextFileSync(`${dir}/out`).length > 0, "the first line");
+      [...k.init!.tasks][0]!.fdTable.install(createInetSocket(k.net, AF_INET, SOCK_RAW, IPPROTO_ICMP, 0), false);
+      k.pause();
+      await until(() => k.quiescent, "quiescence");
+      const err = refusedCheckpoint(() => checkpointToFile(k, `${dir}/image.cbor`, { rootHostPath: "/", sentryVersion: "t" }));
+      assert.equal(err.message, "checkpoint: a raw socket (SOCK_RAW): not saved yet");
       assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["out"]);
     } finally {
       k.shutdown();

@@ -294,7 +294,7 @@ export class InetSaver {
       return { kind: "udp", socket: this.#udpRef(f.sock), ...common, udp: f.saveUdpOptions() };
     }
     if (f instanceof PingSocketFile) return { kind: "ping", ...common, ping: f.savePingOptions(), icmp: f.sock.snapshot() };
-    if (f instanceof RawSocketFile) throw refuse("a raw socket (SOCK_RAW): not saved yet");
+    if (f instanceof RawSocketFile) throw refuse("a raw socket (SOCK_RAW)");
     throw refuse(`an inet socket (${f.constructor.name})`);
   }
 

@@ -632,6 +632,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost {
       if (s.dispatch(now, (m) => this.#sendEcho(now, m))) changed = true;
     }
     for (const s of this.#rawSockets) {
+      if (this.#isBlocked(s, now)) continue;
       if (s.dispatch((p, sock) => this.#sendRaw(now, p, sock))) changed = true;
     }
     return changed;
@@ -691,7 +692,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost {
     let t = this.#tcpTimers.peek();
     for (const s of this.#udpSockets) t = earlier(t, this.#blockedAt(s, s.pollAt(now)));
     for (const s of this.#icmpSockets) t = earlier(t, s.pollAt(now));
-    for (const s of this.#rawSockets) t = earlier(t, s.pollAt(now));
+    for (const s of this.#rawSockets) t = earlier(t, this.#blockedAt(s, s.pollAt(now)));
     if (!this.#reassembler.isEmpty) t = earlier(t, this.#reassembler.nextExpiry());
     return t === null ? null : Math.max(t, now);
   }
