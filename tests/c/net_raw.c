@@ -4,7 +4,7 @@
  * and connect as filters, getsockname's protocol "port", copies of UDP and ICMP traffic (an
  * echo request and the stack's reply), ICMP_FILTER, IP_HDRINCL (IPPROTO_RAW) with the header
  * completed by the stack, IPV6_CHECKSUM, ICMP6_FILTER, SO_RCVBUF's bound, MSG_PEEK/MSG_TRUNC,
- * shutdown and the errnos of listen, send and getpeername.
+ * shutdown, the errnos of listen, send and getpeername, and IPv4 multicast options.
  *
  * Natively a raw socket sees every packet of its protocol on the host, so the traffic here uses
  * 127.0.0.77 and protocol 253 (RFC 3692's experimental number) and filters by address.
@@ -251,6 +251,33 @@ static void rcvbuf(void) {
   close(s);
 }
 
+static void multicast_opts(void) {
+  int s = socket(AF_INET, SOCK_RAW, PROTO);
+  struct in_addr got;
+  socklen_t gl = sizeof got;
+  int r = getsockopt(s, IPPROTO_IP, IP_MULTICAST_IF, &got, &gl);
+  printf("IP_MULTICAST_IF default: %s %#x len %d\n", err(r), got.s_addr, gl);
+  struct in_addr lo = {htonl(INADDR_LOOPBACK)};
+  printf("IP_MULTICAST_IF lo: %s\n", err(setsockopt(s, IPPROTO_IP, IP_MULTICAST_IF, &lo, sizeof lo)));
+  struct ip_mreqn q;
+  memset(&q, 0, sizeof q);
+  gl = sizeof q;
+  r = getsockopt(s, IPPROTO_IP, IP_MULTICAST_IF, &q, &gl);
+  printf("IP_MULTICAST_IF get: %s %#x len %d\n", err(r), ntohl(q.imr_multiaddr.s_addr), gl);
+  printf("IP_MULTICAST_IF short: %s\n", err(setsockopt(s, IPPROTO_IP, IP_MULTICAST_IF, &lo, 1)));
+  memset(&q, 0, sizeof q);
+  q.imr_ifindex = -1;
+  printf("IP_MULTICAST_IF bad index: %s\n", err(setsockopt(s, IPPROTO_IP, IP_MULTICAST_IF, &q, sizeof q)));
+  memset(&q, 0, sizeof q);
+  inet_pton(AF_INET, "224.0.2.77", &q.imr_multiaddr);
+  q.imr_ifindex = 1;
+  printf("drop unjoined: %s\n", err(setsockopt(s, IPPROTO_IP, IP_DROP_MEMBERSHIP, &q, sizeof q)));
+  printf("join: %s\n", err(setsockopt(s, IPPROTO_IP, IP_ADD_MEMBERSHIP, &q, sizeof q)));
+  printf("join again: %s\n", err(setsockopt(s, IPPROTO_IP, IP_ADD_MEMBERSHIP, &q, sizeof q)));
+  printf("drop: %s\n", err(setsockopt(s, IPPROTO_IP, IP_DROP_MEMBERSHIP, &q, sizeof q)));
+  close(s);
+}
+
 static void v6(void) {
   printf("raw6 IPPROTO_RAW send: ");
   int r = socket(AF_INET6, SOCK_RAW, IPPROTO_RAW);
@@ -337,6 +364,7 @@ int main(void) {
   icmp();
   hdrincl();
   rcvbuf();
+  multicast_opts();
   v6();
   return 0;
 }

@@ -19,6 +19,7 @@ import type { ControlMessages, RecvRequest, RecvResult, SendRequest } from "../s
 import * as C from "./constants.ts";
 import { InetSocketFile, intBytes, intOpt, type NetReadiness } from "./inet_socket.ts";
 import { formatSockaddr, parseSockaddr } from "./sockaddr.ts";
+import { Ipv4MulticastOptions } from "./ip_multicast.ts";
 
 /** Linux's default for both buffers (net.core.[rw]mem_default). */
 const RAW_BUF = 212992;
@@ -46,6 +47,8 @@ export class RawSocketFile extends InetSocketFile {
   #shutRd = false;
   /** SO_BINDTODEVICE's name, "" for none. */
   #device = "";
+  /** IP_MULTICAST_IF and the groups joined (IPv4; kept and checked, not used to deliver). */
+  readonly #mc = new Ipv4MulticastOptions();
 
   constructor(n: Net, family: number, flags: number, protocol: number) {
     super(n, family, flags, { snd: RAW_BUF, rcv: RAW_BUF });
@@ -264,6 +267,7 @@ export class RawSocketFile extends InetSocketFile {
       if (level === SOL_RAW) throw ENOPROTOOPT;
     }
     if (this.family === C.AF_INET && level === C.IPPROTO_IP && name === IP_HDRINCL) return intBytes(this.#hdrincl ? 1 : 0, optlen);
+    if (this.family === C.AF_INET && level === C.IPPROTO_IP && name === C.IP_MULTICAST_IF) return this.#mc.getIf(optlen);
     if (level === C.SOL_SOCKET && name === SO_BINDTODEVICE) {
       if (this.#device === "") return new Uint8Array(0);
       const b = new Uint8Array(this.#device.length + 1);
@@ -310,6 +314,12 @@ export class RawSocketFile extends InetSocketFile {
       const n = value.length >= 4 ? intOpt(value) : value[0]!;
       this.#hdrincl = this.protocol === IPPROTO_RAW || n !== 0;
       return;
+    }
+    if (this.family === C.AF_INET && level === C.IPPROTO_IP) {
+      if (name === C.IP_MULTICAST_IF) return this.#mc.setIf(this.net.stack, value);
+      if (name === C.IP_ADD_MEMBERSHIP || name === C.IP_DROP_MEMBERSHIP) {
+        return this.#mc.membership(this.net.stack, name === C.IP_ADD_MEMBERSHIP, value);
+      }
     }
     if (level === C.SOL_SOCKET && name === SO_BINDTODEVICE) {
       // An empty name unbinds; else an interface of the stack (ENODEV otherwise).
