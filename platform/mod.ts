@@ -71,6 +71,12 @@ export type Prot = number;
 /** The host side of one application address space. */
 export interface AddressSpace {
   /**
+   * The ranges of [start, end) that may hold data, in order; unlisted pages were never
+   * touched (they read as zeros, or as the mapped file's bytes). null when it cannot tell.
+   * What a checkpoint reads of a large sparse mapping (a 64 GiB reservation with a few pages).
+   */
+  populated?(start: number, end: number): Array<[number, number]> | null;
+  /**
    * Maps anonymous private memory at a fixed address, replacing what was there.
    * `noReserve`: the application asked MAP_NORESERVE (the host's overcommit check is skipped).
    * Returns 0 or -errno.

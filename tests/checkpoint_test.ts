@@ -2058,3 +2058,25 @@ function exists(path: string): boolean {
     return false;
   }
 }
+
+Deno.test("a 64 GiB MAP_NORESERVE reservation with a page written per GiB is checkpointed without its untouched pages and restored in place", async () => {
+  const exe = await compileC("ckpt_sparse", { static: true });
+  const N = 40;
+  const native = new TextDecoder().decode((await new Deno.Command(exe, { args: [String(N)], stdout: "piped" }).output()).stdout);
+  const dir = Deno.makeTempDirSync();
+  try {
+    const image = `${dir}/image.cbor`;
+    const first = await sentry(["do", "--checkpoint-image", image, "--checkpoint-after", "0.3", "--", exe, String(N)]);
+    assert.equal(first.stderr, "");
+    assert.equal(first.code, 0);
+    assert.ok(native.startsWith(first.stdout) && first.stdout.length < native.length, first.stdout);
+    // The 64 written pages, not 64 GiB: well under a MiB.
+    assert.ok(Deno.statSync(image).size < 1 << 20, `image of ${Deno.statSync(image).size} bytes`);
+    const second = await sentry(["restore", image]);
+    assert.equal(second.stderr, "");
+    assert.equal(second.code, 0);
+    assert.equal(first.stdout + second.stdout, native);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

@@ -1493,3 +1493,49 @@ export function hostPrctl(option: number, a = 0n, b = 0n, c = 0n, d = 0n): numbe
   const r = rare().prctl(option, a, b, c, d);
   return r === -1 ? -errno() : r;
 }
+
+/** PAGEMAP_SCAN: _IOWR('f', 16, struct pm_scan_arg) (Linux 6.7). */
+const PAGEMAP_SCAN = 0xc0606610;
+const PM_SCAN_ARG_SIZE = 96;
+const PAGE_REGION_SIZE = 24;
+const PAGE_IS_PRESENT = 1 << 3, PAGE_IS_SWAPPED = 1 << 4;
+
+/**
+ * The ranges of [start, end) in process pid's address space whose pages are present or
+ * swapped out (PAGEMAP_SCAN over /proc/PID/pagemap): the host's page tables, walked by the
+ * host, holes skipped whole. null when the host cannot tell (an older kernel, no access): the
+ * caller treats everything as possibly populated.
+ */
+export function hostPopulatedRanges(pid: number, start: number, end: number): Array<[number, number]> | null {
+  const fd = hostOpen(`/proc/${pid}/pagemap`, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return null;
+  try {
+    const out: Array<[number, number]> = [];
+    const vecLen = 256;
+    const vec = new Uint8Array(vecLen * PAGE_REGION_SIZE);
+    const arg = new Uint8Array(PM_SCAN_ARG_SIZE);
+    const a = new DataView(arg.buffer), v = new DataView(vec.buffer);
+    let at = start;
+    while (at < end) {
+      arg.fill(0);
+      a.setBigUint64(0, BigInt(PM_SCAN_ARG_SIZE), true);
+      a.setBigUint64(16, BigInt(at), true);
+      a.setBigUint64(24, BigInt(end), true);
+      a.setBigUint64(40, addressOf(vec), true);
+      a.setBigUint64(48, BigInt(vecLen), true);
+      a.setBigUint64(80, BigInt(PAGE_IS_PRESENT | PAGE_IS_SWAPPED), true); // category_anyof_mask
+      a.setBigUint64(88, BigInt(PAGE_IS_PRESENT | PAGE_IS_SWAPPED), true); // return_mask
+      const n = retryInt(() => rare().ioctl(fd, BigInt(PAGEMAP_SCAN), arg));
+      if (n < 0) return null;
+      for (let i = 0; i < n; i++) {
+        out.push([Number(v.getBigUint64(i * PAGE_REGION_SIZE, true)), Number(v.getBigUint64(i * PAGE_REGION_SIZE + 8, true))]);
+      }
+      const walkEnd = Number(a.getBigUint64(32, true));
+      if (walkEnd <= at) return null; // no progress: do not loop
+      at = walkEnd;
+    }
+    return out;
+  } finally {
+    hostClose(fd);
+  }
+}

@@ -1064,6 +1064,38 @@ class StubAddressSpace implements AddressSpace {
   }
 
   /** A memcpy from the memory file where the range lies in its fast regions, else process_vm_readv. */
+  populated(start: number, end: number): Array<[number, number]> | null {
+    this.#flush();
+    const mf = this.platform.memoryFile;
+    const out: Array<[number, number]> = [];
+    // Host memory (not the memory file's): the host's page tables tell.
+    const host = (s: number, e: number): boolean => {
+      if (s >= e) return true;
+      const r = ffi.hostPopulatedRanges(this.pid, s, e);
+      if (r === null) return false;
+      out.push(...r);
+      return true;
+    };
+    let cur = start;
+    for (const p of this.regions.within(start, end)) {
+      if (!host(cur, p.start)) return null;
+      const fileRuns: Array<[number, number]> = mf === null
+        ? [[p.start, p.end]]
+        : mf.dataExtents(p.off, p.off + (p.end - p.start)).map((d) => [p.start + (d.start - p.off), p.start + (d.end - p.off)]);
+      if (p.kind === "converted") {
+        // A private mapping of the file: the file's pages, and the stub's own copies of them.
+        const mine = ffi.hostPopulatedRanges(this.pid, p.start, p.end);
+        if (mine === null) return null;
+        out.push(...mergeRanges([...fileRuns, ...mine]));
+      } else {
+        out.push(...fileRuns);
+      }
+      cur = p.end;
+    }
+    if (!host(cur, end)) return null;
+    return mergeRanges(out);
+  }
+
   read(addr: number, dst: Uint8Array): number {
     this.#flush();
     if (addr < 0 || addr + dst.length > TASK_SIZE) return 0;
@@ -1981,4 +2013,16 @@ export class PtracePlatform implements Platform {
       this.#stubPath = "";
     }
   }
+}
+
+/** Sorted, overlapping or touching ranges joined. */
+function mergeRanges(rs: Array<[number, number]>): Array<[number, number]> {
+  const sorted = rs.filter(([s, e]) => e > s).sort((x, y) => x[0] - y[0]);
+  const out: Array<[number, number]> = [];
+  for (const [s, e] of sorted) {
+    const last = out[out.length - 1];
+    if (last !== undefined && s <= last[1]) last[1] = Math.max(last[1], e);
+    else out.push([s, e]);
+  }
+  return out;
 }
