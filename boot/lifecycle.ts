@@ -319,6 +319,14 @@ async function exec(cmd: Extract<Command, { kind: "exec" }>): Promise<number> {
   const listeners: Array<[Deno.Signal, () => void]> = [];
   let raw = false;
   try {
+    // The caller's terminal goes raw before the process can start, as `docker exec -it` does:
+    // set after the reply, a program that prints a prompt at once could be answered (or
+    // typed at) while the terminal still edited lines and echoed, and keystrokes beyond its
+    // 4 KiB line were lost.
+    if (tty && pty === null) {
+      Deno.stdin.setRaw(true);
+      raw = true;
+    }
     const sent = await conn.send(req, fds);
     if (pty !== null) hostClose(pty.slave); // the sentry has its copy
     if (!sent) throw new BootError(`container ${quote(cmd.id)}: the sentry went away`);
@@ -337,10 +345,6 @@ async function exec(cmd: Extract<Command, { kind: "exec" }>): Promise<number> {
       listeners.push([name, h]);
     }
     if (tty) {
-      if (pty === null) {
-        Deno.stdin.setRaw(true);
-        raw = true;
-      }
       const h = () => {
         const w = pty?.windowSize() ?? hostWindowSize();
         void conn.send({ op: "resize", pid, rows: w.rows, cols: w.cols });

@@ -1433,6 +1433,7 @@ export class Kernel {
     }
     if (!hostGone) t.ctx.release();
     if (--t.fdTable.users === 0) t.fdTable.removeAll();
+    tg.threadExitQueue.notify(EVENT_IN); // PIDFD_THREAD pidfds of this thread
     if (tg.tasks.size > 0) {
       // Linux's forget_original_parent for one thread: the children it made go to a live
       // thread of its group (find_alive_thread), and each of their threads gets its

@@ -15,13 +15,16 @@ Deno.test("MacrotaskYield: a timer due when the loop yields runs in that turn or
     await Promise.resolve();
     assert.equal(fired, false);
     let turns = 0;
-    while (!fired && turns < 10) {
+    while (!fired && turns < 400) {
       busy(2); // the timer is due by now
       await y.next();
       turns++;
     }
-    // A message to itself on a MessageChannel needed ~130 turns here.
-    assert.ok(turns <= 3, `${phase}: the timer ran after ${turns} turns`);
+    // A message to itself on a MessageChannel needed ~130 turns here. A working yield needs
+    // one or two when the machine is quiet; loaded, the runtime may complete the yield's I/O
+    // many times before it looks at its timers (tokio looks at least every 61 polls, and a
+    // CI run saw more than 10 turns): the bound tells starvation from load.
+    assert.ok(turns <= 90, `${phase}: the timer ran after ${turns} turns`);
     if (phase === "first yields") {
       busy(150);
       // Starts loading node:timers; a few turns let it finish.

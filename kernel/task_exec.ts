@@ -10,6 +10,7 @@
  * @module
  */
 
+import { EVENT_IN } from "../waiter/mod.ts";
 import { onExec as ptraceOnExec } from "./ptrace.ts";
 import type { Task } from "./task.ts";
 import { MemoryManager } from "./mm/mm.ts";
@@ -94,5 +95,7 @@ export function execTask(t: Task, req: ExecRequest): void {
   t.commitCreds(target.creds ?? t.creds.afterExec().creds);
   k.vforkDone(t.tg);
   ptraceOnExec(t, oldTid);
+  // An exec by another thread than the leader took the leader's id: its own id is gone.
+  if (oldTid !== t.tid) t.tg.threadExitQueue.notify(EVENT_IN);
   if (fatal) k.killGroup(t.tg, 11);
 }

@@ -58,6 +58,8 @@ export class ThreadGroup {
   readonly childWaitQueue = new WaitQueue();
   /** Notified when the group becomes a zombie (pidfd). */
   readonly exitQueue = new WaitQueue();
+  /** Notified (EVENT_IN) whenever one of its thread ids goes: a thread exited or an exec took the leader's id. */
+  readonly threadExitQueue = new WaitQueue();
   /** Notified when a vfork child execs or exits: its parent may go on. */
   readonly vforkDone = new WaitQueue();
   /** True while a vfork parent must wait for this group to exec or exit. */

@@ -26,4 +26,5 @@ export * from "./link/mod.ts";
 export * from "./iface/mod.ts";
 export * from "./tcp/mod.ts";
 export * from "./udp/mod.ts";
+export * from "./raw/mod.ts";
 export * from "./errors.ts";

@@ -37,6 +37,8 @@ import { sandboxCpus } from "../kernel/syscalls/linux/sys_sched.ts";
 import { hostClose, hostOpen, O_RDONLY } from "../platform/ptrace/_ffi.ts";
 import { compileC, REPO_ROOT } from "./_harness.ts";
 import { execProcess } from "../kernel/control.ts";
+import { createInetSocket } from "../kernel/socket/inet/mod.ts";
+import { AF_INET, IPPROTO_ICMP, SOCK_RAW } from "../kernel/socket/inet/constants.ts";
 
 // writeImage, readImage and decodeImage use cbor-x and node:zlib, loaded on demand.
 await loadCodecs();
@@ -538,6 +540,26 @@ async function until(cond: () => boolean, what: string): Promise<void> {
   throw new Error(`timed out waiting for ${what}`);
 }
 
+/**
+ * Runs `argv` as init of a new kernel with its output to `out` (made empty), awaits `ready`,
+ * then pauses the sandbox at its safe point and checkpoints it into `image`; the kernel ends.
+ */
+async function checkpointInProcess(argv: string[], out: string, image: string, ready: (k: Kernel) => Promise<void>): Promise<void> {
+  Deno.writeFileSync(out, new Uint8Array(0));
+  const k = newKernel();
+  k.createInit({ argv, envp: [], cwd: "/", creds: new Credentials(0, 0), stdio: stdioTo(out) });
+  const done = k.run();
+  try {
+    await ready(k);
+    k.pause();
+    await until(() => k.quiescent, "quiescence");
+    checkpointToFile(k, image, { rootHostPath: "/", sentryVersion: "test" });
+  } finally {
+    k.shutdown();
+    await done;
+  }
+}
+
 /** Restores `image` in a new kernel with its output to `out`; returns init's wait status. */
 async function restoreAndRun(image: string, out: string): Promise<number> {
   Deno.writeFileSync(out, new Uint8Array(0));
@@ -608,6 +630,31 @@ Deno.test("checkpoint: a sandbox that is not paused, or holds what this slice do
       const two = refusedCheckpoint(() => checkpointToFile(k, `${dir}/image.cbor`, { rootHostPath: "/", sentryVersion: "t" }));
       assert.match(two.message, /^checkpoint: an open file \/proc\/uptime \(\w+\): not saved yet$/);
       // Nothing was written.
+      assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["out"]);
+    } finally {
+      k.shutdown();
+      await done;
+    }
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("checkpoint: a sandbox holding a raw socket is refused in one line", async () => {
+  const exe = await compileC("ckpt_counter", { static: true });
+  const dir = Deno.makeTempDirSync();
+  try {
+    Deno.writeFileSync(`${dir}/out`, new Uint8Array(0));
+    const k = newKernel();
+    k.createInit({ argv: [exe, "1000"], envp: [], cwd: "/", creds: new Credentials(0, 0), stdio: stdioTo(`${dir}/out`) });
+    const done = k.run();
+    try {
+      await until(() => Deno.readTextFileSync(`${dir}/out`).length > 0, "the first line");
+      [...k.init!.tasks][0]!.fdTable.install(createInetSocket(k.net, AF_INET, SOCK_RAW, IPPROTO_ICMP, 0), false);
+      k.pause();
+      await until(() => k.quiescent, "quiescence");
+      const err = refusedCheckpoint(() => checkpointToFile(k, `${dir}/image.cbor`, { rootHostPath: "/", sentryVersion: "t" }));
+      assert.equal(err.message, "checkpoint: a raw socket (SOCK_RAW): not saved yet");
       assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["out"]);
     } finally {
       k.shutdown();
@@ -1688,13 +1735,30 @@ Deno.test("sentry do --checkpoint-image then sentry restore: MAP_SHARED anonymou
 
 const PAGE = 4096;
 
+Deno.test("sentry run --checkpoint-image then sentry restore: a shared mapping of a host file of a read-only root is saved as a copy", async () => {
+  const exe = await compileC("ckpt_shared_ro", { static: true });
+  const dir = Deno.makeTempDirSync();
+  try {
+    const bundle = `${dir}/bundle`, root = `${dir}/state`, image = `${dir}/image.cbor`;
+    Deno.mkdirSync(bundle);
+    Deno.writeTextFileSync(`${bundle}/config.json`, JSON.stringify({
+      ociVersion: "1.0.2", process: { args: [exe], env: ["PATH=/usr/bin:/bin"], cwd: "/" }, root: { path: "/", readonly: true },
+    }));
+    const first = await sentry(["--root", root, "run", "--bundle", bundle, "--checkpoint-image", image, "--checkpoint-after", "1", "ro1"]);
+    assert.deepEqual([first.code, first.stderr, first.stdout], [0, "", "ready: ELF\n"]);
+    const second = await sentry(["--root", root, "restore", "--bundle", bundle, image]);
+    assert.deepEqual([second.code, second.stderr, second.stdout], [0, "", "after: ELF, page the same\n"]);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 Deno.test("checkpoint of a sandbox with a process started by exec without a terminal: restored, its client's descriptors are gone as when the client exits", async () => {
   const exe = await compileC("ckpt_exec_tty", { static: true });
   const dir = Deno.makeTempDirSync();
   const held: number[] = [];
   try {
     const out = `${dir}/out`, image = `${dir}/image.cbor`;
-    Deno.writeFileSync(out, new Uint8Array(0));
     for (const f of ["fifo-in", "fifo-out"]) assert.ok((await new Deno.Command("mkfifo", { args: [`${dir}/${f}`] }).output()).success);
     const O_NONBLOCK = 0o4000, O_WRONLY = 1, O_RDWR = 2;
     // The client's ends: stdin a FIFO it keeps a writer of (nothing written: the read blocks),
@@ -1705,10 +1769,7 @@ Deno.test("checkpoint of a sandbox with a process started by exec without a term
     const stdout = hostOpen(`${dir}/fifo-out`, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
     const stderr = hostOpen("/dev/null", O_RDWR | O_CLOEXEC);
     assert.ok(Math.min(stdin, stdout, stderr, ...held) >= 0);
-    const k = newKernel();
-    k.createInit({ argv: [exe], envp: [], cwd: "/", creds: new Credentials(0, 0), stdio: stdioTo(out) });
-    const done = k.run();
-    try {
+    await checkpointInProcess([exe], out, image, async (k) => {
       await until(() => Deno.readTextFileSync(out).includes("init up"), "init");
       const r = execProcess(k, {
         argv: [exe, "pipes"], envv: [], cwd: "/", uid: 0, gid: 0, additionalGids: [], stdio: { kind: "host", fds: [stdin, stdout, stderr] },
@@ -1716,13 +1777,7 @@ Deno.test("checkpoint of a sandbox with a process started by exec without a term
       assert.ok(!(r instanceof Error));
       await until(() => Deno.readTextFileSync(out).includes("exec ready"), "the exec'd process");
       await new Promise((res) => setTimeout(res, 200));
-      k.pause();
-      await until(() => k.quiescent, "quiescence");
-      checkpointToFile(k, image, { rootHostPath: "/", sentryVersion: "test" });
-    } finally {
-      k.shutdown();
-      await done;
-    }
+    });
     const gone = readSandboxImage(image, "/").state.files.filter((f) => f.kind === "gone");
     assert.deepEqual(gone.map((f) => f.flags & 3).sort(), [0, 1, 2]);
     for (const run of [1, 2]) {
@@ -1744,11 +1799,7 @@ Deno.test("checkpoint of a sandbox with an exec -t session: restored, its termin
   const dir = Deno.makeTempDirSync();
   try {
     const out = `${dir}/out`, image = `${dir}/image.cbor`;
-    Deno.writeFileSync(out, new Uint8Array(0));
-    const k = newKernel();
-    k.createInit({ argv: [exe], envp: [], cwd: "/", creds: new Credentials(0, 0), stdio: stdioTo(out) });
-    const done = k.run();
-    try {
+    await checkpointInProcess([exe], out, image, async (k) => {
       await until(() => Deno.readTextFileSync(out).includes("init up"), "init");
       const r = execProcess(k, {
         argv: [exe, "exec"], envv: [], cwd: "/", uid: 0, gid: 0, additionalGids: [],
@@ -1758,13 +1809,7 @@ Deno.test("checkpoint of a sandbox with an exec -t session: restored, its termin
       await until(() => Deno.readTextFileSync(out).includes("exec ready"), "the exec session");
       // The exec'd process is asleep in its read of the terminal.
       await new Promise((res) => setTimeout(res, 200));
-      k.pause();
-      await until(() => k.quiescent, "quiescence");
-      checkpointToFile(k, image, { rootHostPath: "/", sentryVersion: "test" });
-    } finally {
-      k.shutdown();
-      await done;
-    }
+    });
     const s = readSandboxImage(image, "/").state;
     assert.deepEqual(s.execTerminals, [0]);
     for (const run of [1, 2]) {

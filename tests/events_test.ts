@@ -22,7 +22,7 @@ Deno.test("signalfd: pending signals read as signalfd_siginfo, mask changes, epo
 });
 
 Deno.test("pidfd: exit readiness, pidfd_send_signal with and without siginfo, and pidfd_getfd behave as natively", async () => {
-  await assertSameAsNative([await compileC("pidfd")]);
+  await assertSameAsNative([await compileC("pidfd")]); // PIDFD_THREAD cases at its end
 });
 
 Deno.test("memfd: reads, writes, a MAP_SHARED mapping across fork and seals behave as natively", async () => {

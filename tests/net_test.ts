@@ -53,6 +53,12 @@ Deno.test("UDP control messages: IP_PKTINFO, IP_RECVTTL/TOS/ORIGDSTADDR, IPV6_RE
   assert.match(r.stdout, /level 0 type 2 len 4: 21/);
 });
 
+Deno.test("raw sockets: IPv4 packets read with their header and IPv6 ones without, copies of UDP and ICMP traffic, bind/connect filters, ICMP_FILTER, IP_HDRINCL, IPV6_CHECKSUM, ICMP6_FILTER, SO_RCVBUF and the errnos, as natively", async () => {
+  const r = await assertSameAsNative([await compileC("net_raw")]);
+  assert.match(r.stdout, /icmp 2: 28 bytes .* icmp type 0 code 0/);
+  assert.match(r.stdout, /rcvbuf 2304: 3 of 4 packets queued/);
+});
+
 Deno.test("UDP IP_RECVERR/IPV6_RECVERR: a datagram to a closed port comes back by MSG_ERRQUEUE with ICMP's error, as natively", async () => {
   const r = await assertSameAsNative([await compileC("net_udp_recverr")]);
   assert.match(r.stdout, /cmsg level 0 type 11: errno ECONNREFUSED origin 2 type 3 code 3 offender family 2/);

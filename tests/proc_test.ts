@@ -312,3 +312,20 @@ Deno.test("/proc/sys refuses writes beyond a file's mode, root included; sysctls
 Deno.test("opening /proc/self/fd/N gives a new description for files, a new end of a pipe, ENXIO for sockets and anonymous inodes, as natively", async () => {
   await assertSameAsNative([await compileC("proc_fd_reopen")]);
 });
+
+Deno.test("pivot_root checks as Linux (EINVAL from the sandbox's rootfs-like root, EBUSY on the root's own mount, EINVAL for a new_root that is no mount point or a put_old outside it) and pivots from a chroot into a mount (sandbox only: natively it would change the host)", async () => {
+  const r = await runSentry([await compileC("pivot_root")]);
+  assert.equal(r.stdout, [
+    "mount tmpfs on /tmp/pr: ok",
+    "pivot from the sandbox's root: EINVAL",
+    "chroot into the tmpfs: ok",
+    "new_root on the root's own mount: EBUSY",
+    "mount tmpfs on /new: ok",
+    "put_old on the root's own mount: EBUSY",
+    "put_old outside new_root: EINVAL",
+    "new_root that is no mount point: EINVAL",
+    "pivot: ok",
+    "old root at put_old: 1; new root empty of the marker: 1",
+    "",
+  ].join("\n"), r.stderr);
+});

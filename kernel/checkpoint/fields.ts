@@ -82,6 +82,7 @@ export const LEDGER: readonly LedgerEntry[] = [
       parentThread: "0 after a restore: any thread of the parent may wait for the child with __WNOTHREAD",
       childWaitQueue: "sleepers re-register as their restarted syscalls run again",
       exitQueue: "as childWaitQueue",
+      threadExitQueue: "as childWaitQueue",
       vforkDone: "as childWaitQueue (vfork itself is refused)",
       startNs: "the restore's time: /proc's start time of a restored process is when it was restored",
       faultInfo: "set as a group dies of a fault, for the CLI's report of init's death; init is alive at a checkpoint",
@@ -444,6 +445,9 @@ export const LEDGER: readonly LedgerEntry[] = [
       "#localQueue": "refused unless empty (Stack.unsavedTraffic): packets in flight inside the stack",
       stats: "counters for tests and /proc: start again at zero",
       mib: "/proc/net/snmp's counters: start again at zero, as a new network namespace's (CurrEstab is counted, not kept)",
+    },
+    refused: {
+      "#rawSockets": "raw sockets are not saved yet: each belongs to a RawSocketFile, whose checkpoint is refused in one line (inet_sockets.ts saveFile)",
     },
   },
 ];

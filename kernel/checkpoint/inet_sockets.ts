@@ -29,6 +29,7 @@ import type { TcpSnapshot, TcpSocket, UdpSnapshot, UdpSocket } from "../../netst
 import { parseIpAddress } from "../../netstack/mod.ts";
 import { TcpSocketFile } from "../socket/inet/tcp.ts";
 import { PingSocketFile, UdpSocketFile } from "../socket/inet/udp.ts";
+import { RawSocketFile } from "../socket/inet/raw.ts";
 import { InetSocketFile } from "../socket/inet/inet_socket.ts";
 import { AF_INET, AF_INET6 } from "../socket/inet/constants.ts";
 import type { FileDescription } from "../../vfs/file_description.ts";
@@ -293,6 +294,7 @@ export class InetSaver {
       return { kind: "udp", socket: this.#udpRef(f.sock), ...common, udp: f.saveUdpOptions() };
     }
     if (f instanceof PingSocketFile) return { kind: "ping", ...common, ping: f.savePingOptions(), icmp: f.sock.snapshot() };
+    if (f instanceof RawSocketFile) throw refuse("a raw socket (SOCK_RAW)");
     throw refuse(`an inet socket (${f.constructor.name})`);
   }
 

@@ -774,12 +774,14 @@ class SharedPlacement {
 }
 
 /**
- * A shared mapping of a host file of the overlay's lower layer (glibc maps gconv-modules.cache
- * and locale files so): nothing can write that file (a writer's open copies it up first, and
- * the mapping keeps the lower file's pages, as overlayfs does), so its contents are saved and
- * restored as a private copy.
+ * A shared mapping of a host file of the overlay's lower layer, or of a host directory mounted
+ * read-only (a bundle's `root.readonly`) (glibc maps gconv-modules.cache and locale files so):
+ * nothing in the sandbox can write that file (a writer's open copies an overlay's up first, and
+ * the mapping keeps the lower file's pages, as overlayfs does; a read-only filesystem refuses
+ * it), so its contents are saved and restored as a private copy.
  */
 function hostFileMapping(v: Vma): boolean {
+  if (v.file instanceof HostRegularFile) return v.file.location()?.mount.fs.readonly === true;
   if (!(v.file instanceof OverlayRegularFile)) return false;
   const d = v.file.location()?.dentry;
   return d instanceof OverlayDentry && d.upper === null;

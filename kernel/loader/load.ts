@@ -26,6 +26,7 @@ import {
 import { O_NOFOLLOW, O_RDONLY, S_IFMT, S_IFREG, S_ISGID, S_ISUID, S_IXGRP } from "../../abi/linux/file.ts";
 import type { Credentials } from "../creds.ts";
 import * as AT from "../../abi/linux/aux.ts";
+import { CAP_SETUID } from "../../abi/linux/capability.ts";
 import { RLIMIT_STACK } from "../../abi/linux/limits.ts";
 
 /** Nested #! interpreters allowed, as Linux's binfmt recursion limit. */
@@ -315,7 +316,11 @@ const PER_CLEAR_ON_SETID = 0x0400000 | 0x0040000 | 0x0200000 | 0x0100000;
 
 function execCreds(t: Task, file: FileDescription): { creds: Credentials; secure: boolean } {
   const st = file.stat();
-  const applies = !(file.location()?.mount.nosuid ?? false) && !t.noNewPrivs;
+  // LSM_UNSAFE_SHARE (check_unsafe_exec): a filesystem context shared with another process
+  // (clone(CLONE_FS)) lets no set-id exec raise ids, unless the caller may set them anyway.
+  const sharedFs = (st.mode & (S_ISUID | S_ISGID)) !== 0 && !t.creds.hasCap(CAP_SETUID) &&
+    [...t.kernel.tasks.values()].some((o) => o.fs === t.fs && o.tg !== t.tg && o.state !== "dead");
+  const applies = !(file.location()?.mount.nosuid ?? false) && !t.noNewPrivs && !sharedFs;
   const uid = applies && (st.mode & S_ISUID) ? st.uid : null;
   const gid = applies && (st.mode & (S_ISGID | S_IXGRP)) === (S_ISGID | S_IXGRP) ? st.gid : null;
   return t.creds.afterExec(uid, gid);

@@ -53,6 +53,8 @@ import { rstReplyFor, type TcpEndpoint, type TcpHost, type TcpOptions, TcpSocket
 import type { TcpState } from "../tcp/state.ts";
 import { type Datagram, type UdpHost, type UdpOptions, UdpSocket } from "../udp/udp_socket.ts";
 import { type EchoMessage, type IcmpHost, IcmpSocket } from "../udp/icmp_socket.ts";
+import { type RawHost, type RawSend, RawSocket } from "../raw/raw_socket.ts";
+import { checksumAdd, checksumFinish, pseudoHeaderSum } from "../wire/checksum.ts";
 import { Interface, type InterfaceOptions } from "./interface.ts";
 import { Reassembler } from "./fragment.ts";
 import { PortTable } from "./ports.ts";
@@ -190,7 +192,7 @@ export interface StackMib {
 type SendResult = "sent" | "full" | "unresolved" | "noroute";
 
 /** @savable */
-export class Stack implements TcpHost, UdpHost, IcmpHost {
+export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost {
   readonly #interfaces: Interface[] = [];
   readonly routes: RoutingTable = new RoutingTable();
   readonly #reassembler = new Reassembler();
@@ -233,6 +235,8 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
   readonly #udpSockets = new Set<UdpSocket>();
   readonly #icmpIdents = new PortTable<IcmpSocket>();
   readonly #icmpSockets = new Set<IcmpSocket>();
+  /** Raw IP sockets (raw(7)): each takes a copy of every packet of its protocol. */
+  readonly #rawSockets = new Set<RawSocket>();
 
   /** Sockets whose last send waited on neighbor resolution, and until when. */
   readonly #blocked = new Map<object, number>();
@@ -320,6 +324,24 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
     const s = new UdpSocket(this, opts);
     this.#udpSockets.add(s);
     return s;
+  }
+
+  /** A raw IP socket of IP version `version` for IP protocol `protocol`. */
+  rawSocket(version: 4 | 6, protocol: number): RawSocket {
+    const s = new RawSocket(this, version, protocol);
+    this.#rawSockets.add(s);
+    return s;
+  }
+
+  rawUnregister(sock: RawSocket): void {
+    this.#rawSockets.delete(sock);
+  }
+
+  /** Whether some raw socket takes packets of this protocol (they then must be real packets). */
+  #rawWants(protocol: number): boolean {
+    if (this.#rawSockets.size === 0) return false;
+    for (const s of this.#rawSockets) if (s.protocol === protocol) return true;
+    return false;
   }
 
   icmpSocket(): IcmpSocket {
@@ -609,6 +631,10 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
     for (const s of this.#icmpSockets) {
       if (s.dispatch(now, (m) => this.#sendEcho(now, m))) changed = true;
     }
+    for (const s of this.#rawSockets) {
+      if (this.#isBlocked(s, now)) continue;
+      if (s.dispatch((p, sock) => this.#sendRaw(now, p, sock))) changed = true;
+    }
     return changed;
   }
 
@@ -666,6 +692,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
     let t = this.#tcpTimers.peek();
     for (const s of this.#udpSockets) t = earlier(t, this.#blockedAt(s, s.pollAt(now)));
     for (const s of this.#icmpSockets) t = earlier(t, s.pollAt(now));
+    for (const s of this.#rawSockets) t = earlier(t, this.#blockedAt(s, s.pollAt(now)));
     if (!this.#reassembler.isEmpty) t = earlier(t, this.#reassembler.nextExpiry());
     return t === null ? null : Math.max(t, now);
   }
@@ -710,7 +737,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
   #sendTcp(now: number, sock: TcpSocket, src: IpAddress, dst: IpAddress, r: TcpRepr): boolean {
     this.mib.tcpOutSegs++;
     if (r.rst) this.mib.tcpOutRsts++;
-    if (this.#tap === null && this.isLocalAddress(dst)) {
+    if (this.#tap === null && this.isLocalAddress(dst) && !this.#rawWants(IpProtocol.TCP)) {
       // Loopback fast path, like a NIC with checksum and segmentation offload: the segment is
       // handed over as a repr, never serialized, checksummed or parsed, and its payload is
       // the sender's view of its send queue, not a copy. The view stays valid until delivery
@@ -1102,13 +1129,13 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
   }
 
   /** Handles an IP packet; `iface` is null for packets we sent ourselves. */
-  #receiveIp(now: number, iface: Interface | null, bytes: Uint8Array): void {
+  #receiveIp(now: number, iface: Interface | null, bytes: Uint8Array, anyDst = false): void {
     const version = bytes.length > 0 ? bytes[0]! >> 4 : 0;
     if (version === 4) {
       const p = Ipv4Packet.checked(bytes);
       const r = p ? parseIpv4(p) : null;
       if (!p || !r) return this.#drop();
-      if (iface ? !this.#accepts(iface, r.dst) : !this.isLocalAddress(r.dst)) return this.#drop();
+      if (iface ? !this.#accepts(iface, r.dst) : !anyDst && !this.isLocalAddress(r.dst)) return this.#drop();
       let payload = p.payload;
       if (p.isFragment) {
         const whole = this.#reassembler.add(
@@ -1164,6 +1191,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
     packet: Uint8Array,
     hopLimit: number,
   ): void {
+    const raw = this.#rawSockets.size > 0 && this.#deliverRaw(src, dst, protocol, payload, packet, hopLimit);
     switch (protocol) {
       case IpProtocol.TCP:
         return this.#receiveTcp(now, src, dst, payload, iface === null, packet);
@@ -1176,8 +1204,84 @@ export class Stack implements TcpHost, UdpHost, IcmpHost {
         if (src.version === 6) return this.#receiveIcmpv6(now, iface, src, dst as Ipv6Address, payload, hopLimit);
         return this.#drop();
       default:
-        this.#sendUnreachable(now, src, dst, packet, "protocol");
+        // A protocol no one handles is unreachable, unless a raw socket took it (Linux's
+        // ip_protocol_deliver_rcu).
+        if (!raw) this.#sendUnreachable(now, src, dst, packet, "protocol");
     }
+  }
+
+  /**
+   * Copies a packet to the raw sockets of its protocol and version (Linux's raw_local_deliver,
+   * before the protocol's own handler): IPv4 ones get the IP header (a reassembled packet's,
+   * rebuilt whole as ip_frag_reasm leaves it), IPv6 ones the payload. True if any took it.
+   */
+  #deliverRaw(src: IpAddress, dst: IpAddress, protocol: number, payload: Uint8Array, packet: Uint8Array, hopLimit: number): boolean {
+    const v4 = src.version === 4;
+    let data: Uint8Array | null = null;
+    let any = false;
+    for (const s of this.#rawSockets) {
+      if (s.version !== src.version || s.protocol !== protocol) continue;
+      // IPV6_CHECKSUM: a packet whose checksum does not verify is dropped (rawv6_rcv).
+      if (!v4 && s.checksumOffset >= 0 && s.protocol !== IpProtocol.ICMPV6 && !rawChecksumOk(src, dst, protocol, payload, s.checksumOffset)) {
+        continue;
+      }
+      if (!s.accepts(src, dst, payload)) continue;
+      if (data === null) data = v4 ? ipv4Whole(packet, payload) : payload;
+      const tos = v4 ? packet[1]! : ((packet[0]! & 0x0f) << 4) | (packet[1]! >> 4);
+      s.deliver({ src, dst, data, ttl: hopLimit, tos });
+      any = true;
+    }
+    return any;
+  }
+
+  /**
+   * Sends what a raw socket queued: a payload under a header of the socket's protocol, or
+   * (IP_HDRINCL) the application's IPv4 packet, its header completed as Linux's
+   * raw_send_hdrinc does (total length and checksum always, identification and source when 0).
+   * Either is routed by the send's destination, so a header naming another address still
+   * comes back through lo when sent to a local one.
+   */
+  #sendRaw(now: number, p: RawSend, sock: RawSocket): boolean {
+    const route = this.#routeInfo(p.dst);
+    if (route === null) return true; // unroutable since the send: dropped
+    if (!p.hdrincl) {
+      const src = p.src ?? route.src;
+      const data = p.data;
+      if (p.dst.version === 6 && p.checksumOffset >= 0 && p.checksumOffset + 2 <= data.length) {
+        data[p.checksumOffset] = 0;
+        data[p.checksumOffset + 1] = 0;
+        const c = checksumFinish(checksumAdd(pseudoHeaderSum({ src, dst: p.dst, protocol: sock.protocol, length: data.length }), data));
+        data[p.checksumOffset] = c >> 8;
+        data[p.checksumOffset + 1] = c & 0xff;
+      }
+      const res = this.#sendIp(now, src, p.dst, sock.protocol, data.length, (b) => b.set(data), p.ttl, undefined, p.tos);
+      if (res === "noroute") return true;
+      return this.#noteResult(sock, now, res);
+    }
+    const pkt = p.data;
+    const ihl = (pkt[0]! & 0x0f) * 4;
+    if (pkt.length < IPV4_HEADER_LEN || ihl < IPV4_HEADER_LEN || ihl > pkt.length || pkt.length > 0xffff) return true;
+    const v = new DataView(pkt.buffer, pkt.byteOffset, pkt.length);
+    v.setUint16(2, pkt.length);
+    if (v.getUint16(4) === 0) v.setUint16(4, this.#nextIdent());
+    if (v.getUint32(12) === 0) pkt.set(route.src.bytes, 12);
+    v.setUint16(10, 0);
+    v.setUint16(10, checksumFinish(checksumAdd(0, pkt.subarray(0, ihl))));
+    if (this.isLocalAddress(p.dst)) {
+      this.#tap?.(now, pkt);
+      this.#receiveIp(now, null, pkt, true);
+      return true;
+    }
+    const r = this.routes.lookup(p.dst);
+    const iface = r ? this.#interfaces[r.ifIndex] : undefined;
+    // Only links without a link layer carry them (the sandbox's eth0); others drop them.
+    if (!iface || iface.medium === "ethernet" || pkt.length > iface.ipMtu) return true;
+    if (!iface.device.transmit(now, pkt.length, (buf) => buf.set(pkt))) {
+      this.#blocked.set(sock, now + 1);
+      return false;
+    }
+    this.stats.txFrames++;
+    return true;
   }
 
   /** `local` marks a packet we sent ourselves, whose checksum need not be verified. */
@@ -1646,4 +1750,34 @@ function versionsOverlap(a: IpAddress | null, aw: 0 | 4 | 6, b: IpAddress | null
   const va = a !== null ? a.version : aw;
   const vb = b !== null ? b.version : bw;
   return va === 0 || vb === 0 || va === vb;
+}
+
+/** Whether the upper-layer checksum at `offset` of an IPv6 payload verifies (IPV6_CHECKSUM). */
+function rawChecksumOk(src: IpAddress, dst: IpAddress, protocol: number, payload: Uint8Array, offset: number): boolean {
+  if (offset + 2 > payload.length) return false;
+  return checksumFinish(checksumAdd(pseudoHeaderSum({ src, dst, protocol, length: payload.length }), payload)) === 0;
+}
+
+/** An IPv4 packet as raw sockets see it: the received one, or a reassembled one's whole. */
+function ipv4Whole(packet: Uint8Array, payload: Uint8Array): Uint8Array {
+  const ihl = (packet[0]! & 0x0f) * 4;
+  const total = (packet[2]! << 8) | packet[3]!;
+  const frag = ((packet[6]! << 8) | packet[7]!) & 0x3fff;
+  if (frag === 0 && total === ihl + payload.length && packet.length >= total) return packet.subarray(0, total);
+  const out = new Uint8Array(ihl + payload.length);
+  out.set(packet.subarray(0, ihl));
+  out.set(payload, ihl);
+  out[2] = out.length >> 8;
+  out[3] = out.length & 0xff;
+  out[6] = out[6]! & 0x40; // DF stays; MF and the offset go
+  out[7] = 0;
+  out[10] = 0;
+  out[11] = 0;
+  let sum = 0;
+  for (let i = 0; i < ihl; i += 2) sum += (out[i]! << 8) | out[i + 1]!;
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  const c = ~sum & 0xffff;
+  out[10] = c >> 8;
+  out[11] = c & 0xff;
+  return out;
 }

@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +53,17 @@ static void run(const char *what, const char *path, int uid) {
   waitpid(p, &st, 0);
 }
 
+/* A set-user-ID exec by a process that shares its filesystem context (CLONE_FS) with another
+ * raises no ids (LSM_UNSAFE_SHARE). */
+static char clone_stack[65536] __attribute__((aligned(16)));
+static const char *clone_path;
+static int clonefs_child(void *arg) {
+  (void)arg;
+  if (setresuid(12345, 12345, 12345) != 0) _exit(9);
+  execl(clone_path, clone_path, "report", "set-user-ID root under CLONE_FS", (char *)NULL);
+  _exit(8);
+}
+
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IONBF, 0);
   if (argc == 3 && strcmp(argv[1], "report") == 0) {
@@ -92,6 +104,9 @@ int main(int argc, char **argv) {
   run("set-user-ID root as 12345", suid, 12345);
   run("unreadable as 12345", noread, 12345);
   run("unreadable as root", noread, -1);
+  clone_path = suid;
+  pid_t cf = clone(clonefs_child, clone_stack + sizeof clone_stack, CLONE_FS | SIGCHLD, NULL);
+  waitpid(cf, &st, 0);
   unlink(plain);
   unlink(suid);
   unlink(noread);

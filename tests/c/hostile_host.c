@@ -36,6 +36,7 @@ static const char *ename(int e) {
     case EFAULT: return "EFAULT";
     case EBADF: return "EBADF";
     case EOPNOTSUPP: return "EOPNOTSUPP";
+    case EBUSY: return "EBUSY";
     default: return "other";
   }
 }

@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,37 @@
 static int pidfd_open(pid_t pid, unsigned flags) { return syscall(SYS_pidfd_open, pid, flags); }
 static int pidfd_send_signal(int fd, int sig, siginfo_t *info, unsigned flags) {
   return syscall(SYS_pidfd_send_signal, fd, sig, info, flags);
+}
+
+static int pollin(int fd);
+
+/* PIDFD_THREAD (O_EXCL): a pidfd of one thread, readable as soon as that thread exits while
+ * the process lives on; a thread's id without it names no process (ENOENT). */
+static int quit_pipe[2];
+static volatile pid_t thread_tid;
+static void *thread_body(void *arg) {
+  (void)arg;
+  thread_tid = gettid();
+  char b;
+  if (read(quit_pipe[0], &b, 1) != 1) return NULL;
+  return NULL;
+}
+
+static void thread_pidfds(void) {
+  if (pipe(quit_pipe) != 0) return;
+  pthread_t th;
+  pthread_create(&th, NULL, thread_body, NULL);
+  while (thread_tid == 0) usleep(1000);
+  R("open a thread's id as a process", pidfd_open(thread_tid, 0));
+  int tfd = pidfd_open(thread_tid, O_EXCL), lfd = pidfd_open(getpid(), O_EXCL);
+  printf("thread pidfd flags have O_EXCL: %d\n", (fcntl(tfd, F_GETFL) & O_EXCL) != 0);
+  printf("thread running poll %#x, leader poll %#x\n", pollin(tfd), pollin(lfd));
+  R("signal 0 to the thread", pidfd_send_signal(tfd, 0, NULL, 0));
+  if (write(quit_pipe[1], "q", 1) != 1) return;
+  pthread_join(th, NULL);
+  usleep(10000);
+  printf("thread gone poll %#x, leader poll %#x\n", pollin(tfd), pollin(lfd));
+  R("signal 0 to the gone thread", pidfd_send_signal(tfd, 0, NULL, 0));
 }
 
 static int pollin(int fd) {
@@ -114,5 +146,6 @@ int main(void) {
   R("waitid non-blocking pidfd, child exited", waitid(P_PIDFD, nb, &wi, WEXITED));
   printf("  child=%d code=%d status=%d\n", wi.si_pid == c, wi.si_code, wi.si_status);
   R("waitid after the reap", waitid(P_PIDFD, bl, &wi, WEXITED));
+  thread_pidfds();
   return 0;
 }

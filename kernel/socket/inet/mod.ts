@@ -5,7 +5,7 @@
  * @module
  */
 
-import { EPERM, EPROTONOSUPPORT, ESOCKTNOSUPPORT } from "../../errno.ts";
+import { EINVAL, EPERM, EPROTONOSUPPORT, ESOCKTNOSUPPORT } from "../../errno.ts";
 import type { Net } from "../../net.ts";
 import { O_NONBLOCK } from "../../../abi/linux/file.ts";
 import type { Task } from "../../task.ts";
@@ -14,10 +14,13 @@ import * as C from "./constants.ts";
 import { TcpSocketFile } from "./tcp.ts";
 import type { InetSocketFile } from "./inet_socket.ts";
 import { PingSocketFile, UdpSocketFile } from "./udp.ts";
+import { RawSocketFile } from "./raw.ts";
+import { CAP_NET_RAW } from "../../../abi/linux/capability.ts";
 
 export { InetSocketFile } from "./inet_socket.ts";
 export { TcpSocketFile } from "./tcp.ts";
 export { PingSocketFile, UdpSocketFile } from "./udp.ts";
+export { RawSocketFile } from "./raw.ts";
 export { renderProcNetDev, renderProcNetTcp, renderProcNetUdp } from "./proc_net.ts";
 
 /** Creates an inet socket on net (the syscall layer passes t.kernel.net). */
@@ -34,15 +37,26 @@ export function createInetSocket(net: Net, family: number, type: number, protoco
       throw EPROTONOSUPPORT;
     }
     case C.SOCK_RAW:
-      // Raw sockets need CAP_NET_RAW, which the sandbox does not grant.
-      throw EPERM;
+      // inet_create: protocol 0 names no raw protocol.
+      if (protocol === 0) throw EPROTONOSUPPORT;
+      return new RawSocketFile(net, family, flags, protocol);
     default:
       throw ESOCKTNOSUPPORT;
   }
 }
 
+/** IPPROTO_MAX: protocol numbers socket(2) takes are below it. */
+const IPPROTO_MAX = 263;
+
 function factory(family: number) {
   return (t: Task, type: number, protocol: number, flags: number): SocketFile => {
+    // inet_create's order: a protocol outside 0..IPPROTO_MAX-1 is EINVAL, a raw socket of
+    // protocol 0 EPROTONOSUPPORT, then raw sockets need CAP_NET_RAW (root in the sandbox has it).
+    if ((type & C.SOCK_TYPE_MASK) === C.SOCK_RAW) {
+      if (protocol < 0 || protocol >= IPPROTO_MAX) throw EINVAL;
+      if (protocol === 0) throw EPROTONOSUPPORT;
+      if (!t.creds.hasCap(CAP_NET_RAW)) throw EPERM;
+    }
     const f = createInetSocket(t.kernel.net, family, type, protocol, flags) as InetSocketFile;
     f.uid = t.creds.euid;
     return f;

@@ -288,19 +288,26 @@ const sysChroot: SyscallFn = (t, a) => {
 };
 
 /**
- * Implements pivot_root(2), minimally: new_root becomes the root (and cwd, where it was the
- * old root) of every task whose root was the caller's, and the old root is bind-mounted at
- * put_old, from where `umount -l` can drop it.
+ * Implements pivot_root(2), checked in Linux's order (fs/namespace.c): new_root becomes the
+ * root (and cwd, where it was the old root) of every task whose root was the caller's, and the
+ * old root is bind-mounted at put_old, from where `umount -l` can drop it. The sandbox's own
+ * root is its namespace's first mount (mountinfo shows it as its own parent, as rootfs): a
+ * pivot from it is EINVAL, as on rootfs; from a root chrooted into another mount it works.
  */
 const sysPivotRoot: SyscallFn = (t, a) => {
   checkCapable(t);
   const newRoot = lookup(t, copyInPath(t, a.pointer(0)));
   const putOld = lookup(t, copyInPath(t, a.pointer(1)));
   if (!newRoot.isDir || !putOld.isDir) throw ENOTDIR;
-  const oldRoot = t.fs.root;
-  if (newRoot.dentry !== newRoot.mount.root || newRoot.equals(oldRoot)) throw EINVAL;
-  // put_old must be at or under new_root.
-  if (putOld.pathFrom(newRoot) === null) throw EINVAL;
+  const root = t.fs.root;
+  const newMnt = newRoot.mount, rootMnt = root.mount, oldMnt = putOld.mount;
+  if (oldMnt.shared || newMnt.parent?.shared || rootMnt.parent?.shared) throw EINVAL;
+  if (newMnt === rootMnt || oldMnt === rootMnt) throw EBUSY; // a loop on one filesystem
+  if (root.dentry !== rootMnt.root || rootMnt.parent === null) throw EINVAL; // root: not a mount point, or rootfs
+  if (newRoot.dentry !== newMnt.root || newMnt.parent === null) throw EINVAL; // new_root: not a mount point
+  if (putOld.pathFrom(newRoot) === null) throw EINVAL; // put_old must be at or under new_root
+  if (newRoot.pathFrom(root) === null) throw EINVAL; // new_root must be under the root
+  const oldRoot = root;
   t.kernel.vfs.mount(putOld, oldRoot.mount.fs, {
     readonly: oldRoot.mount.readonly, root: oldRoot.dentry, flags: oldRoot.mount.flags, source: oldRoot.mount.source,
   });

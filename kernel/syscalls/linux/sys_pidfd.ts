@@ -4,10 +4,10 @@
  * @module
  */
 
-import { EBADF, EINVAL, EPERM, ESRCH } from "../../errno.ts";
+import { EBADF, EINVAL, ENOENT, EPERM, ESRCH } from "../../errno.ts";
 import { O_NONBLOCK } from "../../../abi/linux/file.ts";
 import { decodeSigInfo } from "../../signal_frame.ts";
-import { PidFd } from "../../pidfd.ts";
+import { PidFd, PIDFD_THREAD } from "../../pidfd.ts";
 import { checkSignalPermission, maySignal } from "../../signal_permission.ts";
 import { supported, type SyscallEntry, type SyscallFn } from "./support.ts";
 import type { Task } from "../../task.ts";
@@ -20,13 +20,22 @@ const PIDFD_SIGNAL_THREAD_GROUP = 2;
 const PIDFD_SIGNAL_PROCESS_GROUP = 4;
 const SI_TKILL = -6;
 
-/** Implements pidfd_open(2): a process (a thread-group leader's id), close-on-exec always. */
+/**
+ * Implements pidfd_open(2): a process (a thread-group leader's id), or with PIDFD_THREAD any
+ * thread; close-on-exec always.
+ */
 const sysPidfdOpen: SyscallFn = (t, a) => {
   const pid = a.int(0), flags = a.uint(1);
-  if (flags & ~PIDFD_NONBLOCK) throw EINVAL;
+  if (flags & ~(PIDFD_NONBLOCK | PIDFD_THREAD)) throw EINVAL;
   if (pid <= 0) throw EINVAL;
+  if (flags & PIDFD_THREAD) {
+    const task = t.kernel.tasks.get(pid);
+    if (task === undefined || task.state === "dead") throw ESRCH;
+    return t.fdTable.install(new PidFd(t.kernel, task.tg, flags & PIDFD_NONBLOCK, pid), true);
+  }
   const tg = t.kernel.threadGroups.get(pid);
-  if (!tg) throw t.kernel.tasks.has(pid) ? EINVAL : ESRCH;
+  // A thread that is not a leader names no process: ENOENT since Linux 6.15 (EINVAL before).
+  if (!tg) throw t.kernel.tasks.has(pid) ? ENOENT : ESRCH;
   return t.fdTable.install(new PidFd(t.kernel, tg, flags & PIDFD_NONBLOCK), true);
 };
 
@@ -51,6 +60,7 @@ const sysPidfdSendSignal: SyscallFn = (t, a) => {
     info = given;
   }
   if (p.reaped) throw ESRCH;
+  if (p.nonLeaderThread && p.thread === null) throw ESRCH; // the thread is gone
   if (sig < 0 || sig > 64) throw EINVAL;
   const k = t.kernel;
   if (flags === PIDFD_SIGNAL_PROCESS_GROUP && ![...k.threadGroups.values()].some((g) => !g.zombie && g.pgid === p.tg.tgid)) {
@@ -58,7 +68,12 @@ const sysPidfdSendSignal: SyscallFn = (t, a) => {
   }
   if (flags !== PIDFD_SIGNAL_PROCESS_GROUP && !p.tg.zombie) checkSignalPermission(t, p.tg, sig);
   if (p.tg.zombie || sig === 0) return 0;
-  if (flags === PIDFD_SIGNAL_THREAD) {
+  // A PIDFD_THREAD pidfd signals its thread unless told otherwise (a gone thread: ESRCH).
+  if (p.tid !== 0 && (flags === 0 || flags === PIDFD_SIGNAL_THREAD)) {
+    const th = p.thread;
+    if (th === null) throw ESRCH;
+    k.sendSignal(p.tg, sig, info, th);
+  } else if (flags === PIDFD_SIGNAL_THREAD) {
     k.sendSignal(p.tg, sig, info, p.tg.leader ?? null);
   } else if (flags === PIDFD_SIGNAL_PROCESS_GROUP) {
     // The process group whose id is the pidfd's pid (kill_pgrp_info), not the target's group.

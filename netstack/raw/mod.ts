@@ -1,0 +1,7 @@
+/**
+ * Raw IP sockets (raw(7)).
+ *
+ * @module
+ */
+
+export { type RawEmit, type RawHost, type RawPacket, type RawSend, RawSocket, rawTruesize } from "./raw_socket.ts";
