@@ -33,7 +33,7 @@ import type { Credentials } from "./creds.ts";
 import { Limits } from "./limits.ts";
 import { SignalHandlers } from "./signals.ts";
 import { MemoryManager } from "./mm/mm.ts";
-import { EAGAIN, EINTR, EINVAL, ENOENT, ENOSYS, EPIPE, LinuxError, SentryBugError } from "./errno.ts";
+import { EAGAIN, EINTR, EINVAL, ENOENT, ENOSYS, EPIPE, ESRCH, LinuxError, SentryBugError } from "./errno.ts";
 import type { SyscallControl } from "./syscalls/linux/support.ts";
 import { SYSCALL_TABLE } from "./syscalls/linux/table_amd64.ts";
 import { hostFds } from "../vfs/host_fds.ts";
@@ -257,7 +257,7 @@ export class Kernel {
     return {
       callerProcess: () => {
         const t = this.current;
-        if (t === null) throw new Error("cgroup: no calling task");
+        if (t === null) throw ESRCH;
         return t.tg;
       },
       threadIds: (m) => [...tgOf(m).tasks].map((t) => t.tid),

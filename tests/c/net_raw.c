@@ -132,6 +132,37 @@ static void basics(void) {
   close(s);
 }
 
+static void binds(void) {
+  int s = socket(AF_INET, SOCK_RAW, PROTO);
+  struct sockaddr_in a = a4("224.0.0.9");
+  printf("bind v4 multicast: %s\n", err(bind(s, (struct sockaddr *)&a, sizeof a)));
+  a = a4("255.255.255.255");
+  printf("bind v4 broadcast: %s\n", err(bind(s, (struct sockaddr *)&a, sizeof a)));
+  a = a4("127.0.0.1");
+  a.sin_family = AF_INET6;
+  printf("bind v4 of family AF_INET6: %s\n", err(bind(s, (struct sockaddr *)&a, sizeof a)));
+  printf("bind v4 short: %s\n", err(bind(s, (struct sockaddr *)&a, 8)));
+  a.sin_family = AF_INET;
+  connect(s, (struct sockaddr *)&a, sizeof a);
+  printf("bind v4 after connect: %s\n", err(bind(s, (struct sockaddr *)&a, sizeof a)));
+  close(s);
+  int t = socket(AF_INET6, SOCK_RAW, PROTO);
+  struct sockaddr_in6 b = a6("ff02::1");
+  printf("bind v6 link-local multicast: %s\n", err(bind(t, (struct sockaddr *)&b, sizeof b)));
+  b = a6("::ffff:127.0.0.1");
+  printf("bind v6 v4-mapped: %s\n", err(bind(t, (struct sockaddr *)&b, sizeof b)));
+  b = a6("2001:db8::1");
+  printf("bind v6 not ours: %s\n", err(bind(t, (struct sockaddr *)&b, sizeof b)));
+  b = a6("::1");
+  b.sin6_family = AF_INET;
+  printf("bind v6 of family AF_INET: %s\n", err(bind(t, (struct sockaddr *)&b, sizeof b)));
+  printf("bind v6 short: %s\n", err(bind(t, (struct sockaddr *)&b, 16)));
+  b.sin6_family = AF_INET6;
+  connect(t, (struct sockaddr *)&b, sizeof b);
+  printf("bind v6 after connect: %s\n", err(bind(t, (struct sockaddr *)&b, sizeof b)));
+  close(t);
+}
+
 static void udp_copy(void) {
   int raw = socket(AF_INET, SOCK_RAW, IPPROTO_UDP);
   struct sockaddr_in me = a4("127.0.0.77");
@@ -360,6 +391,7 @@ int main(void) {
   setvbuf(stdout, NULL, _IONBF, 0);
   errnos();
   basics();
+  binds();
   udp_copy();
   icmp();
   hdrincl();

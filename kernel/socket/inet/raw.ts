@@ -98,9 +98,32 @@ export class RawSocketFile extends InetSocketFile {
   // --- Addresses. ---
 
   bind(_t: Task, addr: Uint8Array): void {
-    const ep = parseSockaddr(this.family, addr);
-    const a = ep === "unspec" ? null : ep.addr;
-    if (a !== null && !this.net.stack.isLocalAddress(a)) throw EADDRNOTAVAIL;
+    // raw_bind / rawv6_bind: only while not connected (TCP_CLOSE).
+    if (this.#connected) throw EINVAL;
+    let a: IpAddress | null;
+    if (this.family === C.AF_INET) {
+      // raw_bind reads the address whatever the family says; local, multicast or broadcast.
+      if (addr.length < 16) throw EINVAL;
+      const v4 = new Ipv4Address(addr.subarray(4, 8));
+      a = v4.isUnspecified ? null : v4;
+      if (a !== null && !this.net.stack.isLocalAddress(a) && !a.isMulticast && !a.isBroadcast && !this.net.stack.isBroadcastAddress(a)) {
+        throw EADDRNOTAVAIL;
+      }
+    } else {
+      if (addr.length < 24 || (addr[0]! | (addr[1]! << 8)) !== C.AF_INET6) throw EINVAL;
+      const ep = parseSockaddr(this.family, addr);
+      a = ep === "unspec" ? null : ep.addr;
+      if (a !== null) {
+        // A v4-mapped address (parsed as the IPv4 one it maps) is no IPv6 raw address.
+        if (a.version === 4) throw EADDRNOTAVAIL;
+        const b = a.bytes;
+        // A link-local unicast or multicast address needs its interface (sin6_scope_id).
+        const scope = addr.length >= 28 ? new DataView(addr.buffer, addr.byteOffset + 24, 4).getUint32(0, true) : 0;
+        const linkLocal = (b[0] === 0xfe && (b[1]! & 0xc0) === 0x80) || (b[0] === 0xff && (b[1]! & 0x0f) === 0x02);
+        if (linkLocal && scope === 0) throw EINVAL;
+        if (!a.isMulticast && !this.net.stack.isLocalAddress(a)) throw EADDRNOTAVAIL;
+      }
+    }
     this.sock.localAddr = a;
     this.#bound = true;
   }
