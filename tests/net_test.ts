@@ -298,6 +298,10 @@ Deno.test("NETLINK_ROUTE's read-only options and answers are Linux's: SO_PASSCRE
   await assertSameAsNative([await compileC("netlink_route_options")]);
 });
 
+Deno.test("NETLINK_ROUTE without CAP_NET_ADMIN: destinations naming groups or a port are EPERM, bad ones EINVAL, changes answered -EPERM, joining a group allowed, as natively (tests/c/netlink_route_no_net_admin.c)", async () => {
+  await assertSameAsNative([await compileC("netlink_route_no_net_admin")]);
+});
+
 Deno.test("NETLINK_ROUTE link changes in the sandbox: RTM_DELLINK of lo is EOPNOTSUPP, of an unknown name ENODEV; setting IFF_UP on lo is acked (tests/c/netlink_route_link_change.c, sentry only)", async () => {
   const r = await runSentry([await compileC("netlink_route_link_change")]);
   assert.equal(r.stderr, "");

@@ -303,6 +303,14 @@ export class NetlinkRouteSocket extends SocketFile {
   override shutdown(_t: Task, _how: number): void {}
 
   sendmsg(t: Task, req: SendRequest): number {
+    if (req.to !== null) {
+      // netlink_sendmsg: a whole sockaddr_nl of AF_NETLINK; naming a port or groups besides the
+      // kernel needs CAP_NET_ADMIN (NETLINK_ROUTE lacks NL_CFG_F_NONROOT_SEND). The message still
+      // goes to the kernel only: other sockets do not receive it yet.
+      if (req.to.length < SOCKADDR_NL_LEN || (req.to[0]! | (req.to[1]! << 8)) !== C.AF_NETLINK) throw EINVAL;
+      const to = new DataView(req.to.buffer, req.to.byteOffset, SOCKADDR_NL_LEN);
+      if ((to.getUint32(4, true) !== 0 || to.getUint32(8, true) !== 0) && !t.creds.hasCap(CAP_NET_ADMIN)) throw EPERM;
+    }
     const d = req.data;
     let off = 0;
     while (off + NLMSG_HDRLEN <= d.length) {
