@@ -162,6 +162,11 @@ export class Net implements DeadlineTarget {
   /** Interface names, by netstack index. */
   readonly ifNames: string[] = [];
   /**
+   * Whether a program changed the interfaces' addresses or the routes (rtnetlink): a checkpoint
+   * is then refused, as the restoring kernel makes them anew from its --network.
+   */
+  configChanged = false;
+  /**
    * Writable sysctls of /proc/sys/net that the stack keeps for programs to read back (the
    * stack's behaviour does not follow them yet): ip_forward, tcp_sack, tcp_recovery.
    */

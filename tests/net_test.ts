@@ -302,6 +302,50 @@ Deno.test("NETLINK_ROUTE without CAP_NET_ADMIN: destinations naming groups or a 
   await assertSameAsNative([await compileC("netlink_route_no_net_admin")]);
 });
 
+const ADDR_CHANGE_OUTPUT = [
+  "add: 0",
+  "listed with prefix 24",
+  "bind 10.0.0.1: 0 errno 0, datagram to itself: 2",
+  "add again: -17",
+  "replace: 0",
+  "exclusive: -17",
+  "add to link 1234590: -19",
+  "delete: 0",
+  "delete again: -99",
+  "listed with prefix 0",
+  "bind 10.0.0.1: -1 errno 99",
+  "",
+].join("\n");
+
+Deno.test("RTM_NEWADDR/RTM_DELADDR change lo's IPv4 addresses in the sandbox: EEXIST, NLM_F_REPLACE, NLM_F_EXCL, EADDRNOTAVAIL, and the stack uses the address (tests/c/netlink_route_addr_change.c, sentry only)", async () => {
+  const r = await runSentry([await compileC("netlink_route_addr_change")]);
+  assert.equal(r.stderr, "");
+  assert.equal(r.code, 0);
+  assert.equal(r.stdout, ADDR_CHANGE_OUTPUT);
+});
+
+Deno.test("a checkpoint refuses a sandbox whose addresses were changed through rtnetlink, in one line, and the sandbox goes on", async () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const image = `${dir}/image.cbor`;
+    const out = await new Deno.Command(`${REPO_ROOT}/sentry`, {
+      args: ["do", "--checkpoint-image", image, "--checkpoint-after", "1", "--", await compileC("netlink_route_addr_change"), "wait"],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const dec = new TextDecoder();
+    assert.equal(dec.decode(out.stdout), ADDR_CHANGE_OUTPUT);
+    assert.equal(
+      dec.decode(out.stderr),
+      "sentry: checkpoint: the network's addresses or routes were changed (rtnetlink): not saved yet; the sandbox goes on\n",
+    );
+    assert.equal(out.code, 0);
+    assert.throws(() => Deno.statSync(image));
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 Deno.test("NETLINK_ROUTE link changes in the sandbox: RTM_DELLINK of lo is EOPNOTSUPP, of an unknown name ENODEV; setting IFF_UP on lo is acked (tests/c/netlink_route_link_change.c, sentry only)", async () => {
   const r = await runSentry([await compileC("netlink_route_link_change")]);
   assert.equal(r.stderr, "");

@@ -2,9 +2,11 @@
  * AF_NETLINK / NETLINK_ROUTE sockets: enough rtnetlink for getifaddrs(3), `ip addr`, `ip link`
  * and `ip route`. Dump requests (RTM_GETLINK, RTM_GETADDR, RTM_GETROUTE with NLM_F_DUMP) are
  * answered from the sandbox's stack at once; the answer waits in the socket's receive queue.
- * Changes (RTM_NEW*, RTM_DEL*) need CAP_NET_ADMIN (EPERM without); with it, link changes that
- * change nothing are acked, removing a link is EOPNOTSUPP as for loopback, and other changes
- * are not supported yet (EOPNOTSUPP). RTM_GETRULE dumps Linux's default rules.
+ * Changes (RTM_NEW*, RTM_DEL*) need CAP_NET_ADMIN (EPERM without); with it, IPv4 addresses are
+ * added and removed (RTM_NEWADDR/RTM_DELADDR, with their networks' on-link routes; a checkpoint
+ * then refuses the sandbox, Net.configChanged), link changes that change nothing are acked,
+ * removing a link is EOPNOTSUPP as for loopback, and other changes are not supported yet
+ * (EOPNOTSUPP). RTM_GETRULE dumps Linux's default rules.
  *
  * Wire format (linux/netlink.h, linux/rtnetlink.h): each message is a 16-byte nlmsghdr
  * (len, type, flags, seq, pid) and a payload aligned to 4; attributes are rtattr
@@ -14,8 +16,8 @@
  */
 
 import type { IpAddress } from "../../../netstack/mod.ts";
-import { Ipv4Address, Ipv6Address } from "../../../netstack/wire/address.ts";
-import { EAGAIN, EINVAL, ENETUNREACH, ENODEV, ENOPROTOOPT, EOPNOTSUPP, EPERM, EPROTONOSUPPORT, ESOCKTNOSUPPORT } from "../../errno.ts";
+import { IpCidr, Ipv4Address, Ipv6Address } from "../../../netstack/wire/address.ts";
+import { EADDRNOTAVAIL, EAFNOSUPPORT, EAGAIN, EEXIST, EINVAL, ENETUNREACH, ENODEV, ENOPROTOOPT, EOPNOTSUPP, EPERM, EPROTONOSUPPORT, ESOCKTNOSUPPORT } from "../../errno.ts";
 import { CAP_NET_ADMIN } from "../../../abi/linux/capability.ts";
 import type { Net } from "../../net.ts";
 import type { Task } from "../../task.ts";
@@ -37,12 +39,15 @@ const NLM_F_ACK = 0x4;
 const NLM_F_DUMP = 0x300;
 /** On an ack or error message: the request is not echoed past its header. */
 const NLM_F_CAPPED = 0x100;
+const NLM_F_REPLACE = 0x100;
+const NLM_F_EXCL = 0x200;
 
 const RTM_NEWLINK = 16;
 const RTM_DELLINK = 17;
 const RTM_GETLINK = 18;
 const RTM_SETLINK = 19;
 const RTM_NEWADDR = 20;
+const RTM_DELADDR = 21;
 const RTM_GETADDR = 22;
 const RTM_NEWROUTE = 24;
 const RTM_GETROUTE = 26;
@@ -51,6 +56,8 @@ const RTM_GETRULE = 34;
 
 /** struct ifinfomsg, after the nlmsghdr. */
 const IFINFOMSG_LEN = 16;
+/** struct ifaddrmsg, after the nlmsghdr. */
+const IFADDRMSG_LEN = 8;
 /** struct rtmsg, after the nlmsghdr. */
 const RTMSG_LEN = 12;
 const RTM_F_CLONED = 0x200;
@@ -390,6 +397,7 @@ export class NetlinkRouteSocket extends SocketFile {
       let errno = EOPNOTSUPP.errno;
       if (!get && !(this.#openerNetAdmin && t.creds.hasCap(CAP_NET_ADMIN))) errno = EPERM.errno;
       else if (type === RTM_NEWLINK || type === RTM_SETLINK || type === RTM_DELLINK) errno = this.#changeLink(type, flags, msg);
+      else if (type === RTM_NEWADDR || type === RTM_DELADDR) errno = this.#changeAddress(type, flags, msg);
       if (errno !== 0 || flags & NLM_F_ACK) this.#rx.push(this.#error(errno, msg, seq));
       return;
     }
@@ -437,7 +445,7 @@ export class NetlinkRouteSocket extends SocketFile {
     else if (name !== null) i = this.net.ifNames.indexOf(name);
     if (type === RTM_DELLINK) return i < 0 || (index <= 0 && name === null) ? ENODEV.errno : EOPNOTSUPP.errno;
     if (i < 0) return type === RTM_NEWLINK && flags & 0x400 /* NLM_F_CREATE */ ? EOPNOTSUPP.errno : ENODEV.errno;
-    if (type === RTM_NEWLINK && flags & 0x200 /* NLM_F_EXCL */) return 17; // EEXIST
+    if (type === RTM_NEWLINK && flags & NLM_F_EXCL) return EEXIST.errno;
     // Every link is up (IFF_UP) and nothing else in ifi_flags is changeable here.
     const mask = change === 0 ? 0xffffffff : change;
     if ((mask & IFF_UP) && !(ifFlags & IFF_UP)) return EOPNOTSUPP.errno;
@@ -484,6 +492,71 @@ export class NetlinkRouteSocket extends SocketFile {
     const src = local ? dst : stack.interfaces[r.ifIndex]?.addresses.find((c) => c.address.version === dst.version)?.address;
     if (src) m.attr(RTA_PREFSRC, src.bytes);
     return m.message(RTM_NEWROUTE, 0, seq, this.portId);
+  }
+
+  /**
+   * RTM_NEWADDR/RTM_DELADDR of an IPv4 address (IFA_LOCAL, else IFA_ADDRESS) on the link
+   * ifa_index, as inet_rtm_newaddr/inet_rtm_deladdr: adding one the link has is EEXIST unless
+   * NLM_F_REPLACE (and not NLM_F_EXCL) asks to replace it; removing one it lacks is
+   * EADDRNOTAVAIL. An added address's network gets an on-link route, removed with it. IPv6 is
+   * not supported yet (EOPNOTSUPP).
+   */
+  #changeAddress(type: number, flags: number, msg: Uint8Array): number {
+    if (msg.length < NLMSG_HDRLEN + IFADDRMSG_LEN) return EINVAL.errno;
+    const v = new DataView(msg.buffer, msg.byteOffset, msg.length);
+    const fam = msg[NLMSG_HDRLEN]!, prefix = msg[NLMSG_HDRLEN + 1]!;
+    const index = v.getUint32(NLMSG_HDRLEN + 4, true);
+    const attrs = parseAttrs(msg, NLMSG_HDRLEN + IFADDRMSG_LEN);
+    if (attrs === null) return EINVAL.errno;
+    if (fam !== C.AF_INET) return fam === C.AF_INET6 ? EOPNOTSUPP.errno : EAFNOSUPPORT.errno;
+    const raw = attrs.get(IFA_LOCAL) ?? attrs.get(IFA_ADDRESS);
+    const stack = this.net.stack;
+    const iface = index >= 1 ? stack.interfaces[index - 1] : undefined;
+    if (type === RTM_NEWADDR) {
+      if (prefix > 32 || raw === undefined || raw.length < 4) return EINVAL.errno;
+      if (iface === undefined) return ENODEV.errno;
+      const a = Ipv4Address.read(raw, 0);
+      const have = iface.addresses.find((c) => c.address.equals(a));
+      if (have !== undefined) {
+        if (flags & NLM_F_EXCL || !(flags & NLM_F_REPLACE)) return EEXIST.errno;
+        this.#dropAddress(index - 1, have);
+      }
+      const c = new IpCidr(a, prefix);
+      iface.addAddress(c);
+      stack.routes.add({ cidr: new IpCidr(Ipv4Address.read(networkOf(a, prefix), 0), prefix), gateway: null, ifIndex: index - 1 });
+      this.net.configChanged = true;
+      return 0;
+    }
+    // inet_rtm_deladdr: the link's first address matching IFA_LOCAL, and IFA_ADDRESS's network
+    // with ifa_prefixlen, where given.
+    if (iface === undefined) return ENODEV.errno;
+    const local = attrs.get(IFA_LOCAL), address = attrs.get(IFA_ADDRESS);
+    if ((local !== undefined && local.length < 4) || (address !== undefined && address.length < 4)) return EINVAL.errno;
+    const c = iface.addresses.find((c) =>
+      c.address.version === 4 &&
+      (local === undefined || c.address.equals(Ipv4Address.read(local, 0))) &&
+      (address === undefined || (c.prefixLength === prefix && new IpCidr(c.address, prefix).contains(Ipv4Address.read(address, 0))))
+    );
+    if (c !== undefined) {
+      this.#dropAddress(index - 1, c);
+      this.net.configChanged = true;
+      return 0;
+    }
+    return EADDRNOTAVAIL.errno;
+  }
+
+  /** Removes an address from interface i, and its network's on-link route unless another address there keeps it. */
+  #dropAddress(i: number, c: IpCidr): void {
+    const stack = this.net.stack;
+    const iface = stack.interfaces[i]!;
+    iface.removeAddress(c.address);
+    const net = new IpCidr(Ipv4Address.read(networkOf(c.address, c.prefixLength), 0), c.prefixLength);
+    const kept = iface.addresses.some((o) => o.address.version === 4 && o.prefixLength === c.prefixLength && net.contains(o.address));
+    if (!kept) {
+      stack.routes.remove((r) =>
+        r.ifIndex === i && r.gateway === null && r.cidr.prefixLength === c.prefixLength && r.cidr.address.equals(net.address)
+      );
+    }
   }
 
   /** The default rules of an RTM_GETRULE dump: local, main and default tables for IPv4, then IPv6. */
