@@ -56,11 +56,11 @@ static void send_udp(int u, const char *msg) {
   recv(u, b, sizeof b, MSG_DONTWAIT);
 }
 
-/* Reads frames until one of ours (UDP to PORT) or none for a while; prints it. */
-static int read_ours(int s, int raw, const char *what) {
+/* Reads frames until one of ours (UDP to PORT) or none for wait_ms; prints it. */
+static int read_ours(int s, int raw, const char *what, int wait_ms) {
   for (int i = 0; i < 10000; i++) {
     struct pollfd p = {s, POLLIN, 0};
-    if (poll(&p, 1, 500) != 1) break;
+    if (poll(&p, 1, wait_ms) != 1) break;
     unsigned char b[2048];
     struct sockaddr_ll from;
     socklen_t fl = sizeof from;
@@ -118,10 +118,10 @@ int main(void) {
 
   int u = udp_socket();
   send_udp(u, "hello");
-  read_ours(s, 1, "raw ETH_P_IP");
-  read_ours(s, 1, "raw ETH_P_IP again");
-  read_ours(all, 0, "dgram ETH_P_ALL first");
-  read_ours(all, 0, "dgram ETH_P_ALL second");
+  read_ours(s, 1, "raw ETH_P_IP", 10000);
+  read_ours(s, 1, "raw ETH_P_IP again", 300);
+  read_ours(all, 0, "dgram ETH_P_ALL first", 10000);
+  read_ours(all, 0, "dgram ETH_P_ALL second", 10000);
 
   /* A SOCK_DGRAM send of a whole IPv4/UDP packet through lo (the UDP checksum left 0). */
   unsigned char pkt[20 + 8 + 4];
@@ -153,8 +153,8 @@ int main(void) {
   struct sockaddr_ll to = {.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_IP), .sll_ifindex = lo, .sll_halen = 6};
   int snd = socket(AF_PACKET, SOCK_DGRAM, htons(ETH_P_IP));
   show("dgram sendto lo", sendto(snd, pkt, sizeof pkt, 0, (struct sockaddr *)&to, sizeof to));
-  read_ours(s, 1, "raw sees the sent packet");
-  read_ours(all, 0, "another ETH_P_ALL socket");
+  read_ours(s, 1, "raw sees the sent packet", 10000);
+  read_ours(all, 0, "another ETH_P_ALL socket", 10000);
   to.sll_ifindex = 0;
   show("sendto ifindex 0", sendto(all, pkt, sizeof pkt, 0, (struct sockaddr *)&to, sizeof to));
   show("send unbound", send(socket(AF_PACKET, SOCK_DGRAM, 0), pkt, sizeof pkt, 0));
