@@ -301,6 +301,31 @@ Deno.test("an RTM_GETADDR dump asked with NLM_F_ROOT alone comes as records, the
   await assertSameAsNative([await compileC("netlink_dump_shape")]);
 });
 
+Deno.test("NETLINK_ROUTE's read-only options and answers are Linux's: SO_PASSCRED credentials, memberships (NETLINK_LIST_MEMBERSHIPS sizes), NETLINK_CAP_ACK error echoes, a non-dump RTM_GETROUTE, an RTM_GETRULE dump, as natively (tests/c/netlink_route_options.c)", async () => {
+  await assertSameAsNative([await compileC("netlink_route_options")]);
+});
+
+Deno.test("NETLINK_ROUTE without CAP_NET_ADMIN: destinations naming groups or a port are EPERM, bad ones EINVAL, changes answered -EPERM, joining a group allowed, as natively (tests/c/netlink_route_no_net_admin.c)", async () => {
+  await assertSameAsNative([await compileC("netlink_route_no_net_admin")]);
+});
+
+Deno.test("NETLINK_ROUTE link changes in the sandbox: RTM_DELLINK of lo is EOPNOTSUPP, of an unknown name ENODEV; setting IFF_UP on lo is acked (tests/c/netlink_route_link_change.c, sentry only)", async () => {
+  const r = await runSentry([await compileC("netlink_route_link_change")]);
+  assert.equal(r.stderr, "");
+  assert.equal(r.code, 0);
+  assert.equal(
+    r.stdout,
+    [
+      "dellink lo by index: recv 52 type 2 flags 0 error -95 echoed len 32",
+      "dellink lo by name: recv 60 type 2 flags 0 error -95 echoed len 40",
+      "dellink unknown name: recv 68 type 2 flags 0 error -19 echoed len 48",
+      "newlink lo up: recv 36 type 2 flags 0x100 error 0 echoed len 32",
+      "newlink unknown index: recv 52 type 2 flags 0 error -19 echoed len 32",
+      "",
+    ].join("\n"),
+  );
+});
+
 Deno.test("/proc/net is a link to self/net, and /proc/net/snmp's TCP and UDP counters move with the program's own traffic, as natively (tests/c/proc_net_snmp.c)", async () => {
   await assertSameAsNative([await compileC("proc_net_snmp")]);
 });

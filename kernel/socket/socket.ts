@@ -220,6 +220,14 @@ export abstract class SocketFile extends FileDescription {
     throw ENOPROTOOPT;
   }
 
+  /**
+   * For an option whose getsockopt optlen reads back its full size even when the value was cut
+   * (NETLINK_LIST_MEMBERSHIPS): that size; null for the others (optlen is what was written).
+   */
+  getsockoptFullLength(_level: number, _name: number): number | null {
+    return null;
+  }
+
   setsockopt(_t: Task, _level: number, _name: number, _value: Uint8Array): void {
     throw ENOPROTOOPT;
   }

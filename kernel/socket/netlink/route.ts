@@ -2,7 +2,9 @@
  * AF_NETLINK / NETLINK_ROUTE sockets: enough rtnetlink for getifaddrs(3), `ip addr`, `ip link`
  * and `ip route`. Dump requests (RTM_GETLINK, RTM_GETADDR, RTM_GETROUTE with NLM_F_DUMP) are
  * answered from the sandbox's stack at once; the answer waits in the socket's receive queue.
- * Changes (RTM_NEW*, RTM_DEL*) are refused with EPERM, as for an unprivileged process.
+ * Changes (RTM_NEW*, RTM_DEL*) need CAP_NET_ADMIN (EPERM without); with it, link changes that
+ * change nothing are acked, removing a link is EOPNOTSUPP as for loopback, and other changes
+ * are not supported yet (EOPNOTSUPP). RTM_GETRULE dumps Linux's default rules.
  *
  * Wire format (linux/netlink.h, linux/rtnetlink.h): each message is a 16-byte nlmsghdr
  * (len, type, flags, seq, pid) and a payload aligned to 4; attributes are rtattr
@@ -12,7 +14,9 @@
  */
 
 import type { IpAddress } from "../../../netstack/mod.ts";
-import { EAGAIN, EINVAL, ENODEV, ENOPROTOOPT, EOPNOTSUPP, EPERM, EPROTONOSUPPORT, ESOCKTNOSUPPORT } from "../../errno.ts";
+import { Ipv4Address, Ipv6Address } from "../../../netstack/wire/address.ts";
+import { EAGAIN, EINVAL, ENETUNREACH, ENODEV, ENOPROTOOPT, EOPNOTSUPP, EPERM, EPROTONOSUPPORT, ESOCKTNOSUPPORT } from "../../errno.ts";
+import { CAP_NET_ADMIN } from "../../../abi/linux/capability.ts";
 import type { Net } from "../../net.ts";
 import type { Task } from "../../task.ts";
 import { O_NONBLOCK, O_RDWR } from "../../../abi/linux/file.ts";
@@ -31,13 +35,25 @@ const NLM_F_REQUEST = 0x1;
 const NLM_F_MULTI = 0x2;
 const NLM_F_ACK = 0x4;
 const NLM_F_DUMP = 0x300;
+/** On an ack or error message: the request is not echoed past its header. */
+const NLM_F_CAPPED = 0x100;
 
 const RTM_NEWLINK = 16;
+const RTM_DELLINK = 17;
 const RTM_GETLINK = 18;
+const RTM_SETLINK = 19;
 const RTM_NEWADDR = 20;
 const RTM_GETADDR = 22;
 const RTM_NEWROUTE = 24;
 const RTM_GETROUTE = 26;
+const RTM_NEWRULE = 32;
+const RTM_GETRULE = 34;
+
+/** struct ifinfomsg, after the nlmsghdr. */
+const IFINFOMSG_LEN = 16;
+/** struct rtmsg, after the nlmsghdr. */
+const RTMSG_LEN = 12;
+const RTM_F_CLONED = 0x200;
 
 const IFLA_ADDRESS = 1;
 const IFLA_BROADCAST = 2;
@@ -85,6 +101,18 @@ const RTN_UNICAST = 1;
 const RTN_LOCAL = 2;
 
 const SOL_NETLINK = 270;
+const NETLINK_ADD_MEMBERSHIP = 1;
+const NETLINK_DROP_MEMBERSHIP = 2;
+const NETLINK_LIST_MEMBERSHIPS = 9;
+const NETLINK_CAP_ACK = 10;
+/** SOL_NETLINK options that are on/off flags (PKTINFO, BROADCAST_ERROR, NO_ENOBUFS, CAP_ACK, EXT_ACK, GET_STRICT_CHK). */
+const NETLINK_FLAG_OPTIONS = [3, 4, 5, 10, 11, 12];
+/** NETLINK_LISTEN_ALL_NSID: accepted by setsockopt, not read back. */
+const NETLINK_LISTEN_ALL_NSID = 8;
+/** NETLINK_ROUTE's multicast groups (RTNLGRP_MAX): group n is bit n-1 of the membership mask. */
+const RTNLGRP_MAX = 39;
+/** NETLINK_LIST_MEMBERSHIPS' size: the group bits in bytes, rounded up to a u32. */
+const MEMBERSHIPS_LEN = Math.ceil(Math.ceil(RTNLGRP_MAX / 8) / 4) * 4;
 const SOCKADDR_NL_LEN = 12;
 
 /** Builds one netlink message: a fixed header struct, then attributes. */
@@ -165,12 +193,21 @@ export class NetlinkRouteSocket extends SocketFile {
   readonly #rx: Uint8Array[] = [];
   #rcvBuf = 212992;
   #sndBuf = 212992;
+  /** SO_PASSCRED: each received message carries the kernel's SCM_CREDENTIALS. */
+  #passCred = false;
+  /** The SOL_NETLINK flag options set (NETLINK_FLAG_OPTIONS' names). */
+  readonly #nlFlags = new Set<number>();
+  /** Multicast groups joined (bind's nl_groups, NETLINK_ADD_MEMBERSHIP): bit n-1 for group n. */
+  #groups = 0n;
+  /** The opener's CAP_NET_ADMIN: changes need it both in the opener and in the sender (netlink_net_capable). */
+  readonly #openerNetAdmin: boolean;
 
-  constructor(net: Net, type: number, flags: number, portId: number) {
+  constructor(net: Net, type: number, flags: number, portId: number, openerNetAdmin = true) {
     super(O_RDWR | (flags & O_NONBLOCK));
     this.net = net;
     this.type = type;
     this.portId = portId;
+    this.#openerNetAdmin = openerNetAdmin;
   }
 
   override readiness(mask: number): number {
@@ -182,9 +219,10 @@ export class NetlinkRouteSocket extends SocketFile {
     const v = new DataView(addr.buffer, addr.byteOffset, SOCKADDR_NL_LEN);
     if (v.getUint16(0, true) !== C.AF_NETLINK) throw EINVAL;
     const pid = v.getUint32(4, true);
-    if (v.getUint32(8, true) !== 0) { /* multicast groups: no events are ever sent */ }
     if (this.#bound && pid !== 0 && pid !== this.portId) throw EINVAL;
     if (pid !== 0) this.portId = pid;
+    // nl_groups names groups 1..32; the groups above stay as they are. (No events are sent yet.)
+    this.#groups = (this.#groups & ~0xffffffffn) | BigInt(v.getUint32(8, true));
     this.#bound = true;
   }
 
@@ -195,7 +233,7 @@ export class NetlinkRouteSocket extends SocketFile {
   }
 
   getsockname(_t: Task): Uint8Array {
-    return sockaddrNl(this.portId);
+    return sockaddrNl(this.portId, Number(this.#groups & 0xffffffffn));
   }
 
   override getpeername(_t: Task): Uint8Array {
@@ -217,10 +255,25 @@ export class NetlinkRouteSocket extends SocketFile {
           return intBytes(this.#sndBuf, optlen);
         case C.SO_ERROR:
           return intBytes(0, optlen);
+        case C.SO_PASSCRED:
+          return intBytes(this.#passCred ? 1 : 0, optlen);
       }
     }
-    if (level === SOL_NETLINK) return intBytes(0, optlen);
-    throw ENOPROTOOPT;
+    if (level !== SOL_NETLINK) throw ENOPROTOOPT;
+    if (name === NETLINK_LIST_MEMBERSHIPS) {
+      // Whole u32s of the mask that fit optlen (netlink_getsockopt); optlen reads back the full size.
+      const b = new Uint8Array(Math.floor(Math.min(optlen, MEMBERSHIPS_LEN) / 4) * 4);
+      for (let i = 0; i < b.length; i++) b[i] = Number((this.#groups >> BigInt(8 * i)) & 0xffn);
+      return b;
+    }
+    if (!NETLINK_FLAG_OPTIONS.includes(name)) throw ENOPROTOOPT;
+    if (optlen < 4) throw EINVAL;
+    return intBytes(this.#nlFlags.has(name) ? 1 : 0, 4);
+  }
+
+  /** getsockopt's optlen for options whose size is reported beyond what fits (NETLINK_LIST_MEMBERSHIPS). */
+  override getsockoptFullLength(level: number, name: number): number | null {
+    return level === SOL_NETLINK && name === NETLINK_LIST_MEMBERSHIPS ? MEMBERSHIPS_LEN : null;
   }
 
   override setsockopt(_t: Task, level: number, name: number, value: Uint8Array): void {
@@ -228,24 +281,43 @@ export class NetlinkRouteSocket extends SocketFile {
       const n = intOpt(value);
       if (name === C.SO_RCVBUF || name === C.SO_RCVBUFFORCE) this.#rcvBuf = Math.max(2304, 2 * n);
       else if (name === C.SO_SNDBUF || name === C.SO_SNDBUFFORCE) this.#sndBuf = Math.max(4608, 2 * n);
+      else if (name === C.SO_PASSCRED) this.#passCred = n !== 0;
       else if (name !== C.SO_PRIORITY && name !== C.SO_TIMESTAMP_OLD) throw ENOPROTOOPT;
       return;
     }
-    // SOL_NETLINK: NETLINK_EXT_ACK, NETLINK_GET_STRICT_CHK, memberships... accepted.
-    if (level === SOL_NETLINK) return;
-    throw ENOPROTOOPT;
+    if (level !== SOL_NETLINK) throw ENOPROTOOPT;
+    // A value shorter than an int reads as 0 (netlink_setsockopt).
+    const val = value.length >= 4 ? new DataView(value.buffer, value.byteOffset, 4).getUint32(0, true) : 0;
+    if (name === NETLINK_ADD_MEMBERSHIP || name === NETLINK_DROP_MEMBERSHIP) {
+      if (val === 0 || val > RTNLGRP_MAX) throw EINVAL;
+      const bit = 1n << BigInt(val - 1);
+      this.#groups = name === NETLINK_ADD_MEMBERSHIP ? this.#groups | bit : this.#groups & ~bit;
+      return;
+    }
+    if (name === NETLINK_LISTEN_ALL_NSID) return;
+    if (!NETLINK_FLAG_OPTIONS.includes(name)) throw ENOPROTOOPT;
+    if (val !== 0) this.#nlFlags.add(name);
+    else this.#nlFlags.delete(name);
   }
 
   override shutdown(_t: Task, _how: number): void {}
 
-  sendmsg(_t: Task, req: SendRequest): number {
+  sendmsg(t: Task, req: SendRequest): number {
+    if (req.to !== null) {
+      // netlink_sendmsg: a whole sockaddr_nl of AF_NETLINK; naming a port or groups besides the
+      // kernel needs CAP_NET_ADMIN (NETLINK_ROUTE lacks NL_CFG_F_NONROOT_SEND). The message still
+      // goes to the kernel only: other sockets do not receive it yet.
+      if (req.to.length < SOCKADDR_NL_LEN || (req.to[0]! | (req.to[1]! << 8)) !== C.AF_NETLINK) throw EINVAL;
+      const to = new DataView(req.to.buffer, req.to.byteOffset, SOCKADDR_NL_LEN);
+      if ((to.getUint32(4, true) !== 0 || to.getUint32(8, true) !== 0) && !t.creds.hasCap(CAP_NET_ADMIN)) throw EPERM;
+    }
     const d = req.data;
     let off = 0;
     while (off + NLMSG_HDRLEN <= d.length) {
       const v = new DataView(d.buffer, d.byteOffset + off);
       const len = v.getUint32(0, true);
       if (len < NLMSG_HDRLEN || off + len > d.length) break;
-      this.#handle(d.subarray(off, off + len));
+      this.#handle(t, d.subarray(off, off + len));
       off += (len + 3) & ~3;
     }
     if (this.#rx.length > 0) this.waitQueue.notify(EVENT_IN | EVENT_RDNORM);
@@ -261,13 +333,14 @@ export class NetlinkRouteSocket extends SocketFile {
       data: m.subarray(0, n),
       fullLength: m.length,
       from: sockaddrNl(0),
-      control: {},
+      // The sender is the kernel: pid 0, root.
+      control: this.#passCred ? { creds: { pid: 0, uid: 0, gid: 0 } } : {},
       msgFlags: n < m.length ? C.MSG_TRUNC : 0,
     };
   }
 
   /** Answers one request message. */
-  #handle(msg: Uint8Array): void {
+  #handle(t: Task, msg: Uint8Array): void {
     const v = new DataView(msg.buffer, msg.byteOffset, msg.length);
     const type = v.getUint16(4, true);
     const flags = v.getUint16(6, true);
@@ -294,12 +367,30 @@ export class NetlinkRouteSocket extends SocketFile {
         parts = this.#addresses(seq, family);
         break;
       case RTM_GETROUTE:
+        if (!dump) {
+          const one = this.#routeLookup(msg, seq);
+          if (typeof one === "number") {
+            this.#rx.push(this.#error(one, msg, seq));
+            return;
+          }
+          parts = [one];
+          break;
+        }
         parts = this.#routes(seq, family);
+        break;
+      case RTM_GETRULE:
+        if (!dump) break;
+        parts = this.#rules(seq, family);
         break;
     }
     if (parts === null) {
-      // Changes need CAP_NET_ADMIN; unknown types are not supported.
-      this.#rx.push(this.#error(type % 4 === 2 || type % 4 === 3 ? EOPNOTSUPP.errno : EPERM.errno, msg, seq));
+      // Changes need CAP_NET_ADMIN (rtnetlink_rcv_msg, before the handler); of them only
+      // no-op link changes and link removals' errors are answered; other types are not supported.
+      const get = type % 4 === 2;
+      let errno = EOPNOTSUPP.errno;
+      if (!get && !(this.#openerNetAdmin && t.creds.hasCap(CAP_NET_ADMIN))) errno = EPERM.errno;
+      else if (type === RTM_NEWLINK || type === RTM_SETLINK || type === RTM_DELLINK) errno = this.#changeLink(type, flags, msg);
+      if (errno !== 0 || flags & NLM_F_ACK) this.#rx.push(this.#error(errno, msg, seq));
       return;
     }
     if (dump) {
@@ -313,9 +404,103 @@ export class NetlinkRouteSocket extends SocketFile {
     }
   }
 
+  /**
+   * An NLMSG_ERROR answer (errno 0: an ack). An error echoes the whole request unless
+   * NETLINK_CAP_ACK is on; an ack, or a capped error, echoes its header (netlink_ack).
+   */
   #error(errno: number, msg: Uint8Array, seq: number): Uint8Array {
-    return new MessageBuilder().u32(-errno >>> 0).bytes(msg.subarray(0, NLMSG_HDRLEN))
-      .message(NLMSG_ERROR, 0, seq, this.portId);
+    const whole = errno !== 0 && !this.#nlFlags.has(NETLINK_CAP_ACK);
+    return new MessageBuilder().u32(-errno >>> 0).bytes(whole ? msg : msg.subarray(0, NLMSG_HDRLEN))
+      .message(NLMSG_ERROR, whole ? 0 : NLM_F_CAPPED, seq, this.portId);
+  }
+
+  /**
+   * RTM_NEWLINK/RTM_SETLINK/RTM_DELLINK from a sender with CAP_NET_ADMIN: the errno to answer.
+   * The link is named by ifi_index or IFLA_IFNAME. Removing one is not supported (none of the
+   * sandbox's links has rtnl_link_ops, as loopback has none on Linux); creating one is not
+   * supported; a change is accepted when it changes nothing (IFF_UP on a link that is up, its
+   * own name or MTU), and otherwise not supported yet.
+   */
+  #changeLink(type: number, flags: number, msg: Uint8Array): number {
+    if (msg.length < NLMSG_HDRLEN + IFINFOMSG_LEN) return EINVAL.errno;
+    const v = new DataView(msg.buffer, msg.byteOffset, msg.length);
+    const index = v.getInt32(NLMSG_HDRLEN + 4, true);
+    const ifFlags = v.getUint32(NLMSG_HDRLEN + 8, true), change = v.getUint32(NLMSG_HDRLEN + 12, true);
+    const attrs = parseAttrs(msg, NLMSG_HDRLEN + IFINFOMSG_LEN);
+    if (attrs === null) return EINVAL.errno;
+    const nameAttr = attrs.get(IFLA_IFNAME);
+    const name = nameAttr === undefined ? null : new TextDecoder().decode(nameAttr).replace(/\0.*$/s, "");
+    if (name !== null && (name.length === 0 || name.length >= 16)) return EINVAL.errno;
+    const ifaces = this.net.stack.interfaces;
+    let i = -1;
+    if (index > 0) i = index - 1 < ifaces.length ? index - 1 : -1;
+    else if (name !== null) i = this.net.ifNames.indexOf(name);
+    if (type === RTM_DELLINK) return i < 0 || (index <= 0 && name === null) ? ENODEV.errno : EOPNOTSUPP.errno;
+    if (i < 0) return type === RTM_NEWLINK && flags & 0x400 /* NLM_F_CREATE */ ? EOPNOTSUPP.errno : ENODEV.errno;
+    if (type === RTM_NEWLINK && flags & 0x200 /* NLM_F_EXCL */) return 17; // EEXIST
+    // Every link is up (IFF_UP) and nothing else in ifi_flags is changeable here.
+    const mask = change === 0 ? 0xffffffff : change;
+    if ((mask & IFF_UP) && !(ifFlags & IFF_UP)) return EOPNOTSUPP.errno;
+    const lo = i === 0;
+    const mtu = lo ? 65536 : ifaces[i]!.device.mtu - (ifaces[i]!.mac !== null ? 14 : 0);
+    for (const [t, val] of attrs) {
+      if (t === IFLA_IFNAME && (index <= 0 || name === (this.net.ifNames[i] ?? ""))) continue;
+      if (t === IFLA_MTU && val.length >= 4 && new DataView(val.buffer, val.byteOffset, 4).getUint32(0, true) === mtu) continue;
+      return EOPNOTSUPP.errno;
+    }
+    return 0;
+  }
+
+  /**
+   * A non-dump RTM_GETROUTE: the route the stack takes to RTA_DST (0.0.0.0 or :: without one),
+   * as Linux's inet_rtm_getroute answers it: a cloned route to the one address (dst_len 32 or
+   * 128, RTM_F_CLONED), in one message with no NLM_F_MULTI. An errno when there is none.
+   */
+  #routeLookup(msg: Uint8Array, seq: number): Uint8Array | number {
+    if (msg.length < NLMSG_HDRLEN + RTMSG_LEN) return EINVAL.errno;
+    const fam = msg[NLMSG_HDRLEN]!;
+    if (fam !== C.AF_INET && fam !== C.AF_INET6) return EOPNOTSUPP.errno;
+    const size = fam === C.AF_INET ? 4 : 16;
+    const attrs = parseAttrs(msg, NLMSG_HDRLEN + RTMSG_LEN);
+    if (attrs === null) return EINVAL.errno;
+    const dstBytes = attrs.get(RTA_DST) ?? new Uint8Array(size);
+    if (dstBytes.length < size) return EINVAL.errno;
+    const dst = fam === C.AF_INET ? Ipv4Address.read(dstBytes, 0) : new Ipv6Address(dstBytes.subarray(0, size));
+    const stack = this.net.stack;
+    const r = stack.routes.lookup(dst);
+    if (r === null) return ENETUNREACH.errno;
+    const local = r.gateway === null && (dst.isLoopback || stack.isLocalAddress(dst));
+    // The table is main, also with RTM_F_LOOKUP_TABLE: without custom rules Linux merges the
+    // local table into main, so the lookup used main.
+    const table = RT_TABLE_MAIN;
+    const m = new MessageBuilder()
+      .u8(fam).u8(size * 8).u8(0).u8(msg[NLMSG_HDRLEN + 3]!)
+      .u8(table).u8(0).u8(RT_SCOPE_UNIVERSE).u8(local ? RTN_LOCAL : RTN_UNICAST)
+      .u32(RTM_F_CLONED)
+      .attrU32(RTA_TABLE, table)
+      .attr(RTA_DST, dst.bytes);
+    m.attrU32(RTA_OIF, r.ifIndex + 1);
+    if (r.gateway !== null) m.attr(RTA_GATEWAY, r.gateway.bytes);
+    const src = local ? dst : stack.interfaces[r.ifIndex]?.addresses.find((c) => c.address.version === dst.version)?.address;
+    if (src) m.attr(RTA_PREFSRC, src.bytes);
+    return m.message(RTM_NEWROUTE, 0, seq, this.portId);
+  }
+
+  /** The default rules of an RTM_GETRULE dump: local, main and default tables for IPv4, then IPv6. */
+  #rules(seq: number, family: number): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    for (const fam of [C.AF_INET, C.AF_INET6]) {
+      if (family !== C.AF_UNSPEC && family !== fam) continue;
+      for (const [prio, table] of [[0, RT_TABLE_LOCAL], [32766, RT_TABLE_MAIN], [32767, 253]] as const) {
+        if (fam === C.AF_INET6 && table === 253) continue;
+        // struct fib_rule_hdr: family, dst_len, src_len, tos, table, res1, res2, action (FR_ACT_TO_TBL), flags.
+        const m = new MessageBuilder().u8(fam).u8(0).u8(0).u8(0).u8(table).u8(0).u8(0).u8(1).u32(0)
+          .attrU32(15 /* FRA_TABLE */, table);
+        if (prio !== 0) m.attrU32(6 /* FRA_PRIORITY */, prio);
+        out.push(m.message(RTM_NEWRULE, NLM_F_MULTI, seq, this.portId));
+      }
+    }
+    return out;
   }
 
   #links(seq: number, dump: boolean): Uint8Array[] {
@@ -437,21 +622,39 @@ function networkOf(a: IpAddress, prefix: number): Uint8Array {
   return b;
 }
 
-function sockaddrNl(pid: number): Uint8Array {
+function sockaddrNl(pid: number, groups = 0): Uint8Array {
   const b = new Uint8Array(SOCKADDR_NL_LEN);
   const v = new DataView(b.buffer);
   v.setUint16(0, C.AF_NETLINK, true);
   v.setUint32(4, pid, true);
+  v.setUint32(8, groups, true);
   return b;
 }
 
+/** The attributes from `from` on, by type (the first of each); null when one is malformed. */
+function parseAttrs(msg: Uint8Array, from: number): Map<number, Uint8Array> | null {
+  const out = new Map<number, Uint8Array>();
+  const v = new DataView(msg.buffer, msg.byteOffset, msg.length);
+  let o = from;
+  while (o + 4 <= msg.length) {
+    const len = v.getUint16(o, true), type = v.getUint16(o + 2, true) & 0x3fff;
+    if (len < 4 || o + len > msg.length) return null;
+    if (!out.has(type)) out.set(type, msg.subarray(o + 4, o + len));
+    o += (len + 3) & ~3;
+  }
+  return out;
+}
+
 /** Creates a netlink socket; only NETLINK_ROUTE exists. */
-export function createNetlinkSocket(net: Net, type: number, protocol: number, flags: number, pid: number): SocketFile {
+export function createNetlinkSocket(net: Net, type: number, protocol: number, flags: number, pid: number, netAdmin = true): SocketFile {
   const base = type & C.SOCK_TYPE_MASK;
   if (base !== C.SOCK_RAW && base !== C.SOCK_DGRAM) throw ESOCKTNOSUPPORT;
   if (protocol !== NETLINK_ROUTE) throw EPROTONOSUPPORT;
-  return new NetlinkRouteSocket(net, base, flags | (type & O_NONBLOCK), pid);
+  return new NetlinkRouteSocket(net, base, flags | (type & O_NONBLOCK), pid, netAdmin);
 }
 
-registerFamily(C.AF_NETLINK, (t, type, protocol, flags) => createNetlinkSocket(t.kernel.net, type, protocol, flags, t.tg.tgid));
+registerFamily(
+  C.AF_NETLINK,
+  (t, type, protocol, flags) => createNetlinkSocket(t.kernel.net, type, protocol, flags, t.tg.tgid, t.creds.hasCap(CAP_NET_ADMIN)),
+);
 

@@ -689,7 +689,7 @@ const sysGetsockopt: SyscallFn = (t, a) => {
   } else value = sock.getsockopt(t, level, name, optlen);
   if (value.length > optlen) value = value.subarray(0, optlen);
   if (value.length > 0) t.copyOut(optval, value);
-  t.copyOutU32(optlenAddr, value.length);
+  t.copyOutU32(optlenAddr, sock.getsockoptFullLength(level, name) ?? value.length);
   return 0;
 };
 
