@@ -168,9 +168,10 @@ export class Net implements DeadlineTarget {
   configChanged = false;
   /**
    * Writable sysctls of /proc/sys/net that the stack keeps for programs to read back (the
-   * stack's behaviour does not follow them yet): ip_forward, tcp_sack, tcp_recovery.
+   * stack's behaviour does not follow them yet): ip_forward, tcp_sack, tcp_recovery; and conf/lo/accept_local
+   * and route_localnet, which the stack follows for packets a packet socket injects on lo.
    */
-  readonly sysctl = { ipForward: 0, tcpSack: 1, tcpRecovery: 1 };
+  readonly sysctl = { ipForward: 0, tcpSack: 1, tcpRecovery: 1, loAcceptLocal: 0, loRouteLocalnet: 0 };
   /** Traffic counters, by netstack index (loopback delivery bypasses devices: zeros). */
   readonly counters: IfCounters[] = [];
   /**
@@ -192,6 +193,8 @@ export class Net implements DeadlineTarget {
       tcp: { rxBufferSize: 1 << 20, txBufferSize: 1 << 20 },
       ...(pcap ? { tap: (_now: number, packet: Uint8Array) => pcap.record(packet) } : {}),
     });
+    // conf/lo/accept_local and route_localnet, which the stack reads for packets injected on lo.
+    this.stack.loConf = this.sysctl;
     if (pcap) this.#host.push(pcap);
     this.stack.addInterface({
       device: new Loopback({ medium: "ip", mtu: 65536 }),

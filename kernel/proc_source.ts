@@ -374,6 +374,8 @@ const NET_SYSCTLS: Record<string, keyof Net["sysctl"]> = {
   "net/ipv4/ip_forward": "ipForward",
   "net/ipv4/tcp_sack": "tcpSack",
   "net/ipv4/tcp_recovery": "tcpRecovery",
+  "net/ipv4/conf/lo/accept_local": "loAcceptLocal",
+  "net/ipv4/conf/lo/route_localnet": "loRouteLocalnet",
 };
 
 export class KernelProcSource implements ProcSource {
@@ -518,6 +520,8 @@ export class KernelProcSource implements ProcSource {
       case "net/ipv4/ip_forward":
       case "net/ipv4/tcp_sack":
       case "net/ipv4/tcp_recovery":
+      case "net/ipv4/conf/lo/accept_local":
+      case "net/ipv4/conf/lo/route_localnet":
         return `${this.#k.net.sysctl[NET_SYSCTLS[key]!]}\n`;
       case "net/ipv4/tcp_rmem":
         return `4096\t${TCP_RCVBUF}\t6291456\n`;

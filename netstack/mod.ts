@@ -28,3 +28,4 @@ export * from "./tcp/mod.ts";
 export * from "./udp/mod.ts";
 export * from "./raw/mod.ts";
 export * from "./errors.ts";
+export * from "./packet/packet_socket.ts";

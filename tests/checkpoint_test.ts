@@ -3,6 +3,7 @@
  * that holds every saved class to its field ledger (docs/checkpoint.md).
  */
 
+import { PacketSocketFile } from "../kernel/socket/packet/packet.ts";
 import assert from "node:assert/strict";
 import { decode, encode } from "cbor-x/index-no-eval";
 import { deflateRawSync } from "node:zlib";
@@ -655,6 +656,31 @@ Deno.test("checkpoint: a sandbox holding a raw socket is refused in one line", a
       await until(() => k.quiescent, "quiescence");
       const err = refusedCheckpoint(() => checkpointToFile(k, `${dir}/image.cbor`, { rootHostPath: "/", sentryVersion: "t" }));
       assert.equal(err.message, "checkpoint: a raw socket (SOCK_RAW): not saved yet");
+      assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["out"]);
+    } finally {
+      k.shutdown();
+      await done;
+    }
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("checkpoint: a sandbox holding a packet socket (AF_PACKET) is refused in one line", async () => {
+  const exe = await compileC("ckpt_counter", { static: true });
+  const dir = Deno.makeTempDirSync();
+  try {
+    Deno.writeFileSync(`${dir}/out`, new Uint8Array(0));
+    const k = newKernel();
+    k.createInit({ argv: [exe, "1000"], envp: [], cwd: "/", creds: new Credentials(0, 0), stdio: stdioTo(`${dir}/out`) });
+    const done = k.run();
+    try {
+      await until(() => Deno.readTextFileSync(`${dir}/out`).length > 0, "the first line");
+      [...k.init!.tasks][0]!.fdTable.install(new PacketSocketFile(k.net, SOCK_RAW, 0, 0x0300), false);
+      k.pause();
+      await until(() => k.quiescent, "quiescence");
+      const err = refusedCheckpoint(() => checkpointToFile(k, `${dir}/image.cbor`, { rootHostPath: "/", sentryVersion: "t" }));
+      assert.equal(err.message, "checkpoint: a packet socket (AF_PACKET): not saved yet");
       assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["out"]);
     } finally {
       k.shutdown();

@@ -59,6 +59,13 @@ Deno.test("raw sockets: IPv4 packets read with their header and IPv6 ones withou
   assert.match(r.stdout, /rcvbuf 2304: 3 of 4 packets queued/);
 });
 
+Deno.test("AF_PACKET sockets on lo: SOCK_RAW with lo's zero Ethernet header, SOCK_DGRAM without, sockaddr_ll, ETH_P_ALL's outgoing and incoming copies, sends through lo, errnos, as natively", async () => {
+  const r = await assertSameAsNative([await compileC("net_packet")]);
+  assert.match(r.stdout, /raw ETH_P_IP: 47 bytes namelen 20 family 17 proto 0x0800 ifindex_lo 1 hatype 772 pkttype 0 halen 6 eth zero 1 type 0x0800 payload "hello"/);
+  assert.match(r.stdout, /dgram ETH_P_ALL first: .* pkttype 4 /);
+  assert.match(r.stdout, /raw sees the sent packet: 46 bytes .* payload "sent"/);
+});
+
 Deno.test("UDP IP_RECVERR/IPV6_RECVERR: a datagram to a closed port comes back by MSG_ERRQUEUE with ICMP's error, as natively", async () => {
   const r = await assertSameAsNative([await compileC("net_udp_recverr")]);
   assert.match(r.stdout, /cmsg level 0 type 11: errno ECONNREFUSED origin 2 type 3 code 3 offender family 2/);

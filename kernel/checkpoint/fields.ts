@@ -444,10 +444,12 @@ export const LEDGER: readonly LedgerEntry[] = [
       "#reassembler": "refused unless empty (Stack.unsavedTraffic)",
       "#localQueue": "refused unless empty (Stack.unsavedTraffic): packets in flight inside the stack",
       stats: "counters for tests and /proc: start again at zero",
+      loConf: "the restoring kernel's Net.sysctl object, shared (its values are saved with the sandbox's netSysctl)",
       mib: "/proc/net/snmp's counters: start again at zero, as a new network namespace's (CurrEstab is counted, not kept)",
     },
     refused: {
       "#rawSockets": "raw sockets are not saved yet: each belongs to a RawSocketFile, whose checkpoint is refused in one line (inet_sockets.ts saveFile)",
+      "#packetSockets": "packet sockets are not saved yet: each belongs to a PacketSocketFile, whose checkpoint is refused in one line (inet_sockets.ts saveFile)",
     },
   },
 ];

@@ -30,6 +30,7 @@ import { parseIpAddress } from "../../netstack/mod.ts";
 import { TcpSocketFile } from "../socket/inet/tcp.ts";
 import { PingSocketFile, UdpSocketFile } from "../socket/inet/udp.ts";
 import { RawSocketFile } from "../socket/inet/raw.ts";
+import { PacketSocketFile } from "../socket/packet/packet.ts";
 import { InetSocketFile } from "../socket/inet/inet_socket.ts";
 import { AF_INET, AF_INET6 } from "../socket/inet/constants.ts";
 import type { FileDescription } from "../../vfs/file_description.ts";
@@ -295,6 +296,7 @@ export class InetSaver {
     }
     if (f instanceof PingSocketFile) return { kind: "ping", ...common, ping: f.savePingOptions(), icmp: f.sock.snapshot() };
     if (f instanceof RawSocketFile) throw refuse("a raw socket (SOCK_RAW)");
+    if (f instanceof PacketSocketFile) throw refuse("a packet socket (AF_PACKET)");
     throw refuse(`an inet socket (${f.constructor.name})`);
   }
 

@@ -288,7 +288,7 @@ export const savedSandboxSchema = z.object({
   /** /proc/sys/fs/nr_open when changed from its default. */
   nrOpen: z.number().int().min(64).max(2147483584).optional(),
   /** /proc/sys/net/ipv4's ip_forward, tcp_sack, tcp_recovery when changed. */
-  netSysctl: z.object({ ipForward: i32, tcpSack: i32, tcpRecovery: i32 }).strict().optional(),
+  netSysctl: z.object({ ipForward: i32, tcpSack: i32, tcpRecovery: i32, loAcceptLocal: i32.optional(), loRouteLocalnet: i32.optional() }).strict().optional(),
   /** /proc/sys/net/ipv4/ip_local_port_range when changed from its default. */
   portRange: z.tuple([z.number().int().min(1024).max(65535), z.number().int().min(1024).max(65535)]).optional(),
   nextTid: z.number().int().min(2).max(1 << 22),
@@ -441,7 +441,7 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
     hostname: k.rootUts.hostname,
     ...(k.nrOpen !== 1048576 ? { nrOpen: k.nrOpen } : {}),
     ...(portRangeChanged(k) ? { portRange: k.net.stack.ephemeralRange } : {}),
-    ...(k.net.sysctl.ipForward !== 0 || k.net.sysctl.tcpSack !== 1 || k.net.sysctl.tcpRecovery !== 1 ? { netSysctl: { ...k.net.sysctl } } : {}),
+    ...(k.net.sysctl.ipForward !== 0 || k.net.sysctl.tcpSack !== 1 || k.net.sysctl.tcpRecovery !== 1 || k.net.sysctl.loAcceptLocal !== 0 || k.net.sysctl.loRouteLocalnet !== 0 ? { netSysctl: { ...k.net.sysctl } } : {}),
     nextTid: k.lastTid + 1,
     monotonicNs: Math.ceil(monotonicNs()),
     init: init.tgid,

@@ -9,3 +9,4 @@ export * from "./socket.ts";
 import "./unix/mod.ts";
 import "./inet/mod.ts";
 import "./netlink/mod.ts";
+import "./packet/packet.ts";

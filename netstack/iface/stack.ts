@@ -54,6 +54,7 @@ import type { TcpState } from "../tcp/state.ts";
 import { type Datagram, type UdpHost, type UdpOptions, UdpSocket } from "../udp/udp_socket.ts";
 import { type EchoMessage, type IcmpHost, IcmpSocket } from "../udp/icmp_socket.ts";
 import { type RawHost, type RawSend, RawSocket } from "../raw/raw_socket.ts";
+import { type PacketHost, type PacketSend, PacketSocket, PACKET_HOST, PACKET_OUTGOING } from "../packet/packet_socket.ts";
 import { checksumAdd, checksumFinish, pseudoHeaderSum } from "../wire/checksum.ts";
 import { Interface, type InterfaceOptions } from "./interface.ts";
 import { Reassembler } from "./fragment.ts";
@@ -192,7 +193,7 @@ export interface StackMib {
 type SendResult = "sent" | "full" | "unresolved" | "noroute";
 
 /** @savable */
-export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost {
+export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost, PacketHost {
   readonly #interfaces: Interface[] = [];
   readonly routes: RoutingTable = new RoutingTable();
   readonly #reassembler = new Reassembler();
@@ -237,6 +238,14 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost {
   readonly #icmpSockets = new Set<IcmpSocket>();
   /** Raw IP sockets (raw(7)): each takes a copy of every packet of its protocol. */
   readonly #rawSockets = new Set<RawSocket>();
+  /** Packet sockets (packet(7)): each takes a copy of every loopback frame of its protocol. */
+  readonly #packetSockets = new Set<PacketSocket>();
+  /**
+   * lo's accept_local and route_localnet (/proc/sys/net/ipv4/conf/lo/): whether a packet a
+   * packet socket injects on lo may come from a local address, and may name 127/8. The
+   * kernel's Net shares its sysctl object here.
+   */
+  loConf: { loAcceptLocal: number; loRouteLocalnet: number } = { loAcceptLocal: 0, loRouteLocalnet: 0 };
 
   /** Sockets whose last send waited on neighbor resolution, and until when. */
   readonly #blocked = new Map<object, number>();
@@ -335,6 +344,59 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost {
 
   rawUnregister(sock: RawSocket): void {
     this.#rawSockets.delete(sock);
+  }
+
+  /** A packet socket (AF_PACKET) bound to ethertype `protocol` (host order; 0: none yet). */
+  packetSocket(protocol: number): PacketSocket {
+    const s = new PacketSocket(this, protocol);
+    this.#packetSockets.add(s);
+    return s;
+  }
+
+  packetUnregister(sock: PacketSocket): void {
+    this.#packetSockets.delete(sock);
+  }
+
+  /**
+   * Copies a frame lo carries to the packet sockets that take it, as Linux's loopback shows
+   * it: once leaving (PACKET_OUTGOING, to ETH_P_ALL sockets but the sender's own) and once
+   * arriving (PACKET_HOST).
+   */
+  #deliverPacket(ethertype: number, data: Uint8Array, sender: PacketSocket | null): void {
+    if (this.#packetSockets.size === 0) return;
+    for (const pktType of [PACKET_OUTGOING, PACKET_HOST]) {
+      for (const s of this.#packetSockets) {
+        if (pktType === PACKET_OUTGOING && s === sender) continue;
+        if (s.accepts(0, ethertype, pktType)) s.deliver({ ifIndex: 0, protocol: ethertype, pktType, data });
+      }
+    }
+  }
+
+  /** A packet we send ourselves: the tap and the packet sockets see it. */
+  #loopbackOut(now: number, pkt: Uint8Array): void {
+    this.#tap?.(now, pkt);
+    if (this.#packetSockets.size > 0) this.#deliverPacket((pkt[0]! >> 4) === 6 ? 0x86dd : 0x0800, pkt, null);
+  }
+
+  /**
+   * Sends what a packet socket queued. On lo the frame is looped back: packet sockets see it,
+   * and an IPv4/IPv6 one is taken in as received. Other interfaces are not reached yet: the
+   * frame is dropped.
+   */
+  #sendPacket(now: number, p: PacketSend, sock: PacketSocket): void {
+    if (p.ifIndex !== 0) return;
+    this.#tap?.(now, p.data);
+    this.#deliverPacket(p.protocol, p.data, sock);
+    const d = p.data;
+    if (p.protocol === 0x0800 && d.length >= IPV4_HEADER_LEN && (d[0]! >> 4) === 4) {
+      // Taken in as arriving on lo, so routed afresh (ip_route_input_slow): a 127/8 source or
+      // destination is martian without route_localnet, a local source without accept_local.
+      if ((d[12] === 127 || d[16] === 127) && this.loConf.loRouteLocalnet === 0) return;
+      if (this.loConf.loAcceptLocal === 0 && this.isLocalAddress(new Ipv4Address(d.subarray(12, 16)))) return;
+      this.#localQueue.push(d);
+    } else if (p.protocol === 0x86dd && d.length >= IPV6_HEADER_LEN && (d[0]! >> 4) === 6) {
+      this.#localQueue.push(d);
+    }
   }
 
   /** Whether some raw socket takes packets of this protocol (they then must be real packets). */
@@ -635,6 +697,9 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost {
       if (this.#isBlocked(s, now)) continue;
       if (s.dispatch((p, sock) => this.#sendRaw(now, p, sock))) changed = true;
     }
+    for (const s of this.#packetSockets) {
+      if (s.dispatch((p, sock) => this.#sendPacket(now, p, sock))) changed = true;
+    }
     return changed;
   }
 
@@ -693,6 +758,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost {
     for (const s of this.#udpSockets) t = earlier(t, this.#blockedAt(s, s.pollAt(now)));
     for (const s of this.#icmpSockets) t = earlier(t, s.pollAt(now));
     for (const s of this.#rawSockets) t = earlier(t, this.#blockedAt(s, s.pollAt(now)));
+    for (const s of this.#packetSockets) t = earlier(t, s.pollAt(now));
     if (!this.#reassembler.isEmpty) t = earlier(t, this.#reassembler.nextExpiry());
     return t === null ? null : Math.max(t, now);
   }
@@ -737,7 +803,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost {
   #sendTcp(now: number, sock: TcpSocket, src: IpAddress, dst: IpAddress, r: TcpRepr): boolean {
     this.mib.tcpOutSegs++;
     if (r.rst) this.mib.tcpOutRsts++;
-    if (this.#tap === null && this.isLocalAddress(dst) && !this.#rawWants(IpProtocol.TCP)) {
+    if (this.#tap === null && this.#packetSockets.size === 0 && this.isLocalAddress(dst) && !this.#rawWants(IpProtocol.TCP)) {
       // Loopback fast path, like a NIC with checksum and segmentation offload: the segment is
       // handed over as a repr, never serialized, checksummed or parsed, and its payload is
       // the sender's view of its send queue, not a copy. The view stays valid until delivery
@@ -861,7 +927,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost {
       const pkt = new Uint8Array(ipHdr + len);
       this.#writeIpHeader(pkt, src, dst, protocol, len, hopLimit, this.#nextIdent(), tos);
       fill(pkt.subarray(ipHdr));
-      this.#tap?.(now, pkt);
+      this.#loopbackOut(now, pkt);
       this.#localQueue.push(pkt);
       return "sent";
     }
@@ -1268,7 +1334,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost {
     v.setUint16(10, 0);
     v.setUint16(10, checksumFinish(checksumAdd(0, pkt.subarray(0, ihl))));
     if (this.isLocalAddress(p.dst)) {
-      this.#tap?.(now, pkt);
+      this.#loopbackOut(now, pkt);
       this.#receiveIp(now, null, pkt, true);
       return true;
     }

@@ -1,0 +1,268 @@
+/**
+ * AF_PACKET sockets (packet(7)), SOCK_RAW and SOCK_DGRAM, over a netstack
+ * {@linkcode PacketSocket}: the socket names an Ethernet protocol (network byte order, as
+ * socket(2) and sockaddr_ll carry it; ETH_P_ALL for all) and gets a copy of every frame of it
+ * the sandbox's loopback carries, SOCK_RAW with the link header (lo's: 14 bytes, zero
+ * addresses), SOCK_DGRAM without; sends go out through the interface sockaddr_ll names
+ * (only lo reaches anything). Creating one needs CAP_NET_RAW. Registers the family when
+ * imported.
+ *
+ * A checkpoint refuses a sandbox holding one (kernel/checkpoint/inet_sockets.ts).
+ *
+ * @module
+ */
+
+import { type PacketFrame, PacketSocket } from "../../../netstack/mod.ts";
+import { EAGAIN, EINVAL, EMSGSIZE, ENODEV, ENOENT, ENOPROTOOPT, ENXIO, EOPNOTSUPP, EPERM, ESOCKTNOSUPPORT } from "../../errno.ts";
+import type { Net } from "../../net.ts";
+import type { Task } from "../../task.ts";
+import { O_NONBLOCK } from "../../../abi/linux/file.ts";
+import { CAP_NET_RAW } from "../../../abi/linux/capability.ts";
+import { AF_PACKET } from "../../../abi/linux/socket.ts";
+import { registerFamily, type RecvRequest, type RecvResult, type SendRequest, type SocketFile } from "../socket.ts";
+import * as C from "../inet/constants.ts";
+import { InetSocketFile, type NetReadiness } from "../inet/inet_socket.ts";
+
+export const SOCK_PACKET = 10;
+export const SOL_PACKET = 263;
+export const PACKET_STATISTICS = 6;
+const SO_DETACH_FILTER = 27;
+const ARPHRD_LOOPBACK = 772;
+const ETH_HLEN = 14;
+const ETH_ALEN = 6;
+/** sizeof(struct sockaddr_ll). */
+const SOCKADDR_LL_LEN = 20;
+/** offsetof(struct sockaddr_ll, sll_addr). */
+const SLL_ADDR_OFF = 12;
+const RCV_BUF = 212992;
+
+const ntohs = (v: number) => ((v & 0xff) << 8) | ((v >> 8) & 0xff);
+
+/** @savable (refused: a checkpoint names it and stops) */
+export class PacketSocketFile extends InetSocketFile {
+  readonly type: number;
+  /** As socket(2) got it: network byte order (SO_PROTOCOL reports it so). */
+  protocol: number;
+  readonly sock: PacketSocket;
+  /** PACKET_STATISTICS: the drops and the frames received when it was last read. */
+  #statsDrops = 0;
+  #lastSig = 0;
+
+  constructor(n: Net, type: number, flags: number, protocol: number) {
+    super(n, AF_PACKET, flags, { snd: RCV_BUF, rcv: RCV_BUF });
+    this.type = type;
+    this.protocol = protocol;
+    this.sock = n.stack.packetSocket(ntohs(protocol));
+  }
+
+  protected netReadiness(): NetReadiness {
+    return { readable: this.sock.queued > 0, writable: this.sock.writable, hup: false, error: false, rdhup: false };
+  }
+
+  protected rxSignature(): number {
+    return this.sock.rxSignature;
+  }
+
+  protected inq(): number {
+    return this.#frameLength(this.sock.peek());
+  }
+
+  protected outq(): number {
+    return 0;
+  }
+
+  protected closeSocket(): void {
+    this.sock.close();
+  }
+
+  protected isBound(): boolean {
+    return this.sock.ifIndex !== -1;
+  }
+
+  protected takeErrno(): number {
+    return 0;
+  }
+
+  protected override rcvBufChanged(): void {
+    this.sock.receiveLimit = this.rcvBuf;
+  }
+
+  /** The stack index of a sockaddr_ll's ifindex (1-based), or ENODEV/ENXIO if none. */
+  #iface(ifindex: number, err: typeof ENODEV): number {
+    if (ifindex <= 0 || ifindex > this.net.stack.interfaces.length) throw err;
+    return ifindex - 1;
+  }
+
+  // --- Addresses. ---
+
+  bind(_t: Task, addr: Uint8Array): void {
+    // packet_bind: a whole sockaddr_ll of AF_PACKET; ifindex 0 is any interface, protocol 0
+    // keeps the bound one.
+    if (addr.length < SOCKADDR_LL_LEN) throw EINVAL;
+    const v = new DataView(addr.buffer, addr.byteOffset, addr.length);
+    if (v.getUint16(0, true) !== AF_PACKET) throw EINVAL;
+    const proto = v.getUint16(2, true);
+    const ifindex = v.getInt32(4, true);
+    const idx = ifindex === 0 ? -1 : this.#iface(ifindex, ENODEV);
+    this.sock.ifIndex = idx;
+    if (proto !== 0) {
+      this.protocol = proto;
+      this.sock.protocol = ntohs(proto);
+    }
+    this.stackChanged();
+  }
+
+  connect(_t: Task, _addr: Uint8Array): void {
+    throw EOPNOTSUPP;
+  }
+
+  getsockname(_t: Task): Uint8Array {
+    // packet_getname: the bound interface (lo: ARPHRD_LOOPBACK, a zero 6-byte address).
+    const idx = this.sock.ifIndex;
+    if (idx === -1) return sockaddrLl(this.protocol, 0, 0, 0, 0, SLL_ADDR_OFF);
+    return sockaddrLl(this.protocol, idx + 1, this.#hatype(idx), 0, ETH_ALEN, SLL_ADDR_OFF + ETH_ALEN);
+  }
+
+  override getpeername(_t: Task): Uint8Array {
+    throw EOPNOTSUPP;
+  }
+
+  override shutdown(_t: Task, _how: number): void {
+    throw EOPNOTSUPP;
+  }
+
+  #hatype(idx: number): number {
+    return idx === 0 ? ARPHRD_LOOPBACK : this.net.stack.interfaces[idx]?.mac ? 1 : 0xfffe;
+  }
+
+  // --- Data. ---
+
+  override maxMessageSize(): number {
+    return 65535 + ETH_HLEN;
+  }
+
+  sendmsg(_t: Task, req: SendRequest): number {
+    if (req.flags & C.MSG_OOB) throw EOPNOTSUPP;
+    // packet_snd: the interface and protocol from the address, else the bound ones.
+    let idx: number;
+    let proto: number;
+    if (req.to !== null) {
+      const to = req.to;
+      if (to.length < SLL_ADDR_OFF) throw EINVAL;
+      const v = new DataView(to.buffer, to.byteOffset, to.length);
+      if (to.length < SLL_ADDR_OFF + to[11]!) throw EINVAL;
+      if (v.getUint16(0, true) !== AF_PACKET) throw EINVAL;
+      proto = ntohs(v.getUint16(2, true));
+      idx = this.#iface(v.getInt32(4, true), ENXIO);
+    } else {
+      if (this.sock.ifIndex === -1) throw ENXIO;
+      idx = this.sock.ifIndex;
+      proto = ntohs(this.protocol);
+    }
+    let d = req.data;
+    const iface = this.net.stack.interfaces[idx]!;
+    const linkHdr = idx === 0 || iface.mac !== null ? ETH_HLEN : 0;
+    if (this.type === C.SOCK_RAW) {
+      // The application wrote the link header: at least its length, and its ethertype is the
+      // frame's (the address's protocol is not used).
+      if (d.length < linkHdr) throw EINVAL;
+      if (linkHdr > 0) proto = (d[12]! << 8) | d[13]!;
+      if (d.length - linkHdr > iface.ipMtu) throw EMSGSIZE;
+      d = d.subarray(linkHdr);
+    } else if (d.length > iface.ipMtu) {
+      throw EMSGSIZE;
+    }
+    if (!this.sock.send({ ifIndex: idx, protocol: proto, data: d })) throw EAGAIN;
+    this.net.kick();
+    return req.data.length;
+  }
+
+  /** What a read of the frame returns: SOCK_RAW puts lo's header before the packet. */
+  #frameLength(f: PacketFrame | null): number {
+    if (f === null) return 0;
+    return f.data.length + (this.type === C.SOCK_RAW && this.#hasLinkHeader(f.ifIndex) ? ETH_HLEN : 0);
+  }
+
+  #hasLinkHeader(idx: number): boolean {
+    return idx === 0 || (this.net.stack.interfaces[idx]?.mac ?? null) !== null;
+  }
+
+  recvmsg(_t: Task, req: RecvRequest): RecvResult {
+    if (req.flags & C.MSG_ERRQUEUE) throw EAGAIN;
+    if (req.flags & C.MSG_OOB) throw EOPNOTSUPP;
+    const peek = (req.flags & C.MSG_PEEK) !== 0;
+    const f = peek ? this.sock.peek() : this.sock.take();
+    if (f === null) throw EAGAIN;
+    if (!peek) this.net.settle(this);
+    let data = f.data;
+    if (this.type === C.SOCK_RAW && this.#hasLinkHeader(f.ifIndex)) {
+      // lo's Ethernet header: zero addresses, then the ethertype.
+      data = new Uint8Array(ETH_HLEN + f.data.length);
+      data[12] = f.protocol >> 8;
+      data[13] = f.protocol & 0xff;
+      data.set(f.data, ETH_HLEN);
+    }
+    const n = Math.min(req.maxLen, data.length);
+    return {
+      data: data.subarray(0, n),
+      fullLength: data.length,
+      from: sockaddrLl(ntohs(f.protocol), f.ifIndex + 1, this.#hatype(f.ifIndex), f.pktType, ETH_ALEN, SOCKADDR_LL_LEN),
+      control: {},
+      msgFlags: n < data.length ? C.MSG_TRUNC : 0,
+    };
+  }
+
+  // --- Options. ---
+
+  override getsockopt(t: Task, level: number, name: number, optlen: number): Uint8Array {
+    if (optlen < 0) throw EINVAL;
+    if (level === C.SOL_SOCKET) return super.getsockopt(t, level, name, optlen);
+    if (level !== SOL_PACKET) throw ENOPROTOOPT;
+    if (name === PACKET_STATISTICS) {
+      // tpacket_stats: frames received (drops included) and dropped since the last read.
+      const sig = this.sock.rxSignature - this.sock.queued;
+      const packets = sig - this.#lastSig + (this.sock.drops - this.#statsDrops);
+      const b = new Uint8Array(8);
+      const v = new DataView(b.buffer);
+      v.setUint32(0, packets, true);
+      v.setUint32(4, this.sock.drops - this.#statsDrops, true);
+      this.#lastSig = sig;
+      this.#statsDrops = this.sock.drops;
+      return b.subarray(0, Math.min(8, optlen));
+    }
+    throw ENOPROTOOPT;
+  }
+
+  override setsockopt(t: Task, level: number, name: number, value: Uint8Array): void {
+    if (level === C.SOL_SOCKET) {
+      if (name === SO_DETACH_FILTER) throw ENOENT; // no filter attached
+      return super.setsockopt(t, level, name, value);
+    }
+    throw ENOPROTOOPT;
+  }
+}
+
+/** A sockaddr_ll, `len` bytes of it (protocol in network order as given). */
+function sockaddrLl(protoNet: number, ifindex: number, hatype: number, pktType: number, halen: number, len: number): Uint8Array {
+  const b = new Uint8Array(SOCKADDR_LL_LEN);
+  const v = new DataView(b.buffer);
+  v.setUint16(0, AF_PACKET, true);
+  v.setUint16(2, protoNet, true);
+  v.setInt32(4, ifindex, true);
+  v.setUint16(8, hatype, true);
+  b[10] = pktType;
+  b[11] = halen;
+  return b.subarray(0, len);
+}
+
+/** packet_create's checks, then the socket. */
+export function createPacketSocket(t: Task, type: number, protocol: number, flags: number): SocketFile {
+  const kind = type & C.SOCK_TYPE_MASK;
+  if (!t.creds.hasCap(CAP_NET_RAW)) throw EPERM;
+  if (kind !== C.SOCK_RAW && kind !== C.SOCK_DGRAM) throw ESOCKTNOSUPPORT;
+  const f = new PacketSocketFile(t.kernel.net, kind, flags | (type & O_NONBLOCK), protocol & 0xffff);
+  f.uid = t.creds.euid;
+  return f;
+}
+
+registerFamily(AF_PACKET, createPacketSocket);
