@@ -353,6 +353,27 @@ Deno.test("a checkpoint refuses a sandbox whose addresses were changed through r
   }
 });
 
+Deno.test("RTM_NEWROUTE/RTM_DELROUTE change the sandbox's main table: EEXIST, the dump and a lookup show the route, ESRCH, ENOENT without NLM_F_CREATE, other tables EOPNOTSUPP (tests/c/netlink_route_route_change.c, sentry only)", async () => {
+  const r = await runSentry([await compileC("netlink_route_route_change")]);
+  assert.equal(r.stderr, "");
+  assert.equal(r.code, 0);
+  assert.equal(
+    r.stdout,
+    [
+      "add: 0",
+      "add again: -17",
+      "dump: 192.0.2.0/24 table 254 type 1 priority 100",
+      "lookup 192.0.2.5: answered 1, through lo 1",
+      "delete: 0",
+      "delete again: -3",
+      "dump: no 192.0.2.0/24",
+      "add without NLM_F_CREATE: -2",
+      "add to table 100: -95",
+      "",
+    ].join("\n"),
+  );
+});
+
 Deno.test("NETLINK_ROUTE link changes in the sandbox: RTM_DELLINK of lo is EOPNOTSUPP, of an unknown name ENODEV; setting IFF_UP on lo is acked (tests/c/netlink_route_link_change.c, sentry only)", async () => {
   const r = await runSentry([await compileC("netlink_route_link_change")]);
   assert.equal(r.stderr, "");

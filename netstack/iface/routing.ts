@@ -12,6 +12,8 @@ export interface Route {
   cidr: IpCidr;
   gateway: IpAddress | null;
   ifIndex: number;
+  /** The route's priority (RTA_PRIORITY): among equal prefixes the lowest wins; 0 if absent. */
+  metric?: number;
 }
 
 /** @savable */
@@ -23,9 +25,9 @@ export class RoutingTable {
   }
 
   add(r: Route): void {
-    this.#routes.push({ cidr: r.cidr, gateway: r.gateway, ifIndex: r.ifIndex });
-    // Longest prefix first, so lookup takes the first match.
-    this.#routes.sort((a, b) => b.cidr.prefixLength - a.cidr.prefixLength);
+    this.#routes.push({ cidr: r.cidr, gateway: r.gateway, ifIndex: r.ifIndex, ...(r.metric ? { metric: r.metric } : {}) });
+    // Longest prefix first, then the lowest metric, so lookup takes the first match.
+    this.#routes.sort((a, b) => b.cidr.prefixLength - a.cidr.prefixLength || (a.metric ?? 0) - (b.metric ?? 0));
   }
 
   /** Removes routes for which `pred` holds; returns how many. */

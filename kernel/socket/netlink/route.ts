@@ -3,8 +3,9 @@
  * and `ip route`. Dump requests (RTM_GETLINK, RTM_GETADDR, RTM_GETROUTE with NLM_F_DUMP) are
  * answered from the sandbox's stack at once; the answer waits in the socket's receive queue.
  * Changes (RTM_NEW*, RTM_DEL*) need CAP_NET_ADMIN (EPERM without); with it, IPv4 addresses are
- * added and removed (RTM_NEWADDR/RTM_DELADDR, with their networks' on-link routes; a checkpoint
- * then refuses the sandbox, Net.configChanged), link changes that change nothing are acked,
+ * added and removed (RTM_NEWADDR/RTM_DELADDR, with their networks' on-link routes), and unicast
+ * routes of the main table (RTM_NEWROUTE/RTM_DELROUTE); a checkpoint then refuses the sandbox
+ * (Net.configChanged); link changes that change nothing are acked,
  * removing a link is EOPNOTSUPP as for loopback, and other changes are not supported yet
  * (EOPNOTSUPP). RTM_GETRULE dumps Linux's default rules.
  *
@@ -16,8 +17,9 @@
  */
 
 import type { IpAddress } from "../../../netstack/mod.ts";
+import type { Route } from "../../../netstack/iface/routing.ts";
 import { IpCidr, Ipv4Address, Ipv6Address } from "../../../netstack/wire/address.ts";
-import { EADDRNOTAVAIL, EAFNOSUPPORT, EAGAIN, EEXIST, EINVAL, ENETUNREACH, ENODEV, ENOPROTOOPT, EOPNOTSUPP, EPERM, EPROTONOSUPPORT, ESOCKTNOSUPPORT } from "../../errno.ts";
+import { EADDRNOTAVAIL, EAFNOSUPPORT, EAGAIN, EEXIST, EINVAL, ENETUNREACH, ENODEV, ENOENT, ESRCH, ENOPROTOOPT, EOPNOTSUPP, EPERM, EPROTONOSUPPORT, ESOCKTNOSUPPORT } from "../../errno.ts";
 import { CAP_NET_ADMIN } from "../../../abi/linux/capability.ts";
 import type { Net } from "../../net.ts";
 import type { Task } from "../../task.ts";
@@ -41,6 +43,7 @@ const NLM_F_DUMP = 0x300;
 const NLM_F_CAPPED = 0x100;
 const NLM_F_REPLACE = 0x100;
 const NLM_F_EXCL = 0x200;
+const NLM_F_CREATE = 0x400;
 
 const RTM_NEWLINK = 16;
 const RTM_DELLINK = 17;
@@ -50,6 +53,7 @@ const RTM_NEWADDR = 20;
 const RTM_DELADDR = 21;
 const RTM_GETADDR = 22;
 const RTM_NEWROUTE = 24;
+const RTM_DELROUTE = 25;
 const RTM_GETROUTE = 26;
 const RTM_NEWRULE = 32;
 const RTM_GETRULE = 34;
@@ -84,6 +88,7 @@ const RTA_DST = 1;
 const RTA_OIF = 4;
 const RTA_GATEWAY = 5;
 const RTA_PREFSRC = 7;
+const RTA_PRIORITY = 6;
 const RTA_TABLE = 15;
 
 const ARPHRD_ETHER = 1;
@@ -398,6 +403,7 @@ export class NetlinkRouteSocket extends SocketFile {
       if (!get && !(this.#openerNetAdmin && t.creds.hasCap(CAP_NET_ADMIN))) errno = EPERM.errno;
       else if (type === RTM_NEWLINK || type === RTM_SETLINK || type === RTM_DELLINK) errno = this.#changeLink(type, flags, msg);
       else if (type === RTM_NEWADDR || type === RTM_DELADDR) errno = this.#changeAddress(type, flags, msg);
+      else if (type === RTM_NEWROUTE || type === RTM_DELROUTE) errno = this.#changeRoute(type, flags, msg);
       if (errno !== 0 || flags & NLM_F_ACK) this.#rx.push(this.#error(errno, msg, seq));
       return;
     }
@@ -444,7 +450,7 @@ export class NetlinkRouteSocket extends SocketFile {
     if (index > 0) i = index - 1 < ifaces.length ? index - 1 : -1;
     else if (name !== null) i = this.net.ifNames.indexOf(name);
     if (type === RTM_DELLINK) return i < 0 || (index <= 0 && name === null) ? ENODEV.errno : EOPNOTSUPP.errno;
-    if (i < 0) return type === RTM_NEWLINK && flags & 0x400 /* NLM_F_CREATE */ ? EOPNOTSUPP.errno : ENODEV.errno;
+    if (i < 0) return type === RTM_NEWLINK && flags & NLM_F_CREATE ? EOPNOTSUPP.errno : ENODEV.errno;
     if (type === RTM_NEWLINK && flags & NLM_F_EXCL) return EEXIST.errno;
     // Every link is up (IFF_UP) and nothing else in ifi_flags is changeable here.
     const mask = change === 0 ? 0xffffffff : change;
@@ -543,6 +549,69 @@ export class NetlinkRouteSocket extends SocketFile {
       return 0;
     }
     return EADDRNOTAVAIL.errno;
+  }
+
+  /**
+   * RTM_NEWROUTE/RTM_DELROUTE of a unicast route in the main table (RTA_DST with rtm_dst_len,
+   * RTA_OIF, RTA_GATEWAY, RTA_PRIORITY), as fib_table_insert/fib_table_delete match them: a
+   * route with the same destination, prefix and priority exists already: EEXIST with
+   * NLM_F_EXCL or when it also has the same interface and gateway, replaced with NLM_F_REPLACE,
+   * added beside it otherwise; without NLM_F_CREATE a new one is ENOENT. Removing matches the destination and prefix, and the interface, gateway
+   * and priority where given; none matching is ESRCH. Other tables, types and attributes are not
+   * supported yet (EOPNOTSUPP).
+   */
+  #changeRoute(type: number, flags: number, msg: Uint8Array): number {
+    if (msg.length < NLMSG_HDRLEN + RTMSG_LEN) return EINVAL.errno;
+    const fam = msg[NLMSG_HDRLEN]!, dstLen = msg[NLMSG_HDRLEN + 1]!, srcLen = msg[NLMSG_HDRLEN + 2]!;
+    const tableByte = msg[NLMSG_HDRLEN + 4]!, rtType = msg[NLMSG_HDRLEN + 7]!;
+    const attrs = parseAttrs(msg, NLMSG_HDRLEN + RTMSG_LEN);
+    if (attrs === null) return EINVAL.errno;
+    if (fam !== C.AF_INET && fam !== C.AF_INET6) return EAFNOSUPPORT.errno;
+    const size = fam === C.AF_INET ? 4 : 16;
+    if (dstLen > size * 8) return EINVAL.errno;
+    const u32 = (b: Uint8Array | undefined): number | null =>
+      b === undefined ? null : b.length < 4 ? -1 : new DataView(b.buffer, b.byteOffset, 4).getUint32(0, true);
+    const addr = (b: Uint8Array | undefined): IpAddress | null | undefined =>
+      b === undefined ? null : b.length < size ? undefined : size === 4 ? Ipv4Address.read(b, 0) : new Ipv6Address(b.subarray(0, 16));
+    for (const t of attrs.keys()) if (![RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_PRIORITY, RTA_TABLE].includes(t)) return EOPNOTSUPP.errno;
+    const table = u32(attrs.get(RTA_TABLE)) ?? tableByte;
+    if (table === -1) return EINVAL.errno;
+    if (srcLen !== 0 || (table !== 0 && table !== RT_TABLE_MAIN)) return EOPNOTSUPP.errno;
+    if (type === RTM_NEWROUTE && rtType !== RTN_UNICAST) return EOPNOTSUPP.errno;
+    const dst = addr(attrs.get(RTA_DST)), gateway = addr(attrs.get(RTA_GATEWAY));
+    const oif = u32(attrs.get(RTA_OIF)), metric = u32(attrs.get(RTA_PRIORITY));
+    if (dst === undefined || gateway === undefined || oif === -1 || metric === -1) return EINVAL.errno;
+    const stack = this.net.stack;
+    const zero = size === 4 ? Ipv4Address.read(new Uint8Array(4), 0) : new Ipv6Address(new Uint8Array(16));
+    const cidr = new IpCidr(dst === null ? zero : dst, dstLen);
+    const net = networkOf(cidr.address, dstLen);
+    const sameDst = (r: Route) =>
+      r.cidr.address.version === cidr.address.version && r.cidr.prefixLength === dstLen &&
+      networkOf(r.cidr.address, dstLen).every((b, i) => b === net[i]);
+    if (type === RTM_DELROUTE) {
+      const n = stack.routes.routes.findIndex((r) =>
+        sameDst(r) && (oif === null || r.ifIndex === oif - 1) && (gateway === null || r.gateway?.equals(gateway) === true) &&
+        (metric === null || (r.metric ?? 0) === metric)
+      );
+      if (n < 0) return ESRCH.errno;
+      const victim = stack.routes.routes[n]!;
+      stack.routes.remove((r) => r === victim);
+      this.net.configChanged = true;
+      return 0;
+    }
+    if (oif === null || oif < 1 || stack.interfaces[oif - 1] === undefined) return oif === null ? EOPNOTSUPP.errno : ENODEV.errno;
+    const same = stack.routes.routes.find((r) => sameDst(r) && (r.metric ?? 0) === (metric ?? 0));
+    if (same !== undefined) {
+      if (flags & NLM_F_EXCL) return EEXIST.errno;
+      if (flags & NLM_F_REPLACE) stack.routes.remove((r) => r === same);
+      // Beside it, unless it is the same route (fib_table_insert's fa_match).
+      else if (same.ifIndex === oif - 1 && (same.gateway === null ? gateway === null : gateway !== null && same.gateway.equals(gateway))) {
+        return EEXIST.errno;
+      }
+    } else if (!(flags & NLM_F_CREATE)) return ENOENT.errno;
+    stack.routes.add({ cidr: new IpCidr(size === 4 ? Ipv4Address.read(net, 0) : new Ipv6Address(net), dstLen), gateway, ifIndex: oif - 1, metric: metric ?? 0 });
+    this.net.configChanged = true;
+    return 0;
   }
 
   /** Removes an address from interface i, and its network's on-link route unless another address there keeps it. */
@@ -673,6 +742,7 @@ export class NetlinkRouteSocket extends SocketFile {
       const iface = stack.interfaces[r.ifIndex];
       const src = iface?.addresses.find((c) => c.address.version === a.version)?.address;
       if (src && a.version === 4) m.attr(RTA_PREFSRC, src.bytes);
+      if (r.metric) m.attrU32(RTA_PRIORITY, r.metric);
       m.attrU32(RTA_OIF, r.ifIndex + 1);
       out.push(m.message(RTM_NEWROUTE, NLM_F_MULTI, seq, this.portId));
     }
