@@ -167,6 +167,13 @@ export class Net implements DeadlineTarget {
    */
   configChanged = false;
   /**
+   * Policy routing rules added by programs (RTM_NEWRULE), after Linux's defaults in dumps: each
+   * a family, its fib_rule_hdr (12 bytes) and its attributes (FRA_PRIORITY, FRA_DST, FRA_SRC,
+   * FRA_TABLE) by type. Their tables can hold no routes here (only main is supported), so they
+   * never change a lookup, as on Linux where a rule's empty table falls through.
+   */
+  readonly addedRules: { family: number; hdr: Uint8Array; attrs: Map<number, Uint8Array> }[] = [];
+  /**
    * Writable sysctls of /proc/sys/net that the stack keeps for programs to read back (the
    * stack's behaviour does not follow them yet): ip_forward, tcp_sack, tcp_recovery; and conf/lo/accept_local
    * and route_localnet, which the stack follows for packets a packet socket injects on lo.

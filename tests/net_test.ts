@@ -374,6 +374,13 @@ Deno.test("RTM_NEWROUTE/RTM_DELROUTE change the sandbox's main table: EEXIST, th
   );
 });
 
+Deno.test("RTM_NEWRULE/RTM_DELRULE add and remove a lookup rule in the sandbox: EEXIST with NLM_F_EXCL, the RTM_GETRULE dump lists it, ENOENT once removed (tests/c/netlink_route_rule_change.c, sentry only)", async () => {
+  const r = await runSentry([await compileC("netlink_route_rule_change")]);
+  assert.equal(r.stderr, "");
+  assert.equal(r.code, 0);
+  assert.equal(r.stdout, "add: 0\nadd again: -17\nlisted: 1\ndelete: 0\ndelete again: -2\nlisted: 0\n");
+});
+
 Deno.test("NETLINK_ROUTE link changes in the sandbox: RTM_DELLINK of lo is EOPNOTSUPP, of an unknown name ENODEV; setting IFF_UP on lo is acked (tests/c/netlink_route_link_change.c, sentry only)", async () => {
   const r = await runSentry([await compileC("netlink_route_link_change")]);
   assert.equal(r.stderr, "");

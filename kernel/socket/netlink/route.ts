@@ -4,7 +4,7 @@
  * answered from the sandbox's stack at once; the answer waits in the socket's receive queue.
  * Changes (RTM_NEW*, RTM_DEL*) need CAP_NET_ADMIN (EPERM without); with it, IPv4 addresses are
  * added and removed (RTM_NEWADDR/RTM_DELADDR, with their networks' on-link routes), and unicast
- * routes of the main table (RTM_NEWROUTE/RTM_DELROUTE); a checkpoint then refuses the sandbox
+ * routes of the main table (RTM_NEWROUTE/RTM_DELROUTE), and lookup rules (RTM_NEWRULE/RTM_DELRULE); a checkpoint then refuses the sandbox
  * (Net.configChanged); link changes that change nothing are acked,
  * removing a link is EOPNOTSUPP as for loopback, and other changes are not supported yet
  * (EOPNOTSUPP). RTM_GETRULE dumps Linux's default rules.
@@ -19,7 +19,10 @@
 import type { IpAddress } from "../../../netstack/mod.ts";
 import type { Route } from "../../../netstack/iface/routing.ts";
 import { IpCidr, Ipv4Address, Ipv6Address } from "../../../netstack/wire/address.ts";
-import { EADDRNOTAVAIL, EAFNOSUPPORT, EAGAIN, EEXIST, EINVAL, ENETUNREACH, ENODEV, ENOENT, ESRCH, ENOPROTOOPT, EOPNOTSUPP, EPERM, EPROTONOSUPPORT, ESOCKTNOSUPPORT } from "../../errno.ts";
+import {
+  EADDRNOTAVAIL, EAFNOSUPPORT, EAGAIN, EEXIST, EINVAL, ENETUNREACH, ENODEV, ENOENT, ENOPROTOOPT, EOPNOTSUPP, EPERM, EPROTONOSUPPORT,
+  ESOCKTNOSUPPORT, ESRCH,
+} from "../../errno.ts";
 import { CAP_NET_ADMIN } from "../../../abi/linux/capability.ts";
 import type { Net } from "../../net.ts";
 import type { Task } from "../../task.ts";
@@ -56,7 +59,14 @@ const RTM_NEWROUTE = 24;
 const RTM_DELROUTE = 25;
 const RTM_GETROUTE = 26;
 const RTM_NEWRULE = 32;
+const RTM_DELRULE = 33;
 const RTM_GETRULE = 34;
+/** struct fib_rule_hdr, after the nlmsghdr. */
+const FIB_RULE_HDR_LEN = 12;
+const FRA_DST = 1;
+const FRA_SRC = 2;
+const FRA_PRIORITY = 6;
+const FRA_TABLE = 15;
 
 /** struct ifinfomsg, after the nlmsghdr. */
 const IFINFOMSG_LEN = 16;
@@ -404,6 +414,7 @@ export class NetlinkRouteSocket extends SocketFile {
       else if (type === RTM_NEWLINK || type === RTM_SETLINK || type === RTM_DELLINK) errno = this.#changeLink(type, flags, msg);
       else if (type === RTM_NEWADDR || type === RTM_DELADDR) errno = this.#changeAddress(type, flags, msg);
       else if (type === RTM_NEWROUTE || type === RTM_DELROUTE) errno = this.#changeRoute(type, flags, msg);
+      else if (type === RTM_NEWRULE || type === RTM_DELRULE) errno = this.#changeRule(type, flags, msg);
       if (errno !== 0 || flags & NLM_F_ACK) this.#rx.push(this.#error(errno, msg, seq));
       return;
     }
@@ -614,6 +625,53 @@ export class NetlinkRouteSocket extends SocketFile {
     return 0;
   }
 
+  /**
+   * RTM_NEWRULE/RTM_DELRULE of a lookup rule (FR_ACT_TO_TBL) with FRA_PRIORITY, as
+   * fib_nl_newrule/fib_nl_delrule: adding one that exists is EEXIST with NLM_F_EXCL (a duplicate
+   * otherwise); removing matches the fields the request gives, ENOENT when none. Only rules
+   * added here are removed (Linux's defaults are not yet: EOPNOTSUPP), and other actions or
+   * attributes, or no priority, are not supported yet (EOPNOTSUPP).
+   */
+  #changeRule(type: number, flags: number, msg: Uint8Array): number {
+    if (msg.length < NLMSG_HDRLEN + FIB_RULE_HDR_LEN) return EINVAL.errno;
+    const hdr = msg.slice(NLMSG_HDRLEN, NLMSG_HDRLEN + FIB_RULE_HDR_LEN);
+    const fam = hdr[0]!;
+    if (fam !== C.AF_INET && fam !== C.AF_INET6) return EAFNOSUPPORT.errno;
+    const attrs = parseAttrs(msg, NLMSG_HDRLEN + FIB_RULE_HDR_LEN);
+    if (attrs === null) return EINVAL.errno;
+    const size = fam === C.AF_INET ? 4 : 16;
+    for (const [t, v] of attrs) {
+      if (![FRA_DST, FRA_SRC, FRA_PRIORITY, FRA_TABLE].includes(t)) return EOPNOTSUPP.errno;
+      if (v.length < ((t === FRA_DST || t === FRA_SRC) ? size : 4)) return EINVAL.errno;
+    }
+    if (hdr[1]! > size * 8 || hdr[2]! > size * 8) return EINVAL.errno;
+    const rules = this.net.addedRules;
+    const same = (a: Uint8Array | undefined, b: Uint8Array | undefined) =>
+      a === undefined ? b === undefined : b !== undefined && a.length === b.length && a.every((x, i) => x === b[i]);
+    if (type === RTM_NEWRULE) {
+      if (hdr[7] !== 1 /* FR_ACT_TO_TBL */ || !attrs.has(FRA_PRIORITY) || (hdr[4] === 0 && !attrs.has(FRA_TABLE))) return EOPNOTSUPP.errno;
+      const exists = rules.some((r) =>
+        r.family === fam && same(r.hdr, hdr) && [FRA_DST, FRA_SRC, FRA_PRIORITY, FRA_TABLE].every((t) => same(r.attrs.get(t), attrs.get(t)))
+      );
+      if (exists && flags & NLM_F_EXCL) return EEXIST.errno;
+      rules.push({ family: fam, hdr, attrs: new Map([...attrs].map(([t, v]) => [t, v.slice()])) });
+      this.net.configChanged = true;
+      return 0;
+    }
+    const i = rules.findIndex((r) =>
+      r.family === fam && [1, 2, 3, 4, 7].every((k) => hdr[k] === 0 || r.hdr[k] === hdr[k]) &&
+      [...attrs].every(([t, v]) => same(r.attrs.get(t), v))
+    );
+    if (i < 0) {
+      const prio = attrs.get(FRA_PRIORITY);
+      const p = prio === undefined ? null : new DataView(prio.buffer, prio.byteOffset, 4).getUint32(0, true);
+      return p === 0 || p === 32766 || p === 32767 ? EOPNOTSUPP.errno : ENOENT.errno;
+    }
+    rules.splice(i, 1);
+    this.net.configChanged = true;
+    return 0;
+  }
+
   /** Removes an address from interface i, and its network's on-link route unless another address there keeps it. */
   #dropAddress(i: number, c: IpCidr): void {
     const stack = this.net.stack;
@@ -637,8 +695,14 @@ export class NetlinkRouteSocket extends SocketFile {
         if (fam === C.AF_INET6 && table === 253) continue;
         // struct fib_rule_hdr: family, dst_len, src_len, tos, table, res1, res2, action (FR_ACT_TO_TBL), flags.
         const m = new MessageBuilder().u8(fam).u8(0).u8(0).u8(0).u8(table).u8(0).u8(0).u8(1).u32(0)
-          .attrU32(15 /* FRA_TABLE */, table);
-        if (prio !== 0) m.attrU32(6 /* FRA_PRIORITY */, prio);
+          .attrU32(FRA_TABLE, table);
+        if (prio !== 0) m.attrU32(FRA_PRIORITY, prio);
+        out.push(m.message(RTM_NEWRULE, NLM_F_MULTI, seq, this.portId));
+      }
+      for (const r of this.net.addedRules) {
+        if (r.family !== fam) continue;
+        const m = new MessageBuilder().bytes(r.hdr);
+        for (const [t, v] of [...r.attrs].sort((a, b) => a[0] - b[0])) m.attr(t, v);
         out.push(m.message(RTM_NEWRULE, NLM_F_MULTI, seq, this.portId));
       }
     }
