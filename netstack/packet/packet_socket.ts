@@ -10,6 +10,8 @@
  * @module
  */
 
+import { MessageQueues } from "../message_queues.ts";
+
 /** ETH_P_ALL: every protocol, outgoing frames too. */
 export const ETH_P_ALL = 0x0003;
 /** sll_pkttype values (linux/if_packet.h). */
@@ -40,29 +42,17 @@ export interface PacketHost {
   packetUnregister(sock: PacketSocket): void;
 }
 
-/** The skb truesize Linux charges a received frame of `len` bytes against SO_RCVBUF. */
-export function packetTruesize(len: number): number {
-  const need = len + 14 + 32 + 320;
-  let alloc = 512;
-  while (alloc < need) alloc *= 2;
-  return alloc + 256;
-}
-
 export class PacketSocket {
   readonly #host: PacketHost;
   /** The bound ethertype (host order); 0 takes nothing. */
   protocol: number;
   /** The bound interface's stack index, or -1 for any. */
   ifIndex = -1;
-  receiveLimit = 212992;
-  #rx: PacketFrame[] = [];
-  #rxBytes = 0;
-  #tx: PacketSend[] = [];
-  #received = 0;
+  /** Received frames (an Ethernet header: 14 bytes of headroom) and frames to send. */
+  readonly #q = new MessageQueues<PacketFrame, PacketSend>(14);
   #closed = false;
   /** Frames dropped for want of buffer room (PACKET_STATISTICS). */
   drops = 0;
-  readonly #txLimit = 256;
 
   constructor(host: PacketHost, protocol: number) {
     this.#host = host;
@@ -73,45 +63,47 @@ export class PacketSocket {
     return this.#closed;
   }
 
+  /** SO_RCVBUF: frames are taken while the queue's memory is within it. */
+  get receiveLimit(): number {
+    return this.#q.receiveLimit;
+  }
+
+  set receiveLimit(n: number) {
+    this.#q.receiveLimit = n;
+  }
+
   get rxSignature(): number {
-    return this.#received + this.#rx.length;
+    return this.#q.rxSignature;
   }
 
   get queued(): number {
-    return this.#rx.length;
+    return this.#q.queued;
   }
 
   get nextLength(): number {
-    return this.#rx[0]?.data.length ?? 0;
+    return this.#q.nextLength;
   }
 
   peek(): PacketFrame | null {
-    return this.#rx[0] ?? null;
+    return this.#q.peek();
   }
 
   take(): PacketFrame | null {
-    const p = this.#rx.shift();
-    if (p === undefined) return null;
-    this.#rxBytes -= packetTruesize(p.data.length);
-    return p;
+    return this.#q.take();
   }
 
   send(p: PacketSend): boolean {
-    if (this.#closed || this.#tx.length >= this.#txLimit) return false;
-    this.#tx.push({ ...p, data: p.data.slice() });
-    return true;
+    return !this.#closed && this.#q.send(p);
   }
 
   get writable(): boolean {
-    return this.#tx.length < this.#txLimit;
+    return this.#q.writable;
   }
 
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#rx = [];
-    this.#rxBytes = 0;
-    this.#tx = [];
+    this.#q.clear();
     this.#host.packetUnregister(this);
   }
 
@@ -127,24 +119,18 @@ export class PacketSocket {
 
   deliver(f: PacketFrame): void {
     if (this.#closed) return;
-    if (this.#rxBytes >= this.receiveLimit) {
-      this.drops++;
-      return;
-    }
-    this.#rx.push({ ...f, data: f.data.slice() });
-    this.#rxBytes += packetTruesize(f.data.length);
-    this.#received++;
+    if (!this.#q.receive(f)) this.drops++;
   }
 
   pollAt(now: number): number | null {
-    return this.#tx.length > 0 ? now : null;
+    return this.#q.sending ? now : null;
   }
 
+  /** Hands every waiting frame to emit (a frame on lo always goes). */
   dispatch(emit: (p: PacketSend, sock: PacketSocket) => void): boolean {
-    if (this.#tx.length === 0) return false;
-    const q = this.#tx;
-    this.#tx = [];
-    for (const p of q) emit(p, this);
-    return true;
+    return this.#q.dispatch((p) => {
+      emit(p, this);
+      return true;
+    });
   }
 }

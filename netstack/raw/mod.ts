@@ -4,4 +4,4 @@
  * @module
  */
 
-export { type RawEmit, type RawHost, type RawPacket, type RawSend, RawSocket, rawTruesize } from "./raw_socket.ts";
+export { type RawEmit, type RawHost, type RawPacket, type RawSend, RawSocket } from "./raw_socket.ts";

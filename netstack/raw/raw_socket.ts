@@ -10,6 +10,7 @@
  * @module
  */
 
+import { MessageQueues } from "../message_queues.ts";
 import type { IpAddress } from "../wire/address.ts";
 
 /** A packet a raw socket received. */
@@ -46,17 +47,6 @@ export interface RawHost {
 /** What the stack does with a packet the socket wants sent; false if it must wait. */
 export type RawEmit = (p: RawSend, sock: RawSocket) => boolean;
 
-/**
- * Linux's skb truesize of a received raw packet of `len` bytes on loopback, counted against
- * SO_RCVBUF: data, headers and shared info in a power-of-two allocation plus the sk_buff.
- */
-export function rawTruesize(len: number): number {
-  const need = len + 28 + 32 + 320;
-  let alloc = 512;
-  while (alloc < need) alloc *= 2;
-  return alloc + 256;
-}
-
 export class RawSocket {
   readonly #host: RawHost;
   /** 4 or 6. Immutable. */
@@ -73,14 +63,9 @@ export class RawSocket {
   readonly icmp6Filter = new Uint32Array(8);
   /** IPV6_CHECKSUM: the offset of the checksum the stack verifies and fills, -1 for none. */
   checksumOffset = -1;
-  /** SO_RCVBUF: packets are taken while the queue's memory is within it. */
-  receiveLimit = 212992;
-  #rx: RawPacket[] = [];
-  #rxBytes = 0;
-  #tx: RawSend[] = [];
-  #received = 0;
+  /** Received packets (IPv4 and IPv6 headers: 28 bytes of headroom) and packets to send. */
+  readonly #q = new MessageQueues<RawPacket, RawSend>(28);
   #closed = false;
-  readonly #txLimit = 256;
 
   constructor(host: RawHost, version: 4 | 6, protocol: number) {
     this.#host = host;
@@ -93,50 +78,52 @@ export class RawSocket {
     return this.#closed;
   }
 
+  /** SO_RCVBUF: packets are taken while the queue's memory is within it. */
+  get receiveLimit(): number {
+    return this.#q.receiveLimit;
+  }
+
+  set receiveLimit(n: number) {
+    this.#q.receiveLimit = n;
+  }
+
   /** Packets received so far plus one if one is queued (for edge-triggered waiters). */
   get rxSignature(): number {
-    return this.#received + this.#rx.length;
+    return this.#q.rxSignature;
   }
 
   /** The next packet's length, 0 if none (FIONREAD). */
   get nextLength(): number {
-    return this.#rx[0]?.data.length ?? 0;
+    return this.#q.nextLength;
   }
 
   get queued(): number {
-    return this.#rx.length;
+    return this.#q.queued;
   }
 
   /** The next packet, left queued (MSG_PEEK), or null. */
   peek(): RawPacket | null {
-    return this.#rx[0] ?? null;
+    return this.#q.peek();
   }
 
   /** Takes the next packet, or null. */
   take(): RawPacket | null {
-    const p = this.#rx.shift();
-    if (p === undefined) return null;
-    this.#rxBytes -= rawTruesize(p.data.length);
-    return p;
+    return this.#q.take();
   }
 
   /** Queues a packet to send; false if the queue is full. */
   send(p: RawSend): boolean {
-    if (this.#closed || this.#tx.length >= this.#txLimit) return false;
-    this.#tx.push({ ...p, data: p.data.slice() });
-    return true;
+    return !this.#closed && this.#q.send(p);
   }
 
   get writable(): boolean {
-    return this.#tx.length < this.#txLimit;
+    return this.#q.writable;
   }
 
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#rx = [];
-    this.#rxBytes = 0;
-    this.#tx = [];
+    this.#q.clear();
     this.#host.rawUnregister(this);
   }
 
@@ -160,26 +147,14 @@ export class RawSocket {
 
   /** Queues a received packet (copied) if the receive buffer has room, as Linux's sock_queue_rcv_skb. */
   deliver(p: RawPacket): void {
-    if (this.#closed) return;
-    // Taken while the memory already queued is within the limit (Linux's __sock_queue_rcv_skb
-    // checks sk_rmem_alloc >= sk_rcvbuf before charging the new one).
-    if (this.#rxBytes >= this.receiveLimit) return;
-    this.#rx.push({ ...p, data: p.data.slice() });
-    this.#rxBytes += rawTruesize(p.data.length);
-    this.#received++;
+    if (!this.#closed) this.#q.receive(p);
   }
 
   pollAt(now: number): number | null {
-    return this.#tx.length > 0 ? now : null;
+    return this.#q.sending ? now : null;
   }
 
   dispatch(emit: RawEmit): boolean {
-    let sent = false;
-    while (this.#tx.length > 0) {
-      if (!emit(this.#tx[0]!, this)) break;
-      this.#tx.shift();
-      sent = true;
-    }
-    return sent;
+    return this.#q.dispatch((p) => emit(p, this));
   }
 }
