@@ -40,7 +40,7 @@ import { OverlayFilesystem } from "./overlay/overlay.ts";
 import { TmpfsFilesystem } from "./tmpfs/tmpfs.ts";
 import { hostStdio, type OutputMeter } from "./host_file.ts";
 import { nowNs } from "./tmpfs/tmpfs.ts";
-import { CAP_CHOWN, CAP_FOWNER, CAP_FSETID, CAP_MKNOD, CAP_SYS_ADMIN } from "../abi/linux/capability.ts";
+import { CAP_CHOWN, CAP_FSETID, CAP_MKNOD, CAP_SYS_ADMIN } from "../abi/linux/capability.ts";
 import {
   checkLandlock, checkLandlockRefer, FS_MAKE_REG, landlockAllows, FS_READ_DIR, FS_READ_FILE, FS_TRUNCATE, FS_WRITE_FILE, makeRight,
   removeRight,
@@ -243,7 +243,7 @@ export class VirtualFilesystem {
       if ((flags & O_TRUNC) && type === S_IFREG) access |= FS_TRUNCATE;
       checkLandlock(ctx.landlock, loc, access);
     }
-    if ((flags & O_NOATIME) && ctx.creds.fsuid !== d.uid && !ctx.creds.hasCap(CAP_FOWNER)) throw EPERM;
+    if ((flags & O_NOATIME) && !isOwnerOrRoot(ctx.creds, d.uid)) throw EPERM;
     // A directory cannot do direct I/O (do_dentry_open: no FMODE_CAN_ODIRECT).
     if ((flags & O_DIRECT) && type === S_IFDIR) throw EINVAL;
     if ((flags & O_TRUNC) && type === S_IFREG) d.setattr({ size: 0 });
@@ -559,7 +559,7 @@ export class VirtualFilesystem {
     this.#checkWritable(loc);
     if (!isOwnerOrRoot(ctx.creds, d.uid)) throw EPERM;
     let m = mode & 0o7777;
-    if ((m & S_ISGID) && !ctx.creds.inGroup(d.gid) && !ctx.creds.hasCap(CAP_FSETID)) m &= ~S_ISGID;
+    if ((m & S_ISGID) && !ctx.creds.inGroup(d.gid) && !ctx.creds.hasCapOver(CAP_FSETID, d.uid, d.gid)) m &= ~S_ISGID;
     d.setattr({ mode: m });
     // An access ACL follows the new bits (Linux's posix_acl_chmod).
     const acl = d.acl;
@@ -572,8 +572,8 @@ export class VirtualFilesystem {
     const d = loc.dentry;
     this.#checkWritable(loc);
     const c = ctx.creds;
-    if (uid !== -1 && !(c.fsuid === d.uid && uid === d.uid) && !c.hasCap(CAP_CHOWN)) throw EPERM;
-    if (gid !== -1 && !(c.fsuid === d.uid && (c.inGroup(gid) || gid === d.gid)) && !c.hasCap(CAP_CHOWN)) throw EPERM;
+    if (uid !== -1 && !(c.fsuid === d.uid && uid === d.uid) && !c.hasCapOver(CAP_CHOWN, d.uid, d.gid)) throw EPERM;
+    if (gid !== -1 && !(c.fsuid === d.uid && (c.inGroup(gid) || gid === d.gid)) && !c.hasCapOver(CAP_CHOWN, d.uid, d.gid)) throw EPERM;
     const attr: { uid?: number; gid?: number; mode?: number } = {};
     if (uid !== -1) attr.uid = uid;
     if (gid !== -1) attr.gid = gid;
@@ -583,7 +583,7 @@ export class VirtualFilesystem {
     const killPriv = !d.isDir && !d.isSymlink;
     if (killPriv) {
       let m = d.mode & 0o7777 & ~S_ISUID;
-      if ((d.mode & S_IXGRP) || !(c.inGroup(d.gid) || c.hasCap(CAP_FSETID))) m &= ~S_ISGID;
+      if ((d.mode & S_IXGRP) || !(c.inGroup(d.gid) || c.hasCapOver(CAP_FSETID, d.uid, d.gid))) m &= ~S_ISGID;
       if (m !== (d.mode & 0o7777)) attr.mode = m;
     }
     d.setattr(attr);
@@ -718,7 +718,7 @@ export class VirtualFilesystem {
         mode = (mode & ~0o777) | m.bits;
         if (m.equiv) acl = null;
       }
-      if (!c.inGroup(d.gid) && !c.hasCap(CAP_FSETID)) mode &= ~S_ISGID;
+      if (!c.inGroup(d.gid) && !c.hasCapOver(CAP_FSETID, d.uid, d.gid)) mode &= ~S_ISGID;
     }
     d.setAcl(type, acl, removal);
     if (mode !== (d.mode & 0o7777)) d.setattr({ mode });
@@ -778,7 +778,7 @@ function newFileAttrs(ctx: PathContext, parent: Dentry, mode: number): NewFileAc
     gid = parent.gid;
     if ((mode & S_IFMT) === S_IFDIR) mode |= S_ISGID;
   }
-  if ((mode & S_IFMT) !== S_IFDIR && (mode & S_ISGID) && (mode & S_IXGRP) && !c.inGroup(gid) && !c.hasCap(CAP_FSETID)) {
+  if ((mode & S_IFMT) !== S_IFDIR && (mode & S_ISGID) && (mode & S_IXGRP) && !c.inGroup(gid) && !c.hasCapOver(CAP_FSETID, parent.uid, parent.gid)) {
     mode &= ~S_ISGID;
   }
   const dflt = (mode & S_IFMT) === S_IFLNK ? null : parent.defaultAcl;

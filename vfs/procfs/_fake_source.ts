@@ -42,6 +42,9 @@ export class FakeProcess implements ProcProcess {
   oomScoreAdj = 0;
   cgroupLine = "0::/\n";
   cgroupNsIno = 4026531835;
+  nsOf(_type: string): { ino: number; ns: object } | null {
+    return null;
+  }
   mem: ProcMemory | null = null;
   memoryBytes = new Uint8Array(0);
   memoryBase = 0;

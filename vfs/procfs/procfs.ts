@@ -53,6 +53,7 @@ import {
 import { dtFromMode } from "../hostfs/hostfs.ts";
 import type { NetFileKind, ProcCaller, ProcMemAccess, ProcProcess, ProcSource, ProcThread } from "./source.ts";
 import { LocatedFile } from "../located_file.ts";
+import { IdMapFile } from "./id_map_file.ts";
 import { AnonInodeFile } from "../anon_file.ts";
 import { MemFd } from "../memfd.ts";
 import * as r from "./render.ts";
@@ -95,7 +96,7 @@ export class ProcFilesystem extends KernFilesystem {
 }
 
 function mayInspect(c: ProcCaller, p: ProcProcess): boolean {
-  return c.pid === p.pid || c.creds.hasCap(CAP_SYS_PTRACE) ||
+  return c.pid === p.pid || c.creds.capableIn(p.creds.userNs, CAP_SYS_PTRACE) ||
     (c.creds.fsuid === p.creds.uid && c.creds.fsuid === p.creds.euid && c.creds.fsuid === p.creds.suid);
 }
 
@@ -378,20 +379,22 @@ function countThreads(src: ProcSource): { running: number; blocked: number; tota
 /** What each entry of a PID (or TID) directory is. */
 type PidEntryKind =
   | "stat" | "status" | "statm" | "cmdline" | "environ" | "maps" | "limits" | "mounts" | "mountinfo"
-  | "comm" | "oom_score_adj" | "oom_score" | "cgroup" | "uid_map" | "gid_map" | "wchan" | "auxv"
+  | "comm" | "oom_score_adj" | "oom_score" | "cgroup" | "uid_map" | "gid_map" | "projid_map" | "setgroups" | "wchan" | "auxv"
   | "mem" | "io" | "coredump_filter" | "children" | "exe" | "cwd" | "root" | "fd" | "fdinfo" | "task" | "ns" | "net";
 
 /** [name, kind, mode bits]; links and directories get their type from the kind. */
 const PID_ENTRIES: ReadonlyArray<[PidEntryKind, number]> = [
   ["auxv", 0o400], ["cgroup", 0o444], ["children", 0o444], ["cmdline", 0o444], ["comm", 0o644], ["coredump_filter", 0o644],
   ["cwd", 0o777], ["environ", 0o400], ["io", 0o400],
-  ["exe", 0o777], ["fd", 0o500], ["fdinfo", 0o555], ["gid_map", 0o444], ["limits", 0o444],
+  ["exe", 0o777], ["fd", 0o500], ["fdinfo", 0o555], ["gid_map", 0o644], ["limits", 0o444],
   ["maps", 0o444], ["mem", 0o600], ["mountinfo", 0o444], ["mounts", 0o444], ["net", 0o555], ["ns", 0o511], ["oom_score", 0o444],
-  ["oom_score_adj", 0o644], ["root", 0o777], ["stat", 0o444], ["statm", 0o444], ["status", 0o444],
-  ["task", 0o555], ["uid_map", 0o444], ["wchan", 0o444],
+  ["oom_score_adj", 0o644], ["projid_map", 0o644], ["root", 0o777], ["setgroups", 0o644], ["stat", 0o444], ["statm", 0o444],
+  ["status", 0o444], ["task", 0o555], ["uid_map", 0o644], ["wchan", 0o444],
 ];
 const PID_ENTRY_MODES: ReadonlyMap<string, number> = new Map(PID_ENTRIES);
 const LINK_KINDS = new Set<string>(["exe", "cwd", "root"]);
+/** The files of the process's user namespace (vfs/procfs/id_map_file.ts). */
+const ID_MAP_KINDS = new Set<string>(["uid_map", "gid_map", "projid_map", "setgroups"]);
 const DIR_KINDS = new Set<string>(["fd", "fdinfo", "task", "ns", "net"]);
 
 /** @savable /proc/PID, or /proc/PID/task/TID when tid is set. */
@@ -476,7 +479,8 @@ class PidFile extends GeneratedFile {
   }
 
   override get writable(): boolean {
-    return this.kind === "oom_score_adj" || this.kind === "comm" || this.kind === "mem" || this.kind === "coredump_filter";
+    return this.kind === "oom_score_adj" || this.kind === "comm" || this.kind === "mem" || this.kind === "coredump_filter" ||
+      ID_MAP_KINDS.has(this.kind);
   }
 
   /**
@@ -489,6 +493,15 @@ class PidFile extends GeneratedFile {
       const p = this.pfs.source.process(this.pid);
       if (p === null) throw ESRCH;
       this.pfs.checkAccess(p);
+    }
+    if (ID_MAP_KINDS.has(this.kind)) {
+      // The process's user namespace as of now, and the opener's credentials (file->f_cred).
+      const p = this.pfs.source.process(this.pid);
+      if (p === null) throw ESRCH;
+      const src = this.pfs.source;
+      const opener = src.caller()?.creds ?? p.creds;
+      const kind = this.kind === "setgroups" ? "setgroups" : this.kind.slice(0, -4) as "uid" | "gid" | "projid";
+      return new IdMapFile(loc, flags, p.creds.userNs, kind, opener, () => src.caller()?.creds ?? opener);
     }
     if (this.kind !== "mem") return super.open(loc, flags);
     const p = this.pfs.source.process(this.pid);
@@ -533,8 +546,6 @@ class PidFile extends GeneratedFile {
   }
 
   render(): string | Uint8Array {
-    // The user namespace's maps stay readable through a descriptor opened before the exit.
-    if (this.kind === "uid_map" || this.kind === "gid_map") return "         0          0 4294967295\n";
     const p = this.#process();
     const src = this.pfs.source;
     switch (this.kind) {
@@ -558,7 +569,7 @@ class PidFile extends GeneratedFile {
       case "status": {
         const fds = p.fds();
         const fdSize = Math.max(64, 2 ** Math.ceil(Math.log2((fds[fds.length - 1] ?? 0) + 1)));
-        return r.renderStatus(p, this.#thread(p), this.#exePath(p), fdSize, src.system().ncpus);
+        return r.renderStatus(p, this.#thread(p), this.#exePath(p), fdSize, src.system().ncpus, src.caller()?.creds.userNs);
       }
       case "statm":
         return r.renderStatm(p, this.#exePath(p));
@@ -888,9 +899,13 @@ const NAMESPACES: ReadonlyArray<[string, string, number]> = [
 ];
 const NSFS_MAGIC = 0x6e736673;
 
-/** @savable A namespace's inode, where a /proc/PID/ns link leads (nsfs's). */
-class NsNode extends FixedFile {
-  constructor(kfs: KernFilesystem, parent: KDentry, name: string, readonly nsIno: number) {
+/**
+ * @savable A namespace's inode, where a /proc/PID/ns link leads (nsfs's). `ns` is the namespace
+ * itself for one setns(2) can join by it (a user, UTS or IPC namespace made after the first);
+ * null for the sandbox's first of each type.
+ */
+export class NsNode extends FixedFile {
+  constructor(kfs: KernFilesystem, parent: KDentry, name: string, readonly nsIno: number, readonly ns: object | null = null) {
     super(kfs, parent, name, "", 0o444);
   }
 
@@ -911,12 +926,17 @@ export function makeNsfs(): { mount: Mount; nodes: Map<string, NsNode> } {
   return { mount: new Mount({ id: 0, fs, root, parent: null, mountpoint: null, readonly: false }), nodes };
 }
 
-/** The nsfs inode of namespace `type:[ino]`: the first one of its type, or one made now. */
-function nsfsNode(nsfs: { mount: Mount; nodes: Map<string, KDentry> }, type: string, ino: number): KDentry {
+/**
+ * The nsfs inode of namespace `type:[ino]`: the first one of its type, or one made now. A
+ * namespace object (`ns`) gets an inode of its own each time, not kept in the directory: the
+ * namespace lives as long as a task or an open descriptor holds it, as Linux's nsfs inodes.
+ */
+function nsfsNode(nsfs: { mount: Mount; nodes: Map<string, KDentry> }, type: string, ino: number, ns: object | null): KDentry {
   const first = nsfs.nodes.get(type)!;
   if (first.ino === ino) return first;
   const root = nsfs.mount.root as StaticDir;
   const name = `${type}:[${ino}]`;
+  if (ns !== null) return new NsNode(root.kfs, root, name, ino, ns);
   return (root.entries.get(name) as NsNode | undefined) ?? root.add(new NsNode(root.kfs, root, name, ino));
 }
 
@@ -930,9 +950,10 @@ class NsDir extends KDentry {
     const ns = NAMESPACES.find(([n]) => n === name);
     const p = this.pfs.source.process(this.pid);
     if (ns === undefined || p === null) return null;
-    // The cgroup namespace may be one of the process's own (unshare, clone, setns).
-    const ino = name === "cgroup" ? p.cgroupNsIno : ns[2];
-    return new NsLink(this.pfs, this, name, ns[1], ino, this.pid, this.uid, this.gid);
+    // The cgroup, user, UTS and IPC namespaces may be one of the process's own (unshare, clone, setns).
+    const own = p.nsOf(ns[1]);
+    const ino = name === "cgroup" ? p.cgroupNsIno : own?.ino ?? ns[2];
+    return new NsLink(this.pfs, this, name, ns[1], ino, this.pid, this.uid, this.gid, own?.ns ?? null);
   }
 
   override children(): DirEntry[] {
@@ -951,6 +972,7 @@ class NsLink extends KSymlink {
     readonly pid: number,
     uid: number,
     gid: number,
+    readonly ns: object | null = null,
   ) {
     super(pfs, parent, name, { uid, gid });
   }
@@ -969,7 +991,7 @@ class NsLink extends KSymlink {
 
   override magicLink(): Location {
     this.#check();
-    return new Location(this.pfs.nsfs.mount, nsfsNode(this.pfs.nsfs, this.nsType, this.nsIno));
+    return new Location(this.pfs.nsfs.mount, nsfsNode(this.pfs.nsfs, this.nsType, this.nsIno, this.ns));
   }
 }
 

@@ -58,8 +58,15 @@ const sysFchmodat2: SyscallFn = (t, a) => {
   return chmod(t, target(t, a.fd(0), a.pointer(1), flags), a.uint(2));
 };
 
+/**
+ * chown's ids are the caller's user namespace's: each one but -1 must map to a kernel id
+ * (EINVAL, after the path is resolved, as Linux's chown_common).
+ */
 function chown(t: Task, loc: Location | null, uid: number, gid: number): number {
-  if (loc !== null) t.kernel.vfs.chown(pathCtx(t), loc, uid, gid);
+  const ns = t.creds.userNs;
+  const kuid = uid === -1 ? -1 : ns.kuid(uid >>> 0), kgid = gid === -1 ? -1 : ns.kgid(gid >>> 0);
+  if ((uid !== -1 && kuid < 0) || (gid !== -1 && kgid < 0)) throw EINVAL;
+  if (loc !== null) t.kernel.vfs.chown(pathCtx(t), loc, kuid, kgid);
   return 0;
 }
 
