@@ -89,6 +89,7 @@ export const LEDGER: readonly LedgerEntry[] = [
       faultInfo: "set as a group dies of a fault, for the CLI's report of init's death; init is alive at a checkpoint",
     },
     refused: {
+      exitLandlock: "a zombie whose last task was restricted by Landlock",
       oomKilled: "a process the OOM killer chose",
       vforkPending: "a vfork child that has not exec'd",
       processKeyring: "a keyring (keyctl): a checkpoint refuses a sandbox with keyrings",
@@ -237,6 +238,9 @@ export const LEDGER: readonly LedgerEntry[] = [
       queuedBytes: "recounted from the restored queue",
       wmem: "recounted from the charges of the restored messages",
       roomWaiters: "a sender re-registers as its restarted send, or its poll or epoll registration, finds no room",
+    },
+    refused: {
+      landlock: "its maker's Landlock domain: a socket made under one is refused (sandbox.ts saveSocket)",
     },
   },
   {

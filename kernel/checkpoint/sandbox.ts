@@ -422,6 +422,7 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
     throw new CheckpointError("a task is in a cgroup namespace of its own: not saved yet");
   }
   if (groups.some((tg) => !tg.zombie && (tg.mm.aio?.size ?? 0) > 0)) throw new CheckpointError("asynchronous I/O contexts (io_setup) exist: not saved yet");
+  if (groups.some((tg) => tg.exitLandlock !== null)) throw new CheckpointError("a zombie was restricted by Landlock: not saved yet");
   const processes = groups.map((tg) => saveProcess(tg, c));
   const consoleTerm = k.tty.console;
   const console = consoleTerm === null || consoleTerm.hungUp ? null : c.terminals.ref(consoleTerm, () => saveTerminal(consoleTerm));
@@ -572,6 +573,7 @@ function saveTerminalRef(t: Terminal, c: SaveContext): number {
 }
 
 function saveSocket(so: UnixSocket, c: SaveContext): number {
+  if (so.landlock !== null) throw new CheckpointError("a unix socket made under a Landlock domain: not saved yet");
   return c.sockets.ref(so, () => saveUnixSocket(so, (o) => saveSocket(o, c), (f) => saveFile(f, c)));
 }
 
