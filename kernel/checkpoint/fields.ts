@@ -56,6 +56,7 @@ export const LEDGER: readonly LedgerEntry[] = [
       "exe",
       "auxv",
       "lockFuture",
+      "membarrierRegistered",
     ],
     derived: {
       as: "the host address space (stub process): rebuilt, then the saved pages written into it",

@@ -185,6 +185,8 @@ const memorySchema = z.object({
   /** The auxiliary vector (hex), /proc/PID/auxv; mlockall(MCL_FUTURE). */
   auxv: z.string().regex(/^([0-9a-f]{2}){0,1024}$/).optional(),
   lockFuture: z.boolean().optional(),
+  /** membarrier(2)'s registrations (MEMBARRIER_CMD_REGISTER_* bits). */
+  membarrierRegistered: z.number().int().min(0).max(0x3ff).optional(),
 }).strict();
 
 const fdTableSchema = z.object({
@@ -762,6 +764,7 @@ function saveMemory(mm: MemoryManager, ctx: Context, c: SaveContext): SavedMemor
     exe: mm.exe?.path() ?? null,
     auxv: [...mm.auxv].map((b) => b.toString(16).padStart(2, "0")).join(""),
     lockFuture: mm.lockFuture,
+    membarrierRegistered: mm.membarrierRegistered,
   };
 }
 
@@ -1454,6 +1457,7 @@ function restoreMemory(
   mm.executable = m.executable;
   if (m.auxv !== undefined) mm.auxv = Uint8Array.from(m.auxv.match(/../g) ?? [], (h) => parseInt(h, 16));
   mm.lockFuture = m.lockFuture === true;
+  mm.membarrierRegistered = m.membarrierRegistered ?? 0;
   if (m.exe !== null) {
     try {
       const root = k.vfs.root();
