@@ -5,7 +5,9 @@
  * Changes (RTM_NEW*, RTM_DEL*) need CAP_NET_ADMIN (EPERM without); with it, IPv4 addresses are
  * added and removed (RTM_NEWADDR/RTM_DELADDR, with their networks' on-link routes), and unicast
  * routes of the main table (RTM_NEWROUTE/RTM_DELROUTE), and lookup rules (RTM_NEWRULE/RTM_DELRULE); a checkpoint then refuses the sandbox
- * (Net.configChanged); link changes that change nothing are acked,
+ * (Net.configChanged); link changes that change nothing are acked, a TUN/TAP device goes up
+ * and down and a TAP takes a MAC (kernel/net_tun.ts), RTNLGRP_LINK members hear of devices
+ * appearing, changing and going,
  * removing a link is EOPNOTSUPP as for loopback, and other changes are not supported yet
  * (EOPNOTSUPP). RTM_GETRULE dumps Linux's default rules.
  *
