@@ -1443,18 +1443,32 @@ export class PtracePlatform implements Platform {
    */
   #confine(ctx: PtraceContext): void {
     const as = ctx.addressSpace, pid = as.pid;
+    const refusals: number[] = [];
     const put = (bytes: Uint8Array) => {
       if (ffi.vmWrite(pid, STUB_DATA, bytes) !== bytes.length) throw new Error("Cannot write a new stub's data page");
     };
     const must = (r: number, what: string) => {
-      if (r < 0) throw new Error(`The host refused to confine a stub: ${what} failed with errno ${-r}`);
+      if (r < 0) {
+        const why = refusals.length > 0 && !ns.includes("user")
+          ? ` (no user namespace: unshare failed with errnos ${refusals.join(", ")})`
+          : "";
+        throw new Error(`The host refused to confine a stub: ${what} failed with errno ${-r}${why}`);
+      }
       return r;
     };
     let ns: string[] = [];
-    for (const [flags, names] of NAMESPACE_CHOICES) {
-      if (as.inject(ctx, SYS_unshare, [flags]) === 0) {
-        ns = names;
-        break;
+    // Twice: a refusal can be transient (ENOMEM, or a namespace count at its limit while other
+    // sandboxes end), and without the user namespace the stub keeps no CAP_SETPCAP once the
+    // sentry confined itself, so the bounding-set drops below would fail (their error then
+    // carries these errnos).
+    for (let attempt = 0; attempt < 2 && ns.length === 0; attempt++) {
+      for (const [flags, names] of NAMESPACE_CHOICES) {
+        const r = as.inject(ctx, SYS_unshare, [flags]);
+        if (r === 0) {
+          ns = names;
+          break;
+        }
+        refusals.push(-r);
       }
     }
     const emptyRoot = ns.includes("mnt") && this.#emptyRoot(ctx);
