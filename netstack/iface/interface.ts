@@ -27,6 +27,8 @@ export class Interface {
   readonly mac: EthernetAddress | null;
   readonly neighbors: NeighborCache = new NeighborCache();
   #addresses: IpCidr[] = [];
+  /** Deleted (Stack.removeInterface): it holds no address and takes no frame. */
+  #removed = false;
 
   constructor(index: number, opts: InterfaceOptions) {
     this.index = index;
@@ -36,6 +38,17 @@ export class Interface {
     }
     this.mac = opts.device.medium === "ethernet" ? opts.mac! : null;
     for (const a of opts.addresses ?? []) this.addAddress(typeof a === "string" ? IpCidr.parse(a) : a);
+  }
+
+  get removed(): boolean {
+    return this.#removed;
+  }
+
+  /** For Stack.removeInterface. */
+  remove(): void {
+    this.#removed = true;
+    this.#addresses = [];
+    this.neighbors.clear();
   }
 
   get medium(): Medium {

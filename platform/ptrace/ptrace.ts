@@ -39,6 +39,7 @@ const SYS_prctl = 157;
 const SYS_setrlimit = 160;
 const SYS_capset = 126;
 const SYS_unshare = 272;
+const SYS_membarrier = 324;
 const SYS_chdir = 80;
 const SYS_pivot_root = 155;
 const SYS_mount = 165;
@@ -1981,6 +1982,15 @@ export class PtracePlatform implements Platform {
     if (mf === null || length <= 0 || length % PAGE !== 0) return null;
     const off = mf.ranges.allocate(length);
     return off < 0 ? null : new FileCowMemory(mf, off, length);
+  }
+
+  /**
+   * The host's MEMBARRIER_CMD_GLOBAL: application threads are host threads of the stubs, on any
+   * CPU, and the host's global barrier (an RCU grace period: every CPU passes a context switch
+   * or a barrier) reaches them all, as gVisor's ptrace platform does. EINVAL with nohz_full.
+   */
+  memoryBarrier(): boolean {
+    return ffi.rawSyscall(SYS_membarrier, 1n /* MEMBARRIER_CMD_GLOBAL */) === 0;
   }
 
   memoryFileBytes(): number {
