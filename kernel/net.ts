@@ -39,6 +39,7 @@ import { Forwarder, type HostEndpoint, SANDBOX_NET } from "./net_forward.ts";
 import { PublishListener } from "./net_host.ts";
 import type { DeadlineTarget } from "./timers.ts";
 import { monotonicNs } from "./time.ts";
+import { IPV4_LAYOUT, IPV6_LAYOUT, XtFamily } from "./netfilter/x_tables.ts";
 import { writeAllSync } from "./write_all.ts";
 import type { TunDevice } from "./net_tun.ts";
 
@@ -176,6 +177,20 @@ export class Net implements DeadlineTarget {
    * is then refused, as the restoring kernel makes them anew from its --network.
    */
   configChanged = false;
+  /** The iptables and ip6tables tables (kernel/netfilter), made at first use. */
+  #iptables: XtFamily | null = null;
+  #ip6tables: XtFamily | null = null;
+
+  /** The legacy iptables of this namespace for IPv4 (v6 false) or IPv6. */
+  xtables(v6: boolean): XtFamily {
+    if (v6) return this.#ip6tables ??= new XtFamily(IPV6_LAYOUT);
+    return this.#iptables ??= new XtFamily(IPV4_LAYOUT);
+  }
+
+  /** Whether a program replaced or counted an iptables table: a checkpoint refuses the sandbox then. */
+  get xtablesChanged(): boolean {
+    return (this.#iptables?.changed ?? false) || (this.#ip6tables?.changed ?? false);
+  }
   /**
    * Policy routing rules added by programs (RTM_NEWRULE), after Linux's defaults in dumps: each
    * a family, its fib_rule_hdr (12 bytes) and its attributes (FRA_PRIORITY, FRA_DST, FRA_SRC,

@@ -417,6 +417,7 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
     throw new CheckpointError("a TUN/TAP device was deleted (the restored stack would number interfaces anew): not saved yet");
   }
   if (k.net.configChanged) throw new CheckpointError("the network's addresses or routes were changed (rtnetlink): not saved yet");
+  if (k.net.xtablesChanged) throw new CheckpointError("the iptables tables were replaced or counted (IPT_SO_SET_REPLACE): not saved yet");
   // The cgroup2 hierarchy is not in the image: refused once it is mounted or changed.
   if (k.vfs.mounts().some((m) => m.fs === k.cgroups)) throw new CheckpointError("a cgroup2 filesystem is mounted: not saved yet");
   if (k.cgroups.changed || k.cgroups.nsdelegate || groups.some((tg) => tg.cgroup !== null)) {

@@ -34,6 +34,8 @@ import { CAP_NET_ADMIN, CAP_NET_RAW } from "../../../abi/linux/capability.ts";
 const IFNAMSIZ = 16;
 import { bufferSize, NET_CORE, SOCK_MIN_RCVBUF, SOCK_MIN_SNDBUF } from "../sockopt.ts";
 import { type Endpoint, parseSockaddr } from "./sockaddr.ts";
+import { isXtOption } from "../../netfilter/sockopt.ts";
+import type { XtFamily } from "../../netfilter/x_tables.ts";
 
 /** A netstack error as the application's errno; other exceptions pass through. */
 export function linuxError(e: unknown): unknown {
@@ -303,6 +305,19 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
     if (level === C.IPPROTO_IP) return this.setIpOpt(name, value);
     if (level === C.IPPROTO_IPV6 && this.family === C.AF_INET6) return this.setIpv6Opt(name, value);
     return this.setProtocolOpt(level, name, value);
+  }
+
+  /**
+   * ip_getsockopt/ip_setsockopt hand SOL_IP options they do not know to netfilter, for an AF_INET
+   * socket and for an AF_INET6 one that is not raw (ipv6_getsockopt passes SOL_IP on to UDP's);
+   * ipv6_getsockopt hands it SOL_IPV6 ones.
+   */
+  override xtablesFor(level: number, name: number, set: boolean): { fam: XtFamily; v6: boolean } | null {
+    let v6: boolean;
+    if (level === C.IPPROTO_IP && (this.family === C.AF_INET || this.type !== C.SOCK_RAW)) v6 = false;
+    else if (level === C.IPPROTO_IPV6 && this.family === C.AF_INET6) v6 = true;
+    else return null;
+    return isXtOption(v6, name, set) ? { fam: this.net.xtables(v6), v6 } : null;
   }
 
   /** IPPROTO_TCP and the like; ENOPROTOOPT by default. */
