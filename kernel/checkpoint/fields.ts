@@ -325,7 +325,7 @@ export const LEDGER: readonly LedgerEntry[] = [
     className: "TcpSocket",
     saved: [
       "#opts", "#state", "#localAddr", "#localPort", "#remote", "#bound", "#registered", "wildcardVersion", "reuseAddr",
-      "reusePort", "#backlog", "#synBacklog", "#synQueueLen", "#acceptQueue", "#parent", "#rx", "#tx", "#assembler", "#iss",
+      "reusePort", "boundDevice", "#backlog", "#synBacklog", "#synQueueLen", "#acceptQueue", "#parent", "#rx", "#tx", "#assembler", "#iss",
       "#sndUna", "#sndNxt", "#sndMax", "#sndWnd", "#maxSndWnd", "#sndWl1", "#sndWl2", "#sndMss", "#rcvMss", "#sndShift",
       "#offload", "#irs", "#rcvNxt", "#rcvShift", "#rxFinSeq", "#finReceived", "#wsEnabled", "#tsEnabled", "#tsOffset",
       "#tsRecent", "#sackEnabled", "#lastAckSent", "#synPending", "#finQueued", "#finAcked", "#rstPending", "#rstPendingFor",
@@ -375,7 +375,7 @@ export const LEDGER: readonly LedgerEntry[] = [
     file: "netstack/udp/udp_socket.ts",
     className: "UdpSocket",
     saved: [
-      "#localAddr", "#localPort", "#bound", "wildcardVersion", "reuseAddr", "reusePort", "#remote", "#rx", "#tx", "#rxLimit",
+      "#localAddr", "#localPort", "#bound", "wildcardVersion", "reuseAddr", "reusePort", "boundDevice", "#remote", "#rx", "#tx", "#rxLimit",
       "#txLimit", "#error", "drops", "#portLocked", "recvErr", "#errQueue", "multicastLoop", "multicastIf", "multicastIfAddr", "groups",
     ],
     derived: {
@@ -400,7 +400,7 @@ export const LEDGER: readonly LedgerEntry[] = [
   {
     file: "kernel/socket/inet/inet_socket.ts",
     className: "InetSocketFile",
-    saved: ["family", "uid", "v6only", "reuseAddr", "reusePort", "keepalive", "broadcast", "lingerOn", "lingerSecs", "ttl", "tos", "sndBuf", "rcvBuf", "#flags"],
+    saved: ["family", "uid", "v6only", "reuseAddr", "reusePort", "boundDev", "keepalive", "broadcast", "lingerOn", "lingerSecs", "ttl", "tos", "sndBuf", "rcvBuf", "#flags"],
     derived: {
       net: "the restoring kernel's network",
       "#lastEvents": "what the wait queue was last told: recomputed at the first poll round, and sleepers re-register as their syscalls run again",

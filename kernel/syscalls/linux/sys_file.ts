@@ -28,6 +28,8 @@ import { F_ADD_SEALS, F_GET_SEALS, fcntlSeals } from "./sys_memfd.ts";
 import { fcntlLock, LOCK_COMMANDS } from "./sys_lock.ts";
 import { TtyFile } from "../../../vfs/tty/mod.ts";
 import { resolveTtyOpen, ttyIoctl } from "./_tty.ts";
+import { TunFile, tunIoctl } from "../../net_tun.ts";
+import { TunNodeFile } from "../../../vfs/devices.ts";
 import { CAP_SYS_RESOURCE } from "../../../abi/linux/capability.ts";
 
 /** Status flags F_SETFL may change; the access mode and creation flags stay. */
@@ -64,6 +66,11 @@ function openAt(t: Task, dirfd: number, pathAddr: number, flags: number, mode: n
       if (loc !== null && (opened.stat().mode & S_IFMT) === S_IFREG) log.fileWritten(loc.path(), t.tg.tgid, !existed);
     }
     file = resolveTtyOpen(t, opened, flags);
+    if (file instanceof TunNodeFile) {
+      const f = file;
+      file = new TunFile(t.kernel.net, f.nodeLocation, f.flags);
+      f.decRef();
+    }
   }
   if (file instanceof FifoEnd && file.waitingForPartner()) {
     t.syscallState = { pendingFile: file } satisfies FifoOpenState;
@@ -238,6 +245,7 @@ const sysIoctl: SyscallFn = (t, a) => {
     }
     default:
       if (file instanceof TtyFile) return ttyIoctl(t, file, cmd, arg);
+      if (file instanceof TunFile) return tunIoctl(t, file, cmd, arg);
       // sock_ioctl: what no family handles goes to the network devices (netdevice(7)).
       if (file instanceof SocketFile && isNetdeviceIoctl(cmd)) return netdeviceIoctl(t.kernel.net, file.family, cmd, arg, t);
       return file.ioctl(cmd, arg, t);

@@ -37,6 +37,8 @@ import { EVENT_ERR, EVENT_IN, EVENT_OUT } from "../../../waiter/mod.ts";
 import { monotonicNs } from "../../time.ts";
 import { type ControlMessages, SocketFile, socketFamily } from "../../socket/mod.ts";
 import { intOption } from "../../socket/sockopt.ts";
+import { type XtCaller, xtGetsockopt, xtSetsockopt } from "../../netfilter/sockopt.ts";
+import { CAP_NET_ADMIN } from "../../../abi/linux/capability.ts";
 import { gatherFromUser, type IoSegment, scatterToUser, singleSegment } from "./_file_io.ts";
 import { readTimespecNs } from "./_time.ts";
 import {
@@ -705,12 +707,30 @@ function timevalArgument(value: Uint8Array): number {
   return Number(sec) * 1e9 + Number(usec) * 1e3;
 }
 
+/** What the iptables options need of the caller. */
+function xtCaller(t: Task): XtCaller {
+  return {
+    io: t,
+    // ns_capable over the socket's network namespace: the sandbox has one user namespace.
+    netAdmin: t.creds.hasCap(CAP_NET_ADMIN),
+    notApplied: () =>
+      t.kernel.log.once("iptables-not-applied", "iptables rules are kept and read back but not applied to packets"),
+  };
+}
+
 /** Implements getsockopt(2). The options every socket has are answered here, the rest by the family. */
 const sysGetsockopt: SyscallFn = (t, a) => {
   const sock = socketOf(t, a.fd(0));
   const level = a.int(1), name = a.int(2), optval = a.pointer(3), optlenAddr = a.pointer(4);
   const optlen = t.copyInU32(optlenAddr) | 0;
   if (optlen < 0) throw EINVAL;
+  const xt = sock.xtablesFor(level, name, false);
+  if (xt !== null) {
+    // iptables: the request is in the buffer and the answer written there; optlen stays.
+    xtGetsockopt(xtCaller(t), xt.fam, xt.v6, name, optval, optlen);
+    t.copyOutU32(optlenAddr, optlen);
+    return 0;
+  }
   let value: Uint8Array;
   if (level === SOL_SOCKET && name === SO_TYPE) value = intOption(sock.type, optlen);
   else if (level === SOL_SOCKET && name === SO_DOMAIN) value = intOption(sock.family, optlen);
@@ -734,6 +754,11 @@ const sysSetsockopt: SyscallFn = (t, a) => {
   const sock = socketOf(t, a.fd(0));
   const level = a.int(1), name = a.int(2), optval = a.pointer(3), optlen = a.int(4);
   if (optlen < 0) throw EINVAL;
+  const xt = sock.xtablesFor(level, name, true);
+  if (xt !== null) {
+    xtSetsockopt(xtCaller(t), xt.fam, name, optval, optlen);
+    return 0;
+  }
   const value = optlen === 0 ? new Uint8Array(0) : t.copyIn(optval, Math.min(optlen, MAX_OPTLEN));
   if (level === SOL_SOCKET && (name === SO_RCVTIMEO_OLD || name === SO_RCVTIMEO_NEW)) {
     sock.recvTimeoutNs = timevalArgument(value);
