@@ -443,3 +443,8 @@ Deno.test("a checkpoint refuses a sandbox whose iptables were replaced, in one l
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("int IPPROTO_IP options read with a short optlen come back as one byte, IP_HDRINCL reads 0 on any socket, as natively", async () => {
+  const r = await assertSameAsNative([await compileC("net_ip_optlen")]);
+  assert.match(r.stdout, /type 2 opt 1: \[0: len 0 eeeeeeeeee\] \[1: len 1 c0eeeeeeee\] \[2: len 1 c0eeeeeeee\]/);
+});

@@ -17,7 +17,7 @@ import type { Net } from "../../net.ts";
 import type { Task } from "../../task.ts";
 import type { ControlMessages, RecvRequest, RecvResult, SendRequest } from "../socket.ts";
 import * as C from "./constants.ts";
-import { InetSocketFile, intBytes, intOpt, type NetReadiness } from "./inet_socket.ts";
+import { InetSocketFile, intBytes, intOpt, ipIntBytes, type NetReadiness } from "./inet_socket.ts";
 import { formatSockaddr, parseSockaddr } from "./sockaddr.ts";
 import { Ipv4MulticastOptions } from "./ip_multicast.ts";
 
@@ -29,7 +29,7 @@ export const SOL_RAW = 255;
 export const IPPROTO_RAW = 255;
 export const ICMP_FILTER = 1;
 export const ICMP6_FILTER = 1;
-export const IP_HDRINCL = 3;
+export const IP_HDRINCL = C.IP_HDRINCL;
 export const IPV6_CHECKSUM = 7;
 const SO_DETACH_FILTER = 27;
 
@@ -285,7 +285,7 @@ export class RawSocketFile extends InetSocketFile {
       if (level === C.IPPROTO_IPV6 && name === IPV6_CHECKSUM) return intBytes(this.sock.checksumOffset, optlen);
       if (level === SOL_RAW) throw ENOPROTOOPT;
     }
-    if (this.family === C.AF_INET && level === C.IPPROTO_IP && name === IP_HDRINCL) return intBytes(this.#hdrincl ? 1 : 0, optlen);
+    if (this.family === C.AF_INET && level === C.IPPROTO_IP && name === IP_HDRINCL) return ipIntBytes(this.#hdrincl ? 1 : 0, optlen);
     if (this.family === C.AF_INET && level === C.IPPROTO_IP && name === C.IP_MULTICAST_IF) return this.#mc.getIf(optlen);
     return super.getsockopt(t, level, name, optlen);
   }
