@@ -219,6 +219,8 @@ export const LEDGER: readonly LedgerEntry[] = [
     className: "SocketFile",
     saved: ["recvTimeoutNs", "sendTimeoutNs"],
     derived: {
+      sockFilter: "none after a restore: a socket with a filter is refused in one line (sandbox.ts saveFile)",
+      filterLocked: "false after a restore: a locked socket is refused in one line (sandbox.ts saveFile)",
       ino: "a new number, as sockfs numbers sockets by creation",
       streamVia: "fixed by the family's class",
     },

@@ -323,6 +323,7 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
    */
   override xtablesFor(level: number, name: number, set: boolean): { fam: XtFamily; v6: boolean } | null {
     let v6: boolean;
+    if (this.family !== C.AF_INET && this.family !== C.AF_INET6) return null; // packet sockets
     if (level === C.IPPROTO_IP && (this.family === C.AF_INET || this.type !== C.SOCK_RAW)) v6 = false;
     else if (level === C.IPPROTO_IPV6 && this.family === C.AF_INET6) v6 = true;
     else return null;
