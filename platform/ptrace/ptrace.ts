@@ -39,6 +39,7 @@ const SYS_prctl = 157;
 const SYS_setrlimit = 160;
 const SYS_capset = 126;
 const SYS_unshare = 272;
+const SYS_membarrier = 324;
 const SYS_chdir = 80;
 const SYS_pivot_root = 155;
 const SYS_mount = 165;
@@ -1451,18 +1452,32 @@ export class PtracePlatform implements Platform {
    */
   #confine(ctx: PtraceContext): void {
     const as = ctx.addressSpace, pid = as.pid;
+    const refusals: number[] = [];
     const put = (bytes: Uint8Array) => {
       if (ffi.vmWrite(pid, STUB_DATA, bytes) !== bytes.length) throw new Error("Cannot write a new stub's data page");
     };
     const must = (r: number, what: string) => {
-      if (r < 0) throw new Error(`The host refused to confine a stub: ${what} failed with errno ${-r}`);
+      if (r < 0) {
+        const why = refusals.length > 0 && !ns.includes("user")
+          ? ` (no user namespace: unshare failed with errnos ${refusals.join(", ")})`
+          : "";
+        throw new Error(`The host refused to confine a stub: ${what} failed with errno ${-r}${why}`);
+      }
       return r;
     };
     let ns: string[] = [];
-    for (const [flags, names] of NAMESPACE_CHOICES) {
-      if (as.inject(ctx, SYS_unshare, [flags]) === 0) {
-        ns = names;
-        break;
+    // Twice: a refusal can be transient (ENOMEM, or a namespace count at its limit while other
+    // sandboxes end), and without the user namespace the stub keeps no CAP_SETPCAP once the
+    // sentry confined itself, so the bounding-set drops below would fail (their error then
+    // carries these errnos).
+    for (let attempt = 0; attempt < 2 && ns.length === 0; attempt++) {
+      for (const [flags, names] of NAMESPACE_CHOICES) {
+        const r = as.inject(ctx, SYS_unshare, [flags]);
+        if (r === 0) {
+          ns = names;
+          break;
+        }
+        refusals.push(-r);
       }
     }
     const emptyRoot = ns.includes("mnt") && this.#emptyRoot(ctx);
@@ -1978,6 +1993,15 @@ export class PtracePlatform implements Platform {
     if (mf === null || length <= 0 || length % PAGE !== 0) return null;
     const off = mf.ranges.allocate(length);
     return off < 0 ? null : new FileCowMemory(mf, off, length);
+  }
+
+  /**
+   * The host's MEMBARRIER_CMD_GLOBAL: application threads are host threads of the stubs, on any
+   * CPU, and the host's global barrier (an RCU grace period: every CPU passes a context switch
+   * or a barrier) reaches them all, as gVisor's ptrace platform does. EINVAL with nohz_full.
+   */
+  memoryBarrier(): boolean {
+    return ffi.rawSyscall(SYS_membarrier, 1n /* MEMBARRIER_CMD_GLOBAL */) === 0;
   }
 
   memoryFileBytes(): number {
