@@ -5,6 +5,7 @@
  * @module
  */
 
+import { hostVsyscallProt, VSYSCALL_END, VSYSCALL_START } from "./mm/vsyscall.ts";
 import { CGROUP_NS_INIT_INO } from "../vfs/cgroupfs/cgroupfs.ts";
 import type { WaitQueue } from "../waiter/mod.ts";
 import { EINVAL } from "./errno.ts";
@@ -287,6 +288,11 @@ class ProcessView implements ProcProcess {
       }
       return { start: v.start, end: v.end, prot: v.prot, shared: v.shared, offset: v.offset, dev, ino, name: mapsName(v) };
     });
+    // The vsyscall page is in every address space (outside mm's VMAs), listed last as Linux's gate VMA.
+    const vsyscall = hostVsyscallProt();
+    if (vsyscall !== null) {
+      vmas.push({ start: VSYSCALL_START, end: VSYSCALL_END, prot: vsyscall, shared: false, offset: 0, dev: 0, ino: 0, name: "[vsyscall]" });
+    }
     return {
       vmas, brkStart: mm.brkStart, brk: mm.brk, stackStart: mm.stackBottom, argStart: mm.argStart,
       argEnd: mm.argEnd, envStart: mm.envStart, envEnd: mm.envEnd, auxv: mm.auxv,

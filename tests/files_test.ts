@@ -269,6 +269,10 @@ Deno.test("Landlock (ABI 3): reads, writes, listings, making and removing files,
   await assertSameAsNative([await compileC("landlock")]);
 });
 
+Deno.test("Landlock (ABI 4 to 6): TCP bind and connect by port, ioctl on devices by the rights of the open, and the scopes of signals and abstract unix sockets, as natively (tests/c/landlock_net_scope.c)", async () => {
+  await assertSameAsNative([await compileC("landlock_net_scope")]);
+});
+
 Deno.test("preadv2 and pwritev2: offset -1 uses the file offset, RWF_APPEND, RWF_NOAPPEND, RWF_NOWAIT, and their errors, as natively (tests/c/rwv2.c)", async () => {
   await assertSameAsNative([await compileC("rwv2")]);
 });

@@ -76,11 +76,11 @@ export abstract class FileDescription implements Waitable {
   /** The file's own offset, for read/write/lseek without an explicit offset. */
   offset = 0;
   /**
-   * Landlock denied truncation of the file when it was opened (Linux keeps the rights a file was
-   * opened with): ftruncate(2) is EACCES. Set only under a Landlock domain, which a checkpoint
-   * refuses.
+   * The Landlock rights denied to the file when it was opened (Linux keeps the rights a file was
+   * opened with): FS_TRUNCATE makes ftruncate(2) EACCES, FS_IOCTL_DEV most ioctls of a device.
+   * Set only under a Landlock domain, which a checkpoint refuses.
    */
-  landlockNoTruncate = false;
+  landlockDenied = 0;
   #refs = 1;
   /**
    * Opened by an application's open(2) (vfs/fsnotify.ts): its close is an inotify event. A

@@ -45,7 +45,7 @@ import { hostStdio, type OutputMeter } from "./host_file.ts";
 import { nowNs } from "./tmpfs/tmpfs.ts";
 import { CAP_CHOWN, CAP_FOWNER, CAP_FSETID, CAP_MKNOD, CAP_SYS_ADMIN } from "../abi/linux/capability.ts";
 import {
-  checkLandlock, checkLandlockRefer, FS_MAKE_REG, landlockAllows, FS_READ_DIR, FS_READ_FILE, FS_TRUNCATE, FS_WRITE_FILE, makeRight,
+  checkLandlock, checkLandlockRefer, FS_IOCTL_DEV, FS_MAKE_REG, landlockAllows, FS_READ_DIR, FS_READ_FILE, FS_TRUNCATE, FS_WRITE_FILE, makeRight,
   removeRight,
 } from "../kernel/landlock.ts";
 import {
@@ -416,7 +416,14 @@ export class VirtualFilesystem {
     if ((flags & O_DIRECT) && type === S_IFDIR) throw EINVAL;
     if ((flags & O_TRUNC) && type === S_IFREG) d.setattr({ size: 0 });
     const f = fsnotifyOpen(d.open(loc, (flags & ~OPEN_ONLY_FLAGS) | O_LARGEFILE), (flags & O_TRUNC) !== 0);
-    if (ctx.landlock && type === S_IFREG && !landlockAllows(ctx.landlock, loc, FS_TRUNCATE)) f.landlockNoTruncate = true;
+    if (ctx.landlock) {
+      // The rights the file keeps from its open (Linux's hook_file_open): truncate for a regular
+      // file, ioctl for a device.
+      const optional = type === S_IFREG ? FS_TRUNCATE : type === S_IFCHR || type === S_IFBLK ? FS_IOCTL_DEV : 0;
+      for (const r of [FS_TRUNCATE, FS_IOCTL_DEV]) {
+        if ((optional & r) && !landlockAllows(ctx.landlock, loc, r)) f.landlockDenied |= r;
+      }
+    }
     return f;
   }
 

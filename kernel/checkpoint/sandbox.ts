@@ -185,6 +185,8 @@ const memorySchema = z.object({
   /** The auxiliary vector (hex), /proc/PID/auxv; mlockall(MCL_FUTURE). */
   auxv: z.string().regex(/^([0-9a-f]{2}){0,1024}$/).optional(),
   lockFuture: z.boolean().optional(),
+  /** membarrier(2)'s registrations (MEMBARRIER_CMD_REGISTER_* bits). */
+  membarrierRegistered: z.number().int().min(0).max(0x3ff).optional(),
 }).strict();
 
 const fdTableSchema = z.object({
@@ -410,7 +412,12 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
   if (!k.ipc.empty) throw new CheckpointError("System V IPC objects (shm, sem or msg) exist: not saved yet");
   if (k.ipc.mqueue.root.queues.size > 0) throw new CheckpointError("POSIX message queues exist: not saved yet");
   if (k.keys.size > 0) throw new CheckpointError("keyrings (keyctl) exist: not saved yet");
+  if (k.net.tuns.size > 0) throw new CheckpointError("a TUN/TAP device (/dev/net/tun) exists: not saved yet");
+  if (k.net.stack.interfaces.some((i) => i.removed)) {
+    throw new CheckpointError("a TUN/TAP device was deleted (the restored stack would number interfaces anew): not saved yet");
+  }
   if (k.net.configChanged) throw new CheckpointError("the network's addresses or routes were changed (rtnetlink): not saved yet");
+  if (k.net.xtablesChanged) throw new CheckpointError("the iptables tables were replaced or counted (IPT_SO_SET_REPLACE): not saved yet");
   // Mount namespaces and propagation are not in the image (the tree is rebuilt from the bundle).
   if ([...k.tasks.values()].some((t) => t.fs.mntns !== k.vfs.initNs)) {
     throw new CheckpointError("a task is in a mount namespace of its own (unshare or clone with CLONE_NEWNS): not saved yet");
@@ -427,6 +434,7 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
     throw new CheckpointError("a task is in a cgroup namespace of its own: not saved yet");
   }
   if (groups.some((tg) => !tg.zombie && (tg.mm.aio?.size ?? 0) > 0)) throw new CheckpointError("asynchronous I/O contexts (io_setup) exist: not saved yet");
+  if (groups.some((tg) => tg.exitLandlock !== null)) throw new CheckpointError("a zombie was restricted by Landlock: not saved yet");
   const processes = groups.map((tg) => saveProcess(tg, c));
   const consoleTerm = k.tty.console;
   const console = consoleTerm === null || consoleTerm.hungUp ? null : c.terminals.ref(consoleTerm, () => saveTerminal(consoleTerm));
@@ -577,6 +585,7 @@ function saveTerminalRef(t: Terminal, c: SaveContext): number {
 }
 
 function saveSocket(so: UnixSocket, c: SaveContext): number {
+  if (so.landlock !== null) throw new CheckpointError("a unix socket made under a Landlock domain: not saved yet");
   return c.sockets.ref(so, () => saveUnixSocket(so, (o) => saveSocket(o, c), (f) => saveFile(f, c)));
 }
 
@@ -765,6 +774,7 @@ function saveMemory(mm: MemoryManager, ctx: Context, c: SaveContext): SavedMemor
     exe: mm.exe?.path() ?? null,
     auxv: [...mm.auxv].map((b) => b.toString(16).padStart(2, "0")).join(""),
     lockFuture: mm.lockFuture,
+    membarrierRegistered: mm.membarrierRegistered,
   };
 }
 
@@ -1457,6 +1467,7 @@ function restoreMemory(
   mm.executable = m.executable;
   if (m.auxv !== undefined) mm.auxv = Uint8Array.from(m.auxv.match(/../g) ?? [], (h) => parseInt(h, 16));
   mm.lockFuture = m.lockFuture === true;
+  mm.membarrierRegistered = m.membarrierRegistered ?? 0;
   if (m.exe !== null) {
     try {
       const root = k.vfs.root();

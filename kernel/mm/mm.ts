@@ -129,6 +129,12 @@ export class MemoryManager {
   /** mlockall(MCL_FUTURE): new mappings are locked (Linux's def_flags VM_LOCKED). */
   lockFuture = false;
   /**
+   * membarrier(2)'s registrations of this address space, as the MEMBARRIER_CMD_REGISTER_*
+   * bits MEMBARRIER_CMD_GET_REGISTRATIONS returns (Linux's mm->membarrier_state): kept by
+   * fork, gone at execve (a new address space).
+   */
+  membarrierRegistered = 0;
+  /**
    * CPU time of this address space's host threads already charged to tasks one thread at a
    * time (a thread that exited, a vfork child that exec'd), in ns: what is left of the host
    * process's lifetime total when it is reaped goes to the last users (kernel/cpu_time.ts).
@@ -771,6 +777,7 @@ export class MemoryManager {
     m.executable = this.executable;
     m.auxv = this.auxv;
     m.exe = this.exe;
+    m.membarrierRegistered = this.membarrierRegistered;
     return m;
   }
 

@@ -30,6 +30,7 @@
 import { FileDescription, type Stat } from "../../vfs/file_description.ts";
 import { EOPNOTSUPP, ENOPROTOOPT, ENOTCONN } from "../errno.ts";
 import type { Task } from "../task.ts";
+import type { XtFamily } from "../netfilter/x_tables.ts";
 import { SOCK_STREAM } from "../../abi/linux/socket.ts";
 import { S_IFSOCK } from "../../abi/linux/file.ts";
 
@@ -230,6 +231,15 @@ export abstract class SocketFile extends FileDescription {
 
   setsockopt(_t: Task, _level: number, _name: number, _value: Uint8Array): void {
     throw ENOPROTOOPT;
+  }
+
+  /**
+   * The iptables (IPv4 or IPv6) of this socket's network namespace when (level, name) is one of
+   * their options on it (kernel/netfilter/sockopt.ts, which reads and writes the value in the
+   * caller's memory itself); null for every other option.
+   */
+  xtablesFor(_level: number, _name: number, _set: boolean): { fam: XtFamily; v6: boolean } | null {
+    return null;
   }
 
   override get isStream(): boolean {

@@ -113,6 +113,8 @@ export interface UdpSnapshot {
   wildcardVersion: 0 | 4 | 6;
   reuseAddr: boolean;
   reusePort: boolean;
+  /** SO_BINDTODEVICE's interface (absent: none). */
+  boundDevice?: number | undefined;
   remote: { addr: string; port: number } | null;
   rx: DatagramSnapshot[];
   tx: DatagramSnapshot[];
@@ -145,6 +147,8 @@ export class UdpSocket {
   /** SO_REUSEADDR / SO_REUSEPORT: may share a port with sockets that set the same option. */
   reuseAddr = false;
   reusePort = false;
+  /** As TcpSocket.boundDevice: SO_BINDTODEVICE's interface, -1 for any. */
+  boundDevice = -1;
   #remote: UdpEndpoint | null = null;
   #rx: Datagram[] = [];
   #rxBytes = 0;
@@ -388,6 +392,7 @@ export class UdpSocket {
       wildcardVersion: this.wildcardVersion,
       reuseAddr: this.reuseAddr,
       reusePort: this.reusePort,
+      ...(this.boundDevice !== -1 ? { boundDevice: this.boundDevice } : {}),
       remote: this.#remote === null ? null : ep(this.#remote),
       rx: this.#rx.map(dg),
       tx: this.#tx.map(dg),
@@ -440,6 +445,7 @@ export class UdpSocket {
     this.wildcardVersion = s.wildcardVersion;
     this.reuseAddr = s.reuseAddr;
     this.reusePort = s.reusePort;
+    this.boundDevice = s.boundDevice ?? -1;
     this.#remote = s.remote === null ? null : ep(s.remote);
     this.#rx = s.rx.map(dg);
     this.#rxBytes = rxBytes;

@@ -39,6 +39,7 @@ const SYS_prctl = 157;
 const SYS_setrlimit = 160;
 const SYS_capset = 126;
 const SYS_unshare = 272;
+const SYS_membarrier = 324;
 const SYS_chdir = 80;
 const SYS_pivot_root = 155;
 const SYS_mount = 165;
@@ -92,6 +93,12 @@ const PLACEMENT_INTERVAL_NS = 5_000_000;
 /** How often (in stops) waitStop collects every waiting stop, and at most how many (see #fair). */
 const DRAIN_EVERY = 16;
 const DRAIN_MAX = 256;
+/**
+ * After how many stops the hot libc functions get Deno's fast calls (_ffi.ts bindFastCalls): a
+ * `do -- /bin/true` makes ~30 stops, and its calls through function pointers cost less than the
+ * ~4 ms the trampolines would; a run that goes on pays them once.
+ */
+const FAST_CALLS_AFTER_STOPS = 400;
 /**
  * A let-out thread that stops more often than this (stops per second, over one interval) is
  * pinned again: its stops would cost cross-CPU wake-ups. Between one stop per interval and
@@ -1325,6 +1332,8 @@ export class PtracePlatform implements Platform {
   readonly #letOut = new Set<number>();
   /** When the adaptive placement looked last (performance.now() in ns). */
   #lastLook = 0;
+  /** @nosave Stops handed out by waitStop, counted up to FAST_CALLS_AFTER_STOPS. */
+  #stops = 0;
   /** Stops collected but not yet handed out (see #fair), and stops handed out since the last collection. */
   #ready: Stop[] = [];
   #sinceDrain = 0;
@@ -1443,18 +1452,32 @@ export class PtracePlatform implements Platform {
    */
   #confine(ctx: PtraceContext): void {
     const as = ctx.addressSpace, pid = as.pid;
+    const refusals: number[] = [];
     const put = (bytes: Uint8Array) => {
       if (ffi.vmWrite(pid, STUB_DATA, bytes) !== bytes.length) throw new Error("Cannot write a new stub's data page");
     };
     const must = (r: number, what: string) => {
-      if (r < 0) throw new Error(`The host refused to confine a stub: ${what} failed with errno ${-r}`);
+      if (r < 0) {
+        const why = refusals.length > 0 && !ns.includes("user")
+          ? ` (no user namespace: unshare failed with errnos ${refusals.join(", ")})`
+          : "";
+        throw new Error(`The host refused to confine a stub: ${what} failed with errno ${-r}${why}`);
+      }
       return r;
     };
     let ns: string[] = [];
-    for (const [flags, names] of NAMESPACE_CHOICES) {
-      if (as.inject(ctx, SYS_unshare, [flags]) === 0) {
-        ns = names;
-        break;
+    // Twice: a refusal can be transient (ENOMEM, or a namespace count at its limit while other
+    // sandboxes end), and without the user namespace the stub keeps no CAP_SETPCAP once the
+    // sentry confined itself, so the bounding-set drops below would fail (their error then
+    // carries these errnos).
+    for (let attempt = 0; attempt < 2 && ns.length === 0; attempt++) {
+      for (const [flags, names] of NAMESPACE_CHOICES) {
+        const r = as.inject(ctx, SYS_unshare, [flags]);
+        if (r === 0) {
+          ns = names;
+          break;
+        }
+        refusals.push(-r);
       }
     }
     const emptyRoot = ns.includes("mnt") && this.#emptyRoot(ctx);
@@ -1870,7 +1893,10 @@ export class PtracePlatform implements Platform {
       }
       if (w === null) return null;
       const s = this.#decode(w.pid, w.status);
-      if (s) return this.#fair(s);
+      if (s) {
+        if (this.#stops < FAST_CALLS_AFTER_STOPS && ++this.#stops === FAST_CALLS_AFTER_STOPS) ffi.bindFastCalls();
+        return this.#fair(s);
+      }
     }
   }
 
@@ -1967,6 +1993,15 @@ export class PtracePlatform implements Platform {
     if (mf === null || length <= 0 || length % PAGE !== 0) return null;
     const off = mf.ranges.allocate(length);
     return off < 0 ? null : new FileCowMemory(mf, off, length);
+  }
+
+  /**
+   * The host's MEMBARRIER_CMD_GLOBAL: application threads are host threads of the stubs, on any
+   * CPU, and the host's global barrier (an RCU grace period: every CPU passes a context switch
+   * or a barrier) reaches them all, as gVisor's ptrace platform does. EINVAL with nohz_full.
+   */
+  memoryBarrier(): boolean {
+    return ffi.rawSyscall(SYS_membarrier, 1n /* MEMBARRIER_CMD_GLOBAL */) === 0;
   }
 
   memoryFileBytes(): number {

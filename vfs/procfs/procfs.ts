@@ -38,6 +38,7 @@
 
 import { EVENT_ERR, EVENT_IN, EVENT_OUT, EVENT_PRI, EVENT_RDNORM, EVENT_WRNORM } from "../../waiter/mod.ts";
 import { EACCES, EINVAL, EIO, ENOENT, ENXIO, EPERM, ESRCH } from "../../kernel/errno.ts";
+import { cString, kstrtoBase0, PROC_NUMBUF, strstrip } from "./number_write.ts";
 import {
   O_ACCMODE, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, S_IFDIR, S_IFLNK, S_IFMT, S_IFSOCK, SEEK_CUR, SEEK_SET,
 } from "../../abi/linux/file.ts";
@@ -502,7 +503,7 @@ class PidFile extends GeneratedFile {
     return new ProcMemFile(loc, flags, p.memoryAccess());
   }
 
-  override writeContents(data: Uint8Array): void {
+  override writeContents(data: Uint8Array): number | void {
     const p = this.#process();
     if (this.kind === "comm") {
       // Linux's comm_write: only a thread of the same process may rename, with the bytes as
@@ -514,25 +515,21 @@ class PidFile extends GeneratedFile {
       if (!p.setComm(this.tid, name)) throw ESRCH;
       return;
     }
-    const text = new TextDecoder().decode(data).trim();
     if (this.kind === "coredump_filter") {
-      // kstrtouint with base 0 (0x for hex, a leading 0 for octal); bits beyond the 9 filter
-      // bits are dropped, as Linux's proc_coredump_filter_write.
-      const v = /^0[xX][0-9a-fA-F]+$/.test(text) ? parseInt(text.slice(2), 16)
-        : /^0[0-7]*$/.test(text) ? parseInt(text, 8)
-        : /^[1-9][0-9]*$/.test(text) ? Number(text)
-        : NaN;
-      if (!Number.isSafeInteger(v) || v > 0xffffffff) throw EINVAL;
+      // kstrtouint_from_user; bits beyond the 9 filter bits are dropped, as Linux's
+      // proc_coredump_filter_write.
+      const v = kstrtoBase0(cString(data, 34), "uint");
       if (p.coredumpFilter === null) throw ESRCH;
       p.coredumpFilter = v & 0x1ff;
       return;
     }
     if (this.kind === "oom_score_adj") {
-      if (!/^-?[0-9]+$/.test(text)) throw EINVAL;
-      const v = Number(text);
+      // oom_score_adj_write: kstrtoint of the stripped string, then the range check.
+      // The count it returns is of the bytes it read.
+      const v = kstrtoBase0(strstrip(cString(data, PROC_NUMBUF - 1)), "int");
       if (v < -1000 || v > 1000) throw EINVAL;
       p.oomScoreAdj = v;
-      return;
+      return Math.min(data.length, PROC_NUMBUF - 1);
     }
     throw EINVAL;
   }

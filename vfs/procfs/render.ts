@@ -51,6 +51,7 @@ export function memoryTotals(mem: ProcMemory | null, exePath: string | null): Me
   const t: MemoryTotals = { size: 0, rss: 0, rssFile: 0, rssAnon: 0, data: 0, stack: 0, exe: 0, lib: 0, shared: 0 };
   if (mem === null) return t;
   for (const v of mem.vmas) {
+    if (v.name === "[vsyscall]") continue; // the gate VMA is no part of the process's mm
     const len = v.end - v.start;
     t.size += len;
     if (v.prot === 0) continue; // guard pages and reservations are never resident

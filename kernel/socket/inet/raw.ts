@@ -12,7 +12,7 @@
  */
 
 import { type IpAddress, Ipv4Address, type RawPacket, RawSocket } from "../../../netstack/mod.ts";
-import { EADDRNOTAVAIL, EAFNOSUPPORT, EAGAIN, EDESTADDRREQ, EINVAL, EMSGSIZE, ENODEV, ENOENT, ENOPROTOOPT, ENOTCONN, EOPNOTSUPP } from "../../errno.ts";
+import { EADDRNOTAVAIL, EAFNOSUPPORT, EAGAIN, EDESTADDRREQ, EINVAL, EMSGSIZE, ENOENT, ENOPROTOOPT, ENOTCONN, EOPNOTSUPP } from "../../errno.ts";
 import type { Net } from "../../net.ts";
 import type { Task } from "../../task.ts";
 import type { ControlMessages, RecvRequest, RecvResult, SendRequest } from "../socket.ts";
@@ -31,9 +31,7 @@ export const ICMP_FILTER = 1;
 export const ICMP6_FILTER = 1;
 export const IP_HDRINCL = 3;
 export const IPV6_CHECKSUM = 7;
-const SO_BINDTODEVICE = 25;
 const SO_DETACH_FILTER = 27;
-const IFNAMSIZ = 16;
 
 /** @savable (refused: a checkpoint names it and stops) */
 export class RawSocketFile extends InetSocketFile {
@@ -45,8 +43,6 @@ export class RawSocketFile extends InetSocketFile {
   #bound = false;
   #connected = false;
   #shutRd = false;
-  /** SO_BINDTODEVICE's name, "" for none. */
-  #device = "";
   /** IP_MULTICAST_IF and the groups joined (IPv4; kept and checked, not used to deliver). */
   readonly #mc = new Ipv4MulticastOptions();
 
@@ -291,13 +287,6 @@ export class RawSocketFile extends InetSocketFile {
     }
     if (this.family === C.AF_INET && level === C.IPPROTO_IP && name === IP_HDRINCL) return intBytes(this.#hdrincl ? 1 : 0, optlen);
     if (this.family === C.AF_INET && level === C.IPPROTO_IP && name === C.IP_MULTICAST_IF) return this.#mc.getIf(optlen);
-    if (level === C.SOL_SOCKET && name === SO_BINDTODEVICE) {
-      if (this.#device === "") return new Uint8Array(0);
-      const b = new Uint8Array(this.#device.length + 1);
-      b.set(new TextEncoder().encode(this.#device));
-      if (optlen < b.length) throw EINVAL;
-      return b;
-    }
     return super.getsockopt(t, level, name, optlen);
   }
 
@@ -343,14 +332,6 @@ export class RawSocketFile extends InetSocketFile {
       if (name === C.IP_ADD_MEMBERSHIP || name === C.IP_DROP_MEMBERSHIP) {
         return this.#mc.membership(this.net.stack, name === C.IP_ADD_MEMBERSHIP, value);
       }
-    }
-    if (level === C.SOL_SOCKET && name === SO_BINDTODEVICE) {
-      // An empty name unbinds; else an interface of the stack (ENODEV otherwise).
-      const nul = value.indexOf(0);
-      const nm = new TextDecoder().decode(value.subarray(0, Math.min(nul === -1 ? value.length : nul, IFNAMSIZ - 1)));
-      if (nm !== "" && !this.net.stack.interfaces.some((i) => (this.net.ifNames[i.index] ?? `eth${i.index - 1}`) === nm)) throw ENODEV;
-      this.#device = nm;
-      return;
     }
     if (level === C.SOL_SOCKET && name === SO_DETACH_FILTER) throw ENOENT; // no filter attached
     return super.setsockopt(t, level, name, value);

@@ -185,7 +185,7 @@ export class UdpSocketFile extends InetSocketFile {
 
   /** The stack index of Linux interface index `ifindex` (lo is 1), or null. */
   #ifaceByIndex(ifindex: number): number | null {
-    return this.net.stack.interfaces[ifindex - 1] !== undefined ? ifindex - 1 : null;
+    return this.net.linkByIndex(ifindex) !== null ? ifindex - 1 : null;
   }
 
   #setMulticastIf(v: Uint8Array): void {

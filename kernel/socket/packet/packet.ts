@@ -89,7 +89,7 @@ export class PacketSocketFile extends InetSocketFile {
 
   /** The stack index of a sockaddr_ll's ifindex (1-based), or ENODEV/ENXIO if none. */
   #iface(ifindex: number, err: typeof ENODEV): number {
-    if (ifindex <= 0 || ifindex > this.net.stack.interfaces.length) throw err;
+    if (this.net.linkByIndex(ifindex) === null) throw err;
     return ifindex - 1;
   }
 

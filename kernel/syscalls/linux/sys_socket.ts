@@ -25,17 +25,20 @@ import { describeSockaddr } from "../../activity.ts";
 import { O_NONBLOCK } from "../../../abi/linux/file.ts";
 import { SI_USER, SIGPIPE } from "../../../abi/linux/signal.ts";
 import {
-  AF_INET, AF_INET6, MMSGHDR_LEN, MMSGHDR_SIZE, MSG_CMSG_CLOEXEC, MSG_DONTWAIT, MSG_ERRQUEUE, MSG_NOSIGNAL, MSG_PEEK,
+  AF_INET, AF_INET6, AF_UNSPEC, MMSGHDR_LEN, MMSGHDR_SIZE, MSG_CMSG_CLOEXEC, MSG_DONTWAIT, MSG_ERRQUEUE, MSG_NOSIGNAL, MSG_PEEK,
   MSG_TRUNC,
   MSG_WAITALL, MSG_WAITFORONE, MSGHDR, SO_DOMAIN, SO_PROTOCOL, SO_RCVTIMEO_NEW, SO_RCVTIMEO_OLD,
   SO_SNDTIMEO_NEW, SO_SNDTIMEO_OLD, SO_TYPE, SOCK_CLOEXEC, SOCK_DGRAM, SOCK_NONBLOCK, SOCK_STREAM, SOCK_TYPE_MASK,
   SOL_SOCKET, UIO_MAXIOV,
 } from "../../../abi/linux/socket.ts";
-import { IPPROTO_UDP } from "../../socket/inet/constants.ts";
+import { IPPROTO_TCP, IPPROTO_UDP } from "../../socket/inet/constants.ts";
+import { checkLandlockNet, landlockHandlesNet, NET_BIND_TCP, NET_CONNECT_TCP } from "../../landlock.ts";
 import { EVENT_ERR, EVENT_IN, EVENT_OUT } from "../../../waiter/mod.ts";
 import { monotonicNs } from "../../time.ts";
 import { type ControlMessages, SocketFile, socketFamily } from "../../socket/mod.ts";
 import { intOption } from "../../socket/sockopt.ts";
+import { type XtCaller, xtGetsockopt, xtSetsockopt } from "../../netfilter/sockopt.ts";
+import { CAP_NET_ADMIN } from "../../../abi/linux/capability.ts";
 import { gatherFromUser, type IoSegment, scatterToUser, singleSegment } from "./_file_io.ts";
 import { readTimespecNs } from "./_time.ts";
 import {
@@ -120,9 +123,40 @@ const sysSocketpair: SyscallFn = (t, a) => {
 /** Implements bind(2). */
 const sysBind: SyscallFn = (t, a) => {
   const sock = socketOf(t, a.fd(0));
-  sock.bind(t, copyInSockaddr(t, a.pointer(1), a.int(2)));
+  const addr = copyInSockaddr(t, a.pointer(1), a.int(2));
+  checkLandlockTcp(t, sock, addr, NET_BIND_TCP);
+  sock.bind(t, addr);
   return 0;
 };
+
+/**
+ * Landlock's TCP rights (Linux's current_check_access_socket, the security hook of bind and
+ * connect): for a TCP socket of a task whose domain handles the access, the address's port must
+ * be granted by a rule, EACCES otherwise; a short address is EINVAL, as is a family other than
+ * the socket's (AF_UNSPEC aside: connect with it disconnects, always allowed; bind with it is
+ * AF_INET's INADDR_ANY only). Other families go to the socket to refuse.
+ */
+function checkLandlockTcp(t: Task, sock: SocketFile, addr: Uint8Array, access: number): void {
+  if (!landlockHandlesNet(t.landlock, access)) return;
+  if ((sock.family !== AF_INET && sock.family !== AF_INET6) || sock.type !== SOCK_STREAM || sock.protocol !== IPPROTO_TCP) return;
+  if (addr.length < 2) throw EINVAL;
+  const family = addr[0]! | (addr[1]! << 8);
+  if (family === AF_UNSPEC || family === AF_INET) {
+    if (addr.length < 16) throw EINVAL;
+  } else if (family === AF_INET6) {
+    if (addr.length < 24) throw EINVAL; // SIN6_LEN_RFC2133
+  } else {
+    return;
+  }
+  if (family === AF_UNSPEC) {
+    if (access === NET_CONNECT_TCP) return;
+    if (sock.family !== AF_INET) throw EINVAL;
+    if (addr[4]! | addr[5]! | addr[6]! | addr[7]!) throw EAFNOSUPPORT;
+  } else if (family !== sock.family) {
+    throw EINVAL;
+  }
+  checkLandlockNet(t.landlock, access, (addr[2]! << 8) | addr[3]!);
+}
 
 /** Implements listen(2). */
 const sysListen: SyscallFn = (t, a) => {
@@ -211,6 +245,7 @@ const sysConnect: SyscallFn = (t, a) => {
     return sleep(sock, EVENT_OUT, st);
   }
   const addr = copyInSockaddr(t, a.pointer(1), a.int(2));
+  checkLandlockTcp(t, sock, addr, NET_CONNECT_TCP);
   const log = t.kernel.resources.activity;
   try {
     sock.connect(t, addr);
@@ -672,12 +707,30 @@ function timevalArgument(value: Uint8Array): number {
   return Number(sec) * 1e9 + Number(usec) * 1e3;
 }
 
+/** What the iptables options need of the caller. */
+function xtCaller(t: Task): XtCaller {
+  return {
+    io: t,
+    // ns_capable over the socket's network namespace: the sandbox has one user namespace.
+    netAdmin: t.creds.hasCap(CAP_NET_ADMIN),
+    notApplied: () =>
+      t.kernel.log.once("iptables-not-applied", "iptables rules are kept and read back but not applied to packets"),
+  };
+}
+
 /** Implements getsockopt(2). The options every socket has are answered here, the rest by the family. */
 const sysGetsockopt: SyscallFn = (t, a) => {
   const sock = socketOf(t, a.fd(0));
   const level = a.int(1), name = a.int(2), optval = a.pointer(3), optlenAddr = a.pointer(4);
   const optlen = t.copyInU32(optlenAddr) | 0;
   if (optlen < 0) throw EINVAL;
+  const xt = sock.xtablesFor(level, name, false);
+  if (xt !== null) {
+    // iptables: the request is in the buffer and the answer written there; optlen stays.
+    xtGetsockopt(xtCaller(t), xt.fam, xt.v6, name, optval, optlen);
+    t.copyOutU32(optlenAddr, optlen);
+    return 0;
+  }
   let value: Uint8Array;
   if (level === SOL_SOCKET && name === SO_TYPE) value = intOption(sock.type, optlen);
   else if (level === SOL_SOCKET && name === SO_DOMAIN) value = intOption(sock.family, optlen);
@@ -701,6 +754,11 @@ const sysSetsockopt: SyscallFn = (t, a) => {
   const sock = socketOf(t, a.fd(0));
   const level = a.int(1), name = a.int(2), optval = a.pointer(3), optlen = a.int(4);
   if (optlen < 0) throw EINVAL;
+  const xt = sock.xtablesFor(level, name, true);
+  if (xt !== null) {
+    xtSetsockopt(xtCaller(t), xt.fam, name, optval, optlen);
+    return 0;
+  }
   const value = optlen === 0 ? new Uint8Array(0) : t.copyIn(optval, Math.min(optlen, MAX_OPTLEN));
   if (level === SOL_SOCKET && (name === SO_RCVTIMEO_OLD || name === SO_RCVTIMEO_NEW)) {
     sock.recvTimeoutNs = timevalArgument(value);
