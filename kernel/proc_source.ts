@@ -17,7 +17,7 @@ import { Credentials } from "./creds.ts";
 import { monotonicNs } from "./time.ts";
 import { sandboxCpus } from "./syscalls/linux/sys_sched.ts";
 import { SIG_IGN } from "../abi/linux/signal.ts";
-import type { Location, Mount } from "../vfs/mod.ts";
+import type { Location, Mount, MountNamespace } from "../vfs/mod.ts";
 import { type MemoryManager, SharedAnon, type Vma } from "./mm/mm.ts";
 import { PROT_WRITE } from "../abi/linux/mm.ts";
 import type {
@@ -258,6 +258,10 @@ class ProcessView implements ProcProcess {
     return k.cgroups.procLine(this.#tg, k.current?.cgroupNs ?? null);
   }
 
+  get mntNs(): MountNamespace | null {
+    return (this.#tg.leader ?? [...this.#tg.tasks][0])?.fs.mntns ?? null;
+  }
+
   get cgroupNsIno(): number {
     return this.#tg.leader?.cgroupNs?.ino ?? [...this.#tg.tasks][0]?.cgroupNs?.ino ?? CGROUP_NS_INIT_INO;
   }
@@ -464,8 +468,8 @@ export class KernelProcSource implements ProcSource {
     return this.#cpuinfo;
   }
 
-  mounts(): Mount[] {
-    return this.#k.vfs.mounts();
+  mounts(ns: MountNamespace | null): Mount[] {
+    return ns?.mounts() ?? [];
   }
 
   setSysctl(key: string, text: string): void {

@@ -419,6 +419,13 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
   }
   if (k.net.configChanged) throw new CheckpointError("the network's addresses or routes were changed (rtnetlink): not saved yet");
   if (k.net.xtablesChanged) throw new CheckpointError("the iptables tables were replaced or counted (IPT_SO_SET_REPLACE): not saved yet");
+  // Mount namespaces and propagation are not in the image (the tree is rebuilt from the bundle).
+  if ([...k.tasks.values()].some((t) => t.fs.mntns !== k.vfs.initNs)) {
+    throw new CheckpointError("a task is in a mount namespace of its own (unshare or clone with CLONE_NEWNS): not saved yet");
+  }
+  if (!k.vfs.groupIds.empty || k.vfs.mounts().some((m) => m.master !== null || m.unbindable)) {
+    throw new CheckpointError("a mount is shared, a slave or unbindable (mount propagation): not saved yet");
+  }
   // The cgroup2 hierarchy is not in the image: refused once it is mounted or changed.
   if (k.vfs.mounts().some((m) => m.fs === k.cgroups)) throw new CheckpointError("a cgroup2 filesystem is mounted: not saved yet");
   if (k.cgroups.changed || k.cgroups.nsdelegate || groups.some((tg) => tg.cgroup !== null)) {

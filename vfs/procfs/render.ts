@@ -379,8 +379,16 @@ export function renderMountinfo(mounts: Mount[], root: Location | null, devOf: (
     const parent = m.parent?.id ?? m.id;
     const superOpts = (m.fs.readonly ? "ro" : "rw") + superOptions(m);
     out += `${m.id} ${parent} ${major}:${minor} ${escapeMountField(fsRoot)} ${escapeMountField(p)} ` +
-      `${mountOptions(m)}${m.peerGroup !== 0 ? ` shared:${m.peerGroup}` : ""} - ${m.fs.name} ${escapeMountField(m.source)} ${superOpts}\n`;
+      `${mountOptions(m)}${propagationFields(m)} - ${m.fs.name} ${escapeMountField(m.source)} ${superOpts}\n`;
   }
+  return out;
+}
+
+/** mountinfo's optional fields (Linux's show_mountinfo): " shared:N", " master:N", " unbindable". */
+function propagationFields(m: Mount): string {
+  let out = m.peerGroup !== 0 ? ` shared:${m.peerGroup}` : "";
+  if (m.master !== null) out += ` master:${m.master.peerGroup}`;
+  if (m.unbindable) out += " unbindable";
   return out;
 }
 
