@@ -36,14 +36,14 @@ import {
 import { OPathFile } from "./opath_file.ts";
 import { checkSearch, type ParentWalk, type PathContext, walk, walkOrMissing, walkParent } from "./path_walk.ts";
 import {
-  checkMayDelete, checkPermission, isOwnerOrRoot, MAY_EXEC, MAY_READ, MAY_WRITE, mayAccess, mayHardlink,
+  checkMayDelete, checkPermission, chmodBits, chownChange, isOwnerOrRoot, MAY_EXEC, MAY_READ, MAY_WRITE, mayAccess, mayHardlink,
 } from "./permissions.ts";
 import { HostFilesystem } from "./hostfs/hostfs.ts";
 import { OverlayFilesystem } from "./overlay/overlay.ts";
 import { TmpfsFilesystem } from "./tmpfs/tmpfs.ts";
 import { hostStdio, type OutputMeter } from "./host_file.ts";
 import { nowNs } from "./tmpfs/tmpfs.ts";
-import { CAP_CHOWN, CAP_FOWNER, CAP_FSETID, CAP_MKNOD, CAP_SYS_ADMIN } from "../abi/linux/capability.ts";
+import { CAP_FOWNER, CAP_FSETID, CAP_MKNOD, CAP_SYS_ADMIN } from "../abi/linux/capability.ts";
 import {
   checkLandlock, checkLandlockRefer, FS_IOCTL_DEV, FS_MAKE_REG, landlockAllows, FS_READ_DIR, FS_READ_FILE, FS_TRUNCATE, FS_WRITE_FILE, makeRight,
   removeRight,
@@ -732,9 +732,7 @@ export class VirtualFilesystem {
     const d = loc.dentry;
     if (d.isSymlink) throw EOPNOTSUPP;
     this.#checkWritable(loc);
-    if (!isOwnerOrRoot(ctx.creds, d.uid)) throw EPERM;
-    let m = mode & 0o7777;
-    if ((m & S_ISGID) && !ctx.creds.inGroup(d.gid) && !ctx.creds.hasCap(CAP_FSETID)) m &= ~S_ISGID;
+    const m = chmodBits(ctx.creds, d, mode);
     d.setattr({ mode: m });
     // An access ACL follows the new bits (Linux's posix_acl_chmod).
     const acl = d.acl;
@@ -746,21 +744,10 @@ export class VirtualFilesystem {
   chown(ctx: PathContext, loc: Location, uid: number, gid: number): void {
     const d = loc.dentry;
     this.#checkWritable(loc);
-    const c = ctx.creds;
-    if (uid !== -1 && !(c.fsuid === d.uid && uid === d.uid) && !c.hasCap(CAP_CHOWN)) throw EPERM;
-    if (gid !== -1 && !(c.fsuid === d.uid && (c.inGroup(gid) || gid === d.gid)) && !c.hasCap(CAP_CHOWN)) throw EPERM;
-    const attr: { uid?: number; gid?: number; mode?: number } = {};
-    if (uid !== -1) attr.uid = uid;
-    if (gid !== -1) attr.gid = gid;
-    // chown of a non-directory (even to -1, -1) clears set-user-ID, set-group-ID when it means
-    // "setgid" (group execute set) or the caller is neither in the file's group nor holds
-    // CAP_FSETID, and file capabilities, as Linux's chown_common (ATTR_KILL_SUID, _SGID, _PRIV).
+    // chown of a non-directory (even to -1, -1) also clears set-ID bits (chownChange) and file
+    // capabilities (ATTR_KILL_PRIV); a symlink keeps its mode.
     const killPriv = !d.isDir && !d.isSymlink;
-    if (killPriv) {
-      let m = d.mode & 0o7777 & ~S_ISUID;
-      if ((d.mode & S_IXGRP) || !(c.inGroup(d.gid) || c.hasCap(CAP_FSETID))) m &= ~S_ISGID;
-      if (m !== (d.mode & 0o7777)) attr.mode = m;
-    }
+    const attr = chownChange(ctx.creds, d, uid, gid, !killPriv);
     d.setattr(attr);
     if (killPriv && d.fileCaps) d.removexattr(XATTR_SECURITY_CAPABILITY);
     fsnotifyChange(d, attr.uid !== undefined || attr.gid !== undefined || attr.mode !== undefined ? IN_ATTRIB : 0);

@@ -223,6 +223,9 @@ export const LEDGER: readonly LedgerEntry[] = [
       ino: "a new number, as sockfs numbers sockets by creation",
       streamVia: "fixed by the family's class",
     },
+    refused: {
+      inodeAttrs: "a mode or owner fchmod or fchown gave the socket (sandbox.ts saveFile)",
+    },
   },
   {
     file: "kernel/socket/unix/unix_socket.ts",

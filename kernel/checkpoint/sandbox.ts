@@ -49,6 +49,7 @@ import { HostFile } from "../../vfs/host_file.ts";
 import { openDirSchema, openFileSchema, restoreOpenDir, restoreOpenFile, restoreTrees, saveOpenFile, saveTrees, treeSchema } from "./files.ts";
 import { attachRights, makeUnixSockets, saveUnixSocket, type SavedUnixSocket, unixSocketSchema } from "./unix_sockets.ts";
 import { UnixSocket } from "../socket/unix/unix_socket.ts";
+import { SocketFile } from "../socket/socket.ts";
 import { SOCK_STREAM } from "../../abi/linux/socket.ts";
 import { InetSaver, inetFileSchemas, makeInetFile, makeInetSockets, tcpSnapshotSchema, udpSnapshotSchema } from "./inet_sockets.ts";
 import { processTimersSchema, restoreProcessTimers, saveProcessTimers } from "./timers.ts";
@@ -556,6 +557,9 @@ function saveFile(f: FileDescription, c: SaveContext): number {
     }
     if (f instanceof PipeEnd && f.constructor === PipeEnd) {
       return { kind: "pipe", pipe: c.pipes.ref(f.pipe, () => f.pipe.save() as SavedPipe), reader: f.isReader, flags: f.flags };
+    }
+    if (f instanceof SocketFile && f.inodeAttrs !== null) {
+      throw new CheckpointError(`a socket whose mode or owner fchmod or fchown changed: not saved yet`);
     }
     if (f instanceof UnixSocket) return { kind: "unix", socket: saveSocket(f, c) };
     const inet = c.inet.saveFile(f, (what) => new CheckpointError(`${what}: not saved yet`));
