@@ -273,6 +273,11 @@ export class Net implements DeadlineTarget {
     return iface === undefined || iface.removed ? null : iface;
   }
 
+  /** Whether interface `index` is up (IFF_UP): a TUN/TAP device may be down, the others never are. */
+  linkUp(index: number): boolean {
+    return this.tuns.get(index)?.link.up ?? true;
+  }
+
   /** The interfaces that exist (not deleted), in index order. */
   get links(): Interface[] {
     return this.stack.interfaces.filter((i) => !i.removed);

@@ -9,7 +9,8 @@
  *
  * The device goes when its file is closed, unless TUNSETPERSIST made it persistent (then a
  * later TUNSETIFF of its name attaches a new file and TUNSETPERSIST 0 lets it go with that
- * file). Unlike Linux, a new device is up (as gVisor's): nothing here can bring one up yet.
+ * file). A new device is down, as on Linux: RTM_NEWLINK (or SIOCSIFFLAGS) with IFF_UP brings it
+ * up; a TAP's MAC may be set by RTM_NEWLINK's IFLA_ADDRESS.
  *
  * A checkpoint refuses while a device exists (kernel/checkpoint/sandbox.ts).
  *
@@ -17,7 +18,7 @@
  */
 
 import { EthernetAddress, type Interface, type LinkEndpoint, type Medium } from "../netstack/mod.ts";
-import { EAGAIN, EBADFD, EBUSY, EEXIST, EINVAL, ENFILE, EPERM } from "./errno.ts";
+import { EAGAIN, EBADFD, EBUSY, EEXIST, EINVAL, EIO, ENFILE, EPERM } from "./errno.ts";
 import type { Net, NetWatcher } from "./net.ts";
 import type { Task } from "./task.ts";
 import { CAP_NET_ADMIN } from "../abi/linux/capability.ts";
@@ -75,6 +76,8 @@ export class TunLink implements LinkEndpoint {
   readonly #out: Uint8Array[] = [];
   /** Whether a file is attached: with none, what the stack sends is dropped. */
   attached = true;
+  /** IFF_UP: a new device is down, as on Linux; down, it sends and takes nothing. */
+  up = false;
   dropped = 0;
 
   constructor(medium: Medium) {
@@ -89,7 +92,7 @@ export class TunLink implements LinkEndpoint {
   transmit(_now: number, len: number, fill: (buf: Uint8Array) => void): boolean {
     if (len > this.mtu) return false;
     // As tun_net_xmit: a full queue (or no reader at all) drops the frame, never holds the stack.
-    if (!this.attached || this.#out.length >= TX_QUEUE_LEN) {
+    if (!this.attached || !this.up || this.#out.length >= TX_QUEUE_LEN) {
       this.dropped++;
       return true;
     }
@@ -258,6 +261,8 @@ export class TunFile extends LocatedFile implements NetWatcher {
       const v = frame.length > 0 ? frame[0]! >> 4 : 0;
       if (v !== 4 && v !== 6) throw EINVAL;
     } else if (frame.length === 0) throw EINVAL;
+    // tun_get_user: a device that is down takes nothing (once the frame was found well formed).
+    if (!dev.link.up) throw EIO;
     if (!dev.link.inject(frame.slice())) throw EAGAIN;
     this.net.kick();
     return src.length;

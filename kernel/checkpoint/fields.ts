@@ -89,6 +89,7 @@ export const LEDGER: readonly LedgerEntry[] = [
       faultInfo: "set as a group dies of a fault, for the CLI's report of init's death; init is alive at a checkpoint",
     },
     refused: {
+      exitLandlock: "a zombie whose last task was restricted by Landlock",
       oomKilled: "a process the OOM killer chose",
       vforkPending: "a vfork child that has not exec'd",
       processKeyring: "a keyring (keyctl): a checkpoint refuses a sandbox with keyrings",
@@ -224,6 +225,9 @@ export const LEDGER: readonly LedgerEntry[] = [
       ino: "a new number, as sockfs numbers sockets by creation",
       streamVia: "fixed by the family's class",
     },
+    refused: {
+      inodeAttrs: "a mode or owner fchmod or fchown gave the socket (sandbox.ts saveFile)",
+    },
   },
   {
     file: "kernel/socket/unix/unix_socket.ts",
@@ -239,6 +243,9 @@ export const LEDGER: readonly LedgerEntry[] = [
       queuedBytes: "recounted from the restored queue",
       wmem: "recounted from the charges of the restored messages",
       roomWaiters: "a sender re-registers as its restarted send, or its poll or epoll registration, finds no room",
+    },
+    refused: {
+      landlock: "its maker's Landlock domain: a socket made under one is refused (sandbox.ts saveSocket)",
     },
   },
   {

@@ -70,7 +70,7 @@ function links(net: Net): Link[] {
       index: iface.index + 1,
       name: net.ifNames[iface.index] ?? `eth${iface.index - 1}`,
       // The user-visible 16 bits: IFF_LOWER_UP and the rest of the high flags are netlink's.
-      flags: IFF_UP | IFF_RUNNING |
+      flags: (net.linkUp(iface.index) ? IFF_UP | IFF_RUNNING : 0) |
         (lo ? IFF_LOOPBACK : ether ? IFF_BROADCAST | IFF_MULTICAST : tun ? IFF_POINTOPOINT | IFF_NOARP | IFF_MULTICAST : IFF_NOARP),
       mtu: lo ? 65536 : iface.device.mtu - (ether ? 14 : 0),
       hwType: lo ? ARPHRD_LOOPBACK : ether ? ARPHRD_ETHER : ARPHRD_NONE,

@@ -33,7 +33,9 @@ import type { Task } from "../task.ts";
 import type { XtFamily } from "../netfilter/x_tables.ts";
 import type { SockFilter } from "./sock_filter.ts";
 import { SOCK_STREAM } from "../../abi/linux/socket.ts";
-import { S_IFSOCK } from "../../abi/linux/file.ts";
+import { S_IFSOCK, SOCKFS_MAGIC } from "../../abi/linux/file.ts";
+import type { Credentials } from "../creds.ts";
+import { chmodBits, chownChange } from "../../vfs/permissions.ts";
 
 /** st_dev of sockfs. */
 const SOCKFS_DEV = 8;
@@ -278,9 +280,37 @@ export abstract class SocketFile extends FileDescription {
     return `socket:[${this.ino}]`;
   }
 
-  /** Owned by root with zero times; a family that records its creator overrides this. */
-  stat(): Stat {
+  /**
+   * The sockfs inode's permission bits and owner once fchmod or fchown changed them (null: as
+   * made, 0777 and the maker). bind(2) of a unix socket makes its file with these bits.
+   */
+  inodeAttrs: { mode: number; uid: number; gid: number } | null = null;
+
+  /** The socket's inode as made: owned by root with zero times unless the family records its maker. */
+  protected madeStat(): Stat {
     return sockfsStat(this.ino, 0, 0, 0n);
+  }
+
+  stat(): Stat {
+    const st = this.madeStat();
+    const a = this.inodeAttrs;
+    return a === null ? st : { ...st, mode: S_IFSOCK | a.mode, uid: a.uid, gid: a.gid };
+  }
+
+  override get pseudoFsType(): number {
+    return SOCKFS_MAGIC;
+  }
+
+  /** sockfs_setattr: the owner's (or CAP_FOWNER's) chmod, as any inode's. */
+  override chmodOutsideTree(creds: Credentials, mode: number): void {
+    const st = this.stat();
+    this.inodeAttrs = { mode: chmodBits(creds, st, mode), uid: st.uid, gid: st.gid };
+  }
+
+  override chownOutsideTree(creds: Credentials, uid: number, gid: number): void {
+    const st = this.stat();
+    const c = chownChange(creds, st, uid, gid, false);
+    this.inodeAttrs = { mode: c.mode ?? st.mode & 0o7777, uid: c.uid ?? st.uid, gid: c.gid ?? st.gid };
   }
 }
 

@@ -71,6 +71,18 @@ static int link_up(int index) {
   return nl_request(&req, sizeof req);
 }
 
+static int set_mac(int index, const unsigned char *mac) {
+  struct { struct nlmsghdr h; struct ifinfomsg i; struct rtattr ra; unsigned char mac[8]; } req = {0};
+  req.h.nlmsg_len = NLMSG_LENGTH(sizeof req.i) + RTA_LENGTH(6);
+  req.h.nlmsg_type = RTM_NEWLINK;
+  req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+  req.i.ifi_index = index;
+  req.ra.rta_type = IFLA_ADDRESS;
+  req.ra.rta_len = RTA_LENGTH(6);
+  memcpy(req.mac, mac, 6);
+  return nl_request(&req, req.h.nlmsg_len);
+}
+
 static int add_addr(int index, const char *a, int prefix) {
   struct { struct nlmsghdr h; struct ifaddrmsg i; struct rtattr ra; struct in_addr addr; } req = {0};
   req.h.nlmsg_len = sizeof req;
@@ -309,6 +321,21 @@ int main(int argc, char **argv) {
   strcpy(ifr.ifr_name, tap);
   ioctl(s, SIOCGIFHWADDR, &ifr);
   printf("tap hw type %d local %d\n", ifr.ifr_hwaddr.sa_family, (ifr.ifr_hwaddr.sa_data[0] & 3) == 2);
+  ioctl(s, SIOCGIFFLAGS, &ifr);
+  printf("tap up before: %d\n", (ifr.ifr_flags & IFF_UP) != 0);
+  memset(buf, 0, sizeof buf);
+  printf("write to down tap: %s\n", err(write(tapfd, buf, sizeof buf)));
+  int tapindex = if_nametoindex(tap);
+  static const unsigned char mac[6] = {0x02, 0x11, 0x22, 0x33, 0x44, 0x55}, mcast[6] = {0x01, 0, 0, 0, 0, 1};
+  printf("set multicast mac: %d\n", set_mac(tapindex, mcast));
+  printf("set mac: %d\n", set_mac(tapindex, mac));
+  printf("set mac on tun: %d\n", set_mac(index, mac));
+  strcpy(ifr.ifr_name, tap);
+  ioctl(s, SIOCGIFHWADDR, &ifr);
+  printf("tap mac now %d\n", memcmp(ifr.ifr_hwaddr.sa_data, mac, 6) == 0);
+  printf("tap up: %d\n", link_up(tapindex));
+  ioctl(s, SIOCGIFFLAGS, &ifr);
+  printf("tap up after: %d\n", (ifr.ifr_flags & IFF_UP) != 0);
   close(s);
 
   bindtodevice(tun);

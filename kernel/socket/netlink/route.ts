@@ -5,7 +5,9 @@
  * Changes (RTM_NEW*, RTM_DEL*) need CAP_NET_ADMIN (EPERM without); with it, IPv4 addresses are
  * added and removed (RTM_NEWADDR/RTM_DELADDR, with their networks' on-link routes), and unicast
  * routes of the main table (RTM_NEWROUTE/RTM_DELROUTE), and lookup rules (RTM_NEWRULE/RTM_DELRULE); a checkpoint then refuses the sandbox
- * (Net.configChanged); link changes that change nothing are acked,
+ * (Net.configChanged); link changes that change nothing are acked, a TUN/TAP device goes up
+ * and down and a TAP takes a MAC (kernel/net_tun.ts), RTNLGRP_LINK members hear of devices
+ * appearing, changing and going,
  * removing a link is EOPNOTSUPP as for loopback, and other changes are not supported yet
  * (EOPNOTSUPP). RTM_GETRULE dumps Linux's default rules.
  *
@@ -18,7 +20,7 @@
 
 import type { Interface, IpAddress } from "../../../netstack/mod.ts";
 import type { Route } from "../../../netstack/iface/routing.ts";
-import { IpCidr, Ipv4Address, Ipv6Address } from "../../../netstack/wire/address.ts";
+import { EthernetAddress, IpCidr, Ipv4Address, Ipv6Address } from "../../../netstack/wire/address.ts";
 import {
   EADDRNOTAVAIL, EAFNOSUPPORT, EAGAIN, EEXIST, EINVAL, ENETUNREACH, ENODEV, ENOENT, ENOPROTOOPT, EOPNOTSUPP, EPERM, EPROTONOSUPPORT,
   ESOCKTNOSUPPORT, ESRCH,
@@ -492,15 +494,40 @@ export class NetlinkRouteSocket extends SocketFile {
     if (type === RTM_DELLINK) return i < 0 || (index <= 0 && name === null) ? ENODEV.errno : EOPNOTSUPP.errno;
     if (i < 0) return type === RTM_NEWLINK && flags & NLM_F_CREATE ? EOPNOTSUPP.errno : ENODEV.errno;
     if (type === RTM_NEWLINK && flags & NLM_F_EXCL) return EEXIST.errno;
-    // Every link is up (IFF_UP) and nothing else in ifi_flags is changeable here.
+    // A TUN/TAP device goes up and down (IFF_UP) and a TAP takes a new MAC (IFLA_ADDRESS); the
+    // other links are always up, and nothing else in ifi_flags is changeable here.
+    const tun = this.net.tuns.get(i);
     const mask = change === 0 ? 0xffffffff : change;
-    if ((mask & IFF_UP) && !(ifFlags & IFF_UP)) return EOPNOTSUPP.errno;
+    const wantUp = (mask & IFF_UP) ? (ifFlags & IFF_UP) !== 0 : null;
+    if (tun === undefined && wantUp === false) return EOPNOTSUPP.errno;
+    const mac = attrs.get(IFLA_ADDRESS);
+    if (mac !== undefined) {
+      if (tun === undefined || !tun.tap) return EOPNOTSUPP.errno;
+      // eth_prepare_mac_addr_change: a unicast address of the device's length.
+      if (mac.length < 6 || (mac[0]! & 1) !== 0) return mac.length < 6 ? EINVAL.errno : EADDRNOTAVAIL.errno;
+    }
     const lo = i === 0;
     const mtu = lo ? 65536 : ifaces[i]!.device.mtu - (ifaces[i]!.mac !== null ? 14 : 0);
     for (const [t, val] of attrs) {
       if (t === IFLA_IFNAME && (index <= 0 || name === (this.net.ifNames[i] ?? ""))) continue;
       if (t === IFLA_MTU && val.length >= 4 && new DataView(val.buffer, val.byteOffset, 4).getUint32(0, true) === mtu) continue;
+      if (t === IFLA_ADDRESS) continue;
       return EOPNOTSUPP.errno;
+    }
+    let changed = false;
+    if (mac !== undefined && !ifaces[i]!.mac!.bytes.every((b, k) => b === mac[k])) {
+      ifaces[i]!.setMac(new EthernetAddress(mac.subarray(0, 6)));
+      changed = true;
+    }
+    if (tun !== undefined && wantUp !== null && tun.link.up !== wantUp) {
+      tun.link.up = wantUp;
+      if (!wantUp) tun.link.flush();
+      changed = true;
+    }
+    // As rtnetlink, a change is told to RTNLGRP_LINK as an RTM_NEWLINK.
+    if (changed) {
+      for (const l of this.net.linkListeners) l(i, true);
+      this.net.kick();
     }
     return 0;
   }
@@ -855,12 +882,12 @@ export function linkMessage(net: Net, iface: Interface, type: number, flags: num
   const m = new MessageBuilder()
     .u8(C.AF_UNSPEC).u8(0).u16(lo ? ARPHRD_LOOPBACK : ether ? ARPHRD_ETHER : ARPHRD_NONE)
     .u32(iface.index + 1)
-    .u32(IFF_UP | IFF_RUNNING | IFF_LOWER_UP | kind)
+    .u32((net.linkUp(iface.index) ? IFF_UP | IFF_RUNNING | IFF_LOWER_UP : 0) | kind)
     .u32(change)
     .attrString(IFLA_IFNAME, net.ifNames[iface.index] ?? `eth${iface.index - 1}`)
     .attrU32(IFLA_MTU, lo ? 65536 : iface.device.mtu - (ether ? 14 : 0))
     .attrU32(IFLA_TXQLEN, tun || ether ? 500 : 1000)
-    .attr(IFLA_OPERSTATE, [lo ? 0 : 6])
+    .attr(IFLA_OPERSTATE, [lo ? 0 : net.linkUp(iface.index) ? 6 : 2])
     .attr(IFLA_LINKMODE, [0])
     .attrU32(IFLA_GROUP, 0)
     .attrString(IFLA_QDISC, tun || ether ? "pfifo_fast" : "noqueue")

@@ -18,6 +18,7 @@ import { ownerId, setAsync, setOwner, setOwnerEx } from "../../file_async.ts";
 import type { FileOwner } from "../../../vfs/file_description.ts";
 import type { Location } from "../../../vfs/mod.ts";
 import { SocketFile } from "../../socket/socket.ts";
+import { checkLandlockIoctl } from "../../landlock.ts";
 import { FifoEnd } from "../../../vfs/mod.ts";
 import { PipeEnd } from "../../../vfs/pipe.ts";
 import { EVENT_IN, EVENT_OUT } from "../../../waiter/mod.ts";
@@ -215,6 +216,7 @@ const sysIoctl: SyscallFn = (t, a) => {
   const fd = a.fd(0), cmd = a.uint(1), arg = a.pointer(2);
   const file = t.fdTable.get(fd);
   if (file.flags & O_PATH) throw EBADF;
+  checkLandlockIoctl(file.landlockDenied, cmd); // Linux's security_file_ioctl, before any command
   switch (cmd) {
     case FIOCLEX:
       t.fdTable.setCloexec(fd, true);

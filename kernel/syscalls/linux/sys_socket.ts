@@ -25,13 +25,14 @@ import { describeSockaddr } from "../../activity.ts";
 import { O_NONBLOCK } from "../../../abi/linux/file.ts";
 import { SI_USER, SIGPIPE } from "../../../abi/linux/signal.ts";
 import {
-  AF_INET, AF_INET6, MMSGHDR_LEN, MMSGHDR_SIZE, MSG_CMSG_CLOEXEC, MSG_DONTWAIT, MSG_ERRQUEUE, MSG_NOSIGNAL, MSG_PEEK,
+  AF_INET, AF_INET6, AF_UNSPEC, MMSGHDR_LEN, MMSGHDR_SIZE, MSG_CMSG_CLOEXEC, MSG_DONTWAIT, MSG_ERRQUEUE, MSG_NOSIGNAL, MSG_PEEK,
   MSG_TRUNC,
   MSG_WAITALL, MSG_WAITFORONE, MSGHDR, SO_DOMAIN, SO_PROTOCOL, SO_RCVTIMEO_NEW, SO_RCVTIMEO_OLD,
   SO_SNDTIMEO_NEW, SO_SNDTIMEO_OLD, SO_TYPE, SOCK_CLOEXEC, SOCK_DGRAM, SOCK_NONBLOCK, SOCK_STREAM, SOCK_TYPE_MASK,
   SOL_SOCKET, UIO_MAXIOV,
 } from "../../../abi/linux/socket.ts";
-import { IPPROTO_UDP } from "../../socket/inet/constants.ts";
+import { IPPROTO_TCP, IPPROTO_UDP } from "../../socket/inet/constants.ts";
+import { checkLandlockNet, landlockHandlesNet, NET_BIND_TCP, NET_CONNECT_TCP } from "../../landlock.ts";
 import { EVENT_ERR, EVENT_IN, EVENT_OUT } from "../../../waiter/mod.ts";
 import { monotonicNs } from "../../time.ts";
 import { type ControlMessages, SocketFile, socketFamily } from "../../socket/mod.ts";
@@ -123,9 +124,40 @@ const sysSocketpair: SyscallFn = (t, a) => {
 /** Implements bind(2). */
 const sysBind: SyscallFn = (t, a) => {
   const sock = socketOf(t, a.fd(0));
-  sock.bind(t, copyInSockaddr(t, a.pointer(1), a.int(2)));
+  const addr = copyInSockaddr(t, a.pointer(1), a.int(2));
+  checkLandlockTcp(t, sock, addr, NET_BIND_TCP);
+  sock.bind(t, addr);
   return 0;
 };
+
+/**
+ * Landlock's TCP rights (Linux's current_check_access_socket, the security hook of bind and
+ * connect): for a TCP socket of a task whose domain handles the access, the address's port must
+ * be granted by a rule, EACCES otherwise; a short address is EINVAL, as is a family other than
+ * the socket's (AF_UNSPEC aside: connect with it disconnects, always allowed; bind with it is
+ * AF_INET's INADDR_ANY only). Other families go to the socket to refuse.
+ */
+function checkLandlockTcp(t: Task, sock: SocketFile, addr: Uint8Array, access: number): void {
+  if (!landlockHandlesNet(t.landlock, access)) return;
+  if ((sock.family !== AF_INET && sock.family !== AF_INET6) || sock.type !== SOCK_STREAM || sock.protocol !== IPPROTO_TCP) return;
+  if (addr.length < 2) throw EINVAL;
+  const family = addr[0]! | (addr[1]! << 8);
+  if (family === AF_UNSPEC || family === AF_INET) {
+    if (addr.length < 16) throw EINVAL;
+  } else if (family === AF_INET6) {
+    if (addr.length < 24) throw EINVAL; // SIN6_LEN_RFC2133
+  } else {
+    return;
+  }
+  if (family === AF_UNSPEC) {
+    if (access === NET_CONNECT_TCP) return;
+    if (sock.family !== AF_INET) throw EINVAL;
+    if (addr[4]! | addr[5]! | addr[6]! | addr[7]!) throw EAFNOSUPPORT;
+  } else if (family !== sock.family) {
+    throw EINVAL;
+  }
+  checkLandlockNet(t.landlock, access, (addr[2]! << 8) | addr[3]!);
+}
 
 /** Implements listen(2). */
 const sysListen: SyscallFn = (t, a) => {
@@ -214,6 +246,7 @@ const sysConnect: SyscallFn = (t, a) => {
     return sleep(sock, EVENT_OUT, st);
   }
   const addr = copyInSockaddr(t, a.pointer(1), a.int(2));
+  checkLandlockTcp(t, sock, addr, NET_CONNECT_TCP);
   const log = t.kernel.resources.activity;
   try {
     sock.connect(t, addr);
