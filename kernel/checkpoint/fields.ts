@@ -385,6 +385,7 @@ export const LEDGER: readonly LedgerEntry[] = [
     ],
     derived: {
       "#host": "the restoring kernel's stack, which takes the socket's port back (UdpSocket.restore)",
+      filter: "the owner's socket filter, never restored: a socket with one is refused (sandbox.ts saveFile)",
       "#rxBytes": "recounted from the restored queue",
       "#txBytes": "recounted from the restored queue",
       "#closed": "false: a closed UDP socket has left its stack and no descriptor holds it, so it is never saved",
