@@ -379,7 +379,7 @@ function countThreads(src: ProcSource): { running: number; blocked: number; tota
 
 /** What each entry of a PID (or TID) directory is. */
 type PidEntryKind =
-  | "stat" | "status" | "statm" | "cmdline" | "environ" | "maps" | "limits" | "mounts" | "mountinfo"
+  | "stat" | "status" | "statm" | "cmdline" | "environ" | "maps" | "smaps" | "limits" | "mounts" | "mountinfo"
   | "comm" | "oom_score_adj" | "oom_score" | "cgroup" | "uid_map" | "gid_map" | "wchan" | "auxv"
   | "mem" | "io" | "coredump_filter" | "children" | "exe" | "cwd" | "root" | "fd" | "fdinfo" | "task" | "ns" | "net";
 
@@ -389,7 +389,7 @@ const PID_ENTRIES: ReadonlyArray<[PidEntryKind, number]> = [
   ["cwd", 0o777], ["environ", 0o400], ["io", 0o400],
   ["exe", 0o777], ["fd", 0o500], ["fdinfo", 0o555], ["gid_map", 0o444], ["limits", 0o444],
   ["maps", 0o444], ["mem", 0o600], ["mountinfo", 0o444], ["mounts", 0o444], ["net", 0o555], ["ns", 0o511], ["oom_score", 0o444],
-  ["oom_score_adj", 0o644], ["root", 0o777], ["stat", 0o444], ["statm", 0o444], ["status", 0o444],
+  ["oom_score_adj", 0o644], ["root", 0o777], ["smaps", 0o444], ["stat", 0o444], ["statm", 0o444], ["status", 0o444],
   ["task", 0o555], ["uid_map", 0o444], ["wchan", 0o444],
 ];
 const PID_ENTRY_MODES: ReadonlyMap<string, number> = new Map(PID_ENTRIES);
@@ -486,7 +486,7 @@ class PidFile extends GeneratedFile {
    * granted (Linux's mem_open: PTRACE_MODE_ATTACH, EACCES); the others render as usual.
    */
   override open(loc: Location, flags: number): FileDescription {
-    if (this.kind === "maps") {
+    if (this.kind === "maps" || this.kind === "smaps") {
       // proc_maps_open takes the mm with PTRACE_MODE_READ: another user's is EACCES at open.
       const p = this.pfs.source.process(this.pid);
       if (p === null) throw ESRCH;
@@ -579,6 +579,8 @@ class PidFile extends GeneratedFile {
       }
       case "maps":
         return r.renderMaps(p.memory());
+      case "smaps":
+        return r.renderSmaps(p.memory());
       case "limits":
         return r.renderLimits(p.limits());
       case "mounts":

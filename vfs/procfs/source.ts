@@ -33,6 +33,10 @@ export interface ProcVma {
   ino: number;
   /** Path, [heap], [stack], or "". */
   name: string;
+  /** /proc/PID/smaps's VmFlags mnemonics ("rd wr mr mw me ac"); absent: from prot and shared alone. */
+  vmFlags?: string;
+  /** Locked (mlock): smaps's Locked counts it. */
+  locked?: boolean;
 }
 
 /** One thread, for /proc/PID/task/TID and the per-thread fields of stat/status. */
