@@ -79,6 +79,10 @@ Deno.test("fstatfs of pipes, sockets, anonymous inodes, memfds and pidfds names 
   await assertSameAsNative([await compileC("pseudo_fs")]);
 });
 
+Deno.test("mremap with old_size 0 duplicates shared anonymous and shared file mappings, as natively (tests/c/mremap_dup.c)", async () => {
+  await assertSameAsNative([await compileC("mremap_dup")]);
+});
+
 Deno.test("/proc/sys/fs/nr_open is writable by root and bounds RLIMIT_NOFILE and descriptors (tests/c/nr_open.c)", async () => {
   // Not run natively: nr_open is one value for the whole host, which the program would change.
   // The expected lines are Linux's (proc_dointvec_minmax's range, setrlimit's and dup3's checks).
