@@ -451,7 +451,7 @@ async function runHeld(
     try {
       ws = killedBy ?? await loader.run(held);
     } finally {
-      clearTimeout(prefetch);
+      if (prefetch !== undefined) clearTimeout(prefetch); // node:timers loads at the first use (loader.ts)
     }
     exited(ws);
     // The kernel's words when it has them (they carry the fault address), under our policy

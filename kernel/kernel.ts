@@ -247,6 +247,7 @@ export class Kernel {
   private constructor(o: KernelOptions) {
     this.platform = o.platform;
     this.vfs = o.vfs;
+    this.vfs.nsInodes = this.nsInodes;
     this.rootUts = new UtsNamespace(o.hostname, "(none)");
     this.log = o.log ?? new DebugLog();
     this.strace = o.strace ?? false;

@@ -16,6 +16,7 @@ import { Task as TaskClass } from "./task.ts";
 import { ThreadGroup } from "./thread_group.ts";
 import { IPC_LIMITS, IpcNamespace } from "./ipc.ts";
 import { PidFd } from "./pidfd.ts";
+import { unshareMountNs } from "./fs_context.ts";
 import type { SignalHandlers } from "./signals.ts";
 import { RLIMIT_NPROC } from "../abi/linux/limits.ts";
 import { TASK_SIZE } from "../abi/linux/mm.ts";
@@ -112,15 +113,17 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
   // A new user namespace is the child's alone: not with the creator's filesystem context nor
   // in its thread group (copy_process).
   if ((f & CLONE_NEWUSER) && (f & (CLONE_FS | CLONE_THREAD))) throw EINVAL;
-  if (f & NAMESPACE_FLAGS & ~(CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_NEWUSER)) {
+  if (f & NAMESPACE_FLAGS & ~(CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_NEWUSER | CLONE_NEWNS)) {
     t.kernel.log.once(`clone-ns-${f & NAMESPACE_FLAGS}`, `clone namespace flags 0x${(f & NAMESPACE_FLAGS).toString(16)} are not supported`);
     throw EINVAL;
   }
   // The child's credentials: in a user namespace of its own with CLONE_NEWUSER (copy_creds).
   const creds = (f & CLONE_NEWUSER) ? userNamespaceCreds(t) : (f & CLONE_THREAD) ? t.creds : t.creds.copy();
   // A new UTS, IPC or cgroup namespace needs CAP_SYS_ADMIN in the user namespace that will own
-  // it, the child's (copy_namespaces): a new user namespace's creator holds it there.
+  // it, the child's (copy_namespaces): a new user namespace's creator holds it there. The mount
+  // namespaces belong to the first user namespace here (a copy is not owned by a new one).
   if ((f & (CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP)) && !creds.hasOwnCap(CAP_SYS_ADMIN)) throw EPERM;
+  if ((f & CLONE_NEWNS) && !(creds.hasOwnCap(CAP_SYS_ADMIN) && t.creds.hasCap(CAP_SYS_ADMIN))) throw EPERM;
   // Init may not make siblings: they would have no parent to reap them (copy_process).
   if ((f & CLONE_PARENT) && t.tg.parent === null) throw EINVAL;
   if (f & CLONE_SETTLS) checkTlsBase(a.tls);
@@ -131,6 +134,8 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
   if (k.fatalHeld(t.tg)) throw ERESTARTNOINTR;
   checkNproc(t);
   if (!k.resources.mayAddTask()) throw EAGAIN; // --pids, as the pids cgroup
+  const fs = (f & CLONE_FS) ? t.fs : t.fs.fork();
+  if (f & CLONE_NEWNS) unshareMountNs(k.vfs, fs); // before anything is made: it may fail
   k.cgroups.chargeFork(a.cgroup ?? k.cgroups.cgroupOf(t.tg)); // pids.max (EAGAIN)
   // CLONE_PIDFD: the descriptor's number is chosen and written before anything is created, so
   // that a bad pointer (EFAULT) or a full table (EMFILE) fails the clone (copy_process); the
@@ -185,7 +190,7 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
     tg,
     ctx,
     fdTable,
-    fs: (f & CLONE_FS) ? t.fs : t.fs.fork(),
+    fs,
     // A new process gets its own copy of the credentials (Linux's prepare_creds in
     // copy_creds): linkat(AT_EMPTY_PATH) tells its files from the parent's by that identity.
     creds,
@@ -256,7 +261,9 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
 export function userNamespaceCreds(t: Task): Credentials {
   const c = t.creds, parent = c.userNs;
   if (parent.level > MAX_LEVEL) throw ENOSPC;
-  if (!t.fs.root.equals(t.kernel.vfs.root())) throw EPERM;
+  // current_chrooted: the root is not its mount namespace's.
+  const nsRoot = (t.fs.mntns ?? t.kernel.vfs.initNs).root;
+  if (t.fs.root.mount !== nsRoot || t.fs.root.dentry !== nsRoot.root) throw EPERM;
   if (parent.fromKuid(c.euid) < 0 || parent.fromKgid(c.egid) < 0) throw EPERM;
   const ns = new UserNamespace(parent, c.euid, c.egid, t.kernel.nsInodes.next(), c.hasOwnCap(CAP_SETFCAP));
   return c.inNamespace(ns);

@@ -94,6 +94,12 @@ const PLACEMENT_INTERVAL_NS = 5_000_000;
 const DRAIN_EVERY = 16;
 const DRAIN_MAX = 256;
 /**
+ * After how many stops the hot libc functions get Deno's fast calls (_ffi.ts bindFastCalls): a
+ * `do -- /bin/true` makes ~30 stops, and its calls through function pointers cost less than the
+ * ~4 ms the trampolines would; a run that goes on pays them once.
+ */
+const FAST_CALLS_AFTER_STOPS = 400;
+/**
  * A let-out thread that stops more often than this (stops per second, over one interval) is
  * pinned again: its stops would cost cross-CPU wake-ups. Between one stop per interval and
  * this rate a thread stays where it is (hysteresis).
@@ -1326,6 +1332,8 @@ export class PtracePlatform implements Platform {
   readonly #letOut = new Set<number>();
   /** When the adaptive placement looked last (performance.now() in ns). */
   #lastLook = 0;
+  /** @nosave Stops handed out by waitStop, counted up to FAST_CALLS_AFTER_STOPS. */
+  #stops = 0;
   /** Stops collected but not yet handed out (see #fair), and stops handed out since the last collection. */
   #ready: Stop[] = [];
   #sinceDrain = 0;
@@ -1885,7 +1893,10 @@ export class PtracePlatform implements Platform {
       }
       if (w === null) return null;
       const s = this.#decode(w.pid, w.status);
-      if (s) return this.#fair(s);
+      if (s) {
+        if (this.#stops < FAST_CALLS_AFTER_STOPS && ++this.#stops === FAST_CALLS_AFTER_STOPS) ffi.bindFastCalls();
+        return this.#fair(s);
+      }
     }
   }
 

@@ -10,10 +10,12 @@ import {
   CLONE_VM, cloneTask, NAMESPACE_FLAGS, userNamespaceCreds, vforkWaitDone,
 } from "../../task_clone.ts";
 import type { Task } from "../../task.ts";
+import { joinMountNs, unshareMountNs } from "../../fs_context.ts";
+import { MountNamespace } from "../../../vfs/mod.ts";
+import { nsfsNamespace } from "../../../vfs/procfs/procfs.ts";
 import { IPC_LIMITS, IpcNamespace } from "../../ipc.ts";
 import { UtsNamespace } from "../../uts.ts";
 import { INIT_USER_NS, UserNamespace } from "../../user_namespace.ts";
-import { NsNode } from "../../../vfs/procfs/procfs.ts";
 import { CGROUP_NS_INIT_INO, type CgroupDir, type CgroupNamespace } from "../../../vfs/cgroupfs/cgroupfs.ts";
 import { block, partial, supported, type SyscallEntry, type SyscallFn, type SyscallResult } from "./support.ts";
 
@@ -109,8 +111,9 @@ const CLONE_NEWTIME = 0x80;
  * context (CLONE_FS), a user namespace of its own (CLONE_NEWUSER: the caller gets every
  * capability there and none outside), then a UTS, IPC or cgroup namespace of its own
  * (CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWCGROUP; CAP_SYS_ADMIN in the user namespace that will
- * own it, the new one when both are asked). The other namespaces are EINVAL, as in a kernel
- * built without them.
+ * own it, the new one when both are asked) and a copy of the mount namespace (CLONE_NEWNS;
+ * CAP_SYS_ADMIN in the first user namespace, which owns every mount namespace here). The other
+ * namespaces are EINVAL, as in a kernel built without them.
  */
 const sysUnshare: SyscallFn = (t, a) => {
   let f = a.u64(0);
@@ -126,14 +129,16 @@ const sysUnshare: SyscallFn = (t, a) => {
   const flags = Number(f);
   if ((flags & (CLONE_THREAD | CLONE_SIGHAND | CLONE_VM)) && t.tg.tasks.size > 1) throw EINVAL;
   if ((flags & CLONE_VM) && t.mm.users > 1) throw EINVAL;
-  const unsupported = flags & ((NAMESPACE_FLAGS & ~(CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_NEWUSER)) | CLONE_NEWTIME);
+  const unsupported = flags & ((NAMESPACE_FLAGS & ~(CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_NEWUSER | CLONE_NEWNS)) | CLONE_NEWTIME);
   if (unsupported) {
     t.kernel.log.once(`unshare-ns-${unsupported}`, `unshare namespace flags 0x${unsupported.toString(16)} are not supported`);
     throw EINVAL;
   }
   const creds = (flags & CLONE_NEWUSER) ? userNamespaceCreds(t) : t.creds;
   if ((flags & (CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP)) && !creds.hasOwnCap(CAP_SYS_ADMIN)) throw EPERM;
+  if ((flags & CLONE_NEWNS) && !(creds.hasOwnCap(CAP_SYS_ADMIN) && t.creds.hasCap(CAP_SYS_ADMIN))) throw EPERM;
   if (flags & CLONE_FS) t.fs = t.fs.fork();
+  if (flags & CLONE_NEWNS) unshareMountNs(t.kernel.vfs, t.fs);
   if ((flags & CLONE_FILES) && t.fdTable.users > 1) {
     t.fdTable.users--;
     t.fdTable = t.fdTable.fork();
@@ -155,9 +160,9 @@ const SETNS_FLAGS = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | C
  * Implements setns(2). With a pidfd: the caller joins the namespaces of the given types of the
  * pidfd's process (EINVAL for no type or another flag; ESRCH once it has exited, even as a
  * zombie; EPERM without ptrace read access). With a /proc/PID/ns descriptor (flags 0 or its
- * type): the namespace it names. User, UTS, IPC and cgroup namespaces are each task's own; the
- * others are the sandbox's one each (joining the mount namespace moves the caller's root and cwd
- * to its root, as Linux). The checks are each type's install's (joinNamespaces).
+ * type): the namespace it names. User, UTS, IPC, cgroup and mount namespaces are each task's
+ * own (joining a mount namespace moves the caller's root and cwd to its root, as Linux); the
+ * others are the sandbox's one each. The checks are each type's install's (joinNamespaces).
  */
 const sysSetns: SyscallFn = (t, a) => {
   let flags = a.int(1);
@@ -170,7 +175,7 @@ const sysSetns: SyscallFn = (t, a) => {
     const type = NS_TYPES[loc.dentry.name.split(":")[0]!];
     if (type === undefined || (flags !== 0 && flags !== type)) throw EINVAL;
     flags = type;
-    const ns = loc.dentry instanceof NsNode ? loc.dentry.ns : null;
+    const ns = nsfsNamespace(loc.dentry);
     // A cgroup namespace's inode names which one it is.
     let cgroupNs: CgroupNamespace | null = null;
     if (type === CLONE_NEWCGROUP) {
@@ -183,6 +188,7 @@ const sysSetns: SyscallFn = (t, a) => {
       uts: ns instanceof UtsNamespace ? ns : k.rootUts,
       ipc: ns instanceof IpcNamespace ? ns : k.ipc,
       cgroupNs,
+      mnt: type === CLONE_NEWNS ? (ns instanceof MountNamespace ? ns : k.vfs.initNs) : null,
     });
   }
   if (!(f instanceof PidFd)) throw EINVAL;
@@ -191,7 +197,9 @@ const sysSetns: SyscallFn = (t, a) => {
   const target = tg.leader ?? [...tg.tasks][0];
   if (tg.zombie || target === undefined || target.state === "dead") throw ESRCH;
   if (!mayAttach(t, target) && !t.creds.hasCap(CAP_SYS_PTRACE)) throw EPERM;
-  return joinNamespaces(t, flags, { user: target.creds.userNs, uts: target.uts, ipc: target.ipc, cgroupNs: target.cgroupNs });
+  return joinNamespaces(t, flags, {
+    user: target.creds.userNs, uts: target.uts, ipc: target.ipc, cgroupNs: target.cgroupNs, mnt: target.fs.mntns,
+  });
 };
 
 /** The CLONE_NEW* flag of each /proc/PID/ns name's type. */
@@ -206,6 +214,8 @@ interface SetnsTargets {
   uts: UtsNamespace;
   ipc: IpcNamespace;
   cgroupNs: CgroupNamespace | null;
+  /** The mount namespace (null: none to join). */
+  mnt: MountNamespace | null;
 }
 
 /** Whether another task shares the caller's filesystem context (CLONE_FS: fs->users > 1). */
@@ -247,7 +257,7 @@ function joinNamespaces(t: Task, flags: number, to: SetnsTargets): number {
   if (flags & CLONE_NEWUTS) t.uts = to.uts;
   if (flags & CLONE_NEWIPC) t.ipc = to.ipc;
   if (flags & CLONE_NEWCGROUP) t.cgroupNs = to.cgroupNs;
-  if (flags & CLONE_NEWNS) t.fs.root = t.fs.cwd = t.kernel.vfs.root();
+  if ((flags & CLONE_NEWNS) && to.mnt !== null) joinMountNs(t.fs, to.mnt);
   return 0;
 }
 
