@@ -15,7 +15,7 @@
  */
 
 import { EBADF, EINVAL, ENOTDIR, ENOTTY, EOPNOTSUPP, ESPIPE, LinuxError } from "../kernel/errno.ts";
-import { O_ACCMODE, O_PATH, O_RDONLY, O_RDWR, O_WRONLY, S_IFDIR, S_IFMT, S_IFREG } from "../abi/linux/file.ts";
+import { O_ACCMODE, O_PATH, O_RDONLY, O_RDWR, O_WRONLY, PIPEFS_MAGIC, S_IFDIR, S_IFMT, S_IFREG } from "../abi/linux/file.ts";
 import { EVENT_IN, EVENT_OUT, WaitQueue } from "../waiter/mod.ts";
 import type { Waitable, Waker } from "../waiter/mod.ts";
 import type { Location } from "./mount.ts";
@@ -207,6 +207,26 @@ export abstract class FileDescription implements Waitable {
   }
 
   abstract stat(): Stat;
+
+  /**
+   * fchmod(2) of a file outside the tree (location() is null): changes the inode behind it where
+   * it has one of its own (a socket's); the default changes nothing.
+   */
+  chmodOutsideTree(_creds: Credentials, _mode: number): void {}
+
+  /** fchown(2) of a file outside the tree (-1 leaves an id), as {@linkcode chmodOutsideTree}. */
+  chownOutsideTree(_creds: Credentials, _uid: number, _gid: number): void {}
+
+  /**
+   * statfs(2)'s f_type of a file outside the tree: the pseudo filesystem its inode is on
+   * (pipefs unless the file says otherwise).
+   */
+  get pseudoFsType(): number {
+    return PIPEFS_MAGIC;
+  }
+
+  /** futimens(2) of a file outside the tree: its times are not kept; the default changes nothing. */
+  touchOutsideTree(): void {}
 
   /**
    * Directory entries from position `cookie` on, at most until `accept` returns false (the

@@ -1,7 +1,7 @@
 /* The pseudo filesystems behind descriptors that are no file of a mount: fstatfs of a pipe,
  * sockets, eventfd, epoll, timerfd, signalfd, inotify, memfd and pidfd (type, block size, name
  * length), and the mode a unix socket's fchmod gives it, which bind(2) then gives its file
- * (less the umask). */
+ * (less the umask); anonymous inodes take no attribute change. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <signal.h>
@@ -18,6 +18,7 @@
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "_check.h"
 
@@ -80,11 +81,25 @@ int main(void) {
   R("fchown(1, 1)", fchown(s, 1, 1));
   fstat(s, &sb);
   printf("owner after fchown %d %d\n", sb.st_uid, sb.st_gid);
-  int q[2];
-  pipe(q);
-  R("fchmod of a pipe", fchmod(q[0], 0600));
-  fstat(q[0], &sb);
-  printf("pipe mode after fchmod %o\n", sb.st_mode);
-  R("fchmod of an eventfd", fchmod(eventfd(0, 0), 0600));
+  int ev = eventfd(0, 0);
+  R("fchmod of an eventfd", fchmod(ev, 0600));
+  R("fchown of an eventfd", fchown(ev, 0, 0));
+  R("futimens of an eventfd", futimens(ev, NULL));
+  R("fchmod of an epoll", fchmod(epoll_create1(0), 0600));
+  R("fchmodat(AT_EMPTY_PATH) of a socket", fchmodat(s, "", 0700, AT_EMPTY_PATH));
+  fstat(s, &sb);
+  printf("socket mode after fchmodat %o\n", sb.st_mode);
+  pid_t child = fork();
+  if (child == 0) {
+    setresuid(1000, 1000, 1000);
+    R("fchmod of another user's socket", fchmod(s, 0777));
+    int mine = socket(AF_UNIX, SOCK_STREAM, 0);
+    fstat(mine, &sb);
+    printf("own socket owner %d\n", sb.st_uid);
+    R("fchmod of one's own socket", fchmod(mine, 0700));
+    R("fchown of one's own socket to root", fchown(mine, 0, -1));
+    _exit(0);
+  }
+  waitpid(child, NULL, 0);
   return 0;
 }

@@ -39,7 +39,7 @@ export const RAMFS_MAGIC = 0x858458f6;
 export const PROC_SUPER_MAGIC = 0x9fa0;
 export const SYSFS_MAGIC = 0x62656572;
 export const TMPFS_MAGIC = 0x01021994;
-export const ANON_INODE_FS_MAGIC = 0x09041934;
+export { ANON_INODE_FS_MAGIC } from "../../abi/linux/file.ts";
 
 /** A new anonymous device number (major 0) for a synthetic filesystem. */
 export function allocAnonDev(): number {

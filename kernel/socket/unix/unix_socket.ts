@@ -184,7 +184,7 @@ export class UnixSocket extends SocketFile {
     return !this.#isStream;
   }
 
-  override stat(): Stat {
+  protected override madeStat(): Stat {
     return sockfsStat(this.ino, this.ownerCred.uid, this.ownerCred.gid, this.createdNs);
   }
 
@@ -209,8 +209,8 @@ export class UnixSocket extends SocketFile {
   }
 
   /**
-   * bind(2) to a filesystem name: the VFS creates a socket file holding this socket (mode 0777
-   * less the umask). As Linux, the file is created before the socket's own state is looked at,
+   * bind(2) to a filesystem name: the VFS creates a socket file holding this socket (the
+   * socket's own mode, 0777 unless fchmod changed it, less the umask). As Linux, the file is created before the socket's own state is looked at,
    * so path errors (EADDRINUSE, ENOENT, EROFS, EACCES) come first; an already bound socket
    * then removes the new file again and fails with EINVAL.
    */
@@ -218,7 +218,7 @@ export class UnixSocket extends SocketFile {
     const vfs = t.kernel.vfs;
     const ctx = { root: t.fs.root, creds: t.creds };
     const dir = addr.path.startsWith("/") ? t.fs.root : t.fs.cwd;
-    vfs.bindSocketAt(ctx, dir, addr.path, 0o777 & ~t.fs.umask, this);
+    vfs.bindSocketAt(ctx, dir, addr.path, this.stat().mode & 0o7777 & ~t.fs.umask, this);
     if (this.address !== null) {
       vfs.unlinkAt(ctx, dir, addr.path);
       throw EINVAL;

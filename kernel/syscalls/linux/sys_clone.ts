@@ -10,6 +10,9 @@ import {
   CLONE_VM, cloneTask, NAMESPACE_FLAGS, vforkWaitDone,
 } from "../../task_clone.ts";
 import type { Task } from "../../task.ts";
+import { joinMountNs, unshareMountNs } from "../../fs_context.ts";
+import type { MountNamespace } from "../../../vfs/mod.ts";
+import { nsfsNamespace } from "../../../vfs/procfs/procfs.ts";
 import { IPC_LIMITS, IpcNamespace } from "../../ipc.ts";
 import type { UtsNamespace } from "../../uts.ts";
 import { CGROUP_NS_INIT_INO, type CgroupDir, type CgroupNamespace } from "../../../vfs/cgroupfs/cgroupfs.ts";
@@ -105,7 +108,7 @@ const CLONE_NEWTIME = 0x80;
  * CLONE_THREAD/CLONE_SIGHAND/CLONE_VM (nothing to do for a process alone in its thread group
  * and address space, EINVAL otherwise), a private descriptor table (CLONE_FILES) or filesystem
  * context (CLONE_FS), a UTS, IPC or cgroup namespace of its own (CLONE_NEWUTS, CLONE_NEWIPC,
- * CLONE_NEWCGROUP, CAP_SYS_ADMIN). The other
+ * CLONE_NEWCGROUP, CAP_SYS_ADMIN), and a copy of the mount namespace (CLONE_NEWNS). The other
  * namespaces are EINVAL, as in a kernel built without them.
  */
 const sysUnshare: SyscallFn = (t, a) => {
@@ -122,13 +125,14 @@ const sysUnshare: SyscallFn = (t, a) => {
   const flags = Number(f);
   if ((flags & (CLONE_THREAD | CLONE_SIGHAND | CLONE_VM)) && t.tg.tasks.size > 1) throw EINVAL;
   if ((flags & CLONE_VM) && t.mm.users > 1) throw EINVAL;
-  const unsupported = flags & ((NAMESPACE_FLAGS & ~(CLONE_NEWIPC | CLONE_NEWCGROUP)) | CLONE_NEWTIME);
+  const unsupported = flags & ((NAMESPACE_FLAGS & ~(CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_NEWNS)) | CLONE_NEWTIME);
   if (unsupported) {
     t.kernel.log.once(`unshare-ns-${unsupported}`, `unshare namespace flags 0x${unsupported.toString(16)} are not supported`);
     throw EINVAL;
   }
-  if ((flags & (CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP)) && !t.creds.hasCap(CAP_SYS_ADMIN)) throw EPERM;
+  if ((flags & (CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_NEWNS)) && !t.creds.hasCap(CAP_SYS_ADMIN)) throw EPERM;
   if (flags & CLONE_FS) t.fs = t.fs.fork();
+  if (flags & CLONE_NEWNS) unshareMountNs(t.kernel.vfs, t.fs);
   if ((flags & CLONE_FILES) && t.fdTable.users > 1) {
     t.fdTable.users--;
     t.fdTable = t.fdTable.fork();
@@ -147,12 +151,12 @@ const SETNS_FLAGS = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | C
 /**
  * Implements setns(2) with a pidfd: the caller joins the namespaces of the given types of the
  * pidfd's process (EINVAL for no type or another flag; ESRCH once it has exited, even as a
- * zombie; EPERM without ptrace read access or CAP_SYS_ADMIN). Its UTS, IPC and cgroup namespaces
- * are taken; the others are the sandbox's one each (joining the mount namespace moves the caller's
- * root and cwd to its root, as Linux; its own user namespace is EINVAL). With a /proc/PID/ns
- * descriptor (flags 0 or its type) the namespace joined is the sandbox's first of that type,
- * the one whose inode /proc shows for every process, except for cgroup namespaces, which /proc
- * names each by its own inode.
+ * zombie; EPERM without ptrace read access or CAP_SYS_ADMIN). Its UTS, IPC, cgroup and mount
+ * namespaces are taken (joining a mount namespace moves the caller's root and cwd to its root, as
+ * Linux); the others are the sandbox's one each (its own user namespace is EINVAL). With a
+ * /proc/PID/ns descriptor (flags 0 or its type) the namespace joined is the sandbox's first of
+ * that type, the one whose inode /proc shows for every process, except for cgroup and mount
+ * namespaces, which /proc names each by its own inode.
  */
 const sysSetns: SyscallFn = (t, a) => {
   let flags = a.int(1);
@@ -172,7 +176,8 @@ const sysSetns: SyscallFn = (t, a) => {
       if (ino !== CGROUP_NS_INIT_INO) cgroupNs = t.kernel.cgroups.namespaces.get(ino) ?? null;
       if (ino !== CGROUP_NS_INIT_INO && cgroupNs === null) throw EINVAL;
     }
-    return joinNamespaces(t, flags, t.kernel.rootUts, t.kernel.ipc, cgroupNs);
+    const mntNs = type === CLONE_NEWNS ? nsfsNamespace(loc.dentry) ?? t.kernel.vfs.initNs : null;
+    return joinNamespaces(t, flags, t.kernel.rootUts, t.kernel.ipc, cgroupNs, mntNs);
   }
   if (!(f instanceof PidFd)) throw EINVAL;
   if (flags === 0 || (flags & ~SETNS_FLAGS)) throw EINVAL;
@@ -181,7 +186,7 @@ const sysSetns: SyscallFn = (t, a) => {
   if (tg.zombie || target === undefined || target.state === "dead") throw ESRCH;
   if (!mayAttach(t, target) && !t.creds.hasCap(CAP_SYS_PTRACE)) throw EPERM;
   if (!t.creds.hasCap(CAP_SYS_ADMIN)) throw EPERM;
-  return joinNamespaces(t, flags, target.uts, target.ipc, target.cgroupNs);
+  return joinNamespaces(t, flags, target.uts, target.ipc, target.cgroupNs, target.fs.mntns);
 };
 
 /** The CLONE_NEW* flag of each /proc/PID/ns name's type. */
@@ -191,7 +196,14 @@ const NS_TYPES: Record<string, number> = {
 };
 
 /** setns's installation of the namespaces of `flags` (the checks done first, then the changes). */
-function joinNamespaces(t: Task, flags: number, uts: UtsNamespace, ipc: IpcNamespace, cgroupNs: CgroupNamespace | null): number {
+function joinNamespaces(
+  t: Task,
+  flags: number,
+  uts: UtsNamespace,
+  ipc: IpcNamespace,
+  cgroupNs: CgroupNamespace | null,
+  mntNs: MountNamespace | null,
+): number {
   if (flags & CLONE_NEWUSER) throw EINVAL; // the one user namespace is the caller's own
   if (flags & CLONE_NEWNS) {
     // mntns_install: a filesystem context shared with another task is EINVAL.
@@ -201,7 +213,7 @@ function joinNamespaces(t: Task, flags: number, uts: UtsNamespace, ipc: IpcNames
   if (flags & CLONE_NEWUTS) t.uts = uts;
   if (flags & CLONE_NEWIPC) t.ipc = ipc;
   if (flags & CLONE_NEWCGROUP) t.cgroupNs = cgroupNs;
-  if (flags & CLONE_NEWNS) t.fs.root = t.fs.cwd = t.kernel.vfs.root();
+  if ((flags & CLONE_NEWNS) && mntNs !== null) joinMountNs(t.fs, mntNs);
   return 0;
 }
 
