@@ -443,3 +443,38 @@ Deno.test("a checkpoint refuses a sandbox whose iptables were replaced, in one l
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("int IPPROTO_IP options read with a short optlen come back as one byte, IP_HDRINCL reads 0 on any socket, as natively", async () => {
+  const r = await assertSameAsNative([await compileC("net_ip_optlen")]);
+  assert.match(r.stdout, /type 2 opt 1: \[0: len 0 eeeeeeeeee\] \[1: len 1 c0eeeeeeee\] \[2: len 1 c0eeeeeeee\]/);
+});
+
+Deno.test("socket filters (SO_ATTACH_FILTER): bpf_check_classic's refusals, SO_GET_FILTER, SO_LOCK_FILTER, and programs dropping, cutting and reading the network header of UDP datagrams over IPv4 and IPv6, as natively", async () => {
+  const r = await assertSameAsNative([await compileC("net_sockfilter")]);
+  assert.match(r.stdout, /no-x: \[3 'abc'\] then errno 11/);
+  assert.match(r.stdout, /cut: \[3 'hel'\] then errno 11/);
+  assert.match(r.stdout, /port\+src: \[5 'ports'\]/);
+  assert.match(r.stdout, /attach unset on a path: -1 errno 22/);
+});
+
+Deno.test("a checkpoint refuses a sandbox holding a socket with a filter, in one line, and the sandbox goes on", async () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const image = `${dir}/image.cbor`;
+    const out = await new Deno.Command(`${REPO_ROOT}/sentry`, {
+      args: ["do", "--checkpoint-image", image, "--checkpoint-after", "1", "--", await compileC("net_sockfilter"), "hold"],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const dec = new TextDecoder();
+    assert.equal(dec.decode(out.stdout), "attach: 0\n");
+    assert.equal(
+      dec.decode(out.stderr),
+      "sentry: checkpoint: a socket with a filter (SO_ATTACH_FILTER or SO_LOCK_FILTER): not saved yet; the sandbox goes on\n",
+    );
+    assert.equal(out.code, 0);
+    assert.throws(() => Deno.statSync(image));
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

@@ -220,6 +220,8 @@ export const LEDGER: readonly LedgerEntry[] = [
     className: "SocketFile",
     saved: ["recvTimeoutNs", "sendTimeoutNs"],
     derived: {
+      sockFilter: "none after a restore: a socket with a filter is refused in one line (sandbox.ts saveFile)",
+      filterLocked: "false after a restore: a locked socket is refused in one line (sandbox.ts saveFile)",
       ino: "a new number, as sockfs numbers sockets by creation",
       streamVia: "fixed by the family's class",
     },
@@ -383,6 +385,7 @@ export const LEDGER: readonly LedgerEntry[] = [
     ],
     derived: {
       "#host": "the restoring kernel's stack, which takes the socket's port back (UdpSocket.restore)",
+      filter: "the owner's socket filter, never restored: a socket with one is refused (sandbox.ts saveFile)",
       "#rxBytes": "recounted from the restored queue",
       "#txBytes": "recounted from the restored queue",
       "#closed": "false: a closed UDP socket has left its stack and no descriptor holds it, so it is never saved",

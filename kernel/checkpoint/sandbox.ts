@@ -558,6 +558,9 @@ function saveFile(f: FileDescription, c: SaveContext): number {
     if (f instanceof PipeEnd && f.constructor === PipeEnd) {
       return { kind: "pipe", pipe: c.pipes.ref(f.pipe, () => f.pipe.save() as SavedPipe), reader: f.isReader, flags: f.flags };
     }
+    if (f instanceof SocketFile && (f.sockFilter !== null || f.filterLocked)) {
+      throw new CheckpointError("a socket with a filter (SO_ATTACH_FILTER or SO_LOCK_FILTER): not saved yet");
+    }
     if (f instanceof SocketFile && f.inodeAttrs !== null) {
       throw new CheckpointError(`a socket whose mode or owner fchmod or fchown changed: not saved yet`);
     }

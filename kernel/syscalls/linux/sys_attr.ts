@@ -102,18 +102,23 @@ function utimes(t: Task, to: Target, atime: TimeSpec, mtime: TimeSpec): number {
   return 0;
 }
 
-/** Reads struct timespec[2] (with UTIME_NOW/UTIME_OMIT), or both "now" for a null pointer. */
-function readTimespecs(t: Task, addr: number): [TimeSpec, TimeSpec] {
-  if (addr === 0) return ["now", "now"];
+/** struct timespec[2] as copied in, unchecked: [sec, nsec] twice; null for a null pointer. */
+function copyInTimespecs(t: Task, addr: number): [bigint, bigint][] | null {
+  if (addr === 0) return null;
   const v = new DataView(t.copyIn(addr, 32).buffer);
-  const one = (o: number): TimeSpec => {
-    const sec = v.getBigInt64(o, true), nsec = v.getBigInt64(o + 8, true);
+  return [[v.getBigInt64(0, true), v.getBigInt64(8, true)], [v.getBigInt64(16, true), v.getBigInt64(24, true)]];
+}
+
+/** The times of copyInTimespecs (with UTIME_NOW/UTIME_OMIT; EINVAL out of range), or both "now". */
+function checkTimespecs(ts: [bigint, bigint][] | null): [TimeSpec, TimeSpec] {
+  if (ts === null) return ["now", "now"];
+  const one = ([sec, nsec]: [bigint, bigint]): TimeSpec => {
     if (nsec === BigInt(UTIME_NOW)) return "now";
     if (nsec === BigInt(UTIME_OMIT)) return "omit";
     if (nsec < 0n || nsec >= 1_000_000_000n) throw EINVAL;
     return sec * 1_000_000_000n + nsec;
   };
-  return [one(0), one(16)];
+  return [one(ts[0]!), one(ts[1]!)];
 }
 
 /** Reads struct timeval[2], or both "now" for a null pointer. */
@@ -131,20 +136,28 @@ function readTimevals(t: Task, addr: number): [TimeSpec, TimeSpec] {
 /** Implements utimensat(2); a null path with a dirfd is futimens(3). */
 const sysUtimensat: SyscallFn = (t, a) => {
   const dirfd = a.fd(0), pathAddr = a.pointer(1), flags = a.int(3);
+  // Linux's order: both times UTIME_OMIT do nothing, not even look at the path; then the
+  // flags; then the times' ranges.
+  const raw = copyInTimespecs(t, a.pointer(2));
+  if (raw !== null && raw[0]![1] === BigInt(UTIME_OMIT) && raw[1]![1] === BigInt(UTIME_OMIT)) return 0;
   if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) throw EINVAL;
-  const [atime, mtime] = readTimespecs(t, a.pointer(2));
+  const [atime, mtime] = checkTimespecs(raw);
   if (pathAddr === 0) {
-    // futimens(3); utimensat(AT_FDCWD, NULL, ...) is EFAULT, as Linux.
+    // futimens(3) (do_utimes_fd: no flags; an O_PATH descriptor is EBADF);
+    // utimensat(AT_FDCWD, NULL, ...) is EFAULT, as Linux.
     if (dirfd === AT_FDCWD) throw EFAULT;
-    return utimes(t, fileTarget(t.fdTable.get(dirfd)), atime, mtime);
+    if (flags) throw EINVAL;
+    return utimes(t, fdTarget(t, dirfd), atime, mtime);
   }
   return utimes(t, target(t, dirfd, pathAddr, flags), atime, mtime);
 };
 
-/** Implements futimesat(2). */
+/** Implements futimesat(2); a null path with a dirfd acts on the descriptor (O_PATH: EBADF). */
 const sysFutimesat: SyscallFn = (t, a) => {
   const [atime, mtime] = readTimevals(t, a.pointer(2));
-  return utimes(t, target(t, a.fd(0), a.pointer(1), 0), atime, mtime);
+  const dirfd = a.fd(0), pathAddr = a.pointer(1);
+  if (pathAddr === 0 && dirfd !== AT_FDCWD) return utimes(t, fdTarget(t, dirfd), atime, mtime);
+  return utimes(t, target(t, dirfd, pathAddr, 0), atime, mtime);
 };
 
 /** Implements utimes(2). */
