@@ -1,7 +1,9 @@
 /**
  * Discretionary access control for files, as Linux's generic_permission() and gVisor's
  * vfs.GenericCheckPermissions: owner, group or other bits chosen by the caller's fsuid and
- * groups, then the overrides of CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH.
+ * groups, then the overrides of CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH. The overrides count
+ * in the caller's user namespace, over files whose owner and group it maps
+ * (capable_wrt_inode_uidgid).
  *
  * @module
  */
@@ -9,7 +11,7 @@
 import { EACCES, EPERM } from "../kernel/errno.ts";
 import type { Credentials } from "../kernel/creds.ts";
 import { S_IFDIR, S_IFMT, S_IFREG, S_ISGID, S_ISUID, S_ISVTX, S_IXGRP } from "../abi/linux/file.ts";
-import { CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER } from "../abi/linux/capability.ts";
+import { CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_FSETID } from "../abi/linux/capability.ts";
 import type { Dentry } from "./dentry.ts";
 import { type Acl, aclPermits } from "./posix_acl.ts";
 
@@ -32,12 +34,12 @@ export function mayAccess(creds: Credentials, want: number, mode: number, uid: n
   if (granted) return true;
   if ((mode & S_IFMT) === S_IFDIR) {
     // Directories: CAP_DAC_READ_SEARCH reads and searches, CAP_DAC_OVERRIDE does everything.
-    if ((want & MAY_WRITE) === 0 && creds.hasCap(CAP_DAC_READ_SEARCH)) return true;
-    return creds.hasCap(CAP_DAC_OVERRIDE);
+    if ((want & MAY_WRITE) === 0 && creds.hasCapOver(CAP_DAC_READ_SEARCH, uid, gid)) return true;
+    return creds.hasCapOver(CAP_DAC_OVERRIDE, uid, gid);
   }
-  if ((want & 7) === MAY_READ && creds.hasCap(CAP_DAC_READ_SEARCH)) return true;
+  if ((want & 7) === MAY_READ && creds.hasCapOver(CAP_DAC_READ_SEARCH, uid, gid)) return true;
   // CAP_DAC_OVERRIDE: read and write, and execute when at least one execute bit is set.
-  if ((want & MAY_EXEC) === 0 || (mode & 0o111) !== 0) return creds.hasCap(CAP_DAC_OVERRIDE);
+  if ((want & MAY_EXEC) === 0 || (mode & 0o111) !== 0) return creds.hasCapOver(CAP_DAC_OVERRIDE, uid, gid);
   return false;
 }
 
@@ -46,9 +48,56 @@ export function checkPermission(creds: Credentials, want: number, mode: number, 
   if (!mayAccess(creds, want, mode, uid, gid, acl)) throw EACCES;
 }
 
-/** Whether creds own a file with owner uid, or hold CAP_FOWNER (Linux's inode_owner_or_capable). */
+/**
+ * Whether creds own a file with owner uid, or hold CAP_FOWNER in their user namespace and it
+ * maps the owner (Linux's inode_owner_or_capable).
+ */
 export function isOwnerOrRoot(creds: Credentials, uid: number): boolean {
-  return creds.fsuid === uid || creds.hasCap(CAP_FOWNER);
+  return creds.fsuid === uid || (creds.userNs.fromKuid(uid) >= 0 && creds.hasOwnCap(CAP_FOWNER));
+}
+
+/** The owner and mode an attribute change starts from. */
+export interface AttrOwner {
+  readonly uid: number;
+  readonly gid: number;
+  readonly mode: number;
+}
+
+/**
+ * The permission bits chmod(2) sets on a file: EPERM unless the caller owns it (or has
+ * CAP_FOWNER); set-group-ID is dropped when the caller is not in the file's group and lacks
+ * CAP_FSETID (Linux's setattr_prepare and setattr_should_drop_sgid).
+ */
+export function chmodBits(creds: Credentials, f: AttrOwner, mode: number): number {
+  if (!isOwnerOrRoot(creds, f.uid)) throw EPERM;
+  let m = mode & 0o7777;
+  if ((m & S_ISGID) && !creds.inGroup(f.gid) && !creds.hasCapOver(CAP_FSETID, f.uid, f.gid)) m &= ~S_ISGID;
+  return m;
+}
+
+/**
+ * What chown(2) changes (-1 leaves an id): EPERM unless CAP_CHOWN, or the caller owns the file
+ * and keeps its owner and gives it one of its own groups. For a non-directory, even to (-1, -1),
+ * set-user-ID goes, and set-group-ID when it means "setgid" (group execute set) or the caller
+ * is neither in the file's group nor holds CAP_FSETID (Linux's chown_common: ATTR_KILL_SUID,
+ * ATTR_KILL_SGID).
+ */
+export function chownChange(
+  creds: Credentials, f: AttrOwner, uid: number, gid: number, isDir: boolean,
+): { uid?: number; gid?: number; mode?: number } {
+  if (uid !== -1 && !(creds.fsuid === f.uid && uid === f.uid) && !creds.hasCapOver(CAP_CHOWN, f.uid, f.gid)) throw EPERM;
+  if (gid !== -1 && !(creds.fsuid === f.uid && (creds.inGroup(gid) || gid === f.gid)) && !creds.hasCapOver(CAP_CHOWN, f.uid, f.gid)) {
+    throw EPERM;
+  }
+  const attr: { uid?: number; gid?: number; mode?: number } = {};
+  if (uid !== -1) attr.uid = uid;
+  if (gid !== -1) attr.gid = gid;
+  if (!isDir) {
+    let m = f.mode & 0o7777 & ~S_ISUID;
+    if ((f.mode & S_IXGRP) || !(creds.inGroup(f.gid) || creds.hasCapOver(CAP_FSETID, f.uid, f.gid))) m &= ~S_ISGID;
+    if (m !== (f.mode & 0o7777)) attr.mode = m;
+  }
+  return attr;
 }
 
 /**
@@ -69,7 +118,7 @@ export function mayHardlink(creds: Credentials, d: Dentry): boolean {
  */
 export function checkMayDelete(creds: Credentials, dir: Dentry, child: Dentry): void {
   checkPermission(creds, MAY_WRITE | MAY_EXEC, dir.mode, dir.uid, dir.gid, dir.acl);
-  if ((dir.mode & S_ISVTX) && creds.fsuid !== child.uid && creds.fsuid !== dir.uid && !creds.hasCap(CAP_FOWNER)) {
+  if ((dir.mode & S_ISVTX) && creds.fsuid !== dir.uid && !isOwnerOrRoot(creds, child.uid)) {
     throw EPERM;
   }
 }
