@@ -56,7 +56,9 @@ const tcpState = z.enum([
   "LAST-ACK", "TIME-WAIT",
 ]);
 
-export const tcpSnapshotSchema = z.object({
+// The sockets' own schemas (the largest of the checkpoint's) are built at the first socket an
+// image holds (z.lazy): a restore of a sandbox without any does not pay for them.
+export const tcpSnapshotSchema = z.lazy(() => z.object({
   opts: z.object({
     rxBufferSize: capacity,
     txBufferSize: capacity,
@@ -130,13 +132,13 @@ export const tcpSnapshotSchema = z.object({
   }).strict(),
   scoreboard: z.array(z.tuple([u32, u32])).max(64),
   error: errorName,
-}).strict();
+}).strict());
 
 const datagram = z.object({
   src: endpoint, dst: endpoint, data: bytes(65535), ttl: z.number().int().min(0).max(255).optional(), tos: z.number().int().min(0).max(255).optional(),
 }).strict();
 
-export const udpSnapshotSchema = z.object({
+export const udpSnapshotSchema = z.lazy(() => z.object({
   localAddr: addr.nullable(),
   localPort: port,
   bound: z.boolean(),
@@ -163,7 +165,7 @@ export const udpSnapshotSchema = z.object({
     ifAddr: addr.nullable(),
     groups: z.array(z.tuple([addr, z.number().int().min(0).max(255)])).max(20),
   }).strict().optional(),
-}).strict();
+}).strict());
 
 const echo = z.object({
   peer: addr, local: addr.nullable(), ident: u16, seqNo: u16, data: bytes(65507),
