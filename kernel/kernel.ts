@@ -481,6 +481,16 @@ export class Kernel {
     wake?.();
   }
 
+  /**
+   * A new network namespace (unshare or clone with CLONE_NEWNET): a stack of its own with only
+   * a loopback interface, driven by the scheduler like the sandbox's first one.
+   */
+  newNetNamespace(): Net {
+    const net = new Net();
+    net.armDeadline = () => this.addDeadline(net);
+    return net;
+  }
+
   /** Starts watching d's deadline (see DeadlineTarget); idempotent. */
   addDeadline(d: DeadlineTarget): void {
     this.#deadlineTargets.add(d);

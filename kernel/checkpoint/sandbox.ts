@@ -411,6 +411,7 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
   if (k.ipc.mqueue.root.queues.size > 0) throw new CheckpointError("POSIX message queues exist: not saved yet");
   if (k.keys.size > 0) throw new CheckpointError("keyrings (keyctl) exist: not saved yet");
   if (k.net.configChanged) throw new CheckpointError("the network's addresses or routes were changed (rtnetlink): not saved yet");
+  if (!k.net.nftables.empty) throw new CheckpointError("nf_tables holds tables (NETLINK_NETFILTER): not saved yet");
   // The cgroup2 hierarchy is not in the image: refused once it is mounted or changed.
   if (k.vfs.mounts().some((m) => m.fs === k.cgroups)) throw new CheckpointError("a cgroup2 filesystem is mounted: not saved yet");
   if (k.cgroups.changed || k.cgroups.nsdelegate || groups.some((tg) => tg.cgroup !== null)) {
@@ -594,6 +595,9 @@ function saveTask(t: Task, c: SaveContext): SavedTask {
   if (t.landlock !== null) throw new CheckpointError(`task ${t.tid} is restricted by Landlock: not saved yet`);
   if (t.ipc !== t.kernel.ipc) {
     throw new CheckpointError(`task ${t.tid} is in an IPC namespace of its own: not saved yet`);
+  }
+  if (t.net !== t.kernel.net) {
+    throw new CheckpointError(`task ${t.tid} is in a network namespace of its own: not saved yet`);
   }
   if (t.fs.root.path() !== "/") throw new CheckpointError(`task ${t.tid} is chrooted (${t.fs.root.path()}): not saved yet`);
   const regs = t.ctx.regs.clone();

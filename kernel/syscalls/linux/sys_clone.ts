@@ -12,6 +12,7 @@ import {
 import type { Task } from "../../task.ts";
 import { IPC_LIMITS, IpcNamespace } from "../../ipc.ts";
 import type { UtsNamespace } from "../../uts.ts";
+import type { Net } from "../../net.ts";
 import { CGROUP_NS_INIT_INO, type CgroupDir, type CgroupNamespace } from "../../../vfs/cgroupfs/cgroupfs.ts";
 import { block, partial, supported, type SyscallEntry, type SyscallFn, type SyscallResult } from "./support.ts";
 
@@ -105,7 +106,8 @@ const CLONE_NEWTIME = 0x80;
  * CLONE_THREAD/CLONE_SIGHAND/CLONE_VM (nothing to do for a process alone in its thread group
  * and address space, EINVAL otherwise), a private descriptor table (CLONE_FILES) or filesystem
  * context (CLONE_FS), a UTS, IPC or cgroup namespace of its own (CLONE_NEWUTS, CLONE_NEWIPC,
- * CLONE_NEWCGROUP, CAP_SYS_ADMIN). The other
+ * CLONE_NEWCGROUP, CAP_SYS_ADMIN), a network namespace of its own (CLONE_NEWNET: a stack with
+ * only loopback, which is up, where Linux's new namespace has it down). The other
  * namespaces are EINVAL, as in a kernel built without them.
  */
 const sysUnshare: SyscallFn = (t, a) => {
@@ -122,12 +124,12 @@ const sysUnshare: SyscallFn = (t, a) => {
   const flags = Number(f);
   if ((flags & (CLONE_THREAD | CLONE_SIGHAND | CLONE_VM)) && t.tg.tasks.size > 1) throw EINVAL;
   if ((flags & CLONE_VM) && t.mm.users > 1) throw EINVAL;
-  const unsupported = flags & ((NAMESPACE_FLAGS & ~(CLONE_NEWIPC | CLONE_NEWCGROUP)) | CLONE_NEWTIME);
+  const unsupported = flags & ((NAMESPACE_FLAGS & ~(CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_NEWNET)) | CLONE_NEWTIME);
   if (unsupported) {
     t.kernel.log.once(`unshare-ns-${unsupported}`, `unshare namespace flags 0x${unsupported.toString(16)} are not supported`);
     throw EINVAL;
   }
-  if ((flags & (CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP)) && !t.creds.hasCap(CAP_SYS_ADMIN)) throw EPERM;
+  if ((flags & (CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_NEWNET)) && !t.creds.hasCap(CAP_SYS_ADMIN)) throw EPERM;
   if (flags & CLONE_FS) t.fs = t.fs.fork();
   if ((flags & CLONE_FILES) && t.fdTable.users > 1) {
     t.fdTable.users--;
@@ -135,6 +137,7 @@ const sysUnshare: SyscallFn = (t, a) => {
   }
   if (flags & CLONE_NEWUTS) t.uts = t.uts.copy();
   if (flags & CLONE_NEWIPC) t.ipc = new IpcNamespace(IPC_LIMITS);
+  if (flags & CLONE_NEWNET) t.net = t.kernel.newNetNamespace();
   // A new cgroup namespace is rooted at the caller's cgroup (copy_cgroup_ns).
   if (flags & CLONE_NEWCGROUP) t.cgroupNs = t.kernel.cgroups.newNamespace(t.kernel.cgroups.cgroupOf(t.tg));
   return 0;
@@ -147,7 +150,7 @@ const SETNS_FLAGS = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | C
 /**
  * Implements setns(2) with a pidfd: the caller joins the namespaces of the given types of the
  * pidfd's process (EINVAL for no type or another flag; ESRCH once it has exited, even as a
- * zombie; EPERM without ptrace read access or CAP_SYS_ADMIN). Its UTS, IPC and cgroup namespaces
+ * zombie; EPERM without ptrace read access or CAP_SYS_ADMIN). Its UTS, IPC, network and cgroup namespaces
  * are taken; the others are the sandbox's one each (joining the mount namespace moves the caller's
  * root and cwd to its root, as Linux; its own user namespace is EINVAL). With a /proc/PID/ns
  * descriptor (flags 0 or its type) the namespace joined is the sandbox's first of that type,
@@ -172,7 +175,7 @@ const sysSetns: SyscallFn = (t, a) => {
       if (ino !== CGROUP_NS_INIT_INO) cgroupNs = t.kernel.cgroups.namespaces.get(ino) ?? null;
       if (ino !== CGROUP_NS_INIT_INO && cgroupNs === null) throw EINVAL;
     }
-    return joinNamespaces(t, flags, t.kernel.rootUts, t.kernel.ipc, cgroupNs);
+    return joinNamespaces(t, flags, t.kernel.rootUts, t.kernel.ipc, cgroupNs, t.kernel.net);
   }
   if (!(f instanceof PidFd)) throw EINVAL;
   if (flags === 0 || (flags & ~SETNS_FLAGS)) throw EINVAL;
@@ -181,7 +184,7 @@ const sysSetns: SyscallFn = (t, a) => {
   if (tg.zombie || target === undefined || target.state === "dead") throw ESRCH;
   if (!mayAttach(t, target) && !t.creds.hasCap(CAP_SYS_PTRACE)) throw EPERM;
   if (!t.creds.hasCap(CAP_SYS_ADMIN)) throw EPERM;
-  return joinNamespaces(t, flags, target.uts, target.ipc, target.cgroupNs);
+  return joinNamespaces(t, flags, target.uts, target.ipc, target.cgroupNs, target.net);
 };
 
 /** The CLONE_NEW* flag of each /proc/PID/ns name's type. */
@@ -191,7 +194,14 @@ const NS_TYPES: Record<string, number> = {
 };
 
 /** setns's installation of the namespaces of `flags` (the checks done first, then the changes). */
-function joinNamespaces(t: Task, flags: number, uts: UtsNamespace, ipc: IpcNamespace, cgroupNs: CgroupNamespace | null): number {
+function joinNamespaces(
+  t: Task,
+  flags: number,
+  uts: UtsNamespace,
+  ipc: IpcNamespace,
+  cgroupNs: CgroupNamespace | null,
+  net: Net,
+): number {
   if (flags & CLONE_NEWUSER) throw EINVAL; // the one user namespace is the caller's own
   if (flags & CLONE_NEWNS) {
     // mntns_install: a filesystem context shared with another task is EINVAL.
@@ -201,6 +211,7 @@ function joinNamespaces(t: Task, flags: number, uts: UtsNamespace, ipc: IpcNames
   if (flags & CLONE_NEWUTS) t.uts = uts;
   if (flags & CLONE_NEWIPC) t.ipc = ipc;
   if (flags & CLONE_NEWCGROUP) t.cgroupNs = cgroupNs;
+  if (flags & CLONE_NEWNET) t.net = net;
   if (flags & CLONE_NEWNS) t.fs.root = t.fs.cwd = t.kernel.vfs.root();
   return 0;
 }

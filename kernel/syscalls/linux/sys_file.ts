@@ -237,7 +237,7 @@ const sysIoctl: SyscallFn = (t, a) => {
     default:
       if (file instanceof TtyFile) return ttyIoctl(t, file, cmd, arg);
       // sock_ioctl: what no family handles goes to the network devices (netdevice(7)).
-      if (file instanceof SocketFile && isNetdeviceIoctl(cmd)) return netdeviceIoctl(t.kernel.net, file.family, cmd, arg, t);
+      if (file instanceof SocketFile && isNetdeviceIoctl(cmd)) return netdeviceIoctl(t.net, file.family, cmd, arg, t);
       return file.ioctl(cmd, arg, t);
   }
 };
