@@ -19,6 +19,8 @@
  */
 
 import {
+  type Interface,
+  type InterfaceOptions,
   type IpAddress,
   IpCidr,
   Ipv4Address,
@@ -38,7 +40,9 @@ import { Forwarder, type HostEndpoint, SANDBOX_NET } from "./net_forward.ts";
 import { PublishListener } from "./net_host.ts";
 import type { DeadlineTarget } from "./timers.ts";
 import { monotonicNs } from "./time.ts";
+import { IPV4_LAYOUT, IPV6_LAYOUT, XtFamily } from "./netfilter/x_tables.ts";
 import { writeAllSync } from "./write_all.ts";
+import type { TunDevice } from "./net_tun.ts";
 
 /** Something that wants to look at the stack after it changed (a socket file, a relay). */
 export interface NetWatcher {
@@ -160,13 +164,34 @@ export class Net implements DeadlineTarget {
   armDeadline: () => void = () => {};
   /** Guards against re-entry (a watcher's notify waking a task never polls, but be safe). */
   #polling = false;
-  /** Interface names, by netstack index. */
+  /** Interface names, by netstack index ("" for a deleted one: no name is empty). */
   readonly ifNames: string[] = [];
+  /** The TUN/TAP devices (kernel/net_tun.ts), by netstack index. */
+  readonly tuns = new Map<number, TunDevice>();
+  /**
+   * Told when an interface appears or goes (rtnetlink's RTNLGRP_LINK sockets): the stack index
+   * and whether it is new. Listeners must not call back into the network.
+   */
+  readonly linkListeners = new Set<(index: number, added: boolean) => void>();
   /**
    * Whether a program changed the interfaces' addresses or the routes (rtnetlink): a checkpoint
    * is then refused, as the restoring kernel makes them anew from its --network.
    */
   configChanged = false;
+  /** The iptables and ip6tables tables (kernel/netfilter), made at first use. */
+  #iptables: XtFamily | null = null;
+  #ip6tables: XtFamily | null = null;
+
+  /** The legacy iptables of this namespace for IPv4 (v6 false) or IPv6. */
+  xtables(v6: boolean): XtFamily {
+    if (v6) return this.#ip6tables ??= new XtFamily(IPV6_LAYOUT);
+    return this.#iptables ??= new XtFamily(IPV4_LAYOUT);
+  }
+
+  /** Whether a program replaced or counted an iptables table: a checkpoint refuses the sandbox then. */
+  get xtablesChanged(): boolean {
+    return (this.#iptables?.changed ?? false) || (this.#ip6tables?.changed ?? false);
+  }
   /**
    * Policy routing rules added by programs (RTM_NEWRULE), after Linux's defaults in dumps: each
    * a family, its fib_rule_hdr (12 bytes) and its attributes (FRA_PRIORITY, FRA_DST, FRA_SRC,
@@ -243,6 +268,43 @@ export class Net implements DeadlineTarget {
       this.#forwarder = opts.resolver === undefined ? new Forwarder(this) : new Forwarder(this, opts.resolver);
       this.#host.push(this.#forwarder);
     }
+  }
+
+  /** The stack index of the interface named `name`, or -1. */
+  linkIndex(name: string): number {
+    return name === "" ? -1 : this.ifNames.indexOf(name);
+  }
+
+  /** The interface of Linux index `ifindex` (1 for lo), or null if none (or deleted). */
+  linkByIndex(ifindex: number): Interface | null {
+    const iface = ifindex >= 1 ? this.stack.interfaces[ifindex - 1] : undefined;
+    return iface === undefined || iface.removed ? null : iface;
+  }
+
+  /** Whether interface `index` is up (IFF_UP): a TUN/TAP device may be down, the others never are. */
+  linkUp(index: number): boolean {
+    return this.tuns.get(index)?.link.up ?? true;
+  }
+
+  /** The interfaces that exist (not deleted), in index order. */
+  get links(): Interface[] {
+    return this.stack.interfaces.filter((i) => !i.removed);
+  }
+
+  /** Adds an interface named `name` (a TUN/TAP device) and tells the link listeners. */
+  addLink(name: string, opts: InterfaceOptions): Interface {
+    const iface = this.stack.addInterface(opts);
+    this.ifNames[iface.index] = name;
+    this.counters[iface.index] = { rxBytes: 0, rxPackets: 0, txBytes: 0, txPackets: 0 };
+    for (const l of this.linkListeners) l(iface.index, true);
+    return iface;
+  }
+
+  /** Deletes interface `index` and tells the link listeners (before: they describe it). */
+  removeLink(index: number): void {
+    for (const l of this.linkListeners) l(index, false);
+    this.stack.removeInterface(index);
+    this.ifNames[index] = "";
   }
 
   /** @nosave Host listeners and other host resources, closed by closeHost(). */

@@ -11,6 +11,7 @@
  * @module
  */
 
+import { PIDFS_MAGIC } from "../abi/linux/file.ts";
 import { AnonInodeFile } from "../vfs/anon_file.ts";
 import { EINVAL, ESPIPE } from "./errno.ts";
 import { O_ACCMODE, O_EXCL, O_RDWR } from "../abi/linux/file.ts";
@@ -26,6 +27,11 @@ import type { ThreadGroup } from "./thread_group.ts";
 
 /** @savable */
 export class PidFd extends AnonInodeFile {
+  /** pidfs (Linux 6.9 on), not anon_inodefs. */
+  override get pseudoFsType(): number {
+    return PIDFS_MAGIC;
+  }
+
   /** Immutable. */
   readonly kernel: Kernel;
   /** Immutable. The process; kept (as Linux keeps its struct pid) after it is reaped. */

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { hostVsyscallProt, VSYSCALL_END, VSYSCALL_START } from "./mm/vsyscall.ts";
 import { CGROUP_NS_INIT_INO } from "../vfs/cgroupfs/cgroupfs.ts";
 import type { WaitQueue } from "../waiter/mod.ts";
 import { EINVAL } from "./errno.ts";
@@ -16,9 +17,10 @@ import { Credentials } from "./creds.ts";
 import { monotonicNs } from "./time.ts";
 import { sandboxCpus } from "./syscalls/linux/sys_sched.ts";
 import { SIG_IGN } from "../abi/linux/signal.ts";
-import type { Location, Mount } from "../vfs/mod.ts";
+import type { Location, Mount, MountNamespace } from "../vfs/mod.ts";
 import { type MemoryManager, SharedAnon, type Vma } from "./mm/mm.ts";
-import { PROT_WRITE } from "../abi/linux/mm.ts";
+import { PROT_EXEC, PROT_READ, PROT_WRITE } from "../abi/linux/mm.ts";
+import { O_ACCMODE, O_RDONLY } from "../abi/linux/file.ts";
 import type {
   NetFileKind, ProcCaller, ProcMemAccess, ProcFd, ProcMemory, ProcProcess, ProcSource, ProcSystem, ProcThread, ProcVma,
 } from "../vfs/procfs/source.ts";
@@ -79,6 +81,34 @@ function mapsName(v: Vma): string {
     return v.anonName === undefined ? "/dev/zero (deleted)" : `[anon_shmem:${v.anonName}]`;
   }
   return v.anonName === undefined ? "" : `[anon:${v.anonName}]`;
+}
+
+/**
+ * /proc/PID/smaps's VmFlags of v, as Linux's show_smap_vma_flags in bit order: the protection
+ * (rd wr ex), VM_SHARED (sh: a shared mapping that may be written: anonymous, or of a file
+ * open for writing), VM_MAYREAD/MAYWRITE/MAYEXEC (mr mw me), VM_MAYSHARE (ms), growsdown (gd),
+ * locked (lo), dontcopy (dc), dontexpand (de), accounted private writable memory (ac). The
+ * vvar and vdso pages carry the flags Linux gives its special mappings.
+ */
+function vmFlags(v: Vma): string {
+  if (v.name === "[vvar]") return "rd mr pf io de dd";
+  const fileWrite = v.file !== null && (v.file.flags & O_ACCMODE) !== O_RDONLY;
+  const sharedWrite = v.shared && v.mayWrite !== false && (v.file === null || fileWrite);
+  const f: string[] = [];
+  if (v.prot & PROT_READ) f.push("rd");
+  if (v.prot & PROT_WRITE) f.push("wr");
+  if (v.prot & PROT_EXEC) f.push("ex");
+  if (sharedWrite) f.push("sh");
+  f.push("mr");
+  if (!v.shared || sharedWrite) f.push("mw");
+  if (v.mayExec !== false) f.push("me");
+  if (v.shared) f.push("ms");
+  if (v.growsDown) f.push("gd");
+  if (v.locked) f.push("lo");
+  if (v.dontCopy) f.push("dc");
+  if (v.dontExpand || v.name === "[vdso]") f.push("de");
+  if (!v.shared && (v.prot & PROT_WRITE)) f.push("ac");
+  return f.join(" ");
 }
 
 /** @savable See ProcMemAccess: one address space, copied through VMA by VMA. */
@@ -257,6 +287,10 @@ class ProcessView implements ProcProcess {
     return k.cgroups.procLine(this.#tg, k.current?.cgroupNs ?? null);
   }
 
+  get mntNs(): MountNamespace | null {
+    return (this.#tg.leader ?? [...this.#tg.tasks][0])?.fs.mntns ?? null;
+  }
+
   get cgroupNsIno(): number {
     return this.#tg.leader?.cgroupNs?.ino ?? [...this.#tg.tasks][0]?.cgroupNs?.ino ?? CGROUP_NS_INIT_INO;
   }
@@ -281,8 +315,19 @@ class ProcessView implements ProcProcess {
           ino = st.ino;
         } catch { /* shown as anonymous */ }
       }
-      return { start: v.start, end: v.end, prot: v.prot, shared: v.shared, offset: v.offset, dev, ino, name: mapsName(v) };
+      return {
+        start: v.start, end: v.end, prot: v.prot, shared: v.shared, offset: v.offset, dev, ino, name: mapsName(v),
+        vmFlags: vmFlags(v), locked: v.locked === true,
+      };
     });
+    // The vsyscall page is in every address space (outside mm's VMAs), listed last as Linux's gate VMA.
+    const vsyscall = hostVsyscallProt();
+    if (vsyscall !== null) {
+      vmas.push({
+        start: VSYSCALL_START, end: VSYSCALL_END, prot: vsyscall, shared: false, offset: 0, dev: 0, ino: 0, name: "[vsyscall]",
+        vmFlags: (vsyscall & PROT_READ ? "rd " : "") + (vsyscall & PROT_EXEC ? "ex" : "").trim(),
+      });
+    }
     return {
       vmas, brkStart: mm.brkStart, brk: mm.brk, stackStart: mm.stackBottom, argStart: mm.argStart,
       argEnd: mm.argEnd, envStart: mm.envStart, envEnd: mm.envEnd, auxv: mm.auxv,
@@ -458,8 +503,8 @@ export class KernelProcSource implements ProcSource {
     return this.#cpuinfo;
   }
 
-  mounts(): Mount[] {
-    return this.#k.vfs.mounts();
+  mounts(ns: MountNamespace | null): Mount[] {
+    return ns?.mounts() ?? [];
   }
 
   setSysctl(key: string, text: string): void {

@@ -11,19 +11,26 @@ import type { Task } from "./task.ts";
 import type { ThreadGroup } from "./thread_group.ts";
 import { SIGCONT } from "../abi/linux/signal.ts";
 import { CAP_KILL } from "../abi/linux/capability.ts";
+import { landlockScoped, SCOPE_SIGNAL } from "./landlock.ts";
 
 /**
- * Linux's kill_ok_by_cred: CAP_KILL, or the sender's real or effective
+ * Linux's kill_ok_by_cred and the Landlock signal scope: CAP_KILL, or the sender's real or effective
  * uid equals the target's real or saved uid; SIGCONT may also go to any process of the
  * sender's session (job control across users). `target` is the thread whose credentials count
  * (the group's first live one for a process-directed signal).
  */
 export function maySignal(t: Task, tg: ThreadGroup, sig: number, target: Task | null = null): boolean {
   if (tg === t.tg) return true;
+  const to = target ?? tg.leader;
+  // Then Linux's security_task_kill: a Landlock domain that scopes signals reaches only
+  // processes inside it (a zombie by the domain it died in).
+  if (t.landlock !== null && landlockScoped(t.landlock, to === undefined ? tg.exitLandlock : to.landlock, SCOPE_SIGNAL)) {
+    return false;
+  }
   const c = t.creds;
   if (c.hasCap(CAP_KILL)) return true;
   if (sig === SIGCONT && tg.sid === t.tg.sid) return true;
-  const d = (target ?? tg.leader)?.creds;
+  const d = to?.creds;
   // A zombie is checked against the real uid it died with (its saved uid is not kept).
   if (d === undefined) return c.euid === tg.exitUid || c.uid === tg.exitUid;
   return c.euid === d.uid || c.euid === d.suid || c.uid === d.uid || c.uid === d.suid;

@@ -16,6 +16,7 @@ import { Task as TaskClass } from "./task.ts";
 import { ThreadGroup } from "./thread_group.ts";
 import { IPC_LIMITS, IpcNamespace } from "./ipc.ts";
 import { PidFd } from "./pidfd.ts";
+import { unshareMountNs } from "./fs_context.ts";
 import type { SignalHandlers } from "./signals.ts";
 import { RLIMIT_NPROC } from "../abi/linux/limits.ts";
 import { TASK_SIZE } from "../abi/linux/mm.ts";
@@ -107,12 +108,12 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
   // A pidfd names a process here: not a thread (Linux 6.9 made thread pidfds, PIDFD_THREAD;
   // this is the earlier EINVAL), nor a child that is never waited for (copy_process).
   if ((f & CLONE_PIDFD) && (f & (CLONE_THREAD | CLONE_DETACHED))) throw EINVAL;
-  if (f & NAMESPACE_FLAGS & ~(CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_NEWNET)) {
+  if (f & NAMESPACE_FLAGS & ~(CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_NEWNS | CLONE_NEWNET)) {
     t.kernel.log.once(`clone-ns-${f & NAMESPACE_FLAGS}`, `clone namespace flags 0x${(f & NAMESPACE_FLAGS).toString(16)} are not supported`);
     throw EINVAL;
   }
-  // A new UTS or IPC namespace needs CAP_SYS_ADMIN (copy_namespaces).
-  if ((f & (CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_NEWNET)) && !t.creds.hasCap(CAP_SYS_ADMIN)) throw EPERM;
+  // A new UTS, IPC, cgroup, mount or network namespace needs CAP_SYS_ADMIN (copy_namespaces).
+  if ((f & (CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_NEWNS | CLONE_NEWNET)) && !t.creds.hasCap(CAP_SYS_ADMIN)) throw EPERM;
   // Init may not make siblings: they would have no parent to reap them (copy_process).
   if ((f & CLONE_PARENT) && t.tg.parent === null) throw EINVAL;
   if (f & CLONE_SETTLS) checkTlsBase(a.tls);
@@ -123,6 +124,8 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
   if (k.fatalHeld(t.tg)) throw ERESTARTNOINTR;
   checkNproc(t);
   if (!k.resources.mayAddTask()) throw EAGAIN; // --pids, as the pids cgroup
+  const fs = (f & CLONE_FS) ? t.fs : t.fs.fork();
+  if (f & CLONE_NEWNS) unshareMountNs(k.vfs, fs); // before anything is made: it may fail
   k.cgroups.chargeFork(a.cgroup ?? k.cgroups.cgroupOf(t.tg)); // pids.max (EAGAIN)
   // CLONE_PIDFD: the descriptor's number is chosen and written before anything is created, so
   // that a bad pointer (EFAULT) or a full table (EMFILE) fails the clone (copy_process); the
@@ -177,7 +180,7 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
     tg,
     ctx,
     fdTable,
-    fs: (f & CLONE_FS) ? t.fs : t.fs.fork(),
+    fs,
     // A new process gets its own copy of the credentials (Linux's prepare_creds in
     // copy_creds): linkat(AT_EMPTY_PATH) tells its files from the parent's by that identity.
     creds: thread ? t.creds : t.creds.copy(),

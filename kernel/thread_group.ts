@@ -8,6 +8,7 @@
 
 import type { CgroupDir } from "../vfs/cgroupfs/cgroupfs.ts";
 import type { Keyring } from "./keys.ts";
+import type { LandlockDomain } from "./landlock.ts";
 import type { IoAccounting, Task } from "./task.ts";
 import { WaitQueue } from "../waiter/mod.ts";
 import { PendingSignals } from "./task_signals.ts";
@@ -50,6 +51,8 @@ export class ThreadGroup {
   zombie = false;
   /** The real uid of the last task, kept for waitid's si_uid once the group is a zombie. */
   exitUid = 0;
+  /** The Landlock domain of the last task, which still decides who may signal the zombie. */
+  exitLandlock: LandlockDomain | null = null;
   /** The leader's name when it exited: a zombie's comm in /proc, as Linux keeps the leader's. */
   leaderComm = "";
   /** Process-directed pending signals. */

@@ -216,4 +216,9 @@ export interface Platform {
    * copy-on-write into several address spaces; null when the platform cannot share pages so.
    */
   newCowMemory?(length: number): CowMemory | null;
+  /**
+   * A full memory barrier on every CPU that runs application code (membarrier(2)): when it
+   * returns, each thread running meanwhile has passed one. False when the platform has none.
+   */
+  memoryBarrier?(): boolean;
 }

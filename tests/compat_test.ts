@@ -63,6 +63,26 @@ Deno.test("writes to read-only /proc files, a reaped process's task/, /proc/devi
   await assertSameAsNative([await compileC("proc_misc")]);
 });
 
+Deno.test("writes to oom_score_adj and coredump_filter parse as Linux's kstrto* of the C string written (tests/c/proc_numbers.c)", async () => {
+  await assertSameAsNative([await compileC("proc_numbers")]);
+});
+
+Deno.test("the vsyscall page is listed last in /proc/self/maps when the host has one, and answers as natively (tests/c/vsyscall.c)", async () => {
+  await assertSameAsNative([await compileC("vsyscall")]);
+});
+
+Deno.test("membarrier's commands, flags, registrations across fork and execve (tests/c/membarrier.c)", async () => {
+  await assertSameAsNative([await compileC("membarrier")]);
+});
+
+Deno.test("fstatfs of pipes, sockets, anonymous inodes, memfds and pidfds names their pseudo filesystems; a socket's fchmod and fchown change its inode, and bind makes its file with that mode (tests/c/pseudo_fs.c)", async () => {
+  await assertSameAsNative([await compileC("pseudo_fs")]);
+});
+
+Deno.test("mremap with old_size 0 duplicates shared anonymous and shared file mappings, as natively (tests/c/mremap_dup.c)", async () => {
+  await assertSameAsNative([await compileC("mremap_dup")]);
+});
+
 Deno.test("/proc/sys/fs/nr_open is writable by root and bounds RLIMIT_NOFILE and descriptors (tests/c/nr_open.c)", async () => {
   // Not run natively: nr_open is one value for the whole host, which the program would change.
   // The expected lines are Linux's (proc_dointvec_minmax's range, setrlimit's and dup3's checks).

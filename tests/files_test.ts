@@ -230,8 +230,47 @@ Deno.test("the mount API (fsopen, fsconfig, fsmount, move_mount, open_tree) and 
   await assertSameAsNative([await compileC("mount_api")]);
 });
 
+Deno.test("shared subtrees and mount namespaces: mounts and unmounts propagate between peers and from masters to slaves (never back), MS_SLAVE/MS_SHARED/MS_PRIVATE/MS_UNBINDABLE with and without MS_REC, propagated mounts tucked under what is there, unshare(CLONE_NEWNS) copies keep shared mounts propagating and private ones apart, setns back, mountinfo polls, as natively (tests/c/mount_propagation.c)", async () => {
+  await assertSameAsNative([await compileC("mount_propagation")]);
+});
+
+Deno.test("a checkpoint refuses, in one line, a sandbox with a shared mount or a task in a mount namespace of its own, and the sandbox goes on", async () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const cases: Array<[string, string]> = [
+      [
+        "mkdir -p /tmp/p && mount -t tmpfs t /tmp/p && mount --make-shared /tmp/p && sleep 2 && echo done",
+        "a mount is shared, a slave or unbindable (mount propagation): not saved yet",
+      ],
+      [
+        "unshare -m sh -c 'sleep 2' && echo done",
+        "a task is in a mount namespace of its own (unshare or clone with CLONE_NEWNS): not saved yet",
+      ],
+    ];
+    for (const [script, why] of cases) {
+      const image = `${dir}/image.cbor`;
+      const out = await new Deno.Command(`${REPO_ROOT}/sentry`, {
+        args: ["do", "--checkpoint-image", image, "--checkpoint-after", "1", "--", "/bin/sh", "-c", script],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const dec = new TextDecoder();
+      assert.equal(dec.decode(out.stdout), "done\n");
+      assert.equal(dec.decode(out.stderr), `sentry: checkpoint: ${why}; the sandbox goes on\n`);
+      assert.equal(out.code, 0);
+      assert.throws(() => Deno.statSync(image));
+    }
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 Deno.test("Landlock (ABI 3): reads, writes, listings, making and removing files, execution, renames across directories (REFER, EXDEV) and truncation are confined to the granted trees, layers intersect, forks inherit, descriptors keep the rights they were opened with, as natively (tests/c/landlock.c)", async () => {
   await assertSameAsNative([await compileC("landlock")]);
+});
+
+Deno.test("Landlock (ABI 4 to 6): TCP bind and connect by port, ioctl on devices by the rights of the open, and the scopes of signals and abstract unix sockets, as natively (tests/c/landlock_net_scope.c)", async () => {
+  await assertSameAsNative([await compileC("landlock_net_scope")]);
 });
 
 Deno.test("preadv2 and pwritev2: offset -1 uses the file offset, RWF_APPEND, RWF_NOAPPEND, RWF_NOWAIT, and their errors, as natively (tests/c/rwv2.c)", async () => {

@@ -438,3 +438,74 @@ Deno.test("/proc/sys/net/ipv4's ip_forward, tcp_sack and tcp_recovery take what 
     "for f in ip_forward tcp_sack tcp_recovery; do p=/proc/sys/net/ipv4/$f; printf '%s ' $(cat $p); echo 100 > $p; printf '%s ' $(cat $p); done; echo x > /proc/sys/net/ipv4/tcp_sack 2>/dev/null || echo refused"]);
   assert.equal(r.stdout, "0 100 1 100 1 100 refused\n", r.stderr);
 });
+
+Deno.test("legacy iptables (IPT_SO_*, IP6T_SO_*): the initial tables, revisions, a replacement with a user chain read back with comefrom and counters, its validation errnos, added counters, as natively in a new network namespace", async () => {
+  const bin = await compileC("net_iptables");
+  // Natively only in a network namespace of its own: it replaces tables.
+  const native = await runNative(["unshare", "-n", bin]);
+  assert.equal(native.code, 0, native.stderr);
+  const sentry = await runSentry([bin]);
+  assert.equal(sentry.stdout, native.stdout);
+  assert.equal(sentry.stderr, "");
+  assert.equal(sentry.code, 0);
+  assert.match(sentry.stdout, /@984 src 00000000 proto 0 inv 0x0 target_offset 400 next 440 comefrom 0x2 .* match comment\/0 size 288/);
+  assert.match(sentry.stdout, /replace loop: -1 ELOOP/);
+  assert.match(sentry.stdout, /old counters: 1\/100 2\/200 10\/1000/);
+});
+
+Deno.test("a checkpoint refuses a sandbox whose iptables were replaced, in one line, and the sandbox goes on", async () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const image = `${dir}/image.cbor`;
+    const out = await new Deno.Command(`${REPO_ROOT}/sentry`, {
+      args: ["do", "--checkpoint-image", image, "--checkpoint-after", "1", "--", await compileC("net_iptables"), "wait"],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const dec = new TextDecoder();
+    assert.match(dec.decode(out.stdout), /replace6 filter: 0 0/);
+    assert.equal(
+      dec.decode(out.stderr),
+      "sentry: checkpoint: the iptables tables were replaced or counted (IPT_SO_SET_REPLACE): not saved yet; the sandbox goes on\n",
+    );
+    assert.equal(out.code, 0);
+    assert.throws(() => Deno.statSync(image));
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("int IPPROTO_IP options read with a short optlen come back as one byte, IP_HDRINCL reads 0 on any socket, as natively", async () => {
+  const r = await assertSameAsNative([await compileC("net_ip_optlen")]);
+  assert.match(r.stdout, /type 2 opt 1: \[0: len 0 eeeeeeeeee\] \[1: len 1 c0eeeeeeee\] \[2: len 1 c0eeeeeeee\]/);
+});
+
+Deno.test("socket filters (SO_ATTACH_FILTER): bpf_check_classic's refusals, SO_GET_FILTER, SO_LOCK_FILTER, and programs dropping, cutting and reading the network header of UDP datagrams over IPv4 and IPv6, as natively", async () => {
+  const r = await assertSameAsNative([await compileC("net_sockfilter")]);
+  assert.match(r.stdout, /no-x: \[3 'abc'\] then errno 11/);
+  assert.match(r.stdout, /cut: \[3 'hel'\] then errno 11/);
+  assert.match(r.stdout, /port\+src: \[5 'ports'\]/);
+  assert.match(r.stdout, /attach unset on a path: -1 errno 22/);
+});
+
+Deno.test("a checkpoint refuses a sandbox holding a socket with a filter, in one line, and the sandbox goes on", async () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const image = `${dir}/image.cbor`;
+    const out = await new Deno.Command(`${REPO_ROOT}/sentry`, {
+      args: ["do", "--checkpoint-image", image, "--checkpoint-after", "1", "--", await compileC("net_sockfilter"), "hold"],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const dec = new TextDecoder();
+    assert.equal(dec.decode(out.stdout), "attach: 0\n");
+    assert.equal(
+      dec.decode(out.stderr),
+      "sentry: checkpoint: a socket with a filter (SO_ATTACH_FILTER or SO_LOCK_FILTER): not saved yet; the sandbox goes on\n",
+    );
+    assert.equal(out.code, 0);
+    assert.throws(() => Deno.statSync(image));
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

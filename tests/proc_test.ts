@@ -53,6 +53,10 @@ Deno.test("free -m prints its header, Mem and Swap lines", async () => {
   assert.ok(mem[0]! > 0 && mem[1]! >= 0 && mem[2]! > 0, r.stdout); // total, used, free
 });
 
+Deno.test("/proc/self/smaps: sizes, resident and private counts, Anonymous, Locked and VmFlags of shared, private, file, locked and MADV_DONTFORK mappings, as natively (tests/c/smaps.c)", async () => {
+  await assertSameAsNative([await compileC("smaps")]);
+});
+
 Deno.test("/proc/self/maps shows the program's code, data, heap, stack, libraries and mmap changes", async () => {
   await assertSameAsNative([await compileC("proc_maps")]);
 });

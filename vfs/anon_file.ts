@@ -8,7 +8,8 @@
 
 import { FileDescription, type Stat } from "./file_description.ts";
 import type { WaitQueue } from "../waiter/mod.ts";
-import { ENXIO } from "../kernel/errno.ts";
+import { ENXIO, EOPNOTSUPP } from "../kernel/errno.ts";
+import { ANON_INODE_FS_MAGIC } from "../abi/linux/file.ts";
 
 let nextAnonIno = 1;
 
@@ -38,6 +39,23 @@ export abstract class AnonInodeFile extends FileDescription {
 
   stat(): Stat {
     return anonStat(this.ino);
+  }
+
+  override get pseudoFsType(): number {
+    return ANON_INODE_FS_MAGIC;
+  }
+
+  /** Linux's anon_inode_setattr: the shared anonymous inode takes no attribute change. */
+  override chmodOutsideTree(): void {
+    throw EOPNOTSUPP;
+  }
+
+  override chownOutsideTree(): void {
+    throw EOPNOTSUPP;
+  }
+
+  override touchOutsideTree(): void {
+    throw EOPNOTSUPP;
   }
 
   /**

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { ENOSPC } from "../kernel/errno.ts";
+import { EBADFD, ENOSPC } from "../kernel/errno.ts";
 import { hostRandom } from "../platform/ptrace/_ffi.ts";
 import { FileDescription } from "./file_description.ts";
 import { LocatedFile } from "./located_file.ts";
@@ -80,9 +80,34 @@ export class MemoryDeviceFile extends LocatedFile {
   }
 }
 
+/** /dev/net/tun's device number: the misc major, TUN_MINOR. */
+export const TUN_MAJOR = 10, TUN_MINOR = 200;
+
+/**
+ * /dev/net/tun opened but not yet resolved: a TUN/TAP file belongs to the kernel's network,
+ * which the VFS does not know, so the open syscall replaces this placeholder with one
+ * (kernel/net_tun.ts), as it does the terminal devices'. Used alone it refuses everything.
+ * @savable
+ */
+export class TunNodeFile extends LocatedFile {
+  /** The node's Location, for the description that replaces this one. */
+  get nodeLocation(): Location {
+    return this.loc;
+  }
+
+  override read(): number {
+    throw EBADFD;
+  }
+
+  override write(): number {
+    throw EBADFD;
+  }
+}
+
 /** The in-sentry implementation for a device number, or null if there is none. */
 export function openMemoryDevice(loc: Location, flags: number, rdev: number): FileDescription | null {
   const [major, minor] = majorMinor(rdev);
+  if (major === TUN_MAJOR && minor === TUN_MINOR) return new TunNodeFile(loc, flags);
   // /dev/tty, /dev/console, /dev/ptmx: resolved by the open syscall (vfs/tty/device_file.ts).
   const tty = ttyDeviceKind(major, minor);
   if (tty !== null) return new TtyDeviceFile(loc, flags, tty);

@@ -15,7 +15,7 @@
  */
 
 import { EBADF, EINVAL, ENOTDIR, ENOTTY, EOPNOTSUPP, ESPIPE, LinuxError } from "../kernel/errno.ts";
-import { O_ACCMODE, O_PATH, O_RDONLY, O_RDWR, O_WRONLY, S_IFDIR, S_IFMT, S_IFREG } from "../abi/linux/file.ts";
+import { O_ACCMODE, O_PATH, O_RDONLY, O_RDWR, O_WRONLY, PIPEFS_MAGIC, S_IFDIR, S_IFMT, S_IFREG } from "../abi/linux/file.ts";
 import { EVENT_IN, EVENT_OUT, WaitQueue } from "../waiter/mod.ts";
 import type { Waitable, Waker } from "../waiter/mod.ts";
 import type { Location } from "./mount.ts";
@@ -76,11 +76,11 @@ export abstract class FileDescription implements Waitable {
   /** The file's own offset, for read/write/lseek without an explicit offset. */
   offset = 0;
   /**
-   * Landlock denied truncation of the file when it was opened (Linux keeps the rights a file was
-   * opened with): ftruncate(2) is EACCES. Set only under a Landlock domain, which a checkpoint
-   * refuses.
+   * The Landlock rights denied to the file when it was opened (Linux keeps the rights a file was
+   * opened with): FS_TRUNCATE makes ftruncate(2) EACCES, FS_IOCTL_DEV most ioctls of a device.
+   * Set only under a Landlock domain, which a checkpoint refuses.
    */
-  landlockNoTruncate = false;
+  landlockDenied = 0;
   #refs = 1;
   /**
    * Opened by an application's open(2) (vfs/fsnotify.ts): its close is an inotify event. A
@@ -207,6 +207,26 @@ export abstract class FileDescription implements Waitable {
   }
 
   abstract stat(): Stat;
+
+  /**
+   * fchmod(2) of a file outside the tree (location() is null): changes the inode behind it where
+   * it has one of its own (a socket's); the default changes nothing.
+   */
+  chmodOutsideTree(_creds: Credentials, _mode: number): void {}
+
+  /** fchown(2) of a file outside the tree (-1 leaves an id), as {@linkcode chmodOutsideTree}. */
+  chownOutsideTree(_creds: Credentials, _uid: number, _gid: number): void {}
+
+  /**
+   * statfs(2)'s f_type of a file outside the tree: the pseudo filesystem its inode is on
+   * (pipefs unless the file says otherwise).
+   */
+  get pseudoFsType(): number {
+    return PIPEFS_MAGIC;
+  }
+
+  /** futimens(2) of a file outside the tree: its times are not kept; the default changes nothing. */
+  touchOutsideTree(): void {}
 
   /**
    * Directory entries from position `cookie` on, at most until `accept` returns false (the

@@ -12,6 +12,7 @@
  * @module
  */
 
+import { TMPFS_MAGIC } from "../abi/linux/file.ts";
 import { EINVAL, EPERM, errnoFromNumber } from "../kernel/errno.ts";
 import { O_APPEND, O_LARGEFILE, O_RDWR, S_IFREG, SEEK_CUR, SEEK_DATA, SEEK_END, SEEK_HOLE, SEEK_SET } from "../abi/linux/file.ts";
 import * as ffi from "../platform/ptrace/_ffi.ts";
@@ -54,6 +55,11 @@ class MemfdInode {
  * and a restore recreate it.
  */
 export class MemFd extends FileDescription {
+  /** Linux keeps memfds on its internal tmpfs mount. */
+  override get pseudoFsType(): number {
+    return TMPFS_MAGIC;
+  }
+
   /** @nosave Immutable. Shared with the descriptions reopened from this one. */
   readonly #inode: MemfdInode;
   /** @nosave Immutable. */

@@ -20,7 +20,7 @@
  */
 
 export { VirtualFilesystem, type Executable } from "./vfs.ts";
-export { Location, Mount } from "./mount.ts";
+export { Location, Mount, MountNamespace } from "./mount.ts";
 export { Dentry, type Filesystem } from "./dentry.ts";
 export {
   checkSearch, type MissingFinal, type ParentWalk, type PathContext, walk, walkOrMissing, walkParent,

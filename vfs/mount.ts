@@ -11,6 +11,7 @@
 
 import type { Dentry, Filesystem } from "./dentry.ts";
 import { MS_NODEV, MS_NOEXEC, MS_NOSUID } from "../abi/linux/mount.ts";
+import { EVENT_ERR, EVENT_PRI, WaitQueue } from "../waiter/mod.ts";
 
 /** @savable One filesystem attached to the tree. Analogous to Linux's struct mount. */
 export class Mount {
@@ -29,16 +30,27 @@ export class Mount {
   mountpoint: Dentry | null;
   /** Set by umount2: gone from the tree (a descriptor may still hold it). */
   umounted = false;
+  /** The namespace whose tree holds this mount; null while detached, and once unmounted. */
+  ns: MountNamespace | null = null;
   /**
-   * The peer group of a shared mount (MS_SHARED; /proc/PID/mountinfo's "shared:N"), 0 for a
-   * private one. Mount events do not propagate between peers here; what sharing changes is the
-   * group shown, that binds of a shared mount and mounts under one are shared too, and that a
-   * mount under a shared parent cannot be moved (EINVAL), as Linux.
+   * The peer group of a shared mount (MS_SHARED; /proc/PID/mountinfo's "shared:N"): mounts and
+   * unmounts under any member happen under every member (vfs/propagation.ts). Null: not shared.
    */
-  peerGroup = 0;
+  group: PeerGroup | null = null;
+  /** The mount whose group's events this slave receives ("master:N"); null for none. */
+  master: Mount | null = null;
+  /** The slaves of this mount (each has it as master). */
+  readonly slaves = new Set<Mount>();
+  /** MS_UNBINDABLE: a bind of it is EINVAL, a recursive bind or namespace copy leaves it out. */
+  unbindable = false;
+
+  /** The peer group id, 0 when not shared. */
+  get peerGroup(): number {
+    return this.group?.id ?? 0;
+  }
 
   get shared(): boolean {
-    return this.peerGroup !== 0;
+    return this.group !== null;
   }
   /** MS_RDONLY. */
   readonly: boolean;
@@ -89,6 +101,49 @@ export class Mount {
     return this.readonly || this.fs.readonly;
   }
 }
+
+/**
+ * @savable A peer group: the mounts that receive each other's mount and unmount events
+ * (Linux's mnt_share ring with its mnt_group_id).
+ */
+export class PeerGroup {
+  readonly members = new Set<Mount>();
+  constructor(readonly id: number) {}
+}
+
+/**
+ * @savable A mount namespace (Linux's struct mnt_namespace): one tree of mounts. Tasks reach
+ * theirs through their filesystem context (kernel/fs_context.ts).
+ */
+export class MountNamespace {
+  /** Mounts in the tree, counted against MOUNT_MAX (Linux's ns->mounts). */
+  count = 1;
+  /** Changes of the tree (mount, unmount, remount, move): /proc/PID/mounts polls on it. */
+  events = 0;
+  /** Tasks polling this namespace's mounts files. */
+  readonly queue = new WaitQueue();
+  constructor(readonly ino: number, public root: Mount) {}
+
+  /** A change of the tree: poll of /proc/PID/mounts and mountinfo reports EPOLLPRI|EPOLLERR once. */
+  changed(): void {
+    this.events++;
+    this.queue.notify(EVENT_PRI | EVENT_ERR);
+  }
+
+  /** Every mount of the tree, parents before children (for /proc/PID/mounts). */
+  mounts(): Mount[] {
+    const out: Mount[] = [];
+    const visit = (m: Mount): void => {
+      out.push(m);
+      for (const c of m.children.values()) visit(c);
+    };
+    visit(this.root);
+    return out;
+  }
+}
+
+/** Linux's default fs.mount-max: the mounts one namespace may hold (ENOSPC beyond). */
+export const MOUNT_MAX = 100000;
 
 /**
  * Puts m (detached, or attached elsewhere: moved) on `at`, stacking over what is mounted there

@@ -9,7 +9,7 @@
 import { EACCES, EPERM } from "../kernel/errno.ts";
 import type { Credentials } from "../kernel/creds.ts";
 import { S_IFDIR, S_IFMT, S_IFREG, S_ISGID, S_ISUID, S_ISVTX, S_IXGRP } from "../abi/linux/file.ts";
-import { CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER } from "../abi/linux/capability.ts";
+import { CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_FSETID } from "../abi/linux/capability.ts";
 import type { Dentry } from "./dentry.ts";
 import { type Acl, aclPermits } from "./posix_acl.ts";
 
@@ -49,6 +49,50 @@ export function checkPermission(creds: Credentials, want: number, mode: number, 
 /** Whether creds own a file with owner uid, or hold CAP_FOWNER (Linux's inode_owner_or_capable). */
 export function isOwnerOrRoot(creds: Credentials, uid: number): boolean {
   return creds.fsuid === uid || creds.hasCap(CAP_FOWNER);
+}
+
+/** The owner and mode an attribute change starts from. */
+export interface AttrOwner {
+  readonly uid: number;
+  readonly gid: number;
+  readonly mode: number;
+}
+
+/**
+ * The permission bits chmod(2) sets on a file: EPERM unless the caller owns it (or has
+ * CAP_FOWNER); set-group-ID is dropped when the caller is not in the file's group and lacks
+ * CAP_FSETID (Linux's setattr_prepare and setattr_should_drop_sgid).
+ */
+export function chmodBits(creds: Credentials, f: AttrOwner, mode: number): number {
+  if (!isOwnerOrRoot(creds, f.uid)) throw EPERM;
+  let m = mode & 0o7777;
+  if ((m & S_ISGID) && !creds.inGroup(f.gid) && !creds.hasCap(CAP_FSETID)) m &= ~S_ISGID;
+  return m;
+}
+
+/**
+ * What chown(2) changes (-1 leaves an id): EPERM unless CAP_CHOWN, or the caller owns the file
+ * and keeps its owner and gives it one of its own groups. For a non-directory, even to (-1, -1),
+ * set-user-ID goes, and set-group-ID when it means "setgid" (group execute set) or the caller
+ * is neither in the file's group nor holds CAP_FSETID (Linux's chown_common: ATTR_KILL_SUID,
+ * ATTR_KILL_SGID).
+ */
+export function chownChange(
+  creds: Credentials, f: AttrOwner, uid: number, gid: number, isDir: boolean,
+): { uid?: number; gid?: number; mode?: number } {
+  if (uid !== -1 && !(creds.fsuid === f.uid && uid === f.uid) && !creds.hasCap(CAP_CHOWN)) throw EPERM;
+  if (gid !== -1 && !(creds.fsuid === f.uid && (creds.inGroup(gid) || gid === f.gid)) && !creds.hasCap(CAP_CHOWN)) {
+    throw EPERM;
+  }
+  const attr: { uid?: number; gid?: number; mode?: number } = {};
+  if (uid !== -1) attr.uid = uid;
+  if (gid !== -1) attr.gid = gid;
+  if (!isDir) {
+    let m = f.mode & 0o7777 & ~S_ISUID;
+    if ((f.mode & S_IXGRP) || !(creds.inGroup(f.gid) || creds.hasCap(CAP_FSETID))) m &= ~S_ISGID;
+    if (m !== (f.mode & 0o7777)) attr.mode = m;
+  }
+  return attr;
 }
 
 /**

@@ -14,7 +14,7 @@
 
 import {
   EACCES, EADDRINUSE, EBUSY, ECONNREFUSED, EEXIST, EINVAL, EISDIR, ELOOP, ENODATA, ENOENT, ENOTDIR,
-  ENOTEMPTY, EOPNOTSUPP, EPERM, EROFS, EXDEV,
+  ENOSPC, ENOTEMPTY, EOPNOTSUPP, EPERM, EROFS, EXDEV,
 } from "../kernel/errno.ts";
 import type { Credentials } from "../kernel/creds.ts";
 import {
@@ -29,20 +29,23 @@ import {
   fsnotifyChange, fsnotifyCreate, fsnotifyLink, fsnotifyOpen, fsnotifyRemove, fsnotifyRename, IN_ACCESS, IN_ATTRIB,
   IN_MODIFY,
 } from "./fsnotify.ts";
-import { Location, Mount } from "./mount.ts";
+import { attachMount, Location, Mount, MOUNT_MAX, MountNamespace } from "./mount.ts";
+import {
+  changePropagation, dropPropagation, GroupIds, makeShared, propagationTargets, receivers, setClonePropagation,
+} from "./propagation.ts";
 import { OPathFile } from "./opath_file.ts";
 import { checkSearch, type ParentWalk, type PathContext, walk, walkOrMissing, walkParent } from "./path_walk.ts";
 import {
-  checkMayDelete, checkPermission, isOwnerOrRoot, MAY_EXEC, MAY_READ, MAY_WRITE, mayAccess, mayHardlink,
+  checkMayDelete, checkPermission, chmodBits, chownChange, isOwnerOrRoot, MAY_EXEC, MAY_READ, MAY_WRITE, mayAccess, mayHardlink,
 } from "./permissions.ts";
 import { HostFilesystem } from "./hostfs/hostfs.ts";
 import { OverlayFilesystem } from "./overlay/overlay.ts";
 import { TmpfsFilesystem } from "./tmpfs/tmpfs.ts";
 import { hostStdio, type OutputMeter } from "./host_file.ts";
 import { nowNs } from "./tmpfs/tmpfs.ts";
-import { CAP_CHOWN, CAP_FOWNER, CAP_FSETID, CAP_MKNOD, CAP_SYS_ADMIN } from "../abi/linux/capability.ts";
+import { CAP_FOWNER, CAP_FSETID, CAP_MKNOD, CAP_SYS_ADMIN } from "../abi/linux/capability.ts";
 import {
-  checkLandlock, checkLandlockRefer, FS_MAKE_REG, landlockAllows, FS_READ_DIR, FS_READ_FILE, FS_TRUNCATE, FS_WRITE_FILE, makeRight,
+  checkLandlock, checkLandlockRefer, FS_IOCTL_DEV, FS_MAKE_REG, landlockAllows, FS_READ_DIR, FS_READ_FILE, FS_TRUNCATE, FS_WRITE_FILE, makeRight,
   removeRight,
 } from "../kernel/landlock.ts";
 import {
@@ -67,18 +70,30 @@ export interface Executable {
   hostPath: string | null;
 }
 
+/** The inode number /proc/PID/ns/mnt shows for the first mount namespace (Linux's boot numbering). */
+export const MNT_NS_INIT_INO = 4026531841;
+
+/** The three kinds of mount propagation change mount(2) makes. */
+export type PropagationType = "shared" | "slave" | "private" | "unbindable";
+
 /** @savable The mount tree and the operations on paths. */
 export class VirtualFilesystem {
-  /** Immutable. */
-  readonly #rootMount: Mount;
+  /** Immutable. The first mount namespace: init's, the one boot mounts into and a checkpoint saves. */
+  readonly initNs: MountNamespace;
   #nextMountId = 1;
+  /** The next new mount namespace's inode number (Linux's proc_inum ida hands out such numbers). */
+  #nextNsIno = MNT_NS_INIT_INO + 1000;
+  /** Peer group ids in use (vfs/propagation.ts). */
+  readonly groupIds = new GroupIds();
   /** The last rename's inotify cookie (IN_MOVED_FROM and IN_MOVED_TO of one move share it). */
   #moveCookie = 0;
 
   private constructor(rootFs: Filesystem, readonly: boolean) {
-    this.#rootMount = new Mount({
+    const root = new Mount({
       id: this.#nextMountId++, fs: rootFs, root: rootFs.root, parent: null, mountpoint: null, readonly,
     });
+    this.initNs = new MountNamespace(MNT_NS_INIT_INO, root);
+    root.ns = this.initNs;
   }
 
   /**
@@ -114,39 +129,56 @@ export class VirtualFilesystem {
     return new VirtualFilesystem(fs, readonly);
   }
 
-  /** The root of the whole tree (init's root and cwd start here). */
+  /** The root of the first namespace's tree (init's root and cwd start here). */
   root(): Location {
-    return new Location(this.#rootMount, this.#rootMount.root);
+    const r = this.initNs.root;
+    return new Location(r, r.root);
   }
 
   /**
    * Mounts fs (its root, or the subtree at root) on at: a directory on a directory, or a
    * non-directory (a file bind mount) on a non-directory; ENOTDIR otherwise, as Linux's
-   * graft_tree. Stacks on an existing mount there. Permission checks are the caller's (mount(2)
-   * needs CAP_SYS_ADMIN).
+   * graft_tree. Stacks on an existing mount there, and propagates to the mounts that receive
+   * at's events (vfs/propagation.ts). Permission checks are the caller's (mount(2) needs
+   * CAP_SYS_ADMIN).
    */
-  mount(
-    at: Location,
-    fs: Filesystem,
-    o: { readonly: boolean; root?: Dentry; flags?: number; source?: string; peerGroup?: number },
-  ): Mount {
+  mount(at: Location, fs: Filesystem, o: { readonly: boolean; root?: Dentry; flags?: number; source?: string }): Mount {
     const root = o.root ?? fs.root;
     if (at.isDir !== root.isDir) throw ENOTDIR;
-    const m = new Mount({
-      id: this.#nextMountId++, fs, root, parent: at.mount, mountpoint: at.dentry,
-      readonly: o.readonly, flags: o.flags ?? 0, source: o.source ?? fs.name,
-    });
-    // A bind of a shared mount joins its peer group; a mount under a shared mount is shared,
-    // in a group of its own (Linux's clone_mnt and attach_recursive_mnt).
-    if (o.peerGroup) m.peerGroup = o.peerGroup;
-    else if (at.mount.shared) m.peerGroup = this.newPeerGroup();
-    at.mount.children.set(at.dentry, m);
+    const m = this.detachedMount(fs, { ...o, root });
+    this.#attachTree(m, at, false);
     return m;
   }
 
   /**
+   * A bind mount of src on at (Linux's do_loopback): a copy of src's mount showing src's
+   * subtree, with the submounts under it when recursive (unbindable ones left out). The copy is
+   * a peer of a shared source and a slave of a slave's master. EINVAL for an unbindable source.
+   */
+  bind(at: Location, src: Location, recursive: boolean): Mount {
+    if (src.mount.unbindable) throw EINVAL;
+    if (at.isDir !== src.isDir) throw ENOTDIR;
+    const m = recursive ? this.copyTree(src.mount, src.dentry, 0) : this.cloneMount(src.mount, src.dentry, 0);
+    try {
+      this.#attachTree(m, at, false);
+    } catch (e) {
+      this.#discard(m);
+      throw e;
+    }
+    return m;
+  }
+
+  /**
+   * Moves the (attached or detached) tree whose top is m onto at, with propagation to at's
+   * receivers as a mount (Linux's do_move_mount; the caller checks what may move).
+   */
+  moveMount(m: Mount, at: Location): void {
+    this.#attachTree(m, at, true);
+  }
+
+  /**
    * A detached mount of fs (fsmount(2), open_tree(2)'s clones): the root of a tree of its own,
-   * reached only through descriptors until move_mount attaches it (vfs/mount.ts attachMount).
+   * reached only through descriptors until move_mount attaches it.
    */
   detachedMount(fs: Filesystem, o: { readonly: boolean; root?: Dentry; flags?: number; source?: string }): Mount {
     return new Mount({
@@ -155,32 +187,168 @@ export class VirtualFilesystem {
     });
   }
 
-  /** The lowest peer group id no attached mount uses (Linux's mnt_alloc_group_id reuses freed ones). */
-  newPeerGroup(): number {
-    const used = new Set(this.mounts().map((m) => m.peerGroup));
-    let id = 1;
-    while (used.has(id)) id++;
-    return id;
+  /** A detached copy of old showing its subtree at root, related to old as `flag` says (clone_mnt). */
+  cloneMount(old: Mount, root: Dentry, flag: number): Mount {
+    const m = this.detachedMount(old.fs, { readonly: old.readonly, root, flags: old.flags, source: old.source });
+    setClonePropagation(m, old, flag, this.groupIds);
+    return m;
   }
 
-  /** Whether m is in the tree: reached from the root mount through mounts not unmounted. */
-  isAttached(m: Mount): boolean {
-    for (let x: Mount | null = m; x !== null; x = x.parent) {
-      if (x.umounted) return false;
-      if (x === this.#rootMount) return true;
-    }
-    return false;
-  }
-
-  /** Every mount, parents before children (for /proc/PID/mounts). */
-  mounts(): Mount[] {
-    const out: Mount[] = [];
-    const visit = (m: Mount): void => {
-      out.push(m);
-      for (const c of m.children.values()) visit(c);
+  /**
+   * A detached copy of old at root with every submount under root (Linux's copy_tree), each
+   * copy related to its original as `flag` says. Unbindable submounts are left out unless
+   * `all`; `map` receives original → copy.
+   */
+  copyTree(old: Mount, root: Dentry, flag: number, o: { all?: boolean; map?: Map<Mount, Mount> } = {}): Mount {
+    const top = this.cloneMount(old, root, flag);
+    o.map?.set(old, top);
+    const copyUnder = (from: Mount, to: Mount): void => {
+      for (const [at, child] of from.children) {
+        if (!isAncestor(root, at) && from === old) continue;
+        if (child.unbindable && !o.all) continue;
+        const c = this.cloneMount(child, child.root, flag);
+        o.map?.set(child, c);
+        attachMount(c, new Location(to, at));
+        copyUnder(child, c);
+      }
     };
-    visit(this.#rootMount);
-    return out;
+    copyUnder(old, top);
+    return top;
+  }
+
+  /** Drops a tree that was never attached (a failed bind): its propagation relations go. */
+  #discard(m: Mount): void {
+    for (const x of subtree(m)) dropPropagation(x, this.groupIds);
+  }
+
+  /**
+   * Attaches the tree whose top is source on at (Linux's attach_recursive_mnt): under a shared
+   * mount the tree becomes shared and copies go to every mount receiving at's events, each
+   * placed under whatever is already mounted there. ENOSPC when a namespace would pass
+   * MOUNT_MAX; nothing changes then.
+   */
+  #attachTree(source: Mount, at: Location, moving: boolean): void {
+    const dest = at.mount, d = at.dentry;
+    const ns = dest.ns;
+    if (ns === null) {
+      // Onto a detached tree (move_mount between detached mounts): no namespace, no propagation.
+      attachMount(source, at);
+      return;
+    }
+    const size = subtree(source).length;
+    const add = new Map<MountNamespace, number>();
+    if (source.ns !== ns) add.set(ns, size);
+    if (dest.shared) {
+      for (const { on } of propagationTargets(dest, d, source, () => source)) {
+        add.set(on.ns!, (add.get(on.ns!) ?? 0) + size);
+      }
+    }
+    for (const [n, k] of add) if (n.count + k > MOUNT_MAX) throw ENOSPC;
+    let made: Array<{ copy: Mount; on: Mount }> = [];
+    if (dest.shared) {
+      for (const x of subtree(source)) makeShared(x, this.groupIds);
+      made = propagationTargets(dest, d, source, (s) => this.copyTree(s.from, s.from.root, s.flag, { all: true }));
+    }
+    const oldNs = source.ns;
+    attachMount(source, at);
+    if (oldNs !== ns) {
+      for (const x of subtree(source)) x.ns = ns;
+      if (oldNs !== null) oldNs.count -= size;
+      ns.count += size;
+    }
+    const touched = new Set<MountNamespace>([ns]);
+    if (oldNs !== null) touched.add(oldNs);
+    for (const { copy, on } of made) {
+      for (const x of subtree(copy)) x.ns = on.ns;
+      const q = on.children.get(d);
+      attachMount(copy, new Location(on, d));
+      if (q !== undefined) {
+        // The copy goes under what is mounted there already (Linux's mnt_change_mountpoint).
+        let top = copy;
+        for (let c = top.children.get(top.root); c !== undefined; c = top.children.get(top.root)) top = c;
+        attachMount(q, new Location(top, top.root));
+      }
+      on.ns!.count += size;
+      touched.add(on.ns!);
+    }
+    void moving;
+    for (const n of touched) n.changed();
+  }
+
+  /**
+   * Unmounts m (Linux's umount_tree with UMOUNT_PROPAGATE): with detach its whole subtree, else
+   * m alone (the caller has checked it has no submounts). What is mounted at the same place in
+   * each mount receiving the parent's events goes too, unless it has submounts of its own that
+   * stay; without detach, one of those in use (`busy`) makes the whole call EBUSY.
+   */
+  umount(m: Mount, detach: boolean, busy: (m: Mount) => boolean): void {
+    const set = detach ? subtree(m) : [m];
+    const inSet = new Set(set);
+    // The receivers of every member of a group are the same: each (group, dentry) is looked at once.
+    const done = new Map<object, Set<Dentry>>();
+    for (let i = 0; i < set.length; i++) {
+      const u = set[i]!;
+      const p = u.parent, d = u.mountpoint;
+      if (p === null || d === null || (p.group === null && p.slaves.size === 0)) continue;
+      const key = p.group ?? p;
+      const seen = done.get(key) ?? new Set<Dentry>();
+      done.set(key, seen);
+      if (seen.has(d)) continue;
+      seen.add(d);
+      for (const r of [p, ...receivers(p)]) {
+        const c = r.children.get(d);
+        if (c === undefined || inSet.has(c) || c.ns === null) continue;
+        if (![...c.children.values()].every((x) => inSet.has(x))) continue;
+        set.push(c);
+        inSet.add(c);
+      }
+    }
+    if (!detach && set.some((x) => x !== m && busy(x))) throw EBUSY;
+    const touched = new Set<MountNamespace>();
+    for (const u of set.reverse()) {
+      if (u.parent !== null && u.mountpoint !== null && u.parent.children.get(u.mountpoint) === u) {
+        u.parent.children.delete(u.mountpoint);
+      }
+      u.umounted = true;
+      if (u.ns !== null) {
+        u.ns.count--;
+        touched.add(u.ns);
+      }
+      u.ns = null;
+      dropPropagation(u, this.groupIds);
+    }
+    for (const n of touched) n.changed();
+  }
+
+  /** Changes the propagation type of m, and with recursive of every mount under it (mount(2)'s MS_REC). */
+  setPropagation(m: Mount, type: PropagationType, recursive: boolean): void {
+    for (const x of recursive ? subtree(m) : [m]) changePropagation(x, type, this.groupIds);
+    m.ns?.changed();
+  }
+
+  /**
+   * A copy of ns for unshare(2) or clone(2) with CLONE_NEWNS (Linux's copy_mnt_ns): every mount,
+   * unbindable ones too, each a peer of a shared original and a slave of a slave's master.
+   * Returns it with the map of original → copy (for the caller's root and cwd).
+   */
+  copyNamespace(ns: MountNamespace): { ns: MountNamespace; map: Map<Mount, Mount> } {
+    const map = new Map<Mount, Mount>();
+    const root = this.copyTree(ns.root, ns.root.root, 0, { all: true, map });
+    const copy = new MountNamespace(this.#nextNsIno++, root);
+    const all = subtree(root);
+    for (const x of all) x.ns = copy;
+    copy.count = all.length;
+    return { ns: copy, map };
+  }
+
+  /** Whether m is in ns's tree (Linux's check_mnt); any namespace's when ns is omitted. */
+  isAttached(m: Mount, ns?: MountNamespace): boolean {
+    return m.ns !== null && (ns === undefined || m.ns === ns);
+  }
+
+  /** Every mount of the first namespace, parents before children. */
+  mounts(): Mount[] {
+    return this.initNs.mounts();
   }
 
   /**
@@ -248,7 +416,14 @@ export class VirtualFilesystem {
     if ((flags & O_DIRECT) && type === S_IFDIR) throw EINVAL;
     if ((flags & O_TRUNC) && type === S_IFREG) d.setattr({ size: 0 });
     const f = fsnotifyOpen(d.open(loc, (flags & ~OPEN_ONLY_FLAGS) | O_LARGEFILE), (flags & O_TRUNC) !== 0);
-    if (ctx.landlock && type === S_IFREG && !landlockAllows(ctx.landlock, loc, FS_TRUNCATE)) f.landlockNoTruncate = true;
+    if (ctx.landlock) {
+      // The rights the file keeps from its open (Linux's hook_file_open): truncate for a regular
+      // file, ioctl for a device.
+      const optional = type === S_IFREG ? FS_TRUNCATE : type === S_IFCHR || type === S_IFBLK ? FS_IOCTL_DEV : 0;
+      for (const r of [FS_TRUNCATE, FS_IOCTL_DEV]) {
+        if ((optional & r) && !landlockAllows(ctx.landlock, loc, r)) f.landlockDenied |= r;
+      }
+    }
     return f;
   }
 
@@ -557,9 +732,7 @@ export class VirtualFilesystem {
     const d = loc.dentry;
     if (d.isSymlink) throw EOPNOTSUPP;
     this.#checkWritable(loc);
-    if (!isOwnerOrRoot(ctx.creds, d.uid)) throw EPERM;
-    let m = mode & 0o7777;
-    if ((m & S_ISGID) && !ctx.creds.inGroup(d.gid) && !ctx.creds.hasCap(CAP_FSETID)) m &= ~S_ISGID;
+    const m = chmodBits(ctx.creds, d, mode);
     d.setattr({ mode: m });
     // An access ACL follows the new bits (Linux's posix_acl_chmod).
     const acl = d.acl;
@@ -571,21 +744,10 @@ export class VirtualFilesystem {
   chown(ctx: PathContext, loc: Location, uid: number, gid: number): void {
     const d = loc.dentry;
     this.#checkWritable(loc);
-    const c = ctx.creds;
-    if (uid !== -1 && !(c.fsuid === d.uid && uid === d.uid) && !c.hasCap(CAP_CHOWN)) throw EPERM;
-    if (gid !== -1 && !(c.fsuid === d.uid && (c.inGroup(gid) || gid === d.gid)) && !c.hasCap(CAP_CHOWN)) throw EPERM;
-    const attr: { uid?: number; gid?: number; mode?: number } = {};
-    if (uid !== -1) attr.uid = uid;
-    if (gid !== -1) attr.gid = gid;
-    // chown of a non-directory (even to -1, -1) clears set-user-ID, set-group-ID when it means
-    // "setgid" (group execute set) or the caller is neither in the file's group nor holds
-    // CAP_FSETID, and file capabilities, as Linux's chown_common (ATTR_KILL_SUID, _SGID, _PRIV).
+    // chown of a non-directory (even to -1, -1) also clears set-ID bits (chownChange) and file
+    // capabilities (ATTR_KILL_PRIV); a symlink keeps its mode.
     const killPriv = !d.isDir && !d.isSymlink;
-    if (killPriv) {
-      let m = d.mode & 0o7777 & ~S_ISUID;
-      if ((d.mode & S_IXGRP) || !(c.inGroup(d.gid) || c.hasCap(CAP_FSETID))) m &= ~S_ISGID;
-      if (m !== (d.mode & 0o7777)) attr.mode = m;
-    }
+    const attr = chownChange(ctx.creds, d, uid, gid, !killPriv);
     d.setattr(attr);
     if (killPriv && d.fileCaps) d.removexattr(XATTR_SECURITY_CAPABILITY);
     fsnotifyChange(d, attr.uid !== undefined || attr.gid !== undefined || attr.mode !== undefined ? IN_ATTRIB : 0);
@@ -810,6 +972,13 @@ function privsToRemove(creds: Credentials, d: Dentry): number {
   let kill = m & S_ISUID;
   if ((m & S_ISGID) && ((m & S_IXGRP) || !creds.inGroup(d.gid))) kill |= S_ISGID;
   return kill;
+}
+
+/** m and every mount under it, parents first. */
+function subtree(m: Mount): Mount[] {
+  const out = [m];
+  for (let i = 0; i < out.length; i++) for (const c of out[i]!.children.values()) out.push(c);
+  return out;
 }
 
 /** Whether a is d or one of d's ancestors (same filesystem). */

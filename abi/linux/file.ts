@@ -166,3 +166,7 @@ export const FALLOC_FL_UNSHARE_RANGE = 0x40;
 /** statfs(2) f_type values. */
 export const TMPFS_MAGIC = 0x01021994;
 export const OVERLAYFS_SUPER_MAGIC = 0x794c7630;
+export const PIPEFS_MAGIC = 0x50495045;
+export const SOCKFS_MAGIC = 0x534f434b;
+export const ANON_INODE_FS_MAGIC = 0x09041934;
+export const PIDFS_MAGIC = 0x50494446;

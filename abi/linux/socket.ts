@@ -50,6 +50,8 @@ export const SO_SNDLOWAT = 19;
 export const SO_RCVTIMEO_OLD = 20;
 export const SO_SNDTIMEO_OLD = 21;
 export const SO_BINDTODEVICE = 25;
+/** Binds to an interface by index (Linux 5.1). */
+export const SO_BINDTOIFINDEX = 62;
 export const SO_TIMESTAMP_OLD = 29;
 export const SO_ACCEPTCONN = 30;
 export const SO_PEERSEC = 31;

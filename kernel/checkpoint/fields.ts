@@ -56,6 +56,7 @@ export const LEDGER: readonly LedgerEntry[] = [
       "exe",
       "auxv",
       "lockFuture",
+      "membarrierRegistered",
     ],
     derived: {
       as: "the host address space (stub process): rebuilt, then the saved pages written into it",
@@ -88,6 +89,7 @@ export const LEDGER: readonly LedgerEntry[] = [
       faultInfo: "set as a group dies of a fault, for the CLI's report of init's death; init is alive at a checkpoint",
     },
     refused: {
+      exitLandlock: "a zombie whose last task was restricted by Landlock",
       oomKilled: "a process the OOM killer chose",
       vforkPending: "a vfork child that has not exec'd",
       processKeyring: "a keyring (keyctl): a checkpoint refuses a sandbox with keyrings",
@@ -219,8 +221,13 @@ export const LEDGER: readonly LedgerEntry[] = [
     className: "SocketFile",
     saved: ["recvTimeoutNs", "sendTimeoutNs"],
     derived: {
+      sockFilter: "none after a restore: a socket with a filter is refused in one line (sandbox.ts saveFile)",
+      filterLocked: "false after a restore: a locked socket is refused in one line (sandbox.ts saveFile)",
       ino: "a new number, as sockfs numbers sockets by creation",
       streamVia: "fixed by the family's class",
+    },
+    refused: {
+      inodeAttrs: "a mode or owner fchmod or fchown gave the socket (sandbox.ts saveFile)",
     },
   },
   {
@@ -237,6 +244,9 @@ export const LEDGER: readonly LedgerEntry[] = [
       queuedBytes: "recounted from the restored queue",
       wmem: "recounted from the charges of the restored messages",
       roomWaiters: "a sender re-registers as its restarted send, or its poll or epoll registration, finds no room",
+    },
+    refused: {
+      landlock: "its maker's Landlock domain: a socket made under one is refused (sandbox.ts saveSocket)",
     },
   },
   {
@@ -321,7 +331,7 @@ export const LEDGER: readonly LedgerEntry[] = [
     className: "TcpSocket",
     saved: [
       "#opts", "#state", "#localAddr", "#localPort", "#remote", "#bound", "#registered", "wildcardVersion", "reuseAddr",
-      "reusePort", "#backlog", "#synBacklog", "#synQueueLen", "#acceptQueue", "#parent", "#rx", "#tx", "#assembler", "#iss",
+      "reusePort", "boundDevice", "#backlog", "#synBacklog", "#synQueueLen", "#acceptQueue", "#parent", "#rx", "#tx", "#assembler", "#iss",
       "#sndUna", "#sndNxt", "#sndMax", "#sndWnd", "#maxSndWnd", "#sndWl1", "#sndWl2", "#sndMss", "#rcvMss", "#sndShift",
       "#offload", "#irs", "#rcvNxt", "#rcvShift", "#rxFinSeq", "#finReceived", "#wsEnabled", "#tsEnabled", "#tsOffset",
       "#tsRecent", "#sackEnabled", "#lastAckSent", "#synPending", "#finQueued", "#finAcked", "#rstPending", "#rstPendingFor",
@@ -371,11 +381,12 @@ export const LEDGER: readonly LedgerEntry[] = [
     file: "netstack/udp/udp_socket.ts",
     className: "UdpSocket",
     saved: [
-      "#localAddr", "#localPort", "#bound", "wildcardVersion", "reuseAddr", "reusePort", "#remote", "#rx", "#tx", "#rxLimit",
+      "#localAddr", "#localPort", "#bound", "wildcardVersion", "reuseAddr", "reusePort", "boundDevice", "#remote", "#rx", "#tx", "#rxLimit",
       "#txLimit", "#error", "drops", "#portLocked", "recvErr", "#errQueue", "multicastLoop", "multicastIf", "multicastIfAddr", "groups",
     ],
     derived: {
       "#host": "the restoring kernel's stack, which takes the socket's port back (UdpSocket.restore)",
+      filter: "the owner's socket filter, never restored: a socket with one is refused (sandbox.ts saveFile)",
       "#rxBytes": "recounted from the restored queue",
       "#txBytes": "recounted from the restored queue",
       "#closed": "false: a closed UDP socket has left its stack and no descriptor holds it, so it is never saved",
@@ -396,7 +407,7 @@ export const LEDGER: readonly LedgerEntry[] = [
   {
     file: "kernel/socket/inet/inet_socket.ts",
     className: "InetSocketFile",
-    saved: ["family", "uid", "v6only", "reuseAddr", "reusePort", "keepalive", "broadcast", "lingerOn", "lingerSecs", "ttl", "tos", "sndBuf", "rcvBuf", "#flags"],
+    saved: ["family", "uid", "v6only", "reuseAddr", "reusePort", "boundDev", "keepalive", "broadcast", "lingerOn", "lingerSecs", "ttl", "tos", "sndBuf", "rcvBuf", "#flags"],
     derived: {
       net: "the restoring kernel's network",
       "#lastEvents": "what the wait queue was last told: recomputed at the first poll round, and sleepers re-register as their syscalls run again",

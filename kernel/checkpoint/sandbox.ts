@@ -49,6 +49,7 @@ import { HostFile } from "../../vfs/host_file.ts";
 import { openDirSchema, openFileSchema, restoreOpenDir, restoreOpenFile, restoreTrees, saveOpenFile, saveTrees, treeSchema } from "./files.ts";
 import { attachRights, makeUnixSockets, saveUnixSocket, type SavedUnixSocket, unixSocketSchema } from "./unix_sockets.ts";
 import { UnixSocket } from "../socket/unix/unix_socket.ts";
+import { SocketFile } from "../socket/socket.ts";
 import { SOCK_STREAM } from "../../abi/linux/socket.ts";
 import { InetSaver, inetFileSchemas, makeInetFile, makeInetSockets, tcpSnapshotSchema, udpSnapshotSchema } from "./inet_sockets.ts";
 import { processTimersSchema, restoreProcessTimers, saveProcessTimers } from "./timers.ts";
@@ -185,6 +186,8 @@ const memorySchema = z.object({
   /** The auxiliary vector (hex), /proc/PID/auxv; mlockall(MCL_FUTURE). */
   auxv: z.string().regex(/^([0-9a-f]{2}){0,1024}$/).optional(),
   lockFuture: z.boolean().optional(),
+  /** membarrier(2)'s registrations (MEMBARRIER_CMD_REGISTER_* bits). */
+  membarrierRegistered: z.number().int().min(0).max(0x3ff).optional(),
 }).strict();
 
 const fdTableSchema = z.object({
@@ -410,8 +413,20 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
   if (!k.ipc.empty) throw new CheckpointError("System V IPC objects (shm, sem or msg) exist: not saved yet");
   if (k.ipc.mqueue.root.queues.size > 0) throw new CheckpointError("POSIX message queues exist: not saved yet");
   if (k.keys.size > 0) throw new CheckpointError("keyrings (keyctl) exist: not saved yet");
+  if (k.net.tuns.size > 0) throw new CheckpointError("a TUN/TAP device (/dev/net/tun) exists: not saved yet");
+  if (k.net.stack.interfaces.some((i) => i.removed)) {
+    throw new CheckpointError("a TUN/TAP device was deleted (the restored stack would number interfaces anew): not saved yet");
+  }
   if (k.net.configChanged) throw new CheckpointError("the network's addresses or routes were changed (rtnetlink): not saved yet");
   if (!k.net.nftables.empty) throw new CheckpointError("nf_tables holds tables (NETLINK_NETFILTER): not saved yet");
+  if (k.net.xtablesChanged) throw new CheckpointError("the iptables tables were replaced or counted (IPT_SO_SET_REPLACE): not saved yet");
+  // Mount namespaces and propagation are not in the image (the tree is rebuilt from the bundle).
+  if ([...k.tasks.values()].some((t) => t.fs.mntns !== k.vfs.initNs)) {
+    throw new CheckpointError("a task is in a mount namespace of its own (unshare or clone with CLONE_NEWNS): not saved yet");
+  }
+  if (!k.vfs.groupIds.empty || k.vfs.mounts().some((m) => m.master !== null || m.unbindable)) {
+    throw new CheckpointError("a mount is shared, a slave or unbindable (mount propagation): not saved yet");
+  }
   // The cgroup2 hierarchy is not in the image: refused once it is mounted or changed.
   if (k.vfs.mounts().some((m) => m.fs === k.cgroups)) throw new CheckpointError("a cgroup2 filesystem is mounted: not saved yet");
   if (k.cgroups.changed || k.cgroups.nsdelegate || groups.some((tg) => tg.cgroup !== null)) {
@@ -421,6 +436,7 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
     throw new CheckpointError("a task is in a cgroup namespace of its own: not saved yet");
   }
   if (groups.some((tg) => !tg.zombie && (tg.mm.aio?.size ?? 0) > 0)) throw new CheckpointError("asynchronous I/O contexts (io_setup) exist: not saved yet");
+  if (groups.some((tg) => tg.exitLandlock !== null)) throw new CheckpointError("a zombie was restricted by Landlock: not saved yet");
   const processes = groups.map((tg) => saveProcess(tg, c));
   const consoleTerm = k.tty.console;
   const console = consoleTerm === null || consoleTerm.hungUp ? null : c.terminals.ref(consoleTerm, () => saveTerminal(consoleTerm));
@@ -543,6 +559,12 @@ function saveFile(f: FileDescription, c: SaveContext): number {
     if (f instanceof PipeEnd && f.constructor === PipeEnd) {
       return { kind: "pipe", pipe: c.pipes.ref(f.pipe, () => f.pipe.save() as SavedPipe), reader: f.isReader, flags: f.flags };
     }
+    if (f instanceof SocketFile && (f.sockFilter !== null || f.filterLocked)) {
+      throw new CheckpointError("a socket with a filter (SO_ATTACH_FILTER or SO_LOCK_FILTER): not saved yet");
+    }
+    if (f instanceof SocketFile && f.inodeAttrs !== null) {
+      throw new CheckpointError(`a socket whose mode or owner fchmod or fchown changed: not saved yet`);
+    }
     if (f instanceof UnixSocket) return { kind: "unix", socket: saveSocket(f, c) };
     const inet = c.inet.saveFile(f, (what) => new CheckpointError(`${what}: not saved yet`));
     if (inet !== null) return inet;
@@ -571,6 +593,7 @@ function saveTerminalRef(t: Terminal, c: SaveContext): number {
 }
 
 function saveSocket(so: UnixSocket, c: SaveContext): number {
+  if (so.landlock !== null) throw new CheckpointError("a unix socket made under a Landlock domain: not saved yet");
   return c.sockets.ref(so, () => saveUnixSocket(so, (o) => saveSocket(o, c), (f) => saveFile(f, c)));
 }
 
@@ -762,6 +785,7 @@ function saveMemory(mm: MemoryManager, ctx: Context, c: SaveContext): SavedMemor
     exe: mm.exe?.path() ?? null,
     auxv: [...mm.auxv].map((b) => b.toString(16).padStart(2, "0")).join(""),
     lockFuture: mm.lockFuture,
+    membarrierRegistered: mm.membarrierRegistered,
   };
 }
 
@@ -1454,6 +1478,7 @@ function restoreMemory(
   mm.executable = m.executable;
   if (m.auxv !== undefined) mm.auxv = Uint8Array.from(m.auxv.match(/../g) ?? [], (h) => parseInt(h, 16));
   mm.lockFuture = m.lockFuture === true;
+  mm.membarrierRegistered = m.membarrierRegistered ?? 0;
   if (m.exe !== null) {
     try {
       const root = k.vfs.root();

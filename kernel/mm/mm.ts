@@ -129,6 +129,12 @@ export class MemoryManager {
   /** mlockall(MCL_FUTURE): new mappings are locked (Linux's def_flags VM_LOCKED). */
   lockFuture = false;
   /**
+   * membarrier(2)'s registrations of this address space, as the MEMBARRIER_CMD_REGISTER_*
+   * bits MEMBARRIER_CMD_GET_REGISTRATIONS returns (Linux's mm->membarrier_state): kept by
+   * fork, gone at execve (a new address space).
+   */
+  membarrierRegistered = 0;
+  /**
    * CPU time of this address space's host threads already charged to tasks one thread at a
    * time (a thread that exited, a vfork child that exec'd), in ns: what is left of the host
    * process's lifetime total when it is reaped goes to the last users (kernel/cpu_time.ts).
@@ -709,10 +715,13 @@ export class MemoryManager {
         oldLen = newLen;
       }
     }
-    // old_len 0 duplicates a shared mapping (not supported here beyond Linux's ENOMEM when it
-    // may not move); a private one is EINVAL, as Linux since 4.14.
-    if (oldLen === 0 && v.shared && !(o.flags & MREMAP_MAYMOVE)) throw ENOMEM;
-    if (oldLen === 0) throw EINVAL;
+    // old_len 0 duplicates a shared mapping at a new address (it cannot grow in place: ENOMEM
+    // without MREMAP_MAYMOVE); a private one is EINVAL, as Linux since 4.14.
+    if (oldLen === 0) {
+      if (!v.shared) throw EINVAL;
+      if (!(o.flags & MREMAP_MAYMOVE)) throw ENOMEM;
+      return this.#duplicate(via, v, o.oldAddr, newLen, (o.flags & MREMAP_FIXED) ? o.newAddr : null, asLimit);
+    }
     // VM_DONTEXPAND (Linux's vma_to_resize, after mremap_to cleared the destination).
     if (v.dontExpand && newLen > oldLen) throw EFAULT;
     // Linux's vma_to_resize: a locked mapping may grow only within RLIMIT_MEMLOCK.
@@ -738,6 +747,29 @@ export class MemoryManager {
     if (r < 0) throw errnoFromNumber(-r);
     const piece = this.#remove(o.oldAddr, o.oldAddr + oldLen)[0]!;
     this.#insert({ ...piece, start: dest, end: dest + newLen });
+    return dest;
+  }
+
+  /**
+   * mremap's old_len 0: a second mapping of what the shared VMA v maps at `from`, `len` bytes at
+   * dest (already cleared) or at a free range (Linux's copy_vma: the same file or shared memory
+   * object at the same offset; the old mapping stays).
+   */
+  #duplicate(via: Context, v: Vma, from: number, len: number, fixed: number | null, asLimit: number): number {
+    this.#checkAsLimit(len, asLimit);
+    const dest = fixed ?? this.findFree(len);
+    const offset = v.offset + (from - v.start);
+    if (v.file !== null) {
+      this.#mapAt(via, dest, len, { addr: dest, len, prot: v.prot, flags: MAP_SHARED, file: v.file, offset }, true, false);
+    } else {
+      // Shared anonymous memory: the same pages of the memory file, or the host's own shared
+      // mapping duplicated by the host's mremap.
+      let r = this.as.shareAnonymous(via, dest, len, v.prot, this.as, from);
+      if (r < 0) r = this.#hostMremap(via, from, 0, len, MREMAP_MAYMOVE | MREMAP_FIXED, dest);
+      if (r < 0) throw errnoFromNumber(-r);
+      for (const old of this.#remove(dest, dest + len)) old.file?.decRef();
+      this.#insert({ ...v, start: dest, end: dest + len, offset: 0 });
+    }
     return dest;
   }
 
@@ -771,6 +803,7 @@ export class MemoryManager {
     m.executable = this.executable;
     m.auxv = this.auxv;
     m.exe = this.exe;
+    m.membarrierRegistered = this.membarrierRegistered;
     return m;
   }
 

@@ -45,7 +45,7 @@ const SET_REQUESTS = new Set([
 const ARPHRD_ETHER = 1;
 const ARPHRD_NONE = 0xfffe;
 const ARPHRD_LOOPBACK = 772;
-const IFF_UP = 0x1, IFF_BROADCAST = 0x2, IFF_LOOPBACK = 0x8, IFF_RUNNING = 0x40, IFF_NOARP = 0x80;
+const IFF_UP = 0x1, IFF_BROADCAST = 0x2, IFF_LOOPBACK = 0x8, IFF_POINTOPOINT = 0x10, IFF_RUNNING = 0x40, IFF_NOARP = 0x80;
 const IFF_MULTICAST = 0x1000;
 
 /** One interface as the ioctls see it. */
@@ -62,14 +62,16 @@ interface Link {
 }
 
 function links(net: Net): Link[] {
-  return net.stack.interfaces.map((iface) => {
+  return net.links.map((iface) => {
     const lo = iface.index === 0;
     const ether = iface.mac !== null;
+    const tun = !ether && net.tuns.has(iface.index);
     return {
       index: iface.index + 1,
       name: net.ifNames[iface.index] ?? `eth${iface.index - 1}`,
       // The user-visible 16 bits: IFF_LOWER_UP and the rest of the high flags are netlink's.
-      flags: IFF_UP | IFF_RUNNING | (lo ? IFF_LOOPBACK : ether ? IFF_BROADCAST | IFF_MULTICAST : IFF_NOARP),
+      flags: (net.linkUp(iface.index) ? IFF_UP | IFF_RUNNING : 0) |
+        (lo ? IFF_LOOPBACK : ether ? IFF_BROADCAST | IFF_MULTICAST : tun ? IFF_POINTOPOINT | IFF_NOARP | IFF_MULTICAST : IFF_NOARP),
       mtu: lo ? 65536 : iface.device.mtu - (ether ? 14 : 0),
       hwType: lo ? ARPHRD_LOOPBACK : ether ? ARPHRD_ETHER : ARPHRD_NONE,
       mac: iface.mac ? Uint8Array.from(iface.mac.bytes) : new Uint8Array(6),

@@ -30,8 +30,12 @@
 import { FileDescription, type Stat } from "../../vfs/file_description.ts";
 import { EOPNOTSUPP, ENOPROTOOPT, ENOTCONN } from "../errno.ts";
 import type { Task } from "../task.ts";
+import type { XtFamily } from "../netfilter/x_tables.ts";
+import type { SockFilter } from "./sock_filter.ts";
 import { SOCK_STREAM } from "../../abi/linux/socket.ts";
-import { S_IFSOCK } from "../../abi/linux/file.ts";
+import { S_IFSOCK, SOCKFS_MAGIC } from "../../abi/linux/file.ts";
+import type { Credentials } from "../creds.ts";
+import { chmodBits, chownChange } from "../../vfs/permissions.ts";
 
 /** st_dev of sockfs. */
 const SOCKFS_DEV = 8;
@@ -123,6 +127,10 @@ export abstract class SocketFile extends FileDescription {
    */
   recvTimeoutNs = 0;
   sendTimeoutNs = 0;
+  /** SO_ATTACH_FILTER's program (sock_filter.ts), run on each packet before it is queued; null: none. */
+  sockFilter: SockFilter | null = null;
+  /** SO_LOCK_FILTER: the filter can be neither replaced nor removed. */
+  filterLocked = false;
 
   abstract bind(t: Task, addr: Uint8Array): void;
 
@@ -232,6 +240,21 @@ export abstract class SocketFile extends FileDescription {
     throw ENOPROTOOPT;
   }
 
+  /**
+   * The socket filter was attached or detached: a family that queues packets hands it to them
+   * (UDP, raw and packet sockets); the others keep it without running it (README.md).
+   */
+  filterChanged(): void {}
+
+  /**
+   * The iptables (IPv4 or IPv6) of this socket's network namespace when (level, name) is one of
+   * their options on it (kernel/netfilter/sockopt.ts, which reads and writes the value in the
+   * caller's memory itself); null for every other option.
+   */
+  xtablesFor(_level: number, _name: number, _set: boolean): { fam: XtFamily; v6: boolean } | null {
+    return null;
+  }
+
   override get isStream(): boolean {
     return true;
   }
@@ -257,9 +280,37 @@ export abstract class SocketFile extends FileDescription {
     return `socket:[${this.ino}]`;
   }
 
-  /** Owned by root with zero times; a family that records its creator overrides this. */
-  stat(): Stat {
+  /**
+   * The sockfs inode's permission bits and owner once fchmod or fchown changed them (null: as
+   * made, 0777 and the maker). bind(2) of a unix socket makes its file with these bits.
+   */
+  inodeAttrs: { mode: number; uid: number; gid: number } | null = null;
+
+  /** The socket's inode as made: owned by root with zero times unless the family records its maker. */
+  protected madeStat(): Stat {
     return sockfsStat(this.ino, 0, 0, 0n);
+  }
+
+  stat(): Stat {
+    const st = this.madeStat();
+    const a = this.inodeAttrs;
+    return a === null ? st : { ...st, mode: S_IFSOCK | a.mode, uid: a.uid, gid: a.gid };
+  }
+
+  override get pseudoFsType(): number {
+    return SOCKFS_MAGIC;
+  }
+
+  /** sockfs_setattr: the owner's (or CAP_FOWNER's) chmod, as any inode's. */
+  override chmodOutsideTree(creds: Credentials, mode: number): void {
+    const st = this.stat();
+    this.inodeAttrs = { mode: chmodBits(creds, st, mode), uid: st.uid, gid: st.gid };
+  }
+
+  override chownOutsideTree(creds: Credentials, uid: number, gid: number): void {
+    const st = this.stat();
+    const c = chownChange(creds, st, uid, gid, false);
+    this.inodeAttrs = { mode: c.mode ?? st.mode & 0o7777, uid: c.uid ?? st.uid, gid: c.gid ?? st.gid };
   }
 }
 

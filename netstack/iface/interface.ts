@@ -23,10 +23,12 @@ export class Interface {
   readonly index: number;
   /** @nosave The device is host-bound and re-attached on restore. */
   readonly device: LinkEndpoint;
-  /** Immutable. Null for the IP medium. */
-  readonly mac: EthernetAddress | null;
+  /** Null for the IP medium; an Ethernet one's may change (setMac). */
+  #mac: EthernetAddress | null;
   readonly neighbors: NeighborCache = new NeighborCache();
   #addresses: IpCidr[] = [];
+  /** Deleted (Stack.removeInterface): it holds no address and takes no frame. */
+  #removed = false;
 
   constructor(index: number, opts: InterfaceOptions) {
     this.index = index;
@@ -34,8 +36,29 @@ export class Interface {
     if (opts.device.medium === "ethernet" && !opts.mac) {
       throw new TypeError("Cannot add an Ethernet interface without a MAC address");
     }
-    this.mac = opts.device.medium === "ethernet" ? opts.mac! : null;
+    this.#mac = opts.device.medium === "ethernet" ? opts.mac! : null;
     for (const a of opts.addresses ?? []) this.addAddress(typeof a === "string" ? IpCidr.parse(a) : a);
+  }
+
+  get mac(): EthernetAddress | null {
+    return this.#mac;
+  }
+
+  /** Gives an Ethernet interface another address (RTM_NEWLINK's IFLA_ADDRESS); neighbors learn it from our next frames. */
+  setMac(mac: EthernetAddress): void {
+    if (this.#mac === null) throw new TypeError("Cannot set a MAC address on an IP interface");
+    this.#mac = mac;
+  }
+
+  get removed(): boolean {
+    return this.#removed;
+  }
+
+  /** For Stack.removeInterface. */
+  remove(): void {
+    this.#removed = true;
+    this.#addresses = [];
+    this.neighbors.clear();
   }
 
   get medium(): Medium {

@@ -33,6 +33,12 @@ export class NeighborCache {
   /** Next time a request may go out, per address. */
   #requestAt = new Map<string, number>();
 
+  /** Forgets every entry and pending request (the interface went away). */
+  clear(): void {
+    this.#entries.clear();
+    this.#requestAt.clear();
+  }
+
   get size(): number {
     return this.#entries.size;
   }

@@ -158,6 +158,12 @@ export interface HeldDatagram {
 /** Held datagrams beyond this many are dropped (the caller takes them after each poll). */
 const HELD_DATAGRAMS_MAX = 1024;
 
+/**
+ * The interface local traffic comes in on, for SO_BINDTODEVICE matching: the first, the
+ * loopback, as Linux hands a packet to one of its own addresses to `lo`.
+ */
+const LOOPBACK_DEVICE = 0;
+
 /** Counters for tests and diagnostics. */
 export interface StackStats {
   rxFrames: number;
@@ -285,6 +291,18 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost, PacketHost {
 
   get interfaces(): readonly Interface[] {
     return this.#interfaces;
+  }
+
+  /**
+   * Takes interface `ifIndex` out (a TUN/TAP device deleted): its addresses, routes and
+   * neighbors go and it receives nothing more. Its slot stays, removed, so that no index is
+   * ever reused (as Linux's ifindex); sockets bound to it keep the number and match nothing.
+   */
+  removeInterface(ifIndex: number): void {
+    const iface = this.#interfaces[ifIndex];
+    if (!iface || iface.removed) throw EINVAL;
+    iface.remove();
+    this.routes.remove((r) => r.ifIndex === ifIndex);
   }
 
   /** Adds an address (and its on-link route) to interface `ifIndex`. */
@@ -547,6 +565,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost, PacketHost {
       addr,
       port,
       (other) =>
+        devicesOverlap(sock.boundDevice, other.boundDevice) &&
         versionsOverlap(addr, sock.wildcardVersion, other.localAddr, other.wildcardVersion) &&
         !(sock.reusePort && other.reusePort) && !(sock.reuseAddr && other.reuseAddr),
     );
@@ -669,6 +688,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost, PacketHost {
   poll(now: number): boolean {
     let changed = this.#deliverLocal(now);
     for (const iface of this.#interfaces) {
+      if (iface.removed) continue;
       for (let i = 0; i < RX_BUDGET; i++) {
         const f = iface.device.receive(now);
         if (f === null) break;
@@ -1260,9 +1280,9 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost, PacketHost {
     const raw = this.#rawSockets.size > 0 && this.#deliverRaw(src, dst, protocol, payload, packet, hopLimit);
     switch (protocol) {
       case IpProtocol.TCP:
-        return this.#receiveTcp(now, src, dst, payload, iface === null, packet);
+        return this.#receiveTcp(now, src, dst, payload, iface === null, packet, iface?.index ?? LOOPBACK_DEVICE);
       case IpProtocol.UDP:
-        return this.#receiveUdp(now, src, dst, payload, packet, hopLimit);
+        return this.#receiveUdp(now, src, dst, payload, packet, hopLimit, iface?.index ?? LOOPBACK_DEVICE);
       case IpProtocol.ICMP:
         if (src.version === 4) return this.#receiveIcmpv4(now, src, dst as Ipv4Address, payload);
         return this.#drop();
@@ -1351,11 +1371,11 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost, PacketHost {
   }
 
   /** `local` marks a packet we sent ourselves, whose checksum need not be verified. */
-  #receiveTcp(now: number, src: IpAddress, dst: IpAddress, bytes: Uint8Array, local: boolean, packet: Uint8Array): void {
+  #receiveTcp(now: number, src: IpAddress, dst: IpAddress, bytes: Uint8Array, local: boolean, packet: Uint8Array, dev: number): void {
     const p = TcpPacket.checked(bytes);
     const seg = p ? parseTcp(p, { src, dst, verify: !local }) : null;
     if (!seg) return this.#drop();
-    this.#deliverTcp(now, src, dst, seg, packet);
+    this.#deliverTcp(now, src, dst, seg, packet, null, dev);
   }
 
   /**
@@ -1369,17 +1389,18 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost, PacketHost {
     seg: TcpRepr,
     packet: Uint8Array | null = null,
     from: TcpSocket | null = null,
+    dev = LOOPBACK_DEVICE,
   ): void {
     this.mib.tcpInSegs++;
     if (dst.isMulticast || (dst.version === 4 && dst.isBroadcast)) return this.#drop();
     const conn = this.#connFor(dst, seg.dstPort, src, seg.srcPort, from);
-    if (conn && !(conn.state === "TIME-WAIT" && seg.syn && seg.ack === null && this.#listenerFor(dst, seg.dstPort, src, seg.srcPort))) {
+    if (conn && !(conn.state === "TIME-WAIT" && seg.syn && seg.ack === null && this.#listenerFor(dst, seg.dstPort, src, seg.srcPort, dev))) {
       conn.process(now, src, dst, seg);
       if (this.#tcpLive.has(conn)) this.#tcpActive.add(conn);
       return;
     }
     if (conn) conn.abort(); // RFC 9293 §3.6.1: a new SYN may reopen a TIME-WAIT connection
-    const listener = this.#listenerFor(dst, seg.dstPort, src, seg.srcPort);
+    const listener = this.#listenerFor(dst, seg.dstPort, src, seg.srcPort, dev);
     if (listener && !(seg.ack !== null && !seg.rst)) {
       listener.process(now, src, dst, seg);
       return;
@@ -1510,33 +1531,34 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost, PacketHost {
    * SO_REUSEPORT), a member chosen by a hash of the 4-tuple, so that connections spread over
    * the group as Linux's reuseport_select_sock spreads them.
    */
-  #listenerFor(addr: IpAddress, port: number, src: IpAddress, srcPort: number): TcpSocket | null {
+  #listenerFor(addr: IpAddress, port: number, src: IpAddress, srcPort: number, dev: number): TcpSocket | null {
     let wildcard: TcpSocket | null = null;
     let exact: TcpSocket | null = null;
     const holders = this.#tcpPorts.holders(port);
+    // Listeners bound to another device never take the segment; one bound to the device it
+    // came in on goes before an unbound one of the same address (Linux's compute_score).
     for (const s of holders) {
-      if (!s.isListening) continue;
+      if (!s.isListening || !deviceMatches(s.boundDevice, dev)) continue;
       if (s.localAddr === null) {
-        if (s.wildcardVersion === 0 || s.wildcardVersion === addr.version) wildcard ??= s;
-      } else if (s.localAddr.equals(addr)) {
+        if ((s.wildcardVersion === 0 || s.wildcardVersion === addr.version) && (wildcard === null || (wildcard.boundDevice === -1 && s.boundDevice !== -1))) wildcard = s;
+      } else if (s.localAddr.equals(addr) && (exact === null || (exact.boundDevice === -1 && s.boundDevice !== -1))) {
         exact = s;
-        break;
       }
     }
     const best = exact ?? wildcard;
     if (best === null || !best.reusePort) return best;
     const group = holders.filter((s) =>
-      s.isListening && s.reusePort && s.wildcardVersion === best.wildcardVersion &&
+      s.isListening && s.reusePort && s.wildcardVersion === best.wildcardVersion && s.boundDevice === best.boundDevice &&
       (s.localAddr === null ? best.localAddr === null : best.localAddr !== null && s.localAddr.equals(best.localAddr))
     );
     if (group.length < 2) return best;
     return group[fnv1a(`${src}|${srcPort}|${addr}|${port}`, this.#isnSecret) % group.length]!;
   }
 
-  #receiveUdp(now: number, src: IpAddress, dst: IpAddress, bytes: Uint8Array, packet: Uint8Array, hopLimit: number): void {
+  #receiveUdp(now: number, src: IpAddress, dst: IpAddress, bytes: Uint8Array, packet: Uint8Array, hopLimit: number, dev: number): void {
     // The IP header's TOS (IPv4) or traffic class (IPv6), and its TTL: IP_RECVTOS and friends.
     const tos = src.version === 4 ? packet[1]! : ((packet[0]! & 0x0f) << 4) | (packet[1]! >> 4);
-    const meta = { ttl: hopLimit, tos, at: now };
+    const meta = { ttl: hopLimit, tos, at: now, packet, segment: bytes };
     const p = UdpPacket.checked(bytes);
     const r = p ? parseUdp(p, { src, dst }) : null;
     if (!p || !r) return this.#drop();
@@ -1547,14 +1569,14 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost, PacketHost {
     let delivered = false;
     if (group) {
       for (const s of this.#udpPorts.holders(r.dstPort)) {
-        if (s.accepts(from, dst)) {
+        if (deviceMatches(s.boundDevice, dev) && s.accepts(from, dst)) {
           s.deliver(from, to, p.payload, meta);
           this.mib.udpInDatagrams++;
         }
       }
       return;
     }
-    const s = this.#udpReceiver(from, dst, r.dstPort);
+    const s = this.#udpReceiver(from, dst, r.dstPort, dev);
     if (s !== null) {
       s.deliver(from, to, p.payload, meta);
       this.mib.udpInDatagrams++;
@@ -1580,14 +1602,16 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost, PacketHost {
    * same address with SO_REUSEPORT), a member chosen by a hash of the sender, so that each
    * sender keeps to one member and senders spread evenly.
    */
-  #udpReceiver(from: TcpEndpoint, dst: IpAddress, port: number): UdpSocket | null {
+  #udpReceiver(from: TcpEndpoint, dst: IpAddress, port: number, dev: number): UdpSocket | null {
     const holders = this.#udpPorts.holders(port);
     let best: UdpSocket | null = null;
     let bestScore = -1;
     for (let i = holders.length - 1; i >= 0; i--) {
       const s = holders[i]!;
-      if (!s.accepts(from, dst)) continue;
-      const score = (s.remote !== null ? 8 : 0) + (s.localAddr !== null ? 4 : 0) +
+      // A socket bound to another device never takes it; one bound to this device goes first
+      // among sockets of the same address (Linux's compute_score adds 4 for it).
+      if (!deviceMatches(s.boundDevice, dev) || !s.accepts(from, dst)) continue;
+      const score = (s.remote !== null ? 8 : 0) + (s.localAddr !== null ? 4 : 0) + (s.boundDevice !== -1 ? 2 : 0) +
         (dst.version === 4 && s.localAddr === null && s.wildcardVersion === 4 ? 1 : 0);
       if (score > bestScore) {
         best = s;
@@ -1596,7 +1620,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost, PacketHost {
     }
     if (best === null || !best.reusePort || best.remote !== null) return best;
     const group = holders.filter((s) =>
-      s.reusePort && s.remote === null && s.wildcardVersion === best!.wildcardVersion &&
+      s.reusePort && s.remote === null && s.wildcardVersion === best!.wildcardVersion && s.boundDevice === best!.boundDevice &&
       (s.localAddr === null ? best!.localAddr === null : best!.localAddr !== null && s.localAddr.equals(best!.localAddr)) &&
       s.accepts(from, dst)
     );
@@ -1804,8 +1828,23 @@ function isLoopbackInterface(i: Interface): boolean {
  * share always.
  */
 function tcpPortConflict(sock: TcpSocket, addr: IpAddress | null, other: TcpSocket): boolean {
-  return versionsOverlap(addr, sock.wildcardVersion, other.localAddr, other.wildcardVersion) &&
+  return devicesOverlap(sock.boundDevice, other.boundDevice) &&
+    versionsOverlap(addr, sock.wildcardVersion, other.localAddr, other.wildcardVersion) &&
     !(sock.reusePort && other.reusePort) && !(sock.reuseAddr && other.reuseAddr && !other.isListening);
+}
+
+/**
+ * Whether two sockets' SO_BINDTODEVICE interfaces (-1: any) can take the same packet: a port is
+ * shared freely between sockets bound to different devices (Linux's sk_bound_dev_if test in
+ * inet_bind_conflict and udp_lib_lport_inuse).
+ */
+function devicesOverlap(a: number, b: number): boolean {
+  return a === -1 || b === -1 || a === b;
+}
+
+/** Whether a socket bound to device `bound` (-1: any) takes what interface `dev` received. */
+function deviceMatches(bound: number, dev: number): boolean {
+  return bound === -1 || bound === dev;
 }
 
 /**

@@ -231,6 +231,8 @@ export interface TcpSnapshot {
   wildcardVersion: 0 | 4 | 6;
   reuseAddr: boolean;
   reusePort: boolean;
+  /** SO_BINDTODEVICE's interface (absent: none). */
+  boundDevice?: number | undefined;
   backlog: number;
   synBacklog: number;
   synQueueLen: number;
@@ -302,6 +304,11 @@ export class TcpSocket {
   reuseAddr = false;
   /** SO_REUSEPORT: may bind (and listen) beside another reusePort socket. */
   reusePort = false;
+  /**
+   * SO_BINDTODEVICE: the stack index of the one interface this socket takes segments from and
+   * shares its port per (-1: any). Set before bind.
+   */
+  boundDevice = -1;
 
   // --- Listener state. ---
   #backlog = 0;
@@ -948,6 +955,7 @@ export class TcpSocket {
       c.reuseAddr = parent.reuseAddr;
       c.reusePort = parent.reusePort;
       c.wildcardVersion = parent.wildcardVersion;
+      c.boundDevice = parent.boundDevice;
       host.tcpInheritPort(c);
       c.#bound = true;
     }
@@ -1825,6 +1833,7 @@ export class TcpSocket {
       wildcardVersion: this.wildcardVersion,
       reuseAddr: this.reuseAddr,
       reusePort: this.reusePort,
+      ...(this.boundDevice !== -1 ? { boundDevice: this.boundDevice } : {}),
       backlog: this.#backlog,
       synBacklog: this.#synBacklog,
       synQueueLen: this.#synQueueLen,
@@ -1907,6 +1916,7 @@ export class TcpSocket {
     this.wildcardVersion = s.wildcardVersion;
     this.reuseAddr = s.reuseAddr;
     this.reusePort = s.reusePort;
+    this.boundDevice = s.boundDevice ?? -1;
     this.#backlog = s.backlog;
     this.#synBacklog = s.synBacklog;
     this.#synQueueLen = s.synQueueLen;

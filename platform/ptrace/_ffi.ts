@@ -11,9 +11,19 @@
  * @module
  */
 
-const lib = Deno.dlopen("libc.so.6", {
-  // The address of a function of libc (RTLD_DEFAULT: null), for the rarely used ones below.
+/** The address of a function of libc (RTLD_DEFAULT: null), for the bindings below. */
+const dlsym = Deno.dlopen("libc.so.6", {
   dlsym: { parameters: ["pointer", "buffer"], result: "pointer" },
+}).symbols.dlsym;
+
+/**
+ * The functions of the hot paths (every stop, every memory copy, file walks). A start binds
+ * them through function pointers (dlsym; Deno.UnsafeFnPointer: ~1 µs more a call, no
+ * trampoline), and {@linkcode bindFastCalls}, once a run has made enough calls to gain, binds
+ * them again by a dlopen, whose fast calls cost Deno a Cranelift trampoline per symbol (~0.1
+ * ms each, ~4 ms for these): a `do -- /bin/true` makes too few calls to earn that back.
+ */
+const hotSymbols = {
   ptrace: { parameters: ["i32", "i32", "i64", "i64"], result: "i64" },
   ptrace_buf: { name: "ptrace", parameters: ["i32", "i32", "i64", "buffer"], result: "i64" },
   waitpid: { parameters: ["i32", "buffer", "i32"], result: "i32" },
@@ -64,9 +74,40 @@ const lib = Deno.dlopen("libc.so.6", {
   memcpy_to_raw: { name: "memcpy", parameters: ["u64", "buffer", "usize"], result: "void" },
   memcpy_from_raw: { name: "memcpy", parameters: ["buffer", "u64", "usize"], result: "void" },
   memmove_raw: { name: "memmove", parameters: ["u64", "u64", "usize"], result: "void" },
-});
+} as const;
+type HotSymbols = Deno.DynamicLibrary<typeof hotSymbols>["symbols"];
 
-const libc = lib.symbols;
+/** The hot functions: bound through function pointers until bindFastCalls. */
+let libc: HotSymbols = pointerBound(hotSymbols) as HotSymbols;
+let fastCalls = false;
+
+/** Each function of `defs` bound through its address (dlsym), without a trampoline. */
+function pointerBound(defs: Record<string, Deno.ForeignFunction>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, def] of Object.entries(defs)) out[key] = bindPointer(key, def);
+  return out;
+}
+
+function bindPointer(key: string, def: Deno.ForeignFunction & { name?: string }): unknown {
+  const at = dlsym(null, new TextEncoder().encode(`${def.name ?? key}\0`));
+  if (at === null) throw new Error(`libc has no ${def.name ?? key}`);
+  const fn = new Deno.UnsafeFnPointer(at as Deno.PointerObject<Deno.UnsafeCallbackDefinition>, {
+    parameters: def.parameters,
+    result: def.result,
+    ...(def.nonblocking ? { nonblocking: true } : {}),
+  });
+  return fn.call.bind(fn);
+}
+
+/**
+ * Binds the hot functions with Deno's fast calls (see hotSymbols): the platform calls it once a
+ * run has stopped its stubs often. Idempotent.
+ */
+export function bindFastCalls(): void {
+  if (fastCalls) return;
+  fastCalls = true;
+  libc = Deno.dlopen("libc.so.6", hotSymbols).symbols;
+}
 
 /**
  * Functions called a few times a run at most, each bound at its first call through a function
@@ -134,14 +175,7 @@ const rareLib = new Proxy({} as RareSymbols, {
 });
 
 function bindRare(key: keyof typeof rareSymbols): unknown {
-  const def = rareSymbols[key] as Deno.ForeignFunction & { name?: string };
-  const at = libc.dlsym(null, new TextEncoder().encode(`${def.name ?? key}\0`));
-  if (at === null) throw new Error(`libc has no ${def.name ?? key}`);
-  const fn = new Deno.UnsafeFnPointer(at as Deno.PointerObject<Deno.UnsafeCallbackDefinition>, {
-    parameters: def.parameters,
-    result: def.result,
-  });
-  return fn.call.bind(fn);
+  return bindPointer(key, rareSymbols[key]);
 }
 
 /** The rarely used functions, each bound at its first call. */

@@ -11,6 +11,7 @@
  */
 
 import * as ffi from "./_ffi.ts";
+import { discardEarlyStub, type EarlyStub } from "./early_stub.ts";
 import { MAP_NORESERVE, TASK_SIZE } from "../../abi/linux/mm.ts";
 import { Registers } from "./regs_amd64.ts";
 import { SYSCALL_INFO_SIZE, SyscallInfo } from "../syscall_info.ts";
@@ -39,6 +40,7 @@ const SYS_prctl = 157;
 const SYS_setrlimit = 160;
 const SYS_capset = 126;
 const SYS_unshare = 272;
+const SYS_membarrier = 324;
 const SYS_chdir = 80;
 const SYS_pivot_root = 155;
 const SYS_mount = 165;
@@ -81,6 +83,11 @@ export interface PtraceOptions {
    * tracer's CPU. "free": no pinning at all.
    */
   placement?: CpuPlacement;
+  /**
+   * The first zygote's stub, started ahead of the platform (early_stub.ts); the platform owns it
+   * from here on (a shutdown before any zygote kills and reaps it).
+   */
+  stub?: EarlyStub;
 }
 
 /**
@@ -92,6 +99,12 @@ const PLACEMENT_INTERVAL_NS = 5_000_000;
 /** How often (in stops) waitStop collects every waiting stop, and at most how many (see #fair). */
 const DRAIN_EVERY = 16;
 const DRAIN_MAX = 256;
+/**
+ * After how many stops the hot libc functions get Deno's fast calls (_ffi.ts bindFastCalls): a
+ * `do -- /bin/true` makes ~30 stops, and its calls through function pointers cost less than the
+ * ~4 ms the trampolines would; a run that goes on pays them once.
+ */
+const FAST_CALLS_AFTER_STOPS = 400;
 /**
  * A let-out thread that stops more often than this (stops per second, over one interval) is
  * pinned again: its stops would cost cross-CPU wake-ups. Between one stop per interval and
@@ -1301,6 +1314,8 @@ export class PtracePlatform implements Platform {
   #memoryFileTried = false;
   #stubPath = "";
   #stubDir = "";
+  /** @nosave The stub started ahead of the platform (PtraceOptions.stub), until a zygote takes it. */
+  #early: EarlyStub | null;
   /** @nosave The sentry's ends of the stubs' seccomp listeners (one per zygote started). */
   readonly #listeners = new Set<number>();
   /**
@@ -1325,6 +1340,8 @@ export class PtracePlatform implements Platform {
   readonly #letOut = new Set<number>();
   /** When the adaptive placement looked last (performance.now() in ns). */
   #lastLook = 0;
+  /** @nosave Stops handed out by waitStop, counted up to FAST_CALLS_AFTER_STOPS. */
+  #stops = 0;
   /** Stops collected but not yet handed out (see #fair), and stops handed out since the last collection. */
   #ready: Stop[] = [];
   #sinceDrain = 0;
@@ -1332,6 +1349,7 @@ export class PtracePlatform implements Platform {
   #alarmAt: number | null = null;
 
   constructor(opts: PtraceOptions = {}) {
+    this.#early = opts.stub ?? null;
     const placement = opts.placement ?? "adaptive";
     if (placement !== "free") {
       // Pin only the tracer (JavaScript) thread, not the whole sentry, and put every stub on
@@ -1351,7 +1369,10 @@ export class PtracePlatform implements Platform {
   }
 
   #ensureStubBinary(): string {
-    if (this.#stubPath === "") {
+    if (this.#stubPath === "" && this.#early !== null) {
+      this.#stubDir = this.#early.dir;
+      this.#stubPath = this.#early.path;
+    } else if (this.#stubPath === "") {
       this.#stubDir = Deno.makeTempDirSync({ prefix: "sentry-stub-" });
       const p = `${this.#stubDir}/stub`;
       Deno.writeFileSync(p, buildStubElf(), { mode: 0o500 });
@@ -1384,7 +1405,10 @@ export class PtracePlatform implements Platform {
    * inherit, with one stopped thread.
    */
   #spawnZygote(): PtraceContext {
-    const pid = ffi.spawnClean(this.#ensureStubBinary(), ["sentry-stub"]);
+    const path = this.#ensureStubBinary();
+    const early = this.#early;
+    this.#early = null;
+    const pid = early !== null ? early.pid : ffi.spawnClean(path, ["sentry-stub"]);
     try {
       const ctx = this.#seize(pid);
       this.#unmapHostMappings(ctx, pid);
@@ -1443,18 +1467,32 @@ export class PtracePlatform implements Platform {
    */
   #confine(ctx: PtraceContext): void {
     const as = ctx.addressSpace, pid = as.pid;
+    const refusals: number[] = [];
     const put = (bytes: Uint8Array) => {
       if (ffi.vmWrite(pid, STUB_DATA, bytes) !== bytes.length) throw new Error("Cannot write a new stub's data page");
     };
     const must = (r: number, what: string) => {
-      if (r < 0) throw new Error(`The host refused to confine a stub: ${what} failed with errno ${-r}`);
+      if (r < 0) {
+        const why = refusals.length > 0 && !ns.includes("user")
+          ? ` (no user namespace: unshare failed with errnos ${refusals.join(", ")})`
+          : "";
+        throw new Error(`The host refused to confine a stub: ${what} failed with errno ${-r}${why}`);
+      }
       return r;
     };
     let ns: string[] = [];
-    for (const [flags, names] of NAMESPACE_CHOICES) {
-      if (as.inject(ctx, SYS_unshare, [flags]) === 0) {
-        ns = names;
-        break;
+    // Twice: a refusal can be transient (ENOMEM, or a namespace count at its limit while other
+    // sandboxes end), and without the user namespace the stub keeps no CAP_SETPCAP once the
+    // sentry confined itself, so the bounding-set drops below would fail (their error then
+    // carries these errnos).
+    for (let attempt = 0; attempt < 2 && ns.length === 0; attempt++) {
+      for (const [flags, names] of NAMESPACE_CHOICES) {
+        const r = as.inject(ctx, SYS_unshare, [flags]);
+        if (r === 0) {
+          ns = names;
+          break;
+        }
+        refusals.push(-r);
       }
     }
     const emptyRoot = ns.includes("mnt") && this.#emptyRoot(ctx);
@@ -1870,7 +1908,10 @@ export class PtracePlatform implements Platform {
       }
       if (w === null) return null;
       const s = this.#decode(w.pid, w.status);
-      if (s) return this.#fair(s);
+      if (s) {
+        if (this.#stops < FAST_CALLS_AFTER_STOPS && ++this.#stops === FAST_CALLS_AFTER_STOPS) ffi.bindFastCalls();
+        return this.#fair(s);
+      }
     }
   }
 
@@ -1969,6 +2010,15 @@ export class PtracePlatform implements Platform {
     return off < 0 ? null : new FileCowMemory(mf, off, length);
   }
 
+  /**
+   * The host's MEMBARRIER_CMD_GLOBAL: application threads are host threads of the stubs, on any
+   * CPU, and the host's global barrier (an RCU grace period: every CPU passes a context switch
+   * or a barrier) reaches them all, as gVisor's ptrace platform does. EINVAL with nohz_full.
+   */
+  memoryBarrier(): boolean {
+    return ffi.rawSyscall(SYS_membarrier, 1n /* MEMBARRIER_CMD_GLOBAL */) === 0;
+  }
+
   memoryFileBytes(): number {
     const blocks = this.memoryFile?.blocks() ?? 0;
     return blocks > 0 ? blocks * 512 : 0;
@@ -1994,6 +2044,10 @@ export class PtracePlatform implements Platform {
     this.#letOut.clear();
     // The thread goes on running JavaScript (another platform, a test): as it was before.
     if (this.#tracerCpus !== null) ffi.setAffinity(ffi.hostTid(), this.#tracerCpus);
+    if (this.#early !== null) {
+      discardEarlyStub(this.#early); // its directory too: #stubDir never named it
+      this.#early = null;
+    }
     // Stubs whose host parent was another stub come back as zombies of the sentry (a subreaper)
     // once that parent died: reap them, so that no host process outlives the sandbox.
     for (;;) {

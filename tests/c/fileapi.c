@@ -252,6 +252,21 @@ int main(void) {
   T(utimensat(AT_FDCWD, "s1", ts, AT_SYMLINK_NOFOLLOW));
   printf("mtime s1: %ld\n", mtime("s1"));
   T(syscall(SYS_utimensat, AT_FDCWD, NULL, ts, 0));
+  // Both omitted: nothing to do, the path is not even looked up, bad flags not seen.
+  struct timespec both_omit[2] = {{0, UTIME_OMIT}, {0, UTIME_OMIT}};
+  T(utimensat(AT_FDCWD, "no/such/file", both_omit, 0));
+  T(utimensat(AT_FDCWD, "no/such/file", both_omit, -1));
+  T(utimensat(AT_FDCWD, "c", bad, -1));
+  // A null path acts on the descriptor: not an O_PATH one, and with no flags.
+  fd = open("c", O_PATH);
+  T(syscall(SYS_utimensat, fd, NULL, ts, 0));
+  T(futimesat(fd, NULL, tv));
+  close(fd);
+  fd = open("c", O_RDONLY);
+  T(syscall(SYS_utimensat, fd, NULL, ts, AT_SYMLINK_NOFOLLOW));
+  T(futimesat(fd, NULL, tv));
+  printf("mtime c: %ld\n", mtime("c"));
+  close(fd);
   long before = mtime("d2");
   sleep(1);
   T(creat("d2/new", 0644) >= 0);

@@ -12,7 +12,7 @@
 
 import { ENXIO } from "../../kernel/errno.ts";
 import { S_IFCHR } from "../../abi/linux/file.ts";
-import { openMemoryDevice } from "../devices.ts";
+import { openMemoryDevice, TUN_MAJOR, TUN_MINOR } from "../devices.ts";
 import type { FileDescription } from "../file_description.ts";
 import type { Location } from "../mount.ts";
 import { FixedSymlink, KDentry, KernFilesystem, StaticDir, TMPFS_MAGIC } from "../kernfs/kernfs.ts";
@@ -64,5 +64,9 @@ export class DevFilesystem extends KernFilesystem {
     this.shm = root.dir("shm", 0o1777);
     this.pts = root.dir("pts", 0o755);
     root.dir("mqueue", 0o1777);
+    // /dev/net/tun, world-usable as udev and runsc make it: creating a device needs
+    // CAP_NET_ADMIN anyway (kernel/net_tun.ts).
+    const netDir = root.dir("net", 0o755);
+    netDir.add(new DeviceNode(this, netDir, "tun", makedev(TUN_MAJOR, TUN_MINOR), 0o666));
   }
 }

@@ -39,7 +39,7 @@ export const RAMFS_MAGIC = 0x858458f6;
 export const PROC_SUPER_MAGIC = 0x9fa0;
 export const SYSFS_MAGIC = 0x62656572;
 export const TMPFS_MAGIC = 0x01021994;
-export const ANON_INODE_FS_MAGIC = 0x09041934;
+export { ANON_INODE_FS_MAGIC } from "../../abi/linux/file.ts";
 
 /** A new anonymous device number (major 0) for a synthetic filesystem. */
 export function allocAnonDev(): number {
@@ -281,8 +281,11 @@ export abstract class GeneratedFile extends KDentry {
     return false;
   }
 
-  /** Handles one write(2) of data (the whole buffer; the offset is ignored as in procfs). */
-  writeContents(_data: Uint8Array): void {
+  /**
+   * Handles one write(2) of data (the whole buffer; the offset is ignored as in procfs); the
+   * count the write returns, or nothing for all of data.
+   */
+  writeContents(_data: Uint8Array): number | void {
     throw EINVAL;
   }
 
@@ -343,10 +346,10 @@ export class SnapshotFile extends LocatedFile {
   }
 
   override write(src: Uint8Array, offset: number | null): number {
-    this.#file.writeContents(src);
+    const n = this.#file.writeContents(src) ?? src.length;
     this.#data = null;
-    if (offset === null) this.offset += src.length;
-    return src.length;
+    if (offset === null) this.offset += n;
+    return n;
   }
 
   override seek(offset: number, whence: number): number {

@@ -8,7 +8,7 @@
 import { Credentials } from "../../kernel/creds.ts";
 import { WaitQueue } from "../../waiter/mod.ts";
 import type { FileDescription } from "../file_description.ts";
-import type { Location, Mount } from "../mount.ts";
+import type { Location, Mount, MountNamespace } from "../mount.ts";
 import type {
   ProcCaller, ProcFd, ProcMemAccess, ProcMemory, ProcProcess, ProcSource, ProcSystem, ProcThread,
 } from "./source.ts";
@@ -42,6 +42,7 @@ export class FakeProcess implements ProcProcess {
   oomScoreAdj = 0;
   cgroupLine = "0::/\n";
   cgroupNsIno = 4026531835;
+  mntNs: MountNamespace | null = null;
   mem: ProcMemory | null = null;
   memoryBytes = new Uint8Array(0);
   memoryBase = 0;
@@ -191,7 +192,7 @@ export class FakeSource implements ProcSource {
     return this.#uts;
   }
 
-  mounts(): Mount[] {
+  mounts(_ns: MountNamespace | null): Mount[] {
     return this.mountList;
   }
 }

@@ -12,7 +12,7 @@
  * /proc/{meminfo,cpuinfo,stat,uptime,loadavg,version,filesystems,swaps,vmstat}, mounts -> self/mounts
  * /proc/{diskstats,partitions}                         (no block devices)
  * /proc/sys/kernel/{hostname,domainname,pid_max,ngroups_max,osrelease,ostype,version}
- * /proc/sys/vm/overcommit_memory, /proc/sys/fs/{file-max,nr_open,pipe-max-size}
+ * /proc/sys/vm/overcommit_memory, /proc/sys/fs/{file-max,nr_open,pipe-max-size,mount-max}
  * /proc/sys/kernel/{shm*,msg*,sem}, /proc/sys/net/{core,ipv4}/..., /proc/net/{tcp,udp,dev,unix}
  * (read-only but fs/nr_open: /proc/sys refuses writes beyond a file's mode, root included, as
  * Linux's sysctl_perm)
@@ -38,12 +38,13 @@
 
 import { EVENT_ERR, EVENT_IN, EVENT_OUT, EVENT_PRI, EVENT_RDNORM, EVENT_WRNORM } from "../../waiter/mod.ts";
 import { EACCES, EINVAL, EIO, ENOENT, ENXIO, EPERM, ESRCH } from "../../kernel/errno.ts";
+import { cString, kstrtoBase0, PROC_NUMBUF, strstrip } from "./number_write.ts";
 import {
   O_ACCMODE, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, S_IFDIR, S_IFLNK, S_IFMT, S_IFSOCK, SEEK_CUR, SEEK_SET,
 } from "../../abi/linux/file.ts";
 import type { Dentry, SetAttr } from "../dentry.ts";
 import type { DirEntry, FileDescription, Stat } from "../file_description.ts";
-import { Location, Mount } from "../mount.ts";
+import { Location, Mount, MOUNT_MAX, type MountNamespace } from "../mount.ts";
 import { PIPE_MAX_SIZE, PipeEnd } from "../pipe.ts";
 import { MAX_QUEUED_EVENTS } from "../inotify.ts";
 import {
@@ -65,7 +66,7 @@ export class ProcFilesystem extends KernFilesystem {
   readonly anonMount: Mount;
   readonly anonRoot: StaticDir;
   /** Immutable. The namespaces' inodes (nsfs), reached through /proc/PID/ns. */
-  readonly nsfs: { mount: Mount; nodes: Map<string, KDentry> } = makeNsfs();
+  readonly nsfs: Nsfs = makeNsfs();
   /** Immutable. /proc/sys/kernel/random/boot_id. */
   readonly bootId: string = crypto.randomUUID();
 
@@ -160,6 +161,7 @@ class ProcRoot extends KDentry {
     fs.add(new FixedFile(pfs, fs, "file-max", "9223372036854775807\n"));
     fs.add(new SysctlFile(pfs, fs, "nr_open", "fs/nr_open", 0o644));
     fs.add(new FixedFile(pfs, fs, "pipe-max-size", `${PIPE_MAX_SIZE}\n`));
+    fs.add(new FixedFile(pfs, fs, "mount-max", `${MOUNT_MAX}\n`));
     const inotify = fs.dir("inotify");
     inotify.add(new FixedFile(pfs, inotify, "max_queued_events", `${MAX_QUEUED_EVENTS}\n`));
     inotify.add(new FixedFile(pfs, inotify, "max_user_instances", "128\n"));
@@ -377,7 +379,7 @@ function countThreads(src: ProcSource): { running: number; blocked: number; tota
 
 /** What each entry of a PID (or TID) directory is. */
 type PidEntryKind =
-  | "stat" | "status" | "statm" | "cmdline" | "environ" | "maps" | "limits" | "mounts" | "mountinfo"
+  | "stat" | "status" | "statm" | "cmdline" | "environ" | "maps" | "smaps" | "limits" | "mounts" | "mountinfo"
   | "comm" | "oom_score_adj" | "oom_score" | "cgroup" | "uid_map" | "gid_map" | "wchan" | "auxv"
   | "mem" | "io" | "coredump_filter" | "children" | "exe" | "cwd" | "root" | "fd" | "fdinfo" | "task" | "ns" | "net";
 
@@ -387,7 +389,7 @@ const PID_ENTRIES: ReadonlyArray<[PidEntryKind, number]> = [
   ["cwd", 0o777], ["environ", 0o400], ["io", 0o400],
   ["exe", 0o777], ["fd", 0o500], ["fdinfo", 0o555], ["gid_map", 0o444], ["limits", 0o444],
   ["maps", 0o444], ["mem", 0o600], ["mountinfo", 0o444], ["mounts", 0o444], ["net", 0o555], ["ns", 0o511], ["oom_score", 0o444],
-  ["oom_score_adj", 0o644], ["root", 0o777], ["stat", 0o444], ["statm", 0o444], ["status", 0o444],
+  ["oom_score_adj", 0o644], ["root", 0o777], ["smaps", 0o444], ["stat", 0o444], ["statm", 0o444], ["status", 0o444],
   ["task", 0o555], ["uid_map", 0o444], ["wchan", 0o444],
 ];
 const PID_ENTRY_MODES: ReadonlyMap<string, number> = new Map(PID_ENTRIES);
@@ -484,11 +486,15 @@ class PidFile extends GeneratedFile {
    * granted (Linux's mem_open: PTRACE_MODE_ATTACH, EACCES); the others render as usual.
    */
   override open(loc: Location, flags: number): FileDescription {
-    if (this.kind === "maps") {
+    if (this.kind === "maps" || this.kind === "smaps") {
       // proc_maps_open takes the mm with PTRACE_MODE_READ: another user's is EACCES at open.
       const p = this.pfs.source.process(this.pid);
       if (p === null) throw ESRCH;
       this.pfs.checkAccess(p);
+    }
+    if (this.kind === "mounts" || this.kind === "mountinfo") {
+      const ns = this.pfs.source.process(this.pid)?.mntNs ?? null;
+      if (ns !== null) return new MountsFile(loc, flags, this, ns);
     }
     if (this.kind !== "mem") return super.open(loc, flags);
     const p = this.pfs.source.process(this.pid);
@@ -497,7 +503,7 @@ class PidFile extends GeneratedFile {
     return new ProcMemFile(loc, flags, p.memoryAccess());
   }
 
-  override writeContents(data: Uint8Array): void {
+  override writeContents(data: Uint8Array): number | void {
     const p = this.#process();
     if (this.kind === "comm") {
       // Linux's comm_write: only a thread of the same process may rename, with the bytes as
@@ -509,25 +515,21 @@ class PidFile extends GeneratedFile {
       if (!p.setComm(this.tid, name)) throw ESRCH;
       return;
     }
-    const text = new TextDecoder().decode(data).trim();
     if (this.kind === "coredump_filter") {
-      // kstrtouint with base 0 (0x for hex, a leading 0 for octal); bits beyond the 9 filter
-      // bits are dropped, as Linux's proc_coredump_filter_write.
-      const v = /^0[xX][0-9a-fA-F]+$/.test(text) ? parseInt(text.slice(2), 16)
-        : /^0[0-7]*$/.test(text) ? parseInt(text, 8)
-        : /^[1-9][0-9]*$/.test(text) ? Number(text)
-        : NaN;
-      if (!Number.isSafeInteger(v) || v > 0xffffffff) throw EINVAL;
+      // kstrtouint_from_user; bits beyond the 9 filter bits are dropped, as Linux's
+      // proc_coredump_filter_write.
+      const v = kstrtoBase0(cString(data, 34), "uint");
       if (p.coredumpFilter === null) throw ESRCH;
       p.coredumpFilter = v & 0x1ff;
       return;
     }
     if (this.kind === "oom_score_adj") {
-      if (!/^-?[0-9]+$/.test(text)) throw EINVAL;
-      const v = Number(text);
+      // oom_score_adj_write: kstrtoint of the stripped string, then the range check.
+      // The count it returns is of the bytes it read.
+      const v = kstrtoBase0(strstrip(cString(data, PROC_NUMBUF - 1)), "int");
       if (v < -1000 || v > 1000) throw EINVAL;
       p.oomScoreAdj = v;
-      return;
+      return Math.min(data.length, PROC_NUMBUF - 1);
     }
     throw EINVAL;
   }
@@ -577,12 +579,14 @@ class PidFile extends GeneratedFile {
       }
       case "maps":
         return r.renderMaps(p.memory());
+      case "smaps":
+        return r.renderSmaps(p.memory());
       case "limits":
         return r.renderLimits(p.limits());
       case "mounts":
-        return r.renderMounts(src.mounts(), p.root());
+        return r.renderMounts(src.mounts(p.mntNs), p.root());
       case "mountinfo":
-        return r.renderMountinfo(src.mounts(), p.root(), mountDev);
+        return r.renderMountinfo(src.mounts(p.mntNs), p.root(), mountDev);
       case "comm":
         return (this.#thread(p)?.comm ?? p.comm) + "\n";
       case "oom_score_adj":
@@ -629,6 +633,36 @@ class UtsFile extends SnapshotFile {
       return (EVENT_IN | EVENT_RDNORM | EVENT_ERR | EVENT_PRI) & (mask | EVENT_ERR);
     }
     return mask & (EVENT_IN | EVENT_RDNORM | EVENT_OUT | EVENT_WRNORM);
+  }
+}
+
+/**
+ * @savable An open /proc/PID/mounts or mountinfo: poll reports POLLERR|POLLPRI once after each
+ * change of the mount namespace (a mount, unmount, remount, move, propagation change) since the
+ * last report, as Linux's mounts_poll.
+ */
+class MountsFile extends SnapshotFile {
+  readonly #ns: MountNamespace;
+  #seen: number;
+
+  /** mounts_poll: epoll accepts these files. */
+  override get epollable(): boolean {
+    return true;
+  }
+
+  constructor(loc: Location, flags: number, file: GeneratedFile, ns: MountNamespace) {
+    super(loc, flags, file, ns.queue);
+    this.#ns = ns;
+    this.#seen = ns.events;
+  }
+
+  override readiness(mask: number): number {
+    let ready = EVENT_IN | EVENT_RDNORM;
+    if (this.#ns.events !== this.#seen) {
+      this.#seen = this.#ns.events;
+      ready |= EVENT_ERR | EVENT_PRI;
+    }
+    return ready & (mask | EVENT_ERR);
   }
 }
 
@@ -890,7 +924,14 @@ const NSFS_MAGIC = 0x6e736673;
 
 /** @savable A namespace's inode, where a /proc/PID/ns link leads (nsfs's). */
 class NsNode extends FixedFile {
-  constructor(kfs: KernFilesystem, parent: KDentry, name: string, readonly nsIno: number) {
+  constructor(
+    kfs: KernFilesystem,
+    parent: KDentry,
+    name: string,
+    readonly nsIno: number,
+    /** The namespace itself, where the kernel needs it back (setns(2) to a mount namespace). */
+    readonly ns: MountNamespace | null = null,
+  ) {
     super(kfs, parent, name, "", 0o444);
   }
 
@@ -899,8 +940,18 @@ class NsNode extends FixedFile {
   }
 }
 
+/**
+ * The nsfs filesystem: one inode per namespace type, reached only through /proc/PID/ns; the
+ * inodes of mount namespaces other than the first are kept by namespace (mntNodes), not listed.
+ */
+interface Nsfs {
+  mount: Mount;
+  nodes: Map<string, KDentry>;
+  mntNodes: WeakMap<MountNamespace, NsNode>;
+}
+
 /** The nsfs filesystem: one inode per namespace type, reached only through /proc/PID/ns. */
-export function makeNsfs(): { mount: Mount; nodes: Map<string, NsNode> } {
+export function makeNsfs(): Nsfs {
   const fs = new KernFilesystem("nsfs", NSFS_MAGIC);
   const root = new StaticDir(fs, null, "", 0o500);
   fs.root = root;
@@ -908,13 +959,31 @@ export function makeNsfs(): { mount: Mount; nodes: Map<string, NsNode> } {
   for (const [, type, ino] of NAMESPACES) {
     if (!nodes.has(type)) nodes.set(type, root.add(new NsNode(fs, root, `${type}:[${ino}]`, ino)));
   }
-  return { mount: new Mount({ id: 0, fs, root, parent: null, mountpoint: null, readonly: false }), nodes };
+  return { mount: new Mount({ id: 0, fs, root, parent: null, mountpoint: null, readonly: false }), nodes, mntNodes: new WeakMap() };
+}
+
+/**
+ * The namespace an nsfs inode stands for, when it keeps it (mount namespaces other than the
+ * first); null for the rest.
+ */
+export function nsfsNamespace(d: Dentry): MountNamespace | null {
+  return d instanceof NsNode ? d.ns : null;
 }
 
 /** The nsfs inode of namespace `type:[ino]`: the first one of its type, or one made now. */
-function nsfsNode(nsfs: { mount: Mount; nodes: Map<string, KDentry> }, type: string, ino: number): KDentry {
+function nsfsNode(nsfs: Nsfs, type: string, ino: number, ns: MountNamespace | null): KDentry {
   const first = nsfs.nodes.get(type)!;
   if (first.ino === ino) return first;
+  if (ns !== null) {
+    // Not listed in nsfs's root: the node lives as long as the namespace or a descriptor of it.
+    let node = nsfs.mntNodes.get(ns);
+    if (node === undefined) {
+      const root = nsfs.mount.root as StaticDir;
+      node = new NsNode(root.kfs, root, `${type}:[${ino}]`, ino, ns);
+      nsfs.mntNodes.set(ns, node);
+    }
+    return node;
+  }
   const root = nsfs.mount.root as StaticDir;
   const name = `${type}:[${ino}]`;
   return (root.entries.get(name) as NsNode | undefined) ?? root.add(new NsNode(root.kfs, root, name, ino));
@@ -930,9 +999,10 @@ class NsDir extends KDentry {
     const ns = NAMESPACES.find(([n]) => n === name);
     const p = this.pfs.source.process(this.pid);
     if (ns === undefined || p === null) return null;
-    // The cgroup namespace may be one of the process's own (unshare, clone, setns).
-    const ino = name === "cgroup" ? p.cgroupNsIno : ns[2];
-    return new NsLink(this.pfs, this, name, ns[1], ino, this.pid, this.uid, this.gid);
+    // The cgroup and mount namespaces may be one of the process's own (unshare, clone, setns).
+    const mntNs = name === "mnt" ? p.mntNs : null;
+    const ino = name === "cgroup" ? p.cgroupNsIno : mntNs !== null ? mntNs.ino : ns[2];
+    return new NsLink(this.pfs, this, name, ns[1], ino, this.pid, this.uid, this.gid, mntNs);
   }
 
   override children(): DirEntry[] {
@@ -951,6 +1021,7 @@ class NsLink extends KSymlink {
     readonly pid: number,
     uid: number,
     gid: number,
+    readonly ns: MountNamespace | null = null,
   ) {
     super(pfs, parent, name, { uid, gid });
   }
@@ -969,7 +1040,7 @@ class NsLink extends KSymlink {
 
   override magicLink(): Location {
     this.#check();
-    return new Location(this.pfs.nsfs.mount, nsfsNode(this.pfs.nsfs, this.nsType, this.nsIno));
+    return new Location(this.pfs.nsfs.mount, nsfsNode(this.pfs.nsfs, this.nsType, this.nsIno, this.ns));
   }
 }
 

@@ -51,6 +51,7 @@ export function memoryTotals(mem: ProcMemory | null, exePath: string | null): Me
   const t: MemoryTotals = { size: 0, rss: 0, rssFile: 0, rssAnon: 0, data: 0, stack: 0, exe: 0, lib: 0, shared: 0 };
   if (mem === null) return t;
   for (const v of mem.vmas) {
+    if (v.name === "[vsyscall]") continue; // the gate VMA is no part of the process's mm
     const len = v.end - v.start;
     t.size += len;
     if (v.prot === 0) continue; // guard pages and reservations are never resident
@@ -220,6 +221,43 @@ export function renderMaps(mem: ProcMemory | null): string {
   return mem.vmas.map((v) => mapsLine(v) + "\n").join("");
 }
 
+/**
+ * /proc/PID/smaps: each mapping's maps line and its memory counts in Linux 6.x's layout. The
+ * sentry does not track residency (see MemoryTotals): an accessible mapping counts as resident
+ * and private to the process, dirty if anonymous, clean if a file's.
+ */
+export function renderSmaps(mem: ProcMemory | null): string {
+  if (mem === null) return "";
+  let out = "";
+  for (const v of mem.vmas) {
+    const size = (v.end - v.start) / 1024;
+    const rss = v.prot === 0 || v.name === "[vsyscall]" || v.name === "[vvar]" ? 0 : size;
+    const anon = v.ino === 0 && !v.name.startsWith("[v");
+    const dirty = anon ? rss : 0;
+    const row = (k: string, n: number) => `${(k + ":").padEnd(16)}${String(n).padStart(8)} kB\n`;
+    out += mapsLine(v) + "\n" + row("Size", size) + row("KernelPageSize", 4) + row("MMUPageSize", 4) + row("Rss", rss) +
+      row("Pss", rss) + row("Pss_Dirty", dirty) + row("Shared_Clean", 0) + row("Shared_Dirty", 0) +
+      row("Private_Clean", rss - dirty) + row("Private_Dirty", dirty) + row("Referenced", rss) +
+      row("Anonymous", anon && !v.shared ? rss : 0) + row("KSM", 0) + row("LazyFree", 0) + row("AnonHugePages", 0) +
+      row("ShmemPmdMapped", 0) + row("FilePmdMapped", 0) + row("Shared_Hugetlb", 0) + row("Private_Hugetlb", 0) +
+      row("Swap", 0) + row("SwapPss", 0) + row("Locked", v.locked === true ? rss : 0) + `${"THPeligible:".padEnd(16)}${"0".padStart(8)}\n` +
+      `VmFlags: ${v.vmFlags ?? defaultVmFlags(v)} \n`;
+  }
+  return out;
+}
+
+/** VmFlags from protection and sharing alone (a source that knows no more). */
+function defaultVmFlags(v: ProcVma): string {
+  const f = [];
+  if (v.prot & PROT_READ) f.push("rd");
+  if (v.prot & PROT_WRITE) f.push("wr");
+  if (v.prot & PROT_EXEC) f.push("ex");
+  if (v.shared) f.push("sh");
+  f.push("mr", "mw", "me");
+  if (v.shared) f.push("ms");
+  return f.join(" ");
+}
+
 const LIMIT_ROWS: [string, string][] = [
   ["Max cpu time", "seconds"], ["Max file size", "bytes"], ["Max data size", "bytes"],
   ["Max stack size", "bytes"], ["Max core file size", "bytes"], ["Max resident set", "bytes"],
@@ -378,8 +416,16 @@ export function renderMountinfo(mounts: Mount[], root: Location | null, devOf: (
     const parent = m.parent?.id ?? m.id;
     const superOpts = (m.fs.readonly ? "ro" : "rw") + superOptions(m);
     out += `${m.id} ${parent} ${major}:${minor} ${escapeMountField(fsRoot)} ${escapeMountField(p)} ` +
-      `${mountOptions(m)}${m.peerGroup !== 0 ? ` shared:${m.peerGroup}` : ""} - ${m.fs.name} ${escapeMountField(m.source)} ${superOpts}\n`;
+      `${mountOptions(m)}${propagationFields(m)} - ${m.fs.name} ${escapeMountField(m.source)} ${superOpts}\n`;
   }
+  return out;
+}
+
+/** mountinfo's optional fields (Linux's show_mountinfo): " shared:N", " master:N", " unbindable". */
+function propagationFields(m: Mount): string {
+  let out = m.peerGroup !== 0 ? ` shared:${m.peerGroup}` : "";
+  if (m.master !== null) out += ` master:${m.master.peerGroup}`;
+  if (m.unbindable) out += " unbindable";
   return out;
 }
 

@@ -11,7 +11,7 @@
 import type { Credentials } from "../../kernel/creds.ts";
 import type { WaitQueue } from "../../waiter/mod.ts";
 import type { FileDescription } from "../file_description.ts";
-import type { Location, Mount } from "../mount.ts";
+import type { Location, Mount, MountNamespace } from "../mount.ts";
 
 /** The task making the current system call: whose "self" /proc/self is. */
 export interface ProcCaller {
@@ -33,6 +33,10 @@ export interface ProcVma {
   ino: number;
   /** Path, [heap], [stack], or "". */
   name: string;
+  /** /proc/PID/smaps's VmFlags mnemonics ("rd wr mr mw me ac"); absent: from prot and shared alone. */
+  vmFlags?: string;
+  /** Locked (mlock): smaps's Locked counts it. */
+  locked?: boolean;
 }
 
 /** One thread, for /proc/PID/task/TID and the per-thread fields of stat/status. */
@@ -152,6 +156,8 @@ export interface ProcProcess {
   readonly cgroupLine: string;
   /** The inode number of the cgroup namespace of the process's leader. */
   readonly cgroupNsIno: number;
+  /** The mount namespace of the process's leader (null for a zombie). */
+  readonly mntNs: MountNamespace | null;
 }
 
 /** Machine-wide facts. */
@@ -192,8 +198,8 @@ export interface ProcSource {
    * does: poll on /proc/sys/kernel/{hostname,domainname} reports a change once (proc_sys_poll).
    */
   utsChanges(which: "hostname" | "domainname"): { count: number; queue: WaitQueue };
-  /** Every mount, parents first (one mount namespace). */
-  mounts(): Mount[];
+  /** Every mount of ns, parents first. */
+  mounts(ns: MountNamespace | null): Mount[];
   /** The text of the sysctl at /proc/sys/KEY that the kernel provides (kernel/shmmni, net/ipv4/tcp_rmem, ...). */
   sysctl?(key: string): string;
   /**

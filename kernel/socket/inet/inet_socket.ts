@@ -29,9 +29,13 @@ import { type RecvRequest, type RecvResult, type SendRequest, SocketFile } from 
 import * as C from "./constants.ts";
 import { SIOCINQ, SIOCOUTQ } from "../../../abi/linux/socket.ts";
 import type { MemoryIO } from "../../../vfs/file_description.ts";
-import { CAP_NET_ADMIN } from "../../../abi/linux/capability.ts";
+import { CAP_NET_ADMIN, CAP_NET_RAW } from "../../../abi/linux/capability.ts";
+
+const IFNAMSIZ = 16;
 import { bufferSize, NET_CORE, SOCK_MIN_RCVBUF, SOCK_MIN_SNDBUF } from "../sockopt.ts";
 import { type Endpoint, parseSockaddr } from "./sockaddr.ts";
+import { isXtOption } from "../../netfilter/sockopt.ts";
+import type { XtFamily } from "../../netfilter/x_tables.ts";
 
 /** A netstack error as the application's errno; other exceptions pass through. */
 export function linuxError(e: unknown): unknown {
@@ -52,6 +56,8 @@ export interface PortSharing {
   reuseAddr: boolean;
   reusePort: boolean;
   wildcardVersion: 0 | 4 | 6;
+  /** SO_BINDTODEVICE as a stack index, -1 for none. */
+  boundDevice: number;
 }
 
 /** Runs f, turning netstack errors into LinuxErrors. */
@@ -86,12 +92,23 @@ export function intBytes(n: number, optlen: number): Uint8Array {
   return b.subarray(0, Math.max(0, Math.min(4, optlen)));
 }
 
+/**
+ * An int IPPROTO_IP option value as do_ip_getsockopt writes it: a single byte when optlen is
+ * below sizeof(int) and the value fits one (IP_TOS, IP_TTL...), else the int cut to optlen.
+ */
+export function ipIntBytes(n: number, optlen: number): Uint8Array {
+  if (optlen > 0 && optlen < 4 && n >= 0 && n <= 255) return Uint8Array.of(n);
+  return intBytes(n, optlen);
+}
+
 /** The options every inet socket file keeps, as a checkpoint saves them. */
 export interface InetFileOptions {
   uid: number;
   v6only: boolean;
   reuseAddr: boolean;
   reusePort: boolean;
+  /** SO_BINDTODEVICE's ifindex (absent: 0, none). */
+  boundDev?: number | undefined;
   keepalive: boolean;
   broadcast: boolean;
   lingerOn: boolean;
@@ -115,6 +132,8 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
   // Options that are stored and reported (netstack has no use for them yet).
   reuseAddr = false;
   reusePort = false;
+  /** SO_BINDTODEVICE / SO_BINDTOIFINDEX: the interface's index (Linux's sk_bound_dev_if), 0 for none. */
+  boundDev = 0;
   keepalive = false;
   broadcast = false;
   lingerOn = false;
@@ -146,7 +165,8 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
   /** The options, for a checkpoint. */
   saveInetOptions(): InetFileOptions {
     return {
-      uid: this.uid, v6only: this.v6only, reuseAddr: this.reuseAddr, reusePort: this.reusePort, keepalive: this.keepalive,
+      uid: this.uid, v6only: this.v6only, reuseAddr: this.reuseAddr, reusePort: this.reusePort,
+      ...(this.boundDev !== 0 ? { boundDev: this.boundDev } : {}), keepalive: this.keepalive,
       broadcast: this.broadcast, lingerOn: this.lingerOn, lingerSecs: this.lingerSecs, ttl: this.ttl, tos: this.tos,
       sndBuf: this.sndBuf, rcvBuf: this.rcvBuf, flags: [...this.#flags],
     };
@@ -158,6 +178,7 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
     this.v6only = o.v6only;
     this.reuseAddr = o.reuseAddr;
     this.reusePort = o.reusePort;
+    this.boundDev = o.boundDev ?? 0;
     this.keepalive = o.keepalive;
     this.broadcast = o.broadcast;
     this.lingerOn = o.lingerOn;
@@ -288,11 +309,25 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
   override setsockopt(t: Task, level: number, name: number, value: Uint8Array): void {
     if (level === C.SOL_SOCKET) {
       if ((name === C.SO_SNDBUFFORCE || name === C.SO_RCVBUFFORCE) && !t.creds.hasCap(CAP_NET_ADMIN)) throw errno.EPERM;
-      return this.setSocketOpt(name, value);
+      return this.setSocketOpt(name, value, t);
     }
     if (level === C.IPPROTO_IP) return this.setIpOpt(name, value);
     if (level === C.IPPROTO_IPV6 && this.family === C.AF_INET6) return this.setIpv6Opt(name, value);
     return this.setProtocolOpt(level, name, value);
+  }
+
+  /**
+   * ip_getsockopt/ip_setsockopt hand SOL_IP options they do not know to netfilter, for an AF_INET
+   * socket and for an AF_INET6 one that is not raw (ipv6_getsockopt passes SOL_IP on to UDP's);
+   * ipv6_getsockopt hands it SOL_IPV6 ones.
+   */
+  override xtablesFor(level: number, name: number, set: boolean): { fam: XtFamily; v6: boolean } | null {
+    let v6: boolean;
+    if (this.family !== C.AF_INET && this.family !== C.AF_INET6) return null; // packet sockets
+    if (level === C.IPPROTO_IP && (this.family === C.AF_INET || this.type !== C.SOCK_RAW)) v6 = false;
+    else if (level === C.IPPROTO_IPV6 && this.family === C.AF_INET6) v6 = true;
+    else return null;
+    return isXtOption(v6, name, set) ? { fam: this.net.xtables(v6), v6 } : null;
   }
 
   /** IPPROTO_TCP and the like; ENOPROTOOPT by default. */
@@ -324,10 +359,23 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
     sock.reuseAddr = this.reuseAddr;
     sock.reusePort = this.reusePort;
     sock.wildcardVersion = this.wildcardVersion;
+    sock.boundDevice = this.boundDev - 1;
   }
 
   protected getSocketOpt(name: number, optlen: number): Uint8Array {
     switch (name) {
+      case C.SO_BINDTODEVICE: {
+        // sock_getbindtodevice: nothing (length 0) when unbound, else the name and its NUL,
+        // into a buffer of at least IFNAMSIZ.
+        if (this.boundDev === 0) return new Uint8Array(0);
+        if (optlen < IFNAMSIZ) throw EINVAL;
+        const name = new TextEncoder().encode(this.net.ifNames[this.boundDev - 1] ?? "");
+        const b = new Uint8Array(name.length + 1);
+        b.set(name);
+        return b;
+      }
+      case C.SO_BINDTOIFINDEX:
+        return intBytes(this.boundDev, optlen);
       case C.SO_TYPE:
         return intBytes(this.type, optlen);
       case C.SO_PROTOCOL:
@@ -375,8 +423,33 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
     }
   }
 
-  protected setSocketOpt(name: number, value: Uint8Array): void {
+  /**
+   * SO_BINDTODEVICE / SO_BINDTOIFINDEX (sock_bindtoindex): binds to interface `ifindex` (0:
+   * unbinds). Changing a binding already made needs CAP_NET_RAW.
+   */
+  #bindToIndex(t: Task, ifindex: number): void {
+    if (this.boundDev !== 0 && !t.creds.hasCap(CAP_NET_RAW)) throw errno.EPERM;
+    if (ifindex < 0) throw EINVAL;
+    if (ifindex !== 0 && this.net.linkByIndex(ifindex) === null) throw errno.ENODEV;
+    this.boundDev = ifindex;
+    this.reuseChanged();
+  }
+
+  protected setSocketOpt(name: number, value: Uint8Array, t: Task): void {
     switch (name) {
+      case C.SO_BINDTODEVICE: {
+        // sock_setbindtodevice: at most IFNAMSIZ-1 bytes of name, up to a NUL; "" unbinds.
+        const raw = value.subarray(0, IFNAMSIZ - 1);
+        const nul = raw.indexOf(0);
+        const nm = new TextDecoder().decode(nul < 0 ? raw : raw.subarray(0, nul));
+        const i = nm === "" ? -1 : this.net.linkIndex(nm);
+        if (nm !== "" && i < 0) throw errno.ENODEV;
+        this.#bindToIndex(t, i + 1);
+        return;
+      }
+      case C.SO_BINDTOIFINDEX:
+        this.#bindToIndex(t, intOpt(value));
+        return;
       case C.SO_LINGER: {
         if (value.length < 8) throw EINVAL;
         const v = new DataView(value.buffer, value.byteOffset, 8);
@@ -435,22 +508,25 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
   protected getIpOpt(name: number, optlen: number): Uint8Array {
     switch (name) {
       case C.IP_TTL:
-        return intBytes(this.ttl === -1 ? 64 : this.ttl, optlen);
+        return ipIntBytes(this.ttl === -1 ? 64 : this.ttl, optlen);
       case C.IP_TOS:
-        return intBytes(this.tos, optlen);
+        return ipIntBytes(this.tos, optlen);
+      case C.IP_HDRINCL:
+        // Any socket reads it (0 but on a raw socket that set it); only raw ones set it.
+        return ipIntBytes(0, optlen);
       case C.IP_MULTICAST_TTL:
-        return intBytes(this.#flags.get(`ip:${name}`) ?? 1, optlen);
+        return ipIntBytes(this.#flags.get(`ip:${name}`) ?? 1, optlen);
       case C.IP_MULTICAST_LOOP:
-        return intBytes(this.#flags.get(`ip:${name}`) ?? 1, optlen);
+        return ipIntBytes(this.#flags.get(`ip:${name}`) ?? 1, optlen);
       case C.IP_MTU_DISCOVER:
         // IP_PMTUDISC_WANT by default (Linux's inet_create without ip_no_pmtu_disc).
-        return intBytes(this.#flags.get(`ip:${name}`) ?? 1, optlen);
+        return ipIntBytes(this.#flags.get(`ip:${name}`) ?? 1, optlen);
       case C.IP_PKTINFO:
       case C.IP_RECVERR:
       case C.IP_RECVTTL:
       case C.IP_RECVTOS:
       case C.IP_RECVORIGDSTADDR:
-        return intBytes(this.#flags.get(`ip:${name}`) ?? 0, optlen);
+        return ipIntBytes(this.#flags.get(`ip:${name}`) ?? 0, optlen);
       default:
         throw ENOPROTOOPT;
     }

@@ -21,7 +21,7 @@ function inAddr(b: Uint8Array, off: number): Ipv4Address | null {
 
 /** The stack index of Linux interface index `ifindex` (lo is 1), or null. */
 function ifaceByIndex(stack: Stack, ifindex: number): number | null {
-  return ifindex > 0 && stack.interfaces[ifindex - 1] !== undefined ? ifindex - 1 : null;
+  return ifindex > 0 && stack.interfaces[ifindex - 1] !== undefined && !stack.interfaces[ifindex - 1]!.removed ? ifindex - 1 : null;
 }
 
 export class Ipv4MulticastOptions {

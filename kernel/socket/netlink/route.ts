@@ -5,7 +5,9 @@
  * Changes (RTM_NEW*, RTM_DEL*) need CAP_NET_ADMIN (EPERM without); with it, IPv4 addresses are
  * added and removed (RTM_NEWADDR/RTM_DELADDR, with their networks' on-link routes), and unicast
  * routes of the main table (RTM_NEWROUTE/RTM_DELROUTE), and lookup rules (RTM_NEWRULE/RTM_DELRULE); a checkpoint then refuses the sandbox
- * (Net.configChanged); link changes that change nothing are acked,
+ * (Net.configChanged); link changes that change nothing are acked, a TUN/TAP device goes up
+ * and down and a TAP takes a MAC (kernel/net_tun.ts), RTNLGRP_LINK members hear of devices
+ * appearing, changing and going,
  * removing a link is EOPNOTSUPP as for loopback, and other changes are not supported yet
  * (EOPNOTSUPP). RTM_GETRULE dumps Linux's default rules.
  *
@@ -14,12 +16,13 @@
  * @module
  */
 
-import type { IpAddress } from "../../../netstack/mod.ts";
+import type { Interface, IpAddress } from "../../../netstack/mod.ts";
 import type { Route } from "../../../netstack/iface/routing.ts";
-import { IpCidr, Ipv4Address, Ipv6Address } from "../../../netstack/wire/address.ts";
+import { EthernetAddress, IpCidr, Ipv4Address, Ipv6Address } from "../../../netstack/wire/address.ts";
 import { EADDRNOTAVAIL, EAFNOSUPPORT, EEXIST, EINVAL, ENETUNREACH, ENODEV, ENOENT, EOPNOTSUPP, EPERM, ESRCH } from "../../errno.ts";
 import type { Net } from "../../net.ts";
 import type { Task } from "../../task.ts";
+import { EVENT_IN, EVENT_RDNORM } from "../../../waiter/mod.ts";
 import * as C from "../inet/constants.ts";
 import {
   concat, le32, MessageBuilder, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_MULTI, NLM_F_REPLACE, NLM_F_REQUEST,
@@ -88,6 +91,7 @@ const ARPHRD_LOOPBACK = 772;
 const IFF_UP = 0x1;
 const IFF_BROADCAST = 0x2;
 const IFF_LOOPBACK = 0x8;
+const IFF_POINTOPOINT = 0x10;
 const IFF_RUNNING = 0x40;
 const IFF_NOARP = 0x80;
 const IFF_MULTICAST = 0x1000;
@@ -103,14 +107,41 @@ const RTPROT_BOOT = 3;
 const RTN_UNICAST = 1;
 const RTN_LOCAL = 2;
 
+/** The group of link events (RTMGRP_LINK's bit). */
+const RTNLGRP_LINK = 1;
 
 /** @savable */
 export class NetlinkRouteSocket extends NetlinkSocket {
   /** NETLINK_ROUTE's multicast groups (RTNLGRP_MAX). */
   protected readonly groupsMax = 39;
 
+  /** Queues RTM_NEWLINK/RTM_DELLINK for RTNLGRP_LINK members: registered in Net.linkListeners while open. */
+  readonly #onLink = (index: number, added: boolean): void => this.#linkEvent(index, added);
+
   constructor(net: Net, type: number, flags: number, pid: number, openerNetAdmin = true) {
     super(net, NETLINK_ROUTE, type, flags, pid, openerNetAdmin);
+    net.linkListeners.add(this.#onLink);
+  }
+
+  protected override release(): void {
+    this.net.linkListeners.delete(this.#onLink);
+    super.release();
+  }
+
+  /**
+   * An interface appeared or is going (rtmsg_ifinfo): a member of RTNLGRP_LINK gets its
+   * RTM_NEWLINK or RTM_DELLINK (pid 0, seq 0, ifi_change all ones), unless its receive buffer
+   * is full (then it is lost, as Linux drops a broadcast that does not fit).
+   */
+  #linkEvent(index: number, added: boolean): void {
+    if ((this.groups & (1n << BigInt(RTNLGRP_LINK - 1))) === 0n) return;
+    const iface = this.net.stack.interfaces[index];
+    if (iface === undefined) return;
+    let queued = 0;
+    for (const m of this.rx) queued += m.length;
+    if (queued >= this.rcvBuf) return;
+    this.rx.push(linkMessage(this.net, iface, added ? RTM_NEWLINK : RTM_DELLINK, 0, 0, 0, 0xffffffff));
+    this.waitQueue.notify(EVENT_IN | EVENT_RDNORM);
   }
 
   /** Answers one request message. */
@@ -200,20 +231,45 @@ export class NetlinkRouteSocket extends NetlinkSocket {
     if (name !== null && (name.length === 0 || name.length >= 16)) return EINVAL.errno;
     const ifaces = this.net.stack.interfaces;
     let i = -1;
-    if (index > 0) i = index - 1 < ifaces.length ? index - 1 : -1;
-    else if (name !== null) i = this.net.ifNames.indexOf(name);
+    if (index > 0) i = this.net.linkByIndex(index) !== null ? index - 1 : -1;
+    else if (name !== null) i = this.net.linkIndex(name);
     if (type === RTM_DELLINK) return i < 0 || (index <= 0 && name === null) ? ENODEV.errno : EOPNOTSUPP.errno;
     if (i < 0) return type === RTM_NEWLINK && flags & NLM_F_CREATE ? EOPNOTSUPP.errno : ENODEV.errno;
     if (type === RTM_NEWLINK && flags & NLM_F_EXCL) return EEXIST.errno;
-    // Every link is up (IFF_UP) and nothing else in ifi_flags is changeable here.
+    // A TUN/TAP device goes up and down (IFF_UP) and a TAP takes a new MAC (IFLA_ADDRESS); the
+    // other links are always up, and nothing else in ifi_flags is changeable here.
+    const tun = this.net.tuns.get(i);
     const mask = change === 0 ? 0xffffffff : change;
-    if ((mask & IFF_UP) && !(ifFlags & IFF_UP)) return EOPNOTSUPP.errno;
+    const wantUp = (mask & IFF_UP) ? (ifFlags & IFF_UP) !== 0 : null;
+    if (tun === undefined && wantUp === false) return EOPNOTSUPP.errno;
+    const mac = attrs.get(IFLA_ADDRESS);
+    if (mac !== undefined) {
+      if (tun === undefined || !tun.tap) return EOPNOTSUPP.errno;
+      // eth_prepare_mac_addr_change: a unicast address of the device's length.
+      if (mac.length < 6 || (mac[0]! & 1) !== 0) return mac.length < 6 ? EINVAL.errno : EADDRNOTAVAIL.errno;
+    }
     const lo = i === 0;
     const mtu = lo ? 65536 : ifaces[i]!.device.mtu - (ifaces[i]!.mac !== null ? 14 : 0);
     for (const [t, val] of attrs) {
       if (t === IFLA_IFNAME && (index <= 0 || name === (this.net.ifNames[i] ?? ""))) continue;
       if (t === IFLA_MTU && val.length >= 4 && new DataView(val.buffer, val.byteOffset, 4).getUint32(0, true) === mtu) continue;
+      if (t === IFLA_ADDRESS) continue;
       return EOPNOTSUPP.errno;
+    }
+    let changed = false;
+    if (mac !== undefined && !ifaces[i]!.mac!.bytes.every((b, k) => b === mac[k])) {
+      ifaces[i]!.setMac(new EthernetAddress(mac.subarray(0, 6)));
+      changed = true;
+    }
+    if (tun !== undefined && wantUp !== null && tun.link.up !== wantUp) {
+      tun.link.up = wantUp;
+      if (!wantUp) tun.link.flush();
+      changed = true;
+    }
+    // As rtnetlink, a change is told to RTNLGRP_LINK as an RTM_NEWLINK.
+    if (changed) {
+      for (const l of this.net.linkListeners) l(i, true);
+      this.net.kick();
     }
     return 0;
   }
@@ -270,7 +326,7 @@ export class NetlinkRouteSocket extends NetlinkSocket {
     if (fam !== C.AF_INET) return fam === C.AF_INET6 ? EOPNOTSUPP.errno : EAFNOSUPPORT.errno;
     const raw = attrs.get(IFA_LOCAL) ?? attrs.get(IFA_ADDRESS);
     const stack = this.net.stack;
-    const iface = index >= 1 ? stack.interfaces[index - 1] : undefined;
+    const iface = this.net.linkByIndex(index) ?? undefined;
     if (type === RTM_NEWADDR) {
       if (prefix > 32 || raw === undefined || raw.length < 4) return EINVAL.errno;
       if (iface === undefined) return ENODEV.errno;
@@ -352,7 +408,7 @@ export class NetlinkRouteSocket extends NetlinkSocket {
       this.net.configChanged = true;
       return 0;
     }
-    if (oif === null || oif < 1 || stack.interfaces[oif - 1] === undefined) return oif === null ? EOPNOTSUPP.errno : ENODEV.errno;
+    if (oif === null || oif < 1 || this.net.linkByIndex(oif) === null) return oif === null ? EOPNOTSUPP.errno : ENODEV.errno;
     const same = stack.routes.routes.find((r) => sameDst(r) && (r.metric ?? 0) === (metric ?? 0));
     if (same !== undefined) {
       if (flags & NLM_F_EXCL) return EEXIST.errno;
@@ -452,42 +508,27 @@ export class NetlinkRouteSocket extends NetlinkSocket {
   }
 
   #links(seq: number, dump: boolean): Uint8Array[] {
-    const out: Uint8Array[] = [];
-    for (const iface of this.net.stack.interfaces) {
-      const lo = iface.index === 0;
-      const ether = iface.mac !== null;
-      const m = new MessageBuilder()
-        .u8(C.AF_UNSPEC).u8(0).u16(lo ? ARPHRD_LOOPBACK : ether ? ARPHRD_ETHER : ARPHRD_NONE)
-        .u32(iface.index + 1)
-        .u32(IFF_UP | IFF_RUNNING | IFF_LOWER_UP | (lo ? IFF_LOOPBACK : ether ? IFF_BROADCAST | IFF_MULTICAST : IFF_NOARP))
-        .u32(0)
-        .attrString(IFLA_IFNAME, this.net.ifNames[iface.index] ?? `eth${iface.index - 1}`)
-        .attrU32(IFLA_MTU, lo ? 65536 : iface.device.mtu - (ether ? 14 : 0))
-        .attrU32(IFLA_TXQLEN, lo ? 1000 : 1000)
-        .attr(IFLA_OPERSTATE, [lo ? 0 : 6])
-        .attr(IFLA_LINKMODE, [0])
-        .attrU32(IFLA_GROUP, 0)
-        .attrString(IFLA_QDISC, "noqueue")
-        .attr(IFLA_ADDRESS, iface.mac ? iface.mac.bytes : [0, 0, 0, 0, 0, 0])
-        .attr(IFLA_BROADCAST, iface.mac ? [255, 255, 255, 255, 255, 255] : [0, 0, 0, 0, 0, 0]);
-      out.push(m.message(RTM_NEWLINK, dump ? NLM_F_MULTI : 0, seq, this.portId));
-    }
-    return out;
+    return this.net.links.map((iface) => linkMessage(this.net, iface, RTM_NEWLINK, dump ? NLM_F_MULTI : 0, seq, this.portId));
   }
 
-  /** The message among `links` (one per interface, in order) that a GETLINK request names. */
+  /** The message among `links` (one per existing interface, in order) that a GETLINK request names. */
   #oneLink(msg: Uint8Array, links: Uint8Array[]): Uint8Array | null {
+    const all = this.net.links;
+    const at = (i: number) => {
+      const k = all.findIndex((l) => l.index === i);
+      return k < 0 ? null : links[k] ?? null;
+    };
     if (msg.length < NLMSG_HDRLEN + 16) return links[0] ?? null;
     const v = new DataView(msg.buffer, msg.byteOffset, msg.length);
     const index = v.getInt32(NLMSG_HDRLEN + 4, true);
-    if (index > 0) return links[index - 1] ?? null;
+    if (index > 0) return at(index - 1);
     for (let o = NLMSG_HDRLEN + 16; o + 4 <= msg.length;) {
       const len = v.getUint16(o, true), type = v.getUint16(o + 2, true) & 0x3fff;
       if (len < 4) break;
       if (type === IFLA_IFNAME) {
         const name = new TextDecoder().decode(msg.subarray(o + 4, o + len)).replace(/\0.*$/s, "");
-        const i = this.net.ifNames.indexOf(name);
-        return i < 0 ? null : links[i] ?? null;
+        const i = this.net.linkIndex(name);
+        return i < 0 ? null : at(i);
       }
       o += (len + 3) & ~3;
     }
@@ -569,4 +610,30 @@ function networkOf(a: IpAddress, prefix: number): Uint8Array {
     b[i] = b[i]! & (0xff << (8 - keep)) & 0xff;
   }
   return b;
+}
+
+/**
+ * An RTM_NEWLINK (or RTM_DELLINK) message describing `iface`: its type (loopback, Ethernet for
+ * a TAP, none for eth0's IP link and a TUN), flags (every link is up), name, MTU and addresses.
+ */
+export function linkMessage(net: Net, iface: Interface, type: number, flags: number, seq: number, portId: number, change = 0): Uint8Array {
+  const lo = iface.index === 0;
+  const ether = iface.mac !== null;
+  const tun = !ether && net.tuns.has(iface.index);
+  const kind = lo ? IFF_LOOPBACK : ether ? IFF_BROADCAST | IFF_MULTICAST : tun ? IFF_POINTOPOINT | IFF_NOARP | IFF_MULTICAST : IFF_NOARP;
+  const m = new MessageBuilder()
+    .u8(C.AF_UNSPEC).u8(0).u16(lo ? ARPHRD_LOOPBACK : ether ? ARPHRD_ETHER : ARPHRD_NONE)
+    .u32(iface.index + 1)
+    .u32((net.linkUp(iface.index) ? IFF_UP | IFF_RUNNING | IFF_LOWER_UP : 0) | kind)
+    .u32(change)
+    .attrString(IFLA_IFNAME, net.ifNames[iface.index] ?? `eth${iface.index - 1}`)
+    .attrU32(IFLA_MTU, lo ? 65536 : iface.device.mtu - (ether ? 14 : 0))
+    .attrU32(IFLA_TXQLEN, tun || ether ? 500 : 1000)
+    .attr(IFLA_OPERSTATE, [lo ? 0 : net.linkUp(iface.index) ? 6 : 2])
+    .attr(IFLA_LINKMODE, [0])
+    .attrU32(IFLA_GROUP, 0)
+    .attrString(IFLA_QDISC, tun || ether ? "pfifo_fast" : "noqueue")
+    .attr(IFLA_ADDRESS, iface.mac ? iface.mac.bytes : [0, 0, 0, 0, 0, 0])
+    .attr(IFLA_BROADCAST, iface.mac ? [255, 255, 255, 255, 255, 255] : [0, 0, 0, 0, 0, 0]);
+  return m.message(type, flags, seq, portId);
 }

@@ -193,6 +193,16 @@ export abstract class NetlinkSocket extends SocketFile {
 
   override shutdown(_t: Task, _how: number): void {}
 
+  /** The multicast groups joined: bit n-1 for group n. */
+  protected get groups(): bigint {
+    return this.#groups;
+  }
+
+  /** SO_RCVBUF: how many bytes of answers and events may wait. */
+  protected get rcvBuf(): number {
+    return this.#rcvBuf;
+  }
+
   /** Whether the SOL_NETLINK flag option `name` is on. */
   protected hasFlag(name: number): boolean {
     return this.#nlFlags.has(name);

@@ -30,7 +30,9 @@ function owner(t: Task) {
 
 /** Implements socket(AF_UNIX, ...). */
 export function createUnixSocket(t: Task, type: number, protocol: number, flags: number): UnixSocket {
-  return new UnixSocket({ ns: t.kernel.unixNames, type: unixType(type, protocol), protocol, flags, owner: owner(t) });
+  return new UnixSocket({
+    ns: t.kernel.unixNames, type: unixType(type, protocol), protocol, flags, owner: owner(t), landlock: t.landlock,
+  });
 }
 
 /** Implements socketpair(AF_UNIX, ...): two sockets connected to each other. */

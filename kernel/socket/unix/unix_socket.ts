@@ -27,6 +27,7 @@
  * @module
  */
 
+import { type LandlockDomain, landlockScoped, SCOPE_ABSTRACT_UNIX_SOCKET } from "../../landlock.ts";
 import {
   EADDRINUSE, EAGAIN, ECONNREFUSED, ECONNRESET, EINVAL, EISCONN, EMSGSIZE, ENOPROTOOPT, ENOTCONN, EOPNOTSUPP,
   EPERM, EPIPE, EPROTOTYPE, ESPIPE, errnoFromNumber,
@@ -103,6 +104,16 @@ function senderAddress(m: Message): Uint8Array | null {
   return m.sender.fromAddress() ?? m.from;
 }
 
+/**
+ * Landlock's scope of abstract unix sockets: EPERM when t's domain scopes them and the socket
+ * bound at an abstract name was made outside that domain (Linux's hook_unix_stream_connect and
+ * hook_unix_may_send). Sockets bound to a path, or to none, are not scoped.
+ */
+function checkLandlockUnix(t: Task, other: UnixSocket): void {
+  if (t.landlock === null || other.address?.kind !== "abstract") return;
+  if (landlockScoped(t.landlock, other.landlock, SCOPE_ABSTRACT_UNIX_SOCKET)) throw EPERM;
+}
+
 /** @savable An AF_UNIX socket. Analogous to Linux's struct unix_sock. */
 export class UnixSocket extends SocketFile {
   readonly family = AF_UNIX;
@@ -112,6 +123,11 @@ export class UnixSocket extends SocketFile {
   readonly createdNs = BigInt(Date.now()) * 1_000_000n;
   /** Credentials of the creating task: the owner in fstat, and the sender of write(2)s. */
   readonly ownerCred: UCred;
+  /**
+   * The creating task's Landlock domain (Linux looks at the socket file's f_cred): what decides
+   * whether a task scoped from abstract sockets may reach this one.
+   */
+  readonly landlock: LandlockDomain | null;
 
   state: State = "unconnected";
   /** The connected peer (kept after it closes, as Linux keeps unix_peer for streams). */
@@ -145,12 +161,13 @@ export class UnixSocket extends SocketFile {
   /** Plain SOL_SOCKET options Linux stores without acting on them for AF_UNIX. */
   readonly plainOptions = new Map<number, number>();
 
-  constructor(o: { ns: UnixNamespace; type: number; protocol: number; flags: number; owner: UCred }) {
+  constructor(o: { ns: UnixNamespace; type: number; protocol: number; flags: number; owner: UCred; landlock?: LandlockDomain | null }) {
     super(O_RDWR | (o.flags & SOCK_NONBLOCK ? O_NONBLOCK : 0));
     this.ns = o.ns;
     this.type = o.type;
     this.protocol = o.protocol;
     this.ownerCred = o.owner;
+    this.landlock = o.landlock ?? null;
     this.ns.open.add(this);
   }
 
@@ -167,7 +184,7 @@ export class UnixSocket extends SocketFile {
     return !this.#isStream;
   }
 
-  override stat(): Stat {
+  protected override madeStat(): Stat {
     return sockfsStat(this.ino, this.ownerCred.uid, this.ownerCred.gid, this.createdNs);
   }
 
@@ -192,8 +209,8 @@ export class UnixSocket extends SocketFile {
   }
 
   /**
-   * bind(2) to a filesystem name: the VFS creates a socket file holding this socket (mode 0777
-   * less the umask). As Linux, the file is created before the socket's own state is looked at,
+   * bind(2) to a filesystem name: the VFS creates a socket file holding this socket (the
+   * socket's own mode, 0777 unless fchmod changed it, less the umask). As Linux, the file is created before the socket's own state is looked at,
    * so path errors (EADDRINUSE, ENOENT, EROFS, EACCES) come first; an already bound socket
    * then removes the new file again and fails with EINVAL.
    */
@@ -201,7 +218,7 @@ export class UnixSocket extends SocketFile {
     const vfs = t.kernel.vfs;
     const ctx = { root: t.fs.root, creds: t.creds };
     const dir = addr.path.startsWith("/") ? t.fs.root : t.fs.cwd;
-    vfs.bindSocketAt(ctx, dir, addr.path, 0o777 & ~t.fs.umask, this);
+    vfs.bindSocketAt(ctx, dir, addr.path, this.stat().mode & 0o7777 & ~t.fs.umask, this);
     if (this.address !== null) {
       vfs.unlinkAt(ctx, dir, addr.path);
       throw EINVAL;
@@ -297,8 +314,11 @@ export class UnixSocket extends SocketFile {
     }
     if (this.state === "listening") throw EINVAL;
     if (this.state === "connected") throw EISCONN;
+    checkLandlockUnix(t, listener); // Linux's security_unix_stream_connect
     if (this.passcred && this.address === null) this.#autobind();
-    const server = new UnixSocket({ ns: this.ns, type: this.type, protocol: this.protocol, flags: 0, owner: listener.ownerCred });
+    const server = new UnixSocket({
+      ns: this.ns, type: this.type, protocol: this.protocol, flags: 0, owner: listener.ownerCred, landlock: listener.landlock,
+    });
     server.embryo = true;
     server.address = listener.address;
     server.passcred = listener.passcred;
@@ -323,6 +343,7 @@ export class UnixSocket extends SocketFile {
     const other = this.#lookup(t, addr);
     if (other.type !== this.type) throw EPROTOTYPE;
     if (other.peer !== null && other.peer !== this && !other.peer.dead) throw EPERM;
+    if (this.peer !== other) checkLandlockUnix(t, other); // Linux's security_unix_may_send
     if (this.passcred && this.address === null) this.#autobind();
     this.peer = other;
     this.state = "connected";
@@ -432,6 +453,8 @@ export class UnixSocket extends SocketFile {
       }
     }
     if (other.peer !== null && other.peer !== this) throw EPERM;
+    // Linux's security_unix_may_send (not for SOCK_SEQPACKET, whose peer connect checked).
+    if (t !== null && this.type !== SOCK_SEQPACKET && this.peer !== other) checkLandlockUnix(t, other);
     if (other.shutdownMask & RCV_SHUTDOWN) throw EPIPE;
     if (other.peer !== this && other.queue.length > NET_CORE.unixMaxDgramQlen) {
       other.roomWaiters.add(this);

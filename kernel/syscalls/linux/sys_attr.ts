@@ -12,22 +12,36 @@ import {
   AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, O_PATH, UTIME_NOW, UTIME_OMIT,
 } from "../../../abi/linux/file.ts";
 import type { Location, TimeSpec } from "../../../vfs/mod.ts";
+import { FileDescription } from "../../../vfs/file_description.ts";
 import { copyInPath, pathCtx, startDir } from "./_path.ts";
 import { supported, type SyscallEntry, type SyscallFn } from "./support.ts";
 
 /**
  * The file an attribute call names: (dirfd, path), or with an empty path and AT_EMPTY_PATH
- * the file dirfd refers to. Null for a descriptor that is not in the tree (a pipe): the
- * change then does nothing.
+ * the file dirfd refers to: a location, or the description of a file outside the tree (a
+ * socket, a pipe, an anonymous inode), whose own inode the change goes to.
  */
-function target(t: Task, dirfd: number, pathAddr: number, flags: number): Location | null {
+type Target = Location | FileDescription;
+
+function target(t: Task, dirfd: number, pathAddr: number, flags: number): Target {
   const emptyPath = (flags & AT_EMPTY_PATH) !== 0;
   const path = copyInPath(t, pathAddr, emptyPath);
-  if (path === "" && emptyPath && dirfd !== AT_FDCWD) return t.fdTable.get(dirfd).location();
+  if (path === "" && emptyPath && dirfd !== AT_FDCWD) return fileTarget(t.fdTable.get(dirfd));
   return t.kernel.vfs.resolve(pathCtx(t), startDir(t, dirfd, path, emptyPath), path, {
     follow: (flags & AT_SYMLINK_NOFOLLOW) === 0,
     emptyPath,
   });
+}
+
+function fileTarget(file: FileDescription): Target {
+  return file.location() ?? file;
+}
+
+/** The file of fd for f*(2) calls: O_PATH descriptors are EBADF. */
+function fdTarget(t: Task, fd: number): Target {
+  const file = t.fdTable.get(fd);
+  if (file.flags & O_PATH) throw EBADF;
+  return fileTarget(file);
 }
 
 /** The location of fd for f*(2) calls: O_PATH descriptors are EBADF. */
@@ -37,8 +51,9 @@ export function fdLocation(t: Task, fd: number): Location | null {
   return file.location();
 }
 
-function chmod(t: Task, loc: Location | null, mode: number): number {
-  if (loc !== null) t.kernel.vfs.chmod(pathCtx(t), loc, mode);
+function chmod(t: Task, to: Target, mode: number): number {
+  if (to instanceof FileDescription) to.chmodOutsideTree(t.creds, mode);
+  else t.kernel.vfs.chmod(pathCtx(t), to, mode);
   return 0;
 }
 
@@ -46,7 +61,7 @@ function chmod(t: Task, loc: Location | null, mode: number): number {
 const sysChmod: SyscallFn = (t, a) => chmod(t, target(t, AT_FDCWD, a.pointer(0), 0), a.uint(1));
 
 /** Implements fchmod(2). */
-const sysFchmod: SyscallFn = (t, a) => chmod(t, fdLocation(t, a.fd(0)), a.uint(1));
+const sysFchmod: SyscallFn = (t, a) => chmod(t, fdTarget(t, a.fd(0)), a.uint(1));
 
 /** Implements fchmodat(2) (no flags argument in the system call). */
 const sysFchmodat: SyscallFn = (t, a) => chmod(t, target(t, a.fd(0), a.pointer(1), 0), a.uint(2));
@@ -58,8 +73,9 @@ const sysFchmodat2: SyscallFn = (t, a) => {
   return chmod(t, target(t, a.fd(0), a.pointer(1), flags), a.uint(2));
 };
 
-function chown(t: Task, loc: Location | null, uid: number, gid: number): number {
-  if (loc !== null) t.kernel.vfs.chown(pathCtx(t), loc, uid, gid);
+function chown(t: Task, to: Target, uid: number, gid: number): number {
+  if (to instanceof FileDescription) to.chownOutsideTree(t.creds, uid, gid);
+  else t.kernel.vfs.chown(pathCtx(t), to, uid, gid);
   return 0;
 }
 
@@ -71,7 +87,7 @@ const sysLchown: SyscallFn = (t, a) =>
   chown(t, target(t, AT_FDCWD, a.pointer(0), AT_SYMLINK_NOFOLLOW), a.int(1), a.int(2));
 
 /** Implements fchown(2). */
-const sysFchown: SyscallFn = (t, a) => chown(t, fdLocation(t, a.fd(0)), a.int(1), a.int(2));
+const sysFchown: SyscallFn = (t, a) => chown(t, fdTarget(t, a.fd(0)), a.int(1), a.int(2));
 
 /** Implements fchownat(2). */
 const sysFchownat: SyscallFn = (t, a) => {
@@ -80,23 +96,29 @@ const sysFchownat: SyscallFn = (t, a) => {
   return chown(t, target(t, a.fd(0), a.pointer(1), flags), a.int(2), a.int(3));
 };
 
-function utimes(t: Task, loc: Location | null, atime: TimeSpec, mtime: TimeSpec): number {
-  if (loc !== null) t.kernel.vfs.utimes(pathCtx(t), loc, atime, mtime);
+function utimes(t: Task, to: Target, atime: TimeSpec, mtime: TimeSpec): number {
+  if (to instanceof FileDescription) to.touchOutsideTree();
+  else t.kernel.vfs.utimes(pathCtx(t), to, atime, mtime);
   return 0;
 }
 
-/** Reads struct timespec[2] (with UTIME_NOW/UTIME_OMIT), or both "now" for a null pointer. */
-function readTimespecs(t: Task, addr: number): [TimeSpec, TimeSpec] {
-  if (addr === 0) return ["now", "now"];
+/** struct timespec[2] as copied in, unchecked: [sec, nsec] twice; null for a null pointer. */
+function copyInTimespecs(t: Task, addr: number): [bigint, bigint][] | null {
+  if (addr === 0) return null;
   const v = new DataView(t.copyIn(addr, 32).buffer);
-  const one = (o: number): TimeSpec => {
-    const sec = v.getBigInt64(o, true), nsec = v.getBigInt64(o + 8, true);
+  return [[v.getBigInt64(0, true), v.getBigInt64(8, true)], [v.getBigInt64(16, true), v.getBigInt64(24, true)]];
+}
+
+/** The times of copyInTimespecs (with UTIME_NOW/UTIME_OMIT; EINVAL out of range), or both "now". */
+function checkTimespecs(ts: [bigint, bigint][] | null): [TimeSpec, TimeSpec] {
+  if (ts === null) return ["now", "now"];
+  const one = ([sec, nsec]: [bigint, bigint]): TimeSpec => {
     if (nsec === BigInt(UTIME_NOW)) return "now";
     if (nsec === BigInt(UTIME_OMIT)) return "omit";
     if (nsec < 0n || nsec >= 1_000_000_000n) throw EINVAL;
     return sec * 1_000_000_000n + nsec;
   };
-  return [one(0), one(16)];
+  return [one(ts[0]!), one(ts[1]!)];
 }
 
 /** Reads struct timeval[2], or both "now" for a null pointer. */
@@ -114,20 +136,28 @@ function readTimevals(t: Task, addr: number): [TimeSpec, TimeSpec] {
 /** Implements utimensat(2); a null path with a dirfd is futimens(3). */
 const sysUtimensat: SyscallFn = (t, a) => {
   const dirfd = a.fd(0), pathAddr = a.pointer(1), flags = a.int(3);
+  // Linux's order: both times UTIME_OMIT do nothing, not even look at the path; then the
+  // flags; then the times' ranges.
+  const raw = copyInTimespecs(t, a.pointer(2));
+  if (raw !== null && raw[0]![1] === BigInt(UTIME_OMIT) && raw[1]![1] === BigInt(UTIME_OMIT)) return 0;
   if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) throw EINVAL;
-  const [atime, mtime] = readTimespecs(t, a.pointer(2));
+  const [atime, mtime] = checkTimespecs(raw);
   if (pathAddr === 0) {
-    // futimens(3); utimensat(AT_FDCWD, NULL, ...) is EFAULT, as Linux.
+    // futimens(3) (do_utimes_fd: no flags; an O_PATH descriptor is EBADF);
+    // utimensat(AT_FDCWD, NULL, ...) is EFAULT, as Linux.
     if (dirfd === AT_FDCWD) throw EFAULT;
-    return utimes(t, t.fdTable.get(dirfd).location(), atime, mtime);
+    if (flags) throw EINVAL;
+    return utimes(t, fdTarget(t, dirfd), atime, mtime);
   }
   return utimes(t, target(t, dirfd, pathAddr, flags), atime, mtime);
 };
 
-/** Implements futimesat(2). */
+/** Implements futimesat(2); a null path with a dirfd acts on the descriptor (O_PATH: EBADF). */
 const sysFutimesat: SyscallFn = (t, a) => {
   const [atime, mtime] = readTimevals(t, a.pointer(2));
-  return utimes(t, target(t, a.fd(0), a.pointer(1), 0), atime, mtime);
+  const dirfd = a.fd(0), pathAddr = a.pointer(1);
+  if (pathAddr === 0 && dirfd !== AT_FDCWD) return utimes(t, fdTarget(t, dirfd), atime, mtime);
+  return utimes(t, target(t, dirfd, pathAddr, 0), atime, mtime);
 };
 
 /** Implements utimes(2). */

@@ -10,6 +10,9 @@ import {
   CLONE_VM, cloneTask, NAMESPACE_FLAGS, vforkWaitDone,
 } from "../../task_clone.ts";
 import type { Task } from "../../task.ts";
+import { joinMountNs, unshareMountNs } from "../../fs_context.ts";
+import type { MountNamespace } from "../../../vfs/mod.ts";
+import { nsfsNamespace } from "../../../vfs/procfs/procfs.ts";
 import { IPC_LIMITS, IpcNamespace } from "../../ipc.ts";
 import type { UtsNamespace } from "../../uts.ts";
 import type { Net } from "../../net.ts";
@@ -106,8 +109,9 @@ const CLONE_NEWTIME = 0x80;
  * CLONE_THREAD/CLONE_SIGHAND/CLONE_VM (nothing to do for a process alone in its thread group
  * and address space, EINVAL otherwise), a private descriptor table (CLONE_FILES) or filesystem
  * context (CLONE_FS), a UTS, IPC or cgroup namespace of its own (CLONE_NEWUTS, CLONE_NEWIPC,
- * CLONE_NEWCGROUP, CAP_SYS_ADMIN), a network namespace of its own (CLONE_NEWNET: a stack with
- * only loopback, which is up, where Linux's new namespace has it down). The other
+ * CLONE_NEWCGROUP, CAP_SYS_ADMIN), a copy of the mount namespace (CLONE_NEWNS), a network
+ * namespace of its own (CLONE_NEWNET: a stack with only loopback, which is up, where Linux's
+ * new namespace has it down). The other
  * namespaces are EINVAL, as in a kernel built without them.
  */
 const sysUnshare: SyscallFn = (t, a) => {
@@ -124,13 +128,14 @@ const sysUnshare: SyscallFn = (t, a) => {
   const flags = Number(f);
   if ((flags & (CLONE_THREAD | CLONE_SIGHAND | CLONE_VM)) && t.tg.tasks.size > 1) throw EINVAL;
   if ((flags & CLONE_VM) && t.mm.users > 1) throw EINVAL;
-  const unsupported = flags & ((NAMESPACE_FLAGS & ~(CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_NEWNET)) | CLONE_NEWTIME);
+  const unsupported = flags & ((NAMESPACE_FLAGS & ~(CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_NEWNS | CLONE_NEWNET)) | CLONE_NEWTIME);
   if (unsupported) {
     t.kernel.log.once(`unshare-ns-${unsupported}`, `unshare namespace flags 0x${unsupported.toString(16)} are not supported`);
     throw EINVAL;
   }
-  if ((flags & (CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_NEWNET)) && !t.creds.hasCap(CAP_SYS_ADMIN)) throw EPERM;
+  if ((flags & (CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_NEWNS | CLONE_NEWNET)) && !t.creds.hasCap(CAP_SYS_ADMIN)) throw EPERM;
   if (flags & CLONE_FS) t.fs = t.fs.fork();
+  if (flags & CLONE_NEWNS) unshareMountNs(t.kernel.vfs, t.fs);
   if ((flags & CLONE_FILES) && t.fdTable.users > 1) {
     t.fdTable.users--;
     t.fdTable = t.fdTable.fork();
@@ -150,12 +155,12 @@ const SETNS_FLAGS = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | C
 /**
  * Implements setns(2) with a pidfd: the caller joins the namespaces of the given types of the
  * pidfd's process (EINVAL for no type or another flag; ESRCH once it has exited, even as a
- * zombie; EPERM without ptrace read access or CAP_SYS_ADMIN). Its UTS, IPC, network and cgroup namespaces
- * are taken; the others are the sandbox's one each (joining the mount namespace moves the caller's
- * root and cwd to its root, as Linux; its own user namespace is EINVAL). With a /proc/PID/ns
- * descriptor (flags 0 or its type) the namespace joined is the sandbox's first of that type,
- * the one whose inode /proc shows for every process, except for cgroup namespaces, which /proc
- * names each by its own inode.
+ * zombie; EPERM without ptrace read access or CAP_SYS_ADMIN). Its UTS, IPC, network, cgroup and
+ * mount namespaces are taken (joining a mount namespace moves the caller's root and cwd to its root, as
+ * Linux); the others are the sandbox's one each (its own user namespace is EINVAL). With a
+ * /proc/PID/ns descriptor (flags 0 or its type) the namespace joined is the sandbox's first of
+ * that type, the one whose inode /proc shows for every process, except for cgroup and mount
+ * namespaces, which /proc names each by its own inode.
  */
 const sysSetns: SyscallFn = (t, a) => {
   let flags = a.int(1);
@@ -175,7 +180,8 @@ const sysSetns: SyscallFn = (t, a) => {
       if (ino !== CGROUP_NS_INIT_INO) cgroupNs = t.kernel.cgroups.namespaces.get(ino) ?? null;
       if (ino !== CGROUP_NS_INIT_INO && cgroupNs === null) throw EINVAL;
     }
-    return joinNamespaces(t, flags, t.kernel.rootUts, t.kernel.ipc, cgroupNs, t.kernel.net);
+    const mntNs = type === CLONE_NEWNS ? nsfsNamespace(loc.dentry) ?? t.kernel.vfs.initNs : null;
+    return joinNamespaces(t, flags, t.kernel.rootUts, t.kernel.ipc, cgroupNs, mntNs, t.kernel.net);
   }
   if (!(f instanceof PidFd)) throw EINVAL;
   if (flags === 0 || (flags & ~SETNS_FLAGS)) throw EINVAL;
@@ -184,7 +190,7 @@ const sysSetns: SyscallFn = (t, a) => {
   if (tg.zombie || target === undefined || target.state === "dead") throw ESRCH;
   if (!mayAttach(t, target) && !t.creds.hasCap(CAP_SYS_PTRACE)) throw EPERM;
   if (!t.creds.hasCap(CAP_SYS_ADMIN)) throw EPERM;
-  return joinNamespaces(t, flags, target.uts, target.ipc, target.cgroupNs, target.net);
+  return joinNamespaces(t, flags, target.uts, target.ipc, target.cgroupNs, target.fs.mntns, target.net);
 };
 
 /** The CLONE_NEW* flag of each /proc/PID/ns name's type. */
@@ -200,6 +206,7 @@ function joinNamespaces(
   uts: UtsNamespace,
   ipc: IpcNamespace,
   cgroupNs: CgroupNamespace | null,
+  mntNs: MountNamespace | null,
   net: Net,
 ): number {
   if (flags & CLONE_NEWUSER) throw EINVAL; // the one user namespace is the caller's own
@@ -212,7 +219,7 @@ function joinNamespaces(
   if (flags & CLONE_NEWIPC) t.ipc = ipc;
   if (flags & CLONE_NEWCGROUP) t.cgroupNs = cgroupNs;
   if (flags & CLONE_NEWNET) t.net = net;
-  if (flags & CLONE_NEWNS) t.fs.root = t.fs.cwd = t.kernel.vfs.root();
+  if ((flags & CLONE_NEWNS) && mntNs !== null) joinMountNs(t.fs, mntNs);
   return 0;
 }
 

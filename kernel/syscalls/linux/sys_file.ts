@@ -18,6 +18,7 @@ import { ownerId, setAsync, setOwner, setOwnerEx } from "../../file_async.ts";
 import type { FileOwner } from "../../../vfs/file_description.ts";
 import type { Location } from "../../../vfs/mod.ts";
 import { SocketFile } from "../../socket/socket.ts";
+import { checkLandlockIoctl } from "../../landlock.ts";
 import { FifoEnd } from "../../../vfs/mod.ts";
 import { PipeEnd } from "../../../vfs/pipe.ts";
 import { EVENT_IN, EVENT_OUT } from "../../../waiter/mod.ts";
@@ -27,6 +28,8 @@ import { F_ADD_SEALS, F_GET_SEALS, fcntlSeals } from "./sys_memfd.ts";
 import { fcntlLock, LOCK_COMMANDS } from "./sys_lock.ts";
 import { TtyFile } from "../../../vfs/tty/mod.ts";
 import { resolveTtyOpen, ttyIoctl } from "./_tty.ts";
+import { TunFile, tunIoctl } from "../../net_tun.ts";
+import { TunNodeFile } from "../../../vfs/devices.ts";
 import { CAP_SYS_RESOURCE } from "../../../abi/linux/capability.ts";
 
 /** Status flags F_SETFL may change; the access mode and creation flags stay. */
@@ -63,6 +66,11 @@ function openAt(t: Task, dirfd: number, pathAddr: number, flags: number, mode: n
       if (loc !== null && (opened.stat().mode & S_IFMT) === S_IFREG) log.fileWritten(loc.path(), t.tg.tgid, !existed);
     }
     file = resolveTtyOpen(t, opened, flags);
+    if (file instanceof TunNodeFile) {
+      const f = file;
+      file = new TunFile(t.net, f.nodeLocation, f.flags);
+      f.decRef();
+    }
   }
   if (file instanceof FifoEnd && file.waitingForPartner()) {
     t.syscallState = { pendingFile: file } satisfies FifoOpenState;
@@ -208,6 +216,7 @@ const sysIoctl: SyscallFn = (t, a) => {
   const fd = a.fd(0), cmd = a.uint(1), arg = a.pointer(2);
   const file = t.fdTable.get(fd);
   if (file.flags & O_PATH) throw EBADF;
+  checkLandlockIoctl(file.landlockDenied, cmd); // Linux's security_file_ioctl, before any command
   switch (cmd) {
     case FIOCLEX:
       t.fdTable.setCloexec(fd, true);
@@ -236,6 +245,7 @@ const sysIoctl: SyscallFn = (t, a) => {
     }
     default:
       if (file instanceof TtyFile) return ttyIoctl(t, file, cmd, arg);
+      if (file instanceof TunFile) return tunIoctl(t, file, cmd, arg);
       // sock_ioctl: what no family handles goes to the network devices (netdevice(7)).
       if (file instanceof SocketFile && isNetdeviceIoctl(cmd)) return netdeviceIoctl(t.net, file.family, cmd, arg, t);
       return file.ioctl(cmd, arg, t);

@@ -8,14 +8,13 @@
 import { E2BIG, EBADF, EBADFD, EINVAL, ENOMSG, EPERM } from "../../errno.ts";
 import { O_PATH, O_RDWR } from "../../../abi/linux/file.ts";
 import { CAP_SYS_ADMIN } from "../../../abi/linux/capability.ts";
-import {
-  FS_ALL, FS_FILE_RIGHTS, LANDLOCK_ABI_VERSION, LandlockRuleset,
-} from "../../landlock.ts";
+import { FS_ALL, FS_FILE_RIGHTS, LANDLOCK_ABI_VERSION, LandlockRuleset, NET_ALL, SCOPE_ALL } from "../../landlock.ts";
 import { supported, type SyscallEntry, type SyscallFn } from "./support.ts";
 import type { Task } from "../../task.ts";
 
 const LANDLOCK_CREATE_RULESET_VERSION = 1;
 const LANDLOCK_RULE_PATH_BENEATH = 1;
+const LANDLOCK_RULE_NET_PORT = 2;
 /** struct landlock_ruleset_attr of ABI 1 (handled_access_fs) and of the newest one known. */
 const ATTR_SIZE_V1 = 8, ATTR_SIZE = 24;
 
@@ -36,10 +35,10 @@ const sysCreateRuleset: SyscallFn = (t, a) => {
   const net = size >= 16 ? v.getBigUint64(8, true) : 0n;
   const scoped = size >= 24 ? v.getBigUint64(16, true) : 0n;
   if ((fs & ~BigInt(FS_ALL)) !== 0n) throw EINVAL;
-  // Network rights and scopes (ABI 4 and 6) are not supported.
-  if (net !== 0n || scoped !== 0n) throw EINVAL;
-  if (fs === 0n) throw ENOMSG;
-  return t.fdTable.install(new LandlockRuleset(Number(fs), O_RDWR), true);
+  if ((net & ~BigInt(NET_ALL)) !== 0n) throw EINVAL;
+  if ((scoped & ~BigInt(SCOPE_ALL)) !== 0n) throw EINVAL;
+  if (fs === 0n && net === 0n && scoped === 0n) throw ENOMSG;
+  return t.fdTable.install(new LandlockRuleset(Number(fs), Number(net), Number(scoped), O_RDWR), true);
 };
 
 /** The ruleset of a descriptor: EBADF for none or an O_PATH one (fdget), EBADFD for another file. */
@@ -50,11 +49,12 @@ function rulesetOf(t: Task, fd: number): LandlockRuleset {
   return f;
 }
 
-/** Implements landlock_add_rule(2): a path-beneath rule. */
+/** Implements landlock_add_rule(2): a path-beneath or a TCP port rule. */
 const sysAddRule: SyscallFn = (t, a) => {
   const type = a.uint(1), attrAddr = a.pointer(2), flags = a.uint(3);
   if (flags !== 0) throw EINVAL;
   const rs = rulesetOf(t, a.int(0));
+  if (type === LANDLOCK_RULE_NET_PORT) return addPortRule(t, rs, attrAddr);
   if (type !== LANDLOCK_RULE_PATH_BENEATH) throw EINVAL;
   const raw = t.copyIn(attrAddr, 12);
   const v = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
@@ -72,6 +72,23 @@ const sysAddRule: SyscallFn = (t, a) => {
   rs.rules.set(loc.dentry, (rs.rules.get(loc.dentry) ?? 0) | access);
   return 0;
 };
+
+/**
+ * A port rule (struct landlock_net_port_attr: allowed_access, port, both u64): ENOMSG for no
+ * rights, EINVAL for rights the ruleset does not handle (all, when it handles no TCP right) or a
+ * port past 65535.
+ */
+function addPortRule(t: Task, rs: LandlockRuleset, attrAddr: number): number {
+  const raw = t.copyIn(attrAddr, 16);
+  const v = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  const allowed = v.getBigUint64(0, true), port = v.getBigUint64(8, true);
+  if (allowed === 0n) throw ENOMSG;
+  if ((allowed | BigInt(rs.handledNet)) !== BigInt(rs.handledNet)) throw EINVAL;
+  if (port > 0xffffn) throw EINVAL;
+  const p = Number(port);
+  rs.netRules.set(p, (rs.netRules.get(p) ?? 0) | Number(allowed));
+  return 0;
+}
 
 /** Implements landlock_restrict_self(2): the ruleset becomes a layer of the caller's domain. */
 const sysRestrictSelf: SyscallFn = (t, a) => {

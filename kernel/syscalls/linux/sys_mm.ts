@@ -172,7 +172,7 @@ export const table: Record<number, SyscallEntry> = {
   10: supported("mprotect", sysMprotect),
   11: supported("munmap", sysMunmap),
   12: supported("brk", sysBrk),
-  25: partial("mremap", sysMremap, "growing a zero-length shared mapping is not supported"),
+  25: partial("mremap", sysMremap, "a shared anonymous mapping shrunk then grown again shows zeros, not its old pages nor SIGBUS"),
   28: partial("madvise", sysMadvise, "only MADV_DONTNEED, MADV_DONTFORK and MADV_DOFORK have an effect"),
   329: partial("pkey_mprotect", sysPkeyMprotect, "no protection keys: only key -1"),
   330: partial("pkey_alloc", sysPkeyAlloc, "no protection keys: ENOSPC, as on a CPU without them"),

@@ -2,15 +2,15 @@
  * The mount table from inside the sandbox: mount(2), umount2(2), chroot(2), pivot_root(2).
  * Analogous to Linux's fs/namespace.c and fs/open.c (chroot).
  *
- * One mount namespace: every process sees the same tree. Privilege: mount, umount2 and
- * pivot_root need CAP_SYS_ADMIN, chroot CAP_SYS_CHROOT (EPERM without).
+ * The caller's mount namespace's tree (kernel/fs_context.ts); propagation between mounts is
+ * vfs/propagation.ts's. Privilege: mount, umount2 and pivot_root need CAP_SYS_ADMIN, chroot
+ * CAP_SYS_CHROOT (EPERM without).
  *
  * mount(2) supports: new proc, sysfs, devtmpfs and tmpfs (size=, mode=, uid=, gid=) instances, cgroup2,
  * overlays of the sandbox's directories (one lowerdir, upperdir, workdir); bind mounts
- * of directories on directories and of files on files (MS_BIND; MS_REC is accepted, submounts
- * are not copied); MS_REMOUNT (with or without MS_BIND) changing ro, nosuid, nodev, noexec;
- * propagation changes (one type, on a mount's root; nothing propagates: MS_SHARED only keeps
- * mounts under it from moving); MS_MOVE. The mount API (fsopen, fsconfig, fsmount, move_mount,
+ * of directories on directories and of files on files (MS_BIND, with MS_REC its submounts);
+ * MS_REMOUNT (with or without MS_BIND) changing ro, nosuid, nodev, noexec; propagation changes
+ * (one type, on a mount's root, with MS_REC on its subtree); MS_MOVE. The mount API (fsopen, fsconfig, fsmount, move_mount,
  * open_tree) is below.
  *
  * @module
@@ -25,11 +25,9 @@ import { CAP_SYS_ADMIN, CAP_SYS_CHROOT } from "../../../abi/linux/capability.ts"
 import {
   MNT_DETACH, MNT_EXPIRE, MNT_FORCE, MS_BIND, MS_MGC_MSK, MS_MGC_VAL, MS_MOUNT_FLAGS, MS_MOVE,
   MS_NOATIME, MS_NODEV, MS_NODIRATIME, MS_NOEXEC, MS_NOSUID, MS_PROPAGATION, MS_RDONLY, MS_REC, MS_REMOUNT,
-  MS_SHARED, MS_SILENT, MS_STRICTATIME, UMOUNT_NOFOLLOW,
+  MS_PRIVATE, MS_SHARED, MS_SILENT, MS_SLAVE, MS_STRICTATIME, UMOUNT_NOFOLLOW,
 } from "../../../abi/linux/mount.ts";
 import { type Filesystem, Location, type Mount, walk } from "../../../vfs/mod.ts";
-import type { Dentry } from "../../../vfs/dentry.ts";
-import { attachMount } from "../../../vfs/mount.ts";
 import { AnonInodeFile } from "../../../vfs/anon_file.ts";
 import { OPathFile } from "../../../vfs/opath_file.ts";
 import { ProcFilesystem } from "../../../vfs/procfs/procfs.ts";
@@ -186,21 +184,20 @@ const sysMount: SyscallFn = (t, a) => {
     if (at.dentry !== at.mount.root) throw EINVAL;
     at.mount.readonly = (f & MS_RDONLY) !== 0;
     at.mount.flags = perMount;
+    at.mount.ns?.changed();
     return 0;
   }
   const vfs = t.kernel.vfs;
-  // The target is in this namespace's tree, not in a detached one (Linux's check_mnt).
-  if (!vfs.isAttached(at.mount)) throw EINVAL;
+  // The target is in the caller's namespace's tree, not in a detached one (Linux's check_mnt).
+  if (!inCallerNs(t, at.mount)) throw EINVAL;
   if (f & MS_BIND) {
     const src = lookup(t, copyInPath(t, srcAddr));
-    // From a detached tree (fsmount, open_tree) is fine; from an unmounted one is not.
+    // From the caller's namespace or a detached tree (fsmount, open_tree); not from an
+    // unmounted one or another namespace (do_loopback's check_mnt).
     if (unmounted(src.mount)) throw EINVAL;
-    // A directory on a directory or a file on a file: vfs.mount checks (ENOTDIR).
-    void MS_REC; // submounts of the source are not copied
-    t.kernel.vfs.mount(at, src.mount.fs, {
-      readonly: src.mount.readonly, root: src.dentry, flags: src.mount.flags, source: src.mount.source,
-      peerGroup: src.mount.peerGroup,
-    });
+    if (src.mount.ns !== null && !inCallerNs(t, src.mount)) throw EINVAL;
+    // A directory on a directory or a file on a file: vfs.bind checks (ENOTDIR).
+    vfs.bind(at, src, (f & MS_REC) !== 0);
     return 0;
   }
   if (f & MS_PROPAGATION) {
@@ -208,13 +205,9 @@ const sysMount: SyscallFn = (t, a) => {
     const type = f & ~(MS_REC | MS_SILENT);
     if ((type & ~MS_PROPAGATION) !== 0 || (type & (type - 1)) !== 0) throw EINVAL;
     if (at.dentry !== at.mount.root) throw EINVAL;
-    const mark = (m: Mount): void => {
-      if (!(type & MS_SHARED)) m.peerGroup = 0;
-      else if (m.peerGroup === 0) m.peerGroup = vfs.newPeerGroup();
-      if (f & MS_REC) for (const c of m.children.values()) mark(c);
-    };
-    mark(at.mount);
-    return 0; // one namespace: nothing propagates anyway
+    const kind = type === MS_SHARED ? "shared" : type === MS_SLAVE ? "slave" : type === MS_PRIVATE ? "private" : "unbindable";
+    vfs.setPropagation(at.mount, kind, (f & MS_REC) !== 0);
+    return 0;
   }
   if (f & MS_MOVE) {
     moveMount(t, lookup(t, copyInPath(t, srcAddr)), at);
@@ -236,6 +229,11 @@ const sysMount: SyscallFn = (t, a) => {
   return 0;
 };
 
+/** Whether m is in the tree of the caller's mount namespace (Linux's check_mnt). */
+function inCallerNs(t: Task, m: Mount): boolean {
+  return t.fs.mntns !== null && t.kernel.vfs.isAttached(m, t.fs.mntns);
+}
+
 /** Whether m or a mount it hangs from was unmounted (a descriptor still reaching it). */
 function unmounted(m: Mount): boolean {
   for (let x: Mount | null = m; x !== null; x = x.parent) if (x.umounted) return true;
@@ -245,6 +243,11 @@ function unmounted(m: Mount): boolean {
 /** True if something still uses m: an open file, a mapping, a cwd or root, a mount on it. */
 function mountBusy(t: Task, m: Mount): boolean {
   if (m.children.size > 0) return true;
+  return mountInUse(t, m);
+}
+
+/** True if an open file, a mapping, a cwd or a root is on m. */
+function mountInUse(t: Task, m: Mount): boolean {
   for (const task of t.kernel.tasks.values()) {
     if (task.fs.cwd.mount === m || task.fs.root.mount === m) return true;
     for (const fd of task.fdTable.fds()) {
@@ -269,12 +272,12 @@ const sysUmount2: SyscallFn = (t, a) => {
   }
   const m = loc.mount;
   if (loc.dentry !== m.root) throw EINVAL;
-  if (!t.kernel.vfs.isAttached(m)) throw EINVAL;
+  if (!inCallerNs(t, m)) throw EINVAL;
   if (m.parent === null || m.mountpoint === null) throw EBUSY;
   if (flags & MNT_EXPIRE) throw EAGAIN; // Linux's first MNT_EXPIRE only marks the mount
   if (!(flags & MNT_DETACH) && mountBusy(t, m)) throw EBUSY;
-  m.parent.children.delete(m.mountpoint);
-  m.umounted = true;
+  // What the unmount propagates to must not be in use either (propagate_mount_busy).
+  t.kernel.vfs.umount(m, (flags & MNT_DETACH) !== 0, (x) => mountInUse(t, x));
   return 0;
 };
 
@@ -308,9 +311,7 @@ const sysPivotRoot: SyscallFn = (t, a) => {
   if (putOld.pathFrom(newRoot) === null) throw EINVAL; // put_old must be at or under new_root
   if (newRoot.pathFrom(root) === null) throw EINVAL; // new_root must be under the root
   const oldRoot = root;
-  t.kernel.vfs.mount(putOld, oldRoot.mount.fs, {
-    readonly: oldRoot.mount.readonly, root: oldRoot.dentry, flags: oldRoot.mount.flags, source: oldRoot.mount.source,
-  });
+  t.kernel.vfs.bind(putOld, oldRoot, false);
   for (const task of t.kernel.tasks.values()) {
     const fs = task.fs;
     if (fs.root.equals(oldRoot)) fs.root = newRoot;
@@ -503,16 +504,18 @@ function moveMount(t: Task, from: Location, to: Location): void {
   if (from.dentry !== m.root || m.umounted) throw EINVAL;
   const vfs = t.kernel.vfs;
   if (vfs.isAttached(m)) {
+    if (!inCallerNs(t, m)) throw EINVAL;
     if (m.parent === null) throw EINVAL;
     if (m.parent.shared) throw EINVAL;
   } else if (m.parent !== null) {
     throw EINVAL;
   }
   // An attached mount stays in the tree; a detached one may go onto another detached tree.
-  if (vfs.isAttached(m) && !vfs.isAttached(to.mount)) throw EINVAL;
+  if (vfs.isAttached(m) && !inCallerNs(t, to.mount)) throw EINVAL;
+  if (to.mount.ns !== null && !inCallerNs(t, to.mount)) throw EINVAL;
   for (let x: Mount | null = to.mount; x !== null; x = x.parent) if (x === m) throw ELOOP;
   if (from.isDir !== to.isDir) throw ENOTDIR;
-  attachMount(m, to);
+  vfs.moveMount(m, to);
 }
 
 /** Implements move_mount(2). */
@@ -528,26 +531,14 @@ const sysMoveMount: SyscallFn = (t, a) => {
   return 0;
 };
 
-/** A detached copy of the mount at loc (a bind of loc's subtree), with the submounts under it when recursive. */
+/**
+ * A detached copy of the mount at loc (a bind of loc's subtree, Linux's __do_loopback), with the
+ * submounts under it when recursive. EINVAL for an unbindable mount.
+ */
 function cloneTree(t: Task, loc: Location, recursive: boolean): Mount {
-  const src = loc.mount;
-  const copy = t.kernel.vfs.detachedMount(src.fs, { readonly: src.readonly, root: loc.dentry, flags: src.flags, source: src.source });
-  if (!recursive) return copy;
-  for (const [at, child] of src.children) {
-    if (child.umounted) continue;
-    // Only what is under loc's dentry comes along.
-    let under = false;
-    for (let d: Dentry | null = at; d !== null; d = d.parent) {
-      if (d === loc.dentry) {
-        under = true;
-        break;
-      }
-    }
-    if (!under) continue;
-    const c = cloneTree(t, new Location(child, child.root), true);
-    attachMount(c, new Location(copy, at));
-  }
-  return copy;
+  if (loc.mount.unbindable) throw EINVAL;
+  const vfs = t.kernel.vfs;
+  return recursive ? vfs.copyTree(loc.mount, loc.dentry, 0) : vfs.cloneMount(loc.mount, loc.dentry, 0);
 }
 
 /**
@@ -579,6 +570,6 @@ export const table: Record<number, SyscallEntry> = {
   432: partial("fsmount", sysFsmount, "no MOUNT_ATTR_IDMAP"),
   155: partial("pivot_root", sysPivotRoot, "the old root is bind-mounted at put_old"),
   161: supported("chroot", sysChroot),
-  165: partial("mount", sysMount, "proc, sysfs, devtmpfs, tmpfs, cgroup2, overlay (one lower layer), bind, remount, move; no propagation"),
+  165: partial("mount", sysMount, "proc, sysfs, devtmpfs, tmpfs, cgroup2, overlay (one lower layer), bind, remount, move, propagation"),
   166: partial("umount2", sysUmount2, "MNT_EXPIRE always fails with EAGAIN"),
 };

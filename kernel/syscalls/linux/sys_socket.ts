@@ -17,7 +17,7 @@
  */
 
 import {
-  EAFNOSUPPORT, EAGAIN, EBADF, EDOM, EFAULT, EINPROGRESS, EINVAL, EMSGSIZE, ENOPROTOOPT, ENOTSOCK, EOPNOTSUPP, EPIPE,
+  EAFNOSUPPORT, EAGAIN, EBADF, EDOM, EFAULT, EINPROGRESS, EINVAL, EMSGSIZE, ENOENT, ENOPROTOOPT, ENOTSOCK, EOPNOTSUPP, EPERM, EPIPE,
   errnoFromNumber, LinuxError,
 } from "../../errno.ts";
 import type { Task } from "../../task.ts";
@@ -25,17 +25,21 @@ import { describeSockaddr } from "../../activity.ts";
 import { O_NONBLOCK } from "../../../abi/linux/file.ts";
 import { SI_USER, SIGPIPE } from "../../../abi/linux/signal.ts";
 import {
-  AF_INET, AF_INET6, MMSGHDR_LEN, MMSGHDR_SIZE, MSG_CMSG_CLOEXEC, MSG_DONTWAIT, MSG_ERRQUEUE, MSG_NOSIGNAL, MSG_PEEK,
+  AF_INET, AF_INET6, AF_UNSPEC, MMSGHDR_LEN, MMSGHDR_SIZE, MSG_CMSG_CLOEXEC, MSG_DONTWAIT, MSG_ERRQUEUE, MSG_NOSIGNAL, MSG_PEEK,
   MSG_TRUNC,
   MSG_WAITALL, MSG_WAITFORONE, MSGHDR, SO_DOMAIN, SO_PROTOCOL, SO_RCVTIMEO_NEW, SO_RCVTIMEO_OLD,
   SO_SNDTIMEO_NEW, SO_SNDTIMEO_OLD, SO_TYPE, SOCK_CLOEXEC, SOCK_DGRAM, SOCK_NONBLOCK, SOCK_STREAM, SOCK_TYPE_MASK,
   SOL_SOCKET, UIO_MAXIOV,
 } from "../../../abi/linux/socket.ts";
-import { IPPROTO_UDP } from "../../socket/inet/constants.ts";
+import { IPPROTO_TCP, IPPROTO_UDP } from "../../socket/inet/constants.ts";
+import { checkLandlockNet, landlockHandlesNet, NET_BIND_TCP, NET_CONNECT_TCP } from "../../landlock.ts";
 import { EVENT_ERR, EVENT_IN, EVENT_OUT } from "../../../waiter/mod.ts";
 import { monotonicNs } from "../../time.ts";
 import { type ControlMessages, SocketFile, socketFamily } from "../../socket/mod.ts";
 import { intOption } from "../../socket/sockopt.ts";
+import { BPF_MAXINSNS, SOCK_FPROG_SIZE, SockFilter } from "../../socket/sock_filter.ts";
+import { type XtCaller, xtGetsockopt, xtSetsockopt } from "../../netfilter/sockopt.ts";
+import { CAP_NET_ADMIN } from "../../../abi/linux/capability.ts";
 import { gatherFromUser, type IoSegment, scatterToUser, singleSegment } from "./_file_io.ts";
 import { readTimespecNs } from "./_time.ts";
 import {
@@ -120,9 +124,40 @@ const sysSocketpair: SyscallFn = (t, a) => {
 /** Implements bind(2). */
 const sysBind: SyscallFn = (t, a) => {
   const sock = socketOf(t, a.fd(0));
-  sock.bind(t, copyInSockaddr(t, a.pointer(1), a.int(2)));
+  const addr = copyInSockaddr(t, a.pointer(1), a.int(2));
+  checkLandlockTcp(t, sock, addr, NET_BIND_TCP);
+  sock.bind(t, addr);
   return 0;
 };
+
+/**
+ * Landlock's TCP rights (Linux's current_check_access_socket, the security hook of bind and
+ * connect): for a TCP socket of a task whose domain handles the access, the address's port must
+ * be granted by a rule, EACCES otherwise; a short address is EINVAL, as is a family other than
+ * the socket's (AF_UNSPEC aside: connect with it disconnects, always allowed; bind with it is
+ * AF_INET's INADDR_ANY only). Other families go to the socket to refuse.
+ */
+function checkLandlockTcp(t: Task, sock: SocketFile, addr: Uint8Array, access: number): void {
+  if (!landlockHandlesNet(t.landlock, access)) return;
+  if ((sock.family !== AF_INET && sock.family !== AF_INET6) || sock.type !== SOCK_STREAM || sock.protocol !== IPPROTO_TCP) return;
+  if (addr.length < 2) throw EINVAL;
+  const family = addr[0]! | (addr[1]! << 8);
+  if (family === AF_UNSPEC || family === AF_INET) {
+    if (addr.length < 16) throw EINVAL;
+  } else if (family === AF_INET6) {
+    if (addr.length < 24) throw EINVAL; // SIN6_LEN_RFC2133
+  } else {
+    return;
+  }
+  if (family === AF_UNSPEC) {
+    if (access === NET_CONNECT_TCP) return;
+    if (sock.family !== AF_INET) throw EINVAL;
+    if (addr[4]! | addr[5]! | addr[6]! | addr[7]!) throw EAFNOSUPPORT;
+  } else if (family !== sock.family) {
+    throw EINVAL;
+  }
+  checkLandlockNet(t.landlock, access, (addr[2]! << 8) | addr[3]!);
+}
 
 /** Implements listen(2). */
 const sysListen: SyscallFn = (t, a) => {
@@ -211,6 +246,7 @@ const sysConnect: SyscallFn = (t, a) => {
     return sleep(sock, EVENT_OUT, st);
   }
   const addr = copyInSockaddr(t, a.pointer(1), a.int(2));
+  checkLandlockTcp(t, sock, addr, NET_CONNECT_TCP);
   const log = t.kernel.resources.activity;
   try {
     sock.connect(t, addr);
@@ -672,12 +708,63 @@ function timevalArgument(value: Uint8Array): number {
   return Number(sec) * 1e9 + Number(usec) * 1e3;
 }
 
+/** SO_ATTACH_FILTER, SO_GET_FILTER (getsockopt), SO_DETACH_FILTER, SO_LOCK_FILTER (asm-generic/socket.h). */
+const SO_ATTACH_FILTER = 26, SO_GET_FILTER = 26, SO_DETACH_FILTER = 27, SO_LOCK_FILTER = 44;
+
+/**
+ * The socket filter options, as sk_setsockopt has them for every socket: an int-sized value at
+ * least; SO_ATTACH_FILTER's sock_fprog exactly (copy_bpf_fprog_from_user), EPERM once locked,
+ * EINVAL for no or too many instructions or a program bpf_check_classic refuses; detaching with
+ * none attached is ENOENT; a lock cannot be undone (EPERM).
+ */
+function setFilterOption(t: Task, sock: SocketFile, name: number, value: Uint8Array): void {
+  if (value.length < 4) throw EINVAL;
+  if (name === SO_LOCK_FILTER) {
+    const on = new DataView(value.buffer, value.byteOffset, 4).getInt32(0, true) !== 0;
+    if (sock.filterLocked && !on) throw EPERM;
+    sock.filterLocked = on;
+    return;
+  }
+  if (name === SO_DETACH_FILTER) {
+    if (sock.filterLocked) throw EPERM;
+    if (sock.sockFilter === null) throw ENOENT;
+    sock.sockFilter = null;
+    sock.filterChanged();
+    return;
+  }
+  if (value.length !== SOCK_FPROG_SIZE) throw EINVAL;
+  const v = new DataView(value.buffer, value.byteOffset, SOCK_FPROG_SIZE);
+  const len = v.getUint16(0, true), prog = Number(v.getBigUint64(8, true));
+  if (sock.filterLocked) throw EPERM;
+  if (prog === 0 || len === 0 || len > BPF_MAXINSNS) throw EINVAL;
+  sock.sockFilter = SockFilter.check(t.copyIn(prog, len * 8));
+  sock.filterChanged();
+}
+
+/** What the iptables options need of the caller. */
+function xtCaller(t: Task): XtCaller {
+  return {
+    io: t,
+    // ns_capable over the socket's network namespace: the sandbox has one user namespace.
+    netAdmin: t.creds.hasCap(CAP_NET_ADMIN),
+    notApplied: () =>
+      t.kernel.log.once("iptables-not-applied", "iptables rules are kept and read back but not applied to packets"),
+  };
+}
+
 /** Implements getsockopt(2). The options every socket has are answered here, the rest by the family. */
 const sysGetsockopt: SyscallFn = (t, a) => {
   const sock = socketOf(t, a.fd(0));
   const level = a.int(1), name = a.int(2), optval = a.pointer(3), optlenAddr = a.pointer(4);
   const optlen = t.copyInU32(optlenAddr) | 0;
   if (optlen < 0) throw EINVAL;
+  const xt = sock.xtablesFor(level, name, false);
+  if (xt !== null) {
+    // iptables: the request is in the buffer and the answer written there; optlen stays.
+    xtGetsockopt(xtCaller(t), xt.fam, xt.v6, name, optval, optlen);
+    t.copyOutU32(optlenAddr, optlen);
+    return 0;
+  }
   let value: Uint8Array;
   if (level === SOL_SOCKET && name === SO_TYPE) value = intOption(sock.type, optlen);
   else if (level === SOL_SOCKET && name === SO_DOMAIN) value = intOption(sock.family, optlen);
@@ -686,6 +773,18 @@ const sysGetsockopt: SyscallFn = (t, a) => {
     value = timevalOption(sock.recvTimeoutNs, optlen);
   } else if (level === SOL_SOCKET && (name === SO_SNDTIMEO_OLD || name === SO_SNDTIMEO_NEW)) {
     value = timevalOption(sock.sendTimeoutNs, optlen);
+  } else if (level === SOL_SOCKET && name === SO_GET_FILTER) {
+    // sk_get_filter: optlen counts instructions; 0 asks for the count; none attached is 0.
+    const f = sock.sockFilter;
+    const n = f === null ? 0 : f.length;
+    if (f !== null && optlen !== 0) {
+      if (optlen < n) throw EINVAL;
+      t.copyOut(optval, f.raw);
+    }
+    t.copyOutU32(optlenAddr, n);
+    return 0;
+  } else if (level === SOL_SOCKET && name === SO_LOCK_FILTER) {
+    value = intOption(sock.filterLocked ? 1 : 0, optlen);
   } else value = sock.getsockopt(t, level, name, optlen);
   if (value.length > optlen) value = value.subarray(0, optlen);
   if (value.length > 0) t.copyOut(optval, value);
@@ -701,11 +800,18 @@ const sysSetsockopt: SyscallFn = (t, a) => {
   const sock = socketOf(t, a.fd(0));
   const level = a.int(1), name = a.int(2), optval = a.pointer(3), optlen = a.int(4);
   if (optlen < 0) throw EINVAL;
+  const xt = sock.xtablesFor(level, name, true);
+  if (xt !== null) {
+    xtSetsockopt(xtCaller(t), xt.fam, name, optval, optlen);
+    return 0;
+  }
   const value = optlen === 0 ? new Uint8Array(0) : t.copyIn(optval, Math.min(optlen, MAX_OPTLEN));
   if (level === SOL_SOCKET && (name === SO_RCVTIMEO_OLD || name === SO_RCVTIMEO_NEW)) {
     sock.recvTimeoutNs = timevalArgument(value);
   } else if (level === SOL_SOCKET && (name === SO_SNDTIMEO_OLD || name === SO_SNDTIMEO_NEW)) {
     sock.sendTimeoutNs = timevalArgument(value);
+  } else if (level === SOL_SOCKET && (name === SO_ATTACH_FILTER || name === SO_DETACH_FILTER || name === SO_LOCK_FILTER)) {
+    setFilterOption(t, sock, name, value);
   } else if (level === SOL_SOCKET && (name === SO_TYPE || name === SO_DOMAIN || name === SO_PROTOCOL)) {
     throw ENOPROTOOPT; // read-only options
   } else sock.setsockopt(t, level, name, value);

@@ -11,6 +11,7 @@ import { EACCES, EBADF, EFBIG, EINVAL, EISDIR, ENODEV, EOPNOTSUPP, ESPIPE } from
 import { RLIMIT_FSIZE } from "../../../abi/linux/limits.ts";
 import type { Location } from "../../../vfs/mod.ts";
 import { raiseSigxfsz } from "./_file_io.ts";
+import { FS_TRUNCATE } from "../../landlock.ts";
 import {
   AT_FDCWD, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, O_APPEND, O_PATH, S_IFDIR, S_IFIFO, S_IFMT, S_IFREG,
 } from "../../../abi/linux/file.ts";
@@ -56,7 +57,7 @@ const sysFtruncate: SyscallFn = (t, a) => {
   const loc = file.location();
   if (loc === null || !file.writable || !loc.dentry.isRegular) throw EINVAL;
   // Landlock judged the file when it was opened (the rights it was opened with).
-  if (file.landlockNoTruncate) throw EACCES;
+  if (file.landlockDenied & FS_TRUNCATE) throw EACCES;
   t.kernel.vfs.truncate({ ...pathCtx(t), landlock: null }, loc, len, false, () => checkNewSize(t, loc, len));
   return 0;
 };

@@ -14,6 +14,8 @@ import {
 import type { Task } from "../../task.ts";
 import { MS_NOATIME, MS_NODEV, MS_NODIRATIME, MS_NOEXEC, MS_NOSUID, MS_STRICTATIME } from "../../../abi/linux/mount.ts";
 import type { Location } from "../../../vfs/mod.ts";
+import type { FileDescription } from "../../../vfs/file_description.ts";
+import { PIPEFS_MAGIC } from "../../../abi/linux/file.ts";
 import { copyInPath, pathCtx, startDir } from "./_path.ts";
 import { supported, type SyscallEntry, type SyscallFn } from "./support.ts";
 
@@ -47,9 +49,9 @@ function mountStFlags(loc: Location | null): number {
 }
 
 /** Lays out struct statfs (x86-64, 120 bytes). */
-function statfsBytes(t: Task, loc: Location | null): Uint8Array {
+function statfsBytes(t: Task, loc: Location | null, file: FileDescription | null = null): Uint8Array {
   const st = loc !== null ? t.kernel.vfs.statfs(loc) : {
-    type: 0x50495045 /* PIPEFS_MAGIC */, bsize: 4096, blocks: 0, bfree: 0, bavail: 0, files: 0, ffree: 0,
+    type: file?.pseudoFsType ?? PIPEFS_MAGIC, bsize: 4096, blocks: 0, bfree: 0, bavail: 0, files: 0, ffree: 0,
     namelen: 255, readonly: false,
   };
   const b = new Uint8Array(120);
@@ -76,8 +78,8 @@ const sysStatfs: SyscallFn = (t, a) => {
 
 /** Implements fstatfs(2) (O_PATH descriptors too, as Linux). */
 const sysFstatfs: SyscallFn = (t, a) => {
-  const loc = t.fdTable.get(a.fd(0)).location();
-  t.copyOut(a.pointer(1), statfsBytes(t, loc));
+  const file = t.fdTable.get(a.fd(0));
+  t.copyOut(a.pointer(1), statfsBytes(t, file.location(), file));
   return 0;
 };
 

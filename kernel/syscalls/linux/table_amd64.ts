@@ -30,6 +30,7 @@ import { table as kill } from "./sys_kill.ts";
 import { table as link } from "./sys_link.ts";
 import { table as lock } from "./sys_lock.ts";
 import { table as memfd } from "./sys_memfd.ts";
+import { table as membarrier } from "./sys_membarrier.ts";
 import { table as mm } from "./sys_mm.ts";
 import { table as mount } from "./sys_mount.ts";
 import { table as mqueue } from "./sys_mqueue.ts";
@@ -84,6 +85,7 @@ const families: Record<number, SyscallEntry>[] = [
   link,
   lock,
   memfd,
+  membarrier,
   mm,
   mount,
   mqueue,
