@@ -367,7 +367,7 @@ export class VirtualFilesystem {
       const f = flags & O_PATH_FLAGS;
       const loc = walk(ctx, dir, path, (f & O_NOFOLLOW) === 0);
       if ((f & O_DIRECTORY) && !loc.isDir) throw ENOTDIR;
-      return new OPathFile(loc, f & ~O_CLOEXEC);
+      return fsnotifyOpen(new OPathFile(loc, f & ~O_CLOEXEC));
     }
     if ((flags & (O_CREAT | O_DIRECTORY)) === (O_CREAT | O_DIRECTORY)) throw EINVAL;
 
