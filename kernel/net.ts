@@ -36,6 +36,7 @@ import {
 } from "../netstack/mod.ts";
 import { EHOSTUNREACH, ENETUNREACH } from "./errno.ts";
 import { NfTables } from "./nftables/state.ts";
+import { INIT_USER_NS, type UserNamespace } from "./user_namespace.ts";
 import { Forwarder, type HostEndpoint, SANDBOX_NET } from "./net_forward.ts";
 import { PublishListener } from "./net_host.ts";
 import type { DeadlineTarget } from "./timers.ts";
@@ -204,6 +205,11 @@ export class Net implements DeadlineTarget {
    * a checkpoint refuses a sandbox whose ruleset holds a table.
    */
   readonly nftables = new NfTables();
+  /**
+   * The user namespace owning this network namespace: capabilities over it (CAP_NET_ADMIN for
+   * netlink changes) count there. The sandbox's first one belongs to the first user namespace.
+   */
+  owner: UserNamespace = INIT_USER_NS;
   /** The port ids of the namespace's netlink sockets, by protocol (each unique, netlink_insert). */
   readonly netlinkPorts = new Map<number, Set<number>>();
   /**

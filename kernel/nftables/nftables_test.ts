@@ -10,7 +10,7 @@ import type { Task } from "../task.ts";
 import { createNetlinkSocket } from "../socket/netlink/mod.ts";
 import * as C from "../socket/inet/constants.ts";
 
-const t = { creds: { hasCap: () => true }, tg: { tgid: 7 }, name: "fuzz" } as unknown as Task;
+const t = { creds: { hasCap: () => true, capableIn: () => true }, tg: { tgid: 7 }, name: "fuzz" } as unknown as Task;
 
 /** A message: nlmsghdr, nfgenmsg, attributes (each [type, bytes]). */
 function message(type: number, flags: number, seq: number, family: number, attrs: [number, Uint8Array][]): Uint8Array {

@@ -29,5 +29,5 @@ export function createNetlinkSocket(net: Net, type: number, protocol: number, fl
 
 registerFamily(
   C.AF_NETLINK,
-  (t, type, protocol, flags) => createNetlinkSocket(t.net, type, protocol, flags, t.tg.tgid, t.creds.hasCap(CAP_NET_ADMIN)),
+  (t, type, protocol, flags) => createNetlinkSocket(t.net, type, protocol, flags, t.tg.tgid, t.creds.capableIn(t.net.owner, CAP_NET_ADMIN)),
 );

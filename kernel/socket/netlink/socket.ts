@@ -208,9 +208,12 @@ export abstract class NetlinkSocket extends SocketFile {
     return this.#nlFlags.has(name);
   }
 
-  /** Whether this sender may change the kernel's state through this socket (netlink_net_capable). */
+  /**
+   * Whether this sender may change the kernel's state through this socket (netlink_net_capable):
+   * CAP_NET_ADMIN over the namespace, in the opener and in the sender.
+   */
   protected netCapable(t: Task): boolean {
-    return this.openerNetAdmin && t.creds.hasCap(CAP_NET_ADMIN);
+    return this.openerNetAdmin && t.creds.capableIn(this.net.owner, CAP_NET_ADMIN);
   }
 
   sendmsg(t: Task, req: SendRequest): number {
@@ -221,7 +224,7 @@ export abstract class NetlinkSocket extends SocketFile {
       // receive it yet.
       if (req.to.length < SOCKADDR_NL_LEN || (req.to[0]! | (req.to[1]! << 8)) !== C.AF_NETLINK) throw EINVAL;
       const to = new DataView(req.to.buffer, req.to.byteOffset, SOCKADDR_NL_LEN);
-      if ((to.getUint32(4, true) !== 0 || to.getUint32(8, true) !== 0) && !t.creds.hasCap(CAP_NET_ADMIN)) throw EPERM;
+      if ((to.getUint32(4, true) !== 0 || to.getUint32(8, true) !== 0) && !t.creds.capableIn(this.net.owner, CAP_NET_ADMIN)) throw EPERM;
     }
     this.receiveDatagram(t, req.data);
     if (this.rx.length > 0) this.waitQueue.notify(EVENT_IN | EVENT_RDNORM);
