@@ -338,7 +338,8 @@ function flushAndFill(tg: LoadTarget, fills: PageFill[]): void {
 /**
  * Linux's bprm_fill_uid and the capability rules: a set-user-ID file runs with its owner as the
  * effective uid, a set-group-ID one (group execute set) with its group, unless the mount is
- * nosuid or the task has no_new_privs. The interpreter's bits count for a script (the script is
+ * nosuid, the task has no_new_privs or its user namespace does not map the file's owner and
+ * group. The interpreter's bits count for a script (the script is
  * not what runs).
  */
 const READ_IMPLIES_EXEC = 0x0400000;
@@ -349,9 +350,12 @@ function execCreds(t: Task, file: FileDescription): { creds: Credentials; secure
   const st = file.stat();
   // LSM_UNSAFE_SHARE (check_unsafe_exec): a filesystem context shared with another process
   // (clone(CLONE_FS)) lets no set-id exec raise ids, unless the caller may set them anyway.
-  const sharedFs = (st.mode & (S_ISUID | S_ISGID)) !== 0 && !t.creds.hasCap(CAP_SETUID) &&
+  const sharedFs = (st.mode & (S_ISUID | S_ISGID)) !== 0 && !t.creds.hasOwnCap(CAP_SETUID) &&
     [...t.kernel.tasks.values()].some((o) => o.fs === t.fs && o.tg !== t.tg && o.state !== "dead");
-  const applies = !(file.location()?.mount.nosuid ?? false) && !t.noNewPrivs && !sharedFs;
+  // A file whose owner or group the task's user namespace does not map raises nothing.
+  const ns = t.creds.userNs;
+  const mapped = ns.fromKuid(st.uid) >= 0 && ns.fromKgid(st.gid) >= 0;
+  const applies = !(file.location()?.mount.nosuid ?? false) && !t.noNewPrivs && !sharedFs && mapped;
   const uid = applies && (st.mode & S_ISUID) ? st.uid : null;
   const gid = applies && (st.mode & (S_ISGID | S_IXGRP)) === (S_ISGID | S_IXGRP) ? st.gid : null;
   return t.creds.afterExec(uid, gid);
