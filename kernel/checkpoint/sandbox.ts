@@ -127,6 +127,8 @@ const fileSchema = z.discriminatedUnion("kind", [
 
 const pipeSchema = z.object({
   slots: z.number().int().min(1).max(1 << 16),
+  /** An anonymous pipe's inode: its permission bits and owner. */
+  attrs: z.object({ mode: z.number().int().min(0).max(0o7777), uid: u32, gid: u32 }).strict().optional(),
   /** The ring's slots in order: data[0, len) starting at `offset` within its first page. */
   bufs: z.array(z.object({
     data: z.instanceof(Uint8Array).refine((b) => b.length > 0 && b.length <= 1 << 20, "bad pipe buffer"),
@@ -731,7 +733,11 @@ function saveMemory(mm: MemoryManager, ctx: Context, c: SaveContext): SavedMemor
     // Chunks with no populated page are not read at all: a 64 GiB reservation with a few pages
     // touched (a JVM's heap, a sanitizer's shadow) took minutes to read whole. Unpopulated
     // pages read as zeros, or as the mapped file's bytes, which is what the restore gives.
-    const populated = mm.as.populated?.(v.start, v.end) ?? null;
+    // Of a mapping saved by reference, only the pages the process has its own copies of can
+    // differ from the file (the rest are the file's pages): an idle shell's libraries were read
+    // and compared whole (~2 MB, most of a checkpoint's time) for a few pages of relocations.
+    const copies = fromFile !== null ? mm.as.fileCopies?.(v.start, v.end) ?? null : null;
+    const populated = copies ?? mm.as.populated?.(v.start, v.end) ?? null;
     let next = 0;
     try {
       for (let a = v.start; a < v.end; a += RUN_BYTES) {
