@@ -29,6 +29,7 @@ import { MemoryManager, SharedAnon, sharedObject, type Vma } from "../mm/mm.ts";
 import { FdTable, type SavedFdTable } from "../fd_table.ts";
 import { FsContext } from "../fs_context.ts";
 import { Credentials } from "../creds.ts";
+import { INIT_USER_NS } from "../user_namespace.ts";
 import { Limits } from "../limits.ts";
 import { SignalHandlers } from "../signals.ts";
 import type { SigInfo } from "../signal_frame.ts";
@@ -615,6 +616,10 @@ function saveTask(t: Task, c: SaveContext): SavedTask {
     throw new CheckpointError(`task ${t.tid} is in a UTS namespace of its own: not saved yet`);
   }
   if (t.landlock !== null) throw new CheckpointError(`task ${t.tid} is restricted by Landlock: not saved yet`);
+  // The image's credentials are ids and capabilities of the initial user namespace.
+  if (t.creds.userNs !== INIT_USER_NS) {
+    throw new CheckpointError(`task ${t.tid} is in a user namespace of its own: not saved yet`);
+  }
   if (t.ipc !== t.kernel.ipc) {
     throw new CheckpointError(`task ${t.tid} is in an IPC namespace of its own: not saved yet`);
   }
@@ -722,7 +727,11 @@ function saveMemory(mm: MemoryManager, ctx: Context, c: SaveContext): SavedMemor
     // Chunks with no populated page are not read at all: a 64 GiB reservation with a few pages
     // touched (a JVM's heap, a sanitizer's shadow) took minutes to read whole. Unpopulated
     // pages read as zeros, or as the mapped file's bytes, which is what the restore gives.
-    const populated = mm.as.populated?.(v.start, v.end) ?? null;
+    // Of a mapping saved by reference, only the pages the process has its own copies of can
+    // differ from the file (the rest are the file's pages): an idle shell's libraries were read
+    // and compared whole (~2 MB, most of a checkpoint's time) for a few pages of relocations.
+    const copies = fromFile !== null ? mm.as.fileCopies?.(v.start, v.end) ?? null : null;
+    const populated = copies ?? mm.as.populated?.(v.start, v.end) ?? null;
     let next = 0;
     try {
       for (let a = v.start; a < v.end; a += RUN_BYTES) {
