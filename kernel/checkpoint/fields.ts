@@ -140,7 +140,7 @@ export const LEDGER: readonly LedgerEntry[] = [
   {
     file: "vfs/pipe.ts",
     className: "Pipe",
-    saved: ["bufs", "size", "used", "slots"],
+    saved: ["bufs", "size", "used", "slots", "attrs"],
     derived: {
       readers: "counted by the restored ends",
       writers: "counted by the restored ends",

@@ -127,6 +127,8 @@ const fileSchema = z.discriminatedUnion("kind", [
 
 const pipeSchema = z.object({
   slots: z.number().int().min(1).max(1 << 16),
+  /** An anonymous pipe's inode: its permission bits and owner. */
+  attrs: z.object({ mode: z.number().int().min(0).max(0o7777), uid: u32, gid: u32 }).strict().optional(),
   /** The ring's slots in order: data[0, len) starting at `offset` within its first page. */
   bufs: z.array(z.object({
     data: z.instanceof(Uint8Array).refine((b) => b.length > 0 && b.length <= 1 << 20, "bad pipe buffer"),
