@@ -127,6 +127,8 @@ const fileSchema = z.discriminatedUnion("kind", [
 
 const pipeSchema = z.object({
   slots: z.number().int().min(1).max(1 << 16),
+  /** An anonymous pipe's inode: its permission bits and owner. */
+  attrs: z.object({ mode: z.number().int().min(0).max(0o7777), uid: u32, gid: u32 }).strict().optional(),
   /** The ring's slots in order: data[0, len) starting at `offset` within its first page. */
   bufs: z.array(z.object({
     data: z.instanceof(Uint8Array).refine((b) => b.length > 0 && b.length <= 1 << 20, "bad pipe buffer"),
@@ -419,6 +421,7 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
     throw new CheckpointError("a TUN/TAP device was deleted (the restored stack would number interfaces anew): not saved yet");
   }
   if (k.net.configChanged) throw new CheckpointError("the network's addresses or routes were changed (rtnetlink): not saved yet");
+  if (!k.net.nftables.empty) throw new CheckpointError("nf_tables holds tables (NETLINK_NETFILTER): not saved yet");
   if (k.net.xtablesChanged) throw new CheckpointError("the iptables tables were replaced or counted (IPT_SO_SET_REPLACE): not saved yet");
   // Mount namespaces and propagation are not in the image (the tree is rebuilt from the bundle).
   if ([...k.tasks.values()].some((t) => t.fs.mntns !== k.vfs.initNs)) {
@@ -623,6 +626,9 @@ function saveTask(t: Task, c: SaveContext): SavedTask {
   if (t.ipc !== t.kernel.ipc) {
     throw new CheckpointError(`task ${t.tid} is in an IPC namespace of its own: not saved yet`);
   }
+  if (t.net !== t.kernel.net) {
+    throw new CheckpointError(`task ${t.tid} is in a network namespace of its own: not saved yet`);
+  }
   if (t.fs.root.path() !== "/") throw new CheckpointError(`task ${t.tid} is chrooted (${t.fs.root.path()}): not saved yet`);
   const regs = t.ctx.regs.clone();
   const parkedStop = c.parked.get(t);
@@ -727,7 +733,11 @@ function saveMemory(mm: MemoryManager, ctx: Context, c: SaveContext): SavedMemor
     // Chunks with no populated page are not read at all: a 64 GiB reservation with a few pages
     // touched (a JVM's heap, a sanitizer's shadow) took minutes to read whole. Unpopulated
     // pages read as zeros, or as the mapped file's bytes, which is what the restore gives.
-    const populated = mm.as.populated?.(v.start, v.end) ?? null;
+    // Of a mapping saved by reference, only the pages the process has its own copies of can
+    // differ from the file (the rest are the file's pages): an idle shell's libraries were read
+    // and compared whole (~2 MB, most of a checkpoint's time) for a few pages of relocations.
+    const copies = fromFile !== null ? mm.as.fileCopies?.(v.start, v.end) ?? null : null;
+    const populated = copies ?? mm.as.populated?.(v.start, v.end) ?? null;
     let next = 0;
     try {
       for (let a = v.start; a < v.end; a += RUN_BYTES) {
