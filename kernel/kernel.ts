@@ -1478,6 +1478,8 @@ export class Kernel {
     // SEM_UNDO adjustments live in the namespace of the semop: the sandbox's or the task's own.
     for (const ns of new Set([this.ipc, t.ipc])) ns.exitSem(tg.tgid, tg.tgid, SEMVMX);
     tg.exitUid = t.creds.uid;
+    tg.exitEuid = t.creds.euid;
+    tg.exitNice = t.nice;
     tg.exitLandlock = t.landlock;
     tg.zombie = true;
     if (tg.cgroup !== null) this.cgroups.refreshPopulated();

@@ -195,6 +195,7 @@ const memorySchema = z.object({
 
 const fdTableSchema = z.object({
   limit: z.union([z.number().int().min(0).max(1 << 30), z.literal(Infinity)]),
+  arraySize: z.number().int().min(64).max(1 << 30).optional(),
   slots: z.array(z.object({ fd: z.number().int().min(0).max(1 << 30), file: u32, cloexec: z.boolean() }).strict()).max(1 << 20),
 }).strict();
 
@@ -254,7 +255,9 @@ const processSchema = z.object({
   exitSignal: z.number().int().min(0).max(64),
   leaderComm: z.string().max(15),
   /** Set for a zombie: the wait status it reports and the uid of its last thread. */
-  zombie: z.object({ status: z.number().int().min(0).max(0xffff), uid: u32 }).strict().nullable(),
+  zombie: z.object({
+    status: z.number().int().min(0).max(0xffff), uid: u32, euid: u32.optional(), nice: z.number().int().min(-20).max(19).optional(),
+  }).strict().nullable(),
   limits: z.array(z.tuple([z.number().int().min(0).max(15), hex64, hex64])).max(16),
   /** Index 0 unused, 1..64 the signals: handler, flags, restorer, mask. */
   handlers: z.array(z.tuple([hex64, u32, hex64, hex64])).length(65),
@@ -505,7 +508,7 @@ function saveProcess(tg: ThreadGroup, c: SaveContext): SavedProcess {
     sid: tg.sid,
     exitSignal: tg.exitSignal,
     leaderComm: tg.leaderComm.slice(0, 15),
-    zombie: tg.zombie ? { status: tg.exitStatus ?? 0, uid: tg.exitUid } : null,
+    zombie: tg.zombie ? { status: tg.exitStatus ?? 0, uid: tg.exitUid, euid: tg.exitEuid, nice: tg.exitNice } : null,
     limits,
     handlers,
     mm: tg.zombie ? null : c.mms.ref(tg.mm, () => saveMemory(tg.mm, tasks[0]!.ctx, c)),
@@ -982,6 +985,8 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
         tg.zombie = true;
         tg.exitStatus = p.zombie.status;
         tg.exitUid = p.zombie.uid;
+        tg.exitEuid = p.zombie.euid ?? p.zombie.uid;
+        tg.exitNice = p.zombie.nice ?? 0;
       }
       for (const i of p.pending) tg.sharedPending.add(loadSigInfo(i));
       tg.dumpable = p.dumpable;
