@@ -42,7 +42,7 @@ import { ExecFatalError, loadExecutable, resolveExecutable } from "./loader/load
 import { monotonicNs } from "./time.ts";
 import { EVENT_IN, WaitQueue } from "../waiter/mod.ts";
 import { SocketFile } from "./socket/socket.ts";
-import { UnixNamespace } from "./socket/unix/namespace.ts";
+import type { UnixNamespace } from "./socket/unix/namespace.ts";
 import { IPC_LIMITS, IpcNamespace } from "./ipc.ts";
 import { KeyRegistry } from "./keys.ts";
 import { SEMVMX } from "../abi/linux/ipc.ts";
@@ -161,8 +161,10 @@ export class Kernel {
   readonly futex = new FutexTable();
   /** The network stack; a DeadlineTarget while it has timers running (kernel/net.ts). */
   readonly net: Net;
-  /** AF_UNIX names: abstract ones and the sockets bound to filesystem inodes. */
-  readonly unixNames = new UnixNamespace();
+  /** AF_UNIX names of the first network namespace: abstract ones (the net's unix). */
+  readonly unixNames: UnixNamespace;
+  /** The next nsfs inode number of a network namespace made by CLONE_NEWNET. */
+  #nextNetNsIno = 4026540000;
   /** System V shared memory, semaphores and message queues (kernel/ipc.ts). */
   readonly ipc = new IpcNamespace(IPC_LIMITS);
   /** The cgroup v2 hierarchy (vfs/cgroupfs): what `mount -t cgroup2` shows. */
@@ -247,8 +249,20 @@ export class Kernel {
     if (this.strace) this.log.straceToStderr = true;
     this.net = o.net ?? new Net();
     this.net.armDeadline = () => this.addDeadline(this.net);
+    this.unixNames = this.net.unix;
     this.resources = new ResourceControl(this, o.limits ?? noLimits());
     this.cgroups.host = this.#cgroupHost();
+  }
+
+  /**
+   * A new network namespace (unshare/clone with CLONE_NEWNET): its own stack with a loopback
+   * that is down, driven by the scheduler as the first one. It never reaches the host: no
+   * --network link, no --publish. It lives while a task, socket or nsfs file holds it.
+   */
+  newNetNamespace(): Net {
+    const net = new Net({ namespaceIno: this.#nextNetNsIno++ });
+    net.armDeadline = () => this.addDeadline(net);
+    return net;
   }
 
   /** The kernel as the cgroup hierarchy sees it. */

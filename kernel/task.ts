@@ -13,6 +13,7 @@
 import type { CgroupNamespace } from "../vfs/cgroupfs/cgroupfs.ts";
 import type { UtsNamespace } from "./uts.ts";
 import type { IpcNamespace } from "./ipc.ts";
+import type { Net } from "./net.ts";
 import type { Keyring } from "./keys.ts";
 import type { LandlockDomain } from "./landlock.ts";
 import { EFAULT, ENAMETOOLONG } from "./errno.ts";
@@ -160,6 +161,11 @@ export class Task implements Waker, MemoryIO {
   uts: UtsNamespace;
   /** The IPC namespace (System V objects, POSIX message queues), shared unless CLONE_NEWIPC. */
   ipc: IpcNamespace;
+  /**
+   * The network namespace (kernel/net.ts), shared unless CLONE_NEWNET: where the sockets and
+   * TUN devices this task makes live, and what its /proc/PID/net and /proc/sys/net show.
+   */
+  netns: Net;
   /** The task's cgroup namespace (vfs/cgroupfs); null: the sandbox's first one. */
   cgroupNs: CgroupNamespace | null = null;
   /** The trace of this task, when another task traces it with ptrace(2) (kernel/ptrace.ts). */
@@ -217,6 +223,8 @@ export class Task implements Waker, MemoryIO {
     uts?: UtsNamespace;
     /** The IPC namespace; the kernel's first one when absent. */
     ipc?: IpcNamespace;
+    /** The network namespace; the kernel's first one when absent. */
+    netns?: Net;
   }) {
     this.kernel = o.kernel;
     this.tid = o.tid;
@@ -228,6 +236,7 @@ export class Task implements Waker, MemoryIO {
     this.name = o.name.slice(0, 15);
     this.uts = o.uts ?? o.kernel.rootUts;
     this.ipc = o.ipc ?? o.kernel.ipc;
+    this.netns = o.netns ?? o.kernel.net;
   }
 
   /**

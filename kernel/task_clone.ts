@@ -108,12 +108,14 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
   // A pidfd names a process here: not a thread (Linux 6.9 made thread pidfds, PIDFD_THREAD;
   // this is the earlier EINVAL), nor a child that is never waited for (copy_process).
   if ((f & CLONE_PIDFD) && (f & (CLONE_THREAD | CLONE_DETACHED))) throw EINVAL;
-  if (f & NAMESPACE_FLAGS & ~(CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_NEWNS)) {
+  if (f & NAMESPACE_FLAGS & ~(CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_NEWNS | CLONE_NEWNET)) {
     t.kernel.log.once(`clone-ns-${f & NAMESPACE_FLAGS}`, `clone namespace flags 0x${(f & NAMESPACE_FLAGS).toString(16)} are not supported`);
     throw EINVAL;
   }
-  // A new UTS, IPC, cgroup or mount namespace needs CAP_SYS_ADMIN (copy_namespaces).
-  if ((f & (CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_NEWNS)) && !t.creds.hasCap(CAP_SYS_ADMIN)) throw EPERM;
+  // A new UTS, IPC, cgroup, mount or network namespace needs CAP_SYS_ADMIN (copy_namespaces).
+  if ((f & (CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_NEWNS | CLONE_NEWNET)) && !t.creds.hasCap(CAP_SYS_ADMIN)) {
+    throw EPERM;
+  }
   // Init may not make siblings: they would have no parent to reap them (copy_process).
   if ((f & CLONE_PARENT) && t.tg.parent === null) throw EINVAL;
   if (f & CLONE_SETTLS) checkTlsBase(a.tls);
@@ -187,6 +189,7 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
     name: t.name,
     uts: (f & CLONE_NEWUTS) ? t.uts.copy() : t.uts,
     ipc: (f & CLONE_NEWIPC) ? new IpcNamespace(IPC_LIMITS) : t.ipc,
+    netns: (f & CLONE_NEWNET) ? k.newNetNamespace() : t.netns,
   });
   child.sigmask = t.sigmask;
   child.sessionKeyring = t.sessionKeyring; // copy_creds: the session keyring comes along

@@ -130,6 +130,7 @@ export const LEDGER: readonly LedgerEntry[] = [
       landlock: "a Landlock domain (landlock_restrict_self)",
       threadKeyring: "a keyring (keyctl): a checkpoint refuses a sandbox with keyrings",
       cgroupNs: "a cgroup namespace of its own (unshare or clone with CLONE_NEWCGROUP)",
+      netns: "a network namespace of its own (unshare, clone or setns with CLONE_NEWNET): refused while any namespace but the first is alive",
       ipc: "an IPC namespace of its own (unshare or clone with CLONE_NEWIPC); the sandbox's first one holds nothing a checkpoint saves (IPC objects and message queues are refused)",
       ptrace: "a task traced with ptrace(2)",
       seccomp: "seccomp strict mode or filters",

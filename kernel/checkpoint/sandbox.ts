@@ -49,6 +49,8 @@ import { HostFile } from "../../vfs/host_file.ts";
 import { openDirSchema, openFileSchema, restoreOpenDir, restoreOpenFile, restoreTrees, saveOpenFile, saveTrees, treeSchema } from "./files.ts";
 import { attachRights, makeUnixSockets, saveUnixSocket, type SavedUnixSocket, unixSocketSchema } from "./unix_sockets.ts";
 import { UnixSocket } from "../socket/unix/unix_socket.ts";
+import { LOOPBACK_INDEX, Net } from "../net.ts";
+import { nsfsNamespace } from "../../vfs/procfs/procfs.ts";
 import { SocketFile } from "../socket/socket.ts";
 import { SOCK_STREAM } from "../../abi/linux/socket.ts";
 import { InetSaver, inetFileSchemas, makeInetFile, makeInetSockets, tcpSnapshotSchema, udpSnapshotSchema } from "./inet_sockets.ts";
@@ -419,6 +421,10 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
   }
   if (k.net.configChanged) throw new CheckpointError("the network's addresses or routes were changed (rtnetlink): not saved yet");
   if (k.net.xtablesChanged) throw new CheckpointError("the iptables tables were replaced or counted (IPT_SO_SET_REPLACE): not saved yet");
+  if (!k.net.linkUp(LOOPBACK_INDEX)) throw new CheckpointError("the loopback interface was brought down: not saved yet");
+  if (otherNetNamespace(k)) {
+    throw new CheckpointError("a network namespace other than the sandbox's first exists (unshare or clone with CLONE_NEWNET): not saved yet");
+  }
   // Mount namespaces and propagation are not in the image (the tree is rebuilt from the bundle).
   if ([...k.tasks.values()].some((t) => t.fs.mntns !== k.vfs.initNs)) {
     throw new CheckpointError("a task is in a mount namespace of its own (unshare or clone with CLONE_NEWNS): not saved yet");
@@ -1632,4 +1638,23 @@ export async function readSandboxImageFast(path: string, rootHostPath: string): 
 function portRangeChanged(k: Kernel): boolean {
   const [low, high] = k.net.stack.ephemeralRange;
   return low !== EPHEMERAL_LOW || high !== EPHEMERAL_HIGH;
+}
+
+/**
+ * Whether a network namespace other than the kernel's first is alive: a task in one, or a
+ * descriptor of a socket, TUN device or nsfs inode of one (what keeps a namespace alive).
+ */
+function otherNetNamespace(k: Kernel): boolean {
+  for (const t of k.tasks.values()) {
+    if (t.netns !== k.net) return true;
+    for (const fd of t.fdTable.fds()) {
+      const f = t.fdTable.get(fd);
+      const net = (f as { net?: unknown }).net;
+      if (net instanceof Net && net !== k.net) return true;
+      if (f instanceof UnixSocket && f.ns !== k.unixNames) return true;
+      const loc = f.location();
+      if (loc !== null && nsfsNamespace(loc.dentry) instanceof Net) return true;
+    }
+  }
+  return false;
 }

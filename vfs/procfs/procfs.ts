@@ -267,17 +267,17 @@ type SystemKind =
   | "cmdline" | "vmstat" | "hostname" | "domainname" | "osrelease" | "kversion" | "boot_id" | "uuid" | "pid_max";
 
 /** @savable A machine-wide file of /proc. */
-/** The files of /proc/PID/net, all of the sandbox's one network namespace. */
+/** The files of /proc/PID/net, each of the task's network namespace. */
 const NET_FILES: readonly NetFileKind[] = ["dev", "if_inet6", "netstat", "snmp", "tcp", "tcp6", "udp", "udp6", "unix"];
 
 /** @savable /proc/PID/net (and /proc/net, a link to self/net). */
 class NetDir extends KDentry {
-  constructor(readonly pfs: ProcFilesystem, parent: KDentry) {
+  constructor(readonly pfs: ProcFilesystem, parent: KDentry, readonly tid: number) {
     super(pfs, parent, "net", { mode: S_IFDIR | 0o555, key: `${parent.key}/net` });
   }
 
   override lookup(name: string): Dentry | null {
-    return (NET_FILES as readonly string[]).includes(name) ? new NetFile(this.pfs, this, name, name as NetFileKind) : null;
+    return (NET_FILES as readonly string[]).includes(name) ? new NetFile(this.pfs, this, name, name as NetFileKind, this.tid) : null;
   }
 
   override children(): DirEntry[] {
@@ -287,12 +287,12 @@ class NetDir extends KDentry {
 
 /** A file of /proc/net, rendered by the network stack (kernel/socket/inet/proc_net.ts). */
 class NetFile extends GeneratedFile {
-  constructor(readonly pfs: ProcFilesystem, parent: KDentry, name: string, readonly kind: NetFileKind) {
+  constructor(readonly pfs: ProcFilesystem, parent: KDentry, name: string, readonly kind: NetFileKind, readonly tid: number) {
     super(pfs, parent, name);
   }
 
   render(): string {
-    return this.pfs.source.netFile?.(this.kind) ?? "";
+    return this.pfs.source.netFile?.(this.kind, this.tid) ?? "";
   }
 }
 
@@ -432,7 +432,7 @@ class PidDir extends KDentry {
     if (kind === "fd" || kind === "fdinfo") return new FdDir(this.pfs, this, kind, this.pid, kind === "fdinfo", uid, gid);
     if (kind === "task") return new TaskDir(this.pfs, this, this.pid, uid, gid);
     if (kind === "ns") return new NsDir(this.pfs, this, this.pid, uid, gid);
-    if (kind === "net") return new NetDir(this.pfs, this);
+    if (kind === "net") return new NetDir(this.pfs, this, this.tid ?? this.pid);
     return new PidFile(this.pfs, this, kind, this.pid, this.tid, mode, uid, gid);
   }
 
@@ -929,8 +929,8 @@ class NsNode extends FixedFile {
     parent: KDentry,
     name: string,
     readonly nsIno: number,
-    /** The namespace itself, where the kernel needs it back (setns(2) to a mount namespace). */
-    readonly ns: MountNamespace | null = null,
+    /** The namespace itself, where the kernel needs it back (setns(2) to a mount or network namespace). */
+    readonly ns: object | null = null,
   ) {
     super(kfs, parent, name, "", 0o444);
   }
@@ -947,7 +947,7 @@ class NsNode extends FixedFile {
 interface Nsfs {
   mount: Mount;
   nodes: Map<string, KDentry>;
-  mntNodes: WeakMap<MountNamespace, NsNode>;
+  mntNodes: WeakMap<object, NsNode>;
 }
 
 /** The nsfs filesystem: one inode per namespace type, reached only through /proc/PID/ns. */
@@ -966,12 +966,12 @@ export function makeNsfs(): Nsfs {
  * The namespace an nsfs inode stands for, when it keeps it (mount namespaces other than the
  * first); null for the rest.
  */
-export function nsfsNamespace(d: Dentry): MountNamespace | null {
+export function nsfsNamespace(d: Dentry): object | null {
   return d instanceof NsNode ? d.ns : null;
 }
 
 /** The nsfs inode of namespace `type:[ino]`: the first one of its type, or one made now. */
-function nsfsNode(nsfs: Nsfs, type: string, ino: number, ns: MountNamespace | null): KDentry {
+function nsfsNode(nsfs: Nsfs, type: string, ino: number, ns: object | null): KDentry {
   const first = nsfs.nodes.get(type)!;
   if (first.ino === ino) return first;
   if (ns !== null) {
@@ -999,10 +999,10 @@ class NsDir extends KDentry {
     const ns = NAMESPACES.find(([n]) => n === name);
     const p = this.pfs.source.process(this.pid);
     if (ns === undefined || p === null) return null;
-    // The cgroup and mount namespaces may be one of the process's own (unshare, clone, setns).
-    const mntNs = name === "mnt" ? p.mntNs : null;
-    const ino = name === "cgroup" ? p.cgroupNsIno : mntNs !== null ? mntNs.ino : ns[2];
-    return new NsLink(this.pfs, this, name, ns[1], ino, this.pid, this.uid, this.gid, mntNs);
+    // The cgroup, mount and network namespaces may be one of the process's own (unshare, clone, setns).
+    const own: { ino: number } | null = name === "mnt" ? p.mntNs : name === "net" ? p.netNs ?? null : null;
+    const ino = name === "cgroup" ? p.cgroupNsIno : own !== null ? own.ino : ns[2];
+    return new NsLink(this.pfs, this, name, ns[1], ino, this.pid, this.uid, this.gid, own);
   }
 
   override children(): DirEntry[] {
@@ -1021,7 +1021,7 @@ class NsLink extends KSymlink {
     readonly pid: number,
     uid: number,
     gid: number,
-    readonly ns: MountNamespace | null = null,
+    readonly ns: object | null = null,
   ) {
     super(pfs, parent, name, { uid, gid });
   }

@@ -158,6 +158,8 @@ export interface ProcProcess {
   readonly cgroupNsIno: number;
   /** The mount namespace of the process's leader (null for a zombie). */
   readonly mntNs: MountNamespace | null;
+  /** The network namespace (kernel/net.ts) with its nsfs inode number; absent: the first one. */
+  readonly netNs?: { readonly ino: number };
 }
 
 /** Machine-wide facts. */
@@ -207,8 +209,8 @@ export interface ProcSource {
    * range. Only the keys the kernel can change (fs/nr_open) are writable.
    */
   setSysctl?(key: string, text: string): void;
-  /** The text of /proc/net/NAME; absent: the files are empty. */
-  netFile?(name: NetFileKind): string;
+  /** The text of /proc/PID/net/NAME of thread `tid`'s network namespace; absent: the files are empty. */
+  netFile?(name: NetFileKind, tid: number): string;
 }
 
 /** The files of /proc/net. */

@@ -26,7 +26,7 @@ import {
   ESOCKTNOSUPPORT, ESRCH,
 } from "../../errno.ts";
 import { CAP_NET_ADMIN } from "../../../abi/linux/capability.ts";
-import type { Net } from "../../net.ts";
+import { LOOPBACK_INDEX, type Net } from "../../net.ts";
 import type { Task } from "../../task.ts";
 import { O_NONBLOCK, O_RDWR } from "../../../abi/linux/file.ts";
 import { EVENT_IN, EVENT_OUT, EVENT_RDNORM, EVENT_WRNORM } from "../../../waiter/mod.ts";
@@ -494,12 +494,12 @@ export class NetlinkRouteSocket extends SocketFile {
     if (type === RTM_DELLINK) return i < 0 || (index <= 0 && name === null) ? ENODEV.errno : EOPNOTSUPP.errno;
     if (i < 0) return type === RTM_NEWLINK && flags & NLM_F_CREATE ? EOPNOTSUPP.errno : ENODEV.errno;
     if (type === RTM_NEWLINK && flags & NLM_F_EXCL) return EEXIST.errno;
-    // A TUN/TAP device goes up and down (IFF_UP) and a TAP takes a new MAC (IFLA_ADDRESS); the
-    // other links are always up, and nothing else in ifi_flags is changeable here.
+    // A TUN/TAP device or lo goes up and down (IFF_UP) and a TAP takes a new MAC (IFLA_ADDRESS);
+    // eth0 is always up, and nothing else in ifi_flags is changeable here.
     const tun = this.net.tuns.get(i);
     const mask = change === 0 ? 0xffffffff : change;
     const wantUp = (mask & IFF_UP) ? (ifFlags & IFF_UP) !== 0 : null;
-    if (tun === undefined && wantUp === false) return EOPNOTSUPP.errno;
+    if (tun === undefined && i !== LOOPBACK_INDEX && wantUp === false) return EOPNOTSUPP.errno;
     const mac = attrs.get(IFLA_ADDRESS);
     if (mac !== undefined) {
       if (tun === undefined || !tun.tap) return EOPNOTSUPP.errno;
@@ -519,13 +519,9 @@ export class NetlinkRouteSocket extends SocketFile {
       ifaces[i]!.setMac(new EthernetAddress(mac.subarray(0, 6)));
       changed = true;
     }
-    if (tun !== undefined && wantUp !== null && tun.link.up !== wantUp) {
-      tun.link.up = wantUp;
-      if (!wantUp) tun.link.flush();
-      changed = true;
-    }
-    // As rtnetlink, a change is told to RTNLGRP_LINK as an RTM_NEWLINK.
-    if (changed) {
+    // As rtnetlink, a change is told to RTNLGRP_LINK as an RTM_NEWLINK (setLinkUp tells it).
+    if (wantUp !== null && this.net.setLinkUp(i, wantUp) === true) changed = false;
+    else if (changed) {
       for (const l of this.net.linkListeners) l(i, true);
       this.net.kick();
     }
@@ -929,6 +925,6 @@ export function createNetlinkSocket(net: Net, type: number, protocol: number, fl
 
 registerFamily(
   C.AF_NETLINK,
-  (t, type, protocol, flags) => createNetlinkSocket(t.kernel.net, type, protocol, flags, t.tg.tgid, t.creds.hasCap(CAP_NET_ADMIN)),
+  (t, type, protocol, flags) => createNetlinkSocket(t.netns, type, protocol, flags, t.tg.tgid, t.creds.hasCap(CAP_NET_ADMIN)),
 );
 

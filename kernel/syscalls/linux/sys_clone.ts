@@ -14,6 +14,7 @@ import { joinMountNs, unshareMountNs } from "../../fs_context.ts";
 import type { MountNamespace } from "../../../vfs/mod.ts";
 import { nsfsNamespace } from "../../../vfs/procfs/procfs.ts";
 import { IPC_LIMITS, IpcNamespace } from "../../ipc.ts";
+import { Net } from "../../net.ts";
 import type { UtsNamespace } from "../../uts.ts";
 import { CGROUP_NS_INIT_INO, type CgroupDir, type CgroupNamespace } from "../../../vfs/cgroupfs/cgroupfs.ts";
 import { block, partial, supported, type SyscallEntry, type SyscallFn, type SyscallResult } from "./support.ts";
@@ -108,7 +109,8 @@ const CLONE_NEWTIME = 0x80;
  * CLONE_THREAD/CLONE_SIGHAND/CLONE_VM (nothing to do for a process alone in its thread group
  * and address space, EINVAL otherwise), a private descriptor table (CLONE_FILES) or filesystem
  * context (CLONE_FS), a UTS, IPC or cgroup namespace of its own (CLONE_NEWUTS, CLONE_NEWIPC,
- * CLONE_NEWCGROUP, CAP_SYS_ADMIN), and a copy of the mount namespace (CLONE_NEWNS). The other
+ * CLONE_NEWCGROUP, CAP_SYS_ADMIN), a network namespace of its own (CLONE_NEWNET: a stack with
+ * only lo, down) and a copy of the mount namespace (CLONE_NEWNS). The other
  * namespaces are EINVAL, as in a kernel built without them.
  */
 const sysUnshare: SyscallFn = (t, a) => {
@@ -125,12 +127,14 @@ const sysUnshare: SyscallFn = (t, a) => {
   const flags = Number(f);
   if ((flags & (CLONE_THREAD | CLONE_SIGHAND | CLONE_VM)) && t.tg.tasks.size > 1) throw EINVAL;
   if ((flags & CLONE_VM) && t.mm.users > 1) throw EINVAL;
-  const unsupported = flags & ((NAMESPACE_FLAGS & ~(CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_NEWNS)) | CLONE_NEWTIME);
+  const unsupported = flags & ((NAMESPACE_FLAGS & ~(CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_NEWNS | CLONE_NEWNET)) | CLONE_NEWTIME);
   if (unsupported) {
     t.kernel.log.once(`unshare-ns-${unsupported}`, `unshare namespace flags 0x${unsupported.toString(16)} are not supported`);
     throw EINVAL;
   }
-  if ((flags & (CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_NEWNS)) && !t.creds.hasCap(CAP_SYS_ADMIN)) throw EPERM;
+  if ((flags & (CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_NEWNS | CLONE_NEWNET)) && !t.creds.hasCap(CAP_SYS_ADMIN)) {
+    throw EPERM;
+  }
   if (flags & CLONE_FS) t.fs = t.fs.fork();
   if (flags & CLONE_NEWNS) unshareMountNs(t.kernel.vfs, t.fs);
   if ((flags & CLONE_FILES) && t.fdTable.users > 1) {
@@ -139,6 +143,7 @@ const sysUnshare: SyscallFn = (t, a) => {
   }
   if (flags & CLONE_NEWUTS) t.uts = t.uts.copy();
   if (flags & CLONE_NEWIPC) t.ipc = new IpcNamespace(IPC_LIMITS);
+  if (flags & CLONE_NEWNET) t.netns = t.kernel.newNetNamespace();
   // A new cgroup namespace is rooted at the caller's cgroup (copy_cgroup_ns).
   if (flags & CLONE_NEWCGROUP) t.cgroupNs = t.kernel.cgroups.newNamespace(t.kernel.cgroups.cgroupOf(t.tg));
   return 0;
@@ -151,12 +156,12 @@ const SETNS_FLAGS = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | C
 /**
  * Implements setns(2) with a pidfd: the caller joins the namespaces of the given types of the
  * pidfd's process (EINVAL for no type or another flag; ESRCH once it has exited, even as a
- * zombie; EPERM without ptrace read access or CAP_SYS_ADMIN). Its UTS, IPC, cgroup and mount
- * namespaces are taken (joining a mount namespace moves the caller's root and cwd to its root, as
+ * zombie; EPERM without ptrace read access or CAP_SYS_ADMIN). Its UTS, IPC, cgroup, mount and
+ * network namespaces are taken (joining a mount namespace moves the caller's root and cwd to its root, as
  * Linux); the others are the sandbox's one each (its own user namespace is EINVAL). With a
  * /proc/PID/ns descriptor (flags 0 or its type) the namespace joined is the sandbox's first of
- * that type, the one whose inode /proc shows for every process, except for cgroup and mount
- * namespaces, which /proc names each by its own inode.
+ * that type, the one whose inode /proc shows for every process, except for cgroup, mount and
+ * network namespaces, which /proc names each by its own inode.
  */
 const sysSetns: SyscallFn = (t, a) => {
   let flags = a.int(1);
@@ -176,8 +181,11 @@ const sysSetns: SyscallFn = (t, a) => {
       if (ino !== CGROUP_NS_INIT_INO) cgroupNs = t.kernel.cgroups.namespaces.get(ino) ?? null;
       if (ino !== CGROUP_NS_INIT_INO && cgroupNs === null) throw EINVAL;
     }
-    const mntNs = type === CLONE_NEWNS ? nsfsNamespace(loc.dentry) ?? t.kernel.vfs.initNs : null;
-    return joinNamespaces(t, flags, t.kernel.rootUts, t.kernel.ipc, cgroupNs, mntNs);
+    // Mount and network namespaces other than the first are held by their nsfs inode.
+    const held = nsfsNamespace(loc.dentry);
+    const mntNs = type === CLONE_NEWNS ? (held as MountNamespace | null) ?? t.kernel.vfs.initNs : null;
+    const netns = held instanceof Net ? held : t.kernel.net;
+    return joinNamespaces(t, flags, t.kernel.rootUts, t.kernel.ipc, cgroupNs, mntNs, netns);
   }
   if (!(f instanceof PidFd)) throw EINVAL;
   if (flags === 0 || (flags & ~SETNS_FLAGS)) throw EINVAL;
@@ -186,7 +194,7 @@ const sysSetns: SyscallFn = (t, a) => {
   if (tg.zombie || target === undefined || target.state === "dead") throw ESRCH;
   if (!mayAttach(t, target) && !t.creds.hasCap(CAP_SYS_PTRACE)) throw EPERM;
   if (!t.creds.hasCap(CAP_SYS_ADMIN)) throw EPERM;
-  return joinNamespaces(t, flags, target.uts, target.ipc, target.cgroupNs, target.fs.mntns);
+  return joinNamespaces(t, flags, target.uts, target.ipc, target.cgroupNs, target.fs.mntns, target.netns);
 };
 
 /** The CLONE_NEW* flag of each /proc/PID/ns name's type. */
@@ -203,6 +211,7 @@ function joinNamespaces(
   ipc: IpcNamespace,
   cgroupNs: CgroupNamespace | null,
   mntNs: MountNamespace | null,
+  netns: Net,
 ): number {
   if (flags & CLONE_NEWUSER) throw EINVAL; // the one user namespace is the caller's own
   if (flags & CLONE_NEWNS) {
@@ -213,13 +222,14 @@ function joinNamespaces(
   if (flags & CLONE_NEWUTS) t.uts = uts;
   if (flags & CLONE_NEWIPC) t.ipc = ipc;
   if (flags & CLONE_NEWCGROUP) t.cgroupNs = cgroupNs;
+  if (flags & CLONE_NEWNET) t.netns = netns;
   if ((flags & CLONE_NEWNS) && mntNs !== null) joinMountNs(t.fs, mntNs);
   return 0;
 }
 
 export const table: Record<number, SyscallEntry> = {
   272: supported("unshare", sysUnshare),
-  308: partial("setns", sysSetns, "UTS, IPC and cgroup namespaces (one of each other kind); /proc/PID/ns names the first of each but cgroup"),
+  308: partial("setns", sysSetns, "UTS, IPC, cgroup, mount and network namespaces (one of each other kind); /proc/PID/ns names the first of each but cgroup, mount and net"),
   56: supported("clone", sysClone),
   57: supported("fork", sysFork),
   58: supported("vfork", sysVfork),
