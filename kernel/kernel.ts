@@ -43,6 +43,7 @@ import { monotonicNs } from "./time.ts";
 import { EVENT_IN, WaitQueue } from "../waiter/mod.ts";
 import { SocketFile } from "./socket/socket.ts";
 import type { UnixNamespace } from "./socket/unix/namespace.ts";
+import { NsInodes, type UserNamespace } from "./user_namespace.ts";
 import { IPC_LIMITS, IpcNamespace } from "./ipc.ts";
 import { KeyRegistry } from "./keys.ts";
 import { SEMVMX } from "../abi/linux/ipc.ts";
@@ -163,12 +164,15 @@ export class Kernel {
   readonly net: Net;
   /** AF_UNIX names of the first network namespace: abstract ones (the net's unix). */
   readonly unixNames: UnixNamespace;
-  /** The next nsfs inode number of a network namespace made by CLONE_NEWNET. */
-  #nextNetNsIno = 4026540000;
   /** System V shared memory, semaphores and message queues (kernel/ipc.ts). */
+  /**
+   * The nsfs inode numbers of the namespaces made after the first ones. Not saved: a checkpoint
+   * refuses while a task holds a namespace of its own, so the numbering starts again after one.
+   */
+  readonly nsInodes = new NsInodes();
   readonly ipc = new IpcNamespace(IPC_LIMITS);
   /** The cgroup v2 hierarchy (vfs/cgroupfs): what `mount -t cgroup2` shows. */
-  readonly cgroups = new CgroupFilesystem();
+  readonly cgroups = new CgroupFilesystem(this.nsInodes);
   /** Every keyring (keyctl, kernel/keys.ts). */
   readonly keys = new KeyRegistry();
   /** flock, POSIX and OFD file locks (vfs/lock.ts). */
@@ -243,6 +247,7 @@ export class Kernel {
   private constructor(o: KernelOptions) {
     this.platform = o.platform;
     this.vfs = o.vfs;
+    this.vfs.nsInodes = this.nsInodes;
     this.rootUts = new UtsNamespace(o.hostname, "(none)");
     this.log = o.log ?? new DebugLog();
     this.strace = o.strace ?? false;
@@ -252,17 +257,6 @@ export class Kernel {
     this.unixNames = this.net.unix;
     this.resources = new ResourceControl(this, o.limits ?? noLimits());
     this.cgroups.host = this.#cgroupHost();
-  }
-
-  /**
-   * A new network namespace (unshare/clone with CLONE_NEWNET): its own stack with a loopback
-   * that is down, driven by the scheduler as the first one. It never reaches the host: no
-   * --network link, no --publish. It lives while a task, socket or nsfs file holds it.
-   */
-  newNetNamespace(): Net {
-    const net = new Net({ namespaceIno: this.#nextNetNsIno++ });
-    net.armDeadline = () => this.addDeadline(net);
-    return net;
   }
 
   /** The kernel as the cgroup hierarchy sees it. */
@@ -493,6 +487,19 @@ export class Kernel {
     const wake = this.#idleWake;
     this.#idleWake = null;
     wake?.();
+  }
+
+  /**
+   * A new network namespace (unshare or clone with CLONE_NEWNET), owned by user namespace
+   * `owner`: a stack of its own with only a loopback interface, down, driven by the scheduler
+   * like the sandbox's first one. It never reaches the host (no --network link, no --publish)
+   * and lives while a task, socket or nsfs file holds it.
+   */
+  newNetNamespace(owner: UserNamespace): Net {
+    const net = new Net({ namespaceIno: this.nsInodes.next() });
+    net.owner = owner;
+    net.armDeadline = () => this.addDeadline(net);
+    return net;
   }
 
   /** Starts watching d's deadline (see DeadlineTarget); idempotent. */
@@ -1474,6 +1481,8 @@ export class Kernel {
     // SEM_UNDO adjustments live in the namespace of the semop: the sandbox's or the task's own.
     for (const ns of new Set([this.ipc, t.ipc])) ns.exitSem(tg.tgid, tg.tgid, SEMVMX);
     tg.exitUid = t.creds.uid;
+    tg.exitEuid = t.creds.euid;
+    tg.exitNice = t.nice;
     tg.exitLandlock = t.landlock;
     tg.zombie = true;
     if (tg.cgroup !== null) this.cgroups.refreshPopulated();

@@ -291,12 +291,18 @@ class ProcessView implements ProcProcess {
     return (this.#tg.leader ?? [...this.#tg.tasks][0])?.fs.mntns ?? null;
   }
 
-  get netNs(): Net {
-    return (this.#tg.leader ?? [...this.#tg.tasks][0])?.netns ?? this.#k.net;
-  }
-
   get cgroupNsIno(): number {
     return this.#tg.leader?.cgroupNs?.ino ?? [...this.#tg.tasks][0]?.cgroupNs?.ino ?? CGROUP_NS_INIT_INO;
+  }
+
+  nsOf(type: string): { ino: number; ns: object } | null {
+    const t = this.#tg.leader ?? [...this.#tg.tasks][0];
+    if (t === undefined) return null;
+    if (type === "user") return { ino: t.creds.userNs.ino, ns: t.creds.userNs };
+    if (type === "uts") return { ino: t.uts.ino, ns: t.uts };
+    if (type === "ipc") return { ino: t.ipc.ino, ns: t.ipc };
+    if (type === "net") return { ino: t.net.ino, ns: t.net };
+    return null;
   }
 
   get oomScoreAdj(): number {
@@ -582,11 +588,11 @@ export class KernelProcSource implements ProcSource {
 
   /** The network namespace /proc/sys/net shows: the calling task's (Linux's current->nsproxy). */
   #net(): Net {
-    return this.#k.current?.netns ?? this.#k.net;
+    return this.#k.current?.net ?? this.#k.net;
   }
 
   netFile(name: NetFileKind, tid: number): string {
-    const net = this.#k.tasks.get(tid)?.netns ?? this.#k.net;
+    const net = this.#k.tasks.get(tid)?.net ?? this.#k.net;
     switch (name) {
       case "tcp":
       case "tcp6":

@@ -12,8 +12,8 @@
 
 import type { CgroupNamespace } from "../vfs/cgroupfs/cgroupfs.ts";
 import type { UtsNamespace } from "./uts.ts";
-import type { IpcNamespace } from "./ipc.ts";
 import type { Net } from "./net.ts";
+import type { IpcNamespace } from "./ipc.ts";
 import type { Keyring } from "./keys.ts";
 import type { LandlockDomain } from "./landlock.ts";
 import { EFAULT, ENAMETOOLONG } from "./errno.ts";
@@ -162,10 +162,10 @@ export class Task implements Waker, MemoryIO {
   /** The IPC namespace (System V objects, POSIX message queues), shared unless CLONE_NEWIPC. */
   ipc: IpcNamespace;
   /**
-   * The network namespace (kernel/net.ts), shared unless CLONE_NEWNET: where the sockets and
-   * TUN devices this task makes live, and what its /proc/PID/net and /proc/sys/net show.
+   * The network namespace: the stack its new sockets live on (and their nf_tables), shared
+   * with the creator unless CLONE_NEWNET; the kernel's `net` is the sandbox's first one.
    */
-  netns: Net;
+  net: Net;
   /** The task's cgroup namespace (vfs/cgroupfs); null: the sandbox's first one. */
   cgroupNs: CgroupNamespace | null = null;
   /** The trace of this task, when another task traces it with ptrace(2) (kernel/ptrace.ts). */
@@ -224,7 +224,7 @@ export class Task implements Waker, MemoryIO {
     /** The IPC namespace; the kernel's first one when absent. */
     ipc?: IpcNamespace;
     /** The network namespace; the kernel's first one when absent. */
-    netns?: Net;
+    net?: Net;
   }) {
     this.kernel = o.kernel;
     this.tid = o.tid;
@@ -236,20 +236,21 @@ export class Task implements Waker, MemoryIO {
     this.name = o.name.slice(0, 15);
     this.uts = o.uts ?? o.kernel.rootUts;
     this.ipc = o.ipc ?? o.kernel.ipc;
-    this.netns = o.netns ?? o.kernel.net;
+    this.net = o.net ?? o.kernel.net;
   }
 
   /**
    * Installs new credentials as Linux's commit_creds: a change of the effective or filesystem
    * ids, or permitted capabilities the old ones lacked, make the process not dumpable
    * (fs.suid_dumpable, 0), so that a process that gained or dropped privilege is not read or
-   * traced by its old peers.
+   * traced by its old peers. Capabilities in a user namespace the old effective uid owns (a
+   * child made by unshare) are no gain.
    */
   commitCreds(next: Credentials): void {
     const old = this.creds;
     if (
       old.euid !== next.euid || old.egid !== next.egid || old.fsuid !== next.fsuid || old.fsgid !== next.fsgid ||
-      (next.caps.permitted & ~old.caps.permitted) !== 0n
+      !capsSubset(old, next)
     ) {
       this.tg.dumpable = 0;
     }
@@ -409,4 +410,17 @@ function decodeParts(parts: Uint8Array[], total: number): string {
     o += p.length;
   }
   return decoder.decode(all);
+}
+
+/**
+ * Whether `next`'s permitted capabilities are no more than `old`'s (Linux's cred_cap_issubset):
+ * a subset in the same user namespace, or any set in a descendant namespace owned, at some
+ * level below `old`'s namespace, by `old`'s effective uid.
+ */
+function capsSubset(old: Credentials, next: Credentials): boolean {
+  if (old.userNs === next.userNs) return (next.caps.permitted & ~old.caps.permitted) === 0n;
+  for (let n = next.userNs; n.parent !== null; n = n.parent) {
+    if (n.parent === old.userNs && n.owner === old.euid) return true;
+  }
+  return false;
 }

@@ -305,6 +305,37 @@ Deno.test("NETLINK_ROUTE's read-only options and answers are Linux's: SO_PASSCRE
   await assertSameAsNative([await compileC("netlink_route_options")]);
 });
 
+Deno.test("nf_tables over NETLINK_NETFILTER in a network namespace of its own (unshare CLONE_NEWNET): batches and their acks, table, chain and rule dumps, the generation, errnos, an aborted batch changing nothing, a table owned by a socket going with it, as natively (tests/c/nftables.c)", async () => {
+  const r = await assertSameAsNative([await compileC("nftables")]);
+  assert.match(r.stdout, /rule dump: \[type 10\/6/);
+});
+
+for (
+  const [mode, stdout, line] of [
+    ["keep", "a table in the first namespace: [seq+0 ack] [seq+1 ack] [seq+2 ack]\n", "nf_tables holds tables (NETLINK_NETFILTER)"],
+    ["netns", "unshare: 0\n", "task 1 is in a network namespace of its own"],
+  ]
+) {
+  Deno.test(`a checkpoint refuses a sandbox where ${line}, in one line, and the sandbox goes on (tests/c/nftables.c ${mode}, sentry only)`, async () => {
+    const dir = Deno.makeTempDirSync();
+    try {
+      const image = `${dir}/image.cbor`;
+      const out = await new Deno.Command(`${REPO_ROOT}/sentry`, {
+        args: ["do", "--checkpoint-image", image, "--checkpoint-after", "1", "--", await compileC("nftables"), mode!],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const dec = new TextDecoder();
+      assert.equal(dec.decode(out.stdout), stdout);
+      assert.equal(dec.decode(out.stderr), `sentry: checkpoint: ${line}: not saved yet; the sandbox goes on\n`);
+      assert.equal(out.code, 0);
+      assert.throws(() => Deno.statSync(image));
+    } finally {
+      Deno.removeSync(dir, { recursive: true });
+    }
+  });
+}
+
 Deno.test("NETLINK_ROUTE without CAP_NET_ADMIN: destinations naming groups or a port are EPERM, bad ones EINVAL, changes answered -EPERM, joining a group allowed, as natively (tests/c/netlink_route_no_net_admin.c)", async () => {
   await assertSameAsNative([await compileC("netlink_route_no_net_admin")]);
 });
@@ -436,6 +467,41 @@ Deno.test("a checkpoint refuses a sandbox whose iptables were replaced, in one l
     assert.equal(
       dec.decode(out.stderr),
       "sentry: checkpoint: the iptables tables were replaced or counted (IPT_SO_SET_REPLACE): not saved yet; the sandbox goes on\n",
+    );
+    assert.equal(out.code, 0);
+    assert.throws(() => Deno.statSync(image));
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("int IPPROTO_IP options read with a short optlen come back as one byte, IP_HDRINCL reads 0 on any socket, as natively", async () => {
+  const r = await assertSameAsNative([await compileC("net_ip_optlen")]);
+  assert.match(r.stdout, /type 2 opt 1: \[0: len 0 eeeeeeeeee\] \[1: len 1 c0eeeeeeee\] \[2: len 1 c0eeeeeeee\]/);
+});
+
+Deno.test("socket filters (SO_ATTACH_FILTER): bpf_check_classic's refusals, SO_GET_FILTER, SO_LOCK_FILTER, and programs dropping, cutting and reading the network header of UDP datagrams over IPv4 and IPv6, as natively", async () => {
+  const r = await assertSameAsNative([await compileC("net_sockfilter")]);
+  assert.match(r.stdout, /no-x: \[3 'abc'\] then errno 11/);
+  assert.match(r.stdout, /cut: \[3 'hel'\] then errno 11/);
+  assert.match(r.stdout, /port\+src: \[5 'ports'\]/);
+  assert.match(r.stdout, /attach unset on a path: -1 errno 22/);
+});
+
+Deno.test("a checkpoint refuses a sandbox holding a socket with a filter, in one line, and the sandbox goes on", async () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const image = `${dir}/image.cbor`;
+    const out = await new Deno.Command(`${REPO_ROOT}/sentry`, {
+      args: ["do", "--checkpoint-image", image, "--checkpoint-after", "1", "--", await compileC("net_sockfilter"), "hold"],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const dec = new TextDecoder();
+    assert.equal(dec.decode(out.stdout), "attach: 0\n");
+    assert.equal(
+      dec.decode(out.stderr),
+      "sentry: checkpoint: a socket with a filter (SO_ATTACH_FILTER or SO_LOCK_FILTER): not saved yet; the sandbox goes on\n",
     );
     assert.equal(out.code, 0);
     assert.throws(() => Deno.statSync(image));

@@ -32,7 +32,7 @@ Deno.test("unshare/clone(CLONE_NEWNET): only lo, down (bind yes, connect ENETUNR
   assert.equal(r.stdout, native.stdout);
 });
 
-Deno.test("a checkpoint refuses a sandbox with a second network namespace, in one line, and the sandbox goes on", async () => {
+Deno.test("a checkpoint refuses a sandbox holding a socket of a second network namespace, in one line, and the sandbox goes on", async () => {
   const dir = Deno.makeTempDirSync();
   try {
     const image = `${dir}/image.cbor`;
@@ -45,7 +45,7 @@ Deno.test("a checkpoint refuses a sandbox with a second network namespace, in on
     assert.equal(dec.decode(out.stdout), "unshare(CLONE_NEWNET) = 0 \nsetns = 0 \n");
     assert.equal(
       dec.decode(out.stderr),
-      "sentry: checkpoint: a network namespace other than the sandbox's first exists (unshare or clone with CLONE_NEWNET): not saved yet; the sandbox goes on\n",
+      "sentry: checkpoint: a descriptor holds a network namespace other than the sandbox's first (a socket, TUN device or /proc/PID/ns/net): not saved yet; the sandbox goes on\n",
     );
     assert.equal(out.code, 0);
     assert.throws(() => Deno.statSync(image));

@@ -71,7 +71,7 @@ export const LEDGER: readonly LedgerEntry[] = [
     file: "kernel/thread_group.ts",
     className: "ThreadGroup",
     saved: [
-      "tgid", "tasks", "mm", "parent", "limits", "handlers", "pgid", "sid", "exitStatus", "zombie", "exitUid",
+      "tgid", "tasks", "mm", "parent", "limits", "handlers", "pgid", "sid", "exitStatus", "zombie", "exitUid", "exitEuid", "exitNice",
       "leaderComm", "sharedPending", "itimerReal", "timerSeq", "dumpable", "subreaper", "execed", "exitSignal",
       "oomScoreAdj", "coredumpFilter", "userNs", "sysNs", "childUserNs", "childSysNs", "maxRssKb", "childMaxRssKb",
       "itimerVirtual", "itimerProf", "cpuLimitTimers", "posixTimers", "tty", "groupStop", "stopped", "stopReport",
@@ -130,7 +130,7 @@ export const LEDGER: readonly LedgerEntry[] = [
       landlock: "a Landlock domain (landlock_restrict_self)",
       threadKeyring: "a keyring (keyctl): a checkpoint refuses a sandbox with keyrings",
       cgroupNs: "a cgroup namespace of its own (unshare or clone with CLONE_NEWCGROUP)",
-      netns: "a network namespace of its own (unshare, clone or setns with CLONE_NEWNET): refused while any namespace but the first is alive",
+      net: "a network namespace of its own (unshare or clone with CLONE_NEWNET)",
       ipc: "an IPC namespace of its own (unshare or clone with CLONE_NEWIPC); the sandbox's first one holds nothing a checkpoint saves (IPC objects and message queues are refused)",
       ptrace: "a task traced with ptrace(2)",
       seccomp: "seccomp strict mode or filters",
@@ -141,7 +141,7 @@ export const LEDGER: readonly LedgerEntry[] = [
   {
     file: "vfs/pipe.ts",
     className: "Pipe",
-    saved: ["bufs", "size", "used", "slots"],
+    saved: ["bufs", "size", "used", "slots", "attrs"],
     derived: {
       readers: "counted by the restored ends",
       writers: "counted by the restored ends",
@@ -221,6 +221,8 @@ export const LEDGER: readonly LedgerEntry[] = [
     className: "SocketFile",
     saved: ["recvTimeoutNs", "sendTimeoutNs"],
     derived: {
+      sockFilter: "none after a restore: a socket with a filter is refused in one line (sandbox.ts saveFile)",
+      filterLocked: "false after a restore: a locked socket is refused in one line (sandbox.ts saveFile)",
       ino: "a new number, as sockfs numbers sockets by creation",
       streamVia: "fixed by the family's class",
     },
@@ -384,6 +386,7 @@ export const LEDGER: readonly LedgerEntry[] = [
     ],
     derived: {
       "#host": "the restoring kernel's stack, which takes the socket's port back (UdpSocket.restore)",
+      filter: "the owner's socket filter, never restored: a socket with one is refused (sandbox.ts saveFile)",
       "#rxBytes": "recounted from the restored queue",
       "#txBytes": "recounted from the restored queue",
       "#closed": "false: a closed UDP socket has left its stack and no descriptor holds it, so it is never saved",

@@ -29,6 +29,7 @@ import { MemoryManager, SharedAnon, sharedObject, type Vma } from "../mm/mm.ts";
 import { FdTable, type SavedFdTable } from "../fd_table.ts";
 import { FsContext } from "../fs_context.ts";
 import { Credentials } from "../creds.ts";
+import { INIT_USER_NS } from "../user_namespace.ts";
 import { Limits } from "../limits.ts";
 import { SignalHandlers } from "../signals.ts";
 import type { SigInfo } from "../signal_frame.ts";
@@ -128,6 +129,8 @@ const fileSchema = z.discriminatedUnion("kind", [
 
 const pipeSchema = z.object({
   slots: z.number().int().min(1).max(1 << 16),
+  /** An anonymous pipe's inode: its permission bits and owner. */
+  attrs: z.object({ mode: z.number().int().min(0).max(0o7777), uid: u32, gid: u32 }).strict().optional(),
   /** The ring's slots in order: data[0, len) starting at `offset` within its first page. */
   bufs: z.array(z.object({
     data: z.instanceof(Uint8Array).refine((b) => b.length > 0 && b.length <= 1 << 20, "bad pipe buffer"),
@@ -253,7 +256,9 @@ const processSchema = z.object({
   exitSignal: z.number().int().min(0).max(64),
   leaderComm: z.string().max(15),
   /** Set for a zombie: the wait status it reports and the uid of its last thread. */
-  zombie: z.object({ status: z.number().int().min(0).max(0xffff), uid: u32 }).strict().nullable(),
+  zombie: z.object({
+    status: z.number().int().min(0).max(0xffff), uid: u32, euid: u32.optional(), nice: z.number().int().min(-20).max(19).optional(),
+  }).strict().nullable(),
   limits: z.array(z.tuple([z.number().int().min(0).max(15), hex64, hex64])).max(16),
   /** Index 0 unused, 1..64 the signals: handler, flags, restorer, mask. */
   handlers: z.array(z.tuple([hex64, u32, hex64, hex64])).length(65),
@@ -420,11 +425,10 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
     throw new CheckpointError("a TUN/TAP device was deleted (the restored stack would number interfaces anew): not saved yet");
   }
   if (k.net.configChanged) throw new CheckpointError("the network's addresses or routes were changed (rtnetlink): not saved yet");
+  if (!k.net.nftables.empty) throw new CheckpointError("nf_tables holds tables (NETLINK_NETFILTER): not saved yet");
   if (k.net.xtablesChanged) throw new CheckpointError("the iptables tables were replaced or counted (IPT_SO_SET_REPLACE): not saved yet");
   if (!k.net.linkUp(LOOPBACK_INDEX)) throw new CheckpointError("the loopback interface was brought down: not saved yet");
-  if (otherNetNamespace(k)) {
-    throw new CheckpointError("a network namespace other than the sandbox's first exists (unshare or clone with CLONE_NEWNET): not saved yet");
-  }
+
   // Mount namespaces and propagation are not in the image (the tree is rebuilt from the bundle).
   if ([...k.tasks.values()].some((t) => t.fs.mntns !== k.vfs.initNs)) {
     throw new CheckpointError("a task is in a mount namespace of its own (unshare or clone with CLONE_NEWNS): not saved yet");
@@ -443,6 +447,10 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
   if (groups.some((tg) => !tg.zombie && (tg.mm.aio?.size ?? 0) > 0)) throw new CheckpointError("asynchronous I/O contexts (io_setup) exist: not saved yet");
   if (groups.some((tg) => tg.exitLandlock !== null)) throw new CheckpointError("a zombie was restricted by Landlock: not saved yet");
   const processes = groups.map((tg) => saveProcess(tg, c));
+  // After the tasks (each refused in its own namespace): what else keeps one alive.
+  if (otherNetNamespace(k)) {
+    throw new CheckpointError("a descriptor holds a network namespace other than the sandbox's first (a socket, TUN device or /proc/PID/ns/net): not saved yet");
+  }
   const consoleTerm = k.tty.console;
   const console = consoleTerm === null || consoleTerm.hungUp ? null : c.terminals.ref(consoleTerm, () => saveTerminal(consoleTerm));
   // A pty whose master is neither a description in the sandbox nor the console is an `exec -t`
@@ -507,7 +515,7 @@ function saveProcess(tg: ThreadGroup, c: SaveContext): SavedProcess {
     sid: tg.sid,
     exitSignal: tg.exitSignal,
     leaderComm: tg.leaderComm.slice(0, 15),
-    zombie: tg.zombie ? { status: tg.exitStatus ?? 0, uid: tg.exitUid } : null,
+    zombie: tg.zombie ? { status: tg.exitStatus ?? 0, uid: tg.exitUid, euid: tg.exitEuid, nice: tg.exitNice } : null,
     limits,
     handlers,
     mm: tg.zombie ? null : c.mms.ref(tg.mm, () => saveMemory(tg.mm, tasks[0]!.ctx, c)),
@@ -564,6 +572,9 @@ function saveFile(f: FileDescription, c: SaveContext): number {
     if (f instanceof PipeEnd && f.constructor === PipeEnd) {
       return { kind: "pipe", pipe: c.pipes.ref(f.pipe, () => f.pipe.save() as SavedPipe), reader: f.isReader, flags: f.flags };
     }
+    if (f instanceof SocketFile && (f.sockFilter !== null || f.filterLocked)) {
+      throw new CheckpointError("a socket with a filter (SO_ATTACH_FILTER or SO_LOCK_FILTER): not saved yet");
+    }
     if (f instanceof SocketFile && f.inodeAttrs !== null) {
       throw new CheckpointError(`a socket whose mode or owner fchmod or fchown changed: not saved yet`);
     }
@@ -618,8 +629,15 @@ function saveTask(t: Task, c: SaveContext): SavedTask {
     throw new CheckpointError(`task ${t.tid} is in a UTS namespace of its own: not saved yet`);
   }
   if (t.landlock !== null) throw new CheckpointError(`task ${t.tid} is restricted by Landlock: not saved yet`);
+  // The image's credentials are ids and capabilities of the initial user namespace.
+  if (t.creds.userNs !== INIT_USER_NS) {
+    throw new CheckpointError(`task ${t.tid} is in a user namespace of its own: not saved yet`);
+  }
   if (t.ipc !== t.kernel.ipc) {
     throw new CheckpointError(`task ${t.tid} is in an IPC namespace of its own: not saved yet`);
+  }
+  if (t.net !== t.kernel.net) {
+    throw new CheckpointError(`task ${t.tid} is in a network namespace of its own: not saved yet`);
   }
   if (t.fs.root.path() !== "/") throw new CheckpointError(`task ${t.tid} is chrooted (${t.fs.root.path()}): not saved yet`);
   const regs = t.ctx.regs.clone();
@@ -725,7 +743,11 @@ function saveMemory(mm: MemoryManager, ctx: Context, c: SaveContext): SavedMemor
     // Chunks with no populated page are not read at all: a 64 GiB reservation with a few pages
     // touched (a JVM's heap, a sanitizer's shadow) took minutes to read whole. Unpopulated
     // pages read as zeros, or as the mapped file's bytes, which is what the restore gives.
-    const populated = mm.as.populated?.(v.start, v.end) ?? null;
+    // Of a mapping saved by reference, only the pages the process has its own copies of can
+    // differ from the file (the rest are the file's pages): an idle shell's libraries were read
+    // and compared whole (~2 MB, most of a checkpoint's time) for a few pages of relocations.
+    const copies = fromFile !== null ? mm.as.fileCopies?.(v.start, v.end) ?? null : null;
+    const populated = copies ?? mm.as.populated?.(v.start, v.end) ?? null;
     let next = 0;
     try {
       for (let a = v.start; a < v.end; a += RUN_BYTES) {
@@ -970,6 +992,8 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
         tg.zombie = true;
         tg.exitStatus = p.zombie.status;
         tg.exitUid = p.zombie.uid;
+        tg.exitEuid = p.zombie.euid ?? p.zombie.uid;
+        tg.exitNice = p.zombie.nice ?? 0;
       }
       for (const i of p.pending) tg.sharedPending.add(loadSigInfo(i));
       tg.dumpable = p.dumpable;
@@ -1641,12 +1665,11 @@ function portRangeChanged(k: Kernel): boolean {
 }
 
 /**
- * Whether a network namespace other than the kernel's first is alive: a task in one, or a
- * descriptor of a socket, TUN device or nsfs inode of one (what keeps a namespace alive).
+ * Whether a descriptor holds a network namespace other than the kernel's first: a socket, TUN
+ * device or nsfs inode of one (what keeps a namespace alive besides its tasks).
  */
 function otherNetNamespace(k: Kernel): boolean {
   for (const t of k.tasks.values()) {
-    if (t.netns !== k.net) return true;
     for (const fd of t.fdTable.fds()) {
       const f = t.fdTable.get(fd);
       const net = (f as { net?: unknown }).net;

@@ -31,6 +31,7 @@ import { FileDescription, type Stat } from "../../vfs/file_description.ts";
 import { EOPNOTSUPP, ENOPROTOOPT, ENOTCONN } from "../errno.ts";
 import type { Task } from "../task.ts";
 import type { XtFamily } from "../netfilter/x_tables.ts";
+import type { SockFilter } from "./sock_filter.ts";
 import { SOCK_STREAM } from "../../abi/linux/socket.ts";
 import { S_IFSOCK, SOCKFS_MAGIC } from "../../abi/linux/file.ts";
 import type { Credentials } from "../creds.ts";
@@ -126,6 +127,10 @@ export abstract class SocketFile extends FileDescription {
    */
   recvTimeoutNs = 0;
   sendTimeoutNs = 0;
+  /** SO_ATTACH_FILTER's program (sock_filter.ts), run on each packet before it is queued; null: none. */
+  sockFilter: SockFilter | null = null;
+  /** SO_LOCK_FILTER: the filter can be neither replaced nor removed. */
+  filterLocked = false;
 
   abstract bind(t: Task, addr: Uint8Array): void;
 
@@ -234,6 +239,12 @@ export abstract class SocketFile extends FileDescription {
   setsockopt(_t: Task, _level: number, _name: number, _value: Uint8Array): void {
     throw ENOPROTOOPT;
   }
+
+  /**
+   * The socket filter was attached or detached: a family that queues packets hands it to them
+   * (UDP, raw and packet sockets); the others keep it without running it (README.md).
+   */
+  filterChanged(): void {}
 
   /**
    * The iptables (IPv4 or IPv6) of this socket's network namespace when (level, name) is one of

@@ -1584,7 +1584,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost, PacketHost {
   #receiveUdp(now: number, src: IpAddress, dst: IpAddress, bytes: Uint8Array, packet: Uint8Array, hopLimit: number, dev: number): void {
     // The IP header's TOS (IPv4) or traffic class (IPv6), and its TTL: IP_RECVTOS and friends.
     const tos = src.version === 4 ? packet[1]! : ((packet[0]! & 0x0f) << 4) | (packet[1]! >> 4);
-    const meta = { ttl: hopLimit, tos, at: now };
+    const meta = { ttl: hopLimit, tos, at: now, packet, segment: bytes };
     const p = UdpPacket.checked(bytes);
     const r = p ? parseUdp(p, { src, dst }) : null;
     if (!p || !r) return this.#drop();

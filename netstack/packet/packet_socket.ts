@@ -28,6 +28,8 @@ export interface PacketFrame {
   pktType: number;
   /** The frame's payload (the network packet), without link-layer header. */
   data: Uint8Array;
+  /** The bytes of the frame as the socket reads it (link header included) a filter kept; absent: all. */
+  snap?: number;
 }
 
 /** A frame a packet socket wants sent. */
@@ -117,8 +119,16 @@ export class PacketSocket {
     return pktType !== PACKET_OUTGOING && this.protocol === protocol;
   }
 
+  /** The owner's socket filter: the frame's snap length, or -1 to drop it (packet_rcv's run_filter). */
+  filter: ((f: PacketFrame) => number) | null = null;
+
   deliver(f: PacketFrame): void {
     if (this.#closed) return;
+    if (this.filter !== null) {
+      const snap = this.filter(f);
+      if (snap < 0) return;
+      f = { ...f, snap };
+    }
     if (!this.#q.receive(f)) this.drops++;
   }
 

@@ -145,9 +145,21 @@ export class RawSocket {
     return true;
   }
 
+  /**
+   * The owner's socket filter (SO_ATTACH_FILTER): the bytes of a packet's data to queue, or -1
+   * to drop it; run before the receive buffer is looked at, as in sock_queue_rcv_skb.
+   */
+  filter: ((p: RawPacket) => number) | null = null;
+
   /** Queues a received packet (copied) if the receive buffer has room, as Linux's sock_queue_rcv_skb. */
   deliver(p: RawPacket): void {
-    if (!this.#closed) this.#q.receive(p);
+    if (this.#closed) return;
+    if (this.filter !== null) {
+      const keep = this.filter(p);
+      if (keep < 0) return;
+      if (keep < p.data.length) p = { ...p, data: p.data.subarray(0, keep) };
+    }
+    this.#q.receive(p);
   }
 
   pollAt(now: number): number | null {

@@ -66,7 +66,17 @@ export interface DatagramMeta {
   ttl?: number | undefined;
   tos?: number | undefined;
   at?: number | undefined;
+  /** The IP packet that carried it, when it came through IP (a socket filter reads it). */
+  packet?: Uint8Array | undefined;
+  /** Its UDP header and payload within that packet. */
+  segment?: Uint8Array | undefined;
 }
+
+/**
+ * A socket filter's verdict on an arriving datagram (the owner's SO_ATTACH_FILTER): the bytes of
+ * its payload to queue, or -1 to drop it.
+ */
+export type UdpFilter = (src: UdpEndpoint, dst: UdpEndpoint, payload: Uint8Array, meta: DatagramMeta) => number;
 
 /**
  * The memory a received datagram of `len` bytes takes against SO_RCVBUF, after Linux's
@@ -163,6 +173,8 @@ export class UdpSocket {
   #closed = false;
   /** Datagrams dropped because the receive queue was full. */
   drops = 0;
+  /** Run on each datagram before it is queued (Linux's sk_filter in udp_queue_rcv_one_skb). */
+  filter: UdpFilter | null = null;
   /** IP_RECVERR / IPV6_RECVERR: ICMP errors are queued (queueError) besides setting SO_ERROR. */
   recvErr = false;
   /** The error queue (MSG_ERRQUEUE). */
@@ -325,6 +337,14 @@ export class UdpSocket {
 
   /** Queues an arrival (copied); false if the receive queue is full. */
   deliver(src: UdpEndpoint, dst: UdpEndpoint, payload: Uint8Array, meta: DatagramMeta = {}): boolean {
+    if (this.filter !== null) {
+      const keep = this.filter(src, dst, payload, meta);
+      if (keep < 0) {
+        this.drops++;
+        return false;
+      }
+      if (keep < payload.length) payload = payload.subarray(0, keep);
+    }
     // As Linux's __udp_enqueue_schedule_skb: taken while the queue's memory is within the
     // limit (the datagram that crosses it included), each counted with its buffer overhead.
     if (this.#rxBytes > this.#rxLimit) {

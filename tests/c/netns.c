@@ -6,8 +6,8 @@
  * another type: EINVAL); clone(CLONE_NEWNET) gives the child one of its own; without
  * CAP_SYS_ADMIN both unshare and setns are EPERM.
  * Natively it runs inside a namespace of its own (`unshare --net`): the host's never changes.
- * Output: the same natively and in the sentry. `netns hold` stays in a namespace of its own for
- * three seconds, for a checkpoint's refusal. */
+ * Output: the same natively and in the sentry. `netns hold` keeps a socket of a second namespace
+ * for three seconds, for a checkpoint's refusal. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -172,11 +172,14 @@ static const char *read_port_range(void) {
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IONBF, 0);
   if (argc > 1 && strcmp(argv[1], "hold") == 0) {
-    /* For a checkpoint: a namespace of its own for three seconds, then back to the first. */
+    /* For a checkpoint: back in the first namespace, a socket of another kept three seconds. */
     int ns0 = open("/proc/self/ns/net", O_RDONLY);
     R("unshare(CLONE_NEWNET)", unshare(CLONE_NEWNET));
-    sleep(3);
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
     R("setns", setns(ns0, CLONE_NEWNET));
+    close(ns0);
+    sleep(3);
+    close(s);
     return 0;
   }
   int ns0 = open("/proc/self/ns/net", O_RDONLY);

@@ -25,6 +25,7 @@ export const IPPROTO_ICMPV6 = 58;
 
 export const IP_TOS = 1;
 export const IP_TTL = 2;
+export const IP_HDRINCL = 3;
 export const IP_PKTINFO = 8;
 export const IP_MTU_DISCOVER = 10;
 export const IP_RECVERR = 11;

@@ -92,6 +92,15 @@ export function intBytes(n: number, optlen: number): Uint8Array {
   return b.subarray(0, Math.max(0, Math.min(4, optlen)));
 }
 
+/**
+ * An int IPPROTO_IP option value as do_ip_getsockopt writes it: a single byte when optlen is
+ * below sizeof(int) and the value fits one (IP_TOS, IP_TTL...), else the int cut to optlen.
+ */
+export function ipIntBytes(n: number, optlen: number): Uint8Array {
+  if (optlen > 0 && optlen < 4 && n >= 0 && n <= 255) return Uint8Array.of(n);
+  return intBytes(n, optlen);
+}
+
 /** The options every inet socket file keeps, as a checkpoint saves them. */
 export interface InetFileOptions {
   uid: number;
@@ -314,6 +323,7 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
    */
   override xtablesFor(level: number, name: number, set: boolean): { fam: XtFamily; v6: boolean } | null {
     let v6: boolean;
+    if (this.family !== C.AF_INET && this.family !== C.AF_INET6) return null; // packet sockets
     if (level === C.IPPROTO_IP && (this.family === C.AF_INET || this.type !== C.SOCK_RAW)) v6 = false;
     else if (level === C.IPPROTO_IPV6 && this.family === C.AF_INET6) v6 = true;
     else return null;
@@ -498,22 +508,25 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
   protected getIpOpt(name: number, optlen: number): Uint8Array {
     switch (name) {
       case C.IP_TTL:
-        return intBytes(this.ttl === -1 ? 64 : this.ttl, optlen);
+        return ipIntBytes(this.ttl === -1 ? 64 : this.ttl, optlen);
       case C.IP_TOS:
-        return intBytes(this.tos, optlen);
+        return ipIntBytes(this.tos, optlen);
+      case C.IP_HDRINCL:
+        // Any socket reads it (0 but on a raw socket that set it); only raw ones set it.
+        return ipIntBytes(0, optlen);
       case C.IP_MULTICAST_TTL:
-        return intBytes(this.#flags.get(`ip:${name}`) ?? 1, optlen);
+        return ipIntBytes(this.#flags.get(`ip:${name}`) ?? 1, optlen);
       case C.IP_MULTICAST_LOOP:
-        return intBytes(this.#flags.get(`ip:${name}`) ?? 1, optlen);
+        return ipIntBytes(this.#flags.get(`ip:${name}`) ?? 1, optlen);
       case C.IP_MTU_DISCOVER:
         // IP_PMTUDISC_WANT by default (Linux's inet_create without ip_no_pmtu_disc).
-        return intBytes(this.#flags.get(`ip:${name}`) ?? 1, optlen);
+        return ipIntBytes(this.#flags.get(`ip:${name}`) ?? 1, optlen);
       case C.IP_PKTINFO:
       case C.IP_RECVERR:
       case C.IP_RECVTTL:
       case C.IP_RECVTOS:
       case C.IP_RECVORIGDSTADDR:
-        return intBytes(this.#flags.get(`ip:${name}`) ?? 0, optlen);
+        return ipIntBytes(this.#flags.get(`ip:${name}`) ?? 0, optlen);
       default:
         throw ENOPROTOOPT;
     }

@@ -11,13 +11,14 @@
  * @module
  */
 
+import { inetFilterPacket, ipHeader, joined } from "./filter_packet.ts";
 import { type IpAddress, Ipv4Address, type RawPacket, RawSocket } from "../../../netstack/mod.ts";
-import { EADDRNOTAVAIL, EAFNOSUPPORT, EAGAIN, EDESTADDRREQ, EINVAL, EMSGSIZE, ENOENT, ENOPROTOOPT, ENOTCONN, EOPNOTSUPP } from "../../errno.ts";
+import { EADDRNOTAVAIL, EAFNOSUPPORT, EAGAIN, EDESTADDRREQ, EINVAL, EMSGSIZE, ENOPROTOOPT, ENOTCONN, EOPNOTSUPP } from "../../errno.ts";
 import type { Net } from "../../net.ts";
 import type { Task } from "../../task.ts";
 import type { ControlMessages, RecvRequest, RecvResult, SendRequest } from "../socket.ts";
 import * as C from "./constants.ts";
-import { InetSocketFile, intBytes, intOpt, type NetReadiness } from "./inet_socket.ts";
+import { InetSocketFile, intBytes, intOpt, ipIntBytes, type NetReadiness } from "./inet_socket.ts";
 import { formatSockaddr, parseSockaddr } from "./sockaddr.ts";
 import { Ipv4MulticastOptions } from "./ip_multicast.ts";
 
@@ -29,9 +30,8 @@ export const SOL_RAW = 255;
 export const IPPROTO_RAW = 255;
 export const ICMP_FILTER = 1;
 export const ICMP6_FILTER = 1;
-export const IP_HDRINCL = 3;
+export const IP_HDRINCL = C.IP_HDRINCL;
 export const IPV6_CHECKSUM = 7;
-const SO_DETACH_FILTER = 27;
 
 /** @savable (refused: a checkpoint names it and stops) */
 export class RawSocketFile extends InetSocketFile {
@@ -262,6 +262,21 @@ export class RawSocketFile extends InetSocketFile {
     return out.length === 0 ? {} : { other: out };
   }
 
+  /**
+   * Runs the socket filter on each packet before it is queued: from the IPv4 header, or an IPv6
+   * packet's payload (its header reached through SKF_NET_OFF); at least one byte is kept
+   * (sock_queue_rcv_skb's sk_filter).
+   */
+  override filterChanged(): void {
+    const f = this.sockFilter;
+    this.sock.filter = f === null ? null : (p) => {
+      const v6 = this.family === C.AF_INET6;
+      const network = v6 ? joined(ipHeader(p.src, p.dst, this.protocol, p.data.length, p.ttl, p.tos), p.data) : p.data;
+      const keep = f.run(inetFilterPacket(v6 ? 6 : 4, p.data, network));
+      return keep === 0 ? -1 : Math.max(1, Math.min(keep, p.data.length));
+    };
+  }
+
   // --- Options. ---
 
   override getsockopt(t: Task, level: number, name: number, optlen: number): Uint8Array {
@@ -285,7 +300,7 @@ export class RawSocketFile extends InetSocketFile {
       if (level === C.IPPROTO_IPV6 && name === IPV6_CHECKSUM) return intBytes(this.sock.checksumOffset, optlen);
       if (level === SOL_RAW) throw ENOPROTOOPT;
     }
-    if (this.family === C.AF_INET && level === C.IPPROTO_IP && name === IP_HDRINCL) return intBytes(this.#hdrincl ? 1 : 0, optlen);
+    if (this.family === C.AF_INET && level === C.IPPROTO_IP && name === IP_HDRINCL) return ipIntBytes(this.#hdrincl ? 1 : 0, optlen);
     if (this.family === C.AF_INET && level === C.IPPROTO_IP && name === C.IP_MULTICAST_IF) return this.#mc.getIf(optlen);
     return super.getsockopt(t, level, name, optlen);
   }
@@ -333,7 +348,6 @@ export class RawSocketFile extends InetSocketFile {
         return this.#mc.membership(this.net.stack, name === C.IP_ADD_MEMBERSHIP, value);
       }
     }
-    if (level === C.SOL_SOCKET && name === SO_DETACH_FILTER) throw ENOENT; // no filter attached
     return super.setsockopt(t, level, name, value);
   }
 }

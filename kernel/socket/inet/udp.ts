@@ -8,6 +8,7 @@
  * @module
  */
 
+import { inetFilterPacket, ipHeader, joined, udpSegment } from "./filter_packet.ts";
 import {
   checksum,
   type IcmpSocket,
@@ -89,6 +90,17 @@ export class UdpSocketFile extends InetSocketFile {
     super(n, family, flags, { snd: DGRAM_BUF, rcv: DGRAM_BUF });
     this.sock = sock ?? n.stack.udpSocket();
     if (sock === undefined) this.sock.wildcardVersion = this.wildcardVersion;
+  }
+
+  /** Runs the socket filter on each datagram before it is queued, on its UDP header (cap 8 bytes, sk_filter_trim_cap). */
+  override filterChanged(): void {
+    const f = this.sockFilter;
+    this.sock.filter = f === null ? null : (src, dst, payload, meta) => {
+      const seg = meta.segment ?? udpSegment(src.port, dst.port, payload);
+      const network = meta.packet ?? joined(ipHeader(src.addr, dst.addr, C.IPPROTO_UDP, seg.length, meta.ttl ?? 64, meta.tos ?? 0), seg);
+      const keep = f.run(inetFilterPacket(src.addr.version, seg, network));
+      return keep === 0 ? -1 : Math.max(8, Math.min(keep, seg.length)) - 8;
+    };
   }
 
   /** The file's own UDP state, for a checkpoint. */

@@ -13,7 +13,7 @@
  */
 
 import { type PacketFrame, PacketSocket } from "../../../netstack/mod.ts";
-import { EAGAIN, EINVAL, EMSGSIZE, ENODEV, ENOENT, ENOPROTOOPT, ENXIO, EOPNOTSUPP, EPERM, ESOCKTNOSUPPORT } from "../../errno.ts";
+import { EAGAIN, EINVAL, EMSGSIZE, ENODEV, ENOPROTOOPT, ENXIO, EOPNOTSUPP, EPERM, ESOCKTNOSUPPORT } from "../../errno.ts";
 import type { Net } from "../../net.ts";
 import type { Task } from "../../task.ts";
 import { O_NONBLOCK } from "../../../abi/linux/file.ts";
@@ -26,7 +26,6 @@ import { InetSocketFile, type NetReadiness } from "../inet/inet_socket.ts";
 export const SOCK_PACKET = 10;
 export const SOL_PACKET = 263;
 export const PACKET_STATISTICS = 6;
-const SO_DETACH_FILTER = 27;
 const ARPHRD_LOOPBACK = 772;
 const ETH_HLEN = 14;
 const ETH_ALEN = 6;
@@ -180,7 +179,25 @@ export class PacketSocketFile extends InetSocketFile {
   /** What a read of the frame returns: SOCK_RAW puts lo's header before the packet. */
   #frameLength(f: PacketFrame | null): number {
     if (f === null) return 0;
-    return f.data.length + (this.type === C.SOCK_RAW && this.#hasLinkHeader(f.ifIndex) ? ETH_HLEN : 0);
+    const n = f.data.length + (this.type === C.SOCK_RAW && this.#hasLinkHeader(f.ifIndex) ? ETH_HLEN : 0);
+    return Math.min(n, f.snap ?? n);
+  }
+
+  /**
+   * Runs the socket filter on each frame before it is queued, from the link header on SOCK_RAW,
+   * the network header on SOCK_DGRAM (packet_rcv); what it returns caps the frame's length.
+   */
+  override filterChanged(): void {
+    const f = this.sockFilter;
+    this.sock.filter = f === null ? null : (fr) => {
+      const link = this.#hasLinkHeader(fr.ifIndex) ? withLinkHeader(fr) : null;
+      const data = this.type === C.SOCK_RAW && link !== null ? link : fr.data;
+      const res = f.run({
+        data, network: fr.data, link, protocol: fr.protocol, pktType: fr.pktType, ifindex: fr.ifIndex + 1,
+        hatype: this.#hatype(fr.ifIndex),
+      });
+      return res === 0 ? -1 : Math.min(res, data.length);
+    };
   }
 
   #hasLinkHeader(idx: number): boolean {
@@ -195,13 +212,8 @@ export class PacketSocketFile extends InetSocketFile {
     if (f === null) throw EAGAIN;
     if (!peek) this.net.settle(this);
     let data = f.data;
-    if (this.type === C.SOCK_RAW && this.#hasLinkHeader(f.ifIndex)) {
-      // lo's Ethernet header: zero addresses, then the ethertype.
-      data = new Uint8Array(ETH_HLEN + f.data.length);
-      data[12] = f.protocol >> 8;
-      data[13] = f.protocol & 0xff;
-      data.set(f.data, ETH_HLEN);
-    }
+    if (this.type === C.SOCK_RAW && this.#hasLinkHeader(f.ifIndex)) data = withLinkHeader(f);
+    if (f.snap !== undefined) data = data.subarray(0, f.snap);
     const n = Math.min(req.maxLen, data.length);
     return {
       data: data.subarray(0, n),
@@ -235,11 +247,19 @@ export class PacketSocketFile extends InetSocketFile {
 
   override setsockopt(t: Task, level: number, name: number, value: Uint8Array): void {
     if (level === C.SOL_SOCKET) {
-      if (name === SO_DETACH_FILTER) throw ENOENT; // no filter attached
       return super.setsockopt(t, level, name, value);
     }
     throw ENOPROTOOPT;
   }
+}
+
+/** The frame with lo's Ethernet header before it: zero addresses, then the ethertype. */
+function withLinkHeader(f: PacketFrame): Uint8Array {
+  const data = new Uint8Array(ETH_HLEN + f.data.length);
+  data[12] = f.protocol >> 8;
+  data[13] = f.protocol & 0xff;
+  data.set(f.data, ETH_HLEN);
+  return data;
 }
 
 /** A sockaddr_ll, `len` bytes of it (protocol in network order as given). */
@@ -260,7 +280,7 @@ export function createPacketSocket(t: Task, type: number, protocol: number, flag
   const kind = type & C.SOCK_TYPE_MASK;
   if (!t.creds.hasCap(CAP_NET_RAW)) throw EPERM;
   if (kind !== C.SOCK_RAW && kind !== C.SOCK_DGRAM) throw ESOCKTNOSUPPORT;
-  const f = new PacketSocketFile(t.netns, kind, flags | (type & O_NONBLOCK), protocol & 0xffff);
+  const f = new PacketSocketFile(t.net, kind, flags | (type & O_NONBLOCK), protocol & 0xffff);
   f.uid = t.creds.euid;
   return f;
 }

@@ -69,7 +69,7 @@ function openAt(t: Task, dirfd: number, pathAddr: number, flags: number, mode: n
     file = resolveTtyOpen(t, opened, flags);
     if (file instanceof TunNodeFile) {
       const f = file;
-      file = new TunFile(t.netns, f.nodeLocation, f.flags);
+      file = new TunFile(t.net, f.nodeLocation, f.flags);
       f.decRef();
     }
   }
@@ -252,7 +252,7 @@ const sysIoctl: SyscallFn = (t, a) => {
       // which keeps none here, the caller's.
       if (file instanceof SocketFile && isNetdeviceIoctl(cmd)) {
         const own = (file as { net?: unknown }).net;
-        const net = own instanceof Net ? own : t.netns;
+        const net = own instanceof Net ? own : t.net;
         return netdeviceIoctl(net, file.family, cmd, arg, t, t.creds.hasCap(CAP_NET_ADMIN));
       }
       return file.ioctl(cmd, arg, t);

@@ -17,7 +17,7 @@
  */
 
 import {
-  EAFNOSUPPORT, EAGAIN, EBADF, EDOM, EFAULT, EINPROGRESS, EINVAL, EMSGSIZE, ENOPROTOOPT, ENOTSOCK, EOPNOTSUPP, EPIPE,
+  EAFNOSUPPORT, EAGAIN, EBADF, EDOM, EFAULT, EINPROGRESS, EINVAL, EMSGSIZE, ENOENT, ENOPROTOOPT, ENOTSOCK, EOPNOTSUPP, EPERM, EPIPE,
   errnoFromNumber, LinuxError,
 } from "../../errno.ts";
 import type { Task } from "../../task.ts";
@@ -37,6 +37,7 @@ import { EVENT_ERR, EVENT_IN, EVENT_OUT } from "../../../waiter/mod.ts";
 import { monotonicNs } from "../../time.ts";
 import { type ControlMessages, SocketFile, socketFamily } from "../../socket/mod.ts";
 import { intOption } from "../../socket/sockopt.ts";
+import { BPF_MAXINSNS, SOCK_FPROG_SIZE, SockFilter } from "../../socket/sock_filter.ts";
 import { type XtCaller, xtGetsockopt, xtSetsockopt } from "../../netfilter/sockopt.ts";
 import { CAP_NET_ADMIN } from "../../../abi/linux/capability.ts";
 import { gatherFromUser, type IoSegment, scatterToUser, singleSegment } from "./_file_io.ts";
@@ -707,6 +708,39 @@ function timevalArgument(value: Uint8Array): number {
   return Number(sec) * 1e9 + Number(usec) * 1e3;
 }
 
+/** SO_ATTACH_FILTER, SO_GET_FILTER (getsockopt), SO_DETACH_FILTER, SO_LOCK_FILTER (asm-generic/socket.h). */
+const SO_ATTACH_FILTER = 26, SO_GET_FILTER = 26, SO_DETACH_FILTER = 27, SO_LOCK_FILTER = 44;
+
+/**
+ * The socket filter options, as sk_setsockopt has them for every socket: an int-sized value at
+ * least; SO_ATTACH_FILTER's sock_fprog exactly (copy_bpf_fprog_from_user), EPERM once locked,
+ * EINVAL for no or too many instructions or a program bpf_check_classic refuses; detaching with
+ * none attached is ENOENT; a lock cannot be undone (EPERM).
+ */
+function setFilterOption(t: Task, sock: SocketFile, name: number, value: Uint8Array): void {
+  if (value.length < 4) throw EINVAL;
+  if (name === SO_LOCK_FILTER) {
+    const on = new DataView(value.buffer, value.byteOffset, 4).getInt32(0, true) !== 0;
+    if (sock.filterLocked && !on) throw EPERM;
+    sock.filterLocked = on;
+    return;
+  }
+  if (name === SO_DETACH_FILTER) {
+    if (sock.filterLocked) throw EPERM;
+    if (sock.sockFilter === null) throw ENOENT;
+    sock.sockFilter = null;
+    sock.filterChanged();
+    return;
+  }
+  if (value.length !== SOCK_FPROG_SIZE) throw EINVAL;
+  const v = new DataView(value.buffer, value.byteOffset, SOCK_FPROG_SIZE);
+  const len = v.getUint16(0, true), prog = Number(v.getBigUint64(8, true));
+  if (sock.filterLocked) throw EPERM;
+  if (prog === 0 || len === 0 || len > BPF_MAXINSNS) throw EINVAL;
+  sock.sockFilter = SockFilter.check(t.copyIn(prog, len * 8));
+  sock.filterChanged();
+}
+
 /** What the iptables options need of the caller. */
 function xtCaller(t: Task): XtCaller {
   return {
@@ -739,6 +773,18 @@ const sysGetsockopt: SyscallFn = (t, a) => {
     value = timevalOption(sock.recvTimeoutNs, optlen);
   } else if (level === SOL_SOCKET && (name === SO_SNDTIMEO_OLD || name === SO_SNDTIMEO_NEW)) {
     value = timevalOption(sock.sendTimeoutNs, optlen);
+  } else if (level === SOL_SOCKET && name === SO_GET_FILTER) {
+    // sk_get_filter: optlen counts instructions; 0 asks for the count; none attached is 0.
+    const f = sock.sockFilter;
+    const n = f === null ? 0 : f.length;
+    if (f !== null && optlen !== 0) {
+      if (optlen < n) throw EINVAL;
+      t.copyOut(optval, f.raw);
+    }
+    t.copyOutU32(optlenAddr, n);
+    return 0;
+  } else if (level === SOL_SOCKET && name === SO_LOCK_FILTER) {
+    value = intOption(sock.filterLocked ? 1 : 0, optlen);
   } else value = sock.getsockopt(t, level, name, optlen);
   if (value.length > optlen) value = value.subarray(0, optlen);
   if (value.length > 0) t.copyOut(optval, value);
@@ -764,6 +810,8 @@ const sysSetsockopt: SyscallFn = (t, a) => {
     sock.recvTimeoutNs = timevalArgument(value);
   } else if (level === SOL_SOCKET && (name === SO_SNDTIMEO_OLD || name === SO_SNDTIMEO_NEW)) {
     sock.sendTimeoutNs = timevalArgument(value);
+  } else if (level === SOL_SOCKET && (name === SO_ATTACH_FILTER || name === SO_DETACH_FILTER || name === SO_LOCK_FILTER)) {
+    setFilterOption(t, sock, name, value);
   } else if (level === SOL_SOCKET && (name === SO_TYPE || name === SO_DOMAIN || name === SO_PROTOCOL)) {
     throw ENOPROTOOPT; // read-only options
   } else sock.setsockopt(t, level, name, value);
