@@ -195,6 +195,7 @@ const memorySchema = z.object({
 
 const fdTableSchema = z.object({
   limit: z.union([z.number().int().min(0).max(1 << 30), z.literal(Infinity)]),
+  arraySize: z.number().int().min(64).max(1 << 30).optional(),
   slots: z.array(z.object({ fd: z.number().int().min(0).max(1 << 30), file: u32, cloexec: z.boolean() }).strict()).max(1 << 20),
 }).strict();
 
