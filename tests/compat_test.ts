@@ -141,3 +141,7 @@ Deno.test("fallocate refuses by file type and honours RLIMIT_FSIZE, and extends 
 Deno.test("splice, sendfile and copy_file_range honour RLIMIT_FSIZE and notify inotify, as natively (tests/c/splice_limits.c)", async () => {
   await assertSameAsNative([await compileC("splice_limits")]);
 });
+
+Deno.test("the descriptor array's size: select ignores bits beyond it, FDSize shows it, it grows, never shrinks, and fork sizes it for the open descriptors, as natively (tests/c/fd_array.c)", async () => {
+  await assertSameAsNative([await compileC("fd_array")]);
+});

@@ -34,7 +34,7 @@ export const LEDGER: readonly LedgerEntry[] = [
   {
     file: "kernel/fd_table.ts",
     className: "FdTable",
-    saved: ["#slots", "limit"],
+    saved: ["#slots", "limit", "#arraySize"],
     derived: {
       users: "the number of tasks sharing the table: recounted as restored tasks take it",
       closeWatcher: "set by the lock table while POSIX locks exist: restored with the locks",
