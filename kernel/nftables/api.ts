@@ -468,6 +468,7 @@ export class NftBatch {
           const x = this.chainIds.get(id);
           return x !== undefined && x.table === t ? x.chain : null;
         },
+        compat: a.raw(5),
       };
       for (const e of parseList(a.raw(NFTA_RULE_EXPRESSIONS)!)) {
         if (e.type !== NFTA_LIST_ELEM || exprs.length === NFT_RULE_MAXEXPRS) return EINVAL.errno;

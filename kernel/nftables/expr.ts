@@ -1,7 +1,8 @@
 /**
  * A rule's expressions (NFTA_RULE_EXPRESSIONS' NFTA_LIST_ELEMs), checked as each expression
  * type's init checks them in Linux (nft_immediate, nft_cmp, nft_payload, nft_bitwise, nft_meta,
- * nft_counter): registers, data, lengths and ranges, with Linux's errnos. An expression that
+ * nft_counter; nft_compat's x_tables match and target): registers, data, lengths and ranges,
+ * with Linux's errnos. An expression that
  * passes is kept as Linux dumps it. Other types Linux has are not supported yet (EOPNOTSUPP);
  * names Linux does not know are ENOENT.
  *
@@ -11,6 +12,8 @@
 import { EINVAL, ENOENT, EOPNOTSUPP, EOVERFLOW, ERANGE } from "../errno.ts";
 import { type Attrs, AttrWriter, parseAttrs, type Policy } from "./attrs.ts";
 import type { NftChain, NftTable } from "./state.ts";
+import { LinuxError } from "../errno.ts";
+import { type Extension, findExtension, MATCHES, NFPROTO_IPV4, NFPROTO_IPV6, TARGETS } from "../netfilter/extensions.ts";
 
 /** What an expression may look up: the rule's table and chain, chains added in the batch. */
 export interface ExprContext {
@@ -18,6 +21,8 @@ export interface ExprContext {
   table: NftTable;
   chain: NftChain;
   chainById(id: number): NftChain | null;
+  /** The rule's NFTA_RULE_COMPAT (the protocol x_tables extensions see), if any. */
+  compat: Uint8Array | undefined;
 }
 
 const NFTA_EXPR_NAME = 1;
@@ -131,7 +136,7 @@ function storeRegister(a: Attrs, type: number, kind: "value" | "verdict", len: n
 }
 
 /** What an expression type's check gives: the errno, or the chains its verdict names. */
-type Check = (ctx: ExprContext, raw: Uint8Array) => number | { jumps: bigint[] };
+type Check = (ctx: ExprContext, raw: Uint8Array) => number | { jumps: bigint[]; dump?: Uint8Array };
 
 const u32 = { kind: "u32" } as const;
 
@@ -258,7 +263,78 @@ const counter: Check = (_ctx, raw) => {
   return typeof a === "number" ? a : { jumps: [] };
 };
 
-const CHECKS: Record<string, Check> = { immediate, cmp, payload, bitwise, meta, counter };
+/** XT_ALIGN: x_tables data is padded to 8 bytes. */
+const xtAlign = (n: number) => (n + 7) & ~7;
+const NFTA_RULE_COMPAT_PROTO = 1, NFTA_RULE_COMPAT_FLAGS = 2;
+const NFT_RULE_COMPAT_F_INV = 2;
+const COMPAT_POLICY: Policy = { [NFTA_RULE_COMPAT_PROTO]: u32, [NFTA_RULE_COMPAT_FLAGS]: u32 };
+/** NFTA_MATCH_* and NFTA_TARGET_* (the same numbers): NAME, REV, INFO. */
+const XT_POLICY: Policy = { 1: { kind: "string", len: 28 }, 2: u32, 3: { kind: "binary" } };
+/** The hooks nft_compat's extensions run from (nft_chain_validate_hooks). */
+const COMPAT_HOOKS = 0b11111;
+
+/**
+ * nft_compat's "match" and "target": an x_tables extension (kernel/netfilter/extensions.ts)
+ * found by name and revision for the rule's family (ENOENT), its data at least its size, then
+ * xt_check_match/xt_check_target with the table's name, the base chain's hook and the rule's
+ * NFTA_RULE_COMPAT protocol, then nft_*_validate: a family and hook nft_compat serves, and a
+ * "nat" extension only in a nat chain. The dump gives the data padded to XT_ALIGN.
+ */
+function compat(list: readonly Extension[], isTarget: boolean): (ctx: ExprContext, raw: Uint8Array) => number | { jumps: bigint[]; dump: Uint8Array } {
+  return (ctx, raw) => {
+    const a = parseAttrs(raw, XT_POLICY);
+    if (typeof a === "number") return a;
+    if (!a.has(1) || !a.has(2) || !a.has(3)) return EINVAL.errno;
+    const name = a.str(1)!, rev = a.u32(2)!;
+    if (isTarget && (name === "" || name === "ERROR" || name === "standard")) return EINVAL.errno;
+    const ext = findExtension(list, ctx.family, name, rev);
+    if (ext instanceof LinuxError) return ENOENT.errno;
+    const info = a.raw(3)!;
+    if (ext.size > info.length) return EINVAL.errno;
+    let proto = 0, inv = false;
+    if (ctx.compat !== undefined) {
+      const c = parseAttrs(ctx.compat, COMPAT_POLICY);
+      if (typeof c === "number") return c;
+      if (!c.has(NFTA_RULE_COMPAT_PROTO) || !c.has(NFTA_RULE_COMPAT_FLAGS)) return EINVAL.errno;
+      const flags = c.u32(NFTA_RULE_COMPAT_FLAGS)!;
+      if (flags & ~NFT_RULE_COMPAT_F_INV) return EINVAL.errno;
+      inv = (flags & NFT_RULE_COMPAT_F_INV) !== 0;
+      proto = c.u32(NFTA_RULE_COMPAT_PROTO)! & 0xffff;
+    }
+    const base = ctx.chain.base;
+    const hookMask = base === null ? 0 : 1 << base.hooknum;
+    // xt_check_match / xt_check_target.
+    if (ext.table !== null && ext.table !== ctx.table.name) return EINVAL.errno;
+    if (ext.hooks !== 0 && (hookMask & ~ext.hooks) !== 0) return EINVAL.errno;
+    if (ext.proto !== 0 && (ext.proto !== proto || inv)) return EINVAL.errno;
+    const data = new Uint8Array(xtAlign(ext.size));
+    data.set(info.subarray(0, ext.size));
+    const err = ext.check?.({ data: new DataView(data.buffer), proto, invProto: inv, hookMask, family: ctx.family });
+    if (err) return err.errno;
+    // nft_match_validate / nft_target_validate.
+    if (![NFPROTO_IPV4, NFPROTO_IPV6, 1, 7, 3].includes(ctx.family)) return EOPNOTSUPP.errno;
+    if (base !== null) {
+      if (!(hookMask & COMPAT_HOOKS)) return EOPNOTSUPP.errno;
+      if (ext.hooks !== 0 && !(hookMask & ext.hooks)) return EINVAL.errno;
+      if (ext.table === "nat" && base.type !== "nat") return EINVAL.errno;
+    }
+    // The dump: name, revision and the data as the kernel keeps it (its user part, zeros after).
+    const shown = new Uint8Array(xtAlign(ext.size));
+    shown.set(data.subarray(0, ext.usersize || ext.size));
+    return { jumps: [], dump: new AttrWriter().str(1, name).be32(2, rev).attr(3, shown).done() };
+  };
+}
+
+const CHECKS: Record<string, Check> = {
+  immediate,
+  cmp,
+  payload,
+  bitwise,
+  meta,
+  counter,
+  match: compat(MATCHES, false),
+  target: compat(TARGETS, true),
+};
 
 /**
  * Expression types Linux has that are not supported here yet (a rule using one is refused
@@ -267,7 +343,7 @@ const CHECKS: Record<string, Check> = { immediate, cmp, payload, bitwise, meta, 
 const LINUX_TYPES = new Set([
   "lookup", "dynset", "range", "byteorder", "ct", "fib", "nat", "masq", "redir", "reject", "log", "limit", "quota",
   "numgen", "hash", "rt", "exthdr", "socket", "osf", "tproxy", "xfrm", "synproxy", "connlimit", "tunnel", "objref",
-  "fwd", "dup", "queue", "match", "target", "notrack", "flow_offload", "last", "inner",
+  "fwd", "dup", "queue", "notrack", "flow_offload", "last", "inner",
 ]);
 
 /** Counters dump both values, bytes first (nft_counter_do_dump), whatever the rule gave. */
@@ -287,6 +363,6 @@ export function parseRuleExpr(ctx: ExprContext, elem: Uint8Array): { dump: Uint8
   const data = e.raw(NFTA_EXPR_DATA) ?? new Uint8Array(0);
   const r = check(ctx, data);
   if (typeof r === "number") return r;
-  const dumped = name === "counter" ? counterDump(data) : data;
+  const dumped = r.dump ?? (name === "counter" ? counterDump(data) : data);
   return { dump: new AttrWriter().str(NFTA_EXPR_NAME, name).attr(NFTA_EXPR_DATA, dumped).done(), jumps: r.jumps };
 }

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nf_tables_compat.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
 #include <sched.h>
@@ -29,6 +30,8 @@ static char out[8192];
 static size_t outlen;
 static char buf[1 << 16];
 static unsigned seq = 100;
+/* The family of the tables, chains and rules built (NFPROTO_INET unless a step says). */
+static int fam = NFPROTO_INET;
 
 static void *put(const void *p, size_t n) {
   void *at = out + outlen;
@@ -128,14 +131,14 @@ static int sock(void) {
 }
 
 static void table(int flags, const char *name, uint32_t tflags) {
-  size_t m = msg(nft(NFT_MSG_NEWTABLE), NLM_F_ACK | flags, NFPROTO_INET);
+  size_t m = msg(nft(NFT_MSG_NEWTABLE), NLM_F_ACK | flags, fam);
   str(NFTA_TABLE_NAME, name);
   if (tflags) be32(NFTA_TABLE_FLAGS, tflags);
   end(m);
 }
 
 static void base_chain(const char *t, const char *c, uint32_t policy) {
-  size_t m = msg(nft(NFT_MSG_NEWCHAIN), NLM_F_ACK | NLM_F_CREATE, NFPROTO_INET);
+  size_t m = msg(nft(NFT_MSG_NEWCHAIN), NLM_F_ACK | NLM_F_CREATE, fam);
   str(NFTA_CHAIN_TABLE, t);
   str(NFTA_CHAIN_NAME, c);
   size_t h = attr_start(NFTA_CHAIN_HOOK);
@@ -161,6 +164,28 @@ static void rule(const char *t, const char *c, const char *expr, int verdict) {
   be32(NFTA_VERDICT_CODE, verdict);
   attr_end(v);
   attr_end(dd);
+  attr_end(d);
+  attr_end(e);
+  attr_end(l);
+  end(m);
+}
+
+/* An nft_compat match: addrtype of revision `rev` with `flags` (xt_addrtype_info_v1). */
+static void addrtype_rule(const char *t, const char *c, int rev, uint32_t flags) {
+  size_t m = msg(nft(NFT_MSG_NEWRULE), NLM_F_ACK | NLM_F_CREATE | NLM_F_APPEND, fam);
+  str(NFTA_RULE_TABLE, t);
+  str(NFTA_RULE_CHAIN, c);
+  size_t l = attr_start(NFTA_RULE_EXPRESSIONS);
+  size_t e = attr_start(NFTA_LIST_ELEM);
+  str(NFTA_EXPR_NAME, "match");
+  size_t d = attr_start(NFTA_EXPR_DATA);
+  str(NFTA_MATCH_NAME, "addrtype");
+  be32(NFTA_MATCH_REV, rev);
+  struct {
+    uint16_t source, dest;
+    uint32_t flags;
+  } info = {.source = 4, .flags = flags};
+  attr(NFTA_MATCH_INFO, &info, sizeof info);
   attr_end(d);
   attr_end(e);
   attr_end(l);
@@ -223,6 +248,26 @@ int main(int argc, char **argv) {
   finish();
   send_and_print(fd, "add table, chain, two rules");
   printf("generation moved by %u\n", genid(fd) - g0);
+
+  fam = NFPROTO_IPV4;
+  begin();
+  table(NLM_F_CREATE, "t4", 0);
+  base_chain("t4", "input", NF_ACCEPT);
+  addrtype_rule("t4", "input", 1, 0);
+  finish();
+  send_and_print(fd, "an ipv4 table with an addrtype match (nft_compat)");
+  begin();
+  addrtype_rule("t4", "input", 1, 8 /* XT_ADDRTYPE_LIMIT_IFACE_OUT on input */);
+  addrtype_rule("t4", "input", 7, 0);
+  finish();
+  send_and_print(fd, "addrtype limited to the output interface on input, and of an unknown revision");
+  outlen = 0;
+  {
+    size_t m = msg(nft(NFT_MSG_GETRULE), NLM_F_DUMP, NFPROTO_IPV4);
+    end(m);
+  }
+  send_and_print(fd, "ipv4 rule dump");
+  fam = NFPROTO_INET;
 
   get(NFT_MSG_GETTABLE, NLM_F_DUMP, NULL, NULL, "table dump", fd);
   get(NFT_MSG_GETCHAIN, 0, "t", "input", "get chain", fd);
