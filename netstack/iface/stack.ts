@@ -568,6 +568,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost, PacketHost {
         devicesOverlap(sock.boundDevice, other.boundDevice) &&
         versionsOverlap(addr, sock.wildcardVersion, other.localAddr, other.wildcardVersion) &&
         !(sock.reusePort && other.reusePort) && !(sock.reuseAddr && other.reuseAddr),
+      true,
     );
   }
 
