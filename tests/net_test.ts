@@ -478,3 +478,16 @@ Deno.test("a checkpoint refuses a sandbox holding a socket with a filter, in one
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("lo's addresses: a loopback subnet is local, no 127.0.0.1/8 is ENETUNREACH, IPv6 RTM_NEWADDR/RTM_DELADDR and no ::1 is EADDRNOTAVAIL, as natively in a new network namespace", async () => {
+  const bin = await compileC("netlink_route_lo_local");
+  // Natively only in a network namespace of its own: it removes lo's addresses.
+  const native = await runNative(["unshare", "-n", "sh", "-c", `ip link set lo up && exec ${bin}`]);
+  assert.equal(native.code, 0, native.stderr);
+  const sentry = await runSentry([bin]);
+  assert.equal(sentry.stdout, native.stdout);
+  assert.equal(sentry.code, 0);
+  assert.match(sentry.stdout, /received 6 from 192\.0\.2\.2/);
+  assert.match(sentry.stdout, /connect tcp 127\.0\.0\.1: -1 errno 101/);
+  assert.match(sentry.stdout, /connect tcp ::1: -1 errno 99/);
+});

@@ -327,8 +327,20 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost, PacketHost {
   isLocalAddress(a: IpAddress): boolean {
     // A loop, not some(): this runs for every segment sent (see #sendTcp).
     for (const i of this.#interfaces) if (i.hasAddress(a)) return true;
-    // As on Linux, all of 127/8 is local once an interface holds a 127 address.
-    return a.version === 4 && a.isLoopback && this.#loopbackSource() !== null;
+    // As on Linux, an IPv4 address on the loopback device makes its whole network local (all of
+    // 127/8 with 127.0.0.1/8); interfaces not marked loopback keep the older rule for 127/8.
+    for (const i of this.#interfaces) if (i.localNetworkOf(a) !== null) return true;
+    return a.version === 4 && a.isLoopback && !this.#interfaces.some((i) => i.loopback) && this.#loopbackSource() !== null;
+  }
+
+  /** The address a packet to local `dst` comes from: dst itself if we hold it, else the loopback address whose network holds it. */
+  #localSource(dst: IpAddress): IpAddress {
+    if (this.#interfaces.some((i) => i.hasAddress(dst))) return dst;
+    for (const i of this.#interfaces) {
+      const src = i.localNetworkOf(dst);
+      if (src !== null) return src;
+    }
+    return this.#loopbackSource()!;
   }
 
   /** An IPv4 loopback address we hold, if any. */
@@ -669,10 +681,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost, PacketHost {
   }
 
   #routeInfo(dst: IpAddress): { src: IpAddress; mtu: number } | null {
-    if (this.isLocalAddress(dst)) {
-      const own = this.#interfaces.some((i) => i.hasAddress(dst));
-      return { src: own ? dst : this.#loopbackSource()!, mtu: 65535 };
-    }
+    if (this.isLocalAddress(dst)) return { src: this.#localSource(dst), mtu: 65535 };
     const r = this.routes.lookup(dst);
     if (!r) return null;
     const iface = this.#interfaces[r.ifIndex];
