@@ -17,6 +17,7 @@ import { VirtualFilesystem } from "../vfs/mod.ts";
 import { SANDBOX_NET } from "../kernel/net_forward.ts";
 import { O_CREAT, O_EXCL, O_WRONLY } from "../abi/linux/file.ts";
 import { PtracePlatform } from "../platform/ptrace/ptrace.ts";
+import type { EarlyStub } from "../platform/ptrace/early_stub.ts";
 import { confineSentry } from "../platform/ptrace/sentry_confine.ts";
 import type { DebugLog } from "../kernel/log.ts";
 import type { Terminal, WindowSize } from "../vfs/tty/mod.ts";
@@ -59,6 +60,8 @@ export interface LoaderOptions {
   restore?: (kernel: Kernel) => void;
   /** Checkpoint the sandbox into an image this long after it starts, then end it. */
   checkpoint?: CheckpointRequest | null;
+  /** The first zygote's stub, started while these modules loaded (platform/ptrace/early_stub.ts). */
+  stub?: EarlyStub;
 }
 
 /** One sandbox: a kernel with its init process. Call {@linkcode destroy} in a finally. */
@@ -90,7 +93,7 @@ export class Loader {
    */
   static create(opts: LoaderOptions): Loader {
     const { launch, global, log } = opts;
-    const platform = new PtracePlatform({ placement: global.cpuPlacement });
+    const platform = new PtracePlatform({ placement: global.cpuPlacement, ...(opts.stub ? { stub: opts.stub } : {}) });
     const vfs = VirtualFilesystem.create({
       rootHostPath: launch.rootHostPath, readonly: launch.readonly, upperHostPath: launch.upperHostPath,
       upperSizeLimit: opts.overlaySize ?? Infinity,

@@ -33,6 +33,7 @@ import { HostPty } from "./console_socket.ts";
 import { awaitOrphaned, containerIdFor, spawnHolder, takeHolderRole } from "./detach.ts";
 import { FdTerminalBridge } from "./fd_terminal_bridge.ts";
 import { hostClose, hostSetsid } from "../platform/ptrace/_ffi.ts";
+import { discardEarlyStub, type EarlyStub, startEarlyStub } from "../platform/ptrace/early_stub.ts";
 import { loadSpecSchema } from "./spec.ts";
 import { deathReport, exitStatusOf } from "./exit_status.ts";
 import { type CheckpointRequest, type GlobalOptions, IMAGE_FILE_NAME, type LimitOptions, noLimitOptions, parseCommandLine, quote } from "./flags.ts";
@@ -357,14 +358,26 @@ async function runHeld(
   log.debug(`container id: ${reg.id} (state in ${reg.root}/${reg.id})`);
   let loader: import("./loader.ts").Loader;
   let ControlServer: typeof import("./control_server.ts").ControlServer;
+  // The first stub starts now, so that the host execs it and runs it to its first stop on
+  // another CPU while the kernel's modules compile (early_stub.ts); the platform takes it.
+  let stub: EarlyStub | null = null;
+  try {
+    stub = startEarlyStub();
+  } catch { /* the platform starts its own */ }
   try {
     // Both before init exists: between Loader.create and run, nothing may await (a signal
     // sent to the sentry then would find no listener that passes it on to init).
-    const [l, c] = await modules;
+    let l: typeof import("./loader.ts"), c: typeof import("./control_server.ts");
+    try {
+      [l, c] = await modules;
+    } catch (err) {
+      if (stub !== null) discardEarlyStub(stub);
+      throw err;
+    }
     ControlServer = c.ControlServer;
     loader = l.Loader.create({
       launch, global, log, executable, limits, overlaySize: limitFlags.overlaySize, measure,
-      checkpoint, ...(rebuild !== undefined ? { restore: rebuild } : {}),
+      checkpoint, ...(rebuild !== undefined ? { restore: rebuild } : {}), ...(stub !== null ? { stub } : {}),
     });
   } catch (err) {
     removeContainerDir(reg.root, reg.id);

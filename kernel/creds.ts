@@ -3,12 +3,15 @@
  * (capabilities(7)) that privileged operations check. A leaf module: vfs/ imports it for
  * permission checks.
  *
- * The sandbox is one user namespace whose root holds every capability. Without file
- * capabilities, the sets follow Linux's rules for root: exec gives a task whose real or
- * effective uid is 0 the bounding set as permitted (effective too when the effective uid is 0);
- * a set*uid call that leaves no uid 0 clears permitted and effective (unless SECURE_KEEP_CAPS),
- * moving the effective uid off or onto 0 clears or refills the effective set, and moving the
- * fsuid off or onto 0 drops or raises the filesystem capabilities (cap_task_fix_setuid).
+ * The ids are kernel ids (kernel/user_namespace.ts): those of the sandbox's initial user
+ * namespace; `userNs` is the namespace the task lives in, where its capabilities count (a task
+ * in the initial one is the sandbox's root when it holds them). Without file capabilities, the
+ * sets follow Linux's rules for root, the uid that is 0 in the task's namespace: exec gives a
+ * task whose real or effective uid is root the bounding set as permitted (effective too when
+ * the effective uid is root); a set*uid call that leaves no root uid clears permitted and
+ * effective (unless SECURE_KEEP_CAPS), moving the effective uid off or onto root clears or
+ * refills the effective set, and moving the fsuid off or onto root drops or raises the
+ * filesystem capabilities (cap_task_fix_setuid).
  *
  * @module
  */
@@ -27,6 +30,7 @@ import {
   SECURE_NO_SETUID_FIXUP,
   SECURE_NOROOT,
 } from "../abi/linux/capability.ts";
+import { INIT_USER_NS, type UserNamespace } from "./user_namespace.ts";
 
 /** The capabilities an fsuid change raises or drops (Linux's CAP_FS_SET). */
 const FS_SET = [CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_FSETID, CAP_LINUX_IMMUTABLE, CAP_MKNOD, CAP_MAC_OVERRIDE]
@@ -66,6 +70,8 @@ export class Credentials {
     readonly fsgid: number = egid,
     readonly groups: readonly number[] = [],
     caps?: CapSets,
+    /** The user namespace the task lives in (its capabilities count there and below). */
+    readonly userNs: UserNamespace = INIT_USER_NS,
   ) {
     this.caps = caps ?? execSets(uid, euid, fsuid);
   }
@@ -74,9 +80,60 @@ export class Credentials {
     return new Credentials(0, 0);
   }
 
-  /** Whether the effective set holds capability `cap` (Linux's capable()). */
+  /**
+   * These ids in user namespace `ns` with every capability there and none inherited (Linux's
+   * set_cred_user_ns: the caller of unshare(CLONE_NEWUSER), a clone(CLONE_NEWUSER) child, a
+   * setns into a user namespace).
+   */
+  inNamespace(ns: UserNamespace): Credentials {
+    const caps: CapSets = { inheritable: 0n, permitted: CAP_FULL_SET, effective: CAP_FULL_SET, bounding: CAP_FULL_SET, ambient: 0n, securebits: 0 };
+    return new Credentials(
+      this.uid, this.gid, this.euid, this.egid, this.suid, this.sgid, this.fsuid, this.fsgid, this.groups, caps, ns,
+    );
+  }
+
+  /**
+   * Whether the task holds capability `cap` over the sandbox's initial user namespace (Linux's
+   * capable()): what guards everything a user namespace does not own (the host-like resources:
+   * rlimits, SO_RCVBUFFORCE, mknod, ...). A task in a child namespace never does.
+   */
   hasCap(cap: number): boolean {
-    return ((this.caps.effective >> BigInt(cap)) & 1n) === 1n;
+    return this.capableIn(INIT_USER_NS, cap);
+  }
+
+  /**
+   * Whether the task holds `cap` over namespace `ns` (Linux's ns_capable and cap_capable): in
+   * its own namespace as its effective set says, in a descendant of it when that descendant's
+   * parent is the task's namespace and the task's effective uid owns it (or owns an ancestor on
+   * the way), never in an ancestor or an unrelated namespace.
+   */
+  capableIn(ns: UserNamespace, cap: number): boolean {
+    const own = this.userNs;
+    for (let n = ns; ;) {
+      if (n === own) return ((this.caps.effective >> BigInt(cap)) & 1n) === 1n;
+      if (n.level <= own.level || n.parent === null) return false;
+      if (n.parent === own && n.owner === this.euid) return true;
+      n = n.parent;
+    }
+  }
+
+  /** `cap` over the task's own user namespace (ns_capable(current_user_ns(), cap)). */
+  hasOwnCap(cap: number): boolean {
+    return this.capableIn(this.userNs, cap);
+  }
+
+  /**
+   * `cap` over a file owned by kernel ids `uid`/`gid` (capable_wrt_inode_uidgid): in the task's
+   * own namespace, and only when that namespace maps both ids.
+   */
+  hasCapOver(cap: number, uid: number, gid: number): boolean {
+    const ns = this.userNs;
+    return this.hasOwnCap(cap) && ns.fromKuid(uid) >= 0 && ns.fromKgid(gid) >= 0;
+  }
+
+  /** The kernel uid that is root in the task's namespace, or -1 when it maps no uid 0. */
+  get rootUid(): number {
+    return this.userNs.kuid(0);
   }
 
   /** Whether securebit `bit` (SECURE_*) is set. */
@@ -97,7 +154,7 @@ export class Credentials {
   withCaps(caps: Partial<CapSets>): Credentials {
     return new Credentials(
       this.uid, this.gid, this.euid, this.egid, this.suid, this.sgid, this.fsuid, this.fsgid, this.groups,
-      { ...this.caps, ...caps },
+      { ...this.caps, ...caps }, this.userNs,
     );
   }
 
@@ -107,34 +164,36 @@ export class Credentials {
    */
   withUids(uid: number, euid: number, suid: number, fsuid: number, fsOnly = false): Credentials {
     let { permitted, effective, ambient } = this.caps;
+    const root = this.rootUid;
     if (!this.secure(SECURE_NO_SETUID_FIXUP)) {
       if (fsOnly) {
-        if (this.fsuid === 0 && fsuid !== 0) effective &= ~FS_SET;
-        if (this.fsuid !== 0 && fsuid === 0) effective |= permitted & FS_SET;
+        if (this.fsuid === root && fsuid !== root) effective &= ~FS_SET;
+        if (this.fsuid !== root && fsuid === root) effective |= permitted & FS_SET;
       } else {
-        const hadRoot = this.uid === 0 || this.euid === 0 || this.suid === 0;
-        if (hadRoot && uid !== 0 && euid !== 0 && suid !== 0) {
+        const hadRoot = this.uid === root || this.euid === root || this.suid === root;
+        if (hadRoot && uid !== root && euid !== root && suid !== root) {
           if (!this.secure(SECURE_KEEP_CAPS)) permitted = effective = 0n;
           ambient = 0n;
         }
-        if (this.euid === 0 && euid !== 0) effective = 0n;
-        if (this.euid !== 0 && euid === 0) effective = permitted;
+        if (this.euid === root && euid !== root) effective = 0n;
+        if (this.euid !== root && euid === root) effective = permitted;
       }
     }
     return new Credentials(
       uid, this.gid, euid, this.egid, suid, this.sgid, fsuid, this.fsgid, this.groups,
-      { ...this.caps, permitted, effective, ambient },
+      { ...this.caps, permitted, effective, ambient }, this.userNs,
     );
   }
 
   /** New gids (capabilities do not follow gids). */
   withGids(gid: number, egid: number, sgid: number, fsgid: number): Credentials {
-    return new Credentials(this.uid, gid, this.euid, egid, this.suid, sgid, this.fsuid, fsgid, this.groups, this.caps);
+    return new Credentials(this.uid, gid, this.euid, egid, this.suid, sgid, this.fsuid, fsgid, this.groups, this.caps, this.userNs);
   }
 
   withGroups(groups: readonly number[]): Credentials {
     return new Credentials(
       this.uid, this.gid, this.euid, this.egid, this.suid, this.sgid, this.fsuid, this.fsgid, groups, this.caps,
+      this.userNs,
     );
   }
 
@@ -145,11 +204,11 @@ export class Credentials {
    */
   forAccess(): Credentials {
     let effective = this.caps.effective;
-    if (!this.secure(SECURE_NO_SETUID_FIXUP)) effective = this.uid === 0 ? this.caps.permitted : 0n;
+    if (!this.secure(SECURE_NO_SETUID_FIXUP)) effective = this.uid === this.rootUid ? this.caps.permitted : 0n;
     if (this.fsuid === this.uid && this.fsgid === this.gid && effective === this.caps.effective) return this;
     return new Credentials(
       this.uid, this.gid, this.euid, this.egid, this.suid, this.sgid, this.uid, this.gid, this.groups,
-      { ...this.caps, effective },
+      { ...this.caps, effective }, this.userNs,
     );
   }
 
@@ -166,18 +225,19 @@ export class Credentials {
   afterExec(fileUid: number | null = null, fileGid: number | null = null): { creds: Credentials; secure: boolean } {
     const c = this.caps;
     const euid = fileUid ?? this.euid, egid = fileGid ?? this.egid;
-    const root = !this.secure(SECURE_NOROOT) && (this.uid === 0 || euid === 0);
+    const rootUid = this.rootUid;
+    const root = !this.secure(SECURE_NOROOT) && (this.uid === rootUid || euid === rootUid);
     const setid = euid !== this.uid || egid !== this.gid;
     const ambient = setid ? 0n : c.ambient;
     const permitted = (root ? c.bounding | c.inheritable : 0n) | ambient;
-    const fileEffective = root && euid === 0;
+    const fileEffective = root && euid === rootUid;
     const effective = fileEffective ? permitted : ambient;
     const securebits = c.securebits & ~(1 << SECURE_KEEP_CAPS);
     const creds = new Credentials(
       this.uid, this.gid, euid, egid, euid, egid, euid, egid, this.groups,
-      { ...c, permitted, effective, ambient, securebits },
+      { ...c, permitted, effective, ambient, securebits }, this.userNs,
     );
     const grew = (permitted & ~ambient) !== 0n;
-    return { creds, secure: setid || (this.uid !== 0 && (fileEffective || grew)) };
+    return { creds, secure: setid || (this.uid !== rootUid && (fileEffective || grew)) };
   }
 }

@@ -11,6 +11,10 @@
 
 import { EACCES, EEXIST, EIDRM, EINVAL, ENOENT, ENOSPC } from "./errno.ts";
 import type { Credentials } from "./creds.ts";
+import { INIT_USER_NS, type UserNamespace } from "./user_namespace.ts";
+
+/** The nsfs inode of the sandbox's first IPC namespace (PROC_IPC_INIT_INO). */
+export const IPC_NS_INIT_INO = 4026531839;
 import { CAP_IPC_OWNER } from "../abi/linux/capability.ts";
 import { IPC_CREAT, IPC_EXCL, IPC_PRIVATE, MSGMNI, SEMMNI, SHMMNI } from "../abi/linux/ipc.ts";
 import type { WaitQueue } from "../waiter/mod.ts";
@@ -228,7 +232,13 @@ export class IpcNamespace {
   /** SEM_UNDO adjustments: tgid -> semaphore set id -> one adjustment per semaphore. */
   readonly semUndo = new Map<number, Map<number, number[]>>();
 
-  constructor(limits: { shmmni: number; semmni: number; msgmni: number }) {
+  constructor(
+    limits: { shmmni: number; semmni: number; msgmni: number },
+    /** The user namespace that owns it: CAP_IPC_OWNER and CAP_SYS_ADMIN over its objects count there. */
+    readonly owner: UserNamespace = INIT_USER_NS,
+    /** Its nsfs inode number (/proc/PID/ns/ipc). */
+    readonly ino: number = IPC_NS_INIT_INO,
+  ) {
     this.shm = new IpcRegistry(limits.shmmni);
     this.sem = new IpcRegistry(limits.semmni);
     this.msg = new IpcRegistry(limits.msgmni);

@@ -43,6 +43,7 @@ import { monotonicNs } from "./time.ts";
 import { EVENT_IN, WaitQueue } from "../waiter/mod.ts";
 import { SocketFile } from "./socket/socket.ts";
 import { UnixNamespace } from "./socket/unix/namespace.ts";
+import { NsInodes } from "./user_namespace.ts";
 import { IPC_LIMITS, IpcNamespace } from "./ipc.ts";
 import { KeyRegistry } from "./keys.ts";
 import { SEMVMX } from "../abi/linux/ipc.ts";
@@ -164,9 +165,14 @@ export class Kernel {
   /** AF_UNIX names: abstract ones and the sockets bound to filesystem inodes. */
   readonly unixNames = new UnixNamespace();
   /** System V shared memory, semaphores and message queues (kernel/ipc.ts). */
+  /**
+   * The nsfs inode numbers of the namespaces made after the first ones. Not saved: a checkpoint
+   * refuses while a task holds a namespace of its own, so the numbering starts again after one.
+   */
+  readonly nsInodes = new NsInodes();
   readonly ipc = new IpcNamespace(IPC_LIMITS);
   /** The cgroup v2 hierarchy (vfs/cgroupfs): what `mount -t cgroup2` shows. */
-  readonly cgroups = new CgroupFilesystem();
+  readonly cgroups = new CgroupFilesystem(this.nsInodes);
   /** Every keyring (keyctl, kernel/keys.ts). */
   readonly keys = new KeyRegistry();
   /** flock, POSIX and OFD file locks (vfs/lock.ts). */
@@ -241,6 +247,7 @@ export class Kernel {
   private constructor(o: KernelOptions) {
     this.platform = o.platform;
     this.vfs = o.vfs;
+    this.vfs.nsInodes = this.nsInodes;
     this.rootUts = new UtsNamespace(o.hostname, "(none)");
     this.log = o.log ?? new DebugLog();
     this.strace = o.strace ?? false;

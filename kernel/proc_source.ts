@@ -295,6 +295,15 @@ class ProcessView implements ProcProcess {
     return this.#tg.leader?.cgroupNs?.ino ?? [...this.#tg.tasks][0]?.cgroupNs?.ino ?? CGROUP_NS_INIT_INO;
   }
 
+  nsOf(type: string): { ino: number; ns: object } | null {
+    const t = this.#tg.leader ?? [...this.#tg.tasks][0];
+    if (t === undefined) return null;
+    if (type === "user") return { ino: t.creds.userNs.ino, ns: t.creds.userNs };
+    if (type === "uts") return { ino: t.uts.ino, ns: t.uts };
+    if (type === "ipc") return { ino: t.ipc.ino, ns: t.ipc };
+    return null;
+  }
+
   get oomScoreAdj(): number {
     return this.#tg.oomScoreAdj;
   }

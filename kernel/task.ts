@@ -234,13 +234,14 @@ export class Task implements Waker, MemoryIO {
    * Installs new credentials as Linux's commit_creds: a change of the effective or filesystem
    * ids, or permitted capabilities the old ones lacked, make the process not dumpable
    * (fs.suid_dumpable, 0), so that a process that gained or dropped privilege is not read or
-   * traced by its old peers.
+   * traced by its old peers. Capabilities in a user namespace the old effective uid owns (a
+   * child made by unshare) are no gain.
    */
   commitCreds(next: Credentials): void {
     const old = this.creds;
     if (
       old.euid !== next.euid || old.egid !== next.egid || old.fsuid !== next.fsuid || old.fsgid !== next.fsgid ||
-      (next.caps.permitted & ~old.caps.permitted) !== 0n
+      !capsSubset(old, next)
     ) {
       this.tg.dumpable = 0;
     }
@@ -400,4 +401,17 @@ function decodeParts(parts: Uint8Array[], total: number): string {
     o += p.length;
   }
   return decoder.decode(all);
+}
+
+/**
+ * Whether `next`'s permitted capabilities are no more than `old`'s (Linux's cred_cap_issubset):
+ * a subset in the same user namespace, or any set in a descendant namespace owned, at some
+ * level below `old`'s namespace, by `old`'s effective uid.
+ */
+function capsSubset(old: Credentials, next: Credentials): boolean {
+  if (old.userNs === next.userNs) return (next.caps.permitted & ~old.caps.permitted) === 0n;
+  for (let n = next.userNs; n.parent !== null; n = n.parent) {
+    if (n.parent === old.userNs && n.owner === old.euid) return true;
+  }
+  return false;
 }

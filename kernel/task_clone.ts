@@ -10,7 +10,7 @@
 
 import type { CgroupDir } from "../vfs/cgroupfs/cgroupfs.ts";
 import { onClone as ptraceOnClone } from "./ptrace.ts";
-import { EAGAIN, EINVAL, EPERM, ERESTARTNOINTR } from "./errno.ts";
+import { EAGAIN, EINVAL, ENOSPC, EPERM, ERESTARTNOINTR } from "./errno.ts";
 import type { Task } from "./task.ts";
 import { Task as TaskClass } from "./task.ts";
 import { ThreadGroup } from "./thread_group.ts";
@@ -20,7 +20,9 @@ import { unshareMountNs } from "./fs_context.ts";
 import type { SignalHandlers } from "./signals.ts";
 import { RLIMIT_NPROC } from "../abi/linux/limits.ts";
 import { TASK_SIZE } from "../abi/linux/mm.ts";
-import { CAP_SYS_ADMIN, CAP_SYS_RESOURCE } from "../abi/linux/capability.ts";
+import { CAP_SETFCAP, CAP_SYS_ADMIN, CAP_SYS_RESOURCE } from "../abi/linux/capability.ts";
+import type { Credentials } from "./creds.ts";
+import { MAX_LEVEL, UserNamespace } from "./user_namespace.ts";
 
 export const CLONE_VM = 0x100;
 export const CLONE_FS = 0x200;
@@ -47,7 +49,7 @@ export const CLONE_NEWPID = 0x20000000;
 export const CLONE_NEWNET = 0x40000000;
 export const CLONE_IO = 0x80000000;
 
-/** The namespaces the sentry does not make (EINVAL, as a kernel built without them). */
+/** The namespace flags (those the sentry does not make are EINVAL, as a kernel built without them). */
 export const NAMESPACE_FLAGS = CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID |
   CLONE_NEWNET;
 
@@ -108,12 +110,20 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
   // A pidfd names a process here: not a thread (Linux 6.9 made thread pidfds, PIDFD_THREAD;
   // this is the earlier EINVAL), nor a child that is never waited for (copy_process).
   if ((f & CLONE_PIDFD) && (f & (CLONE_THREAD | CLONE_DETACHED))) throw EINVAL;
-  if (f & NAMESPACE_FLAGS & ~(CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_NEWNS)) {
+  // A new user namespace is the child's alone: not with the creator's filesystem context nor
+  // in its thread group (copy_process).
+  if ((f & CLONE_NEWUSER) && (f & (CLONE_FS | CLONE_THREAD))) throw EINVAL;
+  if (f & NAMESPACE_FLAGS & ~(CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_NEWUSER | CLONE_NEWNS)) {
     t.kernel.log.once(`clone-ns-${f & NAMESPACE_FLAGS}`, `clone namespace flags 0x${(f & NAMESPACE_FLAGS).toString(16)} are not supported`);
     throw EINVAL;
   }
-  // A new UTS, IPC, cgroup or mount namespace needs CAP_SYS_ADMIN (copy_namespaces).
-  if ((f & (CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_NEWNS)) && !t.creds.hasCap(CAP_SYS_ADMIN)) throw EPERM;
+  // The child's credentials: in a user namespace of its own with CLONE_NEWUSER (copy_creds).
+  const creds = (f & CLONE_NEWUSER) ? userNamespaceCreds(t) : (f & CLONE_THREAD) ? t.creds : t.creds.copy();
+  // A new UTS, IPC or cgroup namespace needs CAP_SYS_ADMIN in the user namespace that will own
+  // it, the child's (copy_namespaces): a new user namespace's creator holds it there. The mount
+  // namespaces belong to the first user namespace here (a copy is not owned by a new one).
+  if ((f & (CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP)) && !creds.hasOwnCap(CAP_SYS_ADMIN)) throw EPERM;
+  if ((f & CLONE_NEWNS) && !(creds.hasOwnCap(CAP_SYS_ADMIN) && t.creds.hasCap(CAP_SYS_ADMIN))) throw EPERM;
   // Init may not make siblings: they would have no parent to reap them (copy_process).
   if ((f & CLONE_PARENT) && t.tg.parent === null) throw EINVAL;
   if (f & CLONE_SETTLS) checkTlsBase(a.tls);
@@ -183,10 +193,10 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
     fs,
     // A new process gets its own copy of the credentials (Linux's prepare_creds in
     // copy_creds): linkat(AT_EMPTY_PATH) tells its files from the parent's by that identity.
-    creds: thread ? t.creds : t.creds.copy(),
+    creds,
     name: t.name,
-    uts: (f & CLONE_NEWUTS) ? t.uts.copy() : t.uts,
-    ipc: (f & CLONE_NEWIPC) ? new IpcNamespace(IPC_LIMITS) : t.ipc,
+    uts: (f & CLONE_NEWUTS) ? t.uts.copy(creds.userNs, k.nsInodes.next()) : t.uts,
+    ipc: (f & CLONE_NEWIPC) ? new IpcNamespace(IPC_LIMITS, creds.userNs, k.nsInodes.next()) : t.ipc,
   });
   child.sigmask = t.sigmask;
   child.sessionKeyring = t.sessionKeyring; // copy_creds: the session keyring comes along
@@ -240,6 +250,23 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
   if (f & CLONE_PIDFD) t.fdTable.install(new PidFd(k, tg, 0), true, pidfdNumber);
   ptraceOnClone(t, child, a.exitSignal, (f & CLONE_VFORK) !== 0, thread);
   return child;
+}
+
+/**
+ * The caller's credentials in a new user namespace, child of its own (Linux's create_user_ns
+ * and set_cred_user_ns), owned by its effective ids, with every capability there and none
+ * inherited. ENOSPC past 32 levels of nesting; EPERM for a chrooted caller (a new namespace's
+ * root could undo the chroot) or one whose effective ids its namespace does not map.
+ */
+export function userNamespaceCreds(t: Task): Credentials {
+  const c = t.creds, parent = c.userNs;
+  if (parent.level > MAX_LEVEL) throw ENOSPC;
+  // current_chrooted: the root is not its mount namespace's.
+  const nsRoot = (t.fs.mntns ?? t.kernel.vfs.initNs).root;
+  if (t.fs.root.mount !== nsRoot || t.fs.root.dentry !== nsRoot.root) throw EPERM;
+  if (parent.fromKuid(c.euid) < 0 || parent.fromKgid(c.egid) < 0) throw EPERM;
+  const ns = new UserNamespace(parent, c.euid, c.egid, t.kernel.nsInodes.next(), c.hasOwnCap(CAP_SETFCAP));
+  return c.inNamespace(ns);
 }
 
 /**

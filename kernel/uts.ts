@@ -12,6 +12,10 @@
  */
 
 import { EVENT_ERR, EVENT_IN, EVENT_PRI, WaitQueue } from "../waiter/mod.ts";
+import { INIT_USER_NS, type UserNamespace } from "./user_namespace.ts";
+
+/** The nsfs inode of the sandbox's first UTS namespace (PROC_UTS_INIT_INO). */
+export const UTS_NS_INIT_INO = 4026531838;
 
 /** @savable One UTS namespace. */
 export class UtsNamespace {
@@ -22,14 +26,21 @@ export class UtsNamespace {
   /** Notified (POLLERR|POLLPRI) when a name is set. */
   readonly queue = new WaitQueue();
 
-  constructor(hostname: string, domainname: string) {
+  constructor(
+    hostname: string,
+    domainname: string,
+    /** The user namespace that owns it: sethostname needs CAP_SYS_ADMIN there. */
+    readonly owner: UserNamespace = INIT_USER_NS,
+    /** Its nsfs inode number (/proc/PID/ns/uts). */
+    readonly ino: number = UTS_NS_INIT_INO,
+  ) {
     this.hostname = hostname;
     this.domainname = domainname;
   }
 
-  /** A new namespace with the same names (CLONE_NEWUTS's copy_utsname). */
-  copy(): UtsNamespace {
-    return new UtsNamespace(this.hostname, this.domainname);
+  /** A new namespace with the same names (CLONE_NEWUTS's copy_utsname), owned by `owner`. */
+  copy(owner: UserNamespace, ino: number): UtsNamespace {
+    return new UtsNamespace(this.hostname, this.domainname, owner, ino);
   }
 
   /** sethostname(2)/setdomainname(2): sets a name and tells the pollers of its /proc file. */

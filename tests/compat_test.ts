@@ -83,6 +83,10 @@ Deno.test("mremap with old_size 0 duplicates shared anonymous and shared file ma
   await assertSameAsNative([await compileC("mremap_dup")]);
 });
 
+Deno.test("execve's limits: five nested scripts and no sixth (ELOOP); interpreters that are no ELF, for another machine, with a bad table (ELIBBAD), short (EIO) or of another type (SIGSEGV), as natively (tests/c/exec_limits.c)", async () => {
+  await assertSameAsNative([await compileC("exec_limits")]);
+});
+
 Deno.test("/proc/sys/fs/nr_open is writable by root and bounds RLIMIT_NOFILE and descriptors (tests/c/nr_open.c)", async () => {
   // Not run natively: nr_open is one value for the whole host, which the program would change.
   // The expected lines are Linux's (proc_dointvec_minmax's range, setrlimit's and dup3's checks).

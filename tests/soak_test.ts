@@ -40,6 +40,10 @@ Deno.test("capset, the checks that honour the effective set, set*uid and setfsui
   await assertSameAsNative([await compileC("capset")]);
 });
 
+Deno.test("user namespaces: unshare and clone with CLONE_NEWUSER, ids seen as 65534 until uid_map and gid_map are written once under Linux's rules, setgroups, capabilities inside and not outside, unmapped file owners, setns into a user namespace, as natively", async () => {
+  await assertSameAsNative([await compileC("userns")]);
+});
+
 Deno.test("execve of set-user-ID and set-group-ID files sets the effective and saved ids, AT_SECURE and the capabilities as natively; no_new_privs and scripts' own bits leave them alone", async () => {
   await assertSameAsNative([await compileC("setuid_exec")]);
 });

@@ -105,6 +105,13 @@ export abstract class Dentry {
 
   /** The inotify watches on this file (vfs/fsnotify.ts); null, the common case, costs one check. */
   inotify: InotifyWatch[] | null = null;
+  /**
+   * Open descriptions of this dentry made by the VFS (O_PATH ones too): while there are any, an
+   * unlinked file's IN_DELETE_SELF waits (Linux sends it when the last user drops the dentry).
+   */
+  users = 0;
+  /** Removed from its directory by unlink, rmdir or a replacing rename (Linux's d_unlinked). */
+  unlinked = false;
 
   constructor(parent: Dentry | null, name: string) {
     this.parent = parent;

@@ -4,8 +4,9 @@
  * listener is inotify (vfs/inotify.ts).
  *
  * Watches hang on dentries ({@linkcode Dentry.inotify}), not on inodes: a file is watched
- * under the name it was watched by (a hard link's other names are separate), which is what
- * Linux gives for files with one link.
+ * under the name it was watched by (a hard link's other names are separate, so two links get
+ * two watch descriptors where Linux gives one), which is what Linux gives for files with one
+ * link.
  *
  * Cost when nothing is watched: every hook first reads the `inotify` field of the dentry (and
  * of its parent) and returns when both are null; no allocation, no host call.
@@ -17,9 +18,13 @@
  * - Name events (IN_CREATE, IN_DELETE, IN_MOVED_FROM/TO) go only to the directory; self events
  *   (IN_DELETE_SELF, IN_MOVE_SELF) and link-count changes (IN_ATTRIB from link, unlink and a
  *   replacing rename) only to the file.
- * - A watch with IN_EXCL_UNLINK hears nothing of children that are unlinked.
- * - IN_DELETE_SELF is followed by IN_IGNORED and the watch goes. (Linux waits for the last
- *   user of the dentry; a file still open by its unlinked name hears it at once here.)
+ * - Events on a file through a name that was unlinked (an open descriptor) still go to its old
+ *   directory with its old name; a watch with IN_EXCL_UNLINK (on the directory or the file)
+ *   hears none of the events made through such a descriptor (open, read, write, close: Linux's
+ *   FSNOTIFY_EVENT_PATH), but still hears attribute and truncate changes.
+ * - IN_DELETE_SELF is followed by IN_IGNORED and the watch goes; it comes when the last link
+ *   goes, or, while the unlinked name is still open, when the last description of it closes
+ *   (Linux sends it as the last user drops the dentry).
  *
  * @module
  */
@@ -92,18 +97,17 @@ export function detachWatch(w: InotifyWatch, ignored: boolean): void {
   }
 }
 
-/** Delivers to one list of watches (a copy: IN_ONESHOT removes during the walk). */
-function deliver(list: InotifyWatch[], mask: number, cookie: number, name: string, child: Dentry | null): void {
+/**
+ * Delivers to one list of watches (a copy: IN_ONESHOT removes during the walk). `unlinkedPath`:
+ * the event came through a descriptor of an unlinked name, which IN_EXCL_UNLINK watches skip.
+ */
+function deliver(list: InotifyWatch[], mask: number, cookie: number, name: string, unlinkedPath = false): void {
   for (const w of list.slice()) {
     if ((w.mask & mask & IN_ALL_EVENTS) === 0) continue;
-    if (child !== null && (w.mask & IN_EXCL_UNLINK) && isUnlinked(child)) continue;
+    if (unlinkedPath && (w.mask & IN_EXCL_UNLINK)) continue;
     w.owner.queueEvent(w.wd, mask, cookie, name);
     if (w.mask & IN_ONESHOT) detachWatch(w, true);
   }
-}
-
-function isUnlinked(d: Dentry): boolean {
-  return linkCount(d) === 0;
 }
 
 /** d's link count; 0 when the filesystem can no longer stat it (it is gone). */
@@ -115,25 +119,29 @@ function linkCount(d: Dentry): number {
   }
 }
 
-/** An event on d: to its parent's watches with d's name, then to d's own. */
-function notifyFile(d: Dentry, mask: number): void {
+/**
+ * An event on d: to its parent's watches with d's name, then to d's own. `viaFile`: made
+ * through an open description (open, read, write, close), not on the inode.
+ */
+function notifyFile(d: Dentry, mask: number, viaFile = false): void {
   const p = d.parent;
   if (d.inotify === null && (p === null || p.inotify === null)) return;
   if (d.isDir) mask |= IN_ISDIR;
-  if (p !== null && p.inotify !== null) deliver(p.inotify, mask, 0, d.name, d);
-  if (d.inotify !== null) deliver(d.inotify, mask, 0, "", null);
+  const unlinkedPath = viaFile && d.unlinked;
+  if (p !== null && p.inotify !== null) deliver(p.inotify, mask, 0, d.name, unlinkedPath);
+  if (d.inotify !== null) deliver(d.inotify, mask, 0, "", unlinkedPath);
 }
 
 /** An event on d alone (self events and link counts; Linux sets IN_ISDIR on neither *_SELF). */
 function notifySelf(d: Dentry, mask: number): void {
   if (d.inotify === null) return;
-  deliver(d.inotify, mask === IN_ATTRIB && d.isDir ? mask | IN_ISDIR : mask, 0, "", null);
+  deliver(d.inotify, mask === IN_ATTRIB && d.isDir ? mask | IN_ISDIR : mask, 0, "");
 }
 
 /** A name event on directory dir about its child `name`. */
 function notifyDir(dir: Dentry, mask: number, name: string, isDir: boolean, cookie = 0): void {
   if (dir.inotify === null) return;
-  deliver(dir.inotify, isDir ? mask | IN_ISDIR : mask, cookie, name, null);
+  deliver(dir.inotify, isDir ? mask | IN_ISDIR : mask, cookie, name);
 }
 
 /** d is gone: IN_DELETE_SELF, then every watch on it ends with IN_IGNORED. */
@@ -151,33 +159,45 @@ function dentryOf(f: FileDescription): Dentry | null {
 
 // ---- Hooks ----------------------------------------------------------------------------------
 
-/** A description was opened (truncated: O_TRUNC emptied the file, Linux's IN_MODIFY after IN_OPEN). Returns f. */
+/**
+ * A description was opened by the VFS (O_PATH ones too; truncated: O_TRUNC emptied the file,
+ * Linux's IN_MODIFY after IN_OPEN). It counts as a user of its dentry until it closes. Returns f.
+ */
 export function fsnotifyOpen<F extends FileDescription>(f: F, truncated = false): F {
   f.notifies = true;
+  const loc = f.location();
+  if (loc !== null) loc.dentry.users++;
   const d = dentryOf(f);
   if (d === null || (d.inotify === null && (d.parent === null || d.parent.inotify === null))) return f;
-  notifyFile(d, IN_OPEN);
-  if (truncated && d.isRegular) notifyFile(d, IN_MODIFY);
+  notifyFile(d, IN_OPEN, true);
+  if (truncated && d.isRegular) notifyFile(d, IN_MODIFY, true);
   return f;
 }
 
-/** The last reference to f went (before its release). */
+/**
+ * The last reference to f went (before its release): IN_CLOSE_*, then, for the last user of
+ * an unlinked file with no links left, the IN_DELETE_SELF its unlink put off.
+ */
 export function fsnotifyClose(f: FileDescription): void {
   if (!f.notifies) return;
   const d = dentryOf(f);
-  if (d !== null) notifyFile(d, f.writable ? IN_CLOSE_WRITE : IN_CLOSE_NOWRITE);
+  if (d !== null) notifyFile(d, f.writable ? IN_CLOSE_WRITE : IN_CLOSE_NOWRITE, true);
+  const u = f.location()?.dentry;
+  if (u === undefined) return;
+  u.users--;
+  if (u.users === 0 && u.unlinked && u.inotify !== null && (u.isDir || linkCount(u) === 0)) deleteSelf(u);
 }
 
 /** read(2) and friends moved bytes (or getdents listed a directory). */
 export function fsnotifyAccess(f: FileDescription): void {
   const d = dentryOf(f);
-  if (d !== null) notifyFile(d, IN_ACCESS);
+  if (d !== null) notifyFile(d, IN_ACCESS, true);
 }
 
 /** write(2) and friends moved bytes. */
 export function fsnotifyModify(f: FileDescription): void {
   const d = dentryOf(f);
-  if (d !== null) notifyFile(d, IN_MODIFY);
+  if (d !== null) notifyFile(d, IN_MODIFY, true);
 }
 
 /** d's attributes changed (chmod, chown, xattrs, both times): IN_ATTRIB; truncate: IN_MODIFY. */
@@ -200,9 +220,11 @@ export function fsnotifyLink(target: Dentry, dir: Dentry, created: Dentry): void
 /** unlink(2) or rmdir(2) of dir's child `name`. */
 export function fsnotifyRemove(dir: Dentry, name: string, child: Dentry): void {
   const isDir = child.isDir;
+  child.unlinked = true;
   if (child.inotify !== null) {
     if (!isDir) notifySelf(child, IN_ATTRIB);
-    if (isDir || linkCount(child) === 0) deleteSelf(child);
+    // Still open: the last close sends it (fsnotifyClose).
+    if ((isDir || linkCount(child) === 0) && child.users === 0) deleteSelf(child);
   }
   notifyDir(dir, IN_DELETE, name, isDir);
 }
@@ -221,6 +243,7 @@ export function fsnotifyRename(
   replaced: Dentry | null,
   exchange: boolean,
 ): void {
+  if (replaced !== null && !exchange) replaced.unlinked = true;
   if (oldDir.inotify === null && newDir.inotify === null && src.inotify === null && replaced?.inotify == null) return;
   if (exchange && replaced !== null) {
     move(nextCookie(), oldDir, oldName, newDir, newName, src, null);
@@ -228,7 +251,9 @@ export function fsnotifyRename(
     return;
   }
   move(nextCookie(), oldDir, oldName, newDir, newName, src, replaced);
-  if (replaced !== null && replaced.inotify !== null && (replaced.isDir || linkCount(replaced) === 0)) {
+  if (
+    replaced !== null && replaced.inotify !== null && (replaced.isDir || linkCount(replaced) === 0) && replaced.users === 0
+  ) {
     deleteSelf(replaced);
   }
 }

@@ -1,7 +1,9 @@
 /**
  * Discretionary access control for files, as Linux's generic_permission() and gVisor's
  * vfs.GenericCheckPermissions: owner, group or other bits chosen by the caller's fsuid and
- * groups, then the overrides of CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH.
+ * groups, then the overrides of CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH. The overrides count
+ * in the caller's user namespace, over files whose owner and group it maps
+ * (capable_wrt_inode_uidgid).
  *
  * @module
  */
@@ -32,12 +34,12 @@ export function mayAccess(creds: Credentials, want: number, mode: number, uid: n
   if (granted) return true;
   if ((mode & S_IFMT) === S_IFDIR) {
     // Directories: CAP_DAC_READ_SEARCH reads and searches, CAP_DAC_OVERRIDE does everything.
-    if ((want & MAY_WRITE) === 0 && creds.hasCap(CAP_DAC_READ_SEARCH)) return true;
-    return creds.hasCap(CAP_DAC_OVERRIDE);
+    if ((want & MAY_WRITE) === 0 && creds.hasCapOver(CAP_DAC_READ_SEARCH, uid, gid)) return true;
+    return creds.hasCapOver(CAP_DAC_OVERRIDE, uid, gid);
   }
-  if ((want & 7) === MAY_READ && creds.hasCap(CAP_DAC_READ_SEARCH)) return true;
+  if ((want & 7) === MAY_READ && creds.hasCapOver(CAP_DAC_READ_SEARCH, uid, gid)) return true;
   // CAP_DAC_OVERRIDE: read and write, and execute when at least one execute bit is set.
-  if ((want & MAY_EXEC) === 0 || (mode & 0o111) !== 0) return creds.hasCap(CAP_DAC_OVERRIDE);
+  if ((want & MAY_EXEC) === 0 || (mode & 0o111) !== 0) return creds.hasCapOver(CAP_DAC_OVERRIDE, uid, gid);
   return false;
 }
 
@@ -46,9 +48,12 @@ export function checkPermission(creds: Credentials, want: number, mode: number, 
   if (!mayAccess(creds, want, mode, uid, gid, acl)) throw EACCES;
 }
 
-/** Whether creds own a file with owner uid, or hold CAP_FOWNER (Linux's inode_owner_or_capable). */
+/**
+ * Whether creds own a file with owner uid, or hold CAP_FOWNER in their user namespace and it
+ * maps the owner (Linux's inode_owner_or_capable).
+ */
 export function isOwnerOrRoot(creds: Credentials, uid: number): boolean {
-  return creds.fsuid === uid || creds.hasCap(CAP_FOWNER);
+  return creds.fsuid === uid || (creds.userNs.fromKuid(uid) >= 0 && creds.hasOwnCap(CAP_FOWNER));
 }
 
 /** The owner and mode an attribute change starts from. */
@@ -66,7 +71,7 @@ export interface AttrOwner {
 export function chmodBits(creds: Credentials, f: AttrOwner, mode: number): number {
   if (!isOwnerOrRoot(creds, f.uid)) throw EPERM;
   let m = mode & 0o7777;
-  if ((m & S_ISGID) && !creds.inGroup(f.gid) && !creds.hasCap(CAP_FSETID)) m &= ~S_ISGID;
+  if ((m & S_ISGID) && !creds.inGroup(f.gid) && !creds.hasCapOver(CAP_FSETID, f.uid, f.gid)) m &= ~S_ISGID;
   return m;
 }
 
@@ -80,8 +85,8 @@ export function chmodBits(creds: Credentials, f: AttrOwner, mode: number): numbe
 export function chownChange(
   creds: Credentials, f: AttrOwner, uid: number, gid: number, isDir: boolean,
 ): { uid?: number; gid?: number; mode?: number } {
-  if (uid !== -1 && !(creds.fsuid === f.uid && uid === f.uid) && !creds.hasCap(CAP_CHOWN)) throw EPERM;
-  if (gid !== -1 && !(creds.fsuid === f.uid && (creds.inGroup(gid) || gid === f.gid)) && !creds.hasCap(CAP_CHOWN)) {
+  if (uid !== -1 && !(creds.fsuid === f.uid && uid === f.uid) && !creds.hasCapOver(CAP_CHOWN, f.uid, f.gid)) throw EPERM;
+  if (gid !== -1 && !(creds.fsuid === f.uid && (creds.inGroup(gid) || gid === f.gid)) && !creds.hasCapOver(CAP_CHOWN, f.uid, f.gid)) {
     throw EPERM;
   }
   const attr: { uid?: number; gid?: number; mode?: number } = {};
@@ -89,7 +94,7 @@ export function chownChange(
   if (gid !== -1) attr.gid = gid;
   if (!isDir) {
     let m = f.mode & 0o7777 & ~S_ISUID;
-    if ((f.mode & S_IXGRP) || !(creds.inGroup(f.gid) || creds.hasCap(CAP_FSETID))) m &= ~S_ISGID;
+    if ((f.mode & S_IXGRP) || !(creds.inGroup(f.gid) || creds.hasCapOver(CAP_FSETID, f.uid, f.gid))) m &= ~S_ISGID;
     if (m !== (f.mode & 0o7777)) attr.mode = m;
   }
   return attr;
@@ -113,7 +118,7 @@ export function mayHardlink(creds: Credentials, d: Dentry): boolean {
  */
 export function checkMayDelete(creds: Credentials, dir: Dentry, child: Dentry): void {
   checkPermission(creds, MAY_WRITE | MAY_EXEC, dir.mode, dir.uid, dir.gid, dir.acl);
-  if ((dir.mode & S_ISVTX) && creds.fsuid !== child.uid && creds.fsuid !== dir.uid && !creds.hasCap(CAP_FOWNER)) {
+  if ((dir.mode & S_ISVTX) && creds.fsuid !== dir.uid && !isOwnerOrRoot(creds, child.uid)) {
     throw EPERM;
   }
 }

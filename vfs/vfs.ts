@@ -12,6 +12,7 @@
  * @module
  */
 
+import { NsInodes } from "../kernel/user_namespace.ts";
 import {
   EACCES, EADDRINUSE, EBUSY, ECONNREFUSED, EEXIST, EINVAL, EISDIR, ELOOP, ENODATA, ENOENT, ENOTDIR,
   ENOSPC, ENOTEMPTY, EOPNOTSUPP, EPERM, EROFS, EXDEV,
@@ -81,8 +82,11 @@ export class VirtualFilesystem {
   /** Immutable. The first mount namespace: init's, the one boot mounts into and a checkpoint saves. */
   readonly initNs: MountNamespace;
   #nextMountId = 1;
-  /** The next new mount namespace's inode number (Linux's proc_inum ida hands out such numbers). */
-  #nextNsIno = MNT_NS_INIT_INO + 1000;
+  /**
+   * Where a new mount namespace takes its inode number (Linux's proc_inum ida): the kernel's,
+   * shared with every other kind of namespace, once the kernel sets it.
+   */
+  nsInodes = new NsInodes();
   /** Peer group ids in use (vfs/propagation.ts). */
   readonly groupIds = new GroupIds();
   /** The last rename's inotify cookie (IN_MOVED_FROM and IN_MOVED_TO of one move share it). */
@@ -334,7 +338,7 @@ export class VirtualFilesystem {
   copyNamespace(ns: MountNamespace): { ns: MountNamespace; map: Map<Mount, Mount> } {
     const map = new Map<Mount, Mount>();
     const root = this.copyTree(ns.root, ns.root.root, 0, { all: true, map });
-    const copy = new MountNamespace(this.#nextNsIno++, root);
+    const copy = new MountNamespace(this.nsInodes.next(), root);
     const all = subtree(root);
     for (const x of all) x.ns = copy;
     copy.count = all.length;
@@ -367,7 +371,7 @@ export class VirtualFilesystem {
       const f = flags & O_PATH_FLAGS;
       const loc = walk(ctx, dir, path, (f & O_NOFOLLOW) === 0);
       if ((f & O_DIRECTORY) && !loc.isDir) throw ENOTDIR;
-      return new OPathFile(loc, f & ~O_CLOEXEC);
+      return fsnotifyOpen(new OPathFile(loc, f & ~O_CLOEXEC));
     }
     if ((flags & (O_CREAT | O_DIRECTORY)) === (O_CREAT | O_DIRECTORY)) throw EINVAL;
 
@@ -411,7 +415,7 @@ export class VirtualFilesystem {
       if ((flags & O_TRUNC) && type === S_IFREG) access |= FS_TRUNCATE;
       checkLandlock(ctx.landlock, loc, access);
     }
-    if ((flags & O_NOATIME) && ctx.creds.fsuid !== d.uid && !ctx.creds.hasCap(CAP_FOWNER)) throw EPERM;
+    if ((flags & O_NOATIME) && !isOwnerOrRoot(ctx.creds, d.uid)) throw EPERM;
     // A directory cannot do direct I/O (do_dentry_open: no FMODE_CAN_ODIRECT).
     if ((flags & O_DIRECT) && type === S_IFDIR) throw EINVAL;
     if ((flags & O_TRUNC) && type === S_IFREG) d.setattr({ size: 0 });
@@ -880,7 +884,7 @@ export class VirtualFilesystem {
         mode = (mode & ~0o777) | m.bits;
         if (m.equiv) acl = null;
       }
-      if (!c.inGroup(d.gid) && !c.hasCap(CAP_FSETID)) mode &= ~S_ISGID;
+      if (!c.inGroup(d.gid) && !c.hasCapOver(CAP_FSETID, d.uid, d.gid)) mode &= ~S_ISGID;
     }
     d.setAcl(type, acl, removal);
     if (mode !== (d.mode & 0o7777)) d.setattr({ mode });
@@ -940,7 +944,7 @@ function newFileAttrs(ctx: PathContext, parent: Dentry, mode: number): NewFileAc
     gid = parent.gid;
     if ((mode & S_IFMT) === S_IFDIR) mode |= S_ISGID;
   }
-  if ((mode & S_IFMT) !== S_IFDIR && (mode & S_ISGID) && (mode & S_IXGRP) && !c.inGroup(gid) && !c.hasCap(CAP_FSETID)) {
+  if ((mode & S_IFMT) !== S_IFDIR && (mode & S_ISGID) && (mode & S_IXGRP) && !c.inGroup(gid) && !c.hasCapOver(CAP_FSETID, parent.uid, parent.gid)) {
     mode &= ~S_ISGID;
   }
   const dflt = (mode & S_IFMT) === S_IFLNK ? null : parent.defaultAcl;

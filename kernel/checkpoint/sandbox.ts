@@ -29,6 +29,7 @@ import { MemoryManager, SharedAnon, sharedObject, type Vma } from "../mm/mm.ts";
 import { FdTable, type SavedFdTable } from "../fd_table.ts";
 import { FsContext } from "../fs_context.ts";
 import { Credentials } from "../creds.ts";
+import { INIT_USER_NS } from "../user_namespace.ts";
 import { Limits } from "../limits.ts";
 import { SignalHandlers } from "../signals.ts";
 import type { SigInfo } from "../signal_frame.ts";
@@ -615,6 +616,10 @@ function saveTask(t: Task, c: SaveContext): SavedTask {
     throw new CheckpointError(`task ${t.tid} is in a UTS namespace of its own: not saved yet`);
   }
   if (t.landlock !== null) throw new CheckpointError(`task ${t.tid} is restricted by Landlock: not saved yet`);
+  // The image's credentials are ids and capabilities of the initial user namespace.
+  if (t.creds.userNs !== INIT_USER_NS) {
+    throw new CheckpointError(`task ${t.tid} is in a user namespace of its own: not saved yet`);
+  }
   if (t.ipc !== t.kernel.ipc) {
     throw new CheckpointError(`task ${t.tid} is in an IPC namespace of its own: not saved yet`);
   }

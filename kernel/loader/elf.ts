@@ -298,6 +298,11 @@ export interface LoadStep {
   zero: { start: number; length: number } | null;
   /** Anonymous zero pages for the bss beyond the file-backed pages, or null. Page-aligned. */
   anon: { start: number; length: number } | null;
+  /**
+   * The bss pages' protection: read and write whatever the segment says, execute if it does
+   * (Linux's elf_load maps them with vm_brk_flags, VM_DATA_DEFAULT_FLAGS plus VM_EXEC).
+   */
+  anonProt: number;
 }
 
 /** The mapping steps for an ELF image at a load bias. */
@@ -376,7 +381,7 @@ export function loadPlan(info: ElfInfo, bias: number): LoadPlan {
     }
     const anonEnd = pageUp(memEnd);
     const anon = anonEnd > anonStart ? { start: anonStart, length: anonEnd - anonStart } : null;
-    steps.push({ prot, file, zero, anon });
+    steps.push({ prot, file, zero, anon, anonProt: PROT_READ | PROT_WRITE | (prot & PROT_EXEC) });
   }
   if (start === Infinity) throw EINVAL;
   return {

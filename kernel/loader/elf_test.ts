@@ -265,12 +265,14 @@ Deno.test("loadPlan() splits text, data and bss into file, zero and anonymous ra
       file: { start: b, length: 0x2000, fileOffset: 0 },
       zero: null,
       anon: null,
+      anonProt: PROT_READ | PROT_WRITE | PROT_EXEC,
     },
     {
       prot: PROT_READ | PROT_WRITE,
       file: { start: b + 0x3000, length: 0x2000, fileOffset: 0x2000 },
       zero: { start: b + 0x4010, length: 0xff0 },
       anon: { start: b + 0x5000, length: 0x2000 },
+      anonProt: PROT_READ | PROT_WRITE,
     },
   ]);
   assert.deepEqual(loadExtent(info), { start: 0, end: 0x6020 });
@@ -298,6 +300,7 @@ Deno.test("loadPlan() maps a bss-only segment anonymously and skips empty ones",
     file: null,
     zero: null,
     anon: { start: 0x401000, length: 0x2000 },
+    anonProt: PROT_READ | PROT_WRITE,
   });
   assert.equal(plan.end, 0x500000);
 });
@@ -316,6 +319,8 @@ Deno.test("loadPlan() does not zero the page tail of a read-only segment with bs
   const [step] = loadPlan(info, 0).steps;
   assert.equal(step?.zero, null);
   assert.deepEqual(step?.anon, { start: 0x401000, length: 0x2000 });
+  // The bss pages are read-write whatever the segment says (Linux's vm_brk_flags).
+  assert.equal(step?.anonProt, PROT_READ | PROT_WRITE);
 });
 
 Deno.test("loadPlan() refuses segments Linux cannot map with EINVAL", () => {

@@ -7,7 +7,7 @@
  */
 
 import { checkLandlock, FS_EXECUTE, FS_READ_FILE } from "../landlock.ts";
-import { EACCES, EFAULT, ELOOP, ENOENT, errnoFromNumber, LinuxError } from "../errno.ts";
+import { EACCES, EFAULT, EINVAL, EIO, ELIBBAD, ELOOP, ENOENT, ENOEXEC, errnoFromNumber, LinuxError } from "../errno.ts";
 import type { Task } from "../task.ts";
 import type { Location, PathContext, VirtualFilesystem } from "../../vfs/mod.ts";
 import { MAY_EXEC, MAY_READ, mayAccess } from "../../vfs/mod.ts";
@@ -15,7 +15,9 @@ import type { FileDescription } from "../../vfs/file_description.ts";
 import { fsnotifyAccess } from "../../vfs/fsnotify.ts";
 import type { MemoryManager, MmapOpts } from "../mm/mm.ts";
 import type { Context } from "../../platform/mod.ts";
-import { loadExtent, loadPlan, parseElf, parseInterpPath, PT_INTERP, readElfHeader, type ElfInfo } from "./elf.ts";
+import {
+  EHDR_SIZE, ET_DYN, ET_EXEC, loadExtent, loadPlan, parseElf, parseInterpPath, PT_INTERP, readElfHeader, type ElfInfo,
+} from "./elf.ts";
 import { buildInitialStack, execArgLimit, type ExecString } from "./stack.ts";
 import { resolveExecutable as lookUpExecutable } from "./exec_path.ts";
 import { BINPRM_BUF_SIZE, parseShebang, shebangArgv } from "./shebang.ts";
@@ -29,8 +31,11 @@ import * as AT from "../../abi/linux/aux.ts";
 import { CAP_SETUID } from "../../abi/linux/capability.ts";
 import { RLIMIT_STACK } from "../../abi/linux/limits.ts";
 
-/** Nested #! interpreters allowed, as Linux's binfmt recursion limit. */
-const MAX_SHEBANG_DEPTH = 4;
+/**
+ * Nested #! interpreters allowed: Linux's exec_binprm tries at most 6 binary handlers in a row
+ * (depth 0 to 5), so five scripts may lead to the program and a sixth is ELOOP.
+ */
+const MAX_SHEBANG_DEPTH = 5;
 /**
  * Finds the executable for a process started from outside the sandbox (init, `exec`), as
  * execvp(3) and runsc do (exec_path.ts), through the sandbox's filesystem (its mounts
@@ -205,8 +210,34 @@ function savedAuxv(mm: MemoryManager, addr: number): Uint8Array {
   return b;
 }
 
-function readElf(file: FileDescription): ElfInfo {
+/**
+ * The interpreter's ELF image, with Linux's checks in load_elf_binary: a header cut short is EIO
+ * (elf_read), no ELF magic, another machine or a program header table it cannot use ELIBBAD;
+ * null for a type other than ET_EXEC or ET_DYN, which Linux finds only in load_elf_interp, past
+ * the point of no return.
+ */
+function readInterpreter(file: FileDescription): ElfInfo | null {
+  const head = readAt(file, 0, EHDR_SIZE);
+  if (head.length < EHDR_SIZE) throw EIO;
+  if (head[0] !== 0x7f || head[1] !== 0x45 || head[2] !== 0x4c || head[3] !== 0x46) throw ELIBBAD;
+  const type = head[16]! | (head[17]! << 8);
+  try {
+    if (type !== ET_EXEC && type !== ET_DYN) {
+      // The rest is still checked first (machine, program headers).
+      readElf(file, true);
+      return null;
+    }
+    return readElf(file);
+  } catch (e) {
+    if (e === ENOEXEC || e === EIO) throw ELIBBAD;
+    throw e;
+  }
+}
+
+/** The ELF image of file; anyType: its e_type is not looked at (read as ET_DYN). */
+function readElf(file: FileDescription, anyType = false): ElfInfo {
   const head = readAt(file, 0, 4096);
+  if (anyType && head.length >= EHDR_SIZE) head.set([ET_DYN, 0], 16);
   const hdr = readElfHeader(head);
   if (hdr.phdrsEnd <= head.length) return parseElf(head);
   // The table lies beyond the first page: read just it (e_phoff is untrusted; its size is
@@ -283,7 +314,7 @@ function mapImage(tg: LoadTarget, file: FileDescription, info: ElfInfo, bias: nu
     }
     if (s.anon) {
       mapFixed(s.anon.start, s.anon.length, {
-        prot: s.prot, flags: MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS, file: null, offset: 0,
+        prot: s.anonProt, flags: MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS, file: null, offset: 0,
       });
     }
   }
@@ -307,7 +338,8 @@ function flushAndFill(tg: LoadTarget, fills: PageFill[]): void {
 /**
  * Linux's bprm_fill_uid and the capability rules: a set-user-ID file runs with its owner as the
  * effective uid, a set-group-ID one (group execute set) with its group, unless the mount is
- * nosuid or the task has no_new_privs. The interpreter's bits count for a script (the script is
+ * nosuid, the task has no_new_privs or its user namespace does not map the file's owner and
+ * group. The interpreter's bits count for a script (the script is
  * not what runs).
  */
 const READ_IMPLIES_EXEC = 0x0400000;
@@ -318,9 +350,12 @@ function execCreds(t: Task, file: FileDescription): { creds: Credentials; secure
   const st = file.stat();
   // LSM_UNSAFE_SHARE (check_unsafe_exec): a filesystem context shared with another process
   // (clone(CLONE_FS)) lets no set-id exec raise ids, unless the caller may set them anyway.
-  const sharedFs = (st.mode & (S_ISUID | S_ISGID)) !== 0 && !t.creds.hasCap(CAP_SETUID) &&
+  const sharedFs = (st.mode & (S_ISUID | S_ISGID)) !== 0 && !t.creds.hasOwnCap(CAP_SETUID) &&
     [...t.kernel.tasks.values()].some((o) => o.fs === t.fs && o.tg !== t.tg && o.state !== "dead");
-  const applies = !(file.location()?.mount.nosuid ?? false) && !t.noNewPrivs && !sharedFs;
+  // A file whose owner or group the task's user namespace does not map raises nothing.
+  const ns = t.creds.userNs;
+  const mapped = ns.fromKuid(st.uid) >= 0 && ns.fromKgid(st.gid) >= 0;
+  const applies = !(file.location()?.mount.nosuid ?? false) && !t.noNewPrivs && !sharedFs && mapped;
   const uid = applies && (st.mode & S_ISUID) ? st.uid : null;
   const gid = applies && (st.mode & (S_ISGID | S_IXGRP)) === (S_ISGID | S_IXGRP) ? st.gid : null;
   return t.creds.afterExec(uid, gid);
@@ -339,7 +374,7 @@ function loadElf(t: Task, file: FileDescription, args: ExecArgs, target: LoadTar
     if (ip) {
       const interpPath = parseInterpPath(readAt(file, ip.offset, ip.filesz), ip.filesz);
       interpFile = openExecutable(t, interpPath);
-      interpInfo = readElf(interpFile); // an interpreter's own PT_INTERP is ignored, as Linux does
+      interpInfo = readInterpreter(interpFile); // its own PT_INTERP is ignored, as Linux does
     }
     let main: Mapped;
     let interp: Mapped | null = null;
@@ -353,6 +388,8 @@ function loadElf(t: Task, file: FileDescription, args: ExecArgs, target: LoadTar
     let vdsoBase = 0;
     mm.as.deferMappings(target.ctx);
     try {
+      // An interpreter of another ELF type fails in Linux's load_elf_interp, past the point of no return.
+      if (ip && interpInfo === null) throw EINVAL;
       const mainExtent = loadExtent(info);
       const mainBias = info.type === "dyn" ? PIE_BASE - mainExtent.start : 0;
       main = mapImage(target, file, info, mainBias, fills);

@@ -11,6 +11,7 @@
  */
 
 import * as ffi from "./_ffi.ts";
+import { discardEarlyStub, type EarlyStub } from "./early_stub.ts";
 import { MAP_NORESERVE, TASK_SIZE } from "../../abi/linux/mm.ts";
 import { Registers } from "./regs_amd64.ts";
 import { SYSCALL_INFO_SIZE, SyscallInfo } from "../syscall_info.ts";
@@ -82,6 +83,11 @@ export interface PtraceOptions {
    * tracer's CPU. "free": no pinning at all.
    */
   placement?: CpuPlacement;
+  /**
+   * The first zygote's stub, started ahead of the platform (early_stub.ts); the platform owns it
+   * from here on (a shutdown before any zygote kills and reaps it).
+   */
+  stub?: EarlyStub;
 }
 
 /**
@@ -1308,6 +1314,8 @@ export class PtracePlatform implements Platform {
   #memoryFileTried = false;
   #stubPath = "";
   #stubDir = "";
+  /** @nosave The stub started ahead of the platform (PtraceOptions.stub), until a zygote takes it. */
+  #early: EarlyStub | null;
   /** @nosave The sentry's ends of the stubs' seccomp listeners (one per zygote started). */
   readonly #listeners = new Set<number>();
   /**
@@ -1341,6 +1349,7 @@ export class PtracePlatform implements Platform {
   #alarmAt: number | null = null;
 
   constructor(opts: PtraceOptions = {}) {
+    this.#early = opts.stub ?? null;
     const placement = opts.placement ?? "adaptive";
     if (placement !== "free") {
       // Pin only the tracer (JavaScript) thread, not the whole sentry, and put every stub on
@@ -1360,7 +1369,10 @@ export class PtracePlatform implements Platform {
   }
 
   #ensureStubBinary(): string {
-    if (this.#stubPath === "") {
+    if (this.#stubPath === "" && this.#early !== null) {
+      this.#stubDir = this.#early.dir;
+      this.#stubPath = this.#early.path;
+    } else if (this.#stubPath === "") {
       this.#stubDir = Deno.makeTempDirSync({ prefix: "sentry-stub-" });
       const p = `${this.#stubDir}/stub`;
       Deno.writeFileSync(p, buildStubElf(), { mode: 0o500 });
@@ -1393,7 +1405,10 @@ export class PtracePlatform implements Platform {
    * inherit, with one stopped thread.
    */
   #spawnZygote(): PtraceContext {
-    const pid = ffi.spawnClean(this.#ensureStubBinary(), ["sentry-stub"]);
+    const path = this.#ensureStubBinary();
+    const early = this.#early;
+    this.#early = null;
+    const pid = early !== null ? early.pid : ffi.spawnClean(path, ["sentry-stub"]);
     try {
       const ctx = this.#seize(pid);
       this.#unmapHostMappings(ctx, pid);
@@ -2029,6 +2044,10 @@ export class PtracePlatform implements Platform {
     this.#letOut.clear();
     // The thread goes on running JavaScript (another platform, a test): as it was before.
     if (this.#tracerCpus !== null) ffi.setAffinity(ffi.hostTid(), this.#tracerCpus);
+    if (this.#early !== null) {
+      discardEarlyStub(this.#early); // its directory too: #stubDir never named it
+      this.#early = null;
+    }
     // Stubs whose host parent was another stub come back as zombies of the sentry (a subreaper)
     // once that parent died: reap them, so that no host process outlives the sandbox.
     for (;;) {

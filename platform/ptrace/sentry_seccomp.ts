@@ -11,6 +11,7 @@
 
 import { syscallNumbers } from "../../abi/linux/syscall_names.ts";
 import { seccompAllThreads } from "./_ffi.ts";
+import { decodeBase64, SENTRY_FILTER_ERRNO } from "./sentry_filter_prog.ts";
 import { STUB_BATCH_SYSCALL_END, STUB_INJECT_SYSCALL_END } from "./stub_elf.ts";
 import { assemble, AUDIT_ARCH_X86_64, type Insn, SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO, SECCOMP_RET_KILL_PROCESS, SECCOMP_RET_LOG } from "./bpf.ts";
 
@@ -175,6 +176,10 @@ export function sentryFilter(otherwise: "errno" | "log", stubSites: readonly num
 
 const EPERM = 1;
 
+function sameSites(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
 /**
  * The filter on every thread. `log` (the environment's SENTRY_SECCOMP_LOG=1, for measuring the
  * set) logs a refused call to the host's audit log instead of refusing it. `stubSites`: the
@@ -183,7 +188,11 @@ const EPERM = 1;
  */
 export function installSentryFilter(stubSites: readonly number[]): string | null {
   const mode = Deno.env.get("SENTRY_SECCOMP_LOG") === "1" ? "log" : "errno";
-  const r = seccompAllThreads(sentryFilter(mode, stubSites));
+  // The usual filter comes ready-made (sentry_filter_prog.ts); the others are assembled here.
+  const prog = mode === "errno" && sameSites(stubSites, STUB_SITES) && SENTRY_FILTER_ERRNO !== ""
+    ? decodeBase64(SENTRY_FILTER_ERRNO)
+    : sentryFilter(mode, stubSites);
+  const r = seccompAllThreads(prog);
   if (r === 0) return null;
   return r < 0 ? `seccomp failed with errno ${-r}` : `thread ${r} could not take the filter`;
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { CLONE_NAMESPACE_FLAGS, PTRACE_REQUESTS, SENTRY_SYSCALLS, sentryFilter, STUB_SITE_ONLY } from "./sentry_seccomp.ts";
+import { CLONE_NAMESPACE_FLAGS, PTRACE_REQUESTS, SENTRY_SYSCALLS, sentryFilter, STUB_SITE_ONLY, STUB_SITES } from "./sentry_seccomp.ts";
+import { decodeBase64, SENTRY_FILTER_ERRNO } from "./sentry_filter_prog.ts";
 import { STUB_BATCH_SYSCALL_END, STUB_INJECT_SYSCALL_END } from "./stub_elf.ts";
 import { syscallName } from "../../abi/linux/syscall_names.ts";
 import { AUDIT_ARCH_X86_64, SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO, SECCOMP_RET_KILL_PROCESS, SECCOMP_RET_LOG } from "./bpf.ts";
@@ -81,4 +82,8 @@ Deno.test("the sentry's filter checks arguments: a stub's confinement calls only
   for (const pid of [0, -1, -4242, -0x80000000]) {
     assert.equal(run(f, kill, AUDIT_ARCH_X86_64, 0, pid >>> 0), EPERM, `kill(${pid})`);
   }
+});
+
+Deno.test("the ready-made filter a start installs is the one sentryFilter assembles (else: deno run -A tools/gen_sentry_filter.ts)", () => {
+  assert.deepEqual(decodeBase64(SENTRY_FILTER_ERRNO), sentryFilter("errno", STUB_SITES));
 });

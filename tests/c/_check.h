@@ -33,6 +33,7 @@ static const char *en(int e) {
     case EDEADLK: return "EDEADLK";
     case ENOLCK: return "ENOLCK";
     case ELOOP: return "ELOOP";
+    case ELIBBAD: return "ELIBBAD";
     case EOPNOTSUPP: return "EOPNOTSUPP";
     case EOVERFLOW: return "EOVERFLOW";
     case ENOMEM: return "ENOMEM";

@@ -191,6 +191,57 @@ int main(void) {
   printf("ex wd=%d sub wd=%d\n", we, wn);
   dump("writes to unlinked children (ex has IN_EXCL_UNLINK)");
 
+  /*
+   * Unlinked while open: the old directory still hears the name's reads, writes and close
+   * (not a watch with IN_EXCL_UNLINK, which still hears attribute changes); IN_DELETE_SELF
+   * waits for the last close, for a file and for a directory; a hard link's other name is
+   * heard as usual (by the directory: a watch on a file is on its inode in Linux, one watch
+   * for every name, which sentry does not do).
+   */
+  mkdir("ul", 0755);
+  close(open("ul/f", O_CREAT | O_WRONLY, 0600));
+  close(open("ul/e", O_CREAT | O_WRONLY, 0600));
+  link("ul/e", "ul/g");
+  mkdir("ul/d", 0755);
+  int uf = open("ul/f", O_RDWR), ug = open("ul/g", O_RDWR), ud = open("ul/d", O_RDONLY | O_DIRECTORY);
+  int ue = open("ul/e", O_RDWR);
+  int wul = inotify_add_watch(in, "ul", IN_ALL_EVENTS);
+  int wuf = inotify_add_watch(in, "ul/f", IN_ALL_EVENTS);
+  int wud = inotify_add_watch(in, "ul/d", IN_ALL_EVENTS);
+  printf("ul wd=%d f wd=%d d wd=%d\n", wul, wuf, wud);
+  unlink("ul/f");
+  unlink("ul/e");
+  rmdir("ul/d");
+  dump("unlink of open names (one with another link), rmdir of an open directory");
+  write(uf, "x", 1);
+  write(ue, "z", 1);
+  write(ug, "y", 1);
+  close(ue);
+  fchmod(uf, 0640);
+  dump("write and fchmod through the unlinked name, write through the other");
+  close(uf);
+  dump("close of the unlinked name");
+  close(ud);
+  dump("close of the removed directory");
+  unlink("ul/g");
+  dump("unlink of the last name, still open");
+  close(ug);
+  dump("its last close");
+  close(open("ul/h", O_CREAT | O_WRONLY, 0600));
+  int uh = open("ul/h", O_RDWR);
+  int wux = inotify_add_watch(in, "ul", IN_ALL_EVENTS | IN_EXCL_UNLINK);
+  int wuh = inotify_add_watch(in, "ul/h", IN_ALL_EVENTS | IN_EXCL_UNLINK);
+  printf("ul wd=%d (IN_EXCL_UNLINK now) h wd=%d\n", wux, wuh);
+  unlink("ul/h");
+  write(uh, "x", 1);
+  ftruncate(uh, 100);
+  fchmod(uh, 0600);
+  close(uh);
+  dump("IN_EXCL_UNLINK: write and close unheard, truncate and fchmod heard, then delete-self");
+  inotify_rm_watch(in, wux);
+  rmdir("ul");
+  dump("rmdir ul");
+
   /* Removal. */
   int wr = inotify_add_watch(in, "sub/one", IN_ALL_EVENTS);
   wd = inotify_add_watch(in, ".", IN_ALL_EVENTS);

@@ -38,6 +38,7 @@ import { MAY_WRITE } from "../permissions.ts";
 import { EVENT_ERR, EVENT_IN, EVENT_OUT, EVENT_PRI, EVENT_RDNORM, EVENT_WRNORM, WaitQueue } from "../../waiter/mod.ts";
 import { fsnotifyChange } from "../fsnotify.ts";
 import { IN_MODIFY } from "../fsnotify.ts";
+import { NsInodes } from "../../kernel/user_namespace.ts";
 
 /** statfs(2)'s f_type of cgroup2 (include/uapi/linux/magic.h). */
 export const CGROUP2_SUPER_MAGIC = 0x63677270;
@@ -117,10 +118,12 @@ export class CgroupFilesystem extends KernFilesystem {
   changed = false;
   /** The cgroup namespaces made so far, by inode number (setns through /proc/PID/ns/cgroup). */
   readonly namespaces = new Map<number, CgroupNamespace>();
-  #nextNsIno = 4026532300;
+  /** Where new namespaces take their inode numbers (shared by every kind, as Linux's proc_inum). */
+  readonly #nsInodes: NsInodes;
 
-  constructor() {
+  constructor(nsInodes = new NsInodes()) {
     super("cgroup2", CGROUP2_SUPER_MAGIC);
+    this.#nsInodes = nsInodes;
     this.createError = EACCES;
     this.root = new CgroupDir(this, null, "", { mode: S_IFDIR | 0o755, uid: 0, gid: 0 });
   }
@@ -131,7 +134,7 @@ export class CgroupFilesystem extends KernFilesystem {
 
   /** A new cgroup namespace rooted at c (unshare or clone with CLONE_NEWCGROUP). */
   newNamespace(c: CgroupDir): CgroupNamespace {
-    const ns = new CgroupNamespace(c, this.#nextNsIno++);
+    const ns = new CgroupNamespace(c, this.#nsInodes.next());
     this.namespaces.set(ns.ino, ns);
     this.changed = true;
     return ns;

@@ -43,6 +43,9 @@ export class FakeProcess implements ProcProcess {
   cgroupLine = "0::/\n";
   cgroupNsIno = 4026531835;
   mntNs: MountNamespace | null = null;
+  nsOf(_type: string): { ino: number; ns: object } | null {
+    return null;
+  }
   mem: ProcMemory | null = null;
   memoryBytes = new Uint8Array(0);
   memoryBase = 0;

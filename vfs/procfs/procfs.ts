@@ -54,6 +54,7 @@ import {
 import { dtFromMode } from "../hostfs/hostfs.ts";
 import type { NetFileKind, ProcCaller, ProcMemAccess, ProcProcess, ProcSource, ProcThread } from "./source.ts";
 import { LocatedFile } from "../located_file.ts";
+import { IdMapFile } from "./id_map_file.ts";
 import { AnonInodeFile } from "../anon_file.ts";
 import { MemFd } from "../memfd.ts";
 import * as r from "./render.ts";
@@ -96,7 +97,7 @@ export class ProcFilesystem extends KernFilesystem {
 }
 
 function mayInspect(c: ProcCaller, p: ProcProcess): boolean {
-  return c.pid === p.pid || c.creds.hasCap(CAP_SYS_PTRACE) ||
+  return c.pid === p.pid || c.creds.capableIn(p.creds.userNs, CAP_SYS_PTRACE) ||
     (c.creds.fsuid === p.creds.uid && c.creds.fsuid === p.creds.euid && c.creds.fsuid === p.creds.suid);
 }
 
@@ -380,20 +381,22 @@ function countThreads(src: ProcSource): { running: number; blocked: number; tota
 /** What each entry of a PID (or TID) directory is. */
 type PidEntryKind =
   | "stat" | "status" | "statm" | "cmdline" | "environ" | "maps" | "smaps" | "limits" | "mounts" | "mountinfo"
-  | "comm" | "oom_score_adj" | "oom_score" | "cgroup" | "uid_map" | "gid_map" | "wchan" | "auxv"
+  | "comm" | "oom_score_adj" | "oom_score" | "cgroup" | "uid_map" | "gid_map" | "projid_map" | "setgroups" | "wchan" | "auxv"
   | "mem" | "io" | "coredump_filter" | "children" | "exe" | "cwd" | "root" | "fd" | "fdinfo" | "task" | "ns" | "net";
 
 /** [name, kind, mode bits]; links and directories get their type from the kind. */
 const PID_ENTRIES: ReadonlyArray<[PidEntryKind, number]> = [
   ["auxv", 0o400], ["cgroup", 0o444], ["children", 0o444], ["cmdline", 0o444], ["comm", 0o644], ["coredump_filter", 0o644],
   ["cwd", 0o777], ["environ", 0o400], ["io", 0o400],
-  ["exe", 0o777], ["fd", 0o500], ["fdinfo", 0o555], ["gid_map", 0o444], ["limits", 0o444],
+  ["exe", 0o777], ["fd", 0o500], ["fdinfo", 0o555], ["gid_map", 0o644], ["limits", 0o444],
   ["maps", 0o444], ["mem", 0o600], ["mountinfo", 0o444], ["mounts", 0o444], ["net", 0o555], ["ns", 0o511], ["oom_score", 0o444],
-  ["oom_score_adj", 0o644], ["root", 0o777], ["smaps", 0o444], ["stat", 0o444], ["statm", 0o444], ["status", 0o444],
-  ["task", 0o555], ["uid_map", 0o444], ["wchan", 0o444],
+  ["oom_score_adj", 0o644], ["projid_map", 0o644], ["root", 0o777], ["setgroups", 0o644], ["smaps", 0o444], ["stat", 0o444],
+  ["statm", 0o444], ["status", 0o444], ["task", 0o555], ["uid_map", 0o644], ["wchan", 0o444],
 ];
 const PID_ENTRY_MODES: ReadonlyMap<string, number> = new Map(PID_ENTRIES);
 const LINK_KINDS = new Set<string>(["exe", "cwd", "root"]);
+/** The files of the process's user namespace (vfs/procfs/id_map_file.ts). */
+const ID_MAP_KINDS = new Set<string>(["uid_map", "gid_map", "projid_map", "setgroups"]);
 const DIR_KINDS = new Set<string>(["fd", "fdinfo", "task", "ns", "net"]);
 
 /** @savable /proc/PID, or /proc/PID/task/TID when tid is set. */
@@ -478,7 +481,8 @@ class PidFile extends GeneratedFile {
   }
 
   override get writable(): boolean {
-    return this.kind === "oom_score_adj" || this.kind === "comm" || this.kind === "mem" || this.kind === "coredump_filter";
+    return this.kind === "oom_score_adj" || this.kind === "comm" || this.kind === "mem" || this.kind === "coredump_filter" ||
+      ID_MAP_KINDS.has(this.kind);
   }
 
   /**
@@ -491,6 +495,15 @@ class PidFile extends GeneratedFile {
       const p = this.pfs.source.process(this.pid);
       if (p === null) throw ESRCH;
       this.pfs.checkAccess(p);
+    }
+    if (ID_MAP_KINDS.has(this.kind)) {
+      // The process's user namespace as of now, and the opener's credentials (file->f_cred).
+      const p = this.pfs.source.process(this.pid);
+      if (p === null) throw ESRCH;
+      const src = this.pfs.source;
+      const opener = src.caller()?.creds ?? p.creds;
+      const kind = this.kind === "setgroups" ? "setgroups" : this.kind.slice(0, -4) as "uid" | "gid" | "projid";
+      return new IdMapFile(loc, flags, p.creds.userNs, kind, opener, () => src.caller()?.creds ?? opener);
     }
     if (this.kind === "mounts" || this.kind === "mountinfo") {
       const ns = this.pfs.source.process(this.pid)?.mntNs ?? null;
@@ -535,8 +548,6 @@ class PidFile extends GeneratedFile {
   }
 
   render(): string | Uint8Array {
-    // The user namespace's maps stay readable through a descriptor opened before the exit.
-    if (this.kind === "uid_map" || this.kind === "gid_map") return "         0          0 4294967295\n";
     const p = this.#process();
     const src = this.pfs.source;
     switch (this.kind) {
@@ -560,7 +571,7 @@ class PidFile extends GeneratedFile {
       case "status": {
         const fds = p.fds();
         const fdSize = Math.max(64, 2 ** Math.ceil(Math.log2((fds[fds.length - 1] ?? 0) + 1)));
-        return r.renderStatus(p, this.#thread(p), this.#exePath(p), fdSize, src.system().ncpus);
+        return r.renderStatus(p, this.#thread(p), this.#exePath(p), fdSize, src.system().ncpus, src.caller()?.creds.userNs);
       }
       case "statm":
         return r.renderStatm(p, this.#exePath(p));
@@ -922,15 +933,19 @@ const NAMESPACES: ReadonlyArray<[string, string, number]> = [
 ];
 const NSFS_MAGIC = 0x6e736673;
 
-/** @savable A namespace's inode, where a /proc/PID/ns link leads (nsfs's). */
+/**
+ * @savable A namespace's inode, where a /proc/PID/ns link leads (nsfs's). `ns` is the namespace
+ * itself for one setns(2) joins by it (a user, UTS, IPC or mount namespace made after the
+ * first); null for the sandbox's first of each type.
+ */
 class NsNode extends FixedFile {
   constructor(
     kfs: KernFilesystem,
     parent: KDentry,
     name: string,
     readonly nsIno: number,
-    /** The namespace itself, where the kernel needs it back (setns(2) to a mount namespace). */
-    readonly ns: MountNamespace | null = null,
+    /** The namespace itself, where the kernel needs it back (setns(2)). */
+    readonly ns: object | null = null,
   ) {
     super(kfs, parent, name, "", 0o444);
   }
@@ -942,12 +957,12 @@ class NsNode extends FixedFile {
 
 /**
  * The nsfs filesystem: one inode per namespace type, reached only through /proc/PID/ns; the
- * inodes of mount namespaces other than the first are kept by namespace (mntNodes), not listed.
+ * inodes of namespaces other than the first of their type are kept by namespace (mntNodes), not listed.
  */
 interface Nsfs {
   mount: Mount;
   nodes: Map<string, KDentry>;
-  mntNodes: WeakMap<MountNamespace, NsNode>;
+  mntNodes: WeakMap<object, NsNode>;
 }
 
 /** The nsfs filesystem: one inode per namespace type, reached only through /proc/PID/ns. */
@@ -963,15 +978,15 @@ export function makeNsfs(): Nsfs {
 }
 
 /**
- * The namespace an nsfs inode stands for, when it keeps it (mount namespaces other than the
+ * The namespace an nsfs inode stands for, when it keeps it (user, UTS, IPC and mount namespaces other than the
  * first); null for the rest.
  */
-export function nsfsNamespace(d: Dentry): MountNamespace | null {
+export function nsfsNamespace(d: Dentry): object | null {
   return d instanceof NsNode ? d.ns : null;
 }
 
 /** The nsfs inode of namespace `type:[ino]`: the first one of its type, or one made now. */
-function nsfsNode(nsfs: Nsfs, type: string, ino: number, ns: MountNamespace | null): KDentry {
+function nsfsNode(nsfs: Nsfs, type: string, ino: number, ns: object | null): KDentry {
   const first = nsfs.nodes.get(type)!;
   if (first.ino === ino) return first;
   if (ns !== null) {
@@ -999,10 +1014,11 @@ class NsDir extends KDentry {
     const ns = NAMESPACES.find(([n]) => n === name);
     const p = this.pfs.source.process(this.pid);
     if (ns === undefined || p === null) return null;
-    // The cgroup and mount namespaces may be one of the process's own (unshare, clone, setns).
-    const mntNs = name === "mnt" ? p.mntNs : null;
-    const ino = name === "cgroup" ? p.cgroupNsIno : mntNs !== null ? mntNs.ino : ns[2];
-    return new NsLink(this.pfs, this, name, ns[1], ino, this.pid, this.uid, this.gid, mntNs);
+    // The cgroup, mount, user, UTS and IPC namespaces may be one of the process's own (unshare,
+    // clone, setns).
+    const own = name === "mnt" ? (p.mntNs === null ? null : { ino: p.mntNs.ino, ns: p.mntNs }) : p.nsOf(ns[1]);
+    const ino = name === "cgroup" ? p.cgroupNsIno : own?.ino ?? ns[2];
+    return new NsLink(this.pfs, this, name, ns[1], ino, this.pid, this.uid, this.gid, own?.ns ?? null);
   }
 
   override children(): DirEntry[] {
@@ -1021,7 +1037,7 @@ class NsLink extends KSymlink {
     readonly pid: number,
     uid: number,
     gid: number,
-    readonly ns: MountNamespace | null = null,
+    readonly ns: object | null = null,
   ) {
     super(pfs, parent, name, { uid, gid });
   }

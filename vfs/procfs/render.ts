@@ -8,6 +8,7 @@
  * @module
  */
 
+import { INIT_USER_NS, type UserNamespace } from "../../kernel/user_namespace.ts";
 import type { Mount } from "../mount.ts";
 import { MS_NOATIME, MS_NODEV, MS_NODIRATIME, MS_NOEXEC, MS_NOSUID, MS_STRICTATIME } from "../../abi/linux/mount.ts";
 import { Location } from "../mount.ts";
@@ -132,8 +133,10 @@ export function renderStatus(
   exePath: string | null,
   fdSize: number,
   ncpus: number,
+  /** The reader's user namespace: the ids are shown as it maps them (65534 for one it does not). */
+  viewer: UserNamespace = INIT_USER_NS,
 ): string {
-  const c = p.creds;
+  const c = p.creds, u = (id: number) => viewer.uidOf(id), g = (id: number) => viewer.gidOf(id);
   const leader = p.threads[0];
   const th = thread ?? leader ?? null;
   const state = thread?.state ?? p.state;
@@ -147,10 +150,10 @@ export function renderStatus(
     `Pid:\t${thread?.tid ?? p.pid}`,
     `PPid:\t${p.ppid}`,
     `TracerPid:\t${p.tracerPid}`,
-    `Uid:\t${c.uid}\t${c.euid}\t${c.suid}\t${c.fsuid}`,
-    `Gid:\t${c.gid}\t${c.egid}\t${c.sgid}\t${c.fsgid}`,
+    `Uid:\t${u(c.uid)}\t${u(c.euid)}\t${u(c.suid)}\t${u(c.fsuid)}`,
+    `Gid:\t${g(c.gid)}\t${g(c.egid)}\t${g(c.sgid)}\t${g(c.fsgid)}`,
     `FDSize:\t${fdSize}`,
-    `Groups:\t${c.groups.join(" ")} `,
+    `Groups:\t${c.groups.map(g).join(" ")} `,
     `NStgid:\t${p.pid}`,
     `NSpid:\t${thread?.tid ?? p.pid}`,
     `NSpgid:\t${p.pgid}`,

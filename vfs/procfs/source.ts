@@ -156,6 +156,11 @@ export interface ProcProcess {
   readonly cgroupLine: string;
   /** The inode number of the cgroup namespace of the process's leader. */
   readonly cgroupNsIno: number;
+  /**
+   * The leader's namespace of type `type` ("user", "uts", "ipc") and its inode number; null
+   * for the other types (the sandbox has one of each) or a process without threads.
+   */
+  nsOf(type: string): { ino: number; ns: object } | null;
   /** The mount namespace of the process's leader (null for a zombie). */
   readonly mntNs: MountNamespace | null;
 }

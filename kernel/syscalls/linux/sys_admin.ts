@@ -23,7 +23,8 @@ const UTS_LEN = 64;
 
 function setUtsName(which: "hostname" | "domainname"): SyscallFn {
   return (t, a) => {
-    if (!t.creds.hasCap(CAP_SYS_ADMIN)) throw EPERM;
+    // CAP_SYS_ADMIN in the user namespace that owns the caller's UTS namespace.
+    if (!t.creds.capableIn(t.uts.owner, CAP_SYS_ADMIN)) throw EPERM;
     const len = a.int(1);
     if (len < 0 || len > UTS_LEN) throw EINVAL;
     const bytes = t.copyIn(a.pointer(0), len);

@@ -73,9 +73,16 @@ const sysFchmodat2: SyscallFn = (t, a) => {
   return chmod(t, target(t, a.fd(0), a.pointer(1), flags), a.uint(2));
 };
 
+/**
+ * chown's ids are the caller's user namespace's: each one but -1 must map to a kernel id
+ * (EINVAL, after the path is resolved, as Linux's chown_common).
+ */
 function chown(t: Task, to: Target, uid: number, gid: number): number {
-  if (to instanceof FileDescription) to.chownOutsideTree(t.creds, uid, gid);
-  else t.kernel.vfs.chown(pathCtx(t), to, uid, gid);
+  const ns = t.creds.userNs;
+  const kuid = uid === -1 ? -1 : ns.kuid(uid >>> 0), kgid = gid === -1 ? -1 : ns.kgid(gid >>> 0);
+  if ((uid !== -1 && kuid < 0) || (gid !== -1 && kgid < 0)) throw EINVAL;
+  if (to instanceof FileDescription) to.chownOutsideTree(t.creds, kuid, kgid);
+  else t.kernel.vfs.chown(pathCtx(t), to, kuid, kgid);
   return 0;
 }
 

@@ -84,7 +84,7 @@ const sysCapset: SyscallFn = (t, a) => {
   permitted &= CAP_FULL_SET;
   inheritable &= CAP_FULL_SET;
   const c = t.creds, old = c.caps;
-  if (!c.hasCap(CAP_SETPCAP) && !isSubset(inheritable, old.inheritable | old.permitted)) throw EPERM;
+  if (!c.hasOwnCap(CAP_SETPCAP) && !isSubset(inheritable, old.inheritable | old.permitted)) throw EPERM;
   if (!isSubset(inheritable, old.inheritable | old.bounding)) throw EPERM;
   if (!isSubset(permitted, old.permitted)) throw EPERM;
   if (!isSubset(effective, permitted)) throw EPERM;

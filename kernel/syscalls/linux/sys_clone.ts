@@ -7,14 +7,15 @@ import { mayAttach } from "./sys_process_vm.ts";
 import {
   type CloneArgs, CLONE_DETACHED, CLONE_FILES, CLONE_FS, CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS,
   CLONE_NEWPID, CLONE_NEWUSER, CLONE_NEWUTS, CLONE_PARENT, CLONE_SIGHAND, CLONE_SYSVSEM, CLONE_THREAD, CLONE_VFORK,
-  CLONE_VM, cloneTask, NAMESPACE_FLAGS, vforkWaitDone,
+  CLONE_VM, cloneTask, NAMESPACE_FLAGS, userNamespaceCreds, vforkWaitDone,
 } from "../../task_clone.ts";
 import type { Task } from "../../task.ts";
 import { joinMountNs, unshareMountNs } from "../../fs_context.ts";
-import type { MountNamespace } from "../../../vfs/mod.ts";
+import { MountNamespace } from "../../../vfs/mod.ts";
 import { nsfsNamespace } from "../../../vfs/procfs/procfs.ts";
 import { IPC_LIMITS, IpcNamespace } from "../../ipc.ts";
-import type { UtsNamespace } from "../../uts.ts";
+import { UtsNamespace } from "../../uts.ts";
+import { INIT_USER_NS, UserNamespace } from "../../user_namespace.ts";
 import { CGROUP_NS_INIT_INO, type CgroupDir, type CgroupNamespace } from "../../../vfs/cgroupfs/cgroupfs.ts";
 import { block, partial, supported, type SyscallEntry, type SyscallFn, type SyscallResult } from "./support.ts";
 
@@ -107,8 +108,11 @@ const CLONE_NEWTIME = 0x80;
  * Implements unshare(2), in the order of Linux's ksys_unshare: the implied flags, then
  * CLONE_THREAD/CLONE_SIGHAND/CLONE_VM (nothing to do for a process alone in its thread group
  * and address space, EINVAL otherwise), a private descriptor table (CLONE_FILES) or filesystem
- * context (CLONE_FS), a UTS, IPC or cgroup namespace of its own (CLONE_NEWUTS, CLONE_NEWIPC,
- * CLONE_NEWCGROUP, CAP_SYS_ADMIN), and a copy of the mount namespace (CLONE_NEWNS). The other
+ * context (CLONE_FS), a user namespace of its own (CLONE_NEWUSER: the caller gets every
+ * capability there and none outside), then a UTS, IPC or cgroup namespace of its own
+ * (CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWCGROUP; CAP_SYS_ADMIN in the user namespace that will
+ * own it, the new one when both are asked) and a copy of the mount namespace (CLONE_NEWNS;
+ * CAP_SYS_ADMIN in the first user namespace, which owns every mount namespace here). The other
  * namespaces are EINVAL, as in a kernel built without them.
  */
 const sysUnshare: SyscallFn = (t, a) => {
@@ -125,22 +129,26 @@ const sysUnshare: SyscallFn = (t, a) => {
   const flags = Number(f);
   if ((flags & (CLONE_THREAD | CLONE_SIGHAND | CLONE_VM)) && t.tg.tasks.size > 1) throw EINVAL;
   if ((flags & CLONE_VM) && t.mm.users > 1) throw EINVAL;
-  const unsupported = flags & ((NAMESPACE_FLAGS & ~(CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_NEWNS)) | CLONE_NEWTIME);
+  const unsupported = flags & ((NAMESPACE_FLAGS & ~(CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_NEWUSER | CLONE_NEWNS)) | CLONE_NEWTIME);
   if (unsupported) {
     t.kernel.log.once(`unshare-ns-${unsupported}`, `unshare namespace flags 0x${unsupported.toString(16)} are not supported`);
     throw EINVAL;
   }
-  if ((flags & (CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_NEWNS)) && !t.creds.hasCap(CAP_SYS_ADMIN)) throw EPERM;
+  const creds = (flags & CLONE_NEWUSER) ? userNamespaceCreds(t) : t.creds;
+  if ((flags & (CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP)) && !creds.hasOwnCap(CAP_SYS_ADMIN)) throw EPERM;
+  if ((flags & CLONE_NEWNS) && !(creds.hasOwnCap(CAP_SYS_ADMIN) && t.creds.hasCap(CAP_SYS_ADMIN))) throw EPERM;
   if (flags & CLONE_FS) t.fs = t.fs.fork();
   if (flags & CLONE_NEWNS) unshareMountNs(t.kernel.vfs, t.fs);
   if ((flags & CLONE_FILES) && t.fdTable.users > 1) {
     t.fdTable.users--;
     t.fdTable = t.fdTable.fork();
   }
-  if (flags & CLONE_NEWUTS) t.uts = t.uts.copy();
-  if (flags & CLONE_NEWIPC) t.ipc = new IpcNamespace(IPC_LIMITS);
+  if (creds !== t.creds) t.commitCreds(creds);
+  const k = t.kernel;
+  if (flags & CLONE_NEWUTS) t.uts = t.uts.copy(creds.userNs, k.nsInodes.next());
+  if (flags & CLONE_NEWIPC) t.ipc = new IpcNamespace(IPC_LIMITS, creds.userNs, k.nsInodes.next());
   // A new cgroup namespace is rooted at the caller's cgroup (copy_cgroup_ns).
-  if (flags & CLONE_NEWCGROUP) t.cgroupNs = t.kernel.cgroups.newNamespace(t.kernel.cgroups.cgroupOf(t.tg));
+  if (flags & CLONE_NEWCGROUP) t.cgroupNs = k.cgroups.newNamespace(k.cgroups.cgroupOf(t.tg));
   return 0;
 };
 
@@ -149,35 +157,39 @@ const SETNS_FLAGS = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | C
   CLONE_NEWUSER | CLONE_NEWTIME;
 
 /**
- * Implements setns(2) with a pidfd: the caller joins the namespaces of the given types of the
+ * Implements setns(2). With a pidfd: the caller joins the namespaces of the given types of the
  * pidfd's process (EINVAL for no type or another flag; ESRCH once it has exited, even as a
- * zombie; EPERM without ptrace read access or CAP_SYS_ADMIN). Its UTS, IPC, cgroup and mount
- * namespaces are taken (joining a mount namespace moves the caller's root and cwd to its root, as
- * Linux); the others are the sandbox's one each (its own user namespace is EINVAL). With a
- * /proc/PID/ns descriptor (flags 0 or its type) the namespace joined is the sandbox's first of
- * that type, the one whose inode /proc shows for every process, except for cgroup and mount
- * namespaces, which /proc names each by its own inode.
+ * zombie; EPERM without ptrace read access). With a /proc/PID/ns descriptor (flags 0 or its
+ * type): the namespace it names. User, UTS, IPC, cgroup and mount namespaces are each task's
+ * own (joining a mount namespace moves the caller's root and cwd to its root, as Linux); the
+ * others are the sandbox's one each. The checks are each type's install's (joinNamespaces).
  */
 const sysSetns: SyscallFn = (t, a) => {
   let flags = a.int(1);
   const f = t.fdTable.get(a.fd(0));
   const loc = f.location();
+  const k = t.kernel;
   if (!(f instanceof PidFd) && loc !== null && loc.mount.fs.name === "nsfs") {
-    // A /proc/PID/ns file: its type is in its name; flags must be 0 or that type. /proc shows
-    // the sandbox's first namespace of each type, which is the one joined.
+    // A /proc/PID/ns file: its type is in its name; flags must be 0 or that type. A namespace
+    // made after the sandbox's first of its type is held by its inode.
     const type = NS_TYPES[loc.dentry.name.split(":")[0]!];
     if (type === undefined || (flags !== 0 && flags !== type)) throw EINVAL;
     flags = type;
-    if (!t.creds.hasCap(CAP_SYS_ADMIN)) throw EPERM;
+    const ns = nsfsNamespace(loc.dentry);
     // A cgroup namespace's inode names which one it is.
     let cgroupNs: CgroupNamespace | null = null;
     if (type === CLONE_NEWCGROUP) {
       const ino = Number(/\[(\d+)\]/.exec(loc.dentry.name)?.[1] ?? CGROUP_NS_INIT_INO);
-      if (ino !== CGROUP_NS_INIT_INO) cgroupNs = t.kernel.cgroups.namespaces.get(ino) ?? null;
+      if (ino !== CGROUP_NS_INIT_INO) cgroupNs = k.cgroups.namespaces.get(ino) ?? null;
       if (ino !== CGROUP_NS_INIT_INO && cgroupNs === null) throw EINVAL;
     }
-    const mntNs = type === CLONE_NEWNS ? nsfsNamespace(loc.dentry) ?? t.kernel.vfs.initNs : null;
-    return joinNamespaces(t, flags, t.kernel.rootUts, t.kernel.ipc, cgroupNs, mntNs);
+    return joinNamespaces(t, flags, {
+      user: ns instanceof UserNamespace ? ns : INIT_USER_NS,
+      uts: ns instanceof UtsNamespace ? ns : k.rootUts,
+      ipc: ns instanceof IpcNamespace ? ns : k.ipc,
+      cgroupNs,
+      mnt: type === CLONE_NEWNS ? (ns instanceof MountNamespace ? ns : k.vfs.initNs) : null,
+    });
   }
   if (!(f instanceof PidFd)) throw EINVAL;
   if (flags === 0 || (flags & ~SETNS_FLAGS)) throw EINVAL;
@@ -185,8 +197,9 @@ const sysSetns: SyscallFn = (t, a) => {
   const target = tg.leader ?? [...tg.tasks][0];
   if (tg.zombie || target === undefined || target.state === "dead") throw ESRCH;
   if (!mayAttach(t, target) && !t.creds.hasCap(CAP_SYS_PTRACE)) throw EPERM;
-  if (!t.creds.hasCap(CAP_SYS_ADMIN)) throw EPERM;
-  return joinNamespaces(t, flags, target.uts, target.ipc, target.cgroupNs, target.fs.mntns);
+  return joinNamespaces(t, flags, {
+    user: target.creds.userNs, uts: target.uts, ipc: target.ipc, cgroupNs: target.cgroupNs, mnt: target.fs.mntns,
+  });
 };
 
 /** The CLONE_NEW* flag of each /proc/PID/ns name's type. */
@@ -195,31 +208,62 @@ const NS_TYPES: Record<string, number> = {
   cgroup: CLONE_NEWCGROUP, user: CLONE_NEWUSER, time: CLONE_NEWTIME,
 };
 
-/** setns's installation of the namespaces of `flags` (the checks done first, then the changes). */
-function joinNamespaces(
-  t: Task,
-  flags: number,
-  uts: UtsNamespace,
-  ipc: IpcNamespace,
-  cgroupNs: CgroupNamespace | null,
-  mntNs: MountNamespace | null,
-): number {
-  if (flags & CLONE_NEWUSER) throw EINVAL; // the one user namespace is the caller's own
-  if (flags & CLONE_NEWNS) {
-    // mntns_install: a filesystem context shared with another task is EINVAL.
-    for (const x of t.kernel.tasks.values()) if (x !== t && x.fs === t.fs) throw EINVAL;
-    if (!t.creds.hasCap(CAP_SYS_CHROOT)) throw EPERM;
+/** The namespaces setns joins, one per type it can join (the others are the sandbox's one). */
+interface SetnsTargets {
+  user: UserNamespace;
+  uts: UtsNamespace;
+  ipc: IpcNamespace;
+  cgroupNs: CgroupNamespace | null;
+  /** The mount namespace (null: none to join). */
+  mnt: MountNamespace | null;
+}
+
+/** Whether another task shares the caller's filesystem context (CLONE_FS: fs->users > 1). */
+function fsShared(t: Task): boolean {
+  for (const x of t.kernel.tasks.values()) if (x !== t && x.fs === t.fs) return true;
+  return false;
+}
+
+/**
+ * setns's installation of the namespaces of `flags`: every check first, in Linux's order
+ * (validate_nsset), then the changes. The user namespace comes first (userns_install: not the
+ * caller's own, a process alone in its thread group and filesystem context, CAP_SYS_ADMIN in
+ * the namespace joined; the caller then holds every capability there and none outside), and the
+ * others are checked with the credentials it gives: CAP_SYS_ADMIN in the user namespace owning
+ * the one joined and in the caller's own (plus CAP_SYS_CHROOT for the mount namespace, which a
+ * shared filesystem context may not join, EINVAL).
+ */
+function joinNamespaces(t: Task, flags: number, to: SetnsTargets): number {
+  let creds = t.creds;
+  if (flags & CLONE_NEWUSER) {
+    if (to.user === creds.userNs) throw EINVAL;
+    if (t.tg.tasks.size > 1 || fsShared(t)) throw EINVAL;
+    if (!creds.capableIn(to.user, CAP_SYS_ADMIN)) throw EPERM;
+    creds = creds.inNamespace(to.user);
   }
-  if (flags & CLONE_NEWUTS) t.uts = uts;
-  if (flags & CLONE_NEWIPC) t.ipc = ipc;
-  if (flags & CLONE_NEWCGROUP) t.cgroupNs = cgroupNs;
-  if ((flags & CLONE_NEWNS) && mntNs !== null) joinMountNs(t.fs, mntNs);
+  const admin = creds.hasOwnCap(CAP_SYS_ADMIN);
+  if (flags & CLONE_NEWNS) {
+    if (fsShared(t)) throw EINVAL;
+    if (!creds.hasCap(CAP_SYS_ADMIN) || !creds.hasOwnCap(CAP_SYS_CHROOT) || !admin) throw EPERM;
+  }
+  if ((flags & CLONE_NEWUTS) && !(creds.capableIn(to.uts.owner, CAP_SYS_ADMIN) && admin)) throw EPERM;
+  if ((flags & CLONE_NEWIPC) && !(creds.capableIn(to.ipc.owner, CAP_SYS_ADMIN) && admin)) throw EPERM;
+  // The sandbox's one PID, network and time namespaces, and every cgroup namespace, belong to
+  // the initial user namespace.
+  if ((flags & (CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWCGROUP | CLONE_NEWTIME)) && !(creds.hasCap(CAP_SYS_ADMIN) && admin)) {
+    throw EPERM;
+  }
+  if (creds !== t.creds) t.commitCreds(creds);
+  if (flags & CLONE_NEWUTS) t.uts = to.uts;
+  if (flags & CLONE_NEWIPC) t.ipc = to.ipc;
+  if (flags & CLONE_NEWCGROUP) t.cgroupNs = to.cgroupNs;
+  if ((flags & CLONE_NEWNS) && to.mnt !== null) joinMountNs(t.fs, to.mnt);
   return 0;
 }
 
 export const table: Record<number, SyscallEntry> = {
   272: supported("unshare", sysUnshare),
-  308: partial("setns", sysSetns, "UTS, IPC and cgroup namespaces (one of each other kind); /proc/PID/ns names the first of each but cgroup"),
+  308: partial("setns", sysSetns, "user, UTS, IPC and cgroup namespaces (one of each other kind)"),
   56: supported("clone", sysClone),
   57: supported("fork", sysFork),
   58: supported("vfork", sysVfork),

@@ -4,6 +4,10 @@
  * rules: CAP_SETUID/CAP_SETGID allow any id; others may only move between the ids they hold.
  * Uid changes carry Linux's capability fix-ups (kernel/creds.ts). Credentials are per thread
  * (glibc's set*id applies them to every thread).
+ *
+ * Ids cross the boundary through the caller's user namespace (kernel/user_namespace.ts): the
+ * getters show kernel ids as the namespace's (65534 for one it does not map), the setters take
+ * the namespace's ids (EINVAL for one that maps nowhere) and need CAP_SETUID/CAP_SETGID in it.
  */
 
 import { EINVAL, EPERM } from "../../errno.ts";
@@ -11,10 +15,10 @@ import type { Task } from "../../task.ts";
 import { supported, type SyscallEntry, type SyscallFn } from "./support.ts";
 import { CAP_SETGID, CAP_SETUID } from "../../../abi/linux/capability.ts";
 
-const sysGetuid: SyscallFn = (t) => t.creds.uid;
-const sysGeteuid: SyscallFn = (t) => t.creds.euid;
-const sysGetgid: SyscallFn = (t) => t.creds.gid;
-const sysGetegid: SyscallFn = (t) => t.creds.egid;
+const sysGetuid: SyscallFn = (t) => t.creds.userNs.uidOf(t.creds.uid);
+const sysGeteuid: SyscallFn = (t) => t.creds.userNs.uidOf(t.creds.euid);
+const sysGetgid: SyscallFn = (t) => t.creds.userNs.gidOf(t.creds.gid);
+const sysGetegid: SyscallFn = (t) => t.creds.userNs.gidOf(t.creds.egid);
 
 /** Implements getgroups(2): size 0 asks for the count; a smaller buffer is EINVAL. */
 const sysGetgroups: SyscallFn = (t, a) => {
@@ -25,7 +29,7 @@ const sysGetgroups: SyscallFn = (t, a) => {
   if (size < groups.length) throw EINVAL;
   const b = new Uint8Array(4 * groups.length);
   const v = new DataView(b.buffer);
-  groups.forEach((g, i) => v.setUint32(4 * i, g, true));
+  groups.forEach((g, i) => v.setUint32(4 * i, t.creds.userNs.gidOf(g), true));
   t.copyOut(a.pointer(1), b);
   return groups.length;
 };
@@ -35,11 +39,34 @@ function getres(t: Parameters<SyscallFn>[0], a: Parameters<SyscallFn>[1], ids: n
   return 0;
 }
 
-const sysGetresuid: SyscallFn = (t, a) => getres(t, a, [t.creds.uid, t.creds.euid, t.creds.suid]);
-const sysGetresgid: SyscallFn = (t, a) => getres(t, a, [t.creds.gid, t.creds.egid, t.creds.sgid]);
+const sysGetresuid: SyscallFn = (t, a) => {
+  const c = t.creds, ns = c.userNs;
+  return getres(t, a, [ns.uidOf(c.uid), ns.uidOf(c.euid), ns.uidOf(c.suid)]);
+};
+const sysGetresgid: SyscallFn = (t, a) => {
+  const c = t.creds, ns = c.userNs;
+  return getres(t, a, [ns.gidOf(c.gid), ns.gidOf(c.egid), ns.gidOf(c.sgid)]);
+};
 
-/** -1 (as an unsigned 32-bit id) leaves an id unchanged. */
+/** -1 (as an unsigned 32-bit id) leaves an id unchanged; no namespace maps it to a kernel id. */
 const KEEP = 0xffffffff;
+
+/** Argument `i` as a kernel uid: KEEP stays KEEP, an id the caller's namespace does not map is EINVAL. */
+function kuidArg(t: Task, a: Parameters<SyscallFn>[1], i: number): number {
+  const v = a.uint(i);
+  if (v === KEEP) return KEEP;
+  const k = t.creds.userNs.kuid(v);
+  if (k < 0) throw EINVAL;
+  return k;
+}
+
+function kgidArg(t: Task, a: Parameters<SyscallFn>[1], i: number): number {
+  const v = a.uint(i);
+  if (v === KEEP) return KEEP;
+  const k = t.creds.userNs.kgid(v);
+  if (k < 0) throw EINVAL;
+  return k;
+}
 
 type Triple = [number, number, number];
 
@@ -65,18 +92,18 @@ function withGids(t: Task, [gid, egid, sgid]: Triple): void {
 
 /** Implements setuid(2): all three ids when privileged, else only the effective one. */
 const sysSetuid: SyscallFn = (t, a) => {
-  const uid = a.uint(0), c = t.creds;
+  const uid = kuidArg(t, a, 0), c = t.creds;
   if (uid === KEEP) throw EINVAL;
-  if (c.hasCap(CAP_SETUID)) withUids(t, [uid, uid, uid]);
+  if (c.hasOwnCap(CAP_SETUID)) withUids(t, [uid, uid, uid]);
   else if (uid === c.uid || uid === c.suid) withUids(t, [c.uid, uid, c.suid]);
   else throw EPERM;
   return 0;
 };
 
 const sysSetgid: SyscallFn = (t, a) => {
-  const gid = a.uint(0), c = t.creds;
+  const gid = kgidArg(t, a, 0), c = t.creds;
   if (gid === KEEP) throw EINVAL;
-  if (c.hasCap(CAP_SETGID)) withGids(t, [gid, gid, gid]);
+  if (c.hasOwnCap(CAP_SETGID)) withGids(t, [gid, gid, gid]);
   else if (gid === c.gid || gid === c.sgid) withGids(t, [c.gid, gid, c.sgid]);
   else throw EPERM;
   return 0;
@@ -100,55 +127,68 @@ function setRe(old: Triple, r: number, e: number, privileged: boolean): Triple {
 
 const sysSetreuid: SyscallFn = (t, a) => {
   const c = t.creds;
-  withUids(t, setRe([c.uid, c.euid, c.suid], a.uint(0), a.uint(1), c.hasCap(CAP_SETUID)));
+  withUids(t, setRe([c.uid, c.euid, c.suid], kuidArg(t, a, 0), kuidArg(t, a, 1), c.hasOwnCap(CAP_SETUID)));
   return 0;
 };
 
 const sysSetregid: SyscallFn = (t, a) => {
   const c = t.creds;
-  withGids(t, setRe([c.gid, c.egid, c.sgid], a.uint(0), a.uint(1), c.hasCap(CAP_SETGID)));
+  withGids(t, setRe([c.gid, c.egid, c.sgid], kgidArg(t, a, 0), kgidArg(t, a, 1), c.hasOwnCap(CAP_SETGID)));
   return 0;
 };
 
 const sysSetresuid: SyscallFn = (t, a) => {
   const c = t.creds;
-  withUids(t, setTriple([c.uid, c.euid, c.suid], [a.uint(0), a.uint(1), a.uint(2)], c.hasCap(CAP_SETUID)));
+  const ids: Triple = [kuidArg(t, a, 0), kuidArg(t, a, 1), kuidArg(t, a, 2)];
+  withUids(t, setTriple([c.uid, c.euid, c.suid], ids, c.hasOwnCap(CAP_SETUID)));
   return 0;
 };
 
 const sysSetresgid: SyscallFn = (t, a) => {
   const c = t.creds;
-  withGids(t, setTriple([c.gid, c.egid, c.sgid], [a.uint(0), a.uint(1), a.uint(2)], c.hasCap(CAP_SETGID)));
+  const ids: Triple = [kgidArg(t, a, 0), kgidArg(t, a, 1), kgidArg(t, a, 2)];
+  withGids(t, setTriple([c.gid, c.egid, c.sgid], ids, c.hasOwnCap(CAP_SETGID)));
   return 0;
 };
 
-/** Implements setfsuid(2): returns the old fsuid; changes it only when allowed (no errors). */
+/**
+ * Implements setfsuid(2): returns the old fsuid (as the caller's namespace shows it); changes it
+ * only when allowed (no errors, an unmapped id included).
+ */
 const sysSetfsuid: SyscallFn = (t, a) => {
-  const c = t.creds, v = a.uint(0), old = c.fsuid;
-  if (v !== KEEP && (c.hasCap(CAP_SETUID) || [c.uid, c.euid, c.suid, c.fsuid].includes(v))) {
+  const c = t.creds, ns = c.userNs, v = ns.kuid(a.uint(0)), old = ns.uidOf(c.fsuid);
+  if (v >= 0 && (c.hasOwnCap(CAP_SETUID) || [c.uid, c.euid, c.suid, c.fsuid].includes(v))) {
     t.commitCreds(c.withUids(c.uid, c.euid, c.suid, v, true));
   }
   return old;
 };
 
 const sysSetfsgid: SyscallFn = (t, a) => {
-  const c = t.creds, v = a.uint(0), old = c.fsgid;
-  if (v !== KEEP && (c.hasCap(CAP_SETGID) || [c.gid, c.egid, c.sgid, c.fsgid].includes(v))) {
+  const c = t.creds, ns = c.userNs, v = ns.kgid(a.uint(0)), old = ns.gidOf(c.fsgid);
+  if (v >= 0 && (c.hasOwnCap(CAP_SETGID) || [c.gid, c.egid, c.sgid, c.fsgid].includes(v))) {
     t.commitCreds(c.withGids(c.gid, c.egid, c.sgid, v));
   }
   return old;
 };
 
-/** Implements setgroups(2): privileged only; at most NGROUPS_MAX (65536). */
+/**
+ * Implements setgroups(2), in Linux's order: CAP_SETGID in the caller's namespace, and a
+ * namespace whose gid map is written and whose /proc/PID/setgroups was not set to "deny"
+ * (may_setgroups, EPERM); at most NGROUPS_MAX (65536) groups; each one mapped (EINVAL).
+ */
 const sysSetgroups: SyscallFn = (t, a) => {
-  const size = a.int(0);
+  const size = a.int(0), ns = t.creds.userNs;
+  if (!t.creds.hasOwnCap(CAP_SETGID) || ns.gidMap.empty || !ns.setgroupsAllowed) throw EPERM;
   if (size < 0 || size > 65536) throw EINVAL;
-  if (!t.creds.hasCap(CAP_SETGID)) throw EPERM;
   const groups: number[] = [];
   if (size > 0) {
     const b = t.copyIn(a.pointer(1), 4 * size);
     const v = new DataView(b.buffer);
-    for (let i = 0; i < size; i++) groups.push(v.getUint32(4 * i, true));
+    for (let i = 0; i < size; i++) {
+      const g = ns.kgid(v.getUint32(4 * i, true));
+      if (g < 0) throw EINVAL;
+      groups.push(g);
+    }
   }
   t.commitCreds(t.creds.withGroups(groups));
   return 0;

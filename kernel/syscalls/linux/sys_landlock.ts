@@ -94,7 +94,7 @@ function addPortRule(t: Task, rs: LandlockRuleset, attrAddr: number): number {
 const sysRestrictSelf: SyscallFn = (t, a) => {
   const flags = a.uint(1);
   if (flags !== 0) throw EINVAL;
-  if (!t.noNewPrivs && !t.creds.hasCap(CAP_SYS_ADMIN)) throw EPERM;
+  if (!t.noNewPrivs && !t.creds.hasOwnCap(CAP_SYS_ADMIN)) throw EPERM;
   const fd = a.int(0);
   if (fd < 0) throw EBADF;
   const rs = rulesetOf(t, fd);

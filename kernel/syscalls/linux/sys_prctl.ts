@@ -43,7 +43,7 @@ function capabilityPrctl(t: Task, op: number, a: SyscallArgs): number {
       return (caps.bounding & capArg(a, 1)) !== 0n ? 1 : 0;
     case PR_CAPBSET_DROP: {
       const bit = capArg(a, 1);
-      if (!c.hasCap(CAP_SETPCAP)) throw EPERM;
+      if (!c.hasOwnCap(CAP_SETPCAP)) throw EPERM;
       t.commitCreds(c.withCaps({ bounding: caps.bounding & ~bit }));
       return 0;
     }
@@ -54,7 +54,7 @@ function capabilityPrctl(t: Task, op: number, a: SyscallArgs): number {
       if (v > BigInt(SECURE_ALL_BITS | SECURE_ALL_LOCKS)) throw EPERM;
       const next = Number(v);
       const locked = (old & SECURE_ALL_LOCKS) >> 1;
-      if ((locked & (old ^ next)) !== 0 || (old & SECURE_ALL_LOCKS & ~next) !== 0 || !c.hasCap(CAP_SETPCAP)) throw EPERM;
+      if ((locked & (old ^ next)) !== 0 || (old & SECURE_ALL_LOCKS & ~next) !== 0 || !c.hasOwnCap(CAP_SETPCAP)) throw EPERM;
       t.commitCreds(c.withCaps({ securebits: next }));
       return 0;
     }

@@ -23,8 +23,10 @@ export function mayAttach(t: Task, target: Task): boolean {
   const c = t.creds, d = target.creds;
   const sameIds = c.uid === d.uid && c.uid === d.euid && c.uid === d.suid &&
     c.gid === d.gid && c.gid === d.egid && c.gid === d.sgid;
-  if (!sameIds && !c.hasCap(CAP_SYS_PTRACE)) return false;
-  return target.tg.dumpable === 1 || c.hasCap(CAP_SYS_PTRACE);
+  // CAP_SYS_PTRACE counts in the target's user namespace (ptrace_has_cap(tcred->user_ns)).
+  const cap = c.capableIn(d.userNs, CAP_SYS_PTRACE);
+  if (!sameIds && !cap) return false;
+  return target.tg.dumpable === 1 || cap;
 }
 
 const total = (segs: IoSegment[]) => segs.reduce((n, s) => n + s.len, 0);

@@ -40,7 +40,7 @@ export function setFilter(t: Task, flags: number, fprog: number): number {
   // User notification needs a listener the sentry does not offer: as a kernel without it.
   if (flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) throw EINVAL;
   if (t.seccomp?.mode === SECCOMP_MODE_STRICT) throw EINVAL;
-  if (!t.noNewPrivs && !t.creds.hasCap(CAP_SYS_ADMIN)) throw EACCES;
+  if (!t.noNewPrivs && !t.creds.hasOwnCap(CAP_SYS_ADMIN)) throw EACCES;
   if (fprog === 0) throw EFAULT;
   const hdr = t.copyIn(fprog, 16);
   const v = new DataView(hdr.buffer, hdr.byteOffset, hdr.byteLength);

@@ -123,23 +123,33 @@ export function marshalStatx(s: Stat, mntId: number | null = null): Uint8Array {
   return b;
 }
 
+/**
+ * A file's attributes with its owner and group as the caller's user namespace shows them
+ * (from_kuid_munged: 65534 for an id it does not map).
+ */
+function seenBy(t: Task, st: Stat): Stat {
+  const ns = t.creds.userNs;
+  if (ns.parent === null) return st;
+  return { ...st, uid: ns.uidOf(st.uid), gid: ns.gidOf(st.gid) };
+}
+
 /** Implements stat(2). */
 const sysStat: SyscallFn = (t, a) => {
   const path = copyInPath(t, a.pointer(0));
-  t.copyOut(a.pointer(1), marshalStat(statPath(t, AT_FDCWD, path, 0)));
+  t.copyOut(a.pointer(1), marshalStat(seenBy(t, statPath(t, AT_FDCWD, path, 0))));
   return 0;
 };
 
 /** Implements lstat(2). */
 const sysLstat: SyscallFn = (t, a) => {
   const path = copyInPath(t, a.pointer(0));
-  t.copyOut(a.pointer(1), marshalStat(statPath(t, AT_FDCWD, path, AT_SYMLINK_NOFOLLOW)));
+  t.copyOut(a.pointer(1), marshalStat(seenBy(t, statPath(t, AT_FDCWD, path, AT_SYMLINK_NOFOLLOW))));
   return 0;
 };
 
 /** Implements fstat(2). O_PATH descriptors may be stat'ed. */
 const sysFstat: SyscallFn = (t, a) => {
-  t.copyOut(a.pointer(1), marshalStat(t.fdTable.get(a.fd(0)).stat()));
+  t.copyOut(a.pointer(1), marshalStat(seenBy(t, t.fdTable.get(a.fd(0)).stat())));
   return 0;
 };
 
@@ -148,7 +158,7 @@ const sysNewfstatat: SyscallFn = (t, a) => {
   const flags = a.int(3);
   if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH)) throw EINVAL;
   const path = copyInPath(t, a.pointer(1), (flags & AT_EMPTY_PATH) !== 0);
-  t.copyOut(a.pointer(2), marshalStat(statPath(t, a.fd(0), path, flags)));
+  t.copyOut(a.pointer(2), marshalStat(seenBy(t, statPath(t, a.fd(0), path, flags))));
   return 0;
 };
 
@@ -174,7 +184,7 @@ const sysStatx: SyscallFn = (t, a) => {
     stat = loc.dentry.stat();
     mntId = loc.mount.id;
   }
-  t.copyOut(a.pointer(4), marshalStatx(stat, mntId));
+  t.copyOut(a.pointer(4), marshalStatx(seenBy(t, stat), mntId));
   return 0;
 };
 

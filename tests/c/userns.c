@@ -1,0 +1,289 @@
+/* User namespaces as Linux makes them (user_namespaces(7)): unshare(2) and clone(2) with
+ * CLONE_NEWUSER, the caller's ids seen as 65534 until /proc/PID/uid_map and gid_map are
+ * written (once, with Linux's permission rules and parse errors), /proc/PID/setgroups, the
+ * capabilities held in the new namespace and not outside it, file access by unmapped owners,
+ * /proc/PID/ns/user and setns(2). Each case runs in a forked child. Run as root. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define R(name, expr) do { errno = 0; long r_ = (long)(expr); \
+  printf("%s = %ld %s\n", name, r_, r_ < 0 ? strerrorname_np(errno) : ""); fflush(stdout); } while (0)
+
+/* Writes s (len bytes) to a fresh descriptor of path; prints the result. */
+static void put(const char *name, const char *path, const char *s, size_t len) {
+  int fd = open(path, O_WRONLY);
+  if (fd < 0) {
+    printf("%s: open %s\n", name, strerrorname_np(errno));
+    return;
+  }
+  R(name, write(fd, s, len));
+  close(fd);
+}
+#define PUT(name, path, s) put(name, path, s, strlen(s))
+
+static void show(const char *name, const char *path) {
+  char buf[512] = {0};
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) {
+    printf("%s: open %s\n", name, strerrorname_np(errno));
+    return;
+  }
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  printf("%s: %zd [%s]\n", name, n, n > 0 ? buf : "");
+}
+
+/* The Uid: and Gid: lines of /proc/self/status. */
+static void status_ids(const char *name) {
+  char buf[4096] = {0};
+  int fd = open("/proc/self/status", O_RDONLY);
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return;
+  for (char *l = strtok(buf, "\n"); l; l = strtok(NULL, "\n")) {
+    if (!strncmp(l, "Uid:", 4) || !strncmp(l, "Gid:", 4)) printf("%s %s\n", name, l);
+  }
+}
+
+static unsigned long effective(void) {
+  struct { unsigned version; int pid; } h = {0x20080522, 0};
+  struct { unsigned effective, permitted, inheritable; } d[2];
+  if (syscall(SYS_capget, &h, d) < 0) return 0;
+  return d[0].effective | ((unsigned long)d[1].effective << 32);
+}
+
+static void ids(const char *name) {
+  if (!strcmp(name, "before")) {
+    printf("%s: uid %u euid %u\n", name, getuid(), geteuid());
+    return;
+  }
+  struct stat st;
+  stat("/", &st);
+  printf("%s: uid %u euid %u gid %u egid %u; / owned by %u:%u; caps %s\n", name, getuid(), geteuid(), getgid(), getegid(),
+         st.st_uid, st.st_gid, (effective() & 0x1ffffffffffUL) == 0x1ffffffffffUL ? "full" : effective() ? "some" : "none");
+}
+
+static int run(const char *name, void (*fn)(void)) {
+  fflush(stdout);
+  pid_t p = fork();
+  if (p == 0) {
+    fn();
+    fflush(stdout);
+    _exit(0);
+  }
+  int st;
+  waitpid(p, &st, 0);
+  printf("-- %s: status %d\n", name, st);
+  return st;
+}
+
+static void fresh(void) {
+  ids("before");
+  R("unshare(NEWUSER)", unshare(CLONE_NEWUSER));
+  ids("after");
+  status_ids("status");
+  show("uid_map", "/proc/self/uid_map");
+  show("gid_map", "/proc/self/gid_map");
+  show("setgroups", "/proc/self/setgroups");
+  int sv[2];
+  socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+  int big = 1 << 20;
+  R("SO_RCVBUFFORCE", setsockopt(sv[0], SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big));
+  R("sethostname", sethostname("x", 1));
+  R("setuid(0)", setuid(0));
+  R("setgroups(0)", setgroups(0, NULL));
+  R("chown(/tmp)", chown("/tmp", 0, 0));
+  R("prctl(CAPBSET_DROP)", prctl(PR_CAPBSET_DROP, 13, 0, 0, 0));
+  R("unshare(NEWUTS)", unshare(CLONE_NEWUTS));
+  R("sethostname in own UTS", sethostname("inner", 5));
+}
+
+static void bad_maps(void) {
+  R("unshare(NEWUSER)", unshare(CLONE_NEWUSER));
+  PUT("two fields", "/proc/self/uid_map", "0 0");
+  PUT("count 0", "/proc/self/uid_map", "0 0 0");
+  PUT("id -1", "/proc/self/uid_map", "4294967295 0 1");
+  PUT("wraps", "/proc/self/uid_map", "4294967294 0 2");
+  PUT("junk", "/proc/self/uid_map", "0 0 1x");
+  PUT("blank line", "/proc/self/uid_map", "0 0 1\n\n");
+  PUT("overlap", "/proc/self/uid_map", "0 0 1\n0 5 1");
+  PUT("lower overlap", "/proc/self/uid_map", "0 0 1\n5 0 1");
+  PUT("other uid", "/proc/self/uid_map", "0 1 1");
+  PUT("empty", "/proc/self/uid_map", "");
+  int fd = open("/proc/self/uid_map", O_WRONLY);
+  R("pwrite at 1", pwrite(fd, "0 0 1", 5, 1));
+  close(fd);
+  PUT("gid before deny", "/proc/self/gid_map", "0 0 1");
+  PUT("setgroups maybe", "/proc/self/setgroups", "maybe");
+  PUT("setgroups too long", "/proc/self/setgroups", "deny    ");
+  put("setgroups deny NUL", "/proc/self/setgroups", "deny", 5);
+  PUT("setgroups allow", "/proc/self/setgroups", "allow");
+  show("setgroups", "/proc/self/setgroups");
+  R("setgroups(0)", setgroups(0, NULL));
+  PUT("gid after deny", "/proc/self/gid_map", "0 0 1\n");
+  put("uid own, tabs, NUL", "/proc/self/uid_map", "0\t0 1\n\0 4 3", 12);
+  PUT("uid again", "/proc/self/uid_map", "0 0 1");
+  PUT("deny after gid map", "/proc/self/setgroups", "deny");
+  show("uid_map", "/proc/self/uid_map");
+  show("gid_map", "/proc/self/gid_map");
+  ids("mapped");
+  status_ids("status");
+  R("setuid(0)", setuid(0));
+  R("setuid(1)", setuid(1));
+  R("setgroups(0)", setgroups(0, NULL));
+  R("unshare(NEWUSER) again", unshare(CLONE_NEWUSER));
+  show("nested setgroups", "/proc/self/setgroups");
+  ids("nested");
+}
+
+/* Files owned by an id the namespace does not map: no override of their permissions. */
+static void files(void) {
+  const char *f = "/tmp/userns-owned-by-1234";
+  int fd = open(f, O_CREAT | O_WRONLY | O_TRUNC, 0600);
+  close(fd);
+  chown(f, 1234, 1234);
+  const char *g = "/tmp/userns-owned-by-root";
+  fd = open(g, O_CREAT | O_WRONLY | O_TRUNC, 0600);
+  close(fd);
+  R("unshare(NEWUSER)", unshare(CLONE_NEWUSER));
+  PUT("uid_map", "/proc/self/uid_map", "0 0 1");
+  struct stat st;
+  stat(f, &st);
+  printf("owner as seen: %u:%u\n", st.st_uid, st.st_gid);
+  R("open unmapped owner's file", open(f, O_RDONLY));
+  R("chown unmapped owner's file", chown(f, 0, -1));
+  R("chmod unmapped owner's file", chmod(f, 0644));
+  R("open root's file (gid unmapped)", open(g, O_RDONLY));
+  R("chown to an unmapped uid", chown(g, 5, -1));
+  PUT("gid_map before deny", "/proc/self/gid_map", "0 0 1");
+  PUT("deny", "/proc/self/setgroups", "deny");
+  PUT("gid_map", "/proc/self/gid_map", "0 0 1");
+  R("open root's file (mapped)", open(g, O_RDONLY));
+  R("chown to uid 0", chown(g, 0, 0));
+  R("mknod", mknod("/tmp/userns-node", S_IFCHR | 0600, makedev(1, 3)));
+  unlink(f);
+  unlink(g);
+}
+
+static void chrooted(void) {
+  R("chroot", chroot("/proc"));
+  R("unshare(NEWUSER) chrooted", unshare(CLONE_NEWUSER));
+}
+
+static int child_fn(void *arg) {
+  (void)arg;
+  ids("clone child");
+  return 0;
+}
+
+static void clones(void) {
+  static char stack[65536];
+  int p = clone(child_fn, stack + sizeof stack, CLONE_NEWUSER | SIGCHLD, NULL);
+  int st = -1;
+  if (p > 0) waitpid(p, &st, 0);
+  printf("clone(NEWUSER) status %d\n", st);
+  R("clone(NEWUSER|FS)", clone(child_fn, stack + sizeof stack, CLONE_NEWUSER | CLONE_FS | SIGCHLD, NULL));
+  R("clone(NEWUSER|THREAD)", clone(child_fn, stack + sizeof stack,
+                                   CLONE_NEWUSER | CLONE_THREAD | CLONE_SIGHAND | CLONE_VM, NULL));
+  p = clone(child_fn, stack + sizeof stack, CLONE_NEWUSER | CLONE_NEWUTS | SIGCHLD, NULL);
+  if (p > 0) waitpid(p, &st, 0);
+  printf("clone(NEWUSER|NEWUTS) %s, status %d\n", p > 0 ? "ok" : strerrorname_np(errno), st);
+}
+
+/* A process in a child namespace, joined by others with setns. */
+static void joins(void) {
+  int pfd[2];
+  pipe(pfd);
+  pid_t a = fork();
+  if (a == 0) {
+    close(pfd[0]);
+    unshare(CLONE_NEWUSER);
+    write(pfd[1], "R", 1);
+    pause();
+    _exit(0);
+  }
+  close(pfd[1]);
+  char c;
+  read(pfd[0], &c, 1);
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/ns/user", a);
+  int nsfd = open(path, O_RDONLY);
+  int self = open("/proc/self/ns/user", O_RDONLY);
+  struct stat s1, s2;
+  fstat(nsfd, &s1);
+  fstat(self, &s2);
+  printf("child's namespace %s\n", s1.st_ino != s2.st_ino ? "differs" : "is the same");
+  char l1[64] = {0}, l2[64] = {0};
+  readlink(path, l1, sizeof l1 - 1);
+  readlink("/proc/self/ns/user", l2, sizeof l2 - 1);
+  printf("links %s\n", strcmp(l1, l2) ? "differ" : "are the same");
+  R("setns(own namespace)", setns(self, CLONE_NEWUSER));
+  R("setns(wrong type)", setns(nsfd, CLONE_NEWUTS));
+  pid_t b = fork();
+  if (b == 0) {
+    R("setns(child's)", setns(nsfd, CLONE_NEWUSER));
+    ids("joined");
+    fstat(self, &s2);
+    struct stat s3;
+    stat("/proc/self/ns/user", &s3);
+    printf("now in the child's: %s\n", s3.st_ino == s1.st_ino ? "yes" : "no");
+    R("setns(back to the first)", setns(self, 0));
+    fflush(stdout);
+    _exit(0);
+  }
+  int st;
+  waitpid(b, &st, 0);
+  snprintf(path, sizeof path, "/proc/%d/uid_map", a);
+  PUT("parent maps child's uids", path, "0 1000 10\n20 20 1");
+  show("child's uid_map from the parent", path);
+  snprintf(path, sizeof path, "/proc/%d/gid_map", a);
+  PUT("parent maps child's gids", path, "0 0 4294967295");
+  show("child's gid_map from the parent", path);
+  kill(a, SIGKILL);
+  waitpid(a, &st, 0);
+}
+
+/* An unprivileged user (uid 1000) makes a namespace and maps only its own ids. */
+static void unprivileged(void) {
+  int init = open("/proc/self/ns/user", O_RDONLY);
+  setgid(1000);
+  setuid(1000);
+  prctl(PR_SET_DUMPABLE, 1, 0, 0, 0); /* else /proc/self belongs to root */
+  ids("user");
+  R("unshare(NEWUSER)", unshare(CLONE_NEWUSER));
+  ids("user in ns");
+  PUT("map root to 0", "/proc/self/uid_map", "0 0 1");
+  PUT("map 0 to own uid", "/proc/self/uid_map", "0 1000 1");
+  PUT("gid without deny", "/proc/self/gid_map", "0 1000 1");
+  PUT("deny", "/proc/self/setgroups", "deny");
+  PUT("gid after deny", "/proc/self/gid_map", "0 1000 1");
+  ids("user mapped");
+  R("setns to the first", setns(init, CLONE_NEWUSER));
+  R("kill the parent", kill(getppid(), 0));
+}
+
+int main(void) {
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  run("fresh", fresh);
+  run("bad maps", bad_maps);
+  run("files", files);
+  run("chrooted", chrooted);
+  run("clones", clones);
+  run("joins", joins);
+  run("unprivileged", unprivileged);
+  return 0;
+}
