@@ -25,19 +25,23 @@ const CLIENT_COMMANDS: ReadonlySet<Command["kind"]> = new Set([
   "start", "state", "list", "ps", "kill", "pause", "resume", "wait", "events", "delete", "exec",
 ]);
 
-/** The command, if it is a client's; anything else (a bad command line too) goes to boot/mod.ts. */
-function clientCommand(args: readonly string[]): Command | null {
+/** The command line parsed; null when it is bad (boot/mod.ts then says why). */
+function parsed(args: readonly string[]): Command | null {
   try {
-    const cmd = parseCommandLine(args);
-    return CLIENT_COMMANDS.has(cmd.kind) ? cmd : null;
+    return parseCommandLine(args);
   } catch {
     return null;
   }
 }
 
 async function run(args: readonly string[]): Promise<number> {
-  const cmd = clientCommand(args);
-  if (cmd === null) return await (await import("./boot/mod.ts")).main(args);
+  const cmd = parsed(args);
+  if (cmd?.kind === "checkpoint" || cmd?.kind === "restore") {
+    // `checkpoint` and the command side of `restore -d` need neither the kernel nor the bundle.
+    const c = await import("./boot/checkpoint_cli.ts");
+    if (c.isCheckpointClient(cmd)) return await c.checkpointClient(cmd);
+  }
+  if (cmd === null || !CLIENT_COMMANDS.has(cmd.kind)) return await (await import("./boot/mod.ts")).main(args);
   const { lifecycle } = await import("./boot/lifecycle.ts");
   // As boot/mod.ts's main does for every command: failures go to --log too.
   const log = new DebugLog();

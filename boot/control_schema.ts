@@ -6,7 +6,7 @@
  * @module
  */
 
-import { z } from "zod";
+import * as z from "../kernel/zod.ts";
 
 /** Bounds that keep a request from making the sentry do unbounded work. */
 const MAX_ARGS = 4096;

@@ -30,13 +30,13 @@ import { resolveExecutable } from "./exec_path.ts";
 import { openRuncLog, reportError, writeAll } from "./report_error.ts";
 import { HeldSignals } from "./held_signals.ts";
 import { HostPty } from "./console_socket.ts";
-import { awaitOrphaned, containerIdFor, spawnHolder, takeHolderRole } from "./detach.ts";
+import { awaitOrphaned, containerIdFor, notifyStarter, spawnHolder, takeHolderRole } from "./detach.ts";
 import { FdTerminalBridge } from "./fd_terminal_bridge.ts";
 import { hostClose, hostSetsid } from "../platform/ptrace/_ffi.ts";
 import { discardEarlyStub, type EarlyStub, startEarlyStub } from "../platform/ptrace/early_stub.ts";
 import { loadSpecSchema } from "./spec.ts";
 import { deathReport, exitStatusOf } from "./exit_status.ts";
-import { type CheckpointRequest, type GlobalOptions, IMAGE_FILE_NAME, type LimitOptions, noLimitOptions, parseCommandLine, quote } from "./flags.ts";
+import { type CheckpointRequest, type GlobalOptions, type LimitOptions, noLimitOptions, parseCommandLine, quote } from "./flags.ts";
 import { checkOverlaySize, limitEndMessage, oomMessage, resourceLimitsOf } from "./limits.ts";
 import { buildReport, ReportFile, type RunOutcome } from "./report.ts";
 import type { ResourceControl, ResourceLimits } from "../kernel/resources.ts";
@@ -52,7 +52,6 @@ import {
   generateId,
   ownerName,
   processStartTime,
-  readState,
   removeContainerDir,
   socketPath,
   sweepAbandoned,
@@ -168,19 +167,8 @@ export async function main(args: readonly string[]): Promise<number> {
         const image = resolvePath(Deno.cwd(), cmd.image);
         return await holdOrRun(reg, cmd.id !== null, () => boot(launch, cmd.global, log, terminal, noLimitOptions(), reg, null, image));
       }
-      case "checkpoint": {
-        const { request } = await import("./control_client.ts");
-        const root = rootOf(cmd.global);
-        const st = readState(root, cmd.id);
-        if (st.status !== "running" && st.status !== "paused") throw new BootError(`container ${quote(cmd.id)} is ${st.status}: cannot checkpoint`);
-        const dir = cmd.image.endsWith(`/${IMAGE_FILE_NAME}`) ? cmd.image.slice(0, -IMAGE_FILE_NAME.length - 1) : null;
-        if (dir !== null) Deno.mkdirSync(dir, { recursive: true });
-        await request(root, cmd.id, { op: "checkpoint", image: cmd.image, leaveRunning: cmd.leaveRunning });
-        // podman (libpod) restores only from a directory holding CRIU's inventory.img, which it
-        // stats and never reads: the sentry's image directory carries one, naming the image.
-        if (dir !== null) writeFileAtomic(`${dir}/inventory.img`, `sentry checkpoint: ${IMAGE_FILE_NAME}\n`);
-        return 0;
-      }
+      case "checkpoint": // main.ts runs it without this module; the same here
+        return await (await import("./checkpoint_cli.ts")).checkpointCommand(cmd);
       case "start":
       case "state":
       case "list":
@@ -449,6 +437,7 @@ async function runHeld(
     // The pid file before the state: whoever sees the state may read the pid file (runc's order).
     if (reg.pidFile !== null) writeFileAtomic(reg.pidFile, String(Deno.pid));
     writeState(reg.root, st);
+    if (detached) notifyStarter();
     let killedBy: number | null = null;
     if (reg.mode === "create") {
       log.debug(`container ${reg.id} created: waiting for start`);

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { z } from "zod";
+import * as z from "../kernel/zod.ts";
 import { RLIMIT_NAMES } from "../abi/linux/limits.ts";
 import { MAX_ID } from "./spec.ts";
 

@@ -43,7 +43,7 @@ import { monotonicNs } from "./time.ts";
 import { EVENT_IN, WaitQueue } from "../waiter/mod.ts";
 import { SocketFile } from "./socket/socket.ts";
 import { UnixNamespace } from "./socket/unix/namespace.ts";
-import { NsInodes } from "./user_namespace.ts";
+import { NsInodes, type UserNamespace } from "./user_namespace.ts";
 import { IPC_LIMITS, IpcNamespace } from "./ipc.ts";
 import { KeyRegistry } from "./keys.ts";
 import { SEMVMX } from "../abi/linux/ipc.ts";
@@ -486,6 +486,17 @@ export class Kernel {
     const wake = this.#idleWake;
     this.#idleWake = null;
     wake?.();
+  }
+
+  /**
+   * A new network namespace (unshare or clone with CLONE_NEWNET): a stack of its own with only
+   * a loopback interface, driven by the scheduler like the sandbox's first one.
+   */
+  newNetNamespace(owner: UserNamespace): Net {
+    const net = new Net();
+    net.owner = owner;
+    net.armDeadline = () => this.addDeadline(net);
+    return net;
   }
 
   /** Starts watching d's deadline (see DeadlineTarget); idempotent. */
@@ -1467,6 +1478,8 @@ export class Kernel {
     // SEM_UNDO adjustments live in the namespace of the semop: the sandbox's or the task's own.
     for (const ns of new Set([this.ipc, t.ipc])) ns.exitSem(tg.tgid, tg.tgid, SEMVMX);
     tg.exitUid = t.creds.uid;
+    tg.exitEuid = t.creds.euid;
+    tg.exitNice = t.nice;
     tg.exitLandlock = t.landlock;
     tg.zombie = true;
     if (tg.cgroup !== null) this.cgroups.refreshPopulated();

@@ -35,6 +35,8 @@ import {
   type TcpSocket,
 } from "../netstack/mod.ts";
 import { EADDRNOTAVAIL, EHOSTUNREACH, ENETUNREACH } from "./errno.ts";
+import { NfTables } from "./nftables/state.ts";
+import { INIT_USER_NS, type UserNamespace } from "./user_namespace.ts";
 import { Forwarder, type HostEndpoint, SANDBOX_NET } from "./net_forward.ts";
 import { PublishListener } from "./net_host.ts";
 import type { DeadlineTarget } from "./timers.ts";
@@ -198,6 +200,18 @@ export class Net implements DeadlineTarget {
    * never change a lookup, as on Linux where a rule's empty table falls through.
    */
   readonly addedRules: { family: number; hdr: Uint8Array; attrs: Map<number, Uint8Array> }[] = [];
+  /**
+   * The namespace's nf_tables ruleset (NETLINK_NETFILTER): kept, not evaluated on packets yet;
+   * a checkpoint refuses a sandbox whose ruleset holds a table.
+   */
+  readonly nftables = new NfTables();
+  /**
+   * The user namespace owning this network namespace: capabilities over it (CAP_NET_ADMIN for
+   * netlink changes) count there. The sandbox's first one belongs to the first user namespace.
+   */
+  owner: UserNamespace = INIT_USER_NS;
+  /** The port ids of the namespace's netlink sockets, by protocol (each unique, netlink_insert). */
+  readonly netlinkPorts = new Map<number, Set<number>>();
   /**
    * Writable sysctls of /proc/sys/net that the stack keeps for programs to read back (the
    * stack's behaviour does not follow them yet): ip_forward, tcp_sack, tcp_recovery; and conf/lo/accept_local

@@ -409,6 +409,10 @@ class ProcessView implements ProcProcess {
     return this.#leader?.fdTable.fds() ?? [];
   }
 
+  fdArraySize(): number {
+    return this.#leader?.fdTable.arraySize ?? 0;
+  }
+
   fd(n: number): ProcFd | null {
     const table = this.#leader?.fdTable;
     if (table === undefined || !table.has(n)) return null;

@@ -77,6 +77,14 @@ export interface AddressSpace {
    */
   populated?(start: number, end: number): Array<[number, number]> | null;
   /**
+   * Of [start, end), a private mapping of a host file, the ranges whose pages may differ from
+   * the file's: those the process made its own copies of (a write, ptrace's, the sentry's);
+   * every other page reads as the file's bytes. null when it cannot tell. A checkpoint reads
+   * and compares only these (an idle shell's libraries were ~2 MB read and compared for a few
+   * pages of relocations).
+   */
+  fileCopies?(start: number, end: number): Array<[number, number]> | null;
+  /**
    * Maps anonymous private memory at a fixed address, replacing what was there.
    * `noReserve`: the application asked MAP_NORESERVE (the host's overcommit check is skipped).
    * Returns 0 or -errno.

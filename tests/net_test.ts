@@ -305,6 +305,37 @@ Deno.test("NETLINK_ROUTE's read-only options and answers are Linux's: SO_PASSCRE
   await assertSameAsNative([await compileC("netlink_route_options")]);
 });
 
+Deno.test("nf_tables over NETLINK_NETFILTER in a network namespace of its own (unshare CLONE_NEWNET): batches and their acks, table, chain and rule dumps, the generation, errnos, an aborted batch changing nothing, a table owned by a socket going with it, as natively (tests/c/nftables.c)", async () => {
+  const r = await assertSameAsNative([await compileC("nftables")]);
+  assert.match(r.stdout, /rule dump: \[type 10\/6/);
+});
+
+for (
+  const [mode, stdout, line] of [
+    ["keep", "a table in the first namespace: [seq+0 ack] [seq+1 ack] [seq+2 ack]\n", "nf_tables holds tables (NETLINK_NETFILTER)"],
+    ["netns", "unshare: 0\n", "task 1 is in a network namespace of its own"],
+  ]
+) {
+  Deno.test(`a checkpoint refuses a sandbox where ${line}, in one line, and the sandbox goes on (tests/c/nftables.c ${mode}, sentry only)`, async () => {
+    const dir = Deno.makeTempDirSync();
+    try {
+      const image = `${dir}/image.cbor`;
+      const out = await new Deno.Command(`${REPO_ROOT}/sentry`, {
+        args: ["do", "--checkpoint-image", image, "--checkpoint-after", "1", "--", await compileC("nftables"), mode!],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const dec = new TextDecoder();
+      assert.equal(dec.decode(out.stdout), stdout);
+      assert.equal(dec.decode(out.stderr), `sentry: checkpoint: ${line}: not saved yet; the sandbox goes on\n`);
+      assert.equal(out.code, 0);
+      assert.throws(() => Deno.statSync(image));
+    } finally {
+      Deno.removeSync(dir, { recursive: true });
+    }
+  });
+}
+
 Deno.test("NETLINK_ROUTE without CAP_NET_ADMIN: destinations naming groups or a port are EPERM, bad ones EINVAL, changes answered -EPERM, joining a group allowed, as natively (tests/c/netlink_route_no_net_admin.c)", async () => {
   await assertSameAsNative([await compileC("netlink_route_no_net_admin")]);
 });

@@ -127,6 +127,8 @@ const fileSchema = z.discriminatedUnion("kind", [
 
 const pipeSchema = z.object({
   slots: z.number().int().min(1).max(1 << 16),
+  /** An anonymous pipe's inode: its permission bits and owner. */
+  attrs: z.object({ mode: z.number().int().min(0).max(0o7777), uid: u32, gid: u32 }).strict().optional(),
   /** The ring's slots in order: data[0, len) starting at `offset` within its first page. */
   bufs: z.array(z.object({
     data: z.instanceof(Uint8Array).refine((b) => b.length > 0 && b.length <= 1 << 20, "bad pipe buffer"),
@@ -193,6 +195,7 @@ const memorySchema = z.object({
 
 const fdTableSchema = z.object({
   limit: z.union([z.number().int().min(0).max(1 << 30), z.literal(Infinity)]),
+  arraySize: z.number().int().min(64).max(1 << 30).optional(),
   slots: z.array(z.object({ fd: z.number().int().min(0).max(1 << 30), file: u32, cloexec: z.boolean() }).strict()).max(1 << 20),
 }).strict();
 
@@ -252,7 +255,9 @@ const processSchema = z.object({
   exitSignal: z.number().int().min(0).max(64),
   leaderComm: z.string().max(15),
   /** Set for a zombie: the wait status it reports and the uid of its last thread. */
-  zombie: z.object({ status: z.number().int().min(0).max(0xffff), uid: u32 }).strict().nullable(),
+  zombie: z.object({
+    status: z.number().int().min(0).max(0xffff), uid: u32, euid: u32.optional(), nice: z.number().int().min(-20).max(19).optional(),
+  }).strict().nullable(),
   limits: z.array(z.tuple([z.number().int().min(0).max(15), hex64, hex64])).max(16),
   /** Index 0 unused, 1..64 the signals: handler, flags, restorer, mask. */
   handlers: z.array(z.tuple([hex64, u32, hex64, hex64])).length(65),
@@ -419,6 +424,7 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
     throw new CheckpointError("a TUN/TAP device was deleted (the restored stack would number interfaces anew): not saved yet");
   }
   if (k.net.configChanged) throw new CheckpointError("the network's addresses or routes were changed (rtnetlink): not saved yet");
+  if (!k.net.nftables.empty) throw new CheckpointError("nf_tables holds tables (NETLINK_NETFILTER): not saved yet");
   if (k.net.xtablesChanged) throw new CheckpointError("the iptables tables were replaced or counted (IPT_SO_SET_REPLACE): not saved yet");
   // Mount namespaces and propagation are not in the image (the tree is rebuilt from the bundle).
   if ([...k.tasks.values()].some((t) => t.fs.mntns !== k.vfs.initNs)) {
@@ -502,7 +508,7 @@ function saveProcess(tg: ThreadGroup, c: SaveContext): SavedProcess {
     sid: tg.sid,
     exitSignal: tg.exitSignal,
     leaderComm: tg.leaderComm.slice(0, 15),
-    zombie: tg.zombie ? { status: tg.exitStatus ?? 0, uid: tg.exitUid } : null,
+    zombie: tg.zombie ? { status: tg.exitStatus ?? 0, uid: tg.exitUid, euid: tg.exitEuid, nice: tg.exitNice } : null,
     limits,
     handlers,
     mm: tg.zombie ? null : c.mms.ref(tg.mm, () => saveMemory(tg.mm, tasks[0]!.ctx, c)),
@@ -623,6 +629,9 @@ function saveTask(t: Task, c: SaveContext): SavedTask {
   if (t.ipc !== t.kernel.ipc) {
     throw new CheckpointError(`task ${t.tid} is in an IPC namespace of its own: not saved yet`);
   }
+  if (t.net !== t.kernel.net) {
+    throw new CheckpointError(`task ${t.tid} is in a network namespace of its own: not saved yet`);
+  }
   if (t.fs.root.path() !== "/") throw new CheckpointError(`task ${t.tid} is chrooted (${t.fs.root.path()}): not saved yet`);
   const regs = t.ctx.regs.clone();
   const parkedStop = c.parked.get(t);
@@ -727,7 +736,11 @@ function saveMemory(mm: MemoryManager, ctx: Context, c: SaveContext): SavedMemor
     // Chunks with no populated page are not read at all: a 64 GiB reservation with a few pages
     // touched (a JVM's heap, a sanitizer's shadow) took minutes to read whole. Unpopulated
     // pages read as zeros, or as the mapped file's bytes, which is what the restore gives.
-    const populated = mm.as.populated?.(v.start, v.end) ?? null;
+    // Of a mapping saved by reference, only the pages the process has its own copies of can
+    // differ from the file (the rest are the file's pages): an idle shell's libraries were read
+    // and compared whole (~2 MB, most of a checkpoint's time) for a few pages of relocations.
+    const copies = fromFile !== null ? mm.as.fileCopies?.(v.start, v.end) ?? null : null;
+    const populated = copies ?? mm.as.populated?.(v.start, v.end) ?? null;
     let next = 0;
     try {
       for (let a = v.start; a < v.end; a += RUN_BYTES) {
@@ -972,6 +985,8 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
         tg.zombie = true;
         tg.exitStatus = p.zombie.status;
         tg.exitUid = p.zombie.uid;
+        tg.exitEuid = p.zombie.euid ?? p.zombie.uid;
+        tg.exitNice = p.zombie.nice ?? 0;
       }
       for (const i of p.pending) tg.sharedPending.add(loadSigInfo(i));
       tg.dumpable = p.dumpable;

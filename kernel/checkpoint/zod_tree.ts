@@ -12,7 +12,7 @@
  * @module
  */
 
-import { z } from "zod";
+import * as z from "../zod.ts";
 
 /** A memoizer that does nothing: zod installs its own in place of none at all. */
 const noMemoizer: NonNullable<NonNullable<Parameters<typeof z.config>[0]>["memoizer"]> = {

@@ -1532,15 +1532,19 @@ export function hostPrctl(option: number, a = 0n, b = 0n, c = 0n, d = 0n): numbe
 const PAGEMAP_SCAN = 0xc0606610;
 const PM_SCAN_ARG_SIZE = 96;
 const PAGE_REGION_SIZE = 24;
-const PAGE_IS_PRESENT = 1 << 3, PAGE_IS_SWAPPED = 1 << 4;
+const PAGE_IS_FILE = 1 << 2, PAGE_IS_PRESENT = 1 << 3, PAGE_IS_SWAPPED = 1 << 4;
 
 /**
  * The ranges of [start, end) in process pid's address space whose pages are present or
  * swapped out (PAGEMAP_SCAN over /proc/PID/pagemap): the host's page tables, walked by the
  * host, holes skipped whole. null when the host cannot tell (an older kernel, no access): the
  * caller treats everything as possibly populated.
+ *
+ * notFile: only pages that are not a file's own (page cache) pages: in a private mapping of a
+ * file, the process's copies (anonymous pages made by a write, swapped out or not); every other
+ * page there reads as the file's bytes.
  */
-export function hostPopulatedRanges(pid: number, start: number, end: number): Array<[number, number]> | null {
+export function hostPopulatedRanges(pid: number, start: number, end: number, notFile = false): Array<[number, number]> | null {
   const fd = hostOpen(`/proc/${pid}/pagemap`, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return null;
   try {
@@ -1557,6 +1561,10 @@ export function hostPopulatedRanges(pid: number, start: number, end: number): Ar
       a.setBigUint64(24, BigInt(end), true);
       a.setBigUint64(40, addressOf(vec), true);
       a.setBigUint64(48, BigInt(vecLen), true);
+      if (notFile) {
+        a.setBigUint64(64, BigInt(PAGE_IS_FILE), true); // category_inverted
+        a.setBigUint64(72, BigInt(PAGE_IS_FILE), true); // category_mask: all of, after inversion
+      }
       a.setBigUint64(80, BigInt(PAGE_IS_PRESENT | PAGE_IS_SWAPPED), true); // category_anyof_mask
       a.setBigUint64(88, BigInt(PAGE_IS_PRESENT | PAGE_IS_SWAPPED), true); // return_mask
       const n = retryInt(() => rare().ioctl(fd, BigInt(PAGEMAP_SCAN), arg));

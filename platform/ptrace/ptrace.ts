@@ -1076,6 +1076,18 @@ class StubAddressSpace implements AddressSpace {
     return m ? Number(m[1]) : 0;
   }
 
+  /**
+   * Of [start, end), mapped privately from a host file, the ranges the stub holds its own copies
+   * of (see AddressSpace.fileCopies): the host's page tables tell which pages are anonymous.
+   * null where the memory file lies in the range (its pages are no host file's) or the host
+   * cannot tell.
+   */
+  fileCopies(start: number, end: number): Array<[number, number]> | null {
+    this.#flush();
+    if (this.regions.within(start, end).length > 0) return null;
+    return ffi.hostPopulatedRanges(this.pid, start, end, true);
+  }
+
   /** A memcpy from the memory file where the range lies in its fast regions, else process_vm_readv. */
   populated(start: number, end: number): Array<[number, number]> | null {
     this.#flush();

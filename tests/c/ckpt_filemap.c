@@ -4,6 +4,11 @@
  * taken while it exists must save the pages the file backs and leave out those past its end.
  * Maps /etc/hostname over three pages, writes into its first page, prints "started", and after
  * 600 ms prints what the mapping holds: the file's bytes, then the write.
+ *
+ * Also maps its own executable (argv[0]) privately and writes into two of its pages, one of
+ * them then made read-only, as relocations are: a checkpoint saves only the pages that differ
+ * from the file, and finds them among the process's own copies (the rest are the file's pages);
+ * after the restore the sum of the whole mapping and the written bytes are as before.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -13,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-int main(void) {
+int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IONBF, 0);
   int fd = open("/etc/hostname", O_RDONLY);
   struct stat st;
@@ -22,10 +27,23 @@ int main(void) {
   if (p == MAP_FAILED) return 1;
   close(fd);
   p[st.st_size] = '!';
+  int efd = argc > 0 ? open(argv[0], O_RDONLY) : -1;
+  struct stat est;
+  if (efd < 0 || fstat(efd, &est) != 0 || est.st_size < 16 * 4096) return 1;
+  size_t elen = (size_t)est.st_size & ~(size_t)4095;
+  unsigned char *e = mmap(NULL, elen, PROT_READ | PROT_WRITE, MAP_PRIVATE, efd, 0);
+  if (e == MAP_FAILED) return 1;
+  close(efd);
+  e[5 * 4096 + 7] ^= 0xff;
+  e[9 * 4096 + 100] ^= 0x5a;
+  if (mprotect(e + 9 * 4096, 4096, PROT_READ) != 0) return 1;
   printf("started\n");
   struct timespec ts = {0, 600 * 1000 * 1000};
   while (nanosleep(&ts, &ts) != 0) {
   }
   printf("mapped: %.*s\n", (int)st.st_size + 1, p);
+  unsigned long sum = 0;
+  for (size_t i = 0; i < elen; i++) sum = sum * 31 + e[i];
+  printf("executable: %lx, %02x %02x\n", sum, e[5 * 4096 + 7], e[9 * 4096 + 100]);
   return 0;
 }

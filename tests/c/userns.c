@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/shm.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -276,6 +277,84 @@ static void unprivileged(void) {
   R("kill the parent", kill(getppid(), 0));
 }
 
+static volatile sig_atomic_t got_uid = -2;
+static void on_usr1(int sig, siginfo_t *si, void *uc) {
+  (void)sig, (void)uc;
+  got_uid = si->si_uid;
+}
+
+/* Ids that cross between namespaces: peer and message credentials, siginfo, waitid, ipc_perm. */
+static void crossings(void) {
+  int sv[2], ready[2], go[2];
+  socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+  pipe(ready);
+  pipe(go);
+  int one = 1;
+  setsockopt(sv[0], SOL_SOCKET, SO_PASSCRED, &one, sizeof one);
+  int shm = shmget(IPC_PRIVATE, 4096, 0600);
+  pid_t p = fork();
+  if (p == 0) {
+    struct sigaction sa = {0};
+    sa.sa_sigaction = on_usr1;
+    sa.sa_flags = SA_SIGINFO;
+    sigaction(SIGUSR1, &sa, NULL);
+    R("unshare(NEWUSER)", unshare(CLONE_NEWUSER));
+    struct ucred uc;
+    socklen_t l = sizeof uc;
+    getsockopt(sv[1], SOL_SOCKET, SO_PEERCRED, &uc, &l);
+    printf("peer as seen inside: uid %d gid %d\n", (int)uc.uid, (int)uc.gid);
+    struct shmid_ds ds;
+    shmctl(shm, IPC_STAT, &ds);
+    printf("shm owner inside: %u:%u creator %u:%u\n", ds.shm_perm.uid, ds.shm_perm.gid, ds.shm_perm.cuid, ds.shm_perm.cgid);
+    R("IPC_SET to unmapped ids", shmctl(shm, IPC_SET, &ds));
+    kill(getpid(), SIGUSR1);
+    printf("si_uid of its own kill, unmapped: %d\n", (int)got_uid);
+    got_uid = -2;
+    char cbuf[CMSG_SPACE(sizeof(struct ucred))] = {0};
+    struct iovec iov = {"x", 1};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_CREDENTIALS;
+    cm->cmsg_len = CMSG_LEN(sizeof(struct ucred));
+    struct ucred mine = {getpid(), 0, 0};
+    memcpy(CMSG_DATA(cm), &mine, sizeof mine);
+    R("send SCM_CREDENTIALS of unmapped uid 0", sendmsg(sv[1], &mh, 0));
+    PUT("uid_map", "/proc/self/uid_map", "0 0 1");
+    PUT("deny", "/proc/self/setgroups", "deny");
+    PUT("gid_map", "/proc/self/gid_map", "0 0 1");
+    R("send SCM_CREDENTIALS of mapped uid 0", sendmsg(sv[1], &mh, 0));
+    shmctl(shm, IPC_STAT, &ds);
+    printf("shm owner mapped: %u:%u\n", ds.shm_perm.uid, ds.shm_perm.gid);
+    write(ready[1], "r", 1);
+    char c;
+    read(go[0], &c, 1);
+    while (got_uid == -2) usleep(1000);
+    printf("si_uid of the parent's kill: %d\n", (int)got_uid);
+    fflush(stdout);
+    _exit(3);
+  }
+  char c;
+  read(ready[0], &c, 1);
+  char data[8];
+  char cbuf[CMSG_SPACE(sizeof(struct ucred))];
+  struct iovec iov = {data, sizeof data};
+  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+  R("recvmsg", recvmsg(sv[0], &mh, 0));
+  struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+  if (cm && cm->cmsg_type == SCM_CREDENTIALS) {
+    struct ucred uc;
+    memcpy(&uc, CMSG_DATA(cm), sizeof uc);
+    printf("credentials received outside: uid %d gid %d\n", (int)uc.uid, (int)uc.gid);
+  }
+  kill(p, SIGUSR1);
+  write(go[1], "g", 1);
+  siginfo_t si = {0};
+  waitid(P_PID, p, &si, WEXITED);
+  printf("waitid: status %d uid %d\n", si.si_status, (int)si.si_uid);
+  shmctl(shm, IPC_RMID, NULL);
+}
+
 int main(void) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   run("fresh", fresh);
@@ -285,5 +364,6 @@ int main(void) {
   run("clones", clones);
   run("joins", joins);
   run("unprivileged", unprivileged);
+  run("crossings", crossings);
   return 0;
 }

@@ -569,9 +569,7 @@ class PidFile extends GeneratedFile {
       case "stat":
         return r.renderStat(p, this.#thread(p), this.#exePath(p));
       case "status": {
-        const fds = p.fds();
-        const fdSize = Math.max(64, 2 ** Math.ceil(Math.log2((fds[fds.length - 1] ?? 0) + 1)));
-        return r.renderStatus(p, this.#thread(p), this.#exePath(p), fdSize, src.system().ncpus, src.caller()?.creds.userNs);
+        return r.renderStatus(p, this.#thread(p), this.#exePath(p), p.fdArraySize(), src.system().ncpus, src.caller()?.creds.userNs);
       }
       case "statm":
         return r.renderStatm(p, this.#exePath(p));

@@ -148,6 +148,8 @@ export interface ProcProcess {
   root(): Location | null;
   /** Open descriptors in ascending order; empty for a zombie. */
   fds(): number[];
+  /** The size of the descriptor array (status's FDSize); 0 for a zombie. */
+  fdArraySize(): number;
   fd(n: number): ProcFd | null;
   /** Soft and hard limits, indexed by RLIMIT_* (16 entries). */
   limits(): Array<{ cur: bigint; max: bigint }>;

@@ -11,9 +11,7 @@
  * removing a link is EOPNOTSUPP as for loopback, and other changes are not supported yet
  * (EOPNOTSUPP). RTM_GETRULE dumps Linux's default rules.
  *
- * Wire format (linux/netlink.h, linux/rtnetlink.h): each message is a 16-byte nlmsghdr
- * (len, type, flags, seq, pid) and a payload aligned to 4; attributes are rtattr
- * (len, type) plus value, aligned to 4.
+ * Wire format: message.ts, and linux/rtnetlink.h for the structs after the nlmsghdr.
  *
  * @module
  */
@@ -21,34 +19,18 @@
 import type { Interface, IpAddress } from "../../../netstack/mod.ts";
 import type { Route } from "../../../netstack/iface/routing.ts";
 import { EthernetAddress, IpCidr, Ipv4Address, Ipv6Address } from "../../../netstack/wire/address.ts";
-import {
-  EADDRNOTAVAIL, EAFNOSUPPORT, EAGAIN, EEXIST, EINVAL, ENETUNREACH, ENODEV, ENOENT, ENOPROTOOPT, EOPNOTSUPP, EPERM, EPROTONOSUPPORT,
-  ESOCKTNOSUPPORT, ESRCH,
-} from "../../errno.ts";
-import { CAP_NET_ADMIN } from "../../../abi/linux/capability.ts";
+import { EADDRNOTAVAIL, EAFNOSUPPORT, EEXIST, EINVAL, ENETUNREACH, ENODEV, ENOENT, EOPNOTSUPP, EPERM, ESRCH } from "../../errno.ts";
 import type { Net } from "../../net.ts";
 import type { Task } from "../../task.ts";
-import { O_NONBLOCK, O_RDWR } from "../../../abi/linux/file.ts";
-import { EVENT_IN, EVENT_OUT, EVENT_RDNORM, EVENT_WRNORM } from "../../../waiter/mod.ts";
-import { type RecvRequest, type RecvResult, registerFamily, type SendRequest, SocketFile } from "../socket.ts";
+import { EVENT_IN, EVENT_RDNORM } from "../../../waiter/mod.ts";
 import * as C from "../inet/constants.ts";
-import { intBytes, intOpt } from "../inet/inet_socket.ts";
+import {
+  concat, le32, MessageBuilder, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_MULTI, NLM_F_REPLACE, NLM_F_REQUEST,
+  NLMSG_DONE, NLMSG_HDRLEN, NLMSG_NOOP, parseAttrs,
+} from "./message.ts";
+import { NetlinkSocket } from "./socket.ts";
 
 export const NETLINK_ROUTE = 0;
-
-const NLMSG_HDRLEN = 16;
-const NLMSG_NOOP = 1;
-const NLMSG_ERROR = 2;
-const NLMSG_DONE = 3;
-const NLM_F_REQUEST = 0x1;
-const NLM_F_MULTI = 0x2;
-const NLM_F_ACK = 0x4;
-const NLM_F_DUMP = 0x300;
-/** On an ack or error message: the request is not echoed past its header. */
-const NLM_F_CAPPED = 0x100;
-const NLM_F_REPLACE = 0x100;
-const NLM_F_EXCL = 0x200;
-const NLM_F_CREATE = 0x400;
 
 const RTM_NEWLINK = 16;
 const RTM_DELLINK = 17;
@@ -125,119 +107,19 @@ const RTPROT_BOOT = 3;
 const RTN_UNICAST = 1;
 const RTN_LOCAL = 2;
 
-const SOL_NETLINK = 270;
-const NETLINK_ADD_MEMBERSHIP = 1;
-const NETLINK_DROP_MEMBERSHIP = 2;
-const NETLINK_LIST_MEMBERSHIPS = 9;
-const NETLINK_CAP_ACK = 10;
-/** SOL_NETLINK options that are on/off flags (PKTINFO, BROADCAST_ERROR, NO_ENOBUFS, CAP_ACK, EXT_ACK, GET_STRICT_CHK). */
-const NETLINK_FLAG_OPTIONS = [3, 4, 5, 10, 11, 12];
-/** NETLINK_LISTEN_ALL_NSID: accepted by setsockopt, not read back. */
-const NETLINK_LISTEN_ALL_NSID = 8;
-/** NETLINK_ROUTE's multicast groups (RTNLGRP_MAX): group n is bit n-1 of the membership mask. */
-const RTNLGRP_MAX = 39;
 /** The group of link events (RTMGRP_LINK's bit). */
 const RTNLGRP_LINK = 1;
-/** NETLINK_LIST_MEMBERSHIPS' size: the group bits in bytes, rounded up to a u32. */
-const MEMBERSHIPS_LEN = Math.ceil(Math.ceil(RTNLGRP_MAX / 8) / 4) * 4;
-const SOCKADDR_NL_LEN = 12;
-
-/** Builds one netlink message: a fixed header struct, then attributes. */
-class MessageBuilder {
-  readonly #parts: number[] = [];
-
-  bytes(b: ArrayLike<number>): this {
-    for (let i = 0; i < b.length; i++) this.#parts.push(b[i]!);
-    return this;
-  }
-
-  u8(v: number): this {
-    this.#parts.push(v & 0xff);
-    return this;
-  }
-
-  u16(v: number): this {
-    return this.u8(v).u8(v >> 8);
-  }
-
-  u32(v: number): this {
-    return this.u16(v & 0xffff).u16((v >>> 16) & 0xffff);
-  }
-
-  attr(type: number, value: ArrayLike<number>): this {
-    this.u16(4 + value.length).u16(type).bytes(value);
-    while (this.#parts.length % 4) this.#parts.push(0);
-    return this;
-  }
-
-  attrU32(type: number, v: number): this {
-    return this.attr(type, le32(v));
-  }
-
-  attrString(type: number, s: string): this {
-    return this.attr(type, [...new TextEncoder().encode(s), 0]);
-  }
-
-  /** The message with its nlmsghdr. */
-  message(type: number, flags: number, seq: number, pid: number): Uint8Array {
-    const body = this.#parts;
-    const len = NLMSG_HDRLEN + body.length;
-    const b = new Uint8Array(len);
-    const v = new DataView(b.buffer);
-    v.setUint32(0, len, true);
-    v.setUint16(4, type, true);
-    v.setUint16(6, flags, true);
-    v.setUint32(8, seq, true);
-    v.setUint32(12, pid, true);
-    b.set(body, NLMSG_HDRLEN);
-    return b;
-  }
-}
-
-function le32(v: number): number[] {
-  return [v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff, (v >>> 24) & 0xff];
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const b = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    b.set(p, o);
-    o += p.length;
-  }
-  return b;
-}
 
 /** @savable */
-export class NetlinkRouteSocket extends SocketFile {
-  readonly family = C.AF_NETLINK;
-  readonly type: number;
-  readonly protocol = NETLINK_ROUTE;
-  readonly net: Net;
-  /** The port id: the creating process's pid for its first socket, as Linux autobinds. */
-  portId: number;
-  #bound = false;
-  readonly #rx: Uint8Array[] = [];
-  #rcvBuf = 212992;
-  #sndBuf = 212992;
-  /** SO_PASSCRED: each received message carries the kernel's SCM_CREDENTIALS. */
-  #passCred = false;
-  /** The SOL_NETLINK flag options set (NETLINK_FLAG_OPTIONS' names). */
-  readonly #nlFlags = new Set<number>();
-  /** Multicast groups joined (bind's nl_groups, NETLINK_ADD_MEMBERSHIP): bit n-1 for group n. */
-  #groups = 0n;
-  /** The opener's CAP_NET_ADMIN: changes need it both in the opener and in the sender (netlink_net_capable). */
-  readonly #openerNetAdmin: boolean;
+export class NetlinkRouteSocket extends NetlinkSocket {
+  /** NETLINK_ROUTE's multicast groups (RTNLGRP_MAX). */
+  protected readonly groupsMax = 39;
 
   /** Queues RTM_NEWLINK/RTM_DELLINK for RTNLGRP_LINK members: registered in Net.linkListeners while open. */
   readonly #onLink = (index: number, added: boolean): void => this.#linkEvent(index, added);
 
-  constructor(net: Net, type: number, flags: number, portId: number, openerNetAdmin = true) {
-    super(O_RDWR | (flags & O_NONBLOCK));
-    this.net = net;
-    this.type = type;
-    this.portId = portId;
-    this.#openerNetAdmin = openerNetAdmin;
+  constructor(net: Net, type: number, flags: number, pid: number, openerNetAdmin = true) {
+    super(net, NETLINK_ROUTE, type, flags, pid, openerNetAdmin);
     net.linkListeners.add(this.#onLink);
   }
 
@@ -252,148 +134,18 @@ export class NetlinkRouteSocket extends SocketFile {
    * is full (then it is lost, as Linux drops a broadcast that does not fit).
    */
   #linkEvent(index: number, added: boolean): void {
-    if ((this.#groups & (1n << BigInt(RTNLGRP_LINK - 1))) === 0n) return;
+    if ((this.groups & (1n << BigInt(RTNLGRP_LINK - 1))) === 0n) return;
     const iface = this.net.stack.interfaces[index];
     if (iface === undefined) return;
     let queued = 0;
-    for (const m of this.#rx) queued += m.length;
-    if (queued >= this.#rcvBuf) return;
-    this.#rx.push(linkMessage(this.net, iface, added ? RTM_NEWLINK : RTM_DELLINK, 0, 0, 0, 0xffffffff));
+    for (const m of this.rx) queued += m.length;
+    if (queued >= this.rcvBuf) return;
+    this.rx.push(linkMessage(this.net, iface, added ? RTM_NEWLINK : RTM_DELLINK, 0, 0, 0, 0xffffffff));
     this.waitQueue.notify(EVENT_IN | EVENT_RDNORM);
   }
 
-  override readiness(mask: number): number {
-    return ((this.#rx.length > 0 ? EVENT_IN | EVENT_RDNORM : 0) | EVENT_OUT | EVENT_WRNORM) & mask;
-  }
-
-  bind(_t: Task, addr: Uint8Array): void {
-    if (addr.length < SOCKADDR_NL_LEN) throw EINVAL;
-    const v = new DataView(addr.buffer, addr.byteOffset, SOCKADDR_NL_LEN);
-    if (v.getUint16(0, true) !== C.AF_NETLINK) throw EINVAL;
-    const pid = v.getUint32(4, true);
-    if (this.#bound && pid !== 0 && pid !== this.portId) throw EINVAL;
-    if (pid !== 0) this.portId = pid;
-    // nl_groups names groups 1..32; the groups above stay as they are. (Only RTNLGRP_LINK has
-    // events yet: devices appearing and going.)
-    this.#groups = (this.#groups & ~0xffffffffn) | BigInt(v.getUint32(8, true));
-    this.#bound = true;
-  }
-
-  connect(_t: Task, addr: Uint8Array): void {
-    if (addr.length < SOCKADDR_NL_LEN) throw EINVAL;
-    if ((addr[0]! | (addr[1]! << 8)) !== C.AF_NETLINK) throw EINVAL;
-    this.#bound = true;
-  }
-
-  getsockname(_t: Task): Uint8Array {
-    return sockaddrNl(this.portId, Number(this.#groups & 0xffffffffn));
-  }
-
-  override getpeername(_t: Task): Uint8Array {
-    return sockaddrNl(0);
-  }
-
-  override getsockopt(_t: Task, level: number, name: number, optlen: number): Uint8Array {
-    if (level === C.SOL_SOCKET) {
-      switch (name) {
-        case C.SO_TYPE:
-          return intBytes(this.type, optlen);
-        case C.SO_PROTOCOL:
-          return intBytes(this.protocol, optlen);
-        case C.SO_DOMAIN:
-          return intBytes(this.family, optlen);
-        case C.SO_RCVBUF:
-          return intBytes(this.#rcvBuf, optlen);
-        case C.SO_SNDBUF:
-          return intBytes(this.#sndBuf, optlen);
-        case C.SO_ERROR:
-          return intBytes(0, optlen);
-        case C.SO_PASSCRED:
-          return intBytes(this.#passCred ? 1 : 0, optlen);
-      }
-    }
-    if (level !== SOL_NETLINK) throw ENOPROTOOPT;
-    if (name === NETLINK_LIST_MEMBERSHIPS) {
-      // Whole u32s of the mask that fit optlen (netlink_getsockopt); optlen reads back the full size.
-      const b = new Uint8Array(Math.floor(Math.min(optlen, MEMBERSHIPS_LEN) / 4) * 4);
-      for (let i = 0; i < b.length; i++) b[i] = Number((this.#groups >> BigInt(8 * i)) & 0xffn);
-      return b;
-    }
-    if (!NETLINK_FLAG_OPTIONS.includes(name)) throw ENOPROTOOPT;
-    if (optlen < 4) throw EINVAL;
-    return intBytes(this.#nlFlags.has(name) ? 1 : 0, 4);
-  }
-
-  /** getsockopt's optlen for options whose size is reported beyond what fits (NETLINK_LIST_MEMBERSHIPS). */
-  override getsockoptFullLength(level: number, name: number): number | null {
-    return level === SOL_NETLINK && name === NETLINK_LIST_MEMBERSHIPS ? MEMBERSHIPS_LEN : null;
-  }
-
-  override setsockopt(_t: Task, level: number, name: number, value: Uint8Array): void {
-    if (level === C.SOL_SOCKET) {
-      const n = intOpt(value);
-      if (name === C.SO_RCVBUF || name === C.SO_RCVBUFFORCE) this.#rcvBuf = Math.max(2304, 2 * n);
-      else if (name === C.SO_SNDBUF || name === C.SO_SNDBUFFORCE) this.#sndBuf = Math.max(4608, 2 * n);
-      else if (name === C.SO_PASSCRED) this.#passCred = n !== 0;
-      else if (name !== C.SO_PRIORITY && name !== C.SO_TIMESTAMP_OLD) throw ENOPROTOOPT;
-      return;
-    }
-    if (level !== SOL_NETLINK) throw ENOPROTOOPT;
-    // A value shorter than an int reads as 0 (netlink_setsockopt).
-    const val = value.length >= 4 ? new DataView(value.buffer, value.byteOffset, 4).getUint32(0, true) : 0;
-    if (name === NETLINK_ADD_MEMBERSHIP || name === NETLINK_DROP_MEMBERSHIP) {
-      if (val === 0 || val > RTNLGRP_MAX) throw EINVAL;
-      const bit = 1n << BigInt(val - 1);
-      this.#groups = name === NETLINK_ADD_MEMBERSHIP ? this.#groups | bit : this.#groups & ~bit;
-      return;
-    }
-    if (name === NETLINK_LISTEN_ALL_NSID) return;
-    if (!NETLINK_FLAG_OPTIONS.includes(name)) throw ENOPROTOOPT;
-    if (val !== 0) this.#nlFlags.add(name);
-    else this.#nlFlags.delete(name);
-  }
-
-  override shutdown(_t: Task, _how: number): void {}
-
-  sendmsg(t: Task, req: SendRequest): number {
-    if (req.to !== null) {
-      // netlink_sendmsg: a whole sockaddr_nl of AF_NETLINK; naming a port or groups besides the
-      // kernel needs CAP_NET_ADMIN (NETLINK_ROUTE lacks NL_CFG_F_NONROOT_SEND). The message still
-      // goes to the kernel only: other sockets do not receive it yet.
-      if (req.to.length < SOCKADDR_NL_LEN || (req.to[0]! | (req.to[1]! << 8)) !== C.AF_NETLINK) throw EINVAL;
-      const to = new DataView(req.to.buffer, req.to.byteOffset, SOCKADDR_NL_LEN);
-      if ((to.getUint32(4, true) !== 0 || to.getUint32(8, true) !== 0) && !t.creds.hasCap(CAP_NET_ADMIN)) throw EPERM;
-    }
-    const d = req.data;
-    let off = 0;
-    while (off + NLMSG_HDRLEN <= d.length) {
-      const v = new DataView(d.buffer, d.byteOffset + off);
-      const len = v.getUint32(0, true);
-      if (len < NLMSG_HDRLEN || off + len > d.length) break;
-      this.#handle(t, d.subarray(off, off + len));
-      off += (len + 3) & ~3;
-    }
-    if (this.#rx.length > 0) this.waitQueue.notify(EVENT_IN | EVENT_RDNORM);
-    return d.length;
-  }
-
-  recvmsg(_t: Task, req: RecvRequest): RecvResult {
-    const m = this.#rx[0];
-    if (m === undefined) throw EAGAIN;
-    if (!(req.flags & C.MSG_PEEK)) this.#rx.shift();
-    const n = Math.min(req.maxLen, m.length);
-    return {
-      data: m.subarray(0, n),
-      fullLength: m.length,
-      from: sockaddrNl(0),
-      // The sender is the kernel: pid 0, root.
-      control: this.#passCred ? { creds: { pid: 0, uid: 0, gid: 0 } } : {},
-      msgFlags: n < m.length ? C.MSG_TRUNC : 0,
-    };
-  }
-
   /** Answers one request message. */
-  #handle(t: Task, msg: Uint8Array): void {
+  protected handle(t: Task, msg: Uint8Array): void {
     const v = new DataView(msg.buffer, msg.byteOffset, msg.length);
     const type = v.getUint16(4, true);
     const flags = v.getUint16(6, true);
@@ -410,7 +162,7 @@ export class NetlinkRouteSocket extends SocketFile {
           // A request for one link names it by ifi_index or IFLA_IFNAME (ip's name lookups).
           const one = this.#oneLink(msg, parts);
           if (one === null) {
-            this.#rx.push(this.#error(ENODEV.errno, msg, seq));
+            this.rx.push(this.error(ENODEV.errno, msg, seq));
             return;
           }
           parts = [one];
@@ -423,7 +175,7 @@ export class NetlinkRouteSocket extends SocketFile {
         if (!dump) {
           const one = this.#routeLookup(msg, seq);
           if (typeof one === "number") {
-            this.#rx.push(this.#error(one, msg, seq));
+            this.rx.push(this.error(one, msg, seq));
             return;
           }
           parts = [one];
@@ -441,33 +193,23 @@ export class NetlinkRouteSocket extends SocketFile {
       // no-op link changes and link removals' errors are answered; other types are not supported.
       const get = type % 4 === 2;
       let errno = EOPNOTSUPP.errno;
-      if (!get && !(this.#openerNetAdmin && t.creds.hasCap(CAP_NET_ADMIN))) errno = EPERM.errno;
+      if (!get && !this.netCapable(t)) errno = EPERM.errno;
       else if (type === RTM_NEWLINK || type === RTM_SETLINK || type === RTM_DELLINK) errno = this.#changeLink(type, flags, msg);
       else if (type === RTM_NEWADDR || type === RTM_DELADDR) errno = this.#changeAddress(type, flags, msg);
       else if (type === RTM_NEWROUTE || type === RTM_DELROUTE) errno = this.#changeRoute(type, flags, msg);
       else if (type === RTM_NEWRULE || type === RTM_DELRULE) errno = this.#changeRule(type, flags, msg);
-      if (errno !== 0 || flags & NLM_F_ACK) this.#rx.push(this.#error(errno, msg, seq));
+      if (errno !== 0 || flags & NLM_F_ACK) this.rx.push(this.error(errno, msg, seq));
       return;
     }
     if (dump) {
       // The records in one datagram, then NLMSG_DONE in the next, as Linux's netlink_dump
       // sends them (the done message comes from the dump's second round).
-      if (parts.length > 0) this.#rx.push(concat(parts));
-      this.#rx.push(new MessageBuilder().u32(0).message(NLMSG_DONE, NLM_F_MULTI, seq, this.portId));
+      if (parts.length > 0) this.rx.push(concat(parts));
+      this.rx.push(new MessageBuilder().u32(0).message(NLMSG_DONE, NLM_F_MULTI, seq, this.portId));
     } else {
-      this.#rx.push(concat(parts.slice(0, 1)));
-      if (flags & NLM_F_ACK) this.#rx.push(this.#error(0, msg, seq));
+      this.rx.push(concat(parts.slice(0, 1)));
+      if (flags & NLM_F_ACK) this.rx.push(this.error(0, msg, seq));
     }
-  }
-
-  /**
-   * An NLMSG_ERROR answer (errno 0: an ack). An error echoes the whole request unless
-   * NETLINK_CAP_ACK is on; an ack, or a capped error, echoes its header (netlink_ack).
-   */
-  #error(errno: number, msg: Uint8Array, seq: number): Uint8Array {
-    const whole = errno !== 0 && !this.#nlFlags.has(NETLINK_CAP_ACK);
-    return new MessageBuilder().u32(-errno >>> 0).bytes(whole ? msg : msg.subarray(0, NLMSG_HDRLEN))
-      .message(NLMSG_ERROR, whole ? 0 : NLM_F_CAPPED, seq, this.portId);
   }
 
   /**
@@ -933,40 +675,3 @@ export function linkMessage(net: Net, iface: Interface, type: number, flags: num
     .attr(IFLA_BROADCAST, iface.mac ? [255, 255, 255, 255, 255, 255] : [0, 0, 0, 0, 0, 0]);
   return m.message(type, flags, seq, portId);
 }
-
-function sockaddrNl(pid: number, groups = 0): Uint8Array {
-  const b = new Uint8Array(SOCKADDR_NL_LEN);
-  const v = new DataView(b.buffer);
-  v.setUint16(0, C.AF_NETLINK, true);
-  v.setUint32(4, pid, true);
-  v.setUint32(8, groups, true);
-  return b;
-}
-
-/** The attributes from `from` on, by type (the first of each); null when one is malformed. */
-function parseAttrs(msg: Uint8Array, from: number): Map<number, Uint8Array> | null {
-  const out = new Map<number, Uint8Array>();
-  const v = new DataView(msg.buffer, msg.byteOffset, msg.length);
-  let o = from;
-  while (o + 4 <= msg.length) {
-    const len = v.getUint16(o, true), type = v.getUint16(o + 2, true) & 0x3fff;
-    if (len < 4 || o + len > msg.length) return null;
-    if (!out.has(type)) out.set(type, msg.subarray(o + 4, o + len));
-    o += (len + 3) & ~3;
-  }
-  return out;
-}
-
-/** Creates a netlink socket; only NETLINK_ROUTE exists. */
-export function createNetlinkSocket(net: Net, type: number, protocol: number, flags: number, pid: number, netAdmin = true): SocketFile {
-  const base = type & C.SOCK_TYPE_MASK;
-  if (base !== C.SOCK_RAW && base !== C.SOCK_DGRAM) throw ESOCKTNOSUPPORT;
-  if (protocol !== NETLINK_ROUTE) throw EPROTONOSUPPORT;
-  return new NetlinkRouteSocket(net, base, flags | (type & O_NONBLOCK), pid, netAdmin);
-}
-
-registerFamily(
-  C.AF_NETLINK,
-  (t, type, protocol, flags) => createNetlinkSocket(t.kernel.net, type, protocol, flags, t.tg.tgid, t.creds.hasCap(CAP_NET_ADMIN)),
-);
-

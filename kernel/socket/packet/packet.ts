@@ -280,7 +280,7 @@ export function createPacketSocket(t: Task, type: number, protocol: number, flag
   const kind = type & C.SOCK_TYPE_MASK;
   if (!t.creds.hasCap(CAP_NET_RAW)) throw EPERM;
   if (kind !== C.SOCK_RAW && kind !== C.SOCK_DGRAM) throw ESOCKTNOSUPPORT;
-  const f = new PacketSocketFile(t.kernel.net, kind, flags | (type & O_NONBLOCK), protocol & 0xffff);
+  const f = new PacketSocketFile(t.net, kind, flags | (type & O_NONBLOCK), protocol & 0xffff);
   f.uid = t.creds.euid;
   return f;
 }

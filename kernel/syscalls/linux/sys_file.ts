@@ -68,7 +68,7 @@ function openAt(t: Task, dirfd: number, pathAddr: number, flags: number, mode: n
     file = resolveTtyOpen(t, opened, flags);
     if (file instanceof TunNodeFile) {
       const f = file;
-      file = new TunFile(t.kernel.net, f.nodeLocation, f.flags);
+      file = new TunFile(t.net, f.nodeLocation, f.flags);
       f.decRef();
     }
   }
@@ -247,7 +247,7 @@ const sysIoctl: SyscallFn = (t, a) => {
       if (file instanceof TtyFile) return ttyIoctl(t, file, cmd, arg);
       if (file instanceof TunFile) return tunIoctl(t, file, cmd, arg);
       // sock_ioctl: what no family handles goes to the network devices (netdevice(7)).
-      if (file instanceof SocketFile && isNetdeviceIoctl(cmd)) return netdeviceIoctl(t.kernel.net, file.family, cmd, arg, t);
+      if (file instanceof SocketFile && isNetdeviceIoctl(cmd)) return netdeviceIoctl(t.net, file.family, cmd, arg, t);
       return file.ioctl(cmd, arg, t);
   }
 };

@@ -1,0 +1,335 @@
+/*
+ * nf_tables over NETLINK_NETFILTER beside Linux's, in a network namespace of its own (so that a
+ * native run leaves the host's ruleset alone): batches of NFT_MSG_NEWTABLE/NEWCHAIN/NEWRULE
+ * with their acks (the batch begin and end acked too), a table, chain and rule dump and their
+ * attributes, GETGEN moving at each commit, errnos (EEXIST, ENOENT, EOPNOTSUPP, EINVAL, EBUSY)
+ * and a batch with a failing message changing nothing, deletion, and a table owned by a socket
+ * going with it. Prints no host-specific values.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nf_tables_compat.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netlink.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#ifndef NETLINK_CAP_ACK
+#define NETLINK_CAP_ACK 10
+#endif
+
+static char out[8192];
+static size_t outlen;
+static char buf[1 << 16];
+static unsigned seq = 100;
+/* The family of the tables, chains and rules built (NFPROTO_INET unless a step says). */
+static int fam = NFPROTO_INET;
+
+static void *put(const void *p, size_t n) {
+  void *at = out + outlen;
+  memcpy(at, p, n);
+  outlen += (n + 3) & ~3u;
+  return at;
+}
+
+/* Starts a message; returns its offset so that its length can be closed. */
+static size_t msg(int type, int flags, int family) {
+  size_t at = outlen;
+  struct nlmsghdr h = {.nlmsg_type = type, .nlmsg_flags = NLM_F_REQUEST | flags, .nlmsg_seq = seq++};
+  put(&h, sizeof h);
+  struct nfgenmsg g = {.nfgen_family = family, .version = NFNETLINK_V0, .res_id = htons(NFNL_SUBSYS_NFTABLES)};
+  put(&g, sizeof g);
+  return at;
+}
+
+static void end(size_t at) { ((struct nlmsghdr *)(out + at))->nlmsg_len = outlen - at; }
+
+static size_t attr_start(int type) {
+  size_t at = outlen;
+  struct nlattr a = {.nla_type = type};
+  put(&a, sizeof a);
+  return at;
+}
+
+static void attr_end(size_t at) { ((struct nlattr *)(out + at))->nla_len = outlen - at; }
+
+static void attr(int type, const void *p, size_t n) {
+  struct nlattr a = {.nla_len = NLA_HDRLEN + n, .nla_type = type};
+  memcpy(out + outlen, &a, sizeof a);
+  memcpy(out + outlen + NLA_HDRLEN, p, n);
+  outlen += (NLA_HDRLEN + n + 3) & ~3u;
+}
+
+static void str(int type, const char *s) { attr(type, s, strlen(s) + 1); }
+static void be32(int type, uint32_t v) {
+  v = htonl(v);
+  attr(type, &v, 4);
+}
+
+static int nft(int m) { return (NFNL_SUBSYS_NFTABLES << 8) | m; }
+
+static void begin(void) {
+  outlen = 0;
+  end(msg(NFNL_MSG_BATCH_BEGIN, NLM_F_ACK, AF_UNSPEC));
+}
+
+static void finish(void) { end(msg(NFNL_MSG_BATCH_END, NLM_F_ACK, AF_UNSPEC)); }
+
+/* Sends what was built and prints each answer until none is left. */
+static void send_and_print(int fd, const char *what) {
+  send(fd, out, outlen, 0);
+  printf("%s:", what);
+  for (;;) {
+    ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (n <= 0) break;
+    for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
+      if (h->nlmsg_type == NLMSG_ERROR) {
+        struct nlmsgerr *e = NLMSG_DATA(h);
+        printf(" [seq+%u %s]", h->nlmsg_seq - 100, e->error ? strerror(-e->error) : "ack");
+      } else if (h->nlmsg_type == NLMSG_DONE) {
+        printf(" [done]");
+      } else {
+        struct nfgenmsg *g = NLMSG_DATA(h);
+        printf(" [type %d/%d family %d multi %d", h->nlmsg_type >> 8, h->nlmsg_type & 0xff, g->nfgen_family,
+               !!(h->nlmsg_flags & NLM_F_MULTI));
+        struct nlattr *a = (struct nlattr *)((char *)g + NLMSG_ALIGN(sizeof *g));
+        int rem = h->nlmsg_len - NLMSG_LENGTH(sizeof *g);
+        for (; rem >= (int)sizeof *a && a->nla_len >= sizeof *a && a->nla_len <= rem;
+             rem -= NLA_ALIGN(a->nla_len), a = (struct nlattr *)((char *)a + NLA_ALIGN(a->nla_len))) {
+          unsigned char *v = (unsigned char *)a + NLA_HDRLEN;
+          int len = a->nla_len - NLA_HDRLEN;
+          printf(" %d:", a->nla_type & NLA_TYPE_MASK);
+          if (len > 1 && v[len - 1] == 0 && v[0] >= 'a' && v[0] <= 'z') printf("%s", v);
+          else for (int i = 0; i < len; i++) printf("%02x", v[i]);
+        }
+        printf("]");
+      }
+    }
+  }
+  printf("\n");
+}
+
+static int sock(void) {
+  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+  if (fd < 0) {
+    printf("socket: %s\n", strerror(errno));
+    exit(0);
+  }
+  int one = 1;
+  setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);
+  struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
+  bind(fd, (struct sockaddr *)&sa, sizeof sa);
+  return fd;
+}
+
+static void table(int flags, const char *name, uint32_t tflags) {
+  size_t m = msg(nft(NFT_MSG_NEWTABLE), NLM_F_ACK | flags, fam);
+  str(NFTA_TABLE_NAME, name);
+  if (tflags) be32(NFTA_TABLE_FLAGS, tflags);
+  end(m);
+}
+
+static void base_chain(const char *t, const char *c, uint32_t policy) {
+  size_t m = msg(nft(NFT_MSG_NEWCHAIN), NLM_F_ACK | NLM_F_CREATE, fam);
+  str(NFTA_CHAIN_TABLE, t);
+  str(NFTA_CHAIN_NAME, c);
+  size_t h = attr_start(NFTA_CHAIN_HOOK);
+  be32(NFTA_HOOK_HOOKNUM, NF_INET_LOCAL_IN);
+  be32(NFTA_HOOK_PRIORITY, 0);
+  attr_end(h);
+  be32(NFTA_CHAIN_POLICY, policy);
+  str(NFTA_CHAIN_TYPE, "filter");
+  end(m);
+}
+
+static void rule(const char *t, const char *c, const char *expr, int verdict) {
+  size_t m = msg(nft(NFT_MSG_NEWRULE), NLM_F_ACK | NLM_F_CREATE | NLM_F_APPEND, NFPROTO_INET);
+  str(NFTA_RULE_TABLE, t);
+  str(NFTA_RULE_CHAIN, c);
+  size_t l = attr_start(NFTA_RULE_EXPRESSIONS);
+  size_t e = attr_start(NFTA_LIST_ELEM);
+  str(NFTA_EXPR_NAME, expr);
+  size_t d = attr_start(NFTA_EXPR_DATA);
+  be32(NFTA_IMMEDIATE_DREG, NFT_REG_VERDICT);
+  size_t dd = attr_start(NFTA_IMMEDIATE_DATA);
+  size_t v = attr_start(NFTA_DATA_VERDICT);
+  be32(NFTA_VERDICT_CODE, verdict);
+  attr_end(v);
+  attr_end(dd);
+  attr_end(d);
+  attr_end(e);
+  attr_end(l);
+  end(m);
+}
+
+/* An nft_compat match: addrtype of revision `rev` with `flags` (xt_addrtype_info_v1). */
+static void addrtype_rule(const char *t, const char *c, int rev, uint32_t flags) {
+  size_t m = msg(nft(NFT_MSG_NEWRULE), NLM_F_ACK | NLM_F_CREATE | NLM_F_APPEND, fam);
+  str(NFTA_RULE_TABLE, t);
+  str(NFTA_RULE_CHAIN, c);
+  size_t l = attr_start(NFTA_RULE_EXPRESSIONS);
+  size_t e = attr_start(NFTA_LIST_ELEM);
+  str(NFTA_EXPR_NAME, "match");
+  size_t d = attr_start(NFTA_EXPR_DATA);
+  str(NFTA_MATCH_NAME, "addrtype");
+  be32(NFTA_MATCH_REV, rev);
+  struct {
+    uint16_t source, dest;
+    uint32_t flags;
+  } info = {.source = 4, .flags = flags};
+  attr(NFTA_MATCH_INFO, &info, sizeof info);
+  attr_end(d);
+  attr_end(e);
+  attr_end(l);
+  end(m);
+}
+
+static void get(int type, int flags, const char *t, const char *c, const char *what, int fd) {
+  outlen = 0;
+  size_t m = msg(nft(type), flags, NFPROTO_INET);
+  if (t) str(type == NFT_MSG_GETTABLE ? NFTA_TABLE_NAME : NFTA_CHAIN_TABLE, t);
+  if (c) str(type == NFT_MSG_GETRULE ? NFTA_RULE_CHAIN : NFTA_CHAIN_NAME, c);
+  end(m);
+  send_and_print(fd, what);
+}
+
+static uint32_t genid(int fd) {
+  outlen = 0;
+  end(msg(nft(NFT_MSG_GETGEN), 0, AF_UNSPEC));
+  send(fd, out, outlen, 0);
+  ssize_t n = recv(fd, buf, sizeof buf, 0);
+  struct nlmsghdr *h = (struct nlmsghdr *)buf;
+  if (n <= 0 || h->nlmsg_type != nft(NFT_MSG_NEWGEN)) return 0;
+  struct nlattr *a = (struct nlattr *)((char *)NLMSG_DATA(h) + NLMSG_ALIGN(sizeof(struct nfgenmsg)));
+  uint32_t v;
+  memcpy(&v, (char *)a + NLA_HDRLEN, 4);
+  return ntohl(v);
+}
+
+int main(int argc, char **argv) {
+  setvbuf(stdout, NULL, _IONBF, 0);
+  /* Sentry only (it changes the ruleset of the namespace it starts in): `keep` adds a table to
+   * the sandbox's first namespace, `netns` moves to a namespace of its own; both then wait for
+   * a checkpoint to refuse them. */
+  if (argc > 1 && strcmp(argv[1], "keep") == 0) {
+    int fd = sock();
+    begin();
+    table(NLM_F_CREATE, "kept", 0);
+    finish();
+    send_and_print(fd, "a table in the first namespace");
+    sleep(3);
+    return 0;
+  }
+  if (argc > 1 && strcmp(argv[1], "netns") == 0) {
+    printf("unshare: %d\n", unshare(CLONE_NEWNET));
+    sleep(3);
+    return 0;
+  }
+  if (unshare(CLONE_NEWNET) != 0) {
+    printf("unshare(CLONE_NEWNET): %s\n", strerror(errno));
+    return 0;
+  }
+  int fd = sock();
+  uint32_t g0 = genid(fd);
+
+  begin();
+  table(NLM_F_CREATE, "t", 0);
+  base_chain("t", "input", NF_DROP);
+  rule("t", "input", "immediate", NF_ACCEPT);
+  rule("t", "input", "immediate", NF_DROP);
+  finish();
+  send_and_print(fd, "add table, chain, two rules");
+  printf("generation moved by %u\n", genid(fd) - g0);
+
+  fam = NFPROTO_IPV4;
+  begin();
+  table(NLM_F_CREATE, "t4", 0);
+  base_chain("t4", "input", NF_ACCEPT);
+  addrtype_rule("t4", "input", 1, 0);
+  finish();
+  send_and_print(fd, "an ipv4 table with an addrtype match (nft_compat)");
+  begin();
+  addrtype_rule("t4", "input", 1, 8 /* XT_ADDRTYPE_LIMIT_IFACE_OUT on input */);
+  addrtype_rule("t4", "input", 7, 0);
+  finish();
+  send_and_print(fd, "addrtype limited to the output interface on input, and of an unknown revision");
+  outlen = 0;
+  {
+    size_t m = msg(nft(NFT_MSG_GETRULE), NLM_F_DUMP, NFPROTO_IPV4);
+    end(m);
+  }
+  send_and_print(fd, "ipv4 rule dump");
+  fam = NFPROTO_INET;
+
+  get(NFT_MSG_GETTABLE, NLM_F_DUMP, NULL, NULL, "table dump", fd);
+  get(NFT_MSG_GETCHAIN, 0, "t", "input", "get chain", fd);
+  get(NFT_MSG_GETRULE, NLM_F_DUMP, NULL, NULL, "rule dump", fd);
+  get(NFT_MSG_GETTABLE, NLM_F_ACK, "nope", NULL, "get missing table", fd);
+  get(NFT_MSG_GETCHAIN, 0, "t", NULL, "get chain without a name", fd);
+
+  begin();
+  table(NLM_F_CREATE | NLM_F_EXCL, "t", 0);
+  finish();
+  send_and_print(fd, "table again with NLM_F_EXCL");
+
+  begin();
+  table(NLM_F_CREATE, "u", 0x80);
+  finish();
+  send_and_print(fd, "table with an unknown flag");
+
+  begin();
+  base_chain("nope", "c", NF_ACCEPT);
+  finish();
+  send_and_print(fd, "chain in a missing table");
+
+  begin();
+  table(NLM_F_CREATE, "v", 0);
+  rule("t", "input", "no_such_expression", NF_ACCEPT);
+  finish();
+  send_and_print(fd, "a good table and a rule of an unknown expression");
+  get(NFT_MSG_GETTABLE, 0, "v", NULL, "the good table was not committed", fd);
+
+  outlen = 0;
+  table(NLM_F_CREATE, "w", 0);
+  send_and_print(fd, "newtable outside a batch");
+
+  begin();
+  {
+    size_t m = msg(nft(NFT_MSG_DELTABLE), NLM_F_ACK | NLM_F_NONREC, NFPROTO_INET);
+    str(NFTA_TABLE_NAME, "t");
+    end(m);
+  }
+  finish();
+  send_and_print(fd, "delete a table in use with NLM_F_NONREC");
+
+  begin();
+  {
+    size_t m = msg(nft(NFT_MSG_DELTABLE), NLM_F_ACK, NFPROTO_INET);
+    str(NFTA_TABLE_NAME, "t");
+    end(m);
+  }
+  finish();
+  send_and_print(fd, "delete the table");
+  get(NFT_MSG_GETTABLE, NLM_F_DUMP, NULL, NULL, "table dump after", fd);
+
+  int owner = sock();
+  begin();
+  table(NLM_F_CREATE, "owned", NFT_TABLE_F_OWNER);
+  finish();
+  send_and_print(owner, "an owned table");
+  begin();
+  table(0, "owned", NFT_TABLE_F_DORMANT | NFT_TABLE_F_OWNER);
+  finish();
+  send_and_print(fd, "another socket changes it");
+  close(owner);
+  get(NFT_MSG_GETTABLE, 0, "owned", NULL, "after its owner closed", fd);
+  return 0;
+}
