@@ -538,7 +538,7 @@ function savePending(p: PendingSignals): SavedSigInfo[] {
     if (i.pid !== undefined) s.pid = i.pid;
     if (i.uid !== undefined) s.uid = i.uid;
     if (i.status !== undefined) s.status = i.status;
-    if (i.addr !== undefined) s.addr = i.addr;
+    if (i.addr !== undefined) s.addr = Number(i.addr);
     if (i.value !== undefined) s.value = hex(i.value);
     if (i.overrun !== undefined) s.overrun = i.overrun;
     if (i.timerId !== undefined) s.timerId = i.timerId;
@@ -652,6 +652,12 @@ function saveTask(t: Task, c: SaveContext): SavedTask {
       regs.set64("rax", regs.get64("orig_rax"));
       rerun = true;
     }
+  }
+  if (parkedStop?.kind === "vsyscall") {
+    // A vsyscall entry not yet answered: undo the host's emulated `ret`, so that the restored
+    // thread calls the entry again.
+    regs.set64("rip", t.ctx.syscall.ip64);
+    regs.set("rsp", regs.get("rsp") - 8);
   }
   if (rerun && t.savedMask !== null) sigmask = t.savedMask;
   else if (t.savedMask !== null || t.sigWaitSet !== null) {
