@@ -33,6 +33,12 @@ export class Interface {
   #removed = false;
   /** IFF_LOOPBACK. Immutable. */
   readonly loopback: boolean;
+  /**
+   * Administratively down (IFF_UP clear; Stack.setUp): its addresses stay listed but are not
+   * local, no route leads through it, and it is no packet's source, as Linux's fib drops a
+   * down device's local and connected routes.
+   */
+  #down = false;
 
   constructor(index: number, opts: InterfaceOptions) {
     this.index = index;
@@ -57,6 +63,16 @@ export class Interface {
 
   get removed(): boolean {
     return this.#removed;
+  }
+
+  /** Whether the interface is up (IFF_UP). */
+  get up(): boolean {
+    return !this.#down;
+  }
+
+  /** For Stack.setUp. */
+  setUp(up: boolean): void {
+    this.#down = !up;
   }
 
   /** For Stack.removeInterface. */
@@ -87,8 +103,13 @@ export class Interface {
     this.#addresses = this.#addresses.filter((c) => !c.address.equals(a));
   }
 
-  /** Whether `a` is one of our unicast addresses. */
+  /** Whether `a` is one of our unicast addresses, for traffic: none while the interface is down. */
   hasAddress(a: IpAddress): boolean {
+    return !this.#down && this.holdsAddress(a);
+  }
+
+  /** Whether `a` is assigned to the interface, up or down (what bind(2) asks of an IPv4 address). */
+  holdsAddress(a: IpAddress): boolean {
     for (const c of this.#addresses) if (c.address.equals(a)) return true;
     return false;
   }
@@ -99,13 +120,14 @@ export class Interface {
    * elsewhere or when none does.
    */
   localNetworkOf(a: IpAddress): IpAddress | null {
-    if (!this.loopback || a.version !== 4) return null;
+    if (!this.loopback || this.#down || a.version !== 4) return null;
     for (const c of this.#addresses) if (c.address.version === 4 && c.contains(a)) return c.address;
     return null;
   }
 
   /** Whether an IP packet to `dst` is for us: unicast, broadcast, or a group we are in. */
   acceptsDestination(dst: IpAddress): boolean {
+    if (this.#down) return false;
     if (this.hasAddress(dst)) return true;
     if (dst.version === 4) {
       if (dst.isBroadcast) return true;
@@ -121,6 +143,7 @@ export class Interface {
 
   /** Picks a source address of `dst`'s family, preferring one on the same prefix. */
   sourceFor(dst: IpAddress): IpAddress | null {
+    if (this.#down) return null;
     let any: IpAddress | null = null;
     for (const c of this.#addresses) {
       if (c.address.version !== dst.version) continue;

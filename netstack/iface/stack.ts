@@ -305,6 +305,18 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost, PacketHost {
     this.routes.remove((r) => r.ifIndex === ifIndex);
   }
 
+  /**
+   * Brings interface `ifIndex` up or down (IFF_UP). Down, its addresses are not ours and its
+   * routes lead nowhere (Linux's fib_disable_ip); connections already made stay, as on Linux,
+   * until their packets find no route.
+   */
+  setUp(ifIndex: number, up: boolean): void {
+    const iface = this.#interfaces[ifIndex];
+    if (!iface || iface.removed) throw EINVAL;
+    iface.setUp(up);
+    this.routes.setInterfaceDown(ifIndex, !up);
+  }
+
   /** Adds an address (and its on-link route) to interface `ifIndex`. */
   addAddress(ifIndex: number, cidr: IpCidr | string): void {
     const iface = this.#interfaces[ifIndex];
@@ -343,9 +355,26 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost, PacketHost {
     return this.#loopbackSource()!;
   }
 
+  /**
+   * Whether a socket may bind `a`: one of our addresses, as isLocalAddress, or one assigned to
+   * an interface that is down (Linux's local table keeps a down device's IPv4 addresses, so
+   * bind succeeds where connect finds no route; a down lo's IPv6 address is gone, see Net).
+   */
+  isBindableAddress(a: IpAddress): boolean {
+    if (this.isLocalAddress(a)) return true;
+    for (const i of this.#interfaces) if (i.holdsAddress(a)) return true;
+    if (a.version !== 4) return false;
+    // A down lo keeps its addresses' local prefix routes as it keeps the addresses.
+    for (const i of this.#interfaces) if (i.loopback) for (const c of i.addresses) if (c.address.version === 4 && c.contains(a)) return true;
+    if (!a.isLoopback) return false;
+    for (const i of this.#interfaces) for (const c of i.addresses) if (c.address.version === 4 && c.address.isLoopback) return true;
+    return false;
+  }
+
   /** An IPv4 loopback address we hold, if any. */
   #loopbackSource(): IpAddress | null {
     for (const i of this.#interfaces) {
+      if (!i.up) continue;
       for (const c of i.addresses) if (c.address.version === 4 && c.address.isLoopback) return c.address;
     }
     return null;
@@ -488,7 +517,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost, PacketHost {
   // --- TcpHost. ---
 
   tcpBind(sock: TcpSocket, addr: IpAddress | null, port: number, restoring = false): number {
-    if (addr !== null && !this.isLocalAddress(addr)) throw EADDRNOTAVAIL;
+    if (addr !== null && !this.isBindableAddress(addr)) throw EADDRNOTAVAIL;
     // A restore checks listeners and bound sockets against each other only: the connections
     // it restored first got their ports by the rules (a listener's own, say).
     return this.#tcpPorts.bind(sock, addr, port, (other) => !(restoring && other.remote !== null) && tcpPortConflict(sock, addr, other));
@@ -569,7 +598,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost, PacketHost {
 
   udpBind(sock: UdpSocket, addr: IpAddress | null, port: number): number {
     // A local, multicast or broadcast address (Linux's inet_bind takes RTN_BROADCAST too).
-    if (addr !== null && !this.isLocalAddress(addr) && !addr.isMulticast && !(addr.version === 4 && this.isBroadcastAddress(addr))) {
+    if (addr !== null && !this.isBindableAddress(addr) && !addr.isMulticast && !(addr.version === 4 && this.isBroadcastAddress(addr))) {
       throw EADDRNOTAVAIL;
     }
     return this.#udpPorts.bind(
@@ -609,7 +638,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost, PacketHost {
   /** Whether `a` is the limited broadcast address or an interface's directed broadcast. */
   isBroadcastAddress(a: IpAddress): boolean {
     if (a.version === 4 && (a as Ipv4Address).isBroadcast) return true;
-    for (const i of this.#interfaces) for (const c of i.addresses) if (c.broadcast()?.equals(a)) return true;
+    for (const i of this.#interfaces) if (i.up) for (const c of i.addresses) if (c.broadcast()?.equals(a)) return true;
     return false;
   }
 

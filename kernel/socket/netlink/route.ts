@@ -20,7 +20,7 @@ import type { Interface, IpAddress } from "../../../netstack/mod.ts";
 import type { Route } from "../../../netstack/iface/routing.ts";
 import { EthernetAddress, IpCidr, Ipv4Address, Ipv6Address } from "../../../netstack/wire/address.ts";
 import { EADDRNOTAVAIL, EAFNOSUPPORT, EEXIST, EINVAL, ENETUNREACH, ENODEV, ENOENT, EOPNOTSUPP, EPERM, ESRCH } from "../../errno.ts";
-import type { Net } from "../../net.ts";
+import { LOOPBACK_INDEX, type Net } from "../../net.ts";
 import type { Task } from "../../task.ts";
 import { EVENT_IN, EVENT_RDNORM } from "../../../waiter/mod.ts";
 import * as C from "../inet/constants.ts";
@@ -236,12 +236,12 @@ export class NetlinkRouteSocket extends NetlinkSocket {
     if (type === RTM_DELLINK) return i < 0 || (index <= 0 && name === null) ? ENODEV.errno : EOPNOTSUPP.errno;
     if (i < 0) return type === RTM_NEWLINK && flags & NLM_F_CREATE ? EOPNOTSUPP.errno : ENODEV.errno;
     if (type === RTM_NEWLINK && flags & NLM_F_EXCL) return EEXIST.errno;
-    // A TUN/TAP device goes up and down (IFF_UP) and a TAP takes a new MAC (IFLA_ADDRESS); the
-    // other links are always up, and nothing else in ifi_flags is changeable here.
+    // A TUN/TAP device or lo goes up and down (IFF_UP) and a TAP takes a new MAC (IFLA_ADDRESS);
+    // eth0 is always up, and nothing else in ifi_flags is changeable here.
     const tun = this.net.tuns.get(i);
     const mask = change === 0 ? 0xffffffff : change;
     const wantUp = (mask & IFF_UP) ? (ifFlags & IFF_UP) !== 0 : null;
-    if (tun === undefined && wantUp === false) return EOPNOTSUPP.errno;
+    if (tun === undefined && i !== LOOPBACK_INDEX && wantUp === false) return EOPNOTSUPP.errno;
     const mac = attrs.get(IFLA_ADDRESS);
     if (mac !== undefined) {
       if (tun === undefined || !tun.tap) return EOPNOTSUPP.errno;
@@ -261,13 +261,9 @@ export class NetlinkRouteSocket extends NetlinkSocket {
       ifaces[i]!.setMac(new EthernetAddress(mac.subarray(0, 6)));
       changed = true;
     }
-    if (tun !== undefined && wantUp !== null && tun.link.up !== wantUp) {
-      tun.link.up = wantUp;
-      if (!wantUp) tun.link.flush();
-      changed = true;
-    }
-    // As rtnetlink, a change is told to RTNLGRP_LINK as an RTM_NEWLINK.
-    if (changed) {
+    // As rtnetlink, a change is told to RTNLGRP_LINK as an RTM_NEWLINK (setLinkUp tells it).
+    if (wantUp !== null && this.net.setLinkUp(i, wantUp) === true) changed = false;
+    else if (changed) {
       for (const l of this.net.linkListeners) l(i, true);
       this.net.kick();
     }
