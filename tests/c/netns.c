@@ -80,6 +80,26 @@ static int lo_up_netlink(void) {
   return ((struct nlmsgerr *)NLMSG_DATA(h))->error;
 }
 
+/* RTM_SETLINK naming lo by index and by its own name, ifi_flags and ifi_change 0: changes nothing. */
+static int lo_same_name(void) {
+  int s = socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE);
+  struct { struct nlmsghdr h; struct ifinfomsg i; struct rtattr ra; char name[4]; } req = {0};
+  req.h.nlmsg_len = NLMSG_LENGTH(sizeof req.i) + RTA_SPACE(3);
+  req.h.nlmsg_type = RTM_SETLINK;
+  req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+  req.i.ifi_index = if_nametoindex("lo");
+  req.ra.rta_type = IFLA_IFNAME;
+  req.ra.rta_len = RTA_LENGTH(3);
+  memcpy(req.name, "lo", 3);
+  if (send(s, &req, req.h.nlmsg_len, 0) < 0) return -9998;
+  char buf[4096];
+  int n = recv(s, buf, sizeof buf, 0);
+  close(s);
+  struct nlmsghdr *h = (struct nlmsghdr *)buf;
+  if (n < (int)sizeof *h || h->nlmsg_type != NLMSG_ERROR) return -9999;
+  return ((struct nlmsgerr *)NLMSG_DATA(h))->error;
+}
+
 static struct sockaddr_in lo_addr(int port) {
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -231,6 +251,8 @@ int main(int argc, char **argv) {
   printf("ns2 inode differs from ns0 and ns1: %d\n", ino2 != ino0 && ino2 != ino1);
   printf("ns2 lo %s\n", lo_state());
   printf("ns2 RTM_NEWLINK IFF_UP: %d\n", lo_up_netlink());
+  printf("ns2 lo %s\n", lo_state());
+  printf("ns2 RTM_SETLINK lo's own name, no flags: %d\n", lo_same_name());
   printf("ns2 lo %s\n", lo_state());
   printf("ns2 /proc/self/net/tcp lists 5555: %d\n", proc_net_tcp_has(5555));
   {

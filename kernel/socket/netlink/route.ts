@@ -240,7 +240,9 @@ export class NetlinkRouteSocket extends NetlinkSocket {
     // eth0 is always up, and nothing else in ifi_flags is changeable here.
     const tun = this.net.tuns.get(i);
     const mask = change === 0 ? 0xffffffff : change;
-    const wantUp = (mask & IFF_UP) ? (ifFlags & IFF_UP) !== 0 : null;
+    // do_setlink changes the flags only when ifi_flags or ifi_change is set (a request naming
+    // the link alone changes nothing); ifi_change 0 with flags means every flag.
+    const wantUp = (ifFlags !== 0 || change !== 0) && (mask & IFF_UP) ? (ifFlags & IFF_UP) !== 0 : null;
     if (tun === undefined && i !== LOOPBACK_INDEX && wantUp === false) return EOPNOTSUPP.errno;
     const mac = attrs.get(IFLA_ADDRESS);
     if (mac !== undefined) {
