@@ -42,7 +42,7 @@ import { ExecFatalError, loadExecutable, resolveExecutable } from "./loader/load
 import { monotonicNs } from "./time.ts";
 import { EVENT_IN, WaitQueue } from "../waiter/mod.ts";
 import { SocketFile } from "./socket/socket.ts";
-import { UnixNamespace } from "./socket/unix/namespace.ts";
+import type { UnixNamespace } from "./socket/unix/namespace.ts";
 import { NsInodes, type UserNamespace } from "./user_namespace.ts";
 import { IPC_LIMITS, IpcNamespace } from "./ipc.ts";
 import { KeyRegistry } from "./keys.ts";
@@ -162,8 +162,8 @@ export class Kernel {
   readonly futex = new FutexTable();
   /** The network stack; a DeadlineTarget while it has timers running (kernel/net.ts). */
   readonly net: Net;
-  /** AF_UNIX names: abstract ones and the sockets bound to filesystem inodes. */
-  readonly unixNames = new UnixNamespace();
+  /** AF_UNIX names of the first network namespace: abstract ones (the net's unix). */
+  readonly unixNames: UnixNamespace;
   /** System V shared memory, semaphores and message queues (kernel/ipc.ts). */
   /**
    * The nsfs inode numbers of the namespaces made after the first ones. Not saved: a checkpoint
@@ -254,6 +254,7 @@ export class Kernel {
     if (this.strace) this.log.straceToStderr = true;
     this.net = o.net ?? new Net();
     this.net.armDeadline = () => this.addDeadline(this.net);
+    this.unixNames = this.net.unix;
     this.resources = new ResourceControl(this, o.limits ?? noLimits());
     this.cgroups.host = this.#cgroupHost();
   }
@@ -489,11 +490,13 @@ export class Kernel {
   }
 
   /**
-   * A new network namespace (unshare or clone with CLONE_NEWNET): a stack of its own with only
-   * a loopback interface, driven by the scheduler like the sandbox's first one.
+   * A new network namespace (unshare or clone with CLONE_NEWNET), owned by user namespace
+   * `owner`: a stack of its own with only a loopback interface, down, driven by the scheduler
+   * like the sandbox's first one. It never reaches the host (no --network link, no --publish)
+   * and lives while a task, socket or nsfs file holds it.
    */
   newNetNamespace(owner: UserNamespace): Net {
-    const net = new Net();
+    const net = new Net({ namespaceIno: this.nsInodes.next() });
     net.owner = owner;
     net.armDeadline = () => this.addDeadline(net);
     return net;

@@ -50,6 +50,8 @@ import { HostFile } from "../../vfs/host_file.ts";
 import { openDirSchema, openFileSchema, restoreOpenDir, restoreOpenFile, restoreTrees, saveOpenFile, saveTrees, treeSchema } from "./files.ts";
 import { attachRights, makeUnixSockets, saveUnixSocket, type SavedUnixSocket, unixSocketSchema } from "./unix_sockets.ts";
 import { UnixSocket } from "../socket/unix/unix_socket.ts";
+import { LOOPBACK_INDEX, Net } from "../net.ts";
+import { nsfsNamespace } from "../../vfs/procfs/procfs.ts";
 import { SocketFile } from "../socket/socket.ts";
 import { SOCK_STREAM } from "../../abi/linux/socket.ts";
 import { InetSaver, inetFileSchemas, makeInetFile, makeInetSockets, tcpSnapshotSchema, udpSnapshotSchema } from "./inet_sockets.ts";
@@ -426,6 +428,8 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
   if (k.net.configChanged) throw new CheckpointError("the network's addresses or routes were changed (rtnetlink): not saved yet");
   if (!k.net.nftables.empty) throw new CheckpointError("nf_tables holds tables (NETLINK_NETFILTER): not saved yet");
   if (k.net.xtablesChanged) throw new CheckpointError("the iptables tables were replaced or counted (IPT_SO_SET_REPLACE): not saved yet");
+  if (!k.net.linkUp(LOOPBACK_INDEX)) throw new CheckpointError("the loopback interface was brought down: not saved yet");
+
   // Mount namespaces and propagation are not in the image (the tree is rebuilt from the bundle).
   if ([...k.tasks.values()].some((t) => t.fs.mntns !== k.vfs.initNs)) {
     throw new CheckpointError("a task is in a mount namespace of its own (unshare or clone with CLONE_NEWNS): not saved yet");
@@ -444,6 +448,10 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
   if (groups.some((tg) => !tg.zombie && (tg.mm.aio?.size ?? 0) > 0)) throw new CheckpointError("asynchronous I/O contexts (io_setup) exist: not saved yet");
   if (groups.some((tg) => tg.exitLandlock !== null)) throw new CheckpointError("a zombie was restricted by Landlock: not saved yet");
   const processes = groups.map((tg) => saveProcess(tg, c));
+  // After the tasks (each refused in its own namespace): what else keeps one alive.
+  if (otherNetNamespace(k)) {
+    throw new CheckpointError("a descriptor holds a network namespace other than the sandbox's first (a socket, TUN device or /proc/PID/ns/net): not saved yet");
+  }
   const consoleTerm = k.tty.console;
   const console = consoleTerm === null || consoleTerm.hungUp ? null : c.terminals.ref(consoleTerm, () => saveTerminal(consoleTerm));
   // A pty whose master is neither a description in the sandbox nor the console is an `exec -t`
@@ -1661,4 +1669,22 @@ export async function readSandboxImageFast(path: string, rootHostPath: string): 
 function portRangeChanged(k: Kernel): boolean {
   const [low, high] = k.net.stack.ephemeralRange;
   return low !== EPHEMERAL_LOW || high !== EPHEMERAL_HIGH;
+}
+
+/**
+ * Whether a descriptor holds a network namespace other than the kernel's first: a socket, TUN
+ * device or nsfs inode of one (what keeps a namespace alive besides its tasks).
+ */
+function otherNetNamespace(k: Kernel): boolean {
+  for (const t of k.tasks.values()) {
+    for (const fd of t.fdTable.fds()) {
+      const f = t.fdTable.get(fd);
+      const net = (f as { net?: unknown }).net;
+      if (net instanceof Net && net !== k.net) return true;
+      if (f instanceof UnixSocket && f.ns !== k.unixNames) return true;
+      const loc = f.location();
+      if (loc !== null && nsfsNamespace(loc.dentry) instanceof Net) return true;
+    }
+  }
+  return false;
 }

@@ -214,8 +214,8 @@ export interface ProcSource {
    * range. Only the keys the kernel can change (fs/nr_open) are writable.
    */
   setSysctl?(key: string, text: string): void;
-  /** The text of /proc/net/NAME; absent: the files are empty. */
-  netFile?(name: NetFileKind): string;
+  /** The text of /proc/PID/net/NAME of thread `tid`'s network namespace; absent: the files are empty. */
+  netFile?(name: NetFileKind, tid: number): string;
 }
 
 /** The files of /proc/net. */
