@@ -34,7 +34,7 @@ import {
   Stack,
   type TcpSocket,
 } from "../netstack/mod.ts";
-import { EHOSTUNREACH, ENETUNREACH } from "./errno.ts";
+import { EADDRNOTAVAIL, EHOSTUNREACH, ENETUNREACH } from "./errno.ts";
 import { NfTables } from "./nftables/state.ts";
 import { INIT_USER_NS, type UserNamespace } from "./user_namespace.ts";
 import { Forwarder, type HostEndpoint, SANDBOX_NET } from "./net_forward.ts";
@@ -270,6 +270,7 @@ export class Net implements DeadlineTarget {
     this.stack.addInterface({
       device: new Loopback({ medium: "ip", mtu: 65536 }),
       addresses: opts.namespaceIno === undefined ? ["127.0.0.1/8", "::1/128"] : ["127.0.0.1/8"],
+      loopback: true,
     });
     this.ifNames.push("lo");
     this.counters.push({ rxBytes: 0, rxPackets: 0, txBytes: 0, txPackets: 0 });
@@ -407,6 +408,11 @@ export class Net implements DeadlineTarget {
   /** Throws ENETUNREACH unless addr is one of ours or some route leads to it. */
   checkReachable(addr: IpAddress): void {
     if (this.stack.isLocalAddress(addr)) return;
+    // IPv6 picks a source address before it looks at the route (ip6_dst_lookup_tail): with no
+    // IPv6 address anywhere that is EADDRNOTAVAIL, whatever the routes say.
+    if (addr.version === 6 && !this.stack.interfaces.some((i) => !i.removed && i.addresses.some((c) => c.address.version === 6))) {
+      throw EADDRNOTAVAIL;
+    }
     if (this.stack.routes.lookup(addr) === null) throw ENETUNREACH;
   }
 

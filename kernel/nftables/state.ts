@@ -44,6 +44,8 @@ export interface NftChain {
   base: NftBaseChain | null;
   udata: Uint8Array | null;
   rules: NftRule[];
+  /** A binding chain (NFT_CHAIN_BINDING): whether a rule's verdict bound it. */
+  bound: boolean;
 }
 
 export interface NftTable {
@@ -100,6 +102,20 @@ export class NfTables {
   commit(r: NftRuleset): void {
     this.#ruleset = r;
     this.#genId = (this.#genId + 1) >>> 0 || 1;
+  }
+
+  /**
+   * A batch was aborted: its changes go, but the handles and anonymous chain numbers it gave
+   * stay given, as Linux does not take back a table's handle generator or the namespace's
+   * table handle.
+   */
+  abort(r: NftRuleset): void {
+    this.#ruleset.lastTableHandle = r.lastTableHandle;
+    this.#ruleset.lastChainId = r.lastChainId;
+    for (const t of this.#ruleset.tables) {
+      const c = r.tables.find((x) => x.handle === t.handle);
+      if (c !== undefined && c.lastHandle > t.lastHandle) t.lastHandle = c.lastHandle;
+    }
   }
 
   /**

@@ -15,6 +15,8 @@ export interface InterfaceOptions {
   /** Required for the Ethernet medium. */
   mac?: EthernetAddress;
   addresses?: Array<IpCidr | string>;
+  /** The loopback device (IFF_LOOPBACK): each IPv4 address on it makes its whole network local. */
+  loopback?: boolean;
 }
 
 /** @savable */
@@ -29,6 +31,8 @@ export class Interface {
   #addresses: IpCidr[] = [];
   /** Deleted (Stack.removeInterface): it holds no address and takes no frame. */
   #removed = false;
+  /** IFF_LOOPBACK. Immutable. */
+  readonly loopback: boolean;
   /**
    * Administratively down (IFF_UP clear; Stack.setUp): its addresses stay listed but are not
    * local, no route leads through it, and it is no packet's source, as Linux's fib drops a
@@ -39,6 +43,7 @@ export class Interface {
   constructor(index: number, opts: InterfaceOptions) {
     this.index = index;
     this.device = opts.device;
+    this.loopback = opts.loopback ?? false;
     if (opts.device.medium === "ethernet" && !opts.mac) {
       throw new TypeError("Cannot add an Ethernet interface without a MAC address");
     }
@@ -107,6 +112,17 @@ export class Interface {
   holdsAddress(a: IpAddress): boolean {
     for (const c of this.#addresses) if (c.address.equals(a)) return true;
     return false;
+  }
+
+  /**
+   * On the loopback device, the IPv4 address whose network holds `a`: Linux's fib_add_ifaddr
+   * makes a loopback address's whole prefix a local route (127.0.0.1/8: all of 127/8); null
+   * elsewhere or when none does.
+   */
+  localNetworkOf(a: IpAddress): IpAddress | null {
+    if (!this.loopback || this.#down || a.version !== 4) return null;
+    for (const c of this.#addresses) if (c.address.version === 4 && c.contains(a)) return c.address;
+    return null;
   }
 
   /** Whether an IP packet to `dst` is for us: unicast, broadcast, or a group we are in. */

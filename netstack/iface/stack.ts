@@ -339,8 +339,20 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost, PacketHost {
   isLocalAddress(a: IpAddress): boolean {
     // A loop, not some(): this runs for every segment sent (see #sendTcp).
     for (const i of this.#interfaces) if (i.hasAddress(a)) return true;
-    // As on Linux, all of 127/8 is local once an interface holds a 127 address.
-    return a.version === 4 && a.isLoopback && this.#loopbackSource() !== null;
+    // As on Linux, an IPv4 address on the loopback device makes its whole network local (all of
+    // 127/8 with 127.0.0.1/8); interfaces not marked loopback keep the older rule for 127/8.
+    for (const i of this.#interfaces) if (i.localNetworkOf(a) !== null) return true;
+    return a.version === 4 && a.isLoopback && !this.#interfaces.some((i) => i.loopback) && this.#loopbackSource() !== null;
+  }
+
+  /** The address a packet to local `dst` comes from: dst itself if we hold it, else the loopback address whose network holds it. */
+  #localSource(dst: IpAddress): IpAddress {
+    if (this.#interfaces.some((i) => i.hasAddress(dst))) return dst;
+    for (const i of this.#interfaces) {
+      const src = i.localNetworkOf(dst);
+      if (src !== null) return src;
+    }
+    return this.#loopbackSource()!;
   }
 
   /**
@@ -351,7 +363,10 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost, PacketHost {
   isBindableAddress(a: IpAddress): boolean {
     if (this.isLocalAddress(a)) return true;
     for (const i of this.#interfaces) if (i.holdsAddress(a)) return true;
-    if (a.version !== 4 || !a.isLoopback) return false;
+    if (a.version !== 4) return false;
+    // A down lo keeps its addresses' local prefix routes as it keeps the addresses.
+    for (const i of this.#interfaces) if (i.loopback) for (const c of i.addresses) if (c.address.version === 4 && c.contains(a)) return true;
+    if (!a.isLoopback) return false;
     for (const i of this.#interfaces) for (const c of i.addresses) if (c.address.version === 4 && c.address.isLoopback) return true;
     return false;
   }
@@ -594,6 +609,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost, PacketHost {
         devicesOverlap(sock.boundDevice, other.boundDevice) &&
         versionsOverlap(addr, sock.wildcardVersion, other.localAddr, other.wildcardVersion) &&
         !(sock.reusePort && other.reusePort) && !(sock.reuseAddr && other.reuseAddr),
+      true,
     );
   }
 
@@ -694,10 +710,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost, PacketHost {
   }
 
   #routeInfo(dst: IpAddress): { src: IpAddress; mtu: number } | null {
-    if (this.isLocalAddress(dst)) {
-      const own = this.#interfaces.some((i) => i.hasAddress(dst));
-      return { src: own ? dst : this.#loopbackSource()!, mtu: 65535 };
-    }
+    if (this.isLocalAddress(dst)) return { src: this.#localSource(dst), mtu: 65535 };
     const r = this.routes.lookup(dst);
     if (!r) return null;
     const iface = this.#interfaces[r.ifIndex];

@@ -192,6 +192,103 @@ static void addrtype_rule(const char *t, const char *c, int rev, uint32_t flags)
   end(m);
 }
 
+/* A rule of one expression `name` whose data `fill` writes. */
+static void expr_rule(const char *t, const char *c, const char *name, void (*fill)(void)) {
+  size_t m = msg(nft(NFT_MSG_NEWRULE), NLM_F_ACK | NLM_F_CREATE | NLM_F_APPEND, fam);
+  str(NFTA_RULE_TABLE, t);
+  str(NFTA_RULE_CHAIN, c);
+  size_t l = attr_start(NFTA_RULE_EXPRESSIONS);
+  size_t e = attr_start(NFTA_LIST_ELEM);
+  str(NFTA_EXPR_NAME, name);
+  size_t d = attr_start(NFTA_EXPR_DATA);
+  fill();
+  attr_end(d);
+  attr_end(e);
+  attr_end(l);
+  end(m);
+}
+
+static void ct_state(void) {
+  be32(NFTA_CT_DREG, NFT_REG_1);
+  be32(NFTA_CT_KEY, NFT_CT_STATE);
+}
+static void ct_no_key(void) { be32(NFTA_CT_DREG, NFT_REG_1); }
+static void ct_src_no_dir(void) {
+  be32(NFTA_CT_DREG, NFT_REG_1);
+  be32(NFTA_CT_KEY, NFT_CT_SRC);
+}
+static void ct_key_256(void) {
+  be32(NFTA_CT_DREG, NFT_REG_1);
+  be32(NFTA_CT_KEY, 256);
+}
+static void fib_oif(void) {
+  be32(NFTA_FIB_DREG, NFT_REG_1);
+  be32(NFTA_FIB_RESULT, NFT_FIB_RESULT_OIF);
+  be32(NFTA_FIB_FLAGS, NFTA_FIB_F_SADDR);
+}
+static void fib_both(void) {
+  be32(NFTA_FIB_DREG, NFT_REG_1);
+  be32(NFTA_FIB_RESULT, NFT_FIB_RESULT_OIF);
+  be32(NFTA_FIB_FLAGS, NFTA_FIB_F_SADDR | NFTA_FIB_F_DADDR);
+}
+static void nothing(void) {}
+static void masq_reg5(void) { be32(NFTA_MASQ_REG_PROTO_MIN, 5); }
+static void payload_off65536(void) {
+  be32(NFTA_PAYLOAD_DREG, NFT_REG_1);
+  be32(NFTA_PAYLOAD_BASE, NFT_PAYLOAD_NETWORK_HEADER);
+  be32(NFTA_PAYLOAD_OFFSET, 65536);
+  be32(NFTA_PAYLOAD_LEN, 4);
+}
+static void cmp_uninit(void) {
+  be32(NFTA_CMP_SREG, NFT_REG_2);
+  be32(NFTA_CMP_OP, NFT_CMP_EQ);
+  size_t d = attr_start(NFTA_CMP_DATA);
+  uint32_t v = 0;
+  attr(NFTA_DATA_VALUE, &v, 4);
+  attr_end(d);
+}
+static void payload_off65535(void) {
+  be32(NFTA_PAYLOAD_DREG, NFT_REG_1);
+  be32(NFTA_PAYLOAD_BASE, NFT_PAYLOAD_NETWORK_HEADER);
+  be32(NFTA_PAYLOAD_OFFSET, 65535);
+  be32(NFTA_PAYLOAD_LEN, 4);
+}
+static void lookup_missing(void) {
+  str(NFTA_LOOKUP_SET, "none");
+  be32(NFTA_LOOKUP_SREG, NFT_REG_1);
+}
+
+/* An anonymous binding chain of NFTA_CHAIN_ID `id`. */
+static void binding_chain(const char *t, uint32_t id) {
+  size_t m = msg(nft(NFT_MSG_NEWCHAIN), NLM_F_ACK | NLM_F_CREATE, fam);
+  str(NFTA_CHAIN_TABLE, t);
+  be32(NFTA_CHAIN_FLAGS, NFT_CHAIN_BINDING);
+  be32(NFTA_CHAIN_ID, id);
+  end(m);
+}
+
+/* A rule of chain c jumping to the chain of NFTA_CHAIN_ID `id`. */
+static void jump_rule(const char *t, const char *c, uint32_t id) {
+  size_t m = msg(nft(NFT_MSG_NEWRULE), NLM_F_ACK | NLM_F_CREATE | NLM_F_APPEND, fam);
+  str(NFTA_RULE_TABLE, t);
+  str(NFTA_RULE_CHAIN, c);
+  size_t l = attr_start(NFTA_RULE_EXPRESSIONS);
+  size_t e = attr_start(NFTA_LIST_ELEM);
+  str(NFTA_EXPR_NAME, "immediate");
+  size_t d = attr_start(NFTA_EXPR_DATA);
+  be32(NFTA_IMMEDIATE_DREG, NFT_REG_VERDICT);
+  size_t dd = attr_start(NFTA_IMMEDIATE_DATA);
+  size_t v = attr_start(NFTA_DATA_VERDICT);
+  be32(NFTA_VERDICT_CODE, NFT_JUMP);
+  be32(NFTA_VERDICT_CHAIN_ID, id);
+  attr_end(v);
+  attr_end(dd);
+  attr_end(d);
+  attr_end(e);
+  attr_end(l);
+  end(m);
+}
+
 static void get(int type, int flags, const char *t, const char *c, const char *what, int fd) {
   outlen = 0;
   size_t m = msg(nft(type), flags, NFPROTO_INET);
@@ -331,5 +428,54 @@ int main(int argc, char **argv) {
   send_and_print(fd, "another socket changes it");
   close(owner);
   get(NFT_MSG_GETTABLE, 0, "owned", NULL, "after its owner closed", fd);
+
+  /* Expressions checked as their inits and validations check them; only the answers are
+   * printed (Linux's module loading may replay a batch and use up more handles). */
+  begin();
+  table(NLM_F_CREATE, "x", 0);
+  base_chain("x", "input", NF_ACCEPT);
+  finish();
+  send_and_print(fd, "a table for expressions");
+  const struct {
+    const char *what, *name;
+    void (*fill)(void);
+  } exprs[] = {
+      {"ct state", "ct", ct_state},           {"ct without a key", "ct", ct_no_key},
+      {"ct src without a direction", "ct", ct_src_no_dir}, {"ct key 256", "ct", ct_key_256},
+      {"fib oif", "fib", fib_oif},             {"fib by both addresses", "fib", fib_both},
+      {"masq in a filter chain", "masq", nothing}, {"masq from register 5", "masq", masq_reg5},
+      {"payload at offset 65536", "payload", payload_off65536}, {"lookup in no set", "lookup", lookup_missing},
+      {"cmp of a register nothing stored to", "cmp", cmp_uninit},
+      {"payload at offset 65535", "payload", payload_off65535},
+  };
+  for (size_t i = 0; i < sizeof exprs / sizeof exprs[0]; i++) {
+    begin();
+    expr_rule("x", "input", exprs[i].name, exprs[i].fill);
+    finish();
+    send_and_print(fd, exprs[i].what);
+  }
+
+
+  begin();
+  binding_chain("x", 7);
+  finish();
+  send_and_print(fd, "a binding chain no rule binds (refused by the commit, on the batch's first message)");
+  begin();
+  binding_chain("x", 8);
+  jump_rule("x", "input", 8);
+  finish();
+  send_and_print(fd, "a binding chain and a rule jumping to it");
+  begin();
+  {
+    size_t m = msg(nft(NFT_MSG_DELRULE), NLM_F_ACK, fam);
+    str(NFTA_RULE_TABLE, "x");
+    str(NFTA_RULE_CHAIN, "input");
+    end(m);
+  }
+  finish();
+  send_and_print(fd, "flush the chain's rules");
+  outlen = 0;
+  end(msg(nft(NFT_MSG_GETCHAIN), NLM_F_DUMP, fam));
+  send_and_print(fd, "chain dump: the binding chain went with its rule");
   return 0;
 }

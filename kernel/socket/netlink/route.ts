@@ -361,7 +361,8 @@ export class NetlinkRouteSocket extends NetlinkSocket {
     const index = v.getUint32(NLMSG_HDRLEN + 4, true);
     const attrs = parseAttrs(msg, NLMSG_HDRLEN + IFADDRMSG_LEN);
     if (attrs === null) return EINVAL.errno;
-    if (fam !== C.AF_INET) return fam === C.AF_INET6 ? EOPNOTSUPP.errno : EAFNOSUPPORT.errno;
+    if (fam === C.AF_INET6) return this.#changeAddress6(type, flags, prefix, index, attrs);
+    if (fam !== C.AF_INET) return EAFNOSUPPORT.errno;
     const raw = attrs.get(IFA_LOCAL) ?? attrs.get(IFA_ADDRESS);
     const stack = this.net.stack;
     const iface = this.net.linkByIndex(index) ?? undefined;
@@ -508,16 +509,53 @@ export class NetlinkRouteSocket extends NetlinkSocket {
     return 0;
   }
 
+  /**
+   * RTM_NEWADDR/RTM_DELADDR of an IPv6 address, as inet6_rtm_newaddr/inet6_rtm_deladdr: the
+   * address is IFA_LOCAL, else IFA_ADDRESS (none: EINVAL); an unknown link is ENODEV, a prefix
+   * over 128 EINVAL; adding one the link has is EEXIST unless NLM_F_REPLACE (without
+   * NLM_F_EXCL); removing needs the address with that prefix length (else EADDRNOTAVAIL). A
+   * prefix shorter than 128 gets its on-link route (addrconf_prefix_route), removed with the
+   * last address in it.
+   */
+  #changeAddress6(type: number, flags: number, prefix: number, index: number, attrs: Map<number, Uint8Array>): number {
+    const raw = attrs.get(IFA_LOCAL) ?? attrs.get(IFA_ADDRESS);
+    if (raw === undefined || raw.length < 16) return EINVAL.errno;
+    const a = new Ipv6Address(raw.slice(0, 16));
+    const iface = this.net.linkByIndex(index) ?? undefined;
+    if (iface === undefined) return ENODEV.errno;
+    if (prefix > 128) return EINVAL.errno;
+    const have = iface.addresses.find((c) => c.address.equals(a));
+    if (type === RTM_NEWADDR) {
+      if (have !== undefined) {
+        if (flags & NLM_F_EXCL || !(flags & NLM_F_REPLACE)) return EEXIST.errno;
+        this.#dropAddress(index - 1, have);
+      }
+      iface.addAddress(new IpCidr(a, prefix));
+      if (prefix < 128) {
+        this.net.stack.routes.add({ cidr: new IpCidr(new Ipv6Address(networkOf(a, prefix)), prefix), gateway: null, ifIndex: index - 1 });
+      }
+      this.net.configChanged = true;
+      return 0;
+    }
+    if (have === undefined || have.prefixLength !== prefix) return EADDRNOTAVAIL.errno;
+    this.#dropAddress(index - 1, have);
+    this.net.configChanged = true;
+    return 0;
+  }
+
   /** Removes an address from interface i, and its network's on-link route unless another address there keeps it. */
   #dropAddress(i: number, c: IpCidr): void {
     const stack = this.net.stack;
     const iface = stack.interfaces[i]!;
     iface.removeAddress(c.address);
-    const net = new IpCidr(Ipv4Address.read(networkOf(c.address, c.prefixLength), 0), c.prefixLength);
-    const kept = iface.addresses.some((o) => o.address.version === 4 && o.prefixLength === c.prefixLength && net.contains(o.address));
+    const bytes = networkOf(c.address, c.prefixLength);
+    const net = new IpCidr(c.address.version === 4 ? Ipv4Address.read(bytes, 0) : new Ipv6Address(bytes), c.prefixLength);
+    const kept = iface.addresses.some((o) => o.address.version === c.address.version && o.prefixLength === c.prefixLength && net.contains(o.address));
     if (!kept) {
+      // The route may name the network by any of its addresses (lo's 127.0.0.1/8 at start).
       stack.routes.remove((r) =>
-        r.ifIndex === i && r.gateway === null && r.cidr.prefixLength === c.prefixLength && r.cidr.address.equals(net.address)
+        r.ifIndex === i && r.gateway === null && r.cidr.prefixLength === c.prefixLength && r.cidr.address.version === c.address.version &&
+        net.contains(r.cidr.address)
       );
     }
   }
