@@ -745,8 +745,8 @@ function setFilterOption(t: Task, sock: SocketFile, name: number, value: Uint8Ar
 function xtCaller(t: Task): XtCaller {
   return {
     io: t,
-    // ns_capable over the socket's network namespace: the sandbox has one user namespace.
-    netAdmin: t.creds.hasCap(CAP_NET_ADMIN),
+    // ns_capable over the caller's network namespace.
+    netAdmin: t.creds.capableIn(t.net.owner, CAP_NET_ADMIN),
     notApplied: () =>
       t.kernel.log.once("iptables-not-applied", "iptables rules are kept and read back but not applied to packets"),
   };
