@@ -34,7 +34,7 @@ export const LEDGER: readonly LedgerEntry[] = [
   {
     file: "kernel/fd_table.ts",
     className: "FdTable",
-    saved: ["#slots", "limit"],
+    saved: ["#slots", "limit", "#arraySize"],
     derived: {
       users: "the number of tasks sharing the table: recounted as restored tasks take it",
       closeWatcher: "set by the lock table while POSIX locks exist: restored with the locks",
@@ -71,7 +71,7 @@ export const LEDGER: readonly LedgerEntry[] = [
     file: "kernel/thread_group.ts",
     className: "ThreadGroup",
     saved: [
-      "tgid", "tasks", "mm", "parent", "limits", "handlers", "pgid", "sid", "exitStatus", "zombie", "exitUid",
+      "tgid", "tasks", "mm", "parent", "limits", "handlers", "pgid", "sid", "exitStatus", "zombie", "exitUid", "exitEuid", "exitNice",
       "leaderComm", "sharedPending", "itimerReal", "timerSeq", "dumpable", "subreaper", "execed", "exitSignal",
       "oomScoreAdj", "coredumpFilter", "userNs", "sysNs", "childUserNs", "childSysNs", "maxRssKb", "childMaxRssKb",
       "itimerVirtual", "itimerProf", "cpuLimitTimers", "posixTimers", "tty", "groupStop", "stopped", "stopReport",

@@ -446,7 +446,8 @@ export class NftBatch {
       old = r;
     } else {
       if (!(q.flags & NLM_F_CREATE) || q.flags & NLM_F_REPLACE) return EINVAL.errno;
-      handle = t.lastHandle + 1n;
+      // Given now, and kept even if the rule fails (nf_tables_alloc_handle).
+      handle = ++t.lastHandle;
       if (a.has(NFTA_RULE_POSITION)) {
         const pos = a.u64(NFTA_RULE_POSITION)!;
         old = c.rules.find((x) => x.handle === pos) ?? null;
@@ -468,6 +469,8 @@ export class NftBatch {
           const x = this.chainIds.get(id);
           return x !== undefined && x.table === t ? x.chain : null;
         },
+        compat: a.raw(5),
+        regsInited: 0,
       };
       for (const e of parseList(a.raw(NFTA_RULE_EXPRESSIONS)!)) {
         if (e.type !== NFTA_LIST_ELEM || exprs.length === NFT_RULE_MAXEXPRS) return EINVAL.errno;
@@ -477,7 +480,6 @@ export class NftBatch {
         jumps.push(...parsed.jumps);
       }
     }
-    if (!a.has(NFTA_RULE_HANDLE)) t.lastHandle = handle;
     const rule: NftRule = { handle, exprs, udata: copyOf(a.raw(NFTA_RULE_USERDATA)), jumps };
     if (q.flags & NLM_F_REPLACE && old !== null) {
       c.rules[c.rules.indexOf(old)] = rule;

@@ -1,16 +1,20 @@
 /**
  * A rule's expressions (NFTA_RULE_EXPRESSIONS' NFTA_LIST_ELEMs), checked as each expression
  * type's init checks them in Linux (nft_immediate, nft_cmp, nft_payload, nft_bitwise, nft_meta,
- * nft_counter): registers, data, lengths and ranges, with Linux's errnos. An expression that
+ * nft_counter, nft_ct, nft_fib, nft_nat, nft_masq, nft_lookup; nft_compat's x_tables match
+ * and target): registers, data, lengths, ranges and the chains they may be in, with Linux's
+ * errnos. An expression that
  * passes is kept as Linux dumps it. Other types Linux has are not supported yet (EOPNOTSUPP);
  * names Linux does not know are ENOENT.
  *
  * @module
  */
 
-import { EINVAL, ENOENT, EOPNOTSUPP, EOVERFLOW, ERANGE } from "../errno.ts";
+import { EAFNOSUPPORT, EINVAL, ENODATA, ENOENT, EOPNOTSUPP, EOVERFLOW, ERANGE } from "../errno.ts";
 import { type Attrs, AttrWriter, parseAttrs, type Policy } from "./attrs.ts";
 import type { NftChain, NftTable } from "./state.ts";
+import { LinuxError } from "../errno.ts";
+import { type Extension, findExtension, MATCHES, NFPROTO_IPV4, NFPROTO_IPV6, TARGETS } from "../netfilter/extensions.ts";
 
 /** What an expression may look up: the rule's table and chain, chains added in the batch. */
 export interface ExprContext {
@@ -18,6 +22,13 @@ export interface ExprContext {
   table: NftTable;
   chain: NftChain;
   chainById(id: number): NftChain | null;
+  /** The rule's NFTA_RULE_COMPAT (the protocol x_tables extensions see), if any. */
+  compat: Uint8Array | undefined;
+  /**
+   * The 32-bit registers an earlier expression of the rule stored to, a bit each (reg_inited):
+   * a load from another is ENODATA.
+   */
+  regsInited: number;
 }
 
 const NFTA_EXPR_NAME = 1;
@@ -109,29 +120,41 @@ function parseRegister(a: Attrs, type: number): number {
   return -ERANGE.errno;
 }
 
-/** nft_parse_register_load: a register `len` bytes are read from. */
-function loadRegister(a: Attrs, type: number, len: number): number {
+/** The bits of the 32-bit registers `len` bytes from `reg` cover. */
+function regBits(reg: number, len: number): number {
+  const n = Math.ceil(len / 4);
+  return ((2 ** n - 1) * 2 ** reg) >>> 0;
+}
+
+/** nft_parse_register_load: a register `len` bytes are read from, all stored to earlier. */
+function loadRegister(ctx: ExprContext, a: Attrs, type: number, len: number): number {
   if (!a.has(type)) return EINVAL.errno;
   const reg = parseRegister(a, type);
   if (reg < 0) return -reg;
   if (reg < 4 || len === 0) return EINVAL.errno;
   if (reg * 4 + len > REGS_DATA_BYTES) return ERANGE.errno;
+  const want = regBits(reg, len);
+  if (((ctx.regsInited & want) >>> 0) !== want) return ENODATA.errno;
   return 0;
 }
 
 /** nft_parse_register_store: a register `len` bytes of `kind` are written to. */
-function storeRegister(a: Attrs, type: number, kind: "value" | "verdict", len: number): number {
+function storeRegister(ctx: ExprContext, a: Attrs, type: number, kind: "value" | "verdict", len: number): number {
   if (!a.has(type)) return EINVAL.errno;
   const reg = parseRegister(a, type);
   if (reg < 0) return -reg;
-  if (reg === NFT_REG_VERDICT) return kind === "verdict" ? 0 : EINVAL.errno;
-  if (kind !== "value" || reg < 4 || len === 0) return EINVAL.errno;
-  if (reg * 4 + len > REGS_DATA_BYTES) return ERANGE.errno;
+  if (reg === NFT_REG_VERDICT) {
+    if (kind !== "verdict") return EINVAL.errno;
+  } else {
+    if (kind !== "value" || reg < 4 || len === 0) return EINVAL.errno;
+    if (reg * 4 + len > REGS_DATA_BYTES) return ERANGE.errno;
+  }
+  ctx.regsInited = (ctx.regsInited | regBits(reg, len)) >>> 0;
   return 0;
 }
 
 /** What an expression type's check gives: the errno, or the chains its verdict names. */
-type Check = (ctx: ExprContext, raw: Uint8Array) => number | { jumps: bigint[] };
+type Check = (ctx: ExprContext, raw: Uint8Array) => number | { jumps: bigint[]; dump?: Uint8Array };
 
 const u32 = { kind: "u32" } as const;
 
@@ -143,13 +166,13 @@ const immediate: Check = (ctx, raw) => {
   const kind = a.u32(1) === NFT_REG_VERDICT ? "verdict" : "value";
   const d = parseData(ctx, a.raw(2), kind, NFT_DATA_SIZE);
   if (typeof d === "number") return d;
-  const err = storeRegister(a, 1, kind, d.kind === "value" ? d.len : NFT_DATA_SIZE);
+  const err = storeRegister(ctx, a, 1, kind, d.kind === "value" ? d.len : NFT_DATA_SIZE);
   if (err) return err;
   return { jumps: d.kind === "verdict" && d.chain !== null ? [d.chain.handle] : [] };
 };
 
 const CMP: Policy = { 1: u32, 2: u32, 3: { kind: "nested" } };
-const cmp: Check = (_ctx, raw) => {
+const cmp: Check = (ctx, raw) => {
   const a = parseAttrs(raw, CMP);
   if (typeof a === "number") return a;
   if (!a.has(1) || !a.has(2) || !a.has(3)) return EINVAL.errno;
@@ -157,21 +180,21 @@ const cmp: Check = (_ctx, raw) => {
   const d = parseData(null, a.raw(3), "value", NFT_DATA_SIZE);
   if (typeof d === "number") return d;
   if (d.kind !== "value") return EINVAL.errno;
-  const err = loadRegister(a, 1, d.len);
+  const err = loadRegister(ctx, a, 1, d.len);
   return err || { jumps: [] };
 };
 
 const PAYLOAD: Policy = {
   1: u32,
   2: u32,
-  3: { kind: "u32", max: 255 },
+  3: { kind: "u32", max: 0xffff },
   4: { kind: "u32", max: 255 },
   5: u32,
   6: u32,
   7: { kind: "u32", max: 255 },
   8: u32,
 };
-const payload: Check = (_ctx, raw) => {
+const payload: Check = (ctx, raw) => {
   const a = parseAttrs(raw, PAYLOAD);
   if (typeof a === "number") return a;
   if (!a.has(2) || !a.has(3) || !a.has(4)) return EINVAL.errno;
@@ -183,21 +206,21 @@ const payload: Check = (_ctx, raw) => {
     const csum = a.u32(6) ?? 0;
     if (csum > 2) return EOPNOTSUPP.errno; // NONE, INET, SCTP
     if ((a.u32(8) ?? 0) & ~1) return EINVAL.errno; // NFT_PAYLOAD_L4CSUM_PSEUDOHDR
-    const err = loadRegister(a, 5, len);
+    const err = loadRegister(ctx, a, 5, len);
     return err || { jumps: [] };
   }
   if (!a.has(1)) return EINVAL.errno;
-  const err = storeRegister(a, 1, "value", len);
+  const err = storeRegister(ctx, a, 1, "value", len);
   return err || { jumps: [] };
 };
 
 const BITWISE: Policy = { 1: u32, 2: u32, 3: { kind: "u32", max: 255 }, 4: { kind: "nested" }, 5: { kind: "nested" }, 6: u32, 7: { kind: "nested" }, 8: u32 };
-const bitwise: Check = (_ctx, raw) => {
+const bitwise: Check = (ctx, raw) => {
   const a = parseAttrs(raw, BITWISE);
   if (typeof a === "number") return a;
   if (!a.has(1) || !a.has(2) || !a.has(3)) return EINVAL.errno;
   const len = a.u32(3)!;
-  let err = loadRegister(a, 1, len) || storeRegister(a, 2, "value", len);
+  let err = loadRegister(ctx, a, 1, len) || storeRegister(ctx, a, 2, "value", len);
   if (err) return err;
   const op = a.u32(6) ?? 0;
   if (op > 5) return EOPNOTSUPP.errno; // MASK_XOR, LSHIFT, RSHIFT, AND, OR, XOR
@@ -219,7 +242,7 @@ const bitwise: Check = (_ctx, raw) => {
   } else {
     if (a.has(7) || a.has(4) || a.has(5)) return EINVAL.errno;
     if (!a.has(8)) return EINVAL.errno;
-    err = loadRegister(a, 8, len);
+    err = loadRegister(ctx, a, 8, len);
     if (err) return err;
   }
   return { jumps: [] };
@@ -232,8 +255,8 @@ const META_GET_LEN: Record<number, number> = {
 };
 /** The length of each meta key a rule may set (nft_meta_set_init). */
 const META_SET_LEN: Record<number, number> = { 2: 4, 3: 4, 12: 1, 19: 1, 14: 4 };
-const META: Policy = { 1: u32, 2: u32, 3: u32 };
-const meta: Check = (_ctx, raw) => {
+const META: Policy = { 1: u32, 2: { kind: "u32", max: 255 }, 3: u32 };
+const meta: Check = (ctx, raw) => {
   const a = parseAttrs(raw, META);
   if (typeof a === "number") return a;
   if (!a.has(2)) return EINVAL.errno;
@@ -242,12 +265,12 @@ const meta: Check = (_ctx, raw) => {
   if (a.has(1)) {
     const len = META_GET_LEN[key];
     if (len === undefined) return EOPNOTSUPP.errno;
-    return storeRegister(a, 1, "value", len) || { jumps: [] };
+    return storeRegister(ctx, a, 1, "value", len) || { jumps: [] };
   }
   if (a.has(3)) {
     const len = META_SET_LEN[key];
     if (len === undefined) return EOPNOTSUPP.errno;
-    return loadRegister(a, 3, len) || { jumps: [] };
+    return loadRegister(ctx, a, 3, len) || { jumps: [] };
   }
   return EINVAL.errno;
 };
@@ -258,16 +281,219 @@ const counter: Check = (_ctx, raw) => {
   return typeof a === "number" ? a : { jumps: [] };
 };
 
-const CHECKS: Record<string, Check> = { immediate, cmp, payload, bitwise, meta, counter };
+/** The hooks of a base chain, as nft_chain_validate_hooks: a chain no hook reaches passes. */
+function hooksAllow(ctx: ExprContext, hooks: number): boolean {
+  return ctx.chain.base === null || (hooks & (1 << ctx.chain.base.hooknum)) !== 0;
+}
+
+/** nft_chain_validate_dependency: a base chain of another type is EOPNOTSUPP. */
+function natChain(ctx: ExprContext): boolean {
+  return ctx.chain.base === null || ctx.chain.base.type === "nat";
+}
+
+const NFPROTO_INET = 1;
+const H_PRE = 1, H_IN = 2, H_FWD = 4, H_OUT = 8, H_POST = 16;
+
+/** The length each conntrack key reads (nft_ct_get_init), and whether a direction is needed (true), refused (false) or optional (null). */
+const CT_KEYS: Record<number, [number | "addr", boolean | null]> = {
+  0: [4, false], 1: [1, false], 2: [4, false], 3: [4, false], 4: [4, false], 5: [4, false], 6: [16, false], 7: [1, null],
+  8: ["addr", true], 9: ["addr", true], 10: [1, null], 11: [2, true], 12: [2, true], 13: [16, false], 14: [8, null], 15: [8, null],
+  16: [8, null], 17: [2, null], 19: [4, true], 20: [4, true], 21: [16, true], 22: [16, true], 23: [4, false],
+};
+/** The keys a rule may set (nft_ct_set_init) and their lengths. */
+const CT_SET_KEYS: Record<number, number> = { 3: 4, 4: 4, 13: 16, 17: 2, 18: 4 };
+const CT: Policy = { 1: u32, 2: { kind: "u32", max: 255 }, 3: { kind: "u8" }, 4: u32 };
+const ct: Check = (ctx, raw) => {
+  const a = parseAttrs(raw, CT);
+  if (typeof a === "number") return a;
+  if (!a.has(2) || (a.has(1) && a.has(4)) || (!a.has(1) && !a.has(4))) return EINVAL.errno;
+  const key = a.u32(2)!;
+  const dir = a.has(3);
+  let len: number;
+  if (a.has(1)) {
+    const k = CT_KEYS[key];
+    if (k === undefined) return EOPNOTSUPP.errno;
+    if (k[1] === false && dir) return EINVAL.errno;
+    if (k[1] === true && !dir) return EINVAL.errno;
+    if (k[0] === "addr") {
+      if (ctx.family === NFPROTO_IPV4) len = 4;
+      else if (ctx.family === NFPROTO_IPV6 || ctx.family === NFPROTO_INET) len = 16;
+      else return EAFNOSUPPORT.errno;
+    } else {
+      len = k[0];
+    }
+  } else {
+    const l = CT_SET_KEYS[key];
+    if (l === undefined) return EOPNOTSUPP.errno;
+    if (dir && key !== 17) return EINVAL.errno;
+    len = l;
+  }
+  if (dir && a.raw(3)![0]! > 1) return EINVAL.errno; // IP_CT_DIR_ORIGINAL, IP_CT_DIR_REPLY
+  return (a.has(1) ? storeRegister(ctx, a, 1, "value", len) : loadRegister(ctx, a, 4, len)) || { jumps: [] };
+};
+
+const NFTA_FIB_F_SADDR = 1, NFTA_FIB_F_DADDR = 2, NFTA_FIB_F_IIF = 8, NFTA_FIB_F_OIF = 16;
+const FIB: Policy = { 1: u32, 2: u32, 3: u32 };
+const fib: Check = (ctx, raw) => {
+  const a = parseAttrs(raw, FIB);
+  if (typeof a === "number") return a;
+  if (a.has(3) && a.u32(3)! & ~0x3f) return EINVAL.errno; // NLA_POLICY_MASK(NFTA_FIB_F_ALL)
+  if (!a.has(1) || !a.has(2) || !a.has(3)) return EINVAL.errno;
+  const flags = a.u32(3)!;
+  if (flags === 0) return EINVAL.errno;
+  if ((flags & (NFTA_FIB_F_SADDR | NFTA_FIB_F_DADDR)) === (NFTA_FIB_F_SADDR | NFTA_FIB_F_DADDR)) return EINVAL.errno;
+  if ((flags & (NFTA_FIB_F_IIF | NFTA_FIB_F_OIF)) === (NFTA_FIB_F_IIF | NFTA_FIB_F_OIF)) return EINVAL.errno;
+  if ((flags & (NFTA_FIB_F_SADDR | NFTA_FIB_F_DADDR)) === 0) return EINVAL.errno;
+  const result = a.u32(2)!;
+  let len: number, hooks: number;
+  if (result === 1 || result === 2) { // NFT_FIB_RESULT_OIF, _OIFNAME
+    if (flags & NFTA_FIB_F_OIF) return EINVAL.errno;
+    len = result === 1 ? 4 : 16;
+    hooks = H_PRE | H_IN | H_FWD;
+  } else if (result === 3) { // NFT_FIB_RESULT_ADDRTYPE
+    len = 4;
+    hooks = flags & NFTA_FIB_F_IIF ? H_PRE | H_IN | H_FWD : flags & NFTA_FIB_F_OIF ? H_OUT | H_POST | H_FWD : 0b11111;
+  } else {
+    return EINVAL.errno;
+  }
+  const err = storeRegister(ctx, a, 1, "value", len);
+  if (err) return err;
+  return hooksAllow(ctx, hooks) ? { jumps: [] } : EOPNOTSUPP.errno;
+};
+
+/** NF_NAT_RANGE_MASK: the range flags a NAT or masquerade may carry. */
+const NF_NAT_RANGE_MASK = 0x7f;
+const MASQ: Policy = { 1: u32, 2: u32, 3: u32 };
+const masq: Check = (ctx, raw) => {
+  const a = parseAttrs(raw, MASQ);
+  if (typeof a === "number") return a;
+  if (a.has(1) && a.u32(1)! & ~NF_NAT_RANGE_MASK) return EINVAL.errno;
+  if (a.has(2)) {
+    const err = loadRegister(ctx, a, 2, 2) || (a.has(3) ? loadRegister(ctx, a, 3, 2) : 0);
+    if (err) return err;
+  }
+  if (!natChain(ctx) || !hooksAllow(ctx, H_POST)) return EOPNOTSUPP.errno;
+  return { jumps: [] };
+};
+
+const NAT: Policy = { 1: u32, 2: u32, 3: u32, 4: u32, 5: u32, 6: u32, 7: u32 };
+const nat: Check = (ctx, raw) => {
+  const a = parseAttrs(raw, NAT);
+  if (typeof a === "number") return a;
+  if (a.has(7) && a.u32(7)! & ~NF_NAT_RANGE_MASK) return EINVAL.errno;
+  if (!a.has(1) || (!a.has(3) && !a.has(5))) return EINVAL.errno;
+  const type = a.u32(1)!;
+  if (type > 1) return EOPNOTSUPP.errno; // NFT_NAT_SNAT, NFT_NAT_DNAT
+  if (!a.has(2)) return EINVAL.errno;
+  const family = a.u32(2)!;
+  if (ctx.family !== NFPROTO_INET && ctx.family !== family) return EOPNOTSUPP.errno;
+  const alen = family === NFPROTO_IPV4 ? 4 : family === NFPROTO_IPV6 ? 16 : 0;
+  if (alen === 0 && a.has(3)) return EAFNOSUPPORT.errno;
+  let err = a.has(3) ? loadRegister(ctx, a, 3, alen) || (a.has(4) ? loadRegister(ctx, a, 4, alen) : 0) : 0;
+  if (!err && a.has(5)) err = loadRegister(ctx, a, 5, 2) || (a.has(6) ? loadRegister(ctx, a, 6, 2) : 0);
+  if (err) return err;
+  if (!natChain(ctx)) return EOPNOTSUPP.errno;
+  return hooksAllow(ctx, type === 0 ? H_POST | H_IN : H_PRE | H_OUT) ? { jumps: [] } : EOPNOTSUPP.errno;
+};
+
+/**
+ * nft_lookup: a set and a source register are needed; sets cannot be made here yet
+ * (NFT_MSG_NEWSET is EOPNOTSUPP), so the set named is never found (ENOENT).
+ */
+const LOOKUP: Policy = { 1: { kind: "string", len: 255 }, 2: u32, 3: u32, 4: u32, 5: u32 };
+const lookup: Check = (_ctx, raw) => {
+  const a = parseAttrs(raw, LOOKUP);
+  if (typeof a === "number") return a;
+  if (!a.has(1) || !a.has(2)) return EINVAL.errno;
+  return ENOENT.errno;
+};
+
+/** XT_ALIGN: x_tables data is padded to 8 bytes. */
+const xtAlign = (n: number) => (n + 7) & ~7;
+const NFTA_RULE_COMPAT_PROTO = 1, NFTA_RULE_COMPAT_FLAGS = 2;
+const NFT_RULE_COMPAT_F_INV = 2;
+const COMPAT_POLICY: Policy = { [NFTA_RULE_COMPAT_PROTO]: u32, [NFTA_RULE_COMPAT_FLAGS]: u32 };
+/** NFTA_MATCH_* and NFTA_TARGET_* (the same numbers): NAME, REV, INFO. */
+const XT_POLICY: Policy = { 1: { kind: "string", len: 28 }, 2: u32, 3: { kind: "binary" } };
+/** The hooks nft_compat's extensions run from (nft_chain_validate_hooks). */
+const COMPAT_HOOKS = 0b11111;
+
+/**
+ * nft_compat's "match" and "target": an x_tables extension (kernel/netfilter/extensions.ts)
+ * found by name and revision for the rule's family (ENOENT), its data at least its size, then
+ * xt_check_match/xt_check_target with the table's name, the base chain's hook and the rule's
+ * NFTA_RULE_COMPAT protocol, then nft_*_validate: a family and hook nft_compat serves, and a
+ * "nat" extension only in a nat chain. The dump gives the data padded to XT_ALIGN.
+ */
+function compat(list: readonly Extension[], isTarget: boolean): (ctx: ExprContext, raw: Uint8Array) => number | { jumps: bigint[]; dump: Uint8Array } {
+  return (ctx, raw) => {
+    const a = parseAttrs(raw, XT_POLICY);
+    if (typeof a === "number") return a;
+    if (!a.has(1) || !a.has(2) || !a.has(3)) return EINVAL.errno;
+    const name = a.str(1)!, rev = a.u32(2)!;
+    if (isTarget && (name === "" || name === "ERROR" || name === "standard")) return EINVAL.errno;
+    const ext = findExtension(list, ctx.family, name, rev);
+    if (ext instanceof LinuxError) return ENOENT.errno;
+    const info = a.raw(3)!;
+    if (ext.size > info.length) return EINVAL.errno;
+    let proto = 0, inv = false;
+    if (ctx.compat !== undefined) {
+      const c = parseAttrs(ctx.compat, COMPAT_POLICY);
+      if (typeof c === "number") return c;
+      if (!c.has(NFTA_RULE_COMPAT_PROTO) || !c.has(NFTA_RULE_COMPAT_FLAGS)) return EINVAL.errno;
+      const flags = c.u32(NFTA_RULE_COMPAT_FLAGS)!;
+      if (flags & ~NFT_RULE_COMPAT_F_INV) return EINVAL.errno;
+      inv = (flags & NFT_RULE_COMPAT_F_INV) !== 0;
+      proto = c.u32(NFTA_RULE_COMPAT_PROTO)! & 0xffff;
+    }
+    const base = ctx.chain.base;
+    const hookMask = base === null ? 0 : 1 << base.hooknum;
+    // xt_check_match / xt_check_target.
+    if (ext.table !== null && ext.table !== ctx.table.name) return EINVAL.errno;
+    if (ext.hooks !== 0 && (hookMask & ~ext.hooks) !== 0) return EINVAL.errno;
+    if (ext.proto !== 0 && (ext.proto !== proto || inv)) return EINVAL.errno;
+    const data = new Uint8Array(xtAlign(ext.size));
+    data.set(info.subarray(0, ext.size));
+    const err = ext.check?.({ data: new DataView(data.buffer), proto, invProto: inv, hookMask, family: ctx.family });
+    if (err) return err.errno;
+    // nft_match_validate / nft_target_validate.
+    if (![NFPROTO_IPV4, NFPROTO_IPV6, 1, 7, 3].includes(ctx.family)) return EOPNOTSUPP.errno;
+    if (base !== null) {
+      if (!(hookMask & COMPAT_HOOKS)) return EOPNOTSUPP.errno;
+      if (ext.hooks !== 0 && !(hookMask & ext.hooks)) return EINVAL.errno;
+      if (ext.table === "nat" && base.type !== "nat") return EINVAL.errno;
+    }
+    // The dump: name, revision and the data as the kernel keeps it (its user part, zeros after).
+    const shown = new Uint8Array(xtAlign(ext.size));
+    shown.set(data.subarray(0, ext.usersize || ext.size));
+    return { jumps: [], dump: new AttrWriter().str(1, name).be32(2, rev).attr(3, shown).done() };
+  };
+}
+
+const CHECKS: Record<string, Check> = {
+  immediate,
+  cmp,
+  payload,
+  bitwise,
+  meta,
+  counter,
+  ct,
+  fib,
+  masq,
+  nat,
+  lookup,
+  match: compat(MATCHES, false),
+  target: compat(TARGETS, true),
+};
 
 /**
  * Expression types Linux has that are not supported here yet (a rule using one is refused
  * with EOPNOTSUPP, where Linux would take it).
  */
 const LINUX_TYPES = new Set([
-  "lookup", "dynset", "range", "byteorder", "ct", "fib", "nat", "masq", "redir", "reject", "log", "limit", "quota",
+  "dynset", "range", "byteorder", "redir", "reject", "log", "limit", "quota",
   "numgen", "hash", "rt", "exthdr", "socket", "osf", "tproxy", "xfrm", "synproxy", "connlimit", "tunnel", "objref",
-  "fwd", "dup", "queue", "match", "target", "notrack", "flow_offload", "last", "inner",
+  "fwd", "dup", "queue", "notrack", "flow_offload", "last", "inner",
 ]);
 
 /** Counters dump both values, bytes first (nft_counter_do_dump), whatever the rule gave. */
@@ -287,6 +513,6 @@ export function parseRuleExpr(ctx: ExprContext, elem: Uint8Array): { dump: Uint8
   const data = e.raw(NFTA_EXPR_DATA) ?? new Uint8Array(0);
   const r = check(ctx, data);
   if (typeof r === "number") return r;
-  const dumped = name === "counter" ? counterDump(data) : data;
+  const dumped = r.dump ?? (name === "counter" ? counterDump(data) : data);
   return { dump: new AttrWriter().str(NFTA_EXPR_NAME, name).attr(NFTA_EXPR_DATA, dumped).done(), jumps: r.jumps };
 }

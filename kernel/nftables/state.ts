@@ -103,6 +103,20 @@ export class NfTables {
   }
 
   /**
+   * A batch was aborted: its changes go, but the handles and anonymous chain numbers it gave
+   * stay given, as Linux does not take back a table's handle generator or the namespace's
+   * table handle.
+   */
+  abort(r: NftRuleset): void {
+    this.#ruleset.lastTableHandle = r.lastTableHandle;
+    this.#ruleset.lastChainId = r.lastChainId;
+    for (const t of this.#ruleset.tables) {
+      const c = r.tables.find((x) => x.handle === t.handle);
+      if (c !== undefined && c.lastHandle > t.lastHandle) t.lastHandle = c.lastHandle;
+    }
+  }
+
+  /**
    * The socket with port id `portId` went away: the tables it owns go with it, except those
    * marked persistent, which lose their owner (nft_rcv_nl_event).
    */

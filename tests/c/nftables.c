@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nf_tables_compat.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
 #include <sched.h>
@@ -29,6 +30,8 @@ static char out[8192];
 static size_t outlen;
 static char buf[1 << 16];
 static unsigned seq = 100;
+/* The family of the tables, chains and rules built (NFPROTO_INET unless a step says). */
+static int fam = NFPROTO_INET;
 
 static void *put(const void *p, size_t n) {
   void *at = out + outlen;
@@ -128,14 +131,14 @@ static int sock(void) {
 }
 
 static void table(int flags, const char *name, uint32_t tflags) {
-  size_t m = msg(nft(NFT_MSG_NEWTABLE), NLM_F_ACK | flags, NFPROTO_INET);
+  size_t m = msg(nft(NFT_MSG_NEWTABLE), NLM_F_ACK | flags, fam);
   str(NFTA_TABLE_NAME, name);
   if (tflags) be32(NFTA_TABLE_FLAGS, tflags);
   end(m);
 }
 
 static void base_chain(const char *t, const char *c, uint32_t policy) {
-  size_t m = msg(nft(NFT_MSG_NEWCHAIN), NLM_F_ACK | NLM_F_CREATE, NFPROTO_INET);
+  size_t m = msg(nft(NFT_MSG_NEWCHAIN), NLM_F_ACK | NLM_F_CREATE, fam);
   str(NFTA_CHAIN_TABLE, t);
   str(NFTA_CHAIN_NAME, c);
   size_t h = attr_start(NFTA_CHAIN_HOOK);
@@ -165,6 +168,94 @@ static void rule(const char *t, const char *c, const char *expr, int verdict) {
   attr_end(e);
   attr_end(l);
   end(m);
+}
+
+/* An nft_compat match: addrtype of revision `rev` with `flags` (xt_addrtype_info_v1). */
+static void addrtype_rule(const char *t, const char *c, int rev, uint32_t flags) {
+  size_t m = msg(nft(NFT_MSG_NEWRULE), NLM_F_ACK | NLM_F_CREATE | NLM_F_APPEND, fam);
+  str(NFTA_RULE_TABLE, t);
+  str(NFTA_RULE_CHAIN, c);
+  size_t l = attr_start(NFTA_RULE_EXPRESSIONS);
+  size_t e = attr_start(NFTA_LIST_ELEM);
+  str(NFTA_EXPR_NAME, "match");
+  size_t d = attr_start(NFTA_EXPR_DATA);
+  str(NFTA_MATCH_NAME, "addrtype");
+  be32(NFTA_MATCH_REV, rev);
+  struct {
+    uint16_t source, dest;
+    uint32_t flags;
+  } info = {.source = 4, .flags = flags};
+  attr(NFTA_MATCH_INFO, &info, sizeof info);
+  attr_end(d);
+  attr_end(e);
+  attr_end(l);
+  end(m);
+}
+
+/* A rule of one expression `name` whose data `fill` writes. */
+static void expr_rule(const char *t, const char *c, const char *name, void (*fill)(void)) {
+  size_t m = msg(nft(NFT_MSG_NEWRULE), NLM_F_ACK | NLM_F_CREATE | NLM_F_APPEND, fam);
+  str(NFTA_RULE_TABLE, t);
+  str(NFTA_RULE_CHAIN, c);
+  size_t l = attr_start(NFTA_RULE_EXPRESSIONS);
+  size_t e = attr_start(NFTA_LIST_ELEM);
+  str(NFTA_EXPR_NAME, name);
+  size_t d = attr_start(NFTA_EXPR_DATA);
+  fill();
+  attr_end(d);
+  attr_end(e);
+  attr_end(l);
+  end(m);
+}
+
+static void ct_state(void) {
+  be32(NFTA_CT_DREG, NFT_REG_1);
+  be32(NFTA_CT_KEY, NFT_CT_STATE);
+}
+static void ct_no_key(void) { be32(NFTA_CT_DREG, NFT_REG_1); }
+static void ct_src_no_dir(void) {
+  be32(NFTA_CT_DREG, NFT_REG_1);
+  be32(NFTA_CT_KEY, NFT_CT_SRC);
+}
+static void ct_key_256(void) {
+  be32(NFTA_CT_DREG, NFT_REG_1);
+  be32(NFTA_CT_KEY, 256);
+}
+static void fib_oif(void) {
+  be32(NFTA_FIB_DREG, NFT_REG_1);
+  be32(NFTA_FIB_RESULT, NFT_FIB_RESULT_OIF);
+  be32(NFTA_FIB_FLAGS, NFTA_FIB_F_SADDR);
+}
+static void fib_both(void) {
+  be32(NFTA_FIB_DREG, NFT_REG_1);
+  be32(NFTA_FIB_RESULT, NFT_FIB_RESULT_OIF);
+  be32(NFTA_FIB_FLAGS, NFTA_FIB_F_SADDR | NFTA_FIB_F_DADDR);
+}
+static void nothing(void) {}
+static void masq_reg5(void) { be32(NFTA_MASQ_REG_PROTO_MIN, 5); }
+static void payload_off65536(void) {
+  be32(NFTA_PAYLOAD_DREG, NFT_REG_1);
+  be32(NFTA_PAYLOAD_BASE, NFT_PAYLOAD_NETWORK_HEADER);
+  be32(NFTA_PAYLOAD_OFFSET, 65536);
+  be32(NFTA_PAYLOAD_LEN, 4);
+}
+static void cmp_uninit(void) {
+  be32(NFTA_CMP_SREG, NFT_REG_2);
+  be32(NFTA_CMP_OP, NFT_CMP_EQ);
+  size_t d = attr_start(NFTA_CMP_DATA);
+  uint32_t v = 0;
+  attr(NFTA_DATA_VALUE, &v, 4);
+  attr_end(d);
+}
+static void payload_off65535(void) {
+  be32(NFTA_PAYLOAD_DREG, NFT_REG_1);
+  be32(NFTA_PAYLOAD_BASE, NFT_PAYLOAD_NETWORK_HEADER);
+  be32(NFTA_PAYLOAD_OFFSET, 65535);
+  be32(NFTA_PAYLOAD_LEN, 4);
+}
+static void lookup_missing(void) {
+  str(NFTA_LOOKUP_SET, "none");
+  be32(NFTA_LOOKUP_SREG, NFT_REG_1);
 }
 
 static void get(int type, int flags, const char *t, const char *c, const char *what, int fd) {
@@ -223,6 +314,26 @@ int main(int argc, char **argv) {
   finish();
   send_and_print(fd, "add table, chain, two rules");
   printf("generation moved by %u\n", genid(fd) - g0);
+
+  fam = NFPROTO_IPV4;
+  begin();
+  table(NLM_F_CREATE, "t4", 0);
+  base_chain("t4", "input", NF_ACCEPT);
+  addrtype_rule("t4", "input", 1, 0);
+  finish();
+  send_and_print(fd, "an ipv4 table with an addrtype match (nft_compat)");
+  begin();
+  addrtype_rule("t4", "input", 1, 8 /* XT_ADDRTYPE_LIMIT_IFACE_OUT on input */);
+  addrtype_rule("t4", "input", 7, 0);
+  finish();
+  send_and_print(fd, "addrtype limited to the output interface on input, and of an unknown revision");
+  outlen = 0;
+  {
+    size_t m = msg(nft(NFT_MSG_GETRULE), NLM_F_DUMP, NFPROTO_IPV4);
+    end(m);
+  }
+  send_and_print(fd, "ipv4 rule dump");
+  fam = NFPROTO_INET;
 
   get(NFT_MSG_GETTABLE, NLM_F_DUMP, NULL, NULL, "table dump", fd);
   get(NFT_MSG_GETCHAIN, 0, "t", "input", "get chain", fd);
@@ -286,5 +397,32 @@ int main(int argc, char **argv) {
   send_and_print(fd, "another socket changes it");
   close(owner);
   get(NFT_MSG_GETTABLE, 0, "owned", NULL, "after its owner closed", fd);
+
+  /* Expressions checked as their inits and validations check them; only the answers are
+   * printed (Linux's module loading may replay a batch and use up more handles). */
+  begin();
+  table(NLM_F_CREATE, "x", 0);
+  base_chain("x", "input", NF_ACCEPT);
+  finish();
+  send_and_print(fd, "a table for expressions");
+  const struct {
+    const char *what, *name;
+    void (*fill)(void);
+  } exprs[] = {
+      {"ct state", "ct", ct_state},           {"ct without a key", "ct", ct_no_key},
+      {"ct src without a direction", "ct", ct_src_no_dir}, {"ct key 256", "ct", ct_key_256},
+      {"fib oif", "fib", fib_oif},             {"fib by both addresses", "fib", fib_both},
+      {"masq in a filter chain", "masq", nothing}, {"masq from register 5", "masq", masq_reg5},
+      {"payload at offset 65536", "payload", payload_off65536}, {"lookup in no set", "lookup", lookup_missing},
+      {"cmp of a register nothing stored to", "cmp", cmp_uninit},
+      {"payload at offset 65535", "payload", payload_off65535},
+  };
+  for (size_t i = 0; i < sizeof exprs / sizeof exprs[0]; i++) {
+    begin();
+    expr_rule("x", "input", exprs[i].name, exprs[i].fill);
+    finish();
+    send_and_print(fd, exprs[i].what);
+  }
+
   return 0;
 }

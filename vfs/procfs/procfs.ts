@@ -277,17 +277,17 @@ type SystemKind =
   | "cmdline" | "vmstat" | "hostname" | "domainname" | "osrelease" | "kversion" | "boot_id" | "uuid" | "pid_max";
 
 /** @savable A machine-wide file of /proc. */
-/** The files of /proc/PID/net, all of the sandbox's one network namespace. */
+/** The files of /proc/PID/net, each of the task's network namespace. */
 const NET_FILES: readonly NetFileKind[] = ["dev", "if_inet6", "netstat", "snmp", "tcp", "tcp6", "udp", "udp6", "unix"];
 
 /** @savable /proc/PID/net (and /proc/net, a link to self/net). */
 class NetDir extends KDentry {
-  constructor(readonly pfs: ProcFilesystem, parent: KDentry) {
+  constructor(readonly pfs: ProcFilesystem, parent: KDentry, readonly tid: number) {
     super(pfs, parent, "net", { mode: S_IFDIR | 0o555, key: `${parent.key}/net` });
   }
 
   override lookup(name: string): Dentry | null {
-    return (NET_FILES as readonly string[]).includes(name) ? new NetFile(this.pfs, this, name, name as NetFileKind) : null;
+    return (NET_FILES as readonly string[]).includes(name) ? new NetFile(this.pfs, this, name, name as NetFileKind, this.tid) : null;
   }
 
   override children(): DirEntry[] {
@@ -297,12 +297,12 @@ class NetDir extends KDentry {
 
 /** A file of /proc/net, rendered by the network stack (kernel/socket/inet/proc_net.ts). */
 class NetFile extends GeneratedFile {
-  constructor(readonly pfs: ProcFilesystem, parent: KDentry, name: string, readonly kind: NetFileKind) {
+  constructor(readonly pfs: ProcFilesystem, parent: KDentry, name: string, readonly kind: NetFileKind, readonly tid: number) {
     super(pfs, parent, name);
   }
 
   render(): string {
-    return this.pfs.source.netFile?.(this.kind) ?? "";
+    return this.pfs.source.netFile?.(this.kind, this.tid) ?? "";
   }
 }
 
@@ -444,7 +444,7 @@ class PidDir extends KDentry {
     if (kind === "fd" || kind === "fdinfo") return new FdDir(this.pfs, this, kind, this.pid, kind === "fdinfo", uid, gid);
     if (kind === "task") return new TaskDir(this.pfs, this, this.pid, uid, gid);
     if (kind === "ns") return new NsDir(this.pfs, this, this.pid, uid, gid);
-    if (kind === "net") return new NetDir(this.pfs, this);
+    if (kind === "net") return new NetDir(this.pfs, this, this.tid ?? this.pid);
     return new PidFile(this.pfs, this, kind, this.pid, this.tid, mode, uid, gid);
   }
 
@@ -579,9 +579,7 @@ class PidFile extends GeneratedFile {
       case "stat":
         return r.renderStat(p, this.#thread(p), this.#exePath(p));
       case "status": {
-        const fds = p.fds();
-        const fdSize = Math.max(64, 2 ** Math.ceil(Math.log2((fds[fds.length - 1] ?? 0) + 1)));
-        return r.renderStatus(p, this.#thread(p), this.#exePath(p), fdSize, src.system().ncpus, src.caller()?.creds.userNs);
+        return r.renderStatus(p, this.#thread(p), this.#exePath(p), p.fdArraySize(), src.system().ncpus, src.caller()?.creds.userNs);
       }
       case "statm":
         return r.renderStatm(p, this.#exePath(p));
@@ -1022,8 +1020,8 @@ class NsDir extends KDentry {
     const ns = NAMESPACES.find(([n]) => n === name);
     const p = this.pfs.source.process(this.pid);
     if (ns === undefined || p === null) return null;
-    // The cgroup, mount, user, UTS and IPC namespaces may be one of the process's own (unshare,
-    // clone, setns).
+    // The cgroup, mount, user, UTS, IPC and network namespaces may be one of the process's own
+    // (unshare, clone, setns).
     const own = name === "mnt" ? (p.mntNs === null ? null : { ino: p.mntNs.ino, ns: p.mntNs }) : p.nsOf(ns[1]);
     const ino = name === "cgroup" ? p.cgroupNsIno : own?.ino ?? ns[2];
     return new NsLink(this.pfs, this, name, ns[1], ino, this.pid, this.uid, this.gid, own?.ns ?? null);

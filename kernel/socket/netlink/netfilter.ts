@@ -183,7 +183,7 @@ export class NetlinkNetfilterSocket extends NetlinkSocket {
       }
       off += (h.len + 3) & ~3;
     }
-    void done;
+    if (!done || failed) nft.abort(batch.r);
     this.rx.push(...answers);
   }
 

@@ -20,7 +20,7 @@ import type { Interface, IpAddress } from "../../../netstack/mod.ts";
 import type { Route } from "../../../netstack/iface/routing.ts";
 import { EthernetAddress, IpCidr, Ipv4Address, Ipv6Address } from "../../../netstack/wire/address.ts";
 import { EADDRNOTAVAIL, EAFNOSUPPORT, EEXIST, EINVAL, ENETUNREACH, ENODEV, ENOENT, EOPNOTSUPP, EPERM, ESRCH } from "../../errno.ts";
-import type { Net } from "../../net.ts";
+import { LOOPBACK_INDEX, type Net } from "../../net.ts";
 import type { Task } from "../../task.ts";
 import { EVENT_IN, EVENT_RDNORM } from "../../../waiter/mod.ts";
 import * as C from "../inet/constants.ts";
@@ -236,12 +236,14 @@ export class NetlinkRouteSocket extends NetlinkSocket {
     if (type === RTM_DELLINK) return i < 0 || (index <= 0 && name === null) ? ENODEV.errno : EOPNOTSUPP.errno;
     if (i < 0) return type === RTM_NEWLINK && flags & NLM_F_CREATE ? EOPNOTSUPP.errno : ENODEV.errno;
     if (type === RTM_NEWLINK && flags & NLM_F_EXCL) return EEXIST.errno;
-    // A TUN/TAP device goes up and down (IFF_UP) and a TAP takes a new MAC (IFLA_ADDRESS); the
-    // other links are always up, and nothing else in ifi_flags is changeable here.
+    // A TUN/TAP device or lo goes up and down (IFF_UP) and a TAP takes a new MAC (IFLA_ADDRESS);
+    // eth0 is always up, and nothing else in ifi_flags is changeable here.
     const tun = this.net.tuns.get(i);
     const mask = change === 0 ? 0xffffffff : change;
-    const wantUp = (mask & IFF_UP) ? (ifFlags & IFF_UP) !== 0 : null;
-    if (tun === undefined && wantUp === false) return EOPNOTSUPP.errno;
+    // do_setlink changes the flags only when ifi_flags or ifi_change is set (a request naming
+    // the link alone changes nothing); ifi_change 0 with flags means every flag.
+    const wantUp = (ifFlags !== 0 || change !== 0) && (mask & IFF_UP) ? (ifFlags & IFF_UP) !== 0 : null;
+    if (tun === undefined && i !== LOOPBACK_INDEX && wantUp === false) return EOPNOTSUPP.errno;
     const mac = attrs.get(IFLA_ADDRESS);
     if (mac !== undefined) {
       if (tun === undefined || !tun.tap) return EOPNOTSUPP.errno;
@@ -261,13 +263,9 @@ export class NetlinkRouteSocket extends NetlinkSocket {
       ifaces[i]!.setMac(new EthernetAddress(mac.subarray(0, 6)));
       changed = true;
     }
-    if (tun !== undefined && wantUp !== null && tun.link.up !== wantUp) {
-      tun.link.up = wantUp;
-      if (!wantUp) tun.link.flush();
-      changed = true;
-    }
-    // As rtnetlink, a change is told to RTNLGRP_LINK as an RTM_NEWLINK.
-    if (changed) {
+    // As rtnetlink, a change is told to RTNLGRP_LINK as an RTM_NEWLINK (setLinkUp tells it).
+    if (wantUp !== null && this.net.setLinkUp(i, wantUp) === true) changed = false;
+    else if (changed) {
       for (const l of this.net.linkListeners) l(i, true);
       this.net.kick();
     }
@@ -323,7 +321,8 @@ export class NetlinkRouteSocket extends NetlinkSocket {
     const index = v.getUint32(NLMSG_HDRLEN + 4, true);
     const attrs = parseAttrs(msg, NLMSG_HDRLEN + IFADDRMSG_LEN);
     if (attrs === null) return EINVAL.errno;
-    if (fam !== C.AF_INET) return fam === C.AF_INET6 ? EOPNOTSUPP.errno : EAFNOSUPPORT.errno;
+    if (fam === C.AF_INET6) return this.#changeAddress6(type, flags, prefix, index, attrs);
+    if (fam !== C.AF_INET) return EAFNOSUPPORT.errno;
     const raw = attrs.get(IFA_LOCAL) ?? attrs.get(IFA_ADDRESS);
     const stack = this.net.stack;
     const iface = this.net.linkByIndex(index) ?? undefined;
@@ -470,16 +469,53 @@ export class NetlinkRouteSocket extends NetlinkSocket {
     return 0;
   }
 
+  /**
+   * RTM_NEWADDR/RTM_DELADDR of an IPv6 address, as inet6_rtm_newaddr/inet6_rtm_deladdr: the
+   * address is IFA_LOCAL, else IFA_ADDRESS (none: EINVAL); an unknown link is ENODEV, a prefix
+   * over 128 EINVAL; adding one the link has is EEXIST unless NLM_F_REPLACE (without
+   * NLM_F_EXCL); removing needs the address with that prefix length (else EADDRNOTAVAIL). A
+   * prefix shorter than 128 gets its on-link route (addrconf_prefix_route), removed with the
+   * last address in it.
+   */
+  #changeAddress6(type: number, flags: number, prefix: number, index: number, attrs: Map<number, Uint8Array>): number {
+    const raw = attrs.get(IFA_LOCAL) ?? attrs.get(IFA_ADDRESS);
+    if (raw === undefined || raw.length < 16) return EINVAL.errno;
+    const a = new Ipv6Address(raw.slice(0, 16));
+    const iface = this.net.linkByIndex(index) ?? undefined;
+    if (iface === undefined) return ENODEV.errno;
+    if (prefix > 128) return EINVAL.errno;
+    const have = iface.addresses.find((c) => c.address.equals(a));
+    if (type === RTM_NEWADDR) {
+      if (have !== undefined) {
+        if (flags & NLM_F_EXCL || !(flags & NLM_F_REPLACE)) return EEXIST.errno;
+        this.#dropAddress(index - 1, have);
+      }
+      iface.addAddress(new IpCidr(a, prefix));
+      if (prefix < 128) {
+        this.net.stack.routes.add({ cidr: new IpCidr(new Ipv6Address(networkOf(a, prefix)), prefix), gateway: null, ifIndex: index - 1 });
+      }
+      this.net.configChanged = true;
+      return 0;
+    }
+    if (have === undefined || have.prefixLength !== prefix) return EADDRNOTAVAIL.errno;
+    this.#dropAddress(index - 1, have);
+    this.net.configChanged = true;
+    return 0;
+  }
+
   /** Removes an address from interface i, and its network's on-link route unless another address there keeps it. */
   #dropAddress(i: number, c: IpCidr): void {
     const stack = this.net.stack;
     const iface = stack.interfaces[i]!;
     iface.removeAddress(c.address);
-    const net = new IpCidr(Ipv4Address.read(networkOf(c.address, c.prefixLength), 0), c.prefixLength);
-    const kept = iface.addresses.some((o) => o.address.version === 4 && o.prefixLength === c.prefixLength && net.contains(o.address));
+    const bytes = networkOf(c.address, c.prefixLength);
+    const net = new IpCidr(c.address.version === 4 ? Ipv4Address.read(bytes, 0) : new Ipv6Address(bytes), c.prefixLength);
+    const kept = iface.addresses.some((o) => o.address.version === c.address.version && o.prefixLength === c.prefixLength && net.contains(o.address));
     if (!kept) {
+      // The route may name the network by any of its addresses (lo's 127.0.0.1/8 at start).
       stack.routes.remove((r) =>
-        r.ifIndex === i && r.gateway === null && r.cidr.prefixLength === c.prefixLength && r.cidr.address.equals(net.address)
+        r.ifIndex === i && r.gateway === null && r.cidr.prefixLength === c.prefixLength && r.cidr.address.version === c.address.version &&
+        net.contains(r.cidr.address)
       );
     }
   }

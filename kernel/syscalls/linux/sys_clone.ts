@@ -16,7 +16,7 @@ import { nsfsNamespace } from "../../../vfs/procfs/procfs.ts";
 import { IPC_LIMITS, IpcNamespace } from "../../ipc.ts";
 import { UtsNamespace } from "../../uts.ts";
 import { INIT_USER_NS, UserNamespace } from "../../user_namespace.ts";
-import type { Net } from "../../net.ts";
+import { Net } from "../../net.ts";
 import { CGROUP_NS_INIT_INO, type CgroupDir, type CgroupNamespace } from "../../../vfs/cgroupfs/cgroupfs.ts";
 import { block, partial, supported, type SyscallEntry, type SyscallFn, type SyscallResult } from "./support.ts";
 
@@ -113,7 +113,7 @@ const CLONE_NEWTIME = 0x80;
  * capability there and none outside), then a UTS, IPC or cgroup namespace of its own
  * (CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWCGROUP; CAP_SYS_ADMIN in the user namespace that will
  * own it, the new one when both are asked), a network namespace of its own (CLONE_NEWNET, the
- * same: a stack with only loopback, which is up where Linux's new one has it down) and a copy of the mount namespace (CLONE_NEWNS;
+ * same: a stack with only loopback, down) and a copy of the mount namespace (CLONE_NEWNS;
  * CAP_SYS_ADMIN in the first user namespace, which owns every mount namespace here). The other
  * namespaces are EINVAL, as in a kernel built without them.
  */
@@ -191,7 +191,7 @@ const sysSetns: SyscallFn = (t, a) => {
       uts: ns instanceof UtsNamespace ? ns : k.rootUts,
       ipc: ns instanceof IpcNamespace ? ns : k.ipc,
       cgroupNs,
-      net: k.net,
+      net: ns instanceof Net ? ns : k.net,
       mnt: type === CLONE_NEWNS ? (ns instanceof MountNamespace ? ns : k.vfs.initNs) : null,
     });
   }
@@ -271,7 +271,7 @@ function joinNamespaces(t: Task, flags: number, to: SetnsTargets): number {
 
 export const table: Record<number, SyscallEntry> = {
   272: supported("unshare", sysUnshare),
-  308: partial("setns", sysSetns, "user, UTS, IPC and cgroup namespaces (one of each other kind)"),
+  308: partial("setns", sysSetns, "user, UTS, IPC, network, cgroup and mount namespaces (one of each other kind)"),
   56: supported("clone", sysClone),
   57: supported("fork", sysFork),
   58: supported("vfork", sysVfork),
