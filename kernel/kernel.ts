@@ -65,7 +65,7 @@ import {
 import { sigBit } from "./signals.ts";
 import {
   enterStop as enterPtraceStop, PTRACE_EVENT_SECCOMP, PTRACE_EVENT_STOP, PTRACE_EVENT_VFORK_DONE, PTRACE_O_TRACESECCOMP,
-  traceeExited, tracerExited,
+  exitAwaitsTracer, traceeExited, tracerExited,
 } from "./ptrace.ts";
 import {
   AUDIT_ARCH_X86_64, evaluate as evaluateSeccomp, SECCOMP_DATA_SIZE, SECCOMP_MODE_STRICT, SECCOMP_RET_ACTION_FULL,
@@ -1360,7 +1360,7 @@ export class Kernel {
           t.straceEntry = "";
         }
         if (result.group || t.tg.tasks.size === 1) this.#exitGroup(t.tg, (result.status & 0xff) << 8);
-        else this.#exitTask(t);
+        else this.#exitTask(t, false, (result.status & 0xff) << 8);
         return false;
       case "noreturn":
         t.syscallState = null;
@@ -1438,7 +1438,7 @@ export class Kernel {
    * Ends one task. hostGone: its host thread is already dead (the stub was killed).
    * The last task of a group makes it a zombie, reparents its children and wakes its parent.
    */
-  #exitTask(t: Task, hostGone = false): void {
+  #exitTask(t: Task, hostGone = false, status: number | null = null): void {
     if (t.state === "dead") return;
     this.#releaseHeld(t);
     freezeTaskCpu(t); // no-op when #exitGroup already charged the reaped stub
@@ -1455,7 +1455,7 @@ export class Kernel {
     t.releaseSyscallFiles();
     t.state = "dead";
     t.blocked = null;
-    traceeExited(t);
+    traceeExited(t, status ?? t.tg.exitStatus ?? 0);
     tracerExited(t);
     const tg = t.tg;
     if (t.tid === tg.tgid) tg.leaderComm = t.name;
@@ -1534,6 +1534,25 @@ export class Kernel {
     tg.children.clear();
     if (adopter && adopter !== tg && [...adopter.children].some((c) => c.zombie)) adopter.childWaitQueue.notify(1);
     if (tg !== init) hangUpOrphanedGroups(this, tg, reparented);
+    // A tracer that is not the parent is told first: the parent hears of the exit once the
+    // tracer has waited for it, or stopped tracing (Linux's exit_notify and wait_task_zombie).
+    if (!exitAwaitsTracer(this, tg)) this.notifyParentOfExit(tg);
+    if (tg === init) {
+      this.#initStatus = tg.exitStatus ?? 0;
+      this.#kick();
+      // Container semantics: when init exits, every task is killed.
+      for (const other of [...this.threadGroups.values()]) {
+        if (other !== tg && !other.zombie) this.#exitGroup(other, 9);
+      }
+    }
+  }
+
+  /**
+   * Tells the parent of the zombie tg that it exited (Linux's do_notify_parent): its wait is
+   * woken and its exit signal sent, or, with SIGCHLD ignored or SA_NOCLDWAIT, tg is reaped at
+   * once. A process with no parent in the sandbox is reaped by the sentry.
+   */
+  notifyParentOfExit(tg: ThreadGroup): void {
     const parent = tg.parent;
     const chld = parent?.handlers.get(17);
     // SIGCHLD ignored, or SA_NOCLDWAIT: a child that would signal SIGCHLD is reaped at once, and
@@ -1543,7 +1562,7 @@ export class Kernel {
     if (autoreap) this.reap(tg, false);
     // A process started from outside (control.ts) has no parent in the sandbox: the sentry
     // reaps it (its watchers already saw its status through exitQueue).
-    if (parent === null && tg !== init) this.reap(tg);
+    if (parent === null && tg !== this.#init) this.reap(tg);
     parent?.childWaitQueue.notify(1);
     // clone(2) takes any byte as the exit signal; one beyond NSIG is no signal (do_notify_parent's
     // valid_signal), though the parent's wait is still woken above.
@@ -1556,17 +1575,9 @@ export class Kernel {
       this.sendSignal(parent, tg.exitSignal, {
         code: !signalled ? 1 /* CLD_EXITED */ : (st & 0x80) ? 3 /* CLD_DUMPED */ : 2 /* CLD_KILLED */,
         pid: tg.tgid,
-        uid: t.creds.uid,
+        uid: tg.exitUid,
         status: signalled ? st & 0x7f : (st >> 8) & 0xff,
       });
-    }
-    if (tg === init) {
-      this.#initStatus = tg.exitStatus ?? 0;
-      this.#kick();
-      // Container semantics: when init exits, every task is killed.
-      for (const other of [...this.threadGroups.values()]) {
-        if (other !== tg && !other.zombie) this.#exitGroup(other, 9);
-      }
     }
   }
 

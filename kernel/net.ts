@@ -230,6 +230,10 @@ export class Net implements DeadlineTarget {
   owner: UserNamespace = INIT_USER_NS;
   /** The port ids of the namespace's netlink sockets, by protocol (each unique, netlink_insert). */
   readonly netlinkPorts = new Map<number, Set<number>>();
+  /** The namespace's NETLINK_KOBJECT_UEVENT sockets, which a uevent is broadcast to. */
+  readonly ueventSockets = new Set<{ uevent(payload: Uint8Array): void }>();
+  /** The last uevent's SEQNUM (Linux's uevent_seqnum). */
+  ueventSeqnum = 0;
   /**
    * Writable sysctls of /proc/sys/net that the stack keeps for programs to read back (the
    * stack's behaviour does not follow them yet): ip_forward, tcp_sack, tcp_recovery; and conf/lo/accept_local

@@ -184,6 +184,8 @@ export interface NftRequest {
   attrs: Uint8Array;
   /** The sender's port id (owner checks, NFTA_TABLE_OWNER). */
   portId: number;
+  /** The whole message, for an error the commit answers on it. */
+  raw: Uint8Array;
 }
 
 /** A batch in progress: its copy of the ruleset and the ids its messages gave. */
@@ -195,6 +197,8 @@ export class NftBatch {
   readonly ruleIds = new Map<number, { chain: NftChain; rule: NftRule }>();
   /** Tables whose dormant flag this batch changed (no off/on games in one transaction). */
   readonly tableFlagsChanged = new Set<NftTable>();
+  /** The message that added each chain of the batch (a commit's error names it). */
+  readonly addedBy = new Map<NftChain, NftRequest>();
 
   constructor(r: NftRuleset) {
     this.r = r;
@@ -361,8 +365,9 @@ export class NftBatch {
     else if (flags & NFT_CHAIN_BINDING) name = `__chain${++this.r.lastChainId}`;
     else return EINVAL.errno;
     if (t.chains.some((c) => c.name === name)) return EEXIST.errno;
-    const chain: NftChain = { name, handle, flags, base, udata: copyOf(a.raw(NFTA_CHAIN_USERDATA)), rules: [] };
+    const chain: NftChain = { name, handle, flags, base, udata: copyOf(a.raw(NFTA_CHAIN_USERDATA)), rules: [], bound: false };
     t.chains.push(chain);
+    this.addedBy.set(chain, q);
     if (a.has(NFTA_CHAIN_ID)) this.chainIds.set(a.u32(NFTA_CHAIN_ID)!, { table: t, chain });
     return 0;
   }
@@ -411,9 +416,7 @@ export class NftBatch {
     if (q.flags & NLM_F_NONREC && use > 0) return EBUSY.errno;
     // Its rules go with it; verdicts elsewhere that name it keep it.
     if (use - c.rules.length > 0) return EBUSY.errno;
-    const selfJumps = c.rules.flatMap((r) => r.jumps);
-    c.rules = [];
-    void selfJumps;
+    dropRules(t, c, c.rules.slice());
     t.chains.splice(t.chains.indexOf(c), 1);
     return 0;
   }
@@ -483,6 +486,7 @@ export class NftBatch {
     const rule: NftRule = { handle, exprs, udata: copyOf(a.raw(NFTA_RULE_USERDATA)), jumps };
     if (q.flags & NLM_F_REPLACE && old !== null) {
       c.rules[c.rules.indexOf(old)] = rule;
+      dropRules(t, null, [old]);
     } else if (q.flags & NLM_F_APPEND) {
       if (old !== null) c.rules.splice(c.rules.indexOf(old) + 1, 0, rule);
       else c.rules.push(rule);
@@ -514,20 +518,49 @@ export class NftBatch {
         const h = a.u64(NFTA_RULE_HANDLE)!;
         const i = c.rules.findIndex((r) => r.handle === h);
         if (i < 0) return q.msg === NFT_MSG_DESTROYRULE ? 0 : ENOENT.errno;
-        c.rules.splice(i, 1);
+        dropRules(t, c, c.rules.slice(i, i + 1));
       } else if (a.has(NFTA_RULE_ID)) {
         const found = this.ruleIds.get(a.u32(NFTA_RULE_ID)!);
         if (found === undefined || found.chain !== c) return ENOENT.errno;
-        c.rules.splice(c.rules.indexOf(found.rule), 1);
+        dropRules(t, c, [found.rule]);
       } else {
-        c.rules = [];
+        dropRules(t, c, c.rules.slice());
       }
     } else {
       // Every rule of the table's chains but bindings.
-      for (const x of t.chains) if (!(x.flags & NFT_CHAIN_BINDING)) x.rules = [];
+      for (const x of t.chains.slice()) if (!(x.flags & NFT_CHAIN_BINDING)) dropRules(t, x, x.rules.slice());
     }
     return 0;
   }
+}
+
+/**
+ * Removes `rules` from chain c (null: already replaced) and, with each, the binding chains its
+ * verdicts bound (an anonymous chain lives and dies with the rule that jumps to it).
+ */
+function dropRules(t: NftTable, c: NftChain | null, rules: NftRule[]): void {
+  for (const r of rules) {
+    if (c !== null) {
+      const i = c.rules.indexOf(r);
+      if (i >= 0) c.rules.splice(i, 1);
+    }
+    for (const h of r.jumps) {
+      const bound = t.chains.find((x) => x.handle === h && x.flags & NFT_CHAIN_BINDING);
+      if (bound === undefined) continue;
+      t.chains.splice(t.chains.indexOf(bound), 1);
+      dropRules(t, bound, bound.rules.slice());
+    }
+  }
+}
+
+/**
+ * What a commit checks first: every binding chain the batch added is bound by a rule's verdict;
+ * an anonymous chain no rule jumps to is EINVAL, answered on the message that added it, and
+ * the batch is aborted.
+ */
+export function commitCheck(b: NftBatch): { errno: number; q: NftRequest } | null {
+  for (const [c, q] of b.addedBy) if (c.flags & NFT_CHAIN_BINDING && !c.bound) return { errno: EINVAL.errno, q };
+  return null;
 }
 
 function copyOf(b: Uint8Array | undefined): Uint8Array | null {

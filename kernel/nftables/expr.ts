@@ -52,6 +52,7 @@ const NFT_CONTINUE = -1, NFT_BREAK = -2, NFT_JUMP = -3, NFT_GOTO = -4, NFT_RETUR
 const NF_VERDICT_MASK = 0xff;
 
 const NFT_REG_VERDICT = 0;
+const NFT_CHAIN_BINDING = 4;
 /** struct nft_regs' data: 20 32-bit registers (the verdict's 4 among them). */
 const REGS_DATA_BYTES = 80;
 /** sizeof(struct nft_data): 16 bytes. */
@@ -104,6 +105,7 @@ function parseVerdict(ctx: ExprContext, raw: Uint8Array): Data | number {
       }
       if (chain === null) return ENOENT.errno;
       if (chain.base !== null) return EOPNOTSUPP.errno;
+      if (chain.bound) return EINVAL.errno;
       return { kind: "verdict", code, chain };
     }
   }
@@ -168,6 +170,11 @@ const immediate: Check = (ctx, raw) => {
   if (typeof d === "number") return d;
   const err = storeRegister(ctx, a, 1, kind, d.kind === "value" ? d.len : NFT_DATA_SIZE);
   if (err) return err;
+  // nf_tables_bind_chain: a jump to a binding chain binds it, once, from a chain that is not one.
+  if (d.kind === "verdict" && d.chain !== null && d.chain.flags & NFT_CHAIN_BINDING) {
+    if (ctx.chain.flags & NFT_CHAIN_BINDING) return EOPNOTSUPP.errno;
+    d.chain.bound = true;
+  }
   return { jumps: d.kind === "verdict" && d.chain !== null ? [d.chain.handle] : [] };
 };
 

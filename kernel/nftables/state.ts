@@ -44,6 +44,8 @@ export interface NftChain {
   base: NftBaseChain | null;
   udata: Uint8Array | null;
   rules: NftRule[];
+  /** A binding chain (NFT_CHAIN_BINDING): whether a rule's verdict bound it. */
+  bound: boolean;
 }
 
 export interface NftTable {

@@ -101,16 +101,15 @@ int main(int argc, char **argv) {
   else printf("int 0x80 getpid: killed by signal %d\n", WTERMSIG(st));
 
   /* Namespaces and mounts. */
-  /* In a child: the sandbox's own namespaces, which the rest of this program does not use. */
+  /* In a child: what follows runs in the sandbox's first namespaces. */
   fflush(stdout);
-  pid_t u = fork();
-  if (u == 0) {
+  pid_t ns_child = fork();
+  if (ns_child == 0) {
     show("unshare(CLONE_NEWUSER|CLONE_NEWNS|CLONE_NEWNET)", unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET));
-    show("pivot_root(/tmp, /tmp) in them", syscall(SYS_pivot_root, "/tmp", "/tmp"));
     fflush(stdout);
     _exit(0);
   }
-  waitpid(u, NULL, 0);
+  waitpid(ns_child, NULL, 0);
   int nsfd = open("/proc/self/ns/net", O_RDONLY);
   show("setns(/proc/self/ns/net)", nsfd < 0 ? nsfd : setns(nsfd, 0));
   show("pivot_root(/tmp, /tmp)", syscall(SYS_pivot_root, "/tmp", "/tmp"));

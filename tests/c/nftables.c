@@ -258,6 +258,37 @@ static void lookup_missing(void) {
   be32(NFTA_LOOKUP_SREG, NFT_REG_1);
 }
 
+/* An anonymous binding chain of NFTA_CHAIN_ID `id`. */
+static void binding_chain(const char *t, uint32_t id) {
+  size_t m = msg(nft(NFT_MSG_NEWCHAIN), NLM_F_ACK | NLM_F_CREATE, fam);
+  str(NFTA_CHAIN_TABLE, t);
+  be32(NFTA_CHAIN_FLAGS, NFT_CHAIN_BINDING);
+  be32(NFTA_CHAIN_ID, id);
+  end(m);
+}
+
+/* A rule of chain c jumping to the chain of NFTA_CHAIN_ID `id`. */
+static void jump_rule(const char *t, const char *c, uint32_t id) {
+  size_t m = msg(nft(NFT_MSG_NEWRULE), NLM_F_ACK | NLM_F_CREATE | NLM_F_APPEND, fam);
+  str(NFTA_RULE_TABLE, t);
+  str(NFTA_RULE_CHAIN, c);
+  size_t l = attr_start(NFTA_RULE_EXPRESSIONS);
+  size_t e = attr_start(NFTA_LIST_ELEM);
+  str(NFTA_EXPR_NAME, "immediate");
+  size_t d = attr_start(NFTA_EXPR_DATA);
+  be32(NFTA_IMMEDIATE_DREG, NFT_REG_VERDICT);
+  size_t dd = attr_start(NFTA_IMMEDIATE_DATA);
+  size_t v = attr_start(NFTA_DATA_VERDICT);
+  be32(NFTA_VERDICT_CODE, NFT_JUMP);
+  be32(NFTA_VERDICT_CHAIN_ID, id);
+  attr_end(v);
+  attr_end(dd);
+  attr_end(d);
+  attr_end(e);
+  attr_end(l);
+  end(m);
+}
+
 static void get(int type, int flags, const char *t, const char *c, const char *what, int fd) {
   outlen = 0;
   size_t m = msg(nft(type), flags, NFPROTO_INET);
@@ -424,5 +455,27 @@ int main(int argc, char **argv) {
     send_and_print(fd, exprs[i].what);
   }
 
+
+  begin();
+  binding_chain("x", 7);
+  finish();
+  send_and_print(fd, "a binding chain no rule binds (refused by the commit, on the batch's first message)");
+  begin();
+  binding_chain("x", 8);
+  jump_rule("x", "input", 8);
+  finish();
+  send_and_print(fd, "a binding chain and a rule jumping to it");
+  begin();
+  {
+    size_t m = msg(nft(NFT_MSG_DELRULE), NLM_F_ACK, fam);
+    str(NFTA_RULE_TABLE, "x");
+    str(NFTA_RULE_CHAIN, "input");
+    end(m);
+  }
+  finish();
+  send_and_print(fd, "flush the chain's rules");
+  outlen = 0;
+  end(msg(nft(NFT_MSG_GETCHAIN), NLM_F_DUMP, fam));
+  send_and_print(fd, "chain dump: the binding chain went with its rule");
   return 0;
 }

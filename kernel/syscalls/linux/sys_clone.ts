@@ -10,7 +10,7 @@ import {
   CLONE_VM, cloneTask, NAMESPACE_FLAGS, userNamespaceCreds, vforkWaitDone,
 } from "../../task_clone.ts";
 import type { Task } from "../../task.ts";
-import { joinMountNs, unshareMountNs } from "../../fs_context.ts";
+import { joinMountNs, mayMount, mountNsOwner, unshareMountNs } from "../../fs_context.ts";
 import { MountNamespace } from "../../../vfs/mod.ts";
 import { nsfsNamespace } from "../../../vfs/procfs/procfs.ts";
 import { IPC_LIMITS, IpcNamespace } from "../../ipc.ts";
@@ -138,9 +138,10 @@ const sysUnshare: SyscallFn = (t, a) => {
   }
   const creds = (flags & CLONE_NEWUSER) ? userNamespaceCreds(t) : t.creds;
   if ((flags & (CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_NEWNET)) && !creds.hasOwnCap(CAP_SYS_ADMIN)) throw EPERM;
-  if ((flags & CLONE_NEWNS) && !(creds.hasOwnCap(CAP_SYS_ADMIN) && t.creds.hasCap(CAP_SYS_ADMIN))) throw EPERM;
+  // unshare_nsproxy_namespaces: CAP_SYS_ADMIN over the user namespace the new one belongs to.
+  if ((flags & CLONE_NEWNS) && !creds.hasOwnCap(CAP_SYS_ADMIN)) throw EPERM;
   if (flags & CLONE_FS) t.fs = t.fs.fork();
-  if (flags & CLONE_NEWNS) unshareMountNs(t.kernel.vfs, t.fs);
+  if (flags & CLONE_NEWNS) unshareMountNs(t.kernel.vfs, t.fs, mountNsOwner(creds));
   if ((flags & CLONE_FILES) && t.fdTable.users > 1) {
     t.fdTable.users--;
     t.fdTable = t.fdTable.fork();
@@ -250,7 +251,8 @@ function joinNamespaces(t: Task, flags: number, to: SetnsTargets): number {
   const admin = creds.hasOwnCap(CAP_SYS_ADMIN);
   if (flags & CLONE_NEWNS) {
     if (fsShared(t)) throw EINVAL;
-    if (!creds.hasCap(CAP_SYS_ADMIN) || !creds.hasOwnCap(CAP_SYS_CHROOT) || !admin) throw EPERM;
+    // mntns_install: CAP_SYS_ADMIN over the namespace's owner, CAP_SYS_CHROOT and CAP_SYS_ADMIN in one's own.
+    if (!mayMount(creds, to.mnt ?? t.kernel.vfs.initNs) || !creds.hasOwnCap(CAP_SYS_CHROOT) || !admin) throw EPERM;
   }
   if ((flags & CLONE_NEWUTS) && !(creds.capableIn(to.uts.owner, CAP_SYS_ADMIN) && admin)) throw EPERM;
   if ((flags & CLONE_NEWIPC) && !(creds.capableIn(to.ipc.owner, CAP_SYS_ADMIN) && admin)) throw EPERM;

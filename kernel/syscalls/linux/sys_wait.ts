@@ -40,7 +40,7 @@ const sysWait4: SyscallFn = (t, a) => {
   }
   if (statusAddr !== 0) t.copyOutU32(statusAddr, r.status);
   if (rusage !== 0) writeChildRusage(t, rusage, r);
-  return r.kind === "trapped" ? r.pid : r.child.tgid;
+  return r.kind === "trapped" ? r.pid : r.kind === "reaped" ? r.pid ?? r.child.tgid : r.child.tgid;
 };
 
 /** The siginfo waitid(2) fills in: si_code CLD_* and si_status the exit code or signal. */
@@ -71,7 +71,7 @@ function waitidInfo(t: Task, r: Exclude<WaitOutcome, { kind: "none" }>): Uint8Ar
   }
   v.setInt32(0, SIGCHLD, true);
   v.setInt32(8, code, true);
-  v.setInt32(16, r.kind === "trapped" ? r.pid : r.child.tgid, true);
+  v.setInt32(16, r.kind === "trapped" ? r.pid : r.kind === "reaped" ? r.pid ?? r.child.tgid : r.child.tgid, true);
   // The child's uid as the waiter's user namespace shows it.
   v.setUint32(20, t.creds.userNs.uidOf(r.child.leader?.creds.uid ?? r.child.exitUid), true);
   v.setInt32(24, status, true);
