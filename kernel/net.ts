@@ -188,6 +188,11 @@ export class Net implements DeadlineTarget {
   /** The TUN/TAP devices (kernel/net_tun.ts), by netstack index. */
   readonly tuns = new Map<number, TunDevice>();
   /**
+   * The veth and bridge devices made by RTM_NEWLINK (kernel/net_veth.ts), by netstack index:
+   * their kind (IFLA_INFO_KIND) and, for a veth, its peer's index.
+   */
+  readonly virtualLinks = new Map<number, { kind: "veth" | "bridge"; peer: number | null }>();
+  /**
    * Told when an interface appears or goes (rtnetlink's RTNLGRP_LINK sockets): the stack index
    * and whether it is new. Listeners must not call back into the network.
    */
@@ -314,7 +319,7 @@ export class Net implements DeadlineTarget {
     return iface === undefined || iface.removed ? null : iface;
   }
 
-  /** Whether interface `index` is up (IFF_UP): a TUN/TAP device or lo may be down, eth0 never is. */
+  /** Whether interface `index` is up (IFF_UP): a TUN/TAP, veth or bridge device or lo may be down, eth0 never is. */
   linkUp(index: number): boolean {
     return this.tuns.get(index)?.link.up ?? this.stack.interfaces[index]?.up ?? true;
   }
@@ -330,6 +335,10 @@ export class Net implements DeadlineTarget {
       if (tun.link.up === up) return false;
       tun.link.up = up;
       if (!up) tun.link.flush();
+    } else if (this.virtualLinks.has(index)) {
+      const iface = this.stack.interfaces[index]!;
+      if (iface.up === up) return false;
+      this.stack.setUp(index, up);
     } else if (index === LOOPBACK_INDEX) {
       const lo = this.stack.interfaces[index]!;
       if (lo.up === up) return false;
@@ -354,9 +363,13 @@ export class Net implements DeadlineTarget {
     return this.stack.interfaces.filter((i) => !i.removed);
   }
 
-  /** Adds an interface named `name` (a TUN/TAP device) and tells the link listeners. */
-  addLink(name: string, opts: InterfaceOptions): Interface {
+  /**
+   * Adds an interface named `name` (a TUN/TAP, veth or bridge device), down unless `up`, and
+   * tells the link listeners.
+   */
+  addLink(name: string, opts: InterfaceOptions, up = true): Interface {
     const iface = this.stack.addInterface(opts);
+    if (!up) this.stack.setUp(iface.index, false);
     this.ifNames[iface.index] = name;
     this.counters[iface.index] = { rxBytes: 0, rxPackets: 0, txBytes: 0, txPackets: 0 };
     for (const l of this.linkListeners) l(iface.index, true);

@@ -150,7 +150,7 @@ function validName(name: string): boolean {
 }
 
 /** A random unicast, locally administered MAC (Linux's eth_random_addr). */
-function randomMac(): EthernetAddress {
+export function randomMac(): EthernetAddress {
   const b = new Uint8Array(6);
   hostRandom(b);
   b[0] = (b[0]! & 0xfe) | 0x02;
