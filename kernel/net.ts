@@ -188,6 +188,11 @@ export class Net implements DeadlineTarget {
   /** The TUN/TAP devices (kernel/net_tun.ts), by netstack index. */
   readonly tuns = new Map<number, TunDevice>();
   /**
+   * The veth and bridge devices made by RTM_NEWLINK (kernel/net_veth.ts), by netstack index:
+   * their kind (IFLA_INFO_KIND) and, for a veth, its peer's index.
+   */
+  readonly virtualLinks = new Map<number, { kind: "veth" | "bridge"; peer: number | null }>();
+  /**
    * Told when an interface appears or goes (rtnetlink's RTNLGRP_LINK sockets): the stack index
    * and whether it is new. Listeners must not call back into the network.
    */
@@ -230,6 +235,10 @@ export class Net implements DeadlineTarget {
   owner: UserNamespace = INIT_USER_NS;
   /** The port ids of the namespace's netlink sockets, by protocol (each unique, netlink_insert). */
   readonly netlinkPorts = new Map<number, Set<number>>();
+  /** The namespace's NETLINK_KOBJECT_UEVENT sockets, which a uevent is broadcast to. */
+  readonly ueventSockets = new Set<{ uevent(payload: Uint8Array): void }>();
+  /** The last uevent's SEQNUM (Linux's uevent_seqnum). */
+  ueventSeqnum = 0;
   /**
    * Writable sysctls of /proc/sys/net that the stack keeps for programs to read back (the
    * stack's behaviour does not follow them yet): ip_forward, tcp_sack, tcp_recovery; and conf/lo/accept_local
@@ -310,7 +319,7 @@ export class Net implements DeadlineTarget {
     return iface === undefined || iface.removed ? null : iface;
   }
 
-  /** Whether interface `index` is up (IFF_UP): a TUN/TAP device or lo may be down, eth0 never is. */
+  /** Whether interface `index` is up (IFF_UP): a TUN/TAP, veth or bridge device or lo may be down, eth0 never is. */
   linkUp(index: number): boolean {
     return this.tuns.get(index)?.link.up ?? this.stack.interfaces[index]?.up ?? true;
   }
@@ -326,6 +335,10 @@ export class Net implements DeadlineTarget {
       if (tun.link.up === up) return false;
       tun.link.up = up;
       if (!up) tun.link.flush();
+    } else if (this.virtualLinks.has(index)) {
+      const iface = this.stack.interfaces[index]!;
+      if (iface.up === up) return false;
+      this.stack.setUp(index, up);
     } else if (index === LOOPBACK_INDEX) {
       const lo = this.stack.interfaces[index]!;
       if (lo.up === up) return false;
@@ -350,9 +363,13 @@ export class Net implements DeadlineTarget {
     return this.stack.interfaces.filter((i) => !i.removed);
   }
 
-  /** Adds an interface named `name` (a TUN/TAP device) and tells the link listeners. */
-  addLink(name: string, opts: InterfaceOptions): Interface {
+  /**
+   * Adds an interface named `name` (a TUN/TAP, veth or bridge device), down unless `up`, and
+   * tells the link listeners.
+   */
+  addLink(name: string, opts: InterfaceOptions, up = true): Interface {
     const iface = this.stack.addInterface(opts);
+    if (!up) this.stack.setUp(iface.index, false);
     this.ifNames[iface.index] = name;
     this.counters[iface.index] = { rxBytes: 0, rxPackets: 0, txBytes: 0, txPackets: 0 };
     for (const l of this.linkListeners) l(iface.index, true);

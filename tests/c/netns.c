@@ -100,6 +100,67 @@ static int lo_same_name(void) {
   return ((struct nlmsgerr *)NLMSG_DATA(h))->error;
 }
 
+/* Sends one rtnetlink request and returns its ack's error (0 for success). */
+static int nl_ack(void *req, int len) {
+  int s = socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE);
+  if (send(s, req, len, 0) < 0) return -9998;
+  char buf[4096];
+  int n = recv(s, buf, sizeof buf, 0);
+  close(s);
+  struct nlmsghdr *h = (struct nlmsghdr *)buf;
+  if (n < (int)sizeof *h || h->nlmsg_type != NLMSG_ERROR) return -9999;
+  return ((struct nlmsgerr *)NLMSG_DATA(h))->error;
+}
+
+static struct rtattr *add_attr(struct nlmsghdr *h, int type, const void *data, int len) {
+  struct rtattr *ra = (struct rtattr *)((char *)h + NLMSG_ALIGN(h->nlmsg_len));
+  ra->rta_type = type;
+  ra->rta_len = RTA_LENGTH(len);
+  if (len) memcpy(RTA_DATA(ra), data, len);
+  h->nlmsg_len = NLMSG_ALIGN(h->nlmsg_len) + RTA_ALIGN(ra->rta_len);
+  return ra;
+}
+
+/* RTM_NEWLINK with NLM_F_CREATE of kind (a veth with peer, or a bridge when peer is NULL). */
+static int link_create(const char *kind, const char *name, const char *peer) {
+  struct { struct nlmsghdr h; struct ifinfomsg i; char buf[512]; } req = {0};
+  req.h.nlmsg_len = NLMSG_LENGTH(sizeof req.i);
+  req.h.nlmsg_type = RTM_NEWLINK;
+  req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
+  add_attr(&req.h, IFLA_IFNAME, name, strlen(name));
+  struct rtattr *info = add_attr(&req.h, IFLA_LINKINFO, NULL, 0);
+  add_attr(&req.h, 1 /* IFLA_INFO_KIND */, kind, strlen(kind));
+  if (peer != NULL) {
+    struct rtattr *data = add_attr(&req.h, 2 /* IFLA_INFO_DATA */, NULL, 0);
+    struct ifinfomsg ifm = {0};
+    struct rtattr *p = add_attr(&req.h, 1 /* VETH_INFO_PEER */, &ifm, sizeof ifm);
+    add_attr(&req.h, IFLA_IFNAME, peer, strlen(peer));
+    p->rta_len = (char *)&req + req.h.nlmsg_len - (char *)p;
+    data->rta_len = (char *)&req + req.h.nlmsg_len - (char *)data;
+  }
+  info->rta_len = (char *)&req + req.h.nlmsg_len - (char *)info;
+  return nl_ack(&req, req.h.nlmsg_len);
+}
+
+static int link_delete(const char *name) {
+  struct { struct nlmsghdr h; struct ifinfomsg i; char buf[64]; } req = {0};
+  req.h.nlmsg_len = NLMSG_LENGTH(sizeof req.i);
+  req.h.nlmsg_type = RTM_DELLINK;
+  req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+  add_attr(&req.h, IFLA_IFNAME, name, strlen(name) + 1);
+  return nl_ack(&req, req.h.nlmsg_len);
+}
+
+static const char *link_state(const char *name) {
+  int s = socket(AF_INET, SOCK_DGRAM, 0);
+  struct ifreq r = {0};
+  strcpy(r.ifr_name, name);
+  int rc = ioctl(s, SIOCGIFFLAGS, &r);
+  close(s);
+  if (rc != 0) return en(errno);
+  return (r.ifr_flags & IFF_UP) ? "up" : "down";
+}
+
 static struct sockaddr_in lo_addr(int port) {
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -282,11 +343,20 @@ int main(int argc, char **argv) {
     close(fd);
     printf("ns2: ip_local_port_range %s", read_port_range());
   }
+  /* Virtual links made in ns2 stay there. */
+  printf("ns2 veth nsva/nsvb: %d\n", link_create("veth", "nsva", "nsvb"));
+  printf("ns2 indexes: nsvb %u, nsva %u; nsva %s\n", if_nametoindex("nsvb"), if_nametoindex("nsva"), link_state("nsva"));
+  printf("ns2 veth nsva again: %d\n", link_create("veth", "nsva", "nsvc"));
+  printf("ns2 bridge nsbr: %d\n", link_create("bridge", "nsbr", NULL));
+  printf("ns2 nsbr index %u, %s\n", if_nametoindex("nsbr"), link_state("nsbr"));
+  printf("ns2 delete nsva: %d\n", link_delete("nsva"));
+  printf("ns2 after: nsva %u nsvb %u nsbr %u\n", if_nametoindex("nsva"), if_nametoindex("nsvb"), if_nametoindex("nsbr"));
   R("setns(ns1, CLONE_NEWUTS)", setns(ns1, CLONE_NEWUTS));
 
   /* Back to ns1 by its descriptor. */
   R("setns(ns1, CLONE_NEWNET)", setns(ns1, CLONE_NEWNET));
   printf("back in ns1: %d\n", ns_ino() == ino1);
+  printf("ns1 has no nsbr: %u\n", if_nametoindex("nsbr"));
   printf("ns1: ip_local_port_range unchanged: %d\n", strcmp(read_port_range(), range1) == 0);
   {
     int s = socket(AF_INET, SOCK_STREAM, 0);

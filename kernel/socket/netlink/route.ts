@@ -19,8 +19,10 @@
 import type { Interface, IpAddress } from "../../../netstack/mod.ts";
 import type { Route } from "../../../netstack/iface/routing.ts";
 import { EthernetAddress, IpCidr, Ipv4Address, Ipv6Address } from "../../../netstack/wire/address.ts";
+import { LinuxError } from "../../errno.ts";
 import { EADDRNOTAVAIL, EAFNOSUPPORT, EEXIST, EINVAL, ENETUNREACH, ENODEV, ENOENT, EOPNOTSUPP, EPERM, ESRCH } from "../../errno.ts";
 import { LOOPBACK_INDEX, type Net } from "../../net.ts";
+import { createVirtualLink, deleteVirtualLink } from "../../net_veth.ts";
 import type { Task } from "../../task.ts";
 import { EVENT_IN, EVENT_RDNORM } from "../../../waiter/mod.ts";
 import * as C from "../inet/constants.ts";
@@ -31,6 +33,17 @@ import {
 import { NetlinkSocket } from "./socket.ts";
 
 export const NETLINK_ROUTE = 0;
+
+/** 0 when `f` succeeds, else the errno of the LinuxError it throws (others propagate). */
+function errnoOf(f: () => void): number {
+  try {
+    f();
+    return 0;
+  } catch (e) {
+    if (e instanceof LinuxError) return e.errno;
+    throw e;
+  }
+}
 
 const RTM_NEWLINK = 16;
 const RTM_DELLINK = 17;
@@ -69,6 +82,11 @@ const IFLA_TXQLEN = 13;
 const IFLA_OPERSTATE = 16;
 const IFLA_LINKMODE = 17;
 const IFLA_GROUP = 27;
+const IFLA_LINK = 5;
+const IFLA_LINKINFO = 18;
+const IFLA_INFO_KIND = 1;
+const IFLA_INFO_DATA = 2;
+const VETH_INFO_PEER = 1;
 
 const IFA_ADDRESS = 1;
 const IFA_LOCAL = 2;
@@ -233,7 +251,29 @@ export class NetlinkRouteSocket extends NetlinkSocket {
     let i = -1;
     if (index > 0) i = this.net.linkByIndex(index) !== null ? index - 1 : -1;
     else if (name !== null) i = this.net.linkIndex(name);
-    if (type === RTM_DELLINK) return i < 0 || (index <= 0 && name === null) ? ENODEV.errno : EOPNOTSUPP.errno;
+    if (type === RTM_DELLINK) {
+      if (i < 0 || (index <= 0 && name === null)) return ENODEV.errno;
+      return this.net.virtualLinks.has(i) ? errnoOf(() => deleteVirtualLink(this.net, i)) : EOPNOTSUPP.errno;
+    }
+    if (i < 0 && type === RTM_NEWLINK && flags & NLM_F_CREATE && index <= 0) {
+      // A veth pair or a bridge (IFLA_LINKINFO's IFLA_INFO_KIND); other kinds are EOPNOTSUPP.
+      const info = attrs.get(IFLA_LINKINFO);
+      const nested = info === undefined ? null : parseAttrs(info, 0);
+      const kind = nested?.get(IFLA_INFO_KIND);
+      if (nested === null || kind === undefined) return EOPNOTSUPP.errno;
+      let peerName: string | null = null;
+      const data = nested.get(IFLA_INFO_DATA);
+      const peer = data === undefined ? undefined : parseAttrs(data, 0)?.get(VETH_INFO_PEER);
+      if (peer !== undefined) {
+        if (peer.length < IFINFOMSG_LEN) return EINVAL.errno;
+        const pa = parseAttrs(peer, IFINFOMSG_LEN);
+        if (pa === null) return EINVAL.errno;
+        const pn = pa.get(IFLA_IFNAME);
+        if (pn !== undefined) peerName = new TextDecoder().decode(pn).replace(/\0.*$/s, "");
+      }
+      const k = new TextDecoder().decode(kind).replace(/\0.*$/s, "");
+      return errnoOf(() => createVirtualLink(this.net, k, name, peerName));
+    }
     if (i < 0) return type === RTM_NEWLINK && flags & NLM_F_CREATE ? EOPNOTSUPP.errno : ENODEV.errno;
     if (type === RTM_NEWLINK && flags & NLM_F_EXCL) return EEXIST.errno;
     // A TUN/TAP device or lo goes up and down (IFF_UP) and a TAP takes a new MAC (IFLA_ADDRESS);
@@ -671,5 +711,16 @@ export function linkMessage(net: Net, iface: Interface, type: number, flags: num
     .attrString(IFLA_QDISC, tun || ether ? "pfifo_fast" : "noqueue")
     .attr(IFLA_ADDRESS, iface.mac ? iface.mac.bytes : [0, 0, 0, 0, 0, 0])
     .attr(IFLA_BROADCAST, iface.mac ? [255, 255, 255, 255, 255, 255] : [0, 0, 0, 0, 0, 0]);
+  const virt = net.virtualLinks.get(iface.index);
+  if (virt !== undefined) {
+    // A veth names its peer (IFLA_LINK); both kinds say what they are (IFLA_LINKINFO).
+    if (virt.peer !== null) m.attrU32(IFLA_LINK, virt.peer + 1);
+    const kind = new TextEncoder().encode(`${virt.kind}\0`);
+    const nested = new Uint8Array((4 + kind.length + 3) & ~3);
+    new DataView(nested.buffer).setUint16(0, 4 + kind.length, true);
+    new DataView(nested.buffer).setUint16(2, IFLA_INFO_KIND, true);
+    nested.set(kind, 4);
+    m.attr(IFLA_LINKINFO, nested);
+  }
   return m.message(type, flags, seq, portId);
 }
