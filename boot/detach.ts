@@ -106,7 +106,7 @@ export function selfCommand(args: readonly string[]): { cmd: string; args: strin
     return {
       cmd: exe,
       args: [
-        "run", "-A", "--quiet", "--no-lock", "--v8-flags=--no-lazy", "--unstable-lazy-dynamic-imports", ...(hasConfig ? ["--config", config] : ["--no-config"]),
+        "run", "-A", "--quiet", "--no-lock", "--v8-flags=--no-lazy,--min-semi-space-size=8", "--unstable-lazy-dynamic-imports", ...(hasConfig ? ["--config", config] : ["--no-config"]),
         main.pathname, ...args,
       ],
     };

@@ -16,6 +16,20 @@ interface Slot {
   cloexec: boolean;
 }
 
+/** Linux's NR_OPEN_DEFAULT: the descriptor array a new table starts with (BITS_PER_LONG). */
+const FD_ARRAY_DEFAULT = 64;
+
+/**
+ * The size Linux's alloc_fdtable gives an array that must hold descriptor `fd`: a power of two
+ * of 1 KiB pages of pointers (128 descriptors each), never below the default.
+ */
+function fdArraySizeFor(fd: number): number {
+  if (fd < FD_ARRAY_DEFAULT) return FD_ARRAY_DEFAULT;
+  let pages = 1;
+  while (pages <= Math.floor(fd / 128)) pages *= 2;
+  return pages * 128;
+}
+
 /** @savable */
 export class FdTable {
   readonly #slots = new Map<number, Slot>();
@@ -29,6 +43,22 @@ export class FdTable {
    * inherited by fork, as the locks are not.
    */
   closeWatcher: CloseWatcher | null = null;
+  /**
+   * The size of Linux's descriptor array (fdt->max_fds): it grows to hold the highest
+   * descriptor installed and never shrinks; fork sizes the child's for the highest one open.
+   * select(2) ignores the bits beyond it, which is visible to programs (a select naming an
+   * unopened descriptor past it returns 0 where one inside it is EBADF).
+   */
+  #arraySize = FD_ARRAY_DEFAULT;
+
+  /** The descriptor array's size; select(2) looks at no descriptor beyond it. */
+  get arraySize(): number {
+    return this.#arraySize;
+  }
+
+  #grow(fd: number): void {
+    if (fd >= this.#arraySize) this.#arraySize = Math.max(this.#arraySize, fdArraySizeFor(fd));
+  }
 
   /** The description behind fd; throws EBADF. Does not take a reference. */
   get(fd: number): FileDescription {
@@ -66,6 +96,7 @@ export class FdTable {
       throw minFd >= this.limit ? EINVAL : EMFILE;
     }
     this.#slots.set(fd, { file, cloexec });
+    this.#grow(fd);
     return fd;
   }
 
@@ -85,6 +116,7 @@ export class FdTable {
     }
     const old = this.#slots.get(fd);
     this.#slots.set(fd, { file, cloexec });
+    this.#grow(fd);
     if (old) {
       this.closeWatcher?.fileClosed(old.file, this);
       old.file.decRef();
@@ -104,7 +136,13 @@ export class FdTable {
   fork(): FdTable {
     const t = new FdTable();
     t.limit = this.limit;
-    for (const [fd, s] of this.#slots) t.#slots.set(fd, { file: s.file.incRef(), cloexec: s.cloexec });
+    let highest = -1;
+    for (const [fd, s] of this.#slots) {
+      t.#slots.set(fd, { file: s.file.incRef(), cloexec: s.cloexec });
+      if (fd > highest) highest = fd;
+    }
+    // Linux's dup_fd: sized for the open descriptors counted in whole words of the bitmap.
+    if (highest >= 0) t.#grow((Math.floor(highest / 64) + 1) * 64 - 1);
     return t;
   }
 
@@ -132,14 +170,19 @@ export class FdTable {
    * gives it (one index per description, however many descriptors or tables share it).
    */
   save(ref: (file: FileDescription) => number): SavedFdTable {
-    return { limit: this.limit, slots: this.fds().map((fd) => ({ fd, file: ref(this.#slots.get(fd)!.file), cloexec: this.#slots.get(fd)!.cloexec })) };
+    return { limit: this.limit, arraySize: this.#arraySize, slots: this.fds().map((fd) => ({ fd, file: ref(this.#slots.get(fd)!.file), cloexec: this.#slots.get(fd)!.cloexec })) };
   }
 
   /** Restore: the table `save` wrote, each description from `get` (which gives a new reference). */
   static load(s: SavedFdTable, get: (ref: number) => FileDescription): FdTable {
     const t = new FdTable();
     t.limit = s.limit;
-    for (const slot of s.slots) t.#slots.set(slot.fd, { file: get(slot.file), cloexec: slot.cloexec });
+    for (const slot of s.slots) {
+      t.#slots.set(slot.fd, { file: get(slot.file), cloexec: slot.cloexec });
+      t.#grow(slot.fd);
+    }
+    // Images before the array size was saved: the size the open descriptors need.
+    if (s.arraySize !== undefined) t.#grow(s.arraySize - 1);
     return t;
   }
 }
@@ -147,5 +190,7 @@ export class FdTable {
 /** An {@linkcode FdTable} in a checkpoint image. */
 export interface SavedFdTable {
   limit: number;
+  /** Absent in images of format 10 and before. */
+  arraySize?: number | undefined;
   slots: { fd: number; file: number; cloexec: boolean }[];
 }

@@ -12,6 +12,9 @@
 
 import { Location, type MountNamespace, type VirtualFilesystem } from "../vfs/mod.ts";
 import { EINVAL } from "./errno.ts";
+import type { Credentials } from "./creds.ts";
+import { INIT_USER_NS, type UserNamespace } from "./user_namespace.ts";
+import { CAP_SYS_ADMIN } from "../abi/linux/capability.ts";
 
 /** @savable */
 export class FsContext {
@@ -29,12 +32,14 @@ export class FsContext {
 
 /**
  * Moves fs into a copy of its mount namespace, root and cwd following their mounts into the
- * copy (unshare(2) or clone(2) with CLONE_NEWNS; Linux's copy_mnt_ns). A root or cwd on a mount
- * no longer in the tree stays where it is, as in Linux.
+ * copy (unshare(2) or clone(2) with CLONE_NEWNS; Linux's copy_mnt_ns), owned by user namespace
+ * `owner` (the task's, null for the first): under another owner than the original's the copy is
+ * locked (vfs.ts copyNamespace). A root or cwd on a mount no longer in the tree stays where it
+ * is, as in Linux.
  */
-export function unshareMountNs(vfs: VirtualFilesystem, fs: FsContext): void {
+export function unshareMountNs(vfs: VirtualFilesystem, fs: FsContext, owner: object | null): void {
   if (fs.mntns === null) throw EINVAL;
-  const { ns, map } = vfs.copyNamespace(fs.mntns);
+  const { ns, map } = vfs.copyNamespace(fs.mntns, owner);
   const moved = (l: Location): Location => {
     const m = map.get(l.mount);
     return m === undefined ? l : new Location(m, l.dentry);
@@ -42,6 +47,20 @@ export function unshareMountNs(vfs: VirtualFilesystem, fs: FsContext): void {
   fs.root = moved(fs.root);
   fs.cwd = moved(fs.cwd);
   fs.mntns = ns;
+}
+
+/** The owner a new mount namespace made with creds gets: their user namespace (null for the first). */
+export function mountNsOwner(creds: Credentials): object | null {
+  return creds.userNs === INIT_USER_NS ? null : creds.userNs;
+}
+
+/**
+ * Whether creds may change the tree of mount namespace ns (Linux's may_mount): CAP_SYS_ADMIN
+ * over the user namespace that owns it.
+ */
+export function mayMount(creds: Credentials, ns: MountNamespace | null): boolean {
+  const owner = (ns?.owner ?? INIT_USER_NS) as UserNamespace;
+  return creds.capableIn(owner, CAP_SYS_ADMIN);
 }
 
 /** setns(2) into mount namespace ns: root and cwd become its root (Linux's mntns_install). */

@@ -100,7 +100,11 @@ export class IpcRegistry<T extends IpcObject> {
   #seq = 0;
   #count = 0;
 
-  constructor(readonly max: number) {}
+  constructor(
+    readonly max: number,
+    /** The user namespace owning the IPC namespace: CAP_IPC_OWNER counts there. */
+    readonly owner: UserNamespace = INIT_USER_NS,
+  ) {}
 
   get count(): number {
     return this.#count;
@@ -188,21 +192,22 @@ export class IpcRegistry<T extends IpcObject> {
     }
     if ((flags & IPC_CREAT) && (flags & IPC_EXCL)) throw EEXIST;
     existing(o);
-    if (!ipcPermits(creds, o.perm, flags)) throw EACCES;
+    if (!ipcPermits(creds, o.perm, flags, this.owner)) throw EACCES;
     return o;
   }
 }
 
 /**
  * Linux's ipcperms: the owner (or creator) bits, else the group bits, else the others'; the
- * requested bits are any of flag's three triplets; CAP_IPC_OWNER overrides.
+ * requested bits are any of flag's three triplets; CAP_IPC_OWNER in the user namespace owning
+ * the IPC namespace (`owner`) overrides.
  */
-export function ipcPermits(creds: Credentials, perm: IpcPerm, flag: number): boolean {
+export function ipcPermits(creds: Credentials, perm: IpcPerm, flag: number, owner: UserNamespace = INIT_USER_NS): boolean {
   const requested = ((flag >> 6) | (flag >> 3) | flag) & 7;
   let granted = perm.mode;
   if (creds.euid === perm.cuid || creds.euid === perm.uid) granted >>= 6;
   else if (inGroup(creds, perm.cgid) || inGroup(creds, perm.gid)) granted >>= 3;
-  return (requested & ~granted & 7) === 0 || creds.hasCap(CAP_IPC_OWNER);
+  return (requested & ~granted & 7) === 0 || creds.capableIn(owner, CAP_IPC_OWNER);
 }
 
 function inGroup(creds: Credentials, gid: number): boolean {
@@ -210,8 +215,8 @@ function inGroup(creds: Credentials, gid: number): boolean {
 }
 
 /** Throws EACCES unless ipcPermits. */
-export function checkIpcAccess(creds: Credentials, perm: IpcPerm, flag: number): void {
-  if (!ipcPermits(creds, perm, flag)) throw EACCES;
+export function checkIpcAccess(creds: Credentials, perm: IpcPerm, flag: number, owner: UserNamespace = INIT_USER_NS): void {
+  if (!ipcPermits(creds, perm, flag, owner)) throw EACCES;
 }
 
 /** Throws EIDRM for an object removed while the caller slept on it. */
@@ -239,9 +244,9 @@ export class IpcNamespace {
     /** Its nsfs inode number (/proc/PID/ns/ipc). */
     readonly ino: number = IPC_NS_INIT_INO,
   ) {
-    this.shm = new IpcRegistry(limits.shmmni);
-    this.sem = new IpcRegistry(limits.semmni);
-    this.msg = new IpcRegistry(limits.msgmni);
+    this.shm = new IpcRegistry(limits.shmmni, owner);
+    this.sem = new IpcRegistry(limits.semmni, owner);
+    this.msg = new IpcRegistry(limits.msgmni, owner);
   }
 
   get empty(): boolean {

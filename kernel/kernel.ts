@@ -33,7 +33,7 @@ import type { Credentials } from "./creds.ts";
 import { Limits } from "./limits.ts";
 import { SignalHandlers } from "./signals.ts";
 import { MemoryManager } from "./mm/mm.ts";
-import { EAGAIN, EINTR, EINVAL, ENOENT, ENOSYS, EPIPE, ESRCH, LinuxError, SentryBugError } from "./errno.ts";
+import { EAGAIN, EFAULT, EINTR, EINVAL, ENOENT, ENOSYS, EPIPE, ESRCH, LinuxError, SentryBugError } from "./errno.ts";
 import type { SyscallControl } from "./syscalls/linux/support.ts";
 import { SYSCALL_TABLE } from "./syscalls/linux/table_amd64.ts";
 import { hostFds } from "../vfs/host_fds.ts";
@@ -42,8 +42,8 @@ import { ExecFatalError, loadExecutable, resolveExecutable } from "./loader/load
 import { monotonicNs } from "./time.ts";
 import { EVENT_IN, WaitQueue } from "../waiter/mod.ts";
 import { SocketFile } from "./socket/socket.ts";
-import { UnixNamespace } from "./socket/unix/namespace.ts";
-import { NsInodes } from "./user_namespace.ts";
+import type { UnixNamespace } from "./socket/unix/namespace.ts";
+import { NsInodes, type UserNamespace } from "./user_namespace.ts";
 import { IPC_LIMITS, IpcNamespace } from "./ipc.ts";
 import { KeyRegistry } from "./keys.ts";
 import { SEMVMX } from "../abi/linux/ipc.ts";
@@ -65,7 +65,7 @@ import {
 import { sigBit } from "./signals.ts";
 import {
   enterStop as enterPtraceStop, PTRACE_EVENT_SECCOMP, PTRACE_EVENT_STOP, PTRACE_EVENT_VFORK_DONE, PTRACE_O_TRACESECCOMP,
-  traceeExited, tracerExited,
+  exitAwaitsTracer, traceeExited, tracerExited,
 } from "./ptrace.ts";
 import {
   AUDIT_ARCH_X86_64, evaluate as evaluateSeccomp, SECCOMP_DATA_SIZE, SECCOMP_MODE_STRICT, SECCOMP_RET_ACTION_FULL,
@@ -162,8 +162,8 @@ export class Kernel {
   readonly futex = new FutexTable();
   /** The network stack; a DeadlineTarget while it has timers running (kernel/net.ts). */
   readonly net: Net;
-  /** AF_UNIX names: abstract ones and the sockets bound to filesystem inodes. */
-  readonly unixNames = new UnixNamespace();
+  /** AF_UNIX names of the first network namespace: abstract ones (the net's unix). */
+  readonly unixNames: UnixNamespace;
   /** System V shared memory, semaphores and message queues (kernel/ipc.ts). */
   /**
    * The nsfs inode numbers of the namespaces made after the first ones. Not saved: a checkpoint
@@ -254,6 +254,7 @@ export class Kernel {
     if (this.strace) this.log.straceToStderr = true;
     this.net = o.net ?? new Net();
     this.net.armDeadline = () => this.addDeadline(this.net);
+    this.unixNames = this.net.unix;
     this.resources = new ResourceControl(this, o.limits ?? noLimits());
     this.cgroups.host = this.#cgroupHost();
   }
@@ -486,6 +487,19 @@ export class Kernel {
     const wake = this.#idleWake;
     this.#idleWake = null;
     wake?.();
+  }
+
+  /**
+   * A new network namespace (unshare or clone with CLONE_NEWNET), owned by user namespace
+   * `owner`: a stack of its own with only a loopback interface, down, driven by the scheduler
+   * like the sandbox's first one. It never reaches the host (no --network link, no --publish)
+   * and lives while a task, socket or nsfs file holds it.
+   */
+  newNetNamespace(owner: UserNamespace): Net {
+    const net = new Net({ namespaceIno: this.nsInodes.next() });
+    net.owner = owner;
+    net.armDeadline = () => this.addDeadline(net);
+    return net;
   }
 
   /** Starts watching d's deadline (see DeadlineTarget); idempotent. */
@@ -968,6 +982,15 @@ export class Kernel {
         this.#step(t);
         return;
       }
+      case "vsyscall":
+        // Linux's emulate_vsyscall: the entry's syscall, under the task's seccomp filters (with
+        // the entry as the instruction pointer), with no ptrace syscall stops; its result in rax
+        // after the emulated `ret`. A bad pointer is SIGSEGV at the entry instead.
+        t.inSyscall = true;
+        if (!this.#syscall(t, true)) return;
+        t.inSyscall = false;
+        this.#step(t);
+        return;
       case "gone":
         this.killGroup(t.tg, 9);
         return;
@@ -1156,7 +1179,7 @@ export class Kernel {
     const data = new DataView(new ArrayBuffer(SECCOMP_DATA_SIZE));
     data.setInt32(0, nr, true);
     data.setUint32(4, AUDIT_ARCH_X86_64, true);
-    data.setBigUint64(8, BigInt(info.ip), true);
+    data.setBigUint64(8, info.ip64, true);
     for (let i = 0; i < 6; i++) data.setBigUint64(16 + 8 * i, info.arg64(i), true);
     const ret = evaluateSeccomp(sc.filters, data);
     const value = ret & SECCOMP_RET_DATA;
@@ -1171,7 +1194,7 @@ export class Kernel {
         const bit = sigBit(31);
         t.sigmask &= ~bit;
         if (t.tg.handlers.get(31).handler === 1n) t.tg.handlers.set(31, { handler: 0n, flags: 0, restorer: 0n, mask: 0n });
-        t.pendingSignals.add({ signo: 31, code: 1 /* SYS_SECCOMP */, errno: value, addr: info.ip, syscall: nr, arch: AUDIT_ARCH_X86_64 });
+        t.pendingSignals.add({ signo: 31, code: 1 /* SYS_SECCOMP */, errno: value, addr: info.ip64, syscall: nr, arch: AUDIT_ARCH_X86_64 });
         return nr; // rax holds the syscall number again (Linux's syscall_rollback)
       }
       case SECCOMP_RET_TRACE: {
@@ -1245,7 +1268,7 @@ export class Kernel {
   }
 
   /** Dispatches t's syscall. Returns false if the task blocked or exited. */
-  #syscall(t: Task): boolean {
+  #syscall(t: Task, vsyscall = false): boolean {
     const info = t.ctx.syscall;
     const nr = info.nr;
     const entry = SYSCALL_TABLE[nr];
@@ -1287,8 +1310,25 @@ export class Kernel {
     if (result === -ENOSYS.errno) this.resources.noteEnosys(nr, entry?.name);
     if ((t.state as Task["state"]) === "dead") return false; // the syscall killed its own task (kill, SIGPIPE)
     if (t.state === "stopped") return false; // never: a syscall does not stop its own task
-    if (typeof result === "number") {
+    if (vsyscall && filtered === null && result === -EFAULT.errno) {
+      // No `ret` then: the task faults at the entry, as its caller would have (force_sig(SIGSEGV)).
+      const r = t.ctx.regs;
+      r.set64("rip", info.ip64);
+      r.set("rsp", r.get("rsp") - 8);
+      t.ctx.markRegsDirty();
+      // force_sig: a blocked or ignored SIGSEGV is unblocked and reset to its default first.
+      const bit = 1n << BigInt(SIGSEGV - 1);
+      if (disposition(SIGSEGV, t.tg.handlers.get(SIGSEGV)) === "ignore" || (t.sigmask & bit)) {
+        t.sigmask &= ~bit;
+        t.tg.handlers.set(SIGSEGV, { handler: 0n, flags: 0, restorer: 0n, mask: 0n });
+      }
+      t.pendingSignals.add({ signo: SIGSEGV, code: 0x80 /* SI_KERNEL */ });
+      t.ctx.setReturn(-ENOSYS.errno);
+      result = -ENOSYS.errno;
+    } else if (typeof result === "number") {
       t.ctx.setReturn(result);
+    }
+    if (typeof result === "number") {
       t.syscallState = null;
       t.releaseSyscallFiles();
       if (this.strace) {
@@ -1320,7 +1360,7 @@ export class Kernel {
           t.straceEntry = "";
         }
         if (result.group || t.tg.tasks.size === 1) this.#exitGroup(t.tg, (result.status & 0xff) << 8);
-        else this.#exitTask(t);
+        else this.#exitTask(t, false, (result.status & 0xff) << 8);
         return false;
       case "noreturn":
         t.syscallState = null;
@@ -1398,7 +1438,7 @@ export class Kernel {
    * Ends one task. hostGone: its host thread is already dead (the stub was killed).
    * The last task of a group makes it a zombie, reparents its children and wakes its parent.
    */
-  #exitTask(t: Task, hostGone = false): void {
+  #exitTask(t: Task, hostGone = false, status: number | null = null): void {
     if (t.state === "dead") return;
     this.#releaseHeld(t);
     freezeTaskCpu(t); // no-op when #exitGroup already charged the reaped stub
@@ -1415,7 +1455,7 @@ export class Kernel {
     t.releaseSyscallFiles();
     t.state = "dead";
     t.blocked = null;
-    traceeExited(t);
+    traceeExited(t, status ?? t.tg.exitStatus ?? 0);
     tracerExited(t);
     const tg = t.tg;
     if (t.tid === tg.tgid) tg.leaderComm = t.name;
@@ -1467,6 +1507,8 @@ export class Kernel {
     // SEM_UNDO adjustments live in the namespace of the semop: the sandbox's or the task's own.
     for (const ns of new Set([this.ipc, t.ipc])) ns.exitSem(tg.tgid, tg.tgid, SEMVMX);
     tg.exitUid = t.creds.uid;
+    tg.exitEuid = t.creds.euid;
+    tg.exitNice = t.nice;
     tg.exitLandlock = t.landlock;
     tg.zombie = true;
     if (tg.cgroup !== null) this.cgroups.refreshPopulated();
@@ -1492,6 +1534,25 @@ export class Kernel {
     tg.children.clear();
     if (adopter && adopter !== tg && [...adopter.children].some((c) => c.zombie)) adopter.childWaitQueue.notify(1);
     if (tg !== init) hangUpOrphanedGroups(this, tg, reparented);
+    // A tracer that is not the parent is told first: the parent hears of the exit once the
+    // tracer has waited for it, or stopped tracing (Linux's exit_notify and wait_task_zombie).
+    if (!exitAwaitsTracer(this, tg)) this.notifyParentOfExit(tg);
+    if (tg === init) {
+      this.#initStatus = tg.exitStatus ?? 0;
+      this.#kick();
+      // Container semantics: when init exits, every task is killed.
+      for (const other of [...this.threadGroups.values()]) {
+        if (other !== tg && !other.zombie) this.#exitGroup(other, 9);
+      }
+    }
+  }
+
+  /**
+   * Tells the parent of the zombie tg that it exited (Linux's do_notify_parent): its wait is
+   * woken and its exit signal sent, or, with SIGCHLD ignored or SA_NOCLDWAIT, tg is reaped at
+   * once. A process with no parent in the sandbox is reaped by the sentry.
+   */
+  notifyParentOfExit(tg: ThreadGroup): void {
     const parent = tg.parent;
     const chld = parent?.handlers.get(17);
     // SIGCHLD ignored, or SA_NOCLDWAIT: a child that would signal SIGCHLD is reaped at once, and
@@ -1501,7 +1562,7 @@ export class Kernel {
     if (autoreap) this.reap(tg, false);
     // A process started from outside (control.ts) has no parent in the sandbox: the sentry
     // reaps it (its watchers already saw its status through exitQueue).
-    if (parent === null && tg !== init) this.reap(tg);
+    if (parent === null && tg !== this.#init) this.reap(tg);
     parent?.childWaitQueue.notify(1);
     // clone(2) takes any byte as the exit signal; one beyond NSIG is no signal (do_notify_parent's
     // valid_signal), though the parent's wait is still woken above.
@@ -1514,17 +1575,9 @@ export class Kernel {
       this.sendSignal(parent, tg.exitSignal, {
         code: !signalled ? 1 /* CLD_EXITED */ : (st & 0x80) ? 3 /* CLD_DUMPED */ : 2 /* CLD_KILLED */,
         pid: tg.tgid,
-        uid: t.creds.uid,
+        uid: tg.exitUid,
         status: signalled ? st & 0x7f : (st >> 8) & 0xff,
       });
-    }
-    if (tg === init) {
-      this.#initStatus = tg.exitStatus ?? 0;
-      this.#kick();
-      // Container semantics: when init exits, every task is killed.
-      for (const other of [...this.threadGroups.values()]) {
-        if (other !== tg && !other.zombie) this.#exitGroup(other, 9);
-      }
     }
   }
 

@@ -34,7 +34,9 @@ import {
   Stack,
   type TcpSocket,
 } from "../netstack/mod.ts";
-import { EHOSTUNREACH, ENETUNREACH } from "./errno.ts";
+import { EADDRNOTAVAIL, EHOSTUNREACH, ENETUNREACH } from "./errno.ts";
+import { NfTables } from "./nftables/state.ts";
+import { INIT_USER_NS, type UserNamespace } from "./user_namespace.ts";
 import { Forwarder, type HostEndpoint, SANDBOX_NET } from "./net_forward.ts";
 import { PublishListener } from "./net_host.ts";
 import type { DeadlineTarget } from "./timers.ts";
@@ -42,6 +44,7 @@ import { monotonicNs } from "./time.ts";
 import { IPV4_LAYOUT, IPV6_LAYOUT, XtFamily } from "./netfilter/x_tables.ts";
 import { writeAllSync } from "./write_all.ts";
 import type { TunDevice } from "./net_tun.ts";
+import { UnixNamespace } from "./socket/unix/namespace.ts";
 
 /** Something that wants to look at the stack after it changed (a socket file, a relay). */
 export interface NetWatcher {
@@ -76,7 +79,15 @@ export interface NetOptions {
   pcap?: PcapFile | null;
   /** --network sandbox: where 10.0.2.3:53 is forwarded (default: the host's resolver). */
   resolver?: HostEndpoint | null;
+  /**
+   * A namespace made by unshare/clone(CLONE_NEWNET): its nsfs inode number, and its loopback
+   * starts down, as Linux's (the sandbox's first namespace has the initial inode and lo up).
+   */
+  namespaceIno?: number;
 }
+
+/** The inode number of the sandbox's first network namespace (/proc/PID/ns/net). */
+export const NET_NS_INIT_INO = 4026531840;
 
 /** The MTU of the sandbox's external link: it never leaves memory, so big frames are free. */
 const EXTERNAL_MTU = 65520;
@@ -148,9 +159,18 @@ export class PcapFile {
 /** The loopback interface's index (netstack numbers interfaces from 0; Linux from 1). */
 export const LOOPBACK_INDEX = 0;
 
-/** @savable */
+/**
+ * @savable One network namespace: its stack, interfaces, sysctls, iptables, rtnetlink state and
+ * AF_UNIX abstract names. The kernel's `net` is the sandbox's first; unshare/clone(CLONE_NEWNET)
+ * make more (Kernel.newNetNamespace), each reached only through the tasks, sockets and nsfs
+ * descriptors that hold it.
+ */
 export class Net implements DeadlineTarget {
   readonly stack: Stack;
+  /** The namespace's nsfs inode number (/proc/PID/ns/net). */
+  readonly ino: number;
+  /** AF_UNIX abstract names (Linux keeps them per network namespace). */
+  readonly unix = new UnixNamespace();
   readonly mode: NetworkMode;
   readonly allow: AllowRule[] | null;
   /** Socket files and relays, told after each poll round. */
@@ -167,6 +187,11 @@ export class Net implements DeadlineTarget {
   readonly ifNames: string[] = [];
   /** The TUN/TAP devices (kernel/net_tun.ts), by netstack index. */
   readonly tuns = new Map<number, TunDevice>();
+  /**
+   * The veth and bridge devices made by RTM_NEWLINK (kernel/net_veth.ts), by netstack index:
+   * their kind (IFLA_INFO_KIND) and, for a veth, its peer's index.
+   */
+  readonly virtualLinks = new Map<number, { kind: "veth" | "bridge"; peer: number | null }>();
   /**
    * Told when an interface appears or goes (rtnetlink's RTNLGRP_LINK sockets): the stack index
    * and whether it is new. Listeners must not call back into the network.
@@ -199,6 +224,22 @@ export class Net implements DeadlineTarget {
    */
   readonly addedRules: { family: number; hdr: Uint8Array; attrs: Map<number, Uint8Array> }[] = [];
   /**
+   * The namespace's nf_tables ruleset (NETLINK_NETFILTER): kept, not evaluated on packets yet;
+   * a checkpoint refuses a sandbox whose ruleset holds a table.
+   */
+  readonly nftables = new NfTables();
+  /**
+   * The user namespace owning this network namespace: capabilities over it (CAP_NET_ADMIN for
+   * netlink changes) count there. The sandbox's first one belongs to the first user namespace.
+   */
+  owner: UserNamespace = INIT_USER_NS;
+  /** The port ids of the namespace's netlink sockets, by protocol (each unique, netlink_insert). */
+  readonly netlinkPorts = new Map<number, Set<number>>();
+  /** The namespace's NETLINK_KOBJECT_UEVENT sockets, which a uevent is broadcast to. */
+  readonly ueventSockets = new Set<{ uevent(payload: Uint8Array): void }>();
+  /** The last uevent's SEQNUM (Linux's uevent_seqnum). */
+  ueventSeqnum = 0;
+  /**
    * Writable sysctls of /proc/sys/net that the stack keeps for programs to read back (the
    * stack's behaviour does not follow them yet): ip_forward, tcp_sack, tcp_recovery; and conf/lo/accept_local
    * and route_localnet, which the stack follows for packets a packet socket injects on lo.
@@ -215,6 +256,7 @@ export class Net implements DeadlineTarget {
   readonly #forwarder: Forwarder | null = null;
 
   constructor(opts: NetOptions = {}) {
+    this.ino = opts.namespaceIno ?? NET_NS_INIT_INO;
     this.mode = opts.mode ?? "none";
     this.allow = opts.allow ?? null;
     const pcap = opts.pcap ?? null;
@@ -228,12 +270,16 @@ export class Net implements DeadlineTarget {
     // conf/lo/accept_local and route_localnet, which the stack reads for packets injected on lo.
     this.stack.loConf = this.sysctl;
     if (pcap) this.#host.push(pcap);
+    // A new namespace's lo is down and, down, has no IPv6 address: ::1 comes with IFF_UP.
     this.stack.addInterface({
       device: new Loopback({ medium: "ip", mtu: 65536 }),
-      addresses: ["127.0.0.1/8", "::1/128"],
+      addresses: opts.namespaceIno === undefined ? ["127.0.0.1/8", "::1/128"] : ["127.0.0.1/8"],
+      loopback: true,
     });
     this.ifNames.push("lo");
     this.counters.push({ rxBytes: 0, rxPackets: 0, txBytes: 0, txPackets: 0 });
+    // A new namespace's lo is down until a program brings it up (loopback_net_init).
+    if (opts.namespaceIno !== undefined) this.stack.setUp(LOOPBACK_INDEX, false);
     if (this.mode === "sandbox") {
       // eth0: 10.0.2.15/24 and a ULA, default routes through the gateway, as slirp numbers it.
       const [mine, theirs] = loopbackPair({ medium: "ip", mtu: EXTERNAL_MTU, capacity: 256 });
@@ -273,9 +319,43 @@ export class Net implements DeadlineTarget {
     return iface === undefined || iface.removed ? null : iface;
   }
 
-  /** Whether interface `index` is up (IFF_UP): a TUN/TAP device may be down, the others never are. */
+  /** Whether interface `index` is up (IFF_UP): a TUN/TAP, veth or bridge device or lo may be down, eth0 never is. */
   linkUp(index: number): boolean {
-    return this.tuns.get(index)?.link.up ?? true;
+    return this.tuns.get(index)?.link.up ?? this.stack.interfaces[index]?.up ?? true;
+  }
+
+  /**
+   * Brings interface `index` up or down (IFF_UP, by rtnetlink or SIOCSIFFLAGS): a TUN/TAP
+   * device's link, or lo. Returns whether anything changed; tells the link listeners if so.
+   * eth0 stays up (false: not changeable).
+   */
+  setLinkUp(index: number, up: boolean): boolean | null {
+    const tun = this.tuns.get(index);
+    if (tun !== undefined) {
+      if (tun.link.up === up) return false;
+      tun.link.up = up;
+      if (!up) tun.link.flush();
+    } else if (this.virtualLinks.has(index)) {
+      const iface = this.stack.interfaces[index]!;
+      if (iface.up === up) return false;
+      this.stack.setUp(index, up);
+    } else if (index === LOOPBACK_INDEX) {
+      const lo = this.stack.interfaces[index]!;
+      if (lo.up === up) return false;
+      this.stack.setUp(index, up);
+      // addrconf: lo gets ::1 as it comes up and loses its IPv6 addresses as it goes down.
+      const v6 = IpCidr.parse("::1/128");
+      if (up && !lo.holdsAddress(v6.address)) this.stack.addAddress(index, v6);
+      if (!up) {
+        for (const c of lo.addresses.filter((c) => c.address.version === 6)) lo.removeAddress(c.address);
+        this.stack.routes.remove((r) => r.ifIndex === index && r.cidr.address.version === 6 && r.gateway === null);
+      }
+    } else {
+      return up ? false : null;
+    }
+    for (const l of this.linkListeners) l(index, true);
+    this.kick();
+    return true;
   }
 
   /** The interfaces that exist (not deleted), in index order. */
@@ -283,9 +363,13 @@ export class Net implements DeadlineTarget {
     return this.stack.interfaces.filter((i) => !i.removed);
   }
 
-  /** Adds an interface named `name` (a TUN/TAP device) and tells the link listeners. */
-  addLink(name: string, opts: InterfaceOptions): Interface {
+  /**
+   * Adds an interface named `name` (a TUN/TAP, veth or bridge device), down unless `up`, and
+   * tells the link listeners.
+   */
+  addLink(name: string, opts: InterfaceOptions, up = true): Interface {
     const iface = this.stack.addInterface(opts);
+    if (!up) this.stack.setUp(iface.index, false);
     this.ifNames[iface.index] = name;
     this.counters[iface.index] = { rxBytes: 0, rxPackets: 0, txBytes: 0, txPackets: 0 };
     for (const l of this.linkListeners) l(iface.index, true);
@@ -328,6 +412,11 @@ export class Net implements DeadlineTarget {
   /** Throws ENETUNREACH unless addr is one of ours or some route leads to it. */
   checkReachable(addr: IpAddress): void {
     if (this.stack.isLocalAddress(addr)) return;
+    // IPv6 picks a source address before it looks at the route (ip6_dst_lookup_tail): with no
+    // IPv6 address anywhere that is EADDRNOTAVAIL, whatever the routes say.
+    if (addr.version === 6 && !this.stack.interfaces.some((i) => !i.removed && i.addresses.some((c) => c.address.version === 6))) {
+      throw EADDRNOTAVAIL;
+    }
     if (this.stack.routes.lookup(addr) === null) throw ENETUNREACH;
   }
 

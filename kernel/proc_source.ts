@@ -301,6 +301,7 @@ class ProcessView implements ProcProcess {
     if (type === "user") return { ino: t.creds.userNs.ino, ns: t.creds.userNs };
     if (type === "uts") return { ino: t.uts.ino, ns: t.uts };
     if (type === "ipc") return { ino: t.ipc.ino, ns: t.ipc };
+    if (type === "net") return { ino: t.net.ino, ns: t.net };
     return null;
   }
 
@@ -407,6 +408,10 @@ class ProcessView implements ProcProcess {
 
   fds(): number[] {
     return this.#leader?.fdTable.fds() ?? [];
+  }
+
+  fdArraySize(): number {
+    return this.#leader?.fdTable.arraySize ?? 0;
   }
 
   fd(n: number): ProcFd | null {
@@ -524,7 +529,7 @@ export class KernelProcSource implements ProcSource {
       if (m === null) throw EINVAL;
       const low = Number(m[1]), high = Number(m[2]);
       if (low < 1024 || high > 65535 || high < low) throw EINVAL;
-      this.#k.net.stack.ephemeralRange = [low, high];
+      this.#net().stack.ephemeralRange = [low, high];
       return;
     }
     const netKey = NET_SYSCTLS[key];
@@ -534,7 +539,7 @@ export class KernelProcSource implements ProcSource {
       if (!/^-?[0-9]+$/.test(t)) throw EINVAL;
       const n = Number(t);
       if (n < -2147483648 || n > 2147483647) throw EINVAL;
-      this.#k.net.sysctl[netKey] = n;
+      this.#net().sysctl[netKey] = n;
       return;
     }
     if (key !== "fs/nr_open") throw EINVAL;
@@ -570,13 +575,13 @@ export class KernelProcSource implements ProcSource {
         return `${NET_CORE.wmemMax}\n`;
       case "net/ipv4/ip_local_port_range":
         // The range the netstack draws ephemeral ports from (netstack/iface/ports.ts).
-        return `${this.#k.net.stack.ephemeralRange.join("\t")}\n`;
+        return `${this.#net().stack.ephemeralRange.join("\t")}\n`;
       case "net/ipv4/ip_forward":
       case "net/ipv4/tcp_sack":
       case "net/ipv4/tcp_recovery":
       case "net/ipv4/conf/lo/accept_local":
       case "net/ipv4/conf/lo/route_localnet":
-        return `${this.#k.net.sysctl[NET_SYSCTLS[key]!]}\n`;
+        return `${this.#net().sysctl[NET_SYSCTLS[key]!]}\n`;
       case "net/ipv4/tcp_rmem":
         return `4096\t${TCP_RCVBUF}\t6291456\n`;
       case "net/ipv4/tcp_wmem":
@@ -585,8 +590,13 @@ export class KernelProcSource implements ProcSource {
     return "";
   }
 
-  netFile(name: NetFileKind): string {
-    const net = this.#k.net;
+  /** The network namespace /proc/sys/net shows: the calling task's (Linux's current->nsproxy). */
+  #net(): Net {
+    return this.#k.current?.net ?? this.#k.net;
+  }
+
+  netFile(name: NetFileKind, tid: number): string {
+    const net = this.#k.tasks.get(tid)?.net ?? this.#k.net;
     switch (name) {
       case "tcp":
       case "tcp6":
@@ -595,7 +605,7 @@ export class KernelProcSource implements ProcSource {
       case "udp6":
         return renderProcNetUdp(net, name === "udp6");
       case "unix":
-        return renderProcNetUnix(this.#k.unixNames);
+        return renderProcNetUnix(net.unix);
       case "dev":
         return renderProcNetDev(net);
       case "snmp":

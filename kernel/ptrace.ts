@@ -14,8 +14,11 @@
  *   without WUNTRACED.
  * - Only the tracer resumes a ptrace-stop (PTRACE_CONT, PTRACE_SYSCALL, PTRACE_DETACH, with a
  *   signal to deliver or none); SIGCONT does not, SIGKILL always ends the tracee.
- * - A tracer's exit detaches its tracees (PTRACE_O_EXITKILL kills them); a tracee's exit unlinks
- *   it. A traced process is not saved by a checkpoint (refused).
+ * - A tracer's exit detaches its tracees (PTRACE_O_EXITKILL kills them). A traced process's exit
+ *   is its tracer's to wait for first: its parent (if another) is told, and may reap it, only
+ *   once the tracer has waited or stopped tracing; a traced thread other than the last stays a
+ *   zombie its tracer waits for by thread id. A traced process is not saved by a checkpoint
+ *   (refused).
  *
  * Single-stepping runs the stub one instruction (the host's PTRACE_SYSEMU_SINGLESTEP); its trap
  * comes back as a SIGTRAP fault, which the tracer sees as a signal-delivery-stop.
@@ -23,13 +26,14 @@
  * PTRACE_LISTEN leaves a seized tracee stopped but out of its ptrace-stop, until its group stop
  * ends and it traps again (PTRACE_EVENT_STOP).
  *
- * Not done: seccomp events, the
- * tracer being told of a non-child tracee's exit, changing the syscall number at entry.
+ * Not done: seccomp events, PTRACE_O_TRACEEXIT's stop, changing the syscall number at entry.
  *
  * @module
  */
 
 import type { Task } from "./task.ts";
+import type { Kernel } from "./kernel.ts";
+import type { ThreadGroup } from "./thread_group.ts";
 import type { SigInfo } from "./signal_frame.ts";
 import { CLD_TRAPPED, SA_NOCLDSTOP, SIGCHLD, SIGKILL, SIGSTOP, SIGTRAP } from "../abi/linux/signal.ts";
 
@@ -102,6 +106,11 @@ export interface PtraceLink {
   /** The tracee's process ended; its tracer, not its parent, has yet to see that in a wait. */
   exited: boolean;
   /**
+   * A traced thread other than the last ended: its wait status, which its tracer's wait reports
+   * by its thread id (Linux keeps a traced thread a zombie for its tracer); null otherwise.
+   */
+  threadExitStatus: number | null;
+  /**
    * PTRACE_LISTEN: out of its ptrace-stop for the tracer's requests (ESRCH) and waits, yet still
    * stopped; the end of its group stop (SIGCONT) traps it again with PTRACE_EVENT_STOP.
    */
@@ -114,7 +123,7 @@ export function link(tracee: Task, tracer: Task, seized: boolean, options: numbe
     tracer, seized, options, stop: null, report: false, syscallStops: false, sysemu: false, emulated: false, singleStep: false,
     inSyscallEntry: false,
     inject: null, pendingEvents: [], vforkDoneFor: 0, eventMessage: 0, interrupt: false, leftGroupStop: null, exited: false,
-    listening: false,
+    threadExitStatus: null, listening: false,
   };
   tracee.ptrace = l;
   tracer.tracees.add(tracee);
@@ -198,12 +207,32 @@ export function unlink(t: Task, signo = 0): void {
   if (l.inject !== null) t.pendingSignals.add(l.inject);
 }
 
+/**
+ * Whether the zombie tg's exit still waits for a tracer that is not its parent to wait for it:
+ * until then its parent is not told, and cannot reap it (Linux's ptrace_reparented zombie).
+ */
+export function exitAwaitsTracer(k: Kernel, tg: ThreadGroup): boolean {
+  for (const tr of k.tasks.values()) {
+    if (tr.tracees.size === 0 || tr.tg === tg.parent) continue;
+    for (const x of tr.tracees) if (x.tg === tg && x.ptrace?.exited) return true;
+  }
+  return false;
+}
+
+/** The tracer of the exited x is done with it (waited, or gone): its parent may be told now. */
+export function releaseExitedTracee(x: Task): void {
+  const l = x.ptrace!;
+  l.tracer.tracees.delete(x);
+  x.ptrace = null;
+  const tg = x.tg;
+  if (tg.zombie && l.tracer.tg !== tg.parent && !exitAwaitsTracer(x.kernel, tg)) x.kernel.notifyParentOfExit(tg);
+}
+
 /** The tracer is exiting (its task ends): every tracee is detached, or killed with EXITKILL. */
 export function tracerExited(tracer: Task): void {
   for (const t of [...tracer.tracees]) {
     if (t.ptrace!.exited) {
-      tracer.tracees.delete(t);
-      t.ptrace = null;
+      releaseExitedTracee(t);
       continue;
     }
     const kill = (t.ptrace!.options & PTRACE_O_EXITKILL) !== 0;
@@ -213,18 +242,23 @@ export function tracerExited(tracer: Task): void {
 }
 
 /**
- * The tracee's task ends (precondition: still in its group's task set). Its tracer's wait sees
- * the change. The tracer keeps the last thread: a tracer that is not the process's parent has
+ * The tracee's task ends (precondition: still in its group's task set), with wait status
+ * `status`. Its tracer's wait sees the change. The tracer keeps the last thread: a tracer that is not the process's parent has
  * its wait report the exit once (Linux tells such a tracer first); a parent that traces it
  * reaps it whatever its clone flags (kernel/task_wait.ts).
  */
-export function traceeExited(t: Task): void {
+export function traceeExited(t: Task, status: number): void {
   const l = t.ptrace;
   if (l === null) return;
   const last = t.tg.tasks.size === 1 && t.tg.tasks.has(t);
   if (last && !l.tracer.tg.zombie) {
     l.exited = true;
     l.stop = null;
+  } else if (!last && t.tid !== t.tg.tgid && !l.tracer.tg.zombie) {
+    // A thread: a zombie for its tracer until it waits for it, by the thread's id.
+    l.exited = true;
+    l.stop = null;
+    l.threadExitStatus = status;
   } else {
     l.tracer.tracees.delete(t);
     t.ptrace = null;

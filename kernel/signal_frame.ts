@@ -48,8 +48,11 @@ export interface SigInfo {
   uid?: number;
   /** SIGCHLD: exit status or signal. */
   status?: number;
-  /** Faults: the address. */
-  addr?: number;
+  /**
+   * Faults: the address. A bigint where a number cannot hold it exactly (a vsyscall entry's
+   * SIGSYS: 0xffffffffff600400 is past 2^53).
+   */
+  addr?: number | bigint;
   /** sigqueue: the value. */
   value?: bigint;
   /** Timers: the timer id and overrun. */

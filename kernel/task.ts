@@ -12,6 +12,7 @@
 
 import type { CgroupNamespace } from "../vfs/cgroupfs/cgroupfs.ts";
 import type { UtsNamespace } from "./uts.ts";
+import type { Net } from "./net.ts";
 import type { IpcNamespace } from "./ipc.ts";
 import type { Keyring } from "./keys.ts";
 import type { LandlockDomain } from "./landlock.ts";
@@ -160,6 +161,11 @@ export class Task implements Waker, MemoryIO {
   uts: UtsNamespace;
   /** The IPC namespace (System V objects, POSIX message queues), shared unless CLONE_NEWIPC. */
   ipc: IpcNamespace;
+  /**
+   * The network namespace: the stack its new sockets live on (and their nf_tables), shared
+   * with the creator unless CLONE_NEWNET; the kernel's `net` is the sandbox's first one.
+   */
+  net: Net;
   /** The task's cgroup namespace (vfs/cgroupfs); null: the sandbox's first one. */
   cgroupNs: CgroupNamespace | null = null;
   /** The trace of this task, when another task traces it with ptrace(2) (kernel/ptrace.ts). */
@@ -217,6 +223,8 @@ export class Task implements Waker, MemoryIO {
     uts?: UtsNamespace;
     /** The IPC namespace; the kernel's first one when absent. */
     ipc?: IpcNamespace;
+    /** The network namespace; the kernel's first one when absent. */
+    net?: Net;
   }) {
     this.kernel = o.kernel;
     this.tid = o.tid;
@@ -228,6 +236,7 @@ export class Task implements Waker, MemoryIO {
     this.name = o.name.slice(0, 15);
     this.uts = o.uts ?? o.kernel.rootUts;
     this.ipc = o.ipc ?? o.kernel.ipc;
+    this.net = o.net ?? o.kernel.net;
   }
 
   /**

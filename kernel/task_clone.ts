@@ -16,7 +16,7 @@ import { Task as TaskClass } from "./task.ts";
 import { ThreadGroup } from "./thread_group.ts";
 import { IPC_LIMITS, IpcNamespace } from "./ipc.ts";
 import { PidFd } from "./pidfd.ts";
-import { unshareMountNs } from "./fs_context.ts";
+import { mountNsOwner, unshareMountNs } from "./fs_context.ts";
 import type { SignalHandlers } from "./signals.ts";
 import { RLIMIT_NPROC } from "../abi/linux/limits.ts";
 import { TASK_SIZE } from "../abi/linux/mm.ts";
@@ -113,17 +113,17 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
   // A new user namespace is the child's alone: not with the creator's filesystem context nor
   // in its thread group (copy_process).
   if ((f & CLONE_NEWUSER) && (f & (CLONE_FS | CLONE_THREAD))) throw EINVAL;
-  if (f & NAMESPACE_FLAGS & ~(CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_NEWUSER | CLONE_NEWNS)) {
+  if (f & NAMESPACE_FLAGS & ~(CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET)) {
     t.kernel.log.once(`clone-ns-${f & NAMESPACE_FLAGS}`, `clone namespace flags 0x${(f & NAMESPACE_FLAGS).toString(16)} are not supported`);
     throw EINVAL;
   }
   // The child's credentials: in a user namespace of its own with CLONE_NEWUSER (copy_creds).
   const creds = (f & CLONE_NEWUSER) ? userNamespaceCreds(t) : (f & CLONE_THREAD) ? t.creds : t.creds.copy();
-  // A new UTS, IPC or cgroup namespace needs CAP_SYS_ADMIN in the user namespace that will own
-  // it, the child's (copy_namespaces): a new user namespace's creator holds it there. The mount
-  // namespaces belong to the first user namespace here (a copy is not owned by a new one).
-  if ((f & (CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP)) && !creds.hasOwnCap(CAP_SYS_ADMIN)) throw EPERM;
-  if ((f & CLONE_NEWNS) && !(creds.hasOwnCap(CAP_SYS_ADMIN) && t.creds.hasCap(CAP_SYS_ADMIN))) throw EPERM;
+  // A new UTS, IPC, cgroup, network or mount namespace needs CAP_SYS_ADMIN in the user namespace
+  // that will own it, the child's (copy_namespaces): a new user namespace's creator holds it there.
+  if ((f & (CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_NEWNET | CLONE_NEWNS)) && !creds.hasOwnCap(CAP_SYS_ADMIN)) {
+    throw EPERM;
+  }
   // Init may not make siblings: they would have no parent to reap them (copy_process).
   if ((f & CLONE_PARENT) && t.tg.parent === null) throw EINVAL;
   if (f & CLONE_SETTLS) checkTlsBase(a.tls);
@@ -135,7 +135,7 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
   checkNproc(t);
   if (!k.resources.mayAddTask()) throw EAGAIN; // --pids, as the pids cgroup
   const fs = (f & CLONE_FS) ? t.fs : t.fs.fork();
-  if (f & CLONE_NEWNS) unshareMountNs(k.vfs, fs); // before anything is made: it may fail
+  if (f & CLONE_NEWNS) unshareMountNs(k.vfs, fs, mountNsOwner(creds)); // before anything is made: it may fail
   k.cgroups.chargeFork(a.cgroup ?? k.cgroups.cgroupOf(t.tg)); // pids.max (EAGAIN)
   // CLONE_PIDFD: the descriptor's number is chosen and written before anything is created, so
   // that a bad pointer (EFAULT) or a full table (EMFILE) fails the clone (copy_process); the
@@ -197,6 +197,7 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
     name: t.name,
     uts: (f & CLONE_NEWUTS) ? t.uts.copy(creds.userNs, k.nsInodes.next()) : t.uts,
     ipc: (f & CLONE_NEWIPC) ? new IpcNamespace(IPC_LIMITS, creds.userNs, k.nsInodes.next()) : t.ipc,
+    net: (f & CLONE_NEWNET) ? k.newNetNamespace(creds.userNs) : t.net,
   });
   child.sigmask = t.sigmask;
   child.sessionKeyring = t.sessionKeyring; // copy_creds: the session keyring comes along

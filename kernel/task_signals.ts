@@ -104,6 +104,19 @@ function chooseThread(tg: ThreadGroup, signo: number): Task | null {
 }
 
 /**
+ * si_uid as the receiving process's user namespace shows the sender's kernel uid (Linux's
+ * __send_signal_locked: from_kuid_munged of the target's namespace). A siginfo a process made
+ * itself (rt_sigqueueinfo and pidfd_send_signal's negative codes, but SI_TKILL and SI_MESGQ,
+ * which the kernel fills) carries the uid as given.
+ */
+function uidForReceiver(tg: ThreadGroup, thread: Task | null, info: SigInfo): SigInfo {
+  if (info.uid === undefined || (info.code < 0 && info.code !== -6 && info.code !== -3)) return info;
+  const ns = (thread ?? tg.leader ?? tg.tasks.values().next().value)?.creds.userNs;
+  if (ns === undefined || ns.parent === null) return info;
+  return { ...info, uid: ns.uidOf(info.uid) };
+}
+
+/**
  * Sends a signal: to one task (`thread`) or to its whole group. Implements what kill, tgkill,
  * faults and the kernel's own signals (SIGCHLD, SIGPIPE, timers) share. Returns true when the
  * signal was queued (pending), false when it was dropped or acted on at once.
@@ -111,6 +124,7 @@ function chooseThread(tg: ThreadGroup, signo: number): Task | null {
 export function sendSignal(tg: ThreadGroup, info: SigInfo, thread: Task | null = null): boolean {
   const k = (thread ?? tg.leader)?.kernel;
   if (!k || tg.zombie || tg.exitStatus !== null) return false;
+  info = uidForReceiver(tg, thread, info);
   const signo = info.signo;
   if (signo === 0) return false;
   applySendSideEffects(tg, signo);

@@ -12,7 +12,7 @@
 import { ECHILD, EINVAL } from "./errno.ts";
 import type { Task } from "./task.ts";
 import type { ThreadGroup } from "./thread_group.ts";
-import { stopStatus } from "./ptrace.ts";
+import { exitAwaitsTracer, releaseExitedTracee, stopStatus } from "./ptrace.ts";
 
 export const WNOHANG = 1;
 export const WUNTRACED = 2;
@@ -57,7 +57,7 @@ function matches(child: ThreadGroup, sel: WaitSelector): boolean {
 /** The outcome of one look at the children. */
 export type WaitOutcome =
   /** A zombie child was found (and reaped unless WNOWAIT). */
-  | { kind: "reaped"; child: ThreadGroup; status: number }
+  | { kind: "reaped"; child: ThreadGroup; status: number; pid?: number }
   /** A child stopped: status is `0x7f | signo << 8`; signo is the stop signal. */
   | { kind: "stopped"; child: ThreadGroup; status: number; signo: number }
   /** A tracee of the caller is in a ptrace-stop (kernel/ptrace.ts): reported by its thread id. */
@@ -83,14 +83,19 @@ export function waitForChild(t: Task, sel: WaitSelector, options: number): WaitO
       any = true;
       const l = x.ptrace!;
       if (l.exited) {
+        // A traced thread that ended (not its process): reported once, by its thread id.
+        if (l.threadExitStatus !== null) {
+          if (!(options & WEXITED)) continue;
+          const status = l.threadExitStatus;
+          if (!(options & WNOWAIT)) releaseExitedTracee(x);
+          return { kind: "reaped", child: x.tg, status, pid: x.tid };
+        }
         // A tracee that is not our child ended: reported once, and reaped by its parent. Our
         // own child is reaped below.
         if (x.tg.parent === t.tg || !x.tg.zombie || x.tg.exitStatus === null || !(options & WEXITED)) continue;
-        if (!(options & WNOWAIT)) {
-          tracer.tracees.delete(x);
-          x.ptrace = null;
-        }
-        return { kind: "reaped", child: x.tg, status: x.tg.exitStatus };
+        const status = x.tg.exitStatus;
+        if (!(options & WNOWAIT)) releaseExitedTracee(x);
+        return { kind: "reaped", child: x.tg, status };
       }
       if (l.stop !== null && l.report) {
         if (!(options & WNOWAIT)) l.report = false;
@@ -115,6 +120,8 @@ export function waitForChild(t: Task, sel: WaitSelector, options: number): WaitO
       // rather than a wait that nothing could end (Linux's wait_task_zombie leaves notask_error).
       if (!(options & WEXITED)) continue;
       any = true;
+      // Another tracer must wait for it first: not yet ours to reap.
+      if (!traced && exitAwaitsTracer(t.kernel, child)) continue;
       if (!(options & WNOWAIT)) {
         if (traced) forgetExitedTracee(t, child);
         t.kernel.reap(child);

@@ -51,6 +51,9 @@ export class ThreadGroup {
   zombie = false;
   /** The real uid of the last task, kept for waitid's si_uid once the group is a zombie. */
   exitUid = 0;
+  /** The effective uid and nice value of the last task: setpriority(2) still finds a zombie. */
+  exitEuid = 0;
+  exitNice = 0;
   /** The Landlock domain of the last task, which still decides who may signal the zombie. */
   exitLandlock: LandlockDomain | null = null;
   /** The leader's name when it exited: a zombie's comm in /proc, as Linux keeps the leader's. */

@@ -20,6 +20,12 @@ export type StopReason =
   | { kind: "syscall" }
   /** A synchronous fault the CPU raised (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP). */
   | { kind: "fault"; signo: number; code: number; addr: number }
+  /**
+   * The thread called an entry of the vsyscall page; the host has emulated its `ret` (rip is
+   * the caller's, rsp 8 higher) and nothing else. `syscall` holds the entry's syscall number and
+   * arguments, its instruction pointer the entry's address (what seccomp filters see).
+   */
+  | { kind: "vsyscall" }
   /** The platform stopped the thread on the kernel's request (or a spurious host stop). */
   | { kind: "interrupt" }
   /** The host thread is gone (killed from outside the sentry). */

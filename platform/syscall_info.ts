@@ -23,6 +23,11 @@ export class SyscallInfo {
     return this.#num(OFF.ip);
   }
 
+  /** The instruction pointer as a full 64-bit value (a vsyscall entry's is past 2^53). */
+  get ip64(): bigint {
+    return this.#v.getBigUint64(OFF.ip, true);
+  }
+
   get sp(): number {
     return this.#num(OFF.sp);
   }
@@ -48,7 +53,7 @@ export class SyscallInfo {
   }
 
   /** Fills the structure from registers (for platforms that read all registers anyway). */
-  setFrom(nr: number, args: readonly bigint[], ip: number, sp: number): void {
+  setFrom(nr: number, args: readonly bigint[], ip: number | bigint, sp: number): void {
     this.#v.setUint8(OFF.op, 1);
     this.#v.setBigUint64(OFF.ip, BigInt(ip), true);
     this.#v.setBigUint64(OFF.sp, BigInt(sp), true);

@@ -801,6 +801,23 @@ Deno.test("sentry do --checkpoint-image then sentry restore: producer | sort | t
   }
 });
 
+Deno.test("sentry do --checkpoint-image then sentry restore: pipes keep their inode's mode and owner (fchmod, fchown, a non-root creator) and their data, as natively (tests/c/ckpt_pipe_owner.c)", async () => {
+  const exe = await compileC("ckpt_pipe_owner", { static: true });
+  const native = new TextDecoder().decode((await new Deno.Command(exe, { stdout: "piped" }).output()).stdout);
+  assert.match(native, /^started\nchild's pipe, read end: mode 10600 owner 1000 1001\n/);
+  const dir = Deno.makeTempDirSync();
+  try {
+    const image = `${dir}/image.cbor`;
+    const first = await sentry(["do", "--checkpoint-image", image, "--checkpoint-after", "0.5", "--", exe]);
+    assert.deepEqual([first.code, first.stderr, first.stdout], [0, "", "started\n"]);
+    const second = await sentry(["restore", image]);
+    assert.deepEqual([second.code, second.stderr], [0, ""]);
+    assert.equal(first.stdout + second.stdout, native);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 Deno.test("sentry do --checkpoint-image then sentry restore: an event loop's epoll set, timerfd, eventfds, signalfd, edge-triggered pipe and one-shot item continue as natively", async () => {
   const exe = await compileC("ckpt_evloop", { static: true });
   const N = 30;

@@ -87,6 +87,10 @@ Deno.test("execve's limits: five nested scripts and no sixth (ELOOP); interprete
   await assertSameAsNative([await compileC("exec_limits")]);
 });
 
+Deno.test("getpriority and setpriority find a zombie until it is reaped, as natively (tests/c/zombie_priority.c)", async () => {
+  await assertSameAsNative([await compileC("zombie_priority")]);
+});
+
 Deno.test("/proc/sys/fs/nr_open is writable by root and bounds RLIMIT_NOFILE and descriptors (tests/c/nr_open.c)", async () => {
   // Not run natively: nr_open is one value for the whole host, which the program would change.
   // The expected lines are Linux's (proc_dointvec_minmax's range, setrlimit's and dup3's checks).
@@ -136,4 +140,8 @@ Deno.test("fallocate refuses by file type and honours RLIMIT_FSIZE, and extends 
 
 Deno.test("splice, sendfile and copy_file_range honour RLIMIT_FSIZE and notify inotify, as natively (tests/c/splice_limits.c)", async () => {
   await assertSameAsNative([await compileC("splice_limits")]);
+});
+
+Deno.test("the descriptor array's size: select ignores bits beyond it, FDSize shows it, it grows, never shrinks, and fork sizes it for the open descriptors, as natively (tests/c/fd_array.c)", async () => {
+  await assertSameAsNative([await compileC("fd_array")]);
 });

@@ -234,6 +234,10 @@ Deno.test("shared subtrees and mount namespaces: mounts and unmounts propagate b
   await assertSameAsNative([await compileC("mount_propagation")]);
 });
 
+Deno.test("a mount namespace made with a new user namespace is locked: copied submounts stay (umount EINVAL, non-recursive bind EINVAL), locked flags stay (remount EPERM), shared mounts come as slaves, a tree propagated in keeps its locked part and hides what it covered after a lazy unmount, devtmpfs is EPERM there, as natively (tests/c/mount_locked.c)", async () => {
+  await assertSameAsNative([await compileC("mount_locked")]);
+});
+
 Deno.test("a checkpoint refuses, in one line, a sandbox with a shared mount or a task in a mount namespace of its own, and the sandbox goes on", async () => {
   const dir = Deno.makeTempDirSync();
   try {

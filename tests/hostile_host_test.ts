@@ -56,10 +56,13 @@ Deno.test("signals, ptrace, pidfds and process_vm_* at a host pid, /proc, int 0x
     assert.equal(line("/proc:"), "/proc: some pids, 0 above 1000, 0 naming the sentry");
     // int 0x80 ends the way the host would end it (or works); the sandbox goes on after it.
     assert.match(line("int 0x80 getpid:"), /^int 0x80 getpid: (a pid|an error|killed by signal 11)$/);
-    // Namespaces, mounts and the kernel interfaces the sandbox does not offer all fail.
+    // User, mount and network namespaces are the sentry's own objects: making them works, as
+    // on Linux, and reaches nothing of the host's (the checks after it still hold).
+    assert.equal(line("unshare(CLONE_NEWUSER|CLONE_NEWNS|CLONE_NEWNET) ="), "unshare(CLONE_NEWUSER|CLONE_NEWNS|CLONE_NEWNET) = ok");
+    // Mounts and the kernel interfaces the sandbox does not offer all fail.
     for (
       const what of [
-        "unshare(CLONE_NEWUSER|CLONE_NEWNS|CLONE_NEWNET)", "pivot_root(/tmp, /tmp)",
+        "pivot_root(/tmp, /tmp)",
         "io_uring_setup", "bpf(BPF_PROG_LOAD)", "perf_event_open", "userfaultfd",
         "add_key",
       ]

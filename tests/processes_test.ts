@@ -268,6 +268,10 @@ Deno.test("ptrace between processes: TRACEME and signal-delivery-stops, register
   await assertSameAsNative([await compileC("ptrace_basic")]);
 });
 
+Deno.test("ptrace exits: a process traced by another is its tracer's to wait for before its parent's, and a traced thread's exit is waited for by its tid, as natively", async () => {
+  await assertSameAsNative([await compileC("ptrace_exit_wait")]);
+});
+
 Deno.test("seccomp filters in the sandbox: ERRNO, TRAP's SIGSYS, stacking, KILL_PROCESS, strict mode, malformed programs, PR_GET_SECCOMP and /proc status, as natively", async () => {
   await assertSameAsNative([await compileC("seccomp_filter")]);
 });

@@ -57,12 +57,13 @@ if [[ ! -f $dir/ok ]]; then
   mv -T -- "$tmp" "$dir" 2>/dev/null || rm -rf -- "$tmp"
 fi
 # As ./sentry: hand the sandbox the caller's environment, not the one bash adds to.
-# --unstable-lazy-dynamic-imports, as ./sentry: a chunk imported with import() is read when it
-# is imported, not at every start (a do's CPU ~20 ms less: the checkpoint's and check's chunks).
+# The V8 flags and --unstable-lazy-dynamic-imports, as ./sentry (see there): a chunk imported
+# with import() is read when it is imported, not at every start (a do's CPU ~20 ms less: the
+# checkpoint's and check's chunks).
 if [[ -r /proc/$$/environ ]] && mapfile -d '' -t original < /proc/$$/environ; then
-  exec env -i "\${original[@]}" "$dir/deno" run -A --quiet --no-lock --no-config --v8-flags=--no-lazy --unstable-lazy-dynamic-imports "$dir/main.js" "$@"
+  exec env -i "\${original[@]}" "$dir/deno" run -A --quiet --no-lock --no-config --v8-flags=--no-lazy,--min-semi-space-size=8 --unstable-lazy-dynamic-imports "$dir/main.js" "$@"
 fi
-exec "$dir/deno" run -A --quiet --no-lock --no-config --v8-flags=--no-lazy --unstable-lazy-dynamic-imports "$dir/main.js" "$@"
+exec "$dir/deno" run -A --quiet --no-lock --no-config --v8-flags=--no-lazy,--min-semi-space-size=8 --unstable-lazy-dynamic-imports "$dir/main.js" "$@"
 exit 125
 `;
 

@@ -43,6 +43,19 @@ export class Mount {
   readonly slaves = new Set<Mount>();
   /** MS_UNBINDABLE: a bind of it is EINVAL, a recursive bind or namespace copy leaves it out. */
   unbindable = false;
+  /**
+   * Linux's MNT_LOCKED: a mount that came into a namespace owned by a less privileged user
+   * namespace together with the mount it sits on (a namespace copy, a propagated tree): it
+   * cannot be unmounted alone (EINVAL), moved, nor left out of a bind (a non-recursive bind of
+   * what it sits on is EINVAL), so what it covers stays hidden.
+   */
+  locked = false;
+  /**
+   * Linux's MNT_LOCK_*: the flags (MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC) a remount may
+   * not clear, and whether the access-time flags may not change, in such a namespace.
+   */
+  lockedFlags = 0;
+  atimeLocked = false;
 
   /** The peer group id, 0 when not shared. */
   get peerGroup(): number {
@@ -122,7 +135,15 @@ export class MountNamespace {
   events = 0;
   /** Tasks polling this namespace's mounts files. */
   readonly queue = new WaitQueue();
-  constructor(readonly ino: number, public root: Mount) {}
+  /**
+   * The user namespace that owns this namespace (Linux's mnt_ns->user_ns): mount operations need
+   * CAP_SYS_ADMIN over it. Opaque here (kernel/user_namespace.ts); null: the first one.
+   */
+  readonly owner: object | null;
+
+  constructor(readonly ino: number, public root: Mount, owner: object | null = null) {
+    this.owner = owner;
+  }
 
   /** A change of the tree: poll of /proc/PID/mounts and mountinfo reports EPOLLPRI|EPOLLERR once. */
   changed(): void {

@@ -10,6 +10,8 @@
  * @module
  */
 
+import type { Credentials } from "../kernel/creds.ts";
+import { chmodBits, chownChange } from "./permissions.ts";
 import { EAGAIN, EBUSY, EINVAL, ENOTTY, EPERM, EPIPE, ESPIPE } from "../kernel/errno.ts";
 import { FIONREAD, O_DIRECT, O_RDONLY, O_WRONLY, S_IFIFO } from "../abi/linux/file.ts";
 import { EVENT_ERR, EVENT_HUP, EVENT_IN, EVENT_OUT, EVENT_RDNORM, EVENT_WRNORM, WaitQueue } from "../waiter/mod.ts";
@@ -79,6 +81,12 @@ export class Pipe {
   readonly queue = new WaitQueue();
   readonly createdNs = BigInt(Date.now()) * 1_000_000n;
   /**
+   * The pipefs inode's permission bits and owner (an anonymous pipe's: pipe(2) makes it 0600,
+   * owned by the caller's fsuid and fsgid; fchmod and fchown change it). A FIFO's are its
+   * file's, in the tree.
+   */
+  attrs: PipeAttrs = { mode: 0o600, uid: 0, gid: 0 };
+  /**
    * A buffer every byte of which was read: the next owned write reuses it (Linux keeps a spare
    * page the same way), so a steady stream of writes allocates nothing. Only a cache.
    */
@@ -89,9 +97,12 @@ export class Pipe {
    * each slot's bytes with where they start in their first page, so that a restored ring uses
    * the same slots.
    */
-  save(): { slots: number; bufs: { data: Uint8Array; offset: number; canMerge: boolean; packet: boolean }[] } {
+  save(): {
+    slots: number; attrs: PipeAttrs; bufs: { data: Uint8Array; offset: number; canMerge: boolean; packet: boolean }[];
+  } {
     return {
       slots: this.slots,
+      attrs: { ...this.attrs },
       bufs: this.bufs.map((b) => ({
         data: b.data.slice(b.offset, b.offset + b.len), offset: b.offset % PAGE_SIZE, canMerge: b.canMerge, packet: b.packet,
       })),
@@ -99,7 +110,7 @@ export class Pipe {
   }
 
   /** A pipe holding what {@linkcode save} saved, with no ends yet (PipeEnd's constructor counts them). */
-  static load(s: ReturnType<Pipe["save"]>): Pipe {
+  static load(s: Omit<ReturnType<Pipe["save"]>, "attrs"> & { attrs?: PipeAttrs | undefined }): Pipe {
     const p = new Pipe();
     p.fill(s);
     return p;
@@ -109,10 +120,11 @@ export class Pipe {
    * Puts what {@linkcode save} saved into this empty pipe (a FIFO's, which its inode holds: a
    * restore fills it rather than making another). Throws EINVAL when it holds data already.
    */
-  fill(s: ReturnType<Pipe["save"]>): void {
+  fill(s: Omit<ReturnType<Pipe["save"]>, "attrs"> & { attrs?: PipeAttrs | undefined }): void {
     if (this.bufs.length > 0) throw EINVAL;
     const p = this;
     p.slots = s.slots;
+    if (s.attrs !== undefined) p.attrs = { ...s.attrs };
     for (const b of s.bufs) {
       // A slot that may merge owns a whole page, as append makes it.
       const data = new Uint8Array(Math.max(b.canMerge ? PAGE_SIZE : 0, b.offset + b.data.length));
@@ -436,10 +448,23 @@ export class PipeEnd extends FileDescription {
 
   stat(): Stat {
     const t = this.pipe.createdNs;
+    const a = this.pipe.attrs;
     return {
-      dev: 0xd, ino: this.pipe.ino, mode: S_IFIFO | 0o600, nlink: 1, uid: 0, gid: 0, rdev: 0,
+      dev: 0xd, ino: this.pipe.ino, mode: S_IFIFO | a.mode, nlink: 1, uid: a.uid, gid: a.gid, rdev: 0,
       size: 0, blksize: 4096, blocks: 0, atimeNs: t, mtimeNs: t, ctimeNs: t,
     };
+  }
+
+  /** fchmod of an anonymous pipe: its pipefs inode, shared by both ends (a FIFO's is in the tree). */
+  override chmodOutsideTree(creds: Credentials, mode: number): void {
+    const a = this.pipe.attrs;
+    this.pipe.attrs = { ...a, mode: chmodBits(creds, a, mode) };
+  }
+
+  override chownOutsideTree(creds: Credentials, uid: number, gid: number): void {
+    const a = this.pipe.attrs;
+    const c = chownChange(creds, { ...a, mode: S_IFIFO | a.mode }, uid, gid, false);
+    this.pipe.attrs = { mode: c.mode ?? a.mode, uid: c.uid ?? a.uid, gid: c.gid ?? a.gid };
   }
 
   protected override release(): void {
@@ -450,8 +475,21 @@ export class PipeEnd extends FileDescription {
   }
 }
 
-/** Makes a new pipe: [read end, write end], with status flags for each (the reader's by default). */
-export function newPipe(readFlags: number, writeFlags: number = readFlags): [PipeEnd, PipeEnd] {
+/** The permission bits and owner of a pipe's inode. */
+export interface PipeAttrs {
+  mode: number;
+  uid: number;
+  gid: number;
+}
+
+/**
+ * Makes a new pipe: [read end, write end], with status flags for each (the reader's by default),
+ * its inode owned by `owner` (the caller's fsuid and fsgid).
+ */
+export function newPipe(
+  readFlags: number, writeFlags: number = readFlags, owner: { uid: number; gid: number } = { uid: 0, gid: 0 },
+): [PipeEnd, PipeEnd] {
   const p = new Pipe();
+  p.attrs = { mode: 0o600, uid: owner.uid, gid: owner.gid };
   return [new PipeEnd(p, true, readFlags), new PipeEnd(p, false, writeFlags)];
 }

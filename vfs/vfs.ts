@@ -32,8 +32,10 @@ import {
 } from "./fsnotify.ts";
 import { attachMount, Location, Mount, MOUNT_MAX, MountNamespace } from "./mount.ts";
 import {
-  changePropagation, dropPropagation, GroupIds, makeShared, propagationTargets, receivers, setClonePropagation,
+  changePropagation, CL_SHARED_TO_SLAVE, dropPropagation, GroupIds, makeShared, propagationTargets, receivers,
+  setClonePropagation,
 } from "./propagation.ts";
+import { MS_NOATIME, MS_NODEV, MS_NODIRATIME, MS_NOEXEC, MS_NOSUID, MS_RDONLY, MS_STRICTATIME } from "../abi/linux/mount.ts";
 import { OPathFile } from "./opath_file.ts";
 import { checkSearch, type ParentWalk, type PathContext, walk, walkOrMissing, walkParent } from "./path_walk.ts";
 import {
@@ -161,14 +163,26 @@ export class VirtualFilesystem {
    */
   bind(at: Location, src: Location, recursive: boolean): Mount {
     if (src.mount.unbindable) throw EINVAL;
+    if (!recursive && hasLockedChildren(src)) throw EINVAL;
     if (at.isDir !== src.isDir) throw ENOTDIR;
-    const m = recursive ? this.copyTree(src.mount, src.dentry, 0) : this.cloneMount(src.mount, src.dentry, 0);
+    const m = this.cloneDetached(src, recursive);
     try {
       this.#attachTree(m, at, false);
     } catch (e) {
       this.#discard(m);
       throw e;
     }
+    return m;
+  }
+
+  /**
+   * A detached copy of src's mount showing src's subtree (with its submounts when recursive),
+   * its top unlocked: made by this namespace (Linux's __do_loopback). The caller checks
+   * unbindable and locked children.
+   */
+  cloneDetached(src: Location, recursive: boolean): Mount {
+    const m = recursive ? this.copyTree(src.mount, src.dentry, 0) : this.cloneMount(src.mount, src.dentry, 0);
+    m.locked = false;
     return m;
   }
 
@@ -195,6 +209,10 @@ export class VirtualFilesystem {
   cloneMount(old: Mount, root: Dentry, flag: number): Mount {
     const m = this.detachedMount(old.fs, { readonly: old.readonly, root, flags: old.flags, source: old.source });
     setClonePropagation(m, old, flag, this.groupIds);
+    // clone_mnt copies the locks (a bind clears the top's MNT_LOCKED: bind()).
+    m.locked = old.locked;
+    m.lockedFlags = old.lockedFlags;
+    m.atimeLocked = old.atimeLocked;
     return m;
   }
 
@@ -264,6 +282,12 @@ export class VirtualFilesystem {
     if (oldNs !== null) touched.add(oldNs);
     for (const { copy, on } of made) {
       for (const x of subtree(copy)) x.ns = on.ns;
+      // Into a namespace of another owner: the tree's flags and its submounts are locked there,
+      // its top is not (attach_recursive_mnt's lock_mnt_tree).
+      if (on.ns!.owner !== ns.owner) {
+        lockTree(copy);
+        copy.locked = false;
+      }
       const q = on.children.get(d);
       attachMount(copy, new Location(on, d));
       if (q !== undefined) {
@@ -302,6 +326,8 @@ export class VirtualFilesystem {
       for (const r of [p, ...receivers(p)]) {
         const c = r.children.get(d);
         if (c === undefined || inSet.has(c) || c.ns === null) continue;
+        // A locked mount goes only with what it sits on.
+        if (c.locked && !inSet.has(r)) continue;
         if (![...c.children.values()].every((x) => inSet.has(x))) continue;
         set.push(c);
         inSet.add(c);
@@ -310,7 +336,10 @@ export class VirtualFilesystem {
     if (!detach && set.some((x) => x !== m && busy(x))) throw EBUSY;
     const touched = new Set<MountNamespace>();
     for (const u of set.reverse()) {
-      if (u.parent !== null && u.mountpoint !== null && u.parent.children.get(u.mountpoint) === u) {
+      // A lazy unmount leaves a locked mount on its parent when both go (disconnect_mount): a
+      // descriptor into the tree still finds it covering what it hid.
+      const keep = detach && u.locked && u.parent !== null && inSet.has(u.parent);
+      if (!keep && u.parent !== null && u.mountpoint !== null && u.parent.children.get(u.mountpoint) === u) {
         u.parent.children.delete(u.mountpoint);
       }
       u.umounted = true;
@@ -335,10 +364,14 @@ export class VirtualFilesystem {
    * unbindable ones too, each a peer of a shared original and a slave of a slave's master.
    * Returns it with the map of original → copy (for the caller's root and cwd).
    */
-  copyNamespace(ns: MountNamespace): { ns: MountNamespace; map: Map<Mount, Mount> } {
+  copyNamespace(ns: MountNamespace, owner: object | null = ns.owner): { ns: MountNamespace; map: Map<Mount, Mount> } {
     const map = new Map<Mount, Mount>();
-    const root = this.copyTree(ns.root, ns.root.root, 0, { all: true, map });
-    const copy = new MountNamespace(this.nsInodes.next(), root);
+    // For a less privileged owner (another user namespace), shared mounts come as slaves and
+    // the tree is locked (copy_mnt_ns's CL_SHARED_TO_SLAVE and lock_mnt_tree).
+    const unprivileged = owner !== ns.owner;
+    const root = this.copyTree(ns.root, ns.root.root, unprivileged ? CL_SHARED_TO_SLAVE : 0, { all: true, map });
+    if (unprivileged) lockTree(root);
+    const copy = new MountNamespace(this.nsInodes.next(), root, owner);
     const all = subtree(root);
     for (const x of all) x.ns = copy;
     copy.count = all.length;
@@ -976,6 +1009,35 @@ function privsToRemove(creds: Credentials, d: Dentry): number {
   let kill = m & S_ISUID;
   if ((m & S_ISGID) && ((m & S_IXGRP) || !creds.inGroup(d.gid))) kill |= S_ISGID;
   return kill;
+}
+
+/**
+ * Linux's lock_mnt_tree: every mount of m's tree keeps its ro, nosuid, nodev, noexec and
+ * access-time flags, and every one but m is locked on its parent.
+ */
+function lockTree(m: Mount): void {
+  for (const p of subtree(m)) {
+    p.atimeLocked = true;
+    p.lockedFlags |= (p.readonly ? MS_RDONLY : 0) | (p.flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC));
+    if (p !== m) p.locked = true;
+  }
+}
+
+/** Whether a locked mount sits on src's mount at or under src's dentry (has_locked_children). */
+export function hasLockedChildren(src: Location): boolean {
+  for (const [at, c] of src.mount.children) if (c.locked && isAncestor(src.dentry, at)) return true;
+  return false;
+}
+
+/**
+ * Whether a remount to `readonly` and `flags` keeps every locked flag of m (Linux's
+ * can_change_locked_flags): a locked flag stays set, locked access-time flags stay as they are.
+ */
+export function mayChangeLockedFlags(m: Mount, readonly: boolean, flags: number): boolean {
+  const want = (readonly ? MS_RDONLY : 0) | flags;
+  if ((m.lockedFlags & ~want) !== 0) return false;
+  const atime = MS_NOATIME | MS_NODIRATIME | MS_STRICTATIME;
+  return !m.atimeLocked || (m.flags & atime) === (flags & atime);
 }
 
 /** m and every mount under it, parents first. */

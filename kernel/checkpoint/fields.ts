@@ -34,7 +34,7 @@ export const LEDGER: readonly LedgerEntry[] = [
   {
     file: "kernel/fd_table.ts",
     className: "FdTable",
-    saved: ["#slots", "limit"],
+    saved: ["#slots", "limit", "#arraySize"],
     derived: {
       users: "the number of tasks sharing the table: recounted as restored tasks take it",
       closeWatcher: "set by the lock table while POSIX locks exist: restored with the locks",
@@ -71,7 +71,7 @@ export const LEDGER: readonly LedgerEntry[] = [
     file: "kernel/thread_group.ts",
     className: "ThreadGroup",
     saved: [
-      "tgid", "tasks", "mm", "parent", "limits", "handlers", "pgid", "sid", "exitStatus", "zombie", "exitUid",
+      "tgid", "tasks", "mm", "parent", "limits", "handlers", "pgid", "sid", "exitStatus", "zombie", "exitUid", "exitEuid", "exitNice",
       "leaderComm", "sharedPending", "itimerReal", "timerSeq", "dumpable", "subreaper", "execed", "exitSignal",
       "oomScoreAdj", "coredumpFilter", "userNs", "sysNs", "childUserNs", "childSysNs", "maxRssKb", "childMaxRssKb",
       "itimerVirtual", "itimerProf", "cpuLimitTimers", "posixTimers", "tty", "groupStop", "stopped", "stopReport",
@@ -130,6 +130,7 @@ export const LEDGER: readonly LedgerEntry[] = [
       landlock: "a Landlock domain (landlock_restrict_self)",
       threadKeyring: "a keyring (keyctl): a checkpoint refuses a sandbox with keyrings",
       cgroupNs: "a cgroup namespace of its own (unshare or clone with CLONE_NEWCGROUP)",
+      net: "a network namespace of its own (unshare or clone with CLONE_NEWNET)",
       ipc: "an IPC namespace of its own (unshare or clone with CLONE_NEWIPC); the sandbox's first one holds nothing a checkpoint saves (IPC objects and message queues are refused)",
       ptrace: "a task traced with ptrace(2)",
       seccomp: "seccomp strict mode or filters",
@@ -140,7 +141,7 @@ export const LEDGER: readonly LedgerEntry[] = [
   {
     file: "vfs/pipe.ts",
     className: "Pipe",
-    saved: ["bufs", "size", "used", "slots"],
+    saved: ["bufs", "size", "used", "slots", "attrs"],
     derived: {
       readers: "counted by the restored ends",
       writers: "counted by the restored ends",

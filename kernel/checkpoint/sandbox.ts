@@ -50,6 +50,8 @@ import { HostFile } from "../../vfs/host_file.ts";
 import { openDirSchema, openFileSchema, restoreOpenDir, restoreOpenFile, restoreTrees, saveOpenFile, saveTrees, treeSchema } from "./files.ts";
 import { attachRights, makeUnixSockets, saveUnixSocket, type SavedUnixSocket, unixSocketSchema } from "./unix_sockets.ts";
 import { UnixSocket } from "../socket/unix/unix_socket.ts";
+import { LOOPBACK_INDEX, Net } from "../net.ts";
+import { nsfsNamespace } from "../../vfs/procfs/procfs.ts";
 import { SocketFile } from "../socket/socket.ts";
 import { SOCK_STREAM } from "../../abi/linux/socket.ts";
 import { InetSaver, inetFileSchemas, makeInetFile, makeInetSockets, tcpSnapshotSchema, udpSnapshotSchema } from "./inet_sockets.ts";
@@ -127,6 +129,8 @@ const fileSchema = z.discriminatedUnion("kind", [
 
 const pipeSchema = z.object({
   slots: intIn(1, 1 << 16),
+  /** An anonymous pipe's inode: its permission bits and owner. */
+  attrs: z.object({ mode: intIn(0, 0o7777), uid: u32, gid: u32 }).strict().optional(),
   /** The ring's slots in order: data[0, len) starting at `offset` within its first page. */
   bufs: z.array(z.object({
     data: z.instanceof(Uint8Array).refine((b) => b.length > 0 && b.length <= 1 << 20, "bad pipe buffer"),
@@ -193,6 +197,7 @@ const memorySchema = z.object({
 
 const fdTableSchema = z.object({
   limit: z.union([intIn(0, 1 << 30), z.literal(Infinity)]),
+  arraySize: intIn(64, 1 << 30).optional(),
   slots: z.array(z.object({ fd: intIn(0, 1 << 30), file: u32, cloexec: z.boolean() }).strict()).max(1 << 20),
 }).strict();
 
@@ -252,7 +257,9 @@ const processSchema = z.object({
   exitSignal: intIn(0, 64),
   leaderComm: z.string().max(15),
   /** Set for a zombie: the wait status it reports and the uid of its last thread. */
-  zombie: z.object({ status: intIn(0, 0xffff), uid: u32 }).strict().nullable(),
+  zombie: z.object({
+    status: intIn(0, 0xffff), uid: u32, euid: u32.optional(), nice: intIn(-20, 19).optional(),
+  }).strict().nullable(),
   limits: z.array(z.tuple([intIn(0, 15), hex64, hex64])).max(16),
   /** Index 0 unused, 1..64 the signals: handler, flags, restorer, mask. */
   handlers: z.array(z.tuple([hex64, u32, hex64, hex64])).length(65),
@@ -415,11 +422,15 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
   if (k.ipc.mqueue.root.queues.size > 0) throw new CheckpointError("POSIX message queues exist: not saved yet");
   if (k.keys.size > 0) throw new CheckpointError("keyrings (keyctl) exist: not saved yet");
   if (k.net.tuns.size > 0) throw new CheckpointError("a TUN/TAP device (/dev/net/tun) exists: not saved yet");
+  if (k.net.virtualLinks.size > 0) throw new CheckpointError("a veth or bridge device (RTM_NEWLINK) exists: not saved yet");
   if (k.net.stack.interfaces.some((i) => i.removed)) {
     throw new CheckpointError("a TUN/TAP device was deleted (the restored stack would number interfaces anew): not saved yet");
   }
   if (k.net.configChanged) throw new CheckpointError("the network's addresses or routes were changed (rtnetlink): not saved yet");
+  if (!k.net.nftables.empty) throw new CheckpointError("nf_tables holds tables (NETLINK_NETFILTER): not saved yet");
   if (k.net.xtablesChanged) throw new CheckpointError("the iptables tables were replaced or counted (IPT_SO_SET_REPLACE): not saved yet");
+  if (!k.net.linkUp(LOOPBACK_INDEX)) throw new CheckpointError("the loopback interface was brought down: not saved yet");
+
   // Mount namespaces and propagation are not in the image (the tree is rebuilt from the bundle).
   if ([...k.tasks.values()].some((t) => t.fs.mntns !== k.vfs.initNs)) {
     throw new CheckpointError("a task is in a mount namespace of its own (unshare or clone with CLONE_NEWNS): not saved yet");
@@ -438,6 +449,10 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
   if (groups.some((tg) => !tg.zombie && (tg.mm.aio?.size ?? 0) > 0)) throw new CheckpointError("asynchronous I/O contexts (io_setup) exist: not saved yet");
   if (groups.some((tg) => tg.exitLandlock !== null)) throw new CheckpointError("a zombie was restricted by Landlock: not saved yet");
   const processes = groups.map((tg) => saveProcess(tg, c));
+  // After the tasks (each refused in its own namespace): what else keeps one alive.
+  if (otherNetNamespace(k)) {
+    throw new CheckpointError("a descriptor holds a network namespace other than the sandbox's first (a socket, TUN device or /proc/PID/ns/net): not saved yet");
+  }
   const consoleTerm = k.tty.console;
   const console = consoleTerm === null || consoleTerm.hungUp ? null : c.terminals.ref(consoleTerm, () => saveTerminal(consoleTerm));
   // A pty whose master is neither a description in the sandbox nor the console is an `exec -t`
@@ -502,7 +517,7 @@ function saveProcess(tg: ThreadGroup, c: SaveContext): SavedProcess {
     sid: tg.sid,
     exitSignal: tg.exitSignal,
     leaderComm: tg.leaderComm.slice(0, 15),
-    zombie: tg.zombie ? { status: tg.exitStatus ?? 0, uid: tg.exitUid } : null,
+    zombie: tg.zombie ? { status: tg.exitStatus ?? 0, uid: tg.exitUid, euid: tg.exitEuid, nice: tg.exitNice } : null,
     limits,
     handlers,
     mm: tg.zombie ? null : c.mms.ref(tg.mm, () => saveMemory(tg.mm, tasks[0]!.ctx, c)),
@@ -532,7 +547,7 @@ function savePending(p: PendingSignals): SavedSigInfo[] {
     if (i.pid !== undefined) s.pid = i.pid;
     if (i.uid !== undefined) s.uid = i.uid;
     if (i.status !== undefined) s.status = i.status;
-    if (i.addr !== undefined) s.addr = i.addr;
+    if (i.addr !== undefined) s.addr = Number(i.addr);
     if (i.value !== undefined) s.value = hex(i.value);
     if (i.overrun !== undefined) s.overrun = i.overrun;
     if (i.timerId !== undefined) s.timerId = i.timerId;
@@ -623,6 +638,9 @@ function saveTask(t: Task, c: SaveContext): SavedTask {
   if (t.ipc !== t.kernel.ipc) {
     throw new CheckpointError(`task ${t.tid} is in an IPC namespace of its own: not saved yet`);
   }
+  if (t.net !== t.kernel.net) {
+    throw new CheckpointError(`task ${t.tid} is in a network namespace of its own: not saved yet`);
+  }
   if (t.fs.root.path() !== "/") throw new CheckpointError(`task ${t.tid} is chrooted (${t.fs.root.path()}): not saved yet`);
   const regs = t.ctx.regs.clone();
   const parkedStop = c.parked.get(t);
@@ -643,6 +661,12 @@ function saveTask(t: Task, c: SaveContext): SavedTask {
       regs.set64("rax", regs.get64("orig_rax"));
       rerun = true;
     }
+  }
+  if (parkedStop?.kind === "vsyscall") {
+    // A vsyscall entry not yet answered: undo the host's emulated `ret`, so that the restored
+    // thread calls the entry again.
+    regs.set64("rip", t.ctx.syscall.ip64);
+    regs.set("rsp", regs.get("rsp") - 8);
   }
   if (rerun && t.savedMask !== null) sigmask = t.savedMask;
   else if (t.savedMask !== null || t.sigWaitSet !== null) {
@@ -976,6 +1000,8 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
         tg.zombie = true;
         tg.exitStatus = p.zombie.status;
         tg.exitUid = p.zombie.uid;
+        tg.exitEuid = p.zombie.euid ?? p.zombie.uid;
+        tg.exitNice = p.zombie.nice ?? 0;
       }
       for (const i of p.pending) tg.sharedPending.add(loadSigInfo(i));
       tg.dumpable = p.dumpable;
@@ -1646,3 +1672,20 @@ function portRangeChanged(k: Kernel): boolean {
   return low !== EPHEMERAL_LOW || high !== EPHEMERAL_HIGH;
 }
 
+/**
+ * Whether a descriptor holds a network namespace other than the kernel's first: a socket, TUN
+ * device or nsfs inode of one (what keeps a namespace alive besides its tasks).
+ */
+function otherNetNamespace(k: Kernel): boolean {
+  for (const t of k.tasks.values()) {
+    for (const fd of t.fdTable.fds()) {
+      const f = t.fdTable.get(fd);
+      const net = (f as { net?: unknown }).net;
+      if (net instanceof Net && net !== k.net) return true;
+      if (f instanceof UnixSocket && f.ns !== k.unixNames) return true;
+      const loc = f.location();
+      if (loc !== null && nsfsNamespace(loc.dentry) instanceof Net) return true;
+    }
+  }
+  return false;
+}

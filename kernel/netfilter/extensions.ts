@@ -41,6 +41,10 @@ export interface CheckContext {
   /** The rule's protocol and whether it is inverted (IPT_INV_PROTO). */
   proto: number;
   invProto: boolean;
+  /** The hooks the rule is reached from (a bit each; 0 for a chain no hook reaches). */
+  hookMask: number;
+  /** The rule's family (NFPROTO_*). */
+  family: number;
 }
 
 export interface Extension {
@@ -111,6 +115,21 @@ function ctCheck(mask: number, helperAt: number, timeoutAt: number | null) {
 /** xt_LOG: a syslog level below 8 and a terminated prefix. */
 const logCheck = (c: CheckContext) => c.data.getUint8(0) >= 8 || c.data.getUint8(2 + 29) !== 0 ? EINVAL : null;
 
+/**
+ * xt_addrtype v1 (source u16, dest u16, flags u32): not both interface limits, none on a hook
+ * without that interface, and for IPv6 no address type it cannot tell (blackhole, broadcast,
+ * prohibit and above).
+ */
+const XT_ADDRTYPE_LIMIT_IFACE_IN = 4, XT_ADDRTYPE_LIMIT_IFACE_OUT = 8;
+function addrtypeCheck(c: CheckContext): LinuxError | null {
+  const types = c.data.getUint16(0, true) | c.data.getUint16(2, true), flags = c.data.getUint32(4, true);
+  if ((flags & XT_ADDRTYPE_LIMIT_IFACE_IN) && (flags & XT_ADDRTYPE_LIMIT_IFACE_OUT)) return EINVAL;
+  if ((c.hookMask & HOOK(NF_INET_PRE_ROUTING, NF_INET_LOCAL_IN)) && (flags & XT_ADDRTYPE_LIMIT_IFACE_OUT)) return EINVAL;
+  if ((c.hookMask & HOOK(NF_INET_POST_ROUTING, NF_INET_LOCAL_OUT)) && (flags & XT_ADDRTYPE_LIMIT_IFACE_IN)) return EINVAL;
+  if (c.family === NFPROTO_IPV6 && ((types & (1 << 6)) || types >= 1 << 8 || (types & (1 << 3)))) return EINVAL;
+  return null;
+}
+
 const NAT_PRE_OUT = HOOK(NF_INET_PRE_ROUTING, NF_INET_LOCAL_OUT);
 const NAT_POST_IN = HOOK(NF_INET_POST_ROUTING, NF_INET_LOCAL_IN);
 const FILTER_HOOKS = HOOK(NF_INET_LOCAL_IN, NF_INET_FORWARD, NF_INET_LOCAL_OUT);
@@ -168,6 +187,10 @@ export const MATCHES: readonly Extension[] = [
   ext("conntrack", 2, NFPROTO_UNSPEC, 156),
   ext("conntrack", 3, NFPROTO_UNSPEC, 164),
   ext("multiport", 1, NFPROTO_IPV4, 48, { check: multiportCheck }),
+  // xt_addrtype_info (source, dest u16, invert_source, invert_dest u32) and _v1.
+  ext("addrtype", 0, NFPROTO_IPV4, 12),
+  ext("addrtype", 1, NFPROTO_IPV4, 8, { check: addrtypeCheck }),
+  ext("addrtype", 1, NFPROTO_IPV6, 8, { check: addrtypeCheck }),
   ext("multiport", 1, NFPROTO_IPV6, 48, { check: multiportCheck }),
 ];
 

@@ -407,7 +407,7 @@ function findPart(list: readonly Extension[], nfproto: number, blob: Uint8Array,
   if (ext.table !== null && ext.table !== c.name) return EINVAL;
   if (ext.hooks !== 0 && (c.hookMask & ~ext.hooks) !== 0) return EINVAL;
   if (ext.proto !== 0 && (ext.proto !== c.proto || c.invProto)) return EINVAL;
-  const err = ext.check?.({ data: new DataView(v.buffer, v.byteOffset + at + XT_OBJ_HEADER, XT_ALIGN(ext.size)), proto: c.proto, invProto: c.invProto });
+  const err = ext.check?.({ data: new DataView(v.buffer, v.byteOffset + at + XT_OBJ_HEADER, XT_ALIGN(ext.size)), proto: c.proto, invProto: c.invProto, hookMask: c.hookMask, family: nfproto });
   return err ?? ext;
 }
 

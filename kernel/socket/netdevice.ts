@@ -36,6 +36,7 @@ const SIOCGIFINDEX = 0x8933;
 const SIOCGIFTXQLEN = 0x8942;
 const SIOCGIFMAP = 0x8970;
 const SIOCDEVPRIVATE = 0x89f0;
+const SIOCSIFFLAGS = 0x8914;
 /** The requests that change an interface (SIOCSIFFLAGS, SIOCSIFADDR, SIOCSIFMTU, ...). */
 const SET_REQUESTS = new Set([
   0x8914, 0x8916, 0x8918, 0x891a, 0x891c, 0x891e, 0x8922, 0x8923, 0x8924, 0x8931, 0x8932, 0x8943,
@@ -109,8 +110,9 @@ function netmask(prefix: number): Uint8Array {
  * Answers a netdevice request on a socket of the given family. arg points at a struct ifreq
  * (a struct ifconf for SIOCGIFCONF). ENODEV for an unknown interface name or index.
  */
-export function netdeviceIoctl(net: Net, family: number, cmd: number, arg: number, io: MemoryIO): number {
+export function netdeviceIoctl(net: Net, family: number, cmd: number, arg: number, io: MemoryIO, admin = false): number {
   if (cmd >= SIOCDEVPRIVATE && cmd <= SIOCDEVPRIVATE + 15) throw EOPNOTSUPP;
+  if (cmd === SIOCSIFFLAGS && admin) return setFlags(net, arg, io);
   if (SET_REQUESTS.has(cmd)) throw EPERM;
   const all = links(net);
   if (cmd === SIOCGIFCONF) return ifconf(all, arg, io);
@@ -171,6 +173,22 @@ export function netdeviceIoctl(net: Net, family: number, cmd: number, arg: numbe
     }
   }
   io.copyOut(arg, out);
+  return 0;
+}
+
+/**
+ * SIOCSIFFLAGS from a caller with CAP_NET_ADMIN (dev_ioctl checks it before the name): IFF_UP
+ * brings lo or a TUN/TAP device up or down (dev_change_flags); the other flags are kept as
+ * they are. eth0 cannot go down here (EPERM, as every other change of an interface).
+ */
+function setFlags(net: Net, arg: number, io: MemoryIO): number {
+  const req = io.copyIn(arg, IFREQ_SIZE);
+  const nul = req.subarray(0, IFNAMSIZ).indexOf(0);
+  const name = new TextDecoder().decode(req.subarray(0, nul < 0 ? IFNAMSIZ : nul));
+  const index = net.linkIndex(name);
+  if (index < 0) throw ENODEV;
+  const flags = new DataView(req.buffer, req.byteOffset, req.byteLength).getUint16(16, true);
+  if (net.setLinkUp(index, (flags & IFF_UP) !== 0) === null) throw EPERM;
   return 0;
 }
 

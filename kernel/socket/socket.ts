@@ -31,6 +31,7 @@ import { FileDescription, type Stat } from "../../vfs/file_description.ts";
 import { EOPNOTSUPP, ENOPROTOOPT, ENOTCONN } from "../errno.ts";
 import type { Task } from "../task.ts";
 import type { XtFamily } from "../netfilter/x_tables.ts";
+import type { UserNamespace } from "../user_namespace.ts";
 import type { SockFilter } from "./sock_filter.ts";
 import { SOCK_STREAM } from "../../abi/linux/socket.ts";
 import { S_IFSOCK, SOCKFS_MAGIC } from "../../abi/linux/file.ts";
@@ -251,7 +252,7 @@ export abstract class SocketFile extends FileDescription {
    * their options on it (kernel/netfilter/sockopt.ts, which reads and writes the value in the
    * caller's memory itself); null for every other option.
    */
-  xtablesFor(_level: number, _name: number, _set: boolean): { fam: XtFamily; v6: boolean } | null {
+  xtablesFor(_level: number, _name: number, _set: boolean): { fam: XtFamily; v6: boolean; owner: UserNamespace } | null {
     return null;
   }
 

@@ -15,6 +15,8 @@ export interface InterfaceOptions {
   /** Required for the Ethernet medium. */
   mac?: EthernetAddress;
   addresses?: Array<IpCidr | string>;
+  /** The loopback device (IFF_LOOPBACK): each IPv4 address on it makes its whole network local. */
+  loopback?: boolean;
 }
 
 /** @savable */
@@ -29,10 +31,19 @@ export class Interface {
   #addresses: IpCidr[] = [];
   /** Deleted (Stack.removeInterface): it holds no address and takes no frame. */
   #removed = false;
+  /** IFF_LOOPBACK. Immutable. */
+  readonly loopback: boolean;
+  /**
+   * Administratively down (IFF_UP clear; Stack.setUp): its addresses stay listed but are not
+   * local, no route leads through it, and it is no packet's source, as Linux's fib drops a
+   * down device's local and connected routes.
+   */
+  #down = false;
 
   constructor(index: number, opts: InterfaceOptions) {
     this.index = index;
     this.device = opts.device;
+    this.loopback = opts.loopback ?? false;
     if (opts.device.medium === "ethernet" && !opts.mac) {
       throw new TypeError("Cannot add an Ethernet interface without a MAC address");
     }
@@ -52,6 +63,16 @@ export class Interface {
 
   get removed(): boolean {
     return this.#removed;
+  }
+
+  /** Whether the interface is up (IFF_UP). */
+  get up(): boolean {
+    return !this.#down;
+  }
+
+  /** For Stack.setUp. */
+  setUp(up: boolean): void {
+    this.#down = !up;
   }
 
   /** For Stack.removeInterface. */
@@ -82,14 +103,31 @@ export class Interface {
     this.#addresses = this.#addresses.filter((c) => !c.address.equals(a));
   }
 
-  /** Whether `a` is one of our unicast addresses. */
+  /** Whether `a` is one of our unicast addresses, for traffic: none while the interface is down. */
   hasAddress(a: IpAddress): boolean {
+    return !this.#down && this.holdsAddress(a);
+  }
+
+  /** Whether `a` is assigned to the interface, up or down (what bind(2) asks of an IPv4 address). */
+  holdsAddress(a: IpAddress): boolean {
     for (const c of this.#addresses) if (c.address.equals(a)) return true;
     return false;
   }
 
+  /**
+   * On the loopback device, the IPv4 address whose network holds `a`: Linux's fib_add_ifaddr
+   * makes a loopback address's whole prefix a local route (127.0.0.1/8: all of 127/8); null
+   * elsewhere or when none does.
+   */
+  localNetworkOf(a: IpAddress): IpAddress | null {
+    if (!this.loopback || this.#down || a.version !== 4) return null;
+    for (const c of this.#addresses) if (c.address.version === 4 && c.contains(a)) return c.address;
+    return null;
+  }
+
   /** Whether an IP packet to `dst` is for us: unicast, broadcast, or a group we are in. */
   acceptsDestination(dst: IpAddress): boolean {
+    if (this.#down) return false;
     if (this.hasAddress(dst)) return true;
     if (dst.version === 4) {
       if (dst.isBroadcast) return true;
@@ -105,6 +143,7 @@ export class Interface {
 
   /** Picks a source address of `dst`'s family, preferring one on the same prefix. */
   sourceFor(dst: IpAddress): IpAddress | null {
+    if (this.#down) return null;
     let any: IpAddress | null = null;
     for (const c of this.#addresses) {
       if (c.address.version !== dst.version) continue;

@@ -44,14 +44,30 @@ export class PortTable<T> {
    * `owner`. `conflicts(other)` says whether an existing holder whose address
    * overlaps blocks the bind. Throws EADDRINUSE.
    */
-  bind(owner: T, addr: IpAddress | null, port: number, conflicts: (other: T) => boolean): number {
+  bind(owner: T, addr: IpAddress | null, port: number, conflicts: (other: T) => boolean, shareHeld = false): number {
     if (port === 0) {
       const span = this.#high - this.#low + 1;
       for (let i = 0; i < span; i++) {
         const p = this.#next;
         this.#next = p >= this.#high ? this.#low : p + 1;
-        if (!this.#byPort.has(p)) {
-          this.#byPort.set(p, [{ owner, addr }]);
+        // Free, or held only at other addresses (127.0.0.1 and ::1 do not overlap): Linux's
+        // autobind (inet_csk_find_open_port, udp_lib_get_port) skips only ports where a
+        // socket it would clash with is bound.
+        const held = this.#byPort.get(p);
+        if (held === undefined || held.every((h) => !overlaps(h.addr, addr))) {
+          if (held === undefined) this.#byPort.set(p, [{ owner, addr }]);
+          else held.push({ owner, addr });
+          return p;
+        }
+      }
+      // UDP (shareHeld): a held port whose holders all let this socket share it is as good as a
+      // free one (udp_lib_get_port marks only conflicting ports as in use), so with every port
+      // held the range still gives one, as Linux would have among its random picks.
+      if (shareHeld) {
+        for (let p = this.#low; p <= this.#high; p++) {
+          const list = this.#byPort.get(p)!;
+          if (list.some((h) => overlaps(h.addr, addr) && conflicts(h.owner))) continue;
+          list.push({ owner, addr });
           return p;
         }
       }
@@ -134,4 +150,9 @@ export class PortTable<T> {
   holders(port: number): T[] {
     return (this.#byPort.get(port) ?? []).map((h) => h.owner);
   }
+}
+
+/** Whether two bound addresses overlap (either is the wildcard, or they are the same). */
+function overlaps(a: IpAddress | null, b: IpAddress | null): boolean {
+  return a === null || b === null || a.equals(b);
 }

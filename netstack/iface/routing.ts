@@ -19,6 +19,14 @@ export interface Route {
 /** @savable */
 export class RoutingTable {
   #routes: Route[] = [];
+  /** Interfaces that are down (Stack.setUp): their routes lead nowhere until they are up. */
+  readonly #down = new Set<number>();
+
+  /** Marks interface `ifIndex` down or up for lookups. */
+  setInterfaceDown(ifIndex: number, down: boolean): void {
+    if (down) this.#down.add(ifIndex);
+    else this.#down.delete(ifIndex);
+  }
 
   get routes(): readonly Route[] {
     return this.#routes;
@@ -39,7 +47,11 @@ export class RoutingTable {
 
   /** The best route to `dst`, or null. */
   lookup(dst: IpAddress): Route | null {
-    for (const r of this.#routes) if (r.cidr.contains(dst)) return r;
+    if (this.#down.size === 0) {
+      for (const r of this.#routes) if (r.cidr.contains(dst)) return r;
+      return null;
+    }
+    for (const r of this.#routes) if (r.cidr.contains(dst) && !this.#down.has(r.ifIndex)) return r;
     return null;
   }
 }

@@ -305,6 +305,18 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost, PacketHost {
     this.routes.remove((r) => r.ifIndex === ifIndex);
   }
 
+  /**
+   * Brings interface `ifIndex` up or down (IFF_UP). Down, its addresses are not ours and its
+   * routes lead nowhere (Linux's fib_disable_ip); connections already made stay, as on Linux,
+   * until their packets find no route.
+   */
+  setUp(ifIndex: number, up: boolean): void {
+    const iface = this.#interfaces[ifIndex];
+    if (!iface || iface.removed) throw EINVAL;
+    iface.setUp(up);
+    this.routes.setInterfaceDown(ifIndex, !up);
+  }
+
   /** Adds an address (and its on-link route) to interface `ifIndex`. */
   addAddress(ifIndex: number, cidr: IpCidr | string): void {
     const iface = this.#interfaces[ifIndex];
@@ -327,13 +339,42 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost, PacketHost {
   isLocalAddress(a: IpAddress): boolean {
     // A loop, not some(): this runs for every segment sent (see #sendTcp).
     for (const i of this.#interfaces) if (i.hasAddress(a)) return true;
-    // As on Linux, all of 127/8 is local once an interface holds a 127 address.
-    return a.version === 4 && a.isLoopback && this.#loopbackSource() !== null;
+    // As on Linux, an IPv4 address on the loopback device makes its whole network local (all of
+    // 127/8 with 127.0.0.1/8); interfaces not marked loopback keep the older rule for 127/8.
+    for (const i of this.#interfaces) if (i.localNetworkOf(a) !== null) return true;
+    return a.version === 4 && a.isLoopback && !this.#interfaces.some((i) => i.loopback) && this.#loopbackSource() !== null;
+  }
+
+  /** The address a packet to local `dst` comes from: dst itself if we hold it, else the loopback address whose network holds it. */
+  #localSource(dst: IpAddress): IpAddress {
+    if (this.#interfaces.some((i) => i.hasAddress(dst))) return dst;
+    for (const i of this.#interfaces) {
+      const src = i.localNetworkOf(dst);
+      if (src !== null) return src;
+    }
+    return this.#loopbackSource()!;
+  }
+
+  /**
+   * Whether a socket may bind `a`: one of our addresses, as isLocalAddress, or one assigned to
+   * an interface that is down (Linux's local table keeps a down device's IPv4 addresses, so
+   * bind succeeds where connect finds no route; a down lo's IPv6 address is gone, see Net).
+   */
+  isBindableAddress(a: IpAddress): boolean {
+    if (this.isLocalAddress(a)) return true;
+    for (const i of this.#interfaces) if (i.holdsAddress(a)) return true;
+    if (a.version !== 4) return false;
+    // A down lo keeps its addresses' local prefix routes as it keeps the addresses.
+    for (const i of this.#interfaces) if (i.loopback) for (const c of i.addresses) if (c.address.version === 4 && c.contains(a)) return true;
+    if (!a.isLoopback) return false;
+    for (const i of this.#interfaces) for (const c of i.addresses) if (c.address.version === 4 && c.address.isLoopback) return true;
+    return false;
   }
 
   /** An IPv4 loopback address we hold, if any. */
   #loopbackSource(): IpAddress | null {
     for (const i of this.#interfaces) {
+      if (!i.up) continue;
       for (const c of i.addresses) if (c.address.version === 4 && c.address.isLoopback) return c.address;
     }
     return null;
@@ -476,7 +517,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost, PacketHost {
   // --- TcpHost. ---
 
   tcpBind(sock: TcpSocket, addr: IpAddress | null, port: number, restoring = false): number {
-    if (addr !== null && !this.isLocalAddress(addr)) throw EADDRNOTAVAIL;
+    if (addr !== null && !this.isBindableAddress(addr)) throw EADDRNOTAVAIL;
     // A restore checks listeners and bound sockets against each other only: the connections
     // it restored first got their ports by the rules (a listener's own, say).
     return this.#tcpPorts.bind(sock, addr, port, (other) => !(restoring && other.remote !== null) && tcpPortConflict(sock, addr, other));
@@ -557,7 +598,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost, PacketHost {
 
   udpBind(sock: UdpSocket, addr: IpAddress | null, port: number): number {
     // A local, multicast or broadcast address (Linux's inet_bind takes RTN_BROADCAST too).
-    if (addr !== null && !this.isLocalAddress(addr) && !addr.isMulticast && !(addr.version === 4 && this.isBroadcastAddress(addr))) {
+    if (addr !== null && !this.isBindableAddress(addr) && !addr.isMulticast && !(addr.version === 4 && this.isBroadcastAddress(addr))) {
       throw EADDRNOTAVAIL;
     }
     return this.#udpPorts.bind(
@@ -568,6 +609,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost, PacketHost {
         devicesOverlap(sock.boundDevice, other.boundDevice) &&
         versionsOverlap(addr, sock.wildcardVersion, other.localAddr, other.wildcardVersion) &&
         !(sock.reusePort && other.reusePort) && !(sock.reuseAddr && other.reuseAddr),
+      true,
     );
   }
 
@@ -596,7 +638,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost, PacketHost {
   /** Whether `a` is the limited broadcast address or an interface's directed broadcast. */
   isBroadcastAddress(a: IpAddress): boolean {
     if (a.version === 4 && (a as Ipv4Address).isBroadcast) return true;
-    for (const i of this.#interfaces) for (const c of i.addresses) if (c.broadcast()?.equals(a)) return true;
+    for (const i of this.#interfaces) if (i.up) for (const c of i.addresses) if (c.broadcast()?.equals(a)) return true;
     return false;
   }
 
@@ -668,10 +710,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost, PacketHost {
   }
 
   #routeInfo(dst: IpAddress): { src: IpAddress; mtu: number } | null {
-    if (this.isLocalAddress(dst)) {
-      const own = this.#interfaces.some((i) => i.hasAddress(dst));
-      return { src: own ? dst : this.#loopbackSource()!, mtu: 65535 };
-    }
+    if (this.isLocalAddress(dst)) return { src: this.#localSource(dst), mtu: 65535 };
     const r = this.routes.lookup(dst);
     if (!r) return null;
     const iface = this.#interfaces[r.ifIndex];

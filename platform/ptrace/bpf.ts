@@ -7,6 +7,7 @@
 
 export const AUDIT_ARCH_X86_64 = 0xc000003e;
 export const SECCOMP_RET_KILL_PROCESS = 0x80000000;
+export const SECCOMP_RET_TRAP = 0x00030000;
 export const SECCOMP_RET_ERRNO = 0x00050000;
 export const SECCOMP_RET_USER_NOTIF = 0x7fc00000;
 export const SECCOMP_RET_LOG = 0x7ffc0000;

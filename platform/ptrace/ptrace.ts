@@ -1197,6 +1197,12 @@ class StubAddressSpace implements AddressSpace {
 }
 
 const ARG_REGS = ["rdi", "rsi", "rdx", "r10", "r8", "r9"] as const;
+const SIGSYS = 31, SYS_SECCOMP = 1;
+
+/** Whether addr is one of the vsyscall page's three entries (time, gettimeofday, getcpu). */
+function isVsyscallEntry(addr: bigint): boolean {
+  return addr === 0xffff_ffff_ff60_0000n || addr === 0xffff_ffff_ff60_0400n || addr === 0xffff_ffff_ff60_0800n;
+}
 
 /** Room for /proc/PID/status (about 1.5 KiB on Linux 6). */
 const statusText = new Uint8Array(8192);
@@ -1888,6 +1894,13 @@ export class PtracePlatform implements Platform {
       // the application must not see.
       if (code > 0 && [4, 5, 7, 8, 11].includes(signo)) {
         reason = { kind: "fault", signo, code, addr: Number(v.getBigUint64(16, true)) };
+      } else if (signo === SIGSYS && code === SYS_SECCOMP && isVsyscallEntry(v.getBigUint64(16, true))) {
+        // The stub's filter trapped the host's vsyscall emulation (stub_seccomp.ts): the kernel
+        // emulates the entry itself. The host has done the `ret` already.
+        const r = ctx.regs;
+        const args = ARG_REGS.map((n) => r.get64(n));
+        ctx.syscall.setFrom(v.getInt32(24, true), args, v.getBigUint64(16, true), r.get("rsp"));
+        reason = { kind: "vsyscall" };
       } else {
         reason = { kind: "interrupt" };
       }

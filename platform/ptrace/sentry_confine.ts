@@ -65,8 +65,9 @@ export interface SentryConfinement {
   refused: string[];
 }
 
-function capSet(name: string): bigint {
-  const m = new RegExp(`^${name}:\\s+([0-9a-f]+)$`, "m").exec(Deno.readTextFileSync("/proc/thread-self/status"));
+/** A capability set of /proc/thread-self/status's text. */
+function capSet(status: string, name: string): bigint {
+  const m = new RegExp(`^${name}:\\s+([0-9a-f]+)$`, "m").exec(status);
   return m ? BigInt("0x" + m[1]) : 0n;
 }
 
@@ -98,12 +99,16 @@ export function confineSentry(opts: { hostNetwork: boolean; filter: boolean }): 
   const reserved = ffi.reserveRange(STUB_BASE, STUB_SIZE);
   if (!reserved) out.refused.push("the stub's address range is in use in the sentry: a later zygote confines itself less");
 
-  // 1. Namespaces.
-  const eff = capSet("CapEff");
+  // 1. Namespaces: made here by the JavaScript thread; every thread's own steps run below with
+  // the capabilities' in one round (see 2).
+  const status = Deno.readTextFileSync("/proc/thread-self/status");
+  const eff = capSet(status, "CapEff"), prm = capSet(status, "CapPrm");
+  const nsCalls: { nr: number; args: number[] }[] = [];
+  const fds: number[] = [];
+  const slash = new Uint8Array([0x2f, 0]);
   if ((eff >> BigInt(CAP_SYS_ADMIN)) & 1n) {
     const wanted: [number, string][] = [[CLONE_NEWIPC, "ipc"], [CLONE_NEWUTS, "uts"]];
     if (!opts.hostNetwork) wanted.push([CLONE_NEWNET, "net"]);
-    const fds: number[] = [];
     for (const [flag, name] of wanted) {
       const r = ffi.rawSyscall(SYS_unshare, BigInt(flag));
       if (r < 0) {
@@ -118,26 +123,16 @@ export function confineSentry(opts: { hostNetwork: boolean; filter: boolean }): 
       fds.push(fd);
       out.namespaces.push(name);
     }
-    const slash = new Uint8Array([0x2f, 0]);
-    const calls = [
+    nsCalls.push(
       ...fds.map((fd) => ({ nr: SYS_setns, args: [fd, 0] })),
       { nr: SYS_unshare, args: [CLONE_NEWNS] },
       { nr: SYS_mount, args: [0, ffi.bufferAddress(slash), 0, MS_REC | MS_SLAVE, 0] },
-    ];
-    const r = ffi.onEveryThread(calls);
-    for (const fd of fds) ffi.hostClose(fd);
-    if (r.error === 0 && r.missing === 0) out.namespaces.unshift("mnt");
-    else {
-      out.refused.push(`namespaces on every thread: ${r.missing} threads missed, errno ${-r.error}`);
-      out.namespaces = [];
-    }
-    out.threads = r.ran;
+    );
   } else {
     out.refused.push("namespaces: the sentry has no CAP_SYS_ADMIN (not run as root)");
   }
 
   // 2. Capabilities.
-  const prm = capSet("CapPrm");
   const keep = new Map(SENTRY_CAPS);
   if (yamaScope() >= 2) keep.set(CAP_SYS_PTRACE, "SYS_PTRACE"); // Yama's admin-only attach
   let mask = 0n;
@@ -152,21 +147,35 @@ export function confineSentry(opts: { hostNetwork: boolean; filter: boolean }): 
   cv.setUint32(12, Number(mask & 0xffffffffn), true);
   cv.setUint32(20, Number(mask >> 32n), true);
   cv.setUint32(24, Number(mask >> 32n), true);
-  const calls = [{ nr: SYS_prctl, args: [PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0] }];
+  const capCalls = [{ nr: SYS_prctl, args: [PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0] }];
   if ((eff >> BigInt(CAP_SETPCAP)) & 1n) {
     const last = lastCap(); // a read of /proc/sys/kernel/cap_last_cap: once, not once a capability
     for (let cap = 0; cap <= last; cap++) {
-      if (!keep.has(cap)) calls.push({ nr: SYS_prctl, args: [PR_CAPBSET_DROP, cap, 0, 0, 0] });
+      if (!keep.has(cap)) capCalls.push({ nr: SYS_prctl, args: [PR_CAPBSET_DROP, cap, 0, 0, 0] });
     }
   } else {
     out.refused.push("the bounding set: no CAP_SETPCAP (not run as root)");
   }
-  calls.push({ nr: SYS_capset, args: [ffi.bufferAddress(capArgs), ffi.bufferAddress(capArgs) + 8] });
-  const r = ffi.onEveryThread(calls);
-  out.threads = Math.max(out.threads, r.ran);
-  if (r.error !== 0 || r.missing !== 0) {
-    out.refused.push(`capabilities on every thread: ${r.missing} threads missed, errno ${-r.error}`);
+  capCalls.push({ nr: SYS_capset, args: [ffi.bufferAddress(capArgs), ffi.bufferAddress(capArgs) + 8] });
+
+  // One round over every thread, each making its namespace calls, then its capability calls
+  // (both are per thread: a thread that dropped its capabilities stops no other thread's
+  // setns): every round waits until each thread has been scheduled, which on a loaded host was
+  // several milliseconds of a start. The round reports one error for all its calls, so a
+  // failure is reported against both steps.
+  const r = ffi.onEveryThread([...nsCalls, ...capCalls]);
+  for (const fd of fds) ffi.hostClose(fd);
+  out.threads = r.ran;
+  const failed = r.error !== 0 || r.missing !== 0;
+  const how = `${r.missing} threads missed, errno ${-r.error}`;
+  if (nsCalls.length > 0) {
+    if (!failed) out.namespaces.unshift("mnt");
+    else {
+      out.refused.push(`namespaces on every thread: ${how}`);
+      out.namespaces = [];
+    }
   }
+  if (failed) out.refused.push(`capabilities on every thread: ${how}`);
 
   // 3. The filter (TSYNC: every thread, no_new_privs with it).
   if (opts.filter) {

@@ -7,15 +7,19 @@
  * anything a stub could be tricked into running natively. It allows, from the two `syscall`
  * instructions of the stub's code page only (seccomp_data.instruction_pointer), exactly the
  * syscalls the platform injects (clone only with the two flag sets it uses), hands the
- * descriptor fetch to the sentry (SECCOMP_RET_USER_NOTIF, see ptrace.ts #serveFdFetch), lets the
- * host's vsyscall emulation of time, gettimeofday and getcpu through (as without a filter), and
- * kills the whole stub on anything else.
+ * descriptor fetch to the sentry (SECCOMP_RET_USER_NOTIF, see ptrace.ts #serveFdFetch), traps
+ * the host's vsyscall emulation of time, gettimeofday and getcpu (SECCOMP_RET_TRAP: the host
+ * emulates the entry's `ret` and raises SIGSYS, which the sentry sees and answers as the
+ * syscall, under the task's own seccomp filters, as Linux's emulate_vsyscall), and kills the
+ * whole stub on anything else.
  *
  * @module
  */
 
 import { STUB_BASE, STUB_BATCH_SYSCALL_END, STUB_INJECT_SYSCALL_END } from "./stub_elf.ts";
-import { assemble, AUDIT_ARCH_X86_64, type Insn, SECCOMP_RET_ALLOW, SECCOMP_RET_KILL_PROCESS, SECCOMP_RET_USER_NOTIF } from "./bpf.ts";
+import {
+  assemble, AUDIT_ARCH_X86_64, type Insn, SECCOMP_RET_ALLOW, SECCOMP_RET_KILL_PROCESS, SECCOMP_RET_TRAP, SECCOMP_RET_USER_NOTIF,
+} from "./bpf.ts";
 
 export const SYS_close = 3;
 export const SYS_mmap = 9;
@@ -85,8 +89,10 @@ export function stubFilter(): Uint8Array {
     ...VSYSCALLS.flatMap(([, nr], i): Insn[] => [
       { label: `vsys${i}` },
       { op: "ld", off: OFF_NR },
-      { op: "jeq", k: nr, then: "allow", else: "kill" },
+      { op: "jeq", k: nr, then: "trap", else: "kill" },
     ]),
+    { label: "trap" },
+    { op: "ret", k: SECCOMP_RET_TRAP },
     { label: "allow" },
     { op: "ret", k: SECCOMP_RET_ALLOW },
     { label: "notify" },

@@ -42,6 +42,9 @@ static const char *en(int e) {
     case ENODEV: return "ENODEV";
     case ENOTTY: return "ENOTTY";
     case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
+    case ENETUNREACH: return "ENETUNREACH";
+    case ECONNREFUSED: return "ECONNREFUSED";
+    case EADDRINUSE: return "EADDRINUSE";
     default: return "E?";
   }
 }

@@ -101,7 +101,15 @@ int main(int argc, char **argv) {
   else printf("int 0x80 getpid: killed by signal %d\n", WTERMSIG(st));
 
   /* Namespaces and mounts. */
-  show("unshare(CLONE_NEWUSER|CLONE_NEWNS|CLONE_NEWNET)", unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET));
+  /* In a child: what follows runs in the sandbox's first namespaces. */
+  fflush(stdout);
+  pid_t ns_child = fork();
+  if (ns_child == 0) {
+    show("unshare(CLONE_NEWUSER|CLONE_NEWNS|CLONE_NEWNET)", unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET));
+    fflush(stdout);
+    _exit(0);
+  }
+  waitpid(ns_child, NULL, 0);
   int nsfd = open("/proc/self/ns/net", O_RDONLY);
   show("setns(/proc/self/ns/net)", nsfd < 0 ? nsfd : setns(nsfd, 0));
   show("pivot_root(/tmp, /tmp)", syscall(SYS_pivot_root, "/tmp", "/tmp"));

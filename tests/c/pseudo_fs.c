@@ -1,7 +1,8 @@
 /* The pseudo filesystems behind descriptors that are no file of a mount: fstatfs of a pipe,
  * sockets, eventfd, epoll, timerfd, signalfd, inotify, memfd and pidfd (type, block size, name
  * length), and the mode a unix socket's fchmod gives it, which bind(2) then gives its file
- * (less the umask); anonymous inodes take no attribute change. */
+ * (less the umask); a pipe's fchmod and fchown change the inode both its ends share; anonymous
+ * inodes take no attribute change. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <signal.h>
@@ -81,6 +82,16 @@ int main(void) {
   R("fchown(1, 1)", fchown(s, 1, 1));
   fstat(s, &sb);
   printf("owner after fchown %d %d\n", sb.st_uid, sb.st_gid);
+  int q[2];
+  pipe(q);
+  fstat(q[0], &sb);
+  printf("new pipe mode %o owner %d %d\n", sb.st_mode, sb.st_uid, sb.st_gid);
+  R("fchmod of a pipe's read end", fchmod(q[0], 0640));
+  fstat(q[1], &sb);
+  printf("its write end's mode %o\n", sb.st_mode);
+  R("fchown of a pipe's write end", fchown(q[1], 2, 3));
+  fstat(q[0], &sb);
+  printf("its read end's owner %d %d\n", sb.st_uid, sb.st_gid);
   int ev = eventfd(0, 0);
   R("fchmod of an eventfd", fchmod(ev, 0600));
   R("fchown of an eventfd", fchown(ev, 0, 0));
@@ -91,6 +102,7 @@ int main(void) {
   printf("socket mode after fchmodat %o\n", sb.st_mode);
   pid_t child = fork();
   if (child == 0) {
+    setresgid(1000, 1000, 1000);
     setresuid(1000, 1000, 1000);
     R("fchmod of another user's socket", fchmod(s, 0777));
     int mine = socket(AF_UNIX, SOCK_STREAM, 0);
@@ -98,6 +110,14 @@ int main(void) {
     printf("own socket owner %d\n", sb.st_uid);
     R("fchmod of one's own socket", fchmod(mine, 0700));
     R("fchown of one's own socket to root", fchown(mine, 0, -1));
+    R("fchown of another user's pipe", fchown(q[1], 1000, 1000));
+    int mp[2];
+    pipe(mp);
+    fstat(mp[0], &sb);
+    printf("own pipe owner %d %d\n", sb.st_uid, sb.st_gid);
+    R("fchmod of one's own pipe", fchmod(mp[0], 0666));
+    fstat(mp[1], &sb);
+    printf("own pipe mode %o\n", sb.st_mode);
     _exit(0);
   }
   waitpid(child, NULL, 0);

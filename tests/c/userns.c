@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/shm.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -276,6 +278,125 @@ static void unprivileged(void) {
   R("kill the parent", kill(getppid(), 0));
 }
 
+static volatile sig_atomic_t got_uid = -2;
+static void on_usr1(int sig, siginfo_t *si, void *uc) {
+  (void)sig, (void)uc;
+  got_uid = si->si_uid;
+}
+
+/* Ids that cross between namespaces: peer and message credentials, siginfo, waitid, ipc_perm. */
+static void crossings(void) {
+  int sv[2], ready[2], go[2];
+  socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+  pipe(ready);
+  pipe(go);
+  int one = 1;
+  setsockopt(sv[0], SOL_SOCKET, SO_PASSCRED, &one, sizeof one);
+  int shm = shmget(IPC_PRIVATE, 4096, 0600);
+  pid_t p = fork();
+  if (p == 0) {
+    struct sigaction sa = {0};
+    sa.sa_sigaction = on_usr1;
+    sa.sa_flags = SA_SIGINFO;
+    sigaction(SIGUSR1, &sa, NULL);
+    R("unshare(NEWUSER)", unshare(CLONE_NEWUSER));
+    struct ucred uc;
+    socklen_t l = sizeof uc;
+    getsockopt(sv[1], SOL_SOCKET, SO_PEERCRED, &uc, &l);
+    printf("peer as seen inside: uid %d gid %d\n", (int)uc.uid, (int)uc.gid);
+    struct shmid_ds ds;
+    shmctl(shm, IPC_STAT, &ds);
+    printf("shm owner inside: %u:%u creator %u:%u\n", ds.shm_perm.uid, ds.shm_perm.gid, ds.shm_perm.cuid, ds.shm_perm.cgid);
+    R("IPC_SET to unmapped ids", shmctl(shm, IPC_SET, &ds));
+    kill(getpid(), SIGUSR1);
+    printf("si_uid of its own kill, unmapped: %d\n", (int)got_uid);
+    got_uid = -2;
+    char cbuf[CMSG_SPACE(sizeof(struct ucred))] = {0};
+    struct iovec iov = {"x", 1};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_CREDENTIALS;
+    cm->cmsg_len = CMSG_LEN(sizeof(struct ucred));
+    struct ucred mine = {getpid(), 0, 0};
+    memcpy(CMSG_DATA(cm), &mine, sizeof mine);
+    R("send SCM_CREDENTIALS of unmapped uid 0", sendmsg(sv[1], &mh, 0));
+    PUT("uid_map", "/proc/self/uid_map", "0 0 1");
+    PUT("deny", "/proc/self/setgroups", "deny");
+    PUT("gid_map", "/proc/self/gid_map", "0 0 1");
+    R("send SCM_CREDENTIALS of mapped uid 0", sendmsg(sv[1], &mh, 0));
+    shmctl(shm, IPC_STAT, &ds);
+    printf("shm owner mapped: %u:%u\n", ds.shm_perm.uid, ds.shm_perm.gid);
+    write(ready[1], "r", 1);
+    char c;
+    read(go[0], &c, 1);
+    while (got_uid == -2) usleep(1000);
+    printf("si_uid of the parent's kill: %d\n", (int)got_uid);
+    fflush(stdout);
+    _exit(3);
+  }
+  char c;
+  read(ready[0], &c, 1);
+  char data[8];
+  char cbuf[CMSG_SPACE(sizeof(struct ucred))];
+  struct iovec iov = {data, sizeof data};
+  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+  R("recvmsg", recvmsg(sv[0], &mh, 0));
+  struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+  if (cm && cm->cmsg_type == SCM_CREDENTIALS) {
+    struct ucred uc;
+    memcpy(&uc, CMSG_DATA(cm), sizeof uc);
+    printf("credentials received outside: uid %d gid %d\n", (int)uc.uid, (int)uc.gid);
+  }
+  kill(p, SIGUSR1);
+  write(go[1], "g", 1);
+  siginfo_t si = {0};
+  waitid(P_PID, p, &si, WEXITED);
+  printf("waitid: status %d uid %d\n", si.si_status, (int)si.si_uid);
+  shmctl(shm, IPC_RMID, NULL);
+}
+
+/* Reaching another process from a child namespace: its capabilities are not the caller's. */
+static void reach(void) {
+  pid_t target = fork();
+  if (target == 0) {
+    pause();
+    _exit(0);
+  }
+  int pidfd = syscall(SYS_pidfd_open, target, 0);
+  R("pidfd_getfd from outside", syscall(SYS_pidfd_getfd, pidfd, 0, 0) >= 0 ? 0 : -1);
+  pid_t p = fork();
+  if (p == 0) {
+    R("unshare(NEWUSER)", unshare(CLONE_NEWUSER));
+    R("pidfd_getfd", syscall(SYS_pidfd_getfd, pidfd, 0, 0));
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/environ", target);
+    R("open environ", open(path, O_RDONLY));
+    R("PTRACE_ATTACH", ptrace(PTRACE_ATTACH, target, 0, 0));
+    R("process_vm_readv", syscall(SYS_process_vm_readv, target, NULL, 0, NULL, 0, 0));
+    R("kill (same uid)", kill(target, 0));
+    fflush(stdout);
+    _exit(0);
+  }
+  int st;
+  waitpid(p, &st, 0);
+  pid_t q = fork();
+  if (q == 0) {
+    struct { unsigned version; int pid; } h = {0x20080522, 0};
+    struct { unsigned effective, permitted, inheritable; } d[2] = {{0, 0, 0}, {0, 0, 0}};
+    R("drop every capability", syscall(SYS_capset, &h, d));
+    R("pidfd_getfd with fewer capabilities", syscall(SYS_pidfd_getfd, pidfd, 0, 0));
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/environ", target);
+    R("open environ with fewer capabilities", open(path, O_RDONLY));
+    fflush(stdout);
+    _exit(0);
+  }
+  waitpid(q, &st, 0);
+  kill(target, SIGKILL);
+  waitpid(target, &st, 0);
+}
+
 int main(void) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   run("fresh", fresh);
@@ -285,5 +406,7 @@ int main(void) {
   run("clones", clones);
   run("joins", joins);
   run("unprivileged", unprivileged);
+  run("crossings", crossings);
+  run("reach", reach);
   return 0;
 }

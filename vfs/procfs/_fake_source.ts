@@ -121,6 +121,10 @@ export class FakeProcess implements ProcProcess {
     return [...this.files.keys()].sort((a, b) => a - b);
   }
 
+  fdArraySize(): number {
+    return 64;
+  }
+
   fd(n: number): ProcFd | null {
     return this.files.get(n) ?? null;
   }

@@ -96,9 +96,18 @@ export class ProcFilesystem extends KernFilesystem {
   }
 }
 
+/**
+ * ptrace_may_access(PTRACE_MODE_READ_FSCREDS): the caller's fsuid is all of the process's uids,
+ * or it holds CAP_SYS_PTRACE over the process's user namespace; then cap_ptrace_access_check:
+ * in the same user namespace the process's permitted set is within the caller's effective
+ * set, else that capability.
+ */
 function mayInspect(c: ProcCaller, p: ProcProcess): boolean {
-  return c.pid === p.pid || c.creds.capableIn(p.creds.userNs, CAP_SYS_PTRACE) ||
-    (c.creds.fsuid === p.creds.uid && c.creds.fsuid === p.creds.euid && c.creds.fsuid === p.creds.suid);
+  if (c.pid === p.pid) return true;
+  const cap = c.creds.capableIn(p.creds.userNs, CAP_SYS_PTRACE);
+  const sameIds = c.creds.fsuid === p.creds.uid && c.creds.fsuid === p.creds.euid && c.creds.fsuid === p.creds.suid;
+  if (!sameIds && !cap) return false;
+  return (c.creds.userNs === p.creds.userNs && (p.creds.caps.permitted & ~c.creds.caps.effective) === 0n) || cap;
 }
 
 /** @savable /proc itself: fixed entries plus a directory per process. */
@@ -154,6 +163,13 @@ class ProcRoot extends KDentry {
     // The host's pool is what getrandom(2) draws from: the values of Linux 5.18 and later.
     random.add(new FixedFile(pfs, random, "entropy_avail", "256\n"));
     random.add(new FixedFile(pfs, random, "poolsize", "256\n"));
+    // The namespace limits, as Linux sets them at boot (max_threads / 2): tools read
+    // max_user_namespaces to learn whether user namespaces are there. Not enforced: a task
+    // holds one namespace of each kind, and the tasks are bounded (--pids).
+    const user = sys.dir("user");
+    for (const kind of ["cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts"]) {
+      user.add(new FixedFile(pfs, user, `max_${kind}_namespaces`, `${(0x3fff * 8) / 2}\n`));
+    }
     const vm = sys.dir("vm");
     vm.add(new FixedFile(pfs, vm, "overcommit_memory", "0\n"));
     vm.add(new FixedFile(pfs, vm, "max_map_count", "65530\n"));
@@ -268,17 +284,17 @@ type SystemKind =
   | "cmdline" | "vmstat" | "hostname" | "domainname" | "osrelease" | "kversion" | "boot_id" | "uuid" | "pid_max";
 
 /** @savable A machine-wide file of /proc. */
-/** The files of /proc/PID/net, all of the sandbox's one network namespace. */
+/** The files of /proc/PID/net, each of the task's network namespace. */
 const NET_FILES: readonly NetFileKind[] = ["dev", "if_inet6", "netstat", "snmp", "tcp", "tcp6", "udp", "udp6", "unix"];
 
 /** @savable /proc/PID/net (and /proc/net, a link to self/net). */
 class NetDir extends KDentry {
-  constructor(readonly pfs: ProcFilesystem, parent: KDentry) {
+  constructor(readonly pfs: ProcFilesystem, parent: KDentry, readonly tid: number) {
     super(pfs, parent, "net", { mode: S_IFDIR | 0o555, key: `${parent.key}/net` });
   }
 
   override lookup(name: string): Dentry | null {
-    return (NET_FILES as readonly string[]).includes(name) ? new NetFile(this.pfs, this, name, name as NetFileKind) : null;
+    return (NET_FILES as readonly string[]).includes(name) ? new NetFile(this.pfs, this, name, name as NetFileKind, this.tid) : null;
   }
 
   override children(): DirEntry[] {
@@ -288,12 +304,12 @@ class NetDir extends KDentry {
 
 /** A file of /proc/net, rendered by the network stack (kernel/socket/inet/proc_net.ts). */
 class NetFile extends GeneratedFile {
-  constructor(readonly pfs: ProcFilesystem, parent: KDentry, name: string, readonly kind: NetFileKind) {
+  constructor(readonly pfs: ProcFilesystem, parent: KDentry, name: string, readonly kind: NetFileKind, readonly tid: number) {
     super(pfs, parent, name);
   }
 
   render(): string {
-    return this.pfs.source.netFile?.(this.kind) ?? "";
+    return this.pfs.source.netFile?.(this.kind, this.tid) ?? "";
   }
 }
 
@@ -435,7 +451,7 @@ class PidDir extends KDentry {
     if (kind === "fd" || kind === "fdinfo") return new FdDir(this.pfs, this, kind, this.pid, kind === "fdinfo", uid, gid);
     if (kind === "task") return new TaskDir(this.pfs, this, this.pid, uid, gid);
     if (kind === "ns") return new NsDir(this.pfs, this, this.pid, uid, gid);
-    if (kind === "net") return new NetDir(this.pfs, this);
+    if (kind === "net") return new NetDir(this.pfs, this, this.tid ?? this.pid);
     return new PidFile(this.pfs, this, kind, this.pid, this.tid, mode, uid, gid);
   }
 
@@ -490,8 +506,9 @@ class PidFile extends GeneratedFile {
    * granted (Linux's mem_open: PTRACE_MODE_ATTACH, EACCES); the others render as usual.
    */
   override open(loc: Location, flags: number): FileDescription {
-    if (this.kind === "maps" || this.kind === "smaps") {
-      // proc_maps_open takes the mm with PTRACE_MODE_READ: another user's is EACCES at open.
+    if (this.kind === "maps" || this.kind === "smaps" || this.kind === "environ" || this.kind === "auxv") {
+      // proc_maps_open and __mem_open (environ, auxv) take the mm with PTRACE_MODE_READ:
+      // another user's is EACCES at open, and a descriptor opened reads on.
       const p = this.pfs.source.process(this.pid);
       if (p === null) throw ESRCH;
       this.pfs.checkAccess(p);
@@ -569,9 +586,7 @@ class PidFile extends GeneratedFile {
       case "stat":
         return r.renderStat(p, this.#thread(p), this.#exePath(p));
       case "status": {
-        const fds = p.fds();
-        const fdSize = Math.max(64, 2 ** Math.ceil(Math.log2((fds[fds.length - 1] ?? 0) + 1)));
-        return r.renderStatus(p, this.#thread(p), this.#exePath(p), fdSize, src.system().ncpus, src.caller()?.creds.userNs);
+        return r.renderStatus(p, this.#thread(p), this.#exePath(p), p.fdArraySize(), src.system().ncpus, src.caller()?.creds.userNs);
       }
       case "statm":
         return r.renderStatm(p, this.#exePath(p));
@@ -580,12 +595,10 @@ class PidFile extends GeneratedFile {
         return m === null ? new Uint8Array(0) : p.readMemory(m.argStart, m.argEnd);
       }
       case "environ": {
-        this.pfs.checkAccess(p);
         const m = p.memory();
         return m === null ? new Uint8Array(0) : p.readMemory(m.envStart, m.envEnd);
       }
       case "auxv": {
-        this.pfs.checkAccess(p);
         return p.memory()?.auxv ?? new Uint8Array(0);
       }
       case "maps":
@@ -1014,8 +1027,8 @@ class NsDir extends KDentry {
     const ns = NAMESPACES.find(([n]) => n === name);
     const p = this.pfs.source.process(this.pid);
     if (ns === undefined || p === null) return null;
-    // The cgroup, mount, user, UTS and IPC namespaces may be one of the process's own (unshare,
-    // clone, setns).
+    // The cgroup, mount, user, UTS, IPC and network namespaces may be one of the process's own
+    // (unshare, clone, setns).
     const own = name === "mnt" ? (p.mntNs === null ? null : { ino: p.mntNs.ino, ns: p.mntNs }) : p.nsOf(ns[1]);
     const ino = name === "cgroup" ? p.cgroupNsIno : own?.ino ?? ns[2];
     return new NsLink(this.pfs, this, name, ns[1], ino, this.pid, this.uid, this.gid, own?.ns ?? null);

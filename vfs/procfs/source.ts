@@ -148,6 +148,8 @@ export interface ProcProcess {
   root(): Location | null;
   /** Open descriptors in ascending order; empty for a zombie. */
   fds(): number[];
+  /** The size of the descriptor array (status's FDSize); 0 for a zombie. */
+  fdArraySize(): number;
   fd(n: number): ProcFd | null;
   /** Soft and hard limits, indexed by RLIMIT_* (16 entries). */
   limits(): Array<{ cur: bigint; max: bigint }>;
@@ -212,8 +214,8 @@ export interface ProcSource {
    * range. Only the keys the kernel can change (fs/nr_open) are writable.
    */
   setSysctl?(key: string, text: string): void;
-  /** The text of /proc/net/NAME; absent: the files are empty. */
-  netFile?(name: NetFileKind): string;
+  /** The text of /proc/PID/net/NAME of thread `tid`'s network namespace; absent: the files are empty. */
+  netFile?(name: NetFileKind, tid: number): string;
 }
 
 /** The files of /proc/net. */

@@ -36,6 +36,7 @@ import { bufferSize, NET_CORE, SOCK_MIN_RCVBUF, SOCK_MIN_SNDBUF } from "../socko
 import { type Endpoint, parseSockaddr } from "./sockaddr.ts";
 import { isXtOption } from "../../netfilter/sockopt.ts";
 import type { XtFamily } from "../../netfilter/x_tables.ts";
+import type { UserNamespace } from "../../user_namespace.ts";
 
 /** A netstack error as the application's errno; other exceptions pass through. */
 export function linuxError(e: unknown): unknown {
@@ -321,13 +322,13 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
    * socket and for an AF_INET6 one that is not raw (ipv6_getsockopt passes SOL_IP on to UDP's);
    * ipv6_getsockopt hands it SOL_IPV6 ones.
    */
-  override xtablesFor(level: number, name: number, set: boolean): { fam: XtFamily; v6: boolean } | null {
+  override xtablesFor(level: number, name: number, set: boolean): { fam: XtFamily; v6: boolean; owner: UserNamespace } | null {
     let v6: boolean;
     if (this.family !== C.AF_INET && this.family !== C.AF_INET6) return null; // packet sockets
     if (level === C.IPPROTO_IP && (this.family === C.AF_INET || this.type !== C.SOCK_RAW)) v6 = false;
     else if (level === C.IPPROTO_IPV6 && this.family === C.AF_INET6) v6 = true;
     else return null;
-    return isXtOption(v6, name, set) ? { fam: this.net.xtables(v6), v6 } : null;
+    return isXtOption(v6, name, set) ? { fam: this.net.xtables(v6), v6, owner: this.net.owner } : null;
   }
 
   /** IPPROTO_TCP and the like; ENOPROTOOPT by default. */
@@ -428,7 +429,7 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
    * unbinds). Changing a binding already made needs CAP_NET_RAW.
    */
   #bindToIndex(t: Task, ifindex: number): void {
-    if (this.boundDev !== 0 && !t.creds.hasCap(CAP_NET_RAW)) throw errno.EPERM;
+    if (this.boundDev !== 0 && !t.creds.capableIn(this.net.owner, CAP_NET_RAW)) throw errno.EPERM;
     if (ifindex < 0) throw EINVAL;
     if (ifindex !== 0 && this.net.linkByIndex(ifindex) === null) throw errno.ENODEV;
     this.boundDev = ifindex;

@@ -23,7 +23,7 @@ export { PingSocketFile, UdpSocketFile } from "./udp.ts";
 export { RawSocketFile } from "./raw.ts";
 export { renderProcNetDev, renderProcNetTcp, renderProcNetUdp } from "./proc_net.ts";
 
-/** Creates an inet socket on net (the syscall layer passes t.kernel.net). */
+/** Creates an inet socket on net (the syscall layer passes the task's namespace, t.net). */
 export function createInetSocket(net: Net, family: number, type: number, protocol: number, flags: number): SocketFile {
   flags |= type & O_NONBLOCK;
   switch (type & C.SOCK_TYPE_MASK) {
@@ -55,9 +55,9 @@ function factory(family: number) {
     if ((type & C.SOCK_TYPE_MASK) === C.SOCK_RAW) {
       if (protocol < 0 || protocol >= IPPROTO_MAX) throw EINVAL;
       if (protocol === 0) throw EPROTONOSUPPORT;
-      if (!t.creds.hasCap(CAP_NET_RAW)) throw EPERM;
+      if (!t.creds.capableIn(t.net.owner, CAP_NET_RAW)) throw EPERM; // over the network namespace
     }
-    const f = createInetSocket(t.kernel.net, family, type, protocol, flags) as InetSocketFile;
+    const f = createInetSocket(t.net, family, type, protocol, flags) as InetSocketFile;
     f.uid = t.creds.euid;
     return f;
   };

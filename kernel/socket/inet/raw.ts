@@ -102,7 +102,7 @@ export class RawSocketFile extends InetSocketFile {
       if (addr.length < 16) throw EINVAL;
       const v4 = new Ipv4Address(addr.subarray(4, 8));
       a = v4.isUnspecified ? null : v4;
-      if (a !== null && !this.net.stack.isLocalAddress(a) && !a.isMulticast && !a.isBroadcast && !this.net.stack.isBroadcastAddress(a)) {
+      if (a !== null && !this.net.stack.isBindableAddress(a) && !a.isMulticast && !a.isBroadcast && !this.net.stack.isBroadcastAddress(a)) {
         throw EADDRNOTAVAIL;
       }
     } else {
@@ -117,7 +117,7 @@ export class RawSocketFile extends InetSocketFile {
         const scope = addr.length >= 28 ? new DataView(addr.buffer, addr.byteOffset + 24, 4).getUint32(0, true) : 0;
         const linkLocal = (b[0] === 0xfe && (b[1]! & 0xc0) === 0x80) || (b[0] === 0xff && (b[1]! & 0x0f) === 0x02);
         if (linkLocal && scope === 0) throw EINVAL;
-        if (!a.isMulticast && !this.net.stack.isLocalAddress(a)) throw EADDRNOTAVAIL;
+        if (!a.isMulticast && !this.net.stack.isBindableAddress(a)) throw EADDRNOTAVAIL;
       }
     }
     this.sock.localAddr = a;

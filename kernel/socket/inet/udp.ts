@@ -626,7 +626,7 @@ export class PingSocketFile extends InetSocketFile {
     const ep = parseSockaddr(this.family, addr);
     if (ep === "unspec") throw EINVAL;
     if (this.#bound) throw EINVAL;
-    if (ep.addr !== null && !this.net.stack.isLocalAddress(ep.addr)) throw EADDRNOTAVAIL;
+    if (ep.addr !== null && !this.net.stack.isBindableAddress(ep.addr)) throw EADDRNOTAVAIL;
     net(() => this.sock.bind(ep.port));
     this.#bound = true;
   }

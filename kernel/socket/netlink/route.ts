@@ -11,9 +11,7 @@
  * removing a link is EOPNOTSUPP as for loopback, and other changes are not supported yet
  * (EOPNOTSUPP). RTM_GETRULE dumps Linux's default rules.
  *
- * Wire format (linux/netlink.h, linux/rtnetlink.h): each message is a 16-byte nlmsghdr
- * (len, type, flags, seq, pid) and a payload aligned to 4; attributes are rtattr
- * (len, type) plus value, aligned to 4.
+ * Wire format: message.ts, and linux/rtnetlink.h for the structs after the nlmsghdr.
  *
  * @module
  */
@@ -21,34 +19,31 @@
 import type { Interface, IpAddress } from "../../../netstack/mod.ts";
 import type { Route } from "../../../netstack/iface/routing.ts";
 import { EthernetAddress, IpCidr, Ipv4Address, Ipv6Address } from "../../../netstack/wire/address.ts";
-import {
-  EADDRNOTAVAIL, EAFNOSUPPORT, EAGAIN, EEXIST, EINVAL, ENETUNREACH, ENODEV, ENOENT, ENOPROTOOPT, EOPNOTSUPP, EPERM, EPROTONOSUPPORT,
-  ESOCKTNOSUPPORT, ESRCH,
-} from "../../errno.ts";
-import { CAP_NET_ADMIN } from "../../../abi/linux/capability.ts";
-import type { Net } from "../../net.ts";
+import { LinuxError } from "../../errno.ts";
+import { EADDRNOTAVAIL, EAFNOSUPPORT, EEXIST, EINVAL, ENETUNREACH, ENODEV, ENOENT, EOPNOTSUPP, EPERM, ESRCH } from "../../errno.ts";
+import { LOOPBACK_INDEX, type Net } from "../../net.ts";
+import { createVirtualLink, deleteVirtualLink } from "../../net_veth.ts";
 import type { Task } from "../../task.ts";
-import { O_NONBLOCK, O_RDWR } from "../../../abi/linux/file.ts";
-import { EVENT_IN, EVENT_OUT, EVENT_RDNORM, EVENT_WRNORM } from "../../../waiter/mod.ts";
-import { type RecvRequest, type RecvResult, registerFamily, type SendRequest, SocketFile } from "../socket.ts";
+import { EVENT_IN, EVENT_RDNORM } from "../../../waiter/mod.ts";
 import * as C from "../inet/constants.ts";
-import { intBytes, intOpt } from "../inet/inet_socket.ts";
+import {
+  concat, le32, MessageBuilder, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_MULTI, NLM_F_REPLACE, NLM_F_REQUEST,
+  NLMSG_DONE, NLMSG_HDRLEN, NLMSG_NOOP, parseAttrs,
+} from "./message.ts";
+import { NetlinkSocket } from "./socket.ts";
 
 export const NETLINK_ROUTE = 0;
 
-const NLMSG_HDRLEN = 16;
-const NLMSG_NOOP = 1;
-const NLMSG_ERROR = 2;
-const NLMSG_DONE = 3;
-const NLM_F_REQUEST = 0x1;
-const NLM_F_MULTI = 0x2;
-const NLM_F_ACK = 0x4;
-const NLM_F_DUMP = 0x300;
-/** On an ack or error message: the request is not echoed past its header. */
-const NLM_F_CAPPED = 0x100;
-const NLM_F_REPLACE = 0x100;
-const NLM_F_EXCL = 0x200;
-const NLM_F_CREATE = 0x400;
+/** 0 when `f` succeeds, else the errno of the LinuxError it throws (others propagate). */
+function errnoOf(f: () => void): number {
+  try {
+    f();
+    return 0;
+  } catch (e) {
+    if (e instanceof LinuxError) return e.errno;
+    throw e;
+  }
+}
 
 const RTM_NEWLINK = 16;
 const RTM_DELLINK = 17;
@@ -87,6 +82,11 @@ const IFLA_TXQLEN = 13;
 const IFLA_OPERSTATE = 16;
 const IFLA_LINKMODE = 17;
 const IFLA_GROUP = 27;
+const IFLA_LINK = 5;
+const IFLA_LINKINFO = 18;
+const IFLA_INFO_KIND = 1;
+const IFLA_INFO_DATA = 2;
+const VETH_INFO_PEER = 1;
 
 const IFA_ADDRESS = 1;
 const IFA_LOCAL = 2;
@@ -125,119 +125,19 @@ const RTPROT_BOOT = 3;
 const RTN_UNICAST = 1;
 const RTN_LOCAL = 2;
 
-const SOL_NETLINK = 270;
-const NETLINK_ADD_MEMBERSHIP = 1;
-const NETLINK_DROP_MEMBERSHIP = 2;
-const NETLINK_LIST_MEMBERSHIPS = 9;
-const NETLINK_CAP_ACK = 10;
-/** SOL_NETLINK options that are on/off flags (PKTINFO, BROADCAST_ERROR, NO_ENOBUFS, CAP_ACK, EXT_ACK, GET_STRICT_CHK). */
-const NETLINK_FLAG_OPTIONS = [3, 4, 5, 10, 11, 12];
-/** NETLINK_LISTEN_ALL_NSID: accepted by setsockopt, not read back. */
-const NETLINK_LISTEN_ALL_NSID = 8;
-/** NETLINK_ROUTE's multicast groups (RTNLGRP_MAX): group n is bit n-1 of the membership mask. */
-const RTNLGRP_MAX = 39;
 /** The group of link events (RTMGRP_LINK's bit). */
 const RTNLGRP_LINK = 1;
-/** NETLINK_LIST_MEMBERSHIPS' size: the group bits in bytes, rounded up to a u32. */
-const MEMBERSHIPS_LEN = Math.ceil(Math.ceil(RTNLGRP_MAX / 8) / 4) * 4;
-const SOCKADDR_NL_LEN = 12;
-
-/** Builds one netlink message: a fixed header struct, then attributes. */
-class MessageBuilder {
-  readonly #parts: number[] = [];
-
-  bytes(b: ArrayLike<number>): this {
-    for (let i = 0; i < b.length; i++) this.#parts.push(b[i]!);
-    return this;
-  }
-
-  u8(v: number): this {
-    this.#parts.push(v & 0xff);
-    return this;
-  }
-
-  u16(v: number): this {
-    return this.u8(v).u8(v >> 8);
-  }
-
-  u32(v: number): this {
-    return this.u16(v & 0xffff).u16((v >>> 16) & 0xffff);
-  }
-
-  attr(type: number, value: ArrayLike<number>): this {
-    this.u16(4 + value.length).u16(type).bytes(value);
-    while (this.#parts.length % 4) this.#parts.push(0);
-    return this;
-  }
-
-  attrU32(type: number, v: number): this {
-    return this.attr(type, le32(v));
-  }
-
-  attrString(type: number, s: string): this {
-    return this.attr(type, [...new TextEncoder().encode(s), 0]);
-  }
-
-  /** The message with its nlmsghdr. */
-  message(type: number, flags: number, seq: number, pid: number): Uint8Array {
-    const body = this.#parts;
-    const len = NLMSG_HDRLEN + body.length;
-    const b = new Uint8Array(len);
-    const v = new DataView(b.buffer);
-    v.setUint32(0, len, true);
-    v.setUint16(4, type, true);
-    v.setUint16(6, flags, true);
-    v.setUint32(8, seq, true);
-    v.setUint32(12, pid, true);
-    b.set(body, NLMSG_HDRLEN);
-    return b;
-  }
-}
-
-function le32(v: number): number[] {
-  return [v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff, (v >>> 24) & 0xff];
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const b = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    b.set(p, o);
-    o += p.length;
-  }
-  return b;
-}
 
 /** @savable */
-export class NetlinkRouteSocket extends SocketFile {
-  readonly family = C.AF_NETLINK;
-  readonly type: number;
-  readonly protocol = NETLINK_ROUTE;
-  readonly net: Net;
-  /** The port id: the creating process's pid for its first socket, as Linux autobinds. */
-  portId: number;
-  #bound = false;
-  readonly #rx: Uint8Array[] = [];
-  #rcvBuf = 212992;
-  #sndBuf = 212992;
-  /** SO_PASSCRED: each received message carries the kernel's SCM_CREDENTIALS. */
-  #passCred = false;
-  /** The SOL_NETLINK flag options set (NETLINK_FLAG_OPTIONS' names). */
-  readonly #nlFlags = new Set<number>();
-  /** Multicast groups joined (bind's nl_groups, NETLINK_ADD_MEMBERSHIP): bit n-1 for group n. */
-  #groups = 0n;
-  /** The opener's CAP_NET_ADMIN: changes need it both in the opener and in the sender (netlink_net_capable). */
-  readonly #openerNetAdmin: boolean;
+export class NetlinkRouteSocket extends NetlinkSocket {
+  /** NETLINK_ROUTE's multicast groups (RTNLGRP_MAX). */
+  protected readonly groupsMax = 39;
 
   /** Queues RTM_NEWLINK/RTM_DELLINK for RTNLGRP_LINK members: registered in Net.linkListeners while open. */
   readonly #onLink = (index: number, added: boolean): void => this.#linkEvent(index, added);
 
-  constructor(net: Net, type: number, flags: number, portId: number, openerNetAdmin = true) {
-    super(O_RDWR | (flags & O_NONBLOCK));
-    this.net = net;
-    this.type = type;
-    this.portId = portId;
-    this.#openerNetAdmin = openerNetAdmin;
+  constructor(net: Net, type: number, flags: number, pid: number, openerNetAdmin = true) {
+    super(net, NETLINK_ROUTE, type, flags, pid, openerNetAdmin);
     net.linkListeners.add(this.#onLink);
   }
 
@@ -252,148 +152,18 @@ export class NetlinkRouteSocket extends SocketFile {
    * is full (then it is lost, as Linux drops a broadcast that does not fit).
    */
   #linkEvent(index: number, added: boolean): void {
-    if ((this.#groups & (1n << BigInt(RTNLGRP_LINK - 1))) === 0n) return;
+    if ((this.groups & (1n << BigInt(RTNLGRP_LINK - 1))) === 0n) return;
     const iface = this.net.stack.interfaces[index];
     if (iface === undefined) return;
     let queued = 0;
-    for (const m of this.#rx) queued += m.length;
-    if (queued >= this.#rcvBuf) return;
-    this.#rx.push(linkMessage(this.net, iface, added ? RTM_NEWLINK : RTM_DELLINK, 0, 0, 0, 0xffffffff));
+    for (const m of this.rx) queued += m.length;
+    if (queued >= this.rcvBuf) return;
+    this.rx.push(linkMessage(this.net, iface, added ? RTM_NEWLINK : RTM_DELLINK, 0, 0, 0, 0xffffffff));
     this.waitQueue.notify(EVENT_IN | EVENT_RDNORM);
   }
 
-  override readiness(mask: number): number {
-    return ((this.#rx.length > 0 ? EVENT_IN | EVENT_RDNORM : 0) | EVENT_OUT | EVENT_WRNORM) & mask;
-  }
-
-  bind(_t: Task, addr: Uint8Array): void {
-    if (addr.length < SOCKADDR_NL_LEN) throw EINVAL;
-    const v = new DataView(addr.buffer, addr.byteOffset, SOCKADDR_NL_LEN);
-    if (v.getUint16(0, true) !== C.AF_NETLINK) throw EINVAL;
-    const pid = v.getUint32(4, true);
-    if (this.#bound && pid !== 0 && pid !== this.portId) throw EINVAL;
-    if (pid !== 0) this.portId = pid;
-    // nl_groups names groups 1..32; the groups above stay as they are. (Only RTNLGRP_LINK has
-    // events yet: devices appearing and going.)
-    this.#groups = (this.#groups & ~0xffffffffn) | BigInt(v.getUint32(8, true));
-    this.#bound = true;
-  }
-
-  connect(_t: Task, addr: Uint8Array): void {
-    if (addr.length < SOCKADDR_NL_LEN) throw EINVAL;
-    if ((addr[0]! | (addr[1]! << 8)) !== C.AF_NETLINK) throw EINVAL;
-    this.#bound = true;
-  }
-
-  getsockname(_t: Task): Uint8Array {
-    return sockaddrNl(this.portId, Number(this.#groups & 0xffffffffn));
-  }
-
-  override getpeername(_t: Task): Uint8Array {
-    return sockaddrNl(0);
-  }
-
-  override getsockopt(_t: Task, level: number, name: number, optlen: number): Uint8Array {
-    if (level === C.SOL_SOCKET) {
-      switch (name) {
-        case C.SO_TYPE:
-          return intBytes(this.type, optlen);
-        case C.SO_PROTOCOL:
-          return intBytes(this.protocol, optlen);
-        case C.SO_DOMAIN:
-          return intBytes(this.family, optlen);
-        case C.SO_RCVBUF:
-          return intBytes(this.#rcvBuf, optlen);
-        case C.SO_SNDBUF:
-          return intBytes(this.#sndBuf, optlen);
-        case C.SO_ERROR:
-          return intBytes(0, optlen);
-        case C.SO_PASSCRED:
-          return intBytes(this.#passCred ? 1 : 0, optlen);
-      }
-    }
-    if (level !== SOL_NETLINK) throw ENOPROTOOPT;
-    if (name === NETLINK_LIST_MEMBERSHIPS) {
-      // Whole u32s of the mask that fit optlen (netlink_getsockopt); optlen reads back the full size.
-      const b = new Uint8Array(Math.floor(Math.min(optlen, MEMBERSHIPS_LEN) / 4) * 4);
-      for (let i = 0; i < b.length; i++) b[i] = Number((this.#groups >> BigInt(8 * i)) & 0xffn);
-      return b;
-    }
-    if (!NETLINK_FLAG_OPTIONS.includes(name)) throw ENOPROTOOPT;
-    if (optlen < 4) throw EINVAL;
-    return intBytes(this.#nlFlags.has(name) ? 1 : 0, 4);
-  }
-
-  /** getsockopt's optlen for options whose size is reported beyond what fits (NETLINK_LIST_MEMBERSHIPS). */
-  override getsockoptFullLength(level: number, name: number): number | null {
-    return level === SOL_NETLINK && name === NETLINK_LIST_MEMBERSHIPS ? MEMBERSHIPS_LEN : null;
-  }
-
-  override setsockopt(_t: Task, level: number, name: number, value: Uint8Array): void {
-    if (level === C.SOL_SOCKET) {
-      const n = intOpt(value);
-      if (name === C.SO_RCVBUF || name === C.SO_RCVBUFFORCE) this.#rcvBuf = Math.max(2304, 2 * n);
-      else if (name === C.SO_SNDBUF || name === C.SO_SNDBUFFORCE) this.#sndBuf = Math.max(4608, 2 * n);
-      else if (name === C.SO_PASSCRED) this.#passCred = n !== 0;
-      else if (name !== C.SO_PRIORITY && name !== C.SO_TIMESTAMP_OLD) throw ENOPROTOOPT;
-      return;
-    }
-    if (level !== SOL_NETLINK) throw ENOPROTOOPT;
-    // A value shorter than an int reads as 0 (netlink_setsockopt).
-    const val = value.length >= 4 ? new DataView(value.buffer, value.byteOffset, 4).getUint32(0, true) : 0;
-    if (name === NETLINK_ADD_MEMBERSHIP || name === NETLINK_DROP_MEMBERSHIP) {
-      if (val === 0 || val > RTNLGRP_MAX) throw EINVAL;
-      const bit = 1n << BigInt(val - 1);
-      this.#groups = name === NETLINK_ADD_MEMBERSHIP ? this.#groups | bit : this.#groups & ~bit;
-      return;
-    }
-    if (name === NETLINK_LISTEN_ALL_NSID) return;
-    if (!NETLINK_FLAG_OPTIONS.includes(name)) throw ENOPROTOOPT;
-    if (val !== 0) this.#nlFlags.add(name);
-    else this.#nlFlags.delete(name);
-  }
-
-  override shutdown(_t: Task, _how: number): void {}
-
-  sendmsg(t: Task, req: SendRequest): number {
-    if (req.to !== null) {
-      // netlink_sendmsg: a whole sockaddr_nl of AF_NETLINK; naming a port or groups besides the
-      // kernel needs CAP_NET_ADMIN (NETLINK_ROUTE lacks NL_CFG_F_NONROOT_SEND). The message still
-      // goes to the kernel only: other sockets do not receive it yet.
-      if (req.to.length < SOCKADDR_NL_LEN || (req.to[0]! | (req.to[1]! << 8)) !== C.AF_NETLINK) throw EINVAL;
-      const to = new DataView(req.to.buffer, req.to.byteOffset, SOCKADDR_NL_LEN);
-      if ((to.getUint32(4, true) !== 0 || to.getUint32(8, true) !== 0) && !t.creds.hasCap(CAP_NET_ADMIN)) throw EPERM;
-    }
-    const d = req.data;
-    let off = 0;
-    while (off + NLMSG_HDRLEN <= d.length) {
-      const v = new DataView(d.buffer, d.byteOffset + off);
-      const len = v.getUint32(0, true);
-      if (len < NLMSG_HDRLEN || off + len > d.length) break;
-      this.#handle(t, d.subarray(off, off + len));
-      off += (len + 3) & ~3;
-    }
-    if (this.#rx.length > 0) this.waitQueue.notify(EVENT_IN | EVENT_RDNORM);
-    return d.length;
-  }
-
-  recvmsg(_t: Task, req: RecvRequest): RecvResult {
-    const m = this.#rx[0];
-    if (m === undefined) throw EAGAIN;
-    if (!(req.flags & C.MSG_PEEK)) this.#rx.shift();
-    const n = Math.min(req.maxLen, m.length);
-    return {
-      data: m.subarray(0, n),
-      fullLength: m.length,
-      from: sockaddrNl(0),
-      // The sender is the kernel: pid 0, root.
-      control: this.#passCred ? { creds: { pid: 0, uid: 0, gid: 0 } } : {},
-      msgFlags: n < m.length ? C.MSG_TRUNC : 0,
-    };
-  }
-
   /** Answers one request message. */
-  #handle(t: Task, msg: Uint8Array): void {
+  protected handle(t: Task, msg: Uint8Array): void {
     const v = new DataView(msg.buffer, msg.byteOffset, msg.length);
     const type = v.getUint16(4, true);
     const flags = v.getUint16(6, true);
@@ -410,7 +180,7 @@ export class NetlinkRouteSocket extends SocketFile {
           // A request for one link names it by ifi_index or IFLA_IFNAME (ip's name lookups).
           const one = this.#oneLink(msg, parts);
           if (one === null) {
-            this.#rx.push(this.#error(ENODEV.errno, msg, seq));
+            this.rx.push(this.error(ENODEV.errno, msg, seq));
             return;
           }
           parts = [one];
@@ -423,7 +193,7 @@ export class NetlinkRouteSocket extends SocketFile {
         if (!dump) {
           const one = this.#routeLookup(msg, seq);
           if (typeof one === "number") {
-            this.#rx.push(this.#error(one, msg, seq));
+            this.rx.push(this.error(one, msg, seq));
             return;
           }
           parts = [one];
@@ -441,33 +211,23 @@ export class NetlinkRouteSocket extends SocketFile {
       // no-op link changes and link removals' errors are answered; other types are not supported.
       const get = type % 4 === 2;
       let errno = EOPNOTSUPP.errno;
-      if (!get && !(this.#openerNetAdmin && t.creds.hasCap(CAP_NET_ADMIN))) errno = EPERM.errno;
+      if (!get && !this.netCapable(t)) errno = EPERM.errno;
       else if (type === RTM_NEWLINK || type === RTM_SETLINK || type === RTM_DELLINK) errno = this.#changeLink(type, flags, msg);
       else if (type === RTM_NEWADDR || type === RTM_DELADDR) errno = this.#changeAddress(type, flags, msg);
       else if (type === RTM_NEWROUTE || type === RTM_DELROUTE) errno = this.#changeRoute(type, flags, msg);
       else if (type === RTM_NEWRULE || type === RTM_DELRULE) errno = this.#changeRule(type, flags, msg);
-      if (errno !== 0 || flags & NLM_F_ACK) this.#rx.push(this.#error(errno, msg, seq));
+      if (errno !== 0 || flags & NLM_F_ACK) this.rx.push(this.error(errno, msg, seq));
       return;
     }
     if (dump) {
       // The records in one datagram, then NLMSG_DONE in the next, as Linux's netlink_dump
       // sends them (the done message comes from the dump's second round).
-      if (parts.length > 0) this.#rx.push(concat(parts));
-      this.#rx.push(new MessageBuilder().u32(0).message(NLMSG_DONE, NLM_F_MULTI, seq, this.portId));
+      if (parts.length > 0) this.rx.push(concat(parts));
+      this.rx.push(new MessageBuilder().u32(0).message(NLMSG_DONE, NLM_F_MULTI, seq, this.portId));
     } else {
-      this.#rx.push(concat(parts.slice(0, 1)));
-      if (flags & NLM_F_ACK) this.#rx.push(this.#error(0, msg, seq));
+      this.rx.push(concat(parts.slice(0, 1)));
+      if (flags & NLM_F_ACK) this.rx.push(this.error(0, msg, seq));
     }
-  }
-
-  /**
-   * An NLMSG_ERROR answer (errno 0: an ack). An error echoes the whole request unless
-   * NETLINK_CAP_ACK is on; an ack, or a capped error, echoes its header (netlink_ack).
-   */
-  #error(errno: number, msg: Uint8Array, seq: number): Uint8Array {
-    const whole = errno !== 0 && !this.#nlFlags.has(NETLINK_CAP_ACK);
-    return new MessageBuilder().u32(-errno >>> 0).bytes(whole ? msg : msg.subarray(0, NLMSG_HDRLEN))
-      .message(NLMSG_ERROR, whole ? 0 : NLM_F_CAPPED, seq, this.portId);
   }
 
   /**
@@ -491,15 +251,39 @@ export class NetlinkRouteSocket extends SocketFile {
     let i = -1;
     if (index > 0) i = this.net.linkByIndex(index) !== null ? index - 1 : -1;
     else if (name !== null) i = this.net.linkIndex(name);
-    if (type === RTM_DELLINK) return i < 0 || (index <= 0 && name === null) ? ENODEV.errno : EOPNOTSUPP.errno;
+    if (type === RTM_DELLINK) {
+      if (i < 0 || (index <= 0 && name === null)) return ENODEV.errno;
+      return this.net.virtualLinks.has(i) ? errnoOf(() => deleteVirtualLink(this.net, i)) : EOPNOTSUPP.errno;
+    }
+    if (i < 0 && type === RTM_NEWLINK && flags & NLM_F_CREATE && index <= 0) {
+      // A veth pair or a bridge (IFLA_LINKINFO's IFLA_INFO_KIND); other kinds are EOPNOTSUPP.
+      const info = attrs.get(IFLA_LINKINFO);
+      const nested = info === undefined ? null : parseAttrs(info, 0);
+      const kind = nested?.get(IFLA_INFO_KIND);
+      if (nested === null || kind === undefined) return EOPNOTSUPP.errno;
+      let peerName: string | null = null;
+      const data = nested.get(IFLA_INFO_DATA);
+      const peer = data === undefined ? undefined : parseAttrs(data, 0)?.get(VETH_INFO_PEER);
+      if (peer !== undefined) {
+        if (peer.length < IFINFOMSG_LEN) return EINVAL.errno;
+        const pa = parseAttrs(peer, IFINFOMSG_LEN);
+        if (pa === null) return EINVAL.errno;
+        const pn = pa.get(IFLA_IFNAME);
+        if (pn !== undefined) peerName = new TextDecoder().decode(pn).replace(/\0.*$/s, "");
+      }
+      const k = new TextDecoder().decode(kind).replace(/\0.*$/s, "");
+      return errnoOf(() => createVirtualLink(this.net, k, name, peerName));
+    }
     if (i < 0) return type === RTM_NEWLINK && flags & NLM_F_CREATE ? EOPNOTSUPP.errno : ENODEV.errno;
     if (type === RTM_NEWLINK && flags & NLM_F_EXCL) return EEXIST.errno;
-    // A TUN/TAP device goes up and down (IFF_UP) and a TAP takes a new MAC (IFLA_ADDRESS); the
-    // other links are always up, and nothing else in ifi_flags is changeable here.
+    // A TUN/TAP device or lo goes up and down (IFF_UP) and a TAP takes a new MAC (IFLA_ADDRESS);
+    // eth0 is always up, and nothing else in ifi_flags is changeable here.
     const tun = this.net.tuns.get(i);
     const mask = change === 0 ? 0xffffffff : change;
-    const wantUp = (mask & IFF_UP) ? (ifFlags & IFF_UP) !== 0 : null;
-    if (tun === undefined && wantUp === false) return EOPNOTSUPP.errno;
+    // do_setlink changes the flags only when ifi_flags or ifi_change is set (a request naming
+    // the link alone changes nothing); ifi_change 0 with flags means every flag.
+    const wantUp = (ifFlags !== 0 || change !== 0) && (mask & IFF_UP) ? (ifFlags & IFF_UP) !== 0 : null;
+    if (tun === undefined && i !== LOOPBACK_INDEX && wantUp === false) return EOPNOTSUPP.errno;
     const mac = attrs.get(IFLA_ADDRESS);
     if (mac !== undefined) {
       if (tun === undefined || !tun.tap) return EOPNOTSUPP.errno;
@@ -519,13 +303,9 @@ export class NetlinkRouteSocket extends SocketFile {
       ifaces[i]!.setMac(new EthernetAddress(mac.subarray(0, 6)));
       changed = true;
     }
-    if (tun !== undefined && wantUp !== null && tun.link.up !== wantUp) {
-      tun.link.up = wantUp;
-      if (!wantUp) tun.link.flush();
-      changed = true;
-    }
-    // As rtnetlink, a change is told to RTNLGRP_LINK as an RTM_NEWLINK.
-    if (changed) {
+    // As rtnetlink, a change is told to RTNLGRP_LINK as an RTM_NEWLINK (setLinkUp tells it).
+    if (wantUp !== null && this.net.setLinkUp(i, wantUp) === true) changed = false;
+    else if (changed) {
       for (const l of this.net.linkListeners) l(i, true);
       this.net.kick();
     }
@@ -581,7 +361,8 @@ export class NetlinkRouteSocket extends SocketFile {
     const index = v.getUint32(NLMSG_HDRLEN + 4, true);
     const attrs = parseAttrs(msg, NLMSG_HDRLEN + IFADDRMSG_LEN);
     if (attrs === null) return EINVAL.errno;
-    if (fam !== C.AF_INET) return fam === C.AF_INET6 ? EOPNOTSUPP.errno : EAFNOSUPPORT.errno;
+    if (fam === C.AF_INET6) return this.#changeAddress6(type, flags, prefix, index, attrs);
+    if (fam !== C.AF_INET) return EAFNOSUPPORT.errno;
     const raw = attrs.get(IFA_LOCAL) ?? attrs.get(IFA_ADDRESS);
     const stack = this.net.stack;
     const iface = this.net.linkByIndex(index) ?? undefined;
@@ -728,16 +509,53 @@ export class NetlinkRouteSocket extends SocketFile {
     return 0;
   }
 
+  /**
+   * RTM_NEWADDR/RTM_DELADDR of an IPv6 address, as inet6_rtm_newaddr/inet6_rtm_deladdr: the
+   * address is IFA_LOCAL, else IFA_ADDRESS (none: EINVAL); an unknown link is ENODEV, a prefix
+   * over 128 EINVAL; adding one the link has is EEXIST unless NLM_F_REPLACE (without
+   * NLM_F_EXCL); removing needs the address with that prefix length (else EADDRNOTAVAIL). A
+   * prefix shorter than 128 gets its on-link route (addrconf_prefix_route), removed with the
+   * last address in it.
+   */
+  #changeAddress6(type: number, flags: number, prefix: number, index: number, attrs: Map<number, Uint8Array>): number {
+    const raw = attrs.get(IFA_LOCAL) ?? attrs.get(IFA_ADDRESS);
+    if (raw === undefined || raw.length < 16) return EINVAL.errno;
+    const a = new Ipv6Address(raw.slice(0, 16));
+    const iface = this.net.linkByIndex(index) ?? undefined;
+    if (iface === undefined) return ENODEV.errno;
+    if (prefix > 128) return EINVAL.errno;
+    const have = iface.addresses.find((c) => c.address.equals(a));
+    if (type === RTM_NEWADDR) {
+      if (have !== undefined) {
+        if (flags & NLM_F_EXCL || !(flags & NLM_F_REPLACE)) return EEXIST.errno;
+        this.#dropAddress(index - 1, have);
+      }
+      iface.addAddress(new IpCidr(a, prefix));
+      if (prefix < 128) {
+        this.net.stack.routes.add({ cidr: new IpCidr(new Ipv6Address(networkOf(a, prefix)), prefix), gateway: null, ifIndex: index - 1 });
+      }
+      this.net.configChanged = true;
+      return 0;
+    }
+    if (have === undefined || have.prefixLength !== prefix) return EADDRNOTAVAIL.errno;
+    this.#dropAddress(index - 1, have);
+    this.net.configChanged = true;
+    return 0;
+  }
+
   /** Removes an address from interface i, and its network's on-link route unless another address there keeps it. */
   #dropAddress(i: number, c: IpCidr): void {
     const stack = this.net.stack;
     const iface = stack.interfaces[i]!;
     iface.removeAddress(c.address);
-    const net = new IpCidr(Ipv4Address.read(networkOf(c.address, c.prefixLength), 0), c.prefixLength);
-    const kept = iface.addresses.some((o) => o.address.version === 4 && o.prefixLength === c.prefixLength && net.contains(o.address));
+    const bytes = networkOf(c.address, c.prefixLength);
+    const net = new IpCidr(c.address.version === 4 ? Ipv4Address.read(bytes, 0) : new Ipv6Address(bytes), c.prefixLength);
+    const kept = iface.addresses.some((o) => o.address.version === c.address.version && o.prefixLength === c.prefixLength && net.contains(o.address));
     if (!kept) {
+      // The route may name the network by any of its addresses (lo's 127.0.0.1/8 at start).
       stack.routes.remove((r) =>
-        r.ifIndex === i && r.gateway === null && r.cidr.prefixLength === c.prefixLength && r.cidr.address.equals(net.address)
+        r.ifIndex === i && r.gateway === null && r.cidr.prefixLength === c.prefixLength && r.cidr.address.version === c.address.version &&
+        net.contains(r.cidr.address)
       );
     }
   }
@@ -893,42 +711,16 @@ export function linkMessage(net: Net, iface: Interface, type: number, flags: num
     .attrString(IFLA_QDISC, tun || ether ? "pfifo_fast" : "noqueue")
     .attr(IFLA_ADDRESS, iface.mac ? iface.mac.bytes : [0, 0, 0, 0, 0, 0])
     .attr(IFLA_BROADCAST, iface.mac ? [255, 255, 255, 255, 255, 255] : [0, 0, 0, 0, 0, 0]);
+  const virt = net.virtualLinks.get(iface.index);
+  if (virt !== undefined) {
+    // A veth names its peer (IFLA_LINK); both kinds say what they are (IFLA_LINKINFO).
+    if (virt.peer !== null) m.attrU32(IFLA_LINK, virt.peer + 1);
+    const kind = new TextEncoder().encode(`${virt.kind}\0`);
+    const nested = new Uint8Array((4 + kind.length + 3) & ~3);
+    new DataView(nested.buffer).setUint16(0, 4 + kind.length, true);
+    new DataView(nested.buffer).setUint16(2, IFLA_INFO_KIND, true);
+    nested.set(kind, 4);
+    m.attr(IFLA_LINKINFO, nested);
+  }
   return m.message(type, flags, seq, portId);
 }
-
-function sockaddrNl(pid: number, groups = 0): Uint8Array {
-  const b = new Uint8Array(SOCKADDR_NL_LEN);
-  const v = new DataView(b.buffer);
-  v.setUint16(0, C.AF_NETLINK, true);
-  v.setUint32(4, pid, true);
-  v.setUint32(8, groups, true);
-  return b;
-}
-
-/** The attributes from `from` on, by type (the first of each); null when one is malformed. */
-function parseAttrs(msg: Uint8Array, from: number): Map<number, Uint8Array> | null {
-  const out = new Map<number, Uint8Array>();
-  const v = new DataView(msg.buffer, msg.byteOffset, msg.length);
-  let o = from;
-  while (o + 4 <= msg.length) {
-    const len = v.getUint16(o, true), type = v.getUint16(o + 2, true) & 0x3fff;
-    if (len < 4 || o + len > msg.length) return null;
-    if (!out.has(type)) out.set(type, msg.subarray(o + 4, o + len));
-    o += (len + 3) & ~3;
-  }
-  return out;
-}
-
-/** Creates a netlink socket; only NETLINK_ROUTE exists. */
-export function createNetlinkSocket(net: Net, type: number, protocol: number, flags: number, pid: number, netAdmin = true): SocketFile {
-  const base = type & C.SOCK_TYPE_MASK;
-  if (base !== C.SOCK_RAW && base !== C.SOCK_DGRAM) throw ESOCKTNOSUPPORT;
-  if (protocol !== NETLINK_ROUTE) throw EPROTONOSUPPORT;
-  return new NetlinkRouteSocket(net, base, flags | (type & O_NONBLOCK), pid, netAdmin);
-}
-
-registerFamily(
-  C.AF_NETLINK,
-  (t, type, protocol, flags) => createNetlinkSocket(t.kernel.net, type, protocol, flags, t.tg.tgid, t.creds.hasCap(CAP_NET_ADMIN)),
-);
-

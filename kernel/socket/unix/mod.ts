@@ -31,7 +31,7 @@ function owner(t: Task) {
 /** Implements socket(AF_UNIX, ...). */
 export function createUnixSocket(t: Task, type: number, protocol: number, flags: number): UnixSocket {
   return new UnixSocket({
-    ns: t.kernel.unixNames, type: unixType(type, protocol), protocol, flags, owner: owner(t), landlock: t.landlock,
+    ns: t.net.unix, type: unixType(type, protocol), protocol, flags, owner: owner(t), landlock: t.landlock,
   });
 }
 

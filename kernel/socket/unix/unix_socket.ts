@@ -653,7 +653,7 @@ export class UnixSocket extends SocketFile {
 
   // ---- Options ----------------------------------------------------------------------------
 
-  override getsockopt(_t: Task, level: number, name: number, optlen: number): Uint8Array {
+  override getsockopt(t: Task, level: number, name: number, optlen: number): Uint8Array {
     if (level !== SOL_SOCKET) throw EOPNOTSUPP;
     switch (name) {
       case SO_ERROR: {
@@ -673,8 +673,10 @@ export class UnixSocket extends SocketFile {
         const b = new Uint8Array(UCRED_SIZE);
         const v = new DataView(b.buffer);
         v.setInt32(0, this.peerCred.pid, true);
-        v.setInt32(4, this.peerCred.uid, true);
-        v.setInt32(8, this.peerCred.gid, true);
+        // The peer's ids as the caller's user namespace shows them (cred_to_ucred).
+        const ns = t.creds.userNs, c = this.peerCred;
+        v.setInt32(4, c.uid === -1 ? -1 : ns.uidOf(c.uid), true);
+        v.setInt32(8, c.gid === -1 ? -1 : ns.gidOf(c.gid), true);
         return b.subarray(0, Math.min(optlen, UCRED_SIZE));
       }
       case SO_RCVLOWAT:

@@ -135,15 +135,19 @@ export function copyInControl(t: Task, h: MsgHeader): ControlMessages {
 
 /**
  * scm_check_creds: a process may claim its own pid, and one of its real, effective or saved
- * ids; CAP_SYS_ADMIN allows any pid, CAP_SETUID any uid, CAP_SETGID any gid that exist.
+ * ids; CAP_SYS_ADMIN (over the PID namespace's owner, the first user namespace) allows any
+ * pid, CAP_SETUID/CAP_SETGID in the caller's user namespace any uid or gid that exist. The ids
+ * are the caller's namespace's: one it does not map is EINVAL. Kept as kernel ids.
  */
 function checkCreds(t: Task, c: UCred): UCred {
-  const cr = t.creds;
-  const uidOk = c.uid === cr.uid || c.uid === cr.euid || c.uid === cr.suid || cr.hasCap(CAP_SETUID);
-  const gidOk = c.gid === cr.gid || c.gid === cr.egid || c.gid === cr.sgid || cr.hasCap(CAP_SETGID);
+  const cr = t.creds, ns = cr.userNs;
+  const uid = c.uid >>> 0 === 0xffffffff ? -1 : ns.kuid(c.uid), gid = c.gid >>> 0 === 0xffffffff ? -1 : ns.kgid(c.gid);
+  if ((c.uid >>> 0 !== 0xffffffff && uid < 0) || (c.gid >>> 0 !== 0xffffffff && gid < 0)) throw EINVAL;
+  const uidOk = uid === cr.uid || uid === cr.euid || uid === cr.suid || cr.hasOwnCap(CAP_SETUID);
+  const gidOk = gid === cr.gid || gid === cr.egid || gid === cr.sgid || cr.hasOwnCap(CAP_SETGID);
   if (!((c.pid === t.tg.tgid || cr.hasCap(CAP_SYS_ADMIN)) && uidOk && gidOk)) throw EPERM;
   if (!t.kernel.threadGroups.has(c.pid)) throw ESRCH;
-  return { pid: c.pid, uid: c.uid >>> 0 === 0xffffffff ? -1 : c.uid, gid: c.gid >>> 0 === 0xffffffff ? -1 : c.gid };
+  return { pid: c.pid, uid, gid };
 }
 
 /**
@@ -186,8 +190,10 @@ export function copyOutControl(
     const b = new Uint8Array(UCRED_SIZE);
     const v = new DataView(b.buffer);
     v.setInt32(0, control.creds.pid, true);
-    v.setInt32(4, control.creds.uid, true);
-    v.setInt32(8, control.creds.gid, true);
+    // As the receiver's user namespace shows the sender's ids (scm_recv's from_kuid_munged).
+    const ns = t.creds.userNs, c = control.creds;
+    v.setInt32(4, c.uid === -1 ? -1 : ns.uidOf(c.uid), true);
+    v.setInt32(8, c.gid === -1 ? -1 : ns.gidOf(c.gid), true);
     put(SOL_SOCKET, SCM_CREDENTIALS, b);
   }
   for (const m of control.other ?? []) put(m.level, m.type, m.data);

@@ -10,12 +10,13 @@ import {
   CLONE_VM, cloneTask, NAMESPACE_FLAGS, userNamespaceCreds, vforkWaitDone,
 } from "../../task_clone.ts";
 import type { Task } from "../../task.ts";
-import { joinMountNs, unshareMountNs } from "../../fs_context.ts";
+import { joinMountNs, mayMount, mountNsOwner, unshareMountNs } from "../../fs_context.ts";
 import { MountNamespace } from "../../../vfs/mod.ts";
 import { nsfsNamespace } from "../../../vfs/procfs/procfs.ts";
 import { IPC_LIMITS, IpcNamespace } from "../../ipc.ts";
 import { UtsNamespace } from "../../uts.ts";
 import { INIT_USER_NS, UserNamespace } from "../../user_namespace.ts";
+import { Net } from "../../net.ts";
 import { CGROUP_NS_INIT_INO, type CgroupDir, type CgroupNamespace } from "../../../vfs/cgroupfs/cgroupfs.ts";
 import { block, partial, supported, type SyscallEntry, type SyscallFn, type SyscallResult } from "./support.ts";
 
@@ -111,7 +112,8 @@ const CLONE_NEWTIME = 0x80;
  * context (CLONE_FS), a user namespace of its own (CLONE_NEWUSER: the caller gets every
  * capability there and none outside), then a UTS, IPC or cgroup namespace of its own
  * (CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWCGROUP; CAP_SYS_ADMIN in the user namespace that will
- * own it, the new one when both are asked) and a copy of the mount namespace (CLONE_NEWNS;
+ * own it, the new one when both are asked), a network namespace of its own (CLONE_NEWNET, the
+ * same: a stack with only loopback, down) and a copy of the mount namespace (CLONE_NEWNS;
  * CAP_SYS_ADMIN in the first user namespace, which owns every mount namespace here). The other
  * namespaces are EINVAL, as in a kernel built without them.
  */
@@ -129,16 +131,17 @@ const sysUnshare: SyscallFn = (t, a) => {
   const flags = Number(f);
   if ((flags & (CLONE_THREAD | CLONE_SIGHAND | CLONE_VM)) && t.tg.tasks.size > 1) throw EINVAL;
   if ((flags & CLONE_VM) && t.mm.users > 1) throw EINVAL;
-  const unsupported = flags & ((NAMESPACE_FLAGS & ~(CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_NEWUSER | CLONE_NEWNS)) | CLONE_NEWTIME);
+  const unsupported = flags & ((NAMESPACE_FLAGS & ~(CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET)) | CLONE_NEWTIME);
   if (unsupported) {
     t.kernel.log.once(`unshare-ns-${unsupported}`, `unshare namespace flags 0x${unsupported.toString(16)} are not supported`);
     throw EINVAL;
   }
   const creds = (flags & CLONE_NEWUSER) ? userNamespaceCreds(t) : t.creds;
-  if ((flags & (CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP)) && !creds.hasOwnCap(CAP_SYS_ADMIN)) throw EPERM;
-  if ((flags & CLONE_NEWNS) && !(creds.hasOwnCap(CAP_SYS_ADMIN) && t.creds.hasCap(CAP_SYS_ADMIN))) throw EPERM;
+  if ((flags & (CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_NEWNET)) && !creds.hasOwnCap(CAP_SYS_ADMIN)) throw EPERM;
+  // unshare_nsproxy_namespaces: CAP_SYS_ADMIN over the user namespace the new one belongs to.
+  if ((flags & CLONE_NEWNS) && !creds.hasOwnCap(CAP_SYS_ADMIN)) throw EPERM;
   if (flags & CLONE_FS) t.fs = t.fs.fork();
-  if (flags & CLONE_NEWNS) unshareMountNs(t.kernel.vfs, t.fs);
+  if (flags & CLONE_NEWNS) unshareMountNs(t.kernel.vfs, t.fs, mountNsOwner(creds));
   if ((flags & CLONE_FILES) && t.fdTable.users > 1) {
     t.fdTable.users--;
     t.fdTable = t.fdTable.fork();
@@ -147,6 +150,7 @@ const sysUnshare: SyscallFn = (t, a) => {
   const k = t.kernel;
   if (flags & CLONE_NEWUTS) t.uts = t.uts.copy(creds.userNs, k.nsInodes.next());
   if (flags & CLONE_NEWIPC) t.ipc = new IpcNamespace(IPC_LIMITS, creds.userNs, k.nsInodes.next());
+  if (flags & CLONE_NEWNET) t.net = k.newNetNamespace(creds.userNs);
   // A new cgroup namespace is rooted at the caller's cgroup (copy_cgroup_ns).
   if (flags & CLONE_NEWCGROUP) t.cgroupNs = k.cgroups.newNamespace(k.cgroups.cgroupOf(t.tg));
   return 0;
@@ -160,8 +164,8 @@ const SETNS_FLAGS = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | C
  * Implements setns(2). With a pidfd: the caller joins the namespaces of the given types of the
  * pidfd's process (EINVAL for no type or another flag; ESRCH once it has exited, even as a
  * zombie; EPERM without ptrace read access). With a /proc/PID/ns descriptor (flags 0 or its
- * type): the namespace it names. User, UTS, IPC, cgroup and mount namespaces are each task's
- * own (joining a mount namespace moves the caller's root and cwd to its root, as Linux); the
+ * type): the namespace it names. User, UTS, IPC, network, cgroup and mount namespaces are each
+ * task's own (joining a mount namespace moves the caller's root and cwd to its root, as Linux); the
  * others are the sandbox's one each. The checks are each type's install's (joinNamespaces).
  */
 const sysSetns: SyscallFn = (t, a) => {
@@ -188,6 +192,7 @@ const sysSetns: SyscallFn = (t, a) => {
       uts: ns instanceof UtsNamespace ? ns : k.rootUts,
       ipc: ns instanceof IpcNamespace ? ns : k.ipc,
       cgroupNs,
+      net: ns instanceof Net ? ns : k.net,
       mnt: type === CLONE_NEWNS ? (ns instanceof MountNamespace ? ns : k.vfs.initNs) : null,
     });
   }
@@ -198,7 +203,8 @@ const sysSetns: SyscallFn = (t, a) => {
   if (tg.zombie || target === undefined || target.state === "dead") throw ESRCH;
   if (!mayAttach(t, target) && !t.creds.hasCap(CAP_SYS_PTRACE)) throw EPERM;
   return joinNamespaces(t, flags, {
-    user: target.creds.userNs, uts: target.uts, ipc: target.ipc, cgroupNs: target.cgroupNs, mnt: target.fs.mntns,
+    user: target.creds.userNs, uts: target.uts, ipc: target.ipc, cgroupNs: target.cgroupNs, net: target.net,
+    mnt: target.fs.mntns,
   });
 };
 
@@ -214,6 +220,7 @@ interface SetnsTargets {
   uts: UtsNamespace;
   ipc: IpcNamespace;
   cgroupNs: CgroupNamespace | null;
+  net: Net;
   /** The mount namespace (null: none to join). */
   mnt: MountNamespace | null;
 }
@@ -244,26 +251,29 @@ function joinNamespaces(t: Task, flags: number, to: SetnsTargets): number {
   const admin = creds.hasOwnCap(CAP_SYS_ADMIN);
   if (flags & CLONE_NEWNS) {
     if (fsShared(t)) throw EINVAL;
-    if (!creds.hasCap(CAP_SYS_ADMIN) || !creds.hasOwnCap(CAP_SYS_CHROOT) || !admin) throw EPERM;
+    // mntns_install: CAP_SYS_ADMIN over the namespace's owner, CAP_SYS_CHROOT and CAP_SYS_ADMIN in one's own.
+    if (!mayMount(creds, to.mnt ?? t.kernel.vfs.initNs) || !creds.hasOwnCap(CAP_SYS_CHROOT) || !admin) throw EPERM;
   }
   if ((flags & CLONE_NEWUTS) && !(creds.capableIn(to.uts.owner, CAP_SYS_ADMIN) && admin)) throw EPERM;
   if ((flags & CLONE_NEWIPC) && !(creds.capableIn(to.ipc.owner, CAP_SYS_ADMIN) && admin)) throw EPERM;
-  // The sandbox's one PID, network and time namespaces, and every cgroup namespace, belong to
-  // the initial user namespace.
-  if ((flags & (CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWCGROUP | CLONE_NEWTIME)) && !(creds.hasCap(CAP_SYS_ADMIN) && admin)) {
+  if ((flags & CLONE_NEWNET) && !(creds.capableIn(to.net.owner, CAP_SYS_ADMIN) && admin)) throw EPERM;
+  // The sandbox's one PID and time namespaces, and every cgroup namespace, belong to the
+  // initial user namespace.
+  if ((flags & (CLONE_NEWPID | CLONE_NEWCGROUP | CLONE_NEWTIME)) && !(creds.hasCap(CAP_SYS_ADMIN) && admin)) {
     throw EPERM;
   }
   if (creds !== t.creds) t.commitCreds(creds);
   if (flags & CLONE_NEWUTS) t.uts = to.uts;
   if (flags & CLONE_NEWIPC) t.ipc = to.ipc;
   if (flags & CLONE_NEWCGROUP) t.cgroupNs = to.cgroupNs;
+  if (flags & CLONE_NEWNET) t.net = to.net;
   if ((flags & CLONE_NEWNS) && to.mnt !== null) joinMountNs(t.fs, to.mnt);
   return 0;
 }
 
 export const table: Record<number, SyscallEntry> = {
   272: supported("unshare", sysUnshare),
-  308: partial("setns", sysSetns, "user, UTS, IPC and cgroup namespaces (one of each other kind)"),
+  308: partial("setns", sysSetns, "user, UTS, IPC, network, cgroup and mount namespaces (one of each other kind)"),
   56: supported("clone", sysClone),
   57: supported("fork", sysFork),
   58: supported("vfork", sysVfork),

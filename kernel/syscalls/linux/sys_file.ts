@@ -30,7 +30,8 @@ import { TtyFile } from "../../../vfs/tty/mod.ts";
 import { resolveTtyOpen, ttyIoctl } from "./_tty.ts";
 import { TunFile, tunIoctl } from "../../net_tun.ts";
 import { TunNodeFile } from "../../../vfs/devices.ts";
-import { CAP_SYS_RESOURCE } from "../../../abi/linux/capability.ts";
+import { CAP_NET_ADMIN, CAP_SYS_RESOURCE } from "../../../abi/linux/capability.ts";
+import { Net } from "../../net.ts";
 
 /** Status flags F_SETFL may change; the access mode and creation flags stay. */
 const SETFL_MASK = O_APPEND | O_ASYNC | O_DIRECT | O_NOATIME | O_NONBLOCK;
@@ -68,7 +69,7 @@ function openAt(t: Task, dirfd: number, pathAddr: number, flags: number, mode: n
     file = resolveTtyOpen(t, opened, flags);
     if (file instanceof TunNodeFile) {
       const f = file;
-      file = new TunFile(t.kernel.net, f.nodeLocation, f.flags);
+      file = new TunFile(t.net, f.nodeLocation, f.flags);
       f.decRef();
     }
   }
@@ -247,7 +248,13 @@ const sysIoctl: SyscallFn = (t, a) => {
       if (file instanceof TtyFile) return ttyIoctl(t, file, cmd, arg);
       if (file instanceof TunFile) return tunIoctl(t, file, cmd, arg);
       // sock_ioctl: what no family handles goes to the network devices (netdevice(7)).
-      if (file instanceof SocketFile && isNetdeviceIoctl(cmd)) return netdeviceIoctl(t.kernel.net, file.family, cmd, arg, t);
+      // The socket's namespace (sock_net: the one it was made in), or, for an AF_UNIX socket,
+      // which keeps none here, the caller's.
+      if (file instanceof SocketFile && isNetdeviceIoctl(cmd)) {
+        const own = (file as { net?: unknown }).net;
+        const net = own instanceof Net ? own : t.net;
+        return netdeviceIoctl(net, file.family, cmd, arg, t, t.creds.capableIn(net.owner, CAP_NET_ADMIN));
+      }
       return file.ioctl(cmd, arg, t);
   }
 };

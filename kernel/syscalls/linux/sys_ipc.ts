@@ -47,13 +47,14 @@ function ipc(t: Task) {
   return t.ipc;
 }
 
-/** struct ipc64_perm (48 bytes) at offset 0 of v. */
-function putPerm(v: DataView, p: IpcPerm): void {
+/** struct ipc64_perm (48 bytes) at offset 0 of v, the ids as the caller's user namespace shows them. */
+function putPerm(t: Task, v: DataView, p: IpcPerm): void {
+  const ns = t.creds.userNs;
   v.setInt32(0, p.key, true);
-  v.setUint32(4, p.uid, true);
-  v.setUint32(8, p.gid, true);
-  v.setUint32(12, p.cuid, true);
-  v.setUint32(16, p.cgid, true);
+  v.setUint32(4, ns.uidOf(p.uid), true);
+  v.setUint32(8, ns.gidOf(p.gid), true);
+  v.setUint32(12, ns.uidOf(p.cuid), true);
+  v.setUint32(16, ns.gidOf(p.cgid), true);
   v.setUint32(20, p.mode, true);
   v.setUint16(24, p.seq, true);
 }
@@ -65,15 +66,21 @@ function readPermSet(t: Task, addr: number, size: number): { uid: number; gid: n
   return { uid: v.getUint32(4, true), gid: v.getUint32(8, true), mode: v.getUint32(20, true), raw: v };
 }
 
-/** IPC_SET and IPC_RMID: the owner, the creator or CAP_SYS_ADMIN (Linux's ipcctl_obtain_check). */
+/**
+ * IPC_SET and IPC_RMID: the owner, the creator or CAP_SYS_ADMIN in the user namespace owning the
+ * IPC namespace (Linux's ipcctl_obtain_check).
+ */
 function checkOwner(t: Task, o: IpcObject): void {
   const euid = t.creds.euid;
-  if (euid !== o.perm.uid && euid !== o.perm.cuid && !t.creds.hasCap(CAP_SYS_ADMIN)) throw EPERM;
+  if (euid !== o.perm.uid && euid !== o.perm.cuid && !t.creds.capableIn(t.ipc.owner, CAP_SYS_ADMIN)) throw EPERM;
 }
 
-function applySet(o: IpcObject, s: { uid: number; gid: number; mode: number }): void {
-  o.perm.uid = s.uid;
-  o.perm.gid = s.gid;
+/** IPC_SET's change (ipc_update_perm): the ids are the caller's namespace's, EINVAL when unmapped. */
+function applySet(t: Task, o: IpcObject, s: { uid: number; gid: number; mode: number }): void {
+  const ns = t.creds.userNs, uid = ns.kuid(s.uid), gid = ns.kgid(s.gid);
+  if (uid < 0 || gid < 0) throw EINVAL;
+  o.perm.uid = uid;
+  o.perm.gid = gid;
   o.perm.mode = (o.perm.mode & ~0o777) | (s.mode & 0o777);
   o.ctimeSec = nowSec();
 }
@@ -178,7 +185,7 @@ const sysShmat: SyscallFn = (t, a) => {
   } else if (flags & SHM_REMAP) {
     throw EINVAL;
   }
-  checkIpcAccess(t.creds, s.perm, acc);
+  checkIpcAccess(t.creds, s.perm, acc, t.ipc.owner);
   const len = Math.ceil(s.size / PAGE) * PAGE;
   if ((mapFlags & MAP_FIXED) && !(flags & SHM_REMAP)) {
     for (const v of t.mm.vmas) if (v.start < addr + len && addr < v.end) throw EINVAL;
@@ -214,7 +221,7 @@ const sysShmdt: SyscallFn = (t, a) => {
 function shmDs(t: Task, s: ShmSegment): Uint8Array {
   const b = new Uint8Array(112);
   const v = new DataView(b.buffer);
-  putPerm(v, s.perm);
+  putPerm(t, v, s.perm);
   v.setBigUint64(48, BigInt(s.size), true);
   v.setBigInt64(56, BigInt(s.atimeSec), true);
   v.setBigInt64(64, BigInt(s.dtimeSec), true);
@@ -257,7 +264,7 @@ const sysShmctl: SyscallFn = (t, a) => {
     case SHM_STAT_ANY:
     case IPC_STAT: {
       const s = cmd === IPC_STAT ? ns.shm.get(id) : ns.shm.atSlot(id);
-      if (cmd !== SHM_STAT_ANY) checkIpcAccess(t.creds, s.perm, READ);
+      if (cmd !== SHM_STAT_ANY) checkIpcAccess(t.creds, s.perm, READ, t.ipc.owner);
       t.copyOut(buf, shmDs(t, s));
       return cmd === IPC_STAT ? 0 : s.id;
     }
@@ -265,7 +272,7 @@ const sysShmctl: SyscallFn = (t, a) => {
       const set = readPermSet(t, buf, 112);
       const s = ns.shm.get(id);
       checkOwner(t, s);
-      applySet(s, set);
+      applySet(t, s, set);
       return 0;
     }
     case IPC_RMID: {
@@ -281,7 +288,7 @@ const sysShmctl: SyscallFn = (t, a) => {
     case SHM_LOCK:
     case SHM_UNLOCK: {
       const s = ns.shm.get(id);
-      if (!t.creds.hasCap(CAP_IPC_LOCK)) {
+      if (!t.creds.capableIn(t.ipc.owner, CAP_IPC_LOCK)) {
         if (t.creds.euid !== s.perm.uid && t.creds.euid !== s.perm.cuid) throw EPERM;
       }
       if (cmd === SHM_LOCK) s.perm.mode |= SHM_LOCKED;
@@ -328,7 +335,7 @@ function semop(t: Task, id: number, sopsAddr: number, nsops: number, timeoutAddr
   const ns = ipc(t);
   const s = ns.sem.get(id);
   if (max >= s.sems.length) throw EFBIG;
-  checkIpcAccess(t.creds, s.perm, alter ? WRITE : READ);
+  checkIpcAccess(t.creds, s.perm, alter ? WRITE : READ, t.ipc.owner);
   // All or nothing: try on a copy of the values.
   const vals = s.sems.map((x) => x.value);
   for (const o of ops) {
@@ -377,10 +384,10 @@ function semWaiters(t: Task, s: SemSet, num: number, zero: boolean): number {
   return n;
 }
 
-function semDs(s: SemSet): Uint8Array {
+function semDs(t: Task, s: SemSet): Uint8Array {
   const b = new Uint8Array(104);
   const v = new DataView(b.buffer);
-  putPerm(v, s.perm);
+  putPerm(t, v, s.perm);
   v.setBigInt64(48, BigInt(s.otimeSec), true);
   v.setBigInt64(64, BigInt(s.ctimeSec), true);
   v.setBigUint64(80, BigInt(s.sems.length), true);
@@ -419,15 +426,15 @@ const sysSemctl: SyscallFn = (t, a) => {
     case SEM_STAT_ANY:
     case IPC_STAT: {
       const s = cmd === IPC_STAT ? ns.sem.get(id) : ns.sem.atSlot(id);
-      if (cmd !== SEM_STAT_ANY) checkIpcAccess(t.creds, s.perm, READ);
-      t.copyOut(arg, semDs(s));
+      if (cmd !== SEM_STAT_ANY) checkIpcAccess(t.creds, s.perm, READ, t.ipc.owner);
+      t.copyOut(arg, semDs(t, s));
       return cmd === IPC_STAT ? 0 : s.id;
     }
     case IPC_SET: {
       const set = readPermSet(t, arg, 104);
       const s = ns.sem.get(id);
       checkOwner(t, s);
-      applySet(s, set);
+      applySet(t, s, set);
       return 0;
     }
     case IPC_RMID: {
@@ -441,7 +448,7 @@ const sysSemctl: SyscallFn = (t, a) => {
       if (val > SEMVMX || val < 0) throw ERANGE;
       const s = ns.sem.get(id);
       if (num < 0 || num >= s.sems.length) throw EINVAL;
-      checkIpcAccess(t.creds, s.perm, WRITE);
+      checkIpcAccess(t.creds, s.perm, WRITE, t.ipc.owner);
       clearUndo(t, s, num);
       s.sems[num]!.value = val;
       s.sems[num]!.pid = t.tg.tgid;
@@ -456,7 +463,7 @@ const sysSemctl: SyscallFn = (t, a) => {
     case GETALL:
     case SETALL: {
       const s = ns.sem.get(id);
-      checkIpcAccess(t.creds, s.perm, cmd === SETALL ? WRITE : READ);
+      checkIpcAccess(t.creds, s.perm, cmd === SETALL ? WRITE : READ, t.ipc.owner);
       if (cmd === GETALL) {
         const b = new Uint8Array(2 * s.sems.length);
         const v = new DataView(b.buffer);
@@ -509,7 +516,7 @@ const sysMsgsnd: SyscallFn = (t, a) => {
   const st = sleepState(t);
   checkSleptOn(t);
   const q = ipc(t).msg.get(id);
-  checkIpcAccess(t.creds, q.perm, WRITE);
+  checkIpcAccess(t.creds, q.perm, WRITE, t.ipc.owner);
   if (size + q.bytes > q.qbytes || q.messages.length + 1 > q.qbytes) {
     if (flags & IPC_NOWAIT) throw EAGAIN;
     st.object = q;
@@ -543,7 +550,7 @@ const sysMsgrcv: SyscallFn = (t, a) => {
   const st = sleepState(t);
   checkSleptOn(t);
   const q = ipc(t).msg.get(id);
-  checkIpcAccess(t.creds, q.perm, READ);
+  checkIpcAccess(t.creds, q.perm, READ, t.ipc.owner);
   const i = flags & MSG_COPY ? (type >= 0 && type < q.messages.length ? type : -1) : pickMessage(q, type, (flags & MSG_EXCEPT) !== 0);
   if (i < 0) {
     if (flags & IPC_NOWAIT) throw ENOMSG;
@@ -569,10 +576,10 @@ const sysMsgrcv: SyscallFn = (t, a) => {
   return n;
 };
 
-function msgDs(q: MsgQueue): Uint8Array {
+function msgDs(t: Task, q: MsgQueue): Uint8Array {
   const b = new Uint8Array(120);
   const v = new DataView(b.buffer);
-  putPerm(v, q.perm);
+  putPerm(t, v, q.perm);
   v.setBigInt64(48, BigInt(q.stimeSec), true);
   v.setBigInt64(56, BigInt(q.rtimeSec), true);
   v.setBigInt64(64, BigInt(q.ctimeSec), true);
@@ -611,8 +618,8 @@ const sysMsgctl: SyscallFn = (t, a) => {
     case MSG_STAT_ANY:
     case IPC_STAT: {
       const q = cmd === IPC_STAT ? ns.msg.get(id) : ns.msg.atSlot(id);
-      if (cmd !== MSG_STAT_ANY) checkIpcAccess(t.creds, q.perm, READ);
-      t.copyOut(buf, msgDs(q));
+      if (cmd !== MSG_STAT_ANY) checkIpcAccess(t.creds, q.perm, READ, t.ipc.owner);
+      t.copyOut(buf, msgDs(t, q));
       return cmd === IPC_STAT ? 0 : q.id;
     }
     case IPC_SET: {
@@ -622,7 +629,7 @@ const sysMsgctl: SyscallFn = (t, a) => {
       checkOwner(t, q);
       if (qbytes > MSGMNB && !t.creds.hasCap(CAP_SYS_RESOURCE)) throw EPERM;
       q.qbytes = qbytes;
-      applySet(q, set);
+      applySet(t, q, set);
       q.queue.notify(-1);
       return 0;
     }

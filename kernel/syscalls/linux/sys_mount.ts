@@ -37,12 +37,17 @@ import { TmpfsFilesystem } from "../../../vfs/tmpfs/tmpfs.ts";
 import { OverlayFilesystem } from "../../../vfs/overlay/overlay.ts";
 import { KernelProcSource } from "../../proc_source.ts";
 import { copyInPath, pathCtx, startDir } from "./_path.ts";
+import { mayMount } from "../../fs_context.ts";
+import { hasLockedChildren, mayChangeLockedFlags } from "../../../vfs/vfs.ts";
 import { sandboxCpus } from "./sys_sched.ts";
 import { partial, supported, type SyscallEntry, type SyscallFn } from "./support.ts";
 
-/** EPERM unless the effective set holds `cap` (CAP_SYS_ADMIN unless said). */
-function checkCapable(t: Task, cap = CAP_SYS_ADMIN): void {
-  if (!t.creds.hasCap(cap)) throw EPERM;
+/**
+ * EPERM unless the caller may change its mount namespace's tree: CAP_SYS_ADMIN over the user
+ * namespace that owns it (Linux's may_mount).
+ */
+function checkCapable(t: Task): void {
+  if (!mayMount(t.creds, t.fs.mntns)) throw EPERM;
 }
 
 function lookup(t: Task, path: string, follow = true): Location {
@@ -133,6 +138,8 @@ function newFilesystem(t: Task, type: string, data: string): Filesystem {
     case "sysfs":
       return new SysFilesystem(sandboxCpus());
     case "devtmpfs":
+      // Not mountable from a user namespace (no FS_USERNS_MOUNT): CAP_SYS_ADMIN in the first.
+      if (!t.creds.hasCap(CAP_SYS_ADMIN)) throw EPERM;
       return new DevFilesystem();
     case "overlay":
       return newOverlay(t, data);
@@ -182,6 +189,8 @@ const sysMount: SyscallFn = (t, a) => {
 
   if (f & MS_REMOUNT) {
     if (at.dentry !== at.mount.root) throw EINVAL;
+    // Flags locked by a copy into a less privileged namespace stay (can_change_locked_flags).
+    if (!mayChangeLockedFlags(at.mount, (f & MS_RDONLY) !== 0, perMount)) throw EPERM;
     at.mount.readonly = (f & MS_RDONLY) !== 0;
     at.mount.flags = perMount;
     at.mount.ns?.changed();
@@ -273,6 +282,7 @@ const sysUmount2: SyscallFn = (t, a) => {
   const m = loc.mount;
   if (loc.dentry !== m.root) throw EINVAL;
   if (!inCallerNs(t, m)) throw EINVAL;
+  if (m.locked) throw EINVAL; // it goes only with what it sits on
   if (m.parent === null || m.mountpoint === null) throw EBUSY;
   if (flags & MNT_EXPIRE) throw EAGAIN; // Linux's first MNT_EXPIRE only marks the mount
   if (!(flags & MNT_DETACH) && mountBusy(t, m)) throw EBUSY;
@@ -285,7 +295,8 @@ const sysUmount2: SyscallFn = (t, a) => {
 const sysChroot: SyscallFn = (t, a) => {
   const path = copyInPath(t, a.pointer(0));
   const loc = t.kernel.vfs.lookupDir(pathCtx(t), startDir(t, AT_FDCWD, path), path);
-  checkCapable(t, CAP_SYS_CHROOT);
+  // CAP_SYS_CHROOT in the caller's own user namespace (ns_capable(current_user_ns())).
+  if (!t.creds.hasOwnCap(CAP_SYS_CHROOT)) throw EPERM;
   t.fs.root = loc;
   return 0;
 };
@@ -304,6 +315,7 @@ const sysPivotRoot: SyscallFn = (t, a) => {
   if (!newRoot.isDir || !putOld.isDir) throw ENOTDIR;
   const root = t.fs.root;
   const newMnt = newRoot.mount, rootMnt = root.mount, oldMnt = putOld.mount;
+  if (newMnt.locked) throw EINVAL;
   if (oldMnt.shared || newMnt.parent?.shared || rootMnt.parent?.shared) throw EINVAL;
   if (newMnt === rootMnt || oldMnt === rootMnt) throw EBUSY; // a loop on one filesystem
   if (root.dentry !== rootMnt.root || rootMnt.parent === null) throw EINVAL; // root: not a mount point, or rootfs
@@ -501,7 +513,7 @@ function mountPathArg(t: Task, dirfd: number, pathAddr: number, emptyPath: boole
  */
 function moveMount(t: Task, from: Location, to: Location): void {
   const m = from.mount;
-  if (from.dentry !== m.root || m.umounted) throw EINVAL;
+  if (from.dentry !== m.root || m.umounted || m.locked) throw EINVAL;
   const vfs = t.kernel.vfs;
   if (vfs.isAttached(m)) {
     if (!inCallerNs(t, m)) throw EINVAL;
@@ -537,8 +549,8 @@ const sysMoveMount: SyscallFn = (t, a) => {
  */
 function cloneTree(t: Task, loc: Location, recursive: boolean): Mount {
   if (loc.mount.unbindable) throw EINVAL;
-  const vfs = t.kernel.vfs;
-  return recursive ? vfs.copyTree(loc.mount, loc.dentry, 0) : vfs.cloneMount(loc.mount, loc.dentry, 0);
+  if (!recursive && hasLockedChildren(loc)) throw EINVAL;
+  return t.kernel.vfs.cloneDetached(loc, recursive);
 }
 
 /**

@@ -9,7 +9,7 @@ import { supported, type SyscallEntry, type SyscallFn } from "./support.ts";
 function makePipe(t: Task, addr: number, flags: number): number {
   if (flags & ~(O_CLOEXEC | O_NONBLOCK | O_DIRECT)) throw EINVAL;
   // O_DIRECT (packet mode) is the write end's: Linux's create_pipe_files leaves it off the reader.
-  const [r, w] = newPipe(flags & O_NONBLOCK, flags & (O_NONBLOCK | O_DIRECT));
+  const [r, w] = newPipe(flags & O_NONBLOCK, flags & (O_NONBLOCK | O_DIRECT), { uid: t.creds.fsuid, gid: t.creds.fsgid });
   const cloexec = (flags & O_CLOEXEC) !== 0;
   let rfd = -1;
   try {

@@ -161,7 +161,8 @@ const SELECT_EX = EVENT_PRI;
 /** The common part of select and pselect6. */
 function doSelect(t: Task, nfds: number, sets: [number, number, number], st: PollState): SyscallResult {
   if (nfds < 0) throw EINVAL;
-  nfds = Math.min(nfds, t.fdTable.limit);
+  // Linux's core_sys_select: bits beyond the descriptor array are not looked at (nor read).
+  nfds = Math.min(nfds, t.fdTable.arraySize);
   const bytes = Math.ceil(nfds / 64) * 8;
   const ins = sets.map((addr) => (addr !== 0 && bytes > 0 ? t.copyIn(addr, bytes) : null));
   const outs = ins.map((b) => (b ? new Uint8Array(b.length) : null));

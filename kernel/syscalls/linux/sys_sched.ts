@@ -6,6 +6,7 @@
 
 import { E2BIG, EACCES, EBUSY, EINVAL, EOPNOTSUPP, EPERM, ESRCH } from "../../errno.ts";
 import type { Task } from "../../task.ts";
+import type { ThreadGroup } from "../../thread_group.ts";
 import { RLIMIT_NICE, RLIMIT_RTPRIO } from "../../../abi/linux/limits.ts";
 import { PAGE_SIZE } from "../../../abi/linux/mm.ts";
 import { partial, supported, type SyscallEntry, type SyscallFn } from "./support.ts";
@@ -34,7 +35,11 @@ function taskOf(t: Task, pid: number): Task {
 
 /** Linux's check_same_owner: CAP_SYS_NICE, or the caller's euid is the target's real or effective uid. */
 function mayChange(t: Task, target: Task): boolean {
-  const c = t.creds, d = target.creds;
+  return mayChangeIds(t, target.creds);
+}
+
+function mayChangeIds(t: Task, d: { readonly uid: number; readonly euid: number }): boolean {
+  const c = t.creds;
   return c.hasCap(CAP_SYS_NICE) || c.euid === d.uid || c.euid === d.euid;
 }
 
@@ -366,11 +371,58 @@ export function tasksNamedBy(t: Task, kind: WhoKind, who: number): Task[] {
   return out;
 }
 
-/** The tasks getpriority/setpriority address; EINVAL for an unknown which, ESRCH when none. */
-function priorityTargets(t: Task, which: number, who: number): Task[] {
+/**
+ * What getpriority/setpriority see of a task: its ids and nice value. A zombie process counts
+ * until it is reaped (Linux still finds its task): by the ids and nice it died with.
+ */
+interface PrioTarget {
+  readonly creds: { readonly uid: number; readonly euid: number };
+  nice: number;
+}
+
+/** A zombie process as a priority target (its nice value lives on its thread group). */
+function zombieTarget(tg: ThreadGroup): PrioTarget {
+  return {
+    creds: { uid: tg.exitUid, euid: tg.exitEuid },
+    get nice() {
+      return tg.exitNice;
+    },
+    set nice(v: number) {
+      tg.exitNice = v;
+    },
+  };
+}
+
+/** The tasks getpriority/setpriority address, zombies too; EINVAL for an unknown which, ESRCH when none. */
+function priorityTargets(t: Task, which: number, who: number): PrioTarget[] {
   const kind: WhoKind | undefined = ({ [PRIO_PROCESS]: "process", [PRIO_PGRP]: "pgrp", [PRIO_USER]: "user" } as const)[which];
   if (kind === undefined) throw EINVAL;
-  return tasksNamedBy(t, kind, who);
+  const k = t.kernel;
+  const zombies = [...k.threadGroups.values()].filter((g) => g.zombie);
+  let dead: ThreadGroup[];
+  switch (kind) {
+    case "process":
+      dead = who === 0 ? [] : zombies.filter((g) => g.tgid === who);
+      break;
+    case "pgrp": {
+      const pgid = who === 0 ? t.tg.pgid : who;
+      dead = zombies.filter((g) => g.pgid === pgid);
+      break;
+    }
+    case "user": {
+      const uid = who === 0 ? t.creds.uid : who;
+      dead = zombies.filter((g) => g.exitUid === uid);
+      break;
+    }
+  }
+  let live: PrioTarget[];
+  try {
+    live = tasksNamedBy(t, kind, who);
+  } catch (e) {
+    if (e !== ESRCH || dead.length === 0) throw e;
+    live = [];
+  }
+  return [...live, ...dead.map(zombieTarget)];
 }
 
 /** Implements getpriority(2): 20 - nice of the highest-priority target (glibc converts back). */
@@ -385,7 +437,7 @@ const sysSetpriority: SyscallFn = (t, a) => {
   const nice = Math.max(-20, Math.min(19, a.int(2)));
   let error: Error | null = null;
   for (const x of targets) {
-    if (!mayChange(t, x)) {
+    if (!mayChangeIds(t, x.creds)) {
       error = EPERM;
       continue;
     }

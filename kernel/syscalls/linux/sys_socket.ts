@@ -40,6 +40,7 @@ import { intOption } from "../../socket/sockopt.ts";
 import { BPF_MAXINSNS, SOCK_FPROG_SIZE, SockFilter } from "../../socket/sock_filter.ts";
 import { type XtCaller, xtGetsockopt, xtSetsockopt } from "../../netfilter/sockopt.ts";
 import { CAP_NET_ADMIN } from "../../../abi/linux/capability.ts";
+import type { UserNamespace } from "../../user_namespace.ts";
 import { gatherFromUser, type IoSegment, scatterToUser, singleSegment } from "./_file_io.ts";
 import { readTimespecNs } from "./_time.ts";
 import {
@@ -742,11 +743,11 @@ function setFilterOption(t: Task, sock: SocketFile, name: number, value: Uint8Ar
 }
 
 /** What the iptables options need of the caller. */
-function xtCaller(t: Task): XtCaller {
+function xtCaller(t: Task, owner: UserNamespace): XtCaller {
   return {
     io: t,
-    // ns_capable over the socket's network namespace: the sandbox has one user namespace.
-    netAdmin: t.creds.hasCap(CAP_NET_ADMIN),
+    // ns_capable over the user namespace that owns the socket's network namespace.
+    netAdmin: t.creds.capableIn(owner, CAP_NET_ADMIN),
     notApplied: () =>
       t.kernel.log.once("iptables-not-applied", "iptables rules are kept and read back but not applied to packets"),
   };
@@ -761,7 +762,7 @@ const sysGetsockopt: SyscallFn = (t, a) => {
   const xt = sock.xtablesFor(level, name, false);
   if (xt !== null) {
     // iptables: the request is in the buffer and the answer written there; optlen stays.
-    xtGetsockopt(xtCaller(t), xt.fam, xt.v6, name, optval, optlen);
+    xtGetsockopt(xtCaller(t, xt.owner), xt.fam, xt.v6, name, optval, optlen);
     t.copyOutU32(optlenAddr, optlen);
     return 0;
   }
@@ -802,7 +803,7 @@ const sysSetsockopt: SyscallFn = (t, a) => {
   if (optlen < 0) throw EINVAL;
   const xt = sock.xtablesFor(level, name, true);
   if (xt !== null) {
-    xtSetsockopt(xtCaller(t), xt.fam, name, optval, optlen);
+    xtSetsockopt(xtCaller(t, xt.owner), xt.fam, name, optval, optlen);
     return 0;
   }
   const value = optlen === 0 ? new Uint8Array(0) : t.copyIn(optval, Math.min(optlen, MAX_OPTLEN));

@@ -40,11 +40,11 @@ const sysWait4: SyscallFn = (t, a) => {
   }
   if (statusAddr !== 0) t.copyOutU32(statusAddr, r.status);
   if (rusage !== 0) writeChildRusage(t, rusage, r);
-  return r.kind === "trapped" ? r.pid : r.child.tgid;
+  return r.kind === "trapped" ? r.pid : r.kind === "reaped" ? r.pid ?? r.child.tgid : r.child.tgid;
 };
 
 /** The siginfo waitid(2) fills in: si_code CLD_* and si_status the exit code or signal. */
-function waitidInfo(r: Exclude<WaitOutcome, { kind: "none" }>): Uint8Array {
+function waitidInfo(t: Task, r: Exclude<WaitOutcome, { kind: "none" }>): Uint8Array {
   const b = new Uint8Array(128);
   const v = new DataView(b.buffer);
   let code: number, status: number;
@@ -71,8 +71,9 @@ function waitidInfo(r: Exclude<WaitOutcome, { kind: "none" }>): Uint8Array {
   }
   v.setInt32(0, SIGCHLD, true);
   v.setInt32(8, code, true);
-  v.setInt32(16, r.kind === "trapped" ? r.pid : r.child.tgid, true);
-  v.setUint32(20, r.child.leader?.creds.uid ?? r.child.exitUid, true);
+  v.setInt32(16, r.kind === "trapped" ? r.pid : r.kind === "reaped" ? r.pid ?? r.child.tgid : r.child.tgid, true);
+  // The child's uid as the waiter's user namespace shows it.
+  v.setUint32(20, t.creds.userNs.uidOf(r.child.leader?.creds.uid ?? r.child.exitUid), true);
   v.setInt32(24, status, true);
   return b;
 }
@@ -108,7 +109,7 @@ const sysWaitid: SyscallFn = (t, a) => {
     if (pidfd !== null && (pidfd.flags & O_NONBLOCK)) throw EAGAIN;
     return block([t.tg.childWaitQueue], 1);
   }
-  if (infop !== 0) t.copyOut(infop, waitidInfo(r));
+  if (infop !== 0) t.copyOut(infop, waitidInfo(t, r));
   if (rusage !== 0) writeChildRusage(t, rusage, r);
   return 0;
 };

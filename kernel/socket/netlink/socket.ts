@@ -1,0 +1,270 @@
+/**
+ * What every AF_NETLINK socket shares, whatever its protocol: the port id and its binding,
+ * multicast memberships, SOL_SOCKET and SOL_NETLINK options, the receive queue of answers and
+ * the NLMSG_ERROR acks. Each protocol (route.ts, netfilter.ts) answers the requests.
+ *
+ * @module
+ */
+
+import { EADDRINUSE, EAGAIN, EINVAL, ENOPROTOOPT, EPERM } from "../../errno.ts";
+import { CAP_NET_ADMIN } from "../../../abi/linux/capability.ts";
+import type { Net } from "../../net.ts";
+import type { Task } from "../../task.ts";
+import { O_NONBLOCK, O_RDWR } from "../../../abi/linux/file.ts";
+import { EVENT_IN, EVENT_OUT, EVENT_RDNORM, EVENT_WRNORM } from "../../../waiter/mod.ts";
+import { type RecvRequest, type RecvResult, type SendRequest, SocketFile } from "../socket.ts";
+import * as C from "../inet/constants.ts";
+import { intBytes, intOpt } from "../inet/inet_socket.ts";
+import { MessageBuilder, NLM_F_CAPPED, NLMSG_ERROR, NLMSG_HDRLEN, SOCKADDR_NL_LEN, sockaddrNl } from "./message.ts";
+
+export const SOL_NETLINK = 270;
+const NETLINK_ADD_MEMBERSHIP = 1;
+const NETLINK_DROP_MEMBERSHIP = 2;
+const NETLINK_LIST_MEMBERSHIPS = 9;
+export const NETLINK_CAP_ACK = 10;
+/** SOL_NETLINK options that are on/off flags (PKTINFO, BROADCAST_ERROR, NO_ENOBUFS, CAP_ACK, EXT_ACK, GET_STRICT_CHK). */
+const NETLINK_FLAG_OPTIONS = [3, 4, 5, 10, 11, 12];
+/** NETLINK_LISTEN_ALL_NSID: accepted by setsockopt, not read back. */
+const NETLINK_LISTEN_ALL_NSID = 8;
+
+/** @savable */
+export abstract class NetlinkSocket extends SocketFile {
+  readonly family = C.AF_NETLINK;
+  readonly type: number;
+  readonly protocol: number;
+  /** The protocol's number of multicast groups: group n is bit n-1 of the membership mask. */
+  protected abstract readonly groupsMax: number;
+  readonly net: Net;
+  /** The port id: the creating process's pid for its first socket, as Linux autobinds. */
+  portId: number;
+  #bound = false;
+  /** Answers waiting to be read, one datagram each. */
+  protected readonly rx: Uint8Array[] = [];
+  #rcvBuf = 212992;
+  #sndBuf = 212992;
+  /** SO_PASSCRED: each received message carries the kernel's SCM_CREDENTIALS. */
+  #passCred = false;
+  /** The SOL_NETLINK flag options set (NETLINK_FLAG_OPTIONS' names). */
+  readonly #nlFlags = new Set<number>();
+  /** Multicast groups joined (bind's nl_groups, NETLINK_ADD_MEMBERSHIP): bit n-1 for group n. */
+  #groups = 0n;
+  /** The opener's CAP_NET_ADMIN: changes need it both in the opener and in the sender (netlink_net_capable). */
+  protected readonly openerNetAdmin: boolean;
+
+  constructor(net: Net, protocol: number, type: number, flags: number, pid: number, openerNetAdmin = true) {
+    super(O_RDWR | (flags & O_NONBLOCK));
+    this.net = net;
+    this.protocol = protocol;
+    this.type = type;
+    this.portId = this.#autobind(pid);
+    this.openerNetAdmin = openerNetAdmin;
+  }
+
+  /** The port ids of this protocol's sockets in the namespace. */
+  get #ports(): Set<number> {
+    let s = this.net.netlinkPorts.get(this.protocol);
+    if (s === undefined) this.net.netlinkPorts.set(this.protocol, s = new Set());
+    return s;
+  }
+
+  /**
+   * netlink_autobind: the process's pid while no other socket of the protocol has it, else the
+   * next free id counting down from -4096, so that two sockets never share a port id.
+   */
+  #autobind(pid: number): number {
+    const ports = this.#ports;
+    let id = pid >>> 0;
+    if (ports.has(id)) {
+      id = 0xfffff000;
+      while (ports.has(id)) id = (id - 1) >>> 0;
+    }
+    ports.add(id);
+    return id;
+  }
+
+  protected override release(): void {
+    this.#ports.delete(this.portId);
+    super.release();
+  }
+
+  /** Answers one request message (its length checked, at most the datagram). */
+  protected abstract handle(t: Task, msg: Uint8Array): void;
+
+  /** NETLINK_LIST_MEMBERSHIPS' size: the group bits in bytes, rounded up to a u32. */
+  get #membershipsLen(): number {
+    return Math.ceil(Math.ceil(this.groupsMax / 8) / 4) * 4;
+  }
+
+  override readiness(mask: number): number {
+    return ((this.rx.length > 0 ? EVENT_IN | EVENT_RDNORM : 0) | EVENT_OUT | EVENT_WRNORM) & mask;
+  }
+
+  bind(_t: Task, addr: Uint8Array): void {
+    if (addr.length < SOCKADDR_NL_LEN) throw EINVAL;
+    const v = new DataView(addr.buffer, addr.byteOffset, SOCKADDR_NL_LEN);
+    if (v.getUint16(0, true) !== C.AF_NETLINK) throw EINVAL;
+    const pid = v.getUint32(4, true);
+    if (this.#bound && pid !== 0 && pid !== this.portId) throw EINVAL;
+    if (pid !== 0 && pid !== this.portId) {
+      // Another socket of the protocol holds that port (netlink_insert).
+      if (this.#ports.has(pid)) throw EADDRINUSE;
+      this.#ports.delete(this.portId);
+      this.#ports.add(pid);
+      this.portId = pid;
+    }
+    // nl_groups names groups 1..32; the groups above stay as they are. (No events are sent yet.)
+    this.#groups = (this.#groups & ~0xffffffffn) | BigInt(v.getUint32(8, true));
+    this.#bound = true;
+  }
+
+  connect(_t: Task, addr: Uint8Array): void {
+    if (addr.length < SOCKADDR_NL_LEN) throw EINVAL;
+    if ((addr[0]! | (addr[1]! << 8)) !== C.AF_NETLINK) throw EINVAL;
+    this.#bound = true;
+  }
+
+  getsockname(_t: Task): Uint8Array {
+    return sockaddrNl(this.portId, Number(this.#groups & 0xffffffffn));
+  }
+
+  override getpeername(_t: Task): Uint8Array {
+    return sockaddrNl(0);
+  }
+
+  override getsockopt(_t: Task, level: number, name: number, optlen: number): Uint8Array {
+    if (level === C.SOL_SOCKET) {
+      switch (name) {
+        case C.SO_TYPE:
+          return intBytes(this.type, optlen);
+        case C.SO_PROTOCOL:
+          return intBytes(this.protocol, optlen);
+        case C.SO_DOMAIN:
+          return intBytes(this.family, optlen);
+        case C.SO_RCVBUF:
+          return intBytes(this.#rcvBuf, optlen);
+        case C.SO_SNDBUF:
+          return intBytes(this.#sndBuf, optlen);
+        case C.SO_ERROR:
+          return intBytes(0, optlen);
+        case C.SO_PASSCRED:
+          return intBytes(this.#passCred ? 1 : 0, optlen);
+      }
+    }
+    if (level !== SOL_NETLINK) throw ENOPROTOOPT;
+    if (name === NETLINK_LIST_MEMBERSHIPS) {
+      // Whole u32s of the mask that fit optlen (netlink_getsockopt); optlen reads back the full size.
+      const b = new Uint8Array(Math.floor(Math.min(optlen, this.#membershipsLen) / 4) * 4);
+      for (let i = 0; i < b.length; i++) b[i] = Number((this.#groups >> BigInt(8 * i)) & 0xffn);
+      return b;
+    }
+    if (!NETLINK_FLAG_OPTIONS.includes(name)) throw ENOPROTOOPT;
+    if (optlen < 4) throw EINVAL;
+    return intBytes(this.#nlFlags.has(name) ? 1 : 0, 4);
+  }
+
+  /** getsockopt's optlen for options whose size is reported beyond what fits (NETLINK_LIST_MEMBERSHIPS). */
+  override getsockoptFullLength(level: number, name: number): number | null {
+    return level === SOL_NETLINK && name === NETLINK_LIST_MEMBERSHIPS ? this.#membershipsLen : null;
+  }
+
+  override setsockopt(_t: Task, level: number, name: number, value: Uint8Array): void {
+    if (level === C.SOL_SOCKET) {
+      const n = intOpt(value);
+      if (name === C.SO_RCVBUF || name === C.SO_RCVBUFFORCE) this.#rcvBuf = Math.max(2304, 2 * n);
+      else if (name === C.SO_SNDBUF || name === C.SO_SNDBUFFORCE) this.#sndBuf = Math.max(4608, 2 * n);
+      else if (name === C.SO_PASSCRED) this.#passCred = n !== 0;
+      else if (name !== C.SO_PRIORITY && name !== C.SO_TIMESTAMP_OLD) throw ENOPROTOOPT;
+      return;
+    }
+    if (level !== SOL_NETLINK) throw ENOPROTOOPT;
+    // A value shorter than an int reads as 0 (netlink_setsockopt).
+    const val = value.length >= 4 ? new DataView(value.buffer, value.byteOffset, 4).getUint32(0, true) : 0;
+    if (name === NETLINK_ADD_MEMBERSHIP || name === NETLINK_DROP_MEMBERSHIP) {
+      if (val === 0 || val > this.groupsMax) throw EINVAL;
+      const bit = 1n << BigInt(val - 1);
+      this.#groups = name === NETLINK_ADD_MEMBERSHIP ? this.#groups | bit : this.#groups & ~bit;
+      return;
+    }
+    if (name === NETLINK_LISTEN_ALL_NSID) return;
+    if (!NETLINK_FLAG_OPTIONS.includes(name)) throw ENOPROTOOPT;
+    if (val !== 0) this.#nlFlags.add(name);
+    else this.#nlFlags.delete(name);
+  }
+
+  override shutdown(_t: Task, _how: number): void {}
+
+  /** The multicast groups joined: bit n-1 for group n. */
+  protected get groups(): bigint {
+    return this.#groups;
+  }
+
+  /** SO_RCVBUF: how many bytes of answers and events may wait. */
+  protected get rcvBuf(): number {
+    return this.#rcvBuf;
+  }
+
+  /** Whether the SOL_NETLINK flag option `name` is on. */
+  protected hasFlag(name: number): boolean {
+    return this.#nlFlags.has(name);
+  }
+
+  /**
+   * Whether this sender may change the kernel's state through this socket (netlink_net_capable):
+   * CAP_NET_ADMIN over the namespace, in the opener and in the sender.
+   */
+  protected netCapable(t: Task): boolean {
+    return this.openerNetAdmin && t.creds.capableIn(this.net.owner, CAP_NET_ADMIN);
+  }
+
+  sendmsg(t: Task, req: SendRequest): number {
+    if (req.to !== null) {
+      // netlink_sendmsg: a whole sockaddr_nl of AF_NETLINK; naming a port or groups besides the
+      // kernel needs CAP_NET_ADMIN (neither NETLINK_ROUTE nor NETLINK_NETFILTER has
+      // NL_CFG_F_NONROOT_SEND). The message still goes to the kernel only: other sockets do not
+      // receive it yet.
+      if (req.to.length < SOCKADDR_NL_LEN || (req.to[0]! | (req.to[1]! << 8)) !== C.AF_NETLINK) throw EINVAL;
+      const to = new DataView(req.to.buffer, req.to.byteOffset, SOCKADDR_NL_LEN);
+      if ((to.getUint32(4, true) !== 0 || to.getUint32(8, true) !== 0) && !t.creds.capableIn(this.net.owner, CAP_NET_ADMIN)) throw EPERM;
+    }
+    this.receiveDatagram(t, req.data);
+    if (this.rx.length > 0) this.waitQueue.notify(EVENT_IN | EVENT_RDNORM);
+    return req.data.length;
+  }
+
+  /** One datagram to the kernel: each whole message in it is answered in turn (netlink_rcv_skb). */
+  protected receiveDatagram(t: Task, d: Uint8Array): void {
+    let off = 0;
+    while (off + NLMSG_HDRLEN <= d.length) {
+      const v = new DataView(d.buffer, d.byteOffset + off);
+      const len = v.getUint32(0, true);
+      if (len < NLMSG_HDRLEN || off + len > d.length) break;
+      this.handle(t, d.subarray(off, off + len));
+      off += (len + 3) & ~3;
+    }
+  }
+
+  recvmsg(_t: Task, req: RecvRequest): RecvResult {
+    const m = this.rx[0];
+    if (m === undefined) throw EAGAIN;
+    if (!(req.flags & C.MSG_PEEK)) this.rx.shift();
+    const n = Math.min(req.maxLen, m.length);
+    return {
+      data: m.subarray(0, n),
+      fullLength: m.length,
+      from: sockaddrNl(0),
+      // The sender is the kernel: pid 0, root.
+      control: this.#passCred ? { creds: { pid: 0, uid: 0, gid: 0 } } : {},
+      msgFlags: n < m.length ? C.MSG_TRUNC : 0,
+    };
+  }
+
+  /**
+   * An NLMSG_ERROR answer (errno 0: an ack). An error echoes the whole request unless
+   * NETLINK_CAP_ACK is on; an ack, or a capped error, echoes its header (netlink_ack).
+   */
+  protected error(errno: number, msg: Uint8Array, seq: number): Uint8Array {
+    const whole = errno !== 0 && !this.#nlFlags.has(NETLINK_CAP_ACK);
+    return new MessageBuilder().u32(-errno >>> 0).bytes(whole ? msg : msg.subarray(0, NLMSG_HDRLEN))
+      .message(NLMSG_ERROR, whole ? 0 : NLM_F_CAPPED, seq, this.portId);
+  }
+}

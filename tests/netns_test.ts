@@ -1,0 +1,55 @@
+/**
+ * Network namespaces (kernel/net.ts, Kernel.newNetNamespace): run natively inside a namespace
+ * of the test's own (`unshare --net`: the host's network never changes) and in the sentry,
+ * with the same output; and a checkpoint's refusal while one exists.
+ */
+
+import assert from "node:assert/strict";
+import { compileC, REPO_ROOT, runNative, runSentry } from "./_harness.ts";
+
+/** Whether this host lets the tests make a network namespace of their own (root and unshare). */
+async function canUnshareNet(): Promise<boolean> {
+  if (Deno.uid() !== 0) return false;
+  try {
+    return (await runNative(["/usr/bin/unshare", "--net", "--", "/bin/true"])).code === 0;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test("unshare/clone(CLONE_NEWNET): only lo, down (bind yes, connect ENETUNREACH), up by SIOCSIFFLAGS or RTM_NEWLINK, the same port and abstract name bound in two namespaces, per-namespace sysctls and /proc/self/net, sockets keep their namespace, setns by /proc/self/ns/net, EPERM without CAP_SYS_ADMIN, as natively (tests/c/netns.c)", async () => {
+  const bin = await compileC("netns");
+  const r = await runSentry([bin]);
+  assert.equal(r.stderr, "");
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /ns1 lo down: connect 127\.0\.0\.1 = -1 ENETUNREACH\n/);
+  assert.match(r.stdout, /ns2 accepted by ns2's listener: 1, by ns1's: 0\n/);
+  assert.match(r.stdout, /ns1 accepted by ns1's listener: 1, by ns2's: 0\n/);
+  assert.match(r.stdout, /back in ns0: 1\n$/);
+  if (!(await canUnshareNet())) return;
+  const native = await runNative(["/usr/bin/unshare", "--net", "--", bin]);
+  assert.equal(native.code, 0, native.stderr);
+  assert.equal(r.stdout, native.stdout);
+});
+
+Deno.test("a checkpoint refuses a sandbox holding a socket of a second network namespace, in one line, and the sandbox goes on", async () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const image = `${dir}/image.cbor`;
+    const out = await new Deno.Command(`${REPO_ROOT}/sentry`, {
+      args: ["do", "--checkpoint-image", image, "--checkpoint-after", "1", "--", await compileC("netns"), "hold"],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const dec = new TextDecoder();
+    assert.equal(dec.decode(out.stdout), "unshare(CLONE_NEWNET) = 0 \nsetns = 0 \n");
+    assert.equal(
+      dec.decode(out.stderr),
+      "sentry: checkpoint: a descriptor holds a network namespace other than the sandbox's first (a socket, TUN device or /proc/PID/ns/net): not saved yet; the sandbox goes on\n",
+    );
+    assert.equal(out.code, 0);
+    assert.throws(() => Deno.statSync(image));
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
