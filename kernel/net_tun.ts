@@ -150,7 +150,7 @@ function validName(name: string): boolean {
 }
 
 /** A random unicast, locally administered MAC (Linux's eth_random_addr). */
-function randomMac(): EthernetAddress {
+export function randomMac(): EthernetAddress {
   const b = new Uint8Array(6);
   hostRandom(b);
   b[0] = (b[0]! & 0xfe) | 0x02;
@@ -306,7 +306,7 @@ export class TunFile extends LocatedFile implements NetWatcher {
       dev = existing;
       dev.flags = (dev.flags & ~TUN_FEATURES) | (flags & TUN_FEATURES);
     } else {
-      if (!t.creds.hasCap(CAP_NET_ADMIN)) throw EPERM;
+      if (!t.creds.capableIn(this.net.owner, CAP_NET_ADMIN)) throw EPERM; // tun_set_iff: over the namespace
       const type = flags & IFF_TUN ? IFF_TUN : flags & IFF_TAP ? IFF_TAP : 0;
       if (type === 0) throw EINVAL;
       dev = createDevice(this.net, name === "" ? (type === IFF_TUN ? "tun%d" : "tap%d") : name, type === IFF_TAP, type | (flags & TUN_FEATURES));

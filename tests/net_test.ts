@@ -522,3 +522,15 @@ Deno.test("lo's addresses: a loopback subnet is local, no 127.0.0.1/8 is ENETUNR
   assert.match(sentry.stdout, /connect tcp 127\.0\.0\.1: -1 errno 101/);
   assert.match(sentry.stdout, /connect tcp ::1: -1 errno 99/);
 });
+
+Deno.test("NETLINK_KOBJECT_UEVENT sockets: group 1, a uevent sent with CAP_SYS_ADMIN acked and rebroadcast with its SEQNUM to members whose filter lets it through, as natively in a new network namespace", async () => {
+  const bin = await compileC("netlink_uevent");
+  // Natively only in a network namespace of its own: the uevent goes to that namespace's members.
+  const native = await runNative(["unshare", "-n", bin]);
+  assert.equal(native.code, 0, native.stderr);
+  const sentry = await runSentry([bin]);
+  assert.equal(sentry.stdout, native.stdout);
+  assert.equal(sentry.code, 0);
+  assert.match(sentry.stdout, /d \(group 1\): 'add@\/devices\/x' then seqnum 1, from pid 0 groups 1/);
+  assert.match(sentry.stdout, /c \(filter drops\): nothing/);
+});

@@ -68,6 +68,23 @@ static void connect_to(int family, int type, const char *addr) {
   close(s);
 }
 
+/*
+ * A connect to a just-added IPv6 address: Linux makes the address usable from a work queue
+ * after the add returns (addrconf_dad_work, even on lo), so it is tried for up to 2 s.
+ */
+static void connect_when_ready(const char *addr) {
+  for (int i = 0; i < 200; i++) {
+    int s = socket(AF_INET6, SOCK_DGRAM, 0);
+    struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_port = htons(65535)};
+    inet_pton(AF_INET6, addr, &a.sin6_addr);
+    int r = connect(s, (void *)&a, sizeof a);
+    close(s);
+    if (r == 0 || errno != EADDRNOTAVAIL) break;
+    usleep(10000);
+  }
+  connect_to(AF_INET6, SOCK_DGRAM, addr);
+}
+
 static int udp_bound(const char *addr, unsigned short port) {
   int s = socket(AF_INET, SOCK_DGRAM, 0);
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
@@ -119,9 +136,9 @@ int main(void) {
   connect_to(AF_INET6, SOCK_DGRAM, "::1");
   connect_to(AF_INET6, SOCK_STREAM, "::1");
   printf("add ::1/128: %d\n", change(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, AF_INET6, 128, "::1"));
-  connect_to(AF_INET6, SOCK_DGRAM, "::1");
+  connect_when_ready("::1");
   printf("add 2001:db8::1/64: %d\n", change(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, AF_INET6, 64, "2001:db8::1"));
-  connect_to(AF_INET6, SOCK_DGRAM, "2001:db8::1");
+  connect_when_ready("2001:db8::1");
   printf("del 2001:db8::1/64: %d\n", change(RTM_DELADDR, 0, AF_INET6, 64, "2001:db8::1"));
   return 0;
 }

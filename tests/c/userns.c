@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <sys/shm.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -355,6 +356,47 @@ static void crossings(void) {
   shmctl(shm, IPC_RMID, NULL);
 }
 
+/* Reaching another process from a child namespace: its capabilities are not the caller's. */
+static void reach(void) {
+  pid_t target = fork();
+  if (target == 0) {
+    pause();
+    _exit(0);
+  }
+  int pidfd = syscall(SYS_pidfd_open, target, 0);
+  R("pidfd_getfd from outside", syscall(SYS_pidfd_getfd, pidfd, 0, 0) >= 0 ? 0 : -1);
+  pid_t p = fork();
+  if (p == 0) {
+    R("unshare(NEWUSER)", unshare(CLONE_NEWUSER));
+    R("pidfd_getfd", syscall(SYS_pidfd_getfd, pidfd, 0, 0));
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/environ", target);
+    R("open environ", open(path, O_RDONLY));
+    R("PTRACE_ATTACH", ptrace(PTRACE_ATTACH, target, 0, 0));
+    R("process_vm_readv", syscall(SYS_process_vm_readv, target, NULL, 0, NULL, 0, 0));
+    R("kill (same uid)", kill(target, 0));
+    fflush(stdout);
+    _exit(0);
+  }
+  int st;
+  waitpid(p, &st, 0);
+  pid_t q = fork();
+  if (q == 0) {
+    struct { unsigned version; int pid; } h = {0x20080522, 0};
+    struct { unsigned effective, permitted, inheritable; } d[2] = {{0, 0, 0}, {0, 0, 0}};
+    R("drop every capability", syscall(SYS_capset, &h, d));
+    R("pidfd_getfd with fewer capabilities", syscall(SYS_pidfd_getfd, pidfd, 0, 0));
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/environ", target);
+    R("open environ with fewer capabilities", open(path, O_RDONLY));
+    fflush(stdout);
+    _exit(0);
+  }
+  waitpid(q, &st, 0);
+  kill(target, SIGKILL);
+  waitpid(target, &st, 0);
+}
+
 int main(void) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   run("fresh", fresh);
@@ -365,5 +407,6 @@ int main(void) {
   run("joins", joins);
   run("unprivileged", unprivileged);
   run("crossings", crossings);
+  run("reach", reach);
   return 0;
 }

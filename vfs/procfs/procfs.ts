@@ -96,9 +96,18 @@ export class ProcFilesystem extends KernFilesystem {
   }
 }
 
+/**
+ * ptrace_may_access(PTRACE_MODE_READ_FSCREDS): the caller's fsuid is all of the process's uids,
+ * or it holds CAP_SYS_PTRACE over the process's user namespace; then cap_ptrace_access_check:
+ * in the same user namespace the process's permitted set is within the caller's effective
+ * set, else that capability.
+ */
 function mayInspect(c: ProcCaller, p: ProcProcess): boolean {
-  return c.pid === p.pid || c.creds.capableIn(p.creds.userNs, CAP_SYS_PTRACE) ||
-    (c.creds.fsuid === p.creds.uid && c.creds.fsuid === p.creds.euid && c.creds.fsuid === p.creds.suid);
+  if (c.pid === p.pid) return true;
+  const cap = c.creds.capableIn(p.creds.userNs, CAP_SYS_PTRACE);
+  const sameIds = c.creds.fsuid === p.creds.uid && c.creds.fsuid === p.creds.euid && c.creds.fsuid === p.creds.suid;
+  if (!sameIds && !cap) return false;
+  return (c.creds.userNs === p.creds.userNs && (p.creds.caps.permitted & ~c.creds.caps.effective) === 0n) || cap;
 }
 
 /** @savable /proc itself: fixed entries plus a directory per process. */
@@ -154,6 +163,13 @@ class ProcRoot extends KDentry {
     // The host's pool is what getrandom(2) draws from: the values of Linux 5.18 and later.
     random.add(new FixedFile(pfs, random, "entropy_avail", "256\n"));
     random.add(new FixedFile(pfs, random, "poolsize", "256\n"));
+    // The namespace limits, as Linux sets them at boot (max_threads / 2): tools read
+    // max_user_namespaces to learn whether user namespaces are there. Not enforced: a task
+    // holds one namespace of each kind, and the tasks are bounded (--pids).
+    const user = sys.dir("user");
+    for (const kind of ["cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts"]) {
+      user.add(new FixedFile(pfs, user, `max_${kind}_namespaces`, `${(0x3fff * 8) / 2}\n`));
+    }
     const vm = sys.dir("vm");
     vm.add(new FixedFile(pfs, vm, "overcommit_memory", "0\n"));
     vm.add(new FixedFile(pfs, vm, "max_map_count", "65530\n"));
@@ -490,8 +506,9 @@ class PidFile extends GeneratedFile {
    * granted (Linux's mem_open: PTRACE_MODE_ATTACH, EACCES); the others render as usual.
    */
   override open(loc: Location, flags: number): FileDescription {
-    if (this.kind === "maps" || this.kind === "smaps") {
-      // proc_maps_open takes the mm with PTRACE_MODE_READ: another user's is EACCES at open.
+    if (this.kind === "maps" || this.kind === "smaps" || this.kind === "environ" || this.kind === "auxv") {
+      // proc_maps_open and __mem_open (environ, auxv) take the mm with PTRACE_MODE_READ:
+      // another user's is EACCES at open, and a descriptor opened reads on.
       const p = this.pfs.source.process(this.pid);
       if (p === null) throw ESRCH;
       this.pfs.checkAccess(p);
@@ -578,12 +595,10 @@ class PidFile extends GeneratedFile {
         return m === null ? new Uint8Array(0) : p.readMemory(m.argStart, m.argEnd);
       }
       case "environ": {
-        this.pfs.checkAccess(p);
         const m = p.memory();
         return m === null ? new Uint8Array(0) : p.readMemory(m.envStart, m.envEnd);
       }
       case "auxv": {
-        this.pfs.checkAccess(p);
         return p.memory()?.auxv ?? new Uint8Array(0);
       }
       case "maps":

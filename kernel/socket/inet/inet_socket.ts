@@ -429,7 +429,7 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
    * unbinds). Changing a binding already made needs CAP_NET_RAW.
    */
   #bindToIndex(t: Task, ifindex: number): void {
-    if (this.boundDev !== 0 && !t.creds.hasCap(CAP_NET_RAW)) throw errno.EPERM;
+    if (this.boundDev !== 0 && !t.creds.capableIn(this.net.owner, CAP_NET_RAW)) throw errno.EPERM;
     if (ifindex < 0) throw EINVAL;
     if (ifindex !== 0 && this.net.linkByIndex(ifindex) === null) throw errno.ENODEV;
     this.boundDev = ifindex;

@@ -55,7 +55,7 @@ function factory(family: number) {
     if ((type & C.SOCK_TYPE_MASK) === C.SOCK_RAW) {
       if (protocol < 0 || protocol >= IPPROTO_MAX) throw EINVAL;
       if (protocol === 0) throw EPROTONOSUPPORT;
-      if (!t.creds.hasCap(CAP_NET_RAW)) throw EPERM;
+      if (!t.creds.capableIn(t.net.owner, CAP_NET_RAW)) throw EPERM; // over the network namespace
     }
     const f = createInetSocket(t.net, family, type, protocol, flags) as InetSocketFile;
     f.uid = t.creds.euid;

@@ -1,5 +1,6 @@
 /**
- * The AF_NETLINK family: NETLINK_ROUTE (route.ts) and NETLINK_NETFILTER (netfilter.ts) sockets;
+ * The AF_NETLINK family: NETLINK_ROUTE (route.ts), NETLINK_NETFILTER (netfilter.ts) and
+ * NETLINK_KOBJECT_UEVENT (uevent.ts) sockets;
  * registers itself when imported.
  *
  * @module
@@ -13,9 +14,11 @@ import * as C from "../inet/constants.ts";
 import { registerFamily, type SocketFile } from "../socket.ts";
 import { NETLINK_NETFILTER, NetlinkNetfilterSocket } from "./netfilter.ts";
 import { NETLINK_ROUTE, NetlinkRouteSocket } from "./route.ts";
+import { NETLINK_KOBJECT_UEVENT, NetlinkUeventSocket } from "./uevent.ts";
 
 export { NETLINK_NETFILTER, NetlinkNetfilterSocket } from "./netfilter.ts";
 export { NETLINK_ROUTE, NetlinkRouteSocket } from "./route.ts";
+export { NETLINK_KOBJECT_UEVENT, NetlinkUeventSocket } from "./uevent.ts";
 
 /** Creates a netlink socket of `protocol` on net (a task's network namespace). */
 export function createNetlinkSocket(net: Net, type: number, protocol: number, flags: number, pid: number, netAdmin = true): SocketFile {
@@ -24,6 +27,7 @@ export function createNetlinkSocket(net: Net, type: number, protocol: number, fl
   const f = flags | (type & O_NONBLOCK);
   if (protocol === NETLINK_ROUTE) return new NetlinkRouteSocket(net, base, f, pid, netAdmin);
   if (protocol === NETLINK_NETFILTER) return new NetlinkNetfilterSocket(net, base, f, pid, netAdmin);
+  if (protocol === NETLINK_KOBJECT_UEVENT) return new NetlinkUeventSocket(net, base, f, pid, netAdmin);
   throw EPROTONOSUPPORT;
 }
 

@@ -17,7 +17,7 @@
 import type { Net } from "../../net.ts";
 import type { Task } from "../../task.ts";
 import { EINVAL, EOPNOTSUPP, EPERM } from "../../errno.ts";
-import { answerGet, isGet, isKnown, NFNL_SUBSYS_NFTABLES, NftBatch, type NftRecord, type NftRequest } from "../../nftables/api.ts";
+import { answerGet, commitCheck, isGet, isKnown, NFNL_SUBSYS_NFTABLES, NftBatch, type NftRecord, type NftRequest } from "../../nftables/api.ts";
 import { parseRaw } from "../../nftables/attrs.ts";
 import { concat, MessageBuilder, NLM_F_ACK, NLM_F_DUMP, NLM_F_MULTI, NLM_F_REQUEST, NLMSG_DONE, NLMSG_HDRLEN, NLMSG_MIN_TYPE } from "./message.ts";
 import { NetlinkSocket } from "./socket.ts";
@@ -110,6 +110,7 @@ export class NetlinkNetfilterSocket extends NetlinkSocket {
       family: msg[NLMSG_HDRLEN]!,
       attrs: msg.subarray(NLMSG_HDRLEN + NFGENMSG_LEN),
       portId: this.portId,
+      raw: msg,
     };
   }
 
@@ -168,8 +169,16 @@ export class NetlinkNetfilterSocket extends NetlinkSocket {
       } else if (h.type === NFNL_MSG_BATCH_END) {
         done = true;
         if (!failed) {
-          nft.commit(batch.r);
-          if (h.flags & NLM_F_ACK) answers.push(this.error(0, msg, h.seq));
+          // A commit's own error is answered at once, on the message it is about, before the
+          // messages' answers.
+          const err = commitCheck(batch);
+          if (err !== null) {
+            failed = true;
+            this.rx.push(this.error(err.errno, err.q.raw, err.q.seq));
+          } else {
+            nft.commit(batch.r);
+            if (h.flags & NLM_F_ACK) answers.push(this.error(0, msg, h.seq));
+          }
         }
         break;
       } else if (h.type < NLMSG_MIN_TYPE || h.type >> 8 !== NFNL_SUBSYS_NFTABLES) err = EINVAL.errno;

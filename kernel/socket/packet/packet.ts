@@ -278,7 +278,7 @@ function sockaddrLl(protoNet: number, ifindex: number, hatype: number, pktType: 
 /** packet_create's checks, then the socket. */
 export function createPacketSocket(t: Task, type: number, protocol: number, flags: number): SocketFile {
   const kind = type & C.SOCK_TYPE_MASK;
-  if (!t.creds.hasCap(CAP_NET_RAW)) throw EPERM;
+  if (!t.creds.capableIn(t.net.owner, CAP_NET_RAW)) throw EPERM; // over the network namespace
   if (kind !== C.SOCK_RAW && kind !== C.SOCK_DGRAM) throw ESOCKTNOSUPPORT;
   const f = new PacketSocketFile(t.net, kind, flags | (type & O_NONBLOCK), protocol & 0xffff);
   f.uid = t.creds.euid;

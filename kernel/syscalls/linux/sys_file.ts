@@ -253,7 +253,7 @@ const sysIoctl: SyscallFn = (t, a) => {
       if (file instanceof SocketFile && isNetdeviceIoctl(cmd)) {
         const own = (file as { net?: unknown }).net;
         const net = own instanceof Net ? own : t.net;
-        return netdeviceIoctl(net, file.family, cmd, arg, t, t.creds.hasCap(CAP_NET_ADMIN));
+        return netdeviceIoctl(net, file.family, cmd, arg, t, t.creds.capableIn(net.owner, CAP_NET_ADMIN));
       }
       return file.ioctl(cmd, arg, t);
   }

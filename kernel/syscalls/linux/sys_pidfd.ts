@@ -4,6 +4,7 @@
  * @module
  */
 
+import { mayAttach } from "./sys_process_vm.ts";
 import { EBADF, EINVAL, ENOENT, EPERM, ESRCH } from "../../errno.ts";
 import { O_NONBLOCK } from "../../../abi/linux/file.ts";
 import { decodeSigInfo } from "../../signal_frame.ts";
@@ -88,12 +89,16 @@ const sysPidfdSendSignal: SyscallFn = (t, a) => {
   return 0;
 };
 
-/** Implements pidfd_getfd(2): a copy of another process's descriptor, close-on-exec. */
+/**
+ * Implements pidfd_getfd(2): a copy of another process's descriptor, close-on-exec, for a
+ * caller with ptrace attach access to it (EPERM; Linux's __pidfd_fget).
+ */
 const sysPidfdGetfd: SyscallFn = (t, a) => {
   const p = pidfdOf(t, a.fd(0)), targetFd = a.fd(1), flags = a.uint(2);
   if (flags !== 0) throw EINVAL;
   const leader = p.tg.leader;
   if (!leader || p.tg.zombie) throw ESRCH;
+  if (!mayAttach(t, leader)) throw EPERM;
   const f = leader.fdTable.get(targetFd);
   return t.fdTable.install(f.incRef(), true);
 };

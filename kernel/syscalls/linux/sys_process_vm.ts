@@ -17,16 +17,23 @@ import { CAP_SYS_PTRACE } from "../../../abi/linux/capability.ts";
 
 const CHUNK = 1 << 16;
 
-/** Linux's ptrace_may_access(PTRACE_MODE_ATTACH_REALCREDS) for another process. */
+/**
+ * Linux's ptrace_may_access(PTRACE_MODE_ATTACH_REALCREDS) for another process: the caller's real
+ * ids are all of the target's, or it holds CAP_SYS_PTRACE over the target's user namespace;
+ * a target that is not dumpable needs that capability; and then the capability check of
+ * cap_ptrace_access_check: in the same user namespace, the target's permitted set is within the
+ * caller's, else CAP_SYS_PTRACE over the target's namespace (a task in a child user namespace
+ * never reaches one outside it this way).
+ */
 export function mayAttach(t: Task, target: Task): boolean {
   if (target.tg === t.tg) return true;
   const c = t.creds, d = target.creds;
   const sameIds = c.uid === d.uid && c.uid === d.euid && c.uid === d.suid &&
     c.gid === d.gid && c.gid === d.egid && c.gid === d.sgid;
-  // CAP_SYS_PTRACE counts in the target's user namespace (ptrace_has_cap(tcred->user_ns)).
   const cap = c.capableIn(d.userNs, CAP_SYS_PTRACE);
   if (!sameIds && !cap) return false;
-  return target.tg.dumpable === 1 || cap;
+  if (target.tg.dumpable !== 1 && !cap) return false;
+  return (c.userNs === d.userNs && (d.caps.permitted & ~c.caps.permitted) === 0n) || cap;
 }
 
 const total = (segs: IoSegment[]) => segs.reduce((n, s) => n + s.len, 0);
