@@ -755,43 +755,47 @@ function saveMemory(mm: MemoryManager, ctx: Context, c: SaveContext): SavedMemor
     // differ from the file (the rest are the file's pages): an idle shell's libraries were read
     // and compared whole (~2 MB, most of a checkpoint's time) for a few pages of relocations.
     const copies = fromFile !== null ? mm.as.fileCopies?.(v.start, v.end) ?? null : null;
-    const populated = copies ?? mm.as.populated?.(v.start, v.end) ?? null;
-    let next = 0;
+    // Unpopulated pages of a private mapping of another file (a memfd, a tmpfs or written
+    // file) read as that file's bytes, which the restore does not map again: read whole.
+    const populated = copies ?? (v.file === null || fromFile !== null ? mm.as.populated?.(v.start, v.end) ?? null : null);
+    // Only the populated ranges are read (in pieces of at most RUN_BYTES), not the chunks that
+    // hold them: a stack's one populated page cost reading and scanning its whole 8 MiB, most
+    // of an idle shell's checkpoint.
+    const ranges: Array<[number, number]> = populated ?? [[v.start, v.end]];
     try {
-      for (let a = v.start; a < v.end; a += RUN_BYTES) {
-        if (populated !== null) {
-          const chunkEnd = Math.min(a + RUN_BYTES, v.end);
-          while (next < populated.length && populated[next]![1] <= a) next++;
-          if (next >= populated.length || populated[next]![0] >= chunkEnd) continue;
+      ranges: for (const [from, to] of ranges) {
+        const start = Math.max(v.start, from - from % PAGE_SIZE);
+        const stop = Math.min(v.end, to + (PAGE_SIZE - to % PAGE_SIZE) % PAGE_SIZE);
+        for (let a = start; a < stop; a += RUN_BYTES) {
+          const buf = new Uint8Array(Math.min(RUN_BYTES, stop - a));
+          const n = mm.read(a, buf);
+          // A file mapping, shared or private, may reach past the file's end (pages that fault
+          // with SIGBUS): ld.so maps a library's whole span from its file before it maps the bss
+          // over the tail, so a checkpoint can find one. Those pages are left out, and read as
+          // zeros after a restore; every page after them is past the end too.
+          const pastEof = n !== buf.length && v.file !== null && n % PAGE_SIZE === 0;
+          if (n !== buf.length && !pastEof) {
+            throw new CheckpointError(`cannot read the mapping at 0x${(a + n).toString(16)}`);
+          }
+          // Only runs of pages holding something: untouched memory reads as zeros on restore, and
+          // a page the same as its file's is mapped from the file again.
+          // A page the same as the earlier address space's it shares is not stored again.
+          const match = cowable ? c.cow.match(mmIndex, a, buf) : null;
+          const runsHere = fromFile === null ? c.cow.runsToStore(a, buf, match) : changedRuns(buf, fromFile, v.offset + (a - v.start));
+          if (match !== null) {
+            pieces.push(c.cow.piece(match));
+            shares = true;
+          }
+          for (const [off, end] of runsHere) {
+            runs.push({ addr: a + off, blob: blobs.length });
+            // buf is this chunk's own: a run of most of it is kept as a view, not copied again;
+            // a small run is copied, so that a sparse mapping does not keep whole chunks alive.
+            const bytes = end - off >= buf.length >>> 1 ? buf.subarray(off, end) : buf.slice(off, end);
+            blobs.push(bytes);
+            if (cowable) content.push({ addr: a + off, bytes });
+          }
+          if (pastEof) break ranges;
         }
-        const buf = new Uint8Array(Math.min(RUN_BYTES, v.end - a));
-        const n = mm.read(a, buf);
-        // A file mapping, shared or private, may reach past the file's end (pages that fault
-        // with SIGBUS): ld.so maps a library's whole span from its file before it maps the bss
-        // over the tail, so a checkpoint can find one. Those pages are left out, and read as
-        // zeros after a restore; every page after them is past the end too.
-        const pastEof = n !== buf.length && v.file !== null && n % PAGE_SIZE === 0;
-        if (n !== buf.length && !pastEof) {
-          throw new CheckpointError(`cannot read the mapping at 0x${(a + n).toString(16)}`);
-        }
-        // Only runs of pages holding something: untouched memory reads as zeros on restore, and
-        // a page the same as its file's is mapped from the file again.
-        // A page the same as the earlier address space's it shares is not stored again.
-        const match = cowable ? c.cow.match(mmIndex, a, buf) : null;
-        const runsHere = fromFile === null ? c.cow.runsToStore(a, buf, match) : changedRuns(buf, fromFile, v.offset + (a - v.start));
-        if (match !== null) {
-          pieces.push(c.cow.piece(match));
-          shares = true;
-        }
-        for (const [off, end] of runsHere) {
-          runs.push({ addr: a + off, blob: blobs.length });
-          // buf is this chunk's own: a run of most of it is kept as a view, not copied again;
-          // a small run is copied, so that a sparse mapping does not keep whole chunks alive.
-          const bytes = end - off >= buf.length >>> 1 ? buf.subarray(off, end) : buf.slice(off, end);
-          blobs.push(bytes);
-          if (cowable) content.push({ addr: a + off, bytes });
-        }
-        if (pastEof) break;
       }
     } finally {
       if (unreadable) mm.as.protect(ctx, v.start, v.end - v.start, v.prot);
