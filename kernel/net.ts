@@ -230,8 +230,8 @@ export class Net implements DeadlineTarget {
    */
   readonly linkListeners = new Set<(index: number, added: boolean) => void>();
   /**
-   * Whether a program changed the interfaces' addresses or the routes (rtnetlink): a checkpoint
-   * is then refused, as the restoring kernel makes them anew from its --network.
+   * Whether a program changed the interfaces' addresses or names or the routes (rtnetlink): a
+   * checkpoint is then refused, as the restoring kernel makes them anew from its --network.
    */
   configChanged = false;
   /** The iptables and ip6tables tables (kernel/netfilter), made at first use. */
