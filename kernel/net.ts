@@ -44,6 +44,7 @@ import { monotonicNs } from "./time.ts";
 import { IPV4_LAYOUT, IPV6_LAYOUT, XtFamily } from "./netfilter/x_tables.ts";
 import { writeAllSync } from "./write_all.ts";
 import type { TunDevice } from "./net_tun.ts";
+import type { NetlinkSocket } from "./socket/netlink/socket.ts";
 import { UnixNamespace } from "./socket/unix/namespace.ts";
 
 /** Something that wants to look at the stack after it changed (a socket file, a relay). */
@@ -265,6 +266,8 @@ export class Net implements DeadlineTarget {
    * netlink changes) count there. The sandbox's first one belongs to the first user namespace.
    */
   owner: UserNamespace = INIT_USER_NS;
+  /** The namespace's open netlink sockets, for messages one sends to others (netlink_broadcast). */
+  readonly netlinkSockets = new Set<NetlinkSocket>();
   /** The port ids of the namespace's netlink sockets, by protocol (each unique, netlink_insert). */
   readonly netlinkPorts = new Map<number, Set<number>>();
   /** The namespace's NETLINK_KOBJECT_UEVENT sockets, which a uevent is broadcast to. */

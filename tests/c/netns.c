@@ -505,6 +505,54 @@ int main(int argc, char **argv) {
   printf("accepted by ns1's listener: %d\n", accepted(l1));
   close(s_ns1);
 
+  {
+    /* Netlink user to user: to RTMGRP_LINK (members but the sender, then the kernel) and to a port. */
+    int g = socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE);
+    struct sockaddr_nl ga = {.nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK};
+    bind(g, (struct sockaddr *)&ga, sizeof ga);
+    int one = 1;
+    setsockopt(g, SOL_SOCKET, SO_PASSCRED, &one, sizeof one);
+    int snd = socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE);
+    struct sockaddr_nl sa = {.nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK};
+    bind(snd, (struct sockaddr *)&sa, sizeof sa);
+    struct sockaddr_nl me = {0}, gme = {0};
+    socklen_t ml = sizeof me;
+    getsockname(snd, (struct sockaddr *)&me, &ml);
+    ml = sizeof gme;
+    getsockname(g, (struct sockaddr *)&gme, &ml);
+    struct { struct nlmsghdr h; struct ifinfomsg i; } req = {0};
+    req.h.nlmsg_len = sizeof req;
+    req.h.nlmsg_type = RTM_GETLINK;
+    req.h.nlmsg_flags = NLM_F_REQUEST;
+    req.h.nlmsg_seq = 77;
+    req.i.ifi_index = 1;
+    struct sockaddr_nl to = {.nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK};
+    R("netlink sendto RTMGRP_LINK", sendto(snd, &req, sizeof req, 0, (struct sockaddr *)&to, sizeof to));
+    char buf[8192];
+    char control[CMSG_SPACE(sizeof(struct ucred))];
+    struct sockaddr_nl from = {0};
+    struct iovec iov = {buf, sizeof buf};
+    struct msghdr mh = {.msg_name = &from, .msg_namelen = sizeof from, .msg_iov = &iov, .msg_iovlen = 1,
+                        .msg_control = control, .msg_controllen = sizeof control};
+    int n = recvmsg(g, &mh, MSG_DONTWAIT);
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    struct ucred uc = {0};
+    if (c != NULL && c->cmsg_type == SCM_CREDENTIALS) memcpy(&uc, CMSG_DATA(c), sizeof uc);
+    printf("member got %d bytes, type %d seq %d, from the sender's port %d, creds pid is ours %d\n", n,
+           n > 0 ? ((struct nlmsghdr *)buf)->nlmsg_type : -1, n > 0 ? (int)((struct nlmsghdr *)buf)->nlmsg_seq : -1,
+           from.nl_pid == me.nl_pid, uc.pid == getpid());
+    n = recv(snd, buf, sizeof buf, MSG_DONTWAIT);
+    printf("sender got the kernel's answer: type %d\n", n > 0 ? ((struct nlmsghdr *)buf)->nlmsg_type : -1);
+    printf("sender has no more: %d\n", recv(snd, buf, sizeof buf, MSG_DONTWAIT) < 0);
+    struct sockaddr_nl top = {.nl_family = AF_NETLINK, .nl_pid = gme.nl_pid};
+    R("netlink sendto the member's port", sendto(snd, &req, sizeof req, 0, (struct sockaddr *)&top, sizeof top));
+    n = recv(g, buf, sizeof buf, MSG_DONTWAIT);
+    printf("member got %d bytes; sender got nothing from the kernel: %d\n", n, recv(snd, buf, sizeof buf, MSG_DONTWAIT) < 0);
+    struct sockaddr_nl nobody = {.nl_family = AF_NETLINK, .nl_pid = 0x7ffff0};
+    R("netlink sendto a port no socket has", sendto(snd, &req, sizeof req, 0, (struct sockaddr *)&nobody, sizeof nobody));
+    close(g);
+    close(snd);
+  }
   /* A child made with clone(CLONE_NEWNET) has its own. */
   pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWNET | SIGCHLD, 0, 0, 0, 0);
   if (pid == 0) {

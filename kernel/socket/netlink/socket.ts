@@ -6,7 +6,7 @@
  * @module
  */
 
-import { EADDRINUSE, EAGAIN, EINVAL, ENOBUFS, ENOPROTOOPT, EPERM } from "../../errno.ts";
+import { EADDRINUSE, EAGAIN, ECONNREFUSED, EINVAL, ENOBUFS, ENOPROTOOPT, EPERM } from "../../errno.ts";
 import { CAP_NET_ADMIN } from "../../../abi/linux/capability.ts";
 import type { Net } from "../../net.ts";
 import type { Task } from "../../task.ts";
@@ -61,6 +61,7 @@ export abstract class NetlinkSocket extends SocketFile {
     this.type = type;
     this.portId = this.#autobind(pid);
     this.openerNetAdmin = openerNetAdmin;
+    net.netlinkSockets.add(this);
   }
 
   /** The port ids of this protocol's sockets in the namespace. */
@@ -86,6 +87,7 @@ export abstract class NetlinkSocket extends SocketFile {
   }
 
   protected override release(): void {
+    this.net.netlinkSockets.delete(this);
     this.#ports.delete(this.portId);
     super.release();
   }
@@ -223,11 +225,27 @@ export abstract class NetlinkSocket extends SocketFile {
     if (req.to !== null) {
       // netlink_sendmsg: a whole sockaddr_nl of AF_NETLINK; naming a port or groups besides the
       // kernel needs CAP_NET_ADMIN (neither NETLINK_ROUTE nor NETLINK_NETFILTER has
-      // NL_CFG_F_NONROOT_SEND). The message still goes to the kernel only: other sockets do not
-      // receive it yet.
+      // NL_CFG_F_NONROOT_SEND).
       if (req.to.length < SOCKADDR_NL_LEN || (req.to[0]! | (req.to[1]! << 8)) !== C.AF_NETLINK) throw EINVAL;
       const to = new DataView(req.to.buffer, req.to.byteOffset, SOCKADDR_NL_LEN);
-      if ((to.getUint32(4, true) !== 0 || to.getUint32(8, true) !== 0) && !t.creds.capableIn(this.net.owner, CAP_NET_ADMIN)) throw EPERM;
+      const dstPid = to.getUint32(4, true), groups = to.getUint32(8, true);
+      if ((dstPid !== 0 || groups !== 0) && !t.creds.capableIn(this.net.owner, CAP_NET_ADMIN)) throw EPERM;
+      const from = { port: this.portId, creds: { pid: t.tg.tgid, uid: t.creds.uid, gid: t.creds.gid } };
+      // To a port: that socket alone gets it (netlink_unicast), not the kernel.
+      if (dstPid !== 0) {
+        const peer = [...this.net.netlinkSockets].find((s) => s.protocol === this.protocol && s.portId === dstPid);
+        if (peer === undefined) throw ECONNREFUSED;
+        peer.#deliver(req.data, from);
+        return req.data.length;
+      }
+      // To a group (its lowest bit, as netlink_sendmsg's ffs): every other member gets a copy
+      // (netlink_broadcast, never the sender), then the kernel its own.
+      if (groups !== 0) {
+        const bit = 1n << BigInt(31 - Math.clz32(groups & -groups));
+        for (const s of this.net.netlinkSockets) {
+          if (s !== this && s.protocol === this.protocol && (s.#groups & bit) !== 0n) s.#deliver(req.data, from);
+        }
+      }
     }
     this.receiveDatagram(t, req.data);
     if (this.rx.length > 0) this.waitQueue.notify(EVENT_IN | EVENT_RDNORM);
@@ -256,6 +274,20 @@ export abstract class NetlinkSocket extends SocketFile {
     this.waitQueue.notify(EVENT_ERR);
   }
 
+  /** Where each queued datagram another socket sent came from (a kernel answer has none). */
+  readonly #rxFrom = new WeakMap<Uint8Array, { port: number; creds: { pid: number; uid: number; gid: number } }>();
+
+  /** Queues a copy of a datagram another socket sent, if it fits (else overrun). */
+  #deliver(data: Uint8Array, from: { port: number; creds: { pid: number; uid: number; gid: number } }): void {
+    let queued = 0;
+    for (const m of this.rx) queued += m.length;
+    if (queued >= this.#rcvBuf) return this.overrun();
+    const copy = data.slice();
+    this.#rxFrom.set(copy, from);
+    this.rx.push(copy);
+    this.waitQueue.notify(EVENT_IN | EVENT_RDNORM);
+  }
+
   recvmsg(_t: Task, req: RecvRequest): RecvResult {
     if (this.#overrun) {
       this.#overrun = false;
@@ -263,14 +295,15 @@ export abstract class NetlinkSocket extends SocketFile {
     }
     const m = this.rx[0];
     if (m === undefined) throw EAGAIN;
+    const sender = this.#rxFrom.get(m);
     if (!(req.flags & C.MSG_PEEK)) this.rx.shift();
     const n = Math.min(req.maxLen, m.length);
     return {
       data: m.subarray(0, n),
       fullLength: m.length,
-      from: sockaddrNl(0),
-      // The sender is the kernel: pid 0, root.
-      control: this.#passCred ? { creds: { pid: 0, uid: 0, gid: 0 } } : {},
+      // The sender: the kernel (port 0, pid 0, root) unless another socket sent it.
+      from: sockaddrNl(sender?.port ?? 0),
+      control: this.#passCred ? { creds: sender?.creds ?? { pid: 0, uid: 0, gid: 0 } } : {},
       msgFlags: n < m.length ? C.MSG_TRUNC : 0,
     };
   }
