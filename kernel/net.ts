@@ -156,6 +156,38 @@ export class PcapFile {
   }
 }
 
+/** Namespaces waiting for a poll after a veth carried frames into them (see Net.kick). */
+const pendingKicks = new Set<Net>();
+/** Whether a kick is draining pendingKicks (the kicks it makes only add to the set). */
+let draining = false;
+
+/**
+ * @savable (refused) One end of a veth pair: the namespace holding it is `owner`, and a frame it
+ * sends marks the namespace holding the other end for a poll (Net.crossed) when that is
+ * another one.
+ */
+export class VethEnd implements LinkEndpoint {
+  peer: VethEnd | null = null;
+
+  constructor(readonly inner: LinkEndpoint, public owner: Net) {}
+
+  get mtu(): number {
+    return this.inner.mtu;
+  }
+  get medium(): Medium {
+    return this.inner.medium;
+  }
+  receive(now: number): Uint8Array | null {
+    return this.inner.receive(now);
+  }
+  transmit(now: number, len: number, fill: (buf: Uint8Array) => void): boolean {
+    const sent = this.inner.transmit(now, len, fill);
+    const other = this.peer?.owner;
+    if (sent && other !== undefined && other !== this.owner) this.owner.crossed.add(other);
+    return sent;
+  }
+}
+
 /** The loopback interface's index (netstack numbers interfaces from 0; Linux from 1). */
 export const LOOPBACK_INDEX = 0;
 
@@ -191,15 +223,15 @@ export class Net implements DeadlineTarget {
    * The veth and bridge devices made by RTM_NEWLINK (kernel/net_veth.ts), by netstack index:
    * their kind (IFLA_INFO_KIND) and, for a veth, its peer's index.
    */
-  readonly virtualLinks = new Map<number, { kind: "veth" | "bridge"; peer: number | null }>();
+  readonly virtualLinks = new Map<number, { kind: "veth" | "bridge"; peer: number | null; peerNet: Net }>();
   /**
    * Told when an interface appears or goes (rtnetlink's RTNLGRP_LINK sockets): the stack index
    * and whether it is new. Listeners must not call back into the network.
    */
   readonly linkListeners = new Set<(index: number, added: boolean) => void>();
   /**
-   * Whether a program changed the interfaces' addresses or the routes (rtnetlink): a checkpoint
-   * is then refused, as the restoring kernel makes them anew from its --network.
+   * Whether a program changed the interfaces' addresses or names or the routes (rtnetlink): a
+   * checkpoint is then refused, as the restoring kernel makes them anew from its --network.
    */
   configChanged = false;
   /** The iptables and ip6tables tables (kernel/netfilter), made at first use. */
@@ -469,6 +501,52 @@ export class Net implements DeadlineTarget {
     // removed is skipped.
     for (const w of this.#watchers) w.stackChanged();
     if (this.#pollAt(now) !== null) this.armDeadline();
+    // Frames this round sent through a veth into another namespace: that one polls next, in
+    // a loop rather than by recursion (their answers come back the same way).
+    if (this.crossed.size > 0) {
+      for (const n of this.crossed) pendingKicks.add(n);
+      this.crossed.clear();
+      if (!draining) {
+        draining = true;
+        try {
+          for (let i = 0; i < 10_000 && pendingKicks.size > 0; i++) {
+            const n = pendingKicks.values().next().value!;
+            pendingKicks.delete(n);
+            n.kick(now);
+          }
+        } finally {
+          draining = false;
+          pendingKicks.clear();
+        }
+      }
+    }
+  }
+
+  /** Namespaces that frames sent from this one through a veth reached since the last kick. */
+  readonly crossed = new Set<Net>();
+
+  /**
+   * Moves interface `index` (a veth end or bridge) to namespace `to` as `name` (RTM_NEWLINK's
+   * IFLA_NET_NS_FD or IFLA_NET_NS_PID; dev_change_net_namespace): it leaves this one (an
+   * RTM_DELLINK here), arrives down with its MAC and a new index there (an RTM_NEWLINK), and a
+   * veth's frames then cross between the two stacks. Returns its new index.
+   */
+  moveLink(index: number, to: Net, name: string): number {
+    const iface = this.stack.interfaces[index]!;
+    const v = this.virtualLinks.get(index)!;
+    const device = iface.device;
+    const mac = iface.mac;
+    this.virtualLinks.delete(index);
+    this.removeLink(index);
+    const moved = to.addLink(name, mac !== null ? { device, mac } : { device }, false);
+    to.virtualLinks.set(moved.index, { kind: v.kind, peer: v.peer, peerNet: v.peerNet === to ? to : v.peerNet });
+    if (v.peer !== null) {
+      const other = v.peerNet.virtualLinks.get(v.peer);
+      if (other !== undefined) other.peer = moved.index, other.peerNet = to;
+    }
+    if (device instanceof VethEnd) device.owner = to;
+    to.kick();
+    return moved.index;
   }
 
   /**

@@ -1,16 +1,17 @@
 /**
  * Virtual links that RTM_NEWLINK makes (Linux's rtnl_link_ops): a veth pair, two Ethernet
  * interfaces joined back to back (a frame sent on one is received on the other), and a bridge
- * with no ports (it carries nothing yet). Both ends of a veth live in the namespace that made
- * them (moving one to another namespace, IFLA_NET_NS_FD, is not supported). They start down, as
- * Linux's, and RTM_DELLINK deletes them (a veth with its peer).
+ * with no ports (it carries nothing yet). Both ends of a veth start in the namespace that made
+ * them; RTM_NEWLINK with IFLA_NET_NS_FD or IFLA_NET_NS_PID moves one to another (Net.moveLink),
+ * and frames then cross between the two stacks. They start down, as Linux's, and RTM_DELLINK
+ * deletes them (a veth with its peer).
  *
  * @module
  */
 
 import { type LinkEndpoint, loopbackPair, type Medium } from "../netstack/mod.ts";
 import { EEXIST, EINVAL, ENFILE, EOPNOTSUPP } from "./errno.ts";
-import type { Net } from "./net.ts";
+import { type Net, VethEnd } from "./net.ts";
 import { randomMac } from "./net_tun.ts";
 
 /** A veth's MTU (Linux's default, ETH_DATA_LEN) plus the Ethernet header. */
@@ -53,7 +54,7 @@ export function createVirtualLink(net: Net, kind: string, name: string | null, p
   if (kind === "bridge") {
     const n = pickName(net, name, "bridge");
     const iface = net.addLink(n, { device: new PortlessBridge(), mac: randomMac() }, false);
-    net.virtualLinks.set(iface.index, { kind: "bridge", peer: null });
+    net.virtualLinks.set(iface.index, { kind: "bridge", peer: null, peerNet: net });
     net.kick();
     return;
   }
@@ -63,21 +64,25 @@ export function createVirtualLink(net: Net, kind: string, name: string | null, p
   const taken = net.linkIndex(p);
   const n = name !== null ? pickName(net, name, "veth") : null;
   if (n === p || taken >= 0) throw EEXIST;
-  const [a, b] = loopbackPair({ medium: "ethernet", mtu: VETH_FRAME, capacity: 256 });
+  const [ia, ib] = loopbackPair({ medium: "ethernet", mtu: VETH_FRAME, capacity: 256 });
+  const a = new VethEnd(ia, net), b = new VethEnd(ib, net);
+  a.peer = b;
+  b.peer = a;
   const peer = net.addLink(p, { device: b, mac: randomMac() }, false);
   const own = net.addLink(n ?? pickName(net, null, "veth"), { device: a, mac: randomMac() }, false);
-  net.virtualLinks.set(own.index, { kind: "veth", peer: peer.index });
-  net.virtualLinks.set(peer.index, { kind: "veth", peer: own.index });
+  net.virtualLinks.set(own.index, { kind: "veth", peer: peer.index, peerNet: net });
+  net.virtualLinks.set(peer.index, { kind: "veth", peer: own.index, peerNet: net });
   net.kick();
 }
 
-/** RTM_DELLINK of a veth (with its peer) or bridge at netstack index `index`. */
+/** RTM_DELLINK of a veth (with its peer, wherever it is) or bridge at netstack index `index`. */
 export function deleteVirtualLink(net: Net, index: number): void {
   const v = net.virtualLinks.get(index);
   if (v === undefined) throw EOPNOTSUPP;
-  for (const i of v.peer === null ? [index] : [index, v.peer]) {
-    net.virtualLinks.delete(i);
-    net.removeLink(i);
+  const ends: [Net, number][] = v.peer === null ? [[net, index]] : [[net, index], [v.peerNet, v.peer]];
+  for (const [n, i] of ends) {
+    n.virtualLinks.delete(i);
+    n.removeLink(i);
+    n.kick();
   }
-  net.kick();
 }

@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { assertSameAsNative, compileC, runSentry } from "./_harness.ts";
+import { assertSameAsNative, compileC, REPO_ROOT, runSentry } from "./_harness.ts";
 
 Deno.test("fadvise, readahead, ioprio, set_mempolicy and get_mempolicy, mlock, mincore, msync and MADV_DONTFORK answer as natively (cp, sort, git, ionice, ps)", async () => {
   await assertSameAsNative([await compileC("advice")]);
@@ -42,6 +42,33 @@ Deno.test("capset, the checks that honour the effective set, set*uid and setfsui
 
 Deno.test("user namespaces: unshare and clone with CLONE_NEWUSER, ids seen as 65534 until uid_map and gid_map are written once under Linux's rules, setgroups, capabilities inside and not outside, unmapped file owners, setns into a user namespace, as natively", async () => {
   await assertSameAsNative([await compileC("userns")]);
+});
+
+Deno.test("unshare -Ur maps root into a new user namespace (util-linux: setgroups deny, uid_map, gid_map) and /proc/sys/user lists the namespace limits", async () => {
+  const script = "unshare -Ur sh -c 'id; cat /proc/self/uid_map /proc/self/setgroups'; cat /proc/sys/user/max_user_namespaces";
+  const r = await runSentry(["/bin/sh", "-c", script]);
+  assert.equal(r.stderr, "");
+  assert.match(r.stdout, /^uid=0\(root\) gid=0\(root\) groups=0\(root\)(,65534\(nogroup\))*\n {9}0 {10}0 {10}1\ndeny\n[1-9][0-9]*\n$/);
+  assert.equal(r.code, 0);
+});
+
+Deno.test("a checkpoint refuses a task in a user namespace of its own, in one line, and the sandbox goes on (unshare -U)", async () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const image = `${dir}/image.cbor`;
+    const out = await new Deno.Command(`${REPO_ROOT}/sentry`, {
+      args: ["do", "--checkpoint-image", image, "--checkpoint-after", "1", "--", "/bin/sh", "-c", 'unshare -U sh -c "sleep 2; id -u"'],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const dec = new TextDecoder();
+    assert.equal(dec.decode(out.stdout), "65534\n");
+    assert.match(dec.decode(out.stderr), /^sentry: checkpoint: task \d+ is in a user namespace of its own: not saved yet; the sandbox goes on\n$/);
+    assert.equal(out.code, 0);
+    assert.throws(() => Deno.statSync(image));
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
 });
 
 Deno.test("execve of set-user-ID and set-group-ID files sets the effective and saved ids, AT_SECURE and the capabilities as natively; no_new_privs and scripts' own bits leave them alone", async () => {

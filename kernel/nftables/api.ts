@@ -11,7 +11,13 @@ import { EBUSY, EEXIST, EINVAL, ENOENT, EOPNOTSUPP, EPERM } from "../errno.ts";
 import { Attrs, AttrWriter, parseAttrs, parseList, type Policy } from "./attrs.ts";
 import { type ExprContext, parseRuleExpr } from "./expr.ts";
 import {
-  chainUse, type NftChain, type NftRule, type NftRuleset, type NftTable, NFT_TABLE_F_MASK, NFT_TABLE_F_OWNER,
+  checkSet, delSet, delSetElems, ELEM_LIST_POLICY, elemRecords, getElems, lookupSet, NFT_MSG_DELSET, NFT_MSG_DELSETELEM, NFT_MSG_DESTROYSET,
+  NFT_MSG_DESTROYSETELEM, NFT_MSG_GETSET, NFT_MSG_GETSETELEM, NFT_MSG_NEWSET, NFT_MSG_NEWSETELEM, NFTA_SET_ELEM_LIST_SET,
+  NFTA_SET_ELEM_LIST_SET_ID, NFTA_SET_ELEM_LIST_TABLE, NFTA_SET_NAME, NFTA_SET_TABLE, newSet, newSetElems, SET_POLICY,
+  setAttrs,
+} from "./sets.ts";
+import {
+  chainUse, type NftChain, type NftSet, type NftRule, type NftRuleset, type NftTable, NFT_TABLE_F_MASK, NFT_TABLE_F_OWNER,
   NFT_TABLE_F_PERSIST, tableUse,
 } from "./state.ts";
 
@@ -197,6 +203,8 @@ export class NftBatch {
   readonly ruleIds = new Map<number, { chain: NftChain; rule: NftRule }>();
   /** Tables whose dormant flag this batch changed (no off/on games in one transaction). */
   readonly tableFlagsChanged = new Set<NftTable>();
+  /** NFTA_SET_ID → the set added with it in this batch. */
+  readonly setIds = new Map<number, NftSet>();
   /** The message that added each chain of the batch (a commit's error names it). */
   readonly addedBy = new Map<NftChain, NftRequest>();
 
@@ -222,6 +230,40 @@ export class NftBatch {
       case NFT_MSG_DELRULE:
       case NFT_MSG_DESTROYRULE:
         return this.#delRule(q);
+      case NFT_MSG_NEWSET: {
+        const a = parseAttrs(q.attrs, SET_POLICY);
+        if (typeof a === "number") return a;
+        // The set's own attributes are checked before its table is looked up (nf_tables_newset).
+        const p = checkSet(a);
+        if (typeof p === "number") return p;
+        const t = this.#table(a, NFTA_SET_TABLE, q.family, q.portId);
+        if (typeof t === "number") return t;
+        return newSet(t, a, p, q.flags, this.setIds);
+      }
+      case NFT_MSG_DELSET:
+      case NFT_MSG_DESTROYSET: {
+        const a = parseAttrs(q.attrs, SET_POLICY);
+        if (typeof a === "number") return a;
+        const t = this.#table(a, NFTA_SET_TABLE, q.family, q.portId);
+        if (typeof t === "number") return t;
+        return delSet(t, a, q.msg === NFT_MSG_DESTROYSET);
+      }
+      case NFT_MSG_NEWSETELEM:
+      case NFT_MSG_DELSETELEM:
+      case NFT_MSG_DESTROYSETELEM: {
+        const a = parseAttrs(q.attrs, ELEM_LIST_POLICY);
+        if (typeof a === "number") return a;
+        if (q.msg === NFT_MSG_NEWSETELEM && !a.has(3)) return EINVAL.errno;
+        const t = this.#table(a, NFTA_SET_ELEM_LIST_TABLE, q.family, q.portId);
+        if (typeof t === "number") return t;
+        let set = lookupSet(t, a, NFTA_SET_ELEM_LIST_SET);
+        if (q.msg === NFT_MSG_NEWSETELEM && typeof set === "number" && a.has(NFTA_SET_ELEM_LIST_SET_ID)) {
+          const byId = this.setIds.get(a.u32(NFTA_SET_ELEM_LIST_SET_ID)!);
+          if (byId !== undefined && t.sets.includes(byId)) set = byId;
+        }
+        if (typeof set === "number") return set;
+        return q.msg === NFT_MSG_NEWSETELEM ? newSetElems(set, a, q.flags) : delSetElems(set, a, q.msg === NFT_MSG_DESTROYSETELEM);
+      }
     }
     return EINVAL.errno;
   }
@@ -253,6 +295,7 @@ export class NftBatch {
       owner: flags & NFT_TABLE_F_OWNER ? q.portId : 0,
       udata: copyOf(a.raw(NFTA_TABLE_USERDATA)),
       chains: [],
+      sets: [],
       lastHandle: 0n,
     });
     return 0;
@@ -463,6 +506,7 @@ export class NftBatch {
     }
     const exprs: Uint8Array[] = [];
     const jumps: bigint[] = [];
+    const sets: bigint[] = [];
     if (a.has(NFTA_RULE_EXPRESSIONS)) {
       const ctx: ExprContext = {
         family: q.family,
@@ -471,6 +515,10 @@ export class NftBatch {
         chainById: (id) => {
           const x = this.chainIds.get(id);
           return x !== undefined && x.table === t ? x.chain : null;
+        },
+        setById: (id) => {
+          const x = this.setIds.get(id);
+          return x !== undefined && t.sets.includes(x) ? x : null;
         },
         compat: a.raw(5),
         regsInited: 0,
@@ -481,9 +529,10 @@ export class NftBatch {
         if (typeof parsed === "number") return parsed;
         exprs.push(parsed.dump);
         jumps.push(...parsed.jumps);
+        sets.push(...parsed.sets);
       }
     }
-    const rule: NftRule = { handle, exprs, udata: copyOf(a.raw(NFTA_RULE_USERDATA)), jumps };
+    const rule: NftRule = { handle, exprs, udata: copyOf(a.raw(NFTA_RULE_USERDATA)), jumps, sets };
     if (q.flags & NLM_F_REPLACE && old !== null) {
       c.rules[c.rules.indexOf(old)] = rule;
       dropRules(t, null, [old]);
@@ -543,6 +592,10 @@ function dropRules(t: NftTable, c: NftChain | null, rules: NftRule[]): void {
     if (c !== null) {
       const i = c.rules.indexOf(r);
       if (i >= 0) c.rules.splice(i, 1);
+    }
+    for (const h of r.sets) {
+      const set = t.sets.find((x) => x.handle === h);
+      if (set !== undefined) set.use--;
     }
     for (const h of r.jumps) {
       const bound = t.chains.find((x) => x.handle === h && x.flags & NFT_CHAIN_BINDING);
@@ -716,6 +769,34 @@ export function answerGet(
       const x = c.rules.find((y) => y.handle === h);
       return x === undefined ? ENOENT.errno : [ruleRecord(t, c, x, null)];
     }
+    case NFT_MSG_GETSET: {
+      const a = parseAttrs(q.attrs, SET_POLICY);
+      if (typeof a === "number") return a;
+      if (dump) {
+        const tname = a.str(NFTA_SET_TABLE);
+        return r.tables.filter((t) => byFamily(t) && (tname === undefined || t.name === tname))
+          .flatMap((t) => t.sets.map((x) => ({ msg: NFT_MSG_NEWSET, family: t.family, attrs: setAttrs(t, x) })));
+      }
+      if (!a.has(NFTA_SET_TABLE)) return EINVAL.errno;
+      const t = lookupTable(r as NftRuleset, a.str(NFTA_SET_TABLE)!, q.family, 0);
+      if (typeof t === "number") return t;
+      const x = lookupSet(t, a, NFTA_SET_NAME);
+      return typeof x === "number" ? x : [{ msg: NFT_MSG_NEWSET, family: t.family, attrs: setAttrs(t, x) }];
+    }
+    case NFT_MSG_GETSETELEM: {
+      const a = parseAttrs(q.attrs, ELEM_LIST_POLICY);
+      if (typeof a === "number") return a;
+      if (!a.has(NFTA_SET_ELEM_LIST_TABLE)) return EINVAL.errno;
+      const t = lookupTable(r as NftRuleset, a.str(NFTA_SET_ELEM_LIST_TABLE)!, q.family, 0);
+      if (typeof t === "number") return t;
+      const x = lookupSet(t, a, NFTA_SET_ELEM_LIST_SET);
+      if (typeof x === "number") return x;
+      if (!dump) {
+        const got = getElems(t, x, a);
+        return typeof got === "number" ? got : got.map((attrs) => ({ msg: NFT_MSG_NEWSETELEM, family: t.family, attrs }));
+      }
+      return elemRecords(t, x).map((attrs) => ({ msg: NFT_MSG_NEWSETELEM, family: t.family, attrs }));
+    }
     case NFT_MSG_GETGEN: {
       const a = parseAttrs(q.attrs, GEN_POLICY);
       if (typeof a === "number") return a;
@@ -729,7 +810,7 @@ export function answerGet(
 /** Whether NFT_MSG_* `msg` is a GET (answered outside batches) rather than a batch change. */
 export function isGet(msg: number): boolean {
   return msg === NFT_MSG_GETTABLE || msg === NFT_MSG_GETCHAIN || msg === NFT_MSG_GETRULE || msg === NFT_MSG_GETGEN ||
-    msg === 10 || msg === 13 || msg === 19 || msg === 21 || msg === 23 || msg === 25 || msg === 33;
+    msg === NFT_MSG_GETSET || msg === NFT_MSG_GETSETELEM || msg === 19 || msg === 21 || msg === 23 || msg === 25 || msg === 33;
 }
 
 /** Whether NFT_MSG_* `msg` is one nf_tables knows at all (nfnetlink_find_client). */

@@ -1,7 +1,7 @@
 /**
  * A rule's expressions (NFTA_RULE_EXPRESSIONS' NFTA_LIST_ELEMs), checked as each expression
  * type's init checks them in Linux (nft_immediate, nft_cmp, nft_payload, nft_bitwise, nft_meta,
- * nft_counter, nft_ct, nft_fib, nft_nat, nft_masq, nft_lookup; nft_compat's x_tables match
+ * nft_counter, nft_ct, nft_fib, nft_nat, nft_masq, nft_lookup (sets.ts); nft_compat's x_tables match
  * and target): registers, data, lengths, ranges and the chains they may be in, with Linux's
  * errnos. An expression that
  * passes is kept as Linux dumps it. Other types Linux has are not supported yet (EOPNOTSUPP);
@@ -12,7 +12,7 @@
 
 import { EAFNOSUPPORT, EINVAL, ENODATA, ENOENT, EOPNOTSUPP, EOVERFLOW, ERANGE } from "../errno.ts";
 import { type Attrs, AttrWriter, parseAttrs, type Policy } from "./attrs.ts";
-import type { NftChain, NftTable } from "./state.ts";
+import type { NftChain, NftSet, NftTable } from "./state.ts";
 import { LinuxError } from "../errno.ts";
 import { type Extension, findExtension, MATCHES, NFPROTO_IPV4, NFPROTO_IPV6, TARGETS } from "../netfilter/extensions.ts";
 
@@ -22,6 +22,8 @@ export interface ExprContext {
   table: NftTable;
   chain: NftChain;
   chainById(id: number): NftChain | null;
+  /** A set added in this batch with NFTA_SET_ID `id`. */
+  setById(id: number): NftSet | null;
   /** The rule's NFTA_RULE_COMPAT (the protocol x_tables extensions see), if any. */
   compat: Uint8Array | undefined;
   /**
@@ -156,7 +158,7 @@ function storeRegister(ctx: ExprContext, a: Attrs, type: number, kind: "value" |
 }
 
 /** What an expression type's check gives: the errno, or the chains its verdict names. */
-type Check = (ctx: ExprContext, raw: Uint8Array) => number | { jumps: bigint[]; dump?: Uint8Array };
+type Check = (ctx: ExprContext, raw: Uint8Array) => number | { jumps: bigint[]; dump?: Uint8Array; sets?: bigint[] };
 
 const u32 = { kind: "u32" } as const;
 
@@ -404,15 +406,30 @@ const nat: Check = (ctx, raw) => {
 };
 
 /**
- * nft_lookup: a set and a source register are needed; sets cannot be made here yet
- * (NFT_MSG_NEWSET is EOPNOTSUPP), so the set named is never found (ENOENT).
+ * nft_lookup: a set (by name, or by NFTA_SET_ID in the batch) and a source register of its
+ * key's length; a destination register only for a map, not inverted. The rule binds the set.
  */
+const NFT_SET_MAP = 0x8, NFT_SET_EVAL = 0x20, NFT_LOOKUP_F_INV = 1;
 const LOOKUP: Policy = { 1: { kind: "string", len: 255 }, 2: u32, 3: u32, 4: u32, 5: u32 };
-const lookup: Check = (_ctx, raw) => {
+const lookup: Check = (ctx, raw) => {
   const a = parseAttrs(raw, LOOKUP);
   if (typeof a === "number") return a;
+  if (a.has(5) && a.u32(5)! & ~NFT_LOOKUP_F_INV) return EINVAL.errno; // NLA_POLICY_MASK
   if (!a.has(1) || !a.has(2)) return EINVAL.errno;
-  return ENOENT.errno;
+  const name = a.str(1)!;
+  const set = ctx.table.sets.find((x) => x.name === name) ?? (a.has(4) ? ctx.setById(a.u32(4)!) : null);
+  if (set === null) return ENOENT.errno;
+  if (set.flags & NFT_SET_EVAL) return EOPNOTSUPP.errno;
+  let err = loadRegister(ctx, a, 2, set.keyLen);
+  if (err) return err;
+  if (a.has(3)) {
+    if ((a.u32(5) ?? 0) & NFT_LOOKUP_F_INV) return EINVAL.errno;
+    if (!(set.flags & NFT_SET_MAP)) return EINVAL.errno;
+    err = storeRegister(ctx, a, 3, set.dataType === 0xffffff00 ? "verdict" : "value", set.dataLen);
+    if (err) return err;
+  }
+  set.use++;
+  return { jumps: [], sets: [set.handle] };
 };
 
 /** XT_ALIGN: x_tables data is padded to 8 bytes. */
@@ -510,7 +527,7 @@ function counterDump(raw: Uint8Array): Uint8Array {
 }
 
 /** Checks one NFTA_LIST_ELEM: the errno, or the expression as dumped and the chains it names. */
-export function parseRuleExpr(ctx: ExprContext, elem: Uint8Array): { dump: Uint8Array; jumps: bigint[] } | number {
+export function parseRuleExpr(ctx: ExprContext, elem: Uint8Array): { dump: Uint8Array; jumps: bigint[]; sets: bigint[] } | number {
   const e = parseAttrs(elem, EXPR_POLICY);
   if (typeof e === "number") return e;
   if (!e.has(NFTA_EXPR_NAME)) return EINVAL.errno;
@@ -521,5 +538,5 @@ export function parseRuleExpr(ctx: ExprContext, elem: Uint8Array): { dump: Uint8
   const r = check(ctx, data);
   if (typeof r === "number") return r;
   const dumped = r.dump ?? (name === "counter" ? counterDump(data) : data);
-  return { dump: new AttrWriter().str(NFTA_EXPR_NAME, name).attr(NFTA_EXPR_DATA, dumped).done(), jumps: r.jumps };
+  return { dump: new AttrWriter().str(NFTA_EXPR_NAME, name).attr(NFTA_EXPR_DATA, dumped).done(), jumps: r.jumps, sets: r.sets ?? [] };
 }

@@ -46,7 +46,9 @@ function validBatch(): Uint8Array {
     message(nft(3), 0x405, 4, 1, [[1, str("t")], [3, str("r")]]),
     message(nft(6), 0xc05, 5, 1, [[1, str("t")], [2, str("c")], [4, nest([[1, expr]])]]),
     message(nft(6), 0xc05, 6, 1, [[1, str("t")], [2, str("c")], [4, nest([[1, nest([[1, str("immediate")], [2, nest([[1, be32(0)], [2, nest([[2, nest([[1, be32(0xfffffffd)], [2, str("r")]])]])]])]])]])]]),
-    message(0x11, 5, 7, 0, []),
+    message(nft(9), 0x405, 7, 1, [[1, str("t")], [2, str("m")], [3, be32(8)], [5, be32(4)], [6, be32(0)], [7, be32(4)], [10, be32(1)]]),
+    message(nft(12), 0x405, 8, 1, [[1, str("t")], [2, str("m")], [3, nest([[1, nest([[1, nest([[1, be32(0xc0a80101)]])], [2, nest([[1, be32(1)]])]])], [1, nest([[3, be32(2)], [2, nest([[1, be32(2)]])]])]])]]),
+    message(0x11, 5, 9, 0, []),
   ];
   const out = new Uint8Array(msgs.reduce((n, m) => n + m.length, 0));
   let o = 0;
@@ -77,17 +79,18 @@ function drain(s: ReturnType<typeof createNetlinkSocket>): number {
 }
 
 function dumpAll(s: ReturnType<typeof createNetlinkSocket>): void {
-  for (const m of [1, 4, 7, 16]) {
+  for (const m of [1, 4, 7, 10, 16]) {
     s.sendmsg(t, { data: message((10 << 8) | m, 0x301, 99, 0, []), to: null, control: {}, flags: 0 });
     drain(s);
   }
 }
 
-Deno.test("a valid batch adds a table, two chains and rules with a jump, and they dump", () => {
+Deno.test("a valid batch adds a table, two chains, rules with a jump and a map with two elements, and they dump", () => {
   const net = new Net({ seed: 1 });
   const s = createNetlinkSocket(net, C.SOCK_RAW, 12, 0, 7);
   s.sendmsg(t, { data: validBatch(), to: null, control: {}, flags: 0 });
-  assert.equal(drain(s), 7, "the begin, five messages and the end are acked");
+  assert.equal(drain(s), 9, "the begin, seven messages and the end are acked");
+  assert.equal(net.nftables.ruleset.tables[0]?.sets[0]?.elems.length, 2);
   assert.equal(net.nftables.ruleset.tables[0]?.chains.length, 2);
   assert.equal(net.nftables.ruleset.tables[0]?.chains[0]?.rules.length, 2);
   dumpAll(s);

@@ -34,6 +34,8 @@ export interface NftRule {
   udata: Uint8Array | null;
   /** The handles of the chains its verdicts jump or go to (each counted in their use). */
   jumps: bigint[];
+  /** The handles of the sets its lookups bind (each counted in their use). */
+  sets: bigint[];
 }
 
 export interface NftChain {
@@ -48,6 +50,33 @@ export interface NftChain {
   bound: boolean;
 }
 
+/** One element of a set: its key (none for the catch-all), its data in a map, its flags. */
+export interface NftSetElem {
+  key: Uint8Array | null;
+  data: Uint8Array | null;
+  /** NFT_SET_ELEM_INTERVAL_END, NFT_SET_ELEM_CATCHALL. */
+  flags: number;
+}
+
+export interface NftSet {
+  name: string;
+  handle: bigint;
+  /** NFT_SET_ANONYMOUS, _CONSTANT, _INTERVAL, _TIMEOUT, _MAP, _EVAL, _OBJECT, _CONCAT, _EXPR. */
+  flags: number;
+  keyType: number;
+  keyLen: number;
+  /** A map's data type and length (NFT_DATA_VERDICT: a verdict). */
+  dataType: number;
+  dataLen: number;
+  policy: number;
+  udata: Uint8Array | null;
+  /** NFTA_SET_DESC_SIZE, 0 for none. */
+  size: number;
+  elems: NftSetElem[];
+  /** How many lookups of rules name it (a set in use is not deleted, EBUSY). */
+  use: number;
+}
+
 export interface NftTable {
   family: number;
   name: string;
@@ -58,7 +87,8 @@ export interface NftTable {
   owner: number;
   udata: Uint8Array | null;
   chains: NftChain[];
-  /** The last handle given to a chain or rule of the table (nf_tables_alloc_handle). */
+  sets: NftSet[];
+  /** The last handle given to a chain, rule or set of the table (nf_tables_alloc_handle). */
   lastHandle: bigint;
 }
 
@@ -145,7 +175,7 @@ export const NFT_TABLE_F_MASK = 7;
 
 /** How many chains and sets a table holds (NFTA_TABLE_USE). */
 export function tableUse(t: NftTable): number {
-  return t.chains.length;
+  return t.chains.length + t.sets.length;
 }
 
 /** How many rules a chain holds and verdicts of the table name it (NFTA_CHAIN_USE). */

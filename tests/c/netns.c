@@ -20,6 +20,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -148,6 +149,55 @@ static int link_delete(const char *name) {
   req.h.nlmsg_type = RTM_DELLINK;
   req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
   add_attr(&req.h, IFLA_IFNAME, name, strlen(name) + 1);
+  return nl_ack(&req, req.h.nlmsg_len);
+}
+
+/* RTM_NEWLINK moving link `name` to the namespace of descriptor nsfd, renamed `rename`. */
+static int link_move(const char *name, int nsfd, const char *rename) {
+  struct { struct nlmsghdr h; struct ifinfomsg i; char buf[128]; } req = {0};
+  req.h.nlmsg_len = NLMSG_LENGTH(sizeof req.i);
+  req.h.nlmsg_type = RTM_NEWLINK;
+  req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+  req.i.ifi_index = if_nametoindex(name);
+  add_attr(&req.h, 28 /* IFLA_NET_NS_FD */, &nsfd, sizeof nsfd);
+  add_attr(&req.h, IFLA_IFNAME, rename, strlen(rename) + 1);
+  return nl_ack(&req, req.h.nlmsg_len);
+}
+
+static int link_set_up(const char *name) {
+  struct { struct nlmsghdr h; struct ifinfomsg i; } req = {0};
+  req.h.nlmsg_len = sizeof req;
+  req.h.nlmsg_type = RTM_NEWLINK;
+  req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+  req.i.ifi_index = if_nametoindex(name);
+  req.i.ifi_flags = IFF_UP;
+  req.i.ifi_change = IFF_UP;
+  return nl_ack(&req, sizeof req);
+}
+
+static int addr_add(const char *name, const char *a, int prefix) {
+  struct { struct nlmsghdr h; struct ifaddrmsg i; char buf[64]; } req = {0};
+  req.h.nlmsg_len = NLMSG_LENGTH(sizeof req.i);
+  req.h.nlmsg_type = RTM_NEWADDR;
+  req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
+  req.i.ifa_family = AF_INET;
+  req.i.ifa_prefixlen = prefix;
+  req.i.ifa_index = if_nametoindex(name);
+  struct in_addr in;
+  inet_pton(AF_INET, a, &in);
+  add_attr(&req.h, IFA_LOCAL, &in, 4);
+  add_attr(&req.h, IFA_ADDRESS, &in, 4);
+  return nl_ack(&req, req.h.nlmsg_len);
+}
+
+/* RTM_SETLINK naming link `name` by index, with IFLA_IFNAME `to`. */
+static int link_rename(const char *name, const char *to) {
+  struct { struct nlmsghdr h; struct ifinfomsg i; char buf[64]; } req = {0};
+  req.h.nlmsg_len = NLMSG_LENGTH(sizeof req.i);
+  req.h.nlmsg_type = RTM_SETLINK;
+  req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+  req.i.ifi_index = if_nametoindex(name);
+  add_attr(&req.h, IFLA_IFNAME, to, strlen(to) + 1);
   return nl_ack(&req, req.h.nlmsg_len);
 }
 
@@ -349,14 +399,57 @@ int main(int argc, char **argv) {
   printf("ns2 veth nsva again: %d\n", link_create("veth", "nsva", "nsvc"));
   printf("ns2 bridge nsbr: %d\n", link_create("bridge", "nsbr", NULL));
   printf("ns2 nsbr index %u, %s\n", if_nametoindex("nsbr"), link_state("nsbr"));
-  printf("ns2 delete nsva: %d\n", link_delete("nsva"));
-  printf("ns2 after: nsva %u nsvb %u nsbr %u\n", if_nametoindex("nsva"), if_nametoindex("nsvb"), if_nametoindex("nsbr"));
+  printf("ns2 rename nsbr to lo: %d\n", link_rename("nsbr", "lo"));
+  printf("ns2 rename nsbr to nsbr2: %d\n", link_rename("nsbr", "nsbr2"));
+  printf("ns2 nsbr %u nsbr2 %u\n", if_nametoindex("nsbr"), if_nametoindex("nsbr2"));
+  {
+    /* RTNLGRP_LINK events that overflow a small receive buffer: one ENOBUFS, then the rest. */
+    int g = socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE);
+    struct sockaddr_nl sa = {.nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK};
+    int small = 512;
+    setsockopt(g, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    bind(g, (struct sockaddr *)&sa, sizeof sa);
+    for (int i = 0; i < 100; i++) link_rename(i % 2 ? "nsbr3" : "nsbr2", i % 2 ? "nsbr2" : "nsbr3");
+    char buf[8192];
+    struct pollfd p = {.fd = g, .events = POLLIN};
+    printf("ns2 overrun: poll %d revents err %d\n", poll(&p, 1, 0), (p.revents & POLLERR) != 0);
+    R("ns2 overrun: recv", recv(g, buf, sizeof buf, MSG_DONTWAIT));
+    printf("ns2 overrun: then a message: %d\n", recv(g, buf, sizeof buf, MSG_DONTWAIT) > 0);
+    close(g);
+  }
+  printf("ns2 nsva 10.77.0.1/24: %d, up: %d\n", addr_add("nsva", "10.77.0.1", 24), link_set_up("nsva"));
+  int u2 = socket(AF_INET, SOCK_DGRAM, 0); /* made in ns2, used from ns1 */
+  printf("ns2 move nsvb to ns1 as peer1: %d\n", link_move("nsvb", ns1, "peer1"));
+  printf("ns2 after the move: nsvb %u peer1 %u nsva %u\n", if_nametoindex("nsvb"), if_nametoindex("peer1"), if_nametoindex("nsva"));
   R("setns(ns1, CLONE_NEWUTS)", setns(ns1, CLONE_NEWUTS));
 
   /* Back to ns1 by its descriptor. */
   R("setns(ns1, CLONE_NEWNET)", setns(ns1, CLONE_NEWNET));
   printf("back in ns1: %d\n", ns_ino() == ino1);
   printf("ns1 has no nsbr: %u\n", if_nametoindex("nsbr"));
+  printf("ns1 peer1 index %u, %s\n", if_nametoindex("peer1"), link_state("peer1"));
+  printf("ns1 peer1 10.77.0.2/24: %d, up: %d\n", addr_add("peer1", "10.77.0.2", 24), link_set_up("peer1"));
+  {
+    /* A datagram from ns2's socket crosses the veth (ARP first) to ns1's. */
+    int r = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(7000)};
+    inet_pton(AF_INET, "10.77.0.2", &a.sin_addr);
+    R("ns1 bind 10.77.0.2:7000", bind(r, (struct sockaddr *)&a, sizeof a));
+    R("ns2's socket sends to 10.77.0.2:7000", sendto(u2, "hello", 5, 0, (struct sockaddr *)&a, sizeof a));
+    struct pollfd p = {.fd = r, .events = POLLIN};
+    int ready = poll(&p, 1, 5000);
+    char buf[16] = {0};
+    struct sockaddr_in from = {0};
+    socklen_t fl = sizeof from;
+    int n = ready == 1 ? recvfrom(r, buf, sizeof buf - 1, MSG_DONTWAIT, (struct sockaddr *)&from, &fl) : -1;
+    char fa[32] = "-";
+    if (n > 0) inet_ntop(AF_INET, &from.sin_addr, fa, sizeof fa);
+    printf("ns1 received %d \"%s\" from %s\n", n, n > 0 ? buf : "", fa);
+    close(r);
+    close(u2);
+  }
+  printf("ns1 delete peer1: %d\n", link_delete("peer1"));
+  printf("ns1 after: peer1 %u\n", if_nametoindex("peer1"));
   printf("ns1: ip_local_port_range unchanged: %d\n", strcmp(read_port_range(), range1) == 0);
   {
     int s = socket(AF_INET, SOCK_STREAM, 0);

@@ -163,6 +163,13 @@ class ProcRoot extends KDentry {
     // The host's pool is what getrandom(2) draws from: the values of Linux 5.18 and later.
     random.add(new FixedFile(pfs, random, "entropy_avail", "256\n"));
     random.add(new FixedFile(pfs, random, "poolsize", "256\n"));
+    // The namespace limits, as Linux sets them at boot (max_threads / 2): tools read
+    // max_user_namespaces to learn whether user namespaces are there. Not enforced: a task
+    // holds one namespace of each kind, and the tasks are bounded (--pids).
+    const user = sys.dir("user");
+    for (const kind of ["cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts"]) {
+      user.add(new FixedFile(pfs, user, `max_${kind}_namespaces`, `${(0x3fff * 8) / 2}\n`));
+    }
     const vm = sys.dir("vm");
     vm.add(new FixedFile(pfs, vm, "overcommit_memory", "0\n"));
     vm.add(new FixedFile(pfs, vm, "max_map_count", "65530\n"));

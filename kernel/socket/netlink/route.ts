@@ -21,8 +21,10 @@ import type { Route } from "../../../netstack/iface/routing.ts";
 import { EthernetAddress, IpCidr, Ipv4Address, Ipv6Address } from "../../../netstack/wire/address.ts";
 import { LinuxError } from "../../errno.ts";
 import { EADDRNOTAVAIL, EAFNOSUPPORT, EEXIST, EINVAL, ENETUNREACH, ENODEV, ENOENT, EOPNOTSUPP, EPERM, ESRCH } from "../../errno.ts";
-import { LOOPBACK_INDEX, type Net } from "../../net.ts";
+import { LOOPBACK_INDEX, Net } from "../../net.ts";
+import { CAP_NET_ADMIN } from "../../../abi/linux/capability.ts";
 import { createVirtualLink, deleteVirtualLink } from "../../net_veth.ts";
+import { nsfsNamespace } from "../../../vfs/procfs/procfs.ts";
 import type { Task } from "../../task.ts";
 import { EVENT_IN, EVENT_RDNORM } from "../../../waiter/mod.ts";
 import * as C from "../inet/constants.ts";
@@ -87,6 +89,8 @@ const IFLA_LINKINFO = 18;
 const IFLA_INFO_KIND = 1;
 const IFLA_INFO_DATA = 2;
 const VETH_INFO_PEER = 1;
+const IFLA_NET_NS_PID = 19;
+const IFLA_NET_NS_FD = 28;
 
 const IFA_ADDRESS = 1;
 const IFA_LOCAL = 2;
@@ -149,7 +153,8 @@ export class NetlinkRouteSocket extends NetlinkSocket {
   /**
    * An interface appeared or is going (rtmsg_ifinfo): a member of RTNLGRP_LINK gets its
    * RTM_NEWLINK or RTM_DELLINK (pid 0, seq 0, ifi_change all ones), unless its receive buffer
-   * is full (then it is lost, as Linux drops a broadcast that does not fit).
+   * is full (then it is lost, as Linux drops a broadcast that does not fit, and the next
+   * recvmsg is ENOBUFS).
    */
   #linkEvent(index: number, added: boolean): void {
     if ((this.groups & (1n << BigInt(RTNLGRP_LINK - 1))) === 0n) return;
@@ -157,7 +162,7 @@ export class NetlinkRouteSocket extends NetlinkSocket {
     if (iface === undefined) return;
     let queued = 0;
     for (const m of this.rx) queued += m.length;
-    if (queued >= this.rcvBuf) return;
+    if (queued >= this.rcvBuf) return this.overrun();
     this.rx.push(linkMessage(this.net, iface, added ? RTM_NEWLINK : RTM_DELLINK, 0, 0, 0, 0xffffffff));
     this.waitQueue.notify(EVENT_IN | EVENT_RDNORM);
   }
@@ -212,7 +217,7 @@ export class NetlinkRouteSocket extends NetlinkSocket {
       const get = type % 4 === 2;
       let errno = EOPNOTSUPP.errno;
       if (!get && !this.netCapable(t)) errno = EPERM.errno;
-      else if (type === RTM_NEWLINK || type === RTM_SETLINK || type === RTM_DELLINK) errno = this.#changeLink(type, flags, msg);
+      else if (type === RTM_NEWLINK || type === RTM_SETLINK || type === RTM_DELLINK) errno = this.#changeLink(t, type, flags, msg);
       else if (type === RTM_NEWADDR || type === RTM_DELADDR) errno = this.#changeAddress(type, flags, msg);
       else if (type === RTM_NEWROUTE || type === RTM_DELROUTE) errno = this.#changeRoute(type, flags, msg);
       else if (type === RTM_NEWRULE || type === RTM_DELRULE) errno = this.#changeRule(type, flags, msg);
@@ -237,7 +242,7 @@ export class NetlinkRouteSocket extends NetlinkSocket {
    * supported; a change is accepted when it changes nothing (IFF_UP on a link that is up, its
    * own name or MTU), and otherwise not supported yet.
    */
-  #changeLink(type: number, flags: number, msg: Uint8Array): number {
+  #changeLink(t: Task, type: number, flags: number, msg: Uint8Array): number {
     if (msg.length < NLMSG_HDRLEN + IFINFOMSG_LEN) return EINVAL.errno;
     const v = new DataView(msg.buffer, msg.byteOffset, msg.length);
     const index = v.getInt32(NLMSG_HDRLEN + 4, true);
@@ -276,6 +281,8 @@ export class NetlinkRouteSocket extends NetlinkSocket {
     }
     if (i < 0) return type === RTM_NEWLINK && flags & NLM_F_CREATE ? EOPNOTSUPP.errno : ENODEV.errno;
     if (type === RTM_NEWLINK && flags & NLM_F_EXCL) return EEXIST.errno;
+    const nsFd = attrs.get(IFLA_NET_NS_FD), nsPid = attrs.get(IFLA_NET_NS_PID);
+    if (nsFd !== undefined || nsPid !== undefined) return this.#moveLink(t, i, index > 0 ? name : null, nsFd, nsPid);
     // A TUN/TAP device or lo goes up and down (IFF_UP) and a TAP takes a new MAC (IFLA_ADDRESS);
     // eth0 is always up, and nothing else in ifi_flags is changeable here.
     const tun = this.net.tuns.get(i);
@@ -292,13 +299,25 @@ export class NetlinkRouteSocket extends NetlinkSocket {
     }
     const lo = i === 0;
     const mtu = lo ? 65536 : ifaces[i]!.device.mtu - (ifaces[i]!.mac !== null ? 14 : 0);
+    // A link named by index takes IFLA_IFNAME as its new name (dev_change_name: a valid name,
+    // EEXIST when another link has it; an up link may be renamed, as Linux 6.x).
+    const rename = index > 0 && name !== null && name !== (this.net.ifNames[i] ?? "") ? name : null;
+    if (rename !== null) {
+      if (rename === "." || rename === ".." || /[/:\s]/.test(rename)) return EINVAL.errno;
+      if (this.net.linkIndex(rename) >= 0) return EEXIST.errno;
+    }
     for (const [t, val] of attrs) {
-      if (t === IFLA_IFNAME && (index <= 0 || name === (this.net.ifNames[i] ?? ""))) continue;
+      if (t === IFLA_IFNAME) continue;
       if (t === IFLA_MTU && val.length >= 4 && new DataView(val.buffer, val.byteOffset, 4).getUint32(0, true) === mtu) continue;
       if (t === IFLA_ADDRESS) continue;
       return EOPNOTSUPP.errno;
     }
     let changed = false;
+    if (rename !== null) {
+      this.net.ifNames[i] = rename;
+      this.net.configChanged = true; // a restored kernel names its links anew
+      changed = true;
+    }
     if (mac !== undefined && !ifaces[i]!.mac!.bytes.every((b, k) => b === mac[k])) {
       ifaces[i]!.setMac(new EthernetAddress(mac.subarray(0, 6)));
       changed = true;
@@ -543,6 +562,48 @@ export class NetlinkRouteSocket extends NetlinkSocket {
     return 0;
   }
 
+  /**
+   * RTM_NEWLINK/RTM_SETLINK with IFLA_NET_NS_FD (a /proc/PID/ns/net descriptor) or
+   * IFLA_NET_NS_PID (a process): moves link i there, renamed `rename` if given (do_setlink's
+   * dev_change_net_namespace, before any other change). Only veth ends and bridges move (lo,
+   * eth0 and TUN devices are EINVAL here, as NETIF_F_NETNS_LOCAL devices); CAP_NET_ADMIN over
+   * the target is EPERM; a name taken there EEXIST.
+   */
+  #moveLink(t: Task, i: number, rename: string | null, nsFd: Uint8Array | undefined, nsPid: Uint8Array | undefined): number {
+    let to: Net | null = null;
+    if (nsFd !== undefined) {
+      if (nsFd.length < 4) return EINVAL.errno;
+      const fd = new DataView(nsFd.buffer, nsFd.byteOffset, 4).getInt32(0, true);
+      let f;
+      try {
+        f = t.fdTable.get(fd);
+      } catch (e) {
+        if (e instanceof LinuxError) return e.errno;
+        throw e;
+      }
+      const loc = f.location();
+      if (loc === null || loc.mount.fs.name !== "nsfs" || !loc.dentry.name.startsWith("net:")) return EINVAL.errno;
+      const held = nsfsNamespace(loc.dentry);
+      to = held instanceof Net ? held : t.kernel.net;
+    } else {
+      if (nsPid!.length < 4) return EINVAL.errno;
+      const pid = new DataView(nsPid!.buffer, nsPid!.byteOffset, 4).getUint32(0, true);
+      const target = t.kernel.tasks.get(pid);
+      if (target === undefined) return ESRCH.errno;
+      to = target.net;
+    }
+    if (!this.net.virtualLinks.has(i)) return EINVAL.errno;
+    if (!t.creds.capableIn(to.owner, CAP_NET_ADMIN)) return EPERM.errno;
+    const name = rename ?? this.net.ifNames[i] ?? "";
+    if (to === this.net) {
+      if (name !== this.net.ifNames[i]) return EOPNOTSUPP.errno; // a rename alone: not supported yet
+      return 0;
+    }
+    if (to.linkIndex(name) >= 0) return EEXIST.errno;
+    this.net.moveLink(i, to, name);
+    return 0;
+  }
+
   /** Removes an address from interface i, and its network's on-link route unless another address there keeps it. */
   #dropAddress(i: number, c: IpCidr): void {
     const stack = this.net.stack;
@@ -714,7 +775,7 @@ export function linkMessage(net: Net, iface: Interface, type: number, flags: num
   const virt = net.virtualLinks.get(iface.index);
   if (virt !== undefined) {
     // A veth names its peer (IFLA_LINK); both kinds say what they are (IFLA_LINKINFO).
-    if (virt.peer !== null) m.attrU32(IFLA_LINK, virt.peer + 1);
+    if (virt.peer !== null && virt.peerNet === net) m.attrU32(IFLA_LINK, virt.peer + 1);
     const kind = new TextEncoder().encode(`${virt.kind}\0`);
     const nested = new Uint8Array((4 + kind.length + 3) & ~3);
     new DataView(nested.buffer).setUint16(0, 4 + kind.length, true);
