@@ -390,6 +390,26 @@ export class Net implements DeadlineTarget {
     return true;
   }
 
+  /** lo's MTU (IFLA_MTU): the stack's local packets follow it (up to 65535). */
+  loMtu = 65536;
+
+  /**
+   * Sets lo's MTU (dev_set_mtu); as Linux, below 1280 lo loses its IPv6 addresses and below 68
+   * its IPv4 ones (addrconf and inetdev drop them; they do not come back with a larger MTU).
+   */
+  setLoMtu(mtu: number): void {
+    this.loMtu = mtu;
+    this.stack.localMtu = Math.min(65535, mtu);
+    const lo = this.stack.interfaces[LOOPBACK_INDEX]!;
+    for (const v of mtu < 68 ? [4, 6] : mtu < 1280 ? [6] : []) {
+      for (const c of lo.addresses.filter((c) => c.address.version === v)) lo.removeAddress(c.address);
+      this.stack.routes.remove((r) => r.ifIndex === LOOPBACK_INDEX && r.cidr.address.version === v);
+    }
+    this.configChanged = true;
+    for (const l of this.linkListeners) l(LOOPBACK_INDEX, true);
+    this.kick();
+  }
+
   /** The interfaces that exist (not deleted), in index order. */
   get links(): Interface[] {
     return this.stack.interfaces.filter((i) => !i.removed);

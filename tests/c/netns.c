@@ -201,6 +201,36 @@ static int link_rename(const char *name, const char *to) {
   return nl_ack(&req, req.h.nlmsg_len);
 }
 
+/* RTM_SETLINK of lo's MTU. */
+static int lo_set_mtu(unsigned mtu) {
+  struct { struct nlmsghdr h; struct ifinfomsg i; char buf[32]; } req = {0};
+  req.h.nlmsg_len = NLMSG_LENGTH(sizeof req.i);
+  req.h.nlmsg_type = RTM_SETLINK;
+  req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+  req.i.ifi_index = if_nametoindex("lo");
+  add_attr(&req.h, IFLA_MTU, &mtu, sizeof mtu);
+  return nl_ack(&req, req.h.nlmsg_len);
+}
+
+static int lo_mtu(void) {
+  int s = socket(AF_INET, SOCK_DGRAM, 0);
+  struct ifreq r = {0};
+  strcpy(r.ifr_name, "lo");
+  int rc = ioctl(s, SIOCGIFMTU, &r);
+  close(s);
+  return rc == 0 ? r.ifr_mtu : -1;
+}
+
+static int bind6_lo(void) {
+  int s = socket(AF_INET6, SOCK_DGRAM, 0);
+  struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+  int rc = bind(s, (struct sockaddr *)&a, sizeof a);
+  int e = errno;
+  close(s);
+  errno = e;
+  return rc;
+}
+
 static const char *link_state(const char *name) {
   int s = socket(AF_INET, SOCK_DGRAM, 0);
   struct ifreq r = {0};
@@ -402,6 +432,14 @@ int main(int argc, char **argv) {
   printf("ns2 rename nsbr to lo: %d\n", link_rename("nsbr", "lo"));
   printf("ns2 rename nsbr to nsbr2: %d\n", link_rename("nsbr", "nsbr2"));
   printf("ns2 nsbr %u nsbr2 %u\n", if_nametoindex("nsbr"), if_nametoindex("nsbr2"));
+  printf("ns2 lo mtu 1400: %d\n", lo_set_mtu(1400));
+  printf("ns2 lo mtu now %d\n", lo_mtu());
+  R("ns2 bind ::1 (mtu 1400)", bind6_lo());
+  printf("ns2 lo mtu 1000: %d\n", lo_set_mtu(1000));
+  printf("ns2 lo mtu now %d\n", lo_mtu());
+  R("ns2 bind ::1 (mtu 1000)", bind6_lo());
+  printf("ns2 lo mtu 65536: %d\n", lo_set_mtu(65536));
+  printf("ns2 lo mtu now %d\n", lo_mtu());
   {
     /* RTNLGRP_LINK events that overflow a small receive buffer: one ENOBUFS, then the rest. */
     int g = socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE);

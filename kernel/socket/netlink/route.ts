@@ -298,7 +298,13 @@ export class NetlinkRouteSocket extends NetlinkSocket {
       if (mac.length < 6 || (mac[0]! & 1) !== 0) return mac.length < 6 ? EINVAL.errno : EADDRNOTAVAIL.errno;
     }
     const lo = i === 0;
-    const mtu = lo ? 65536 : ifaces[i]!.device.mtu - (ifaces[i]!.mac !== null ? 14 : 0);
+    const mtu = lo ? this.net.loMtu : ifaces[i]!.device.mtu - (ifaces[i]!.mac !== null ? 14 : 0);
+    // lo's MTU changes (IFLA_MTU, any u32: lo has no bounds); another link's stays as it is.
+    const mtuAttr = attrs.get(IFLA_MTU);
+    if (mtuAttr !== undefined && mtuAttr.length < 4) return EINVAL.errno;
+    const newMtu = mtuAttr === undefined ? null : new DataView(mtuAttr.buffer, mtuAttr.byteOffset, 4).getUint32(0, true);
+    if (newMtu !== null && newMtu > 0x7fffffff) return EINVAL.errno; // a negative int
+    const setLoMtu = lo && newMtu !== null && newMtu !== mtu ? newMtu : null;
     // A link named by index takes IFLA_IFNAME as its new name (dev_change_name: a valid name,
     // EEXIST when another link has it; an up link may be renamed, as Linux 6.x).
     const rename = index > 0 && name !== null && name !== (this.net.ifNames[i] ?? "") ? name : null;
@@ -308,11 +314,12 @@ export class NetlinkRouteSocket extends NetlinkSocket {
     }
     for (const [t, val] of attrs) {
       if (t === IFLA_IFNAME) continue;
-      if (t === IFLA_MTU && val.length >= 4 && new DataView(val.buffer, val.byteOffset, 4).getUint32(0, true) === mtu) continue;
+      if (t === IFLA_MTU && (lo || new DataView(val.buffer, val.byteOffset, 4).getUint32(0, true) === mtu)) continue;
       if (t === IFLA_ADDRESS) continue;
       return EOPNOTSUPP.errno;
     }
     let changed = false;
+    if (setLoMtu !== null) this.net.setLoMtu(setLoMtu);
     if (rename !== null) {
       this.net.ifNames[i] = rename;
       this.net.configChanged = true; // a restored kernel names its links anew
@@ -764,7 +771,7 @@ export function linkMessage(net: Net, iface: Interface, type: number, flags: num
     .u32((net.linkUp(iface.index) ? IFF_UP | IFF_RUNNING | IFF_LOWER_UP : 0) | kind)
     .u32(change)
     .attrString(IFLA_IFNAME, net.ifNames[iface.index] ?? `eth${iface.index - 1}`)
-    .attrU32(IFLA_MTU, lo ? 65536 : iface.device.mtu - (ether ? 14 : 0))
+    .attrU32(IFLA_MTU, lo ? net.loMtu : iface.device.mtu - (ether ? 14 : 0))
     .attrU32(IFLA_TXQLEN, tun || ether ? 500 : 1000)
     .attr(IFLA_OPERSTATE, [lo ? 0 : net.linkUp(iface.index) ? 6 : 2])
     .attr(IFLA_LINKMODE, [0])
