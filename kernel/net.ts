@@ -230,8 +230,8 @@ export class Net implements DeadlineTarget {
    */
   readonly linkListeners = new Set<(index: number, added: boolean) => void>();
   /**
-   * Whether a program changed the interfaces' addresses or the routes (rtnetlink): a checkpoint
-   * is then refused, as the restoring kernel makes them anew from its --network.
+   * Whether a program changed the interfaces' addresses or names or the routes (rtnetlink): a
+   * checkpoint is then refused, as the restoring kernel makes them anew from its --network.
    */
   configChanged = false;
   /** The iptables and ip6tables tables (kernel/netfilter), made at first use. */
@@ -388,6 +388,26 @@ export class Net implements DeadlineTarget {
     for (const l of this.linkListeners) l(index, true);
     this.kick();
     return true;
+  }
+
+  /** lo's MTU (IFLA_MTU): the stack's local packets follow it (up to 65535). */
+  loMtu = 65536;
+
+  /**
+   * Sets lo's MTU (dev_set_mtu); as Linux, below 1280 lo loses its IPv6 addresses and below 68
+   * its IPv4 ones (addrconf and inetdev drop them; they do not come back with a larger MTU).
+   */
+  setLoMtu(mtu: number): void {
+    this.loMtu = mtu;
+    this.stack.localMtu = Math.min(65535, mtu);
+    const lo = this.stack.interfaces[LOOPBACK_INDEX]!;
+    for (const v of mtu < 68 ? [4, 6] : mtu < 1280 ? [6] : []) {
+      for (const c of lo.addresses.filter((c) => c.address.version === v)) lo.removeAddress(c.address);
+      this.stack.routes.remove((r) => r.ifIndex === LOOPBACK_INDEX && r.cidr.address.version === v);
+    }
+    this.configChanged = true;
+    for (const l of this.linkListeners) l(LOOPBACK_INDEX, true);
+    this.kick();
   }
 
   /** The interfaces that exist (not deleted), in index order. */

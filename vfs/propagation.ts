@@ -22,16 +22,20 @@ import { type Mount, PeerGroup } from "./mount.ts";
 /** @savable Peer group ids: the lowest free one, from 1, as Linux's mnt_alloc_group_id. */
 export class GroupIds {
   readonly #used = new Set<number>();
+  /** No id below this is free: the search starts here (a tree of thousands of groups allocates in O(1)). */
+  #lowestFree = 1;
 
   alloc(): PeerGroup {
-    let id = 1;
+    let id = this.#lowestFree;
     while (this.#used.has(id)) id++;
     this.#used.add(id);
+    this.#lowestFree = id + 1;
     return new PeerGroup(id);
   }
 
   free(id: number): void {
     this.#used.delete(id);
+    if (id < this.#lowestFree) this.#lowestFree = id;
   }
 
   /** True when no group exists (every mount private or a slave of nothing). */
@@ -82,10 +86,18 @@ function leaveGroup(m: Mount, ids: GroupIds): void {
  * stays private.
  */
 function makeSlave(m: Mount, ids: GroupIds): void {
-  let master: Mount | null;
+  let master: Mount | null = null;
   if (m.group !== null && m.group.members.size > 1) {
-    const peers = [...m.group.members].filter((p) => p !== m);
-    master = peers.find((p) => p.root === m.root) ?? peers[0]!;
+    // The first peer showing the same dentry, else the first peer (no copy of the group: a
+    // group of thousands is left one member at a time by an unmount of all of them).
+    for (const p of m.group.members) {
+      if (p === m) continue;
+      if (p.root === m.root) {
+        master = p;
+        break;
+      }
+      master ??= p;
+    }
     leaveGroup(m, ids);
   } else {
     leaveGroup(m, ids);

@@ -11,7 +11,7 @@ import { EBUSY, EEXIST, EINVAL, ENOENT, EOPNOTSUPP, EPERM } from "../errno.ts";
 import { Attrs, AttrWriter, parseAttrs, parseList, type Policy } from "./attrs.ts";
 import { type ExprContext, parseRuleExpr } from "./expr.ts";
 import {
-  checkSet, delSet, delSetElems, ELEM_LIST_POLICY, elemRecords, lookupSet, NFT_MSG_DELSET, NFT_MSG_DELSETELEM, NFT_MSG_DESTROYSET,
+  checkSet, delSet, delSetElems, ELEM_LIST_POLICY, elemRecords, getElems, lookupSet, NFT_MSG_DELSET, NFT_MSG_DELSETELEM, NFT_MSG_DESTROYSET,
   NFT_MSG_DESTROYSETELEM, NFT_MSG_GETSET, NFT_MSG_GETSETELEM, NFT_MSG_NEWSET, NFT_MSG_NEWSETELEM, NFTA_SET_ELEM_LIST_SET,
   NFTA_SET_ELEM_LIST_SET_ID, NFTA_SET_ELEM_LIST_TABLE, NFTA_SET_NAME, NFTA_SET_TABLE, newSet, newSetElems, SET_POLICY,
   setAttrs,
@@ -791,8 +791,10 @@ export function answerGet(
       if (typeof t === "number") return t;
       const x = lookupSet(t, a, NFTA_SET_ELEM_LIST_SET);
       if (typeof x === "number") return x;
-      // A GET of given elements is not supported yet; a dump gives them all.
-      if (!dump) return EOPNOTSUPP.errno;
+      if (!dump) {
+        const got = getElems(t, x, a);
+        return typeof got === "number" ? got : got.map((attrs) => ({ msg: NFT_MSG_NEWSETELEM, family: t.family, attrs }));
+      }
       return elemRecords(t, x).map((attrs) => ({ msg: NFT_MSG_NEWSETELEM, family: t.family, attrs }));
     }
     case NFT_MSG_GETGEN: {

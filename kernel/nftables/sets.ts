@@ -295,6 +295,37 @@ export function setAttrs(t: NftTable, s: NftSet): Uint8Array {
 }
 
 /**
+ * A GET of given elements (nf_tables_getsetelem without NLM_F_DUMP): a record of each, found
+ * by key or as the catch-all; EINVAL without a list, ENOENT for one that is not there.
+ */
+export function getElems(t: NftTable, s: NftSet, a: Attrs): Uint8Array[] | number {
+  if (!a.has(NFTA_SET_ELEM_LIST_ELEMENTS)) return EINVAL.errno;
+  const out: Uint8Array[] = [];
+  for (const item of parseList(a.raw(NFTA_SET_ELEM_LIST_ELEMENTS)!)) {
+    const e = parseElem(s, item.value, false);
+    if (typeof e === "number") return e;
+    const i = findElem(s, e);
+    if (i < 0) return ENOENT.errno;
+    out.push(elemRecord(t, s, [s.elems[i]!]));
+  }
+  return out;
+}
+
+/** One NFT_MSG_NEWSETELEM record of `elems`. */
+function elemRecord(t: NftTable, s: NftSet, elems: NftSetElem[]): Uint8Array {
+  const list = new AttrWriter();
+  for (const e of elems) {
+    const w = new AttrWriter();
+    if (e.key !== null) w.nest(NFTA_SET_ELEM_KEY, new AttrWriter().attr(NFTA_DATA_VALUE, e.key));
+    if (e.data !== null) w.nest(NFTA_SET_ELEM_DATA, new AttrWriter().attr(NFTA_DATA_VALUE, e.data));
+    if (e.flags !== 0) w.be32(NFTA_SET_ELEM_FLAGS, e.flags);
+    list.nest(NFTA_LIST_ELEM, w);
+  }
+  return new AttrWriter().str(NFTA_SET_ELEM_LIST_TABLE, t.name).str(NFTA_SET_ELEM_LIST_SET, s.name)
+    .nest(NFTA_SET_ELEM_LIST_ELEMENTS, list).done();
+}
+
+/**
  * A set's elements as NFT_MSG_NEWSETELEM records (nf_tables_dump_set): the backend's elements,
  * then the catch-all in a record of its own (an empty one when there is none); a set with
  * nothing but a catch-all, or nothing, is one record.
@@ -302,18 +333,7 @@ export function setAttrs(t: NftTable, s: NftSet): Uint8Array {
 export function elemRecords(t: NftTable, s: NftSet): Uint8Array[] {
   const regular = s.elems.filter((e) => !(e.flags & NFT_SET_ELEM_CATCHALL));
   const catchall = s.elems.filter((e) => e.flags & NFT_SET_ELEM_CATCHALL);
-  const record = (elems: NftSetElem[]) => {
-    const list = new AttrWriter();
-    for (const e of elems) {
-      const w = new AttrWriter();
-      if (e.key !== null) w.nest(NFTA_SET_ELEM_KEY, new AttrWriter().attr(NFTA_DATA_VALUE, e.key));
-      if (e.data !== null) w.nest(NFTA_SET_ELEM_DATA, new AttrWriter().attr(NFTA_DATA_VALUE, e.data));
-      if (e.flags !== 0) w.be32(NFTA_SET_ELEM_FLAGS, e.flags);
-      list.nest(NFTA_LIST_ELEM, w);
-    }
-    return new AttrWriter().str(NFTA_SET_ELEM_LIST_TABLE, t.name).str(NFTA_SET_ELEM_LIST_SET, s.name)
-      .nest(NFTA_SET_ELEM_LIST_ELEMENTS, list).done();
-  };
+  const record = (elems: NftSetElem[]) => elemRecord(t, s, elems);
   return regular.length > 0 ? [record(regular), record(catchall)] : [record(catchall)];
 }
 

@@ -252,6 +252,8 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost, PacketHost {
    * kernel's Net shares its sysctl object here.
    */
   loConf: { loAcceptLocal: number; loRouteLocalnet: number } = { loAcceptLocal: 0, loRouteLocalnet: 0 };
+  /** The largest IP packet to one of our own addresses (the loopback device's MTU, at most 65535). */
+  localMtu = 65535;
 
   /** Sockets whose last send waited on neighbor resolution, and until when. */
   readonly #blocked = new Map<object, number>();
@@ -710,7 +712,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost, PacketHost {
   }
 
   #routeInfo(dst: IpAddress): { src: IpAddress; mtu: number } | null {
-    if (this.isLocalAddress(dst)) return { src: this.#localSource(dst), mtu: 65535 };
+    if (this.isLocalAddress(dst)) return { src: this.#localSource(dst), mtu: this.localMtu };
     const r = this.routes.lookup(dst);
     if (!r) return null;
     const iface = this.#interfaces[r.ifIndex];

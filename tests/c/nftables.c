@@ -573,6 +573,17 @@ int main(int argc, char **argv) {
     end(m);
   }
   send_and_print(fd, "element dump");
+  for (int k = 0; k < 2; k++) {
+    outlen = 0;
+    size_t m = msg(nft(NFT_MSG_GETSETELEM), NLM_F_ACK, fam);
+    str(NFTA_SET_ELEM_LIST_TABLE, "x");
+    str(NFTA_SET_ELEM_LIST_SET, "m");
+    size_t l = attr_start(NFTA_SET_ELEM_LIST_ELEMENTS);
+    elem(k == 0 ? key1 : key2, NULL);
+    attr_end(l);
+    end(m);
+    send_and_print(fd, k == 0 ? "get an element" : "get an element that is not there");
+  }
   outlen = 0;
   end(msg(nft(NFT_MSG_GETSET), NLM_F_DUMP, fam));
   hide1 = NFTA_SET_HANDLE;

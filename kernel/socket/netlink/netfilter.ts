@@ -93,7 +93,8 @@ export class NetlinkNetfilterSocket extends NetlinkSocket {
     if (typeof records === "number") return records;
     const msgs = records.map((r) => this.#record(r, dump ? NLM_F_MULTI : 0, h.seq, nft.genId));
     if (!dump) {
-      if (msgs.length > 0) this.rx.push(msgs[0]!);
+      // Each its own datagram (a GET of set elements answers one per element).
+      this.rx.push(...msgs);
       return 0;
     }
     // The records in one datagram, then NLMSG_DONE in the next, as netlink_dump sends them.

@@ -6,12 +6,12 @@
  * @module
  */
 
-import { EADDRINUSE, EAGAIN, EINVAL, ENOPROTOOPT, EPERM } from "../../errno.ts";
+import { EADDRINUSE, EAGAIN, EINVAL, ENOBUFS, ENOPROTOOPT, EPERM } from "../../errno.ts";
 import { CAP_NET_ADMIN } from "../../../abi/linux/capability.ts";
 import type { Net } from "../../net.ts";
 import type { Task } from "../../task.ts";
 import { O_NONBLOCK, O_RDWR } from "../../../abi/linux/file.ts";
-import { EVENT_IN, EVENT_OUT, EVENT_RDNORM, EVENT_WRNORM } from "../../../waiter/mod.ts";
+import { EVENT_ERR, EVENT_IN, EVENT_OUT, EVENT_RDNORM, EVENT_WRNORM } from "../../../waiter/mod.ts";
 import { type RecvRequest, type RecvResult, type SendRequest, SocketFile } from "../socket.ts";
 import * as C from "../inet/constants.ts";
 import { intBytes, intOpt } from "../inet/inet_socket.ts";
@@ -26,6 +26,7 @@ export const NETLINK_CAP_ACK = 10;
 const NETLINK_FLAG_OPTIONS = [3, 4, 5, 10, 11, 12];
 /** NETLINK_LISTEN_ALL_NSID: accepted by setsockopt, not read back. */
 const NETLINK_LISTEN_ALL_NSID = 8;
+const NETLINK_NO_ENOBUFS = 5;
 
 /** @savable */
 export abstract class NetlinkSocket extends SocketFile {
@@ -48,6 +49,8 @@ export abstract class NetlinkSocket extends SocketFile {
   readonly #nlFlags = new Set<number>();
   /** Multicast groups joined (bind's nl_groups, NETLINK_ADD_MEMBERSHIP): bit n-1 for group n. */
   #groups = 0n;
+  /** A broadcast was dropped for want of room (netlink_overrun): the next recvmsg is ENOBUFS. */
+  #overrun = false;
   /** The opener's CAP_NET_ADMIN: changes need it both in the opener and in the sender (netlink_net_capable). */
   protected readonly openerNetAdmin: boolean;
 
@@ -96,7 +99,7 @@ export abstract class NetlinkSocket extends SocketFile {
   }
 
   override readiness(mask: number): number {
-    return ((this.rx.length > 0 ? EVENT_IN | EVENT_RDNORM : 0) | EVENT_OUT | EVENT_WRNORM) & mask;
+    return ((this.rx.length > 0 ? EVENT_IN | EVENT_RDNORM : 0) | (this.#overrun ? EVENT_ERR : 0) | EVENT_OUT | EVENT_WRNORM) & mask;
   }
 
   bind(_t: Task, addr: Uint8Array): void {
@@ -243,7 +246,21 @@ export abstract class NetlinkSocket extends SocketFile {
     }
   }
 
+  /**
+   * A broadcast did not fit in the receive buffer: unless NETLINK_NO_ENOBUFS is set, the next
+   * recvmsg fails with ENOBUFS once, before what is queued (sock_error), and pollers see POLLERR.
+   */
+  protected overrun(): void {
+    if (this.#nlFlags.has(NETLINK_NO_ENOBUFS) || this.#overrun) return;
+    this.#overrun = true;
+    this.waitQueue.notify(EVENT_ERR);
+  }
+
   recvmsg(_t: Task, req: RecvRequest): RecvResult {
+    if (this.#overrun) {
+      this.#overrun = false;
+      throw ENOBUFS;
+    }
     const m = this.rx[0];
     if (m === undefined) throw EAGAIN;
     if (!(req.flags & C.MSG_PEEK)) this.rx.shift();
