@@ -534,3 +534,16 @@ Deno.test("NETLINK_KOBJECT_UEVENT sockets: group 1, a uevent sent with CAP_SYS_A
   assert.match(sentry.stdout, /d \(group 1\): 'add@\/devices\/x' then seqnum 1, from pid 0 groups 1/);
   assert.match(sentry.stdout, /c \(filter drops\): nothing/);
 });
+
+Deno.test("PACKET_RX_RING (TPACKET_V1) on lo: the request's checks, mmap of the ring, a frame in its slot with tpacket_hdr and sockaddr_ll, the ring filling up and a slot given back, as natively in a new network namespace", async () => {
+  const bin = await compileC("net_packet_ring");
+  // Natively only in a network namespace of its own: a packet socket on the host's lo sees its traffic.
+  const native = await runNative(["unshare", "-n", "sh", "-c", `ip link set lo up && ${bin} && exec ${bin} raw`]);
+  assert.equal(native.code, 0, native.stderr);
+  const sentry = await runSentry(["sh", "-c", `${bin} && exec ${bin} raw`]);
+  assert.equal(sentry.stdout, native.stdout);
+  assert.equal(sentry.code, 0);
+  assert.match(sentry.stdout, /status 1 len 6 snaplen 6 mac 80 net 80 data '123abc' sll family 17 proto 0800 ifindex 1 hatype 772/);
+  assert.match(sentry.stdout, /mac header as sent 1/);
+  assert.match(sentry.stdout, /stats packets 65 drops 1/);
+});
