@@ -192,6 +192,8 @@ export interface NftRequest {
   portId: number;
   /** The whole message, for an error the commit answers on it. */
   raw: Uint8Array;
+  /** Whether the sender holds CAP_NET_ADMIN over the initial user namespace. */
+  initNetAdmin: boolean;
 }
 
 /** A batch in progress: its copy of the ruleset and the ids its messages gave. */
@@ -522,6 +524,7 @@ export class NftBatch {
         },
         compat: a.raw(5),
         regsInited: 0,
+        initNetAdmin: q.initNetAdmin,
       };
       for (const e of parseList(a.raw(NFTA_RULE_EXPRESSIONS)!)) {
         if (e.type !== NFTA_LIST_ELEM || exprs.length === NFT_RULE_MAXEXPRS) return EINVAL.errno;

@@ -16,6 +16,7 @@
 
 import type { Net } from "../../net.ts";
 import type { Task } from "../../task.ts";
+import { CAP_NET_ADMIN } from "../../../abi/linux/capability.ts";
 import { EINVAL, EOPNOTSUPP, EPERM, ERANGE, ERESTART } from "../../errno.ts";
 import { answerGet, commitCheck, isGet, isKnown, NFNL_SUBSYS_NFTABLES, NftBatch, type NftRecord, type NftRequest } from "../../nftables/api.ts";
 import { parseRaw } from "../../nftables/attrs.ts";
@@ -63,7 +64,7 @@ export class NetlinkNetfilterSocket extends NetlinkSocket {
       return;
     }
     if (first.type === NFNL_MSG_BATCH_BEGIN) {
-      this.#batch(d);
+      this.#batch(t, d);
       return;
     }
     super.receiveDatagram(t, d);
@@ -84,7 +85,7 @@ export class NetlinkNetfilterSocket extends NetlinkSocket {
   /** A GET outside a batch: 0 or an errno after its answer is queued; -1 for a dump. */
   #single(t: Task, msg: Uint8Array, h: Header): number {
     if (h.type >> 8 !== NFNL_SUBSYS_NFTABLES) return EINVAL.errno;
-    const q = this.#request(msg, h);
+    const q = this.#request(t, msg, h);
     if (!isKnown(q.msg) || !isGet(q.msg)) return EINVAL.errno;
     const dump = (h.flags & NLM_F_DUMP) !== 0;
     const nft = this.net.nftables;
@@ -102,8 +103,9 @@ export class NetlinkNetfilterSocket extends NetlinkSocket {
     return -1;
   }
 
-  #request(msg: Uint8Array, h: Header): NftRequest {
+  #request(t: Task, msg: Uint8Array, h: Header): NftRequest {
     return {
+      initNetAdmin: t.creds.hasCap(CAP_NET_ADMIN),
       msg: h.type & 0xff,
       flags: h.flags,
       seq: h.seq,
@@ -121,7 +123,7 @@ export class NetlinkNetfilterSocket extends NetlinkSocket {
   }
 
   /** A batch: from its begin message to its end or the datagram's (nfnetlink_rcv_batch). */
-  #batch(d: Uint8Array): void {
+  #batch(t: Task, d: Uint8Array): void {
     const begin = d.subarray(0, header(d).len);
     const bh = header(begin);
     if (d.length < NLMSG_HDRLEN + NFGENMSG_LEN || begin.length < NLMSG_HDRLEN + NFGENMSG_LEN) return;
@@ -183,7 +185,7 @@ export class NetlinkNetfilterSocket extends NetlinkSocket {
         break;
       } else if (h.type < NLMSG_MIN_TYPE || h.type >> 8 !== NFNL_SUBSYS_NFTABLES) err = EINVAL.errno;
       else {
-        const q = this.#request(msg, h);
+        const q = this.#request(t, msg, h);
         err = !isKnown(q.msg) || isGet(q.msg) ? EINVAL.errno : batch.apply(q);
       }
       if (h.flags & NLM_F_ACK || err) {
