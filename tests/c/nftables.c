@@ -673,5 +673,21 @@ int main(int argc, char **argv) {
     }
     waitpid(pid, NULL, 0);
   }
+
+  /* Without CAP_NET_ADMIN even a dump is EPERM (nfnetlink_rcv), answered on the first message. */
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (setresuid(65534, 65534, 65534) != 0) _exit(1);
+    int f = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+    outlen = 0;
+    end(msg(nft(NFT_MSG_GETTABLE), NLM_F_DUMP, fam));
+    send_and_print(f, "a table dump without CAP_NET_ADMIN");
+    begin();
+    table(NLM_F_CREATE, "q", 0);
+    finish();
+    send_and_print(f, "a batch without CAP_NET_ADMIN");
+    _exit(0);
+  }
+  waitpid(pid, NULL, 0);
   return 0;
 }
