@@ -1,8 +1,9 @@
 /**
  * The NFNL_SUBSYS_NFTABLES messages (nf_tables_api.c): each batch message (NFT_MSG_NEW*,
  * DEL*, DESTROY*) changes a batch's copy of the ruleset and answers an errno; each GET answers
- * its records or an errno. Every attribute is checked against its policy before use (attrs.ts);
- * the errnos and their order are Linux's.
+ * its records or an errno. Tables, chains, rules and the generation are here; rule expressions
+ * in expr.ts, sets and their elements in sets.ts. Every attribute is checked against its policy
+ * before use (attrs.ts); the errnos and their order are Linux's.
  *
  * @module
  */
@@ -459,7 +460,7 @@ export class NftBatch {
     }
     const use = chainUse(t, c);
     if (q.flags & NLM_F_NONREC && use > 0) return EBUSY.errno;
-    // Its rules go with it; verdicts elsewhere that name it keep it.
+    // Its rules go with it; verdicts of other rules that name it keep it (EBUSY).
     if (use - c.rules.length > 0) return EBUSY.errno;
     dropRules(t, c, c.rules.slice());
     t.chains.splice(t.chains.indexOf(c), 1);
