@@ -4,7 +4,9 @@
  * ID` (which ends the container), the image's size, and the wall time of `restore -d
  * --image-path DIR --bundle B ID2` (it returns once the restored sandbox is registered and
  * about to run: the restore's time to its first instruction, give or take the holder's start),
- * beside a fresh `run -d` of the same bundle; the sentry and, when installed, runsc
+ * beside a fresh `run -d` of the same bundle; for the sentry also `do` of the same command
+ * and a foreground `restore` of the image, each until its state.json says running (the time
+ * to the first instruction, polled every millisecond); the sentry and, when installed, runsc
  * (`--platform=ptrace --network=none`), runners interleaved in one run (shared/MEASUREMENTS.md).
  * Targets: each within 2x of runsc, and the idle shell's restore faster than a fresh start.
  *
@@ -33,6 +35,27 @@ async function wallMs(cmd: string, args: string[]): Promise<number> {
   const ms = performance.now() - t0;
   if (!o.success) throw new Error(`${cmd} ${args.join(" ")}: status ${o.code}`);
   return ms;
+}
+
+/**
+ * The wall time from starting a foreground command until the container `id` it holds is
+ * registered as running under root (its state.json, polled every millisecond): for `do` and a
+ * foreground `restore`, the time to the first instruction, as `run -d` and `restore -d` return
+ * then. The command is left running (the caller deletes the container and awaits it).
+ */
+async function untilRunning(cmd: string, args: string[], root: string, id: string): Promise<{ ms: number; child: Deno.ChildProcess }> {
+  const t0 = performance.now();
+  const child = new Deno.Command(cmd, { args, stdin: "null", stdout: "null", stderr: "null" }).spawn();
+  let ended = false;
+  void child.status.then(() => ended = true);
+  for (;;) {
+    try {
+      if ((JSON.parse(Deno.readTextFileSync(`${root}/${id}/state.json`)) as { status?: string }).status === "running") break;
+    } catch { /* not yet */ }
+    if (ended) throw new Error(`${cmd} ${args.join(" ")}: ended before it ran`);
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  return { ms: performance.now() - t0, child };
 }
 
 async function quiet(cmd: string, args: string[]): Promise<void> {
@@ -74,6 +97,11 @@ interface Runtime {
   checkpoint: (dir: string, id: string) => string[];
   restore: (dir: string, bundle: string, id: string) => string[];
   run: (bundle: string, id: string) => string[];
+  /** In the foreground, for the sentry: `do` of the same command, and a foreground restore. */
+  foreground?: {
+    start: (args: string[], id: string) => string[];
+    restore: (dir: string, bundle: string, id: string) => string[];
+  };
 }
 
 /** Runs the benchmark; returns rows of [case, figures]. */
@@ -89,6 +117,10 @@ export async function checkpointRows(runs: number, baseline: string | null = nul
     checkpoint: (d, id) => ["checkpoint", "--image-path", d, id],
     restore: (d, b, id) => ["restore", "-d", "--image-path", d, "--bundle", b, id],
     run: (b, id) => ["run", "-d", "--bundle", b, id],
+    foreground: {
+      start: (args, id) => ["do", "--id", id, "--", ...args],
+      restore: (d, b, id) => ["restore", "--image-path", d, "--bundle", b, id],
+    },
   }];
   if (baseline !== null) {
     const base = posix.join(baseline, "sentry");
@@ -114,8 +146,8 @@ export async function checkpointRows(runs: number, baseline: string | null = nul
         process: { args, env: ["PATH=/usr/bin:/bin"], cwd: "/" },
         root: { path: "/", readonly: true },
       }));
-      const samples = new Map<string, { start: number[]; checkpoint: number[]; restore: number[]; image: number[] }>();
-      for (const rt of runtimes) samples.set(rt.name, { start: [], checkpoint: [], restore: [], image: [] });
+      const samples = new Map<string, { start: number[]; checkpoint: number[]; restore: number[]; image: number[]; doStart: number[]; fgRestore: number[] }>();
+      for (const rt of runtimes) samples.set(rt.name, { start: [], checkpoint: [], restore: [], image: [], doStart: [], fgRestore: [] });
       for (let i = 0; i < runs; i++) {
         // The order rotates each round: whoever runs right after the previous round deleted a
         // 105 MB image pays for the host's reclaim (it biased the 100 MiB figures by 100+ ms).
@@ -132,8 +164,20 @@ export async function checkpointRows(runs: number, baseline: string | null = nul
             s.checkpoint.push(await wallMs(cmd, [...pre, ...rt.checkpoint(img, "a")]));
             s.image.push(sizeOf(img) / 1e6);
             s.restore.push(await wallMs(cmd, [...pre, ...rt.restore(img, bundle, "b")]));
+            if (rt.foreground !== undefined) {
+              // The same, in the foreground: `do` of the command, and `restore` of the image.
+              for (const [list, argv, id] of [
+                [s.doStart, rt.foreground.start(args, "c"), "c"],
+                [s.fgRestore, rt.foreground.restore(img, bundle, "d"), "d"],
+              ] as const) {
+                const { ms, child } = await untilRunning(cmd, [...pre, ...argv], root, id);
+                list.push(ms);
+                await quiet(cmd, [...pre, "delete", "--force", id]);
+                await child.status;
+              }
+            }
           } finally {
-            for (const id of ["a", "b"]) await quiet(cmd, [...pre, "delete", "--force", id]);
+            for (const id of ["a", "b", "c", "d"]) await quiet(cmd, [...pre, "delete", "--force", id]);
             Deno.removeSync(img, { recursive: true });
           }
         }
@@ -144,6 +188,10 @@ export async function checkpointRows(runs: number, baseline: string | null = nul
         rows.push([`${what}, ${name}: checkpoint`, stats(s.checkpoint, "ms", 0)]);
         rows.push([`${what}, ${name}: restore (-d)`, stats(s.restore, "ms", 0)]);
         rows.push([`${what}, ${name}: image`, stats(s.image, "MB", 2)]);
+        if (s.doStart.length > 0) {
+          rows.push([`${what}, ${name}: start (do, to running)`, stats(s.doStart, "ms", 0)]);
+          rows.push([`${what}, ${name}: restore (foreground, to running)`, stats(s.fgRestore, "ms", 0)]);
+        }
       }
     }
   } finally {

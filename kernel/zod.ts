@@ -19,6 +19,7 @@ export {
   discriminatedUnion,
   enum,
   instanceof,
+  lazy,
   literal,
   number,
   object,

@@ -14,7 +14,7 @@
  * @module
  */
 
-import { z } from "./zod_tree.ts";
+import { intIn, z } from "./zod_tree.ts";
 import type { Kernel } from "../kernel.ts";
 import type { ThreadGroup } from "../thread_group.ts";
 import { EventFd } from "../../vfs/eventfd.ts";
@@ -30,11 +30,11 @@ import type { FileDescription } from "../../vfs/file_description.ts";
 import { LinuxError } from "../errno.ts";
 import { ImageError } from "./image.ts";
 
-const u32 = z.number().int().min(0).max(0xffff_ffff);
+const u32 = intIn(0, 0xffff_ffff);
 /** A 64-bit value as hex digits (CBOR's integers round-trip as doubles). */
 const hex64 = z.string().regex(/^[0-9a-f]{1,16}$/);
 /** A time on the monotonic clock, ns. */
-const ns = z.number().int().min(0).max(2 ** 62);
+const ns = intIn(0, 2 ** 62);
 /** The clocks timerfd_create accepts: REALTIME, MONOTONIC, BOOTTIME, REALTIME_ALARM, BOOTTIME_ALARM. */
 const timerClock = z.union([z.literal(0), z.literal(1), z.literal(7), z.literal(8), z.literal(9)]);
 
@@ -49,12 +49,12 @@ export const anonFileSchemas = [
     ticks: hex64,
   }).strict(),
   /** tgid: the process the file reads pending signals of when no thread of it is current. */
-  z.object({ kind: z.literal("signalfd"), flags: u32, mask: hex64, tgid: z.number().int().min(1).max(1 << 22) }).strict(),
+  z.object({ kind: z.literal("signalfd"), flags: u32, mask: hex64, tgid: intIn(1, 1 << 22) }).strict(),
   z.object({
     kind: z.literal("epoll"),
     flags: u32,
     /** Registrations: the watched description (an index of the image's files) and the fd it was added with. */
-    items: z.array(z.object({ file: u32, fd: z.number().int().min(0).max(1 << 30), events: u32, data: hex64 }).strict())
+    items: z.array(z.object({ file: u32, fd: intIn(0, 1 << 30), events: u32, data: hex64 }).strict())
       .max(1 << 20),
     /** The ready list: indices of items, in order. */
     ready: z.array(u32).max(1 << 20),
@@ -62,16 +62,16 @@ export const anonFileSchemas = [
   z.object({
     kind: z.literal("inotify"),
     flags: u32,
-    nextWd: z.number().int().min(1).max(0x7fff_ffff),
+    nextWd: intIn(1, 0x7fff_ffff),
     /** Each watch: its wd, its mask (events, IN_ONESHOT, IN_EXCL_UNLINK) and the file's path. */
     watches: z.array(z.object({
-      wd: z.number().int().min(1).max(0x7fff_ffff),
+      wd: intIn(1, 0x7fff_ffff),
       mask: u32,
       path: z.string().max(4096).refine((p) => p.startsWith("/"), "must be absolute"),
     }).strict()).max(1 << 20),
     /** Queued events in order (wd -1: the overflow event). */
     events: z.array(z.object({
-      wd: z.number().int().min(-1).max(0x7fff_ffff),
+      wd: intIn(-1, 0x7fff_ffff),
       mask: u32,
       cookie: u32,
       name: z.string().max(255).refine((n) => !n.includes("/") && !n.includes("\0"), "not a file name"),
@@ -233,3 +233,4 @@ export function linkAnonFile(f: FileDescription, s: SavedAnonFile, files: readon
 export function armAnonFile(k: Kernel, f: FileDescription): void {
   if (f instanceof TimerFd && f.deadlineNs !== null) k.addDeadline(f);
 }
+

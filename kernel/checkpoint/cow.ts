@@ -17,13 +17,13 @@
  * @module
  */
 
-import { z } from "./zod_tree.ts";
+import { intIn, z } from "./zod_tree.ts";
 import type { CowMemory, Platform } from "../../platform/mod.ts";
 import { PAGE_SIZE } from "../../abi/linux/mm.ts";
 import { type ImageBlob, ImageError } from "./image.ts";
 
-const u64 = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
-const u32 = z.number().int().min(0).max(0xffff_ffff);
+const u64 = intIn(0, Number.MAX_SAFE_INTEGER);
+const u32 = intIn(0, 0xffff_ffff);
 /** The most copy-on-write memory an image may ask for (the memory file's size). */
 export const MAX_COW_BYTES = 64 * 2 ** 30;
 
@@ -300,3 +300,4 @@ export function checkCowPieces(
     usedObjects.add(p.object);
   }
 }
+

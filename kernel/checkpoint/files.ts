@@ -18,7 +18,7 @@
  * @module
  */
 
-import { z } from "./zod_tree.ts";
+import { intIn, z } from "./zod_tree.ts";
 import type { Kernel } from "../kernel.ts";
 import { Credentials } from "../creds.ts";
 import { LinuxError } from "../errno.ts";
@@ -42,8 +42,8 @@ const RUN_BYTES = 16 << 20;
 /** Why something cannot be saved, in one line (sandbox.ts's CheckpointError makes it one). */
 export type Refuse = (what: string) => Error;
 
-const u32 = z.number().int().min(0).max(0xffff_ffff);
-const u64 = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const u32 = intIn(0, 0xffff_ffff);
+const u64 = intIn(0, Number.MAX_SAFE_INTEGER);
 /** A time in ns since the epoch, as decimal digits (it does not fit a double exactly). */
 const timeNs = z.string().regex(/^-?[0-9]{1,20}$/);
 /** A path relative to a tree's top: names without "." or "..", "" for the top itself. */
@@ -61,7 +61,7 @@ const aclSchema = z.array(z.object({ tag: u32, perm: u32, id: u32 }).strict()).m
 const entrySchema = z.object({
   path: relPath,
   kind: z.enum(["dir", "file", "symlink", "fifo"]),
-  mode: z.number().int().min(0).max(0o7777),
+  mode: intIn(0, 0o7777),
   uid: u32,
   gid: u32,
   atimeNs: timeNs,
@@ -108,7 +108,7 @@ export const openDirSchema = z.object({
   listing: z.array(z.object({
     name: z.string().min(1).max(255).refine((n) => !n.includes("/") && !n.includes("\0"), "not a file name"),
     ino: u64,
-    type: z.number().int().min(0).max(15),
+    type: intIn(0, 15),
   }).strict()).max(1 << 20).nullable(),
 }).strict();
 
@@ -389,4 +389,5 @@ export function restoreOpenFile(k: Kernel, s: SavedOpenFile): FileDescription {
   f.offset = s.offset;
   return f;
 }
+
 

@@ -26,7 +26,7 @@
 
 import type * as CborX from "cbor-x/index-no-eval";
 import type * as Zlib from "node:zlib";
-import { z } from "./zod_tree.ts";
+import { intIn, z } from "./zod_tree.ts";
 import { decodePlain, GIVE_UP } from "./cbor_plain.ts";
 import { hostClose, hostOpen, hostPread, O_CLOEXEC, O_RDONLY } from "../../platform/ptrace/_ffi.ts";
 
@@ -156,7 +156,7 @@ export class ImageError extends Error {
   }
 }
 
-const u64 = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const u64 = intIn(0, Number.MAX_SAFE_INTEGER);
 const bytes = z.instanceof(Uint8Array);
 
 const headerSchema = z.object({
@@ -167,7 +167,7 @@ const headerSchema = z.object({
   root: z.object({ path: z.string().max(4096), dev: u64, ino: u64, mtimeMs: z.number().finite() }).strict(),
 }).strict();
 
-const blobLength = z.number().int().min(0).max(MAX_BLOB_BYTES);
+const blobLength = intIn(0, MAX_BLOB_BYTES);
 /**
  * A memory run: `deflated`, or `raw` (stored as it is: DEFLATE did not shrink a sample of it,
  * random or already compressed data), exactly one of them.
@@ -700,3 +700,4 @@ function issue(err: z.ZodError): string {
   const at = first.path.length > 0 ? first.path.map(String).join(".") : "(top)";
   return oneLine(`${at}: ${first.message}`);
 }
+

@@ -23,7 +23,7 @@
  * @module
  */
 
-import { z } from "./zod_tree.ts";
+import { intIn, z } from "./zod_tree.ts";
 import type { Kernel } from "../kernel.ts";
 import type { TcpSnapshot, TcpSocket, UdpSnapshot, UdpSocket } from "../../netstack/mod.ts";
 import { parseIpAddress } from "../../netstack/mod.ts";
@@ -36,9 +36,9 @@ import { AF_INET, AF_INET6 } from "../socket/inet/constants.ts";
 import type { FileDescription } from "../../vfs/file_description.ts";
 import { ImageError } from "./image.ts";
 
-const u32 = z.number().int().min(0).max(0xffff_ffff);
-const u16 = z.number().int().min(0).max(0xffff);
-const count = z.number().int().min(0).max(0x7fff_ffff);
+const u32 = intIn(0, 0xffff_ffff);
+const u16 = intIn(0, 0xffff);
+const count = intIn(0, 0x7fff_ffff);
 const port = u16;
 /** An IP address as text; parsed again on restore. */
 const addr = z.string().max(64).regex(/^[0-9a-fA-F.:]+$/);
@@ -47,7 +47,7 @@ const endpoint = z.object({ addr, port }).strict();
 const ms = z.number().min(-(2 ** 31)).max(2 ** 31);
 const real = z.number().min(0).max(2 ** 53);
 /** A queue's capacity: within what the sentry ever makes (1 MiB), with room. */
-const capacity = z.number().int().min(1024).max(64 << 20);
+const capacity = intIn(1024, 64 << 20);
 const bytes = (max: number) => z.instanceof(Uint8Array).refine((b) => b.length <= max, "too large");
 const errorName = z.string().regex(/^E[A-Z]{2,15}$/).nullable();
 
@@ -56,27 +56,29 @@ const tcpState = z.enum([
   "LAST-ACK", "TIME-WAIT",
 ]);
 
-export const tcpSnapshotSchema = z.object({
+// The sockets' own schemas (the largest of the checkpoint's) are built at the first socket an
+// image holds (z.lazy): a restore of a sandbox without any does not pay for them.
+export const tcpSnapshotSchema = z.lazy(() => z.object({
   opts: z.object({
     rxBufferSize: capacity,
     txBufferSize: capacity,
     noDelay: z.boolean(),
     cork: z.boolean().default(false),
-    ackDelay: z.number().int().min(0).max(60_000),
-    keepalive: z.object({ idle: z.number().int().min(1).max(2 ** 31), interval: z.number().int().min(1).max(2 ** 31), count: z.number().int().min(1).max(1000) }).strict().nullable(),
+    ackDelay: intIn(0, 60_000),
+    keepalive: z.object({ idle: intIn(1, 2 ** 31), interval: intIn(1, 2 ** 31), count: intIn(1, 1000) }).strict().nullable(),
     congestion: z.enum(["reno", "cubic"]),
     timestamps: z.boolean(),
     sack: z.boolean(),
     windowScaling: z.boolean(),
-    initialRto: z.number().int().min(1).max(120_000),
-    minRto: z.number().int().min(1).max(120_000),
-    maxRto: z.number().int().min(1).max(600_000),
-    timeWait: z.number().int().min(0).max(600_000),
-    maxRetries: z.number().int().min(0).max(1000),
-    synRetries: z.number().int().min(0).max(1000),
-    finWait2Timeout: z.number().int().min(0).max(600_000),
-    sendLimit: z.number().int().min(0).max(2 ** 31).default(0),
-    deferAccept: z.number().int().min(0).max(255).default(0),
+    initialRto: intIn(1, 120_000),
+    minRto: intIn(1, 120_000),
+    maxRto: intIn(1, 600_000),
+    timeWait: intIn(0, 600_000),
+    maxRetries: intIn(0, 1000),
+    synRetries: intIn(0, 1000),
+    finWait2Timeout: intIn(0, 600_000),
+    sendLimit: intIn(0, 2 ** 31).default(0),
+    deferAccept: intIn(0, 255).default(0),
   }).strict(),
   state: tcpState,
   localAddr: addr.nullable(),
@@ -87,10 +89,10 @@ export const tcpSnapshotSchema = z.object({
   wildcardVersion: z.union([z.literal(0), z.literal(4), z.literal(6)]),
   reuseAddr: z.boolean(),
   reusePort: z.boolean(),
-  boundDevice: z.number().int().min(0).max(1 << 20).optional(),
-  backlog: z.number().int().min(0).max(1 << 16),
-  synBacklog: z.number().int().min(0).max(1 << 17),
-  synQueueLen: z.number().int().min(0).max(1 << 17),
+  boundDevice: intIn(0, 1 << 20).optional(),
+  backlog: intIn(0, 1 << 16),
+  synBacklog: intIn(0, 1 << 17),
+  synQueueLen: intIn(0, 1 << 17),
   acceptQueue: z.array(u32).max(1 << 16),
   parent: u32.nullable(),
   rx: bytes(64 << 20),
@@ -105,10 +107,10 @@ export const tcpSnapshotSchema = z.object({
     rxFinSeq: u32.nullable(), rstPendingFor: u32.nullable(), recovery: u32.nullable(), rexmitAt: u32.nullable(), rttSeq: u32.nullable(),
   }).strict(),
   counts: z.object({
-    sndWnd: count, maxSndWnd: count, sndMss: z.number().int().min(1).max(0xffff), rcvMss: z.number().int().min(1).max(0xffff),
-    sndShift: z.number().int().min(0).max(14), offload: count, rcvShift: z.number().int().min(0).max(14), tsClock: u32,
-    tsRecent: u32, dupAcks: count, retries: z.number().int().min(0).max(1000), acksOwed: count, segsUnacked: count,
-    lastAdvWindow: count, keepaliveProbes: z.number().int().min(0).max(1000), persistBackoff: z.number().int().min(0).max(64),
+    sndWnd: count, maxSndWnd: count, sndMss: intIn(1, 0xffff), rcvMss: intIn(1, 0xffff),
+    sndShift: intIn(0, 14), offload: count, rcvShift: intIn(0, 14), tsClock: u32,
+    tsRecent: u32, dupAcks: count, retries: intIn(0, 1000), acksOwed: count, segsUnacked: count,
+    lastAdvWindow: count, keepaliveProbes: intIn(0, 1000), persistBackoff: intIn(0, 64),
   }).strict(),
   flags: z.object({
     finReceived: z.boolean(), wsEnabled: z.boolean(), tsEnabled: z.boolean(), sackEnabled: z.boolean(), synPending: z.boolean(),
@@ -130,40 +132,40 @@ export const tcpSnapshotSchema = z.object({
   }).strict(),
   scoreboard: z.array(z.tuple([u32, u32])).max(64),
   error: errorName,
-}).strict();
+}).strict());
 
 const datagram = z.object({
-  src: endpoint, dst: endpoint, data: bytes(65535), ttl: z.number().int().min(0).max(255).optional(), tos: z.number().int().min(0).max(255).optional(),
+  src: endpoint, dst: endpoint, data: bytes(65535), ttl: intIn(0, 255).optional(), tos: intIn(0, 255).optional(),
 }).strict();
 
-export const udpSnapshotSchema = z.object({
+export const udpSnapshotSchema = z.lazy(() => z.object({
   localAddr: addr.nullable(),
   localPort: port,
   bound: z.boolean(),
   wildcardVersion: z.union([z.literal(0), z.literal(4), z.literal(6)]),
   reuseAddr: z.boolean(),
   reusePort: z.boolean(),
-  boundDevice: z.number().int().min(0).max(1 << 20).optional(),
+  boundDevice: intIn(0, 1 << 20).optional(),
   remote: endpoint.nullable(),
   rx: z.array(datagram).max(1 << 16),
   tx: z.array(datagram).max(1 << 16),
   rxLimit: capacity,
   txLimit: capacity,
   error: errorName,
-  drops: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  drops: intIn(0, Number.MAX_SAFE_INTEGER),
   portLocked: z.boolean().optional(),
   recvErr: z.boolean().optional(),
   errQueue: z.array(z.object({
-    errno: z.string().regex(/^E[A-Z]{2,15}$/), type: z.number().int().min(0).max(255), code: z.number().int().min(0).max(255),
-    offender: addr, dst: endpoint, payload: bytes(65535), localInfo: z.number().int().min(0).max(2 ** 31).optional(),
+    errno: z.string().regex(/^E[A-Z]{2,15}$/), type: intIn(0, 255), code: intIn(0, 255),
+    offender: addr, dst: endpoint, payload: bytes(65535), localInfo: intIn(0, 2 ** 31).optional(),
   }).strict()).max(64).optional(),
   multicast: z.object({
     loop: z.boolean(),
-    ifIndex: z.number().int().min(-1).max(255),
+    ifIndex: intIn(-1, 255),
     ifAddr: addr.nullable(),
-    groups: z.array(z.tuple([addr, z.number().int().min(0).max(255)])).max(20),
+    groups: z.array(z.tuple([addr, intIn(0, 255)])).max(20),
   }).strict().optional(),
-}).strict();
+}).strict());
 
 const echo = z.object({
   peer: addr, local: addr.nullable(), ident: u16, seqNo: u16, data: bytes(65507),
@@ -175,7 +177,7 @@ const icmpSnapshotSchema = z.object({
   bound: z.boolean(),
   rx: z.array(echo).max(1024),
   tx: z.array(echo).max(1024),
-  queueLimit: z.number().int().min(1).max(1024),
+  queueLimit: intIn(1, 1024),
 }).strict();
 
 const inetOptions = z.object({
@@ -183,21 +185,21 @@ const inetOptions = z.object({
   v6only: z.boolean(),
   reuseAddr: z.boolean(),
   reusePort: z.boolean(),
-  boundDev: z.number().int().min(1).max(1 << 20).optional(),
+  boundDev: intIn(1, 1 << 20).optional(),
   keepalive: z.boolean(),
   broadcast: z.boolean(),
   lingerOn: z.boolean(),
   lingerSecs: count,
-  ttl: z.number().int().min(-1).max(255),
-  tos: z.number().int().min(0).max(255),
+  ttl: intIn(-1, 255),
+  tos: intIn(0, 255),
   sndBuf: count,
   rcvBuf: count,
-  flags: z.array(z.tuple([z.string().regex(/^\d{1,10}:\d{1,10}$/), z.number().int().min(-(2 ** 31)).max(2 ** 31 - 1)])).max(64),
+  flags: z.array(z.tuple([z.string().regex(/^\d{1,10}:\d{1,10}$/), intIn(-(2 ** 31), 2 ** 31 - 1)])).max(64),
 }).strict();
 
 const family = z.union([z.literal(AF_INET), z.literal(AF_INET6)]);
 /** SO_RCVTIMEO/SO_SNDTIMEO in ns: 0 none, negative fail at once. */
-const timeout = z.number().int().min(-(2 ** 62)).max(2 ** 62);
+const timeout = intIn(-(2 ** 62), 2 ** 62);
 
 export const inetFileSchemas = [
   /** A TCP socket file: tcpSockets[socket], its family, file flags and options. */
@@ -212,10 +214,10 @@ export const inetFileSchemas = [
       connecting: z.boolean(),
       noDelay: z.boolean(),
       cork: z.boolean(),
-      keepIdle: z.number().int().min(1).max(32767),
-      keepIntvl: z.number().int().min(1).max(32767),
-      keepCnt: z.number().int().min(1).max(127),
-      tcpFlags: z.array(z.tuple([z.number().int().min(0).max(255), z.number().int().min(-(2 ** 31)).max(2 ** 31 - 1)])).max(32),
+      keepIdle: intIn(1, 32767),
+      keepIntvl: intIn(1, 32767),
+      keepCnt: intIn(1, 127),
+      tcpFlags: z.array(z.tuple([intIn(0, 255), intIn(-(2 ** 31), 2 ** 31 - 1)])).max(32),
       congestion: z.enum(["reno", "cubic"]),
     }).strict(),
     recvTimeoutNs: timeout,
@@ -231,10 +233,10 @@ export const inetFileSchemas = [
     udp: z.object({
       bound: z.boolean(),
       held: z.object({
-        from: endpoint, data: bytes(65535), to: endpoint.optional(), ttl: z.number().int().min(0).max(255).optional(),
-        tos: z.number().int().min(0).max(255).optional(),
+        from: endpoint, data: bytes(65535), to: endpoint.optional(), ttl: intIn(0, 255).optional(),
+        tos: intIn(0, 255).optional(),
       }).strict().nullable(),
-      received: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+      received: intIn(0, Number.MAX_SAFE_INTEGER),
       shutRd: z.boolean(),
       shutWr: z.boolean(),
       stamp: z.number().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
@@ -248,7 +250,7 @@ export const inetFileSchemas = [
     family,
     flags: u32,
     inet: inetOptions,
-    ping: z.object({ bound: z.boolean(), peer: addr.nullable(), received: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) }).strict(),
+    ping: z.object({ bound: z.boolean(), peer: addr.nullable(), received: intIn(0, Number.MAX_SAFE_INTEGER) }).strict(),
     icmp: icmpSnapshotSchema,
     recvTimeoutNs: timeout,
     sendTimeoutNs: timeout,
@@ -500,3 +502,4 @@ function makePingFile(k: Kernel, f: Extract<SavedInetFile, { kind: "ping" }>): F
   d.sendTimeoutNs = f.sendTimeoutNs;
   return d;
 }
+

@@ -10,13 +10,13 @@
  * @module
  */
 
-import { z } from "./zod_tree.ts";
+import { intIn, z } from "./zod_tree.ts";
 import { MemFd, MFD_ALLOW_SEALING, MFD_NAME_MAX_LEN } from "../../vfs/memfd.ts";
 import { PAGE_SIZE } from "../../abi/linux/mm.ts";
 import { LinuxError } from "../errno.ts";
 import { blobBytes, type ImageBlob, ImageError } from "./image.ts";
 
-const u32 = z.number().int().min(0).max(0xffff_ffff);
+const u32 = intIn(0, 0xffff_ffff);
 /** The largest run of a memfd's data one blob holds. */
 const RUN_BYTES = 16 << 20;
 /** The largest memfd restored: sparse beyond its data, bounded against a hostile size. */
@@ -28,11 +28,11 @@ export const memfdSchema = z.object({
   kind: z.literal("memfd"),
   name: z.string().max(MFD_NAME_MAX_LEN),
   flags: u32,
-  offset: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
-  size: z.number().int().min(0).max(MAX_SIZE),
-  seals: z.number().int().min(0).max(ALL_SEALS),
+  offset: intIn(0, Number.MAX_SAFE_INTEGER),
+  size: intIn(0, MAX_SIZE),
+  seals: intIn(0, ALL_SEALS),
   /** The data that is not zero: `blob` holds the bytes at `off`. */
-  runs: z.array(z.object({ off: z.number().int().min(0).max(MAX_SIZE), blob: u32 }).strict()).max(1 << 20),
+  runs: z.array(z.object({ off: intIn(0, MAX_SIZE), blob: u32 }).strict()).max(1 << 20),
 }).strict();
 
 export type SavedMemfd = z.infer<typeof memfdSchema>;
@@ -105,3 +105,4 @@ export function checkMemfdShape(s: SavedMemfd, blobs: readonly ImageBlob[], used
     used.add(r.blob);
   }
 }
+

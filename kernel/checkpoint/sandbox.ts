@@ -21,7 +21,7 @@
  * @module
  */
 
-import { z } from "./zod_tree.ts";
+import { intIn, z } from "./zod_tree.ts";
 import type { Kernel } from "../kernel.ts";
 import { Task } from "../task.ts";
 import { ThreadGroup } from "../thread_group.ts";
@@ -86,10 +86,10 @@ export class CheckpointError extends Error {
 
 // ---- The saved state (format version IMAGE_FORMAT_VERSION) ---------------------------------
 
-const u64 = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
-const u32 = z.number().int().min(0).max(0xffff_ffff);
-const i32 = z.number().int().min(-0x8000_0000).max(0x7fff_ffff);
-const id = z.number().int().min(1).max(1 << 22);
+const u64 = intIn(0, Number.MAX_SAFE_INTEGER);
+const u32 = intIn(0, 0xffff_ffff);
+const i32 = intIn(-0x8000_0000, 0x7fff_ffff);
+const id = intIn(1, 1 << 22);
 /** A 64-bit value (sigset, address, rlimit) as hex digits: CBOR's integers round-trip as doubles. */
 const hex64 = z.string().regex(/^[0-9a-f]{1,16}$/);
 const sized = (n: number) => z.instanceof(Uint8Array).refine((b) => b.length === n, `must be ${n} bytes`);
@@ -128,13 +128,13 @@ const fileSchema = z.discriminatedUnion("kind", [
 ]);
 
 const pipeSchema = z.object({
-  slots: z.number().int().min(1).max(1 << 16),
+  slots: intIn(1, 1 << 16),
   /** An anonymous pipe's inode: its permission bits and owner. */
-  attrs: z.object({ mode: z.number().int().min(0).max(0o7777), uid: u32, gid: u32 }).strict().optional(),
+  attrs: z.object({ mode: intIn(0, 0o7777), uid: u32, gid: u32 }).strict().optional(),
   /** The ring's slots in order: data[0, len) starting at `offset` within its first page. */
   bufs: z.array(z.object({
     data: z.instanceof(Uint8Array).refine((b) => b.length > 0 && b.length <= 1 << 20, "bad pipe buffer"),
-    offset: z.number().int().min(0).max(PAGE_SIZE - 1),
+    offset: intIn(0, PAGE_SIZE - 1),
     canMerge: z.boolean(),
     packet: z.boolean(),
   }).strict()).max(1 << 16),
@@ -143,7 +143,7 @@ const pipeSchema = z.object({
 const vmaSchema = z.object({
   start: u64,
   end: u64,
-  prot: z.number().int().min(0).max(7),
+  prot: intIn(0, 7),
   name: z.string().max(4096),
   growsDown: z.boolean(),
   locked: z.boolean().optional(),
@@ -155,7 +155,7 @@ const vmaSchema = z.object({
    * MAP_SHARED|MAP_ANONYMOUS memory: the object (one index per memory object, however many
    * mappings and processes share it) and the offset of `start` in it.
    */
-  shared: z.object({ object: z.number().int().min(0).max(MAX_FILES), offset: u64 }).strict().optional(),
+  shared: z.object({ object: intIn(0, MAX_FILES), offset: u64 }).strict().optional(),
   /**
    * A private mapping of a host file of the overlay's lower layer, by reference: the file at
    * `path` (its size and mtime checked on restore) mapped again from `offset`; the runs hold
@@ -192,17 +192,17 @@ const memorySchema = z.object({
   auxv: z.string().regex(/^([0-9a-f]{2}){0,1024}$/).optional(),
   lockFuture: z.boolean().optional(),
   /** membarrier(2)'s registrations (MEMBARRIER_CMD_REGISTER_* bits). */
-  membarrierRegistered: z.number().int().min(0).max(0x3ff).optional(),
+  membarrierRegistered: intIn(0, 0x3ff).optional(),
 }).strict();
 
 const fdTableSchema = z.object({
-  limit: z.union([z.number().int().min(0).max(1 << 30), z.literal(Infinity)]),
-  arraySize: z.number().int().min(64).max(1 << 30).optional(),
-  slots: z.array(z.object({ fd: z.number().int().min(0).max(1 << 30), file: u32, cloexec: z.boolean() }).strict()).max(1 << 20),
+  limit: z.union([intIn(0, 1 << 30), z.literal(Infinity)]),
+  arraySize: intIn(64, 1 << 30).optional(),
+  slots: z.array(z.object({ fd: intIn(0, 1 << 30), file: u32, cloexec: z.boolean() }).strict()).max(1 << 20),
 }).strict();
 
 const sigInfoSchema = z.object({
-  signo: z.number().int().min(1).max(64),
+  signo: intIn(1, 64),
   code: i32,
   errno: i32.optional(),
   pid: i32.optional(),
@@ -212,7 +212,7 @@ const sigInfoSchema = z.object({
   value: hex64.optional(),
   overrun: i32.optional(),
   /** A POSIX timer's signal: its timer and the timer's sequence when sent (a stale one is dropped). */
-  timerId: z.number().int().min(0).max(0x7fff_ffff).optional(),
+  timerId: intIn(0, 0x7fff_ffff).optional(),
   timerSeq: u32.optional(),
 }).strict();
 
@@ -236,11 +236,11 @@ const taskSchema = z.object({
   altStack: z.object({ sp: u64, size: u64, flags: u32 }).strict(),
   clearChildTid: u64,
   robustList: u64,
-  pdeathSignal: z.number().int().min(0).max(64),
+  pdeathSignal: intIn(0, 64),
   noNewPrivs: z.boolean(),
-  nice: z.number().int().min(-20).max(19),
-  ioprio: z.number().int().min(0).max(0xffff).optional(),
-  sched: z.object({ policy: z.number().int().min(0).max(7), priority: z.number().int().min(0).max(99), resetOnFork: z.boolean(), sliceNs: u64 }).strict(),
+  nice: intIn(-20, 19),
+  ioprio: intIn(0, 0xffff).optional(),
+  sched: z.object({ policy: intIn(0, 7), priority: intIn(0, 99), resetOnFork: z.boolean(), sliceNs: u64 }).strict(),
   creds: credsSchema,
   fdTable: u32,
   fs: u32,
@@ -254,13 +254,13 @@ const processSchema = z.object({
   parent: id.nullable(),
   pgid: id,
   sid: id,
-  exitSignal: z.number().int().min(0).max(64),
+  exitSignal: intIn(0, 64),
   leaderComm: z.string().max(15),
   /** Set for a zombie: the wait status it reports and the uid of its last thread. */
   zombie: z.object({
-    status: z.number().int().min(0).max(0xffff), uid: u32, euid: u32.optional(), nice: z.number().int().min(-20).max(19).optional(),
+    status: intIn(0, 0xffff), uid: u32, euid: u32.optional(), nice: intIn(-20, 19).optional(),
   }).strict().nullable(),
-  limits: z.array(z.tuple([z.number().int().min(0).max(15), hex64, hex64])).max(16),
+  limits: z.array(z.tuple([intIn(0, 15), hex64, hex64])).max(16),
   /** Index 0 unused, 1..64 the signals: handler, flags, restorer, mask. */
   handlers: z.array(z.tuple([hex64, u32, hex64, hex64])).length(65),
   /** The address space (index into mms); null for a zombie. */
@@ -273,19 +273,19 @@ const processSchema = z.object({
    * wait(WUNTRACED) and wait(WCONTINUED) have yet to report.
    */
   jobStop: z.object({
-    groupStop: z.number().int().min(1).max(64).nullable(),
+    groupStop: intIn(1, 64).nullable(),
     stopped: z.boolean(),
-    stopReport: z.number().int().min(0).max(64),
+    stopReport: intIn(0, 64),
     continuedReport: z.boolean(),
   }).strict().refine((j) => !j.stopped || j.groupStop !== null, "stopped without a group stop"),
   /** ITIMER_REAL: its deadline on the monotonic clock and its interval. */
   itimerReal: z.object({ deadlineNs: ns, intervalNs: ns }).strict().nullable(),
   pending: z.array(sigInfoSchema).max(1 << 16),
-  dumpable: z.number().int().min(0).max(2),
+  dumpable: intIn(0, 2),
   subreaper: z.boolean(),
   execed: z.boolean(),
-  oomScoreAdj: z.number().int().min(-1000).max(1000),
-  coredumpFilter: z.number().int().min(0).max(0x1ff).optional(),
+  oomScoreAdj: intIn(-1000, 1000),
+  coredumpFilter: intIn(0, 0x1ff).optional(),
   timerSeq: u32,
   /** ITIMER_VIRTUAL/PROF, RLIMIT_CPU's timers and POSIX timers (timers.ts). */
   timers: processTimersSchema,
@@ -297,12 +297,12 @@ const processSchema = z.object({
 export const savedSandboxSchema = z.object({
   hostname: z.string().max(64),
   /** /proc/sys/fs/nr_open when changed from its default. */
-  nrOpen: z.number().int().min(64).max(2147483584).optional(),
+  nrOpen: intIn(64, 2147483584).optional(),
   /** /proc/sys/net/ipv4's ip_forward, tcp_sack, tcp_recovery when changed. */
   netSysctl: z.object({ ipForward: i32, tcpSack: i32, tcpRecovery: i32, loAcceptLocal: i32.optional(), loRouteLocalnet: i32.optional() }).strict().optional(),
   /** /proc/sys/net/ipv4/ip_local_port_range when changed from its default. */
-  portRange: z.tuple([z.number().int().min(1024).max(65535), z.number().int().min(1024).max(65535)]).optional(),
-  nextTid: z.number().int().min(2).max(1 << 22),
+  portRange: z.tuple([intIn(1024, 65535), intIn(1024, 65535)]).optional(),
+  nextTid: intIn(2, 1 << 22),
   /** CLOCK_MONOTONIC at the checkpoint: the restored sandbox's clock continues from it. */
   monotonicNs: ns,
   init: id,
@@ -321,7 +321,7 @@ export const savedSandboxSchema = z.object({
    */
   execTerminals: z.array(u32).max(4096).optional(),
   /** The next autobind name of the abstract namespace. */
-  unixAutobind: z.number().int().min(0).max(0xfffff),
+  unixAutobind: intIn(0, 0xfffff),
   /** The netstack's TCP sockets (those no descriptor holds too) and UDP sockets (inet_sockets.ts). */
   tcpSockets: z.array(tcpSnapshotSchema).max(MAX_FILES),
   udpSockets: z.array(udpSnapshotSchema).max(MAX_FILES),
@@ -329,7 +329,7 @@ export const savedSandboxSchema = z.object({
   /** Private memory several address spaces share copy-on-write (cow.ts), each page once. */
   cowObjects: z.array(cowObjectSchema).max(MAX_FILES),
   fdTables: z.array(fdTableSchema).max(MAX_TASKS),
-  fsContexts: z.array(z.object({ cwd: absPath, umask: z.number().int().min(0).max(0o777) }).strict()).max(MAX_TASKS),
+  fsContexts: z.array(z.object({ cwd: absPath, umask: intIn(0, 0o777) }).strict()).max(MAX_TASKS),
   processes: z.array(processSchema).min(1).max(MAX_PROCESSES),
 }).strict();
 

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { z } from "./zod_tree.ts";
+import { intIn, z } from "./zod_tree.ts";
 import type { Kernel } from "../kernel.ts";
 import type { ThreadGroup } from "../thread_group.ts";
 import type { Task } from "../task.ts";
@@ -24,7 +24,7 @@ const SIGVTALRM = 26, SIGPROF = 27, SIGXCPU = 24, SIGKILL = 9;
 
 const ns = z.number().min(0).max(2 ** 62);
 const hex64 = z.string().regex(/^[0-9a-f]{1,16}$/);
-const tid = z.number().int().min(1).max(1 << 22);
+const tid = intIn(1, 1 << 22);
 const cpuKind = z.enum(["sched", "prof", "virt"]);
 
 const cpuTimerSchema = z.object({ expiresNs: ns, intervalNs: ns }).strict();
@@ -35,20 +35,20 @@ export const processTimersSchema = z.object({
   /** RLIMIT_CPU's timers: SIGXCPU at the soft limit (then every second), SIGKILL at the hard one. */
   cpuLimit: z.array(cpuTimerSchema.extend({ signo: z.union([z.literal(SIGXCPU), z.literal(SIGKILL)]) }).strict()).max(2),
   posix: z.array(z.object({
-    id: z.number().int().min(0).max(0x7fff_ffff),
-    clockId: z.number().int().min(-(2 ** 31)).max(2 ** 31 - 1),
+    id: intIn(0, 0x7fff_ffff),
+    clockId: intIn(-(2 ** 31), 2 ** 31 - 1),
     notify: z.union([z.literal(SIGEV_SIGNAL), z.literal(SIGEV_NONE), z.literal(SIGEV_THREAD), z.literal(SIGEV_THREAD_ID)]),
-    signo: z.number().int().min(0).max(64),
+    signo: intIn(0, 64),
     value: hex64,
     /** SIGEV_THREAD_ID's thread (a tid of this process), or null. */
     thread: tid.nullable(),
     wall: z.object({ deadlineNs: ns, intervalNs: ns }).strict().nullable(),
     /** On a CPU clock: of the process (thread null) or of one of its threads. */
     cpu: cpuTimerSchema.extend({ kind: cpuKind, thread: tid.nullable() }).strict().nullable(),
-    seq: z.number().int().min(0).max(0xffff_ffff),
+    seq: intIn(0, 0xffff_ffff),
     queued: z.boolean(),
-    overrun: z.number().int().min(0).max(0x7fff_ffff),
-    lastOverrun: z.number().int().min(0).max(0x7fff_ffff),
+    overrun: intIn(0, 0x7fff_ffff),
+    lastOverrun: intIn(0, 0x7fff_ffff),
   }).strict()).max(1 << 16),
 }).strict();
 
@@ -132,3 +132,4 @@ export function restoreProcessTimers(k: Kernel, tg: ThreadGroup, s: SavedProcess
   for (const t of made.wall) k.addTimer(t);
   for (const t of made.cpu) k.addCpuTimer(t);
 }
+

@@ -16,7 +16,7 @@
  * @module
  */
 
-import { z } from "./zod_tree.ts";
+import { intIn, z } from "./zod_tree.ts";
 import type { Kernel } from "../kernel.ts";
 import { LineDiscipline, PtyMasterFile, PtySlaveFile, Terminal, TtyFile } from "../../vfs/tty/mod.ts";
 import { NCCS } from "../../abi/linux/tty.ts";
@@ -26,11 +26,11 @@ import type { Location } from "../../vfs/mount.ts";
 import type { FileDescription } from "../../vfs/file_description.ts";
 import { ImageError } from "./image.ts";
 
-const u32 = z.number().int().min(0).max(0xffff_ffff);
-const u16 = z.number().int().min(0).max(0xffff);
-const u8 = z.number().int().min(0).max(0xff);
+const u32 = intIn(0, 0xffff_ffff);
+const u16 = intIn(0, 0xffff);
+const u8 = intIn(0, 0xff);
 /** A process or group id, or 0 for none. */
-const idOrNone = z.number().int().min(0).max(1 << 22);
+const idOrNone = intIn(0, 1 << 22);
 /** Linux's default pty limit (devpts's PTY_MAX). */
 const PTY_MAX = 4096;
 /** Output waiting for the master side: the line discipline stops writers at 16 KiB, echoes may pass it a little. */
@@ -39,18 +39,18 @@ const MAX_OUTPUT = 1 << 20;
 const bytes = (max: number) => z.instanceof(Uint8Array).refine((b) => b.length <= max, `at most ${max} bytes`);
 
 export const terminalSchema = z.object({
-  index: z.number().int().min(0).max(PTY_MAX - 1),
+  index: intIn(0, PTY_MAX - 1),
   ld: z.object({
     termios: z.object({
       iflag: u32, oflag: u32, cflag: u32, lflag: u32, line: u8, cc: z.array(u8).length(NCCS), ispeed: u32, ospeed: u32,
     }).strict(),
     input: bytes(4096),
-    delims: z.array(z.object({ at: z.number().int().min(0).max(4096), eof: z.boolean() }).strict()).max(4096),
+    delims: z.array(z.object({ at: intIn(0, 4096), eof: z.boolean() }).strict()).max(4096),
     line: bytes(4096),
     output: bytes(MAX_OUTPUT),
     flip: bytes(FLIP_BUFFER_SIZE).optional(),
-    column: z.number().int().min(0).max(1 << 30),
-    lineColumn: z.number().int().min(0).max(1 << 30),
+    column: intIn(0, 1 << 30),
+    lineColumn: intIn(0, 1 << 30),
     lnext: z.boolean(),
     stopped: z.boolean(),
   }).strict(),
@@ -64,7 +64,7 @@ export const terminalSchema = z.object({
   exclusive: z.boolean(),
   /** TIOCPKT and the status the master has yet to read (absent: off, none). */
   packet: z.boolean().optional(),
-  pktStatus: z.number().int().min(0).max(0xff).optional(),
+  pktStatus: intIn(0, 0xff).optional(),
 }).strict();
 
 /**
@@ -197,3 +197,4 @@ export function checkTtyShape(
   for (const i of exec) used.add(i);
   if (used.size !== terminals.length) throw bad("a terminal nothing holds");
 }
+

@@ -15,7 +15,7 @@
  * @module
  */
 
-import { z } from "./zod_tree.ts";
+import { intIn, z } from "./zod_tree.ts";
 import type { Kernel } from "../kernel.ts";
 import { UnixSocket } from "../socket/unix/unix_socket.ts";
 import { parseUnixAddress } from "../socket/unix/address.ts";
@@ -25,13 +25,13 @@ import { LinuxError } from "../errno.ts";
 import { ImageError } from "./image.ts";
 import type { FileDescription } from "../../vfs/file_description.ts";
 
-const u32 = z.number().int().min(0).max(0xffff_ffff);
-const i32 = z.number().int().min(-0x8000_0000).max(0x7fff_ffff);
+const u32 = intIn(0, 0xffff_ffff);
+const i32 = intIn(-0x8000_0000, 0x7fff_ffff);
 const cred = z.object({ pid: i32, uid: i32, gid: i32 }).strict();
 /** A sockaddr_un as getsockname reports it (2 to 110 bytes). */
 const sockaddr = z.instanceof(Uint8Array).refine((b) => b.length >= 2 && b.length <= 110, "bad sockaddr_un");
 /** SO_RCVTIMEO/SO_SNDTIMEO in ns: 0 none, negative fail at once. */
-const timeout = z.number().int().min(-(2 ** 62)).max(2 ** 62);
+const timeout = intIn(-(2 ** 62), 2 ** 62);
 
 const messageSchema = z.object({
   data: z.instanceof(Uint8Array).refine((b) => b.length <= 8 << 20, "message too large"),
@@ -41,7 +41,7 @@ const messageSchema = z.object({
   /** Index of the sending socket in the socket table. */
   sender: u32,
   /** Bytes still charged to the sender's buffer. */
-  charge: z.number().int().min(0).max(16 << 20),
+  charge: intIn(0, 16 << 20),
   /** Descriptors in flight (SCM_RIGHTS), as indices of the image's files; absent: none. */
   rights: z.array(u32).min(1).max(253).optional(),
 }).strict();
@@ -59,13 +59,13 @@ export const unixSocketSchema = z.object({
   embryo: z.boolean(),
   queue: z.array(messageSchema).max(1 << 16),
   acceptQueue: z.array(u32).max(1 << 16),
-  backlog: z.number().int().min(0).max(1 << 30),
-  shutdownMask: z.number().int().min(0).max(3),
-  error: z.number().int().min(0).max(4095),
-  sndbuf: z.number().int().min(1).max(0x7fff_ffff),
-  rcvbuf: z.number().int().min(1).max(0x7fff_ffff),
+  backlog: intIn(0, 1 << 30),
+  shutdownMask: intIn(0, 3),
+  error: intIn(0, 4095),
+  sndbuf: intIn(1, 0x7fff_ffff),
+  rcvbuf: intIn(1, 0x7fff_ffff),
   passcred: z.boolean(),
-  options: z.array(z.tuple([z.number().int().min(0).max(1 << 16), i32])).max(64),
+  options: z.array(z.tuple([intIn(0, 1 << 16), i32])).max(64),
   recvTimeoutNs: timeout,
   sendTimeoutNs: timeout,
 }).strict();
@@ -201,3 +201,4 @@ export function attachRights(saved: readonly SavedUnixSocket[], sockets: readonl
     }
   }
 }
+
