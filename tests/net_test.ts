@@ -305,9 +305,10 @@ Deno.test("NETLINK_ROUTE's read-only options and answers are Linux's: SO_PASSCRE
   await assertSameAsNative([await compileC("netlink_route_options")]);
 });
 
-Deno.test("nf_tables over NETLINK_NETFILTER in a network namespace of its own (unshare CLONE_NEWNET): batches and their acks, table, chain and rule dumps, the generation, errnos, an aborted batch changing nothing, a table owned by a socket going with it, as natively (tests/c/nftables.c)", async () => {
+Deno.test("nf_tables over NETLINK_NETFILTER in a network namespace of its own (unshare CLONE_NEWNET): batches and their acks, table, chain and rule dumps, the generation, errnos, an aborted batch changing nothing, a table owned by a socket going with it, expressions (nft_compat, ct, fib, nat, masq, payload, registers), binding chains, sets and maps, payload sets from a user namespace and senders without CAP_NET_ADMIN refused, as natively (tests/c/nftables.c)", async () => {
   const r = await assertSameAsNative([await compileC("nftables")]);
   assert.match(r.stdout, /rule dump: \[type 10\/6/);
+  assert.match(r.stdout, /a batch without CAP_NET_ADMIN: \[seq\+\d+ Operation not permitted\]/);
 });
 
 for (
