@@ -169,6 +169,8 @@ let draining = false;
  */
 export class VethEnd implements LinkEndpoint {
   peer: VethEnd | null = null;
+  /** What /proc/net/dev shows for this end, wherever it moves (Net.counters takes this object). */
+  readonly counters: IfCounters = { rxBytes: 0, rxPackets: 0, txBytes: 0, txPackets: 0 };
 
   constructor(readonly inner: LinkEndpoint, public owner: Net) {}
 
@@ -179,10 +181,19 @@ export class VethEnd implements LinkEndpoint {
     return this.inner.medium;
   }
   receive(now: number): Uint8Array | null {
-    return this.inner.receive(now);
+    const f = this.inner.receive(now);
+    if (f !== null) {
+      this.counters.rxPackets++;
+      this.counters.rxBytes += f.length;
+    }
+    return f;
   }
   transmit(now: number, len: number, fill: (buf: Uint8Array) => void): boolean {
     const sent = this.inner.transmit(now, len, fill);
+    if (sent) {
+      this.counters.txPackets++;
+      this.counters.txBytes += len;
+    }
     const other = this.peer?.owner;
     if (sent && other !== undefined && other !== this.owner) this.owner.crossed.add(other);
     return sent;
@@ -426,7 +437,8 @@ export class Net implements DeadlineTarget {
     const iface = this.stack.addInterface(opts);
     if (!up) this.stack.setUp(iface.index, false);
     this.ifNames[iface.index] = name;
-    this.counters[iface.index] = { rxBytes: 0, rxPackets: 0, txBytes: 0, txPackets: 0 };
+    const device = opts.device;
+    this.counters[iface.index] = device instanceof VethEnd ? device.counters : { rxBytes: 0, rxPackets: 0, txBytes: 0, txPackets: 0 };
     for (const l of this.linkListeners) l(iface.index, true);
     return iface;
   }

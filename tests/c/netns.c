@@ -483,6 +483,16 @@ int main(int argc, char **argv) {
     char fa[32] = "-";
     if (n > 0) inet_ntop(AF_INET, &from.sin_addr, fa, sizeof fa);
     printf("ns1 received %d \"%s\" from %s\n", n, n > 0 ? buf : "", fa);
+    /* /proc/net/dev counts the veth's frames (ARP and the datagram at least). */
+    FILE *f = fopen("/proc/self/net/dev", "r");
+    char line[512];
+    unsigned long rxb = 0, rxp = 0, txb = 0, txp = 0;
+    while (f && fgets(line, sizeof line, f)) {
+      char *c = strstr(line, "peer1:");
+      if (c != NULL) sscanf(c + 6, "%lu %lu %*u %*u %*u %*u %*u %*u %lu %lu", &rxb, &rxp, &txb, &txp);
+    }
+    if (f) fclose(f);
+    printf("ns1 /proc/net/dev peer1: rx %d, tx %d\n", rxp >= 2 && rxb > 0, txp >= 1 && txb > 0);
     close(r);
     close(u2);
   }
