@@ -44,6 +44,7 @@ import { monotonicNs } from "./time.ts";
 import { IPV4_LAYOUT, IPV6_LAYOUT, XtFamily } from "./netfilter/x_tables.ts";
 import { writeAllSync } from "./write_all.ts";
 import type { TunDevice } from "./net_tun.ts";
+import type { NetlinkSocket } from "./socket/netlink/socket.ts";
 import { UnixNamespace } from "./socket/unix/namespace.ts";
 
 /** Something that wants to look at the stack after it changed (a socket file, a relay). */
@@ -168,6 +169,8 @@ let draining = false;
  */
 export class VethEnd implements LinkEndpoint {
   peer: VethEnd | null = null;
+  /** What /proc/net/dev shows for this end, wherever it moves (Net.counters takes this object). */
+  readonly counters: IfCounters = { rxBytes: 0, rxPackets: 0, txBytes: 0, txPackets: 0 };
 
   constructor(readonly inner: LinkEndpoint, public owner: Net) {}
 
@@ -178,10 +181,19 @@ export class VethEnd implements LinkEndpoint {
     return this.inner.medium;
   }
   receive(now: number): Uint8Array | null {
-    return this.inner.receive(now);
+    const f = this.inner.receive(now);
+    if (f !== null) {
+      this.counters.rxPackets++;
+      this.counters.rxBytes += f.length;
+    }
+    return f;
   }
   transmit(now: number, len: number, fill: (buf: Uint8Array) => void): boolean {
     const sent = this.inner.transmit(now, len, fill);
+    if (sent) {
+      this.counters.txPackets++;
+      this.counters.txBytes += len;
+    }
     const other = this.peer?.owner;
     if (sent && other !== undefined && other !== this.owner) this.owner.crossed.add(other);
     return sent;
@@ -230,8 +242,8 @@ export class Net implements DeadlineTarget {
    */
   readonly linkListeners = new Set<(index: number, added: boolean) => void>();
   /**
-   * Whether a program changed the interfaces' addresses or the routes (rtnetlink): a checkpoint
-   * is then refused, as the restoring kernel makes them anew from its --network.
+   * Whether a program changed the interfaces' addresses or names or the routes (rtnetlink): a
+   * checkpoint is then refused, as the restoring kernel makes them anew from its --network.
    */
   configChanged = false;
   /** The iptables and ip6tables tables (kernel/netfilter), made at first use. */
@@ -265,6 +277,8 @@ export class Net implements DeadlineTarget {
    * netlink changes) count there. The sandbox's first one belongs to the first user namespace.
    */
   owner: UserNamespace = INIT_USER_NS;
+  /** The namespace's open netlink sockets, for messages one sends to others (netlink_broadcast). */
+  readonly netlinkSockets = new Set<NetlinkSocket>();
   /** The port ids of the namespace's netlink sockets, by protocol (each unique, netlink_insert). */
   readonly netlinkPorts = new Map<number, Set<number>>();
   /** The namespace's NETLINK_KOBJECT_UEVENT sockets, which a uevent is broadcast to. */
@@ -390,6 +404,26 @@ export class Net implements DeadlineTarget {
     return true;
   }
 
+  /** lo's MTU (IFLA_MTU): the stack's local packets follow it (up to 65535). */
+  loMtu = 65536;
+
+  /**
+   * Sets lo's MTU (dev_set_mtu); as Linux, below 1280 lo loses its IPv6 addresses and below 68
+   * its IPv4 ones (addrconf and inetdev drop them; they do not come back with a larger MTU).
+   */
+  setLoMtu(mtu: number): void {
+    this.loMtu = mtu;
+    this.stack.localMtu = Math.min(65535, mtu);
+    const lo = this.stack.interfaces[LOOPBACK_INDEX]!;
+    for (const v of mtu < 68 ? [4, 6] : mtu < 1280 ? [6] : []) {
+      for (const c of lo.addresses.filter((c) => c.address.version === v)) lo.removeAddress(c.address);
+      this.stack.routes.remove((r) => r.ifIndex === LOOPBACK_INDEX && r.cidr.address.version === v);
+    }
+    this.configChanged = true;
+    for (const l of this.linkListeners) l(LOOPBACK_INDEX, true);
+    this.kick();
+  }
+
   /** The interfaces that exist (not deleted), in index order. */
   get links(): Interface[] {
     return this.stack.interfaces.filter((i) => !i.removed);
@@ -403,7 +437,8 @@ export class Net implements DeadlineTarget {
     const iface = this.stack.addInterface(opts);
     if (!up) this.stack.setUp(iface.index, false);
     this.ifNames[iface.index] = name;
-    this.counters[iface.index] = { rxBytes: 0, rxPackets: 0, txBytes: 0, txPackets: 0 };
+    const device = opts.device;
+    this.counters[iface.index] = device instanceof VethEnd ? device.counters : { rxBytes: 0, rxPackets: 0, txBytes: 0, txPackets: 0 };
     for (const l of this.linkListeners) l(iface.index, true);
     return iface;
   }

@@ -238,6 +238,10 @@ Deno.test("a mount namespace made with a new user namespace is locked: copied su
   await assertSameAsNative([await compileC("mount_locked")]);
 });
 
+Deno.test("deep mount trees: a chain of 15000 shared slaves propagates a mount and its unmount to the bottom, 15000 nested mounts are copied by unshare(CLONE_NEWNS) and unmounted, as natively (tests/c/mount_deep.c)", async () => {
+  await assertSameAsNative([await compileC("mount_deep")]);
+});
+
 Deno.test("a checkpoint refuses, in one line, a sandbox with a shared mount or a task in a mount namespace of its own, and the sandbox goes on", async () => {
   const dir = Deno.makeTempDirSync();
   try {

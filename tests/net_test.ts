@@ -305,9 +305,10 @@ Deno.test("NETLINK_ROUTE's read-only options and answers are Linux's: SO_PASSCRE
   await assertSameAsNative([await compileC("netlink_route_options")]);
 });
 
-Deno.test("nf_tables over NETLINK_NETFILTER in a network namespace of its own (unshare CLONE_NEWNET): batches and their acks, table, chain and rule dumps, the generation, errnos, an aborted batch changing nothing, a table owned by a socket going with it, as natively (tests/c/nftables.c)", async () => {
+Deno.test("nf_tables over NETLINK_NETFILTER in a network namespace of its own (unshare CLONE_NEWNET): batches and their acks, table, chain and rule dumps, the generation, errnos, an aborted batch changing nothing, a table owned by a socket going with it, expressions (nft_compat, ct, fib, nat, masq, payload, registers), binding chains, sets and maps, payload sets from a user namespace and senders without CAP_NET_ADMIN refused, as natively (tests/c/nftables.c)", async () => {
   const r = await assertSameAsNative([await compileC("nftables")]);
   assert.match(r.stdout, /rule dump: \[type 10\/6/);
+  assert.match(r.stdout, /a batch without CAP_NET_ADMIN: \[seq\+\d+ Operation not permitted\]/);
 });
 
 for (
@@ -533,4 +534,17 @@ Deno.test("NETLINK_KOBJECT_UEVENT sockets: group 1, a uevent sent with CAP_SYS_A
   assert.equal(sentry.code, 0);
   assert.match(sentry.stdout, /d \(group 1\): 'add@\/devices\/x' then seqnum 1, from pid 0 groups 1/);
   assert.match(sentry.stdout, /c \(filter drops\): nothing/);
+});
+
+Deno.test("PACKET_RX_RING (TPACKET_V1) on lo: the request's checks, mmap of the ring, a frame in its slot with tpacket_hdr and sockaddr_ll, the ring filling up and a slot given back, as natively in a new network namespace", async () => {
+  const bin = await compileC("net_packet_ring");
+  // Natively only in a network namespace of its own: a packet socket on the host's lo sees its traffic.
+  const native = await runNative(["unshare", "-n", "sh", "-c", `ip link set lo up && ${bin} && exec ${bin} raw`]);
+  assert.equal(native.code, 0, native.stderr);
+  const sentry = await runSentry(["sh", "-c", `${bin} && exec ${bin} raw`]);
+  assert.equal(sentry.stdout, native.stdout);
+  assert.equal(sentry.code, 0);
+  assert.match(sentry.stdout, /status 1 len 6 snaplen 6 mac 80 net 80 data '123abc' sll family 17 proto 0800 ifindex 1 hatype 772/);
+  assert.match(sentry.stdout, /mac header as sent 1/);
+  assert.match(sentry.stdout, /stats packets 65 drops 1/);
 });

@@ -148,6 +148,11 @@ export abstract class FileDescription implements Waitable {
     return this;
   }
 
+  /** How many holders the description has (descriptors, mappings, the kernel's own). */
+  get references(): number {
+    return this.#refs;
+  }
+
   decRef(): void {
     if (--this.#refs !== 0) return;
     if (this.asyncWaker !== null) {

@@ -153,12 +153,15 @@ export class MountNamespace {
 
   /** Every mount of the tree, parents before children (for /proc/PID/mounts). */
   mounts(): Mount[] {
+    // Preorder without recursion: mounts may nest thousands deep.
     const out: Mount[] = [];
-    const visit = (m: Mount): void => {
+    const stack: Mount[] = [this.root];
+    while (stack.length > 0) {
+      const m = stack.pop()!;
       out.push(m);
-      for (const c of m.children.values()) visit(c);
-    };
-    visit(this.root);
+      const kids = [...m.children.values()];
+      for (let i = kids.length - 1; i >= 0; i--) stack.push(kids[i]!);
+    }
     return out;
   }
 }

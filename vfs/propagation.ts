@@ -179,26 +179,33 @@ export function propagationTargets(
   const out: Array<{ copy: Mount; on: Mount }> = [];
   if (dest.group === null) return out;
   const seen = new Set<Mount>([dest]);
-  const visit = (members: Mount[], rep: Mount | null, masterRep: Mount): void => {
+  // Depth first with a stack of its own (a chain of slaves may be thousands deep): each item is a
+  // group to visit (by one of its members), the copy already made in it, the nearest copy above.
+  const groupOf = (s: Mount): Mount[] => (s.group !== null ? [s, ...[...s.group.members].filter((p) => p !== s)] : [s]);
+  const stack: Array<{ first: Mount; rep: Mount | null; masterRep: Mount }> = [{ first: dest, rep: source, masterRep: source }];
+  while (stack.length > 0) {
+    const item = stack.pop()!;
+    if (item.first !== dest && seen.has(item.first)) continue;
+    const members = groupOf(item.first);
+    let rep = item.rep;
     for (const m of members) {
       if (seen.has(m)) continue;
       seen.add(m);
       if (m.ns === null || !covers(m, d)) continue;
       const c = rep !== null
         ? copy({ from: rep, flag: CL_MAKE_SHARED, on: m })
-        : copy({ from: masterRep, flag: CL_SLAVE | (m.shared ? CL_MAKE_SHARED : 0), on: m });
+        : copy({ from: item.masterRep, flag: CL_SLAVE | (m.shared ? CL_MAKE_SHARED : 0), on: m });
       rep ??= c;
       out.push({ copy: c, on: m });
     }
-    const next = rep ?? masterRep;
-    for (const m of members) {
-      for (const s of [...m.slaves]) {
-        if (seen.has(s)) continue;
-        visit(s.group !== null ? [s, ...[...s.group.members].filter((p) => p !== s)] : [s], null, next);
-      }
+    const next = rep ?? item.masterRep;
+    // Pushed in reverse: the first slave group is visited next, as a recursion would.
+    const slaves: Mount[] = [];
+    for (const m of members) for (const s of m.slaves) slaves.push(s);
+    for (let i = slaves.length - 1; i >= 0; i--) {
+      if (!seen.has(slaves[i]!)) stack.push({ first: slaves[i]!, rep: null, masterRep: next });
     }
-  };
-  visit([dest, ...[...dest.group.members].filter((p) => p !== dest)], source, source);
+  }
   return out;
 }
 
@@ -209,7 +216,9 @@ export function propagationTargets(
 export function receivers(m: Mount): Mount[] {
   const out: Mount[] = [];
   const seen = new Set<Mount>([m]);
-  const visit = (x: Mount): void => {
+  const stack: Mount[] = [m];
+  while (stack.length > 0) {
+    const x = stack.pop()!;
     const group = x.group !== null ? [...x.group.members] : [x];
     for (const p of group) {
       if (!seen.has(p)) {
@@ -217,8 +226,7 @@ export function receivers(m: Mount): Mount[] {
         out.push(p);
       }
     }
-    for (const p of group) for (const s of p.slaves) if (!seen.has(s)) visit(s);
-  };
-  visit(m);
+    for (const p of group) for (const s of p.slaves) if (!seen.has(s)) stack.push(s);
+  }
   return out;
 }

@@ -224,17 +224,19 @@ export class VirtualFilesystem {
   copyTree(old: Mount, root: Dentry, flag: number, o: { all?: boolean; map?: Map<Mount, Mount> } = {}): Mount {
     const top = this.cloneMount(old, root, flag);
     o.map?.set(old, top);
-    const copyUnder = (from: Mount, to: Mount): void => {
+    // Without recursion: mounts may nest thousands deep.
+    const work: Array<[Mount, Mount]> = [[old, top]];
+    for (let i = 0; i < work.length; i++) {
+      const [from, to] = work[i]!;
       for (const [at, child] of from.children) {
-        if (!isAncestor(root, at) && from === old) continue;
+        if (from === old && !isAncestor(root, at)) continue;
         if (child.unbindable && !o.all) continue;
         const c = this.cloneMount(child, child.root, flag);
         o.map?.set(child, c);
         attachMount(c, new Location(to, at));
-        copyUnder(child, c);
+        work.push([child, c]);
       }
-    };
-    copyUnder(old, top);
+    }
     return top;
   }
 
@@ -312,18 +314,20 @@ export class VirtualFilesystem {
   umount(m: Mount, detach: boolean, busy: (m: Mount) => boolean): void {
     const set = detach ? subtree(m) : [m];
     const inSet = new Set(set);
-    // The receivers of every member of a group are the same: each (group, dentry) is looked at once.
-    const done = new Map<object, Set<Dentry>>();
+    // The mounts whose child at a dentry was looked at: whatever receives the events of one of
+    // them was looked at with it (its peers and slaves are among the receivers that found it),
+    // so each is looked at once (a chain of thousands of slaves would be walked again for each).
+    const examined = new Map<Dentry, Set<Mount>>();
     for (let i = 0; i < set.length; i++) {
       const u = set[i]!;
       const p = u.parent, d = u.mountpoint;
       if (p === null || d === null || (p.group === null && p.slaves.size === 0)) continue;
-      const key = p.group ?? p;
-      const seen = done.get(key) ?? new Set<Dentry>();
-      done.set(key, seen);
-      if (seen.has(d)) continue;
-      seen.add(d);
+      let ex = examined.get(d);
+      if (ex === undefined) examined.set(d, ex = new Set());
+      if (ex.has(p)) continue;
       for (const r of [p, ...receivers(p)]) {
+        if (ex.has(r)) continue;
+        ex.add(r);
         const c = r.children.get(d);
         if (c === undefined || inSet.has(c) || c.ns === null) continue;
         // A locked mount goes only with what it sits on.

@@ -460,6 +460,7 @@ export const LEDGER: readonly LedgerEntry[] = [
       mib: "/proc/net/snmp's counters: start again at zero, as a new network namespace's (CurrEstab is counted, not kept)",
     },
     refused: {
+      localMtu: "lo's MTU changed by RTM_SETLINK: Net.configChanged is set, and the checkpoint refuses the sandbox (the restoring stack starts at 65535)",
       "#rawSockets": "raw sockets are not saved yet: each belongs to a RawSocketFile, whose checkpoint is refused in one line (inet_sockets.ts saveFile)",
       "#packetSockets": "packet sockets are not saved yet: each belongs to a PacketSocketFile, whose checkpoint is refused in one line (inet_sockets.ts saveFile)",
     },

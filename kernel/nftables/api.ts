@@ -1,8 +1,9 @@
 /**
  * The NFNL_SUBSYS_NFTABLES messages (nf_tables_api.c): each batch message (NFT_MSG_NEW*,
  * DEL*, DESTROY*) changes a batch's copy of the ruleset and answers an errno; each GET answers
- * its records or an errno. Every attribute is checked against its policy before use (attrs.ts);
- * the errnos and their order are Linux's.
+ * its records or an errno. Tables, chains, rules and the generation are here; rule expressions
+ * in expr.ts, sets and their elements in sets.ts. Every attribute is checked against its policy
+ * before use (attrs.ts); the errnos and their order are Linux's.
  *
  * @module
  */
@@ -192,6 +193,8 @@ export interface NftRequest {
   portId: number;
   /** The whole message, for an error the commit answers on it. */
   raw: Uint8Array;
+  /** Whether the sender holds CAP_NET_ADMIN over the initial user namespace. */
+  initNetAdmin: boolean;
 }
 
 /** A batch in progress: its copy of the ruleset and the ids its messages gave. */
@@ -457,7 +460,7 @@ export class NftBatch {
     }
     const use = chainUse(t, c);
     if (q.flags & NLM_F_NONREC && use > 0) return EBUSY.errno;
-    // Its rules go with it; verdicts elsewhere that name it keep it.
+    // Its rules go with it; verdicts of other rules that name it keep it (EBUSY).
     if (use - c.rules.length > 0) return EBUSY.errno;
     dropRules(t, c, c.rules.slice());
     t.chains.splice(t.chains.indexOf(c), 1);
@@ -522,6 +525,7 @@ export class NftBatch {
         },
         compat: a.raw(5),
         regsInited: 0,
+        initNetAdmin: q.initNetAdmin,
       };
       for (const e of parseList(a.raw(NFTA_RULE_EXPRESSIONS)!)) {
         if (e.type !== NFTA_LIST_ELEM || exprs.length === NFT_RULE_MAXEXPRS) return EINVAL.errno;

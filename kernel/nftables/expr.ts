@@ -10,7 +10,7 @@
  * @module
  */
 
-import { EAFNOSUPPORT, EINVAL, ENODATA, ENOENT, EOPNOTSUPP, EOVERFLOW, ERANGE } from "../errno.ts";
+import { EAFNOSUPPORT, EINVAL, ENODATA, ENOENT, EOPNOTSUPP, EOVERFLOW, EPERM, ERANGE } from "../errno.ts";
 import { type Attrs, AttrWriter, parseAttrs, type Policy } from "./attrs.ts";
 import type { NftChain, NftSet, NftTable } from "./state.ts";
 import { LinuxError } from "../errno.ts";
@@ -31,6 +31,8 @@ export interface ExprContext {
    * a load from another is ENODATA.
    */
   regsInited: number;
+  /** Whether the sender holds CAP_NET_ADMIN over the initial user namespace. */
+  initNetAdmin: boolean;
 }
 
 const NFTA_EXPR_NAME = 1;
@@ -196,7 +198,7 @@ const cmp: Check = (ctx, raw) => {
 const PAYLOAD: Policy = {
   1: u32,
   2: u32,
-  3: { kind: "u32", max: 0xffff },
+  3: u32,
   4: { kind: "u32", max: 255 },
   5: u32,
   6: u32,
@@ -211,6 +213,10 @@ const payload: Check = (ctx, raw) => {
   const len = a.u32(4)!;
   if (a.has(5)) {
     if (a.has(1)) return EINVAL.errno;
+    // Rewriting packets takes CAP_NET_ADMIN over the initial user namespace: from a user
+    // namespace of its own, a payload set is EPERM (as Linux 6.18 answers, before its checks).
+    if (!ctx.initNetAdmin) return EPERM.errno;
+    if (a.u32(3)! > 0xffff) return ERANGE.errno; // nft_parse_u32_check of the offset
     // nft_payload_set_init: checksum type and flags.
     const csum = a.u32(6) ?? 0;
     if (csum > 2) return EOPNOTSUPP.errno; // NONE, INET, SCTP
@@ -219,6 +225,7 @@ const payload: Check = (ctx, raw) => {
     return err || { jumps: [] };
   }
   if (!a.has(1)) return EINVAL.errno;
+  if (a.u32(3)! > 0xffff) return ERANGE.errno; // nft_parse_u32_check of the offset
   const err = storeRegister(ctx, a, 1, "value", len);
   return err || { jumps: [] };
 };

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { EBUSY, EEXIST, EINVAL, ENOENT, EOPNOTSUPP } from "../errno.ts";
+import { EBUSY, EEXIST, EINVAL, ENFILE, ENOENT, EOPNOTSUPP } from "../errno.ts";
 import { type Attrs, AttrWriter, parseAttrs, parseList, type Policy } from "./attrs.ts";
 import type { NftSet, NftSetElem, NftTable } from "./state.ts";
 
@@ -251,7 +251,7 @@ export function newSetElems(s: NftSet, a: Attrs, flagsMsg: number): number {
       if (flagsMsg & NLM_F_EXCL) return EEXIST.errno;
       continue;
     }
-    if (s.size !== 0 && s.elems.length >= s.size) return 23; // ENFILE: the set is full
+    if (s.size !== 0 && s.elems.length >= s.size) return ENFILE.errno; // the set is full
     s.elems.push(e);
   }
   return 0;

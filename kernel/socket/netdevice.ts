@@ -73,7 +73,7 @@ function links(net: Net): Link[] {
       // The user-visible 16 bits: IFF_LOWER_UP and the rest of the high flags are netlink's.
       flags: (net.linkUp(iface.index) ? IFF_UP | IFF_RUNNING : 0) |
         (lo ? IFF_LOOPBACK : ether ? IFF_BROADCAST | IFF_MULTICAST : tun ? IFF_POINTOPOINT | IFF_NOARP | IFF_MULTICAST : IFF_NOARP),
-      mtu: lo ? 65536 : iface.device.mtu - (ether ? 14 : 0),
+      mtu: lo ? net.loMtu : iface.device.mtu - (ether ? 14 : 0),
       hwType: lo ? ARPHRD_LOOPBACK : ether ? ARPHRD_ETHER : ARPHRD_NONE,
       mac: iface.mac ? Uint8Array.from(iface.mac.bytes) : new Uint8Array(6),
       ipv4: iface.addresses.filter((c) => c.address.version === 4).map((c) => ({

@@ -242,6 +242,14 @@ export abstract class SocketFile extends FileDescription {
   }
 
   /**
+   * What a mmap(2) of the socket maps instead (a packet socket's PACKET_RX_RING); null: the
+   * socket has no mmap (ENODEV). Throws the family's errno for a mapping it refuses.
+   */
+  mmapFile(_offset: number, _len: number): FileDescription | null {
+    return null;
+  }
+
+  /**
    * The socket filter was attached or detached: a family that queues packets hands it to them
    * (UDP, raw and packet sockets); the others keep it without running it (README.md).
    */

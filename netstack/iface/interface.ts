@@ -105,7 +105,10 @@ export class Interface {
 
   /** Whether `a` is one of our unicast addresses, for traffic: none while the interface is down. */
   hasAddress(a: IpAddress): boolean {
-    return !this.#down && this.holdsAddress(a);
+    // The loop itself, not holdsAddress: this runs for every segment sent (Stack.isLocalAddress).
+    if (this.#down) return false;
+    for (const c of this.#addresses) if (c.address.equals(a)) return true;
+    return false;
   }
 
   /** Whether `a` is assigned to the interface, up or down (what bind(2) asks of an IPv4 address). */

@@ -252,6 +252,8 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost, PacketHost {
    * kernel's Net shares its sysctl object here.
    */
   loConf: { loAcceptLocal: number; loRouteLocalnet: number } = { loAcceptLocal: 0, loRouteLocalnet: 0 };
+  /** The largest IP packet to one of our own addresses (the loopback device's MTU, at most 65535). */
+  localMtu = 65535;
 
   /** Sockets whose last send waited on neighbor resolution, and until when. */
   readonly #blocked = new Map<object, number>();
@@ -421,12 +423,12 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost, PacketHost {
    * it: once leaving (PACKET_OUTGOING, to ETH_P_ALL sockets but the sender's own) and once
    * arriving (PACKET_HOST).
    */
-  #deliverPacket(ethertype: number, data: Uint8Array, sender: PacketSocket | null): void {
+  #deliverPacket(ethertype: number, data: Uint8Array, sender: PacketSocket | null, link?: Uint8Array): void {
     if (this.#packetSockets.size === 0) return;
     for (const pktType of [PACKET_OUTGOING, PACKET_HOST]) {
       for (const s of this.#packetSockets) {
         if (pktType === PACKET_OUTGOING && s === sender) continue;
-        if (s.accepts(0, ethertype, pktType)) s.deliver({ ifIndex: 0, protocol: ethertype, pktType, data });
+        if (s.accepts(0, ethertype, pktType)) s.deliver({ ifIndex: 0, protocol: ethertype, pktType, data, ...(link ? { link } : {}) });
       }
     }
   }
@@ -445,7 +447,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost, PacketHost {
   #sendPacket(now: number, p: PacketSend, sock: PacketSocket): void {
     if (p.ifIndex !== 0) return;
     this.#tap?.(now, p.data);
-    this.#deliverPacket(p.protocol, p.data, sock);
+    this.#deliverPacket(p.protocol, p.data, sock, p.link);
     const d = p.data;
     if (p.protocol === 0x0800 && d.length >= IPV4_HEADER_LEN && (d[0]! >> 4) === 4) {
       // Taken in as arriving on lo, so routed afresh (ip_route_input_slow): a 127/8 source or
@@ -710,7 +712,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost, PacketHost {
   }
 
   #routeInfo(dst: IpAddress): { src: IpAddress; mtu: number } | null {
-    if (this.isLocalAddress(dst)) return { src: this.#localSource(dst), mtu: 65535 };
+    if (this.isLocalAddress(dst)) return { src: this.#localSource(dst), mtu: this.localMtu };
     const r = this.routes.lookup(dst);
     if (!r) return null;
     const iface = this.#interfaces[r.ifIndex];

@@ -30,6 +30,8 @@ export interface PacketFrame {
   data: Uint8Array;
   /** The bytes of the frame as the socket reads it (link header included) a filter kept; absent: all. */
   snap?: number;
+  /** The link header its sender wrote (a packet socket's SOCK_RAW send on lo); absent: lo's own. */
+  link?: Uint8Array;
 }
 
 /** A frame a packet socket wants sent. */
@@ -38,6 +40,8 @@ export interface PacketSend {
   protocol: number;
   /** The network packet (the link header, if any was written, already taken off). */
   data: Uint8Array;
+  /** The link header a SOCK_RAW sender wrote (lo passes it on as it is); absent: none written. */
+  link?: Uint8Array;
 }
 
 export interface PacketHost {
@@ -129,8 +133,15 @@ export class PacketSocket {
       if (snap < 0) return;
       f = { ...f, snap };
     }
+    if (this.ring !== null) {
+      this.ring(f);
+      return;
+    }
     if (!this.#q.receive(f)) this.drops++;
   }
+
+  /** The owner's PACKET_RX_RING: takes each frame (after the filter) instead of the receive queue. */
+  ring: ((f: PacketFrame) => void) | null = null;
 
   pollAt(now: number): number | null {
     return this.#q.sending ? now : null;

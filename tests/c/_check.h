@@ -45,6 +45,7 @@ static const char *en(int e) {
     case ENETUNREACH: return "ENETUNREACH";
     case ECONNREFUSED: return "ECONNREFUSED";
     case EADDRINUSE: return "EADDRINUSE";
+    case ENOBUFS: return "ENOBUFS";
     default: return "E?";
   }
 }

@@ -190,6 +190,47 @@ static int addr_add(const char *name, const char *a, int prefix) {
   return nl_ack(&req, req.h.nlmsg_len);
 }
 
+/* RTM_SETLINK naming link `name` by index, with IFLA_IFNAME `to`. */
+static int link_rename(const char *name, const char *to) {
+  struct { struct nlmsghdr h; struct ifinfomsg i; char buf[64]; } req = {0};
+  req.h.nlmsg_len = NLMSG_LENGTH(sizeof req.i);
+  req.h.nlmsg_type = RTM_SETLINK;
+  req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+  req.i.ifi_index = if_nametoindex(name);
+  add_attr(&req.h, IFLA_IFNAME, to, strlen(to) + 1);
+  return nl_ack(&req, req.h.nlmsg_len);
+}
+
+/* RTM_SETLINK of lo's MTU. */
+static int lo_set_mtu(unsigned mtu) {
+  struct { struct nlmsghdr h; struct ifinfomsg i; char buf[32]; } req = {0};
+  req.h.nlmsg_len = NLMSG_LENGTH(sizeof req.i);
+  req.h.nlmsg_type = RTM_SETLINK;
+  req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+  req.i.ifi_index = if_nametoindex("lo");
+  add_attr(&req.h, IFLA_MTU, &mtu, sizeof mtu);
+  return nl_ack(&req, req.h.nlmsg_len);
+}
+
+static int lo_mtu(void) {
+  int s = socket(AF_INET, SOCK_DGRAM, 0);
+  struct ifreq r = {0};
+  strcpy(r.ifr_name, "lo");
+  int rc = ioctl(s, SIOCGIFMTU, &r);
+  close(s);
+  return rc == 0 ? r.ifr_mtu : -1;
+}
+
+static int bind6_lo(void) {
+  int s = socket(AF_INET6, SOCK_DGRAM, 0);
+  struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+  int rc = bind(s, (struct sockaddr *)&a, sizeof a);
+  int e = errno;
+  close(s);
+  errno = e;
+  return rc;
+}
+
 static const char *link_state(const char *name) {
   int s = socket(AF_INET, SOCK_DGRAM, 0);
   struct ifreq r = {0};
@@ -388,6 +429,32 @@ int main(int argc, char **argv) {
   printf("ns2 veth nsva again: %d\n", link_create("veth", "nsva", "nsvc"));
   printf("ns2 bridge nsbr: %d\n", link_create("bridge", "nsbr", NULL));
   printf("ns2 nsbr index %u, %s\n", if_nametoindex("nsbr"), link_state("nsbr"));
+  printf("ns2 rename nsbr to lo: %d\n", link_rename("nsbr", "lo"));
+  printf("ns2 rename nsbr to nsbr2: %d\n", link_rename("nsbr", "nsbr2"));
+  printf("ns2 nsbr %u nsbr2 %u\n", if_nametoindex("nsbr"), if_nametoindex("nsbr2"));
+  printf("ns2 lo mtu 1400: %d\n", lo_set_mtu(1400));
+  printf("ns2 lo mtu now %d\n", lo_mtu());
+  R("ns2 bind ::1 (mtu 1400)", bind6_lo());
+  printf("ns2 lo mtu 1000: %d\n", lo_set_mtu(1000));
+  printf("ns2 lo mtu now %d\n", lo_mtu());
+  R("ns2 bind ::1 (mtu 1000)", bind6_lo());
+  printf("ns2 lo mtu 65536: %d\n", lo_set_mtu(65536));
+  printf("ns2 lo mtu now %d\n", lo_mtu());
+  {
+    /* RTNLGRP_LINK events that overflow a small receive buffer: one ENOBUFS, then the rest. */
+    int g = socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE);
+    struct sockaddr_nl sa = {.nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK};
+    int small = 512;
+    setsockopt(g, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    bind(g, (struct sockaddr *)&sa, sizeof sa);
+    for (int i = 0; i < 100; i++) link_rename(i % 2 ? "nsbr3" : "nsbr2", i % 2 ? "nsbr2" : "nsbr3");
+    char buf[8192];
+    struct pollfd p = {.fd = g, .events = POLLIN};
+    printf("ns2 overrun: poll %d revents err %d\n", poll(&p, 1, 0), (p.revents & POLLERR) != 0);
+    R("ns2 overrun: recv", recv(g, buf, sizeof buf, MSG_DONTWAIT));
+    printf("ns2 overrun: then a message: %d\n", recv(g, buf, sizeof buf, MSG_DONTWAIT) > 0);
+    close(g);
+  }
   printf("ns2 nsva 10.77.0.1/24: %d, up: %d\n", addr_add("nsva", "10.77.0.1", 24), link_set_up("nsva"));
   int u2 = socket(AF_INET, SOCK_DGRAM, 0); /* made in ns2, used from ns1 */
   printf("ns2 move nsvb to ns1 as peer1: %d\n", link_move("nsvb", ns1, "peer1"));
@@ -416,6 +483,16 @@ int main(int argc, char **argv) {
     char fa[32] = "-";
     if (n > 0) inet_ntop(AF_INET, &from.sin_addr, fa, sizeof fa);
     printf("ns1 received %d \"%s\" from %s\n", n, n > 0 ? buf : "", fa);
+    /* /proc/net/dev counts the veth's frames (ARP and the datagram at least). */
+    FILE *f = fopen("/proc/self/net/dev", "r");
+    char line[512];
+    unsigned long rxb = 0, rxp = 0, txb = 0, txp = 0;
+    while (f && fgets(line, sizeof line, f)) {
+      char *c = strstr(line, "peer1:");
+      if (c != NULL) sscanf(c + 6, "%lu %lu %*u %*u %*u %*u %*u %*u %lu %lu", &rxb, &rxp, &txb, &txp);
+    }
+    if (f) fclose(f);
+    printf("ns1 /proc/net/dev peer1: rx %d, tx %d\n", rxp >= 2 && rxb > 0, txp >= 1 && txb > 0);
     close(r);
     close(u2);
   }
@@ -438,6 +515,54 @@ int main(int argc, char **argv) {
   printf("accepted by ns1's listener: %d\n", accepted(l1));
   close(s_ns1);
 
+  {
+    /* Netlink user to user: to RTMGRP_LINK (members but the sender, then the kernel) and to a port. */
+    int g = socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE);
+    struct sockaddr_nl ga = {.nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK};
+    bind(g, (struct sockaddr *)&ga, sizeof ga);
+    int one = 1;
+    setsockopt(g, SOL_SOCKET, SO_PASSCRED, &one, sizeof one);
+    int snd = socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE);
+    struct sockaddr_nl sa = {.nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK};
+    bind(snd, (struct sockaddr *)&sa, sizeof sa);
+    struct sockaddr_nl me = {0}, gme = {0};
+    socklen_t ml = sizeof me;
+    getsockname(snd, (struct sockaddr *)&me, &ml);
+    ml = sizeof gme;
+    getsockname(g, (struct sockaddr *)&gme, &ml);
+    struct { struct nlmsghdr h; struct ifinfomsg i; } req = {0};
+    req.h.nlmsg_len = sizeof req;
+    req.h.nlmsg_type = RTM_GETLINK;
+    req.h.nlmsg_flags = NLM_F_REQUEST;
+    req.h.nlmsg_seq = 77;
+    req.i.ifi_index = 1;
+    struct sockaddr_nl to = {.nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK};
+    R("netlink sendto RTMGRP_LINK", sendto(snd, &req, sizeof req, 0, (struct sockaddr *)&to, sizeof to));
+    char buf[8192];
+    char control[CMSG_SPACE(sizeof(struct ucred))];
+    struct sockaddr_nl from = {0};
+    struct iovec iov = {buf, sizeof buf};
+    struct msghdr mh = {.msg_name = &from, .msg_namelen = sizeof from, .msg_iov = &iov, .msg_iovlen = 1,
+                        .msg_control = control, .msg_controllen = sizeof control};
+    int n = recvmsg(g, &mh, MSG_DONTWAIT);
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    struct ucred uc = {0};
+    if (c != NULL && c->cmsg_type == SCM_CREDENTIALS) memcpy(&uc, CMSG_DATA(c), sizeof uc);
+    printf("member got %d bytes, type %d seq %d, from the sender's port %d, creds pid is ours %d\n", n,
+           n > 0 ? ((struct nlmsghdr *)buf)->nlmsg_type : -1, n > 0 ? (int)((struct nlmsghdr *)buf)->nlmsg_seq : -1,
+           from.nl_pid == me.nl_pid, uc.pid == getpid());
+    n = recv(snd, buf, sizeof buf, MSG_DONTWAIT);
+    printf("sender got the kernel's answer: type %d\n", n > 0 ? ((struct nlmsghdr *)buf)->nlmsg_type : -1);
+    printf("sender has no more: %d\n", recv(snd, buf, sizeof buf, MSG_DONTWAIT) < 0);
+    struct sockaddr_nl top = {.nl_family = AF_NETLINK, .nl_pid = gme.nl_pid};
+    R("netlink sendto the member's port", sendto(snd, &req, sizeof req, 0, (struct sockaddr *)&top, sizeof top));
+    n = recv(g, buf, sizeof buf, MSG_DONTWAIT);
+    printf("member got %d bytes; sender got nothing from the kernel: %d\n", n, recv(snd, buf, sizeof buf, MSG_DONTWAIT) < 0);
+    struct sockaddr_nl nobody = {.nl_family = AF_NETLINK, .nl_pid = 0x7ffff0};
+    R("netlink sendto a port no socket has", sendto(snd, &req, sizeof req, 0, (struct sockaddr *)&nobody, sizeof nobody));
+    close(g);
+    close(snd);
+  }
   /* A child made with clone(CLONE_NEWNET) has its own. */
   pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWNET | SIGCHLD, 0, 0, 0, 0);
   if (pid == 0) {

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #ifndef NETLINK_CAP_ACK
@@ -337,6 +338,13 @@ static void zero_reg(void) {
   attr_end(d);
 }
 
+static void payload_set(void) {
+  be32(NFTA_PAYLOAD_SREG, NFT_REG32_00);
+  be32(NFTA_PAYLOAD_BASE, NFT_PAYLOAD_NETWORK_HEADER);
+  be32(NFTA_PAYLOAD_OFFSET, 1);
+  be32(NFTA_PAYLOAD_LEN, 4);
+}
+
 static void get(int type, int flags, const char *t, const char *c, const char *what, int fd) {
   outlen = 0;
   size_t m = msg(nft(type), flags, NFPROTO_INET);
@@ -622,5 +630,64 @@ int main(int argc, char **argv) {
   }
   finish();
   send_and_print(fd, "delete the map a rule uses");
+
+  /* Rewriting packets (a payload set) from a rule: allowed here, EPERM from a user namespace of
+   * its own (a child, so that this process keeps its namespaces). */
+  for (int userns = 0; userns < 2; userns++) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      if (userns && unshare(CLONE_NEWUSER | CLONE_NEWNET) != 0) {
+        printf("unshare(CLONE_NEWUSER | CLONE_NEWNET): %s\n", strerror(errno));
+        _exit(0);
+      }
+      int f = sock();
+      begin();
+      table(NLM_F_CREATE, "p", 0);
+      base_chain("p", "input", NF_ACCEPT);
+      finish();
+      send_and_print(f, userns ? "a table in a user namespace of its own" : "a table");
+      begin();
+      {
+        size_t m = msg(nft(NFT_MSG_NEWRULE), NLM_F_ACK | NLM_F_CREATE | NLM_F_APPEND, fam);
+        str(NFTA_RULE_TABLE, "p");
+        str(NFTA_RULE_CHAIN, "input");
+        size_t l = attr_start(NFTA_RULE_EXPRESSIONS);
+        size_t e = attr_start(NFTA_LIST_ELEM);
+        str(NFTA_EXPR_NAME, "immediate");
+        size_t d = attr_start(NFTA_EXPR_DATA);
+        zero_reg();
+        attr_end(d);
+        attr_end(e);
+        e = attr_start(NFTA_LIST_ELEM);
+        str(NFTA_EXPR_NAME, "payload");
+        d = attr_start(NFTA_EXPR_DATA);
+        payload_set();
+        attr_end(d);
+        attr_end(e);
+        attr_end(l);
+        end(m);
+      }
+      finish();
+      send_and_print(f, "a payload set");
+      _exit(0);
+    }
+    waitpid(pid, NULL, 0);
+  }
+
+  /* Without CAP_NET_ADMIN even a dump is EPERM (nfnetlink_rcv), answered on the first message. */
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (setresuid(65534, 65534, 65534) != 0) _exit(1);
+    int f = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+    outlen = 0;
+    end(msg(nft(NFT_MSG_GETTABLE), NLM_F_DUMP, fam));
+    send_and_print(f, "a table dump without CAP_NET_ADMIN");
+    begin();
+    table(NLM_F_CREATE, "q", 0);
+    finish();
+    send_and_print(f, "a batch without CAP_NET_ADMIN");
+    _exit(0);
+  }
+  waitpid(pid, NULL, 0);
   return 0;
 }

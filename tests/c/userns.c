@@ -375,6 +375,9 @@ static void reach(void) {
     R("PTRACE_ATTACH", ptrace(PTRACE_ATTACH, target, 0, 0));
     R("process_vm_readv", syscall(SYS_process_vm_readv, target, NULL, 0, NULL, 0, 0));
     R("kill (same uid)", kill(target, 0));
+    void *head;
+    size_t hlen;
+    R("get_robust_list", syscall(SYS_get_robust_list, target, &head, &hlen));
     fflush(stdout);
     _exit(0);
   }

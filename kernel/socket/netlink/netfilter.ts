@@ -16,7 +16,8 @@
 
 import type { Net } from "../../net.ts";
 import type { Task } from "../../task.ts";
-import { EINVAL, EOPNOTSUPP, EPERM } from "../../errno.ts";
+import { CAP_NET_ADMIN } from "../../../abi/linux/capability.ts";
+import { EINVAL, EOPNOTSUPP, EPERM, ERANGE, ERESTART } from "../../errno.ts";
 import { answerGet, commitCheck, isGet, isKnown, NFNL_SUBSYS_NFTABLES, NftBatch, type NftRecord, type NftRequest } from "../../nftables/api.ts";
 import { parseRaw } from "../../nftables/attrs.ts";
 import { concat, MessageBuilder, NLM_F_ACK, NLM_F_DUMP, NLM_F_MULTI, NLM_F_REQUEST, NLMSG_DONE, NLMSG_HDRLEN, NLMSG_MIN_TYPE } from "./message.ts";
@@ -31,7 +32,6 @@ const NFNL_MSG_BATCH_END = NLMSG_MIN_TYPE + 1;
 const NFNL_SUBSYS_COUNT = 12;
 /** The batch begin's NFNL_BATCH_GENID: the batch applies only to that generation (ERESTART). */
 const NFNL_BATCH_GENID = 1;
-const ERESTART = 85;
 
 interface Header {
   len: number;
@@ -85,7 +85,7 @@ export class NetlinkNetfilterSocket extends NetlinkSocket {
   /** A GET outside a batch: 0 or an errno after its answer is queued; -1 for a dump. */
   #single(t: Task, msg: Uint8Array, h: Header): number {
     if (h.type >> 8 !== NFNL_SUBSYS_NFTABLES) return EINVAL.errno;
-    const q = this.#request(msg, h);
+    const q = this.#request(t, msg, h);
     if (!isKnown(q.msg) || !isGet(q.msg)) return EINVAL.errno;
     const dump = (h.flags & NLM_F_DUMP) !== 0;
     const nft = this.net.nftables;
@@ -103,8 +103,9 @@ export class NetlinkNetfilterSocket extends NetlinkSocket {
     return -1;
   }
 
-  #request(msg: Uint8Array, h: Header): NftRequest {
+  #request(t: Task, msg: Uint8Array, h: Header): NftRequest {
     return {
+      initNetAdmin: t.creds.hasCap(CAP_NET_ADMIN),
       msg: h.type & 0xff,
       flags: h.flags,
       seq: h.seq,
@@ -122,7 +123,7 @@ export class NetlinkNetfilterSocket extends NetlinkSocket {
   }
 
   /** A batch: from its begin message to its end or the datagram's (nfnetlink_rcv_batch). */
-  #batch(_t: Task, d: Uint8Array): void {
+  #batch(t: Task, d: Uint8Array): void {
     const begin = d.subarray(0, header(d).len);
     const bh = header(begin);
     if (d.length < NLMSG_HDRLEN + NFGENMSG_LEN || begin.length < NLMSG_HDRLEN + NFGENMSG_LEN) return;
@@ -133,7 +134,7 @@ export class NetlinkNetfilterSocket extends NetlinkSocket {
     const battrs = parseRaw(begin.subarray(NLMSG_HDRLEN + NFGENMSG_LEN));
     const gen = battrs.get(NFNL_BATCH_GENID);
     if (gen !== undefined && gen.length < 4) {
-      this.rx.push(this.error(34, begin, bh.seq)); // ERANGE from the policy
+      this.rx.push(this.error(ERANGE.errno, begin, bh.seq)); // the policy's length check
       return;
     }
     if (subsys >= NFNL_SUBSYS_COUNT) {
@@ -145,7 +146,7 @@ export class NetlinkNetfilterSocket extends NetlinkSocket {
       return;
     }
     if (gen !== undefined && new DataView(gen.buffer, gen.byteOffset, 4).getUint32(0, false) !== nft.genId) {
-      this.rx.push(this.error(ERESTART, begin, bh.seq));
+      this.rx.push(this.error(ERESTART.errno, begin, bh.seq));
       return;
     }
     const answers: Uint8Array[] = [];
@@ -184,7 +185,7 @@ export class NetlinkNetfilterSocket extends NetlinkSocket {
         break;
       } else if (h.type < NLMSG_MIN_TYPE || h.type >> 8 !== NFNL_SUBSYS_NFTABLES) err = EINVAL.errno;
       else {
-        const q = this.#request(msg, h);
+        const q = this.#request(t, msg, h);
         err = !isKnown(q.msg) || isGet(q.msg) ? EINVAL.errno : batch.apply(q);
       }
       if (h.flags & NLM_F_ACK || err) {

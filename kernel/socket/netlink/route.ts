@@ -153,7 +153,8 @@ export class NetlinkRouteSocket extends NetlinkSocket {
   /**
    * An interface appeared or is going (rtmsg_ifinfo): a member of RTNLGRP_LINK gets its
    * RTM_NEWLINK or RTM_DELLINK (pid 0, seq 0, ifi_change all ones), unless its receive buffer
-   * is full (then it is lost, as Linux drops a broadcast that does not fit).
+   * is full (then it is lost, as Linux drops a broadcast that does not fit, and the next
+   * recvmsg is ENOBUFS).
    */
   #linkEvent(index: number, added: boolean): void {
     if ((this.groups & (1n << BigInt(RTNLGRP_LINK - 1))) === 0n) return;
@@ -161,7 +162,7 @@ export class NetlinkRouteSocket extends NetlinkSocket {
     if (iface === undefined) return;
     let queued = 0;
     for (const m of this.rx) queued += m.length;
-    if (queued >= this.rcvBuf) return;
+    if (queued >= this.rcvBuf) return this.overrun();
     this.rx.push(linkMessage(this.net, iface, added ? RTM_NEWLINK : RTM_DELLINK, 0, 0, 0, 0xffffffff));
     this.waitQueue.notify(EVENT_IN | EVENT_RDNORM);
   }
@@ -297,14 +298,33 @@ export class NetlinkRouteSocket extends NetlinkSocket {
       if (mac.length < 6 || (mac[0]! & 1) !== 0) return mac.length < 6 ? EINVAL.errno : EADDRNOTAVAIL.errno;
     }
     const lo = i === 0;
-    const mtu = lo ? 65536 : ifaces[i]!.device.mtu - (ifaces[i]!.mac !== null ? 14 : 0);
+    const mtu = lo ? this.net.loMtu : ifaces[i]!.device.mtu - (ifaces[i]!.mac !== null ? 14 : 0);
+    // lo's MTU changes (IFLA_MTU, any u32: lo has no bounds); another link's stays as it is.
+    const mtuAttr = attrs.get(IFLA_MTU);
+    if (mtuAttr !== undefined && mtuAttr.length < 4) return EINVAL.errno;
+    const newMtu = mtuAttr === undefined ? null : new DataView(mtuAttr.buffer, mtuAttr.byteOffset, 4).getUint32(0, true);
+    if (newMtu !== null && newMtu > 0x7fffffff) return EINVAL.errno; // a negative int
+    const setLoMtu = lo && newMtu !== null && newMtu !== mtu ? newMtu : null;
+    // A link named by index takes IFLA_IFNAME as its new name (dev_change_name: a valid name,
+    // EEXIST when another link has it; an up link may be renamed, as Linux 6.x).
+    const rename = index > 0 && name !== null && name !== (this.net.ifNames[i] ?? "") ? name : null;
+    if (rename !== null) {
+      if (rename === "." || rename === ".." || /[/:\s]/.test(rename)) return EINVAL.errno;
+      if (this.net.linkIndex(rename) >= 0) return EEXIST.errno;
+    }
     for (const [t, val] of attrs) {
-      if (t === IFLA_IFNAME && (index <= 0 || name === (this.net.ifNames[i] ?? ""))) continue;
-      if (t === IFLA_MTU && val.length >= 4 && new DataView(val.buffer, val.byteOffset, 4).getUint32(0, true) === mtu) continue;
+      if (t === IFLA_IFNAME) continue;
+      if (t === IFLA_MTU && (lo || new DataView(val.buffer, val.byteOffset, 4).getUint32(0, true) === mtu)) continue;
       if (t === IFLA_ADDRESS) continue;
       return EOPNOTSUPP.errno;
     }
     let changed = false;
+    if (setLoMtu !== null) this.net.setLoMtu(setLoMtu);
+    if (rename !== null) {
+      this.net.ifNames[i] = rename;
+      this.net.configChanged = true; // a restored kernel names its links anew
+      changed = true;
+    }
     if (mac !== undefined && !ifaces[i]!.mac!.bytes.every((b, k) => b === mac[k])) {
       ifaces[i]!.setMac(new EthernetAddress(mac.subarray(0, 6)));
       changed = true;
@@ -751,7 +771,7 @@ export function linkMessage(net: Net, iface: Interface, type: number, flags: num
     .u32((net.linkUp(iface.index) ? IFF_UP | IFF_RUNNING | IFF_LOWER_UP : 0) | kind)
     .u32(change)
     .attrString(IFLA_IFNAME, net.ifNames[iface.index] ?? `eth${iface.index - 1}`)
-    .attrU32(IFLA_MTU, lo ? 65536 : iface.device.mtu - (ether ? 14 : 0))
+    .attrU32(IFLA_MTU, lo ? net.loMtu : iface.device.mtu - (ether ? 14 : 0))
     .attrU32(IFLA_TXQLEN, tun || ether ? 500 : 1000)
     .attr(IFLA_OPERSTATE, [lo ? 0 : net.linkUp(iface.index) ? 6 : 2])
     .attr(IFLA_LINKMODE, [0])

@@ -6,12 +6,12 @@
  * @module
  */
 
-import { EADDRINUSE, EAGAIN, EINVAL, ENOPROTOOPT, EPERM } from "../../errno.ts";
+import { EADDRINUSE, EAGAIN, ECONNREFUSED, EINVAL, ENOBUFS, ENOPROTOOPT, EPERM } from "../../errno.ts";
 import { CAP_NET_ADMIN } from "../../../abi/linux/capability.ts";
 import type { Net } from "../../net.ts";
 import type { Task } from "../../task.ts";
 import { O_NONBLOCK, O_RDWR } from "../../../abi/linux/file.ts";
-import { EVENT_IN, EVENT_OUT, EVENT_RDNORM, EVENT_WRNORM } from "../../../waiter/mod.ts";
+import { EVENT_ERR, EVENT_IN, EVENT_OUT, EVENT_RDNORM, EVENT_WRNORM } from "../../../waiter/mod.ts";
 import { type RecvRequest, type RecvResult, type SendRequest, SocketFile } from "../socket.ts";
 import * as C from "../inet/constants.ts";
 import { intBytes, intOpt } from "../inet/inet_socket.ts";
@@ -26,6 +26,7 @@ export const NETLINK_CAP_ACK = 10;
 const NETLINK_FLAG_OPTIONS = [3, 4, 5, 10, 11, 12];
 /** NETLINK_LISTEN_ALL_NSID: accepted by setsockopt, not read back. */
 const NETLINK_LISTEN_ALL_NSID = 8;
+const NETLINK_NO_ENOBUFS = 5;
 
 /** @savable */
 export abstract class NetlinkSocket extends SocketFile {
@@ -48,6 +49,8 @@ export abstract class NetlinkSocket extends SocketFile {
   readonly #nlFlags = new Set<number>();
   /** Multicast groups joined (bind's nl_groups, NETLINK_ADD_MEMBERSHIP): bit n-1 for group n. */
   #groups = 0n;
+  /** A broadcast was dropped for want of room (netlink_overrun): the next recvmsg is ENOBUFS. */
+  #overrun = false;
   /** The opener's CAP_NET_ADMIN: changes need it both in the opener and in the sender (netlink_net_capable). */
   protected readonly openerNetAdmin: boolean;
 
@@ -58,6 +61,7 @@ export abstract class NetlinkSocket extends SocketFile {
     this.type = type;
     this.portId = this.#autobind(pid);
     this.openerNetAdmin = openerNetAdmin;
+    net.netlinkSockets.add(this);
   }
 
   /** The port ids of this protocol's sockets in the namespace. */
@@ -83,6 +87,7 @@ export abstract class NetlinkSocket extends SocketFile {
   }
 
   protected override release(): void {
+    this.net.netlinkSockets.delete(this);
     this.#ports.delete(this.portId);
     super.release();
   }
@@ -96,7 +101,7 @@ export abstract class NetlinkSocket extends SocketFile {
   }
 
   override readiness(mask: number): number {
-    return ((this.rx.length > 0 ? EVENT_IN | EVENT_RDNORM : 0) | EVENT_OUT | EVENT_WRNORM) & mask;
+    return ((this.rx.length > 0 ? EVENT_IN | EVENT_RDNORM : 0) | (this.#overrun ? EVENT_ERR : 0) | EVENT_OUT | EVENT_WRNORM) & mask;
   }
 
   bind(_t: Task, addr: Uint8Array): void {
@@ -220,11 +225,27 @@ export abstract class NetlinkSocket extends SocketFile {
     if (req.to !== null) {
       // netlink_sendmsg: a whole sockaddr_nl of AF_NETLINK; naming a port or groups besides the
       // kernel needs CAP_NET_ADMIN (neither NETLINK_ROUTE nor NETLINK_NETFILTER has
-      // NL_CFG_F_NONROOT_SEND). The message still goes to the kernel only: other sockets do not
-      // receive it yet.
+      // NL_CFG_F_NONROOT_SEND).
       if (req.to.length < SOCKADDR_NL_LEN || (req.to[0]! | (req.to[1]! << 8)) !== C.AF_NETLINK) throw EINVAL;
       const to = new DataView(req.to.buffer, req.to.byteOffset, SOCKADDR_NL_LEN);
-      if ((to.getUint32(4, true) !== 0 || to.getUint32(8, true) !== 0) && !t.creds.capableIn(this.net.owner, CAP_NET_ADMIN)) throw EPERM;
+      const dstPid = to.getUint32(4, true), groups = to.getUint32(8, true);
+      if ((dstPid !== 0 || groups !== 0) && !t.creds.capableIn(this.net.owner, CAP_NET_ADMIN)) throw EPERM;
+      const from = { port: this.portId, creds: { pid: t.tg.tgid, uid: t.creds.uid, gid: t.creds.gid } };
+      // To a port: that socket alone gets it (netlink_unicast), not the kernel.
+      if (dstPid !== 0) {
+        const peer = [...this.net.netlinkSockets].find((s) => s.protocol === this.protocol && s.portId === dstPid);
+        if (peer === undefined) throw ECONNREFUSED;
+        peer.#deliver(req.data, from);
+        return req.data.length;
+      }
+      // To a group (its lowest bit, as netlink_sendmsg's ffs): every other member gets a copy
+      // (netlink_broadcast, never the sender), then the kernel its own.
+      if (groups !== 0) {
+        const bit = 1n << BigInt(31 - Math.clz32(groups & -groups));
+        for (const s of this.net.netlinkSockets) {
+          if (s !== this && s.protocol === this.protocol && (s.#groups & bit) !== 0n) s.#deliver(req.data, from);
+        }
+      }
     }
     this.receiveDatagram(t, req.data);
     if (this.rx.length > 0) this.waitQueue.notify(EVENT_IN | EVENT_RDNORM);
@@ -243,17 +264,46 @@ export abstract class NetlinkSocket extends SocketFile {
     }
   }
 
+  /**
+   * A broadcast did not fit in the receive buffer: unless NETLINK_NO_ENOBUFS is set, the next
+   * recvmsg fails with ENOBUFS once, before what is queued (sock_error), and pollers see POLLERR.
+   */
+  protected overrun(): void {
+    if (this.#nlFlags.has(NETLINK_NO_ENOBUFS) || this.#overrun) return;
+    this.#overrun = true;
+    this.waitQueue.notify(EVENT_ERR);
+  }
+
+  /** Where each queued datagram another socket sent came from (a kernel answer has none). */
+  readonly #rxFrom = new WeakMap<Uint8Array, { port: number; creds: { pid: number; uid: number; gid: number } }>();
+
+  /** Queues a copy of a datagram another socket sent, if it fits (else overrun). */
+  #deliver(data: Uint8Array, from: { port: number; creds: { pid: number; uid: number; gid: number } }): void {
+    let queued = 0;
+    for (const m of this.rx) queued += m.length;
+    if (queued >= this.#rcvBuf) return this.overrun();
+    const copy = data.slice();
+    this.#rxFrom.set(copy, from);
+    this.rx.push(copy);
+    this.waitQueue.notify(EVENT_IN | EVENT_RDNORM);
+  }
+
   recvmsg(_t: Task, req: RecvRequest): RecvResult {
+    if (this.#overrun) {
+      this.#overrun = false;
+      throw ENOBUFS;
+    }
     const m = this.rx[0];
     if (m === undefined) throw EAGAIN;
+    const sender = this.#rxFrom.get(m);
     if (!(req.flags & C.MSG_PEEK)) this.rx.shift();
     const n = Math.min(req.maxLen, m.length);
     return {
       data: m.subarray(0, n),
       fullLength: m.length,
-      from: sockaddrNl(0),
-      // The sender is the kernel: pid 0, root.
-      control: this.#passCred ? { creds: { pid: 0, uid: 0, gid: 0 } } : {},
+      // The sender: the kernel (port 0, pid 0, root) unless another socket sent it.
+      from: sockaddrNl(sender?.port ?? 0),
+      control: this.#passCred ? { creds: sender?.creds ?? { pid: 0, uid: 0, gid: 0 } } : {},
       msgFlags: n < m.length ? C.MSG_TRUNC : 0,
     };
   }

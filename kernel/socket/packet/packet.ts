@@ -21,11 +21,17 @@ import { CAP_NET_RAW } from "../../../abi/linux/capability.ts";
 import { AF_PACKET } from "../../../abi/linux/socket.ts";
 import { registerFamily, type RecvRequest, type RecvResult, type SendRequest, type SocketFile } from "../socket.ts";
 import * as C from "../inet/constants.ts";
-import { InetSocketFile, type NetReadiness } from "../inet/inet_socket.ts";
+import { InetSocketFile, intBytes, type NetReadiness } from "../inet/inet_socket.ts";
+import { RxRing, TPACKET_V1, TPACKET_V3 } from "./rx_ring.ts";
+import { EBUSY } from "../../errno.ts";
+import type { FileDescription } from "../../../vfs/file_description.ts";
+import { realtimeNs } from "../../time.ts";
 
 export const SOCK_PACKET = 10;
 export const SOL_PACKET = 263;
 export const PACKET_STATISTICS = 6;
+const PACKET_RX_RING = 5, PACKET_VERSION = 10, PACKET_RESERVE = 12;
+const PAGE_SIZE = 4096;
 const ARPHRD_LOOPBACK = 772;
 const ETH_HLEN = 14;
 const ETH_ALEN = 6;
@@ -46,6 +52,14 @@ export class PacketSocketFile extends InetSocketFile {
   /** PACKET_STATISTICS: the drops and the frames received when it was last read. */
   #statsDrops = 0;
   #lastSig = 0;
+  /** PACKET_VERSION (TPACKET_V1..V3) and PACKET_RESERVE. */
+  #tpVersion = TPACKET_V1;
+  #tpReserve = 0;
+  /** PACKET_RX_RING's ring, or null; frames written to it and dropped for want of a slot. */
+  #ring: RxRing | null = null;
+  #ringPackets = 0;
+  #ringDrops = 0;
+  #ringDropsRead = 0;
 
   constructor(n: Net, type: number, flags: number, protocol: number) {
     super(n, AF_PACKET, flags, { snd: RCV_BUF, rcv: RCV_BUF });
@@ -55,11 +69,37 @@ export class PacketSocketFile extends InetSocketFile {
   }
 
   protected netReadiness(): NetReadiness {
-    return { readable: this.sock.queued > 0, writable: this.sock.writable, hup: false, error: false, rdhup: false };
+    const readable = this.sock.queued > 0 || (this.#ring !== null && this.#ring.readable);
+    return { readable, writable: this.sock.writable, hup: false, error: false, rdhup: false };
   }
 
   protected rxSignature(): number {
-    return this.sock.rxSignature;
+    return this.sock.rxSignature + this.#ringPackets;
+  }
+
+  /** The ring a MAP_SHARED mmap of the socket maps (packet_mmap): all of it, from offset 0; EINVAL otherwise. */
+  override mmapFile(offset: number, len: number): FileDescription {
+    const r = this.#ring;
+    if (r === null || offset !== 0 || Math.ceil(len / PAGE_SIZE) * PAGE_SIZE !== r.size) throw EINVAL;
+    return r.file;
+  }
+
+  /** Whether a mapping of the ring exists (Linux's po->mapped): the socket holds one reference itself. */
+  get #mapped(): boolean {
+    return this.#ring !== null && this.#ring.file.references > 1;
+  }
+
+  /** A frame for the ring (tpacket_rcv): as the socket reads it, after the filter's cut. */
+  #toRing(f: PacketFrame): void {
+    const link = this.type === C.SOCK_RAW && this.#hasLinkHeader(f.ifIndex);
+    const whole = link ? withLinkHeader(f) : f.data;
+    const sll = sockaddrLl(ntohs(f.protocol), f.ifIndex + 1, this.#hatype(f.ifIndex), f.pktType, ETH_ALEN, SOCKADDR_LL_LEN);
+    const ok = this.#ring!.put(
+      { data: whole.subarray(0, f.snap ?? whole.length), len: whole.length, macLen: link ? ETH_HLEN : 0, sll },
+      this.type === C.SOCK_DGRAM, this.#ringDrops > this.#ringDropsRead, BigInt(realtimeNs()),
+    );
+    if (ok) this.#ringPackets++;
+    else this.#ringDrops++;
   }
 
   protected inq(): number {
@@ -72,6 +112,8 @@ export class PacketSocketFile extends InetSocketFile {
 
   protected closeSocket(): void {
     this.sock.close();
+    this.#ring?.close();
+    this.#ring = null;
   }
 
   protected isBound(): boolean {
@@ -159,6 +201,7 @@ export class PacketSocketFile extends InetSocketFile {
       proto = ntohs(this.protocol);
     }
     let d = req.data;
+    let link: Uint8Array | undefined;
     const iface = this.net.stack.interfaces[idx]!;
     const linkHdr = idx === 0 || iface.mac !== null ? ETH_HLEN : 0;
     if (this.type === C.SOCK_RAW) {
@@ -167,11 +210,12 @@ export class PacketSocketFile extends InetSocketFile {
       if (d.length < linkHdr) throw EINVAL;
       if (linkHdr > 0) proto = (d[12]! << 8) | d[13]!;
       if (d.length - linkHdr > iface.ipMtu) throw EMSGSIZE;
+      link = linkHdr > 0 ? d.slice(0, linkHdr) : undefined;
       d = d.subarray(linkHdr);
     } else if (d.length > iface.ipMtu) {
       throw EMSGSIZE;
     }
-    if (!this.sock.send({ ifIndex: idx, protocol: proto, data: d })) throw EAGAIN;
+    if (!this.sock.send({ ifIndex: idx, protocol: proto, data: d, ...(link ? { link } : {}) })) throw EAGAIN;
     this.net.kick();
     return req.data.length;
   }
@@ -232,16 +276,21 @@ export class PacketSocketFile extends InetSocketFile {
     if (level !== SOL_PACKET) throw ENOPROTOOPT;
     if (name === PACKET_STATISTICS) {
       // tpacket_stats: frames received (drops included) and dropped since the last read.
-      const sig = this.sock.rxSignature - this.sock.queued;
-      const packets = sig - this.#lastSig + (this.sock.drops - this.#statsDrops);
+      // Frames the ring took or dropped count as the queue's do (tp_packets includes tp_drops).
+      const sig = this.sock.rxSignature - this.sock.queued + this.#ringPackets;
+      const drops = this.sock.drops + this.#ringDrops;
+      const packets = sig - this.#lastSig + (drops - this.#statsDrops);
       const b = new Uint8Array(8);
       const v = new DataView(b.buffer);
       v.setUint32(0, packets, true);
-      v.setUint32(4, this.sock.drops - this.#statsDrops, true);
+      v.setUint32(4, drops - this.#statsDrops, true);
       this.#lastSig = sig;
-      this.#statsDrops = this.sock.drops;
+      this.#statsDrops = drops;
+      this.#ringDropsRead = this.#ringDrops;
       return b.subarray(0, Math.min(8, optlen));
     }
+    if (name === PACKET_VERSION) return intBytes(this.#tpVersion, optlen);
+    if (name === PACKET_RESERVE) return intBytes(this.#tpReserve, optlen);
     throw ENOPROTOOPT;
   }
 
@@ -249,15 +298,53 @@ export class PacketSocketFile extends InetSocketFile {
     if (level === C.SOL_SOCKET) {
       return super.setsockopt(t, level, name, value);
     }
+    if (level !== SOL_PACKET) throw ENOPROTOOPT;
+    const v = new DataView(value.buffer, value.byteOffset, value.byteLength);
+    switch (name) {
+      case PACKET_VERSION: {
+        // packet_setsockopt: an int of TPACKET_V1..V3; not while a ring exists.
+        if (value.length !== 4) throw EINVAL;
+        const n = v.getInt32(0, true);
+        if (n < TPACKET_V1 || n > TPACKET_V3) throw EINVAL;
+        if (this.#ring !== null) throw EBUSY;
+        this.#tpVersion = n;
+        return;
+      }
+      case PACKET_RESERVE: {
+        if (value.length !== 4) throw EINVAL;
+        const n = v.getUint32(0, true);
+        if (n > 0x7fffffff) throw EINVAL;
+        if (this.#ring !== null) throw EBUSY;
+        this.#tpReserve = n;
+        return;
+      }
+      case PACKET_RX_RING: {
+        // A tpacket_req (V1, V2) or tpacket_req3 (V3, 28 bytes); EBUSY while the ring is mapped.
+        if (value.length < (this.#tpVersion === TPACKET_V3 ? 28 : 16)) throw EINVAL;
+        if (this.#mapped) throw EBUSY;
+        const req = { blockSize: v.getUint32(0, true), blockNr: v.getUint32(4, true), frameSize: v.getUint32(8, true), frameNr: v.getUint32(12, true) };
+        const ring = RxRing.create(req, this.#tpVersion, this.#tpReserve, this.#ring !== null);
+        this.#ring?.close();
+        this.#ring = ring;
+        this.sock.ring = ring === null ? null : (f) => this.#toRing(f);
+        return;
+      }
+    }
     throw ENOPROTOOPT;
   }
 }
 
-/** The frame with lo's Ethernet header before it: zero addresses, then the ethertype. */
+/**
+ * The frame with its Ethernet header before it: the one a SOCK_RAW sender wrote (lo hands the
+ * frame back as it was), else lo's own: zero addresses, then the ethertype.
+ */
 function withLinkHeader(f: PacketFrame): Uint8Array {
   const data = new Uint8Array(ETH_HLEN + f.data.length);
-  data[12] = f.protocol >> 8;
-  data[13] = f.protocol & 0xff;
+  if (f.link !== undefined) data.set(f.link.subarray(0, ETH_HLEN));
+  else {
+    data[12] = f.protocol >> 8;
+    data[13] = f.protocol & 0xff;
+  }
   data.set(f.data, ETH_HLEN);
   return data;
 }

@@ -3,6 +3,7 @@
  * protection-key calls pkey_alloc(2), pkey_free(2), pkey_mprotect(2).
  */
 
+import { SocketFile } from "../../socket/socket.ts";
 import { EAGAIN, EBADF, EINVAL, ENODEV, ENOMEM, ENOSPC, EOPNOTSUPP, EOVERFLOW, EPERM } from "../../errno.ts";
 import { O_PATH, S_IFBLK, S_IFMT, S_IFREG } from "../../../abi/linux/file.ts";
 import type { FileDescription } from "../../../vfs/file_description.ts";
@@ -45,8 +46,10 @@ const sysMmap: SyscallFn = (t, a) => {
   if (!anon && BigInt.asUintN(64, BigInt(off)) + BigInt(Math.ceil(len / PAGE_SIZE) * PAGE_SIZE) > MAX_LFS_FILESIZE) {
     throw EOVERFLOW;
   }
-  const file = anon ? null : t.fdTable.get(fd);
+  let file = anon ? null : t.fdTable.get(fd);
   if (file !== null && (file.flags & O_PATH)) throw EBADF; // fget refuses O_PATH descriptors
+  // A packet socket's ring is mapped through the ring's own file.
+  if (file instanceof SocketFile) file = file.mmapFile(BigInt.asUintN(64, BigInt(off)) > BigInt(Number.MAX_SAFE_INTEGER) ? -1 : off, len) ?? file;
   if (file !== null && !mappable(file)) {
     // ENODEV comes after the access checks (mm.mmap makes them): only when they pass.
     const shared = (flags & MAP_TYPE) !== MAP_PRIVATE;

@@ -1,9 +1,9 @@
 /** Thread setup: arch_prctl(2), set_robust_list(2), get_robust_list(2), rseq(2). */
 
+import { mayAttach } from "./sys_process_vm.ts";
 import { EINVAL, ENOSYS, EPERM, ESRCH } from "../../errno.ts";
 import { checkTlsBase } from "../../task_clone.ts";
 import { partial, supported, type SyscallEntry, type SyscallFn } from "./support.ts";
-import { CAP_SYS_PTRACE } from "../../../abi/linux/capability.ts";
 
 const ARCH_SET_GS = 0x1001, ARCH_SET_FS = 0x1002, ARCH_GET_FS = 0x1003, ARCH_GET_GS = 0x1004;
 
@@ -35,12 +35,13 @@ const sysSetRobustList: SyscallFn = (t, a) => {
   return 0;
 };
 
-/** Implements get_robust_list(2): the head a thread registered, for itself or (root, same uid) another. */
+/** Implements get_robust_list(2): the head a thread registered, for itself or one it may ptrace-read. */
 const sysGetRobustList: SyscallFn = (t, a) => {
   const pid = a.int(0);
   const target = pid === 0 ? t : t.kernel.tasks.get(pid);
   if (!target) throw ESRCH;
-  if (target.tg !== t.tg && !t.creds.hasCap(CAP_SYS_PTRACE) && target.creds.uid !== t.creds.euid) throw EPERM;
+  // ptrace_may_access(PTRACE_MODE_READ_REALCREDS), as Linux's get_robust_list.
+  if (!mayAttach(t, target)) throw EPERM;
   t.copyOutU64(a.pointer(1), target.robustList);
   t.copyOutU64(a.pointer(2), 24);
   return 0;
