@@ -311,6 +311,11 @@ export class Kernel {
     const stdio = o.stdio ?? this.sentryStdio();
     this.initStdio = stdio;
     this.#init = this.createProcess({ ...o, limits, stdio });
+    // Init starts in the session and process group of whoever started the sandbox, outside it:
+    // ids the sandbox shows as 0, as a container's init without a terminal sees its runtime's
+    // (getsid and getpgrp are 0 inside a new PID namespace), so init may setsid(2) or join a
+    // group of its own. A terminal attached to it makes it a session leader (attachConsole).
+    this.#init.pgid = this.#init.sid = 0;
     const nice = o.nice ?? 0;
     if (Number.isInteger(nice) && nice >= -20 && nice <= 19) for (const t of this.#init.tasks) t.nice = nice;
   }

@@ -99,6 +99,9 @@ export class TtySupport implements TtyHost {
     const t = this.allocateTerminal(winsize);
     this.console = t;
     for (const fd of [0, 1, 2]) task.fdTable.installAt(fd, this.openSlave(t), false);
+    // The runtime makes init a session leader to give it the terminal (runc's setsid and
+    // TIOCSCTTY before it execs init).
+    if (init.sid !== init.tgid) init.sid = init.pgid = init.tgid;
     this.setControllingTerminal(init, t);
     return t;
   }

@@ -272,6 +272,15 @@ Deno.test("ptrace exits: a process traced by another is its tracer's to wait for
   await assertSameAsNative([await compileC("ptrace_exit_wait")]);
 });
 
+Deno.test("init starts outside any session of the sandbox (sid and pgrp 0), may setsid or make a group, as natively as PID 1 of unshare --pid --fork (tests/c/init_session.c)", async () => {
+  const bin = await compileC("init_session");
+  const native = await runNative(["unshare", "--pid", "--fork", bin]);
+  assert.equal(native.code, 0, native.stderr);
+  const sentry = await runSentry([bin]);
+  assert.equal(sentry.stdout, native.stdout);
+  assert.equal(sentry.code, 0);
+});
+
 Deno.test("seccomp filters in the sandbox: ERRNO, TRAP's SIGSYS, stacking, KILL_PROCESS, strict mode, malformed programs, PR_GET_SECCOMP and /proc status, as natively", async () => {
   await assertSameAsNative([await compileC("seccomp_filter")]);
 });

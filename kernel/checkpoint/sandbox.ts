@@ -252,8 +252,9 @@ const processSchema = z.object({
   tgid: id,
   /** The parent's tgid; null for init. */
   parent: id.nullable(),
-  pgid: id,
-  sid: id,
+  /** 0: outside the sandbox (init's, until it makes a session or group of its own). */
+  pgid: z.number().int().min(0).max(1 << 22),
+  sid: z.number().int().min(0).max(1 << 22),
   exitSignal: intIn(0, 64),
   leaderComm: z.string().max(15),
   /** Set for a zombie: the wait status it reports and the uid of its last thread. */
