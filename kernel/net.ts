@@ -370,6 +370,13 @@ export class Net implements DeadlineTarget {
     return this.tuns.get(index)?.link.up ?? this.stack.interfaces[index]?.up ?? true;
   }
 
+  /** Whether interface `index` has carrier: up, and for a veth its peer up too (IFF_RUNNING, IFF_LOWER_UP). */
+  linkCarrier(index: number): boolean {
+    if (!this.linkUp(index)) return false;
+    const v = this.virtualLinks.get(index);
+    return v?.peer == null || v.peerNet.linkUp(v.peer);
+  }
+
   /**
    * Brings interface `index` up or down (IFF_UP, by rtnetlink or SIOCSIFFLAGS): a TUN/TAP
    * device's link, or lo. Returns whether anything changed; tells the link listeners if so.
@@ -385,6 +392,9 @@ export class Net implements DeadlineTarget {
       const iface = this.stack.interfaces[index]!;
       if (iface.up === up) return false;
       this.stack.setUp(index, up);
+      // The peer's carrier follows (netif_carrier_on/off): its namespace hears of it too.
+      const v = this.virtualLinks.get(index)!;
+      if (v.peer !== null) for (const l of v.peerNet.linkListeners) l(v.peer, true);
     } else if (index === LOOPBACK_INDEX) {
       const lo = this.stack.interfaces[index]!;
       if (lo.up === up) return false;

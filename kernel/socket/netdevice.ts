@@ -71,7 +71,7 @@ function links(net: Net): Link[] {
       index: iface.index + 1,
       name: net.ifNames[iface.index] ?? `eth${iface.index - 1}`,
       // The user-visible 16 bits: IFF_LOWER_UP and the rest of the high flags are netlink's.
-      flags: (net.linkUp(iface.index) ? IFF_UP | IFF_RUNNING : 0) |
+      flags: (net.linkUp(iface.index) ? IFF_UP : 0) | (net.linkCarrier(iface.index) ? IFF_RUNNING : 0) |
         (lo ? IFF_LOOPBACK : ether ? IFF_BROADCAST | IFF_MULTICAST : tun ? IFF_POINTOPOINT | IFF_NOARP | IFF_MULTICAST : IFF_NOARP),
       mtu: lo ? net.loMtu : iface.device.mtu - (ether ? 14 : 0),
       hwType: lo ? ARPHRD_LOOPBACK : ether ? ARPHRD_ETHER : ARPHRD_NONE,

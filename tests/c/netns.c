@@ -456,6 +456,15 @@ int main(int argc, char **argv) {
     close(g);
   }
   printf("ns2 nsva 10.77.0.1/24: %d, up: %d\n", addr_add("nsva", "10.77.0.1", 24), link_set_up("nsva"));
+  {
+    /* Up, its peer down: no carrier (IFF_RUNNING clear). */
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    struct ifreq r = {0};
+    strcpy(r.ifr_name, "nsva");
+    ioctl(s, SIOCGIFFLAGS, &r);
+    close(s);
+    printf("ns2 nsva up %d running %d\n", (r.ifr_flags & IFF_UP) != 0, (r.ifr_flags & IFF_RUNNING) != 0);
+  }
   int u2 = socket(AF_INET, SOCK_DGRAM, 0); /* made in ns2, used from ns1 */
   printf("ns2 move nsvb to ns1 as peer1: %d\n", link_move("nsvb", ns1, "peer1"));
   printf("ns2 after the move: nsvb %u peer1 %u nsva %u\n", if_nametoindex("nsvb"), if_nametoindex("peer1"), if_nametoindex("nsva"));

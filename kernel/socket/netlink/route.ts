@@ -765,21 +765,27 @@ export function linkMessage(net: Net, iface: Interface, type: number, flags: num
   const ether = iface.mac !== null;
   const tun = !ether && net.tuns.has(iface.index);
   const kind = lo ? IFF_LOOPBACK : ether ? IFF_BROADCAST | IFF_MULTICAST : tun ? IFF_POINTOPOINT | IFF_NOARP | IFF_MULTICAST : IFF_NOARP;
+  const up = net.linkUp(iface.index);
+  const virt = net.virtualLinks.get(iface.index);
+  // A down device has the noop qdisc (none attached until dev_activate); lo, veths and bridges
+  // are noqueue once up. lo's operstate is UNKNOWN up and DOWN down.
+  // A veth has carrier only while its peer is up too (veth_open): LOWERLAYERDOWN otherwise.
+  const carrier = net.linkCarrier(iface.index);
+  const qdisc = !up ? "noop" : virt !== undefined ? "noqueue" : tun || ether ? "pfifo_fast" : "noqueue";
   const m = new MessageBuilder()
     .u8(C.AF_UNSPEC).u8(0).u16(lo ? ARPHRD_LOOPBACK : ether ? ARPHRD_ETHER : ARPHRD_NONE)
     .u32(iface.index + 1)
-    .u32((net.linkUp(iface.index) ? IFF_UP | IFF_RUNNING | IFF_LOWER_UP : 0) | kind)
+    .u32((up ? IFF_UP | (carrier ? IFF_RUNNING | IFF_LOWER_UP : 0) : 0) | kind)
     .u32(change)
     .attrString(IFLA_IFNAME, net.ifNames[iface.index] ?? `eth${iface.index - 1}`)
     .attrU32(IFLA_MTU, lo ? net.loMtu : iface.device.mtu - (ether ? 14 : 0))
-    .attrU32(IFLA_TXQLEN, tun || ether ? 500 : 1000)
-    .attr(IFLA_OPERSTATE, [lo ? 0 : net.linkUp(iface.index) ? 6 : 2])
+    .attrU32(IFLA_TXQLEN, virt === undefined && (tun || ether) ? 500 : 1000)
+    .attr(IFLA_OPERSTATE, [up ? (lo ? 0 : carrier ? 6 : 3) : 2])
     .attr(IFLA_LINKMODE, [0])
     .attrU32(IFLA_GROUP, 0)
-    .attrString(IFLA_QDISC, tun || ether ? "pfifo_fast" : "noqueue")
+    .attrString(IFLA_QDISC, qdisc)
     .attr(IFLA_ADDRESS, iface.mac ? iface.mac.bytes : [0, 0, 0, 0, 0, 0])
     .attr(IFLA_BROADCAST, iface.mac ? [255, 255, 255, 255, 255, 255] : [0, 0, 0, 0, 0, 0]);
-  const virt = net.virtualLinks.get(iface.index);
   if (virt !== undefined) {
     // A veth names its peer (IFLA_LINK); both kinds say what they are (IFLA_LINKINFO).
     if (virt.peer !== null && virt.peerNet === net) m.attrU32(IFLA_LINK, virt.peer + 1);
