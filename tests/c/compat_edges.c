@@ -393,6 +393,28 @@ static void select_timeouts(void) {
   printf("  SIGUSR1 blocked after: %d\n", sigismember(&cur, SIGUSR1));
 }
 
+/* Ranges whose end passes 2^63: sync_file_range is EINVAL (ksys_sync_file_range's checks),
+ * fallocate EFBIG ("wrap through zero"), whatever the file system; summed as doubles, 8912 +
+ * (2^63 - 4097) rounds to 2^63 and hid the wrap. */
+static void range_wraps(void) {
+  char path[128];
+  snprintf(path, sizeof(path), "%s/wraps", dir);
+  int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+  long long big = INT64_MAX - 4096;
+  int r = sync_file_range(fd, 8912, big, 0);
+  printf("sync_file_range(8912, 2^63 - 4097) = %d %s\n", r, r ? en(errno) : "");
+  r = sync_file_range(fd, 1, INT64_MAX, 0);
+  printf("sync_file_range(1, 2^63 - 1) = %d %s\n", r, r ? en(errno) : "");
+  r = sync_file_range(fd, 0, INT64_MAX, 0);
+  printf("sync_file_range(0, 2^63 - 1) = %d %s\n", r, r ? en(errno) : "");
+  r = fallocate(fd, FALLOC_FL_KEEP_SIZE, 8912, big);
+  printf("fallocate(KEEP_SIZE, 8912, 2^63 - 4097) = %d %s\n", r, r ? en(errno) : "");
+  r = fallocate(fd, 0, 1, INT64_MAX);
+  printf("fallocate(0, 1, 2^63 - 1) = %d %s\n", r, r ? en(errno) : "");
+  close(fd);
+  unlink(path);
+}
+
 int main(void) {
   setvbuf(stdout, NULL, _IONBF, 0);
   getdents_edges();
@@ -406,6 +428,7 @@ int main(void) {
   zero_length_recv_fd();
   inet_options();
   select_timeouts();
+  range_wraps();
   char path[128];
   for (int i = 0; i < 100; i++) {
     snprintf(path, sizeof(path), "%s/file-%03d", dir, i);

@@ -79,7 +79,10 @@ const sysFallocate: SyscallFn = (t, a) => {
   const loc = file.location();
   if (loc === null && !(file instanceof MemFd)) throw ENODEV;
   if ((file.flags & O_APPEND) && (mode & FALLOC_FL_PUNCH_HOLE)) throw EBADF;
-  if (off + len > Number.MAX_SAFE_INTEGER) throw EINVAL;
+  // "Check for wrap through zero too": beyond the file system's largest size (2^53 - 1 here,
+  // tmpfs's MAX_FILE_SIZE) or past 2^63 is EFBIG. Summed as 64-bit integers: doubles round.
+  const end = BigInt(a.long(2)) + BigInt(a.long(3));
+  if (end > BigInt(Number.MAX_SAFE_INTEGER)) throw EFBIG;
   // Growing the file is a size change: RLIMIT_FSIZE applies (inode_newsize_ok).
   if (loc !== null && !(mode & FALLOC_FL_KEEP_SIZE)) checkNewSize(t, loc, off + len);
   file.allocate(mode, off, len);
@@ -114,9 +117,10 @@ const sysSync: SyscallFn = () => 0;
 
 /** Implements sync_file_range(2): validation only. */
 const sysSyncFileRange: SyscallFn = (t, a) => {
-  const off = a.long(1), len = a.long(2), flags = a.uint(3);
+  const off = BigInt.asIntN(64, a.u64(1)), len = BigInt.asIntN(64, a.u64(2)), flags = a.uint(3);
   if (flags & ~7) throw EINVAL;
-  if (off < 0 || len < 0) throw EINVAL;
+  // ksys_sync_file_range: a negative offset or length, or a range whose end wraps past 2^63.
+  if (off < 0n || len < 0n || BigInt.asIntN(64, off + len) < 0n) throw EINVAL;
   const file = t.fdTable.get(a.fd(0));
   if (file.isStream) throw ESPIPE;
   return 0;
