@@ -244,6 +244,12 @@ export class UdpSocket {
     if (to === null) throw this.#bound ? EDESTADDRREQ : ENOTCONN;
     if (data.length > UDP_MAX_PAYLOAD) throw EMSGSIZE;
     if (this.#localAddr !== null && this.#localAddr.version !== to.addr.version) throw familyMismatch(this.#localAddr);
+    // A dual-stack socket connected to an IPv4 (v4-mapped) peer took an IPv4 source at connect
+    // (Linux sets rcv_saddr there): an IPv6 destination from it is EAFNOSUPPORT
+    // (ip6_dst_lookup_tail). The other way round Linux sends, through udp_sendmsg.
+    if (this.#localAddr === null && this.#remote !== null && this.#remote.addr.version === 4 && to.addr.version === 6 && !to.addr.isUnspecified) {
+      throw EAFNOSUPPORT;
+    }
     const route = this.#host.udpRoute(to.addr, this);
     if (route === null) throw to.addr.isMulticast || (to.addr.version === 4 && (to.addr as Ipv4Address).isBroadcast) ? ENETUNREACH : EHOSTUNREACH;
     if (!this.#bound) this.bind(this.#localAddr, 0); // the address a disconnect kept, if any

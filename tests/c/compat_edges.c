@@ -6,7 +6,9 @@
  * checks and CLONE_CLEAR_SIGHAND, futex keys of private and shared ops, and SO_PASSCRED turned
  * on after data was sent on a Unix socket. */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <netinet/in.h>
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <linux/sched.h>
@@ -453,6 +455,29 @@ static void socket_mark(void) {
   _exit(0);
 }
 
+/* A dual-stack UDP socket connected to a v4-mapped peer has an IPv4 source: sendto an IPv6
+ * address is EAFNOSUPPORT (EINVAL before Linux 5.x); connected to ::1, sendto a v4-mapped
+ * address is sent. */
+static void udp_mapped_sendto(void) {
+  struct sockaddr_in6 mapped = {.sin6_family = AF_INET6, .sin6_port = htons(5000)};
+  inet_pton(AF_INET6, "::ffff:127.0.0.1", &mapped.sin6_addr);
+  struct sockaddr_in6 v6 = {.sin6_family = AF_INET6, .sin6_port = htons(5001)};
+  inet_pton(AF_INET6, "::1", &v6.sin6_addr);
+  char buf[20] = {0};
+  int s = socket(AF_INET6, SOCK_DGRAM, 0);
+  int r = connect(s, (struct sockaddr *)&mapped, sizeof(mapped));
+  printf("connect to ::ffff:127.0.0.1 = %d\n", r);
+  long n = sendto(s, buf, sizeof(buf), 0, (struct sockaddr *)&v6, sizeof(v6));
+  printf("then sendto ::1 = %ld %s\n", n, n < 0 ? (errno == EINVAL || errno == EAFNOSUPPORT ? "EINVAL or EAFNOSUPPORT" : en(errno)) : "");
+  close(s);
+  s = socket(AF_INET6, SOCK_DGRAM, 0);
+  r = connect(s, (struct sockaddr *)&v6, sizeof(v6));
+  printf("connect to ::1 = %d\n", r);
+  n = sendto(s, buf, sizeof(buf), 0, (struct sockaddr *)&mapped, sizeof(mapped));
+  printf("then sendto ::ffff:127.0.0.1 = %ld %s\n", n, n < 0 ? en(errno) : "");
+  close(s);
+}
+
 int main(void) {
   setvbuf(stdout, NULL, _IONBF, 0);
   getdents_edges();
@@ -468,6 +493,7 @@ int main(void) {
   select_timeouts();
   range_wraps();
   socket_mark();
+  udp_mapped_sendto();
   char path[128];
   for (int i = 0; i < 100; i++) {
     snprintf(path, sizeof(path), "%s/file-%03d", dir, i);
