@@ -41,10 +41,16 @@ export class PendingSignals {
   mask = 0n;
   readonly queue: SigInfo[] = [];
 
-  /** Adds a signal; a standard signal already pending is not queued twice. */
+  /**
+   * Adds a signal; a standard signal already pending is not queued twice, except a POSIX
+   * timer's: Linux queues the timer's preallocated sigqueue whatever is pending
+   * (send_sigqueue has no legacy_queue check), so a timer whose signal was already pending from
+   * kill or tgkill still delivers its own, with its overruns, and is not left believing it
+   * queued one that was dropped.
+   */
   add(info: SigInfo): void {
     const bit = sigBit(info.signo);
-    if (info.signo < 32 && (this.mask & bit)) return;
+    if (info.signo < 32 && (this.mask & bit) && info.timerSeq === undefined) return;
     this.mask |= bit;
     this.queue.push(info);
   }

@@ -145,3 +145,7 @@ Deno.test("splice, sendfile and copy_file_range honour RLIMIT_FSIZE and notify i
 Deno.test("the descriptor array's size: select ignores bits beyond it, FDSize shows it, it grows, never shrinks, and fork sizes it for the open descriptors, as natively (tests/c/fd_array.c)", async () => {
   await assertSameAsNative([await compileC("fd_array")]);
 });
+
+Deno.test("a POSIX timer's standard signal queues beside the same signal pending from tgkill, with its overruns, and tgkill's thread group id must be positive, as natively (tests/c/timer_pending.c)", async () => {
+  await assertSameAsNative([await compileC("timer_pending")]);
+});

@@ -40,18 +40,20 @@ const sysKill: SyscallFn = (t, a) => {
   return 0;
 };
 
-function signalThread(t: Task, tgid: number, tid: number, sig: number): number {
+/** tkill and tgkill; `tgid` null for tkill (any thread group). */
+function signalThread(t: Task, tgid: number | null, tid: number, sig: number): number {
   checkSig(sig);
-  if (tid <= 0 || tgid === 0 || tgid < -1) throw EINVAL;
+  // do_tkill: tgkill's tgid must be positive (-1 is EINVAL too, not "any": that is tkill).
+  if (tid <= 0 || (tgid !== null && tgid <= 0)) throw EINVAL;
   const target = t.kernel.tasks.get(tid);
   if (!target) {
     // A zombie process's leader still owns its id: checked, and the signal ignored.
     const z = t.kernel.threadGroups.get(tid);
-    if (!z?.zombie || (tgid !== -1 && tgid !== tid)) throw ESRCH;
+    if (!z?.zombie || (tgid !== null && tgid !== tid)) throw ESRCH;
     checkSignalPermission(t, z, sig);
     return 0;
   }
-  if (tgid !== -1 && target.tg.tgid !== tgid) throw ESRCH;
+  if (tgid !== null && target.tg.tgid !== tgid) throw ESRCH;
   checkSignalPermission(t, target.tg, sig, target);
   t.kernel.sendSignal(target.tg, sig, { code: -6 /* SI_TKILL */, pid: t.tg.tgid, uid: t.creds.uid }, target);
   return 0;
@@ -61,7 +63,7 @@ function signalThread(t: Task, tgid: number, tid: number, sig: number): number {
 const sysTgkill: SyscallFn = (t, a) => signalThread(t, a.int(0), a.int(1), a.int(2));
 
 /** Implements tkill(2). */
-const sysTkill: SyscallFn = (t, a) => signalThread(t, -1, a.int(0), a.int(1));
+const sysTkill: SyscallFn = (t, a) => signalThread(t, null, a.int(0), a.int(1));
 
 export const table: Record<number, SyscallEntry> = {
   62: supported("kill", sysKill),
