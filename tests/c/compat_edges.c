@@ -415,6 +415,44 @@ static void range_wraps(void) {
   unlink(path);
 }
 
+/* SO_MARK on TCP and UDP sockets: set with CAP_NET_ADMIN or CAP_NET_RAW, EPERM without both
+ * (in a child that dropped them from its effective set), read back either way. */
+static void socket_mark(void) {
+  pid_t pid = fork();
+  if (pid != 0) {
+    waitpid(pid, NULL, 0);
+    return;
+  }
+  int types[2] = {SOCK_STREAM, SOCK_DGRAM};
+  int socks[2];
+  for (int i = 0; i < 2; i++) {
+    socks[i] = socket(AF_INET, types[i], 0);
+    int mark = 1234 + i, got = 0;
+    socklen_t len = sizeof(got);
+    int r = setsockopt(socks[i], SOL_SOCKET, SO_MARK, &mark, sizeof(mark));
+    printf("SO_MARK set %d = %d %s\n", mark, r, r ? en(errno) : "");
+    short shortv = 1;
+    r = setsockopt(socks[i], SOL_SOCKET, SO_MARK, &shortv, sizeof(shortv));
+    printf("SO_MARK set with 2 bytes = %d %s\n", r, r ? en(errno) : "");
+    r = getsockopt(socks[i], SOL_SOCKET, SO_MARK, &got, &len);
+    printf("SO_MARK get = %d %s: %d\n", r, r ? en(errno) : "", got);
+  }
+  /* struct __user_cap_header_struct {version 3, pid 0}; 2 x {effective, permitted, inheritable} */
+  unsigned int hdr[2] = {0x20080522, 0}, data[6];
+  syscall(SYS_capget, hdr, data);
+  data[0] &= ~((1u << 12) | (1u << 13)); /* CAP_NET_ADMIN, CAP_NET_RAW */
+  syscall(SYS_capset, hdr, data);
+  for (int i = 0; i < 2; i++) {
+    int mark = 99, got = 0;
+    socklen_t len = sizeof(got);
+    int r = setsockopt(socks[i], SOL_SOCKET, SO_MARK, &mark, sizeof(mark));
+    printf("SO_MARK set without the capabilities = %d %s\n", r, r ? en(errno) : "");
+    r = getsockopt(socks[i], SOL_SOCKET, SO_MARK, &got, &len);
+    printf("SO_MARK get = %d %s: %d\n", r, r ? en(errno) : "", got);
+  }
+  _exit(0);
+}
+
 int main(void) {
   setvbuf(stdout, NULL, _IONBF, 0);
   getdents_edges();
@@ -429,6 +467,7 @@ int main(void) {
   inet_options();
   select_timeouts();
   range_wraps();
+  socket_mark();
   char path[128];
   for (int i = 0; i < 100; i++) {
     snprintf(path, sizeof(path), "%s/file-%03d", dir, i);

@@ -310,6 +310,13 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
   override setsockopt(t: Task, level: number, name: number, value: Uint8Array): void {
     if (level === C.SOL_SOCKET) {
       if ((name === C.SO_SNDBUFFORCE || name === C.SO_RCVBUFFORCE) && !t.creds.hasCap(CAP_NET_ADMIN)) throw errno.EPERM;
+      // sk_setsockopt: the mark needs CAP_NET_RAW or CAP_NET_ADMIN over the socket's network
+      // namespace, checked after the length and before anything else.
+      if (name === C.SO_MARK) {
+        if (value.length < 4) throw EINVAL;
+        const owner = this.net.owner;
+        if (!t.creds.capableIn(owner, CAP_NET_RAW) && !t.creds.capableIn(owner, CAP_NET_ADMIN)) throw errno.EPERM;
+      }
       return this.setSocketOpt(name, value, t);
     }
     if (level === C.IPPROTO_IP) return this.setIpOpt(name, value);
@@ -408,6 +415,7 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
       case C.SO_OOBINLINE:
       case C.SO_PRIORITY:
       case C.SO_TIMESTAMP_OLD:
+      case C.SO_MARK:
         return intBytes(this.#flags.get(`s:${name}`) ?? 0, optlen);
       case C.SO_PASSCRED:
         // Linux 6.16 restricted SO_PASSCRED to Unix, netlink and Bluetooth sockets.
@@ -497,6 +505,7 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
       case C.SO_OOBINLINE:
       case C.SO_PRIORITY:
       case C.SO_TIMESTAMP_OLD:
+      case C.SO_MARK: // kept and read back; no route or filter looks at it here
         this.#flags.set(`s:${name}`, n);
         return;
       case C.SO_PASSCRED:
