@@ -63,6 +63,9 @@ function fail(error: string): Reply {
 }
 
 /** @nosave The listener and its connections (host plumbing, not kernel state). */
+/** ENAMETOOLONG: a temporary socket name longer than sun_path holds. */
+const ENAMETOOLONG_ERRNO = 36;
+
 export class ControlServer {
   readonly #fd: number;
   readonly #cancel: number;
@@ -88,12 +91,22 @@ export class ControlServer {
 
   /** Listens at path (which must not exist; mode 0600) and serves until {@linkcode close}. */
   static listen(path: string, holder: SandboxHolder, log: DebugLog): ControlServer | string {
-    const fd = hostUnixListen(path, 16);
+    // Bound under a temporary name, and renamed into place once it listens with its mode: a
+    // client that finds the socket can connect at once (between bind and listen it was refused,
+    // and between bind and chmod its mode was the umask's).
+    const tmp = `${path}.${Deno.pid}`;
+    let at = tmp;
+    let fd = hostUnixListen(tmp, 16);
+    if (fd === -ENAMETOOLONG_ERRNO) fd = hostUnixListen(at = path, 16); // only the name fits
     if (fd < 0) return `cannot listen on ${path}: errno ${-fd}`;
     try {
-      Deno.chmodSync(path, 0o600);
+      Deno.chmodSync(at, 0o600);
+      if (at !== path) Deno.renameSync(at, path);
     } catch (err) {
       hostClose(fd);
+      try {
+        Deno.removeSync(at);
+      } catch { /* gone */ }
       return `cannot listen on ${path}: ${(err as Error).message}`;
     }
     const s = new ControlServer(fd, path, holder, log);
