@@ -53,3 +53,14 @@ Deno.test("a checkpoint refuses a sandbox holding a socket of a second network n
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("SIOCETHTOOL on lo: software timestamping, no PTP clock, the link state as lo goes up, EOPNOTSUPP, ENODEV and EFAULT as natively (tests/c/ethtool.c, in a network namespace of its own)", async () => {
+  const bin = await compileC("ethtool");
+  const r = await runSentry([bin]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /lo up: GLINK = 0 : 1\n/);
+  if (!(await canUnshareNet())) return;
+  const native = await runNative([bin]);
+  assert.equal(native.code, 0, native.stderr);
+  assert.equal(r.stdout, native.stdout);
+});

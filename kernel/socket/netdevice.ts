@@ -31,6 +31,10 @@ const SIOCGIFBRDADDR = 0x8919;
 const SIOCGIFNETMASK = 0x891b;
 const SIOCGIFMETRIC = 0x891d;
 const SIOCGIFMTU = 0x8921;
+const SIOCETHTOOL = 0x8946;
+const ETHTOOL_GLINK = 0x0a, ETHTOOL_GET_TS_INFO = 0x41;
+/** SOF_TIMESTAMPING_TX_SOFTWARE | RX_SOFTWARE | SOFTWARE: software stamps, as every device has. */
+const SOFTWARE_TIMESTAMPING = 0x02 | 0x08 | 0x10;
 const SIOCGIFHWADDR = 0x8927;
 const SIOCGIFINDEX = 0x8933;
 const SIOCGIFTXQLEN = 0x8942;
@@ -89,7 +93,7 @@ export function isNetdeviceIoctl(cmd: number): boolean {
   return cmd === SIOCGIFNAME || cmd === SIOCGIFCONF || cmd === SIOCGIFFLAGS || cmd === SIOCGIFADDR ||
     cmd === SIOCGIFDSTADDR || cmd === SIOCGIFBRDADDR || cmd === SIOCGIFNETMASK || cmd === SIOCGIFMETRIC ||
     cmd === SIOCGIFMTU || cmd === SIOCGIFHWADDR || cmd === SIOCGIFINDEX || cmd === SIOCGIFTXQLEN ||
-    cmd === SIOCGIFMAP || SET_REQUESTS.has(cmd) || (cmd >= SIOCDEVPRIVATE && cmd <= SIOCDEVPRIVATE + 15);
+    cmd === SIOCGIFMAP || cmd === SIOCETHTOOL || SET_REQUESTS.has(cmd) || (cmd >= SIOCDEVPRIVATE && cmd <= SIOCDEVPRIVATE + 15);
 }
 
 /** A sockaddr_in (16 bytes) with addr. */
@@ -116,6 +120,7 @@ export function netdeviceIoctl(net: Net, family: number, cmd: number, arg: numbe
   if (SET_REQUESTS.has(cmd)) throw EPERM;
   const all = links(net);
   if (cmd === SIOCGIFCONF) return ifconf(all, arg, io);
+  if (cmd === SIOCETHTOOL) return ethtool(net, all, arg, io);
   const req = io.copyIn(arg, IFREQ_SIZE);
   const v = new DataView(req.buffer, req.byteOffset, req.byteLength);
   const out = new Uint8Array(IFREQ_SIZE);
@@ -174,6 +179,43 @@ export function netdeviceIoctl(net: Net, family: number, cmd: number, arg: numbe
   }
   io.copyOut(arg, out);
   return 0;
+}
+
+/**
+ * SIOCETHTOOL (dev_ethtool): the interface by name (ENODEV), then the command word ifr_data
+ * points at (EFAULT). The sandbox's devices have no driver: they answer what Linux's generic
+ * code answers for a device without ethtool operations of its own (software timestamping only,
+ * no PTP clock) and whether the link is up; every other command is EOPNOTSUPP.
+ */
+function ethtool(net: Net, all: Link[], arg: number, io: MemoryIO): number {
+  const req = io.copyIn(arg, IFREQ_SIZE);
+  const nul = req.subarray(0, IFNAMSIZ).indexOf(0);
+  const name = new TextDecoder().decode(req.subarray(0, nul < 0 ? IFNAMSIZ : nul));
+  const link = all.find((l) => l.name === name);
+  if (link === undefined) throw ENODEV;
+  const data = Number(new DataView(req.buffer, req.byteOffset, req.byteLength).getBigUint64(16, true));
+  const cmd = new DataView(io.copyIn(data, 4).buffer).getUint32(0, true);
+  if (cmd === ETHTOOL_GET_TS_INFO) {
+    // struct ethtool_ts_info: cmd, so_timestamping, phc_index, tx_types, tx_reserved[3],
+    // rx_filters, rx_reserved[3].
+    const out = new Uint8Array(44);
+    const v = new DataView(out.buffer);
+    v.setUint32(0, cmd, true);
+    v.setUint32(4, SOFTWARE_TIMESTAMPING, true);
+    v.setInt32(8, -1, true);
+    io.copyOut(data, out);
+    return 0;
+  }
+  if (cmd === ETHTOOL_GLINK) {
+    // struct ethtool_value {cmd, data}: 0 while the device is down (ethtool_get_link).
+    const out = new Uint8Array(8);
+    const v = new DataView(out.buffer);
+    v.setUint32(0, cmd, true);
+    v.setUint32(4, net.linkUp(link.index - 1) && net.linkCarrier(link.index - 1) ? 1 : 0, true);
+    io.copyOut(data, out);
+    return 0;
+  }
+  throw EOPNOTSUPP;
 }
 
 /**
