@@ -149,3 +149,7 @@ Deno.test("the descriptor array's size: select ignores bits beyond it, FDSize sh
 Deno.test("a POSIX timer's standard signal queues beside the same signal pending from tgkill, with its overruns, and tgkill's thread group id must be positive, as natively (tests/c/timer_pending.c)", async () => {
   await assertSameAsNative([await compileC("timer_pending")]);
 });
+
+Deno.test("following a symlink and readlink(2) move its atime under relatime, lstat does not, as natively (tests/c/symlink_atime.c)", async () => {
+  await assertSameAsNative([await compileC("symlink_atime")]);
+});

@@ -190,6 +190,14 @@ export abstract class Dentry {
   }
 
   /**
+   * A symlink was read through a mount with these flags, by readlink(2) or by following it
+   * (Linux's touch_atime in do_readlinkat and pick_link): its atime moves as a file read's
+   * does. Kept apart from readlink(), which the checkpoint and copy-up also call. No-op where
+   * the file system keeps no times of its own.
+   */
+  symlinkRead(_mountFlags: number): void {}
+
+  /**
    * For /proc's "magic links" (fd/N, cwd, root, exe): where following this symlink leads,
    * without reading its target as a path (Linux's nd_jump_link). Null for ordinary symlinks.
    * Throws (EACCES, ENOENT) when the link may not or cannot be followed.

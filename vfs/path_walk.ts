@@ -181,6 +181,7 @@ function walkImpl(
         continue;
       }
       const target = cd.readlink();
+      cd.symlinkRead(cm.flags);
       if (target.length === 0) throw ENOENT;
       if (target.charCodeAt(0) === SLASH) {
         m = ctx.root.mount;

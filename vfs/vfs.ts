@@ -501,11 +501,15 @@ export class VirtualFilesystem {
   readlinkAt(ctx: PathContext, dir: Location, path: string): string {
     if (path === "") {
       if (!dir.dentry.isSymlink) throw ENOENT;
-      return dir.dentry.readlink();
+      const target = dir.dentry.readlink();
+      dir.dentry.symlinkRead(dir.mount.flags);
+      return target;
     }
     const loc = walk(ctx, dir, path, false);
     if (!loc.dentry.isSymlink) throw EINVAL;
-    return loc.dentry.readlink();
+    const target = loc.dentry.readlink();
+    loc.dentry.symlinkRead(loc.mount.flags);
+    return target;
   }
 
   /**

@@ -259,6 +259,10 @@ export class OverlayDentry extends Dentry {
     return this.#top.readlink();
   }
 
+  override symlinkRead(mountFlags: number): void {
+    this.#top.symlinkRead(mountFlags);
+  }
+
   /** st_dev as stat reports it once copied up (the lower file's), or the overlay's. */
   get dev(): number {
     return this.#dev >= 0 ? this.#dev : this.#fs.dev;

@@ -587,6 +587,11 @@ export class TmpfsDentry extends Dentry {
     return this.inode.target;
   }
 
+  override symlinkRead(mountFlags: number): void {
+    if (mountFlags & MS_STRICTATIME) this.inode.atimeNs = nowNs();
+    else if (!(mountFlags & MS_NOATIME)) this.inode.touchAtime();
+  }
+
   override open(loc: Location, flags: number): FileDescription {
     const i = this.inode;
     switch (i.type) {
