@@ -1119,6 +1119,9 @@ export class Kernel {
    */
   #interruptSyscall(t: Task): void {
     t.interrupted = false;
+    // A killable sleep (vfork's wait) woken for any other reason simply runs again: its
+    // syscall must not end in EINTR nor start over (clone would make a second child).
+    if (t.lastBlockRestart === "killable") return;
     let signo = 0;
     let act = t.tg.handlers.get(1);
     for (let guard = 0; guard < 64; guard++) {
@@ -1353,7 +1356,7 @@ export class Kernel {
         if (result.deadlineNs !== null) this.#timed.add(t);
         // A signal that came while the task was out of user mode and not yet asleep (or a group
         // stop) interrupts the sleep at once, as Linux checks signal_pending before sleeping.
-        if (deliverableSet(t) !== 0n || t.tg.groupStop !== null) {
+        if (result.restart !== "killable" && (deliverableSet(t) !== 0n || t.tg.groupStop !== null)) {
           t.interrupted = true;
           this.wakeTask(t);
         }
@@ -1393,6 +1396,8 @@ export class Kernel {
    */
   interruptTask(t: Task): void {
     if (t.state === "blocked") {
+      // A killable sleep takes no signal until it ends; a fatal one ends the group directly.
+      if (t.blocked?.restart === "killable") return;
       t.interrupted = true;
       this.wakeTask(t);
     } else if (t.state === "user") {

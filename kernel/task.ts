@@ -62,7 +62,7 @@ export interface BlockState {
   mask: number;
   deadlineNs: number | null;
   /** What a signal does to the sleep: "sys" restarts after an SA_RESTART handler, else EINTR. */
-  restart: "sys" | "never";
+  restart: "sys" | "never" | "killable";
 }
 
 const decoder = new TextDecoder();
@@ -110,7 +110,7 @@ export class Task implements Waker, MemoryIO {
   /** Set when a signal woke the task out of a blocked syscall. */
   interrupted = false;
   /** The restart rule of the last sleep (see BlockState.restart). */
-  lastBlockRestart: "sys" | "never" = "sys";
+  lastBlockRestart: "sys" | "never" | "killable" = "sys";
   /** set_tid_address(2) / CLONE_CHILD_CLEARTID. */
   clearChildTid = 0;
   robustList = 0;

@@ -153,3 +153,7 @@ Deno.test("a POSIX timer's standard signal queues beside the same signal pending
 Deno.test("following a symlink and readlink(2) move its atime under relatime, lstat does not, as natively (tests/c/symlink_atime.c)", async () => {
   await assertSameAsNative([await compileC("symlink_atime")]);
 });
+
+Deno.test("a signal during vfork's wait for its child does not interrupt it: vfork returns the pid and the handler runs after, as natively (tests/c/vfork_signal.c)", async () => {
+  await assertSameAsNative([await compileC("vfork_signal")]);
+});

@@ -59,7 +59,7 @@ export class SyscallArgs {
 /** Asks the task loop to do something other than return a value. */
 export type SyscallControl =
   /** Sleep until one of the queues reports an event in `mask`, the deadline passes, or a signal. */
-  | { ctl: "block"; queues: WaitQueue[]; mask: number; deadlineNs: number | null; restart: "sys" | "never" }
+  | { ctl: "block"; queues: WaitQueue[]; mask: number; deadlineNs: number | null; restart: BlockRestart }
   /** The task exits (exit(2)); the thread does not return to user mode. */
   | { ctl: "exit"; status: number; group: boolean }
   /** The handler set up registers itself (execve, rt_sigreturn): return nothing. */
@@ -93,11 +93,18 @@ export function partial(name: string, fn: SyscallFn, note: string): SyscallEntry
  * clock. restart: "sys" (Linux's ERESTARTSYS: a handler with SA_RESTART makes the syscall run
  * again) or "never" (EINTR whenever a handler runs: sleeps, pause, poll).
  */
+/**
+ * How a signal treats a sleep: "sys" and "never" as above; "killable" (Linux's TASK_KILLABLE,
+ * vfork's wait for its child) is not interrupted at all by a signal that does not kill: the
+ * signal stays pending until the sleep ends and the syscall returns.
+ */
+export type BlockRestart = "sys" | "never" | "killable";
+
 export function block(
   queues: WaitQueue[],
   mask: number,
   deadlineNs: number | null = null,
-  restart: "sys" | "never" = "sys",
+  restart: BlockRestart = "sys",
 ): SyscallControl {
   return { ctl: "block", queues, mask, deadlineNs, restart };
 }

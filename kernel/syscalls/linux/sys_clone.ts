@@ -29,12 +29,13 @@ const CLONE_INTO_CGROUP = 1n << 33n;
 function doClone(t: Task, args: CloneArgs): SyscallResult {
   if (t.syscallState !== null) {
     const w = vforkWaitDone(t, null);
-    return w.wait ? block([w.wait.vforkDone], 1) : w.tid;
+    return w.wait ? block([w.wait.vforkDone], 1, null, "killable") : w.tid;
   }
   const child = cloneTask(t, args);
   if (!(args.flags & CLONE_VFORK)) return child.tid;
+  // Linux's wait_for_vfork_done is killable only: a signal waits until the child lets go.
   const w = vforkWaitDone(t, child);
-  return w.wait ? block([w.wait.vforkDone], 1) : w.tid;
+  return w.wait ? block([w.wait.vforkDone], 1, null, "killable") : w.tid;
 }
 
 /** Implements clone(2) (x86-64 argument order: flags, stack, parent_tid, child_tid, tls). */
