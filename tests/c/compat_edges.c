@@ -413,6 +413,17 @@ static void range_wraps(void) {
   printf("fallocate(KEEP_SIZE, 8912, 2^63 - 4097) = %d %s\n", r, r ? en(errno) : "");
   r = fallocate(fd, 0, 1, INT64_MAX);
   printf("fallocate(0, 1, 2^63 - 1) = %d %s\n", r, r ? en(errno) : "");
+  /* rw_verify_area: a transfer whose end passes 2^63 - 1 is EINVAL, before any size limit. */
+  char b[1024] = {0};
+  long n = pwrite(fd, b, sizeof(b), INT64_MAX);
+  printf("pwrite at 2^63 - 1 = %ld %s\n", n, n < 0 ? en(errno) : "");
+  n = pread(fd, b, sizeof(b), INT64_MAX - 1000);
+  printf("pread at 2^63 - 1001 = %ld %s\n", n, n < 0 ? en(errno) : "");
+  struct iovec v = {b, sizeof(b)};
+  n = pwritev(fd, &v, 1, INT64_MAX - 100);
+  printf("pwritev at 2^63 - 101 = %ld %s\n", n, n < 0 ? en(errno) : "");
+  n = pread(fd, b, sizeof(b), INT64_MAX - 8192);
+  printf("pread at 2^63 - 8193 = %ld %s\n", n, n < 0 ? en(errno) : "");
   close(fd);
   unlink(path);
 }

@@ -66,6 +66,7 @@ export function retryOrBlock(file: FileDescription, events: number, op: () => nu
 /** Implements the common part of read(2), pread64(2), readv(2), preadv(2). */
 export function readSyscall(t: Task, file: FileDescription, segs: IoSegment[], offset: number | null): SyscallResult {
   checkReadable(file);
+  verifyRange(offset, segs);
   const r = file instanceof TtyFile
     ? ttyRead(t, file, segs, offset)
     : file instanceof PipeEnd
@@ -83,6 +84,7 @@ export function readSyscall(t: Task, file: FileDescription, segs: IoSegment[], o
 /** Implements the common part of write(2), pwrite64(2), writev(2), pwritev(2). */
 export function writeSyscall(t: Task, file: FileDescription, segs: IoSegment[], offset: number | null): SyscallResult {
   checkWritable(file);
+  verifyRange(offset, segs);
   const loc = file.location();
   const limited = limitFileSize(t, file, loc, segs, offset);
   if (loc !== null && ((loc.dentry.mode & (S_ISUID | S_ISGID)) !== 0 || loc.dentry.fileCaps) && totalLength(limited) > 0) {
@@ -465,6 +467,16 @@ function writablePrefix(t: Task, addr: number, len: number): number {
   if (end > addr) return Math.min(end, want) - addr;
   const probe = new Uint8Array(1);
   return t.mm.read(addr, probe) === 1 && t.mm.write(addr, probe) === 1 ? len : 0;
+}
+
+/**
+ * rw_verify_area for a positional transfer: a range whose end passes 2^63 - 1 is EINVAL. The
+ * offset came through a double (spaced 1024 apart below 2^63), so a range ending within about
+ * 512 bytes of the limit may be refused where Linux would transfer it.
+ */
+function verifyRange(offset: number | null, segs: IoSegment[]): void {
+  if (offset === null || offset + totalLength(segs) < 2 ** 62) return;
+  if (BigInt(Math.trunc(offset)) + BigInt(totalLength(segs)) > 0x7fffffffffffffffn) throw EINVAL;
 }
 
 function totalLength(segs: IoSegment[]): number {
