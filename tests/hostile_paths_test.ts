@@ -213,3 +213,20 @@ Deno.test("a file the sandbox makes set-user-ID or set-group-ID in a host direct
     Deno.removeSync(upper, { recursive: true });
   }
 });
+
+Deno.test("one host file seen through two views (--overlay-upper inside the root) and truncated through one: reads through the other see the new size, a mapped page past the end is SIGBUS to the program, and the sentry lives on (tests/c/two_views_truncate.c)", async () => {
+  const prog = await compileC("two_views_truncate");
+  const upper = Deno.makeTempDirSync({ prefix: "sentry-upper-" });
+  try {
+    const r = await sentryRun(["do", "--overlay-upper", upper, "--", prog, upper]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(
+      r.stdout,
+      "other view opens: 1\nmapped: 1, byte x\ntruncate through the overlay: 0\nread through the other view: 0\n" +
+        "a child touching the mapping past the end: SIGBUS\nthe sentry is still here: 1\n",
+    );
+    assert.doesNotMatch(r.stderr, /internal error|BUG/);
+  } finally {
+    Deno.removeSync(upper, { recursive: true });
+  }
+});
