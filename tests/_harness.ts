@@ -98,6 +98,16 @@ export function runNative(argv: readonly string[], opts: RunOptions = {}): Promi
   return run(cmd, args, opts);
 }
 
+/** Whether this host lets the tests make a network namespace of their own (root and unshare). */
+export async function canUnshareNet(): Promise<boolean> {
+  if (Deno.uid() !== 0) return false;
+  try {
+    return (await runNative(["/usr/bin/unshare", "--net", "--", "/bin/true"])).code === 0;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Runs argv inside the sentry: `./sentry do -- argv...` from the repository root. The sentry
  * process gets opts.env/opts.clearEnv, and `sentry do` hands its environment to the guest (as

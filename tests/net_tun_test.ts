@@ -5,17 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { compileC, REPO_ROOT, runNative, runSentry } from "./_harness.ts";
-
-/** Whether this host lets the tests make a network namespace of their own (root and unshare). */
-async function canUnshareNet(): Promise<boolean> {
-  if (Deno.uid() !== 0) return false;
-  try {
-    return (await runNative(["/usr/bin/unshare", "--net", "--", "/bin/true"])).code === 0;
-  } catch {
-    return false;
-  }
-}
+import { canUnshareNet, compileC, REPO_ROOT, runNative, runSentry } from "./_harness.ts";
 
 Deno.test("/dev/net/tun: TUNSETIFF/TUNGETIFF/TUNSETPERSIST and their errnos, RTM_NEWLINK/RTM_DELLINK events, a ping through a TUN answered by the stack, SO_BINDTODEVICE/SO_BINDTOIFINDEX, ports shared per device and delivery to the device's socket first, as natively (tests/c/net_tun.c)", async () => {
   const bin = await compileC("net_tun");

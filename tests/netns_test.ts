@@ -5,17 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { compileC, REPO_ROOT, runNative, runSentry } from "./_harness.ts";
-
-/** Whether this host lets the tests make a network namespace of their own (root and unshare). */
-async function canUnshareNet(): Promise<boolean> {
-  if (Deno.uid() !== 0) return false;
-  try {
-    return (await runNative(["/usr/bin/unshare", "--net", "--", "/bin/true"])).code === 0;
-  } catch {
-    return false;
-  }
-}
+import { canUnshareNet, compileC, REPO_ROOT, runNative, runSentry } from "./_harness.ts";
 
 Deno.test("unshare/clone(CLONE_NEWNET): only lo, down (bind yes, connect ENETUNREACH), up by SIOCSIFFLAGS or RTM_NEWLINK, the same port and abstract name bound in two namespaces, per-namespace sysctls and /proc/self/net, sockets keep their namespace, setns by /proc/self/ns/net, EPERM without CAP_SYS_ADMIN, as natively (tests/c/netns.c)", async () => {
   const bin = await compileC("netns");

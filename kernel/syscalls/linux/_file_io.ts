@@ -475,8 +475,9 @@ function writablePrefix(t: Task, addr: number, len: number): number {
  * 512 bytes of the limit may be refused where Linux would transfer it.
  */
 function verifyRange(offset: number | null, segs: IoSegment[]): void {
-  if (offset === null || offset + totalLength(segs) < 2 ** 62) return;
-  if (BigInt(Math.trunc(offset)) + BigInt(totalLength(segs)) > 0x7fffffffffffffffn) throw EINVAL;
+  if (offset === null) return;
+  const count = totalLength(segs);
+  if (offset + count >= 2 ** 62 && BigInt(Math.trunc(offset)) + BigInt(count) > 0x7fffffffffffffffn) throw EINVAL;
 }
 
 function totalLength(segs: IoSegment[]): number {
