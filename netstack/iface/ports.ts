@@ -1,6 +1,8 @@
 /**
  * Port reservations for one transport protocol, with ephemeral allocation
- * from the IANA dynamic range (RFC 6335 §6).
+ * from Linux's default ip_local_port_range (32768–60999), not the IANA dynamic range of
+ * RFC 6335 §6: programs inside the sandbox read the range from /proc and expect Linux's, and
+ * ports above 60999 stay free for the listeners that pick them because Linux never hands them out.
  *
  * @module
  */
@@ -8,8 +10,8 @@
 import { EADDRINUSE } from "../errors.ts";
 import type { IpAddress } from "../wire/address.ts";
 
-export const EPHEMERAL_LOW = 49152;
-export const EPHEMERAL_HIGH = 65535;
+export const EPHEMERAL_LOW = 32768;
+export const EPHEMERAL_HIGH = 60999;
 
 interface Holder<T> {
   owner: T;
