@@ -47,7 +47,7 @@ export const KNOWN_ACTIONS: ReadonlySet<number> = new Set([
   SECCOMP_RET_LOG, SECCOMP_RET_ALLOW,
 ]);
 
-/** A task's seccomp state: the mode and the filters, newest first. @savable (refused when set) */
+/** A task's seccomp state: the mode and the filters, newest first. @savable (kernel/checkpoint/seccomp.ts) */
 export interface SeccompState {
   readonly mode: number;
   readonly filters: readonly Uint8Array[];

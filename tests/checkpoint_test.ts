@@ -37,6 +37,7 @@ import { KernelProcSource } from "../kernel/proc_source.ts";
 import { sandboxCpus } from "../kernel/syscalls/linux/sys_sched.ts";
 import { hostClose, hostOpen, O_RDONLY } from "../platform/ptrace/_ffi.ts";
 import { compileC, REPO_ROOT } from "./_harness.ts";
+import { refusedRestores, sentry } from "./_checkpoint.ts";
 import { execProcess } from "../kernel/control.ts";
 import { createInetSocket } from "../kernel/socket/inet/mod.ts";
 import { AF_INET, IPPROTO_ICMP, SOCK_RAW } from "../kernel/socket/inet/constants.ts";
@@ -692,12 +693,6 @@ Deno.test("checkpoint: a sandbox holding a packet socket (AF_PACKET) is refused 
 });
 
 /** Runs the sentry's launcher with args; stdin from /dev/null. */
-async function sentry(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(`${REPO_ROOT}/sentry`, { args, stdin: "null", stdout: "piped", stderr: "piped" }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
-
 Deno.test("sentry do --checkpoint-image then sentry restore: the counter's output continues with nothing lost or repeated", async () => {
   const exe = await compileC("ckpt_counter", { static: true });
   const N = 40;
@@ -1684,23 +1679,6 @@ function refusedInProcess(
     } finally {
       k.shutdown();
     }
-  }
-}
-
-/** Restores each mutation of the image through the CLI: one line on stderr, status 125, nothing run. */
-async function refusedRestores(
-  image: string, cases: [string, (s: ReturnType<typeof readSandboxImage>["state"]) => void, RegExp][],
-): Promise<void> {
-  const bad = `${image}.bad`;
-  for (const [what, mutate, message] of cases) {
-    const img = readSandboxImage(image, "/");
-    mutate(img.state);
-    writeImage(bad, img);
-    const r = await sentry(["restore", bad]);
-    assert.equal(r.code, 125, what);
-    assert.match(r.stderr, message, what);
-    assert.equal(r.stderr.split("\n").length, 2, what);
-    assert.equal(r.stdout, "", what);
   }
 }
 

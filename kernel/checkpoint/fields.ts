@@ -104,7 +104,7 @@ export const LEDGER: readonly LedgerEntry[] = [
     saved: [
       "tid", "tg", "ctx", "sigmask", "pendingSignals", "altStack", "clearChildTid", "robustList", "pdeathSignal",
       "noNewPrivs", "schedPolicy", "schedPriority", "schedResetOnFork", "nice", "ioprio", "schedSliceNs", "name",
-      "fdTable", "fs", "creds", "cpuBase",
+      "fdTable", "fs", "creds", "cpuBase", "seccomp",
     ],
     derived: {
       kernel: "the restoring kernel",
@@ -133,7 +133,6 @@ export const LEDGER: readonly LedgerEntry[] = [
       net: "a network namespace of its own (unshare or clone with CLONE_NEWNET)",
       ipc: "an IPC namespace of its own (unshare or clone with CLONE_NEWIPC); the sandbox's first one holds nothing a checkpoint saves (IPC objects and message queues are refused)",
       ptrace: "a task traced with ptrace(2)",
-      seccomp: "seccomp strict mode or filters",
       tracees: "a task tracing others with ptrace(2)",
       memPolicy: "a NUMA policy",
     },

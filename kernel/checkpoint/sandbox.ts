@@ -63,6 +63,7 @@ import { checkTtyShape, hangUpExecTerminal, makeTerminals, makeTtyFile, type Sav
 import type { Terminal } from "../../vfs/tty/mod.ts";
 import { EPHEMERAL_HIGH, EPHEMERAL_LOW } from "../../netstack/mod.ts";
 import { anonFileSchemas, armAnonFile, linkAnonFile, makeAnonFile, saveAnonFile, type SavedAnonFile } from "./anon_files.ts";
+import { checkSeccompShape, makeSeccompStates, SeccompSaver, seccompFilterSchema, seccompStateSchema } from "./seccomp.ts";
 import { checkCowObjects, checkCowPieces, CowMemories, cowObjectSchema, cowPieceSchema, CowSaver, joinPieces, type SavedCowPiece } from "./cow.ts";
 import {
   checkRoot, type Image, type ImageBlob, IMAGE_FORMAT_VERSION, IMAGE_MAGIC, ImageError, readImage, readImageFast, rootIdentity, writeImage,
@@ -214,6 +215,12 @@ const sigInfoSchema = z.object({
   /** A POSIX timer's signal: its timer and the timer's sequence when sent (a stale one is dropped). */
   timerId: intIn(0, 0x7fff_ffff).optional(),
   timerSeq: u32.optional(),
+  /** SIGIO of O_ASYNC: the poll band and the descriptor. */
+  band: i32.optional(),
+  fd: i32.optional(),
+  /** SIGSYS of a seccomp filter (SECCOMP_RET_TRAP): the syscall and its audit arch. */
+  syscall: i32.optional(),
+  arch: u32.optional(),
 }).strict();
 
 const credsSchema = z.object({
@@ -244,6 +251,8 @@ const taskSchema = z.object({
   creds: credsSchema,
   fdTable: u32,
   fs: u32,
+  /** Its seccomp state (index into seccompStates, seccomp.ts); absent: none. */
+  seccomp: u32.optional(),
   /** The thread's CPU time so far: its CPU clock (and its process's) continues from it. */
   cpu: z.object({ userNs: ns, sysNs: ns }).strict(),
 }).strict();
@@ -332,6 +341,9 @@ export const savedSandboxSchema = z.object({
   fdTables: z.array(fdTableSchema).max(MAX_TASKS),
   fsContexts: z.array(z.object({ cwd: absPath, umask: intIn(0, 0o777) }).strict()).max(MAX_TASKS),
   processes: z.array(processSchema).min(1).max(MAX_PROCESSES),
+  /** seccomp filter programs and the states that list them, each once (seccomp.ts). */
+  seccompFilters: z.array(seccompFilterSchema).max(MAX_TASKS).optional(),
+  seccompStates: z.array(seccompStateSchema).max(MAX_TASKS).optional(),
 }).strict();
 
 export type SavedSandbox = z.infer<typeof savedSandboxSchema>;
@@ -376,6 +388,7 @@ interface SaveContext {
   placement: SharedPlacement;
   fdTables: Table<FdTable, SavedFdTable>;
   fsContexts: Table<FsContext, { cwd: string; umask: number }>;
+  seccomp: SeccompSaver;
   parked: ReadonlyMap<Task, { kind: string }>;
   /** The descriptions the sentry gave init as its stdio (Kernel.initStdio). */
   stdio: readonly FileDescription[];
@@ -404,6 +417,7 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
     placement: new SharedPlacement(),
     fdTables: new Table(),
     fsContexts: new Table(),
+    seccomp: new SeccompSaver(),
     parked: k.parkedStops(),
     stdio: k.initStdio,
   };
@@ -493,6 +507,7 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
     fdTables: c.fdTables.items,
     fsContexts: c.fsContexts.items,
     processes,
+    ...(c.seccomp.states.length > 0 ? { seccompFilters: c.seccomp.filters, seccompStates: c.seccomp.states } : {}),
   };
   return { state, blobs: c.blobs };
 }
@@ -553,6 +568,10 @@ function savePending(p: PendingSignals): SavedSigInfo[] {
     if (i.overrun !== undefined) s.overrun = i.overrun;
     if (i.timerId !== undefined) s.timerId = i.timerId;
     if (i.timerSeq !== undefined) s.timerSeq = i.timerSeq;
+    if (i.band !== undefined) s.band = i.band;
+    if (i.fd !== undefined) s.fd = i.fd;
+    if (i.syscall !== undefined) s.syscall = i.syscall;
+    if (i.arch !== undefined) s.arch = i.arch;
     return s;
   });
 }
@@ -618,7 +637,6 @@ function saveTask(t: Task, c: SaveContext): SavedTask {
   if (t.state === "dead" || t.state === "user") {
     throw new CheckpointError(`task ${t.tid} is ${t.state}: not saved`);
   }
-  if (t.seccomp !== null) throw new CheckpointError(`task ${t.tid} runs under seccomp: not saved yet`);
   if (t.ptrace !== null || t.tracees.size > 0) {
     throw new CheckpointError(`task ${t.tid} is traced or traces another with ptrace(2): not saved yet`);
   }
@@ -701,6 +719,7 @@ function saveTask(t: Task, c: SaveContext): SavedTask {
     },
     fdTable: c.fdTables.ref(t.fdTable, () => t.fdTable.save((f) => saveFile(f, c))),
     fs: c.fsContexts.ref(t.fs, () => ({ cwd: t.fs.cwd.path(), umask: t.fs.umask })),
+    ...(t.seccomp !== null ? { seccomp: c.seccomp.ref(t.seccomp) } : {}),
     cpu: { ...taskCpu(t) },
   };
 }
@@ -986,6 +1005,7 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
       mms.push(mm);
     }
 
+    const seccompStates = makeSeccompStates(s.seccompFilters ?? [], s.seccompStates ?? []);
     const groups = new Map<number, ThreadGroup>();
     const usedCtx = new Set<number>();
     const tasks: Task[] = [];
@@ -1141,6 +1161,7 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
         fdTable.users++;
         const t = new Task({ kernel: k, tid: st.tid, tg, ctx, fdTable, fs: fsContexts[st.fs]!, creds, name: st.name });
         restoreTask(t, st);
+        if (st.seccomp !== undefined) t.seccomp = seccompStates[st.seccomp]!;
         tg.tasks.add(t);
         tasks.push(t);
       }
@@ -1251,6 +1272,10 @@ function loadSigInfo(s: SavedSigInfo): SigInfo {
   if (s.overrun !== undefined) i.overrun = s.overrun;
   if (s.timerId !== undefined) i.timerId = s.timerId;
   if (s.timerSeq !== undefined) i.timerSeq = s.timerSeq;
+  if (s.band !== undefined) i.band = s.band;
+  if (s.fd !== undefined) i.fd = s.fd;
+  if (s.syscall !== undefined) i.syscall = s.syscall;
+  if (s.arch !== undefined) i.arch = s.arch;
   return i;
 }
 
@@ -1348,6 +1373,10 @@ function checkShape(s: SavedSandbox, blobs: readonly ImageBlob[]): void {
     for (const b of p.bufs) used += Math.ceil((b.offset + b.data.length) / PAGE_SIZE);
     if (used > p.slots) throw bad("a pipe holds more than its capacity");
   }
+  checkSeccompShape(
+    s.seccompFilters ?? [], s.seccompStates ?? [],
+    new Set(s.processes.flatMap((p) => p.tasks.flatMap((t) => t.seccomp === undefined ? [] : [t.seccomp]))), bad,
+  );
   checkTtyShape(s.files, s.terminals, s.console, s.processes.map((p) => p.tty), bad, s.execTerminals ?? []);
   const used = new Set<number>();
   for (const m of s.mms) checkMemoryShape(m, blobs, used, bad);
