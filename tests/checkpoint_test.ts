@@ -1970,6 +1970,47 @@ Deno.test("sentry do --checkpoint-image then sentry restore: FIFOs keep their bu
   }
 });
 
+Deno.test("sentry do --checkpoint-image then sentry restore: files unlinked while open, O_TMPFILE files, a renamed file and a file left with another hard link come back, shared by their descriptions, as natively", async () => {
+  const exe = await compileC("ckpt_orphans", { static: true });
+  const dir = Deno.makeTempDirSync();
+  try {
+    // Natively (the program uses /tmp/cko_* and /dev/shm, and removes them): the sentry's are its own.
+    const native = new TextDecoder().decode((await new Deno.Command(exe, { stdout: "piped" }).output()).stdout);
+    assert.match(native, /^ready\ntmpfile: nlink 0 size 18 [^]*unlinked u1: nlink 0 size 18 offset 4 mode 600: unlXnked:\+appended\|\n[^]*h1 is gone: -1\n$/);
+    const image = `${dir}/image.cbor`;
+    const first = await sentry(["do", "--checkpoint-image", image, "--checkpoint-after", "1", "--", exe]);
+    assert.deepEqual([first.code, first.stderr, first.stdout], [0, "", "ready\n"]);
+    for (const run of [1, 2]) {
+      const second = await sentry(["restore", image]);
+      assert.deepEqual([second.code, second.stderr], [0, ""], `restore ${run}`);
+      assert.equal(first.stdout + second.stdout, native, `restore ${run}`);
+    }
+    const saved = readSandboxImage(image, "/").state;
+    // tmpfile() in /tmp (the overlay; O_TMPFILE|O_EXCL, never linkable), O_TMPFILE in /dev/shm (tmpfs), the file unlinked with two descriptions.
+    assert.equal(saved.orphans?.length, 3);
+    assert.deepEqual(saved.orphans!.map((o) => [o.dir, o.unlinked, o.linkable]).sort(), [["/dev/shm", false, true], ["/tmp", false, false], ["/tmp", true, false]]);
+    type F = Extract<ReturnType<typeof readSandboxImage>["state"]["files"][number], { kind: "file" }>;
+    const orphaned = (s: ReturnType<typeof readSandboxImage>["state"]) => s.files.filter((f) => f.kind === "file" && f.orphan !== undefined) as F[];
+    assert.equal(orphaned(saved).length, 4);
+    assert.ok(saved.files.some((f) => f.kind === "file" && f.path === "/tmp/cko_h2" && f.orphan === undefined), "the hard link's other name");
+    await refusedRestores(image, [
+      ["an orphan past the table", (s) => void (orphaned(s)[0]!.orphan = 7), /a file names unlinked file 7 of 3/],
+      ["an orphan nothing holds", (s) => void s.orphans!.push({ ...s.orphans![0]!, runs: [] }), /an unlinked file no description holds/],
+      ["an orphan that is also a host file", (s) => void (orphaned(s)[0]!.host = { size: 0, mtimeNs: "0" }), /a file names unlinked file/],
+      ["data past its size", (s) => void (s.orphans!.find((o) => o.runs.length > 0)!.size = 1), /data of unlinked file \d+ names blob/],
+      ["a blob twice", (s) => {
+        const o = s.orphans!.filter((x) => x.runs.length > 0);
+        o[1]!.runs = [{ ...o[0]!.runs[0]! }];
+      }, /names blob/],
+      ["a name with a slash", (s) => void (s.orphans![0]!.name = "a/b"), /not a file name/],
+      ["a directory of /proc", (s) => void (s.orphans![0]!.dir = "/proc"), /^sentry: restore: cannot make the unlinked file \/proc\/.* again: /],
+      ["a directory that is gone", (s) => void (s.orphans![0]!.dir = "/nonexistent"), /^sentry: restore: cannot make the unlinked file \/nonexistent\/.* again: /],
+    ]);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 Deno.test("sentry restore: what the sandbox wrote to the overlay and to tmpfs comes back, whiteouts, links and modes included", async () => {
   // Run to the end uninterrupted, and checkpointed in the sleep then restored: the same output.
   const script = [

@@ -13,7 +13,7 @@
  *
  * Open regular files (and the stateless devices /dev/null, zero, full, random, urandom) are saved
  * by path with their flags and offset, and reopened on restore. A file no longer at its path
- * (unlinked or renamed while open) is refused at checkpoint.
+ * (unlinked while open, O_TMPFILE) is saved as orphans.ts finds it.
  *
  * @module
  */
@@ -29,7 +29,7 @@ import { MemoryDeviceFile } from "../../vfs/devices.ts";
 import { DirectoryFile } from "../../vfs/directory_file.ts";
 import { OverlayDentry, OverlayFilesystem } from "../../vfs/overlay/overlay.ts";
 import { OverlayRegularFile } from "../../vfs/overlay/overlay_file.ts";
-import { TmpfsDentry, TmpfsFilesystem, TmpfsRegularFile } from "../../vfs/tmpfs/tmpfs.ts";
+import { TmpfsDentry, TmpfsFilesystem, type TmpfsInode, TmpfsRegularFile } from "../../vfs/tmpfs/tmpfs.ts";
 import {
   O_CREAT, O_DIRECTORY, O_EXCL, O_NOCTTY, O_NOFOLLOW, O_RDWR, O_TRUNC, O_WRONLY, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG,
 } from "../../abi/linux/file.ts";
@@ -42,16 +42,16 @@ const RUN_BYTES = 16 << 20;
 /** Why something cannot be saved, in one line (sandbox.ts's CheckpointError makes it one). */
 export type Refuse = (what: string) => Error;
 
-const u32 = intIn(0, 0xffff_ffff);
-const u64 = intIn(0, Number.MAX_SAFE_INTEGER);
+export const u32 = intIn(0, 0xffff_ffff);
+export const u64 = intIn(0, Number.MAX_SAFE_INTEGER);
 /** A time in ns since the epoch, as decimal digits (it does not fit a double exactly). */
-const timeNs = z.string().regex(/^-?[0-9]{1,20}$/);
+export const timeNs = z.string().regex(/^-?[0-9]{1,20}$/);
 /** A path relative to a tree's top: names without "." or "..", "" for the top itself. */
 const relPath = z.string().max(4096).refine(
   (p) => p === "" || p.split("/").every((n) => n !== "" && n !== "." && n !== ".." && !n.includes("\0")),
   "not a relative path",
 );
-const absPath = z.string().max(4096).refine(
+export const absPath = z.string().max(4096).refine(
   (p) => p.startsWith("/") && (p === "/" || p.slice(1).split("/").every((n) => n !== "" && n !== "." && n !== "..")),
   "not an absolute path",
 );
@@ -93,6 +93,11 @@ export const openFileSchema = z.object({
   offset: u64,
   /** A host file (the overlay's lower layer): its size and mtime, checked on restore. */
   host: z.object({ size: u64, mtimeNs: timeNs }).strict().nullable(),
+  /**
+   * A file unlinked while open, with no name left: orphans[orphan] (orphans.ts); `path` is
+   * then only what /proc showed.
+   */
+  orphan: u32.optional(),
 }).strict();
 
 /**
@@ -117,7 +122,7 @@ export type SavedTree = z.infer<typeof treeSchema>;
 export type SavedOpenFile = z.infer<typeof openFileSchema>;
 type SavedEntry = z.infer<typeof entrySchema>;
 
-function rootCtx(k: Kernel): PathContext {
+export function rootCtx(k: Kernel): PathContext {
   return { root: k.vfs.root(), creds: Credentials.root() };
 }
 
@@ -195,16 +200,7 @@ function saveTree(top: TmpfsDentry, at: string, mountPaths: Set<string>, blobs: 
     if (type === S_IFREG) {
       byInode.set(d.inode, out.length);
       const size = Number(st.size);
-      const runs: { off: number; blob: number }[] = [];
-      for (let off = 0; off < size; off += RUN_BYTES) {
-        const buf = new Uint8Array(Math.min(RUN_BYTES, size - off));
-        const n = d.inode.read(buf, off);
-        if (buf.subarray(0, n).some((b) => b !== 0)) {
-          runs.push({ off, blob: blobs.length });
-          blobs.push(buf.subarray(0, n));
-        }
-      }
-      out.push({ ...base, kind: "file", size, runs });
+      out.push({ ...base, kind: "file", size, runs: saveFileData(d.inode, size, blobs) });
     } else if (type === S_IFLNK) {
       out.push({ ...base, kind: "symlink", target: d.readlink() });
     } else if (type === S_IFIFO) {
@@ -215,6 +211,20 @@ function saveTree(top: TmpfsDentry, at: string, mountPaths: Set<string>, blobs: 
   };
   walk(top, "");
   return out;
+}
+
+/** A tmpfs file's data as runs of blobs (RUN_BYTES each at most), holes and zero runs left out. */
+export function saveFileData(inode: TmpfsInode, size: number, blobs: Uint8Array[]): { off: number; blob: number }[] {
+  const runs: { off: number; blob: number }[] = [];
+  for (let off = 0; off < size; off += RUN_BYTES) {
+    const buf = new Uint8Array(Math.min(RUN_BYTES, size - off));
+    const n = inode.read(buf, off);
+    if (buf.subarray(0, n).some((b) => b !== 0)) {
+      runs.push({ off, blob: blobs.length });
+      blobs.push(buf.subarray(0, n));
+    }
+  }
+  return runs;
 }
 
 /** The whiteouts and opaque directories among the overlay's dentries (all cached: overlay.ts). */
@@ -228,8 +238,14 @@ function hiddenOf(d: OverlayDentry, path: string, out: { whiteouts: string[]; op
   }
 }
 
-/** An open regular file of a saved tree or of the host's lower layer, by path; refuses the rest. */
-export function saveOpenFile(k: Kernel, f: FileDescription, refuse: Refuse): SavedOpenFile | SavedOpenDir | null {
+/** Where an open file whose path no longer leads to it is found again (orphans.ts). */
+export type Moved = (f: FileDescription, refuse: Refuse) => { path: string } | { orphan: number };
+
+/**
+ * An open regular file of a saved tree or of the host's lower layer, by path (or, when it is
+ * no longer at its path, as `moved` finds it); refuses the rest.
+ */
+export function saveOpenFile(k: Kernel, f: FileDescription, refuse: Refuse, moved: Moved): SavedOpenFile | SavedOpenDir | null {
   if (f instanceof DirectoryFile) {
     const path = f.path();
     if (!atItsPath(k, f)) throw refuse(`the open directory ${path} was removed or renamed`);
@@ -239,7 +255,12 @@ export function saveOpenFile(k: Kernel, f: FileDescription, refuse: Refuse): Sav
   if (!(f instanceof OverlayRegularFile) && !(f instanceof TmpfsRegularFile) && !(f instanceof MemoryDeviceFile)) return null;
   const loc = f.location()!;
   const path = f.path();
-  if (!atItsPath(k, f)) throw refuse(`the open file ${path} was unlinked or renamed`);
+  if (!atItsPath(k, f)) {
+    if (f instanceof MemoryDeviceFile) throw refuse(`the open device ${path} was unlinked or renamed`);
+    const m = moved(f, refuse);
+    if ("orphan" in m) return { kind: "file", path, flags: f.flags, offset: f.offset, host: null, orphan: m.orphan };
+    return { kind: "file", path: m.path, flags: f.flags, offset: f.offset, host: null };
+  }
   let host: SavedOpenFile["host"] = null;
   const d = loc.dentry;
   if (d instanceof OverlayDentry && d.upper === null) {
@@ -345,7 +366,6 @@ function removeTree(k: Kernel, ctx: PathContext, path: string): void {
   }
 }
 
-/** Reopens a saved open file; checks that a host file is unchanged. */
 /** Reopens a saved directory at its position in the listing it was reading. */
 export function restoreOpenDir(k: Kernel, s: SavedOpenDir): FileDescription {
   const flags = s.flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY | O_WRONLY | O_RDWR);
@@ -365,9 +385,16 @@ export function restoreOpenDir(k: Kernel, s: SavedOpenDir): FileDescription {
   return f;
 }
 
-export function restoreOpenFile(k: Kernel, s: SavedOpenFile): FileDescription {
+/** Reopens a saved open file (an orphan through `orphan`, orphans.ts); checks that a host file is unchanged. */
+export function restoreOpenFile(k: Kernel, s: SavedOpenFile, orphan: (i: number, flags: number) => FileDescription): FileDescription {
   const ctx = rootCtx(k);
   const root = k.vfs.root();
+  if (s.orphan !== undefined) {
+    const f = orphan(s.orphan, s.flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY));
+    f.flags = s.flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY);
+    f.offset = s.offset;
+    return f;
+  }
   if (s.host !== null) {
     let st;
     try {

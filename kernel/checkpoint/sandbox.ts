@@ -48,6 +48,7 @@ import { OverlayRegularFile } from "../../vfs/overlay/overlay_file.ts";
 import { HostRegularFile } from "../../vfs/hostfs/hostfs.ts";
 import { HostFile } from "../../vfs/host_file.ts";
 import { openDirSchema, openFileSchema, restoreOpenDir, restoreOpenFile, restoreTrees, saveOpenFile, saveTrees, treeSchema } from "./files.ts";
+import { checkOrphansShape, OrphanMaker, orphanSchema, OrphanSaver } from "./orphans.ts";
 import { attachRights, makeUnixSockets, saveUnixSocket, type SavedUnixSocket, unixSocketSchema } from "./unix_sockets.ts";
 import { UnixSocket } from "../socket/unix/unix_socket.ts";
 import { LOOPBACK_INDEX, Net } from "../net.ts";
@@ -336,6 +337,8 @@ export const savedSandboxSchema = z.object({
   tcpSockets: z.array(tcpSnapshotSchema).max(MAX_FILES),
   udpSockets: z.array(udpSnapshotSchema).max(MAX_FILES),
   mms: z.array(memorySchema).max(MAX_PROCESSES),
+  /** Files unlinked while open with no name left, each once (orphans.ts); absent when none. */
+  orphans: z.array(orphanSchema).max(MAX_FILES).optional(),
   /** Private memory several address spaces share copy-on-write (cow.ts), each page once. */
   cowObjects: z.array(cowObjectSchema).max(MAX_FILES),
   fdTables: z.array(fdTableSchema).max(MAX_TASKS),
@@ -377,6 +380,7 @@ interface SaveContext {
   kernel: Kernel;
   blobs: Uint8Array[];
   files: Table<FileDescription, SavedFile>;
+  orphans: OrphanSaver;
   pipes: Table<Pipe, SavedPipe>;
   sockets: Table<UnixSocket, SavedUnixSocket>;
   terminals: Table<Terminal, SavedTerminal>;
@@ -407,6 +411,7 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
     kernel: k,
     blobs: [],
     files: new Table(),
+    orphans: null as unknown as OrphanSaver,
     pipes: new Table(),
     sockets: new Table(),
     terminals: new Table(),
@@ -421,6 +426,7 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
     parked: k.parkedStops(),
     stdio: k.initStdio,
   };
+  c.orphans = new OrphanSaver(k, c.blobs);
   const groups = [...k.threadGroups.values()].sort((a, b) => a.tgid - b.tgid);
   const handlersSeen = new Set<SignalHandlers>();
   for (const tg of groups) {
@@ -503,6 +509,7 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
     tcpSockets: c.inet.tcp,
     udpSockets: c.inet.udp,
     mms: c.mms.items,
+    ...(c.orphans.items.length > 0 ? { orphans: c.orphans.items } : {}),
     cowObjects: c.cow.objects,
     fdTables: c.fdTables.items,
     fsContexts: c.fsContexts.items,
@@ -617,7 +624,7 @@ function saveFile(f: FileDescription, c: SaveContext): number {
     // A host descriptor other than the sentry's stdio is one an `exec` client passed as its
     // process's stdio: it belongs to a client that does not follow a restore.
     if (f instanceof HostFile) return { kind: "gone", flags: f.flags };
-    const file = saveOpenFile(c.kernel, f, (what) => new CheckpointError(`${what}: not saved yet`));
+    const file = saveOpenFile(c.kernel, f, (what) => new CheckpointError(`${what}: not saved yet`), (g, refuse) => c.orphans.moved(g, refuse));
     if (file !== null) return file;
     throw new CheckpointError(`an open file ${f.path()} (${f.constructor.name}): not saved yet`);
   });
@@ -970,6 +977,7 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
   const contexts: Context[] = [];
   const made: FileDescription[] = [];
   let cows: CowMemories | null = null;
+  let orphans: OrphanMaker | null = null;
   try {
     const s = image.state;
     checkShape(s, image.blobs);
@@ -1067,6 +1075,8 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
     // The netstack's sockets, with their timers relative to the monotonic time the restored
     // sandbox continues from.
     const inet = makeInetSockets(k, s.tcpSockets, s.udpSockets, s.files, s.monotonicNs / 1e6);
+    orphans = new OrphanMaker(k, s.orphans ?? [], image.blobs);
+    const orphanMaker = orphans;
     const files = s.files.map((f, i): FileDescription => {
       if (f.kind === "tty") {
         const d = makeTtyFile(k, f, terminals);
@@ -1104,7 +1114,7 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
         return d;
       }
       if (f.kind === "file") {
-        const d = restoreOpenFile(k, f);
+        const d = restoreOpenFile(k, f, (o, flags) => orphanMaker.open(o, flags));
         made.push(d);
         return d;
       }
@@ -1119,8 +1129,10 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
       made.push(d);
       return d;
     });
-    // The probes that found each FIFO's pipe go once the FIFO's own ends are counted.
+    // The probes that found each FIFO's pipe go once the FIFO's own ends are counted, and the
+    // holders of unlinked files once their descriptions exist.
     for (const d of fifoProbes.splice(0)) d.decRef();
+    orphans.release();
     const fdTables = s.fdTables.map((t) => FdTable.load(t, (i) => files[i]!.incRef()));
     for (const t of fdTables) t.users = 0;
     const fsContexts = s.fsContexts.map((f) => {
@@ -1197,6 +1209,7 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
   } finally {
     // Copy-on-write memory lives on in the address spaces that map it.
     cows?.release();
+    orphans?.release();
     for (const f of made) f.decRef();
     for (const ctx of contexts.reverse()) ctx.addressSpace.release();
     for (const f of stdio) f.decRef();
@@ -1385,6 +1398,15 @@ function checkShape(s: SavedSandbox, blobs: readonly ImageBlob[]): void {
   for (const m of s.mms) checkCowPieces(m.cow ?? [], m.vmas, s.cowObjects, cowUsed, bad);
   if (cowUsed.size !== s.cowObjects.length) throw bad("a copy-on-write object no address space maps");
   for (const f of s.files) if (f.kind === "memfd") checkMemfdShape(f, blobs, used, bad);
+  const orphans = s.orphans ?? [];
+  checkOrphansShape(orphans, blobs, used, bad);
+  const orphansHeld = new Set<number>();
+  for (const f of s.files) {
+    if (f.kind !== "file" || f.orphan === undefined) continue;
+    if (f.orphan >= orphans.length || f.host !== null) throw bad(`a file names unlinked file ${f.orphan} of ${orphans.length}`);
+    orphansHeld.add(f.orphan);
+  }
+  if (orphansHeld.size !== orphans.length) throw bad("an unlinked file no description holds");
   for (const t of s.trees) {
     for (const [i, e] of t.entries.entries()) {
       if ((i === 0) !== (e.path === "") || (i === 0 && e.kind !== "dir")) throw bad(`the tree at ${t.at} does not start at its top directory`);
