@@ -198,8 +198,7 @@ const ROBUST_LIST_LIMIT = 2048;
  * struct robust_list_head is { next, futex_offset, list_op_pending }; each entry's futex word is
  * at entry + futex_offset; bit 0 of an entry pointer marks a PI futex.
  *
- * The update of the futex word is a read then a write, not an atomic cmpxchg: another thread of
- * the process running at that instant could race with it (Linux retries a cmpxchg instead).
+ * The futex word changes by cmpxchg, looked at again when it changed meanwhile, as Linux's.
  */
 export function exitRobustList(t: Task): void {
   const head = t.robustList;
@@ -232,8 +231,12 @@ function futexOwnerDied(t: Task, addr: number, pi: boolean, pendingOp: boolean):
     wakeShared(t, addr, 1);
     return;
   }
-  if (owner !== t.tid) return;
-  const mval = ((uval & FUTEX_WAITERS) | FUTEX_OWNER_DIED) >>> 0;
-  t.copyOutU32(addr, mval);
-  if (!pi && (uval & FUTEX_WAITERS)) wakeShared(t, addr, 1);
+  let cur = uval;
+  for (;;) {
+    if ((cur & FUTEX_TID_MASK) !== t.tid) return;
+    const found = t.compareExchangeU32(addr, cur, ((cur & FUTEX_WAITERS) | FUTEX_OWNER_DIED) >>> 0);
+    if (found === cur) break;
+    cur = found;
+  }
+  if (!pi && (cur & FUTEX_WAITERS)) wakeShared(t, addr, 1);
 }

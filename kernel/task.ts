@@ -386,6 +386,18 @@ export class Task implements Waker, MemoryIO {
     return new DataView(b.buffer).getBigUint64(0, true);
   }
 
+  /**
+   * Replaces the u32 at addr with `replacement` if it holds `expected` (a futex op's cmpxchg,
+   * atomic against the application's threads where the platform can: AddressSpace.
+   * compareExchange32); returns the value found. EFAULT when the word cannot be read and written.
+   */
+  compareExchangeU32(addr: number, expected: number, replacement: number): number {
+    if (!Number.isSafeInteger(addr) || addr < 0) throw EFAULT;
+    const found = this.mm.as.compareExchange32(addr, expected, replacement);
+    if (found === null) throw EFAULT;
+    return found;
+  }
+
   copyInU32(addr: number): number {
     const b = this.copyIn(addr, 4);
     return new DataView(b.buffer).getUint32(0, true);

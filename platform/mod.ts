@@ -141,6 +141,13 @@ export interface AddressSpace {
   read(addr: number, dst: Uint8Array): number;
   /** Copies into application memory; same contract as read. Honours page protections. */
   write(addr: number, src: Uint8Array): number;
+  /**
+   * Replaces the little-endian 32-bit word at addr (4-aligned) with `replacement` if it holds
+   * `expected`, as a futex op's cmpxchg does; returns the word found, or null when the word
+   * cannot be both read and written. Atomic against the application's own threads where the
+   * platform can make it so (see the implementation).
+   */
+  compareExchange32(addr: number, expected: number, replacement: number): number | null;
   /** Writes even to read-only pages (for the loader and breakpoints), as FOLL_FORCE does. */
   forceWrite(addr: number, src: Uint8Array): number;
   /** A new, stopped thread in this address space (for CLONE_VM), made from the stopped `via`. */

@@ -14,6 +14,10 @@ Deno.test("PI futexes lock, hand over to waiters, time out and pass on an owner'
   await assertSameAsNative([await compileC("futex_pi")]);
 });
 
+Deno.test("PI futexes taken in turns by many threads with trylock, lock and user space's cmpxchg, under signals, have one owner at a time, named by the word, as natively (tests/c/futex_pi_stress.c)", async () => {
+  await assertSameAsNative([await compileC("futex_pi_stress")]);
+});
+
 Deno.test("/proc/PID/mem reads and writes another address space, and /proc/PID/comm renames a thread, as natively (tests/c/proc_mem.c)", async () => {
   await assertSameAsNative([await compileC("proc_mem")]);
 });

@@ -25,6 +25,7 @@ function fakeAddressSpace(): AddressSpace & { calls: string[] } {
     read: () => 0,
     write: () => 0,
     forceWrite: () => 0,
+    compareExchange32: () => null,
     release: () => {},
     releaseAndReap: () => ({ userNs: 0, sysNs: 0, maxRssKb: 0 }),
     peakRssKb: () => 0,

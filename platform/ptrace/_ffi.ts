@@ -1259,6 +1259,17 @@ export function copyToRaw(to: number, src: Uint8Array): void {
   if (src.length > 0) libc.memcpy_to_raw(u64(to), src as Uint8Array<ArrayBuffer>, u64(src.length));
 }
 
+/**
+ * Atomically (lock cmpxchg) replaces the 32-bit word at raw address `at` (4-aligned, in a mapping
+ * the sentry made) with `replacement` if it holds `expected`; returns the word it held. A
+ * 4-byte view is made per call: V8 performs Atomics on a non-shared buffer with the same atomic
+ * instructions, and so small a buffer costs no memory pressure.
+ */
+export function compareExchangeRaw32(at: number, expected: number, replacement: number): number {
+  const view = new Uint32Array(Deno.UnsafePointerView.getArrayBuffer(Deno.UnsafePointer.create(BigInt(at))!, 4));
+  return Atomics.compareExchange(view, 0, expected >>> 0, replacement >>> 0);
+}
+
 /** Copies dst.length bytes of the sentry's own memory at raw address `from` into dst. */
 export function copyFromRaw(dst: Uint8Array, from: number): void {
   if (dst.length > 0) libc.memcpy_from_raw(dst as Uint8Array<ArrayBuffer>, u64(from), u64(dst.length));

@@ -59,6 +59,11 @@ export class MemoryFile {
     ffi.copyFromRaw(dst, this.base + off);
   }
 
+  /** Atomically replaces the word at off (4-aligned) if it holds `expected`; returns what it held. */
+  compareExchange32(off: number, expected: number, replacement: number): number {
+    return ffi.compareExchangeRaw32(this.base + off, expected, replacement);
+  }
+
   /** Copies n bytes of the file from `from` to `to` (ranges may overlap). */
   move(to: number, from: number, n: number): void {
     ffi.moveRaw(this.base + to, this.base + from, n);

@@ -1166,6 +1166,31 @@ class StubAddressSpace implements AddressSpace {
     return Infinity;
   }
 
+  /**
+   * Atomic (lock cmpxchg through the sentry's view of the memory file) where the word lies in a
+   * region the sentry copies through: private and shared anonymous memory, which holds the
+   * stack, the heap, the bss and shared anonymous mappings. Elsewhere (a private region after a
+   * fork, host anonymous memory of large mappings, file mappings) the stub alone maps the page:
+   * the word is read, compared and written, which a thread of the application changing it in
+   * that instant can race with.
+   */
+  compareExchange32(addr: number, expected: number, replacement: number): number | null {
+    this.#flush();
+    if (addr < 0 || addr % 4 !== 0 || addr + 4 > TASK_SIZE) return null;
+    const r = this.regions.list[this.regions.indexFrom(addr)];
+    if (r !== undefined && r.start <= addr && r.kind !== "converted") {
+      if ((r.prot & (PROT_READ | PROT_WRITE)) !== (PROT_READ | PROT_WRITE)) return null;
+      return this.platform.memoryFile!.compareExchange32(r.off + (addr - r.start), expected, replacement);
+    }
+    const word = new Uint8Array(4);
+    const view = new DataView(word.buffer);
+    if (this.#copy(addr, word, false, false) !== 4) return null;
+    const found = view.getUint32(0, true);
+    if (found !== expected >>> 0) return found;
+    view.setUint32(0, replacement >>> 0, true);
+    return this.#copy(addr, word, true, false) === 4 ? found : null;
+  }
+
   forceWrite(addr: number, src: Uint8Array): number {
     this.#flush();
     if (addr < 0 || addr + src.length > TASK_SIZE) return 0;

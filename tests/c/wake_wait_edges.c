@@ -96,6 +96,10 @@ int main(void) {
   errno = 0;
   r = futex(&w, FUTEX_REQUEUE_PRIVATE, -1, 1, &w2, 0);
   printf("FUTEX_REQUEUE, negative wake count: %ld %s\n", r, strerror(errno));
+  /* FUTEX_OP_OPARG_SHIFT (bit 31 of the encoding): the operand is 1 << oparg. */
+  w2 = 1;
+  r = futex(&w, FUTEX_WAKE_OP_PRIVATE, 1, 0, &w2, FUTEX_OP((FUTEX_OP_OR | FUTEX_OP_OPARG_SHIFT), 4, FUTEX_OP_CMP_EQ, 1));
+  printf("FUTEX_WAKE_OP with OPARG_SHIFT: %ld, word %d\n", r, (int)w2);
   waitid_without_wexited();
   return 0;
 }

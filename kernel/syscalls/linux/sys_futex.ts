@@ -50,8 +50,11 @@ function futexWait(
  * that unlock (or the owner's death) hands the lock over (piHandOver). trylock never sleeps:
  * EAGAIN. The sentry has no priorities to inherit: waiters are served oldest first.
  *
- * The word is read, then written, not changed with an atomic compare-and-exchange: a thread of
- * the process that changes it in user space at that instant can race with the kernel here.
+ * The word changes by compare-and-exchange, as Linux's futex_lock_pi_atomic: the application's
+ * fast paths take a free word (0 to its tid) and release an uncontended one (tid to 0) with
+ * cmpxchg in user space, and a read-then-write here lost such a change made between the two
+ * (a trylock succeeded while a thread's own cmpxchg had taken the word: gVisor's futex_test
+ * PITryLockConcurrency). A word that changed under the kernel is looked at again.
  */
 function futexLockPi(t: Task, addr: number, shared: boolean, deadline: () => number | null, trylock: boolean): SyscallResult {
   const st = t.syscallState as WaitState | null;
@@ -66,18 +69,27 @@ function futexLockPi(t: Task, addr: number, shared: boolean, deadline: () => num
   if (addr % 4 !== 0) throw EINVAL;
   const d = deadline();
   const k = futexKey(t, addr, shared);
-  const uval = t.copyInU32(addr);
-  const owner = uval & FUTEX_TID_MASK;
-  if (owner === t.tid) throw EDEADLK;
   const waiting = t.kernel.futex.piWaiters(k).length > 0;
-  if (owner === 0) {
-    t.copyOutU32(addr, ((uval & FUTEX_OWNER_DIED) | t.tid | (waiting ? FUTEX_WAITERS : 0)) >>> 0);
-    return 0;
+  let uval = t.copyInU32(addr);
+  for (;;) {
+    const owner = uval & FUTEX_TID_MASK;
+    if (owner === t.tid) throw EDEADLK;
+    if (owner === 0) {
+      const mine = ((uval & FUTEX_OWNER_DIED) | t.tid | (waiting ? FUTEX_WAITERS : 0)) >>> 0;
+      const found = t.compareExchangeU32(addr, uval, mine);
+      if (found === uval) return 0;
+      uval = found;
+      continue;
+    }
+    const ownerTask = t.kernel.tasks.get(owner);
+    if (ownerTask === undefined || ownerTask.state === "dead") throw ESRCH;
+    if (trylock) throw EAGAIN;
+    if (uval & FUTEX_WAITERS) break;
+    // FUTEX_WAITERS, so that the owner's user-space unlock fails and comes to FUTEX_UNLOCK_PI.
+    const found = t.compareExchangeU32(addr, uval, (uval | FUTEX_WAITERS) >>> 0);
+    if (found === uval) break;
+    uval = found;
   }
-  const ownerTask = t.kernel.tasks.get(owner);
-  if (ownerTask === undefined || ownerTask.state === "dead") throw ESRCH;
-  if (trylock) throw EAGAIN;
-  if (!(uval & FUTEX_WAITERS)) t.copyOutU32(addr, (uval | FUTEX_WAITERS) >>> 0);
   const waiter: FutexWaiter = { task: t, space: k.space, off: k.off, bitset: 0xffffffff, woken: false, piAddr: addr };
   t.kernel.futex.enqueue(waiter);
   t.syscallState = { waiter, deadlineNs: d } satisfies WaitState;
@@ -86,17 +98,23 @@ function futexLockPi(t: Task, addr: number, shared: boolean, deadline: () => num
 
 /**
  * FUTEX_UNLOCK_PI: the caller must own the word (else EPERM). The oldest waiter becomes the
- * owner; with none, the word becomes 0.
+ * owner; with none, the word becomes 0 (by cmpxchg, looked at again if it changed meanwhile).
  */
 function futexUnlockPi(t: Task, addr: number, shared: boolean): number {
   if (addr % 4 !== 0) throw EINVAL;
   const k = futexKey(t, addr, shared);
-  const uval = t.copyInU32(addr);
-  if ((uval & FUTEX_TID_MASK) !== t.tid) throw EPERM;
-  const next = t.kernel.futex.piWaiters(k)[0];
-  if (next !== undefined) piHandOver(next, false);
-  else t.copyOutU32(addr, 0);
-  return 0;
+  let uval = t.copyInU32(addr);
+  for (;;) {
+    if ((uval & FUTEX_TID_MASK) !== t.tid) throw EPERM;
+    const next = t.kernel.futex.piWaiters(k)[0];
+    if (next !== undefined) {
+      piHandOver(next, false);
+      return 0;
+    }
+    const found = t.compareExchangeU32(addr, uval, 0);
+    if (found === uval) return 0;
+    uval = found;
+  }
 }
 
 /** An absolute timeout (struct timespec at tsAddr) on CLOCK_REALTIME or CLOCK_MONOTONIC, as a monotonic deadline. */
@@ -111,18 +129,17 @@ function absoluteDeadline(t: Task, tsAddr: number, realtime: boolean): number | 
 function wakeOp(t: Task, addr2: number, encoded: number): boolean {
   const op = (encoded >>> 28) & 7, cmp = (encoded >>> 24) & 15;
   let oparg = (encoded << 8) >> 20, cmparg = (encoded << 20) >> 20;
-  if (op & 8) oparg = 1 << (oparg & 31);
-  const old = t.copyInU32(addr2) | 0;
-  let nv: number;
-  switch (op & 7) {
-    case 0: nv = oparg; break;
-    case 1: nv = old + oparg; break;
-    case 2: nv = old | oparg; break;
-    case 3: nv = old & ~oparg; break;
-    case 4: nv = old ^ oparg; break;
-    default: throw ENOSYS;
+  // FUTEX_OP_OPARG_SHIFT is bit 31 of the encoding, above the 3 bits of op (Linux's masks).
+  if (encoded & 0x80000000) oparg = 1 << (oparg & 31);
+  if (op > 4) throw ENOSYS;
+  // Atomic, as Linux's futex_atomic_op_inuser: a cmpxchg, again if the word changed meanwhile.
+  let old = t.copyInU32(addr2) | 0;
+  for (;;) {
+    const nv = [oparg, old + oparg, old | oparg, old & ~oparg, old ^ oparg][op]!;
+    const found = t.compareExchangeU32(addr2, old >>> 0, nv >>> 0) | 0;
+    if (found === old) break;
+    old = found;
   }
-  t.copyOutU32(addr2, nv >>> 0);
   cmparg |= 0;
   switch (cmp) {
     case 0: return old === cmparg;
