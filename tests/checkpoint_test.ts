@@ -744,16 +744,6 @@ Deno.test("sentry do --checkpoint-after on a sandbox this slice cannot save says
     assert.equal(r.stderr, "sentry: checkpoint: an open file /proc/uptime (SnapshotFile): not saved yet; the sandbox goes on\n");
     assert.equal(r.code, 0);
     assert.ok(!exists(image));
-    // A file lock (flock(1) on a descriptor the counter inherits): not in the image yet, and
-    // a restore without it would be wrong, so the checkpoint is refused.
-    const locked = await sentry([
-      "do", "--checkpoint-image", image, "--checkpoint-after", "1", "--", "/bin/sh", "-c",
-      `exec 4>/tmp/ckpt_lock; flock 4; exec ${exe} 100`,
-    ]);
-    assert.ok(locked.stdout.includes("\n100\nrounding 3 "), locked.stdout);
-    assert.equal(locked.stderr, "sentry: checkpoint: file locks (flock, fcntl or OFD) are held: not saved yet; the sandbox goes on\n");
-    assert.equal(locked.code, 0);
-    assert.ok(!exists(image));
     // An overlay mounted with mount(2): its whiteouts live in the sentry's memory, not saved yet.
     const overlay = await sentry([
       "do", "--checkpoint-image", image, "--checkpoint-after", "1", "--", "/bin/sh", "-c",
@@ -2005,6 +1995,49 @@ Deno.test("sentry do --checkpoint-image then sentry restore: files unlinked whil
       ["a name with a slash", (s) => void (s.orphans![0]!.name = "a/b"), /not a file name/],
       ["a directory of /proc", (s) => void (s.orphans![0]!.dir = "/proc"), /^sentry: restore: cannot make the unlinked file \/proc\/.* again: /],
       ["a directory that is gone", (s) => void (s.orphans![0]!.dir = "/nonexistent"), /^sentry: restore: cannot make the unlinked file \/nonexistent\/.* again: /],
+    ]);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("sentry do --checkpoint-image then sentry restore: flock, POSIX and OFD locks stay held and processes asleep waiting for them get them only when released, as natively", async () => {
+  const exe = await compileC("ckpt_locks", { static: true });
+  const dir = Deno.makeTempDirSync();
+  try {
+    // Natively (the program uses /tmp/ckl_a and /tmp/ckl_b, and removes them).
+    const native = new TextDecoder().decode((await new Deno.Command(exe, { stdout: "piped" }).output()).stdout);
+    assert.match(native, /^ready\nF_OFD_GETLK \[0, 300\): write \[0, \+10\) pid parent\n[^]*child 1 still waits: 0\nchild 1 has the flock\n[^]*child 2 still waits: 0\nchild 2 has \[5, 6\)\n/);
+    const image = `${dir}/image.cbor`;
+    const first = await sentry(["do", "--checkpoint-image", image, "--checkpoint-after", "1", "--", exe]);
+    assert.deepEqual([first.code, first.stderr, first.stdout], [0, "", "ready\n"]);
+    for (const run of [1, 2]) {
+      const second = await sentry(["restore", image]);
+      assert.deepEqual([second.code, second.stderr], [0, ""], `restore ${run}`);
+      assert.equal(first.stdout + second.stdout, native, `restore ${run}`);
+    }
+    type S = ReturnType<typeof readSandboxImage>["state"];
+    const saved = readSandboxImage(image, "/").state;
+    // ckl_a's flock; ckl_b's two POSIX records and its OFD record.
+    assert.deepEqual(saved.locks?.map((l) => [l.flocks.length, l.records.map((r) => [r.type, r.start, r.end, r.ofd === undefined])]), [
+      [1, []],
+      [0, [[1, "0", "9", true], [0, "20", "49", true], [1, "100", "199", false]]],
+    ]);
+    const posix = (s: S) => s.locks![1]!.records[0]!;
+    const otherFile = (s: S) => s.files.findIndex((f) => f.kind === "stdio");
+    await refusedRestores(image, [
+      ["a file past the table", (s) => void (s.locks![0]!.file = 999), /a file lock names file 999 of/],
+      ["a flock past the table", (s) => void (s.locks![0]!.flocks[0]!.file = 999), /a flock lock names file 999 of/],
+      ["a record with two owners", (s) => void (posix(s).ofd = 0), /a record lock has no owner, or two/],
+      ["a POSIX lock without a pid", (s) => void delete posix(s).pid, /a record lock has no owner, or two/],
+      ["a table past the table", (s) => void (posix(s).fdTable = 99), /a POSIX lock names descriptor table 99 of/],
+      ["an end before the start", (s) => void (posix(s).start = "10"), /a record lock's range or type/],
+      ["past OFFSET_MAX", (s) => void (posix(s).end = "9223372036854775808"), /past OFFSET_MAX/],
+      ["a conflicting OFD lock", (s) => void s.locks![1]!.records.push({ type: 1, start: "5", end: "5", ofd: s.locks![1]!.records[2]!.ofd! }), /record locks that overlap or conflict/],
+      ["a second exclusive flock", (s) => void s.locks![0]!.flocks.push({ file: s.locks![1]!.file, exclusive: true }), /flock lock through a description of another file|flock locks that conflict/],
+      ["the same flock twice", (s) => void s.locks![0]!.flocks.push({ ...s.locks![0]!.flocks[0]! }), /flock locks that conflict/],
+      ["an OFD lock through another file", (s) => void (s.locks![1]!.records[2]!.ofd = otherFile(s)), /an OFD lock through a description of another file/],
+      ["one file's locks twice", (s) => void s.locks!.push({ ...s.locks![1]!, records: [], flocks: [] }), /a file's locks twice/],
     ]);
   } finally {
     Deno.removeSync(dir, { recursive: true });

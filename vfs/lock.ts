@@ -97,10 +97,52 @@ export class LockTable implements FileWatcher, CloseWatcher {
   /** POSIX owners sleeping in F_SETLKW. */
   readonly #waiting = new Map<object, Waiting>();
 
-  /** Whether any flock, POSIX or OFD lock is held in the sandbox (checkpoint refuses them). */
+  /** Whether any flock, POSIX or OFD lock is held in the sandbox. */
   get anyHeld(): boolean {
     for (const i of this.#inodes.values()) if (!i.empty) return true;
     return false;
+  }
+
+  /**
+   * For the checkpoint (kernel/checkpoint/locks.ts): each file's locks, with the descriptions
+   * of that file the table knows (every lock's description, and each description a POSIX
+   * owner locked through).
+   */
+  held(): { records: readonly RecordLock[]; flocks: readonly { owner: FileDescription; exclusive: boolean }[]; files: FileDescription[] }[] {
+    const out = [];
+    for (const [k, ino] of this.#inodes) {
+      if (ino.empty) continue;
+      const files = [...this.#keys].filter(([, key]) => key === k).map(([f]) => f);
+      out.push({ records: ino.records, flocks: ino.flocks, files });
+    }
+    return out;
+  }
+
+  /**
+   * For the restore: installs the saved locks of f's file, which holds none yet. Returns why
+   * not, when they could not have been held together (a description of another file, two
+   * owners' locks that conflict, one owner's records that overlap, one description's flock
+   * twice), having installed those before; null once all are.
+   */
+  restore(f: FileDescription, records: readonly RecordLock[], flocks: readonly { owner: FileDescription; exclusive: boolean }[]): string | null {
+    const k = this.#track(f);
+    const ino = this.#inode(k);
+    if (!ino.empty) return "a file's locks twice";
+    for (const l of flocks) {
+      if (this.#track(l.owner) !== k) return "a flock lock through a description of another file";
+      if (ino.flocks.some((o) => o.owner === l.owner || o.exclusive || l.exclusive)) return "flock locks that conflict";
+      ino.flocks.push({ owner: l.owner, exclusive: l.exclusive });
+    }
+    for (const l of records) {
+      if (l.start > l.end || l.end > OFFSET_MAX || (l.type !== F_RDLCK && l.type !== F_WRLCK)) return "a record lock's range or type";
+      if (l.ofd && this.#track(l.owner as FileDescription) !== k) return "an OFD lock through a description of another file";
+      if (ino.records.some((o) => o.owner === l.owner ? !(o.end < l.start || o.start > l.end) : conflicts(o, l.owner, l.type, l.start, l.end))) {
+        return "record locks that overlap or conflict";
+      }
+      ino.records.push({ ...l });
+      if (!l.ofd) this.#countPosix(l.owner as LockOwnerTable, 1);
+    }
+    return null;
   }
 
   #key(f: FileDescription): string {

@@ -306,6 +306,24 @@ export const LEDGER: readonly LedgerEntry[] = [
     derived: {},
   },
   {
+    file: "vfs/lock.ts",
+    className: "LockTable",
+    saved: ["#inodes"],
+    derived: {
+      "#keys": "each description's file identity: computed again from the restored descriptions as their locks are installed",
+      "#posixCount": "POSIX locks per descriptor table: recounted as the saved records are installed",
+      "#waiting": "POSIX owners asleep in F_SETLKW: their syscall runs again after the restore and notes them again",
+    },
+  },
+  {
+    file: "vfs/lock.ts",
+    className: "InodeLocks",
+    saved: ["records", "flocks"],
+    derived: {
+      queue: "the lockers asleep on the file: their flock or F_SETLKW runs again after the restore and sleeps on it again",
+    },
+  },
+  {
     file: "vfs/memfd.ts",
     className: "MemFd",
     saved: [],

@@ -49,6 +49,7 @@ import { HostRegularFile } from "../../vfs/hostfs/hostfs.ts";
 import { HostFile } from "../../vfs/host_file.ts";
 import { openDirSchema, openFileSchema, restoreOpenDir, restoreOpenFile, restoreTrees, saveOpenFile, saveTrees, treeSchema } from "./files.ts";
 import { checkOrphansShape, OrphanMaker, orphanSchema, OrphanSaver } from "./orphans.ts";
+import { checkLocksShape, fileLocksSchema, restoreLocks, saveLocks } from "./locks.ts";
 import { attachRights, makeUnixSockets, saveUnixSocket, type SavedUnixSocket, unixSocketSchema } from "./unix_sockets.ts";
 import { UnixSocket } from "../socket/unix/unix_socket.ts";
 import { LOOPBACK_INDEX, Net } from "../net.ts";
@@ -337,6 +338,8 @@ export const savedSandboxSchema = z.object({
   tcpSockets: z.array(tcpSnapshotSchema).max(MAX_FILES),
   udpSockets: z.array(udpSnapshotSchema).max(MAX_FILES),
   mms: z.array(memorySchema).max(MAX_PROCESSES),
+  /** Held file locks, by file (locks.ts); absent when none. */
+  locks: z.array(fileLocksSchema).max(MAX_FILES).optional(),
   /** Files unlinked while open with no name left, each once (orphans.ts); absent when none. */
   orphans: z.array(orphanSchema).max(MAX_FILES).optional(),
   /** Private memory several address spaces share copy-on-write (cow.ts), each page once. */
@@ -373,6 +376,10 @@ class Table<K, V> {
       this.items[i] = save();
     }
     return i;
+  }
+  /** key's index, if it was saved. */
+  indexOf(key: K): number | null {
+    return this.#index.get(key) ?? null;
   }
 }
 
@@ -436,9 +443,6 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
     }
     handlersSeen.add(tg.handlers);
   }
-  // Locks are not in the image yet: restoring without them would let two processes believe
-  // they both hold one, so a sandbox holding any is refused rather than restored wrong.
-  if (k.fileLocks.anyHeld) throw new CheckpointError("file locks (flock, fcntl or OFD) are held: not saved yet");
   if (!k.ipc.empty) throw new CheckpointError("System V IPC objects (shm, sem or msg) exist: not saved yet");
   if (k.ipc.mqueue.root.queues.size > 0) throw new CheckpointError("POSIX message queues exist: not saved yet");
   if (k.keys.size > 0) throw new CheckpointError("keyrings (keyctl) exist: not saved yet");
@@ -470,6 +474,10 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
   if (groups.some((tg) => !tg.zombie && (tg.mm.aio?.size ?? 0) > 0)) throw new CheckpointError("asynchronous I/O contexts (io_setup) exist: not saved yet");
   if (groups.some((tg) => tg.exitLandlock !== null)) throw new CheckpointError("a zombie was restricted by Landlock: not saved yet");
   const processes = groups.map((tg) => saveProcess(tg, c));
+  // Once every description and descriptor table has its index.
+  const locks = saveLocks(
+    k.fileLocks, (f) => c.files.indexOf(f), (t) => c.fdTables.indexOf(t as FdTable), (what) => new CheckpointError(`${what}: not saved yet`),
+  );
   // After the tasks (each refused in its own namespace): what else keeps one alive.
   if (otherNetNamespace(k)) {
     throw new CheckpointError("a descriptor holds a network namespace other than the sandbox's first (a socket, TUN device or /proc/PID/ns/net): not saved yet");
@@ -510,6 +518,7 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
     udpSockets: c.inet.udp,
     mms: c.mms.items,
     ...(c.orphans.items.length > 0 ? { orphans: c.orphans.items } : {}),
+    ...(locks.length > 0 ? { locks } : {}),
     cowObjects: c.cow.objects,
     fdTables: c.fdTables.items,
     fsContexts: c.fsContexts.items,
@@ -1134,6 +1143,7 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
     for (const d of fifoProbes.splice(0)) d.decRef();
     orphans.release();
     const fdTables = s.fdTables.map((t) => FdTable.load(t, (i) => files[i]!.incRef()));
+    restoreLocks(k.fileLocks, s.locks ?? [], files, fdTables);
     for (const t of fdTables) t.users = 0;
     const fsContexts = s.fsContexts.map((f) => {
       let cwd;
@@ -1407,6 +1417,7 @@ function checkShape(s: SavedSandbox, blobs: readonly ImageBlob[]): void {
     orphansHeld.add(f.orphan);
   }
   if (orphansHeld.size !== orphans.length) throw bad("an unlinked file no description holds");
+  checkLocksShape(s.locks ?? [], s.files.length, s.fdTables.length, bad);
   for (const t of s.trees) {
     for (const [i, e] of t.entries.entries()) {
       if ((i === 0) !== (e.path === "") || (i === 0 && e.kind !== "dir")) throw bad(`the tree at ${t.at} does not start at its top directory`);
