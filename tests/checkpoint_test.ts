@@ -2044,6 +2044,43 @@ Deno.test("sentry do --checkpoint-image then sentry restore: flock, POSIX and OF
   }
 });
 
+Deno.test("sentry do --checkpoint-image then sentry restore: Unix sockets bound to paths in /tmp stay reachable by path, a closed socket's file refuses, and device nodes keep their numbers, as natively", async () => {
+  const exe = await compileC("ckpt_nodes", { static: true });
+  const dir = Deno.makeTempDirSync();
+  try {
+    // Natively (the program uses /tmp/ckn.*, and removes them).
+    const native = new TextDecoder().decode((await new Deno.Command(exe, { stdout: "piped" }).output()).stdout);
+    assert.match(native, /^ready\n\/tmp\/ckn.sock: socket mode 700 [^]*server read 5: hello\n[^]*datagram 6: queued from \/tmp\/ckn.from\n[^]*Connection refused\nzero read 4: 0 0 0 0, null write 1\n$/);
+    const image = `${dir}/image.cbor`;
+    const first = await sentry(["do", "--checkpoint-image", image, "--checkpoint-after", "1", "--", exe]);
+    assert.deepEqual([first.code, first.stderr, first.stdout], [0, "", "ready\n"]);
+    for (const run of [1, 2]) {
+      const second = await sentry(["restore", image]);
+      assert.deepEqual([second.code, second.stderr], [0, ""], `restore ${run}`);
+      assert.equal(first.stdout + second.stdout, native, `restore ${run}`);
+    }
+    type S = ReturnType<typeof readSandboxImage>["state"];
+    const entry = (s: S, path: string) => s.trees[0]!.entries.find((e) => e.path === path)!;
+    const saved = readSandboxImage(image, "/").state;
+    assert.equal(entry(saved, "tmp/ckn.dead").socket, null);
+    assert.equal(typeof entry(saved, "tmp/ckn.sock").socket, "number");
+    assert.equal(entry(saved, "tmp/ckn.blk").rdev, (7 << 8) | 200);
+    await refusedRestores(image, [
+      ["a socket past the table", (s) => void (entry(s, "tmp/ckn.sock").socket = 99), /the socket file tmp\/ckn.sock names Unix socket 99/],
+      ["an unbound socket", (s) => {
+        const i = entry(s, "tmp/ckn.sock").socket!;
+        s.unixSockets[i]!.address = null;
+        s.unixSockets[i]!.state = "unconnected";
+      }, /names Unix socket \d+, which is not bound and open|listens without a name/],
+      ["a device number on a socket", (s) => void (entry(s, "tmp/ckn.sock").rdev = 3), /a socket's or device's fields on another kind of file/],
+      ["a socket on a device", (s) => void (entry(s, "tmp/ckn.zero").socket = null), /a socket's or device's fields on another kind of file/],
+      ["a device without its number", (s) => void delete entry(s, "tmp/ckn.zero").rdev, /a socket's or device's fields on another kind of file/],
+    ]);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 Deno.test("sentry restore: what the sandbox wrote to the overlay and to tmpfs comes back, whiteouts, links and modes included", async () => {
   // Run to the end uninterrupted, and checkpointed in the sleep then restored: the same output.
   const script = [

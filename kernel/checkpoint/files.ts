@@ -31,7 +31,8 @@ import { OverlayDentry, OverlayFilesystem } from "../../vfs/overlay/overlay.ts";
 import { OverlayRegularFile } from "../../vfs/overlay/overlay_file.ts";
 import { TmpfsDentry, TmpfsFilesystem, type TmpfsInode, TmpfsRegularFile } from "../../vfs/tmpfs/tmpfs.ts";
 import {
-  O_CREAT, O_DIRECTORY, O_EXCL, O_NOCTTY, O_NOFOLLOW, O_RDWR, O_TRUNC, O_WRONLY, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG,
+  O_CREAT, O_DIRECTORY, O_EXCL, O_NOCTTY, O_NOFOLLOW, O_RDWR, O_TRUNC, O_WRONLY, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT,
+  S_IFREG, S_IFSOCK,
 } from "../../abi/linux/file.ts";
 import { blobBytes, type ImageBlob, ImageError } from "./image.ts";
 import { checkAclValid } from "../../vfs/posix_acl.ts";
@@ -60,7 +61,7 @@ const aclSchema = z.array(z.object({ tag: u32, perm: u32, id: u32 }).strict()).m
 
 const entrySchema = z.object({
   path: relPath,
-  kind: z.enum(["dir", "file", "symlink", "fifo"]),
+  kind: z.enum(["dir", "file", "symlink", "fifo", "socket", "chr", "blk"]),
   mode: intIn(0, 0o7777),
   uid: u32,
   gid: u32,
@@ -72,6 +73,13 @@ const entrySchema = z.object({
   target: z.string().max(4096),
   /** Another name of the file of entries[linkTo] (a hard link), saved before it. */
   linkTo: u32.nullable(),
+  /** A device node's device number (its kind "chr" or "blk"). */
+  rdev: u32.optional(),
+  /**
+   * A socket file's bound socket: an index of the image's Unix sockets, or null when the socket
+   * bound to it is closed (connect is refused, ECONNREFUSED, as before the checkpoint).
+   */
+  socket: u32.nullable().optional(),
   /** The POSIX ACLs (vfs/posix_acl.ts), absent when none; validated again on restore. */
   acl: aclSchema.optional(),
   defaultAcl: aclSchema.optional(),
@@ -133,7 +141,10 @@ function join(at: string, rel: string): string {
 // ---- Save ----------------------------------------------------------------------------------
 
 /** The trees the sandbox wrote to: the root overlay's upper layer and every tmpfs mount. */
-export function saveTrees(k: Kernel, blobs: Uint8Array[], refuse: Refuse): SavedTree[] {
+/** A socket file's endpoint's index among the image's Unix sockets, or null when it is closed. */
+export type SocketIndex = (endpoint: unknown) => number | null;
+
+export function saveTrees(k: Kernel, blobs: Uint8Array[], refuse: Refuse, socketIndex: SocketIndex): SavedTree[] {
   const trees: SavedTree[] = [];
   const mounts = k.vfs.mounts();
   const rootMount = k.vfs.root().mount;
@@ -149,7 +160,7 @@ export function saveTrees(k: Kernel, blobs: Uint8Array[], refuse: Refuse): Saved
     hiddenOf(fs.root, "/", hidden, mountPaths);
     trees.push({
       at: "/",
-      entries: saveTree(fs.upper.root as TmpfsDentry, "/", mountPaths, blobs, refuse),
+      entries: saveTree(fs.upper.root as TmpfsDentry, "/", mountPaths, blobs, refuse, socketIndex),
       whiteouts: hidden.whiteouts,
       opaque: hidden.opaque,
     });
@@ -159,7 +170,7 @@ export function saveTrees(k: Kernel, blobs: Uint8Array[], refuse: Refuse): Saved
   for (const m of mounts) {
     if (m === rootMount || !(m.fs instanceof TmpfsFilesystem) || m.root !== m.fs.root) continue;
     const at = new Location(m, m.root).path();
-    trees.push({ at, entries: saveTree(m.fs.root, at, mountPaths, blobs, refuse), whiteouts: [], opaque: [] });
+    trees.push({ at, entries: saveTree(m.fs.root, at, mountPaths, blobs, refuse, socketIndex), whiteouts: [], opaque: [] });
   }
   return trees;
 }
@@ -169,7 +180,9 @@ function refuseThrow(refuse: Refuse, what: string): never {
 }
 
 /** The entries of a tmpfs tree in pre-order (parents first), leaving out what mounts hide. */
-function saveTree(top: TmpfsDentry, at: string, mountPaths: Set<string>, blobs: Uint8Array[], refuse: Refuse): SavedEntry[] {
+function saveTree(
+  top: TmpfsDentry, at: string, mountPaths: Set<string>, blobs: Uint8Array[], refuse: Refuse, socketIndex: SocketIndex,
+): SavedEntry[] {
   const out: SavedEntry[] = [];
   const byInode = new Map<unknown, number>();
   const walk = (d: TmpfsDentry, rel: string): void => {
@@ -205,8 +218,13 @@ function saveTree(top: TmpfsDentry, at: string, mountPaths: Set<string>, blobs: 
       out.push({ ...base, kind: "symlink", target: d.readlink() });
     } else if (type === S_IFIFO) {
       out.push({ ...base, kind: "fifo" });
+    } else if (type === S_IFSOCK) {
+      const ep = d.boundSocket();
+      out.push({ ...base, kind: "socket", socket: ep === null || ep === undefined ? null : socketIndex(ep) });
+    } else if (type === S_IFCHR || type === S_IFBLK) {
+      out.push({ ...base, kind: type === S_IFCHR ? "chr" : "blk", rdev: d.inode.rdev });
     } else {
-      throw refuse(`${join(at, rel)}: a ${type === 0o140000 ? "socket" : "device node"} in a written filesystem`);
+      throw refuse(`${join(at, rel)}: a file of type 0o${type.toString(8)} in a written filesystem`);
     }
   };
   walk(top, "");
@@ -281,8 +299,13 @@ function atItsPath(k: Kernel, f: FileDescription): boolean {
 
 // ---- Restore -------------------------------------------------------------------------------
 
-/** Writes the saved trees into k's filesystems (mounted, nothing running yet). */
-export function restoreTrees(k: Kernel, trees: SavedTree[], blobs: readonly ImageBlob[]): void {
+/**
+ * Writes the saved trees into k's filesystems (mounted, nothing running yet). Socket files are
+ * made with no socket bound; the ones whose socket lives are returned, for
+ * {@linkcode bindSocketFiles} once the sockets exist.
+ */
+export function restoreTrees(k: Kernel, trees: SavedTree[], blobs: readonly ImageBlob[]): { path: string; socket: number }[] {
+  const sockets: { path: string; socket: number }[] = [];
   const ctx = rootCtx(k);
   const root = k.vfs.root();
   for (const t of trees) {
@@ -309,6 +332,11 @@ export function restoreTrees(k: Kernel, trees: SavedTree[], blobs: readonly Imag
           k.vfs.symlinkAt(ctx, e.target, root, p);
         } else if (e.kind === "fifo") {
           k.vfs.mknodAt(ctx, root, p, S_IFIFO | e.mode, 0);
+        } else if (e.kind === "socket") {
+          k.vfs.mknodAt(ctx, root, p, S_IFSOCK | e.mode, 0);
+          if (e.socket !== null && e.socket !== undefined) sockets.push({ path: p, socket: e.socket });
+        } else if (e.kind === "chr" || e.kind === "blk") {
+          k.vfs.mknodAt(ctx, root, p, (e.kind === "chr" ? S_IFCHR : S_IFBLK) | e.mode, e.rdev ?? 0);
         } else {
           const f = k.vfs.openAt(ctx, root, p, O_WRONLY | O_CREAT | O_TRUNC, e.mode);
           try {
@@ -344,6 +372,25 @@ export function restoreTrees(k: Kernel, trees: SavedTree[], blobs: readonly Imag
         throw new ImageError(`restore: cannot set the attributes of ${p}: ${err instanceof LinuxError ? err.message : String(err)}`);
       }
     }
+  }
+  return sockets;
+}
+
+/**
+ * Binds the restored socket files to their restored sockets (bind(2) made the file; here the
+ * file exists and takes the socket, as it held it).
+ */
+export function bindSocketFiles(k: Kernel, files: readonly { path: string; socket: number }[], sockets: readonly unknown[]): void {
+  for (const f of files) {
+    let d;
+    try {
+      d = k.vfs.resolve(rootCtx(k), k.vfs.root(), f.path, { follow: false }).dentry;
+    } catch {
+      throw new ImageError(`restore: the socket file ${f.path} is gone`);
+    }
+    const t = d instanceof OverlayDentry ? d.upper : d;
+    if (!(t instanceof TmpfsDentry) || t.inode.type !== S_IFSOCK) throw new ImageError(`restore: ${f.path} is not a socket file of a written filesystem`);
+    t.inode.socket = sockets[f.socket];
   }
 }
 

@@ -47,7 +47,9 @@ import { OverlayDentry } from "../../vfs/overlay/overlay.ts";
 import { OverlayRegularFile } from "../../vfs/overlay/overlay_file.ts";
 import { HostRegularFile } from "../../vfs/hostfs/hostfs.ts";
 import { HostFile } from "../../vfs/host_file.ts";
-import { openDirSchema, openFileSchema, restoreOpenDir, restoreOpenFile, restoreTrees, saveOpenFile, saveTrees, treeSchema } from "./files.ts";
+import {
+  bindSocketFiles, openDirSchema, openFileSchema, restoreOpenDir, restoreOpenFile, restoreTrees, saveOpenFile, saveTrees, treeSchema,
+} from "./files.ts";
 import { checkOrphansShape, OrphanMaker, orphanSchema, OrphanSaver } from "./orphans.ts";
 import { checkLocksShape, fileLocksSchema, restoreLocks, saveLocks } from "./locks.ts";
 import { attachRights, makeUnixSockets, saveUnixSocket, type SavedUnixSocket, unixSocketSchema } from "./unix_sockets.ts";
@@ -497,7 +499,10 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
     if (m.cow.length === 0) delete m.cow;
     else m.cow = joinPieces(m.cow);
   }
-  const trees = saveTrees(k, c.blobs, (what) => new CheckpointError(`${what}: not saved yet`));
+  // After every socket a descriptor or message holds: a socket file's socket is one of them, or closed.
+  const trees = saveTrees(
+    k, c.blobs, (what) => new CheckpointError(`${what}: not saved yet`), (ep) => ep instanceof UnixSocket ? c.sockets.indexOf(ep) : null,
+  );
   const state: SavedSandbox = {
     hostname: k.rootUts.hostname,
     ...(k.nrOpen !== 1048576 ? { nrOpen: k.nrOpen } : {}),
@@ -998,7 +1003,7 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
 
     // The filesystems first; the files after the processes (a signalfd names one): each
     // description once, each taking one reference per descriptor below.
-    restoreTrees(k, s.trees, image.blobs);
+    const socketFiles = restoreTrees(k, s.trees, image.blobs);
     // memfds before the memory that maps them (sealed once mapped, below).
     const memfds = new Map<number, MemFd>();
     for (const [i, f] of s.files.entries()) {
@@ -1077,6 +1082,7 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
     const heldSockets = new Set(s.files.flatMap((f) => f.kind === "unix" ? [f.socket] : []));
     k.unixNames.nextAutobind = s.unixAutobind;
     const sockets = makeUnixSockets(k, s.unixSockets, heldSockets);
+    bindSocketFiles(k, socketFiles, sockets);
     // Each live socket's own reference goes with the others' below (an embryo's is its
     // listener's, a closed one's stays: it was released already).
     for (const [i, so] of sockets.entries()) if (!s.unixSockets[i]!.dead && !s.unixSockets[i]!.embryo) made.push(so);
@@ -1428,6 +1434,13 @@ function checkShape(s: SavedSandbox, blobs: readonly ImageBlob[]): void {
         const b = blobs[r.blob];
         if (b === undefined || used.has(r.blob) || r.off + b.length > e.size) throw bad(`data of ${e.path} names blob ${r.blob}`);
         used.add(r.blob);
+      }
+      if ((e.socket !== undefined) !== (e.kind === "socket") || (e.rdev !== undefined) !== (e.kind === "chr" || e.kind === "blk")) {
+        throw bad(`${e.path}: a socket's or device's fields on another kind of file`);
+      }
+      const so = e.socket === undefined || e.socket === null ? null : s.unixSockets[e.socket];
+      if (so === undefined || (so !== null && (so.dead || so.embryo || so.address === null))) {
+        throw bad(`the socket file ${e.path} names Unix socket ${e.socket}, which is not bound and open`);
       }
     }
   }
