@@ -4,7 +4,7 @@
  * permission rule. The syscalls are kernel/syscalls/linux/sys_ipc.ts.
  *
  * All state is plain data (numbers, arrays, Maps) except a segment's memory, a memfd; a
- * checkpoint refuses a sandbox that has IPC objects (kernel/checkpoint/sandbox.ts).
+ * checkpoint saves the sandbox's first namespace's objects (kernel/checkpoint/ipc.ts).
  *
  * @module
  */
@@ -25,7 +25,7 @@ import { MqueueFilesystem } from "../vfs/mqueue.ts";
 export const IPC_LIMITS = { shmmni: SHMMNI, semmni: SEMMNI, msgmni: MSGMNI } as const;
 
 /** Linux's IPCMNI: an id is seq * IPCMNI + slot. */
-const IPCMNI = 32768;
+export const IPCMNI = 32768;
 
 /** struct kern_ipc_perm. */
 export interface IpcPerm {
@@ -165,6 +165,26 @@ export class IpcRegistry<T extends IpcObject> {
     if (this.#byKey.get(o.perm.key) === o) this.#byKey.delete(o.perm.key);
     this.#count--;
     o.removed = true;
+  }
+
+  /** The sequence number the next object takes (saved by a checkpoint). */
+  get nextSeq(): number {
+    return this.#seq;
+  }
+
+  /**
+   * Fills an empty registry with a checkpoint's objects, each in the slot its id names, and
+   * the next sequence number (kernel/checkpoint/ipc.ts checked them: slots and keys unique,
+   * ids that agree with their sequence numbers, no more than `max`).
+   */
+  restore(objects: readonly T[], nextSeq: number): void {
+    if (this.#count !== 0) throw new Error("Cannot restore IPC objects: the registry is not empty");
+    for (const o of objects) {
+      this.#slots[o.id % IPCMNI] = o;
+      if (o.perm.key !== IPC_PRIVATE) this.#byKey.set(o.perm.key, o);
+      this.#count++;
+    }
+    this.#seq = nextSeq;
   }
 
   /** Forgets o's key, leaving it reachable by id (a segment marked for destruction). */

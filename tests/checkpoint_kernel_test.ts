@@ -87,3 +87,54 @@ Deno.test("sentry do --checkpoint-image then sentry restore: seccomp strict mode
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("sentry do --checkpoint-image then sentry restore: System V shm (attached by two processes, one marked for destruction), a semaphore set with SEM_UNDO, message queues and POSIX message queues (unlinked, mq_notify) end as natively", async () => {
+  const exe = await compileC("ckpt_ipc", { static: true });
+  const want = await native(exe);
+  assert.match(want, /^armed\nkeys: sem same id 1, shm key freed 1\n/);
+  assert.match(want, /child exit 0; sem1 after its exit 0; parent reads 'child was here'; nattch shm 1\n/);
+  assert.match(want, /notified 1 code -3 value 77\n/);
+  const dir = Deno.makeTempDirSync();
+  try {
+    const image = await roundTrip(dir, exe, [], "0.6", "armed\n", want);
+    const s = readSandboxImage(image, "/").state;
+    assert.deepEqual([s.sysvIpc?.shm.length, s.sysvIpc?.sem.length, s.sysvIpc?.msg.length, s.sysvIpc?.semUndo.length], [2, 1, 1, 1]);
+    assert.deepEqual(s.mqueues?.queues.map((q) => [q.name, q.linked, q.messages.length]).sort(), [
+      ["ckpt-gone", false, 1], ["ckpt-main", true, 3], ["ckpt-note", true, 0],
+    ]);
+    type S = typeof s;
+    const ipc = (s: S) => s.sysvIpc!;
+    const mq = (s: S) => s.mqueues!;
+    const named = (s: S, n: string) => mq(s).queues.find((q) => q.name === n)!;
+    await refusedRestores(image, [
+      ["an id that disagrees with its sequence number", (s) => void (ipc(s).sem[0]!.perm.seq += 1), /does not agree with its sequence number/],
+      ["two objects in one slot", (s) => void ipc(s).msg.push({ ...ipc(s).msg[0]!, perm: { ...ipc(s).msg[0]!.perm, key: 99 } }), /slot is taken/],
+      ["a key twice", (s) => {
+        const m = ipc(s).msg[0]!;
+        m.perm.key = 5;
+        ipc(s).msg.push({ ...m, id: m.id + 1, perm: { ...m.perm } });
+      }, /key 5 twice/],
+      ["a semaphore above SEMVMX", (s) => void (ipc(s).sem[0]!.sems[0]![0] = 40000), /not a usable checkpoint image/],
+      ["a segment whose memory is not a memfd", (s) => void (ipc(s).shm[0]!.file = s.fdTables[0]!.slots[0]!.file), /not a memfd of its size held by it alone/],
+      ["a segment larger than its memfd", (s) => void (ipc(s).shm[0]!.size += 4096), /not a memfd of its size held by it alone/],
+      ["two segments on one memfd", (s) => void (ipc(s).shm[1]!.file = ipc(s).shm[0]!.file), /not a memfd of its size held by it alone|a file no descriptor/],
+      ["a message longer than MSGMAX", (s) => void (ipc(s).msg[0]!.messages[0]!.data = new Uint8Array(9000)), /longer than MSGMAX/],
+      ["undo adjustments of a process that is not there", (s) => void (ipc(s).semUndo[0]!.tgid = 4000), /process 4000, twice or not a live process/],
+      ["undo adjustments of the wrong size", (s) => void ipc(s).semUndo[0]!.sets[0]!.adj.push(1), /name set \d+ wrongly/],
+      ["a queue name with a slash", (s) => void (named(s, "ckpt-main").name = "a/b"), /a message queue named "a\/b"/],
+      ["two queues of one name", (s) => void (named(s, "ckpt-note").name = "ckpt-main"), /two message queues named ckpt-main/],
+      ["more messages than maxmsg", (s) => void (named(s, "ckpt-main").maxmsg = 2), /more messages than its maxmsg/],
+      ["messages out of priority order", (s) => void named(s, "ckpt-main").messages.reverse(), /out of priority order/],
+      ["a message longer than msgsize", (s) => void (named(s, "ckpt-main").messages[0]!.data = new Uint8Array(65)), /longer than its msgsize/],
+      ["an unlinked queue nothing holds", (s) => {
+        for (const f of s.files) if (f.kind === "mqueue" && f.queue === mq(s).queues.indexOf(named(s, "ckpt-gone"))) f.queue = 0;
+      }, /unlinked and no descriptor holds it/],
+      ["a descriptor of a queue past the table", (s) => {
+        const f = s.files.find((f) => f.kind === "mqueue")!;
+        if (f.kind === "mqueue") f.queue = 9;
+      }, /names message queue 9 of 3/],
+    ]);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

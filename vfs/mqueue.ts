@@ -43,7 +43,7 @@ export interface MqNotify {
   value: bigint;
 }
 
-/** @savable (refused: a checkpoint refuses a sandbox with queues) One message queue. */
+/** @savable (kernel/checkpoint/ipc.ts) One message queue. */
 export class MessageQueue {
   /** Immutable. */
   readonly maxmsg: number;
@@ -98,7 +98,7 @@ export class MessageQueue {
 }
 
 /** Attributes shared by the root and the queue files. */
-interface Attrs {
+export interface MqueueAttrs {
   mode: number;
   uid: number;
   gid: number;
@@ -107,12 +107,12 @@ interface Attrs {
   ctimeNs: bigint;
 }
 
-function attrsNow(mode: number, uid: number, gid: number): Attrs {
+function attrsNow(mode: number, uid: number, gid: number): MqueueAttrs {
   const now = nowNs();
   return { mode, uid, gid, atimeNs: now, mtimeNs: now, ctimeNs: now };
 }
 
-function applySetAttr(a: Attrs, s: SetAttr): void {
+function applySetAttr(a: MqueueAttrs, s: SetAttr): void {
   if (s.size !== undefined) throw EINVAL;
   if (s.mode !== undefined) a.mode = (a.mode & S_IFMT) | (s.mode & 0o7777);
   if (s.uid !== undefined) a.uid = s.uid;
@@ -122,7 +122,7 @@ function applySetAttr(a: Attrs, s: SetAttr): void {
   a.ctimeNs = nowNs();
 }
 
-/** @savable (refused) The mqueue filesystem of one IPC namespace. */
+/** @savable (kernel/checkpoint/ipc.ts) The mqueue filesystem of one IPC namespace. */
 export class MqueueFilesystem implements Filesystem {
   readonly name = "mqueue";
   readonly readonly = false;
@@ -148,7 +148,7 @@ export class MqueueFilesystem implements Filesystem {
   release(): void {}
 }
 
-/** @savable (refused) The directory of the queues. */
+/** @savable (kernel/checkpoint/ipc.ts) The directory of the queues. */
 export class MqueueRoot extends Dentry {
   readonly #fs: MqueueFilesystem;
   readonly #attrs = attrsNow(S_IFDIR | 0o1777, 0, 0);
@@ -239,17 +239,27 @@ export class MqueueRoot extends Dentry {
   override setattr(a: SetAttr): void {
     applySetAttr(this.#attrs, a);
   }
+
+  /** Its attributes, as a checkpoint saves them (kernel/checkpoint/ipc.ts). */
+  get attrs(): Readonly<MqueueAttrs> {
+    return this.#attrs;
+  }
+
+  /** Sets its attributes to a checkpoint's (the permission bits of a.mode; the type stays). */
+  restoreAttrs(a: MqueueAttrs): void {
+    Object.assign(this.#attrs, { ...a, mode: (this.#attrs.mode & S_IFMT) | (a.mode & 0o7777) });
+  }
 }
 
-/** @savable (refused) One queue's file. */
+/** @savable (kernel/checkpoint/ipc.ts) One queue's file. */
 export class MqueueFile extends Dentry {
   readonly #root: MqueueRoot;
   readonly #ino: number;
-  readonly #attrs: Attrs;
+  readonly #attrs: MqueueAttrs;
   /** Immutable. */
   readonly queue: MessageQueue;
 
-  constructor(root: MqueueRoot, name: string, queue: MessageQueue, attrs: Attrs) {
+  constructor(root: MqueueRoot, name: string, queue: MessageQueue, attrs: MqueueAttrs) {
     super(root, name);
     this.#root = root;
     this.#ino = root.fs.newIno();
@@ -310,10 +320,20 @@ export class MqueueFile extends Dentry {
   touchAtime(): void {
     this.#attrs.atimeNs = nowNs();
   }
+
+  /** Its attributes, as a checkpoint saves them (kernel/checkpoint/ipc.ts). */
+  get attrs(): Readonly<MqueueAttrs> {
+    return this.#attrs;
+  }
+
+  /** Sets its attributes to a checkpoint's (the permission bits of a.mode; the type stays). */
+  restoreAttrs(a: MqueueAttrs): void {
+    Object.assign(this.#attrs, { ...a, mode: (this.#attrs.mode & S_IFMT) | (a.mode & 0o7777) });
+  }
 }
 
 /**
- * @savable (refused) An open queue: mq_open's descriptor, or open(2) of a queue file in an mqueue
+ * @savable (kernel/checkpoint/ipc.ts) An open queue: mq_open's descriptor, or open(2) of a queue file in an mqueue
  * mount. read(2) gives the status line (the position moves on, as a file); write(2) is EINVAL.
  */
 export class MqueueDescription extends LocatedFile {

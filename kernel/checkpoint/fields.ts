@@ -131,7 +131,7 @@ export const LEDGER: readonly LedgerEntry[] = [
       threadKeyring: "a keyring (keyctl): a checkpoint refuses a sandbox with keyrings",
       cgroupNs: "a cgroup namespace of its own (unshare or clone with CLONE_NEWCGROUP)",
       net: "a network namespace of its own (unshare or clone with CLONE_NEWNET)",
-      ipc: "an IPC namespace of its own (unshare or clone with CLONE_NEWIPC); the sandbox's first one holds nothing a checkpoint saves (IPC objects and message queues are refused)",
+      ipc: "an IPC namespace of its own (unshare or clone with CLONE_NEWIPC); the sandbox's first one is saved as the sandbox's (kernel/checkpoint/ipc.ts)",
       ptrace: "a task traced with ptrace(2)",
       tracees: "a task tracing others with ptrace(2)",
       memPolicy: "a NUMA policy",
@@ -481,6 +481,58 @@ export const LEDGER: readonly LedgerEntry[] = [
       "#rawSockets": "raw sockets are not saved yet: each belongs to a RawSocketFile, whose checkpoint is refused in one line (inet_sockets.ts saveFile)",
       "#packetSockets": "packet sockets are not saved yet: each belongs to a PacketSocketFile, whose checkpoint is refused in one line (inet_sockets.ts saveFile)",
     },
+  },
+  {
+    file: "kernel/ipc.ts",
+    className: "IpcRegistry",
+    saved: ["#slots", "#byKey", "#seq", "#count"],
+    derived: {},
+  },
+  {
+    file: "kernel/ipc.ts",
+    className: "IpcNamespace",
+    saved: ["mqueue", "shm", "sem", "msg", "semUndo"],
+    derived: {},
+  },
+  {
+    file: "vfs/mqueue.ts",
+    className: "MessageQueue",
+    saved: ["maxmsg", "msgsize", "messages", "notify"],
+    derived: {
+      bytes: "recounted as the saved messages are queued again",
+      queue: "sleepers and epoll re-register as their restarted syscalls run again",
+      receivers: "as queue: receivers asleep add themselves again as their mq_timedreceive runs again",
+    },
+  },
+  {
+    file: "vfs/mqueue.ts",
+    className: "MqueueFilesystem",
+    saved: ["root"],
+    derived: {
+      name: "fixed by the class",
+      readonly: "fixed by the class",
+      dev: "the restoring kernel's number for the namespace's instance",
+      internalMount: "made anew by the first restored descriptor (ipc.ts openMqueue)",
+      "#nextIno": "a queue's inode number is new after a restore, as a pipe's",
+    },
+  },
+  {
+    file: "vfs/mqueue.ts",
+    className: "MqueueRoot",
+    saved: ["#attrs", "queues"],
+    derived: { "#fs": "the restoring kernel's namespace's filesystem" },
+  },
+  {
+    file: "vfs/mqueue.ts",
+    className: "MqueueFile",
+    saved: ["#attrs", "queue"],
+    derived: { "#root": "the restoring kernel's namespace's directory", "#ino": "a new number, as MqueueFilesystem.#nextIno" },
+  },
+  {
+    file: "vfs/mqueue.ts",
+    className: "MqueueDescription",
+    saved: ["file"],
+    derived: {},
   },
 ];
 

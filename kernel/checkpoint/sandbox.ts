@@ -62,11 +62,16 @@ import { InetSaver, inetFileSchemas, makeInetFile, makeInetSockets, tcpSnapshotS
 import { processTimersSchema, restoreProcessTimers, saveProcessTimers } from "./timers.ts";
 import { checkMemfdShape, makeMemfd, memfdSchema, saveMemfd, sealMemfd } from "./memfd.ts";
 import { MemFd } from "../../vfs/memfd.ts";
+import { IPC_LIMITS } from "../ipc.ts";
 import { taskCpu } from "../cpu_time.ts";
 import { checkTtyShape, hangUpExecTerminal, makeTerminals, makeTtyFile, type SavedTerminal, saveTerminal, saveTtyFile, terminalSchema, ttyFileSchema } from "./ttys.ts";
 import type { Terminal } from "../../vfs/tty/mod.ts";
 import { EPHEMERAL_HIGH, EPHEMERAL_LOW } from "../../netstack/mod.ts";
 import { anonFileSchemas, armAnonFile, linkAnonFile, makeAnonFile, saveAnonFile, type SavedAnonFile } from "./anon_files.ts";
+import {
+  checkIpcShape, makeMqueues, MqueueSaver, mqueueFileSchema, mqueuesSchema, openMqueue, restoreSysvIpc, saveSysvIpc, sysvIpcSchema,
+  wokenByRemoval,
+} from "./ipc.ts";
 import { checkSeccompShape, makeSeccompStates, SeccompSaver, seccompFilterSchema, seccompStateSchema } from "./seccomp.ts";
 import { checkCowObjects, checkCowPieces, CowMemories, cowObjectSchema, cowPieceSchema, CowSaver, joinPieces, type SavedCowPiece } from "./cow.ts";
 import {
@@ -125,6 +130,8 @@ const fileSchema = z.discriminatedUnion("kind", [
   ...inetFileSchemas,
   /** A memfd with its contents (memfd.ts). */
   memfdSchema,
+  /** A POSIX message queue's descriptor: mqueues.queues[queue] (ipc.ts). */
+  mqueueFileSchema,
   /**
    * A descriptor an `exec` client passed as its process's stdio, gone with the client (which
    * does not follow a restore): its access mode and status flags.
@@ -352,6 +359,9 @@ export const savedSandboxSchema = z.object({
   /** seccomp filter programs and the states that list them, each once (seccomp.ts). */
   seccompFilters: z.array(seccompFilterSchema).max(MAX_TASKS).optional(),
   seccompStates: z.array(seccompStateSchema).max(MAX_TASKS).optional(),
+  /** System V IPC objects and POSIX message queues of the sandbox's IPC namespace (ipc.ts). */
+  sysvIpc: sysvIpcSchema.optional(),
+  mqueues: mqueuesSchema.optional(),
 }).strict();
 
 export type SavedSandbox = z.infer<typeof savedSandboxSchema>;
@@ -402,6 +412,7 @@ interface SaveContext {
   fdTables: Table<FdTable, SavedFdTable>;
   fsContexts: Table<FsContext, { cwd: string; umask: number }>;
   seccomp: SeccompSaver;
+  mqueues: MqueueSaver;
   parked: ReadonlyMap<Task, { kind: string }>;
   /** The descriptions the sentry gave init as its stdio (Kernel.initStdio). */
   stdio: readonly FileDescription[];
@@ -432,6 +443,7 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
     fdTables: new Table(),
     fsContexts: new Table(),
     seccomp: new SeccompSaver(),
+    mqueues: new MqueueSaver(k.ipc.mqueue),
     parked: k.parkedStops(),
     stdio: k.initStdio,
   };
@@ -445,8 +457,6 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
     }
     handlersSeen.add(tg.handlers);
   }
-  if (!k.ipc.empty) throw new CheckpointError("System V IPC objects (shm, sem or msg) exist: not saved yet");
-  if (k.ipc.mqueue.root.queues.size > 0) throw new CheckpointError("POSIX message queues exist: not saved yet");
   if (k.keys.size > 0) throw new CheckpointError("keyrings (keyctl) exist: not saved yet");
   if (k.net.tuns.size > 0) throw new CheckpointError("a TUN/TAP device (/dev/net/tun) exists: not saved yet");
   if (k.net.virtualLinks.size > 0) throw new CheckpointError("a veth or bridge device (RTM_NEWLINK) exists: not saved yet");
@@ -480,6 +490,9 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
   const locks = saveLocks(
     k.fileLocks, (f) => c.files.indexOf(f), (t) => c.fdTables.indexOf(t as FdTable), (what) => new CheckpointError(`${what}: not saved yet`),
   );
+  // After the descriptors: a segment's memfd is a file of the image, held by the segment alone.
+  const sysvIpc = saveSysvIpc(k.ipc, (f) => saveFile(f, c), (what) => new CheckpointError(`${what}: not saved yet`));
+  const mqueues = c.mqueues.finish();
   // After the tasks (each refused in its own namespace): what else keeps one alive.
   if (otherNetNamespace(k)) {
     throw new CheckpointError("a descriptor holds a network namespace other than the sandbox's first (a socket, TUN device or /proc/PID/ns/net): not saved yet");
@@ -529,6 +542,8 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
     fsContexts: c.fsContexts.items,
     processes,
     ...(c.seccomp.states.length > 0 ? { seccompFilters: c.seccomp.filters, seccompStates: c.seccomp.states } : {}),
+    ...(sysvIpc !== undefined ? { sysvIpc } : {}),
+    ...(mqueues !== undefined ? { mqueues } : {}),
   };
   return { state, blobs: c.blobs };
 }
@@ -624,6 +639,8 @@ function saveFile(f: FileDescription, c: SaveContext): number {
     if (f instanceof UnixSocket) return { kind: "unix", socket: saveSocket(f, c) };
     const inet = c.inet.saveFile(f, (what) => new CheckpointError(`${what}: not saved yet`));
     if (inet !== null) return inet;
+    const mq = c.mqueues.saveFile(f, (what) => new CheckpointError(`${what}: not saved yet`));
+    if (mq !== null) return mq;
     if (f instanceof MemFd) {
       if (f.reopened) throw new CheckpointError(`the memfd ${f.name} opened again through /proc: not saved yet`);
       return saveMemfd(f, c.blobs);
@@ -682,6 +699,7 @@ function saveTask(t: Task, c: SaveContext): SavedTask {
     throw new CheckpointError(`task ${t.tid} is in a network namespace of its own: not saved yet`);
   }
   if (t.fs.root.path() !== "/") throw new CheckpointError(`task ${t.tid} is chrooted (${t.fs.root.path()}): not saved yet`);
+  if (wokenByRemoval(t)) throw new CheckpointError(`task ${t.tid} is waking from a System V IPC object removed since: not saved yet`);
   const regs = t.ctx.regs.clone();
   const parkedStop = c.parked.get(t);
   // The mask the thread runs with once its syscall is done: a pselect, ppoll, epoll_pwait or
@@ -1092,6 +1110,7 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
     const inet = makeInetSockets(k, s.tcpSockets, s.udpSockets, s.files, s.monotonicNs / 1e6);
     orphans = new OrphanMaker(k, s.orphans ?? [], image.blobs);
     const orphanMaker = orphans;
+    const mqueues = makeMqueues(k, s.mqueues);
     const files = s.files.map((f, i): FileDescription => {
       if (f.kind === "tty") {
         const d = makeTtyFile(k, f, terminals);
@@ -1106,6 +1125,11 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
       if (f.kind === "memfd") {
         const d = memfds.get(i)!;
         sealMemfd(d, f);
+        return d;
+      }
+      if (f.kind === "mqueue") {
+        const d = openMqueue(k, f, mqueues);
+        made.push(d);
         return d;
       }
       if (f.kind === "unix") {
@@ -1165,6 +1189,7 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
       if (isAnonFile(f)) linkAnonFile(files[i]!, f, files);
     }
     attachRights(s.unixSockets, sockets, files);
+    if (s.sysvIpc !== undefined) restoreSysvIpc(k.ipc, s.sysvIpc, memfds);
 
     for (const p of s.processes) {
       const tg = groups.get(p.tgid)!;
@@ -1381,6 +1406,11 @@ function checkShape(s: SavedSandbox, blobs: readonly ImageBlob[]): void {
       }
     }
   }
+  const fdFiles = new Set(s.fdTables.flatMap((t) => t.slots.map((x) => x.file)));
+  checkIpcShape(
+    s.sysvIpc, s.mqueues, s.files, fdFiles, new Set(s.processes.flatMap((p) => p.zombie === null ? [p.tgid] : [])), filesUsed, bad,
+    { shm: IPC_LIMITS.shmmni, sem: IPC_LIMITS.semmni, msg: IPC_LIMITS.msgmni },
+  );
   if (filesUsed.size !== s.files.length) throw bad("a file no descriptor, mapping or message holds");
   for (const f of s.files) if (f.kind === "pipe" && f.pipe >= s.pipes.length) throw bad(`a pipe end names pipe ${f.pipe}`);
   const fifoPipes = new Map<number, string>();
