@@ -35,6 +35,7 @@ import type { Task } from "./task.ts";
 import type { Kernel } from "./kernel.ts";
 import type { ThreadGroup } from "./thread_group.ts";
 import type { SigInfo } from "./signal_frame.ts";
+import type { Credentials } from "./creds.ts";
 import { CLD_TRAPPED, SA_NOCLDSTOP, SIGCHLD, SIGKILL, SIGSTOP, SIGTRAP } from "../abi/linux/signal.ts";
 
 export const PTRACE_O_TRACESYSGOOD = 0x01;
@@ -72,6 +73,12 @@ export type PtraceStop =
 /** The tracee's side of a trace. @savable (refused: a traced sandbox is not checkpointed) */
 export interface PtraceLink {
   tracer: Task;
+  /**
+   * The credentials the trace began with (Linux's ptracer_cred): the tracer's at attach or
+   * seize, the tracee's own at PTRACE_TRACEME, the parent's link's for an auto-attached child.
+   * A set-id execve gains nothing unless they hold CAP_SYS_PTRACE (kernel/loader/load.ts).
+   */
+  tracerCreds: Credentials;
   /** PTRACE_SEIZE (no SIGSTOP at attach, PTRACE_EVENT_STOP for group stops and interrupts). */
   seized: boolean;
   options: number;
@@ -118,9 +125,11 @@ export interface PtraceLink {
 }
 
 /** Starts tracing `tracee` by `tracer` (attach, seize, traceme, an auto-attached child). */
-export function link(tracee: Task, tracer: Task, seized: boolean, options: number): PtraceLink {
+export function link(
+  tracee: Task, tracer: Task, seized: boolean, options: number, tracerCreds: Credentials = tracer.creds,
+): PtraceLink {
   const l: PtraceLink = {
-    tracer, seized, options, stop: null, report: false, syscallStops: false, sysemu: false, emulated: false, singleStep: false,
+    tracer, tracerCreds, seized, options, stop: null, report: false, syscallStops: false, sysemu: false, emulated: false, singleStep: false,
     inSyscallEntry: false,
     inject: null, pendingEvents: [], vforkDoneFor: 0, eventMessage: 0, interrupt: false, leftGroupStop: null, exited: false,
     threadExitStatus: null, listening: false,
@@ -284,7 +293,7 @@ export function onClone(t: Task, child: Task, exitSignal: number, vfork: boolean
     if (vfork && (l.options & PTRACE_O_TRACEVFORKDONE)) l.vforkDoneFor = child.tid;
     return;
   }
-  const cl = link(child, l.tracer, l.seized, l.options);
+  const cl = link(child, l.tracer, l.seized, l.options, l.tracerCreds);
   if (l.seized) cl.interrupt = true;
   else child.pendingSignals.add({ signo: SIGSTOP, code: 0, pid: 0, uid: 0 });
   l.pendingEvents.push({ event, message: child.tid });

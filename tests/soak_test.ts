@@ -75,6 +75,10 @@ Deno.test("execve of set-user-ID and set-group-ID files sets the effective and s
   await assertSameAsNative([await compileC("setuid_exec")]);
 });
 
+Deno.test("a set-user-ID exec under ptrace gains the file's uid only when the trace began with CAP_SYS_PTRACE (Linux's ptracer_cred), as natively (tests/c/ptrace_setuid_exec.c)", async () => {
+  await assertSameAsNative([await compileC("ptrace_setuid_exec")]);
+});
+
 Deno.test("mmap, mprotect, madvise and munmap refuse bad offsets, lengths, protections and advice with the errors Linux gives", async () => {
   await assertSameAsNative([await compileC("mm_errors")]);
 });

@@ -26,9 +26,9 @@ import {
   MAP_ANONYMOUS, MAP_FIXED, MAP_GROWSDOWN, MAP_PRIVATE, PAGE_SIZE, pageRoundUp, PROT_READ, PROT_WRITE,
 } from "../../abi/linux/mm.ts";
 import { O_NOFOLLOW, O_RDONLY, S_IFMT, S_IFREG, S_ISGID, S_ISUID, S_IXGRP } from "../../abi/linux/file.ts";
-import type { Credentials } from "../creds.ts";
+import { Credentials } from "../creds.ts";
 import * as AT from "../../abi/linux/aux.ts";
-import { CAP_SETUID } from "../../abi/linux/capability.ts";
+import { CAP_SETUID, CAP_SYS_PTRACE } from "../../abi/linux/capability.ts";
 import { RLIMIT_STACK } from "../../abi/linux/limits.ts";
 
 /**
@@ -358,7 +358,30 @@ function execCreds(t: Task, file: FileDescription): { creds: Credentials; secure
   const applies = !(file.location()?.mount.nosuid ?? false) && !t.noNewPrivs && !sharedFs && mapped;
   const uid = applies && (st.mode & S_ISUID) ? st.uid : null;
   const gid = applies && (st.mode & (S_ISGID | S_IXGRP)) === (S_ISGID | S_IXGRP) ? st.gid : null;
-  return t.creds.afterExec(uid, gid);
+  const exec = t.creds.afterExec(uid, gid);
+  const l = t.ptrace;
+  if (l === null || l.tracerCreds.capableIn(exec.creds.userNs, CAP_SYS_PTRACE)) return exec;
+  return { creds: tracedExecCreds(t.creds, exec.creds), secure: exec.secure };
+}
+
+/**
+ * LSM_UNSAFE_PTRACE (cap_bprm_creds_from_file): a traced task whose trace began without
+ * CAP_SYS_PTRACE over the new credentials' namespace (ptracer_capable) gains nothing by a set-id
+ * or privileged exec: the effective ids stay the real ones unless it may set ids anyway
+ * (CAP_SETUID), and the permitted set is cut to what it had. AT_SECURE stays set, as Linux
+ * decides it from the ids asked for.
+ */
+function tracedExecCreds(old: Credentials, n: Credentials): Credentials {
+  const idChanged = n.euid !== old.euid || !old.inGroup(n.egid);
+  const grew = (n.caps.permitted & ~n.caps.ambient) !== 0n;
+  if (!idChanged && !grew) return n;
+  const keepIds = old.hasOwnCap(CAP_SETUID);
+  const euid = keepIds ? n.euid : n.uid, egid = keepIds ? n.egid : n.gid;
+  const permitted = n.caps.permitted & old.caps.permitted;
+  return new Credentials(
+    n.uid, n.gid, euid, egid, euid, egid, euid, egid, n.groups,
+    { ...n.caps, permitted, effective: n.caps.effective & permitted }, n.userNs,
+  );
 }
 
 function loadElf(t: Task, file: FileDescription, args: ExecArgs, target: LoadTarget): void {

@@ -191,7 +191,8 @@ const sysPtrace: SyscallFn = (t, a) => {
       if (t.ptrace !== null || parent === null || parent.zombie) throw EPERM;
       const tracer = (t.tg.parentThread !== 0 ? t.kernel.tasks.get(t.tg.parentThread) : undefined) ?? parent.leader;
       if (!tracer || tracer.tg !== parent) throw EPERM;
-      link(t, tracer, false, 0);
+      // ptrace_traceme links with the caller's (the tracee's) credentials.
+      link(t, tracer, false, 0, t.creds);
       return 0;
     }
     case PTRACE_ATTACH:
