@@ -135,13 +135,13 @@ export function decodeCpuClock(t: Task, clock: number, invalid: Error): CpuClock
   const id = ~(clock >> 3);
   if (clock & 4) {
     if (id === 0) return { kind, thread: t, group: t.tg };
-    const th = t.kernel.tasks.get(id);
+    const th = t.findTask(id);
     if (!th || th.tg !== t.tg) throw invalid;
     return { kind, thread: th, group: t.tg };
   }
   if (id === 0) return { kind, thread: null, group: t.tg };
   // A zombie's clock still reads (its pid stays until it is reaped): by its thread group.
-  const tg = t.kernel.tasks.get(id)?.tg ?? t.kernel.threadGroups.get(id);
+  const tg = t.findTask(id)?.tg ?? t.findProcess(id);
   if (!tg) throw invalid;
   return { kind, thread: null, group: tg };
 }

@@ -120,13 +120,15 @@ function exists(k: Kernel, type: FileOwner["type"], id: number): boolean {
 export function setOwner(t: Task, file: FileDescription, who: number): void {
   if (who === -0x80000000) throw EINVAL;
   const type = who < 0 ? "pgrp" : "pid";
-  const id = Math.abs(who);
-  if (id !== 0 && !exists(t.kernel, type, id)) throw ESRCH;
+  // Kept as a global id; the caller's PID namespace numbers `who`.
+  const id = who === 0 ? 0 : t.pidNs.global(Math.abs(who)) ?? -1;
+  if (id !== 0 && (id < 0 || !exists(t.kernel, type, id))) throw ESRCH;
   file.owner = { type, id, uid: t.creds.uid, euid: t.creds.euid };
 }
 
 /** Linux's F_SETOWN_EX: struct f_owner_ex's type (F_OWNER_TID, _PID, _PGRP) and pid. */
 export function setOwnerEx(t: Task, file: FileDescription, type: FileOwner["type"], id: number): void {
+  if (id !== 0) id = id < 0 ? -1 : t.pidNs.global(id) ?? -1;
   if (id !== 0 && (id < 0 || !exists(t.kernel, type, id))) throw ESRCH;
   file.owner = { type, id, uid: t.creds.uid, euid: t.creds.euid };
 }

@@ -233,7 +233,7 @@ function futexOwnerDied(t: Task, addr: number, pi: boolean, pendingOp: boolean):
   }
   let cur = uval;
   for (;;) {
-    if ((cur & FUTEX_TID_MASK) !== t.tid) return;
+    if ((cur & FUTEX_TID_MASK) !== t.vnr(t.tid)) return;
     const found = t.compareExchangeU32(addr, cur, ((cur & FUTEX_WAITERS) | FUTEX_OWNER_DIED) >>> 0);
     if (found === cur) break;
     cur = found;

@@ -44,6 +44,7 @@ import { EVENT_IN, WaitQueue } from "../waiter/mod.ts";
 import { SocketFile } from "./socket/socket.ts";
 import type { UnixNamespace } from "./socket/unix/namespace.ts";
 import { NsInodes, type UserNamespace } from "./user_namespace.ts";
+import { PID_MAX_LIMIT, type PidNamespace } from "./pid_namespace.ts";
 import { IPC_LIMITS, IpcNamespace } from "./ipc.ts";
 import { KeyRegistry } from "./keys.ts";
 import { SEMVMX } from "../abi/linux/ipc.ts";
@@ -191,6 +192,8 @@ export class Kernel {
   /** @nosave Lookup of the task running on a platform context. */
   readonly #byCtx = new Map<Context, Task>();
   #nextTid = 1;
+  /** The PID namespace of every global id handed out in a nested one (kernel/pid_namespace.ts). */
+  readonly #nestedIds = new Map<number, PidNamespace>();
   /** The task whose system call is being handled, for /proc/self; null between syscalls. */
   current: Task | null = null;
   /**
@@ -293,6 +296,47 @@ export class Kernel {
 
   allocTid(): number {
     return this.#nextTid++;
+  }
+
+  /**
+   * The ids of a new task made in PID namespace `ns`: a global id (the return), and a number
+   * in `ns` and each namespace above it (kernel/pid_namespace.ts). The caller checked
+   * ns.mayAdd().
+   */
+  allocIds(ns: PidNamespace): number {
+    const id = this.allocTid();
+    if (ns.parent === null) return id;
+    for (let n: PidNamespace = ns; n.parent !== null; n = n.parent) n.assign(id, PID_MAX_LIMIT);
+    this.#nestedIds.set(id, ns);
+    return id;
+  }
+
+  /**
+   * Global id `id` no longer names a task or a process: its numbers in nested PID namespaces
+   * are free again, unless a process group or session still bears it (then they stay, so the
+   * group keeps its number: Linux's struct pid lives while a task refers to it).
+   */
+  #releaseId(id: number): void {
+    const ns = this.#nestedIds.get(id);
+    if (ns === undefined || this.tasks.has(id) || this.threadGroups.has(id)) return;
+    for (const g of this.threadGroups.values()) if (g.pgid === id || g.sid === id) return;
+    this.#nestedIds.delete(id);
+    for (let n: PidNamespace = ns; n.parent !== null; n = n.parent) n.release(id);
+  }
+
+  /**
+   * Whether a PID namespace other than the sandbox's first is in use: a task or process has an
+   * id in one, or a task's children would be made in one (a checkpoint refuses then).
+   */
+  get nestedPidNamespaces(): boolean {
+    if (this.#nestedIds.size > 0) return true;
+    for (const t of this.tasks.values()) if (t.pidNsForChildren.parent !== null) return true;
+    return false;
+  }
+
+  /** /proc/sys/kernel/ns_last_pid of the first PID namespace: the next id is last + 1 (never lower). */
+  skipTids(last: number): void {
+    if (last + 1 > this.#nextTid) this.#nextTid = last + 1;
   }
 
   /** The last thread id handed out (/proc/loadavg, /proc/stat). */
@@ -453,9 +497,11 @@ export class Kernel {
   killOtherThreads(t: Task): void {
     for (const other of [...t.tg.tasks]) if (other !== t) this.#exitTask(other);
     if (t.tid !== t.tg.tgid) {
-      this.tasks.delete(t.tid);
+      const old = t.tid;
+      this.tasks.delete(old);
       t.tid = t.tg.tgid;
       this.tasks.set(t.tid, t);
+      this.#releaseId(old);
     }
   }
 
@@ -480,6 +526,10 @@ export class Kernel {
     tg.parent?.children.delete(tg);
     this.cgroups.reaped(tg);
     this.threadGroups.delete(tg.tgid);
+    this.#releaseId(tg.tgid);
+    // The last member of a group or session whose leader went first lets its id go.
+    if (tg.pgid !== tg.tgid) this.#releaseId(tg.pgid);
+    if (tg.sid !== tg.tgid && tg.sid !== tg.pgid) this.#releaseId(tg.sid);
   }
 
   addTimer(tm: KernelTimer): void {
@@ -1471,6 +1521,7 @@ export class Kernel {
     if (t.tid === tg.tgid) tg.leaderComm = t.name;
     tg.tasks.delete(t);
     this.tasks.delete(t.tid);
+    this.#releaseId(t.tid);
     // The thread's I/O counters stay the process's (__exit_signal's task_io_accounting_add).
     tg.deadIo.rchar += t.io.rchar;
     tg.deadIo.wchar += t.io.wchar;
@@ -1527,10 +1578,16 @@ export class Kernel {
     sessionLeaderExited(this, tg);
     this.vforkDone(tg);
     const init = this.#init;
-    // Orphans go to the nearest living subreaper ancestor, else to init.
+    // Orphans go to the nearest living subreaper ancestor in the same PID namespace, else to
+    // the namespace's init (Linux's find_new_reaper). A nested namespace's init takes every
+    // process of its namespace with it, and reaps its children itself (zap_pid_ns_processes).
+    const ns = tg.pidNs;
+    const nsInit = ns.parent === null ? init : ns.init;
+    if (ns.parent !== null && tg === nsInit) this.#zapPidNamespace(tg);
     let reaper = tg.parent;
-    while (reaper && (!reaper.subreaper || reaper.zombie)) reaper = reaper.parent;
-    const adopter = reaper ?? init;
+    while (reaper && reaper.pidNs === ns && (!reaper.subreaper || reaper.zombie)) reaper = reaper.parent;
+    if (reaper !== null && reaper.pidNs !== ns) reaper = null;
+    const adopter = reaper ?? nsInit;
     const reparented = [...tg.children];
     for (const child of tg.children) {
       child.parent = adopter;
@@ -1554,6 +1611,25 @@ export class Kernel {
       for (const other of [...this.threadGroups.values()]) {
         if (other !== tg && !other.zombie) this.#exitGroup(other, 9);
       }
+    }
+  }
+
+  /**
+   * The init of a nested PID namespace exited (Linux's zap_pid_ns_processes): no process may
+   * enter the namespace any more, every other process in it (and in namespaces nested in it)
+   * is killed with SIGKILL, and init reaps the children it is left with, so that its own exit
+   * is reported once its namespace is empty. A process in the namespace whose parent is outside
+   * it (one that joined with setns) stays a zombie for that parent.
+   */
+  #zapPidNamespace(init: ThreadGroup): void {
+    const ns = init.pidNs;
+    ns.adding = false;
+    for (const id of [...ns.ids()]) {
+      const g = this.threadGroups.get(id);
+      if (g !== undefined && g !== init && g.exitStatus === null) this.#exitGroup(g, 9);
+    }
+    for (const child of [...init.children]) {
+      if (child.zombie && !exitAwaitsTracer(this, child)) this.reap(child);
     }
   }
 

@@ -8,12 +8,14 @@
 import { hostVsyscallProt, VSYSCALL_END, VSYSCALL_START } from "./mm/vsyscall.ts";
 import { CGROUP_NS_INIT_INO } from "../vfs/cgroupfs/cgroupfs.ts";
 import type { WaitQueue } from "../waiter/mod.ts";
-import { EINVAL } from "./errno.ts";
+import { EINVAL, EPERM } from "./errno.ts";
+import { CAP_CHECKPOINT_RESTORE, CAP_SYS_ADMIN } from "../abi/linux/capability.ts";
 import { groupCpu } from "./cpu_time.ts";
 import type { Kernel } from "./kernel.ts";
 import type { ThreadGroup } from "./thread_group.ts";
 import type { Task } from "./task.ts";
 import { Credentials } from "./creds.ts";
+import { PID_MAX_LIMIT, type PidNamespace, ROOT_PID_NS } from "./pid_namespace.ts";
 import { monotonicNs } from "./time.ts";
 import { sandboxCpus } from "./syscalls/linux/sys_sched.ts";
 import { SIG_IGN } from "../abi/linux/signal.ts";
@@ -152,34 +154,53 @@ class MemAccess implements ProcMemAccess {
   }
 }
 
-/** @savable One thread group as /proc/PID shows it. */
+/**
+ * @savable One thread group as /proc/PID shows it: its ids as the /proc's PID namespace numbers
+ * them (0 for one outside it), and thread ids taken in that numbering.
+ */
 class ProcessView implements ProcProcess {
   readonly #k: Kernel;
   readonly #tg: ThreadGroup;
+  readonly #ns: PidNamespace;
 
-  constructor(k: Kernel, tg: ThreadGroup) {
+  constructor(k: Kernel, tg: ThreadGroup, ns: PidNamespace) {
     this.#k = k;
     this.#tg = tg;
+    this.#ns = ns;
   }
 
   get #leader(): Task | undefined {
     return this.#tg.leader;
   }
 
+  /** The thread of the process this /proc numbers tid. */
+  #thread(tid: number): Task | undefined {
+    const id = this.#ns.global(tid);
+    for (const t of this.#tg.tasks) if (t.tid === id) return t;
+    return undefined;
+  }
+
   get pid(): number {
-    return this.#tg.tgid;
+    return this.#ns.local(this.#tg.tgid);
   }
 
   get ppid(): number {
-    return this.#tg.parent?.tgid ?? 0;
+    const p = this.#tg.parent;
+    return p === null ? 0 : this.#ns.local(p.tgid);
   }
 
   get pgid(): number {
-    return this.#tg.pgid;
+    return this.#ns.local(this.#tg.pgid);
   }
 
   get sid(): number {
-    return this.#tg.sid;
+    return this.#ns.local(this.#tg.sid);
+  }
+
+  nsIds(kind: "tgid" | "pid" | "pgid" | "sid", tid?: number): number[] {
+    const tg = this.#tg;
+    const id = kind === "tgid" ? tg.tgid : kind === "pgid" ? tg.pgid : kind === "sid" ? tg.sid : this.#ns.global(tid ?? 0) ?? tg.tgid;
+    return this.#ns.chain(id, tg.pidNs);
   }
 
   get state(): string {
@@ -195,10 +216,10 @@ class ProcessView implements ProcProcess {
   get threads(): ProcThread[] {
     // A zombie keeps its leader in /proc/PID/task until it is reaped, as on Linux.
     if (this.#tg.zombie && this.#tg.tasks.size === 0) {
-      return [{ tid: this.#tg.tgid, comm: this.comm, state: "Z", sigPending: 0n, sigBlocked: 0n }];
+      return [{ tid: this.pid, comm: this.comm, state: "Z", sigPending: 0n, sigBlocked: 0n }];
     }
     return [...this.#tg.tasks].map((t) => ({
-      tid: t.tid,
+      tid: this.#ns.local(t.tid),
       comm: t.name,
       state: threadState(t),
       sigPending: t.pendingSignals.mask,
@@ -274,12 +295,12 @@ class ProcessView implements ProcProcess {
 
   get tpgid(): number {
     const tty = this.#tg.tty;
-    return tty === null || tty.foregroundPgrp === 0 ? -1 : tty.foregroundPgrp;
+    return tty === null || tty.foregroundPgrp === 0 ? -1 : this.#ns.local(tty.foregroundPgrp);
   }
 
   get tracerPid(): number {
     const l = this.#leader?.ptrace;
-    return l && !l.exited ? l.tracer.tid : 0;
+    return l && !l.exited ? this.#ns.local(l.tracer.tid) : 0;
   }
 
   get cgroupLine(): string {
@@ -302,6 +323,8 @@ class ProcessView implements ProcProcess {
     if (type === "uts") return { ino: t.uts.ino, ns: t.uts };
     if (type === "ipc") return { ino: t.ipc.ino, ns: t.ipc };
     if (type === "net") return { ino: t.net.ino, ns: t.net };
+    if (type === "pid") return { ino: this.#tg.pidNs.ino, ns: this.#tg.pidNs };
+    if (type === "pid_for_children") return { ino: t.pidNsForChildren.ino, ns: t.pidNsForChildren };
     return null;
   }
 
@@ -358,7 +381,7 @@ class ProcessView implements ProcProcess {
 
   io(tid: number | null): { rchar: number; wchar: number; syscr: number; syscw: number } | null {
     if (tid !== null) {
-      const t = [...this.#tg.tasks].find((x) => x.tid === tid);
+      const t = this.#thread(tid);
       return t === undefined ? null : { ...t.io };
     }
     const sum = { ...this.#tg.deadIo };
@@ -372,10 +395,11 @@ class ProcessView implements ProcProcess {
   }
 
   childrenOf(tid: number): number[] {
+    const id = this.#ns.global(tid);
     // parentThread 0 (after a restore) counts as the leader's.
     return [...this.#tg.children]
-      .filter((c) => c.parentThread === tid || (c.parentThread === 0 && tid === this.#tg.tgid))
-      .map((c) => c.tgid)
+      .filter((c) => c.parentThread === id || (c.parentThread === 0 && id === this.#tg.tgid))
+      .map((c) => this.#ns.local(c.tgid))
       .sort((a, b) => a - b);
   }
 
@@ -388,7 +412,7 @@ class ProcessView implements ProcProcess {
   }
 
   setComm(tid: number | null, comm: string): boolean {
-    const t = tid === null ? this.#leader : [...this.#tg.tasks].find((x) => x.tid === tid);
+    const t = tid === null ? this.#leader : this.#thread(tid);
     if (t === undefined) return false;
     t.name = comm;
     return true;
@@ -439,11 +463,14 @@ const NET_SYSCTLS: Record<string, keyof Net["sysctl"]> = {
 
 export class KernelProcSource implements ProcSource {
   readonly #k: Kernel;
+  /** The PID namespace whose numbers this /proc shows: its mounter's (proc_fill_super). */
+  readonly #ns: PidNamespace;
   /** @nosave The host's /proc/cpuinfo, read once. */
   #cpuinfo: string | null = null;
 
-  constructor(k: Kernel) {
+  constructor(k: Kernel, ns: PidNamespace = ROOT_PID_NS) {
     this.#k = k;
+    this.#ns = ns;
   }
 
   utsChanges(which: "hostname" | "domainname"): { count: number; queue: WaitQueue } {
@@ -454,20 +481,30 @@ export class KernelProcSource implements ProcSource {
   caller(): ProcCaller | null {
     const t = this.#k.current;
     if (t === null) return null;
-    return { pid: t.tg.tgid, tid: t.tid, root: t.fs.root, creds: t.creds };
+    return { pid: this.#ns.local(t.tg.tgid), tid: this.#ns.local(t.tid), root: t.fs.root, creds: t.creds };
   }
 
   pids(): number[] {
-    return [...this.#k.threadGroups.keys()].sort((a, b) => a - b);
+    const ns = this.#ns, groups = this.#k.threadGroups;
+    const ids = ns.parent === null ? [...groups.keys()] : [...ns.ids()].filter((id) => groups.has(id)).map((id) => ns.local(id));
+    return ids.sort((a, b) => a - b);
   }
 
   process(pid: number): ProcProcess | null {
-    const tg = this.#k.threadGroups.get(pid);
-    return tg === undefined ? null : new ProcessView(this.#k, tg);
+    const id = this.#ns.global(pid);
+    const tg = id === undefined ? undefined : this.#k.threadGroups.get(id);
+    return tg === undefined ? null : new ProcessView(this.#k, tg, this.#ns);
   }
 
   tgidOf(tid: number): number | null {
-    return this.#k.tasks.get(tid)?.tg.tgid ?? null;
+    const id = this.#ns.global(tid);
+    const t = id === undefined ? undefined : this.#k.tasks.get(id);
+    return t === undefined ? null : this.#ns.local(t.tg.tgid);
+  }
+
+  /** /proc/sys/kernel/ns_last_pid: the last pid the namespace handed out. */
+  get lastPid(): number {
+    return this.#ns.parent === null ? this.#k.lastTid : this.#ns.lastPid;
   }
 
   system(): ProcSystem {
@@ -484,10 +521,11 @@ export class KernelProcSource implements ProcSource {
       domainname: (k.current?.uts ?? k.rootUts).domainname,
       release: k.uts.release,
       version: k.uts.version,
-      lastPid: k.lastTid,
+      lastPid: this.lastPid,
       forks: k.lastTid,
       ncpus: sandboxCpus(),
-      pidMax: HOST_PID_MAX,
+      // A nested PID namespace starts at PID_MAX_LIMIT (Linux 6.14's per-namespace pid_max).
+      pidMax: this.#ns.parent === null ? HOST_PID_MAX : PID_MAX_LIMIT,
       memTotal,
       memUsed: this.#memUsed(),
       cpuinfo: this.#hostCpuinfo(),
@@ -542,6 +580,7 @@ export class KernelProcSource implements ProcSource {
       this.#net().sysctl[netKey] = n;
       return;
     }
+    if (key === "kernel/ns_last_pid") return this.#setLastPid(text);
     if (key !== "fs/nr_open") throw EINVAL;
     // proc_dointvec_minmax between sysctl_nr_open_min and sysctl_nr_open_max (64-bit).
     const t = text.trim();
@@ -551,8 +590,29 @@ export class KernelProcSource implements ProcSource {
     this.#k.nrOpen = n;
   }
 
+  /**
+   * A write of /proc/sys/kernel/ns_last_pid (pid_ns_ctl_handler): an integer from 0 to pid_max
+   * by a holder of CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE over the namespace's owner (EPERM).
+   * The sandbox's first namespace only moves forward (its ids are the kernel's, never reused):
+   * a lower value is EINVAL there.
+   */
+  #setLastPid(text: string): void {
+    const c = this.#k.current?.creds;
+    const ns = this.#ns;
+    if (c !== undefined && !c.capableIn(ns.owner, CAP_SYS_ADMIN) && !c.capableIn(ns.owner, CAP_CHECKPOINT_RESTORE)) throw EPERM;
+    const t = text.trim();
+    if (!/^[0-9]+$/.test(t)) throw EINVAL;
+    const n = Number(t);
+    if (n > PID_MAX_LIMIT) throw EINVAL;
+    if (ns.parent !== null) ns.lastPid = n;
+    else if (n < this.#k.lastTid) throw EINVAL;
+    else this.#k.skipTids(n);
+  }
+
   sysctl(key: string): string {
     switch (key) {
+      case "kernel/ns_last_pid":
+        return `${this.lastPid}\n`;
       case "fs/nr_open":
         return `${this.#k.nrOpen}\n`;
       case "kernel/shmmni":
@@ -596,7 +656,8 @@ export class KernelProcSource implements ProcSource {
   }
 
   netFile(name: NetFileKind, tid: number): string {
-    const net = this.#k.tasks.get(tid)?.net ?? this.#k.net;
+    const id = this.#ns.global(tid);
+    const net = (id === undefined ? undefined : this.#k.tasks.get(id))?.net ?? this.#k.net;
     switch (name) {
       case "tcp":
       case "tcp6":

@@ -34,6 +34,7 @@ import { PendingSignals } from "./task_signals.ts";
 import type { AltStack } from "./signal_frame.ts";
 import type { PtraceLink } from "./ptrace.ts";
 import type { SeccompState } from "./seccomp.ts";
+import { type PidNamespace, ROOT_PID_NS } from "./pid_namespace.ts";
 
 /** Where a task is in its life. */
 export type TaskState =
@@ -166,6 +167,11 @@ export class Task implements Waker, MemoryIO {
    * with the creator unless CLONE_NEWNET; the kernel's `net` is the sandbox's first one.
    */
   net: Net;
+  /**
+   * The PID namespace this task's children are made in (Linux's nsproxy->pid_ns_for_children):
+   * its process's own, or one unshare(CLONE_NEWPID) or setns made or chose.
+   */
+  pidNsForChildren: PidNamespace = ROOT_PID_NS;
   /** The task's cgroup namespace (vfs/cgroupfs); null: the sandbox's first one. */
   cgroupNs: CgroupNamespace | null = null;
   /** The trace of this task, when another task traces it with ptrace(2) (kernel/ptrace.ts). */
@@ -403,9 +409,31 @@ export class Task implements Waker, MemoryIO {
     return new DataView(b.buffer).getUint32(0, true);
   }
 
-  /** Thread-group id as seen by the application (PID). */
+  /** Thread-group id in the root PID namespace (the kernel's name for the process). */
   get pid(): number {
     return this.tg.tgid;
+  }
+
+  /** The PID namespace this task sees ids through (its process's). */
+  get pidNs(): PidNamespace {
+    return this.tg.pidNs ?? ROOT_PID_NS; // a test's stand-in group may have none
+  }
+
+  /** Global id `id` (a pid, tid, pgid or sid) as this task sees it: 0 when not visible. */
+  vnr(id: number): number {
+    return this.pidNs.local(id);
+  }
+
+  /** The live task this task's PID namespace numbers `n` (Linux's find_task_by_vpid). */
+  findTask(n: number): Task | undefined {
+    const id = this.pidNs.global(n);
+    return id === undefined ? undefined : this.kernel.tasks.get(id);
+  }
+
+  /** The process (live or zombie) this task's PID namespace numbers `n`. */
+  findProcess(n: number): ThreadGroup | undefined {
+    const id = this.pidNs.global(n);
+    return id === undefined ? undefined : this.kernel.threadGroups.get(id);
   }
 
   toString(): string {

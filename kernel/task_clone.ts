@@ -10,7 +10,8 @@
 
 import type { CgroupDir } from "../vfs/cgroupfs/cgroupfs.ts";
 import { onClone as ptraceOnClone } from "./ptrace.ts";
-import { EAGAIN, EINVAL, ENOSPC, EPERM, ERESTARTNOINTR } from "./errno.ts";
+import { EAGAIN, EINVAL, ENOMEM, ENOSPC, EPERM, ERESTARTNOINTR } from "./errno.ts";
+import { MAX_PID_NS_LEVEL, PidNamespace } from "./pid_namespace.ts";
 import type { Task } from "./task.ts";
 import { Task as TaskClass } from "./task.ts";
 import { ThreadGroup } from "./thread_group.ts";
@@ -49,7 +50,7 @@ export const CLONE_NEWPID = 0x20000000;
 export const CLONE_NEWNET = 0x40000000;
 export const CLONE_IO = 0x80000000;
 
-/** The namespace flags (those the sentry does not make are EINVAL, as a kernel built without them). */
+/** The namespace flags (every one the sentry makes; CLONE_NEWTIME is EINVAL, as a kernel built without it). */
 export const NAMESPACE_FLAGS = CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID |
   CLONE_NEWNET;
 
@@ -113,19 +114,23 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
   // A new user namespace is the child's alone: not with the creator's filesystem context nor
   // in its thread group (copy_process).
   if ((f & CLONE_NEWUSER) && (f & (CLONE_FS | CLONE_THREAD))) throw EINVAL;
-  if (f & NAMESPACE_FLAGS & ~(CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET)) {
-    t.kernel.log.once(`clone-ns-${f & NAMESPACE_FLAGS}`, `clone namespace flags 0x${(f & NAMESPACE_FLAGS).toString(16)} are not supported`);
-    throw EINVAL;
-  }
+  // A thread shares its creator's PID namespace: not a new one, nor one unshare or setns chose
+  // for the creator's children (copy_process).
+  if ((f & CLONE_THREAD) && ((f & CLONE_NEWPID) || t.pidNsForChildren !== t.pidNs)) throw EINVAL;
   // The child's credentials: in a user namespace of its own with CLONE_NEWUSER (copy_creds).
   const creds = (f & CLONE_NEWUSER) ? userNamespaceCreds(t) : (f & CLONE_THREAD) ? t.creds : t.creds.copy();
   // A new UTS, IPC, cgroup, network or mount namespace needs CAP_SYS_ADMIN in the user namespace
   // that will own it, the child's (copy_namespaces): a new user namespace's creator holds it there.
-  if ((f & (CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_NEWNET | CLONE_NEWNS)) && !creds.hasOwnCap(CAP_SYS_ADMIN)) {
+  if (
+    (f & (CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWPID)) &&
+    !creds.hasOwnCap(CAP_SYS_ADMIN)
+  ) {
     throw EPERM;
   }
-  // Init may not make siblings: they would have no parent to reap them (copy_process).
-  if ((f & CLONE_PARENT) && t.tg.parent === null) throw EINVAL;
+  // Init, the sandbox's or a PID namespace's, may not make siblings: they would have no parent
+  // in the namespace to reap them (copy_process, SIGNAL_UNKILLABLE).
+  if ((f & CLONE_PARENT) && (t.tg.parent === null || t.pidNs.init === t.tg)) throw EINVAL;
+  const childNs = (f & CLONE_NEWPID) ? newPidNamespace(t, creds) : t.pidNsForChildren;
   if (f & CLONE_SETTLS) checkTlsBase(a.tls);
   const k = t.kernel;
   const thread = (f & CLONE_THREAD) !== 0;
@@ -146,11 +151,13 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
     t.copyOutU32(a.pidfd ?? 0, pidfdNumber);
   }
 
+  // A namespace whose init exited takes no process (alloc_pid without PIDNS_ADDING).
+  if (!childNs.mayAdd()) throw ENOMEM;
   // The host side first: nothing in the kernel changes if it fails.
   const parentRegs = t.ctx.regs.clone();
   const ctx = (f & CLONE_VM) ? t.ctx.addressSpace.newThread(t.ctx) : t.ctx.addressSpace.fork(t.ctx);
 
-  const tid = k.allocTid();
+  const tid = k.allocIds(childNs);
   let tg: ThreadGroup;
   if (thread) {
     tg = t.tg;
@@ -170,7 +177,10 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
       handlers: (f & CLONE_SIGHAND) ? t.tg.handlers : clonedHandlers(t, a.clearSighand === true),
       pgid: t.tg.pgid,
       sid: t.tg.sid,
+      pidNs: childNs,
     });
+    // The first process of a PID namespace is its init (copy_process's is_child_reaper).
+    if (childNs.parent !== null && childNs.init === null) childNs.init = tg;
     tg.tty = t.tg.tty;
     // A CLONE_PARENT child is its parent's sibling and signals their parent as its creator
     // would at exit (copy_process: the group leader's exit_signal, not the argument).
@@ -199,6 +209,7 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
     ipc: (f & CLONE_NEWIPC) ? new IpcNamespace(IPC_LIMITS, creds.userNs, k.nsInodes.next()) : t.ipc,
     net: (f & CLONE_NEWNET) ? k.newNetNamespace(creds.userNs) : t.net,
   });
+  child.pidNsForChildren = childNs;
   child.sigmask = t.sigmask;
   child.sessionKeyring = t.sessionKeyring; // copy_creds: the session keyring comes along
   child.landlock = t.landlock; // and the Landlock domain
@@ -233,10 +244,10 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
   // now. Throwing instead left a child registered with its parent that never ran, which a
   // wait() of the parent (or of init, after reparenting) waited on for ever (the fuzzer).
   try {
-    if (f & CLONE_PARENT_SETTID) t.copyOutU32(a.parentTid, tid);
+    if (f & CLONE_PARENT_SETTID) t.copyOutU32(a.parentTid, t.vnr(tid));
   } catch { /* ignored, as Linux */ }
   try {
-    if (f & CLONE_CHILD_SETTID) child.copyOutU32(a.childTid, tid);
+    if (f & CLONE_CHILD_SETTID) child.copyOutU32(a.childTid, child.vnr(tid));
   } catch { /* ignored, as Linux */ }
   if (f & CLONE_CHILD_CLEARTID) child.clearChildTid = a.childTid;
   if (f & CLONE_VFORK) tg.vforkPending = true;
@@ -251,6 +262,19 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
   if (f & CLONE_PIDFD) t.fdTable.install(new PidFd(k, tg, 0), true, pidfdNumber);
   ptraceOnClone(t, child, a.exitSignal, (f & CLONE_VFORK) !== 0, thread);
   return child;
+}
+
+/**
+ * A new PID namespace for clone(CLONE_NEWPID) or unshare(CLONE_NEWPID), child of the caller's
+ * namespace for children, owned by `creds`' user namespace (Linux's copy_pid_ns and
+ * create_pid_namespace): EINVAL when unshare or setns already chose another namespace for the
+ * caller's children, ENOSPC past 32 levels of nesting.
+ */
+export function newPidNamespace(t: Task, creds: Credentials): PidNamespace {
+  const parent = t.pidNsForChildren;
+  if (parent !== t.pidNs) throw EINVAL;
+  if (parent.level + 1 > MAX_PID_NS_LEVEL) throw ENOSPC;
+  return new PidNamespace(parent, creds.userNs, t.kernel.nsInodes.next());
 }
 
 /**

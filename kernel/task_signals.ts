@@ -123,6 +123,42 @@ function uidForReceiver(tg: ThreadGroup, thread: Task | null, info: SigInfo): Si
 }
 
 /**
+ * si_pid as the receiving process's PID namespace numbers the sender (0 when it cannot see it,
+ * as Linux's __send_signal_locked for a sender in an ancestor namespace). A siginfo a process
+ * made itself carries the pid as given, as uidForReceiver.
+ */
+function pidForReceiver(tg: ThreadGroup, info: SigInfo): SigInfo {
+  if (info.pid === undefined || info.pid === 0 || tg.pidNs.parent === null) return info;
+  if (info.code < 0 && info.code !== -6 && info.code !== -3) return info;
+  return { ...info, pid: tg.pidNs.local(info.pid) };
+}
+
+/**
+ * Whether tg, the init of a PID namespace, ignores signal info with action act (Linux's
+ * sig_task_ignored with SIGNAL_UNKILLABLE): a signal it has no handler for is dropped, but
+ * SIGKILL and SIGSTOP from the kernel (SI_KERNEL), from outside the sandbox or from a process
+ * of an ancestor namespace (one tg's namespace cannot see). The sandbox's own init is left as
+ * it was (a container's runtime reaches it from outside).
+ */
+function initIgnores(tg: ThreadGroup, info: SigInfo, act: SigAction, sender: Task | null): boolean {
+  const ns = tg.pidNs;
+  if (ns.parent === null || ns.init !== tg || act.handler !== 0n) return false;
+  if (info.signo !== 9 && info.signo !== 19) return true;
+  const forced = info.code === 0x80 || sender === null || !ns.sees(sender.tg.tgid);
+  return !forced;
+}
+
+/**
+ * Whether t's process, a PID namespace's init, drops the default action of signo when it takes
+ * it from its queue (get_signal: a SIGNAL_UNKILLABLE process acts only on SIGKILL and SIGSTOP,
+ * which reached it from an ancestor). A fault's signal was made fatal before it was queued.
+ */
+function initDropsDefault(t: Task, info: SigInfo): boolean {
+  const ns = t.tg.pidNs;
+  return ns.parent !== null && ns.init === t.tg && info.signo !== 9 && info.signo !== 19 && info.addr === undefined;
+}
+
+/**
  * Sends a signal: to one task (`thread`) or to its whole group. Implements what kill, tgkill,
  * faults and the kernel's own signals (SIGCHLD, SIGPIPE, timers) share. Returns true when the
  * signal was queued (pending), false when it was dropped or acted on at once.
@@ -130,7 +166,7 @@ function uidForReceiver(tg: ThreadGroup, thread: Task | null, info: SigInfo): Si
 export function sendSignal(tg: ThreadGroup, info: SigInfo, thread: Task | null = null): boolean {
   const k = (thread ?? tg.leader)?.kernel;
   if (!k || tg.zombie || tg.exitStatus !== null) return false;
-  info = uidForReceiver(tg, thread, info);
+  info = pidForReceiver(tg, uidForReceiver(tg, thread, info));
   const signo = info.signo;
   if (signo === 0) return false;
   applySendSideEffects(tg, signo);
@@ -148,6 +184,8 @@ export function sendSignal(tg: ThreadGroup, info: SigInfo, thread: Task | null =
     if (!blocked) k.interruptTask(target);
     return true;
   }
+  // A PID namespace's init is spared what it does not handle (it is not blocked, not traced).
+  if (!blocked && initIgnores(tg, info, act, k.current)) return false;
   // An ignored signal that is not blocked is dropped at once (Linux's sig_ignored).
   // SIGCONT's default action (continuing) was taken by applySendSideEffects: nothing to queue.
   if ((d === "ignore" || d === "continue") && !blocked) return false;
@@ -229,9 +267,11 @@ export function deliverSignals(t: Task): boolean {
       case "continue":
         continue;
       case "stop":
+        if (initDropsDefault(t, info)) continue;
         if (initiateGroupStop(t, info.signo)) return false;
         continue;
       case "terminate":
+        if (initDropsDefault(t, info)) continue;
         t.kernel.killGroup(t.tg, info.signo);
         return false;
       case "handler":

@@ -35,12 +35,23 @@ export interface WaitSelector {
   id: number;
 }
 
-/** Decodes wait4's pid argument. */
+/**
+ * Decodes wait4's pid argument. The ids are the caller's PID namespace's; the selector's are
+ * global ({@linkcode globalWaitId}).
+ */
 export function selectorFromPid(t: Task, pid: number): WaitSelector {
-  if (pid > 0) return { type: P_PID, id: pid };
+  if (pid > 0) return { type: P_PID, id: globalWaitId(t, pid) };
   if (pid === 0) return { type: P_PGID, id: t.tg.pgid };
   if (pid === -1) return { type: P_ALL, id: 0 };
-  return { type: P_PGID, id: -pid };
+  return { type: P_PGID, id: globalWaitId(t, -pid) };
+}
+
+/**
+ * The global id of the caller's namespace's number n, or -1, which no child has, when the
+ * namespace gives n to nobody (Linux's find_get_pid finds no pid: the wait matches nothing).
+ */
+export function globalWaitId(t: Task, n: number): number {
+  return t.pidNs.global(n) ?? -1;
 }
 
 function matches(child: ThreadGroup, sel: WaitSelector): boolean {
@@ -54,16 +65,19 @@ function matches(child: ThreadGroup, sel: WaitSelector): boolean {
   }
 }
 
-/** The outcome of one look at the children. */
+/**
+ * The outcome of one look at the children. `pid` is the id reported, as the waiter's PID
+ * namespace numbers it (taken before a reap frees the number).
+ */
 export type WaitOutcome =
   /** A zombie child was found (and reaped unless WNOWAIT). */
-  | { kind: "reaped"; child: ThreadGroup; status: number; pid?: number }
+  | { kind: "reaped"; child: ThreadGroup; status: number; pid: number }
   /** A child stopped: status is `0x7f | signo << 8`; signo is the stop signal. */
-  | { kind: "stopped"; child: ThreadGroup; status: number; signo: number }
+  | { kind: "stopped"; child: ThreadGroup; status: number; signo: number; pid: number }
   /** A tracee of the caller is in a ptrace-stop (kernel/ptrace.ts): reported by its thread id. */
   | { kind: "trapped"; child: ThreadGroup; pid: number; status: number; signo: number }
   /** A stopped child was continued: status is 0xffff. */
-  | { kind: "continued"; child: ThreadGroup; status: number }
+  | { kind: "continued"; child: ThreadGroup; status: number; pid: number }
   /** Matching children exist but none has exited; the caller may block. */
   | { kind: "none" };
 
@@ -86,21 +100,21 @@ export function waitForChild(t: Task, sel: WaitSelector, options: number): WaitO
         // A traced thread that ended (not its process): reported once, by its thread id.
         if (l.threadExitStatus !== null) {
           if (!(options & WEXITED)) continue;
-          const status = l.threadExitStatus;
+          const status = l.threadExitStatus, pid = t.vnr(x.tid);
           if (!(options & WNOWAIT)) releaseExitedTracee(x);
-          return { kind: "reaped", child: x.tg, status, pid: x.tid };
+          return { kind: "reaped", child: x.tg, status, pid };
         }
         // A tracee that is not our child ended: reported once, and reaped by its parent. Our
         // own child is reaped below.
         if (x.tg.parent === t.tg || !x.tg.zombie || x.tg.exitStatus === null || !(options & WEXITED)) continue;
-        const status = x.tg.exitStatus;
+        const status = x.tg.exitStatus, pid = t.vnr(x.tg.tgid);
         if (!(options & WNOWAIT)) releaseExitedTracee(x);
-        return { kind: "reaped", child: x.tg, status };
+        return { kind: "reaped", child: x.tg, status, pid };
       }
       if (l.stop !== null && l.report) {
         if (!(options & WNOWAIT)) l.report = false;
         const status = stopStatus(l, l.stop);
-        return { kind: "trapped", child: x.tg, pid: x.tid, status, signo: (status >> 8) & 0xff };
+        return { kind: "trapped", child: x.tg, pid: t.vnr(x.tid), status, signo: (status >> 8) & 0xff };
       }
     }
   }
@@ -122,21 +136,22 @@ export function waitForChild(t: Task, sel: WaitSelector, options: number): WaitO
       any = true;
       // Another tracer must wait for it first: not yet ours to reap.
       if (!traced && exitAwaitsTracer(t.kernel, child)) continue;
+      const pid = t.vnr(child.tgid);
       if (!(options & WNOWAIT)) {
         if (traced) forgetExitedTracee(t, child);
         t.kernel.reap(child);
       }
-      return { kind: "reaped", child, status: child.exitStatus };
+      return { kind: "reaped", child, status: child.exitStatus, pid };
     }
     any = true;
     if ((options & WSTOPPED) && child.stopped && child.stopReport !== 0) {
       const signo = child.stopReport;
       if (!(options & WNOWAIT)) child.stopReport = 0;
-      return { kind: "stopped", child, status: 0x7f | (signo << 8), signo };
+      return { kind: "stopped", child, status: 0x7f | (signo << 8), signo, pid: t.vnr(child.tgid) };
     }
     if ((options & WCONTINUED) && child.continuedReport) {
       if (!(options & WNOWAIT)) child.continuedReport = false;
-      return { kind: "continued", child, status: 0xffff };
+      return { kind: "continued", child, status: 0xffff, pid: t.vnr(child.tgid) };
     }
   }
   if (!any) throw ECHILD;

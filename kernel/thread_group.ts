@@ -18,11 +18,17 @@ import { Limits } from "./limits.ts";
 import { SignalHandlers } from "./signals.ts";
 import type { Terminal } from "../vfs/tty/mod.ts";
 import { monotonicNs } from "./time.ts";
+import { type PidNamespace, ROOT_PID_NS } from "./pid_namespace.ts";
 
 /** @savable */
 export class ThreadGroup {
   /** Immutable. Process id in the root PID namespace. */
   readonly tgid: number;
+  /**
+   * Immutable. The PID namespace the process's ids live in (Linux's task_active_pid_ns): the
+   * one it sees every id through. Every thread of a process shares it.
+   */
+  readonly pidNs: PidNamespace;
   /** Live tasks of the group; the leader first. */
   readonly tasks = new Set<Task>();
   mm: MemoryManager;
@@ -128,8 +134,19 @@ export class ThreadGroup {
   /** The largest maxRssKb among reaped descendants. */
   childMaxRssKb = 0;
 
-  constructor(o: { tgid: number; mm: MemoryManager; parent: ThreadGroup | null; limits: Limits; handlers: SignalHandlers; pgid: number; sid: number }) {
+  constructor(o: {
+    tgid: number;
+    mm: MemoryManager;
+    parent: ThreadGroup | null;
+    limits: Limits;
+    handlers: SignalHandlers;
+    pgid: number;
+    sid: number;
+    /** The PID namespace; the sandbox's first when absent. */
+    pidNs?: PidNamespace;
+  }) {
     this.tgid = o.tgid;
+    this.pidNs = o.pidNs ?? ROOT_PID_NS;
     this.mm = o.mm;
     this.parent = o.parent;
     this.limits = o.limits;

@@ -475,6 +475,7 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
   if (!k.vfs.groupIds.empty || k.vfs.mounts().some((m) => m.master !== null || m.unbindable)) {
     throw new CheckpointError("a mount is shared, a slave or unbindable (mount propagation): not saved yet");
   }
+  if (k.nestedPidNamespaces) throw new CheckpointError("a second PID namespace exists (CLONE_NEWPID): not saved yet");
   // The cgroup2 hierarchy is not in the image: refused once it is mounted or changed.
   if (k.vfs.mounts().some((m) => m.fs === k.cgroups)) throw new CheckpointError("a cgroup2 filesystem is mounted: not saved yet");
   if (k.cgroups.changed || k.cgroups.nsdelegate || groups.some((tg) => tg.cgroup !== null)) {

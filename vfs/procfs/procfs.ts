@@ -146,6 +146,9 @@ class ProcRoot extends KDentry {
     kernel.add(new SystemFile(pfs, kernel, "version", "kversion"));
     kernel.add(new FixedFile(pfs, kernel, "ostype", "Linux\n"));
     kernel.add(new SystemFile(pfs, kernel, "pid_max", "pid_max"));
+    // The last pid this /proc's PID namespace handed out; writable (CAP_SYS_ADMIN or
+    // CAP_CHECKPOINT_RESTORE over the namespace's owner) so that the next fork gets the one after.
+    kernel.add(new SysctlFile(pfs, kernel, "ns_last_pid", "kernel/ns_last_pid", 0o666));
     kernel.add(new FixedFile(pfs, kernel, "ngroups_max", "65536\n"));
     kernel.add(new FixedFile(pfs, kernel, "cap_last_cap", "40\n"));
     kernel.add(new FixedFile(pfs, kernel, "threads-max", `${0x3fff * 8}\n`));
@@ -274,7 +277,8 @@ class SelfLink extends KSymlink {
 
   target(): string {
     const c = this.pfs.source.caller();
-    if (c === null) throw ENOENT;
+    // A caller this /proc's PID namespace does not number has no self here (proc_self_get_link).
+    if (c === null || c.pid === 0) throw ENOENT;
     return this.thread ? `${c.pid}/task/${c.tid}` : String(c.pid);
   }
 }
@@ -1029,7 +1033,9 @@ class NsDir extends KDentry {
     if (ns === undefined || p === null) return null;
     // The cgroup, mount, user, UTS, IPC and network namespaces may be one of the process's own
     // (unshare, clone, setns).
-    const own = name === "mnt" ? (p.mntNs === null ? null : { ino: p.mntNs.ino, ns: p.mntNs }) : p.nsOf(ns[1]);
+    const own = name === "mnt"
+      ? (p.mntNs === null ? null : { ino: p.mntNs.ino, ns: p.mntNs })
+      : p.nsOf(name === "pid_for_children" ? name : ns[1]);
     const ino = name === "cgroup" ? p.cgroupNsIno : own?.ino ?? ns[2];
     return new NsLink(this.pfs, this, name, ns[1], ino, this.pid, this.uid, this.gid, own?.ns ?? null);
   }

@@ -154,10 +154,12 @@ export function renderStatus(
     `Gid:\t${g(c.gid)}\t${g(c.egid)}\t${g(c.sgid)}\t${g(c.fsgid)}`,
     `FDSize:\t${fdSize}`,
     `Groups:\t${c.groups.map(g).join(" ")} `,
-    `NStgid:\t${p.pid}`,
-    `NSpid:\t${thread?.tid ?? p.pid}`,
-    `NSpgid:\t${p.pgid}`,
-    `NSsid:\t${p.sid}`,
+    // Each id in the PID namespace of this /proc and in every one nested below it down to the
+    // process's own (proc_pid_status), tab-separated.
+    `NStgid:\t${(p.nsIds?.("tgid") ?? [p.pid]).join("\t")}`,
+    `NSpid:\t${(p.nsIds?.("pid", thread?.tid ?? p.pid) ?? [thread?.tid ?? p.pid]).join("\t")}`,
+    `NSpgid:\t${(p.nsIds?.("pgid") ?? [p.pgid]).join("\t")}`,
+    `NSsid:\t${(p.nsIds?.("sid") ?? [p.sid]).join("\t")}`,
     `Kthread:\t0`,
   ];
   const mem = p.memory();

@@ -3,7 +3,8 @@
  * (the kernel implements this in kernel/proc_source.ts). Everything is read when a file is
  * opened or a directory listed, so the views are computed on demand.
  *
- * PIDs are as seen in the sandbox's PID namespace (init is 1).
+ * PIDs are as seen in the PID namespace of the /proc (its mounter's: the sandbox's first for
+ * the sandbox's /proc, where init is 1).
  *
  * @module
  */
@@ -163,6 +164,12 @@ export interface ProcProcess {
    * for the other types (the sandbox has one of each) or a process without threads.
    */
   nsOf(type: string): { ino: number; ns: object } | null;
+  /**
+   * The process's id of `kind` (its thread `tid`'s for "pid", tid as this /proc numbers it) in
+   * this /proc's PID namespace and each one nested below it down to the process's own, as
+   * /proc/PID/status's NStgid, NSpid, NSpgid and NSsid list them; absent: the one id.
+   */
+  nsIds?(kind: "tgid" | "pid" | "pgid" | "sid", tid?: number): number[];
   /** The mount namespace of the process's leader (null for a zombie). */
   readonly mntNs: MountNamespace | null;
 }

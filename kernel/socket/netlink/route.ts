@@ -595,7 +595,7 @@ export class NetlinkRouteSocket extends NetlinkSocket {
     } else {
       if (nsPid!.length < 4) return EINVAL.errno;
       const pid = new DataView(nsPid!.buffer, nsPid!.byteOffset, 4).getUint32(0, true);
-      const target = t.kernel.tasks.get(pid);
+      const target = t.findTask(pid);
       if (target === undefined) return ESRCH.errno;
       to = target.net;
     }

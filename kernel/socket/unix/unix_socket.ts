@@ -672,7 +672,7 @@ export class UnixSocket extends SocketFile {
       case SO_PEERCRED: {
         const b = new Uint8Array(UCRED_SIZE);
         const v = new DataView(b.buffer);
-        v.setInt32(0, this.peerCred.pid, true);
+        v.setInt32(0, t.vnr(this.peerCred.pid), true); // as the caller's PID namespace numbers it
         // The peer's ids as the caller's user namespace shows them (cred_to_ucred).
         const ns = t.creds.userNs, c = this.peerCred;
         v.setInt32(4, c.uid === -1 ? -1 : ns.uidOf(c.uid), true);

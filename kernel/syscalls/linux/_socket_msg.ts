@@ -135,9 +135,10 @@ export function copyInControl(t: Task, h: MsgHeader): ControlMessages {
 
 /**
  * scm_check_creds: a process may claim its own pid, and one of its real, effective or saved
- * ids; CAP_SYS_ADMIN (over the PID namespace's owner, the first user namespace) allows any
- * pid, CAP_SETUID/CAP_SETGID in the caller's user namespace any uid or gid that exist. The ids
- * are the caller's namespace's: one it does not map is EINVAL. Kept as kernel ids.
+ * ids; CAP_SYS_ADMIN over the owner of its PID namespace allows any pid,
+ * CAP_SETUID/CAP_SETGID in the caller's user namespace any uid or gid that exist. The ids are
+ * the caller's namespaces': a uid or gid it does not map is EINVAL, a pid its PID namespace
+ * gives nobody ESRCH. Kept as kernel (global) ids.
  */
 function checkCreds(t: Task, c: UCred): UCred {
   const cr = t.creds, ns = cr.userNs;
@@ -145,9 +146,11 @@ function checkCreds(t: Task, c: UCred): UCred {
   if ((c.uid >>> 0 !== 0xffffffff && uid < 0) || (c.gid >>> 0 !== 0xffffffff && gid < 0)) throw EINVAL;
   const uidOk = uid === cr.uid || uid === cr.euid || uid === cr.suid || cr.hasOwnCap(CAP_SETUID);
   const gidOk = gid === cr.gid || gid === cr.egid || gid === cr.sgid || cr.hasOwnCap(CAP_SETGID);
-  if (!((c.pid === t.tg.tgid || cr.hasCap(CAP_SYS_ADMIN)) && uidOk && gidOk)) throw EPERM;
-  if (!t.kernel.threadGroups.has(c.pid)) throw ESRCH;
-  return { pid: c.pid, uid, gid };
+  const pidNs = t.pidNs;
+  if (!((c.pid === t.vnr(t.tg.tgid) || cr.capableIn(pidNs.owner, CAP_SYS_ADMIN)) && uidOk && gidOk)) throw EPERM;
+  const pid = pidNs.global(c.pid);
+  if (pid === undefined || !t.kernel.threadGroups.has(pid)) throw ESRCH;
+  return { pid, uid, gid };
 }
 
 /**
@@ -189,7 +192,7 @@ export function copyOutControl(
   if (control.creds) {
     const b = new Uint8Array(UCRED_SIZE);
     const v = new DataView(b.buffer);
-    v.setInt32(0, control.creds.pid, true);
+    v.setInt32(0, t.vnr(control.creds.pid), true); // as the receiver's PID namespace numbers it
     // As the receiver's user namespace shows the sender's ids (scm_recv's from_kuid_munged).
     const ns = t.creds.userNs, c = control.creds;
     v.setInt32(4, c.uid === -1 ? -1 : ns.uidOf(c.uid), true);

@@ -175,12 +175,12 @@ export function ttyIoctl(t: Task, file: TtyFile, cmd: number, arg: number): Sysc
       return 0;
     case TIOCGPGRP:
       if (!file.isMaster && !isCtty) throw ENOTTY;
-      t.copyOutU32(arg, term.foregroundPgrp);
+      t.copyOutU32(arg, t.vnr(term.foregroundPgrp));
       return 0;
     case TIOCGSID:
       if (!file.isMaster && !isCtty) throw ENOTTY;
       if (term.session === 0) throw ENOTTY;
-      t.copyOutU32(arg, term.session);
+      t.copyOutU32(arg, t.vnr(term.session));
       return 0;
     case TIOCSPGRP: {
       let r: "ok" | "stop";
@@ -192,8 +192,9 @@ export function ttyIoctl(t: Task, file: TtyFile, cmd: number, arg: number): Sysc
       }
       if (r === "stop") return waitForeground(term);
       if (!isCtty || term.session !== tg.sid) throw ENOTTY;
-      const pgrp = readInt(t, arg);
-      if (pgrp < 0) throw EINVAL;
+      const given = readInt(t, arg);
+      if (given < 0) throw EINVAL;
+      const pgrp = t.pidNs.global(given) ?? 0; // 0: no group (ESRCH below)
       const sid = k.tty.sessionOfGroup(pgrp);
       if (sid === 0) throw ESRCH;
       if (sid !== tg.sid) throw EPERM;

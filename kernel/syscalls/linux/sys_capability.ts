@@ -42,7 +42,7 @@ const sysCapget: SyscallFn = (t, a) => {
   if (data === 0) return 0;
   const pid = t.copyInU32(hdr + 4) | 0;
   if (pid < 0) throw EINVAL;
-  const target = pid === 0 ? t : t.kernel.tasks.get(pid);
+  const target = pid === 0 ? t : t.findTask(pid);
   if (target === undefined) throw ESRCH;
   const { effective, permitted, inheritable } = target.creds.caps;
   const b = new Uint8Array(12 * words);
@@ -69,7 +69,7 @@ const sysCapset: SyscallFn = (t, a) => {
   const hdr = a.pointer(0), data = a.pointer(1);
   const words = wordsFor(t, hdr);
   const pid = t.copyInU32(hdr + 4) | 0;
-  if (pid !== 0 && pid !== t.tid) throw EPERM;
+  if (pid !== 0 && pid !== t.vnr(t.tid)) throw EPERM;
   if (data === 0) throw EFAULT;
   const v = new DataView(t.copyIn(data, 12 * words).buffer);
   let effective = 0n, permitted = 0n, inheritable = 0n;

@@ -7,8 +7,9 @@ import { mayAttach } from "./sys_process_vm.ts";
 import {
   type CloneArgs, CLONE_DETACHED, CLONE_FILES, CLONE_FS, CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS,
   CLONE_NEWPID, CLONE_NEWUSER, CLONE_NEWUTS, CLONE_PARENT, CLONE_SIGHAND, CLONE_SYSVSEM, CLONE_THREAD, CLONE_VFORK,
-  CLONE_VM, cloneTask, NAMESPACE_FLAGS, userNamespaceCreds, vforkWaitDone,
+  CLONE_VM, cloneTask, NAMESPACE_FLAGS, newPidNamespace, userNamespaceCreds, vforkWaitDone,
 } from "../../task_clone.ts";
+import { PidNamespace, ROOT_PID_NS } from "../../pid_namespace.ts";
 import type { Task } from "../../task.ts";
 import { joinMountNs, mayMount, mountNsOwner, unshareMountNs } from "../../fs_context.ts";
 import { MountNamespace } from "../../../vfs/mod.ts";
@@ -29,13 +30,14 @@ const CLONE_INTO_CGROUP = 1n << 33n;
 function doClone(t: Task, args: CloneArgs): SyscallResult {
   if (t.syscallState !== null) {
     const w = vforkWaitDone(t, null);
-    return w.wait ? block([w.wait.vforkDone], 1, null, "killable") : w.tid;
+    return w.wait ? block([w.wait.vforkDone], 1, null, "killable") : t.vnr(w.tid);
   }
   const child = cloneTask(t, args);
-  if (!(args.flags & CLONE_VFORK)) return child.tid;
+  // The child's id as the caller's PID namespace numbers it.
+  if (!(args.flags & CLONE_VFORK)) return t.vnr(child.tid);
   // Linux's wait_for_vfork_done is killable only: a signal waits until the child lets go.
   const w = vforkWaitDone(t, child);
-  return w.wait ? block([w.wait.vforkDone], 1, null, "killable") : w.tid;
+  return w.wait ? block([w.wait.vforkDone], 1, null, "killable") : t.vnr(w.tid);
 }
 
 /** Implements clone(2) (x86-64 argument order: flags, stack, parent_tid, child_tid, tls). */
@@ -114,9 +116,11 @@ const CLONE_NEWTIME = 0x80;
  * capability there and none outside), then a UTS, IPC or cgroup namespace of its own
  * (CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWCGROUP; CAP_SYS_ADMIN in the user namespace that will
  * own it, the new one when both are asked), a network namespace of its own (CLONE_NEWNET, the
- * same: a stack with only loopback, down) and a copy of the mount namespace (CLONE_NEWNS;
- * CAP_SYS_ADMIN in the first user namespace, which owns every mount namespace here). The other
- * namespaces are EINVAL, as in a kernel built without them.
+ * same: a stack with only loopback, down), a PID namespace for the caller's children
+ * (CLONE_NEWPID, the same; the caller stays in its own, its next child is the new one's init)
+ * and a copy of the mount namespace (CLONE_NEWNS; CAP_SYS_ADMIN in the first user namespace,
+ * which owns every mount namespace here). A time namespace is EINVAL, as in a kernel built
+ * without it.
  */
 const sysUnshare: SyscallFn = (t, a) => {
   let f = a.u64(0);
@@ -132,15 +136,18 @@ const sysUnshare: SyscallFn = (t, a) => {
   const flags = Number(f);
   if ((flags & (CLONE_THREAD | CLONE_SIGHAND | CLONE_VM)) && t.tg.tasks.size > 1) throw EINVAL;
   if ((flags & CLONE_VM) && t.mm.users > 1) throw EINVAL;
-  const unsupported = flags & ((NAMESPACE_FLAGS & ~(CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET)) | CLONE_NEWTIME);
+  const unsupported = flags & ((NAMESPACE_FLAGS & ~(CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID)) | CLONE_NEWTIME);
   if (unsupported) {
     t.kernel.log.once(`unshare-ns-${unsupported}`, `unshare namespace flags 0x${unsupported.toString(16)} are not supported`);
     throw EINVAL;
   }
   const creds = (flags & CLONE_NEWUSER) ? userNamespaceCreds(t) : t.creds;
-  if ((flags & (CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_NEWNET)) && !creds.hasOwnCap(CAP_SYS_ADMIN)) throw EPERM;
+  if ((flags & (CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_NEWNET | CLONE_NEWPID)) && !creds.hasOwnCap(CAP_SYS_ADMIN)) throw EPERM;
   // unshare_nsproxy_namespaces: CAP_SYS_ADMIN over the user namespace the new one belongs to.
   if ((flags & CLONE_NEWNS) && !creds.hasOwnCap(CAP_SYS_ADMIN)) throw EPERM;
+  // copy_pid_ns: EINVAL when the caller's children already go to another namespace (a second
+  // unshare, or setns), ENOSPC past 32 levels; made before anything changes.
+  const pidNs = (flags & CLONE_NEWPID) ? newPidNamespace(t, creds) : null;
   if (flags & CLONE_FS) t.fs = t.fs.fork();
   if (flags & CLONE_NEWNS) unshareMountNs(t.kernel.vfs, t.fs, mountNsOwner(creds));
   if ((flags & CLONE_FILES) && t.fdTable.users > 1) {
@@ -152,6 +159,7 @@ const sysUnshare: SyscallFn = (t, a) => {
   if (flags & CLONE_NEWUTS) t.uts = t.uts.copy(creds.userNs, k.nsInodes.next());
   if (flags & CLONE_NEWIPC) t.ipc = new IpcNamespace(IPC_LIMITS, creds.userNs, k.nsInodes.next());
   if (flags & CLONE_NEWNET) t.net = k.newNetNamespace(creds.userNs);
+  if (pidNs !== null) t.pidNsForChildren = pidNs;
   // A new cgroup namespace is rooted at the caller's cgroup (copy_cgroup_ns).
   if (flags & CLONE_NEWCGROUP) t.cgroupNs = k.cgroups.newNamespace(k.cgroups.cgroupOf(t.tg));
   return 0;
@@ -166,8 +174,9 @@ const SETNS_FLAGS = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | C
  * pidfd's process (EINVAL for no type or another flag; ESRCH once it has exited, even as a
  * zombie; EPERM without ptrace read access). With a /proc/PID/ns descriptor (flags 0 or its
  * type): the namespace it names. User, UTS, IPC, network, cgroup and mount namespaces are each
- * task's own (joining a mount namespace moves the caller's root and cwd to its root, as Linux); the
- * others are the sandbox's one each. The checks are each type's install's (joinNamespaces).
+ * task's own (joining a mount namespace moves the caller's root and cwd to its root, as Linux);
+ * joining a PID namespace sets the one the caller's children go to; the time namespace is the
+ * sandbox's one. The checks are each type's install's (joinNamespaces).
  */
 const sysSetns: SyscallFn = (t, a) => {
   let flags = a.int(1);
@@ -194,6 +203,7 @@ const sysSetns: SyscallFn = (t, a) => {
       ipc: ns instanceof IpcNamespace ? ns : k.ipc,
       cgroupNs,
       net: ns instanceof Net ? ns : k.net,
+      pid: ns instanceof PidNamespace ? ns : ROOT_PID_NS,
       mnt: type === CLONE_NEWNS ? (ns instanceof MountNamespace ? ns : k.vfs.initNs) : null,
     });
   }
@@ -205,7 +215,7 @@ const sysSetns: SyscallFn = (t, a) => {
   if (!mayAttach(t, target) && !t.creds.hasCap(CAP_SYS_PTRACE)) throw EPERM;
   return joinNamespaces(t, flags, {
     user: target.creds.userNs, uts: target.uts, ipc: target.ipc, cgroupNs: target.cgroupNs, net: target.net,
-    mnt: target.fs.mntns,
+    pid: target.tg.pidNs, mnt: target.fs.mntns,
   });
 };
 
@@ -222,6 +232,8 @@ interface SetnsTargets {
   ipc: IpcNamespace;
   cgroupNs: CgroupNamespace | null;
   net: Net;
+  /** The PID namespace (a process's own, for its children to be made in). */
+  pid: PidNamespace;
   /** The mount namespace (null: none to join). */
   mnt: MountNamespace | null;
 }
@@ -257,10 +269,16 @@ function joinNamespaces(t: Task, flags: number, to: SetnsTargets): number {
   }
   if ((flags & CLONE_NEWUTS) && !(creds.capableIn(to.uts.owner, CAP_SYS_ADMIN) && admin)) throw EPERM;
   if ((flags & CLONE_NEWIPC) && !(creds.capableIn(to.ipc.owner, CAP_SYS_ADMIN) && admin)) throw EPERM;
+  if (flags & CLONE_NEWPID) {
+    // pidns_install: CAP_SYS_ADMIN over its owner and in one's own; only the caller's own
+    // namespace or one nested in it (EINVAL).
+    if (!(creds.capableIn(to.pid.owner, CAP_SYS_ADMIN) && admin)) throw EPERM;
+    if (!t.pidNs.contains(to.pid)) throw EINVAL;
+  }
   if ((flags & CLONE_NEWNET) && !(creds.capableIn(to.net.owner, CAP_SYS_ADMIN) && admin)) throw EPERM;
-  // The sandbox's one PID and time namespaces, and every cgroup namespace, belong to the
-  // initial user namespace.
-  if ((flags & (CLONE_NEWPID | CLONE_NEWCGROUP | CLONE_NEWTIME)) && !(creds.hasCap(CAP_SYS_ADMIN) && admin)) {
+  // The sandbox's one time namespace, and every cgroup namespace, belong to the initial user
+  // namespace.
+  if ((flags & (CLONE_NEWCGROUP | CLONE_NEWTIME)) && !(creds.hasCap(CAP_SYS_ADMIN) && admin)) {
     throw EPERM;
   }
   if (creds !== t.creds) t.commitCreds(creds);
@@ -268,13 +286,14 @@ function joinNamespaces(t: Task, flags: number, to: SetnsTargets): number {
   if (flags & CLONE_NEWIPC) t.ipc = to.ipc;
   if (flags & CLONE_NEWCGROUP) t.cgroupNs = to.cgroupNs;
   if (flags & CLONE_NEWNET) t.net = to.net;
+  if (flags & CLONE_NEWPID) t.pidNsForChildren = to.pid;
   if ((flags & CLONE_NEWNS) && to.mnt !== null) joinMountNs(t.fs, to.mnt);
   return 0;
 }
 
 export const table: Record<number, SyscallEntry> = {
   272: supported("unshare", sysUnshare),
-  308: partial("setns", sysSetns, "user, UTS, IPC, network, cgroup and mount namespaces (one of each other kind)"),
+  308: partial("setns", sysSetns, "user, UTS, IPC, network, cgroup, mount and PID namespaces (one time namespace)"),
   56: supported("clone", sysClone),
   57: supported("fork", sysFork),
   58: supported("vfork", sysVfork),

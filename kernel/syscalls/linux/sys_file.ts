@@ -173,7 +173,7 @@ const sysFcntl: SyscallFn = (t, a) => {
       setOwner(t, file, a.int(2));
       return 0;
     case F_GETOWN: {
-      const id = ownerId(t.kernel, file);
+      const id = t.vnr(ownerId(t.kernel, file));
       return file.owner?.type === "pgrp" ? -id : id;
     }
     case F_SETOWN_EX: {
@@ -186,7 +186,7 @@ const sysFcntl: SyscallFn = (t, a) => {
     case F_GETOWN_EX: {
       const b = new Uint8Array(8), v = new DataView(b.buffer);
       v.setInt32(0, OWNER_TYPES.indexOf(file.owner?.type ?? "tid"), true);
-      v.setInt32(4, ownerId(t.kernel, file), true);
+      v.setInt32(4, t.vnr(ownerId(t.kernel, file)), true);
       t.copyOut(a.pointer(2), b);
       return 0;
     }

@@ -71,17 +71,19 @@ function futexLockPi(t: Task, addr: number, shared: boolean, deadline: () => num
   const k = futexKey(t, addr, shared);
   const waiting = t.kernel.futex.piWaiters(k).length > 0;
   let uval = t.copyInU32(addr);
+  // The word holds thread ids as the caller's PID namespace numbers them.
+  const self = t.vnr(t.tid);
   for (;;) {
     const owner = uval & FUTEX_TID_MASK;
-    if (owner === t.tid) throw EDEADLK;
+    if (owner === self) throw EDEADLK;
     if (owner === 0) {
-      const mine = ((uval & FUTEX_OWNER_DIED) | t.tid | (waiting ? FUTEX_WAITERS : 0)) >>> 0;
+      const mine = ((uval & FUTEX_OWNER_DIED) | self | (waiting ? FUTEX_WAITERS : 0)) >>> 0;
       const found = t.compareExchangeU32(addr, uval, mine);
       if (found === uval) return 0;
       uval = found;
       continue;
     }
-    const ownerTask = t.kernel.tasks.get(owner);
+    const ownerTask = t.findTask(owner);
     if (ownerTask === undefined || ownerTask.state === "dead") throw ESRCH;
     if (trylock) throw EAGAIN;
     if (uval & FUTEX_WAITERS) break;
@@ -105,7 +107,7 @@ function futexUnlockPi(t: Task, addr: number, shared: boolean): number {
   const k = futexKey(t, addr, shared);
   let uval = t.copyInU32(addr);
   for (;;) {
-    if ((uval & FUTEX_TID_MASK) !== t.tid) throw EPERM;
+    if ((uval & FUTEX_TID_MASK) !== t.vnr(t.tid)) throw EPERM;
     const next = t.kernel.futex.piWaiters(k)[0];
     if (next !== undefined) {
       piHandOver(next, false);

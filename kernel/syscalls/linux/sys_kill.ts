@@ -19,17 +19,20 @@ const sysKill: SyscallFn = (t, a) => {
   const pid = a.int(0), sig = a.int(1);
   checkSig(sig);
   const k = t.kernel;
+  const ns = t.pidNs;
   let targets: ThreadGroup[];
   if (pid > 0) {
     // Any thread's id names its process (Linux's kill_pid_info looks the id up as a thread).
-    const tg = k.threadGroups.get(pid) ?? k.tasks.get(pid)?.tg;
+    const id = ns.global(pid);
+    const tg = id === undefined ? undefined : k.threadGroups.get(id) ?? k.tasks.get(id)?.tg;
     if (!tg) throw ESRCH;
     targets = [tg];
   } else if (pid === -1) {
-    targets = [...k.threadGroups.values()].filter((g) => g.tgid !== 1 && g !== t.tg);
+    // Every process the caller's namespace numbers, but its init (1) and the caller.
+    targets = [...k.threadGroups.values()].filter((g) => ns.local(g.tgid) > 1 && g !== t.tg);
   } else {
-    const pgid = pid === 0 ? t.tg.pgid : -pid;
-    targets = [...k.threadGroups.values()].filter((g) => g.pgid === pgid);
+    const pgid = pid === 0 ? t.tg.pgid : ns.global(-pid);
+    targets = pgid === undefined ? [] : [...k.threadGroups.values()].filter((g) => g.pgid === pgid);
   }
   if (targets.length === 0) throw ESRCH;
   const allowed = targets.filter((g) => maySignal(t, g, sig));
@@ -45,11 +48,15 @@ function signalThread(t: Task, tgid: number | null, tid: number, sig: number): n
   checkSig(sig);
   // do_tkill: tgkill's tgid must be positive (-1 is EINVAL too, not "any": that is tkill).
   if (tid <= 0 || (tgid !== null && tgid <= 0)) throw EINVAL;
-  const target = t.kernel.tasks.get(tid);
+  // The ids as the caller's PID namespace numbers them.
+  const ns = t.pidNs;
+  const id = ns.global(tid) ?? 0;
+  if (tgid !== null) tgid = ns.global(tgid) ?? -1;
+  const target = t.kernel.tasks.get(id);
   if (!target) {
     // A zombie process's leader still owns its id: checked, and the signal ignored.
-    const z = t.kernel.threadGroups.get(tid);
-    if (!z?.zombie || (tgid !== null && tgid !== tid)) throw ESRCH;
+    const z = t.kernel.threadGroups.get(id);
+    if (!z?.zombie || (tgid !== null && tgid !== id)) throw ESRCH;
     checkSignalPermission(t, z, sig);
     return 0;
   }

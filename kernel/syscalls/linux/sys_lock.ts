@@ -110,7 +110,8 @@ export function fcntlLock(t: Task, f: FileDescription, cmd: number, addr: number
       v.setInt16(2, SEEK_SET, true);
       v.setBigInt64(8, c.start, true);
       v.setBigInt64(16, c.end === OFFSET_MAX ? 0n : c.end - c.start + 1n, true);
-      v.setInt32(24, c.ofd ? -1 : c.pid, true);
+      // The holder as the caller's PID namespace numbers it: 0 outside it (locks_translate_pid).
+      v.setInt32(24, c.ofd ? -1 : t.vnr(c.pid), true);
     }
     t.copyOut(addr, raw);
     return 0;

@@ -134,7 +134,7 @@ function newFilesystem(t: Task, type: string, data: string): Filesystem {
     case "tmpfs":
       return new TmpfsFilesystem(tmpfsOptions(t, data));
     case "proc":
-      return new ProcFilesystem(new KernelProcSource(t.kernel));
+      return new ProcFilesystem(new KernelProcSource(t.kernel, t.pidNs)); // the mounter's PID namespace
     case "sysfs":
       return new SysFilesystem(sandboxCpus());
     case "devtmpfs":

@@ -5,9 +5,11 @@ import type { Task } from "../../task.ts";
 import type { ThreadGroup } from "../../thread_group.ts";
 import { supported, type SyscallEntry, type SyscallFn } from "./support.ts";
 
+/** The process the caller's PID namespace numbers pid (0: the caller's); ESRCH. */
 function findGroup(t: Task, pid: number): ThreadGroup {
   if (pid === 0) return t.tg;
-  const tg = t.kernel.threadGroups.get(pid);
+  const id = t.pidNs.global(pid);
+  const tg = id === undefined ? undefined : t.kernel.threadGroups.get(id);
   if (!tg || tg.zombie) throw ESRCH;
   return tg;
 }
@@ -21,7 +23,8 @@ const sysSetpgid: SyscallFn = (t, a) => {
   if (target.parent === t.tg && target.execed) throw EACCES;
   if (target.sid !== t.tg.sid) throw EPERM;
   if (target.tgid === target.sid) throw EPERM; // a session leader cannot move
-  const newPgid = pgid === 0 ? target.tgid : pgid;
+  // A group the caller's namespace has no number for does not exist for it (EPERM below).
+  const newPgid = pgid === 0 ? target.tgid : t.pidNs.global(pgid) ?? -1;
   if (newPgid !== target.tgid) {
     let exists = false;
     for (const g of t.kernel.threadGroups.values()) {
@@ -33,7 +36,7 @@ const sysSetpgid: SyscallFn = (t, a) => {
   return 0;
 };
 
-const sysGetpgid: SyscallFn = (t, a) => findGroup(t, a.int(0)).pgid;
+const sysGetpgid: SyscallFn = (t, a) => t.vnr(findGroup(t, a.int(0)).pgid);
 
 /** Implements setsid(2): EPERM for a process group leader. */
 const sysSetsid: SyscallFn = (t) => {
@@ -42,10 +45,10 @@ const sysSetsid: SyscallFn = (t) => {
   tg.sid = tg.tgid;
   tg.pgid = tg.tgid;
   tg.tty = null; // a new session has no controlling terminal
-  return tg.tgid;
+  return t.vnr(tg.tgid);
 };
 
-const sysGetsid: SyscallFn = (t, a) => findGroup(t, a.int(0)).sid;
+const sysGetsid: SyscallFn = (t, a) => t.vnr(findGroup(t, a.int(0)).sid);
 
 export const table: Record<number, SyscallEntry> = {
   109: supported("setpgid", sysSetpgid),

@@ -29,14 +29,17 @@ const sysPidfdOpen: SyscallFn = (t, a) => {
   const pid = a.int(0), flags = a.uint(1);
   if (flags & ~(PIDFD_NONBLOCK | PIDFD_THREAD)) throw EINVAL;
   if (pid <= 0) throw EINVAL;
+  // pid is the caller's namespace's number; one it gives nobody is ESRCH.
+  const id = t.pidNs.global(pid);
+  if (id === undefined) throw ESRCH;
   if (flags & PIDFD_THREAD) {
-    const task = t.kernel.tasks.get(pid);
+    const task = t.kernel.tasks.get(id);
     if (task === undefined || task.state === "dead") throw ESRCH;
-    return t.fdTable.install(new PidFd(t.kernel, task.tg, flags & PIDFD_NONBLOCK, pid), true);
+    return t.fdTable.install(new PidFd(t.kernel, task.tg, flags & PIDFD_NONBLOCK, id), true);
   }
-  const tg = t.kernel.threadGroups.get(pid);
+  const tg = t.kernel.threadGroups.get(id);
   // A thread that is not a leader names no process: ENOENT since Linux 6.15 (EINVAL before).
-  if (!tg) throw t.kernel.tasks.has(pid) ? ENOENT : ESRCH;
+  if (!tg) throw t.kernel.tasks.has(id) ? ENOENT : ESRCH;
   return t.fdTable.install(new PidFd(t.kernel, tg, flags & PIDFD_NONBLOCK), true);
 };
 

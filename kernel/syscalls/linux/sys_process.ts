@@ -4,15 +4,16 @@ import { supported, type SyscallEntry, type SyscallFn } from "./support.ts";
 
 const sysExit: SyscallFn = (_t, a) => ({ ctl: "exit", status: a.int(0), group: false });
 const sysExitGroup: SyscallFn = (_t, a) => ({ ctl: "exit", status: a.int(0), group: true });
-const sysGetpid: SyscallFn = (t) => t.tg.tgid;
-const sysGettid: SyscallFn = (t) => t.tid;
-const sysGetppid: SyscallFn = (t) => t.tg.parent?.tgid ?? 0;
-const sysGetpgrp: SyscallFn = (t) => t.tg.pgid;
+// Ids as the caller's PID namespace numbers them (a parent outside it is 0).
+const sysGetpid: SyscallFn = (t) => t.vnr(t.tg.tgid);
+const sysGettid: SyscallFn = (t) => t.vnr(t.tid);
+const sysGetppid: SyscallFn = (t) => (t.tg.parent === null ? 0 : t.vnr(t.tg.parent.tgid));
+const sysGetpgrp: SyscallFn = (t) => t.vnr(t.tg.pgid);
 
 /** Implements set_tid_address(2): remembered for CLONE_CHILD_CLEARTID-style wake-up at exit. */
 const sysSetTidAddress: SyscallFn = (t, a) => {
   t.clearChildTid = a.pointer(0);
-  return t.tid;
+  return t.vnr(t.tid);
 };
 
 /** Implements umask(2): returns the previous mask. */

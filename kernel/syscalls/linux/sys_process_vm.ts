@@ -44,7 +44,7 @@ function processVm(t: Task, write: boolean, pid: number, lvec: number, lcnt: num
   if (total(local) === 0) return 0;
   const remote = copyInIovecs(t, rvec, rcnt);
   if (total(remote) === 0) return 0;
-  const target = pid > 0 ? t.kernel.tasks.get(pid) : undefined;
+  const target = pid > 0 ? t.findTask(pid) : undefined;
   if (target === undefined || target.tg.zombie) throw ESRCH;
   if (!mayAttach(t, target)) throw EPERM;
   let done = 0, li = 0, loff = 0;

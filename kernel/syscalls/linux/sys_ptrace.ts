@@ -69,7 +69,7 @@ const SEGMENTS: readonly RegName[] = ["cs", "ss", "ds", "es", "fs", "gs"];
 
 /** The task t traces with id pid, in a ptrace-stop unless `anyState`; ESRCH otherwise. */
 function tracee(t: Task, pid: number, anyState = false): Task {
-  const x = pid > 0 ? t.kernel.tasks.get(pid) : undefined;
+  const x = pid > 0 ? t.findTask(pid) : undefined;
   if (x === undefined || x.ptrace === null || x.ptrace.tracer !== t || x.state === "dead") throw ESRCH;
   if (!anyState && x.ptrace.stop === null) throw ESRCH;
   return x;
@@ -197,7 +197,7 @@ const sysPtrace: SyscallFn = (t, a) => {
     }
     case PTRACE_ATTACH:
     case PTRACE_SEIZE: {
-      const x = pid > 0 ? t.kernel.tasks.get(pid) : undefined;
+      const x = pid > 0 ? t.findTask(pid) : undefined;
       if (x === undefined || x.tg.zombie || x.state === "dead") throw ESRCH;
       if (req === PTRACE_SEIZE && addr !== 0) throw EIO;
       if (req === PTRACE_SEIZE && (data & ~PTRACE_O_MASK) !== 0) throw EINVAL;

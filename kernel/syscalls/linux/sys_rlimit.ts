@@ -52,7 +52,7 @@ const sysSetrlimit: SyscallFn = (t, a) => {
 const sysPrlimit64: SyscallFn = (t, a) => {
   const pid = a.int(0), r = a.uint(1), newp = a.pointer(2), oldp = a.pointer(3);
   if (r >= RLIM_NLIMITS) throw EINVAL;
-  const target = pid === 0 ? t : t.kernel.tasks.get(pid);
+  const target = pid === 0 ? t : t.findTask(pid);
   if (!target) throw ESRCH;
   const next = newp !== 0 ? readLimit(t, newp) : null;
   const old = target.tg.limits.get(r);

@@ -28,7 +28,7 @@ const RR_INTERVAL_NS = 100_000_000, TICK_NS = 4_000_000;
 function taskOf(t: Task, pid: number): Task {
   if (pid < 0) throw EINVAL;
   if (pid === 0) return t;
-  const target = t.kernel.tasks.get(pid);
+  const target = t.findTask(pid);
   if (!target) throw ESRCH;
   return target;
 }
@@ -354,10 +354,10 @@ export function tasksNamedBy(t: Task, kind: WhoKind, who: number): Task[] {
   let out: Task[];
   switch (kind) {
     case "process":
-      out = who === 0 ? [t] : [k.tasks.get(who)].filter((x): x is Task => x !== undefined);
+      out = who === 0 ? [t] : [t.findTask(who)].filter((x): x is Task => x !== undefined);
       break;
     case "pgrp": {
-      const pgid = who === 0 ? t.tg.pgid : who;
+      const pgid = who === 0 ? t.tg.pgid : t.pidNs.global(who) ?? -1;
       out = [...k.tasks.values()].filter((x) => x.tg.pgid === pgid);
       break;
     }
@@ -402,10 +402,10 @@ function priorityTargets(t: Task, which: number, who: number): PrioTarget[] {
   let dead: ThreadGroup[];
   switch (kind) {
     case "process":
-      dead = who === 0 ? [] : zombies.filter((g) => g.tgid === who);
+      dead = who === 0 ? [] : zombies.filter((g) => g.tgid === (t.pidNs.global(who) ?? -1));
       break;
     case "pgrp": {
-      const pgid = who === 0 ? t.tg.pgid : who;
+      const pgid = who === 0 ? t.tg.pgid : t.pidNs.global(who) ?? -1;
       dead = zombies.filter((g) => g.pgid === pgid);
       break;
     }

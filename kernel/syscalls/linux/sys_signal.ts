@@ -195,6 +195,9 @@ function queueInfo(t: Task, tgid: number, tid: number | null, sig: number, infoA
   if (tid !== null && (tid <= 0 || tgid <= 0)) throw EINVAL;
   if (sig < 0 || sig > 64) throw EINVAL;
   const info = decodeSigInfo(t.copyIn(infoAddr, 128));
+  // The ids as the caller's PID namespace numbers them (one it gives nobody: ESRCH below).
+  tgid = t.pidNs.global(tgid) ?? 0;
+  if (tid !== null) tid = t.pidNs.global(tid) ?? 0;
   // Only the kernel may send si_code >= 0 (or SI_TKILL) to another process.
   if ((info.code >= 0 || info.code === -6) && tgid !== t.tg.tgid) throw EPERM;
   // rt_sigqueueinfo takes any thread's id for its process, as kill(2).

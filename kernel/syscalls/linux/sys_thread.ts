@@ -38,7 +38,7 @@ const sysSetRobustList: SyscallFn = (t, a) => {
 /** Implements get_robust_list(2): the head a thread registered, for itself or one it may ptrace-read. */
 const sysGetRobustList: SyscallFn = (t, a) => {
   const pid = a.int(0);
-  const target = pid === 0 ? t : t.kernel.tasks.get(pid);
+  const target = pid === 0 ? t : t.findTask(pid);
   if (!target) throw ESRCH;
   // ptrace_may_access(PTRACE_MODE_READ_REALCREDS), as Linux's get_robust_list.
   if (!mayAttach(t, target)) throw EPERM;

@@ -52,7 +52,7 @@ const sysTimerCreate: SyscallFn = (t, a) => {
     notify = v.getInt32(12, true);
     switch (notify) {
       case SIGEV_THREAD_ID | SIGEV_SIGNAL: {
-        const th = t.kernel.tasks.get(v.getInt32(16, true));
+        const th = t.findTask(v.getInt32(16, true));
         if (!th || th.tg !== tg) throw EINVAL;
         target = th;
       }

@@ -4,7 +4,7 @@ import { EAGAIN, EBADF, ECHILD, EINVAL } from "../../errno.ts";
 import { O_NONBLOCK } from "../../../abi/linux/file.ts";
 import { PidFd } from "../../pidfd.ts";
 import {
-  checkWait4Options, checkWaitidOptions, P_ALL, P_PGID, P_PID, P_PIDFD, selectorFromPid, waitForChild,
+  checkWait4Options, checkWaitidOptions, globalWaitId, P_ALL, P_PGID, P_PID, P_PIDFD, selectorFromPid, waitForChild,
   type WaitOutcome, WEXITED, WNOHANG,
 } from "../../task_wait.ts";
 import type { Task } from "../../task.ts";
@@ -40,7 +40,7 @@ const sysWait4: SyscallFn = (t, a) => {
   }
   if (statusAddr !== 0) t.copyOutU32(statusAddr, r.status);
   if (rusage !== 0) writeChildRusage(t, rusage, r);
-  return r.kind === "trapped" ? r.pid : r.kind === "reaped" ? r.pid ?? r.child.tgid : r.child.tgid;
+  return r.pid;
 };
 
 /** The siginfo waitid(2) fills in: si_code CLD_* and si_status the exit code or signal. */
@@ -71,7 +71,7 @@ function waitidInfo(t: Task, r: Exclude<WaitOutcome, { kind: "none" }>): Uint8Ar
   }
   v.setInt32(0, SIGCHLD, true);
   v.setInt32(8, code, true);
-  v.setInt32(16, r.kind === "trapped" ? r.pid : r.kind === "reaped" ? r.pid ?? r.child.tgid : r.child.tgid, true);
+  v.setInt32(16, r.pid, true);
   // The child's uid as the waiter's user namespace shows it.
   v.setUint32(20, t.creds.userNs.uidOf(r.child.leader?.creds.uid ?? r.child.exitUid), true);
   v.setInt32(24, status, true);
@@ -98,7 +98,7 @@ const sysWaitid: SyscallFn = (t, a) => {
   const pidfd = idtype === P_PIDFD ? pidfdProcess(t, id) : null;
   const sel = pidfd !== null
     ? { type: P_PID, id: pidfd.tg.tgid }
-    : { type: idtype, id: idtype === P_PGID && id === 0 ? t.tg.pgid : id };
+    : { type: idtype, id: idtype === P_PGID && id === 0 ? t.tg.pgid : idtype === P_ALL ? id : globalWaitId(t, id) };
   const r = waitForChild(t, sel, options);
   if (r.kind === "none") {
     if (options & WNOHANG) {
