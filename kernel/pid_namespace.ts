@@ -83,8 +83,8 @@ export class PidNamespace {
 
   /** Whether a task may get a number here: no init of this namespace or an ancestor has exited. */
   mayAdd(): boolean {
-    for (let n: PidNamespace | null = this; n !== null; n = n.parent) if (!n.adding) return false;
-    return true;
+    if (!this.adding) return false;
+    return this.parent === null || this.parent.mayAdd();
   }
 
   /** Whether `ns` is this namespace or one nested in it. */
