@@ -296,7 +296,7 @@ export function onClone(t: Task, child: Task, exitSignal: number, vfork: boolean
   const cl = link(child, l.tracer, l.seized, l.options, l.tracerCreds);
   if (l.seized) cl.interrupt = true;
   else child.pendingSignals.add({ signo: SIGSTOP, code: 0, pid: 0, uid: 0 });
-  l.pendingEvents.push({ event, message: child.tid });
+  l.pendingEvents.push({ event, message: l.tracer.vnr(child.tid) }); // as the tracer numbers it
   if (vfork && (l.options & PTRACE_O_TRACEVFORKDONE)) l.vforkDoneFor = child.tid;
 }
 

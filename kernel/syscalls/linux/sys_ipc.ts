@@ -226,8 +226,8 @@ function shmDs(t: Task, s: ShmSegment): Uint8Array {
   v.setBigInt64(56, BigInt(s.atimeSec), true);
   v.setBigInt64(64, BigInt(s.dtimeSec), true);
   v.setBigInt64(72, BigInt(s.ctimeSec), true);
-  v.setInt32(80, s.cpid, true);
-  v.setInt32(84, s.lpid, true);
+  v.setInt32(80, t.vnr(s.cpid), true); // as the caller's PID namespace numbers them
+  v.setInt32(84, t.vnr(s.lpid), true);
   v.setBigUint64(88, BigInt(attachCount(t, s)), true);
   return b;
 }
@@ -487,7 +487,7 @@ const sysSemctl: SyscallFn = (t, a) => {
       }
       if (num < 0 || num >= s.sems.length) throw EINVAL;
       if (cmd === GETVAL) return s.sems[num]!.value;
-      if (cmd === GETPID) return s.sems[num]!.pid;
+      if (cmd === GETPID) return t.vnr(s.sems[num]!.pid);
       return semWaiters(t, s, num, cmd === GETZCNT);
     }
   }
@@ -586,8 +586,8 @@ function msgDs(t: Task, q: MsgQueue): Uint8Array {
   v.setBigUint64(72, BigInt(q.bytes), true);
   v.setBigUint64(80, BigInt(q.messages.length), true);
   v.setBigUint64(88, BigInt(q.qbytes), true);
-  v.setInt32(96, q.lspid, true);
-  v.setInt32(100, q.lrpid, true);
+  v.setInt32(96, t.vnr(q.lspid), true); // as the caller's PID namespace numbers them
+  v.setInt32(100, t.vnr(q.lrpid), true);
   return b;
 }
 
