@@ -145,7 +145,7 @@ export function piHandOver(w: FutexWaiter, ownerDied: boolean): void {
   t.kernel.futex.remove(w);
   w.woken = true;
   try {
-    t.copyOutU32(w.piAddr!, (t.tid | FUTEX_WAITERS | (ownerDied ? FUTEX_OWNER_DIED : 0)) >>> 0);
+    t.copyOutU32(w.piAddr!, (t.vnr(t.tid) | FUTEX_WAITERS | (ownerDied ? FUTEX_OWNER_DIED : 0)) >>> 0);
   } catch { /* the waiter's memory went away: it is dying too */ }
   t.kernel.wakeTask(t);
 }
@@ -164,7 +164,7 @@ export function futexPiExit(t: Task): void {
     } catch {
       continue;
     }
-    if ((uval & FUTEX_TID_MASK) === t.tid) piHandOver(w, true);
+    if ((uval & FUTEX_TID_MASK) === t.vnr(t.tid)) piHandOver(w, true);
   }
 }
 
