@@ -2081,6 +2081,50 @@ Deno.test("sentry do --checkpoint-image then sentry restore: Unix sockets bound 
   }
 });
 
+Deno.test("sentry do --checkpoint-image then sentry restore: MAP_SHARED mappings of a file in /tmp and of an unlinked tmpfs file stay shared between a parent and its child, and with the file, as natively", async () => {
+  const exe = await compileC("ckpt_shared_file", { static: true });
+  const dir = Deno.makeTempDirSync();
+  try {
+    const native = new TextDecoder().decode((await new Deno.Command(exe, { stdout: "piped" }).output()).stdout);
+    assert.equal(native, [
+      "started", "child: count 200, header 'header', parent wrote 'bye'",
+      "parent: count 200, child exit 0, unlinked shm 'abcdefghijklmnopqrstuvwxyzabcd'", "pread count 200, the mapping shows 'through pwrite'", "",
+    ].join("\n"));
+    const image = `${dir}/image.cbor`;
+    const first = await sentry(["do", "--checkpoint-image", image, "--checkpoint-after", "1", "--", exe]);
+    assert.deepEqual([first.code, first.stderr, first.stdout], [0, "", "started\n"]);
+    for (const run of [1, 2]) {
+      const second = await sentry(["restore", image]);
+      assert.deepEqual([second.code, second.stderr], [0, ""], `restore ${run}`);
+      assert.equal(first.stdout + second.stdout, native, `restore ${run}`);
+    }
+    type S = ReturnType<typeof readSandboxImage>["state"];
+    const mapped = (s: S) => s.mms.flatMap((m) => m.vmas.filter((v) => v.written !== undefined));
+    const saved = readSandboxImage(image, "/").state;
+    // The parent's two mappings and the child's three (its own of cks.db too); the unlinked one is an orphan.
+    assert.equal(mapped(saved).length, 5);
+    assert.equal(saved.orphans?.length, 1);
+    const dbFile = (s: S) => s.files.find((f) => f.kind === "file" && f.path === "/tmp/cks.db") as { path: string };
+    await refusedRestores(image, [
+      ["a mapping of a pipe", (s) => void (mapped(s)[0]!.written!.file = s.files.findIndex((f) => f.kind === "stdio")), /names file \d+, not a written file at a page/],
+      ["an unaligned offset", (s) => void (mapped(s)[0]!.written!.offset = 100), /not a written file at a page/],
+      // Opened read-only, a lower file is not copied up: its host file must never be mapped shared.
+      ["a host file of the lower layer", (s) => {
+        const f = dbFile(s) as { path: string; flags: number };
+        f.path = "/etc/hostname";
+        f.flags = 0;
+      }, /^sentry: restore: \/etc\/hostname, mapped shared, is not a file of a tmpfs or of the overlay's upper layer\n$/],
+      ["memory inside the mapping", (s) => {
+        const m = s.mms.find((m) => m.vmas.some((v) => v.written !== undefined) && m.runs.length > 0)!;
+        m.runs[0]!.addr = m.vmas.find((v) => v.written !== undefined)!.start;
+      }, /is outside every mapping of its own memory/],
+      ["a written file that is also a memfd mapping", (s) => void (mapped(s)[0]!.memfd = { file: 0, offset: 0 }), /one of them/],
+    ]);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 Deno.test("sentry restore: what the sandbox wrote to the overlay and to tmpfs comes back, whiteouts, links and modes included", async () => {
   // Run to the end uninterrupted, and checkpointed in the sleep then restored: the same output.
   const script = [

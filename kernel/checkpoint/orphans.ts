@@ -62,7 +62,7 @@ export const orphanSchema = z.object({
 export type SavedOrphan = z.infer<typeof orphanSchema>;
 
 /** The tmpfs inode behind an open regular file of a tmpfs or of the overlay's upper layer, or null. */
-function tmpfsInodeOf(f: FileDescription): TmpfsInode | null {
+export function tmpfsInodeOf(f: FileDescription): TmpfsInode | null {
   if (f instanceof TmpfsRegularFile) return f.inode;
   return f instanceof OverlayRegularFile ? inodeAt(f.location()!) : null;
 }

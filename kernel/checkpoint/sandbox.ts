@@ -50,7 +50,7 @@ import { HostFile } from "../../vfs/host_file.ts";
 import {
   bindSocketFiles, openDirSchema, openFileSchema, restoreOpenDir, restoreOpenFile, restoreTrees, saveOpenFile, saveTrees, treeSchema,
 } from "./files.ts";
-import { checkOrphansShape, OrphanMaker, orphanSchema, OrphanSaver } from "./orphans.ts";
+import { checkOrphansShape, OrphanMaker, orphanSchema, OrphanSaver, tmpfsInodeOf } from "./orphans.ts";
 import { checkLocksShape, fileLocksSchema, restoreLocks, saveLocks } from "./locks.ts";
 import { attachRights, makeUnixSockets, saveUnixSocket, type SavedUnixSocket, unixSocketSchema } from "./unix_sockets.ts";
 import { UnixSocket } from "../socket/unix/unix_socket.ts";
@@ -176,9 +176,15 @@ const vmaSchema = z.object({
   file: z.object({ path: absPath, offset: u64, size: u64, mtimeNs: z.string().regex(/^\d{1,20}$/) }).strict().optional(),
   /** MAP_SHARED of a memfd: the memfd (an index of the image's files) and the offset of `start` in it. */
   memfd: z.object({ file: u32, offset: u64 }).strict().optional(),
+  /**
+   * MAP_SHARED of a file of a tmpfs or of the overlay's upper layer: the file (an index of the
+   * image's files, reopened by path or an unlinked file) and the offset of `start` in it. Its
+   * pages are the file's, saved with its tree (or as an unlinked file), not with the mapping.
+   */
+  written: z.object({ file: u32, offset: u64 }).strict().optional(),
 }).strict().refine(
-  (v) => [v.shared, v.file, v.memfd].filter((x) => x !== undefined).length <= 1,
-  "a mapping is shared memory, a file or a memfd, one of them",
+  (v) => [v.shared, v.file, v.memfd, v.written].filter((x) => x !== undefined).length <= 1,
+  "a mapping is shared memory, a file, a memfd or a written file, one of them",
 );
 
 const memorySchema = z.object({
@@ -789,6 +795,8 @@ function saveMemory(mm: MemoryManager, ctx: Context, c: SaveContext): SavedMemor
     }
     // A memfd's pages are its own: saved with it (memfd.ts), not as this mapping's contents.
     if (v.shared && v.file instanceof MemFd) return { ...saved, memfd: { file: saveFile(v.file, c), offset: v.offset } };
+    // So are a written file's (sqlite's -shm file, LMDB): saved with its tree or as unlinked.
+    if (v.shared && v.file !== null && tmpfsInodeOf(v.file) !== null) return { ...saved, written: { file: saveFile(v.file, c), offset: v.offset } };
     if (v.shared && !hostFileMapping(v)) throw new CheckpointError(`shared mapping at 0x${v.start.toString(16)} (${v.name}): not saved yet`);
     const byRef = byReference(c.kernel, v);
     return byRef === null ? saved : { ...saved, file: byRef };
@@ -799,6 +807,7 @@ function saveMemory(mm: MemoryManager, ctx: Context, c: SaveContext): SavedMemor
     // A mapping saved by reference keeps only the pages that differ from its file.
     const fromFile = vmas[i]!.file === undefined ? null : v.file!;
     if (v.shared && v.file instanceof MemFd) continue;
+    if (vmas[i]!.written !== undefined) continue;
     if (sharedFromEarlier.has(v)) continue;
     // Private memory (not by reference) may share pages with an earlier address space's (cow.ts).
     const cowable = fromFile === null && vmas[i]!.shared === undefined;
@@ -1031,12 +1040,26 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
       made.push(d);
       memfds.set(i, d);
     }
+    // Written files a shared mapping maps, before the memory (their pages are the file's).
+    orphans = new OrphanMaker(k, s.orphans ?? [], image.blobs);
+    const orphanMaker = orphans;
+    const written = new Map<number, FileDescription>();
+    for (const m of s.mms) {
+      for (const v of m.vmas) {
+        if (v.written === undefined || written.has(v.written.file)) continue;
+        const f = s.files[v.written.file] as Extract<SavedFile, { kind: "file" }>;
+        const d = restoreOpenFile(k, f, (o, flags) => orphanMaker.open(o, flags));
+        made.push(d);
+        if (tmpfsInodeOf(d) === null) throw new ImageError(`restore: ${f.path}, mapped shared, is not a file of a tmpfs or of the overlay's upper layer`);
+        written.set(v.written.file, d);
+      }
+    }
     // Address spaces: a new stub each, with every mapping and its contents.
     const mms: MemoryManager[] = [];
     const firstCtx: Context[] = [];
     const cow = new CowMemories(k.platform, s.cowObjects, image.blobs, copyBlob);
     cows = cow;
-    const shared = { placement: new SharedPlacement(), objects: new Map<number, SharedAnon>(), firstCtx, memfds, cow };
+    const shared = { placement: new SharedPlacement(), objects: new Map<number, SharedAnon>(), firstCtx, memfds, written, cow };
     for (const [i, m] of s.mms.entries()) {
       const ctx = k.platform.newAddressSpace();
       contexts.push(ctx);
@@ -1109,8 +1132,6 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
     // The netstack's sockets, with their timers relative to the monotonic time the restored
     // sandbox continues from.
     const inet = makeInetSockets(k, s.tcpSockets, s.udpSockets, s.files, s.monotonicNs / 1e6);
-    orphans = new OrphanMaker(k, s.orphans ?? [], image.blobs);
-    const orphanMaker = orphans;
     const mqueues = makeMqueues(k, s.mqueues);
     const files = s.files.map((f, i): FileDescription => {
       if (f.kind === "tty") {
@@ -1154,6 +1175,8 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
         return d;
       }
       if (f.kind === "file") {
+        const early = written.get(i);
+        if (early !== undefined) return early;
         const d = restoreOpenFile(k, f, (o, flags) => orphanMaker.open(o, flags));
         made.push(d);
         return d;
@@ -1398,6 +1421,14 @@ function checkShape(s: SavedSandbox, blobs: readonly ImageBlob[]): void {
       }
       filesUsed.add(v.memfd.file);
     }
+    for (const v of m.vmas) {
+      if (v.written === undefined) continue;
+      const f = s.files[v.written.file];
+      if (f?.kind !== "file" || f.host !== null || v.written.offset % PAGE_SIZE !== 0) {
+        throw bad(`the shared mapping at 0x${v.start.toString(16)} names file ${v.written.file}, not a written file at a page`);
+      }
+      filesUsed.add(v.written.file);
+    }
   }
   for (const so of s.unixSockets) {
     for (const m of so.queue) {
@@ -1493,7 +1524,7 @@ function checkMemoryShape(m: SavedMemory, blobs: readonly ImageBlob[], used: Set
     if (b === undefined || used.has(r.blob)) throw bad(`memory run at 0x${r.addr.toString(16)} names blob ${r.blob}`);
     used.add(r.blob);
     const v = m.vmas.find((v) => v.start <= r.addr && r.addr + b.length <= v.end);
-    if (v === undefined || v.memfd !== undefined) throw bad(`memory run at 0x${r.addr.toString(16)} is outside every mapping of its own memory`);
+    if (v === undefined || v.memfd !== undefined || v.written !== undefined) throw bad(`memory run at 0x${r.addr.toString(16)} is outside every mapping of its own memory`);
   }
 }
 
@@ -1501,6 +1532,7 @@ function restoreMemory(
   k: Kernel, ctx: Context, m: SavedMemory, blobs: readonly ImageBlob[], mmIndex: number,
   shared: {
     placement: SharedPlacement; objects: Map<number, SharedAnon>; firstCtx: readonly Context[]; memfds: ReadonlyMap<number, MemFd>;
+    written: ReadonlyMap<number, FileDescription>;
     cow: CowMemories;
   },
 ): MemoryManager {
@@ -1530,6 +1562,17 @@ function restoreMemory(
       if (e !== 0) throw new ImageError(`restore: cannot map the memfd ${f.name} at 0x${v.start.toString(16)} (errno ${-e})`);
       mm.vmas.push({
         start: v.start, end: v.end, prot: v.prot, shared: true, object: sharedObject(f), file: f.incRef(), offset: v.memfd.offset,
+        name: v.name, growsDown: v.growsDown, locked: v.locked === true, ...(v.dontCopy ? { dontCopy: true } : {}),
+      });
+      continue;
+    }
+    if (v.written !== undefined) {
+      // (checkShape: a file by path or unlinked, at a page, no memory run inside; the restore: of a written filesystem.)
+      const f = shared.written.get(v.written.file)!;
+      const e = as.mapHostFile(ctx, { addr: v.start, len, prot: v.prot, shared: true, hostFd: f.hostFdForMmap()!, offset: v.written.offset });
+      if (e !== 0) throw new ImageError(`restore: cannot map ${f.path()} at 0x${v.start.toString(16)} (errno ${-e})`);
+      mm.vmas.push({
+        start: v.start, end: v.end, prot: v.prot, shared: true, object: sharedObject(f), file: f.incRef(), offset: v.written.offset,
         name: v.name, growsDown: v.growsDown, locked: v.locked === true, ...(v.dontCopy ? { dontCopy: true } : {}),
       });
       continue;
@@ -1591,7 +1634,7 @@ function restoreMemory(
   as.deferMappings(ctx);
   for (const v of m.vmas) {
     if ((v.name === "[vvar]" || v.name === "[vdso]") && ownVdso) continue;
-    if (v.memfd !== undefined) continue; // mapped with its own protection
+    if (v.memfd !== undefined || v.written !== undefined) continue; // mapped with its own protection
     if ((v.prot & (PROT_READ | PROT_WRITE)) !== (PROT_READ | PROT_WRITE)) as.protect(ctx, v.start, v.end - v.start, v.prot);
   }
   if (as.flushMappings() !== 0) throw new ImageError("restore: cannot protect the image's memory");
