@@ -80,6 +80,8 @@ import { CORE_SIGNALS, NSIG, SEGV_MAPERR, SIGNAL_NAMES, SIGSEGV } from "../abi/l
 import { RLIM_INFINITY, RLIMIT_AS, RLIMIT_CORE, RLIMIT_CPU, RLIMIT_NOFILE, RLIMIT_STACK } from "../abi/linux/limits.ts";
 import { sessionLeaderExited, TtySupport } from "./tty.ts";
 import { Net } from "./net.ts";
+import { BpfProgramTable } from "./bpf/program.ts";
+import { connectCgroups } from "./bpf/cgroup_progs.ts";
 import { MacrotaskYield } from "./macrotask.ts";
 import { noLimits, ResourceControl, type ResourceLimits } from "./resources.ts";
 
@@ -174,6 +176,8 @@ export class Kernel {
   readonly ipc = new IpcNamespace(IPC_LIMITS);
   /** The cgroup v2 hierarchy (vfs/cgroupfs): what `mount -t cgroup2` shows. */
   readonly cgroups = new CgroupFilesystem(this.nsInodes);
+  /** Loaded eBPF programs (bpf(2), kernel/bpf): cgroup device programs. */
+  readonly bpf = new BpfProgramTable();
   /** Every keyring (keyctl, kernel/keys.ts). */
   readonly keys = new KeyRegistry();
   /** flock, POSIX and OFD file locks (vfs/lock.ts). */
@@ -260,6 +264,7 @@ export class Kernel {
     this.unixNames = this.net.unix;
     this.resources = new ResourceControl(this, o.limits ?? noLimits());
     this.cgroups.host = this.#cgroupHost();
+    connectCgroups(this.bpf, this.cgroups);
   }
 
   /** The kernel as the cgroup hierarchy sees it. */

@@ -1,6 +1,7 @@
 /**
  * The cgroup v2 filesystem (vfs/cgroupfs): tests/c/cgroup2.c natively and in the sentry, and a
- * checkpoint's refusal of a sandbox whose hierarchy is mounted or changed.
+ * checkpoint's refusal of a sandbox whose hierarchy is mounted or changed; cgroup device
+ * programs (bpf(2), kernel/bpf): tests/c/bpf_cgroup_device.c natively and in the sentry.
  */
 
 import assert from "node:assert/strict";
@@ -43,6 +44,30 @@ Deno.test("cgroup2: a checkpoint refuses a sandbox with the hierarchy mounted, i
     const dec = new TextDecoder();
     assert.equal(dec.decode(out.stdout), "done\n");
     assert.equal(dec.decode(out.stderr), "sentry: checkpoint: a cgroup2 filesystem is mounted: not saved yet; the sandbox goes on\n");
+    assert.equal(out.code, 0);
+    assert.throws(() => Deno.statSync(image));
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("bpf(2) cgroup device programs: the verifier's refusals and errnos, attach/detach/query with BPF_F_ALLOW_MULTI, BPF_F_ALLOW_OVERRIDE and BPF_F_REPLACE through the hierarchy, program IDs, info and fdinfo, and open, access and mknod of devices refused (EPERM) by the programs in effect, as natively (tests/c/bpf_cgroup_device.c)", async () => {
+  await assertSameAsNative([await compileC("bpf_cgroup_device")]);
+});
+
+Deno.test("bpf(2): a checkpoint refuses a sandbox holding a program, in one line, and the sandbox goes on", async () => {
+  const prog = await compileC("bpf_cgroup_device");
+  const dir = Deno.makeTempDirSync();
+  try {
+    const image = `${dir}/image.cbor`;
+    const out = await new Deno.Command(`${REPO_ROOT}/sentry`, {
+      args: ["do", "--checkpoint-image", image, "--checkpoint-after", "1", "--", prog, "hold"],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const dec = new TextDecoder();
+    assert.equal(dec.decode(out.stdout), "done\n");
+    assert.equal(dec.decode(out.stderr), "sentry: checkpoint: eBPF programs are loaded or attached (bpf): not saved yet; the sandbox goes on\n");
     assert.equal(out.code, 0);
     assert.throws(() => Deno.statSync(image));
   } finally {

@@ -24,7 +24,7 @@ const MEMORY_DEVICES = new Map<string, Kind>([
 ]);
 
 /** Major and minor numbers of a dev_t in the kernel's 64-bit encoding. */
-function majorMinor(dev: number): [number, number] {
+export function majorMinor(dev: number): [number, number] {
   const lo = dev >>> 0;
   const hi = Math.floor(dev / 0x1_0000_0000) >>> 0;
   return [((lo >>> 8) & 0xfff) | (hi & ~0xfff), (lo & 0xff) | ((lo >>> 12) & ~0xff) | ((hi & 0xfff) << 20)];

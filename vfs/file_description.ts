@@ -187,6 +187,11 @@ export abstract class FileDescription implements Waitable {
   /** Called once, when the last reference goes. */
   protected release(): void {}
 
+  /** Lines /proc/PID/fdinfo/N adds after the common ones (Linux's show_fdinfo); "" for most files. */
+  fdinfoExtra(): string {
+    return "";
+  }
+
   /** The path this description was opened by, as /proc/PID/fd shows it. */
   abstract path(): string;
 

@@ -37,6 +37,12 @@ export interface PathContext {
   umask?: number;
   /** The caller's Landlock domain (kernel/landlock.ts), checked by the VFS's operations; absent: none. */
   landlock?: LandlockDomain | null;
+  /**
+   * The caller's device cgroup (Linux's devcgroup_inode_permission and devcgroup_inode_mknod,
+   * kernel/bpf/cgroup_progs.ts): throws EPERM when it refuses `access` (BPF_DEVCG_ACC_* bits) to
+   * a block or character device; absent: every device is allowed.
+   */
+  devices?: ((block: boolean, rdev: number, access: number) => void) | null;
 }
 
 /** A walk whose final component does not exist, for callers that create it. */

@@ -25,6 +25,7 @@ import {
   S_IFREG, S_IFSOCK, S_ISGID, S_ISUID, S_IXGRP, XATTR_CREATE, XATTR_REPLACE,
 } from "../abi/linux/file.ts";
 import type { Dentry, Filesystem, FsStat, NewFile } from "./dentry.ts";
+import { BPF_DEVCG_ACC_MKNOD, BPF_DEVCG_ACC_READ, BPF_DEVCG_ACC_WRITE } from "../abi/linux/bpf.ts";
 import type { FileDescription, Stat } from "./file_description.ts";
 import {
   fsnotifyChange, fsnotifyCreate, fsnotifyLink, fsnotifyOpen, fsnotifyRemove, fsnotifyRename, IN_ACCESS, IN_ATTRIB,
@@ -444,6 +445,7 @@ export class VirtualFilesystem {
     if (type === S_IFDIR && (want & MAY_WRITE)) throw EISDIR;
     if ((want & MAY_WRITE) && (type === S_IFREG || type === S_IFDIR) && loc.mount.isReadonly) throw EROFS;
     d.checkAccess(ctx.creds, want);
+    if (ctx.devices && (type === S_IFCHR || type === S_IFBLK)) checkDevice(ctx, d, want);
     if (ctx.landlock) {
       // Linux's hook_file_open (and hook_path_truncate for O_TRUNC).
       let access = 0;
@@ -524,13 +526,18 @@ export class VirtualFilesystem {
     let loc: Location;
     if (path === "" && (flags & AT_EMPTY_PATH)) loc = dir;
     else loc = walk(actx, dir, path, (flags & AT_SYMLINK_NOFOLLOW) === 0);
-    if (mode === 0) return;
     const d = loc.dentry;
     const type = d.mode & S_IFMT;
+    if (mode === 0) {
+      // F_OK still goes through inode_permission: the device cgroup is asked, for no access.
+      if (ctx.devices && (type === S_IFCHR || type === S_IFBLK)) checkDevice(ctx, d, 0);
+      return;
+    }
     if ((mode & MAY_WRITE) && (type === S_IFREG || type === S_IFDIR || type === S_IFLNK) && loc.mount.isReadonly) {
       throw EROFS;
     }
     d.checkAccess(creds, mode);
+    if (ctx.devices && (type === S_IFCHR || type === S_IFBLK)) checkDevice(ctx, d, mode);
   }
 
   /** Resolves a directory to change into (chdir(2), the initial cwd): ENOTDIR, EACCES. */
@@ -615,6 +622,8 @@ export class VirtualFilesystem {
     }
     const p = this.#createTarget(ctx, dir, path, false, type || S_IFREG);
     if ((type === S_IFCHR || type === S_IFBLK) && !ctx.creds.hasCap(CAP_MKNOD)) throw EPERM;
+    // devcgroup_inode_mknod; a character device 0:0 is a whiteout, never checked.
+    if (ctx.devices && (type === S_IFBLK || (type === S_IFCHR && rdev !== 0))) ctx.devices(type === S_IFBLK, rdev, BPF_DEVCG_ACC_MKNOD);
     const attrs = newFileAttrs(ctx, p.parent.dentry, (type || S_IFREG) | (mode & 0o7777));
     if (type === S_IFCHR || type === S_IFBLK) attrs.rdev = rdev;
     fsnotifyCreate(p.parent.dentry, inheritAcls(p.parent.dentry.mknod(p.name, attrs), attrs));
@@ -1059,4 +1068,17 @@ function subtree(m: Mount): Mount[] {
 function isAncestor(a: Dentry, d: Dentry): boolean {
   for (let x: Dentry | null = d; x !== null; x = x.parent) if (x === a) return true;
   return false;
+}
+
+/**
+ * devcgroup_inode_permission, after the mode bits allowed `want` (MAY_READ | MAY_WRITE): the
+ * caller's device cgroup may still refuse (EPERM). A device numbered 0 is never checked.
+ */
+function checkDevice(ctx: PathContext, d: Dentry, want: number): void {
+  const st = d.stat();
+  if (st.rdev === 0 || !ctx.devices) return;
+  let access = 0;
+  if (want & MAY_WRITE) access |= BPF_DEVCG_ACC_WRITE;
+  if (want & MAY_READ) access |= BPF_DEVCG_ACC_READ;
+  ctx.devices((st.mode & S_IFMT) === S_IFBLK, st.rdev, access);
 }

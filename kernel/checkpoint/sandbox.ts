@@ -464,6 +464,7 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
     handlersSeen.add(tg.handlers);
   }
   if (k.keys.size > 0) throw new CheckpointError("keyrings (keyctl) exist: not saved yet");
+  if (k.bpf.progs.size > 0) throw new CheckpointError("eBPF programs are loaded or attached (bpf): not saved yet");
   if (k.net.tuns.size > 0) throw new CheckpointError("a TUN/TAP device (/dev/net/tun) exists: not saved yet");
   if (k.net.virtualLinks.size > 0) throw new CheckpointError("a veth or bridge device (RTM_NEWLINK) exists: not saved yet");
   if (k.net.stack.interfaces.some((i) => i.removed)) {

@@ -77,6 +77,20 @@ export interface CgroupHost {
   memoryBytes(m: CgroupMember): number;
 }
 
+/**
+ * The programs attached to a cgroup for one attach type (Linux's cgroup_bpf: progs[atype],
+ * flags[atype], revisions[atype]). bpf(2) (kernel/bpf) keeps them; the hierarchy only holds them
+ * and lets go of them when the cgroup is removed.
+ */
+export interface CgroupBpfSlot {
+  /** BPF_F_ALLOW_OVERRIDE or BPF_F_ALLOW_MULTI as attached; 0 when empty. */
+  flags: number;
+  /** Bumped by every attach and detach; starts at 1. */
+  revision: number;
+  /** In attach order. */
+  progs: object[];
+}
+
 /** The controllers offered, in Linux's order, and each one's interface files (not on the root). */
 export const CONTROLLERS: ReadonlyArray<readonly [string, ReadonlyArray<readonly [string, number]>]> = [
   ["cpu", [["cpu.weight", 0o644], ["cpu.weight.nice", 0o644], ["cpu.max", 0o644], ["cpu.max.burst", 0o644], ["cpu.idle", 0o644]]],
@@ -110,6 +124,8 @@ export class CgroupFilesystem extends KernFilesystem {
   declare root: CgroupDir;
   /** Set by the kernel once it exists. */
   host: CgroupHost | null = null;
+  /** Set by bpf(2): lets go of a removed cgroup's attached programs. */
+  releaseBpf: ((c: CgroupDir) => void) | null = null;
   /** The nsdelegate mount option: system-wide, as Linux's CGRP_ROOT_NS_DELEGATE. */
   nsdelegate = false;
   /** Cgroups made so far (for unique inode keys). */
@@ -396,6 +412,8 @@ export class CgroupDir extends KDentry {
   readonly subtreeControl = new Set<string>();
   /** Set by rmdir: the files answer ENODEV, lookups ENOENT. */
   deleted = false;
+  /** eBPF programs attached, by attach type (kernel/bpf/cgroup_progs.ts). */
+  readonly bpf = new Map<number, CgroupBpfSlot>();
   /** Whether a live process is in this cgroup or below (cgroup.events' "populated"). */
   populated = false;
   /** pids: pids.max (Infinity: "max"), pids.peak, pids.events' and pids.events.local's "max". */
@@ -552,6 +570,7 @@ export class CgroupDir extends KDentry {
     if (!(child instanceof CgroupDir)) throw EPERM;
     if (child.populated || this.kfs.members(child).length > 0 || child.kids.size > 0) throw EBUSY;
     child.deleted = true;
+    if (child.bpf.size > 0) this.kfs.releaseBpf?.(child);
     this.entries.delete(name);
     this.kids.delete(name);
     // Its CPU usage stays counted in its parent's (the hierarchical totals of cpu.stat).

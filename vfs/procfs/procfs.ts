@@ -933,7 +933,7 @@ class FdInfoFile extends GeneratedFile {
     try {
       ino = f.stat().ino;
     } catch { /* keep 0 */ }
-    return r.renderFdinfo(f.offset, f.flags, slot.cloexec, loc?.mount.id ?? 0, ino);
+    return r.renderFdinfo(f.offset, f.flags, slot.cloexec, loc?.mount.id ?? 0, ino) + f.fdinfoExtra();
   }
 }
 

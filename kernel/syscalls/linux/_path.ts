@@ -9,10 +9,18 @@ import { EFAULT, ENOENT, ENOTDIR } from "../../errno.ts";
 import type { Task } from "../../task.ts";
 import { AT_FDCWD } from "../../../abi/linux/file.ts";
 import type { Location, PathContext } from "../../../vfs/mod.ts";
+import { checkDeviceAccess } from "../../bpf/cgroup_progs.ts";
 
 /** The caller's root and credentials, for the VFS. */
 export function pathCtx(t: Task): PathContext {
-  return { root: t.fs.root, creds: t.creds, umask: t.fs.umask, landlock: t.landlock };
+  const devices = t.kernel.bpf.attached > 0 ? deviceCheck(t) : null;
+  return { root: t.fs.root, creds: t.creds, umask: t.fs.umask, landlock: t.landlock, devices };
+}
+
+/** The caller's device cgroup check, while any program is attached (kernel/bpf/cgroup_progs.ts). */
+function deviceCheck(t: Task): (block: boolean, rdev: number, access: number) => void {
+  const c = t.kernel.cgroups.cgroupOf(t.tg);
+  return (block, rdev, access) => checkDeviceAccess(c, block, rdev, access);
 }
 
 /**

@@ -14,6 +14,7 @@ import { table as capability } from "./sys_capability.ts";
 import { table as clone } from "./sys_clone.ts";
 import { table as dirent } from "./sys_dirent.ts";
 import { table as epoll } from "./sys_epoll.ts";
+import { table as bpf } from "./sys_bpf.ts";
 import { table as eventfd } from "./sys_eventfd.ts";
 import { table as exec } from "./sys_exec.ts";
 import { table as file } from "./sys_file.ts";
@@ -65,6 +66,7 @@ const families: Record<number, SyscallEntry>[] = [
   advice,
   aio,
   attr,
+  bpf,
   capability,
   clone,
   dirent,
