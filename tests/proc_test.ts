@@ -53,6 +53,15 @@ Deno.test("free -m prints its header, Mem and Swap lines", async () => {
   assert.ok(mem[0]! > 0 && mem[1]! >= 0 && mem[2]! > 0, r.stdout); // total, used, free
 });
 
+Deno.test("/proc/config.gz is the sandbox's kernel configuration: zcat reads it, it names uname's release, what the sandbox has and what it lacks", async () => {
+  const r = await runSentry(["/bin/sh", "-c", "gzip -t /proc/config.gz && zcat /proc/config.gz && uname -r"]);
+  assert.equal(r.code, 0, r.stderr);
+  const release = r.stdout.trimEnd().split("\n").at(-1)!;
+  assert.ok(r.stdout.includes(`# Linux/x86 ${release} Kernel Configuration`), r.stdout);
+  for (const on of ["EVENTFD", "USER_NS", "PID_NS", "NET_NS", "SECCOMP_FILTER", "SYSVIPC"]) assert.match(r.stdout, new RegExp(`^CONFIG_${on}=y$`, "m"));
+  for (const off of ["NUMA", "USERFAULTFD", "IO_URING"]) assert.match(r.stdout, new RegExp(`^# CONFIG_${off} is not set$`, "m"));
+});
+
 Deno.test("/proc/self/smaps: sizes, resident and private counts, Anonymous, Locked and VmFlags of shared, private, file, locked and MADV_DONTFORK mappings, as natively (tests/c/smaps.c)", async () => {
   await assertSameAsNative([await compileC("smaps")]);
 });

@@ -58,6 +58,7 @@ import { IdMapFile } from "./id_map_file.ts";
 import { AnonInodeFile } from "../anon_file.ts";
 import { MemFd } from "../memfd.ts";
 import * as r from "./render.ts";
+import { gzipStored, kernelConfigText } from "./kconfig.ts";
 import { CAP_SYS_PTRACE } from "../../abi/linux/capability.ts";
 
 /** @savable The proc filesystem of one kernel. */
@@ -123,7 +124,7 @@ class ProcRoot extends KDentry {
     f.add(new SelfLink(pfs, this, "self", false));
     f.add(new SelfLink(pfs, this, "thread-self", true));
     f.add(new FixedSymlink(pfs, this, "mounts", "self/mounts"));
-    for (const kind of ["meminfo", "cpuinfo", "stat", "uptime", "loadavg", "version", "filesystems", "swaps", "cmdline", "vmstat"] as const) {
+    for (const kind of ["meminfo", "cpuinfo", "stat", "uptime", "loadavg", "version", "filesystems", "swaps", "cmdline", "vmstat", "config.gz"] as const) {
       f.add(new SystemFile(pfs, this, kind, kind));
     }
     // No block devices: the sandbox's filesystems are the sentry's (vmstat -d, iostat read these).
@@ -285,7 +286,7 @@ class SelfLink extends KSymlink {
 
 type SystemKind =
   | "meminfo" | "cpuinfo" | "stat" | "uptime" | "loadavg" | "version" | "filesystems" | "swaps"
-  | "cmdline" | "vmstat" | "hostname" | "domainname" | "osrelease" | "kversion" | "boot_id" | "uuid" | "pid_max";
+  | "cmdline" | "vmstat" | "config.gz" | "hostname" | "domainname" | "osrelease" | "kversion" | "boot_id" | "uuid" | "pid_max";
 
 /** @savable A machine-wide file of /proc. */
 /** The files of /proc/PID/net, each of the task's network namespace. */
@@ -334,7 +335,7 @@ class SystemFile extends GeneratedFile {
     return new UtsFile(loc, flags, this, this.pfs.source, this.kind);
   }
 
-  render(): string {
+  render(): string | Uint8Array {
     const src = this.pfs.source;
     const sys = src.system();
     switch (this.kind) {
@@ -362,6 +363,8 @@ class SystemFile extends GeneratedFile {
         return "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n";
       case "cmdline":
         return "BOOT_IMAGE=/vmlinuz-sentry ro\n";
+      case "config.gz":
+        return gzipStored(new TextEncoder().encode(kernelConfigText(sys.release)));
       case "hostname":
         return sys.hostname + "\n";
       case "domainname":
