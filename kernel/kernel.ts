@@ -56,7 +56,8 @@ import {
   type TimerTarget,
 } from "./timers.ts";
 import {
-  deliverableSet, deliverSignals, dequeueSignal, disposition, pickSignal, sendSignal as queueSignal,
+  deliverableSet, deliverSignals, dequeueSignal, disposition, ERESTARTNOHAND, ERESTARTSYS, pickSignal,
+  sendSignal as queueSignal, settleRestart,
 } from "./task_signals.ts";
 import { chargeReapedChild, cpuClockNs, freezeTaskCpu, unchargedHostCpu } from "./cpu_time.ts";
 import {
@@ -1153,6 +1154,8 @@ export class Kernel {
     }
     if ((deliverableSet(t) !== 0n || t.ptrace?.inject != null) && !deliverSignals(t)) return;
     if ((t.state as Task["state"]) === "dead") return;
+    // No handler was entered: an interrupted syscall of a traced task runs again.
+    if (t.restartCode !== 0) settleRestart(t, null);
     if (this.#throttledUntil !== 0) {
       if (monotonicNs() < this.#throttledUntil) {
         this.#throttled.push(t);
@@ -1185,13 +1188,13 @@ export class Kernel {
       signo = pickSignal(set);
       act = t.tg.handlers.get(signo);
       const d = disposition(signo, act);
-      if (d === "handler") break;
       if (t.ptrace !== null && signo !== 9) {
-        // The tracer sees the signal first (at delivery); the syscall runs again after that
-        // stop unless a handler is entered then (Linux restarts ERESTARTSYS without one).
-        this.#restartAfterStop(t);
+        // The tracer sees the signal first (at delivery), and before it the syscall's exit
+        // with -ERESTART* in rax; what that becomes is decided on the way out (restartCode).
+        this.#endTracedSleep(t);
         return;
       }
+      if (d === "handler") break;
       dequeueSignal(t, sigBit(signo));
       if (d === "terminate") {
         this.killGroup(t.tg, signo);
@@ -1291,20 +1294,33 @@ export class Kernel {
   }
 
   /**
-   * Abandons t's sleeping syscall so that it runs again from the syscall instruction once t
-   * returns to user mode (a traced task about to stop for a signal).
+   * A signal for its tracer ended t's sleep (t is traced): the syscall returns as Linux's does
+   * before the signal is looked at: 0 for a futex wait already woken, a partial transfer's
+   * count, else -ERESTARTSYS (a sleep SA_RESTART restarts) or -ERESTARTNOHAND, left for the
+   * return to user mode to settle (Task.restartCode). Under PTRACE_SYSCALL the tracer sees
+   * that value at the syscall-exit stop, then the signal-delivery stop.
    */
-  #restartAfterStop(t: Task): void {
+  #endTracedSleep(t: Task): void {
+    const partial = (t.syscallState as { partial?: number } | null)?.partial ?? 0;
+    const done = (t.syscallState as { waiter?: FutexWaiter } | null)?.waiter?.woken === true;
+    const code = t.lastBlockRestart === "sys" ? ERESTARTSYS : ERESTARTNOHAND;
+    const result = done ? 0 : partial > 0 ? partial : -code;
     this.#cancelSleep(t);
-    rewindSyscall(t);
+    t.ctx.setReturn(result);
+    t.restartCode = result === -code ? code : 0;
     if (this.strace) {
-      this.log.strace(straceExit(t, t.straceEntry, "? ERESTARTSYS", 0));
+      const text = result !== -code ? result : code === ERESTARTSYS ? "? ERESTARTSYS" : "? ERESTARTNOHAND";
+      this.log.strace(straceExit(t, t.straceEntry, text, 0));
       t.straceEntry = "";
     }
     t.inSyscall = false;
     t.syscallState = null;
     t.releaseSyscallFiles();
-    if (t.ptrace !== null) t.ptrace.inSyscallEntry = false;
+    const pt = t.ptrace!;
+    if (pt.inSyscallEntry) {
+      pt.inSyscallEntry = false;
+      if (pt.syscallStops) enterPtraceStop(t, { kind: "syscall", entry: false });
+    }
   }
 
   /** Undoes what a sleeping syscall registered (a futex wait) before it is abandoned. */

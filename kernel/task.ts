@@ -112,6 +112,14 @@ export class Task implements Waker, MemoryIO {
   interrupted = false;
   /** The restart rule of the last sleep (see BlockState.restart). */
   lastBlockRestart: "sys" | "never" | "killable" = "sys";
+  /**
+   * A traced task's sleep ended by a signal returned -ERESTARTSYS (512) or -ERESTARTNOHAND (514)
+   * in rax, which its tracer sees at the syscall-exit and signal-delivery stops; the next return
+   * to user mode decides, as Linux's handle_signal and arch_do_signal_or_restart do from rax:
+   * EINTR for a handler (or a restart, with SA_RESTART after ERESTARTSYS), a restart without
+   * one. 0 otherwise, or once the tracer changed rax.
+   */
+  restartCode = 0;
   /** set_tid_address(2) / CLONE_CHILD_CLEARTID. */
   clearChildTid = 0;
   robustList = 0;

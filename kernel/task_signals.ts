@@ -22,7 +22,7 @@ import type { ThreadGroup } from "./thread_group.ts";
 import { sigBit, type SigAction } from "./signals.ts";
 import { buildFrame, initialFpState, type SigInfo } from "./signal_frame.ts";
 import { EVENT_IN } from "../waiter/mod.ts";
-import { SA_NODEFER, SA_ONSTACK, SA_RESETHAND, SA_RESTORER, SA_SIGINFO } from "../abi/linux/signal.ts";
+import { SA_NODEFER, SA_ONSTACK, SA_RESETHAND, SA_RESTART, SA_RESTORER, SA_SIGINFO } from "../abi/linux/signal.ts";
 import { applySendSideEffects, initiateGroupStop } from "./job_control.ts";
 import { enterStop } from "./ptrace.ts";
 
@@ -282,8 +282,32 @@ export function deliverSignals(t: Task): boolean {
   return true;
 }
 
+export const ERESTARTSYS = 512;
+export const ERESTARTNOHAND = 514;
+
+/**
+ * Settles Task.restartCode on t's way back to user mode, as Linux's handle_signal (act: the
+ * handler being entered) and arch_do_signal_or_restart (act null: no handler) do when rax still
+ * holds the -ERESTART* value (a tracer may have changed it): a handler gets EINTR, or the
+ * syscall again after ERESTARTSYS with SA_RESTART; without one the syscall runs again.
+ */
+export function settleRestart(t: Task, act: SigAction | null): void {
+  const code = t.restartCode;
+  t.restartCode = 0;
+  const regs = t.ctx.regs;
+  if (BigInt.asIntN(64, regs.get64("rax")) !== BigInt(-code)) return;
+  if (act === null || (code === ERESTARTSYS && (act.flags & SA_RESTART) !== 0)) {
+    regs.set("rip", regs.get("rip") - 2);
+    regs.set64("rax", regs.get64("orig_rax"));
+  } else {
+    regs.set("rax", -4 /* EINTR */);
+  }
+  t.ctx.markRegsDirty();
+}
+
 /** Builds the signal frame and points t at the handler. False if the stack was unusable. */
 function enterHandler(t: Task, info: SigInfo, act: SigAction): boolean {
+  if (t.restartCode !== 0) settleRestart(t, act);
   const ctx = t.ctx;
   const regs = ctx.regs;
   const alt = t.altStack;

@@ -81,3 +81,12 @@ Deno.test("a checkpoint refuses a sandbox with a second PID namespace, in one li
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("getpgid, getsid and setpgid reach a zombie child until it is reaped, as natively (tests/c/pgrp_zombie.c; gVisor's SetPGIDOfZombie)", async () => {
+  const bin = await compileC("pgrp_zombie");
+  const r = await runSentry([bin]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /setpgid zombie 0 errno 0\n/);
+  const native = await runNative([bin]);
+  assert.equal(r.stdout, native.stdout);
+});

@@ -248,6 +248,10 @@ Deno.test("adjacent private anonymous mappings alike are one VMA, so mremap of t
   await assertSameAsNative([await compileC("vma_merge")]);
 });
 
+Deno.test("a traced sleep ended by a signal shows -ERESTARTNOHAND or -ERESTARTSYS at its syscall-exit stop, and becomes EINTR, a restart or what the tracer wrote in rax, as natively (tests/c/ptrace_restart.c)", async () => {
+  await assertSameAsNative([await compileC("ptrace_restart")]);
+});
+
 Deno.test("FUTEX_WAKE with a count of 0 wakes one waiter, negative requeue counts are EINVAL, and waitid without WEXITED and only a dead child is ECHILD, as natively", async () => {
   await assertSameAsNative([await compileC("wake_wait_edges")]);
 });

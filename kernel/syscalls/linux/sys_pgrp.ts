@@ -5,12 +5,16 @@ import type { Task } from "../../task.ts";
 import type { ThreadGroup } from "../../thread_group.ts";
 import { supported, type SyscallEntry, type SyscallFn } from "./support.ts";
 
-/** The process the caller's PID namespace numbers pid (0: the caller's); ESRCH. */
+/**
+ * The process the caller's PID namespace numbers pid (0: the caller's); ESRCH. A zombie is
+ * still found until it is reaped, as Linux's find_task_by_vpid finds it: getpgid and getsid
+ * read its ids, setpgid moves it (gVisor's SetPGIDOfZombie).
+ */
 function findGroup(t: Task, pid: number): ThreadGroup {
   if (pid === 0) return t.tg;
   const id = t.pidNs.global(pid);
   const tg = id === undefined ? undefined : t.kernel.threadGroups.get(id);
-  if (!tg || tg.zombie) throw ESRCH;
+  if (!tg) throw ESRCH;
   return tg;
 }
 
