@@ -66,7 +66,8 @@ import {
 } from "./job_control.ts";
 import { sigBit } from "./signals.ts";
 import {
-  enterStop as enterPtraceStop, PTRACE_EVENT_SECCOMP, PTRACE_EVENT_STOP, PTRACE_EVENT_VFORK_DONE, PTRACE_O_TRACESECCOMP,
+  enterStop as enterPtraceStop, PTRACE_EVENT_EXIT, PTRACE_EVENT_SECCOMP, PTRACE_EVENT_STOP, PTRACE_EVENT_VFORK_DONE,
+  PTRACE_O_TRACEEXIT, PTRACE_O_TRACESECCOMP,
   exitAwaitsTracer, traceeExited, tracerExited,
 } from "./ptrace.ts";
 import {
@@ -1068,6 +1069,11 @@ export class Kernel {
   /** Runs one kernel step of a runnable task: its pending syscall, then back to user mode. */
   #step(t: Task): void {
     if (t.state === "dead") return;
+    if (t.exitStop !== null) {
+      // Out of its PTRACE_EVENT_EXIT stop: the exit goes on.
+      this.#exitTask(t, false, t.exitStop);
+      return;
+    }
     const pt = t.ptrace;
     // A group stop under way: this thread takes its part before anything else (job_control.ts),
     // unless its tracer let it out of this one.
@@ -1495,8 +1501,8 @@ export class Kernel {
     tg.stopReport = 0;
     tg.continuedReport = false;
     // When no other process shares the address space, kill the stub in one go rather than
-    // ending its threads one by one.
-    const hostGone = tg.mm.users === 1;
+    // ending its threads one by one (not while a thread is to stop for its tracer first).
+    const hostGone = tg.mm.users === 1 && ![...tg.tasks].some((x) => this.#takesExitStop(x));
     if (hostGone) {
       // Robust futexes may live in memory shared with other processes: walk while readable.
       for (const t of tg.tasks) {
@@ -1521,6 +1527,21 @@ export class Kernel {
    */
   #exitTask(t: Task, hostGone = false, status: number | null = null): void {
     if (t.state === "dead") return;
+    if (!hostGone && this.#takesExitStop(t)) {
+      // PTRACE_O_TRACEEXIT: the tracer sees the exit (its wait status as the event message)
+      // while the task's registers and memory are still there; it ends when the tracer
+      // resumes it (#step), as Linux's ptrace_event(PTRACE_EVENT_EXIT) in do_exit.
+      const st = status ?? t.tg.exitStatus ?? 0;
+      t.exitStop = st;
+      if (t.state === "blocked") this.#unblock(t);
+      const i = this.#runQueue.indexOf(t);
+      if (i >= 0) this.#runQueue.splice(i, 1);
+      const l = t.ptrace!;
+      l.stop = null;
+      l.eventMessage = st;
+      enterPtraceStop(t, { kind: "event", event: PTRACE_EVENT_EXIT });
+      return;
+    }
     this.#releaseHeld(t);
     freezeTaskCpu(t); // no-op when #exitGroup already charged the reaped stub
     t.tg.userNs += t.cpuBase.userNs;
@@ -1633,6 +1654,17 @@ export class Kernel {
         if (other !== tg && !other.zombie) this.#exitGroup(other, 9);
       }
     }
+  }
+
+  /**
+   * Whether t, ending now, stops for its tracer first (PTRACE_O_TRACEEXIT), once. Only a task
+   * in the kernel does: one running in user mode when another thread ends the group exits
+   * without the stop.
+   */
+  #takesExitStop(t: Task): boolean {
+    const l = t.ptrace;
+    return l !== null && (l.options & PTRACE_O_TRACEEXIT) !== 0 && t.exitStop === null && t.state !== "user" &&
+      t.state !== "dead" && !l.tracer.tg.zombie && l.tracer.state !== "dead";
   }
 
   /**

@@ -26,7 +26,8 @@
  * PTRACE_LISTEN leaves a seized tracee stopped but out of its ptrace-stop, until its group stop
  * ends and it traps again (PTRACE_EVENT_STOP).
  *
- * Not done: seccomp events, PTRACE_O_TRACEEXIT's stop, changing the syscall number at entry.
+ * Not done: seccomp events, changing the syscall number at entry, PTRACE_EVENT_EXIT for a thread
+ * running in user mode when its group ends.
  *
  * @module
  */

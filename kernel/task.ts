@@ -120,6 +120,8 @@ export class Task implements Waker, MemoryIO {
    * one. 0 otherwise, or once the tracer changed rax.
    */
   restartCode = 0;
+  /** The wait status of an exit held in its PTRACE_EVENT_EXIT stop (PTRACE_O_TRACEEXIT), else null. */
+  exitStop: number | null = null;
   /** set_tid_address(2) / CLONE_CHILD_CLEARTID. */
   clearChildTid = 0;
   robustList = 0;

@@ -252,6 +252,10 @@ Deno.test("a traced sleep ended by a signal shows -ERESTARTNOHAND or -ERESTARTSY
   await assertSameAsNative([await compileC("ptrace_restart")]);
 });
 
+Deno.test("PTRACE_O_TRACEEXIT stops an exiting tracee with PTRACE_EVENT_EXIT and its wait status (exit, a fatal signal passed on, SIGKILL in a stop) until its tracer resumes it, as natively (tests/c/ptrace_exit_event.c)", async () => {
+  await assertSameAsNative([await compileC("ptrace_exit_event")]);
+});
+
 Deno.test("FUTEX_WAKE with a count of 0 wakes one waiter, negative requeue counts are EINVAL, and waitid without WEXITED and only a dead child is ECHILD, as natively", async () => {
   await assertSameAsNative([await compileC("wake_wait_edges")]);
 });
