@@ -12,9 +12,8 @@
 import { Kernel } from "../kernel/kernel.ts";
 import type { ResourceControl, ResourceLimits } from "../kernel/resources.ts";
 import { Net, PcapFile } from "../kernel/net.ts";
-import { IpCidr } from "../netstack/mod.ts";
 import { VirtualFilesystem } from "../vfs/mod.ts";
-import { SANDBOX_NET } from "../kernel/net_forward.ts";
+import { loadNetModules, netModules } from "../kernel/net_load.ts";
 import { O_CREAT, O_EXCL, O_WRONLY } from "../abi/linux/file.ts";
 import { PtracePlatform } from "../platform/ptrace/ptrace.ts";
 import type { EarlyStub } from "../platform/ptrace/early_stub.ts";
@@ -112,7 +111,7 @@ export class Loader {
     const net = new Net({
       mode: global.network,
       pcap,
-      allow: global.netAllow?.map((a) => ({ cidr: IpCidr.parse(a.cidr), port: a.port })) ?? null,
+      allow: global.netAllow?.map((a) => ({ cidr: netModules().IpCidr.parse(a.cidr), port: a.port })) ?? null,
     });
     const kernel = Kernel.create({
       platform, vfs, hostname: launch.hostname, log, strace: global.strace, net, limits: opts.limits,
@@ -230,6 +229,7 @@ export class Loader {
     // Loaded now, while the sandbox runs (see LoaderOptions.restore).
     const { checkpointToFile, loadCodecs } = await import("../kernel/checkpoint/sandbox.ts");
     await loadCodecs();
+    await loadNetModules(); // the image holds the network's state
     if (k.init === null || k.init.zombie || k.ended || this.#destroyed) return "the sandbox has ended";
     const wasPaused = k.paused;
     const t0 = performance.now();
@@ -309,7 +309,7 @@ function writeResolvConf(vfs: VirtualFilesystem, log: DebugLog): void {
     }
     const f = vfs.openAt(ctx, ctx.root, "/etc/resolv.conf", O_WRONLY | O_CREAT | O_EXCL, 0o644);
     try {
-      const text = new TextEncoder().encode(`# written by sentry --network sandbox\nnameserver ${SANDBOX_NET.dns4}\n`);
+      const text = new TextEncoder().encode(`# written by sentry --network sandbox\nnameserver ${netModules().SANDBOX_NET.dns4}\n`);
       for (let off = 0; off < text.length;) off += f.write(text.subarray(off), null);
     } finally {
       f.decRef();

@@ -16,6 +16,7 @@
  */
 
 import { DebugLog } from "../kernel/log.ts";
+import { loadNetModules } from "../kernel/net_load.ts";
 import { doConfig, type LaunchConfig, loadBundle, ownOpenFilesLimit, setOverlayUpper, writeDefaultSpec } from "./bundle.ts";
 import {
   BootError,
@@ -313,8 +314,9 @@ async function runHeld(
   limitFlags: LimitOptions, measure: boolean, outcome: RunOutcome, ran: { resources: ResourceControl | null },
   reg: Registration, held: HeldSignals, checkpoint: CheckpointRequest | null, restoreImage: string | null,
 ): Promise<number> {
-  // The kernel's modules load while the bundle is checked.
-  const modules = Promise.all([import("./loader.ts"), import("./control_server.ts")]);
+  // The kernel's modules load while the bundle is checked; the network's only when the flags
+  // set it up at start, else at the first socket (kernel/net_load.ts).
+  const modules = Promise.all([import("./loader.ts"), import("./control_server.ts"), netAtStart(global) ? loadNetModules() : null]);
   modules.catch(() => {});
   if (global.debugLog !== null) {
     try {
@@ -507,6 +509,11 @@ async function runHeld(
   return status;
 }
 
+/** Whether the flags set the network up before init runs: its modules load with the kernel's. */
+function netAtStart(global: GlobalOptions): boolean {
+  return global.network === "sandbox" || global.publish.length > 0 || global.pcap !== null || global.netAllow !== null;
+}
+
 /** True for a signal whose default action ends a process (not CHLD, URG, WINCH, CONT or a stop). */
 function endsByDefault(signo: number): boolean {
   return signo >= 1 && signo <= SIGRTMAX && ![SIGCHLD, SIGCONT, SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU, SIGURG, SIGWINCH].includes(signo);
@@ -538,6 +545,7 @@ function findInit(launch: LaunchConfig, log: DebugLog): string {
 async function imageRebuilder(launch: LaunchConfig, imagePath: string, log: DebugLog, tty: boolean): Promise<(k: Kernel) => void> {
   const tImport = performance.now();
   const { readSandboxImageFast, restoreSandbox } = await import("../kernel/checkpoint/sandbox.ts");
+  await loadNetModules(); // the image holds the network's state
   const { ImageError } = await import("../kernel/checkpoint/image.ts");
   let image: Awaited<ReturnType<typeof readSandboxImageFast>>;
   const t0 = performance.now();

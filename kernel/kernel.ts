@@ -34,7 +34,7 @@ import { Limits } from "./limits.ts";
 import { SignalHandlers } from "./signals.ts";
 import { MemoryManager } from "./mm/mm.ts";
 import { EAGAIN, EFAULT, EINTR, EINVAL, ENOENT, ENOSYS, EPIPE, ESRCH, LinuxError, SentryBugError } from "./errno.ts";
-import type { SyscallControl } from "./syscalls/linux/support.ts";
+import { block, type SyscallControl } from "./syscalls/linux/support.ts";
 import { SYSCALL_TABLE } from "./syscalls/linux/table_amd64.ts";
 import { hostFds } from "../vfs/host_fds.ts";
 import { straceEnter, straceExit } from "./strace.ts";
@@ -84,6 +84,7 @@ import { sessionLeaderExited, TtySupport } from "./tty.ts";
 import { Net } from "./net.ts";
 import { BpfProgramTable } from "./bpf/program.ts";
 import { connectCgroups } from "./bpf/cgroup_progs.ts";
+import { NET_NOT_LOADED, netLoadQueue } from "./net_load.ts";
 import { MacrotaskYield } from "./macrotask.ts";
 import { noLimits, ResourceControl, type ResourceLimits } from "./resources.ts";
 
@@ -1381,6 +1382,11 @@ export class Kernel {
         if (e instanceof LinuxError) {
           result = -e.errno;
           if (e === EPIPE && SIGPIPE_SYSCALLS.has(nr) && raisesSigpipe(t, info.argInt(0))) this.sendSignal(t.tg, 13);
+        } else if (e === NET_NOT_LOADED) {
+          // The handler reached the network before its modules were loaded (net_load.ts): it
+          // sleeps until they are and then runs again; a signal meanwhile waits for it, as the
+          // call has not begun.
+          result = block([netLoadQueue], EVENT_IN, null, "killable");
         } else {
           result = this.#handlerBug(t, entry.name, e);
         }

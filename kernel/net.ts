@@ -18,33 +18,27 @@
  * @module
  */
 
-import {
-  type Interface,
-  type InterfaceOptions,
-  type IpAddress,
+import type {
+  Interface,
+  InterfaceOptions,
+  IpAddress,
   IpCidr,
-  Ipv4Address,
-  Ipv6Address,
-  type LinkEndpoint,
-  Loopback,
-  loopbackPair,
-  type Medium,
-  pcapGlobalHeader,
-  pcapRecord,
+  LinkEndpoint,
+  Medium,
   Stack,
-  type TcpSocket,
+  TcpSocket,
 } from "../netstack/mod.ts";
 import { EADDRNOTAVAIL, EHOSTUNREACH, ENETUNREACH } from "./errno.ts";
-import { NfTables } from "./nftables/state.ts";
+import type { NfTables } from "./nftables/state.ts";
 import { INIT_USER_NS, type UserNamespace } from "./user_namespace.ts";
-import { Forwarder, type HostEndpoint, SANDBOX_NET } from "./net_forward.ts";
-import { PublishListener } from "./net_host.ts";
+import type { Forwarder, HostEndpoint } from "./net_forward.ts";
 import type { DeadlineTarget } from "./timers.ts";
 import { monotonicNs } from "./time.ts";
-import { IPV4_LAYOUT, IPV6_LAYOUT, XtFamily } from "./netfilter/x_tables.ts";
+import type { XtFamily } from "./netfilter/x_tables.ts";
 import { writeAllSync } from "./write_all.ts";
 import type { TunDevice } from "./net_tun.ts";
 import type { NetlinkSocket } from "./socket/netlink/socket.ts";
+import { type NetModules, netModules, netModulesIfLoaded } from "./net_load.ts";
 import { UnixNamespace } from "./socket/unix/namespace.ts";
 
 /** Something that wants to look at the stack after it changed (a socket file, a relay). */
@@ -137,12 +131,13 @@ export class PcapFile {
 
   constructor(path: string) {
     this.#file = Deno.openSync(path, { write: true, create: true, truncate: true });
-    this.#write(pcapGlobalHeader("ip"));
+    // --pcap loads the network's modules before the kernel is made (boot/mod.ts).
+    this.#write(netModules().pcapGlobalHeader("ip"));
   }
 
   /** Records one IP packet, timestamped with the wall clock. */
   record(packet: Uint8Array): void {
-    this.#write(pcapRecord(performance.timeOrigin + performance.now(), packet));
+    this.#write(netModules().pcapRecord(performance.timeOrigin + performance.now(), packet));
   }
 
   /** Whole, EINTR retried: the file may be a pipe (`--pcap /dev/stdout | tcpdump -r -`). */
@@ -210,7 +205,16 @@ export const LOOPBACK_INDEX = 0;
  * descriptors that hold it.
  */
 export class Net implements DeadlineTarget {
-  readonly stack: Stack;
+  /**
+   * The namespace's netstack, made at its first use (see the constructor); until the network's
+   * modules are loaded that use waits for them (kernel/net_load.ts).
+   */
+  get stack(): Stack {
+    return this.#stack ??= this.#makeStack(netModules());
+  }
+  #stack: Stack | null = null;
+  /** What the stack is made from (the constructor's options). */
+  readonly #opts: NetOptions;
   /** The namespace's nsfs inode number (/proc/PID/ns/net). */
   readonly ino: number;
   /** AF_UNIX abstract names (Linux keeps them per network namespace). */
@@ -252,8 +256,9 @@ export class Net implements DeadlineTarget {
 
   /** The legacy iptables of this namespace for IPv4 (v6 false) or IPv6. */
   xtables(v6: boolean): XtFamily {
-    if (v6) return this.#ip6tables ??= new XtFamily(IPV6_LAYOUT);
-    return this.#iptables ??= new XtFamily(IPV4_LAYOUT);
+    const m = netModules();
+    if (v6) return this.#ip6tables ??= new m.XtFamily(m.IPV6_LAYOUT);
+    return this.#iptables ??= new m.XtFamily(m.IPV4_LAYOUT);
   }
 
   /** Whether a program replaced or counted an iptables table: a checkpoint refuses the sandbox then. */
@@ -271,7 +276,10 @@ export class Net implements DeadlineTarget {
    * The namespace's nf_tables ruleset (NETLINK_NETFILTER): kept, not evaluated on packets yet;
    * a checkpoint refuses a sandbox whose ruleset holds a table.
    */
-  readonly nftables = new NfTables();
+  get nftables(): NfTables {
+    return this.#nftables ??= new (netModules().NfTables)();
+  }
+  #nftables: NfTables | null = null;
   /**
    * The user namespace owning this network namespace: capabilities over it (CAP_NET_ADMIN for
    * netlink changes) count there. The sandbox's first one belongs to the first user namespace.
@@ -297,16 +305,35 @@ export class Net implements DeadlineTarget {
    * --network sandbox: the forwarding stack at the far end of eth0 (10.0.2.2, 10.0.2.3), whose
    * held SYNs and datagrams the Forwarder carries with host sockets; null otherwise.
    */
-  readonly gateway: Stack | null = null;
+  gateway: Stack | null = null;
   /** @nosave The host side of the gateway. */
-  readonly #forwarder: Forwarder | null = null;
+  #forwarder: Forwarder | null = null;
 
+  /**
+   * A namespace's loopback-only stack is made at its first use (a `/bin/true` never makes one,
+   * and its modules are not loaded); `--network sandbox` and `--pcap` need the network's
+   * modules loaded before (boot/mod.ts), and the stack is made at once.
+   */
   constructor(opts: NetOptions = {}) {
+    this.#opts = opts;
     this.ino = opts.namespaceIno ?? NET_NS_INIT_INO;
     this.mode = opts.mode ?? "none";
     this.allow = opts.allow ?? null;
     const pcap = opts.pcap ?? null;
-    this.stack = new Stack({
+    if (pcap) this.#host.push(pcap);
+    this.ifNames.push("lo");
+    this.counters.push({ rxBytes: 0, rxPackets: 0, txBytes: 0, txPackets: 0 });
+    if (this.mode === "sandbox") this.ifNames.push("eth0");
+    const m = netModulesIfLoaded();
+    if (m !== null) this.#stack = this.#makeStack(m);
+    else if (this.mode !== "none" || pcap) throw new Error("the network's modules are not loaded (kernel/net_load.ts)");
+  }
+
+  /** The stack the constructor's options describe, with lo (and, for --network sandbox, eth0). */
+  #makeStack(m: NetModules): Stack {
+    const opts = this.#opts;
+    const pcap = opts.pcap ?? null;
+    const stack = new m.Stack({
       seed: opts.seed ?? ((Math.random() * 0x7fffffff) | 0),
       // 1 MiB queues: loopback throughput doubles over 256 KiB (Linux autotunes to MiBs too);
       // a queue is allocated on first use and freed when the connection ends.
@@ -314,44 +341,39 @@ export class Net implements DeadlineTarget {
       ...(pcap ? { tap: (_now: number, packet: Uint8Array) => pcap.record(packet) } : {}),
     });
     // conf/lo/accept_local and route_localnet, which the stack reads for packets injected on lo.
-    this.stack.loConf = this.sysctl;
-    if (pcap) this.#host.push(pcap);
+    stack.loConf = this.sysctl;
     // A new namespace's lo is down and, down, has no IPv6 address: ::1 comes with IFF_UP.
-    this.stack.addInterface({
-      device: new Loopback({ medium: "ip", mtu: 65536 }),
+    stack.addInterface({
+      device: new m.Loopback({ medium: "ip", mtu: 65536 }),
       addresses: opts.namespaceIno === undefined ? ["127.0.0.1/8", "::1/128"] : ["127.0.0.1/8"],
       loopback: true,
     });
-    this.ifNames.push("lo");
-    this.counters.push({ rxBytes: 0, rxPackets: 0, txBytes: 0, txPackets: 0 });
     // A new namespace's lo is down until a program brings it up (loopback_net_init).
-    if (opts.namespaceIno !== undefined) this.stack.setUp(LOOPBACK_INDEX, false);
+    if (opts.namespaceIno !== undefined) stack.setUp(LOOPBACK_INDEX, false);
     if (this.mode === "sandbox") {
       // eth0: 10.0.2.15/24 and a ULA, default routes through the gateway, as slirp numbers it.
-      const [mine, theirs] = loopbackPair({ medium: "ip", mtu: EXTERNAL_MTU, capacity: 256 });
+      const net = m.SANDBOX_NET;
+      const [mine, theirs] = m.loopbackPair({ medium: "ip", mtu: EXTERNAL_MTU, capacity: 256 });
       const tap = new CountingTap(mine, pcap);
-      this.stack.addInterface({ device: tap, addresses: [`${SANDBOX_NET.addr4}/24`, `${SANDBOX_NET.addr6}/64`] });
-      this.stack.addRoute({ cidr: IpCidr.parse("0.0.0.0/0"), gateway: Ipv4Address.parse(SANDBOX_NET.gateway4), ifIndex: 1 });
-      this.stack.addRoute({ cidr: IpCidr.parse("::/0"), gateway: Ipv6Address.parse(SANDBOX_NET.gateway6), ifIndex: 1 });
-      this.ifNames.push("eth0");
+      stack.addInterface({ device: tap, addresses: [`${net.addr4}/24`, `${net.addr6}/64`] });
+      stack.addRoute({ cidr: m.IpCidr.parse("0.0.0.0/0"), gateway: m.Ipv4Address.parse(net.gateway4), ifIndex: 1 });
+      stack.addRoute({ cidr: m.IpCidr.parse("::/0"), gateway: m.Ipv6Address.parse(net.gateway6), ifIndex: 1 });
       this.counters.push(tap.counters);
-      this.gateway = new Stack({
+      this.gateway = new m.Stack({
         seed: (opts.seed ?? 1) ^ 0x5a5a5a5a,
         forwarding: true,
         tcp: { rxBufferSize: 1 << 20, txBufferSize: 1 << 20 },
       });
       this.gateway.addInterface({
         device: theirs,
-        addresses: [
-          `${SANDBOX_NET.gateway4}/24`,
-          `${SANDBOX_NET.dns4}/24`,
-          `${SANDBOX_NET.gateway6}/64`,
-          `${SANDBOX_NET.dns6}/64`,
-        ],
+        addresses: [`${net.gateway4}/24`, `${net.dns4}/24`, `${net.gateway6}/64`, `${net.dns6}/64`],
       });
-      this.#forwarder = opts.resolver === undefined ? new Forwarder(this) : new Forwarder(this, opts.resolver);
+      // The forwarder reads this.stack: the stack is in place before it is made.
+      this.#stack = stack;
+      this.#forwarder = opts.resolver === undefined ? new m.Forwarder(this) : new m.Forwarder(this, opts.resolver);
       this.#host.push(this.#forwarder);
     }
+    return stack;
   }
 
   /** The stack index of the interface named `name`, or -1. */
@@ -400,7 +422,7 @@ export class Net implements DeadlineTarget {
       if (lo.up === up) return false;
       this.stack.setUp(index, up);
       // addrconf: lo gets ::1 as it comes up and loses its IPv6 addresses as it goes down.
-      const v6 = IpCidr.parse("::1/128");
+      const v6 = netModules().IpCidr.parse("::1/128");
       if (up && !lo.holdsAddress(v6.address)) this.stack.addAddress(index, v6);
       if (!up) {
         for (const c of lo.addresses.filter((c) => c.address.version === 6)) lo.removeAddress(c.address);
@@ -468,7 +490,7 @@ export class Net implements DeadlineTarget {
    * 127.0.0.1:sandboxPort inside the sandbox. Throws Deno's error if the host port is taken.
    */
   publish(hostAddr: string, hostPort: number, sandboxPort: number): void {
-    this.#host.push(new PublishListener(this, hostAddr, hostPort, sandboxPort));
+    this.#host.push(new (netModules().PublishListener)(this, hostAddr, hostPort, sandboxPort));
   }
 
   /**
@@ -477,7 +499,9 @@ export class Net implements DeadlineTarget {
    */
   get hostTcpSockets(): Set<TcpSocket> {
     const out = new Set<TcpSocket>();
-    for (const h of this.#host) if (h instanceof PublishListener) for (const s of h.sandboxSockets) out.add(s);
+    const m = netModulesIfLoaded(); // no listener exists before
+    if (m === null) return out;
+    for (const h of this.#host) if (h instanceof m.PublishListener) for (const s of h.sandboxSockets) out.add(s);
     return out;
   }
 

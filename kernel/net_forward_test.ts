@@ -3,6 +3,10 @@ import dgram from "node:dgram";
 import { IpCidr, Ipv4Address, type TcpSocket } from "../netstack/mod.ts";
 import { Net } from "./net.ts";
 import { hostTarget, parseNameserver } from "./net_forward.ts";
+import { loadNetModules } from "./net_load.ts";
+
+// A Net's stack is made from the network's modules, which a sandbox loads at their first use.
+await loadNetModules();
 
 /** Kicks the network and yields to host I/O until done() holds (at most ~10 s). */
 async function drive(net: Net, done: () => boolean): Promise<void> {

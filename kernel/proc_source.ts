@@ -26,11 +26,9 @@ import { O_ACCMODE, O_RDONLY } from "../abi/linux/file.ts";
 import type {
   NetFileKind, ProcCaller, ProcMemAccess, ProcFd, ProcMemory, ProcProcess, ProcSource, ProcSystem, ProcThread, ProcVma,
 } from "../vfs/procfs/source.ts";
-import { renderProcNetDev, renderProcNetIfInet6, renderProcNetNetstat, renderProcNetSnmp, renderProcNetTcp, renderProcNetUdp } from "./socket/inet/proc_net.ts";
 import { NET_CORE } from "./socket/sockopt.ts";
 import type { Net } from "./net.ts";
-import { renderProcNetUnix } from "./socket/unix/proc_net.ts";
-import { TCP_RCVBUF, TCP_SNDBUF } from "./socket/inet/tcp.ts";
+import { netModules } from "./net_load.ts";
 import { MSGMAX, MSGMNB, MSGMNI, SEMMNI, SEMMNS, SEMMSL, SEMOPM, SHMMNI } from "../abi/linux/ipc.ts";
 
 /** The host's pid_max (Linux's default 32768 if unreadable), read once. */
@@ -643,9 +641,9 @@ export class KernelProcSource implements ProcSource {
       case "net/ipv4/conf/lo/route_localnet":
         return `${this.#net().sysctl[NET_SYSCTLS[key]!]}\n`;
       case "net/ipv4/tcp_rmem":
-        return `4096\t${TCP_RCVBUF}\t6291456\n`;
+        return `4096\t${netModules().TCP_RCVBUF}\t6291456\n`;
       case "net/ipv4/tcp_wmem":
-        return `4096\t${TCP_SNDBUF}\t4194304\n`;
+        return `4096\t${netModules().TCP_SNDBUF}\t4194304\n`;
     }
     return "";
   }
@@ -655,26 +653,28 @@ export class KernelProcSource implements ProcSource {
     return this.#k.current?.net ?? this.#k.net;
   }
 
+  /** May wait for the network's modules (kernel/net_load.ts): nothing is read before. */
   netFile(name: NetFileKind, tid: number): string {
     const id = this.#ns.global(tid);
     const net = (id === undefined ? undefined : this.#k.tasks.get(id))?.net ?? this.#k.net;
+    const m = netModules();
     switch (name) {
       case "tcp":
       case "tcp6":
-        return renderProcNetTcp(net, name === "tcp6");
+        return m.renderProcNetTcp(net, name === "tcp6");
       case "udp":
       case "udp6":
-        return renderProcNetUdp(net, name === "udp6");
+        return m.renderProcNetUdp(net, name === "udp6");
       case "unix":
-        return renderProcNetUnix(net.unix);
+        return m.renderProcNetUnix(net.unix);
       case "dev":
-        return renderProcNetDev(net);
+        return m.renderProcNetDev(net);
       case "snmp":
-        return renderProcNetSnmp(net);
+        return m.renderProcNetSnmp(net);
       case "netstat":
-        return renderProcNetNetstat();
+        return m.renderProcNetNetstat();
       case "if_inet6":
-        return renderProcNetIfInet6(net);
+        return m.renderProcNetIfInet6(net);
     }
   }
 }

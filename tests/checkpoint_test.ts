@@ -41,6 +41,11 @@ import { refusedRestores, sentry } from "./_checkpoint.ts";
 import { execProcess } from "../kernel/control.ts";
 import { createInetSocket } from "../kernel/socket/inet/mod.ts";
 import { AF_INET, IPPROTO_ICMP, SOCK_RAW } from "../kernel/socket/inet/constants.ts";
+import { loadNetModules } from "../kernel/net_load.ts";
+
+// checkpointToFile and restoreSandbox, called here in-process, save and rebuild the network's
+// state: its modules load first, as the sentry's checkpoint and restore load them.
+await loadNetModules();
 
 // writeImage, readImage and decodeImage use cbor-x and node:zlib, loaded on demand.
 await loadCodecs();

@@ -9,6 +9,10 @@ import { Net } from "../net.ts";
 import type { Task } from "../task.ts";
 import { createNetlinkSocket } from "../socket/netlink/mod.ts";
 import * as C from "../socket/inet/constants.ts";
+import { loadNetModules } from "../net_load.ts";
+
+// A Net's stack is made from the network's modules, which a sandbox loads at their first use.
+await loadNetModules();
 
 const t = { creds: { hasCap: () => true, capableIn: () => true }, tg: { tgid: 7 }, name: "fuzz" } as unknown as Task;
 

@@ -23,6 +23,10 @@ import { createInetSocket, type InetSocketFile, renderProcNetTcp, renderProcNetU
 import { formatSockaddr, parseSockaddr } from "./sockaddr.ts";
 import { Ipv4Address, Ipv6Address, parseIpAddress } from "../../../netstack/mod.ts";
 import { createNetlinkSocket } from "../netlink/mod.ts";
+import { loadNetModules } from "../../net_load.ts";
+
+// A Net's stack is made from the network's modules, which a sandbox loads at their first use.
+await loadNetModules();
 
 const t = {} as Task;
 

@@ -5,7 +5,6 @@
  * @module
  */
 
-import { isNetdeviceIoctl, netdeviceIoctl } from "../../socket/netdevice.ts";
 import { EBADF, EINVAL } from "../../errno.ts";
 import type { Task } from "../../task.ts";
 import {
@@ -28,7 +27,7 @@ import { F_ADD_SEALS, F_GET_SEALS, fcntlSeals } from "./sys_memfd.ts";
 import { fcntlLock, LOCK_COMMANDS } from "./sys_lock.ts";
 import { TtyFile } from "../../../vfs/tty/mod.ts";
 import { resolveTtyOpen, ttyIoctl } from "./_tty.ts";
-import { TunFile, tunIoctl } from "../../net_tun.ts";
+import { netModules, netModulesIfLoaded } from "../../net_load.ts";
 import { TunNodeFile } from "../../../vfs/devices.ts";
 import { CAP_NET_ADMIN, CAP_SYS_RESOURCE } from "../../../abi/linux/capability.ts";
 import { Net } from "../../net.ts";
@@ -69,7 +68,14 @@ function openAt(t: Task, dirfd: number, pathAddr: number, flags: number, mode: n
     file = resolveTtyOpen(t, opened, flags);
     if (file instanceof TunNodeFile) {
       const f = file;
-      file = new TunFile(t.net, f.nodeLocation, f.flags);
+      let net;
+      try {
+        net = netModules(); // may wait for the network's modules: then the open runs again
+      } catch (err) {
+        f.decRef();
+        throw err;
+      }
+      file = new net.TunFile(t.net, f.nodeLocation, f.flags);
       f.decRef();
     }
   }
@@ -244,18 +250,21 @@ const sysIoctl: SyscallFn = (t, a) => {
       t.copyOutU32(arg, file.owner?.type === "pgrp" ? -id : id);
       return 0;
     }
-    default:
+    default: {
       if (file instanceof TtyFile) return ttyIoctl(t, file, cmd, arg);
-      if (file instanceof TunFile) return tunIoctl(t, file, cmd, arg);
+      // A TUN file or a socket exists only once the network's modules are loaded.
+      const m = netModulesIfLoaded();
+      if (m !== null && file instanceof m.TunFile) return m.tunIoctl(t, file, cmd, arg);
       // sock_ioctl: what no family handles goes to the network devices (netdevice(7)).
       // The socket's namespace (sock_net: the one it was made in), or, for an AF_UNIX socket,
       // which keeps none here, the caller's.
-      if (file instanceof SocketFile && isNetdeviceIoctl(cmd)) {
+      if (m !== null && file instanceof SocketFile && m.isNetdeviceIoctl(cmd)) {
         const own = (file as { net?: unknown }).net;
         const net = own instanceof Net ? own : t.net;
-        return netdeviceIoctl(net, file.family, cmd, arg, t, t.creds.capableIn(net.owner, CAP_NET_ADMIN));
+        return m.netdeviceIoctl(net, file.family, cmd, arg, t, t.creds.capableIn(net.owner, CAP_NET_ADMIN));
       }
       return file.ioctl(cmd, arg, t);
+    }
   }
 };
 

@@ -9,10 +9,21 @@ import { EBADF, EINVAL, EOPNOTSUPP, ESPIPE } from "../../errno.ts";
 import type { Task } from "../../task.ts";
 import { O_APPEND, O_NONBLOCK, O_PATH, SEEK_HOLE } from "../../../abi/linux/file.ts";
 import type { FileDescription } from "../../../vfs/mod.ts";
-import { copyInIovecs, readSyscall, singleSegment, writeSyscall } from "./_file_io.ts";
+import { copyInIovecs, type IoSegment, readSyscall, singleSegment, writeSyscall } from "./_file_io.ts";
 import { type SyscallArgs, type SyscallEntry, type SyscallFn, type SyscallResult, supported } from "./support.ts";
 import { SocketFile } from "../../socket/socket.ts";
-import { socketRead, socketWrite } from "./sys_socket.ts";
+import { netModules } from "../../net_load.ts";
+
+/**
+ * A socket's read or write (sys_socket.ts). A socket exists only once the network's modules are
+ * loaded (kernel/net_load.ts), so these never wait for them.
+ */
+function socketRead(t: Task, file: SocketFile, segs: IoSegment[]): SyscallResult {
+  return netModules().socketRead(t, file, segs);
+}
+function socketWrite(t: Task, file: SocketFile, segs: IoSegment[]): SyscallResult {
+  return netModules().socketWrite(t, file, segs);
+}
 
 /** Implements read(2). A socket's is a recv (socketRead): it honours SO_RCVTIMEO. */
 const sysRead: SyscallFn = (t, a) => {

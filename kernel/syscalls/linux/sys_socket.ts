@@ -46,7 +46,7 @@ import { readTimespecNs } from "./_time.ts";
 import {
   copyInControl, copyInMsgHeader, copyInSockaddr, copyOutControl, copyOutSockaddr, dropRights, type MsgHeader,
 } from "./_socket_msg.ts";
-import { block, supported, type SyscallEntry, type SyscallFn, type SyscallResult } from "./support.ts";
+import { block, type SyscallFn, type SyscallResult } from "./support.ts";
 
 /** SOCK_MAX: socket types at or above it are EINVAL before the family is asked. */
 const SOCK_MAX = 11;
@@ -819,23 +819,28 @@ const sysSetsockopt: SyscallFn = (t, a) => {
   return 0;
 };
 
-export const table: Record<number, SyscallEntry> = {
-  41: supported("socket", sysSocket),
-  42: supported("connect", sysConnect),
-  43: supported("accept", sysAccept),
-  44: supported("sendto", sysSendto),
-  45: supported("recvfrom", sysRecvfrom),
-  46: supported("sendmsg", sysSendmsg),
-  47: supported("recvmsg", sysRecvmsg),
-  48: supported("shutdown", sysShutdown),
-  49: supported("bind", sysBind),
-  50: supported("listen", sysListen),
-  51: supported("getsockname", sysGetsockname),
-  52: supported("getpeername", sysGetpeername),
-  53: supported("socketpair", sysSocketpair),
-  54: supported("setsockopt", sysSetsockopt),
-  55: supported("getsockopt", sysGetsockopt),
-  288: supported("accept4", sysAccept4),
-  299: supported("recvmmsg", sysRecvmmsg),
-  307: supported("sendmmsg", sysSendmmsg),
+/**
+ * The socket syscalls' handlers, by number. Their table entries (names, support) are in
+ * sys_socket_table.ts, which reaches these only once the network's modules are loaded
+ * (kernel/net_load.ts).
+ */
+export const handlers: Record<number, SyscallFn> = {
+  41: sysSocket,
+  42: sysConnect,
+  43: sysAccept,
+  44: sysSendto,
+  45: sysRecvfrom,
+  46: sysSendmsg,
+  47: sysRecvmsg,
+  48: sysShutdown,
+  49: sysBind,
+  50: sysListen,
+  51: sysGetsockname,
+  52: sysGetpeername,
+  53: sysSocketpair,
+  54: sysSetsockopt,
+  55: sysGetsockopt,
+  288: sysAccept4,
+  299: sysRecvmmsg,
+  307: sysSendmmsg,
 };

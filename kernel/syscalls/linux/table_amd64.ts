@@ -50,7 +50,7 @@ import { table as rlimit } from "./sys_rlimit.ts";
 import { table as sched } from "./sys_sched.ts";
 import { table as signal } from "./sys_signal.ts";
 import { table as signalfd } from "./sys_signalfd.ts";
-import { table as socket } from "./sys_socket.ts";
+import { table as socket } from "./sys_socket_table.ts";
 import { table as splice } from "./sys_splice.ts";
 import { table as stat } from "./sys_stat.ts";
 import { table as thread } from "./sys_thread.ts";
