@@ -16,6 +16,7 @@ export {
   array,
   boolean,
   config,
+  custom,
   discriminatedUnion,
   enum,
   instanceof,
@@ -30,4 +31,4 @@ export {
   ZodError,
   ZodType,
 } from "zod";
-export type { infer } from "zod";
+export type { infer, ZodLazy } from "zod";

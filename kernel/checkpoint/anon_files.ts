@@ -14,7 +14,7 @@
  * @module
  */
 
-import { intIn, z } from "./zod_tree.ts";
+import { intIn, lazyKind, z } from "./zod_tree.ts";
 import type { Kernel } from "../kernel.ts";
 import type { ThreadGroup } from "../thread_group.ts";
 import { EventFd } from "../../vfs/eventfd.ts";
@@ -38,19 +38,20 @@ const ns = intIn(0, 2 ** 62);
 /** The clocks timerfd_create accepts: REALTIME, MONOTONIC, BOOTTIME, REALTIME_ALARM, BOOTTIME_ALARM. */
 const timerClock = z.union([z.literal(0), z.literal(1), z.literal(7), z.literal(8), z.literal(9)]);
 
+// Each built at the first file of its kind an image holds (zod_tree.ts lazyKind).
 export const anonFileSchemas = [
-  z.object({ kind: z.literal("eventfd"), flags: u32, counter: hex64, semaphore: z.boolean() }).strict(),
-  z.object({
+  lazyKind("eventfd", () => z.object({ kind: z.literal("eventfd"), flags: u32, counter: hex64, semaphore: z.boolean() }).strict()),
+  lazyKind("timerfd", () => z.object({
     kind: z.literal("timerfd"),
     flags: u32,
     clock: timerClock,
     deadlineNs: ns.nullable(),
     intervalNs: ns,
     ticks: hex64,
-  }).strict(),
+  }).strict()),
   /** tgid: the process the file reads pending signals of when no thread of it is current. */
-  z.object({ kind: z.literal("signalfd"), flags: u32, mask: hex64, tgid: intIn(1, 1 << 22) }).strict(),
-  z.object({
+  lazyKind("signalfd", () => z.object({ kind: z.literal("signalfd"), flags: u32, mask: hex64, tgid: intIn(1, 1 << 22) }).strict()),
+  lazyKind("epoll", () => z.object({
     kind: z.literal("epoll"),
     flags: u32,
     /** Registrations: the watched description (an index of the image's files) and the fd it was added with. */
@@ -58,8 +59,8 @@ export const anonFileSchemas = [
       .max(1 << 20),
     /** The ready list: indices of items, in order. */
     ready: z.array(u32).max(1 << 20),
-  }).strict(),
-  z.object({
+  }).strict()),
+  lazyKind("inotify", () => z.object({
     kind: z.literal("inotify"),
     flags: u32,
     nextWd: intIn(1, 0x7fff_ffff),
@@ -76,7 +77,7 @@ export const anonFileSchemas = [
       cookie: u32,
       name: z.string().max(255).refine((n) => !n.includes("/") && !n.includes("\0"), "not a file name"),
     }).strict()).max(MAX_QUEUED_EVENTS + 1),
-  }).strict(),
+  }).strict()),
 ] as const;
 
 type AnonSchema = (typeof anonFileSchemas)[number];

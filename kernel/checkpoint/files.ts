@@ -18,7 +18,7 @@
  * @module
  */
 
-import { intIn, z } from "./zod_tree.ts";
+import { intIn, lazyKind, z } from "./zod_tree.ts";
 import type { Kernel } from "../kernel.ts";
 import { Credentials } from "../creds.ts";
 import { LinuxError } from "../errno.ts";
@@ -94,7 +94,8 @@ export const treeSchema = z.object({
   opaque: z.array(absPath).max(1 << 22),
 }).strict();
 
-export const openFileSchema = z.object({
+// The two kinds of file below are built at the first such file an image holds (zod_tree.ts lazyKind).
+export const openFileSchema = lazyKind("file", () => z.object({
   kind: z.literal("file"),
   path: absPath,
   flags: u32,
@@ -106,14 +107,14 @@ export const openFileSchema = z.object({
    * then only what /proc showed.
    */
   orphan: u32.optional(),
-}).strict();
+}).strict());
 
 /**
  * A directory open as a descriptor, reopened by path; its position is an index into the listing
  * it was reading, which is saved with it (names, inode numbers and types as the program saw
  * them), so that the rest of a readdir goes on where it was.
  */
-export const openDirSchema = z.object({
+export const openDirSchema = lazyKind("dir", () => z.object({
   kind: z.literal("dir"),
   path: absPath,
   flags: u32,
@@ -123,7 +124,7 @@ export const openDirSchema = z.object({
     ino: u64,
     type: intIn(0, 15),
   }).strict()).max(1 << 20).nullable(),
-}).strict();
+}).strict());
 
 export type SavedOpenDir = z.infer<typeof openDirSchema>;
 export type SavedTree = z.infer<typeof treeSchema>;

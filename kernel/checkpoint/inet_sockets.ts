@@ -23,7 +23,7 @@
  * @module
  */
 
-import { intIn, z } from "./zod_tree.ts";
+import { intIn, lazyKind, z } from "./zod_tree.ts";
 import type { Kernel } from "../kernel.ts";
 import type { TcpSnapshot, TcpSocket, UdpSnapshot, UdpSocket } from "../../netstack/mod.ts";
 import { parseIpAddress } from "../../netstack/mod.ts";
@@ -167,20 +167,21 @@ export const udpSnapshotSchema = z.lazy(() => z.object({
   }).strict().optional(),
 }).strict());
 
-const echo = z.object({
+// What follows is built at the first socket file of its kind an image holds (z.lazy, lazyKind).
+const echo = z.lazy(() => z.object({
   peer: addr, local: addr.nullable(), ident: u16, seqNo: u16, data: bytes(65507),
-}).strict();
+}).strict());
 
 /** A ping socket: its identifier and echo messages queued both ways (IcmpSocket.snapshot). */
-const icmpSnapshotSchema = z.object({
+const icmpSnapshotSchema = z.lazy(() => z.object({
   ident: u16,
   bound: z.boolean(),
   rx: z.array(echo).max(1024),
   tx: z.array(echo).max(1024),
   queueLimit: intIn(1, 1024),
-}).strict();
+}).strict());
 
-const inetOptions = z.object({
+const inetOptions = z.lazy(() => z.object({
   uid: u32,
   v6only: z.boolean(),
   reuseAddr: z.boolean(),
@@ -195,7 +196,7 @@ const inetOptions = z.object({
   sndBuf: count,
   rcvBuf: count,
   flags: z.array(z.tuple([z.string().regex(/^\d{1,10}:\d{1,10}$/), intIn(-(2 ** 31), 2 ** 31 - 1)])).max(64),
-}).strict();
+}).strict());
 
 const family = z.union([z.literal(AF_INET), z.literal(AF_INET6)]);
 /** SO_RCVTIMEO/SO_SNDTIMEO in ns: 0 none, negative fail at once. */
@@ -203,7 +204,7 @@ const timeout = intIn(-(2 ** 62), 2 ** 62);
 
 export const inetFileSchemas = [
   /** A TCP socket file: tcpSockets[socket], its family, file flags and options. */
-  z.object({
+  lazyKind("tcp", () => z.object({
     kind: z.literal("tcp"),
     socket: u32,
     family,
@@ -222,9 +223,9 @@ export const inetFileSchemas = [
     }).strict(),
     recvTimeoutNs: timeout,
     sendTimeoutNs: timeout,
-  }).strict(),
+  }).strict()),
   /** A UDP socket file: udpSockets[socket]. */
-  z.object({
+  lazyKind("udp", () => z.object({
     kind: z.literal("udp"),
     socket: u32,
     family,
@@ -243,9 +244,9 @@ export const inetFileSchemas = [
     }).strict(),
     recvTimeoutNs: timeout,
     sendTimeoutNs: timeout,
-  }).strict(),
+  }).strict()),
   /** A ping socket file (SOCK_DGRAM, IPPROTO_ICMP/ICMPV6), its netstack socket inline: one file holds it. */
-  z.object({
+  lazyKind("ping", () => z.object({
     kind: z.literal("ping"),
     family,
     flags: u32,
@@ -254,7 +255,7 @@ export const inetFileSchemas = [
     icmp: icmpSnapshotSchema,
     recvTimeoutNs: timeout,
     sendTimeoutNs: timeout,
-  }).strict(),
+  }).strict()),
 ] as const;
 
 export type SavedInetFile = z.infer<(typeof inetFileSchemas)[number]>;

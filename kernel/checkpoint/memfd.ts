@@ -10,7 +10,7 @@
  * @module
  */
 
-import { intIn, z } from "./zod_tree.ts";
+import { intIn, lazyKind, z } from "./zod_tree.ts";
 import { MemFd, MFD_ALLOW_SEALING, MFD_NAME_MAX_LEN } from "../../vfs/memfd.ts";
 import { PAGE_SIZE } from "../../abi/linux/mm.ts";
 import { LinuxError } from "../errno.ts";
@@ -24,7 +24,8 @@ const MAX_SIZE = 2 ** 36;
 /** F_SEAL_SEAL, SHRINK, GROW, WRITE, FUTURE_WRITE, EXEC. */
 const F_SEAL_SEAL = 0x1, ALL_SEALS = 0x3f;
 
-export const memfdSchema = z.object({
+/** Built at the first memfd an image holds (zod_tree.ts lazyKind). */
+export const memfdSchema = lazyKind("memfd", () => z.object({
   kind: z.literal("memfd"),
   name: z.string().max(MFD_NAME_MAX_LEN),
   flags: u32,
@@ -33,7 +34,7 @@ export const memfdSchema = z.object({
   seals: intIn(0, ALL_SEALS),
   /** The data that is not zero: `blob` holds the bytes at `off`. */
   runs: z.array(z.object({ off: intIn(0, MAX_SIZE), blob: u32 }).strict()).max(1 << 20),
-}).strict();
+}).strict());
 
 export type SavedMemfd = z.infer<typeof memfdSchema>;
 

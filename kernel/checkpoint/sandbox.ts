@@ -101,10 +101,28 @@ const u32 = intIn(0, 0xffff_ffff);
 const i32 = intIn(-0x8000_0000, 0x7fff_ffff);
 const id = intIn(1, 1 << 22);
 /** A 64-bit value (sigset, address, rlimit) as hex digits: CBOR's integers round-trip as doubles. */
-const hex64 = z.string().regex(/^[0-9a-f]{1,16}$/);
+const HEX64 = /^[0-9a-f]{1,16}$/;
+const hex64 = z.string().regex(HEX64);
 const sized = (n: number) => z.instanceof(Uint8Array).refine((b) => b.length === n, `must be ${n} bytes`);
 const absPath = z.string().max(4096).refine((p) => p.startsWith("/"), "must be absolute");
 const ns = z.number().min(0).max(2 ** 62);
+
+/**
+ * A process's 65 signal actions, `[handler, flags, restorer, mask]` each: checked by hand, as
+ * completely as `z.array(z.tuple([hex64, u32, hex64, hex64])).length(65)` would. They are 260 of
+ * the ~1,600 values of an idle shell's state, most of them default, and zod's parse of them
+ * cost ~1 ms a process (a schema run, a result object and an issue list per value).
+ */
+const handlersSchema = z.custom<Array<[string, number, string, string]>>((v) => {
+  if (!Array.isArray(v) || v.length !== 65) return false;
+  for (const a of v) {
+    if (!Array.isArray(a) || a.length !== 4) return false;
+    const [h, f, r, m] = a as unknown[];
+    if (typeof h !== "string" || typeof r !== "string" || typeof m !== "string" || !HEX64.test(h) || !HEX64.test(r) || !HEX64.test(m)) return false;
+    if (!Number.isSafeInteger(f) || (f as number) < 0 || (f as number) > 0xffff_ffff) return false;
+  }
+  return true;
+}, "expected 65 signal actions of [hex, u32, hex, hex]");
 
 const fileSchema = z.discriminatedUnion("kind", [
   /** One of the sentry's stdio host files: the restoring caller's descriptor `index`. */
@@ -139,7 +157,8 @@ const fileSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("gone"), flags: u32 }).strict(),
 ]);
 
-const pipeSchema = z.object({
+/** Built at the first pipe an image holds (z.lazy). */
+const pipeSchema = z.lazy(() => z.object({
   slots: intIn(1, 1 << 16),
   /** An anonymous pipe's inode: its permission bits and owner. */
   attrs: z.object({ mode: intIn(0, 0o7777), uid: u32, gid: u32 }).strict().optional(),
@@ -150,7 +169,7 @@ const pipeSchema = z.object({
     canMerge: z.boolean(),
     packet: z.boolean(),
   }).strict()).max(1 << 16),
-}).strict();
+}).strict());
 
 const vmaSchema = z.object({
   start: u64,
@@ -289,7 +308,7 @@ const processSchema = z.object({
   }).strict().nullable(),
   limits: z.array(z.tuple([intIn(0, 15), hex64, hex64])).max(16),
   /** Index 0 unused, 1..64 the signals: handler, flags, restorer, mask. */
-  handlers: z.array(z.tuple([hex64, u32, hex64, hex64])).length(65),
+  handlers: handlersSchema,
   /** The address space (index into mms); null for a zombie. */
   mm: u32.nullable(),
   /** The controlling terminal (index into terminals), or null. */

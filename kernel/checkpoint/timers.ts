@@ -33,8 +33,9 @@ export const processTimersSchema = z.object({
   itimerVirtual: cpuTimerSchema.nullable(),
   itimerProf: cpuTimerSchema.nullable(),
   /** RLIMIT_CPU's timers: SIGXCPU at the soft limit (then every second), SIGKILL at the hard one. */
-  cpuLimit: z.array(cpuTimerSchema.extend({ signo: z.union([z.literal(SIGXCPU), z.literal(SIGKILL)]) }).strict()).max(2),
-  posix: z.array(z.object({
+  // The timers' own schemas are built at the first such timer an image holds (z.lazy).
+  cpuLimit: z.array(z.lazy(() => cpuTimerSchema.extend({ signo: z.union([z.literal(SIGXCPU), z.literal(SIGKILL)]) }).strict())).max(2),
+  posix: z.array(z.lazy(() => z.object({
     id: intIn(0, 0x7fff_ffff),
     clockId: intIn(-(2 ** 31), 2 ** 31 - 1),
     notify: z.union([z.literal(SIGEV_SIGNAL), z.literal(SIGEV_NONE), z.literal(SIGEV_THREAD), z.literal(SIGEV_THREAD_ID)]),
@@ -49,7 +50,7 @@ export const processTimersSchema = z.object({
     queued: z.boolean(),
     overrun: intIn(0, 0x7fff_ffff),
     lastOverrun: intIn(0, 0x7fff_ffff),
-  }).strict()).max(1 << 16),
+  }).strict())).max(1 << 16),
 }).strict();
 
 export type SavedProcessTimers = z.infer<typeof processTimersSchema>;

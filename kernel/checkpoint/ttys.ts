@@ -16,7 +16,7 @@
  * @module
  */
 
-import { intIn, z } from "./zod_tree.ts";
+import { intIn, lazyKind, z } from "./zod_tree.ts";
 import type { Kernel } from "../kernel.ts";
 import { LineDiscipline, PtyMasterFile, PtySlaveFile, Terminal, TtyFile } from "../../vfs/tty/mod.ts";
 import { NCCS } from "../../abi/linux/tty.ts";
@@ -38,7 +38,8 @@ const MAX_OUTPUT = 1 << 20;
 
 const bytes = (max: number) => z.instanceof(Uint8Array).refine((b) => b.length <= max, `at most ${max} bytes`);
 
-export const terminalSchema = z.object({
+// Both built at the first terminal an image holds (z.lazy, zod_tree.ts lazyKind).
+export const terminalSchema = z.lazy(() => z.object({
   index: intIn(0, PTY_MAX - 1),
   ld: z.object({
     termios: z.object({
@@ -65,19 +66,19 @@ export const terminalSchema = z.object({
   /** TIOCPKT and the status the master has yet to read (absent: off, none). */
   packet: z.boolean().optional(),
   pktStatus: intIn(0, 0xff).optional(),
-}).strict();
+}).strict());
 
 /**
  * A description of one side of terminals[terminal]; `node`: the path it was opened by
  * (/dev/pts/N, /dev/tty, /dev/console, /dev/ptmx), null when it was made without one.
  */
-export const ttyFileSchema = z.object({
+export const ttyFileSchema = lazyKind("tty", () => z.object({
   kind: z.literal("tty"),
   terminal: u32,
   master: z.boolean(),
   flags: u32,
   node: z.string().max(4096).refine((p) => p.startsWith("/"), "must be absolute").nullable(),
-}).strict();
+}).strict());
 
 export type SavedTerminal = z.infer<typeof terminalSchema>;
 export type SavedTtyFile = z.infer<typeof ttyFileSchema>;

@@ -33,7 +33,8 @@ const sockaddr = z.instanceof(Uint8Array).refine((b) => b.length >= 2 && b.lengt
 /** SO_RCVTIMEO/SO_SNDTIMEO in ns: 0 none, negative fail at once. */
 const timeout = intIn(-(2 ** 62), 2 ** 62);
 
-const messageSchema = z.object({
+// Built at the first socket an image holds (z.lazy).
+const messageSchema = z.lazy(() => z.object({
   data: z.instanceof(Uint8Array).refine((b) => b.length <= 8 << 20, "message too large"),
   /** Null: the message carries no credentials (sent while neither end had SO_PASSCRED). */
   creds: cred.nullable(),
@@ -44,9 +45,9 @@ const messageSchema = z.object({
   charge: intIn(0, 16 << 20),
   /** Descriptors in flight (SCM_RIGHTS), as indices of the image's files; absent: none. */
   rights: z.array(u32).min(1).max(253).optional(),
-}).strict();
+}).strict());
 
-export const unixSocketSchema = z.object({
+export const unixSocketSchema = z.lazy(() => z.object({
   type: z.union([z.literal(SOCK_STREAM), z.literal(SOCK_DGRAM), z.literal(SOCK_SEQPACKET)]),
   protocol: z.literal(0),
   flags: u32,
@@ -68,7 +69,7 @@ export const unixSocketSchema = z.object({
   options: z.array(z.tuple([intIn(0, 1 << 16), i32])).max(64),
   recvTimeoutNs: timeout,
   sendTimeoutNs: timeout,
-}).strict();
+}).strict());
 
 export type SavedUnixSocket = z.infer<typeof unixSocketSchema>;
 

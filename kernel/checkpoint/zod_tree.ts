@@ -43,3 +43,23 @@ export function intIn(min: number, max: number): ZodNumber {
   return s;
 }
 
+
+/**
+ * An option of a discriminated union on `kind` that is built at the first value of its kind a
+ * parse meets, not when its module loads. Building zod's schemas is most of what loading the
+ * checkpoint's modules costs a restore (~900 of them, ~15 µs each), and an image holds few of
+ * the kinds of file and socket it could: an idle shell's, its stdio alone. A plain `z.lazy`
+ * would be built anyway, as the union reads each option's discriminator values when it first
+ * parses: this one says its value itself, and its schema is checked to agree once built.
+ */
+export function lazyKind<T extends z.ZodType>(kind: string, build: () => T): z.ZodLazy<T> {
+  const s = z.lazy(() => {
+    const t = build();
+    if (t._zod.propValues?.kind?.has(kind) !== true || t._zod.propValues.kind.size !== 1) {
+      throw new Error(`lazyKind: the schema of ${JSON.stringify(kind)} is not of that kind`);
+    }
+    return t;
+  });
+  Object.defineProperty(s._zod, "propValues", { value: { kind: new Set([kind]) } });
+  return s;
+}
