@@ -4,9 +4,11 @@
  * ID` (which ends the container), the image's size, and the wall time of `restore -d
  * --image-path DIR --bundle B ID2` (it returns once the restored sandbox is registered and
  * about to run: the restore's time to its first instruction, give or take the holder's start),
- * beside a fresh `run -d` of the same bundle; for the sentry also `do` of the same command
- * and a foreground `restore` of the image, each until its state.json says running (the time
- * to the first instruction, polled every millisecond); the sentry and, when installed, runsc
+ * beside a fresh `run -d` of the same bundle; for the sentry also, in the foreground, each until
+ * its state.json says running (the time to the first instruction, polled every millisecond):
+ * `do` of the same command beside `restore IMAGE` without a bundle (both on the host's root as
+ * `do` makes it, no config.json read), and `run --bundle B` beside `restore --bundle B` (both
+ * reading and validating the bundle's config.json); the sentry and, when installed, runsc
  * (`--platform=ptrace --network=none`), runners interleaved in one run (shared/MEASUREMENTS.md).
  * Targets: each within 2x of runsc, and the idle shell's restore faster than a fresh start.
  *
@@ -97,10 +99,15 @@ interface Runtime {
   checkpoint: (dir: string, id: string) => string[];
   restore: (dir: string, bundle: string, id: string) => string[];
   run: (bundle: string, id: string) => string[];
-  /** In the foreground, for the sentry: `do` of the same command, and a foreground restore. */
+  /**
+   * In the foreground, for the sentry: `do` of the same command and a restore without a bundle,
+   * `run` and a restore of the same bundle.
+   */
   foreground?: {
     start: (args: string[], id: string) => string[];
     restore: (dir: string, bundle: string, id: string) => string[];
+    run: (bundle: string, id: string) => string[];
+    bareRestore: (dir: string, id: string) => string[];
   };
 }
 
@@ -120,6 +127,8 @@ export async function checkpointRows(runs: number, baseline: string | null = nul
     foreground: {
       start: (args, id) => ["do", "--id", id, "--", ...args],
       restore: (d, b, id) => ["restore", "--image-path", d, "--bundle", b, id],
+      run: (b, id) => ["run", "--bundle", b, id],
+      bareRestore: (d, id) => ["restore", "--id", id, `${d}/checkpoint.cbor`],
     },
   }];
   if (baseline !== null) {
@@ -146,8 +155,13 @@ export async function checkpointRows(runs: number, baseline: string | null = nul
         process: { args, env: ["PATH=/usr/bin:/bin"], cwd: "/" },
         root: { path: "/", readonly: true },
       }));
-      const samples = new Map<string, { start: number[]; checkpoint: number[]; restore: number[]; image: number[]; doStart: number[]; fgRestore: number[] }>();
-      for (const rt of runtimes) samples.set(rt.name, { start: [], checkpoint: [], restore: [], image: [], doStart: [], fgRestore: [] });
+      const samples = new Map<string, {
+        start: number[]; checkpoint: number[]; restore: number[]; image: number[];
+        doStart: number[]; bareRestore: number[]; fgRun: number[]; fgRestore: number[];
+      }>();
+      for (const rt of runtimes) {
+        samples.set(rt.name, { start: [], checkpoint: [], restore: [], image: [], doStart: [], bareRestore: [], fgRun: [], fgRestore: [] });
+      }
       for (let i = 0; i < runs; i++) {
         // The order rotates each round: whoever runs right after the previous round deleted a
         // 105 MB image pays for the host's reclaim (it biased the 100 MiB figures by 100+ ms).
@@ -165,10 +179,13 @@ export async function checkpointRows(runs: number, baseline: string | null = nul
             s.image.push(sizeOf(img) / 1e6);
             s.restore.push(await wallMs(cmd, [...pre, ...rt.restore(img, bundle, "b")]));
             if (rt.foreground !== undefined) {
-              // The same, in the foreground: `do` of the command, and `restore` of the image.
+              // The same, in the foreground: `do` of the command and `restore` of the image on
+              // the host's root; `run` of the bundle and `restore` of the image with it.
               for (const [list, argv, id] of [
                 [s.doStart, rt.foreground.start(args, "c"), "c"],
-                [s.fgRestore, rt.foreground.restore(img, bundle, "d"), "d"],
+                [s.bareRestore, rt.foreground.bareRestore(img, "d"), "d"],
+                [s.fgRun, rt.foreground.run(bundle, "e"), "e"],
+                [s.fgRestore, rt.foreground.restore(img, bundle, "f"), "f"],
               ] as const) {
                 const { ms, child } = await untilRunning(cmd, [...pre, ...argv], root, id);
                 list.push(ms);
@@ -177,7 +194,7 @@ export async function checkpointRows(runs: number, baseline: string | null = nul
               }
             }
           } finally {
-            for (const id of ["a", "b", "c", "d"]) await quiet(cmd, [...pre, "delete", "--force", id]);
+            for (const id of ["a", "b", "c", "d", "e", "f"]) await quiet(cmd, [...pre, "delete", "--force", id]);
             Deno.removeSync(img, { recursive: true });
           }
         }
@@ -190,7 +207,9 @@ export async function checkpointRows(runs: number, baseline: string | null = nul
         rows.push([`${what}, ${name}: image`, stats(s.image, "MB", 2)]);
         if (s.doStart.length > 0) {
           rows.push([`${what}, ${name}: start (do, to running)`, stats(s.doStart, "ms", 0)]);
-          rows.push([`${what}, ${name}: restore (foreground, to running)`, stats(s.fgRestore, "ms", 0)]);
+          rows.push([`${what}, ${name}: restore (foreground, no bundle, to running)`, stats(s.bareRestore, "ms", 0)]);
+          rows.push([`${what}, ${name}: start (run --bundle, to running)`, stats(s.fgRun, "ms", 0)]);
+          rows.push([`${what}, ${name}: restore (foreground, --bundle, to running)`, stats(s.fgRestore, "ms", 0)]);
         }
       }
     }
@@ -205,5 +224,5 @@ if (import.meta.main) {
     args: Deno.args,
     options: { runs: { type: "string", default: "3" }, baseline: { type: "string" } },
   });
-  for (const [k, v] of await checkpointRows(Number(values.runs), values.baseline ?? null)) console.log(`${k.padEnd(50)} ${v}`);
+  for (const [k, v] of await checkpointRows(Number(values.runs), values.baseline ?? null)) console.log(`${k.padEnd(64)} ${v}`);
 }
