@@ -40,6 +40,8 @@ import { aluOp, immOperand, type Insns, jumpTaken, s64, sizeBytes, U32, U64, VAL
 
 /** A refusal: the errno bpf(2) returns and the line the verifier log gets. */
 export class VerifierReject {
+  /** Instructions processed before the refusal (the log's last line). */
+  processed = 0;
   constructor(readonly errno: LinuxError, readonly message: string) {}
 }
 
@@ -61,6 +63,8 @@ interface Reg {
   /** Pointers: the constant offset; varOff: a variable part was added. */
   readonly off: number;
   readonly varOff: boolean;
+  /** Its part of a state's key, once computed. */
+  key?: string;
 }
 
 const UNINIT: Reg = { t: NOT_INIT, lo: 0n, hi: 0n, off: 0, varOff: false };
@@ -84,36 +88,59 @@ interface State {
   spills: (Reg | null)[];
   /** Per stack byte: 0 never written, 1 written. */
   written: Uint8Array;
+  /** The stack's part of the state's key, until the stack changes. */
+  stackKey: string | null;
 }
 
 function copyState(s: State): State {
-  return { regs: s.regs.slice(), spills: s.spills.slice(), written: s.written.slice() };
+  return { regs: s.regs.slice(), spills: s.spills.slice(), written: s.written.slice(), stackKey: s.stackKey };
 }
 
 function regKey(r: Reg): string {
-  return r.t === SCALAR ? `s${r.lo}-${r.hi}` : r.t === NOT_INIT ? "u" : `${r.t}:${r.off}${r.varOff ? "v" : ""}`;
+  return r.key ??= r.t === SCALAR ? `s${r.lo}-${r.hi}` : r.t === NOT_INIT ? "u" : `${r.t}:${r.off}${r.varOff ? "v" : ""}`;
 }
 
 function stateKey(s: State): string {
-  let k = s.regs.map(regKey).join(",");
+  return s.regs.map(regKey).join(",") + (s.stackKey ??= stackKey(s));
+}
+
+function stackKey(s: State): string {
+  let k = "";
   for (let i = 0; i < s.spills.length; i++) {
     const sp = s.spills[i];
     if (sp) k += `|${i}=${regKey(sp)}`;
-  }
-  let w = "";
-  for (let i = 0; i < s.written.length; i += 8) {
     let b = 0;
-    for (let j = 0; j < 8; j++) b |= s.written[i + j]! << j;
-    w += b.toString(16);
+    for (let j = 0; j < 8; j++) b |= s.written[i * 8 + j]! << j;
+    if (b !== 0) k += `|${i}w${b}`;
   }
-  return k + "#" + w;
+  return k;
 }
 
-/** A path's history of states at loop heads: an identical one again is an infinite loop. */
+/**
+ * A path's history of states at loop heads: an identical one met again is an infinite loop. A
+ * skew-binary jump pointer makes "is this node on my path" O(log depth).
+ */
 interface PathNode {
-  readonly key: string;
   readonly prev: PathNode | null;
+  readonly jump: PathNode | null;
+  readonly depth: number;
 }
+
+function pathPush(prev: PathNode | null): PathNode {
+  if (prev === null) return { prev: null, jump: null, depth: 0 };
+  const j = prev.jump;
+  const jump = j !== null && j.jump !== null && prev.depth - j.depth === j.depth - j.jump.depth ? j.jump : prev;
+  return { prev, jump, depth: prev.depth + 1 };
+}
+
+/** Whether node a is on the path that ends at c. */
+function onPath(a: PathNode, c: PathNode | null): boolean {
+  while (c !== null && c.depth > a.depth) c = c.jump !== null && c.jump.depth >= a.depth ? c.jump : c.prev;
+  return c === a;
+}
+
+/** States remembered for pruning, at most: past it, paths are walked again (costlier, never wrong). */
+const MAX_REMEMBERED = 1 << 16;
 
 /** BPF_COMPLEXITY_LIMIT_JMP_SEQ: paths waiting to be walked. */
 const JMP_SEQ_LIMIT = 8192;
@@ -136,10 +163,16 @@ function isLdImm64(p: Insns, i: number): boolean {
 
 /** Verifies p; returns the number of instructions processed. Throws VerifierReject. */
 export function verify(p: Insns, env: VerifierEnv): number {
-  checkSubprogs(p);
-  resolvePseudoLdimm64(p, env);
-  const { pruneAt, loopHead } = checkCfg(p);
-  return doCheck(p, pruneAt, loopHead);
+  const stats = { processed: 0 };
+  try {
+    checkSubprogs(p);
+    resolvePseudoLdimm64(p, env);
+    doCheck(p, checkCfg(p), stats);
+    return stats.processed;
+  } catch (e) {
+    if (e instanceof VerifierReject) e.processed = stats.processed;
+    throw e;
+  }
 }
 
 function checkSubprogs(p: Insns): void {
@@ -192,15 +225,13 @@ function resolvePseudoLdimm64(p: Insns, env: VerifierEnv): void {
 }
 
 /** check_cfg: reachability; returns where states are compared (jump targets, branch fall-throughs). */
-function checkCfg(p: Insns): { pruneAt: Uint8Array; loopHead: Uint8Array } {
+function checkCfg(p: Insns): Uint8Array {
   const seen = new Uint8Array(p.n + 1);
   const pruneAt = new Uint8Array(p.n);
-  const loopHead = new Uint8Array(p.n);
   const stack = [0];
   seen[0] = 1;
   const visit = (from: number, to: number): void => {
     if (to < 0 || to >= p.n) reject(EINVAL, `jump out of range from insn ${from} to ${to}`);
-    if (to <= from) loopHead[to] = 1;
     if (!seen[to]) {
       seen[to] = 1;
       stack.push(to);
@@ -237,7 +268,7 @@ function checkCfg(p: Insns): { pruneAt: Uint8Array; loopHead: Uint8Array } {
       i++;
     }
   }
-  return { pruneAt, loopHead };
+  return pruneAt;
 }
 
 const OP_NAMES: Record<number, string> = {
@@ -246,35 +277,36 @@ const OP_NAMES: Record<number, string> = {
   [BPF_ARSH]: "s>>=", [BPF_END]: "endian",
 };
 
-function doCheck(p: Insns, pruneAt: Uint8Array, loopHead: Uint8Array): number {
+function doCheck(p: Insns, pruneAt: Uint8Array, stats: { processed: number }): void {
   const init: State = {
     regs: Array.from({ length: 11 }, () => UNINIT),
     spills: new Array<Reg | null>(MAX_BPF_STACK / 8).fill(null),
     written: new Uint8Array(MAX_BPF_STACK),
+    stackKey: null,
   };
   init.regs[1] = { t: PTR_CTX, lo: 0n, hi: 0n, off: 0, varOff: false };
   init.regs[10] = { t: PTR_STACK, lo: 0n, hi: 0n, off: 0, varOff: false };
   const pending: Array<{ pc: number; st: State; path: PathNode | null }> = [{ pc: 0, st: init, path: null }];
-  const visited = new Set<string>();
-  let processed = 0;
+  // Each state met at a prune point, with its place on the path that met it.
+  const visited = new Map<string, PathNode>();
 
   while (pending.length > 0) {
     const item = pending.pop()!;
     let { pc, st, path } = item;
     for (;;) {
-      if (++processed > BPF_COMPLEXITY_LIMIT_INSNS) {
-        reject(E2BIG, `BPF program is too large. Processed ${processed} insn`);
+      if (++stats.processed > BPF_COMPLEXITY_LIMIT_INSNS) {
+        reject(E2BIG, `BPF program is too large. Processed ${stats.processed} insn`);
       }
-      if (pruneAt[pc] || loopHead[pc]) {
+      if (pruneAt[pc]) {
         const key = `${pc}|${stateKey(st)}`;
-        if (loopHead[pc]) {
-          for (let n = path; n !== null; n = n.prev) {
-            if (n.key === key) reject(EINVAL, `infinite loop detected at insn ${pc}`);
-          }
+        const seen = visited.get(key);
+        if (seen !== undefined) {
+          // Met on this very path: the loop never changes the state. Else walked already.
+          if (onPath(seen, path)) reject(EINVAL, `infinite loop detected at insn ${pc}`);
+          break;
         }
-        if (visited.has(key)) break;
-        visited.add(key);
-        if (loopHead[pc]) path = { key, prev: path };
+        path = pathPush(path);
+        if (visited.size < MAX_REMEMBERED) visited.set(key, path);
       }
       const r = step(p, pc, st);
       if (r === null) break; // exit
@@ -289,7 +321,6 @@ function doCheck(p: Insns, pruneAt: Uint8Array, loopHead: Uint8Array): number {
       st = r.fallState;
     }
   }
-  return processed;
 }
 
 /** What a conditional jump leaves: both outcomes, each with its refined state. */
@@ -433,7 +464,7 @@ function pointerAlu(op: number, is64: boolean, dst: number, d: Reg, s: Reg): Reg
     reject(EACCES, `R${dst} bitwise operator ${OP_NAMES[op]} on pointer prohibited`);
   }
   if (op !== BPF_ADD && op !== BPF_SUB) reject(EACCES, `R${dst} pointer arithmetic with ${OP_NAMES[op]} operator prohibited`);
-  if (!isConst(k)) return { ...ptr, varOff: true };
+  if (!isConst(k)) return { t: ptr.t, lo: 0n, hi: 0n, off: ptr.off, varOff: true };
   const v = s64(k.lo);
   const BPF_MAX_VAR_OFF = 1n << 29n;
   if (v >= BPF_MAX_VAR_OFF || v <= -BPF_MAX_VAR_OFF) {
@@ -441,7 +472,7 @@ function pointerAlu(op: number, is64: boolean, dst: number, d: Reg, s: Reg): Reg
   }
   const off = ptr.off + (op === BPF_ADD ? Number(v) : -Number(v));
   if (off >= 2 ** 29 || off <= -(2 ** 29)) reject(EACCES, `R${dst} ${TYPE_NAMES[ptr.t]} pointer offset ${off} is not allowed`);
-  return { ...ptr, off };
+  return { t: ptr.t, lo: 0n, hi: 0n, off, varOff: ptr.varOff };
 }
 
 /** Scalar arithmetic on ranges: exact on constants, a few bounded forms, else unknown. */
@@ -494,6 +525,7 @@ function memAccess(st: State, regno: number, insnOff: number, size: number, writ
   const at = o + MAX_BPF_STACK;
   const slot = at >>> 3;
   if (write) {
+    st.stackKey = null;
     if (size === 8 && value !== null) {
       st.spills[slot] = value;
     } else {

@@ -165,6 +165,41 @@ static const struct bpf_insn deny_zero[] = {
   EXIT,
 };
 
+/* What runc generates (libcontainer/cgroups/devices/devicefilter.go) for the rules "c 1:3 rwm",
+ * "c 1:5 rw", "c *:* m", everything else refused: 32-bit ALU, register compares. */
+#define RUNC_ACCESS(acc, skip) \
+  INSN(BPF_ALU | BPF_MOV | BPF_X, 1, 3, 0, 0), INSN(BPF_ALU | BPF_AND | BPF_K, 1, 0, 0, acc), \
+  INSN(BPF_JMP | BPF_JNE | BPF_X, 1, 3, skip, 0)
+static const struct bpf_insn runc_like[] = {
+  INSN(BPF_LDX | BPF_MEM | BPF_W, 2, 1, 0, 0),
+  INSN(BPF_ALU | BPF_AND | BPF_K, 2, 0, 0, 0xffff),
+  INSN(BPF_LDX | BPF_MEM | BPF_W, 3, 1, 0, 0),
+  INSN(BPF_ALU | BPF_RSH | BPF_K, 3, 0, 0, 16),
+  INSN(BPF_LDX | BPF_MEM | BPF_W, 4, 1, 4, 0),
+  INSN(BPF_LDX | BPF_MEM | BPF_W, 5, 1, 8, 0),
+  /* 6: c 1:3 rwm */
+  INSN(BPF_JMP | BPF_JNE | BPF_K, 2, 0, 4, BPF_DEVCG_DEV_CHAR),
+  INSN(BPF_JMP | BPF_JNE | BPF_K, 4, 0, 3, 1),
+  INSN(BPF_JMP | BPF_JNE | BPF_K, 5, 0, 2, 3),
+  INSN(BPF_ALU | BPF_MOV | BPF_K, 0, 0, 0, 1),
+  EXIT,
+  /* 11: c 1:5 rw */
+  INSN(BPF_JMP | BPF_JNE | BPF_K, 2, 0, 7, BPF_DEVCG_DEV_CHAR),
+  RUNC_ACCESS(BPF_DEVCG_ACC_READ | BPF_DEVCG_ACC_WRITE, 4),
+  INSN(BPF_JMP | BPF_JNE | BPF_K, 4, 0, 3, 1),
+  INSN(BPF_JMP | BPF_JNE | BPF_K, 5, 0, 2, 5),
+  INSN(BPF_ALU | BPF_MOV | BPF_K, 0, 0, 0, 1),
+  EXIT,
+  /* 19: c *:* m */
+  INSN(BPF_JMP | BPF_JNE | BPF_K, 2, 0, 5, BPF_DEVCG_DEV_CHAR),
+  RUNC_ACCESS(BPF_DEVCG_ACC_MKNOD, 2),
+  INSN(BPF_ALU | BPF_MOV | BPF_K, 0, 0, 0, 1),
+  EXIT,
+  /* 25: everything else */
+  INSN(BPF_ALU | BPF_MOV | BPF_K, 0, 0, 0, 0),
+  EXIT,
+};
+
 static int load_prog(const struct bpf_insn *p, unsigned n) {
   long fd = load_log(p, n, 0, 0);
   if (fd < 0) {
@@ -181,6 +216,7 @@ static void verifier(void) {
   loaded("deny_null_write", LOAD(deny_null_write));
   loaded("deny_mknod", LOAD(deny_mknod));
   loaded("deny_zero", LOAD(deny_zero));
+  loaded("runc_like", LOAD(runc_like));
   V("no exit", MOV_K(0, 1));
   V("last insn not exit", EXIT, MOV_K(0, 1));
   V("jump out of range", MOV_K(0, 1), INSN(BPF_JMP | BPF_JA, 0, 0, 5, 0), EXIT);
@@ -450,14 +486,14 @@ int main(int argc, char **argv) {
   R("unknown command", syscall(__NR_bpf, 1000, &u, sizeof u));
 
   /* Device checks, in a child process moved into a. */
-  int pnull = PROG(deny_null_write), pmknod = PROG(deny_mknod), pzero = PROG(deny_zero);
+  int pnull = PROG(deny_null_write), pmknod = PROG(deny_mknod), pzero = PROG(deny_zero), prunc = PROG(runc_like);
   R("attach deny_null_write to base (multi)", attach(pnull, cg, BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI, 0));
   R("attach deny_zero to a (multi)", attach(pzero, cga, BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI, 0));
   char dir[] = "/tmp/bpfdev-XXXXXX";
   if (mkdtemp(dir) == NULL) return 1;
   char node[64];
   snprintf(node, sizeof node, "%s/n", dir);
-  for (int round = 0; round < 3; round++) {
+  for (int round = 0; round < 4; round++) {
     pid = fork();
     if (pid == 0) {
       R("  join a", put(at("a/cgroup.procs"), "0"));
@@ -497,6 +533,9 @@ int main(int argc, char **argv) {
       R("detach deny_null_write", detach(pnull, cg));
       R("detach deny_zero", detach(pzero, cga));
       R("detach deny_mknod", detach(pmknod, cga));
+    } else if (round == 2) {
+      printf("with runc's kind of program on a:\n");
+      R("attach runc_like to a", attach(prunc, cga, BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI, 0));
     }
   }
   R("attach deny_null_write to b again", attach(pnull, cgb, BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI, 0));

@@ -171,7 +171,7 @@ function progLoad(t: Task, attr: Attr, uattr: number, uattrSize: number): number
   } catch (e) {
     if (!(e instanceof VerifierReject)) throw e;
     err = e.errno;
-    log = e.message + "\n";
+    log = e.message + "\n" + successLog(e.processed);
   }
   if (logLevel !== 0) {
     const truncated = writeLog(t, logBuf, logSize, log, (logLevel & BPF_LOG_FIXED) !== 0);
