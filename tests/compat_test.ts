@@ -18,6 +18,10 @@ Deno.test("PI futexes taken in turns by many threads with trylock, lock and user
   await assertSameAsNative([await compileC("futex_pi_stress")]);
 });
 
+Deno.test("a write or send from a buffer unreadable part way takes the whole units before the fault (EFAULT when none) on pipes, TCP and Unix sockets, as natively (tests/c/send_fault.c)", async () => {
+  await assertSameAsNative([await compileC("send_fault")]);
+});
+
 Deno.test("/proc/PID/mem reads and writes another address space, and /proc/PID/comm renames a thread, as natively (tests/c/proc_mem.c)", async () => {
   await assertSameAsNative([await compileC("proc_mem")]);
 });

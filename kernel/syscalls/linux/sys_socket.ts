@@ -348,10 +348,17 @@ function sendOne(t: Task, sock: SocketFile, m: SendArgs, st: WaitState): Syscall
         n = sock.sendVia(t, total - st.partial, flags, src.move);
         faulted = src.faulted;
         if (faulted && n === 0) throw EFAULT;
+      } else if (stream) {
+        // Up to a fault, in whole SEND_COPY_CHUNK units (see userCursor).
+        const chunk = segmentsFrom(m.segs, st.partial, STREAM_CHUNK);
+        const data = new Uint8Array(totalLength(chunk));
+        const src = userCursor(t, chunk, 0, false);
+        const got = src.move(data);
+        faulted = src.faulted;
+        if (faulted && got === 0) throw EFAULT;
+        n = sock.sendmsg(t, { data: got < data.length ? data.subarray(0, got) : data, to: m.to, control, flags });
       } else {
-        const chunk = stream ? segmentsFrom(m.segs, st.partial, STREAM_CHUNK) : m.segs;
-        const data = gatherFromUser(t, chunk);
-        n = sock.sendmsg(t, { data, to: m.to, control, flags });
+        n = sock.sendmsg(t, { data: gatherFromUser(t, m.segs), to: m.to, control, flags });
       }
     } catch (e) {
       if (st.partial > 0) {
@@ -379,6 +386,7 @@ function sendOne(t: Task, sock: SocketFile, m: SendArgs, st: WaitState): Syscall
 function userCursor(t: Task, segs: IoSegment[], from: number, toUser: boolean): { move: (buf: Uint8Array) => number; faulted: boolean } {
   const c = { move: (_: Uint8Array) => 0, faulted: false };
   const pos = segmentCursor(segs, from);
+  let before = 0; // bytes moved by earlier calls
   c.move = (buf) => {
     let o = 0;
     while (o < buf.length && pos.seg < segs.length) {
@@ -397,10 +405,24 @@ function userCursor(t: Task, segs: IoSegment[], from: number, toUser: boolean): 
         pos.off = 0;
       }
     }
+    if (c.faulted && !toUser) {
+      // A send takes the application's bytes in chunks, as Linux's tcp_sendmsg copies them
+      // into page fragments (skb_copy_to_page_nocache: a whole copy or -EFAULT), and the
+      // chunk a fault falls in is not taken: EFAULT when it was the first.
+      const at = from + before + o;
+      o = Math.max(0, Math.floor(at / SEND_COPY_CHUNK) * SEND_COPY_CHUNK - from - before);
+    }
+    before += o;
     return o;
   };
   return c;
 }
+
+/**
+ * The unit in which a stream send copies from the application (Linux's page fragment,
+ * SKB_FRAG_PAGE_ORDER: 32 KiB), counted from the start of the call's data.
+ */
+const SEND_COPY_CHUNK = 32768;
 
 function segmentCursor(segs: IoSegment[], from: number): { seg: number; off: number } {
   let seg = 0;
