@@ -24,6 +24,7 @@ import {
 import { E2BIG, EINVAL, ENOENT, EPERM, ESTALE } from "../errno.ts";
 import type { CgroupBpfSlot, CgroupDir, CgroupFilesystem } from "../../vfs/cgroupfs/cgroupfs.ts";
 import type { BpfProgram, BpfProgramTable } from "./program.ts";
+import type { HelperFn } from "./interpreter.ts";
 import { majorMinor } from "../../vfs/devices.ts";
 
 function slotOf(c: CgroupDir, atype: number): CgroupBpfSlot {
@@ -158,7 +159,7 @@ export function connectCgroups(table: BpfProgramTable, fs: CgroupFilesystem): vo
  * devcgroup_check_permission through eBPF: EPERM when an effective program of cgroup c refuses
  * the access (access: BPF_DEVCG_ACC_* bits).
  */
-export function checkDeviceAccess(c: CgroupDir, block: boolean, rdev: number, access: number): void {
+export function checkDeviceAccess(c: CgroupDir, block: boolean, rdev: number, access: number, helper: HelperFn): void {
   const progs = effectivePrograms(c, BPF_CGROUP_DEVICE);
   if (progs.length === 0) return;
   const [major, minor] = majorMinor(rdev);
@@ -169,6 +170,6 @@ export function checkDeviceAccess(c: CgroupDir, block: boolean, rdev: number, ac
   v.setUint32(8, minor, true);
   let allow = true;
   // Every program runs, as bpf_prog_run_array_cg does, even after one has refused.
-  for (const p of progs) if ((p.run(ctx) & 1n) === 0n) allow = false;
+  for (const p of progs) if ((p.run(ctx, helper) & 1n) === 0n) allow = false;
   if (!allow) throw EPERM;
 }

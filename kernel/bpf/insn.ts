@@ -153,3 +153,20 @@ export const VALID_OPCODES: ReadonlySet<number> = (() => {
 export function sizeBytes(sz: number): number {
   return sz === 0x00 ? 4 : sz === 0x08 ? 2 : sz === 0x10 ? 1 : 8;
 }
+
+/**
+ * The helpers a cgroup device program may call that take no argument (cgroup_dev_func_proto's
+ * share of bpf_base_func_proto and cgroup_current_func_proto), by BPF_FUNC_* number. Each
+ * returns a scalar; the call clobbers R1-R5.
+ */
+export const HELPERS: ReadonlyMap<number, string> = new Map([
+  [5, "ktime_get_ns"],
+  [7, "get_prandom_u32"],
+  [8, "get_smp_processor_id"],
+  [14, "get_current_pid_tgid"],
+  [15, "get_current_uid_gid"],
+  [42, "get_numa_node_id"],
+  [80, "get_current_cgroup_id"],
+  [125, "ktime_get_boot_ns"],
+  [160, "ktime_get_coarse_ns"],
+]);

@@ -12,7 +12,7 @@ import {
   BPF_ALU, BPF_ALU64, BPF_CALL, BPF_DW, BPF_EXIT, BPF_JA, BPF_JMP32, BPF_LD, BPF_LDX, BPF_MEMSX, BPF_ST, BPF_STX,
   BPF_X, MAX_BPF_STACK,
 } from "../../abi/linux/bpf.ts";
-import { aluOp, immOperand, type Insns, jumpTaken, sizeBytes, U32, U64 } from "./insn.ts";
+import { aluOp, HELPERS, immOperand, type Insns, jumpTaken, sizeBytes, U32, U64 } from "./insn.ts";
 
 /** Where the context and the stack seem to be, to the program. */
 const CTX_BASE = 0x1000_0000_0000n;
@@ -46,8 +46,15 @@ function store(mem: Uint8Array, at: number, size: number, v: bigint): void {
   }
 }
 
+/** Answers a helper call (HELPERS' numbers) for the task the program runs for. */
+export type HelperFn = (id: number) => bigint;
+
+const noHelpers: HelperFn = (id) => {
+  throw new RunFault(`helper ${id} without a task`);
+};
+
 /** Runs p with R1 pointing at ctx (read-only); returns R0. Throws RunFault. */
-export function run(p: Insns, ctx: Uint8Array): bigint {
+export function run(p: Insns, ctx: Uint8Array, helper: HelperFn = noHelpers): bigint {
   const r: bigint[] = new Array<bigint>(11).fill(0n);
   const stack = new Uint8Array(MAX_BPF_STACK);
   r[1] = CTX_BASE;
@@ -94,7 +101,13 @@ export function run(p: Insns, ctx: Uint8Array): bigint {
       default: { // BPF_JMP, BPF_JMP32
         const op = code & 0xf0;
         if (op === BPF_EXIT) return r[0]!;
-        if (op === BPF_CALL) throw new RunFault(`call at ${pc}`);
+        if (op === BPF_CALL) {
+          if (!HELPERS.has(imm)) throw new RunFault(`call of helper ${imm} at ${pc}`);
+          r[0] = helper(imm) & U64;
+          r[1] = r[2] = r[3] = r[4] = r[5] = 0n;
+          pc++;
+          break;
+        }
         if (op === BPF_JA) {
           pc += (cls === BPF_JMP32 ? imm : off) + 1;
           break;

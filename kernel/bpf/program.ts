@@ -12,7 +12,7 @@
 import { createHash } from "node:crypto";
 import { AnonInodeFile } from "../../vfs/anon_file.ts";
 import { O_RDWR } from "../../abi/linux/file.ts";
-import { run, RunFault } from "./interpreter.ts";
+import { type HelperFn, run, RunFault } from "./interpreter.ts";
 import type { Insns } from "./insn.ts";
 
 /** @savable (refused: a checkpoint refuses a sandbox holding one) A loaded program. */
@@ -60,9 +60,9 @@ export class BpfProgram {
   }
 
   /** Runs the program over ctx: R0, or 0 (deny) if the interpreter had to stop it. */
-  run(ctx: Uint8Array): bigint {
+  run(ctx: Uint8Array, helper: HelperFn): bigint {
     try {
-      return run(this.insns, ctx);
+      return run(this.insns, ctx, helper);
     } catch (e) {
       if (e instanceof RunFault) return 0n;
       throw e;

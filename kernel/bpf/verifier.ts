@@ -36,7 +36,7 @@ import {
   DEV_CTX_SIZE, MAX_BPF_STACK,
 } from "../../abi/linux/bpf.ts";
 import { E2BIG, EACCES, EBADF, EINVAL, type LinuxError } from "../errno.ts";
-import { aluOp, immOperand, type Insns, jumpTaken, s64, sizeBytes, U32, U64, VALID_OPCODES } from "./insn.ts";
+import { aluOp, HELPERS, immOperand, type Insns, jumpTaken, s64, sizeBytes, U32, U64, VALID_OPCODES } from "./insn.ts";
 
 /** A refusal: the errno bpf(2) returns and the line the verifier log gets. */
 export class VerifierReject {
@@ -369,8 +369,7 @@ function step(p: Insns, pc: number, st: State): number | null | Branch {
     }
     case BPF_ST: {
       if ((code & 0xe0) !== BPF_MEM || src !== 0) reject(EINVAL, "BPF_ST uses reserved fields");
-      const base = readReg(st, dst);
-      if (base.t === PTR_CTX) reject(EACCES, `BPF_ST stores into R${dst} ctx is not allowed`);
+      readReg(st, dst);
       const size = sizeBytes(code & 0x18);
       memAccess(st, dst, off, size, true, size === 8 ? known(immOperand(imm)) : UNKNOWN, false);
       return pc + 1;
@@ -517,7 +516,7 @@ function memAccess(st: State, regno: number, insnOff: number, size: number, writ
   if (base.varOff) reject(EACCES, `R${regno} variable stack access is not supported`);
   const o = base.off + insnOff;
   if (o % size !== 0) {
-    reject(EACCES, `misaligned stack access off (0x0; 0x0)+${base.off}+${insnOff} size ${size}`);
+    reject(EACCES, `misaligned stack access off 0+${base.off}+${insnOff} size ${size}`);
   }
   if (o < -MAX_BPF_STACK || o + size > 0) {
     reject(EACCES, `invalid ${write ? "write to" : "read from"} stack R${regno} off=${o} size=${size}`);
@@ -526,6 +525,7 @@ function memAccess(st: State, regno: number, insnOff: number, size: number, writ
   const slot = at >>> 3;
   if (write) {
     st.stackKey = null;
+    if (value !== null && value.t !== SCALAR && size !== 8) reject(EACCES, "invalid size of register spill");
     if (size === 8 && value !== null) {
       st.spills[slot] = value;
     } else {
@@ -581,15 +581,21 @@ function checkJmp(p: Insns, pc: number, code: number, dst: number, src: number, 
   if (op === BPF_CALL) {
     if (x || off !== 0 || src !== 0 || dst !== 0 || cls === BPF_JMP32) reject(EINVAL, "BPF_CALL uses reserved fields");
     if (imm < 0 || imm >= FUNC_MAX_ID) reject(EINVAL, `invalid func unknown#${imm}`);
-    reject(EINVAL, `program of this type cannot use helper #${imm}`);
+    const name = HELPERS.get(imm);
+    if (name === undefined) reject(EINVAL, `program of this type cannot use helper #${imm}`);
+    // A helper without arguments: R1-R5 are clobbered, R0 is its (unknown) result.
+    for (let r = 1; r <= 5; r++) st.regs[r] = UNINIT;
+    st.regs[0] = imm === 7 || imm === 8 || imm === 42 ? UNKNOWN32 : UNKNOWN;
+    return pc + 1;
   }
+  // check_cond_jmp_op's order: the destination is read first, then the reserved fields.
+  const d = readReg(st, dst);
   if (x) {
     if (imm !== 0) reject(EINVAL, "BPF_JMP/JMP32 uses reserved fields");
     readReg(st, src);
   } else if (src !== 0) {
     reject(EINVAL, "BPF_JMP/JMP32 uses reserved fields");
   }
-  const d = readReg(st, dst);
   const s = x ? st.regs[src]! : known(immOperand(imm));
   const target = jumpTarget(p, pc);
   const bits = cls === BPF_JMP32 ? 32 : 64;

@@ -200,6 +200,17 @@ static const struct bpf_insn runc_like[] = {
   EXIT,
 };
 
+/* Allows root only: bpf_get_current_uid_gid()'s low half must be 0. */
+static const struct bpf_insn root_only[] = {
+  INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_get_current_uid_gid),
+  INSN(BPF_ALU | BPF_MOV | BPF_X, 0, 0, 0, 0), /* w0 = w0: the uid */
+  INSN(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 2, 0),
+  MOV_K(0, 0),
+  EXIT,
+  MOV_K(0, 1),
+  EXIT,
+};
+
 static int load_prog(const struct bpf_insn *p, unsigned n) {
   long fd = load_log(p, n, 0, 0);
   if (fd < 0) {
@@ -273,6 +284,14 @@ static void verifier(void) {
     INSN(0, 0, 0, 0, 0), EXIT);
   V("ld_abs", INSN(BPF_LD | BPF_ABS | BPF_W, 0, 0, 0, 0), MOV_K(0, 1), EXIT);
   V("call an unknown helper", INSN(BPF_JMP | BPF_CALL, 0, 0, 0, 100000), MOV_K(0, 1), EXIT);
+  V("call a helper of another type", INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_skb_load_bytes), MOV_K(0, 1), EXIT);
+  V("a helper clobbers r1", INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_get_prandom_u32),
+    INSN(BPF_ALU64 | BPF_MOV | BPF_X, 0, 1, 0, 0), EXIT);
+  V("a helper's result is unknown", INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_ktime_get_ns), EXIT);
+  V("a helper's result masked", INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_get_current_pid_tgid),
+    INSN(BPF_ALU64 | BPF_AND | BPF_K, 0, 0, 0, 1), EXIT);
+  loaded("root_only", LOAD(root_only));
+  V("spill a pointer in 4 bytes", INSN(BPF_STX | BPF_MEM | BPF_W, 10, 1, -8, 0), MOV_K(0, 1), EXIT);
   V("exit reserved", MOV_K(0, 1), INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 1));
   V("jmp reserved", MOV_K(0, 1), INSN(BPF_JMP | BPF_JEQ | BPF_X, 0, 0, 0, 1), EXIT);
   V("jmp32 on r0", MOV_K(0, 1), INSN(BPF_JMP32 | BPF_JGT | BPF_K, 0, 0, 0, 5), EXIT);
@@ -486,7 +505,7 @@ int main(int argc, char **argv) {
   R("unknown command", syscall(__NR_bpf, 1000, &u, sizeof u));
 
   /* Device checks, in a child process moved into a. */
-  int pnull = PROG(deny_null_write), pmknod = PROG(deny_mknod), pzero = PROG(deny_zero), prunc = PROG(runc_like);
+  int pnull = PROG(deny_null_write), pmknod = PROG(deny_mknod), pzero = PROG(deny_zero), prunc = PROG(runc_like), proot = PROG(root_only);
   R("attach deny_null_write to base (multi)", attach(pnull, cg, BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI, 0));
   R("attach deny_zero to a (multi)", attach(pzero, cga, BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI, 0));
   char dir[] = "/tmp/bpfdev-XXXXXX";
@@ -536,6 +555,7 @@ int main(int argc, char **argv) {
     } else if (round == 2) {
       printf("with runc's kind of program on a:\n");
       R("attach runc_like to a", attach(prunc, cga, BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI, 0));
+      R("attach root_only to a", attach(proot, cga, BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI, 0));
     }
   }
   R("attach deny_null_write to b again", attach(pnull, cgb, BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI, 0));

@@ -10,6 +10,7 @@ import type { Task } from "../../task.ts";
 import { AT_FDCWD } from "../../../abi/linux/file.ts";
 import type { Location, PathContext } from "../../../vfs/mod.ts";
 import { checkDeviceAccess } from "../../bpf/cgroup_progs.ts";
+import { bpfHelper } from "../../bpf/helpers.ts";
 
 /** The caller's root and credentials, for the VFS. */
 export function pathCtx(t: Task): PathContext {
@@ -20,7 +21,7 @@ export function pathCtx(t: Task): PathContext {
 /** The caller's device cgroup check, while any program is attached (kernel/bpf/cgroup_progs.ts). */
 function deviceCheck(t: Task): (block: boolean, rdev: number, access: number) => void {
   const c = t.kernel.cgroups.cgroupOf(t.tg);
-  return (block, rdev, access) => checkDeviceAccess(c, block, rdev, access);
+  return (block, rdev, access) => checkDeviceAccess(c, block, rdev, access, (id) => bpfHelper(t, id));
 }
 
 /**
