@@ -48,7 +48,7 @@ Deno.test("sentry do --checkpoint-image then sentry restore: seccomp strict mode
   );
   const dir = Deno.makeTempDirSync();
   try {
-    const image = await roundTrip(dir, exe, [], "0.5", "armed\n", want);
+    const image = await roundTrip(dir, exe, [], "0.8", "armed\n", want);
     const s = readSandboxImage(image, "/").state;
     // The strict child's state, and one list of two filters shared by main and its thread.
     assert.deepEqual(s.seccompStates?.map((x) => [x.mode, x.filters.length]).sort(), [[1, 0], [2, 2]]);
@@ -96,7 +96,7 @@ Deno.test("sentry do --checkpoint-image then sentry restore: System V shm (attac
   assert.match(want, /notified 1 code -3 value 77\n/);
   const dir = Deno.makeTempDirSync();
   try {
-    const image = await roundTrip(dir, exe, [], "0.6", "armed\n", want);
+    const image = await roundTrip(dir, exe, [], "0.8", "armed\n", want);
     const s = readSandboxImage(image, "/").state;
     assert.deepEqual([s.sysvIpc?.shm.length, s.sysvIpc?.sem.length, s.sysvIpc?.msg.length, s.sysvIpc?.semUndo.length], [2, 1, 1, 1]);
     assert.deepEqual(s.mqueues?.queues.map((q) => [q.name, q.linked, q.messages.length]).sort(), [
@@ -133,6 +133,41 @@ Deno.test("sentry do --checkpoint-image then sentry restore: System V shm (attac
         const f = s.files.find((f) => f.kind === "mqueue")!;
         if (f.kind === "mqueue") f.queue = 9;
       }, /names message queue 9 of 3/],
+    ]);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("sentry do --checkpoint-image then sentry restore: /proc files go on in the rendering they were read in, unread ones render the restored sandbox, pidfds of a live and a zombie child and signalfds whose makers exited work, as natively", async () => {
+  const exe = await compileC("ckpt_procfd", { static: true });
+  const want = await native(exe, ["a", "bc"]);
+  assert.match(want, /^armed\ncmdline continues: 1 .*\nstat renders the restored process: 1\nchild's cmdline: 1\nuptime at its end: 0\n/);
+  assert.match(want, /pidfds readable: zombie 1, live 0\nwaitid zombie: 0 pid ok 1 status 7\nlive child exited: readable 1, waitid 0 status 3\n/);
+  assert.match(want, /grandchild read signal 10 .*\ngrandchild read signal 12 .*\nsignalfd makers exited with 5 and 5\n$/);
+  const dir = Deno.makeTempDirSync();
+  try {
+    const image = await roundTrip(dir, exe, ["a", "bc"], "0.8", "armed\n", want);
+    const s = readSandboxImage(image, "/").state;
+    type S = typeof s;
+    const kern = (s: S) => s.files.filter((f) => f.kind === "kernfile");
+    const pidfds = (s: S) => s.files.filter((f) => f.kind === "pidfd");
+    assert.equal(kern(s).length, 4);
+    assert.equal(pidfds(s).length, 2);
+    await refusedRestores(image, [
+      ["a path that is no /proc file", (s) => void (kern(s)[0]!.path = "/etc/passwd"), /\/etc\/passwd is not a file of \/proc or \/sys/],
+      ["a path that is not there", (s) => void (kern(s)[0]!.path = "/proc/4000/status"), /cannot reopen \/proc\/4000\/status/],
+      ["a relative path", (s) => void (kern(s)[0]!.path = "proc/self/stat"), /not a usable checkpoint image/],
+      ["a pidfd of a process the image lacks", (s) => void (pidfds(s)[0]!.tgid = 4000), /a pidfd names process 4000/],
+      ["a signalfd of a reaped process named as a zombie", (s) => {
+        const f = s.files.find((f) => f.kind === "signalfd" && f.exited?.zombie === false);
+        if (f?.kind === "signalfd") f.exited!.zombie = true;
+      }, /a signalfd names process \d+, which the image does not hold as a zombie/],
+      ["a signalfd of a zombie named as live", (s) => {
+        const f = s.files.find((f) => f.kind === "signalfd" && f.exited?.zombie === true);
+        if (f?.kind === "signalfd") delete f.exited;
+      }, /a signalfd names process \d+, which the image does not run/],
+      ["a thread pidfd without PIDFD_THREAD", (s) => void (pidfds(s)[0]!.tid = pidfds(s)[0]!.tgid), /PIDFD_THREAD without a thread, or the reverse/],
     ]);
   } finally {
     Deno.removeSync(dir, { recursive: true });

@@ -16,7 +16,9 @@
 
 import { intIn, lazyKind, z } from "./zod_tree.ts";
 import type { Kernel } from "../kernel.ts";
-import type { ThreadGroup } from "../thread_group.ts";
+import { ThreadGroup } from "../thread_group.ts";
+import { Limits } from "../limits.ts";
+import { SignalHandlers } from "../signals.ts";
 import { EventFd } from "../../vfs/eventfd.ts";
 import { TimerFd } from "../timerfd.ts";
 import { SignalFd } from "../signalfd.ts";
@@ -31,6 +33,7 @@ import { LinuxError } from "../errno.ts";
 import { ImageError } from "./image.ts";
 
 const u32 = intIn(0, 0xffff_ffff);
+const SI_KERNEL = 0x80;
 /** A 64-bit value as hex digits (CBOR's integers round-trip as doubles). */
 const hex64 = z.string().regex(/^[0-9a-f]{1,16}$/);
 /** A time on the monotonic clock, ns. */
@@ -49,8 +52,19 @@ export const anonFileSchemas = [
     intervalNs: ns,
     ticks: hex64,
   }).strict()),
-  /** tgid: the process the file reads pending signals of when no thread of it is current. */
-  lazyKind("signalfd", () => z.object({ kind: z.literal("signalfd"), flags: u32, mask: hex64, tgid: intIn(1, 1 << 22) }).strict()),
+  /**
+   * tgid: the process the file reads pending signals of when no thread of it is current.
+   * `exited`: that process has exited: it is a zombie of the image (`zombie`), or was reaped
+   * and is kept by the file alone, with the signals left pending in it (`pending`, a mask: only
+   * the file's readiness outside a syscall looks at them).
+   */
+  lazyKind("signalfd", () => z.object({
+    kind: z.literal("signalfd"),
+    flags: u32,
+    mask: hex64,
+    tgid: intIn(1, 1 << 22),
+    exited: z.object({ zombie: z.boolean(), pending: hex64 }).strict().optional(),
+  }).strict()),
   lazyKind("epoll", () => z.object({
     kind: z.literal("epoll"),
     flags: u32,
@@ -135,8 +149,13 @@ export function saveAnonFile(
     };
   }
   if (f instanceof SignalFd) {
-    if (!live(f.tg)) throw refuse(`a signalfd of process ${f.tg.tgid}, which has exited`);
-    return { kind: "signalfd", flags: f.flags, mask: hex(f.mask), tgid: f.tg.tgid };
+    const saved = { kind: "signalfd" as const, flags: f.flags, mask: hex(f.mask), tgid: f.tg.tgid };
+    if (live(f.tg)) return saved;
+    // Its creator exited: a zombie of the sandbox (saved with it), or reaped and kept by the file.
+    const zombie = k.threadGroups.get(f.tg.tgid) === f.tg;
+    let pending = f.tg.sharedPending.mask;
+    for (const t of f.tg.tasks) pending |= t.pendingSignals.mask;
+    return { ...saved, exited: { zombie, pending: hex(pending) } };
   }
   if (f instanceof EpollInstance) {
     const { items, ready } = f.registrations();
@@ -149,6 +168,20 @@ export function saveAnonFile(
     };
   }
   return null;
+}
+
+/**
+ * A process reaped before the checkpoint that a signalfd still names (Linux keeps its
+ * signal_struct for the file): exited, with no thread, signals `pending` left in it; known to
+ * no kernel. Its memory is another process's (never used: it has no thread).
+ */
+function reapedProcess(tgid: number, pending: bigint, groups: ReadonlyMap<number, ThreadGroup>): ThreadGroup | undefined {
+  const any = groups.values().next().value;
+  if (any === undefined) return undefined;
+  const tg = new ThreadGroup({ tgid, mm: any.mm, parent: null, limits: new Limits(), handlers: new SignalHandlers(), pgid: 0, sid: 0 });
+  tg.zombie = true;
+  for (let sig = 1; sig <= 64; sig++) if ((pending >> BigInt(sig - 1)) & 1n) tg.sharedPending.add({ signo: sig, code: SI_KERNEL });
+  return tg;
 }
 
 /** Makes the file (first pass, once every process exists): an epoll set without its registrations. */
@@ -172,8 +205,10 @@ export function makeAnonFile(k: Kernel, s: SavedAnonFile, groups: ReadonlyMap<nu
       return f;
     }
     case "signalfd": {
-      const tg = groups.get(s.tgid);
-      if (tg === undefined || tg.zombie) throw new ImageError(`restore: a signalfd names process ${s.tgid}, which the image does not run`);
+      const tg = s.exited?.zombie === false ? reapedProcess(s.tgid, BigInt(`0x${s.exited.pending}`), groups) : groups.get(s.tgid);
+      if (tg === undefined || tg.zombie !== (s.exited !== undefined)) {
+        throw new ImageError(`restore: a signalfd names process ${s.tgid}, which the image does not ${s.exited !== undefined ? "hold as a zombie" : "run"}`);
+      }
       // SIGKILL and SIGSTOP are never read through a signalfd (signalfd.ts).
       const f = new SignalFd(k, tg, BigInt(`0x${s.mask}`) & ~((1n << 8n) | (1n << 18n)), 0);
       f.flags = s.flags;

@@ -536,6 +536,18 @@ export const LEDGER: readonly LedgerEntry[] = [
     saved: ["file"],
     derived: {},
   },
+  {
+    file: "vfs/kernfs/kernfs.ts",
+    className: "SnapshotFile",
+    saved: ["#data"],
+    derived: { "#file": "the file its saved path leads to in the restored sandbox's /proc or /sys (proc_files.ts)" },
+  },
+  {
+    file: "kernel/pidfd.ts",
+    className: "PidFd",
+    saved: ["tg", "tid"],
+    derived: { kernel: "the restoring kernel" },
+  },
 ];
 
 /**

@@ -72,6 +72,7 @@ import {
   checkIpcShape, makeMqueues, MqueueSaver, mqueueFileSchema, mqueuesSchema, openMqueue, restoreSysvIpc, saveSysvIpc, sysvIpcSchema,
   wokenByRemoval,
 } from "./ipc.ts";
+import { checkProcFileHolders, makeProcFile, procFileSchemas, reopenKernFiles, saveProcFile, type SavedPidFd } from "./proc_files.ts";
 import { checkSeccompShape, makeSeccompStates, SeccompSaver, seccompFilterSchema, seccompStateSchema } from "./seccomp.ts";
 import { checkCowObjects, checkCowPieces, CowMemories, cowObjectSchema, cowPieceSchema, CowSaver, joinPieces, type SavedCowPiece } from "./cow.ts";
 import {
@@ -150,6 +151,8 @@ const fileSchema = z.discriminatedUnion("kind", [
   memfdSchema,
   /** A POSIX message queue's descriptor: mqueues.queues[queue] (ipc.ts). */
   mqueueFileSchema,
+  /** A file of /proc or /sys, or a pidfd (proc_files.ts). */
+  ...procFileSchemas,
   /**
    * A descriptor an `exec` client passed as its process's stdio, gone with the client (which
    * does not follow a restore): its access mode and status flags.
@@ -572,6 +575,8 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
     ...(sysvIpc !== undefined ? { sysvIpc } : {}),
     ...(mqueues !== undefined ? { mqueues } : {}),
   };
+  // (Checked here too: the restore could not put it back.)
+  procFileHolders(state, (why) => new CheckpointError(`${why}: not saved yet`));
   return { state, blobs: c.blobs };
 }
 
@@ -668,6 +673,8 @@ function saveFile(f: FileDescription, c: SaveContext): number {
     if (inet !== null) return inet;
     const mq = c.mqueues.saveFile(f, (what) => new CheckpointError(`${what}: not saved yet`));
     if (mq !== null) return mq;
+    const proc = saveProcFile(c.kernel, f, (what) => new CheckpointError(`${what}: not saved yet`));
+    if (proc !== null) return proc;
     if (f instanceof MemFd) {
       if (f.reopened) throw new CheckpointError(`the memfd ${f.name} opened again through /proc: not saved yet`);
       return saveMemfd(f, c.blobs);
@@ -1174,6 +1181,17 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
         made.push(d);
         return d;
       }
+      if (f.kind === "pidfd") {
+        const d = makeProcFile(k, f as SavedPidFd, groups);
+        made.push(d);
+        return d;
+      }
+      if (f.kind === "kernfile") {
+        // A placeholder until the processes are the kernel's (reopenKernFiles, below).
+        const d = new PipeEnd(new Pipe(), true, 0);
+        made.push(d);
+        return d;
+      }
       if (f.kind === "unix") {
         const d = sockets[f.socket]!.incRef();
         made.push(d);
@@ -1281,6 +1299,7 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
     if (s.netSysctl !== undefined) Object.assign(k.net.sysctl, s.netSysctl);
     if (s.portRange !== undefined && s.portRange[0] <= s.portRange[1]) k.net.stack.ephemeralRange = s.portRange;
     k.adoptRestored(groups.get(s.init)!, [...groups.values()], s.nextTid);
+    reopenKernFiles(k, s.files, s.fdTables, fdTables, groups);
     // The exec clients are gone: their terminals hang up (SIGHUP to their sessions' leaders).
     for (const i of s.execTerminals ?? []) hangUpExecTerminal(k, terminals[i]!);
     k.initStdio = [...o.stdio];
@@ -1375,6 +1394,14 @@ function loadSigInfo(s: SavedSigInfo): SigInfo {
   if (s.syscall !== undefined) i.syscall = s.syscall;
   if (s.arch !== undefined) i.arch = s.arch;
   return i;
+}
+
+/** A /proc or /sys file is held by descriptors only (proc_files.ts checkProcFileHolders). */
+function procFileHolders(s: SavedSandbox, bad: (why: string) => Error): void {
+  checkProcFileHolders(
+    s.files as { kind: string; items?: { file: number }[] }[], s.unixSockets.flatMap((so) => so.queue.flatMap((m) => m.rights ?? [])),
+    (s.locks ?? []).flatMap((l) => [l.file, ...l.flocks.map((x) => x.file), ...l.records.flatMap((r) => r.ofd === undefined ? [] : [r.ofd])]), bad,
+  );
 }
 
 /** What the schema cannot check: the parts refer to each other consistently. */
@@ -1506,6 +1533,7 @@ function checkShape(s: SavedSandbox, blobs: readonly ImageBlob[]): void {
   }
   if (orphansHeld.size !== orphans.length) throw bad("an unlinked file no description holds");
   checkLocksShape(s.locks ?? [], s.files.length, s.fdTables.length, bad);
+  procFileHolders(s, bad);
   for (const t of s.trees) {
     for (const [i, e] of t.entries.entries()) {
       if ((i === 0) !== (e.path === "") || (i === 0 && e.kind !== "dir")) throw bad(`the tree at ${t.at} does not start at its top directory`);

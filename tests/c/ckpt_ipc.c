@@ -106,7 +106,7 @@ int main(void) {
   if (mq_notify(note, &ev)) return 2;
   while (semval(sem, 1) != 1) usleep(1000);
   printf("armed\n");
-  sleep(1); /* the checkpoint comes here */
+  sleep(2); /* the checkpoint comes here */
 
   printf("keys: sem same id %d, shm key freed %d\n", semget(semkey, 0, 0) == sem, shmget(shmkey, 0, 0) < 0 && errno == ENOENT);
   struct msqid_ds ds;

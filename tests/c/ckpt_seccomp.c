@@ -106,7 +106,7 @@ int main(void) {
     return 2;
   }
   printf("armed\n");
-  sleep(1); /* the checkpoint comes here */
+  sleep(2); /* the checkpoint comes here */
   probe("main");
   char c;
   write(q[1], "x", 1);

@@ -326,6 +326,21 @@ export class SnapshotFile extends LocatedFile {
     this.#file = file;
   }
 
+  /** The file it reads. */
+  get generator(): GeneratedFile {
+    return this.#file;
+  }
+
+  /** The contents reads come from (null: not rendered yet), as a checkpoint saves them. */
+  get snapshot(): Uint8Array | null {
+    return this.#data;
+  }
+
+  /** Sets the contents to a checkpoint's snapshot: reads go on in what the program was reading. */
+  restoreSnapshot(data: Uint8Array | null): void {
+    this.#data = data;
+  }
+
   #contents(): Uint8Array {
     if (this.#data === null) {
       const r = this.#file.render();
