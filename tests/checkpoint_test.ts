@@ -890,7 +890,7 @@ Deno.test("restore: an image whose processes, files or memory do not hold togeth
       ["a mapped host file that changed", (s) => void (fileVma(s).file!.size += 1), /the program maps changed since the checkpoint/],
       ["a mapped host file that is a directory", (s) => void (fileVma(s).file!.path = "/tmp"), /the host file \/tmp the program maps changed/],
       ["a file mapping at an unaligned offset", (s) => void (fileVma(s).file!.offset = 5), /unaligned, empty or overlaps/],
-      ["a mapping of shared memory and a file", (s) => void (fileVma(s).shared = { object: 0, offset: 0 }), /a mapping is shared memory, a file or a memfd/],
+      ["a mapping of shared memory and a file", (s) => void (fileVma(s).shared = { object: 0, offset: 0 }), /a mapping is shared memory, a file, a memfd or a written file, one of them/],
       ["a hard link to a later entry", (s) => {
         const e = s.trees[0]!.entries;
         e.push({ ...e[0]!, path: "x", kind: "file", linkTo: e.length });

@@ -92,6 +92,7 @@ export const LEDGER: readonly LedgerEntry[] = [
       exitLandlock: "a zombie whose last task was restricted by Landlock",
       oomKilled: "a process the OOM killer chose",
       vforkPending: "a vfork child that has not exec'd",
+      pidNs: "a PID namespace other than the root one (clone or unshare with CLONE_NEWPID)",
       processKeyring: "a keyring (keyctl): a checkpoint refuses a sandbox with keyrings",
       cgroup: "a cgroup other than the root (vfs/cgroupfs): a checkpoint refuses a changed cgroup2 hierarchy",
       cgroupMemBase: "set when a process moves between cgroups: a checkpoint refuses a changed cgroup2 hierarchy",
@@ -137,6 +138,7 @@ export const LEDGER: readonly LedgerEntry[] = [
       ptrace: "a task traced with ptrace(2)",
       tracees: "a task tracing others with ptrace(2)",
       memPolicy: "a NUMA policy",
+      pidNsForChildren: "a PID namespace for the task's children other than its own (unshare or setns with CLONE_NEWPID)",
     },
   },
   {

@@ -30,6 +30,7 @@ import { FdTable, type SavedFdTable } from "../fd_table.ts";
 import { FsContext } from "../fs_context.ts";
 import { Credentials } from "../creds.ts";
 import { INIT_USER_NS } from "../user_namespace.ts";
+import { ROOT_PID_NS } from "../pid_namespace.ts";
 import { Limits } from "../limits.ts";
 import { SignalHandlers } from "../signals.ts";
 import type { SigInfo } from "../signal_frame.ts";
@@ -583,6 +584,7 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
 function saveProcess(tg: ThreadGroup, c: SaveContext): SavedProcess {
   const refuse = (what: string) => new CheckpointError(`process ${tg.tgid} ${what}: not saved yet`);
   if (tg.vforkPending) throw refuse("is a vfork child that has not exec'd yet");
+  if (tg.pidNs !== ROOT_PID_NS) throw refuse("is in a PID namespace of its own (CLONE_NEWPID)");
   if (!tg.zombie && tg.exitStatus !== null) throw refuse("is exiting");
   if (tg.oomKilled) throw refuse("was killed by the OOM killer");
   const handlers = tg.handlers.actions.map((a) => [hex(a.handler), a.flags, hex(a.restorer), hex(a.mask)] as [string, number, string, string]);
@@ -722,6 +724,9 @@ function saveTask(t: Task, c: SaveContext): SavedTask {
     throw new CheckpointError(`task ${t.tid} is in a UTS namespace of its own: not saved yet`);
   }
   if (t.landlock !== null) throw new CheckpointError(`task ${t.tid} is restricted by Landlock: not saved yet`);
+  if (t.pidNsForChildren !== t.tg.pidNs) {
+    throw new CheckpointError(`task ${t.tid} made a PID namespace for its children (unshare CLONE_NEWPID): not saved yet`);
+  }
   // The image's credentials are ids and capabilities of the initial user namespace.
   if (t.creds.userNs !== INIT_USER_NS) {
     throw new CheckpointError(`task ${t.tid} is in a user namespace of its own: not saved yet`);
