@@ -22,6 +22,10 @@ Deno.test("a write or send from a buffer unreadable part way takes the whole uni
   await assertSameAsNative([await compileC("send_fault")]);
 });
 
+Deno.test("inotify watches belong to inodes: two hard links give one watch descriptor and either name's events reach it, as natively (tests/c/inotify_links.c)", async () => {
+  await assertSameAsNative([await compileC("inotify_links")]);
+});
+
 Deno.test("/proc/PID/mem reads and writes another address space, and /proc/PID/comm renames a thread, as natively (tests/c/proc_mem.c)", async () => {
   await assertSameAsNative([await compileC("proc_mem")]);
 });

@@ -103,8 +103,10 @@ export abstract class Dentry {
   /** The name in parent ("" for a root). Changed only by the filesystem's rename. */
   name: string;
 
-  /** The inotify watches on this file (vfs/fsnotify.ts); null, the common case, costs one check. */
+  /** The inotify watches on this file's inode, as last looked up (vfs/fsnotify.ts watchesOf). */
   inotify: InotifyWatch[] | null = null;
+  /** The watch registry's generation that `inotify` was looked up in (0: never). */
+  inotifyGeneration = 0;
   /**
    * Open descriptions of this dentry made by the VFS (O_PATH ones too): while there are any, an
    * unlinked file's IN_DELETE_SELF waits (Linux sends it when the last user drops the dentry).

@@ -3,13 +3,14 @@
  * calls fsnotify (include/linux/fsnotify.h), and the watch lists they consult. The only
  * listener is inotify (vfs/inotify.ts).
  *
- * Watches hang on dentries ({@linkcode Dentry.inotify}), not on inodes: a file is watched
- * under the name it was watched by (a hard link's other names are separate, so two links get
- * two watch descriptors where Linux gives one), which is what Linux gives for files with one
- * link.
+ * Watches belong to inodes, as Linux's inode marks: one list per (filesystem, inode number),
+ * so a file's hard links share its watches (inotify_add_watch through either name gives the
+ * same watch descriptor, and an event through any name reaches them). Each dentry caches its
+ * inode's list in {@linkcode Dentry.inotify}, looked up again once watches were added or
+ * removed anywhere (a generation count).
  *
- * Cost when nothing is watched: every hook first reads the `inotify` field of the dentry (and
- * of its parent) and returns when both are null; no allocation, no host call.
+ * Cost when nothing is watched: every hook first reads the size of the watch registry and
+ * returns when it is empty; no allocation, no host call.
  *
  * Who hears what (Linux's rules):
  * - An event on a file goes to the watches of its parent directory, with the file's name, and
@@ -30,7 +31,7 @@
  */
 
 import { O_PATH } from "../abi/linux/file.ts";
-import type { Dentry } from "./dentry.ts";
+import type { Dentry, Filesystem } from "./dentry.ts";
 import type { FileDescription } from "./file_description.ts";
 
 export const IN_ACCESS = 0x1;
@@ -76,20 +77,49 @@ export class InotifyWatch {
   ) {}
 }
 
-/** Adds a watch to a dentry's list. */
-export function attachWatch(w: InotifyWatch): void {
-  const d = w.dentry;
-  if (d.inotify === null) d.inotify = [w];
-  else d.inotify.push(w);
+/** The watched inodes: their watch lists by filesystem and inode number. */
+const byInode = new Map<Filesystem, Map<number, InotifyWatch[]>>();
+/** Changes whenever a list is made or dropped: dentries' cached lists are looked up again. */
+let generation = 1;
+
+/** The watches on d's inode, or null (the common case: nothing is watched). */
+export function watchesOf(d: Dentry): InotifyWatch[] | null {
+  if (byInode.size === 0) return null;
+  if (d.inotifyGeneration !== generation) {
+    d.inotify = byInode.get(d.fs)?.get(d.ino) ?? null;
+    d.inotifyGeneration = generation;
+  }
+  return d.inotify;
 }
 
-/** Removes a watch from its dentry; with `ignored`, its owner gets IN_IGNORED and forgets it. */
+/** Adds a watch to its inode's list. */
+export function attachWatch(w: InotifyWatch): void {
+  const d = w.dentry;
+  let m = byInode.get(d.fs);
+  if (m === undefined) byInode.set(d.fs, m = new Map());
+  const list = m.get(d.ino);
+  if (list !== undefined) {
+    list.push(w);
+  } else {
+    m.set(d.ino, [w]);
+    generation++;
+  }
+  watchesOf(d);
+}
+
+/** Removes a watch from its inode; with `ignored`, its owner gets IN_IGNORED and forgets it. */
 export function detachWatch(w: InotifyWatch, ignored: boolean): void {
-  const list = w.dentry.inotify;
-  if (list !== null) {
+  const m = byInode.get(w.dentry.fs);
+  const list = m?.get(w.dentry.ino);
+  if (m !== undefined && list !== undefined) {
     const i = list.indexOf(w);
     if (i >= 0) list.splice(i, 1);
-    if (list.length === 0) w.dentry.inotify = null;
+    if (list.length === 0) {
+      m.delete(w.dentry.ino);
+      if (m.size === 0) byInode.delete(w.dentry.fs);
+      generation++;
+      w.dentry.inotify = null;
+    }
   }
   if (ignored) {
     w.owner.queueEvent(w.wd, IN_IGNORED, 0, "");
@@ -125,30 +155,32 @@ function linkCount(d: Dentry): number {
  */
 function notifyFile(d: Dentry, mask: number, viaFile = false): void {
   const p = d.parent;
-  if (d.inotify === null && (p === null || p.inotify === null)) return;
+  const dirWatches = p === null ? null : watchesOf(p);
+  if (watchesOf(d) === null && dirWatches === null) return;
   if (d.isDir) mask |= IN_ISDIR;
   const unlinkedPath = viaFile && d.unlinked;
-  if (p !== null && p.inotify !== null) deliver(p.inotify, mask, 0, d.name, unlinkedPath);
-  if (d.inotify !== null) deliver(d.inotify, mask, 0, "", unlinkedPath);
+  if (dirWatches !== null) deliver(dirWatches, mask, 0, d.name, unlinkedPath);
+  const own = watchesOf(d);
+  if (own !== null) deliver(own, mask, 0, "", unlinkedPath);
 }
 
 /** An event on d alone (self events and link counts; Linux sets IN_ISDIR on neither *_SELF). */
 function notifySelf(d: Dentry, mask: number): void {
-  if (d.inotify === null) return;
-  deliver(d.inotify, mask === IN_ATTRIB && d.isDir ? mask | IN_ISDIR : mask, 0, "");
+  const own = watchesOf(d);
+  if (own !== null) deliver(own, mask === IN_ATTRIB && d.isDir ? mask | IN_ISDIR : mask, 0, "");
 }
 
 /** A name event on directory dir about its child `name`. */
 function notifyDir(dir: Dentry, mask: number, name: string, isDir: boolean, cookie = 0): void {
-  if (dir.inotify === null) return;
-  deliver(dir.inotify, isDir ? mask | IN_ISDIR : mask, cookie, name);
+  const own = watchesOf(dir);
+  if (own !== null) deliver(own, isDir ? mask | IN_ISDIR : mask, cookie, name);
 }
 
 /** d is gone: IN_DELETE_SELF, then every watch on it ends with IN_IGNORED. */
 function deleteSelf(d: Dentry): void {
-  if (d.inotify === null) return;
+  if (watchesOf(d) === null) return;
   notifySelf(d, IN_DELETE_SELF);
-  for (const w of d.inotify?.slice() ?? []) detachWatch(w, true);
+  for (const w of watchesOf(d)?.slice() ?? []) detachWatch(w, true);
 }
 
 /** Where f's events go; null for O_PATH and for files not in the tree. */
@@ -168,7 +200,7 @@ export function fsnotifyOpen<F extends FileDescription>(f: F, truncated = false)
   const loc = f.location();
   if (loc !== null) loc.dentry.users++;
   const d = dentryOf(f);
-  if (d === null || (d.inotify === null && (d.parent === null || d.parent.inotify === null))) return f;
+  if (d === null || (watchesOf(d) === null && (d.parent === null || watchesOf(d.parent) === null))) return f;
   notifyFile(d, IN_OPEN, true);
   if (truncated && d.isRegular) notifyFile(d, IN_MODIFY, true);
   return f;
@@ -185,7 +217,7 @@ export function fsnotifyClose(f: FileDescription): void {
   const u = f.location()?.dentry;
   if (u === undefined) return;
   u.users--;
-  if (u.users === 0 && u.unlinked && u.inotify !== null && (u.isDir || linkCount(u) === 0)) deleteSelf(u);
+  if (u.users === 0 && u.unlinked && watchesOf(u) !== null && (u.isDir || linkCount(u) === 0)) deleteSelf(u);
 }
 
 /** read(2) and friends moved bytes (or getdents listed a directory). */
@@ -207,7 +239,7 @@ export function fsnotifyChange(d: Dentry, mask: number): void {
 
 /** child was created in dir (open O_CREAT, mkdir, mknod, symlink, bind). Returns child. */
 export function fsnotifyCreate(dir: Dentry, child: Dentry): Dentry {
-  if (dir.inotify !== null) notifyDir(dir, IN_CREATE, child.name, child.isDir);
+  if (watchesOf(dir) !== null) notifyDir(dir, IN_CREATE, child.name, child.isDir);
   return child;
 }
 
@@ -221,7 +253,7 @@ export function fsnotifyLink(target: Dentry, dir: Dentry, created: Dentry): void
 export function fsnotifyRemove(dir: Dentry, name: string, child: Dentry): void {
   const isDir = child.isDir;
   child.unlinked = true;
-  if (child.inotify !== null) {
+  if (watchesOf(child) !== null) {
     if (!isDir) notifySelf(child, IN_ATTRIB);
     // Still open: the last close sends it (fsnotifyClose).
     if ((isDir || linkCount(child) === 0) && child.users === 0) deleteSelf(child);
@@ -244,7 +276,7 @@ export function fsnotifyRename(
   exchange: boolean,
 ): void {
   if (replaced !== null && !exchange) replaced.unlinked = true;
-  if (oldDir.inotify === null && newDir.inotify === null && src.inotify === null && replaced?.inotify == null) return;
+  if (watchesOf(oldDir) === null && watchesOf(newDir) === null && watchesOf(src) === null && (replaced === null || watchesOf(replaced) === null)) return;
   if (exchange && replaced !== null) {
     move(nextCookie(), oldDir, oldName, newDir, newName, src, null);
     move(nextCookie(), newDir, newName, oldDir, oldName, replaced, null);
@@ -252,7 +284,7 @@ export function fsnotifyRename(
   }
   move(nextCookie(), oldDir, oldName, newDir, newName, src, replaced);
   if (
-    replaced !== null && replaced.inotify !== null && (replaced.isDir || linkCount(replaced) === 0) && replaced.users === 0
+    replaced !== null && watchesOf(replaced) !== null && (replaced.isDir || linkCount(replaced) === 0) && replaced.users === 0
   ) {
     deleteSelf(replaced);
   }

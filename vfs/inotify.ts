@@ -23,7 +23,7 @@ import type { Dentry } from "./dentry.ts";
 import type { MemoryIO } from "./file_description.ts";
 import {
   attachWatch, detachWatch, IN_ALL_EVENTS, IN_EXCL_UNLINK, IN_IGNORED, IN_MASK_ADD, IN_MASK_CREATE,
-  IN_ONESHOT, IN_Q_OVERFLOW, InotifyWatch, type WatchOwner,
+  IN_ONESHOT, IN_Q_OVERFLOW, InotifyWatch, watchesOf, type WatchOwner,
 } from "./fsnotify.ts";
 
 /** /proc/sys/fs/inotify/max_queued_events. */
@@ -65,7 +65,7 @@ export class InotifyFile extends AnonInodeFile implements WatchOwner {
    */
   addWatch(d: Dentry, mask: number): number {
     const kept = mask & (IN_ALL_EVENTS | IN_ONESHOT | IN_EXCL_UNLINK);
-    const existing = d.inotify?.find((w) => w.owner === this);
+    const existing = watchesOf(d)?.find((w) => w.owner === this);
     if (existing !== undefined) {
       if (mask & IN_MASK_CREATE) throw EEXIST;
       existing.mask = (mask & IN_MASK_ADD) ? existing.mask | kept : kept;
@@ -89,7 +89,7 @@ export class InotifyFile extends AnonInodeFile implements WatchOwner {
    * instance already watches).
    */
   restoreWatch(d: Dentry, wd: number, mask: number): void {
-    if (this.watches.has(wd) || d.inotify?.some((w) => w.owner === this)) throw EEXIST;
+    if (this.watches.has(wd) || watchesOf(d)?.some((w) => w.owner === this)) throw EEXIST;
     const w = new InotifyWatch(this, wd, mask & (IN_ALL_EVENTS | IN_ONESHOT | IN_EXCL_UNLINK), d);
     this.watches.set(wd, w);
     attachWatch(w);
