@@ -101,7 +101,9 @@ function regKey(r: Reg): string {
 }
 
 function stateKey(s: State): string {
-  return s.regs.map(regKey).join(",") + (s.stackKey ??= stackKey(s));
+  let k = s.stackKey ??= stackKey(s);
+  for (const r of s.regs) k += "," + regKey(r);
+  return k;
 }
 
 function stackKey(s: State): string {
@@ -137,6 +139,13 @@ function pathPush(prev: PathNode | null): PathNode {
 function onPath(a: PathNode, c: PathNode | null): boolean {
   while (c !== null && c.depth > a.depth) c = c.jump !== null && c.jump.depth >= a.depth ? c.jump : c.prev;
   return c === a;
+}
+
+/** FNV-1a over a string's UTF-16 units. */
+function hashString(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h >>> 0;
 }
 
 /** States remembered for pruning, at most: past it, paths are walked again (costlier, never wrong). */
@@ -287,8 +296,10 @@ function doCheck(p: Insns, pruneAt: Uint8Array, stats: { processed: number }): v
   init.regs[1] = { t: PTR_CTX, lo: 0n, hi: 0n, off: 0, varOff: false };
   init.regs[10] = { t: PTR_STACK, lo: 0n, hi: 0n, off: 0, varOff: false };
   const pending: Array<{ pc: number; st: State; path: PathNode | null }> = [{ pc: 0, st: init, path: null }];
-  // Each state met at a prune point, with its place on the path that met it.
-  const visited = new Map<string, PathNode>();
+  // Each state met at a prune point, with its place on the path that met it; by a hash of its
+  // key (a Map of long, fresh strings costs several µs a lookup).
+  const visited = new Map<number, Array<{ key: string; node: PathNode }>>();
+  let remembered = 0;
 
   while (pending.length > 0) {
     const item = pending.pop()!;
@@ -299,14 +310,20 @@ function doCheck(p: Insns, pruneAt: Uint8Array, stats: { processed: number }): v
       }
       if (pruneAt[pc]) {
         const key = `${pc}|${stateKey(st)}`;
-        const seen = visited.get(key);
+        const h = hashString(key);
+        const bucket = visited.get(h);
+        const seen = bucket?.find((e) => e.key === key)?.node;
         if (seen !== undefined) {
           // Met on this very path: the loop never changes the state. Else walked already.
           if (onPath(seen, path)) reject(EINVAL, `infinite loop detected at insn ${pc}`);
           break;
         }
         path = pathPush(path);
-        if (visited.size < MAX_REMEMBERED) visited.set(key, path);
+        if (remembered < MAX_REMEMBERED) {
+          remembered++;
+          if (bucket === undefined) visited.set(h, [{ key, node: path }]);
+          else bucket.push({ key, node: path });
+        }
       }
       const r = step(p, pc, st);
       if (r === null) break; // exit
