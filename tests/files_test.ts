@@ -292,3 +292,9 @@ Deno.test("sendfile from a file onto its own end repeats the bytes between the o
 Deno.test("native AIO: the ring programs read themselves, reads, writes, fsync and polls, eventfd, errors, mremap and io_destroy behave as natively (tests/c/aio.c)", async () => {
   await assertSameAsNative([await compileC("aio")]);
 });
+
+Deno.test("openat2: open_how's size, flag, mode and resolve checks, and each RESOLVE_* flag (BENEATH, IN_ROOT, NO_SYMLINKS, NO_MAGICLINKS, NO_XDEV with nd_jump_root's unset-root quirk, CACHED) behave as natively (tests/c/openat2.c)", async () => {
+  const r = await assertSameAsNative([await compileC("openat2")]);
+  assert.match(r.stdout, /IN_ROOT \.\.\/\.\.\/\.\.\/f\s+ok file/);
+  assert.match(r.stdout, /BENEATH \.\.\/outside\s+EXDEV/);
+});

@@ -12,14 +12,23 @@
  * - Symlinks are followed in the middle of a path always, at the end when asked or when the
  *   path ends with a slash; more than MAXSYMLINKS (40) in one walk is ELOOP.
  * - A trailing slash requires the result to be a directory (ENOTDIR).
+ * - openat2's RESOLVE_* flags (`PathContext.resolve`) restrict the walk as Linux's LOOKUP_*
+ *   flags do: a scoped walk (BENEATH, IN_ROOT) takes the starting directory as its root, BENEATH
+ *   refuses every way out of it (an absolute path or symlink, ".." at it) with EXDEV where
+ *   IN_ROOT clamps them there; NO_XDEV refuses crossing a mount in either direction (EXDEV);
+ *   NO_SYMLINKS refuses following any symlink, NO_MAGICLINKS a magic link (ELOOP), and a scoped
+ *   walk never follows a magic link (EXDEV).
  *
  * @module
  */
 
 import type { LandlockDomain } from "../kernel/landlock.ts";
-import { EACCES, ELOOP, ENAMETOOLONG, ENOENT, ENOTDIR } from "../kernel/errno.ts";
+import { EACCES, ELOOP, ENAMETOOLONG, ENOENT, ENOTDIR, EXDEV } from "../kernel/errno.ts";
 import type { Credentials } from "../kernel/creds.ts";
-import { MAXSYMLINKS, NAME_MAX, S_IFDIR, S_IFLNK, S_IFMT } from "../abi/linux/file.ts";
+import {
+  MAXSYMLINKS, NAME_MAX, RESOLVE_BENEATH, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_NO_XDEV,
+  S_IFDIR, S_IFLNK, S_IFMT,
+} from "../abi/linux/file.ts";
 import { Location, type Mount } from "./mount.ts";
 import type { Dentry } from "./dentry.ts";
 import { MAY_EXEC, mayAccess } from "./permissions.ts";
@@ -43,6 +52,8 @@ export interface PathContext {
    * a block or character device; absent: every device is allowed.
    */
   devices?: ((block: boolean, rdev: number, access: number) => void) | null;
+  /** openat2's RESOLVE_* flags for this walk; absent: 0 (every other call). */
+  resolve?: number;
 }
 
 /** A walk whose final component does not exist, for callers that create it. */
@@ -134,9 +145,22 @@ function walkImpl(
   if (path.length === 0) throw ENOENT;
   let m: Mount = start.mount;
   let d: Dentry = start.dentry;
+  const resolve = ctx.resolve ?? 0;
+  // A scoped walk's root is where it starts (Linux's path_init with LOOKUP_IS_SCOPED).
+  const scoped = (resolve & (RESOLVE_BENEATH | RESOLVE_IN_ROOT)) !== 0;
+  const rootM = scoped ? start.mount : ctx.root.mount;
+  const rootD = scoped ? start.dentry : ctx.root.dentry;
+  // Whether Linux's walk has its root set (nd->root): from the start when scoped, else by an
+  // absolute path or a "..". Under NO_XDEV an absolute symlink met before that is EXDEV
+  // (nd_jump_root compares with a root not yet set).
+  let rootSet = scoped;
   if (path.charCodeAt(0) === SLASH) {
-    m = ctx.root.mount;
-    d = ctx.root.dentry;
+    // An absolute path argument may start on another mount even under NO_XDEV (nd_jump_root
+    // has no current path yet); BENEATH refuses it.
+    if (resolve & RESOLVE_BENEATH) throw EXDEV;
+    rootSet = true;
+    m = rootM;
+    d = rootD;
   }
   // Components still to walk, the next one last.
   const stack: string[] = [];
@@ -152,12 +176,15 @@ function walkImpl(
     if (name === ".") continue;
     if (name === "..") {
       // Linux's follow_dotdot: stop at the caller's root, climb out of mounts, then go up.
-      while (!(m === ctx.root.mount && d === ctx.root.dentry)) {
+      if (m === rootM && d === rootD && (resolve & RESOLVE_BENEATH)) throw EXDEV;
+      rootSet = true;
+      while (!(m === rootM && d === rootD)) {
         if (d !== m.root) {
           d = d.parent!;
           break;
         }
         if (m.parent === null || m.mountpoint === null) break;
+        if (resolve & RESOLVE_NO_XDEV) throw EXDEV;
         d = m.mountpoint;
         m = m.parent;
       }
@@ -174,14 +201,20 @@ function walkImpl(
     let cm = m;
     let cd = child;
     for (let over = cm.children.get(cd); over !== undefined; over = cm.children.get(cd)) {
+      if (resolve & RESOLVE_NO_XDEV) throw EXDEV;
       cm = over;
       cd = over.root;
     }
     if ((cd.mode & S_IFMT) === S_IFLNK && (!final || follow || mustBeDir)) {
+      if (resolve & RESOLVE_NO_SYMLINKS) throw ELOOP;
       if (++links > MAXSYMLINKS) throw ELOOP;
       const jump = cd.magicLink();
       if (jump !== null) {
         // A magic link (/proc/PID/fd/N) leads to a place, not to a path: no "..", no root.
+        // nd_jump_link's checks, in its order.
+        if (resolve & RESOLVE_NO_MAGICLINKS) throw ELOOP;
+        if ((resolve & RESOLVE_NO_XDEV) && jump.mount !== m) throw EXDEV;
+        if (scoped) throw EXDEV;
         m = jump.mount;
         d = jump.dentry;
         continue;
@@ -190,8 +223,12 @@ function walkImpl(
       cd.symlinkRead(cm.flags);
       if (target.length === 0) throw ENOENT;
       if (target.charCodeAt(0) === SLASH) {
-        m = ctx.root.mount;
-        d = ctx.root.dentry;
+        // nd_jump_root from inside the walk: BENEATH refuses it, NO_XDEV unless already on the root's mount.
+        if (resolve & RESOLVE_BENEATH) throw EXDEV;
+        if ((resolve & RESOLVE_NO_XDEV) && (!rootSet || m !== rootM)) throw EXDEV;
+        rootSet = true;
+        m = rootM;
+        d = rootD;
       }
       if (final && target.charCodeAt(target.length - 1) === SLASH) mustBeDir = true;
       pushComponents(stack, target);

@@ -10,7 +10,7 @@ import type { Task } from "../../task.ts";
 import {
   AT_FDCWD, F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_GETFL, F_GETPIPE_SZ, F_SETFD, F_SETFL, F_SETPIPE_SZ,
   FD_CLOEXEC, FIOCLEX, FIONBIO, FIONCLEX, O_APPEND, O_ASYNC, O_CLOEXEC, O_CREAT, O_DIRECT, O_NOATIME, O_NONBLOCK, O_PATH,
-  O_ACCMODE, O_NOFOLLOW, O_RDONLY, O_TRUNC, O_WRONLY, S_IFMT, S_IFREG, F_GETOWN, F_GETOWN_EX, F_GETSIG, F_SETOWN, F_SETOWN_EX, F_SETSIG, FIOASYNC,
+  O_ACCMODE, O_NOFOLLOW, O_RDONLY, O_TRUNC, O_WRONLY, RESOLVE_BENEATH, RESOLVE_IN_ROOT, S_IFMT, S_IFREG, F_GETOWN, F_GETOWN_EX, F_GETSIG, F_SETOWN, F_SETOWN_EX, F_SETSIG, FIOASYNC,
   FIOGETOWN, FIOSETOWN, SIOCGPGRP, SIOCSPGRP,
 } from "../../../abi/linux/file.ts";
 import { ownerId, setAsync, setOwner, setOwnerEx } from "../../file_async.ts";
@@ -44,22 +44,25 @@ interface FifoOpenState {
 }
 
 /**
- * The common part of open(2), openat(2) and creat(2). A FIFO opened without O_NONBLOCK waits
+ * The common part of open(2), openat(2), creat(2) and openat2(2) (whose RESOLVE_* flags come as
+ * `resolve`; sys_openat2.ts checks its arguments first). A FIFO opened without O_NONBLOCK waits
  * for the other side (vfs/fifo.ts) on the pipe's queue, keeping its end in t.syscallState.
  */
-function openAt(t: Task, dirfd: number, pathAddr: number, flags: number, mode: number): SyscallResult {
+export function openAt(t: Task, dirfd: number, pathAddr: number, flags: number, mode: number, resolve = 0): SyscallResult {
   const st = t.syscallState as FifoOpenState | null;
   let file;
   if (st !== null && st.pendingFile instanceof FifoEnd) {
     file = st.pendingFile;
   } else {
     const path = copyInPath(t, pathAddr);
-    const dir = startDir(t, dirfd, path);
+    // A scoped walk (RESOLVE_BENEATH, RESOLVE_IN_ROOT) starts at dirfd even for an absolute path.
+    const dir = resolve & (RESOLVE_BENEATH | RESOLVE_IN_ROOT) ? startDir(t, dirfd, path.charCodeAt(0) === 0x2f ? "." : path) : startDir(t, dirfd, path);
+    const ctx = resolve === 0 ? pathCtx(t) : { ...pathCtx(t), resolve };
     const log = t.kernel.resources.activity;
     const writes = (flags & O_ACCMODE) !== O_RDONLY || (flags & (O_CREAT | O_TRUNC)) !== 0;
     // The run report tells a created file from a changed one: look first (only with a report).
     const existed = log !== null && writes && (flags & O_CREAT) !== 0 ? exists(t, dir, path, flags) : true;
-    const opened = t.kernel.vfs.openAt(pathCtx(t), dir, path, flags, mode & 0o7777);
+    const opened = t.kernel.vfs.openAt(ctx, dir, path, flags, mode & 0o7777);
     if (log !== null && writes) {
       // Regular files only: not /dev/null, a terminal or a FIFO.
       const loc = opened.location();

@@ -31,6 +31,7 @@ import { table as kill } from "./sys_kill.ts";
 import { table as link } from "./sys_link.ts";
 import { table as lock } from "./sys_lock.ts";
 import { table as memfd } from "./sys_memfd.ts";
+import { table as openat2 } from "./sys_openat2.ts";
 import { table as membarrier } from "./sys_membarrier.ts";
 import { table as mm } from "./sys_mm.ts";
 import { table as mount } from "./sys_mount.ts";
@@ -87,6 +88,7 @@ const families: Record<number, SyscallEntry>[] = [
   link,
   lock,
   memfd,
+  openat2,
   membarrier,
   mm,
   mount,
