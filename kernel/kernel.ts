@@ -279,8 +279,15 @@ export class Kernel {
         if (t === null) throw ESRCH;
         return t.tg;
       },
-      threadIds: (m) => [...tgOf(m).tasks].map((t) => t.tid),
-      process: (pid) => this.tasks.get(pid)?.tg ?? this.threadGroups.get(pid) ?? null,
+      // Ids as the calling task's PID namespace numbers them (cgroup_procs_show's task_pid_vnr).
+      threadIds: (m) => [...tgOf(m).tasks].map((t) => this.current?.vnr(t.tid) ?? t.tid),
+      pidOf: (m) => this.current?.vnr(tgOf(m).tgid) ?? tgOf(m).tgid,
+      process: (pid) => {
+        const c = this.current;
+        const id = c === null ? pid : c.pidNs.global(pid);
+        if (id === undefined) return null;
+        return this.tasks.get(id)?.tg ?? this.threadGroups.get(id) ?? null;
+      },
       processes: () => this.threadGroups.values(),
       callerNs: () => this.current?.cgroupNs ?? null,
       kill: (m) => void this.sendSignal(tgOf(m), 9, { code: 0x80 /* SI_KERNEL */ }),
