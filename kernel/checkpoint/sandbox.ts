@@ -1091,7 +1091,9 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
     const firstCtx: Context[] = [];
     const cow = new CowMemories(k.platform, s.cowObjects, image.blobs, copyBlob);
     cows = cow;
-    const shared = { placement: new SharedPlacement(), objects: new Map<number, SharedAnon>(), firstCtx, memfds, written, cow };
+    const shared = {
+      placement: new SharedPlacement(), objects: new Map<number, SharedAnon>(), firstCtx, memfds, written, cow, hostFiles: new MappedHostFiles(k, made),
+    };
     for (const [i, m] of s.mms.entries()) {
       const ctx = k.platform.newAddressSpace();
       contexts.push(ctx);
@@ -1587,6 +1589,7 @@ function restoreMemory(
     placement: SharedPlacement; objects: Map<number, SharedAnon>; firstCtx: readonly Context[]; memfds: ReadonlyMap<number, MemFd>;
     written: ReadonlyMap<number, FileDescription>;
     cow: CowMemories;
+    hostFiles: MappedHostFiles;
   },
 ): MemoryManager {
   const bad = (why: string) => new ImageError(`restore: the image does not hold together: ${why}`);
@@ -1642,7 +1645,7 @@ function restoreMemory(
         ? as.mapAnonymous(ctx, v.start, len, prot, true)
         : as.shareAnonymous(ctx, v.start, len, prot, shared.firstCtx[from.mm]!.addressSpace, from.addr);
     } else if (v.file !== undefined) {
-      file = reopenMapped(k, v.file);
+      file = shared.hostFiles.open(v.file);
       // Held by the mapping from here (released with the address space if the restore fails).
       mm.vmas.push({
         start: v.start, end: v.end, prot: v.prot, shared: false, object: null, file, offset: v.file.offset,
@@ -1781,18 +1784,45 @@ function restoreBuffer(): Uint8Array {
  * Opens again, read-only, a host file a private mapping was saved by reference to, refused
  * (ImageError) when it is gone, changed since the checkpoint (size, mtime), or cannot be mapped.
  */
-function reopenMapped(k: Kernel, s: NonNullable<SavedMemory["vmas"][number]["file"]>): FileDescription {
+/**
+ * The host files of the lower layer that private mappings map by reference, each opened and
+ * checked once per restore: an idle shell's two processes map 32 pieces of four files (dash,
+ * sleep, libc, ld.so), each of which had its own path walk, stat and description. One description per file serves every mapping of it, in every address
+ * space, as after a fork; the restore's own reference is one of `made`'s.
+ */
+class MappedHostFiles {
+  readonly #open = new Map<string, { f: FileDescription; size: number; mtimeNs: string }>();
+  constructor(private readonly k: Kernel, private readonly made: FileDescription[]) {}
+
+  /** The file a mapping names, with a reference for the mapping; ImageError when it is gone or changed. */
+  open(s: NonNullable<SavedMemory["vmas"][number]["file"]>): FileDescription {
+    let o = this.#open.get(s.path);
+    if (o === undefined) {
+      const f = reopenMapped(this.k, s.path);
+      this.made.push(f);
+      const st = f.stat();
+      o = { f, size: Number(st.size), mtimeNs: String(st.mtimeNs) };
+      this.#open.set(s.path, o);
+    }
+    if (o.size !== s.size || o.mtimeNs !== s.mtimeNs) {
+      throw new ImageError(`restore: the host file ${s.path} the program maps changed since the checkpoint`);
+    }
+    return o.f.incRef();
+  }
+}
+
+/** The host file at path, opened for mapping (ImageError when it is gone or no longer a host file). */
+function reopenMapped(k: Kernel, path: string): FileDescription {
   const ctx = { root: k.vfs.root(), creds: Credentials.root() };
   let f: FileDescription;
   try {
-    f = k.vfs.openAt(ctx, ctx.root, s.path, O_RDONLY | O_NOFOLLOW, 0);
+    f = k.vfs.openAt(ctx, ctx.root, path, O_RDONLY | O_NOFOLLOW, 0);
   } catch {
-    throw new ImageError(`restore: the host file ${s.path} the program maps is gone`);
+    throw new ImageError(`restore: the host file ${path} the program maps is gone`);
   }
-  const st = f.stat();
-  if (!hostBacked(f) || Number(st.size) !== s.size || String(st.mtimeNs) !== s.mtimeNs || f.hostFdForMmap() === null) {
+  if (!hostBacked(f) || f.hostFdForMmap() === null) {
     f.decRef();
-    throw new ImageError(`restore: the host file ${s.path} the program maps changed since the checkpoint`);
+    throw new ImageError(`restore: the host file ${path} the program maps changed since the checkpoint`);
   }
   return f;
 }
