@@ -242,7 +242,8 @@ const fdTableSchema = z.object({
   slots: z.array(z.object({ fd: intIn(0, 1 << 30), file: u32, cloexec: z.boolean() }).strict()).max(1 << 20),
 }).strict();
 
-const sigInfoSchema = z.object({
+/** Built at the first queued signal an image holds (z.lazy). */
+const sigInfoSchema = z.lazy(() => z.object({
   signo: intIn(1, 64),
   code: i32,
   errno: i32.optional(),
@@ -261,7 +262,7 @@ const sigInfoSchema = z.object({
   /** SIGSYS of a seccomp filter (SECCOMP_RET_TRAP): the syscall and its audit arch. */
   syscall: i32.optional(),
   arch: u32.optional(),
-}).strict();
+}).strict());
 
 const credsSchema = z.object({
   uid: u32, gid: u32, euid: u32, egid: u32, suid: u32, sgid: u32, fsuid: u32, fsgid: u32,
