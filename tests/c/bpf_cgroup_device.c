@@ -376,6 +376,14 @@ static void verifier(void) {
   if (fd >= 0) {
     int fl = fcntl(fd, F_GETFD);
     printf("  cloexec %d\n", (fl & FD_CLOEXEC) != 0);
+    printf("  status flags %o\n", fcntl(fd, F_GETFL) & ~O_LARGEFILE);
+    char c;
+    R("read a program", read(fd, &c, 1));
+    R("write a program", write(fd, "x", 1));
+    R("lseek a program", lseek(fd, 0, SEEK_SET));
+    struct stat sb;
+    R("fstat a program", fstat(fd, &sb));
+    printf("  mode %o size %lld\n", sb.st_mode, (long long)sb.st_size);
     char path[64], link[64] = {0};
     snprintf(path, sizeof path, "/proc/self/fd/%ld", fd);
     R("readlink", readlink(path, link, sizeof link - 1) > 0 ? 0 : -1);
