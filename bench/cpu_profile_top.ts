@@ -6,15 +6,18 @@
  *     deno run -A bench/cpu_profile_top.ts FILE [--top N] [--per N]
  *
  * --per N divides the times by N (e.g. the iterations of a loop) and prints µs per unit.
+ * Functions of the minified bundle `./sentry` runs are named as in the sources, from the source
+ * maps beside the bundle's files (bench/source_map.ts).
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
+import { SourceMap } from "./source_map.ts";
 
 interface Node {
   id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
+  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber?: number };
   children?: number[];
 }
 interface Profile {
@@ -42,9 +45,16 @@ for (const n of prof.nodes) {
   byId.set(n.id, n);
   for (const c of n.children ?? []) parent.set(c, n.id);
 }
+const short = (path: string) => path.replace(/^(file:\/\/)?.*?\/(kernel|platform|vfs|boot|waiter|netstack|abi|main\.ts)/, "$2");
 const name = (n: Node) => {
   const f = n.callFrame;
-  const where = f.url ? `${f.url.replace(/^file:\/\/.*?\/(kernel|platform|vfs|boot|waiter|netstack|abi)\//, "$1/")}:${f.lineNumber + 1}` : "";
+  // The minified bundle's functions by their names in the sources (bench/source_map.ts); a
+  // bundle file's top level holds many modules' top levels.
+  const map = SourceMap.forUrl(f.url);
+  if (map && !f.functionName && f.lineNumber === 0 && (f.columnNumber ?? 0) === 0) return `(top level) ${f.url.split("/").at(-1)}`;
+  const orig = map?.lookup(f.lineNumber, f.columnNumber ?? 0);
+  if (orig) return `${orig.name ?? (f.functionName || "(anonymous)")} ${short(orig.source)}:${orig.line + 1}`;
+  const where = f.url ? `${short(f.url)}:${f.lineNumber + 1}` : "";
   return `${f.functionName || "(anonymous)"} ${where}`.trim();
 };
 

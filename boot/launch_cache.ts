@@ -41,15 +41,18 @@ const KEEP_MS = 24 * 3600 * 1000;
  * Minified (names of functions and classes kept: errors and logs name them), a third of the
  * bytes: V8 reads the code cache and Deno hashes and converts each module's source at every
  * start, ~3-6 ms less CPU of a `do` here; the bundle's stack traces (the debug log's BUG
- * lines) name the bundle's lines, not the sources' (run main.ts to debug).
+ * lines) name the bundle's lines, not the sources' (run main.ts to debug). `sourceMaps` (the
+ * launcher's bundle) writes a map beside each file, with no comment naming it: Deno reads a
+ * linked map of every module it loads at start, and nothing reads these but
+ * bench/cpu_profile_top.ts, which names a profile's functions as in the sources.
  * `quiet` (the launcher): deno bundle's messages are kept, and thrown with its
  * failure, and it may take BUNDLE_TIMEOUT_MS at most.
  */
-export async function bundleProgram(repo: string, out: string, quiet: boolean): Promise<void> {
+export async function bundleProgram(repo: string, out: string, quiet: boolean, sourceMaps = false): Promise<void> {
   const r = await new Deno.Command(Deno.execPath(), {
     args: [
       "bundle", "--quiet", "--config", `${repo}deno.json`, "--platform", "deno", "--code-splitting", "--minify", "--keep-names",
-      "--outdir", out,
+      ...(sourceMaps ? ["--sourcemap", "external"] : []), "--outdir", out,
       `${repo}main.ts`,
     ],
     stdin: "null",
@@ -122,7 +125,7 @@ export async function buildLaunchBundle(repo: string, dir: string): Promise<stri
     if (fileFacts(`${dir}/${build}/main.js`) === null) {
       const tmp = Deno.makeTempDirSync({ dir, prefix: ".tmp-" });
       try {
-        await bundleProgram(repo, tmp, true);
+        await bundleProgram(repo, tmp, true, true);
         Deno.renameSync(tmp, `${dir}/${build}`);
       } catch (err) {
         removeQuietly(tmp);

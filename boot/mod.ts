@@ -544,8 +544,7 @@ function findInit(launch: LaunchConfig, log: DebugLog): string {
  */
 async function imageRebuilder(launch: LaunchConfig, imagePath: string, log: DebugLog, tty: boolean): Promise<(k: Kernel) => void> {
   const tImport = performance.now();
-  const { readSandboxImageFast, restoreSandbox } = await import("../kernel/checkpoint/sandbox.ts");
-  await loadNetModules(); // the image holds the network's state
+  const { imageNeedsNetwork, readSandboxImageFast, restoreSandbox } = await import("../kernel/checkpoint/sandbox.ts");
   const { ImageError } = await import("../kernel/checkpoint/image.ts");
   let image: Awaited<ReturnType<typeof readSandboxImageFast>>;
   const t0 = performance.now();
@@ -555,6 +554,9 @@ async function imageRebuilder(launch: LaunchConfig, imagePath: string, log: Debu
     if (err instanceof ImageError) throw new BootError(err.message);
     throw err;
   }
+  // The network's modules only for an image that holds sockets or network settings: an idle
+  // shell's restore loads no more of the kernel than `do` does.
+  if (imageNeedsNetwork(image.state)) await loadNetModules();
   const t1 = performance.now();
   return (k: Kernel) => {
     try {

@@ -84,7 +84,7 @@ import { sessionLeaderExited, TtySupport } from "./tty.ts";
 import { Net } from "./net.ts";
 import { BpfProgramTable } from "./bpf/program.ts";
 import { connectCgroups } from "./bpf/cgroup_progs.ts";
-import { NET_NOT_LOADED, netLoadQueue } from "./net_load.ts";
+import { ModuleNotLoaded } from "./lazy_module.ts";
 import { MacrotaskYield } from "./macrotask.ts";
 import { noLimits, ResourceControl, type ResourceLimits } from "./resources.ts";
 
@@ -279,8 +279,15 @@ export class Kernel {
         if (t === null) throw ESRCH;
         return t.tg;
       },
-      threadIds: (m) => [...tgOf(m).tasks].map((t) => t.tid),
-      process: (pid) => this.tasks.get(pid)?.tg ?? this.threadGroups.get(pid) ?? null,
+      // Ids as the calling task's PID namespace numbers them (cgroup_procs_show's task_pid_vnr).
+      threadIds: (m) => [...tgOf(m).tasks].map((t) => this.current?.vnr(t.tid) ?? t.tid),
+      pidOf: (m) => this.current?.vnr(tgOf(m).tgid) ?? tgOf(m).tgid,
+      process: (pid) => {
+        const c = this.current;
+        const id = c === null ? pid : c.pidNs.global(pid);
+        if (id === undefined) return null;
+        return this.tasks.get(id)?.tg ?? this.threadGroups.get(id) ?? null;
+      },
       processes: () => this.threadGroups.values(),
       callerNs: () => this.current?.cgroupNs ?? null,
       kill: (m) => void this.sendSignal(tgOf(m), 9, { code: 0x80 /* SI_KERNEL */ }),
@@ -1382,11 +1389,11 @@ export class Kernel {
         if (e instanceof LinuxError) {
           result = -e.errno;
           if (e === EPIPE && SIGPIPE_SYSCALLS.has(nr) && raisesSigpipe(t, info.argInt(0))) this.sendSignal(t.tg, 13);
-        } else if (e === NET_NOT_LOADED) {
-          // The handler reached the network before its modules were loaded (net_load.ts): it
-          // sleeps until they are and then runs again; a signal meanwhile waits for it, as the
+        } else if (e instanceof ModuleNotLoaded) {
+          // The handler reached code loaded at its first use (lazy_module.ts) before it was: it
+          // sleeps until it is and then runs again; a signal meanwhile waits for it, as the
           // call has not begun.
-          result = block([netLoadQueue], EVENT_IN, null, "killable");
+          result = block([e.queue], EVENT_IN, null, "killable");
         } else {
           result = this.#handlerBug(t, entry.name, e);
         }

@@ -6,7 +6,19 @@
  * @module
  */
 
-export { IpCidr, Ipv4Address, Ipv6Address, Loopback, loopbackPair, pcapGlobalHeader, pcapRecord, Stack } from "../netstack/mod.ts";
+export {
+  EPHEMERAL_HIGH,
+  EPHEMERAL_LOW,
+  IpCidr,
+  Ipv4Address,
+  Ipv6Address,
+  Loopback,
+  loopbackPair,
+  parseIpAddress,
+  pcapGlobalHeader,
+  pcapRecord,
+  Stack,
+} from "../netstack/mod.ts";
 export { NfTables } from "./nftables/state.ts";
 export { IPV4_LAYOUT, IPV6_LAYOUT, XtFamily } from "./netfilter/x_tables.ts";
 export { Forwarder, SANDBOX_NET } from "./net_forward.ts";
@@ -22,5 +34,13 @@ export {
   renderProcNetUdp,
 } from "./socket/inet/proc_net.ts";
 export { renderProcNetUnix } from "./socket/unix/proc_net.ts";
-export { TCP_RCVBUF, TCP_SNDBUF } from "./socket/inet/tcp.ts";
+export { TCP_RCVBUF, TCP_SNDBUF, TcpSocketFile } from "./socket/inet/tcp.ts";
+// The socket files and sockets a checkpoint saves and a restore makes (kernel/checkpoint/): a
+// restore of an image without any loads none of the network.
+export { InetSocketFile } from "./socket/inet/inet_socket.ts";
+export { PingSocketFile, UdpSocketFile } from "./socket/inet/udp.ts";
+export { RawSocketFile } from "./socket/inet/raw.ts";
+export { PacketSocketFile } from "./socket/packet/packet.ts";
+export { UnixSocket } from "./socket/unix/unix_socket.ts";
+export { parseUnixAddress } from "./socket/unix/address.ts";
 export { handlers as socketHandlers, socketRead, socketWrite } from "./syscalls/linux/sys_socket.ts";

@@ -74,3 +74,7 @@ Deno.test("bpf(2): a checkpoint refuses a sandbox holding a program, in one line
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("bpf(2): 2000 random programs get the verifier's errno, and 150 random verified programs refuse the same device accesses, as natively (tests/c/bpf_random_programs.c)", async () => {
+  await assertSameAsNative([await compileC("bpf_random_programs")]);
+});

@@ -26,6 +26,10 @@ Deno.test("inotify watches belong to inodes: two hard links give one watch descr
   await assertSameAsNative([await compileC("inotify_links")]);
 });
 
+Deno.test("pipes and sockets keep their times through reads and writes, take futimens' and fchmod's, and a new socket's are zero, as natively (tests/c/pipe_times.c)", async () => {
+  await assertSameAsNative([await compileC("pipe_times")]);
+});
+
 Deno.test("/proc/PID/mem reads and writes another address space, and /proc/PID/comm renames a thread, as natively (tests/c/proc_mem.c)", async () => {
   await assertSameAsNative([await compileC("proc_mem")]);
 });

@@ -20,6 +20,7 @@ import { EVENT_IN, EVENT_OUT, WaitQueue } from "../waiter/mod.ts";
 import type { Waitable, Waker } from "../waiter/mod.ts";
 import type { Location } from "./mount.ts";
 import type { Credentials } from "../kernel/creds.ts";
+import type { TimeSpec } from "./vfs.ts";
 import { fsnotifyClose } from "./fsnotify.ts";
 
 /** What stat(2) reports, independent of the struct layout. Times in nanoseconds since the epoch. */
@@ -235,8 +236,12 @@ export abstract class FileDescription implements Waitable {
     return PIPEFS_MAGIC;
   }
 
-  /** futimens(2) of a file outside the tree: its times are not kept; the default changes nothing. */
-  touchOutsideTree(): void {}
+  /**
+   * futimens(2) of a file outside the tree (both times "omit" never come here): changes the
+   * times of the inode behind it where it keeps its own (a pipe's, a socket's); the default
+   * changes nothing.
+   */
+  touchOutsideTree(_creds: Credentials, _atime: TimeSpec, _mtime: TimeSpec): void {}
 
   /**
    * Directory entries from position `cookie` on, at most until `accept` returns false (the

@@ -8,6 +8,7 @@
  * @module
  */
 
+import type { TimeSpec } from "./vfs.ts";
 import { EACCES, EPERM } from "../kernel/errno.ts";
 import type { Credentials } from "../kernel/creds.ts";
 import { S_IFDIR, S_IFMT, S_IFREG, S_ISGID, S_ISUID, S_ISVTX, S_IXGRP } from "../abi/linux/file.ts";
@@ -54,6 +55,41 @@ export function checkPermission(creds: Credentials, want: number, mode: number, 
  */
 export function isOwnerOrRoot(creds: Credentials, uid: number): boolean {
   return creds.fsuid === uid || (creds.userNs.fromKuid(uid) >= 0 && creds.hasOwnCap(CAP_FOWNER));
+}
+
+/** Whether a utimensat asks for a time other than "now" or "omit" (owner-only). */
+export function explicitTimes(atime: TimeSpec, mtime: TimeSpec): boolean {
+  return (atime !== "now" && atime !== "omit") || (mtime !== "now" && mtime !== "omit");
+}
+
+/** An inode's three times, for files outside the tree that keep their own (pipes, sockets). */
+export interface InodeTimes {
+  atimeNs: bigint;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+}
+
+/**
+ * The times after a permitted utimensat: each asked-for time set ("now" is nowNs), ctime to
+ * now as every attribute change.
+ */
+export function utimesApplied(prev: InodeTimes, atime: TimeSpec, mtime: TimeSpec, nowNs: bigint): InodeTimes {
+  return {
+    atimeNs: atime === "omit" ? prev.atimeNs : atime === "now" ? nowNs : atime,
+    mtimeNs: mtime === "omit" ? prev.mtimeNs : mtime === "now" ? nowNs : mtime,
+    ctimeNs: nowNs,
+  };
+}
+
+/**
+ * Whether creds may set a file's times (utimensat): explicit times need its owner or
+ * CAP_FOWNER; "now" (or UTIME_NOW) also write access (Linux's vfs_utimes and setattr_prepare).
+ * Throws EPERM or EACCES.
+ */
+export function checkUtimes(creds: Credentials, f: AttrOwner, explicit: boolean, acl: Acl | null = null): void {
+  if (isOwnerOrRoot(creds, f.uid)) return;
+  if (explicit) throw EPERM;
+  checkPermission(creds, MAY_WRITE, f.mode, f.uid, f.gid, acl);
 }
 
 /** The owner and mode an attribute change starts from. */

@@ -11,7 +11,8 @@
  */
 
 import type { Credentials } from "../kernel/creds.ts";
-import { chmodBits, chownChange } from "./permissions.ts";
+import { checkUtimes, chmodBits, chownChange, explicitTimes, type InodeTimes, utimesApplied } from "./permissions.ts";
+import type { TimeSpec } from "./vfs.ts";
 import { EAGAIN, EBUSY, EINVAL, ENOTTY, EPERM, EPIPE, ESPIPE } from "../kernel/errno.ts";
 import { FIONREAD, O_DIRECT, O_RDONLY, O_WRONLY, S_IFIFO } from "../abi/linux/file.ts";
 import { EVENT_ERR, EVENT_HUP, EVENT_IN, EVENT_OUT, EVENT_RDNORM, EVENT_WRNORM, WaitQueue } from "../waiter/mod.ts";
@@ -86,6 +87,11 @@ export class Pipe {
    * file's, in the tree.
    */
   attrs: PipeAttrs = { mode: 0o600, uid: 0, gid: 0 };
+  /**
+   * The inode's times once futimens, fchmod or fchown changed them; null: all the creation
+   * time (pipefs updates no time on read or write).
+   */
+  times: InodeTimes | null = null;
   /**
    * A buffer every byte of which was read: the next owned write reuses it (Linux keeps a spare
    * page the same way), so a steady stream of writes allocates nothing. Only a cache.
@@ -447,11 +453,13 @@ export class PipeEnd extends FileDescription {
   }
 
   stat(): Stat {
-    const t = this.pipe.createdNs;
-    const a = this.pipe.attrs;
+    const p = this.pipe;
+    const c = p.createdNs;
+    const a = p.attrs;
+    const tm = p.times ?? { atimeNs: c, mtimeNs: c, ctimeNs: c };
     return {
-      dev: 0xd, ino: this.pipe.ino, mode: S_IFIFO | a.mode, nlink: 1, uid: a.uid, gid: a.gid, rdev: 0,
-      size: 0, blksize: 4096, blocks: 0, atimeNs: t, mtimeNs: t, ctimeNs: t,
+      dev: 0xd, ino: p.ino, mode: S_IFIFO | a.mode, nlink: 1, uid: a.uid, gid: a.gid, rdev: 0,
+      size: 0, blksize: 4096, blocks: 0, ...tm,
     };
   }
 
@@ -459,12 +467,28 @@ export class PipeEnd extends FileDescription {
   override chmodOutsideTree(creds: Credentials, mode: number): void {
     const a = this.pipe.attrs;
     this.pipe.attrs = { ...a, mode: chmodBits(creds, a, mode) };
+    this.#changed();
   }
 
   override chownOutsideTree(creds: Credentials, uid: number, gid: number): void {
     const a = this.pipe.attrs;
     const c = chownChange(creds, { ...a, mode: S_IFIFO | a.mode }, uid, gid, false);
     this.pipe.attrs = { mode: c.mode ?? a.mode, uid: c.uid ?? a.uid, gid: c.gid ?? a.gid };
+    this.#changed();
+  }
+
+  /** futimens of an anonymous pipe: its pipefs inode's times, as any inode's setattr. */
+  override touchOutsideTree(creds: Credentials, atime: TimeSpec, mtime: TimeSpec): void {
+    const a = this.pipe.attrs;
+    checkUtimes(creds, { ...a, mode: S_IFIFO | a.mode }, explicitTimes(atime, mtime));
+    const st = this.stat();
+    this.pipe.times = utimesApplied(st, atime, mtime, BigInt(Date.now()) * 1_000_000n);
+  }
+
+  /** An attribute change moves ctime. */
+  #changed(): void {
+    const st = this.stat();
+    this.pipe.times = { atimeNs: st.atimeNs, mtimeNs: st.mtimeNs, ctimeNs: BigInt(Date.now()) * 1_000_000n };
   }
 
   protected override release(): void {

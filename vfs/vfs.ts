@@ -40,7 +40,7 @@ import { MS_NOATIME, MS_NODEV, MS_NODIRATIME, MS_NOEXEC, MS_NOSUID, MS_RDONLY, M
 import { OPathFile } from "./opath_file.ts";
 import { checkSearch, type ParentWalk, type PathContext, walk, walkOrMissing, walkParent } from "./path_walk.ts";
 import {
-  checkMayDelete, checkPermission, chmodBits, chownChange, isOwnerOrRoot, MAY_EXEC, MAY_READ, MAY_WRITE, mayAccess, mayHardlink,
+  checkMayDelete, checkPermission, checkUtimes, chmodBits, chownChange, explicitTimes, isOwnerOrRoot, MAY_EXEC, MAY_READ, MAY_WRITE, mayAccess, mayHardlink,
 } from "./permissions.ts";
 import { HostFilesystem } from "./hostfs/hostfs.ts";
 import { OverlayFilesystem } from "./overlay/overlay.ts";
@@ -815,10 +815,7 @@ export class VirtualFilesystem {
     const d = loc.dentry;
     this.#checkWritable(loc);
     if (atime === "omit" && mtime === "omit") return;
-    if (!isOwnerOrRoot(ctx.creds, d.uid)) {
-      if ((atime !== "now" && atime !== "omit") || (mtime !== "now" && mtime !== "omit")) throw EPERM;
-      checkPermission(ctx.creds, MAY_WRITE, d.mode, d.uid, d.gid, d.acl);
-    }
+    checkUtimes(ctx.creds, d, explicitTimes(atime, mtime), d.acl);
     const now = nowNs();
     const attr: { atimeNs?: bigint; mtimeNs?: bigint } = {};
     if (atime !== "omit") attr.atimeNs = atime === "now" ? now : atime;

@@ -51,13 +51,19 @@ function hierarchyAllowsAttach(c: CgroupDir, atype: number): boolean {
   return true;
 }
 
+/** Where BPF_F_BEFORE (before: true) or BPF_F_AFTER puts a new program: next to rel, or at the head or tail. */
+export interface AttachPosition {
+  before: boolean;
+  rel: BpfProgram | null;
+}
+
 /**
  * __cgroup_bpf_attach for a program (not a link). replace: the program BPF_F_REPLACE names
  * (with BPF_F_ALLOW_MULTI only); expectedRevision: 0 or the slot's revision (ESTALE).
  */
 export function cgroupAttach(
   table: BpfProgramTable, c: CgroupDir, prog: BpfProgram, atype: number, flags: number,
-  replace: BpfProgram | null, expectedRevision: bigint,
+  replace: BpfProgram | null, expectedRevision: bigint, position: AttachPosition | null = null,
 ): void {
   if (((flags & BPF_F_ALLOW_OVERRIDE) && (flags & BPF_F_ALLOW_MULTI)) || ((replace === null) !== !(flags & BPF_F_REPLACE))) {
     throw EINVAL;
@@ -79,13 +85,19 @@ export function cgroupAttach(
       if (at < 0) throw ENOENT;
     }
   }
+  let insertAt = progs.length;
+  if (at < 0 && position !== null) {
+    const r = position.rel === null ? -1 : progs.indexOf(position.rel);
+    if (position.rel !== null && r < 0) throw ENOENT;
+    insertAt = position.before ? Math.max(r, 0) : position.rel === null ? progs.length : r + 1;
+  }
   prog.get();
   if (at >= 0) {
     const old = progs[at]!;
     progs[at] = prog;
     old.put();
   } else {
-    progs.push(prog);
+    progs.splice(insertAt, 0, prog);
     table.attached++;
   }
   s.flags = saved;

@@ -12,6 +12,7 @@
 import { createHash } from "node:crypto";
 import { AnonInodeFile } from "../../vfs/anon_file.ts";
 import { O_RDWR } from "../../abi/linux/file.ts";
+import { ESPIPE } from "../errno.ts";
 import { type HelperFn, run, RunFault } from "./interpreter.ts";
 import type { Insns } from "./insn.ts";
 
@@ -97,6 +98,11 @@ export class BpfProgFile extends AnonInodeFile {
     const p = this.prog;
     return `prog_type:\t${p.type}\nprog_jited:\t0\nprog_tag:\t${p.tagHex}\nmemlock:\t${p.memlock}\n` +
       `prog_id:\t${p.id}\nrun_time_ns:\t0\nrun_cnt:\t0\nrecursion_misses:\t0\nverified_insns:\t${p.verifiedInsns}\n`;
+  }
+
+  /** bpf_prog_fops has no llseek: ESPIPE. (read and write are EINVAL, as bpf_dummy_read/write.) */
+  override seek(): number {
+    throw ESPIPE;
   }
 
   protected override release(): void {

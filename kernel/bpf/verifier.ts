@@ -616,6 +616,8 @@ function checkJmp(p: Insns, pc: number, code: number, dst: number, src: number, 
   const s = x ? st.regs[src]! : known(immOperand(imm));
   const target = jumpTarget(p, pc);
   const bits = cls === BPF_JMP32 ? 32 : 64;
+  // A pointer compared with anything (even the never-null context with 0) leaves both sides
+  // to walk, as Linux 6.18 does for these pointers.
   const outcome = d.t === SCALAR && s.t === SCALAR ? decide(op, bits, d, s) : -1;
   if (outcome === 1) return target;
   if (outcome === 0) return pc + 1;

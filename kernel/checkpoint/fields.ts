@@ -153,6 +153,7 @@ export const LEDGER: readonly LedgerEntry[] = [
       ino: "a new number, as pipefs numbers pipes by creation",
       queue: "sleepers re-register as their restarted syscalls run again",
       createdNs: "the restore's time",
+      times: "futimens' and attribute changes' times: not saved, the restore's time stands for them",
       "#spare": "a cache of a read buffer",
     },
   },
@@ -231,6 +232,7 @@ export const LEDGER: readonly LedgerEntry[] = [
     },
     refused: {
       inodeAttrs: "a mode or owner fchmod or fchown gave the socket (sandbox.ts saveFile)",
+      inodeTimes: "futimens' and attribute changes' times: not saved, the socket's creation time stands for them",
     },
   },
   {
@@ -243,7 +245,6 @@ export const LEDGER: readonly LedgerEntry[] = [
     derived: {
       family: "AF_UNIX, fixed by the class",
       ns: "the restoring kernel's abstract namespace (abstract names are registered in it again)",
-      createdNs: "the restore's time, as fstat's times of a socket",
       queuedBytes: "recounted from the restored queue",
       wmem: "recounted from the charges of the restored messages",
       roomWaiters: "a sender re-registers as its restarted send, or its poll or epoll registration, finds no room",

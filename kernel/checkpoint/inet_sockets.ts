@@ -26,13 +26,10 @@
 import { intIn, lazyKind, z } from "./zod_tree.ts";
 import type { Kernel } from "../kernel.ts";
 import type { TcpSnapshot, TcpSocket, UdpSnapshot, UdpSocket } from "../../netstack/mod.ts";
-import { parseIpAddress } from "../../netstack/mod.ts";
-import { TcpSocketFile } from "../socket/inet/tcp.ts";
-import { PingSocketFile, UdpSocketFile } from "../socket/inet/udp.ts";
-import { RawSocketFile } from "../socket/inet/raw.ts";
-import { PacketSocketFile } from "../socket/packet/packet.ts";
-import { InetSocketFile } from "../socket/inet/inet_socket.ts";
-import { AF_INET, AF_INET6 } from "../socket/inet/constants.ts";
+// The network's classes come from kernel/net_load.ts, not imports: a restore of an image
+// without sockets loads none of the network (the checkpoint, and a restore of sockets, load it first).
+import { netModules, netModulesIfLoaded } from "../net_load.ts";
+import { AF_INET, AF_INET6 } from "../../abi/linux/socket.ts";
 import type { FileDescription } from "../../vfs/file_description.ts";
 import { ImageError } from "./image.ts";
 
@@ -287,7 +284,9 @@ export class InetSaver {
 
   /** The file's saved form, or null when it is not an inet socket file. */
   saveFile(f: FileDescription, refuse: Refuse): SavedInetFile | null {
-    if (!(f instanceof InetSocketFile)) return null;
+    const n = netModulesIfLoaded(); // none loaded: no socket file exists
+    if (n === null || !(f instanceof n.InetSocketFile)) return null;
+    const { TcpSocketFile, UdpSocketFile, PingSocketFile, RawSocketFile, PacketSocketFile } = n;
     const common = {
       family: f.family as typeof AF_INET | typeof AF_INET6,
       flags: f.flags,
@@ -432,8 +431,9 @@ export function makeInetSockets(
     }
   });
 
-  const stack = k.net.stack;
   const made: InetSockets = { tcp: [], udp: [] };
+  if (tcp.length === 0 && udp.length === 0) return made; // the stack is made at its first use (kernel/net.ts)
+  const stack = k.net.stack;
   try {
     made.tcp = tcp.map((s) => stack.tcpSocket(structuredClone(s.opts)));
     for (const [i, s] of tcp.entries()) made.tcp[i]!.restore(s, nowMs, (j) => made.tcp[j]!);
@@ -451,6 +451,7 @@ export function makeInetSockets(
 /** The socket file of a saved inet file over its restored socket. */
 export function makeInetFile(k: Kernel, f: SavedInetFile, sockets: InetSockets): FileDescription {
   if (f.kind === "ping") return makePingFile(k, f);
+  const { TcpSocketFile, UdpSocketFile, parseIpAddress } = netModules();
   if (f.kind === "tcp") {
     const sock = sockets.tcp[f.socket]!;
     // The file's constructor sets the socket's IP version from its own (default) options: the
@@ -486,6 +487,7 @@ export function makeInetFile(k: Kernel, f: SavedInetFile, sockets: InetSockets):
 /** A ping socket file and its netstack socket, from the file's own entry. */
 function makePingFile(k: Kernel, f: Extract<SavedInetFile, { kind: "ping" }>): FileDescription {
   const bad = (why: string) => new ImageError(`restore: the image does not hold together: a ping socket: ${why}`);
+  const { PingSocketFile, parseIpAddress } = netModules();
   const sock = k.net.stack.icmpSocket();
   let peer = null;
   try {

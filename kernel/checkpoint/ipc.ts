@@ -27,7 +27,7 @@
  * @module
  */
 
-import { intIn, z } from "./zod_tree.ts";
+import { intIn, lazyKind, lazyObject, z } from "./zod_tree.ts";
 import type { Kernel } from "../kernel.ts";
 import type { Task } from "../task.ts";
 import {
@@ -52,7 +52,9 @@ const nsTime = z.string().regex(/^\d{1,20}$/);
 const MQ_PRIO_MAX = 32768;
 const SHM_DEST = 0o1000;
 
-const permSchema = z.object({
+// The schemas below are built at the first such object an image holds (z.lazy, lazyObject,
+// lazyKind): most hold none, and they were ~120 of the ~900 schemas a restore built.
+const permSchema = z.lazy(() => z.object({
   key: i32,
   uid: u32,
   gid: u32,
@@ -61,11 +63,11 @@ const permSchema = z.object({
   /** Permission bits, and SHM_DEST and SHM_LOCKED for a segment. */
   mode: intIn(0, 0o3777),
   seq: intIn(0, 0xffff),
-}).strict();
+}).strict());
 
 const objectFields = { id: intIn(0, 0x7fff_ffff), perm: permSchema, ctimeSec: sec };
 
-const shmSchema = z.object({
+const shmSchema = z.lazy(() => z.object({
   ...objectFields,
   size: intIn(1, 2 ** 36),
   /** Its memory: a memfd, an index of the image's files (memfd.ts). */
@@ -74,16 +76,16 @@ const shmSchema = z.object({
   dtimeSec: sec,
   cpid: pid,
   lpid: pid,
-}).strict();
+}).strict());
 
-const semSchema = z.object({
+const semSchema = z.lazy(() => z.object({
   ...objectFields,
   otimeSec: sec,
   /** Each semaphore: its value and the pid of the last semop on it. */
   sems: z.array(z.tuple([intIn(0, SEMVMX), pid])).min(1).max(SEMMSL),
-}).strict();
+}).strict());
 
-const msgSchema = z.object({
+const msgSchema = z.lazy(() => z.object({
   ...objectFields,
   messages: z.array(z.object({ type: intIn(1, Number.MAX_SAFE_INTEGER), data: z.instanceof(Uint8Array) }).strict()).max(1 << 20),
   qbytes: intIn(0, 0x7fff_ffff),
@@ -91,10 +93,10 @@ const msgSchema = z.object({
   rtimeSec: sec,
   lspid: pid,
   lrpid: pid,
-}).strict();
+}).strict());
 
 /** The System V objects of the sandbox's IPC namespace. */
-export const sysvIpcSchema = z.object({
+export const sysvIpcSchema = lazyObject(() => z.object({
   /** Each registry's next sequence number. */
   seq: z.object({ shm: intIn(0, 0xffff), sem: intIn(0, 0xffff), msg: intIn(0, 0xffff) }).strict(),
   shm: z.array(shmSchema).max(IPCMNI),
@@ -105,14 +107,14 @@ export const sysvIpcSchema = z.object({
     tgid: intIn(1, 1 << 22),
     sets: z.array(z.object({ id: intIn(0, 0x7fff_ffff), adj: z.array(i32).min(1).max(SEMMSL) }).strict()).max(IPCMNI),
   }).strict()).max(1 << 15),
-}).strict();
+}).strict());
 
 export type SavedSysvIpc = z.infer<typeof sysvIpcSchema>;
 
-const attrsSchema = z.object({ mode: intIn(0, 0o7777), uid: u32, gid: u32, atimeNs: nsTime, mtimeNs: nsTime, ctimeNs: nsTime }).strict();
+const attrsSchema = z.lazy(() => z.object({ mode: intIn(0, 0o7777), uid: u32, gid: u32, atimeNs: nsTime, mtimeNs: nsTime, ctimeNs: nsTime }).strict());
 
 /** The POSIX message queues of the sandbox's IPC namespace. */
-export const mqueuesSchema = z.object({
+export const mqueuesSchema = lazyObject(() => z.object({
   /** The queues' directory's attributes (mode, owner, times). */
   root: attrsSchema,
   queues: z.array(z.object({
@@ -128,12 +130,12 @@ export const mqueuesSchema = z.object({
     notify: z.object({ tgid: intIn(1, 1 << 22), how: z.union([z.literal(0), z.literal(1)]), signo: intIn(0, 64), value: z.string().regex(/^[0-9a-f]{1,16}$/) })
       .strict().nullable(),
   }).strict()).max(1 << 16),
-}).strict();
+}).strict());
 
 export type SavedMqueues = z.infer<typeof mqueuesSchema>;
 
 /** A descriptor of a POSIX message queue (mq_open): its queue, flags and offset. */
-export const mqueueFileSchema = z.object({ kind: z.literal("mqueue"), queue: u32, flags: u32, offset: u64 }).strict();
+export const mqueueFileSchema = lazyKind("mqueue", () => z.object({ kind: z.literal("mqueue"), queue: u32, flags: u32, offset: u64 }).strict());
 export type SavedMqueueFile = z.infer<typeof mqueueFileSchema>;
 
 // ---- Save ----------------------------------------------------------------------------------

@@ -29,9 +29,10 @@ import { type Refuse, u32 } from "./files.ts";
 import { ImageError } from "./image.ts";
 
 /** An offset of a lock, 0 to OFFSET_MAX (2^63 - 1), in decimal digits. */
-const offset = z.string().regex(/^[0-9]{1,19}$/).refine((v) => BigInt(v) <= OFFSET_MAX, "past OFFSET_MAX");
+const offset = z.lazy(() => z.string().regex(/^[0-9]{1,19}$/).refine((v) => BigInt(v) <= OFFSET_MAX, "past OFFSET_MAX"));
 
-export const fileLocksSchema = z.object({
+/** Built at the first locked file an image holds (z.lazy). */
+export const fileLocksSchema = z.lazy(() => z.object({
   /** A description of the locked file (an index of the image's files). */
   file: u32,
   records: z.array(z.object({
@@ -44,7 +45,7 @@ export const fileLocksSchema = z.object({
     pid: intIn(1, 0x3fffffff).optional(),
   }).strict()).max(1 << 16),
   flocks: z.array(z.object({ file: u32, exclusive: z.boolean() }).strict()).max(1 << 16),
-}).strict();
+}).strict());
 
 export type SavedFileLocks = z.infer<typeof fileLocksSchema>;
 

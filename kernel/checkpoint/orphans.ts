@@ -39,9 +39,10 @@ import { O_LARGEFILE, O_RDWR, O_TMPFILE } from "../../abi/linux/file.ts";
 import { absPath, type Refuse, rootCtx, saveFileData, timeNs, u32, u64 } from "./files.ts";
 import { blobBytes, type ImageBlob, ImageError } from "./image.ts";
 
-const fileName = z.string().min(1).max(255).refine((n) => !n.includes("/") && !n.includes("\0") && n !== "." && n !== "..", "not a file name");
+const fileName = z.lazy(() => z.string().min(1).max(255).refine((n) => !n.includes("/") && !n.includes("\0") && n !== "." && n !== "..", "not a file name"));
 
-export const orphanSchema = z.object({
+/** Built at the first orphan an image holds (z.lazy). */
+export const orphanSchema = z.lazy(() => z.object({
   /** The directory the file's dentry sits in (its parent when it was made or last named). */
   dir: absPath,
   /** Its name there, as /proc shows it ("#INO" for an O_TMPFILE file). */
@@ -57,7 +58,7 @@ export const orphanSchema = z.object({
   mtimeNs: timeNs,
   size: u64,
   runs: z.array(z.object({ off: u64, blob: u32 }).strict()).max(1 << 20),
-}).strict();
+}).strict());
 
 export type SavedOrphan = z.infer<typeof orphanSchema>;
 

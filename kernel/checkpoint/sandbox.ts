@@ -53,8 +53,9 @@ import {
 } from "./files.ts";
 import { checkOrphansShape, OrphanMaker, orphanSchema, OrphanSaver, tmpfsInodeOf } from "./orphans.ts";
 import { checkLocksShape, fileLocksSchema, restoreLocks, saveLocks } from "./locks.ts";
-import { attachRights, makeUnixSockets, saveUnixSocket, type SavedUnixSocket, unixSocketSchema } from "./unix_sockets.ts";
-import { UnixSocket } from "../socket/unix/unix_socket.ts";
+import { attachRights, isUnixSocket, makeUnixSockets, saveUnixSocket, type SavedUnixSocket, unixSocketSchema } from "./unix_sockets.ts";
+import type { UnixSocket } from "../socket/unix/unix_socket.ts";
+import { netModules, netModulesIfLoaded } from "../net_load.ts";
 import { LOOPBACK_INDEX, Net } from "../net.ts";
 import { nsfsNamespace } from "../../vfs/procfs/procfs.ts";
 import { SocketFile } from "../socket/socket.ts";
@@ -67,7 +68,6 @@ import { IPC_LIMITS } from "../ipc.ts";
 import { taskCpu } from "../cpu_time.ts";
 import { checkTtyShape, hangUpExecTerminal, makeTerminals, makeTtyFile, type SavedTerminal, saveTerminal, saveTtyFile, terminalSchema, ttyFileSchema } from "./ttys.ts";
 import type { Terminal } from "../../vfs/tty/mod.ts";
-import { EPHEMERAL_HIGH, EPHEMERAL_LOW } from "../../netstack/mod.ts";
 import { anonFileSchemas, armAnonFile, linkAnonFile, makeAnonFile, saveAnonFile, type SavedAnonFile } from "./anon_files.ts";
 import {
   checkIpcShape, makeMqueues, MqueueSaver, mqueueFileSchema, mqueuesSchema, openMqueue, restoreSysvIpc, saveSysvIpc, sysvIpcSchema,
@@ -242,7 +242,8 @@ const fdTableSchema = z.object({
   slots: z.array(z.object({ fd: intIn(0, 1 << 30), file: u32, cloexec: z.boolean() }).strict()).max(1 << 20),
 }).strict();
 
-const sigInfoSchema = z.object({
+/** Built at the first queued signal an image holds (z.lazy). */
+const sigInfoSchema = z.lazy(() => z.object({
   signo: intIn(1, 64),
   code: i32,
   errno: i32.optional(),
@@ -261,7 +262,7 @@ const sigInfoSchema = z.object({
   /** SIGSYS of a seccomp filter (SECCOMP_RET_TRAP): the syscall and its audit arch. */
   syscall: i32.optional(),
   arch: u32.optional(),
-}).strict();
+}).strict());
 
 const credsSchema = z.object({
   uid: u32, gid: u32, euid: u32, egid: u32, suid: u32, sgid: u32, fsuid: u32, fsgid: u32,
@@ -545,7 +546,7 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
   }
   // After every socket a descriptor or message holds: a socket file's socket is one of them, or closed.
   const trees = saveTrees(
-    k, c.blobs, (what) => new CheckpointError(`${what}: not saved yet`), (ep) => ep instanceof UnixSocket ? c.sockets.indexOf(ep) : null,
+    k, c.blobs, (what) => new CheckpointError(`${what}: not saved yet`), (ep) => isUnixSocket(ep) ? c.sockets.indexOf(ep) : null,
   );
   const state: SavedSandbox = {
     hostname: k.rootUts.hostname,
@@ -670,7 +671,7 @@ function saveFile(f: FileDescription, c: SaveContext): number {
     if (f instanceof SocketFile && f.inodeAttrs !== null) {
       throw new CheckpointError(`a socket whose mode or owner fchmod or fchown changed: not saved yet`);
     }
-    if (f instanceof UnixSocket) return { kind: "unix", socket: saveSocket(f, c) };
+    if (isUnixSocket(f)) return { kind: "unix", socket: saveSocket(f, c) };
     const inet = c.inet.saveFile(f, (what) => new CheckpointError(`${what}: not saved yet`));
     if (inet !== null) return inet;
     const mq = c.mqueues.saveFile(f, (what) => new CheckpointError(`${what}: not saved yet`));
@@ -1046,7 +1047,21 @@ export interface RestoreOptions {
  * against the platform's own ranges) before any task can run; throws {@linkcode ImageError}
  * when the image does not hold together, and then leaves nothing behind.
  */
+/** Kinds of file a restore makes with the network's classes (a `gone` read-write end is a socket pair). */
+const NET_FILE_KINDS: ReadonlySet<string> = new Set(["unix", "tcp", "udp", "ping", "gone"]);
+
+/**
+ * Whether restoring this state needs the network's modules (kernel/net_load.ts), which the
+ * caller loads first; an image without sockets or network settings (an idle shell's) restores
+ * without them, as `do` starts without them (~30% of the kernel's code, ~15 ms of CPU).
+ */
+export function imageNeedsNetwork(s: SavedSandbox): boolean {
+  return s.unixSockets.length > 0 || s.tcpSockets.length > 0 || s.udpSockets.length > 0 || s.netSysctl !== undefined ||
+    s.portRange !== undefined || s.files.some((f) => NET_FILE_KINDS.has(f.kind));
+}
+
 export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: RestoreOptions): void {
+  if (netModulesIfLoaded() === null && imageNeedsNetwork(image.state)) throw new Error("restore: the network's modules are not loaded");
   const stdio = [...o.stdio];
   const contexts: Context[] = [];
   const made: FileDescription[] = [];
@@ -1091,7 +1106,9 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
     const firstCtx: Context[] = [];
     const cow = new CowMemories(k.platform, s.cowObjects, image.blobs, copyBlob);
     cows = cow;
-    const shared = { placement: new SharedPlacement(), objects: new Map<number, SharedAnon>(), firstCtx, memfds, written, cow };
+    const shared = {
+      placement: new SharedPlacement(), objects: new Map<number, SharedAnon>(), firstCtx, memfds, written, cow, hostFiles: new MappedHostFiles(k, made),
+    };
     for (const [i, m] of s.mms.entries()) {
       const ctx = k.platform.newAddressSpace();
       contexts.push(ctx);
@@ -1339,6 +1356,7 @@ function goneDescription(k: Kernel, flags: number): FileDescription {
     return end;
   }
   const owner = { pid: 0, uid: 0, gid: 0 };
+  const { UnixSocket } = netModules(); // loaded for such a file (imageNeedsNetwork)
   const a = new UnixSocket({ ns: k.unixNames, type: SOCK_STREAM, protocol: 0, flags: 0, owner });
   const b = new UnixSocket({ ns: k.unixNames, type: SOCK_STREAM, protocol: 0, flags: 0, owner });
   a.state = b.state = "connected";
@@ -1587,6 +1605,7 @@ function restoreMemory(
     placement: SharedPlacement; objects: Map<number, SharedAnon>; firstCtx: readonly Context[]; memfds: ReadonlyMap<number, MemFd>;
     written: ReadonlyMap<number, FileDescription>;
     cow: CowMemories;
+    hostFiles: MappedHostFiles;
   },
 ): MemoryManager {
   const bad = (why: string) => new ImageError(`restore: the image does not hold together: ${why}`);
@@ -1642,7 +1661,7 @@ function restoreMemory(
         ? as.mapAnonymous(ctx, v.start, len, prot, true)
         : as.shareAnonymous(ctx, v.start, len, prot, shared.firstCtx[from.mm]!.addressSpace, from.addr);
     } else if (v.file !== undefined) {
-      file = reopenMapped(k, v.file);
+      file = shared.hostFiles.open(v.file);
       // Held by the mapping from here (released with the address space if the restore fails).
       mm.vmas.push({
         start: v.start, end: v.end, prot: v.prot, shared: false, object: null, file, offset: v.file.offset,
@@ -1781,18 +1800,45 @@ function restoreBuffer(): Uint8Array {
  * Opens again, read-only, a host file a private mapping was saved by reference to, refused
  * (ImageError) when it is gone, changed since the checkpoint (size, mtime), or cannot be mapped.
  */
-function reopenMapped(k: Kernel, s: NonNullable<SavedMemory["vmas"][number]["file"]>): FileDescription {
+/**
+ * The host files of the lower layer that private mappings map by reference, each opened and
+ * checked once per restore: an idle shell's two processes map 32 pieces of four files (dash,
+ * sleep, libc, ld.so), each of which had its own path walk, stat and description. One description per file serves every mapping of it, in every address
+ * space, as after a fork; the restore's own reference is one of `made`'s.
+ */
+class MappedHostFiles {
+  readonly #open = new Map<string, { f: FileDescription; size: number; mtimeNs: string }>();
+  constructor(private readonly k: Kernel, private readonly made: FileDescription[]) {}
+
+  /** The file a mapping names, with a reference for the mapping; ImageError when it is gone or changed. */
+  open(s: NonNullable<SavedMemory["vmas"][number]["file"]>): FileDescription {
+    let o = this.#open.get(s.path);
+    if (o === undefined) {
+      const f = reopenMapped(this.k, s.path);
+      this.made.push(f);
+      const st = f.stat();
+      o = { f, size: Number(st.size), mtimeNs: String(st.mtimeNs) };
+      this.#open.set(s.path, o);
+    }
+    if (o.size !== s.size || o.mtimeNs !== s.mtimeNs) {
+      throw new ImageError(`restore: the host file ${s.path} the program maps changed since the checkpoint`);
+    }
+    return o.f.incRef();
+  }
+}
+
+/** The host file at path, opened for mapping (ImageError when it is gone or no longer a host file). */
+function reopenMapped(k: Kernel, path: string): FileDescription {
   const ctx = { root: k.vfs.root(), creds: Credentials.root() };
   let f: FileDescription;
   try {
-    f = k.vfs.openAt(ctx, ctx.root, s.path, O_RDONLY | O_NOFOLLOW, 0);
+    f = k.vfs.openAt(ctx, ctx.root, path, O_RDONLY | O_NOFOLLOW, 0);
   } catch {
-    throw new ImageError(`restore: the host file ${s.path} the program maps is gone`);
+    throw new ImageError(`restore: the host file ${path} the program maps is gone`);
   }
-  const st = f.stat();
-  if (!hostBacked(f) || Number(st.size) !== s.size || String(st.mtimeNs) !== s.mtimeNs || f.hostFdForMmap() === null) {
+  if (!hostBacked(f) || f.hostFdForMmap() === null) {
     f.decRef();
-    throw new ImageError(`restore: the host file ${s.path} the program maps changed since the checkpoint`);
+    throw new ImageError(`restore: the host file ${path} the program maps changed since the checkpoint`);
   }
   return f;
 }
@@ -1876,6 +1922,7 @@ export async function readSandboxImageFast(path: string, rootHostPath: string): 
 /** Whether the sandbox changed /proc/sys/net/ipv4/ip_local_port_range. */
 function portRangeChanged(k: Kernel): boolean {
   const [low, high] = k.net.stack.ephemeralRange;
+  const { EPHEMERAL_LOW, EPHEMERAL_HIGH } = netModules();
   return low !== EPHEMERAL_LOW || high !== EPHEMERAL_HIGH;
 }
 
@@ -1889,7 +1936,7 @@ function otherNetNamespace(k: Kernel): boolean {
       const f = t.fdTable.get(fd);
       const net = (f as { net?: unknown }).net;
       if (net instanceof Net && net !== k.net) return true;
-      if (f instanceof UnixSocket && f.ns !== k.unixNames) return true;
+      if (isUnixSocket(f) && f.ns !== k.unixNames) return true;
       const loc = f.location();
       if (loc !== null && nsfsNamespace(loc.dentry) instanceof Net) return true;
     }

@@ -33,16 +33,16 @@ import {
 const u32 = intIn(0, 0xffff_ffff);
 
 /** A filter program: 8-byte sock_filter instructions, 1 to BPF_MAXINSNS of them. */
-export const seccompFilterSchema = z.instanceof(Uint8Array).refine(
+export const seccompFilterSchema = z.lazy(() => z.instanceof(Uint8Array).refine(
   (b) => b.length > 0 && b.length % 8 === 0 && b.length <= MAX_INSNS * 8,
   "a seccomp filter is 1 to 4096 instructions of 8 bytes",
-);
+));
 
 /** A seccomp state: strict mode, or filter mode with its programs (indices), newest first. */
-export const seccompStateSchema = z.object({
+export const seccompStateSchema = z.lazy(() => z.object({
   mode: z.union([z.literal(SECCOMP_MODE_STRICT), z.literal(SECCOMP_MODE_FILTER)]),
   filters: z.array(u32).max(Math.floor(MAX_TOTAL_INSNS / 5)),
-}).strict();
+}).strict());
 
 export type SavedSeccompState = z.infer<typeof seccompStateSchema>;
 

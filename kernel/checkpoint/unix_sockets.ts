@@ -17,8 +17,9 @@
 
 import { intIn, z } from "./zod_tree.ts";
 import type { Kernel } from "../kernel.ts";
-import { UnixSocket } from "../socket/unix/unix_socket.ts";
-import { parseUnixAddress } from "../socket/unix/address.ts";
+import type { UnixSocket } from "../socket/unix/unix_socket.ts";
+// From kernel/net_load.ts, not imports: a restore of an image without sockets loads none of the network.
+import { netModules, netModulesIfLoaded } from "../net_load.ts";
 import { NET_CORE } from "../socket/sockopt.ts";
 import { SOCK_DGRAM, SOCK_SEQPACKET, SOCK_STREAM } from "../../abi/linux/socket.ts";
 import { LinuxError } from "../errno.ts";
@@ -113,7 +114,15 @@ export function saveUnixSocket(s: UnixSocket, ref: (o: UnixSocket) => number, fi
  * reference (it is never released again: its close already happened). `held` says which
  * sockets a file of the image names. Throws ImageError for a table that does not hold together.
  */
+/** Whether x is a Unix socket (none exists before the network's modules are loaded). */
+export function isUnixSocket(x: unknown): x is UnixSocket {
+  const n = netModulesIfLoaded();
+  return n !== null && x instanceof n.UnixSocket;
+}
+
 export function makeUnixSockets(k: Kernel, saved: readonly SavedUnixSocket[], held: ReadonlySet<number>): UnixSocket[] {
+  if (saved.length === 0) return [];
+  const { UnixSocket, parseUnixAddress } = netModules();
   const bad = (why: string) => new ImageError(`restore: the image does not hold together: ${why}`);
   const n = saved.length;
   const inAccept = new Map<number, number>();

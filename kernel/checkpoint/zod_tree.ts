@@ -63,3 +63,21 @@ export function lazyKind<T extends z.ZodType>(kind: string, build: () => T): z.Z
   Object.defineProperty(s._zod, "propValues", { value: { kind: new Set([kind]) } });
   return s;
 }
+
+/**
+ * An object schema built at the first value a parse meets, not when its module loads, for a
+ * part of an image most images lack (System V IPC, message queues) that is an optional member
+ * of the state: a plain `z.lazy` there would be built at the state's first parse all the same,
+ * as the state's object reads whether each member may be absent. This one says it itself (an
+ * object is not optional: its `.optional()` is), and its schema is checked to agree once built.
+ */
+export function lazyObject<T extends z.ZodType>(build: () => T): z.ZodLazy<T> {
+  const s = z.lazy(() => {
+    const t = build();
+    if (t._zod.optin !== undefined || t._zod.optout !== undefined) throw new Error("lazyObject: the schema built may be absent");
+    return t;
+  });
+  Object.defineProperty(s._zod, "optin", { value: undefined });
+  Object.defineProperty(s._zod, "optout", { value: undefined });
+  return s;
+}

@@ -36,7 +36,8 @@ import type { SockFilter } from "./sock_filter.ts";
 import { SOCK_STREAM } from "../../abi/linux/socket.ts";
 import { S_IFSOCK, SOCKFS_MAGIC } from "../../abi/linux/file.ts";
 import type { Credentials } from "../creds.ts";
-import { chmodBits, chownChange } from "../../vfs/permissions.ts";
+import { checkUtimes, chmodBits, chownChange, explicitTimes, type InodeTimes, utimesApplied } from "../../vfs/permissions.ts";
+import type { TimeSpec } from "../../vfs/vfs.ts";
 
 /** st_dev of sockfs. */
 const SOCKFS_DEV = 8;
@@ -294,6 +295,8 @@ export abstract class SocketFile extends FileDescription {
    * made, 0777 and the maker). bind(2) of a unix socket makes its file with these bits.
    */
   inodeAttrs: { mode: number; uid: number; gid: number } | null = null;
+  /** The inode's times once futimens, fchmod or fchown changed them; null: the creation time. */
+  inodeTimes: InodeTimes | null = null;
 
   /** The socket's inode as made: owned by root with zero times unless the family records its maker. */
   protected madeStat(): Stat {
@@ -303,7 +306,21 @@ export abstract class SocketFile extends FileDescription {
   stat(): Stat {
     const st = this.madeStat();
     const a = this.inodeAttrs;
-    return a === null ? st : { ...st, mode: S_IFSOCK | a.mode, uid: a.uid, gid: a.gid };
+    const s = a === null ? st : { ...st, mode: S_IFSOCK | a.mode, uid: a.uid, gid: a.gid };
+    return this.inodeTimes === null ? s : { ...s, ...this.inodeTimes };
+  }
+
+  /** futimens of a socket: its sockfs inode's times (sockfs_setattr, as any inode's). */
+  override touchOutsideTree(creds: Credentials, atime: TimeSpec, mtime: TimeSpec): void {
+    const st = this.stat();
+    checkUtimes(creds, st, explicitTimes(atime, mtime));
+    this.inodeTimes = utimesApplied(st, atime, mtime, BigInt(Date.now()) * 1_000_000n);
+  }
+
+  /** An attribute change (fchmod, fchown) moves ctime. */
+  #changed(): void {
+    const st = this.stat();
+    this.inodeTimes = { atimeNs: st.atimeNs, mtimeNs: st.mtimeNs, ctimeNs: BigInt(Date.now()) * 1_000_000n };
   }
 
   override get pseudoFsType(): number {
@@ -314,12 +331,14 @@ export abstract class SocketFile extends FileDescription {
   override chmodOutsideTree(creds: Credentials, mode: number): void {
     const st = this.stat();
     this.inodeAttrs = { mode: chmodBits(creds, st, mode), uid: st.uid, gid: st.gid };
+    this.#changed();
   }
 
   override chownOutsideTree(creds: Credentials, uid: number, gid: number): void {
     const st = this.stat();
     const c = chownChange(creds, st, uid, gid, false);
     this.inodeAttrs = { mode: c.mode ?? st.mode & 0o7777, uid: c.uid ?? st.uid, gid: c.gid ?? st.gid };
+    this.#changed();
   }
 }
 

@@ -46,6 +46,7 @@ static const char *en(int e) {
     case ECONNREFUSED: return "ECONNREFUSED";
     case EADDRINUSE: return "EADDRINUSE";
     case ENOBUFS: return "ENOBUFS";
+    case ESTALE: return "ESTALE";
     default: return "E?";
   }
 }

@@ -101,6 +101,53 @@ static long detach(int prog, int cg) {
 
 static uint32_t ids[70];
 
+/* Linux 6.15's ordering flags and fields, which older headers lack. */
+#define F_BEFORE (1U << 3)
+#define F_AFTER (1U << 4)
+#define F_ID (1U << 5)
+#define F_LINK (1U << 13)
+#define F_PREORDER (1U << 6)
+
+static long attach_rel(int prog, int cg, unsigned flags, uint32_t relative, uint64_t expected_revision) {
+  memset(&u, 0, sizeof u);
+  u.a.target_fd = cg;
+  u.a.attach_bpf_fd = prog;
+  u.a.attach_type = BPF_CGROUP_DEVICE;
+  u.a.attach_flags = flags;
+  memcpy(u.bytes + 20, &relative, 4);
+  memcpy(u.bytes + 24, &expected_revision, 8);
+  return bpf(BPF_PROG_ATTACH, sizeof u);
+}
+
+static uint32_t prog_id(int fd) {
+  struct bpf_prog_info info;
+  memset(&info, 0, sizeof info);
+  memset(&u, 0, sizeof u);
+  u.a.info.bpf_fd = fd;
+  u.a.info.info_len = sizeof info;
+  u.a.info.info = (uintptr_t)&info;
+  bpf(BPF_OBJ_GET_INFO_BY_FD, sizeof u);
+  return info.id;
+}
+
+/* The slot's programs in order, as letters of the programs in fds. */
+static void order(const char *name, int cg, const int *fds, int n) {
+  memset(&u, 0, sizeof u);
+  u.a.query.target_fd = cg;
+  u.a.query.attach_type = BPF_CGROUP_DEVICE;
+  u.a.query.prog_ids = (uintptr_t)ids;
+  u.a.query.prog_cnt = 70;
+  bpf(BPF_PROG_QUERY, sizeof u);
+  unsigned cnt = u.a.query.prog_cnt;
+  printf("%s:", name);
+  for (unsigned i = 0; i < cnt; i++) {
+    char c = '?';
+    for (int j = 0; j < n; j++) if (prog_id(fds[j]) == ids[i]) c = 'a' + j;
+    printf(" %c", c);
+  }
+  printf("\n");
+}
+
 /* BPF_PROG_QUERY; prints the count and flags. */
 static void query(const char *name, int cg, unsigned flags, unsigned cnt) {
   memset(&u, 0, sizeof u);
@@ -294,6 +341,9 @@ static void verifier(void) {
   V("spill a pointer in 4 bytes", INSN(BPF_STX | BPF_MEM | BPF_W, 10, 1, -8, 0), MOV_K(0, 1), EXIT);
   V("exit reserved", MOV_K(0, 1), INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 1));
   V("jmp reserved", MOV_K(0, 1), INSN(BPF_JMP | BPF_JEQ | BPF_X, 0, 0, 0, 1), EXIT);
+  V("ctx compared with 0: both sides walked", INSN(BPF_JMP | BPF_JEQ | BPF_K, 1, 0, 1, 0), MOV_K(0, 1), EXIT);
+  V("ctx compared with 0 in 32 bits", INSN(BPF_JMP32 | BPF_JEQ | BPF_K, 1, 0, 1, 0), MOV_K(0, 1), EXIT);
+  V("ctx not 0", MOV_K(0, 1), INSN(BPF_JMP | BPF_JNE | BPF_K, 1, 0, 1, 0), INSN(BPF_ALU64 | BPF_MOV | BPF_X, 0, 5, 0, 0), EXIT);
   V("jmp32 on r0", MOV_K(0, 1), INSN(BPF_JMP32 | BPF_JGT | BPF_K, 0, 0, 0, 5), EXIT);
   V("alu32 and byte swap", MOV_K(0, 0x100), INSN(BPF_ALU | BPF_END | BPF_TO_BE, 0, 0, 0, 16),
     INSN(BPF_ALU | BPF_AND | BPF_K, 0, 0, 0, 1), EXIT);
@@ -326,6 +376,14 @@ static void verifier(void) {
   if (fd >= 0) {
     int fl = fcntl(fd, F_GETFD);
     printf("  cloexec %d\n", (fl & FD_CLOEXEC) != 0);
+    printf("  status flags %o\n", fcntl(fd, F_GETFL) & ~O_LARGEFILE);
+    char c;
+    R("read a program", read(fd, &c, 1));
+    R("write a program", write(fd, "x", 1));
+    R("lseek a program", lseek(fd, 0, SEEK_SET));
+    struct stat sb;
+    R("fstat a program", fstat(fd, &sb));
+    printf("  mode %o size %lld\n", sb.st_mode, (long long)sb.st_size);
     char path[64], link[64] = {0};
     snprintf(path, sizeof path, "/proc/self/fd/%ld", fd);
     R("readlink", readlink(path, link, sizeof link - 1) > 0 ? 0 : -1);
@@ -473,6 +531,31 @@ int main(int argc, char **argv) {
   R("detach a again", detach(-1, cga));
   R("detach base", detach(p1, cg));
   query("query base", cg, BPF_F_QUERY_EFFECTIVE, 4);
+
+  /* Order in a slot: BPF_F_BEFORE / BPF_F_AFTER, relative to a descriptor or an ID. */
+  {
+    int o[5];
+    for (int i = 0; i < 5; i++) o[i] = PROG(allow_all);
+    R("a", attach_rel(o[0], cga, BPF_F_ALLOW_MULTI, 0, 0));
+    R("b before everything", attach_rel(o[1], cga, BPF_F_ALLOW_MULTI | F_BEFORE, 0, 0));
+    R("c after a", attach_rel(o[2], cga, BPF_F_ALLOW_MULTI | F_AFTER, o[0], 0));
+    R("d before the ID of a", attach_rel(o[3], cga, BPF_F_ALLOW_MULTI | F_BEFORE | F_ID, prog_id(o[0]), 0));
+    order("order", cga, o, 5);
+    R("e with a stale revision", attach_rel(o[4], cga, BPF_F_ALLOW_MULTI, 0, 99));
+    R("e relative to a, no side", attach_rel(o[4], cga, BPF_F_ALLOW_MULTI, o[0], 0));
+    R("e before and after", attach_rel(o[4], cga, BPF_F_ALLOW_MULTI | F_BEFORE | F_AFTER, o[0], 0));
+    R("e after itself (not attached)", attach_rel(o[4], cga, BPF_F_ALLOW_MULTI | F_AFTER, o[4], 0));
+    R("e before, without multi", attach_rel(o[4], cga, F_BEFORE, 0, 0));
+    R("e relative to a link", attach_rel(o[4], cga, BPF_F_ALLOW_MULTI | F_LINK | F_BEFORE, o[0], 0));
+    R("e by ID, no side", attach_rel(o[4], cga, BPF_F_ALLOW_MULTI | F_ID, prog_id(o[0]), 0));
+    R("e preorder", attach_rel(o[4], cga, BPF_F_ALLOW_MULTI | F_PREORDER, 0, revision(cga)));
+    order("order", cga, o, 5);
+    for (int i = 0; i < 5; i++) {
+      detach(o[i], cga);
+      close(o[i]);
+    }
+    query("query a after", cga, 0, 4);
+  }
 
   /* Without privilege: attach by fd works, query and load do not. */
   pid_t pid = fork();

@@ -59,8 +59,10 @@ export interface CgroupMember {
 export interface CgroupHost {
   /** The process of the calling task. */
   callerProcess(): CgroupMember;
-  /** Thread ids of the live threads of a process. */
+  /** Thread ids of the live threads of a process, as the caller's PID namespace numbers them. */
   threadIds(m: CgroupMember): number[];
+  /** A process's id as the caller's PID namespace numbers it (0: not there); absent: tgid. */
+  pidOf?(m: CgroupMember): number;
   /** The process a PID (or a TID of one of its threads) names, as the caller sees it; null: none. */
   process(pid: number): CgroupMember | null;
   /** Every process, live or zombie. */
@@ -797,7 +799,7 @@ export class CgroupFile extends KDentry {
       case "cgroup.type":
         return "domain\n";
       case "cgroup.procs":
-        return fs.members(c).map((m) => `${m.tgid}\n`).join("");
+        return fs.members(c).map((m) => `${host?.pidOf?.(m) ?? m.tgid}\n`).join("");
       case "cgroup.threads":
         return fs.members(c).flatMap((m) => host?.threadIds(m) ?? []).map((t) => `${t}\n`).join("");
       case "cgroup.controllers":

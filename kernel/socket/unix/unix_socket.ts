@@ -120,7 +120,6 @@ export class UnixSocket extends SocketFile {
   readonly type: number;
   readonly protocol: number;
   readonly ns: UnixNamespace;
-  readonly createdNs = BigInt(Date.now()) * 1_000_000n;
   /** Credentials of the creating task: the owner in fstat, and the sender of write(2)s. */
   readonly ownerCred: UCred;
   /**
@@ -184,8 +183,9 @@ export class UnixSocket extends SocketFile {
     return !this.#isStream;
   }
 
+  /** Owned by its maker; zero times, as Linux's sock_alloc sets none on a sockfs inode. */
   protected override madeStat(): Stat {
-    return sockfsStat(this.ino, this.ownerCred.uid, this.ownerCred.gid, this.createdNs);
+    return sockfsStat(this.ino, this.ownerCred.uid, this.ownerCred.gid, 0n);
   }
 
   // ---- Names ------------------------------------------------------------------------------

@@ -104,7 +104,9 @@ const sysFchownat: SyscallFn = (t, a) => {
 };
 
 function utimes(t: Task, to: Target, atime: TimeSpec, mtime: TimeSpec): number {
-  if (to instanceof FileDescription) to.touchOutsideTree();
+  if (to instanceof FileDescription) {
+    if (atime !== "omit" || mtime !== "omit") to.touchOutsideTree(t.creds, atime, mtime);
+  }
   else t.kernel.vfs.utimes(pathCtx(t), to, atime, mtime);
   return 0;
 }

@@ -15,7 +15,7 @@
  */
 
 import {
-  BPF_ATTR_MAX, BPF_ATTR_SIZE, BPF_MAP_CREATE, BPF_MAP_TYPE_MAX, BPF_CGROUP_DEVICE, BPF_CMD_MAX, BPF_COMPLEXITY_LIMIT_INSNS, BPF_F_ALLOW_MULTI,
+  BPF_ATTR_MAX, BPF_ATTR_SIZE, BPF_F_AFTER, BPF_F_BEFORE, BPF_F_ID, BPF_F_LINK, BPF_MAP_CREATE, BPF_MAP_TYPE_MAX, BPF_CGROUP_DEVICE, BPF_CMD_MAX, BPF_COMPLEXITY_LIMIT_INSNS, BPF_F_ALLOW_MULTI,
   BPF_F_QUERY_EFFECTIVE, BPF_F_REPLACE, BPF_LOG_FIXED, BPF_LOG_MASK, BPF_OBJ_GET_INFO_BY_FD,
   BPF_OBJ_NAME_LEN, BPF_PROG_ATTACH, BPF_PROG_DETACH, BPF_PROG_GET_FD_BY_ID, BPF_PROG_GET_NEXT_ID, BPF_PROG_LOAD,
   BPF_PROG_LOAD_FLAGS, BPF_PROG_QUERY, BPF_PROG_TYPE_CGROUP_DEVICE, CGROUP_ATTACH_FLAGS, CGROUP_ATTACH_TYPES,
@@ -242,9 +242,21 @@ function progAttach(t: Task, attr: Attr): number {
   const c = cgroupOf(t, attr.u32(PROG_ATTACH.target_fd));
   let replace: BpfProgram | null = null;
   if ((flags & BPF_F_ALLOW_MULTI) && (flags & BPF_F_REPLACE)) replace = programOf(t, attr.u32(PROG_ATTACH.replace_bpf_fd));
-  // Ordering among a slot's programs (BPF_F_BEFORE, BPF_F_AFTER, BPF_F_ID, BPF_F_LINK): not implemented.
-  if (flags & 0x2038 || attr.u32(PROG_ATTACH.relative_fd) !== 0) throw EINVAL;
-  cgroupAttach(t.kernel.bpf, c, prog, atype, flags, replace, attr.u64(PROG_ATTACH.expected_revision));
+  // Where in the slot (Linux 6.15's BPF_F_BEFORE / BPF_F_AFTER, relative to a program named by
+  // descriptor or, with BPF_F_ID, by ID; none: the head or the tail). There are no links.
+  const before = (flags & BPF_F_BEFORE) !== 0, after = (flags & BPF_F_AFTER) !== 0;
+  const relative = attr.u32(PROG_ATTACH.relative_fd);
+  const byId = (flags & BPF_F_ID) !== 0;
+  if ((before && after) || (flags & BPF_F_LINK) || (!before && !after && (relative !== 0 || byId))) throw EINVAL;
+  let rel: BpfProgram | null = null;
+  if (byId) {
+    rel = t.kernel.bpf.progs.get(relative) ?? null;
+    if (rel === null) throw ENOENT;
+  } else if (relative !== 0) {
+    rel = programOf(t, relative);
+  }
+  const position = before ? { before: true, rel } : after ? { before: false, rel } : null;
+  cgroupAttach(t.kernel.bpf, c, prog, atype, flags, replace, attr.u64(PROG_ATTACH.expected_revision), position);
   t.kernel.cgroups.changed = true;
   return 0;
 }
