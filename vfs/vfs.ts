@@ -526,13 +526,14 @@ export class VirtualFilesystem {
     let loc: Location;
     if (path === "" && (flags & AT_EMPTY_PATH)) loc = dir;
     else loc = walk(actx, dir, path, (flags & AT_SYMLINK_NOFOLLOW) === 0);
-    const d = loc.dentry;
-    const type = d.mode & S_IFMT;
     if (mode === 0) {
       // F_OK still goes through inode_permission: the device cgroup is asked, for no access.
-      if (ctx.devices && (type === S_IFCHR || type === S_IFBLK)) checkDevice(ctx, d, 0);
+      const ft = ctx.devices ? loc.dentry.mode & S_IFMT : 0;
+      if (ft === S_IFCHR || ft === S_IFBLK) checkDevice(ctx, loc.dentry, 0);
       return;
     }
+    const d = loc.dentry;
+    const type = d.mode & S_IFMT;
     if ((mode & MAY_WRITE) && (type === S_IFREG || type === S_IFDIR || type === S_IFLNK) && loc.mount.isReadonly) {
       throw EROFS;
     }
