@@ -510,7 +510,9 @@ export class Kernel {
    * image, /proc/PID/task lists PID alone). Its own id is free again.
    */
   killOtherThreads(t: Task): void {
-    for (const other of [...t.tg.tasks]) if (other !== t) this.#exitTask(other);
+    // Without PTRACE_EVENT_EXIT stops: exec cannot wait for a tracer here (Linux's de_thread
+    // waits for the old leader's stop to end; gVisor's ptrace_test Execve_..._TraceExit).
+    for (const other of [...t.tg.tasks]) if (other !== t) this.#exitTask(other, false, null, false);
     if (t.tid !== t.tg.tgid) {
       const old = t.tid;
       this.tasks.delete(old);
@@ -1538,9 +1540,9 @@ export class Kernel {
    * Ends one task. hostGone: its host thread is already dead (the stub was killed).
    * The last task of a group makes it a zombie, reparents its children and wakes its parent.
    */
-  #exitTask(t: Task, hostGone = false, status: number | null = null): void {
+  #exitTask(t: Task, hostGone = false, status: number | null = null, exitStop = true): void {
     if (t.state === "dead") return;
-    if (!hostGone && this.#takesExitStop(t)) {
+    if (exitStop && !hostGone && this.#takesExitStop(t)) {
       // PTRACE_O_TRACEEXIT: the tracer sees the exit (its wait status as the event message)
       // while the task's registers and memory are still there; it ends when the tracer
       // resumes it (#step), as Linux's ptrace_event(PTRACE_EVENT_EXIT) in do_exit.

@@ -27,7 +27,8 @@
  * ends and it traps again (PTRACE_EVENT_STOP).
  *
  * Not done: seccomp events, changing the syscall number at entry, PTRACE_EVENT_EXIT for a thread
- * running in user mode when its group ends.
+ * running in user mode when its group ends and for the threads an execve ends (its de_thread
+ * cannot wait for their tracer).
  *
  * @module
  */
