@@ -489,6 +489,14 @@ int main(int argc, char **argv) {
   R("attach to /dev/null", attach(p1, devnull, BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI, 0));
   R("attach to cgroup.procs", attach(p1, procs, BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI, 0));
   R("attach to a closed fd", attach(p1, 999, BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI, 0));
+  int cgpath = open(base, O_PATH | O_DIRECTORY);
+  R("attach to an O_PATH cgroup", attach(p1, cgpath, BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI, 0));
+  query("query an O_PATH cgroup", cgpath, 0, 4);
+  close(cgpath);
+  int cgw = open(base, O_RDONLY | O_DIRECTORY);
+  R("attach through a second descriptor", attach(p1, cgw, BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI, 0));
+  R("detach through the first", detach(p1, cg));
+  close(cgw);
   R("attach as INET_INGRESS", attach(p1, cg, BPF_CGROUP_INET_INGRESS, BPF_F_ALLOW_MULTI, 0));
   R("attach type 200", attach(p1, cg, 200, 0, 0));
   R("attach multi|override", attach(p1, cg, BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI | BPF_F_ALLOW_OVERRIDE, 0));
