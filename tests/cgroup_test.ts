@@ -35,8 +35,9 @@ Deno.test("cgroup2: a checkpoint refuses a sandbox with the hierarchy mounted, i
     const image = `${dir}/image.cbor`;
     const out = await new Deno.Command(`${REPO_ROOT}/sentry`, {
       args: [
-        "do", "--checkpoint-image", image, "--checkpoint-after", "1", "--", "/bin/sh", "-c",
-        "mkdir -p /tmp/cg && mount -t cgroup2 none /tmp/cg && mkdir /tmp/cg/x && sleep 2 && rmdir /tmp/cg/x && echo done",
+        // The checkpoint at 2 s must come after the mount and before the end, also on a loaded machine.
+        "do", "--checkpoint-image", image, "--checkpoint-after", "2", "--", "/bin/sh", "-c",
+        "mkdir -p /tmp/cg && mount -t cgroup2 none /tmp/cg && mkdir /tmp/cg/x && sleep 5 && rmdir /tmp/cg/x && echo done",
       ],
       stdout: "piped",
       stderr: "piped",
@@ -61,7 +62,8 @@ Deno.test("bpf(2): a checkpoint refuses a sandbox holding a program, in one line
   try {
     const image = `${dir}/image.cbor`;
     const out = await new Deno.Command(`${REPO_ROOT}/sentry`, {
-      args: ["do", "--checkpoint-image", image, "--checkpoint-after", "1", "--", prog, "hold"],
+      // The program holds its program 5 s: the checkpoint at 2 s finds it also on a loaded machine.
+      args: ["do", "--checkpoint-image", image, "--checkpoint-after", "2", "--", prog, "hold"],
       stdout: "piped",
       stderr: "piped",
     }).output();

@@ -457,9 +457,9 @@ static void verifier(void) {
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IONBF, 0);
   if (argc > 1 && strcmp(argv[1], "hold") == 0) {
-    /* For the checkpoint test: hold a program for two seconds. */
+    /* For the checkpoint test: hold a program for five seconds. */
     int fd = PROG(allow_all);
-    sleep(2);
+    sleep(5);
     close(fd);
     printf("done\n");
     return 0;
