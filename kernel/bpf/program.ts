@@ -9,7 +9,7 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
+import { sha256 } from "./sha256.ts";
 import { AnonInodeFile } from "../../vfs/anon_file.ts";
 import { O_RDWR } from "../../abi/linux/file.ts";
 import { ESPIPE } from "../errno.ts";
@@ -40,7 +40,7 @@ export class BpfProgram {
 
   /** bpf_prog_calc_tag: the first 8 bytes of the SHA-256 of the instructions (Linux 6.18). */
   get tag(): Uint8Array {
-    return new Uint8Array(createHash("sha256").update(this.raw).digest()).subarray(0, 8);
+    return sha256(this.raw).subarray(0, 8);
   }
 
   get tagHex(): string {
