@@ -368,6 +368,19 @@ static void verifier(void) {
   u.a.prog_flags = 0xffffffff;
   R("bad prog_flags", bpf(BPF_PROG_LOAD, sizeof u));
   u.a.prog_flags = 0;
+  {
+    /* BTF and fd arrays: fields the headers may lack, by offset. */
+    static const struct { const char *name; int off; } f[] = {
+      {"func_info_cnt 1", 88}, {"line_info_cnt 1", 104}, {"core_relo_cnt 1", 116}, {"fd_array_cnt 1", 148},
+      {"prog_ifindex 1", 64}, {"attach_btf_id 1", 108}, {"attach_prog_fd 1", 112},
+    };
+    for (unsigned i = 0; i < sizeof f / sizeof f[0]; i++) {
+      uint32_t one = 1, zero = 0;
+      memcpy(u.bytes + f[i].off, &one, 4);
+      loaded(f[i].name, bpf(BPF_PROG_LOAD, sizeof u));
+      memcpy(u.bytes + f[i].off, &zero, 4);
+    }
+  }
   strcpy(u.a.prog_name, "bad-name");
   R("bad name", bpf(BPF_PROG_LOAD, sizeof u));
   strcpy(u.a.prog_name, "good_name.1");

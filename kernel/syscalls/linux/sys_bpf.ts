@@ -150,8 +150,10 @@ function progLoad(t: Task, attr: Attr, uattr: number, uattrSize: number): number
   // find_prog_type: the only type the sentry has.
   if (type !== BPF_PROG_TYPE_CGROUP_DEVICE) throw EINVAL;
   const name = objName(attr.bytes.subarray(PROG_LOAD.prog_name, PROG_LOAD.prog_name + BPF_OBJ_NAME_LEN));
-  // Offload to a device, and signed programs, are not for this type (or not implemented).
+  // Offload to a device, and signed programs, are not for this type (or not implemented); BTF's
+  // function and line info need a BTF object the sentry has not.
   if (attr.u32(PROG_LOAD.prog_ifindex) !== 0 || attr.u64(PROG_LOAD.signature) !== 0n) throw EINVAL;
+  if (attr.u32(PROG_LOAD.func_info_cnt) !== 0 || attr.u32(PROG_LOAD.line_info_cnt) !== 0) throw EINVAL;
 
   // bpf_check: the log's attributes first (bpf_verifier_log_attr_valid): a buffer, its size and
   // a level come together or not at all.
@@ -160,6 +162,12 @@ function progLoad(t: Task, attr: Attr, uattr: number, uattrSize: number): number
   const logBuf = attr.ptr(PROG_LOAD.log_buf);
   if ((logBuf !== 0) !== (logSize !== 0) || (logBuf !== 0) !== (logLevel !== 0) || (logLevel & ~BPF_LOG_MASK) || logSize > 0x3fff_ffff) {
     throw EINVAL;
+  }
+  // process_fd_array: every descriptor must be a map or a BTF object; there are none here.
+  const fdCount = attr.u32(PROG_LOAD.fd_array_cnt);
+  if (fdCount !== 0) {
+    const fds = t.copyIn(attr.ptr(PROG_LOAD.fd_array), Math.min(fdCount, 1 << 16) * 4);
+    throw t.fdTable.has(new DataView(fds.buffer).getInt32(0, true)) ? EINVAL : EBADF;
   }
   const insns = decodeInsns(raw);
   let err: LinuxError | null = null;
