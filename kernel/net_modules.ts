@@ -42,5 +42,6 @@ export { PingSocketFile, UdpSocketFile } from "./socket/inet/udp.ts";
 export { RawSocketFile } from "./socket/inet/raw.ts";
 export { PacketSocketFile } from "./socket/packet/packet.ts";
 export { UnixSocket } from "./socket/unix/unix_socket.ts";
+export { NetlinkRouteSocket } from "./socket/netlink/route.ts";
 export { parseUnixAddress } from "./socket/unix/address.ts";
 export { handlers as socketHandlers, socketRead, socketWrite } from "./syscalls/linux/sys_socket.ts";

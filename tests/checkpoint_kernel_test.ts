@@ -173,3 +173,29 @@ Deno.test("sentry do --checkpoint-image then sentry restore: /proc files go on i
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("sentry do --checkpoint-image then sentry restore: NETLINK_ROUTE sockets keep their port ids, groups, options and an unread dump, as natively", async () => {
+  const exe = await compileC("ckpt_netlink", { static: true });
+  const want = await native(exe);
+  assert.equal(
+    want,
+    "armed\ndump asked before: some messages 1, seq and port ok 1, lo 1, done 1\nports kept: 1 1\n" +
+      "groups 1, cap_ack 1, rcvbuf 131072\ndump asked after: some messages 1, seq and port ok 1, lo 1, done 1\n",
+  );
+  const dir = Deno.makeTempDirSync();
+  try {
+    const image = await roundTrip(dir, exe, [], "0.8", "armed\n", want);
+    const s = readSandboxImage(image, "/").state;
+    type S = typeof s;
+    const nl = (s: S) => s.files.filter((f) => f.kind === "netlink");
+    assert.equal(nl(s).length, 2);
+    assert.ok(nl(s).some((f) => f.rx.length > 0), "the unread dump is in the image");
+    await refusedRestores(image, [
+      ["a port id twice", (s) => void (nl(s)[1]!.portId = nl(s)[0]!.portId), /two netlink sockets with port id \d+/],
+      ["a netlink socket of another protocol", (s) => void ((nl(s)[0] as { kind: string }).kind = "netlink-netfilter"), /not a usable checkpoint image/],
+      ["a receive buffer below Linux's minimum", (s) => void (nl(s)[0]!.rcvBuf = 100), /not a usable checkpoint image/],
+    ]);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

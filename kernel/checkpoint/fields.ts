@@ -551,6 +551,25 @@ export const LEDGER: readonly LedgerEntry[] = [
     saved: ["tg", "tid"],
     derived: { kernel: "the restoring kernel" },
   },
+  {
+    file: "kernel/socket/netlink/socket.ts",
+    className: "NetlinkSocket",
+    saved: ["type", "portId", "#bound", "rx", "#rcvBuf", "#sndBuf", "#passCred", "#nlFlags", "#groups", "#overrun", "openerNetAdmin", "#rxFrom"],
+    derived: {
+      family: "AF_NETLINK, fixed by the class",
+      protocol: "NETLINK_ROUTE, fixed by the class saved (the other protocols' sockets are refused)",
+      net: "the restoring kernel's network (a socket of another namespace is refused)",
+    },
+  },
+  {
+    file: "kernel/socket/netlink/route.ts",
+    className: "NetlinkRouteSocket",
+    saved: [],
+    derived: {
+      groupsMax: "fixed by the class",
+      "#onLink": "registered with the restoring network by the constructor",
+    },
+  },
 ];
 
 /**

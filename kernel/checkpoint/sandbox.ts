@@ -74,6 +74,7 @@ import {
   wokenByRemoval,
 } from "./ipc.ts";
 import { checkProcFileHolders, makeProcFile, procFileSchemas, reopenKernFiles, saveProcFile, type SavedPidFd } from "./proc_files.ts";
+import { checkNetlinkShape, makeNetlinkFile, netlinkFileSchema, saveNetlinkFile } from "./netlink.ts";
 import { checkSeccompShape, makeSeccompStates, SeccompSaver, seccompFilterSchema, seccompStateSchema } from "./seccomp.ts";
 import { checkCowObjects, checkCowPieces, CowMemories, cowObjectSchema, cowPieceSchema, CowSaver, joinPieces, type SavedCowPiece } from "./cow.ts";
 import {
@@ -154,6 +155,8 @@ const fileSchema = z.discriminatedUnion("kind", [
   mqueueFileSchema,
   /** A file of /proc or /sys, or a pidfd (proc_files.ts). */
   ...procFileSchemas,
+  /** A NETLINK_ROUTE socket (netlink.ts). */
+  netlinkFileSchema,
   /**
    * A descriptor an `exec` client passed as its process's stdio, gone with the client (which
    * does not follow a restore): its access mode and status flags.
@@ -678,6 +681,8 @@ function saveFile(f: FileDescription, c: SaveContext): number {
     if (mq !== null) return mq;
     const proc = saveProcFile(c.kernel, f, (what) => new CheckpointError(`${what}: not saved yet`));
     if (proc !== null) return proc;
+    const netlink = saveNetlinkFile(c.kernel, f, (what) => new CheckpointError(`${what}: not saved yet`));
+    if (netlink !== null) return netlink;
     if (f instanceof MemFd) {
       if (f.reopened) throw new CheckpointError(`the memfd ${f.name} opened again through /proc: not saved yet`);
       return saveMemfd(f, c.blobs);
@@ -1048,7 +1053,7 @@ export interface RestoreOptions {
  * when the image does not hold together, and then leaves nothing behind.
  */
 /** Kinds of file a restore makes with the network's classes (a `gone` read-write end is a socket pair). */
-const NET_FILE_KINDS: ReadonlySet<string> = new Set(["unix", "tcp", "udp", "ping", "gone"]);
+const NET_FILE_KINDS: ReadonlySet<string> = new Set(["unix", "tcp", "udp", "ping", "gone", "netlink"]);
 
 /**
  * Whether restoring this state needs the network's modules (kernel/net_load.ts), which the
@@ -1200,6 +1205,11 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
       }
       if (f.kind === "mqueue") {
         const d = openMqueue(k, f, mqueues);
+        made.push(d);
+        return d;
+      }
+      if (f.kind === "netlink") {
+        const d = makeNetlinkFile(k, f);
         made.push(d);
         return d;
       }
@@ -1557,6 +1567,7 @@ function checkShape(s: SavedSandbox, blobs: readonly ImageBlob[]): void {
   if (orphansHeld.size !== orphans.length) throw bad("an unlinked file no description holds");
   checkLocksShape(s.locks ?? [], s.files.length, s.fdTables.length, bad);
   procFileHolders(s, bad);
+  checkNetlinkShape(s.files as { kind: string; portId?: number }[], bad);
   for (const t of s.trees) {
     for (const [i, e] of t.entries.entries()) {
       if ((i === 0) !== (e.path === "") || (i === 0 && e.kind !== "dir")) throw bad(`the tree at ${t.at} does not start at its top directory`);

@@ -28,7 +28,22 @@ const NETLINK_FLAG_OPTIONS = [3, 4, 5, 10, 11, 12];
 const NETLINK_LISTEN_ALL_NSID = 8;
 const NETLINK_NO_ENOBUFS = 5;
 
-/** @savable */
+/** A netlink socket's state as a checkpoint saves it ({@linkcode NetlinkSocket.snapshot}). */
+export interface NetlinkSnapshot {
+  portId: number;
+  bound: boolean;
+  rcvBuf: number;
+  sndBuf: number;
+  passCred: boolean;
+  nlFlags: number[];
+  groups: bigint;
+  overrun: boolean;
+  openerNetAdmin: boolean;
+  /** Datagrams not read yet, each with its sender when another socket sent it. */
+  rx: { data: Uint8Array; from: { port: number; creds: { pid: number; uid: number; gid: number } } | null }[];
+}
+
+/** @savable (kernel/checkpoint/netlink.ts: NETLINK_ROUTE's) */
 export abstract class NetlinkSocket extends SocketFile {
   readonly family = C.AF_NETLINK;
   readonly type: number;
@@ -197,6 +212,45 @@ export abstract class NetlinkSocket extends SocketFile {
   }
 
   override shutdown(_t: Task, _how: number): void {}
+
+  /** Its state as a checkpoint saves it (kernel/checkpoint/netlink.ts): plain data. */
+  snapshot(): NetlinkSnapshot {
+    return {
+      portId: this.portId, bound: this.#bound, rcvBuf: this.#rcvBuf, sndBuf: this.#sndBuf, passCred: this.#passCred,
+      nlFlags: [...this.#nlFlags].sort((a, b) => a - b), groups: this.#groups, overrun: this.#overrun,
+      openerNetAdmin: this.openerNetAdmin,
+      rx: this.rx.map((data) => ({ data: data.slice(), from: this.#rxFrom.get(data) ?? null })),
+    };
+  }
+
+  /**
+   * Takes a checkpoint's state (on a socket new from the restoring kernel, made with the saved
+   * opener's CAP_NET_ADMIN): its port id (false when another socket of the protocol holds it),
+   * options, groups and queued datagrams with their senders.
+   */
+  restoreSnapshot(s: Omit<NetlinkSnapshot, "openerNetAdmin">): boolean {
+    if (s.portId !== this.portId) {
+      if (this.#ports.has(s.portId)) return false;
+      this.#ports.delete(this.portId);
+      this.#ports.add(s.portId);
+      this.portId = s.portId;
+    }
+    this.#bound = s.bound;
+    this.#rcvBuf = s.rcvBuf;
+    this.#sndBuf = s.sndBuf;
+    this.#passCred = s.passCred;
+    this.#nlFlags.clear();
+    for (const f of s.nlFlags) if (NETLINK_FLAG_OPTIONS.includes(f)) this.#nlFlags.add(f);
+    this.#groups = s.groups & ((1n << BigInt(this.groupsMax)) - 1n);
+    this.#overrun = s.overrun;
+    this.rx.length = 0;
+    for (const m of s.rx) {
+      const copy = m.data.slice();
+      if (m.from !== null) this.#rxFrom.set(copy, { port: m.from.port, creds: { ...m.from.creds } });
+      this.rx.push(copy);
+    }
+    return true;
+  }
 
   /** The multicast groups joined: bit n-1 for group n. */
   protected get groups(): bigint {
