@@ -470,7 +470,7 @@ function pointerAlu(op: number, is64: boolean, dst: number, d: Reg, s: Reg): Reg
     reject(EACCES, `R${dst} pointer ${OP_NAMES[op]} pointer prohibited`);
   }
   if (!is64) {
-    if (op === BPF_SUB) return UNKNOWN32;
+    if (op === BPF_SUB) return UNKNOWN;
     reject(EACCES, `R${dst} 32-bit pointer arithmetic prohibited`);
   }
   const ptr = d.t !== SCALAR ? d : s;
@@ -491,28 +491,55 @@ function pointerAlu(op: number, is64: boolean, dst: number, d: Reg, s: Reg): Reg
   return { t: ptr.t, lo: 0n, hi: 0n, off, varOff: ptr.varOff };
 }
 
-/** Scalar arithmetic on ranges: exact on constants, a few bounded forms, else unknown. */
+/** The smallest 2^n - 1 at or above v. */
+function bitMask(v: bigint): bigint {
+  let m = 0n;
+  while (m < v) m = (m << 1n) | 1n;
+  return m;
+}
+
+/**
+ * Scalar arithmetic on unsigned ranges, never more precise than Linux's
+ * adjust_scalar_min_max_vals (so nothing it refuses passes here): constants fold; ADD, SUB, MUL,
+ * AND, OR, XOR and shifts by a constant below the width keep a range when nothing wraps;
+ * division, modulo, shifts by a register that is not such a constant, and the rest are unknown
+ * (is_safe_to_compute_dst_reg_range).
+ */
 function scalarAlu(op: number, is64: boolean, d: Reg, s: Reg, _off: number): Reg {
   const full = is64 ? UNKNOWN : UNKNOWN32;
-  // Linux does not follow division and modulo (is_safe_to_compute_dst_reg_range): even 1 / 0 is
-  // an unknown scalar to it.
-  if (op === BPF_DIV || op === BPF_MOD) return full;
-  if (isConst(d) && isConst(s)) return known(aluOp(op, is64, d.lo, s.lo, 0, 0, 0));
   const max = is64 ? U64 : U32;
-  // The operands as this width sees them (a 32-bit operation uses the low halves).
-  const dHi = is64 || d.hi <= U32 ? d.hi : U32, dLo = is64 || d.hi <= U32 ? d.lo : 0n;
-  const sHi = is64 || s.hi <= U32 ? s.hi : U32, sLo = is64 || s.hi <= U32 ? s.lo : 0n;
+  const bits = is64 ? 64n : 32n;
+  // Untracked: Linux marks the register unknown and returns before zero-extending a 32-bit
+  // result's bounds, so even w0 /= 2 is an unknown 64-bit value to it.
+  if (op === BPF_DIV || op === BPF_MOD) return UNKNOWN;
+  const shift = op === BPF_LSH || op === BPF_RSH || op === BPF_ARSH;
+  if (shift && !(isConst(s) && s.lo < bits)) return UNKNOWN;
+  if (isConst(d) && isConst(s)) return known(aluOp(op, is64, d.lo, s.lo, 0, 0, 0));
+  // The operands as this width sees them: a 32-bit operation uses the low halves.
+  const view = (r: Reg): [bigint, bigint] =>
+    is64 || r.hi <= U32 ? [r.lo, r.hi] : isConst(r) ? [r.lo & U32, r.lo & U32] : [0n, U32];
+  const [dLo, dHi] = view(d);
+  const [sLo, sHi] = view(s);
   switch (op) {
-    case BPF_AND:
-      return scalar(0n, dHi < sHi ? dHi : sHi);
     case BPF_ADD:
       return dHi + sHi <= max ? scalar(dLo + sLo, dHi + sHi) : full;
+    case BPF_SUB:
+      return dLo >= sHi ? scalar(dLo - sHi, dHi - sLo) : full;
+    case BPF_MUL:
+      return sHi <= U32 && dHi <= U32 && dHi * sHi <= max ? scalar(dLo * sLo, dHi * sHi) : full;
+    case BPF_AND:
+      return scalar(0n, dHi < sHi ? dHi : sHi);
+    case BPF_OR:
+      return scalar(dLo > sLo ? dLo : sLo, bitMask(dHi > sHi ? dHi : sHi));
+    case BPF_XOR:
+      return scalar(0n, bitMask(dHi > sHi ? dHi : sHi));
+    case BPF_LSH:
+      return dHi <= (1n << (bits - 1n - s.lo)) ? scalar(dLo << s.lo, dHi << s.lo) : full;
+    case BPF_ARSH:
+      if (dHi >= 1n << (bits - 1n)) return full;
+      return scalar(dLo >> s.lo, dHi >> s.lo);
     case BPF_RSH:
-      if (isConst(s)) {
-        const k = s.lo & BigInt(is64 ? 63 : 31);
-        return scalar(dLo >> k, dHi >> k);
-      }
-      return scalar(0n, dHi);
+      return scalar(dLo >> s.lo, dHi >> s.lo);
     default:
       return full;
   }
