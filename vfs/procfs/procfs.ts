@@ -159,6 +159,11 @@ class ProcRoot extends KDentry {
     kernel.add(new FixedFile(pfs, kernel, "overflowgid", "65534\n"));
     for (const name of ["shmmni", "msgmax", "msgmnb", "msgmni", "sem"]) kernel.add(new SysctlFile(pfs, kernel, name, `kernel/${name}`));
     kernel.add(new FixedFile(pfs, kernel, "yama_ptrace_scope", "1\n")); // read by gdb, strace
+    // Linux's defaults: no taint, a core named "core" (the sandbox writes none, but wait
+    // statuses report a dump where Linux would write one: kernel.ts coreWouldBeDumped).
+    kernel.add(new FixedFile(pfs, kernel, "tainted", "0\n"));
+    kernel.add(new FixedFile(pfs, kernel, "core_pattern", "core\n"));
+    kernel.add(new FixedFile(pfs, kernel, "core_uses_pid", "0\n"));
     // The sentry lays memory out at fixed places (kernel/mm/mm.ts): no randomization.
     kernel.add(new FixedFile(pfs, kernel, "randomize_va_space", "0\n"));
     const random = kernel.dir("random");
@@ -182,6 +187,9 @@ class ProcRoot extends KDentry {
     fs.add(new FixedFile(pfs, fs, "file-max", "9223372036854775807\n"));
     fs.add(new SysctlFile(pfs, fs, "nr_open", "fs/nr_open", 0o644));
     fs.add(new FixedFile(pfs, fs, "pipe-max-size", `${PIPE_MAX_SIZE}\n`));
+    // Linux's defaults; pipes are not counted against them here (every pipe gets its full size).
+    fs.add(new FixedFile(pfs, fs, "pipe-user-pages-soft", "16384\n"));
+    fs.add(new FixedFile(pfs, fs, "pipe-user-pages-hard", "0\n"));
     fs.add(new FixedFile(pfs, fs, "mount-max", `${MOUNT_MAX}\n`));
     const inotify = fs.dir("inotify");
     inotify.add(new FixedFile(pfs, inotify, "max_queued_events", `${MAX_QUEUED_EVENTS}\n`));
