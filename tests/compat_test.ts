@@ -95,6 +95,10 @@ Deno.test("fstatfs of pipes, sockets, anonymous inodes, memfds and pidfds names 
   await assertSameAsNative([await compileC("pseudo_fs")]);
 });
 
+Deno.test("mremap growing a shared anonymous mapping keeps it shared with a forked child and leaves the object its size: the new tail is SIGBUS to touch and EFAULT to a syscall, as natively (tests/c/mremap_shared_grow.c)", async () => {
+  await assertSameAsNative([await compileC("mremap_shared_grow")]);
+});
+
 Deno.test("mremap with old_size 0 duplicates shared anonymous and shared file mappings, as natively (tests/c/mremap_dup.c)", async () => {
   await assertSameAsNative([await compileC("mremap_dup")]);
 });

@@ -49,6 +49,11 @@ export class MemoryFile {
     this.ranges = new FileRanges(size);
   }
 
+  /** The file's size: a mapping at or past it is SIGBUS to touch. */
+  get size(): number {
+    return this.#mapping.size;
+  }
+
   /** Copies src into the file at off (through the sentry's mapping). */
   write(off: number, src: Uint8Array): void {
     ffi.copyToRaw(this.base + off, src);

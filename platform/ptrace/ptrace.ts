@@ -920,6 +920,25 @@ class StubAddressSpace implements AddressSpace {
     const whole = pieces.length === 1 && pieces[0]!.start === o.addr && pieces[0]!.end === o.addr + o.oldLen
       ? pieces[0]!
       : null;
+    if (whole !== null && whole.kind === "shared") {
+      // MAP_SHARED|MAP_ANONYMOUS memory keeps its object's size, as Linux's shmem file: the
+      // mapping moves as it is (still shared with every process that maps it; a copy ended
+      // that) and its new tail maps the memory file past its end, where a touch is SIGBUS and
+      // a syscall's copy EFAULT (no region: the sentry copies there with process_vm).
+      const entries: BatchEntry[] = [];
+      const dest = (o.flags & MREMAP_FIXED) ? o.newAddr : o.addr;
+      if (dest !== o.addr) {
+        entries.push({ nr: SYS_mremap, args: [o.addr, o.oldLen, o.oldLen, MREMAP_MAYMOVE | MREMAP_FIXED, dest], flags: 0 });
+      }
+      const tail = [dest + o.oldLen, o.newLen - o.oldLen, whole.prot, MAP_SHARED | MAP_FIXED, this.memfdInStub, mf.size];
+      entries.push({ nr: SYS_mmap, args: tail, flags: 0 });
+      this.#flush();
+      const r = this.#runEntries(via as PtraceContext, entries);
+      if (r < 0) return r;
+      this.regions.cut(o.addr, o.addr + o.oldLen);
+      this.regions.add({ ...whole, start: dest, end: dest + o.oldLen });
+      return dest;
+    }
     if (whole !== null && whole.kind !== "converted" && mf.ranges.allocateAt(whole.off + o.oldLen, o.newLen - o.oldLen)) {
       const r = this.inject(via, SYS_mremap, args);
       if (r < 0) {
