@@ -314,7 +314,7 @@ class ProcessView implements ProcProcess {
     return this.#tg.leader?.cgroupNs?.ino ?? [...this.#tg.tasks][0]?.cgroupNs?.ino ?? CGROUP_NS_INIT_INO;
   }
 
-  nsOf(type: string): { ino: number; ns: object } | null {
+  nsOf(type: string): { ino: number; ns: object; absent?: boolean } | null {
     const t = this.#tg.leader ?? [...this.#tg.tasks][0];
     if (t === undefined) return null;
     if (type === "user") return { ino: t.creds.userNs.ino, ns: t.creds.userNs };
@@ -322,7 +322,10 @@ class ProcessView implements ProcProcess {
     if (type === "ipc") return { ino: t.ipc.ino, ns: t.ipc };
     if (type === "net") return { ino: t.net.ino, ns: t.net };
     if (type === "pid") return { ino: this.#tg.pidNs.ino, ns: this.#tg.pidNs };
-    if (type === "pid_for_children") return { ino: t.pidNsForChildren.ino, ns: t.pidNsForChildren };
+    if (type === "pid_for_children") {
+      const ns = t.pidNsForChildren;
+      return { ino: ns.ino, ns, absent: ns !== this.#tg.pidNs && ns.init === null };
+    }
     return null;
   }
 

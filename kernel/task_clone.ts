@@ -49,6 +49,8 @@ export const CLONE_NEWUSER = 0x10000000;
 export const CLONE_NEWPID = 0x20000000;
 export const CLONE_NEWNET = 0x40000000;
 export const CLONE_IO = 0x80000000;
+/** A time namespace: a setns/unshare flag (clone takes it only in clone3's upper bits). */
+export const CLONE_NEWTIME = 0x80;
 
 /** The namespace flags (every one the sentry makes; CLONE_NEWTIME is EINVAL, as a kernel built without it). */
 export const NAMESPACE_FLAGS = CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID |

@@ -90,3 +90,17 @@ Deno.test("getpgid, getsid and setpgid reach a zombie child until it is reaped, 
   const native = await runNative([bin]);
   assert.equal(r.stdout, native.stdout);
 });
+
+Deno.test("NS_GET_USERNS, NS_GET_PARENT, NS_GET_NSTYPE and NS_GET_OWNER_UID on every /proc/self/ns file, in a user namespace of our own and across a PID namespace (whose pid_for_children names nothing before its first process), as natively (tests/c/ns_ioctl.c)", async () => {
+  const bin = await compileC("ns_ioctl");
+  const r = await runSentry([bin]);
+  assert.equal(r.stderr, "");
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /new uts: NS_GET_USERNS\s+the new user namespace, close-on-exec\n/);
+  assert.match(r.stdout, /pid_for_children before a child\s+No such file or directory\n/);
+  assert.match(r.stdout, /inside: NS_GET_PARENT of own\s+EPERM\n/);
+  if (!(await canUnsharePid())) return;
+  const native = await runNative([bin]);
+  assert.equal(native.code, 0, native.stderr);
+  assert.equal(r.stdout, native.stdout);
+});

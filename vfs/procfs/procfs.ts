@@ -993,6 +993,19 @@ interface Nsfs {
   mntNodes: WeakMap<object, NsNode>;
 }
 
+/** Each nsfs filesystem's bookkeeping, by filesystem: for {@linkcode nsfsLocation}. */
+const NSFS_OF = new WeakMap<KernFilesystem, Nsfs>();
+
+/**
+ * The nsfs inode of namespace `type:[ino]` beside `of` (a location on the same nsfs), for the
+ * NS_GET_* ioctls that open a related namespace (kernel/nsfs.ts). `ns` is the namespace itself
+ * for one made after the sandbox's first of its type, null for a first one.
+ */
+export function nsfsLocation(of: Location, type: string, ino: number, ns: object | null): Location {
+  const nsfs = NSFS_OF.get(of.mount.fs as KernFilesystem)!;
+  return new Location(nsfs.mount, nsfsNode(nsfs, type, ino, ns));
+}
+
 /** The nsfs filesystem: one inode per namespace type, reached only through /proc/PID/ns. */
 export function makeNsfs(): Nsfs {
   const fs = new KernFilesystem("nsfs", NSFS_MAGIC);
@@ -1002,7 +1015,9 @@ export function makeNsfs(): Nsfs {
   for (const [, type, ino] of NAMESPACES) {
     if (!nodes.has(type)) nodes.set(type, root.add(new NsNode(fs, root, `${type}:[${ino}]`, ino)));
   }
-  return { mount: new Mount({ id: 0, fs, root, parent: null, mountpoint: null, readonly: false }), nodes, mntNodes: new WeakMap() };
+  const nsfs: Nsfs = { mount: new Mount({ id: 0, fs, root, parent: null, mountpoint: null, readonly: false }), nodes, mntNodes: new WeakMap<object, NsNode>() };
+  NSFS_OF.set(fs, nsfs);
+  return nsfs;
 }
 
 /**
@@ -1077,6 +1092,8 @@ class NsLink extends KSymlink {
     // A zombie has left its namespaces (Linux drops its nsproxy at exit).
     if (p === null || p.state === "Z") throw ENOENT;
     this.pfs.checkAccess(p);
+    // pid_for_children before the namespace's first process (pidns_for_children_get).
+    if (this.name === "pid_for_children" && p.nsOf("pid_for_children")?.absent) throw ENOENT;
   }
 
   target(): string {

@@ -161,9 +161,11 @@ export interface ProcProcess {
   readonly cgroupNsIno: number;
   /**
    * The leader's namespace of type `type` ("user", "uts", "ipc") and its inode number; null
-   * for the other types (the sandbox has one of each) or a process without threads.
+   * for the other types (the sandbox has one of each) or a process without threads. `absent`:
+   * the link names nothing yet (pid_for_children of a PID namespace whose first process is not
+   * made: Linux's ENOENT).
    */
-  nsOf(type: string): { ino: number; ns: object } | null;
+  nsOf(type: string): { ino: number; ns: object; absent?: boolean } | null;
   /**
    * The process's id of `kind` (its thread `tid`'s for "pid", tid as this /proc numbers it) in
    * this /proc's PID namespace and each one nested below it down to the process's own, as

@@ -6,14 +6,14 @@ import { PidFd } from "../../pidfd.ts";
 import { mayAttach } from "./sys_process_vm.ts";
 import {
   type CloneArgs, CLONE_DETACHED, CLONE_FILES, CLONE_FS, CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS,
-  CLONE_NEWPID, CLONE_NEWUSER, CLONE_NEWUTS, CLONE_PARENT, CLONE_SIGHAND, CLONE_SYSVSEM, CLONE_THREAD, CLONE_VFORK,
+  CLONE_NEWPID, CLONE_NEWTIME, CLONE_NEWUSER, CLONE_NEWUTS, CLONE_PARENT, CLONE_SIGHAND, CLONE_SYSVSEM, CLONE_THREAD, CLONE_VFORK,
   CLONE_VM, cloneTask, NAMESPACE_FLAGS, newPidNamespace, userNamespaceCreds, vforkWaitDone,
 } from "../../task_clone.ts";
 import { PidNamespace, ROOT_PID_NS } from "../../pid_namespace.ts";
 import type { Task } from "../../task.ts";
 import { joinMountNs, mayMount, mountNsOwner, unshareMountNs } from "../../fs_context.ts";
 import { MountNamespace } from "../../../vfs/mod.ts";
-import { nsfsNamespace } from "../../../vfs/procfs/procfs.ts";
+import { nsfsTarget } from "../../nsfs.ts";
 import { IPC_LIMITS, IpcNamespace } from "../../ipc.ts";
 import { UtsNamespace } from "../../uts.ts";
 import { INIT_USER_NS, UserNamespace } from "../../user_namespace.ts";
@@ -106,8 +106,6 @@ const sysClone3: SyscallFn = (t, a) => {
   });
 };
 
-const CLONE_NEWTIME = 0x80;
-
 /**
  * Implements unshare(2), in the order of Linux's ksys_unshare: the implied flags, then
  * CLONE_THREAD/CLONE_SIGHAND/CLONE_VM (nothing to do for a process alone in its thread group
@@ -183,28 +181,19 @@ const sysSetns: SyscallFn = (t, a) => {
   const f = t.fdTable.get(a.fd(0));
   const loc = f.location();
   const k = t.kernel;
-  if (!(f instanceof PidFd) && loc !== null && loc.mount.fs.name === "nsfs") {
-    // A /proc/PID/ns file: its type is in its name; flags must be 0 or that type. A namespace
-    // made after the sandbox's first of its type is held by its inode.
-    const type = NS_TYPES[loc.dentry.name.split(":")[0]!];
-    if (type === undefined || (flags !== 0 && flags !== type)) throw EINVAL;
-    flags = type;
-    const ns = nsfsNamespace(loc.dentry);
-    // A cgroup namespace's inode names which one it is.
-    let cgroupNs: CgroupNamespace | null = null;
-    if (type === CLONE_NEWCGROUP) {
-      const ino = Number(/\[(\d+)\]/.exec(loc.dentry.name)?.[1] ?? CGROUP_NS_INIT_INO);
-      if (ino !== CGROUP_NS_INIT_INO) cgroupNs = k.cgroups.namespaces.get(ino) ?? null;
-      if (ino !== CGROUP_NS_INIT_INO && cgroupNs === null) throw EINVAL;
-    }
+  const n = f instanceof PidFd || loc === null ? null : nsfsTarget(k, loc);
+  if (n !== null) {
+    // A /proc/PID/ns file: flags must be 0 or its type.
+    if (flags !== 0 && flags !== n.type) throw EINVAL;
+    flags = n.type;
     return joinNamespaces(t, flags, {
-      user: ns instanceof UserNamespace ? ns : INIT_USER_NS,
-      uts: ns instanceof UtsNamespace ? ns : k.rootUts,
-      ipc: ns instanceof IpcNamespace ? ns : k.ipc,
-      cgroupNs,
-      net: ns instanceof Net ? ns : k.net,
-      pid: ns instanceof PidNamespace ? ns : ROOT_PID_NS,
-      mnt: type === CLONE_NEWNS ? (ns instanceof MountNamespace ? ns : k.vfs.initNs) : null,
+      user: n.name === "user" ? n.ns : INIT_USER_NS,
+      uts: n.name === "uts" ? n.ns : k.rootUts,
+      ipc: n.name === "ipc" ? n.ns : k.ipc,
+      cgroupNs: n.name === "cgroup" ? n.ns : null,
+      net: n.name === "net" ? n.ns : k.net,
+      pid: n.name === "pid" ? n.ns : ROOT_PID_NS,
+      mnt: n.name === "mnt" ? n.ns : null,
     });
   }
   if (!(f instanceof PidFd)) throw EINVAL;
@@ -219,11 +208,6 @@ const sysSetns: SyscallFn = (t, a) => {
   });
 };
 
-/** The CLONE_NEW* flag of each /proc/PID/ns name's type. */
-const NS_TYPES: Record<string, number> = {
-  mnt: CLONE_NEWNS, uts: CLONE_NEWUTS, ipc: CLONE_NEWIPC, net: CLONE_NEWNET, pid: CLONE_NEWPID,
-  cgroup: CLONE_NEWCGROUP, user: CLONE_NEWUSER, time: CLONE_NEWTIME,
-};
 
 /** The namespaces setns joins, one per type it can join (the others are the sandbox's one). */
 interface SetnsTargets {

@@ -31,6 +31,7 @@ import { netModules, netModulesIfLoaded } from "../../net_load.ts";
 import { TunNodeFile } from "../../../vfs/devices.ts";
 import { CAP_NET_ADMIN, CAP_SYS_RESOURCE } from "../../../abi/linux/capability.ts";
 import { Net } from "../../net.ts";
+import { nsfsIoctl, nsfsTarget } from "../../nsfs.ts";
 
 /** Status flags F_SETFL may change; the access mode and creation flags stay. */
 const SETFL_MASK = O_APPEND | O_ASYNC | O_DIRECT | O_NOATIME | O_NONBLOCK;
@@ -266,6 +267,10 @@ const sysIoctl: SyscallFn = (t, a) => {
         const net = own instanceof Net ? own : t.net;
         return m.netdeviceIoctl(net, file.family, cmd, arg, t, t.creds.capableIn(net.owner, CAP_NET_ADMIN));
       }
+      // A /proc/PID/ns descriptor: the NS_GET_* requests (kernel/nsfs.ts).
+      const loc = file.location();
+      const ns = loc === null ? null : nsfsTarget(t.kernel, loc);
+      if (ns !== null) return nsfsIoctl(t, loc!, ns, cmd, arg);
       return file.ioctl(cmd, arg, t);
     }
   }
