@@ -704,7 +704,7 @@ function checkJmp(p: Insns, pc: number, code: number, dst: number, src: number, 
   const takenState = copyState(st);
   if (d.t === SCALAR && isConst(s) && (bits === 64 || d.hi <= U32)) {
     const k = bits === 64 ? s.lo : s.lo & U32;
-    const t = refine(op, d, k, true), f = refine(op, d, k, false);
+    const t = refine(op, d, k, true, bits), f = refine(op, d, k, false, bits);
     if (t === null) return pc + 1;
     if (f === null) return target;
     takenState.regs[dst] = t;
@@ -758,8 +758,14 @@ function decide(op: number, bits: 32 | 64, a: Reg, b: Reg): number {
 }
 
 /** The range of a compared against constant k where the jump is (taken) or is not; null: impossible. */
-function refine(op: number, a: Reg, k: bigint, taken: boolean): Reg | null {
+function refine(op: number, a: Reg, k: bigint, taken: boolean, bits: 32 | 64): Reg | null {
   let lo = a.lo, hi = a.hi;
+  // A signed test of a range and a constant on the same side of the sign bit is the unsigned one.
+  const half = 1n << BigInt(bits - 1);
+  if ((hi < half && k < half) || (lo >= half && k >= half)) {
+    const unsigned: Record<number, number> = { [BPF_JSGT]: BPF_JGT, [BPF_JSGE]: BPF_JGE, [BPF_JSLT]: BPF_JLT, [BPF_JSLE]: BPF_JLE };
+    op = unsigned[op] ?? op;
+  }
   const max = (x: bigint, y: bigint) => (x > y ? x : y);
   const min = (x: bigint, y: bigint) => (x < y ? x : y);
   let o = op;
