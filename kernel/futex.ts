@@ -20,6 +20,7 @@
  */
 
 import { EFAULT } from "./errno.ts";
+import { PAGE_SIZE } from "../abi/linux/mm.ts";
 import type { Task } from "./task.ts";
 import type { MemoryManager, SharedObject } from "./mm/mm.ts";
 
@@ -49,14 +50,19 @@ export interface FutexKey {
 
 /**
  * The key of the futex word at addr for t: private keys are (t.mm, addr); a shared op on a
- * MAP_SHARED mapping is keyed by what it maps. EFAULT for a shared op on an unmapped address,
- * as Linux.
+ * MAP_SHARED mapping is keyed by what it maps. A shared op needs the page (Linux's
+ * get_futex_key pins it): EFAULT for an unmapped address, a PROT_NONE mapping, or a file
+ * mapping's page past the file's end (the fault there is SIGBUS, which gup answers EFAULT).
  */
 export function futexKey(t: Task, addr: number, shared: boolean): FutexKey {
   const mm = t.mm;
   if (!shared) return { space: mm, off: addr };
   const v = mm.findVma(addr);
-  if (v === undefined) throw EFAULT;
+  if (v === undefined || (v.prot & 7) === 0) throw EFAULT;
+  if (v.file !== null) {
+    const pageOff = v.offset + (addr - v.start) - (addr % PAGE_SIZE);
+    if (pageOff >= v.file.stat().size) throw EFAULT;
+  }
   if (v.object === null) return { space: mm, off: -1 - addr };
   return { space: v.object, off: v.offset + (addr - v.start) };
 }

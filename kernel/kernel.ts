@@ -82,7 +82,7 @@ import { CORE_SIGNALS, NSIG, SEGV_MAPERR, SIGNAL_NAMES, SIGSEGV } from "../abi/l
 import { RLIM_INFINITY, RLIMIT_AS, RLIMIT_CORE, RLIMIT_CPU, RLIMIT_NOFILE, RLIMIT_STACK } from "../abi/linux/limits.ts";
 import { sessionLeaderExited, TtySupport } from "./tty.ts";
 import { Net } from "./net.ts";
-import { BpfProgramTable } from "./bpf/program.ts";
+import { BpfProgramTable } from "./bpf/table.ts";
 import { connectCgroups } from "./bpf/cgroup_progs.ts";
 import { ModuleNotLoaded } from "./lazy_module.ts";
 import { MacrotaskYield } from "./macrotask.ts";

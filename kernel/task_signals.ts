@@ -22,7 +22,7 @@ import type { ThreadGroup } from "./thread_group.ts";
 import { sigBit, type SigAction } from "./signals.ts";
 import { buildFrame, initialFpState, type SigInfo } from "./signal_frame.ts";
 import { EVENT_IN } from "../waiter/mod.ts";
-import { SA_NODEFER, SA_ONSTACK, SA_RESETHAND, SA_RESTART, SA_RESTORER, SA_SIGINFO } from "../abi/linux/signal.ts";
+import { SA_NODEFER, SA_ONSTACK, SA_RESETHAND, SA_RESTART, SA_RESTORER, SA_SIGINFO, SIGSEGV } from "../abi/linux/signal.ts";
 import { applySendSideEffects, initiateGroupStop } from "./job_control.ts";
 import { enterStop } from "./ptrace.ts";
 
@@ -199,8 +199,12 @@ export function sendSignal(tg: ThreadGroup, info: SigInfo, thread: Task | null =
   if (thread) thread.pendingSignals.add(info);
   else tg.sharedPending.add(info);
   k.signalfdQueue.notify(EVENT_IN);
-  if (target && !blocked) k.interruptTask(target);
-  else if (target === null || blocked) {
+  // A task in rt_sigtimedwait for this signal takes it from the call even when it does not block
+  // it (Linux's do_sigtimedwait dequeues a waited-for signal before answering EINTR).
+  if (target && !blocked) {
+    if (target.sigWaitSet !== null && (target.sigWaitSet & bit)) k.wakeTask(target);
+    else k.interruptTask(target);
+  } else if (target === null || blocked) {
     // A task waiting in rt_sigtimedwait for this signal takes it even though it blocks it.
     for (const t of tg.tasks) if (t.sigWaitSet !== null && (t.sigWaitSet & bit)) k.wakeTask(t);
   }
@@ -334,9 +338,15 @@ function enterHandler(t: Task, info: SigInfo, act: SigAction): boolean {
   const overflows = (onAlt || onAltStack(sp)) && !onAltStack(frame.addr);
   // As Linux's copy_to_user of the frame, the write grows a MAP_GROWSDOWN stack below it.
   if (overflows || t.writeUser(frame.addr, frame.bytes) !== frame.bytes.length) {
-    // No room for the frame: Linux forces SIGSEGV with the default action.
-    t.kernel.killGroup(t.tg, 11);
-    return false;
+    // No frame (Linux's signal_setup_done → force_sigsegv): for SIGSEGV itself the default
+    // action (fatal); for another signal a forced SIGSEGV, which its own handler may take (on
+    // the normal stack unless SA_ONSTACK) once unblocked; the mask stays as it was.
+    if (info.signo === SIGSEGV) {
+      t.kernel.killGroup(t.tg, SIGSEGV);
+      return false;
+    }
+    forceSignal(t, SIGSEGV);
+    return true;
   }
   // The handler starts with a clean FP state, as on Linux (the frame holds the old one).
   ctx.setFpState(initialFpState(xstate));
@@ -353,8 +363,23 @@ function enterHandler(t: Task, info: SigInfo, act: SigAction): boolean {
   let mask = t.sigmask | act.mask;
   if (!(act.flags & SA_NODEFER)) mask |= sigBit(info.signo);
   t.sigmask = mask & ~UNBLOCKABLE;
+  // SA_RESETHAND resets only the handler: Linux's get_signal sets sa_handler = SIG_DFL and keeps
+  // the flags (SA_SIGINFO among them), mask and restorer a later sigaction reads back.
   if (act.flags & SA_RESETHAND) {
-    t.tg.handlers.set(info.signo, { handler: 0n, flags: act.flags & ~SA_SIGINFO, restorer: 0n, mask: 0n });
+    t.tg.handlers.set(info.signo, { ...act, handler: 0n });
   }
   return true;
+}
+
+/**
+ * Linux's force_sig for a kernel-made signal (SI_KERNEL) to t: a blocked or ignored one is
+ * unblocked and its action reset to the default first, so that it cannot be missed.
+ */
+export function forceSignal(t: Task, signo: number): void {
+  const bit = sigBit(signo);
+  if (disposition(signo, t.tg.handlers.get(signo)) === "ignore" || (t.sigmask & bit)) {
+    t.sigmask &= ~bit;
+    t.tg.handlers.set(signo, { handler: 0n, flags: 0, restorer: 0n, mask: 0n });
+  }
+  t.pendingSignals.add({ signo, code: 0x80 /* SI_KERNEL */ });
 }

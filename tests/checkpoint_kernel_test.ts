@@ -199,3 +199,31 @@ Deno.test("sentry do --checkpoint-image then sentry restore: NETLINK_ROUTE socke
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("sentry do --checkpoint-image then sentry restore: CPU affinity, a NUMA policy and a chroot are kept, as natively", async () => {
+  const exe = await compileC("ckpt_sched", { static: true });
+  const want = await native(exe);
+  assert.equal(
+    want,
+    "armed\nmain: cpus 1 cpu0 1, mempolicy mode 2 flags 0x8000 nodes 1\nchild: cpus 1 cpu0 1, mempolicy mode 2 flags 0x8000 nodes 1\n" +
+      "child: /marker 18 'inside the chroot', cwd /, the sandbox's directory seen 0\nchild exit 0\n",
+  );
+  const dir = Deno.makeTempDirSync();
+  try {
+    const image = await roundTrip(dir, exe, [], "0.8", "armed\n", want);
+    const s = readSandboxImage(image, "/").state;
+    type S = typeof s;
+    const tasks = (s: S) => s.processes.flatMap((p) => p.tasks);
+    assert.ok(tasks(s).every((t) => t.affinity === "1" && t.memPolicy?.nodes === "1"));
+    assert.equal(s.fsContexts.filter((f) => f.root !== undefined).length, 1);
+    await refusedRestores(image, [
+      ["MPOL_LOCAL with nodes", (s) => void (tasks(s)[0]!.memPolicy!.mode = 4), /NUMA policy \(mode 4, flags 32768\) is not one set_mempolicy makes/],
+      ["static and relative nodes", (s) => void (tasks(s)[0]!.memPolicy!.flags = (1 << 15) | (1 << 14)), /is not one set_mempolicy makes/],
+      ["a node past MAX_NUMNODES", (s) => void (tasks(s)[0]!.memPolicy!.nodes = "1" + "0".repeat(256)), /not a usable checkpoint image/],
+      ["a root that is gone", (s) => void (s.fsContexts.find((f) => f.root !== undefined)!.root = "/nonexistent-root"), /the root directory \/nonexistent-root of a chrooted task is gone/],
+      ["a relative root", (s) => void (s.fsContexts.find((f) => f.root !== undefined)!.root = "tmp"), /not a usable checkpoint image/],
+    ]);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

@@ -93,6 +93,10 @@ Deno.test("futexes in shared memory wake across processes (semaphores, pshared m
   await assertSameAsNative([await compileC("futex_shared")]);
 });
 
+Deno.test("a shared futex op on an unmapped, PROT_NONE or past-the-end file page is EFAULT (WAKE, both words of CMP_REQUEUE); a private one is not, as natively (tests/c/futex_fault.c)", async () => {
+  await assertSameAsNative([await compileC("futex_fault")]);
+});
+
 Deno.test("python3 multiprocessing with a spawn Pool of 2 maps over a range and finishes, as natively", async () => {
   const script = [
     "import multiprocessing as mp",
@@ -363,4 +367,8 @@ Deno.test("strace -f runs inside the sandbox: it follows a fork and sees the chi
 
 Deno.test("dumpability after set*id and exec (set-user-ID, execute-only programs) and the parent-death signal of a thread's child behave as natively", async () => {
   await assertSameAsNative([await compileC("cred_dumpable")]);
+});
+
+Deno.test("SA_RESETHAND keeps the flags, sigwaitinfo takes an unblocked signal, wait4(INT_MIN) is ESRCH, timer_settime checks in Linux's order, an unwritable signal frame forces a SIGSEGV its handler takes, as natively (tests/c/signal_ltp_rules.c)", async () => {
+  await assertSameAsNative([await compileC("signal_ltp_rules")]);
 });

@@ -58,3 +58,12 @@ export function pageRoundUp(n: number): number {
   const r = n % PAGE_SIZE;
   return r === 0 ? n : n + PAGE_SIZE - r;
 }
+
+/** set_mempolicy(2)'s modes (include/uapi/linux/mempolicy.h). */
+export const MPOL_DEFAULT = 0, MPOL_PREFERRED = 1, MPOL_BIND = 2, MPOL_INTERLEAVE = 3, MPOL_LOCAL = 4;
+export const MPOL_PREFERRED_MANY = 5, MPOL_WEIGHTED_INTERLEAVE = 6, MPOL_MAX = 7;
+/** set_mempolicy(2)'s mode flags. */
+export const MPOL_F_STATIC_NODES = 1 << 15, MPOL_F_RELATIVE_NODES = 1 << 14, MPOL_F_NUMA_BALANCING = 1 << 13;
+export const MPOL_MODE_FLAGS = MPOL_F_STATIC_NODES | MPOL_F_RELATIVE_NODES | MPOL_F_NUMA_BALANCING;
+/** Linux's MAX_NUMNODES as distributions build it (CONFIG_NODES_SHIFT=10). */
+export const MAX_NUMNODES = 1024;

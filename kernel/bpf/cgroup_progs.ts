@@ -23,7 +23,8 @@ import {
 } from "../../abi/linux/bpf.ts";
 import { E2BIG, EINVAL, ENOENT, EPERM, ESTALE } from "../errno.ts";
 import type { CgroupBpfSlot, CgroupDir, CgroupFilesystem } from "../../vfs/cgroupfs/cgroupfs.ts";
-import type { BpfProgram, BpfProgramTable } from "./program.ts";
+import type { BpfProgram } from "./program.ts";
+import type { BpfProgramTable } from "./table.ts";
 import type { HelperFn } from "./interpreter.ts";
 import { majorMinor } from "../../vfs/devices.ts";
 

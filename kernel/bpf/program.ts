@@ -1,7 +1,7 @@
 /**
  * Loaded eBPF programs: the program object (Linux's struct bpf_prog and bpf_prog_aux), its file
- * (an anonymous inode, "anon_inode:bpf-prog", always close-on-exec) and the table of programs by
- * ID (Linux's prog_idr), which BPF_PROG_GET_NEXT_ID and BPF_PROG_GET_FD_BY_ID walk.
+ * (an anonymous inode, "anon_inode:bpf-prog", always close-on-exec); the table of programs by ID
+ * is in table.ts.
  *
  * A program lives while a file or an attachment holds it: each holds one reference; the last
  * put takes it out of the table.
@@ -15,6 +15,7 @@ import { O_RDWR } from "../../abi/linux/file.ts";
 import { ESPIPE } from "../errno.ts";
 import { type HelperFn, run, RunFault } from "./interpreter.ts";
 import type { Insns } from "./insn.ts";
+import type { BpfProgramTable } from "./table.ts";
 
 /** @savable (refused: a checkpoint refuses a sandbox holding one) A loaded program. */
 export class BpfProgram {
@@ -67,22 +68,6 @@ export class BpfProgram {
     } catch (e) {
       if (e instanceof RunFault) return 0n;
       throw e;
-    }
-  }
-}
-
-/** @savable (refused when not empty) The kernel's programs by ID. */
-export class BpfProgramTable {
-  readonly progs = new Map<number, BpfProgram>();
-  /** The last ID given (Linux's idr_alloc_cyclic from 1). */
-  lastId = 0;
-  /** Programs attached anywhere: while 0, device accesses skip the cgroup walk. */
-  attached = 0;
-
-  nextId(): number {
-    for (;;) {
-      this.lastId = this.lastId >= 0x7fff_ffff ? 1 : this.lastId + 1;
-      if (!this.progs.has(this.lastId)) return this.lastId;
     }
   }
 }

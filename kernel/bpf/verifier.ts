@@ -30,7 +30,7 @@
 import {
   BPF_ABS, BPF_ADD, BPF_ALU, BPF_ALU64, BPF_AND, BPF_ARSH, BPF_ATOMIC, BPF_CALL, BPF_COMPLEXITY_LIMIT_INSNS, BPF_DIV,
   BPF_DW, BPF_END, BPF_EXIT, BPF_IMM, BPF_IND, BPF_JA, BPF_JEQ, BPF_JGE, BPF_JGT, BPF_JLE, BPF_JLT, BPF_JMP,
-  BPF_JMP32, BPF_JNE, BPF_JSGE, BPF_JSGT, BPF_JSLE, BPF_JSLT, BPF_LD, BPF_LDX, BPF_LSH, BPF_MEM, BPF_MEMSX,
+  BPF_JMP32, BPF_JNE, BPF_JSET, BPF_JSGE, BPF_JSGT, BPF_JSLE, BPF_JSLT, BPF_LD, BPF_LDX, BPF_LSH, BPF_MEM, BPF_MEMSX,
   BPF_MOD, BPF_MOV, BPF_MUL, BPF_NEG, BPF_OR, BPF_PSEUDO_CALL, BPF_PSEUDO_KFUNC_CALL, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_IDX,
   BPF_PSEUDO_MAP_IDX_VALUE, BPF_PSEUDO_MAP_VALUE, BPF_RSH, BPF_ST, BPF_STX, BPF_SUB, BPF_X, BPF_XOR,
   DEV_CTX_SIZE, MAX_BPF_STACK,
@@ -60,6 +60,9 @@ interface Reg {
   /** SCALAR: unsigned bounds. */
   readonly lo: bigint;
   readonly hi: bigint;
+  /** SCALAR: the known bits (Linux's tnum): tv their values, tm the unknown ones. */
+  readonly tv: bigint;
+  readonly tm: bigint;
   /** Pointers: the constant offset; varOff: a variable part was added. */
   readonly off: number;
   readonly varOff: boolean;
@@ -67,15 +70,33 @@ interface Reg {
   key?: string;
 }
 
-const UNINIT: Reg = { t: NOT_INIT, lo: 0n, hi: 0n, off: 0, varOff: false };
-const UNKNOWN: Reg = { t: SCALAR, lo: 0n, hi: U64, off: 0, varOff: false };
-const UNKNOWN32: Reg = { t: SCALAR, lo: 0n, hi: U32, off: 0, varOff: false };
+const UNINIT: Reg = { t: NOT_INIT, lo: 0n, hi: 0n, tv: 0n, tm: 0n, off: 0, varOff: false };
+const UNKNOWN: Reg = { t: SCALAR, lo: 0n, hi: U64, tv: 0n, tm: U64, off: 0, varOff: false };
+const UNKNOWN32: Reg = { t: SCALAR, lo: 0n, hi: U32, tv: 0n, tm: U32, off: 0, varOff: false };
 
-function scalar(lo: bigint, hi: bigint): Reg {
-  return { t: SCALAR, lo, hi, off: 0, varOff: false };
+/** tnum_range: the bits all of [lo, hi] share. */
+function tnumRange(lo: bigint, hi: bigint): [bigint, bigint] {
+  const chi = lo ^ hi;
+  if (chi === 0n) return [lo, 0n];
+  const delta = bitMask(chi);
+  return [lo & ~delta & U64, delta];
+}
+
+/** A scalar in [lo, hi] with known bits (tv, tm), each narrowed by the other (reg_bounds_sync). */
+function scalar(lo: bigint, hi: bigint, tv?: bigint, tm?: bigint): Reg {
+  const [rv, rm] = tnumRange(lo, hi);
+  let v = rv, m = rm;
+  if (tv !== undefined && tm !== undefined) {
+    m = rm & tm;
+    v = (rv | tv) & ~m & U64;
+  }
+  const nlo = lo > v ? lo : v;
+  const nhi = hi < (v | m) ? hi : v | m;
+  if (nlo > nhi) return { t: SCALAR, lo, hi, tv: rv, tm: rm, off: 0, varOff: false };
+  return { t: SCALAR, lo: nlo, hi: nhi, tv: v, tm: m, off: 0, varOff: false };
 }
 function known(v: bigint): Reg {
-  return scalar(v, v);
+  return { t: SCALAR, lo: v, hi: v, tv: v, tm: 0n, off: 0, varOff: false };
 }
 function isConst(r: Reg): boolean {
   return r.t === SCALAR && r.lo === r.hi;
@@ -97,7 +118,7 @@ function copyState(s: State): State {
 }
 
 function regKey(r: Reg): string {
-  return r.key ??= r.t === SCALAR ? `s${r.lo}-${r.hi}` : r.t === NOT_INIT ? "u" : `${r.t}:${r.off}${r.varOff ? "v" : ""}`;
+  return r.key ??= r.t === SCALAR ? `s${r.lo}-${r.hi}-${r.tv}-${r.tm}` : r.t === NOT_INIT ? "u" : `${r.t}:${r.off}${r.varOff ? "v" : ""}`;
 }
 
 function stateKey(s: State): string {
@@ -293,8 +314,8 @@ function doCheck(p: Insns, pruneAt: Uint8Array, stats: { processed: number }): v
     written: new Uint8Array(MAX_BPF_STACK),
     stackKey: null,
   };
-  init.regs[1] = { t: PTR_CTX, lo: 0n, hi: 0n, off: 0, varOff: false };
-  init.regs[10] = { t: PTR_STACK, lo: 0n, hi: 0n, off: 0, varOff: false };
+  init.regs[1] = { t: PTR_CTX, lo: 0n, hi: 0n, tv: 0n, tm: 0n, off: 0, varOff: false };
+  init.regs[10] = { t: PTR_STACK, lo: 0n, hi: 0n, tv: 0n, tm: 0n, off: 0, varOff: false };
   const pending: Array<{ pc: number; st: State; path: PathNode | null }> = [{ pc: 0, st: init, path: null }];
   // Each state met at a prune point, with its place on the path that met it; by a hash of its
   // key (a Map of long, fresh strings costs several µs a lookup).
@@ -441,6 +462,8 @@ function checkAlu(code: number, dst: number, src: number, off: number, imm: numb
       st.regs[dst] = known(aluOp(BPF_MOV, is64, 0n, v.lo, off, 0, 0));
     } else if (off === 0 && (is64 || v.hi <= U32)) {
       st.regs[dst] = v;
+    } else if (off === 0) {
+      st.regs[dst] = scalar(0n, U32, v.tv & U32, v.tm & U32);
     } else {
       st.regs[dst] = is64 ? UNKNOWN : UNKNOWN32;
     }
@@ -480,7 +503,7 @@ function pointerAlu(op: number, is64: boolean, dst: number, d: Reg, s: Reg): Reg
     reject(EACCES, `R${dst} bitwise operator ${OP_NAMES[op]} on pointer prohibited`);
   }
   if (op !== BPF_ADD && op !== BPF_SUB) reject(EACCES, `R${dst} pointer arithmetic with ${OP_NAMES[op]} operator prohibited`);
-  if (!isConst(k)) return { t: ptr.t, lo: 0n, hi: 0n, off: ptr.off, varOff: true };
+  if (!isConst(k)) return { t: ptr.t, lo: 0n, hi: 0n, tv: 0n, tm: 0n, off: ptr.off, varOff: true };
   const v = s64(k.lo);
   const BPF_MAX_VAR_OFF = 1n << 29n;
   if (v >= BPF_MAX_VAR_OFF || v <= -BPF_MAX_VAR_OFF) {
@@ -488,7 +511,7 @@ function pointerAlu(op: number, is64: boolean, dst: number, d: Reg, s: Reg): Reg
   }
   const off = ptr.off + (op === BPF_ADD ? Number(v) : -Number(v));
   if (off >= 2 ** 29 || off <= -(2 ** 29)) reject(EACCES, `R${dst} ${TYPE_NAMES[ptr.t]} pointer offset ${off} is not allowed`);
-  return { t: ptr.t, lo: 0n, hi: 0n, off, varOff: ptr.varOff };
+  return { t: ptr.t, lo: 0n, hi: 0n, tv: 0n, tm: 0n, off, varOff: ptr.varOff };
 }
 
 /** The smallest 2^n - 1 at or above v. */
@@ -513,36 +536,66 @@ function scalarAlu(op: number, is64: boolean, d: Reg, s: Reg, _off: number): Reg
   // result's bounds, so even w0 /= 2 is an unknown 64-bit value to it.
   if (op === BPF_DIV || op === BPF_MOD) return UNKNOWN;
   const shift = op === BPF_LSH || op === BPF_RSH || op === BPF_ARSH;
-  if (shift && !(isConst(s) && s.lo < bits)) return UNKNOWN;
+  if (shift && !(isConst(s) && (s.lo & max) < bits)) return UNKNOWN;
   if (isConst(d) && isConst(s)) return known(aluOp(op, is64, d.lo, s.lo, 0, 0, 0));
   // The operands as this width sees them: a 32-bit operation uses the low halves.
-  const view = (r: Reg): [bigint, bigint] =>
-    is64 || r.hi <= U32 ? [r.lo, r.hi] : isConst(r) ? [r.lo & U32, r.lo & U32] : [0n, U32];
-  const [dLo, dHi] = view(d);
-  const [sLo, sHi] = view(s);
+  const view = (r: Reg): [bigint, bigint, bigint, bigint] =>
+    is64 || r.hi <= U32 ? [r.lo, r.hi, r.tv & max, r.tm & max]
+      : isConst(r) ? [r.lo & U32, r.lo & U32, r.lo & U32, 0n] : [0n, U32, r.tv & U32, r.tm & U32];
+  const [dLo, dHi, av, am] = view(d);
+  const [sLo, sHi, bv, bm] = view(s);
+  const k = sLo;
+  let lo = 0n, hi = max, v = 0n, m = max;
   switch (op) {
-    case BPF_ADD:
-      return dHi + sHi <= max ? scalar(dLo + sLo, dHi + sHi) : full;
-    case BPF_SUB:
-      return dLo >= sHi ? scalar(dLo - sHi, dHi - sLo) : full;
+    case BPF_ADD: {
+      if (dHi + sHi <= max) [lo, hi] = [dLo + sLo, dHi + sHi];
+      const sm = am + bm, sv = av + bv, chi = (sm + sv) ^ sv, mu = chi | am | bm;
+      [v, m] = [sv & ~mu & max, mu & max];
+      break;
+    }
+    case BPF_SUB: {
+      if (dLo >= sHi) [lo, hi] = [dLo - sHi, dHi - sLo];
+      const dv = (av - bv) & max, alpha = (dv + am) & max, beta = (dv - bm) & max;
+      const mu = (alpha ^ beta) | am | bm;
+      [v, m] = [dv & ~mu & max, mu & max];
+      break;
+    }
     case BPF_MUL:
-      return sHi <= U32 && dHi <= U32 && dHi * sHi <= max ? scalar(dLo * sLo, dHi * sHi) : full;
+      if (sHi <= U32 && dHi <= U32 && dHi * sHi <= max) [lo, hi] = [dLo * sLo, dHi * sHi];
+      break;
     case BPF_AND:
-      return scalar(0n, dHi < sHi ? dHi : sHi);
+      hi = dHi < sHi ? dHi : sHi;
+      v = av & bv;
+      m = (av | am) & (bv | bm) & ~v & max;
+      break;
     case BPF_OR:
-      return scalar(dLo > sLo ? dLo : sLo, bitMask(dHi > sHi ? dHi : sHi));
+      [lo, hi] = [dLo > sLo ? dLo : sLo, bitMask(dHi > sHi ? dHi : sHi)];
+      v = av | bv;
+      m = (am | bm) & ~v & max;
+      break;
     case BPF_XOR:
-      return scalar(0n, bitMask(dHi > sHi ? dHi : sHi));
+      hi = bitMask(dHi > sHi ? dHi : sHi);
+      m = am | bm;
+      v = (av ^ bv) & ~m & max;
+      break;
     case BPF_LSH:
-      return dHi <= (1n << (bits - 1n - s.lo)) ? scalar(dLo << s.lo, dHi << s.lo) : full;
-    case BPF_ARSH:
-      if (dHi >= 1n << (bits - 1n)) return full;
-      return scalar(dLo >> s.lo, dHi >> s.lo);
+      if (dHi <= (1n << (bits - 1n - k))) [lo, hi] = [dLo << k, dHi << k];
+      [v, m] = [(av << k) & max, (am << k) & max];
+      break;
     case BPF_RSH:
-      return scalar(dLo >> s.lo, dHi >> s.lo);
+      [lo, hi] = [dLo >> k, dHi >> k];
+      [v, m] = [av >> k, am >> k];
+      break;
+    case BPF_ARSH: {
+      if (dHi < 1n << (bits - 1n)) [lo, hi] = [dLo >> k, dHi >> k];
+      const n = Number(bits);
+      [v, m] = [BigInt.asUintN(n, BigInt.asIntN(n, av) >> k), BigInt.asUintN(n, BigInt.asIntN(n, am) >> k)];
+      break;
+    }
     default:
       return full;
   }
+  return scalar(lo, hi, v, m);
 }
 
 /** check_mem_access for the context and the stack. Returns what a load yields. */
@@ -651,7 +704,7 @@ function checkJmp(p: Insns, pc: number, code: number, dst: number, src: number, 
   const takenState = copyState(st);
   if (d.t === SCALAR && isConst(s) && (bits === 64 || d.hi <= U32)) {
     const k = bits === 64 ? s.lo : s.lo & U32;
-    const t = refine(op, d, k, true), f = refine(op, d, k, false);
+    const t = refine(op, d, k, true, bits), f = refine(op, d, k, false, bits);
     if (t === null) return pc + 1;
     if (f === null) return target;
     takenState.regs[dst] = t;
@@ -660,33 +713,59 @@ function checkJmp(p: Insns, pc: number, code: number, dst: number, src: number, 
   return { taken: target, takenState, fallState: st };
 }
 
-/** A comparison of two scalars decided by their ranges: 1 always taken, 0 never, -1 either. */
+/** A scalar as a comparison of `bits` sees it: unsigned bounds and known bits. */
+function cmpView(r: Reg, bits: 32 | 64): [bigint, bigint, bigint, bigint] {
+  if (bits === 64) return [r.lo, r.hi, r.tv, r.tm];
+  if (r.hi <= U32) return [r.lo, r.hi, r.tv & U32, r.tm & U32];
+  if (isConst(r)) return [r.lo & U32, r.lo & U32, r.lo & U32, 0n];
+  return [0n, U32, r.tv & U32, r.tm & U32];
+}
+
+/** Signed bounds from unsigned ones that do not straddle the sign bit (else the whole range). */
+function signedView(lo: bigint, hi: bigint, bits: 32 | 64): [bigint, bigint] {
+  const half = 1n << BigInt(bits - 1);
+  if (hi < half) return [lo, hi];
+  if (lo >= half) return [lo - 2n * half, hi - 2n * half];
+  return [-half, half - 1n];
+}
+
+/** A comparison of two scalars decided by their ranges and known bits: 1 always taken, 0 never, -1 either. */
 function decide(op: number, bits: 32 | 64, a: Reg, b: Reg): number {
   if (isConst(a) && isConst(b)) {
     const m = bits === 32 ? U32 : U64;
     return jumpTaken(op, bits, a.lo & m, b.lo & m) ? 1 : 0;
   }
-  if (bits === 32 && (a.hi > U32 || b.hi > U32)) return -1;
-  const signBound = bits === 32 ? 1n << 31n : 1n << 63n;
-  const nonNegative = a.hi < signBound && b.hi < signBound;
+  const [alo, ahi, av, am] = cmpView(a, bits);
+  const [blo, bhi, bv, bm] = cmpView(b, bits);
+  const mask = bits === 32 ? U32 : U64;
+  const differ = (~am & ~bm & mask & (av ^ bv)) !== 0n || ahi < blo || bhi < alo;
+  const [sal, sah] = signedView(alo, ahi, bits);
+  const [sbl, sbh] = signedView(blo, bhi, bits);
   switch (op) {
-    case BPF_JEQ: return a.hi < b.lo || b.hi < a.lo ? 0 : -1;
-    case BPF_JNE: return a.hi < b.lo || b.hi < a.lo ? 1 : -1;
-    case BPF_JSGT: if (!nonNegative) return -1; // falls through: same as unsigned
-    case BPF_JGT: return a.lo > b.hi ? 1 : a.hi <= b.lo ? 0 : -1;
-    case BPF_JSGE: if (!nonNegative) return -1; // falls through
-    case BPF_JGE: return a.lo >= b.hi ? 1 : a.hi < b.lo ? 0 : -1;
-    case BPF_JSLT: if (!nonNegative) return -1; // falls through
-    case BPF_JLT: return a.hi < b.lo ? 1 : a.lo >= b.hi ? 0 : -1;
-    case BPF_JSLE: if (!nonNegative) return -1; // falls through
-    case BPF_JLE: return a.hi <= b.lo ? 1 : a.lo > b.hi ? 0 : -1;
+    case BPF_JEQ: return differ ? 0 : -1;
+    case BPF_JNE: return differ ? 1 : -1;
+    case BPF_JSET: return (av & bv) !== 0n ? 1 : ((av | am) & (bv | bm)) === 0n ? 0 : -1;
+    case BPF_JGT: return alo > bhi ? 1 : ahi <= blo ? 0 : -1;
+    case BPF_JGE: return alo >= bhi ? 1 : ahi < blo ? 0 : -1;
+    case BPF_JLT: return ahi < blo ? 1 : alo >= bhi ? 0 : -1;
+    case BPF_JLE: return ahi <= blo ? 1 : alo > bhi ? 0 : -1;
+    case BPF_JSGT: return sal > sbh ? 1 : sah <= sbl ? 0 : -1;
+    case BPF_JSGE: return sal >= sbh ? 1 : sah < sbl ? 0 : -1;
+    case BPF_JSLT: return sah < sbl ? 1 : sal >= sbh ? 0 : -1;
+    case BPF_JSLE: return sah <= sbl ? 1 : sal > sbh ? 0 : -1;
     default: return -1;
   }
 }
 
 /** The range of a compared against constant k where the jump is (taken) or is not; null: impossible. */
-function refine(op: number, a: Reg, k: bigint, taken: boolean): Reg | null {
+function refine(op: number, a: Reg, k: bigint, taken: boolean, bits: 32 | 64): Reg | null {
   let lo = a.lo, hi = a.hi;
+  // A signed test of a range and a constant on the same side of the sign bit is the unsigned one.
+  const half = 1n << BigInt(bits - 1);
+  if ((hi < half && k < half) || (lo >= half && k >= half)) {
+    const unsigned: Record<number, number> = { [BPF_JSGT]: BPF_JGT, [BPF_JSGE]: BPF_JGE, [BPF_JSLT]: BPF_JLT, [BPF_JSLE]: BPF_JLE };
+    op = unsigned[op] ?? op;
+  }
   const max = (x: bigint, y: bigint) => (x > y ? x : y);
   const min = (x: bigint, y: bigint) => (x < y ? x : y);
   let o = op;
@@ -696,8 +775,15 @@ function refine(op: number, a: Reg, k: bigint, taken: boolean): Reg | null {
       [BPF_JEQ]: BPF_JNE, [BPF_JNE]: BPF_JEQ, [BPF_JGT]: BPF_JLE, [BPF_JLE]: BPF_JGT, [BPF_JGE]: BPF_JLT, [BPF_JLT]: BPF_JGE,
     };
     const n = neg[op];
+    if (op === BPF_JSET) {
+      // Not taken: every bit of k is 0.
+      return scalar(lo, hi, a.tv & ~k & U64, a.tm & ~k & U64);
+    }
     if (n === undefined) return a;
     o = n;
+  } else if (op === BPF_JSET) {
+    // Taken with a single bit: that bit is 1.
+    return k !== 0n && (k & (k - 1n)) === 0n ? scalar(lo, hi, a.tv | k, a.tm & ~k & U64) : a;
   }
   switch (o) {
     case BPF_JEQ: lo = max(lo, k); hi = min(hi, k); break;
@@ -711,7 +797,7 @@ function refine(op: number, a: Reg, k: bigint, taken: boolean): Reg | null {
     case BPF_JLE: hi = min(hi, k); break;
     default: return a;
   }
-  return lo > hi ? null : scalar(lo, hi);
+  return lo > hi ? null : scalar(lo, hi, a.tv, a.tm);
 }
 
 /** The log line Linux's verifier ends with on success (BPF_LOG_LEVEL1). */

@@ -105,7 +105,7 @@ export const LEDGER: readonly LedgerEntry[] = [
     saved: [
       "tid", "tg", "ctx", "sigmask", "pendingSignals", "altStack", "clearChildTid", "robustList", "pdeathSignal",
       "noNewPrivs", "schedPolicy", "schedPriority", "schedResetOnFork", "nice", "ioprio", "schedSliceNs", "name",
-      "fdTable", "fs", "creds", "cpuBase", "seccomp",
+      "fdTable", "fs", "creds", "cpuBase", "seccomp", "affinity", "memPolicy",
     ],
     derived: {
       kernel: "the restoring kernel",
@@ -126,7 +126,6 @@ export const LEDGER: readonly LedgerEntry[] = [
     refused: {
       savedMask: "the mask a sigsuspend, pselect or ppoll put aside: saved as the thread's mask when the call runs again; refused between its wake and its handler",
       sigWaitSet: "sigtimedwait in progress: the call runs again; refused between its wake and its return",
-      affinity: "a CPU affinity mask",
       personality: "a persona other than PER_LINUX (personality(2))",
       uts: "a UTS namespace of its own (unshare or clone with CLONE_NEWUTS): the sandbox's first one is saved as the hostname",
       sessionKeyring: "a keyring (keyctl): a checkpoint refuses a sandbox with keyrings",
@@ -137,7 +136,6 @@ export const LEDGER: readonly LedgerEntry[] = [
       ipc: "an IPC namespace of its own (unshare or clone with CLONE_NEWIPC); the sandbox's first one is saved as the sandbox's (kernel/checkpoint/ipc.ts)",
       ptrace: "a task traced with ptrace(2)",
       tracees: "a task tracing others with ptrace(2)",
-      memPolicy: "a NUMA policy",
       pidNsForChildren: "a PID namespace for the task's children other than its own (unshare or setns with CLONE_NEWPID)",
     },
   },

@@ -75,6 +75,7 @@ import {
 } from "./ipc.ts";
 import { checkProcFileHolders, makeProcFile, procFileSchemas, reopenKernFiles, saveProcFile, type SavedPidFd } from "./proc_files.ts";
 import { checkNetlinkShape, makeNetlinkFile, netlinkFileSchema, saveNetlinkFile } from "./netlink.ts";
+import { restoreTaskPolicies, saveTaskPolicies, taskPolicySchemas } from "./task_policies.ts";
 import { checkSeccompShape, makeSeccompStates, SeccompSaver, seccompFilterSchema, seccompStateSchema } from "./seccomp.ts";
 import { checkCowObjects, checkCowPieces, CowMemories, cowObjectSchema, cowPieceSchema, CowSaver, joinPieces, type SavedCowPiece } from "./cow.ts";
 import {
@@ -297,6 +298,8 @@ const taskSchema = z.object({
   fs: u32,
   /** Its seccomp state (index into seccompStates, seccomp.ts); absent: none. */
   seccomp: u32.optional(),
+  /** CPU affinity and NUMA policy (task_policies.ts); absent: the defaults. */
+  ...taskPolicySchemas,
   /** The thread's CPU time so far: its CPU clock (and its process's) continues from it. */
   cpu: z.object({ userNs: ns, sysNs: ns }).strict(),
 }).strict();
@@ -387,7 +390,8 @@ export const savedSandboxSchema = z.object({
   /** Private memory several address spaces share copy-on-write (cow.ts), each page once. */
   cowObjects: z.array(cowObjectSchema).max(MAX_FILES),
   fdTables: z.array(fdTableSchema).max(MAX_TASKS),
-  fsContexts: z.array(z.object({ cwd: absPath, umask: intIn(0, 0o777) }).strict()).max(MAX_TASKS),
+  /** cwd, umask and, for a chrooted task, its root (absent: the sandbox's). */
+  fsContexts: z.array(z.object({ cwd: absPath, umask: intIn(0, 0o777), root: absPath.optional() }).strict()).max(MAX_TASKS),
   processes: z.array(processSchema).min(1).max(MAX_PROCESSES),
   /** seccomp filter programs and the states that list them, each once (seccomp.ts). */
   seccompFilters: z.array(seccompFilterSchema).max(MAX_TASKS).optional(),
@@ -443,7 +447,7 @@ interface SaveContext {
   /** Where each piece of shared memory will be restored from (checked as the restore will do it). */
   placement: SharedPlacement;
   fdTables: Table<FdTable, SavedFdTable>;
-  fsContexts: Table<FsContext, { cwd: string; umask: number }>;
+  fsContexts: Table<FsContext, { cwd: string; umask: number; root?: string }>;
   seccomp: SeccompSaver;
   mqueues: MqueueSaver;
   parked: ReadonlyMap<Task, { kind: string }>;
@@ -720,9 +724,6 @@ function saveTask(t: Task, c: SaveContext): SavedTask {
   if (t.ptrace !== null || t.tracees.size > 0) {
     throw new CheckpointError(`task ${t.tid} is traced or traces another with ptrace(2): not saved yet`);
   }
-  if (t.affinity !== null || t.memPolicy !== null) {
-    throw new CheckpointError(`task ${t.tid} has a CPU affinity or NUMA policy set: not saved yet`);
-  }
   if (t.personality !== 0) {
     throw new CheckpointError(`task ${t.tid} has a personality set: not saved yet`);
   }
@@ -743,7 +744,6 @@ function saveTask(t: Task, c: SaveContext): SavedTask {
   if (t.net !== t.kernel.net) {
     throw new CheckpointError(`task ${t.tid} is in a network namespace of its own: not saved yet`);
   }
-  if (t.fs.root.path() !== "/") throw new CheckpointError(`task ${t.tid} is chrooted (${t.fs.root.path()}): not saved yet`);
   if (wokenByRemoval(t)) throw new CheckpointError(`task ${t.tid} is waking from a System V IPC object removed since: not saved yet`);
   const regs = t.ctx.regs.clone();
   const parkedStop = c.parked.get(t);
@@ -802,10 +802,28 @@ function saveTask(t: Task, c: SaveContext): SavedTask {
       },
     },
     fdTable: c.fdTables.ref(t.fdTable, () => t.fdTable.save((f) => saveFile(f, c))),
-    fs: c.fsContexts.ref(t.fs, () => ({ cwd: t.fs.cwd.path(), umask: t.fs.umask })),
+    fs: c.fsContexts.ref(t.fs, () => ({ cwd: t.fs.cwd.path(), umask: t.fs.umask, ...saveChroot(c.kernel, t) })),
     ...(t.seccomp !== null ? { seccomp: c.seccomp.ref(t.seccomp) } : {}),
+    ...saveTaskPolicies(t),
     cpu: { ...taskCpu(t) },
   };
+}
+
+/**
+ * A chrooted task's root, by the path the sandbox's root reaches it by (its cwd is saved the
+ * same way, inside the new root or not); nothing for an unchanged root. Refused when that path
+ * no longer leads to it (removed or renamed since the chroot).
+ */
+function saveChroot(k: Kernel, t: Task): { root?: string } {
+  const r = t.fs.root;
+  const path = r.path();
+  if (path === "/" && r.equals(k.vfs.root())) return {};
+  let here = false;
+  try {
+    here = k.vfs.resolve({ root: k.vfs.root(), creds: Credentials.root() }, k.vfs.root(), path, { follow: false }).equals(r);
+  } catch { /* gone */ }
+  if (!here) throw new CheckpointError(`task ${t.tid}'s root directory ${path} (chroot) was removed or renamed: not saved yet`);
+  return { root: path };
 }
 
 function saveMemory(mm: MemoryManager, ctx: Context, c: SaveContext): SavedMemory {
@@ -1270,13 +1288,20 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
     restoreLocks(k.fileLocks, s.locks ?? [], files, fdTables);
     for (const t of fdTables) t.users = 0;
     const fsContexts = s.fsContexts.map((f) => {
-      let cwd;
+      let cwd, own = root;
       try {
         cwd = k.vfs.lookupDir({ root, creds: Credentials.root() }, root, f.cwd);
       } catch {
         throw new ImageError(`restore: the working directory ${f.cwd} is gone from the root filesystem`);
       }
-      return new FsContext(root, cwd, f.umask);
+      if (f.root !== undefined) {
+        try {
+          own = k.vfs.lookupDir({ root, creds: Credentials.root() }, root, f.root);
+        } catch {
+          throw new ImageError(`restore: the root directory ${f.root} of a chrooted task is gone from the root filesystem`);
+        }
+      }
+      return new FsContext(own, cwd, f.umask);
     });
 
     for (const [i, f] of s.files.entries()) {
@@ -1309,6 +1334,7 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
         const t = new Task({ kernel: k, tid: st.tid, tg, ctx, fdTable, fs: fsContexts[st.fs]!, creds, name: st.name });
         restoreTask(t, st);
         if (st.seccomp !== undefined) t.seccomp = seccompStates[st.seccomp]!;
+        restoreTaskPolicies(t, st);
         tg.tasks.add(t);
         tasks.push(t);
       }

@@ -259,6 +259,12 @@ class StubAddressSpace implements AddressSpace {
   memfdInStub = -1;
   /** Where this address space maps the memory file (see memory_file.ts). */
   readonly regions = new RegionList();
+  /**
+   * Pages of MAP_SHARED|MAP_ANONYMOUS objects past the end of a mapping an mremap shrank: the
+   * object keeps them (Linux's shmem file keeps its size), so growing the mapping again finds
+   * them. By file offset of their start; freed with the region they follow, or at release.
+   */
+  readonly #sharedTails = new Map<number, number>();
   released = false;
   /** @nosave The live host threads of this stub. */
   readonly threads = new Set<PtraceContext>();
@@ -813,7 +819,27 @@ class StubAddressSpace implements AddressSpace {
     if (rs.length === 0) return;
     const mf = this.platform.memoryFile;
     if (mf === null) return;
-    for (const r of rs) mf.unref(r.off, r.off + (r.end - r.start));
+    for (const r of rs) {
+      const end = r.off + (r.end - r.start);
+      const kept = r.kind === "shared" ? this.#sharedTails.get(end) : undefined;
+      if (
+        r.kind === "shared" &&
+        this.regions.list.some((x) => x.kind === "shared" && x.end === r.start && x.off + (x.end - x.start) === r.off)
+      ) {
+        // The end of a shared mapping whose front stays (munmap or mremap of its tail): the
+        // object keeps the pages, and a later growth of the front finds them. (The front is
+        // told by address and file offset both: the platform does not know objects.)
+        if (kept !== undefined) this.#sharedTails.delete(end);
+        this.#sharedTails.set(r.off, kept ?? end);
+        continue;
+      }
+      mf.unref(r.off, end);
+      // The pages a shrink left to the object go with the mapping they followed.
+      if (kept !== undefined) {
+        this.#sharedTails.delete(end);
+        mf.unref(end, kept);
+      }
+    }
   }
 
   mapHostFile(
@@ -909,7 +935,20 @@ class StubAddressSpace implements AddressSpace {
       for (const p of moved) {
         if (p.end > keepEnd) {
           const s = Math.max(p.start, keepEnd);
-          mf.unref(p.off + (s - p.start), p.off + (p.end - p.start));
+          const tailStart = p.off + (s - p.start), tailEnd = p.off + (p.end - p.start);
+          if (p.kind === "shared" && s > p.start) {
+            // The object keeps the pages: a later growth finds them (see #sharedTails).
+            const further = this.#sharedTails.get(tailEnd);
+            if (further !== undefined) this.#sharedTails.delete(tailEnd);
+            this.#sharedTails.set(tailStart, further ?? tailEnd);
+          } else {
+            mf.unref(tailStart, tailEnd);
+            const further = p.kind === "shared" ? this.#sharedTails.get(tailEnd) : undefined;
+            if (further !== undefined) {
+              this.#sharedTails.delete(tailEnd);
+              mf.unref(tailEnd, further);
+            }
+          }
           if (s === p.start) continue;
           p.end = s;
         }
@@ -930,13 +969,28 @@ class StubAddressSpace implements AddressSpace {
       if (dest !== o.addr) {
         entries.push({ nr: SYS_mremap, args: [o.addr, o.oldLen, o.oldLen, MREMAP_MAYMOVE | MREMAP_FIXED, dest], flags: 0 });
       }
-      const tail = [dest + o.oldLen, o.newLen - o.oldLen, whole.prot, MAP_SHARED | MAP_FIXED, this.memfdInStub, mf.size];
-      entries.push({ nr: SYS_mmap, args: tail, flags: 0 });
+      // Pages the object kept past the mapping's end (an earlier shrink) come back first.
+      const objEnd = whole.off + o.oldLen;
+      const keptEnd = this.#sharedTails.get(objEnd);
+      const kept = keptEnd === undefined ? 0 : Math.min(keptEnd - objEnd, o.newLen - o.oldLen);
+      if (kept > 0) {
+        const back = [dest + o.oldLen, kept, whole.prot, MAP_SHARED | MAP_FIXED, this.memfdInStub, objEnd];
+        entries.push({ nr: SYS_mmap, args: back, flags: 0 });
+      }
+      const past = o.newLen - o.oldLen - kept;
+      if (past > 0) {
+        const tail = [dest + o.oldLen + kept, past, whole.prot, MAP_SHARED | MAP_FIXED, this.memfdInStub, mf.size];
+        entries.push({ nr: SYS_mmap, args: tail, flags: 0 });
+      }
       this.#flush();
       const r = this.#runEntries(via as PtraceContext, entries);
       if (r < 0) return r;
+      if (kept > 0) {
+        this.#sharedTails.delete(objEnd);
+        if (objEnd + kept < keptEnd!) this.#sharedTails.set(objEnd + kept, keptEnd!);
+      }
       this.regions.cut(o.addr, o.addr + o.oldLen);
-      this.regions.add({ ...whole, start: dest, end: dest + o.oldLen });
+      this.regions.add({ ...whole, start: dest, end: dest + o.oldLen + kept });
       return dest;
     }
     if (whole !== null && whole.kind !== "converted" && mf.ranges.allocateAt(whole.off + o.oldLen, o.newLen - o.oldLen)) {
@@ -1232,6 +1286,9 @@ class StubAddressSpace implements AddressSpace {
     // can no longer run application code.
     this.#releaseRegions(this.regions.list);
     this.regions.list = [];
+    const mf = this.platform.memoryFile;
+    for (const [start, end] of this.#sharedTails) mf?.unref(start, end);
+    this.#sharedTails.clear();
   }
 
   releaseAndReap(): HostUsage {

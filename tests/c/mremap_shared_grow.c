@@ -1,7 +1,8 @@
 /* mremap growing a MAP_SHARED|MAP_ANONYMOUS mapping, in place and moved: the shared object keeps
  * its size (Linux's shmem file), so the old pages stay shared with a forked child in both
  * directions, and the new tail is past the object's end: a touch is SIGBUS, a write(2) from it
- * EFAULT. */
+ * EFAULT; a shrink leaves the object its pages, which growing again finds (gVisor's mremap_test
+ * MremapDeathTest.SharedAnon). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -72,9 +73,24 @@ static void run(const char *name, int move) {
   close(top[1]);
 }
 
+static void shrink_then_grow(void) {
+  printf("shrunk, then grown and moved:\n");
+  char *area = mmap(NULL, 4 * PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  char *m = mmap(area, 2 * PG, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+  memset(m, 'a', PG);
+  memset(m + PG, 'b', PG);
+  printf("  shrink: %d\n", mremap(m, 2 * PG, PG, 0) == m);
+  char *g = mremap(m, PG, 3 * PG, MREMAP_MAYMOVE | MREMAP_FIXED, m + PG);
+  printf("  grow: %d\n", g == m + PG);
+  printf("  first pages: %c %c\n", g[0], g[PG]);
+  touch_in_child(g + 2 * PG, "the page past the object");
+  munmap(area, 4 * PG);
+}
+
 int main(void) {
   setvbuf(stdout, NULL, _IONBF, 0);
   run("grown in place", 0);
   run("grown and moved", 1);
+  shrink_then_grow();
   return 0;
 }

@@ -15,7 +15,10 @@
 
 import { EBADF, EBUSY, EFAULT, EINVAL, ENOMEM, EPERM, ESPIPE } from "../../errno.ts";
 import { O_PATH, S_IFIFO, S_IFMT, S_IFREG } from "../../../abi/linux/file.ts";
-import { PAGE_SIZE } from "../../../abi/linux/mm.ts";
+import {
+  MAX_NUMNODES, MPOL_BIND, MPOL_DEFAULT, MPOL_F_NUMA_BALANCING, MPOL_F_RELATIVE_NODES, MPOL_F_STATIC_NODES, MPOL_INTERLEAVE, MPOL_LOCAL,
+  MPOL_MAX, MPOL_MODE_FLAGS, MPOL_PREFERRED, MPOL_PREFERRED_MANY, MPOL_WEIGHTED_INTERLEAVE, PAGE_SIZE,
+} from "../../../abi/linux/mm.ts";
 import { RLIM_INFINITY, RLIMIT_MEMLOCK } from "../../../abi/linux/limits.ts";
 import type { Task } from "../../task.ts";
 import { tasksNamedBy, type WhoKind } from "./sys_sched.ts";
@@ -113,12 +116,6 @@ const sysIoprioGet: SyscallFn = (t, a) => {
 };
 
 const MPOL_F_NODE = 1, MPOL_F_ADDR = 2, MPOL_F_MEMS_ALLOWED = 4;
-const MPOL_DEFAULT = 0, MPOL_PREFERRED = 1, MPOL_INTERLEAVE = 3, MPOL_LOCAL = 4;
-const MPOL_BIND = 2, MPOL_PREFERRED_MANY = 5, MPOL_WEIGHTED_INTERLEAVE = 6, MPOL_MAX = 7;
-const MPOL_F_STATIC_NODES = 1 << 15, MPOL_F_RELATIVE_NODES = 1 << 14, MPOL_F_NUMA_BALANCING = 1 << 13;
-const MPOL_MODE_FLAGS = MPOL_F_STATIC_NODES | MPOL_F_RELATIVE_NODES | MPOL_F_NUMA_BALANCING;
-/** Linux's MAX_NUMNODES as distributions build it (CONFIG_NODES_SHIFT=10). */
-const MAX_NUMNODES = 1024;
 /** The nodes the sandbox has: node 0. */
 const ONLINE_NODES = 1n;
 

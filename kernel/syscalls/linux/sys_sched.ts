@@ -44,7 +44,7 @@ function mayChangeIds(t: Task, d: { readonly uid: number; readonly euid: number 
 }
 
 /** The mask size in bytes Linux uses: whole 64-bit words covering the CPUs. */
-function maskBytes(): number {
+export function maskBytes(): number {
   return Math.ceil(sandboxCpus() / 64) * 8;
 }
 

@@ -121,12 +121,23 @@ function disarm(t: Task, p: PosixTimer): void {
 
 /** Implements timer_settime(2), relative or TIMER_ABSTIME, one-shot or periodic. */
 const sysTimerSettime: SyscallFn = (t, a) => {
-  const p = timerOf(t, a.int(0));
+  // Linux's order: no new value is EINVAL, then its copy (EFAULT), its check (EINVAL) and the
+  // timer id (EINVAL); the old value is written last, after the timer is set (a bad pointer
+  // there is EFAULT with the new setting in force).
   const flags = a.int(1), newp = a.pointer(2), oldp = a.pointer(3);
+  if (newp === 0) throw EINVAL;
   const next = readItimerspec(t, newp);
-  if (oldp !== 0) t.copyOut(oldp, currentSetting(p));
+  const p = timerOf(t, a.int(0));
+  const old = oldp !== 0 ? currentSetting(p) : null;
+  arm(t, p, flags, next);
+  if (old !== null) t.copyOut(oldp, old);
+  return 0;
+};
+
+/** Sets timer p to `next` (disarmed when its value is 0). */
+function arm(t: Task, p: PosixTimer, flags: number, next: { intervalNs: number; valueNs: number }): void {
   disarm(t, p);
-  if (next.valueNs === 0) return 0;
+  if (next.valueNs === 0) return;
   const target = { tg: t.tg, signo: p.signo, code: SI_TIMER, thread: p.thread, posix: p };
   const cpu = cpuClockOf(t, p);
   if (cpu) {
@@ -144,8 +155,7 @@ const sysTimerSettime: SyscallFn = (t, a) => {
     p.wall = tm;
     t.kernel.addTimer(tm);
   }
-  return 0;
-};
+}
 
 /** Implements timer_gettime(2). */
 const sysTimerGettime: SyscallFn = (t, a) => {

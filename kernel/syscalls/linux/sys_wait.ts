@@ -1,6 +1,6 @@
 /** Waiting for children: wait4(2), waitid(2). */
 
-import { EAGAIN, EBADF, ECHILD, EINVAL } from "../../errno.ts";
+import { EAGAIN, EBADF, ECHILD, EINVAL, ESRCH } from "../../errno.ts";
 import { O_NONBLOCK } from "../../../abi/linux/file.ts";
 import { PidFd } from "../../pidfd.ts";
 import {
@@ -32,7 +32,8 @@ function writeChildRusage(t: Task, addr: number, r: Exclude<WaitOutcome, { kind:
 const sysWait4: SyscallFn = (t, a) => {
   const pid = a.int(0), statusAddr = a.pointer(1), options = a.int(2), rusage = a.pointer(3);
   checkWait4Options(options);
-  if (pid === -0x80000000) throw EINVAL;
+  // -INT_MIN has no value: Linux's kernel_wait4 answers ESRCH for it (no such process group).
+  if (pid === -0x80000000) throw ESRCH;
   const r = waitForChild(t, selectorFromPid(t, pid), options | WEXITED);
   if (r.kind === "none") {
     if (options & WNOHANG) return 0;
