@@ -21,7 +21,7 @@
  * @module
  */
 
-import { intIn, z } from "./zod_tree.ts";
+import { intIn, isIntIn, onlyKeys, withFastPath, z } from "./zod_tree.ts";
 import type { Kernel } from "../kernel.ts";
 import { Task } from "../task.ts";
 import { ThreadGroup } from "../thread_group.ts";
@@ -214,10 +214,34 @@ const vmaSchema = z.object({
   "a mapping is shared memory, a file, a memfd or a written file, one of them",
 );
 
+const PLAIN_VMA_KEYS: ReadonlySet<string> = new Set(["start", "end", "prot", "name", "growsDown", "locked", "file"]);
+const VMA_FILE_KEYS: ReadonlySet<string> = new Set(["path", "offset", "size", "mtimeNs"]);
+const MTIME_NS = /^\d{1,20}$/;
+
+/**
+ * The common mapping, anonymous or of a lower host file by reference and nothing else (every
+ * mapping of an idle shell), checked by hand exactly as vmaSchema checks it; any other goes
+ * through vmaSchema (zod_tree.ts withFastPath). Keep the two in step.
+ */
+function plainVma(v: unknown): boolean {
+  if (!onlyKeys(v, PLAIN_VMA_KEYS)) return false;
+  if (!isIntIn(v.start, 0, Number.MAX_SAFE_INTEGER) || !isIntIn(v.end, 0, Number.MAX_SAFE_INTEGER) || !isIntIn(v.prot, 0, 7)) return false;
+  if (typeof v.name !== "string" || v.name.length > 4096 || typeof v.growsDown !== "boolean") return false;
+  if (v.locked !== undefined && typeof v.locked !== "boolean") return false;
+  const f = v.file;
+  if (f === undefined) return true;
+  return onlyKeys(f, VMA_FILE_KEYS) && typeof f.path === "string" && f.path.length <= 4096 && f.path.startsWith("/") &&
+    isIntIn(f.offset, 0, Number.MAX_SAFE_INTEGER) && isIntIn(f.size, 0, Number.MAX_SAFE_INTEGER) &&
+    typeof f.mtimeNs === "string" && MTIME_NS.test(f.mtimeNs);
+}
+
+const RUN_KEYS: ReadonlySet<string> = new Set(["addr", "blob"]);
+const runSchema = z.object({ addr: u64, blob: u32 }).strict();
+
 const memorySchema = z.object({
-  vmas: z.array(vmaSchema).max(65536),
+  vmas: z.array(withFastPath(vmaSchema, plainVma)).max(65536),
   /** Memory contents: `blob` holds the bytes at `addr` (pages never written are not stored). */
-  runs: z.array(z.object({ addr: u64, blob: u32 }).strict()),
+  runs: z.array(withFastPath(runSchema, (v) => onlyKeys(v, RUN_KEYS) && isIntIn(v.addr, 0, Number.MAX_SAFE_INTEGER) && isIntIn(v.blob, 0, 0xffff_ffff))),
   /**
    * Private memory shared copy-on-write with other address spaces (cow.ts): ranges mapped from
    * the image's copy-on-write objects, sorted by address; the runs inside hold only the pages

@@ -81,3 +81,31 @@ export function lazyObject<T extends z.ZodType>(build: () => T): z.ZodLazy<T> {
   Object.defineProperty(s._zod, "optout", { value: undefined });
   return s;
 }
+
+/**
+ * `schema` with a fast path: a value `plain` accepts is taken as it is, any other is parsed by
+ * `schema`, whose issues are the parse's. For the many entries of one common shape in a state
+ * (an address space's mappings: half of an idle shell's ~1,300 values), where zod's parse
+ * costs a schema run, a result and an issue list per value. `plain` must accept only values
+ * `schema` accepts unchanged (it has no transforms or defaults), so that what is validated
+ * stays exactly what `schema` says; anything less common, or wrong, goes to `schema`.
+ */
+export function withFastPath<S extends z.ZodType>(schema: S, plain: (v: unknown) => boolean): z.ZodType<z.infer<S>> {
+  return z.custom<z.infer<S>>().superRefine((v, ctx) => {
+    if (plain(v)) return;
+    const r = schema.safeParse(v, { jitless: true });
+    if (!r.success) for (const i of r.error.issues) ctx.addIssue({ code: "custom", message: i.message, path: [...i.path] });
+  }) as unknown as z.ZodType<z.infer<S>>;
+}
+
+/** Whether v is a safe integer in [min, max] (what `intIn(min, max)` accepts). */
+export function isIntIn(v: unknown, min: number, max: number): v is number {
+  return Number.isSafeInteger(v) && (v as number) >= min && (v as number) <= max;
+}
+
+/** Whether v is a plain object whose own keys are all in `keys` (what a strict object allows). */
+export function onlyKeys(v: unknown, keys: ReadonlySet<string>): v is Record<string, unknown> {
+  if (typeof v !== "object" || v === null || Array.isArray(v) || Object.getPrototypeOf(v) !== Object.prototype) return false;
+  for (const k of Object.keys(v)) if (!keys.has(k)) return false;
+  return true;
+}
