@@ -223,6 +223,7 @@ class ProcessView implements ProcProcess {
       sigPending: t.pendingSignals.mask,
       sigBlocked: t.sigmask,
       nice: t.nice,
+      timerSlackNs: t.timerSlackNs,
     }));
   }
 

@@ -68,6 +68,9 @@ export interface BlockState {
 
 const decoder = new TextDecoder();
 
+/** Linux's initial timer slack (init_task.timer_slack_ns), 50 µs. */
+export const DEFAULT_TIMER_SLACK_NS = 50_000;
+
 /** @savable */
 export class Task implements Waker, MemoryIO {
   /** Immutable. */
@@ -127,6 +130,13 @@ export class Task implements Waker, MemoryIO {
   robustList = 0;
   /** PR_SET_PDEATHSIG: the signal this task gets when its parent dies. */
   pdeathSignal = 0;
+  /**
+   * PR_SET_TIMERSLACK's slack in ns (what /proc/PID/timerslack_ns shows) and the value 0 resets
+   * it to: a new task gets its creator's current slack as both (Linux's copy_process). Timers
+   * here fire when the scheduler loop gets to them; the slack is reported, not applied.
+   */
+  timerSlackNs = DEFAULT_TIMER_SLACK_NS;
+  defaultTimerSlackNs = DEFAULT_TIMER_SLACK_NS;
   /** PR_SET_NO_NEW_PRIVS (set-user-ID bits never grant privilege in the sandbox anyway). */
   noNewPrivs = false;
   /** sched_setaffinity(2)'s mask (bit per CPU), or null for every CPU. */

@@ -190,6 +190,7 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
     tg.parentThread = (f & CLONE_PARENT) ? t.tg.parentThread : t.tid;
     tg.oomScoreAdj = t.tg.oomScoreAdj; // inherited, as Linux's signal_struct copy
     tg.coredumpFilter = t.tg.coredumpFilter; // the mm's flags, copied by dup_mm
+    tg.thpDisable = t.tg.thpDisable;
     tg.cgroup = t.tg.cgroup; // cgroup_fork: the parent's
     parent?.children.add(tg);
   }
@@ -225,6 +226,7 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
   child.noNewPrivs = t.noNewPrivs; // a task flag: threads and children inherit it, exec keeps it
   child.seccomp = t.seccomp; // the filters too (an immutable list, shared)
   child.personality = t.personality; // dup_task_struct copies it
+  child.timerSlackNs = child.defaultTimerSlackNs = t.timerSlackNs; // copy_process
   if (!t.schedResetOnFork) {
     child.schedPolicy = t.schedPolicy;
     child.schedPriority = t.schedPriority;

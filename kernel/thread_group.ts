@@ -104,6 +104,12 @@ export class ThreadGroup {
    * written): inherited by fork and kept across execve. Default 0x33.
    */
   coredumpFilter = 0x33;
+  /**
+   * PR_SET_THP_DISABLE's flags as PR_GET_THP_DISABLE reports them (bit 0 disabled, bit 1
+   * PR_THP_DISABLE_EXCEPT_ADVISED): an mm flag, so fork copies it and exec keeps it, as Linux.
+   * Only reported: the stub's memory is the host's to back.
+   */
+  thpDisable = 0;
   /** The I/O counters of the group's threads that exited (Linux's signal->ioac). */
   readonly deadIo: IoAccounting = { rchar: 0, wchar: 0, syscr: 0, syscw: 0 };
   /**

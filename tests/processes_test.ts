@@ -372,3 +372,7 @@ Deno.test("dumpability after set*id and exec (set-user-ID, execute-only programs
 Deno.test("SA_RESETHAND keeps the flags, sigwaitinfo takes an unblocked signal, wait4(INT_MIN) is ESRCH, timer_settime checks in Linux's order, an unwritable signal frame forces a SIGSEGV its handler takes, as natively (tests/c/signal_ltp_rules.c)", async () => {
   await assertSameAsNative([await compileC("signal_ltp_rules")]);
 });
+
+Deno.test("prctl's timer slack (and /proc/self/timerslack_ns, inherited by fork), THP_DISABLE, SPECULATION_CTRL and the argument checks of GET_NO_NEW_PRIVS and SET_SECCOMP behave as natively (tests/c/prctl_options.c)", async () => {
+  await assertSameAsNative([await compileC("prctl_options")]);
+});

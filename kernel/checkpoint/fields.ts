@@ -73,7 +73,7 @@ export const LEDGER: readonly LedgerEntry[] = [
     saved: [
       "tgid", "tasks", "mm", "parent", "limits", "handlers", "pgid", "sid", "exitStatus", "zombie", "exitUid", "exitEuid", "exitNice",
       "leaderComm", "sharedPending", "itimerReal", "timerSeq", "dumpable", "subreaper", "execed", "exitSignal",
-      "oomScoreAdj", "coredumpFilter", "userNs", "sysNs", "childUserNs", "childSysNs", "maxRssKb", "childMaxRssKb",
+      "oomScoreAdj", "coredumpFilter", "thpDisable", "userNs", "sysNs", "childUserNs", "childSysNs", "maxRssKb", "childMaxRssKb",
       "itimerVirtual", "itimerProf", "cpuLimitTimers", "posixTimers", "tty", "groupStop", "stopped", "stopReport",
       "continuedReport",
     ],
@@ -104,7 +104,7 @@ export const LEDGER: readonly LedgerEntry[] = [
     className: "Task",
     saved: [
       "tid", "tg", "ctx", "sigmask", "pendingSignals", "altStack", "clearChildTid", "robustList", "pdeathSignal",
-      "noNewPrivs", "schedPolicy", "schedPriority", "schedResetOnFork", "nice", "ioprio", "schedSliceNs", "name",
+      "timerSlackNs", "defaultTimerSlackNs", "noNewPrivs", "schedPolicy", "schedPriority", "schedResetOnFork", "nice", "ioprio", "schedSliceNs", "name",
       "fdTable", "fs", "creds", "cpuBase", "seccomp", "affinity", "memPolicy",
     ],
     derived: {

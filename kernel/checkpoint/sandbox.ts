@@ -313,6 +313,7 @@ const taskSchema = z.object({
   clearChildTid: u64,
   robustList: u64,
   pdeathSignal: intIn(0, 64),
+  timerSlack: z.object({ ns: u64, defaultNs: u64 }).strict().optional(),
   noNewPrivs: z.boolean(),
   nice: intIn(-20, 19),
   ioprio: intIn(0, 0xffff).optional(),
@@ -367,6 +368,7 @@ const processSchema = z.object({
   execed: z.boolean(),
   oomScoreAdj: intIn(-1000, 1000),
   coredumpFilter: intIn(0, 0x1ff).optional(),
+  thpDisable: intIn(0, 3).optional(),
   timerSeq: u32,
   /** ITIMER_VIRTUAL/PROF, RLIMIT_CPU's timers and POSIX timers (timers.ts). */
   timers: processTimersSchema,
@@ -648,6 +650,7 @@ function saveProcess(tg: ThreadGroup, c: SaveContext): SavedProcess {
     execed: tg.execed,
     oomScoreAdj: tg.oomScoreAdj,
     coredumpFilter: tg.coredumpFilter,
+    thpDisable: tg.thpDisable,
     timerSeq: tg.timerSeq,
     timers: saveProcessTimers(tg, (what) => new CheckpointError(`${what}: not saved yet`)),
     cpu: {
@@ -813,6 +816,7 @@ function saveTask(t: Task, c: SaveContext): SavedTask {
     clearChildTid: t.clearChildTid,
     robustList: t.robustList,
     pdeathSignal: t.pdeathSignal,
+    timerSlack: { ns: t.timerSlackNs, defaultNs: t.defaultTimerSlackNs },
     noNewPrivs: t.noNewPrivs,
     nice: t.nice,
     ioprio: t.ioprio,
@@ -1194,6 +1198,7 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
       tg.execed = p.execed;
       tg.oomScoreAdj = p.oomScoreAdj;
       tg.coredumpFilter = p.coredumpFilter ?? 0x33;
+      tg.thpDisable = p.thpDisable ?? 0;
       tg.timerSeq = p.timerSeq;
       tg.userNs = p.cpu.userNs;
       tg.sysNs = p.cpu.sysNs;
@@ -1926,6 +1931,10 @@ function restoreTask(t: Task, s: SavedTask): void {
   t.clearChildTid = s.clearChildTid;
   t.robustList = s.robustList;
   t.pdeathSignal = s.pdeathSignal;
+  if (s.timerSlack !== undefined) {
+    t.timerSlackNs = s.timerSlack.ns;
+    t.defaultTimerSlackNs = s.timerSlack.defaultNs;
+  }
   t.noNewPrivs = s.noNewPrivs;
   t.nice = s.nice;
   t.ioprio = s.ioprio ?? 0;

@@ -413,7 +413,7 @@ function countThreads(src: ProcSource): { running: number; blocked: number; tota
 type PidEntryKind =
   | "stat" | "status" | "statm" | "cmdline" | "environ" | "maps" | "smaps" | "limits" | "mounts" | "mountinfo"
   | "comm" | "oom_score_adj" | "oom_score" | "cgroup" | "uid_map" | "gid_map" | "projid_map" | "setgroups" | "wchan" | "auxv"
-  | "mem" | "io" | "coredump_filter" | "children" | "exe" | "cwd" | "root" | "fd" | "fdinfo" | "task" | "ns" | "net";
+  | "mem" | "io" | "coredump_filter" | "timerslack_ns" | "children" | "exe" | "cwd" | "root" | "fd" | "fdinfo" | "task" | "ns" | "net";
 
 /** [name, kind, mode bits]; links and directories get their type from the kind. */
 const PID_ENTRIES: ReadonlyArray<[PidEntryKind, number]> = [
@@ -422,7 +422,7 @@ const PID_ENTRIES: ReadonlyArray<[PidEntryKind, number]> = [
   ["exe", 0o777], ["fd", 0o500], ["fdinfo", 0o555], ["gid_map", 0o644], ["limits", 0o444],
   ["maps", 0o444], ["mem", 0o600], ["mountinfo", 0o444], ["mounts", 0o444], ["net", 0o555], ["ns", 0o511], ["oom_score", 0o444],
   ["oom_score_adj", 0o644], ["projid_map", 0o644], ["root", 0o777], ["setgroups", 0o644], ["smaps", 0o444], ["stat", 0o444],
-  ["statm", 0o444], ["status", 0o444], ["task", 0o555], ["uid_map", 0o644], ["wchan", 0o444],
+  ["statm", 0o444], ["status", 0o444], ["task", 0o555], ["timerslack_ns", 0o666], ["uid_map", 0o644], ["wchan", 0o444],
 ];
 const PID_ENTRY_MODES: ReadonlyMap<string, number> = new Map(PID_ENTRIES);
 const LINK_KINDS = new Set<string>(["exe", "cwd", "root"]);
@@ -594,6 +594,11 @@ class PidFile extends GeneratedFile {
       case "children":
         // The children this thread created (Linux's get_children_pid), each with a space.
         return p.childrenOf(this.tid ?? p.pid).map((c) => `${c} `).join("");
+      case "timerslack_ns": {
+        // The thread's (the leader's in /proc/PID); read-only here (Linux lets it be written).
+        const th = this.#thread(p) ?? p.threads.find((x) => x.tid === p.pid);
+        return `${th?.timerSlackNs ?? 50_000}\n`;
+      }
       case "coredump_filter": {
         const f = p.coredumpFilter;
         return f === null ? "" : f.toString(16).padStart(8, "0") + "\n";

@@ -50,6 +50,8 @@ export interface ProcThread {
   sigBlocked: bigint;
   /** setpriority(2)'s nice, -20..19 (0 when absent). */
   nice?: number;
+  /** PR_SET_TIMERSLACK's slack in ns (Linux's 50000 when absent). */
+  timerSlackNs?: number;
 }
 
 /** One open descriptor. */

@@ -2,7 +2,7 @@
 
 import { setFilter, setStrict } from "./sys_seccomp.ts";
 import { SECCOMP_MODE_FILTER, SECCOMP_MODE_STRICT } from "../../seccomp.ts";
-import { EINVAL, ENAMETOOLONG, EPERM } from "../../errno.ts";
+import { EINVAL, ENAMETOOLONG, ENODEV, EPERM } from "../../errno.ts";
 import type { Task } from "../../task.ts";
 import { partial, type SyscallArgs, type SyscallEntry, type SyscallFn } from "./support.ts";
 import {
@@ -141,7 +141,31 @@ const sysPrctl: SyscallFn = (t, a) => {
       t.noNewPrivs = true;
       return 0;
     case PR_GET_NO_NEW_PRIVS:
+      if (a.u64(1) !== 0n || a.u64(2) !== 0n || a.u64(3) !== 0n || a.u64(4) !== 0n) throw EINVAL;
       return t.noNewPrivs ? 1 : 0;
+    case PR_SET_TIMERSLACK: {
+      // A real-time or deadline task keeps its slack (Linux 6.7 on); 0 restores the default.
+      if (t.schedPolicy === 1 || t.schedPolicy === 2 || t.schedPolicy === 6) return 0;
+      const v = a.u64(1);
+      t.timerSlackNs = v === 0n ? t.defaultTimerSlackNs : Number(v);
+      return 0;
+    }
+    case PR_GET_TIMERSLACK:
+      return t.timerSlackNs;
+    case PR_SET_THP_DISABLE: {
+      // Linux 6.18's prctl_set_thp_disable: flags only with disabling, and only EXCEPT_ADVISED.
+      const on = a.u64(1) !== 0n, flags = a.u64(2);
+      if (a.u64(3) !== 0n || a.u64(4) !== 0n) throw EINVAL;
+      if ((!on && flags !== 0n) || (flags & ~PR_THP_DISABLE_EXCEPT_ADVISED) !== 0n) throw EINVAL;
+      t.tg.thpDisable = on ? 1 | Number(flags) : 0;
+      return 0;
+    }
+    case PR_GET_THP_DISABLE:
+      if (a.u64(1) !== 0n || a.u64(2) !== 0n || a.u64(3) !== 0n || a.u64(4) !== 0n) throw EINVAL;
+      return t.tg.thpDisable;
+    case PR_GET_SPECULATION_CTRL:
+      if (a.u64(2) !== 0n || a.u64(3) !== 0n || a.u64(4) !== 0n) throw EINVAL;
+      return speculationCtrl(a.u64(1));
     case PR_GET_SECCOMP:
       return t.seccomp?.mode ?? 0;
     case PR_CAPBSET_READ:
@@ -171,6 +195,44 @@ const sysPrctl: SyscallFn = (t, a) => {
       throw EINVAL;
   }
 };
+
+const PR_SET_TIMERSLACK = 29, PR_GET_TIMERSLACK = 30;
+const PR_SET_THP_DISABLE = 41, PR_GET_THP_DISABLE = 42, PR_THP_DISABLE_EXCEPT_ADVISED = 2n;
+const PR_GET_SPECULATION_CTRL = 52;
+const PR_SPEC_STORE_BYPASS = 0n, PR_SPEC_INDIRECT_BRANCH = 1n, PR_SPEC_L1D_FLUSH = 2n;
+const PR_SPEC_NOT_AFFECTED = 0, PR_SPEC_PRCTL = 1, PR_SPEC_ENABLE = 2, PR_SPEC_DISABLE = 4, PR_SPEC_FORCE_DISABLE = 8;
+
+/**
+ * What PR_GET_SPECULATION_CTRL answers a fresh task about the CPU's mitigations, read once from
+ * what the host's kernel shows for the sentry (/proc/self/status: the same CPU and boot
+ * options the sandbox's programs run under); a mode the host lets each task choose is reported
+ * in a fresh task's state (enabled), as the sandbox does not change it. Unreadable: unaffected.
+ */
+let speculation: Map<bigint, number> | null = null;
+
+function speculationCtrl(which: bigint): number {
+  if (which !== PR_SPEC_STORE_BYPASS && which !== PR_SPEC_INDIRECT_BRANCH && which !== PR_SPEC_L1D_FLUSH) throw ENODEV;
+  if (speculation === null) {
+    speculation = new Map();
+    let status = "", cmdline = "";
+    try {
+      status = Deno.readTextFileSync("/proc/self/status");
+      cmdline = Deno.readTextFileSync("/proc/cmdline");
+    } catch { /* unaffected */ }
+    const field = (name: string) => status.match(new RegExp(`^${name}:\\s*(.*)$`, "m"))?.[1]?.trim() ?? "";
+    // The inverse of Linux's task_seq_show strings (fs/proc/array.c).
+    const ssb = field("Speculation_Store_Bypass");
+    speculation.set(PR_SPEC_STORE_BYPASS, ssb.startsWith("thread") ? PR_SPEC_PRCTL | PR_SPEC_ENABLE
+      : ssb === "globally mitigated" ? PR_SPEC_DISABLE : ssb === "vulnerable" ? PR_SPEC_ENABLE : PR_SPEC_NOT_AFFECTED);
+    const ib = field("SpeculationIndirectBranch");
+    speculation.set(PR_SPEC_INDIRECT_BRANCH, ib.startsWith("conditional") ? PR_SPEC_PRCTL | PR_SPEC_ENABLE
+      : ib === "always enabled" ? PR_SPEC_ENABLE : ib === "always disabled" ? PR_SPEC_DISABLE : PR_SPEC_NOT_AFFECTED);
+    // l1d_flush_prctl_get: opting in needs l1d_flush=on at boot; a fresh task has not.
+    const l1d = /(^|\s)l1d_flush=on(\s|$)/.test(cmdline);
+    speculation.set(PR_SPEC_L1D_FLUSH, l1d ? PR_SPEC_PRCTL | PR_SPEC_FORCE_DISABLE : PR_SPEC_FORCE_DISABLE);
+  }
+  return speculation.get(which)!;
+}
 
 /** ANON_VMA_NAME_MAX_LEN: the longest name, its NUL included. */
 const ANON_VMA_NAME_MAX_LEN = 80;

@@ -39,16 +39,18 @@ export function setFilter(t: Task, flags: number, fprog: number): number {
   if (flags & ~(KNOWN_FLAGS | SECCOMP_FILTER_FLAG_NEW_LISTENER)) throw EINVAL;
   // User notification needs a listener the sentry does not offer: as a kernel without it.
   if (flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) throw EINVAL;
-  if (t.seccomp?.mode === SECCOMP_MODE_STRICT) throw EINVAL;
-  if (!t.noNewPrivs && !t.creds.hasOwnCap(CAP_SYS_ADMIN)) throw EACCES;
+  // Linux's order: the filter is prepared first (seccomp_prepare_user_filter: the sock_fprog's
+  // copy, its length, the privilege check, the program's copy and check), then the mode.
   if (fprog === 0) throw EFAULT;
   const hdr = t.copyIn(fprog, 16);
   const v = new DataView(hdr.buffer, hdr.byteOffset, hdr.byteLength);
   const len = v.getUint16(0, true);
   const addr = Number(v.getBigUint64(8, true));
   if (len === 0 || len > MAX_INSNS) throw EINVAL;
+  if (!t.noNewPrivs && !t.creds.hasOwnCap(CAP_SYS_ADMIN)) throw EACCES;
   const prog = t.copyIn(addr, len * 8).slice();
   checkFilter(prog);
+  if (t.seccomp?.mode === SECCOMP_MODE_STRICT) throw EINVAL;
   const old = t.seccomp?.filters ?? [];
   if (old.reduce((n, f) => n + f.length / 8 + 4, 0) + len + 4 > MAX_TOTAL_INSNS) throw ENOMEM;
   const next = { mode: SECCOMP_MODE_FILTER, filters: [prog, ...old] };
