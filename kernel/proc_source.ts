@@ -24,11 +24,13 @@ import { type MemoryManager, SharedAnon, type Vma } from "./mm/mm.ts";
 import { PROT_EXEC, PROT_READ, PROT_WRITE } from "../abi/linux/mm.ts";
 import { O_ACCMODE, O_RDONLY } from "../abi/linux/file.ts";
 import type {
-  NetFileKind, ProcCaller, ProcMemAccess, ProcFd, ProcMemory, ProcProcess, ProcSource, ProcSystem, ProcThread, ProcVma,
+  NetFileKind, ProcCaller, ProcMemAccess, ProcFd, ProcMemory, ProcProcess, ProcSource, ProcSystem, ProcThread, ProcVma, SysvipcKind,
 } from "../vfs/procfs/source.ts";
 import { NET_CORE } from "./socket/sockopt.ts";
 import type { Net } from "./net.ts";
 import { netModules } from "./net_load.ts";
+import { renderSysvipc } from "./ipc_proc.ts";
+import { INIT_USER_NS } from "./user_namespace.ts";
 import { MSGMAX, MSGMNB, MSGMNI, SEMMNI, SEMMNS, SEMMSL, SEMOPM, SHMMNI } from "../abi/linux/ipc.ts";
 
 /** The host's pid_max (Linux's default 32768 if unreadable), read once. */
@@ -658,6 +660,11 @@ export class KernelProcSource implements ProcSource {
   }
 
   /** May wait for the network's modules (kernel/net_load.ts): nothing is read before. */
+  sysvipc(kind: SysvipcKind): string {
+    const t = this.#k.current;
+    return renderSysvipc(this.#k, kind, t?.ipc ?? this.#k.ipc, t?.creds.userNs ?? INIT_USER_NS, (id) => this.#ns.local(id));
+  }
+
   netFile(name: NetFileKind, tid: number): string {
     const id = this.#ns.global(tid);
     const net = (id === undefined ? undefined : this.#k.tasks.get(id))?.net ?? this.#k.net;

@@ -14,6 +14,12 @@ Deno.test("System V shared memory, semaphores and message queues behave as nativ
   assert.match(r.stdout, /removed-msg child's msgsnd to the full queue \(99: EIDRM\): exit 99\n$/);
 });
 
+Deno.test("/proc/sysvipc/{shm,sem,msg} list a segment, a semaphore set and a message queue with Linux's header and columns, a segment's rss agreeing with SHM_INFO, as natively (tests/c/sysvipc_proc.c)", async () => {
+  const r = await assertSameAsNative([await compileC("sysvipc_proc")]);
+  assert.match(r.stdout, /16 fields: key 0 perms 640 size 10000 nattch 1 uid 0 gid 0 rss is SHM_INFO's, swap 0\n/);
+  assert.match(r.stdout, /14 fields: key 0 perms 604 cbytes 8 qnum 2 uid 0\n/);
+});
+
 Deno.test("POSIX message queues behave as natively, in an IPC namespace of their own: priorities, EMSGSIZE, EAGAIN, timeouts, a receiver woken by another process, mq_notify's signal, mq_getsetattr, poll, the status line, the mqueue filesystem (tests/c/mqueue.c)", async () => {
   await assertSameAsNative([await compileC("mqueue")]);
 });

@@ -52,7 +52,7 @@ import {
   PROC_SUPER_MAGIC, SnapshotFile, StaticDir,
 } from "../kernfs/kernfs.ts";
 import { dtFromMode } from "../hostfs/hostfs.ts";
-import type { NetFileKind, ProcCaller, ProcMemAccess, ProcProcess, ProcSource, ProcThread } from "./source.ts";
+import type { NetFileKind, ProcCaller, ProcMemAccess, ProcProcess, ProcSource, ProcThread, SysvipcKind } from "./source.ts";
 import { LocatedFile } from "../located_file.ts";
 import { IdMapFile } from "./id_map_file.ts";
 import { AnonInodeFile } from "../anon_file.ts";
@@ -136,6 +136,9 @@ class ProcRoot extends KDentry {
       pfs, this, "devices",
       "Character devices:\n  1 mem\n  5 /dev/tty\n  5 /dev/console\n  5 /dev/ptmx\n136 pts\n\nBlock devices:\n",
     ));
+    const sysvipc = new StaticDir(pfs, this, "sysvipc");
+    f.add(sysvipc);
+    for (const kind of ["shm", "sem", "msg"] as const) sysvipc.add(new SysvipcFile(pfs, sysvipc, kind));
     const sys = new StaticDir(pfs, this, "sys");
     f.add(sys);
     // /proc/net: Linux's link to self/net (the sandbox has one network namespace).
@@ -323,6 +326,17 @@ class NetFile extends GeneratedFile {
 
   render(): string {
     return this.pfs.source.netFile?.(this.kind, this.tid) ?? "";
+  }
+}
+
+/** /proc/sysvipc/{shm,sem,msg}: the reader's IPC namespace's objects. */
+class SysvipcFile extends GeneratedFile {
+  constructor(readonly pfs: ProcFilesystem, parent: KDentry, readonly kind: SysvipcKind) {
+    super(pfs, parent, kind);
+  }
+
+  render(): string {
+    return this.pfs.source.sysvipc?.(this.kind) ?? "";
   }
 }
 

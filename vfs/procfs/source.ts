@@ -15,6 +15,9 @@ import type { FileDescription } from "../file_description.ts";
 import type { Location, Mount, MountNamespace } from "../mount.ts";
 
 /** The task making the current system call: whose "self" /proc/self is. */
+/** The files of /proc/sysvipc. */
+export type SysvipcKind = "shm" | "sem" | "msg";
+
 export interface ProcCaller {
   pid: number;
   tid: number;
@@ -227,6 +230,8 @@ export interface ProcSource {
   setSysctl?(key: string, text: string): void;
   /** The text of /proc/PID/net/NAME of thread `tid`'s network namespace; absent: the files are empty. */
   netFile?(name: NetFileKind, tid: number): string;
+  /** /proc/sysvipc/KIND for the reader's IPC namespace (kernel/ipc_proc.ts). */
+  sysvipc?(kind: SysvipcKind): string;
 }
 
 /** The files of /proc/net. */

@@ -11,6 +11,7 @@
  * @module
  */
 
+import { shmAttachCount } from "../../ipc_proc.ts";
 import { E2BIG, EAGAIN, EFBIG, EINVAL, ENOMSG, ENOSPC, EPERM, ERANGE } from "../../errno.ts";
 import type { Task } from "../../task.ts";
 import {
@@ -114,14 +115,7 @@ function checkSleptOn(t: Task): void {
 
 /** How many mappings of s exist (shm_nattch), over every address space. */
 function attachCount(t: Task, s: ShmSegment): number {
-  let n = 0;
-  const seen = new Set<unknown>();
-  for (const tg of t.kernel.threadGroups.values()) {
-    if (tg.zombie || seen.has(tg.mm)) continue;
-    seen.add(tg.mm);
-    for (const v of tg.mm.vmas) if (v.file === s.file) n++;
-  }
-  return n;
+  return shmAttachCount(t.kernel, s);
 }
 
 /** Frees segments marked for destruction that nothing maps any more (Linux does it at the last detach). */
