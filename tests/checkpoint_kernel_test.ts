@@ -227,3 +227,28 @@ Deno.test("sentry do --checkpoint-image then sentry restore: CPU affinity, a NUM
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("sentry do --checkpoint-image then sentry restore: processes sharing signal handlers without CLONE_THREAD share them still, and a POSIX timer whose thread exited is kept, as natively", async () => {
+  const exe = await compileC("ckpt_sighand", { static: true });
+  const want = await native(exe);
+  assert.equal(
+    want,
+    "armed\nchild exit 0, handler ran in the child 1, SIGUSR2 ignored for the parent too 1\n" +
+      "timer of an exited thread: created 0, gettime 0 value 0, delete 0\n",
+  );
+  const dir = Deno.makeTempDirSync();
+  try {
+    const image = await roundTrip(dir, exe, [], "0.8", "armed\n", want);
+    const s = readSandboxImage(image, "/").state;
+    type S = typeof s;
+    const sharer = (s: S) => s.processes.find((p) => p.handlersOf !== undefined)!;
+    assert.equal(sharer(s).handlersOf, s.init);
+    await refusedRestores(image, [
+      ["handlers shared with itself", (s) => void (sharer(s).handlersOf = sharer(s).tgid), /shares the signal handlers of \d+, which is not an earlier live process/],
+      ["handlers shared with a process the image lacks", (s) => void (sharer(s).handlersOf = 4000), /shares the signal handlers of 4000/],
+      ["handlers that differ from the table shared", (s) => void (sharer(s).handlers[10]![1] = 4), /not an earlier live process with the same ones/],
+    ]);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

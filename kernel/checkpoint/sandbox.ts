@@ -345,6 +345,12 @@ const processSchema = z.object({
   limits: z.array(z.tuple([intIn(0, 15), hex64, hex64])).max(16),
   /** Index 0 unused, 1..64 the signals: handler, flags, restorer, mask. */
   handlers: handlersSchema,
+  /**
+   * A process that shares its handlers with another without being one process with it (clone
+   * with CLONE_SIGHAND and without CLONE_THREAD): the tgid of the first such process in the
+   * image, whose table it takes (its own `handlers` are a copy of it).
+   */
+  handlersOf: id.optional(),
   /** The address space (index into mms); null for a zombie. */
   mm: u32.nullable(),
   /** The controlling terminal (index into terminals), or null. */
@@ -512,14 +518,10 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
   };
   c.orphans = new OrphanSaver(k, c.blobs);
   const groups = [...k.threadGroups.values()].sort((a, b) => a.tgid - b.tgid);
-  const handlersSeen = new Set<SignalHandlers>();
-  for (const tg of groups) {
-    if (tg.zombie) continue;
-    if (handlersSeen.has(tg.handlers)) {
-      throw new CheckpointError(`process ${tg.tgid} shares its signal handlers with another process (CLONE_SIGHAND): not saved yet`);
-    }
-    handlersSeen.add(tg.handlers);
-  }
+  // Handler tables that live processes share (CLONE_SIGHAND without CLONE_THREAD): the first
+  // process (by tgid) to hold each saves it, the others name that process.
+  const handlersFirst = new Map<SignalHandlers, number>();
+  for (const tg of groups) if (!tg.zombie && !handlersFirst.has(tg.handlers)) handlersFirst.set(tg.handlers, tg.tgid);
   if (k.keys.size > 0) throw new CheckpointError("keyrings (keyctl) exist: not saved yet");
   if (k.bpf.progs.size > 0) throw new CheckpointError("eBPF programs are loaded or attached (bpf): not saved yet");
   if (k.net.tuns.size > 0) throw new CheckpointError("a TUN/TAP device (/dev/net/tun) exists: not saved yet");
@@ -550,7 +552,12 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
   }
   if (groups.some((tg) => !tg.zombie && (tg.mm.aio?.size ?? 0) > 0)) throw new CheckpointError("asynchronous I/O contexts (io_setup) exist: not saved yet");
   if (groups.some((tg) => tg.exitLandlock !== null)) throw new CheckpointError("a zombie was restricted by Landlock: not saved yet");
-  const processes = groups.map((tg) => saveProcess(tg, c));
+  const processes = groups.map((tg) => {
+    const p = saveProcess(tg, c);
+    const first = tg.zombie ? undefined : handlersFirst.get(tg.handlers);
+    if (first !== undefined && first !== tg.tgid) p.handlersOf = first;
+    return p;
+  });
   // Once every description and descriptor table has its index.
   const locks = saveLocks(
     k.fileLocks, (f) => c.files.indexOf(f), (t) => c.fdTables.indexOf(t as FdTable), (what) => new CheckpointError(`${what}: not saved yet`),
@@ -1369,6 +1376,8 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
       }
     }
     for (const p of s.processes) groups.get(p.tgid)!.tty = p.tty === null ? null : terminals[p.tty]!;
+    // (checkShape: each names a live process that shares its own table with nobody earlier.)
+    for (const p of s.processes) if (p.handlersOf !== undefined) groups.get(p.tgid)!.handlers = groups.get(p.handlersOf)!.handlers;
     for (const p of s.processes) {
       if (p.parent === null) continue;
       const tg = groups.get(p.tgid)!, parent = groups.get(p.parent)!;
@@ -1517,6 +1526,16 @@ function checkShape(s: SavedSandbox, blobs: readonly ImageBlob[]): void {
       fsUsed.add(t.fs);
     }
     if (p.tgid >= s.nextTid) throw bad(`process ${p.tgid} is past the next id`);
+  }
+  for (const p of s.processes) {
+    if (p.handlersOf === undefined) continue;
+    const q = tgids.get(p.handlersOf);
+    if (
+      q === undefined || q === p || p.zombie !== null || q.zombie !== null || q.handlersOf !== undefined || q.tgid > p.tgid ||
+      JSON.stringify(q.handlers) !== JSON.stringify(p.handlers)
+    ) {
+      throw bad(`process ${p.tgid} shares the signal handlers of ${p.handlersOf}, which is not an earlier live process with the same ones`);
+    }
   }
   for (const p of s.processes) {
     if (!tids.has(p.tgid) && p.zombie === null) throw bad(`process ${p.tgid} has no leader`);

@@ -66,8 +66,13 @@ export type Refuse = (what: string) => Error;
 export function saveProcessTimers(tg: ThreadGroup, refuse: Refuse): SavedProcessTimers {
   const cpu = (t: CpuTimer | null) => t === null ? null : { expiresNs: t.expiresNs, intervalNs: t.intervalNs };
   const posix = [...tg.posixTimers.values()].map((p) => {
-    for (const t of [p.thread, p.cpu?.clock.thread ?? null]) {
-      if (t !== null && (t.tg !== tg || t.state === "dead")) throw refuse(`a POSIX timer of process ${tg.tgid} names a thread that has exited`);
+    // A SIGEV_THREAD_ID timer whose thread exited signals the process (Kernel.#fireTimer), as
+    // one without a thread does: saved so. A timer on the CPU clock of an exited thread is not.
+    const thread = p.thread !== null && p.thread.state !== "dead" ? p.thread : null;
+    if (thread !== null && thread.tg !== tg) throw refuse(`a POSIX timer of process ${tg.tgid} names a thread of another process`);
+    const clockThread = p.cpu?.clock.thread ?? null;
+    if (clockThread !== null && (clockThread.tg !== tg || clockThread.state === "dead")) {
+      throw refuse(`a POSIX timer of process ${tg.tgid} is on the CPU clock of a thread that has exited`);
     }
     if (p.wall !== null && p.cpu !== null) throw refuse(`a POSIX timer of process ${tg.tgid} is on two clocks`);
     return {
@@ -76,7 +81,7 @@ export function saveProcessTimers(tg: ThreadGroup, refuse: Refuse): SavedProcess
       notify: p.notify as 0 | 1 | 2 | 4,
       signo: p.signo,
       value: hex(p.value),
-      thread: p.thread?.tid ?? null,
+      thread: thread?.tid ?? null,
       wall: p.wall === null ? null : { deadlineNs: Math.max(0, p.wall.deadlineNs), intervalNs: p.wall.intervalNs },
       cpu: p.cpu === null ? null : { kind: p.cpu.clock.kind, thread: p.cpu.clock.thread?.tid ?? null, expiresNs: p.cpu.expiresNs, intervalNs: p.cpu.intervalNs },
       seq: p.seq,

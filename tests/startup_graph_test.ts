@@ -1,0 +1,70 @@
+/**
+ * What a `sentry do` imports before init runs, from the module graph (`deno info`): main.ts,
+ * and boot/mod.ts, boot/loader.ts and boot/control_server.ts, which it imports as it starts,
+ * with everything they import statically. Two kinds of module stay out of it, each worth
+ * ~10-30 ms of CPU per start (docs/kernel.md, "Start-up"): `node:` modules (importing any
+ * starts Deno's Node layer) and the code loaded at its first use (kernel/lazy_module.ts: the
+ * network's modules, kernel/net_modules.ts, and the syscall families of LAZY_FAMILIES). A
+ * static import that pulls one in would still work, only slower: this test says which.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { REPO_ROOT } from "./_harness.ts";
+
+interface InfoModule {
+  specifier: string;
+  kind?: string;
+  dependencies?: { specifier: string; code?: { specifier: string }; isDynamic?: boolean }[];
+}
+
+const STARTUP_ROOTS = ["main.ts", "boot/mod.ts", "boot/loader.ts", "boot/control_server.ts"];
+
+Deno.test("a sandbox's start imports no node: module, nor the network's modules or a syscall family loaded at its first call", async () => {
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", "--config", `${REPO_ROOT}/deno.json`, `${REPO_ROOT}/main.ts`],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  assert.ok(r.success, "deno info failed");
+  const info = JSON.parse(new TextDecoder().decode(r.stdout)) as { modules: InfoModule[] };
+  const base = new URL(`file://${REPO_ROOT}/`).href;
+  const byUrl = new Map(info.modules.map((m) => [m.specifier, m]));
+  const rel = (url: string) => url.startsWith(base) ? url.slice(base.length) : url;
+
+  // The static closure of the roots, each module with the one that imported it first.
+  const importer = new Map<string, string>();
+  const todo = STARTUP_ROOTS.map((p) => new URL(p, base).href);
+  for (const t of todo) importer.set(t, "(start)");
+  while (todo.length > 0) {
+    const m = byUrl.get(todo.pop()!);
+    for (const d of m?.dependencies ?? []) {
+      const to = d.code?.specifier;
+      if (to === undefined || d.isDynamic || importer.has(to)) continue;
+      importer.set(to, m!.specifier);
+      todo.push(to);
+    }
+  }
+  const loaded = [...importer.keys()];
+
+  const nodeModules = loaded.filter((u) => u.startsWith("node:") || u.startsWith("npm:"));
+  assert.deepEqual(nodeModules.map((u) => `${u} (imported by ${rel(importer.get(u)!)})`), []);
+
+  // The modules only the lazy code reaches: the static closure of each lazy entry, less what
+  // the start loads anyway.
+  const { LAZY_FAMILIES } = await import("../kernel/syscalls/linux/table_amd64.ts");
+  const lazyEntries = ["kernel/net_modules.ts", ...LAZY_FAMILIES.map((f) => `kernel/syscalls/linux/${f.name}.ts`)];
+  for (const entry of lazyEntries) {
+    const url = new URL(entry, base).href;
+    assert.ok(byUrl.has(url), `${entry} is in main.ts's graph`);
+    assert.ok(!importer.has(url), `${entry} is imported at start, by ${rel(importer.get(url) ?? "")}`);
+  }
+  // The network's heavy parts by directory (kernel/socket/socket.ts, the contract every socket
+  // file implements, and two small modules Net holds are shared).
+  const shared = new Set(["kernel/socket/socket.ts", "kernel/socket/unix/namespace.ts", "kernel/socket/sockopt.ts"]);
+  const network = loaded.map(rel).filter((p) =>
+    /^(netstack|kernel\/socket|kernel\/nftables|kernel\/netfilter)\//.test(p) && !shared.has(p)
+  );
+  assert.deepEqual(network.map((p) => `${p} (imported by ${rel(importer.get(new URL(p, base).href)!)})`), []);
+});
