@@ -17,6 +17,9 @@
 #define KEYCTL_GET_KEYRING_ID 0
 #define KEYCTL_JOIN_SESSION_KEYRING 1
 #define KEYCTL_SETPERM 5
+#define KEYCTL_REVOKE 3
+#define KEYCTL_READ 11
+#define KEYCTL_INVALIDATE 21
 #define KEYCTL_DESCRIBE 6
 #define KEY_SPEC_SESSION_KEYRING -3
 #define KEY_USR_SEARCH 0x00080000
@@ -93,5 +96,9 @@ int main(void) {
   show("setperm after", kc(KEYCTL_SETPERM, named, p, 0));
   show("describe serial 2", kc(KEYCTL_DESCRIBE, 2, (long)buf, sizeof buf));
   show("unknown operation", kc(9999, 0, 0, 0));
+  // A key operation on a serial nothing has: the lookup's ENOKEY comes first.
+  show("READ of a free serial", kc(KEYCTL_READ, 0x7ffffff1, 0, 0));
+  show("REVOKE of a free serial", kc(KEYCTL_REVOKE, 0x7ffffff1, 0, 0));
+  show("INVALIDATE of a free serial", kc(KEYCTL_INVALIDATE, 0x7ffffff1, 0, 0));
   return 0;
 }

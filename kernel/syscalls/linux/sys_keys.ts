@@ -18,6 +18,12 @@ import { partial, type SyscallEntry, type SyscallFn } from "./support.ts";
 const KEYCTL_GET_KEYRING_ID = 0, KEYCTL_JOIN_SESSION_KEYRING = 1, KEYCTL_SETPERM = 5, KEYCTL_DESCRIBE = 6;
 const KEY_SPEC_THREAD_KEYRING = -1, KEY_SPEC_PROCESS_KEYRING = -2, KEY_SPEC_SESSION_KEYRING = -3;
 const KEY_SPEC_USER_KEYRING = -4, KEY_SPEC_USER_SESSION_KEYRING = -5;
+/**
+ * keyctl operations whose second argument is a key: UPDATE, REVOKE, CHOWN, CLEAR, LINK, UNLINK,
+ * SEARCH, READ, INSTANTIATE, NEGATE, SET_TIMEOUT, ASSUME_AUTHORITY, GET_SECURITY, REJECT,
+ * INSTANTIATE_IOV, INVALIDATE.
+ */
+const KEY_ID_OPS: ReadonlySet<number> = new Set([2, 3, 4, 7, 8, 9, 10, 11, 12, 13, 15, 16, 17, 19, 20, 21]);
 /** Every permission bit (possessor, user, group, other: six each). */
 const KEY_PERM_ALL = 0x3f3f3f3f;
 
@@ -116,6 +122,9 @@ const sysKeyctl: SyscallFn = (t, a) => {
       return text.length;
     }
     default:
+      // Operations on a key name it first: a key that does not exist is ENOKEY, as Linux's
+      // lookup_user_key says before the operation runs (programs probe for free serials so).
+      if (KEY_ID_OPS.has(op)) lookupKeyring(t, a.int(1), false);
       t.kernel.log.once(`keyctl-${op}`, `keyctl operation ${op} is not supported`);
       throw EOPNOTSUPP;
   }
