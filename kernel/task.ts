@@ -419,7 +419,7 @@ export class Task implements Waker, MemoryIO {
    */
   compareExchangeU32(addr: number, expected: number, replacement: number): number {
     if (!Number.isSafeInteger(addr) || addr < 0) throw EFAULT;
-    const found = this.mm.as.compareExchange32(addr, expected, replacement);
+    const found = this.mm.as.compareExchange32(this.ctx, addr, expected, replacement);
     if (found === null) throw EFAULT;
     return found;
   }

@@ -143,11 +143,11 @@ export interface AddressSpace {
   write(addr: number, src: Uint8Array): number;
   /**
    * Replaces the little-endian 32-bit word at addr (4-aligned) with `replacement` if it holds
-   * `expected`, as a futex op's cmpxchg does; returns the word found, or null when the word
-   * cannot be both read and written. Atomic against the application's own threads where the
-   * platform can make it so (see the implementation).
+   * `expected`, as a futex op's cmpxchg does, on behalf of the stopped thread `via`; returns the
+   * word found, or null when the word cannot be both read and written. Atomic against the
+   * application's own threads (see the implementation for the exception).
    */
-  compareExchange32(addr: number, expected: number, replacement: number): number | null;
+  compareExchange32(via: Context, addr: number, expected: number, replacement: number): number | null;
   /** Writes even to read-only pages (for the loader and breakpoints), as FOLL_FORCE does. */
   forceWrite(addr: number, src: Uint8Array): number;
   /** A new, stopped thread in this address space (for CLONE_VM), made from the stopped `via`. */

@@ -18,7 +18,8 @@ import { SYSCALL_INFO_SIZE, SyscallInfo } from "../syscall_info.ts";
 import { cpuBetween, ThreadClock, type ThreadCpuReading, ZERO_READING } from "./thread_clock.ts";
 import {
   BATCH_ARG0_SAVED, BATCH_ARG4_SAVED, BATCH_ENTRY_SIZE, BATCH_MAX_ENTRIES, BATCH_SAVE_RESULT, buildStubElf,
-  STUB_BASE, STUB_BATCH_ADDR, STUB_BATCH_TRAP_ADDR, STUB_DATA, STUB_INJECT_ADDR, STUB_INJECT_TRAP_ADDR, STUB_SIZE,
+  STUB_BASE, STUB_BATCH_ADDR, STUB_BATCH_TRAP_ADDR, STUB_CAS_ADDR, STUB_CAS_INSN_ADDR, STUB_CAS_TRAP_ADDR, STUB_DATA,
+  STUB_INJECT_ADDR, STUB_INJECT_TRAP_ADDR, STUB_SIZE,
 } from "./stub_elf.ts";
 import type { AddressSpace, Context, CowMemory, CpuTime, HostUsage, Platform, Prot, Stop, StopReason } from "../mod.ts";
 import { MEMORY_FILE_MAX_MAPPING, MemoryFile, type Region, RegionList } from "./memory_file.ts";
@@ -28,6 +29,7 @@ import { CLONE_STUB_FORK, CLONE_STUB_THREAD, stubFilter, SYS_fetch_fd } from "./
 const SIGKILL = 9;
 const SIGTRAP = 5;
 const SIGSTOP = 19;
+const SIGBUS = 7, SIGSEGV = 11;
 const SYSCALL_TRAP = SIGTRAP | 0x80;
 
 const SYS_mmap = 9;
@@ -305,6 +307,7 @@ class StubAddressSpace implements AddressSpace {
     trapAddr: number,
     what: string,
     fetches: number[] = [],
+    faultAt = -1,
   ): number {
     if (ctx.running) throw new Error("Cannot run stub code: the thread is running");
     const saved = ctx.regs.clone(); // reads the registers if not read yet
@@ -341,6 +344,15 @@ class StubAddressSpace implements AddressSpace {
         throw new Error(`Stub ${ctx.tid} died during ${what} (status ${st})`);
       }
       const sig = (st >> 8) & 0xff, event = st >>> 16;
+      if ((sig === SIGSEGV || sig === SIGBUS) && event === 0 && faultAt >= 0) {
+        // The code touched memory it may not (faultAt: the instruction that may fault): NaN,
+        // and the signal is dropped with the stop.
+        ffi.ptraceBuf(ffi.PTRACE_GETREGS, ctx.tid, 0, r.bytes);
+        if (r.get("rip") === faultAt) {
+          rax = NaN;
+          break;
+        }
+      }
       if (sig === SIGTRAP && event === 0) {
         ffi.ptraceBuf(ffi.PTRACE_GETREGS, ctx.tid, 0, r.bytes);
         if (r.get("rip") !== trapAddr) throw new Error(`${what} trapped at an unexpected address`);
@@ -1240,20 +1252,31 @@ class StubAddressSpace implements AddressSpace {
   }
 
   /**
-   * Atomic (lock cmpxchg through the sentry's view of the memory file) where the word lies in a
-   * region the sentry copies through: private and shared anonymous memory, which holds the
-   * stack, the heap, the bss and shared anonymous mappings. Elsewhere (a private region after a
-   * fork, host anonymous memory of large mappings, file mappings) the stub alone maps the page:
-   * the word is read, compared and written, which a thread of the application changing it in
-   * that instant can race with.
+   * Atomic: a lock cmpxchg through the sentry's view of the memory file where the word lies in
+   * a region the sentry copies through (private and shared anonymous memory: the heap, the bss,
+   * small stacks), else one the stopped thread `via` runs in the stub (host anonymous memory of
+   * large mappings such as the main stack, pages copied on write after a fork, file mappings);
+   * a fault there is null. Only when `via` is running (a group's exit walking robust lists) is
+   * the word read, compared and written, which the application could race with.
    */
-  compareExchange32(addr: number, expected: number, replacement: number): number | null {
+  compareExchange32(via: Context, addr: number, expected: number, replacement: number): number | null {
     this.#flush();
     if (addr < 0 || addr % 4 !== 0 || addr + 4 > TASK_SIZE) return null;
     const r = this.regions.list[this.regions.indexFrom(addr)];
     if (r !== undefined && r.start <= addr && r.kind !== "converted") {
       if ((r.prot & (PROT_READ | PROT_WRITE)) !== (PROT_READ | PROT_WRITE)) return null;
       return this.platform.memoryFile!.compareExchange32(r.off + (addr - r.start), expected, replacement);
+    }
+    const ctx = via as PtraceContext;
+    if (!ctx.running && ctx.addressSpace === this) {
+      // Only the stub maps the page: its stopped thread runs the cmpxchg (stub_elf.ts).
+      const found = this.#runStub(ctx, (regs) => {
+        regs.set("rdi", addr);
+        regs.set("rsi", expected >>> 0);
+        regs.set("rdx", replacement >>> 0);
+        regs.set("rip", STUB_CAS_ADDR);
+      }, STUB_CAS_TRAP_ADDR, "a futex cmpxchg", [], STUB_CAS_INSN_ADDR);
+      return Number.isNaN(found) ? null : found >>> 0;
     }
     const word = new Uint8Array(4);
     const view = new DataView(word.buffer);

@@ -130,9 +130,26 @@ export const STUB_BATCH_TRAP_ADDR = STUB_BATCH_ADDR + 0x69;
 export const STUB_INJECT_SYSCALL_END = STUB_INJECT_ADDR + 2;
 export const STUB_BATCH_SYSCALL_END = STUB_BATCH_ADDR + 64;
 
+/**
+ * A futex op's compare-and-exchange on application memory only the stub maps (host anonymous
+ * memory, pages copied on write after a fork): rdi = the word, esi = expected, edx = new; eax
+ * = the word found, at the int3. A fault leaves the thread on the cmpxchg (STUB_CAS_ADDR + 2).
+ */
+const CODE_CAS = [
+  0x89, 0xf0, //                         cas: mov eax, esi
+  0xf0, 0x0f, 0xb1, 0x17, //             lock cmpxchg [rdi], edx
+  0xcc, //                               int3
+];
+/** The compare-and-exchange routine (after the data of CODE_BATCH's page). */
+export const STUB_CAS_ADDR = STUB_BATCH_ADDR + CODE_BATCH.length + DATA_IGN.length;
+/** The cmpxchg instruction, where a fault stops the thread. */
+export const STUB_CAS_INSN_ADDR = STUB_CAS_ADDR + 2;
+/** Where the instruction pointer is after the routine trapped on its int3. */
+export const STUB_CAS_TRAP_ADDR = STUB_CAS_ADDR + CODE_CAS.length;
+
 /** Builds the stub executable's bytes. */
 export function buildStubElf(): Uint8Array {
-  const code = [...CODE_START, ...CODE_INJECT, ...CODE_BATCH, ...DATA_IGN];
+  const code = [...CODE_START, ...CODE_INJECT, ...CODE_BATCH, ...DATA_IGN, ...CODE_CAS];
   const size = CODE_OFFSET + code.length;
   const b = new Uint8Array(size);
   const v = new DataView(b.buffer);

@@ -12,15 +12,18 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #define THREADS 8
-#define ROUNDS 40
+#define ROUNDS 25
 
 static int priv;
-static atomic_int word;
+static atomic_int the_word;
+/* The word: a global (bss), then in an 8 MiB mapping, as a large stack or arena is. */
+static atomic_int *word = &the_word;
 static atomic_int inside;
 static atomic_int bad_owner, bad_excl, bad_ret, bad_unlock;
 static atomic_int stop_signaller;
@@ -32,16 +35,16 @@ static int tid(void) { return (int)syscall(SYS_gettid); }
  * space (0 to the caller's tid to lock, the tid to 0 to unlock), the kernel only otherwise. */
 static long fx(int op) {
   int expected = op == FUTEX_UNLOCK_PI ? tid() : 0;
-  if (atomic_compare_exchange_strong(&word, &expected, op == FUTEX_UNLOCK_PI ? 0 : tid())) return 0;
-  return syscall(SYS_futex, &word, op | (priv ? FUTEX_PRIVATE_FLAG : 0), 0, NULL, NULL, 0);
+  if (atomic_compare_exchange_strong(word, &expected, op == FUTEX_UNLOCK_PI ? 0 : tid())) return 0;
+  return syscall(SYS_futex, word, op | (priv ? FUTEX_PRIVATE_FLAG : 0), 0, NULL, NULL, 0);
 }
 
 static void crit(int me) {
-  if ((atomic_load(&word) & FUTEX_TID_MASK) != me) atomic_fetch_add(&bad_owner, 1);
+  if ((atomic_load(word) & FUTEX_TID_MASK) != me) atomic_fetch_add(&bad_owner, 1);
   if (atomic_fetch_add(&inside, 1) != 0) atomic_fetch_add(&bad_excl, 1);
   struct timespec ts = {0, 200 * 1000};
   while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
-  if ((atomic_load(&word) & FUTEX_TID_MASK) != me) atomic_fetch_add(&bad_owner, 1);
+  if ((atomic_load(word) & FUTEX_TID_MASK) != me) atomic_fetch_add(&bad_owner, 1);
   atomic_fetch_sub(&inside, 1);
   if (fx(FUTEX_UNLOCK_PI) != 0) atomic_fetch_add(&bad_unlock, 1);
 }
@@ -90,7 +93,7 @@ static void *signaller(void *arg) {
 
 static void run(const char *name, int m, int signals) {
   mode = m;
-  atomic_store(&word, 0);
+  atomic_store(word, 0);
   atomic_store(&stop_signaller, 0);
   bad_owner = bad_excl = bad_ret = bad_unlock = 0;
   memset(tids, 0, sizeof tids);
@@ -102,7 +105,7 @@ static void run(const char *name, int m, int signals) {
   if (signals) pthread_join(sig, NULL);
   printf("%s %s%s: wrong owner %d, two inside %d, bad result %d, bad unlock %d, word %d\n",
          priv ? "private" : "shared", name, signals ? " with signals" : "", atomic_load(&bad_owner),
-         atomic_load(&bad_excl), atomic_load(&bad_ret), atomic_load(&bad_unlock), atomic_load(&word));
+         atomic_load(&bad_excl), atomic_load(&bad_ret), atomic_load(&bad_unlock), atomic_load(word));
 }
 
 int main(void) {
@@ -114,11 +117,18 @@ int main(void) {
   sigaction(SIGUSR1, &sa, NULL);
   sa.sa_flags = 0;
   sigaction(SIGUSR2, &sa, NULL);
-  for (priv = 1; priv >= 0; priv--) {
-    for (int signals = 0; signals <= 1; signals++) {
-      run("trylock", 0, signals);
-      run("lock", 1, signals);
-      run("lock and trylock", 2, signals);
+  for (int big = 0; big <= 1; big++) {
+    if (big) {
+      char *m = mmap(NULL, 8 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      word = (atomic_int *)(m + (4 << 20));
+      printf("in an 8 MiB mapping:\n");
+    }
+    for (priv = 1; priv >= 0; priv--) {
+      for (int signals = 0; signals <= 1; signals++) {
+        run("trylock", 0, signals);
+        run("lock", 1, signals);
+        run("lock and trylock", 2, signals);
+      }
     }
   }
   return 0;
