@@ -409,6 +409,17 @@ static void range_wraps(void) {
   printf("sync_file_range(1, 2^63 - 1) = %d %s\n", r, r ? en(errno) : "");
   r = sync_file_range(fd, 0, INT64_MAX, 0);
   printf("sync_file_range(0, 2^63 - 1) = %d %s\n", r, r ? en(errno) : "");
+  /* Only regular files, block devices, directories and symlinks: a character device or a pipe is ESPIPE. */
+  int null = open("/dev/null", O_RDWR), p[2];
+  r = sync_file_range(null, 0, 1, SYNC_FILE_RANGE_WAIT_AFTER);
+  printf("sync_file_range(/dev/null) = %d %s\n", r, r ? en(errno) : "");
+  pipe(p);
+  r = sync_file_range(p[1], 0, 1, SYNC_FILE_RANGE_WRITE);
+  printf("sync_file_range(pipe) = %d %s\n", r, r ? en(errno) : "");
+  int d = open(dir, O_RDONLY | O_DIRECTORY);
+  r = sync_file_range(d, 0, 1, SYNC_FILE_RANGE_WRITE);
+  printf("sync_file_range(directory) = %d %s\n", r, r ? en(errno) : "");
+  close(null); close(p[0]); close(p[1]); close(d);
   r = fallocate(fd, FALLOC_FL_KEEP_SIZE, 8912, big);
   printf("fallocate(KEEP_SIZE, 8912, 2^63 - 4097) = %d %s\n", r, r ? en(errno) : "");
   r = fallocate(fd, 0, 1, INT64_MAX);

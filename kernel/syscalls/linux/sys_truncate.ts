@@ -13,7 +13,7 @@ import type { Location } from "../../../vfs/mod.ts";
 import { raiseSigxfsz } from "./_file_io.ts";
 import { FS_TRUNCATE } from "../../landlock.ts";
 import {
-  AT_FDCWD, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, O_APPEND, O_PATH, S_IFDIR, S_IFIFO, S_IFMT, S_IFREG,
+  AT_FDCWD, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, O_APPEND, O_PATH, S_IFBLK, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG,
 } from "../../../abi/linux/file.ts";
 import { copyInPath, pathCtx, startDir } from "./_path.ts";
 import { partial, supported, type SyscallEntry, type SyscallFn } from "./support.ts";
@@ -122,7 +122,10 @@ const sysSyncFileRange: SyscallFn = (t, a) => {
   // ksys_sync_file_range: a negative offset or length, or a range whose end wraps past 2^63.
   if (off < 0n || len < 0n || BigInt.asIntN(64, off + len) < 0n) throw EINVAL;
   const file = t.fdTable.get(a.fd(0));
-  if (file.isStream) throw ESPIPE;
+  // Only regular files, block devices, directories and symlinks have pages to write: pipes,
+  // sockets and character devices (/dev/null) are ESPIPE.
+  const type = file.stat().mode & S_IFMT;
+  if (type !== S_IFREG && type !== S_IFBLK && type !== S_IFDIR && type !== S_IFLNK) throw ESPIPE;
   return 0;
 };
 
