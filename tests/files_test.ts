@@ -230,6 +230,10 @@ Deno.test("the mount API (fsopen, fsconfig, fsmount, move_mount, open_tree) and 
   await assertSameAsNative([await compileC("mount_api")]);
 });
 
+Deno.test("mount(2)'s MS_MOVE (with its submounts; EINVAL for no mount point or a shared parent or an unbindable tree onto a shared one, ELOOP under itself or for the root, EPERM without CAP_SYS_ADMIN) and pivot_root(2) (ENOTDIR, ENOENT, EINVAL, EBUSY as Linux; the old root at put_old; pivot_root(\".\", \".\") then umount2(\".\", MNT_DETACH); other tasks' root and cwd moved) in a mount namespace of its own, as natively (tests/c/pivot_move.c)", async () => {
+  await assertSameAsNative([await compileC("pivot_move")]);
+});
+
 Deno.test("shared subtrees and mount namespaces: mounts and unmounts propagate between peers and from masters to slaves (never back), MS_SLAVE/MS_SHARED/MS_PRIVATE/MS_UNBINDABLE with and without MS_REC, propagated mounts tucked under what is there, unshare(CLONE_NEWNS) copies keep shared mounts propagating and private ones apart, setns back, mountinfo polls, as natively (tests/c/mount_propagation.c)", async () => {
   await assertSameAsNative([await compileC("mount_propagation")]);
 });
@@ -242,7 +246,7 @@ Deno.test("deep mount trees: a chain of 15000 shared slaves propagates a mount a
   await assertSameAsNative([await compileC("mount_deep")]);
 });
 
-Deno.test("a checkpoint refuses, in one line, a sandbox with a shared mount or a task in a mount namespace of its own, and the sandbox goes on", async () => {
+Deno.test("a checkpoint refuses, in one line, a sandbox with a shared mount, a task in a mount namespace of its own or a root changed by pivot_root, and the sandbox goes on", async () => {
   const dir = Deno.makeTempDirSync();
   try {
     const cases: Array<[string, string]> = [
@@ -253,6 +257,11 @@ Deno.test("a checkpoint refuses, in one line, a sandbox with a shared mount or a
       [
         "unshare -m sh -c 'sleep 2' && echo done",
         "a task is in a mount namespace of its own (unshare or clone with CLONE_NEWNS): not saved yet",
+      ],
+      [
+        // busybox is static: the new root has no dynamic loader.
+        "mkdir -p /tmp/n && mount -t tmpfs t /tmp/n && mkdir /tmp/n/old && cd /tmp/n && pivot_root . old && /old/bin/busybox sleep 2 && echo done",
+        "the sandbox's root was changed by pivot_root: not saved yet",
       ],
     ];
     for (const [script, why] of cases) {

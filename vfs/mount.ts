@@ -23,7 +23,8 @@ export class Mount {
   readonly root: Dentry;
   /**
    * Null for the root mount and for a detached mount (fsmount(2), open_tree(2)'s clones, not
-   * attached yet: the root of its own tree). Changed only by {@linkcode attachMount}.
+   * attached yet: the root of its own tree). Changed only by {@linkcode attachMount} and
+   * {@linkcode detachMount}.
    */
   parent: Mount | null;
   /** The dentry of parent this mount covers; null when parent is. */
@@ -180,6 +181,15 @@ export function attachMount(m: Mount, at: Location): void {
   m.parent = at.mount;
   m.mountpoint = at.dentry;
   at.mount.children.set(at.dentry, m);
+}
+
+/** Takes m (and its submounts) off its parent, leaving it the root of a tree of its own. */
+export function detachMount(m: Mount): void {
+  if (m.parent !== null && m.mountpoint !== null && m.parent.children.get(m.mountpoint) === m) {
+    m.parent.children.delete(m.mountpoint);
+  }
+  m.parent = null;
+  m.mountpoint = null;
 }
 
 /** @savable Immutable. A file in the tree: which mount, which dentry. */

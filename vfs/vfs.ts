@@ -31,7 +31,7 @@ import {
   fsnotifyChange, fsnotifyCreate, fsnotifyLink, fsnotifyOpen, fsnotifyRemove, fsnotifyRename, IN_ACCESS, IN_ATTRIB,
   IN_MODIFY,
 } from "./fsnotify.ts";
-import { attachMount, Location, Mount, MOUNT_MAX, MountNamespace } from "./mount.ts";
+import { attachMount, detachMount, Location, Mount, MOUNT_MAX, MountNamespace } from "./mount.ts";
 import {
   changePropagation, CL_SHARED_TO_SLAVE, dropPropagation, GroupIds, makeShared, propagationTargets, receivers,
   setClonePropagation,
@@ -84,6 +84,11 @@ export type PropagationType = "shared" | "slave" | "private" | "unbindable";
 export class VirtualFilesystem {
   /** Immutable. The first mount namespace: init's, the one boot mounts into and a checkpoint saves. */
   readonly initNs: MountNamespace;
+  /**
+   * Immutable. The first namespace's root mount at boot (the host tree or its overlay): a
+   * checkpoint saves the tree only while it is still the root (pivot_root can change that).
+   */
+  readonly bootRoot: Mount;
   #nextMountId = 1;
   /**
    * Where a new mount namespace takes its inode number (Linux's proc_inum ida): the kernel's,
@@ -101,6 +106,7 @@ export class VirtualFilesystem {
     });
     this.initNs = new MountNamespace(MNT_NS_INIT_INO, root);
     root.ns = this.initNs;
+    this.bootRoot = root;
   }
 
   /**
@@ -193,6 +199,26 @@ export class VirtualFilesystem {
    */
   moveMount(m: Mount, at: Location): void {
     this.#attachTree(m, at, true);
+  }
+
+  /**
+   * pivot_root(2)'s change of the tree (Linux's pivot_root after its checks): newMnt leaves its
+   * parent and takes rootMnt's place (for the root of the namespace, the place of its root),
+   * and rootMnt goes onto putOld, with no propagation (attach_mnt). A locked root passes its
+   * lock to newMnt. The caller has checked that putOld is under newMnt and newMnt under rootMnt.
+   */
+  pivotRoot(ns: MountNamespace, newMnt: Mount, rootMnt: Mount, putOld: Location): void {
+    const rootParent = rootMnt.parent, rootMp = rootMnt.mountpoint;
+    detachMount(newMnt);
+    detachMount(rootMnt);
+    if (rootMnt.locked) {
+      newMnt.locked = true;
+      rootMnt.locked = false;
+    }
+    attachMount(rootMnt, putOld);
+    if (rootParent === null || rootMp === null) ns.root = newMnt;
+    else attachMount(newMnt, new Location(rootParent, rootMp));
+    ns.changed();
   }
 
   /**
@@ -381,6 +407,11 @@ export class VirtualFilesystem {
     for (const x of all) x.ns = copy;
     copy.count = all.length;
     return { ns: copy, map };
+  }
+
+  /** Whether m or a mount under it is unbindable (Linux's tree_contains_unbindable). */
+  treeHasUnbindable(m: Mount): boolean {
+    return subtree(m).some((x) => x.unbindable);
   }
 
   /** Whether m is in ns's tree (Linux's check_mnt); any namespace's when ns is omitted. */

@@ -538,6 +538,10 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
   if ([...k.tasks.values()].some((t) => t.fs.mntns !== k.vfs.initNs)) {
     throw new CheckpointError("a task is in a mount namespace of its own (unshare or clone with CLONE_NEWNS): not saved yet");
   }
+  // The image rebuilds the first namespace's tree from the bundle, on its boot root.
+  if (k.vfs.initNs.root !== k.vfs.bootRoot) {
+    throw new CheckpointError("the sandbox's root was changed by pivot_root: not saved yet");
+  }
   if (!k.vfs.groupIds.empty || k.vfs.mounts().some((m) => m.master !== null || m.unbindable)) {
     throw new CheckpointError("a mount is shared, a slave or unbindable (mount propagation): not saved yet");
   }

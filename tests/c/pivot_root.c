@@ -1,5 +1,5 @@
 /* pivot_root(2)'s checks in Linux's order, run in the sandbox only (natively it would change
- * the host's mounts): from the sandbox's root (rootfs-like) EINVAL; after chroot into a tmpfs
+ * the host's mounts): from the sandbox's root to no mount point EINVAL; after chroot into a tmpfs
  * mount: new_root or put_old on the root's own mount EBUSY, a new_root that is no mount point
  * EINVAL, put_old outside new_root EINVAL; then a real pivot whose old root shows at put_old. */
 #define _GNU_SOURCE
@@ -24,7 +24,7 @@ int main(void) {
   mkdir("/tmp/pr/new", 0755);
   mkdir("/tmp/pr/new/old", 0755);
   mkdir("/tmp/pr/plain", 0755);
-  show("pivot from the sandbox's root", pivot("/tmp/pr/new", "/tmp/pr/new/old"));
+  show("pivot from the sandbox's root to no mount point", pivot("/tmp/pr/new", "/tmp/pr/new/old"));
   pid_t c = fork();
   if (c == 0) {
     show("chroot into the tmpfs", chroot("/tmp/pr"));

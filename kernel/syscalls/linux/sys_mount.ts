@@ -16,7 +16,7 @@
  * @module
  */
 
-import { EAGAIN, EBUSY, EINVAL, ELOOP, ENODATA, ENODEV, ENOTDIR, EPERM } from "../../errno.ts";
+import { EAGAIN, EBUSY, EINVAL, ELOOP, ENODATA, ENODEV, ENOENT, ENOTDIR, EPERM } from "../../errno.ts";
 import type { Task } from "../../task.ts";
 import {
   AT_EMPTY_PATH, AT_FDCWD, AT_NO_AUTOMOUNT, AT_SYMLINK_NOFOLLOW, O_CLOEXEC, O_PATH, O_RDWR,
@@ -302,28 +302,40 @@ const sysChroot: SyscallFn = (t, a) => {
 };
 
 /**
- * Implements pivot_root(2), checked in Linux's order (fs/namespace.c): new_root becomes the
- * root (and cwd, where it was the old root) of every task whose root was the caller's, and the
- * old root is bind-mounted at put_old, from where `umount -l` can drop it. The sandbox's own
- * root is its namespace's first mount (mountinfo shows it as its own parent, as rootfs): a
- * pivot from it is EINVAL, as on rootfs; from a root chrooted into another mount it works.
+ * Implements pivot_root(2), checked in Linux's order (fs/namespace.c): new_root's mount takes
+ * the root mount's place and the root mount goes onto put_old (the topmost mount there, as
+ * lock_mount: with pivot_root(".", ".") the old root is stacked on the new one, for
+ * umount2(".", MNT_DETACH) to drop); every task whose root or cwd was the old root moves to
+ * new_root (chroot_fs_refs).
+ *
+ * Linux refuses a root mount without a parent (rootfs, which holds nothing but the initramfs).
+ * A namespace's root mount here has none either, but it is the sandbox's root filesystem, as
+ * the mount a container's root is on natively, whose parent (rootfs) is out of sight: a pivot
+ * from it is allowed, and new_root becomes the namespace's root. Nothing escapes the sandbox
+ * root by it: the tree only holds the sandbox's own mounts, the old root among them.
  */
 const sysPivotRoot: SyscallFn = (t, a) => {
   checkCapable(t);
   const newRoot = lookup(t, copyInPath(t, a.pointer(0)));
-  const putOld = lookup(t, copyInPath(t, a.pointer(1)));
-  if (!newRoot.isDir || !putOld.isDir) throw ENOTDIR;
+  if (!newRoot.isDir) throw ENOTDIR;
+  let putOld = lookup(t, copyInPath(t, a.pointer(1)));
+  if (!putOld.isDir) throw ENOTDIR;
+  for (let over = putOld.mount.children.get(putOld.dentry); over !== undefined; over = putOld.mount.children.get(putOld.dentry)) {
+    putOld = new Location(over, over.root);
+  }
   const root = t.fs.root;
   const newMnt = newRoot.mount, rootMnt = root.mount, oldMnt = putOld.mount;
-  if (newMnt.locked) throw EINVAL;
   if (oldMnt.shared || newMnt.parent?.shared || rootMnt.parent?.shared) throw EINVAL;
+  if (!inCallerNs(t, rootMnt) || !inCallerNs(t, newMnt)) throw EINVAL;
+  if (newMnt.locked) throw EINVAL;
+  if (newRoot.dentry.unlinked) throw ENOENT;
   if (newMnt === rootMnt || oldMnt === rootMnt) throw EBUSY; // a loop on one filesystem
-  if (root.dentry !== rootMnt.root || rootMnt.parent === null) throw EINVAL; // root: not a mount point, or rootfs
+  if (root.dentry !== rootMnt.root) throw EINVAL; // the root is not a mount point
   if (newRoot.dentry !== newMnt.root || newMnt.parent === null) throw EINVAL; // new_root: not a mount point
   if (putOld.pathFrom(newRoot) === null) throw EINVAL; // put_old must be at or under new_root
   if (newRoot.pathFrom(root) === null) throw EINVAL; // new_root must be under the root
   const oldRoot = root;
-  t.kernel.vfs.bind(putOld, oldRoot, false);
+  t.kernel.vfs.pivotRoot(t.fs.mntns!, newMnt, rootMnt, putOld);
   for (const task of t.kernel.tasks.values()) {
     const fs = task.fs;
     if (fs.root.equals(oldRoot)) fs.root = newRoot;
@@ -509,24 +521,26 @@ function mountPathArg(t: Task, dirfd: number, pathAddr: number, emptyPath: boole
 /**
  * Moves the mount `from` (the root of a mount) onto `to`, as do_move_mount: a detached mount
  * must be the root of its tree; an attached one must be in the tree, not the root, not under a
- * shared parent; nothing moves under itself (ELOOP); a directory on a directory.
+ * shared parent; nothing moves under itself (ELOOP); a directory on a directory (EINVAL).
  */
 function moveMount(t: Task, from: Location, to: Location): void {
   const m = from.mount;
   if (from.dentry !== m.root || m.umounted || m.locked) throw EINVAL;
   const vfs = t.kernel.vfs;
-  if (vfs.isAttached(m)) {
-    if (!inCallerNs(t, m)) throw EINVAL;
-    if (m.parent === null) throw EINVAL;
-    if (m.parent.shared) throw EINVAL;
-  } else if (m.parent !== null) {
-    throw EINVAL;
-  }
+  const attached = vfs.isAttached(m);
+  if (attached && !inCallerNs(t, m)) throw EINVAL;
+  if (!attached && m.parent !== null) throw EINVAL;
   // An attached mount stays in the tree; a detached one may go onto another detached tree.
-  if (vfs.isAttached(m) && !inCallerNs(t, to.mount)) throw EINVAL;
+  if (attached && !inCallerNs(t, to.mount)) throw EINVAL;
   if (to.mount.ns !== null && !inCallerNs(t, to.mount)) throw EINVAL;
+  // A directory on a directory, a file on a file: EINVAL otherwise (do_move_mount; not ENOTDIR).
+  if (from.isDir !== to.isDir) throw EINVAL;
+  if (attached && m.parent?.shared) throw EINVAL;
+  // A tree holding an unbindable mount would be copied to a shared parent's peers (tree_contains_unbindable).
+  if (to.mount.shared && vfs.treeHasUnbindable(m)) throw EINVAL;
+  // Nothing moves under itself. The namespace's root (its parent, rootfs natively, out of
+  // sight here) has everything under it: ELOOP, as for the root mount of a container natively.
   for (let x: Mount | null = to.mount; x !== null; x = x.parent) if (x === m) throw ELOOP;
-  if (from.isDir !== to.isDir) throw ENOTDIR;
   vfs.moveMount(m, to);
 }
 
@@ -580,7 +594,7 @@ export const table: Record<number, SyscallEntry> = {
   430: supported("fsopen", sysFsopen),
   431: partial("fsconfig", sysFsconfig, "flags and strings; no binary, path or fd parameters"),
   432: partial("fsmount", sysFsmount, "no MOUNT_ATTR_IDMAP"),
-  155: partial("pivot_root", sysPivotRoot, "the old root is bind-mounted at put_old"),
+  155: supported("pivot_root", sysPivotRoot),
   161: supported("chroot", sysChroot),
   165: partial("mount", sysMount, "proc, sysfs, devtmpfs, tmpfs, cgroup2, overlay (one lower layer), bind, remount, move, propagation"),
   166: partial("umount2", sysUmount2, "MNT_EXPIRE always fails with EAGAIN"),
