@@ -133,6 +133,19 @@ export class FdTable {
   }
 
   /** For fork: a new table with the same descriptions (each gains a reference). */
+  /**
+   * EMFILE when a copy could not hold the open descriptors: Linux's dup_fd sizes the copy for
+   * them in whole words of its bitmap, and alloc_fdtable never goes past fs.nr_open (rounded up
+   * to a word), which may have been lowered below the highest one since it was opened.
+   */
+  checkCopyable(nrOpen: number): void {
+    let highest = -1;
+    for (const fd of this.#slots.keys()) if (fd > highest) highest = fd;
+    if (highest < 0) return;
+    const needed = (Math.floor(highest / 64) + 1) * 64;
+    if ((((nrOpen - 1) | 63) + 1) < needed) throw EMFILE;
+  }
+
   fork(): FdTable {
     const t = new FdTable();
     t.limit = this.limit;

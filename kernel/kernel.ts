@@ -1627,6 +1627,7 @@ export class Kernel {
     tg.exitUid = t.creds.uid;
     tg.exitEuid = t.creds.euid;
     tg.exitNice = t.nice;
+    tg.exitSched = { policy: t.schedPolicy | (t.schedResetOnFork ? 0x40000000 : 0), priority: t.schedPriority };
     tg.exitLandlock = t.landlock;
     tg.zombie = true;
     if (tg.cgroup !== null) this.cgroups.refreshPopulated();

@@ -500,6 +500,10 @@ export class KernelProcSource implements ProcSource {
     return tg === undefined ? null : new ProcessView(this.#k, tg, this.#ns);
   }
 
+  globalId(pid: number): number | null {
+    return this.#ns.global(pid) ?? null;
+  }
+
   tgidOf(tid: number): number | null {
     const id = this.#ns.global(tid);
     const t = id === undefined ? undefined : this.#k.tasks.get(id);

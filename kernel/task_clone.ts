@@ -119,6 +119,8 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
   // A thread shares its creator's PID namespace: not a new one, nor one unshare or setns chose
   // for the creator's children (copy_process).
   if ((f & CLONE_THREAD) && ((f & CLONE_NEWPID) || t.pidNsForChildren !== t.pidNs)) throw EINVAL;
+  // copy_files before anything is made: a table too big for fs.nr_open cannot be copied.
+  if (!(f & CLONE_FILES)) t.fdTable.checkCopyable(t.kernel.nrOpen);
   // The child's credentials: in a user namespace of its own with CLONE_NEWUSER (copy_creds).
   const creds = (f & CLONE_NEWUSER) ? userNamespaceCreds(t) : (f & CLONE_THREAD) ? t.creds : t.creds.copy();
   // A new UTS, IPC, cgroup, network or mount namespace needs CAP_SYS_ADMIN in the user namespace

@@ -25,6 +25,7 @@ import { EVENT_IN } from "../waiter/mod.ts";
 import { SA_NODEFER, SA_ONSTACK, SA_RESETHAND, SA_RESTART, SA_RESTORER, SA_SIGINFO, SIGSEGV } from "../abi/linux/signal.ts";
 import { applySendSideEffects, initiateGroupStop } from "./job_control.ts";
 import { enterStop } from "./ptrace.ts";
+import { RLIM_INFINITY, RLIMIT_SIGPENDING } from "../abi/linux/limits.ts";
 
 export const SS_ONSTACK = 1;
 export const SS_DISABLE = 2;
@@ -382,4 +383,36 @@ export function forceSignal(t: Task, signo: number): void {
     t.tg.handlers.set(signo, { handler: 0n, flags: 0, restorer: 0n, mask: 0n });
   }
   t.pendingSignals.add({ signo, code: 0x80 /* SI_KERNEL */ });
+}
+
+/**
+ * Whether queueing a real-time signal that a process made (si_code other than SI_USER: tkill,
+ * tgkill, sigqueue, pidfd_send_signal with a siginfo) fails with EAGAIN: the receiver's user has
+ * RLIMIT_SIGPENDING (the receiver's soft limit) signals pending already (Linux's
+ * __send_signal_locked: its sigqueue cannot be allocated, and it is not one kill(2) sent, whose
+ * signal would go on without its siginfo). A signal the receiver ignores is dropped before that.
+ * Counts the queued siginfos of the tasks and processes of the receiver's real uid; a POSIX
+ * timer's preallocated one is not charged.
+ */
+export function rtQueueFull(tg: ThreadGroup, thread: Task | null, signo: number, code: number): boolean {
+  if (signo < 32 || code === 0 /* SI_USER */) return false;
+  const target = thread ?? tg.leader ?? tg.tasks.values().next().value;
+  if (target === undefined) return false;
+  const act = tg.handlers.get(signo);
+  if (disposition(signo, act) === "ignore" && !(target.sigmask & sigBit(signo))) return false;
+  const limit = tg.limits.get(RLIMIT_SIGPENDING).cur;
+  if (limit === RLIM_INFINITY) return false;
+  const uid = target.creds.uid, ns = target.creds.userNs;
+  const charged = (q: PendingSignals) => q.queue.reduce((n, i) => n + (i.timerSeq === undefined ? 1 : 0), 0);
+  let count = 0;
+  for (const g of target.kernel.threadGroups.values()) {
+    let owner = false;
+    for (const x of g.tasks) {
+      if (x.creds.uid !== uid || x.creds.userNs !== ns) continue;
+      owner = true;
+      count += charged(x.pendingSignals);
+    }
+    if (owner) count += charged(g.sharedPending);
+  }
+  return BigInt(count + 1) > limit;
 }

@@ -60,6 +60,9 @@ export class ThreadGroup {
   /** The effective uid and nice value of the last task: setpriority(2) still finds a zombie. */
   exitEuid = 0;
   exitNice = 0;
+  /** The last task's scheduling policy (with SCHED_RESET_ON_FORK) and priority: sched_getscheduler
+   * and sched_getparam still find a zombie, as Linux finds its task until it is reaped. */
+  exitSched = { policy: 0, priority: 0 };
   /** The Landlock domain of the last task, which still decides who may signal the zombie. */
   exitLandlock: LandlockDomain | null = null;
   /** The leader's name when it exited: a zombie's comm in /proc, as Linux keeps the leader's. */

@@ -137,6 +137,10 @@ Deno.test("sched_getattr and sched_setattr check sizes, flags, policies and priv
   await assertSameAsNative([await compileC("sched_attr")]);
 });
 
+Deno.test("sched_getscheduler and sched_getparam find a zombie child until it is reaped, reset by SCHED_RESET_ON_FORK, as natively (tests/c/sched_zombie.c)", async () => {
+  await assertSameAsNative([await compileC("sched_zombie")]);
+});
+
 Deno.test("signals sent to the sentry (SIGUSR1, SIGWINCH, SIGTERM) reach init's traps", async () => {
   const script = 'trap "echo usr1" USR1; trap "echo winch" WINCH; trap "echo term; exit 4" TERM; ' +
     "echo ready; while :; do sleep 0.05; done";
@@ -375,4 +379,23 @@ Deno.test("SA_RESETHAND keeps the flags, sigwaitinfo takes an unblocked signal, 
 
 Deno.test("prctl's timer slack (and /proc/self/timerslack_ns, inherited by fork), THP_DISABLE, SPECULATION_CTRL and the argument checks of GET_NO_NEW_PRIVS and SET_SECCOMP behave as natively (tests/c/prctl_options.c)", async () => {
   await assertSameAsNative([await compileC("prctl_options")]);
+});
+
+Deno.test("pidfd_send_signal takes a /proc/PID directory's descriptor as a pidfd (siginfo and all), not other /proc descriptors, ESRCH once the process is reaped, as natively (tests/c/pidfd_proc_dir.c)", async () => {
+  await assertSameAsNative([await compileC("pidfd_proc_dir")]);
+});
+
+Deno.test("a descriptor table with a descriptor past a lowered fs.nr_open cannot be copied: unshare(CLONE_FILES) and fork are EMFILE, as Linux's dup_fd (tests/c/nr_open_copy.c; sandbox only: it writes a global sysctl)", async () => {
+  if (Deno.env.get("SENTRY_TEST_TARGET") === "native") return; // never the host's nr_open
+  const r = await runSentry([await compileC("nr_open_copy")]);
+  assert.equal(r.stdout, [
+    "unshare(CLONE_FILES) with fd 65, nr_open 64: -1 EMFILE",
+    "fork: -1 EMFILE",
+    "unshare(CLONE_FILES) with nr_open 128: 0 0",
+    "",
+  ].join("\n"));
+});
+
+Deno.test("RLIMIT_SIGPENDING: a real-time signal sent with its own siginfo (tgkill, sigqueue) past the limit is EAGAIN, kill(2)'s and a standard signal still go, an ignored one is dropped first, as natively (tests/c/sigpending_limit.c)", async () => {
+  await assertSameAsNative([await compileC("sigpending_limit")]);
 });

@@ -341,6 +341,7 @@ const processSchema = z.object({
   /** Set for a zombie: the wait status it reports and the uid of its last thread. */
   zombie: z.object({
     status: intIn(0, 0xffff), uid: u32, euid: u32.optional(), nice: intIn(-20, 19).optional(),
+    sched: z.object({ policy: u32, priority: intIn(0, 99) }).strict().optional(),
   }).strict().nullable(),
   limits: z.array(z.tuple([intIn(0, 15), hex64, hex64])).max(16),
   /** Index 0 unused, 1..64 the signals: handler, flags, restorer, mask. */
@@ -648,7 +649,7 @@ function saveProcess(tg: ThreadGroup, c: SaveContext): SavedProcess {
     sid: tg.sid,
     exitSignal: tg.exitSignal,
     leaderComm: tg.leaderComm.slice(0, 15),
-    zombie: tg.zombie ? { status: tg.exitStatus ?? 0, uid: tg.exitUid, euid: tg.exitEuid, nice: tg.exitNice } : null,
+    zombie: tg.zombie ? { status: tg.exitStatus ?? 0, uid: tg.exitUid, euid: tg.exitEuid, nice: tg.exitNice, sched: tg.exitSched } : null,
     limits,
     handlers,
     mm: tg.zombie ? null : c.mms.ref(tg.mm, () => saveMemory(tg.mm, tasks[0]!.ctx, c)),
@@ -1202,6 +1203,7 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
         tg.exitUid = p.zombie.uid;
         tg.exitEuid = p.zombie.euid ?? p.zombie.uid;
         tg.exitNice = p.zombie.nice ?? 0;
+        tg.exitSched = p.zombie.sched ?? { policy: 0, priority: 0 };
       }
       for (const i of p.pending) tg.sharedPending.add(loadSigInfo(i));
       tg.dumpable = p.dumpable;

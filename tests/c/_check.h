@@ -47,6 +47,7 @@ static const char *en(int e) {
     case EADDRINUSE: return "EADDRINUSE";
     case ENOBUFS: return "ENOBUFS";
     case ESTALE: return "ESTALE";
+    case EMFILE: return "EMFILE";
     default: return "E?";
   }
 }

@@ -1040,6 +1040,16 @@ export function makeNsfs(): Nsfs {
 }
 
 /**
+ * The process a /proc/PID directory (or /proc/TID, which is one too) names, by the global id of
+ * its PID namespace's numbering, or null for any other dentry or a process that is gone. Linux's
+ * pidfd_send_signal takes such a directory's descriptor as a pidfd (tgid_pidfd_to_pid).
+ */
+export function procProcessDirPid(d: Dentry): number | null {
+  if (!(d instanceof PidDir) || !d.hasTask) return null;
+  return d.pfs.source.globalId?.(d.tid ?? d.pid) ?? null;
+}
+
+/**
  * The namespace an nsfs inode stands for, when it keeps it (user, UTS, IPC and mount namespaces other than the
  * first); null for the rest.
  */

@@ -206,6 +206,8 @@ export interface ProcSystem {
 
 /** The kernel as procfs sees it. */
 export interface ProcSource {
+  /** The global id of `pid` as this procfs numbers it (null: none). */
+  globalId?(pid: number): number | null;
   /** The task in the current system call, or null outside one. */
   caller(): ProcCaller | null;
   /** Every process's PID, ascending. */

@@ -1,6 +1,7 @@
 /** Sending signals: kill(2), tkill(2), tgkill(2). */
 
-import { EINVAL, EPERM, ESRCH } from "../../errno.ts";
+import { EAGAIN, EINVAL, EPERM, ESRCH } from "../../errno.ts";
+import { rtQueueFull } from "../../task_signals.ts";
 import type { Task } from "../../task.ts";
 import type { ThreadGroup } from "../../thread_group.ts";
 import { supported, type SyscallEntry, type SyscallFn } from "./support.ts";
@@ -62,6 +63,7 @@ function signalThread(t: Task, tgid: number | null, tid: number, sig: number): n
   }
   if (tgid !== null && target.tg.tgid !== tgid) throw ESRCH;
   checkSignalPermission(t, target.tg, sig, target);
+  if (rtQueueFull(target.tg, target, sig, -6)) throw EAGAIN;
   t.kernel.sendSignal(target.tg, sig, { code: -6 /* SI_TKILL */, pid: t.tg.tgid, uid: t.creds.uid }, target);
   return 0;
 }

@@ -4,8 +4,10 @@
  * @module
  */
 
+import { rtQueueFull } from "../../task_signals.ts";
+import { procProcessDirPid } from "../../../vfs/procfs/procfs.ts";
 import { mayAttach } from "./sys_process_vm.ts";
-import { EBADF, EINVAL, ENOENT, EPERM, ESRCH } from "../../errno.ts";
+import { EAGAIN, EBADF, EINVAL, ENOENT, EPERM, ESRCH } from "../../errno.ts";
 import { O_NONBLOCK } from "../../../abi/linux/file.ts";
 import { decodeSigInfo } from "../../signal_frame.ts";
 import { PidFd, PIDFD_THREAD } from "../../pidfd.ts";
@@ -50,12 +52,29 @@ function pidfdOf(t: Task, fd: number): PidFd {
   return f;
 }
 
+/**
+ * pidfd_send_signal's target: a pidfd, or the descriptor of a /proc/PID directory (Linux's
+ * pidfd_to_pid), which names the process that had the id when it was looked up: one since gone
+ * (or its id reused by another) is ESRCH.
+ */
+function signalTargetOf(t: Task, fd: number): PidFd {
+  const f = t.fdTable.get(fd);
+  if (f instanceof PidFd) return f;
+  const d = f?.location()?.dentry;
+  const pid = d === undefined ? null : procProcessDirPid(d);
+  if (pid === null) throw EBADF;
+  // /proc/TID of a thread that does not lead names no process (pid_task(PIDTYPE_TGID) is NULL).
+  const tg = t.kernel.threadGroups.get(pid);
+  if (tg === undefined) throw ESRCH;
+  return new PidFd(t.kernel, tg, 0);
+}
+
 /** Implements pidfd_send_signal(2), with the scope flags of Linux 6.9. */
 const sysPidfdSendSignal: SyscallFn = (t, a) => {
   const fd = a.fd(0), sig = a.int(1), infoAddr = a.pointer(2), flags = a.uint(3);
   if (flags & ~(PIDFD_SIGNAL_THREAD | PIDFD_SIGNAL_THREAD_GROUP | PIDFD_SIGNAL_PROCESS_GROUP)) throw EINVAL;
   if (flags & (flags - 1)) throw EINVAL;
-  const p = pidfdOf(t, fd);
+  const p = signalTargetOf(t, fd);
   let info = { signo: sig, code: SI_USER, pid: t.tg.tgid, uid: t.creds.uid } as ReturnType<typeof decodeSigInfo>;
   if (infoAddr !== 0) {
     const given = decodeSigInfo(t.copyIn(infoAddr, 128));
@@ -76,6 +95,7 @@ const sysPidfdSendSignal: SyscallFn = (t, a) => {
   if (p.tid !== 0 && (flags === 0 || flags === PIDFD_SIGNAL_THREAD)) {
     const th = p.thread;
     if (th === null) throw ESRCH;
+    if (rtQueueFull(p.tg, th, sig, info.code)) throw EAGAIN;
     k.sendSignal(p.tg, sig, info, th);
   } else if (flags === PIDFD_SIGNAL_THREAD) {
     k.sendSignal(p.tg, sig, info, p.tg.leader ?? null);
@@ -87,6 +107,7 @@ const sysPidfdSendSignal: SyscallFn = (t, a) => {
     if (allowed.length === 0) throw EPERM;
     for (const g of allowed) k.sendSignal(g, sig, info);
   } else {
+    if (rtQueueFull(p.tg, null, sig, info.code)) throw EAGAIN;
     k.sendSignal(p.tg, sig, info);
   }
   return 0;

@@ -306,15 +306,27 @@ const sysSchedGetattr: SyscallFn = (t, a) => {
   return 0;
 };
 
-const sysSchedGetscheduler: SyscallFn = (t, a) => {
-  const target = taskOf(t, a.int(0));
-  return target.schedPolicy | (target.schedResetOnFork ? SCHED_RESET_ON_FORK : 0);
-};
+/**
+ * A task's policy (with SCHED_RESET_ON_FORK) and priority as the get calls read them; a zombie
+ * process, until it is reaped, by what its last task had (Linux still finds its task).
+ */
+function schedOf(t: Task, pid: number): { policy: number; priority: number } {
+  try {
+    const target = taskOf(t, pid);
+    return { policy: target.schedPolicy | (target.schedResetOnFork ? SCHED_RESET_ON_FORK : 0), priority: target.schedPriority };
+  } catch (e) {
+    if (e !== ESRCH) throw e;
+    const tg = t.kernel.threadGroups.get(t.pidNs.global(pid) ?? 0);
+    if (tg === undefined || !tg.zombie) throw e;
+    return tg.exitSched;
+  }
+}
+
+const sysSchedGetscheduler: SyscallFn = (t, a) => schedOf(t, a.int(0)).policy;
 
 const sysSchedGetparam: SyscallFn = (t, a) => {
   if (a.pointer(1) === 0) throw EINVAL;
-  const target = taskOf(t, a.int(0));
-  t.copyOutU32(a.pointer(1), target.schedPriority);
+  t.copyOutU32(a.pointer(1), schedOf(t, a.int(0)).priority);
   return 0;
 };
 

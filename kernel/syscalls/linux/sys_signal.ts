@@ -9,7 +9,7 @@ import { sigBit } from "../../signals.ts";
 import {
   decodeSigInfo, encodeSigInfo, frameXstateLength, restoreFromUcontext, UCONTEXT_SIZE, xstateFromFrame,
 } from "../../signal_frame.ts";
-import { dequeueSignal, disposition, SS_DISABLE, SS_ONSTACK } from "../../task_signals.ts";
+import { dequeueSignal, disposition, rtQueueFull, SS_DISABLE, SS_ONSTACK } from "../../task_signals.ts";
 import { monotonicNs } from "../../time.ts";
 import { checkSignalPermission } from "../../signal_permission.ts";
 import type { Task } from "../../task.ts";
@@ -209,6 +209,7 @@ function queueInfo(t: Task, tgid: number, tid: number | null, sig: number, infoA
     if (!thread || thread.tg !== tg) throw ESRCH;
   }
   checkSignalPermission(t, tg, sig, thread);
+  if (sig !== 0 && !tg.zombie && rtQueueFull(tg, thread, sig, info.code)) throw EAGAIN;
   if (sig !== 0 && !tg.zombie) t.kernel.sendSignal(tg, sig, { ...info, signo: sig }, thread);
   return 0;
 }
