@@ -24,12 +24,13 @@ import { O_ASYNC } from "../abi/linux/file.ts";
 
 const SIGIO = 29;
 /** si_code of a F_SETSIG signal: the reason (POLL_IN ...), or SI_SIGIO for signals with codes of their own. */
-const POLL_IN = 1, POLL_OUT = 2, POLL_ERR = 4, POLL_PRI = 5;
+const POLL_IN = 1, POLL_OUT = 2, POLL_MSG = 3, POLL_ERR = 4, POLL_PRI = 5;
 const SI_SIGIO = -5, SI_KERNEL = 0x80;
 /** Linux's band_table: si_band per reason. */
 const BAND: Record<number, number> = {
   [POLL_IN]: 0x041, // EPOLLIN | EPOLLRDNORM
   [POLL_OUT]: 0x304, // EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND
+  [POLL_MSG]: 0x441, // EPOLLIN | EPOLLRDNORM | EPOLLMSG
   [POLL_ERR]: 0x008, // EPOLLERR
   [POLL_PRI]: 0x082, // EPOLLPRI | EPOLLRDBAND
 };
@@ -114,6 +115,23 @@ export function setAsync(k: Kernel, file: FileDescription, fd: number, on: boole
 function exists(k: Kernel, type: FileOwner["type"], id: number): boolean {
   if (type === "pgrp") return [...k.threadGroups.values()].some((g) => !g.zombie && g.pgid === id);
   return k.tasks.has(id) || k.threadGroups.has(id);
+}
+
+/**
+ * A lease on f is broken (lease_break_callback's kill_fasync with POLL_MSG): its owner gets
+ * SIGIO, or the F_SETSIG signal with si_fd the descriptor F_SETLEASE named.
+ */
+export function sendLeaseBreak(k: Kernel, f: FileDescription, fd: number): void {
+  sendSigio(k, f, fd, POLL_MSG);
+}
+
+/**
+ * lease_setup's __f_setown without force: a lease makes the caller's process the file's owner,
+ * unless it has one.
+ */
+export function setLeaseOwner(t: Task, f: FileDescription): void {
+  if (f.owner !== null && f.owner.id !== 0) return;
+  f.owner = { type: "pid", id: t.tg.tgid, uid: t.creds.uid, euid: t.creds.euid };
 }
 
 /** Linux's f_setown (F_SETOWN, FIOSETOWN, SIOCSPGRP): a pid, -pgid, or 0 for nobody. */

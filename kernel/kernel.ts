@@ -51,6 +51,7 @@ import { SEMVMX } from "../abi/linux/ipc.ts";
 import { UtsNamespace } from "./uts.ts";
 import { exitRobustList, FutexTable, futexPiExit, type FutexWaiter, wakeShared } from "./futex.ts";
 import { LockTable } from "../vfs/lock.ts";
+import { LeaseTable } from "../vfs/lease.ts";
 import {
   CPU_SAMPLE_NS, type CpuTimer, type DeadlineTarget, DELAYTIMER_MAX, type KernelTimer, SIGEV_NONE,
   type TimerTarget,
@@ -185,6 +186,14 @@ export class Kernel {
   readonly keys = new KeyRegistry();
   /** flock, POSIX and OFD file locks (vfs/lock.ts). */
   readonly fileLocks = new LockTable();
+  /**
+   * File leases (vfs/lease.ts, kernel/syscalls/linux/sys_lease.ts). A lease that goes takes
+   * its file's owner and F_SETSIG signal with it (lease_modify's f_delown).
+   */
+  readonly leases = new LeaseTable((f) => {
+    f.owner = null;
+    f.sigioSignal = 0;
+  });
   readonly threadGroups = new Map<number, ThreadGroup>();
   /**
    * CPU time of processes the sentry reaped itself (parentless ones: those started in a running
@@ -1234,8 +1243,9 @@ export class Kernel {
     } else if (restart) {
       rewindSyscall(t);
     } else {
-      t.ctx.setReturn(-EINTR.errno);
-      writeSleepRemainder(t);
+      // A sleep whose `rem` cannot be written fails with EFAULT (nanosleep_copyout).
+      const remFaulted = !writeSleepRemainder(t) && (t.syscallState as { remFaults?: true } | null)?.remFaults === true;
+      t.ctx.setReturn(remFaulted ? -EFAULT.errno : -EINTR.errno);
     }
     if (this.strace) {
       this.log.strace(straceExit(t, t.straceEntry, done ? 0 : partial > 0 ? partial : restart ? "? ERESTARTSYS" : -EINTR.errno, 0));
@@ -1776,11 +1786,11 @@ export class Kernel {
 
 /**
  * nanosleep and relative clock_nanosleep report the time left in `rem` when a handler interrupts
- * them (their syscallState is a SleepState with remAddr). A fault writing it is ignored.
+ * them (their syscallState is a SleepState with remAddr). False when writing it faulted.
  */
-function writeSleepRemainder(t: Task): void {
+function writeSleepRemainder(t: Task): boolean {
   const st = t.syscallState as { deadlineNs?: unknown; remAddr?: unknown; remUsec?: unknown } | null;
-  if (!st || typeof st.remAddr !== "number" || st.remAddr === 0 || typeof st.deadlineNs !== "number") return;
+  if (!st || typeof st.remAddr !== "number" || st.remAddr === 0 || typeof st.deadlineNs !== "number") return true;
   const left = BigInt(Math.max(0, Math.round(st.deadlineNs - monotonicNs())));
   const b = new Uint8Array(16);
   const v = new DataView(b.buffer);
@@ -1789,7 +1799,10 @@ function writeSleepRemainder(t: Task): void {
   v.setBigInt64(8, st.remUsec === true ? (left % 1_000_000_000n) / 1000n : left % 1_000_000_000n, true);
   try {
     t.copyOut(st.remAddr, b);
-  } catch { /* EFAULT on rem is not reported */ }
+    return true;
+  } catch {
+    return false; // EFAULT: reported by the nanosleeps, not by select and poll
+  }
 }
 
 /**

@@ -589,6 +589,16 @@ export class KernelProcSource implements ProcSource {
       return;
     }
     if (key === "kernel/ns_last_pid") return this.#setLastPid(text);
+    if (key === "fs/lease-break-time" || key === "fs/leases-enable") {
+      // proc_dointvec: one int, kept as given (a break time of 0 or less never forces a break).
+      const t = text.trim();
+      if (!/^-?[0-9]+$/.test(t)) throw EINVAL;
+      const n = Number(t);
+      if (n < -2147483648 || n > 2147483647) throw EINVAL;
+      if (key === "fs/leases-enable") this.#k.leases.enabled = n;
+      else this.#k.leases.breakTimeSec = n;
+      return;
+    }
     if (key !== "fs/nr_open") throw EINVAL;
     // proc_dointvec_minmax between sysctl_nr_open_min and sysctl_nr_open_max (64-bit).
     const t = text.trim();
@@ -623,6 +633,10 @@ export class KernelProcSource implements ProcSource {
         return `${this.lastPid}\n`;
       case "fs/nr_open":
         return `${this.#k.nrOpen}\n`;
+      case "fs/lease-break-time":
+        return `${this.#k.leases.breakTimeSec}\n`;
+      case "fs/leases-enable":
+        return `${this.#k.leases.enabled}\n`;
       case "kernel/shmmni":
         return `${SHMMNI}\n`;
       case "kernel/msgmax":

@@ -48,3 +48,11 @@ Deno.test("inotify: file and directory events with names and cookies, watch flag
 Deno.test("O_ASYNC (F_SETFL, FIOASYNC), F_SETOWN(_EX), F_SETSIG and sockets' FIOSETOWN send SIGIO or the chosen signal with si_code, si_band and si_fd as natively", async () => {
   await assertSameAsNative([await compileC("sigio")]);
 });
+
+Deno.test("file leases: F_SETLEASE/F_GETLEASE refusals, owner rule, breaks by open, O_NONBLOCK open and truncate with the F_SETSIG signal, waits ended by downgrade, release, a signal or lease-break-time, leases-enable, as natively (tests/c/leases.c)", async () => {
+  await assertSameAsNative([await compileC("leases")]);
+});
+
+Deno.test("descriptor kinds: fsync/fdatasync EINVAL without an fsync operation, O_PATH EBADF in socket calls and epoll_ctl, epoll_ctl EPERM on the memory devices but /dev/random, F_CREATED_QUERY, F_DUPFD_QUERY, bind below port 1024 without CAP_NET_BIND_SERVICE, as natively (tests/c/fd_kinds_errnos.c)", async () => {
+  await assertSameAsNative([await compileC("fd_kinds_errnos")]);
+});

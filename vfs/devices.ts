@@ -16,11 +16,11 @@ import { LocatedFile } from "./located_file.ts";
 import type { Location } from "./mount.ts";
 import { TtyDeviceFile, ttyDeviceKind } from "./tty/device_file.ts";
 
-type Kind = "null" | "zero" | "full" | "random";
+type Kind = "null" | "zero" | "full" | "random" | "urandom";
 
 /** Device numbers (major, minor) of the memory devices. */
 const MEMORY_DEVICES = new Map<string, Kind>([
-  ["1:3", "null"], ["1:5", "zero"], ["1:7", "full"], ["1:8", "random"], ["1:9", "random"],
+  ["1:3", "null"], ["1:5", "zero"], ["1:7", "full"], ["1:8", "random"], ["1:9", "urandom"],
 ]);
 
 /** Major and minor numbers of a dev_t in the kernel's 64-bit encoding. */
@@ -44,6 +44,7 @@ export class MemoryDeviceFile extends LocatedFile {
       case "null":
         return 0;
       case "random":
+      case "urandom":
         hostRandom(dst);
         return dst.length;
       default:
@@ -55,6 +56,11 @@ export class MemoryDeviceFile extends LocatedFile {
   override write(src: Uint8Array, _offset: number | null): number {
     if (this.#kind === "full" && src.length > 0) throw ENOSPC;
     return src.length;
+  }
+
+  /** Only /dev/random has a poll operation (random_fops); the others are EPERM in epoll_ctl. */
+  override get epollable(): boolean {
+    return this.#kind === "random";
   }
 
   /** Only /dev/zero has an mmap operation (Linux's mem.c); the others are ENODEV. */
@@ -70,7 +76,7 @@ export class MemoryDeviceFile extends LocatedFile {
   /** /dev/null and /dev/zero take any write unread, /dev/full refuses it (a bad buffer too). */
   override writeWithoutData(len: number): number | null {
     if (this.#kind === "full" && len > 0) throw ENOSPC;
-    return this.#kind === "random" ? null : len;
+    return this.#kind === "random" || this.#kind === "urandom" ? null : len;
   }
 
   /** lseek(2) on these devices always lands at 0, as Linux's null_lseek. */

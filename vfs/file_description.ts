@@ -22,6 +22,7 @@ import type { Location } from "./mount.ts";
 import type { Credentials } from "../kernel/creds.ts";
 import type { TimeSpec } from "./vfs.ts";
 import { fsnotifyClose } from "./fsnotify.ts";
+import type { InodeUse } from "./inode_use.ts";
 
 /** What stat(2) reports, independent of the struct layout. Times in nanoseconds since the epoch. */
 export interface Stat {
@@ -94,6 +95,13 @@ export abstract class FileDescription implements Waitable {
    * identity: linkat(AT_EMPTY_PATH) needs no CAP_DAC_READ_SEARCH from the same credentials.
    */
   openerCreds: Credentials | null = null;
+  /**
+   * The open counts of the regular file this description was opened on (vfs/inode_use.ts),
+   * counted from its open by the VFS to its release; null for other files.
+   */
+  inodeUse: InodeUse | null = null;
+  /** This description's open(2) created the file (Linux's FMODE_CREATED, fcntl F_CREATED_QUERY). */
+  created = false;
   /**
    * F_SETOWN's target and F_SETSIG's signal (Linux's f_owner), and the O_ASYNC registration on
    * the wait queue (kernel/file_async.ts); the registration ends with the description.

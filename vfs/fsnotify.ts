@@ -33,6 +33,7 @@
 import { O_PATH } from "../abi/linux/file.ts";
 import type { Dentry, Filesystem } from "./dentry.ts";
 import type { FileDescription } from "./file_description.ts";
+import { countClose, countOpen } from "./inode_use.ts";
 
 export const IN_ACCESS = 0x1;
 export const IN_MODIFY = 0x2;
@@ -193,12 +194,16 @@ function dentryOf(f: FileDescription): Dentry | null {
 
 /**
  * A description was opened by the VFS (O_PATH ones too; truncated: O_TRUNC emptied the file,
- * Linux's IN_MODIFY after IN_OPEN). It counts as a user of its dentry until it closes. Returns f.
+ * Linux's IN_MODIFY after IN_OPEN). It counts as a user of its dentry, and in its inode's open
+ * counts (vfs/inode_use.ts: leases and ETXTBSY read them), until it closes. Returns f.
  */
 export function fsnotifyOpen<F extends FileDescription>(f: F, truncated = false): F {
   f.notifies = true;
   const loc = f.location();
-  if (loc !== null) loc.dentry.users++;
+  if (loc !== null) {
+    loc.dentry.users++;
+    countOpen(f, loc.dentry);
+  }
   const d = dentryOf(f);
   if (d === null || (watchesOf(d) === null && (d.parent === null || watchesOf(d.parent) === null))) return f;
   notifyFile(d, IN_OPEN, true);
@@ -212,6 +217,7 @@ export function fsnotifyOpen<F extends FileDescription>(f: F, truncated = false)
  */
 export function fsnotifyClose(f: FileDescription): void {
   if (!f.notifies) return;
+  countClose(f);
   const d = dentryOf(f);
   if (d !== null) notifyFile(d, f.writable ? IN_CLOSE_WRITE : IN_CLOSE_NOWRITE, true);
   const u = f.location()?.dentry;

@@ -54,6 +54,13 @@ export interface PathContext {
   devices?: ((block: boolean, rdev: number, access: number) => void) | null;
   /** openat2's RESOLVE_* flags for this walk; absent: 0 (every other call). */
   resolve?: number;
+  /**
+   * Linux's break_lease, called by open(2) and truncate(2) of an existing regular file once
+   * every check has passed, before it is truncated or opened (write: for writing): breaks the
+   * file's conflicting leases (vfs/lease.ts) and throws when the caller must wait
+   * (kernel/syscalls/linux/sys_lease.ts). Absent: no lease is held in the sandbox.
+   */
+  breakLease?: ((d: Dentry, write: boolean) => void) | null;
 }
 
 /** A walk whose final component does not exist, for callers that create it. */

@@ -38,6 +38,7 @@ import {
 } from "./propagation.ts";
 import { MS_NOATIME, MS_NODEV, MS_NODIRATIME, MS_NOEXEC, MS_NOSUID, MS_RDONLY, MS_STRICTATIME } from "../abi/linux/mount.ts";
 import { OPathFile } from "./opath_file.ts";
+import { checkNotWritten, checkWriteAccess } from "./inode_use.ts";
 import { checkSearch, type ParentWalk, type PathContext, walk, walkOrMissing, walkParent } from "./path_walk.ts";
 import {
   checkMayDelete, checkPermission, checkUtimes, chmodBits, chownChange, explicitTimes, isOwnerOrRoot, MAY_EXEC, MAY_READ, MAY_WRITE, mayAccess, mayHardlink,
@@ -47,7 +48,7 @@ import { OverlayFilesystem } from "./overlay/overlay.ts";
 import { TmpfsFilesystem } from "./tmpfs/tmpfs.ts";
 import { hostStdio, type OutputMeter } from "./host_file.ts";
 import { nowNs } from "./tmpfs/tmpfs.ts";
-import { CAP_FOWNER, CAP_FSETID, CAP_MKNOD, CAP_SYS_ADMIN } from "../abi/linux/capability.ts";
+import { CAP_FSETID, CAP_MKNOD, CAP_SYS_ADMIN } from "../abi/linux/capability.ts";
 import {
   checkLandlock, checkLandlockRefer, FS_IOCTL_DEV, FS_MAKE_REG, landlockAllows, FS_READ_DIR, FS_READ_FILE, FS_TRUNCATE, FS_WRITE_FILE, makeRight,
   removeRight,
@@ -456,7 +457,9 @@ export class VirtualFilesystem {
         const attrs = newFileAttrs(ctx, p.dentry, S_IFREG | (mode & 0o7777));
         const d = fsnotifyCreate(p.dentry, inheritAcls(p.dentry.create(r.name, attrs), attrs));
         // A file this call created is opened whatever its mode says (Linux's may_open skip).
-        return fsnotifyOpen(d.open(new Location(p.mount, d), (flags & ~OPEN_ONLY_FLAGS) | O_LARGEFILE));
+        const f = fsnotifyOpen(d.open(new Location(p.mount, d), (flags & ~OPEN_ONLY_FLAGS) | O_LARGEFILE));
+        f.created = true;
+        return f;
       }
       if (flags & O_EXCL) throw EEXIST;
       loc = r;
@@ -488,6 +491,12 @@ export class VirtualFilesystem {
     if ((flags & O_NOATIME) && !isOwnerOrRoot(ctx.creds, d.uid)) throw EPERM;
     // A directory cannot do direct I/O (do_dentry_open: no FMODE_CAN_ODIRECT).
     if ((flags & O_DIRECT) && type === S_IFDIR) throw EINVAL;
+    if (type === S_IFREG) {
+      // do_dentry_open's get_write_access (a running program is ETXTBSY; so is O_TRUNC's
+      // handle_truncate), then break_lease, before the truncation.
+      if (acc !== O_RDONLY || (flags & O_TRUNC)) checkWriteAccess(d);
+      ctx.breakLease?.(d, acc !== O_RDONLY);
+    }
     if ((flags & O_TRUNC) && type === S_IFREG) d.setattr({ size: 0 });
     const f = fsnotifyOpen(d.open(loc, (flags & ~OPEN_ONLY_FLAGS) | O_LARGEFILE), (flags & O_TRUNC) !== 0);
     if (ctx.landlock) {
@@ -596,6 +605,7 @@ export class VirtualFilesystem {
     const d = loc.dentry;
     if (!d.isRegular || loc.mount.noexec) throw EACCES;
     if (!mayAccess(ctx.creds, MAY_EXEC, d.mode, d.uid, d.gid, d.acl)) throw EACCES;
+    checkNotWritten(d); // do_open_execat's deny_write_access
     // IN_OPEN as Linux's open_exec (and IN_CLOSE_NOWRITE when the loader lets go).
     return { file: fsnotifyOpen(d.open(loc, O_RDONLY | O_LARGEFILE)), location: loc, hostPath: d.hostPath() };
   }
@@ -869,6 +879,11 @@ export class VirtualFilesystem {
     if (checkAccess) checkPermission(ctx.creds, MAY_WRITE, d.mode, d.uid, d.gid, d.acl);
     checkLandlock(ctx.landlock, loc, FS_TRUNCATE);
     this.#checkWritable(loc);
+    // truncate(2) (vfs_truncate): get_write_access and break_lease; ftruncate's file has both.
+    if (checkAccess) {
+      checkWriteAccess(d);
+      ctx.breakLease?.(d, true);
+    }
     checkSize?.();
     const kill = privsToRemove(ctx.creds, d);
     d.setattr(kill === 0 ? { size } : { size, mode: d.mode & 0o7777 & ~kill });

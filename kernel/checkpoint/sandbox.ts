@@ -388,6 +388,8 @@ export const savedSandboxSchema = z.object({
   hostname: z.string().max(64),
   /** /proc/sys/fs/nr_open when changed from its default. */
   nrOpen: intIn(64, 2147483584).optional(),
+  /** /proc/sys/fs/lease-break-time and leases-enable, when changed (held leases are refused). */
+  leaseSysctl: z.object({ breakTimeSec: i32, enabled: i32 }).optional(),
   /** /proc/sys/net/ipv4's ip_forward, tcp_sack, tcp_recovery when changed. */
   netSysctl: z.object({ ipForward: i32, tcpSack: i32, tcpRecovery: i32, loAcceptLocal: i32.optional(), loRouteLocalnet: i32.optional() }).strict().optional(),
   /** /proc/sys/net/ipv4/ip_local_port_range when changed from its default. */
@@ -557,6 +559,7 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
   }
   if (groups.some((tg) => !tg.zombie && (tg.mm.aio?.size ?? 0) > 0)) throw new CheckpointError("asynchronous I/O contexts (io_setup) exist: not saved yet");
   if (groups.some((tg) => tg.exitLandlock !== null)) throw new CheckpointError("a zombie was restricted by Landlock: not saved yet");
+  if (k.leases.held > 0) throw new CheckpointError("a file lease is held (F_SETLEASE): not saved yet");
   const processes = groups.map((tg) => {
     const p = saveProcess(tg, c);
     const first = tg.zombie ? undefined : handlersFirst.get(tg.handlers);
@@ -596,6 +599,7 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
   const state: SavedSandbox = {
     hostname: k.rootUts.hostname,
     ...(k.nrOpen !== 1048576 ? { nrOpen: k.nrOpen } : {}),
+    ...(k.leases.breakTimeSec !== 45 || k.leases.enabled !== 1 ? { leaseSysctl: { breakTimeSec: k.leases.breakTimeSec, enabled: k.leases.enabled } } : {}),
     ...(portRangeChanged(k) ? { portRange: k.net.stack.ephemeralRange } : {}),
     ...(k.net.sysctl.ipForward !== 0 || k.net.sysctl.tcpSack !== 1 || k.net.sysctl.tcpRecovery !== 1 || k.net.sysctl.loAcceptLocal !== 0 || k.net.sysctl.loRouteLocalnet !== 0 ? { netSysctl: { ...k.net.sysctl } } : {}),
     nextTid: k.lastTid + 1,
@@ -1398,6 +1402,7 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
     continueMonotonicFrom(s.monotonicNs);
     k.rootUts.hostname = s.hostname;
     if (s.nrOpen !== undefined) k.nrOpen = s.nrOpen;
+    if (s.leaseSysctl !== undefined) Object.assign(k.leases, s.leaseSysctl);
     if (s.netSysctl !== undefined) Object.assign(k.net.sysctl, s.netSysctl);
     if (s.portRange !== undefined && s.portRange[0] <= s.portRange[1]) k.net.stack.ephemeralRange = s.portRange;
     k.adoptRestored(groups.get(s.init)!, [...groups.values()], s.nextTid);

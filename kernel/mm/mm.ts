@@ -21,6 +21,7 @@ import { EACCES, EAGAIN, EBADF, EEXIST, EFAULT, EINVAL, ENOMEM, EPERM, errnoFrom
 import type { AddressSpace, Context } from "../../platform/mod.ts";
 import type { FileDescription } from "../../vfs/file_description.ts";
 import type { Location } from "../../vfs/mount.ts";
+import { addDenyWrite, allowWrite, type InodeUse, inodeUseFor } from "../../vfs/inode_use.ts";
 import type { AioTable } from "../aio.ts";
 
 export const STACK_TOP = 0x7fff_ffff_f000;
@@ -120,8 +121,32 @@ export class MemoryManager {
   envEnd = 0;
   /** Path of the executable, as execve was given it. */
   executable = "";
-  /** Where the executable is in the tree, for /proc/PID/exe; null before the first exec. */
-  exe: Location | null = null;
+  #exe: Location | null = null;
+  /** The executable's open counts while this address space may run it (Linux's exe_file deny_write_access). */
+  #exeUse: InodeUse | null = null;
+
+  /**
+   * Where the executable is in the tree, for /proc/PID/exe; null before the first exec. While
+   * set (until releaseAll), no one may open the file for writing (ETXTBSY).
+   */
+  get exe(): Location | null {
+    return this.#exe;
+  }
+
+  set exe(loc: Location | null) {
+    this.#allowExeWrite();
+    this.#exe = loc;
+    if (loc !== null && loc.dentry.isRegular) {
+      this.#exeUse = inodeUseFor(loc.dentry);
+      addDenyWrite(this.#exeUse);
+    }
+  }
+
+  #allowExeWrite(): void {
+    if (this.#exeUse === null) return;
+    allowWrite(this.#exeUse);
+    this.#exeUse = null;
+  }
   /** Thread groups using this address space (more than one after vfork / CLONE_VM). */
   users = 1;
   /** The auxiliary vector exec gave the program, AT_NULL pair included (/proc/PID/auxv). */
@@ -809,6 +834,7 @@ export class MemoryManager {
 
   /** Drops every mapping's file reference and the aio contexts (the address space is going away). */
   releaseAll(): void {
+    this.#allowExeWrite();
     this.aio?.release();
     this.aio = null;
     for (const v of this.vmas) v.file?.decRef();

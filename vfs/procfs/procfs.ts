@@ -12,7 +12,7 @@
  * /proc/{meminfo,cpuinfo,stat,uptime,loadavg,version,filesystems,swaps,vmstat}, mounts -> self/mounts
  * /proc/{diskstats,partitions}                         (no block devices)
  * /proc/sys/kernel/{hostname,domainname,pid_max,ngroups_max,osrelease,ostype,version}
- * /proc/sys/vm/overcommit_memory, /proc/sys/fs/{file-max,nr_open,pipe-max-size,mount-max}
+ * /proc/sys/vm/overcommit_memory, /proc/sys/fs/{file-max,nr_open,lease-break-time,leases-enable,pipe-max-size,mount-max}
  * /proc/sys/kernel/{shm*,msg*,sem}, /proc/sys/net/{core,ipv4}/..., /proc/net/{tcp,udp,dev,unix}
  * (read-only but fs/nr_open: /proc/sys refuses writes beyond a file's mode, root included, as
  * Linux's sysctl_perm)
@@ -189,6 +189,8 @@ class ProcRoot extends KDentry {
     const fs = sys.dir("fs");
     fs.add(new FixedFile(pfs, fs, "file-max", "9223372036854775807\n"));
     fs.add(new SysctlFile(pfs, fs, "nr_open", "fs/nr_open", 0o644));
+    fs.add(new SysctlFile(pfs, fs, "lease-break-time", "fs/lease-break-time", 0o644));
+    fs.add(new SysctlFile(pfs, fs, "leases-enable", "fs/leases-enable", 0o644));
     fs.add(new FixedFile(pfs, fs, "pipe-max-size", `${PIPE_MAX_SIZE}\n`));
     // Linux's defaults; pipes are not counted against them here (every pipe gets its full size).
     fs.add(new FixedFile(pfs, fs, "pipe-user-pages-soft", "16384\n"));

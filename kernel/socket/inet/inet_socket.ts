@@ -29,7 +29,7 @@ import { type RecvRequest, type RecvResult, type SendRequest, SocketFile } from 
 import * as C from "./constants.ts";
 import { SIOCINQ, SIOCOUTQ } from "../../../abi/linux/socket.ts";
 import type { MemoryIO } from "../../../vfs/file_description.ts";
-import { CAP_NET_ADMIN, CAP_NET_RAW } from "../../../abi/linux/capability.ts";
+import { CAP_NET_ADMIN, CAP_NET_BIND_SERVICE, CAP_NET_RAW } from "../../../abi/linux/capability.ts";
 
 const IFNAMSIZ = 16;
 import { bufferSize, NET_CORE, SOCK_MIN_RCVBUF, SOCK_MIN_SNDBUF } from "../sockopt.ts";
@@ -62,6 +62,17 @@ export interface PortSharing {
 }
 
 /** Runs f, turning netstack errors into LinuxErrors. */
+/** Linux's ip_unprivileged_port_start (fixed here): lower ports need CAP_NET_BIND_SERVICE. */
+export const UNPRIVILEGED_PORT_START = 1024;
+
+/**
+ * __inet_bind's and __inet6_bind's port rule: a port below 1024 (0 picks one) needs
+ * CAP_NET_BIND_SERVICE over the socket's network namespace's owner; EACCES otherwise.
+ */
+export function checkBindPort(t: Task, n: Net, port: number): void {
+  if (port !== 0 && port < UNPRIVILEGED_PORT_START && !t.creds.capableIn(n.owner, CAP_NET_BIND_SERVICE)) throw errno.EACCES;
+}
+
 export function net<T>(f: () => T): T {
   try {
     return f();

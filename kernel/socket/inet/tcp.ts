@@ -25,7 +25,7 @@ import { monotonicNs, realtimeNs } from "../../time.ts";
 import type { Task } from "../../task.ts";
 import type { ControlMessages, RecvRequest, RecvResult, SendRequest } from "../socket.ts";
 import * as C from "./constants.ts";
-import { errnoOf, InetSocketFile, intBytes, intOpt, linuxError, net, type NetReadiness } from "./inet_socket.ts";
+import { checkBindPort, errnoOf, InetSocketFile, intBytes, intOpt, linuxError, net, type NetReadiness } from "./inet_socket.ts";
 import { checkUnspecBind, formatSockaddr, parseSockaddr } from "./sockaddr.ts";
 
 /** Linux's defaults: net.ipv4.tcp_wmem[1] and tcp_rmem[1]. */
@@ -207,11 +207,12 @@ export class TcpSocketFile extends InetSocketFile {
     this.net.kick();
   }
 
-  bind(_t: Task, addr: Uint8Array): void {
+  bind(t: Task, addr: Uint8Array): void {
     const ep = parseSockaddr(this.family, addr);
     if (ep === "unspec") checkUnspecBind(this.family, addr);
-    if (this.#bound) throw EINVAL;
     const e = ep === "unspec" ? { addr: null, port: (addr[2]! << 8) | (addr[3] ?? 0) } : ep;
+    checkBindPort(t, this.net, e.port);
+    if (this.#bound) throw EINVAL;
     this.reuseChanged();
     net(() => this.sock.bind(e.addr, e.port));
     this.#bound = true;

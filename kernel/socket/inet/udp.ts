@@ -28,7 +28,7 @@ import type { MemoryIO } from "../../../vfs/file_description.ts";
 import type { Task } from "../../task.ts";
 import type { ControlMessages, RecvRequest, RecvResult, SendRequest } from "../socket.ts";
 import * as C from "./constants.ts";
-import { errnoOf, InetSocketFile, intBytes, intOpt, linuxError, net, type NetReadiness } from "./inet_socket.ts";
+import { checkBindPort, errnoOf, InetSocketFile, intBytes, intOpt, linuxError, net, type NetReadiness } from "./inet_socket.ts";
 import { checkUnspecBind, type Endpoint, formatSockaddr, parseSockaddr } from "./sockaddr.ts";
 
 /** Linux's default for both buffers of a datagram socket (net.core.[rw]mem_default). */
@@ -293,11 +293,12 @@ export class UdpSocketFile extends InetSocketFile {
     return this.family === C.AF_INET ? UDP_MAX_PAYLOAD : 65527;
   }
 
-  bind(_t: Task, addr: Uint8Array): void {
+  bind(t: Task, addr: Uint8Array): void {
     const ep = parseSockaddr(this.family, addr);
     if (ep === "unspec") checkUnspecBind(this.family, addr);
-    if (this.#bound || this.sock.localPort !== 0) throw EINVAL;
     const e: Endpoint = ep === "unspec" ? { addr: null, port: (addr[2]! << 8) | (addr[3] ?? 0) } : ep;
+    checkBindPort(t, this.net, e.port);
+    if (this.#bound || this.sock.localPort !== 0) throw EINVAL;
     this.reuseChanged();
     net(() => this.sock.bind(e.addr, e.port));
     this.#bound = true;

@@ -8,6 +8,7 @@
 
 import { Task } from "../../task.ts";
 import type { Kernel } from "../../kernel.ts";
+import { LeaseTable } from "../../../vfs/lease.ts";
 import type { ThreadGroup } from "../../thread_group.ts";
 import type { Context } from "../../../platform/mod.ts";
 import { SyscallInfo } from "../../../platform/syscall_info.ts";
@@ -81,7 +82,8 @@ export interface TestTask {
 export function makeTask(vfs: VirtualFilesystem, creds: Credentials = Credentials.root()): TestTask {
   const mem = new FakeMemory();
   // No run report: the activity hooks (kernel/activity.ts) find no log.
-  const kernel = { vfs, resources: { activity: null } } as unknown as Kernel;
+  // No eBPF device program attached (pathCtx asks) and no file lease held (open(2) asks).
+  const kernel = { vfs, resources: { activity: null }, bpf: { attached: 0 }, leases: new LeaseTable() } as unknown as Kernel;
   const tg = { mm: mem, limits: Limits.defaults() } as unknown as ThreadGroup;
   const ctx = {} as Context;
   const root = vfs.root();

@@ -1,7 +1,7 @@
 /** New threads and processes: clone(2), clone3(2), fork(2), vfork(2). */
 
-import { E2BIG, EINVAL, EPERM, ESRCH } from "../../errno.ts";
-import { CAP_SYS_ADMIN, CAP_SYS_CHROOT, CAP_SYS_PTRACE } from "../../../abi/linux/capability.ts";
+import { E2BIG, EEXIST, EFAULT, EINVAL, EPERM, ESRCH } from "../../errno.ts";
+import { CAP_CHECKPOINT_RESTORE, CAP_SYS_ADMIN, CAP_SYS_CHROOT, CAP_SYS_PTRACE } from "../../../abi/linux/capability.ts";
 import { PidFd } from "../../pidfd.ts";
 import { mayAttach } from "./sys_process_vm.ts";
 import {
@@ -9,7 +9,7 @@ import {
   CLONE_NEWPID, CLONE_NEWTIME, CLONE_NEWUSER, CLONE_NEWUTS, CLONE_PARENT, CLONE_SIGHAND, CLONE_SYSVSEM, CLONE_THREAD, CLONE_VFORK,
   CLONE_VM, cloneTask, NAMESPACE_FLAGS, newPidNamespace, userNamespaceCreds, vforkWaitDone,
 } from "../../task_clone.ts";
-import { PidNamespace, ROOT_PID_NS } from "../../pid_namespace.ts";
+import { MAX_PID_NS_LEVEL, PID_MAX_LIMIT, PidNamespace, ROOT_PID_NS } from "../../pid_namespace.ts";
 import type { Task } from "../../task.ts";
 import { joinMountNs, mayMount, mountNsOwner, unshareMountNs } from "../../fs_context.ts";
 import { MountNamespace } from "../../../vfs/mod.ts";
@@ -70,6 +70,9 @@ const sysClone3: SyscallFn = (t, a) => {
   if (size < 64) throw EINVAL;
   if (size > 4096) throw E2BIG;
   const b = t.copyIn(a.pointer(0), Math.min(size, 88));
+  // copy_struct_from_user: a larger struct than ours must be zero beyond it (E2BIG; EFAULT
+  // when that part cannot be read).
+  if (size > 88 && t.copyIn(a.pointer(0) + 88, size - 88).some((x) => x !== 0)) throw E2BIG;
   const v = new DataView(b.buffer);
   const flags = v.getBigUint64(0, true);
   const pidfd = v.getBigUint64(8, true);
@@ -81,8 +84,12 @@ const sysClone3: SyscallFn = (t, a) => {
   if (flags & (BigInt(CLONE_DETACHED) | 0x7fn)) throw EINVAL;
   if ((flags & CLONE_CLEAR_SIGHAND) && (flags & BigInt(CLONE_SIGHAND))) throw EINVAL;
   if ((flags & BigInt(CLONE_THREAD | CLONE_PARENT)) && exitSignal !== 0n) throw EINVAL;
+  // set_tid (clone_args_size_ver1): at most one pid per namespace level, both or neither.
+  const setTid = size >= 80 ? v.getBigUint64(64, true) : 0n, setTidSize = size >= 80 ? v.getBigUint64(72, true) : 0n;
+  if (setTidSize > BigInt(MAX_PID_NS_LEVEL) || (setTid === 0n) !== (setTidSize === 0n)) throw EINVAL;
   if (exitSignal > 64n) throw EINVAL;
   if ((stack === 0n) !== (stackSize === 0n)) throw EINVAL;
+  if (setTid !== 0n) checkSetTid(t, flags, setTid, Number(setTidSize));
   let cgroup: CgroupDir | undefined;
   if (flags & CLONE_INTO_CGROUP) {
     // copy_clone_args_from_user: a descriptor number, in a struct that has the field.
@@ -105,6 +112,39 @@ const sysClone3: SyscallFn = (t, a) => {
     tls: v.getBigUint64(56, true),
   });
 };
+
+/**
+ * clone3's set_tid, as alloc_pid checks it level by level from the child's namespace outwards:
+ * no more entries than levels (EINVAL), each a valid pid (EINVAL; not 1 only where the
+ * namespace has its init), CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE over the namespace's owner
+ * (EPERM), and free there (EEXIST). A free pid is not honoured yet: the child gets the next one.
+ */
+function checkSetTid(t: Task, flags: bigint, addr: bigint, n: number): void {
+  if (addr > BigInt(Number.MAX_SAFE_INTEGER)) throw EFAULT;
+  const raw = t.copyIn(Number(addr), n * 4);
+  const tids = new DataView(raw.buffer);
+  const newNs = (flags & BigInt(CLONE_NEWPID)) !== 0n;
+  const parentNs = t.pidNsForChildren;
+  if (n > parentNs.level + 1 + (newNs ? 1 : 0)) throw EINVAL;
+  let ns: PidNamespace | null = parentNs;
+  for (let i = 0; i < n; i++) {
+    const tid = tids.getInt32(i * 4, true);
+    if (tid < 1 || tid >= PID_MAX_LIMIT) throw EINVAL;
+    if (i === 0 && newNs) {
+      // The new namespace has no init yet: its first pid must be 1; its owner is the caller's.
+      if (tid !== 1) throw EINVAL;
+      const c = t.creds;
+      if (!c.capableIn(c.userNs, CAP_SYS_ADMIN) && !c.capableIn(c.userNs, CAP_CHECKPOINT_RESTORE)) throw EPERM;
+      continue;
+    }
+    const cur: PidNamespace = ns!;
+    const c = t.creds;
+    if (!c.capableIn(cur.owner, CAP_SYS_ADMIN) && !c.capableIn(cur.owner, CAP_CHECKPOINT_RESTORE)) throw EPERM;
+    const g = cur.global(tid);
+    if (g !== undefined && (t.kernel.tasks.has(g) || t.kernel.threadGroups.has(g))) throw EEXIST;
+    ns = cur.parent;
+  }
+}
 
 /**
  * Implements unshare(2), in the order of Linux's ksys_unshare: the implied flags, then

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { EINVAL, EPERM, LinuxError } from "../../errno.ts";
+import { EBADF, EINVAL, EPERM, LinuxError } from "../../errno.ts";
 import type { Task } from "../../task.ts";
 import { O_CLOEXEC, O_PATH } from "../../../abi/linux/file.ts";
 import { EPOLL_CTL_DEL, EpollInstance } from "../../../vfs/epoll.ts";
@@ -66,8 +66,11 @@ const sysEpollCtl: SyscallFn = (t, a) => {
     events = v.getUint32(0, true);
     data = v.getBigUint64(4, true);
   }
+  // fdget: an O_PATH descriptor is no descriptor here (EBADF), for either.
   const epf = t.fdTable.get(epfd);
+  if (epf.flags & O_PATH) throw EBADF;
   const file = t.fdTable.get(fd);
+  if (file.flags & O_PATH) throw EBADF;
   if (!canPoll(file)) throw EPERM;
   if (!(epf instanceof EpollInstance)) throw EINVAL;
   epf.ctl(op, fd, file, events, data);

@@ -25,6 +25,7 @@ import { copyInPath, pathCtx, startDir } from "./_path.ts";
 import { block, partial, supported, type SyscallEntry, type SyscallFn, type SyscallResult } from "./support.ts";
 import { F_ADD_SEALS, F_GET_SEALS, fcntlSeals } from "./sys_memfd.ts";
 import { fcntlLock, LOCK_COMMANDS } from "./sys_lock.ts";
+import { endLeaseWait, F_GETLEASE, F_SETLEASE, fcntlGetLease, fcntlSetLease, LeaseWait, leaseBreaker } from "./sys_lease.ts";
 import { TtyFile } from "../../../vfs/tty/mod.ts";
 import { resolveTtyOpen, ttyIoctl } from "./_tty.ts";
 import { netModules, netModulesIfLoaded } from "../../net_load.ts";
@@ -32,6 +33,10 @@ import { TunNodeFile } from "../../../vfs/devices.ts";
 import { CAP_NET_ADMIN, CAP_SYS_RESOURCE } from "../../../abi/linux/capability.ts";
 import { Net } from "../../net.ts";
 import { nsfsIoctl, nsfsTarget } from "../../nsfs.ts";
+
+/** fcntl commands of Linux 6.10 and 6.12 (F_LINUX_SPECIFIC_BASE + 3, + 4), allowed on O_PATH too. */
+const F_DUPFD_QUERY = 1027;
+const F_CREATED_QUERY = 1028;
 
 /** Status flags F_SETFL may change; the access mode and creation flags stay. */
 const SETFL_MASK = O_APPEND | O_ASYNC | O_DIRECT | O_NOATIME | O_NONBLOCK;
@@ -63,7 +68,16 @@ export function openAt(t: Task, dirfd: number, pathAddr: number, flags: number, 
     const writes = (flags & O_ACCMODE) !== O_RDONLY || (flags & (O_CREAT | O_TRUNC)) !== 0;
     // The run report tells a created file from a changed one: look first (only with a report).
     const existed = log !== null && writes && (flags & O_CREAT) !== 0 ? exists(t, dir, path, flags) : true;
-    const opened = t.kernel.vfs.openAt(ctx, dir, path, flags, mode & 0o7777);
+    ctx.breakLease = leaseBreaker(t, flags);
+    let opened;
+    try {
+      opened = t.kernel.vfs.openAt(ctx, dir, path, flags, mode & 0o7777);
+    } catch (e) {
+      if (e instanceof LeaseWait) return e.control;
+      endLeaseWait(t);
+      throw e;
+    }
+    endLeaseWait(t);
     if (log !== null && writes) {
       // Regular files only: not /dev/null, a terminal or a FIFO.
       const loc = opened.location();
@@ -169,6 +183,11 @@ const sysFcntl: SyscallFn = (t, a) => {
       return 0;
     case F_GETFL:
       return file.flags;
+    case F_DUPFD_QUERY:
+      // Whether the other descriptor refers to this description (f_dupfd_query).
+      return t.fdTable.get(a.int(2)) === file ? 1 : 0;
+    case F_CREATED_QUERY:
+      return file.created ? 1 : 0;
   }
   // Everything else is refused on O_PATH descriptors, as Linux's check_fcntl_cmd().
   if (file.flags & O_PATH) throw EBADF;
@@ -211,6 +230,10 @@ const sysFcntl: SyscallFn = (t, a) => {
     case F_ADD_SEALS:
     case F_GET_SEALS:
       return fcntlSeals(file, cmd, a.int(2));
+    case F_SETLEASE:
+      return fcntlSetLease(t, file, fd, a.int(2));
+    case F_GETLEASE:
+      return fcntlGetLease(t, file);
     case F_GETPIPE_SZ:
     case F_SETPIPE_SZ:
       // Linux's pipe_fcntl: EBADF for anything but a pipe or FIFO.
@@ -282,7 +305,7 @@ export const table: Record<number, SyscallEntry> = {
   16: partial("ioctl", sysIoctl, "FIOCLEX, FIONCLEX, FIONBIO, FIOASYNC, sockets' FIOSETOWN/FIOGETOWN and netdevice requests (read-only); terminals (vfs/tty, _tty.ts); TCGETS, TIOCGWINSZ, FIONREAD of host stdio"),
   32: supported("dup", sysDup),
   33: supported("dup2", sysDup2),
-  72: partial("fcntl", sysFcntl, "F_DUPFD(_CLOEXEC), F_GETFD, F_SETFD, F_GETFL, F_SETFL, record and OFD locks, seals, F_GETPIPE_SZ/F_SETPIPE_SZ, F_SETOWN(_EX)/F_GETOWN(_EX)/F_SETSIG/F_GETSIG with O_ASYNC signals; no leases"),
+  72: partial("fcntl", sysFcntl, "F_DUPFD(_CLOEXEC), F_GETFD, F_SETFD, F_GETFL, F_SETFL, record and OFD locks, seals, F_GETPIPE_SZ/F_SETPIPE_SZ, F_SETOWN(_EX)/F_GETOWN(_EX)/F_SETSIG/F_GETSIG with O_ASYNC signals, F_SETLEASE/F_GETLEASE"),
   85: supported("creat", sysCreat),
   257: partial("openat", sysOpenat, "O_TMPFILE unsupported"),
   292: supported("dup3", sysDup3),

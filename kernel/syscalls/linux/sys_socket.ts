@@ -22,7 +22,7 @@ import {
 } from "../../errno.ts";
 import type { Task } from "../../task.ts";
 import { describeSockaddr } from "../../activity.ts";
-import { O_NONBLOCK } from "../../../abi/linux/file.ts";
+import { O_NONBLOCK, O_PATH } from "../../../abi/linux/file.ts";
 import { SI_USER, SIGPIPE } from "../../../abi/linux/signal.ts";
 import {
   AF_INET, AF_INET6, AF_UNSPEC, MMSGHDR_LEN, MMSGHDR_SIZE, MSG_CMSG_CLOEXEC, MSG_DONTWAIT, MSG_ERRQUEUE, MSG_NOSIGNAL, MSG_PEEK,
@@ -57,6 +57,8 @@ const MAX_MESSAGE = 1 << 24;
 
 function socketOf(t: Task, fd: number): SocketFile {
   const f = t.file(fd);
+  // sockfd_lookup's fdget: an O_PATH descriptor is EBADF, not ENOTSOCK.
+  if (f.flags & O_PATH) throw EBADF;
   if (!(f instanceof SocketFile)) throw ENOTSOCK;
   return f;
 }

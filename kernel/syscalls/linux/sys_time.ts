@@ -1,7 +1,9 @@
 /** Clocks and sleeping: clock_gettime(2), gettimeofday(2), time(2), nanosleep(2), ... */
 
-import { EINVAL } from "../../errno.ts";
-import { clockNs, monotonicNs, realtimeNs } from "../../time.ts";
+import { EINVAL, EOPNOTSUPP } from "../../errno.ts";
+import {
+  CLOCK_MONOTONIC_COARSE, CLOCK_MONOTONIC_RAW, CLOCK_REALTIME_COARSE, CLOCK_THREAD_CPUTIME_ID, clockNs, monotonicNs, realtimeNs,
+} from "../../time.ts";
 import type { Task } from "../../task.ts";
 import { readTimespecNs } from "./_time.ts";
 import { type CpuClock, cpuClockNs, decodeCpuClock } from "../../cpu_time.ts";
@@ -71,6 +73,8 @@ const sysTime: SyscallFn = (t, a) => {
 export interface SleepState {
   deadlineNs: number;
   remAddr: number;
+  /** A fault writing `rem` makes the call fail with EFAULT instead of EINTR (nanosleep_copyout). */
+  remFaults: true;
 }
 
 /**
@@ -80,7 +84,7 @@ export interface SleepState {
 function sleepUntil(t: Task, firstDeadline: () => number, remAddr = 0): SyscallResult {
   let st = t.syscallState as SleepState | null;
   if (st === null) {
-    st = { deadlineNs: firstDeadline(), remAddr };
+    st = { deadlineNs: firstDeadline(), remAddr, remFaults: true };
     t.syscallState = st;
   }
   if (monotonicNs() >= st.deadlineNs) return 0;
@@ -128,11 +132,17 @@ const sysClockNanosleep: SyscallFn = (t, a) => {
     const abs = (flags & TIMER_ABSTIME) !== 0;
     const cst: CpuSleepState = {
       clock: c, cpuDeadlineNs: abs ? ns : cpuClockNs(c) + ns, deadlineNs: monotonicNs(), remAddr: abs ? 0 : a.pointer(3),
+      remFaults: true,
     };
     t.syscallState = cst;
     return cpuSleep(t, cst);
   }
-  if (clockNs(clock, t.kernel.bootNs) === null || clock === 3) throw EINVAL;
+  // Clocks without an nsleep operation (the thread CPU clock, MONOTONIC_RAW, the coarse ones)
+  // are EOPNOTSUPP; unknown ones EINVAL.
+  if (clock === CLOCK_THREAD_CPUTIME_ID || clock === CLOCK_MONOTONIC_RAW || clock === CLOCK_REALTIME_COARSE || clock === CLOCK_MONOTONIC_COARSE) {
+    throw EOPNOTSUPP;
+  }
+  if (clockNs(clock, t.kernel.bootNs) === null) throw EINVAL;
   const ns = BigInt(readTimespecNs(t, a.pointer(2)));
   return sleepUntil(t, () => {
     if (!(flags & TIMER_ABSTIME)) return monotonicNs() + Number(ns);

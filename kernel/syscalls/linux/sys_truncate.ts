@@ -19,14 +19,23 @@ import { copyInPath, pathCtx, startDir } from "./_path.ts";
 import { partial, supported, type SyscallEntry, type SyscallFn } from "./support.ts";
 import { MemFd } from "../../../vfs/memfd.ts";
 import { fsnotifyModify } from "../../../vfs/fsnotify.ts";
+import { endLeaseWait, LeaseWait, leaseBreaker } from "./sys_lease.ts";
 
 /** Implements truncate(2). */
 const sysTruncate: SyscallFn = (t, a) => {
   const path = copyInPath(t, a.pointer(0));
   const len = a.long(1);
   const ctx = pathCtx(t);
-  const loc = t.kernel.vfs.resolve(ctx, startDir(t, AT_FDCWD, path), path, { follow: true });
-  t.kernel.vfs.truncate(ctx, loc, len, true, () => checkNewSize(t, loc, len));
+  ctx.breakLease = leaseBreaker(t, 0);
+  try {
+    const loc = t.kernel.vfs.resolve(ctx, startDir(t, AT_FDCWD, path), path, { follow: true });
+    t.kernel.vfs.truncate(ctx, loc, len, true, () => checkNewSize(t, loc, len));
+  } catch (e) {
+    if (e instanceof LeaseWait) return e.control;
+    endLeaseWait(t);
+    throw e;
+  }
+  endLeaseWait(t);
   return 0;
 };
 
@@ -90,11 +99,20 @@ const sysFallocate: SyscallFn = (t, a) => {
   return 0;
 };
 
-/** The common part of fsync(2), fdatasync(2), syncfs(2): a valid descriptor of a file in the tree. */
+/**
+ * The common part of fsync(2) and fdatasync(2): EINVAL for a file without an fsync operation
+ * (vfs_fsync_range): only regular files, directories and block devices have one (a memfd's is
+ * shmem's), and nothing in /proc does; pipes, FIFOs, sockets, character devices and the
+ * anonymous files do not.
+ */
 function syncFd(t: Parameters<SyscallFn>[0], fd: number): number {
   const file = t.fdTable.get(fd);
   if (file.flags & O_PATH) throw EBADF;
-  if (file.location() === null) throw EINVAL;
+  const loc = file.location();
+  if (loc === null && !(file instanceof MemFd)) throw EINVAL;
+  const type = file.stat().mode & S_IFMT;
+  if (type !== S_IFREG && type !== S_IFDIR && type !== S_IFBLK) throw EINVAL;
+  if (loc !== null && loc.mount.fs.name === "proc") throw EINVAL;
   file.sync();
   return 0;
 }
