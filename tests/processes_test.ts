@@ -401,3 +401,7 @@ Deno.test("a descriptor table with a descriptor past a lowered fs.nr_open cannot
 Deno.test("RLIMIT_SIGPENDING: a real-time signal sent with its own siginfo (tgkill, sigqueue) past the limit is EAGAIN, kill(2)'s and a standard signal still go, an ignored one is dropped first, as natively (tests/c/sigpending_limit.c)", async () => {
   await assertSameAsNative([await compileC("sigpending_limit")]);
 });
+
+Deno.test("arch_prctl's CPUID faulting agrees with the cpuid_fault flag of /proc/cpuinfo (the sandbox's CPUs have none: ARCH_SET_CPUID is ENODEV), as natively (tests/c/arch_cpuid.c)", async () => {
+  await assertSameAsNative([await compileC("arch_cpuid")]);
+});

@@ -1,13 +1,20 @@
 /** Thread setup: arch_prctl(2), set_robust_list(2), get_robust_list(2), rseq(2). */
 
 import { mayAttach } from "./sys_process_vm.ts";
-import { EINVAL, ENOSYS, EPERM, ESRCH } from "../../errno.ts";
+import { EINVAL, ENODEV, ENOSYS, EPERM, ESRCH } from "../../errno.ts";
 import { checkTlsBase } from "../../task_clone.ts";
 import { partial, supported, type SyscallEntry, type SyscallFn } from "./support.ts";
 
 const ARCH_SET_GS = 0x1001, ARCH_SET_FS = 0x1002, ARCH_GET_FS = 0x1003, ARCH_GET_GS = 0x1004;
+const ARCH_GET_CPUID = 0x1011, ARCH_SET_CPUID = 0x1012;
 
-/** Implements arch_prctl(2) for the FS and GS bases; CPUID faulting and CET are EINVAL. */
+/**
+ * Implements arch_prctl(2) for the FS and GS bases, and CPUID faulting as Linux on a CPU without
+ * it (the sandbox's /proc/cpuinfo does not list cpuid_fault): the CPUID instruction always
+ * works (ARCH_GET_CPUID 1) and ARCH_SET_CPUID is ENODEV whatever it asks. The stubs' host
+ * threads could fault for real, but only through an arch_prctl their seccomp filter does not
+ * let them make. CET and the rest are EINVAL.
+ */
 const sysArchPrctl: SyscallFn = (t, a) => {
   const code = a.int(0);
   switch (code) {
@@ -23,6 +30,10 @@ const sysArchPrctl: SyscallFn = (t, a) => {
     case ARCH_GET_GS:
       t.copyOutU64(a.pointer(1), t.ctx.regs.get64(code === ARCH_GET_FS ? "fs_base" : "gs_base"));
       return 0;
+    case ARCH_GET_CPUID:
+      return 1;
+    case ARCH_SET_CPUID:
+      throw ENODEV;
     default:
       throw EINVAL;
   }
