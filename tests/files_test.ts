@@ -306,6 +306,8 @@ Deno.test("openat2: open_how's size, flag, mode and resolve checks, and each RES
   const r = await assertSameAsNative([await compileC("openat2")]);
   assert.match(r.stdout, /IN_ROOT \.\.\/\.\.\/\.\.\/f\s+ok file/);
   assert.match(r.stdout, /BENEATH \.\.\/outside\s+EXDEV/);
+});
+
 Deno.test("ETXTBSY: a running program (or its fork) refuses open for writing, O_TRUNC, creat and truncate, and a file open for writing refuses execve, until the last holder goes, as natively (tests/c/etxtbsy.c)", async () => {
   await assertSameAsNative([await compileC("etxtbsy")]);
 });

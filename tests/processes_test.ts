@@ -379,6 +379,8 @@ Deno.test("SA_RESETHAND keeps the flags, sigwaitinfo takes an unblocked signal, 
 
 Deno.test("prctl's timer slack (and /proc/self/timerslack_ns, inherited by fork), THP_DISABLE, SPECULATION_CTRL and the argument checks of GET_NO_NEW_PRIVS and SET_SECCOMP behave as natively (tests/c/prctl_options.c)", async () => {
   await assertSameAsNative([await compileC("prctl_options")]);
+});
+
 Deno.test("clock_nanosleep's clocks (EOPNOTSUPP, EINVAL), EFAULT for the request and for an unwritable rem after a handler, clone3's struct size rules and set_tid checks, as natively (tests/c/sleep_clone3_errnos.c)", async () => {
   await assertSameAsNative([await compileC("sleep_clone3_errnos")]);
 });
