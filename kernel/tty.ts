@@ -42,6 +42,11 @@ export class TtySupport implements TtyHost {
   readonly devpts: DevptsFilesystem;
   /** Where devpts is mounted (normally /dev/pts), for descriptions opened without a path. */
   devptsMount: Mount | null = null;
+  /**
+   * Set once mount(2) made a devpts instance of its own (a container's /dev/pts): a checkpoint
+   * refuses then (its ptys are not saved yet).
+   */
+  otherInstances = false;
   /** The console of `run -t`: init's terminal, whose master the host side drives. */
   console: Terminal | null = null;
 
@@ -64,6 +69,12 @@ export class TtySupport implements TtyHost {
       return;
     }
     this.devptsMount = vfs.mount(at, this.devpts, { readonly: false });
+  }
+
+  /** A new devpts instance (mount -t devpts: one per mount since Linux 4.7), its ptys its own. */
+  newInstance(): DevptsFilesystem {
+    this.otherInstances = true;
+    return new DevptsFilesystem(this);
   }
 
   signalProcessGroup(pgid: number, signo: number): void {

@@ -541,6 +541,7 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
   if ([...k.tasks.values()].some((t) => t.fs.mntns !== k.vfs.initNs)) {
     throw new CheckpointError("a task is in a mount namespace of its own (unshare or clone with CLONE_NEWNS): not saved yet");
   }
+  if (k.tty.otherInstances) throw new CheckpointError("a devpts instance was mounted (mount -t devpts): not saved yet");
   // The image rebuilds the first namespace's tree from the bundle, on its boot root.
   if (k.vfs.initNs.root !== k.vfs.bootRoot) {
     throw new CheckpointError("the sandbox's root was changed by pivot_root: not saved yet");

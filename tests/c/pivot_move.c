@@ -11,7 +11,8 @@
  * shared parent; EBUSY for new_root on the root's own mount; then a pivot with put_old under
  * new_root (the old root shows there), and pivot_root(".", ".") then umount2(".", MNT_DETACH)
  * as crun and runc do, with a second process (same namespace) whose root and cwd were the old
- * root moved to the new one. Prints what each step returned.
+ * root moved to the new one; a devpts instance of its own in the new root (a container's
+ * /dev/pts). Prints what each step returned.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -21,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -182,6 +184,14 @@ static void dot_dot(void) {
   show("chdir /", chdir("/"));
   list("the root", "/");
   show("mount proc", mount("proc", "/etc", "proc", 0, NULL));
+  /* A container's /dev/pts: an instance of its own, whose first pty is 0. */
+  mkdir("/pts", 0755);
+  show("devpts with an unknown option", mount("devpts", "/pts", "devpts", 0, "nosuch=1"));
+  show("devpts", mount("devpts", "/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5"));
+  int ptmx = open("/pts/ptmx", O_RDWR | O_NOCTTY);
+  unsigned n = 99;
+  printf("its ptmx: %s, first pty %u\n", ptmx < 0 ? strerrorname_np(errno) : "open", ioctl(ptmx, TIOCGPTN, &n) == 0 ? n : 99);
+  list("/pts", "/pts");
   FILE *f = fopen("/etc/self/mountinfo", "r");
   if (f == NULL) printf("mountinfo: %s\n", strerrorname_np(errno));
   char line[1024];

@@ -6,7 +6,7 @@
  * vfs/propagation.ts's. Privilege: mount, umount2 and pivot_root need CAP_SYS_ADMIN, chroot
  * CAP_SYS_CHROOT (EPERM without).
  *
- * mount(2) supports: new proc, sysfs, devtmpfs and tmpfs (size=, mode=, uid=, gid=) instances, cgroup2,
+ * mount(2) supports: new proc, sysfs, devtmpfs, devpts and tmpfs (size=, mode=, uid=, gid=) instances, cgroup2,
  * overlays of the sandbox's directories (one lowerdir, upperdir, workdir); bind mounts
  * of directories on directories and of files on files (MS_BIND, with MS_REC its submounts);
  * MS_REMOUNT (with or without MS_BIND) changing ro, nosuid, nodev, noexec; propagation changes
@@ -143,6 +143,9 @@ function newFilesystem(t: Task, type: string, data: string): Filesystem {
       return new DevFilesystem();
     case "overlay":
       return newOverlay(t, data);
+    case "devpts":
+      devptsOptions(data);
+      return t.kernel.tty.newInstance();
     case "mqueue":
       // The caller's IPC namespace's queues, whichever mount shows them (Linux's mqueue_get_tree).
       return t.ipc.mqueue;
@@ -160,6 +163,23 @@ function newFilesystem(t: Task, type: string, data: string): Filesystem {
     }
     default:
       throw ENODEV;
+  }
+}
+
+/**
+ * devpts's options (devpts_parse_param): uid=, gid=, mode=, ptmxmode=, max=, newinstance;
+ * EINVAL otherwise. The values are checked, not applied yet: the ptys' nodes keep their modes
+ * and owners, ptmx its 000, and the instance PTY_MAX ptys.
+ */
+function devptsOptions(data: string): void {
+  for (const opt of data.split(",")) {
+    if (opt === "" || opt === "newinstance" || SB_FLAGS.has(opt)) continue;
+    const eq = opt.indexOf("=");
+    const key = eq < 0 ? opt : opt.slice(0, eq), value = eq < 0 ? null : opt.slice(eq + 1);
+    if (value === null) throw EINVAL;
+    if ((key === "mode" || key === "ptmxmode") && /^[0-7]{1,4}$/.test(value)) continue;
+    if ((key === "uid" || key === "gid" || key === "max") && /^[0-9]{1,10}$/.test(value)) continue;
+    throw EINVAL;
   }
 }
 
@@ -596,6 +616,6 @@ export const table: Record<number, SyscallEntry> = {
   432: partial("fsmount", sysFsmount, "no MOUNT_ATTR_IDMAP"),
   155: supported("pivot_root", sysPivotRoot),
   161: supported("chroot", sysChroot),
-  165: partial("mount", sysMount, "proc, sysfs, devtmpfs, tmpfs, cgroup2, overlay (one lower layer), bind, remount, move, propagation"),
+  165: partial("mount", sysMount, "proc, sysfs, devtmpfs, devpts (its mode and owner options not applied), tmpfs, cgroup2, overlay (one lower layer), bind, remount, move, propagation"),
   166: partial("umount2", sysUmount2, "MNT_EXPIRE always fails with EAGAIN"),
 };
