@@ -738,15 +738,16 @@ Deno.test("sentry do --checkpoint-after on a sandbox this slice cannot save says
   const dir = Deno.makeTempDirSync();
   try {
     const image = `${dir}/image.cbor`;
-    // A /proc file open (long before the checkpoint): not saved yet. The counter (one process:
-    // sh execs it) takes 2 s at least; the checkpoint comes at 1 s.
+    // A /proc file that keeps state of its own (mounts' poll state) open, long before the
+    // checkpoint: not saved yet. The counter (one process: sh execs it) takes 2 s at least; the
+    // checkpoint comes at 1 s.
     const exe = await compileC("ckpt_counter", { static: true });
     const r = await sentry([
       "do", "--checkpoint-image", image, "--checkpoint-after", "1", "--", "/bin/sh", "-c",
-      `exec 3</proc/uptime; exec ${exe} 100`,
+      `exec 3</proc/self/mounts; exec ${exe} 100`,
     ]);
     assert.ok(r.stdout.startsWith("1\n2\n") && r.stdout.includes("\n100\nrounding 3 "), r.stdout);
-    assert.equal(r.stderr, "sentry: checkpoint: an open file /proc/uptime (SnapshotFile): not saved yet; the sandbox goes on\n");
+    assert.equal(r.stderr, "sentry: checkpoint: an open file /proc/1/mounts (MountsFile): not saved yet; the sandbox goes on\n");
     assert.equal(r.code, 0);
     assert.ok(!exists(image));
     // An overlay mounted with mount(2): its whiteouts live in the sentry's memory, not saved yet.
