@@ -407,3 +407,11 @@ Deno.test("RLIMIT_SIGPENDING: a real-time signal sent with its own siginfo (tgki
 Deno.test("arch_prctl's CPUID faulting agrees with the cpuid_fault flag of /proc/cpuinfo (the sandbox's CPUs have none: ARCH_SET_CPUID is ENODEV), as natively (tests/c/arch_cpuid.c)", async () => {
   await assertSameAsNative([await compileC("arch_cpuid")]);
 });
+
+Deno.test("personality(STICKY_TIMEOUTS) keeps select's, pselect6's and ppoll's timeout as given, as natively (tests/c/sticky_timeouts.c)", async () => {
+  await assertSameAsNative([await compileC("sticky_timeouts")]);
+});
+
+Deno.test("sysinfo's load averages agree with /proc/loadavg, as natively (tests/c/loadavg_agree.c)", async () => {
+  await assertSameAsNative([await compileC("loadavg_agree")]);
+});

@@ -16,14 +16,17 @@ const sysUname: SyscallFn = (t, a) => {
   return 0;
 };
 
-/** Implements sysinfo(2). Memory figures are the host's, as runsc reports them. */
+/**
+ * Implements sysinfo(2). Memory figures are the host's, as runsc reports them. The load
+ * averages are /proc/loadavg's, which the sandbox does not compute (0): the host's would tell
+ * a program about other tenants' work and disagree with /proc/loadavg (LTP sysinfo01 compares).
+ */
 const sysSysinfo: SyscallFn = (t, a) => {
   const b = new Uint8Array(112);
   const v = new DataView(b.buffer);
   const mem = Deno.systemMemoryInfo();
   v.setBigInt64(0, BigInt(Math.floor((monotonicNs() - t.kernel.bootNs) / 1e9)), true);
-  const load = Deno.loadavg();
-  load.forEach((l, i) => v.setBigUint64(8 + 8 * i, BigInt(Math.round(l * 65536)), true));
+  // loads[3] at offset 8: 0, as /proc/loadavg.
   v.setBigUint64(32, BigInt(mem.total), true);
   v.setBigUint64(40, BigInt(mem.free), true);
   v.setBigUint64(48, 0n, true);

@@ -18,6 +18,9 @@ import { UNBLOCKABLE } from "../../task_signals.ts";
 import { readTimespecNs } from "./_time.ts";
 import { block, supported, type SyscallEntry, type SyscallFn, type SyscallResult } from "./support.ts";
 
+/** personality(2)'s STICKY_TIMEOUTS: select and friends do not write the time left back. */
+const STICKY_TIMEOUTS = 0x4000000;
+
 export interface PollState {
   deadlineNs: number | null;
   /** True when ppoll/pselect replaced the signal mask (restored when the call returns). */
@@ -41,7 +44,8 @@ export function pollState(
     const ns = timeoutNs();
     const m = mask();
     st = { deadlineNs: ns === null ? null : monotonicNs() + ns, maskSwapped: m !== null };
-    if (rem !== undefined && ns !== null && ns > 0) {
+    // personality(STICKY_TIMEOUTS): the timeout is left as given (poll_select_finish).
+    if (rem !== undefined && ns !== null && ns > 0 && !(t.personality & STICKY_TIMEOUTS)) {
       st.remAddr = rem.addr;
       st.remUsec = rem.usec;
     }
