@@ -18,6 +18,7 @@
  * @module
  */
 
+import { InotifyLimits } from "../vfs/inotify.ts";
 import { Vdso } from "./vdso/vdso.ts";
 import type { Context, Platform, Stop, StopReason } from "../platform/mod.ts";
 import type { VirtualFilesystem } from "../vfs/mod.ts";
@@ -184,6 +185,8 @@ export class Kernel {
   readonly bpf = new BpfProgramTable();
   /** Every keyring (keyctl, kernel/keys.ts). */
   readonly keys = new KeyRegistry();
+  /** inotify's per-user limits and counts (/proc/sys/fs/inotify). */
+  readonly inotifyLimits = new InotifyLimits();
   /** flock, POSIX and OFD file locks (vfs/lock.ts). */
   readonly fileLocks = new LockTable();
   /**

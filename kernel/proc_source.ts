@@ -600,6 +600,22 @@ export class KernelProcSource implements ProcSource {
       else this.#k.leases.breakTimeSec = n;
       return;
     }
+    if (key === "fs/inotify/max_user_instances" || key === "fs/inotify/max_user_watches") {
+      // proc_dointvec_minmax from 0 (instances, an int) and proc_doulongvec_minmax from 0
+      // (watches, a long since ucount_max went long): a negative or non-number is EINVAL.
+      const t = text.trim();
+      if (!/^[0-9]+$/.test(t)) throw EINVAL;
+      const n = Number(t);
+      const limits = this.#k.inotifyLimits;
+      if (key === "fs/inotify/max_user_instances") {
+        if (n > 2147483647) throw EINVAL;
+        limits.maxInstances = n;
+      } else {
+        if (!Number.isSafeInteger(n)) throw EINVAL;
+        limits.maxWatches = n;
+      }
+      return;
+    }
     if (key !== "fs/nr_open") throw EINVAL;
     // proc_dointvec_minmax between sysctl_nr_open_min and sysctl_nr_open_max (64-bit).
     const t = text.trim();
@@ -634,6 +650,10 @@ export class KernelProcSource implements ProcSource {
         return `${this.lastPid}\n`;
       case "fs/nr_open":
         return `${this.#k.nrOpen}\n`;
+      case "fs/inotify/max_user_instances":
+        return `${this.#k.inotifyLimits.maxInstances}\n`;
+      case "fs/inotify/max_user_watches":
+        return `${this.#k.inotifyLimits.maxWatches}\n`;
       case "fs/lease-break-time":
         return `${this.#k.leases.breakTimeSec}\n`;
       case "fs/leases-enable":

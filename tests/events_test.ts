@@ -3,7 +3,8 @@
  * sentry: the output and exit status must be the same.
  */
 
-import { assertSameAsNative, compileC } from "./_harness.ts";
+import assert from "node:assert/strict";
+import { assertSameAsNative, compileC, runSentry } from "./_harness.ts";
 
 Deno.test("epoll: level, edge and one-shot triggering, nesting, errors, timeouts and EINTR behave as natively", async () => {
   await assertSameAsNative([await compileC("epoll")]);
@@ -39,6 +40,17 @@ Deno.test("splice, tee, vmsplice, sendfile, copy_file_range and close_range move
 
 Deno.test("pipes: page slots, PIPE_BUF atomicity, a 1 MiB write, signals and SIGPIPE mid-write, F_SETPIPE_SZ, O_DIRECT packets and FIONREAD behave as natively", async () => {
   await assertSameAsNative([await compileC("pipes")]);
+});
+
+Deno.test("inotify's per-user limits: max_user_instances instances then EMFILE for a user with none, as natively; in the sandbox both sysctls are writable (bad values EINVAL) and bound instances (EMFILE) and watches (ENOSPC) (tests/c/inotify_limits.c)", async () => {
+  const bin = await compileC("inotify_limits");
+  await assertSameAsNative([bin]);
+  const r = await runSentry([bin, "write"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /write -1: EINVAL, x: EINVAL, 3: ok\nreads back 3\n/);
+  assert.match(r.stdout, /root's 4th instance: EMFILE\n/);
+  assert.match(r.stdout, /watch 4: ok\nwatch 5: ENOSPC\nwatch 6: ENOSPC\nwatch 1 again: ok\n/);
+  assert.match(r.stdout, /after closing an instance with 3 watches, a watch: ok\n/);
 });
 
 Deno.test("inotify: file and directory events with names and cookies, watch flags, IN_IGNORED, coalescing, overflow, short reads and readiness behave as natively", async () => {

@@ -16,7 +16,7 @@
  */
 
 import { AnonInodeFile } from "./anon_file.ts";
-import { EAGAIN, EEXIST, EINVAL, ENOTTY } from "../kernel/errno.ts";
+import { EAGAIN, EEXIST, EINVAL, EMFILE, ENOSPC, ENOTTY } from "../kernel/errno.ts";
 import { FIONREAD, O_RDONLY } from "../abi/linux/file.ts";
 import { EVENT_IN, EVENT_RDNORM } from "../waiter/mod.ts";
 import type { Dentry } from "./dentry.ts";
@@ -45,6 +45,68 @@ function roundUp16(n: number): number {
   return (n + 15) & ~15;
 }
 
+/**
+ * The per-user limits on inotify instances and watches, and what each user holds (Linux's
+ * ucounts UCOUNT_INOTIFY_INSTANCES and UCOUNT_INOTIFY_WATCHES, /proc/sys/fs/inotify/
+ * max_user_instances and max_user_watches). A user is a kernel uid: the instance's creator's
+ * effective uid, charged for the instance and for each of its watches.
+ */
+export class InotifyLimits {
+  static readonly DEFAULT_INSTANCES = 128;
+  /** Linux sizes it from memory at boot; the sandbox shows the host's (read once). */
+  static readonly DEFAULT_WATCHES = hostMaxUserWatches();
+  maxInstances = InotifyLimits.DEFAULT_INSTANCES;
+  maxWatches = InotifyLimits.DEFAULT_WATCHES;
+
+  /** Whether a sysctl write changed a limit (a checkpoint refuses that: not saved). */
+  get changed(): boolean {
+    return this.maxInstances !== InotifyLimits.DEFAULT_INSTANCES || this.maxWatches !== InotifyLimits.DEFAULT_WATCHES;
+  }
+  readonly #held = new Map<number, { instances: number; watches: number }>();
+
+  #of(uid: number): { instances: number; watches: number } {
+    let h = this.#held.get(uid);
+    if (h === undefined) this.#held.set(uid, h = { instances: 0, watches: 0 });
+    return h;
+  }
+
+  /** One more instance for uid: EMFILE at the limit (inotify_new_group's inc_ucount). */
+  takeInstance(uid: number): void {
+    const h = this.#of(uid);
+    if (h.instances >= this.maxInstances) throw EMFILE;
+    h.instances++;
+  }
+
+  /** One more watch for uid: ENOSPC at the limit (inotify_new_watch). */
+  takeWatch(uid: number): void {
+    const h = this.#of(uid);
+    if (h.watches >= this.maxWatches) throw ENOSPC;
+    h.watches++;
+  }
+
+  give(uid: number, instances: number, watches: number): void {
+    const h = this.#of(uid);
+    h.instances -= instances;
+    h.watches -= watches;
+    if (h.instances <= 0 && h.watches <= 0) this.#held.delete(uid);
+  }
+}
+
+function hostMaxUserWatches(): number {
+  try {
+    const v = Number(Deno.readTextFileSync("/proc/sys/fs/inotify/max_user_watches").trim());
+    return Number.isSafeInteger(v) && v > 0 ? v : 8192;
+  } catch {
+    return 8192;
+  }
+}
+
+/** Who an instance is charged to: the limits and the creator's kernel uid. */
+export interface InotifyCharge {
+  limits: InotifyLimits;
+  uid: number;
+}
+
 /** @savable An inotify instance (inotify_init1). */
 export class InotifyFile extends AnonInodeFile implements WatchOwner {
   readonly events: InotifyEvent[] = [];
@@ -55,7 +117,11 @@ export class InotifyFile extends AnonInodeFile implements WatchOwner {
   /** The IN_Q_OVERFLOW event is in the queue (there is at most one). */
   overflowQueued = false;
 
-  constructor(flags: number) {
+  /**
+   * @param charge whom the instance and its watches count against (taken already for the
+   * instance; null: uncounted, as an instance a checkpoint restores).
+   */
+  constructor(flags: number, readonly charge: InotifyCharge | null = null) {
     super("anon_inode:inotify", O_RDONLY | flags);
   }
 
@@ -71,6 +137,7 @@ export class InotifyFile extends AnonInodeFile implements WatchOwner {
       existing.mask = (mask & IN_MASK_ADD) ? existing.mask | kept : kept;
       return existing.wd;
     }
+    this.charge?.limits.takeWatch(this.charge.uid);
     const w = new InotifyWatch(this, this.nextWd++, kept, d);
     this.watches.set(w.wd, w);
     attachWatch(w);
@@ -102,7 +169,7 @@ export class InotifyFile extends AnonInodeFile implements WatchOwner {
   }
 
   watchGone(w: InotifyWatch): void {
-    this.watches.delete(w.wd);
+    if (this.watches.delete(w.wd)) this.charge?.limits.give(this.charge.uid, 0, 1);
   }
 
   queueEvent(wd: number, mask: number, cookie: number, name: string): void {
@@ -166,6 +233,7 @@ export class InotifyFile extends AnonInodeFile implements WatchOwner {
   /** Closing the instance drops its watches silently. */
   protected override release(): void {
     for (const w of this.watches.values()) detachWatch(w, false);
+    this.charge?.limits.give(this.charge.uid, 1, this.watches.size);
     this.watches.clear();
   }
 }

@@ -207,6 +207,7 @@ export const LEDGER: readonly LedgerEntry[] = [
     derived: {
       queuedBytes: "the sizes of the queued events: recounted as each is queued again",
       overflowQueued: "whether the queue holds the IN_Q_OVERFLOW event: found again as it is queued",
+      charge: "whom the instance counts against (max_user_instances/watches): a restored instance counts against nobody, so the per-user counts start afresh; changed limits are refused",
     },
   },
   {

@@ -526,6 +526,7 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
   const handlersFirst = new Map<SignalHandlers, number>();
   for (const tg of groups) if (!tg.zombie && !handlersFirst.has(tg.handlers)) handlersFirst.set(tg.handlers, tg.tgid);
   if (k.keys.size > 0) throw new CheckpointError("keyrings (keyctl) exist: not saved yet");
+  if (k.inotifyLimits.changed) throw new CheckpointError("the inotify limits (/proc/sys/fs/inotify) were changed: not saved yet");
   if (k.bpf.progs.size > 0) throw new CheckpointError("eBPF programs are loaded or attached (bpf): not saved yet");
   if (k.net.tuns.size > 0) throw new CheckpointError("a TUN/TAP device (/dev/net/tun) exists: not saved yet");
   if (k.net.virtualLinks.size > 0) throw new CheckpointError("a veth or bridge device (RTM_NEWLINK) exists: not saved yet");

@@ -198,8 +198,8 @@ class ProcRoot extends KDentry {
     fs.add(new FixedFile(pfs, fs, "mount-max", `${MOUNT_MAX}\n`));
     const inotify = fs.dir("inotify");
     inotify.add(new FixedFile(pfs, inotify, "max_queued_events", `${MAX_QUEUED_EVENTS}\n`));
-    inotify.add(new FixedFile(pfs, inotify, "max_user_instances", "128\n"));
-    inotify.add(new FixedFile(pfs, inotify, "max_user_watches", "65536\n"));
+    inotify.add(new SysctlFile(pfs, inotify, "max_user_instances", "fs/inotify/max_user_instances", 0o644));
+    inotify.add(new SysctlFile(pfs, inotify, "max_user_watches", "fs/inotify/max_user_watches", 0o644));
     const net = sys.dir("net");
     const core = net.dir("core");
     core.add(new FixedFile(pfs, core, "somaxconn", "4096\n"));

@@ -24,9 +24,15 @@ const IN_NONBLOCK = O_NONBLOCK;
 const ALL_INOTIFY_BITS = IN_ALL_EVENTS | IN_UNMOUNT | IN_Q_OVERFLOW | IN_IGNORED | IN_ONLYDIR | IN_DONT_FOLLOW |
   IN_EXCL_UNLINK | IN_MASK_ADD | IN_MASK_CREATE | IN_ISDIR | IN_ONESHOT;
 
+/**
+ * A new instance, counted against its creator's effective uid (max_user_instances: EMFILE
+ * before any descriptor is taken; a failed install releases it, and the count, again).
+ */
 function newInotify(t: Task, flags: number): number {
   if (flags & ~(IN_CLOEXEC | IN_NONBLOCK)) throw EINVAL;
-  return t.fdTable.install(new InotifyFile(flags & IN_NONBLOCK), (flags & IN_CLOEXEC) !== 0);
+  const limits = t.kernel.inotifyLimits, uid = t.creds.euid;
+  limits.takeInstance(uid);
+  return t.fdTable.install(new InotifyFile(flags & IN_NONBLOCK, { limits, uid }), (flags & IN_CLOEXEC) !== 0);
 }
 
 /** The inotify instance behind fd: EBADF, or EINVAL for another kind of file. */
