@@ -83,6 +83,10 @@ export class OrphanSaver {
     const inode = tmpfsInodeOf(f);
     const loc = f.location()!;
     if (inode === null) {
+      const d = loc.dentry;
+      if (d instanceof OverlayDentry && d.upper !== null) {
+        throw refuse(`the open file ${f.path()} of the upper layer's host directory (--overlay-upper) was unlinked`);
+      }
       throw refuse(`the open file ${f.path()} of the host's lower layer was removed or renamed through the overlay`);
     }
     if (inode.nlink > 0) {
