@@ -2203,6 +2203,28 @@ Deno.test("sentry do --overlay-upper: a host directory's upper layer is saved in
   }
 });
 
+Deno.test("sentry do --checkpoint-image then sentry restore: a shell whose working directory was removed goes on in it, as uninterrupted", async () => {
+  // The reference is an uninterrupted run in the sentry (its getcwd of a removed directory
+  // differs from Linux's, which the restore must not change either).
+  const script = "mkdir -p /tmp/cwdp/x; cd /tmp/cwdp/x; rmdir /tmp/cwdp/x; sleep 8; pwd; ls -a | wc -l; cd ..; pwd; ls -d x 2>/dev/null || echo gone";
+  const dir = Deno.makeTempDirSync();
+  try {
+    const whole = await sentry(["do", "--", "/bin/sh", "-c", script]);
+    assert.deepEqual([whole.code, whole.stderr], [0, ""]);
+    assert.match(whole.stdout, /^\/tmp\/cwdp\/x\n\d+\n\/tmp\/cwdp\ngone\n$/);
+    const image = `${dir}/image.cbor`;
+    const first = await sentry(["do", "--checkpoint-image", image, "--checkpoint-after", "3", "--", "/bin/sh", "-c", script]);
+    assert.deepEqual([first.code, first.stderr, first.stdout], [0, "", ""]);
+    assert.ok(readSandboxImage(image, "/").state.fsContexts.some((f) => f.removed === true && f.cwd === "/tmp/cwdp/x"));
+    for (const run of [1, 2]) {
+      const second = await sentry(["restore", image]);
+      assert.deepEqual([second.code, second.stderr, second.stdout], [0, "", whole.stdout], `restore ${run}`);
+    }
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 Deno.test("sentry checkpoint ID over the control socket: --leave-running lets it go on, without it the container ends; both images restore to the native output", async () => {
   const exe = await compileC("ckpt_counter", { static: true });
   const N = 150;
