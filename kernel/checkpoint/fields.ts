@@ -66,6 +66,7 @@ export const LEDGER: readonly LedgerEntry[] = [
     },
     refused: {
       aio: "io_setup's contexts: a sandbox with any is refused",
+      exeFile: "an executable in no directory (a memfd run by execveat): a sandbox running one is refused",
     },
   },
   {

@@ -560,6 +560,9 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
     throw new CheckpointError("a task is in a cgroup namespace of its own: not saved yet");
   }
   if (groups.some((tg) => !tg.zombie && (tg.mm.aio?.size ?? 0) > 0)) throw new CheckpointError("asynchronous I/O contexts (io_setup) exist: not saved yet");
+  if (groups.some((tg) => !tg.zombie && tg.mm.exeFile !== null)) {
+    throw new CheckpointError("a process runs an executable in no directory (a memfd run by execveat): not saved yet");
+  }
   if (groups.some((tg) => tg.exitLandlock !== null)) throw new CheckpointError("a zombie was restricted by Landlock: not saved yet");
   if (k.leases.held > 0) throw new CheckpointError("a file lease is held (F_SETLEASE): not saved yet");
   const processes = groups.map((tg) => {
