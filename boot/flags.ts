@@ -147,6 +147,11 @@ export type Command =
     id: string | null;
     detach: boolean;
     pidFile: string | null;
+    /**
+     * An empty host directory to hold the root overlay's upper layer (`--overlay-upper`): the
+     * restore writes the image's upper layer into it, and the sandbox's later changes go there.
+     */
+    overlayUpper: string | null;
     /** The image's console on the caller's terminal (-t), or, with -d, on a console socket. */
     tty: boolean;
     consoleSocket: string | null;
@@ -248,7 +253,7 @@ const FLAGS: Record<string, FlagDef> = {
   "leave-running": { kind: "bool", scope: ["checkpoint"] },
   "checkpoint-image": { kind: "string", scope: ["run", "do"] },
   "checkpoint-after": { kind: "string", scope: ["run", "do"] },
-  "overlay-upper": { kind: "string", scope: ["run", "do", "create"] },
+  "overlay-upper": { kind: "string", scope: ["run", "do", "create", "restore"] },
   "tty": { kind: "bool", scope: ["run", "do", "exec", "restore"] },
   "id": { kind: "string", scope: ["do", "restore"] },
   "detach": { kind: "bool", scope: ["run", "exec", "restore"] },
@@ -450,10 +455,10 @@ export function parseCommandLine(args: readonly string[]): Command {
         if (positionals.length > 1) throw new BootError(`restore: unexpected argument ${quote(positionals[1]!)}`);
         if (idFlag !== null && positionals.length > 0) throw new BootError(`restore: give the ID once (--id or the argument)`);
         const id = positionals[0] ?? idFlag;
-        return { kind: "restore", global, bundle, image: imageFile(null, dir), id, detach, pidFile, tty, consoleSocket };
+        return { kind: "restore", global, bundle, image: imageFile(null, dir), id, detach, pidFile, overlayUpper: overlayUpperOf(values), tty, consoleSocket };
       }
       if (positionals.length !== 1) throw new BootError(`restore: expected one image file`);
-      return { kind: "restore", global, bundle, image: positionals[0]!, id: idFlag, detach, pidFile, tty, consoleSocket };
+      return { kind: "restore", global, bundle, image: positionals[0]!, id: idFlag, detach, pidFile, overlayUpper: overlayUpperOf(values), tty, consoleSocket };
     }
     case "create":
       return {

@@ -136,7 +136,7 @@ Flags:
   --leave-running          let the container go on after the checkpoint
 
 ${GLOBAL_FLAGS}`,
-  restore: `Usage: sentry restore [--bundle DIR] [-t] [-d [--console-socket S]] [--pid-file F] [--id ID] IMAGE
+  restore: `Usage: sentry restore [--bundle DIR] [-t] [-d [--console-socket S]] [--pid-file F] [--id ID] [--overlay-upper UP] IMAGE
        sentry restore --image-path DIR [--bundle DIR] [--detach] [--pid-file F] [ID]
 
 Continues the sandbox saved in the checkpoint image IMAGE (or DIR/checkpoint.cbor) where it
@@ -158,6 +158,9 @@ Flags:
                            held, is bridged to yours (needed for such an image, refused for
                            another)
   --console-socket S       with -d and a terminal: send its master to the AF_UNIX socket S
+  --overlay-upper UP       an empty host directory: the image's writable root's changes are
+                           written into it, and the sandbox's changes go on there (without
+                           it they are kept in memory, whatever the checkpointed sandbox had)
   --work-path DIR          accepted for runc's form, unused
 
 ${GLOBAL_FLAGS}

@@ -144,6 +144,13 @@ export async function main(args: readonly string[]): Promise<number> {
         } else {
           launch = doConfig(["/"], { cwd: "/", env: {}, hostname: Deno.hostname(), openFiles: ownOpenFilesLimit() });
         }
+        if (cmd.overlayUpper !== null) {
+          setOverlayUpper(launch, cmd.overlayUpper, Deno.cwd());
+          // The image's upper layer is written into it: what is there already would mix with it.
+          for (const _ of Deno.readDirSync(launch.upperHostPath!)) {
+            throw new BootError(`restore: --overlay-upper ${cmd.overlayUpper}: the directory is not empty`);
+          }
+        }
         // The console of an image taken with a terminal goes where `run`'s would: the caller's
         // terminal (-t), or, detached, the console socket (runc's restore rules).
         const terminal = cmd.tty || (cmd.detach && launch.terminal);

@@ -20,6 +20,7 @@ import { monotonicNs } from "./time.ts";
 import { sandboxCpus } from "./syscalls/linux/sys_sched.ts";
 import { SIG_IGN } from "../abi/linux/signal.ts";
 import type { Location, Mount, MountNamespace } from "../vfs/mod.ts";
+import type { FileDescription } from "../vfs/file_description.ts";
 import { type MemoryManager, SharedAnon, type Vma } from "./mm/mm.ts";
 import { PROT_EXEC, PROT_READ, PROT_WRITE } from "../abi/linux/mm.ts";
 import { O_ACCMODE, O_RDONLY } from "../abi/linux/file.ts";
@@ -424,6 +425,10 @@ class ProcessView implements ProcProcess {
 
   exe(): Location | null {
     return this.#tg.tasks.size === 0 ? null : this.#tg.mm.exe;
+  }
+
+  exeFile(): FileDescription | null {
+    return this.#tg.tasks.size === 0 ? null : this.#tg.mm.exeFile;
   }
 
   cwd(): Location | null {

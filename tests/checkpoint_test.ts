@@ -2131,9 +2131,8 @@ Deno.test("sentry do --checkpoint-image then sentry restore: MAP_SHARED mappings
   }
 });
 
-Deno.test("sentry restore: what the sandbox wrote to the overlay and to tmpfs comes back, whiteouts, links and modes included", async () => {
-  // Run to the end uninterrupted, and checkpointed in the sleep then restored: the same output.
-  const script = [
+/** A shell script that writes to the overlay and to tmpfs, sleeps 8 s, then prints what it wrote. */
+const TREE_SCRIPT = [
     "rm /etc/issue; mkdir -p /tmp/a/b /etc/newdir; echo data > /tmp/a/b/f; echo line2 >> /tmp/a/b/f; ln /tmp/a/b/f /tmp/a/h; ln -s b/f /tmp/a/s",
     "chmod 640 /tmp/a/b/f; chown 12:34 /tmp/a/h; mkfifo -m 600 /tmp/a/p; echo shm > /dev/shm/x; echo more >> /etc/hostname",
     "truncate -s 100000 /tmp/a/sparse; printf tail >> /tmp/a/sparse; rm -r /etc/skel; mkdir /etc/skel; touch /etc/skel/new",
@@ -2142,7 +2141,11 @@ Deno.test("sentry restore: what the sandbox wrote to the overlay and to tmpfs co
     "stat -c '%n %F %a %u:%g %h %s' /tmp/a /tmp/a/b /tmp/a/b/f /tmp/a/h /tmp/a/s /tmp/a/p /tmp/a/sparse /dev/shm/x /etc/newdir",
     "test -e /etc/issue || echo issue gone; cat /tmp/a/s /dev/shm/x; tail -c 5 /etc/hostname; tail -c 4 /tmp/a/sparse; echo",
     "ls /etc/skel; echo \"first=$first\"; cat <&3; [ /tmp/a/h -ef /tmp/a/b/f ] && echo linked",
-  ].join("\n");
+].join("\n");
+
+Deno.test("sentry restore: what the sandbox wrote to the overlay and to tmpfs comes back, whiteouts, links and modes included", async () => {
+  // Run to the end uninterrupted, and checkpointed in the sleep then restored: the same output.
+  const script = TREE_SCRIPT;
   const dir = Deno.makeTempDirSync();
   try {
     const whole = await sentry(["do", "--", "/bin/sh", "-c", script]);
@@ -2159,6 +2162,64 @@ Deno.test("sentry restore: what the sandbox wrote to the overlay and to tmpfs co
     assert.equal(second.stderr, "");
     assert.equal(second.code, 0);
     assert.equal(second.stdout, whole.stdout);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("sentry do --overlay-upper: a host directory's upper layer is saved in the image, restored into another empty one (--overlay-upper) or into memory, as uninterrupted", async () => {
+  // hostfs keeps a file's owner per name (vfs/hostfs/hostfs.ts), so a chown through one hard link
+  // does not show through the other as it does in a tmpfs: the script chowns a directory instead.
+  const script = TREE_SCRIPT.replace("chown 12:34 /tmp/a/h;", "chown 12:34 /etc/newdir;");
+  assert.notEqual(script, TREE_SCRIPT);
+  const dir = Deno.makeTempDirSync();
+  try {
+    for (const d of ["whole", "ckpt", "restored"]) Deno.mkdirSync(`${dir}/${d}`);
+    const whole = await sentry(["do", "--overlay-upper", `${dir}/whole`, "--", "/bin/sh", "-c", script]);
+    assert.deepEqual([whole.code, whole.stderr], [0, ""]);
+    assert.match(whole.stdout, /issue gone\ndata\nline2\nshm\nmore\ntail\nnew\nfirst=data\nline2\nlinked\n$/);
+    const image = `${dir}/image.cbor`;
+    // The setup takes well under 3 s even on a loaded host; the checkpoint comes in the sleep.
+    const first = await sentry(["do", "--overlay-upper", `${dir}/ckpt`, "--checkpoint-image", image, "--checkpoint-after", "3", "--", "/bin/sh", "-c", script]);
+    assert.deepEqual([first.code, first.stderr, first.stdout], [0, "", ""]);
+    const saved = readSandboxImage(image, "/").state.trees[0]!;
+    assert.ok(saved.entries.some((e) => e.path === "tmp/a/b/f" && e.size === 11), "the upper layer's files are in the image");
+    const into = await sentry(["restore", "--overlay-upper", `${dir}/restored`, image]);
+    assert.deepEqual([into.code, into.stderr, into.stdout], [0, "", whole.stdout]);
+    assert.equal(Deno.readTextFileSync(`${dir}/restored/tmp/a/b/f`), "data\nline2\n");
+    assert.equal(Deno.lstatSync(`${dir}/restored/tmp/a/h`).ino, Deno.lstatSync(`${dir}/restored/tmp/a/b/f`).ino);
+    // Restored into memory (a tmpfs upper layer): the same, but for a directory's size (tmpfs
+    // counts its entries, a host directory its blocks).
+    const inMemory = await sentry(["restore", image]);
+    const dirSizes = (out: string) => out.replace(/( directory \d+ \d+:\d+ \d+) \d+\n/g, "$1 N\n");
+    assert.deepEqual([inMemory.code, inMemory.stderr, dirSizes(inMemory.stdout)], [0, "", dirSizes(whole.stdout)]);
+    assert.notEqual(inMemory.stdout, dirSizes(inMemory.stdout));
+    // Into a directory that holds something: refused before anything runs.
+    const notEmpty = await sentry(["restore", "--overlay-upper", `${dir}/restored`, image]);
+    assert.deepEqual([notEmpty.code, notEmpty.stdout], [125, ""]);
+    assert.equal(notEmpty.stderr, `sentry: restore: --overlay-upper ${dir}/restored: the directory is not empty\n`);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("sentry do --checkpoint-image then sentry restore: a shell whose working directory was removed goes on in it, as uninterrupted", async () => {
+  // The reference is an uninterrupted run in the sentry (its getcwd of a removed directory
+  // differs from Linux's, which the restore must not change either).
+  const script = "mkdir -p /tmp/cwdp/x; cd /tmp/cwdp/x; rmdir /tmp/cwdp/x; sleep 8; pwd; ls -a | wc -l; cd ..; pwd; ls -d x 2>/dev/null || echo gone";
+  const dir = Deno.makeTempDirSync();
+  try {
+    const whole = await sentry(["do", "--", "/bin/sh", "-c", script]);
+    assert.deepEqual([whole.code, whole.stderr], [0, ""]);
+    assert.match(whole.stdout, /^\/tmp\/cwdp\/x\n\d+\n\/tmp\/cwdp\ngone\n$/);
+    const image = `${dir}/image.cbor`;
+    const first = await sentry(["do", "--checkpoint-image", image, "--checkpoint-after", "3", "--", "/bin/sh", "-c", script]);
+    assert.deepEqual([first.code, first.stderr, first.stdout], [0, "", ""]);
+    assert.ok(readSandboxImage(image, "/").state.fsContexts.some((f) => f.removed === true && f.cwd === "/tmp/cwdp/x"));
+    for (const run of [1, 2]) {
+      const second = await sentry(["restore", image]);
+      assert.deepEqual([second.code, second.stderr, second.stdout], [0, "", whole.stdout], `restore ${run}`);
+    }
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }

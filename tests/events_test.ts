@@ -68,3 +68,7 @@ Deno.test("file leases: F_SETLEASE/F_GETLEASE refusals, owner rule, breaks by op
 Deno.test("descriptor kinds: fsync/fdatasync EINVAL without an fsync operation, O_PATH EBADF in socket calls and epoll_ctl, epoll_ctl EPERM on the memory devices but /dev/random, F_CREATED_QUERY, F_DUPFD_QUERY, bind below port 1024 without CAP_NET_BIND_SERVICE, as natively (tests/c/fd_kinds_errnos.c)", async () => {
   await assertSameAsNative([await compileC("fd_kinds_errnos")]);
 });
+
+Deno.test("MSG_OOB on UDP: sendmsg over IPv4 or to an IPv4-mapped destination is EOPNOTSUPP, over IPv6 ignored, recvmsg ignores it, as natively (tests/c/udp_msg_oob.c)", async () => {
+  await assertSameAsNative([await compileC("udp_msg_oob")]);
+});

@@ -234,6 +234,14 @@ Deno.test("mount(2)'s MS_MOVE (with its submounts; EINVAL for no mount point or 
   await assertSameAsNative([await compileC("pivot_move")]);
 });
 
+Deno.test("a tmpfs mounted in a user namespace belongs to the mounter's fsuid and fsgid, its uid= and gid= are ids of that namespace (EINVAL unmapped), as natively (tests/c/tmpfs_owner.c)", async () => {
+  await assertSameAsNative([await compileC("tmpfs_owner")]);
+});
+
+Deno.test("a program run from a sealed memfd (fexecve, as crun re-executes itself) finds its /proc/self/exe: the memfd's name, opening to the memfd with its seals, as natively (tests/c/memfd_exe.c)", async () => {
+  await assertSameAsNative([await compileC("memfd_exe")]);
+});
+
 Deno.test("shared subtrees and mount namespaces: mounts and unmounts propagate between peers and from masters to slaves (never back), MS_SLAVE/MS_SHARED/MS_PRIVATE/MS_UNBINDABLE with and without MS_REC, propagated mounts tucked under what is there, unshare(CLONE_NEWNS) copies keep shared mounts propagating and private ones apart, setns back, mountinfo polls, as natively (tests/c/mount_propagation.c)", async () => {
   await assertSameAsNative([await compileC("mount_propagation")]);
 });
@@ -272,7 +280,7 @@ Deno.test("a checkpoint refuses, in one line, a sandbox with a shared mount, a t
         stderr: "piped",
       }).output();
       const dec = new TextDecoder();
-      assert.equal(dec.decode(out.stdout), "done\n");
+      assert.equal(dec.decode(out.stdout), "done\n", `${script}: ${dec.decode(out.stderr)}`);
       assert.equal(dec.decode(out.stderr), `sentry: checkpoint: ${why}; the sandbox goes on\n`);
       assert.equal(out.code, 0);
       assert.throws(() => Deno.statSync(image));

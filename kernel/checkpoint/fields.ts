@@ -53,7 +53,7 @@ export const LEDGER: readonly LedgerEntry[] = [
       "envStart",
       "envEnd",
       "executable",
-      "exe",
+      "#exe",
       "auxv",
       "lockFuture",
       "membarrierRegistered",
@@ -62,9 +62,11 @@ export const LEDGER: readonly LedgerEntry[] = [
       as: "the host address space (stub process): rebuilt, then the saved pages written into it",
       users: "the number of thread groups using it: recounted as restored groups take it",
       hostCpuCharged: "CPU time of the old host threads: the restored stub starts at zero",
+      "#exeUse": "the executable's deny-write count (ETXTBSY): taken again by the exe setter as the restore sets exe",
     },
     refused: {
       aio: "io_setup's contexts: a sandbox with any is refused",
+      exeFile: "an executable in no directory (a memfd run by execveat): a sandbox running one is refused",
     },
   },
   {

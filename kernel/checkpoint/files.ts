@@ -35,6 +35,10 @@ import {
   S_IFREG, S_IFSOCK,
 } from "../../abi/linux/file.ts";
 import { blobBytes, type ImageBlob, ImageError } from "./image.ts";
+import type { Dentry } from "../../vfs/dentry.ts";
+import { HostDentry } from "../../vfs/hostfs/hostfs.ts";
+import { hostFds } from "../../vfs/host_fds.ts";
+import { hostPread } from "../../platform/ptrace/_ffi.ts";
 import { checkAclValid } from "../../vfs/posix_acl.ts";
 
 /** The largest run of file data one blob holds. */
@@ -156,12 +160,13 @@ export function saveTrees(k: Kernel, blobs: Uint8Array[], refuse: Refuse, socket
     if (m !== rootMount && m.fs instanceof OverlayFilesystem) refuseThrow(refuse, "an overlay mounted in the sandbox");
   }
   if (fs instanceof OverlayFilesystem) {
-    if (!(fs.upper instanceof TmpfsFilesystem)) refuseThrow(refuse, "the root overlay's upper layer is a host directory (--overlay-upper)");
+    // The upper layer is a tmpfs, or a host directory (--overlay-upper), saved alike.
+    if (fs.upper === null) refuseThrow(refuse, "a root overlay without an upper layer");
     const hidden = { whiteouts: [] as string[], opaque: [] as string[] };
     hiddenOf(fs.root, "/", hidden, mountPaths);
     trees.push({
       at: "/",
-      entries: saveTree(fs.upper.root as TmpfsDentry, "/", mountPaths, blobs, refuse, socketIndex),
+      entries: saveTree(fs.upper.root, "/", mountPaths, blobs, refuse, socketIndex),
       whiteouts: hidden.whiteouts,
       opaque: hidden.opaque,
     });
@@ -181,19 +186,26 @@ function refuseThrow(refuse: Refuse, what: string): never {
 }
 
 /** The entries of a tmpfs tree in pre-order (parents first), leaving out what mounts hide. */
+/**
+ * The entries of a tree in pre-order (parents first), leaving out what mounts hide: a tmpfs, or
+ * a host directory (the overlay's upper layer with `--overlay-upper`), read through its dentries
+ * (a host file's data through a descriptor of its own).
+ */
 function saveTree(
-  top: TmpfsDentry, at: string, mountPaths: Set<string>, blobs: Uint8Array[], refuse: Refuse, socketIndex: SocketIndex,
+  top: Dentry, at: string, mountPaths: Set<string>, blobs: Uint8Array[], refuse: Refuse, socketIndex: SocketIndex,
 ): SavedEntry[] {
   const out: SavedEntry[] = [];
+  // Hard links: a tmpfs file by its inode, a host file by its inode number.
   const byInode = new Map<unknown, number>();
-  const walk = (d: TmpfsDentry, rel: string): void => {
+  const walk = (d: Dentry, rel: string): void => {
     const st = d.stat();
     const type = st.mode & S_IFMT;
+    const acl = d.acl, defaultAcl = d.defaultAcl;
     const base = {
       path: rel, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, atimeNs: String(st.atimeNs), mtimeNs: String(st.mtimeNs),
       size: 0, runs: [] as { off: number; blob: number }[], target: "", linkTo: null as number | null,
-      ...(d.inode.acl !== null ? { acl: d.inode.acl.map((e) => ({ ...e })) } : {}),
-      ...(d.inode.defaultAcl !== null ? { defaultAcl: d.inode.defaultAcl.map((e) => ({ ...e })) } : {}),
+      ...(acl !== null ? { acl: acl.map((e) => ({ ...e })) } : {}),
+      ...(defaultAcl !== null ? { defaultAcl: defaultAcl.map((e) => ({ ...e })) } : {}),
     };
     if (type === S_IFDIR) {
       out.push({ ...base, kind: "dir" });
@@ -206,15 +218,22 @@ function saveTree(
       }
       return;
     }
-    const seen = byInode.get(d.inode);
+    const key = d instanceof TmpfsDentry ? d.inode : st.nlink > 1 ? `${st.dev}:${st.ino}` : null;
+    const seen = key === null ? undefined : byInode.get(key);
     if (seen !== undefined) {
       out.push({ ...base, kind: "file", linkTo: seen });
       return;
     }
     if (type === S_IFREG) {
-      byInode.set(d.inode, out.length);
+      if (key !== null) byInode.set(key, out.length);
       const size = Number(st.size);
-      out.push({ ...base, kind: "file", size, runs: saveFileData(d.inode, size, blobs) });
+      if (d instanceof TmpfsDentry) {
+        out.push({ ...base, kind: "file", size, runs: saveFileData(d.inode, size, blobs) });
+      } else if (d instanceof HostDentry) {
+        out.push({ ...base, kind: "file", size, runs: saveHostFileData(d, size, blobs, refuse) });
+      } else {
+        throw refuse(`${join(at, rel)}: a file of ${d.fs.name} in a written filesystem`);
+      }
     } else if (type === S_IFLNK) {
       out.push({ ...base, kind: "symlink", target: d.readlink() });
     } else if (type === S_IFIFO) {
@@ -223,7 +242,7 @@ function saveTree(
       const ep = d.boundSocket();
       out.push({ ...base, kind: "socket", socket: ep === null || ep === undefined ? null : socketIndex(ep) });
     } else if (type === S_IFCHR || type === S_IFBLK) {
-      out.push({ ...base, kind: type === S_IFCHR ? "chr" : "blk", rdev: d.inode.rdev });
+      out.push({ ...base, kind: type === S_IFCHR ? "chr" : "blk", rdev: Number(st.rdev) });
     } else {
       throw refuse(`${join(at, rel)}: a file of type 0o${type.toString(8)} in a written filesystem`);
     }
@@ -232,18 +251,63 @@ function saveTree(
   return out;
 }
 
-/** A tmpfs file's data as runs of blobs (RUN_BYTES each at most), holes and zero runs left out. */
+/** A tmpfs file's data as runs of blobs (RUN_BYTES each at most), holes and zero pages left out. */
 export function saveFileData(inode: TmpfsInode, size: number, blobs: Uint8Array[]): { off: number; blob: number }[] {
   const runs: { off: number; blob: number }[] = [];
   for (let off = 0; off < size; off += RUN_BYTES) {
     const buf = new Uint8Array(Math.min(RUN_BYTES, size - off));
     const n = inode.read(buf, off);
-    if (buf.subarray(0, n).some((b) => b !== 0)) {
-      runs.push({ off, blob: blobs.length });
-      blobs.push(buf.subarray(0, n));
-    }
+    nonZeroRuns(buf.subarray(0, n), off, runs, blobs);
   }
   return runs;
+}
+
+/**
+ * Adds the runs of buf (the file's bytes at off) that hold anything but zeros, page by page,
+ * so that a sparse file's holes stay holes on restore (the restore writes the runs only).
+ */
+function nonZeroRuns(buf: Uint8Array, off: number, runs: { off: number; blob: number }[], blobs: Uint8Array[]): void {
+  const PAGE = 4096;
+  let start = -1;
+  for (let p = 0; p < buf.length + PAGE; p += PAGE) {
+    const zero = p >= buf.length || buf.subarray(p, Math.min(p + PAGE, buf.length)).every((b) => b === 0);
+    if (!zero && start < 0) start = p;
+    if (zero && start >= 0) {
+      runs.push({ off: off + start, blob: blobs.length });
+      const end = Math.min(p, buf.length);
+      // A blob is written from its buffer's start: a piece of buf is its own copy.
+      blobs.push(start === 0 && end === buf.length && buf.byteOffset === 0 ? buf : buf.slice(start, end));
+      start = -1;
+    }
+  }
+}
+
+/** A host file's data as runs of blobs, read through a descriptor of its own (all-zero runs left out). */
+function saveHostFileData(d: HostDentry, size: number, blobs: Uint8Array[], refuse: Refuse): { off: number; blob: number }[] {
+  let fd: number;
+  try {
+    fd = d.openHostFd();
+  } catch {
+    throw refuse(`cannot read ${d.hostPath()} of the upper layer`);
+  }
+  try {
+    const runs: { off: number; blob: number }[] = [];
+    for (let off = 0; off < size; off += RUN_BYTES) {
+      const buf = new Uint8Array(Math.min(RUN_BYTES, size - off));
+      let n = 0;
+      while (n < buf.length) {
+        const r = hostPread(fd, buf.subarray(n), off + n);
+        if (r < 0) throw refuse(`cannot read ${d.hostPath()} of the upper layer`);
+        if (r === 0) break;
+        n += r;
+      }
+      if (n !== buf.length) throw refuse(`${d.hostPath()} of the upper layer changed size while it was read`);
+      nonZeroRuns(buf, off, runs, blobs);
+    }
+    return runs;
+  } finally {
+    hostFds.close(fd);
+  }
 }
 
 /** The whiteouts and opaque directories among the overlay's dentries (all cached: overlay.ts). */
@@ -390,8 +454,9 @@ export function bindSocketFiles(k: Kernel, files: readonly { path: string; socke
       throw new ImageError(`restore: the socket file ${f.path} is gone`);
     }
     const t = d instanceof OverlayDentry ? d.upper : d;
-    if (!(t instanceof TmpfsDentry) || t.inode.type !== S_IFSOCK) throw new ImageError(`restore: ${f.path} is not a socket file of a written filesystem`);
-    t.inode.socket = sockets[f.socket];
+    if (t instanceof TmpfsDentry && t.inode.type === S_IFSOCK) t.inode.socket = sockets[f.socket];
+    else if (t instanceof HostDentry && t.type === S_IFSOCK) t.attachSocket(sockets[f.socket]);
+    else throw new ImageError(`restore: ${f.path} is not a socket file of a written filesystem`);
   }
 }
 

@@ -83,6 +83,10 @@ export class OrphanSaver {
     const inode = tmpfsInodeOf(f);
     const loc = f.location()!;
     if (inode === null) {
+      const d = loc.dentry;
+      if (d instanceof OverlayDentry && d.upper !== null) {
+        throw refuse(`the open file ${f.path()} of the upper layer's host directory (--overlay-upper) was unlinked`);
+      }
       throw refuse(`the open file ${f.path()} of the host's lower layer was removed or renamed through the overlay`);
     }
     if (inode.nlink > 0) {
@@ -160,6 +164,46 @@ function inodeAt(loc: Location): TmpfsInode | null {
   if (d instanceof TmpfsDentry) return d.inode;
   if (d instanceof OverlayDentry && d.upper instanceof TmpfsDentry) return d.upper.inode;
   return null;
+}
+
+/**
+ * A working directory as the image holds it: its path, and whether it was removed (rmdir'd
+ * while a process was in it: /proc shows its old path, and nothing can be made in it). A
+ * directory neither at its path nor removed (hidden under a mount since) is refused.
+ */
+export function saveCwd(k: Kernel, cwd: Location, refuse: Refuse): { cwd: string; removed?: true } {
+  const path = cwd.path();
+  if (cwd.dentry.unlinked) return { cwd: path, removed: true };
+  try {
+    if (k.vfs.resolve(rootCtx(k), k.vfs.root(), path, { follow: false }).equals(cwd)) return { cwd: path };
+  } catch { /* refused below */ }
+  throw refuse(`the working directory ${path} is no longer at its path`);
+}
+
+/**
+ * A removed working directory again: made in its parent (or, if that is gone too, in the top of
+ * the root) under a name of its own, then removed, and given its old name for /proc.
+ */
+export function removedDir(k: Kernel, path: string, i: number): Location {
+  const ctx = rootCtx(k), root = k.vfs.root();
+  const cut = path.lastIndexOf("/");
+  const name = path.slice(cut + 1);
+  let parent = path.slice(0, cut) || "/";
+  try {
+    if (!k.vfs.resolve(ctx, root, parent, { follow: false }).isDir) parent = "/";
+  } catch {
+    parent = "/";
+  }
+  const made = `${parent === "/" ? "" : parent}/.sentry-removed-cwd-${i}`;
+  try {
+    k.vfs.mkdirAt(ctx, root, made, 0o700);
+    const loc = k.vfs.resolve(ctx, root, made, { follow: false });
+    k.vfs.rmdirAt(ctx, root, made);
+    if (name !== "") loc.dentry.name = name;
+    return loc;
+  } catch (err) {
+    throw new ImageError(`restore: cannot make the removed working directory ${path} again: ${err instanceof LinuxError ? err.message : String(err)}`);
+  }
 }
 
 // ---- Restore -------------------------------------------------------------------------------

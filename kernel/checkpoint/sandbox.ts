@@ -51,7 +51,7 @@ import { HostFile } from "../../vfs/host_file.ts";
 import {
   bindSocketFiles, openDirSchema, openFileSchema, restoreOpenDir, restoreOpenFile, restoreTrees, saveOpenFile, saveTrees, treeSchema,
 } from "./files.ts";
-import { checkOrphansShape, OrphanMaker, orphanSchema, OrphanSaver, tmpfsInodeOf } from "./orphans.ts";
+import { checkOrphansShape, OrphanMaker, orphanSchema, OrphanSaver, removedDir, saveCwd, tmpfsInodeOf } from "./orphans.ts";
 import { checkLocksShape, fileLocksSchema, restoreLocks, saveLocks } from "./locks.ts";
 import { attachRights, isUnixSocket, makeUnixSockets, saveUnixSocket, type SavedUnixSocket, unixSocketSchema } from "./unix_sockets.ts";
 import type { UnixSocket } from "../socket/unix/unix_socket.ts";
@@ -425,8 +425,9 @@ export const savedSandboxSchema = z.object({
   /** Private memory several address spaces share copy-on-write (cow.ts), each page once. */
   cowObjects: z.array(cowObjectSchema).max(MAX_FILES),
   fdTables: z.array(fdTableSchema).max(MAX_TASKS),
-  /** cwd, umask and, for a chrooted task, its root (absent: the sandbox's). */
-  fsContexts: z.array(z.object({ cwd: absPath, umask: intIn(0, 0o777), root: absPath.optional() }).strict()).max(MAX_TASKS),
+  /** cwd (`removed`: rmdir'd while in use, orphans.ts), umask and, for a chrooted task, its root (absent: the sandbox's). */
+  fsContexts: z.array(z.object({ cwd: absPath, umask: intIn(0, 0o777), root: absPath.optional(), removed: z.literal(true).optional() }).strict())
+    .max(MAX_TASKS),
   processes: z.array(processSchema).min(1).max(MAX_PROCESSES),
   /** seccomp filter programs and the states that list them, each once (seccomp.ts). */
   seccompFilters: z.array(seccompFilterSchema).max(MAX_TASKS).optional(),
@@ -482,7 +483,7 @@ interface SaveContext {
   /** Where each piece of shared memory will be restored from (checked as the restore will do it). */
   placement: SharedPlacement;
   fdTables: Table<FdTable, SavedFdTable>;
-  fsContexts: Table<FsContext, { cwd: string; umask: number; root?: string }>;
+  fsContexts: Table<FsContext, { cwd: string; umask: number; root?: string; removed?: true }>;
   seccomp: SeccompSaver;
   mqueues: MqueueSaver;
   parked: ReadonlyMap<Task, { kind: string }>;
@@ -560,6 +561,9 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
     throw new CheckpointError("a task is in a cgroup namespace of its own: not saved yet");
   }
   if (groups.some((tg) => !tg.zombie && (tg.mm.aio?.size ?? 0) > 0)) throw new CheckpointError("asynchronous I/O contexts (io_setup) exist: not saved yet");
+  if (groups.some((tg) => !tg.zombie && tg.mm.exeFile !== null)) {
+    throw new CheckpointError("a process runs an executable in no directory (a memfd run by execveat): not saved yet");
+  }
   if (groups.some((tg) => tg.exitLandlock !== null)) throw new CheckpointError("a zombie was restricted by Landlock: not saved yet");
   if (k.leases.held > 0) throw new CheckpointError("a file lease is held (F_SETLEASE): not saved yet");
   const processes = groups.map((tg) => {
@@ -848,7 +852,9 @@ function saveTask(t: Task, c: SaveContext): SavedTask {
       },
     },
     fdTable: c.fdTables.ref(t.fdTable, () => t.fdTable.save((f) => saveFile(f, c))),
-    fs: c.fsContexts.ref(t.fs, () => ({ cwd: t.fs.cwd.path(), umask: t.fs.umask, ...saveChroot(c.kernel, t) })),
+    fs: c.fsContexts.ref(t.fs, () => ({
+      ...saveCwd(c.kernel, t.fs.cwd, (what) => new CheckpointError(`${what}: not saved yet`)), umask: t.fs.umask, ...saveChroot(c.kernel, t),
+    })),
     ...(t.seccomp !== null ? { seccomp: c.seccomp.ref(t.seccomp) } : {}),
     ...saveTaskPolicies(t),
     cpu: { ...taskCpu(t) },
@@ -1335,12 +1341,16 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
     const fdTables = s.fdTables.map((t) => FdTable.load(t, (i) => files[i]!.incRef()));
     restoreLocks(k.fileLocks, s.locks ?? [], files, fdTables);
     for (const t of fdTables) t.users = 0;
-    const fsContexts = s.fsContexts.map((f) => {
+    const fsContexts = s.fsContexts.map((f, i) => {
       let cwd, own = root;
-      try {
-        cwd = k.vfs.lookupDir({ root, creds: Credentials.root() }, root, f.cwd);
-      } catch {
-        throw new ImageError(`restore: the working directory ${f.cwd} is gone from the root filesystem`);
+      if (f.removed === true) {
+        cwd = removedDir(k, f.cwd, i);
+      } else {
+        try {
+          cwd = k.vfs.lookupDir({ root, creds: Credentials.root() }, root, f.cwd);
+        } catch {
+          throw new ImageError(`restore: the working directory ${f.cwd} is gone from the root filesystem`);
+        }
       }
       if (f.root !== undefined) {
         try {

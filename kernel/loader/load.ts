@@ -438,6 +438,7 @@ function loadElf(t: Task, file: FileDescription, args: ExecArgs, target: LoadTar
     mm.brkStart = mm.brk = pageRoundUp(main.end);
     mm.executable = args.path;
     mm.exe = file.location();
+    if (mm.exe === null) mm.exeFile = file.incRef();
     mm.stackBottom = STACK_TOP - stackSize;
 
     const random = new Uint8Array(16);

@@ -142,6 +142,13 @@ export class MemoryManager {
     }
   }
 
+  /**
+   * The executable's description when it is in no directory (a memfd run by execveat with
+   * AT_EMPTY_PATH, as crun re-executes itself): /proc/PID/exe reaches it, as Linux's exe_file.
+   * One reference, dropped by releaseAll.
+   */
+  exeFile: FileDescription | null = null;
+
   #allowExeWrite(): void {
     if (this.#exeUse === null) return;
     allowWrite(this.#exeUse);
@@ -828,6 +835,7 @@ export class MemoryManager {
     m.executable = this.executable;
     m.auxv = this.auxv;
     m.exe = this.exe;
+    m.exeFile = this.exeFile?.incRef() ?? null;
     m.membarrierRegistered = this.membarrierRegistered;
     return m;
   }
@@ -835,6 +843,8 @@ export class MemoryManager {
   /** Drops every mapping's file reference and the aio contexts (the address space is going away). */
   releaseAll(): void {
     this.#allowExeWrite();
+    this.exeFile?.decRef();
+    this.exeFile = null;
     this.aio?.release();
     this.aio = null;
     for (const v of this.vmas) v.file?.decRef();

@@ -399,6 +399,11 @@ export class HostDentry extends Dentry {
   override boundSocket(): unknown {
     return this.#socket;
   }
+  /** A checkpoint's restore gives the socket file it made its restored socket (kernel/checkpoint/files.ts). */
+  attachSocket(endpoint: unknown): void {
+    this.#socket = endpoint;
+  }
+
 
   /** Drops cached children (their descriptors are closed by the filesystem). */
   forget(): void {

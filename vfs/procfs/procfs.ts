@@ -788,21 +788,27 @@ class ProcessLink extends KSymlink {
     super(pfs, parent, kind, { uid, gid });
   }
 
-  #location(): Location {
+  /** Where the link leads, or the executable's description when it is in no directory. */
+  #location(): Location | { file: FileDescription; p: ProcProcess } {
     const p = this.pfs.source.process(this.pid);
     if (p === null) throw ENOENT;
     this.pfs.checkAccess(p);
     const loc = this.kind === "exe" ? p.exe() : this.kind === "cwd" ? p.cwd() : p.root();
-    if (loc === null) throw ENOENT;
-    return loc;
+    if (loc !== null) return loc;
+    const file = this.kind === "exe" ? p.exeFile?.() ?? null : null;
+    if (file === null) throw ENOENT;
+    return { file, p };
   }
 
   target(): string {
-    return this.pfs.displayPath(this.#location());
+    const l = this.#location();
+    return l instanceof Location ? this.pfs.displayPath(l) : l.file.path();
   }
 
   override magicLink(): Location {
-    return this.#location();
+    const l = this.#location();
+    if (l instanceof Location) return l;
+    return new Location(this.pfs.anonMount, new DescriptionDentry(this.pfs, l.file, l.p.creds.euid, l.p.creds.egid));
   }
 }
 

@@ -150,6 +150,8 @@ export interface ProcProcess {
   /** /proc/PID/coredump_filter's bits; null for a zombie (it has no memory). */
   coredumpFilter: number | null;
   exe(): Location | null;
+  /** The executable's description when it is in no directory (a memfd); null otherwise. */
+  exeFile?(): FileDescription | null;
   cwd(): Location | null;
   root(): Location | null;
   /** Open descriptors in ascending order; empty for a zombie. */

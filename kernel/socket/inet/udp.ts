@@ -20,7 +20,7 @@ import {
   type UdpEndpoint,
   type UdpSocket,
 } from "../../../netstack/mod.ts";
-import { EACCES, EADDRINUSE, EADDRNOTAVAIL, EAFNOSUPPORT, EAGAIN, ENOBUFS, ENODEV, ENOENT, type LinuxError, EDESTADDRREQ, EINVAL, EMSGSIZE, ENOTCONN, EPIPE, ENOPROTOOPT } from "../../errno.ts";
+import { EACCES, EADDRINUSE, EADDRNOTAVAIL, EOPNOTSUPP, EAFNOSUPPORT, EAGAIN, ENOBUFS, ENODEV, ENOENT, type LinuxError, EDESTADDRREQ, EINVAL, EMSGSIZE, ENOTCONN, EPIPE, ENOPROTOOPT } from "../../errno.ts";
 import type { Net } from "../../net.ts";
 import { monotonicNs, realtimeNs } from "../../time.ts";
 import { SIOCGSTAMP } from "../../../abi/linux/socket.ts";
@@ -321,7 +321,9 @@ export class UdpSocketFile extends InetSocketFile {
   }
 
   sendmsg(_t: Task, req: SendRequest): number {
-    if (req.flags & C.MSG_OOB) throw EINVAL;
+    // MSG_OOB: udp_sendmsg's EOPNOTSUPP ("BSD error message compatibility"); udpv6_sendmsg
+    // ignores it, but hands an IPv4 (mapped) destination to udp_sendmsg (checked below).
+    if ((req.flags & C.MSG_OOB) && this.family === C.AF_INET) throw EOPNOTSUPP;
     if (this.#shutWr) throw EPIPE;
     let to: UdpEndpoint | undefined;
     if (req.to !== null) {
@@ -338,6 +340,7 @@ export class UdpSocketFile extends InetSocketFile {
     }
     if (to === undefined && this.sock.remote === null) throw EDESTADDRREQ;
     const dest = to ?? this.sock.remote;
+    if ((req.flags & C.MSG_OOB) && dest !== null && dest.addr.version === 4) throw EOPNOTSUPP;
     if (req.data.length > (dest !== null && dest.addr.version === 6 ? 65527 : UDP_MAX_PAYLOAD)) {
       // With IPV6_RECVERR an IPv6 datagram too large is also reported on the error queue
       // (Linux's ipv6_local_error; IPv4's is not), with lo's MTU as ee_info.
@@ -360,7 +363,7 @@ export class UdpSocketFile extends InetSocketFile {
   }
 
   recvmsg(_t: Task, req: RecvRequest): RecvResult {
-    if (req.flags & C.MSG_OOB) throw EINVAL;
+    // MSG_OOB means nothing to udp_recvmsg: ignored.
     if (req.flags & C.MSG_ERRQUEUE) return this.#recvErrQueue(req);
     let d = this.#held;
     if (d === null) {

@@ -65,13 +65,16 @@ function memparse(value: string): number | null {
 /**
  * tmpfs's data options, as Linux's shmem_parse_one: size= (bytes with k, m, g... suffixes, or
  * N% of memory; rounded up to pages; 0 is no limit), nr_blocks= (pages), nr_inodes= (0: no
- * limit), mode= (octal), uid=, gid=; huge=, inode64, inode32 are accepted; EINVAL otherwise.
+ * limit), mode= (octal), uid=, gid= (the root's owner: the mounter's fsuid and fsgid by default);
+ * huge=, inode64, inode32 are accepted; EINVAL otherwise.
  */
 function tmpfsOptions(
   t: Task,
   data: string,
 ): { sizeLimit: number; maxInodes: number; mode: number; uid: number; gid: number } {
-  const o = { sizeLimit: Infinity, maxInodes: Infinity, mode: 0o1777, uid: 0, gid: 0 };
+  // The root belongs to the mounter's fsuid and fsgid unless uid= or gid= say otherwise, those
+  // being ids of the mounter's user namespace (shmem_fill_super, shmem_parse_one).
+  const o = { sizeLimit: Infinity, maxInodes: Infinity, mode: 0o1777, uid: t.creds.fsuid, gid: t.creds.fsgid };
   for (const opt of data.split(",")) {
     if (opt === "") continue;
     const eq = opt.indexOf("=");
@@ -88,7 +91,11 @@ function tmpfsOptions(
     } else if (key === "nr_inodes" && (n = memparse(value)) !== null) {
       o.maxInodes = n === 0 ? Infinity : n;
     } else if (key === "mode" && /^[0-7]{1,4}$/.test(value)) o.mode = parseInt(value, 8);
-    else if ((key === "uid" || key === "gid") && /^[0-9]{1,10}$/.test(value)) o[key] = Number(value);
+    else if ((key === "uid" || key === "gid") && /^[0-9]{1,10}$/.test(value)) {
+      const id = key === "uid" ? t.creds.userNs.kuid(Number(value)) : t.creds.userNs.kgid(Number(value));
+      if (id < 0) throw EINVAL;
+      o[key] = id;
+    }
     else if (!(key === "huge" && value !== "") && opt !== "inode64" && opt !== "inode32") throw EINVAL;
   }
   return o;
