@@ -118,11 +118,14 @@ export class InotifyFile extends AnonInodeFile implements WatchOwner {
   overflowQueued = false;
 
   /**
-   * @param charge whom the instance and its watches count against (taken already for the
-   * instance; null: uncounted, as an instance a checkpoint restores).
+   * Whom the instance and its watches count against (taken already for the instance; null:
+   * uncounted, as an instance a checkpoint restores).
    */
-  constructor(flags: number, readonly charge: InotifyCharge | null = null) {
+  readonly charge: InotifyCharge | null;
+
+  constructor(flags: number, charge: InotifyCharge | null = null) {
     super("anon_inode:inotify", O_RDONLY | flags);
+    this.charge = charge;
   }
 
   /**
