@@ -246,3 +246,19 @@ function futexOwnerDied(t: Task, addr: number, pi: boolean, pendingOp: boolean):
   }
   if (!pi && (cur & FUTEX_WAITERS)) wakeShared(t, addr, 1);
 }
+
+/**
+ * What a futex sleep in syscallState already returned, if a wake decided it: 0 for a FUTEX_WAIT
+ * (or a PI lock handed over) marked woken, the index of the woken futex for a futex_waitv (the
+ * last one woken, as Linux's futex_unqueue_multiple); null when none was woken.
+ */
+export function futexWokenResult(state: unknown): number | null {
+  const st = state as { waiter?: FutexWaiter; waiters?: FutexWaiter[] } | null;
+  if (st?.waiter?.woken === true) return 0;
+  if (st?.waiters === undefined) return null;
+  let idx = -1;
+  st.waiters.forEach((w, i) => {
+    if (w.woken) idx = i;
+  });
+  return idx >= 0 ? idx : null;
+}

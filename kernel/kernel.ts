@@ -50,7 +50,7 @@ import { IPC_LIMITS, IpcNamespace } from "./ipc.ts";
 import { KeyRegistry } from "./keys.ts";
 import { SEMVMX } from "../abi/linux/ipc.ts";
 import { UtsNamespace } from "./uts.ts";
-import { exitRobustList, FutexTable, futexPiExit, type FutexWaiter, wakeShared } from "./futex.ts";
+import { exitRobustList, FutexTable, futexPiExit, futexWokenResult, type FutexWaiter, wakeShared } from "./futex.ts";
 import { LockTable } from "../vfs/lock.ts";
 import { LeaseTable } from "../vfs/lease.ts";
 import {
@@ -1236,11 +1236,12 @@ export class Kernel {
     const partial = (t.syscallState as { partial?: number } | null)?.partial ?? 0;
     // A futex wait already woken, or a PI lock already handed over, has succeeded: it returns
     // 0 before the handler runs (Linux's futex_wait returns 0 once it was unqueued by a wake).
-    const done = (t.syscallState as { waiter?: FutexWaiter } | null)?.waiter?.woken === true;
+    const woken = futexWokenResult(t.syscallState);
+    const done = woken !== null;
     const restart = !done && partial === 0 && t.lastBlockRestart === "sys" && (act.flags & SA_RESTART) !== 0;
     this.#cancelSleep(t);
     if (done) {
-      t.ctx.setReturn(0);
+      t.ctx.setReturn(woken);
     } else if (partial > 0) {
       t.ctx.setReturn(partial);
     } else if (restart) {
@@ -1331,9 +1332,9 @@ export class Kernel {
    */
   #endTracedSleep(t: Task): void {
     const partial = (t.syscallState as { partial?: number } | null)?.partial ?? 0;
-    const done = (t.syscallState as { waiter?: FutexWaiter } | null)?.waiter?.woken === true;
+    const woken = futexWokenResult(t.syscallState);
     const code = t.lastBlockRestart === "sys" ? ERESTARTSYS : ERESTARTNOHAND;
-    const result = done ? 0 : partial > 0 ? partial : -code;
+    const result = woken !== null ? woken : partial > 0 ? partial : -code;
     this.#cancelSleep(t);
     t.ctx.setReturn(result);
     t.restartCode = result === -code ? code : 0;
@@ -1354,8 +1355,9 @@ export class Kernel {
 
   /** Undoes what a sleeping syscall registered (a futex wait) before it is abandoned. */
   #cancelSleep(t: Task): void {
-    const w = (t.syscallState as { waiter?: FutexWaiter } | null)?.waiter;
-    if (w) this.futex.remove(w);
+    const st = t.syscallState as { waiter?: FutexWaiter; waiters?: FutexWaiter[] } | null;
+    if (st?.waiter) this.futex.remove(st.waiter);
+    for (const w of st?.waiters ?? []) this.futex.remove(w); // futex_waitv's
     // A blocked open of a FIFO holds a counted end (kernel/syscalls/linux/sys_file.ts).
     (t.syscallState as { pendingFile?: { decRef(): void } } | null)?.pendingFile?.decRef();
     if (t.savedMask !== null && t.sigWaitSet === null) { /* sigsuspend: restored at delivery */ }
@@ -1398,6 +1400,10 @@ export class Kernel {
     } else {
       this.current = t;
       hostFds.beginOperation();
+      // The sentry's time in the handler is the task's system time, as a Linux task's time in
+      // its syscalls is (cpu_time.ts): the handler runs synchronously, so its elapsed time is
+      // the sentry's CPU for it. Charged below, whatever the outcome.
+      const c0 = performance.now();
       try {
         result = entry.fn(t, t.argsFor(info));
       } catch (e) {
@@ -1413,6 +1419,7 @@ export class Kernel {
           result = this.#handlerBug(t, entry.name, e);
         }
       }
+      if ((t.state as Task["state"]) !== "dead") t.cpuBase.sysNs += Math.round((performance.now() - c0) * 1e6);
       // A result that is not an integer a register can hold (brk once answered Infinity) would
       // fail in the register write-back, outside any handler: it is the handler's bug.
       if (typeof result === "number" && !Number.isInteger(result)) {

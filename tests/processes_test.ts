@@ -97,6 +97,10 @@ Deno.test("a shared futex op on an unmapped, PROT_NONE or past-the-end file page
   await assertSameAsNative([await compileC("futex_fault")]);
 });
 
+Deno.test("futex_waitv checks its arguments in Linux's order, times out on either clock, and returns the index of the futex a wake reached, as natively (tests/c/futex_waitv.c)", async () => {
+  await assertSameAsNative([await compileC("futex_waitv")]);
+});
+
 Deno.test("python3 multiprocessing with a spawn Pool of 2 maps over a range and finishes, as natively", async () => {
   const script = [
     "import multiprocessing as mp",

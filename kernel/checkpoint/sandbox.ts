@@ -23,6 +23,7 @@
 
 import { intIn, isIntIn, onlyKeys, withFastPath, z } from "./zod_tree.ts";
 import type { Kernel } from "../kernel.ts";
+import { futexWokenResult } from "../futex.ts";
 import { Task } from "../task.ts";
 import { ThreadGroup } from "../thread_group.ts";
 import { MemoryManager, SharedAnon, sharedObject, type Vma } from "../mm/mm.ts";
@@ -801,9 +802,10 @@ function saveTask(t: Task, c: SaveContext): SavedTask {
   let sigmask = t.sigmask;
   let rerun = false;
   if (t.inSyscall || parkedStop?.kind === "syscall") {
-    const st = t.syscallState as { waiter?: { woken: boolean }; partial?: number } | null;
-    if (st?.waiter?.woken === true) {
-      regs.set("rax", 0); // a futex wait already woken: it returned 0
+    const st = t.syscallState as { partial?: number } | null;
+    const woken = futexWokenResult(st);
+    if (woken !== null) {
+      regs.set("rax", woken); // a futex wait already woken: it returned 0 (futex_waitv: the index)
     } else if ((st?.partial ?? 0) > 0) {
       regs.set("rax", st!.partial!); // progress made: the count, as a signal would end it
     } else {

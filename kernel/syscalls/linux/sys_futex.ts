@@ -2,12 +2,12 @@
 
 import { EAGAIN, EDEADLK, EINVAL, ENOSYS, EPERM, ESRCH, ETIMEDOUT } from "../../errno.ts";
 import {
-  FUTEX_OWNER_DIED, FUTEX_TID_MASK, FUTEX_WAITERS, futexKey, type FutexWaiter, piHandOver,
+  FUTEX_OWNER_DIED, FUTEX_TID_MASK, FUTEX_WAITERS, futexKey, type FutexWaiter, futexWokenResult, piHandOver,
 } from "../../futex.ts";
 import { readTimespecNs } from "./_time.ts";
 import type { Task } from "../../task.ts";
 import { clockNs, monotonicNs } from "../../time.ts";
-import { block, partial, type SyscallEntry, type SyscallFn, type SyscallResult } from "./support.ts";
+import { block, partial, supported, type SyscallEntry, type SyscallFn, type SyscallResult } from "./support.ts";
 
 const FUTEX_WAIT = 0, FUTEX_WAKE = 1, FUTEX_REQUEUE = 3, FUTEX_CMP_REQUEUE = 4, FUTEX_WAKE_OP = 5;
 const FUTEX_WAIT_BITSET = 9, FUTEX_WAKE_BITSET = 10;
@@ -219,7 +219,71 @@ const sysFutex: SyscallFn = (t, a) => {
   }
 };
 
+/** futex_waitv's limits and struct futex_waitv's flags (FUTEX2_*). */
+const FUTEX_WAITV_MAX = 128;
+const FUTEX2_SIZE_MASK = 3n, FUTEX2_SIZE_U32 = 2n, FUTEX2_NUMA = 4n, FUTEX2_MPOL = 8n, FUTEX2_PRIVATE = 128n;
+const FUTEX2_VALID_MASK = FUTEX2_SIZE_MASK | FUTEX2_NUMA | FUTEX2_MPOL | FUTEX2_PRIVATE;
+
+/** A futex_waitv in progress: one waiter per futex, queued together. @savable (the waiters). */
+interface WaitvState {
+  waiters: FutexWaiter[];
+  deadlineNs: number | null;
+}
+
+/**
+ * Implements futex_waitv(2) (Linux 5.16): sleeps on up to 128 32-bit futexes at once and returns
+ * the index of one that was woken. Checks as Linux's sys_futex_waitv: flags, the array and count
+ * (EINVAL), the clock (MONOTONIC or REALTIME, EINVAL) and absolute timeout (EFAULT), then each
+ * entry's copy (EFAULT), its flags and reserved word and a value beyond 32 bits (EINVAL); every
+ * key (alignment EINVAL, a shared one's page EFAULT) before any word is compared: a word that
+ * differs is EAGAIN. Interrupted, it runs again (ERESTARTSYS), its timeout being absolute.
+ */
+const sysFutexWaitv: SyscallFn = (t, a) => {
+  const st = t.syscallState as WaitvState | null;
+  if (st !== null) {
+    const i = futexWokenResult(st);
+    if (i !== null) {
+      // The others leave their queues (futex_unqueue_multiple).
+      for (const w of st.waiters) if (!w.woken) t.kernel.futex.remove(w);
+      return i;
+    }
+    if (st.deadlineNs !== null && monotonicNs() >= st.deadlineNs) {
+      for (const w of st.waiters) t.kernel.futex.remove(w);
+      throw ETIMEDOUT;
+    }
+    return block([], 0, st.deadlineNs, "sys");
+  }
+  const addr = a.pointer(0), n = a.uint(1), flags = a.uint(2), tsAddr = a.pointer(3), clockId = a.int(4);
+  if (flags !== 0) throw EINVAL;
+  if (addr === 0 || n === 0 || n > FUTEX_WAITV_MAX) throw EINVAL;
+  let deadline: number | null = null;
+  if (tsAddr !== 0) {
+    if (clockId !== 0 && clockId !== 1) throw EINVAL;
+    deadline = absoluteDeadline(t, tsAddr, clockId === 0);
+  }
+  const entries: { val: number; uaddr: number; shared: boolean }[] = [];
+  for (let i = 0; i < n; i++) {
+    const b = t.copyIn(addr + 24 * i, 24);
+    const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    const val = v.getBigUint64(0, true), uaddr = v.getBigUint64(8, true);
+    const f = BigInt(v.getUint32(16, true)), reserved = v.getUint32(20, true);
+    if ((f & ~FUTEX2_VALID_MASK) !== 0n || reserved !== 0) throw EINVAL;
+    if ((f & FUTEX2_SIZE_MASK) !== FUTEX2_SIZE_U32) throw EINVAL;
+    if (val >> 32n) throw EINVAL;
+    entries.push({ val: Number(val), uaddr: Number(BigInt.asUintN(64, uaddr)), shared: (f & FUTEX2_PRIVATE) === 0n });
+  }
+  const keys = entries.map((e) => {
+    if (e.uaddr % 4 !== 0) throw EINVAL;
+    return futexKey(t, e.uaddr, e.shared);
+  });
+  for (const e of entries) if (t.copyInU32(e.uaddr) !== e.val) throw EAGAIN;
+  const waiters = keys.map((k): FutexWaiter => ({ task: t, space: k.space, off: k.off, bitset: 0xffffffff, woken: false }));
+  for (const w of waiters) t.kernel.futex.enqueue(w);
+  t.syscallState = { waiters, deadlineNs: deadline } satisfies WaitvState;
+  return block([], 0, deadline, "sys");
+};
 
 export const table: Record<number, SyscallEntry> = {
   202: partial("futex", sysFutex, "no FUTEX_WAIT_REQUEUE_PI/FUTEX_CMP_REQUEUE_PI; PI locks inherit no priority"),
+  449: supported("futex_waitv", sysFutexWaitv),
 };
