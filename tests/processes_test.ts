@@ -419,3 +419,7 @@ Deno.test("personality(STICKY_TIMEOUTS) keeps select's, pselect6's and ppoll's t
 Deno.test("sysinfo's load averages agree with /proc/loadavg, as natively (tests/c/loadavg_agree.c)", async () => {
   await assertSameAsNative([await compileC("loadavg_agree")]);
 });
+
+Deno.test("ptrace's debug registers: a breakpoint address is read back and replaced, a kernel address is EINVAL, DR4/DR5 EIO, DR7 with none enabled accepted, as natively (tests/c/ptrace_debugreg.c)", async () => {
+  await assertSameAsNative([await compileC("ptrace_debugreg")]);
+});

@@ -12,7 +12,7 @@
  * @module
  */
 
-import { EINVAL, EIO, EPERM, ESRCH } from "../../errno.ts";
+import { EINVAL, EIO, ENOSPC, EPERM, ESRCH } from "../../errno.ts";
 import type { Task } from "../../task.ts";
 import { REG, type RegName } from "../../../platform/mod.ts";
 import { decodeSigInfo, encodeSigInfo, frameXstateLength } from "../../signal_frame.ts";
@@ -98,13 +98,40 @@ function setRegs(x: Task, bytes: Uint8Array): void {
 function userWord(x: Task, off: number): bigint {
   if (off < 0 || off % 8 !== 0 || off >= USER_SIZE) throw EIO;
   if (off < USER_REGS_SIZE) return new DataView(x.ctx.regs.bytes.buffer, x.ctx.regs.bytes.byteOffset).getBigUint64(off, true);
-  return 0n; // the rest of struct user, the debug registers included, reads as zero
+  // The debug registers as last written (setDebugReg); the rest of struct user reads as zero.
+  if (off >= USER_DEBUGREG && off < USER_DEBUGREG + 64) return x.ptrace?.debugRegs?.[(off - USER_DEBUGREG) / 8] ?? 0n;
+  return 0n;
+}
+
+/** Linux's TASK_SIZE_MAX on x86-64 (47-bit user space less a guard page). */
+const TASK_SIZE_MAX = 0x7ffffffff000n;
+
+/**
+ * POKEUSER of a debug register, as Linux's ptrace_set_debugreg: DR0-DR3 hold a breakpoint's
+ * address, registered disabled (a kernel address is EINVAL: ptrace's breakpoints exclude the
+ * kernel); DR4 and DR5 are EIO; DR6 is kept. DR7 may only keep every breakpoint disabled: the
+ * sandbox cannot arm a hardware breakpoint in the stub, and answers as Linux does when no debug
+ * register slot is free (ENOSPC from the perf breakpoint reservation).
+ */
+function setDebugReg(x: Task, n: number, value: bigint): void {
+  const regs = (x.ptrace!.debugRegs ??= [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n]);
+  if (n < 4) {
+    if (value >= TASK_SIZE_MAX) throw EINVAL;
+    regs[n] = value;
+  } else if (n === 6) {
+    regs[6] = value;
+  } else if (n === 7) {
+    if ((value & 0xffn) !== 0n) throw ENOSPC;
+    regs[7] = value;
+  } else {
+    throw EIO;
+  }
 }
 
 function setUserWord(x: Task, off: number, value: bigint): void {
   if (off < 0 || off % 8 !== 0 || off >= USER_SIZE) throw EIO;
   if (off >= USER_REGS_SIZE) {
-    if (off >= USER_DEBUGREG && off < USER_DEBUGREG + 64 && value === 0n) return; // clearing them is a no-op
+    if (off >= USER_DEBUGREG && off < USER_DEBUGREG + 64) return setDebugReg(x, (off - USER_DEBUGREG) / 8, value);
     throw EIO;
   }
   const bytes = x.ctx.regs.bytes.slice();
