@@ -37,6 +37,7 @@ static const char *ename(int e) {
     case EBADF: return "EBADF";
     case EOPNOTSUPP: return "EOPNOTSUPP";
     case EBUSY: return "EBUSY";
+    case E2BIG: return "E2BIG";
     default: return "other";
   }
 }

@@ -16,7 +16,7 @@ import { createUnixPair, createUnixSocket, UnixSocket } from "./mod.ts";
 
 /** The parts of a task the family reads: its process id, credentials and the kernel's names. */
 function fakeTask(pid = 7, ns = new UnixNamespace()): Task {
-  return { tg: { tgid: pid }, creds: Credentials.root(), kernel: { unixNames: ns }, net: { unix: ns } } as unknown as Task;
+  return { tg: { tgid: pid }, vnr: (id: number) => id, creds: Credentials.root(), kernel: { unixNames: ns }, net: { unix: ns } } as unknown as Task;
 }
 
 const enc = new TextEncoder();
