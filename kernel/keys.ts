@@ -25,7 +25,7 @@ export const KEY_NEED_LINK = 0x10, KEY_NEED_SETATTR = 0x20;
 /** The group a user keyring shows (INVALID_GID, which Linux prints as the overflow gid). */
 const OVERFLOW_GID = 65534;
 
-/** @savable (refused: a checkpoint refuses a sandbox with keyrings) One keyring. */
+/** @savable (kernel/checkpoint/keys.ts) One keyring. */
 export class Keyring {
   constructor(
     readonly serial: number,
@@ -55,7 +55,7 @@ export class Keyring {
   }
 }
 
-/** @savable (refused) Every keyring of the sandbox, by serial number and by name. */
+/** @savable (kernel/checkpoint/keys.ts) Every keyring of the sandbox, by serial number and by name. */
 export class KeyRegistry {
   readonly #bySerial = new Map<number, Keyring>();
   /** Named keyrings in creation order (find_keyring_by_name looks through them). */
@@ -81,6 +81,23 @@ export class KeyRegistry {
     this.#bySerial.set(serial, k);
     if (named) this.#named.push(k);
     return k;
+  }
+
+  /**
+   * Every keyring in creation order, each with whether it is named (found by name) and the user
+   * keyring name it is kept under, as a checkpoint saves them (kernel/checkpoint/keys.ts).
+   */
+  all(): { keyring: Keyring; named: boolean; user: string | null }[] {
+    const users = new Map([...this.#userKeyrings].map(([name, k]) => [k, name]));
+    const named = new Set(this.#named);
+    return [...this.#bySerial.values()].map((k) => ({ keyring: k, named: named.has(k), user: users.get(k) ?? null }));
+  }
+
+  /** Adds a checkpoint's keyring, in its creation order (the checkpoint checked serials and names unique). */
+  restore(k: Keyring, named: boolean, user: string | null): void {
+    this.#bySerial.set(k.serial, k);
+    if (named) this.#named.push(k);
+    if (user !== null) this.#userKeyrings.set(user, k);
   }
 
   /** The user keyring or user session keyring of uid, made at the first use. */

@@ -1476,7 +1476,6 @@ Deno.test("restore: hostile TCP and UDP socket entries are refused in one line a
     assert.equal(valid.state.tcpSockets.length, 5);
     assert.equal(valid.state.udpSockets.length, 2);
     const listener = (s: S) => s.tcpSockets.find((x) => x.state === "LISTEN")!;
-    const embryo = (s: S) => s.tcpSockets.find((x) => x.parent !== null)!;
     const busy = (s: S) => s.tcpSockets.find((x) => x.parent === null && x.state === "ESTABLISHED" && x.rxLen > 0) ??
       s.tcpSockets.find((x) => x.parent === null && x.state === "ESTABLISHED")!;
     const tcpFile = (s: S) => s.files.find((f) => f.kind === "tcp") as { socket: number };

@@ -77,7 +77,7 @@ export const LEDGER: readonly LedgerEntry[] = [
       "leaderComm", "sharedPending", "itimerReal", "timerSeq", "dumpable", "subreaper", "execed", "exitSignal",
       "oomScoreAdj", "coredumpFilter", "thpDisable", "userNs", "sysNs", "childUserNs", "childSysNs", "maxRssKb", "childMaxRssKb",
       "itimerVirtual", "itimerProf", "cpuLimitTimers", "posixTimers", "tty", "groupStop", "stopped", "stopReport",
-      "continuedReport",
+      "continuedReport", "processKeyring",
     ],
     derived: {
       children: "rebuilt from every process's parent",
@@ -95,7 +95,6 @@ export const LEDGER: readonly LedgerEntry[] = [
       oomKilled: "a process the OOM killer chose",
       vforkPending: "a vfork child that has not exec'd",
       pidNs: "a PID namespace other than the root one (clone or unshare with CLONE_NEWPID)",
-      processKeyring: "a keyring (keyctl): a checkpoint refuses a sandbox with keyrings",
       cgroup: "a cgroup other than the root (vfs/cgroupfs): a checkpoint refuses a changed cgroup2 hierarchy",
       cgroupMemBase: "set when a process moves between cgroups: a checkpoint refuses a changed cgroup2 hierarchy",
       cgroupCpuBase: "set when a process moves between cgroups: a checkpoint refuses a changed cgroup2 hierarchy",
@@ -107,7 +106,7 @@ export const LEDGER: readonly LedgerEntry[] = [
     saved: [
       "tid", "tg", "ctx", "sigmask", "pendingSignals", "altStack", "clearChildTid", "robustList", "pdeathSignal",
       "timerSlackNs", "defaultTimerSlackNs", "noNewPrivs", "schedPolicy", "schedPriority", "schedResetOnFork", "nice", "ioprio", "schedSliceNs", "name",
-      "fdTable", "fs", "creds", "cpuBase", "seccomp", "affinity", "memPolicy",
+      "fdTable", "fs", "creds", "cpuBase", "seccomp", "affinity", "memPolicy", "sessionKeyring", "threadKeyring",
     ],
     derived: {
       kernel: "the restoring kernel",
@@ -130,9 +129,7 @@ export const LEDGER: readonly LedgerEntry[] = [
       sigWaitSet: "sigtimedwait in progress: the call runs again; refused between its wake and its return",
       personality: "a persona other than PER_LINUX (personality(2))",
       uts: "a UTS namespace of its own (unshare or clone with CLONE_NEWUTS): the sandbox's first one is saved as the hostname",
-      sessionKeyring: "a keyring (keyctl): a checkpoint refuses a sandbox with keyrings",
       landlock: "a Landlock domain (landlock_restrict_self)",
-      threadKeyring: "a keyring (keyctl): a checkpoint refuses a sandbox with keyrings",
       cgroupNs: "a cgroup namespace of its own (unshare or clone with CLONE_NEWCGROUP)",
       net: "a network namespace of its own (unshare or clone with CLONE_NEWNET)",
       ipc: "an IPC namespace of its own (unshare or clone with CLONE_NEWIPC); the sandbox's first one is saved as the sandbox's (kernel/checkpoint/ipc.ts)",
@@ -570,6 +567,12 @@ export const LEDGER: readonly LedgerEntry[] = [
       groupsMax: "fixed by the class",
       "#onLink": "registered with the restoring network by the constructor",
     },
+  },
+  {
+    file: "kernel/keys.ts",
+    className: "KeyRegistry",
+    saved: ["#bySerial", "#named", "#userKeyrings"],
+    derived: {},
   },
 ];
 

@@ -77,6 +77,7 @@ import {
 import { checkProcFileHolders, makeProcFile, procFileSchemas, reopenKernFiles, saveProcFile, type SavedPidFd } from "./proc_files.ts";
 import { checkNetlinkShape, makeNetlinkFile, netlinkFileSchema, saveNetlinkFile } from "./netlink.ts";
 import { restoreTaskPolicies, saveTaskPolicies, taskPolicySchemas } from "./task_policies.ts";
+import { checkKeyringsShape, keyringsSchema, restoreKeyrings, saveKeyrings, serial as keyringSerial } from "./keys.ts";
 import { checkSeccompShape, makeSeccompStates, SeccompSaver, seccompFilterSchema, seccompStateSchema } from "./seccomp.ts";
 import { checkCowObjects, checkCowPieces, CowMemories, cowObjectSchema, cowPieceSchema, CowSaver, joinPieces, type SavedCowPiece } from "./cow.ts";
 import {
@@ -326,6 +327,9 @@ const taskSchema = z.object({
   seccomp: u32.optional(),
   /** CPU affinity and NUMA policy (task_policies.ts); absent: the defaults. */
   ...taskPolicySchemas,
+  /** Its session and thread keyrings, by serial (keys.ts); absent: none yet. */
+  sessionKeyring: keyringSerial.optional(),
+  threadKeyring: keyringSerial.optional(),
   /** The thread's CPU time so far: its CPU clock (and its process's) continues from it. */
   cpu: z.object({ userNs: ns, sysNs: ns }).strict(),
 }).strict();
@@ -353,6 +357,8 @@ const processSchema = z.object({
    * image, whose table it takes (its own `handlers` are a copy of it).
    */
   handlersOf: id.optional(),
+  /** Its process keyring, by serial (keys.ts); absent: none yet. */
+  processKeyring: keyringSerial.optional(),
   /** The address space (index into mms); null for a zombie. */
   mm: u32.nullable(),
   /** The controlling terminal (index into terminals), or null. */
@@ -435,6 +441,8 @@ export const savedSandboxSchema = z.object({
   seccompStates: z.array(seccompStateSchema).max(MAX_TASKS).optional(),
   /** System V IPC objects and POSIX message queues of the sandbox's IPC namespace (ipc.ts). */
   sysvIpc: sysvIpcSchema.optional(),
+  /** Every keyring, in creation order (keys.ts). */
+  keyrings: keyringsSchema.optional(),
   mqueues: mqueuesSchema.optional(),
 }).strict();
 
@@ -527,7 +535,6 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
   // process (by tgid) to hold each saves it, the others name that process.
   const handlersFirst = new Map<SignalHandlers, number>();
   for (const tg of groups) if (!tg.zombie && !handlersFirst.has(tg.handlers)) handlersFirst.set(tg.handlers, tg.tgid);
-  if (k.keys.size > 0) throw new CheckpointError("keyrings (keyctl) exist: not saved yet");
   if (k.inotifyLimits.changed) throw new CheckpointError("the inotify limits (/proc/sys/fs/inotify) were changed: not saved yet");
   if (k.bpf.progs.size > 0) throw new CheckpointError("eBPF programs are loaded or attached (bpf): not saved yet");
   if (k.net.tuns.size > 0) throw new CheckpointError("a TUN/TAP device (/dev/net/tun) exists: not saved yet");
@@ -580,6 +587,7 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
   // After the descriptors: a segment's memfd is a file of the image, held by the segment alone.
   const sysvIpc = saveSysvIpc(k.ipc, (f) => saveFile(f, c), (what) => new CheckpointError(`${what}: not saved yet`));
   const mqueues = c.mqueues.finish();
+  const keyrings = saveKeyrings(k.keys);
   // After the tasks (each refused in its own namespace): what else keeps one alive.
   if (otherNetNamespace(k)) {
     throw new CheckpointError("a descriptor holds a network namespace other than the sandbox's first (a socket, TUN device or /proc/PID/ns/net): not saved yet");
@@ -631,6 +639,7 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
     processes,
     ...(c.seccomp.states.length > 0 ? { seccompFilters: c.seccomp.filters, seccompStates: c.seccomp.states } : {}),
     ...(sysvIpc !== undefined ? { sysvIpc } : {}),
+    ...(keyrings !== undefined ? { keyrings } : {}),
     ...(mqueues !== undefined ? { mqueues } : {}),
   };
   // (Checked here too: the restore could not put it back.)
@@ -675,6 +684,7 @@ function saveProcess(tg: ThreadGroup, c: SaveContext): SavedProcess {
     coredumpFilter: tg.coredumpFilter,
     thpDisable: tg.thpDisable,
     timerSeq: tg.timerSeq,
+    ...(tg.processKeyring !== null ? { processKeyring: tg.processKeyring.serial } : {}),
     timers: saveProcessTimers(tg, (what) => new CheckpointError(`${what}: not saved yet`)),
     cpu: {
       userNs: tg.userNs, sysNs: tg.sysNs, childUserNs: tg.childUserNs, childSysNs: tg.childSysNs,
@@ -859,6 +869,8 @@ function saveTask(t: Task, c: SaveContext): SavedTask {
     })),
     ...(t.seccomp !== null ? { seccomp: c.seccomp.ref(t.seccomp) } : {}),
     ...saveTaskPolicies(t),
+    ...(t.sessionKeyring !== null ? { sessionKeyring: t.sessionKeyring.serial } : {}),
+    ...(t.threadKeyring !== null ? { threadKeyring: t.threadKeyring.serial } : {}),
     cpu: { ...taskCpu(t) },
   };
 }
@@ -1196,6 +1208,7 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
     }
 
     const seccompStates = makeSeccompStates(s.seccompFilters ?? [], s.seccompStates ?? []);
+    const keyrings = restoreKeyrings(k.keys, s.keyrings);
     const groups = new Map<number, ThreadGroup>();
     const usedCtx = new Set<number>();
     const tasks: Task[] = [];
@@ -1395,11 +1408,14 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
         restoreTask(t, st);
         if (st.seccomp !== undefined) t.seccomp = seccompStates[st.seccomp]!;
         restoreTaskPolicies(t, st);
+        if (st.sessionKeyring !== undefined) t.sessionKeyring = keyrings.get(st.sessionKeyring)!;
+        if (st.threadKeyring !== undefined) t.threadKeyring = keyrings.get(st.threadKeyring)!;
         tg.tasks.add(t);
         tasks.push(t);
       }
     }
     for (const p of s.processes) groups.get(p.tgid)!.tty = p.tty === null ? null : terminals[p.tty]!;
+    for (const p of s.processes) if (p.processKeyring !== undefined) groups.get(p.tgid)!.processKeyring = keyrings.get(p.processKeyring)!;
     // (checkShape: each names a live process that shares its own table with nobody earlier.)
     for (const p of s.processes) if (p.handlersOf !== undefined) groups.get(p.tgid)!.handlers = groups.get(p.handlersOf)!.handlers;
     for (const p of s.processes) {
@@ -1666,6 +1682,10 @@ function checkShape(s: SavedSandbox, blobs: readonly ImageBlob[]): void {
   if (orphansHeld.size !== orphans.length) throw bad("an unlinked file no description holds");
   checkLocksShape(s.locks ?? [], s.files.length, s.fdTables.length, bad);
   procFileHolders(s, bad);
+  checkKeyringsShape(s.keyrings ?? [], [
+    ...s.processes.flatMap((p) => p.processKeyring === undefined ? [] : [p.processKeyring]),
+    ...s.processes.flatMap((p) => p.tasks.flatMap((t) => [t.sessionKeyring, t.threadKeyring].filter((x) => x !== undefined))),
+  ], bad);
   checkNetlinkShape(s.files as { kind: string; portId?: number }[], bad);
   for (const t of s.trees) {
     for (const [i, e] of t.entries.entries()) {
