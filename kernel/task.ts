@@ -145,6 +145,8 @@ export class Task implements Waker, MemoryIO {
   schedPolicy = 0;
   schedPriority = 0;
   schedResetOnFork = false;
+  /** SCHED_DEADLINE's runtime, deadline and period in ns while that is the policy, else null. */
+  schedDl: { runtime: number; deadline: number; period: number } | null = null;
   nice = 0;
   /** ioprio_set(2)'s I/O priority (class << 13 | level); 0 (IOPRIO_CLASS_NONE) until set. Inherited by fork. */
   ioprio = 0;

@@ -119,6 +119,8 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
   // A thread shares its creator's PID namespace: not a new one, nor one unshare or setns chose
   // for the creator's children (copy_process).
   if ((f & CLONE_THREAD) && ((f & CLONE_NEWPID) || t.pidNsForChildren !== t.pidNs)) throw EINVAL;
+  // sched_fork: a SCHED_DEADLINE task cannot fork unless the child resets to SCHED_NORMAL.
+  if (t.schedDl !== null && !t.schedResetOnFork) throw EAGAIN;
   // copy_files before anything is made: a table too big for fs.nr_open cannot be copied.
   if (!(f & CLONE_FILES)) t.fdTable.checkCopyable(t.kernel.nrOpen);
   // The child's credentials: in a user namespace of its own with CLONE_NEWUSER (copy_creds).

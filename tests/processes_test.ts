@@ -145,6 +145,10 @@ Deno.test("sched_getscheduler and sched_getparam find a zombie child until it is
   await assertSameAsNative([await compileC("sched_zombie")]);
 });
 
+Deno.test("SCHED_DEADLINE is admitted within the CPUs' bandwidth, read back by sched_getattr, and keeps its task from forking unless reset on fork, as natively (tests/c/sched_deadline.c)", async () => {
+  await assertSameAsNative([await compileC("sched_deadline")]);
+});
+
 Deno.test("signals sent to the sentry (SIGUSR1, SIGWINCH, SIGTERM) reach init's traps", async () => {
   const script = 'trap "echo usr1" USR1; trap "echo winch" WINCH; trap "echo term; exit 4" TERM; ' +
     "echo ready; while :; do sleep 0.05; done";

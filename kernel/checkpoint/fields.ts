@@ -105,7 +105,7 @@ export const LEDGER: readonly LedgerEntry[] = [
     className: "Task",
     saved: [
       "tid", "tg", "ctx", "sigmask", "pendingSignals", "altStack", "clearChildTid", "robustList", "pdeathSignal",
-      "timerSlackNs", "defaultTimerSlackNs", "noNewPrivs", "schedPolicy", "schedPriority", "schedResetOnFork", "nice", "ioprio", "schedSliceNs", "name",
+      "timerSlackNs", "defaultTimerSlackNs", "noNewPrivs", "schedDl", "schedPolicy", "schedPriority", "schedResetOnFork", "nice", "ioprio", "schedSliceNs", "name",
       "fdTable", "fs", "creds", "cpuBase", "seccomp", "affinity", "memPolicy", "sessionKeyring", "threadKeyring",
     ],
     derived: {

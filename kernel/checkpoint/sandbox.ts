@@ -319,7 +319,10 @@ const taskSchema = z.object({
   noNewPrivs: z.boolean(),
   nice: intIn(-20, 19),
   ioprio: intIn(0, 0xffff).optional(),
-  sched: z.object({ policy: intIn(0, 7), priority: intIn(0, 99), resetOnFork: z.boolean(), sliceNs: u64 }).strict(),
+  sched: z.object({
+    policy: intIn(0, 7), priority: intIn(0, 99), resetOnFork: z.boolean(), sliceNs: u64,
+    dl: z.object({ runtime: u64, deadline: u64, period: u64 }).strict().nullable().optional(),
+  }).strict(),
   creds: credsSchema,
   fdTable: u32,
   fs: u32,
@@ -854,7 +857,10 @@ function saveTask(t: Task, c: SaveContext): SavedTask {
     noNewPrivs: t.noNewPrivs,
     nice: t.nice,
     ioprio: t.ioprio,
-    sched: { policy: t.schedPolicy, priority: t.schedPriority, resetOnFork: t.schedResetOnFork, sliceNs: t.schedSliceNs },
+    sched: {
+      policy: t.schedPolicy, priority: t.schedPriority, resetOnFork: t.schedResetOnFork, sliceNs: t.schedSliceNs,
+      dl: t.schedDl,
+    },
     creds: {
       uid: cr.uid, gid: cr.gid, euid: cr.euid, egid: cr.egid, suid: cr.suid, sgid: cr.sgid, fsuid: cr.fsuid, fsgid: cr.fsgid,
       groups: [...cr.groups],
@@ -2006,6 +2012,7 @@ function restoreTask(t: Task, s: SavedTask): void {
   t.schedPriority = s.sched.priority;
   t.schedResetOnFork = s.sched.resetOnFork;
   t.schedSliceNs = s.sched.sliceNs;
+  t.schedDl = s.sched.dl ?? null;
   t.cpuBase = { ...s.cpu };
 }
 

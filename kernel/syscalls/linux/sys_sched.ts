@@ -170,9 +170,9 @@ function checkUnprivileged(t: Task, target: Task, a: SchedAttr, policy: number, 
 /**
  * Linux's __sched_setscheduler, the one path of sched_setscheduler, sched_setparam and
  * sched_setattr: checks in Linux's order, then records policy, priority, nice, the custom slice
- * and SCHED_RESET_ON_FORK on the task. SCHED_DEADLINE's parameters are checked, then refused
- * with EBUSY, as admission control refuses a reservation it cannot give: the sandbox reserves no
- * CPU bandwidth. There is no utilization clamping (EOPNOTSUPP, as without CONFIG_UCLAMP_TASK).
+ * and SCHED_RESET_ON_FORK on the task. SCHED_DEADLINE's parameters are checked, then pass
+ * admission control (admitDeadline), which keeps the books of the bandwidth the host never
+ * reserves. There is no utilization clamping (EOPNOTSUPP, as without CONFIG_UCLAMP_TASK).
  */
 function setSchedAttr(t: Task, target: Task, a: SchedAttr): void {
   let policy = a.policy, resetOnFork: boolean;
@@ -189,16 +189,46 @@ function setSchedAttr(t: Task, target: Task, a: SchedAttr): void {
   checkUnprivileged(t, target, a, policy, resetOnFork);
   if (a.flags & SCHED_FLAG_SUGOV) throw EINVAL;
   if (a.flags & SCHED_FLAG_UTIL_CLAMP) throw EOPNOTSUPP;
-  if (policy === SCHED_DEADLINE) throw EBUSY;
+  if (policy === SCHED_DEADLINE && !(a.flags & SCHED_FLAG_KEEP_PARAMS && target.schedPolicy === SCHED_DEADLINE)) {
+    admitDeadline(t, target, a);
+  }
   target.schedResetOnFork = resetOnFork;
   if (a.flags & SCHED_FLAG_KEEP_PARAMS) return;
   target.schedPolicy = policy;
   target.schedPriority = a.priority;
+  target.schedDl = policy === SCHED_DEADLINE
+    ? { runtime: Number(a.runtime), deadline: Number(a.deadline), period: Number(a.period === 0n ? a.deadline : a.period) }
+    : null;
   if (isFairPolicy(policy)) {
     target.nice = a.nice;
     const runtime = Number(a.runtime > BigInt(SLICE_MAX_NS) ? SLICE_MAX_NS : a.runtime);
     target.schedSliceNs = runtime === 0 ? 0 : Math.max(SLICE_MIN_NS, runtime);
   }
+}
+
+/** Linux's BW_SHIFT: bandwidths are runtime/period in 20-bit fixed point (to_ratio). */
+const BW_SHIFT = 20n;
+
+/**
+ * SCHED_DEADLINE's admission control, as Linux's __sched_setscheduler and sched_dl_overflow
+ * with the default root domain: the task must be allowed on every CPU (EPERM), and the
+ * deadline tasks' bandwidth, this one's new in place of its old, may not pass 95% of each CPU
+ * (sched_rt_runtime_us/sched_rt_period_us) over them all (EBUSY). The sandbox's scheduler is
+ * the host's: the reservation is bookkeeping, as the deadlines are not enforced.
+ */
+function admitDeadline(t: Task, target: Task, a: SchedAttr): void {
+  const cpus = sandboxCpus();
+  if (target.affinity !== null) {
+    for (let c = 0; c < cpus; c++) if (!(target.affinity[c >> 3]! & (1 << (c & 7)))) throw EPERM;
+  }
+  const ratio = (runtime: bigint, period: bigint) => (runtime << BW_SHIFT) / period;
+  let total = 0n;
+  for (const x of t.kernel.tasks.values()) {
+    if (x === target || x.schedDl === null || x.state === "dead") continue;
+    total += ratio(BigInt(x.schedDl.runtime), BigInt(x.schedDl.period));
+  }
+  const limit = ratio(950_000n, 1_000_000n) * BigInt(cpus);
+  if (total + ratio(a.runtime, a.period === 0n ? a.deadline : a.period) > limit) throw EBUSY;
 }
 
 /** sched_setscheduler and sched_setparam as Linux's _sched_setscheduler builds their attr. */
@@ -298,7 +328,11 @@ const sysSchedGetattr: SyscallFn = (t, a) => {
   v.setUint32(4, target.schedPolicy, true);
   v.setBigUint64(8, target.schedResetOnFork ? SCHED_FLAG_RESET_ON_FORK : 0n, true);
   if (isRtPolicy(target.schedPolicy)) v.setUint32(20, target.schedPriority, true);
-  else {
+  else if (target.schedDl !== null) {
+    v.setBigUint64(24, BigInt(target.schedDl.runtime), true);
+    v.setBigUint64(32, BigInt(target.schedDl.deadline), true);
+    v.setBigUint64(40, BigInt(target.schedDl.period), true);
+  } else {
     v.setInt32(16, target.nice, true);
     v.setBigUint64(24, BigInt(sliceNs(target)), true);
   }
@@ -488,6 +522,6 @@ export const table: Record<number, SyscallEntry> = {
   203: supported("sched_setaffinity", sysSchedSetaffinity),
   204: supported("sched_getaffinity", sysSchedGetaffinity),
   309: supported("getcpu", sysGetcpu),
-  314: partial("sched_setattr", sysSchedSetattr, "SCHED_DEADLINE is EBUSY; no utilization clamps"),
+  314: partial("sched_setattr", sysSchedSetattr, "SCHED_DEADLINE is admitted but not enforced; no utilization clamps"),
   315: supported("sched_getattr", sysSchedGetattr),
 };
