@@ -418,7 +418,11 @@ export function renderMountinfo(mounts: Mount[], root: Location | null, devOf: (
     const dev = devOf(m);
     const major = Math.floor(dev / 256) & 0xfff, minor = dev & 0xff;
     const fsRoot = subtreePath(m);
-    const parent = m.parent?.id ?? m.id;
+    // A namespace's root mount shows a parent that is not in the table, as a container's root
+    // does on Linux (its parent is outside the container's namespace), not its own id: that
+    // would claim Linux's rootfs, where pivot_root is EINVAL, while the sandbox's root, like a
+    // container's, may be pivoted (gVisor's PivotRootTest.OnRootFS reads it so).
+    const parent = m.parent?.id ?? 0;
     const superOpts = (m.fs.readonly ? "ro" : "rw") + superOptions(m);
     out += `${m.id} ${parent} ${major}:${minor} ${escapeMountField(fsRoot)} ${escapeMountField(p)} ` +
       `${mountOptions(m)}${propagationFields(m)} - ${m.fs.name} ${escapeMountField(m.source)} ${superOpts}\n`;
