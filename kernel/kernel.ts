@@ -34,7 +34,7 @@ import type { Credentials } from "./creds.ts";
 import { Limits } from "./limits.ts";
 import { SignalHandlers } from "./signals.ts";
 import { MemoryManager } from "./mm/mm.ts";
-import { EAGAIN, EFAULT, EINTR, EINVAL, ENOENT, ENOSYS, EPIPE, ESRCH, LinuxError, SentryBugError } from "./errno.ts";
+import { EFAULT, EINTR, EINVAL, ENOENT, ENOSYS, EPIPE, ESRCH, LinuxError, SentryBugError } from "./errno.ts";
 import { block, type SyscallControl } from "./syscalls/linux/support.ts";
 import { SYSCALL_TABLE } from "./syscalls/linux/table_amd64.ts";
 import { hostFds } from "../vfs/host_fds.ts";
@@ -809,7 +809,7 @@ export class Kernel {
    */
   async run(): Promise<number> {
     // On the monotonic clock, so that the loop reads the clock once per turn (`now`).
-    let lastYield = monotonicNs();
+    const lastYield = monotonicNs();
     this.resources.start();
     try {
       return await this.#loop(lastYield);

@@ -128,17 +128,16 @@ export class Pipe {
    */
   fill(s: Omit<ReturnType<Pipe["save"]>, "attrs"> & { attrs?: PipeAttrs | undefined }): void {
     if (this.bufs.length > 0) throw EINVAL;
-    const p = this;
-    p.slots = s.slots;
-    if (s.attrs !== undefined) p.attrs = { ...s.attrs };
+    this.slots = s.slots;
+    if (s.attrs !== undefined) this.attrs = { ...s.attrs };
     for (const b of s.bufs) {
       // A slot that may merge owns a whole page, as append makes it.
       const data = new Uint8Array(Math.max(b.canMerge ? PAGE_SIZE : 0, b.offset + b.data.length));
       data.set(b.data, b.offset);
       const buf = new PipeBuffer(data, b.offset, b.data.length, b.canMerge, b.packet);
-      p.bufs.push(buf);
-      p.size += buf.len;
-      p.used += slotsOf(buf);
+      this.bufs.push(buf);
+      this.size += buf.len;
+      this.used += slotsOf(buf);
     }
   }
 

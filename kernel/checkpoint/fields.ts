@@ -593,7 +593,7 @@ export function declaredFields(source: string, className: string): string[] | nu
   for (let i = start + 1; i < lines.length; i++) {
     const line = lines[i]!;
     if (line.startsWith("}")) break;
-    const m = /^  ((?:(?:static|readonly|declare|override|public|protected|private) )*)(#?[A-Za-z_$][\w$]*)(\??!?)\s*([:=;]|$)/.exec(line);
+    const m = /^ {2}((?:(?:static|readonly|declare|override|public|protected|private) )*)(#?[A-Za-z_$][\w$]*)(\??!?)\s*([:=;]|$)/.exec(line);
     if (m === null) continue;
     const mods = m[1]!;
     const name = m[2]!;

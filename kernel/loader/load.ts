@@ -25,7 +25,7 @@ import { MMAP_BASE, PIE_BASE, STACK_TOP } from "../mm/mm.ts";
 import {
   MAP_ANONYMOUS, MAP_FIXED, MAP_GROWSDOWN, MAP_PRIVATE, PAGE_SIZE, pageRoundUp, PROT_READ, PROT_WRITE,
 } from "../../abi/linux/mm.ts";
-import { O_NOFOLLOW, O_RDONLY, S_IFMT, S_IFREG, S_ISGID, S_ISUID, S_IXGRP } from "../../abi/linux/file.ts";
+import { S_IFMT, S_IFREG, S_ISGID, S_ISUID, S_IXGRP } from "../../abi/linux/file.ts";
 import { Credentials } from "../creds.ts";
 import * as AT from "../../abi/linux/aux.ts";
 import { CAP_SETUID, CAP_SYS_PTRACE } from "../../abi/linux/capability.ts";

@@ -476,15 +476,15 @@ export class TcpSocket {
   get noDelay(): boolean {
     return this.#opts.noDelay;
   }
+  set noDelay(v: boolean) {
+    this.#opts.noDelay = v;
+    this.#host.tcpWake(this);
+  }
   get cork(): boolean {
     return this.#opts.cork;
   }
   set cork(v: boolean) {
     this.#opts.cork = v;
-    this.#host.tcpWake(this);
-  }
-  set noDelay(v: boolean) {
-    this.#opts.noDelay = v;
     this.#host.tcpWake(this);
   }
   setKeepalive(k: KeepaliveOptions | null, now: number): void {

@@ -70,21 +70,20 @@ export class FakeProcess implements ProcProcess {
   }
 
   memoryAccess(): ProcMemAccess | null {
-    const p = this;
     return {
       live: true,
-      read(addr: number, dst: Uint8Array): number {
-        const src = p.memoryBytes.subarray(Math.max(0, addr - p.memoryBase));
-        if (addr < p.memoryBase) return 0;
+      read: (addr: number, dst: Uint8Array): number => {
+        const src = this.memoryBytes.subarray(Math.max(0, addr - this.memoryBase));
+        if (addr < this.memoryBase) return 0;
         const n = Math.min(dst.length, src.length);
         dst.set(src.subarray(0, n));
         return n;
       },
-      write(addr: number, src: Uint8Array): number {
-        if (addr < p.memoryBase) return 0;
-        const off = addr - p.memoryBase;
-        const n = Math.max(0, Math.min(src.length, p.memoryBytes.length - off));
-        p.memoryBytes.set(src.subarray(0, n), off);
+      write: (addr: number, src: Uint8Array): number => {
+        if (addr < this.memoryBase) return 0;
+        const off = addr - this.memoryBase;
+        const n = Math.max(0, Math.min(src.length, this.memoryBytes.length - off));
+        this.memoryBytes.set(src.subarray(0, n), off);
         return n;
       },
     };

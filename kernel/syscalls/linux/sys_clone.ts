@@ -18,7 +18,7 @@ import { IPC_LIMITS, IpcNamespace } from "../../ipc.ts";
 import { UtsNamespace } from "../../uts.ts";
 import { INIT_USER_NS, UserNamespace } from "../../user_namespace.ts";
 import { Net } from "../../net.ts";
-import { CGROUP_NS_INIT_INO, type CgroupDir, type CgroupNamespace } from "../../../vfs/cgroupfs/cgroupfs.ts";
+import { type CgroupDir, type CgroupNamespace } from "../../../vfs/cgroupfs/cgroupfs.ts";
 import { block, partial, supported, type SyscallEntry, type SyscallFn, type SyscallResult } from "./support.ts";
 
 const SIGCHLD = 17;

@@ -13,8 +13,7 @@ import { MemoryDeviceFile } from "../../../vfs/devices.ts";
 const MAX_LFS_FILESIZE = (1n << 63n) - 1n;
 import { lockLimitBytes } from "./sys_advice.ts";
 import {
-  MADV_DONTNEED, MAP_ANONYMOUS, MAP_LOCKED, MAP_PRIVATE, MAP_SHARED_VALIDATE, MAP_TYPE, PAGE_SIZE, PROT_EXEC, PROT_GROWSDOWN,
-  PROT_GROWSUP, PROT_READ, PROT_WRITE,
+  MADV_DONTNEED, MAP_ANONYMOUS, MAP_LOCKED, MAP_PRIVATE, MAP_SHARED_VALIDATE, MAP_TYPE, PAGE_SIZE, PROT_WRITE,
 } from "../../../abi/linux/mm.ts";
 import { RLIMIT_AS, RLIMIT_DATA } from "../../../abi/linux/limits.ts";
 import { partial, supported, type SyscallEntry, type SyscallFn } from "./support.ts";

@@ -111,7 +111,7 @@ interface CpuSleepState extends SleepState {
  * clock moves at most as fast as the host's CPUs together, so each wait lasts what is left of
  * it divided by their number (1 ms at least), and the clock is read again.
  */
-function cpuSleep(t: Task, st: CpuSleepState): SyscallResult {
+function cpuSleep(_t: Task, st: CpuSleepState): SyscallResult {
   const left = st.cpuDeadlineNs - cpuClockNs(st.clock);
   if (left <= 0) return 0;
   // deadlineNs also gives an interrupted sleep its `rem`: the wall time to the next look.
