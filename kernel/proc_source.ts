@@ -8,7 +8,8 @@
 import { hostVsyscallProt, VSYSCALL_END, VSYSCALL_START } from "./mm/vsyscall.ts";
 import { CGROUP_NS_INIT_INO } from "../vfs/cgroupfs/cgroupfs.ts";
 import type { WaitQueue } from "../waiter/mod.ts";
-import { EINVAL, EPERM } from "./errno.ts";
+import { EINVAL, ENOTTY, EPERM } from "./errno.ts";
+import { nsfsIoctl, nsfsTarget } from "./nsfs.ts";
 import { CAP_CHECKPOINT_RESTORE, CAP_SYS_ADMIN } from "../abi/linux/capability.ts";
 import { groupCpu } from "./cpu_time.ts";
 import type { Kernel } from "./kernel.ts";
@@ -485,6 +486,13 @@ export class KernelProcSource implements ProcSource {
   utsChanges(which: "hostname" | "domainname"): { count: number; queue: WaitQueue } {
     const uts = this.#k.current?.uts ?? this.#k.rootUts;
     return { count: uts.changes[which], queue: uts.queue };
+  }
+
+  nsIoctl(loc: Location, cmd: number, arg: number): number {
+    const t = this.#k.current;
+    const n = t === null ? null : nsfsTarget(this.#k, loc);
+    if (n === null) throw ENOTTY;
+    return nsfsIoctl(t!, loc, n, cmd, arg);
   }
 
   caller(): ProcCaller | null {

@@ -43,7 +43,7 @@ import {
   O_ACCMODE, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, S_IFDIR, S_IFLNK, S_IFMT, S_IFSOCK, SEEK_CUR, SEEK_SET,
 } from "../../abi/linux/file.ts";
 import type { Dentry, SetAttr } from "../dentry.ts";
-import type { DirEntry, FileDescription, Stat } from "../file_description.ts";
+import type { DirEntry, FileDescription, MemoryIO, Stat } from "../file_description.ts";
 import { Location, Mount, MOUNT_MAX, type MountNamespace } from "../mount.ts";
 import { PIPE_MAX_SIZE, PipeEnd } from "../pipe.ts";
 import { MAX_QUEUED_EVENTS } from "../inotify.ts";
@@ -68,7 +68,7 @@ export class ProcFilesystem extends KernFilesystem {
   readonly anonMount: Mount;
   readonly anonRoot: StaticDir;
   /** Immutable. The namespaces' inodes (nsfs), reached through /proc/PID/ns. */
-  readonly nsfs: Nsfs = makeNsfs();
+  readonly nsfs: Nsfs;
   /** Immutable. /proc/sys/kernel/random/boot_id. */
   readonly bootId: string = crypto.randomUUID();
 
@@ -76,6 +76,7 @@ export class ProcFilesystem extends KernFilesystem {
     super("proc", PROC_SUPER_MAGIC);
     this.createError = ENOENT;
     this.source = source;
+    this.nsfs = makeNsfs(source);
     this.root = new ProcRoot(this);
     const anon = new KernFilesystem("anon_inodefs", ANON_INODE_FS_MAGIC);
     this.anonRoot = new StaticDir(anon, null, "", 0o500);
@@ -1008,6 +1009,23 @@ class NsNode extends FixedFile {
   override get ino(): number {
     return this.nsIno;
   }
+
+  override open(loc: Location, flags: number): FileDescription {
+    return new NsFile(loc, flags, this);
+  }
+}
+
+/**
+ * @savable An open namespace inode: its NS_GET_* ioctls are the kernel's (ProcSource.nsIoctl,
+ * Linux's ns_ioctl), as other files' ioctls are their own class's.
+ */
+class NsFile extends SnapshotFile {
+  override ioctl(cmd: number, arg: number, io: MemoryIO): number {
+    const loc = this.location();
+    const source = NSFS_OF.get(loc.mount.fs as KernFilesystem)!.source;
+    if (source.nsIoctl === undefined) return super.ioctl(cmd, arg, io);
+    return source.nsIoctl(loc, cmd, arg);
+  }
 }
 
 /**
@@ -1016,6 +1034,8 @@ class NsNode extends FixedFile {
  */
 interface Nsfs {
   mount: Mount;
+  /** The kernel of the procfs it belongs to: its NS_GET_* ioctls. */
+  source: ProcSource;
   nodes: Map<string, KDentry>;
   mntNodes: WeakMap<object, NsNode>;
 }
@@ -1034,7 +1054,7 @@ export function nsfsLocation(of: Location, type: string, ino: number, ns: object
 }
 
 /** The nsfs filesystem: one inode per namespace type, reached only through /proc/PID/ns. */
-export function makeNsfs(): Nsfs {
+function makeNsfs(source: ProcSource): Nsfs {
   const fs = new KernFilesystem("nsfs", NSFS_MAGIC);
   const root = new StaticDir(fs, null, "", 0o500);
   fs.root = root;
@@ -1042,7 +1062,8 @@ export function makeNsfs(): Nsfs {
   for (const [, type, ino] of NAMESPACES) {
     if (!nodes.has(type)) nodes.set(type, root.add(new NsNode(fs, root, `${type}:[${ino}]`, ino)));
   }
-  const nsfs: Nsfs = { mount: new Mount({ id: 0, fs, root, parent: null, mountpoint: null, readonly: false }), nodes, mntNodes: new WeakMap<object, NsNode>() };
+  const mount = new Mount({ id: 0, fs, root, parent: null, mountpoint: null, readonly: false });
+  const nsfs: Nsfs = { mount, source, nodes, mntNodes: new WeakMap<object, NsNode>() };
   NSFS_OF.set(fs, nsfs);
   return nsfs;
 }

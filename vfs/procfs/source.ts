@@ -236,6 +236,11 @@ export interface ProcSource {
   netFile?(name: NetFileKind, tid: number): string;
   /** /proc/sysvipc/KIND for the reader's IPC namespace (kernel/ipc_proc.ts). */
   sysvipc?(kind: SysvipcKind): string;
+  /**
+   * ioctl(2) on the nsfs inode at `loc` by the task in the current system call: the NS_GET_*
+   * requests (kernel/nsfs.ts); absent: ENOTTY, as for any file without an ioctl.
+   */
+  nsIoctl?(loc: Location, cmd: number, arg: number): number;
 }
 
 /** The files of /proc/net. */

@@ -32,7 +32,6 @@ import { netModules, netModulesIfLoaded } from "../../net_load.ts";
 import { TunNodeFile } from "../../../vfs/devices.ts";
 import { CAP_NET_ADMIN, CAP_SYS_RESOURCE } from "../../../abi/linux/capability.ts";
 import { Net } from "../../net.ts";
-import { nsfsIoctl, nsfsTarget } from "../../nsfs.ts";
 
 /** fcntl commands of Linux 6.10 and 6.12 (F_LINUX_SPECIFIC_BASE + 3, + 4), allowed on O_PATH too. */
 const F_DUPFD_QUERY = 1027;
@@ -290,10 +289,6 @@ const sysIoctl: SyscallFn = (t, a) => {
         const net = own instanceof Net ? own : t.net;
         return m.netdeviceIoctl(net, file.family, cmd, arg, t, t.creds.capableIn(net.owner, CAP_NET_ADMIN));
       }
-      // A /proc/PID/ns descriptor: the NS_GET_* requests (kernel/nsfs.ts).
-      const loc = file.location();
-      const ns = loc === null ? null : nsfsTarget(t.kernel, loc);
-      if (ns !== null) return nsfsIoctl(t, loc!, ns, cmd, arg);
       return file.ioctl(cmd, arg, t);
     }
   }
