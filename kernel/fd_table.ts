@@ -50,6 +50,12 @@ export class FdTable {
    * unopened descriptor past it returns 0 where one inside it is EBADF).
    */
   #arraySize = FD_ARRAY_DEFAULT;
+  /**
+   * No descriptor below this one is free (Linux's files->next_fd): the search for the lowest
+   * free descriptor starts here, so a process holding thousands of descriptors does not scan
+   * them all on every open (LTP's fork09 opens 20,000 files).
+   */
+  #nextFd = 0;
 
   /** The descriptor array's size; select(2) looks at no descriptor beyond it. */
   get arraySize(): number {
@@ -89,20 +95,21 @@ export class FdTable {
    */
   install(file: FileDescription, cloexec = false, minFd = 0): number {
     if (minFd < 0) throw EINVAL;
-    let fd = minFd;
+    let fd = Math.max(minFd, this.#nextFd);
     while (this.#slots.has(fd)) fd++;
     if (fd >= this.limit) {
       file.decRef();
       throw minFd >= this.limit ? EINVAL : EMFILE;
     }
     this.#slots.set(fd, { file, cloexec });
+    if (minFd <= this.#nextFd) this.#nextFd = fd + 1;
     this.#grow(fd);
     return fd;
   }
 
   /** The descriptor install() would pick now (minFd 0); EMFILE when none is left. */
   lowestFree(): number {
-    let fd = 0;
+    let fd = this.#nextFd;
     while (this.#slots.has(fd)) fd++;
     if (fd >= this.limit) throw EMFILE;
     return fd;
@@ -128,6 +135,7 @@ export class FdTable {
     const s = this.#slots.get(fd);
     if (!s) throw EBADF;
     this.#slots.delete(fd);
+    if (fd < this.#nextFd) this.#nextFd = fd;
     this.closeWatcher?.fileClosed(s.file, this);
     s.file.decRef();
   }
@@ -149,6 +157,7 @@ export class FdTable {
   fork(): FdTable {
     const t = new FdTable();
     t.limit = this.limit;
+    t.#nextFd = this.#nextFd;
     let highest = -1;
     for (const [fd, s] of this.#slots) {
       t.#slots.set(fd, { file: s.file.incRef(), cloexec: s.cloexec });

@@ -52,3 +52,44 @@ Deno.test("exec closes exactly the close-on-exec descriptors", () => {
   t.closeOnExec();
   assert.deepEqual(t.fds(), [1]);
 });
+
+Deno.test("the lowest-free search hint never skips a free descriptor (random installs, closes, dup2s and forks against a plain scan)", () => {
+  let seed = 12345;
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  let t = new FdTable();
+  t.limit = 300;
+  const open = new Set<number>();
+  const lowest = (min: number) => {
+    let fd = min;
+    while (open.has(fd)) fd++;
+    return fd;
+  };
+  for (let step = 0; step < 20000; step++) {
+    const op = rand(10);
+    if (op < 5) {
+      const min = rand(4) === 0 ? rand(200) : 0;
+      const want = lowest(min);
+      if (want >= t.limit) {
+        assert.throws(() => t.install(new Counted(0), false, min));
+        continue;
+      }
+      assert.equal(t.install(new Counted(0), false, min), want, `step ${step}`);
+      open.add(want);
+    } else if (op < 8) {
+      const fd = [...open][rand(open.size || 1)];
+      if (fd === undefined) continue;
+      t.remove(fd);
+      open.delete(fd);
+    } else if (op === 8) {
+      const fd = rand(250);
+      t.installAt(fd, new Counted(0), false);
+      open.add(fd);
+    } else {
+      t = t.fork();
+    }
+    if (open.size < t.limit) assert.equal(t.lowestFree(), lowest(0));
+  }
+});

@@ -319,3 +319,7 @@ Deno.test("openat2: open_how's size, flag, mode and resolve checks, and each RES
 Deno.test("ETXTBSY: a running program (or its fork) refuses open for writing, O_TRUNC, creat and truncate, and a file open for writing refuses execve, until the last holder goes, as natively (tests/c/etxtbsy.c)", async () => {
   await assertSameAsNative([await compileC("etxtbsy")]);
 });
+
+Deno.test("the lowest free descriptor among thousands open (after closes, dup2 high, F_DUPFD, in a forked child), as natively (tests/c/fd_lowest.c)", async () => {
+  await assertSameAsNative([await compileC("fd_lowest")]);
+});

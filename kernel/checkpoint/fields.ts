@@ -38,6 +38,7 @@ export const LEDGER: readonly LedgerEntry[] = [
     derived: {
       users: "the number of tasks sharing the table: recounted as restored tasks take it",
       closeWatcher: "set by the lock table while POSIX locks exist: restored with the locks",
+      "#nextFd": "a search hint (no free descriptor below it): 0, the safe value, in a restored or forked table",
     },
   },
   {
