@@ -27,7 +27,7 @@ import type { LaunchConfig } from "./bundle.ts";
 import { BootError, EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND, EXIT_SENTRY_ERROR } from "./errors.ts";
 import type { GlobalOptions } from "./flags.ts";
 import { quote } from "./flags.ts";
-import { applyMounts } from "./mounts.ts";
+import { applyMounts, rootLacksMountPoints } from "./mounts.ts";
 import { withDefaults } from "./mount_plan.ts";
 import { hostProcStat } from "./state_dir.ts";
 import { KernelProcSource } from "../kernel/proc_source.ts";
@@ -93,10 +93,16 @@ export class Loader {
   static create(opts: LoaderOptions): Loader {
     const { launch, global, log } = opts;
     const platform = new PtracePlatform({ placement: global.cpuPlacement, ...(opts.stub ? { stub: opts.stub } : {}) });
-    const vfs = VirtualFilesystem.create({
+    const plan = withDefaults(launch.mounts);
+    const vfsOptions = {
       rootHostPath: launch.rootHostPath, readonly: launch.readonly, upperHostPath: launch.upperHostPath,
       upperSizeLimit: opts.overlaySize ?? Infinity,
-    });
+    };
+    let vfs = VirtualFilesystem.create(vfsOptions);
+    if (launch.readonly && rootLacksMountPoints(vfs, plan)) {
+      vfs.release();
+      vfs = VirtualFilesystem.create({ ...vfsOptions, mountPoints: true });
+    }
     // Before any mount, so that the file lands in the root's overlay and never in a host
     // directory mounted over /etc.
     if (global.network === "sandbox" && !launch.readonly) writeResolvConf(vfs, log);
@@ -127,10 +133,11 @@ export class Loader {
           throw new BootError(`--publish: cannot listen on ${where}: ${(err as Error).message.replace(/ \(os error \d+\)$/, "")}`);
         }
       }
-      applyMounts(withDefaults(launch.mounts), {
+      applyMounts(plan, {
         vfs, procSource: new KernelProcSource(kernel), ncpus: sandboxCpus(), log,
       });
       kernel.tty.mountDevpts(vfs);
+      if (launch.readonly) vfs.sealBootRoot();
       const creds = new Credentials(
         launch.uid, launch.gid, launch.uid, launch.gid, launch.uid, launch.gid, launch.uid,
         launch.gid, [...launch.additionalGids],

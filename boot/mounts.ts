@@ -3,11 +3,11 @@
  * is resolved inside the sandbox (symlinks stay inside the root) and the filesystem mounted on
  * it. Called by the loader before init exists.
  *
- * Missing mount points are created (with their parents) when the root is writable (the
- * overlay): a directory, or for a file bind mount an empty file, as runc does; on a read-only
- * root a default mount whose directory is missing is left out, and a config.json mount whose
- * mount point is missing stops the sentry with one line. A file is mounted on a file and a
- * directory on a directory.
+ * Missing mount points are created (with their parents): a directory, or for a file bind mount
+ * an empty file, as runc does. A writable root's overlay takes them; a read-only root whose
+ * mount points are missing ({@linkcode rootLacksMountPoints}) gets an in-memory layer that
+ * holds only them (VirtualFilesystem.create's mountPoints), as runc creates them in the rootfs
+ * before remounting it read-only. A file is mounted on a file and a directory on a directory.
  *
  * @module
  */
@@ -74,6 +74,31 @@ export function applyMounts(plan: readonly PlannedMount[], env: MountEnv): void 
     env.vfs.mount(at, fs, { readonly, flags: p.flags, source: p.source });
     env.log.debug(`mount: ${p.type} (${p.kind}) at ${p.destination}${readonly ? " ro" : ""}`);
   }
+}
+
+/**
+ * Whether a mount of plan lands on a path the root lacks (not counting paths under an earlier
+ * mount of plan, which that mount provides or creates): a read-only root then needs a layer for
+ * its mount points.
+ */
+export function rootLacksMountPoints(vfs: VirtualFilesystem, plan: readonly PlannedMount[]): boolean {
+  const root = vfs.root();
+  const ctx = { root, creds: Credentials.root() };
+  const earlier: string[] = [];
+  for (const p of plan) {
+    if (p.kind === "skip") continue;
+    const d = p.destination;
+    const under = earlier.some((e) => d === e || d.startsWith(e === "/" ? "/" : e + "/"));
+    earlier.push(d);
+    if (under) continue;
+    try {
+      walk(ctx, root, d, true);
+    } catch (e) {
+      if (e === ENOENT) return true;
+      if (!(e instanceof LinuxError)) throw e;
+    }
+  }
+  return false;
 }
 
 /**

@@ -116,14 +116,23 @@ export class VirtualFilesystem {
    * layer is memory, or the host directory upperHostPath (written through held descriptors,
    * see vfs/hostfs). upperSizeLimit caps an in-memory upper layer as tmpfs's size= (ENOSPC).
    * Throws a LinuxError when a directory cannot be opened.
+   *
+   * mountPoints (with readonly): the read-only root still gets an in-memory upper layer, and
+   * its mount stays writable until {@linkcode sealBootRoot}, so that boot can create the mount
+   * points config.json names and the root lacks, as runc creates them in the rootfs before it
+   * remounts it read-only (`podman run --read-only` mounts /run on images without one); the
+   * host tree still never changes.
    */
   static create(
-    o: { rootHostPath: string; readonly: boolean; upperHostPath?: string | null; upperSizeLimit?: number },
+    o: {
+      rootHostPath: string; readonly: boolean; upperHostPath?: string | null; upperSizeLimit?: number;
+      mountPoints?: boolean;
+    },
   ): VirtualFilesystem {
     const lower = HostFilesystem.open(o.rootHostPath);
-    if (o.readonly) return new VirtualFilesystem(lower, true);
+    if (o.readonly && !o.mountPoints) return new VirtualFilesystem(lower, true);
     try {
-      const upper = o.upperHostPath
+      const upper = o.upperHostPath && !o.readonly
         ? HostFilesystem.open(o.upperHostPath, { writable: true })
         : new TmpfsFilesystem({ sizeLimit: o.upperSizeLimit ?? Infinity });
       try {
@@ -136,6 +145,11 @@ export class VirtualFilesystem {
       lower.release();
       throw e;
     }
+  }
+
+  /** Makes the boot root mount read-only, once boot created its mount points (create's mountPoints). */
+  sealBootRoot(): void {
+    this.bootRoot.readonly = true;
   }
 
   /** A tree whose root is fs (tests, and filesystems assembled by the caller). */

@@ -159,7 +159,10 @@ export function saveTrees(k: Kernel, blobs: Uint8Array[], refuse: Refuse, socket
   for (const m of mounts) {
     if (m !== rootMount && m.fs instanceof OverlayFilesystem) refuseThrow(refuse, "an overlay mounted in the sandbox");
   }
-  if (fs instanceof OverlayFilesystem) {
+  if (fs instanceof OverlayFilesystem && rootMount.readonly) {
+    // A read-only root's layer holds only the mount points boot made, which the restoring
+    // boot makes again.
+  } else if (fs instanceof OverlayFilesystem) {
     // The upper layer is a tmpfs, or a host directory (--overlay-upper), saved alike.
     if (fs.upper === null) refuseThrow(refuse, "a root overlay without an upper layer");
     const hidden = { whiteouts: [] as string[], opaque: [] as string[] };
