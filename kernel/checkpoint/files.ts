@@ -63,17 +63,25 @@ export const absPath = z.string().max(4096).refine(
 
 const aclSchema = z.array(z.object({ tag: u32, perm: u32, id: u32 }).strict()).min(1).max(4096);
 
-const entrySchema = z.object({
-  path: relPath,
-  kind: z.enum(["dir", "file", "symlink", "fifo", "socket", "chr", "blk"]),
+/**
+ * An inode's permission bits, owner, times and data as an image holds them, a tree entry's as
+ * an orphan's (orphans.ts): a regular file's size and the runs of it that are not holes, data
+ * in blobs ({@linkcode saveFileData}).
+ */
+export const inodeShape = {
   mode: intIn(0, 0o7777),
   uid: u32,
   gid: u32,
   atimeNs: timeNs,
   mtimeNs: timeNs,
-  /** A regular file's size and the runs of it that are not holes: data in blobs. */
   size: u64,
   runs: z.array(z.object({ off: u64, blob: u32 }).strict()).max(1 << 20),
+};
+
+const entrySchema = z.object({
+  path: relPath,
+  kind: z.enum(["dir", "file", "symlink", "fifo", "socket", "chr", "blk"]),
+  ...inodeShape,
   target: z.string().max(4096),
   /** Another name of the file of entries[linkTo] (a hard link), saved before it. */
   linkTo: u32.nullable(),

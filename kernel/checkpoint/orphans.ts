@@ -36,7 +36,7 @@ import { OverlayDentry } from "../../vfs/overlay/overlay.ts";
 import { OverlayRegularFile } from "../../vfs/overlay/overlay_file.ts";
 import { TmpfsDentry, type TmpfsInode, TmpfsRegularFile } from "../../vfs/tmpfs/tmpfs.ts";
 import { O_LARGEFILE, O_RDWR, O_TMPFILE } from "../../abi/linux/file.ts";
-import { absPath, type Refuse, rootCtx, saveFileData, timeNs, u32, u64 } from "./files.ts";
+import { absPath, inodeShape, type Refuse, rootCtx, saveFileData } from "./files.ts";
 import { blobBytes, type ImageBlob, ImageError } from "./image.ts";
 
 const fileName = z.lazy(() => z.string().min(1).max(255).refine((n) => !n.includes("/") && !n.includes("\0") && n !== "." && n !== "..", "not a file name"));
@@ -51,13 +51,7 @@ export const orphanSchema = z.lazy(() => z.object({
   unlinked: z.boolean(),
   /** An O_TMPFILE file opened without O_EXCL: linkat(2) may still name it. */
   linkable: z.boolean(),
-  mode: z.number().int().min(0).max(0o7777),
-  uid: u32,
-  gid: u32,
-  atimeNs: timeNs,
-  mtimeNs: timeNs,
-  size: u64,
-  runs: z.array(z.object({ off: u64, blob: u32 }).strict()).max(1 << 20),
+  ...inodeShape,
 }).strict());
 
 export type SavedOrphan = z.infer<typeof orphanSchema>;
