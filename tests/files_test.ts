@@ -323,3 +323,7 @@ Deno.test("ETXTBSY: a running program (or its fork) refuses open for writing, O_
 Deno.test("the lowest free descriptor among thousands open (after closes, dup2 high, F_DUPFD, in a forked child), as natively (tests/c/fd_lowest.c)", async () => {
   await assertSameAsNative([await compileC("fd_lowest")]);
 });
+
+Deno.test("lseek SEEK_DATA/SEEK_HOLE on tmpfs, an overlay over tmpfs (lower and upper), a memfd (mapped and not) and a host file: written pages are data, unwritten, punched and fallocated ones holes, ENXIO at the end and for a negative offset, as natively (tests/c/seek_hole.c)", async () => {
+  await assertSameAsNative([await compileC("seek_hole")]);
+});

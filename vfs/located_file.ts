@@ -38,10 +38,19 @@ export abstract class LocatedFile extends FileDescription {
 
 /**
  * lseek(2) arithmetic for a regular file of the given size, as Linux's generic_file_llseek:
- * SEEK_DATA and SEEK_HOLE see the whole file as data (ENXIO at or past the end). Returns the
- * new offset; EINVAL for a negative or unrepresentable result or an unknown whence.
+ * without `holeData` SEEK_DATA and SEEK_HOLE see the whole file as data; with it, it answers them
+ * for an offset inside the file (a filesystem that tracks holes, as Linux's shmem_file_llseek and
+ * ext4's do). Either way an offset at or past the end, or negative (unsigned in Linux's
+ * comparison), is ENXIO. Returns the new offset; EINVAL for a negative or unrepresentable result
+ * or an unknown whence.
  */
-export function seekRegular(cur: number, offset: number, whence: number, size: () => number): number {
+export function seekRegular(
+  cur: number,
+  offset: number,
+  whence: number,
+  size: () => number,
+  holeData?: (offset: number, whence: number, size: number) => number,
+): number {
   let pos: number;
   switch (whence) {
     case SEEK_SET:
@@ -55,10 +64,9 @@ export function seekRegular(cur: number, offset: number, whence: number, size: (
       break;
     case SEEK_DATA:
     case SEEK_HOLE: {
-      if (offset < 0) throw EINVAL;
       const n = size();
-      if (offset >= n) throw ENXIO;
-      pos = whence === SEEK_DATA ? offset : n;
+      if (offset < 0 || offset >= n) throw ENXIO;
+      pos = holeData !== undefined ? holeData(offset, whence, n) : whence === SEEK_DATA ? offset : n;
       break;
     }
     default:
@@ -67,3 +75,22 @@ export function seekRegular(cur: number, offset: number, whence: number, size: (
   if (pos < 0 || !Number.isSafeInteger(pos)) throw EINVAL;
   return pos;
 }
+
+/**
+ * SEEK_DATA/SEEK_HOLE answered by a host descriptor's own lseek (a hostfs file, a memfd): its
+ * filesystem knows its holes. The host descriptor's offset moves, which nothing reads (the
+ * sentry reads and writes host files at explicit offsets). The result is clamped to the size
+ * the sentry saw, as Linux's mapping_seek_hole_data clamps to i_size.
+ */
+export function hostHoleData(fd: number, lseek: (fd: number, off: number, whence: number) => number): (offset: number, whence: number, size: number) => number {
+  return (offset, whence, size) => {
+    const r = lseek(fd, offset, whence);
+    if (r === -ENXIO_NUMBER) throw ENXIO;
+    // Any other failure (a host filesystem without lseek): the whole file is data.
+    if (r < 0) return whence === SEEK_DATA ? offset : size;
+    if (r >= size && whence === SEEK_DATA) throw ENXIO;
+    return Math.min(r, size);
+  };
+}
+
+const ENXIO_NUMBER = 6;

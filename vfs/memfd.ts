@@ -159,10 +159,10 @@ export class MemFd extends FileDescription {
         break;
       case SEEK_DATA:
       case SEEK_HOLE: {
-        // No holes are tracked: data up to the size, one hole at the end.
-        const size = this.#size();
-        if (offset < 0 || offset >= size) throw errnoFromNumber(6 /* ENXIO */);
-        return (this.offset = whence === SEEK_DATA ? offset : size);
+        // The host memfd (shmem) knows the holes.
+        const r = ffi.hostLseek(this.#fd, offset, whence);
+        if (r < 0) throw errnoFromNumber(-r);
+        return (this.offset = r);
       }
       default:
         throw EINVAL;

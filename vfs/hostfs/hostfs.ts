@@ -60,7 +60,7 @@ import { Dentry, type Filesystem, type NewFile, type SetAttr } from "../dentry.t
 import { Pipe } from "../pipe.ts";
 import { openFifo } from "../fifo.ts";
 import { type DirEntry, FileDescription, type MemoryIO, type Stat } from "../file_description.ts";
-import { LocatedFile, seekRegular } from "../located_file.ts";
+import { hostHoleData, LocatedFile, seekRegular } from "../located_file.ts";
 import type { Location } from "../mount.ts";
 import { HostStatBuffer } from "./host_stat.ts";
 import { openMemoryDevice } from "../devices.ts";
@@ -708,7 +708,7 @@ export class HostRegularFile extends LocatedFile {
   }
 
   override seek(offset: number, whence: number): number {
-    this.offset = seekRegular(this.offset, offset, whence, () => this.#size());
+    this.offset = seekRegular(this.offset, offset, whence, () => this.#size(), hostHoleData(this.#fd, ffi.hostLseek));
     return this.offset;
   }
 

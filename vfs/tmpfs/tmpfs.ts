@@ -46,7 +46,7 @@ import { MS_NOATIME, MS_STRICTATIME } from "../../abi/linux/mount.ts";
 import * as ffi from "../../platform/ptrace/_ffi.ts";
 import { Dentry, type Filesystem, type FsStat, type NewFile, type SetAttr } from "../dentry.ts";
 import type { DirEntry, FileDescription, MemoryIO, Stat } from "../file_description.ts";
-import { LocatedFile, seekRegular } from "../located_file.ts";
+import { hostHoleData, LocatedFile, seekRegular } from "../located_file.ts";
 import type { Location } from "../mount.ts";
 import { Pipe } from "../pipe.ts";
 import { openFifo } from "../fifo.ts";
@@ -427,6 +427,26 @@ export class TmpfsInode {
     if (off + n > this.size) this.size = off + n;
     this.mtimeNs = this.ctimeNs = nowNs();
     return n;
+  }
+
+  /**
+   * SEEK_DATA/SEEK_HOLE for 0 <= off < size, as Linux's shmem (mapping_seek_hole_data): a page
+   * holding data (written, even with zeros) is data, a page never written (or punched out, or
+   * only fallocated: shmem keeps those !uptodate) is a hole, and the end of the file is a hole.
+   */
+  seekHoleData(off: number, whence: number, size: number): number {
+    if (this.#memfd >= 0) return hostHoleData(this.#memfd, ffi.hostLseek)(off, whence, size);
+    const first = Math.floor(off / PAGE), last = Math.floor((size - 1) / PAGE);
+    if (whence === SEEK_HOLE) {
+      let pg = first;
+      while (pg <= last && this.pages.has(pg)) pg++;
+      return Math.min(Math.max(off, pg * PAGE), size);
+    }
+    if (this.pages.has(first)) return off;
+    let best = Infinity;
+    for (const pg of this.pages.keys()) if (pg >= first && pg <= last && pg < best) best = pg;
+    if (best === Infinity) throw ENXIO;
+    return Math.max(off, best * PAGE);
   }
 
   /** Sets the size (truncate or extend with zeros). */
@@ -847,7 +867,7 @@ export class TmpfsRegularFile extends LocatedFile {
   }
 
   override seek(offset: number, whence: number): number {
-    this.offset = seekRegular(this.offset, offset, whence, () => this.inode.size);
+    this.offset = seekRegular(this.offset, offset, whence, () => this.inode.size, (o, w, n) => this.inode.seekHoleData(o, w, n));
     return this.offset;
   }
 
