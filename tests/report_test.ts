@@ -8,7 +8,7 @@
  */
 
 import assert from "node:assert/strict";
-import { REPO_ROOT } from "./_harness.ts";
+import { compileC, REPO_ROOT } from "./_harness.ts";
 
 // deno-lint-ignore no-explicit-any
 type Report = any;
@@ -197,5 +197,27 @@ Deno.test("the report lists connect(2) calls with their destination and result",
     for (const x of c) assert.ok(report.processes.some((p: Report) => p.pid === x.pid));
   } finally {
     Deno.removeSync(reportDir, { recursive: true });
+  }
+});
+
+Deno.test("the report tells a file openat2 creates with RESOLVE_IN_ROOT from one at the same path outside that root (tests/c/openat2_create.c)", async () => {
+  const prog = await compileC("openat2_create");
+  const dir = Deno.realPathSync(Deno.makeTempDirSync({ prefix: "sentry-report-openat2-" }));
+  try {
+    // dir/f exists; dir/root/<dir>/f, which the open makes, does not.
+    Deno.writeTextFileSync(`${dir}/f`, "");
+    Deno.mkdirSync(`${dir}/root${dir}`, { recursive: true });
+    const r = await new Deno.Command(`${REPO_ROOT}/sentry`, {
+      args: ["do", "--report", `${dir}/r.json`, "--", prog, `${dir}/root`, `${dir}/f`],
+      stdin: "null", stdout: "piped", stderr: "piped",
+    }).output();
+    assert.equal(r.code, 0, new TextDecoder().decode(r.stderr));
+    assert.equal(new TextDecoder().decode(r.stdout), "created\n");
+    const files = JSON.parse(Deno.readTextFileSync(`${dir}/r.json`)).files as Array<{ path: string; created: boolean; written: boolean }>;
+    const f = files.find((x) => x.path === `${dir}/root${dir}/f`);
+    assert.ok(f !== undefined && f.created && f.written, JSON.stringify(files));
+    assert.equal(files.find((x) => x.path === `${dir}/f`), undefined);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
   }
 });

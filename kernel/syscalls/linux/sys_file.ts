@@ -15,7 +15,7 @@ import {
 } from "../../../abi/linux/file.ts";
 import { ownerId, setAsync, setOwner, setOwnerEx } from "../../file_async.ts";
 import type { FileOwner } from "../../../vfs/file_description.ts";
-import type { Location } from "../../../vfs/mod.ts";
+import type { Location, PathContext } from "../../../vfs/mod.ts";
 import { SocketFile } from "../../socket/socket.ts";
 import { checkLandlockIoctl } from "../../landlock.ts";
 import { FifoEnd } from "../../../vfs/mod.ts";
@@ -66,7 +66,7 @@ export function openAt(t: Task, dirfd: number, pathAddr: number, flags: number, 
     const log = t.kernel.resources.activity;
     const writes = (flags & O_ACCMODE) !== O_RDONLY || (flags & (O_CREAT | O_TRUNC)) !== 0;
     // The run report tells a created file from a changed one: look first (only with a report).
-    const existed = log !== null && writes && (flags & O_CREAT) !== 0 ? exists(t, dir, path, flags) : true;
+    const existed = log !== null && writes && (flags & O_CREAT) !== 0 ? exists(t, ctx, dir, path, flags) : true;
     ctx.breakLease = leaseBreaker(t, flags);
     let opened;
     try {
@@ -104,10 +104,13 @@ export function openAt(t: Task, dirfd: number, pathAddr: number, flags: number, 
   return t.fdTable.install(file, (flags & O_CLOEXEC) !== 0);
 }
 
-/** Whether path names something already (for the run report); any error counts as no. */
-function exists(t: Task, dir: Location, path: string, flags: number): boolean {
+/**
+ * Whether path names something already (for the run report), walked by the open's own rules
+ * (`ctx`: openat2's RESOLVE_* flags); any error counts as no.
+ */
+function exists(t: Task, ctx: PathContext, dir: Location, path: string, flags: number): boolean {
   try {
-    t.kernel.vfs.resolve(pathCtx(t), dir, path, { follow: (flags & O_NOFOLLOW) === 0 });
+    t.kernel.vfs.resolve(ctx, dir, path, { follow: (flags & O_NOFOLLOW) === 0 });
     return true;
   } catch {
     return false;

@@ -43,11 +43,11 @@ const sysOpenat2: SyscallFn = (t, a) => {
   const raw = t.copyIn(howAddr, size);
   if (raw.subarray(OPEN_HOW_SIZE_VER0).some((b) => b !== 0)) throw E2BIG;
   const v = new DataView(raw.buffer, raw.byteOffset, OPEN_HOW_SIZE_VER0);
-  const flags64 = v.getBigUint64(0, true) & ~BigInt(O_CLOEXEC);
-  const mode = v.getBigUint64(8, true), resolve64 = v.getBigUint64(16, true);
-  if (flags64 & ~VALID_OPEN_FLAGS) throw EINVAL;
+  const flags64 = v.getBigUint64(0, true), mode = v.getBigUint64(8, true), resolve64 = v.getBigUint64(16, true);
+  // build_open_flags strips O_CLOEXEC before the check; what passes it fits 32 bits.
+  if (flags64 & ~BigInt(O_CLOEXEC) & ~VALID_OPEN_FLAGS) throw EINVAL;
   if (resolve64 & ~VALID_RESOLVE_FLAGS) throw EINVAL;
-  const flags = Number(v.getBigUint64(0, true) & 0xffffffffn), resolve = Number(resolve64);
+  const flags = Number(flags64), resolve = Number(resolve64);
   if ((resolve & RESOLVE_BENEATH) && (resolve & RESOLVE_IN_ROOT)) throw EINVAL;
   if (flags & (O_CREAT | O_TMPFILE_BIT)) {
     if (mode & ~0o7777n) throw EINVAL;
