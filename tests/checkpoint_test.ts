@@ -460,7 +460,7 @@ Deno.test("checkpoint drift guard: every field of a saved class is saved or decl
   }
 });
 
-Deno.test("checkpoint drift guard: the field parser finds every kind of declaration and no method", () => {
+Deno.test("checkpoint drift guard: the field parser finds every kind of declaration, constructor parameter properties included, and no method", () => {
   const src = [
     "/** doc */",
     "export class Sample extends Base {",
@@ -478,7 +478,16 @@ Deno.test("checkpoint drift guard: the field parser finds every kind of declarat
     "    | null = null;",
     "  declare typed: number;",
     "",
-    "  constructor(x: number) {",
+    "  constructor(",
+    "    x: number,",
+    "    /** A parameter property (readonly): a field, as one declared in the body. */",
+    "    readonly owner: Map<string, [number, number]> = new Map(),",
+    "    // a comment, (with brackets",
+    "    private label = \"a, (b\",",
+    "    public onEvent: (e: number) => void = () => {},",
+    "    protected override depth?: number,",
+    "    plain: { a: number; b: (x: string) => number } = { a: 1, b: (_x) => 2 },",
+    "  ) {",
     "    super();",
     "    this.#plain = x;",
     "    const notAField = 1;",
@@ -499,6 +508,12 @@ Deno.test("checkpoint drift guard: the field parser finds every kind of declarat
     "class Other {",
     "  notMine = 1;",
     "}",
+    "class OneLine {",
+    "  constructor(readonly wd: number, name: string, private readonly cookie = 0) {}",
+    "  get wdToo(): number {",
+    "    return this.wd;",
+    "  }",
+    "}",
   ].join("\n");
   assert.deepStrictEqual(declaredFields(src, "Sample"), [
     "static count",
@@ -511,7 +526,12 @@ Deno.test("checkpoint drift guard: the field parser finds every kind of declarat
     "as",
     "multi",
     "typed",
+    "owner",
+    "label",
+    "onEvent",
+    "depth",
   ]);
+  assert.deepStrictEqual(declaredFields(src, "OneLine"), ["wd", "cookie"]);
   assert.deepStrictEqual(declaredFields(src, "Missing"), null);
 });
 

@@ -158,7 +158,8 @@ export const LEDGER: readonly LedgerEntry[] = [
   {
     file: "vfs/pipe.ts",
     className: "PipeBuffer",
-    saved: [],
+    // Pipe.save: the bytes in use (len of them) with their offset within the page.
+    saved: ["data", "offset", "len", "canMerge", "packet"],
     derived: { frees: "a restored slot is a copy, never a view of a buffer a write handed over" },
   },
   {
@@ -197,8 +198,8 @@ export const LEDGER: readonly LedgerEntry[] = [
   {
     file: "vfs/epoll.ts",
     className: "EpollItem",
-    saved: ["events", "data"],
-    derived: {},
+    saved: ["events", "data", "file", "fd"],
+    derived: { ep: "the set that holds the registration: restored into it (restoreRegistrations)" },
   },
   {
     file: "vfs/inotify.ts",
@@ -213,9 +214,9 @@ export const LEDGER: readonly LedgerEntry[] = [
   {
     file: "vfs/inotify.ts",
     className: "InotifyEvent",
-    saved: [],
+    saved: ["wd", "mask", "cookie", "name"],
     derived: {
-      nameBytes: "the name (saved with wd, mask and cookie, constructor parameters), encoded again",
+      nameBytes: "the name, encoded again",
       size: "computed from the name",
     },
   },
@@ -490,13 +491,19 @@ export const LEDGER: readonly LedgerEntry[] = [
     file: "kernel/ipc.ts",
     className: "IpcRegistry",
     saved: ["#slots", "#byKey", "#seq", "#count"],
-    derived: {},
+    derived: {
+      max: "IPC_LIMITS' for its kind: the kernel's IPC namespace, the only one saved, is made with them again",
+      owner: "the initial user namespace, the kernel's IPC namespace's (a task in another IPC namespace is refused)",
+    },
   },
   {
     file: "kernel/ipc.ts",
     className: "IpcNamespace",
     saved: ["mqueue", "shm", "sem", "msg", "semUndo"],
-    derived: {},
+    derived: {
+      owner: "the initial user namespace: only the kernel's IPC namespace is saved (a task in another is refused)",
+      ino: "IPC_NS_INIT_INO, the kernel's IPC namespace's, the only one saved",
+    },
   },
   {
     file: "vfs/mqueue.ts",
@@ -579,10 +586,11 @@ export const LEDGER: readonly LedgerEntry[] = [
 
 /**
  * The fields declared in the body of class `className` in `source`: instance and static, public
- * and `#private`, with or without an initializer or `readonly`. Parameter properties and fields
- * added in the constructor by assignment are not declarations and are not found: the code style
- * here declares every field in the class body (deno check's strict mode requires it for `#`).
- * Returns null when the class is not found.
+ * and `#private`, with or without an initializer or `readonly`, and the constructor's parameter
+ * properties (`constructor(readonly x: T)`: a parameter with an accessibility or `readonly`
+ * modifier is a field too). Fields added in the constructor by assignment are not declarations
+ * and are not found: the code style here declares every field in the class body (deno check's
+ * strict mode requires it for `#`). Returns null when the class is not found.
  */
 export function declaredFields(source: string, className: string): string[] | null {
   const lines = source.split("\n");
@@ -594,14 +602,59 @@ export function declaredFields(source: string, className: string): string[] | nu
   for (let i = start + 1; i < lines.length; i++) {
     const line = lines[i]!;
     if (line.startsWith("}")) break;
+    if (/^ {2}constructor\(/.test(line)) {
+      fields.push(...parameterProperties(lines, i));
+      continue;
+    }
     const m = /^ {2}((?:(?:static|readonly|declare|override|public|protected|private) )*)(#?[A-Za-z_$][\w$]*)(\??!?)\s*([:=;]|$)/.exec(line);
     if (m === null) continue;
     const mods = m[1]!;
     const name = m[2]!;
     // `get x(`/`set x(`/`async x(` and methods have "(" after the name: the regex needs [:=;]
-    // or end of line right after it, so they do not match; a bare "constructor" line cannot.
-    if (name === "constructor" || name === "get" || name === "set" || name === "async") continue;
+    // or end of line right after it, so they do not match.
+    if (name === "get" || name === "set" || name === "async") continue;
     fields.push(mods.includes("static ") ? `static ${name}` : name);
   }
   return fields;
+}
+
+/**
+ * The parameter properties of the constructor whose parameter list opens on line `at`: its
+ * parameters (split at the commas outside brackets and quotes, comments dropped) that begin with
+ * `readonly`, `public`, `protected`, `private` or `override`.
+ */
+function parameterProperties(lines: readonly string[], at: number): string[] {
+  const params: string[] = [];
+  let param = "";
+  let depth = 0;
+  let quote: string | null = null;
+  // From the "(" after "constructor" to its ")": brackets of types and defaults nest inside.
+  scan: for (let i = at; i < lines.length; i++) {
+    const line = lines[i]!.replace(/\/\*.*?\*\//g, " ").replace(/^\s*(\/\/|\/?\*).*$/, "");
+    for (let j = i === at ? line.indexOf("(") : 0; j < line.length; j++) {
+      const c = line[j]!;
+      if (quote !== null) {
+        if (c === quote) quote = null;
+      } else if (c === '"' || c === "'" || c === "`") {
+        quote = c;
+      } else if ("([{<".includes(c)) {
+        if (depth++ === 0) continue;
+      } else if (")]}".includes(c) || (c === ">" && line[j - 1] !== "=")) {
+        if (--depth === 0) break scan;
+      } else if (c === "," && depth === 1) {
+        params.push(param);
+        param = "";
+        continue;
+      }
+      param += c;
+    }
+    param += " ";
+  }
+  params.push(param);
+  const out: string[] = [];
+  for (const p of params) {
+    const m = /^\s*((?:(?:readonly|public|protected|private|override)\s+)+)([A-Za-z_$][\w$]*)/.exec(p);
+    if (m !== null) out.push(m[2]!);
+  }
+  return out;
 }
