@@ -14,8 +14,9 @@ import * as posix from "../abi/path.ts";
 import { RLIM_INFINITY, RLIMIT_NOFILE } from "../abi/linux/limits.ts";
 import { BootError, describeFsError } from "./errors.ts";
 import { quote } from "./flags.ts";
-import { defaultSpec, parseSpec, resourcesOf, type Rlimit, rlimitsOf, type Spec, type SpecResources } from "./spec.ts";
+import { capsOf, defaultSpec, parseSpec, resourcesOf, type Rlimit, rlimitsOf, type Spec, type SpecResources } from "./spec.ts";
 import { type PlannedMount, planMounts } from "./mount_plan.ts";
+import type { ProcessCaps } from "../kernel/creds.ts";
 
 /** The file name of the spec inside a bundle. */
 export const CONFIG_JSON = "config.json";
@@ -32,6 +33,12 @@ export interface LaunchConfig {
   uid: number;
   gid: number;
   additionalGids: number[];
+  /** process.capabilities; null: every capability. */
+  caps: ProcessCaps | null;
+  /** process.noNewPrivileges. */
+  noNewPrivs: boolean;
+  /** process.user.umask; null: 022. */
+  umask: number | null;
   rlimits: Map<number, Rlimit>;
   hostname: string;
   /** The host directory that becomes "/", absolute and free of symlinks. */
@@ -97,6 +104,9 @@ export function loadBundle(
     uid: spec.process.user?.uid ?? 0,
     gid: spec.process.user?.gid ?? 0,
     additionalGids: spec.process.user?.additionalGids ?? [],
+    caps: capsOf(spec.process.capabilities),
+    noNewPrivs: spec.process.noNewPrivileges === true,
+    umask: spec.process.user?.umask ?? null,
     rlimits: rlimitsOf(spec),
     hostname: spec.hostname ?? opts.id ?? "sentry",
     rootHostPath,
@@ -127,6 +137,9 @@ export function doConfig(
     uid: 0,
     gid: 0,
     additionalGids: [],
+    caps: null,
+    noNewPrivs: false,
+    umask: null,
     rlimits: host.openFiles === undefined
       ? new Map()
       : new Map([[RLIMIT_NOFILE, { cur: host.openFiles, max: host.openFiles }]]),

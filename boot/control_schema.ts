@@ -17,6 +17,7 @@ const str = z.string().max(MAX_STRING);
 const id32 = z.number().int().min(0).max(4294967294);
 const pid = z.number().int().min(1).max(4194304);
 const dim = z.number().int().min(0).max(65535);
+const capNames = z.array(z.string().max(64)).max(128).optional();
 
 export const requestSchema = z.discriminatedUnion("op", [
   z.object({ op: z.literal("ps") }).strict(),
@@ -42,6 +43,12 @@ export const requestSchema = z.discriminatedUnion("op", [
     uid: id32.optional(),
     gid: id32.optional(),
     additionalGids: z.array(id32).max(MAX_GROUPS).optional(),
+    /** OCI process.capabilities (absent: the container's). */
+    capabilities: z.object({
+      bounding: capNames, effective: capNames, inheritable: capNames, permitted: capNames, ambient: capNames,
+    }).strict().optional(),
+    noNewPrivileges: z.boolean().optional(),
+    umask: z.number().int().min(0).max(0o777).optional(),
     terminal: z.boolean().optional(),
     rows: dim.optional(),
     cols: dim.optional(),

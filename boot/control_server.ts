@@ -15,6 +15,8 @@ import { execProcess, onExit, pause, processes, releaseTerminal, resume, signal,
 import { LinuxError } from "../kernel/errno.ts";
 import type { DebugLog } from "../kernel/log.ts";
 import type { Terminal } from "../vfs/tty/mod.ts";
+import type { ProcessCaps } from "../kernel/creds.ts";
+import { capsOf } from "./spec.ts";
 import {
   hostAccept,
   hostClose,
@@ -53,7 +55,10 @@ export interface SandboxHolder {
   /** Init's wait status, once it exited. */
   readonly initExit: Promise<number>;
   /** The defaults of an exec'd process: the container's process (config.json). */
-  readonly defaults: { env: readonly string[]; cwd: string; uid: number; gid: number; additionalGids: readonly number[] };
+  readonly defaults: {
+    env: readonly string[]; cwd: string; uid: number; gid: number; additionalGids: readonly number[];
+    caps: ProcessCaps | null; noNewPrivs: boolean; umask: number | null;
+  };
 }
 
 type Reply = Record<string, unknown>;
@@ -247,6 +252,9 @@ export class ControlServer {
             uid: req.uid ?? d.uid,
             gid: req.gid ?? (req.uid !== undefined ? req.uid === d.uid ? d.gid : 0 : d.gid),
             additionalGids: req.additionalGids ?? (req.uid !== undefined ? [] : d.additionalGids),
+            caps: req.capabilities !== undefined ? capsOf(req.capabilities) : d.caps,
+            noNewPrivs: req.noNewPrivileges ?? d.noNewPrivs,
+            ...((req.umask ?? d.umask) !== null ? { umask: req.umask ?? d.umask! } : {}),
           };
           if (req.terminal) {
             if (fds.length < 2) return fail("exec with a terminal needs the caller's input and output descriptors");

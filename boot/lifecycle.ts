@@ -227,7 +227,11 @@ async function deleteContainer(root: string, id: string, force: boolean): Promis
 }
 
 /** Reads an OCI process.json for exec --process. */
-function readProcessJson(path: string): { args: string[]; env?: string[]; cwd?: string; terminal?: boolean; user?: { uid?: number; gid?: number; additionalGids?: number[] } } {
+function readProcessJson(path: string): {
+  args: string[]; env?: string[]; cwd?: string; terminal?: boolean;
+  user?: { uid?: number; gid?: number; additionalGids?: number[]; umask?: number };
+  capabilities?: Record<string, string[]>; noNewPrivileges?: boolean;
+} {
   let j: unknown;
   try {
     j = JSON.parse(Deno.readTextFileSync(path));
@@ -247,6 +251,20 @@ function readProcessJson(path: string): { args: string[]; env?: string[]; cwd?: 
   const isId = (v: unknown) => v === undefined || (Number.isInteger(v) && (v as number) >= 0 && (v as number) < 4294967295);
   if (u !== undefined && (typeof u !== "object" || u === null || !isId(u.uid) || !isId(u.gid))) {
     throw new BootError(`--process ${quote(path)}: user: expected {uid, gid} integers`);
+  }
+  if (u?.umask !== undefined && !(Number.isInteger(u.umask) && (u.umask as number) >= 0 && (u.umask as number) <= 0o777)) {
+    throw new BootError(`--process ${quote(path)}: user.umask: expected an integer from 0 to 511 (0o777)`);
+  }
+  const c = p.capabilities as Record<string, unknown> | undefined;
+  const sets = ["bounding", "effective", "inheritable", "permitted", "ambient"];
+  if (
+    c !== undefined &&
+    (typeof c !== "object" || c === null || Object.entries(c).some(([k, v]) => sets.includes(k) && v !== undefined && !strs(v)))
+  ) {
+    throw new BootError(`--process ${quote(path)}: capabilities: expected an object of arrays of capability names`);
+  }
+  if (p.noNewPrivileges !== undefined && typeof p.noNewPrivileges !== "boolean") {
+    throw new BootError(`--process ${quote(path)}: noNewPrivileges: expected a boolean`);
   }
   return p as ReturnType<typeof readProcessJson>;
 }
@@ -268,6 +286,14 @@ async function exec(cmd: Extract<Command, { kind: "exec" }>): Promise<number> {
     if (p.user?.uid !== undefined) req.uid = p.user.uid;
     if (p.user?.gid !== undefined) req.gid = p.user.gid;
     if (p.user?.additionalGids !== undefined) req.additionalGids = p.user.additionalGids;
+    if (p.user?.umask !== undefined) req.umask = p.user.umask;
+    if (p.capabilities !== undefined) {
+      const c = p.capabilities;
+      req.capabilities = Object.fromEntries(
+        ["bounding", "effective", "inheritable", "permitted", "ambient"].filter((k) => c[k] !== undefined).map((k) => [k, c[k]]),
+      );
+    }
+    if (p.noNewPrivileges !== undefined) req.noNewPrivileges = p.noNewPrivileges;
     if (p.terminal === true) tty = true;
   } else req.argv = cmd.command;
   if (cmd.env.length > 0) {

@@ -138,10 +138,7 @@ export class Loader {
       });
       kernel.tty.mountDevpts(vfs);
       if (launch.readonly) vfs.sealBootRoot();
-      const creds = new Credentials(
-        launch.uid, launch.gid, launch.uid, launch.gid, launch.uid, launch.gid, launch.uid,
-        launch.gid, [...launch.additionalGids],
-      );
+      const creds = Credentials.forProcess(launch.uid, launch.gid, launch.additionalGids, launch.caps);
       if (opts.restore !== undefined) {
         opts.restore(kernel);
         return loader;
@@ -152,6 +149,8 @@ export class Loader {
         cwd: launch.cwd,
         creds,
         rlimits: launch.rlimits,
+        noNewPrivs: launch.noNewPrivs,
+        ...(launch.umask !== null ? { umask: launch.umask } : {}),
         executable: opts.executable,
         nice: ownNice(),
       });

@@ -439,7 +439,10 @@ async function runHeld(
       },
       checkpoint: (image, leaveRunning) => loader.checkpoint(image, leaveRunning),
       initExit,
-      defaults: { env: launch.envp, cwd: launch.cwd, uid: launch.uid, gid: launch.gid, additionalGids: launch.additionalGids },
+      defaults: {
+        env: launch.envp, cwd: launch.cwd, uid: launch.uid, gid: launch.gid, additionalGids: launch.additionalGids,
+        caps: launch.caps, noNewPrivs: launch.noNewPrivs, umask: launch.umask,
+      },
     }, log);
     if (typeof s === "string") log.warning(`control socket: ${s}`);
     else server = s;

@@ -10,7 +10,9 @@
  * @module
  */
 
-import type { Spec, SpecRlimit } from "./spec_schema.ts";
+import type { Spec, SpecCapabilities, SpecRlimit } from "./spec_schema.ts";
+import { CAP_NAMES } from "../abi/linux/capability.ts";
+import type { ProcessCaps } from "../kernel/creds.ts";
 import { RLIM_INFINITY, RLIMIT_NAMES, RLIMIT_NOFILE } from "../abi/linux/limits.ts";
 import { BootError, firstLine } from "./errors.ts";
 
@@ -43,6 +45,13 @@ const EXPECTED: Record<string, string> = {
   "process.rlimits[].type": "a resource limit name such as RLIMIT_NOFILE",
   "process.rlimits[].hard": "a non-negative integer",
   "process.rlimits[].soft": "a non-negative integer",
+  "process.capabilities": "an object of capability sets (bounding, effective, inheritable, permitted, ambient)",
+  "process.capabilities.bounding": "an array of capability names",
+  "process.capabilities.effective": "an array of capability names",
+  "process.capabilities.inheritable": "an array of capability names",
+  "process.capabilities.permitted": "an array of capability names",
+  "process.capabilities.ambient": "an array of capability names",
+  "process.noNewPrivileges": "a boolean",
   "hostname": "a string",
   "root": "an object with a path",
   "root.path": "a non-empty path",
@@ -64,7 +73,7 @@ const EXPECTED: Record<string, string> = {
   "linux.resources.cpu.period": "an integer from 1000 to 1000000 (microseconds)",
 };
 
-export type { Spec, SpecMount, SpecRlimit } from "./spec_schema.ts";
+export type { Spec, SpecCapabilities, SpecMount, SpecRlimit } from "./spec_schema.ts";
 
 /**
  * The zod schemas (spec_schema.ts), loaded by {@linkcode loadSpecSchema}: importing zod costs
@@ -168,6 +177,30 @@ export function rlimitsOf(spec: Spec): Map<number, Rlimit> {
     m.set(RLIMIT_NAMES[r.type]!, { cur: limitValue(r.soft), max: limitValue(r.hard) });
   }
   return m;
+}
+
+/**
+ * process.capabilities as the kernel takes them (null when absent: every capability, as runc
+ * changes none). A set left out is empty, and an unknown name (a newer kernel's) is ignored,
+ * as runc does.
+ */
+export function capsOf(caps: SpecCapabilities | undefined): ProcessCaps | null {
+  if (caps === undefined) return null;
+  const set = (names: readonly string[] | undefined) => {
+    let bits = 0n;
+    for (const n of names ?? []) {
+      const i = CAP_NAMES.indexOf(n.toUpperCase().startsWith("CAP_") ? n.toUpperCase() : `CAP_${n.toUpperCase()}`);
+      if (i >= 0) bits |= 1n << BigInt(i);
+    }
+    return bits;
+  };
+  return {
+    bounding: set(caps.bounding),
+    effective: set(caps.effective),
+    inheritable: set(caps.inheritable),
+    permitted: set(caps.permitted),
+    ambient: set(caps.ambient),
+  };
 }
 
 /** linux.resources as limits (null: none); a flag of the same limit wins (boot/mod.ts). */

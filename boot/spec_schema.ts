@@ -21,6 +21,16 @@ export const rlimitSchema = z.object({
   soft: limit,
 });
 
+/** Names as runc takes them: unknown ones are ignored (runc warns), so any string is accepted. */
+const capSet = z.array(z.string()).optional();
+export const capabilitiesSchema = z.object({
+  bounding: capSet,
+  effective: capSet,
+  inheritable: capSet,
+  permitted: capSet,
+  ambient: capSet,
+});
+
 export const mountSchema = z.object({
   destination: absolutePath,
   source: z.string().optional(),
@@ -42,6 +52,8 @@ export const specSchema = z.object({
       umask: z.number().int().min(0).max(0o777).optional(),
     }).optional(),
     rlimits: z.array(rlimitSchema).optional(),
+    capabilities: capabilitiesSchema.optional(),
+    noNewPrivileges: z.boolean().optional(),
   }),
   hostname: z.string().optional(),
   root: z.object({
@@ -65,5 +77,7 @@ export const specSchema = z.object({
 export type Spec = z.infer<typeof specSchema>;
 /** One entry of process.rlimits. */
 export type SpecRlimit = z.infer<typeof rlimitSchema>;
+/** process.capabilities. */
+export type SpecCapabilities = z.infer<typeof capabilitiesSchema>;
 /** One entry of mounts. */
 export type SpecMount = z.infer<typeof mountSchema>;

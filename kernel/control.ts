@@ -39,7 +39,7 @@
 
 import type { Kernel } from "./kernel.ts";
 import type { ThreadGroup } from "./thread_group.ts";
-import { Credentials } from "./creds.ts";
+import { Credentials, type ProcessCaps } from "./creds.ts";
 import { Limits } from "./limits.ts";
 import { KernelProcSource } from "./proc_source.ts";
 import { EINVAL, ESRCH, LinuxError } from "./errno.ts";
@@ -68,6 +68,12 @@ export interface ExecOptions {
   uid: number;
   gid: number;
   additionalGids: readonly number[];
+  /** OCI process.capabilities; null or absent: every capability (Credentials.forProcess). */
+  caps?: ProcessCaps | null;
+  /** OCI process.noNewPrivileges. */
+  noNewPrivs?: boolean;
+  /** OCI process.user.umask; default 022. */
+  umask?: number;
   stdio: ExecStdio;
 }
 
@@ -151,7 +157,7 @@ export function execProcess(k: Kernel, o: ExecOptions): ExecResult | LinuxError 
     if (terminal) releaseTerminal(k, terminal);
     return EINVAL;
   }
-  const creds = new Credentials(o.uid, o.gid, o.uid, o.gid, o.uid, o.gid, o.uid, o.gid, [...o.additionalGids]);
+  const creds = Credentials.forProcess(o.uid, o.gid, o.additionalGids, o.caps ?? null);
   let tg: ThreadGroup;
   try {
     tg = k.createProcess({
@@ -162,6 +168,8 @@ export function execProcess(k: Kernel, o: ExecOptions): ExecResult | LinuxError 
       // runc exec's process has the container's limits unless it names its own.
       limits: k.init?.limits.clone() ?? Limits.defaults(),
       stdio,
+      noNewPrivs: o.noNewPrivs ?? false,
+      ...(o.umask !== undefined ? { umask: o.umask } : {}),
     });
   } catch (e) {
     if (terminal) releaseTerminal(k, terminal);

@@ -46,6 +46,15 @@ export interface CapSets {
   readonly securebits: number;
 }
 
+/** The capability sets a container runtime gives its process (OCI process.capabilities). */
+export interface ProcessCaps {
+  readonly bounding: bigint;
+  readonly effective: bigint;
+  readonly inheritable: bigint;
+  readonly permitted: bigint;
+  readonly ambient: bigint;
+}
+
 /** The sets exec gives a task with these ids, a full bounding set and nothing inherited. */
 function execSets(uid: number, euid: number, fsuid: number): CapSets {
   const permitted = uid === 0 || euid === 0 ? CAP_FULL_SET : 0n;
@@ -78,6 +87,28 @@ export class Credentials {
 
   static root(): Credentials {
     return new Credentials(0, 0);
+  }
+
+  /**
+   * A container process's credentials before its execve, as runc leaves them: the bounding
+   * set cut, the ids set with keep-caps, then effective, permitted and inheritable set
+   * (effective within permitted, as capset insists) and the ambient set raised where
+   * PR_CAP_AMBIENT_RAISE allows (permitted and inheritable). The execve that follows makes the
+   * sets a root or non-root process ends up with. caps null: every capability, as a runtime
+   * that changes none.
+   */
+  static forProcess(uid: number, gid: number, groups: readonly number[], caps: ProcessCaps | null): Credentials {
+    if (caps === null) return new Credentials(uid, gid, uid, gid, uid, gid, uid, gid, [...groups]);
+    const permitted = caps.permitted & CAP_FULL_SET;
+    const inheritable = caps.inheritable & CAP_FULL_SET;
+    return new Credentials(uid, gid, uid, gid, uid, gid, uid, gid, [...groups], {
+      bounding: caps.bounding & CAP_FULL_SET,
+      permitted,
+      effective: caps.effective & permitted,
+      inheritable,
+      ambient: caps.ambient & permitted & inheritable,
+      securebits: 0,
+    });
   }
 
   /**

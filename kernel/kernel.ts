@@ -113,6 +113,10 @@ export interface InitOptions {
   executable?: string;
   /** Descriptors 0, 1 and 2 (init takes these references); default: the sentry's own stdio. */
   stdio?: readonly [FileDescription, FileDescription, FileDescription];
+  /** no_new_privs from the start (OCI process.noNewPrivileges); default false. */
+  noNewPrivs?: boolean;
+  /** The umask (OCI process.user.umask); default 022. */
+  umask?: number;
   /**
    * Init's nice value (-20..19); default 0. The sentry passes its own: a process inherits its
    * parent's, so `nice -n 5 sentry do CMD` runs CMD at nice 5 as `nice -n 5 CMD` would.
@@ -133,6 +137,10 @@ export interface ProcessOptions {
   executable?: string;
   /** Descriptors 0, 1 and 2; the process takes these references. */
   stdio: readonly [FileDescription, FileDescription, FileDescription];
+  /** no_new_privs from the start (OCI process.noNewPrivileges); default false. */
+  noNewPrivs?: boolean;
+  /** The umask (OCI process.user.umask); default 022. */
+  umask?: number;
 }
 
 /** How long the loop may block in one wait before it lets the event loop run, in ns. */
@@ -419,7 +427,7 @@ export class Kernel {
       const root = this.vfs.root();
       const pathCtx = { root, creds: o.creds };
       const cwd = this.vfs.lookupDir(pathCtx, root, o.cwd);
-      const fs = new FsContext(root, cwd);
+      const fs = new FsContext(root, cwd, o.umask ?? 0o022);
       const limits = o.limits;
       const fdTable = new FdTable();
       fdTable.limit = limits.soft(RLIMIT_NOFILE);
@@ -435,6 +443,7 @@ export class Kernel {
           tgid: tid, mm, parent: null, limits, handlers: new SignalHandlers(), pgid: tid, sid: tid,
         });
         const t = new Task({ kernel: this, tid, tg, ctx, fdTable, fs, creds: o.creds, name: "init" });
+        t.noNewPrivs = o.noNewPrivs ?? false; // before the exec, whose set-id bits it disarms
         try {
           const target: { mm: MemoryManager; ctx: typeof ctx; creds?: Credentials } = { mm, ctx };
           loadExecutable(t, { path, argv: o.argv, envp: o.envp }, target);

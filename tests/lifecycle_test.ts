@@ -407,3 +407,61 @@ Deno.test("lifecycle: a paused sandbox uses no CPU, its sentry and stubs togethe
     await Deno.remove(out);
   }
 });
+
+Deno.test("config.json's process.capabilities, noNewPrivileges and user.umask apply to init and to exec, from the container's spec or process.json, as runc's", async () => {
+  const root = await Deno.makeTempDir();
+  const bundle = await Deno.makeTempDir();
+  const status = "grep -E '^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs)' /proc/self/status | tr -d '\\t'; umask";
+  await Deno.writeTextFile(`${bundle}/config.json`, JSON.stringify({
+    ociVersion: "1.0.2",
+    process: {
+      args: ["/bin/sh", "-c", `${status}; exec sleep 100`],
+      cwd: "/",
+      env: ["PATH=/usr/bin:/bin"],
+      user: { uid: 0, gid: 0, umask: 0o077 },
+      // CAP_CHOWN and CAP_KILL; an unknown name is ignored, as runc does.
+      capabilities: { bounding: ["CAP_CHOWN", "CAP_KILL", "CAP_NOT_YET"], effective: ["CAP_CHOWN", "CAP_KILL"], permitted: ["CAP_CHOWN", "CAP_KILL"] },
+      noNewPrivileges: true,
+    },
+    root: { path: "/" },
+  }));
+  const out = await Deno.makeTempFile();
+  const child = new Deno.Command("/bin/sh", {
+    args: ["-c", 'exec "$0" "$@" >"$OUT" 2>&1', SENTRY, "--root", root, "run", "--bundle", bundle, "caps"],
+    env: { OUT: out },
+    stdin: "null",
+  }).spawn();
+  const containerSets = "CapInh:0000000000000000\nCapPrm:0000000000000021\nCapEff:0000000000000021\n" +
+    "CapBnd:0000000000000021\nCapAmb:0000000000000000\nNoNewPrivs:1\n";
+  try {
+    await until(async () => (await Deno.readTextFile(out)).includes("\n0077\n"), "init's report");
+    assert.equal(await Deno.readTextFile(out), containerSets + "0077\n");
+    const ex = await sentry(root, ["exec", "caps", "--", "/bin/sh", "-c", status]);
+    assert.equal(ex.stdout, containerSets + "0077\n", ex.stderr);
+    // A process.json names its own: a non-root user keeps its ambient set across execve.
+    const pj = await Deno.makeTempFile();
+    const all = ["CAP_CHOWN"];
+    await Deno.writeTextFile(pj, JSON.stringify({
+      args: ["/bin/sh", "-c", status], cwd: "/", user: { uid: 1000, gid: 1000 },
+      capabilities: { bounding: all, effective: all, inheritable: all, permitted: all, ambient: all }, noNewPrivileges: false,
+    }));
+    const ex2 = await sentry(root, ["exec", "--process", pj, "caps"]);
+    assert.equal(
+      ex2.stdout,
+      "CapInh:0000000000000001\nCapPrm:0000000000000001\nCapEff:0000000000000001\nCapBnd:0000000000000001\n" +
+        "CapAmb:0000000000000001\nNoNewPrivs:0\n0077\n",
+      ex2.stderr,
+    );
+    await Deno.remove(pj);
+    assert.equal((await sentry(root, ["kill", "caps", "KILL"])).code, 0);
+    await child.status;
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* exited */ }
+    await child.status;
+    await Deno.remove(root, { recursive: true });
+    await Deno.remove(bundle, { recursive: true });
+    await Deno.remove(out);
+  }
+});
