@@ -526,21 +526,43 @@ export class Kernel {
   }
 
   /**
-   * For execve: every other thread of t's group dies at once, and t becomes the leader: it takes
-   * the process id as its thread id, as Linux's de_thread (getpid() == gettid() in the new
-   * image, /proc/PID/task lists PID alone). Its own id is free again.
+   * execve's de_thread, its first half (Linux's zap_other_threads): every other thread of t's
+   * group dies, as of a SIGKILL whose exit status is 0. A traced one with PTRACE_O_TRACEEXIT
+   * stops for its tracer first (PTRACE_EVENT_EXIT, message 0), and dies once resumed; one
+   * already in that stop is left to it.
    */
   killOtherThreads(t: Task): void {
-    // Without PTRACE_EVENT_EXIT stops: exec cannot wait for a tracer here (Linux's de_thread
-    // waits for the old leader's stop to end; gVisor's ptrace_test Execve_..._TraceExit).
-    for (const other of [...t.tg.tasks]) if (other !== t) this.#exitTask(other, false, null, false);
-    if (t.tid !== t.tg.tgid) {
-      const old = t.tid;
-      this.tasks.delete(old);
-      t.tid = t.tg.tgid;
-      this.tasks.set(t.tid, t);
-      this.#releaseId(old);
+    for (const other of [...t.tg.tasks]) {
+      if (other !== t && other.exitStop === null) this.#exitTask(other, false, 0);
     }
+  }
+
+  /**
+   * Whether de_thread may go on: t is the only thread of its group, and no traced thread of
+   * the group that died is still a zombie its tracer has to wait for (Linux counts those in
+   * notify_count until release_task; the leader, whose zombie Linux keeps, is never one here).
+   */
+  otherThreadsGone(t: Task): boolean {
+    if (t.tg.tasks.size !== 1) return false;
+    for (const tr of this.tasks.values()) {
+      if (tr.tracees.size === 0) continue;
+      for (const x of tr.tracees) if (x !== t && x.tg === t.tg && x.ptrace?.threadExitStatus != null) return false;
+    }
+    return true;
+  }
+
+  /**
+   * de_thread's end: t, alone in its group, becomes the leader: it takes the process id as its
+   * thread id (getpid() == gettid() in the new image, /proc/PID/task lists PID alone). Its own
+   * id is free again. The old leader went without a report to anyone.
+   */
+  takeLeaderId(t: Task): void {
+    if (t.tid === t.tg.tgid) return;
+    const old = t.tid;
+    this.tasks.delete(old);
+    t.tid = t.tg.tgid;
+    this.tasks.set(t.tid, t);
+    this.#releaseId(old);
   }
 
   /** A vfork child exec'd or exited: its parent may go on. */
@@ -1033,6 +1055,13 @@ export class Kernel {
   }
 
   #handleStop(t: Task, reason: import("../platform/mod.ts").StopReason): void {
+    if (t.exitPending !== null) {
+      // Killed in user mode with an exit stop due: whatever stopped it, the exit comes first.
+      const st = t.exitPending;
+      t.exitPending = null;
+      this.#exitTask(t, false, st, reason.kind !== "gone");
+      return;
+    }
     switch (reason.kind) {
       case "syscall":
         t.inSyscall = true;
@@ -1571,6 +1600,13 @@ export class Kernel {
    */
   #exitTask(t: Task, hostGone = false, status: number | null = null, exitStop = true): void {
     if (t.state === "dead") return;
+    if (exitStop && !hostGone && t.state === "user" && this.#takesExitStop(t)) {
+      // It stops for its tracer once it is out of user mode: interrupted now, it takes the
+      // stop when that interrupt (or any other stop) is handled (#handleStop).
+      if (t.exitPending === null) t.ctx.interrupt();
+      t.exitPending = status ?? t.tg.exitStatus ?? 0;
+      return;
+    }
     if (exitStop && !hostGone && this.#takesExitStop(t)) {
       // PTRACE_O_TRACEEXIT: the tracer sees the exit (its wait status as the event message)
       // while the task's registers and memory are still there; it ends when the tracer
@@ -1702,13 +1738,12 @@ export class Kernel {
   }
 
   /**
-   * Whether t, ending now, stops for its tracer first (PTRACE_O_TRACEEXIT), once. Only a task
-   * in the kernel does: one running in user mode when another thread ends the group exits
-   * without the stop.
+   * Whether t, ending now, stops for its tracer first (PTRACE_O_TRACEEXIT), once. One running in
+   * user mode takes the stop at its next stop (`exitPending`).
    */
   #takesExitStop(t: Task): boolean {
     const l = t.ptrace;
-    return l !== null && (l.options & PTRACE_O_TRACEEXIT) !== 0 && t.exitStop === null && t.state !== "user" &&
+    return l !== null && (l.options & PTRACE_O_TRACEEXIT) !== 0 && t.exitStop === null &&
       t.state !== "dead" && !l.tracer.tg.zombie && l.tracer.state !== "dead";
   }
 

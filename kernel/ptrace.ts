@@ -27,8 +27,7 @@
  * ends and it traps again (PTRACE_EVENT_STOP).
  *
  * Not done: seccomp events, changing the syscall number at entry, PTRACE_EVENT_EXIT for a thread
- * running in user mode when its group ends and for the threads an execve ends (its de_thread
- * cannot wait for their tracer).
+ * running in user mode when its group ends or an execve ends it.
  *
  * @module
  */
@@ -38,6 +37,7 @@ import type { Kernel } from "./kernel.ts";
 import type { ThreadGroup } from "./thread_group.ts";
 import type { SigInfo } from "./signal_frame.ts";
 import type { Credentials } from "./creds.ts";
+import { EVENT_IN } from "../waiter/mod.ts";
 import { CLD_TRAPPED, SA_NOCLDSTOP, SIGCHLD, SIGKILL, SIGSTOP, SIGTRAP } from "../abi/linux/signal.ts";
 
 export const PTRACE_O_TRACESYSGOOD = 0x01;
@@ -241,6 +241,8 @@ export function releaseExitedTracee(x: Task): void {
   l.tracer.tracees.delete(x);
   x.ptrace = null;
   const tg = x.tg;
+  // An execve of the group may be waiting for this thread's zombie to go (task_exec.ts).
+  tg.threadExitQueue.notify(EVENT_IN);
   if (tg.zombie && l.tracer.tg !== tg.parent && !exitAwaitsTracer(x.kernel, tg)) x.kernel.notifyParentOfExit(tg);
 }
 
@@ -267,11 +269,13 @@ export function traceeExited(t: Task, status: number): void {
   const l = t.ptrace;
   if (l === null) return;
   const last = t.tg.tasks.size === 1 && t.tg.tasks.has(t);
-  if (last && !l.tracer.tg.zombie) {
+  if (last && t.tid === t.tg.tgid && !l.tracer.tg.zombie) {
     l.exited = true;
     l.stop = null;
-  } else if (!last && t.tid !== t.tg.tgid && !l.tracer.tg.zombie) {
-    // A thread: a zombie for its tracer until it waits for it, by the thread's id.
+  } else if (t.tid !== t.tg.tgid && !l.tracer.tg.zombie) {
+    // A thread other than the leader, the last one too: a zombie for its tracer until it waits
+    // for it, by the thread's id (then its process is its parent's to reap, as Linux's
+    // release_task notifies the leader's parent once the last thread is released).
     l.exited = true;
     l.stop = null;
     l.threadExitStatus = status;
@@ -307,7 +311,10 @@ export function onClone(t: Task, child: Task, exitSignal: number, vfork: boolean
   if (vfork && (l.options & PTRACE_O_TRACEVFORKDONE)) l.vforkDoneFor = child.tid;
 }
 
-/** A traced task completed execve: the exec event stop, or SIGTRAP without PTRACE_O_TRACEEXEC. */
+/**
+ * A traced task completed execve: the exec event stop, or SIGTRAP without PTRACE_O_TRACEEXEC.
+ * oldTid: its thread id before the exec, as its tracer numbers it (PTRACE_GETEVENTMSG).
+ */
 export function onExec(t: Task, oldTid: number): void {
   const l = t.ptrace;
   if (l === null) return;

@@ -77,7 +77,7 @@ export class Task implements Waker, MemoryIO {
   readonly kernel: Kernel;
   /**
    * Thread id in the root PID namespace. Changes once at most: a thread other than the leader
-   * that calls execve takes the leader's id, the process id (Kernel.killOtherThreads).
+   * that calls execve takes the leader's id, the process id (Kernel.takeLeaderId).
    */
   tid: number;
   /** Immutable. */
@@ -125,6 +125,12 @@ export class Task implements Waker, MemoryIO {
   restartCode = 0;
   /** The wait status of an exit held in its PTRACE_EVENT_EXIT stop (PTRACE_O_TRACEEXIT), else null. */
   exitStop: number | null = null;
+  /**
+   * The wait status of an exit that is to stop for the tracer (PTRACE_O_TRACEEXIT) but found
+   * the task in user mode: it was interrupted, and its next stop takes PTRACE_EVENT_EXIT
+   * instead of running anything (Linux's SIGKILL acted on at the return to user mode). Else null.
+   */
+  exitPending: number | null = null;
   /** set_tid_address(2) / CLONE_CHILD_CLEARTID. */
   clearChildTid = 0;
   robustList = 0;

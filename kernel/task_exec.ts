@@ -4,8 +4,18 @@
  *
  * The new image is built in a fresh stub first; until it is complete the old process is
  * untouched, so any error is returned to the old program. After that point (Linux's "point of
- * no return"): the other threads die, the old address space is dropped, close-on-exec
- * descriptors close, handled signals go back to their default.
+ * no return"): the other threads die (de_thread), the old address space is dropped,
+ * close-on-exec descriptors close, handled signals go back to their default.
+ *
+ * de_thread may have to wait: a traced thread with PTRACE_O_TRACEEXIT stops for its tracer
+ * (PTRACE_EVENT_EXIT) before it dies, and a traced thread other than the leader that has died
+ * stays a zombie until its tracer waits for it. The execve then sleeps (killable) on the
+ * group's thread-exit queue as plain data: `t.syscallState` says the other threads were
+ * killed, the image built the first time is released, and the woken syscall builds it again
+ * (argv and envp are read again from the old memory, which nothing else uses any more); an
+ * error then is past the point of no return and kills the process with SIGSEGV, as Linux's
+ * bprm_execve. A checkpoint of such a sleep (only a traced process has one, and is refused)
+ * would run the execve again from its start.
  *
  * @module
  */
@@ -18,6 +28,8 @@ import { ExecFatalError, type ExecOpen, loadExecutable, type LoadTarget } from "
 import { freezeTaskCpu, unchargedHostCpu } from "./cpu_time.ts";
 import type { ExecString } from "./loader/stack.ts";
 import { SS_DISABLE } from "./task_signals.ts";
+import { LinuxError } from "./errno.ts";
+import { block, NORETURN, type SyscallResult } from "./syscalls/linux/support.ts";
 
 export interface ExecRequest {
   path: string;
@@ -28,27 +40,96 @@ export interface ExecRequest {
   open?: ExecOpen;
 }
 
-/** Runs execve for t. Throws a LinuxError before the point of no return. */
-export function execTask(t: Task, req: ExecRequest): void {
-  const k = t.kernel;
-  const ctx = k.platform.newAddressSpace();
+/** t.syscallState of an execve asleep in de_thread: the other threads were told to die. */
+interface DeThreadState {
+  execDeThread: true;
+}
+
+const SIGSEGV = 11;
+
+/** Whether t's execve is past its point of no return, waiting for the other threads to go. */
+export function inDeThread(t: Task): boolean {
+  return (t.syscallState as Partial<DeThreadState> | null)?.execDeThread === true;
+}
+
+/**
+ * An execve past its point of no return failed (reading its arguments or its file again after
+ * de_thread's sleep): the process dies of SIGSEGV, as Linux's bprm_execve forces it.
+ */
+export function execFailedLate(t: Task): SyscallResult {
+  t.kernel.killGroup(t.tg, SIGSEGV);
+  return NORETURN;
+}
+
+interface Image {
+  target: LoadTarget;
+  /** The image could not be completed (ExecFatalError): the process dies once committed. */
+  fatal: boolean;
+}
+
+/** Builds the new image in a fresh stub. Throws a LinuxError before the point of no return. */
+function buildImage(t: Task, req: ExecRequest): Image {
+  const ctx = t.kernel.platform.newAddressSpace();
   const mm = new MemoryManager(ctx.addressSpace);
   const target: LoadTarget = { mm, ctx };
-  let fatal = false;
   try {
     loadExecutable(t, req, target);
   } catch (e) {
     if (!(e instanceof ExecFatalError)) {
-      mm.releaseAll();
-      ctx.addressSpace.release();
+      dropImage(target);
       throw e;
     }
-    fatal = true;
+    return { target, fatal: true };
   }
+  return { target, fatal: false };
+}
+
+function dropImage(target: LoadTarget): void {
+  target.mm.releaseAll();
+  target.ctx.addressSpace.release();
+}
+
+/** Runs execve for t. Throws a LinuxError before the point of no return. */
+export function execTask(t: Task, req: ExecRequest): SyscallResult {
+  const k = t.kernel;
+  if (inDeThread(t)) {
+    // Woken in de_thread's sleep: still waiting, or past it with an image to build again.
+    if (!k.otherThreadsGone(t)) return block([t.tg.threadExitQueue], EVENT_IN, null, "killable");
+    let image: Image;
+    try {
+      image = buildImage(t, req);
+    } catch (e) {
+      if (e instanceof LinuxError) return execFailedLate(t);
+      throw e;
+    }
+    commitExec(t, req, image);
+    return NORETURN;
+  }
+  // The loader names the task after the new program; a de_thread sleep must not show that yet.
+  const { name, personality } = t;
+  const image = buildImage(t, req);
 
   // Point of no return.
-  const oldTid = t.tid;
   k.killOtherThreads(t);
+  if (!k.otherThreadsGone(t)) {
+    dropImage(image.target);
+    t.name = name;
+    t.personality = personality;
+    t.syscallState = { execDeThread: true } satisfies DeThreadState;
+    return block([t.tg.threadExitQueue], EVENT_IN, null, "killable");
+  }
+  commitExec(t, req, image);
+  return NORETURN;
+}
+
+/** Everything after de_thread: t, the group's only thread, takes the new image. */
+function commitExec(t: Task, req: ExecRequest, image: Image): void {
+  const k = t.kernel;
+  const { target } = image;
+  const { mm, ctx } = target;
+  const oldTid = t.tid;
+  const oldTidForTracer = t.ptrace?.tracer.vnr(oldTid) ?? 0;
+  k.takeLeaderId(t);
   k.resources.activity?.processExec(t.tg, req.path, req.argv);
   const old = t.tg.mm;
   const oldCtx = t.ctx;
@@ -94,8 +175,8 @@ export function execTask(t: Task, req: ExecRequest): void {
   // Set-id bits and capabilities(7)'s transformation; saved ids follow the effective ones.
   t.commitCreds(target.creds ?? t.creds.afterExec().creds);
   k.vforkDone(t.tg);
-  ptraceOnExec(t, oldTid);
+  ptraceOnExec(t, oldTidForTracer);
   // An exec by another thread than the leader took the leader's id: its own id is gone.
   if (oldTid !== t.tid) t.tg.threadExitQueue.notify(EVENT_IN);
-  if (fatal) k.killGroup(t.tg, 11);
+  if (image.fatal) k.killGroup(t.tg, SIGSEGV);
 }

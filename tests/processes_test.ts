@@ -236,6 +236,10 @@ Deno.test("execve from a thread other than the leader leaves one thread whose id
   await assertSameAsNative([await compileC("exec_thread")]);
 });
 
+Deno.test("execve in a multithreaded process waits, as Linux's de_thread, for a traced thread's PTRACE_EVENT_EXIT stop to end and a traced thread's zombie to be reaped; from a thread other than the leader it takes the leader's id, PTRACE_EVENT_EXEC giving the former tid, as natively (tests/c/exec_dethread.c)", async () => {
+  await assertSameAsNative([await compileC("exec_dethread")]);
+});
+
 Deno.test("a process whose leader and then last thread end with exit(2) reports what Linux reports", async () => {
   await assertSameAsNative([await compileC("leader_exit")]);
 });

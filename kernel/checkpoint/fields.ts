@@ -120,6 +120,7 @@ export const LEDGER: readonly LedgerEntry[] = [
       lastBlockRestart: "set again by the restarted syscall's sleep",
       restartCode: "set only for a traced task, and a traced sandbox is not saved",
       exitStop: "set only for a traced task, and a traced sandbox is not saved",
+      exitPending: "set only for a traced task, and a traced sandbox is not saved",
       straceEntry: "--strace's text of the syscall in progress: printed again as it restarts",
       cpuFrozen: "false: set only as a thread's host thread goes away, and a saved thread is alive",
       "#args": "a cache of the current context's argument decoder",

@@ -4,10 +4,11 @@ import { EINVAL, ENOENT, ENOTDIR } from "../../errno.ts";
 import type { ExecOpen } from "../../loader/load.ts";
 import { copyInPath } from "./_path.ts";
 import { AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, O_RDONLY } from "../../../abi/linux/file.ts";
-import { execTask } from "../../task_exec.ts";
+import { execFailedLate, execTask, inDeThread } from "../../task_exec.ts";
+import { LinuxError } from "../../errno.ts";
 import { PageReader } from "../../loader/exec_strings.ts";
 import type { Task } from "../../task.ts";
-import { NORETURN, supported, type SyscallEntry, type SyscallFn, type SyscallResult } from "./support.ts";
+import { supported, type SyscallEntry, type SyscallFn, type SyscallResult } from "./support.ts";
 
 /** Linux's MAX_ARG_STRINGS. */
 const MAX_ARG_STRINGS = 0x7fffffff;
@@ -18,8 +19,23 @@ function exec(t: Task, path: string, argvAddr: number, envpAddr: number, open?: 
   const argv = mem.stringArray(argvAddr, MAX_ARG_STRINGS);
   const envp = mem.stringArray(envpAddr, MAX_ARG_STRINGS);
   if (path === "") throw ENOENT;
-  execTask(t, open === undefined ? { path, argv, envp } : { path, argv, envp, open });
-  return NORETURN;
+  return execTask(t, open === undefined ? { path, argv, envp } : { path, argv, envp, open });
+}
+
+/**
+ * An execve woken in de_thread's sleep reads its path and arguments again; past the point of
+ * no return, failing to is fatal (task_exec.ts).
+ */
+function pastNoReturn(fn: SyscallFn): SyscallFn {
+  return (t, a) => {
+    if (!inDeThread(t)) return fn(t, a);
+    try {
+      return fn(t, a);
+    } catch (e) {
+      if (e instanceof LinuxError) return execFailedLate(t);
+      throw e;
+    }
+  };
 }
 
 /** Implements execve(2). */
@@ -62,6 +78,6 @@ const sysExecveat: SyscallFn = (t, a) => {
 
 
 export const table: Record<number, SyscallEntry> = {
-  59: supported("execve", sysExecve),
-  322: supported("execveat", sysExecveat),
+  59: supported("execve", pastNoReturn(sysExecve)),
+  322: supported("execveat", pastNoReturn(sysExecveat)),
 };
