@@ -51,6 +51,10 @@ export interface LaunchConfig {
   upperHostPath: string | null;
   /** config.json's mounts, checked (the loader adds /proc, /dev and /sys). */
   mounts: PlannedMount[];
+  /** linux.maskedPaths: hidden once mounted (boot/mounts.ts applyPathRules). */
+  maskedPaths: string[];
+  /** linux.readonlyPaths: made read-only once mounted. */
+  readonlyPaths: string[];
   /** config.json's linux.resources (flags of the same limits win). */
   resources: SpecResources;
   /**
@@ -113,6 +117,8 @@ export function loadBundle(
     readonly: spec.root.readonly ?? false,
     upperHostPath: null,
     mounts: planMounts(spec.mounts ?? [], bundleDir),
+    maskedPaths: spec.linux?.maskedPaths ?? [],
+    readonlyPaths: spec.linux?.readonlyPaths ?? [],
     resources: resourcesOf(spec),
     terminal: spec.process.terminal === true,
   };
@@ -148,6 +154,8 @@ export function doConfig(
     readonly: false,
     upperHostPath: null,
     mounts: [],
+    maskedPaths: [],
+    readonlyPaths: [],
     resources: { memoryBytes: null, pids: null, cpus: null, cpuPeriodNs: null },
     terminal: false,
   };

@@ -55,6 +55,8 @@ Deno.test("loadBundle() reads config.json and resolves root.path against the bun
       readonly: true,
       upperHostPath: null,
       mounts: [],
+      maskedPaths: [],
+      readonlyPaths: [],
       resources: { memoryBytes: null, pids: null, cpus: null, cpuPeriodNs: null },
       terminal: false,
     });
@@ -154,6 +156,8 @@ Deno.test("doConfig() runs in the caller's directory and environment on an overl
     readonly: false,
     upperHostPath: null,
     mounts: [],
+    maskedPaths: [],
+    readonlyPaths: [],
     resources: { memoryBytes: null, pids: null, cpus: null, cpuPeriodNs: null },
     terminal: false,
   });

@@ -77,6 +77,43 @@ export function applyMounts(plan: readonly PlannedMount[], env: MountEnv): void 
 }
 
 /**
+ * linux.maskedPaths and linux.readonlyPaths, applied once the mounts are, as runc does: a
+ * masked directory is covered by an empty read-only tmpfs and a masked file by /dev/null; a
+ * read-only path is bound onto itself read-only (the top mount: runc's bind remount). A path
+ * that does not exist is left alone, as runc leaves it.
+ */
+export function applyPathRules(vfs: VirtualFilesystem, masked: readonly string[], readonlyPaths: readonly string[], log: DebugLog): void {
+  const root = vfs.root();
+  const ctx = { root, creds: Credentials.root() };
+  const find = (p: string): Location | null => {
+    try {
+      return walk(ctx, root, p, true);
+    } catch (e) {
+      if (!(e instanceof LinuxError)) throw e;
+      return null;
+    }
+  };
+  for (const p of readonlyPaths) {
+    const at = find(p);
+    if (at === null) continue;
+    vfs.bind(at, at, true).readonly = true;
+    log.debug(`mount: ${p} read-only (linux.readonlyPaths)`);
+  }
+  for (const p of masked) {
+    const at = find(p);
+    if (at === null) continue;
+    if (at.isDir) {
+      vfs.mount(at, new TmpfsFilesystem({ mode: 0o755, uid: 0, gid: 0, sizeLimit: 0 }), { readonly: true, source: "tmpfs" });
+    } else {
+      const devNull = find("/dev/null");
+      if (devNull === null || devNull.isDir) continue;
+      vfs.bind(at, devNull, false);
+    }
+    log.debug(`mount: ${p} masked (linux.maskedPaths)`);
+  }
+}
+
+/**
  * Whether a mount of plan lands on a path the root lacks (not counting paths under an earlier
  * mount of plan, which that mount provides or creates): a read-only root then needs a layer for
  * its mount points.

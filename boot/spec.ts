@@ -63,6 +63,8 @@ const EXPECTED: Record<string, string> = {
   "mounts[].type": "a string",
   "mounts[].options": "an array of strings",
   "linux": "an object",
+  "linux.maskedPaths": "an array of absolute paths",
+  "linux.readonlyPaths": "an array of absolute paths",
   "linux.resources": "an object",
   "linux.resources.memory": "an object",
   "linux.resources.memory.limit": "an integer (bytes; -1: no limit)",

@@ -62,6 +62,8 @@ export const specSchema = z.object({
   }),
   mounts: z.array(mountSchema).optional(),
   linux: z.object({
+    maskedPaths: z.array(absolutePath).optional(),
+    readonlyPaths: z.array(absolutePath).optional(),
     resources: z.object({
       memory: z.object({ limit: z.number().int().optional() }).optional(),
       pids: z.object({ limit: z.number().int().optional() }).optional(),

@@ -163,3 +163,33 @@ Deno.test("sentry restore -d without an ID prints the one it made; a bad image i
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("a read-only root with mount points made in memory, masked and read-only paths checkpoints and restores, the masks and read-only mounts kept", async () => {
+  const dir = Deno.makeTempDirSync();
+  const root = `${dir}/state`;
+  const tag = `sentry-ckpt-mp-${Deno.pid}`;
+  Deno.writeTextFileSync(`${dir}/config.json`, JSON.stringify({
+    ociVersion: "1.0.2",
+    process: { args: ["/bin/sh", "-c", `echo data > /${tag}/f; exec sleep 1000`], cwd: "/", env: ["PATH=/usr/bin:/bin"] },
+    root: { path: "/", readonly: true },
+    mounts: [{ destination: `/${tag}`, type: "tmpfs", source: "tmpfs" }],
+    linux: { maskedPaths: ["/proc/sys/kernel"], readonlyPaths: ["/proc/sys"] },
+  }));
+  const look = ["exec", "c", "--", "/bin/sh", "-c", `cat /${tag}/f; ls /proc/sys/kernel | wc -l; echo 1 > /proc/sys/vm/x || echo ro`];
+  try {
+    assert.equal((await sentry(root, ["run", "-d", "--bundle", dir, "c"])).code, 0);
+    await until(() => exists(`${root}/c/control.sock`), "c's control socket");
+    const before = await sentry(root, look);
+    assert.equal(before.stdout, "data\n0\nro\n", before.stderr);
+    assert.equal((await sentry(root, ["checkpoint", "--image", `${dir}/c.cbor`, "c"])).code, 0);
+    assert.equal((await sentry(root, ["delete", "c"])).code, 0);
+    const r = await sentry(root, ["restore", "-d", "--bundle", dir, "--id", "c", `${dir}/c.cbor`]);
+    assert.equal(r.code, 0, r.stderr);
+    const after = await sentry(root, look);
+    assert.equal(after.stdout, "data\n0\nro\n", after.stderr);
+    assert.ok(!exists(`/${tag}`), "the host tree is unchanged");
+  } finally {
+    for (const e of exists(root) ? [...Deno.readDirSync(root)] : []) await sentry(root, ["delete", "--force", e.name]);
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

@@ -312,6 +312,25 @@ Deno.test("a read-only root lacking config.json's mount points gets them in memo
   });
 });
 
+Deno.test("linux.maskedPaths hides directories under an empty read-only tmpfs and files under /dev/null, linux.readonlyPaths makes paths read-only, as runc does", async () => {
+  const script = "ls -A /usr/share/doc | wc -l; wc -c < /etc/passwd; echo x > /usr/share/doc/f; echo dir=$?; " +
+    "echo y > /var/tmp/f; echo ro=$?; echo z > /etc/passwd; echo file=$?; echo w > /var/tmp-ok; echo root=$?; " +
+    "grep -E ' /(usr/share/doc|var/tmp|etc/passwd) ' /proc/mounts | cut -d' ' -f2-4 | sed 's/,.*//'";
+  await withBundle(spec([], ["/bin/sh", "-c", script], false), {}, async (dir) => {
+    const cfg = JSON.parse(Deno.readTextFileSync(`${dir}/config.json`));
+    cfg.root.path = "/";
+    cfg.linux = { maskedPaths: ["/usr/share/doc", "/etc/passwd", "/no/such/path"], readonlyPaths: ["/var/tmp", "/no/such/dir"] };
+    Deno.writeTextFileSync(`${dir}/config.json`, JSON.stringify(cfg));
+    const r = await sentryRun(["run", "--bundle", dir]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(
+      r.stdout,
+      // runc's order: read-only paths first, then masks.
+      "0\n0\ndir=2\nro=2\nfile=0\nroot=0\n/var/tmp overlay ro\n/usr/share/doc tmpfs ro\n/etc/passwd devtmpfs rw\n",
+    );
+  });
+});
+
 Deno.test("a bad mount entry in config.json is one line and status 125", async () => {
   const cases: [unknown[], string][] = [
     [[{ destination: "/mnt", type: "ext4", source: "/dev/sda" }], `sentry: config.json: mounts[0].type: "ext4" is not supported (expected proc, sysfs, tmpfs, devpts, mqueue, cgroup or bind)\n`],

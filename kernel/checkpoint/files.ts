@@ -23,7 +23,7 @@ import type { Kernel } from "../kernel.ts";
 import { Credentials } from "../creds.ts";
 import { LinuxError } from "../errno.ts";
 import type { FileDescription } from "../../vfs/file_description.ts";
-import { Location } from "../../vfs/mount.ts";
+import { Location, type Mount } from "../../vfs/mount.ts";
 import type { PathContext } from "../../vfs/path_walk.ts";
 import { MemoryDeviceFile } from "../../vfs/devices.ts";
 import { DirectoryFile } from "../../vfs/directory_file.ts";
@@ -385,6 +385,27 @@ export function restoreTrees(k: Kernel, trees: SavedTree[], blobs: readonly Imag
   const ctx = rootCtx(k);
   const root = k.vfs.root();
   for (const t of trees) {
+    // A tree on a read-only mount (a read-only tmpfs of config.json, linux.maskedPaths' empty
+    // one, a tmpfs remounted read-only after it was written) is rebuilt through it all the same.
+    let top: Mount | null = null;
+    try {
+      top = k.vfs.resolve(ctx, root, t.at, { follow: false }).mount;
+    } catch { /* missing: the entries' own errors say so */ }
+    const wasReadonly = top?.readonly ?? false;
+    if (top !== null) top.readonly = false;
+    try {
+      restoreTree(k, t, blobs, sockets);
+    } finally {
+      if (top !== null) top.readonly = wasReadonly;
+    }
+  }
+  return sockets;
+}
+
+function restoreTree(k: Kernel, t: SavedTree, blobs: readonly ImageBlob[], sockets: { path: string; socket: number }[]): void {
+  const ctx = rootCtx(k);
+  const root = k.vfs.root();
+  {
     const where = (p: string) => `restore: cannot rebuild ${p}`;
     for (const p of [...t.whiteouts, ...t.opaque]) removeTree(k, ctx, p);
     const locOf = (rel: string): Location => k.vfs.resolve(ctx, root, join(t.at, rel), { follow: false });
@@ -449,7 +470,6 @@ export function restoreTrees(k: Kernel, trees: SavedTree[], blobs: readonly Imag
       }
     }
   }
-  return sockets;
 }
 
 /**
