@@ -327,3 +327,7 @@ Deno.test("the lowest free descriptor among thousands open (after closes, dup2 h
 Deno.test("lseek SEEK_DATA/SEEK_HOLE on tmpfs, an overlay over tmpfs (lower and upper), a memfd (mapped and not) and a host file: written pages are data, unwritten, punched and fallocated ones holes, ENXIO at the end and for a negative offset, as natively (tests/c/seek_hole.c)", async () => {
   await assertSameAsNative([await compileC("seek_hole")]);
 });
+
+Deno.test("name_to_handle_at and open_by_handle_at on a tmpfs: the EOVERFLOW size probe, errors in Linux's order, AT_HANDLE_FID on procfs, files, directories and symlinks opened by handle, another link, an unlinked open file, ESTALE once deleted or for another filesystem, EPERM without CAP_DAC_READ_SEARCH, as natively (tests/c/fhandle.c)", async () => {
+  await assertSameAsNative([await compileC("fhandle")]);
+});

@@ -481,7 +481,34 @@ export class VirtualFilesystem {
     } else {
       loc = walk(ctx, dir, path, (flags & O_NOFOLLOW) === 0);
     }
+    return this.#openResolved(ctx, loc, flags);
+  }
 
+  /**
+   * open_by_handle_at(2)'s open of the file a handle names (Linux's file_open_root with an empty
+   * name: the location itself is the last component, so O_CREAT finds it existing).
+   */
+  openLocation(ctx: PathContext, loc: Location, flags: number): FileDescription {
+    let f: FileDescription;
+    if ((flags & O_TMPFILE) === O_TMPFILE) {
+      f = this.#openTmpfile(ctx, loc, ".", flags, 0);
+    } else if (flags & O_PATH) {
+      if ((flags & O_DIRECTORY) && !loc.isDir) throw ENOTDIR;
+      f = fsnotifyOpen(new OPathFile(loc, flags & O_PATH_FLAGS & ~O_CLOEXEC));
+    } else {
+      if ((flags & (O_CREAT | O_DIRECTORY)) === (O_CREAT | O_DIRECTORY)) throw EINVAL;
+      if (flags & O_CREAT) {
+        if (flags & O_EXCL) throw EEXIST;
+        if (loc.isDir) throw EISDIR;
+      }
+      f = this.#openResolved(ctx, loc, flags);
+    }
+    f.openerCreds = ctx.creds;
+    return f;
+  }
+
+  /** The open of an existing file, after the walk: type, permission and mount checks. */
+  #openResolved(ctx: PathContext, loc: Location, flags: number): FileDescription {
     const d = loc.dentry;
     const type = d.mode & S_IFMT;
     if (type === S_IFLNK) throw ELOOP; // Only reachable with O_NOFOLLOW.

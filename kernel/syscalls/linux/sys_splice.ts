@@ -1,7 +1,7 @@
 /**
  * Moving data between files without a trip through application memory: sendfile(2),
  * copy_file_range(2), splice(2), tee(2), vmsplice(2); and the descriptor calls that ride along
- * with them in the file API issue: close_range(2), name_to_handle_at(2).
+ * with them in the file API issue: close_range(2).
  *
  * The sentry has no page cache to splice pages between, so every transfer copies through a
  * sentry buffer; what Linux keeps are its rules, and those are kept here:
@@ -423,7 +423,7 @@ const sysCopyFileRange: SyscallFn = (t, a) => {
   return n;
 };
 
-// ---- close_range(2), name_to_handle_at(2) ---------------------------------------------------
+// ---- close_range(2) ---------------------------------------------------------------------
 
 const CLOSE_RANGE_UNSHARE = 1 << 1;
 const CLOSE_RANGE_CLOEXEC = 1 << 2;
@@ -446,31 +446,11 @@ const sysCloseRange: SyscallFn = (t, a) => {
   return 0;
 };
 
-const AT_HANDLE_FID = 0x200;
-const AT_HANDLE_MNT_ID_UNIQUE = 0x1;
-
-/**
- * Implements name_to_handle_at(2): the path is resolved (so its errors come first, as on
- * Linux), then EOPNOTSUPP, what a filesystem that cannot export handles answers.
- */
-const sysNameToHandleAt: SyscallFn = (t, a) => {
-  const dirfd = a.fd(0), flags = a.int(4);
-  if (flags & ~(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH | AT_HANDLE_FID | AT_HANDLE_MNT_ID_UNIQUE)) throw EINVAL;
-  const emptyPath = (flags & AT_EMPTY_PATH) !== 0;
-  const path = copyInPath(t, a.pointer(1), emptyPath);
-  t.kernel.vfs.statAt(pathCtx(t), startDir(t, dirfd, path, emptyPath), path, {
-    follow: (flags & AT_SYMLINK_FOLLOW) !== 0,
-    emptyPath,
-  });
-  throw EOPNOTSUPP;
-};
-
 export const table: Record<number, SyscallEntry> = {
   40: supported("sendfile", sysSendfile),
   275: supported("splice", sysSplice),
   276: supported("tee", sysTee),
   278: supported("vmsplice", sysVmsplice),
-  303: supported("name_to_handle_at", sysNameToHandleAt),
   326: supported("copy_file_range", sysCopyFileRange),
   436: supported("close_range", sysCloseRange),
 };
