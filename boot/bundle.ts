@@ -51,6 +51,8 @@ export interface LaunchConfig {
   upperHostPath: string | null;
   /** config.json's mounts, checked (the loader adds /proc, /dev and /sys). */
   mounts: PlannedMount[];
+  /** linux.sysctl: written into the sandbox's /proc/sys (boot/sysctl.ts). */
+  sysctl: Record<string, string>;
   /** linux.maskedPaths: hidden once mounted (boot/mounts.ts applyPathRules). */
   maskedPaths: string[];
   /** linux.readonlyPaths: made read-only once mounted. */
@@ -117,6 +119,7 @@ export function loadBundle(
     readonly: spec.root.readonly ?? false,
     upperHostPath: null,
     mounts: planMounts(spec.mounts ?? [], bundleDir),
+    sysctl: spec.linux?.sysctl ?? {},
     maskedPaths: spec.linux?.maskedPaths ?? [],
     readonlyPaths: spec.linux?.readonlyPaths ?? [],
     resources: resourcesOf(spec),
@@ -154,6 +157,7 @@ export function doConfig(
     readonly: false,
     upperHostPath: null,
     mounts: [],
+    sysctl: {},
     maskedPaths: [],
     readonlyPaths: [],
     resources: { memoryBytes: null, pids: null, cpus: null, cpuPeriodNs: null },

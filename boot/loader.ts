@@ -28,6 +28,7 @@ import { BootError, EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND, EXIT_SENTRY_ERROR } fro
 import type { GlobalOptions } from "./flags.ts";
 import { quote } from "./flags.ts";
 import { applyMounts, applyPathRules, rootLacksMountPoints } from "./mounts.ts";
+import { applySysctls } from "./sysctl.ts";
 import { withDefaults } from "./mount_plan.ts";
 import { hostProcStat } from "./state_dir.ts";
 import { KernelProcSource } from "../kernel/proc_source.ts";
@@ -137,6 +138,7 @@ export class Loader {
         vfs, procSource: new KernelProcSource(kernel), ncpus: sandboxCpus(), log,
       });
       kernel.tty.mountDevpts(vfs);
+      applySysctls(vfs, launch.sysctl, log);
       applyPathRules(vfs, launch.maskedPaths, launch.readonlyPaths, log);
       if (launch.readonly) vfs.sealBootRoot();
       const creds = Credentials.forProcess(launch.uid, launch.gid, launch.additionalGids, launch.caps);

@@ -323,7 +323,11 @@ async function runHeld(
 ): Promise<number> {
   // The kernel's modules load while the bundle is checked; the network's only when the flags
   // set it up at start, else at the first socket (kernel/net_load.ts).
-  const modules = Promise.all([import("./loader.ts"), import("./control_server.ts"), netAtStart(global) ? loadNetModules() : null]);
+  // linux.sysctl's net.* keys are written into the network's settings at start too.
+  const netSysctl = Object.keys(launch.sysctl).some((k) => k.startsWith("net"));
+  const modules = Promise.all([
+    import("./loader.ts"), import("./control_server.ts"), netAtStart(global) || netSysctl ? loadNetModules() : null,
+  ]);
   modules.catch(() => {});
   if (global.debugLog !== null) {
     try {

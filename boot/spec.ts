@@ -63,6 +63,7 @@ const EXPECTED: Record<string, string> = {
   "mounts[].type": "a string",
   "mounts[].options": "an array of strings",
   "linux": "an object",
+  "linux.sysctl": "an object of string values",
   "linux.maskedPaths": "an array of absolute paths",
   "linux.readonlyPaths": "an array of absolute paths",
   "linux.resources": "an object",

@@ -62,6 +62,7 @@ export const specSchema = z.object({
   }),
   mounts: z.array(mountSchema).optional(),
   linux: z.object({
+    sysctl: z.record(z.string(), z.string()).optional(),
     maskedPaths: z.array(absolutePath).optional(),
     readonlyPaths: z.array(absolutePath).optional(),
     resources: z.object({

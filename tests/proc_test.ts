@@ -331,6 +331,26 @@ Deno.test("linux.maskedPaths hides directories under an empty read-only tmpfs an
   });
 });
 
+Deno.test("linux.sysctl is written into the sandbox's /proc/sys before init runs, as runc writes it; a refused value is one line and status 125", async () => {
+  const script = "cat /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv4/ip_local_port_range";
+  for (const [sysctl, code, out, err] of [
+    [{ "net.ipv4.ip_forward": "1", "net.ipv4.ip_local_port_range": "2000 3000", "kernel.no_such_sysctl": "1" }, 0, "1\n2000\t3000\n", ""],
+    [{ "net.ipv4.ip_forward": "yes" }, 125, "", `sentry: config.json: linux.sysctl: "net.ipv4.ip_forward" = "yes": Invalid argument\n`],
+    [{ "net..x": "1" }, 125, "", `sentry: config.json: linux.sysctl: "net..x" is not a sysctl name\n`],
+  ] as const) {
+    await withBundle(spec([], ["/bin/sh", "-c", script], false), {}, async (dir) => {
+      const cfg = JSON.parse(Deno.readTextFileSync(`${dir}/config.json`));
+      cfg.root.path = "/";
+      cfg.linux = { sysctl };
+      Deno.writeTextFileSync(`${dir}/config.json`, JSON.stringify(cfg));
+      const r = await sentryRun(["run", "--bundle", dir]);
+      assert.equal(r.code, code, r.stderr);
+      assert.equal(r.stdout, out);
+      assert.equal(r.stderr, err);
+    });
+  }
+});
+
 Deno.test("a bad mount entry in config.json is one line and status 125", async () => {
   const cases: [unknown[], string][] = [
     [[{ destination: "/mnt", type: "ext4", source: "/dev/sda" }], `sentry: config.json: mounts[0].type: "ext4" is not supported (expected proc, sysfs, tmpfs, devpts, mqueue, cgroup or bind)\n`],
