@@ -15,22 +15,18 @@ import { awaitOrphaned, spawnExecHolder, takeHolderRole } from "./detach.ts";
 import { connectTo, readReply, request } from "./control_client.ts";
 import { BootError, EXIT_SENTRY_ERROR } from "./errors.ts";
 import { exitStatusOf } from "./exit_status.ts";
-import type { Command, GlobalOptions } from "./flags.ts";
+import type { Command } from "./flags.ts";
 import { quote } from "./flags.ts";
 import {
   type ContainerState,
-  defaultRoot,
   holderAlive,
   listIds,
   readState,
   removeContainerDir,
+  rootOf,
   writeFileAtomic,
 } from "./state_dir.ts";
 import { hostWindowSize } from "./terminal.ts";
-
-export function rootOf(g: GlobalOptions): string {
-  return g.root ?? defaultRoot();
-}
 
 function print(s: string): void {
   writeAllSync(Deno.stdout, new TextEncoder().encode(s));

@@ -35,6 +35,8 @@ import { awaitOrphaned, containerIdFor, notifyStarter, spawnHolder, takeHolderRo
 import { FdTerminalBridge } from "./fd_terminal_bridge.ts";
 import { hostClose, hostSetsid } from "../platform/ptrace/_ffi.ts";
 import { discardEarlyStub, type EarlyStub, startEarlyStub } from "../platform/ptrace/early_stub.ts";
+import { buildStubElf } from "../platform/ptrace/stub_elf.ts";
+import { cacheRoot, hash64 } from "../kernel/cache_dir.ts";
 import { loadSpecSchema } from "./spec.ts";
 import { deathReport, exitStatusOf } from "./exit_status.ts";
 import { type CheckpointRequest, type GlobalOptions, type LimitOptions, noLimitOptions, parseCommandLine, quote } from "./flags.ts";
@@ -54,6 +56,7 @@ import {
   ownerName,
   processStartTime,
   removeContainerDir,
+  rootOf,
   socketPath,
   sweepAbandoned,
   writeFileAtomic,
@@ -64,7 +67,6 @@ import { resolve as resolvePath } from "../abi/path.ts";
 import {
   SIGCHLD, SIGCONT, SIGRTMAX, SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU, SIGURG, SIGWINCH,
 } from "../abi/linux/signal.ts";
-import { lifecycle, rootOf } from "./lifecycle.ts";
 
 export { BootError, EXIT_SENTRY_ERROR } from "./errors.ts";
 export { reportError } from "./report_error.ts";
@@ -188,7 +190,8 @@ export async function main(args: readonly string[]): Promise<number> {
       case "events":
       case "delete":
       case "exec":
-        return await lifecycle(cmd);
+        // main.ts runs these without this module; the same here, and loaded only for them.
+        return await (await import("./lifecycle.ts")).lifecycle(cmd);
       default: {
         const never: never = cmd;
         throw new Error(`unreachable: ${JSON.stringify(never)}`);
@@ -363,7 +366,9 @@ async function runHeld(
   // another CPU while the kernel's modules compile (early_stub.ts); the platform takes it.
   let stub: EarlyStub | null = null;
   try {
-    stub = startEarlyStub();
+    const elf = buildStubElf();
+    const cache = cacheRoot(); // the binary is kept there (early_stub.ts)
+    stub = startEarlyStub(elf, cache === null ? null : `${cache}/stub-${hash64([elf])}`);
   } catch { /* the platform starts its own */ }
   try {
     // Both before init exists: between Loader.create and run, nothing may await (a signal

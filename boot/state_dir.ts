@@ -48,6 +48,11 @@ export function defaultRoot(): string {
   return `/tmp/sentry-${(Deno.uid() ?? 0)}`;
 }
 
+/** The state root of a command: `--root`, or {@linkcode defaultRoot}. */
+export function rootOf(g: { root: string | null }): string {
+  return g.root ?? defaultRoot();
+}
+
 /** runc's rule for container IDs: letters, digits, `_ + - .`, and not `.` or `..`. */
 export function checkId(id: string): void {
   if (!/^[\w+.-]+$/.test(id) || id === "." || id === ".." || id.length > 1024) {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { PtracePlatform } from "./ptrace.ts";
 import { discardEarlyStub, startEarlyStub } from "./early_stub.ts";
+import { buildStubElf } from "./stub_elf.ts";
 
 function alive(pid: number): boolean {
   try {
@@ -61,4 +62,39 @@ Deno.test("an early stub no platform took is discarded whole", () => {
   discardEarlyStub(stub);
   assert.equal(alive(stub.pid), false);
   assert.equal(exists(stub.dir), false);
+});
+
+Deno.test("a stub binary in the cache is written once, kept after the platform, and used again; a wrong one is not run", () => {
+  const root = Deno.makeTempDirSync({ prefix: "sentry-stub-cache-test-" });
+  try {
+    const elf = buildStubElf();
+    const dir = `${root}/stub-test`;
+    const first = startEarlyStub(elf, dir);
+    assert.equal(first.temporary, false);
+    assert.equal(first.path, `${dir}/stub`);
+    const p = new PtracePlatform({ stub: first });
+    try {
+      p.newAddressSpace().addressSpace.release();
+    } finally {
+      p.shutdown();
+    }
+    assert.equal(alive(first.pid), false);
+    assert.ok(exists(first.path), "the cached binary stays for the next start");
+    const ino = Deno.statSync(first.path).ino;
+    const second = startEarlyStub(elf, dir);
+    assert.equal(second.path, first.path);
+    assert.equal(Deno.statSync(second.path).ino, ino, "not written again");
+    discardEarlyStub(second);
+    assert.ok(exists(second.path));
+    // Something else at the cached path (another binary, a truncated write): a private copy runs.
+    Deno.chmodSync(first.path, 0o700);
+    Deno.writeFileSync(first.path, elf.subarray(0, elf.length - 1));
+    const third = startEarlyStub(elf, dir);
+    assert.equal(third.temporary, true);
+    assert.notEqual(third.dir, dir);
+    discardEarlyStub(third);
+    assert.equal(exists(third.dir), false);
+  } finally {
+    Deno.removeSync(root, { recursive: true });
+  }
 });

@@ -1456,6 +1456,8 @@ export class PtracePlatform implements Platform {
   #memoryFileTried = false;
   #stubPath = "";
   #stubDir = "";
+  /** #stubDir is this platform's to remove (not the sentry's cache, early_stub.ts). */
+  #stubDirTemporary = false;
   /** @nosave The stub started ahead of the platform (PtraceOptions.stub), until a zygote takes it. */
   #early: EarlyStub | null;
   /** @nosave The sentry's ends of the stubs' seccomp listeners (one per zygote started). */
@@ -1514,8 +1516,10 @@ export class PtracePlatform implements Platform {
     if (this.#stubPath === "" && this.#early !== null) {
       this.#stubDir = this.#early.dir;
       this.#stubPath = this.#early.path;
+      this.#stubDirTemporary = this.#early.temporary;
     } else if (this.#stubPath === "") {
       this.#stubDir = Deno.makeTempDirSync({ prefix: "sentry-stub-" });
+      this.#stubDirTemporary = true;
       const p = `${this.#stubDir}/stub`;
       Deno.writeFileSync(p, buildStubElf(), { mode: 0o500 });
       this.#stubPath = p;
@@ -2210,7 +2214,7 @@ export class PtracePlatform implements Platform {
     }
     if (this.#stubDir !== "") {
       try {
-        Deno.removeSync(this.#stubDir, { recursive: true });
+        if (this.#stubDirTemporary) Deno.removeSync(this.#stubDir, { recursive: true });
       } catch { /* already gone */ }
       this.#stubDir = "";
       this.#stubPath = "";
