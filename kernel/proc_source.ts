@@ -13,6 +13,7 @@ import { nsfsIoctl, nsfsTarget } from "./nsfs.ts";
 import { CAP_CHECKPOINT_RESTORE, CAP_SYS_ADMIN } from "../abi/linux/capability.ts";
 import { groupCpu } from "./cpu_time.ts";
 import type { Kernel } from "./kernel.ts";
+import type { KeyLimits } from "./keys.ts";
 import type { ThreadGroup } from "./thread_group.ts";
 import type { Task } from "./task.ts";
 import { Credentials } from "./creds.ts";
@@ -32,6 +33,7 @@ import { NET_CORE } from "./socket/sockopt.ts";
 import type { Net } from "./net.ts";
 import { netModules } from "./net_load.ts";
 import { renderSysvipc } from "./ipc_proc.ts";
+import { renderProcKeys, renderProcKeyUsers } from "./syscalls/linux/sys_keys.ts";
 import { INIT_USER_NS } from "./user_namespace.ts";
 import { MSGMAX, MSGMNB, MSGMNI, SEMMNI, SEMMNS, SEMMSL, SEMOPM, SHMMNI } from "../abi/linux/ipc.ts";
 
@@ -582,6 +584,18 @@ export class KernelProcSource implements ProcSource {
   }
 
   setSysctl(key: string, text: string): void {
+    if (key.startsWith("kernel/keys/")) {
+      // proc_dointvec_minmax: an int from 1 (the quota limits) or 0 (gc_delay, the persistent
+      // keyrings' expiry) to INT_MAX.
+      const name = key.slice(12) as keyof KeyLimits;
+      const t = text.trim();
+      if (!/^[+-]?[0-9]+$/.test(t)) throw EINVAL;
+      const n = Number(t);
+      const min = name === "gc_delay" || name === "persistent_keyring_expiry" ? 0 : 1;
+      if (n < min || n > 0x7fffffff) throw EINVAL;
+      this.#k.keys.limits[name] = n;
+      return;
+    }
     if (key === "net/ipv4/ip_local_port_range") {
       // As Linux's ipv4_local_port_range: two ints, 1 <= low <= high <= 65535, and low not
       // below ip_unprivileged_port_start (1024).
@@ -658,7 +672,17 @@ export class KernelProcSource implements ProcSource {
   }
 
   sysctl(key: string): string {
+    if (key.startsWith("kernel/keys/")) {
+      const v = this.#k.keys.limits[key.slice(12) as keyof KeyLimits];
+      return v === undefined ? "" : `${v}\n`;
+    }
     switch (key) {
+      case "keys":
+      case "key-users": {
+        const t = this.#k.current;
+        if (t === null || t === undefined) return "";
+        return key === "keys" ? renderProcKeys(t) : renderProcKeyUsers(t);
+      }
       case "kernel/ns_last_pid":
         return `${this.lastPid}\n`;
       case "fs/nr_open":

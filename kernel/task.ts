@@ -182,8 +182,13 @@ export class Task implements Waker, MemoryIO {
    * creator's; null until one is joined or looked at (kernel/keys.ts).
    */
   sessionKeyring: Keyring | null = null;
-  /** keyctl's thread keyring, made on request; never inherited. */
+  /** keyctl's thread keyring, made on request; never inherited, dropped by execve. */
   threadKeyring: Keyring | null = null;
+  /**
+   * Where request_key(2) puts a key it makes without a destination (KEYCTL_SET_REQKEY_KEYRING's
+   * KEY_REQKEY_DEFL_*, Linux's cred->jit_keyring): inherited, kept across execve.
+   */
+  reqkeyDefault = 0;
   /** The Landlock domain (kernel/landlock.ts): null, or layers that only grow; inherited. */
   landlock: LandlockDomain | null = null;
   /** The UTS namespace (host and domain names), shared with the creator unless CLONE_NEWUTS. */

@@ -219,6 +219,7 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
   child.pidNsForChildren = childNs;
   child.sigmask = t.sigmask;
   child.sessionKeyring = t.sessionKeyring; // copy_creds: the session keyring comes along
+  child.reqkeyDefault = t.reqkeyDefault; // and request_key's default keyring
   child.landlock = t.landlock; // and the Landlock domain
   // The alternate signal stack is inherited, except by a thread that shares the memory but
   // not as vfork's child (it cannot use the same stack): Linux's copy_process.

@@ -167,6 +167,10 @@ function commitExec(t: Task, req: ExecRequest, image: Image): void {
   t.clearChildTid = 0;
   t.robustList = 0;
   t.altStack = { sp: 0, size: 0, flags: SS_DISABLE }; // the old stack is in the dropped memory
+  // prepare_exec_creds: no thread keyring and a new (absent) process keyring; the session
+  // keyring stays.
+  t.threadKeyring = null;
+  t.tg.processKeyring = null;
   // Dumpability as begin_new_exec judges it, on the ids from before the exec (Linux's own
   // comment calls that wrong, and keeps it): then the new credentials, whose commit makes a
   // set-id exec not dumpable.

@@ -265,15 +265,15 @@ Deno.test("sentry do --checkpoint-image then sentry restore: keyrings keep their
   try {
     const image = await roundTrip(dir, exe, [], "0.8", "armed\n", want);
     const s = readSandboxImage(image, "/").state;
-    assert.ok((s.keyrings?.length ?? 0) >= 3);
+    assert.ok((s.keyrings?.keys.length ?? 0) >= 3);
     await refusedRestores(image, [
-      ["a serial twice", (s) => void (s.keyrings![1]!.serial = s.keyrings![0]!.serial), /keyring \d+ twice/],
+      ["a serial twice", (s) => void (s.keyrings!.keys[1]!.serial = s.keyrings!.keys[0]!.serial), /keyring \d+ twice/],
       ["a task naming a missing keyring", (s) => void (s.processes[0]!.tasks[0]!.sessionKeyring = 12345), /names keyring 12345, which the image lacks/],
       ["a user keyring of another owner", (s) => {
-        const u = s.keyrings!.find((k) => k.user !== null)!;
+        const u = s.keyrings!.keys.find((k) => k.user !== null)!;
         u.uid = 7;
       }, /user keyring _uid(_ses)?\.0 twice, or not its owner's/],
-      ["serial 1", (s) => void (s.keyrings![0]!.serial = 1), /not a usable checkpoint image/],
+      ["serial 1", (s) => void (s.keyrings!.keys[0]!.serial = 1), /not a usable checkpoint image/],
     ]);
   } finally {
     Deno.removeSync(dir, { recursive: true });

@@ -77,6 +77,10 @@ Deno.test("keyctl session keyrings: anonymous and named, inherited by new thread
   await assertSameAsNative([await compileC("keyctl")]);
 });
 
+Deno.test("keys: add_key of keyring, user, logon keys, update, read, revoke, invalidate, link, search, timeouts, request_key's negative keys, /proc/keys and the quota of /proc/key-users, as natively (tests/c/keys.c)", async () => {
+  await assertSameAsNative([await compileC("keys")]);
+});
+
 Deno.test("setns joins another process's UTS namespace through a pidfd, refuses bad flags and reaped processes, and takes /proc/self/ns files by type, as natively (tests/c/setns.c)", async () => {
   await assertSameAsNative([await compileC("setns")]);
 });

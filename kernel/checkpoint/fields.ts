@@ -108,6 +108,7 @@ export const LEDGER: readonly LedgerEntry[] = [
       "tid", "tg", "ctx", "sigmask", "pendingSignals", "altStack", "clearChildTid", "robustList", "pdeathSignal",
       "timerSlackNs", "defaultTimerSlackNs", "noNewPrivs", "schedDl", "schedPolicy", "schedPriority", "schedResetOnFork", "nice", "ioprio", "schedSliceNs", "name",
       "fdTable", "fs", "creds", "cpuBase", "seccomp", "affinity", "memPolicy", "sessionKeyring", "threadKeyring",
+      "reqkeyDefault",
     ],
     derived: {
       kernel: "the restoring kernel",
@@ -580,8 +581,17 @@ export const LEDGER: readonly LedgerEntry[] = [
   {
     file: "kernel/keys.ts",
     className: "KeyRegistry",
-    saved: ["#bySerial", "#named", "#userKeyrings"],
-    derived: {},
+    saved: ["#bySerial", "#userKeyrings", "limits"],
+    derived: { "#users": "each user's charge: the sum of their keys' (kernel/checkpoint/keys.ts)" },
+  },
+  {
+    file: "kernel/keys.ts",
+    className: "Key",
+    saved: ["links", "payload", "rejectErrno", "revoked", "revokedAt", "invalidated", "expiry", "quotaLen", "datalen"],
+    derived: {
+      unreachableSince: "the collector's grace starts again after a restore",
+      credHeld: "set again for the keyrings the restored tasks and processes hold (an unheld one is the collector's anyway)",
+    },
   },
 ];
 

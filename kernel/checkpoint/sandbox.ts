@@ -333,6 +333,8 @@ const taskSchema = z.object({
   /** Its session and thread keyrings, by serial (keys.ts); absent: none yet. */
   sessionKeyring: keyringSerial.optional(),
   threadKeyring: keyringSerial.optional(),
+  /** request_key's default keyring (KEY_REQKEY_DEFL_*); absent: 0. */
+  reqkeyDefault: intIn(1, 7).optional(),
   /** The thread's CPU time so far: its CPU clock (and its process's) continues from it. */
   cpu: z.object({ userNs: ns, sysNs: ns }).strict(),
 }).strict();
@@ -444,7 +446,7 @@ export const savedSandboxSchema = z.object({
   seccompStates: z.array(seccompStateSchema).max(MAX_TASKS).optional(),
   /** System V IPC objects and POSIX message queues of the sandbox's IPC namespace (ipc.ts). */
   sysvIpc: sysvIpcSchema.optional(),
-  /** Every keyring, in creation order (keys.ts). */
+  /** Every key and keyring, in creation order, and the key limits (keys.ts). */
   keyrings: keyringsSchema.optional(),
   mqueues: mqueuesSchema.optional(),
 }).strict();
@@ -877,6 +879,7 @@ function saveTask(t: Task, c: SaveContext): SavedTask {
     ...saveTaskPolicies(t),
     ...(t.sessionKeyring !== null ? { sessionKeyring: t.sessionKeyring.serial } : {}),
     ...(t.threadKeyring !== null ? { threadKeyring: t.threadKeyring.serial } : {}),
+    ...(t.reqkeyDefault !== 0 ? { reqkeyDefault: t.reqkeyDefault } : {}),
     cpu: { ...taskCpu(t) },
   };
 }
@@ -1414,14 +1417,17 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
         restoreTask(t, st);
         if (st.seccomp !== undefined) t.seccomp = seccompStates[st.seccomp]!;
         restoreTaskPolicies(t, st);
-        if (st.sessionKeyring !== undefined) t.sessionKeyring = keyrings.get(st.sessionKeyring)!;
-        if (st.threadKeyring !== undefined) t.threadKeyring = keyrings.get(st.threadKeyring)!;
+        if (st.sessionKeyring !== undefined) (t.sessionKeyring = keyrings.get(st.sessionKeyring)!).credHeld = true;
+        if (st.threadKeyring !== undefined) (t.threadKeyring = keyrings.get(st.threadKeyring)!).credHeld = true;
+        t.reqkeyDefault = st.reqkeyDefault ?? 0;
         tg.tasks.add(t);
         tasks.push(t);
       }
     }
     for (const p of s.processes) groups.get(p.tgid)!.tty = p.tty === null ? null : terminals[p.tty]!;
-    for (const p of s.processes) if (p.processKeyring !== undefined) groups.get(p.tgid)!.processKeyring = keyrings.get(p.processKeyring)!;
+    for (const p of s.processes) {
+      if (p.processKeyring !== undefined) (groups.get(p.tgid)!.processKeyring = keyrings.get(p.processKeyring)!).credHeld = true;
+    }
     // (checkShape: each names a live process that shares its own table with nobody earlier.)
     for (const p of s.processes) if (p.handlersOf !== undefined) groups.get(p.tgid)!.handlers = groups.get(p.handlersOf)!.handlers;
     for (const p of s.processes) {
@@ -1688,7 +1694,7 @@ function checkShape(s: SavedSandbox, blobs: readonly ImageBlob[]): void {
   if (orphansHeld.size !== orphans.length) throw bad("an unlinked file no description holds");
   checkLocksShape(s.locks ?? [], s.files.length, s.fdTables.length, bad);
   procFileHolders(s, bad);
-  checkKeyringsShape(s.keyrings ?? [], [
+  checkKeyringsShape(s.keyrings, [
     ...s.processes.flatMap((p) => p.processKeyring === undefined ? [] : [p.processKeyring]),
     ...s.processes.flatMap((p) => p.tasks.flatMap((t) => [t.sessionKeyring, t.threadKeyring].filter((x) => x !== undefined))),
   ], bad);

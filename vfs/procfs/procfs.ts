@@ -137,6 +137,9 @@ class ProcRoot extends KDentry {
       pfs, this, "devices",
       "Character devices:\n  1 mem\n  5 /dev/tty\n  5 /dev/console\n  5 /dev/ptmx\n136 pts\n\nBlock devices:\n",
     ));
+    // The keys the reader may view and each user's charge (kernel/syscalls/linux/sys_keys.ts).
+    f.add(new SysctlFile(pfs, this, "keys", "keys"));
+    f.add(new SysctlFile(pfs, this, "key-users", "key-users"));
     const sysvipc = new StaticDir(pfs, this, "sysvipc");
     f.add(sysvipc);
     for (const kind of ["shm", "sem", "msg"] as const) sysvipc.add(new SysvipcFile(pfs, sysvipc, kind));
@@ -163,6 +166,10 @@ class ProcRoot extends KDentry {
     kernel.add(new FixedFile(pfs, kernel, "overflowgid", "65534\n"));
     for (const name of ["shmmni", "msgmax", "msgmnb", "msgmni", "sem"]) kernel.add(new SysctlFile(pfs, kernel, name, `kernel/${name}`));
     kernel.add(new FixedFile(pfs, kernel, "yama_ptrace_scope", "1\n")); // read by gdb, strace
+    const keys = kernel.dir("keys");
+    for (const name of ["maxkeys", "maxbytes", "root_maxkeys", "root_maxbytes", "gc_delay", "persistent_keyring_expiry"]) {
+      keys.add(new SysctlFile(pfs, keys, name, `kernel/keys/${name}`, 0o644));
+    }
     // Linux's defaults: no taint, a core named "core" (the sandbox writes none, but wait
     // statuses report a dump where Linux would write one: kernel.ts coreWouldBeDumped).
     kernel.add(new FixedFile(pfs, kernel, "tainted", "0\n"));
