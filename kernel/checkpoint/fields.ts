@@ -587,7 +587,7 @@ export const LEDGER: readonly LedgerEntry[] = [
   {
     file: "kernel/keys.ts",
     className: "Key",
-    saved: ["links", "payload", "rejectErrno", "revoked", "revokedAt", "invalidated", "expiry", "quotaLen", "datalen"],
+    saved: ["serial", "type", "description", "uid", "gid", "perm", "links", "payload", "rejectErrno", "revoked", "revokedAt", "invalidated", "expiry", "quotaLen", "datalen"],
     derived: {
       unreachableSince: "the collector's grace starts again after a restore",
       credHeld: "set again for the keyrings the restored tasks and processes hold (an unheld one is the collector's anyway)",
