@@ -10,6 +10,7 @@
 import { EBADF, EMFILE, EINVAL } from "./errno.ts";
 import type { FileDescription } from "../vfs/file_description.ts";
 import type { CloseWatcher } from "../vfs/lock.ts";
+import { dnotifyActive, dnotifyFlush } from "./dnotify.ts";
 
 interface Slot {
   file: FileDescription;
@@ -126,6 +127,7 @@ export class FdTable {
     this.#grow(fd);
     if (old) {
       this.closeWatcher?.fileClosed(old.file, this);
+      if (dnotifyActive()) dnotifyFlush(old.file, this);
       old.file.decRef();
     }
   }
@@ -137,6 +139,7 @@ export class FdTable {
     this.#slots.delete(fd);
     if (fd < this.#nextFd) this.#nextFd = fd;
     this.closeWatcher?.fileClosed(s.file, this);
+    if (dnotifyActive()) dnotifyFlush(s.file, this);
     s.file.decRef();
   }
 

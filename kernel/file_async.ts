@@ -125,6 +125,11 @@ export function sendLeaseBreak(k: Kernel, f: FileDescription, fd: number): void 
   sendSigio(k, f, fd, POLL_MSG);
 }
 
+/** A dnotify event (dnotify_handle_event's send_sigio with POLL_MSG), si_fd the descriptor. */
+export function sendDirNotify(k: Kernel, f: FileDescription, fd: number): void {
+  sendSigio(k, f, fd, POLL_MSG);
+}
+
 /**
  * lease_setup's __f_setown without force: a lease makes the caller's process the file's owner,
  * unless it has one.

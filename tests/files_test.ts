@@ -331,3 +331,26 @@ Deno.test("lseek SEEK_DATA/SEEK_HOLE on tmpfs, an overlay over tmpfs (lower and 
 Deno.test("name_to_handle_at and open_by_handle_at on a tmpfs: the EOVERFLOW size probe, errors in Linux's order, AT_HANDLE_FID on procfs, files, directories and symlinks opened by handle, another link, an unlinked open file, ESTALE once deleted or for another filesystem, EPERM without CAP_DAC_READ_SEARCH, as natively (tests/c/fhandle.c)", async () => {
   await assertSameAsNative([await compileC("fhandle")]);
 });
+
+Deno.test("fcntl F_NOTIFY (dnotify): which operations signal which DN_* watchers of a directory and of its entries, DN_RENAME only within one directory, si_fd/si_code/si_band or plain SIGIO, one shot and DN_MULTISHOT, added masks, removal by a zero mask or a close, as natively (tests/c/dnotify.c)", async () => {
+  await assertSameAsNative([await compileC("dnotify")]);
+});
+
+Deno.test("a checkpoint refuses, in one line, a sandbox with a directory watched by F_NOTIFY, and the sandbox goes on", async () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const image = `${dir}/image.cbor`;
+    const out = await new Deno.Command(`${REPO_ROOT}/sentry`, {
+      args: ["do", "--checkpoint-image", image, "--checkpoint-after", "1", "--", await compileC("dnotify"), "3"],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const dec = new TextDecoder();
+    assert.equal(dec.decode(out.stdout), "done\n", dec.decode(out.stderr));
+    assert.equal(dec.decode(out.stderr), "sentry: checkpoint: a directory is watched with F_NOTIFY (dnotify): not saved yet; the sandbox goes on\n");
+    assert.equal(out.code, 0);
+    assert.throws(() => Deno.statSync(image));
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

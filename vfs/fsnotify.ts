@@ -1,7 +1,7 @@
 /**
  * Filesystem change notification: the hooks the VFS and the syscall layer call where Linux
- * calls fsnotify (include/linux/fsnotify.h), and the watch lists they consult. The only
- * listener is inotify (vfs/inotify.ts).
+ * calls fsnotify (include/linux/fsnotify.h), and the watch lists they consult. The listeners are
+ * inotify (vfs/inotify.ts) and dnotify (kernel/dnotify.ts).
  *
  * Watches belong to inodes, as Linux's inode marks: one list per (filesystem, inode number),
  * so a file's hard links share its watches (inotify_add_watch through either name gives the
@@ -58,6 +58,12 @@ export const IN_MASK_CREATE = 0x10000000;
 export const IN_MASK_ADD = 0x20000000;
 export const IN_ISDIR = 0x40000000;
 export const IN_ONESHOT = 0x80000000;
+/**
+ * Not an inotify bit: a rename within one directory, an event of its own before IN_MOVED_FROM
+ * (Linux's FS_RENAME as dnotify sees it), for DN_RENAME (kernel/dnotify.ts). No inotify watch
+ * asks for it, so none hears it.
+ */
+export const FS_DN_RENAME = 0x08000000;
 
 /** Who owns a watch: an inotify instance. */
 export interface WatchOwner {
@@ -134,7 +140,7 @@ export function detachWatch(w: InotifyWatch, ignored: boolean): void {
  */
 function deliver(list: InotifyWatch[], mask: number, cookie: number, name: string, unlinkedPath = false): void {
   for (const w of list.slice()) {
-    if ((w.mask & mask & IN_ALL_EVENTS) === 0) continue;
+    if ((w.mask & mask & (IN_ALL_EVENTS | FS_DN_RENAME)) === 0) continue;
     if (unlinkedPath && (w.mask & IN_EXCL_UNLINK)) continue;
     w.owner.queueEvent(w.wd, mask, cookie, name);
     if (w.mask & IN_ONESHOT) detachWatch(w, true);
@@ -299,6 +305,8 @@ export function fsnotifyRename(
 /** Linux's fsnotify_move: the two names, the replaced file's link count, the moved file. */
 function move(cookie: number, from: Dentry, fromName: string, to: Dentry, toName: string, moved: Dentry, replaced: Dentry | null): void {
   const isDir = moved.isDir;
+  // FS_RENAME, an event of its own, which only dnotify hears and only within one directory.
+  if (from === to) notifyDir(from, FS_DN_RENAME, fromName, isDir);
   notifyDir(from, IN_MOVED_FROM, fromName, isDir, cookie);
   notifyDir(to, IN_MOVED_TO, toName, isDir, cookie);
   if (replaced !== null) notifySelf(replaced, IN_ATTRIB);

@@ -78,6 +78,7 @@ import { checkProcFileHolders, makeProcFile, procFileSchemas, reopenKernFiles, s
 import { checkNetlinkShape, makeNetlinkFile, netlinkFileSchema, saveNetlinkFile } from "./netlink.ts";
 import { restoreTaskPolicies, saveTaskPolicies, taskPolicySchemas } from "./task_policies.ts";
 import { checkKeyringsShape, keyringsSchema, restoreKeyrings, saveKeyrings, serial as keyringSerial } from "./keys.ts";
+import { dnotifyEntries } from "../dnotify.ts";
 import { checkSeccompShape, makeSeccompStates, SeccompSaver, seccompFilterSchema, seccompStateSchema } from "./seccomp.ts";
 import { checkCowObjects, checkCowPieces, CowMemories, cowObjectSchema, cowPieceSchema, CowSaver, joinPieces, type SavedCowPiece } from "./cow.ts";
 import {
@@ -579,6 +580,7 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
   }
   if (groups.some((tg) => tg.exitLandlock !== null)) throw new CheckpointError("a zombie was restricted by Landlock: not saved yet");
   if (k.leases.held > 0) throw new CheckpointError("a file lease is held (F_SETLEASE): not saved yet");
+  if (dnotifyEntries() > 0) throw new CheckpointError("a directory is watched with F_NOTIFY (dnotify): not saved yet");
   const processes = groups.map((tg) => {
     const p = saveProcess(tg, c);
     const first = tg.zombie ? undefined : handlersFirst.get(tg.handlers);

@@ -32,6 +32,7 @@ import { netModules, netModulesIfLoaded } from "../../net_load.ts";
 import { TunNodeFile } from "../../../vfs/devices.ts";
 import { CAP_NET_ADMIN, CAP_SYS_RESOURCE } from "../../../abi/linux/capability.ts";
 import { Net } from "../../net.ts";
+import { F_NOTIFY, fcntlNotify } from "../../dnotify.ts";
 
 /** fcntl commands of Linux 6.10 and 6.12 (F_LINUX_SPECIFIC_BASE + 3, + 4), allowed on O_PATH too. */
 const F_DUPFD_QUERY = 1027;
@@ -236,6 +237,8 @@ const sysFcntl: SyscallFn = (t, a) => {
       return fcntlSetLease(t, file, fd, a.int(2));
     case F_GETLEASE:
       return fcntlGetLease(t, file);
+    case F_NOTIFY:
+      return fcntlNotify(t, file, fd, a.int(2));
     case F_GETPIPE_SZ:
     case F_SETPIPE_SZ:
       // Linux's pipe_fcntl: EBADF for anything but a pipe or FIFO.
