@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { listIds, readState } from "./state_dir.ts";
+import { claimId, type ContainerState, listIds, processStartTime, readState, writeState } from "./state_dir.ts";
 
 const SENTRY = new URL("../sentry", import.meta.url).pathname;
 
@@ -78,5 +78,31 @@ Deno.test("the state of a killed `do` without --id is swept by the next start; o
   } finally {
     await new Deno.Command(SENTRY, { args: ["--root", root, "delete", "--force", "kept"], stdout: "null", stderr: "null" }).output();
     await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("writeState replaces state.json whole, by exchange or rename, and leaves no temporary file", () => {
+  const root = Deno.makeTempDirSync({ prefix: "sentry-state-test-" });
+  try {
+    const st: ContainerState = {
+      ociVersion: "1.0.2", id: "c1", status: "creating", pid: Deno.pid, bundle: "/", rootfs: "/", created: new Date().toISOString(),
+      owner: "root", annotations: {}, sentryStart: processStartTime(Deno.pid) ?? 0,
+    };
+    claimId(root, "c1", st);
+    assert.equal(readState(root, "c1").status, "creating");
+    writeState(root, { ...st, status: "running" });
+    assert.equal(readState(root, "c1").status, "running");
+    writeState(root, { ...st, status: "stopped", exitStatus: 3 });
+    const back = readState(root, "c1");
+    assert.equal(back.status, "stopped");
+    assert.equal(back.exitStatus, 3);
+    assert.deepEqual([...Deno.readDirSync(`${root}/c1`)].map((e) => e.name), ["state.json"]);
+    // No state.json yet (removed meanwhile): written by a rename.
+    Deno.removeSync(`${root}/c1/state.json`);
+    writeState(root, { ...st, status: "running" });
+    assert.equal(readState(root, "c1").status, "running");
+    assert.deepEqual([...Deno.readDirSync(`${root}/c1`)].map((e) => e.name), ["state.json"]);
+  } finally {
+    Deno.removeSync(root, { recursive: true });
   }
 });

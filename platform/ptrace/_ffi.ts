@@ -1,6 +1,5 @@
 /**
- * The only Deno.dlopen in sentry (besides the clock helper the sentry builds itself, bound at the
- * end): typed bindings to the few libc functions the ptrace platform needs. All pointer arithmetic stays in this file, as gVisor confines unsafe code to
+ * The only Deno.dlopen in sentry: typed bindings to the few libc functions the ptrace platform needs. All pointer arithmetic stays in this file, as gVisor confines unsafe code to
  * `*_unsafe.go`.
  *
  * Every call here is synchronous and so runs on the JavaScript thread. That matters: ptrace
@@ -107,6 +106,7 @@ export function bindFastCalls(): void {
   if (fastCalls) return;
   fastCalls = true;
   libc = Deno.dlopen("libc.so.6", hotSymbols).symbols;
+  bindClockHelperFast();
 }
 
 /**
@@ -163,6 +163,8 @@ const rareSymbols = {
   recvmsg: { parameters: ["i32", "buffer", "i32"], result: "i64" },
   getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
   setsid: { parameters: [], result: "i32" },
+  // The clock helper (openClockHelper), loaded without Deno's trampolines.
+  dlopen: { parameters: ["buffer", "i32"], result: "pointer" },
 } as const;
 type RareSymbols = Deno.DynamicLibrary<typeof rareSymbols>["symbols"];
 const rareBound: Partial<Record<keyof RareSymbols, unknown>> = {};
@@ -1498,26 +1500,52 @@ export interface ClockHelper {
   read(addr: number, clock: number): number | null;
 }
 
+type ClockHelperSymbols = Deno.DynamicLibrary<typeof clockHelperSymbols>["symbols"];
+/** The loaded clock helper's functions (through pointers until bindFastCalls), and its path. */
+let clockHelperFns: ClockHelperSymbols | null = null;
+let clockHelperPath = "";
+
 /**
  * Loads the clock helper the sentry built from kernel/vdso/clock_helper.c (kernel/vdso/build.ts)
- * from its own cache directory; null if it cannot be loaded.
+ * from its own cache directory; null if it cannot be loaded. Every start loads it (the first
+ * exec maps the vDSO): its functions are bound through pointers (libc's dlopen and dlsym) as the
+ * hot libc functions are, since a Deno.dlopen compiles a trampoline per symbol (~1 ms of a
+ * start's CPU here), and get Deno's fast calls with them (bindFastCalls).
  */
 export function openClockHelper(path: string): ClockHelper | null {
-  let h: Deno.DynamicLibrary<typeof clockHelperSymbols>["symbols"];
-  try {
-    h = Deno.dlopen(path, clockHelperSymbols).symbols;
-  } catch {
-    return null;
+  const RTLD_NOW = 2;
+  const handle = rare().dlopen(new TextEncoder().encode(`${path}\0`), RTLD_NOW);
+  if (handle === null) return null;
+  const fns: Record<string, unknown> = {};
+  for (const [key, def] of Object.entries(clockHelperSymbols) as [string, Deno.ForeignFunction][]) {
+    const at = dlsym(handle, new TextEncoder().encode(`${key}\0`));
+    if (at === null) return null;
+    const fn = new Deno.UnsafeFnPointer(at as Deno.PointerObject<Deno.UnsafeCallbackDefinition>, {
+      parameters: def.parameters,
+      result: def.result,
+    });
+    fns[key] = fn.call.bind(fn);
   }
+  clockHelperFns = fns as ClockHelperSymbols;
+  clockHelperPath = path;
+  if (fastCalls) bindClockHelperFast();
   const INT64_MIN = -(2n ** 63n);
   return {
-    sample: (out) => h.sentry_clock_sample(new Uint8Array(out.buffer, out.byteOffset, 32)),
-    write: (addr, p) => h.sentry_vvar_write(u64(addr), new Uint8Array(p.buffer, p.byteOffset, 56)),
+    sample: (out) => clockHelperFns!.sentry_clock_sample(new Uint8Array(out.buffer, out.byteOffset, 32)),
+    write: (addr, p) => clockHelperFns!.sentry_vvar_write(u64(addr), new Uint8Array(p.buffer, p.byteOffset, 56)),
     read: (addr, clock) => {
-      const r = h.sentry_vvar_clock(u64(addr), clock);
+      const r = clockHelperFns!.sentry_vvar_clock(u64(addr), clock);
       return r === INT64_MIN ? null : Number(r);
     },
   };
+}
+
+/** The clock helper's functions again, with Deno's fast calls (see bindFastCalls). */
+function bindClockHelperFast(): void {
+  if (clockHelperFns === null) return;
+  try {
+    clockHelperFns = Deno.dlopen(clockHelperPath, clockHelperSymbols).symbols;
+  } catch { /* the pointers stay */ }
 }
 
 /** The raw address of a buffer's bytes (stable: array buffer stores do not move). */
