@@ -47,7 +47,7 @@ async function run(args: readonly string[]): Promise<number> {
   const log = new DebugLog();
   try {
     if ("global" in cmd) openRuncLog(cmd.global, log);
-    return await lifecycle(cmd);
+    return await lifecycle(cmd, log);
   } catch (err) {
     return reportError(err, log);
   } finally {

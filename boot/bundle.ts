@@ -17,6 +17,7 @@ import { quote } from "./flags.ts";
 import { capsOf, defaultSpec, parseSpec, resourcesOf, type Rlimit, rlimitsOf, type Spec, type SpecResources } from "./spec.ts";
 import { type PlannedMount, planMounts } from "./mount_plan.ts";
 import type { ProcessCaps } from "../kernel/creds.ts";
+import type { Hooks } from "./hooks.ts";
 
 /** The file name of the spec inside a bundle. */
 export const CONFIG_JSON = "config.json";
@@ -51,6 +52,10 @@ export interface LaunchConfig {
   upperHostPath: string | null;
   /** config.json's mounts, checked (the loader adds /proc, /dev and /sys). */
   mounts: PlannedMount[];
+  /** config.json's annotations (the state shows them). */
+  annotations: Record<string, string>;
+  /** config.json's hooks (boot/hooks.ts). */
+  hooks: Hooks;
   /** linux.sysctl: written into the sandbox's /proc/sys (boot/sysctl.ts). */
   sysctl: Record<string, string>;
   /** linux.maskedPaths: hidden once mounted (boot/mounts.ts applyPathRules). */
@@ -119,6 +124,8 @@ export function loadBundle(
     readonly: spec.root.readonly ?? false,
     upperHostPath: null,
     mounts: planMounts(spec.mounts ?? [], bundleDir),
+    annotations: spec.annotations ?? {},
+    hooks: spec.hooks ?? {},
     sysctl: spec.linux?.sysctl ?? {},
     maskedPaths: spec.linux?.maskedPaths ?? [],
     readonlyPaths: spec.linux?.readonlyPaths ?? [],
@@ -157,6 +164,8 @@ export function doConfig(
     readonly: false,
     upperHostPath: null,
     mounts: [],
+    annotations: {},
+    hooks: {},
     sysctl: {},
     maskedPaths: [],
     readonlyPaths: [],

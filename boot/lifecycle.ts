@@ -9,6 +9,7 @@
 import { SIGNAL_NAMES } from "../abi/linux/signal.ts";
 import { resolve as resolvePath } from "../abi/path.ts";
 import { writeAllSync } from "../kernel/write_all.ts";
+import type { DebugLog } from "../kernel/log.ts";
 import { hostClose, hostSetsid } from "../platform/ptrace/_ffi.ts";
 import { HostPty } from "./console_socket.ts";
 import { awaitOrphaned, spawnExecHolder, takeHolderRole } from "./detach.ts";
@@ -23,6 +24,7 @@ import {
   listIds,
   readState,
   removeContainerDir,
+  ociState,
   rootOf,
   writeFileAtomic,
 } from "./state_dir.ts";
@@ -32,15 +34,6 @@ function print(s: string): void {
   writeAllSync(Deno.stdout, new TextEncoder().encode(s));
 }
 
-/** The OCI state as `state` and `list --format json` print it (runc's fields). */
-function ociState(s: ContainerState): Record<string, unknown> {
-  const o: Record<string, unknown> = {
-    ociVersion: s.ociVersion, id: s.id, pid: s.status === "stopped" ? 0 : s.pid, status: s.status,
-    bundle: s.bundle, rootfs: s.rootfs, created: s.created, owner: s.owner,
-  };
-  if (Object.keys(s.annotations ?? {}).length > 0) o.annotations = s.annotations;
-  return o;
-}
 
 /** Lines of columns padded as runc's tabwriter (minimum width 12, padding 3). */
 function table(rows: string[][]): string {
@@ -68,7 +61,7 @@ function requireLive(s: ContainerState, what: string): void {
 }
 
 /** Runs a lifecycle command; returns the exit status. */
-export async function lifecycle(cmd: Command): Promise<number> {
+export async function lifecycle(cmd: Command, log: DebugLog): Promise<number> {
   switch (cmd.kind) {
     case "state": {
       const s = readState(rootOf(cmd.global), cmd.id);
@@ -188,7 +181,7 @@ export async function lifecycle(cmd: Command): Promise<number> {
       }
     }
     case "delete":
-      return await deleteContainer(rootOf(cmd.global), cmd.id, cmd.force);
+      return await deleteContainer(rootOf(cmd.global), cmd.id, cmd.force, log);
     case "exec":
       return await exec(cmd);
     default:
@@ -196,7 +189,7 @@ export async function lifecycle(cmd: Command): Promise<number> {
   }
 }
 
-async function deleteContainer(root: string, id: string, force: boolean): Promise<number> {
+async function deleteContainer(root: string, id: string, force: boolean, log: DebugLog): Promise<number> {
   const s = readState(root, id);
   if (s.status !== "stopped" || holderAlive(s)) {
     if (s.status !== "stopped" && s.status !== "created" && !force) {
@@ -219,6 +212,11 @@ async function deleteContainer(root: string, id: string, force: boolean): Promis
     if (holderAlive(s)) throw new BootError(`container ${quote(id)}: its sentry (pid ${s.pid}) does not die`);
   }
   removeContainerDir(root, id);
+  // After the container is deleted, before delete returns (the spec's order); failures warn.
+  if (s.poststop?.length) {
+    const { runHooks } = await import("./hooks.ts");
+    await runHooks({ poststop: s.poststop }, "poststop", ociState({ ...s, status: "stopped" }), log, false);
+  }
   return 0;
 }
 

@@ -16,6 +16,7 @@
  */
 
 import { DebugLog } from "../kernel/log.ts";
+import type { HookKind, Hooks } from "./hooks.ts";
 import { loadNetModules } from "../kernel/net_load.ts";
 import { doConfig, type LaunchConfig, loadBundle, ownOpenFilesLimit, setOverlayUpper, writeDefaultSpec } from "./bundle.ts";
 import {
@@ -56,6 +57,7 @@ import {
   ownerName,
   processStartTime,
   removeContainerDir,
+  ociState,
   rootOf,
   socketPath,
   sweepAbandoned,
@@ -191,7 +193,7 @@ export async function main(args: readonly string[]): Promise<number> {
       case "delete":
       case "exec":
         // main.ts runs these without this module; the same here, and loaded only for them.
-        return await (await import("./lifecycle.ts")).lifecycle(cmd);
+        return await (await import("./lifecycle.ts")).lifecycle(cmd, log);
       default: {
         const never: never = cmd;
         throw new Error(`unreachable: ${JSON.stringify(never)}`);
@@ -357,7 +359,7 @@ async function runHeld(
   sweepAbandoned(reg.root);
   claimId(reg.root, reg.id, {
     ociVersion: OCI_VERSION, id: reg.id, status: "creating", pid: Deno.pid, bundle: reg.bundle,
-    rootfs: launch.rootHostPath, created, owner, annotations: {}, sentryStart, ...(reg.ephemeral ? { ephemeral: true } : {}),
+    rootfs: launch.rootHostPath, created, owner, annotations: launch.annotations, sentryStart, ...(reg.ephemeral ? { ephemeral: true } : {}),
   });
   log.debug(`container id: ${reg.id} (state in ${reg.root}/${reg.id})`);
   let loader: import("./loader.ts").Loader;
@@ -417,10 +419,18 @@ async function runHeld(
     // Resolved by start (null) or by a kill before it (the signal that ended the sandbox).
     let started!: (killedBy: number | null) => void;
     const startGate = new Promise<number | null>((r) => started = r);
+    const hooks = launch.hooks;
     const st: ContainerState = {
       ociVersion: OCI_VERSION, id: reg.id, status, pid: Deno.pid, bundle: reg.bundle,
-      rootfs: launch.rootHostPath, created, owner, annotations: {}, sentryStart, ...(reg.ephemeral ? { ephemeral: true } : {}),
+      rootfs: launch.rootHostPath, created, owner, annotations: launch.annotations, sentryStart,
+      ...(reg.ephemeral ? { ephemeral: true } : {}), ...(hooks.poststop?.length ? { poststop: hooks.poststop } : {}),
     };
+    for (const k of ["createContainer", "startContainer"] as const) {
+      if (hooks[k]?.length) log.warning(`config.json: hooks.${k}: not run (they run in the container's namespaces, which hold no host program)`);
+    }
+    // Before the container is listed as created: a failing one ends it as runc's create fails.
+    await runHooksOf(hooks, "prestart", { ...st, status: "creating" }, log, true);
+    await runHooksOf(hooks, "createRuntime", { ...st, status: "creating" }, log, true);
     state = st;
     let exited!: (ws: number) => void;
     const initExit = new Promise<number>((r) => exited = r);
@@ -471,11 +481,15 @@ async function runHeld(
     if (detached || !reg.ephemeral) {
       prefetch = setTimeout(() => void import("../kernel/checkpoint/sandbox.ts").then((m) => m.loadCodecs()).catch(() => {}), 300);
     }
+    const poststart = killedBy === null
+      ? runHooksOf(hooks, "poststart", { ...st, status: "running" }, log, false)
+      : Promise.resolve();
     try {
       ws = killedBy ?? await loader.run(held);
     } finally {
       if (prefetch !== undefined) clearTimeout(prefetch); // node:timers loads at the first use (loader.ts)
     }
+    await poststart;
     exited(ws);
     // The kernel's words when it has them (they carry the fault address), under our policy
     // of when to speak.
@@ -500,6 +514,8 @@ async function runHeld(
       removeContainerDir(reg.root, reg.id);
     }
   }
+  // A foreground container is deleted as it ends; a detached one by `delete` (lifecycle.ts).
+  if (!detached && state !== null) await runHooksOf(launch.hooks, "poststop", { ...state, status: "stopped" }, log, false);
   if (ws === null) throw new Error("unreachable: init ran without a wait status");
   let status = exitStatusOf(ws);
   log.debug(`init exited: wait status 0x${ws.toString(16)}, exit status ${status}`);
@@ -595,4 +611,11 @@ async function imageRebuilder(launch: LaunchConfig, imagePath: string, log: Debu
 
 function bigintToString(_key: string, v: unknown): unknown {
   return typeof v === "bigint" ? v.toString() : v;
+}
+
+/** The hooks of kind (boot/hooks.ts, loaded only when there are some) with the OCI state of st. */
+async function runHooksOf(hooks: Hooks, kind: HookKind, st: ContainerState, log: DebugLog, fatal: boolean): Promise<void> {
+  if (!hooks[kind]?.length) return;
+  const { runHooks } = await import("./hooks.ts");
+  await runHooks(hooks, kind, ociState(st), log, fatal);
 }

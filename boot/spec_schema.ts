@@ -31,6 +31,13 @@ export const capabilitiesSchema = z.object({
   ambient: capSet,
 });
 
+const hookList = z.array(z.object({
+  path: absolutePath,
+  args: z.array(z.string()).optional(),
+  env: z.array(z.string()).optional(),
+  timeout: z.number().int().min(1).optional(),
+})).optional();
+
 export const mountSchema = z.object({
   destination: absolutePath,
   source: z.string().optional(),
@@ -61,6 +68,15 @@ export const specSchema = z.object({
     readonly: z.boolean().optional(),
   }),
   mounts: z.array(mountSchema).optional(),
+  annotations: z.record(z.string(), z.string()).optional(),
+  hooks: z.object({
+    prestart: hookList,
+    createRuntime: hookList,
+    createContainer: hookList,
+    startContainer: hookList,
+    poststart: hookList,
+    poststop: hookList,
+  }).optional(),
   linux: z.object({
     sysctl: z.record(z.string(), z.string()).optional(),
     maskedPaths: z.array(absolutePath).optional(),

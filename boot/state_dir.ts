@@ -14,6 +14,7 @@ import { AT_FDCWD, RENAME_EXCHANGE } from "../abi/linux/file.ts";
 import { hostRenameat2 } from "../platform/ptrace/_ffi.ts";
 import { BootError, describeFsError } from "./errors.ts";
 import { quote } from "./flags.ts";
+import type { Hook } from "./hooks.ts";
 
 /** The status of a container, as the OCI runtime spec names them. */
 export type ContainerStatus = "creating" | "created" | "running" | "paused" | "stopped";
@@ -37,6 +38,8 @@ export interface ContainerState {
   exitStatus?: number;
   /** A `do` without --id: swept by {@linkcode sweepAbandoned} once its sentry is gone. */
   ephemeral?: boolean;
+  /** config.json's poststop hooks, which `delete` runs (boot/hooks.ts). */
+  poststop?: Hook[];
 }
 
 export const STATE_FILE = "state.json";
@@ -326,4 +329,14 @@ export function ownerName(uid: number): string {
     // no passwd: the number
   }
   return String(uid);
+}
+
+/** The OCI state as `state` and `list --format json` print it (runc's fields), and hooks read it. */
+export function ociState(s: ContainerState): Record<string, unknown> {
+  const o: Record<string, unknown> = {
+    ociVersion: s.ociVersion, id: s.id, pid: s.status === "stopped" ? 0 : s.pid, status: s.status,
+    bundle: s.bundle, rootfs: s.rootfs, created: s.created, owner: s.owner,
+  };
+  if (Object.keys(s.annotations ?? {}).length > 0) o.annotations = s.annotations;
+  return o;
 }

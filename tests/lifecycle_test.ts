@@ -465,3 +465,72 @@ Deno.test("config.json's process.capabilities, noNewPrivileges and user.umask ap
     await Deno.remove(out);
   }
 });
+
+Deno.test("config.json's hooks run on the host with the state on stdin, as runc's (prestart and createRuntime at create, poststart, poststop at delete; a failing prestart is one line and 125), and state shows annotations", async () => {
+  const root = await Deno.makeTempDir();
+  const bundle = await Deno.makeTempDir();
+  const out = `${bundle}/out`;
+  await Deno.mkdir(out);
+  const hook = (name: string, extra = "") => ({ path: "/bin/sh", args: ["sh", "-c", `cat > ${out}/${name}${extra}`], env: ["FOO=bar"] });
+  const config = (hooks: unknown, args: string[]) => ({
+    ociVersion: "1.0.2",
+    process: { args, cwd: "/", env: ["PATH=/usr/bin:/bin"] },
+    root: { path: "/" },
+    annotations: { "org.example.k": "v" },
+    hooks,
+  });
+  // run -d: init keeps the command's stdio, so they go to files, not to pipes output() would wait on.
+  const detached = async (args: string[]): Promise<Out> => {
+    const o = await new Deno.Command("/bin/sh", {
+      args: ["-c", 'exec "$0" "$@" >"$B/stdout" 2>"$B/stderr"', SENTRY, "--root", root, ...args],
+      env: { B: bundle },
+      stdin: "null",
+    }).output();
+    return { code: o.code, stdout: Deno.readTextFileSync(`${bundle}/stdout`), stderr: Deno.readTextFileSync(`${bundle}/stderr`) };
+  };
+  try {
+    await Deno.writeTextFile(`${bundle}/config.json`, JSON.stringify(config({
+      prestart: [hook("prestart", `; echo "$FOO:$HOME" > ${out}/env`)],
+      createRuntime: [hook("createRuntime")],
+      poststart: [hook("poststart")],
+      poststop: [hook("poststop")],
+    }, ["/bin/sleep", "100"])));
+    assert.equal((await detached(["run", "-d", "--bundle", bundle, "h1"])).code, 0);
+    const st = JSON.parse((await sentry(root, ["state", "h1"])).stdout);
+    assert.deepEqual(st.annotations, { "org.example.k": "v" });
+    const read = (name: string) => JSON.parse(Deno.readTextFileSync(`${out}/${name}`));
+    assert.equal(read("prestart").status, "creating");
+    assert.deepEqual(read("prestart").annotations, { "org.example.k": "v" });
+    assert.equal(read("createRuntime").status, "creating");
+    assert.equal(Deno.readTextFileSync(`${out}/env`), "bar:\n");
+    await until(() => {
+      try {
+        return read("poststart").status === "running";
+      } catch {
+        return false;
+      }
+    }, "the poststart hook");
+    assert.equal((await sentry(root, ["delete", "--force", "h1"])).code, 0);
+    assert.equal(read("poststop").status, "stopped");
+    assert.equal(read("poststop").id, "h1");
+
+    // A failing prestart hook: the container is not created.
+    await Deno.writeTextFile(`${bundle}/config.json`, JSON.stringify(config({
+      prestart: [{ path: "/bin/sh", args: ["sh", "-c", "exit 3"] }],
+    }, ["/bin/true"])));
+    const bad = await detached(["run", "-d", "--bundle", bundle, "h2"]);
+    assert.equal(bad.code, 125);
+    assert.equal(bad.stderr, `sentry: hooks.prestart[0] "/bin/sh": exited with status 3\n`);
+    assert.deepEqual([...Deno.readDirSync(root)], []);
+
+    // A foreground run is deleted as it ends: poststop runs then.
+    Deno.removeSync(`${out}/poststop`);
+    await Deno.writeTextFile(`${bundle}/config.json`, JSON.stringify(config({ poststop: [hook("poststop")] }, ["/bin/true"])));
+    assert.equal((await sentry(root, ["run", "--bundle", bundle, "h3"])).code, 0);
+    assert.equal(read("poststop").id, "h3");
+  } finally {
+    for (const e of [...Deno.readDirSync(root)]) await sentry(root, ["delete", "--force", e.name]);
+    await Deno.remove(root, { recursive: true });
+    await Deno.remove(bundle, { recursive: true });
+  }
+});
