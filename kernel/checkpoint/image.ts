@@ -26,14 +26,15 @@
 
 import type * as CborX from "cbor-x/index-no-eval";
 import type * as Zlib from "node:zlib";
-import { intIn, z } from "./zod_tree.ts";
+import { built, intIn, isIntIn, loadZod, onlyKeys, z, zodLoaded } from "./zod_tree.ts";
 import { decodePlain, GIVE_UP } from "./cbor_plain.ts";
 import { hostClose, hostOpen, hostPread, O_CLOEXEC, O_RDONLY } from "../../platform/ptrace/_ffi.ts";
 
 let codecs: { cbor: typeof CborX; zlib: typeof Zlib } | null = null;
 
-/** Loads cbor-x and node:zlib, for writeImage, readImage and decodeImage. Idempotent. */
+/** Loads cbor-x, node:zlib and zod, for writeImage, readImage and decodeImage. Idempotent. */
 export async function loadCodecs(): Promise<void> {
+  await loadZod();
   // The no-eval build: no code generated from image contents, and no native addon (cbor-x's
   // default Node entry loads cbor-extract, which does not link against Deno's V8).
   const [cborModule, zlib] = await Promise.all([import("cbor-x/index-no-eval"), import("node:zlib")]);
@@ -332,11 +333,23 @@ export function readImage<S>(path: string, stateSchema: z.ZodType<S>): Image<S> 
  * is loaded. An image it does not read that way (another layout, CBOR beyond plain data, a blob
  * that does not inflate as declared) goes to readImage, which reads it or says what is wrong.
  */
-export async function readImageFast<S>(path: string, stateSchema: z.ZodType<S>): Promise<Image<S>> {
+export async function readImageFast<S>(path: string, stateSchema: z.ZodType<S>, plainState?: (v: unknown) => boolean): Promise<Image<S>> {
+  for (;;) {
+    try {
+      return await readFastOnce(path, stateSchema, plainState);
+    } catch (err) {
+      // A header or state the hand checks do not take: zod's schemas say what it is.
+      if (err !== NEED_ZOD) throw err;
+      await loadZod();
+    }
+  }
+}
+
+async function readFastOnce<S>(path: string, stateSchema: z.ZodType<S>, plainState: ((v: unknown) => boolean) | undefined): Promise<Image<S>> {
   const src = openSource(path);
   let image: Image<S> | null = null;
   try {
-    const read = readInPieces(src, stateSchema, path, true);
+    const read = readInPieces(src, stateSchema, path, true, plainState);
     if (read !== null) {
       const blobs: ImageBlob[] = [];
       for (const b of read.blobs) {
@@ -356,6 +369,15 @@ export async function readImageFast<S>(path: string, stateSchema: z.ZodType<S>):
   if (image !== null) return image;
   await loadCodecs();
   return readImage(path, stateSchema);
+}
+
+/** Thrown where a schema is needed before zod is loaded (readImageFast loads it and reads again). */
+const NEED_ZOD = new Error("kernel/checkpoint/image.ts: zod is needed");
+
+/** The zod schema `s` to parse with; NEED_ZOD before zod is loaded. */
+function schema<T>(s: z.ZodType<T>): z.ZodType<T> {
+  if (!zodLoaded()) throw NEED_ZOD;
+  return built(s);
 }
 
 /** A deflated blob readInPieces left for its caller to inflate. */
@@ -439,7 +461,7 @@ export function decodeImage<S>(raw: Uint8Array, stateSchema: z.ZodType<S>, name:
     throw bad(`bad CBOR (${oneLine(err)})`);
   }
   if (!isTree(decoded)) throw bad("bad CBOR (shared references)");
-  const file = fileSchema.safeParse(decoded);
+  const file = schema(fileSchema).safeParse(decoded);
   if (!file.success) throw bad(`bad layout (${issue(file.error)})`);
   const { header, state } = checkHeaderAndState(file.data.header, file.data.state, stateSchema, name);
   const blobs = file.data.blobs.map((b, i) => {
@@ -463,21 +485,46 @@ function badImage(name: string): (why: string) => ImageError {
  */
 const ONE_SHOT = { jitless: true } as const;
 
-/** The header (magic, then version, then the rest) and the state, validated. */
-function checkHeaderAndState<S>(rawHeader: unknown, rawState: unknown, stateSchema: z.ZodType<S>, name: string): { header: ImageHeader; state: S } {
+const ROOT_KEYS: ReadonlySet<string> = new Set(["path", "dev", "ino", "mtimeMs"]);
+const HEADER_KEYS: ReadonlySet<string> = new Set(["magic", "formatVersion", "sentryVersion", "createdMs", "root"]);
+
+/** headerSchema's check by hand (plain_state.ts's way): true only for a header it takes unchanged. */
+function plainHeader(h: unknown): h is ImageHeader {
+  if (!onlyKeys(h, HEADER_KEYS) || Object.keys(h).length !== HEADER_KEYS.size) return false;
+  const r = h.root;
+  return h.magic === IMAGE_MAGIC && Number.isSafeInteger(h.formatVersion) && typeof h.sentryVersion === "string" &&
+    h.sentryVersion.length <= 256 && isIntIn(h.createdMs, 0, Number.MAX_SAFE_INTEGER) && onlyKeys(r, ROOT_KEYS) &&
+    Object.keys(r).length === ROOT_KEYS.size && typeof r.path === "string" && r.path.length <= 4096 &&
+    isIntIn(r.dev, 0, Number.MAX_SAFE_INTEGER) && isIntIn(r.ino, 0, Number.MAX_SAFE_INTEGER) && typeof r.mtimeMs === "number" &&
+    Number.isFinite(r.mtimeMs);
+}
+
+/**
+ * The header (magic, then version, then the rest) and the state, validated: by hand where the
+ * hand checks take them (plainHeader, the caller's `plainState`), else by their schemas.
+ */
+function checkHeaderAndState<S>(
+  rawHeader: unknown, rawState: unknown, stateSchema: z.ZodType<S>, name: string, plainState?: (v: unknown) => boolean,
+): { header: ImageHeader; state: S } {
   const bad = badImage(name);
   const magic = (rawHeader as { magic?: unknown } | null)?.magic;
   if (magic !== IMAGE_MAGIC) throw bad("no sentry checkpoint header");
-  const header = headerSchema.safeParse(rawHeader, ONE_SHOT);
-  if (!header.success) throw bad(`bad header (${issue(header.error)})`);
-  if (header.data.formatVersion !== IMAGE_FORMAT_VERSION) {
+  let header: ImageHeader;
+  if (plainHeader(rawHeader)) header = rawHeader;
+  else {
+    const h = schema(headerSchema).safeParse(rawHeader, ONE_SHOT);
+    if (!h.success) throw bad(`bad header (${issue(h.error)})`);
+    header = h.data as ImageHeader;
+  }
+  if (header.formatVersion !== IMAGE_FORMAT_VERSION) {
     throw new ImageError(
-      `restore: ${name} has image format ${header.data.formatVersion} (sentry ${header.data.sentryVersion}); this sentry reads format ${IMAGE_FORMAT_VERSION}`,
+      `restore: ${name} has image format ${header.formatVersion} (sentry ${header.sentryVersion}); this sentry reads format ${IMAGE_FORMAT_VERSION}`,
     );
   }
-  const state = stateSchema.safeParse(rawState, ONE_SHOT);
+  if (plainState?.(rawState) === true) return { header, state: rawState as S };
+  const state = schema(stateSchema).safeParse(rawState, ONE_SHOT);
   if (!state.success) throw bad(`bad state (${issue(state.error)})`);
-  return { header: header.data as ImageHeader, state: state.data };
+  return { header, state: state.data };
 }
 
 /** A deflated blob inflated to exactly `length` bytes (the declared length bounds the output). */
@@ -552,7 +599,9 @@ const MAX_PREFIX = 256 << 20;
  * or blob that is wrong in itself. `fast` (readImageFast): the header and state are read with
  * cbor_plain.ts (null when it gives up), and deflated blobs are left as DeflatedRuns.
  */
-function readInPieces<S>(src: ImageSource, stateSchema: z.ZodType<S>, name: string, fast: boolean): Image<S> | null {
+function readInPieces<S>(
+  src: ImageSource, stateSchema: z.ZodType<S>, name: string, fast: boolean, plainState?: (v: unknown) => boolean,
+): Image<S> | null {
   const size = src.size;
   let buf = new Uint8Array(Math.min(size, 1 << 20));
   if (!readFully(src, buf, 0)) return null;
@@ -629,7 +678,7 @@ function readInPieces<S>(src: ImageSource, stateSchema: z.ZodType<S>, name: stri
     }
     if (!isTree(rawHeader) || !isTree(rawState)) return null;
   }
-  const { header, state } = checkHeaderAndState(rawHeader, rawState, stateSchema, name);
+  const { header, state } = checkHeaderAndState(rawHeader, rawState, stateSchema, name, plainState);
   const bad = badImage(name);
   const blobs: ImageBlob[] = [];
   let pos = arr.next;

@@ -21,7 +21,8 @@
  * @module
  */
 
-import { intIn, isIntIn, onlyKeys, withFastPath, z } from "./zod_tree.ts";
+import { intIn, withFastPath, z } from "./zod_tree.ts";
+import { MAX_FILES, MAX_PROCESSES, MAX_TASKS, plainHandlers, plainRun, plainSandbox, plainVma } from "./plain_state.ts";
 import type { Kernel } from "../kernel.ts";
 import { futexWokenResult } from "../futex.ts";
 import { Task } from "../task.ts";
@@ -91,7 +92,6 @@ const SIGALRM = 14, SI_KERNEL = 0x80;
 /** The largest run of memory one blob holds (a larger run is split). */
 const RUN_BYTES = 16 << 20;
 /** Bounds on the image's tables: far above any sandbox this sentry runs, far below a DoS. */
-const MAX_PROCESSES = 1 << 15, MAX_TASKS = 1 << 15, MAX_FILES = 1 << 20;
 
 /** Why a sandbox cannot be checkpointed (yet), in one line. */
 export class CheckpointError extends Error {
@@ -120,16 +120,7 @@ const ns = z.number().min(0).max(2 ** 62);
  * the ~1,600 values of an idle shell's state, most of them default, and zod's parse of them
  * cost ~1 ms a process (a schema run, a result object and an issue list per value).
  */
-const handlersSchema = z.custom<Array<[string, number, string, string]>>((v) => {
-  if (!Array.isArray(v) || v.length !== 65) return false;
-  for (const a of v) {
-    if (!Array.isArray(a) || a.length !== 4) return false;
-    const [h, f, r, m] = a as unknown[];
-    if (typeof h !== "string" || typeof r !== "string" || typeof m !== "string" || !HEX64.test(h) || !HEX64.test(r) || !HEX64.test(m)) return false;
-    if (!Number.isSafeInteger(f) || (f as number) < 0 || (f as number) > 0xffff_ffff) return false;
-  }
-  return true;
-}, "expected 65 signal actions of [hex, u32, hex, hex]");
+const handlersSchema = z.custom<Array<[string, number, string, string]>>(plainHandlers, "expected 65 signal actions of [hex, u32, hex, hex]");
 
 const fileSchema = z.discriminatedUnion("kind", [
   /** One of the sentry's stdio host files: the restoring caller's descriptor `index`. */
@@ -217,34 +208,12 @@ const vmaSchema = z.object({
   "a mapping is shared memory, a file, a memfd or a written file, one of them",
 );
 
-const PLAIN_VMA_KEYS: ReadonlySet<string> = new Set(["start", "end", "prot", "name", "growsDown", "locked", "file"]);
-const VMA_FILE_KEYS: ReadonlySet<string> = new Set(["path", "offset", "size", "mtimeNs"]);
-const MTIME_NS = /^\d{1,20}$/;
-
-/**
- * The common mapping, anonymous or of a lower host file by reference and nothing else (every
- * mapping of an idle shell), checked by hand exactly as vmaSchema checks it; any other goes
- * through vmaSchema (zod_tree.ts withFastPath). Keep the two in step.
- */
-function plainVma(v: unknown): boolean {
-  if (!onlyKeys(v, PLAIN_VMA_KEYS)) return false;
-  if (!isIntIn(v.start, 0, Number.MAX_SAFE_INTEGER) || !isIntIn(v.end, 0, Number.MAX_SAFE_INTEGER) || !isIntIn(v.prot, 0, 7)) return false;
-  if (typeof v.name !== "string" || v.name.length > 4096 || typeof v.growsDown !== "boolean") return false;
-  if (v.locked !== undefined && typeof v.locked !== "boolean") return false;
-  const f = v.file;
-  if (f === undefined) return true;
-  return onlyKeys(f, VMA_FILE_KEYS) && typeof f.path === "string" && f.path.length <= 4096 && f.path.startsWith("/") &&
-    isIntIn(f.offset, 0, Number.MAX_SAFE_INTEGER) && isIntIn(f.size, 0, Number.MAX_SAFE_INTEGER) &&
-    typeof f.mtimeNs === "string" && MTIME_NS.test(f.mtimeNs);
-}
-
-const RUN_KEYS: ReadonlySet<string> = new Set(["addr", "blob"]);
 const runSchema = z.object({ addr: u64, blob: u32 }).strict();
 
 const memorySchema = z.object({
   vmas: z.array(withFastPath(vmaSchema, plainVma)).max(65536),
   /** Memory contents: `blob` holds the bytes at `addr` (pages never written are not stored). */
-  runs: z.array(withFastPath(runSchema, (v) => onlyKeys(v, RUN_KEYS) && isIntIn(v.addr, 0, Number.MAX_SAFE_INTEGER) && isIntIn(v.blob, 0, 0xffff_ffff))),
+  runs: z.array(withFastPath(runSchema, plainRun)),
   /**
    * Private memory shared copy-on-write with other address spaces (cow.ts): ranges mapped from
    * the image's copy-on-write objects, sorted by address; the runs inside hold only the pages
@@ -2058,7 +2027,7 @@ export function readSandboxImage(path: string, rootHostPath: string): Image<Save
 
 /** {@linkcode readSandboxImage} for the restore: image.ts's readImageFast, which loads no codec it can do without. */
 export async function readSandboxImageFast(path: string, rootHostPath: string): Promise<Image<SavedSandbox>> {
-  const image = await readImageFast(path, savedSandboxSchema);
+  const image = await readImageFast(path, savedSandboxSchema, plainSandbox);
   try {
     checkRoot(image.header, rootHostPath);
   } catch (err) {

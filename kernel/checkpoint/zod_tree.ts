@@ -1,28 +1,123 @@
 /**
- * zod for the checkpoint's schemas, with its cycle support off. zod 4 wraps each container
- * schema made while its memoizer is installed (the default), so that input with reference
- * cycles and shared references parses, each object once; the first parse then walks every
- * schema looking for recursion, which cost an idle shell's restore ~10-20 ms. An image's state
- * is a tree: cbor_plain.ts makes nothing else, and what cbor-x decodes is checked to be one
- * (image.ts) before any schema sees it. The memoizer is replaced by one that does nothing:
- * zod installs its own again at the next schema it builds when there is none. Every checkpoint module takes `z` from here, so the
- * setting is made before any of their schemas is built; it is global, and schemas made after
- * it elsewhere in the same process (boot's, for JSON, a tree too) are made without it as well.
+ * zod for the checkpoint's schemas: described when their modules load, built by zod at the first
+ * parse that needs them, with zod itself loaded only then (loadZod), and its cycle support off.
+ *
+ * A restore whose state the hand checks take whole (plain_state.ts) parses nothing with zod:
+ * it loads no zod (~6 ms of CPU) and builds none of the ~580 schemas it reached (~15 µs each).
+ * So the modules' `z` (below) makes descriptions, and `built` turns one into its zod schema.
+ *
+ * Cycle support: zod 4 wraps each container schema made while its memoizer is installed (the
+ * default), so that input with reference cycles and shared references parses, each object
+ * once; the first parse then walks every schema looking for recursion, which cost an idle
+ * shell's restore ~10-20 ms. An image's state is a tree: cbor_plain.ts makes nothing else, and
+ * what cbor-x decodes is checked to be one (image.ts) before any schema sees it. loadZod
+ * replaces the memoizer with one that does nothing (zod installs its own again at the next
+ * schema it builds when there is none) before any checkpoint schema is built; it is global,
+ * and schemas made after it elsewhere in the same process (boot's, for JSON, a tree too) are
+ * made without it as well.
  *
  * @module
  */
 
-import * as z from "../zod.ts";
+import type * as Zod from "../zod.ts";
 
 /** A memoizer that does nothing: zod installs its own in place of none at all. */
-const noMemoizer: NonNullable<NonNullable<Parameters<typeof z.config>[0]>["memoizer"]> = {
+const noMemoizer: NonNullable<NonNullable<Parameters<typeof Zod.config>[0]>["memoizer"]> = {
   attach() {},
   guard() {},
   alloc: (_inst, _payload, empty) => empty,
 };
-z.config({ memoizer: noMemoizer });
 
-export { z };
+let zod: typeof Zod | null = null;
+
+/**
+ * Loads zod (once) and sets it up for the checkpoint's schemas (no memoizer). Needed before any
+ * of them is parsed: loadCodecs (image.ts) does it, and readImageFast when an image is not of
+ * the common shapes its hand checks take.
+ */
+export async function loadZod(): Promise<void> {
+  if (zod !== null) return;
+  const m = await import("../zod.ts");
+  m.config({ memoizer: noMemoizer });
+  zod = m;
+}
+
+/** Whether zod is loaded (loadZod): the schemas can be built and parsed. */
+export function zodLoaded(): boolean {
+  return zod !== null;
+}
+
+/** How each schema description below is built, memoized: the description's zod schema. */
+const recipes = new WeakMap<object, () => unknown>();
+
+/**
+ * A schema described, not built: any method called on it describes the schema that method
+ * would return. Its zod schema is built by {@linkcode built}, at the first parse that reaches
+ * it, with whatever it was made of built first.
+ */
+function described(build: () => unknown): unknown {
+  let made: { v: unknown } | null = null;
+  const d = new Proxy(Object.create(null), {
+    get(_t, prop) {
+      // Not a thenable (an `await` of a module's exports looks), nor anything but a method.
+      if (typeof prop === "symbol" || prop === "then") return undefined;
+      return (...args: unknown[]) => described(() => (built(d) as Record<string, (...a: unknown[]) => unknown>)[prop]!(...args.map(part)));
+    },
+  });
+  recipes.set(d, () => (made ??= { v: build() }).v);
+  return d;
+}
+
+/** An argument of a described call, built: schemas, and the schemas in arrays and shapes. */
+function part(a: unknown): unknown {
+  if (typeof a !== "object" || a === null) return a;
+  if (recipes.has(a)) return built(a);
+  if (Array.isArray(a)) return a.map(part);
+  if (Object.getPrototypeOf(a) !== Object.prototype) return a; // a RegExp, a class
+  const o: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(a)) o[k] = part(v);
+  return o;
+}
+
+/**
+ * The zod schema of `s`: built now if `s` is a description (below) and zod is loaded; `s`
+ * itself if it is a zod schema already.
+ */
+export function built<S>(s: S): S {
+  const recipe = typeof s === "object" && s !== null ? recipes.get(s) : undefined;
+  if (recipe === undefined) return s;
+  if (zod === null) throw new Error("kernel/checkpoint/zod_tree.ts: await loadZod() first");
+  return recipe() as S;
+}
+
+/**
+ * zod for the checkpoint's schemas, described when their modules load and built by zod at the
+ * first parse that needs them (`built`). Building a zod schema costs ~15 µs, and the
+ * checkpoint's modules describe ~1,000; loading zod costs ~6 ms of CPU: a restore whose image
+ * the hand checks take whole (sandbox.ts plainSandbox) builds none and never loads zod.
+ * `z.lazy`'s function is called when its schema is first parsed, as zod's own, and what it
+ * returns is built then.
+ */
+export const z: typeof Zod = new Proxy(Object.create(null), {
+  get(_t, prop) {
+    if (typeof prop === "symbol" || prop === "then") return undefined;
+    return (...args: unknown[]) =>
+      described(() => {
+        if (zod === null) throw new Error("kernel/checkpoint/zod_tree.ts: await loadZod() first");
+        const f = (zod as unknown as Record<string, (...a: unknown[]) => unknown>)[prop]!;
+        if (prop === "lazy") return f(() => built((args[0] as () => unknown)()));
+        return f(...args.map(part));
+      });
+  },
+}) as typeof Zod;
+
+/** The types of zod's schemas, under the same names as zod's own `z`. */
+export declare namespace z {
+  export type infer<T> = Zod.infer<T>;
+  export type ZodType<O = unknown, I = unknown> = Zod.ZodType<O, I>;
+  export type ZodLazy<T extends Zod.ZodType> = Zod.ZodLazy<T>;
+  export type ZodError<T = unknown> = Zod.ZodError<T>;
+}
 
 type ZodNumber = ReturnType<typeof z.number>;
 const ints = new Map<string, ZodNumber>();
@@ -53,15 +148,17 @@ export function intIn(min: number, max: number): ZodNumber {
  * parses: this one says its value itself, and its schema is checked to agree once built.
  */
 export function lazyKind<T extends z.ZodType>(kind: string, build: () => T): z.ZodLazy<T> {
-  const s = z.lazy(() => {
-    const t = build();
-    if (t._zod.propValues?.kind?.has(kind) !== true || t._zod.propValues.kind.size !== 1) {
-      throw new Error(`lazyKind: the schema of ${JSON.stringify(kind)} is not of that kind`);
-    }
-    return t;
-  });
-  Object.defineProperty(s._zod, "propValues", { value: { kind: new Set([kind]) } });
-  return s;
+  return described(() => {
+    const s = zod!.lazy(() => {
+      const t = built(build());
+      if (t._zod.propValues?.kind?.has(kind) !== true || t._zod.propValues.kind.size !== 1) {
+        throw new Error(`lazyKind: the schema of ${JSON.stringify(kind)} is not of that kind`);
+      }
+      return t;
+    });
+    Object.defineProperty(s._zod, "propValues", { value: { kind: new Set([kind]) } });
+    return s;
+  }) as z.ZodLazy<T>;
 }
 
 /**
@@ -72,14 +169,16 @@ export function lazyKind<T extends z.ZodType>(kind: string, build: () => T): z.Z
  * object is not optional: its `.optional()` is), and its schema is checked to agree once built.
  */
 export function lazyObject<T extends z.ZodType>(build: () => T): z.ZodLazy<T> {
-  const s = z.lazy(() => {
-    const t = build();
-    if (t._zod.optin !== undefined || t._zod.optout !== undefined) throw new Error("lazyObject: the schema built may be absent");
-    return t;
-  });
-  Object.defineProperty(s._zod, "optin", { value: undefined });
-  Object.defineProperty(s._zod, "optout", { value: undefined });
-  return s;
+  return described(() => {
+    const s = zod!.lazy(() => {
+      const t = built(build());
+      if (t._zod.optin !== undefined || t._zod.optout !== undefined) throw new Error("lazyObject: the schema built may be absent");
+      return t;
+    });
+    Object.defineProperty(s._zod, "optin", { value: undefined });
+    Object.defineProperty(s._zod, "optout", { value: undefined });
+    return s;
+  }) as z.ZodLazy<T>;
 }
 
 /**
@@ -93,7 +192,7 @@ export function lazyObject<T extends z.ZodType>(build: () => T): z.ZodLazy<T> {
 export function withFastPath<S extends z.ZodType>(schema: S, plain: (v: unknown) => boolean): z.ZodType<z.infer<S>> {
   return z.custom<z.infer<S>>().superRefine((v, ctx) => {
     if (plain(v)) return;
-    const r = schema.safeParse(v, { jitless: true });
+    const r = built(schema).safeParse(v, { jitless: true });
     if (!r.success) for (const i of r.error.issues) ctx.addIssue({ code: "custom", message: i.message, path: [...i.path] });
   }) as unknown as z.ZodType<z.infer<S>>;
 }

@@ -1,0 +1,157 @@
+/**
+ * The restore's hand checks of a state (kernel/checkpoint/plain_state.ts) against the state's
+ * zod schema, the reference: whatever the hand checks accept, real states and thousands of
+ * mutations of them, the schema accepts and returns unchanged; and an idle shell's state is
+ * taken by the hand checks whole (else a restore loads zod and builds its schemas again, and
+ * nothing else would notice).
+ */
+
+import assert from "node:assert/strict";
+import { loadCodecs } from "../kernel/checkpoint/image.ts";
+import { readSandboxImage, readSandboxImageFast, savedSandboxSchema } from "../kernel/checkpoint/sandbox.ts";
+import { plainSandbox } from "../kernel/checkpoint/plain_state.ts";
+import { built } from "../kernel/checkpoint/zod_tree.ts";
+import { compileC } from "./_harness.ts";
+import { sentry } from "./_checkpoint.ts";
+
+await loadCodecs();
+
+/** The image of `argv` checkpointed by `sentry do` after `after` seconds. */
+async function imageOf(dir: string, name: string, after: string, argv: string[]): Promise<string> {
+  const image = `${dir}/${name}.cbor`;
+  const r = await sentry(["do", "--checkpoint-image", image, "--checkpoint-after", after, "--", ...argv]);
+  assert.equal(r.code, 0, r.stderr);
+  return image;
+}
+
+/** zod's verdict: the parsed state, or null when refused. */
+function schemaParse(s: unknown): unknown {
+  const r = built(savedSandboxSchema).safeParse(s, { jitless: true });
+  return r.success ? r.data : null;
+}
+
+type Node = Record<string, unknown> | unknown[];
+
+/**
+ * The objects and arrays of the tree v, each with its path where array indices are "[]": the
+ * first two of each such path only (the 65 signal actions of each process are one shape).
+ */
+function nodes(v: unknown, path = "", seen = new Map<string, number>(), out: [string, Node][] = []): [string, Node][] {
+  if (typeof v !== "object" || v === null || v instanceof Uint8Array) return out;
+  const n = seen.get(path) ?? 0;
+  if (n >= 2) return out;
+  seen.set(path, n + 1);
+  out.push([path, v as Node]);
+  for (const [k, x] of Object.entries(v)) nodes(x, Array.isArray(v) ? `${path}[]` : `${path}.${k}`, seen, out);
+  return out;
+}
+
+/** Values a member is replaced with: of every type, at and past the schemas' bounds. */
+function replacements(old: unknown): unknown[] {
+  const r: unknown[] = [
+    undefined, null, true, false, 0, -1, 1, 0.5, NaN, Infinity, -Infinity, 7, 8, 15, 16, 64, 65, 1000, 1001, 0x3ff, 0x400, 0x7fff_ffff,
+    0xffff_ffff, 2 ** 32, 1 << 22, (1 << 22) + 1, 2 ** 53, 2 ** 62, 2 ** 63, -(2 ** 31) - 1, "", "x", "/", "/x", "/x/../y", "x/./y", "0", "f",
+    "ffffffffffffffff", "1ffffffffffffffff", "G", "-1", "a".repeat(16), "/".padEnd(4097, "a"), "sh".padEnd(16, "x"), [], {},
+    new Uint8Array(0), new Uint8Array(216), new Uint8Array((1 << 16) + 1),
+  ];
+  if (typeof old === "number") r.push(old + 1, old - 1, -old, old * 2 ** 20, old + 0.5);
+  if (typeof old === "string") r.push(`${old}x`, `${old}/`, `/${old}`, old.slice(1), old.toUpperCase(), `${old}\0`);
+  if (Array.isArray(old)) r.push([...old, old[0]], old.slice(1), [null]);
+  if (old instanceof Uint8Array) r.push(old.subarray(1), new Uint8Array(old.length + 1));
+  return r;
+}
+
+/**
+ * Mutates `state` in place in every way below (each member deleted, set to undefined or
+ * replaced, each object given a key of its own, each array grown and shrunk), each undone
+ * before the next, and checks each: accepted by hand means accepted by the schema, unchanged.
+ * Returns how many the hand checks took, of how many tried.
+ */
+function checkMutations(state: Record<string, unknown>): { plain: number; tried: number } {
+  const all: Array<[string, () => () => void]> = [];
+  for (const [path, n] of nodes(state)) {
+    if (!Array.isArray(n)) {
+      all.push([`${path}.extra = 1`, () => {
+        (n as Record<string, unknown>).extra = 1;
+        return () => delete (n as Record<string, unknown>).extra;
+      }]);
+    }
+    for (const k of Object.keys(n)) {
+      const o = n as Record<string, unknown>;
+      const old = o[k];
+      if (!Array.isArray(n)) {
+        all.push([`delete ${path}.${k}`, () => {
+          delete o[k];
+          return () => void (o[k] = old);
+        }]);
+      }
+      for (const v of replacements(old)) {
+        all.push([`${path}.${k} = ${typeof v === "string" ? JSON.stringify(v.slice(0, 20)) : String(v)}`, () => {
+          o[k] = v;
+          return () => void (o[k] = old);
+        }]);
+      }
+    }
+  }
+  let plain = 0, tried = 0;
+  for (const [what, mutate] of all) {
+    const undo = mutate();
+    try {
+      tried++;
+      if (!plainSandbox(state)) continue;
+      plain++;
+      const parsed = schemaParse(state);
+      assert.notEqual(parsed, null, `the hand checks took a state the schema refuses: ${what}`);
+      assert.deepStrictEqual(parsed, state, `the schema changes a state the hand checks took: ${what}`);
+    } finally {
+      undo();
+    }
+  }
+  return { plain, tried };
+}
+
+Deno.test("checkpoint plain state: an idle shell's state is taken whole by the hand checks, as the schema takes it, and so are only states the schema takes unchanged", async () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const image = await imageOf(dir, "idle", "0.5", ["/bin/sh", "-c", "sleep 1000"]);
+    const { state } = readSandboxImage(image, "/");
+    assert.ok(plainSandbox(state), "an idle shell's state is not taken by the hand checks: a restore loads zod again");
+    assert.deepStrictEqual(schemaParse(state), state);
+    // Read through the restore's reader (the hand checks) and through the schema: the same.
+    const fast = await readSandboxImageFast(image, "/");
+    fast.close?.();
+    assert.deepStrictEqual(fast.state, state);
+    const r = checkMutations(state as unknown as Record<string, unknown>);
+    // Many taken, many refused: the mutations reach both sides of the line.
+    assert.ok(r.plain > 1000 && r.tried - r.plain > 5000, JSON.stringify(r));
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("checkpoint plain state: a job with pipes, threads, a zombie and an itimer is left to the schema, and its mutations too unless the schema takes them unchanged", async () => {
+  const exe = await compileC("ckpt_pipeline", { static: true });
+  const dir = Deno.makeTempDirSync();
+  try {
+    const image = await imageOf(dir, "job", "0.5", [exe, "file"]);
+    const { state } = readSandboxImage(image, "/");
+    assert.ok(!plainSandbox(state));
+    checkMutations(state as unknown as Record<string, unknown>);
+    // Without what the hand checks leave to the schema (pipes, their files, queued signals,
+    // zombies, timers), a state close to it is taken, and must be as the schema takes it.
+    const s = structuredClone(state) as unknown as Record<string, unknown>;
+    s.pipes = [];
+    s.files = (s.files as Array<{ kind: string }>).filter((f) => f.kind === "stdio");
+    for (const t of s.fdTables as Array<{ slots: Array<{ file: number }> }>) t.slots = t.slots.filter((x) => x.file < (s.files as unknown[]).length);
+    s.processes = (s.processes as Array<Record<string, unknown>>).filter((p) => p.zombie === null).map((p) => ({
+      ...p,
+      pending: [],
+      tasks: (p.tasks as Array<Record<string, unknown>>).map((t) => ({ ...t, pending: [] })),
+      timers: { itimerVirtual: null, itimerProf: null, cpuLimit: [], posix: [] },
+    }));
+    if (plainSandbox(s)) assert.deepStrictEqual(schemaParse(s), s);
+    checkMutations(s);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
