@@ -36,6 +36,7 @@ import { renderSysvipc } from "./ipc_proc.ts";
 import { renderProcKeys, renderProcKeyUsers } from "./syscalls/linux/sys_keys.ts";
 import { INIT_USER_NS } from "./user_namespace.ts";
 import { MSGMAX, MSGMNB, MSGMNI, SEMMNI, SEMMNS, SEMMSL, SEMOPM, SHMMNI } from "../abi/linux/ipc.ts";
+import { pipeSysctl, roundPipeSize } from "../vfs/pipe.ts";
 
 /** The host's pid_max (Linux's default 32768 if unreadable), read once. */
 const HOST_PID_MAX = readHostPidMax();
@@ -643,6 +644,17 @@ export class KernelProcSource implements ProcSource {
       }
       return;
     }
+    if (key === "fs/pipe-max-size") {
+      // proc_dopipe_max_size: an unsigned int, rounded up by round_pipe_size (0 is EINVAL).
+      const t = text.trim();
+      if (!/^[0-9]+$/.test(t)) throw EINVAL;
+      const n = Number(t);
+      if (n > 0xffffffff) throw EINVAL;
+      const size = roundPipeSize(n);
+      if (size === 0) throw EINVAL;
+      pipeSysctl.maxSize = size;
+      return;
+    }
     if (key !== "fs/nr_open") throw EINVAL;
     // proc_dointvec_minmax between sysctl_nr_open_min and sysctl_nr_open_max (64-bit).
     const t = text.trim();
@@ -687,6 +699,8 @@ export class KernelProcSource implements ProcSource {
         return `${this.lastPid}\n`;
       case "fs/nr_open":
         return `${this.#k.nrOpen}\n`;
+      case "fs/pipe-max-size":
+        return `${pipeSysctl.maxSize}\n`;
       case "fs/inotify/max_user_instances":
         return `${this.#k.inotifyLimits.maxInstances}\n`;
       case "fs/inotify/max_user_watches":

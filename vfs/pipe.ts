@@ -22,8 +22,23 @@ const PAGE_SIZE = 4096;
 /** Writes of at most this many bytes are atomic (never interleaved with other writers'). */
 export const PIPE_BUF = 4096;
 export const DEFAULT_PIPE_SIZE = 65536;
-/** /proc/sys/fs/pipe-max-size. */
+/** /proc/sys/fs/pipe-max-size's default. */
 export const PIPE_MAX_SIZE = 1048576;
+/**
+ * /proc/sys/fs/pipe-max-size now (root may change it; a checkpoint refuses a changed one): the
+ * largest size F_SETPIPE_SZ gives without CAP_SYS_RESOURCE.
+ */
+export const pipeSysctl = { maxSize: PIPE_MAX_SIZE };
+
+/**
+ * Linux's round_pipe_size: a power of two of at least a page, 0 (invalid) above 2^31.
+ */
+export function roundPipeSize(n: number): number {
+  if (n > 0x80000000) return 0;
+  let size = PAGE_SIZE;
+  while (size < n) size *= 2;
+  return size;
+}
 
 let nextPipeIno = 1;
 
@@ -363,12 +378,10 @@ export class Pipe {
    * without privilege; EBUSY below the slots in use. Returns the new size.
    */
   setSize(n: number, privileged: boolean): number {
-    n = n >>> 0;
-    if (n > 0x80000000) throw EINVAL;
-    let size = PAGE_SIZE;
-    while (size < n) size *= 2;
+    const size = roundPipeSize(n >>> 0);
+    if (size === 0) throw EINVAL;
     const slots = size / PAGE_SIZE;
-    if (slots > this.slots && size > PIPE_MAX_SIZE && !privileged) throw EPERM;
+    if (slots > this.slots && size > pipeSysctl.maxSize && !privileged) throw EPERM;
     if (slots < this.used) throw EBUSY;
     this.slots = slots;
     this.queue.notify(EVENT_OUT | EVENT_WRNORM);

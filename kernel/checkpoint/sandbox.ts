@@ -38,7 +38,7 @@ import { SignalHandlers } from "../signals.ts";
 import type { SigInfo } from "../signal_frame.ts";
 import type { PendingSignals } from "../task_signals.ts";
 import { continueMonotonicFrom, monotonicNs } from "../time.ts";
-import { Pipe, PipeEnd } from "../../vfs/pipe.ts";
+import { Pipe, PIPE_MAX_SIZE, PipeEnd, pipeSysctl } from "../../vfs/pipe.ts";
 import { FifoEnd } from "../../vfs/fifo.ts";
 import { O_ACCMODE, O_NOFOLLOW, O_NONBLOCK, O_RDONLY, O_RDWR, O_WRONLY } from "../../abi/linux/file.ts";
 import type { FileDescription } from "../../vfs/file_description.ts";
@@ -549,6 +549,7 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
   }
   if (groups.some((tg) => tg.exitLandlock !== null)) throw new CheckpointError("a zombie was restricted by Landlock: not saved yet");
   if (k.leases.held > 0) throw new CheckpointError("a file lease is held (F_SETLEASE): not saved yet");
+  if (pipeSysctl.maxSize !== PIPE_MAX_SIZE) throw new CheckpointError("/proc/sys/fs/pipe-max-size was changed: not saved yet");
   if (dnotifyEntries() > 0) throw new CheckpointError("a directory is watched with F_NOTIFY (dnotify): not saved yet");
   const processes = groups.map((tg) => {
     const p = saveProcess(tg, c);

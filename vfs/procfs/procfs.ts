@@ -45,7 +45,7 @@ import {
 import type { Dentry, SetAttr } from "../dentry.ts";
 import type { DirEntry, FileDescription, MemoryIO, Stat } from "../file_description.ts";
 import { Location, Mount, MOUNT_MAX, type MountNamespace } from "../mount.ts";
-import { PIPE_MAX_SIZE, PipeEnd } from "../pipe.ts";
+import { PipeEnd } from "../pipe.ts";
 import { MAX_QUEUED_EVENTS } from "../inotify.ts";
 import {
   ANON_INODE_FS_MAGIC, dirEntry, FixedFile, FixedSymlink, GeneratedFile, KDentry, KernFilesystem, KSymlink,
@@ -199,7 +199,7 @@ class ProcRoot extends KDentry {
     fs.add(new SysctlFile(pfs, fs, "nr_open", "fs/nr_open", 0o644));
     fs.add(new SysctlFile(pfs, fs, "lease-break-time", "fs/lease-break-time", 0o644));
     fs.add(new SysctlFile(pfs, fs, "leases-enable", "fs/leases-enable", 0o644));
-    fs.add(new FixedFile(pfs, fs, "pipe-max-size", `${PIPE_MAX_SIZE}\n`));
+    fs.add(new SysctlFile(pfs, fs, "pipe-max-size", "fs/pipe-max-size", 0o644));
     // Linux's defaults; pipes are not counted against them here (every pipe gets its full size).
     fs.add(new FixedFile(pfs, fs, "pipe-user-pages-soft", "16384\n"));
     fs.add(new FixedFile(pfs, fs, "pipe-user-pages-hard", "0\n"));

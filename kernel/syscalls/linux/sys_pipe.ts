@@ -2,7 +2,8 @@
 
 import { EINVAL } from "../../errno.ts";
 import { O_CLOEXEC, O_DIRECT, O_NONBLOCK } from "../../../abi/linux/file.ts";
-import { newPipe } from "../../../vfs/pipe.ts";
+import { DEFAULT_PIPE_SIZE, newPipe, pipeSysctl } from "../../../vfs/pipe.ts";
+import { CAP_SYS_RESOURCE } from "../../../abi/linux/capability.ts";
 import type { Task } from "../../task.ts";
 import { supported, type SyscallEntry, type SyscallFn } from "./support.ts";
 
@@ -10,6 +11,8 @@ function makePipe(t: Task, addr: number, flags: number): number {
   if (flags & ~(O_CLOEXEC | O_NONBLOCK | O_DIRECT)) throw EINVAL;
   // O_DIRECT (packet mode) is the write end's: Linux's create_pipe_files leaves it off the reader.
   const [r, w] = newPipe(flags & O_NONBLOCK, flags & (O_NONBLOCK | O_DIRECT), { uid: t.creds.fsuid, gid: t.creds.fsgid });
+  // alloc_pipe_info: without CAP_SYS_RESOURCE a new pipe is no larger than pipe-max-size.
+  if (pipeSysctl.maxSize < DEFAULT_PIPE_SIZE && !t.creds.hasCap(CAP_SYS_RESOURCE)) r.pipe.slots = pipeSysctl.maxSize / 4096;
   const cloexec = (flags & O_CLOEXEC) !== 0;
   let rfd = -1;
   try {
