@@ -21,6 +21,17 @@ static int locked(void *p) {
   return msync(p, PG, MS_ASYNC | MS_INVALIDATE) < 0 && errno == EBUSY;
 }
 
+/* VmLck of /proc/self/status, in kB, less what was locked at the start. */
+static long vmlck0 = -1;
+static long vmlck(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[256];
+  long kb = -1;
+  while (f && fgets(line, sizeof line, f)) if (sscanf(line, "VmLck: %ld", &kb) == 1) break;
+  if (f) fclose(f);
+  return vmlck0 < 0 ? kb : kb - vmlck0;
+}
+
 static void *anon(size_t len, int prot, int flags) {
   return mmap(NULL, len, prot, MAP_PRIVATE | MAP_ANONYMOUS | flags, -1, 0);
 }
@@ -32,7 +43,9 @@ int main(void) {
   setvbuf(stdout, NULL, _IONBF, 0);
   char *a = anon(3 * PG, PROT_READ | PROT_WRITE, 0);
   R("locked before mlock", locked(a));
+  vmlck0 = vmlck();
   R("mlock middle page", mlock(a + PG, PG));
+  R("  VmLck kB", vmlck());
   R("  first page locked", locked(a));
   R("  middle page locked", locked(a + PG));
   R("msync MS_SYNC|MS_INVALIDATE over it", msync(a, 3 * PG, MS_SYNC | MS_INVALIDATE));
@@ -46,6 +59,7 @@ int main(void) {
   }
   waitpid(c, NULL, 0);
   R("munlock all three", munlock(a, 3 * PG));
+  R("  VmLck kB", vmlck());
   R("  middle page locked", locked(a + PG));
   char *n = anon(PG, PROT_NONE, 0);
   R("mlock PROT_NONE", mlock(n, PG));
@@ -53,6 +67,7 @@ int main(void) {
   char *o = anon(PG, PROT_NONE, 0);
   R("mlock2 MLOCK_ONFAULT PROT_NONE", syscall(SYS_mlock2, o, PG, MLOCK_ONFAULT));
   R("  locked", locked(o));
+  R("  VmLck kB (both PROT_NONE pages)", vmlck());
   char *m = anon(PG, PROT_READ | PROT_WRITE, MAP_LOCKED);
   R("MAP_LOCKED locked", locked(m));
   R("mlockall(MCL_FUTURE)", mlockall(MCL_FUTURE));
@@ -65,7 +80,9 @@ int main(void) {
   R("  MAP_LOCKED one locked", locked(m));
   R("mlockall(MCL_CURRENT)", mlockall(MCL_CURRENT));
   R("  old mapping locked", locked(a));
+  R("  VmLck covers the mapping", vmlck() >= 3 * PG / 1024);
   munlockall();
+  R("  VmLck after munlockall", vmlck() + vmlck0);
   munmap(n, PG);
   munmap(o, PG);
 

@@ -63,6 +63,25 @@ int main(void) {
   R("mmap a socket", mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, socket(AF_UNIX, SOCK_STREAM, 0), 0));
   R("mmap an eventfd", mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, eventfd(0, 0), 0));
   R("anonymous MAP_SHARED_VALIDATE", mmap(NULL, 4096, PROT_READ, MAP_SHARED_VALIDATE | MAP_ANONYMOUS, -1, 0));
+  {
+    /* File mappings: flags MAP_SHARED_VALIDATE refuses (EOPNOTSUPP), MAP_HUGETLB without a
+     * hugetlbfs file and MAP_GROWSDOWN (EINVAL). */
+    int ffd = open("/proc/self/exe", O_RDONLY);
+    printf("MAP_SHARED_VALIDATE accepts:");
+    for (int b = 2; b < 32; b++) {
+      unsigned fl = 1u << b;
+      if (fl == MAP_FIXED || fl == MAP_FIXED_NOREPLACE) continue;
+      errno = 0;
+      void *v = mmap(NULL, 4096, PROT_READ, MAP_SHARED_VALIDATE | fl, ffd, 0);
+      if (v != MAP_FAILED) { printf(" %#x", fl); munmap(v, 4096); }
+      else if (errno != EOPNOTSUPP) printf(" %#x:%s", fl, strerrorname_np(errno));
+    }
+    printf("\n");
+    R("MAP_SHARED_VALIDATE|MAP_FIXED_NOREPLACE", mmap((void *)0x700000000000, 4096, PROT_READ, MAP_SHARED_VALIDATE | MAP_FIXED_NOREPLACE, ffd, 0));
+    R("file MAP_PRIVATE|MAP_GROWSDOWN", mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_GROWSDOWN, ffd, 0));
+    R("file MAP_SHARED|MAP_HUGETLB", mmap(NULL, 4096, PROT_READ, MAP_SHARED | MAP_HUGETLB, ffd, 0));
+    close(ffd);
+  }
   char *q = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   printf("advice values refused:");
   for (int a = 0; a < 110; a++) {

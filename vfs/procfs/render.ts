@@ -45,16 +45,19 @@ export interface MemoryTotals {
   exe: number;
   lib: number;
   shared: number;
+  /** Bytes in locked VMAs (Linux's locked_vm: mlock, mlock2 with or without MLOCK_ONFAULT, mlockall). */
+  locked: number;
 }
 
 /** Sums a process's mappings the way status and statm need them. */
 export function memoryTotals(mem: ProcMemory | null, exePath: string | null): MemoryTotals {
-  const t: MemoryTotals = { size: 0, rss: 0, rssFile: 0, rssAnon: 0, data: 0, stack: 0, exe: 0, lib: 0, shared: 0 };
+  const t: MemoryTotals = { size: 0, rss: 0, rssFile: 0, rssAnon: 0, data: 0, stack: 0, exe: 0, lib: 0, shared: 0, locked: 0 };
   if (mem === null) return t;
   for (const v of mem.vmas) {
     if (v.name === "[vsyscall]") continue; // the gate VMA is no part of the process's mm
     const len = v.end - v.start;
     t.size += len;
+    if (v.locked === true) t.locked += len;
     if (v.prot === 0) continue; // guard pages and reservations are never resident
     t.rss += len;
     const isFile = v.ino !== 0;
@@ -166,7 +169,7 @@ export function renderStatus(
   if (mem !== null) {
     const t = memoryTotals(mem, exePath);
     lines.push(
-      `VmPeak:\t${kb(t.size)}`, `VmSize:\t${kb(t.size)}`, `VmLck:\t${kb(0)}`, `VmPin:\t${kb(0)}`,
+      `VmPeak:\t${kb(t.size)}`, `VmSize:\t${kb(t.size)}`, `VmLck:\t${kb(t.locked)}`, `VmPin:\t${kb(0)}`,
       `VmHWM:\t${kb(t.rss)}`, `VmRSS:\t${kb(t.rss)}`, `RssAnon:\t${kb(t.rssAnon)}`,
       `RssFile:\t${kb(t.rssFile)}`, `RssShmem:\t${kb(0)}`, `VmData:\t${kb(t.data)}`,
       `VmStk:\t${kb(t.stack)}`, `VmExe:\t${kb(t.exe)}`, `VmLib:\t${kb(t.lib)}`, `VmPTE:\t${kb(0)}`,

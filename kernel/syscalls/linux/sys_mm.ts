@@ -13,7 +13,7 @@ import { MemoryDeviceFile } from "../../../vfs/devices.ts";
 const MAX_LFS_FILESIZE = (1n << 63n) - 1n;
 import { lockLimitBytes } from "./sys_advice.ts";
 import {
-  MADV_DONTNEED, MAP_ANONYMOUS, MAP_LOCKED, MAP_PRIVATE, MAP_SHARED_VALIDATE, MAP_TYPE, PAGE_SIZE, PROT_WRITE,
+  MADV_DONTNEED, MAP_ANONYMOUS, MAP_GROWSDOWN, MAP_HUGETLB, MAP_LOCKED, MAP_PRIVATE, MAP_SHARED_VALIDATE, MAP_TYPE, PAGE_SIZE, PROT_WRITE,
 } from "../../../abi/linux/mm.ts";
 import { RLIMIT_AS, RLIMIT_DATA } from "../../../abi/linux/limits.ts";
 import { partial, supported, type SyscallEntry, type SyscallFn } from "./support.ts";
@@ -28,8 +28,11 @@ function mappable(file: FileDescription): boolean {
   return type === S_IFREG || type === S_IFBLK;
 }
 
-/** Flags Linux accepts with MAP_SHARED_VALIDATE. */
-const KNOWN_MAP_FLAGS = 0x1fff7f;
+/**
+ * Flags Linux accepts with MAP_SHARED_VALIDATE (LEGACY_MAP_MASK, the type bits and the huge
+ * page size bits; MAP_SYNC only on DAX files, which the sandbox has none of): measured on 6.18.
+ */
+const KNOWN_MAP_FLAGS = 0x7c07f9ff;
 
 /** Implements mmap(2). */
 const sysMmap: SyscallFn = (t, a) => {
@@ -47,6 +50,8 @@ const sysMmap: SyscallFn = (t, a) => {
   }
   let file = anon ? null : t.fdTable.get(fd);
   if (file !== null && (file.flags & O_PATH)) throw EBADF; // fget refuses O_PATH descriptors
+  // ksys_mmap_pgoff: MAP_HUGETLB needs a hugetlbfs file, which the sandbox has none of.
+  if (file !== null && (flags & MAP_HUGETLB)) throw EINVAL;
   // A packet socket's ring is mapped through the ring's own file.
   if (file instanceof SocketFile) file = file.mmapFile(BigInt.asUintN(64, BigInt(off)) > BigInt(Number.MAX_SAFE_INTEGER) ? -1 : off, len) ?? file;
   if (file !== null && !mappable(file)) {
@@ -54,6 +59,8 @@ const sysMmap: SyscallFn = (t, a) => {
     const shared = (flags & MAP_TYPE) !== MAP_PRIVATE;
     if (file.readable && !(shared && (prot & PROT_WRITE) && !file.writable)) throw ENODEV;
   }
+  // do_mmap: a file mapping cannot grow down (after the access checks, as ENODEV).
+  if (file !== null && (flags & MAP_GROWSDOWN) && file.readable) throw EINVAL;
   // --memory: memory the sandbox would hold once touched (anonymous, or a private writable
   // copy of a file); an inaccessible reservation costs nothing until mprotect.
   const charged = anon ? (prot & 7) !== 0 : (flags & MAP_TYPE) === MAP_PRIVATE && (prot & PROT_WRITE) !== 0;
