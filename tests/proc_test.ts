@@ -351,6 +351,19 @@ Deno.test("linux.sysctl is written into the sandbox's /proc/sys before init runs
   }
 });
 
+Deno.test("statfs(2) of a bind mount shows the host filesystem's type, block size and size, as on Linux (df of a volume showed 0 blocks)", async () => {
+  const fmt = "%t %S %b %c";
+  await withBundle(spec([{ destination: "/data", type: "bind", source: "data", options: ["rbind", "ro"] }], ["/bin/sh", "-c", `stat -f -c '${fmt}' /data`], false), {}, async (dir) => {
+    const cfg = JSON.parse(Deno.readTextFileSync(`${dir}/config.json`));
+    cfg.root.path = "/";
+    Deno.writeTextFileSync(`${dir}/config.json`, JSON.stringify(cfg));
+    const r = await sentryRun(["run", "--bundle", dir]);
+    assert.equal(r.code, 0, r.stderr);
+    const native = await new Deno.Command("stat", { args: ["-f", "-c", fmt, `${dir}/data`] }).output();
+    assert.equal(r.stdout, new TextDecoder().decode(native.stdout));
+  });
+});
+
 Deno.test("a bad mount entry in config.json is one line and status 125", async () => {
   const cases: [unknown[], string][] = [
     [[{ destination: "/mnt", type: "ext4", source: "/dev/sda" }], `sentry: config.json: mounts[0].type: "ext4" is not supported (expected proc, sysfs, tmpfs, devpts, mqueue, cgroup or bind)\n`],

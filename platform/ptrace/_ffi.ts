@@ -153,6 +153,8 @@ const rareSymbols = {
   fchmod: { parameters: ["i32", "u32"], result: "i32" },
   utimensat: { parameters: ["i32", "buffer", "buffer", "i32"], result: "i32" },
   fsync: { parameters: ["i32"], result: "i32" },
+  // statfs(2) of a bind mount: the host filesystem's figures, as Linux shows them.
+  fstatfs: { parameters: ["i32", "buffer"], result: "i32" },
   // The control socket (boot/control_*.ts): AF_UNIX stream sockets passing descriptors.
   socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
   bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
@@ -608,6 +610,11 @@ export function hostIoctl(fd: number, req: number, buf: Uint8Array): number {
 /** fstat(2), retried on EINTR: the raw 144-byte struct stat, or -errno. */
 export function hostFstat(fd: number, buf: Uint8Array): number {
   return retryInt(() => libc.fstat(fd, buf));
+}
+
+/** fstatfs(2) into buf (struct statfs, 120 bytes); -1 with errno on failure. */
+export function hostFstatfs(fd: number, buf: Uint8Array): number {
+  return retryInt(() => rare().fstatfs(fd, buf));
 }
 
 // ---- host files by descriptor (vfs/hostfs: every walk goes one component at a time) --------

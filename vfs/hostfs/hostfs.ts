@@ -56,7 +56,7 @@ import {
   S_IFMT, S_IFREG, S_IFSOCK, S_ISGID, S_ISUID,
 } from "../../abi/linux/file.ts";
 import * as ffi from "../../platform/ptrace/_ffi.ts";
-import { Dentry, type Filesystem, type NewFile, type SetAttr } from "../dentry.ts";
+import { Dentry, type Filesystem, type FsStat, type NewFile, type SetAttr } from "../dentry.ts";
 import { Pipe } from "../pipe.ts";
 import { openFifo } from "../fifo.ts";
 import { type DirEntry, FileDescription, type MemoryIO, type Stat } from "../file_description.ts";
@@ -173,6 +173,22 @@ export class HostFilesystem implements Filesystem {
     } finally {
       hostFds.close(fd);
     }
+  }
+
+  /**
+   * The host filesystem's figures (fstatfs of the held descriptor), as statfs(2) of a bind
+   * mount shows them on Linux; generic ones once released or when the host refuses.
+   */
+  statfs(): FsStat {
+    const buf = new Uint8Array(120);
+    const fd = this.#rootFd >= 0 ? this.#rootFd : this.#fileParentFd;
+    if (fd < 0 || ffi.hostFstatfs(fd, buf) !== 0) {
+      return { type: 0x858458f6, bsize: 4096, blocks: 0, bfree: 0, bavail: 0, files: 0, ffree: 0, namelen: 255 };
+    }
+    const v = new DataView(buf.buffer);
+    const n = (i: number) => Number(v.getBigUint64(i * 8, true));
+    // struct statfs (x86-64): f_type, f_bsize, f_blocks, f_bfree, f_bavail, f_files, f_ffree, f_fsid, f_namelen.
+    return { type: n(0), bsize: n(1), blocks: n(2), bfree: n(3), bavail: n(4), files: n(5), ffree: n(6), namelen: n(8) };
   }
 
   release(): void {
