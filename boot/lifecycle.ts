@@ -19,6 +19,8 @@ import { exitStatusOf } from "./exit_status.ts";
 import type { Command } from "./flags.ts";
 import { quote } from "./flags.ts";
 import {
+  checkId,
+  containerDir,
   type ContainerState,
   holderAlive,
   listIds,
@@ -190,6 +192,10 @@ export async function lifecycle(cmd: Command, log: DebugLog): Promise<number> {
 }
 
 async function deleteContainer(root: string, id: string, force: boolean, log: DebugLog): Promise<number> {
+  checkId(id);
+  // runc's delete --force of an unknown container succeeds silently: engines call it to clean
+  // up after a create that failed (and so registered nothing).
+  if (force && !exists(containerDir(root, id))) return 0;
   const s = readState(root, id);
   if (s.status !== "stopped" || holderAlive(s)) {
     if (s.status !== "stopped" && s.status !== "created" && !force) {
@@ -389,5 +395,14 @@ async function exec(cmd: Extract<Command, { kind: "exec" }>): Promise<number> {
       }
     }
     conn.close();
+  }
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
   }
 }

@@ -145,6 +145,9 @@ Deno.test("lifecycle: bad, duplicate and unknown IDs are one line and status 125
       oneErrorLine(await sentry(root, [cmd, "nope"]), `${cmd} of an unknown ID`);
     }
     oneErrorLine(await sentry(root, ["exec", "nope", "true"]), "exec into an unknown ID");
+    // runc's rule: delete --force of an unknown ID succeeds, silently (podman's clean-up after a failed create).
+    assert.deepEqual(await sentry(root, ["delete", "--force", "nope"]), { code: 0, stdout: "", stderr: "" });
+    oneErrorLine(await sentry(root, ["delete", "--force", "a/b"]), "delete --force of a malformed ID");
     oneErrorLine(await sentry(root, ["kill", "dup", "NOTASIGNAL"]), "an unknown signal");
     oneErrorLine(await sentry(root, ["delete", "dup"]), "delete of a running container");
     const bad = await Deno.makeTempFile();
