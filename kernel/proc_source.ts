@@ -491,6 +491,10 @@ export class KernelProcSource implements ProcSource {
     return { count: uts.changes[which], queue: uts.queue };
   }
 
+  setUtsName(which: "hostname" | "domainname", name: string): void {
+    (this.#k.current?.uts ?? this.#k.rootUts).set(which, name);
+  }
+
   nsIoctl(loc: Location, cmd: number, arg: number): number {
     const t = this.#k.current;
     const n = t === null ? null : nsfsTarget(this.#k, loc);

@@ -420,3 +420,7 @@ Deno.test("pivot_root checks as Linux (EINVAL to no mount point, EBUSY on the ro
 Deno.test("/proc/sys/fs/pipe-max-size: root writes it, rounded up to a power of two of at least a page (EINVAL above 2^31 or for a non-number), and F_SETPIPE_SZ without CAP_SYS_RESOURCE stops at it, as natively (tests/c/pipe_max_size.c)", async () => {
   await assertSameAsNative([await compileC("pipe_max_size")]);
 });
+
+Deno.test("writes of /proc/sys/kernel/hostname and domainname set the caller's UTS namespace's names (up to a newline or NUL, at most 64 bytes), EACCES for a user other than root, as natively (tests/c/proc_uts.c)", async () => {
+  await assertSameAsNative([await compileC("proc_uts")]);
+});

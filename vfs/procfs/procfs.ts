@@ -352,18 +352,33 @@ class SysvipcFile extends GeneratedFile {
 
 class SystemFile extends GeneratedFile {
   constructor(readonly pfs: ProcFilesystem, parent: KDentry, name: string, readonly kind: SystemKind) {
-    super(pfs, parent, name);
+    super(pfs, parent, name, { mode: SystemFile.#isUts(kind) && pfs.source.setUtsName !== undefined ? 0o644 : 0o444 });
   }
 
-  /** /proc's own files have no write operation (proc_reg_write's EIO). */
-  override writeContents(_data: Uint8Array): void {
-    throw EIO;
+  static #isUts(kind: SystemKind): kind is "hostname" | "domainname" {
+    return kind === "hostname" || kind === "domainname";
+  }
+
+  override get writable(): boolean {
+    return SystemFile.#isUts(this.kind) && this.pfs.source.setUtsName !== undefined;
+  }
+
+  /**
+   * hostname and domainname (proc_do_uts_string, proc_dostring): the caller's UTS namespace takes
+   * the bytes up to a newline or NUL, at most 64; /proc's own files have no write operation
+   * (proc_reg_write's EIO).
+   */
+  override writeContents(data: Uint8Array): void {
+    if (!this.writable) throw EIO;
+    let end = data.findIndex((c) => c === 0 || c === 0x0a);
+    if (end < 0) end = data.length;
+    this.pfs.source.setUtsName!(this.kind as "hostname" | "domainname", new TextDecoder().decode(data.subarray(0, Math.min(end, 64))));
   }
 
   /** hostname and domainname are polled for changes (UtsFile); the rest as any generated file. */
   override open(loc: Location, flags: number): FileDescription {
-    if (this.kind !== "hostname" && this.kind !== "domainname") return super.open(loc, flags);
-    if ((flags & O_ACCMODE) !== O_RDONLY || (flags & O_TRUNC)) throw EACCES;
+    if (!SystemFile.#isUts(this.kind)) return super.open(loc, flags);
+    if (((flags & O_ACCMODE) !== O_RDONLY || (flags & O_TRUNC)) && !this.writable) throw EACCES;
     return new UtsFile(loc, flags, this, this.pfs.source, this.kind);
   }
 

@@ -223,6 +223,11 @@ export interface ProcSource {
    * does: poll on /proc/sys/kernel/{hostname,domainname} reports a change once (proc_sys_poll).
    */
   utsChanges(which: "hostname" | "domainname"): { count: number; queue: WaitQueue };
+  /**
+   * A write of /proc/sys/kernel/{hostname,domainname} (proc_do_uts_string): the caller's UTS
+   * namespace takes the name; absent: the files are read-only.
+   */
+  setUtsName?(which: "hostname" | "domainname", name: string): void;
   /** Every mount of ns, parents first. */
   mounts(ns: MountNamespace | null): Mount[];
   /** The text of the sysctl at /proc/sys/KEY that the kernel provides (kernel/shmmni, net/ipv4/tcp_rmem, ...). */
