@@ -34,7 +34,7 @@ export {
   renderProcNetUdp,
 } from "./socket/inet/proc_net.ts";
 export { renderProcNetUnix } from "./socket/unix/proc_net.ts";
-export { TCP_RCVBUF, TCP_SNDBUF, TcpSocketFile } from "./socket/inet/tcp.ts";
+export { TCP_RCVBUF, TCP_RMEM_MAX, TCP_SNDBUF, TcpSocketFile } from "./socket/inet/tcp.ts";
 // The socket files and sockets a checkpoint saves and a restore makes (kernel/checkpoint/): a
 // restore of an image without any loads none of the network.
 export { InetSocketFile } from "./socket/inet/inet_socket.ts";

@@ -741,7 +741,7 @@ export class KernelProcSource implements ProcSource {
       case "net/ipv4/conf/lo/route_localnet":
         return `${this.#net().sysctl[NET_SYSCTLS[key]!]}\n`;
       case "net/ipv4/tcp_rmem":
-        return `4096\t${netModules().TCP_RCVBUF}\t6291456\n`;
+        return `4096\t${netModules().TCP_RCVBUF}\t${netModules().TCP_RMEM_MAX}\n`;
       case "net/ipv4/tcp_wmem":
         return `4096\t${netModules().TCP_SNDBUF}\t4194304\n`;
     }

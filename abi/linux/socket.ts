@@ -53,6 +53,9 @@ export const SO_BINDTODEVICE = 25;
 /** Binds to an interface by index (Linux 5.1). */
 export const SO_BINDTOIFINDEX = 62;
 export const SO_TIMESTAMP_OLD = 29;
+export const SO_TIMESTAMPNS_OLD = 35;
+export const SO_TIMESTAMP_NEW = 63;
+export const SO_TIMESTAMPNS_NEW = 64;
 export const SO_ACCEPTCONN = 30;
 export const SO_PEERSEC = 31;
 export const SO_SNDBUFFORCE = 32;

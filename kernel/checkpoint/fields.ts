@@ -225,7 +225,12 @@ export const LEDGER: readonly LedgerEntry[] = [
   {
     file: "kernel/socket/socket.ts",
     className: "SocketFile",
-    saved: ["recvTimeoutNs", "sendTimeoutNs"],
+    // The socket level's state (kernel/socket/sockopt.ts): each family's saved form carries it
+    // (inet_sockets.ts's inet options, unix_sockets.ts's and netlink.ts's buffers and option pairs).
+    saved: [
+      "recvTimeoutNs", "sendTimeoutNs", "sndBuf", "rcvBuf", "reuseAddr", "reusePort", "keepalive", "broadcast", "lingerOn",
+      "lingerSecs", "boundDev", "passcred", "sockOptions",
+    ],
     derived: {
       sockFilter: "none after a restore: a socket with a filter is refused in one line (sandbox.ts saveFile)",
       filterLocked: "false after a restore: a locked socket is refused in one line (sandbox.ts saveFile)",
@@ -242,7 +247,7 @@ export const LEDGER: readonly LedgerEntry[] = [
     className: "UnixSocket",
     saved: [
       "type", "protocol", "ownerCred", "state", "peer", "address", "peerCred", "dead", "embryo", "queue", "acceptQueue",
-      "backlog", "shutdownMask", "error", "sndbuf", "rcvbuf", "passcred", "plainOptions",
+      "backlog", "shutdownMask", "error",
     ],
     derived: {
       family: "AF_UNIX, fixed by the class",
@@ -431,7 +436,7 @@ export const LEDGER: readonly LedgerEntry[] = [
   {
     file: "kernel/socket/inet/inet_socket.ts",
     className: "InetSocketFile",
-    saved: ["family", "uid", "v6only", "reuseAddr", "reusePort", "boundDev", "keepalive", "broadcast", "lingerOn", "lingerSecs", "ttl", "tos", "sndBuf", "rcvBuf", "#flags"],
+    saved: ["family", "uid", "v6only", "ttl", "tos", "#flags"],
     derived: {
       net: "the restoring kernel's network",
       "#lastEvents": "what the wait queue was last told: recomputed at the first poll round, and sleepers re-register as their syscalls run again",
@@ -562,7 +567,7 @@ export const LEDGER: readonly LedgerEntry[] = [
   {
     file: "kernel/socket/netlink/socket.ts",
     className: "NetlinkSocket",
-    saved: ["type", "portId", "#bound", "rx", "#rcvBuf", "#sndBuf", "#passCred", "#nlFlags", "#groups", "#overrun", "openerNetAdmin", "#rxFrom"],
+    saved: ["type", "portId", "#bound", "rx", "#nlFlags", "#groups", "#overrun", "openerNetAdmin", "#rxFrom"],
     derived: {
       family: "AF_NETLINK, fixed by the class",
       protocol: "NETLINK_ROUTE, fixed by the class saved (the other protocols' sockets are refused)",

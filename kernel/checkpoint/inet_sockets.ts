@@ -192,7 +192,8 @@ const inetOptions = z.lazy(() => z.object({
   tos: intIn(0, 255),
   sndBuf: count,
   rcvBuf: count,
-  flags: z.array(z.tuple([z.string().regex(/^\d{1,10}:\d{1,10}$/), intIn(-(2 ** 31), 2 ** 31 - 1)])).max(64),
+  /** "s:name" (SOL_SOCKET), "ip:name", "ip6:name" and the value. */
+  flags: z.array(z.tuple([z.string().regex(/^(s|ip|ip6):\d{1,10}$/), intIn(-(2 ** 31), 2 ** 31 - 1)])).max(64),
 }).strict());
 
 const family = z.union([z.literal(AF_INET), z.literal(AF_INET6)]);

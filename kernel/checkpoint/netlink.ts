@@ -19,6 +19,8 @@ import { SOCK_DGRAM, SOCK_RAW } from "../../abi/linux/socket.ts";
 import type { Refuse } from "./files.ts";
 import { ImageError } from "./image.ts";
 
+const i32 = intIn(-0x8000_0000, 0x7fff_ffff);
+
 const u32 = intIn(0, 0xffff_ffff);
 const NETLINK_ROUTE = 0;
 const timeout = intIn(0, 2 ** 62);
@@ -33,6 +35,8 @@ export const netlinkFileSchema = lazyKind("netlink", () =>
     rcvBuf: intIn(2304, 0x7fff_ffff),
     sndBuf: intIn(4608, 0x7fff_ffff),
     passCred: z.boolean(),
+    /** The other SOL_SOCKET options set, by name (kernel/socket/sockopt.ts). */
+    options: z.array(z.tuple([intIn(0, 1 << 16), i32])).max(64).optional(),
     nlFlags: z.array(intIn(3, 12)).max(6),
     /** The multicast groups joined (hex, bit n-1 for group n). */
     groups: z.string().regex(/^[0-9a-f]{1,16}$/),
@@ -61,7 +65,7 @@ export function saveNetlinkFile(k: Kernel, f: FileDescription, refuse: Refuse): 
   if (queued > 64 << 20) throw refuse("a netlink socket with more than 64 MiB queued");
   return {
     kind: "netlink", type: f.type as typeof SOCK_RAW | typeof SOCK_DGRAM, flags: f.flags, portId: s.portId, bound: s.bound,
-    rcvBuf: s.rcvBuf, sndBuf: s.sndBuf, passCred: s.passCred, nlFlags: s.nlFlags, groups: s.groups.toString(16), overrun: s.overrun,
+    rcvBuf: s.rcvBuf, sndBuf: s.sndBuf, passCred: s.passCred, options: s.options, nlFlags: s.nlFlags, groups: s.groups.toString(16), overrun: s.overrun,
     openerNetAdmin: s.openerNetAdmin, recvTimeoutNs: f.recvTimeoutNs, sendTimeoutNs: f.sendTimeoutNs, rx: s.rx.map((m) => ({ data: m.data.slice(), from: m.from })),
   };
 }

@@ -15,6 +15,7 @@
  * @module
  */
 
+import { loadSockOptionPairs, sockOptionPairs } from "../socket/sockopt.ts";
 import { intIn, z } from "./zod_tree.ts";
 import type { Kernel } from "../kernel.ts";
 import type { UnixSocket } from "../socket/unix/unix_socket.ts";
@@ -99,10 +100,10 @@ export function saveUnixSocket(s: UnixSocket, ref: (o: UnixSocket) => number, fi
     backlog: s.backlog,
     shutdownMask: s.shutdownMask,
     error: s.error,
-    sndbuf: s.sndbuf,
-    rcvbuf: s.rcvbuf,
+    sndbuf: s.sndBuf,
+    rcvbuf: s.rcvBuf,
     passcred: s.passcred,
-    options: [...s.plainOptions],
+    options: sockOptionPairs(s),
     recvTimeoutNs: s.recvTimeoutNs,
     sendTimeoutNs: s.sendTimeoutNs,
   };
@@ -160,10 +161,10 @@ export function makeUnixSockets(k: Kernel, saved: readonly SavedUnixSocket[], he
     so.backlog = Math.min(s.backlog, NET_CORE.somaxconn);
     so.shutdownMask = s.shutdownMask;
     so.error = s.error;
-    so.sndbuf = s.sndbuf;
-    so.rcvbuf = s.rcvbuf;
+    so.sndBuf = s.sndbuf;
+    so.rcvBuf = s.rcvbuf;
     so.passcred = s.passcred;
-    for (const [name, v] of s.options) so.plainOptions.set(name, v);
+    loadSockOptionPairs(so, s.options);
     so.recvTimeoutNs = s.recvTimeoutNs;
     so.sendTimeoutNs = s.sendTimeoutNs;
     if (s.address !== null) {

@@ -18,8 +18,10 @@
  *   O_NONBLOCK (as Linux's sock_recvmsg/sock_sendmsg do).
  * - MSG_WAITALL and blocking sends: a family returns what it has (recv) or took (send, a short
  *   count for streams); the syscall layer keeps the progress, waits and calls again.
- * - SOL_SOCKET options SO_TYPE, SO_DOMAIN, SO_PROTOCOL, SO_RCVTIMEO and SO_SNDTIMEO never reach
- *   the family's getsockopt/setsockopt.
+ * - SOL_SOCKET options are one layer under every family (sockopt.ts, Linux's sk_setsockopt and
+ *   sk_getsockopt) over the state SocketFile keeps; a family answers only what is its own through
+ *   the `sock*` hooks, and its other levels through familyGetsockopt/familySetsockopt.
+ *   SO_RCVTIMEO, SO_SNDTIMEO and the socket filters are the syscall layer's.
  * - SIGPIPE on EPIPE (see {@linkcode SocketFile.sigpipeOnEpipe}).
  * - read(2)/write(2)/readv/writev go to the FileDescription read/write methods, which each
  *   family implements (they have no task: AF_UNIX uses the socket owner's credentials there).
@@ -29,11 +31,13 @@
 
 import { FileDescription, type Stat } from "../../vfs/file_description.ts";
 import { EOPNOTSUPP, ENOPROTOOPT, ENOTCONN } from "../errno.ts";
+import type { Net } from "../net.ts";
+import { NET_CORE, sockGetsockopt, sockSetsockopt } from "./sockopt.ts";
 import type { Task } from "../task.ts";
 import type { XtFamily } from "../netfilter/x_tables.ts";
 import type { UserNamespace } from "../user_namespace.ts";
 import type { SockFilter } from "./sock_filter.ts";
-import { SOCK_STREAM } from "../../abi/linux/socket.ts";
+import { SOCK_STREAM, SOL_SOCKET } from "../../abi/linux/socket.ts";
 import { S_IFSOCK, SOCKFS_MAGIC } from "../../abi/linux/file.ts";
 import type { Credentials } from "../creds.ts";
 import { checkUtimes, chmodBits, chownChange, explicitTimes, type InodeTimes, utimesApplied } from "../../vfs/permissions.ts";
@@ -225,10 +229,86 @@ export abstract class SocketFile extends FileDescription {
     throw ENOTCONN;
   }
 
+  // ---- Options. SOL_SOCKET is sockopt.ts's, over the state below (Linux's struct sock's). ----
+
+  /** SO_SNDBUF / SO_RCVBUF as reported (Linux doubles what is set). */
+  sndBuf: number = NET_CORE.wmemDefault;
+  rcvBuf: number = NET_CORE.rmemDefault;
+  reuseAddr = false;
+  reusePort = false;
+  keepalive = false;
+  broadcast = false;
+  lingerOn = false;
+  /** SO_LINGER's seconds, kept when lingering is turned off (sk_lingertime). */
+  lingerSecs = 0;
+  /** SO_BINDTODEVICE / SO_BINDTOIFINDEX: the interface's index (Linux's sk_bound_dev_if), 0 for none. */
+  boundDev = 0;
+  /** SO_PASSCRED, where the family has it (sockPasscred). */
+  passcred = false;
+  /** The other SOL_SOCKET options, stored and read back as set (SO_PRIORITY, SO_MARK, SO_RCVLOWAT...), by name. */
+  readonly sockOptions = new Map<number, number>();
+
   /** The option's value, at most optlen bytes of it (the syscall layer writes it and its length). */
-  getsockopt(_t: Task, _level: number, _name: number, _optlen: number): Uint8Array {
+  getsockopt(t: Task, level: number, name: number, optlen: number): Uint8Array {
+    return level === SOL_SOCKET ? sockGetsockopt(this, t, name, optlen) : this.familyGetsockopt(t, level, name, optlen);
+  }
+
+  setsockopt(t: Task, level: number, name: number, value: Uint8Array): void {
+    if (level === SOL_SOCKET) sockSetsockopt(this, t, name, value);
+    else this.familySetsockopt(t, level, name, value);
+  }
+
+  /** The options of the levels other than SOL_SOCKET: the family's and its protocols'. */
+  familyGetsockopt(_t: Task, _level: number, _name: number, _optlen: number): Uint8Array {
     throw ENOPROTOOPT;
   }
+
+  familySetsockopt(_t: Task, _level: number, _name: number, _value: Uint8Array): void {
+    throw ENOPROTOOPT;
+  }
+
+  /** A SOL_SOCKET value the family answers itself (TCP's autotuned SO_SNDBUF), or null: the common one. */
+  familySocketOpt(_t: Task, _name: number, _optlen: number): Uint8Array | null {
+    return null;
+  }
+
+  /** SO_ERROR: the pending error as an errno, cleared (sock_error). */
+  sockError(): number {
+    return 0;
+  }
+
+  /** SO_ACCEPTCONN: whether it listens. */
+  get sockListening(): boolean {
+    return false;
+  }
+
+  /** SO_PEERCRED: the peer's credentials (global ids), or null for none. */
+  sockPeerCred(): UCred | null {
+    return null;
+  }
+
+  /** Whether SO_PASSCRED applies (Unix and netlink sockets; EOPNOTSUPP for the others). */
+  get sockPasscred(): boolean {
+    return false;
+  }
+
+  /** SO_PROTOCOL (Linux's sk_protocol). */
+  get sockProtocol(): number {
+    return this.protocol;
+  }
+
+  /** The network namespace the socket lives in (sock_net): SO_BINDTODEVICE's interfaces, SO_MARK's privilege. */
+  sockNet(t: Task): Net {
+    return t.net;
+  }
+
+  /** SO_RCVLOWAT's value as the family keeps it (TCP caps it), `v` not negative. */
+  sockRcvlowat(v: number): number {
+    return v;
+  }
+
+  /** A SOL_SOCKET option the family acts on was set (SO_REUSEADDR, SO_SNDBUF, SO_BINDTOIFINDEX...). */
+  sockChanged(_name: number): void {}
 
   /**
    * For an option whose getsockopt optlen reads back its full size even when the value was cut
@@ -236,10 +316,6 @@ export abstract class SocketFile extends FileDescription {
    */
   getsockoptFullLength(_level: number, _name: number): number | null {
     return null;
-  }
-
-  setsockopt(_t: Task, _level: number, _name: number, _value: Uint8Array): void {
-    throw ENOPROTOOPT;
   }
 
   /**

@@ -29,10 +29,7 @@ import { type RecvRequest, type RecvResult, type SendRequest, SocketFile } from 
 import * as C from "./constants.ts";
 import { SIOCINQ, SIOCOUTQ } from "../../../abi/linux/socket.ts";
 import type { MemoryIO } from "../../../vfs/file_description.ts";
-import { CAP_NET_ADMIN, CAP_NET_BIND_SERVICE, CAP_NET_RAW } from "../../../abi/linux/capability.ts";
-
-const IFNAMSIZ = 16;
-import { bufferSize, NET_CORE, SOCK_MIN_RCVBUF, SOCK_MIN_SNDBUF } from "../sockopt.ts";
+import { CAP_NET_BIND_SERVICE } from "../../../abi/linux/capability.ts";
 import { type Endpoint, parseSockaddr } from "./sockaddr.ts";
 import { isXtOption } from "../../netfilter/sockopt.ts";
 import type { XtFamily } from "../../netfilter/x_tables.ts";
@@ -141,21 +138,9 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
   uid = 0;
   /** IPV6_V6ONLY. */
   v6only = false;
-  // Options that are stored and reported (netstack has no use for them yet).
-  reuseAddr = false;
-  reusePort = false;
-  /** SO_BINDTODEVICE / SO_BINDTOIFINDEX: the interface's index (Linux's sk_bound_dev_if), 0 for none. */
-  boundDev = 0;
-  keepalive = false;
-  broadcast = false;
-  lingerOn = false;
-  lingerSecs = 0;
   ttl = -1;
   tos = 0;
-  /** SO_SNDBUF / SO_RCVBUF as reported (Linux doubles what is set). */
-  sndBuf: number;
-  rcvBuf: number;
-  /** Other int options, stored and reported as set: key "level:name". */
+  /** Other IPPROTO_IP and IPPROTO_IPV6 int options, stored and reported as set: key "ip:name" or "ip6:name". */
   readonly #flags = new Map<string, number>();
   /** The events last reported, and the receive signature then (for edge-triggered waiters). */
   #lastEvents = -1;
@@ -180,7 +165,8 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
       uid: this.uid, v6only: this.v6only, reuseAddr: this.reuseAddr, reusePort: this.reusePort,
       ...(this.boundDev !== 0 ? { boundDev: this.boundDev } : {}), keepalive: this.keepalive,
       broadcast: this.broadcast, lingerOn: this.lingerOn, lingerSecs: this.lingerSecs, ttl: this.ttl, tos: this.tos,
-      sndBuf: this.sndBuf, rcvBuf: this.rcvBuf, flags: [...this.#flags],
+      sndBuf: this.sndBuf, rcvBuf: this.rcvBuf,
+      flags: [...this.#flags, ...[...this.sockOptions].map(([k, v]): [string, number] => [`s:${k}`, v])],
     };
   }
 
@@ -200,7 +186,11 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
     this.sndBuf = o.sndBuf;
     this.rcvBuf = o.rcvBuf;
     this.#flags.clear();
-    for (const [k, v] of o.flags) this.#flags.set(k, v);
+    this.sockOptions.clear();
+    for (const [k, v] of o.flags) {
+      if (k.startsWith("s:")) this.sockOptions.set(Number(k.slice(2)), v);
+      else this.#flags.set(k, v);
+    }
   }
 
   /** The family's readiness. */
@@ -307,9 +297,8 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
 
   // --- Options shared by every inet socket. ---
 
-  override getsockopt(_t: Task, level: number, name: number, optlen: number): Uint8Array {
+  override familyGetsockopt(_t: Task, level: number, name: number, optlen: number): Uint8Array {
     if (optlen < 0) throw EINVAL;
-    if (level === C.SOL_SOCKET) return this.getSocketOpt(name, optlen);
     if (level === C.IPPROTO_IP) return this.getIpOpt(name, optlen);
     if (level === C.IPPROTO_IPV6 && this.family === C.AF_INET6) return this.getIpv6Opt(name, optlen);
     // An AF_INET socket hands other levels to ip_getsockopt, which says EOPNOTSUPP; AF_INET6's
@@ -318,21 +307,27 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
     return this.getProtocolOpt(level, name, optlen);
   }
 
-  override setsockopt(t: Task, level: number, name: number, value: Uint8Array): void {
-    if (level === C.SOL_SOCKET) {
-      if ((name === C.SO_SNDBUFFORCE || name === C.SO_RCVBUFFORCE) && !t.creds.hasCap(CAP_NET_ADMIN)) throw errno.EPERM;
-      // sk_setsockopt: the mark needs CAP_NET_RAW or CAP_NET_ADMIN over the socket's network
-      // namespace, checked after the length and before anything else.
-      if (name === C.SO_MARK) {
-        if (value.length < 4) throw EINVAL;
-        const owner = this.net.owner;
-        if (!t.creds.capableIn(owner, CAP_NET_RAW) && !t.creds.capableIn(owner, CAP_NET_ADMIN)) throw errno.EPERM;
-      }
-      return this.setSocketOpt(name, value, t);
-    }
+  override familySetsockopt(_t: Task, level: number, name: number, value: Uint8Array): void {
     if (level === C.IPPROTO_IP) return this.setIpOpt(name, value);
     if (level === C.IPPROTO_IPV6 && this.family === C.AF_INET6) return this.setIpv6Opt(name, value);
     return this.setProtocolOpt(level, name, value);
+  }
+
+  // The socket level's hooks (kernel/socket/sockopt.ts).
+  override sockError(): number {
+    return this.takeErrno();
+  }
+  override get sockListening(): boolean {
+    return this.isListening();
+  }
+  override sockNet(): Net {
+    return this.net;
+  }
+  override sockChanged(name: number): void {
+    if (name === C.SO_REUSEADDR || name === C.SO_REUSEPORT || name === C.SO_BINDTOIFINDEX) this.reuseChanged();
+    else if (name === C.SO_KEEPALIVE) this.keepaliveChanged();
+    else if (name === C.SO_SNDBUF) this.sndBufChanged();
+    else if (name === C.SO_RCVBUF) this.rcvBufChanged();
   }
 
   /**
@@ -379,151 +374,6 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
     sock.reusePort = this.reusePort;
     sock.wildcardVersion = this.wildcardVersion;
     sock.boundDevice = this.boundDev - 1;
-  }
-
-  protected getSocketOpt(name: number, optlen: number): Uint8Array {
-    switch (name) {
-      case C.SO_BINDTODEVICE: {
-        // sock_getbindtodevice: nothing (length 0) when unbound, else the name and its NUL,
-        // into a buffer of at least IFNAMSIZ.
-        if (this.boundDev === 0) return new Uint8Array(0);
-        if (optlen < IFNAMSIZ) throw EINVAL;
-        const name = new TextEncoder().encode(this.net.ifNames[this.boundDev - 1] ?? "");
-        const b = new Uint8Array(name.length + 1);
-        b.set(name);
-        return b;
-      }
-      case C.SO_BINDTOIFINDEX:
-        return intBytes(this.boundDev, optlen);
-      case C.SO_TYPE:
-        return intBytes(this.type, optlen);
-      case C.SO_PROTOCOL:
-        return intBytes(this.protocol, optlen);
-      case C.SO_DOMAIN:
-        return intBytes(this.family, optlen);
-      case C.SO_ERROR:
-        return intBytes(this.takeErrno(), optlen);
-      case C.SO_ACCEPTCONN:
-        return intBytes(this.isListening() ? 1 : 0, optlen);
-      case C.SO_REUSEADDR:
-        return intBytes(this.reuseAddr ? 1 : 0, optlen);
-      case C.SO_REUSEPORT:
-        return intBytes(this.reusePort ? 1 : 0, optlen);
-      case C.SO_KEEPALIVE:
-        return intBytes(this.keepalive ? 1 : 0, optlen);
-      case C.SO_BROADCAST:
-        return intBytes(this.broadcast ? 1 : 0, optlen);
-      case C.SO_SNDBUF:
-        return intBytes(this.sndBuf, optlen);
-      case C.SO_RCVBUF:
-        return intBytes(this.rcvBuf, optlen);
-      case C.SO_RCVLOWAT:
-      case C.SO_SNDLOWAT:
-        return intBytes(this.#flags.get(`s:${name}`) ?? 1, optlen);
-      case C.SO_DEBUG:
-      case C.SO_DONTROUTE:
-      case C.SO_NO_CHECK:
-      case C.SO_OOBINLINE:
-      case C.SO_PRIORITY:
-      case C.SO_TIMESTAMP_OLD:
-      case C.SO_MARK:
-        return intBytes(this.#flags.get(`s:${name}`) ?? 0, optlen);
-      case C.SO_PASSCRED:
-        // Linux 6.16 restricted SO_PASSCRED to Unix, netlink and Bluetooth sockets.
-        throw errno.EOPNOTSUPP;
-      case C.SO_LINGER: {
-        const b = new Uint8Array(8);
-        const v = new DataView(b.buffer);
-        v.setInt32(0, this.lingerOn ? 1 : 0, true);
-        v.setInt32(4, this.lingerSecs, true);
-        return b.subarray(0, Math.min(8, optlen));
-      }
-      default:
-        throw ENOPROTOOPT;
-    }
-  }
-
-  /**
-   * SO_BINDTODEVICE / SO_BINDTOIFINDEX (sock_bindtoindex): binds to interface `ifindex` (0:
-   * unbinds). Changing a binding already made needs CAP_NET_RAW.
-   */
-  #bindToIndex(t: Task, ifindex: number): void {
-    if (this.boundDev !== 0 && !t.creds.capableIn(this.net.owner, CAP_NET_RAW)) throw errno.EPERM;
-    if (ifindex < 0) throw EINVAL;
-    if (ifindex !== 0 && this.net.linkByIndex(ifindex) === null) throw errno.ENODEV;
-    this.boundDev = ifindex;
-    this.reuseChanged();
-  }
-
-  protected setSocketOpt(name: number, value: Uint8Array, t: Task): void {
-    switch (name) {
-      case C.SO_BINDTODEVICE: {
-        // sock_setbindtodevice: at most IFNAMSIZ-1 bytes of name, up to a NUL; "" unbinds.
-        const raw = value.subarray(0, IFNAMSIZ - 1);
-        const nul = raw.indexOf(0);
-        const nm = new TextDecoder().decode(nul < 0 ? raw : raw.subarray(0, nul));
-        const i = nm === "" ? -1 : this.net.linkIndex(nm);
-        if (nm !== "" && i < 0) throw errno.ENODEV;
-        this.#bindToIndex(t, i + 1);
-        return;
-      }
-      case C.SO_BINDTOIFINDEX:
-        this.#bindToIndex(t, intOpt(value));
-        return;
-      case C.SO_LINGER: {
-        if (value.length < 8) throw EINVAL;
-        const v = new DataView(value.buffer, value.byteOffset, 8);
-        this.lingerOn = v.getInt32(0, true) !== 0;
-        this.lingerSecs = v.getInt32(4, true);
-        return;
-      }
-    }
-    const n = intOpt(value);
-    switch (name) {
-      case C.SO_REUSEADDR:
-        this.reuseAddr = n !== 0;
-        this.reuseChanged();
-        return;
-      case C.SO_REUSEPORT:
-        this.reusePort = n !== 0;
-        this.reuseChanged();
-        return;
-      case C.SO_KEEPALIVE:
-        this.keepalive = n !== 0;
-        this.keepaliveChanged();
-        return;
-      case C.SO_BROADCAST:
-        this.broadcast = n !== 0;
-        return;
-      case C.SO_SNDBUF:
-      case C.SO_SNDBUFFORCE:
-        // As Linux: the request as unsigned (-1 is the most), within wmem_max, doubled (room
-        // for bookkeeping), at least SOCK_MIN_SNDBUF.
-        this.sndBuf = bufferSize(n, NET_CORE.wmemMax, SOCK_MIN_SNDBUF, name === C.SO_SNDBUFFORCE);
-        this.sndBufChanged();
-        return;
-      case C.SO_RCVBUF:
-      case C.SO_RCVBUFFORCE:
-        this.rcvBuf = bufferSize(n, NET_CORE.rmemMax, SOCK_MIN_RCVBUF, name === C.SO_RCVBUFFORCE);
-        this.rcvBufChanged();
-        return;
-      case C.SO_RCVLOWAT:
-        this.#flags.set(`s:${name}`, Math.max(1, n));
-        return;
-      case C.SO_DEBUG:
-      case C.SO_DONTROUTE:
-      case C.SO_NO_CHECK:
-      case C.SO_OOBINLINE:
-      case C.SO_PRIORITY:
-      case C.SO_TIMESTAMP_OLD:
-      case C.SO_MARK: // kept and read back; no route or filter looks at it here
-        this.#flags.set(`s:${name}`, n);
-        return;
-      case C.SO_PASSCRED:
-        throw errno.EOPNOTSUPP;
-      default:
-        throw ENOPROTOOPT;
-    }
   }
 
   protected getIpOpt(name: number, optlen: number): Uint8Array {
@@ -597,9 +447,9 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
     }
   }
 
-  /** A SOL_SOCKET option kept in the flags (SO_TIMESTAMP...), 0 if never set. */
+  /** A SOL_SOCKET option kept as set (SO_TIMESTAMP...), 0 if never set. */
   protected socketFlag(name: number): number {
-    return this.#flags.get(`s:${name}`) ?? 0;
+    return this.sockOptions.get(name) ?? 0;
   }
 
   /** An IPPROTO_IP option kept in the flags (IP_PKTINFO, IP_RECVTTL...), 0 if never set. */

@@ -51,6 +51,8 @@ export class RawSocketFile extends InetSocketFile {
     this.protocol = protocol;
     this.sock = n.stack.rawSocket(family === C.AF_INET ? 4 : 6, protocol);
     this.#hdrincl = family === C.AF_INET && protocol === IPPROTO_RAW;
+    // The raw protocols' INET_PROTOSW_REUSE: SO_REUSEADDR on from the start (inet_create).
+    this.reuseAddr = true;
   }
 
   protected netReadiness(): NetReadiness {
@@ -279,7 +281,7 @@ export class RawSocketFile extends InetSocketFile {
 
   // --- Options. ---
 
-  override getsockopt(t: Task, level: number, name: number, optlen: number): Uint8Array {
+  override familyGetsockopt(t: Task, level: number, name: number, optlen: number): Uint8Array {
     if (optlen < 0) throw EINVAL;
     if (this.family === C.AF_INET && level === SOL_RAW) {
       // raw_getsockopt: ICMP_FILTER on an ICMP socket, cut to optlen.
@@ -302,10 +304,10 @@ export class RawSocketFile extends InetSocketFile {
     }
     if (this.family === C.AF_INET && level === C.IPPROTO_IP && name === IP_HDRINCL) return ipIntBytes(this.#hdrincl ? 1 : 0, optlen);
     if (this.family === C.AF_INET && level === C.IPPROTO_IP && name === C.IP_MULTICAST_IF) return this.#mc.getIf(optlen);
-    return super.getsockopt(t, level, name, optlen);
+    return super.familyGetsockopt(t, level, name, optlen);
   }
 
-  override setsockopt(t: Task, level: number, name: number, value: Uint8Array): void {
+  override familySetsockopt(t: Task, level: number, name: number, value: Uint8Array): void {
     if (this.family === C.AF_INET && level === SOL_RAW) {
       if (name !== ICMP_FILTER) throw ENOPROTOOPT;
       if (this.protocol !== C.IPPROTO_ICMP) throw EOPNOTSUPP;
@@ -348,7 +350,7 @@ export class RawSocketFile extends InetSocketFile {
         return this.#mc.membership(this.net.stack, name === C.IP_ADD_MEMBERSHIP, value);
       }
     }
-    return super.setsockopt(t, level, name, value);
+    return super.familySetsockopt(t, level, name, value);
   }
 }
 

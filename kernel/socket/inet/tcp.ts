@@ -31,6 +31,8 @@ import { checkUnspecBind, formatSockaddr, parseSockaddr } from "./sockaddr.ts";
 /** Linux's defaults: net.ipv4.tcp_wmem[1] and tcp_rmem[1]. */
 export const TCP_SNDBUF = 16384;
 export const TCP_RCVBUF = 131072;
+/** tcp_rmem[2], as /proc/sys/net/ipv4/tcp_rmem shows it. */
+export const TCP_RMEM_MAX = 6291456;
 /**
  * TCP_DEFER_ACCEPT's seconds as SYN-ACK retransmissions and back, as Linux's secs_to_retrans
  * and retrans_to_secs (an initial timeout of 1 s doubling up to 120 s).
@@ -179,14 +181,19 @@ export class TcpSocketFile extends InetSocketFile {
     return errnoOf(this.sock.takeError());
   }
 
-  protected override getSocketOpt(name: number, optlen: number): Uint8Array {
+  override familySocketOpt(_t: Task, name: number, optlen: number): Uint8Array | null {
     // SO_SNDBUF of a connection whose send buffer the application never set: what Linux's
     // tcp_sndbuf_expand makes it once established on loopback (2 * 10 segments * 131328),
     // rather than tcp_wmem's starting 16384; programs size their writes by it.
     if (name === C.SO_SNDBUF && this.sock.sendLimit === 0 && !NOT_CONNECTED.has(this.sock.state) && this.sock.state !== "SYN-RECEIVED") {
       return intBytes(Math.max(this.sndBuf, AUTOTUNED_SNDBUF), optlen);
     }
-    return super.getSocketOpt(name, optlen);
+    return null;
+  }
+
+  /** tcp_set_rcvlowat: at most half of tcp_rmem's largest buffer. */
+  override sockRcvlowat(v: number): number {
+    return Math.min(v, TCP_RMEM_MAX >> 1);
   }
 
   protected override reuseChanged(): void {

@@ -14,7 +14,8 @@ import { O_NONBLOCK, O_RDWR } from "../../../abi/linux/file.ts";
 import { EVENT_ERR, EVENT_IN, EVENT_OUT, EVENT_RDNORM, EVENT_WRNORM } from "../../../waiter/mod.ts";
 import { type RecvRequest, type RecvResult, type SendRequest, SocketFile } from "../socket.ts";
 import * as C from "../inet/constants.ts";
-import { intBytes, intOpt } from "../inet/inet_socket.ts";
+import { intBytes } from "../inet/inet_socket.ts";
+import { loadSockOptionPairs, sockOptionPairs } from "../sockopt.ts";
 import { MessageBuilder, NLM_F_CAPPED, NLMSG_ERROR, NLMSG_HDRLEN, SOCKADDR_NL_LEN, sockaddrNl } from "./message.ts";
 
 export const SOL_NETLINK = 270;
@@ -35,6 +36,8 @@ export interface NetlinkSnapshot {
   rcvBuf: number;
   sndBuf: number;
   passCred: boolean;
+  /** The other SOL_SOCKET options set (kernel/socket/sockopt.ts's pairs); absent in older images: none. */
+  options?: [number, number][] | undefined;
   nlFlags: number[];
   groups: bigint;
   overrun: boolean;
@@ -56,10 +59,6 @@ export abstract class NetlinkSocket extends SocketFile {
   #bound = false;
   /** Answers waiting to be read, one datagram each. */
   protected readonly rx: Uint8Array[] = [];
-  #rcvBuf = 212992;
-  #sndBuf = 212992;
-  /** SO_PASSCRED: each received message carries the kernel's SCM_CREDENTIALS. */
-  #passCred = false;
   /** The SOL_NETLINK flag options set (NETLINK_FLAG_OPTIONS' names). */
   readonly #nlFlags = new Set<number>();
   /** Multicast groups joined (bind's nl_groups, NETLINK_ADD_MEMBERSHIP): bit n-1 for group n. */
@@ -151,25 +150,16 @@ export abstract class NetlinkSocket extends SocketFile {
     return sockaddrNl(0);
   }
 
-  override getsockopt(_t: Task, level: number, name: number, optlen: number): Uint8Array {
-    if (level === C.SOL_SOCKET) {
-      switch (name) {
-        case C.SO_TYPE:
-          return intBytes(this.type, optlen);
-        case C.SO_PROTOCOL:
-          return intBytes(this.protocol, optlen);
-        case C.SO_DOMAIN:
-          return intBytes(this.family, optlen);
-        case C.SO_RCVBUF:
-          return intBytes(this.#rcvBuf, optlen);
-        case C.SO_SNDBUF:
-          return intBytes(this.#sndBuf, optlen);
-        case C.SO_ERROR:
-          return intBytes(0, optlen);
-        case C.SO_PASSCRED:
-          return intBytes(this.#passCred ? 1 : 0, optlen);
-      }
-    }
+  /** SO_PASSCRED: each received message carries the sender's SCM_CREDENTIALS. */
+  override get sockPasscred(): boolean {
+    return true;
+  }
+
+  override sockNet(): Net {
+    return this.net;
+  }
+
+  override familyGetsockopt(_t: Task, level: number, name: number, optlen: number): Uint8Array {
     if (level !== SOL_NETLINK) throw ENOPROTOOPT;
     if (name === NETLINK_LIST_MEMBERSHIPS) {
       // Whole u32s of the mask that fit optlen (netlink_getsockopt); optlen reads back the full size.
@@ -187,15 +177,7 @@ export abstract class NetlinkSocket extends SocketFile {
     return level === SOL_NETLINK && name === NETLINK_LIST_MEMBERSHIPS ? this.#membershipsLen : null;
   }
 
-  override setsockopt(_t: Task, level: number, name: number, value: Uint8Array): void {
-    if (level === C.SOL_SOCKET) {
-      const n = intOpt(value);
-      if (name === C.SO_RCVBUF || name === C.SO_RCVBUFFORCE) this.#rcvBuf = Math.max(2304, 2 * n);
-      else if (name === C.SO_SNDBUF || name === C.SO_SNDBUFFORCE) this.#sndBuf = Math.max(4608, 2 * n);
-      else if (name === C.SO_PASSCRED) this.#passCred = n !== 0;
-      else if (name !== C.SO_PRIORITY && name !== C.SO_TIMESTAMP_OLD) throw ENOPROTOOPT;
-      return;
-    }
+  override familySetsockopt(_t: Task, level: number, name: number, value: Uint8Array): void {
     if (level !== SOL_NETLINK) throw ENOPROTOOPT;
     // A value shorter than an int reads as 0 (netlink_setsockopt).
     const val = value.length >= 4 ? new DataView(value.buffer, value.byteOffset, 4).getUint32(0, true) : 0;
@@ -216,7 +198,8 @@ export abstract class NetlinkSocket extends SocketFile {
   /** Its state as a checkpoint saves it (kernel/checkpoint/netlink.ts): plain data. */
   snapshot(): NetlinkSnapshot {
     return {
-      portId: this.portId, bound: this.#bound, rcvBuf: this.#rcvBuf, sndBuf: this.#sndBuf, passCred: this.#passCred,
+      portId: this.portId, bound: this.#bound, rcvBuf: this.rcvBuf, sndBuf: this.sndBuf, passCred: this.passcred,
+      options: sockOptionPairs(this),
       nlFlags: [...this.#nlFlags].sort((a, b) => a - b), groups: this.#groups, overrun: this.#overrun,
       openerNetAdmin: this.openerNetAdmin,
       rx: this.rx.map((data) => ({ data: data.slice(), from: this.#rxFrom.get(data) ?? null })),
@@ -236,9 +219,10 @@ export abstract class NetlinkSocket extends SocketFile {
       this.portId = s.portId;
     }
     this.#bound = s.bound;
-    this.#rcvBuf = s.rcvBuf;
-    this.#sndBuf = s.sndBuf;
-    this.#passCred = s.passCred;
+    this.rcvBuf = s.rcvBuf;
+    this.sndBuf = s.sndBuf;
+    this.passcred = s.passCred;
+    loadSockOptionPairs(this, s.options ?? []);
     this.#nlFlags.clear();
     for (const f of s.nlFlags) if (NETLINK_FLAG_OPTIONS.includes(f)) this.#nlFlags.add(f);
     this.#groups = s.groups & ((1n << BigInt(this.groupsMax)) - 1n);
@@ -255,11 +239,6 @@ export abstract class NetlinkSocket extends SocketFile {
   /** The multicast groups joined: bit n-1 for group n. */
   protected get groups(): bigint {
     return this.#groups;
-  }
-
-  /** SO_RCVBUF: how many bytes of answers and events may wait. */
-  protected get rcvBuf(): number {
-    return this.#rcvBuf;
   }
 
   /** Whether the SOL_NETLINK flag option `name` is on. */
@@ -335,7 +314,7 @@ export abstract class NetlinkSocket extends SocketFile {
   #deliver(data: Uint8Array, from: { port: number; creds: { pid: number; uid: number; gid: number } }): void {
     let queued = 0;
     for (const m of this.rx) queued += m.length;
-    if (queued >= this.#rcvBuf) return this.overrun();
+    if (queued >= this.rcvBuf) return this.overrun();
     const copy = data.slice();
     this.#rxFrom.set(copy, from);
     this.rx.push(copy);
@@ -357,7 +336,7 @@ export abstract class NetlinkSocket extends SocketFile {
       fullLength: m.length,
       // The sender: the kernel (port 0, pid 0, root) unless another socket sent it.
       from: sockaddrNl(sender?.port ?? 0),
-      control: this.#passCred ? { creds: sender?.creds ?? { pid: 0, uid: 0, gid: 0 } } : {},
+      control: this.passcred ? { creds: sender?.creds ?? { pid: 0, uid: 0, gid: 0 } } : {},
       msgFlags: n < m.length ? C.MSG_TRUNC : 0,
     };
   }

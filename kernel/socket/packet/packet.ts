@@ -46,7 +46,7 @@ const ntohs = (v: number) => ((v & 0xff) << 8) | ((v >> 8) & 0xff);
 /** @savable (refused: a checkpoint names it and stops) */
 export class PacketSocketFile extends InetSocketFile {
   readonly type: number;
-  /** As socket(2) got it: network byte order (SO_PROTOCOL reports it so). */
+  /** As socket(2) got it: network byte order. */
   protocol: number;
   readonly sock: PacketSocket;
   /** PACKET_STATISTICS: the drops and the frames received when it was last read. */
@@ -270,9 +270,13 @@ export class PacketSocketFile extends InetSocketFile {
 
   // --- Options. ---
 
-  override getsockopt(t: Task, level: number, name: number, optlen: number): Uint8Array {
+  /** SO_PROTOCOL: packet_create keeps the protocol as the socket's own (po->num), sk_protocol stays 0. */
+  override get sockProtocol(): number {
+    return 0;
+  }
+
+  override familyGetsockopt(_t: Task, level: number, name: number, optlen: number): Uint8Array {
     if (optlen < 0) throw EINVAL;
-    if (level === C.SOL_SOCKET) return super.getsockopt(t, level, name, optlen);
     if (level !== SOL_PACKET) throw ENOPROTOOPT;
     if (name === PACKET_STATISTICS) {
       // tpacket_stats: frames received (drops included) and dropped since the last read.
@@ -294,10 +298,7 @@ export class PacketSocketFile extends InetSocketFile {
     throw ENOPROTOOPT;
   }
 
-  override setsockopt(t: Task, level: number, name: number, value: Uint8Array): void {
-    if (level === C.SOL_SOCKET) {
-      return super.setsockopt(t, level, name, value);
-    }
+  override familySetsockopt(_t: Task, level: number, name: number, value: Uint8Array): void {
     if (level !== SOL_PACKET) throw ENOPROTOOPT;
     const v = new DataView(value.buffer, value.byteOffset, value.byteLength);
     switch (name) {

@@ -29,16 +29,13 @@
 
 import { type LandlockDomain, landlockScoped, SCOPE_ABSTRACT_UNIX_SOCKET } from "../../landlock.ts";
 import {
-  EADDRINUSE, EAGAIN, ECONNREFUSED, ECONNRESET, EINVAL, EISCONN, EMSGSIZE, ENOPROTOOPT, ENOTCONN, EOPNOTSUPP,
+  EADDRINUSE, EAGAIN, ECONNREFUSED, ECONNRESET, EINVAL, EISCONN, EMSGSIZE, ENOTCONN, EOPNOTSUPP,
   EPERM, EPIPE, EPROTOTYPE, ESPIPE, errnoFromNumber,
 } from "../../errno.ts";
 import { O_NONBLOCK, O_RDWR } from "../../../abi/linux/file.ts";
 import {
-  AF_UNIX, MSG_DONTWAIT, MSG_PEEK, MSG_TRUNC, SHUT_RD, SHUT_RDWR, SHUT_WR, SIOCINQ, SIOCOUTQ,
-  SO_ACCEPTCONN, SO_BROADCAST, SO_DEBUG, SO_DONTROUTE, SO_ERROR, SO_KEEPALIVE, SO_LINGER, SO_NO_CHECK, SO_OOBINLINE,
-  SO_PASSCRED, SO_PEERCRED, SO_PRIORITY, SO_RCVBUF, SO_RCVBUFFORCE, SO_RCVLOWAT, SO_REUSEADDR,
-  SO_SNDBUF, SO_SNDBUFFORCE, SO_SNDLOWAT, SOCK_NONBLOCK, SOCK_SEQPACKET, SOCK_STREAM, SOL_SOCKET,
-  UCRED_SIZE,
+  AF_UNIX, MSG_DONTWAIT, MSG_PEEK, MSG_TRUNC, SHUT_RD, SHUT_RDWR, SHUT_WR, SIOCINQ, SIOCOUTQ, SO_SNDBUF, SOCK_NONBLOCK,
+  SOCK_SEQPACKET, SOCK_STREAM,
 } from "../../../abi/linux/socket.ts";
 import type { FileDescription, MemoryIO, Stat } from "../../../vfs/file_description.ts";
 import {
@@ -46,10 +43,9 @@ import {
 } from "../../../waiter/mod.ts";
 import type { Task } from "../../task.ts";
 import { type RecvRequest, type RecvResult, type SendRequest, SocketFile, sockfsStat, type UCred } from "../socket.ts";
-import { bufferSize, intArgument, intOption, NET_CORE, SOCK_MIN_RCVBUF, SOCK_MIN_SNDBUF } from "../sockopt.ts";
+import { intOption, NET_CORE } from "../sockopt.ts";
 import { abstractAddress, parseUnixAddress, UNNAMED_ADDRESS, type UnixAddress } from "./address.ts";
 import type { UnixNamespace } from "./namespace.ts";
-import { CAP_NET_ADMIN } from "../../../abi/linux/capability.ts";
 
 /** What each queued message costs its sender's buffer beyond its bytes (Linux: skb truesize). */
 const MESSAGE_OVERHEAD = 512;
@@ -154,11 +150,6 @@ export class UnixSocket extends SocketFile {
   error = 0;
   /** Bytes (with overhead) this socket has in other sockets' queues. */
   wmem = 0;
-  sndbuf = NET_CORE.wmemDefault;
-  rcvbuf = NET_CORE.rmemDefault;
-  passcred = false;
-  /** Plain SOL_SOCKET options Linux stores without acting on them for AF_UNIX. */
-  readonly plainOptions = new Map<number, number>();
 
   constructor(o: { ns: UnixNamespace; type: number; protocol: number; flags: number; owner: UCred; landlock?: LandlockDomain | null }) {
     super(O_RDWR | (o.flags & SOCK_NONBLOCK ? O_NONBLOCK : 0));
@@ -246,7 +237,7 @@ export class UnixSocket extends SocketFile {
 
   /** Datagrams (and seqpacket records) larger than the send buffer allows are EMSGSIZE. */
   override maxMessageSize(): number {
-    return this.#isStream ? Infinity : this.sndbuf - 32;
+    return this.#isStream ? Infinity : this.sndBuf - 32;
   }
 
   getsockname(_t: Task): Uint8Array {
@@ -412,8 +403,8 @@ export class UnixSocket extends SocketFile {
     // Nothing to send queues nothing (an empty message would read as end of file).
     if (data.length === 0) return 0;
     if (other.dead || (other.shutdownMask & RCV_SHUTDOWN)) throw EPIPE;
-    if (this.wmem >= this.sndbuf) throw EAGAIN;
-    const segMax = Math.max(1, Math.min(MAX_SEGMENT, (this.sndbuf >> 1) - 64));
+    if (this.wmem >= this.sndBuf) throw EAGAIN;
+    const segMax = Math.max(1, Math.min(MAX_SEGMENT, (this.sndBuf >> 1) - 64));
     let sent = 0;
     let first = true;
     do {
@@ -421,7 +412,7 @@ export class UnixSocket extends SocketFile {
       other.#enqueue(this, data.slice(sent, sent + n), first ? rights : null, this.#attachedCreds(other, creds), this.fromAddress());
       first = false;
       sent += n;
-    } while (sent < data.length && this.wmem < this.sndbuf);
+    } while (sent < data.length && this.wmem < this.sndBuf);
     other.waitQueue.notify(EVENT_IN | EVENT_RDNORM);
     return sent;
   }
@@ -436,9 +427,9 @@ export class UnixSocket extends SocketFile {
     }
     const addr = to === null ? null : parseUnixAddress(to, false);
     if (addr === null && (this.peer === null || this.state !== "connected")) throw ENOTCONN;
-    if (data.length > this.sndbuf - 32) throw EMSGSIZE;
+    if (data.length > this.sndBuf - 32) throw EMSGSIZE;
     if (this.shutdownMask & SEND_SHUTDOWN) throw EPIPE;
-    if (this.wmem >= this.sndbuf) throw EAGAIN;
+    if (this.wmem >= this.sndBuf) throw EAGAIN;
     let other: UnixSocket;
     if (addr !== null) {
       if (t === null) throw ENOTCONN;
@@ -622,7 +613,7 @@ export class UnixSocket extends SocketFile {
     if (this.shutdownMask & RCV_SHUTDOWN) r |= EVENT_RDHUP | EVENT_IN | EVENT_RDNORM;
     if (this.queue.length > 0 || this.acceptQueue.length > 0) r |= EVENT_IN | EVENT_RDNORM;
     if (this.#connectionOriented && this.state === "unconnected") r |= EVENT_HUP;
-    let writable = this.state !== "listening" && this.wmem * 4 <= this.sndbuf;
+    let writable = this.state !== "listening" && this.wmem * 4 <= this.sndBuf;
     if (writable && !this.#connectionOriented) {
       const other = this.peer;
       if (other !== null && !other.dead && other.peer !== this && other.queue.length > NET_CORE.unixMaxDgramQlen) {
@@ -653,85 +644,36 @@ export class UnixSocket extends SocketFile {
 
   // ---- Options ----------------------------------------------------------------------------
 
-  override getsockopt(t: Task, level: number, name: number, optlen: number): Uint8Array {
-    if (level !== SOL_SOCKET) throw EOPNOTSUPP;
-    switch (name) {
-      case SO_ERROR: {
-        const e = this.error;
-        this.error = 0;
-        return intOption(e, optlen);
-      }
-      case SO_ACCEPTCONN:
-        return intOption(this.state === "listening" ? 1 : 0, optlen);
-      case SO_SNDBUF:
-        return intOption(this.sndbuf, optlen);
-      case SO_RCVBUF:
-        return intOption(this.rcvbuf, optlen);
-      case SO_PASSCRED:
-        return intOption(this.passcred ? 1 : 0, optlen);
-      case SO_PEERCRED: {
-        const b = new Uint8Array(UCRED_SIZE);
-        const v = new DataView(b.buffer);
-        v.setInt32(0, t.vnr(this.peerCred.pid), true); // as the caller's PID namespace numbers it
-        // The peer's ids as the caller's user namespace shows them (cred_to_ucred).
-        const ns = t.creds.userNs, c = this.peerCred;
-        v.setInt32(4, c.uid === -1 ? -1 : ns.uidOf(c.uid), true);
-        v.setInt32(8, c.gid === -1 ? -1 : ns.gidOf(c.gid), true);
-        return b.subarray(0, Math.min(optlen, UCRED_SIZE));
-      }
-      case SO_RCVLOWAT:
-      case SO_SNDLOWAT:
-        return intOption(this.plainOptions.get(name) ?? 1, optlen);
-      case SO_LINGER: {
-        // struct linger { int l_onoff; int l_linger; }, as sock_getsockopt for any family.
-        const b = new Uint8Array(8);
-        const v = new DataView(b.buffer);
-        v.setInt32(0, this.plainOptions.get(SO_LINGER) ?? 0, true);
-        v.setInt32(4, this.plainOptions.get(LINGER_TIME) ?? 0, true);
-        return b.subarray(0, Math.min(optlen, 8));
-      }
-      default:
-        if (PLAIN_OPTIONS.has(name)) return intOption(this.plainOptions.get(name) ?? 0, optlen);
-        throw ENOPROTOOPT;
-    }
+  /** AF_UNIX has no level of its own: unix_stream_ops' and unix_dgram_ops' getsockopt is sock_no_getsockopt. */
+  override familyGetsockopt(): Uint8Array {
+    throw EOPNOTSUPP;
   }
 
-  override setsockopt(t: Task, level: number, name: number, value: Uint8Array): void {
-    if (level !== SOL_SOCKET) throw EOPNOTSUPP;
-    if (name === SO_LINGER) {
-      // Stored, not acted on (a Unix socket's close never waits): sock_setsockopt keeps the time
-      // only when lingering is turned on.
-      if (value.length < 8) throw EINVAL;
-      const dv = new DataView(value.buffer, value.byteOffset, 8);
-      const on = dv.getInt32(0, true) !== 0;
-      this.plainOptions.set(SO_LINGER, on ? 1 : 0);
-      if (on) this.plainOptions.set(LINGER_TIME, dv.getInt32(4, true));
-      return;
-    }
-    const v = intArgument(value);
-    switch (name) {
-      case SO_SNDBUF:
-      case SO_SNDBUFFORCE:
-        if (name === SO_SNDBUFFORCE && !t.creds.hasCap(CAP_NET_ADMIN)) throw EPERM;
-        this.sndbuf = bufferSize(v, NET_CORE.wmemMax, SOCK_MIN_SNDBUF, name === SO_SNDBUFFORCE);
-        this.waitQueue.notify(EVENT_OUT | EVENT_WRNORM);
-        return;
-      case SO_RCVBUF:
-      case SO_RCVBUFFORCE:
-        if (name === SO_RCVBUFFORCE && !t.creds.hasCap(CAP_NET_ADMIN)) throw EPERM;
-        this.rcvbuf = bufferSize(v, NET_CORE.rmemMax, SOCK_MIN_RCVBUF, name === SO_RCVBUFFORCE);
-        return;
-      case SO_PASSCRED:
-        this.passcred = v !== 0;
-        return;
-      case SO_RCVLOWAT:
-      case SO_SNDLOWAT:
-        this.plainOptions.set(name, Math.max(v, 1));
-        return;
-      default:
-        if (!PLAIN_OPTIONS.has(name)) throw ENOPROTOOPT;
-        this.plainOptions.set(name, name === SO_PRIORITY ? v : v !== 0 ? 1 : 0);
-    }
+  override familySetsockopt(): void {
+    throw EOPNOTSUPP;
+  }
+
+  override sockError(): number {
+    const e = this.error;
+    this.error = 0;
+    return e;
+  }
+
+  override get sockListening(): boolean {
+    return this.state === "listening";
+  }
+
+  override sockPeerCred(): UCred {
+    return this.peerCred;
+  }
+
+  override get sockPasscred(): boolean {
+    return true;
+  }
+
+  override sockChanged(name: number): void {
+    // A larger send buffer lets a blocked writer go on (sk_write_space).
+    if (name === SO_SNDBUF) this.waitQueue.notify(EVENT_OUT | EVENT_WRNORM);
   }
 
   // ---- Release ----------------------------------------------------------------------------
@@ -768,14 +710,6 @@ export class UnixSocket extends SocketFile {
     this.queuedBytes = 0;
   }
 }
-
-/** SOL_SOCKET options that AF_UNIX sockets store and report but do not act on. */
-const PLAIN_OPTIONS: ReadonlySet<number> = new Set([
-  SO_DEBUG, SO_REUSEADDR, SO_DONTROUTE, SO_BROADCAST, SO_KEEPALIVE, SO_OOBINLINE, SO_PRIORITY, SO_NO_CHECK,
-]);
-
-/** The plainOptions key of SO_LINGER's time in seconds (its on/off flag is under SO_LINGER). */
-const LINGER_TIME = 1 << 16;
 
 function credOf(t: Task): UCred {
   return { pid: t.tg.tgid, uid: t.creds.uid, gid: t.creds.gid };

@@ -75,7 +75,7 @@ Deno.test("a stream sender's buffer fills (EAGAIN), and draining it wakes the se
   const t = fakeTask();
   const [a, b] = createUnixPair(t, SOCK_STREAM, 0, 0);
   a.setsockopt(t, SOL_SOCKET, SO_SNDBUF, Uint8Array.of(0, 0x40, 0, 0)); // 16384, doubled
-  assert.equal(a.sndbuf, 32768);
+  assert.equal(a.sndBuf, 32768);
   let queued = 0;
   for (;;) {
     try {
@@ -87,7 +87,7 @@ Deno.test("a stream sender's buffer fills (EAGAIN), and draining it wakes the se
   }
   // Each message also charges some overhead: the buffer holds less than sndbuf bytes of data.
   assert.ok(queued > 16384 && queued < 32768, `queued ${queued}`);
-  assert.ok(a.wmem >= a.sndbuf);
+  assert.ok(a.wmem >= a.sndBuf);
   assert.equal(a.readiness(EVENT_OUT), 0);
   const w = new CountingWaker();
   a.waitQueue.register(w, EVENT_OUT);
@@ -193,7 +193,7 @@ Deno.test("datagram errors: EMSGSIZE over the send buffer, ECONNREFUSED then ENO
   const ns = new UnixNamespace();
   const t = fakeTask(1, ns);
   const [a, b] = createUnixPair(t, SOCK_DGRAM, 0, 0);
-  assert.throws(() => a.sendmsg(t, { data: new Uint8Array(a.sndbuf), to: null, control: {}, flags: 0 }), (e) => e === EMSGSIZE);
+  assert.throws(() => a.sendmsg(t, { data: new Uint8Array(a.sndBuf), to: null, control: {}, flags: 0 }), (e) => e === EMSGSIZE);
   b.decRef();
   assert.throws(() => send(t, a, "x"), (e) => e === ECONNREFUSED);
   assert.throws(() => send(t, a, "x"), (e) => e === ENOTCONN);

@@ -17,7 +17,7 @@
  */
 
 import {
-  EAFNOSUPPORT, EAGAIN, EBADF, EDOM, EFAULT, EINPROGRESS, EINVAL, EMSGSIZE, ENOENT, ENOPROTOOPT, ENOTSOCK, EOPNOTSUPP, EPERM, EPIPE,
+  EAFNOSUPPORT, EAGAIN, EBADF, EDOM, EFAULT, EINPROGRESS, EINVAL, EMSGSIZE, ENOENT, ENOTSOCK, EOPNOTSUPP, EPERM, EPIPE,
   errnoFromNumber, LinuxError,
 } from "../../errno.ts";
 import type { Task } from "../../task.ts";
@@ -27,8 +27,8 @@ import { SI_USER, SIGPIPE } from "../../../abi/linux/signal.ts";
 import {
   AF_INET, AF_INET6, AF_UNSPEC, MMSGHDR_LEN, MMSGHDR_SIZE, MSG_CMSG_CLOEXEC, MSG_DONTWAIT, MSG_ERRQUEUE, MSG_NOSIGNAL, MSG_PEEK,
   MSG_TRUNC,
-  MSG_WAITALL, MSG_WAITFORONE, MSGHDR, SO_DOMAIN, SO_PROTOCOL, SO_RCVTIMEO_NEW, SO_RCVTIMEO_OLD,
-  SO_SNDTIMEO_NEW, SO_SNDTIMEO_OLD, SO_TYPE, SOCK_CLOEXEC, SOCK_DGRAM, SOCK_NONBLOCK, SOCK_STREAM, SOCK_TYPE_MASK,
+  MSG_WAITALL, MSG_WAITFORONE, MSGHDR, SO_RCVTIMEO_NEW, SO_RCVTIMEO_OLD,
+  SO_SNDTIMEO_NEW, SO_SNDTIMEO_OLD, SOCK_CLOEXEC, SOCK_DGRAM, SOCK_NONBLOCK, SOCK_STREAM, SOCK_TYPE_MASK,
   SOL_SOCKET, UIO_MAXIOV,
 } from "../../../abi/linux/socket.ts";
 import { IPPROTO_TCP, IPPROTO_UDP } from "../../socket/inet/constants.ts";
@@ -777,7 +777,10 @@ function xtCaller(t: Task, owner: UserNamespace): XtCaller {
   };
 }
 
-/** Implements getsockopt(2). The options every socket has are answered here, the rest by the family. */
+/**
+ * Implements getsockopt(2). The timeouts and filters are answered here, the rest of SOL_SOCKET by
+ * the socket layer under the families (kernel/socket/sockopt.ts), the other levels by the family.
+ */
 const sysGetsockopt: SyscallFn = (t, a) => {
   const sock = socketOf(t, a.fd(0));
   const level = a.int(1), name = a.int(2), optval = a.pointer(3), optlenAddr = a.pointer(4);
@@ -791,10 +794,7 @@ const sysGetsockopt: SyscallFn = (t, a) => {
     return 0;
   }
   let value: Uint8Array;
-  if (level === SOL_SOCKET && name === SO_TYPE) value = intOption(sock.type, optlen);
-  else if (level === SOL_SOCKET && name === SO_DOMAIN) value = intOption(sock.family, optlen);
-  else if (level === SOL_SOCKET && name === SO_PROTOCOL) value = intOption(sock.protocol, optlen);
-  else if (level === SOL_SOCKET && (name === SO_RCVTIMEO_OLD || name === SO_RCVTIMEO_NEW)) {
+  if (level === SOL_SOCKET && (name === SO_RCVTIMEO_OLD || name === SO_RCVTIMEO_NEW)) {
     value = timevalOption(sock.recvTimeoutNs, optlen);
   } else if (level === SOL_SOCKET && (name === SO_SNDTIMEO_OLD || name === SO_SNDTIMEO_NEW)) {
     value = timevalOption(sock.sendTimeoutNs, optlen);
@@ -837,8 +837,6 @@ const sysSetsockopt: SyscallFn = (t, a) => {
     sock.sendTimeoutNs = timevalArgument(value);
   } else if (level === SOL_SOCKET && (name === SO_ATTACH_FILTER || name === SO_DETACH_FILTER || name === SO_LOCK_FILTER)) {
     setFilterOption(t, sock, name, value);
-  } else if (level === SOL_SOCKET && (name === SO_TYPE || name === SO_DOMAIN || name === SO_PROTOCOL)) {
-    throw ENOPROTOOPT; // read-only options
   } else sock.setsockopt(t, level, name, value);
   return 0;
 };
