@@ -18,7 +18,7 @@
  * @module
  */
 
-import { InotifyLimits } from "../vfs/inotify.ts";
+import { UCounts } from "./ucounts.ts";
 import { Vdso } from "./vdso/vdso.ts";
 import type { Context, Platform, Stop, StopReason } from "../platform/mod.ts";
 import type { VirtualFilesystem } from "../vfs/mod.ts";
@@ -193,8 +193,8 @@ export class Kernel {
   readonly bpf = new BpfProgramTable();
   /** Every keyring (keyctl, kernel/keys.ts). */
   readonly keys = new KeyRegistry();
-  /** inotify's per-user limits and counts (/proc/sys/fs/inotify). */
-  readonly inotifyLimits = new InotifyLimits();
+  /** Per-user counts and limits, per user namespace (inotify instances and watches; /proc/sys/user). */
+  readonly ucounts = new UCounts();
   /** flock, POSIX and OFD file locks (vfs/lock.ts). */
   readonly fileLocks = new LockTable();
   /**

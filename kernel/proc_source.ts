@@ -8,9 +8,10 @@
 import { hostVsyscallProt, VSYSCALL_END, VSYSCALL_START } from "./mm/vsyscall.ts";
 import { CGROUP_NS_INIT_INO } from "../vfs/cgroupfs/cgroupfs.ts";
 import type { WaitQueue } from "../waiter/mod.ts";
-import { EINVAL, ENOTTY, EPERM } from "./errno.ts";
+import { EACCES, EINVAL, ENOTTY, EPERM } from "./errno.ts";
+import { UCOUNT_INOTIFY_INSTANCES, UCOUNT_INOTIFY_WATCHES, UCOUNT_NAMES } from "./ucounts.ts";
 import { nsfsIoctl, nsfsTarget } from "./nsfs.ts";
-import { CAP_CHECKPOINT_RESTORE, CAP_SYS_ADMIN } from "../abi/linux/capability.ts";
+import { CAP_CHECKPOINT_RESTORE, CAP_SYS_ADMIN, CAP_SYS_RESOURCE } from "../abi/linux/capability.ts";
 import { groupCpu } from "./cpu_time.ts";
 import type { Kernel } from "./kernel.ts";
 import type { KeyLimits } from "./keys.ts";
@@ -633,19 +634,29 @@ export class KernelProcSource implements ProcSource {
       return;
     }
     if (key === "fs/inotify/max_user_instances" || key === "fs/inotify/max_user_watches") {
-      // proc_dointvec_minmax from 0 (instances, an int) and proc_doulongvec_minmax from 0
-      // (watches, a long since ucount_max went long): a negative or non-number is EINVAL.
+      // The initial user namespace's ucounts limits. proc_dointvec_minmax from 0 (instances, an
+      // int) and proc_doulongvec_minmax from 0 (watches, a long since ucount_max went long): a
+      // negative or non-number is EINVAL.
       const t = text.trim();
       if (!/^[0-9]+$/.test(t)) throw EINVAL;
       const n = Number(t);
-      const limits = this.#k.inotifyLimits;
-      if (key === "fs/inotify/max_user_instances") {
-        if (n > 2147483647) throw EINVAL;
-        limits.maxInstances = n;
-      } else {
-        if (!Number.isSafeInteger(n)) throw EINVAL;
-        limits.maxWatches = n;
-      }
+      const instances = key === "fs/inotify/max_user_instances";
+      if (instances ? n > 2147483647 : !Number.isSafeInteger(n)) throw EINVAL;
+      this.#k.ucounts.setLimit(INIT_USER_NS, instances ? UCOUNT_INOTIFY_INSTANCES : UCOUNT_INOTIFY_WATCHES, n);
+      return;
+    }
+    const user = this.#userLimit(key);
+    if (user !== null) {
+      // kernel/ucount.c's user_table: the caller's user namespace's limits, writable with
+      // CAP_SYS_RESOURCE there (set_permissions), proc_doulongvec_minmax from 0 to INT_MAX.
+      const c = this.#k.current;
+      const ns = c?.creds.userNs ?? INIT_USER_NS;
+      if (c !== null && !c.creds.capableIn(ns, CAP_SYS_RESOURCE)) throw EACCES;
+      const t = text.trim();
+      if (!/^[0-9]+$/.test(t)) throw EINVAL;
+      const n = Number(t);
+      if (n > 2147483647) throw EINVAL;
+      this.#k.ucounts.setLimit(ns, user, n);
       return;
     }
     if (key === "fs/pipe-max-size") {
@@ -687,11 +698,20 @@ export class KernelProcSource implements ProcSource {
     else this.#k.skipTids(n);
   }
 
+  /** The ucounts kind of /proc/sys/user/KEY, or null for another sysctl. */
+  #userLimit(key: string): number | null {
+    if (!key.startsWith("user/")) return null;
+    const kind = UCOUNT_NAMES.indexOf(key.slice(5));
+    return kind < 0 ? null : kind;
+  }
+
   sysctl(key: string): string {
     if (key.startsWith("kernel/keys/")) {
       const v = this.#k.keys.limits[key.slice(12) as keyof KeyLimits];
       return v === undefined ? "" : `${v}\n`;
     }
+    const user = this.#userLimit(key);
+    if (user !== null) return `${this.#k.ucounts.limits(this.#k.current?.creds.userNs ?? INIT_USER_NS)[user]}\n`;
     switch (key) {
       case "keys":
       case "key-users": {
@@ -706,9 +726,9 @@ export class KernelProcSource implements ProcSource {
       case "fs/pipe-max-size":
         return `${pipeSysctl.maxSize}\n`;
       case "fs/inotify/max_user_instances":
-        return `${this.#k.inotifyLimits.maxInstances}\n`;
+        return `${this.#k.ucounts.limits(INIT_USER_NS)[UCOUNT_INOTIFY_INSTANCES]}\n`;
       case "fs/inotify/max_user_watches":
-        return `${this.#k.inotifyLimits.maxWatches}\n`;
+        return `${this.#k.ucounts.limits(INIT_USER_NS)[UCOUNT_INOTIFY_WATCHES]}\n`;
       case "fs/lease-break-time":
         return `${this.#k.leases.breakTimeSec}\n`;
       case "fs/leases-enable":

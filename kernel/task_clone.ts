@@ -289,18 +289,29 @@ export function newPidNamespace(t: Task, creds: Credentials): PidNamespace {
 /**
  * The caller's credentials in a new user namespace, child of its own (Linux's create_user_ns
  * and set_cred_user_ns), owned by its effective ids, with every capability there and none
- * inherited. ENOSPC past 32 levels of nesting; EPERM for a chrooted caller (a new namespace's
- * root could undo the chroot) or one whose effective ids its namespace does not map.
+ * inherited. ENOSPC past 32 levels of nesting or past max_user_namespaces (kernel/ucounts.ts);
+ * EPERM for a chrooted caller (a new namespace's root could undo the chroot) or one whose
+ * effective ids its namespace does not map.
  */
 export function userNamespaceCreds(t: Task): Credentials {
   const c = t.creds, parent = c.userNs;
   if (parent.level > MAX_LEVEL) throw ENOSPC;
+  if (!t.kernel.ucounts.userNamespaceFits(liveUserNamespaces(t.kernel), parent, c.euid)) throw ENOSPC;
   // current_chrooted: the root is not its mount namespace's.
   const nsRoot = (t.fs.mntns ?? t.kernel.vfs.initNs).root;
   if (t.fs.root.mount !== nsRoot || t.fs.root.dentry !== nsRoot.root) throw EPERM;
   if (parent.fromKuid(c.euid) < 0 || parent.fromKgid(c.egid) < 0) throw EPERM;
   const ns = new UserNamespace(parent, c.euid, c.egid, t.kernel.nsInodes.next(), c.hasOwnCap(CAP_SETFCAP));
   return c.inNamespace(ns);
+}
+
+/** The user namespaces other than the initial one that some task's credentials are in or below. */
+function liveUserNamespaces(k: Task["kernel"]): Set<UserNamespace> {
+  const live = new Set<UserNamespace>();
+  for (const task of k.tasks.values()) {
+    for (let n: UserNamespace = task.creds.userNs; n.parent !== null && !live.has(n); n = n.parent) live.add(n);
+  }
+  return live;
 }
 
 /**

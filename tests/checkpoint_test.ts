@@ -1897,6 +1897,23 @@ Deno.test("sentry do --checkpoint-image then sentry restore: an inotify instance
   }
 });
 
+Deno.test("sentry do --checkpoint-image then sentry restore: per-user limits written in /proc/sys/user and /proc/sys/fs/inotify are kept (kernel/ucounts.ts)", async () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const image = `${dir}/image.cbor`;
+    const script = "echo 7 > /proc/sys/fs/inotify/max_user_instances; echo 99 > /proc/sys/user/max_user_namespaces; echo set; " +
+      "sleep 3; cat /proc/sys/user/max_inotify_instances /proc/sys/user/max_user_namespaces /proc/sys/user/max_uts_namespaces";
+    const first = await sentry(["do", "--checkpoint-image", image, "--checkpoint-after", "1", "--", "/bin/sh", "-c", script]);
+    assert.deepEqual([first.code, first.stderr, first.stdout], [0, "", "set\n"]);
+    const second = await sentry(["restore", image]);
+    assert.deepEqual([second.code, second.stderr, second.stdout], [0, "", "7\n99\n65532\n"]);
+    type S = ReturnType<typeof readSandboxImage>["state"];
+    await refusedRestores(image, [["a limit short", (st: S) => void st.ucountMax!.pop(), /not a usable checkpoint image/]]);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 Deno.test("sentry do --checkpoint-image then sentry restore: pages a parent shares copy-on-write with its forked children are saved once and stay shared, and a write after the restore stays in its process", async () => {
   const exe = await compileC("ckpt_cow", { static: true });
   const MIB = 32;

@@ -16,7 +16,7 @@
  */
 
 import { AnonInodeFile } from "./anon_file.ts";
-import { EAGAIN, EEXIST, EINVAL, EMFILE, ENOSPC, ENOTTY } from "../kernel/errno.ts";
+import { EAGAIN, EEXIST, EINVAL, ENOTTY } from "../kernel/errno.ts";
 import { FIONREAD, O_RDONLY } from "../abi/linux/file.ts";
 import { EVENT_IN, EVENT_RDNORM } from "../waiter/mod.ts";
 import type { Dentry } from "./dentry.ts";
@@ -46,65 +46,15 @@ function roundUp16(n: number): number {
 }
 
 /**
- * The per-user limits on inotify instances and watches, and what each user holds (Linux's
- * ucounts UCOUNT_INOTIFY_INSTANCES and UCOUNT_INOTIFY_WATCHES, /proc/sys/fs/inotify/
- * max_user_instances and max_user_watches). A user is a kernel uid: the instance's creator's
- * effective uid, charged for the instance and for each of its watches.
+ * Whom an instance and its watches count against: its creator's effective uid in its user
+ * namespace, in the kernel's per-user counts (kernel/ucounts.ts, Linux's ucounts
+ * UCOUNT_INOTIFY_INSTANCES and UCOUNT_INOTIFY_WATCHES, max_user_instances and max_user_watches).
  */
-export class InotifyLimits {
-  static readonly DEFAULT_INSTANCES = 128;
-  /** Linux sizes it from memory at boot; the sandbox shows the host's (read once). */
-  static readonly DEFAULT_WATCHES = hostMaxUserWatches();
-  maxInstances = InotifyLimits.DEFAULT_INSTANCES;
-  maxWatches = InotifyLimits.DEFAULT_WATCHES;
-
-  /** Whether a sysctl write changed a limit (a checkpoint refuses that: not saved). */
-  get changed(): boolean {
-    return this.maxInstances !== InotifyLimits.DEFAULT_INSTANCES || this.maxWatches !== InotifyLimits.DEFAULT_WATCHES;
-  }
-  readonly #held = new Map<number, { instances: number; watches: number }>();
-
-  #of(uid: number): { instances: number; watches: number } {
-    let h = this.#held.get(uid);
-    if (h === undefined) this.#held.set(uid, h = { instances: 0, watches: 0 });
-    return h;
-  }
-
-  /** One more instance for uid: EMFILE at the limit (inotify_new_group's inc_ucount). */
-  takeInstance(uid: number): void {
-    const h = this.#of(uid);
-    if (h.instances >= this.maxInstances) throw EMFILE;
-    h.instances++;
-  }
-
-  /** One more watch for uid: ENOSPC at the limit (inotify_new_watch). */
-  takeWatch(uid: number): void {
-    const h = this.#of(uid);
-    if (h.watches >= this.maxWatches) throw ENOSPC;
-    h.watches++;
-  }
-
-  give(uid: number, instances: number, watches: number): void {
-    const h = this.#of(uid);
-    h.instances -= instances;
-    h.watches -= watches;
-    if (h.instances <= 0 && h.watches <= 0) this.#held.delete(uid);
-  }
-}
-
-function hostMaxUserWatches(): number {
-  try {
-    const v = Number(Deno.readTextFileSync("/proc/sys/fs/inotify/max_user_watches").trim());
-    return Number.isSafeInteger(v) && v > 0 ? v : 8192;
-  } catch {
-    return 8192;
-  }
-}
-
-/** Who an instance is charged to: the limits and the creator's kernel uid. */
 export interface InotifyCharge {
-  limits: InotifyLimits;
-  uid: number;
+  /** One more watch: ENOSPC at a limit (inotify_new_watch). */
+  takeWatch(): void;
+  /** Gives back the instance itself (when `instance`) and `watches` watches. */
+  give(instance: boolean, watches: number): void;
 }
 
 /** @savable An inotify instance (inotify_init1). */
@@ -140,7 +90,7 @@ export class InotifyFile extends AnonInodeFile implements WatchOwner {
       existing.mask = (mask & IN_MASK_ADD) ? existing.mask | kept : kept;
       return existing.wd;
     }
-    this.charge?.limits.takeWatch(this.charge.uid);
+    this.charge?.takeWatch();
     const w = new InotifyWatch(this, this.nextWd++, kept, d);
     this.watches.set(w.wd, w);
     attachWatch(w);
@@ -172,7 +122,7 @@ export class InotifyFile extends AnonInodeFile implements WatchOwner {
   }
 
   watchGone(w: InotifyWatch): void {
-    if (this.watches.delete(w.wd)) this.charge?.limits.give(this.charge.uid, 0, 1);
+    if (this.watches.delete(w.wd)) this.charge?.give(false, 1);
   }
 
   queueEvent(wd: number, mask: number, cookie: number, name: string): void {
@@ -236,7 +186,7 @@ export class InotifyFile extends AnonInodeFile implements WatchOwner {
   /** Closing the instance drops its watches silently. */
   protected override release(): void {
     for (const w of this.watches.values()) detachWatch(w, false);
-    this.charge?.limits.give(this.charge.uid, 1, this.watches.size);
+    this.charge?.give(true, this.watches.size);
     this.watches.clear();
   }
 }

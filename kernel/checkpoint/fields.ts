@@ -210,7 +210,7 @@ export const LEDGER: readonly LedgerEntry[] = [
     derived: {
       queuedBytes: "the sizes of the queued events: recounted as each is queued again",
       overflowQueued: "whether the queue holds the IN_Q_OVERFLOW event: found again as it is queued",
-      charge: "whom the instance counts against (max_user_instances/watches): a restored instance counts against nobody, so the per-user counts start afresh; changed limits are refused",
+      charge: "whom the instance counts against (max_user_instances/watches): a restored instance counts against nobody, so the per-user counts start afresh (the limits are saved: kernel/ucounts.ts)",
     },
   },
   {
@@ -581,6 +581,15 @@ export const LEDGER: readonly LedgerEntry[] = [
     derived: {
       groupsMax: "fixed by the class",
       "#onLink": "registered with the restoring network by the constructor",
+    },
+  },
+  {
+    file: "kernel/ucounts.ts",
+    className: "UCounts",
+    saved: ["initMax"],
+    derived: {
+      "#max": "the limits of user namespaces other than the initial one: a task in one is refused (sandbox.ts saveTask)",
+      "#held": "what each user holds: a restored inotify instance counts against nobody, so the counts start afresh",
     },
   },
   {

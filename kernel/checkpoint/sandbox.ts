@@ -23,6 +23,7 @@
 
 import { intIn, withFastPath, z } from "./zod_tree.ts";
 import { MAX_FILES, MAX_PROCESSES, MAX_TASKS, plainHandlers, plainRun, plainSandbox, plainVma } from "./plain_state.ts";
+import { UCOUNT_NAMES } from "../ucounts.ts";
 import type { Kernel } from "../kernel.ts";
 import { futexWokenResult } from "../futex.ts";
 import { Task } from "../task.ts";
@@ -370,6 +371,11 @@ export const savedSandboxSchema = z.object({
   hostname: z.string().max(64),
   /** /proc/sys/fs/nr_open when changed from its default. */
   nrOpen: intIn(64, 2147483584).optional(),
+  /**
+   * The initial user namespace's per-user limits (/proc/sys/user, /proc/sys/fs/inotify), by
+   * kind (kernel/ucounts.ts), when one changed from its boot value.
+   */
+  ucountMax: z.array(intIn(0, Number.MAX_SAFE_INTEGER)).length(UCOUNT_NAMES.length).optional(),
   /** /proc/sys/fs/lease-break-time and leases-enable, when changed (held leases are refused). */
   leaseSysctl: z.object({ breakTimeSec: i32, enabled: i32 }).optional(),
   /** /proc/sys/net/ipv4's ip_forward, tcp_sack, tcp_recovery when changed. */
@@ -510,7 +516,6 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
   // process (by tgid) to hold each saves it, the others name that process.
   const handlersFirst = new Map<SignalHandlers, number>();
   for (const tg of groups) if (!tg.zombie && !handlersFirst.has(tg.handlers)) handlersFirst.set(tg.handlers, tg.tgid);
-  if (k.inotifyLimits.changed) throw new CheckpointError("the inotify limits (/proc/sys/fs/inotify) were changed: not saved yet");
   if (k.bpf.progs.size > 0) throw new CheckpointError("eBPF programs are loaded or attached (bpf): not saved yet");
   if (k.net.tuns.size > 0) throw new CheckpointError("a TUN/TAP device (/dev/net/tun) exists: not saved yet");
   if (k.net.virtualLinks.size > 0) throw new CheckpointError("a veth or bridge device (RTM_NEWLINK) exists: not saved yet");
@@ -591,6 +596,7 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
   const state: SavedSandbox = {
     hostname: k.rootUts.hostname,
     ...(k.nrOpen !== 1048576 ? { nrOpen: k.nrOpen } : {}),
+    ...(k.ucounts.initChanged ? { ucountMax: [...k.ucounts.initMax] } : {}),
     ...(k.leases.breakTimeSec !== 45 || k.leases.enabled !== 1 ? { leaseSysctl: { breakTimeSec: k.leases.breakTimeSec, enabled: k.leases.enabled } } : {}),
     ...(portRangeChanged(k) ? { portRange: k.net.stack.ephemeralRange } : {}),
     ...(k.net.sysctl.ipForward !== 0 || k.net.sysctl.tcpSack !== 1 || k.net.sysctl.tcpRecovery !== 1 || k.net.sysctl.loAcceptLocal !== 0 || k.net.sysctl.loRouteLocalnet !== 0 ? { netSysctl: { ...k.net.sysctl } } : {}),
@@ -1416,6 +1422,7 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
     continueMonotonicFrom(s.monotonicNs);
     k.rootUts.hostname = s.hostname;
     if (s.nrOpen !== undefined) k.nrOpen = s.nrOpen;
+    s.ucountMax?.forEach((v, kind) => k.ucounts.setLimit(INIT_USER_NS, kind, v));
     if (s.leaseSysctl !== undefined) Object.assign(k.leases, s.leaseSysctl);
     if (s.netSysctl !== undefined) Object.assign(k.net.sysctl, s.netSysctl);
     if (s.portRange !== undefined && s.portRange[0] <= s.portRange[1]) k.net.stack.ephemeralRange = s.portRange;

@@ -183,13 +183,12 @@ class ProcRoot extends KDentry {
     // The host's pool is what getrandom(2) draws from: the values of Linux 5.18 and later.
     random.add(new FixedFile(pfs, random, "entropy_avail", "256\n"));
     random.add(new FixedFile(pfs, random, "poolsize", "256\n"));
-    // The namespace limits, as Linux sets them at boot (max_threads / 2): tools read
-    // max_user_namespaces to learn whether user namespaces are there. Not enforced: a task
-    // holds one namespace of each kind, and the tasks are bounded (--pids).
+    // The per-user limits of the reader's user namespace (Linux's ucounts, kernel/ucounts.ts),
+    // written in it with CAP_SYS_RESOURCE there: inotify's and max_user_namespaces are enforced
+    // (ENOSPC); the other namespace kinds' are kept and read back (a task holds one namespace
+    // of each kind, and the tasks are bounded by --pids); fanotify is absent.
     const user = sys.dir("user");
-    for (const kind of ["cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts"]) {
-      user.add(new FixedFile(pfs, user, `max_${kind}_namespaces`, `${(0x3fff * 8) / 2}\n`));
-    }
+    for (const name of USER_LIMITS) user.add(new SysctlFile(pfs, user, name, `user/${name}`, 0o644));
     const vm = sys.dir("vm");
     vm.add(new FixedFile(pfs, vm, "overcommit_memory", "0\n"));
     vm.add(new FixedFile(pfs, vm, "max_map_count", "65530\n"));
@@ -1010,6 +1009,12 @@ const NAMESPACES: ReadonlyArray<[string, string, number]> = [
   ["uts", "uts", 4026531838],
 ];
 const NSFS_MAGIC = 0x6e736673;
+/** /proc/sys/user's files, sorted (kernel/ucounts.ts's UCOUNT_NAMES). */
+const USER_LIMITS = [
+  "max_cgroup_namespaces", "max_fanotify_groups", "max_fanotify_marks", "max_inotify_instances", "max_inotify_watches",
+  "max_ipc_namespaces", "max_mnt_namespaces", "max_net_namespaces", "max_pid_namespaces", "max_time_namespaces",
+  "max_user_namespaces", "max_uts_namespaces",
+];
 
 /**
  * @savable A namespace's inode, where a /proc/PID/ns link leads (nsfs's). `ns` is the namespace

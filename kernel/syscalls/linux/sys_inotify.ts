@@ -6,7 +6,8 @@
  * @module
  */
 
-import { EINVAL, ENOTDIR } from "../../errno.ts";
+import { EINVAL, EMFILE, ENOSPC, ENOTDIR } from "../../errno.ts";
+import { UCOUNT_INOTIFY_INSTANCES, UCOUNT_INOTIFY_WATCHES } from "../../ucounts.ts";
 import type { Task } from "../../task.ts";
 import { AT_FDCWD, O_CLOEXEC, O_NONBLOCK } from "../../../abi/linux/file.ts";
 import { checkPermission, MAY_READ } from "../../../vfs/mod.ts";
@@ -14,7 +15,7 @@ import {
   IN_ALL_EVENTS, IN_DONT_FOLLOW, IN_EXCL_UNLINK, IN_IGNORED, IN_ISDIR, IN_MASK_ADD, IN_MASK_CREATE, IN_ONESHOT,
   IN_ONLYDIR, IN_Q_OVERFLOW, IN_UNMOUNT,
 } from "../../../vfs/fsnotify.ts";
-import { InotifyFile } from "../../../vfs/inotify.ts";
+import { type InotifyCharge, InotifyFile } from "../../../vfs/inotify.ts";
 import { copyInPath, pathCtx, startDir } from "./_path.ts";
 import { supported, type SyscallEntry, type SyscallFn } from "./support.ts";
 
@@ -25,14 +26,24 @@ const ALL_INOTIFY_BITS = IN_ALL_EVENTS | IN_UNMOUNT | IN_Q_OVERFLOW | IN_IGNORED
   IN_EXCL_UNLINK | IN_MASK_ADD | IN_MASK_CREATE | IN_ISDIR | IN_ONESHOT;
 
 /**
- * A new instance, counted against its creator's effective uid (max_user_instances: EMFILE
- * before any descriptor is taken; a failed install releases it, and the count, again).
+ * A new instance, counted against its creator's effective uid in its user namespace
+ * (max_user_instances: EMFILE before any descriptor is taken; a failed install releases it,
+ * and the count, again).
  */
 function newInotify(t: Task, flags: number): number {
   if (flags & ~(IN_CLOEXEC | IN_NONBLOCK)) throw EINVAL;
-  const limits = t.kernel.inotifyLimits, uid = t.creds.euid;
-  limits.takeInstance(uid);
-  return t.fdTable.install(new InotifyFile(flags & IN_NONBLOCK, { limits, uid }), (flags & IN_CLOEXEC) !== 0);
+  const u = t.kernel.ucounts, ns = t.creds.userNs, uid = t.creds.euid;
+  if (!u.take(ns, uid, UCOUNT_INOTIFY_INSTANCES)) throw EMFILE;
+  const charge: InotifyCharge = {
+    takeWatch() {
+      if (!u.take(ns, uid, UCOUNT_INOTIFY_WATCHES)) throw ENOSPC;
+    },
+    give(instance, watches) {
+      if (instance) u.give(ns, uid, UCOUNT_INOTIFY_INSTANCES);
+      if (watches > 0) u.give(ns, uid, UCOUNT_INOTIFY_WATCHES, watches);
+    },
+  };
+  return t.fdTable.install(new InotifyFile(flags & IN_NONBLOCK, charge), (flags & IN_CLOEXEC) !== 0);
 }
 
 /** The inotify instance behind fd: EBADF, or EINVAL for another kind of file. */

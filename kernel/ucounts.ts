@@ -1,0 +1,144 @@
+/**
+ * Per-user counts of what a user holds, and the limits on them, per user namespace: Linux's
+ * ucounts (kernel/ucount.c). Each user namespace has its own limits, /proc/sys/user/max_*
+ * (read and written in the caller's user namespace; the initial namespace's inotify ones are
+ * /proc/sys/fs/inotify/max_user_* too). A charge to (namespace, uid) is a charge to the
+ * namespace's owner in its parent as well, and so on up to the initial namespace, each level
+ * held to its own namespace's limit (inc_ucount): a namespace's owner answers for everything
+ * made inside it.
+ *
+ * @module
+ */
+
+import { INIT_USER_NS, type UserNamespace } from "./user_namespace.ts";
+
+/** Linux's enum ucount_type, in its order: the index of each limit and count. */
+export const UCOUNT_USER_NAMESPACES = 0;
+export const UCOUNT_PID_NAMESPACES = 1;
+export const UCOUNT_UTS_NAMESPACES = 2;
+export const UCOUNT_IPC_NAMESPACES = 3;
+export const UCOUNT_NET_NAMESPACES = 4;
+export const UCOUNT_MNT_NAMESPACES = 5;
+export const UCOUNT_CGROUP_NAMESPACES = 6;
+export const UCOUNT_TIME_NAMESPACES = 7;
+export const UCOUNT_INOTIFY_INSTANCES = 8;
+export const UCOUNT_INOTIFY_WATCHES = 9;
+export const UCOUNT_FANOTIFY_GROUPS = 10;
+export const UCOUNT_FANOTIFY_MARKS = 11;
+
+/** Each limit's file in /proc/sys/user, by kind (kernel/ucount.c's user_table). */
+export const UCOUNT_NAMES: readonly string[] = [
+  "max_user_namespaces", "max_pid_namespaces", "max_uts_namespaces", "max_ipc_namespaces", "max_net_namespaces",
+  "max_mnt_namespaces", "max_cgroup_namespaces", "max_time_namespaces", "max_inotify_instances", "max_inotify_watches",
+  "max_fanotify_groups", "max_fanotify_marks",
+];
+
+const INT_MAX = 0x7fff_ffff;
+
+/** The host's value of a limit Linux sizes from memory at boot, read once. */
+function hostLimit(path: string, fallback: number): number {
+  try {
+    const v = Number(Deno.readTextFileSync(path).trim());
+    return Number.isSafeInteger(v) && v > 0 ? v : fallback;
+  } catch {
+    return fallback;
+  }
+}
+
+/**
+ * The initial namespace's limits as Linux sets them at boot: max_threads / 2 namespaces of each
+ * kind (the sandbox's max_threads: 0x3fff * 8), 128 inotify instances and fanotify groups; the
+ * watches and marks Linux sizes from memory are the host's.
+ */
+export const INIT_UCOUNT_MAX: readonly number[] = [
+  ...Array<number>(8).fill((0x3fff * 8) / 2),
+  128,
+  hostLimit("/proc/sys/fs/inotify/max_user_watches", 8192),
+  128,
+  hostLimit("/proc/sys/user/max_fanotify_marks", 8192),
+];
+
+/** @savable The ucounts of the sandbox: every user namespace's limits and what each user holds. */
+export class UCounts {
+  /** The initial namespace's limits (a checkpoint saves them); the others' are kept by namespace. */
+  readonly initMax: number[] = [...INIT_UCOUNT_MAX];
+  /** Limits of namespaces other than the initial one, once written (a new one's are INT_MAX, as create_user_ns sets them). */
+  readonly #max = new WeakMap<UserNamespace, number[]>();
+  /** What each (namespace, uid) holds, by kind. */
+  readonly #held = new WeakMap<UserNamespace, Map<number, number[]>>();
+
+  /** The limits of namespace `ns`, by kind. */
+  limits(ns: UserNamespace): readonly number[] {
+    return ns === INIT_USER_NS ? this.initMax : this.#max.get(ns) ?? Array<number>(UCOUNT_NAMES.length).fill(INT_MAX);
+  }
+
+  setLimit(ns: UserNamespace, kind: number, v: number): void {
+    if (ns === INIT_USER_NS) {
+      this.initMax[kind] = v;
+      return;
+    }
+    let m = this.#max.get(ns);
+    if (m === undefined) this.#max.set(ns, m = Array<number>(UCOUNT_NAMES.length).fill(INT_MAX));
+    m[kind] = v;
+  }
+
+  /** Whether the initial namespace's limits differ from the boot values (what a checkpoint must save). */
+  get initChanged(): boolean {
+    return this.initMax.some((v, i) => v !== INIT_UCOUNT_MAX[i]);
+  }
+
+  /** (ns, uid) and each owner above it, the levels a charge counts at. */
+  *#levels(ns: UserNamespace, uid: number): Generator<[UserNamespace, number]> {
+    for (let n: UserNamespace | null = ns, u = uid; n !== null; u = n.owner, n = n.parent) yield [n, u];
+  }
+
+  #counts(ns: UserNamespace, uid: number): number[] {
+    let users = this.#held.get(ns);
+    if (users === undefined) this.#held.set(ns, users = new Map());
+    let c = users.get(uid);
+    if (c === undefined) users.set(uid, c = Array<number>(UCOUNT_NAMES.length).fill(0));
+    return c;
+  }
+
+  /**
+   * One more of `kind` for uid in ns (inc_ucount): false, and nothing taken, when some level is
+   * at its namespace's limit. The caller says which errno that is (EMFILE, ENOSPC).
+   */
+  take(ns: UserNamespace, uid: number, kind: number): boolean {
+    const levels = [...this.#levels(ns, uid)];
+    for (const [n, u] of levels) if (this.#counts(n, u)[kind]! >= this.limits(n)[kind]!) return false;
+    for (const [n, u] of levels) this.#counts(n, u)[kind]!++;
+    return true;
+  }
+
+  /**
+   * Whether one more user namespace, made in `parent` by kernel uid `owner`, stays within
+   * max_user_namespaces at every level (inc_user_namespaces). User namespaces are counted as
+   * they live rather than charged: `live` are those some task's credentials are in or below,
+   * each counting for (its parent, its owner) and each level above, as it was charged when made.
+   */
+  userNamespaceFits(live: Iterable<UserNamespace>, parent: UserNamespace, owner: number): boolean {
+    const counts = new Map<UserNamespace, Map<number, number>>();
+    const at = (ns: UserNamespace, uid: number) => counts.get(ns)?.get(uid) ?? 0;
+    for (const n of live) {
+      for (const [ns, uid] of this.#levels(n.parent!, n.owner)) {
+        let users = counts.get(ns);
+        if (users === undefined) counts.set(ns, users = new Map());
+        users.set(uid, at(ns, uid) + 1);
+      }
+    }
+    for (const [ns, uid] of this.#levels(parent, owner)) {
+      if (at(ns, uid) >= this.limits(ns)[UCOUNT_USER_NAMESPACES]!) return false;
+    }
+    return true;
+  }
+
+  /** Gives back `count` of `kind` taken for uid in ns (dec_ucount). */
+  give(ns: UserNamespace, uid: number, kind: number, count = 1): void {
+    for (const [n, u] of this.#levels(ns, uid)) {
+      const c = this.#counts(n, u);
+      c[kind] = Math.max(0, c[kind]! - count);
+      if (c.every((x) => x === 0)) this.#held.get(n)!.delete(u);
+    }
+  }
+}
