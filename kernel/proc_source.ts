@@ -116,6 +116,7 @@ function vmFlags(v: Vma): string {
   if (v.dontCopy) f.push("dc");
   if (v.dontExpand || v.name === "[vdso]") f.push("de");
   if (!v.shared && (v.prot & PROT_WRITE)) f.push("ac");
+  if (v.wipeOnFork) f.push("wf");
   return f.join(" ");
 }
 

@@ -87,6 +87,10 @@ Deno.test("mlock, mlock2, MAP_LOCKED, mlockall and munlock mark mappings locked:
   await assertSameAsNative([await compileC("mlock_vma")]);
 });
 
+Deno.test("madvise: MADV_WIPEONFORK gives a fork's child zeros until MADV_KEEPONFORK, and each mapping's rules for WIPEONFORK, FREE, REMOVE, COLD and PAGEOUT are Linux's", async () => {
+  await assertSameAsNative([await compileC("madvise_vma")]);
+});
+
 Deno.test("getpcaps and capsh --print read every capability for root and none for nobody", async () => {
   const script = "getpcaps $$; capsh --print | head -1; su nobody -s /bin/sh -c 'capsh --print | head -1; getpcaps $$'";
   const r = await runSentry(["/bin/sh", "-c", script]);

@@ -76,6 +76,8 @@ export interface Vma {
   mayExec?: boolean;
   /** Linux's VM_DONTCOPY (madvise MADV_DONTFORK): a fork's child does not get it. */
   dontCopy?: boolean;
+  /** Linux's VM_WIPEONFORK (madvise MADV_WIPEONFORK; private anonymous memory only): a fork's child gets zeros. */
+  wipeOnFork?: boolean;
   /** Linux's VM_DONTEXPAND: mremap may move it, never grow it (EFAULT) (an aio ring). */
   dontExpand?: boolean;
 }
@@ -402,12 +404,23 @@ export class MemoryManager {
     }
   }
 
+  /** madvise(MADV_WIPEONFORK / MADV_KEEPONFORK) over [start, end); the caller checked the range. */
+  setWipeOnFork(start: number, end: number, wipe: boolean): void {
+    if (!this.vmas.some((v) => v.start < end && start < v.end && !v.wipeOnFork !== !wipe)) return;
+    for (const p of this.#remove(start, end)) {
+      const { wipeOnFork: _, ...rest } = p;
+      this.#insert(wipe ? { ...rest, wipeOnFork: true } : rest);
+    }
+  }
+
   /**
    * For a fork's child, before it first runs (via: its context): its copies of the mappings
-   * marked MADV_DONTFORK go, on the host too.
+   * marked MADV_DONTFORK go, on the host too, and those marked MADV_WIPEONFORK are zeros
+   * (Linux's dup_mmap copies no page of them).
    */
   dropUncopied(via: Context): void {
     for (const v of this.vmas.filter((v) => v.dontCopy)) this.munmap(via, v.start, v.end - v.start);
+    for (const v of this.vmas.filter((v) => v.wipeOnFork)) this.discard(via, v.start, v.end - v.start);
   }
 
   /** mlockall(MCL_CURRENT) and munlockall: every VMA. */
@@ -473,7 +486,7 @@ export class MemoryManager {
     const joins = (a: Vma, b: Vma) =>
       a.end === b.start && a.file === null && b.file === null && !a.shared && !b.shared &&
       a.prot === b.prot && a.name === b.name && a.growsDown === b.growsDown && !a.locked === !b.locked &&
-      a.anonName === b.anonName && !a.dontCopy === !b.dontCopy;
+      a.anonName === b.anonName && !a.dontCopy === !b.dontCopy && !a.wipeOnFork === !b.wipeOnFork;
     if (prev !== undefined && joins(prev, v)) {
       prev.end = v.end;
       if (next !== undefined && joins(prev, next)) {

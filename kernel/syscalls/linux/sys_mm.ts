@@ -4,7 +4,8 @@
  */
 
 import { SocketFile } from "../../socket/socket.ts";
-import { EAGAIN, EBADF, EINVAL, ENODEV, ENOMEM, ENOSPC, EOPNOTSUPP, EOVERFLOW, EPERM } from "../../errno.ts";
+import { EACCES, EAGAIN, EBADF, EINVAL, ENODEV, ENOMEM, ENOSPC, EOPNOTSUPP, EOVERFLOW, EPERM } from "../../errno.ts";
+import type { Vma } from "../../mm/mm.ts";
 import { O_PATH, S_IFBLK, S_IFMT, S_IFREG } from "../../../abi/linux/file.ts";
 import type { FileDescription } from "../../../vfs/file_description.ts";
 import { MemoryDeviceFile } from "../../../vfs/devices.ts";
@@ -141,15 +142,43 @@ function validAdvice(advice: number): boolean {
   return (advice >= 0 && advice <= 4) || (advice >= 8 && advice <= 24);
 }
 
-const MADV_REMOVE = 9, MADV_DONTFORK = 10, MADV_DOFORK = 11, MADV_POPULATE_WRITE = 23;
+const MADV_FREE = 8, MADV_REMOVE = 9, MADV_DONTFORK = 10, MADV_DOFORK = 11, MADV_WIPEONFORK = 18, MADV_KEEPONFORK = 19;
+const MADV_COLD = 20, MADV_PAGEOUT = 21, MADV_POPULATE_WRITE = 23;
+
+/**
+ * What Linux's madvise_vma_behavior refuses of one VMA, in its order: MADV_REMOVE of locked,
+ * fileless (EINVAL) or not shared-writable memory (EACCES); MADV_FREE of locked or non-anonymous
+ * memory; MADV_WIPEONFORK of a file or shared mapping; MADV_COLD and MADV_PAGEOUT of locked
+ * memory (can_madv_lru_vma).
+ */
+function checkVmaAdvice(v: Vma, advice: number): void {
+  switch (advice) {
+    case MADV_REMOVE:
+      if (v.locked) throw EINVAL;
+      if (v.file === null) throw EINVAL;
+      if (!v.shared || !v.file.writable || v.mayWrite === false) throw EACCES;
+      return;
+    case MADV_FREE:
+      if (v.locked || v.file !== null || v.shared) throw EINVAL;
+      return;
+    case MADV_WIPEONFORK:
+      if (v.file !== null || v.shared) throw EINVAL;
+      return;
+    case MADV_COLD:
+    case MADV_PAGEOUT:
+      if (v.locked) throw EINVAL;
+      return;
+  }
+}
 const U64 = 1n << 64n;
 
 /**
  * Implements madvise(2) with Linux's checks: the advice, page alignment, a length that wraps
  * (EINVAL); MADV_REMOVE needs a shared file mapping and MADV_POPULATE_WRITE a writable one
- * (EINVAL); a hole in the range is ENOMEM. MADV_DONTNEED really discards (later reads see
- * zeros); MADV_DONTFORK and MADV_DOFORK mark what a fork's child does not get; the other
- * hints are no-ops.
+ * (EINVAL), each VMA's (checkVmaAdvice); a hole in the range is ENOMEM. MADV_DONTNEED really
+ * discards (later reads see zeros); MADV_DONTFORK and MADV_DOFORK mark what a fork's child
+ * does not get, MADV_WIPEONFORK and MADV_KEEPONFORK what it gets as zeros; the other hints
+ * are no-ops.
  */
 const sysMadvise: SyscallFn = (t, a) => {
   const addr = a.pointer(0), advice = a.int(2), rawLen = a.u64(1);
@@ -162,7 +191,7 @@ const sysMadvise: SyscallFn = (t, a) => {
   const end = BigInt(addr) + aligned > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : addr + Number(aligned);
   const len = end - addr;
   const vmas = t.mm.vmas.filter((v) => v.start < end && addr < v.end);
-  if (advice === MADV_REMOVE && vmas.some((v) => !v.shared || v.file === null)) throw EINVAL;
+  for (const v of vmas) checkVmaAdvice(v, advice);
   if (advice === MADV_POPULATE_WRITE && vmas.some((v) => (v.prot & PROT_WRITE) === 0)) throw EINVAL;
   let covered = 0;
   for (const v of vmas) covered += Math.min(v.end, end) - Math.max(v.start, addr);
@@ -173,6 +202,7 @@ const sysMadvise: SyscallFn = (t, a) => {
     t.mm.discard(t.ctx, addr, len);
   }
   if (advice === MADV_DONTFORK || advice === MADV_DOFORK) t.mm.setDontCopy(addr, end, advice === MADV_DONTFORK);
+  if (advice === MADV_WIPEONFORK || advice === MADV_KEEPONFORK) t.mm.setWipeOnFork(addr, end, advice === MADV_WIPEONFORK);
   return 0;
 };
 
@@ -182,7 +212,7 @@ export const table: Record<number, SyscallEntry> = {
   11: supported("munmap", sysMunmap),
   12: supported("brk", sysBrk),
   25: partial("mremap", sysMremap, "a shared anonymous mapping shrunk then grown again shows zeros, not its old pages nor SIGBUS"),
-  28: partial("madvise", sysMadvise, "only MADV_DONTNEED, MADV_DONTFORK and MADV_DOFORK have an effect"),
+  28: partial("madvise", sysMadvise, "only MADV_DONTNEED, MADV_DONTFORK, MADV_DOFORK, MADV_WIPEONFORK and MADV_KEEPONFORK have an effect"),
   329: partial("pkey_mprotect", sysPkeyMprotect, "no protection keys: only key -1"),
   330: partial("pkey_alloc", sysPkeyAlloc, "no protection keys: ENOSPC, as on a CPU without them"),
   331: partial("pkey_free", sysPkeyFree, "no protection keys: EINVAL"),
