@@ -22,7 +22,7 @@ import { startCpuProfile } from "./boot/cpu_profile.ts";
  * modules was most of a client's start-up.
  */
 const CLIENT_COMMANDS: ReadonlySet<Command["kind"]> = new Set([
-  "start", "state", "list", "ps", "kill", "pause", "resume", "wait", "events", "delete", "exec",
+  "start", "state", "list", "ps", "kill", "pause", "resume", "wait", "events", "update", "delete", "exec",
 ]);
 
 /** The command line parsed; null when it is bad (boot/mod.ts then says why). */

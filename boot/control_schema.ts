@@ -54,6 +54,14 @@ export const requestSchema = z.discriminatedUnion("op", [
     cols: dim.optional(),
   }).strict(),
   z.object({ op: z.literal("resize"), pid, rows: dim, cols: dim }).strict(),
+  /** New limits (runc's update): null removes one, absent keeps it. */
+  z.object({
+    op: z.literal("update"),
+    memoryBytes: z.number().int().min(4096).max(2 ** 53).nullable().optional(),
+    pids: z.number().int().min(1).max(4194304).nullable().optional(),
+    cpus: z.number().positive().max(1e9).nullable().optional(),
+    cpuPeriodNs: z.number().int().min(1_000_000).max(1_000_000_000).optional(),
+  }).strict(),
 ]);
 
 export type Request = z.infer<typeof requestSchema>;

@@ -203,6 +203,15 @@ export class ControlServer {
           return { ok: true, processes: processes(k) };
         case "stats":
           return { ok: true, stats: stats(k) };
+        case "update": {
+          const c: Parameters<typeof k.resources.update>[0] = {};
+          if (req.memoryBytes !== undefined) c.memoryBytes = req.memoryBytes;
+          if (req.pids !== undefined) c.pids = req.pids;
+          if (req.cpus !== undefined) c.cpus = req.cpus;
+          if (req.cpuPeriodNs !== undefined) c.cpuPeriodNs = req.cpuPeriodNs;
+          k.resources.update(c);
+          return { ok: true };
+        }
         case "pause":
           if (h.status() !== "running") return fail(`container is ${h.status()}, not running`);
           pause(k);

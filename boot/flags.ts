@@ -84,7 +84,7 @@ export interface LimitOptions {
 /** The names of the commands, in the order help lists them. */
 export const COMMANDS = [
   "run", "do", "checkpoint", "restore", "spec", "create", "start", "state", "list", "ps", "exec", "kill", "pause", "resume",
-  "wait", "events", "delete", "check", "help",
+  "wait", "events", "update", "delete", "check", "help",
 ] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
@@ -175,6 +175,20 @@ export type Command =
   | { kind: "kill"; global: GlobalOptions; id: string; signal: string | null; all: boolean; pid: number | null }
   | { kind: "delete"; global: GlobalOptions; id: string; force: boolean }
   | { kind: "events"; global: GlobalOptions; id: string; stats: boolean; intervalMs: number }
+  /**
+   * Changes a running container's limits (runc's update): each is a flag's value as given, or
+   * null when not given; `resources` is a linux.resources JSON file ("-": stdin).
+   */
+  | {
+    kind: "update";
+    global: GlobalOptions;
+    id: string;
+    resources: string | null;
+    memory: string | null;
+    pidsLimit: string | null;
+    cpuQuota: string | null;
+    cpuPeriod: string | null;
+  }
   /** A new process in a running container. */
   | {
     kind: "exec";
@@ -286,7 +300,18 @@ const FLAGS: Record<string, FlagDef> = {
   "timeout": { kind: "string", scope: ["run", "do", "create"] },
   "cpu-time": { kind: "string", scope: ["run", "do", "create"] },
   "cpus": { kind: "string", scope: ["run", "do", "create"] },
-  "memory": { kind: "string", scope: ["run", "do", "create"] },
+  "memory": { kind: "string", scope: ["run", "do", "create", "update"] },
+  "resources": { kind: "string", scope: ["update"] },
+  "pids-limit": { kind: "string", scope: ["update"] },
+  "cpu-quota": { kind: "string", scope: ["update"] },
+  "cpu-period": { kind: "string", scope: ["update"] },
+  // runc update's cgroup knobs the sandbox has no counterpart for: accepted and ignored.
+  "cpu-share": { kind: "string", scope: ["update"] },
+  "cpuset-cpus": { kind: "string", scope: ["update"] },
+  "cpuset-mems": { kind: "string", scope: ["update"] },
+  "memory-reservation": { kind: "string", scope: ["update"] },
+  "memory-swap": { kind: "string", scope: ["update"] },
+  "blkio-weight": { kind: "string", scope: ["update"] },
   "pids": { kind: "string", scope: ["run", "do", "create"] },
   "output-limit": { kind: "string", scope: ["run", "do", "create"] },
   "overlay-size": { kind: "string", scope: ["run", "do", "create"] },
@@ -296,7 +321,7 @@ const FLAGS: Record<string, FlagDef> = {
 /** Short flags and the long flag each stands for. */
 const SHORT_FLAGS: Record<string, string> = {
   "-h": "--help", "-t": "--tty", "-d": "--detach", "-q": "--quiet", "-e": "--env", "-u": "--user",
-  "-p": "--process", "-f": "--force", "-a": "--all", "-b": "--bundle",
+  "-p": "--process", "-f": "--force", "-a": "--all", "-b": "--bundle", "-r": "--resources",
 };
 
 /** The flags a command accepts (global ones included), for help and error messages. */
@@ -508,6 +533,16 @@ export function parseCommandLine(args: readonly string[]): Command {
         id: onlyId(cmd, positionals, rest),
         stats: values.get("stats") === true,
         intervalMs: typeof iv === "string" ? parseDuration("interval", iv) : 5000,
+      };
+    }
+    case "update": {
+      const str = (name: string): string | null => {
+        const v = values.get(name);
+        return typeof v === "string" ? v : null;
+      };
+      return {
+        kind: "update", global, id: onlyId(cmd, positionals, rest), resources: str("resources"), memory: str("memory"),
+        pidsLimit: str("pids-limit"), cpuQuota: str("cpu-quota"), cpuPeriod: str("cpu-period"),
       };
     }
     case "exec": {

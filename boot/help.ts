@@ -248,6 +248,12 @@ Waits until container ID's init exits; prints {"id":ID,"exitStatus":N} and exits
 Prints container ID's statistics (cpu, memory, pids) as JSON lines, every D (default 5s),
 or once with --stats.
 `,
+  update: `Usage: sentry update [--resources FILE] [--memory BYTES] [--pids-limit N] [--cpu-quota US --cpu-period US] ID
+
+Changes the limits of running container ID, as runc's update: --resources takes a
+linux.resources JSON file ("-": stdin; memory.limit, pids.limit, cpu.quota and cpu.period are
+applied), and the flags win over it. A limit of 0 or -1 removes it.
+`,
   delete: `Usage: sentry delete [--force] ID
 
 Removes the state of a stopped container; --force kills a running one first.

@@ -17,7 +17,7 @@ import { connectTo, readReply, request } from "./control_client.ts";
 import { BootError, EXIT_SENTRY_ERROR } from "./errors.ts";
 import { exitStatusOf } from "./exit_status.ts";
 import type { Command } from "./flags.ts";
-import { quote } from "./flags.ts";
+import { parseBytes, quote } from "./flags.ts";
 import {
   checkId,
   containerDir,
@@ -168,19 +168,30 @@ export async function lifecycle(cmd: Command, log: DebugLog): Promise<number> {
       requireLive(readState(root, cmd.id), "report its statistics");
       for (;;) {
         const r = await request(root, cmd.id, { op: "stats" });
-        const st = r.stats as { cpu: { usageNs: number; userNs: number; systemNs: number }; memory: { usageBytes: number }; pids: { current: number } };
+        const st = r.stats as {
+          cpu: { usageNs: number; userNs: number; systemNs: number };
+          memory: { usageBytes: number; limit?: number };
+          pids: { current: number; limit?: number };
+        };
         print(JSON.stringify({
           type: "stats",
           id: cmd.id,
           data: {
             cpu: { usage: { total: st.cpu.usageNs, user: st.cpu.userNs, kernel: st.cpu.systemNs } },
-            memory: { usage: { usage: st.memory.usageBytes } },
-            pids: { current: st.pids.current },
+            memory: { usage: { usage: st.memory.usageBytes, ...(st.memory.limit !== undefined ? { limit: st.memory.limit } : {}) } },
+            pids: { current: st.pids.current, ...(st.pids.limit !== undefined ? { limit: st.pids.limit } : {}) },
           },
         }) + "\n");
         if (cmd.stats) return 0;
         await new Promise((r) => setTimeout(r, cmd.intervalMs));
       }
+    }
+    case "update": {
+      const root = rootOf(cmd.global);
+      const req = updateRequest(cmd);
+      requireLive(readState(root, cmd.id), "update its limits");
+      await request(root, cmd.id, req);
+      return 0;
     }
     case "delete":
       return await deleteContainer(rootOf(cmd.global), cmd.id, cmd.force, log);
@@ -405,4 +416,77 @@ function exists(path: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * The control request of `update`: linux.resources from --resources (a file, "-": stdin), then
+ * the flags over it. A limit of 0 or below removes it, as runc takes -1.
+ */
+function updateRequest(cmd: Extract<Command, { kind: "update" }>): Record<string, unknown> {
+  const req: Record<string, unknown> = { op: "update" };
+  let quotaUs: number | null | undefined, periodUs: number | undefined;
+  if (cmd.resources !== null) {
+    let text: string;
+    try {
+      text = cmd.resources === "-" ? new TextDecoder().decode(readAllStdin()) : Deno.readTextFileSync(cmd.resources);
+    } catch (err) {
+      throw new BootError(`--resources ${quote(cmd.resources)}: ${(err as Error).message.replace(/ \(os error \d+\).*$/s, "")}`);
+    }
+    let r: Record<string, Record<string, unknown> | undefined>;
+    try {
+      r = JSON.parse(text);
+      if (typeof r !== "object" || r === null || Array.isArray(r)) throw new SyntaxError("not an object");
+    } catch {
+      throw new BootError(`--resources ${quote(cmd.resources)}: expected a linux.resources JSON object`);
+    }
+    const num = (what: string, v: unknown): number | undefined => {
+      if (v === undefined || v === null) return undefined;
+      if (typeof v !== "number" || !Number.isInteger(v)) throw new BootError(`--resources: ${what}: expected an integer`);
+      return v;
+    };
+    const mem = num("memory.limit", r.memory?.limit);
+    if (mem !== undefined) req.memoryBytes = mem > 0 ? mem : null;
+    const pids = num("pids.limit", r.pids?.limit);
+    if (pids !== undefined) req.pids = pids > 0 ? pids : null;
+    const q = num("cpu.quota", r.cpu?.quota);
+    if (q !== undefined) quotaUs = q > 0 ? q : null;
+    periodUs = num("cpu.period", r.cpu?.period);
+  }
+  const int = (flag: string, v: string): number => {
+    if (!/^-?[0-9]{1,15}$/.test(v)) throw new BootError(`--${flag}: expected an integer, got ${quote(v)}`);
+    return Number(v);
+  };
+  if (cmd.memory !== null) req.memoryBytes = cmd.memory === "0" || cmd.memory === "-1" ? null : parseBytes("memory", cmd.memory, 4096);
+  if (cmd.pidsLimit !== null) {
+    const n = int("pids-limit", cmd.pidsLimit);
+    req.pids = n > 0 ? n : null;
+  }
+  if (cmd.cpuQuota !== null) {
+    const n = int("cpu-quota", cmd.cpuQuota);
+    quotaUs = n > 0 ? n : null;
+  }
+  if (cmd.cpuPeriod !== null) periodUs = int("cpu-period", cmd.cpuPeriod);
+  if (periodUs !== undefined && (periodUs < 1000 || periodUs > 1_000_000)) {
+    throw new BootError(`cpu period: expected 1000 to 1000000 microseconds, got ${periodUs}`);
+  }
+  if (periodUs !== undefined) req.cpuPeriodNs = periodUs * 1000;
+  if (quotaUs !== undefined) req.cpus = quotaUs === null ? null : quotaUs / (periodUs ?? 100_000);
+  return req;
+}
+
+function readAllStdin(): Uint8Array {
+  const chunks: Uint8Array[] = [];
+  const buf = new Uint8Array(65536);
+  for (;;) {
+    const n = Deno.stdin.readSync(buf);
+    if (n === null || n === 0) break;
+    chunks.push(buf.slice(0, n));
+  }
+  const out = new Uint8Array(chunks.reduce((a, c) => a + c.length, 0));
+  let o = 0;
+  for (const c of chunks) {
+    out.set(c, o);
+    o += c.length;
+  }
+  return out;
 }

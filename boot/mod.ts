@@ -190,6 +190,7 @@ export async function main(args: readonly string[]): Promise<number> {
       case "resume":
       case "wait":
       case "events":
+      case "update":
       case "delete":
       case "exec":
         // main.ts runs these without this module; the same here, and loaded only for them.

@@ -121,10 +121,14 @@ export interface SandboxStats {
   memory: {
     /** Resident memory of the live processes (each address space once), in bytes. */
     usageBytes: number;
+    /** The memory limit, when there is one. */
+    limit?: number;
   };
   pids: {
     /** Live tasks (threads), as the pids cgroup counts them. */
     current: number;
+    /** The task limit, when there is one. */
+    limit?: number;
   };
 }
 
@@ -368,7 +372,7 @@ export function stats(k: Kernel): SandboxStats {
   }
   return {
     cpu: { usageNs: userNs + sysNs, userNs, systemNs: sysNs },
-    memory: { usageBytes: rssKb * 1024 },
-    pids: { current: k.tasks.size },
+    memory: { usageBytes: rssKb * 1024, ...(k.resources.limits.memoryBytes !== null ? { limit: k.resources.limits.memoryBytes } : {}) },
+    pids: { current: k.tasks.size, ...(k.resources.limits.pids !== null ? { limit: k.resources.limits.pids } : {}) },
   };
 }

@@ -105,6 +105,8 @@ export class ResourceControl {
   #samples = 0;
   /** Whether sampling is wanted even without a limit (the run report's peaks). */
   #measure = false;
+  /** @nosave The sampler is armed (start, or an update that set a limit needing it). */
+  #sampling = false;
   /** What the sandbox did (processes, files, connections), kept for the run report. */
   activity: ActivityLog | null = null;
   /** @nosave */
@@ -138,16 +140,39 @@ export class ResourceControl {
       };
       this.#kernel.addDeadline(timeout);
     }
-    if (this.#measure || l.cpuTimeNs !== null || l.cpus !== null || l.memoryBytes !== null) {
-      const sampler = {
-        deadlineNs: now + SAMPLE_NS as number | null,
-        expire: (t: number) => {
-          this.sample(t);
-          sampler.deadlineNs = this.#kernel.ended ? null : t + SAMPLE_NS;
-        },
-      };
-      this.#kernel.addDeadline(sampler);
+    this.#armSampler(now);
+  }
+
+  /** Starts sampling memory and CPU once something needs it (a limit, or a report). */
+  #armSampler(now: number): void {
+    const l = this.limits;
+    if (this.#sampling || !(this.#measure || l.cpuTimeNs !== null || l.cpus !== null || l.memoryBytes !== null)) return;
+    this.#sampling = true;
+    const sampler = {
+      deadlineNs: now + SAMPLE_NS as number | null,
+      expire: (t: number) => {
+        this.sample(t);
+        sampler.deadlineNs = this.#kernel.ended ? null : t + SAMPLE_NS;
+      },
+    };
+    this.#kernel.addDeadline(sampler);
+  }
+
+  /**
+   * Changes limits of the running sandbox (runc's update): the memory limit in bytes, the
+   * task limit, CPUs per wall second and their period; null removes one, undefined keeps it.
+   * A memory limit below the usage makes the next sample's OOM kill, as a lowered memory.max.
+   */
+  update(c: { memoryBytes?: number | null; pids?: number | null; cpus?: number | null; cpuPeriodNs?: number }): void {
+    const l = this.limits;
+    if (c.memoryBytes !== undefined) l.memoryBytes = c.memoryBytes;
+    if (c.pids !== undefined) l.pids = c.pids;
+    if (c.cpuPeriodNs !== undefined) l.cpuPeriodNs = c.cpuPeriodNs;
+    if (c.cpus !== undefined || c.cpuPeriodNs !== undefined) {
+      if (c.cpus !== undefined) l.cpus = c.cpus;
+      this.#cpuBudgetNs = l.cpus === null ? 0 : l.cpus * l.cpuPeriodNs;
     }
+    if (this.startNs !== null) this.#armSampler(monotonicNs());
   }
 
   /** The run is over (init exited): last figures. */

@@ -537,3 +537,36 @@ Deno.test("config.json's hooks run on the host with the state on stdin, as runc'
     await Deno.remove(bundle, { recursive: true });
   }
 });
+
+Deno.test("update changes a running sandbox's limits as runc's update (flags, --resources FILE or -), events shows them, bad values are one line and 125", async () => {
+  const root = await Deno.makeTempDir();
+  const { child, out } = await holder(root, "u1", "sleep 100");
+  const fork3 = ["exec", "u1", "--", "/bin/sh", "-c", "sleep 0 & sleep 0 & sleep 0 & wait && echo forked"];
+  const limits = async () => {
+    const ev = JSON.parse((await sentry(root, ["events", "--stats", "u1"])).stdout);
+    return { memory: ev.data.memory.usage.limit, pids: ev.data.pids.limit };
+  };
+  try {
+    assert.deepEqual(await limits(), { memory: undefined, pids: undefined });
+    assert.equal((await sentry(root, ["update", "--pids-limit", "3", "u1"])).code, 0);
+    assert.deepEqual(await limits(), { memory: undefined, pids: 3 });
+    const refused = await sentry(root, fork3);
+    assert.match(refused.stderr, /[Cc]an(no|')t fork|Resource temporarily unavailable/);
+    const r = await sentry(root, ["update", "--resources", "-", "u1"], JSON.stringify({ pids: { limit: -1 }, memory: { limit: 1 << 30 } }));
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(await limits(), { memory: 1 << 30, pids: undefined });
+    assert.equal((await sentry(root, fork3)).stdout, "forked\n");
+    oneErrorLine(await sentry(root, ["update", "--pids-limit", "many", "u1"]), "a bad --pids-limit");
+    oneErrorLine(await sentry(root, ["update", "--resources", "-", "u1"], "{not json"), "a bad --resources");
+    oneErrorLine(await sentry(root, ["update", "--pids-limit", "3", "nope"]), "update of an unknown ID");
+    assert.equal((await sentry(root, ["delete", "--force", "u1"])).code, 0);
+    await child.status;
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* exited */ }
+    await child.status;
+    await Deno.remove(root, { recursive: true });
+    await Deno.remove(out);
+  }
+});
