@@ -35,7 +35,11 @@ export interface EarlyStub {
  */
 export function startEarlyStub(elf: Uint8Array = buildStubElf(), cacheDir: string | null = null): EarlyStub {
   const cached = cacheDir === null ? null : cachedBinary(elf, cacheDir);
-  if (cached !== null) return { dir: cacheDir!, path: cached, pid: spawnClean(cached, ["sentry-stub"]), temporary: false };
+  if (cached !== null) {
+    try {
+      return { dir: cacheDir!, path: cached, pid: spawnClean(cached, ["sentry-stub"]), temporary: false };
+    } catch { /* a cache on a noexec mount: a private copy below */ }
+  }
   const dir = Deno.makeTempDirSync({ prefix: "sentry-stub-" });
   const path = `${dir}/stub`;
   try {
