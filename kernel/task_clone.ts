@@ -24,6 +24,10 @@ import { TASK_SIZE } from "../abi/linux/mm.ts";
 import { CAP_SETFCAP, CAP_SYS_ADMIN, CAP_SYS_RESOURCE } from "../abi/linux/capability.ts";
 import type { Credentials } from "./creds.ts";
 import { MAX_LEVEL, UserNamespace } from "./user_namespace.ts";
+import {
+  UCOUNT_CGROUP_NAMESPACES, UCOUNT_IPC_NAMESPACES, UCOUNT_MNT_NAMESPACES, UCOUNT_NET_NAMESPACES, UCOUNT_PID_NAMESPACES,
+  UCOUNT_UTS_NAMESPACES,
+} from "./ucounts.ts";
 
 export const CLONE_VM = 0x100;
 export const CLONE_FS = 0x200;
@@ -133,6 +137,7 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
   ) {
     throw EPERM;
   }
+  checkNamespaceCounts(t, f, creds);
   // Init, the sandbox's or a PID namespace's, may not make siblings: they would have no parent
   // in the namespace to reap them (copy_process, SIGNAL_UNKILLABLE).
   if ((f & CLONE_PARENT) && (t.tg.parent === null || t.pidNs.init === t.tg)) throw EINVAL;
@@ -262,6 +267,7 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
   if (f & CLONE_VFORK) tg.vforkPending = true;
   // A new cgroup namespace is rooted at the creator's cgroup (copy_cgroup_ns).
   child.cgroupNs = (f & CLONE_NEWCGROUP) ? k.cgroups.newNamespace(k.cgroups.cgroupOf(t.tg)) : t.cgroupNs;
+  recordNamespaces(child, f, creds);
   tg.tasks.add(child);
   k.addTask(child);
   if (a.cgroup !== undefined && !thread) k.cgroups.bornInto(tg, a.cgroup);
@@ -303,6 +309,45 @@ export function userNamespaceCreds(t: Task): Credentials {
   if (parent.fromKuid(c.euid) < 0 || parent.fromKgid(c.egid) < 0) throw EPERM;
   const ns = new UserNamespace(parent, c.euid, c.egid, t.kernel.nsInodes.next(), c.hasOwnCap(CAP_SETFCAP));
   return c.inNamespace(ns);
+}
+
+/** Each kind of namespace a CLONE_NEW* flag makes: its ucounts kind, and a task's of that kind. */
+const NS_KINDS: readonly [flag: number, kind: number, of: (t: Task) => object | null][] = [
+  [CLONE_NEWNS, UCOUNT_MNT_NAMESPACES, (t) => t.fs.mntns],
+  [CLONE_NEWUTS, UCOUNT_UTS_NAMESPACES, (t) => t.uts],
+  [CLONE_NEWIPC, UCOUNT_IPC_NAMESPACES, (t) => t.ipc],
+  [CLONE_NEWPID, UCOUNT_PID_NAMESPACES, (t) => t.pidNsForChildren],
+  [CLONE_NEWCGROUP, UCOUNT_CGROUP_NAMESPACES, (t) => t.cgroupNs],
+  [CLONE_NEWNET, UCOUNT_NET_NAMESPACES, (t) => t.net],
+];
+
+/**
+ * inc_mnt_namespaces, inc_uts_namespaces and the like for the namespaces `flags` make, owned by
+ * `creds`' user namespace: ENOSPC past a limit there or above (kernel/ucounts.ts). A namespace
+ * counts while a task holds it (a PID namespace also while one below it lives).
+ */
+export function checkNamespaceCounts(t: Task, flags: number, creds: Credentials): void {
+  for (const [flag, kind, of] of NS_KINDS) {
+    if (!(flags & flag)) continue;
+    const live = new Set<object>();
+    for (const task of t.kernel.tasks.values()) {
+      const n = of(task);
+      if (n !== null) live.add(n);
+      if (kind === UCOUNT_PID_NAMESPACES) {
+        for (let p: PidNamespace | null = task.pidNs; p !== null; p = p.parent) live.add(p);
+        for (let p: PidNamespace | null = task.pidNsForChildren.parent; p !== null; p = p.parent) live.add(p);
+      }
+    }
+    if (!t.kernel.ucounts.namespaceFits(kind, live, creds.userNs, creds.euid)) throw ENOSPC;
+  }
+}
+
+/** Records the namespaces of `flags` that `holder` now holds as made by `creds` (what they count against). */
+export function recordNamespaces(holder: Task, flags: number, creds: Credentials): void {
+  for (const [flag, , of] of NS_KINDS) {
+    const n = flags & flag ? of(holder) : null;
+    if (n !== null) holder.kernel.ucounts.made(n, creds.userNs, creds.euid);
+  }
 }
 
 /** The user namespaces other than the initial one that some task's credentials are in or below. */

@@ -5,7 +5,9 @@
  * /proc/sys/fs/inotify/max_user_* too). A charge to (namespace, uid) is a charge to the
  * namespace's owner in its parent as well, and so on up to the initial namespace, each level
  * held to its own namespace's limit (inc_ucount): a namespace's owner answers for everything
- * made inside it.
+ * made inside it. Namespaces are counted as tasks hold them rather than charged and released
+ * (nothing here knows when the last reference to one goes): one held only by an open nsfs file
+ * or a bind mount does not count.
  *
  * @module
  */
@@ -66,6 +68,8 @@ export class UCounts {
   readonly #max = new WeakMap<UserNamespace, number[]>();
   /** What each (namespace, uid) holds, by kind. */
   readonly #held = new WeakMap<UserNamespace, Map<number, number[]>>();
+  /** Who made each namespace other than a user namespace (the user namespace it belongs to, the maker's kernel euid): what it counts against. */
+  readonly #makers = new WeakMap<object, [UserNamespace, number]>();
 
   /** The limits of namespace `ns`, by kind. */
   limits(ns: UserNamespace): readonly number[] {
@@ -118,18 +122,41 @@ export class UCounts {
    * each counting for (its parent, its owner) and each level above, as it was charged when made.
    */
   userNamespaceFits(live: Iterable<UserNamespace>, parent: UserNamespace, owner: number): boolean {
-    const counts = new Map<UserNamespace, Map<number, number>>();
-    const at = (ns: UserNamespace, uid: number) => counts.get(ns)?.get(uid) ?? 0;
+    return this.#fits(UCOUNT_USER_NAMESPACES, [...live].map((n): [UserNamespace, number] => [n.parent!, n.owner]), parent, owner);
+  }
+
+  /** Records who made namespace `made` (not a user namespace): it counts against (ns, uid) while it lives. */
+  made(made: object, ns: UserNamespace, uid: number): void {
+    this.#makers.set(made, [ns, uid]);
+  }
+
+  /**
+   * Whether one more namespace of `kind` (not a user namespace), made in user namespace `ns` by
+   * kernel uid `uid`, stays within its limit at every level (inc_uts_namespaces and the like).
+   * As user namespaces, they are counted as they live: `live` are those tasks hold, each
+   * counting against whoever made it ({@linkcode made}; the sandbox's first ones count for no one).
+   */
+  namespaceFits(kind: number, live: Iterable<object>, ns: UserNamespace, uid: number): boolean {
+    const charges: [UserNamespace, number][] = [];
     for (const n of live) {
-      for (const [ns, uid] of this.#levels(n.parent!, n.owner)) {
-        let users = counts.get(ns);
-        if (users === undefined) counts.set(ns, users = new Map());
-        users.set(uid, at(ns, uid) + 1);
+      const m = this.#makers.get(n);
+      if (m !== undefined) charges.push(m);
+    }
+    return this.#fits(kind, charges, ns, uid);
+  }
+
+  /** Whether a charge to (ns, uid) fits `kind`'s limits beside `charges`, one per living object. */
+  #fits(kind: number, charges: Iterable<[UserNamespace, number]>, ns: UserNamespace, uid: number): boolean {
+    const counts = new Map<UserNamespace, Map<number, number>>();
+    const at = (n: UserNamespace, u: number) => counts.get(n)?.get(u) ?? 0;
+    for (const [cn, cu] of charges) {
+      for (const [n, u] of this.#levels(cn, cu)) {
+        let users = counts.get(n);
+        if (users === undefined) counts.set(n, users = new Map());
+        users.set(u, at(n, u) + 1);
       }
     }
-    for (const [ns, uid] of this.#levels(parent, owner)) {
-      if (at(ns, uid) >= this.limits(ns)[UCOUNT_USER_NAMESPACES]!) return false;
-    }
+    for (const [n, u] of this.#levels(ns, uid)) if (at(n, u) >= this.limits(n)[kind]!) return false;
     return true;
   }
 

@@ -53,11 +53,12 @@ Deno.test("inotify's per-user limits: max_user_instances instances then EMFILE f
   assert.match(r.stdout, /after closing an instance with 3 watches, a watch: ok\n/);
 });
 
-Deno.test("per-user limits as Linux's ucounts: /proc/sys/user's files, a new user namespace's own limits (INT_MAX, written by its root, 0..INT_MAX), inotify instances (EMFILE) and watches (ENOSPC) and nested user namespaces (ENOSPC) held to them, as natively (tests/c/ucounts.c)", async () => {
+Deno.test("per-user limits as Linux's ucounts: /proc/sys/user's files, a new user namespace's own limits (INT_MAX, written by its root, 0..INT_MAX), inotify instances (EMFILE) and watches (ENOSPC) and new user, UTS, IPC, network, mount, PID and cgroup namespaces (ENOSPC) held to them, as natively (tests/c/ucounts.c)", async () => {
   const r = await assertSameAsNative([await compileC("ucounts")]);
   assert.match(r.stdout, /inotify_init1 3: EMFILE\n/);
   assert.match(r.stdout, /watch 2: ENOSPC\n/);
   assert.match(r.stdout, /first nested namespace: ok, second while the first lives: ENOSPC\n/);
+  assert.match(r.stdout, /max_mnt_namespaces 1: ok\n {2}first: ok, second while the first lives: ENOSPC\n/);
 });
 
 Deno.test("inotify: file and directory events with names and cookies, watch flags, IN_IGNORED, coalescing, overflow, short reads and readiness behave as natively", async () => {

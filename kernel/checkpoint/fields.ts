@@ -590,6 +590,7 @@ export const LEDGER: readonly LedgerEntry[] = [
     derived: {
       "#max": "the limits of user namespaces other than the initial one: a task in one is refused (sandbox.ts saveTask)",
       "#held": "what each user holds: a restored inotify instance counts against nobody, so the counts start afresh",
+      "#makers": "who made each namespace: a restored one counts against no one, as a restored inotify instance",
     },
   },
   {

@@ -74,13 +74,13 @@ static void write_file(const char *path, const char *s) {
   if (fd >= 0) close(fd);
 }
 
-/* A child that makes a user namespace and holds it until killed; its unshare's result. */
-static pid_t holder(const char **result) {
+/* A child that makes namespaces of `flags` and holds them until killed; its unshare's result. */
+static pid_t holder(int flags, const char **result) {
   int p[2];
   if (pipe(p) < 0) return -1;
   pid_t pid = fork();
   if (pid == 0) {
-    int e = unshare(CLONE_NEWUSER) < 0 ? errno : 0;
+    int e = unshare(flags) < 0 ? errno : 0;
     if (write(p[1], &e, sizeof e) < 0) _exit(1);
     pause();
     _exit(0);
@@ -127,13 +127,28 @@ static void inside(void) {
 
   printf("max_user_namespaces 1: %s\n", set("max_user_namespaces", "1"));
   const char *r1, *r2;
-  pid_t h1 = holder(&r1);
-  pid_t h2 = holder(&r2);
+  pid_t h1 = holder(CLONE_NEWUSER, &r1);
+  pid_t h2 = holder(CLONE_NEWUSER, &r2);
   printf("  first nested namespace: %s, second while the first lives: %s\n", r1, r2);
   kill(h1, SIGKILL);
   kill(h2, SIGKILL);
   waitpid(h1, NULL, 0);
   waitpid(h2, NULL, 0);
+
+  static const struct { const char *limit; int flag; } kinds[] = {
+    {"max_uts_namespaces", CLONE_NEWUTS}, {"max_ipc_namespaces", CLONE_NEWIPC}, {"max_net_namespaces", CLONE_NEWNET},
+    {"max_mnt_namespaces", CLONE_NEWNS}, {"max_pid_namespaces", CLONE_NEWPID}, {"max_cgroup_namespaces", CLONE_NEWCGROUP},
+  };
+  for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+    printf("%s 1: %s\n", kinds[i].limit, set(kinds[i].limit, "1"));
+    h1 = holder(kinds[i].flag, &r1);
+    h2 = holder(kinds[i].flag, &r2);
+    printf("  first: %s, second while the first lives: %s\n", r1, r2);
+    kill(h1, SIGKILL);
+    kill(h2, SIGKILL);
+    waitpid(h1, NULL, 0);
+    waitpid(h2, NULL, 0);
+  }
 }
 
 int main(void) {

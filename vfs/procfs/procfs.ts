@@ -184,9 +184,8 @@ class ProcRoot extends KDentry {
     random.add(new FixedFile(pfs, random, "entropy_avail", "256\n"));
     random.add(new FixedFile(pfs, random, "poolsize", "256\n"));
     // The per-user limits of the reader's user namespace (Linux's ucounts, kernel/ucounts.ts),
-    // written in it with CAP_SYS_RESOURCE there: inotify's and max_user_namespaces are enforced
-    // (ENOSPC); the other namespace kinds' are kept and read back (a task holds one namespace
-    // of each kind, and the tasks are bounded by --pids); fanotify is absent.
+    // written in it with CAP_SYS_RESOURCE there and enforced (EMFILE, ENOSPC), but for the time
+    // namespace's (there is one) and fanotify's (absent).
     const user = sys.dir("user");
     for (const name of USER_LIMITS) user.add(new SysctlFile(pfs, user, name, `user/${name}`, 0o644));
     const vm = sys.dir("vm");

@@ -7,7 +7,7 @@ import { mayAttach } from "./sys_process_vm.ts";
 import {
   type CloneArgs, CLONE_DETACHED, CLONE_FILES, CLONE_FS, CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS,
   CLONE_NEWPID, CLONE_NEWTIME, CLONE_NEWUSER, CLONE_NEWUTS, CLONE_PARENT, CLONE_SIGHAND, CLONE_SYSVSEM, CLONE_THREAD, CLONE_VFORK,
-  CLONE_VM, cloneTask, NAMESPACE_FLAGS, newPidNamespace, userNamespaceCreds, vforkWaitDone,
+  CLONE_VM, checkNamespaceCounts, cloneTask, NAMESPACE_FLAGS, newPidNamespace, recordNamespaces, userNamespaceCreds, vforkWaitDone,
 } from "../../task_clone.ts";
 import { MAX_PID_NS_LEVEL, PID_MAX_LIMIT, PidNamespace, ROOT_PID_NS } from "../../pid_namespace.ts";
 import type { Task } from "../../task.ts";
@@ -185,6 +185,7 @@ const sysUnshare: SyscallFn = (t, a) => {
   if ((flags & (CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_NEWNET | CLONE_NEWPID)) && !creds.hasOwnCap(CAP_SYS_ADMIN)) throw EPERM;
   // unshare_nsproxy_namespaces: CAP_SYS_ADMIN over the user namespace the new one belongs to.
   if ((flags & CLONE_NEWNS) && !creds.hasOwnCap(CAP_SYS_ADMIN)) throw EPERM;
+  checkNamespaceCounts(t, flags, creds);
   // copy_pid_ns: EINVAL when the caller's children already go to another namespace (a second
   // unshare, or setns), ENOSPC past 32 levels; made before anything changes.
   const pidNs = (flags & CLONE_NEWPID) ? newPidNamespace(t, creds) : null;
@@ -202,6 +203,7 @@ const sysUnshare: SyscallFn = (t, a) => {
   if (pidNs !== null) t.pidNsForChildren = pidNs;
   // A new cgroup namespace is rooted at the caller's cgroup (copy_cgroup_ns).
   if (flags & CLONE_NEWCGROUP) t.cgroupNs = k.cgroups.newNamespace(k.cgroups.cgroupOf(t.tg));
+  recordNamespaces(t, flags, creds);
   return 0;
 };
 
