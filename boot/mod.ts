@@ -350,29 +350,32 @@ async function runHeld(
   // and validated whole, and the root checked, before anything is created or registered).
   let executable = "";
   let rebuild: ((k: Kernel) => void) | undefined;
-  if (restoreImage === null) executable = findInit(launch, log);
-  else rebuild = await imageRebuilder(launch, restoreImage, log, tty);
-
-  // The ID is claimed before anything starts, so that a duplicate costs nothing.
+  // The first stub starts as early as it may, so that the host execs it and runs it to its
+  // first stop on another CPU while the kernel's modules compile (early_stub.ts); the platform
+  // takes it. A restore's starts before the image is read (the kernel's modules load while the
+  // checkpoint's do, and are ready when the image is), and is discarded if the image is bad.
+  let stub: EarlyStub | null = restoreImage === null ? null : earlyStub();
   const created = new Date().toISOString();
   const owner = ownerName(Deno.uid() ?? 0);
   const sentryStart = processStartTime(Deno.pid) ?? 0;
-  sweepAbandoned(reg.root);
-  claimId(reg.root, reg.id, {
-    ociVersion: OCI_VERSION, id: reg.id, status: "creating", pid: Deno.pid, bundle: reg.bundle,
-    rootfs: launch.rootHostPath, created, owner, annotations: launch.annotations, sentryStart, ...(reg.ephemeral ? { ephemeral: true } : {}),
-  });
+  try {
+    if (restoreImage === null) executable = findInit(launch, log);
+    else rebuild = await imageRebuilder(launch, restoreImage, log, tty);
+
+    // The ID is claimed before anything starts, so that a duplicate costs nothing.
+    sweepAbandoned(reg.root);
+    claimId(reg.root, reg.id, {
+      ociVersion: OCI_VERSION, id: reg.id, status: "creating", pid: Deno.pid, bundle: reg.bundle,
+      rootfs: launch.rootHostPath, created, owner, annotations: launch.annotations, sentryStart, ...(reg.ephemeral ? { ephemeral: true } : {}),
+    });
+  } catch (err) {
+    if (stub !== null) discardEarlyStub(stub);
+    throw err;
+  }
   log.debug(`container id: ${reg.id} (state in ${reg.root}/${reg.id})`);
   let loader: import("./loader.ts").Loader;
   let ControlServer: typeof import("./control_server.ts").ControlServer;
-  // The first stub starts now, so that the host execs it and runs it to its first stop on
-  // another CPU while the kernel's modules compile (early_stub.ts); the platform takes it.
-  let stub: EarlyStub | null = null;
-  try {
-    const elf = buildStubElf();
-    const cache = cacheRoot(); // the binary is kept there (early_stub.ts)
-    stub = startEarlyStub(elf, cache === null ? null : `${cache}/stub-${hash64([elf])}`);
-  } catch { /* the platform starts its own */ }
+  stub ??= earlyStub();
   try {
     // Both before init exists: between Loader.create and run, nothing may await (a signal
     // sent to the sentry then would find no listener that passes it on to init).
@@ -543,6 +546,17 @@ async function runHeld(
   outcome.exitStatus = status;
   outcome.message = lines.length > 0 ? lines[lines.length - 1]! : null;
   return status;
+}
+
+/** The first zygote's stub, started now (early_stub.ts); null when it cannot be (the platform starts its own). */
+function earlyStub(): EarlyStub | null {
+  try {
+    const elf = buildStubElf();
+    const cache = cacheRoot(); // the binary is kept there (early_stub.ts)
+    return startEarlyStub(elf, cache === null ? null : `${cache}/stub-${hash64([elf])}`);
+  } catch {
+    return null;
+  }
 }
 
 /** Whether the flags set the network up before init runs: its modules load with the kernel's. */
