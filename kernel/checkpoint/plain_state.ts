@@ -20,7 +20,7 @@
  * @module
  */
 
-import { isIntIn, onlyKeys } from "./zod_tree.ts";
+import { isIntIn } from "./zod_tree.ts";
 import { FPREGS_SIZE } from "../../platform/mod.ts";
 import { USER_REGS_SIZE } from "../../platform/ptrace/regs_amd64.ts";
 
@@ -31,15 +31,19 @@ export const MAX_PROCESSES = 1 << 15, MAX_TASKS = 1 << 15, MAX_FILES = 1 << 20;
 const HEX64 = /^[0-9a-f]{1,16}$/;
 const MTIME_NS = /^\d{1,20}$/;
 const TIME_NS = /^-?[0-9]{1,20}$/;
-const AUXV = /^([0-9a-f]{2}){0,1024}$/;
+/** sandbox.ts's auxv pattern `^([0-9a-f]{2}){0,1024}$` is this with an even length of at most 2048. */
+const HEX = /^[0-9a-f]*$/;
 const AFFINITY = /^[0-9a-f]{1,2048}$/;
 
 type Obj = Record<string, unknown>;
 
-/** A plain object with only `keys`, none of them present with the value undefined. */
+/**
+ * A plain object with only `keys`, none of them present with the value undefined (onlyKeys
+ * and that in one pass: a plain object's `for in` is its own keys).
+ */
 function strict(v: unknown, keys: ReadonlySet<string>): v is Obj {
-  if (!onlyKeys(v, keys)) return false;
-  for (const k in v) if (v[k] === undefined) return false;
+  if (typeof v !== "object" || v === null || Object.getPrototypeOf(v) !== Object.prototype) return false;
+  for (const k in v) if (!keys.has(k) || (v as Obj)[k] === undefined) return false;
   return true;
 }
 
@@ -48,7 +52,8 @@ const u64 = (v: unknown): boolean => isIntIn(v, 0, MAX_SAFE);
 const u32 = (v: unknown): boolean => isIntIn(v, 0, 0xffff_ffff);
 const id = (v: unknown): boolean => isIntIn(v, 1, 1 << 22);
 const bool = (v: unknown): boolean => typeof v === "boolean";
-const hex64 = (v: unknown): boolean => typeof v === "string" && HEX64.test(v);
+/** (Most of a state's hex values are "0": the default signal actions' four.) */
+const hex64 = (v: unknown): boolean => v === "0" || (typeof v === "string" && HEX64.test(v));
 /** `z.number().min(0).max(2 ** 62)`. */
 const ns = (v: unknown): boolean => typeof v === "number" && Number.isFinite(v) && v >= 0 && v <= 2 ** 62;
 const str = (v: unknown, max: number): boolean => typeof v === "string" && v.length <= max;
@@ -125,7 +130,7 @@ function memory(v: unknown): boolean {
   if (!arrayOf(v.vmas, 65536, plainVma) || !arrayOf(v.runs, Infinity, plainRun) || !opt(v, "cow", (c) => arrayOf(c, 65536, cowPiece))) return false;
   for (const k of ["brkStart", "brk", "stackBottom", "argStart", "argEnd", "envStart", "envEnd"]) if (!u64(v[k])) return false;
   if (!str(v.executable, 4096) || !(v.exe === null || absPath(v.exe))) return false;
-  return opt(v, "auxv", (a) => typeof a === "string" && AUXV.test(a)) && opt(v, "lockFuture", bool) &&
+  return opt(v, "auxv", (a) => typeof a === "string" && a.length % 2 === 0 && a.length <= 2048 && HEX.test(a)) && opt(v, "lockFuture", bool) &&
     opt(v, "membarrierRegistered", (m) => isIntIn(m, 0, 0x3ff));
 }
 
