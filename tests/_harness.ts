@@ -5,8 +5,9 @@
  * too, which checks the native side of every test without the sentry.
  *
  * C fixtures live in `tests/c/NAME.c`; {@linkcode compileC} builds them with the machine's gcc
- * into `tests/.build/` (gitignored), named by a hash of the source and flags so that a changed
- * fixture is rebuilt and an unchanged one is not.
+ * into `tests/.build/` (gitignored), named by a hash of the source, the headers of tests/c it
+ * includes and the flags, so that a changed fixture is rebuilt and an unchanged one is not: each
+ * is compiled once, by the first test that needs it, and shared by every run after.
  *
  * Exit status: a process killed by signal N counts as 128+N on both sides, as a shell reports
  * it; a sentry that reports a guest's death by exiting with 128+N compares equal to one that
@@ -56,16 +57,19 @@ const SIGNAL_NUMBERS: ReadonlyMap<string, number> = new Map(
 
 /**
  * Compiles tests/c/NAME.c with `gcc -O1 -Wall` (plus `-static` if asked) and returns the
- * path of the executable. Cached by content: rebuilds only when the source or flags change.
+ * path of the executable. Cached by content: rebuilds only when the source, a header of tests/c
+ * it includes or the flags change.
  * Throws an Error with gcc's messages if compilation fails, or if gcc warns (fixtures must
  * compile cleanly).
  */
 export async function compileC(name: string, opts: { static?: boolean } = {}): Promise<string> {
   const src = `${C_DIR}/${name}.c`;
-  const source = await Deno.readFile(src);
   const flags = ["-O1", "-Wall", ...(opts.static ? ["-static"] : [])];
+  // The key covers the headers of tests/c the source includes (tests/c/_*.h): a changed header
+  // rebuilds every fixture that uses it.
+  const parts = await withLocalHeaders(await Deno.readFile(src), new Set());
   const hash = await sha256Hex(
-    new Uint8Array([...source, ...new TextEncoder().encode(`\0${flags.join(" ")}`)]),
+    new Uint8Array([...parts.flatMap((p) => [...p, 0]), ...new TextEncoder().encode(flags.join(" "))]),
   );
   const out = `${BUILD_DIR}/${name}${opts.static ? "-static" : ""}-${hash.slice(0, 16)}`;
   try {
@@ -89,6 +93,18 @@ export async function compileC(name: string, opts: { static?: boolean } = {}): P
   }
   await Deno.rename(tmp, out);
   return out;
+}
+
+/** The source and, after it, each header of tests/c it includes (`#include "NAME"`), once. */
+async function withLocalHeaders(source: Uint8Array, seen: Set<string>): Promise<Uint8Array[]> {
+  const parts = [source];
+  for (const m of new TextDecoder().decode(source).matchAll(/^\s*#\s*include\s+"([^"]+)"/gm)) {
+    const name = m[1]!;
+    if (seen.has(name)) continue;
+    seen.add(name);
+    parts.push(...await withLocalHeaders(await Deno.readFile(`${C_DIR}/${name}`), seen));
+  }
+  return parts;
 }
 
 /** Runs argv on the host. argv[0] should be an absolute path. */

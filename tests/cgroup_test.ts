@@ -5,7 +5,8 @@
  */
 
 import assert from "node:assert/strict";
-import { assertSameAsNative, C_DIR, compileC, REPO_ROOT, runNative, runSentry } from "./_harness.ts";
+import { refusedOn } from "./_checkpoint.ts";
+import { assertSameAsNative, C_DIR, compileC, runNative, runSentry } from "./_harness.ts";
 
 Deno.test("cgroup2: mount, mkdir/rmdir with cgroup.max.* and EBUSY, interface files, migration through cgroup.procs and /proc/PID/cgroup, cgroup.events' populated and its poll, cgroup.kill, zombies, removed cgroups' files (ENODEV, ENOENT), as natively (tests/c/cgroup2.c)", async () => {
   await assertSameAsNative([await compileC("cgroup2")]);
@@ -30,26 +31,10 @@ Deno.test("cgroup2 controllers (cpu, memory, pids): subtree_control's rules (EIN
 });
 
 Deno.test("cgroup2: a checkpoint refuses a sandbox with the hierarchy mounted, in one line, and the sandbox goes on", async () => {
-  const dir = Deno.makeTempDirSync();
-  try {
-    const image = `${dir}/image.cbor`;
-    const out = await new Deno.Command(`${REPO_ROOT}/sentry`, {
-      args: [
-        // The checkpoint at 2 s must come after the mount and before the end, also on a loaded machine.
-        "do", "--checkpoint-image", image, "--checkpoint-after", "2", "--", "/bin/sh", "-c",
-        "mkdir -p /tmp/cg && mount -t cgroup2 none /tmp/cg && mkdir /tmp/cg/x && sleep 5 && rmdir /tmp/cg/x && echo done",
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const dec = new TextDecoder();
-    assert.equal(dec.decode(out.stdout), "done\n");
-    assert.equal(dec.decode(out.stderr), "sentry: checkpoint: a cgroup2 filesystem is mounted: not saved yet; the sandbox goes on\n");
-    assert.equal(out.code, 0);
-    assert.throws(() => Deno.statSync(image));
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
+  const out = await refusedOn("mounted\n", [
+    "/bin/sh", "-c", "mkdir -p /tmp/cg && mount -t cgroup2 none /tmp/cg && mkdir /tmp/cg/x && echo mounted && { read -r go || :; } && rmdir /tmp/cg/x && echo done",
+  ]);
+  assert.deepEqual([out.code, out.stdout, out.stderr, out.refusal], [0, "mounted\ndone\n", "", "checkpoint: a cgroup2 filesystem is mounted: not saved yet"]);
 });
 
 Deno.test("bpf(2) cgroup device programs: the verifier's refusals and errnos, attach/detach/query with BPF_F_ALLOW_MULTI, BPF_F_ALLOW_OVERRIDE and BPF_F_REPLACE through the hierarchy, program IDs, info and fdinfo, and open, access and mknod of devices refused (EPERM) by the programs in effect, as natively (tests/c/bpf_cgroup_device.c)", async () => {
@@ -58,23 +43,9 @@ Deno.test("bpf(2) cgroup device programs: the verifier's refusals and errnos, at
 
 Deno.test("bpf(2): a checkpoint refuses a sandbox holding a program, in one line, and the sandbox goes on", async () => {
   const prog = await compileC("bpf_cgroup_device");
-  const dir = Deno.makeTempDirSync();
-  try {
-    const image = `${dir}/image.cbor`;
-    const out = await new Deno.Command(`${REPO_ROOT}/sentry`, {
-      // The program holds its program 5 s: the checkpoint at 2 s finds it also on a loaded machine.
-      args: ["do", "--checkpoint-image", image, "--checkpoint-after", "2", "--", prog, "hold"],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const dec = new TextDecoder();
-    assert.equal(dec.decode(out.stdout), "done\n");
-    assert.equal(dec.decode(out.stderr), "sentry: checkpoint: eBPF programs are loaded or attached (bpf): not saved yet; the sandbox goes on\n");
-    assert.equal(out.code, 0);
-    assert.throws(() => Deno.statSync(image));
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
+  // It says "holding" once it holds a program, and holds it until stdin ends.
+  const out = await refusedOn("holding\n", [prog, "hold"]);
+  assert.deepEqual([out.code, out.stdout, out.stderr, out.refusal], [0, "holding\ndone\n", "", "checkpoint: eBPF programs are loaded or attached (bpf): not saved yet"]);
 });
 
 Deno.test("bpf(2): 2000 random programs get the verifier's errno, and 150 random verified programs refuse the same device accesses, as natively (tests/c/bpf_random_programs.c)", async () => {

@@ -1,7 +1,7 @@
 /**
  * Checkpoint and restore (issue #13) of kernel state beyond tasks, memory and files: seccomp,
  * System V IPC, POSIX message queues (docs/checkpoint.md). Each is a differential test: a C
- * program checkpointed mid-run through the CLI and restored twice from the same image prints
+ * program checkpointed mid-run through the CLI once it says it is ready, and restored, prints
  * what it prints natively; hand-made hostile entries are refused with one line and status 125.
  */
 
@@ -9,35 +9,26 @@ import assert from "node:assert/strict";
 import { loadCodecs } from "../kernel/checkpoint/image.ts";
 import { readSandboxImage } from "../kernel/checkpoint/sandbox.ts";
 import { compileC } from "./_harness.ts";
-import { refusedRestores, sentry } from "./_checkpoint.ts";
+import { nativeOutput, refusedRestores, roundTrip } from "./_checkpoint.ts";
 
 // readSandboxImage and writeImage use cbor-x and node:zlib, loaded on demand.
 await loadCodecs();
 
-async function native(exe: string, args: string[] = []): Promise<string> {
-  return new TextDecoder().decode((await new Deno.Command(exe, { args, stdout: "piped" }).output()).stdout);
-}
-
 /**
- * Runs `exe` under `sentry do`, checkpointed `after` seconds in, then restores the image twice:
- * the first run's output and each restore's together are `expected`. Returns the image's path
- * (in `dir`).
+ * Runs `exe` under `sentry do` until it prints "armed" (it then waits on stdin for the
+ * checkpoint: tests/c/_ckpt.h), checkpoints it, and restores the image: what it printed first is
+ * "armed\n" and, with the restore's output, `expected` (restoring twice is the counter's test). Returns the image's path (in
+ * `dir`).
  */
-async function roundTrip(dir: string, exe: string, args: string[], after: string, before: string, expected: string): Promise<string> {
+async function roundTripArmed(dir: string, exe: string, args: string[], expected: string): Promise<string> {
   const image = `${dir}/image.cbor`;
-  const first = await sentry(["do", "--checkpoint-image", image, "--checkpoint-after", after, "--", exe, ...args]);
-  assert.deepEqual([first.code, first.stderr, first.stdout], [0, "", before]);
-  for (const run of [1, 2]) {
-    const second = await sentry(["restore", image]);
-    assert.deepEqual([second.code, second.stderr], [0, ""], `restore ${run}`);
-    assert.equal(first.stdout + second.stdout, expected, `restore ${run}`);
-  }
+  await roundTrip({ argv: [exe, ...args], ready: "armed\n", image, before: "armed\n", expected });
   return image;
 }
 
 Deno.test("sentry do --checkpoint-image then sentry restore: seccomp strict mode and filters (TSYNC over a thread, TRAP, ERRNO) go on filtering as natively", async () => {
   const exe = await compileC("ckpt_seccomp", { static: true });
-  const want = await native(exe);
+  const want = await nativeOutput(exe);
   assert.equal(
     want,
     "armed\n" +
@@ -48,7 +39,7 @@ Deno.test("sentry do --checkpoint-image then sentry restore: seccomp strict mode
   );
   const dir = Deno.makeTempDirSync();
   try {
-    const image = await roundTrip(dir, exe, [], "0.8", "armed\n", want);
+    const image = await roundTripArmed(dir, exe, [], want);
     const s = readSandboxImage(image, "/").state;
     // The strict child's state, and one list of two filters shared by main and its thread.
     assert.deepEqual(s.seccompStates?.map((x) => [x.mode, x.filters.length]).sort(), [[1, 0], [2, 2]]);
@@ -90,13 +81,13 @@ Deno.test("sentry do --checkpoint-image then sentry restore: seccomp strict mode
 
 Deno.test("sentry do --checkpoint-image then sentry restore: System V shm (attached by two processes, one marked for destruction), a semaphore set with SEM_UNDO, message queues and POSIX message queues (unlinked, mq_notify) end as natively", async () => {
   const exe = await compileC("ckpt_ipc", { static: true });
-  const want = await native(exe);
+  const want = await nativeOutput(exe);
   assert.match(want, /^armed\nkeys: sem same id 1, shm key freed 1\n/);
   assert.match(want, /child exit 0; sem1 after its exit 0; parent reads 'child was here'; nattch shm 1\n/);
   assert.match(want, /notified 1 code -3 value 77\n/);
   const dir = Deno.makeTempDirSync();
   try {
-    const image = await roundTrip(dir, exe, [], "0.8", "armed\n", want);
+    const image = await roundTripArmed(dir, exe, [], want);
     const s = readSandboxImage(image, "/").state;
     assert.deepEqual([s.sysvIpc?.shm.length, s.sysvIpc?.sem.length, s.sysvIpc?.msg.length, s.sysvIpc?.semUndo.length], [2, 1, 1, 1]);
     assert.deepEqual(s.mqueues?.queues.map((q) => [q.name, q.linked, q.messages.length]).sort(), [
@@ -141,13 +132,13 @@ Deno.test("sentry do --checkpoint-image then sentry restore: System V shm (attac
 
 Deno.test("sentry do --checkpoint-image then sentry restore: /proc files go on in the rendering they were read in, unread ones render the restored sandbox, pidfds of a live and a zombie child and signalfds whose makers exited work, as natively", async () => {
   const exe = await compileC("ckpt_procfd", { static: true });
-  const want = await native(exe, ["a", "bc"]);
+  const want = await nativeOutput(exe, ["a", "bc"]);
   assert.match(want, /^armed\ncmdline continues: 1 .*\nstat renders the restored process: 1\nchild's cmdline: 1\nuptime at its end: 0\n/);
   assert.match(want, /pidfds readable: zombie 1, live 0\nwaitid zombie: 0 pid ok 1 status 7\nlive child exited: readable 1, waitid 0 status 3\n/);
   assert.match(want, /grandchild read signal 10 .*\ngrandchild read signal 12 .*\nsignalfd makers exited with 5 and 5\n$/);
   const dir = Deno.makeTempDirSync();
   try {
-    const image = await roundTrip(dir, exe, ["a", "bc"], "0.8", "armed\n", want);
+    const image = await roundTripArmed(dir, exe, ["a", "bc"], want);
     const s = readSandboxImage(image, "/").state;
     type S = typeof s;
     const kern = (s: S) => s.files.filter((f) => f.kind === "kernfile");
@@ -176,7 +167,7 @@ Deno.test("sentry do --checkpoint-image then sentry restore: /proc files go on i
 
 Deno.test("sentry do --checkpoint-image then sentry restore: NETLINK_ROUTE sockets keep their port ids, groups, options and an unread dump, as natively", async () => {
   const exe = await compileC("ckpt_netlink", { static: true });
-  const want = await native(exe);
+  const want = await nativeOutput(exe);
   assert.equal(
     want,
     "armed\ndump asked before: some messages 1, seq and port ok 1, lo 1, done 1\nports kept: 1 1\n" +
@@ -184,7 +175,7 @@ Deno.test("sentry do --checkpoint-image then sentry restore: NETLINK_ROUTE socke
   );
   const dir = Deno.makeTempDirSync();
   try {
-    const image = await roundTrip(dir, exe, [], "0.8", "armed\n", want);
+    const image = await roundTripArmed(dir, exe, [], want);
     const s = readSandboxImage(image, "/").state;
     type S = typeof s;
     const nl = (s: S) => s.files.filter((f) => f.kind === "netlink");
@@ -202,7 +193,7 @@ Deno.test("sentry do --checkpoint-image then sentry restore: NETLINK_ROUTE socke
 
 Deno.test("sentry do --checkpoint-image then sentry restore: CPU affinity, a NUMA policy and a chroot are kept, as natively", async () => {
   const exe = await compileC("ckpt_sched", { static: true });
-  const want = await native(exe);
+  const want = await nativeOutput(exe);
   assert.equal(
     want,
     "armed\nmain: cpus 1 cpu0 1, mempolicy mode 2 flags 0x8000 nodes 1\nchild: cpus 1 cpu0 1, mempolicy mode 2 flags 0x8000 nodes 1\n" +
@@ -210,7 +201,7 @@ Deno.test("sentry do --checkpoint-image then sentry restore: CPU affinity, a NUM
   );
   const dir = Deno.makeTempDirSync();
   try {
-    const image = await roundTrip(dir, exe, [], "0.8", "armed\n", want);
+    const image = await roundTripArmed(dir, exe, [], want);
     const s = readSandboxImage(image, "/").state;
     type S = typeof s;
     const tasks = (s: S) => s.processes.flatMap((p) => p.tasks);
@@ -230,7 +221,7 @@ Deno.test("sentry do --checkpoint-image then sentry restore: CPU affinity, a NUM
 
 Deno.test("sentry do --checkpoint-image then sentry restore: processes sharing signal handlers without CLONE_THREAD share them still, and a POSIX timer whose thread exited is kept, as natively", async () => {
   const exe = await compileC("ckpt_sighand", { static: true });
-  const want = await native(exe);
+  const want = await nativeOutput(exe);
   assert.equal(
     want,
     "armed\nchild exit 0, handler ran in the child 1, SIGUSR2 ignored for the parent too 1\n" +
@@ -238,7 +229,7 @@ Deno.test("sentry do --checkpoint-image then sentry restore: processes sharing s
   );
   const dir = Deno.makeTempDirSync();
   try {
-    const image = await roundTrip(dir, exe, [], "0.8", "armed\n", want);
+    const image = await roundTripArmed(dir, exe, [], want);
     const s = readSandboxImage(image, "/").state;
     type S = typeof s;
     const sharer = (s: S) => s.processes.find((p) => p.handlersOf !== undefined)!;
@@ -255,7 +246,7 @@ Deno.test("sentry do --checkpoint-image then sentry restore: processes sharing s
 
 Deno.test("sentry do --checkpoint-image then sentry restore: keyrings keep their serial numbers, names and descriptions, as natively", async () => {
   const exe = await compileC("ckpt_keys", { static: true });
-  const want = await native(exe);
+  const want = await nativeOutput(exe);
   assert.equal(
     want,
     "armed\nsame ids: session 1 process 1 user 1\ndescribe 'keyring;0;0;3f130000;ckpt-ring' same 1\n" +
@@ -263,7 +254,7 @@ Deno.test("sentry do --checkpoint-image then sentry restore: keyrings keep their
   );
   const dir = Deno.makeTempDirSync();
   try {
-    const image = await roundTrip(dir, exe, [], "0.8", "armed\n", want);
+    const image = await roundTripArmed(dir, exe, [], want);
     const s = readSandboxImage(image, "/").state;
     assert.ok((s.keyrings?.keys.length ?? 0) >= 3);
     await refusedRestores(image, [

@@ -37,7 +37,7 @@ import { KernelProcSource } from "../kernel/proc_source.ts";
 import { sandboxCpus } from "../kernel/syscalls/linux/sys_sched.ts";
 import { hostClose, hostOpen, O_RDONLY } from "../platform/ptrace/_ffi.ts";
 import { compileC, REPO_ROOT } from "./_harness.ts";
-import { refusedRestores, sentry } from "./_checkpoint.ts";
+import { assertRestores, checkpointOn, nativeOutput, type Ran, refusedOn, refusedRestores, roundTrip, sentry } from "./_checkpoint.ts";
 import { execProcess } from "../kernel/control.ts";
 import { createInetSocket } from "../kernel/socket/inet/mod.ts";
 import { AF_INET, IPPROTO_ICMP, SOCK_RAW } from "../kernel/socket/inet/constants.ts";
@@ -605,7 +605,7 @@ async function restoreAndRun(image: string, out: string): Promise<number> {
 Deno.test("checkpoint and restore: a counter continues where it was, with its FP state, signal state and memory", async () => {
   const exe = await compileC("ckpt_counter", { static: true });
   const N = 12;
-  const native = new TextDecoder().decode((await new Deno.Command(exe, { args: [String(N)], stdout: "piped" }).output()).stdout);
+  const native = await nativeOutput(exe, [String(N)]);
   const dir = Deno.makeTempDirSync();
   try {
     const before = `${dir}/before`, image = `${dir}/image.cbor`;
@@ -720,21 +720,18 @@ Deno.test("checkpoint: a sandbox holding a packet socket (AF_PACKET) is refused 
 /** Runs the sentry's launcher with args; stdin from /dev/null. */
 Deno.test("sentry do --checkpoint-image then sentry restore: the counter's output continues with nothing lost or repeated", async () => {
   const exe = await compileC("ckpt_counter", { static: true });
-  const N = 40;
-  const native = new TextDecoder().decode((await new Deno.Command(exe, { args: [String(N)], stdout: "piped" }).output()).stdout);
+  const N = 60;
+  const native = await nativeOutput(exe, [String(N)]);
   const dir = Deno.makeTempDirSync();
   try {
     const image = `${dir}/image.cbor`;
-    // 40 lines 20 ms apart take 0.8 s at least: the checkpoint at 0.3 s comes before the end.
-    const first = await sentry(["do", "--checkpoint-image", image, "--checkpoint-after", "0.3", "--", exe, String(N)]);
-    assert.equal(first.stderr, "");
-    assert.equal(first.code, 0);
+    // Checkpointed once it printed its first line: 59 more 20 ms apart take 1.2 s at least.
+    const first = await checkpointOn("1\n", image, [exe, String(N)]);
+    assert.deepEqual([first.code, first.stderr], [0, ""]);
     assert.ok(!first.stdout.includes("rounding"), `the counter ended before the checkpoint: ${first.stdout}`);
     assert.ok(native.startsWith(first.stdout), first.stdout);
-    const second = await sentry(["restore", image]);
-    assert.equal(second.stderr, "");
-    assert.equal(second.code, 0);
-    assert.equal(first.stdout + second.stdout, native);
+    // Restored twice from the same image: the same continuation each time (issue #13's acceptance).
+    await assertRestores(image, first.stdout, native, { times: 2 });
 
     // A bad image through the CLI: one line, status 125, nothing run.
     const raw = Deno.readFileSync(image);
@@ -754,30 +751,53 @@ Deno.test("sentry do --checkpoint-image then sentry restore: the counter's outpu
   }
 });
 
+/**
+ * Runs `sentry do --checkpoint-image image --checkpoint-after 3 -- argv` for a checkpoint the
+ * sandbox refuses: its program, once it holds what cannot be saved (before the timer), waits on
+ * stdin (a pipe held open here) until the sentry has written its one line about the refused
+ * checkpoint, and then ends. Returns the run's status and output.
+ */
+async function refusedByTimer(image: string, argv: string[]): Promise<Ran> {
+  const child = new Deno.Command(`${REPO_ROOT}/sentry`, {
+    args: ["do", "--checkpoint-image", image, "--checkpoint-after", "3", "--", ...argv],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stdout = new Response(child.stdout).text();
+  const dec = new TextDecoder();
+  const reader = child.stderr.getReader();
+  let stderr = "";
+  try {
+    for (let r; !stderr.includes("\n") && !(r = await reader.read()).done;) stderr += dec.decode(r.value, { stream: true });
+  } finally {
+    await child.stdin.close().catch(() => {});
+  }
+  for (let r; !(r = await reader.read()).done;) stderr += dec.decode(r.value, { stream: true });
+  return { code: (await child.status).code, stdout: await stdout, stderr: stderr + dec.decode() };
+}
+
 Deno.test("sentry do --checkpoint-after on a sandbox this slice cannot save says so in one line and the sandbox goes on", async () => {
   const dir = Deno.makeTempDirSync();
   try {
     const image = `${dir}/image.cbor`;
-    // A /proc file that keeps state of its own (mounts' poll state) open, long before the
-    // checkpoint: not saved yet. The counter (one process: sh execs it) takes 2 s at least; the
-    // checkpoint comes at 1 s.
+    // A /proc file that keeps state of its own (mounts' poll state) open from the shell's
+    // first command, long before the timer: not saved yet. The shell then waits on stdin until
+    // the sentry has said so, and execs the counter (one process), which ends.
     const exe = await compileC("ckpt_counter", { static: true });
-    const r = await sentry([
-      "do", "--checkpoint-image", image, "--checkpoint-after", "1", "--", "/bin/sh", "-c",
-      `exec 3</proc/self/mounts; exec ${exe} 100`,
-    ]);
-    assert.ok(r.stdout.startsWith("1\n2\n") && r.stdout.includes("\n100\nrounding 3 "), r.stdout);
+    const r = await refusedByTimer(image, ["/bin/sh", "-c", `exec 3</proc/self/mounts; read -r go; exec ${exe} 5`]);
+    assert.ok(r.stdout.startsWith("1\n2\n") && r.stdout.includes("\n5\nrounding 3 "), r.stdout);
     assert.equal(r.stderr, "sentry: checkpoint: an open file /proc/1/mounts (MountsFile): not saved yet; the sandbox goes on\n");
     assert.equal(r.code, 0);
     assert.ok(!exists(image));
-    // An overlay mounted with mount(2): its whiteouts live in the sentry's memory, not saved yet.
-    const overlay = await sentry([
-      "do", "--checkpoint-image", image, "--checkpoint-after", "1", "--", "/bin/sh", "-c",
-      `mkdir -p /tmp/o/l /tmp/o/u /tmp/o/w /tmp/o/m && mount -t overlay overlay -o lowerdir=/tmp/o/l,upperdir=/tmp/o/u,workdir=/tmp/o/w /tmp/o/m && exec ${exe} 100`,
+    // An overlay mounted with mount(2): its whiteouts live in the sentry's memory, not saved yet
+    // (asked by `sentry checkpoint ID` once it is mounted).
+    const overlay = await refusedOn("mounted\n", [
+      "/bin/sh", "-c",
+      `mkdir -p /tmp/o/l /tmp/o/u /tmp/o/w /tmp/o/m && mount -t overlay overlay -o lowerdir=/tmp/o/l,upperdir=/tmp/o/u,workdir=/tmp/o/w /tmp/o/m && echo mounted && read -r go; exec ${exe} 5`,
     ]);
-    assert.ok(overlay.stdout.includes("\n100\nrounding 3 "), overlay.stdout);
-    assert.equal(overlay.stderr, "sentry: checkpoint: an overlay mounted in the sandbox: not saved yet; the sandbox goes on\n");
-    assert.ok(!exists(image));
+    assert.ok(overlay.stdout.startsWith("mounted\n") && overlay.stdout.includes("\n5\nrounding 3 "), overlay.stdout);
+    assert.deepEqual([overlay.code, overlay.stderr, overlay.refusal], [0, "", "checkpoint: an overlay mounted in the sandbox: not saved yet"]);
     const bad = await sentry(["do", "--checkpoint-after", "x", "--checkpoint-image", image, "--", "/bin/true"]);
     assert.equal(bad.code, 125);
     assert.equal(bad.stderr, "sentry: --checkpoint-after: expected a number of seconds\n");
@@ -788,25 +808,16 @@ Deno.test("sentry do --checkpoint-after on a sandbox this slice cannot save says
 
 Deno.test("sentry do --checkpoint-image then sentry restore: producer | sort | tail, futex threads, an itimer, a zombie, wait4 and a file open in /tmp end as natively", async () => {
   const exe = await compileC("ckpt_pipeline", { static: true });
-  const native = new TextDecoder().decode(
-    (await new Deno.Command(exe, { args: ["file"], stdout: "piped", env: {}, clearEnv: true }).output()).stdout,
-  );
+  const native = await nativeOutput(exe, ["file"], {});
   assert.match(native, /^started\n(\d+\n){5}alarms: 1\n[^]*\nlog \(10 bytes at offset 10\): begin\nend\n$/);
   const dir = Deno.makeTempDirSync();
   try {
     const image = `${dir}/image.cbor`;
-    // The job runs 2 s at least (its itimer): the checkpoint at 0.5 s comes before its end.
-    const first = await sentry(["do", "--checkpoint-image", image, "--checkpoint-after", "0.5", "--", exe, "file"]);
-    assert.equal(first.stderr, "");
-    assert.equal(first.code, 0);
+    // The job runs 2 s at least (its itimer) once started: the checkpoint comes before its end.
+    const first = await checkpointOn("started\n", image, [exe, "file"]);
+    assert.deepEqual([first.code, first.stderr], [0, ""]);
     assert.ok(!first.stdout.includes("quick:"), `the job ended before the checkpoint: ${first.stdout}`);
-    // Restored twice from the same image: the same continuation each time.
-    for (const run of [1, 2]) {
-      const second = await sentry(["restore", image]);
-      assert.equal(second.stderr, "", `restore ${run}`);
-      assert.equal(second.code, 0, `restore ${run}`);
-      assert.equal(first.stdout + second.stdout, native, `restore ${run}`);
-    }
+    await assertRestores(image, first.stdout, native);
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
@@ -814,16 +825,11 @@ Deno.test("sentry do --checkpoint-image then sentry restore: producer | sort | t
 
 Deno.test("sentry do --checkpoint-image then sentry restore: pipes keep their inode's mode and owner (fchmod, fchown, a non-root creator) and their data, as natively (tests/c/ckpt_pipe_owner.c)", async () => {
   const exe = await compileC("ckpt_pipe_owner", { static: true });
-  const native = new TextDecoder().decode((await new Deno.Command(exe, { stdout: "piped" }).output()).stdout);
+  const native = await nativeOutput(exe);
   assert.match(native, /^started\nchild's pipe, read end: mode 10600 owner 1000 1001\n/);
   const dir = Deno.makeTempDirSync();
   try {
-    const image = `${dir}/image.cbor`;
-    const first = await sentry(["do", "--checkpoint-image", image, "--checkpoint-after", "0.5", "--", exe]);
-    assert.deepEqual([first.code, first.stderr, first.stdout], [0, "", "started\n"]);
-    const second = await sentry(["restore", image]);
-    assert.deepEqual([second.code, second.stderr], [0, ""]);
-    assert.equal(first.stdout + second.stdout, native);
+    await roundTrip({ argv: [exe], ready: "started\n", image: `${dir}/image.cbor`, before: "started\n", expected: native });
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
@@ -832,22 +838,18 @@ Deno.test("sentry do --checkpoint-image then sentry restore: pipes keep their in
 Deno.test("sentry do --checkpoint-image then sentry restore: an event loop's epoll set, timerfd, eventfds, signalfd, edge-triggered pipe and one-shot item continue as natively", async () => {
   const exe = await compileC("ckpt_evloop", { static: true });
   const N = 30;
-  const native = new TextDecoder().decode((await new Deno.Command(exe, { args: [String(N)], stdout: "piped" }).output()).stdout);
+  const native = await nativeOutput(exe, [String(N)]);
   assert.match(native, /\ntick 30\nsum 465 acc 30 sigsum 112 pipe 7 oneshot 1 re-add -1 mod 0 interval 100000000 took>=min 1\n$/);
   const dir = Deno.makeTempDirSync();
   try {
     const image = `${dir}/image.cbor`;
-    // 30 ticks 100 ms apart take 3 s: the checkpoint at 1.2 s comes mid-loop, with the
+    // 30 ticks 100 ms apart take 3 s: the checkpoint after tick 5 comes mid-loop, with the
     // accumulating eventfd non-zero, the one-shot item disabled and the timer armed.
-    const first = await sentry(["do", "--checkpoint-image", image, "--checkpoint-after", "1.2", "--", exe, String(N)]);
+    const first = await checkpointOn("tick 5\n", image, [exe, String(N)]);
     assert.deepEqual([first.code, first.stderr], [0, ""]);
     assert.ok(!first.stdout.includes("sum "), `the loop ended before the checkpoint: ${first.stdout}`);
     assert.ok(first.stdout.startsWith("tick 1\n"), first.stdout);
-    for (const run of [1, 2]) {
-      const second = await sentry(["restore", image]);
-      assert.deepEqual([second.code, second.stderr], [0, ""], `restore ${run}`);
-      assert.equal(first.stdout + second.stdout, native, `restore ${run}`);
-    }
+    await assertRestores(image, first.stdout, native);
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
@@ -1010,22 +1012,13 @@ Deno.test("restore: hostile epoll, eventfd, timerfd and signalfd entries are ref
 
 Deno.test("sentry do --checkpoint-image then sentry restore: a pty with typed input, unread output, its settings, size, session and foreground group continues as natively", async () => {
   const exe = await compileC("ckpt_pty", { static: true });
-  const native = new TextDecoder().decode((await new Deno.Command(exe, { stdout: "piped" }).output()).stdout);
+  const native = await nativeOutput(exe);
   assert.match(native, /^ready\nfirst line \(9\):line one\\n\nsecond line \(12\):half a line\\n\n/);
   const dir = Deno.makeTempDirSync();
   try {
     const image = `${dir}/image.cbor`;
-    // The program sleeps 1.5 s after "ready": the checkpoint at 0.5 s comes in its sleep.
-    const first = await sentry(["do", "--checkpoint-image", image, "--checkpoint-after", "0.5", "--", exe]);
-    assert.equal(first.stderr, "");
-    assert.equal(first.code, 0);
-    assert.equal(first.stdout, "ready\n");
-    for (const run of [1, 2]) {
-      const second = await sentry(["restore", image]);
-      assert.equal(second.stderr, "", `restore ${run}`);
-      assert.equal(second.code, 0, `restore ${run}`);
-      assert.equal(first.stdout + second.stdout, native, `restore ${run}`);
-    }
+    // The program sleeps 1.5 s after "ready": the checkpoint comes in its sleep.
+    await roundTrip({ argv: [exe], ready: "ready\n", image, before: "ready\n", expected: native });
     // An image without a console asked for one: refused, nothing run.
     const t = await sentry(["restore", "-t", image]);
     assert.equal(t.code, 125);
@@ -1042,7 +1035,6 @@ Deno.test("sentry checkpoint ID then sentry restore: python3 holding a 100 MiB h
     return;
   }
   const dir = Deno.makeTempDirSync();
-  let child: Deno.ChildProcess | null = null;
   try {
     // 100 MiB of seeded random bytes (nothing for the image's compression to find) and a list
     // of small objects; ticks every 0.5 s for 4 s after "ready".
@@ -1061,45 +1053,13 @@ Deno.test("sentry checkpoint ID then sentry restore: python3 holding a 100 MiB h
     const native = new TextDecoder().decode((await new Deno.Command(python, { args: [script], stdout: "piped" }).output()).stdout);
     assert.equal(native, "ready\n" + [0, 1, 2, 3, 4, 5, 6, 7].map((n) => `tick ${n}\n`).join("") + "intact True 100000 999999999999999\n");
     // Checkpointed by ID once python says its heap is built (however long that takes here).
-    const image = `${dir}/image.cbor`, root = `${dir}/root`;
-    child = new Deno.Command(`${REPO_ROOT}/sentry`, {
-      args: ["--root", root, "do", "--id", "ckpt-py", "--", python, script],
-      stdin: "null", stdout: "piped", stderr: "piped",
-    }).spawn();
-    const stderr = new Response(child.stderr).text();
-    const reader = child.stdout.getReader();
-    let out = "";
-    while (!out.includes("ready\n")) {
-      const r = await reader.read();
-      if (r.done) break;
-      out += new TextDecoder().decode(r.value);
-    }
-    const ck = await sentry(["--root", root, "checkpoint", "--image", image, "ckpt-py"]);
-    assert.equal(ck.stderr, "");
-    assert.equal(ck.code, 0);
-    for (;;) {
-      const r = await reader.read();
-      if (r.done) break;
-      out += new TextDecoder().decode(r.value);
-    }
-    const first = { code: (await child.status).code, stdout: out, stderr: await stderr };
-    assert.equal(first.stderr, "");
-    assert.equal(first.code, 0);
+    const image = `${dir}/image.cbor`;
+    const first = await checkpointOn("ready\n", image, [python, script]);
+    assert.deepEqual([first.code, first.stderr], [0, ""]);
     assert.ok(first.stdout.startsWith("ready\n") && !first.stdout.includes("intact"), first.stdout);
     assert.ok(Deno.statSync(image).size > 100 << 20, "the heap is in the image");
-    const second = await sentry(["restore", image]);
-    assert.equal(second.stderr, "");
-    assert.equal(second.code, 0);
-    assert.equal(first.stdout + second.stdout, native);
+    await assertRestores(image, first.stdout, native);
   } finally {
-    if (child !== null) {
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // ended
-      }
-      await child.status;
-    }
     Deno.removeSync(dir, { recursive: true });
   }
 });
@@ -1183,32 +1143,22 @@ Deno.test("restore: hostile terminal entries are refused in one line and start n
 
 Deno.test("sentry do --checkpoint-image then sentry restore: Unix socketpairs, datagrams, seqpacket records, a listener's unaccepted connection and a live conversation end as natively", async () => {
   const exe = await compileC("ckpt_unix", { static: true });
-  const native = new TextDecoder().decode((await new Deno.Command(exe, { stdout: "piped" }).output()).stdout);
+  const native = await nativeOutput(exe);
   assert.match(native, /^ready\nstream: stream-0;stream-1;stream-2;\n[^]*\nserved 150\nchild status 0\n$/);
   const dir = Deno.makeTempDirSync();
   try {
     const image = `${dir}/image.cbor`;
-    // The conversation takes 3 s at least: the checkpoint at 1 s comes in its middle.
-    const first = await sentry(["do", "--checkpoint-image", image, "--checkpoint-after", "1", "--", exe]);
-    assert.deepEqual([first.code, first.stderr, first.stdout], [0, "", "ready\n"]);
-    for (const run of [1, 2]) {
-      const second = await sentry(["restore", image]);
-      assert.deepEqual([second.code, second.stderr], [0, ""], `restore ${run}`);
-      assert.equal(first.stdout + second.stdout, native, `restore ${run}`);
-    }
+    // The conversation takes 3 s at least from "ready": the checkpoint comes in it.
+    await roundTrip({ argv: [exe], ready: "ready\n", image, before: "ready\n", expected: native });
     // Descriptors in flight: a pipe end and a socket held by nothing but the message, and the
     // receiving socket itself.
-    const nativeRights = new TextDecoder().decode((await new Deno.Command(exe, { args: ["rights"], stdout: "piped" }).output()).stdout);
+    const nativeRights = await nativeOutput(exe, ["rights"]);
     assert.match(nativeRights, /\nrights: pipe 'piped' then 0; socket 'via-sp'; itself yes\nreply: back\ndatagram 3: -1\n/);
-    const rights = await sentry(["do", "--checkpoint-image", image + "2", "--checkpoint-after", "1", "--", exe, "rights"]);
+    const rights = await checkpointOn("ready\n", image + "2", [exe, "rights"]);
     assert.deepEqual([rights.code, rights.stderr, rights.stdout], [0, "", "ready\n"]);
     const inFlight = readSandboxImage(image + "2", "/").state.unixSockets.flatMap((so) => so.queue.flatMap((m) => m.rights ?? []));
     assert.equal(inFlight.length, 3);
-    for (const run of [1, 2]) {
-      const second = await sentry(["restore", image + "2"]);
-      assert.deepEqual([second.code, second.stderr], [0, ""], `restore ${run}`);
-      assert.equal(rights.stdout + second.stdout, nativeRights, `restore ${run}`);
-    }
+    await assertRestores(image + "2", rights.stdout, nativeRights);
     const withRights = (st: ReturnType<typeof readSandboxImage>["state"]) => st.unixSockets.flatMap((so) => so.queue).find((m) => m.rights !== undefined)!;
     await refusedRestores(image + "2", [
       ["a descriptor in flight past the file table", (st) => void (withRights(st).rights![0] = st.files.length), /a message in flight names file/],
@@ -1290,23 +1240,19 @@ Deno.test("restore: hostile Unix socket entries are refused in one line and star
 
 Deno.test("sentry do --checkpoint-image then sentry restore: a TCP transfer over 127.0.0.1 in mid-flight, a listener's unaccepted connection and queued UDP datagrams end as natively", async () => {
   const exe = await compileC("ckpt_tcp", { static: true });
-  const native = new TextDecoder().decode((await new Deno.Command(exe, { stdout: "piped" }).output()).stdout);
+  const native = await nativeOutput(exe);
   assert.match(native, /^ready\nserver got 8388608 bytes, checksum ([0-9a-f]{16})\nclient sent 8388608 bytes, checksum \1; the server says \1\nclient status 0\naccepted later: early bird\n/);
   const dir = Deno.makeTempDirSync();
   try {
     const image = `${dir}/image.cbor`;
-    // The transfer takes 2.6 s at least, with both queues full throughout: the checkpoint at
-    // 1 s finds megabytes in the server's receive queue and the client's send queue.
-    const first = await sentry(["do", "--checkpoint-image", image, "--checkpoint-after", "1", "--", exe]);
+    // The transfer takes 2.6 s at least from "ready", with both queues filling at once and full
+    // throughout: the checkpoint 300 ms in finds them holding megabytes.
+    const first = await checkpointOn("ready\n", image, [exe], { settleMs: 300 });
     assert.deepEqual([first.code, first.stderr, first.stdout], [0, "", "ready\n"]);
     const saved = readSandboxImage(image, "/").state;
     const queued = saved.tcpSockets.reduce((n, s) => n + s.rxLen + s.tx.length, 0);
     assert.ok(queued >= 256 << 10, `only ${queued} bytes were queued at the checkpoint`);
-    for (const run of [1, 2]) {
-      const second = await sentry(["restore", image]);
-      assert.deepEqual([second.code, second.stderr], [0, ""], `restore ${run}`);
-      assert.equal(first.stdout + second.stdout, native, `restore ${run}`);
-    }
+    await assertRestores(image, first.stdout, native);
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
@@ -1335,17 +1281,14 @@ Deno.test("sentry --network sandbox: a connection to the host is reset by a chec
   })();
   const dir = Deno.makeTempDirSync();
   try {
-    const native = new TextDecoder().decode((await new Deno.Command(exe, { args: ["127.0.0.1", String(port)], stdout: "piped" }).output()).stdout);
+    const native = await nativeOutput(exe, ["127.0.0.1", String(port)]);
     assert.match(native, /^host says: hello from host\nready\n[^]*\nhost connection: ok\n$/);
     const image = `${dir}/image.cbor`;
-    const first = await sentry(["--network", "sandbox", "do", "--checkpoint-image", image, "--checkpoint-after", "1", "--", exe, "10.0.2.2", String(port)]);
-    assert.deepEqual([first.code, first.stderr, first.stdout], [0, "", "host says: hello from host\nready\n"]);
     const reset = native.replace("host connection: ok\n", "host connection: send: Connection reset by peer\n");
-    for (const run of [1, 2]) {
-      const second = await sentry(["--network", "sandbox", "restore", image]);
-      assert.deepEqual([second.code, second.stderr], [0, ""], `restore ${run}`);
-      assert.equal(first.stdout + second.stdout, reset, `restore ${run}`);
-    }
+    await roundTrip({
+      argv: [exe, "10.0.2.2", String(port)], global: ["--network", "sandbox"], ready: "ready\n", image,
+      before: "host says: hello from host\nready\n", expected: reset,
+    });
   } finally {
     server.close();
     await accepting;
@@ -1417,15 +1360,12 @@ Deno.test("sentry do --checkpoint-image then sentry restore: a ping socket keeps
   const dir = Deno.makeTempDirSync();
   try {
     const image = `${dir}/image.cbor`;
-    const first = await sentry(["do", "--checkpoint-image", image, "--checkpoint-after", "0.7", "--", exe]);
+    // The program sleeps 1.5 s after "ready": the checkpoint comes in its sleep.
+    const first = await checkpointOn("ready\n", image, [exe]);
     assert.deepEqual([first.code, first.stderr, first.stdout], [0, "", "ready\n"]);
     const ping = readSandboxImage(image, "/").state.files.find((f) => f.kind === "ping") as Extract<ReturnType<typeof readSandboxImage>["state"]["files"][number], { kind: "ping" }>;
     assert.equal(ping.icmp.rx.length, 2);
-    for (const run of [1, 2]) {
-      const second = await sentry(["restore", image]);
-      assert.deepEqual([second.code, second.stderr], [0, ""], `restore ${run}`);
-      assert.equal(first.stdout + second.stdout, plain.stdout, `restore ${run}`);
-    }
+    await assertRestores(image, first.stdout, plain.stdout);
     await refusedRestores(image, [
       ["an identifier of 0 on a bound socket", (s) => void ((s.files.find((f) => f.kind === "ping") as typeof ping).icmp.ident = 0), /a ping socket: .*identifier/],
       ["a reply from no address", (s) => void ((s.files.find((f) => f.kind === "ping") as typeof ping).icmp.rx[0]!.peer = "1.2.3"), /a ping socket: .*Cannot parse/],
@@ -1441,20 +1381,25 @@ Deno.test("sentry do --checkpoint-image then sentry restore: a ping socket keeps
 
 Deno.test("sentry checkpoint --leave-running ID in the middle of a TCP transfer: the original ends as natively, and so does the image", async () => {
   const exe = await compileC("ckpt_tcp", { static: true });
-  const native = new TextDecoder().decode((await new Deno.Command(exe, { stdout: "piped" }).output()).stdout);
+  const native = await nativeOutput(exe);
   const dir = Deno.makeTempDirSync();
   try {
     const root = `${dir}/state`;
     const child = new Deno.Command(`${REPO_ROOT}/sentry`, {
       args: ["--root", root, "do", "--id", "net-lr", "--", exe], stdin: "null", stdout: "piped", stderr: "piped",
     }).spawn();
-    await until(() => exists(`${root}/net-lr/control.sock`), "the container's control socket");
-    await new Promise((r) => setTimeout(r, 1000));
+    const stderr = new Response(child.stderr).text();
+    const reader = child.stdout.getReader();
+    const dec = new TextDecoder();
+    let stdout = "";
+    for (let r; !stdout.includes("ready\n") && !(r = await reader.read()).done;) stdout += dec.decode(r.value, { stream: true });
+    // The transfer fills both queues from "ready" on: 300 ms in they hold data.
+    await new Promise((r) => setTimeout(r, 300));
     const kept = await sentry(["--root", root, "checkpoint", "--image-path", `${dir}/kept`, "--leave-running", "net-lr"]);
     assert.deepEqual(kept, { code: 0, stdout: "", stderr: "" });
-    const out = await child.output();
-    assert.deepEqual([out.code, new TextDecoder().decode(out.stderr)], [0, ""]);
-    assert.equal(new TextDecoder().decode(out.stdout), native);
+    for (let r; !(r = await reader.read()).done;) stdout += dec.decode(r.value, { stream: true });
+    assert.deepEqual([(await child.status).code, await stderr], [0, ""]);
+    assert.equal(stdout + dec.decode(), native);
     const saved = readSandboxImage(`${dir}/kept/checkpoint.cbor`, "/").state;
     assert.ok(saved.tcpSockets.some((s) => s.state === "ESTABLISHED" && s.rxLen + s.tx.length > 0), "no data in flight at the checkpoint");
     const restored = await sentry(["restore", "--image-path", `${dir}/kept`, "net-lr2"]);
@@ -1467,7 +1412,7 @@ Deno.test("sentry checkpoint --leave-running ID in the middle of a TCP transfer:
 
 Deno.test("checkpoint and restore: a TCP connection only the stack holds, in TIME-WAIT, is saved with its remaining time and the rest ends as natively", async () => {
   const exe = await compileC("ckpt_tcp", { static: true });
-  const native = new TextDecoder().decode((await new Deno.Command(exe, { stdout: "piped" }).output()).stdout);
+  const native = await nativeOutput(exe);
   const dir = Deno.makeTempDirSync();
   try {
     // The program pauses 400 ms after the transfer, its client's end in TIME-WAIT.
@@ -1547,19 +1492,13 @@ Deno.test("restore: hostile TCP and UDP socket entries are refused in one line a
 
 Deno.test("sentry do --checkpoint-image then sentry restore: memfds keep their contents, offsets and seals, and their MAP_SHARED mappings stay shared, as natively", async () => {
   const exe = await compileC("ckpt_memfd", { static: true });
-  const native = new TextDecoder().decode((await new Deno.Command(exe, { stdout: "piped" }).output()).stdout);
+  const native = await nativeOutput(exe);
   assert.match(native, /^ready\nshared: parent before, child after \(child 0\)\nview sees Z\nfuture: mapped write; write -1 errno 1; seals 0x10\n/);
   const dir = Deno.makeTempDirSync();
   try {
     const image = `${dir}/image.cbor`;
-    // The program sleeps 1.5 s once ready: the checkpoint at 0.7 s comes in its sleep.
-    const first = await sentry(["do", "--checkpoint-image", image, "--checkpoint-after", "0.7", "--", exe]);
-    assert.deepEqual([first.code, first.stderr, first.stdout], [0, "", "ready\n"]);
-    for (const run of [1, 2]) {
-      const second = await sentry(["restore", image]);
-      assert.deepEqual([second.code, second.stderr], [0, ""], `restore ${run}`);
-      assert.equal(first.stdout + second.stdout, native, `restore ${run}`);
-    }
+    // The program sleeps 1.5 s once ready: the checkpoint comes in its sleep.
+    await roundTrip({ argv: [exe], ready: "ready\n", image, before: "ready\n", expected: native });
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
@@ -1601,12 +1540,8 @@ Deno.test("sentry do --checkpoint-image then sentry restore: POSIX ACLs on tmpfs
   const dir = Deno.makeTempDirSync();
   try {
     const image = `${dir}/image.cbor`;
-    const first = await sentry(["do", "--checkpoint-image", image, "--checkpoint-after", "1", "--", exe]);
-    assert.deepEqual([first.code, first.stderr], [0, ""]);
+    const first = await roundTrip({ argv: [exe], ready: "sleeping\n", image, expected: whole.stdout });
     assert.ok(first.stdout.endsWith("sleeping\n"), first.stdout);
-    const second = await sentry(["restore", image]);
-    assert.deepEqual([second.code, second.stderr], [0, ""]);
-    assert.equal(first.stdout + second.stdout, whole.stdout);
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
@@ -1622,12 +1557,8 @@ Deno.test("sentry do --checkpoint-image then sentry restore: directories open as
   const dir = Deno.makeTempDirSync();
   try {
     const image = `${dir}/image.cbor`;
-    const first = await sentry(["do", "--checkpoint-image", image, "--checkpoint-after", "1", "--", exe]);
-    assert.deepEqual([first.code, first.stderr], [0, ""]);
+    const first = await roundTrip({ argv: [exe], ready: "sleeping\n", image, expected: whole.stdout });
     assert.ok(first.stdout.endsWith("sleeping\n"), first.stdout);
-    const second = await sentry(["restore", image]);
-    assert.deepEqual([second.code, second.stderr], [0, ""]);
-    assert.equal(first.stdout + second.stdout, whole.stdout);
     // Hostile: a listing entry that is not a name; a directory that is a file now.
     const cases: [string, (s: ReturnType<typeof readSandboxImage>["state"]) => void, RegExp][] = [
       ["a name with a slash", (s) => {
@@ -1699,7 +1630,7 @@ function refusedInProcess(
 
 Deno.test("sentry do --checkpoint-image then sentry restore: ITIMER_PROF/VIRTUAL, POSIX timers on the monotonic and a CPU clock, an idle timer and the CPU clocks continue as natively", async () => {
   const exe = await compileC("ckpt_timers", { static: true });
-  const native = new TextDecoder().decode((await new Deno.Command(exe, { stdout: "piped" }).output()).stdout);
+  const native = await nativeOutput(exe);
   assert.equal(
     native,
     "armed\nprof 1 (interval 50000 us)\nvirt fired 1 (interval 100000 us)\nmono 1 bad values 0 interval 100000000 ns\n" +
@@ -1708,17 +1639,13 @@ Deno.test("sentry do --checkpoint-image then sentry restore: ITIMER_PROF/VIRTUAL
   const dir = Deno.makeTempDirSync();
   try {
     const image = `${dir}/image.cbor`;
-    // 1.2 s of CPU at least: the checkpoint at 0.8 s comes with every timer armed.
-    const first = await sentry(["do", "--checkpoint-image", image, "--checkpoint-after", "0.8", "--", exe]);
+    // 1.2 s of CPU at least once armed: the checkpoint comes with every timer armed.
+    const first = await checkpointOn("armed\n", image, [exe]);
     assert.deepEqual([first.code, first.stderr, first.stdout], [0, "", "armed\n"]);
     const saved = readSandboxImage(image, "/").state.processes[0]!;
     assert.ok(saved.timers.itimerProf !== null && saved.timers.itimerVirtual !== null, "the itimers are in the image");
     assert.equal(saved.timers.posix.length, 3);
-    for (const run of [1, 2]) {
-      const second = await sentry(["restore", image]);
-      assert.deepEqual([second.code, second.stderr], [0, ""], `restore ${run}`);
-      assert.equal(first.stdout + second.stdout, native, `restore ${run}`);
-    }
+    await assertRestores(image, first.stdout, native);
     await refusedRestores(image, [
       ["a timer of another process's thread", (s) => void (s.processes[0]!.timers.posix[0]!.thread = 4000), /names thread 4000, not one of its own/],
       ["a timer id twice", (s) => void s.processes[0]!.timers.posix.push({ ...s.processes[0]!.timers.posix[0]! }), /POSIX timer \d+ twice/],
@@ -1736,7 +1663,7 @@ Deno.test("sentry do --checkpoint-image then sentry restore: ITIMER_PROF/VIRTUAL
 
 Deno.test("sentry do --checkpoint-image then sentry restore: MAP_SHARED anonymous memory stays shared between a parent and its forked child", async () => {
   const exe = await compileC("ckpt_shm", { static: true });
-  const native = new TextDecoder().decode((await new Deno.Command(exe, { stdout: "piped" }).output()).stdout);
+  const native = await nativeOutput(exe);
   assert.equal(
     native,
     "started\nchild: count 200, last page 'z', own 'child's own', parent wrote 'bye'\nparent: count 200, child exit 0\n",
@@ -1744,17 +1671,13 @@ Deno.test("sentry do --checkpoint-image then sentry restore: MAP_SHARED anonymou
   const dir = Deno.makeTempDirSync();
   try {
     const image = `${dir}/image.cbor`;
-    // 200 turns 10 ms apart take 2 s at least: the checkpoint at 0.6 s comes mid-way.
-    const first = await sentry(["do", "--checkpoint-image", image, "--checkpoint-after", "0.6", "--", exe]);
+    // 200 turns 10 ms apart take 2 s at least from the first: the checkpoint comes mid-way.
+    const first = await checkpointOn("started\n", image, [exe]);
     assert.deepEqual([first.code, first.stderr, first.stdout], [0, "", "started\n"]);
     const mms = readSandboxImage(image, "/").state.mms;
     const objects = new Set(mms.flatMap((m) => m.vmas.flatMap((v) => v.shared === undefined ? [] : [v.shared.object])));
     assert.equal(objects.size, 2, "the forked region and the child's own");
-    for (const run of [1, 2]) {
-      const second = await sentry(["restore", image]);
-      assert.deepEqual([second.code, second.stderr], [0, ""], `restore ${run}`);
-      assert.equal(first.stdout + second.stdout, native, `restore ${run}`);
-    }
+    await assertRestores(image, first.stdout, native);
     const sharedVma = (s: { mms: typeof mms }) => s.mms.flatMap((m) => m.vmas).find((v) => v.shared !== undefined && v.end - v.start > PAGE)!;
     await refusedRestores(image, [
       ["an unaligned offset", (s) => void (sharedVma(s).shared!.offset = 100), /unaligned, empty or overlaps/],
@@ -1780,7 +1703,7 @@ Deno.test("sentry run --checkpoint-image then sentry restore: a shared mapping o
     Deno.writeTextFileSync(`${bundle}/config.json`, JSON.stringify({
       ociVersion: "1.0.2", process: { args: [exe], env: ["PATH=/usr/bin:/bin"], cwd: "/" }, root: { path: "/", readonly: true },
     }));
-    const first = await sentry(["--root", root, "run", "--bundle", bundle, "--checkpoint-image", image, "--checkpoint-after", "1", "ro1"]);
+    const first = await checkpointOn("ready: ELF\n", image, [], { command: (id) => ["run", "--bundle", bundle, id] });
     assert.deepEqual([first.code, first.stderr, first.stdout], [0, "", "ready: ELF\n"]);
     const second = await sentry(["--root", root, "restore", "--bundle", bundle, image]);
     assert.deepEqual([second.code, second.stderr, second.stdout], [0, "", "after: ELF, page the same\n"]);
@@ -1816,14 +1739,7 @@ Deno.test("checkpoint of a sandbox with a process started by exec without a term
     });
     const gone = readSandboxImage(image, "/").state.files.filter((f) => f.kind === "gone");
     assert.deepEqual(gone.map((f) => f.flags & 3).sort(), [0, 1, 2]);
-    for (const run of [1, 2]) {
-      const second = await sentry(["restore", image]);
-      assert.deepEqual(
-        [second.code, second.stderr, second.stdout],
-        [0, "", "exec: read returned 0, stdout write -1 (EPIPE), stderr write -1 (EPIPE)\n"],
-        `restore ${run}`,
-      );
-    }
+    await assertRestores(image, "", "exec: read returned 0, stdout write -1 (EPIPE), stderr write -1 (EPIPE)\n");
   } finally {
     for (const fd of held) hostClose(fd);
     Deno.removeSync(dir, { recursive: true });
@@ -1848,14 +1764,7 @@ Deno.test("checkpoint of a sandbox with an exec -t session: restored, its termin
     });
     const s = readSandboxImage(image, "/").state;
     assert.deepEqual(s.execTerminals, [0]);
-    for (const run of [1, 2]) {
-      const second = await sentry(["restore", image]);
-      assert.deepEqual(
-        [second.code, second.stderr, second.stdout],
-        [0, "", "exec: SIGHUP 1, read returned 0 (errno 0), session leader yes\n"],
-        `restore ${run}`,
-      );
-    }
+    await assertRestores(image, "", "exec: SIGHUP 1, read returned 0 (errno 0), session leader yes\n");
     await refusedRestores(image, [
       ["an exec session past the terminals", (st) => void (st.execTerminals = [5]), /an exec session names pty 5/],
       ["an exec session twice", (st) => void (st.execTerminals = [0, 0]), /an exec session names pty 0/],
@@ -1871,18 +1780,12 @@ Deno.test("checkpoint of a sandbox with an exec -t session: restored, its termin
 
 Deno.test("sentry do --checkpoint-image then sentry restore: an inotify instance keeps its watches, wds and queued events", async () => {
   const exe = await compileC("ckpt_inotify", { static: true });
-  const native = new TextDecoder().decode((await new Deno.Command(exe, { stdout: "piped" }).output()).stdout);
+  const native = await nativeOutput(exe);
   assert.match(native, /^ready: wds 1 2 3\nevent wd 3 mask 0x8000 [^]*\nnew wd 4\nevent wd 4 mask 0x4 cookie 0 name ''\n$/);
   const dir = Deno.makeTempDirSync();
   try {
     const image = `${dir}/image.cbor`;
-    const first = await sentry(["do", "--checkpoint-image", image, "--checkpoint-after", "1", "--", exe]);
-    assert.deepEqual([first.code, first.stderr, first.stdout], [0, "", "ready: wds 1 2 3\n"]);
-    for (const run of [1, 2]) {
-      const second = await sentry(["restore", image]);
-      assert.deepEqual([second.code, second.stderr], [0, ""], `restore ${run}`);
-      assert.equal(first.stdout + second.stdout, native, `restore ${run}`);
-    }
+    await roundTrip({ argv: [exe], ready: "ready: wds 1 2 3\n", image, before: "ready: wds 1 2 3\n", expected: native });
     type S = ReturnType<typeof readSandboxImage>["state"];
     const ino = (st: S) => st.files.find((f) => f.kind === "inotify") as Extract<S["files"][number], { kind: "inotify" }>;
     await refusedRestores(image, [
@@ -1901,12 +1804,10 @@ Deno.test("sentry do --checkpoint-image then sentry restore: per-user limits wri
   const dir = Deno.makeTempDirSync();
   try {
     const image = `${dir}/image.cbor`;
+    // It waits on stdin for the checkpoint once the limits are set.
     const script = "echo 7 > /proc/sys/fs/inotify/max_user_instances; echo 99 > /proc/sys/user/max_user_namespaces; echo set; " +
-      "sleep 3; cat /proc/sys/user/max_inotify_instances /proc/sys/user/max_user_namespaces /proc/sys/user/max_uts_namespaces";
-    const first = await sentry(["do", "--checkpoint-image", image, "--checkpoint-after", "1", "--", "/bin/sh", "-c", script]);
-    assert.deepEqual([first.code, first.stderr, first.stdout], [0, "", "set\n"]);
-    const second = await sentry(["restore", image]);
-    assert.deepEqual([second.code, second.stderr, second.stdout], [0, "", "7\n99\n65532\n"]);
+      "read -r go; cat /proc/sys/user/max_inotify_instances /proc/sys/user/max_user_namespaces /proc/sys/user/max_uts_namespaces";
+    await roundTrip({ argv: ["/bin/sh", "-c", script], ready: "set\n", image, before: "set\n", expected: "set\n7\n99\n65532\n" });
     type S = ReturnType<typeof readSandboxImage>["state"];
     await refusedRestores(image, [["a limit short", (st: S) => void st.ucountMax!.pop(), /not a usable checkpoint image/]]);
   } finally {
@@ -1917,14 +1818,14 @@ Deno.test("sentry do --checkpoint-image then sentry restore: per-user limits wri
 Deno.test("sentry do --checkpoint-image then sentry restore: pages a parent shares copy-on-write with its forked children are saved once and stay shared, and a write after the restore stays in its process", async () => {
   const exe = await compileC("ckpt_cow", { static: true });
   const MIB = 32;
-  const native = new TextDecoder().decode((await new Deno.Command(exe, { args: [String(MIB)], stdout: "piped" }).output()).stdout);
+  const native = await nativeOutput(exe, [String(MIB)]);
   const ok = "its own page written, the others as at the fork";
   assert.equal(native, `ready\nchild 1: ${ok}\nchild 2: ${ok}\nchild 3: ${ok}\nparent: ${ok}\n`);
   const dir = Deno.makeTempDirSync();
   try {
     const image = `${dir}/image.cbor`;
-    // The parent sleeps 3 s once its children have read everything: the checkpoint comes then.
-    const first = await sentry(["do", "--checkpoint-image", image, "--checkpoint-after", "2", "--", exe, String(MIB)]);
+    // The parent waits for the checkpoint once its children have read everything.
+    const first = await checkpointOn("ready\n", image, [exe, String(MIB)]);
     assert.deepEqual([first.code, first.stderr, first.stdout], [0, "", "ready\n"]);
     // 34 MiB of pseudo-random bytes (no compression) in each of 4 processes: stored once.
     const data = (MIB + 2) << 20;
@@ -1934,11 +1835,7 @@ Deno.test("sentry do --checkpoint-image then sentry restore: pages a parent shar
     assert.equal(s.mms.length, 4);
     assert.ok(s.cowObjects.length >= 2, "the large mapping and the 2 MiB one");
     for (const m of s.mms) assert.ok((m.cow ?? []).some((p) => p.len >= MIB << 20), "every process maps the large object");
-    for (const run of [1, 2]) {
-      const second = await sentry(["restore", image]);
-      assert.deepEqual([second.code, second.stderr], [0, ""], `restore ${run}`);
-      assert.equal(first.stdout + second.stdout, native, `restore ${run}`);
-    }
+    await assertRestores(image, first.stdout, native);
     const big = (st: typeof s) => st.mms[1]!.cow!.find((p) => p.len >= MIB << 20)!;
     await refusedRestores(image, [
       ["a piece past its object", (st) => void (big(st).offset += PAGE), /outside a private mapping or its object/],
@@ -1956,16 +1853,12 @@ Deno.test("sentry do --checkpoint-image then sentry restore: pages a parent shar
 
 Deno.test("sentry do --checkpoint-image then sentry restore: a private file mapping that reaches past its file's end keeps the pages the file backs, and written pages of a private file mapping come back", async () => {
   const exe = await compileC("ckpt_filemap", { static: true });
-  const native = new TextDecoder().decode((await new Deno.Command(exe, { stdout: "piped" }).output()).stdout);
+  const native = await nativeOutput(exe);
   assert.match(native, /^started\nmapped: [^]+!\nexecutable: [0-9a-f]+, [0-9a-f]{2} [0-9a-f]{2}\n$/);
   const dir = Deno.makeTempDirSync();
   try {
     const image = `${dir}/image.cbor`;
-    const first = await sentry(["do", "--checkpoint-image", image, "--checkpoint-after", "0.3", "--", exe]);
-    assert.deepEqual([first.code, first.stderr, first.stdout], [0, "", "started\n"]);
-    const second = await sentry(["restore", image]);
-    assert.deepEqual([second.code, second.stderr], [0, ""]);
-    assert.equal(first.stdout + second.stdout, native);
+    await roundTrip({ argv: [exe], ready: "started\n", image, before: "started\n", expected: native });
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
@@ -1977,17 +1870,11 @@ Deno.test("sentry do --checkpoint-image then sentry restore: FIFOs keep their bu
   const dir = Deno.makeTempDirSync();
   try {
     // Natively in a directory of its own (the program uses /tmp/ckf): the sentry's /tmp is its overlay's.
-    const native = new TextDecoder().decode((await new Deno.Command(exe, { stdout: "piped" }).output()).stdout);
+    const native = await nativeOutput(exe);
     for (const f of ["/tmp/ckf", "/tmp/ckf2"]) Deno.removeSync(f);
     assert.match(native, /^written\nread 70: line 0\n[^]*rw read 9: both ways\nthen 6: after\nempty: -1\nafter the writer's close: 0\n$/);
     const image = `${dir}/image.cbor`;
-    const first = await sentry(["do", "--checkpoint-image", image, "--checkpoint-after", "1", "--", exe]);
-    assert.deepEqual([first.code, first.stderr, first.stdout], [0, "", "written\n"]);
-    for (const run of [1, 2]) {
-      const second = await sentry(["restore", image]);
-      assert.deepEqual([second.code, second.stderr], [0, ""], `restore ${run}`);
-      assert.equal(first.stdout + second.stdout, native, `restore ${run}`);
-    }
+    await roundTrip({ argv: [exe], ready: "written\n", image, before: "written\n", expected: native });
     type F = Extract<ReturnType<typeof readSandboxImage>["state"]["files"][number], { kind: "fifo" }>;
     const fifos = (s: ReturnType<typeof readSandboxImage>["state"]) => s.files.filter((f) => f.kind === "fifo") as F[];
     await refusedRestores(image, [
@@ -2007,16 +1894,10 @@ Deno.test("sentry do --checkpoint-image then sentry restore: files unlinked whil
   const dir = Deno.makeTempDirSync();
   try {
     // Natively (the program uses /tmp/cko_* and /dev/shm, and removes them): the sentry's are its own.
-    const native = new TextDecoder().decode((await new Deno.Command(exe, { stdout: "piped" }).output()).stdout);
+    const native = await nativeOutput(exe);
     assert.match(native, /^ready\ntmpfile: nlink 0 size 18 [^]*unlinked u1: nlink 0 size 18 offset 4 mode 600: unlXnked:\+appended\|\n[^]*h1 is gone: -1\n$/);
     const image = `${dir}/image.cbor`;
-    const first = await sentry(["do", "--checkpoint-image", image, "--checkpoint-after", "1", "--", exe]);
-    assert.deepEqual([first.code, first.stderr, first.stdout], [0, "", "ready\n"]);
-    for (const run of [1, 2]) {
-      const second = await sentry(["restore", image]);
-      assert.deepEqual([second.code, second.stderr], [0, ""], `restore ${run}`);
-      assert.equal(first.stdout + second.stdout, native, `restore ${run}`);
-    }
+    await roundTrip({ argv: [exe], ready: "ready\n", image, before: "ready\n", expected: native });
     const saved = readSandboxImage(image, "/").state;
     // tmpfile() in /tmp (the overlay; O_TMPFILE|O_EXCL, never linkable), O_TMPFILE in /dev/shm (tmpfs), the file unlinked with two descriptions.
     assert.equal(saved.orphans?.length, 3);
@@ -2048,16 +1929,10 @@ Deno.test("sentry do --checkpoint-image then sentry restore: flock, POSIX and OF
   const dir = Deno.makeTempDirSync();
   try {
     // Natively (the program uses /tmp/ckl_a and /tmp/ckl_b, and removes them).
-    const native = new TextDecoder().decode((await new Deno.Command(exe, { stdout: "piped" }).output()).stdout);
+    const native = await nativeOutput(exe);
     assert.match(native, /^ready\nF_OFD_GETLK \[0, 300\): write \[0, \+10\) pid parent\n[^]*child 1 still waits: 0\nchild 1 has the flock\n[^]*child 2 still waits: 0\nchild 2 has \[5, 6\)\n/);
     const image = `${dir}/image.cbor`;
-    const first = await sentry(["do", "--checkpoint-image", image, "--checkpoint-after", "1", "--", exe]);
-    assert.deepEqual([first.code, first.stderr, first.stdout], [0, "", "ready\n"]);
-    for (const run of [1, 2]) {
-      const second = await sentry(["restore", image]);
-      assert.deepEqual([second.code, second.stderr], [0, ""], `restore ${run}`);
-      assert.equal(first.stdout + second.stdout, native, `restore ${run}`);
-    }
+    await roundTrip({ argv: [exe], ready: "ready\n", image, before: "ready\n", expected: native });
     type S = ReturnType<typeof readSandboxImage>["state"];
     const saved = readSandboxImage(image, "/").state;
     // ckl_a's flock; ckl_b's two POSIX records and its OFD record.
@@ -2091,16 +1966,10 @@ Deno.test("sentry do --checkpoint-image then sentry restore: Unix sockets bound 
   const dir = Deno.makeTempDirSync();
   try {
     // Natively (the program uses /tmp/ckn.*, and removes them).
-    const native = new TextDecoder().decode((await new Deno.Command(exe, { stdout: "piped" }).output()).stdout);
+    const native = await nativeOutput(exe);
     assert.match(native, /^ready\n\/tmp\/ckn.sock: socket mode 700 [^]*server read 5: hello\n[^]*datagram 6: queued from \/tmp\/ckn.from\n[^]*Connection refused\nzero read 4: 0 0 0 0, null write 1\n$/);
     const image = `${dir}/image.cbor`;
-    const first = await sentry(["do", "--checkpoint-image", image, "--checkpoint-after", "1", "--", exe]);
-    assert.deepEqual([first.code, first.stderr, first.stdout], [0, "", "ready\n"]);
-    for (const run of [1, 2]) {
-      const second = await sentry(["restore", image]);
-      assert.deepEqual([second.code, second.stderr], [0, ""], `restore ${run}`);
-      assert.equal(first.stdout + second.stdout, native, `restore ${run}`);
-    }
+    await roundTrip({ argv: [exe], ready: "ready\n", image, before: "ready\n", expected: native });
     type S = ReturnType<typeof readSandboxImage>["state"];
     const entry = (s: S, path: string) => s.trees[0]!.entries.find((e) => e.path === path)!;
     const saved = readSandboxImage(image, "/").state;
@@ -2127,19 +1996,13 @@ Deno.test("sentry do --checkpoint-image then sentry restore: MAP_SHARED mappings
   const exe = await compileC("ckpt_shared_file", { static: true });
   const dir = Deno.makeTempDirSync();
   try {
-    const native = new TextDecoder().decode((await new Deno.Command(exe, { stdout: "piped" }).output()).stdout);
+    const native = await nativeOutput(exe);
     assert.equal(native, [
       "started", "child: count 200, header 'header', parent wrote 'bye'",
       "parent: count 200, child exit 0, unlinked shm 'abcdefghijklmnopqrstuvwxyzabcd'", "pread count 200, the mapping shows 'through pwrite'", "",
     ].join("\n"));
     const image = `${dir}/image.cbor`;
-    const first = await sentry(["do", "--checkpoint-image", image, "--checkpoint-after", "1", "--", exe]);
-    assert.deepEqual([first.code, first.stderr, first.stdout], [0, "", "started\n"]);
-    for (const run of [1, 2]) {
-      const second = await sentry(["restore", image]);
-      assert.deepEqual([second.code, second.stderr], [0, ""], `restore ${run}`);
-      assert.equal(first.stdout + second.stdout, native, `restore ${run}`);
-    }
+    await roundTrip({ argv: [exe], ready: "started\n", image, before: "started\n", expected: native });
     type S = ReturnType<typeof readSandboxImage>["state"];
     const mapped = (s: S) => s.mms.flatMap((m) => m.vmas.filter((v) => v.written !== undefined));
     const saved = readSandboxImage(image, "/").state;
@@ -2167,37 +2030,31 @@ Deno.test("sentry do --checkpoint-image then sentry restore: MAP_SHARED mappings
   }
 });
 
-/** A shell script that writes to the overlay and to tmpfs, sleeps 8 s, then prints what it wrote. */
+/**
+ * A shell script that writes to the overlay and to tmpfs, says "ready" and waits on stdin for the
+ * checkpoint (end of file at once when run without one), then prints what it wrote.
+ */
 const TREE_SCRIPT = [
     "rm /etc/issue; mkdir -p /tmp/a/b /etc/newdir; echo data > /tmp/a/b/f; echo line2 >> /tmp/a/b/f; ln /tmp/a/b/f /tmp/a/h; ln -s b/f /tmp/a/s",
     "chmod 640 /tmp/a/b/f; chown 12:34 /tmp/a/h; mkfifo -m 600 /tmp/a/p; echo shm > /dev/shm/x; echo more >> /etc/hostname",
     "truncate -s 100000 /tmp/a/sparse; printf tail >> /tmp/a/sparse; rm -r /etc/skel; mkdir /etc/skel; touch /etc/skel/new",
     "exec 3</tmp/a/b/f; read -r first <&3",
-    "sleep 8",
+    "echo ready; read -r go",
     "stat -c '%n %F %a %u:%g %h %s' /tmp/a /tmp/a/b /tmp/a/b/f /tmp/a/h /tmp/a/s /tmp/a/p /tmp/a/sparse /dev/shm/x /etc/newdir",
     "test -e /etc/issue || echo issue gone; cat /tmp/a/s /dev/shm/x; tail -c 5 /etc/hostname; tail -c 4 /tmp/a/sparse; echo",
     "ls /etc/skel; echo \"first=$first\"; cat <&3; [ /tmp/a/h -ef /tmp/a/b/f ] && echo linked",
 ].join("\n");
 
 Deno.test("sentry restore: what the sandbox wrote to the overlay and to tmpfs comes back, whiteouts, links and modes included", async () => {
-  // Run to the end uninterrupted, and checkpointed in the sleep then restored: the same output.
+  // Run to the end uninterrupted, and checkpointed in its wait then restored: the same output.
   const script = TREE_SCRIPT;
   const dir = Deno.makeTempDirSync();
   try {
     const whole = await sentry(["do", "--", "/bin/sh", "-c", script]);
     assert.equal(whole.stderr, "");
     assert.equal(whole.code, 0);
-    assert.match(whole.stdout, /issue gone\ndata\nline2\nshm\nmore\ntail\nnew\nfirst=data\nline2\nlinked\n$/);
-    const image = `${dir}/image.cbor`;
-    // The setup takes well under 3 s even on a loaded host; the checkpoint comes in the sleep.
-    const first = await sentry(["do", "--checkpoint-image", image, "--checkpoint-after", "3", "--", "/bin/sh", "-c", script]);
-    assert.equal(first.stderr, "");
-    assert.equal(first.code, 0);
-    assert.equal(first.stdout, "", "the checkpoint came after the sleep");
-    const second = await sentry(["restore", image]);
-    assert.equal(second.stderr, "");
-    assert.equal(second.code, 0);
-    assert.equal(second.stdout, whole.stdout);
+    assert.match(whole.stdout, /^ready\n[^]*issue gone\ndata\nline2\nshm\nmore\ntail\nnew\nfirst=data\nline2\nlinked\n$/);
+    await roundTrip({ argv: ["/bin/sh", "-c", script], ready: "ready\n", image: `${dir}/image.cbor`, before: "ready\n", expected: whole.stdout });
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
@@ -2213,22 +2070,21 @@ Deno.test("sentry do --overlay-upper: a host directory's upper layer is saved in
     for (const d of ["whole", "ckpt", "restored"]) Deno.mkdirSync(`${dir}/${d}`);
     const whole = await sentry(["do", "--overlay-upper", `${dir}/whole`, "--", "/bin/sh", "-c", script]);
     assert.deepEqual([whole.code, whole.stderr], [0, ""]);
-    assert.match(whole.stdout, /issue gone\ndata\nline2\nshm\nmore\ntail\nnew\nfirst=data\nline2\nlinked\n$/);
+    assert.match(whole.stdout, /^ready\n[^]*issue gone\ndata\nline2\nshm\nmore\ntail\nnew\nfirst=data\nline2\nlinked\n$/);
     const image = `${dir}/image.cbor`;
-    // The setup takes well under 3 s even on a loaded host; the checkpoint comes in the sleep.
-    const first = await sentry(["do", "--overlay-upper", `${dir}/ckpt`, "--checkpoint-image", image, "--checkpoint-after", "3", "--", "/bin/sh", "-c", script]);
-    assert.deepEqual([first.code, first.stderr, first.stdout], [0, "", ""]);
+    const first = await checkpointOn("ready\n", image, ["/bin/sh", "-c", script], { flags: ["--overlay-upper", `${dir}/ckpt`] });
+    assert.deepEqual([first.code, first.stderr, first.stdout], [0, "", "ready\n"]);
     const saved = readSandboxImage(image, "/").state.trees[0]!;
     assert.ok(saved.entries.some((e) => e.path === "tmp/a/b/f" && e.size === 11), "the upper layer's files are in the image");
     const into = await sentry(["restore", "--overlay-upper", `${dir}/restored`, image]);
-    assert.deepEqual([into.code, into.stderr, into.stdout], [0, "", whole.stdout]);
+    assert.deepEqual([into.code, into.stderr, first.stdout + into.stdout], [0, "", whole.stdout]);
     assert.equal(Deno.readTextFileSync(`${dir}/restored/tmp/a/b/f`), "data\nline2\n");
     assert.equal(Deno.lstatSync(`${dir}/restored/tmp/a/h`).ino, Deno.lstatSync(`${dir}/restored/tmp/a/b/f`).ino);
     // Restored into memory (a tmpfs upper layer): the same, but for a directory's size (tmpfs
     // counts its entries, a host directory its blocks).
     const inMemory = await sentry(["restore", image]);
     const dirSizes = (out: string) => out.replace(/( directory \d+ \d+:\d+ \d+) \d+\n/g, "$1 N\n");
-    assert.deepEqual([inMemory.code, inMemory.stderr, dirSizes(inMemory.stdout)], [0, "", dirSizes(whole.stdout)]);
+    assert.deepEqual([inMemory.code, inMemory.stderr, dirSizes(first.stdout + inMemory.stdout)], [0, "", dirSizes(whole.stdout)]);
     assert.notEqual(inMemory.stdout, dirSizes(inMemory.stdout));
     // Into a directory that holds something: refused before anything runs.
     const notEmpty = await sentry(["restore", "--overlay-upper", `${dir}/restored`, image]);
@@ -2242,20 +2098,18 @@ Deno.test("sentry do --overlay-upper: a host directory's upper layer is saved in
 Deno.test("sentry do --checkpoint-image then sentry restore: a shell whose working directory was removed goes on in it, as uninterrupted", async () => {
   // The reference is an uninterrupted run in the sentry (its getcwd of a removed directory
   // differs from Linux's, which the restore must not change either).
-  const script = "mkdir -p /tmp/cwdp/x; cd /tmp/cwdp/x; rmdir /tmp/cwdp/x; sleep 8; pwd; ls -a | wc -l; cd ..; pwd; ls -d x 2>/dev/null || echo gone";
+  // It waits on stdin for the checkpoint (end of file at once when run without one).
+  const script = "mkdir -p /tmp/cwdp/x; cd /tmp/cwdp/x; rmdir /tmp/cwdp/x; echo ready; read -r go; pwd; ls -a | wc -l; cd ..; pwd; ls -d x 2>/dev/null || echo gone";
   const dir = Deno.makeTempDirSync();
   try {
     const whole = await sentry(["do", "--", "/bin/sh", "-c", script]);
     assert.deepEqual([whole.code, whole.stderr], [0, ""]);
-    assert.match(whole.stdout, /^\/tmp\/cwdp\/x\n\d+\n\/tmp\/cwdp\ngone\n$/);
+    assert.match(whole.stdout, /^ready\n\/tmp\/cwdp\/x\n\d+\n\/tmp\/cwdp\ngone\n$/);
     const image = `${dir}/image.cbor`;
-    const first = await sentry(["do", "--checkpoint-image", image, "--checkpoint-after", "3", "--", "/bin/sh", "-c", script]);
-    assert.deepEqual([first.code, first.stderr, first.stdout], [0, "", ""]);
+    const first = await checkpointOn("ready\n", image, ["/bin/sh", "-c", script]);
+    assert.deepEqual([first.code, first.stderr, first.stdout], [0, "", "ready\n"]);
     assert.ok(readSandboxImage(image, "/").state.fsContexts.some((f) => f.removed === true && f.cwd === "/tmp/cwdp/x"));
-    for (const run of [1, 2]) {
-      const second = await sentry(["restore", image]);
-      assert.deepEqual([second.code, second.stderr, second.stdout], [0, "", whole.stdout], `restore ${run}`);
-    }
+    await assertRestores(image, first.stdout, whole.stdout);
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
@@ -2264,7 +2118,7 @@ Deno.test("sentry do --checkpoint-image then sentry restore: a shell whose worki
 Deno.test("sentry checkpoint ID over the control socket: --leave-running lets it go on, without it the container ends; both images restore to the native output", async () => {
   const exe = await compileC("ckpt_counter", { static: true });
   const N = 150;
-  const native = new TextDecoder().decode((await new Deno.Command(exe, { args: [String(N)], stdout: "piped" }).output()).stdout);
+  const native = await nativeOutput(exe, [String(N)]);
   const dir = Deno.makeTempDirSync();
   try {
     const root = `${dir}/state`;
@@ -2341,20 +2195,17 @@ function exists(path: string): boolean {
 Deno.test("a 64 GiB MAP_NORESERVE reservation with a page written per GiB is checkpointed without its untouched pages and restored in place", async () => {
   const exe = await compileC("ckpt_sparse", { static: true });
   const N = 40;
-  const native = new TextDecoder().decode((await new Deno.Command(exe, { args: [String(N)], stdout: "piped" }).output()).stdout);
+  const native = await nativeOutput(exe, [String(N)]);
   const dir = Deno.makeTempDirSync();
   try {
     const image = `${dir}/image.cbor`;
-    const first = await sentry(["do", "--checkpoint-image", image, "--checkpoint-after", "0.3", "--", exe, String(N)]);
-    assert.equal(first.stderr, "");
-    assert.equal(first.code, 0);
+    // Checkpointed after its first round of 40, 20 ms apart.
+    const first = await checkpointOn("\n", image, [exe, String(N)]);
+    assert.deepEqual([first.code, first.stderr], [0, ""]);
     assert.ok(native.startsWith(first.stdout) && first.stdout.length < native.length, first.stdout);
     // The 64 written pages, not 64 GiB: well under a MiB.
     assert.ok(Deno.statSync(image).size < 1 << 20, `image of ${Deno.statSync(image).size} bytes`);
-    const second = await sentry(["restore", image]);
-    assert.equal(second.stderr, "");
-    assert.equal(second.code, 0);
-    assert.equal(first.stdout + second.stdout, native);
+    await assertRestores(image, first.stdout, native);
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }

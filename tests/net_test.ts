@@ -8,6 +8,7 @@
  */
 
 import assert from "node:assert/strict";
+import { refusedOn } from "./_checkpoint.ts";
 import { assertSameAsNative, compileC, REPO_ROOT, runNative, runSentry } from "./_harness.ts";
 
 Deno.test("a C server and client move 16 MiB over 127.0.0.1 and ::1 with matching checksums, as natively", async () => {
@@ -318,22 +319,8 @@ for (
   ]
 ) {
   Deno.test(`a checkpoint refuses a sandbox where ${line}, in one line, and the sandbox goes on (tests/c/nftables.c ${mode}, sentry only)`, async () => {
-    const dir = Deno.makeTempDirSync();
-    try {
-      const image = `${dir}/image.cbor`;
-      const out = await new Deno.Command(`${REPO_ROOT}/sentry`, {
-        args: ["do", "--checkpoint-image", image, "--checkpoint-after", "1", "--", await compileC("nftables"), mode!],
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      const dec = new TextDecoder();
-      assert.equal(dec.decode(out.stdout), stdout);
-      assert.equal(dec.decode(out.stderr), `sentry: checkpoint: ${line}: not saved yet; the sandbox goes on\n`);
-      assert.equal(out.code, 0);
-      assert.throws(() => Deno.statSync(image));
-    } finally {
-      Deno.removeSync(dir, { recursive: true });
-    }
+    const out = await refusedOn(stdout!, [await compileC("nftables"), mode!]);
+    assert.deepEqual([out.code, out.stdout, out.stderr, out.refusal], [0, stdout, "", `checkpoint: ${line}: not saved yet`]);
   });
 }
 
@@ -364,25 +351,9 @@ Deno.test("RTM_NEWADDR/RTM_DELADDR change lo's IPv4 addresses in the sandbox: EE
 });
 
 Deno.test("a checkpoint refuses a sandbox whose addresses were changed through rtnetlink, in one line, and the sandbox goes on", async () => {
-  const dir = Deno.makeTempDirSync();
-  try {
-    const image = `${dir}/image.cbor`;
-    const out = await new Deno.Command(`${REPO_ROOT}/sentry`, {
-      args: ["do", "--checkpoint-image", image, "--checkpoint-after", "1", "--", await compileC("netlink_route_addr_change"), "wait"],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const dec = new TextDecoder();
-    assert.equal(dec.decode(out.stdout), ADDR_CHANGE_OUTPUT);
-    assert.equal(
-      dec.decode(out.stderr),
-      "sentry: checkpoint: the network's addresses or routes were changed (rtnetlink): not saved yet; the sandbox goes on\n",
-    );
-    assert.equal(out.code, 0);
-    assert.throws(() => Deno.statSync(image));
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
+  const out = await refusedOn("add: 0\n", [await compileC("netlink_route_addr_change"), "wait"]);
+  assert.equal(out.stdout, ADDR_CHANGE_OUTPUT);
+  assert.deepEqual([out.code, out.stderr, out.refusal], [0, "", "checkpoint: the network's addresses or routes were changed (rtnetlink): not saved yet"]);
 });
 
 Deno.test("RTM_NEWROUTE/RTM_DELROUTE change the sandbox's main table: EEXIST, the dump and a lookup show the route, ESRCH, ENOENT without NLM_F_CREATE, other tables EOPNOTSUPP (tests/c/netlink_route_route_change.c, sentry only)", async () => {
@@ -455,25 +426,11 @@ Deno.test("legacy iptables (IPT_SO_*, IP6T_SO_*): the initial tables, revisions,
 });
 
 Deno.test("a checkpoint refuses a sandbox whose iptables were replaced, in one line, and the sandbox goes on", async () => {
-  const dir = Deno.makeTempDirSync();
-  try {
-    const image = `${dir}/image.cbor`;
-    const out = await new Deno.Command(`${REPO_ROOT}/sentry`, {
-      args: ["do", "--checkpoint-image", image, "--checkpoint-after", "1", "--", await compileC("net_iptables"), "wait"],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const dec = new TextDecoder();
-    assert.match(dec.decode(out.stdout), /replace6 filter: 0 0/);
-    assert.equal(
-      dec.decode(out.stderr),
-      "sentry: checkpoint: the iptables tables were replaced or counted (IPT_SO_SET_REPLACE): not saved yet; the sandbox goes on\n",
-    );
-    assert.equal(out.code, 0);
-    assert.throws(() => Deno.statSync(image));
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
+  const out = await refusedOn("replace6 filter: 0 0", [await compileC("net_iptables"), "wait"]);
+  assert.deepEqual(
+    [out.code, out.stderr, out.refusal],
+    [0, "", "checkpoint: the iptables tables were replaced or counted (IPT_SO_SET_REPLACE): not saved yet"],
+  );
 });
 
 Deno.test("int IPPROTO_IP options read with a short optlen come back as one byte, IP_HDRINCL reads 0 on any socket, as natively", async () => {
@@ -490,25 +447,11 @@ Deno.test("socket filters (SO_ATTACH_FILTER): bpf_check_classic's refusals, SO_G
 });
 
 Deno.test("a checkpoint refuses a sandbox holding a socket with a filter, in one line, and the sandbox goes on", async () => {
-  const dir = Deno.makeTempDirSync();
-  try {
-    const image = `${dir}/image.cbor`;
-    const out = await new Deno.Command(`${REPO_ROOT}/sentry`, {
-      args: ["do", "--checkpoint-image", image, "--checkpoint-after", "1", "--", await compileC("net_sockfilter"), "hold"],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const dec = new TextDecoder();
-    assert.equal(dec.decode(out.stdout), "attach: 0\n");
-    assert.equal(
-      dec.decode(out.stderr),
-      "sentry: checkpoint: a socket with a filter (SO_ATTACH_FILTER or SO_LOCK_FILTER): not saved yet; the sandbox goes on\n",
-    );
-    assert.equal(out.code, 0);
-    assert.throws(() => Deno.statSync(image));
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
+  const out = await refusedOn("attach: 0\n", [await compileC("net_sockfilter"), "hold"]);
+  assert.deepEqual(
+    [out.code, out.stdout, out.stderr, out.refusal],
+    [0, "attach: 0\n", "", "checkpoint: a socket with a filter (SO_ATTACH_FILTER or SO_LOCK_FILTER): not saved yet"],
+  );
 });
 
 Deno.test("lo's addresses: a loopback subnet is local, no 127.0.0.1/8 is ENETUNREACH, IPv6 RTM_NEWADDR/RTM_DELADDR and no ::1 is EADDRNOTAVAIL, as natively in a new network namespace", async () => {

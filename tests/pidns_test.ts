@@ -5,7 +5,8 @@
  */
 
 import assert from "node:assert/strict";
-import { compileC, REPO_ROOT, runNative, runSentry } from "./_harness.ts";
+import { refusedOn } from "./_checkpoint.ts";
+import { compileC, runNative, runSentry } from "./_harness.ts";
 
 /** Whether this host lets the test make PID and mount namespaces natively (root, no seccomp wall). */
 async function canUnsharePid(): Promise<boolean> {
@@ -58,28 +59,11 @@ Deno.test("`unshare --pid --fork --mount-proc ps` lists pid 1 and itself, as nat
 });
 
 Deno.test("a checkpoint refuses a sandbox with a second PID namespace, in one line, and the sandbox goes on", async () => {
-  const dir = Deno.makeTempDirSync();
-  try {
-    const image = `${dir}/image.cbor`;
-    const out = await new Deno.Command(`${REPO_ROOT}/sentry`, {
-      args: [
-        "do", "--checkpoint-image", image, "--checkpoint-after", "1", "--",
-        "/usr/bin/unshare", "--pid", "--fork", "sh", "-c", "sleep 2; echo still here",
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const dec = new TextDecoder();
-    assert.equal(dec.decode(out.stdout), "still here\n");
-    assert.equal(
-      dec.decode(out.stderr),
-      "sentry: checkpoint: a second PID namespace exists (CLONE_NEWPID): not saved yet; the sandbox goes on\n",
-    );
-    assert.equal(out.code, 0);
-    assert.throws(() => Deno.statSync(image));
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
+  const out = await refusedOn("ready\n", ["/usr/bin/unshare", "--pid", "--fork", "sh", "-c", "echo ready; read -r go; echo still here"]);
+  assert.deepEqual(
+    [out.code, out.stdout, out.stderr, out.refusal],
+    [0, "ready\nstill here\n", "", "checkpoint: a second PID namespace exists (CLONE_NEWPID): not saved yet"],
+  );
 });
 
 Deno.test("getpgid, getsid and setpgid reach a zombie child until it is reaped, as natively (tests/c/pgrp_zombie.c; gVisor's SetPGIDOfZombie)", async () => {

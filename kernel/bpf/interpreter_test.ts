@@ -1,24 +1,7 @@
 import assert from "node:assert/strict";
-import { decodeInsns, type Insns } from "./insn.ts";
 import { run, RunFault } from "./interpreter.ts";
+import { alu32X, alu64X, EXIT, movK, prog } from "./_test_insns.ts";
 
-/** Encodes [code, dst, src, off, imm] tuples as struct bpf_insn. */
-function prog(...insns: [number, number, number, number, number][]): Insns {
-  const raw = new Uint8Array(insns.length * 8);
-  const v = new DataView(raw.buffer);
-  insns.forEach(([code, dst, src, off, imm], i) => {
-    raw[i * 8] = code;
-    raw[i * 8 + 1] = (src << 4) | dst;
-    v.setInt16(i * 8 + 2, off, true);
-    v.setInt32(i * 8 + 4, imm, true);
-  });
-  return decodeInsns(raw);
-}
-
-const EXIT: [number, number, number, number, number] = [0x95, 0, 0, 0, 0];
-const movK = (d: number, imm: number): [number, number, number, number, number] => [0xb7, d, 0, 0, imm];
-const alu64X = (op: number, d: number, s: number, off = 0): [number, number, number, number, number] => [0x0f | op, d, s, off, 0];
-const alu32X = (op: number, d: number, s: number, off = 0): [number, number, number, number, number] => [0x0c | op, d, s, off, 0];
 const ctx = new Uint8Array(12);
 
 Deno.test("division by zero gives 0 and modulo by zero keeps the dividend, as Linux's interpreter", () => {

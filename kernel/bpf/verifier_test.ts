@@ -1,25 +1,10 @@
 import assert from "node:assert/strict";
-import { decodeInsns, type Insns } from "./insn.ts";
+import type { Insns } from "./insn.ts";
 import { verify, VerifierReject } from "./verifier.ts";
 import { E2BIG, EACCES, EBADF, EINVAL, type LinuxError } from "../errno.ts";
-
-type I = [number, number, number, number, number];
-
-function prog(...insns: I[]): Insns {
-  const raw = new Uint8Array(insns.length * 8);
-  const v = new DataView(raw.buffer);
-  insns.forEach(([code, dst, src, off, imm], i) => {
-    raw[i * 8] = code;
-    raw[i * 8 + 1] = (src << 4) | dst;
-    v.setInt16(i * 8 + 2, off, true);
-    v.setInt32(i * 8 + 4, imm, true);
-  });
-  return decodeInsns(raw);
-}
+import { EXIT, movK, prog } from "./_test_insns.ts";
 
 const env = { fdIsOpen: (fd: number) => fd < 3 };
-const EXIT: I = [0x95, 0, 0, 0, 0];
-const movK = (d: number, imm: number): I => [0xb7, d, 0, 0, imm];
 
 function refusal(p: Insns): [LinuxError, string] {
   try {

@@ -19,27 +19,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "_check.h"
-
-static char mnt[] = "/tmp/bpfcg-XXXXXX";
-static char base[256];
-
-static const char *at(const char *rel) {
-  static char buf[4][512];
-  static int n;
-  char *b = buf[n++ % 4];
-  snprintf(b, 512, "%s/%s", base, rel);
-  return b;
-}
-
-static int put(const char *path, const char *text) {
-  int fd = open(path, O_WRONLY);
-  if (fd < 0) return -1;
-  int r = write(fd, text, strlen(text)) < 0 ? -1 : 0;
-  int e = errno;
-  close(fd);
-  errno = e;
-  return r;
-}
+#include "_ckpt.h"
+#include "_cgroup.h"
 
 /* The full union bpf_attr of Linux 6.18 (168 bytes), whatever the headers' size. */
 static union {
@@ -470,22 +451,19 @@ static void verifier(void) {
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IONBF, 0);
   if (argc > 1 && strcmp(argv[1], "hold") == 0) {
-    /* For the checkpoint test: hold a program for five seconds. */
+    /* For the checkpoint test: hold a program until stdin ends (tests/c/_ckpt.h). */
     int fd = PROG(allow_all);
-    sleep(5);
+    printf("holding\n");
+    await_checkpoint();
     close(fd);
     printf("done\n");
     return 0;
   }
-  if (unshare(CLONE_NEWNS) == 0 && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) {
-    perror("private mount namespace");
-    return 1;
-  }
+  if (private_mount_dir("bpfcg") != 0) return 1;
   verifier();
 
-  if (mkdtemp(mnt) == NULL) return 1;
   R("mount", mount("none", mnt, "cgroup2", 0, NULL));
-  snprintf(base, sizeof base, "%s/sentry-bpf-test-%d", mnt, getpid());
+  name_base("sentry-bpf-test");
   R("mkdir base", mkdir(base, 0755));
   R("mkdir base/a", mkdir(at("a"), 0755));
   R("mkdir base/a/b", mkdir(at("a/b"), 0755));

@@ -18,28 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "_check.h"
-
-static char mnt[] = "/tmp/cgroup2-XXXXXX";
-static char base[256];
-
-static const char *at(const char *rel) {
-  static char buf[4][512];
-  static int n;
-  char *b = buf[n++ % 4];
-  snprintf(b, 512, "%s/%s", base, rel);
-  return b;
-}
-
-/* Writes text to the file; returns 0 or -1 with errno. */
-static int put(const char *path, const char *text) {
-  int fd = open(path, O_WRONLY);
-  if (fd < 0) return -1;
-  int r = write(fd, text, strlen(text)) < 0 ? -1 : 0;
-  int e = errno;
-  close(fd);
-  errno = e;
-  return r;
-}
+#include "_cgroup.h"
 
 /* Prints the first line of the file starting with prefix (or its whole text when prefix is ""),
  * with the base cgroup's path shown as BASE. */
@@ -189,18 +168,14 @@ static void mode(const char *label, const char *path) {
 int main(void) {
   char buf[256];
   setvbuf(stdout, NULL, _IONBF, 0);
-  if (unshare(CLONE_NEWNS) == 0 && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) {
-    perror("private mount namespace");
-    return 1;
-  }
-  if (mkdtemp(mnt) == NULL) return 1;
+  if (private_mount_dir("cgroup2") != 0) return 1;
   R("mount", mount("none", mnt, "cgroup2", 0, NULL));
   R("mount again on itself", mount("none", mnt, "cgroup2", 0, NULL));
   R("mount with an unknown option", mount("none", mnt, "cgroup2", 0, "nosuchoption"));
   struct statfs sf;
   R("statfs", statfs(mnt, &sf));
   printf("  f_type %lx\n", (long)sf.f_type);
-  snprintf(base, sizeof base, "%s/sentry-cgroup2-test-%d", mnt, getpid());
+  name_base("sentry-cgroup2-test");
   R("mkdir base", mkdir(base, 0755));
   R("mkdir a", mkdir(at("a"), 0755));
   R("mkdir a/b", mkdir(at("a/b"), 0700));

@@ -17,27 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "_check.h"
-
-static char mnt[] = "/tmp/cgroup2c-XXXXXX";
-static char base[256];
-
-static const char *at(const char *rel) {
-  static char buf[4][512];
-  static int n;
-  char *b = buf[n++ % 4];
-  snprintf(b, 512, "%s/%s", base, rel);
-  return b;
-}
-
-static int put(const char *path, const char *text) {
-  int fd = open(path, O_WRONLY);
-  if (fd < 0) return -1;
-  int r = write(fd, text, strlen(text)) < 0 ? -1 : 0;
-  int e = errno;
-  close(fd);
-  errno = e;
-  return r;
-}
+#include "_cgroup.h"
 
 static void get(const char *label, const char *path) {
   char buf[512];
@@ -102,11 +82,7 @@ static void enter(const char *label, const char *cg, pid_t pid) {
 
 int main(void) {
   setvbuf(stdout, NULL, _IONBF, 0);
-  if (unshare(CLONE_NEWNS) == 0 && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) {
-    perror("private mount namespace");
-    return 1;
-  }
-  if (mkdtemp(mnt) == NULL) return 1;
+  if (private_mount_dir("cgroup2c") != 0) return 1;
   if (mount("none", mnt, "cgroup2", 0, NULL) != 0) {
     perror("mount");
     return 1;
@@ -128,7 +104,7 @@ int main(void) {
       return 1;
     }
   }
-  snprintf(base, sizeof base, "%s/sentry-cgroup2c-%d", mnt, getpid());
+  name_base("sentry-cgroup2c");
   R("mkdir base", mkdir(base, 0755));
   printf("base offers cpu %d memory %d pids %d\n", has_word(at("cgroup.controllers"), "cpu"),
          has_word(at("cgroup.controllers"), "memory"), has_word(at("cgroup.controllers"), "pids"));

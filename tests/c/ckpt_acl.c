@@ -1,7 +1,7 @@
 /*
  * Checkpoint and restore of POSIX ACLs: the program gives /dev/shm/cka/f an access ACL (a
  * named user under a mask narrower than the owning group's entry) and /dev/shm/cka a default
- * ACL, prints them, sleeps 2 s (the checkpoint comes then), and prints them again, with the
+ * ACL, prints them, waits on stdin for the checkpoint (tests/c/_ckpt.h), and prints them again, with the
  * mode and with what a file created after the restore inherits. A restored run prints what an
  * uninterrupted one prints.
  */
@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
+#include "_ckpt.h"
 
 struct ent {
   uint16_t tag, perm;
@@ -53,7 +54,7 @@ int main(void) {
   dump("/dev/shm/cka/f", "system.posix_acl_access");
   dump("/dev/shm/cka", "system.posix_acl_default");
   printf("sleeping\n");
-  sleep(2);
+  await_checkpoint();
   dump("/dev/shm/cka/f", "system.posix_acl_access");
   dump("/dev/shm/cka", "system.posix_acl_default");
   close(open("/dev/shm/cka/g", O_CREAT | O_RDWR, 0666));

@@ -1,8 +1,8 @@
 /*
  * Checkpoint and restore of memory that processes share copy-on-write after fork: the parent
  * fills a large private mapping (MIB MiB, argument 1, default 32) and a 2 MiB one with
- * pseudo-random bytes and forks 3 children that only read them. After the checkpoint (during
- * the parent's 3 s sleep) every process writes a page of its own in each region: the parent
+ * pseudo-random bytes and forks 3 children that only read them. After the checkpoint (which
+ * the parent waits for on stdin: tests/c/_ckpt.h) every process writes a page of its own in each region: the parent
  * page 0, child i page i+1. Each then checks every page: its own holds its mark, every other
  * page what the parent wrote before the fork. A restore that shared the pages without copying
  * them on write would show one process's mark to the others.
@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "_ckpt.h"
 
 #define CHILDREN 3
 #define PAGE 4096
@@ -101,8 +102,7 @@ int main(int argc, char **argv) {
   }
   for (int c = 0; c < CHILDREN; c++) get(ready[0]);
   printf("ready\n");
-  struct timespec ts = {3, 0};
-  nanosleep(&ts, NULL);
+  await_checkpoint();
   memset(big.m, 0xee, PAGE);
   memset(small.m, 0xee, PAGE);
   for (int c = 0; c < CHILDREN; c++) put(go[c][1], 'g');

@@ -1,9 +1,9 @@
 /*
  * Checkpoint and restore of directories open as descriptors: the program fills /tmp/ckd with
  * 40 files, reads its first 10 entries with getdents64 (a small buffer: a few per call), removes
- * ten files (the listing being read does not change: it was taken at position 0), sleeps 2 s
- * (the checkpoint comes then), reads the rest, and uses the descriptor as a dirfd (openat)
- * and with fchdir. A second descriptor on / has read 3 entries before the sleep and counts the
+ * ten files (the listing being read does not change: it was taken at position 0), waits on
+ * stdin for the checkpoint (tests/c/_ckpt.h), reads the rest, and uses the descriptor as a dirfd (openat)
+ * and with fchdir. A second descriptor on / has read 3 entries before the wait and counts the
  * rest after. The names print in the order read: a restored run prints what an uninterrupted
  * one prints.
  */
@@ -16,6 +16,7 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#include "_ckpt.h"
 
 struct linux_dirent64 {
   unsigned long long d_ino;
@@ -69,9 +70,7 @@ int main(void) {
     unlink(p);
   }
   printf("sleeping\n");
-  struct timespec ts = {2, 0};
-  while (nanosleep(&ts, &ts) != 0) {
-  }
+  await_checkpoint();
   /* Only the entries still in the buffer and those after the directory's offset remain. */
   while ((name = next(dfd)) != NULL) {
     printf("%s\n", name);

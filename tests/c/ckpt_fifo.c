@@ -1,7 +1,7 @@
 /*
  * Checkpoint and restore of FIFOs: /tmp/ckf made with mkfifo, opened for reading (O_NONBLOCK)
  * and for writing, and a second FIFO held O_RDWR; data written into both and not read before
- * the 2 s sleep (the checkpoint comes then); after it everything is read, more is written and
+ * the checkpoint (waited for on stdin: tests/c/_ckpt.h); after it everything is read, more is written and
  * read through the same descriptors, and the writer's close gives the reader end of file.
  */
 #define _GNU_SOURCE
@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "_ckpt.h"
 
 int main(void) {
   setvbuf(stdout, NULL, _IONBF, 0);
@@ -23,9 +24,7 @@ int main(void) {
   for (int i = 0; i < 10; i++) dprintf(w, "line %d\n", i);
   write(rw, "both ways", 9);
   printf("written\n");
-  struct timespec ts = {2, 0};
-  while (nanosleep(&ts, &ts) != 0) {
-  }
+  await_checkpoint();
   char buf[256];
   ssize_t n = read(r, buf, sizeof buf);
   printf("read %zd: %.*s", n, (int)(n > 0 ? n : 0), buf);

@@ -3,7 +3,7 @@
  * library (the whole span from the file, before the bss is mapped over the tail): a checkpoint
  * taken while it exists must save the pages the file backs and leave out those past its end.
  * Maps /etc/hostname over three pages, writes into its first page, prints "started", and after
- * 600 ms prints what the mapping holds: the file's bytes, then the write.
+ * the checkpoint (it waits on stdin: tests/c/_ckpt.h) prints what the mapping holds: the file's bytes, then the write.
  *
  * Also maps its own executable (argv[0]) privately and writes into two of its pages, one of
  * them then made read-only, as relocations are: a checkpoint saves only the pages that differ
@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "_ckpt.h"
 
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IONBF, 0);
@@ -38,9 +39,7 @@ int main(int argc, char **argv) {
   e[9 * 4096 + 100] ^= 0x5a;
   if (mprotect(e + 9 * 4096, 4096, PROT_READ) != 0) return 1;
   printf("started\n");
-  struct timespec ts = {0, 600 * 1000 * 1000};
-  while (nanosleep(&ts, &ts) != 0) {
-  }
+  await_checkpoint();
   printf("mapped: %.*s\n", (int)st.st_size + 1, p);
   unsigned long sum = 0;
   for (size_t i = 0; i < elen; i++) sum = sum * 31 + e[i];

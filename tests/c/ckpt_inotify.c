@@ -1,8 +1,8 @@
 /*
  * Checkpoint and restore of an inotify instance: a watch on a new directory, a one-shot watch
  * on a file in it, a watch removed before the checkpoint (its IN_IGNORED queued), and events
- * queued and not read (a file created, the file written). After the checkpoint (in the 2 s
- * sleep) it makes more events, reads the whole queue and prints it, and adds a watch, whose
+ * queued and not read (a file created, the file written). After the checkpoint (for which it
+ * waits on stdin: tests/c/_ckpt.h) it makes more events, reads the whole queue and prints it, and adds a watch, whose
  * wd continues from the saved count. A restored run must print what a native run prints.
  */
 #define _GNU_SOURCE
@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "_ckpt.h"
 
 static char dir[64];
 
@@ -59,8 +60,7 @@ int main(void) {
   touch("before", "x");
   touch("watched", "y");
   printf("ready: wds %d %d %d\n", wd_dir, wd_file, wd_gone);
-  struct timespec ts = {2, 0};
-  nanosleep(&ts, NULL);
+  await_checkpoint();
   touch("after", NULL);
   touch("watched", "z"); /* the one-shot watch fired already: nothing more from it */
   char q[128];

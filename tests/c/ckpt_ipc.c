@@ -1,6 +1,6 @@
 /*
  * Checkpoint and restore of System V IPC and POSIX message queues. Before the checkpoint (in
- * main's sleep): a private shared memory segment attached by the parent and a forked child, a
+ * main's wait for it on stdin): a private shared memory segment attached by the parent and a forked child, a
  * keyed one attached and then removed (IPC_RMID: marked for destruction, its key freed), a
  * keyed semaphore set on which the child took SEM_UNDO, a message queue holding three
  * messages, the child asleep in msgrcv for type 7; a POSIX queue with two messages of two
@@ -24,6 +24,7 @@
 #include <sys/shm.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "_ckpt.h"
 
 struct msg {
   long type;
@@ -106,7 +107,7 @@ int main(void) {
   if (mq_notify(note, &ev)) return 2;
   while (semval(sem, 1) != 1) usleep(1000);
   printf("armed\n");
-  sleep(2); /* the checkpoint comes here */
+  await_checkpoint(); /* the checkpoint comes here */
 
   printf("keys: sem same id %d, shm key freed %d\n", semget(semkey, 0, 0) == sem, shmget(shmkey, 0, 0) < 0 && errno == ENOENT);
   struct msqid_ds ds;

@@ -1,6 +1,6 @@
 /*
  * Checkpoint and restore of keyrings: a named session keyring joined and a process keyring
- * made before the checkpoint (in main's sleep). After it: the same serial numbers name them,
+ * made before the checkpoint (while main waits for it on stdin). After it: the same serial numbers name them,
  * KEYCTL_DESCRIBE reads the same, and a child joining the name (without search permission
  * on it) gets a new one, as natively.
  */
@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "_ckpt.h"
 
 #define KEYCTL_GET_KEYRING_ID 0
 #define KEYCTL_JOIN_SESSION_KEYRING 1
@@ -29,7 +30,7 @@ int main(void) {
   char before[256] = {0}, after[256] = {0};
   keyctl(KEYCTL_DESCRIBE, ses, (long)before, sizeof before);
   printf("armed\n");
-  sleep(2); /* the checkpoint comes here */
+  await_checkpoint(); /* the checkpoint comes here */
   printf("same ids: session %d process %d user %d\n", keyctl(KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0, 0) == ses,
          keyctl(KEYCTL_GET_KEYRING_ID, KEY_SPEC_PROCESS_KEYRING, 0, 0) == proc,
          keyctl(KEYCTL_GET_KEYRING_ID, KEY_SPEC_USER_KEYRING, 0, 0) == user);

@@ -3,7 +3,7 @@
  * flock(LOCK_EX) on /tmp/ckl_a, POSIX record locks on /tmp/ckl_b (a write lock on [0, 10) and a
  * read lock on [20, 50)) and an OFD write lock on [100, 200) through a second
  * description; one child sleeps in flock(LOCK_EX) on its own description of ckl_a, another in
- * F_SETLKW for [5, 6) of ckl_b. The checkpoint comes in the parent's 2 s sleep. After it, the
+ * F_SETLKW for [5, 6) of ckl_b. The parent waits on stdin for the checkpoint (tests/c/_ckpt.h). After it, the
  * locks are probed (F_GETLK, F_OFD_GETLK, LOCK_NB) and released one by one: each waiter gets
  * its lock only then, in that order.
  */
@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "_ckpt.h"
 
 static void nap(long ms) {
   struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
@@ -71,7 +72,7 @@ int main(void) {
   }
   nap(300);
   printf("ready\n");
-  nap(2000);
+  await_checkpoint();
 
   int probe = open("/tmp/ckl_b", O_RDWR);
   getlk("F_OFD_GETLK [0, 300)", probe, F_OFD_GETLK, F_WRLCK, 0, 300, self);

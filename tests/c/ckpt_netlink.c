@@ -1,7 +1,7 @@
 /*
  * Checkpoint and restore of NETLINK_ROUTE sockets: one bound to the link group with
  * NETLINK_CAP_ACK and SO_RCVBUF set, holding the answer to an RTM_GETLINK dump not read before
- * the checkpoint (in main's sleep), and one bound to port 4242. After it: the dump reads whole
+ * the checkpoint (while main waits for it on stdin), and one bound to port 4242. After it: the dump reads whole
  * (every message with its sequence number and the socket's port, lo among the links, then
  * NLMSG_DONE), the port ids, groups and options read back as they were, and a new request is
  * answered.
@@ -14,6 +14,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include "_ckpt.h"
+#include "_netlink.h"
 
 static int request(int fd, int type, unsigned seq) {
   struct {
@@ -21,10 +23,7 @@ static int request(int fd, int type, unsigned seq) {
     struct ifinfomsg i;
   } req;
   memset(&req, 0, sizeof req);
-  req.h.nlmsg_len = sizeof req;
-  req.h.nlmsg_type = type;
-  req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-  req.h.nlmsg_seq = seq;
+  nl_start(&req.h, type, NLM_F_DUMP, seq, sizeof req.i);
   req.i.ifi_family = AF_UNSPEC;
   return send(fd, &req, sizeof req, 0) == sizeof req ? 0 : -1;
 }
@@ -77,7 +76,7 @@ int main(void) {
   unsigned pa = port_of(a);
   if (request(a, RTM_GETLINK, 77)) return 2;
   printf("armed\n");
-  sleep(2); /* the checkpoint comes here */
+  await_checkpoint(); /* the checkpoint comes here */
 
   read_dump(a, 77, pa, "dump asked before");
   printf("ports kept: %d %d\n", port_of(a) == pa, port_of(b) == 4242);

@@ -2,8 +2,8 @@
  * Checkpoint and restore of special files in a written filesystem: a listening stream socket
  * bound to /tmp/ckn.sock, a datagram socket bound to /tmp/ckn.dgram with a datagram queued from
  * a socket bound to /tmp/ckn.from, a socket file whose socket was closed, and device nodes made
- * with mknod (/dev/zero's and /dev/null's numbers, and a block device). After the 2 s sleep
- * (where the checkpoint comes) a forked child connects by path and talks to the server, the
+ * with mknod (/dev/zero's and /dev/null's numbers, and a block device). After the checkpoint
+ * (waited for on stdin: tests/c/_ckpt.h) a forked child connects by path and talks to the server, the
  * datagram is read with its sender's path, the closed socket's file refuses connections, and
  * the nodes are stat'ed and used.
  */
@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "_ckpt.h"
 
 static const char *names[] = {"/tmp/ckn.sock", "/tmp/ckn.dgram", "/tmp/ckn.from", "/tmp/ckn.dead", "/tmp/ckn.zero", "/tmp/ckn.null", "/tmp/ckn.blk"};
 
@@ -63,9 +64,7 @@ int main(void) {
     return 4;
   }
   printf("ready\n");
-  struct timespec ts = {2, 0};
-  while (nanosleep(&ts, &ts) != 0) {
-  }
+  await_checkpoint();
 
   for (unsigned i = 0; i < sizeof names / sizeof *names; i++) show(names[i]);
   pid_t c = fork();

@@ -2,8 +2,8 @@
  * Checkpoint and restore of open files that are no longer at their path: tmpfile() (O_TMPFILE
  * in /tmp), an O_TMPFILE file in /dev/shm (tmpfs) that linkat names after the restore, a file
  * unlinked while open by two descriptions (one with O_APPEND), a file renamed while open, and
- * a file opened by one of its two hard links whose name is then removed. Before the 2 s sleep
- * (where the checkpoint comes) each is written and its offset moved; after it each is read
+ * a file opened by one of its two hard links whose name is then removed. Before the checkpoint
+ * (waited for on stdin: tests/c/_ckpt.h) each is written and its offset moved; after it each is read
  * back, written through one description and read through the other, and fstat's link count
  * and size are printed.
  */
@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "_ckpt.h"
 
 static void show(const char *what, int fd) {
   struct stat st;
@@ -59,9 +60,7 @@ int main(void) {
   unlink("/tmp/cko_h1");
 
   printf("ready\n");
-  struct timespec ts = {2, 0};
-  while (nanosleep(&ts, &ts) != 0) {
-  }
+  await_checkpoint();
 
   fputs("more\n", tf);
   fflush(tf);

@@ -1,7 +1,7 @@
 /*
  * A pipe's inode attributes survive a checkpoint: one pipe chowned and chmodded by root, one
- * made by a process running as 1000:1001 (its owner); after a pause (the checkpoint comes
- * then), both ends of each show the same mode and owner as before, and data written before
+ * made by a process running as 1000:1001 (its owner); after a wait for the checkpoint
+ * (on stdin: tests/c/_ckpt.h), both ends of each show the same mode and owner as before, and data written before
  * is still there. Prints "started", then what it saw.
  */
 #define _GNU_SOURCE
@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "_ckpt.h"
 
 static void show(const char *what, int fd) {
   struct stat sb;
@@ -27,8 +28,7 @@ int main(void) {
     int b[2];
     if (pipe(b) != 0) _exit(1);
     printf("started\n");
-    struct timespec ts = {2, 0};
-    nanosleep(&ts, NULL);
+    await_checkpoint();
     show("child's pipe, read end", b[0]);
     show("child's pipe, write end", b[1]);
     _exit(0);

@@ -1,6 +1,6 @@
 /*
  * Checkpoint and restore of descriptors of /proc files and pidfds. Before the checkpoint (in
- * main's sleep): /proc/self/cmdline read in part, /proc/self/stat and a child's cmdline open
+ * main's wait for it on stdin): /proc/self/cmdline read in part, /proc/self/stat and a child's cmdline open
  * and never read, /proc/uptime read to its end; a pidfd of a child asleep in read(2) and one
  * of a child that exited (a zombie). After it: the partly read file gives the rest of what it
  * began, the unread ones render the restored sandbox, the one read to its end stays at its end;
@@ -18,6 +18,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "_ckpt.h"
 
 static int pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
 
@@ -93,7 +94,7 @@ int main(int argc, char **argv) {
   while (waitid(P_PID, quick, &si, WEXITED | WNOWAIT) != 0) {}
   while (waitid(P_PID, kept, &si, WEXITED | WNOWAIT) != 0) {}
   printf("armed\n");
-  sleep(2); /* the checkpoint comes here */
+  await_checkpoint(); /* the checkpoint comes here */
 
   ssize_t n = read(cmd, buf, sizeof buf - 1);
   buf[n > 0 ? n : 0] = 0;

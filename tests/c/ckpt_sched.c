@@ -1,6 +1,6 @@
 /*
  * Checkpoint and restore of a thread's placement policies and of chroot. Before the checkpoint
- * (in main's sleep): main's CPU affinity is CPU 0 and its NUMA policy MPOL_BIND to node 0 with
+ * (while main waits for it on stdin): main's CPU affinity is CPU 0 and its NUMA policy MPOL_BIND to node 0 with
  * MPOL_F_STATIC_NODES; a forked child inherits both and chroots into a directory of /tmp, and
  * sleeps in read(2). After it: both still report their affinity and policy, and the child still
  * sees its directory as / (its file there, nothing of the sandbox's / beside it).
@@ -16,6 +16,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "_ckpt.h"
 
 #define MPOL_BIND 2
 #define MPOL_F_STATIC_NODES (1 << 15)
@@ -67,7 +68,7 @@ int main(void) {
   }
   close(p[0]);
   printf("armed\n");
-  sleep(2); /* the checkpoint comes here */
+  await_checkpoint(); /* the checkpoint comes here */
   report("main");
   write(p[1], "x", 1);
   int st;

@@ -1,7 +1,7 @@
 /*
  * Checkpoint and restore of seccomp: a child in strict mode asleep in read(2), and a process
  * with two filters (the second installed with TSYNC and LOG over a thread asleep in read(2)).
- * After the checkpoint (in main's sleep) the filters still act: getuid fails with 11, getgid
+ * After the checkpoint (while main waits for it on stdin) the filters still act: getuid fails with 11, getgid
  * with 22, getppid traps (SIGSYS with the filter's data 7 and the syscall's number), in main
  * and in the thread; the strict child may read and write, and dies of SIGKILL at getpid; a
  * third filter installed with TSYNC finds the thread's filters its ancestors (0, not the
@@ -20,6 +20,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "_ckpt.h"
 
 static volatile int trapped_nr = -1, trapped_data = -1, trapped_code = -1;
 static int p[2], q[2], r[2];
@@ -106,7 +107,7 @@ int main(void) {
     return 2;
   }
   printf("armed\n");
-  sleep(2); /* the checkpoint comes here */
+  await_checkpoint(); /* the checkpoint comes here */
   probe("main");
   char c;
   write(q[1], "x", 1);

@@ -1,14 +1,15 @@
 /*
  * Checkpoint and restore of a shared, read-only mapping of a host file of a read-only root (a
  * bundle's root.readonly; glibc maps gconv-modules.cache so): the program maps its own
- * executable MAP_SHARED, sums its first page, prints "ready", sleeps through the checkpoint
- * and checks the mapping again.
+ * executable MAP_SHARED, sums its first page, prints "ready", waits on stdin for the
+ * checkpoint (tests/c/_ckpt.h) and checks the mapping again.
  */
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
+#include "_ckpt.h"
 
 static unsigned sum(const unsigned char *p) {
   unsigned s = 0;
@@ -26,8 +27,7 @@ int main(int argc, char **argv) {
   close(fd);
   unsigned before = sum(m);
   printf("ready: %c%c%c\n", m[1], m[2], m[3]);
-  struct timespec ts = {2, 0};
-  nanosleep(&ts, NULL);
+  await_checkpoint();
   printf("after: %c%c%c, page %s\n", m[1], m[2], m[3], sum(m) == before ? "the same" : "CHANGED");
   return 0;
 }

@@ -1,7 +1,7 @@
 /*
  * Checkpoint and restore of a process sharing its signal handlers with its parent without
  * being one process with it (clone with CLONE_VM | CLONE_SIGHAND, not CLONE_THREAD), and of a
- * POSIX timer whose SIGEV_THREAD_ID thread exited. Before the checkpoint (in main's sleep):
+ * POSIX timer whose SIGEV_THREAD_ID thread exited. Before the checkpoint (while main waits for it on stdin):
  * the child sleeps in read(2); the timer's thread was joined. After it: a handler the parent
  * installs runs in the child, a disposition the child changes is the parent's too, and the
  * timer reads back and is deleted.
@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "_ckpt.h"
 
 static volatile int handled_by;
 static int p[2];
@@ -62,7 +63,7 @@ int main(void) {
   pthread_create(&th, NULL, short_lived, NULL);
   pthread_join(th, NULL);
   printf("armed\n");
-  sleep(2); /* the checkpoint comes here */
+  await_checkpoint(); /* the checkpoint comes here */
 
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "_ckpt.h"
 
 #define SIG (SIGRTMIN + 1)
 
@@ -50,10 +51,11 @@ static void watch(int fd, unsigned long mask) {
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IONBF, 0);
   if (argc > 1) {
-    /* For the checkpoint test: a watch held for argv[1] seconds. */
+    /* For the checkpoint test: a watch held until stdin ends (tests/c/_ckpt.h). */
     int fd = open("/tmp", O_RDONLY);
     if (fcntl(fd, F_NOTIFY, DN_CREATE) != 0) perror("F_NOTIFY");
-    sleep(atoi(argv[1]));
+    printf("watching\n");
+    await_checkpoint();
     printf("done\n");
     return 0;
   }

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "_check.h"
+#include "_ckpt.h"
 
 /* en() with the errnos it lacks here. */
 static const char *errname(int e) {
@@ -475,6 +476,6 @@ int main(int argc, char **argv) {
   }
   ipv4();
   ipv6();
-  if (argc > 1) sleep(2);
+  if (argc > 1) await_checkpoint(); /* the checkpoint test's --checkpoint-after comes here */
   return 0;
 }

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include "_ckpt.h"
 
 #ifndef SO_LOCK_FILTER
 #define SO_LOCK_FILTER 44
@@ -233,7 +234,7 @@ int main(int argc, char **argv) {
     int s = socket(AF_INET, SOCK_DGRAM, 0);
     struct sock_filter all[] = {BPF_STMT(BPF_RET | BPF_K, 0xffff)};
     report("attach", attach(s, all, 1));
-    sleep(2);
+    await_checkpoint(); /* the checkpoint test's --checkpoint-after comes here */
     return 0;
   }
   udp(AF_INET);

@@ -26,6 +26,7 @@
 #include <unistd.h>
 #include <linux/capability.h>
 #include <sys/syscall.h>
+#include "_ckpt.h"
 
 #ifndef SO_BINDTOIFINDEX
 #define SO_BINDTOIFINDEX 62
@@ -258,12 +259,12 @@ static void udp_delivery(const char *tun) {
 
 int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "hold") == 0) {
-    /* For a checkpoint: a device exists for three seconds. */
+    /* For a checkpoint: a device exists until stdin ends (tests/c/_ckpt.h). */
     char name[IFNAMSIZ];
     int t = tun_open("hold0", IFF_TUN, name);
     printf("created %s: %s\n", name, err(t));
     fflush(stdout);
-    sleep(3);
+    await_checkpoint();
     printf("still there: %d\n", if_nametoindex("hold0") > 0);
     return 0;
   }

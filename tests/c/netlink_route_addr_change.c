@@ -15,54 +15,53 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-static char buf[1 << 16];
+#include "_ckpt.h"
+#include "_netlink.h"
 
 static int change(int fd, int type, int flags, int index, const char *addr) {
   struct {
     struct nlmsghdr h;
     struct ifaddrmsg a;
-    struct rtattr r;
-    struct in_addr in;
+    char attrs[16];
   } req;
   memset(&req, 0, sizeof req);
-  req.h.nlmsg_len = sizeof req;
-  req.h.nlmsg_type = type;
-  req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | flags;
-  req.h.nlmsg_seq = 8;
+  nl_start(&req.h, type, NLM_F_ACK | flags, 8, sizeof req.a);
   req.a.ifa_family = AF_INET;
   req.a.ifa_prefixlen = 24;
   req.a.ifa_index = index;
-  req.r.rta_len = RTA_LENGTH(4);
-  req.r.rta_type = IFA_LOCAL;
-  inet_pton(AF_INET, addr, &req.in);
-  send(fd, &req, sizeof req, 0);
-  recv(fd, buf, sizeof buf, 0);
-  return ((struct nlmsgerr *)NLMSG_DATA((struct nlmsghdr *)buf))->error;
+  struct in_addr in;
+  inet_pton(AF_INET, addr, &in);
+  nl_attr(&req.h, IFA_LOCAL, &in, 4);
+  return nl_ack(fd, &req.h);
 }
 
-static int listed(int fd, const char *want) {
+struct want {
+  const char *addr;
+  int prefix; /* of the address found, 0 if none */
+};
+
+static void match_addr(struct nlmsghdr *h, void *arg) {
+  struct want *w = arg;
+  struct ifaddrmsg *a = NLMSG_DATA(h);
+  int len = IFA_PAYLOAD(h);
+  for (struct rtattr *r = IFA_RTA(a); RTA_OK(r, len); r = RTA_NEXT(r, len)) {
+    char s[INET_ADDRSTRLEN];
+    if (r->rta_type == IFA_LOCAL && strcmp(inet_ntop(AF_INET, RTA_DATA(r), s, sizeof s), w->addr) == 0)
+      w->prefix = a->ifa_prefixlen;
+  }
+}
+
+static int listed(int fd, const char *addr) {
   struct {
     struct nlmsghdr h;
     struct rtgenmsg g;
-  } req = {{sizeof req, RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, 9, 0}, {AF_INET}};
-  send(fd, &req, sizeof req, 0);
-  int found = 0;
-  for (;;) {
-    ssize_t n = recv(fd, buf, sizeof buf, 0);
-    struct nlmsghdr *h = (struct nlmsghdr *)buf;
-    if (n <= 0 || h->nlmsg_type == NLMSG_DONE) break;
-    for (; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
-      struct ifaddrmsg *a = NLMSG_DATA(h);
-      int len = IFA_PAYLOAD(h);
-      for (struct rtattr *r = IFA_RTA(a); RTA_OK(r, len); r = RTA_NEXT(r, len)) {
-        char s[INET_ADDRSTRLEN];
-        if (r->rta_type == IFA_LOCAL && strcmp(inet_ntop(AF_INET, RTA_DATA(r), s, sizeof s), want) == 0)
-          found = a->ifa_prefixlen;
-      }
-    }
-  }
-  return found;
+  } req;
+  memset(&req, 0, sizeof req);
+  nl_start(&req.h, RTM_GETADDR, NLM_F_DUMP, 9, sizeof req.g);
+  req.g.rtgen_family = AF_INET;
+  struct want w = {addr, 0};
+  nl_dump(fd, &req.h, match_addr, &w);
+  return w.prefix;
 }
 
 static void udp_to_self(const char *addr) {
@@ -85,7 +84,7 @@ int main(int argc, char **argv) {
   int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
   int lo = (int)if_nametoindex("lo");
   printf("add: %d\n", change(fd, RTM_NEWADDR, NLM_F_CREATE, lo, "10.0.0.1"));
-  if (argc > 1) sleep(2); /* the checkpoint test's --checkpoint-after 1 comes here */
+  if (argc > 1) await_checkpoint(); /* the checkpoint test's --checkpoint-after comes here */
   printf("listed with prefix %d\n", listed(fd, "10.0.0.1"));
   udp_to_self("10.0.0.1");
   printf("add again: %d\n", change(fd, RTM_NEWADDR, NLM_F_CREATE, lo, "10.0.0.1"));

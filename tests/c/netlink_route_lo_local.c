@@ -17,32 +17,25 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include "_netlink.h"
 
-static char buf[1 << 16];
 static int nl;
 
 static int change(int type, int flags, int family, int prefix, const char *addr) {
   struct {
     struct nlmsghdr h;
     struct ifaddrmsg a;
-    struct rtattr r;
-    unsigned char in[16];
+    char attrs[32];
   } req;
   memset(&req, 0, sizeof req);
-  int alen = family == AF_INET ? 4 : 16;
-  req.h.nlmsg_len = NLMSG_LENGTH(sizeof req.a) + RTA_LENGTH(alen);
-  req.h.nlmsg_type = type;
-  req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | flags;
-  req.h.nlmsg_seq = 8;
+  nl_start(&req.h, type, NLM_F_ACK | flags, 8, sizeof req.a);
   req.a.ifa_family = family;
   req.a.ifa_prefixlen = prefix;
   req.a.ifa_index = if_nametoindex("lo");
-  req.r.rta_len = RTA_LENGTH(alen);
-  req.r.rta_type = IFA_LOCAL;
-  inet_pton(family, addr, req.in);
-  send(nl, &req, req.h.nlmsg_len, 0);
-  recv(nl, buf, sizeof buf, 0);
-  return ((struct nlmsgerr *)NLMSG_DATA((struct nlmsghdr *)buf))->error;
+  unsigned char in[16];
+  inet_pton(family, addr, in);
+  nl_attr(&req.h, IFA_LOCAL, in, family == AF_INET ? 4 : 16);
+  return nl_ack(nl, &req.h);
 }
 
 static void connect_to(int family, int type, const char *addr) {

@@ -12,16 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-static char buf[1 << 16];
-
-static void attr(struct nlmsghdr *h, int type, const void *data, int len) {
-  struct rtattr *a = (struct rtattr *)((char *)h + NLMSG_ALIGN(h->nlmsg_len));
-  a->rta_type = type;
-  a->rta_len = RTA_LENGTH(len);
-  memcpy(RTA_DATA(a), data, len);
-  h->nlmsg_len = NLMSG_ALIGN(h->nlmsg_len) + RTA_LENGTH(len);
-}
+#include "_netlink.h"
 
 static int route(int fd, int type, int flags, int table, int oif, const char *dst, int len) {
   struct {
@@ -30,10 +21,7 @@ static int route(int fd, int type, int flags, int table, int oif, const char *ds
     char attrs[256];
   } req;
   memset(&req, 0, sizeof req);
-  req.h.nlmsg_len = NLMSG_LENGTH(sizeof req.r);
-  req.h.nlmsg_type = type;
-  req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | flags;
-  req.h.nlmsg_seq = 3;
+  nl_start(&req.h, type, NLM_F_ACK | flags, 3, sizeof req.r);
   req.r.rtm_family = AF_INET;
   req.r.rtm_dst_len = len;
   req.r.rtm_table = table;
@@ -41,12 +29,25 @@ static int route(int fd, int type, int flags, int table, int oif, const char *ds
   unsigned prio = 100;
   struct in_addr a;
   inet_pton(AF_INET, dst, &a);
-  attr(&req.h, RTA_OIF, &oif, 4);
-  attr(&req.h, RTA_PRIORITY, &prio, 4);
-  attr(&req.h, RTA_DST, &a, 4);
-  send(fd, &req, req.h.nlmsg_len, 0);
-  recv(fd, buf, sizeof buf, 0);
-  return ((struct nlmsgerr *)NLMSG_DATA((struct nlmsghdr *)buf))->error;
+  nl_attr(&req.h, RTA_OIF, &oif, 4);
+  nl_attr(&req.h, RTA_PRIORITY, &prio, 4);
+  nl_attr(&req.h, RTA_DST, &a, 4);
+  return nl_ack(fd, &req.h);
+}
+
+/* Prints the message if it is a route to 192.0.2.0/24, and counts it in *found. */
+static void show_route(struct nlmsghdr *h, void *found) {
+  struct rtmsg *r = NLMSG_DATA(h);
+  int len = RTM_PAYLOAD(h), dst = 0, prio = -1;
+  for (struct rtattr *a = RTM_RTA(r); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+    char s[INET_ADDRSTRLEN];
+    if (a->rta_type == RTA_DST) dst = strcmp(inet_ntop(AF_INET, RTA_DATA(a), s, sizeof s), "192.0.2.0") == 0;
+    if (a->rta_type == RTA_PRIORITY) prio = *(int *)RTA_DATA(a);
+  }
+  if (dst && r->rtm_dst_len == 24) {
+    ++*(int *)found;
+    printf("dump: 192.0.2.0/24 table %d type %d priority %d\n", r->rtm_table, r->rtm_type, prio);
+  }
 }
 
 static void dump(int fd) {
@@ -55,30 +56,10 @@ static void dump(int fd) {
     struct rtmsg r;
   } req;
   memset(&req, 0, sizeof req);
-  req.h.nlmsg_len = sizeof req;
-  req.h.nlmsg_type = RTM_GETROUTE;
-  req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  nl_start(&req.h, RTM_GETROUTE, NLM_F_DUMP, 0, sizeof req.r);
   req.r.rtm_family = AF_INET;
-  send(fd, &req, sizeof req, 0);
   int found = 0;
-  for (;;) {
-    ssize_t n = recv(fd, buf, sizeof buf, 0);
-    struct nlmsghdr *h = (struct nlmsghdr *)buf;
-    if (n <= 0 || h->nlmsg_type == NLMSG_DONE) break;
-    for (; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
-      struct rtmsg *r = NLMSG_DATA(h);
-      int len = RTM_PAYLOAD(h), dst = 0, prio = -1;
-      for (struct rtattr *a = RTM_RTA(r); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
-        char s[INET_ADDRSTRLEN];
-        if (a->rta_type == RTA_DST) dst = strcmp(inet_ntop(AF_INET, RTA_DATA(a), s, sizeof s), "192.0.2.0") == 0;
-        if (a->rta_type == RTA_PRIORITY) prio = *(int *)RTA_DATA(a);
-      }
-      if (dst && r->rtm_dst_len == 24) {
-        found++;
-        printf("dump: 192.0.2.0/24 table %d type %d priority %d\n", r->rtm_table, r->rtm_type, prio);
-      }
-    }
-  }
+  nl_dump(fd, &req.h, show_route, &found);
   if (!found) printf("dump: no 192.0.2.0/24\n");
 }
 
@@ -99,8 +80,8 @@ static void lookup(int fd) {
   req.a.rta_type = RTA_DST;
   inet_pton(AF_INET, "192.0.2.5", &req.d);
   send(fd, &req, sizeof req, 0);
-  ssize_t n = recv(fd, buf, sizeof buf, 0);
-  struct nlmsghdr *h = (struct nlmsghdr *)buf;
+  ssize_t n = recv(fd, nl_buf, sizeof nl_buf, 0);
+  struct nlmsghdr *h = (struct nlmsghdr *)nl_buf;
   if (h->nlmsg_type != RTM_NEWROUTE) {
     printf("lookup 192.0.2.5: error %d\n", ((struct nlmsgerr *)NLMSG_DATA(h))->error);
     return;

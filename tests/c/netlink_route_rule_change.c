@@ -11,16 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-static char buf[1 << 16];
-
-static void attr(struct nlmsghdr *h, int type, const void *data, int len) {
-  struct rtattr *a = (struct rtattr *)((char *)h + NLMSG_ALIGN(h->nlmsg_len));
-  a->rta_type = type;
-  a->rta_len = RTA_LENGTH(len);
-  memcpy(RTA_DATA(a), data, len);
-  h->nlmsg_len = NLMSG_ALIGN(h->nlmsg_len) + RTA_LENGTH(len);
-}
+#include "_netlink.h"
 
 static int rule(int fd, int type, int flags) {
   struct {
@@ -29,9 +20,7 @@ static int rule(int fd, int type, int flags) {
     char attrs[64];
   } req;
   memset(&req, 0, sizeof req);
-  req.h.nlmsg_len = NLMSG_LENGTH(sizeof req.r);
-  req.h.nlmsg_type = type;
-  req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | flags;
+  nl_start(&req.h, type, NLM_F_ACK | flags, 0, sizeof req.r);
   req.r.family = AF_INET;
   req.r.table = 99;
   req.r.action = FR_ACT_TO_TBL;
@@ -39,11 +28,17 @@ static int rule(int fd, int type, int flags) {
   unsigned prio = 12345;
   struct in_addr a;
   inet_pton(AF_INET, "192.0.2.0", &a);
-  attr(&req.h, FRA_PRIORITY, &prio, 4);
-  attr(&req.h, FRA_DST, &a, 4);
-  send(fd, &req, req.h.nlmsg_len, 0);
-  recv(fd, buf, sizeof buf, 0);
-  return ((struct nlmsgerr *)NLMSG_DATA((struct nlmsghdr *)buf))->error;
+  nl_attr(&req.h, FRA_PRIORITY, &prio, 4);
+  nl_attr(&req.h, FRA_DST, &a, 4);
+  return nl_ack(fd, &req.h);
+}
+
+/* Counts the message in *found if it is the rule rule() makes. */
+static void count_rule(struct nlmsghdr *h, void *found) {
+  struct fib_rule_hdr *r = NLMSG_DATA(h);
+  int len = h->nlmsg_len - NLMSG_LENGTH(sizeof *r);
+  for (struct rtattr *a = (struct rtattr *)(r + 1); RTA_OK(a, len); a = RTA_NEXT(a, len))
+    if (a->rta_type == FRA_PRIORITY && *(unsigned *)RTA_DATA(a) == 12345 && r->table == 99 && r->dst_len == 24) ++*(int *)found;
 }
 
 static int listed(int fd) {
@@ -52,23 +47,10 @@ static int listed(int fd) {
     struct fib_rule_hdr r;
   } req;
   memset(&req, 0, sizeof req);
-  req.h.nlmsg_len = sizeof req;
-  req.h.nlmsg_type = RTM_GETRULE;
-  req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  nl_start(&req.h, RTM_GETRULE, NLM_F_DUMP, 0, sizeof req.r);
   req.r.family = AF_INET;
-  send(fd, &req, sizeof req, 0);
   int found = 0;
-  for (;;) {
-    ssize_t n = recv(fd, buf, sizeof buf, 0);
-    struct nlmsghdr *h = (struct nlmsghdr *)buf;
-    if (n <= 0 || h->nlmsg_type == NLMSG_DONE) break;
-    for (; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
-      struct fib_rule_hdr *r = NLMSG_DATA(h);
-      int len = h->nlmsg_len - NLMSG_LENGTH(sizeof *r);
-      for (struct rtattr *a = (struct rtattr *)(r + 1); RTA_OK(a, len); a = RTA_NEXT(a, len))
-        if (a->rta_type == FRA_PRIORITY && *(unsigned *)RTA_DATA(a) == 12345 && r->table == 99 && r->dst_len == 24) found++;
-    }
-  }
+  nl_dump(fd, &req.h, count_rule, &found);
   return found;
 }
 

@@ -30,6 +30,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "_check.h"
+#include "_ckpt.h"
 
 static unsigned long ns_ino(void) {
   struct stat st;
@@ -333,13 +334,14 @@ static const char *read_port_range(void) {
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IONBF, 0);
   if (argc > 1 && strcmp(argv[1], "hold") == 0) {
-    /* For a checkpoint: back in the first namespace, a socket of another kept three seconds. */
+    /* For a checkpoint: back in the first namespace, a socket of another kept until stdin
+     * ends (tests/c/_ckpt.h). */
     int ns0 = open("/proc/self/ns/net", O_RDONLY);
     R("unshare(CLONE_NEWNET)", unshare(CLONE_NEWNET));
     int s = socket(AF_INET, SOCK_DGRAM, 0);
     R("setns", setns(ns0, CLONE_NEWNET));
     close(ns0);
-    sleep(3);
+    await_checkpoint();
     close(s);
     return 0;
   }

@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "_ckpt.h"
 
 #ifndef NETLINK_CAP_ACK
 #define NETLINK_CAP_ACK 10
@@ -370,20 +371,20 @@ static uint32_t genid(int fd) {
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IONBF, 0);
   /* Sentry only (it changes the ruleset of the namespace it starts in): `keep` adds a table to
-   * the sandbox's first namespace, `netns` moves to a namespace of its own; both then wait for
-   * a checkpoint to refuse them. */
+   * the sandbox's first namespace, `netns` moves to a namespace of its own; both then wait on
+   * stdin for a checkpoint to refuse them (tests/c/_ckpt.h). */
   if (argc > 1 && strcmp(argv[1], "keep") == 0) {
     int fd = sock();
     begin();
     table(NLM_F_CREATE, "kept", 0);
     finish();
     send_and_print(fd, "a table in the first namespace");
-    sleep(3);
+    await_checkpoint();
     return 0;
   }
   if (argc > 1 && strcmp(argv[1], "netns") == 0) {
     printf("unshare: %d\n", unshare(CLONE_NEWNET));
-    sleep(3);
+    await_checkpoint();
     return 0;
   }
   if (unshare(CLONE_NEWNET) != 0) {
