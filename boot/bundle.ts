@@ -18,6 +18,7 @@ import { capsOf, defaultSpec, parseSpec, resourcesOf, type Rlimit, rlimitsOf, ty
 import { type PlannedMount, planMounts } from "./mount_plan.ts";
 import type { ProcessCaps } from "../kernel/creds.ts";
 import type { Hooks } from "./hooks.ts";
+import { HostIdMap } from "../vfs/hostfs/hostfs.ts";
 
 /** The file name of the spec inside a bundle. */
 export const CONFIG_JSON = "config.json";
@@ -56,6 +57,8 @@ export interface LaunchConfig {
   annotations: Record<string, string>;
   /** config.json's hooks (boot/hooks.ts). */
   hooks: Hooks;
+  /** linux.uidMappings and gidMappings, applied to the owners of host files; null: none given. */
+  idMap: HostIdMap | null;
   /** linux.sysctl: written into the sandbox's /proc/sys (boot/sysctl.ts). */
   sysctl: Record<string, string>;
   /** linux.maskedPaths: hidden once mounted (boot/mounts.ts applyPathRules). */
@@ -126,6 +129,9 @@ export function loadBundle(
     mounts: planMounts(spec.mounts ?? [], bundleDir),
     annotations: spec.annotations ?? {},
     hooks: spec.hooks ?? {},
+    idMap: spec.linux?.uidMappings?.length || spec.linux?.gidMappings?.length
+      ? new HostIdMap(spec.linux.uidMappings ?? [], spec.linux.gidMappings ?? [])
+      : null,
     sysctl: spec.linux?.sysctl ?? {},
     maskedPaths: spec.linux?.maskedPaths ?? [],
     readonlyPaths: spec.linux?.readonlyPaths ?? [],
@@ -166,6 +172,7 @@ export function doConfig(
     mounts: [],
     annotations: {},
     hooks: {},
+    idMap: null,
     sysctl: {},
     maskedPaths: [],
     readonlyPaths: [],

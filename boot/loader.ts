@@ -97,7 +97,7 @@ export class Loader {
     const plan = withDefaults(launch.mounts);
     const vfsOptions = {
       rootHostPath: launch.rootHostPath, readonly: launch.readonly, upperHostPath: launch.upperHostPath,
-      upperSizeLimit: opts.overlaySize ?? Infinity,
+      upperSizeLimit: opts.overlaySize ?? Infinity, idMap: launch.idMap,
     };
     let vfs = VirtualFilesystem.create(vfsOptions);
     if (launch.readonly && rootLacksMountPoints(vfs, plan)) {
@@ -135,7 +135,7 @@ export class Loader {
         }
       }
       applyMounts(plan, {
-        vfs, procSource: new KernelProcSource(kernel), ncpus: sandboxCpus(), log,
+        vfs, procSource: new KernelProcSource(kernel), ncpus: sandboxCpus(), log, idMap: launch.idMap,
       });
       kernel.tty.mountDevpts(vfs);
       applySysctls(vfs, launch.sysctl, log);

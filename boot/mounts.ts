@@ -17,7 +17,7 @@ import { Credentials } from "../kernel/creds.ts";
 import { ENOENT, EROFS, LinuxError } from "../kernel/errno.ts";
 import type { DebugLog } from "../kernel/log.ts";
 import {
-  type Filesystem, HostFilesystem, type Location, type PathContext, type VirtualFilesystem, walk,
+  type Filesystem, HostFilesystem, type HostIdMap, type Location, type PathContext, type VirtualFilesystem, walk,
 } from "../vfs/mod.ts";
 import { TmpfsFilesystem } from "../vfs/tmpfs/tmpfs.ts";
 import { ProcFilesystem } from "../vfs/procfs/procfs.ts";
@@ -34,6 +34,8 @@ export interface MountEnv {
   procSource: ProcSource;
   ncpus: number;
   log: DebugLog;
+  /** linux.uidMappings/gidMappings for the owners of bind mounts' host files. */
+  idMap?: HostIdMap | null;
 }
 
 /** Mounts every entry of plan. Throws {@linkcode BootError} for a config.json entry that fails. */
@@ -181,7 +183,7 @@ function makeFilesystem(p: PlannedMount, env: MountEnv): Filesystem {
     case "bindFile":
       try {
         // rw binds write the host directory or file through held descriptors (vfs/hostfs).
-        const o = { writable: !p.readonly };
+        const o = { writable: !p.readonly, idMap: env.idMap ?? null };
         return p.kind === "bind" ? HostFilesystem.open(p.hostSource!, o) : HostFilesystem.openFile(p.hostSource!, o);
       } catch (e) {
         if (!(e instanceof LinuxError)) throw e;

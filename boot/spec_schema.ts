@@ -31,6 +31,8 @@ export const capabilitiesSchema = z.object({
   ambient: capSet,
 });
 
+const idMapping = z.object({ containerID: id, hostID: id, size: z.number().int().min(1).max(MAX_ID) });
+
 const hookList = z.array(z.object({
   path: absolutePath,
   args: z.array(z.string()).optional(),
@@ -79,6 +81,8 @@ export const specSchema = z.object({
   }).optional(),
   linux: z.object({
     sysctl: z.record(z.string(), z.string()).optional(),
+    uidMappings: z.array(idMapping).optional(),
+    gidMappings: z.array(idMapping).optional(),
     maskedPaths: z.array(absolutePath).optional(),
     readonlyPaths: z.array(absolutePath).optional(),
     resources: z.object({

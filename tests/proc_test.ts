@@ -364,6 +364,29 @@ Deno.test("statfs(2) of a bind mount shows the host filesystem's type, block siz
   });
 });
 
+Deno.test("linux.uidMappings and gidMappings: host files show their container owners (65534 outside the ranges), and a chown sets the mapped host owner, as in a runtime's user namespace", async () => {
+  const script = "stat -c '%u %g' /data/host-root /data/mapped /; chown 9:10 /data/mapped; stat -c '%u %g' /data/mapped";
+  await withBundle(spec([{ destination: "/data", type: "bind", source: "data", options: ["rbind", "rw"] }], ["/bin/sh", "-c", script], false), {}, async (dir) => {
+    const cfg = JSON.parse(Deno.readTextFileSync(`${dir}/config.json`));
+    cfg.root.path = "/";
+    cfg.linux = {
+      uidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }],
+      gidMappings: [{ containerID: 0, hostID: 200000, size: 65536 }],
+    };
+    Deno.writeTextFileSync(`${dir}/config.json`, JSON.stringify(cfg));
+    Deno.writeTextFileSync(`${dir}/data/host-root`, "");
+    Deno.writeTextFileSync(`${dir}/data/mapped`, "");
+    Deno.chownSync(`${dir}/data/host-root`, 0, 0);
+    Deno.chownSync(`${dir}/data/mapped`, 100007, 200008);
+    const r = await sentryRun(["run", "--bundle", dir]);
+    assert.equal(r.code, 0, r.stderr);
+    // The root's own files (the host's /, owned by host root) are outside the ranges too.
+    assert.equal(r.stdout, "65534 65534\n7 8\n65534 65534\n9 10\n");
+    const st = Deno.statSync(`${dir}/data/mapped`);
+    assert.deepEqual([st.uid, st.gid], [100009, 200010]);
+  });
+});
+
 Deno.test("a bad mount entry in config.json is one line and status 125", async () => {
   const cases: [unknown[], string][] = [
     [[{ destination: "/mnt", type: "ext4", source: "/dev/sda" }], `sentry: config.json: mounts[0].type: "ext4" is not supported (expected proc, sysfs, tmpfs, devpts, mqueue, cgroup or bind)\n`],

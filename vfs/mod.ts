@@ -33,7 +33,7 @@ export { DirectoryFile } from "./directory_file.ts";
 export { OPathFile } from "./opath_file.ts";
 export { MemoryDeviceFile, openMemoryDevice } from "./devices.ts";
 export { HostFile, hostFile, hostStdio } from "./host_file.ts";
-export { dtFromMode, HostFilesystem } from "./hostfs/hostfs.ts";
+export { dtFromMode, HostFilesystem, HostIdMap } from "./hostfs/hostfs.ts";
 export { type FsStat, type NewFile, type SetAttr } from "./dentry.ts";
 export { type TimeSpec } from "./vfs.ts";
 export { nowNs, TmpfsDentry, TmpfsFilesystem, TmpfsInode, TmpfsRegularFile } from "./tmpfs/tmpfs.ts";

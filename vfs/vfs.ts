@@ -43,7 +43,7 @@ import { checkSearch, type ParentWalk, type PathContext, walk, walkOrMissing, wa
 import {
   checkMayDelete, checkPermission, checkUtimes, chmodBits, chownChange, explicitTimes, isOwnerOrRoot, MAY_EXEC, MAY_READ, MAY_WRITE, mayAccess, mayHardlink,
 } from "./permissions.ts";
-import { HostFilesystem } from "./hostfs/hostfs.ts";
+import { HostFilesystem, type HostIdMap } from "./hostfs/hostfs.ts";
 import { OverlayFilesystem } from "./overlay/overlay.ts";
 import { TmpfsFilesystem } from "./tmpfs/tmpfs.ts";
 import { hostStdio, type OutputMeter } from "./host_file.ts";
@@ -126,14 +126,15 @@ export class VirtualFilesystem {
   static create(
     o: {
       rootHostPath: string; readonly: boolean; upperHostPath?: string | null; upperSizeLimit?: number;
-      mountPoints?: boolean;
+      mountPoints?: boolean; idMap?: HostIdMap | null;
     },
   ): VirtualFilesystem {
-    const lower = HostFilesystem.open(o.rootHostPath);
+    const idMap = o.idMap ?? null;
+    const lower = HostFilesystem.open(o.rootHostPath, { idMap });
     if (o.readonly && !o.mountPoints) return new VirtualFilesystem(lower, true);
     try {
       const upper = o.upperHostPath && !o.readonly
-        ? HostFilesystem.open(o.upperHostPath, { writable: true })
+        ? HostFilesystem.open(o.upperHostPath, { writable: true, idMap })
         : new TmpfsFilesystem({ sizeLimit: o.upperSizeLimit ?? Infinity });
       try {
         return new VirtualFilesystem(new OverlayFilesystem(lower, upper), false);

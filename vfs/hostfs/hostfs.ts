@@ -89,7 +89,55 @@ function hostError(r: number): LinuxError {
 export interface HostFsOptions {
   /** Allow changes (default false: every change is EROFS). */
   writable?: boolean;
+  /** The host's ids as the container sees them (OCI linux.uidMappings/gidMappings); null: the same. */
+  idMap?: HostIdMap | null;
 }
+
+/** One range of an OCI id mapping: container ids containerID.. are host ids hostID.. */
+export interface IdRange {
+  containerID: number;
+  hostID: number;
+  size: number;
+}
+
+/**
+ * config.json's linux.uidMappings and gidMappings applied to host files, as a runtime's user
+ * namespace applies them: a host owner in a range shows as its container id, any other as the
+ * overflow id 65534 (nobody); a chown by the sandbox sets the mapped host id, and an id no range
+ * maps is kept in the sandbox alone, as a refused host chown is.
+ */
+export class HostIdMap {
+  constructor(readonly uids: readonly IdRange[], readonly gids: readonly IdRange[]) {}
+
+  static #in(ranges: readonly IdRange[], host: number): number {
+    for (const r of ranges) if (host >= r.hostID && host - r.hostID < r.size) return r.containerID + (host - r.hostID);
+    return OVERFLOW_ID;
+  }
+
+  static #out(ranges: readonly IdRange[], id: number): number | null {
+    for (const r of ranges) if (id >= r.containerID && id - r.containerID < r.size) return r.hostID + (id - r.containerID);
+    return null;
+  }
+
+  uidIn(host: number): number {
+    return HostIdMap.#in(this.uids, host);
+  }
+
+  gidIn(host: number): number {
+    return HostIdMap.#in(this.gids, host);
+  }
+
+  uidOut(id: number): number | null {
+    return HostIdMap.#out(this.uids, id);
+  }
+
+  gidOut(id: number): number | null {
+    return HostIdMap.#out(this.gids, id);
+  }
+}
+
+/** Linux's overflowuid and overflowgid: an id the namespace does not map. */
+const OVERFLOW_ID = 65534;
 
 /** @savable A host directory tree, or a single host file (a file bind mount). */
 export class HostFilesystem implements Filesystem {
@@ -99,6 +147,8 @@ export class HostFilesystem implements Filesystem {
   /** Immutable. The host path of the root, as boot gave it. */
   readonly hostRoot: string;
   readonly root: HostDentry;
+  /** Immutable. The container's view of host ids (linux.uidMappings); null: the host's own. */
+  readonly idMap: HostIdMap | null;
   /** @nosave The O_PATH descriptors of directories other than the root, least recently used first. */
   readonly dirFds = new LruFdCache<HostDentry>(DIR_FD_CACHE);
   /** @nosave The root's descriptor: always open (every re-walk starts there); -1 for a single file. */
@@ -110,9 +160,12 @@ export class HostFilesystem implements Filesystem {
    */
   #fileParentFd: number;
 
-  private constructor(hostRoot: string, rootFd: number, writable: boolean, file?: { parentFd: number; name: string }) {
+  private constructor(
+    hostRoot: string, rootFd: number, writable: boolean, file?: { parentFd: number; name: string }, idMap: HostIdMap | null = null,
+  ) {
     this.hostRoot = hostRoot;
     this.readonly = !writable;
+    this.idMap = idMap;
     this.#rootFd = rootFd;
     this.#fileParentFd = file?.parentFd ?? -1;
     const r = file === undefined
@@ -135,7 +188,7 @@ export class HostFilesystem implements Filesystem {
   static open(hostRoot: string, o: HostFsOptions = {}): HostFilesystem {
     const fd = hostFds.open(() => ffi.hostOpen(hostRoot, ffi.O_PATH | ffi.O_DIRECTORY | ffi.O_CLOEXEC));
     if (fd < 0) throw hostError(fd);
-    return new HostFilesystem(hostRoot, fd, o.writable ?? false);
+    return new HostFilesystem(hostRoot, fd, o.writable ?? false, undefined, o.idMap ?? null);
   }
 
   /**
@@ -152,7 +205,7 @@ export class HostFilesystem implements Filesystem {
     if (slash < 0 || name === "" || name === "." || name === "..") throw EINVAL;
     const fd = hostFds.open(() => ffi.hostOpen(dir, ffi.O_PATH | ffi.O_DIRECTORY | ffi.O_CLOEXEC));
     if (fd < 0) throw hostError(fd);
-    return new HostFilesystem(hostPath, -1, o.writable ?? false, { parentFd: fd, name });
+    return new HostFilesystem(hostPath, -1, o.writable ?? false, { parentFd: fd, name }, o.idMap ?? null);
   }
 
   /** The descriptor of the directory a single-file tree's file is named in. */
@@ -229,8 +282,9 @@ export class HostDentry extends Dentry {
     super(parent, name);
     this.#fs = fs;
     this.#mode = st.mode;
-    this.#uid = st.uid;
-    this.#gid = st.gid;
+    const m = fs.idMap;
+    this.#uid = m === null ? st.uid : m.uidIn(st.uid);
+    this.#gid = m === null ? st.gid : m.gidIn(st.gid);
     this.#ino = st.ino;
     this.#dev = st.dev;
     this.#dirFd = dirFd;
@@ -471,7 +525,11 @@ export class HostDentry extends Dentry {
   #chown(uid: number, gid: number): void {
     if (uid === this.#uid && gid === this.#gid) return;
     const [dfd, name, f] = this.#at();
-    const r = ffi.hostFchownat(dfd, name, uid, gid, ffi.AT_SYMLINK_NOFOLLOW | f);
+    const m = this.#fs.idMap;
+    const hostUid = m === null ? uid : m.uidOut(uid), hostGid = m === null ? gid : m.gidOut(gid);
+    const r = hostUid === null || hostGid === null
+      ? -HOST_EPERM // an id the mapping does not reach: kept in the sandbox alone
+      : ffi.hostFchownat(dfd, name, hostUid, hostGid, ffi.AT_SYMLINK_NOFOLLOW | f);
     if (r < 0 && r !== -HOST_EPERM) throw hostError(r);
     this.#uid = uid;
     this.#gid = gid;
