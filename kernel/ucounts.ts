@@ -13,6 +13,7 @@
  */
 
 import { INIT_USER_NS, type UserNamespace } from "./user_namespace.ts";
+import { hostSysctl } from "./host_sysctl.ts";
 
 /** Linux's enum ucount_type, in its order: the index of each limit and count. */
 export const UCOUNT_USER_NAMESPACES = 0;
@@ -37,16 +38,6 @@ export const UCOUNT_NAMES: readonly string[] = [
 
 const INT_MAX = 0x7fff_ffff;
 
-/** The host's value of a limit Linux sizes from memory at boot, read once. */
-function hostLimit(path: string, fallback: number): number {
-  try {
-    const v = Number(Deno.readTextFileSync(path).trim());
-    return Number.isSafeInteger(v) && v > 0 ? v : fallback;
-  } catch {
-    return fallback;
-  }
-}
-
 /**
  * The initial namespace's limits as Linux sets them at boot: max_threads / 2 namespaces of each
  * kind (the sandbox's max_threads: 0x3fff * 8), 128 inotify instances and fanotify groups; the
@@ -55,9 +46,9 @@ function hostLimit(path: string, fallback: number): number {
 export const INIT_UCOUNT_MAX: readonly number[] = [
   ...Array<number>(8).fill((0x3fff * 8) / 2),
   128,
-  hostLimit("/proc/sys/fs/inotify/max_user_watches", 8192),
+  hostSysctl("/proc/sys/fs/inotify/max_user_watches", 8192),
   128,
-  hostLimit("/proc/sys/user/max_fanotify_marks", 8192),
+  hostSysctl("/proc/sys/user/max_fanotify_marks", 8192),
 ];
 
 /** @savable The ucounts of the sandbox: every user namespace's limits and what each user holds. */

@@ -10,6 +10,7 @@
 
 import { EACCES, EINVAL, ENODEV, ENOPROTOOPT, EOPNOTSUPP, EPERM } from "../errno.ts";
 import type { Task } from "../task.ts";
+import { hostSysctl } from "../host_sysctl.ts";
 import type { SocketFile } from "./socket.ts";
 import {
   AF_INET, AF_INET6, SO_ACCEPTCONN, SO_BINDTODEVICE, SO_BINDTOIFINDEX, SO_BROADCAST, SO_BSDCOMPAT, SO_DEBUG, SO_DOMAIN,
@@ -35,15 +36,6 @@ export function intArgument(value: Uint8Array): number {
 /** SOCK_MIN_SNDBUF and SOCK_MIN_RCVBUF on x86-64. */
 export const SOCK_MIN_SNDBUF = 4608;
 export const SOCK_MIN_RCVBUF = 2304;
-
-function hostSysctl(path: string, fallback: number): number {
-  try {
-    const v = Number(Deno.readTextFileSync(path).trim());
-    return Number.isSafeInteger(v) && v > 0 ? v : fallback;
-  } catch {
-    return fallback;
-  }
-}
 
 /**
  * The host's net.core.{w,r}mem_{default,max} and somaxconn: the sandbox reports the same limits
@@ -207,18 +199,18 @@ export function sockSetsockopt(s: SocketFile, t: Task, name: number, value: Uint
       return;
     case SO_SNDBUF:
     case SO_SNDBUFFORCE:
-      if (name === SO_SNDBUFFORCE && !t.creds.hasCap(CAP_NET_ADMIN)) throw EPERM;
-      // The request as unsigned (-1 is the most), within wmem_max, doubled (room for
-      // bookkeeping), at least SOCK_MIN_SNDBUF.
-      s.sndBuf = bufferSize(v, NET_CORE.wmemMax, SOCK_MIN_SNDBUF, name === SO_SNDBUFFORCE);
-      s.sockChanged(SO_SNDBUF);
-      return;
     case SO_RCVBUF:
-    case SO_RCVBUFFORCE:
-      if (name === SO_RCVBUFFORCE && !t.creds.hasCap(CAP_NET_ADMIN)) throw EPERM;
-      s.rcvBuf = bufferSize(v, NET_CORE.rmemMax, SOCK_MIN_RCVBUF, name === SO_RCVBUFFORCE);
-      s.sockChanged(SO_RCVBUF);
+    case SO_RCVBUFFORCE: {
+      const force = name === SO_SNDBUFFORCE || name === SO_RCVBUFFORCE;
+      if (force && !t.creds.hasCap(CAP_NET_ADMIN)) throw EPERM;
+      // The request as unsigned (-1 is the most), within wmem_max or rmem_max, doubled (room
+      // for bookkeeping), at least SOCK_MIN_SNDBUF or SOCK_MIN_RCVBUF.
+      const snd = name === SO_SNDBUF || name === SO_SNDBUFFORCE;
+      if (snd) s.sndBuf = bufferSize(v, NET_CORE.wmemMax, SOCK_MIN_SNDBUF, force);
+      else s.rcvBuf = bufferSize(v, NET_CORE.rmemMax, SOCK_MIN_RCVBUF, force);
+      s.sockChanged(snd ? SO_SNDBUF : SO_RCVBUF);
       return;
+    }
     case SO_PRIORITY: {
       // Beyond 0..6 only with CAP_NET_RAW or CAP_NET_ADMIN over the socket's network namespace.
       const owner = s.sockNet(t).owner;
