@@ -80,7 +80,7 @@ import {
 } from "./seccomp.ts";
 import type { SigInfo } from "./signal_frame.ts";
 import { SA_NOCLDWAIT, SA_RESTART } from "../abi/linux/signal.ts";
-import { CORE_SIGNALS, NSIG, SEGV_MAPERR, SIGNAL_NAMES, SIGSEGV } from "../abi/linux/signal.ts";
+import { CORE_SIGNALS, NSIG, SEGV_ACCERR, SEGV_MAPERR, SIGNAL_NAMES, SIGSEGV } from "../abi/linux/signal.ts";
 import { RLIM_INFINITY, RLIMIT_AS, RLIMIT_CORE, RLIMIT_CPU, RLIMIT_NOFILE, RLIMIT_STACK } from "../abi/linux/limits.ts";
 import { sessionLeaderExited, TtySupport } from "./tty.ts";
 import { Net } from "./net.ts";
@@ -877,7 +877,7 @@ export class Kernel {
       }
       if (this.#running > 0) {
         const timeout = next === null ? SLICE_NS : Math.max(1000, Math.min(SLICE_NS, next - now));
-        const stop = this.platform.waitStop(timeout);
+        const stop = this.platform.waitStop(timeout, this.#running > 1);
         if (stop) {
           const t = this.#byCtx.get(stop.ctx);
           if (!t) continue;
@@ -1072,6 +1072,12 @@ export class Kernel {
           `${t} ${SIGNAL_NAMES[reason.signo]} at 0x${reason.addr.toString(16)} (code ${reason.code}), ` +
             `rip 0x${t.ctx.regs.get("rip").toString(16)}`,
         );
+        // An access the host refused only because its protection lags behind the application's
+        // (the platform's lazy mprotect): tried again once the host has caught up.
+        if (reason.signo === SIGSEGV && reason.code === SEGV_ACCERR && t.mm.as.catchUpProtection?.(t.ctx, reason.addr)) {
+          this.#step(t);
+          return;
+        }
         // A fault just below a MAP_GROWSDOWN mapping grows it (Linux's stack expansion).
         if (
           reason.signo === SIGSEGV && reason.code === SEGV_MAPERR &&

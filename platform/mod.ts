@@ -119,6 +119,12 @@ export interface AddressSpace {
   ): number;
   unmap(via: Context, addr: number, len: number): number;
   protect(via: Context, addr: number, len: number, prot: Prot): number;
+  /**
+   * A fault (SEGV_ACCERR) at addr where the host's protection may lag behind the application's
+   * (protect added rights without telling the host): brings it up; true if the access is to be
+   * tried again. Optional: an address space that never lags has none.
+   */
+  catchUpProtection?(via: Context, addr: number): boolean;
   /** Drops the pages of a range (madvise MADV_DONTNEED): private anonymous memory reads as zeros. */
   discard(via: Context, addr: number, len: number): number;
   /** Moves or resizes a mapping as mremap(2) with the given flags; returns the address or -errno. */
@@ -212,9 +218,10 @@ export interface Platform {
   resume(ctx: Context, step?: boolean): void;
   /**
    * Blocks until some running context stops. `timeoutNs` bounds the wait; null means the
-   * deadline passed first.
+   * deadline passed first. `contended`: more than one context is running, so a stop of
+   * another may be waiting behind the one reported (the platform may serve that first).
    */
-  waitStop(timeoutNs: number): Stop | null;
+  waitStop(timeoutNs: number, contended?: boolean): Stop | null;
   /** Resolves (without consuming it) when some context has a stop to collect. */
   waitStopAsync(): Promise<void>;
   /**

@@ -268,6 +268,10 @@ Deno.test("pkey_alloc, pkey_free and pkey_mprotect check their arguments as nati
   await assertSameAsNative([await compileC("pkeys")]);
 });
 
+Deno.test("mprotect that only adds rights (not told to the host until an access needs it) leaves reads, writes, execution, faults, fork, mremap, MADV_DONTNEED and signal frames on a flipped alternate stack as natively (tests/c/mprotect_lazy.c)", async () => {
+  await assertSameAsNative([await compileC("mprotect_lazy")]);
+});
+
 Deno.test("adjacent private anonymous mappings alike are one VMA, so mremap of the whole range works after mprotect there and back, an adjacent mmap, and a copy-on-write fork with a discard, as natively", async () => {
   await assertSameAsNative([await compileC("vma_merge")]);
 });

@@ -138,8 +138,15 @@ export interface Region {
   start: number;
   end: number;
   off: number;
+  /** The application's protection (what the sentry's own copies go by). */
   prot: number;
   kind: RegionKind;
+  /**
+   * The host mapping's protection when it lags behind `prot`, a subset of it: an mprotect that
+   * only added rights was not injected (StubAddressSpace.protect); the application's first
+   * access the host refuses there brings it up to `prot` (catchUpProtection). Absent: as prot.
+   */
+  hostProt?: number;
 }
 
 /** @savable The memory-file regions of one address space, sorted by start and disjoint. */
@@ -199,7 +206,8 @@ export class RegionList {
     const i = this.indexFrom(r.start);
     const prev = l[i - 1], next = l[i];
     const joins = (a: Region, b: Region) =>
-      a.end === b.start && a.off + (a.end - a.start) === b.off && a.prot === b.prot && a.kind === b.kind;
+      a.end === b.start && a.off + (a.end - a.start) === b.off && a.prot === b.prot && a.kind === b.kind &&
+      a.hostProt === b.hostProt;
     if (prev !== undefined && joins(prev, r)) {
       prev.end = r.end;
       if (next !== undefined && joins(prev, next)) {

@@ -572,6 +572,8 @@ class StubAddressSpace implements AddressSpace {
    */
   fork(via: Context): Context {
     this.#flush();
+    // The child's mappings are the host's (inherited, or remapped with `prot`): none lags.
+    this.catchUpProtection(via, -1, 0, Number.MAX_SAFE_INTEGER);
     const mf = this.#memoryFile();
     // The child's own copies (region → its new file offset), made while the parent is stopped.
     const copies = new Map<Region, number>();
@@ -878,10 +880,62 @@ class StubAddressSpace implements AddressSpace {
     return r;
   }
 
+  /**
+   * mprotect. Over memory-file regions (not converted ones) where the host's protection already
+   * allows no more than `prot` (rights are only added, or the host still lags behind an earlier
+   * such call) nothing is injected: the host mapping keeps its lower protection (`hostProt`),
+   * the sentry's copies go by `prot`, and the application's first access the host refuses is a
+   * fault the kernel hands to {@linkcode catchUpProtection}. A program that flips a page
+   * between read-only and read-write (LTP's signal06 does in a loop, while signals are
+   * delivered on it) then pays one stop per mprotect instead of a round trip into its stub as
+   * well. Anything else (taking a right away from the host, other memory) is injected.
+   */
   protect(via: Context, addr: number, len: number, prot: Prot): number {
+    const end = addr + len;
+    const pieces = this.regions.within(addr, end);
+    let covered = addr;
+    for (const p of pieces) {
+      if (p.start !== covered || p.kind === "converted" || ((p.hostProt ?? p.prot) & ~prot) !== 0) break;
+      covered = p.end;
+    }
+    if (covered === end && len > 0) {
+      for (const p of this.regions.cut(addr, end)) {
+        const host = p.hostProt ?? p.prot;
+        const r: Region = { ...p, prot };
+        if (host !== prot) r.hostProt = host;
+        else delete r.hostProt;
+        this.regions.add(r);
+      }
+      return 0;
+    }
     const r = this.#mapOp(via, [{ nr: SYS_mprotect, args: [addr, len, prot], flags: 0 }]);
-    if (r === 0) for (const p of this.regions.cut(addr, addr + len)) this.regions.add({ ...p, prot });
+    if (r === 0) {
+      for (const p of this.regions.cut(addr, end)) {
+        const q: Region = { ...p, prot };
+        delete q.hostProt;
+        this.regions.add(q);
+      }
+    }
     return r;
+  }
+
+  /**
+   * The application faulted (SEGV_ACCERR) at addr: when the host's protection there lags behind
+   * the application's ({@linkcode protect}), the lagging ranges in [start, end) (all of them
+   * when no range is given: before a fork or mremap, which copy or move host mappings) are
+   * brought up to it. Returns true when addr was in one: the access is to be tried again.
+   */
+  catchUpProtection(via: Context, addr: number, start = addr, end = addr + 1): boolean {
+    let hit = false;
+    const l = this.regions.list;
+    for (let i = this.regions.indexFrom(start); i < l.length && l[i]!.start < end; i++) {
+      const r = l[i]!;
+      if (r.hostProt === undefined) continue;
+      if (this.#mapOp(via, [{ nr: SYS_mprotect, args: [r.start, r.end - r.start, r.prot], flags: 0 }]) < 0) continue;
+      delete r.hostProt;
+      if (addr >= r.start && addr < r.end) hit = true;
+    }
+    return hit;
   }
 
   /**
@@ -892,6 +946,7 @@ class StubAddressSpace implements AddressSpace {
    */
   discard(via: Context, addr: number, len: number): number {
     const end = addr + len;
+    this.catchUpProtection(via, -1, addr, end); // fresh ranges are mapped with `prot`
     const pieces = this.regions.within(addr, end);
     if (pieces.length === 0) return this.inject(via, SYS_madvise, [addr, len, MADV_DONTNEED]);
     this.#flush();
@@ -935,6 +990,7 @@ class StubAddressSpace implements AddressSpace {
    * at the destination, and the old mapping is removed (one round trip either way).
    */
   remap(via: Context, o: { addr: number; oldLen: number; newLen: number; flags: number; newAddr: number }): number {
+    this.catchUpProtection(via, -1, o.addr, o.addr + o.oldLen); // moved or copied with `prot`
     const args = [o.addr, o.oldLen, o.newLen, o.flags, o.newAddr];
     const pieces = this.regions.within(o.addr, o.addr + o.oldLen);
     if (pieces.length === 0) return this.inject(via, SYS_mremap, args);
@@ -1489,6 +1545,8 @@ export class PtracePlatform implements Platform {
   /** Stops collected but not yet handed out (see #fair), and stops handed out since the last collection. */
   #ready: Stop[] = [];
   #sinceDrain = 0;
+  /** @nosave The context of the last stop waitStop handed out (see #fair). */
+  #lastServed: Context | null = null;
   /** When the wake-up alarm fires (performance.now() in ns), or null if it is not armed. */
   #alarmAt: number | null = null;
 
@@ -2043,7 +2101,7 @@ export class PtracePlatform implements Platform {
    * deadline is earlier than the armed one (or it already fired), so most stops cost no timer
    * syscall. {@linkcode idle} disarms it.
    */
-  waitStop(timeoutNs: number): Stop | null {
+  waitStop(timeoutNs: number, contended = false): Stop | null {
     const now = performance.now() * 1e6;
     if (this.#allCpus !== null && now - this.#lastLook >= PLACEMENT_INTERVAL_NS) this.#placeThreads(now);
     const want = now + timeoutNs;
@@ -2052,7 +2110,10 @@ export class PtracePlatform implements Platform {
       this.#alarmAt = want;
     }
     const queued = this.#nextReady();
-    if (queued !== null) return queued;
+    if (queued !== null) {
+      this.#lastServed = queued.ctx;
+      return queued;
+    }
     for (;;) {
       const w = ffi.waitpid(-1, ffi.__WALL);
       if (w === "eintr") {
@@ -2063,7 +2124,7 @@ export class PtracePlatform implements Platform {
       const s = this.#decode(w.pid, w.status);
       if (s) {
         if (this.#stops < FAST_CALLS_AFTER_STOPS && ++this.#stops === FAST_CALLS_AFTER_STOPS) ffi.bindFastCalls();
-        return this.#fair(s);
+        return this.#fair(s, contended);
       }
     }
   }
@@ -2076,8 +2137,17 @@ export class PtracePlatform implements Platform {
    * stopped) and they are served in the order collected before waitpid is asked again: each
    * thread waits at most one round. A queued stop of a thread released meanwhile is dropped.
    */
-  #fair(s: Stop): Stop {
-    if (++this.#sinceDrain < DRAIN_EVERY) return s;
+  #fair(s: Stop, contended: boolean): Stop {
+    // The same thread again while others run (contended: the kernel has more than one task in
+    // user mode): it may have stopped again before a stop already waiting was asked for. Each
+    // stop wakes the tracer on its thread's CPU, so a thread whose stops cost little (a loop of
+    // mprotect) was served several times for each stop of a thread that computes between its
+    // stops (LTP's signal06: ~4 mprotects per signal delivered): so the waiting ones come first.
+    const again = contended && s.ctx === this.#lastServed;
+    if (++this.#sinceDrain < DRAIN_EVERY && !again) {
+      this.#lastServed = s.ctx;
+      return s;
+    }
     this.#sinceDrain = 0;
     for (let i = 0; i < DRAIN_MAX; i++) {
       const w = ffi.waitpid(-1, ffi.__WALL | ffi.WNOHANG);
@@ -2085,6 +2155,11 @@ export class PtracePlatform implements Platform {
       const q = this.#decode(w.pid, w.status);
       if (q) this.#ready.push(q);
     }
+    if (again && this.#ready.length > 0) {
+      this.#ready.push(s);
+      s = this.#nextReady() ?? s;
+    }
+    this.#lastServed = s.ctx;
     return s;
   }
 
