@@ -40,8 +40,17 @@ function ascii(buf: Uint8Array, pos: number, n: number): string | null {
 
 /** The one data item that is all of buf, or GIVE_UP. */
 export function decodePlain(buf: Uint8Array): unknown {
+  const r = decodePlainItem(buf, 0);
+  return r !== GIVE_UP && r.end === buf.length ? r.value : GIVE_UP;
+}
+
+/**
+ * The data item at buf[start] and where it ends, or GIVE_UP (also when buf ends inside it):
+ * an item read where it lies, its end found by reading it.
+ */
+export function decodePlainItem(buf: Uint8Array, start: number): { value: unknown; end: number } | typeof GIVE_UP {
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  let pos = 0;
+  let pos = start;
 
   /** The argument of the head whose initial byte had additional information ai. */
   const arg = (ai: number): number => {
@@ -158,8 +167,8 @@ export function decodePlain(buf: Uint8Array): unknown {
   };
 
   try {
-    const v = item(0);
-    return pos === buf.length ? v : GIVE_UP;
+    const value = item(0);
+    return { value, end: pos };
   } catch (err) {
     if (err === giveUp || err instanceof RangeError) return GIVE_UP; // RangeError: a stack too small even so
     throw err;
