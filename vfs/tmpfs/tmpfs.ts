@@ -29,7 +29,8 @@
  * past the new end; a symlink whose target does not fit inline (128 bytes with its NUL) takes a
  * page. {@linkcode TmpfsInode.allocated} holds each file's allocated pages. Pages a shared
  * mapping dirties are counted when the data comes back from the memfd (the sentry does not see
- * page faults), so only system calls are refused at the limit, never a fault (no SIGBUS).
+ * page faults), so only system calls are refused at the limit, never a fault (no SIGBUS: why,
+ * and what it would take, in docs/vfs.md).
  *
  * @module
  */
