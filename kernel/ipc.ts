@@ -16,13 +16,38 @@ import { INIT_USER_NS, type UserNamespace } from "./user_namespace.ts";
 /** The nsfs inode of the sandbox's first IPC namespace (PROC_IPC_INIT_INO). */
 export const IPC_NS_INIT_INO = 4026531839;
 import { CAP_IPC_OWNER } from "../abi/linux/capability.ts";
-import { IPC_CREAT, IPC_EXCL, IPC_PRIVATE, MSGMNI, SEMMNI, SHMMNI } from "../abi/linux/ipc.ts";
+import {
+  IPC_CREAT, IPC_EXCL, IPC_PRIVATE, MSGMAX, MSGMNB, MSGMNI, SEMMNI, SEMMNS, SEMMSL, SEMOPM, SHMALL, SHMMAX, SHMMNI,
+} from "../abi/linux/ipc.ts";
 import type { WaitQueue } from "../waiter/mod.ts";
 import type { MemFd } from "../vfs/memfd.ts";
 import { MqueueFilesystem } from "../vfs/mqueue.ts";
 
 /** How many objects of each System V kind a namespace may hold (Linux's defaults). */
 export const IPC_LIMITS = { shmmni: SHMMNI, semmni: SEMMNI, msgmni: MSGMNI } as const;
+
+/**
+ * One IPC namespace's /proc/sys/kernel limits, as Linux's ipc_namespace keeps them: shmmax
+ * (largest segment), shmall (pages of all segments), shmmni, msgmax (largest message), msgmnb
+ * (a new queue's bytes), msgmni, and sem's semmsl, semmns, semopm, semmni. The object counts
+ * are also their registries' `max`.
+ */
+export class IpcSysctls {
+  shmmax = SHMMAX;
+  shmall = SHMALL;
+  shmmni = SHMMNI;
+  msgmax = MSGMAX;
+  msgmnb = MSGMNB;
+  msgmni = MSGMNI;
+  /** semmsl, semmns, semopm, semmni. */
+  sem: [number, number, number, number] = [SEMMSL, SEMMNS, SEMOPM, SEMMNI];
+
+  /** Whether any differs from Linux's defaults (a checkpoint refuses: not saved yet). */
+  get changed(): boolean {
+    return this.shmmax !== SHMMAX || this.shmall !== SHMALL || this.shmmni !== SHMMNI || this.msgmax !== MSGMAX ||
+      this.msgmnb !== MSGMNB || this.msgmni !== MSGMNI || this.sem.join() !== [SEMMSL, SEMMNS, SEMOPM, SEMMNI].join();
+  }
+}
 
 /** Linux's IPCMNI: an id is seq * IPCMNI + slot. */
 export const IPCMNI = 32768;
@@ -101,7 +126,8 @@ export class IpcRegistry<T extends IpcObject> {
   #count = 0;
 
   constructor(
-    readonly max: number,
+    /** How many objects it may hold (/proc/sys/kernel/shmmni, msgmni, sem's semmni). */
+    public max: number,
     /** The user namespace owning the IPC namespace: CAP_IPC_OWNER counts there. */
     readonly owner: UserNamespace = INIT_USER_NS,
   ) {}
@@ -251,6 +277,8 @@ export function checkNotRemoved(o: IpcObject): void {
  */
 export class IpcNamespace {
   readonly mqueue = new MqueueFilesystem();
+  /** Its /proc/sys/kernel limits (Linux keeps them per IPC namespace; a new one starts with the defaults). */
+  readonly sysctls = new IpcSysctls();
   readonly shm: IpcRegistry<ShmSegment>;
   readonly sem: IpcRegistry<SemSet>;
   readonly msg: IpcRegistry<MsgQueue>;

@@ -8,7 +8,7 @@
 import { hostVsyscallProt, VSYSCALL_END, VSYSCALL_START } from "./mm/vsyscall.ts";
 import { CGROUP_NS_INIT_INO } from "../vfs/cgroupfs/cgroupfs.ts";
 import type { WaitQueue } from "../waiter/mod.ts";
-import { EACCES, EINVAL, ENOTTY, EPERM } from "./errno.ts";
+import { EACCES, EINVAL, ENOTTY, EPERM, ERANGE } from "./errno.ts";
 import { UCOUNT_INOTIFY_INSTANCES, UCOUNT_INOTIFY_WATCHES, UCOUNT_NAMES } from "./ucounts.ts";
 import { nsfsIoctl, nsfsTarget } from "./nsfs.ts";
 import { CAP_CHECKPOINT_RESTORE, CAP_SYS_ADMIN, CAP_SYS_RESOURCE } from "../abi/linux/capability.ts";
@@ -36,7 +36,7 @@ import { netModules } from "./net_load.ts";
 import { renderSysvipc } from "./ipc_proc.ts";
 import { renderProcKeys, renderProcKeyUsers } from "./syscalls/linux/sys_keys.ts";
 import { INIT_USER_NS } from "./user_namespace.ts";
-import { MSGMAX, MSGMNB, MSGMNI, SEMMNI, SEMMNS, SEMMSL, SEMOPM, SHMMNI } from "../abi/linux/ipc.ts";
+import { type IpcNamespace, IPCMNI } from "./ipc.ts";
 import { pipeSysctl, roundPipeSize } from "../vfs/pipe.ts";
 
 /** The host's pid_max (Linux's default 32768 if unreadable), read once. */
@@ -591,6 +591,10 @@ export class KernelProcSource implements ProcSource {
   }
 
   setSysctl(key: string, text: string): void {
+    if (/^kernel\/(shmmax|shmall|shmmni|msgmax|msgmnb|msgmni|sem)$/.test(key)) {
+      this.#setIpcSysctl(key.slice(7), text);
+      return;
+    }
     if (key.startsWith("kernel/keys/")) {
       // proc_dointvec_minmax: an int from 1 (the quota limits) or 0 (gc_delay, the persistent
       // keyrings' expiry) to INT_MAX.
@@ -734,16 +738,15 @@ export class KernelProcSource implements ProcSource {
         return `${this.#k.leases.breakTimeSec}\n`;
       case "fs/leases-enable":
         return `${this.#k.leases.enabled}\n`;
+      case "kernel/shmmax":
+      case "kernel/shmall":
       case "kernel/shmmni":
-        return `${SHMMNI}\n`;
       case "kernel/msgmax":
-        return `${MSGMAX}\n`;
       case "kernel/msgmnb":
-        return `${MSGMNB}\n`;
       case "kernel/msgmni":
-        return `${MSGMNI}\n`;
+        return `${this.#ipc().sysctls[key.slice(7) as "shmmax"]}\n`;
       case "kernel/sem":
-        return `${SEMMSL}\t${SEMMNS}\t${SEMOPM}\t${SEMMNI}\n`;
+        return `${this.#ipc().sysctls.sem.join("\t")}\n`;
       case "net/core/rmem_default":
         return `${NET_CORE.rmemDefault}\n`;
       case "net/core/rmem_max":
@@ -767,6 +770,51 @@ export class KernelProcSource implements ProcSource {
         return `4096\t${netModules().TCP_SNDBUF}\t4194304\n`;
     }
     return "";
+  }
+
+  /** The IPC namespace /proc/sys/kernel's System V limits are: the calling task's. */
+  #ipc(): IpcNamespace {
+    return this.#k.current?.ipc ?? this.#k.ipc;
+  }
+
+  /**
+   * A write of a System V limit (ipc_sysctl.c): shmmax and shmall unsigned longs
+   * (proc_doulongvec_minmax), shmmni and msgmni ints from 0 to IPCMNI, msgmax and msgmnb from 0
+   * to INT_MAX (proc_dointvec_minmax); sem up to four ints (proc_dointvec), semmni then checked
+   * from 0 to IPCMNI (EINVAL, with semmni put back and the others kept, as Linux).
+   */
+  #setIpcSysctl(name: string, text: string): void {
+    const ns = this.#ipc(), c = ns.sysctls;
+    const t = text.trim();
+    if (name === "shmmax" || name === "shmall") {
+      if (!/^\+?[0-9]+$/.test(t)) throw EINVAL;
+      const n = BigInt(t);
+      if (n >= 1n << 64n) throw EINVAL;
+      c[name] = n;
+      return;
+    }
+    if (name === "sem") {
+      const parts = t.split(/\s+/).filter((x) => x !== "");
+      if (parts.length === 0 || parts.length > 4 || parts.some((x) => !/^[+-]?[0-9]+$/.test(x))) throw EINVAL;
+      const vals = parts.map(Number);
+      if (vals.some((n) => n < -2147483648 || n > 2147483647)) throw EINVAL;
+      const semmni = c.sem[3];
+      vals.forEach((n, i) => (c.sem[i] = n));
+      if (c.sem[3] < 0 || c.sem[3] > IPCMNI) {
+        c.sem[3] = semmni;
+        throw ERANGE;
+      }
+      ns.sem.max = c.sem[3];
+      return;
+    }
+    if (!/^[+-]?[0-9]+$/.test(t)) throw EINVAL;
+    const n = Number(t);
+    const max = name === "shmmni" || name === "msgmni" ? IPCMNI : 2147483647;
+    if (n < 0 || n > max) throw EINVAL;
+    if (name === "shmmni") ns.shm.max = c.shmmni = n;
+    else if (name === "msgmni") ns.msg.max = c.msgmni = n;
+    else if (name === "msgmax") c.msgmax = n;
+    else c.msgmnb = n;
   }
 
   /** The network namespace /proc/sys/net shows: the calling task's (Linux's current->nsproxy). */

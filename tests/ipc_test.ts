@@ -20,6 +20,11 @@ Deno.test("/proc/sysvipc/{shm,sem,msg} list a segment, a semaphore set and a mes
   assert.match(r.stdout, /14 fields: key 0 perms 604 cbytes 8 qnum 2 uid 0\n/);
 });
 
+Deno.test("the System V limits of /proc/sys/kernel (shmmax, shmall, shmmni, msgmax, msgmnb, msgmni, sem) are written per IPC namespace and honoured by msgget, msgsnd, shmget, semget, semop and *_INFO, as natively (tests/c/ipc_sysctl.c)", async () => {
+  const r = await assertSameAsNative([await compileC("ipc_sysctl")]);
+  assert.match(r.stdout, /a new IPC namespace:\nshmmax: 18446744073692774399\n/);
+});
+
 Deno.test("POSIX message queues behave as natively, in an IPC namespace of their own: priorities, EMSGSIZE, EAGAIN, timeouts, a receiver woken by another process, mq_notify's signal, mq_getsetattr, poll, the status line, the mqueue filesystem (tests/c/mqueue.c)", async () => {
   await assertSameAsNative([await compileC("mqueue")]);
 });

@@ -499,7 +499,7 @@ export const LEDGER: readonly LedgerEntry[] = [
     className: "IpcRegistry",
     saved: ["#slots", "#byKey", "#seq", "#count"],
     derived: {
-      max: "IPC_LIMITS' for its kind: the kernel's IPC namespace, the only one saved, is made with them again",
+      max: "IPC_LIMITS' for its kind: the kernel's IPC namespace, the only one saved, is made with them again (changed limits are refused)",
       owner: "the initial user namespace, the kernel's IPC namespace's (a task in another IPC namespace is refused)",
     },
   },
@@ -508,6 +508,7 @@ export const LEDGER: readonly LedgerEntry[] = [
     className: "IpcNamespace",
     saved: ["mqueue", "shm", "sem", "msg", "semUndo"],
     derived: {
+      sysctls: "Linux's defaults: a checkpoint refuses limits that were changed (/proc/sys/kernel/shm*, msg*, sem)",
       owner: "the initial user namespace: only the kernel's IPC namespace is saved (a task in another is refused)",
       ino: "IPC_NS_INIT_INO, the kernel's IPC namespace's, the only one saved",
     },

@@ -21,14 +21,14 @@ const ENABLED = [
   "USER_NS", "PID_NS", "NET_NS", "SECCOMP", "SECCOMP_FILTER", "SECURITY_LANDLOCK", "FILE_LOCKING",
   "INOTIFY_USER", "PROC_FS", "PROC_SYSCTL", "SYSFS", "TMPFS", "TMPFS_XATTR",
   "MEMFD_CREATE", "UNIX98_PTYS", "TTY", "NET", "INET", "IPV6", "UNIX", "PACKET", "NETFILTER",
-  "NF_TABLES", "TUN", "VETH", "BRIDGE", "CROSS_MEMORY_ATTACH", "FHANDLE", "DNOTIFY",
+  "NF_TABLES", "TUN", "VETH", "BRIDGE", "CROSS_MEMORY_ATTACH", "FHANDLE", "DNOTIFY", "KEYS", "BIG_KEYS",
 ] as const;
 
 /** Options Linux has that the sandbox does not, written as "is not set" so a reader sees why. */
 const DISABLED = [
   "NUMA", "SWAP", "USERFAULTFD", "IO_URING", "RSEQ", "CHECKPOINT_RESTORE", "KCMP", "TIME_NS",
   "BLK_DEV_LOOP", "MODULES", "BSD_PROCESS_ACCT", "FANOTIFY", "HUGETLBFS", "FUSE_FS",
-  "KEYS", "COREDUMP", "PERF_EVENTS", "BPF_SYSCALL", "QUOTA", "MANDATORY_FILE_LOCKING",
+  "COREDUMP", "PERF_EVENTS", "BPF_SYSCALL", "QUOTA", "MANDATORY_FILE_LOCKING",
 ] as const;
 
 /** The configuration as text, for a kernel release string like uname's. */

@@ -160,11 +160,13 @@ class ProcRoot extends KDentry {
     kernel.add(new FixedFile(pfs, kernel, "ngroups_max", "65536\n"));
     kernel.add(new FixedFile(pfs, kernel, "cap_last_cap", "40\n"));
     kernel.add(new FixedFile(pfs, kernel, "threads-max", `${0x3fff * 8}\n`));
-    kernel.add(new FixedFile(pfs, kernel, "shmmax", "18446744073692774399\n"));
-    kernel.add(new FixedFile(pfs, kernel, "shmall", "18446744073692774399\n"));
+
     kernel.add(new FixedFile(pfs, kernel, "overflowuid", "65534\n"));
     kernel.add(new FixedFile(pfs, kernel, "overflowgid", "65534\n"));
-    for (const name of ["shmmni", "msgmax", "msgmnb", "msgmni", "sem"]) kernel.add(new SysctlFile(pfs, kernel, name, `kernel/${name}`));
+    // The System V limits of the reader's IPC namespace (kernel/ipc.ts IpcSysctls).
+    for (const name of ["shmmax", "shmall", "shmmni", "msgmax", "msgmnb", "msgmni", "sem"]) {
+      kernel.add(new SysctlFile(pfs, kernel, name, `kernel/${name}`, 0o644));
+    }
     kernel.add(new FixedFile(pfs, kernel, "yama_ptrace_scope", "1\n")); // read by gdb, strace
     const keys = kernel.dir("keys");
     for (const name of ["maxkeys", "maxbytes", "root_maxkeys", "root_maxbytes", "gc_delay", "persistent_keyring_expiry"]) {

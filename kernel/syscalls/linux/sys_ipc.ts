@@ -12,15 +12,15 @@
  */
 
 import { shmAttachCount } from "../../ipc_proc.ts";
-import { E2BIG, EAGAIN, EFBIG, EINVAL, ENOMSG, ENOSPC, EPERM, ERANGE } from "../../errno.ts";
+import { E2BIG, EAGAIN, EFBIG, EINVAL, ENOMEM, ENOMSG, ENOSPC, EPERM, ERANGE } from "../../errno.ts";
 import type { Task } from "../../task.ts";
 import {
   checkIpcAccess, checkNotRemoved, type IpcObject, type IpcPerm, type MsgQueue, nowSec, type SemSet,
   type ShmSegment,
 } from "../../ipc.ts";
 import {
-  IPC_INFO, IPC_NOWAIT, IPC_RMID, IPC_SET, IPC_STAT, MSGMAX, MSGMNB, MSGMNI, SEMMNI, SEMMNS, SEMMSL,
-  SEMOPM, SEMVMX, SHMALL, SHMMAX, SHMMIN, SHMMNI,
+  IPC_INFO, IPC_NOWAIT, IPC_RMID, IPC_SET, IPC_STAT, MSGMNB, MSGMNI, SEMMNS,
+  SEMOPM, SEMVMX, SHMMIN,
 } from "../../../abi/linux/ipc.ts";
 import { CAP_IPC_LOCK, CAP_SYS_ADMIN, CAP_SYS_RESOURCE } from "../../../abi/linux/capability.ts";
 import { MAP_FIXED, MAP_SHARED, PROT_EXEC, PROT_READ, PROT_WRITE } from "../../../abi/linux/mm.ts";
@@ -38,6 +38,7 @@ const GETPID = 11, GETVAL = 12, GETALL = 13, GETNCNT = 14, GETZCNT = 15, SETVAL 
 const SEM_STAT = 18, SEM_INFO = 19, SEM_STAT_ANY = 20;
 const SEM_UNDO = 0x1000;
 const MSG_STAT = 11, MSG_INFO = 12, MSG_STAT_ANY = 13;
+const SHM_HUGETLB = 0o4000;
 const MSG_NOERROR = 0o10000, MSG_EXCEPT = 0o20000, MSG_COPY = 0o40000;
 /** S_IRUGO, S_IWUGO, S_IXUGO as ipcperms takes them. */
 const READ = 0o444, WRITE = 0o222, EXEC = 0o111;
@@ -131,8 +132,16 @@ const sysShmget: SyscallFn = (t, a) => {
   const s = ns.shm.getOrCreate(key, flags, t.creds, (o) => {
     if (o.size < size) throw EINVAL;
   }, () => {
-    if (size < SHMMIN || a.u64(1) > SHMMAX) throw EINVAL;
-    if (BigInt(Math.ceil(size / PAGE)) > SHMALL) throw ENOSPC;
+    // newseg: the namespace's shmmax, then shmall against the pages of every segment.
+    if (size < SHMMIN || a.u64(1) > ns.sysctls.shmmax) throw EINVAL;
+    const pages = ns.shm.all().reduce((n, o) => n + Math.ceil(o.size / PAGE), 0);
+    if (BigInt(pages + Math.ceil(size / PAGE)) > ns.sysctls.shmall) throw ENOSPC;
+    // SHM_HUGETLB: hugetlb_file_setup's can_do_hugetlb_shm (CAP_IPC_LOCK or the
+    // hugetlb_shm_group, 0 by default) is EPERM, then a pool with no huge pages is ENOMEM.
+    if (flags & SHM_HUGETLB) {
+      if (!t.creds.hasCap(CAP_IPC_LOCK) && !t.creds.inGroup(0)) throw EPERM;
+      throw ENOMEM;
+    }
     const file = MemFd.create(0);
     try {
       file.truncate(size);
@@ -235,11 +244,11 @@ const sysShmctl: SyscallFn = (t, a) => {
     case IPC_INFO: {
       const b = new Uint8Array(72);
       const v = new DataView(b.buffer);
-      v.setBigUint64(0, SHMMAX, true);
+      v.setBigUint64(0, ns.sysctls.shmmax, true);
       v.setBigUint64(8, BigInt(SHMMIN), true);
-      v.setBigUint64(16, BigInt(SHMMNI), true);
-      v.setBigUint64(24, BigInt(SHMMNI), true); // shmseg
-      v.setBigUint64(32, SHMALL, true);
+      v.setBigUint64(16, BigInt(ns.sysctls.shmmni), true);
+      v.setBigUint64(24, BigInt(ns.sysctls.shmmni), true); // shmseg
+      v.setBigUint64(32, ns.sysctls.shmall, true);
       t.copyOut(buf, b);
       return Math.max(ns.shm.maxSlot, 0);
     }
@@ -297,12 +306,15 @@ const sysShmctl: SyscallFn = (t, a) => {
 
 const sysSemget: SyscallFn = (t, a) => {
   const key = a.int(0), nsems = a.int(1), flags = a.int(2);
-  if (nsems < 0 || nsems > SEMMSL) throw EINVAL;
   const ns = ipc(t);
+  const [semmsl, semmns] = ns.sysctls.sem;
+  if (nsems < 0 || nsems > semmsl) throw EINVAL;
   const s = ns.sem.getOrCreate(key, flags, t.creds, (o) => {
     if (nsems > o.sems.length) throw EINVAL;
   }, () => {
     if (nsems === 0) throw EINVAL;
+    // newary: every set's semaphores together within semmns.
+    if (ns.sem.all().reduce((n, o) => n + o.sems.length, 0) + nsems > semmns) throw ENOSPC;
     return ns.sem.add(key, t.creds, flags, (perm, id) => ({
       perm, id, removed: false, ctimeSec: nowSec(), otimeSec: 0, queue: new WaitQueue(),
       sems: Array.from({ length: nsems }, () => ({ value: 0, pid: 0 })),
@@ -313,7 +325,7 @@ const sysSemget: SyscallFn = (t, a) => {
 
 function semop(t: Task, id: number, sopsAddr: number, nsops: number, timeoutAddr: number): SyscallResult {
   if (nsops < 1 || id < 0) throw EINVAL;
-  if (nsops > SEMOPM) throw E2BIG;
+  if (nsops > t.ipc.sysctls.sem[2]) throw E2BIG;
   const st = sleepState(t, timeoutAddr);
   const raw = t.copyIn(sopsAddr, 6 * nsops);
   const v = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
@@ -363,9 +375,9 @@ function semop(t: Task, id: number, sopsAddr: number, nsops: number, timeoutAddr
   return 0;
 }
 
-const sysSemop: SyscallFn = (t, a) => semop(t, a.int(0), a.pointer(1), a.sizeT(2) > 0x7fffffff ? SEMOPM + 1 : a.sizeT(2), 0);
+const sysSemop: SyscallFn = (t, a) => semop(t, a.int(0), a.pointer(1), Math.min(a.sizeT(2), 0x80000000), 0);
 const sysSemtimedop: SyscallFn = (t, a) =>
-  semop(t, a.int(0), a.pointer(1), a.sizeT(2) > 0x7fffffff ? SEMOPM + 1 : a.sizeT(2), a.pointer(3));
+  semop(t, a.int(0), a.pointer(1), Math.min(a.sizeT(2), 0x80000000), a.pointer(3));
 
 /** Tasks asleep in semop on semaphore num of s, waiting for zero (zero) or for an increase. */
 function semWaiters(t: Task, s: SemSet, num: number, zero: boolean): number {
@@ -410,7 +422,8 @@ const sysSemctl: SyscallFn = (t, a) => {
       const v = new DataView(b.buffer);
       const all = ns.sem.all();
       const info = cmd === SEM_INFO;
-      const vals = [SEMMNS, SEMMNI, SEMMNS, SEMMNS, SEMMSL, SEMOPM, SEMOPM,
+      const [semmsl, semmns, semopm, semmni] = ns.sysctls.sem;
+      const vals = [SEMMNS, semmni, semmns, SEMMNS, semmsl, semopm, SEMOPM,
         info ? all.length : 20, SEMVMX, info ? all.reduce((n, s) => n + s.sems.length, 0) : SEMVMX];
       vals.forEach((x, i) => v.setInt32(4 * i, x, true));
       t.copyOut(arg, b);
@@ -495,7 +508,7 @@ const sysMsgget: SyscallFn = (t, a) => {
   const ns = ipc(t);
   const q = ns.msg.getOrCreate(key, flags, t.creds, () => {}, () =>
     ns.msg.add(key, t.creds, flags, (perm, id) => ({
-      perm, id, removed: false, ctimeSec: nowSec(), messages: [], bytes: 0, qbytes: MSGMNB, stimeSec: 0, rtimeSec: 0,
+      perm, id, removed: false, ctimeSec: nowSec(), messages: [], bytes: 0, qbytes: ns.sysctls.msgmnb, stimeSec: 0, rtimeSec: 0,
       lspid: 0, lrpid: 0, queue: new WaitQueue(),
     })));
   return q.id;
@@ -503,7 +516,7 @@ const sysMsgget: SyscallFn = (t, a) => {
 
 const sysMsgsnd: SyscallFn = (t, a) => {
   const id = a.int(0), msgp = a.pointer(1), size = a.sizeT(2), flags = a.int(3);
-  if (size > MSGMAX || id < 0) throw EINVAL;
+  if (size > t.ipc.sysctls.msgmax || id < 0) throw EINVAL;
   const type = Number(new DataView(t.copyIn(msgp, 8).buffer).getBigInt64(0, true));
   if (type < 1) throw EINVAL;
   const data = t.copyIn(msgp + 8, size);
@@ -599,9 +612,9 @@ const sysMsgctl: SyscallFn = (t, a) => {
       const pool = Math.floor(MSGMNI * MSGMNB / 1024);
       v.setInt32(0, info ? all.length : pool, true);
       v.setInt32(4, info ? all.reduce((n, q) => n + q.messages.length, 0) : MSGMNB, true);
-      v.setInt32(8, MSGMAX, true);
-      v.setInt32(12, MSGMNB, true);
-      v.setInt32(16, MSGMNI, true);
+      v.setInt32(8, ns.sysctls.msgmax, true);
+      v.setInt32(12, ns.sysctls.msgmnb, true);
+      v.setInt32(16, ns.sysctls.msgmni, true);
       v.setInt32(20, 16, true);
       v.setInt32(24, info ? all.reduce((n, q) => n + q.bytes, 0) : MSGMNB, true);
       v.setUint16(28, Math.min(Math.floor(pool * 1024 / 16), 0xffff), true);
@@ -621,7 +634,7 @@ const sysMsgctl: SyscallFn = (t, a) => {
       const qbytes = Number(set.raw.getBigUint64(88, true));
       const q = ns.msg.get(id);
       checkOwner(t, q);
-      if (qbytes > MSGMNB && !t.creds.hasCap(CAP_SYS_RESOURCE)) throw EPERM;
+      if (qbytes > ns.sysctls.msgmnb && !t.creds.hasCap(CAP_SYS_RESOURCE)) throw EPERM;
       q.qbytes = qbytes;
       applySet(t, q, set);
       q.queue.notify(-1);
