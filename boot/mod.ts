@@ -129,7 +129,7 @@ export async function main(args: readonly string[]): Promise<number> {
       case "do": {
         const launch = doConfig(cmd.command, {
           cwd: Deno.cwd(),
-          env: callerEnvironment(),
+          env: withCommandUnderscore(callerEnvironment(), cmd.command[0]!, Deno.cwd()),
           hostname: Deno.hostname(),
           openFiles: ownOpenFilesLimit(),
         });
@@ -223,6 +223,31 @@ function callerEnvironment(): Record<string, string> {
   } catch {
     return Deno.env.toObject();
   }
+}
+
+/**
+ * A shell sets `_` to the path of the program it runs: for `sentry do CMD` the sentry's, which
+ * CMD run natively from the same shell would not see. The sandbox gets CMD's own (found in
+ * PATH for a bare name, as bash records it), so that `sentry do env` prints what `env` does.
+ * Without `_` in the caller's environment, or when CMD is not found, nothing changes.
+ */
+function withCommandUnderscore(env: Record<string, string>, cmd: string, cwd: string): Record<string, string> {
+  if (!("_" in env)) return env;
+  let path: string | null = null;
+  if (cmd.includes("/")) path = cmd;
+  else {
+    for (const dir of (env.PATH ?? "").split(":")) {
+      const p = `${dir === "" ? "." : dir}/${cmd}`;
+      try {
+        const st = Deno.statSync(dir.startsWith("/") ? p : `${cwd}/${p}`);
+        if (st.isFile && ((st.mode ?? 0) & 0o111) !== 0) {
+          path = p;
+          break;
+        }
+      } catch { /* not here */ }
+    }
+  }
+  return path === null ? env : { ...env, _: path };
 }
 
 /**

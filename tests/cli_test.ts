@@ -304,3 +304,19 @@ Deno.test("--strace into a stderr pipe that is not read for a while loses no lin
     assert.equal(stderr.split("\n").filter((l) => / getppid\(.*\) = 0 /.test(l)).length, 5000);
   });
 });
+
+Deno.test("sentry do CMD: `_` in the environment is CMD's path, as the caller's shell gives CMD run natively (`sentry do env` prints what `env` does)", async () => {
+  const run = async (cmd: string[]) => {
+    const o = await new Deno.Command(SENTRY, {
+      args: ["do", ...cmd],
+      env: { _: SENTRY, PATH: "/usr/bin:/bin" },
+      clearEnv: true,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    return new TextDecoder().decode(o.stdout);
+  };
+  assert.deepEqual((await run(["env"])).split("\n").sort(), ["", "PATH=/usr/bin:/bin", "_=/usr/bin/env"]);
+  assert.equal(await run(["/bin/sh", "-c", "echo $_"]), "/bin/sh\n");
+});
