@@ -26,8 +26,10 @@
  * PTRACE_LISTEN leaves a seized tracee stopped but out of its ptrace-stop, until its group stop
  * ends and it traps again (PTRACE_EVENT_STOP).
  *
- * Not done: seccomp events, changing the syscall number at entry, PTRACE_EVENT_EXIT for a thread
- * running in user mode when its group ends or an execve ends it.
+ * PTRACE_O_TRACEEXIT's stop is taken by every thread that ends, one in user mode at its next
+ * stop (kernel.ts `Task.exitPending`), the threads an execve's de_thread kills included.
+ *
+ * Not done: seccomp events, changing the syscall number at entry.
  *
  * @module
  */
