@@ -198,6 +198,24 @@ const XTILEDATA_BIT = 18n, XTILEDATA_SIZE = 8192;
  * which a handler on a small alternate stack depends on. Only where the tile data is the last
  * component (no enabled component numbered above it), else the whole image.
  */
+/**
+ * The host's XSAVE layout as rt_sigreturn needs it: the regset's length and the part a frame
+ * holds. The same for every stub (none asks for more state components, arch_prctl's
+ * ARCH_REQ_XCOMP_PERM): taken from the first image read (a signal delivery), so that
+ * rt_sigreturn does not read the thread's whole FP state only to learn its size.
+ */
+let xstateShape: { full: number; frame: number } | null = null;
+
+/** Notes the layout of an XSAVE image read from a stub (see xstateShape). */
+export function noteXstateShape(regset: Uint8Array): void {
+  if (xstateShape === null) xstateShape = { full: regset.length, frame: frameXstateLength(regset) };
+}
+
+/** The host's XSAVE layout if an image was read already, else null (read one). */
+export function knownXstateShape(): { full: number; frame: number } | null {
+  return xstateShape;
+}
+
 export function frameXstateLength(regset: Uint8Array): number {
   if (regset.length < 512 + 64 + XTILEDATA_SIZE) return regset.length;
   const xcr0 = new DataView(regset.buffer, regset.byteOffset, regset.byteLength).getBigUint64(464, true);

@@ -20,7 +20,7 @@
 import type { Task } from "./task.ts";
 import type { ThreadGroup } from "./thread_group.ts";
 import { sigBit, type SigAction } from "./signals.ts";
-import { buildFrame, initialFpState, type SigInfo } from "./signal_frame.ts";
+import { buildFrame, initialFpState, noteXstateShape, type SigInfo } from "./signal_frame.ts";
 import { EVENT_IN } from "../waiter/mod.ts";
 import { SA_NODEFER, SA_ONSTACK, SA_RESETHAND, SA_RESTART, SA_RESTORER, SA_SIGINFO, SIGSEGV } from "../abi/linux/signal.ts";
 import { applySendSideEffects, initiateGroupStop } from "./job_control.ts";
@@ -322,6 +322,7 @@ function enterHandler(t: Task, info: SigInfo, act: SigAction): boolean {
   const oldMask = t.savedMask ?? t.sigmask;
   t.savedMask = null;
   const xstate = ctx.getFpState();
+  noteXstateShape(xstate);
   const frame = buildFrame({
     regs,
     xstate,

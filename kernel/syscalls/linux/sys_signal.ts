@@ -7,7 +7,7 @@ import { EAGAIN, EINVAL, ENOMEM, EPERM, ESRCH } from "../../errno.ts";
 import { SIG_BLOCK, SIG_SETMASK, SIG_UNBLOCK, SIGKILL, SIGSTOP } from "../../../abi/linux/signal.ts";
 import { sigBit } from "../../signals.ts";
 import {
-  decodeSigInfo, encodeSigInfo, frameXstateLength, restoreFromUcontext, UCONTEXT_SIZE, xstateFromFrame,
+  decodeSigInfo, encodeSigInfo, frameXstateLength, knownXstateShape, restoreFromUcontext, UCONTEXT_SIZE, xstateFromFrame,
 } from "../../signal_frame.ts";
 import { dequeueSignal, disposition, rtQueueFull, SS_DISABLE, SS_ONSTACK } from "../../task_signals.ts";
 import { monotonicNs } from "../../time.ts";
@@ -94,9 +94,13 @@ const sysRtSigreturn: SyscallFn = (t) => {
   t.ctx.markRegsDirty();
   t.sigmask = restored.mask & ~UNBLOCKABLE;
   if (restored.fpAddr !== 0) {
-    const full = t.ctx.getFpState();
+    let shape = knownXstateShape();
+    if (shape === null) {
+      const full = t.ctx.getFpState();
+      shape = { full: full.length, frame: frameXstateLength(full) };
+    }
     try {
-      t.ctx.setFpState(xstateFromFrame(t.copyIn(restored.fpAddr, frameXstateLength(full)), full.length));
+      t.ctx.setFpState(xstateFromFrame(t.copyIn(restored.fpAddr, shape.frame), shape.full));
     } catch {
       t.kernel.killGroup(t.tg, 11);
       return NORETURN;
