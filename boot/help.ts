@@ -85,6 +85,7 @@ Commands:
   resume  continue a paused container
   wait    wait for a container's init to exit and print its exit status
   events  print a container's statistics (cpu, memory, pids) as JSON lines
+  update  change a running container's memory, pids and CPU limits
   delete  remove a stopped container's state (--force: kill a running one first)
   check   list what this host allows of what the sentry needs (status 1 if something is missing)
   help    show help for a command
