@@ -288,6 +288,30 @@ static void case_user_mode(int group_exit) {
   printf("5.%d: end %d %s\n", group_exit, r == c, desc(st));
 }
 
+/* 6. The leader has already ended (pthread_exit) when another thread execs: the new image
+ * still runs under the process id, alone, and the parent sees only its exit. */
+static void *exec_after_leader(void *arg) {
+  (void)arg;
+  char x;
+  read(gate[0], &x, 1);
+  exec_self("tasks");
+  return NULL;
+}
+
+static void case_leader_gone(void) {
+  pid_t c = fork();
+  if (c == 0) {
+    pthread_t t;
+    pthread_create(&t, NULL, exec_after_leader, NULL);
+    pthread_exit(NULL);
+  }
+  int st;
+  printf("6: nothing to report while the leader is gone: %d\n", waitpid(c, &st, WNOHANG));
+  write(gate[1], "x", 1);
+  pid_t r = waitpid(c, &st, 0);
+  printf("6: %d %s\n", r == c, desc(st));
+}
+
 int main(int argc, char **argv) {
   self = argv[0];
   if (argc > 1) {
@@ -312,5 +336,6 @@ int main(int argc, char **argv) {
   case_untraced();
   case_user_mode(0);
   case_user_mode(1);
+  case_leader_gone();
   return 0;
 }
