@@ -1697,6 +1697,8 @@ export class Kernel {
     for (const ns of new Set([this.ipc, t.ipc])) ns.exitSem(tg.tgid, tg.tgid, SEMVMX);
     tg.exitUid = t.creds.uid;
     tg.exitEuid = t.creds.euid;
+    const c = t.creds;
+    tg.exitIds = [c.uid, c.gid, c.euid, c.egid, c.suid, c.sgid, c.fsuid, c.fsgid];
     tg.exitNice = t.nice;
     tg.exitSched = { policy: t.schedPolicy | (t.schedResetOnFork ? 0x40000000 : 0), priority: t.schedPriority };
     tg.exitLandlock = t.landlock;

@@ -13,7 +13,7 @@
 
 import { PIDFS_MAGIC } from "../abi/linux/file.ts";
 import { AnonInodeFile } from "../vfs/anon_file.ts";
-import { EINVAL, ESPIPE } from "./errno.ts";
+import { EINVAL, ENOTTY, EREMOTE, ESPIPE, ESRCH } from "./errno.ts";
 import { O_ACCMODE, O_EXCL, O_RDWR } from "../abi/linux/file.ts";
 import type { MemoryIO } from "../vfs/file_description.ts";
 import type { Task } from "./task.ts";
@@ -21,6 +21,11 @@ import type { Task } from "./task.ts";
 /** pidfd_open's PIDFD_THREAD (O_EXCL): a thread, not a process; kept in the file's flags. */
 export const PIDFD_THREAD = O_EXCL;
 const FIOSETOWN = 0x8901, SIOCSPGRP = 0x8902;
+/** PIDFD_GET_INFO's number and type (_IOWR(0xFF, 11, struct pidfd_info)); its size may grow. */
+const PIDFS_IOCTL_MAGIC = 0xff, PIDFD_GET_INFO_NR = 11, PIDFD_INFO_SIZE_VER0 = 64;
+/** The struct pidfd_info this kernel fills (Linux 6.18's, with coredump_mask and a spare word). */
+const PIDFD_INFO_SIZE = 72;
+const PIDFD_INFO_PID = 1, PIDFD_INFO_CREDS = 2, PIDFD_INFO_CGROUPID = 4, PIDFD_INFO_EXIT = 8;
 import { EVENT_HUP, EVENT_IN, EVENT_RDNORM } from "../waiter/mod.ts";
 import type { Kernel } from "./kernel.ts";
 import type { ThreadGroup } from "./thread_group.ts";
@@ -67,10 +72,68 @@ export class PidFd extends AnonInodeFile {
     return f;
   }
 
-  /** FIOSETOWN: no async notification on a pidfd (EINVAL, Linux 6.9 and later). */
+  /** FIOSETOWN: no async notification on a pidfd (EINVAL, Linux 6.9 and later). PIDFD_GET_INFO. */
   override ioctl(cmd: number, arg: number, io: MemoryIO): number {
     if (cmd === FIOSETOWN || cmd === SIOCSPGRP) throw EINVAL;
+    if ((cmd & 0xff) === PIDFD_GET_INFO_NR && ((cmd >>> 8) & 0xff) === PIDFS_IOCTL_MAGIC) return this.#info(cmd, arg, io);
     return super.ioctl(cmd, arg, io);
+  }
+
+  /**
+   * PIDFD_GET_INFO (Linux's pidfd_info): the ioctl must be read-write with at least the first
+   * version's size (pidfs_ioctl_valid: ENOTTY); no buffer is EINVAL. A process outside the
+   * caller's PID namespace is EREMOTE. PIDFD_INFO_EXIT gives the wait status and cgroup once
+   * the process was reaped; the ids, always given, need it unreaped (ESRCH without EXIT):
+   * pid, tgid and ppid as the caller's namespace numbers them, the credentials as its user
+   * namespace maps them, and the cgroup's id.
+   */
+  #info(cmd: number, arg: number, io: MemoryIO): number {
+    const size = (cmd >>> 16) & 0x3fff;
+    if ((cmd >>> 30) !== 3 || size < PIDFD_INFO_SIZE_VER0) throw ENOTTY;
+    if (arg === 0) throw EINVAL;
+    const mask = new DataView(io.copyIn(arg, 8).buffer).getBigUint64(0, true);
+    const caller = this.kernel.current;
+    const tg = this.tg;
+    if (caller !== null && !caller.pidNs.contains(tg.pidNs)) throw EREMOTE;
+    const out = new Uint8Array(PIDFD_INFO_SIZE);
+    const v = new DataView(out.buffer);
+    let got = 0;
+    const cgroupId = tg.cgroup?.ino ?? 1;
+    const reaped = this.reaped;
+    if ((mask & BigInt(PIDFD_INFO_EXIT)) && reaped && !this.nonLeaderThread) {
+      got |= PIDFD_INFO_EXIT | PIDFD_INFO_CGROUPID;
+      v.setBigUint64(8, BigInt(cgroupId), true);
+      v.setInt32(60, tg.exitStatus ?? 0, true);
+    }
+    const thread = this.nonLeaderThread ? this.thread : null;
+    const gone = this.nonLeaderThread ? thread === null : reaped;
+    if (gone) {
+      if (!(mask & BigInt(PIDFD_INFO_EXIT))) throw ESRCH;
+    } else {
+      const task = thread ?? tg.leader;
+      const c = task?.creds;
+      const ids = c !== undefined ? [c.uid, c.gid, c.euid, c.egid, c.suid, c.sgid, c.fsuid, c.fsgid] : tg.exitIds ?? [];
+      const ns = caller?.creds.userNs;
+      ids.forEach((id, i) => v.setUint32(28 + 4 * i, ns === undefined ? id : i % 2 === 0 ? ns.uidOf(id) : ns.gidOf(id), true));
+      got |= PIDFD_INFO_CREDS;
+      if (!(got & PIDFD_INFO_CGROUPID)) {
+        v.setBigUint64(8, BigInt(cgroupId), true);
+        got |= PIDFD_INFO_CGROUPID;
+      }
+      const vnr = (id: number) => caller?.vnr(id) ?? id;
+      const pid = vnr(thread?.tid ?? tg.tgid), tgid = vnr(tg.tgid);
+      v.setUint32(24, tg.parent !== null ? vnr(tg.parent.tgid) : 0, true);
+      v.setUint32(20, tgid, true);
+      v.setUint32(16, pid, true);
+      got |= PIDFD_INFO_PID;
+      if (pid === 0 || tgid === 0) throw ESRCH;
+    }
+    v.setBigUint64(0, BigInt(got), true);
+    // copy_struct_to_user: what the caller's size holds, zeros past the kernel's own.
+    const reply = new Uint8Array(size);
+    reply.set(out.subarray(0, Math.min(size, PIDFD_INFO_SIZE)));
+    io.copyOut(arg, reply);
+    return 0;
   }
 
   /** No llseek in Linux's pidfd file operations: ESPIPE (the other anonymous files have noop_llseek). */

@@ -59,6 +59,8 @@ export class ThreadGroup {
   exitUid = 0;
   /** The effective uid and nice value of the last task: setpriority(2) still finds a zombie. */
   exitEuid = 0;
+  /** The last task's uid, gid, euid, egid, suid, sgid, fsuid, fsgid: PIDFD_GET_INFO of a zombie. */
+  exitIds: readonly number[] | null = null;
   exitNice = 0;
   /** The last task's scheduling policy (with SCHED_RESET_ON_FORK) and priority: sched_getscheduler
    * and sched_getparam still find a zombie, as Linux finds its task until it is reaped. */

@@ -77,6 +77,10 @@ Deno.test("keyctl session keyrings: anonymous and named, inherited by new thread
   await assertSameAsNative([await compileC("keyctl")]);
 });
 
+Deno.test("ioctl(PIDFD_GET_INFO): ids and credentials of a live child and a zombie, the wait status once reaped (else ESRCH), EINVAL, ENOTTY and EREMOTE as natively (tests/c/pidfd_info.c)", async () => {
+  await assertSameAsNative([await compileC("pidfd_info")]);
+});
+
 Deno.test("keys: add_key of keyring, user, logon keys, update, read, revoke, invalidate, link, search, timeouts, request_key's negative keys, /proc/keys and the quota of /proc/key-users, as natively (tests/c/keys.c)", async () => {
   await assertSameAsNative([await compileC("keys")]);
 });

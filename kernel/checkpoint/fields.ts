@@ -74,7 +74,7 @@ export const LEDGER: readonly LedgerEntry[] = [
     file: "kernel/thread_group.ts",
     className: "ThreadGroup",
     saved: [
-      "tgid", "tasks", "mm", "parent", "limits", "handlers", "pgid", "sid", "exitStatus", "zombie", "exitUid", "exitEuid", "exitNice", "exitSched",
+      "tgid", "tasks", "mm", "parent", "limits", "handlers", "pgid", "sid", "exitStatus", "zombie", "exitUid", "exitEuid", "exitIds", "exitNice", "exitSched",
       "leaderComm", "sharedPending", "itimerReal", "timerSeq", "dumpable", "subreaper", "execed", "exitSignal",
       "oomScoreAdj", "coredumpFilter", "thpDisable", "userNs", "sysNs", "childUserNs", "childSysNs", "maxRssKb", "childMaxRssKb",
       "itimerVirtual", "itimerProf", "cpuLimitTimers", "posixTimers", "tty", "groupStop", "stopped", "stopReport",

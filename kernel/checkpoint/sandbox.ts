@@ -324,6 +324,8 @@ const processSchema = z.object({
   /** Set for a zombie: the wait status it reports and the uid of its last thread. */
   zombie: z.object({
     status: intIn(0, 0xffff), uid: u32, euid: u32.optional(), nice: intIn(-20, 19).optional(),
+    /** uid, gid, euid, egid, suid, sgid, fsuid, fsgid (PIDFD_GET_INFO); absent: uid and euid only. */
+    ids: z.array(u32).length(8).optional(),
     sched: z.object({ policy: u32, priority: intIn(0, 99) }).strict().optional(),
   }).strict().nullable(),
   limits: z.array(z.tuple([intIn(0, 15), hex64, hex64])).max(16),
@@ -655,7 +657,12 @@ function saveProcess(tg: ThreadGroup, c: SaveContext): SavedProcess {
     sid: tg.sid,
     exitSignal: tg.exitSignal,
     leaderComm: tg.leaderComm.slice(0, 15),
-    zombie: tg.zombie ? { status: tg.exitStatus ?? 0, uid: tg.exitUid, euid: tg.exitEuid, nice: tg.exitNice, sched: tg.exitSched } : null,
+    zombie: tg.zombie
+      ? {
+        status: tg.exitStatus ?? 0, uid: tg.exitUid, euid: tg.exitEuid, nice: tg.exitNice, sched: tg.exitSched,
+        ...(tg.exitIds !== null ? { ids: [...tg.exitIds] } : {}),
+      }
+      : null,
     limits,
     handlers,
     mm: tg.zombie ? null : c.mms.ref(tg.mm, () => saveMemory(tg.mm, tasks[0]!.ctx, c)),
@@ -1222,6 +1229,7 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
         tg.exitEuid = p.zombie.euid ?? p.zombie.uid;
         tg.exitNice = p.zombie.nice ?? 0;
         tg.exitSched = p.zombie.sched ?? { policy: 0, priority: 0 };
+        tg.exitIds = p.zombie.ids ?? null;
       }
       for (const i of p.pending) tg.sharedPending.add(loadSigInfo(i));
       tg.dumpable = p.dumpable;
