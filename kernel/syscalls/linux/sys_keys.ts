@@ -422,10 +422,14 @@ function requestKey(t: Task, a: SyscallArgs): number {
 function linkChecked(t: Task, ring: Key, key: Key): void {
   if (!ring.isKeyring) throw ENOTDIR;
   if (key.isKeyring) {
-    // keyring_detect_cycle: would ring be reachable from key?
+    // keyring_detect_cycle: would ring be reachable from key? (Each keyring is walked once, at
+    // the depth it is first met: a wide lattice of keyrings costs its size, not its paths.)
+    const seen = new Set<Key>();
     const walk = (k: Key, depth: number): void => {
       if (k === ring) throw EDEADLK;
       if (depth >= KEYRING_SEARCH_MAX_DEPTH) throw ELOOP;
+      if (seen.has(k)) return;
+      seen.add(k);
       for (const l of k.links) if (l.isKeyring) walk(l, depth + 1);
     };
     walk(key, 1);
