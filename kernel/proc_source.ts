@@ -34,10 +34,16 @@ import { NET_CORE } from "./socket/sockopt.ts";
 import type { Net } from "./net.ts";
 import { netModules } from "./net_load.ts";
 import { renderSysvipc } from "./ipc_proc.ts";
-import { renderProcKeys, renderProcKeyUsers } from "./syscalls/linux/sys_keys.ts";
+import { LazyModule } from "./lazy_module.ts";
 import { INIT_USER_NS } from "./user_namespace.ts";
 import { type IpcNamespace, IPCMNI } from "./ipc.ts";
 import { pipeSysctl, roundPipeSize } from "../vfs/pipe.ts";
+
+/** /proc/keys and /proc/key-users are rendered by the keys family, loaded at its first use. */
+const procKeys = new LazyModule<{ renderProcKeys(t: Task): string; renderProcKeyUsers(t: Task): string }>(
+  "sys_keys.ts",
+  () => import("./syscalls/linux/sys_keys.ts"),
+);
 
 /** The host's pid_max (Linux's default 32768 if unreadable), read once. */
 const HOST_PID_MAX = readHostPidMax();
@@ -722,7 +728,10 @@ export class KernelProcSource implements ProcSource {
       case "key-users": {
         const t = this.#k.current;
         if (t === null || t === undefined) return "";
-        return key === "keys" ? renderProcKeys(t) : renderProcKeyUsers(t);
+        // The keys family loads at its first use (table_amd64.ts): reading these before any key
+        // call sleeps until it is there and then runs again, as the family's own syscalls do.
+        const m = procKeys.get();
+        return key === "keys" ? m.renderProcKeys(t) : m.renderProcKeyUsers(t);
       }
       case "kernel/ns_last_pid":
         return `${this.lastPid}\n`;
