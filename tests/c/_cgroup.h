@@ -34,6 +34,25 @@ static int put(const char *path, const char *text) {
   return r;
 }
 
+/* Reads the file into buf (NUL-terminated); returns its length, or -1 after printing
+ * "label: open ERRNO" or "label: read ERRNO" (en() is _check.h's, included first). */
+static inline ssize_t read_text(const char *label, const char *path, char *buf, size_t size) {
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) {
+    printf("%s: open %s\n", label, en(errno));
+    return -1;
+  }
+  ssize_t n = read(fd, buf, size - 1);
+  int e = errno;
+  close(fd);
+  if (n < 0) {
+    printf("%s: read %s\n", label, en(e));
+    return -1;
+  }
+  buf[n] = 0;
+  return n;
+}
+
 /* Enters a mount namespace of its own where it may (natively, as root: the mounts leave no
  * trace) and makes MNT, /tmp/TAG-XXXXXX, to mount the hierarchy on. Returns 0, or -1 after
  * saying why. */

@@ -24,19 +24,8 @@
  * with the base cgroup's path shown as BASE. */
 static void show(const char *label, const char *path, const char *prefix) {
   char buf[4096];
-  int fd = open(path, O_RDONLY);
-  if (fd < 0) {
-    printf("%s: open %s\n", label, en(errno));
-    return;
-  }
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  int e = errno;
-  close(fd);
-  if (n < 0) {
-    printf("%s: read %s\n", label, en(e));
-    return;
-  }
-  buf[n] = 0;
+  ssize_t n = read_text(label, path, buf, sizeof buf);
+  if (n < 0) return;
   const char *rel = base + strlen(mnt);
   for (char *line = strtok(buf, "\n"); line != NULL; line = strtok(NULL, "\n")) {
     if (prefix[0] != 0 && strncmp(line, prefix, strlen(prefix)) != 0) continue;

@@ -21,19 +21,8 @@
 
 static void get(const char *label, const char *path) {
   char buf[512];
-  int fd = open(path, O_RDONLY);
-  if (fd < 0) {
-    printf("%s: open %s\n", label, en(errno));
-    return;
-  }
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  int e = errno;
-  close(fd);
-  if (n < 0) {
-    printf("%s: read %s\n", label, en(e));
-    return;
-  }
-  buf[n] = 0;
+  ssize_t n = read_text(label, path, buf, sizeof buf);
+  if (n < 0) return;
   printf("%s: %s%s", label, buf, n == 0 || buf[n - 1] != '\n' ? "\n" : "");
 }
 
