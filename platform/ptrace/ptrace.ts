@@ -101,6 +101,8 @@ const PLACEMENT_INTERVAL_NS = 5_000_000;
 /** How often (in stops) waitStop collects every waiting stop, and at most how many (see #fair). */
 const DRAIN_EVERY = 16;
 const DRAIN_MAX = 256;
+/** Stops #fair lets pass after finding nothing waiting behind the same thread's stop. */
+const AGAIN_BACKOFF = 3;
 /**
  * After how many stops the hot libc functions get Deno's fast calls (_ffi.ts bindFastCalls): a
  * `do -- /bin/true` makes ~30 stops, and its calls through function pointers cost less than the
@@ -1547,6 +1549,8 @@ export class PtracePlatform implements Platform {
   #sinceDrain = 0;
   /** @nosave The context of the last stop waitStop handed out (see #fair). */
   #lastServed: Context | null = null;
+  /** @nosave Stops left before #fair looks for other waiting stops again after a fruitless look. */
+  #againQuiet = 0;
   /** When the wake-up alarm fires (performance.now() in ns), or null if it is not armed. */
   #alarmAt: number | null = null;
 
@@ -2143,7 +2147,13 @@ export class PtracePlatform implements Platform {
     // stop wakes the tracer on its thread's CPU, so a thread whose stops cost little (a loop of
     // mprotect) was served several times for each stop of a thread that computes between its
     // stops (LTP's signal06: ~4 mprotects per signal delivered): so the waiting ones come first.
-    const again = contended && s.ctx === this.#lastServed;
+    // A look that found nothing waiting (another thread computes in user mode without stops)
+    // is not repeated for the next AGAIN_BACKOFF stops: one WNOHANG waitpid less per stop.
+    let again = contended && s.ctx === this.#lastServed;
+    if (again && this.#againQuiet > 0) {
+      this.#againQuiet--;
+      again = false;
+    }
     if (++this.#sinceDrain < DRAIN_EVERY && !again) {
       this.#lastServed = s.ctx;
       return s;
@@ -2158,6 +2168,8 @@ export class PtracePlatform implements Platform {
     if (again && this.#ready.length > 0) {
       this.#ready.push(s);
       s = this.#nextReady() ?? s;
+    } else if (again) {
+      this.#againQuiet = AGAIN_BACKOFF;
     }
     this.#lastServed = s.ctx;
     return s;
