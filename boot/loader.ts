@@ -236,8 +236,8 @@ export class Loader {
   async checkpoint(path: string, leaveRunning: boolean): Promise<string | null> {
     const k = this.#kernel;
     // Loaded now, while the sandbox runs (see LoaderOptions.restore).
-    const { checkpointToFile, loadCodecs } = await import("../kernel/checkpoint/sandbox.ts");
-    await loadCodecs();
+    const { checkpointToFile, loadEncoders } = await import("../kernel/checkpoint/sandbox.ts");
+    await loadEncoders();
     await loadNetModules(); // the image holds the network's state
     if (k.init === null || k.init.zombie || k.ended || this.#destroyed) return "the sandbox has ended";
     const wasPaused = k.paused;

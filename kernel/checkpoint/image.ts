@@ -34,7 +34,14 @@ let codecs: { cbor: typeof CborX; zlib: typeof Zlib } | null = null;
 
 /** Loads cbor-x, node:zlib and zod, for writeImage, readImage and decodeImage. Idempotent. */
 export async function loadCodecs(): Promise<void> {
-  await loadZod();
+  await Promise.all([loadZod(), loadEncoders()]);
+}
+
+/**
+ * Loads cbor-x and node:zlib, what writeImage needs (a checkpoint parses nothing: zod, ~6 ms
+ * of CPU, is left to what reads an image). Idempotent.
+ */
+export async function loadEncoders(): Promise<void> {
   // The no-eval build: no code generated from image contents, and no native addon (cbor-x's
   // default Node entry loads cbor-extract, which does not link against Deno's V8).
   const [cborModule, zlib] = await Promise.all([import("cbor-x/index-no-eval"), import("node:zlib")]);

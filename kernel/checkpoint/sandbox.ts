@@ -86,7 +86,7 @@ import { checkCowObjects, checkCowPieces, CowMemories, cowObjectSchema, cowPiece
 import {
   checkRoot, type Image, type ImageBlob, IMAGE_FORMAT_VERSION, IMAGE_MAGIC, ImageError, readImage, readImageFast, rootIdentity, writeImage,
 } from "./image.ts";
-export { loadCodecs } from "./image.ts";
+export { loadCodecs, loadEncoders } from "./image.ts";
 
 const PROT_READ = 1, PROT_WRITE = 2;
 const SIGALRM = 14, SI_KERNEL = 0x80;
@@ -2020,7 +2020,7 @@ function restoreTask(t: Task, s: SavedTask): void {
  * `rootHostPath` is the host directory serving as its root filesystem.
  */
 export function checkpointToFile(k: Kernel, path: string, o: { rootHostPath: string; sentryVersion: string }): void {
-  // (loadCodecs first: writeImage needs cbor-x and node:zlib.)
+  // (loadEncoders first: writeImage needs cbor-x and node:zlib.)
   const { state, blobs } = saveSandbox(k);
   let root;
   try {
