@@ -330,3 +330,7 @@ Deno.test("a checkpoint refuses, in one line, a sandbox with a directory watched
     [0, "watching\ndone\n", "", "checkpoint: a directory is watched with F_NOTIFY (dnotify): not saved yet"],
   );
 });
+
+Deno.test("sysfs(2) numbers the registered filesystem types and ustat(2) finds a mount by device, errors in Linux's order, as natively (tests/c/sysfs_ustat.c)", async () => {
+  await assertSameAsNative([await compileC("sysfs_ustat")]);
+});

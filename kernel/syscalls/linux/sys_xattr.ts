@@ -1,23 +1,25 @@
 /**
- * Extended attributes and filesystem statistics: statfs(2), fstatfs(2), getxattr(2),
- * setxattr(2), listxattr(2), removexattr(2) and their l* (no follow) and f* (descriptor)
- * variants. The namespace and permission rules are in vfs/vfs.ts; tmpfs and the overlay keep
+ * Extended attributes and filesystem statistics: statfs(2), fstatfs(2), ustat(2), sysfs(2),
+ * getxattr(2), setxattr(2), listxattr(2), removexattr(2) and their l* (no follow) and f*
+ * (descriptor) variants. The namespace and permission rules are in vfs/vfs.ts; tmpfs and the overlay keep
  * attributes, the read-only host tree has none.
  *
  * @module
  */
 
-import { E2BIG, EBADF, EINVAL, ENODATA, EOPNOTSUPP, ERANGE } from "../../errno.ts";
+import { E2BIG, EBADF, EINVAL, ENODATA, ENOENT, EOPNOTSUPP, ERANGE } from "../../errno.ts";
 import {
   AT_FDCWD, O_PATH, XATTR_CREATE, XATTR_LIST_MAX, XATTR_NAME_MAX, XATTR_REPLACE, XATTR_SIZE_MAX,
 } from "../../../abi/linux/file.ts";
 import type { Task } from "../../task.ts";
 import { MS_NOATIME, MS_NODEV, MS_NODIRATIME, MS_NOEXEC, MS_NOSUID, MS_STRICTATIME } from "../../../abi/linux/mount.ts";
-import type { Location } from "../../../vfs/mod.ts";
+import { Location } from "../../../vfs/mount.ts";
 import type { FileDescription } from "../../../vfs/file_description.ts";
 import { PIPEFS_MAGIC } from "../../../abi/linux/file.ts";
 import { copyInPath, pathCtx, startDir } from "./_path.ts";
 import { supported, type SyscallEntry, type SyscallFn } from "./support.ts";
+import { devMajorMinor } from "./sys_stat.ts";
+import { FILESYSTEM_TYPES } from "../../../vfs/fs_types.ts";
 
 const ST_RDONLY = 0x1;
 const ST_VALID = 0x20;
@@ -83,6 +85,60 @@ const sysFstatfs: SyscallFn = (t, a) => {
   return 0;
 };
 
+/**
+ * Implements ustat(2): the free blocks and inodes of the mounted filesystem whose device is
+ * dev (a 32-bit dev_t, new_decode_dev), over every mount as Linux's user_get_super walks every
+ * superblock. No such filesystem: EINVAL, before the buffer is looked at.
+ */
+const sysUstat: SyscallFn = (t, a) => {
+  const [major, minor] = devMajorMinor(a.uint(0));
+  const mount = t.kernel.vfs.mounts().find((m) => {
+    let dev: number;
+    try {
+      dev = m.fs.root.stat().dev;
+    } catch {
+      return false;
+    }
+    const [ma, mi] = devMajorMinor(dev);
+    return ma === major && mi === minor;
+  });
+  if (mount === undefined) throw EINVAL;
+  const st = t.kernel.vfs.statfs(new Location(mount, mount.fs.root));
+  // struct ustat (x86-64, 32 bytes): int f_tfree, unsigned long f_tinode, f_fname[6], f_fpack[6].
+  const b = new Uint8Array(32);
+  const v = new DataView(b.buffer);
+  v.setInt32(0, Number(BigInt.asIntN(32, BigInt(st.bfree))), true);
+  v.setBigUint64(8, BigInt(st.ffree), true);
+  t.copyOut(a.pointer(1), b);
+  return 0;
+};
+
+/**
+ * Implements sysfs(2) over the sandbox's filesystem types (vfs/fs_types.ts): 1 names a type's
+ * index, 2 copies out the name at an index, 3 counts them; any other option is EINVAL.
+ */
+const sysSysfs: SyscallFn = (t, a) => {
+  switch (a.int(0)) {
+    case 1: {
+      const name = copyInPath(t, a.pointer(1)); // getname: EFAULT, ENAMETOOLONG, then ENOENT for ""
+      if (name === "") throw ENOENT;
+      const index = FILESYSTEM_TYPES.indexOf(name);
+      if (index < 0) throw EINVAL;
+      return index;
+    }
+    case 2: {
+      const name = FILESYSTEM_TYPES[a.uint(1)];
+      if (name === undefined) throw EINVAL;
+      t.copyOut(a.pointer(2), encoder.encode(name + "\0"));
+      return 0;
+    }
+    case 3:
+      return FILESYSTEM_TYPES.length;
+    default:
+      throw EINVAL;
+  }
+};
+
 /** Copies an attribute name in: ERANGE when empty or longer than XATTR_NAME_MAX. */
 function xattrName(t: Task, addr: number): string {
   const name = t.copyInString(addr, XATTR_NAME_MAX + 1);
@@ -143,8 +199,10 @@ const sysLremovexattr: SyscallFn = (t, a) => removex(t, byPath(t, a.pointer(0), 
 const sysFremovexattr: SyscallFn = (t, a) => removex(t, byFd(t, a.fd(0)), a.pointer(1));
 
 export const table: Record<number, SyscallEntry> = {
+  136: supported("ustat", sysUstat),
   137: supported("statfs", sysStatfs),
   138: supported("fstatfs", sysFstatfs),
+  139: supported("sysfs", sysSysfs),
   188: supported("setxattr", sysSetxattr),
   189: supported("lsetxattr", sysLsetxattr),
   190: supported("fsetxattr", sysFsetxattr),
