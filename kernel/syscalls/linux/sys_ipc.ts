@@ -12,7 +12,7 @@
  */
 
 import { shmAttachCount } from "../../ipc_proc.ts";
-import { E2BIG, EAGAIN, EFBIG, EINVAL, ENOMEM, ENOMSG, ENOSPC, EPERM, ERANGE } from "../../errno.ts";
+import { E2BIG, EAGAIN, EFBIG, EINVAL, ENOMSG, ENOSPC, EPERM, ERANGE } from "../../errno.ts";
 import type { Task } from "../../task.ts";
 import {
   checkIpcAccess, checkNotRemoved, type IpcObject, type IpcPerm, type MsgQueue, nowSec, type SemSet,
@@ -136,12 +136,9 @@ const sysShmget: SyscallFn = (t, a) => {
     if (size < SHMMIN || a.u64(1) > ns.sysctls.shmmax) throw EINVAL;
     const pages = ns.shm.all().reduce((n, o) => n + Math.ceil(o.size / PAGE), 0);
     if (BigInt(pages + Math.ceil(size / PAGE)) > ns.sysctls.shmall) throw ENOSPC;
-    // SHM_HUGETLB: hugetlb_file_setup's can_do_hugetlb_shm (CAP_IPC_LOCK or the
-    // hugetlb_shm_group, 0 by default) is EPERM, then a pool with no huge pages is ENOMEM.
-    if (flags & SHM_HUGETLB) {
-      if (!t.creds.hasCap(CAP_IPC_LOCK) && !t.creds.inGroup(0)) throw EPERM;
-      throw ENOMEM;
-    }
+    // SHM_HUGETLB: the sandbox is a kernel without CONFIG_HUGETLBFS (/proc/config.gz), whose
+    // newseg finds no huge page size (hstate_sizelog): EINVAL.
+    if (flags & SHM_HUGETLB) throw EINVAL;
     const file = MemFd.create(0);
     try {
       file.truncate(size);
