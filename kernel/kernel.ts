@@ -614,6 +614,9 @@ export class Kernel {
     const net = new Net({ namespaceIno: this.nsInodes.next() });
     net.owner = owner;
     net.armDeadline = () => this.addDeadline(net);
+    // devconf_inherit_init_net 0: IPv4's conf/default comes from the first namespace, and the
+    // new lo's conf from that default.
+    net.sysctl.defaultTag = net.sysctl.loTag = this.net.sysctl.defaultTag;
     return net;
   }
 

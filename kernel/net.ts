@@ -296,9 +296,10 @@ export class Net implements DeadlineTarget {
   /**
    * Writable sysctls of /proc/sys/net that the stack keeps for programs to read back (the
    * stack's behaviour does not follow them yet): ip_forward, tcp_sack, tcp_recovery; and conf/lo/accept_local
-   * and route_localnet, which the stack follows for packets a packet socket injects on lo.
+   * and route_localnet, which the stack follows for packets a packet socket injects on lo;
+   * conf/lo/tag and conf/default/tag (a device's tag, unused by IPv4 itself).
    */
-  readonly sysctl = { ipForward: 0, tcpSack: 1, tcpRecovery: 1, loAcceptLocal: 0, loRouteLocalnet: 0 };
+  readonly sysctl = { ipForward: 0, tcpSack: 1, tcpRecovery: 1, loAcceptLocal: 0, loRouteLocalnet: 0, loTag: 0, defaultTag: 0 };
   /** Traffic counters, by netstack index (loopback delivery bypasses devices: zeros). */
   readonly counters: IfCounters[] = [];
   /**

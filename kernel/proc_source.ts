@@ -480,6 +480,8 @@ const NET_SYSCTLS: Record<string, keyof Net["sysctl"]> = {
   "net/ipv4/tcp_recovery": "tcpRecovery",
   "net/ipv4/conf/lo/accept_local": "loAcceptLocal",
   "net/ipv4/conf/lo/route_localnet": "loRouteLocalnet",
+  "net/ipv4/conf/lo/tag": "loTag",
+  "net/ipv4/conf/default/tag": "defaultTag",
 };
 
 export class KernelProcSource implements ProcSource {
@@ -772,6 +774,8 @@ export class KernelProcSource implements ProcSource {
       case "net/ipv4/tcp_recovery":
       case "net/ipv4/conf/lo/accept_local":
       case "net/ipv4/conf/lo/route_localnet":
+      case "net/ipv4/conf/lo/tag":
+      case "net/ipv4/conf/default/tag":
         return `${this.#net().sysctl[NET_SYSCTLS[key]!]}\n`;
       case "net/ipv4/tcp_rmem":
         return `4096\t${netModules().TCP_RCVBUF}\t${netModules().TCP_RMEM_MAX}\n`;

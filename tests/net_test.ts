@@ -411,6 +411,14 @@ Deno.test("/proc/sys/net/ipv4's ip_forward, tcp_sack and tcp_recovery take what 
   assert.equal(r.stdout, "0 100 1 100 1 100 refused\n", r.stderr);
 });
 
+Deno.test("/proc/sys/net/ipv4/conf/{lo,default}/tag are each network namespace's, a new one's from the first namespace's default, as Linux's devconf_inherit_init_net 0 (sentry only: natively the first namespace is the host's)", async () => {
+  const t = "/proc/sys/net/ipv4/conf";
+  const r = await runSentry(["/bin/sh", "-c",
+    `cat ${t}/lo/tag; echo 5 > ${t}/lo/tag; echo 3 > ${t}/default/tag; cat ${t}/lo/tag; ` +
+    `unshare --net sh -c 'cat ${t}/lo/tag ${t}/default/tag; echo 9 > ${t}/lo/tag'; cat ${t}/lo/tag; echo x > ${t}/lo/tag 2>/dev/null || echo refused`]);
+  assert.equal(r.stdout, "0\n5\n3\n3\n5\nrefused\n", r.stderr);
+});
+
 Deno.test("legacy iptables (IPT_SO_*, IP6T_SO_*): the initial tables, revisions, a replacement with a user chain read back with comefrom and counters, its validation errnos, added counters, as natively in a new network namespace", async () => {
   const bin = await compileC("net_iptables");
   // Natively only in a network namespace of its own: it replaces tables.

@@ -383,7 +383,8 @@ export const savedSandboxSchema = z.object({
   /** /proc/sys/fs/lease-break-time and leases-enable, when changed (held leases are refused). */
   leaseSysctl: z.object({ breakTimeSec: i32, enabled: i32 }).optional(),
   /** /proc/sys/net/ipv4's ip_forward, tcp_sack, tcp_recovery when changed. */
-  netSysctl: z.object({ ipForward: i32, tcpSack: i32, tcpRecovery: i32, loAcceptLocal: i32.optional(), loRouteLocalnet: i32.optional() }).strict().optional(),
+  netSysctl: z.object({ ipForward: i32, tcpSack: i32, tcpRecovery: i32, loAcceptLocal: i32.optional(), loRouteLocalnet: i32.optional(),
+    loTag: i32.optional(), defaultTag: i32.optional() }).strict().optional(),
   /** /proc/sys/net/ipv4/ip_local_port_range when changed from its default. */
   portRange: z.tuple([intIn(1024, 65535), intIn(1024, 65535)]).optional(),
   nextTid: intIn(2, 1 << 22),
@@ -604,7 +605,7 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
     ...(k.ucounts.initChanged ? { ucountMax: [...k.ucounts.initMax] } : {}),
     ...(k.leases.breakTimeSec !== 45 || k.leases.enabled !== 1 ? { leaseSysctl: { breakTimeSec: k.leases.breakTimeSec, enabled: k.leases.enabled } } : {}),
     ...(portRangeChanged(k) ? { portRange: k.net.stack.ephemeralRange } : {}),
-    ...(k.net.sysctl.ipForward !== 0 || k.net.sysctl.tcpSack !== 1 || k.net.sysctl.tcpRecovery !== 1 || k.net.sysctl.loAcceptLocal !== 0 || k.net.sysctl.loRouteLocalnet !== 0 ? { netSysctl: { ...k.net.sysctl } } : {}),
+    ...(k.net.sysctl.ipForward !== 0 || k.net.sysctl.tcpSack !== 1 || k.net.sysctl.tcpRecovery !== 1 || k.net.sysctl.loAcceptLocal !== 0 || k.net.sysctl.loRouteLocalnet !== 0 || k.net.sysctl.loTag !== 0 || k.net.sysctl.defaultTag !== 0 ? { netSysctl: { ...k.net.sysctl } } : {}),
     nextTid: k.lastTid + 1,
     monotonicNs: Math.ceil(monotonicNs()),
     init: init.tgid,

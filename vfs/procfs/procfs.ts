@@ -219,10 +219,13 @@ class ProcRoot extends KDentry {
     for (const name of ["ip_forward", "tcp_sack", "tcp_recovery"]) {
       ipv4.add(new SysctlFile(pfs, ipv4, name, `net/ipv4/${name}`, 0o644));
     }
-    const confLo = ipv4.dir("conf").dir("lo");
-    for (const name of ["accept_local", "route_localnet"]) {
+    const conf = ipv4.dir("conf");
+    const confLo = conf.dir("lo");
+    for (const name of ["accept_local", "route_localnet", "tag"]) {
       confLo.add(new SysctlFile(pfs, confLo, name, `net/ipv4/conf/lo/${name}`, 0o644));
     }
+    const confDefault = conf.dir("default");
+    confDefault.add(new SysctlFile(pfs, confDefault, "tag", "net/ipv4/conf/default/tag", 0o644));
     const ipv6 = net.dir("ipv6");
     ipv6.add(new FixedFile(pfs, ipv6, "auto_flowlabels", "1\n"));
     ipv6.add(new FixedFile(pfs, ipv6, "bindv6only", "0\n"));
