@@ -123,7 +123,7 @@ int main(int argc, char **argv) {
   show("perf_event_open", syscall(SYS_perf_event_open, attr, 0, -1, -1, 0));
   show("userfaultfd", syscall(SYS_userfaultfd, 0));
   show("keyctl(KEYCTL_GET_KEYRING_ID)", syscall(SYS_keyctl, 0, -3, 0));
-  show("add_key", syscall(SYS_add_key, "user", "k", "v", 1, -3));
+  show("add_key", syscall(SYS_add_key, "user", "sentry-hostile-host-key", "v", 1, -3));
 
   /* Raw and packet sockets. */
   show("socket(AF_PACKET, SOCK_RAW)", socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL)));
