@@ -244,12 +244,13 @@ Deno.test("sentry do --checkpoint-image then sentry restore: processes sharing s
   }
 });
 
-Deno.test("sentry do --checkpoint-image then sentry restore: keyrings keep their serial numbers, names and descriptions, as natively", async () => {
+Deno.test("sentry do --checkpoint-image then sentry restore: keyrings keep their serial numbers, names and descriptions, a user key its payload and link, a revoked key its state, as natively", async () => {
   const exe = await compileC("ckpt_keys", { static: true });
   const want = await nativeOutput(exe);
   assert.equal(
     want,
     "armed\nsame ids: session 1 process 1 user 1\ndescribe 'keyring;0;0;3f130000;ckpt-ring' same 1\n" +
+      "user key reads 8 'payload!', process keyring holds it 1, revoked read -1\n" +
       "a child joining the name gets the same keyring: 0\n",
   );
   const dir = Deno.makeTempDirSync();
