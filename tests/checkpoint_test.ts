@@ -1360,8 +1360,9 @@ Deno.test("sentry do --checkpoint-image then sentry restore: a ping socket keeps
   const dir = Deno.makeTempDirSync();
   try {
     const image = `${dir}/image.cbor`;
-    // The program sleeps 1.5 s after "ready": the checkpoint comes in its sleep.
-    const first = await checkpointOn("ready\n", image, [exe]);
+    // The program sleeps 1.5 s after "ready": the checkpoint comes in its sleep, once the two
+    // echo replies it sent just before have come back through the stack's loopback.
+    const first = await checkpointOn("ready\n", image, [exe], { settleMs: 300 });
     assert.deepEqual([first.code, first.stderr, first.stdout], [0, "", "ready\n"]);
     const ping = readSandboxImage(image, "/").state.files.find((f) => f.kind === "ping") as Extract<ReturnType<typeof readSandboxImage>["state"]["files"][number], { kind: "ping" }>;
     assert.equal(ping.icmp.rx.length, 2);

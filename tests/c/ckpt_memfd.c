@@ -71,14 +71,14 @@ int main(void) {
   if (d < 0 || ftruncate(d, 4096) != 0) return 1;
   char *w = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, d, 0);
   if (w == MAP_FAILED || fcntl(d, F_ADD_SEALS, F_SEAL_FUTURE_WRITE) != 0) return 1;
-  printf("ready\n");
-  fflush(stdout);
   pid_t child = fork();
   if (child == 0) {
     sleep_ms(1500);
     strcpy(shared + 200, "child after");
     _exit(0);
   }
+  printf("ready\n"); /* after the fork: the checkpoint finds the child */
+  fflush(stdout);
 
   sleep_ms(1500);
   int status;

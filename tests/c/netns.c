@@ -341,6 +341,7 @@ int main(int argc, char **argv) {
     int s = socket(AF_INET, SOCK_DGRAM, 0);
     R("setns", setns(ns0, CLONE_NEWNET));
     close(ns0);
+    printf("holding\n"); /* only now is the socket all that is left of the second namespace */
     await_checkpoint();
     close(s);
     return 0;
