@@ -14,6 +14,10 @@ Deno.test("SIGTTIN/SIGTTOU for background groups, TIOCSPGRP, setsid, TIOCNOTTY a
   await assertSameAsNative([await compileC("pty_jobs")]);
 });
 
+Deno.test("vhangup(2): EPERM for nobody, 0 without a terminal; with one the leader gets SIGHUP and SIGCONT, the open descriptions are hung up, the session loses it, and a reopen works with default settings, as natively (tests/c/vhangup.c)", async () => {
+  await assertSameAsNative([await compileC("vhangup")]);
+});
+
 Deno.test("-t without a terminal on stdin is refused in one line with status 125", async () => {
   const r = await new Deno.Command(`${REPO_ROOT}/sentry`, {
     args: ["do", "-t", "--", "/bin/true"],

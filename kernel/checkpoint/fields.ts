@@ -285,6 +285,7 @@ export const LEDGER: readonly LedgerEntry[] = [
       slaveQueue: "sleepers re-register as their restarted syscalls run again",
       masterQueue: "as slaveQueue; the console's bridge registers anew",
       host: "the restoring kernel's terminal support",
+      hangups: "restarts at 0: what it orders is which slave descriptions a vhangup hung up, saved by each (vhungUp)",
     },
   },
   {
@@ -303,6 +304,12 @@ export const LEDGER: readonly LedgerEntry[] = [
     file: "vfs/tty/tty_file.ts",
     className: "TtyFile",
     saved: ["terminal", "#loc"],
+    derived: {},
+  },
+  {
+    file: "vfs/tty/tty_file.ts",
+    className: "PtySlaveFile",
+    saved: ["#hangups"],
     derived: {},
   },
   {

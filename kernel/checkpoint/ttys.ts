@@ -77,6 +77,8 @@ export const ttyFileSchema = lazyKind("tty", () => z.object({
   terminal: u32,
   master: z.boolean(),
   flags: u32,
+  /** A slave description hung up by vhangup(2) (its terminal was not). */
+  vhungUp: z.literal(true).optional(),
   node: z.string().max(4096).refine((p) => p.startsWith("/"), "must be absolute").nullable(),
 }).strict());
 
@@ -101,7 +103,11 @@ export function saveTerminal(t: Terminal): SavedTerminal {
 /** A terminal's description, or null when f is not one; ref saves its terminal once. */
 export function saveTtyFile(f: FileDescription, ref: (t: Terminal) => number): SavedTtyFile | null {
   if (!(f instanceof TtyFile)) return null;
-  return { kind: "tty", terminal: ref(f.terminal), master: f.isMaster, flags: f.flags, node: f.location()?.path() ?? null };
+  return {
+    kind: "tty", terminal: ref(f.terminal), master: f.isMaster, flags: f.flags,
+    ...(f instanceof PtySlaveFile && f.vhungUp ? { vhungUp: true as const } : {}),
+    node: f.location()?.path() ?? null,
+  };
 }
 
 /**
@@ -157,7 +163,7 @@ export function makeTtyFile(k: Kernel, f: SavedTtyFile, terminals: readonly Term
       if (!t.hungUp) throw new ImageError(`restore: the terminal node ${f.node} is gone from the root filesystem`);
     }
   }
-  return f.master ? new PtyMasterFile(t, f.flags, loc, k.tty.devpts) : new PtySlaveFile(t, f.flags, loc);
+  return f.master ? new PtyMasterFile(t, f.flags, loc, k.tty.devpts) : new PtySlaveFile(t, f.flags, loc, f.vhungUp ?? false);
 }
 
 /**

@@ -19,6 +19,7 @@
 import { EAGAIN, EIO } from "../../kernel/errno.ts";
 import { SIGCONT, SIGHUP, SIGWINCH } from "../../abi/linux/signal.ts";
 import { EVENT_ERR, EVENT_HUP, EVENT_IN, EVENT_OUT, EVENT_PRI, EVENT_RDNORM, EVENT_WRNORM, WaitQueue } from "../../waiter/mod.ts";
+import { Termios } from "./termios.ts";
 import { LineDiscipline, OUTPUT_BUFFER_SIZE } from "./line_discipline.ts";
 import { TIOCPKT_DATA, TIOCPKT_START, TIOCPKT_STOP, WINSIZE_SIZE } from "../../abi/linux/tty.ts";
 
@@ -72,6 +73,11 @@ export class Terminal {
   slaveEverOpened = false;
   /** The master closed: slave reads see end of file, writes EIO. */
   hungUp = false;
+  /**
+   * vhangup(2)s of this terminal so far: a slave description opened before the latest one is
+   * hung up (PtySlaveFile), later opens are not, as Linux's per-file hung_up_tty_fops.
+   */
+  hangups = 0;
   /** TIOCSPTLCK: the slave cannot be opened while locked (a new pty starts locked). */
   locked = true;
   /** TIOCEXCL. */
@@ -159,6 +165,25 @@ export class Terminal {
   hangup(): void {
     if (this.hungUp) return;
     this.hungUp = true;
+    this.#hangUpSession();
+  }
+
+  /**
+   * vhangup(2) of this controlling terminal (Linux's tty_vhangup): the session effects of
+   * {@linkcode hangup}, and the slave descriptions open now are hung up; the terminal stays,
+   * and opening it again gives a working description, with the default settings and no input
+   * (a pts driver has TTY_DRIVER_RESET_TERMIOS; the line discipline is closed and reopened).
+   */
+  vhangup(): void {
+    if (this.hungUp) return;
+    this.hangups++;
+    this.ld.flushInput();
+    this.ld.setTermios(new Termios());
+    this.ld.stopped = false;
+    this.#hangUpSession();
+  }
+
+  #hangUpSession(): void {
     const sid = this.session;
     if (sid !== 0 && this.host) {
       this.host.signalSessionLeader(sid, SIGHUP);

@@ -13,6 +13,7 @@
 
 import { EAGAIN, EINVAL, EIO, ENOTTY } from "../../kernel/errno.ts";
 import { S_IFCHR } from "../../abi/linux/file.ts";
+import { EVENT_ERR, EVENT_HUP, EVENT_IN, EVENT_OUT, EVENT_RDNORM, EVENT_WRNORM } from "../../waiter/mod.ts";
 import {
   FIONREAD, TCFLSH, TCGETA, TCGETS, TCGETS2, TCIFLUSH, TCIOFF, TCIOFLUSH, TCION, TCOFLUSH, TCOOFF,
   TCOON, TCSBRK, TCSBRKP, TCSETA, TCSETAF, TCSETAW, TCSETS, TCSETS2, TCSETSF, TCSETSF2, TCSETSW,
@@ -277,9 +278,23 @@ export class PtyMasterFile extends TtyFile {
 
 /** @savable The slave side: the terminal programs use. */
 export class PtySlaveFile extends TtyFile {
-  constructor(terminal: Terminal, flags: number, loc: Location | null) {
+  /** The terminal's vhangup count when this was opened: a later vhangup hangs this up. */
+  #hangups: number;
+
+  constructor(terminal: Terminal, flags: number, loc: Location | null, vhungUp = false) {
     super(terminal, flags, loc, false);
     terminal.slaveOpened();
+    this.#hangups = vhungUp ? terminal.hangups - 1 : terminal.hangups;
+  }
+
+  /** Hung up: by the master's last close, or by a vhangup(2) since this was opened. */
+  get hungUp(): boolean {
+    return this.terminal.hungUp || this.#hangups !== this.terminal.hangups;
+  }
+
+  /** Hung up by a vhangup(2) (the terminal itself is not), as a checkpoint saves it. */
+  get vhungUp(): boolean {
+    return this.#hangups !== this.terminal.hangups;
   }
 
   get isMaster(): boolean {
@@ -302,7 +317,7 @@ export class PtySlaveFile extends TtyFile {
    */
   override read(dst: Uint8Array, _offset: number | null): number {
     const term = this.terminal;
-    if (dst.length === 0) return 0;
+    if (dst.length === 0 || this.vhungUp) return 0;
     if (!term.hungUp && !term.ld.canonical) {
       const cc = term.ld.termios.cc;
       const need = Math.min(cc[VMIN]!, dst.length);
@@ -316,20 +331,23 @@ export class PtySlaveFile extends TtyFile {
 
   /** Whatever is readable now, 0 if nothing (VTIME ran out). */
   readAvailable(dst: Uint8Array): number {
+    if (this.vhungUp) return 0;
     return this.terminal.slaveRead(dst) ?? 0;
   }
 
   override write(src: Uint8Array, _offset: number | null): number {
+    if (this.vhungUp) throw EIO;
     return this.terminal.slaveWrite(src);
   }
 
   override readiness(mask: number): number {
+    if (this.vhungUp) return (EVENT_IN | EVENT_OUT | EVENT_RDNORM | EVENT_WRNORM) & mask | EVENT_HUP | EVENT_ERR;
     return this.terminal.slaveReadiness(mask);
   }
 
   override ioctl(cmd: number, arg: number, io: MemoryIO): number {
     // A hung-up terminal answers nothing (Linux's hung_up_tty_ioctl).
-    if (this.terminal.hungUp) throw EIO;
+    if (this.hungUp) throw EIO;
     return super.ioctl(cmd, arg, io);
   }
 

@@ -10,13 +10,15 @@
  *   without CAP_SYS_TIME (runsc does the same): `date -s` says "Operation not permitted".
  * - syslog(2) (dmesg): the sandbox's kernel log, which is empty; root may read it, others get
  *   EPERM (dmesg_restrict). A blocking read waits for a message that never comes.
+ * - vhangup(2): CAP_SYS_TTY_CONFIG (else EPERM) hangs up the caller's controlling terminal, if
+ *   it has one (Terminal.vhangup: its descriptions open now are hung up, its session loses it).
  *
  * @module
  */
 
 import { EINVAL, EPERM } from "../../errno.ts";
 import { block, supported, type SyscallEntry, type SyscallFn } from "./support.ts";
-import { CAP_SYS_ADMIN, CAP_SYSLOG } from "../../../abi/linux/capability.ts";
+import { CAP_SYS_ADMIN, CAP_SYS_TTY_CONFIG, CAP_SYSLOG } from "../../../abi/linux/capability.ts";
 
 /** __NEW_UTS_LEN: the longest hostname or domain name. */
 const UTS_LEN = 64;
@@ -105,8 +107,16 @@ const sysSyslog: SyscallFn = (t, a) => {
   }
 };
 
+/** Implements vhangup(2) (Linux's tty_vhangup_self). */
+const sysVhangup: SyscallFn = (t) => {
+  if (!t.creds.hasCap(CAP_SYS_TTY_CONFIG)) throw EPERM;
+  t.tg.tty?.vhangup();
+  return 0;
+};
+
 export const table: Record<number, SyscallEntry> = {
   103: supported("syslog", sysSyslog),
+  153: supported("vhangup", sysVhangup),
   164: supported("settimeofday", sysSettimeofday),
   170: supported("sethostname", setUtsName("hostname")),
   171: supported("setdomainname", setUtsName("domainname")),
