@@ -334,3 +334,7 @@ Deno.test("a checkpoint refuses, in one line, a sandbox with a directory watched
 Deno.test("sysfs(2) numbers the registered filesystem types and ustat(2) finds a mount by device, errors in Linux's order, as natively (tests/c/sysfs_ustat.c)", async () => {
   await assertSameAsNative([await compileC("sysfs_ustat")]);
 });
+
+Deno.test("lsm_list_modules(2) names capabilities and Landlock; lsm_get_self_attr(2) and lsm_set_self_attr(2) check their arguments in Linux's order, then EOPNOTSUPP, as natively (tests/c/lsm.c)", async () => {
+  await assertSameAsNative([await compileC("lsm")]);
+});

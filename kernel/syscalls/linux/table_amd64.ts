@@ -132,6 +132,7 @@ export const LAZY_FAMILIES: readonly LazyFamily[] = [
   family("sys_timer", () => import("./sys_timer.ts"), [222, 223, 224, 225, 226]),
   family("sys_attr", () => import("./sys_attr.ts"), [90, 91, 92, 93, 94, 132, 235, 260, 261, 268, 280, 452]),
   family("sys_bpf", () => import("./sys_bpf.ts"), [321]),
+  family("sys_lsm", () => import("./sys_lsm.ts"), [459, 460, 461]),
 ];
 
 /** The stubs of LAZY_FAMILIES' syscalls, replaced by the real entries once a family is loaded. */
