@@ -338,3 +338,7 @@ Deno.test("sysfs(2) numbers the registered filesystem types and ustat(2) finds a
 Deno.test("lsm_list_modules(2) names capabilities and Landlock; lsm_get_self_attr(2) and lsm_set_self_attr(2) check their arguments in Linux's order, then EOPNOTSUPP, as natively (tests/c/lsm.c)", async () => {
   await assertSameAsNative([await compileC("lsm")]);
 });
+
+Deno.test("cachestat(2) on tmpfs counts written pages and a mapping's writes, not holes, over the range asked, with errors in Linux's order, as natively (tests/c/cachestat.c)", async () => {
+  await assertSameAsNative([await compileC("cachestat")]);
+});

@@ -450,6 +450,33 @@ export class TmpfsInode {
     return Math.max(off, best * PAGE);
   }
 
+  /**
+   * cachestat(2)'s nr_cache over pages first..last, as shmem's page cache holds them: the
+   * allocated pages (written or fallocated), and once mapped those the mapping wrote (the
+   * memfd's data; a page only read through a mapping is the zero page, not cached).
+   */
+  cachedPages(first: number, last: number): number {
+    const cached = new Set<number>();
+    for (const pg of this.allocated) if (pg >= first && pg <= last) cached.add(pg);
+    if (this.#memfd >= 0) {
+      let off = Math.min(first * PAGE, this.size);
+      while (off < this.size) {
+        let data: number;
+        try {
+          data = this.seekHoleData(off, SEEK_DATA, this.size);
+        } catch {
+          break; // ENXIO: no data after off
+        }
+        const hole = this.seekHoleData(data, SEEK_HOLE, this.size);
+        const end = Math.min(Math.floor((hole - 1) / PAGE), last);
+        for (let pg = Math.floor(data / PAGE); pg <= end; pg++) cached.add(pg);
+        if (end === last) break;
+        off = hole;
+      }
+    }
+    return cached.size;
+  }
+
   /** Sets the size (truncate or extend with zeros). */
   truncate(size: number): void {
     if (size < 0) throw EINVAL;

@@ -133,6 +133,7 @@ export const LAZY_FAMILIES: readonly LazyFamily[] = [
   family("sys_attr", () => import("./sys_attr.ts"), [90, 91, 92, 93, 94, 132, 235, 260, 261, 268, 280, 452]),
   family("sys_bpf", () => import("./sys_bpf.ts"), [321]),
   family("sys_lsm", () => import("./sys_lsm.ts"), [459, 460, 461]),
+  family("sys_cachestat", () => import("./sys_cachestat.ts"), [451]),
 ];
 
 /** The stubs of LAZY_FAMILIES' syscalls, replaced by the real entries once a family is loaded. */
