@@ -504,3 +504,7 @@ Deno.test("PACKET_RX_RING (TPACKET_V1) on lo: the request's checks, mmap of the 
 Deno.test("SOL_SOCKET options are one layer under every family: Unix, netlink, packet, raw, UDP, TCP and UDPv6 sockets answer SO_MARK, SO_PRIORITY, the buffers, SO_RCVLOWAT, SO_LINGER, SO_TIMESTAMP*, SO_BINDTODEVICE, SO_REUSEPORT, SO_PASSCRED, SO_PEERCRED... as natively (tests/c/sock_common_options.c)", async () => {
   await assertSameAsNative([await compileC("sock_common_options")]);
 });
+
+Deno.test("SIOCSIFMTU sets lo's MTU in a new network namespace (reads back; negative EINVAL, unknown link ENODEV), as natively (tests/c/siocsifmtu.c)", async () => {
+  await assertSameAsNative([await compileC("siocsifmtu")]);
+});

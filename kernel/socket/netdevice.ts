@@ -8,12 +8,13 @@
  * ifr_mtu, ifr_qlen, ifr_metric as ints or shorts, ifr_addr and ifr_hwaddr as sockaddrs).
  *
  * Interfaces are read-only here, as over rtnetlink (kernel/socket/netlink/route.ts): a change
- * (SIOCSIF*) is EPERM.
+ * (SIOCSIF*) is EPERM, but for an administrator of the network's namespace bringing a link up
+ * or down (SIOCSIFFLAGS) and setting lo's MTU (SIOCSIFMTU).
  *
  * @module
  */
 
-import { EADDRNOTAVAIL, EFAULT, ENODEV, ENOTTY, EOPNOTSUPP, EPERM } from "../errno.ts";
+import { EADDRNOTAVAIL, EFAULT, EINVAL, ENODEV, ENOTTY, EOPNOTSUPP, EPERM } from "../errno.ts";
 import type { Net } from "../net.ts";
 import type { MemoryIO } from "../../vfs/file_description.ts";
 
@@ -41,6 +42,7 @@ const SIOCGIFTXQLEN = 0x8942;
 const SIOCGIFMAP = 0x8970;
 const SIOCDEVPRIVATE = 0x89f0;
 const SIOCSIFFLAGS = 0x8914;
+const SIOCSIFMTU = 0x8922;
 /** The requests that change an interface (SIOCSIFFLAGS, SIOCSIFADDR, SIOCSIFMTU, ...). */
 const SET_REQUESTS = new Set([
   0x8914, 0x8916, 0x8918, 0x891a, 0x891c, 0x891e, 0x8922, 0x8923, 0x8924, 0x8931, 0x8932, 0x8943,
@@ -117,6 +119,7 @@ function netmask(prefix: number): Uint8Array {
 export function netdeviceIoctl(net: Net, family: number, cmd: number, arg: number, io: MemoryIO, admin = false): number {
   if (cmd >= SIOCDEVPRIVATE && cmd <= SIOCDEVPRIVATE + 15) throw EOPNOTSUPP;
   if (cmd === SIOCSIFFLAGS && admin) return setFlags(net, arg, io);
+  if (cmd === SIOCSIFMTU && admin) return setMtu(net, arg, io);
   if (SET_REQUESTS.has(cmd)) throw EPERM;
   const all = links(net);
   if (cmd === SIOCGIFCONF) return ifconf(all, arg, io);
@@ -231,6 +234,25 @@ function setFlags(net: Net, arg: number, io: MemoryIO): number {
   if (index < 0) throw ENODEV;
   const flags = new DataView(req.buffer, req.byteOffset, req.byteLength).getUint16(16, true);
   if (net.setLinkUp(index, (flags & IFF_UP) !== 0) === null) throw EPERM;
+  return 0;
+}
+
+/**
+ * SIOCSIFMTU (dev_set_mtu): a negative MTU is EINVAL; lo takes any other (it has no bounds, as
+ * over rtnetlink); another link keeps its MTU (the same one is 0, a change EPERM).
+ */
+function setMtu(net: Net, arg: number, io: MemoryIO): number {
+  const req = io.copyIn(arg, IFREQ_SIZE);
+  const nul = req.subarray(0, IFNAMSIZ).indexOf(0);
+  const name = new TextDecoder().decode(req.subarray(0, nul < 0 ? IFNAMSIZ : nul));
+  const index = net.linkIndex(name);
+  if (index < 0) throw ENODEV;
+  const mtu = new DataView(req.buffer, req.byteOffset, req.byteLength).getInt32(16, true);
+  if (mtu < 0) throw EINVAL;
+  const current = links(net).find((l) => l.index === index + 1)?.mtu;
+  if (mtu === current) return 0;
+  if (index !== 0) throw EPERM;
+  net.setLoMtu(mtu);
   return 0;
 }
 
