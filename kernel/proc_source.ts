@@ -123,6 +123,7 @@ function vmFlags(v: Vma): string {
   if (v.dontExpand || v.name === "[vdso]") f.push("de");
   if (!v.shared && (v.prot & PROT_WRITE)) f.push("ac");
   if (v.wipeOnFork) f.push("wf");
+  if (v.sealed) f.push("sl");
   return f.join(" ");
 }
 

@@ -443,3 +443,7 @@ Deno.test("sysinfo's load averages agree with /proc/loadavg, as natively (tests/
 Deno.test("ptrace's debug registers: a breakpoint address is read back and replaced, a kernel address is EINVAL, DR4/DR5 EIO, DR7 with none enabled accepted, as natively (tests/c/ptrace_debugreg.c)", async () => {
   await assertSameAsNative([await compileC("ptrace_debugreg")]);
 });
+
+Deno.test("mseal(2): argument errors in order; a sealed mapping refuses munmap, mprotect, mremap, mmap(MAP_FIXED) over it and discarding madvise of read-only anonymous memory with EPERM; smaps shows sl; fork keeps the seal; as natively (tests/c/mseal.c)", async () => {
+  await assertSameAsNative([await compileC("mseal")]);
+});

@@ -187,6 +187,8 @@ const vmaSchema = z.object({
   dontCopy: z.literal(true).optional(),
   /** madvise(MADV_WIPEONFORK); absent: false. */
   wipeOnFork: z.literal(true).optional(),
+  /** mseal(2); absent: false. */
+  sealed: z.literal(true).optional(),
   /**
    * MAP_SHARED|MAP_ANONYMOUS memory: the object (one index per memory object, however many
    * mappings and processes share it) and the offset of `start` in it.
@@ -904,6 +906,7 @@ function saveMemory(mm: MemoryManager, ctx: Context, c: SaveContext): SavedMemor
       ...(v.anonName !== undefined ? { anonName: v.anonName } : {}),
       ...(v.dontCopy ? { dontCopy: true as const } : {}),
       ...(v.wipeOnFork ? { wipeOnFork: true as const } : {}),
+      ...(v.sealed ? { sealed: true as const } : {}),
     };
     if (v.shared && v.file === null && v.object instanceof SharedAnon) {
       const object = c.sharedAnons.ref(v.object, () => true);
@@ -1768,7 +1771,7 @@ function restoreMemory(
       if (e !== 0) throw new ImageError(`restore: cannot map the memfd ${f.name} at 0x${v.start.toString(16)} (errno ${-e})`);
       mm.vmas.push({
         start: v.start, end: v.end, prot: v.prot, shared: true, object: sharedObject(f), file: f.incRef(), offset: v.memfd.offset,
-        name: v.name, growsDown: v.growsDown, locked: v.locked === true, ...(v.dontCopy ? { dontCopy: true } : {}), ...(v.wipeOnFork ? { wipeOnFork: true } : {}),
+        name: v.name, growsDown: v.growsDown, locked: v.locked === true, ...(v.dontCopy ? { dontCopy: true } : {}), ...(v.wipeOnFork ? { wipeOnFork: true } : {}), ...(v.sealed ? { sealed: true } : {}),
       });
       continue;
     }
@@ -1779,7 +1782,7 @@ function restoreMemory(
       if (e !== 0) throw new ImageError(`restore: cannot map ${f.path()} at 0x${v.start.toString(16)} (errno ${-e})`);
       mm.vmas.push({
         start: v.start, end: v.end, prot: v.prot, shared: true, object: sharedObject(f), file: f.incRef(), offset: v.written.offset,
-        name: v.name, growsDown: v.growsDown, locked: v.locked === true, ...(v.dontCopy ? { dontCopy: true } : {}), ...(v.wipeOnFork ? { wipeOnFork: true } : {}),
+        name: v.name, growsDown: v.growsDown, locked: v.locked === true, ...(v.dontCopy ? { dontCopy: true } : {}), ...(v.wipeOnFork ? { wipeOnFork: true } : {}), ...(v.sealed ? { sealed: true } : {}),
       });
       continue;
     }
@@ -1799,7 +1802,7 @@ function restoreMemory(
       // Held by the mapping from here (released with the address space if the restore fails).
       mm.vmas.push({
         start: v.start, end: v.end, prot: v.prot, shared: false, object: null, file, offset: v.file.offset,
-        name: v.name, growsDown: v.growsDown, locked: v.locked === true, ...(v.dontCopy ? { dontCopy: true } : {}), ...(v.wipeOnFork ? { wipeOnFork: true } : {}),
+        name: v.name, growsDown: v.growsDown, locked: v.locked === true, ...(v.dontCopy ? { dontCopy: true } : {}), ...(v.wipeOnFork ? { wipeOnFork: true } : {}), ...(v.sealed ? { sealed: true } : {}),
         // A file on a noexec mount never becomes executable (mm.ts's mmap rule).
         ...(file.location()?.mount.noexec ? { mayExec: false } : {}),
       });
@@ -1811,7 +1814,7 @@ function restoreMemory(
     if (file !== null) continue;
     mm.vmas.push({
       start: v.start, end: v.end, prot: v.prot, shared: object !== null, object, file: null, offset: v.shared?.offset ?? 0,
-      name: v.name, growsDown: v.growsDown, locked: v.locked === true, ...(v.dontCopy ? { dontCopy: true } : {}), ...(v.wipeOnFork ? { wipeOnFork: true } : {}),
+      name: v.name, growsDown: v.growsDown, locked: v.locked === true, ...(v.dontCopy ? { dontCopy: true } : {}), ...(v.wipeOnFork ? { wipeOnFork: true } : {}), ...(v.sealed ? { sealed: true } : {}),
       ...(v.anonName !== undefined ? { anonName: v.anonName } : {}),
     });
   }

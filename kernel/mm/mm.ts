@@ -80,6 +80,12 @@ export interface Vma {
   wipeOnFork?: boolean;
   /** Linux's VM_DONTEXPAND: mremap may move it, never grow it (EFAULT) (an aio ring). */
   dontExpand?: boolean;
+  /**
+   * Linux's VM_SEALED (mseal(2), 6.10): munmap, mprotect, mremap of it or over it and
+   * mmap(MAP_FIXED) over it are EPERM, as are discarding madvise advices on read-only
+   * anonymous memory (madviseSealed); smaps shows "sl". It is never cleared.
+   */
+  sealed?: boolean;
 }
 
 /** Arguments of {@linkcode MemoryManager.mmap}. */
@@ -289,6 +295,7 @@ export class MemoryManager {
       addr = o.addr;
     } else if (o.flags & MAP_FIXED) {
       this.#checkRange(o.addr, o.addr + len);
+      this.#checkUnsealed(o.addr, o.addr + len);
       addr = o.addr;
     } else {
       const hint = o.addr - (o.addr % PAGE_SIZE);
@@ -486,7 +493,7 @@ export class MemoryManager {
     const joins = (a: Vma, b: Vma) =>
       a.end === b.start && a.file === null && b.file === null && !a.shared && !b.shared &&
       a.prot === b.prot && a.name === b.name && a.growsDown === b.growsDown && !a.locked === !b.locked &&
-      a.anonName === b.anonName && !a.dontCopy === !b.dontCopy && !a.wipeOnFork === !b.wipeOnFork;
+      a.anonName === b.anonName && !a.dontCopy === !b.dontCopy && !a.wipeOnFork === !b.wipeOnFork && !a.sealed === !b.sealed;
     if (prev !== undefined && joins(prev, v)) {
       prev.end = v.end;
       if (next !== undefined && joins(prev, next)) {
@@ -609,6 +616,33 @@ export class MemoryManager {
     }
   }
 
+  /** EPERM when a mapping in [start, end) is sealed (Linux's vma_is_sealed checks). */
+  #checkUnsealed(start: number, end: number): void {
+    for (const v of this.vmas) if (v.sealed && v.start < end && start < v.end) throw EPERM;
+  }
+
+  /**
+   * mseal(2) of [start, end), page-aligned and non-empty: ENOMEM unless every page is mapped,
+   * then the mappings there are split at the edges and sealed.
+   */
+  mseal(start: number, end: number): void {
+    this.#checkMapped(start, end);
+    for (const p of this.#remove(start, end)) this.#insert({ ...p, sealed: true });
+  }
+
+  /**
+   * Linux's can_madvise_modify: a discarding advice (`discard`) over a sealed mapping is EPERM
+   * unless the mapping is a file's or shared, or writable anyway.
+   */
+  madviseSealed(start: number, end: number, discard: boolean): void {
+    if (!discard) return;
+    for (const v of this.vmas) {
+      if (!v.sealed || v.end <= start || end <= v.start) continue;
+      if (v.file !== null || v.shared || (v.prot & PROT_WRITE)) continue;
+      throw EPERM;
+    }
+  }
+
   /** munmap(2). */
   munmap(via: Context, addr: number, len: number): void {
     if (addr % PAGE_SIZE !== 0 || len === 0) throw EINVAL;
@@ -616,6 +650,7 @@ export class MemoryManager {
     if (end > this.as.maxAddr || addr < 0) throw EINVAL;
     for (const r of this.as.reserved) if (r.start < end && addr < r.end) throw EINVAL;
     this.#checkNoSpecialSplit(addr, end);
+    this.#checkUnsealed(addr, end);
     const removed = this.#remove(addr, end);
     if (removed.length === 0) return;
     const r = this.as.unmap(via, addr, end - addr);
@@ -680,6 +715,7 @@ export class MemoryManager {
       // nor VM_MAYEXEC).
       if (v.start < end && addr < v.end && v.name === "[vvar]" && (prot & (PROT_WRITE | PROT_EXEC))) throw EACCES;
     }
+    this.#checkUnsealed(addr, end);
     const pieces = this.#remove(addr, end);
     const r = this.as.protect(via, addr, end - addr, prot);
     for (const p of pieces) this.#insert({ ...p, prot });
@@ -710,6 +746,7 @@ export class MemoryManager {
         });
       }
     } else if (newTop < oldTop) {
+      if (this.vmas.some((v) => v.sealed && v.start < oldTop && newTop < v.end)) return this.brk;
       this.munmap(via, newTop, oldTop - newTop);
     }
     this.brk = want;
@@ -735,6 +772,8 @@ export class MemoryManager {
     let oldLen = pageRoundUp(o.oldLen);
     const newLen = pageRoundUp(o.newLen);
     if (newLen === 0) throw EINVAL;
+    // mseal(2): any sealed page of the source, before the source's own checks.
+    this.#checkUnsealed(o.oldAddr, o.oldAddr + Math.max(oldLen, PAGE_SIZE));
     const first = this.vmas.find((x) => x.start <= o.oldAddr && o.oldAddr < x.end);
     if (first !== undefined && first.file === null && (first.name === "[vdso]" || first.name === "[vvar]")) {
       // Moved whole only; never grown (Linux: VM_DONTEXPAND, EFAULT) nor split (EINVAL).

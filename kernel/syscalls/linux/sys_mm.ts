@@ -143,6 +143,8 @@ function validAdvice(advice: number): boolean {
 }
 
 const MADV_FREE = 8, MADV_REMOVE = 9, MADV_DONTFORK = 10, MADV_DOFORK = 11, MADV_WIPEONFORK = 18, MADV_KEEPONFORK = 19;
+/** Linux's is_discard: the advice a sealed read-only anonymous VMA refuses (with DONTNEED_LOCKED 24, GUARD_INSTALL 102). */
+const DISCARD_ADVICE = new Set([4, MADV_FREE, MADV_REMOVE, MADV_DONTFORK, MADV_WIPEONFORK, 24, 102]);
 const MADV_COLD = 20, MADV_PAGEOUT = 21, MADV_POPULATE_WRITE = 23;
 
 /**
@@ -191,6 +193,8 @@ const sysMadvise: SyscallFn = (t, a) => {
   const end = BigInt(addr) + aligned > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : addr + Number(aligned);
   const len = end - addr;
   const vmas = t.mm.vmas.filter((v) => v.start < end && addr < v.end);
+  // mseal(2): a sealed VMA refuses discarding advice first (can_madvise_modify).
+  t.mm.madviseSealed(addr, end, DISCARD_ADVICE.has(advice));
   for (const v of vmas) checkVmaAdvice(v, advice);
   if (advice === MADV_POPULATE_WRITE && vmas.some((v) => (v.prot & PROT_WRITE) === 0)) throw EINVAL;
   let covered = 0;

@@ -134,6 +134,7 @@ export const LAZY_FAMILIES: readonly LazyFamily[] = [
   family("sys_bpf", () => import("./sys_bpf.ts"), [321]),
   family("sys_lsm", () => import("./sys_lsm.ts"), [459, 460, 461]),
   family("sys_cachestat", () => import("./sys_cachestat.ts"), [451]),
+  family("sys_mseal", () => import("./sys_mseal.ts"), [462]),
 ];
 
 /** The stubs of LAZY_FAMILIES' syscalls, replaced by the real entries once a family is loaded. */
