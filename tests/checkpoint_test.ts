@@ -1505,6 +1505,19 @@ Deno.test("sentry do --checkpoint-image then sentry restore: memfds keep their c
   }
 });
 
+Deno.test("sentry do --checkpoint-image then sentry restore: a sealed mapping (mseal) stays sealed, as natively (tests/c/ckpt_mseal.c)", async () => {
+  const exe = await compileC("ckpt_mseal", { static: true });
+  const native = await nativeOutput(exe);
+  assert.match(native, /^ready\nmunmap -1 errno 1\nmprotect -1 errno 1\nsealed page S sl 1, neighbour sl 0\n$/);
+  const dir = Deno.makeTempDirSync();
+  try {
+    const image = `${dir}/image.cbor`;
+    await roundTrip({ argv: [exe], ready: "ready\n", image, before: "ready\n", expected: native });
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 Deno.test("restore: hostile memfd entries and mappings are refused in one line and start nothing", async () => {
   const exe = await compileC("ckpt_memfd", { static: true });
   const dir = Deno.makeTempDirSync();
