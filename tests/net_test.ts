@@ -28,6 +28,12 @@ Deno.test("SO_SNDBUF bounds a TCP send queue and wakes a blocked send when it gr
   assert.match(r.stdout, /TCP SO_REUSEPORT: 300 connections, every listener got a share: yes/);
 });
 
+Deno.test("binds sharing a port by SO_REUSEADDR and SO_REUSEPORT in sequences: TCP's bucket fast path admits SO_REUSEADDR, both, then SO_REUSEPORT alone (and its listen), UDP refuses it, as natively (tests/c/net_reuse_sequence.c)", async () => {
+  const r = await assertSameAsNative([await compileC("net_reuse_sequence")]);
+  assert.match(r.stdout, /tcp \[a ap pL\]: a=ok ap=ok pL=ok\/listen-ok/);
+  assert.match(r.stdout, /udp \[a ap p\]: a=ok ap=ok p=EADDRINUSE/);
+});
+
 Deno.test("TCP: send unconnected is EPIPE, a refused connect reads 0 and reconnects with ECONNABORTED, a blocked send ends with EPIPE at shutdown, MSG_TRUNC copies nothing, TIME-WAIT shutdown is ENOTCONN, as natively", async () => {
   const r = await assertSameAsNative([await compileC("net_tcp_edges")]);
   assert.match(r.stdout, /a send blocked on full buffers ends with EPIPE when shut down, having sent part: yes/);

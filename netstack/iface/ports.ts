@@ -13,7 +13,7 @@ import type { IpAddress } from "../wire/address.ts";
 export const EPHEMERAL_LOW = 32768;
 export const EPHEMERAL_HIGH = 60999;
 
-interface Holder<T> {
+export interface Holder<T> {
   owner: T;
   addr: IpAddress | null;
   /** Took an ephemeral port for a connect (bindForConnect): may share it with others such. */
@@ -146,6 +146,11 @@ export class PortTable<T> {
   /** Every holder of every port (a checkpoint's walk). */
   owners(): T[] {
     return [...this.#byPort.values()].flatMap((l) => l.map((h) => h.owner));
+  }
+
+  /** Holders of `port` in the order they took it, with their addresses and how (bindForConnect: shared). */
+  entries(port: number): readonly Readonly<Holder<T>>[] {
+    return this.#byPort.get(port) ?? [];
   }
 
   /** Holders of `port`. */

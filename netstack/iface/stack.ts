@@ -58,7 +58,7 @@ import { type PacketHost, type PacketSend, PacketSocket, PACKET_HOST, PACKET_OUT
 import { checksumAdd, checksumFinish, pseudoHeaderSum } from "../wire/checksum.ts";
 import { Interface, type InterfaceOptions } from "./interface.ts";
 import { Reassembler } from "./fragment.ts";
-import { PortTable } from "./ports.ts";
+import { type Holder, PortTable } from "./ports.ts";
 import { TimerHeap } from "./timer_heap.ts";
 import { NEIGHBOR_RETRY } from "./neighbor_cache.ts";
 import { type Route, RoutingTable } from "./routing.ts";
@@ -522,6 +522,12 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost, PacketHost {
     if (addr !== null && !this.isBindableAddress(addr)) throw EADDRNOTAVAIL;
     // A restore checks listeners and bound sockets against each other only: the connections
     // it restored first got their ports by the rules (a listener's own, say).
+    // Linux's bucket fast path (inet_csk_get_port's tb->fastreuse / sk_reuseport_match) admits
+    // a bind the pairwise rule would refuse: SO_REUSEADDR, then SO_REUSEADDR+SO_REUSEPORT, then
+    // SO_REUSEPORT alone all share a port there.
+    if (port !== 0 && !restoring && tcpFastReuse(sock, addr, this.#tcpPorts.entries(port))) {
+      return this.#tcpPorts.bind(sock, addr, port, () => false);
+    }
     return this.#tcpPorts.bind(sock, addr, port, (other) => !(restoring && other.remote !== null) && tcpPortConflict(sock, addr, other));
   }
 
@@ -540,6 +546,8 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost, PacketHost {
   }
 
   tcpCanListen(sock: TcpSocket): boolean {
+    // listen(2) passes the bucket's check again, its SO_REUSEPORT fast path included.
+    if (tcpFastReuse(sock, sock.localAddr, this.#tcpPorts.entries(sock.localPort), true)) return true;
     return !this.#tcpPorts.conflicted(sock, sock.localAddr, sock.localPort, (other) => tcpPortConflict(sock, sock.localAddr, other));
   }
 
@@ -1872,6 +1880,56 @@ function tcpPortConflict(sock: TcpSocket, addr: IpAddress | null, other: TcpSock
   return devicesOverlap(sock.boundDevice, other.boundDevice) &&
     versionsOverlap(addr, sock.wildcardVersion, other.localAddr, other.wildcardVersion) &&
     !(sock.reusePort && other.reusePort) && !(sock.reuseAddr && other.reuseAddr && !other.isListening);
+}
+
+/**
+ * Whether Linux's port-bucket fast path lets `sock` bind at `addr` beside `held` (the port's
+ * holders in bind order) with no pairwise check: every holder bound with SO_REUSEADDR and none
+ * listens (tb->fastreuse), or the bucket's SO_REUSEPORT record matches (sk_reuseport_match);
+ * `listen`: the check listen(2) makes of a socket already among `held`.
+ * The bucket's state is replayed from the current holders, as inet_csk_update_fastreuse built
+ * it when each bound; Linux keeps the state of holders since gone, which this forgets. A
+ * bucket a connect made (shared) never takes the fast path until a SO_REUSEPORT bind resets it.
+ */
+function tcpFastReuse(sock: TcpSocket, addr: IpAddress | null, held: readonly Readonly<Holder<TcpSocket>>[], listen = false): boolean {
+  if (held.length === 0) return false;
+  const reuseOf = (s: TcpSocket) => s.reuseAddr && !s.isListening;
+  // fastreuseport: 0 none, 1 FASTREUSEPORT_ANY (all holders SO_REUSEPORT), 2 STRICT (reset by
+  // a later SO_REUSEPORT holder: only its address is known free), -1 a connect's bucket.
+  let fastReuse = 0;
+  let fastReusePort = 0;
+  let fastAddr: IpAddress | null = null;
+  let fastVersion: 0 | 4 | 6 = 0;
+  const matches = (s: TcpSocket, a: IpAddress | null) => {
+    if (fastReusePort <= 0 || !s.reusePort) return false;
+    if (fastReusePort === 1) return true;
+    if (fastAddr === null) return a === null ? s.wildcardVersion === fastVersion : versionsOverlap(a, 0, null, fastVersion);
+    return a !== null && fastAddr.equals(a);
+  };
+  held.forEach((h, i) => {
+    const s = h.owner;
+    if (i === 0) {
+      if (h.shared) {
+        fastReuse = fastReusePort = -1;
+        return;
+      }
+      fastReuse = reuseOf(s) ? 1 : 0;
+      fastReusePort = s.reusePort ? 1 : 0;
+      fastAddr = h.addr;
+      fastVersion = s.wildcardVersion;
+      return;
+    }
+    if (h.shared) return; // __inet_hash_connect joins a bucket without updating it
+    if (!reuseOf(s)) fastReuse = 0;
+    if (!s.reusePort) fastReusePort = 0;
+    else if (!matches(s, h.addr)) {
+      fastReusePort = 2;
+      fastAddr = h.addr;
+      fastVersion = s.wildcardVersion;
+    }
+  });
+  // A listen (state LISTEN before inet_csk_get_port) never takes tb->fastreuse.
+  return (!listen && fastReuse > 0 && reuseOf(sock)) || matches(sock, addr);
 }
 
 /**
