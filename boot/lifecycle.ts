@@ -20,7 +20,7 @@ import type { Command } from "./flags.ts";
 import { parseBytes, quote } from "./flags.ts";
 import {
   checkId,
-  containerDir,
+  containerExists,
   type ContainerState,
   holderAlive,
   listIds,
@@ -206,7 +206,7 @@ async function deleteContainer(root: string, id: string, force: boolean, log: De
   checkId(id);
   // runc's delete --force of an unknown container succeeds silently: engines call it to clean
   // up after a create that failed (and so registered nothing).
-  if (force && !exists(containerDir(root, id))) return 0;
+  if (force && !containerExists(root, id)) return 0;
   const s = readState(root, id);
   if (s.status !== "stopped" || holderAlive(s)) {
     if (s.status !== "stopped" && s.status !== "created" && !force) {
@@ -409,14 +409,6 @@ async function exec(cmd: Extract<Command, { kind: "exec" }>): Promise<number> {
   }
 }
 
-function exists(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * The control request of `update`: linux.resources from --resources (a file, "-": stdin), then

@@ -146,6 +146,11 @@ export function claimId(root: string, id: string, creating: ContainerState): str
   return dir;
 }
 
+/** Whether the container's directory exists (in any state, a claim in progress included). */
+export function containerExists(root: string, id: string): boolean {
+  return exists(containerDir(root, id));
+}
+
 function exists(path: string): boolean {
   try {
     Deno.lstatSync(path);

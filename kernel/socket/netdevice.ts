@@ -137,8 +137,7 @@ export function netdeviceIoctl(net: Net, family: number, cmd: number, arg: numbe
     io.copyOut(arg, out);
     return 0;
   }
-  const nul = req.subarray(0, IFNAMSIZ).indexOf(0);
-  const name = new TextDecoder().decode(req.subarray(0, nul < 0 ? IFNAMSIZ : nul));
+  const name = ifreqName(req);
   const isAddressRequest = cmd === SIOCGIFADDR || cmd === SIOCGIFDSTADDR || cmd === SIOCGIFBRDADDR ||
     cmd === SIOCGIFNETMASK;
   if (isAddressRequest && family !== AF_INET) throw ENOTTY;
@@ -192,8 +191,7 @@ export function netdeviceIoctl(net: Net, family: number, cmd: number, arg: numbe
  */
 function ethtool(net: Net, all: Link[], arg: number, io: MemoryIO): number {
   const req = io.copyIn(arg, IFREQ_SIZE);
-  const nul = req.subarray(0, IFNAMSIZ).indexOf(0);
-  const name = new TextDecoder().decode(req.subarray(0, nul < 0 ? IFNAMSIZ : nul));
+  const name = ifreqName(req);
   const link = all.find((l) => l.name === name);
   if (link === undefined) throw ENODEV;
   const data = Number(new DataView(req.buffer, req.byteOffset, req.byteLength).getBigUint64(16, true));
@@ -221,6 +219,12 @@ function ethtool(net: Net, all: Link[], arg: number, io: MemoryIO): number {
   throw EOPNOTSUPP;
 }
 
+/** struct ifreq's ifr_name: up to its NUL, or all IFNAMSIZ bytes when it has none. */
+function ifreqName(req: Uint8Array): string {
+  const nul = req.subarray(0, IFNAMSIZ).indexOf(0);
+  return new TextDecoder().decode(req.subarray(0, nul < 0 ? IFNAMSIZ : nul));
+}
+
 /**
  * SIOCSIFFLAGS from a caller with CAP_NET_ADMIN (dev_ioctl checks it before the name): IFF_UP
  * brings lo or a TUN/TAP device up or down (dev_change_flags); the other flags are kept as
@@ -228,8 +232,7 @@ function ethtool(net: Net, all: Link[], arg: number, io: MemoryIO): number {
  */
 function setFlags(net: Net, arg: number, io: MemoryIO): number {
   const req = io.copyIn(arg, IFREQ_SIZE);
-  const nul = req.subarray(0, IFNAMSIZ).indexOf(0);
-  const name = new TextDecoder().decode(req.subarray(0, nul < 0 ? IFNAMSIZ : nul));
+  const name = ifreqName(req);
   const index = net.linkIndex(name);
   if (index < 0) throw ENODEV;
   const flags = new DataView(req.buffer, req.byteOffset, req.byteLength).getUint16(16, true);
@@ -243,8 +246,7 @@ function setFlags(net: Net, arg: number, io: MemoryIO): number {
  */
 function setMtu(net: Net, arg: number, io: MemoryIO): number {
   const req = io.copyIn(arg, IFREQ_SIZE);
-  const nul = req.subarray(0, IFNAMSIZ).indexOf(0);
-  const name = new TextDecoder().decode(req.subarray(0, nul < 0 ? IFNAMSIZ : nul));
+  const name = ifreqName(req);
   const index = net.linkIndex(name);
   if (index < 0) throw ENODEV;
   const mtu = new DataView(req.buffer, req.byteOffset, req.byteLength).getInt32(16, true);
