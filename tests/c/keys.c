@@ -104,7 +104,9 @@ static void quota_child(unsigned uid) {
   long ring = keyctl(KEYCTL_GET_KEYRING_ID, KEY_SPEC_THREAD_KEYRING, 1, 0, 0);
   int nk, qk, qb, mk, mb, nk2, qk2, qb2;
   if (!key_users(uid, &nk, &qk, &qb, &mk, &mb)) { printf("no key-users line\n"); exit(1); }
-  printf("limits %d/%d\n", mk, mb);
+  /* The limits are the kernel's settings (the host's sysctls natively, the sandbox's own in the
+   * sentry): only their presence is compared; what follows is relative to them. */
+  printf("limits %s\n", mk > 0 && mb > 0 ? "set" : "missing");
   char payload[64] = {0};
   long k = add_key("user", "test2", payload, sizeof payload, KEY_SPEC_THREAD_KEYRING);
   key_users(uid, &nk2, &qk2, &qb2, &mk, &mb);
