@@ -460,11 +460,19 @@ int main(int argc, char **argv) {
   }
   printf("ns2 nsva 10.77.0.1/24: %d, up: %d\n", addr_add("nsva", "10.77.0.1", 24), link_set_up("nsva"));
   {
-    /* Up, its peer down: no carrier (IFF_RUNNING clear). */
+    /* Up, its peer down: no carrier (IFF_RUNNING clear). Natively the operstate that
+     * IFF_RUNNING reflects is settled by linkwatch after dev_open returns (a new device's
+     * IF_OPER_UNKNOWN counts as running until then), so wait up to 3 s for it to clear; a
+     * state that never clears still prints 1. */
     int s = socket(AF_INET, SOCK_DGRAM, 0);
     struct ifreq r = {0};
-    strcpy(r.ifr_name, "nsva");
-    ioctl(s, SIOCGIFFLAGS, &r);
+    for (int i = 0; i < 300; i++) {
+      memset(&r, 0, sizeof r);
+      strcpy(r.ifr_name, "nsva");
+      ioctl(s, SIOCGIFFLAGS, &r);
+      if (!(r.ifr_flags & IFF_RUNNING)) break;
+      usleep(10000);
+    }
     close(s);
     printf("ns2 nsva up %d running %d\n", (r.ifr_flags & IFF_UP) != 0, (r.ifr_flags & IFF_RUNNING) != 0);
   }
