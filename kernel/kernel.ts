@@ -70,7 +70,7 @@ import { sigBit } from "./signals.ts";
 import {
   enterStop as enterPtraceStop, PTRACE_EVENT_EXIT, PTRACE_EVENT_SECCOMP, PTRACE_EVENT_STOP, PTRACE_EVENT_VFORK_DONE,
   PTRACE_O_TRACEEXIT, PTRACE_O_TRACESECCOMP,
-  exitAwaitsTracer, traceeExited, tracerExited,
+  dropOldLeader, exitAwaitsTracer, traceeExited, tracedThreadZombies, tracerExited,
 } from "./ptrace.ts";
 import {
   AUDIT_ARCH_X86_64, evaluate as evaluateSeccomp, SECCOMP_DATA_SIZE, SECCOMP_MODE_STRICT, SECCOMP_RET_ACTION_FULL,
@@ -543,12 +543,7 @@ export class Kernel {
    * notify_count until release_task; the leader, whose zombie Linux keeps, is never one here).
    */
   otherThreadsGone(t: Task): boolean {
-    if (t.tg.tasks.size !== 1) return false;
-    for (const tr of this.tasks.values()) {
-      if (tr.tracees.size === 0) continue;
-      for (const x of tr.tracees) if (x !== t && x.tg === t.tg && x.ptrace?.threadExitStatus != null) return false;
-    }
-    return true;
+    return t.tg.tasks.size === 1 && !tracedThreadZombies(this, t.tg, t);
   }
 
   /**
@@ -558,6 +553,7 @@ export class Kernel {
    */
   takeLeaderId(t: Task): void {
     if (t.tid === t.tg.tgid) return;
+    dropOldLeader(this, t.tg, t);
     const old = t.tid;
     this.tasks.delete(old);
     t.tid = t.tg.tgid;

@@ -237,6 +237,19 @@ export function exitAwaitsTracer(k: Kernel, tg: ThreadGroup): boolean {
   return false;
 }
 
+/**
+ * Whether a thread of tg other than `except` ended traced and its tracer has not waited for it
+ * yet: Linux keeps such a zombie in the thread group until then, so the group is not empty (its
+ * leader's zombie is not reported, de_thread waits).
+ */
+export function tracedThreadZombies(k: Kernel, tg: ThreadGroup, except: Task | null = null): boolean {
+  for (const tr of k.tasks.values()) {
+    if (tr.tracees.size === 0) continue;
+    for (const x of tr.tracees) if (x !== except && x.tg === tg && x.ptrace?.threadExitStatus != null) return true;
+  }
+  return false;
+}
+
 /** The tracer of the exited x is done with it (waited, or gone): its parent may be told now. */
 export function releaseExitedTracee(x: Task): void {
   const l = x.ptrace!;
@@ -245,7 +258,30 @@ export function releaseExitedTracee(x: Task): void {
   const tg = x.tg;
   // An execve of the group may be waiting for this thread's zombie to go (task_exec.ts).
   tg.threadExitQueue.notify(EVENT_IN);
-  if (tg.zombie && l.tracer.tg !== tg.parent && !exitAwaitsTracer(x.kernel, tg)) x.kernel.notifyParentOfExit(tg);
+  if (!tg.zombie) return;
+  // The last traced thread zombie gone: a leader's zombie traced by another task is reportable.
+  if (l.threadExitStatus !== null) {
+    for (const tr of x.kernel.tasks.values()) {
+      for (const y of tr.tracees) if (y.tg === tg && y.ptrace?.exited) tr.tg.childWaitQueue.notify(1);
+    }
+  }
+  if (l.tracer.tg !== tg.parent && !exitAwaitsTracer(x.kernel, tg)) x.kernel.notifyParentOfExit(tg);
+}
+
+/**
+ * de_thread made another thread the leader: the old leader's zombie, if a tracer still held
+ * it, goes without a report (Linux's de_thread releases it silently and wakes the tracer).
+ */
+export function dropOldLeader(k: Kernel, tg: ThreadGroup, heir: Task): void {
+  for (const tr of k.tasks.values()) {
+    for (const x of tr.tracees) {
+      if (x !== heir && x.tg === tg && x.tid === tg.tgid && x.ptrace?.exited) {
+        tr.tracees.delete(x);
+        x.ptrace = null;
+        tr.tg.childWaitQueue.notify(1);
+      }
+    }
+  }
 }
 
 /** The tracer is exiting (its task ends): every tracee is detached, or killed with EXITKILL. */
@@ -271,7 +307,10 @@ export function traceeExited(t: Task, status: number): void {
   const l = t.ptrace;
   if (l === null) return;
   const last = t.tg.tasks.size === 1 && t.tg.tasks.has(t);
-  if (last && t.tid === t.tg.tgid && !l.tracer.tg.zombie) {
+  // A leader that ends before its threads stays its tracer's when that tracer is not its
+  // parent: Linux keeps it a traced zombie (delay_group_leader), reported to the tracer once
+  // the group is empty, and only then to its parent (kernel/task_wait.ts).
+  if (t.tid === t.tg.tgid && !l.tracer.tg.zombie && (last || l.tracer.tg !== t.tg.parent)) {
     l.exited = true;
     l.stop = null;
   } else if (t.tid !== t.tg.tgid && !l.tracer.tg.zombie) {

@@ -12,7 +12,7 @@
 import { ECHILD, EINVAL } from "./errno.ts";
 import type { Task } from "./task.ts";
 import type { ThreadGroup } from "./thread_group.ts";
-import { exitAwaitsTracer, releaseExitedTracee, stopStatus } from "./ptrace.ts";
+import { exitAwaitsTracer, releaseExitedTracee, stopStatus, tracedThreadZombies } from "./ptrace.ts";
 
 export const WNOHANG = 1;
 export const WUNTRACED = 2;
@@ -107,6 +107,8 @@ export function waitForChild(t: Task, sel: WaitSelector, options: number): WaitO
         // A tracee that is not our child ended: reported once, and reaped by its parent. Our
         // own child is reaped below.
         if (x.tg.parent === t.tg || !x.tg.zombie || x.tg.exitStatus === null || !(options & WEXITED)) continue;
+        // A leader whose traced threads are still zombies waits for them (delay_group_leader).
+        if (tracedThreadZombies(t.kernel, x.tg)) continue;
         const status = x.tg.exitStatus, pid = t.vnr(x.tg.tgid);
         if (!(options & WNOWAIT)) releaseExitedTracee(x);
         return { kind: "reaped", child: x.tg, status, pid };

@@ -312,6 +312,10 @@ Deno.test("ptrace exits: a process traced by another is its tracer's to wait for
   await assertSameAsNative([await compileC("ptrace_exit_wait")]);
 });
 
+Deno.test("ptrace exits: a leader that ends before its thread stays its non-parent tracer's zombie until the group is empty and traced thread zombies are waited for, then its parent's; an execve by the thread drops it unreported, as natively (tests/c/ptrace_leader_exit.c)", async () => {
+  await assertSameAsNative([await compileC("ptrace_leader_exit")]);
+});
+
 Deno.test("init starts outside any session of the sandbox (sid and pgrp 0), may setsid or make a group, as natively as PID 1 of unshare --pid --fork (tests/c/init_session.c)", async () => {
   const bin = await compileC("init_session");
   const native = await runNative(["unshare", "--pid", "--fork", bin]);
