@@ -42,6 +42,7 @@ import { straceEnter, straceExit } from "./strace.ts";
 import { ExecFatalError, loadExecutable, resolveExecutable } from "./loader/load.ts";
 import { monotonicNs } from "./time.ts";
 import { EVENT_IN, WaitQueue } from "../waiter/mod.ts";
+import { withheldFault } from "./userfaultfd.ts";
 import { SocketFile } from "./socket/socket.ts";
 import type { UnixNamespace } from "./socket/unix/namespace.ts";
 import { NsInodes, type UserNamespace } from "./user_namespace.ts";
@@ -717,6 +718,21 @@ export class Kernel {
     tg.posixTimers.clear();
   }
 
+  /**
+   * Puts t, stopped by a fault in user mode (not in a syscall), to sleep on q: woken, it runs
+   * the faulting instruction again (kernel/userfaultfd.ts). A signal wakes it as any sleep.
+   */
+  sleepInFault(t: Task, q: WaitQueue): void {
+    t.state = "blocked";
+    t.lastBlockRestart = "sys";
+    t.blocked = { queues: [q], mask: EVENT_IN, deadlineNs: null, restart: "sys" };
+    q.register(t, EVENT_IN);
+    if (deliverableSet(t) !== 0n || t.tg.groupStop !== null) {
+      t.interrupted = true;
+      this.wakeTask(t);
+    }
+  }
+
   /** Makes a blocked task runnable; its syscall runs again. Safe from any callback. */
   wakeTask(t: Task): void {
     if (t.state !== "blocked") return;
@@ -1071,6 +1087,17 @@ export class Kernel {
           `${t} ${SIGNAL_NAMES[reason.signo]} at 0x${reason.addr.toString(16)} (code ${reason.code}), ` +
             `rip 0x${t.ctx.regs.get("rip").toString(16)}`,
         );
+        // A page whose rights the host withholds for the kernel (userfaultfd, guard and poisoned
+        // pages: kernel/userfaultfd.ts): tried again, asleep in a userfaultfd, or a signal.
+        if (reason.signo === SIGSEGV && t.mm.withholding) {
+          const w = withheldFault(t, reason.addr);
+          if (w === "slept") return;
+          if (w === "retry") {
+            this.#step(t);
+            return;
+          }
+          if (w !== null) reason = { kind: "fault", signo: w.signo, code: w.code, addr: reason.addr };
+        }
         // An access the host refused only because its protection lags behind the application's
         // (the platform's lazy mprotect): tried again once the host has caught up.
         if (reason.signo === SIGSEGV && reason.code === SEGV_ACCERR && t.mm.as.catchUpProtection?.(t.ctx, reason.addr)) {
@@ -1223,6 +1250,8 @@ export class Kernel {
       enterPtraceStop(t, { kind: "syscall", entry: false });
       return;
     }
+    // A sleep outside a syscall (a userfaultfd fault) leaves nothing for a syscall to see.
+    if (!t.inSyscall) t.interrupted = false;
     if ((deliverableSet(t) !== 0n || t.ptrace?.inject != null) && !deliverSignals(t)) return;
     if ((t.state as Task["state"]) === "dead") return;
     // No handler was entered: an interrupted syscall of a traced task runs again.

@@ -38,6 +38,7 @@ import { LazyModule } from "./lazy_module.ts";
 import { INIT_USER_NS } from "./user_namespace.ts";
 import { type IpcNamespace, IPCMNI } from "./ipc.ts";
 import { pipeSysctl, roundPipeSize } from "../vfs/pipe.ts";
+import { uffdSysctl } from "./userfaultfd.ts";
 
 /** /proc/keys and /proc/key-users are rendered by the keys family, loaded at its first use. */
 const procKeys = new LazyModule<{ renderProcKeys(t: Task): string; renderProcKeyUsers(t: Task): string }>(
@@ -673,6 +674,15 @@ export class KernelProcSource implements ProcSource {
       this.#k.ucounts.setLimit(ns, user, n);
       return;
     }
+    if (key === "vm/unprivileged_userfaultfd") {
+      // proc_dointvec_minmax from 0 to 1.
+      const t = text.trim();
+      if (!/^-?[0-9]+$/.test(t)) throw EINVAL;
+      const n = Number(t);
+      if (n < 0 || n > 1) throw EINVAL;
+      uffdSysctl.unprivileged = n;
+      return;
+    }
     if (key === "fs/pipe-max-size") {
       // proc_dopipe_max_size: an unsigned int, rounded up by round_pipe_size (0 is EINVAL).
       const t = text.trim();
@@ -742,6 +752,8 @@ export class KernelProcSource implements ProcSource {
         return `${this.#k.nrOpen}\n`;
       case "fs/pipe-max-size":
         return `${pipeSysctl.maxSize}\n`;
+      case "vm/unprivileged_userfaultfd":
+        return `${uffdSysctl.unprivileged}\n`;
       case "fs/inotify/max_user_instances":
         return `${this.#k.ucounts.limits(INIT_USER_NS)[UCOUNT_INOTIFY_INSTANCES]}\n`;
       case "fs/inotify/max_user_watches":

@@ -125,6 +125,22 @@ export interface AddressSpace {
    * tried again. Optional: an address space that never lags has none.
    */
   catchUpProtection?(via: Context, addr: number): boolean;
+  /**
+   * Withholds `rights` (PROT_* bits, 0 for none) of [start, end) from the host, whatever the
+   * application's protection: its accesses there stop with SIGSEGV (SEGV_ACCERR) for the kernel
+   * to decide (a userfaultfd's missing page, a guard page). The range must have been made the
+   * platform's own with {@linkcode ownMemory}. Returns 0 or -errno. Optional: a platform without
+   * it has no userfaultfd nor guard pages.
+   */
+  setWithheld?(via: Context, start: number, end: number, rights: Prot): number;
+  /** The rights withheld at addr (0: none). */
+  withheldAt?(addr: number): Prot;
+  /**
+   * Makes the anonymous memory of [start, end) (protection `prot`) memory whose rights the
+   * platform can withhold page by page, keeping its contents and which pages were never
+   * touched ({@linkcode populated} still tells). Returns 0 or -errno.
+   */
+  ownMemory?(via: Context, start: number, end: number, prot: Prot, shared: boolean): number;
   /** Drops the pages of a range (madvise MADV_DONTNEED): private anonymous memory reads as zeros. */
   discard(via: Context, addr: number, len: number): number;
   /** Moves or resizes a mapping as mremap(2) with the given flags; returns the address or -errno. */

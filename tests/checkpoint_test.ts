@@ -4,6 +4,7 @@
  */
 
 import { PacketSocketFile } from "../kernel/socket/packet/packet.ts";
+import { UserfaultFd } from "../kernel/userfaultfd.ts";
 import assert from "node:assert/strict";
 import { decode, encode } from "cbor-x/index-no-eval";
 import { deflateRawSync } from "node:zlib";
@@ -707,6 +708,37 @@ Deno.test("checkpoint: a sandbox holding a packet socket (AF_PACKET) is refused 
       await until(() => k.quiescent, "quiescence");
       const err = refusedCheckpoint(() => checkpointToFile(k, `${dir}/image.cbor`, { rootHostPath: "/", sentryVersion: "t" }));
       assert.equal(err.message, "checkpoint: a packet socket (AF_PACKET): not saved yet");
+      assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["out"]);
+    } finally {
+      k.shutdown();
+      await done;
+    }
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("checkpoint: a sandbox holding a userfaultfd, or a guard page, is refused in one line", async () => {
+  const exe = await compileC("ckpt_counter", { static: true });
+  const dir = Deno.makeTempDirSync();
+  try {
+    Deno.writeFileSync(`${dir}/out`, new Uint8Array(0));
+    const k = newKernel();
+    k.createInit({ argv: [exe, "1000"], envp: [], cwd: "/", creds: new Credentials(0, 0), stdio: stdioTo(`${dir}/out`) });
+    const done = k.run();
+    try {
+      await until(() => Deno.readTextFileSync(`${dir}/out`).length > 0, "the first line");
+      const task = [...k.init!.tasks][0]!;
+      const fd = task.fdTable.install(new UserfaultFd(k, k.init!.mm, 0), false);
+      k.pause();
+      await until(() => k.quiescent, "quiescence");
+      const err = refusedCheckpoint(() => checkpointToFile(k, `${dir}/image.cbor`, { rootHostPath: "/", sentryVersion: "t" }));
+      assert.equal(err.message, "checkpoint: an open file anon_inode:[userfaultfd] (UserfaultFd): not saved yet");
+      task.fdTable.remove(fd);
+      const v = k.init!.mm.vmas.find((x) => x.file === null && x.name === "")!;
+      k.init!.mm.addMarks(v.start, v.start + 4096, 1);
+      const guard = refusedCheckpoint(() => checkpointToFile(k, `${dir}/image.cbor`, { rootHostPath: "/", sentryVersion: "t" }));
+      assert.equal(guard.message, "checkpoint: a guard page (MADV_GUARD_INSTALL) or poisoned page (UFFDIO_POISON) exists: not saved yet");
       assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["out"]);
     } finally {
       k.shutdown();

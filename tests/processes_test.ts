@@ -276,6 +276,10 @@ Deno.test("mprotect that only adds rights (not told to the host until an access 
   await assertSameAsNative([await compileC("mprotect_lazy")]);
 });
 
+Deno.test("userfaultfd: UFFDIO_API, REGISTER and their errors, missing pages resolved from another thread by COPY, ZEROPAGE and MOVE, DONTWAKE then WAKE, MADV_DONTNEED, a signal to a thread asleep in a fault, write protection, POISON, UFFD_FEATURE_SIGBUS, THREAD_ID, EXACT_ADDRESS, unregister, close, fork and /dev/userfaultfd as natively (tests/c/userfaultfd.c)", async () => {
+  await assertSameAsNative([await compileC("userfaultfd")]);
+});
+
 Deno.test("adjacent private anonymous mappings alike are one VMA, so mremap of the whole range works after mprotect there and back, an adjacent mmap, and a copy-on-write fork with a discard, as natively", async () => {
   await assertSameAsNative([await compileC("vma_merge")]);
 });

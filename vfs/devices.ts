@@ -110,10 +110,22 @@ export class TunNodeFile extends LocatedFile {
   }
 }
 
+/** /dev/userfaultfd's device number: the misc major and the minor Linux 6.18 hands it here. */
+export const USERFAULTFD_MAJOR = 10, USERFAULTFD_MINOR = 257;
+
+/**
+ * /dev/userfaultfd opened but not yet resolved: its USERFAULTFD_IOC_NEW makes the kernel's
+ * userfaultfds, which the VFS does not know, so the open syscall replaces this placeholder
+ * (kernel/userfaultfd.ts), as it does /dev/net/tun's. Used alone it refuses everything.
+ * @savable
+ */
+export class UserfaultfdNodeFile extends TunNodeFile {}
+
 /** The in-sentry implementation for a device number, or null if there is none. */
 export function openMemoryDevice(loc: Location, flags: number, rdev: number): FileDescription | null {
   const [major, minor] = majorMinor(rdev);
   if (major === TUN_MAJOR && minor === TUN_MINOR) return new TunNodeFile(loc, flags);
+  if (major === USERFAULTFD_MAJOR && minor === USERFAULTFD_MINOR) return new UserfaultfdNodeFile(loc, flags);
   // /dev/tty, /dev/console, /dev/ptmx: resolved by the open syscall (vfs/tty/device_file.ts).
   const tty = ttyDeviceKind(major, minor);
   if (tty !== null) return new TtyDeviceFile(loc, flags, tty);

@@ -64,10 +64,13 @@ export const LEDGER: readonly LedgerEntry[] = [
       users: "the number of thread groups using it: recounted as restored groups take it",
       hostCpuCharged: "CPU time of the old host threads: the restored stub starts at zero",
       "#exeUse": "the executable's deny-write count (ETXTBSY): taken again by the exe setter as the restore sets exe",
+      withholding:
+        "whether the host ever withheld rights here (kernel/userfaultfd.ts): false after a restore, whose host mappings withhold nothing (no marks, no userfaultfd are saved)",
     },
     refused: {
       aio: "io_setup's contexts: a sandbox with any is refused",
       exeFile: "an executable in no directory (a memfd run by execveat): a sandbox running one is refused",
+      pageMarks: "guard and poisoned pages (and userfaultfd write protection, which needs an open userfaultfd, refused as an open file): a sandbox with any is refused",
     },
   },
   {

@@ -21,6 +21,7 @@
  * @module
  */
 
+import { uffdSysctl } from "../userfaultfd.ts";
 import { intIn, withFastPath, z } from "./zod_tree.ts";
 import { MAX_FILES, MAX_PROCESSES, MAX_TASKS, plainHandlers, plainRun, plainSandbox, plainVma } from "./plain_state.ts";
 import { UCOUNT_NAMES } from "../ucounts.ts";
@@ -563,6 +564,10 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
   if (groups.some((tg) => tg.exitLandlock !== null)) throw new CheckpointError("a zombie was restricted by Landlock: not saved yet");
   if (k.leases.held > 0) throw new CheckpointError("a file lease is held (F_SETLEASE): not saved yet");
   if (pipeSysctl.maxSize !== PIPE_MAX_SIZE) throw new CheckpointError("/proc/sys/fs/pipe-max-size was changed: not saved yet");
+  if (uffdSysctl.unprivileged !== 0) throw new CheckpointError("/proc/sys/vm/unprivileged_userfaultfd was changed: not saved yet");
+  if (groups.some((tg) => !tg.zombie && (tg.mm.pageMarks?.size ?? 0) > 0)) {
+    throw new CheckpointError("a guard page (MADV_GUARD_INSTALL) or poisoned page (UFFDIO_POISON) exists: not saved yet");
+  }
   if (dnotifyEntries() > 0) throw new CheckpointError("a directory is watched with F_NOTIFY (dnotify): not saved yet");
   const processes = groups.map((tg) => {
     const p = saveProcess(tg, c);

@@ -86,7 +86,24 @@ export interface Vma {
    * anonymous memory (madviseSealed); smaps shows "sl". It is never cleared.
    */
   sealed?: boolean;
+  /**
+   * The userfaultfd this VMA is registered with and the UFFDIO_REGISTER_MODE_* bits (Linux's
+   * vm_userfaultfd_ctx and VM_UFFD_*): kernel/userfaultfd.ts. Never saved: a sandbox with an
+   * open userfaultfd is refused, and closing it unregisters every VMA.
+   */
+  uffd?: { ctx: UffdContext; mode: number };
 }
+
+/** What a VMA's userfaultfd registration names (kernel/userfaultfd.ts's context). */
+export interface UffdContext {
+  readonly features: number | null;
+}
+
+/** Per-page marks (Linux's PTE markers and uffd-wp bits), MemoryManager.pageMarks. */
+export const MARK_GUARD = 1, MARK_POISON = 2, MARK_UFFD_WP = 4;
+/** UFFDIO_REGISTER's modes as VMAs keep them. */
+export const UFFD_MODE_MISSING = 1, UFFD_MODE_WP = 2;
+const PROT_ALL = PROT_READ | PROT_WRITE | PROT_EXEC;
 
 /** Arguments of {@linkcode MemoryManager.mmap}. */
 export interface MmapOpts {
@@ -182,6 +199,19 @@ export class MemoryManager {
   hostCpuCharged = { userNs: 0, sysNs: 0 };
   /** io_setup's contexts (kernel/aio.ts), made on first use; a fork's child has none. */
   aio: AioTable | null = null;
+  /**
+   * Marks of single pages by page address, MARK_* bits: guard pages (MADV_GUARD_INSTALL),
+   * poisoned pages (UFFDIO_POISON) and userfaultfd write protection (UFFDIO_WRITEPROTECT).
+   * Linux keeps them in the page tables (PTE markers, the uffd-wp bit); here the host mapping
+   * withholds the rights they take away (AddressSpace.setWithheld) and the kernel's fault stop
+   * decides (kernel/userfaultfd.ts). null while none was ever set.
+   */
+  pageMarks: Map<number, number> | null = null;
+  /**
+   * True once the host mapping was made to withhold rights somewhere in this address space
+   * (userfaultfd, guard pages): only then does a SIGSEGV stop look for a withheld page.
+   */
+  withholding = false;
 
   constructor(as: AddressSpace) {
     this.as = as;
@@ -338,6 +368,7 @@ export class MemoryManager {
     // What MAP_FIXED replaced lets go of its file (ld.so maps a library's whole span from the
     // file, then its segments over it: kept, each would pin the file's host descriptor).
     for (const v of this.#remove(addr, addr + len)) v.file?.decRef();
+    this.dropMarks(addr, addr + len);
     this.#insert({
       start: addr,
       end: addr + len,
@@ -397,6 +428,19 @@ export class MemoryManager {
       this.#insert(name === null ? rest : { ...rest, anonName: name });
     }
     if (covered < end - start) throw ENOMEM;
+  }
+
+  /**
+   * Registers the VMAs of [start, end) with a userfaultfd (null: unregisters them), splitting
+   * them at the ends (Linux's userfaultfd_register_range and userfaultfd_clear_vma). The caller
+   * checked them.
+   */
+  setUffd(start: number, end: number, uffd: NonNullable<Vma["uffd"]> | null): void {
+    if (!this.vmas.some((v) => v.start < end && start < v.end)) return;
+    for (const p of this.#remove(start, end)) {
+      const { uffd: _, ...rest } = p;
+      this.#insert(uffd === null ? rest : { ...rest, uffd });
+    }
   }
 
   /**
@@ -493,7 +537,8 @@ export class MemoryManager {
     const joins = (a: Vma, b: Vma) =>
       a.end === b.start && a.file === null && b.file === null && !a.shared && !b.shared &&
       a.prot === b.prot && a.name === b.name && a.growsDown === b.growsDown && !a.locked === !b.locked &&
-      a.anonName === b.anonName && !a.dontCopy === !b.dontCopy && !a.wipeOnFork === !b.wipeOnFork && !a.sealed === !b.sealed;
+      a.anonName === b.anonName && !a.dontCopy === !b.dontCopy && !a.wipeOnFork === !b.wipeOnFork && !a.sealed === !b.sealed &&
+      a.uffd?.ctx === b.uffd?.ctx && a.uffd?.mode === b.uffd?.mode;
     if (prev !== undefined && joins(prev, v)) {
       prev.end = v.end;
       if (next !== undefined && joins(prev, next)) {
@@ -653,6 +698,7 @@ export class MemoryManager {
     this.#checkUnsealed(addr, end);
     const removed = this.#remove(addr, end);
     if (removed.length === 0) return;
+    this.dropMarks(addr, end);
     const r = this.as.unmap(via, addr, end - addr);
     for (const v of removed) v.file?.decRef();
     if (r < 0) throw errnoFromNumber(-r);
@@ -830,7 +876,15 @@ export class MemoryManager {
     const r = this.#hostMremap(via, o.oldAddr, oldLen, newLen, MREMAP_MAYMOVE | MREMAP_FIXED, dest);
     if (r < 0) throw errnoFromNumber(-r);
     const piece = this.#remove(o.oldAddr, o.oldAddr + oldLen)[0]!;
-    this.#insert({ ...piece, start: dest, end: dest + newLen });
+    // Without UFFD_FEATURE_EVENT_REMAP (not offered) the moved VMA leaves its userfaultfd
+    // (mremap_userfaultfd_prep); its guard and poison marks move with its pages.
+    const moved: Vma = { ...piece, start: dest, end: dest + newLen };
+    delete moved.uffd;
+    this.#insert(moved);
+    if (this.withholding) {
+      this.#moveMarks(o.oldAddr, oldLen, dest);
+      this.syncWithheld(via, dest, dest + newLen);
+    }
     return dest;
   }
 
@@ -867,6 +921,117 @@ export class MemoryManager {
     this.#checkMapped(addr, end);
     const r = this.as.discard(via, addr, end - addr);
     if (r < 0) throw errnoFromNumber(-r);
+    if (this.withholding) {
+      // The pages are gone: so are their write protection and poison (guard marks stay), and
+      // a userfaultfd sees them missing again.
+      this.dropMarks(addr, end, MARK_UFFD_WP | MARK_POISON);
+      this.syncWithheld(via, addr, end);
+    }
+  }
+
+  /** Clears `bits` (all by default) of the marks of pages in [start, end). */
+  dropMarks(start: number, end: number, bits = MARK_GUARD | MARK_POISON | MARK_UFFD_WP): void {
+    const m = this.pageMarks;
+    if (m === null || m.size === 0) return;
+    for (const [page, b] of m) {
+      if (page < start || page >= end) continue;
+      if ((b & ~bits) === 0) m.delete(page);
+      else m.set(page, b & ~bits);
+    }
+  }
+
+  /** Sets `bits` on the marks of the pages of [start, end). */
+  addMarks(start: number, end: number, bits: number): void {
+    const m = this.pageMarks ??= new Map();
+    for (let p = start; p < end; p += PAGE_SIZE) m.set(p, (m.get(p) ?? 0) | bits);
+  }
+
+  /** The marks of [from, from+len) go to the same pages at `to` (mremap moved them). */
+  #moveMarks(from: number, len: number, to: number): void {
+    const m = this.pageMarks;
+    if (m === null || m.size === 0) return;
+    const moved: Array<[number, number]> = [];
+    for (const [page, b] of m) {
+      if (page < from || page >= from + len) continue;
+      m.delete(page);
+      moved.push([page - from + to, b]);
+    }
+    for (const [page, b] of moved) m.set(page, b);
+  }
+
+  /**
+   * The rights the host mapping must withhold at `page` (kernel/userfaultfd.ts decides on the
+   * fault): all of them on a guard or poisoned page and on a page a missing-mode userfaultfd
+   * registration has not had filled (`present` says whether it holds data), the write right on
+   * a write-protected page of a WP registration, none elsewhere.
+   */
+  rightsWithheld(v: Vma, page: number, present: boolean): number {
+    const b = this.pageMarks?.get(page) ?? 0;
+    if (b & (MARK_GUARD | MARK_POISON)) return PROT_ALL;
+    const mode = v.uffd?.mode ?? 0;
+    if ((mode & UFFD_MODE_MISSING) && !present) return PROT_ALL;
+    if ((mode & UFFD_MODE_WP) && (b & MARK_UFFD_WP)) return PROT_WRITE;
+    return 0;
+  }
+
+  /**
+   * Brings what the host withholds in [start, end) in line with {@linkcode rightsWithheld},
+   * in runs of equal rights. Memory the platform cannot withhold in is left as it is.
+   */
+  syncWithheld(via: Context, start: number, end: number): void {
+    if (this.as.setWithheld === undefined) return;
+    const pop = this.as.populated?.(start, end) ?? null;
+    let pi = 0;
+    const present = (p: number) => {
+      if (pop === null) return true;
+      while (pi < pop.length && pop[pi]![1] <= p) pi++;
+      return pi < pop.length && pop[pi]![0] <= p;
+    };
+    let runStart = start, runRights = -1;
+    const flush = (at: number) => {
+      if (runRights >= 0 && at > runStart) {
+        if (runRights !== 0) this.withholding = true;
+        if (runRights !== 0 || this.withholding) this.as.setWithheld!(via, runStart, at, runRights);
+      }
+    };
+    for (const v of this.vmas) {
+      if (v.end <= start || v.start >= end) continue;
+      if (v.file !== null) {
+        flush(Math.max(v.start, start));
+        runRights = -1;
+        continue;
+      }
+      const lo = Math.max(v.start, start), hi = Math.min(v.end, end);
+      if ((this.pageMarks?.size ?? 0) === 0) {
+        // No marks: the rights follow the registration and the populated runs alone.
+        const missing = ((v.uffd?.mode ?? 0) & UFFD_MODE_MISSING) !== 0;
+        let at = lo;
+        for (const [a, b] of missing && pop !== null ? pop : []) {
+          const x = Math.max(a, lo), y = Math.min(b, hi);
+          if (x >= y) continue;
+          if (at < x) {
+            if (runRights !== PROT_ALL) flush(at), runStart = at, runRights = PROT_ALL;
+          }
+          if (runRights !== 0) flush(x), runStart = x, runRights = 0;
+          at = y;
+        }
+        const rest = missing && pop !== null ? PROT_ALL : 0;
+        if (at < hi && runRights !== rest) flush(at), runStart = at, runRights = rest;
+        flush(hi);
+        runRights = -1;
+        continue;
+      }
+      for (let p = lo; p < hi; p += PAGE_SIZE) {
+        const r = this.rightsWithheld(v, p, present(p));
+        if (r !== runRights) {
+          flush(p);
+          runStart = p;
+          runRights = r;
+        }
+      }
+      flush(Math.min(v.end, end));
+      runRights = -1;
+    }
   }
 
   /**
@@ -876,7 +1041,19 @@ export class MemoryManager {
   fork(as: AddressSpace): MemoryManager {
     const m = new MemoryManager(as);
     // Locks are not inherited (Linux's dup_mmap clears VM_LOCKED), nor is mlockall(MCL_FUTURE).
-    m.vmas = this.vmas.map((v) => ({ ...v, file: v.file?.incRef() ?? null, locked: false }));
+    m.vmas = this.vmas.map((v) => {
+      const c: Vma = { ...v, file: v.file?.incRef() ?? null, locked: false };
+      // Without UFFD_FEATURE_EVENT_FORK (not offered) the child's VMAs have no userfaultfd
+      // (dup_userfaultfd); pages the host withholds there are given back at its first touch.
+      delete c.uffd;
+      return c;
+    });
+    m.withholding = this.withholding;
+    if (this.pageMarks !== null) {
+      // Guard and poison markers are copied (copy_pte_marker), uffd-wp bits are not.
+      m.pageMarks = new Map();
+      for (const [page, b] of this.pageMarks) if (b & (MARK_GUARD | MARK_POISON)) m.pageMarks.set(page, b & (MARK_GUARD | MARK_POISON));
+    }
     m.brkStart = this.brkStart;
     m.brk = this.brk;
     m.stackBottom = this.stackBottom;

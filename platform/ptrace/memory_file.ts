@@ -147,6 +147,12 @@ export interface Region {
    * access the host refuses there brings it up to `prot` (catchUpProtection). Absent: as prot.
    */
   hostProt?: number;
+  /**
+   * Rights the kernel withholds from the host mapping whatever `prot` says (AddressSpace.setWithheld):
+   * the application's access faults to the sentry (a userfaultfd page not yet filled, a
+   * guard or poisoned page). The host maps `(hostProt ?? prot) & ~withheld`. Absent: none.
+   */
+  withheld?: number;
 }
 
 /** @savable The memory-file regions of one address space, sorted by start and disjoint. */
@@ -207,7 +213,7 @@ export class RegionList {
     const prev = l[i - 1], next = l[i];
     const joins = (a: Region, b: Region) =>
       a.end === b.start && a.off + (a.end - a.start) === b.off && a.prot === b.prot && a.kind === b.kind &&
-      a.hostProt === b.hostProt;
+      a.hostProt === b.hostProt && a.withheld === b.withheld;
     if (prev !== undefined && joins(prev, r)) {
       prev.end = r.end;
       if (next !== undefined && joins(prev, next)) {

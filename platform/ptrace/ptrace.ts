@@ -586,12 +586,13 @@ class StubAddressSpace implements AddressSpace {
       const data = mf.dataExtents(r.off, r.off + (r.end - r.start));
       let n = 0;
       for (const d of data) n += d.end - d.start;
-      const off = n <= budget ? mf.ranges.allocate(r.end - r.start) : -1;
+      // Withheld pages (userfaultfd, guard pages) stay the sentry's to decide: never converted.
+      const off = n <= budget || r.withheld !== undefined ? mf.ranges.allocate(r.end - r.start) : -1;
       if (off < 0) {
         convert.push(r);
         continue;
       }
-      budget -= n;
+      if (r.withheld === undefined) budget -= n;
       for (const d of data) mf.move(off + (d.start - r.off), d.start, d.end - d.start);
       copies.set(r, off);
     }
@@ -600,7 +601,7 @@ class StubAddressSpace implements AddressSpace {
     };
     if (convert.length > 0) {
       const entries = convert.map((r) => ({
-        nr: SYS_mmap, args: [r.start, r.end - r.start, r.prot, MAP_PRIVATE | MAP_FIXED, this.memfdInStub, r.off], flags: 0,
+        nr: SYS_mmap, args: [r.start, r.end - r.start, hostProtOf(r), MAP_PRIVATE | MAP_FIXED, this.memfdInStub, r.off], flags: 0,
       }));
       const r = this.#runEntries(via as PtraceContext, entries);
       for (const x of convert) x.kind = "converted";
@@ -633,7 +634,7 @@ class StubAddressSpace implements AddressSpace {
         continue;
       }
       as.regions.list.push({ ...r, off });
-      remap.push({ nr: SYS_mmap, args: [r.start, r.end - r.start, r.prot, MAP_SHARED | MAP_FIXED, this.memfdInStub, off], flags: 0 });
+      remap.push({ nr: SYS_mmap, args: [r.start, r.end - r.start, hostProtOf(r), MAP_SHARED | MAP_FIXED, this.memfdInStub, off], flags: 0 });
     }
     // The child is stopped at birth: it maps its copies before it runs any application code.
     if (remap.length > 0) {
@@ -910,7 +911,12 @@ class StubAddressSpace implements AddressSpace {
       }
       return 0;
     }
-    const r = this.#mapOp(via, [{ nr: SYS_mprotect, args: [addr, len, prot], flags: 0 }]);
+    const entries: BatchEntry[] = [{ nr: SYS_mprotect, args: [addr, len, prot], flags: 0 }];
+    // Pages whose rights the kernel withholds stay without them.
+    for (const p of pieces) {
+      if (p.withheld !== undefined) entries.push({ nr: SYS_mprotect, args: [p.start, p.end - p.start, prot & ~p.withheld], flags: 0 });
+    }
+    const r = this.#mapOp(via, entries);
     if (r === 0) {
       for (const p of this.regions.cut(addr, end)) {
         const q: Region = { ...p, prot };
@@ -933,11 +939,104 @@ class StubAddressSpace implements AddressSpace {
     for (let i = this.regions.indexFrom(start); i < l.length && l[i]!.start < end; i++) {
       const r = l[i]!;
       if (r.hostProt === undefined) continue;
-      if (this.#mapOp(via, [{ nr: SYS_mprotect, args: [r.start, r.end - r.start, r.prot], flags: 0 }]) < 0) continue;
+      const to = r.prot & ~(r.withheld ?? 0);
+      if (this.#mapOp(via, [{ nr: SYS_mprotect, args: [r.start, r.end - r.start, to], flags: 0 }]) < 0) continue;
       delete r.hostProt;
       if (addr >= r.start && addr < r.end) hit = true;
     }
     return hit;
+  }
+
+  /**
+   * Withholds `rights` (PROT_* bits; 0: none) from the host mapping of [start, end), whatever
+   * the application's protection, so that its accesses there fault to the sentry (userfaultfd,
+   * guard pages). The range must be memory-file memory of this address space alone or shared
+   * anonymous memory ({@linkcode ownMemory}); else -EINVAL. The sentry's own copies go by the
+   * application's protection as before. Returns 0 or -errno.
+   */
+  setWithheld(via: Context, start: number, end: number, rights: number): number {
+    const EINVAL = 22;
+    this.#flush();
+    let covered = start;
+    for (const p of this.regions.within(start, end)) {
+      if (p.start !== covered || p.kind === "converted") return -EINVAL;
+      covered = p.end;
+    }
+    if (covered !== end) return -EINVAL;
+    const entries: BatchEntry[] = [];
+    for (const p of this.regions.cut(start, end)) {
+      const before = hostProtOf(p);
+      const q: Region = { ...p };
+      delete q.hostProt;
+      if (rights !== 0) q.withheld = rights;
+      else delete q.withheld;
+      const after = hostProtOf(q);
+      if (before !== after) {
+        const last = entries.at(-1);
+        if (last !== undefined && last.args[0]! + last.args[1]! === p.start && last.args[2] === after) last.args[1]! += p.end - p.start;
+        else entries.push({ nr: SYS_mprotect, args: [p.start, p.end - p.start, after], flags: 0 });
+      }
+      this.regions.add(q);
+    }
+    return entries.length === 0 ? 0 : this.#runEntries(via as PtraceContext, entries);
+  }
+
+  /** The rights withheld at addr ({@linkcode setWithheld}); 0 outside the memory file. */
+  withheldAt(addr: number): number {
+    const r = this.regions.list[this.regions.indexFrom(addr)];
+    return r !== undefined && r.start <= addr ? r.withheld ?? 0 : 0;
+  }
+
+  /**
+   * Makes [start, end) (anonymous memory, `prot` the application's) memory-file memory of this
+   * address space alone, as {@linkcode setWithheld} needs: host anonymous memory and regions
+   * copied on write since a fork get a fresh range of the file holding their populated pages
+   * (pages never touched stay holes, so a userfaultfd still sees them missing). Shared
+   * anonymous memory outside the file cannot be moved without unsharing it: -EINVAL.
+   */
+  ownMemory(via: Context, start: number, end: number, prot: Prot, shared: boolean): number {
+    const EINVAL = 22;
+    this.#flush();
+    const mf = this.#memoryFile();
+    if (mf === null) return -EINVAL;
+    const todo: Array<[number, number]> = [];
+    const need = (s: number, e: number) => {
+      if (s >= e) return;
+      const last = todo.at(-1);
+      if (last !== undefined && last[1] === s) last[1] = e;
+      else todo.push([s, e]);
+    };
+    let cur = start;
+    for (const p of this.regions.within(start, end)) {
+      need(cur, p.start);
+      if (p.kind === "converted") need(p.start, p.end);
+      cur = p.end;
+    }
+    need(cur, end);
+    if (todo.length > 0 && shared) return -EINVAL;
+    for (const [s, e] of todo) {
+      this.catchUpProtection(via, -1, s, e);
+      const data = this.populated(s, e) ?? [[s, e]];
+      const off = mf.ranges.allocate(e - s);
+      if (off < 0) return -ENOMEM;
+      for (const [a0, b0] of data) {
+        const a = Math.max(a0, s), b = Math.min(b0, e);
+        if (a < b && this.#copyToFile(a, b - a, off + (a - s)) !== b - a) {
+          mf.unref(off, off + (e - s));
+          return -ENOMEM;
+        }
+      }
+      const r = this.#runEntries(via as PtraceContext, [
+        { nr: SYS_mmap, args: [s, e - s, prot, MAP_SHARED | MAP_FIXED, this.memfdInStub, off], flags: 0 },
+      ]);
+      if (r < 0) {
+        mf.unref(off, off + (e - s));
+        return r;
+      }
+      this.#releaseRegions(this.regions.cut(s, e));
+      this.regions.add({ start: s, end: e, off, prot, kind: "private" });
+    }
+    return 0;
   }
 
   /**
@@ -967,7 +1066,7 @@ class StubAddressSpace implements AddressSpace {
       }
       const off = mf.ranges.allocate(n);
       if (off >= 0) {
-        const args = [p.start, n, p.prot, MAP_SHARED | MAP_FIXED, this.memfdInStub, off];
+        const args = [p.start, n, hostProtOf(p), MAP_SHARED | MAP_FIXED, this.memfdInStub, off];
         entries.push({ nr: SYS_mmap, args, flags: 0 });
         fresh.push({ ...p, off, kind: "private" });
       } else {
@@ -2310,6 +2409,11 @@ export class PtracePlatform implements Platform {
 }
 
 /** Sorted, overlapping or touching ranges joined. */
+/** What the host maps of a region: its protection, or the lagging one, less what is withheld. */
+function hostProtOf(r: Region): number {
+  return (r.hostProt ?? r.prot) & ~(r.withheld ?? 0);
+}
+
 function mergeRanges(rs: Array<[number, number]>): Array<[number, number]> {
   const sorted = rs.filter(([s, e]) => e > s).sort((x, y) => x[0] - y[0]);
   const out: Array<[number, number]> = [];

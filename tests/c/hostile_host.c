@@ -1,6 +1,6 @@
 /* Hostile calls aimed at the host from inside the sandbox (issue #14): signals, ptrace, pidfds
  * and process_vm_* at a host pid (argv[1], a process the test started on the host), host pids in
- * /proc, int 0x80, namespace and mount changes, io_uring, bpf, perf_event_open, userfaultfd,
+ * /proc, int 0x80, namespace and mount changes, io_uring, bpf, perf_event_open, userfaultfd (the sandbox's own),
  * keyctl, raw and packet sockets. Prints one line per attempt: the result, and errno's name when
  * it failed. The test decides what must hold. */
 #define _GNU_SOURCE

@@ -12,14 +12,14 @@
 
 import { ENXIO } from "../../kernel/errno.ts";
 import { S_IFCHR } from "../../abi/linux/file.ts";
-import { openMemoryDevice, TUN_MAJOR, TUN_MINOR } from "../devices.ts";
+import { openMemoryDevice, TUN_MAJOR, TUN_MINOR, USERFAULTFD_MAJOR, USERFAULTFD_MINOR } from "../devices.ts";
 import type { FileDescription } from "../file_description.ts";
 import type { Location } from "../mount.ts";
 import { FixedSymlink, KDentry, KernFilesystem, StaticDir, TMPFS_MAGIC } from "../kernfs/kernfs.ts";
 
 /** A dev_t from major and minor numbers (Linux's new_encode_dev, for numbers below 4096/256). */
 export function makedev(major: number, minor: number): number {
-  return ((major & 0xfff) << 8) | (minor & 0xff);
+  return ((major & 0xfff) << 8) | (minor & 0xff) | ((minor & 0xfff00) << 12);
 }
 
 /** [name, major, minor, mode] of every device node. */
@@ -68,5 +68,7 @@ export class DevFilesystem extends KernFilesystem {
     // CAP_NET_ADMIN anyway (kernel/net_tun.ts).
     const netDir = root.dir("net", 0o755);
     netDir.add(new DeviceNode(this, netDir, "tun", makedev(TUN_MAJOR, TUN_MINOR), 0o666));
+    // Root's only, as Linux's misc device is made (0600): its userfaultfds skip the sysctl.
+    root.add(new DeviceNode(this, root, "userfaultfd", makedev(USERFAULTFD_MAJOR, USERFAULTFD_MINOR), 0o600));
   }
 }

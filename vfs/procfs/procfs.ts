@@ -194,6 +194,7 @@ class ProcRoot extends KDentry {
     vm.add(new FixedFile(pfs, vm, "overcommit_memory", "0\n"));
     vm.add(new FixedFile(pfs, vm, "max_map_count", "65530\n"));
     vm.add(new FixedFile(pfs, vm, "mmap_min_addr", "65536\n"));
+    vm.add(new SysctlFile(pfs, vm, "unprivileged_userfaultfd", "vm/unprivileged_userfaultfd", 0o644));
     const fs = sys.dir("fs");
     fs.add(new FixedFile(pfs, fs, "file-max", "9223372036854775807\n"));
     fs.add(new SysctlFile(pfs, fs, "nr_open", "fs/nr_open", 0o644));

@@ -29,7 +29,8 @@ import { endLeaseWait, F_GETLEASE, F_SETLEASE, fcntlGetLease, fcntlSetLease, Lea
 import { TtyFile } from "../../../vfs/tty/mod.ts";
 import { resolveTtyOpen, ttyIoctl } from "./_tty.ts";
 import { netModules, netModulesIfLoaded } from "../../net_load.ts";
-import { TunNodeFile } from "../../../vfs/devices.ts";
+import { TunNodeFile, UserfaultfdNodeFile } from "../../../vfs/devices.ts";
+import { UserfaultfdDevice } from "../../userfaultfd.ts";
 import { CAP_NET_ADMIN, CAP_SYS_RESOURCE } from "../../../abi/linux/capability.ts";
 import { Net } from "../../net.ts";
 import { F_NOTIFY, fcntlNotify } from "../../dnotify.ts";
@@ -84,7 +85,11 @@ export function openAt(t: Task, dirfd: number, pathAddr: number, flags: number, 
       if (loc !== null && (opened.stat().mode & S_IFMT) === S_IFREG) log.fileWritten(loc.path(), t.tg.tgid, !existed);
     }
     file = resolveTtyOpen(t, opened, flags);
-    if (file instanceof TunNodeFile) {
+    if (file instanceof UserfaultfdNodeFile) {
+      const f = file;
+      file = new UserfaultfdDevice(f.nodeLocation, f.flags);
+      f.decRef();
+    } else if (file instanceof TunNodeFile) {
       const f = file;
       let net;
       try {

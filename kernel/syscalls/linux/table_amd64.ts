@@ -14,6 +14,7 @@ import { table as clone } from "./sys_clone.ts";
 import { table as dirent } from "./sys_dirent.ts";
 import { table as epoll } from "./sys_epoll.ts";
 import { table as eventfd } from "./sys_eventfd.ts";
+import { table as userfaultfd } from "./sys_userfaultfd.ts";
 import { table as exec } from "./sys_exec.ts";
 import { table as file } from "./sys_file.ts";
 import { table as fs } from "./sys_fs.ts";
@@ -52,6 +53,7 @@ const families: Record<number, SyscallEntry>[] = [
   dirent,
   epoll,
   eventfd,
+  userfaultfd,
   exec,
   file,
   fs,
