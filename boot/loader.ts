@@ -136,6 +136,7 @@ export class Loader {
       }
       applyMounts(plan, {
         vfs, procSource: new KernelProcSource(kernel), ncpus: sandboxCpus(), log, idMap: launch.idMap,
+        cgroups: { fs: kernel.cgroups, limits: () => kernel.resources.limits },
       });
       kernel.tty.mountDevpts(vfs);
       applySysctls(vfs, launch.sysctl, log);

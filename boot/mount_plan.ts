@@ -30,7 +30,13 @@ export type MountKind =
   | "bind"
   /** A single host regular file, read-only or writable, on a file of the sandbox (runc creates a missing one). */
   | "bindFile"
-  /** Accepted and not mounted: devpts, mqueue, cgroup (devfs and sysfs provide the directories). */
+  /**
+   * The sandbox's cgroup2 hierarchy (vfs/cgroupfs), its root being the container's cgroup with
+   * the sandbox's limits: "cgroup" and "cgroup2" alike (a v1 host's engine writes "cgroup"; the
+   * sentry has only the v2 hierarchy, which is what runc/crun give on a v2 host).
+   */
+  | "cgroup"
+  /** Accepted and not mounted: devpts, mqueue (devfs provides the directories). */
   | "skip";
 
 /** One mount, ready for the loader. Plain data. */
@@ -135,7 +141,8 @@ function planOne(m: SpecMount, i: number, bundleDir: string): PlannedMount {
   else if (type === "sysfs") kind = "sysfs";
   else if (type === "devtmpfs" || (type === "tmpfs" && destination === "/dev")) kind = "devfs";
   else if (type === "tmpfs") kind = "tmpfs";
-  else if (type === "devpts" || type === "mqueue" || type === "cgroup" || type === "cgroup2") kind = "skip";
+  else if (type === "cgroup" || type === "cgroup2") kind = "cgroup";
+  else if (type === "devpts" || type === "mqueue") kind = "skip";
   else if (type === "") {
     throw new BootError(`${field("type")}: missing (expected proc, sysfs, tmpfs, devpts, mqueue, cgroup or bind)`);
   } else {

@@ -24,6 +24,7 @@ import { ProcFilesystem } from "../vfs/procfs/procfs.ts";
 import type { ProcSource } from "../vfs/procfs/source.ts";
 import { DevFilesystem } from "../vfs/devfs/devfs.ts";
 import { SysFilesystem } from "../vfs/sysfs/sysfs.ts";
+import type { CgroupContainerLimits, CgroupFilesystem } from "../vfs/cgroupfs/cgroupfs.ts";
 import { BootError } from "./errors.ts";
 import { quote } from "./flags.ts";
 import type { PlannedMount } from "./mount_plan.ts";
@@ -36,6 +37,8 @@ export interface MountEnv {
   log: DebugLog;
   /** linux.uidMappings/gidMappings for the owners of bind mounts' host files. */
   idMap?: HostIdMap | null;
+  /** The sandbox's cgroup2 hierarchy and its limits, for config.json's cgroup mounts. */
+  cgroups?: { fs: CgroupFilesystem; limits: () => CgroupContainerLimits };
 }
 
 /** Mounts every entry of plan. Throws {@linkcode BootError} for a config.json entry that fails. */
@@ -73,7 +76,9 @@ export function applyMounts(plan: readonly PlannedMount[], env: MountEnv): void 
     }
     const fs = makeFilesystem(p, env);
     const readonly = p.readonly;
-    env.vfs.mount(at, fs, { readonly, flags: p.flags, source: p.source });
+    const m = env.vfs.mount(at, fs, { readonly, flags: p.flags, source: p.source });
+    // The bundle's cgroup mount is made again from the bundle at restore: a checkpoint keeps it.
+    if (p.kind === "cgroup") env.cgroups!.fs.bootMounts.add(m);
     env.log.debug(`mount: ${p.type} (${p.kind}) at ${p.destination}${readonly ? " ro" : ""}`);
   }
 }
@@ -189,6 +194,12 @@ function makeFilesystem(p: PlannedMount, env: MountEnv): Filesystem {
         if (!(e instanceof LinuxError)) throw e;
         throw new BootError(`config.json: mounts[${p.index}].source: ${quote(p.hostSource!)}: ${e.message}`);
       }
+    case "cgroup": {
+      const c = env.cgroups;
+      if (c === undefined) throw new BootError(`config.json: mounts[${p.index}]: cgroup mounts need the kernel's hierarchy`);
+      c.fs.becomeContainer(c.limits);
+      return c.fs;
+    }
     case "skip":
       throw new Error("unreachable: skipped mounts are not made");
   }

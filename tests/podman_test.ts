@@ -170,6 +170,18 @@ Deno.test({
       assert.match(missing.stderr, /no\/such\/program/);
     });
 
+    await t.step("run --rm --memory --cpus --pids-limit: /sys/fs/cgroup is the container's cgroup with those limits, read-only", async () => {
+      // What runc and crun show with a cgroup namespace on a cgroup v2 host (this one is v1,
+      // where crun refuses to run at all): the container's own cgroup at /sys/fs/cgroup.
+      const r = await podman([
+        "run", "--rm", "--network", "none", "--memory", "100m", "--cpus", "0.5", "--pids-limit", "50", "sentry-busybox", "sh", "-c",
+        "cat /proc/self/cgroup /sys/fs/cgroup/memory.max /sys/fs/cgroup/cpu.max /sys/fs/cgroup/pids.max /sys/fs/cgroup/cgroup.controllers; " +
+        "test -f /sys/fs/cgroup/memory.current && test -f /sys/fs/cgroup/cpu.stat && echo files; echo 1 > /sys/fs/cgroup/pids.max 2>/dev/null || echo read-only",
+      ]);
+      assert.equal(r.stdout, "0::/\n104857600\n50000 100000\n50\ncpu memory pids\nfiles\nread-only\n", r.stderr);
+      assert.equal(r.code, 0, r.stderr);
+    });
+
     await t.step("run -d, exec, ps, logs, pause, unpause, stop, rm", async () => {
       const script = "i=0; while :; do echo tick $i; i=$((i+1)); sleep 0.2; done";
       const started = await podman(["run", "-d", "--name", "c1", "--hostname", "box2", "--network", "none", "sentry-busybox", "sh", "-c", script]);

@@ -549,8 +549,12 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
     throw new CheckpointError("a mount is shared, a slave or unbindable (mount propagation): not saved yet");
   }
   if (k.nestedPidNamespaces) throw new CheckpointError("a second PID namespace exists (CLONE_NEWPID): not saved yet");
-  // The cgroup2 hierarchy is not in the image: refused once it is mounted or changed.
-  if (k.vfs.mounts().some((m) => m.fs === k.cgroups)) throw new CheckpointError("a cgroup2 filesystem is mounted: not saved yet");
+  // The cgroup2 hierarchy is not in the image: refused once it is mounted or changed. The
+  // bundle's own cgroup mount (a container engine's /sys/fs/cgroup) is made again by the
+  // restoring boot, from the bundle, with the restoring command's limits.
+  if (k.vfs.mounts().some((m) => m.fs === k.cgroups && !k.cgroups.bootMounts.has(m))) {
+    throw new CheckpointError("a cgroup2 filesystem is mounted: not saved yet");
+  }
   if (k.cgroups.changed || k.cgroups.nsdelegate || groups.some((tg) => tg.cgroup !== null)) {
     throw new CheckpointError("the cgroup2 hierarchy was changed (cgroups made, processes moved): not saved yet");
   }

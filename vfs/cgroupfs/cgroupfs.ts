@@ -80,6 +80,18 @@ export interface CgroupHost {
 }
 
 /**
+ * The sandbox's own limits (kernel/resources.ts), which a container's cgroup shows: the
+ * sandbox is the container, and these are the limits its runtime put on its cgroup.
+ */
+export interface CgroupContainerLimits {
+  memoryBytes: number | null;
+  pids: number | null;
+  /** CPUs per wall second, and the period it is measured over (ns). */
+  cpus: number | null;
+  cpuPeriodNs: number;
+}
+
+/**
  * The programs attached to a cgroup for one attach type (Linux's cgroup_bpf: progs[atype],
  * flags[atype], revisions[atype]). bpf(2) (kernel/bpf) keeps them; the hierarchy only holds them
  * and lets go of them when the cgroup is removed.
@@ -134,6 +146,14 @@ export class CgroupFilesystem extends KernFilesystem {
   serial = 0;
   /** True once anything was changed (a checkpoint refuses). */
   changed = false;
+  /**
+   * @nosave (set again by boot from the bundle at restore) Set when the bundle mounts cgroup at
+   * /sys/fs/cgroup (a container engine's spec): the root cgroup is then the container's own
+   * cgroup as runc/crun show it through a cgroup namespace (see {@linkcode becomeContainer}).
+   */
+  container: (() => CgroupContainerLimits) | null = null;
+  /** @nosave (made again by boot at restore) The mounts boot made from the bundle: a checkpoint keeps them. */
+  readonly bootMounts = new Set<object>();
   /** The cgroup namespaces made so far, by inode number (setns through /proc/PID/ns/cgroup). */
   readonly namespaces = new Map<number, CgroupNamespace>();
   /** Where new namespaces take their inode numbers (shared by every kind, as Linux's proc_inum). */
@@ -144,6 +164,28 @@ export class CgroupFilesystem extends KernFilesystem {
     this.#nsInodes = nsInodes;
     this.createError = EACCES;
     this.root = new CgroupDir(this, null, "", { mode: S_IFDIR | 0o755, uid: 0, gid: 0 });
+  }
+
+  /**
+   * The root cgroup becomes the container's cgroup, as a process of a container run by runc or
+   * crun with a cgroup namespace sees it at /sys/fs/cgroup: /proc/self/cgroup is "0::/" (it
+   * already is: every process starts in the root), and the root carries what a non-root cgroup
+   * carries (cgroup.type, cgroup.events, cgroup.freeze, cgroup.kill, and the cpu, memory and pids
+   * files), memory.max, cpu.max and pids.max showing the sandbox's limits (linux.resources,
+   * --memory/--cpus/--pids, changed by `sentry update`), which are what the sentry enforces.
+   * Linux's root has none of these files, so this is only for a bundle that asks for the mount
+   * (`do` and bundles without one keep Linux's root, which tests/c/cgroup2.c compares natively).
+   * Writes to the limits from inside are EPERM, as at a delegated (nsdelegate) namespace root:
+   * the application must never raise the limits that hold it.
+   */
+  becomeContainer(limits: () => CgroupContainerLimits): void {
+    if (this.container !== null) return;
+    this.container = limits;
+    const r = this.root;
+    for (const [file, mode, onRoot] of FILES) {
+      if (!onRoot) r.entries.set(file, new CgroupFile(this, r, file, { mode: S_IFREG | mode, uid: r.uid, gid: r.gid }));
+    }
+    for (const n of CONTROLLER_NAMES) r.addControllerFiles(n, r.uid, r.gid);
   }
 
   showOptions(): string {
@@ -808,6 +850,7 @@ export class CgroupFile extends KDentry {
         return list.length === 0 ? "" : list.join(" ") + "\n";
       }
       case "pids.max":
+        if (c === fs.root && fs.container !== null) return fmtMax(fs.container().pids ?? Infinity);
         return fmtMax(c.pidsMax);
       case "pids.current":
         return `${fs.tasksIn(c)}\n`;
@@ -823,6 +866,11 @@ export class CgroupFile extends KDentry {
         fs.memoryIn(c);
         return `${c.memoryPeak}\n`;
       case "memory.max":
+        if (c === fs.root && fs.container !== null) {
+          // memory.max is page-rounded (page_counter_memparse), as runc's limit shows there.
+          const b = fs.container().memoryBytes;
+          return fmtMax(b === null ? Infinity : Math.floor(b / 4096) * 4096);
+        }
         return fmtMax(c.memoryMax);
       case "memory.high":
         return fmtMax(c.memoryHigh);
@@ -843,8 +891,14 @@ export class CgroupFile extends KDentry {
         const anon = fs.memoryIn(c);
         return `anon ${anon}\nfile 0\nkernel 0\nshmem 0\nsock 0\n`;
       }
-      case "cpu.max":
+      case "cpu.max": {
+        if (c === fs.root && fs.container !== null) {
+          const l = fs.container();
+          const periodUs = Math.round(l.cpuPeriodNs / 1000);
+          return `${l.cpus === null ? "max" : Math.round(l.cpus * periodUs)} ${periodUs}\n`;
+        }
         return `${c.cpuQuotaUs === Infinity ? "max" : c.cpuQuotaUs} ${c.cpuPeriodUs}\n`;
+      }
       case "cpu.max.burst":
         return `${c.cpuBurstUs}\n`;
       case "cpu.weight":
@@ -885,6 +939,8 @@ export class CgroupFile extends KDentry {
     const host = fs.host;
     const delegatable = ["cgroup.procs", "cgroup.threads", "cgroup.subtree_control"].includes(this.name);
     if (fs.nsdelegate && !delegatable && ns !== null && ns.root === c) throw EPERM;
+    // A container's own cgroup (becomeContainer) is its delegated namespace root.
+    if (fs.container !== null && c === fs.root && !delegatable) throw EPERM;
     const nsRoot = ns?.root ?? null;
     switch (this.name) {
       case "cgroup.procs":
