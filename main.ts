@@ -36,8 +36,10 @@ function parsed(args: readonly string[]): Command | null {
 
 async function run(args: readonly string[]): Promise<number> {
   const cmd = parsed(args);
-  if (cmd?.kind === "checkpoint" || cmd?.kind === "restore") {
+  if (cmd?.kind === "checkpoint" || (cmd?.kind === "restore" && cmd.detach)) {
     // `checkpoint` and the command side of `restore -d` need neither the kernel nor the bundle.
+    // A foreground restore is never a client: it goes straight to boot/mod.ts, without this
+    // import in front of it (a module round trip on the way to its first instruction).
     const c = await import("./boot/checkpoint_cli.ts");
     if (c.isCheckpointClient(cmd)) return await c.checkpointClient(cmd);
   }
