@@ -237,7 +237,7 @@ export class Loader {
   async checkpoint(path: string, leaveRunning: boolean): Promise<string | null> {
     const k = this.#kernel;
     // Loaded now, while the sandbox runs (see LoaderOptions.restore).
-    const { checkpointToFile, loadEncoders } = await import("../kernel/checkpoint/sandbox.ts");
+    const { checkpointToFile, loadEncoders } = await import("../kernel/checkpoint/save.ts");
     await loadEncoders();
     await loadNetModules(); // the image holds the network's state
     if (k.init === null || k.init.zombie || k.ended || this.#destroyed) return "the sandbox has ended";

@@ -508,7 +508,7 @@ async function runHeld(
     // state's schemas take tens of ms to build) load once it has started, not while it waits.
     let prefetch: ReturnType<typeof setTimeout> | undefined;
     if (detached || !reg.ephemeral) {
-      prefetch = setTimeout(() => void import("../kernel/checkpoint/sandbox.ts").then((m) => m.loadEncoders()).catch(() => {}), 300);
+      prefetch = setTimeout(() => void import("../kernel/checkpoint/save.ts").then((m) => m.loadEncoders()).catch(() => {}), 300);
     }
     const poststart = killedBy === null
       ? runHooksOf(hooks, "poststart", { ...st, status: "running" }, log, false)

@@ -14,7 +14,7 @@
  * when the old and new parents are one), a signal of its own beside DN_DELETE for the old name
  * and DN_CREATE for the new; a move out of the directory is DN_DELETE, a move in DN_CREATE.
  *
- * Not saved by a checkpoint: a sandbox with an entry is refused (kernel/checkpoint/sandbox.ts).
+ * Not saved by a checkpoint: a sandbox with an entry is refused (kernel/checkpoint/save.ts).
  *
  * @module
  */

@@ -12,7 +12,7 @@
  * file). A new device is down, as on Linux: RTM_NEWLINK (or SIOCSIFFLAGS) with IFF_UP brings it
  * up; a TAP's MAC may be set by RTM_NEWLINK's IFLA_ADDRESS.
  *
- * A checkpoint refuses while a device exists (kernel/checkpoint/sandbox.ts).
+ * A checkpoint refuses while a device exists (kernel/checkpoint/save.ts).
  *
  * @module
  */

@@ -26,7 +26,8 @@ import {
 } from "../kernel/checkpoint/image.ts";
 import { declaredFields, LEDGER } from "../kernel/checkpoint/fields.ts";
 import { decodePlain, GIVE_UP } from "../kernel/checkpoint/cbor_plain.ts";
-import { CheckpointError, checkpointToFile, readSandboxImage, restoreSandbox } from "../kernel/checkpoint/sandbox.ts";
+import { readSandboxImage, restoreSandbox } from "../kernel/checkpoint/sandbox.ts";
+import { CheckpointError, checkpointToFile } from "../kernel/checkpoint/save.ts";
 import { Kernel } from "../kernel/kernel.ts";
 import { PtracePlatform } from "../platform/ptrace/ptrace.ts";
 import { hostFile, VirtualFilesystem } from "../vfs/mod.ts";

@@ -235,13 +235,13 @@ export const LEDGER: readonly LedgerEntry[] = [
       "lingerSecs", "boundDev", "passcred", "sockOptions",
     ],
     derived: {
-      sockFilter: "none after a restore: a socket with a filter is refused in one line (sandbox.ts saveFile)",
-      filterLocked: "false after a restore: a locked socket is refused in one line (sandbox.ts saveFile)",
+      sockFilter: "none after a restore: a socket with a filter is refused in one line (save.ts saveFile)",
+      filterLocked: "false after a restore: a locked socket is refused in one line (save.ts saveFile)",
       ino: "a new number, as sockfs numbers sockets by creation",
       streamVia: "fixed by the family's class",
     },
     refused: {
-      inodeAttrs: "a mode or owner fchmod or fchown gave the socket (sandbox.ts saveFile)",
+      inodeAttrs: "a mode or owner fchmod or fchown gave the socket (save.ts saveFile)",
       inodeTimes: "futimens' and attribute changes' times: not saved, the socket's creation time stands for them",
     },
   },
@@ -260,7 +260,7 @@ export const LEDGER: readonly LedgerEntry[] = [
       roomWaiters: "a sender re-registers as its restarted send, or its poll or epoll registration, finds no room",
     },
     refused: {
-      landlock: "its maker's Landlock domain: a socket made under one is refused (sandbox.ts saveSocket)",
+      landlock: "its maker's Landlock domain: a socket made under one is refused (save.ts saveSocket)",
     },
   },
   {
@@ -425,7 +425,7 @@ export const LEDGER: readonly LedgerEntry[] = [
     ],
     derived: {
       "#host": "the restoring kernel's stack, which takes the socket's port back (UdpSocket.restore)",
-      filter: "the owner's socket filter, never restored: a socket with one is refused (sandbox.ts saveFile)",
+      filter: "the owner's socket filter, never restored: a socket with one is refused (save.ts saveFile)",
       "#rxBytes": "recounted from the restored queue",
       "#txBytes": "recounted from the restored queue",
       "#closed": "false: a closed UDP socket has left its stack and no descriptor holds it, so it is never saved",
@@ -599,7 +599,7 @@ export const LEDGER: readonly LedgerEntry[] = [
     className: "UCounts",
     saved: ["initMax"],
     derived: {
-      "#max": "the limits of user namespaces other than the initial one: a task in one is refused (sandbox.ts saveTask)",
+      "#max": "the limits of user namespaces other than the initial one: a task in one is refused (save.ts saveTask)",
       "#held": "what each user holds: a restored inotify instance counts against nobody, so the counts start afresh",
       "#makers": "who made each namespace: a restored one counts against no one, as a restored inotify instance",
     },

@@ -44,7 +44,7 @@ import { checkAclValid } from "../../vfs/posix_acl.ts";
 /** The largest run of file data one blob holds. */
 const RUN_BYTES = 16 << 20;
 
-/** Why something cannot be saved, in one line (sandbox.ts's CheckpointError makes it one). */
+/** Why something cannot be saved, in one line (save.ts's CheckpointError makes it one). */
 export type Refuse = (what: string) => Error;
 
 export const u32 = intIn(0, 0xffff_ffff);

@@ -105,7 +105,7 @@ function copyRuleset(r: NftRuleset): NftRuleset {
   return structuredClone(r);
 }
 
-/** @savable Refused by a checkpoint while it holds a table (kernel/checkpoint/sandbox.ts). */
+/** @savable Refused by a checkpoint while it holds a table (kernel/checkpoint/save.ts). */
 export class NfTables {
   #ruleset: NftRuleset = { tables: [], lastTableHandle: 0n, lastChainId: 0 };
   /** The generation: moves at each commit (nft_base_seq; 0 is skipped). */
