@@ -169,8 +169,6 @@ export class Kernel {
   /** @nosave */
   readonly log: DebugLog;
   readonly strace: boolean;
-  /** Monotonic time at boot, for /proc/uptime. */
-  readonly bootNs = monotonicNs();
 
   /** @nosave The vDSO every exec maps (kernel/vdso): undefined until the first exec, null if none. */
   #vdso: Vdso | null | undefined;

@@ -12,6 +12,7 @@ import type { Kernel } from "./kernel.ts";
 import type { Task } from "./task.ts";
 import { INIT_USER_NS, UserNamespace } from "./user_namespace.ts";
 import { UtsNamespace } from "./uts.ts";
+import { INIT_TIME_NS, TimeNamespace } from "./time_namespace.ts";
 import { IpcNamespace } from "./ipc.ts";
 import { Net } from "./net.ts";
 import { PidNamespace, ROOT_PID_NS } from "./pid_namespace.ts";
@@ -22,9 +23,6 @@ import {
   CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWTIME, CLONE_NEWUSER, CLONE_NEWUTS,
 } from "./task_clone.ts";
 import { O_RDONLY } from "../abi/linux/file.ts";
-
-/** The sandbox's one time namespace's nsfs inode (PROC_TIME_INIT_INO). */
-const TIME_NS_INO = 4026531834;
 
 /** The CLONE_NEW* flag of each nsfs type name. */
 const NS_TYPES: Record<string, number> = {
@@ -41,7 +39,7 @@ export type NsfsTarget =
   | { type: typeof CLONE_NEWPID; name: "pid"; ns: PidNamespace }
   | { type: typeof CLONE_NEWNS; name: "mnt"; ns: MountNamespace }
   | { type: typeof CLONE_NEWCGROUP; name: "cgroup"; ns: CgroupNamespace | null }
-  | { type: typeof CLONE_NEWTIME; name: "time"; ns: null };
+  | { type: typeof CLONE_NEWTIME; name: "time"; ns: TimeNamespace };
 
 /**
  * The namespace an nsfs location stands for, or null when `loc` is not on nsfs. A namespace made
@@ -73,7 +71,7 @@ export function nsfsTarget(k: Kernel, loc: Location): NsfsTarget | null {
       return { type: CLONE_NEWCGROUP, name, ns };
     }
     case "time":
-      return { type: CLONE_NEWTIME, name, ns: null };
+      return { type: CLONE_NEWTIME, name, ns: held instanceof TimeNamespace ? held : INIT_TIME_NS };
   }
   return null;
 }
@@ -92,18 +90,18 @@ function ownerOf(n: NsfsTarget): UserNamespace | null {
     case "ipc":
     case "net":
     case "pid":
+    case "time":
       return n.ns.owner;
     case "mnt":
       return (n.ns.owner as UserNamespace | null) ?? INIT_USER_NS;
     default:
-      // The cgroup namespaces and the one time namespace belong to the initial user namespace.
+      // The cgroup namespaces belong to the initial user namespace.
       return INIT_USER_NS;
   }
 }
 
 /** The nsfs inode number of a namespace. */
 function inoOf(n: NsfsTarget): number {
-  if (n.name === "time") return TIME_NS_INO;
   if (n.name === "cgroup") return n.ns?.ino ?? CGROUP_NS_INIT_INO;
   return n.ns.ino;
 }
@@ -117,6 +115,7 @@ function isFirst(k: Kernel, n: NsfsTarget): boolean {
     case "net": return n.ns === k.net;
     case "pid": return n.ns === ROOT_PID_NS;
     case "mnt": return n.ns === k.vfs.initNs;
+    case "time": return n.ns === INIT_TIME_NS;
     default: return true;
   }
 }

@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { TimeNamespace } from "./time_namespace.ts";
 import { hostVsyscallProt, VSYSCALL_END, VSYSCALL_START } from "./mm/vsyscall.ts";
 import { CGROUP_NS_INIT_INO } from "../vfs/cgroupfs/cgroupfs.ts";
 import type { WaitQueue } from "../waiter/mod.ts";
@@ -19,7 +20,7 @@ import type { ThreadGroup } from "./thread_group.ts";
 import type { Task } from "./task.ts";
 import { Credentials } from "./creds.ts";
 import { PID_MAX_LIMIT, type PidNamespace, ROOT_PID_NS } from "./pid_namespace.ts";
-import { monotonicNs } from "./time.ts";
+import { monotonicNs, uptimeNs as uptimeNs_ } from "./time.ts";
 import { sandboxCpus } from "./syscalls/linux/sys_sched.ts";
 import { SIG_IGN } from "../abi/linux/signal.ts";
 import type { Location, Mount, MountNamespace } from "../vfs/mod.ts";
@@ -253,7 +254,7 @@ class ProcessView implements ProcProcess {
   }
 
   get startNs(): number {
-    return Math.max(this.#tg.startNs - this.#k.bootNs, 0);
+    return this.#tg.startNs;
   }
 
   /** The process's CPU time so far: its exited threads' and its live threads' (groupCpu). */
@@ -332,6 +333,10 @@ class ProcessView implements ProcProcess {
     return this.#tg.leader?.cgroupNs?.ino ?? [...this.#tg.tasks][0]?.cgroupNs?.ino ?? CGROUP_NS_INIT_INO;
   }
 
+  get timeNsForChildren(): TimeNamespace | null {
+    return (this.#tg.leader ?? [...this.#tg.tasks][0])?.timeNsForChildren ?? null;
+  }
+
   nsOf(type: string): { ino: number; ns: object; absent?: boolean } | null {
     const t = this.#tg.leader ?? [...this.#tg.tasks][0];
     if (t === undefined) return null;
@@ -340,6 +345,8 @@ class ProcessView implements ProcProcess {
     if (type === "ipc") return { ino: t.ipc.ino, ns: t.ipc };
     if (type === "net") return { ino: t.net.ino, ns: t.net };
     if (type === "pid") return { ino: this.#tg.pidNs.ino, ns: this.#tg.pidNs };
+    if (type === "time") return { ino: t.timeNs.ino, ns: t.timeNs };
+    if (type === "time_for_children") return { ino: t.timeNsForChildren.ino, ns: t.timeNsForChildren };
     if (type === "pid_for_children") {
       const ns = t.pidNsForChildren;
       return { ino: ns.ino, ns, absent: ns !== this.#tg.pidNs && ns.init === null };
@@ -549,13 +556,15 @@ export class KernelProcSource implements ProcSource {
 
   system(): ProcSystem {
     const k = this.#k;
-    const uptimeNs = Math.max(monotonicNs() - k.bootNs, 0);
+    // CLOCK_BOOTTIME, as Linux's uptime is.
+    const uptimeNs = monotonicNs();
     let memTotal = 8 << 30;
     try {
       memTotal = Deno.systemMemoryInfo().total;
     } catch { /* keep the default */ }
     return {
       uptimeNs,
+      readerUptimeNs: uptimeNs_(k.current?.timeNs),
       bootTimeSec: Math.floor((Date.now() - uptimeNs / 1e6) / 1000),
       hostname: (k.current?.uts ?? k.rootUts).hostname,
       domainname: (k.current?.uts ?? k.rootUts).domainname,

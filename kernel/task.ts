@@ -12,6 +12,7 @@
 
 import type { CgroupNamespace } from "../vfs/cgroupfs/cgroupfs.ts";
 import type { UtsNamespace } from "./uts.ts";
+import { INIT_TIME_NS, type TimeNamespace } from "./time_namespace.ts";
 import type { Net } from "./net.ts";
 import type { IpcNamespace } from "./ipc.ts";
 import type { Keyring } from "./keys.ts";
@@ -207,6 +208,13 @@ export class Task implements Waker, MemoryIO {
   pidNsForChildren: PidNamespace = ROOT_PID_NS;
   /** The task's cgroup namespace (vfs/cgroupfs); null: the sandbox's first one. */
   cgroupNs: CgroupNamespace | null = null;
+  /** The time namespace the task is in: the offsets its clocks show (kernel/time_namespace.ts). */
+  timeNs: TimeNamespace = INIT_TIME_NS;
+  /**
+   * The time namespace its children start in, and the task itself at its next execve
+   * (nsproxy->time_ns_for_children): its own, or one unshare(CLONE_NEWTIME) made.
+   */
+  timeNsForChildren: TimeNamespace = INIT_TIME_NS;
   /** The trace of this task, when another task traces it with ptrace(2) (kernel/ptrace.ts). */
   ptrace: PtraceLink | null = null;
   /** The tasks this task traces. */

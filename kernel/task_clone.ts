@@ -25,7 +25,7 @@ import { CAP_SETFCAP, CAP_SYS_ADMIN, CAP_SYS_RESOURCE } from "../abi/linux/capab
 import type { Credentials } from "./creds.ts";
 import { MAX_LEVEL, UserNamespace } from "./user_namespace.ts";
 import {
-  UCOUNT_CGROUP_NAMESPACES, UCOUNT_IPC_NAMESPACES, UCOUNT_MNT_NAMESPACES, UCOUNT_NET_NAMESPACES, UCOUNT_PID_NAMESPACES,
+  UCOUNT_CGROUP_NAMESPACES, UCOUNT_IPC_NAMESPACES, UCOUNT_MNT_NAMESPACES, UCOUNT_NET_NAMESPACES, UCOUNT_PID_NAMESPACES, UCOUNT_TIME_NAMESPACES,
   UCOUNT_UTS_NAMESPACES,
 } from "./ucounts.ts";
 
@@ -56,7 +56,7 @@ export const CLONE_IO = 0x80000000;
 /** A time namespace: a setns/unshare flag (clone takes it only in clone3's upper bits). */
 export const CLONE_NEWTIME = 0x80;
 
-/** The namespace flags (every one the sentry makes; CLONE_NEWTIME is EINVAL, as a kernel built without it). */
+/** The namespace flags of clone(2) (CLONE_NEWTIME is clone3's and unshare's only: clone's 0x80 is CSIGNAL's). */
 export const NAMESPACE_FLAGS = CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID |
   CLONE_NEWNET;
 
@@ -132,7 +132,7 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
   // A new UTS, IPC, cgroup, network or mount namespace needs CAP_SYS_ADMIN in the user namespace
   // that will own it, the child's (copy_namespaces): a new user namespace's creator holds it there.
   if (
-    (f & (CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWPID)) &&
+    (f & (CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWTIME)) &&
     !creds.hasOwnCap(CAP_SYS_ADMIN)
   ) {
     throw EPERM;
@@ -222,6 +222,11 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
     net: (f & CLONE_NEWNET) ? k.newNetNamespace(creds.userNs) : t.net,
   });
   child.pidNsForChildren = childNs;
+  // copy_namespaces: a new time namespace (clone3 only: clone(2)'s 0x80 is CSIGNAL's, masked off) for the child's children is a copy of the creator's;
+  // the child enters it unless it shares the creator's memory, and so its vDSO page
+  // (timens_on_fork).
+  child.timeNsForChildren = (f & CLONE_NEWTIME) ? t.timeNsForChildren.copy(creds.userNs, k.nsInodes.next()) : t.timeNsForChildren;
+  child.timeNs = (f & CLONE_VM) ? t.timeNs : child.timeNsForChildren;
   child.sigmask = t.sigmask;
   child.sessionKeyring = t.sessionKeyring; // copy_creds: the session keyring comes along
   child.reqkeyDefault = t.reqkeyDefault; // and request_key's default keyring
@@ -268,6 +273,7 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
   // A new cgroup namespace is rooted at the creator's cgroup (copy_cgroup_ns).
   child.cgroupNs = (f & CLONE_NEWCGROUP) ? k.cgroups.newNamespace(k.cgroups.cgroupOf(t.tg)) : t.cgroupNs;
   recordNamespaces(child, f, creds);
+  if (child.timeNs !== t.timeNs) enterTimeNs(child);
   tg.tasks.add(child);
   k.addTask(child);
   if (a.cgroup !== undefined && !thread) k.cgroups.bornInto(tg, a.cgroup);
@@ -277,6 +283,15 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
   if (f & CLONE_PIDFD) t.fdTable.install(new PidFd(k, tg, 0), true, pidfdNumber);
   ptraceOnClone(t, child, a.exitSignal, (f & CLONE_VFORK) !== 0, thread);
   return child;
+}
+
+/**
+ * A task has just entered its `timeNs` (a fork's child, setns): the namespace's offsets are
+ * fixed from now on (timens_commit), and the task's [vvar] shows them to its vDSO.
+ */
+export function enterTimeNs(t: Task): void {
+  t.timeNs.frozen = true;
+  t.kernel.vdso()?.joinTimeNs(t.mm, t.ctx, t.timeNs);
 }
 
 /**
@@ -319,6 +334,7 @@ const NS_KINDS: readonly [flag: number, kind: number, of: (t: Task) => object | 
   [CLONE_NEWPID, UCOUNT_PID_NAMESPACES, (t) => t.pidNsForChildren],
   [CLONE_NEWCGROUP, UCOUNT_CGROUP_NAMESPACES, (t) => t.cgroupNs],
   [CLONE_NEWNET, UCOUNT_NET_NAMESPACES, (t) => t.net],
+  [CLONE_NEWTIME, UCOUNT_TIME_NAMESPACES, (t) => t.timeNsForChildren],
 ];
 
 /**

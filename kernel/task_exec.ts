@@ -159,6 +159,12 @@ function commitExec(t: Task, req: ExecRequest, image: Image): void {
     t.fdTable = t.fdTable.fork();
   }
   t.fdTable.closeOnExec();
+  // exec_task_namespaces: the task enters the time namespace its children would (the new
+  // image's vDSO was mapped for it), whose offsets are then fixed.
+  if (t.timeNs !== t.timeNsForChildren) {
+    t.timeNs = t.timeNsForChildren;
+    t.timeNs.frozen = true;
+  }
   if (t.tg.handlers !== undefined) {
     t.tg.handlers = t.tg.handlers.clone();
     t.tg.handlers.resetForExec();

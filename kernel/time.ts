@@ -13,6 +13,7 @@
  */
 
 import { tscClock } from "./vdso/clock.ts";
+import { INIT_TIME_NS, type TimeNamespace } from "./time_namespace.ts";
 
 /** Offset that makes CLOCK_MONOTONIC look like a machine that has been up a while. */
 export const MONOTONIC_BASE_NS = 1_000_000_000_000; // 1000 s
@@ -48,6 +49,15 @@ export function realtimeNs(): bigint {
   return BigInt(Math.floor(ms * 1000)) * 1000n;
 }
 
+/**
+ * The uptime in ns, as a task of time namespace `ns` sees it: CLOCK_BOOTTIME with the
+ * namespace's offset, as Linux's sysinfo and /proc/uptime read it (the sandbox's clock starts
+ * at MONOTONIC_BASE_NS, a machine that has been up a while).
+ */
+export function uptimeNs(ns: TimeNamespace = INIT_TIME_NS): number {
+  return Math.max(monotonicNs() + Number(ns.boottimeNs), 0);
+}
+
 export const CLOCK_REALTIME = 0;
 export const CLOCK_MONOTONIC = 1;
 export const CLOCK_PROCESS_CPUTIME_ID = 2;
@@ -60,8 +70,11 @@ export const CLOCK_REALTIME_ALARM = 8;
 export const CLOCK_BOOTTIME_ALARM = 9;
 export const CLOCK_TAI = 11;
 
-/** The time of a clock in ns as bigint, or null for clocks not supported. */
-export function clockNs(clock: number, _bootNs: number): bigint | null {
+/**
+ * The time of a clock in ns as bigint, as a task of time namespace `ns` reads it (its offsets
+ * added), or null for clocks not supported.
+ */
+export function clockNs(clock: number, ns: TimeNamespace = INIT_TIME_NS): bigint | null {
   switch (clock) {
     case CLOCK_REALTIME:
     case CLOCK_REALTIME_COARSE:
@@ -76,7 +89,7 @@ export function clockNs(clock: number, _bootNs: number): bigint | null {
     // for the day a restored sandbox needs one.
     case CLOCK_BOOTTIME:
     case CLOCK_BOOTTIME_ALARM:
-      return BigInt(Math.floor(monotonicNs()));
+      return BigInt(Math.floor(monotonicNs())) + ns.offsetOf(clock);
     // CLOCK_PROCESS_CPUTIME_ID and CLOCK_THREAD_CPUTIME_ID need a task: see cpu_time.ts.
     default:
       return null;

@@ -19,6 +19,7 @@ import { O_RDWR } from "../abi/linux/file.ts";
 import { EVENT_IN, EVENT_RDNORM } from "../waiter/mod.ts";
 import type { Kernel } from "./kernel.ts";
 import { clockNs, monotonicNs } from "./time.ts";
+import type { TimeNamespace } from "./time_namespace.ts";
 import type { DeadlineTarget } from "./timers.ts";
 
 export const TFD_TIMER_ABSTIME = 1;
@@ -65,9 +66,10 @@ export class TimerFd extends AnonInodeFile implements DeadlineTarget {
 
   /**
    * Implements timerfd_settime(2). valueNs and intervalNs come from a validated itimerspec;
-   * valueNs 0 disarms. Returns the old setting as timerfd_gettime reports it.
+   * valueNs 0 disarms; an absolute time is on the clock as the setter's time namespace shows it
+   * (timens_ktime_to_host). Returns the old setting as timerfd_gettime reports it.
    */
-  set(flags: number, valueNs: bigint, intervalNs: bigint): [bigint, bigint] {
+  set(flags: number, valueNs: bigint, intervalNs: bigint, timeNs?: TimeNamespace): [bigint, bigint] {
     const old = this.get();
     this.ticks = 0n;
     this.intervalNs = Number(intervalNs);
@@ -78,7 +80,7 @@ export class TimerFd extends AnonInodeFile implements DeadlineTarget {
     }
     const now = monotonicNs();
     if (flags & TFD_TIMER_ABSTIME) {
-      const clockNow = clockNs(this.clock, this.kernel.bootNs) ?? BigInt(Math.floor(now));
+      const clockNow = clockNs(this.clock, timeNs) ?? BigInt(Math.floor(now));
       this.deadlineNs = now + Number(valueNs - clockNow);
     } else {
       this.deadlineNs = now + Number(valueNs);

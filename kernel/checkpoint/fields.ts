@@ -111,7 +111,7 @@ export const LEDGER: readonly LedgerEntry[] = [
       "tid", "tg", "ctx", "sigmask", "pendingSignals", "altStack", "clearChildTid", "robustList", "pdeathSignal",
       "timerSlackNs", "defaultTimerSlackNs", "noNewPrivs", "schedDl", "schedPolicy", "schedPriority", "schedResetOnFork", "nice", "ioprio", "schedSliceNs", "name",
       "fdTable", "fs", "creds", "cpuBase", "seccomp", "affinity", "memPolicy", "sessionKeyring", "threadKeyring",
-      "reqkeyDefault",
+      "reqkeyDefault", "timeNs", "timeNsForChildren",
     ],
     derived: {
       kernel: "the restoring kernel",
@@ -142,6 +142,16 @@ export const LEDGER: readonly LedgerEntry[] = [
       ptrace: "a task traced with ptrace(2)",
       tracees: "a task tracing others with ptrace(2)",
       pidNsForChildren: "a PID namespace for the task's children other than its own (unshare or setns with CLONE_NEWPID)",
+    },
+  },
+  {
+    file: "kernel/time_namespace.ts",
+    className: "TimeNamespace",
+    // sandbox.ts timeNamespaces: every one a task holds, by index.
+    saved: ["monotonicNs", "boottimeNs", "frozen"],
+    derived: {
+      owner: "the initial user namespace: a namespace owned by another is refused",
+      ino: "a new number, as nsfs numbers namespaces by creation",
     },
   },
   {

@@ -24,6 +24,8 @@
  * @module
  */
 
+import { INIT_TIME_NS, TimeNamespace } from "../time_namespace.ts";
+import { VVAR_LEN } from "../vdso/vdso.ts";
 import { intIn, withFastPath, z } from "./zod_tree.ts";
 import { MAX_FILES, MAX_PROCESSES, MAX_TASKS, plainHandlers, plainRun, plainSandbox, plainVma } from "./plain_state.ts";
 import { UCOUNT_NAMES } from "../ucounts.ts";
@@ -91,6 +93,8 @@ const hex64 = z.string().regex(HEX64);
 const sized = (n: number) => z.instanceof(Uint8Array).refine((b) => b.length === n, `must be ${n} bytes`);
 const absPath = z.string().max(4096).refine((p) => p.startsWith("/"), "must be absolute");
 const ns = z.number().min(0).max(2 ** 62);
+/** A signed count of ns beyond 2^53 (a time namespace's offset), in decimal. */
+const signedNs = z.string().regex(/^-?\d{1,20}$/);
 
 /**
  * A process's 65 signal actions, `[handler, flags, restorer, mask]` each: checked by hand, as
@@ -216,6 +220,8 @@ const memorySchema = z.object({
   lockFuture: z.boolean().optional(),
   /** membarrier(2)'s registrations (MEMBARRIER_CMD_REGISTER_* bits). */
   membarrierRegistered: intIn(0, 0x3ff).optional(),
+  /** The time namespace of its tasks, whose offsets its [vvar] shows (index into timeNamespaces); absent: the first. */
+  timeNs: u32.optional(),
 }).strict();
 
 const fdTableSchema = z.object({
@@ -287,6 +293,9 @@ const taskSchema = z.object({
   threadKeyring: keyringSerial.optional(),
   /** request_key's default keyring (KEY_REQKEY_DEFL_*); absent: 0. */
   reqkeyDefault: intIn(1, 7).optional(),
+  /** Its time namespace and its children's (indices into timeNamespaces); absent: the sandbox's first. */
+  timeNs: u32.optional(),
+  timeNsForChildren: u32.optional(),
   /** The thread's CPU time so far: its CPU clock (and its process's) continues from it. */
   cpu: z.object({ userNs: ns, sysNs: ns }).strict(),
 }).strict();
@@ -409,6 +418,9 @@ export const savedSandboxSchema = z.object({
   /** Every key and keyring, in creation order, and the key limits (keys.ts). */
   keyrings: keyringsSchema.optional(),
   mqueues: mqueuesSchema.optional(),
+  /** Time namespaces other than the first (kernel/time_namespace.ts): their offsets, ns. */
+  timeNamespaces: z.array(z.object({ monotonicNs: signedNs, boottimeNs: signedNs, frozen: z.boolean() }).strict())
+    .max(MAX_TASKS).optional(),
 }).strict();
 
 export type SavedSandbox = z.infer<typeof savedSandboxSchema>;
@@ -531,11 +543,24 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
     const shared = {
       placement: new SharedPlacement(), objects: new Map<number, SharedAnon>(), firstCtx, memfds, written, cow, hostFiles: new MappedHostFiles(k, made),
     };
+    const timeNamespaces = (s.timeNamespaces ?? []).map((n) => {
+      const ns = new TimeNamespace(INIT_USER_NS, k.nsInodes.next());
+      ns.monotonicNs = BigInt(n.monotonicNs);
+      ns.boottimeNs = BigInt(n.boottimeNs);
+      ns.frozen = n.frozen;
+      return ns;
+    });
+    const timeNsAt = (i: number | undefined): TimeNamespace => {
+      if (i === undefined) return INIT_TIME_NS;
+      const n = timeNamespaces[i];
+      if (n === undefined) throw new ImageError(`restore: the image does not hold together: time namespace ${i} is not in it`);
+      return n;
+    };
     for (const [i, m] of s.mms.entries()) {
       const ctx = k.platform.newAddressSpace();
       contexts.push(ctx);
       firstCtx.push(ctx);
-      const mm = restoreMemory(k, ctx, m, image.blobs, i, shared);
+      const mm = restoreMemory(k, ctx, m, image.blobs, i, shared, timeNsAt(m.timeNs));
       mm.users = 0;
       mms.push(mm);
     }
@@ -745,6 +770,8 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
         if (st.sessionKeyring !== undefined) (t.sessionKeyring = keyrings.get(st.sessionKeyring)!).credHeld = true;
         if (st.threadKeyring !== undefined) (t.threadKeyring = keyrings.get(st.threadKeyring)!).credHeld = true;
         t.reqkeyDefault = st.reqkeyDefault ?? 0;
+        t.timeNs = timeNsAt(st.timeNs);
+        t.timeNsForChildren = timeNsAt(st.timeNsForChildren);
         tg.tasks.add(t);
         tasks.push(t);
       }
@@ -1075,6 +1102,8 @@ function restoreMemory(
     cow: CowMemories;
     hostFiles: MappedHostFiles;
   },
+  /** The time namespace of its tasks: the [vvar] page of offsets it maps. */
+  timeNs: TimeNamespace,
 ): MemoryManager {
   const bad = (why: string) => new ImageError(`restore: the image does not hold together: ${why}`);
   const as = ctx.addressSpace;
@@ -1090,7 +1119,7 @@ function restoreMemory(
   const vdso = vdsoOf(m);
   const kv = vdso === null ? null : k.vdso();
   const ownVdso = vdso !== null && kv !== null && kv.imageLen === vdso.image.end - vdso.image.start &&
-    vdso.vvar.end - vdso.vvar.start === PAGE_SIZE;
+    vdso.vvar.end - vdso.vvar.start === VVAR_LEN;
   for (const v of m.vmas) {
     const special = v.name === "[vvar]" || v.name === "[vdso]";
     if (special && ownVdso) continue;
@@ -1182,7 +1211,7 @@ function restoreMemory(
     if (ownVdso) {
       // This kernel's vDSO at the same addresses: its clock parameters are this sentry's.
       try {
-        kv!.mapAt(mm, ctx, vdso.vvar.start);
+        kv!.mapAt(mm, ctx, vdso.vvar.start, timeNs);
       } catch {
         throw new ImageError(`restore: cannot map the vDSO at 0x${vdso.vvar.start.toString(16)}`);
       }

@@ -11,6 +11,7 @@
  */
 
 import { uffdSysctl } from "../userfaultfd.ts";
+import { INIT_TIME_NS, type TimeNamespace } from "../time_namespace.ts";
 import type { Kernel } from "../kernel.ts";
 import { futexWokenResult } from "../futex.ts";
 import type { Task } from "../task.ts";
@@ -115,6 +116,7 @@ interface SaveContext {
   fsContexts: Table<FsContext, { cwd: string; umask: number; root?: string; removed?: true }>;
   seccomp: SeccompSaver;
   mqueues: MqueueSaver;
+  timeNamespaces: Table<TimeNamespace, { monotonicNs: string; boottimeNs: string; frozen: boolean }>;
   parked: ReadonlyMap<Task, { kind: string }>;
   /** The descriptions the sentry gave init as its stdio (Kernel.initStdio). */
   stdio: readonly FileDescription[];
@@ -146,6 +148,7 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
     fsContexts: new Table(),
     seccomp: new SeccompSaver(),
     mqueues: new MqueueSaver(k.ipc.mqueue),
+    timeNamespaces: new Table(),
     parked: k.parkedStops(),
     stdio: k.initStdio,
   };
@@ -272,6 +275,7 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
     ...(sysvIpc !== undefined ? { sysvIpc } : {}),
     ...(keyrings !== undefined ? { keyrings } : {}),
     ...(mqueues !== undefined ? { mqueues } : {}),
+    ...(c.timeNamespaces.items.length > 0 ? { timeNamespaces: c.timeNamespaces.items } : {}),
   };
   // (Checked here too: the restore could not put it back.)
   procFileHolders(state, (why) => new CheckpointError(`${why}: not saved yet`));
@@ -308,7 +312,11 @@ function saveProcess(tg: ThreadGroup, c: SaveContext): SavedProcess {
       : null,
     limits,
     handlers,
-    mm: tg.zombie ? null : c.mms.ref(tg.mm, () => saveMemory(tg.mm, tasks[0]!.ctx, c)),
+    mm: tg.zombie ? null : c.mms.ref(tg.mm, () => {
+      const m = saveMemory(tg.mm, tasks[0]!.ctx, c);
+      const timeNs = timeNsRef(tasks[0]!.timeNs, c);
+      return timeNs === undefined ? m : { ...m, timeNs };
+    }),
     tty: tg.tty === null ? null : saveTerminalRef(tg.tty, c),
     jobStop: { groupStop: tg.groupStop?.signo ?? null, stopped: tg.stopped, stopReport: tg.stopReport, continuedReport: tg.continuedReport },
     itimerReal: itr === null ? null : { deadlineNs: Math.max(0, itr.deadlineNs), intervalNs: itr.intervalNs },
@@ -511,8 +519,18 @@ function saveTask(t: Task, c: SaveContext): SavedTask {
     ...(t.sessionKeyring !== null ? { sessionKeyring: t.sessionKeyring.serial } : {}),
     ...(t.threadKeyring !== null ? { threadKeyring: t.threadKeyring.serial } : {}),
     ...(t.reqkeyDefault !== 0 ? { reqkeyDefault: t.reqkeyDefault } : {}),
+    ...(t.timeNs !== INIT_TIME_NS ? { timeNs: timeNsRef(t.timeNs, c) } : {}),
+    ...(t.timeNsForChildren !== INIT_TIME_NS ? { timeNsForChildren: timeNsRef(t.timeNsForChildren, c) } : {}),
     cpu: { ...taskCpu(t) },
   };
+}
+
+/** A time namespace's index in the image; undefined for the sandbox's first. */
+function timeNsRef(n: TimeNamespace, c: SaveContext): number | undefined {
+  if (n === INIT_TIME_NS) return undefined;
+  // The image's namespaces belong to the initial user namespace (tasks in another are refused).
+  if (n.owner !== INIT_USER_NS) throw new CheckpointError("a time namespace owned by a user namespace of its own: not saved yet");
+  return c.timeNamespaces.ref(n, () => ({ monotonicNs: String(n.monotonicNs), boottimeNs: String(n.boottimeNs), frozen: n.frozen }));
 }
 
 /**

@@ -423,7 +423,7 @@ function loadElf(t: Task, file: FileDescription, args: ExecArgs, target: LoadTar
         interp = mapImage(target, interpFile, interpInfo, base, fills);
       }
       const vdso = t.kernel.vdso();
-      if (vdso !== null) vdsoBase = vdso.mapInto(mm, target.ctx);
+      if (vdso !== null) vdsoBase = vdso.mapInto(mm, target.ctx, t.timeNsForChildren);
       mm.mmap(target.ctx, {
         addr: STACK_TOP - stackSize, len: stackSize, prot: PROT_READ | PROT_WRITE,
         flags: MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | MAP_GROWSDOWN, file: null, offset: 0, name: "[stack]",

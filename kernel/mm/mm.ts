@@ -748,7 +748,6 @@ export class MemoryManager {
       }
     }
     this.#checkMapped(addr, end);
-    this.#checkNoSpecialSplit(addr, end);
     for (const v of this.vmas) {
       if (
         v.start < end && addr < v.end && v.shared && v.file && (prot & PROT_WRITE) &&
@@ -761,6 +760,8 @@ export class MemoryManager {
       // nor VM_MAYEXEC).
       if (v.start < end && addr < v.end && v.name === "[vvar]" && (prot & (PROT_WRITE | PROT_EXEC))) throw EACCES;
     }
+    // Linux's do_mprotect_pkey refuses the rights (EACCES) before mprotect_fixup splits.
+    this.#checkNoSpecialSplit(addr, end);
     this.#checkUnsealed(addr, end);
     const pieces = this.#remove(addr, end);
     const r = this.as.protect(via, addr, end - addr, prot);

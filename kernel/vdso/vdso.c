@@ -6,7 +6,8 @@
  *
  * Built with the machine's gcc by kernel/vdso/build.ts, linked by vdso.lds into one loadable
  * segment whose file offsets are its addresses; the parameters page is the page just below the
- * image (the sentry maps them together), found through __ehdr_start.
+ * image (the sentry maps them together), found through __ehdr_start; the page between them holds
+ * the offsets of the caller's time namespace (struct vvar_ns), added to the clocks they shift.
  */
 #include "vvar.h"
 
@@ -26,9 +27,37 @@ struct timezone_k {
 static inline const volatile struct vvar *vvar_page(void)
 {
 	const volatile struct vvar *p;
-	/* The page below the image's ELF header, wherever the image is mapped. */
+	/* Two pages below the image's ELF header, wherever the image is mapped. */
+	__asm__("lea __ehdr_start-8192(%%rip), %0" : "=r"(p));
+	return p;
+}
+
+static inline const volatile struct vvar_ns *vvar_ns_page(void)
+{
+	const volatile struct vvar_ns *p;
 	__asm__("lea __ehdr_start-4096(%%rip), %0" : "=r"(p));
 	return p;
+}
+
+/* A clock as the caller's time namespace shows it; -1: ask the kernel. */
+static inline int clock_ns(int clock, int64_t *ns)
+{
+	const volatile struct vvar_ns *n = vvar_ns_page();
+	if (n->fallback)
+		return -1;
+	if (vvar_clock_ns(vvar_page(), clock, ns) != 0)
+		return -1;
+	switch (clock) {
+	case CLK_MONOTONIC:
+	case CLK_MONOTONIC_RAW:
+	case CLK_MONOTONIC_COARSE:
+		*ns += n->monotonic;
+		break;
+	case CLK_BOOTTIME:
+		*ns += n->boottime;
+		break;
+	}
+	return 0;
 }
 
 static inline long sys2(long nr, long a, long b)
@@ -54,7 +83,7 @@ static inline long sys3(long nr, long a, long b, long c)
 int __vdso_clock_gettime(int clock, struct timespec_k *ts)
 {
 	int64_t ns;
-	if (vvar_clock_ns(vvar_page(), clock, &ns) != 0)
+	if (clock_ns(clock, &ns) != 0)
 		return sys2(NR_clock_gettime, clock, (long)ts);
 	ts->tv_sec = ns / 1000000000;
 	ts->tv_nsec = ns % 1000000000;
@@ -64,7 +93,7 @@ int __vdso_clock_gettime(int clock, struct timespec_k *ts)
 int __vdso_gettimeofday(struct timeval_k *tv, struct timezone_k *tz)
 {
 	int64_t ns;
-	if (vvar_clock_ns(vvar_page(), CLK_REALTIME, &ns) != 0)
+	if (clock_ns(CLK_REALTIME, &ns) != 0)
 		return sys2(NR_gettimeofday, (long)tv, (long)tz);
 	if (tv) {
 		tv->tv_sec = ns / 1000000000;
@@ -81,7 +110,7 @@ int __vdso_gettimeofday(struct timeval_k *tv, struct timezone_k *tz)
 long __vdso_time(long *t)
 {
 	int64_t ns;
-	if (vvar_clock_ns(vvar_page(), CLK_REALTIME, &ns) != 0)
+	if (clock_ns(CLK_REALTIME, &ns) != 0)
 		return sys2(NR_time, (long)t, 0);
 	long s = ns / 1000000000;
 	if (t)

@@ -31,6 +31,18 @@ struct vvar {
 	int64_t boot_offset;  /* 48: CLOCK_BOOTTIME - CLOCK_MONOTONIC, ns */
 };
 
+/*
+ * The page after the parameters page: the offsets of the reader's time namespace (zero in the
+ * sandbox's first), constant once mapped. `fallback` set: this namespace's clocks come from the
+ * system call (the sentry ran out of namespace pages).
+ */
+struct vvar_ns {
+	uint32_t seq;         /* 0: unused, never odd */
+	uint32_t fallback;    /* 4 */
+	int64_t monotonic;    /* 8: added to CLOCK_MONOTONIC, _RAW and _COARSE, ns */
+	int64_t boottime;     /* 16: added to CLOCK_BOOTTIME, ns */
+};
+
 #define CLK_REALTIME 0
 #define CLK_MONOTONIC 1
 #define CLK_MONOTONIC_RAW 4

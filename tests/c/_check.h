@@ -48,6 +48,7 @@ static const char *en(int e) {
     case ENOBUFS: return "ENOBUFS";
     case ESTALE: return "ESTALE";
     case EMFILE: return "EMFILE";
+    case EUSERS: return "EUSERS";
     default: return "E?";
   }
 }

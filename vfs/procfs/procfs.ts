@@ -54,6 +54,7 @@ import {
 import { dtFromMode } from "../hostfs/hostfs.ts";
 import type { NetFileKind, ProcCaller, ProcMemAccess, ProcProcess, ProcSource, ProcThread, SysvipcKind } from "./source.ts";
 import { LocatedFile } from "../located_file.ts";
+import { TimensOffsetsFile } from "./timens_offsets_file.ts";
 import { IdMapFile } from "./id_map_file.ts";
 import { AnonInodeFile } from "../anon_file.ts";
 import { MemFd } from "../memfd.ts";
@@ -456,7 +457,8 @@ function countThreads(src: ProcSource): { running: number; blocked: number; tota
 type PidEntryKind =
   | "stat" | "status" | "statm" | "cmdline" | "environ" | "maps" | "smaps" | "limits" | "mounts" | "mountinfo"
   | "comm" | "oom_score_adj" | "oom_score" | "cgroup" | "uid_map" | "gid_map" | "projid_map" | "setgroups" | "wchan" | "auxv"
-  | "mem" | "io" | "coredump_filter" | "timerslack_ns" | "children" | "exe" | "cwd" | "root" | "fd" | "fdinfo" | "task" | "ns" | "net";
+  | "mem" | "io" | "coredump_filter" | "timerslack_ns" | "children" | "exe" | "cwd" | "root" | "fd" | "fdinfo" | "task" | "ns" | "net"
+  | "timens_offsets";
 
 /** [name, kind, mode bits]; links and directories get their type from the kind. */
 const PID_ENTRIES: ReadonlyArray<[PidEntryKind, number]> = [
@@ -465,7 +467,8 @@ const PID_ENTRIES: ReadonlyArray<[PidEntryKind, number]> = [
   ["exe", 0o777], ["fd", 0o500], ["fdinfo", 0o555], ["gid_map", 0o644], ["limits", 0o444],
   ["maps", 0o444], ["mem", 0o600], ["mountinfo", 0o444], ["mounts", 0o444], ["net", 0o555], ["ns", 0o511], ["oom_score", 0o444],
   ["oom_score_adj", 0o644], ["projid_map", 0o644], ["root", 0o777], ["setgroups", 0o644], ["smaps", 0o444], ["stat", 0o444],
-  ["statm", 0o444], ["status", 0o444], ["task", 0o555], ["timerslack_ns", 0o666], ["uid_map", 0o644], ["wchan", 0o444],
+  ["statm", 0o444], ["status", 0o444], ["task", 0o555], ["timens_offsets", 0o644], ["timerslack_ns", 0o666], ["uid_map", 0o644],
+  ["wchan", 0o444],
 ];
 const PID_ENTRY_MODES: ReadonlyMap<string, number> = new Map(PID_ENTRIES);
 const LINK_KINDS = new Set<string>(["exe", "cwd", "root"]);
@@ -494,13 +497,14 @@ class PidDir extends KDentry {
   }
 
   #kinds(): ReadonlyArray<[PidEntryKind, number]> {
-    // task/ in a process directory, children in a thread's (Linux's tgid_base and tid_base).
-    return PID_ENTRIES.filter(([k]) => k !== (this.hasTask ? "children" : "task"));
+    // task/ and timens_offsets in a process directory, children in a thread's (Linux's
+    // tgid_base and tid_base).
+    return PID_ENTRIES.filter(([k]) => this.hasTask ? k !== "children" : k !== "task" && k !== "timens_offsets");
   }
 
   override lookup(name: string): Dentry | null {
     const mode = PID_ENTRY_MODES.get(name);
-    if (mode === undefined || name === (this.hasTask ? "children" : "task")) return null;
+    if (mode === undefined || !this.#kinds().some(([k]) => k === name)) return null;
     // Through a descriptor of the directory of a process that is gone: ESRCH, as Linux.
     if (this.pfs.source.process(this.pid) === null) throw ESRCH;
     const kind = name as PidEntryKind;
@@ -556,7 +560,7 @@ class PidFile extends GeneratedFile {
 
   override get writable(): boolean {
     return this.kind === "oom_score_adj" || this.kind === "comm" || this.kind === "mem" || this.kind === "coredump_filter" ||
-      ID_MAP_KINDS.has(this.kind);
+      this.kind === "timens_offsets" || ID_MAP_KINDS.has(this.kind);
   }
 
   /**
@@ -579,6 +583,12 @@ class PidFile extends GeneratedFile {
       const opener = src.caller()?.creds ?? p.creds;
       const kind = this.kind === "setgroups" ? "setgroups" : this.kind.slice(0, -4) as "uid" | "gid" | "projid";
       return new IdMapFile(loc, flags, p.creds.userNs, kind, opener, () => src.caller()?.creds ?? opener);
+    }
+    if (this.kind === "timens_offsets") {
+      const p = this.pfs.source.process(this.pid);
+      if (p === null) throw ESRCH;
+      const src = this.pfs.source, pid = this.pid;
+      return new TimensOffsetsFile(loc, flags, () => src.process(pid)?.timeNsForChildren ?? null, src.caller()?.creds ?? p.creds);
     }
     if (this.kind === "mounts" || this.kind === "mountinfo") {
       const ns = this.pfs.source.process(this.pid)?.mntNs ?? null;
@@ -1151,7 +1161,7 @@ class NsDir extends KDentry {
     // (unshare, clone, setns).
     const own = name === "mnt"
       ? (p.mntNs === null ? null : { ino: p.mntNs.ino, ns: p.mntNs })
-      : p.nsOf(name === "pid_for_children" ? name : ns[1]);
+      : p.nsOf(name === "pid_for_children" || name === "time_for_children" ? name : ns[1]);
     const ino = name === "cgroup" ? p.cgroupNsIno : own?.ino ?? ns[2];
     return new NsLink(this.pfs, this, name, ns[1], ino, this.pid, this.uid, this.gid, own?.ns ?? null);
   }

@@ -359,7 +359,7 @@ export function renderProcStat(sys: ProcSystem, cpuNs: number, running: number, 
 export function renderUptime(sys: ProcSystem, cpuNs: number): string {
   const up = sys.uptimeNs / 1e9;
   const idle = Math.max(up * sys.ncpus - cpuNs / 1e9, 0);
-  return `${up.toFixed(2)} ${idle.toFixed(2)}\n`;
+  return `${((sys.readerUptimeNs ?? sys.uptimeNs) / 1e9).toFixed(2)} ${idle.toFixed(2)}\n`;
 }
 
 /** /proc/loadavg: the averages are not computed (0.00); runnable/total threads; last PID. */

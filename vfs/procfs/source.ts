@@ -9,6 +9,7 @@
  * @module
  */
 
+import type { TimeNamespace } from "../../kernel/time_namespace.ts";
 import type { Credentials } from "../../kernel/creds.ts";
 import type { WaitQueue } from "../../waiter/mod.ts";
 import type { FileDescription } from "../file_description.ts";
@@ -173,6 +174,8 @@ export interface ProcProcess {
    * made: Linux's ENOENT).
    */
   nsOf(type: string): { ino: number; ns: object; absent?: boolean } | null;
+  /** The time namespace the leader's children start in (/proc/PID/timens_offsets); null once it has no threads. */
+  readonly timeNsForChildren?: TimeNamespace | null;
   /**
    * The process's id of `kind` (its thread `tid`'s for "pid", tid as this /proc numbers it) in
    * this /proc's PID namespace and each one nested below it down to the process's own, as
@@ -187,6 +190,8 @@ export interface ProcProcess {
 export interface ProcSystem {
   /** Monotonic ns since the sandbox booted. */
   uptimeNs: number;
+  /** /proc/uptime's first figure: the uptime in the reader's time namespace (its boottime offset added). */
+  readerUptimeNs?: number;
   /** Wall-clock seconds since the epoch at boot. */
   bootTimeSec: number;
   hostname: string;

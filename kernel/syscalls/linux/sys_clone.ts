@@ -1,13 +1,14 @@
 /** New threads and processes: clone(2), clone3(2), fork(2), vfork(2). */
 
-import { E2BIG, EEXIST, EFAULT, EINVAL, EPERM, ESRCH } from "../../errno.ts";
+import { E2BIG, EEXIST, EFAULT, EINVAL, EPERM, ESRCH, EUSERS } from "../../errno.ts";
+import { INIT_TIME_NS, type TimeNamespace } from "../../time_namespace.ts";
 import { CAP_CHECKPOINT_RESTORE, CAP_SYS_ADMIN, CAP_SYS_CHROOT, CAP_SYS_PTRACE } from "../../../abi/linux/capability.ts";
 import { PidFd } from "../../pidfd.ts";
 import { mayAttach } from "./sys_process_vm.ts";
 import {
   type CloneArgs, CLONE_DETACHED, CLONE_FILES, CLONE_FS, CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS,
   CLONE_NEWPID, CLONE_NEWTIME, CLONE_NEWUSER, CLONE_NEWUTS, CLONE_PARENT, CLONE_SIGHAND, CLONE_SYSVSEM, CLONE_THREAD, CLONE_VFORK,
-  CLONE_VM, checkNamespaceCounts, cloneTask, NAMESPACE_FLAGS, newPidNamespace, recordNamespaces, userNamespaceCreds, vforkWaitDone,
+  CLONE_VM, checkNamespaceCounts, cloneTask, enterTimeNs, newPidNamespace, recordNamespaces, userNamespaceCreds, vforkWaitDone,
 } from "../../task_clone.ts";
 import { MAX_PID_NS_LEVEL, PID_MAX_LIMIT, PidNamespace, ROOT_PID_NS } from "../../pid_namespace.ts";
 import type { Task } from "../../task.ts";
@@ -19,7 +20,7 @@ import { UtsNamespace } from "../../uts.ts";
 import { INIT_USER_NS, UserNamespace } from "../../user_namespace.ts";
 import { Net } from "../../net.ts";
 import { type CgroupDir, type CgroupNamespace } from "../../../vfs/cgroupfs/cgroupfs.ts";
-import { block, partial, supported, type SyscallEntry, type SyscallFn, type SyscallResult } from "./support.ts";
+import { block, supported, type SyscallEntry, type SyscallFn, type SyscallResult } from "./support.ts";
 
 const SIGCHLD = 17;
 /** clone3's flags beyond the legacy 32 bits. */
@@ -157,8 +158,8 @@ function checkSetTid(t: Task, flags: bigint, addr: bigint, n: number): void {
  * same: a stack with only loopback, down), a PID namespace for the caller's children
  * (CLONE_NEWPID, the same; the caller stays in its own, its next child is the new one's init)
  * and a copy of the mount namespace (CLONE_NEWNS; CAP_SYS_ADMIN in the first user namespace,
- * which owns every mount namespace here). A time namespace is EINVAL, as in a kernel built
- * without it.
+ * which owns every mount namespace here), and a time namespace for the caller's children
+ * (CLONE_NEWTIME, the same).
  */
 const sysUnshare: SyscallFn = (t, a) => {
   let f = a.u64(0);
@@ -176,13 +177,8 @@ const sysUnshare: SyscallFn = (t, a) => {
   if ((flags & CLONE_VM) && t.mm.users > 1) throw EINVAL;
   // unshare_fd comes before the namespaces' checks (ksys_unshare).
   if ((flags & CLONE_FILES) && t.fdTable.users > 1) t.fdTable.checkCopyable(t.kernel.nrOpen);
-  const unsupported = flags & ((NAMESPACE_FLAGS & ~(CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID)) | CLONE_NEWTIME);
-  if (unsupported) {
-    t.kernel.log.once(`unshare-ns-${unsupported}`, `unshare namespace flags 0x${unsupported.toString(16)} are not supported`);
-    throw EINVAL;
-  }
   const creds = (flags & CLONE_NEWUSER) ? userNamespaceCreds(t) : t.creds;
-  if ((flags & (CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_NEWNET | CLONE_NEWPID)) && !creds.hasOwnCap(CAP_SYS_ADMIN)) throw EPERM;
+  if ((flags & (CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWTIME)) && !creds.hasOwnCap(CAP_SYS_ADMIN)) throw EPERM;
   // unshare_nsproxy_namespaces: CAP_SYS_ADMIN over the user namespace the new one belongs to.
   if ((flags & CLONE_NEWNS) && !creds.hasOwnCap(CAP_SYS_ADMIN)) throw EPERM;
   checkNamespaceCounts(t, flags, creds);
@@ -201,6 +197,9 @@ const sysUnshare: SyscallFn = (t, a) => {
   if (flags & CLONE_NEWIPC) t.ipc = new IpcNamespace(IPC_LIMITS, creds.userNs, k.nsInodes.next());
   if (flags & CLONE_NEWNET) t.net = k.newNetNamespace(creds.userNs);
   if (pidNs !== null) t.pidNsForChildren = pidNs;
+  // A time namespace for the caller's children (and the caller after its next execve), with
+  // the offsets of the one they would have had (copy_time_ns).
+  if (flags & CLONE_NEWTIME) t.timeNsForChildren = t.timeNsForChildren.copy(creds.userNs, k.nsInodes.next());
   // A new cgroup namespace is rooted at the caller's cgroup (copy_cgroup_ns).
   if (flags & CLONE_NEWCGROUP) t.cgroupNs = k.cgroups.newNamespace(k.cgroups.cgroupOf(t.tg));
   recordNamespaces(t, flags, creds);
@@ -217,8 +216,9 @@ const SETNS_FLAGS = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | C
  * zombie; EPERM without ptrace read access). With a /proc/PID/ns descriptor (flags 0 or its
  * type): the namespace it names. User, UTS, IPC, network, cgroup and mount namespaces are each
  * task's own (joining a mount namespace moves the caller's root and cwd to its root, as Linux);
- * joining a PID namespace sets the one the caller's children go to; the time namespace is the
- * sandbox's one. The checks are each type's install's (joinNamespaces).
+ * joining a PID namespace sets the one the caller's children go to; joining a time namespace
+ * moves the caller and its future children into it. The checks are each type's install's
+ * (joinNamespaces).
  */
 const sysSetns: SyscallFn = (t, a) => {
   let flags = a.int(1);
@@ -238,6 +238,7 @@ const sysSetns: SyscallFn = (t, a) => {
       net: n.name === "net" ? n.ns : k.net,
       pid: n.name === "pid" ? n.ns : ROOT_PID_NS,
       mnt: n.name === "mnt" ? n.ns : null,
+      time: n.name === "time" ? n.ns : INIT_TIME_NS,
     });
   }
   if (!(f instanceof PidFd)) throw EINVAL;
@@ -248,12 +249,12 @@ const sysSetns: SyscallFn = (t, a) => {
   if (!mayAttach(t, target) && !t.creds.hasCap(CAP_SYS_PTRACE)) throw EPERM;
   return joinNamespaces(t, flags, {
     user: target.creds.userNs, uts: target.uts, ipc: target.ipc, cgroupNs: target.cgroupNs, net: target.net,
-    pid: target.tg.pidNs, mnt: target.fs.mntns,
+    pid: target.tg.pidNs, mnt: target.fs.mntns, time: target.timeNs,
   });
 };
 
 
-/** The namespaces setns joins, one per type it can join (the others are the sandbox's one). */
+/** The namespaces setns joins, one per type. */
 interface SetnsTargets {
   user: UserNamespace;
   uts: UtsNamespace;
@@ -264,6 +265,8 @@ interface SetnsTargets {
   pid: PidNamespace;
   /** The mount namespace (null: none to join). */
   mnt: MountNamespace | null;
+  /** The time namespace (the task's own, and its children's). */
+  time: TimeNamespace;
 }
 
 /** Whether another task shares the caller's filesystem context (CLONE_FS: fs->users > 1). */
@@ -304,10 +307,13 @@ function joinNamespaces(t: Task, flags: number, to: SetnsTargets): number {
     if (!t.pidNs.contains(to.pid)) throw EINVAL;
   }
   if ((flags & CLONE_NEWNET) && !(creds.capableIn(to.net.owner, CAP_SYS_ADMIN) && admin)) throw EPERM;
-  // The sandbox's one time namespace, and every cgroup namespace, belong to the initial user
-  // namespace.
-  if ((flags & (CLONE_NEWCGROUP | CLONE_NEWTIME)) && !(creds.hasCap(CAP_SYS_ADMIN) && admin)) {
-    throw EPERM;
+  // Every cgroup namespace belongs to the initial user namespace.
+  if ((flags & CLONE_NEWCGROUP) && !(creds.hasCap(CAP_SYS_ADMIN) && admin)) throw EPERM;
+  if (flags & CLONE_NEWTIME) {
+    // timens_install: a task alone in its memory (its vDSO page changes), EUSERS otherwise;
+    // CAP_SYS_ADMIN over the namespace's owner and in one's own.
+    if (t.tg.tasks.size > 1 || t.mm.users > 1) throw EUSERS;
+    if (!(creds.capableIn(to.time.owner, CAP_SYS_ADMIN) && admin)) throw EPERM;
   }
   if (creds !== t.creds) t.commitCreds(creds);
   if (flags & CLONE_NEWUTS) t.uts = to.uts;
@@ -316,12 +322,18 @@ function joinNamespaces(t: Task, flags: number, to: SetnsTargets): number {
   if (flags & CLONE_NEWNET) t.net = to.net;
   if (flags & CLONE_NEWPID) t.pidNsForChildren = to.pid;
   if ((flags & CLONE_NEWNS) && to.mnt !== null) joinMountNs(t.fs, to.mnt);
+  if (flags & CLONE_NEWTIME) {
+    const was = t.timeNs;
+    t.timeNs = t.timeNsForChildren = to.time;
+    if (was !== to.time) enterTimeNs(t);
+    else to.time.frozen = true;
+  }
   return 0;
 }
 
 export const table: Record<number, SyscallEntry> = {
   272: supported("unshare", sysUnshare),
-  308: partial("setns", sysSetns, "user, UTS, IPC, network, cgroup, mount and PID namespaces (one time namespace)"),
+  308: supported("setns", sysSetns),
   56: supported("clone", sysClone),
   57: supported("fork", sysFork),
   58: supported("vfork", sysVfork),

@@ -123,7 +123,7 @@ function futexUnlockPi(t: Task, addr: number, shared: boolean): number {
 function absoluteDeadline(t: Task, tsAddr: number, realtime: boolean): number | null {
   if (tsAddr === 0) return null;
   const abs = readTimespecNs(t, tsAddr);
-  const now = Number(clockNs(realtime ? 0 : 1, t.kernel.bootNs)!);
+  const now = Number(clockNs(realtime ? 0 : 1, t.timeNs)!);
   return monotonicNs() + (abs - now);
 }
 

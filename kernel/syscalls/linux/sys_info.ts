@@ -1,7 +1,7 @@
 /** System information: uname(2), sysinfo(2). */
 
 import { supported, type SyscallEntry, type SyscallFn } from "./support.ts";
-import { monotonicNs } from "../../time.ts";
+import { uptimeNs } from "../../time.ts";
 
 const FIELD = 65;
 
@@ -25,7 +25,8 @@ const sysSysinfo: SyscallFn = (t, a) => {
   const b = new Uint8Array(112);
   const v = new DataView(b.buffer);
   const mem = Deno.systemMemoryInfo();
-  v.setBigInt64(0, BigInt(Math.floor((monotonicNs() - t.kernel.bootNs) / 1e9)), true);
+  // Whole seconds, a started one counted (Linux's do_sysinfo), in the caller's time namespace.
+  v.setBigInt64(0, BigInt(Math.ceil(uptimeNs(t.timeNs) / 1e9)), true);
   // loads[3] at offset 8: 0, as /proc/loadavg.
   v.setBigUint64(32, BigInt(mem.total), true);
   v.setBigUint64(40, BigInt(mem.free), true);

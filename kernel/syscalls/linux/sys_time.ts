@@ -24,7 +24,7 @@ function timespec(ns: bigint): Uint8Array {
 function anyClockNs(t: Task, clock: number): bigint {
   const cpu = decodeCpuClock(t, clock, EINVAL);
   if (cpu !== null) return BigInt(Math.floor(cpuClockNs(cpu)));
-  const ns = clockNs(clock, t.kernel.bootNs);
+  const ns = clockNs(clock, t.timeNs);
   if (ns === null) throw EINVAL;
   return ns;
 }
@@ -38,7 +38,7 @@ const sysClockGettime: SyscallFn = (t, a) => {
 /** Implements clock_getres(2): 1 ns for high-resolution clocks, a tick (4 ms) for coarse ones. */
 const sysClockGetres: SyscallFn = (t, a) => {
   const clock = a.int(0);
-  if (decodeCpuClock(t, clock, EINVAL) === null && clockNs(clock, t.kernel.bootNs) === null) throw EINVAL;
+  if (decodeCpuClock(t, clock, EINVAL) === null && clockNs(clock, t.timeNs) === null) throw EINVAL;
   const res = clock === 5 || clock === 6 ? 4_000_000n : 1n;
   if (a.pointer(1) !== 0) t.copyOut(a.pointer(1), timespec(res));
   return 0;
@@ -142,11 +142,11 @@ const sysClockNanosleep: SyscallFn = (t, a) => {
   if (clock === CLOCK_THREAD_CPUTIME_ID || clock === CLOCK_MONOTONIC_RAW || clock === CLOCK_REALTIME_COARSE || clock === CLOCK_MONOTONIC_COARSE) {
     throw EOPNOTSUPP;
   }
-  if (clockNs(clock, t.kernel.bootNs) === null) throw EINVAL;
+  if (clockNs(clock, t.timeNs) === null) throw EINVAL;
   const ns = BigInt(readTimespecNs(t, a.pointer(2)));
   return sleepUntil(t, () => {
     if (!(flags & TIMER_ABSTIME)) return monotonicNs() + Number(ns);
-    const now = clockNs(clock, t.kernel.bootNs)!;
+    const now = clockNs(clock, t.timeNs)!;
     return monotonicNs() + Number(ns - now);
   }, (flags & TIMER_ABSTIME) ? 0 : a.pointer(3));
 };

@@ -150,7 +150,7 @@ function arm(t: Task, p: PosixTimer, flags: number, next: { intervalNs: number; 
     t.kernel.addCpuTimer(tm);
   } else {
     let deadlineNs = monotonicNs() + next.valueNs;
-    if (flags & TIMER_ABSTIME) deadlineNs = monotonicNs() + (next.valueNs - Number(clockNs(p.clockId, t.kernel.bootNs)!));
+    if (flags & TIMER_ABSTIME) deadlineNs = monotonicNs() + (next.valueNs - Number(clockNs(p.clockId, t.timeNs)!));
     const tm: KernelTimer = { ...target, deadlineNs, intervalNs: next.intervalNs };
     p.wall = tm;
     t.kernel.addTimer(tm);

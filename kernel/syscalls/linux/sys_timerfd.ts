@@ -61,7 +61,7 @@ const sysTimerfdSettime: SyscallFn = (t, a) => {
   const [interval, value] = readItimerspec(t, newAddr);
   if (flags & ~(TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET)) throw EINVAL;
   const tf = timerOf(t, fd);
-  const old = tf.set(flags, value, interval);
+  const old = tf.set(flags, value, interval, t.timeNs);
   if (oldAddr !== 0) writeItimerspec(t, oldAddr, old);
   return 0;
 };
