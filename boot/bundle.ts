@@ -19,6 +19,7 @@ import { type PlannedMount, planMounts } from "./mount_plan.ts";
 import type { ProcessCaps } from "../kernel/creds.ts";
 import type { Hooks } from "./hooks.ts";
 import { HostIdMap } from "../vfs/hostfs/hostfs.ts";
+import { compileSeccomp, type SeccompProfile } from "./seccomp_profile.ts";
 
 /** The file name of the spec inside a bundle. */
 export const CONFIG_JSON = "config.json";
@@ -72,6 +73,8 @@ export interface LaunchConfig {
    * created or detached one needs `--console-socket` (runc's rule).
    */
   terminal: boolean;
+  /** linux.seccomp compiled to a cBPF filter, installed on init and exec'd processes; null: none. */
+  seccomp: SeccompProfile | null;
 }
 
 /**
@@ -137,6 +140,7 @@ export function loadBundle(
     readonlyPaths: spec.linux?.readonlyPaths ?? [],
     resources: resourcesOf(spec),
     terminal: spec.process.terminal === true,
+    seccomp: compileSeccomp(spec.linux?.seccomp),
   };
 }
 
@@ -178,6 +182,7 @@ export function doConfig(
     readonlyPaths: [],
     resources: { memoryBytes: null, pids: null, cpus: null, cpuPeriodNs: null },
     terminal: false,
+    seccomp: null,
   };
 }
 

@@ -63,6 +63,7 @@ Deno.test("loadBundle() reads config.json and resolves root.path against the bun
       readonlyPaths: [],
       resources: { memoryBytes: null, pids: null, cpus: null, cpuPeriodNs: null },
       terminal: false,
+      seccomp: null,
     });
   });
 });
@@ -168,6 +169,7 @@ Deno.test("doConfig() runs in the caller's directory and environment on an overl
     readonlyPaths: [],
     resources: { memoryBytes: null, pids: null, cpus: null, cpuPeriodNs: null },
     terminal: false,
+    seccomp: null,
   });
 });
 

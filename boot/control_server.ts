@@ -58,6 +58,8 @@ export interface SandboxHolder {
   readonly defaults: {
     env: readonly string[]; cwd: string; uid: number; gid: number; additionalGids: readonly number[];
     caps: ProcessCaps | null; noNewPrivs: boolean; umask: number | null;
+    /** linux.seccomp's filter: runc's setns init installs the container's filter on exec'd processes too. */
+    seccomp: Uint8Array | null;
   };
 }
 
@@ -264,6 +266,7 @@ export class ControlServer {
             caps: req.capabilities !== undefined ? capsOf(req.capabilities) : d.caps,
             noNewPrivs: req.noNewPrivileges ?? d.noNewPrivs,
             ...((req.umask ?? d.umask) !== null ? { umask: req.umask ?? d.umask! } : {}),
+            ...(d.seccomp !== null ? { seccomp: d.seccomp } : {}),
           };
           if (req.terminal) {
             if (fds.length < 2) return fail("exec with a terminal needs the caller's input and output descriptors");

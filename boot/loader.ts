@@ -155,6 +155,7 @@ export class Loader {
         rlimits: launch.rlimits,
         noNewPrivs: launch.noNewPrivs,
         ...(launch.umask !== null ? { umask: launch.umask } : {}),
+        ...(launch.seccomp !== null ? { seccomp: launch.seccomp.filter } : {}),
         executable: opts.executable,
         nice: ownNice(),
       });

@@ -490,6 +490,7 @@ async function runHeld(
       defaults: {
         env: launch.envp, cwd: launch.cwd, uid: launch.uid, gid: launch.gid, additionalGids: launch.additionalGids,
         caps: launch.caps, noNewPrivs: launch.noNewPrivs, umask: launch.umask,
+        seccomp: launch.seccomp?.filter ?? null,
       },
     }, log);
     if (typeof s === "string") log.warning(`control socket: ${s}`);

@@ -116,7 +116,13 @@ export interface Rlimit {
 export function parseSpec(text: string): Spec {
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    // linux.seccomp's argument values are uint64: a JSON number above 2^53 would lose bits as
+    // a double, so `value` and `valueTwo` are read exactly, from their source text.
+    json = JSON.parse(text, (key, v, ctx?: { source?: string }) =>
+      (key === "value" || key === "valueTwo") && typeof v === "number" && ctx?.source !== undefined &&
+        /^\d+$/.test(ctx.source)
+        ? BigInt(ctx.source)
+        : v);
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);
     throw new BootError(`config.json: not valid JSON: ${firstLine(msg)}`);

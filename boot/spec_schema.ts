@@ -85,6 +85,8 @@ export const specSchema = z.object({
     gidMappings: z.array(idMapping).optional(),
     maskedPaths: z.array(absolutePath).optional(),
     readonlyPaths: z.array(absolutePath).optional(),
+    /** Checked field by field where it is compiled (boot/seccomp_profile.ts), in runc's words. */
+    seccomp: z.unknown().optional(),
     resources: z.object({
       memory: z.object({ limit: z.number().int().optional() }).optional(),
       pids: z.object({ limit: z.number().int().optional() }).optional(),

@@ -74,6 +74,8 @@ export interface ExecOptions {
   noNewPrivs?: boolean;
   /** OCI process.user.umask; default 022. */
   umask?: number;
+  /** The container's seccomp filter (OCI linux.seccomp), which runc's exec installs too. */
+  seccomp?: Uint8Array;
   stdio: ExecStdio;
 }
 
@@ -173,6 +175,7 @@ export function execProcess(k: Kernel, o: ExecOptions): ExecResult | LinuxError 
       limits: k.init?.limits.clone() ?? Limits.defaults(),
       stdio,
       noNewPrivs: o.noNewPrivs ?? false,
+      ...(o.seccomp !== undefined ? { seccomp: o.seccomp } : {}),
       ...(o.umask !== undefined ? { umask: o.umask } : {}),
     });
   } catch (e) {

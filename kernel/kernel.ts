@@ -34,7 +34,7 @@ import type { Credentials } from "./creds.ts";
 import { Limits } from "./limits.ts";
 import { SignalHandlers } from "./signals.ts";
 import { MemoryManager } from "./mm/mm.ts";
-import { EFAULT, EINTR, EINVAL, ENOENT, ENOSYS, EPIPE, ESRCH, LinuxError, SentryBugError } from "./errno.ts";
+import { EFAULT, EINTR, EINVAL, ENOENT, ENOSYS, EPIPE, errnoFromNumber, ESRCH, LinuxError, SentryBugError } from "./errno.ts";
 import { block, type SyscallControl } from "./syscalls/linux/support.ts";
 import { SYSCALL_TABLE } from "./syscalls/linux/table_amd64.ts";
 import { hostFds } from "../vfs/host_fds.ts";
@@ -74,7 +74,7 @@ import {
   dropOldLeader, exitAwaitsTracer, traceeExited, tracedThreadZombies, tracerExited,
 } from "./ptrace.ts";
 import {
-  AUDIT_ARCH_X86_64, evaluate as evaluateSeccomp, SECCOMP_DATA_SIZE, SECCOMP_MODE_STRICT, SECCOMP_RET_ACTION_FULL,
+  AUDIT_ARCH_X86_64, evaluate as evaluateSeccomp, execveVerdict, SECCOMP_DATA_SIZE, SECCOMP_MODE_FILTER, SECCOMP_MODE_STRICT, SECCOMP_RET_ACTION_FULL,
   SECCOMP_RET_ALLOW, SECCOMP_RET_DATA, SECCOMP_RET_ERRNO, SECCOMP_RET_KILL_THREAD, SECCOMP_RET_LOG, SECCOMP_RET_TRACE,
   SECCOMP_RET_TRAP,
   SECCOMP_RET_USER_NOTIF, STRICT_SYSCALLS,
@@ -118,6 +118,8 @@ export interface InitOptions {
   noNewPrivs?: boolean;
   /** The umask (OCI process.user.umask); default 022. */
   umask?: number;
+  /** A seccomp filter (cBPF) in force from the first instruction (OCI linux.seccomp). */
+  seccomp?: Uint8Array;
   /**
    * Init's nice value (-20..19); default 0. The sentry passes its own: a process inherits its
    * parent's, so `nice -n 5 sentry do CMD` runs CMD at nice 5 as `nice -n 5 CMD` would.
@@ -142,6 +144,11 @@ export interface ProcessOptions {
   noNewPrivs?: boolean;
   /** The umask (OCI process.user.umask); default 022. */
   umask?: number;
+  /**
+   * A seccomp filter (cBPF, checked) in force from the process's first instruction, as if it
+   * had called seccomp(SECCOMP_SET_MODE_FILTER) itself (OCI linux.seccomp, boot/seccomp_profile.ts).
+   */
+  seccomp?: Uint8Array;
 }
 
 /** How long the loop may block in one wait before it lets the event loop run, in ns. */
@@ -443,6 +450,17 @@ export class Kernel {
         });
         const t = new Task({ kernel: this, tid, tg, ctx, fdTable, fs, creds: o.creds, name: "init" });
         t.noNewPrivs = o.noNewPrivs ?? false; // before the exec, whose set-id bits it disarms
+        let killedBySeccomp = false;
+        if (o.seccomp !== undefined) {
+          // runc installs the filter right before its execve of the program, so that execve
+          // is the first call the filter judges: refused, the container does not start.
+          const verdict = execveVerdict(o.seccomp);
+          if (typeof verdict === "number") throw errnoFromNumber(verdict);
+          if (verdict === "kill") killedBySeccomp = true;
+          // Set without no_new_privs, as runc installs it while it still holds CAP_SYS_ADMIN
+          // when process.noNewPrivileges is false: the filter does not imply the flag.
+          t.seccomp = { mode: SECCOMP_MODE_FILTER, filters: [o.seccomp] };
+        }
         try {
           const target: { mm: MemoryManager; ctx: typeof ctx; creds?: Credentials } = { mm, ctx };
           loadExecutable(t, { path, argv: o.argv, envp: o.envp }, target);
@@ -453,6 +471,11 @@ export class Kernel {
           t.tg.faultInfo = null;
           t.pendingSignals.add({ signo: 11, code: 0x80 });
           t.tg.handlers.set(11, { handler: 0n, flags: 0, restorer: 0n, mask: 0n });
+        }
+        if (killedBySeccomp) {
+          // Its execve was killed: SIGSYS before the program's first instruction.
+          t.pendingSignals.add({ signo: 31, code: 1 /* SYS_SECCOMP */, syscall: 59, arch: AUDIT_ARCH_X86_64 });
+          t.tg.handlers.set(31, { handler: 0n, flags: 0, restorer: 0n, mask: 0n });
         }
         for (const fd of [0, 1, 2]) fdTable.installAt(fd, stdio[fd]!, false);
         stdio.length = 0;

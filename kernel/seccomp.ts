@@ -93,18 +93,84 @@ export function checkFilter(prog: Uint8Array): void {
   if (last !== RET_K && last !== RET_A) throw EINVAL;
 }
 
-/** Runs one checked filter over seccomp_data (64 bytes); returns its 32-bit result. */
-export function runFilter(prog: Uint8Array, data: DataView): number {
+/** A checked program split into typed arrays, once: the interpreter then reads no DataView. */
+interface Decoded {
+  code: Uint16Array;
+  jt: Uint8Array;
+  jf: Uint8Array;
+  k: Uint32Array;
+  /** Whether it uses the scratch memory (most filters never do: no allocation per run). */
+  mem: boolean;
+}
+
+/**
+ * Decoded programs by identity: a task's filters are immutable and shared (OCI profiles, one
+ * per container, run on every syscall of every process), so each is decoded once.
+ */
+const decodedCache = new WeakMap<Uint8Array, Decoded>();
+
+function decode(prog: Uint8Array): Decoded {
+  let d = decodedCache.get(prog);
+  if (d !== undefined) return d;
   const v = new DataView(prog.buffer, prog.byteOffset, prog.byteLength);
   const n = prog.length / 8;
-  const mem = new Uint32Array(16);
-  let a = 0, x = 0;
+  d = { code: new Uint16Array(n), jt: new Uint8Array(n), jf: new Uint8Array(n), k: new Uint32Array(n), mem: false };
   for (let pc = 0; pc < n; pc++) {
     const o = pc * 8;
-    const code = v.getUint16(o, true), jt = v.getUint8(o + 2), jf = v.getUint8(o + 3), k = v.getUint32(o + 4, true);
+    const code = v.getUint16(o, true);
+    d.code[pc] = code;
+    d.jt[pc] = v.getUint8(o + 2);
+    d.jf[pc] = v.getUint8(o + 3);
+    d.k[pc] = v.getUint32(o + 4, true);
+    if (code === LD_MEM || code === LDX_MEM || code === ST || code === STX) d.mem = true;
+  }
+  decodedCache.set(prog, d);
+  return d;
+}
+
+/** Runs one checked filter over seccomp_data (64 bytes); returns its 32-bit result. */
+export function runFilter(prog: Uint8Array, data: DataView): number {
+  const { code: codes, jt: jts, jf: jfs, k: ks, mem: usesMem } = decode(prog);
+  const n = codes.length;
+  const mem = usesMem ? new Uint32Array(16) : EMPTY_MEM;
+  let a = 0, x = 0;
+  for (let pc = 0; pc < n; pc++) {
+    const code = codes[pc]!, k = ks[pc]!;
     switch (code) {
       case LD_W_ABS:
         a = data.getUint32(k, true);
+        break;
+      // Conditional jumps, K then X operand (unsigned compares: a and x stay in 0..2^32-1).
+      case 0x15:
+        pc += a === k ? jts[pc]! : jfs[pc]!;
+        break;
+      case 0x25:
+        pc += a > k ? jts[pc]! : jfs[pc]!;
+        break;
+      case 0x35:
+        pc += a >= k ? jts[pc]! : jfs[pc]!;
+        break;
+      case 0x45:
+        pc += (a & k) !== 0 ? jts[pc]! : jfs[pc]!;
+        break;
+      case 0x1d:
+        pc += a === x ? jts[pc]! : jfs[pc]!;
+        break;
+      case 0x2d:
+        pc += a > x ? jts[pc]! : jfs[pc]!;
+        break;
+      case 0x3d:
+        pc += a >= x ? jts[pc]! : jfs[pc]!;
+        break;
+      case 0x4d:
+        pc += (a & x) !== 0 ? jts[pc]! : jfs[pc]!;
+        break;
+      case RET_K:
+        return k;
+      case RET_A:
+        return a >>> 0;
+      case JA:
+        pc += k;
         break;
       case LD_W_LEN:
         a = SECCOMP_DATA_SIZE;
@@ -136,39 +202,14 @@ export function runFilter(prog: Uint8Array, data: DataView): number {
       case TXA:
         a = x;
         break;
-      case RET_K:
-        return k >>> 0;
-      case RET_A:
-        return a >>> 0;
-      case JA:
-        pc += k;
-        break;
-      default: {
-        const operand = (code & 0x08) !== 0 ? x : k;
-        if (JMP_COND.has(code)) {
-          let taken: boolean;
-          switch (code & 0xf0) {
-            case 0x10:
-              taken = a === operand;
-              break;
-            case 0x20:
-              taken = a > operand;
-              break;
-            case 0x30:
-              taken = a >= operand;
-              break;
-            default:
-              taken = (a & operand) !== 0;
-          }
-          pc += taken ? jt : jf;
-          break;
-        }
-        a = alu(code & 0xf0, a, operand) >>> 0;
-      }
+      default:
+        a = alu(code & 0xf0, a, (code & 0x08) !== 0 ? x : k) >>> 0;
     }
   }
   return SECCOMP_RET_KILL_PROCESS; // unreachable for a checked program
 }
+
+const EMPTY_MEM = new Uint32Array(0);
 
 function alu(op: number, a: number, b: number): number {
   switch (op) {
@@ -212,3 +253,31 @@ export function evaluate(filters: readonly Uint8Array[], data: DataView): number
 
 /** The syscalls strict mode allows: read, write, exit, rt_sigreturn. */
 export const STRICT_SYSCALLS: ReadonlySet<number> = new Set([0, 1, 60, 15]);
+
+/** x86-64's execve. */
+const NR_EXECVE = 59;
+
+/**
+ * What a filter installed right before execve (runc's order for OCI linux.seccomp) does to
+ * that execve, judged with zero arguments (runc's own pointers, which no profile can know):
+ * null when it runs, an errno to fail it with, or "kill" when the filter kills the caller
+ * (KILL_*, TRAP: SIGSYS). TRACE without a tracer is ENOSYS, as the kernel's.
+ */
+export function execveVerdict(filter: Uint8Array): number | "kill" | null {
+  const data = new DataView(new ArrayBuffer(SECCOMP_DATA_SIZE));
+  data.setInt32(0, NR_EXECVE, true);
+  data.setUint32(4, AUDIT_ARCH_X86_64, true);
+  const ret = evaluate([filter], data);
+  switch ((ret & SECCOMP_RET_ACTION_FULL) >>> 0) {
+    case SECCOMP_RET_ALLOW:
+    case SECCOMP_RET_LOG:
+      return null;
+    case SECCOMP_RET_ERRNO:
+      return Math.min(ret & SECCOMP_RET_DATA, 4095);
+    case SECCOMP_RET_TRACE:
+    case SECCOMP_RET_USER_NOTIF:
+      return 38; // ENOSYS
+    default:
+      return "kill";
+  }
+}

@@ -125,7 +125,7 @@ async function until<T>(f: () => T | null | Promise<T | null>, what: string, ms 
 }
 
 Deno.test({
-  name: "podman with the sentry as its runtime: run --rm, run -d, exec, ps, logs, pause/unpause, stop, rm, checkpoint/restore",
+  name: "podman with the sentry as its runtime: run --rm, seccomp profiles, run -d, exec, ps, logs, pause/unpause, stop, rm, checkpoint/restore",
   ignore: "skip" in pre,
   sanitizeResources: false,
   sanitizeOps: false,
@@ -180,6 +180,26 @@ Deno.test({
       ]);
       assert.equal(r.stdout, "0::/\n104857600\n50000 100000\n50\ncpu memory pids\nfiles\nread-only\n", r.stderr);
       assert.equal(r.code, 0, r.stderr);
+    });
+
+    await t.step("seccomp: podman's default profile reaches the sandbox, and --security-opt seccomp=FILE replaces it", async () => {
+      // The default profile: a shell and its tools run under it, the filter is in force.
+      const d = await podman(["run", "--rm", "--network", "none", "sentry-busybox", "sh", "-c", "grep ^Seccomp: /proc/self/status; mkdir /tmp/d && echo mkdir=ok"]);
+      assert.equal(d.stdout, "Seccomp:\t2\nmkdir=ok\n", d.stderr);
+      const profile = `${base}/deny-mkdir.json`;
+      Deno.writeTextFileSync(profile, JSON.stringify({
+        defaultAction: "SCMP_ACT_ALLOW",
+        syscalls: [{ names: ["mkdir", "mkdirat"], action: "SCMP_ACT_ERRNO", errnoRet: 1 }],
+      }));
+      const r = await podman([
+        "run", "--rm", "--network", "none", "--security-opt", `seccomp=${profile}`, "sentry-busybox",
+        "sh", "-c", "mkdir /tmp/d 2>&1; echo mkdir=$?; touch /tmp/f && echo touch=ok",
+      ]);
+      assert.equal(r.stdout, "mkdir: can't create directory '/tmp/d': Operation not permitted\nmkdir=1\ntouch=ok\n", r.stderr);
+      assert.equal(r.code, 0, r.stderr);
+      // unconfined: no filter at all.
+      const u = await podman(["run", "--rm", "--network", "none", "--security-opt", "seccomp=unconfined", "sentry-busybox", "grep", "^Seccomp:", "/proc/self/status"]);
+      assert.equal(u.stdout, "Seccomp:\t0\n", u.stderr);
     });
 
     await t.step("run -d, exec, ps, logs, pause, unpause, stop, rm", async () => {
