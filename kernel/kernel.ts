@@ -1453,6 +1453,8 @@ export class Kernel {
     for (const w of st?.waiters ?? []) this.futex.remove(w); // futex_waitv's
     // A blocked open of a FIFO holds a counted end (kernel/syscalls/linux/sys_file.ts).
     (t.syscallState as { pendingFile?: { decRef(): void } } | null)?.pendingFile?.decRef();
+    // A task held by fanotify permission events withdraws them (kernel/fanotify.ts).
+    (t.syscallState as { fanPerm?: { cancel(): void } } | null)?.fanPerm?.cancel();
     if (t.savedMask !== null && t.sigWaitSet === null) { /* sigsuspend: restored at delivery */ }
     t.sigWaitSet = null;
   }

@@ -10,7 +10,7 @@ import { hostVsyscallProt, VSYSCALL_END, VSYSCALL_START } from "./mm/vsyscall.ts
 import { CGROUP_NS_INIT_INO } from "../vfs/cgroupfs/cgroupfs.ts";
 import type { WaitQueue } from "../waiter/mod.ts";
 import { EACCES, EINVAL, ENOTTY, EPERM, ERANGE } from "./errno.ts";
-import { UCOUNT_INOTIFY_INSTANCES, UCOUNT_INOTIFY_WATCHES, UCOUNT_NAMES } from "./ucounts.ts";
+import { UCOUNT_FANOTIFY_GROUPS, UCOUNT_FANOTIFY_MARKS, UCOUNT_INOTIFY_INSTANCES, UCOUNT_INOTIFY_WATCHES, UCOUNT_NAMES } from "./ucounts.ts";
 import { nsfsIoctl, nsfsTarget } from "./nsfs.ts";
 import { CAP_CHECKPOINT_RESTORE, CAP_SYS_ADMIN, CAP_SYS_RESOURCE } from "../abi/linux/capability.ts";
 import { groupCpu } from "./cpu_time.ts";
@@ -657,6 +657,15 @@ export class KernelProcSource implements ProcSource {
       else this.#k.leases.breakTimeSec = n;
       return;
     }
+    if (key === "fs/fanotify/max_user_groups" || key === "fs/fanotify/max_user_marks") {
+      // The initial user namespace's ucounts limits, proc_dointvec_minmax from 0.
+      const t = text.trim();
+      if (!/^[0-9]+$/.test(t)) throw EINVAL;
+      const n = Number(t);
+      if (n > 2147483647) throw EINVAL;
+      this.#k.ucounts.setLimit(INIT_USER_NS, key === "fs/fanotify/max_user_groups" ? UCOUNT_FANOTIFY_GROUPS : UCOUNT_FANOTIFY_MARKS, n);
+      return;
+    }
     if (key === "fs/inotify/max_user_instances" || key === "fs/inotify/max_user_watches") {
       // The initial user namespace's ucounts limits. proc_dointvec_minmax from 0 (instances, an
       // int) and proc_doulongvec_minmax from 0 (watches, a long since ucount_max went long): a
@@ -763,6 +772,10 @@ export class KernelProcSource implements ProcSource {
         return `${pipeSysctl.maxSize}\n`;
       case "vm/unprivileged_userfaultfd":
         return `${uffdSysctl.unprivileged}\n`;
+      case "fs/fanotify/max_user_groups":
+        return `${this.#k.ucounts.limits(INIT_USER_NS)[UCOUNT_FANOTIFY_GROUPS]}\n`;
+      case "fs/fanotify/max_user_marks":
+        return `${this.#k.ucounts.limits(INIT_USER_NS)[UCOUNT_FANOTIFY_MARKS]}\n`;
       case "fs/inotify/max_user_instances":
         return `${this.#k.ucounts.limits(INIT_USER_NS)[UCOUNT_INOTIFY_INSTANCES]}\n`;
       case "fs/inotify/max_user_watches":

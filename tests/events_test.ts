@@ -65,6 +65,16 @@ Deno.test("inotify: file and directory events with names and cookies, watch flag
   await assertSameAsNative([await compileC("inotify")]);
 });
 
+// fanotify needs CAP_SYS_ADMIN natively.
+Deno.test({
+  name:
+    "fanotify: init and mark errors, inode, directory, mount and filesystem marks, merging, ignore masks, event descriptors, FAN_REPORT_TID, flush, FIONREAD, fdinfo, and FAN_OPEN_PERM/FAN_ACCESS_PERM answered and released as natively (tests/c/fanotify.c)",
+  ignore: Deno.uid() !== 0,
+  fn: async () => {
+    await assertSameAsNative([await compileC("fanotify")]);
+  },
+});
+
 Deno.test("O_ASYNC (F_SETFL, FIOASYNC), F_SETOWN(_EX), F_SETSIG and sockets' FIOSETOWN send SIGIO or the chosen signal with si_code, si_band and si_fd as natively", async () => {
   await assertSameAsNative([await compileC("sigio")]);
 });

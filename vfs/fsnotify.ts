@@ -10,7 +10,14 @@
  * removed anywhere (a generation count).
  *
  * Cost when nothing is watched: every hook first reads the size of the watch registry and
- * returns when it is empty; no allocation, no host call.
+ * returns when it is empty, and reads one variable for fanotify ({@linkcode setFanotify}: null
+ * while no fanotify mark exists); no allocation, no host call.
+ *
+ * fanotify (kernel/fanotify.ts) hears every hook through one {@linkcode FanotifyBackend} while
+ * any of its marks exists, with what Linux passes fsnotify(): the file, the mount when the event
+ * came through an open description (Linux's FSNOTIFY_EVENT_PATH: only those reach mount marks
+ * and carry a file a listener can be given), and the directory and name. It chooses its marks
+ * (inode, mount, filesystem) itself.
  *
  * Who hears what (Linux's rules):
  * - An event on a file goes to the watches of its parent directory, with the file's name, and
@@ -33,6 +40,7 @@
 import { O_PATH } from "../abi/linux/file.ts";
 import type { Dentry, Filesystem } from "./dentry.ts";
 import type { FileDescription } from "./file_description.ts";
+import type { Mount } from "./mount.ts";
 import { countClose, countOpen } from "./inode_use.ts";
 
 export const IN_ACCESS = 0x1;
@@ -64,6 +72,51 @@ export const IN_ONESHOT = 0x80000000;
  * asks for it, so none hears it.
  */
 export const FS_DN_RENAME = 0x08000000;
+
+/** /proc/sys/fs/fanotify/max_queued_events: a group's queue without FAN_UNLIMITED_QUEUE. */
+export const FANOTIFY_MAX_QUEUED_EVENTS = 16384;
+/** FAN_OPEN_EXEC: an open for execve (Linux's FMODE_EXEC; inotify hears it as IN_OPEN). */
+export const FAN_OPEN_EXEC = 0x1000;
+/** FAN_RENAME: a rename, with both names, for fanotify only (Linux's FS_RENAME). */
+export const FAN_RENAME = 0x10000000;
+
+/**
+ * How an event reaches marks (the shapes of Linux's fsnotify calls):
+ * - "file": an event on `obj` (open, read, write, close, attribute changes): its own marks, its
+ *   filesystem's, its mount's when it has one, and its parent's marks that watch children
+ *   (fsnotify_parent).
+ * - "self": on `obj`'s inode alone (a link count, DELETE_SELF, MOVE_SELF: fsnotify_inode).
+ * - "dirent": a name event on directory `dir` about its child `obj` named `name`.
+ * - "rename": FAN_RENAME, `obj` moved from `dir`/`name` to `newDir`/`newName`.
+ */
+export type FanotifyKind = "file" | "self" | "dirent" | "rename";
+
+/** What fanotify (kernel/fanotify.ts) gives the hooks while any of its marks exists. */
+export interface FanotifyBackend {
+  /**
+   * One event (FAN_* bits, which are inotify's for the shared ones, without FAN_ONDIR: the
+   * backend tells directories itself). `mount`: the event came through an open description
+   * `file` (or an exec) on that mount; null otherwise.
+   */
+  event(
+    mask: number, kind: FanotifyKind, obj: Dentry, mount: Mount | null, file: FileDescription | null,
+    dir: Dentry | null, name: string, newDir?: Dentry | null, newName?: string,
+  ): void;
+  /**
+   * An open is about to count (before anything is counted or reported): true when a
+   * permission event holds it back; the syscall then waits and calls
+   * {@linkcode fsnotifyOpenAllowed} or drops the file.
+   */
+  openPerm(f: FileDescription, truncated: boolean, exec: boolean): boolean;
+}
+
+/** The fanotify backend, or null while no fanotify mark exists (the cheap check). */
+let fan: FanotifyBackend | null = null;
+
+/** Installs (or with null, removes) the fanotify backend; kernel/fanotify.ts calls it. */
+export function setFanotify(b: FanotifyBackend | null): void {
+  fan = b;
+}
 
 /** Who owns a watch: an inotify instance. */
 export interface WatchOwner {
@@ -183,8 +236,12 @@ function notifyDir(dir: Dentry, mask: number, name: string, isDir: boolean, cook
   if (own !== null) deliver(own, isDir ? mask | IN_ISDIR : mask, cookie, name);
 }
 
-/** d is gone: IN_DELETE_SELF, then every watch on it ends with IN_IGNORED. */
+/**
+ * d is gone: IN_DELETE_SELF, then every watch on it ends with IN_IGNORED (fanotify's inode
+ * marks on it go silently: kernel/fanotify.ts drops them as it hears DELETE_SELF).
+ */
 function deleteSelf(d: Dentry): void {
+  if (fan !== null) fan.event(IN_DELETE_SELF, "self", d, null, null, null, "");
   if (watchesOf(d) === null) return;
   notifySelf(d, IN_DELETE_SELF);
   for (const w of watchesOf(d)?.slice() ?? []) detachWatch(w, true);
@@ -200,10 +257,18 @@ function dentryOf(f: FileDescription): Dentry | null {
 
 /**
  * A description was opened by the VFS (O_PATH ones too; truncated: O_TRUNC emptied the file,
- * Linux's IN_MODIFY after IN_OPEN). It counts as a user of its dentry, and in its inode's open
- * counts (vfs/inode_use.ts: leases and ETXTBSY read them), until it closes. Returns f.
+ * Linux's IN_MODIFY after IN_OPEN; exec: opened for execve, FAN_OPEN_EXEC). It counts as a user
+ * of its dentry, and in its inode's open counts (vfs/inode_use.ts: leases and ETXTBSY read
+ * them), until it closes. Returns f. A fanotify permission event may hold it back first: then
+ * nothing is counted or reported until {@linkcode fsnotifyOpenAllowed}.
  */
-export function fsnotifyOpen<F extends FileDescription>(f: F, truncated = false): F {
+export function fsnotifyOpen<F extends FileDescription>(f: F, truncated = false, exec = false): F {
+  if (fan !== null && fan.openPerm(f, truncated, exec)) return f;
+  return fsnotifyOpenAllowed(f, truncated, exec);
+}
+
+/** The rest of {@linkcode fsnotifyOpen}, once any permission event allowed the open. */
+export function fsnotifyOpenAllowed<F extends FileDescription>(f: F, truncated = false, exec = false): F {
   f.notifies = true;
   const loc = f.location();
   if (loc !== null) {
@@ -211,6 +276,11 @@ export function fsnotifyOpen<F extends FileDescription>(f: F, truncated = false)
     countOpen(f, loc.dentry);
   }
   const d = dentryOf(f);
+  if (fan !== null && d !== null) {
+    fan.event(exec ? IN_OPEN | FAN_OPEN_EXEC : IN_OPEN, "file", d, loc!.mount, f, d.parent, d.name);
+    // handle_truncate's notify_change: a dentry event, which mount marks do not hear.
+    if (truncated && d.isRegular) fan?.event(IN_MODIFY, "file", d, null, null, d.parent, d.name);
+  }
   if (d === null || (watchesOf(d) === null && (d.parent === null || watchesOf(d.parent) === null))) return f;
   notifyFile(d, IN_OPEN, true);
   if (truncated && d.isRegular) notifyFile(d, IN_MODIFY, true);
@@ -225,38 +295,51 @@ export function fsnotifyClose(f: FileDescription): void {
   if (!f.notifies) return;
   countClose(f);
   const d = dentryOf(f);
-  if (d !== null) notifyFile(d, f.writable ? IN_CLOSE_WRITE : IN_CLOSE_NOWRITE, true);
+  if (d !== null) {
+    const mask = f.writable ? IN_CLOSE_WRITE : IN_CLOSE_NOWRITE;
+    if (fan !== null) fan.event(mask, "file", d, f.location()!.mount, f, d.parent, d.name);
+    notifyFile(d, mask, true);
+  }
   const u = f.location()?.dentry;
   if (u === undefined) return;
   u.users--;
-  if (u.users === 0 && u.unlinked && watchesOf(u) !== null && (u.isDir || linkCount(u) === 0)) deleteSelf(u);
+  if (u.users === 0 && u.unlinked && (watchesOf(u) !== null || fan !== null) && (u.isDir || linkCount(u) === 0)) deleteSelf(u);
 }
 
 /** read(2) and friends moved bytes (or getdents listed a directory). */
 export function fsnotifyAccess(f: FileDescription): void {
   const d = dentryOf(f);
-  if (d !== null) notifyFile(d, IN_ACCESS, true);
+  if (d === null) return;
+  if (fan !== null) fan.event(IN_ACCESS, "file", d, f.location()!.mount, f, d.parent, d.name);
+  notifyFile(d, IN_ACCESS, true);
 }
 
 /** write(2) and friends moved bytes. */
 export function fsnotifyModify(f: FileDescription): void {
   const d = dentryOf(f);
-  if (d !== null) notifyFile(d, IN_MODIFY, true);
+  if (d === null) return;
+  if (fan !== null) fan.event(IN_MODIFY, "file", d, f.location()!.mount, f, d.parent, d.name);
+  notifyFile(d, IN_MODIFY, true);
 }
 
 /** d's attributes changed (chmod, chown, xattrs, both times): IN_ATTRIB; truncate: IN_MODIFY. */
 export function fsnotifyChange(d: Dentry, mask: number): void {
-  if (mask !== 0) notifyFile(d, mask);
+  if (mask === 0) return;
+  // notify_change's fsnotify_change: a dentry event (no mount; IN_MODIFY|IN_ATTRIB come as one).
+  if (fan !== null) fan.event(mask, "file", d, null, null, d.parent, d.name);
+  notifyFile(d, mask);
 }
 
 /** child was created in dir (open O_CREAT, mkdir, mknod, symlink, bind). Returns child. */
 export function fsnotifyCreate(dir: Dentry, child: Dentry): Dentry {
+  if (fan !== null) fan.event(IN_CREATE, "dirent", child, null, null, dir, child.name);
   if (watchesOf(dir) !== null) notifyDir(dir, IN_CREATE, child.name, child.isDir);
   return child;
 }
 
 /** link(2): the target's link count changed, then the new name appeared in dir. */
 export function fsnotifyLink(target: Dentry, dir: Dentry, created: Dentry): void {
+  if (fan !== null) fan.event(IN_ATTRIB, "self", target, null, null, null, "");
   notifySelf(target, IN_ATTRIB);
   fsnotifyCreate(dir, created);
 }
@@ -265,11 +348,15 @@ export function fsnotifyLink(target: Dentry, dir: Dentry, created: Dentry): void
 export function fsnotifyRemove(dir: Dentry, name: string, child: Dentry): void {
   const isDir = child.isDir;
   child.unlinked = true;
-  if (watchesOf(child) !== null) {
-    if (!isDir) notifySelf(child, IN_ATTRIB);
+  if (watchesOf(child) !== null || fan !== null) {
+    if (!isDir) {
+      if (fan !== null) fan.event(IN_ATTRIB, "self", child, null, null, null, "");
+      notifySelf(child, IN_ATTRIB);
+    }
     // Still open: the last close sends it (fsnotifyClose).
     if ((isDir || linkCount(child) === 0) && child.users === 0) deleteSelf(child);
   }
+  if (fan !== null) fan.event(IN_DELETE, "dirent", child, null, null, dir, name);
   notifyDir(dir, IN_DELETE, name, isDir);
 }
 
@@ -288,6 +375,10 @@ export function fsnotifyRename(
   exchange: boolean,
 ): void {
   if (replaced !== null && !exchange) replaced.unlinked = true;
+  if (fan !== null) {
+    fanMove(oldDir, oldName, newDir, newName, src, replaced, exchange);
+    if (exchange && replaced !== null) fanMove(newDir, newName, oldDir, oldName, replaced, null, false);
+  }
   if (watchesOf(oldDir) === null && watchesOf(newDir) === null && watchesOf(src) === null && (replaced === null || watchesOf(replaced) === null)) return;
   if (exchange && replaced !== null) {
     move(nextCookie(), oldDir, oldName, newDir, newName, src, null);
@@ -296,7 +387,7 @@ export function fsnotifyRename(
   }
   move(nextCookie(), oldDir, oldName, newDir, newName, src, replaced);
   if (
-    replaced !== null && watchesOf(replaced) !== null && (replaced.isDir || linkCount(replaced) === 0) && replaced.users === 0
+    replaced !== null && (watchesOf(replaced) !== null || fan !== null) && (replaced.isDir || linkCount(replaced) === 0) && replaced.users === 0
   ) {
     deleteSelf(replaced);
   }
@@ -311,4 +402,18 @@ function move(cookie: number, from: Dentry, fromName: string, to: Dentry, toName
   notifyDir(to, IN_MOVED_TO, toName, isDir, cookie);
   if (replaced !== null) notifySelf(replaced, IN_ATTRIB);
   notifySelf(moved, IN_MOVE_SELF);
+}
+
+/**
+ * fsnotify_move as fanotify hears it: FAN_RENAME with both names, the two name events, the
+ * replaced file's link count, then the moved file's MOVE_SELF (the DELETE_SELF of a replaced
+ * file that is gone comes from fsnotifyRename after, as for inotify).
+ */
+function fanMove(from: Dentry, fromName: string, to: Dentry, toName: string, moved: Dentry, replaced: Dentry | null, exchange: boolean): void {
+  const f = fan!;
+  f.event(FAN_RENAME, "rename", moved, null, null, from, fromName, to, toName);
+  f.event(IN_MOVED_FROM, "dirent", moved, null, null, from, fromName);
+  f.event(IN_MOVED_TO, "dirent", moved, null, null, to, toName);
+  if (replaced !== null && !exchange) f.event(IN_ATTRIB, "self", replaced, null, null, null, "");
+  f.event(IN_MOVE_SELF, "self", moved, null, null, null, "");
 }

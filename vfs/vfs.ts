@@ -648,8 +648,8 @@ export class VirtualFilesystem {
     if (!d.isRegular || loc.mount.noexec) throw EACCES;
     if (!mayAccess(ctx.creds, MAY_EXEC, d.mode, d.uid, d.gid, d.acl)) throw EACCES;
     checkNotWritten(d); // do_open_execat's deny_write_access
-    // IN_OPEN as Linux's open_exec (and IN_CLOSE_NOWRITE when the loader lets go).
-    return { file: fsnotifyOpen(d.open(loc, O_RDONLY | O_LARGEFILE)), location: loc, hostPath: d.hostPath() };
+    // IN_OPEN (FAN_OPEN_EXEC) as Linux's open_exec (and IN_CLOSE_NOWRITE when the loader lets go).
+    return { file: fsnotifyOpen(d.open(loc, O_RDONLY | O_LARGEFILE), false, true), location: loc, hostPath: d.hostPath() };
   }
 
   // ---- Changing the tree (fs/namei.c) --------------------------------------------------------

@@ -58,6 +58,7 @@ import { saveNetlinkFile } from "./netlink.ts";
 import { saveTaskPolicies } from "./task_policies.ts";
 import { saveKeyrings } from "./keys.ts";
 import { dnotifyEntries } from "../dnotify.ts";
+import { fanotifyGroups } from "../fanotify.ts";
 import { SeccompSaver } from "./seccomp.ts";
 import { CowSaver, joinPieces, type SavedCowPiece } from "./cow.ts";
 import { IMAGE_FORMAT_VERSION, IMAGE_MAGIC, rootIdentity, writeImage } from "./image.ts";
@@ -207,6 +208,7 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
     throw new CheckpointError("a guard page (MADV_GUARD_INSTALL) or poisoned page (UFFDIO_POISON) exists: not saved yet");
   }
   if (dnotifyEntries() > 0) throw new CheckpointError("a directory is watched with F_NOTIFY (dnotify): not saved yet");
+  if (fanotifyGroups() > 0) throw new CheckpointError("a fanotify group is open (fanotify_init): not saved yet");
   const processes = groups.map((tg) => {
     const p = saveProcess(tg, c);
     const first = tg.zombie ? undefined : handlersFirst.get(tg.handlers);

@@ -47,6 +47,7 @@ import type { DirEntry, FileDescription, MemoryIO, Stat } from "../file_descript
 import { Location, Mount, MOUNT_MAX, type MountNamespace } from "../mount.ts";
 import { PipeEnd } from "../pipe.ts";
 import { MAX_QUEUED_EVENTS } from "../inotify.ts";
+import { FANOTIFY_MAX_QUEUED_EVENTS } from "../fsnotify.ts";
 import {
   ANON_INODE_FS_MAGIC, dirEntry, FixedFile, FixedSymlink, GeneratedFile, KDentry, KernFilesystem, KSymlink,
   PROC_SUPER_MAGIC, SnapshotFile, StaticDir,
@@ -188,7 +189,7 @@ class ProcRoot extends KDentry {
     random.add(new FixedFile(pfs, random, "poolsize", "256\n"));
     // The per-user limits of the reader's user namespace (Linux's ucounts, kernel/ucounts.ts),
     // written in it with CAP_SYS_RESOURCE there and enforced (EMFILE, ENOSPC), but for the time
-    // namespace's (there is one) and fanotify's (absent).
+    // namespace's (there is one).
     const user = sys.dir("user");
     for (const name of USER_LIMITS) user.add(new SysctlFile(pfs, user, name, `user/${name}`, 0o644));
     const vm = sys.dir("vm");
@@ -210,6 +211,14 @@ class ProcRoot extends KDentry {
     inotify.add(new FixedFile(pfs, inotify, "max_queued_events", `${MAX_QUEUED_EVENTS}\n`));
     inotify.add(new SysctlFile(pfs, inotify, "max_user_instances", "fs/inotify/max_user_instances", 0o644));
     inotify.add(new SysctlFile(pfs, inotify, "max_user_watches", "fs/inotify/max_user_watches", 0o644));
+    // fanotify's: the queue a group without FAN_UNLIMITED_QUEUE gets, and the initial user
+    // namespace's ucounts limits (as /proc/sys/user/max_fanotify_*).
+    const fanotify = fs.dir("fanotify");
+    fanotify.add(new FixedFile(pfs, fanotify, "max_queued_events", `${FANOTIFY_MAX_QUEUED_EVENTS}\n`));
+    fanotify.add(new SysctlFile(pfs, fanotify, "max_user_groups", "fs/fanotify/max_user_groups", 0o644));
+    fanotify.add(new SysctlFile(pfs, fanotify, "max_user_marks", "fs/fanotify/max_user_marks", 0o644));
+    // Linux 6.13's warning about slow permission answers: off by default, and never on here.
+    fanotify.add(new FixedFile(pfs, fanotify, "watchdog_timeout", "0\n"));
     const net = sys.dir("net");
     const core = net.dir("core");
     core.add(new FixedFile(pfs, core, "somaxconn", "4096\n"));

@@ -15,7 +15,7 @@
  * @module
  */
 
-import { EAGAIN, EFAULT, EFBIG, EINVAL, EPIPE } from "../../errno.ts";
+import { EAGAIN, EFAULT, EFBIG, EINVAL, EPERM, EPIPE } from "../../errno.ts";
 import type { Task } from "../../task.ts";
 import { O_APPEND, O_NONBLOCK, S_ISGID, S_ISUID, SEEK_CUR } from "../../../abi/linux/file.ts";
 import { RLIMIT_FSIZE } from "../../../abi/linux/limits.ts";
@@ -24,6 +24,7 @@ import { PROT_WRITE, TASK_SIZE } from "../../../abi/linux/mm.ts";
 import { checkReadable, checkWritable, type FileDescription, type Location } from "../../../vfs/mod.ts";
 import { PIPE_BUF, PipeEnd } from "../../../vfs/pipe.ts";
 import { fsnotifyAccess, fsnotifyModify } from "../../../vfs/fsnotify.ts";
+import { accessPerm, fanPermActive, type PermRequest } from "../../fanotify.ts";
 import { EVENT_IN, EVENT_OUT } from "../../../waiter/mod.ts";
 import { block, type SyscallResult } from "./support.ts";
 import { TtyFile } from "../../../vfs/tty/mod.ts";
@@ -67,6 +68,21 @@ export function retryOrBlock(file: FileDescription, events: number, op: () => nu
 export function readSyscall(t: Task, file: FileDescription, segs: IoSegment[], offset: number | null): SyscallResult {
   checkReadable(file);
   verifyRange(offset, segs);
+  if (fanPermActive()) {
+    // rw_verify_area's FAN_ACCESS_PERM: asked once per call, waited for killable only.
+    const st = t.syscallState as { fanPerm?: PermRequest } | null;
+    if (st?.fanPerm !== undefined) {
+      if (!st.fanPerm.done) return block([st.fanPerm.queue], EVENT_IN, null, "killable");
+      t.syscallState = null;
+      if (st.fanPerm.denied) throw EPERM;
+    } else {
+      const req = accessPerm(t, file);
+      if (req !== null) {
+        t.syscallState = { fanPerm: req };
+        return block([req.queue], EVENT_IN, null, "killable");
+      }
+    }
+  }
   const r = file instanceof TtyFile
     ? ttyRead(t, file, segs, offset)
     : file instanceof PipeEnd

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { EBADF, EINVAL } from "../../errno.ts";
+import { EBADF, EINVAL, EPERM } from "../../errno.ts";
 import type { Task } from "../../task.ts";
 import {
   AT_FDCWD, F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_GETFL, F_GETPIPE_SZ, F_SETFD, F_SETFL, F_SETPIPE_SZ,
@@ -34,6 +34,9 @@ import { UserfaultfdDevice } from "../../userfaultfd.ts";
 import { CAP_NET_ADMIN, CAP_SYS_RESOURCE } from "../../../abi/linux/capability.ts";
 import { Net } from "../../net.ts";
 import { F_NOTIFY, fcntlNotify } from "../../dnotify.ts";
+import { armOpenPerm, fanPermActive, type HeldOpen, heldOpen, type PermRequest } from "../../fanotify.ts";
+import { fsnotifyOpenAllowed } from "../../../vfs/fsnotify.ts";
+import type { FileDescription } from "../../../vfs/file_description.ts";
 
 /** fcntl commands of Linux 6.10 and 6.12 (F_LINUX_SPECIFIC_BASE + 3, + 4), allowed on O_PATH too. */
 const F_DUPFD_QUERY = 1027;
@@ -51,13 +54,35 @@ interface FifoOpenState {
 }
 
 /**
+ * What an open held by fanotify permission events keeps between runs: the opened file (nothing
+ * of it counted or reported yet: released by the kernel if the sleep is abandoned) and the
+ * request it waits for (withdrawn then too).
+ */
+interface PermOpenState {
+  pendingFile: FileDescription;
+  fanPerm: PermRequest;
+  held: HeldOpen;
+}
+
+/**
  * The common part of open(2), openat(2), creat(2) and openat2(2) (whose RESOLVE_* flags come as
  * `resolve`; sys_openat2.ts checks its arguments first). A FIFO opened without O_NONBLOCK waits
  * for the other side (vfs/fifo.ts) on the pipe's queue, keeping its end in t.syscallState.
  */
 export function openAt(t: Task, dirfd: number, pathAddr: number, flags: number, mode: number, resolve = 0): SyscallResult {
-  const st = t.syscallState as FifoOpenState | null;
+  const st = t.syscallState as FifoOpenState | PermOpenState | null;
   let file;
+  if (st !== null && "fanPerm" in st) {
+    // Woken: every group asked has answered (or the group went, which allows).
+    if (!st.fanPerm.done) return block([st.fanPerm.queue], EVENT_IN, null, "killable");
+    t.syscallState = null;
+    if (st.fanPerm.denied) {
+      st.pendingFile.decRef();
+      throw EPERM;
+    }
+    fsnotifyOpenAllowed(st.pendingFile, st.held.truncated, st.held.exec);
+    return t.fdTable.install(st.pendingFile, (flags & O_CLOEXEC) !== 0);
+  }
   if (st !== null && st.pendingFile instanceof FifoEnd) {
     file = st.pendingFile;
   } else {
@@ -71,14 +96,24 @@ export function openAt(t: Task, dirfd: number, pathAddr: number, flags: number, 
     const existed = log !== null && writes && (flags & O_CREAT) !== 0 ? exists(t, ctx, dir, path, flags) : true;
     ctx.breakLease = leaseBreaker(t, flags);
     let opened;
+    // Permission events may hold the open (kernel/fanotify.ts): only while permission marks exist.
+    const perm = fanPermActive();
+    if (perm) armOpenPerm(t);
     try {
       opened = t.kernel.vfs.openAt(ctx, dir, path, flags, mode & 0o7777);
     } catch (e) {
       if (e instanceof LeaseWait) return e.control;
       endLeaseWait(t);
       throw e;
+    } finally {
+      if (perm) armOpenPerm(null);
     }
     endLeaseWait(t);
+    const held = perm ? heldOpen(opened) : undefined;
+    if (held !== undefined) {
+      t.syscallState = { pendingFile: opened, fanPerm: held.req, held } satisfies PermOpenState;
+      return block([held.req.queue], EVENT_IN, null, "killable");
+    }
     if (log !== null && writes) {
       // Regular files only: not /dev/null, a terminal or a FIFO.
       const loc = opened.location();

@@ -120,6 +120,7 @@ export const LAZY_FAMILIES: readonly LazyFamily[] = [
   family("sys_aio", () => import("./sys_aio.ts"), [206, 207, 208, 209, 210, 333]),
   family("sys_splice", () => import("./sys_splice.ts"), [40, 275, 276, 278, 326, 436]),
   family("sys_fhandle", () => import("./sys_fhandle.ts"), [303, 304]),
+  family("sys_fanotify", () => import("./sys_fanotify.ts"), [300, 301]),
   family("sys_mqueue", () => import("./sys_mqueue.ts"), [240, 241, 242, 243, 244, 245]),
   family("sys_xattr", () => import("./sys_xattr.ts"), [136, 137, 138, 139, 188, 189, 190, 191, 192, 193, 194, 195, 196, 197, 198, 199]),
   family("sys_keys", () => import("./sys_keys.ts"), [248, 249, 250]),
