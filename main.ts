@@ -35,6 +35,8 @@ function parsed(args: readonly string[]): Command | null {
 }
 
 async function run(args: readonly string[]): Promise<number> {
+  // A foreground run's hook runner (boot/hooks.ts), started before the sentry confined itself.
+  if (Deno.env.get("SENTRY_INTERNAL_HOOK_RUNNER") !== undefined) return await (await import("./boot/hooks.ts")).runHookRunner();
   const cmd = parsed(args);
   if (cmd?.kind === "checkpoint" || (cmd?.kind === "restore" && cmd.detach)) {
     // `checkpoint` and the command side of `restore -d` need neither the kernel nor the bundle.

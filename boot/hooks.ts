@@ -2,16 +2,30 @@
  * OCI lifecycle hooks (config.json's `hooks`), run on the host as runc runs them: each hook's
  * `path` with its `args` (args[0] is the program's name; the path is what runs), exactly its
  * `env`, the container's state JSON on its stdin, and its `timeout` in seconds (killed then).
- * `prestart` and `createRuntime` run when the sandbox is assembled, before `create` returns; a
- * failure ends the container with one line, as runc's create fails. `poststart` runs once init
- * is started, `poststop` once the container is deleted; their failures are warnings, as the
- * spec asks. `createContainer` and `startContainer` run inside the container's namespaces on
- * Linux, which hold no host program here: they are warned about and not run.
  *
- * The hooks a sandbox's sentry runs (all but a detached container's poststop, which `delete`
- * runs) start after the sentry confined itself (docs/confinement.md): in its own mount, IPC,
- * UTS (and with `--network none` network) namespaces, with its few capabilities, no_new_privs
- * and its seccomp filter, which they inherit. A hook that needs more than that fails.
+ * Where each runs, as runc (libcontainer) and runsc (runsc/container) run them: every hook is
+ * a host program that runs with the runtime's privileges in the runtime's namespaces, never
+ * under the sentry's own confinement (docs/confinement.md: its namespaces, few capabilities,
+ * no_new_privs, seccomp filter), which the sentry takes on once the sandbox runs.
+ * - `prestart`, then `createRuntime`: by the sentry that assembles the sandbox, before it
+ *   confines itself and before `create` returns; a failure ends the container with one line,
+ *   as runc's create fails.
+ * - `createContainer`, `startContainer`: the spec runs them in the container's namespaces,
+ *   which for a sandbox hold no host program (the sandbox's processes are the sentry's, not the
+ *   host's), and runsc skips them with a warning; so does the sentry (never inside the
+ *   sandbox: a host binary run there would see the sandbox's root, not its own).
+ * - `poststart`: once init runs, by the command that started it, as runc's `start` (and
+ *   `run`) runs it: `sentry start`, `sentry run -d`'s command, or, for a foreground `run`, a
+ *   hook runner the sentry started before confining itself (below).
+ * - `poststop`: once the container is deleted: by `sentry delete` for a detached container, by
+ *   the foreground `run`'s hook runner otherwise.
+ * Failures of poststart and poststop are warnings, as the spec asks.
+ *
+ * The hook runner (runHookRunner): a foreground `run` holds its sandbox in the same process
+ * that confines itself, so before it does, it starts this sentry again as a runner that knows
+ * the config's poststart and poststop hooks and runs a kind of them when asked on its stdin
+ * (one JSON line: the kind and the state), answering with the warnings. It can run nothing
+ * else, and ends with the sentry (its stdin closes).
  *
  * @module
  */
@@ -45,17 +59,109 @@ export type HookKind = keyof Hooks;
  * that fails when fatal; otherwise logs a warning and goes on.
  */
 export async function runHooks(hooks: Hooks, kind: HookKind, state: unknown, log: DebugLog, fatal: boolean): Promise<void> {
+  for (const w of await runHookList(hooks, kind, state, fatal)) log.warning(w);
+}
+
+/** Runs the hooks of kind; the warnings of those that failed (throws for the first when fatal). */
+async function runHookList(hooks: Hooks, kind: HookKind, state: unknown, fatal: boolean): Promise<string[]> {
   const list = hooks[kind] ?? [];
   const input = new TextEncoder().encode(JSON.stringify(state));
+  const warnings: string[] = [];
   for (const [i, h] of list.entries()) {
     const what = `hooks.${kind}[${i}] ${quote(h.path)}`;
     const why = await runHook(h, input);
-    if (why === null) {
-      log.debug(`${what}: ran`);
-      continue;
-    }
+    if (why === null) continue;
     if (fatal) throw new BootError(`${what}: ${why}`);
-    log.warning(`${what}: ${why}`);
+    warnings.push(`${what}: ${why}`);
+  }
+  return warnings;
+}
+
+/** Set in a hook runner's environment to the hooks it may run (JSON). */
+const RUNNER_VAR = "SENTRY_INTERNAL_HOOK_RUNNER";
+
+/** Whether this sentry was started as a hook runner. */
+export function isHookRunner(): boolean {
+  return Deno.env.get(RUNNER_VAR) !== undefined;
+}
+
+/** The runner's side: answers each request line on stdin until it closes. */
+export async function runHookRunner(): Promise<number> {
+  const hooks = JSON.parse(Deno.env.get(RUNNER_VAR)!) as Hooks;
+  Deno.env.delete(RUNNER_VAR);
+  const enc = new TextEncoder();
+  let buf = "";
+  const dec = new TextDecoder();
+  for await (const chunk of Deno.stdin.readable) {
+    buf += dec.decode(chunk, { stream: true });
+    for (let nl = buf.indexOf("\n"); nl >= 0; nl = buf.indexOf("\n")) {
+      const req = JSON.parse(buf.slice(0, nl)) as { kind: HookKind; state: unknown };
+      buf = buf.slice(nl + 1);
+      // Only the kinds a runner is for: whatever asks, it runs the config's hooks and no other program.
+      const warnings = req.kind === "poststart" || req.kind === "poststop" ? await runHookList(hooks, req.kind, req.state, false) : [];
+      const line = enc.encode(JSON.stringify({ warnings }) + "\n");
+      for (let off = 0; off < line.length;) off += await Deno.stdout.write(line.subarray(off));
+    }
+  }
+  return 0;
+}
+
+/** The sentry's side of a hook runner, started while it still has the host's privileges. */
+export class HookRunner {
+  readonly #child: Deno.ChildProcess;
+  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #lines: AsyncIterator<string>;
+
+  private constructor(child: Deno.ChildProcess) {
+    this.#child = child;
+    this.#writer = child.stdin.getWriter();
+    this.#lines = lines(child.stdout);
+  }
+
+  /**
+   * Starts one for the poststart and poststop hooks (synchronously: a foreground run must not
+   * await between creating its sandbox and running it). `self` is how to start this sentry.
+   */
+  static spawn(hooks: Hooks, self: { cmd: string; args: string[] }): HookRunner {
+    const only: Hooks = { poststart: hooks.poststart ?? [], poststop: hooks.poststop ?? [] };
+    const child = new Deno.Command(self.cmd, {
+      args: self.args,
+      env: { [RUNNER_VAR]: JSON.stringify(only) },
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    return new HookRunner(child);
+  }
+
+  /** Runs the hooks of kind in the runner; failures are logged as warnings. */
+  async run(kind: "poststart" | "poststop", state: unknown, log: DebugLog): Promise<void> {
+    try {
+      await this.#writer.write(new TextEncoder().encode(JSON.stringify({ kind, state }) + "\n"));
+      const r = await this.#lines.next();
+      if (r.done) throw new Error("the hook runner ended");
+      for (const w of (JSON.parse(r.value) as { warnings: string[] }).warnings) log.warning(w);
+    } catch (err) {
+      log.warning(`hooks.${kind}: not run: ${(err as Error).message}`);
+    }
+  }
+
+  /** Lets the runner end (its stdin closes) and waits for it. */
+  async close(): Promise<void> {
+    await this.#writer.close().catch(() => {});
+    await this.#child.status;
+  }
+}
+
+async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  const dec = new TextDecoder();
+  let buf = "";
+  for await (const chunk of stream) {
+    buf += dec.decode(chunk, { stream: true });
+    for (let nl = buf.indexOf("\n"); nl >= 0; nl = buf.indexOf("\n")) {
+      yield buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+    }
   }
 }
 
@@ -101,4 +207,21 @@ async function runHook(h: Hook, input: Uint8Array): Promise<string | null> {
   } finally {
     if (timer !== undefined) clearTimeout(timer);
   }
+}
+
+/**
+ * The poststart hooks of container id, run by the command that started it (`start`, `run -d`)
+ * on the host, as runc's start runs them once init runs; failures are warnings. A container
+ * that already stopped runs none.
+ */
+export async function runPoststart(root: string, id: string, log: DebugLog): Promise<void> {
+  const { readState, ociState } = await import("./state_dir.ts");
+  let s;
+  try {
+    s = readState(root, id);
+  } catch {
+    return;
+  }
+  if (!s.poststart?.length || s.status === "stopped") return;
+  await runHooks({ poststart: s.poststart }, "poststart", ociState({ ...s, status: "running" }), log, false);
 }

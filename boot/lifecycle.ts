@@ -125,6 +125,8 @@ export async function lifecycle(cmd: Command, log: DebugLog): Promise<number> {
       const s = readState(root, cmd.id);
       if (s.status !== "created") throw new BootError(`container ${quote(cmd.id)}: cannot start a container that is ${s.status}`);
       await request(root, cmd.id, { op: "start" });
+      // Here, not in the confined sentry that holds the sandbox: runc's start runs them.
+      if (s.poststart?.length) await (await import("./hooks.ts")).runPoststart(root, cmd.id, log);
       return 0;
     }
     case "pause":

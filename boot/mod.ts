@@ -32,7 +32,7 @@ import { resolveExecutable } from "./exec_path.ts";
 import { openRuncLog, reportError, writeAll } from "./report_error.ts";
 import { HeldSignals } from "./held_signals.ts";
 import { HostPty } from "./console_socket.ts";
-import { awaitOrphaned, containerIdFor, notifyStarter, spawnHolder, takeHolderRole } from "./detach.ts";
+import { awaitOrphaned, containerIdFor, notifyStarter, selfCommand, spawnHolder, takeHolderRole } from "./detach.ts";
 import { FdTerminalBridge } from "./fd_terminal_bridge.ts";
 import { hostClose, hostSetsid } from "../platform/ptrace/_ffi.ts";
 import { discardEarlyStub, type EarlyStub, startEarlyStub } from "../platform/ptrace/early_stub.ts";
@@ -124,7 +124,7 @@ export async function main(args: readonly string[]): Promise<number> {
         };
         const checkpoint = cmd.kind === "run" ? cmd.checkpoint : null;
         return await holdOrRun(reg, cmd.id !== null, () =>
-          boot(launch, cmd.global, log, tty || (mode !== "foreground" && launch.terminal), cmd.limits, reg, checkpoint, null));
+          boot(launch, cmd.global, log, tty || (mode !== "foreground" && launch.terminal), cmd.limits, reg, checkpoint, null), log);
       }
       case "do": {
         const launch = doConfig(cmd.command, {
@@ -276,13 +276,20 @@ interface Registration {
  * once the holder registered the container (printing a generated ID), or, in the holder, runs
  * it in a session of its own and returns its status once the starting command is gone.
  */
-async function holdOrRun(reg: Registration, idGiven: boolean, go: () => Promise<number>): Promise<number> {
+async function holdOrRun(
+  reg: Registration, idGiven: boolean, go: () => Promise<number>, poststart: DebugLog | null = null,
+): Promise<number> {
   if (reg.mode === "foreground") return await go();
   if (!takeHolderRole()) {
     // This command only checks and waits; a detached sentry holds the sandbox.
     claimable(reg.root, reg.id);
     const status = await spawnHolder(reg.root, reg.id);
     if (status === 0 && !idGiven) writeAll(Deno.stdout, `${reg.id}\n`);
+    // `run -d`: init runs now; its poststart hooks are this command's, as runc's `run` runs
+    // them, on the host with this command's privileges (`create` leaves them to `start`).
+    if (status === 0 && reg.mode === "detached" && poststart !== null) {
+      await (await import("./hooks.ts")).runPoststart(reg.root, reg.id, poststart);
+    }
     return status;
   }
   hostSetsid();
@@ -428,6 +435,7 @@ async function runHeld(
   const detached = reg.mode !== "foreground";
   const resizeListeners: Array<() => void> = [];
   let state: ContainerState | null = null;
+  let runner: import("./hooks.ts").HookRunner | null = null;
   try {
     if (tty && detached) {
       // The engine's end of the terminal goes out before create returns, as runc's.
@@ -453,6 +461,7 @@ async function runHeld(
       ociVersion: OCI_VERSION, id: reg.id, status, pid: Deno.pid, bundle: reg.bundle,
       rootfs: launch.rootHostPath, created, owner, annotations: launch.annotations, sentryStart,
       ...(reg.ephemeral ? { ephemeral: true } : {}), ...(hooks.poststop?.length ? { poststop: hooks.poststop } : {}),
+      ...(hooks.poststart?.length ? { poststart: hooks.poststart } : {}),
     };
     for (const k of ["createContainer", "startContainer"] as const) {
       if (hooks[k]?.length) log.warning(`config.json: hooks.${k}: not run (they run in the container's namespaces, which hold no host program)`);
@@ -511,8 +520,15 @@ async function runHeld(
     if (detached || !reg.ephemeral) {
       prefetch = setTimeout(() => void import("../kernel/checkpoint/save.ts").then((m) => m.loadEncoders()).catch(() => {}), 300);
     }
-    const poststart = killedBy === null
-      ? runHooksOf(hooks, "poststart", { ...st, status: "running" }, log, false)
+    // A detached container's poststart hooks are its starting command's (`start`, `run -d`:
+    // holdOrRun); a foreground run's go to the hook runner, started here while this sentry
+    // still has the host's privileges and namespaces (loader.run confines it).
+    if (!detached && (hooks.poststart?.length || hooks.poststop?.length)) {
+      const { HookRunner } = await import("./hooks.ts");
+      runner = HookRunner.spawn(hooks, selfCommand([]));
+    }
+    const poststart = killedBy === null && !detached && hooks.poststart?.length
+      ? runner!.run("poststart", ociState({ ...st, status: "running" }), log)
       : Promise.resolve();
     try {
       ws = killedBy ?? await loader.run(held);
@@ -545,7 +561,10 @@ async function runHeld(
     }
   }
   // A foreground container is deleted as it ends; a detached one by `delete` (lifecycle.ts).
-  if (!detached && state !== null) await runHooksOf(launch.hooks, "poststop", { ...state, status: "stopped" }, log, false);
+  if (runner !== null) {
+    if (!detached && state !== null && launch.hooks.poststop?.length) await runner.run("poststop", ociState({ ...state, status: "stopped" }), log);
+    await runner.close();
+  }
   if (ws === null) throw new Error("unreachable: init ran without a wait status");
   let status = exitStatusOf(ws);
   log.debug(`init exited: wait status 0x${ws.toString(16)}, exit status ${status}`);

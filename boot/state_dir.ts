@@ -43,6 +43,8 @@ export interface ContainerState {
   ephemeral?: boolean;
   /** config.json's poststop hooks, which `delete` runs (boot/hooks.ts). */
   poststop?: Hook[];
+  /** config.json's poststart hooks, which `start` runs once init runs (boot/hooks.ts). */
+  poststart?: Hook[];
 }
 
 export const STATE_FILE = "state.json";

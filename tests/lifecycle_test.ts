@@ -538,6 +538,72 @@ Deno.test("config.json's hooks run on the host with the state on stdin, as runc'
   }
 });
 
+Deno.test("every hook runs with the runtime's privileges and namespaces, never under the sentry's confinement (foreground run, create/start/delete, run -d), as runc's and runsc's", async () => {
+  const root = await Deno.makeTempDir();
+  const bundle = await Deno.makeTempDir();
+  const out = `${bundle}/out`;
+  await Deno.mkdir(out);
+  // What confinement would change: the filter, no_new_privs, capabilities, the namespaces
+  // the sentry makes for itself (docs/confinement.md).
+  const probe = "grep -E '^(Seccomp|NoNewPrivs|CapEff|CapBnd):' /proc/self/status; readlink /proc/self/ns/net /proc/self/ns/mnt /proc/self/ns/ipc /proc/self/ns/uts";
+  const host = new TextDecoder().decode((await new Deno.Command("/bin/sh", { args: ["-c", probe] }).output()).stdout);
+  const hook = (name: string) => ({ path: "/bin/sh", args: ["sh", "-c", `{ ${probe}; } > ${out}/${name}.tmp; cat > ${out}/${name}.state; mv ${out}/${name}.tmp ${out}/${name}`] });
+  const write = (args: string[]) =>
+    Deno.writeTextFileSync(`${bundle}/config.json`, JSON.stringify({
+      ociVersion: "1.0.2",
+      process: { args, cwd: "/", env: ["PATH=/usr/bin:/bin"] },
+      root: { path: "/" },
+      hooks: {
+        prestart: [hook("prestart")], createRuntime: [hook("createRuntime")], poststart: [hook("poststart")], poststop: [hook("poststop")],
+        // In the container's namespaces: a sandbox has no host program there; runsc skips them too.
+        createContainer: [hook("createContainer")], startContainer: [hook("startContainer")],
+      },
+    }));
+  const files = (d: string) => { try { return [...Deno.readDirSync(d)].map((e) => e.name).sort(); } catch { return []; } };
+  const clear = () => { for (const f of files(out)) Deno.removeSync(`${out}/${f}`); };
+  const ran = (name: string) => Deno.readTextFileSync(`${out}/${name}`);
+  const status = (name: string) => JSON.parse(Deno.readTextFileSync(`${out}/${name}.state`)).status;
+  const detached = async (args: string[]): Promise<Out> => {
+    const o = await new Deno.Command("/bin/sh", {
+      args: ["-c", 'exec "$0" "$@" >"$B/stdout" 2>"$B/stderr"', SENTRY, "--root", root, ...args],
+      env: { B: bundle },
+      stdin: "null",
+    }).output();
+    return { code: o.code, stdout: Deno.readTextFileSync(`${bundle}/stdout`), stderr: Deno.readTextFileSync(`${bundle}/stderr`) };
+  };
+  try {
+    // A foreground run: init outlives poststart (which a runner started before confinement runs).
+    write(["/bin/sh", "-c", `while [ ! -e ${out}/poststart ]; do sleep 0.05; done`]);
+    const fg = await sentry(root, ["run", "--bundle", bundle, "f1"]);
+    assert.equal(fg.code, 0, fg.stderr);
+    for (const k of ["prestart", "createRuntime", "poststart", "poststop"]) assert.equal(ran(k), host, `${k} of a foreground run`);
+    assert.deepEqual([status("prestart"), status("poststart"), status("poststop")], ["creating", "running", "stopped"]);
+    assert.ok(!files(out).includes("createContainer") && !files(out).includes("startContainer"));
+
+    // create, start, delete: poststart is start's, before start returns, as runc's.
+    clear();
+    write(["/bin/sleep", "100"]);
+    assert.equal((await detached(["create", "--bundle", bundle, "c1"])).code, 0);
+    assert.deepEqual(files(out).filter((f) => !f.endsWith(".state")), ["createRuntime", "prestart"]);
+    assert.equal((await sentry(root, ["start", "c1"])).code, 0);
+    assert.equal(ran("poststart"), host);
+    assert.equal(status("poststart"), "running");
+    assert.equal((await sentry(root, ["delete", "--force", "c1"])).code, 0);
+    for (const k of ["prestart", "createRuntime", "poststart", "poststop"]) assert.equal(ran(k), host, `${k} of create/start/delete`);
+
+    // run -d: its command runs poststart before it returns.
+    clear();
+    assert.equal((await detached(["run", "-d", "--bundle", bundle, "d1"])).code, 0);
+    assert.equal(ran("poststart"), host);
+    assert.equal((await sentry(root, ["delete", "--force", "d1"])).code, 0);
+    assert.equal(ran("poststop"), host);
+  } finally {
+    for (const e of [...Deno.readDirSync(root)]) await sentry(root, ["delete", "--force", e.name]);
+    await Deno.remove(root, { recursive: true });
+    await Deno.remove(bundle, { recursive: true });
+  }
+});
+
 Deno.test("update changes a running sandbox's limits as runc's update (flags, --resources FILE or -), events shows them, bad values are one line and 125", async () => {
   const root = await Deno.makeTempDir();
   const { child, out } = await holder(root, "u1", "sleep 100");
