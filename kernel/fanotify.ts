@@ -44,7 +44,7 @@ import type { Dentry, Filesystem } from "../vfs/dentry.ts";
 import type { FileDescription, MemoryIO } from "../vfs/file_description.ts";
 import { Location, type Mount } from "../vfs/mount.ts";
 import { FANOTIFY_MAX_QUEUED_EVENTS, type FanotifyBackend, type FanotifyKind, setFanotify } from "../vfs/fsnotify.ts";
-import { encodeHandle, type Handle } from "../vfs/fhandle.ts";
+import { encodeHandle, fsidOf, type Handle } from "../vfs/fhandle.ts";
 import type { Kernel } from "./kernel.ts";
 import type { Task } from "./task.ts";
 import type { ThreadGroup } from "./thread_group.ts";
@@ -264,21 +264,6 @@ function idOf(o: object): number {
 function handleKey(h: Handle | null): string {
   if (h === null) return "-";
   return `${h.type}:${Array.from(h.bytes).join(",")}`;
-}
-
-/**
- * The file system id events report (struct fanotify_event_info_fid's fsid), as statfs(2)'s
- * f_fsid: the filesystem's device number, Linux's huge_encode_dev(s_dev) for filesystems with
- * no uuid.
- */
-export function fsidOf(fs: Filesystem): [number, number] {
-  let dev = 0;
-  try {
-    dev = fs.root.stat().dev;
-  } catch {
-    // A filesystem that can no longer stat its root reports 0.
-  }
-  return [dev >>> 0, Math.floor(dev / 2 ** 32) >>> 0];
 }
 
 /** The handle fanotify reports for d: decodable where the filesystem decodes (exportfs_encode_fid). */

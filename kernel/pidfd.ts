@@ -72,6 +72,17 @@ export class PidFd extends AnonInodeFile {
     return f;
   }
 
+  /**
+   * /proc/PID/fdinfo's Pid and NSpid (pidfd_show_fdinfo): the process as the reader sees it,
+   * 0 when it is not in the reader's PID namespace, -1 once it is reaped.
+   */
+  override fdinfoExtra(): string {
+    const id = this.tid !== 0 ? this.tid : this.tg.tgid;
+    const live = this.tid !== 0 ? this.kernel.tasks.get(this.tid)?.tg === this.tg : this.kernel.threadGroups.get(this.tg.tgid) === this.tg;
+    const nr = !live ? -1 : this.kernel.current?.vnr(id) ?? id;
+    return `Pid:\t${nr}\nNSpid:\t${nr}\n`;
+  }
+
   /** FIOSETOWN: no async notification on a pidfd (EINVAL, Linux 6.9 and later). PIDFD_GET_INFO. */
   override ioctl(cmd: number, arg: number, io: MemoryIO): number {
     if (cmd === FIOSETOWN || cmd === SIOCSPGRP) throw EINVAL;

@@ -75,6 +75,15 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name:
+    "fanotify with file handles: FID, DIR_FID, NAME and TARGET_FID records of name, attribute and self events and FAN_RENAME on directory and filesystem marks, name_to_handle_at's handles and statfs's fsid, open_by_handle_at, FAN_REPORT_PIDFD, overflow and FAN_UNLIMITED_QUEUE as natively (tests/c/fanotify_fid.c)",
+  ignore: Deno.uid() !== 0,
+  fn: async () => {
+    await assertSameAsNative([await compileC("fanotify_fid")]);
+  },
+});
+
 Deno.test("O_ASYNC (F_SETFL, FIOASYNC), F_SETOWN(_EX), F_SETSIG and sockets' FIOSETOWN send SIGIO or the chosen signal with si_code, si_band and si_fd as natively", async () => {
   await assertSameAsNative([await compileC("sigio")]);
 });

@@ -91,6 +91,21 @@ export function encodeHandle(d: Dentry, fid: boolean, connectable = false): Hand
   return { type: FILEID_INO32_GEN, bytes };
 }
 
+/**
+ * A filesystem's id, statfs(2)'s f_fsid and what fanotify's records report with handles: its
+ * device number, as Linux's huge_encode_dev(s_dev) for filesystems without a uuid (two 32-bit
+ * words, low first).
+ */
+export function fsidOf(fs: Filesystem): [number, number] {
+  let dev = 0;
+  try {
+    dev = fs.root.stat().dev;
+  } catch {
+    // A filesystem that can no longer stat its root reports 0.
+  }
+  return [dev >>> 0, Math.floor(dev / 2 ** 32) >>> 0];
+}
+
 /** The bytes a handle of d takes, for EOVERFLOW's answer. */
 export const HANDLE_SIZE = HANDLE_BYTES;
 

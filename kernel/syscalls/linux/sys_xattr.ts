@@ -7,6 +7,7 @@
  * @module
  */
 
+import { fsidOf } from "../../../vfs/fhandle.ts";
 import { E2BIG, EBADF, EINVAL, ENODATA, ENOENT, EOPNOTSUPP, ERANGE } from "../../errno.ts";
 import {
   AT_FDCWD, O_PATH, XATTR_CREATE, XATTR_LIST_MAX, XATTR_NAME_MAX, XATTR_REPLACE, XATTR_SIZE_MAX,
@@ -65,6 +66,12 @@ function statfsBytes(t: Task, loc: Location | null, file: FileDescription | null
   v.setBigUint64(32, BigInt(st.bavail), true);
   v.setBigUint64(40, BigInt(st.files), true);
   v.setBigUint64(48, BigInt(st.ffree), true);
+  if (loc !== null) {
+    // f_fsid, as fanotify's records report it (vfs/fhandle.ts).
+    const [lo, hi] = fsidOf(loc.mount.fs);
+    v.setUint32(56, lo, true);
+    v.setUint32(60, hi, true);
+  }
   v.setBigInt64(64, BigInt(st.namelen), true);
   v.setBigInt64(72, BigInt(st.bsize), true); // f_frsize
   v.setBigInt64(80, BigInt(ST_VALID | (st.readonly ? ST_RDONLY : 0) | mountStFlags(loc)), true);
