@@ -14,6 +14,9 @@ import { openRuncLog, reportError } from "./boot/report_error.ts";
 import { DebugLog } from "./kernel/log.ts";
 import { restoreHostTerminal } from "./boot/terminal.ts";
 import { startCpuProfile } from "./boot/cpu_profile.ts";
+import { flushMarks, mark } from "./boot/startup_marks.ts";
+
+mark("main");
 
 /**
  * Commands that only talk to a running sandbox through its control socket and state
@@ -87,4 +90,5 @@ try {
 } catch (err) {
   die(err);
 }
+flushMarks();
 Deno.exit(status);

@@ -21,6 +21,9 @@
 
 import { cacheRoot, hash64 } from "../kernel/cache_dir.ts";
 import { currentBundle } from "./launch_manifest.ts";
+import { mark } from "./startup_marks.ts";
+
+mark("launch");
 
 /** The checkout, with a trailing slash. */
 const REPO = decodeURIComponent(new URL("..", import.meta.url).pathname);
@@ -57,6 +60,7 @@ function fileUrl(path: string): string {
 async function launch(): Promise<void> {
   const dir = cacheDir();
   const main = dir === null ? null : await bundleMain(dir);
+  mark("checked");
   if (main !== null) {
     try {
       // main.js runs the sentry and exits: this import returns only if it could not be loaded

@@ -36,6 +36,7 @@ import { sandboxCpus } from "../kernel/syscalls/linux/sys_sched.ts";
 import { writeAllSync } from "../kernel/write_all.ts";
 import type { CheckpointRequest } from "./flags.ts";
 import { VERSION } from "./help.ts";
+import { mark } from "./startup_marks.ts";
 
 
 /** Options of {@linkcode Loader.create}. */
@@ -147,6 +148,7 @@ export class Loader {
         opts.restore(kernel);
         return loader;
       }
+      mark("assembled");
       kernel.createInit({
         argv: launch.argv,
         envp: launch.envp,
@@ -199,6 +201,7 @@ export class Loader {
     // (`deno task bench` runs "sentry nofilter" with it); never for a real run.
     const noFilter = Deno.env.get("SENTRY_UNSAFE_NO_SECCOMP") === "1";
     if (noFilter) console.error("sentry: warning: SENTRY_UNSAFE_NO_SECCOMP=1: the sentry runs without its seccomp filter");
+    mark("run");
     const c = confineSentry({ hostNetwork: this.#hostNetwork, filter: !noFilter });
     const log = this.#kernel.log;
     log.debug(`the sentry confined: namespaces ${c.namespaces.join(", ") || "none"}; capabilities kept ` +
@@ -209,6 +212,7 @@ export class Loader {
     }
     const req = this.#checkpoint;
     const timer = req === null ? undefined : setTimeout(() => void this.#checkpointAndEnd(req), req.afterMs);
+    mark("confined");
     try {
       const ws = await this.#kernel.run();
       // Ended by a checkpoint: the sandbox goes on in the image, nothing failed.

@@ -66,6 +66,7 @@ import {
 } from "./state_dir.ts";
 import { OCI_VERSION } from "./spec.ts";
 import { resolve as resolvePath } from "../abi/path.ts";
+import { mark } from "./startup_marks.ts";
 import {
   SIGCHLD, SIGCONT, SIGRTMAX, SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU, SIGURG, SIGWINCH,
 } from "../abi/linux/signal.ts";
@@ -362,6 +363,7 @@ async function runHeld(
   // The kernel's modules load while the bundle is checked; the network's only when the flags
   // set it up at start, else at the first socket (kernel/net_load.ts).
   // linux.sysctl's net.* keys are written into the network's settings at start too.
+  mark("runHeld");
   const netSysctl = Object.keys(launch.sysctl).some((k) => k.startsWith("net"));
   const modules = Promise.all([
     import("./loader.ts"), import("./control_server.ts"), netAtStart(global) || netSysctl ? loadNetModules() : null,
@@ -414,6 +416,7 @@ async function runHeld(
     let l: typeof import("./loader.ts"), c: typeof import("./control_server.ts");
     try {
       [l, c] = await modules;
+      mark("modules");
     } catch (err) {
       if (stub !== null) discardEarlyStub(stub);
       throw err;
@@ -427,6 +430,7 @@ async function runHeld(
     removeContainerDir(reg.root, reg.id);
     throw err;
   }
+  mark("created");
   ran.resources = loader.resources;
   let bridge: HostTerminalBridge | FdTerminalBridge | null = null;
   let ws: number | null = null;
@@ -531,7 +535,9 @@ async function runHeld(
       ? runner!.run("poststart", ociState({ ...st, status: "running" }), log)
       : Promise.resolve();
     try {
+      mark("registered");
       ws = killedBy ?? await loader.run(held);
+      mark("ran");
     } finally {
       if (prefetch !== undefined) clearTimeout(prefetch); // node:timers loads at the first use (loader.ts)
     }
