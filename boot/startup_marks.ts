@@ -71,7 +71,8 @@ export function mark(label: string): void {
   const s = store();
   if (s === null) return;
   const t = performance.now();
-  const u = Deno.cpuUsage();
+  // Deno.cpuUsage (getrusage of the process) is there at run time but not in Deno's types.
+  const u = (Deno as unknown as { cpuUsage?: () => { user: number; system: number } }).cpuUsage?.() ?? { user: NaN, system: NaN };
   const [js, rq] = threadSched();
   s.marks.push({ label, t, cpu: (u.user + u.system) / 1000, js, rq });
 }
