@@ -58,6 +58,15 @@ export class Mount {
   lockedFlags = 0;
   atimeLocked = false;
 
+  /**
+   * The mount's unique 64-bit id (statx's STATX_MNT_ID_UNIQUE, statmount, listmount): never
+   * reused, above MNT_UNIQUE_ID_OFFSET as Linux's mnt_id_unique. Mount ids here are never
+   * reused either, so it is the id past the offset.
+   */
+  get uniqueId(): number {
+    return MNT_UNIQUE_ID_OFFSET + this.id;
+  }
+
   /** The peer group id, 0 when not shared. */
   get peerGroup(): number {
     return this.group?.id ?? 0;
@@ -115,6 +124,9 @@ export class Mount {
     return this.readonly || this.fs.readonly;
   }
 }
+
+/** Linux's MNT_UNIQUE_ID_OFFSET: unique mount ids start above it, apart from the old 32-bit ones. */
+export const MNT_UNIQUE_ID_OFFSET = 2 ** 31;
 
 /**
  * @savable A peer group: the mounts that receive each other's mount and unmount events

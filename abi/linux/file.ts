@@ -146,6 +146,8 @@ export const STATX_BLOCKS = 0x400;
 export const STATX_BASIC_STATS = 0x7ff;
 export const STATX_BTIME = 0x800;
 export const STATX_MNT_ID = 0x1000;
+/** The mount's unique 64-bit id in stx_mnt_id instead (Linux 6.8). */
+export const STATX_MNT_ID_UNIQUE = 0x4000;
 
 // renameat2(2) flags.
 export const RENAME_NOREPLACE = 1;

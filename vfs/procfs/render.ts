@@ -442,7 +442,7 @@ function propagationFields(m: Mount): string {
 }
 
 /** The path of a mount's root within its filesystem ("/" unless a bind mount of a subtree). */
-function subtreePath(m: Mount): string {
+export function subtreePath(m: Mount): string {
   if (m.fs.showPath !== undefined) return m.fs.showPath(m.root);
   const names: string[] = [];
   for (let d = m.root; d.parent !== null; d = d.parent) names.push(d.name);

@@ -9,9 +9,9 @@ import { EINVAL, ENOENT } from "../../errno.ts";
 import type { Task } from "../../task.ts";
 import {
   AT_EACCESS, AT_EMPTY_PATH, AT_FDCWD, AT_NO_AUTOMOUNT, AT_STATX_SYNC_TYPE, AT_SYMLINK_NOFOLLOW,
-  STAT, STAT_SIZE, STATX, STATX_BASIC_STATS, STATX_BTIME, STATX_MNT_ID,
+  STAT, STAT_SIZE, STATX, STATX_BASIC_STATS, STATX_BTIME, STATX_MNT_ID, STATX_MNT_ID_UNIQUE,
 } from "../../../abi/linux/file.ts";
-import type { Stat } from "../../../vfs/mod.ts";
+import type { Mount, Stat } from "../../../vfs/mod.ts";
 import { checkPermission } from "../../../vfs/mod.ts";
 import { copyInPath, pathCtx, startDir } from "./_path.ts";
 import { supported, type SyscallEntry, type SyscallFn } from "./support.ts";
@@ -87,14 +87,15 @@ export function devMajorMinor(dev: number): [number, number] {
  * Lays out struct statx; every basic field is filled whatever was asked, as Linux may, and
  * the mount id when the file has a place in the tree (Linux's vfs_statx always reports it).
  */
-export function marshalStatx(s: Stat, mntId: number | null = null): Uint8Array {
+export function marshalStatx(s: Stat, mnt: Mount | null = null, unique = false): Uint8Array {
   const b = new Uint8Array(256);
   const v = new DataView(b.buffer);
   let mask = STATX_BASIC_STATS;
   if (s.btimeNs !== undefined) mask |= STATX_BTIME;
-  if (mntId !== null) {
-    mask |= STATX_MNT_ID;
-    setU64(v, STATX.mntId, mntId);
+  if (mnt !== null) {
+    // vfs_statx: the unique 64-bit id when asked for (STATX_MNT_ID_UNIQUE), else the old one.
+    mask |= unique ? STATX_MNT_ID_UNIQUE : STATX_MNT_ID;
+    setU64(v, STATX.mntId, unique ? mnt.uniqueId : mnt.id);
   }
   v.setUint32(STATX.mask, mask, true);
   v.setUint32(STATX.blksize, s.blksize, true);
@@ -171,20 +172,20 @@ const sysStatx: SyscallFn = (t, a) => {
   const emptyPath = (flags & AT_EMPTY_PATH) !== 0;
   const path = copyInPath(t, a.pointer(1), emptyPath);
   const dirfd = a.fd(0);
-  let stat: Stat, mntId: number | null;
+  let stat: Stat, mnt: Mount | null;
   if (path === "" && emptyPath && dirfd !== AT_FDCWD) {
     const file = t.fdTable.get(dirfd);
     stat = file.stat();
-    mntId = file.location()?.mount.id ?? null;
+    mnt = file.location()?.mount ?? null;
   } else {
     const loc = t.kernel.vfs.resolve(pathCtx(t), startDir(t, dirfd, path, emptyPath), path, {
       follow: (flags & AT_SYMLINK_NOFOLLOW) === 0,
       emptyPath,
     });
     stat = loc.dentry.stat();
-    mntId = loc.mount.id;
+    mnt = loc.mount;
   }
-  t.copyOut(a.pointer(4), marshalStatx(seenBy(t, stat), mntId));
+  t.copyOut(a.pointer(4), marshalStatx(seenBy(t, stat), mnt, (mask & STATX_MNT_ID_UNIQUE) !== 0));
   return 0;
 };
 
