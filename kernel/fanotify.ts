@@ -278,11 +278,20 @@ export class PermRequest {
   readonly events = new Set<FanEvent>();
   denied = false;
   done = false;
+  /** The next permission event to ask once these are allowed (FAN_OPEN_PERM after FAN_OPEN_EXEC_PERM). */
+  next: (() => void) | null = null;
 
   answer(e: FanEvent, response: number): void {
     if (!this.events.delete(e)) return;
     if ((response & 3) === FAN_DENY) this.denied = true;
-    if (this.events.size === 0 || this.denied) this.finish();
+    if (this.events.size > 0 && !this.denied) return;
+    if (!this.denied && this.next !== null) {
+      const next = this.next;
+      this.next = null;
+      next();
+      if (this.events.size > 0) return;
+    }
+    this.finish();
   }
 
   finish(): void {
@@ -376,9 +385,24 @@ export interface HeldOpen {
   exec: boolean;
 }
 
-/** Lets the next opens (until disarmed) wait for permission events; sys_file.ts's openAt. */
-export function armOpenPerm(t: Task | null): void {
+/** Executables an execve being run again was allowed to open (asked no more). */
+let armedExecAllowed: ReadonlySet<Dentry> | null = null;
+
+/**
+ * Lets the next opens (until disarmed with null) wait for permission events: sys_file.ts's
+ * openAt, and execve (task_exec.ts) with the executables its earlier runs were allowed.
+ */
+export function armOpenPerm(t: Task | null, execAllowed: ReadonlySet<Dentry> | null = null): void {
   armedOpen = t;
+  armedExecAllowed = execAllowed;
+}
+
+/**
+ * Thrown by the loader when an executable's open is held by permission events: execve drops
+ * what it built and waits, then runs again (nothing is changed before its point of no return).
+ */
+export class ExecPermHold {
+  constructor(readonly req: PermRequest, readonly dentry: Dentry) {}
 }
 
 /** Whether any permission mark exists (the cheap check the syscalls make). */
@@ -425,11 +449,18 @@ const backend: FanotifyBackend = {
     const loc = f.location();
     if (loc === null) return false;
     const d = loc.dentry;
+    // Asked already by an earlier run of this execve, and allowed.
+    if (exec && armedExecAllowed?.has(d)) return false;
     const req = new PermRequest();
     const base = { kind: "file" as const, obj: d, isDir: d.isDir, mount: loc.mount, file: f, dir: d.parent, name: d.name, newDir: null, newName: "" };
-    // fsnotify_open_perm: FAN_OPEN_EXEC_PERM for an exec, then FAN_OPEN_PERM.
-    if (exec) dispatch({ ...base, mask: FAN_OPEN_EXEC_PERM }, t, req);
-    dispatch({ ...base, mask: FAN_OPEN_PERM }, t, req);
+    // fsnotify_open_perm: FAN_OPEN_EXEC_PERM for an exec, then, once that is allowed, FAN_OPEN_PERM.
+    const steps = exec ? [FAN_OPEN_EXEC_PERM, FAN_OPEN_PERM] : [FAN_OPEN_PERM];
+    let i = 0;
+    const run = () => {
+      while (i < steps.length && req.events.size === 0) dispatch({ ...base, mask: steps[i++]! }, t, req);
+      req.next = i < steps.length ? run : null;
+    };
+    run();
     if (req.events.size === 0) return false;
     heldOpens.set(f, { req, truncated, exec });
     return true;

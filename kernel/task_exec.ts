@@ -20,6 +20,8 @@
  * @module
  */
 
+import { armOpenPerm, ExecPermHold, fanPermActive, type PermRequest } from "./fanotify.ts";
+import type { Dentry } from "../vfs/dentry.ts";
 import { EVENT_IN } from "../waiter/mod.ts";
 import { onExec as ptraceOnExec } from "./ptrace.ts";
 import type { Task } from "./task.ts";
@@ -28,7 +30,7 @@ import { ExecFatalError, type ExecOpen, loadExecutable, type LoadTarget } from "
 import { freezeTaskCpu, unchargedHostCpu } from "./cpu_time.ts";
 import type { ExecString } from "./loader/stack.ts";
 import { SS_DISABLE } from "./task_signals.ts";
-import { LinuxError } from "./errno.ts";
+import { EPERM, LinuxError } from "./errno.ts";
 import { block, NORETURN, type SyscallResult } from "./syscalls/linux/support.ts";
 
 export interface ExecRequest {
@@ -38,6 +40,16 @@ export interface ExecRequest {
   envp: readonly ExecString[];
   /** execveat's way to the file (kernel/loader/load.ts). */
   open?: ExecOpen;
+}
+
+/**
+ * t.syscallState of an execve held by fanotify permission events: the request, the executables
+ * allowed by earlier runs, and the one asked now.
+ */
+interface ExecPermState {
+  fanPerm: PermRequest;
+  allowed: Set<Dentry>;
+  dentry: Dentry;
 }
 
 /** t.syscallState of an execve asleep in de_thread: the other threads were told to die. */
@@ -107,7 +119,31 @@ export function execTask(t: Task, req: ExecRequest): SyscallResult {
   }
   // The loader names the task after the new program; a de_thread sleep must not show that yet.
   const { name, personality } = t;
-  const image = buildImage(t, req);
+  // fanotify permission events on the executables (kernel/fanotify.ts): a held open makes the
+  // call wait (killable) and run again, the files allowed so far not asked again.
+  const st = t.syscallState as ExecPermState | null;
+  let allowed: Set<Dentry> | null = null;
+  if (st !== null && st.fanPerm !== undefined) {
+    if (!st.fanPerm.done) return block([st.fanPerm.queue], EVENT_IN, null, "killable");
+    t.syscallState = null;
+    if (st.fanPerm.denied) throw EPERM;
+    allowed = st.allowed;
+    allowed.add(st.dentry);
+  }
+  const perm = fanPermActive();
+  if (perm) armOpenPerm(t, allowed);
+  let image: Image;
+  try {
+    image = buildImage(t, req);
+  } catch (e) {
+    if (!(e instanceof ExecPermHold)) throw e;
+    t.name = name;
+    t.personality = personality;
+    t.syscallState = { fanPerm: e.req, allowed: allowed ?? new Set(), dentry: e.dentry } satisfies ExecPermState;
+    return block([e.req.queue], EVENT_IN, null, "killable");
+  } finally {
+    if (perm) armOpenPerm(null);
+  }
 
   // Point of no return.
   k.killOtherThreads(t);

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { ExecPermHold, fanPermActive, heldOpen } from "../fanotify.ts";
 import { checkLandlock, FS_EXECUTE, FS_READ_FILE } from "../landlock.ts";
 import { EACCES, EFAULT, EINVAL, EIO, ELIBBAD, ELOOP, ENOENT, ENOEXEC, errnoFromNumber, LinuxError } from "../errno.ts";
 import type { Task } from "../task.ts";
@@ -152,6 +153,15 @@ function openExecutable(t: Task, path: string, how?: ExecOpen): FileDescription 
   const f = how?.file !== undefined
     ? how.file.incRef()
     : vfs.openExecutable(ctx, how?.dir ?? t.fs.cwd, how?.rel ?? path, !how?.nofollow).file;
+  if (fanPermActive()) {
+    // Held by fanotify permission events (FAN_OPEN_EXEC_PERM): execve waits and runs again.
+    const held = heldOpen(f);
+    if (held !== undefined) {
+      const d = f.location()!.dentry;
+      f.decRef();
+      throw new ExecPermHold(held.req, d);
+    }
+  }
   try {
     if (f.location()?.mount.noexec) throw EACCES; // MS_NOEXEC
     const st = f.stat();

@@ -388,6 +388,50 @@ static void perm(void) {
   printf("-- child exited %d\n", WEXITSTATUS(st));
 }
 
+/* FAN_OPEN_EXEC_PERM then FAN_OPEN_PERM on an executable: a denied execve fails, an allowed one runs. */
+static void exec_perm(void) {
+  int in = open("/bin/true", O_RDONLY), out = open("t", O_CREAT | O_WRONLY | O_TRUNC, 0755);
+  char b[65536];
+  long n;
+  while ((n = read(in, b, sizeof b)) > 0)
+    if (write(out, b, n) != n) return;
+  close(in);
+  close(out);
+  int fa = fanotify_init(FAN_CLASS_CONTENT, O_RDONLY);
+  printf("-- exec permission: %s\n", en(mark(fa, FAN_MARK_ADD, FAN_OPEN_EXEC_PERM | FAN_OPEN_PERM, AT_FDCWD, "t")));
+  int answers[] = {FAN_DENY, FAN_ALLOW, FAN_ALLOW, FAN_ALLOW, FAN_DENY};
+  int k = 0;
+  for (int round = 0; round < 3; round++) {
+    other = fork();
+    if (other == 0) {
+      close(fa);
+      execl("./t", "t", (char *)NULL);
+      _exit(errno == EPERM ? 3 : 4);
+    }
+    /* One event a read: Linux asks FAN_OPEN_PERM only once FAN_OPEN_EXEC_PERM is allowed. */
+    for (;;) {
+      struct fanotify_event_metadata e;
+      struct pollfd p = {fa, POLLIN, 0};
+      int st;
+      if (poll(&p, 1, 50) == 0) {
+        if (waitpid(other, &st, WNOHANG) == other) {
+          printf("  child exited %d\n", WEXITSTATUS(st));
+          break;
+        }
+        continue;
+      }
+      if (read(fa, &e, sizeof e) != sizeof e) { printf("  read: %s\n", en(errno)); break; }
+      show(&e);
+      struct fanotify_response r = {e.fd, answers[k]};
+      printf("  answer %s: %s\n", answers[k] == FAN_DENY ? "DENY" : "ALLOW", write(fa, &r, sizeof r) == sizeof r ? "ok" : en(errno));
+      k++;
+      close(e.fd);
+    }
+  }
+  close(fa);
+  unlink("t");
+}
+
 int main(void) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   /* A tmpfs of our own, so that mount and filesystem marks hear only this test. */
@@ -413,6 +457,7 @@ int main(void) {
   mount_events();
   fdinfo();
   perm();
+  exec_perm();
 
   if (chdir("/") < 0) return 1;
   umount(dir);
