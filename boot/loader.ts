@@ -21,6 +21,7 @@ import { confineSentry } from "../platform/ptrace/sentry_confine.ts";
 import type { DebugLog } from "../kernel/log.ts";
 import type { Terminal, WindowSize } from "../vfs/tty/mod.ts";
 import { Credentials } from "../kernel/creds.ts";
+import { reserveUnmappedHostId } from "../kernel/user_namespace.ts";
 import { EACCES, ENOENT, ENOEXEC, LinuxError } from "../kernel/errno.ts";
 import { FORWARDED, type HeldSignals } from "./held_signals.ts";
 import type { LaunchConfig } from "./bundle.ts";
@@ -144,6 +145,11 @@ export class Loader {
       applyPathRules(vfs, launch.maskedPaths, launch.readonlyPaths, log);
       if (launch.readonly) vfs.sealBootRoot();
       const creds = Credentials.forProcess(launch.uid, launch.gid, launch.additionalGids, launch.caps);
+      // With id mappings, host owners they leave out have an id the sandbox's namespace stops
+      // mapping here, so that its root's capabilities stop at them as Linux's do
+      // (kernel/user_namespace.ts); not before: the mounts and files above are the runtime's
+      // own work, done with the host's privileges (runc makes mount points as host root too).
+      if (launch.idMap !== null) reserveUnmappedHostId();
       if (opts.restore !== undefined) {
         opts.restore(kernel);
         return loader;

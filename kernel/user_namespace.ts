@@ -141,6 +141,27 @@ export class UserNamespace {
 /** The sandbox's initial user namespace (init_user_ns): identity maps, owned by root. */
 export const INIT_USER_NS = new UserNamespace(null, 0, 0, 4026531837, true);
 
+/**
+ * The kernel id of a host file's owner or group that a bundle's linux.uidMappings/gidMappings
+ * do not map (vfs/hostfs HostIdMap). Under runc such an owner is a host id the container's
+ * user namespace does not map: the container sees 65534, and its root's CAP_DAC_OVERRIDE,
+ * CAP_FOWNER, CAP_CHOWN... do not apply to the file (capable_wrt_inode_uidgid,
+ * privileged_wrt_inode_uidgid). The sandbox's initial namespace stands for the container's, so
+ * with a mapping it maps every id but this one ({@linkcode reserveUnmappedHostId}): stat shows
+ * it as the overflow id, and every capability check over the file fails as Linux's, through
+ * the same code as for a namespace made inside the sandbox. (u32)-2, as no range of a real
+ * mapping reaches it: a container that calls setuid(4294967294) gets EINVAL, as in a user
+ * namespace whose map stops short of it.
+ */
+export const UNMAPPED_HOST_ID = 0xfffffffe;
+
+/** Makes the initial namespace leave {@linkcode UNMAPPED_HOST_ID} unmapped (a bundle with id mappings). */
+export function reserveUnmappedHostId(): void {
+  const m = new IdMap([{ first: 0, lowerFirst: 0, count: UNMAPPED_HOST_ID }]);
+  INIT_USER_NS.uidMap = m;
+  INIT_USER_NS.gidMap = m;
+}
+
 /** Where namespaces of every kind take their nsfs inode numbers after the initial ones. */
 export class NsInodes {
   #next = 4026532300;

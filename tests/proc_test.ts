@@ -387,6 +387,56 @@ Deno.test("linux.uidMappings and gidMappings: host files show their container ow
   });
 });
 
+Deno.test("linux.uidMappings: root's capabilities stop at host files whose owner or group the mapping leaves out (shown as 65534), as Linux's capable_wrt_inode_uidgid in runc's user namespace", async () => {
+  const say = (what: string, cmd: string) => `if ${cmd} 2>/dev/null; then echo "${what} ok"; else echo "${what} refused"; fi`;
+  const script = [
+    "stat -c '%n %u %g' /data/unmapped-file /data/unmapped-dir /data/mapped-file",
+    say("read unmapped (other r)", "cat /data/unmapped-file >/dev/null"),
+    say("write unmapped", "sh -c 'echo x >> /data/unmapped-file'"),
+    say("chmod unmapped", "chmod 666 /data/unmapped-file"),
+    say("chown unmapped", "chown 0:0 /data/unmapped-file"),
+    say("utimes unmapped", "touch -d 2001-01-01 /data/unmapped-file"),
+    say("list unmapped dir", "ls /data/unmapped-dir"),
+    say("create in unmapped dir", "sh -c ': > /data/unmapped-dir/new'"),
+    say("create in /data (host root's)", "sh -c ': > /data/new'"),
+    say("write mapped (another user's 0600)", "sh -c 'echo x >> /data/mapped-file'"),
+    say("chmod mapped", "chmod 644 /data/mapped-file"),
+    say("create in mapped dir", "sh -c ': > /data/mapped-dir/new'"),
+  ].join("; ");
+  await withBundle(spec([{ destination: "/data", type: "bind", source: "data", options: ["rbind", "rw"] }], ["/bin/sh", "-c", script], false), {}, async (dir) => {
+    const cfg = JSON.parse(Deno.readTextFileSync(`${dir}/config.json`));
+    cfg.root.path = "/";
+    cfg.linux = {
+      uidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }],
+      gidMappings: [{ containerID: 0, hostID: 200000, size: 65536 }],
+    };
+    Deno.writeTextFileSync(`${dir}/config.json`, JSON.stringify(cfg));
+    const file = (name: string, uid: number, gid: number, mode: number) => {
+      Deno.writeTextFileSync(`${dir}/data/${name}`, "data\n");
+      Deno.chownSync(`${dir}/data/${name}`, uid, gid);
+      Deno.chmodSync(`${dir}/data/${name}`, mode);
+    };
+    file("unmapped-file", 4242, 4242, 0o644);
+    file("mapped-file", 100007, 200008, 0o600);
+    Deno.mkdirSync(`${dir}/data/unmapped-dir`, { mode: 0o700 });
+    Deno.mkdirSync(`${dir}/data/mapped-dir`, { mode: 0o700 });
+    Deno.chownSync(`${dir}/data/mapped-dir`, 100005, 200005);
+    const r = await sentryRun(["run", "--bundle", dir]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, [
+      "/data/unmapped-file 65534 65534", "/data/unmapped-dir 65534 65534", "/data/mapped-file 7 8",
+      "read unmapped (other r) ok", "write unmapped refused", "chmod unmapped refused", "chown unmapped refused",
+      "utimes unmapped refused", "list unmapped dir refused", "create in unmapped dir refused", "create in /data (host root's) refused",
+      "write mapped (another user's 0600) ok", "chmod mapped ok", "create in mapped dir ok", "",
+    ].join("\n"));
+    // The host files are as they were, but for what the mapped owner's files allowed.
+    assert.equal(Deno.readTextFileSync(`${dir}/data/unmapped-file`), "data\n");
+    assert.equal(Deno.statSync(`${dir}/data/unmapped-file`).mode! & 0o7777, 0o644);
+    assert.equal(Deno.readTextFileSync(`${dir}/data/mapped-file`), "data\nx\n");
+    assert.deepEqual([...Deno.readDirSync(`${dir}/data/unmapped-dir`)], []);
+  });
+});
+
 Deno.test("a bad mount entry in config.json is one line and status 125", async () => {
   const cases: [unknown[], string][] = [
     [[{ destination: "/mnt", type: "ext4", source: "/dev/sda" }], `sentry: config.json: mounts[0].type: "ext4" is not supported (expected proc, sysfs, tmpfs, devpts, mqueue, cgroup or bind)\n`],

@@ -161,6 +161,10 @@ static void files(void) {
   const char *g = "/tmp/userns-owned-by-root";
   fd = open(g, O_CREAT | O_WRONLY | O_TRUNC, 0600);
   close(fd);
+  /* A directory of the unmapped owner, and one of root's the namespace maps (uid and gid). */
+  const char *d = "/tmp/userns-dir-of-1234";
+  mkdir(d, 0700);
+  chown(d, 1234, 1234);
   R("unshare(NEWUSER)", unshare(CLONE_NEWUSER));
   PUT("uid_map", "/proc/self/uid_map", "0 0 1");
   struct stat st;
@@ -169,6 +173,12 @@ static void files(void) {
   R("open unmapped owner's file", open(f, O_RDONLY));
   R("chown unmapped owner's file", chown(f, 0, -1));
   R("chmod unmapped owner's file", chmod(f, 0644));
+  /* CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH and CAP_FOWNER stop at an unmapped owner too. */
+  R("open unmapped owner's file for writing", open(f, O_WRONLY));
+  R("create in unmapped owner's directory", open("/tmp/userns-dir-of-1234/new", O_CREAT | O_WRONLY, 0600));
+  R("list unmapped owner's directory", open(d, O_RDONLY | O_DIRECTORY));
+  struct timespec times[2] = {{1, 0}, {1, 0}};
+  R("utimensat explicit times on unmapped owner's file", utimensat(AT_FDCWD, f, times, 0));
   R("open root's file (gid unmapped)", open(g, O_RDONLY));
   R("chown to an unmapped uid", chown(g, 5, -1));
   PUT("gid_map before deny", "/proc/self/gid_map", "0 0 1");
@@ -179,6 +189,7 @@ static void files(void) {
   R("mknod", mknod("/tmp/userns-node", S_IFCHR | 0600, makedev(1, 3)));
   unlink(f);
   unlink(g);
+  rmdir(d);
 }
 
 static void chrooted(void) {

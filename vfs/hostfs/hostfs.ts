@@ -65,6 +65,7 @@ import type { Location } from "../mount.ts";
 import { HostStatBuffer } from "./host_stat.ts";
 import { openMemoryDevice } from "../devices.ts";
 import { hostFds, LruFdCache } from "../host_fds.ts";
+import { UNMAPPED_HOST_ID } from "../../kernel/user_namespace.ts";
 
 /** How many directory descriptors one hostfs keeps open (besides its root's). */
 export const DIR_FD_CACHE = 256;
@@ -111,7 +112,9 @@ export class HostIdMap {
 
   static #in(ranges: readonly IdRange[], host: number): number {
     for (const r of ranges) if (host >= r.hostID && host - r.hostID < r.size) return r.containerID + (host - r.hostID);
-    return OVERFLOW_ID;
+    // Not the overflow id itself (which the container may map and own): an id the sandbox's
+    // namespace leaves unmapped, which it shows as 65534 and grants no capability over.
+    return UNMAPPED_HOST_ID;
   }
 
   static #out(ranges: readonly IdRange[], id: number): number | null {
@@ -135,9 +138,6 @@ export class HostIdMap {
     return HostIdMap.#out(this.gids, id);
   }
 }
-
-/** Linux's overflowuid and overflowgid: an id the namespace does not map. */
-const OVERFLOW_ID = 65534;
 
 /** @savable A host directory tree, or a single host file (a file bind mount). */
 export class HostFilesystem implements Filesystem {

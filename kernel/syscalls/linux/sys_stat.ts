@@ -5,6 +5,7 @@
  * @module
  */
 
+import { UNMAPPED_HOST_ID } from "../../user_namespace.ts";
 import { EINVAL, ENOENT } from "../../errno.ts";
 import type { Task } from "../../task.ts";
 import {
@@ -130,7 +131,9 @@ export function marshalStatx(s: Stat, mnt: Mount | null = null, unique = false):
  */
 function seenBy(t: Task, st: Stat): Stat {
   const ns = t.creds.userNs;
-  if (ns.parent === null) return st;
+  // The initial namespace shows kernel ids as they are, but for a host owner a bundle's id
+  // mapping leaves out (kernel/user_namespace.ts UNMAPPED_HOST_ID), which it does not map.
+  if (ns.parent === null && st.uid !== UNMAPPED_HOST_ID && st.gid !== UNMAPPED_HOST_ID) return st;
   return { ...st, uid: ns.uidOf(st.uid), gid: ns.gidOf(st.gid) };
 }
 
