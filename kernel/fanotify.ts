@@ -441,6 +441,13 @@ const backend: FanotifyBackend = {
     if (file !== null && !file.notifies) return;
     const t = theKernel?.current ?? null;
     dispatch({ mask, kind, obj, isDir: obj.isDir, mount, file, dir, name, newDir, newName }, t, null);
+    // The inode is gone (its DELETE_SELF comes as Linux evicts it): its marks go, silently.
+    if (mask === FAN_DELETE_SELF) {
+      for (const m of marksOfInode(obj)?.slice() ?? []) {
+        detachMark(m);
+        m.group.giveMark();
+      }
+    }
   },
   openPerm(f, truncated, exec) {
     const t = armedOpen;

@@ -8,6 +8,7 @@
  * closed group letting its held tasks go. Needs root (CAP_SYS_ADMIN) natively. */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
@@ -432,6 +433,59 @@ static void exec_perm(void) {
   unlink("t");
 }
 
+/* Without CAP_SYS_ADMIN: FID groups only, inode marks only, the pids of others hidden. */
+static void unprivileged(void) {
+  int go[2], done[2];
+  if (pipe(go) < 0 || pipe(done) < 0) return;
+  printf("-- unprivileged\n");
+  other = fork();
+  if (other == 0) {
+    char out[1024];
+    int o = 0;
+    if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0) _exit(1);
+    int r = fanotify_init(FAN_CLASS_NOTIF, O_RDONLY);
+    o += snprintf(out + o, sizeof out - o, "  init without FID: %s\n", r < 0 ? en(errno) : "ok");
+    r = fanotify_init(FAN_REPORT_FID | FAN_UNLIMITED_QUEUE, O_RDONLY);
+    o += snprintf(out + o, sizeof out - o, "  init UNLIMITED_QUEUE: %s\n", r < 0 ? en(errno) : "ok");
+    int fa = fanotify_init(FAN_REPORT_FID | FAN_NONBLOCK, O_RDONLY);
+    o += snprintf(out + o, sizeof out - o, "  init FID: %s\n", fa < 0 ? en(errno) : "ok");
+    o += snprintf(out + o, sizeof out - o, "  mount mark: %s\n", en(mark(fa, FAN_MARK_ADD | FAN_MARK_MOUNT, FAN_OPEN, AT_FDCWD, ".")));
+    o += snprintf(out + o, sizeof out - o, "  inode mark: %s\n", en(mark(fa, FAN_MARK_ADD, FAN_OPEN, AT_FDCWD, "f")));
+    touch("f");
+    if (write(go[1], "x", 1) < 0 || read(done[0], out + o, 1) < 0) _exit(1);
+    static char buf[4096];
+    long n = read(fa, buf, sizeof buf);
+    for (struct fanotify_event_metadata *e = (void *)buf; n > 0 && FAN_EVENT_OK(e, n); e = FAN_EVENT_NEXT(e, n))
+      o += snprintf(out + o, sizeof out - o, "  event fd=%d pid=%s\n", e->fd, e->pid == getpid() ? "self" : e->pid == 0 ? "0" : "?");
+    if (write(1, out, o) < 0) _exit(1);
+    _exit(0);
+  }
+  char c;
+  if (read(go[0], &c, 1) == 1) touch("f");
+  if (write(done[1], "x", 1) < 0) return;
+  int st;
+  waitpid(other, &st, 0);
+  close(go[0]); close(go[1]); close(done[0]); close(done[1]);
+}
+
+/* An inode's marks go with it. */
+static void deleted_marks(void) {
+  int fa = fanotify_init(FAN_CLASS_NOTIF | FAN_NONBLOCK, O_RDONLY);
+  close(open("x", O_CREAT | O_WRONLY, 0644));
+  mark(fa, FAN_MARK_ADD, FAN_OPEN, AT_FDCWD, "x");
+  char path[64], line[512];
+  snprintf(path, sizeof path, "/proc/self/fdinfo/%d", fa);
+  for (int i = 0; i < 2; i++) {
+    int marks = 0;
+    FILE *f = fopen(path, "r");
+    while (f && fgets(line, sizeof line, f)) marks += strncmp(line, "fanotify ino", 12) == 0;
+    if (f) fclose(f);
+    printf("-- %s: inode marks=%d\n", i ? "after unlink" : "marked", marks);
+    unlink("x");
+  }
+  close(fa);
+}
+
 int main(void) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   /* A tmpfs of our own, so that mount and filesystem marks hear only this test. */
@@ -458,6 +512,8 @@ int main(void) {
   fdinfo();
   perm();
   exec_perm();
+  unprivileged();
+  deleted_marks();
 
   if (chdir("/") < 0) return 1;
   umount(dir);
