@@ -76,6 +76,11 @@ export interface IpcObject {
 /** A shared memory segment. */
 export interface ShmSegment extends IpcObject {
   size: number;
+  /**
+   * Set while SHM_LOCK holds it: the user whose RLIMIT_MEMLOCK its pages count for (the
+   * locker's real uid in its user namespace, Linux's shp->mlock_ucounts).
+   */
+  lockCharge?: readonly [ns: UserNamespace, uid: number];
   /** The memory, a memfd the registry holds one reference to; attachments map it shared. */
   file: MemFd;
   atimeSec: number;

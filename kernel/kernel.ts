@@ -1747,6 +1747,7 @@ export class Kernel {
     // SEM_UNDO adjustments live in the namespace of the semop: the sandbox's or the task's own.
     for (const ns of new Set([this.ipc, t.ipc])) ns.exitSem(tg.tgid, tg.tgid, SEMVMX);
     tg.exitUid = t.creds.uid;
+    tg.exitUserNs = t.creds.userNs;
     tg.exitEuid = t.creds.euid;
     const c = t.creds;
     tg.exitIds = [c.uid, c.gid, c.euid, c.egid, c.suid, c.sgid, c.fsuid, c.fsgid];

@@ -66,6 +66,12 @@ export interface SigInfo {
   /** SIGSYS from a seccomp filter (SYS_SECCOMP): the syscall and its audit arch; addr: after the instruction. */
   syscall?: number;
   arch?: number;
+  /**
+   * Queued without a siginfo: its user was at RLIMIT_SIGPENDING, so only the signal is pending,
+   * as Linux's bit without a sigqueue (delivered as SI_USER from pid 0), and it holds no place
+   * (kernel/task_signals.ts).
+   */
+  lost?: true;
 }
 
 const SIGCHLD = 17;

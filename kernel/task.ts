@@ -144,6 +144,11 @@ export class Task implements Waker, MemoryIO {
    */
   timerSlackNs = DEFAULT_TIMER_SLACK_NS;
   defaultTimerSlackNs = DEFAULT_TIMER_SLACK_NS;
+  /**
+   * PF_NPROC_EXCEEDED: a set*uid made the task a user already at RLIMIT_NPROC, so its next
+   * execve fails with EAGAIN if the user still is (kernel/task_clone.ts, flagNprocExceeded).
+   */
+  nprocExceeded = false;
   /** PR_SET_NO_NEW_PRIVS (set-user-ID bits never grant privilege in the sandbox anyway). */
   noNewPrivs = false;
   /** sched_setaffinity(2)'s mask (bit per CPU), or null for every CPU. */

@@ -19,14 +19,14 @@ import { IPC_LIMITS, IpcNamespace } from "./ipc.ts";
 import { PidFd } from "./pidfd.ts";
 import { mountNsOwner, unshareMountNs } from "./fs_context.ts";
 import type { SignalHandlers } from "./signals.ts";
-import { RLIMIT_NPROC } from "../abi/linux/limits.ts";
+import { RLIMIT_MEMLOCK, RLIMIT_MSGQUEUE, RLIMIT_NPROC, RLIMIT_SIGPENDING } from "../abi/linux/limits.ts";
 import { TASK_SIZE } from "../abi/linux/mm.ts";
 import { CAP_SETFCAP, CAP_SYS_ADMIN, CAP_SYS_RESOURCE } from "../abi/linux/capability.ts";
 import type { Credentials } from "./creds.ts";
-import { MAX_LEVEL, UserNamespace } from "./user_namespace.ts";
+import { INIT_USER_NS, MAX_LEVEL, UserNamespace } from "./user_namespace.ts";
 import {
   UCOUNT_CGROUP_NAMESPACES, UCOUNT_IPC_NAMESPACES, UCOUNT_MNT_NAMESPACES, UCOUNT_NET_NAMESPACES, UCOUNT_PID_NAMESPACES, UCOUNT_TIME_NAMESPACES,
-  UCOUNT_UTS_NAMESPACES,
+  UCOUNT_RLIMIT_NPROC, UCOUNT_UTS_NAMESPACES, type RlimitCharge, rlimitOverlimit,
 } from "./ucounts.ts";
 
 export const CLONE_VM = 0x100;
@@ -148,7 +148,9 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
   // A kill of this process is pending (held until its sender's next stop): the call is made
   // again, and the kill ends the process first (Linux's copy_process and fatal_signal_pending).
   if (k.fatalHeld(t.tg)) throw ERESTARTNOINTR;
-  checkNproc(t);
+  // dup_task_struct copied the flags before copy_process cleared the caller's PF_NPROC_EXCEEDED.
+  const nprocExceeded = t.nprocExceeded;
+  checkNproc(t, creds);
   if (!k.resources.mayAddTask()) throw EAGAIN; // --pids, as the pids cgroup
   const fs = (f & CLONE_FS) ? t.fs : t.fs.fork();
   if (f & CLONE_NEWNS) unshareMountNs(k.vfs, fs, mountNsOwner(creds)); // before anything is made: it may fail
@@ -239,6 +241,7 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
   child.affinity = t.affinity;
   child.ioprio = t.ioprio;
   child.noNewPrivs = t.noNewPrivs; // a task flag: threads and children inherit it, exec keeps it
+  child.nprocExceeded = nprocExceeded;
   child.seccomp = t.seccomp; // the filters too (an immutable list, shared)
   child.personality = t.personality; // dup_task_struct copies it
   child.timerSlackNs = child.defaultTimerSlackNs = t.timerSlackNs; // copy_process
@@ -323,6 +326,16 @@ export function userNamespaceCreds(t: Task): Credentials {
   if (t.fs.root.mount !== nsRoot || t.fs.root.dentry !== nsRoot.root) throw EPERM;
   if (parent.fromKuid(c.euid) < 0 || parent.fromKgid(c.egid) < 0) throw EPERM;
   const ns = new UserNamespace(parent, c.euid, c.egid, t.kernel.nsInodes.next(), c.hasOwnCap(CAP_SETFCAP));
+  // set_userns_rlimit_max: what the namespace's users may hold for its owner outside, the
+  // creator's limits (for tasks: none when the creator is the initial namespace's root,
+  // enforced_nproc_rlimit).
+  const l = t.tg.limits;
+  ns.rlimitMax = [
+    c.uid === 0 && parent === INIT_USER_NS ? Infinity : l.soft(RLIMIT_NPROC),
+    l.soft(RLIMIT_MSGQUEUE),
+    l.soft(RLIMIT_SIGPENDING),
+    l.soft(RLIMIT_MEMLOCK),
+  ];
   return c.inNamespace(ns);
 }
 
@@ -376,20 +389,41 @@ function liveUserNamespaces(k: Task["kernel"]): Set<UserNamespace> {
 }
 
 /**
- * RLIMIT_NPROC, as Linux's copy_process checks it: the tasks (threads included, and zombies not
- * yet reaped) of the caller's real uid may not reach the caller's soft limit. Real uid 0 and
- * holders of CAP_SYS_RESOURCE or CAP_SYS_ADMIN are exempt.
+ * RLIMIT_NPROC, as Linux's copy_process checks it: the child counts for its real uid in its
+ * user namespace (and for each namespace's owner above, kernel/ucounts.ts), where the tasks
+ * (threads included, and zombies not yet reaped) may not pass the caller's soft limit. Real uid
+ * 0 (INIT_USER) and holders of CAP_SYS_RESOURCE or CAP_SYS_ADMIN are exempt. A fork allowed
+ * clears PF_NPROC_EXCEEDED.
  */
-function checkNproc(t: Task): void {
+function checkNproc(t: Task, child: Credentials): void {
+  if (child.uid !== 0 && !t.creds.hasCap(CAP_SYS_RESOURCE) && !t.creds.hasCap(CAP_SYS_ADMIN)) {
+    const limit = t.tg.limits.soft(RLIMIT_NPROC);
+    if (limit !== Infinity && nprocOverlimit(t.kernel, child.userNs, child.uid, 1, limit)) throw EAGAIN;
+  }
+  t.nprocExceeded = false;
+}
+
+/** What every task holds of RLIMIT_NPROC: one for its real uid, as a zombie its last one's. */
+function* nprocCharges(k: Task["kernel"]): Generator<RlimitCharge> {
+  for (const task of k.tasks.values()) yield [task.creds.userNs, task.creds.uid, 1];
+  for (const g of k.threadGroups.values()) if (g.zombie) yield [g.exitUserNs, g.exitUid, 1];
+}
+
+/** is_rlimit_overlimit for RLIMIT_NPROC: (ns, uid) with `amount` more tasks, under `limit`. */
+export function nprocOverlimit(k: Task["kernel"], ns: UserNamespace, uid: number, amount: number, limit: number): boolean {
+  return rlimitOverlimit(nprocCharges(k), ns, uid, amount, limit, UCOUNT_RLIMIT_NPROC);
+}
+
+/**
+ * set*uid's flag_nproc_exceeded, for credentials `next` about to replace t's: when the real uid
+ * or the user namespace changes, whether the new user is over RLIMIT_NPROC already (t itself
+ * still counting for the old one) decides whether t's next execve re-checks it (EAGAIN then):
+ * set*uid itself never fails for it, as programs that do not check it expect.
+ */
+export function flagNprocExceeded(t: Task, next: Credentials): void {
   const c = t.creds;
-  if (c.uid === 0 || c.hasCap(CAP_SYS_RESOURCE) || c.hasCap(CAP_SYS_ADMIN)) return;
-  const limit = t.tg.limits.soft(RLIMIT_NPROC);
-  if (limit === Infinity) return;
-  const k = t.kernel;
-  let n = 0;
-  for (const task of k.tasks.values()) if (task.creds.uid === c.uid) n++;
-  for (const g of k.threadGroups.values()) if (g.zombie && g.exitUid === c.uid) n++;
-  if (n >= limit) throw EAGAIN;
+  if (next.uid === c.uid && next.userNs === c.userNs) return;
+  t.nprocExceeded = next.uid !== 0 && nprocOverlimit(t.kernel, next.userNs, next.uid, 0, t.tg.limits.soft(RLIMIT_NPROC));
 }
 
 /**

@@ -25,7 +25,8 @@ import { EVENT_IN } from "../waiter/mod.ts";
 import { SA_NODEFER, SA_ONSTACK, SA_RESETHAND, SA_RESTART, SA_RESTORER, SA_SIGINFO, SIGSEGV } from "../abi/linux/signal.ts";
 import { applySendSideEffects, initiateGroupStop } from "./job_control.ts";
 import { enterStop } from "./ptrace.ts";
-import { RLIM_INFINITY, RLIMIT_SIGPENDING } from "../abi/linux/limits.ts";
+import { RLIMIT_SIGPENDING } from "../abi/linux/limits.ts";
+import { type RlimitCharge, rlimitOverlimit, UCOUNT_RLIMIT_SIGPENDING } from "./ucounts.ts";
 
 export const SS_ONSTACK = 1;
 export const SS_DISABLE = 2;
@@ -179,8 +180,7 @@ export function sendSignal(tg: ThreadGroup, info: SigInfo, thread: Task | null =
   // A traced task's tracer sees every signal but SIGKILL first: none is dropped or acted on
   // at once (Linux's sig_ignored and complete_signal skip ptraced tasks).
   if (target?.ptrace != null && signo !== 9) {
-    if (thread) thread.pendingSignals.add(info);
-    else tg.sharedPending.add(info);
+    if (!enqueue(tg, thread, info)) return false;
     k.signalfdQueue.notify(EVENT_IN);
     if (!blocked) k.interruptTask(target);
     return true;
@@ -197,8 +197,7 @@ export function sendSignal(tg: ThreadGroup, info: SigInfo, thread: Task | null =
     if (!k.holdForWaker(tg, () => k.killGroup(tg, signo), true)) k.killGroup(tg, signo);
     return false;
   }
-  if (thread) thread.pendingSignals.add(info);
-  else tg.sharedPending.add(info);
+  if (!enqueue(tg, thread, info)) return false;
   k.signalfdQueue.notify(EVENT_IN);
   // A task in rt_sigtimedwait for this signal takes it from the call even when it does not block
   // it (Linux's do_sigtimedwait dequeues a waited-for signal before answering EINTR).
@@ -387,13 +386,73 @@ export function forceSignal(t: Task, signo: number): void {
 }
 
 /**
+ * The user a signal queued for `tg` (to `thread`, or to the process) counts for: the receiving
+ * task's real uid in its user namespace (Linux's task_ucounts of the target).
+ */
+function receiverCreds(tg: ThreadGroup, thread: Task | null): Task["creds"] | null {
+  return (thread ?? tg.leader ?? tg.tasks.values().next().value)?.creds ?? null;
+}
+
+/**
+ * What every user holds of RLIMIT_SIGPENDING: each queued siginfo (a standard signal's as well,
+ * not one queued without it) for the user of the task or process it waits in, and each POSIX
+ * timer's preallocated one, from the timer's creation, for its process's user.
+ */
+function* sigpendingCharges(k: Task["kernel"]): Generator<RlimitCharge> {
+  const held = (q: PendingSignals) => q.queue.reduce((n, i) => n + (i.timerSeq === undefined && i.lost === undefined ? 1 : 0), 0);
+  for (const g of k.threadGroups.values()) {
+    if (g.zombie) continue;
+    for (const x of g.tasks) {
+      const n = held(x.pendingSignals);
+      if (n > 0) yield [x.creds.userNs, x.creds.uid, n];
+    }
+    const c = receiverCreds(g, null);
+    if (c === null) continue;
+    const n = held(g.sharedPending) + g.posixTimers.size;
+    if (n > 0) yield [c.userNs, c.uid, n];
+  }
+}
+
+/**
+ * Whether `creds`' user has RLIMIT_SIGPENDING (`limit`, the receiver's soft limit) signals
+ * queued or held already (sig_get_ucounts failing).
+ */
+export function sigpendingFull(k: Task["kernel"], creds: Task["creds"], limit: number): boolean {
+  return limit !== Infinity && rlimitOverlimit(sigpendingCharges(k), creds.userNs, creds.uid, 1, limit, UCOUNT_RLIMIT_SIGPENDING);
+}
+
+/**
+ * Queues info for tg (to `thread`, or to the process), as Linux's __send_signal_locked after
+ * its legacy_queue check: a siginfo takes a place of the receiving user's RLIMIT_SIGPENDING;
+ * a standard signal the kernel or kill(2) sent (si_code >= 0) takes one whatever the count,
+ * SIGKILL and a POSIX timer's (preallocated) none. Without a place, a real-time signal a process
+ * made (si_code other than SI_USER) is dropped (its syscalls answered EAGAIN first, rtQueueFull),
+ * any other is pending without its siginfo. Returns false when nothing was queued.
+ */
+function enqueue(tg: ThreadGroup, thread: Task | null, info: SigInfo): boolean {
+  const p = thread ? thread.pendingSignals : tg.sharedPending;
+  const bit = sigBit(info.signo);
+  if (info.signo < 32 && (p.mask & bit) && info.timerSeq === undefined) return true; // legacy_queue
+  const override = info.signo < 32 && info.code >= 0;
+  if (info.timerSeq === undefined && info.signo !== 9 && !override) {
+    const c = receiverCreds(tg, thread);
+    const k = (thread ?? tg.leader ?? tg.tasks.values().next().value)?.kernel;
+    if (c !== null && k !== undefined && sigpendingFull(k, c, tg.limits.soft(RLIMIT_SIGPENDING))) {
+      if (info.signo >= 32 && info.code !== 0) return false;
+      if (p.mask & bit) return true; // an instance is pending already: nothing more to show
+      info = { signo: info.signo, code: 0 /* SI_USER */, pid: 0, uid: 0, lost: true };
+    }
+  }
+  p.add(info);
+  return true;
+}
+
+/**
  * Whether queueing a real-time signal that a process made (si_code other than SI_USER: tkill,
- * tgkill, sigqueue, pidfd_send_signal with a siginfo) fails with EAGAIN: the receiver's user has
- * RLIMIT_SIGPENDING (the receiver's soft limit) signals pending already (Linux's
- * __send_signal_locked: its sigqueue cannot be allocated, and it is not one kill(2) sent, whose
- * signal would go on without its siginfo). A signal the receiver ignores is dropped before that.
- * Counts the queued siginfos of the tasks and processes of the receiver's real uid; a POSIX
- * timer's preallocated one is not charged.
+ * tgkill, sigqueue, pidfd_send_signal with a siginfo) fails with EAGAIN: the receiver's user is
+ * at RLIMIT_SIGPENDING (the receiver's soft limit; Linux's __send_signal_locked: its sigqueue
+ * cannot be allocated, and it is not one kill(2) sent, whose signal would go on without its
+ * siginfo). A signal the receiver ignores is dropped before that.
  */
 export function rtQueueFull(tg: ThreadGroup, thread: Task | null, signo: number, code: number): boolean {
   if (signo < 32 || code === 0 /* SI_USER */) return false;
@@ -401,19 +460,5 @@ export function rtQueueFull(tg: ThreadGroup, thread: Task | null, signo: number,
   if (target === undefined) return false;
   const act = tg.handlers.get(signo);
   if (disposition(signo, act) === "ignore" && !(target.sigmask & sigBit(signo))) return false;
-  const limit = tg.limits.get(RLIMIT_SIGPENDING).cur;
-  if (limit === RLIM_INFINITY) return false;
-  const uid = target.creds.uid, ns = target.creds.userNs;
-  const charged = (q: PendingSignals) => q.queue.reduce((n, i) => n + (i.timerSeq === undefined ? 1 : 0), 0);
-  let count = 0;
-  for (const g of target.kernel.threadGroups.values()) {
-    let owner = false;
-    for (const x of g.tasks) {
-      if (x.creds.uid !== uid || x.creds.userNs !== ns) continue;
-      owner = true;
-      count += charged(x.pendingSignals);
-    }
-    if (owner) count += charged(g.sharedPending);
-  }
-  return BigInt(count + 1) > limit;
+  return sigpendingFull(target.kernel, target.creds, tg.limits.soft(RLIMIT_SIGPENDING));
 }

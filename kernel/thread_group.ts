@@ -15,6 +15,7 @@ import { PendingSignals } from "./task_signals.ts";
 import type { CpuTimer, KernelTimer, PosixTimer } from "./timers.ts";
 import type { MemoryManager } from "./mm/mm.ts";
 import { Limits } from "./limits.ts";
+import { INIT_USER_NS, type UserNamespace } from "./user_namespace.ts";
 import { SignalHandlers } from "./signals.ts";
 import type { Terminal } from "../vfs/tty/mod.ts";
 import { monotonicNs } from "./time.ts";
@@ -57,6 +58,8 @@ export class ThreadGroup {
   zombie = false;
   /** The real uid of the last task, kept for waitid's si_uid once the group is a zombie. */
   exitUid = 0;
+  /** The user namespace of the last task: with exitUid, whom the zombie counts for (RLIMIT_NPROC). */
+  exitUserNs: UserNamespace = INIT_USER_NS;
   /** The effective uid and nice value of the last task: setpriority(2) still finds a zombie. */
   exitEuid = 0;
   /** The last task's uid, gid, euid, egid, suid, sgid, fsuid, fsgid: PIDFD_GET_INFO of a zombie. */

@@ -39,6 +39,59 @@ export const UCOUNT_NAMES: readonly string[] = [
 const INT_MAX = 0x7fff_ffff;
 
 /**
+ * Linux's enum rlimit_type: what a user holds that an rlimit bounds, counted per (user
+ * namespace, uid) and again for each namespace's owner above (is_rlimit_overlimit).
+ */
+export const UCOUNT_RLIMIT_NPROC = 0;
+export const UCOUNT_RLIMIT_MSGQUEUE = 1;
+export const UCOUNT_RLIMIT_SIGPENDING = 2;
+export const UCOUNT_RLIMIT_MEMLOCK = 3;
+
+/** What one living object holds for a user: `amount` of a kind, charged to (namespace, kernel uid). */
+export type RlimitCharge = readonly [ns: UserNamespace, uid: number, amount: number];
+
+/**
+ * Whether a user over the limit of rlimit kind `kind` at some level, once (ns, uid) holds
+ * `amount` more beside `charges` (what every living object holds, each counted at its own
+ * level and each one above): over `rlimit` (the caller's soft limit, Infinity for none) at
+ * (ns, uid), over the rlimit_max of the namespace below at each level above (Linux's
+ * inc_rlimit_ucounts, then is_rlimit_overlimit; a new user namespace's rlimit_max is its
+ * creator's limit: a user's namespaces cannot give it more than it had).
+ *
+ * The kinds are counted as they live rather than charged and released: the caller names what
+ * holds each (tasks, queued signals, queues, locked segments), so that a checkpoint needs no
+ * counts and none can leak.
+ */
+export function rlimitOverlimit(
+  charges: Iterable<RlimitCharge>,
+  ns: UserNamespace,
+  uid: number,
+  amount: number,
+  rlimit: number,
+  kind: number,
+): boolean {
+  const levels: [UserNamespace, number][] = [];
+  for (let n: UserNamespace | null = ns, u = uid; n !== null; u = n.owner, n = n.parent) levels.push([n, u]);
+  const held = levels.map(() => amount);
+  for (const [cn, cu, a] of charges) {
+    for (let n: UserNamespace | null = cn, u = cu; n !== null; u = n.owner, n = n.parent) {
+      const i = levels.findIndex(([ln, lu]) => ln === n && lu === u);
+      if (i >= 0) {
+        // Every level above is the same chain: add to the rest and stop.
+        for (let j = i; j < levels.length; j++) held[j]! += a;
+        break;
+      }
+    }
+  }
+  let max = rlimit;
+  for (let i = 0; i < levels.length; i++) {
+    if (held[i]! > max) return true;
+    max = levels[i]![0].rlimitMax[kind]!;
+  }
+  return false;
+}
+
+/**
  * The initial namespace's limits as Linux sets them at boot: max_threads / 2 namespaces of each
  * kind (the sandbox's max_threads: 0x3fff * 8), 128 inotify instances and fanotify groups; the
  * watches and marks Linux sizes from memory are the host's.

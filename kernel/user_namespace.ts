@@ -83,6 +83,13 @@ export class UserNamespace {
   /** /proc/PID/setgroups: "allow" until "deny" is written (USERNS_SETGROUPS_ALLOWED); children inherit it. */
   setgroupsAllowed: boolean;
   readonly level: number;
+  /**
+   * What the tasks, signals, queue bytes and locked pages of this namespace's users may add up
+   * to for its owner in the parent namespace, by kernel/ucounts.ts's UCOUNT_RLIMIT_* kind: the
+   * creator's soft limits when it was made (create_user_ns's set_userns_rlimit_max). Unlimited
+   * for the initial namespace, which has no parent to count in.
+   */
+  rlimitMax: readonly number[] = [Infinity, Infinity, Infinity, Infinity];
 
   constructor(
     readonly parent: UserNamespace | null,

@@ -130,6 +130,17 @@ async function assertSameAndNothingLeft(argv: string[]): Promise<void> {
   assert.equal(sentry.stderr, native.stderr + "leftover=0\n", "host processes outlived the sentry");
 }
 
+for (const [part, what] of [
+  ["nproc", "RLIMIT_NPROC counts a user's tasks and zombies per user namespace and for each owner above (fork EAGAIN, CAP_SYS_ADMIN exempt), and set*uid to a user over it makes execve EAGAIN (PF_NPROC_EXCEEDED)"],
+  ["sigpending", "RLIMIT_SIGPENDING counts a user's queued signals, standard ones and POSIX timers included: sigqueue EAGAIN, kill delivers without its siginfo, timer_create EAGAIN"],
+  ["msgqueue", "RLIMIT_MSGQUEUE counts the bytes of a user's POSIX message queues while they live (mq_open EMFILE)"],
+  ["memlock", "RLIMIT_MEMLOCK counts a user's SHM_LOCK'd segments (ENOMEM, EPERM at 0) and mlock per process"],
+] as const) {
+  Deno.test(`per-user limits as natively: ${what} (tests/c/rlimit_ucounts.c ${part})`, async () => {
+    await assertSameAsNative([await compileC("rlimit_ucounts"), part]);
+  });
+}
+
 Deno.test("1000 fork/exit cycles and a fork bomb limited by RLIMIT_NPROC finish as natively, leaving no host process", async () => {
   await assertSameAndNothingLeft([await compileC("forks")]);
 });

@@ -20,6 +20,7 @@ import { LocatedFile } from "./located_file.ts";
 import type { Location, Mount } from "./mount.ts";
 import { EVENT_IN, EVENT_OUT, EVENT_RDNORM, EVENT_WRNORM, WaitQueue } from "../waiter/mod.ts";
 import { nowNs } from "./tmpfs/tmpfs.ts";
+import type { UserNamespace } from "../kernel/user_namespace.ts";
 
 export const MQUEUE_MAGIC = 0x19800202;
 /** Linux's defaults: /proc/sys/fs/mqueue/msg_default, msgsize_default, and their maxima. */
@@ -61,6 +62,12 @@ export class MessageQueue {
    * nobody); stale ones (an interrupted call) are told apart by the syscalls.
    */
   readonly receivers = new Set<unknown>();
+  /**
+   * Whom its bytes count for, RLIMIT_MSGQUEUE's user (the creator's real uid in its user
+   * namespace, Linux's info->ucounts): set by mq_open (kernel/syscalls/linux/sys_mqueue.ts), null
+   * for a queue creat(2) made in an mqueue mount, which no task's limit is checked for here.
+   */
+  charge: readonly [ns: UserNamespace, uid: number] | null = null;
 
   constructor(maxmsg: number, msgsize: number) {
     this.maxmsg = maxmsg;
@@ -69,6 +76,15 @@ export class MessageQueue {
 
   get full(): boolean {
     return this.messages.length >= this.maxmsg;
+  }
+
+  /**
+   * What it holds of its user's RLIMIT_MSGQUEUE: its messages' room and the kernel's bookkeeping
+   * for each (a struct msg_msg per message, a posix_msg_tree_node per possible priority, 48 bytes
+   * each on x86-64), as mqueue_get_inode's mq_bytes.
+   */
+  get chargedBytes(): number {
+    return this.maxmsg * this.msgsize + this.maxmsg * 48 + Math.min(this.maxmsg, 32768) * 48;
   }
 
   /** Adds a message after those of its priority and above. */
@@ -199,11 +215,13 @@ export class MqueueRoot extends Dentry {
 
   /**
    * Makes a queue called name with the given attributes (default ones for creat(2) in a
-   * mount); ENOSPC past queues_max unless the caller may (CAP_SYS_RESOURCE: `anyCount`).
+   * mount); ENOSPC past queues_max unless the caller may (CAP_SYS_RESOURCE: `anyCount`), then
+   * `charge` (RLIMIT_MSGQUEUE's EMFILE) before anything is made.
    */
-  makeQueue(name: string, attrs: NewFile, q: MessageQueue, anyCount = false): MqueueFile {
+  makeQueue(name: string, attrs: NewFile, q: MessageQueue, anyCount = false, charge?: () => void): MqueueFile {
     if (this.queues.has(name)) throw EEXIST;
     if (this.queues.size >= MQ_QUEUES_MAX && !anyCount) throw ENOSPC;
+    charge?.();
     const f = new MqueueFile(this, name, q, attrsNow(S_IFREG | (attrs.mode & 0o7777), attrs.uid, attrs.gid));
     this.queues.set(name, f);
     this.#attrs.mtimeNs = this.#attrs.ctimeNs = nowNs();

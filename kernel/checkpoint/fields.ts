@@ -96,6 +96,7 @@ export const LEDGER: readonly LedgerEntry[] = [
     },
     refused: {
       exitLandlock: "a zombie whose last task was restricted by Landlock",
+      exitUserNs: "a zombie whose last task was in a user namespace of its own",
       oomKilled: "a process the OOM killer chose",
       vforkPending: "a vfork child that has not exec'd",
       pidNs: "a PID namespace other than the root one (clone or unshare with CLONE_NEWPID)",
@@ -142,6 +143,7 @@ export const LEDGER: readonly LedgerEntry[] = [
       ptrace: "a task traced with ptrace(2)",
       tracees: "a task tracing others with ptrace(2)",
       pidNsForChildren: "a PID namespace for the task's children other than its own (unshare or setns with CLONE_NEWPID)",
+      nprocExceeded: "PF_NPROC_EXCEEDED: a set*uid to a user at RLIMIT_NPROC, not followed by an execve or fork yet",
     },
   },
   {
@@ -536,7 +538,7 @@ export const LEDGER: readonly LedgerEntry[] = [
   {
     file: "vfs/mqueue.ts",
     className: "MessageQueue",
-    saved: ["maxmsg", "msgsize", "messages", "notify"],
+    saved: ["maxmsg", "msgsize", "messages", "notify", "charge"],
     derived: {
       bytes: "recounted as the saved messages are queued again",
       queue: "sleepers and epoll re-register as their restarted syscalls run again",

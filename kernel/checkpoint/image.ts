@@ -62,7 +62,7 @@ export const IMAGE_MAGIC = "sentry-checkpoint";
  * The layout of the state. Bumped whenever a saved class changes what it saves (the drift
  * guard, tests/checkpoint_test.ts, points at the class); an image of another version is refused.
  */
-export const IMAGE_FORMAT_VERSION = 22;
+export const IMAGE_FORMAT_VERSION = 23;
 /** The largest memory run one blob may hold once inflated (a run larger is split). */
 export const MAX_BLOB_BYTES = 1 << 30;
 

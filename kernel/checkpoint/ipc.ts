@@ -41,6 +41,7 @@ import {
 } from "../../vfs/mqueue.ts";
 import { Location } from "../../vfs/mount.ts";
 import { WaitQueue } from "../../waiter/mod.ts";
+import { INIT_USER_NS } from "../user_namespace.ts";
 import { ImageError } from "./image.ts";
 
 const u32 = intIn(0, 0xffff_ffff);
@@ -76,6 +77,8 @@ const shmSchema = z.lazy(() => z.object({
   dtimeSec: sec,
   cpid: pid,
   lpid: pid,
+  /** SHM_LOCK's: whose RLIMIT_MEMLOCK its pages count for, a kernel uid of the initial user namespace. */
+  lockUid: u32.optional(),
 }).strict());
 
 const semSchema = z.lazy(() => z.object({
@@ -129,6 +132,8 @@ export const mqueuesSchema = lazyObject(() => z.object({
     /** mq_notify's registration: the process, SIGEV_SIGNAL (0) or SIGEV_NONE (1), its signal and value. */
     notify: z.object({ tgid: intIn(1, 1 << 22), how: z.union([z.literal(0), z.literal(1)]), signo: intIn(0, 64), value: z.string().regex(/^[0-9a-f]{1,16}$/) })
       .strict().nullable(),
+    /** Whose RLIMIT_MSGQUEUE its bytes count for: a kernel uid of the initial user namespace (absent: nobody's). */
+    chargeUid: u32.optional(),
   }).strict()).max(1 << 16),
 }).strict());
 
@@ -160,11 +165,12 @@ export function saveSysvIpc(ns: IpcNamespace, memfd: (f: MemFd) => number, refus
   const shm = ns.shm.all().map((s: ShmSegment) => {
     exhaustive(s, {
       perm: true, id: true, removed: true, ctimeSec: true, size: true, file: true, atimeSec: true, dtimeSec: true, cpid: true,
-      lpid: true,
+      lpid: true, lockCharge: true,
     });
+    if (s.lockCharge !== undefined && s.lockCharge[0] !== INIT_USER_NS) throw refuse("a System V segment locked in a user namespace of its own");
     return {
       id: s.id, perm: savePerm(s.perm), ctimeSec: s.ctimeSec, size: s.size, file: memfd(s.file), atimeSec: s.atimeSec,
-      dtimeSec: s.dtimeSec, cpid: s.cpid, lpid: s.lpid,
+      dtimeSec: s.dtimeSec, cpid: s.cpid, lpid: s.lpid, ...(s.lockCharge !== undefined ? { lockUid: s.lockCharge[1] } : {}),
     };
   });
   const sem = ns.sem.all().map((s: SemSet) => {
@@ -214,9 +220,12 @@ export class MqueueSaver {
   readonly #fs: MqueueFilesystem;
   readonly #index = new Map<MqueueFile, number>();
   readonly queues: SavedMqueues["queues"] = [];
+  readonly #refuse: (what: string) => Error;
 
-  constructor(fs: MqueueFilesystem) {
+  /** `refuse` makes the one-line error for a queue that cannot be saved. */
+  constructor(fs: MqueueFilesystem, refuse: (what: string) => Error) {
     this.#fs = fs;
+    this.#refuse = refuse;
   }
 
   /** A descriptor of a queue of this namespace, through its own mount; else null (not one, or `refuse`). */
@@ -233,6 +242,9 @@ export class MqueueSaver {
     if (i !== undefined) return i;
     const q = file.queue;
     const n = q.notify;
+    if (q.charge !== null && q.charge[0] !== INIT_USER_NS) {
+      throw this.#refuse("a POSIX message queue made in a user namespace of its own");
+    }
     i = this.queues.length;
     this.#index.set(file, i);
     this.queues.push({
@@ -243,6 +255,7 @@ export class MqueueSaver {
       msgsize: q.msgsize,
       messages: q.messages.map((m) => ({ prio: m.prio, data: m.data.slice() })),
       notify: n === null ? null : { tgid: n.tgid, how: n.how === 0 ? 0 : 1, signo: n.signo, value: BigInt.asUintN(64, n.value).toString(16) },
+      ...(q.charge !== null ? { chargeUid: q.charge[1] } : {}),
     });
     return i;
   }
@@ -349,6 +362,7 @@ export function restoreSysvIpc(ns: IpcNamespace, s: SavedSysvIpc, memfds: Readon
   const shm: ShmSegment[] = s.shm.map((x) => ({
     perm: perm(x.perm), id: x.id, removed: false, ctimeSec: x.ctimeSec, size: x.size, file: memfds.get(x.file)!.incRef() as MemFd,
     atimeSec: x.atimeSec, dtimeSec: x.dtimeSec, cpid: x.cpid, lpid: x.lpid,
+    ...(x.lockUid !== undefined ? { lockCharge: [INIT_USER_NS, x.lockUid] as const } : {}),
   }));
   const sem: SemSet[] = s.sem.map((x) => ({
     perm: perm(x.perm), id: x.id, removed: false, ctimeSec: x.ctimeSec, otimeSec: x.otimeSec, queue: new WaitQueue(),
@@ -386,6 +400,7 @@ export function makeMqueues(k: Kernel, s: SavedMqueues | undefined): MqueueFile[
     const q = s.queues[i]!;
     const mq = new MessageQueue(q.maxmsg, q.msgsize);
     for (const m of q.messages) mq.push(m.prio, m.data.slice());
+    if (q.chargeUid !== undefined) mq.charge = [INIT_USER_NS, q.chargeUid];
     if (q.notify !== null) mq.notify = { tgid: q.notify.tgid, how: q.notify.how, signo: q.notify.signo, value: BigInt(`0x${q.notify.value}`) };
     const attrs = loadAttrs(q.attrs);
     let file: MqueueFile;

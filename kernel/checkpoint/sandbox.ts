@@ -250,6 +250,8 @@ const sigInfoSchema = z.lazy(() => z.object({
   /** SIGSYS of a seccomp filter (SECCOMP_RET_TRAP): the syscall and its audit arch. */
   syscall: i32.optional(),
   arch: u32.optional(),
+  /** Pending without its siginfo: its user was at RLIMIT_SIGPENDING (it holds no place there). */
+  lost: z.literal(true).optional(),
 }).strict());
 
 const credsSchema = z.object({
@@ -896,6 +898,7 @@ function loadSigInfo(s: SavedSigInfo): SigInfo {
   if (s.fd !== undefined) i.fd = s.fd;
   if (s.syscall !== undefined) i.syscall = s.syscall;
   if (s.arch !== undefined) i.arch = s.arch;
+  if (s.lost !== undefined) i.lost = s.lost;
   return i;
 }
 

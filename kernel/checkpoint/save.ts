@@ -148,7 +148,7 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
     fdTables: new Table(),
     fsContexts: new Table(),
     seccomp: new SeccompSaver(),
-    mqueues: new MqueueSaver(k.ipc.mqueue),
+    mqueues: new MqueueSaver(k.ipc.mqueue, (what) => new CheckpointError(`${what}: not saved yet`)),
     timeNamespaces: new Table(),
     parked: k.parkedStops(),
     stdio: k.initStdio,
@@ -201,6 +201,9 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
     throw new CheckpointError("a process runs an executable in no directory (a memfd run by execveat): not saved yet");
   }
   if (groups.some((tg) => tg.exitLandlock !== null)) throw new CheckpointError("a zombie was restricted by Landlock: not saved yet");
+  if (groups.some((tg) => tg.zombie && tg.exitUserNs !== INIT_USER_NS)) {
+    throw new CheckpointError("a zombie's last task was in a user namespace of its own: not saved yet");
+  }
   if (k.leases.held > 0) throw new CheckpointError("a file lease is held (F_SETLEASE): not saved yet");
   if (pipeSysctl.maxSize !== PIPE_MAX_SIZE) throw new CheckpointError("/proc/sys/fs/pipe-max-size was changed: not saved yet");
   if (uffdSysctl.unprivileged !== 0) throw new CheckpointError("/proc/sys/vm/unprivileged_userfaultfd was changed: not saved yet");
@@ -356,6 +359,7 @@ function savePending(p: PendingSignals): SavedSigInfo[] {
     if (i.fd !== undefined) s.fd = i.fd;
     if (i.syscall !== undefined) s.syscall = i.syscall;
     if (i.arch !== undefined) s.arch = i.arch;
+    if (i.lost !== undefined) s.lost = i.lost;
     return s;
   });
 }
@@ -443,6 +447,9 @@ function saveTask(t: Task, c: SaveContext): SavedTask {
   // The image's credentials are ids and capabilities of the initial user namespace.
   if (t.creds.userNs !== INIT_USER_NS) {
     throw new CheckpointError(`task ${t.tid} is in a user namespace of its own: not saved yet`);
+  }
+  if (t.nprocExceeded) {
+    throw new CheckpointError(`task ${t.tid} became a user over RLIMIT_NPROC (set*uid before execve): not saved yet`);
   }
   if (t.ipc !== t.kernel.ipc) {
     throw new CheckpointError(`task ${t.tid} is in an IPC namespace of its own: not saved yet`);

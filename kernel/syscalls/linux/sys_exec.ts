@@ -1,6 +1,8 @@
 /** execve(2) and execveat(2). */
 
-import { EINVAL, ENOENT, ENOTDIR } from "../../errno.ts";
+import { EAGAIN, EINVAL, ENOENT, ENOTDIR } from "../../errno.ts";
+import { RLIMIT_NPROC } from "../../../abi/linux/limits.ts";
+import { nprocOverlimit } from "../../task_clone.ts";
 import type { ExecOpen } from "../../loader/load.ts";
 import { copyInPath } from "./_path.ts";
 import { AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, O_RDONLY } from "../../../abi/linux/file.ts";
@@ -38,8 +40,24 @@ function pastNoReturn(fn: SyscallFn): SyscallFn {
   };
 }
 
+/**
+ * do_execveat_common's first check once the name is read: a set*uid made the caller a user at
+ * RLIMIT_NPROC (PF_NPROC_EXCEEDED), and the user still is over it: EAGAIN, the failure set*uid
+ * deferred; under it (again), the flag goes.
+ */
+function checkNprocExceeded(t: Task): void {
+  if (!t.nprocExceeded) return;
+  const c = t.creds;
+  if (nprocOverlimit(t.kernel, c.userNs, c.uid, 0, t.tg.limits.soft(RLIMIT_NPROC))) throw EAGAIN;
+  t.nprocExceeded = false;
+}
+
 /** Implements execve(2). */
-const sysExecve: SyscallFn = (t, a) => exec(t, t.copyInString(a.pointer(0)), a.pointer(1), a.pointer(2));
+const sysExecve: SyscallFn = (t, a) => {
+  const path = t.copyInString(a.pointer(0));
+  checkNprocExceeded(t);
+  return exec(t, path, a.pointer(1), a.pointer(2));
+};
 
 /**
  * Implements execveat(2) as Linux's do_execveat_common: the file is the path from dirfd (or
@@ -54,6 +72,7 @@ const sysExecveat: SyscallFn = (t, a) => {
   const emptyPath = (flags & AT_EMPTY_PATH) !== 0;
   const path = copyInPath(t, a.pointer(1), emptyPath);
   if (path === "" && !emptyPath) throw ENOENT;
+  checkNprocExceeded(t);
   const nofollow = (flags & AT_SYMLINK_NOFOLLOW) !== 0;
   if (path.startsWith("/") || dirfd === AT_FDCWD) {
     return exec(t, path, a.pointer(2), a.pointer(3), { rel: path, nofollow, pathInaccessible: false });

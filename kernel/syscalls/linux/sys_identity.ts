@@ -12,6 +12,7 @@
 
 import { EINVAL, EPERM } from "../../errno.ts";
 import type { Task } from "../../task.ts";
+import { flagNprocExceeded } from "../../task_clone.ts";
 import { supported, type SyscallEntry, type SyscallFn } from "./support.ts";
 import { CAP_SETGID, CAP_SETUID } from "../../../abi/linux/capability.ts";
 
@@ -82,8 +83,11 @@ function setTriple(old: Triple, next: Triple, privileged: boolean): Triple {
   return out;
 }
 
+/** The new uids, with set_user's RLIMIT_NPROC flag when the real uid changes (flag_nproc_exceeded). */
 function withUids(t: Task, [uid, euid, suid]: Triple): void {
-  t.commitCreds(t.creds.withUids(uid, euid, suid, euid));
+  const next = t.creds.withUids(uid, euid, suid, euid);
+  flagNprocExceeded(t, next);
+  t.commitCreds(next);
 }
 
 function withGids(t: Task, [gid, egid, sgid]: Triple): void {

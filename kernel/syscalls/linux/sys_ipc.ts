@@ -12,7 +12,10 @@
  */
 
 import { shmAttachCount } from "../../ipc_proc.ts";
-import { E2BIG, EAGAIN, EFBIG, EINVAL, ENOMSG, ENOSPC, EPERM, ERANGE } from "../../errno.ts";
+import { E2BIG, EAGAIN, EFBIG, EINVAL, ENOMEM, ENOMSG, ENOSPC, EPERM, ERANGE } from "../../errno.ts";
+import { RLIMIT_MEMLOCK } from "../../../abi/linux/limits.ts";
+import { type RlimitCharge, rlimitOverlimit, UCOUNT_RLIMIT_MEMLOCK } from "../../ucounts.ts";
+import type { UserNamespace } from "../../user_namespace.ts";
 import type { Task } from "../../task.ts";
 import {
   checkIpcAccess, checkNotRemoved, type IpcObject, type IpcPerm, type MsgQueue, nowSec, type SemSet,
@@ -44,6 +47,37 @@ const MSG_NOERROR = 0o10000, MSG_EXCEPT = 0o20000, MSG_COPY = 0o40000;
 const READ = 0o444, WRITE = 0o222, EXEC = 0o111;
 
 // ---- Shared helpers ------------------------------------------------------------------------
+
+/** The pages of a segment of `size` bytes. */
+const pages = (size: number) => Math.ceil(size / 4096);
+
+/**
+ * What every user holds of RLIMIT_MEMLOCK through SHM_LOCK: the pages of each locked segment of
+ * an IPC namespace some task is in (a removed segment gives them back, shm_destroy). mlock(2)
+ * counts per process instead (kernel/syscalls/linux/sys_advice.ts), as Linux's mm->locked_vm.
+ */
+function* shmLockCharges(k: Task["kernel"]): Generator<RlimitCharge> {
+  const namespaces = new Set([k.ipc]);
+  for (const task of k.tasks.values()) namespaces.add(task.ipc);
+  for (const ns of namespaces) {
+    for (const s of ns.shm.all()) if (s.lockCharge !== undefined) yield [s.lockCharge[0], s.lockCharge[1], pages(s.size)];
+  }
+}
+
+/**
+ * user_shm_lock: the segment's pages count for the caller's user from now on, ENOMEM when they
+ * would pass its RLIMIT_MEMLOCK (in whole pages) and it lacks CAP_IPC_LOCK (counted even then).
+ */
+function chargeLock(t: Task, s: ShmSegment): readonly [UserNamespace, number] {
+  const c = t.creds;
+  const limit = t.tg.limits.soft(RLIMIT_MEMLOCK);
+  const over = rlimitOverlimit(
+    shmLockCharges(t.kernel), c.userNs, c.uid, pages(s.size), limit === Infinity ? Infinity : Math.floor(limit / 4096),
+    UCOUNT_RLIMIT_MEMLOCK,
+  );
+  if (over && !c.hasCap(CAP_IPC_LOCK)) throw ENOMEM;
+  return [c.userNs, c.uid];
+}
 
 function ipc(t: Task) {
   return t.ipc;
@@ -287,12 +321,20 @@ const sysShmctl: SyscallFn = (t, a) => {
     }
     case SHM_LOCK:
     case SHM_UNLOCK: {
+      // shmctl_do_lock: the owner or creator, with a non-zero RLIMIT_MEMLOCK to lock, unless
+      // CAP_IPC_LOCK over the namespace.
       const s = ns.shm.get(id);
       if (!t.creds.capableIn(t.ipc.owner, CAP_IPC_LOCK)) {
         if (t.creds.euid !== s.perm.uid && t.creds.euid !== s.perm.cuid) throw EPERM;
+        if (cmd === SHM_LOCK && t.tg.limits.soft(RLIMIT_MEMLOCK) === 0) throw EPERM;
       }
-      if (cmd === SHM_LOCK) s.perm.mode |= SHM_LOCKED;
-      else s.perm.mode &= ~SHM_LOCKED;
+      if (cmd === SHM_LOCK) {
+        if (s.lockCharge === undefined) s.lockCharge = chargeLock(t, s);
+        s.perm.mode |= SHM_LOCKED;
+      } else {
+        delete s.lockCharge;
+        s.perm.mode &= ~SHM_LOCKED;
+      }
       return 0;
     }
   }

@@ -4,7 +4,9 @@
  * scheduler loop: wall-clock ones on the monotonic clock, CPU-time ones by sampling.
  */
 
-import { EINVAL, EOPNOTSUPP } from "../../errno.ts";
+import { EAGAIN, EINVAL, EOPNOTSUPP } from "../../errno.ts";
+import { RLIMIT_SIGPENDING } from "../../../abi/linux/limits.ts";
+import { sigpendingFull } from "../../task_signals.ts";
 import type { Task } from "../../task.ts";
 import { clockNs, monotonicNs } from "../../time.ts";
 import { cpuClockNs, decodeCpuClock, type CpuClock } from "../../cpu_time.ts";
@@ -16,7 +18,7 @@ import { SI_TIMER, SIGALRM } from "../../../abi/linux/signal.ts";
 import { supported, type SyscallEntry, type SyscallFn } from "./support.ts";
 
 const TIMER_ABSTIME = 1;
-/** Timers one process may hold (Linux bounds them by RLIMIT_SIGPENDING; this is simpler). */
+/** Timers one process may hold (Linux bounds them only by RLIMIT_SIGPENDING, which the sandbox's root may raise). */
 const MAX_TIMERS = 4096;
 
 /** Wall clocks a timer may use; MONOTONIC_RAW and the coarse clocks cannot (EOPNOTSUPP). */
@@ -39,6 +41,9 @@ const sysTimerCreate: SyscallFn = (t, a) => {
   const clockId = a.int(0), sevp = a.pointer(1), idp = a.pointer(2);
   if (NO_TIMER_CLOCKS.has(clockId)) throw EOPNOTSUPP;
   if (!WALL_TIMER_CLOCKS.has(clockId) && decodeCpuClock(t, clockId, EINVAL) === null) throw EINVAL;
+  // alloc_posix_timer: the timer's signal is allocated with it, a place of the caller's
+  // RLIMIT_SIGPENDING for as long as the timer lives (kernel/task_signals.ts).
+  if (sigpendingFull(t.kernel, t.creds, t.tg.limits.soft(RLIMIT_SIGPENDING))) throw EAGAIN;
   const tg = t.tg;
   let id = 0;
   while (tg.posixTimers.has(id)) id++;
