@@ -1847,6 +1847,21 @@ Deno.test("sentry do --checkpoint-image then sentry restore: an inotify instance
   }
 });
 
+Deno.test("sentry do --checkpoint-image then sentry restore: /proc/PID/exe names the same executable, as natively", async () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const image = `${dir}/image.cbor`;
+    // The restore takes the executable's location from the mapping of it it reopened (sandbox.ts restoreMemory).
+    const want = Deno.realPathSync("/bin/sh");
+    await roundTrip({
+      argv: ["/bin/sh", "-c", "echo set; read -r go; readlink /proc/$$/exe; readlink /proc/self/exe"], ready: "set\n", image,
+      before: "set\n", expected: `set\n${want}\n${Deno.realPathSync("/usr/bin/readlink")}\n`,
+    });
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 Deno.test("sentry do --checkpoint-image then sentry restore: per-user limits written in /proc/sys/user and /proc/sys/fs/inotify are kept (kernel/ucounts.ts)", async () => {
   const dir = Deno.makeTempDirSync();
   try {

@@ -45,6 +45,7 @@ import { Pipe, PipeEnd } from "../../vfs/pipe.ts";
 import { FifoEnd } from "../../vfs/fifo.ts";
 import { O_ACCMODE, O_NOFOLLOW, O_NONBLOCK, O_RDONLY, O_RDWR, O_WRONLY } from "../../abi/linux/file.ts";
 import type { FileDescription } from "../../vfs/file_description.ts";
+import type { Location } from "../../vfs/mount.ts";
 import { FPREGS_SIZE, type Context } from "../../platform/mod.ts";
 import { USER_REGS_SIZE } from "../../platform/ptrace/regs_amd64.ts";
 import { PAGE_SIZE } from "../../abi/linux/mm.ts";
@@ -1237,13 +1238,21 @@ function restoreMemory(
   mm.lockFuture = m.lockFuture === true;
   mm.membarrierRegistered = m.membarrierRegistered ?? 0;
   if (m.exe !== null) {
-    try {
-      const root = k.vfs.root();
-      const e = k.vfs.openExecutable({ root, creds: Credentials.root() }, root, m.exe);
-      mm.exe = e.location;
-      e.file.decRef();
-    } catch {
-      mm.exe = null; // /proc/PID/exe reads as gone, as for a deleted executable
+    // The executable is nearly always one of the files this address space maps by reference,
+    // opened and checked above: its location, without a second path walk and host open
+    // (an idle shell's restore did both for each process).
+    const mapped = shared.hostFiles.location(m.exe);
+    if (mapped !== null && mapped.dentry.isRegular && !mapped.mount.noexec) {
+      mm.exe = mapped;
+    } else {
+      try {
+        const root = k.vfs.root();
+        const e = k.vfs.openExecutable({ root, creds: Credentials.root() }, root, m.exe);
+        mm.exe = e.location;
+        e.file.decRef();
+      } catch {
+        mm.exe = null; // /proc/PID/exe reads as gone, as for a deleted executable
+      }
     }
   }
   return mm;
@@ -1324,6 +1333,11 @@ class MappedHostFiles {
       throw new ImageError(`restore: the host file ${s.path} the program maps changed since the checkpoint`);
     }
     return o.f.incRef();
+  }
+
+  /** Where the file at path is, if a mapping opened it in this restore; else null. */
+  location(path: string): Location | null {
+    return this.#open.get(path)?.f.location() ?? null;
   }
 }
 
