@@ -48,12 +48,16 @@ int main(void) {
   if (sched_setaffinity(0, sizeof one, &one)) return 2;
   unsigned long node0 = 1;
   if (syscall(SYS_set_mempolicy, MPOL_BIND | MPOL_F_STATIC_NODES, &node0, 64)) return 3;
-  int p[2];
-  if (pipe(p)) return 2;
+  int p[2], chrooted[2];
+  if (pipe(p) || pipe(chrooted)) return 2;
   pid_t child = fork();
   if (child == 0) {
     close(p[1]);
+    close(chrooted[0]);
     if (chdir(dir) || chroot(".")) _exit(4);
+    /* "armed" waits for this: a checkpoint must find the child chrooted (a loaded host ran it later). */
+    if (write(chrooted[1], "c", 1) != 1) _exit(6);
+    close(chrooted[1]);
     char c;
     if (read(p[0], &c, 1) != 1) _exit(5);
     report("child");
@@ -67,6 +71,10 @@ int main(void) {
     _exit(0);
   }
   close(p[0]);
+  close(chrooted[1]);
+  char c;
+  if (read(chrooted[0], &c, 1) != 1) return 7;
+  close(chrooted[0]);
   printf("armed\n");
   await_checkpoint(); /* the checkpoint comes here */
   report("main");
