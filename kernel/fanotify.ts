@@ -22,14 +22,15 @@
  * Queued events merge with an earlier queued one of the same object, process and kind
  * (fanotify_merge); past the queue limit one FAN_Q_OVERFLOW stands for everything lost.
  *
- * Permission events (FAN_OPEN_PERM, FAN_ACCESS_PERM; groups of FAN_CLASS_CONTENT or
- * PRE_CONTENT) hold the opening or reading task: the syscall keeps a {@linkcode PermRequest}
- * in t.syscallState and sleeps, killable only, on its queue until every group asked has
- * answered (a write of struct fanotify_response, or the group's close, which allows). Linux
- * asks the groups one after another; here they are asked together and any FAN_DENY denies.
- * A file opened while no permission mark existed never asks (Linux 6.14's
- * FMODE_NONOTIFY_PERM). An open that is denied was done already (O_CREAT created, O_TRUNC
- * truncated: Linux asks before truncating), but counts and reports nothing, and goes.
+ * Permission events (FAN_OPEN_PERM, FAN_ACCESS_PERM, FAN_OPEN_EXEC_PERM; groups of
+ * FAN_CLASS_CONTENT or PRE_CONTENT) hold the opening, reading or executing task: the syscall
+ * keeps a {@linkcode PermRequest} in t.syscallState and sleeps, killable only, on its queue. The
+ * groups are asked in turn, pre-content ones first, each once the one before allowed (a write
+ * of struct fanotify_response, or the group's close, which allows); FAN_DENY ends it with EPERM.
+ * An exec asks FAN_OPEN_EXEC_PERM, then FAN_OPEN_PERM. A file opened while no permission mark
+ * existed never asks (Linux 6.14's FMODE_NONOTIFY_PERM). An open that is denied was done
+ * already (O_CREAT created, O_TRUNC truncated: Linux asks before truncating), but counts and
+ * reports nothing, and goes.
  *
  * Not saved by a checkpoint: a sandbox with a group is refused (kernel/checkpoint/sandbox.ts).
  *
@@ -278,24 +279,46 @@ export class PermRequest {
   readonly events = new Set<FanEvent>();
   denied = false;
   done = false;
+  /**
+   * The groups still to ask, as fsnotify() visits them: highest class first (pre-content, then
+   * content), each asked once the one before allowed.
+   */
+  readonly pending: FanEvent[] = [];
   /** The next permission event to ask once these are allowed (FAN_OPEN_PERM after FAN_OPEN_EXEC_PERM). */
   next: (() => void) | null = null;
+
+  /** Asks the next group (after a dispatch filled `pending`); false when there was none. */
+  askNext(): boolean {
+    if (this.done || this.pending.length === 0) return false;
+    let best = 0;
+    for (let i = 1; i < this.pending.length; i++) {
+      if (this.pending[i]!.group.priority > this.pending[best]!.group.priority) best = i;
+    }
+    const [e] = this.pending.splice(best, 1);
+    this.events.add(e!);
+    e!.group.enqueue(e!);
+    return true;
+  }
 
   answer(e: FanEvent, response: number): void {
     if (!this.events.delete(e)) return;
     if ((response & 3) === FAN_DENY) this.denied = true;
     if (this.events.size > 0 && !this.denied) return;
-    if (!this.denied && this.next !== null) {
-      const next = this.next;
-      this.next = null;
-      next();
-      if (this.events.size > 0) return;
+    if (!this.denied) {
+      if (this.askNext()) return;
+      if (this.next !== null) {
+        const next = this.next;
+        this.next = null;
+        next();
+        if (this.events.size > 0) return;
+      }
     }
     this.finish();
   }
 
   finish(): void {
     this.done = true;
+    this.pending.length = 0;
     for (const e of this.events) e.group.withdraw(e);
     this.events.clear();
     this.queue.notify(EVENT_IN);
@@ -431,6 +454,7 @@ export function accessPerm(t: Task, f: FileDescription): PermRequest | null {
     mask: FAN_ACCESS_PERM, kind: "file", obj: d, isDir: d.isDir, mount: loc.mount, file: f, dir: d.parent, name: d.name,
     newDir: null, newName: "",
   }, t, req);
+  req.askNext();
   return req.events.size === 0 ? null : req;
 }
 
@@ -464,7 +488,10 @@ const backend: FanotifyBackend = {
     const steps = exec ? [FAN_OPEN_EXEC_PERM, FAN_OPEN_PERM] : [FAN_OPEN_PERM];
     let i = 0;
     const run = () => {
-      while (i < steps.length && req.events.size === 0) dispatch({ ...base, mask: steps[i++]! }, t, req);
+      while (i < steps.length && req.events.size === 0 && !req.done) {
+        dispatch({ ...base, mask: steps[i++]! }, t, req);
+        req.askNext();
+      }
       req.next = i < steps.length ? run : null;
     };
     run();
@@ -548,7 +575,9 @@ function dispatch(o: Occurrence, t: Task | null, perm: PermRequest | null): void
       test &= ~FAN_EVENT_FLAGS;
       if (test === 0) continue;
     }
-    g.enqueue(makeEvent(g, o, test, matched, dirKnown, t, perm));
+    const e = makeEvent(g, o, test, matched, dirKnown, t, perm);
+    if (perm !== null) perm.pending.push(e);
+    else g.enqueue(e);
   }
 }
 
@@ -629,7 +658,6 @@ function makeEvent(g: FanotifyFile, o: Occurrence, mask: number, matched: number
   }
   if (perm !== null) key = "";
   const e = new FanEvent(g, mask, pid, t?.tg ?? null, loc, fsid, dirFh, name, objFh, newDirFh, newName, perm, key);
-  if (perm !== null) perm.events.add(e);
   return e;
 }
 
@@ -672,6 +700,11 @@ export class FanotifyFile extends AnonInodeFile {
     super("anon_inode:[fanotify]", O_RDWR | (initFlags & FAN_NONBLOCK ? 0o4000 : 0));
     theKernel = kernel;
     liveGroups++;
+  }
+
+  /** The class's place in fsnotify's order (FSNOTIFY_PRIO_*): pre-content groups are asked first. */
+  get priority(): number {
+    return this.initFlags & FAN_CLASS_PRE_CONTENT ? 2 : this.initFlags & FAN_CLASS_CONTENT ? 1 : 0;
   }
 
   /** FAN_CLASS_CONTENT or PRE_CONTENT: may hold permission marks. */

@@ -433,6 +433,44 @@ static void exec_perm(void) {
   unlink("t");
 }
 
+/* Two groups: the pre-content one is asked first, the content one once it allowed. */
+static void perm_order(void) {
+  int pre = fanotify_init(FAN_CLASS_PRE_CONTENT | FAN_NONBLOCK, O_RDONLY);
+  int con = fanotify_init(FAN_CLASS_CONTENT | FAN_NONBLOCK, O_RDONLY);
+  printf("-- two permission groups: %s %s\n", en(mark(con, FAN_MARK_ADD, FAN_OPEN_PERM, AT_FDCWD, "f")),
+         en(mark(pre, FAN_MARK_ADD, FAN_OPEN_PERM, AT_FDCWD, "f")));
+  other = fork();
+  if (other == 0) {
+    close(pre);
+    close(con);
+    int fd = open("f", O_RDONLY);
+    _exit(fd < 0 ? 3 : 0);
+  }
+  int fds[2] = {pre, con};
+  const char *name[2] = {"pre-content", "content"};
+  for (int k = 0; k < 2; k++) {
+    struct pollfd p[2] = {{pre, POLLIN, 0}, {con, POLLIN, 0}};
+    poll(p, 2, 5000);
+    usleep(20000);
+    p[0].revents = p[1].revents = 0;
+    poll(p, 2, 0);
+    printf("  readable: pre-content=%d content=%d\n", !!(p[0].revents & POLLIN), !!(p[1].revents & POLLIN));
+    struct fanotify_event_metadata e;
+    int which = p[0].revents & POLLIN ? 0 : 1;
+    if (read(fds[which], &e, sizeof e) != sizeof e) { printf("  read: %s\n", en(errno)); break; }
+    printf("  %s:", name[which]);
+    show(&e);
+    struct fanotify_response r = {e.fd, FAN_ALLOW};
+    if (write(fds[which], &r, sizeof r) != sizeof r) printf("  answer: %s\n", en(errno));
+    close(e.fd);
+  }
+  int st;
+  waitpid(other, &st, 0);
+  printf("  child exited %d\n", WEXITSTATUS(st));
+  close(pre);
+  close(con);
+}
+
 /* Without CAP_SYS_ADMIN: FID groups only, inode marks only, the pids of others hidden. */
 static void unprivileged(void) {
   int go[2], done[2];
@@ -512,6 +550,7 @@ int main(void) {
   fdinfo();
   perm();
   exec_perm();
+  perm_order();
   unprivileged();
   deleted_marks();
 
