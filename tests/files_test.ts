@@ -204,6 +204,10 @@ Deno.test("read and write of /dev/null, /dev/zero and /dev/full with bad buffers
   await assertSameAsNative([await compileC("dev_bad_buffers")]);
 });
 
+Deno.test("random(4)'s ioctls on /dev/urandom and /dev/random: RNDGETENTCNT agrees with entropy_avail, the writers' EPERM, EINVAL and EFAULT, unknown commands EINVAL, /dev/null ENOTTY, as natively (tests/c/random_ioctl.c)", async () => {
+  await assertSameAsNative([await compileC("random_ioctl")]);
+});
+
 Deno.test("a read or write blocked while another thread closes its descriptor keeps the file and completes, as natively (tests/c/close_blocked.c)", async () => {
   const r = await assertSameAsNative([await compileC("close_blocked")]);
   // The blocked calls finish with the data, not EBADF: the fixture's whole story ran.

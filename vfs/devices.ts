@@ -9,9 +9,9 @@
  * @module
  */
 
-import { EBADFD, ENOSPC } from "../kernel/errno.ts";
+import { EBADFD, EFAULT, EINVAL, ENOSPC, ENOTTY, EPERM } from "../kernel/errno.ts";
 import { hostRandom } from "../platform/ptrace/_ffi.ts";
-import { FileDescription } from "./file_description.ts";
+import { FileDescription, type MemoryIO } from "./file_description.ts";
 import { LocatedFile } from "./located_file.ts";
 import type { Location } from "./mount.ts";
 import { TtyDeviceFile, ttyDeviceKind } from "./tty/device_file.ts";
@@ -29,6 +29,12 @@ export function majorMinor(dev: number): [number, number] {
   const hi = Math.floor(dev / 0x1_0000_0000) >>> 0;
   return [((lo >>> 8) & 0xfff) | (hi & ~0xfff), (lo & 0xff) | ((lo >>> 12) & ~0xff) | ((hi & 0xfff) << 20)];
 }
+
+/** random(4)'s ioctls (linux/random.h: _IOR/_IOW('R', n, ...), _IO('R', n)). */
+const RNDGETENTCNT = 0x80045200, RNDADDTOENTCNT = 0x40045201, RNDADDENTROPY = 0x40085203, RNDZAPENTCNT = 0x5204,
+  RNDCLEARPOOL = 0x5206, RNDRESEEDCRNG = 0x5207;
+/** The input pool's bits once the generator is ready (POOL_READY_BITS). */
+const POOL_READY_BITS = 256;
 
 /** @savable An open memory device. */
 export class MemoryDeviceFile extends LocatedFile {
@@ -77,6 +83,45 @@ export class MemoryDeviceFile extends LocatedFile {
   override writeWithoutData(len: number): number | null {
     if (this.#kind === "full" && len > 0) throw ENOSPC;
     return this.#kind === "random" || this.#kind === "urandom" ? null : len;
+  }
+
+  /**
+   * ioctl(2) (random_ioctl for /dev/random and /dev/urandom; mem.c's devices have none: ENOTTY).
+   * The pool is always initialised here: RNDGETENTCNT reports its 256 bits, as
+   * /proc/sys/kernel/random/entropy_avail; the writers need CAP_SYS_ADMIN (`admin`) and change
+   * nothing the sandbox could notice (the bytes come from the host); other commands are EINVAL.
+   */
+  deviceIoctl(cmd: number, arg: number, io: MemoryIO, admin: boolean): number {
+    if (this.#kind !== "random" && this.#kind !== "urandom") throw ENOTTY;
+    const int = (at: number) => new DataView(io.copyIn(at, 4).buffer).getInt32(0, true);
+    switch (cmd) {
+      case RNDGETENTCNT: {
+        const b = new Uint8Array(4);
+        new DataView(b.buffer).setInt32(0, POOL_READY_BITS, true);
+        io.copyOut(arg, b);
+        return 0;
+      }
+      case RNDADDTOENTCNT:
+        if (!admin) throw EPERM;
+        if (int(arg) < 0) throw EINVAL;
+        return 0;
+      case RNDADDENTROPY: {
+        if (!admin) throw EPERM;
+        if (int(arg) < 0) throw EINVAL;
+        const len = int(arg + 4);
+        // import_ubuf of a negative length (a huge size_t) fails access_ok.
+        if (len < 0) throw EFAULT;
+        if (len > 0) io.copyIn(arg + 8, len);
+        return 0;
+      }
+      case RNDZAPENTCNT:
+      case RNDCLEARPOOL:
+      case RNDRESEEDCRNG:
+        if (!admin) throw EPERM;
+        return 0;
+      default:
+        throw EINVAL;
+    }
   }
 
   /** lseek(2) on these devices always lands at 0, as Linux's null_lseek. */

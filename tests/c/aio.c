@@ -143,6 +143,9 @@ int main(void) {
   struct io_event dummy;
   e1 = err(syscall(SYS_io_cancel, ctx, &pl, &dummy));
   printf("cancel: %s; again: %s\n", e1, err(syscall(SYS_io_cancel, ctx, &pl, &dummy)));
+  /* The iocb's key is read before the context is looked up: EFAULT, then EINVAL. */
+  e1 = err(syscall(SYS_io_cancel, 0, NULL, NULL));
+  printf("cancel NULL iocb, no context: %s; unkeyed iocb: %s\n", e1, err(syscall(SYS_io_cancel, 0, &dummy, NULL)));
   n = getev(ctx, 1, 1, ev, NULL); /* Linux delivers a cancelled poll's event from a worker */
   printf("cancelled poll: %ld res %lld\n", n, (long long)ev[0].res);
 

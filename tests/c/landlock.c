@@ -138,6 +138,15 @@ int main(void) {
   printf("add_rule on a non-ruleset: %s\n", syscall(SYS_landlock_add_rule, pb.fd, RULE_PATH_BENEATH, &pb, 0) < 0 ? strerrorname_np(errno) : "ok");
   printf("restrict_self with a bad fd: %s\n", syscall(SYS_landlock_restrict_self, -1, 0) < 0 ? strerrorname_np(errno) : "ok");
   close(pb.fd);
+  /* At most 16 stacked layers (LANDLOCK_MAX_NUM_LAYERS): the 17th is E2BIG. */
+  pid_t pid = fork();
+  if (pid == 0) {
+    int i = 0;
+    while (i < 20 && syscall(SYS_landlock_restrict_self, rs, 0) == 0) i++;
+    printf("layers stacked: %d, then %s\n", i, strerrorname_np(errno));
+    _exit(0);
+  }
+  waitpid(pid, NULL, 0);
   close(rs);
 
   snprintf(p1, sizeof p1, "%s/f", in);

@@ -223,10 +223,11 @@ const sysIoSubmit: SyscallFn = (t, a) => {
 
 /** Implements io_cancel(2): a poll still waiting ends with res 0 (EINPROGRESS); nothing else can. */
 const sysIoCancel: SyscallFn = (t, a) => {
-  const c = lookup(t, a.pointer(0));
+  // The iocb's key first (EFAULT, EINVAL), then the context (Linux's io_cancel).
   const iocb = a.pointer(1);
   const key = new DataView(t.copyIn(iocb + 8, 4).buffer).getUint32(0, true);
   if (key !== 0) throw EINVAL;
+  const c = lookup(t, a.pointer(0));
   for (const p of c.polls) {
     if (p.obj === BigInt(iocb)) {
       p.finish(0);

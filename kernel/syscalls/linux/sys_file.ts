@@ -29,9 +29,9 @@ import { endLeaseWait, F_GETLEASE, F_SETLEASE, fcntlGetLease, fcntlSetLease, Lea
 import { TtyFile } from "../../../vfs/tty/mod.ts";
 import { resolveTtyOpen, ttyIoctl } from "./_tty.ts";
 import { netModules, netModulesIfLoaded } from "../../net_load.ts";
-import { TunNodeFile, UserfaultfdNodeFile } from "../../../vfs/devices.ts";
+import { MemoryDeviceFile, TunNodeFile, UserfaultfdNodeFile } from "../../../vfs/devices.ts";
 import { UserfaultfdDevice } from "../../userfaultfd.ts";
-import { CAP_NET_ADMIN, CAP_SYS_RESOURCE } from "../../../abi/linux/capability.ts";
+import { CAP_NET_ADMIN, CAP_SYS_ADMIN, CAP_SYS_RESOURCE } from "../../../abi/linux/capability.ts";
 import { Net } from "../../net.ts";
 import { F_NOTIFY, fcntlNotify } from "../../dnotify.ts";
 import { armOpenPerm, fanPermActive, type HeldOpen, heldOpen, type PermRequest } from "../../fanotify.ts";
@@ -324,6 +324,7 @@ const sysIoctl: SyscallFn = (t, a) => {
     }
     default: {
       if (file instanceof TtyFile) return ttyIoctl(t, file, cmd, arg);
+      if (file instanceof MemoryDeviceFile) return file.deviceIoctl(cmd, arg, t, t.creds.hasCap(CAP_SYS_ADMIN));
       // A TUN file or a socket exists only once the network's modules are loaded.
       const m = netModulesIfLoaded();
       if (m !== null && file instanceof m.TunFile) return m.tunIoctl(t, file, cmd, arg);

@@ -90,6 +90,9 @@ function addPortRule(t: Task, rs: LandlockRuleset, attrAddr: number): number {
   return 0;
 }
 
+/** Linux's LANDLOCK_MAX_NUM_LAYERS. */
+const LANDLOCK_MAX_NUM_LAYERS = 16;
+
 /** Implements landlock_restrict_self(2): the ruleset becomes a layer of the caller's domain. */
 const sysRestrictSelf: SyscallFn = (t, a) => {
   const flags = a.uint(1);
@@ -98,6 +101,8 @@ const sysRestrictSelf: SyscallFn = (t, a) => {
   const fd = a.int(0);
   if (fd < 0) throw EBADF;
   const rs = rulesetOf(t, fd);
+  // landlock_merge_ruleset: at most LANDLOCK_MAX_NUM_LAYERS stacked layers.
+  if ((t.landlock?.length ?? 0) >= LANDLOCK_MAX_NUM_LAYERS) throw E2BIG;
   t.landlock = [...(t.landlock ?? []), rs.layer()];
   return 0;
 };
