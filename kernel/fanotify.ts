@@ -39,7 +39,7 @@
 
 import { AnonInodeFile } from "../vfs/anon_file.ts";
 import { EAGAIN, EINVAL, ENOENT, ENOTTY, EPERM } from "./errno.ts";
-import { FIONREAD, O_CLOEXEC, O_LARGEFILE, O_RDWR } from "../abi/linux/file.ts";
+import { FIONREAD, O_CLOEXEC, O_LARGEFILE, O_PATH, O_RDWR } from "../abi/linux/file.ts";
 import { EVENT_IN, EVENT_RDNORM, WaitQueue } from "../waiter/mod.ts";
 import type { Dentry, Filesystem } from "../vfs/dentry.ts";
 import type { FileDescription, MemoryIO } from "../vfs/file_description.ts";
@@ -478,7 +478,8 @@ const backend: FanotifyBackend = {
     if (permMarkCount > 0) permEligible.add(f);
     if (t === null || permMarkCount === 0) return false;
     const loc = f.location();
-    if (loc === null) return false;
+    // O_PATH opens nothing (do_dentry_open returns before fsnotify_open_perm).
+    if (loc === null || (f.flags & O_PATH)) return false;
     const d = loc.dentry;
     // Asked already by an earlier run of this execve, and allowed.
     if (exec && armedExecAllowed?.has(d)) return false;

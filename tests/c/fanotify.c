@@ -319,6 +319,10 @@ static void perm(void) {
     char b[4], out[512];
     int o = 0;
     close(fa);
+    /* O_PATH opens nothing: no permission event. */
+    int path_fd = open("f", O_PATH);
+    o += snprintf(out + o, sizeof out - o, "  child O_PATH open: %s\n", path_fd < 0 ? en(errno) : "ok");
+    close(path_fd);
     for (int i = 0; i < 3; i++) {
       int fd = open("f", O_RDONLY);
       o += snprintf(out + o, sizeof out - o, "  child open %d: %s\n", i, fd < 0 ? en(errno) : "ok");
