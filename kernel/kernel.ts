@@ -62,7 +62,7 @@ import {
   deliverableSet, deliverSignals, dequeueSignal, disposition, ERESTARTNOHAND, ERESTARTSYS, pickSignal,
   sendSignal as queueSignal, settleRestart,
 } from "./task_signals.ts";
-import { chargeReapedChild, cpuClockNs, freezeTaskCpu, unchargedHostCpu } from "./cpu_time.ts";
+import { chargeReapedChild, type CpuClock, cpuClockNs, freezeTaskCpu, unchargedHostCpu } from "./cpu_time.ts";
 import {
   hangUpOrphanedGroups, initiateGroupStop, isOrphanedProcessGroup as isOrphanedPgrp,
   processGroupExists as pgrpExists, signalProcessGroup as signalProcessGroupOf, stopTask,
@@ -255,6 +255,8 @@ export class Kernel {
   readonly #cpuTimers = new Set<CpuTimer>();
   /** When #cpuTimers were last sampled (monotonic ns). */
   #lastCpuSample = 0;
+  /** Each thread's CPU time when a process CPU timer last fired (#runningThread); a cache. */
+  readonly #cpuSeen = new WeakMap<Task, number>();
   /** Deadline-driven objects (timerfds). Small; scanned linearly. */
   readonly #deadlineTargets = new Set<DeadlineTarget>();
   /** Tasks sleeping with a deadline. Small; scanned linearly. */
@@ -654,6 +656,9 @@ export class Kernel {
 
   addCpuTimer(tm: CpuTimer): void {
     this.#cpuTimers.add(tm);
+    // #runningThread's baseline: what each thread ran before the timer was armed does not count
+    // (a thread made later ran only since).
+    if (tm.clock.thread === null) for (const t of tm.clock.group.tasks) this.#cpuSeen.set(t, cpuClockNs({ ...tm.clock, thread: t }));
   }
 
   removeCpuTimer(tm: CpuTimer): void {
@@ -664,11 +669,11 @@ export class Kernel {
    * A timer expired (1 + overruns times since it was last looked at): signals its target. A
    * POSIX timer queues at most one signal; further expirations count as overruns.
    */
-  #fireTimer(tm: TimerTarget, overruns: number): void {
+  #fireTimer(tm: TimerTarget, overruns: number, running: Task | null = null): void {
     const p = tm.posix;
     const thread = tm.thread && tm.thread.state !== "dead" ? tm.thread : null;
     if (!p) {
-      this.sendSignal(tm.tg, tm.signo, { code: tm.code }, thread);
+      this.sendSignal(tm.tg, tm.signo, { code: tm.code }, thread, running);
       return;
     }
     if (p.notify === SIGEV_NONE) return;
@@ -678,7 +683,7 @@ export class Kernel {
     }
     p.overrun = Math.min(DELAYTIMER_MAX, overruns);
     p.queued = this.sendSignal(
-      tm.tg, tm.signo, { code: tm.code, timerId: p.id, timerSeq: p.seq, overrun: 0, value: p.value }, thread,
+      tm.tg, tm.signo, { code: tm.code, timerId: p.id, timerSeq: p.seq, overrun: 0, value: p.value }, thread, running,
     );
   }
 
@@ -703,8 +708,29 @@ export class Kernel {
         tm.tg.cpuLimitTimers = tm.tg.cpuLimitTimers.filter((x) => x !== tm);
         if (tm.posix) tm.posix.cpu = null;
       }
-      this.#fireTimer(tm, n - 1);
+      this.#fireTimer(tm, n - 1, tm.clock.thread === null ? this.#runningThread(tm.clock) : null);
     }
+  }
+
+  /**
+   * The thread of a process CPU clock's group that ran the most since the last look: where
+   * Linux's tick finds a process CPU timer expired, and sends its signal (ITIMER_PROF,
+   * ITIMER_VIRTUAL, RLIMIT_CPU, a process CPU-time POSIX timer) to the running thread first.
+   * Null when none ran.
+   */
+  #runningThread(clock: CpuClock): Task | null {
+    let best: Task | null = null, most = 0;
+    for (const t of clock.group.tasks) {
+      const now = cpuClockNs({ ...clock, thread: t });
+      const ran = now - (this.#cpuSeen.get(t) ?? 0);
+      this.#cpuSeen.set(t, now);
+      // A thread that ran and then ended cannot take it: the one that ran most of the others.
+      if (ran > most && t.state !== "dead") {
+        most = ran;
+        best = t;
+      }
+    }
+    return best;
   }
 
   /**
@@ -1593,8 +1619,10 @@ export class Kernel {
   }
 
   /** Sends a signal to a process (or to one of its threads); see task_signals.ts. */
-  sendSignal(tg: ThreadGroup, signo: number, info: Partial<SigInfo> = {}, thread: Task | null = null): boolean {
-    return queueSignal(tg, { code: 0, ...info, signo }, thread);
+  sendSignal(
+    tg: ThreadGroup, signo: number, info: Partial<SigInfo> = {}, thread: Task | null = null, prefer: Task | null = null,
+  ): boolean {
+    return queueSignal(tg, { code: 0, ...info, signo }, thread, prefer);
   }
 
   /**

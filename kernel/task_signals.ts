@@ -161,11 +161,12 @@ function initDropsDefault(t: Task, info: SigInfo): boolean {
 }
 
 /**
- * Sends a signal: to one task (`thread`) or to its whole group. Implements what kill, tgkill,
- * faults and the kernel's own signals (SIGCHLD, SIGPIPE, timers) share. Returns true when the
+ * Sends a signal: to one task (`thread`) or to its whole group (waking `prefer` for it when that
+ * thread does not block it). Implements what kill, tgkill, faults and the kernel's own signals
+ * (SIGCHLD, SIGPIPE, timers) share. Returns true when the
  * signal was queued (pending), false when it was dropped or acted on at once.
  */
-export function sendSignal(tg: ThreadGroup, info: SigInfo, thread: Task | null = null): boolean {
+export function sendSignal(tg: ThreadGroup, info: SigInfo, thread: Task | null = null, prefer: Task | null = null): boolean {
   const k = (thread ?? tg.leader)?.kernel;
   if (!k || tg.zombie || tg.exitStatus !== null) return false;
   info = pidForReceiver(tg, uidForReceiver(tg, thread, info));
@@ -175,7 +176,10 @@ export function sendSignal(tg: ThreadGroup, info: SigInfo, thread: Task | null =
   const act = tg.handlers.get(signo);
   const d = disposition(signo, act);
   const bit = sigBit(signo);
-  const target = thread ?? chooseThread(tg, signo);
+  // A process-directed signal goes to the thread it names first when that one takes it
+  // (complete_signal's wants_signal(p)): a CPU timer's, to the thread that was running.
+  const preferred = prefer !== null && prefer.tg === tg && prefer.state !== "dead" && !(prefer.sigmask & bit);
+  const target = thread ?? (preferred ? prefer : chooseThread(tg, signo));
   const blocked = target === null || (target.sigmask & bit & ~UNBLOCKABLE) !== 0n;
   // A traced task's tracer sees every signal but SIGKILL first: none is dropped or acted on
   // at once (Linux's sig_ignored and complete_signal skip ptraced tasks).

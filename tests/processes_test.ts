@@ -141,6 +141,10 @@ for (const [part, what] of [
   });
 }
 
+Deno.test("a process CPU timer's SIGPROF goes to the threads that ran, not to the main thread asleep in pthread_join, as natively (tests/c/itimer_prof_threads.c)", async () => {
+  await assertSameAsNative([await compileC("itimer_prof_threads")]);
+});
+
 Deno.test("1000 fork/exit cycles and a fork bomb limited by RLIMIT_NPROC finish as natively, leaving no host process", async () => {
   await assertSameAndNothingLeft([await compileC("forks")]);
 });
