@@ -25,8 +25,8 @@ import { sandboxCpus } from "./syscalls/linux/sys_sched.ts";
 import { SIG_IGN } from "../abi/linux/signal.ts";
 import type { Location, Mount, MountNamespace } from "../vfs/mod.ts";
 import type { FileDescription } from "../vfs/file_description.ts";
-import { type MemoryManager, SharedAnon, type Vma } from "./mm/mm.ts";
-import { PROT_EXEC, PROT_READ, PROT_WRITE } from "../abi/linux/mm.ts";
+import { MARK_GUARD, MARK_UFFD_WP, type MemoryManager, SharedAnon, type Vma } from "./mm/mm.ts";
+import { PAGE_SIZE, PROT_EXEC, PROT_READ, PROT_WRITE } from "../abi/linux/mm.ts";
 import { O_ACCMODE, O_RDONLY } from "../abi/linux/file.ts";
 import type {
   NetFileKind, ProcCaller, ProcMemAccess, ProcFd, ProcMemory, ProcProcess, ProcSource, ProcSystem, ProcThread, ProcVma, SysvipcKind,
@@ -129,6 +129,9 @@ function vmFlags(v: Vma): string {
   return f.join(" ");
 }
 
+const PM_MMAP_EXCLUSIVE = 1n << 56n, PM_UFFD_WP = 1n << 57n, PM_GUARD_REGION = 1n << 58n;
+const PM_FILE = 1n << 61n, PM_PRESENT = 1n << 63n;
+
 /** @savable See ProcMemAccess: one address space, copied through VMA by VMA. */
 class MemAccess implements ProcMemAccess {
   readonly #mm: MemoryManager;
@@ -147,6 +150,34 @@ class MemAccess implements ProcMemAccess {
 
   write(addr: number, src: Uint8Array): number {
     return this.#copy(addr, src, true);
+  }
+
+  /**
+   * Linux's pagemap_pmd_range as an unprivileged reader sees it (no frame numbers: the host's
+   * would mean nothing here), of a kernel without CONFIG_MEM_SOFT_DIRTY (no clear_refs here):
+   * a resident page (MemoryManager.residency) is present, a file's page or shared memory's
+   * PM_FILE, private anonymous memory's exclusive; guard pages and userfaultfd write
+   * protection have their bits. Holes and untouched pages are zeros.
+   */
+  pagemap(addr: number, count: number): BigUint64Array {
+    const out = new BigUint64Array(count);
+    if (!this.live || count === 0) return out;
+    const mm = this.#mm;
+    const end = addr + count * PAGE_SIZE;
+    const resident = mm.residency(addr, end);
+    for (const v of mm.vmas) {
+      if (v.end <= addr || v.start >= end) continue;
+      for (let p = Math.max(v.start, addr); p < Math.min(v.end, end); p += PAGE_SIZE) {
+        const i = (p - addr) / PAGE_SIZE;
+        const marks = mm.pageMarks?.get(p) ?? 0;
+        let e = 0n;
+        if (marks & MARK_GUARD) e |= PM_GUARD_REGION;
+        else if (resident[i]) e |= PM_PRESENT | (v.file !== null || v.shared ? PM_FILE : PM_MMAP_EXCLUSIVE);
+        if (marks & MARK_UFFD_WP) e |= PM_UFFD_WP;
+        out[i] = e;
+      }
+    }
+    return out;
   }
 
   #copy(addr: number, buf: Uint8Array, write: boolean): number {

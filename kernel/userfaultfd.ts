@@ -265,6 +265,8 @@ export class UserfaultFd extends AnonInodeFile {
     const m = (mode & BigInt(UFFDIO_REGISTER_MODE_MISSING) ? UFFD_MODE_MISSING : 0) |
       (mode & BigInt(UFFDIO_REGISTER_MODE_WP) ? UFFD_MODE_WP : 0);
     for (const v of vmas) this.mm.setUffd(Math.max(v.start, s), Math.min(v.end, e), { ctx: this, mode: m });
+    // From now on a page may go missing (MADV_DONTNEED, mremap): the address space withholds.
+    this.mm.withholding = true;
     this.mm.syncWithheld(via, s, e);
     let ioctls = RANGE_IOCTLS & ~(1n << BigInt(_UFFDIO_CONTINUE));
     if (!(mode & BigInt(UFFDIO_REGISTER_MODE_WP))) ioctls &= ~(1n << BigInt(_UFFDIO_WRITEPROTECT));

@@ -71,6 +71,13 @@ export interface HostUsage extends CpuTime {
   maxRssKb: number;
 }
 
+/**
+ * With AddressSpace.setWithheld's rights: the sentry's own copies refuse the pages too (guard
+ * and poisoned pages, where a syscall's copy is EFAULT on Linux). Without it they go by the
+ * application's protection (a userfaultfd's missing page: the copy fills it).
+ */
+export const WITHHOLD_COPIES = 0x100;
+
 /** Memory protections, as PROT_* in Linux. */
 export type Prot = number;
 
@@ -141,6 +148,11 @@ export interface AddressSpace {
    * touched ({@linkcode populated} still tells). Returns 0 or -errno.
    */
   ownMemory?(via: Context, start: number, end: number, prot: Prot, shared: boolean): number;
+  /**
+   * Faults in the pages of [start, end) (mlock, MAP_POPULATE, MADV_POPULATE_*): afterwards
+   * {@linkcode populated} lists them. Returns 0 or -errno; optional.
+   */
+  populate?(via: Context, start: number, end: number): number;
   /** Drops the pages of a range (madvise MADV_DONTNEED): private anonymous memory reads as zeros. */
   discard(via: Context, addr: number, len: number): number;
   /** Moves or resizes a mapping as mremap(2) with the given flags; returns the address or -errno. */

@@ -295,6 +295,10 @@ Deno.test("userfaultfd: UFFDIO_API, REGISTER and their errors, missing pages res
   await assertSameAsNative([await compileC("userfaultfd")]);
 });
 
+Deno.test("mincore and /proc/self/pagemap report pages resident once touched, mlocked or populated, not before; guard pages (MADV_GUARD_INSTALL/REMOVE) fault for the program, a fork's child and a syscall's copy, across mprotect, MADV_DONTNEED and mremap, as natively (tests/c/page_residency.c)", async () => {
+  await assertSameAsNative([await compileC("page_residency")]);
+});
+
 Deno.test("adjacent private anonymous mappings alike are one VMA, so mremap of the whole range works after mprotect there and back, an adjacent mmap, and a copy-on-write fork with a discard, as natively", async () => {
   await assertSameAsNative([await compileC("vma_merge")]);
 });

@@ -14,11 +14,11 @@
 
 import {
   MAP_32BIT, MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_GROWSDOWN, MAP_LOCKED, MAP_NORESERVE, MAP_PRIVATE, MAP_SHARED,
-  MAP_SHARED_VALIDATE, MAP_TYPE, MREMAP_FIXED, MREMAP_MAYMOVE, PAGE_SIZE, pageRoundUp, PROT_EXEC,
+  MAP_SHARED_VALIDATE, MAP_TYPE, MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE, PAGE_SIZE, pageRoundUp, PROT_EXEC,
   PROT_GROWSDOWN, PROT_GROWSUP, PROT_READ, PROT_SEM, PROT_WRITE,
 } from "../../abi/linux/mm.ts";
 import { EACCES, EAGAIN, EBADF, EEXIST, EFAULT, EINVAL, ENOMEM, EPERM, errnoFromNumber } from "../errno.ts";
-import type { AddressSpace, Context } from "../../platform/mod.ts";
+import { type AddressSpace, type Context, WITHHOLD_COPIES } from "../../platform/mod.ts";
 import type { FileDescription } from "../../vfs/file_description.ts";
 import type { Location } from "../../vfs/mount.ts";
 import { addDenyWrite, allowWrite, type InodeUse, inodeUseFor } from "../../vfs/inode_use.ts";
@@ -814,13 +814,16 @@ export class MemoryManager {
   ): number {
     const asLimit = o.asLimit ?? Infinity;
     if (o.oldAddr % PAGE_SIZE !== 0) throw EINVAL;
-    if (o.flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | 4)) throw EINVAL;
+    if (o.flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP)) throw EINVAL;
     if ((o.flags & MREMAP_FIXED) && !(o.flags & MREMAP_MAYMOVE)) throw EINVAL;
+    // check_mremap_params: MREMAP_DONTUNMAP moves, and only at the same size.
+    if ((o.flags & MREMAP_DONTUNMAP) && (!(o.flags & MREMAP_MAYMOVE) || o.oldLen !== o.newLen)) throw EINVAL;
     let oldLen = pageRoundUp(o.oldLen);
     const newLen = pageRoundUp(o.newLen);
     if (newLen === 0) throw EINVAL;
     // mseal(2): any sealed page of the source, before the source's own checks.
     this.#checkUnsealed(o.oldAddr, o.oldAddr + Math.max(oldLen, PAGE_SIZE));
+    if (o.flags & MREMAP_DONTUNMAP) return this.#moveKeepingSource(via, o.oldAddr, oldLen, o.flags, o.newAddr, asLimit);
     const first = this.vmas.find((x) => x.start <= o.oldAddr && o.oldAddr < x.end);
     if (first !== undefined && first.file === null && (first.name === "[vdso]" || first.name === "[vvar]")) {
       // Moved whole only; never grown (Linux: VM_DONTEXPAND, EFAULT) nor split (EINVAL).
@@ -890,6 +893,44 @@ export class MemoryManager {
   }
 
   /**
+   * MREMAP_DONTUNMAP (Linux 5.7): the pages of [addr, addr+len), one private anonymous VMA
+   * (EFAULT otherwise; other memory: EINVAL, as before Linux 5.13), move to a new mapping (at
+   * newAddr with MREMAP_FIXED); the old range stays mapped, empty: it reads zeros, and a
+   * userfaultfd registered there sees missing pages (the registration stays with it, the new
+   * mapping has none: no UFFD_FEATURE_EVENT_REMAP).
+   */
+  #moveKeepingSource(via: Context, addr: number, len: number, flags: number, newAddr: number, asLimit: number): number {
+    const v = this.vmas.find((x) => x.start <= addr && addr < x.end);
+    if (!v || addr + len > v.end) throw EFAULT;
+    if (v.file !== null || v.shared || isSpecial(v)) throw EINVAL;
+    let dest: number;
+    if (flags & MREMAP_FIXED) {
+      if (newAddr % PAGE_SIZE !== 0) throw EINVAL;
+      if (newAddr < addr + len && addr < newAddr + len) throw EINVAL;
+      this.#checkRange(newAddr, newAddr + len);
+      this.munmap(via, newAddr, len);
+      dest = newAddr;
+    } else {
+      dest = this.findFree(len);
+    }
+    this.#checkAsLimit(len, asLimit);
+    const r = this.as.mapAnonymous(via, dest, len, v.prot, false);
+    if (r < 0) throw errnoFromNumber(-r);
+    const piece: Vma = { ...v, start: dest, end: dest + len, offset: 0 };
+    delete piece.uffd;
+    this.#insert(piece);
+    // The source's pages, whatever their protection, go to the new mapping; the source drops them.
+    const buf = new Uint8Array(PAGE_SIZE);
+    for (const [s, e] of this.as.populated?.(addr, addr + len) ?? [[addr, addr + len]]) {
+      for (let p = Math.max(s, addr); p < Math.min(e, addr + len); p += PAGE_SIZE) {
+        if (this.as.read(p, buf) === PAGE_SIZE) this.as.forceWrite(dest + (p - addr), buf);
+      }
+    }
+    this.discard(via, addr, len);
+    return dest;
+  }
+
+  /**
    * mremap's old_len 0: a second mapping of what the shared VMA v maps at `from`, `len` bytes at
    * dest (already cleared) or at a free range (Linux's copy_vma: the same file or shared memory
    * object at the same offset; the old mapping stays).
@@ -930,6 +971,78 @@ export class MemoryManager {
     }
   }
 
+  /**
+   * Faults in the accessible pages of [start, end) (mlock without MLOCK_ONFAULT, MAP_POPULATE,
+   * MAP_LOCKED, MADV_POPULATE_*), as Linux's populate_vma_page_range: mincore and pagemap then
+   * show them resident. PROT_NONE memory and guard pages are skipped.
+   */
+  populate(via: Context, start: number, end: number): void {
+    if (this.as.populate === undefined) return;
+    for (const v of this.vmas) {
+      if (v.end <= start || v.start >= end || (v.prot & (PROT_READ | PROT_WRITE | PROT_EXEC)) === 0) continue;
+      const a = Math.max(v.start, start), b = Math.min(v.end, end);
+      if ((this.pageMarks?.size ?? 0) === 0) {
+        this.as.populate(via, a, b);
+        continue;
+      }
+      for (let p = a; p < b;) {
+        let q = p;
+        while (q < b && !((this.pageMarks!.get(q) ?? 0) & MARK_GUARD)) q += PAGE_SIZE;
+        if (q > p) this.as.populate(via, p, q);
+        p = q + PAGE_SIZE;
+      }
+    }
+  }
+
+  /**
+   * Which pages of [start, end) are resident (mincore(2), /proc/PID/pagemap): anonymous memory
+   * that was touched or populated (the memory file's pages, the host's page tables elsewhere).
+   * File mappings count as resident: their pages are the host's page cache, not this address
+   * space's. One byte per page, 1 when resident.
+   */
+  residency(start: number, end: number): Uint8Array {
+    const out = new Uint8Array(Math.ceil((end - start) / PAGE_SIZE));
+    const pop = this.as.populated?.(start, end) ?? null;
+    for (const v of this.vmas) {
+      if (v.end <= start || v.start >= end) continue;
+      const a = Math.max(v.start, start), b = Math.min(v.end, end);
+      if (v.file !== null || pop === null) {
+        out.fill(1, (a - start) / PAGE_SIZE, (b - start) / PAGE_SIZE);
+        continue;
+      }
+      for (const [x, y] of pop) {
+        const lo = Math.max(x, a), hi = Math.min(y, b);
+        if (lo < hi) out.fill(1, Math.floor((lo - start) / PAGE_SIZE), Math.ceil((hi - start) / PAGE_SIZE));
+      }
+    }
+    return out;
+  }
+
+  /**
+   * MADV_GUARD_INSTALL (Linux 6.13's madvise_guard_install) over anonymous VMAs the caller
+   * checked: the pages are dropped (private memory reads zeros once the guard goes) and
+   * marked; every access is SIGSEGV until MADV_GUARD_REMOVE, across fork, mprotect and
+   * MADV_DONTNEED, moved by mremap, gone with munmap.
+   */
+  installGuard(via: Context, start: number, end: number): void {
+    for (const v of this.vmas) {
+      if (v.end <= start || v.start >= end) continue;
+      const a = Math.max(v.start, start), b = Math.min(v.end, end);
+      const r = this.as.ownMemory?.(via, a, b, v.prot, v.shared) ?? -EINVAL.errno;
+      if (r < 0) throw errnoFromNumber(-r);
+      this.as.discard(via, a, b - a);
+      this.addMarks(a, b, MARK_GUARD);
+    }
+    this.syncWithheld(via, start, end);
+  }
+
+  /** MADV_GUARD_REMOVE: the pages of [start, end) are ordinary again (what they hold is kept). */
+  removeGuard(via: Context, start: number, end: number): void {
+    if (this.pageMarks === null || this.pageMarks.size === 0) return;
+    this.dropMarks(start, end, MARK_GUARD);
+    this.syncWithheld(via, start, end);
+  }
+
   /** Clears `bits` (all by default) of the marks of pages in [start, end). */
   dropMarks(start: number, end: number, bits = MARK_GUARD | MARK_POISON | MARK_UFFD_WP): void {
     const m = this.pageMarks;
@@ -968,7 +1081,7 @@ export class MemoryManager {
    */
   rightsWithheld(v: Vma, page: number, present: boolean): number {
     const b = this.pageMarks?.get(page) ?? 0;
-    if (b & (MARK_GUARD | MARK_POISON)) return PROT_ALL;
+    if (b & (MARK_GUARD | MARK_POISON)) return PROT_ALL | WITHHOLD_COPIES;
     const mode = v.uffd?.mode ?? 0;
     if ((mode & UFFD_MODE_MISSING) && !present) return PROT_ALL;
     if ((mode & UFFD_MODE_WP) && (b & MARK_UFFD_WP)) return PROT_WRITE;

@@ -22,6 +22,7 @@ import {
   STUB_INJECT_ADDR, STUB_INJECT_TRAP_ADDR, STUB_SIZE,
 } from "./stub_elf.ts";
 import type { AddressSpace, Context, CowMemory, CpuTime, HostUsage, Platform, Prot, Stop, StopReason } from "../mod.ts";
+import { WITHHOLD_COPIES } from "../mod.ts";
 import { MEMORY_FILE_MAX_MAPPING, MemoryFile, type Region, RegionList } from "./memory_file.ts";
 import { PAGE } from "./file_ranges.ts";
 import { CLONE_STUB_FORK, CLONE_STUB_THREAD, stubFilter, SYS_fetch_fd } from "./stub_seccomp.ts";
@@ -51,6 +52,9 @@ const SYS_seccomp = 317;
 const SYS_exit = 60;
 const SYS_madvise = 28;
 const MADV_DONTNEED = 4;
+const MADV_POPULATE_READ = 22;
+/** Zeros written into the memory file's holes by populate. */
+const ZERO_CHUNK = new Uint8Array(64 << 10);
 
 const MAP_SHARED = 0x01;
 const MAP_PRIVATE = 0x02;
@@ -914,7 +918,7 @@ class StubAddressSpace implements AddressSpace {
     const entries: BatchEntry[] = [{ nr: SYS_mprotect, args: [addr, len, prot], flags: 0 }];
     // Pages whose rights the kernel withholds stay without them.
     for (const p of pieces) {
-      if (p.withheld !== undefined) entries.push({ nr: SYS_mprotect, args: [p.start, p.end - p.start, prot & ~p.withheld], flags: 0 });
+      if (p.withheld !== undefined) entries.push({ nr: SYS_mprotect, args: [p.start, p.end - p.start, prot & ~(p.withheld & 7)], flags: 0 });
     }
     const r = this.#mapOp(via, entries);
     if (r === 0) {
@@ -939,7 +943,7 @@ class StubAddressSpace implements AddressSpace {
     for (let i = this.regions.indexFrom(start); i < l.length && l[i]!.start < end; i++) {
       const r = l[i]!;
       if (r.hostProt === undefined) continue;
-      const to = r.prot & ~(r.withheld ?? 0);
+      const to = r.prot & ~((r.withheld ?? 0) & 7);
       if (this.#mapOp(via, [{ nr: SYS_mprotect, args: [r.start, r.end - r.start, to], flags: 0 }]) < 0) continue;
       delete r.hostProt;
       if (addr >= r.start && addr < r.end) hit = true;
@@ -1037,6 +1041,46 @@ class StubAddressSpace implements AddressSpace {
       this.regions.add({ start: s, end: e, off, prot, kind: "private" });
     }
     return 0;
+  }
+
+  /**
+   * Faults in the pages of [start, end) as mlock and MAP_POPULATE do, so that mincore and
+   * /proc/PID/pagemap see them resident: holes of memory-file regions get zero pages (their
+   * contents anyway), other memory is populated by the host (MADV_POPULATE_READ, injected;
+   * a page that cannot be read is left alone). Returns 0 or the first -errno.
+   */
+  populate(via: Context, start: number, end: number): number {
+    this.#flush();
+    const mf = this.#memoryFile();
+    const entries: BatchEntry[] = [];
+    const host = (s: number, e: number) => {
+      if (s < e) entries.push({ nr: SYS_madvise, args: [s, e - s, MADV_POPULATE_READ], flags: 0 });
+    };
+    let cur = start;
+    for (const p of this.regions.within(start, end)) {
+      host(cur, p.start);
+      cur = p.end;
+      if (p.kind === "converted" || mf === null) {
+        host(p.start, p.end);
+        continue;
+      }
+      const len = p.end - p.start;
+      let at = p.off;
+      const zeros = (n: number) => {
+        for (let done = 0; done < n;) {
+          const k = Math.min(n - done, ZERO_CHUNK.length);
+          mf.write(at + done, ZERO_CHUNK.subarray(0, k));
+          done += k;
+        }
+      };
+      for (const d of mf.dataExtents(p.off, p.off + len)) {
+        if (d.start > at) zeros(d.start - at);
+        at = d.end;
+      }
+      if (at < p.off + len) zeros(p.off + len - at);
+    }
+    host(cur, end);
+    return entries.length === 0 ? 0 : this.#runEntries(via as PtraceContext, entries);
   }
 
   /**
@@ -1271,6 +1315,7 @@ class StubAddressSpace implements AddressSpace {
       const a = addr + done;
       if (r === undefined || r.start > a || r.kind === "converted") return done;
       if (!force && (r.prot & need) === 0) return done;
+      if (r.withheld !== undefined && (r.withheld & WITHHOLD_COPIES)) return done;
       const n = Math.min(len - done, r.end - a);
       const o = r.off + (a - r.start);
       const part = n === len ? buf : buf.subarray(done, done + n);
@@ -1283,9 +1328,10 @@ class StubAddressSpace implements AddressSpace {
 
   /** True if addr lies in a fast region whose protection refuses the access (where #copyFast stops for good). */
   #deniedAt(addr: number, write: boolean, force: boolean): boolean {
-    if (force) return false;
     const r = this.regions.list[this.regions.indexFrom(addr)];
-    return r !== undefined && r.start <= addr && r.kind !== "converted" && (r.prot & (write ? PROT_WRITE : PROT_READ)) === 0;
+    if (r === undefined || r.start > addr || r.kind === "converted") return false;
+    if (r.withheld !== undefined && (r.withheld & WITHHOLD_COPIES)) return true;
+    return !force && (r.prot & (write ? PROT_WRITE : PROT_READ)) === 0;
   }
 
   /**
@@ -2411,7 +2457,7 @@ export class PtracePlatform implements Platform {
 /** Sorted, overlapping or touching ranges joined. */
 /** What the host maps of a region: its protection, or the lagging one, less what is withheld. */
 function hostProtOf(r: Region): number {
-  return (r.hostProt ?? r.prot) & ~(r.withheld ?? 0);
+  return (r.hostProt ?? r.prot) & ~((r.withheld ?? 0) & 7);
 }
 
 function mergeRanges(rs: Array<[number, number]>): Array<[number, number]> {

@@ -56,6 +56,7 @@ import { dtFromMode } from "../hostfs/hostfs.ts";
 import type { NetFileKind, ProcCaller, ProcMemAccess, ProcProcess, ProcSource, ProcThread, SysvipcKind } from "./source.ts";
 import { LocatedFile } from "../located_file.ts";
 import { TimensOffsetsFile } from "./timens_offsets_file.ts";
+import { PAGE_SIZE, TASK_SIZE } from "../../abi/linux/mm.ts";
 import { IdMapFile } from "./id_map_file.ts";
 import { AnonInodeFile } from "../anon_file.ts";
 import { MemFd } from "../memfd.ts";
@@ -466,7 +467,7 @@ function countThreads(src: ProcSource): { running: number; blocked: number; tota
 type PidEntryKind =
   | "stat" | "status" | "statm" | "cmdline" | "environ" | "maps" | "smaps" | "limits" | "mounts" | "mountinfo"
   | "comm" | "oom_score_adj" | "oom_score" | "cgroup" | "uid_map" | "gid_map" | "projid_map" | "setgroups" | "wchan" | "auxv"
-  | "mem" | "io" | "coredump_filter" | "timerslack_ns" | "children" | "exe" | "cwd" | "root" | "fd" | "fdinfo" | "task" | "ns" | "net"
+  | "mem" | "pagemap" | "io" | "coredump_filter" | "timerslack_ns" | "children" | "exe" | "cwd" | "root" | "fd" | "fdinfo" | "task" | "ns" | "net"
   | "timens_offsets";
 
 /** [name, kind, mode bits]; links and directories get their type from the kind. */
@@ -475,6 +476,7 @@ const PID_ENTRIES: ReadonlyArray<[PidEntryKind, number]> = [
   ["cwd", 0o777], ["environ", 0o400], ["io", 0o400],
   ["exe", 0o777], ["fd", 0o500], ["fdinfo", 0o555], ["gid_map", 0o644], ["limits", 0o444],
   ["maps", 0o444], ["mem", 0o600], ["mountinfo", 0o444], ["mounts", 0o444], ["net", 0o555], ["ns", 0o511], ["oom_score", 0o444],
+  ["pagemap", 0o400],
   ["oom_score_adj", 0o644], ["projid_map", 0o644], ["root", 0o777], ["setgroups", 0o644], ["smaps", 0o444], ["stat", 0o444],
   ["statm", 0o444], ["status", 0o444], ["task", 0o555], ["timens_offsets", 0o644], ["timerslack_ns", 0o666], ["uid_map", 0o644],
   ["wchan", 0o444],
@@ -603,10 +605,11 @@ class PidFile extends GeneratedFile {
       const ns = this.pfs.source.process(this.pid)?.mntNs ?? null;
       if (ns !== null) return new MountsFile(loc, flags, this, ns);
     }
-    if (this.kind !== "mem") return super.open(loc, flags);
+    if (this.kind !== "mem" && this.kind !== "pagemap") return super.open(loc, flags);
     const p = this.pfs.source.process(this.pid);
     if (p === null) throw ESRCH;
     this.pfs.checkAccess(p);
+    if (this.kind === "pagemap") return new ProcPagemapFile(loc, flags, p.memoryAccess());
     return new ProcMemFile(loc, flags, p.memoryAccess());
   }
 
@@ -802,6 +805,42 @@ class ProcMemFile extends LocatedFile {
 
   override write(src: Uint8Array, offset: number | null): number {
     return this.#rw(src, offset, true);
+  }
+
+  override seek(offset: number, whence: number): number {
+    if (whence === SEEK_SET) this.offset = offset;
+    else if (whence === SEEK_CUR) this.offset += offset;
+    else throw EINVAL;
+    return this.offset;
+  }
+}
+
+/**
+ * @savable An open /proc/PID/pagemap (Linux's pagemap_read): 8 bytes per page of the address
+ * space, the file offset the page's number times 8; both the offset and the count must be
+ * multiples of 8 (EINVAL). Reads end at the top of the user address space; once the process's
+ * memory is gone they return 0.
+ */
+class ProcPagemapFile extends LocatedFile {
+  readonly #mem: ProcMemAccess | null;
+
+  constructor(loc: Location, flags: number, mem: ProcMemAccess | null) {
+    super(loc, flags);
+    this.#mem = mem;
+  }
+
+  override read(dst: Uint8Array, offset: number | null): number {
+    const pos = offset ?? this.offset;
+    if (pos % 8 !== 0 || dst.length % 8 !== 0) throw EINVAL;
+    const mem = this.#mem;
+    if (mem === null || !mem.live || dst.length === 0 || mem.pagemap === undefined) return 0;
+    const first = pos / 8;
+    const last = Math.min(first + dst.length / 8, TASK_SIZE / PAGE_SIZE);
+    if (last <= first) return 0;
+    const entries = mem.pagemap(first * PAGE_SIZE, last - first);
+    dst.set(new Uint8Array(entries.buffer, 0, entries.length * 8));
+    if (offset === null) this.offset = pos + entries.length * 8;
+    return entries.length * 8;
   }
 
   override seek(offset: number, whence: number): number {

@@ -92,6 +92,12 @@ export interface ProcMemAccess {
    * written too (copy-on-write), a read-only shared one is not. Short as read.
    */
   write(addr: number, src: Uint8Array): number;
+  /**
+   * /proc/PID/pagemap's entries for `count` pages from the page at addr (Linux's
+   * pagemap_read: PM_PRESENT, PM_FILE, PM_MMAP_EXCLUSIVE, PM_SOFT_DIRTY, PM_UFFD_WP,
+   * PM_GUARD_REGION; never a frame number).
+   */
+  pagemap?(addr: number, count: number): BigUint64Array;
 }
 
 /** One process (thread group), live or zombie. */

@@ -282,6 +282,7 @@ function doMlock(t: Task, addr: bigint, len: bigint, onFault: boolean): number {
   checkLockLimit(t, end - start + t.mm.lockedBytes() - (end > start ? t.mm.lockedBytes(start, end) : 0));
   if (end > start) {
     t.mm.setLocked(start, end, true);
+    if (!onFault) t.mm.populate(t.ctx, start, end);
     if (!onFault && t.mm.anyInaccessible(start, end)) throw ENOMEM;
   }
   return 0;
@@ -308,6 +309,7 @@ const sysMlockall: SyscallFn = (t, a) => {
   checkLockLimit(t, (flags & MCL_CURRENT) ? t.mm.mappedBytes : 0);
   t.mm.lockFuture = (flags & MCL_FUTURE) !== 0;
   if (flags & MCL_CURRENT) t.mm.setAllLocked(true);
+  if ((flags & MCL_CURRENT) && !(flags & MCL_ONFAULT)) t.mm.populate(t.ctx, 0, Number.MAX_SAFE_INTEGER);
   return 0;
 };
 
@@ -318,8 +320,9 @@ const sysMunlockall: SyscallFn = (t) => {
 };
 
 /**
- * Implements mincore(2): every mapped page is reported resident (the sentry does not see the
- * host's page tables), as gVisor does.
+ * Implements mincore(2): anonymous pages are resident once touched (by the program, the
+ * sentry's copies, mlock or MAP_POPULATE), as the memory file and the host's page tables say;
+ * file mappings are reported resident (MemoryManager.residency).
  */
 const sysMincore: SyscallFn = (t, a) => {
   const addr = a.pointer(0), len = a.sizeT(1), vec = a.pointer(2);
@@ -327,7 +330,7 @@ const sysMincore: SyscallFn = (t, a) => {
   if (len === 0) return 0;
   const end = Math.ceil((addr + len) / PAGE_SIZE) * PAGE_SIZE;
   checkMapped(t, addr, end);
-  t.copyOut(vec, new Uint8Array((end - addr) / PAGE_SIZE).fill(1));
+  t.copyOut(vec, t.mm.residency(addr, end));
   return 0;
 };
 
@@ -353,7 +356,7 @@ const sysMsync: SyscallFn = (t, a) => {
 
 export const table: Record<number, SyscallEntry> = {
   26: partial("msync", sysMsync, "nothing to write back; no EBUSY for locked pages"),
-  27: partial("mincore", sysMincore, "every mapped page is reported resident"),
+  27: partial("mincore", sysMincore, "file mappings are reported resident"),
   149: partial("mlock", sysMlock, "VMAs marked locked and counted against RLIMIT_MEMLOCK; nothing is pinned on the host"),
   150: supported("munlock", sysMunlock),
   151: partial("mlockall", sysMlockall, "VMAs marked locked (MCL_FUTURE: new ones too); nothing is pinned on the host"),

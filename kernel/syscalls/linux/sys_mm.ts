@@ -14,7 +14,8 @@ import { MemoryDeviceFile } from "../../../vfs/devices.ts";
 const MAX_LFS_FILESIZE = (1n << 63n) - 1n;
 import { lockLimitBytes } from "./sys_advice.ts";
 import {
-  MADV_DONTNEED, MAP_ANONYMOUS, MAP_GROWSDOWN, MAP_HUGETLB, MAP_LOCKED, MAP_PRIVATE, MAP_SHARED_VALIDATE, MAP_TYPE, PAGE_SIZE, PROT_WRITE,
+  MADV_DONTNEED, MAP_ANONYMOUS, MAP_GROWSDOWN, MAP_HUGETLB, MAP_LOCKED, MAP_NONBLOCK, MAP_POPULATE, MAP_PRIVATE, MAP_SHARED_VALIDATE, MAP_TYPE,
+  PAGE_SIZE, PROT_WRITE,
 } from "../../../abi/linux/mm.ts";
 import { RLIMIT_AS, RLIMIT_DATA } from "../../../abi/linux/limits.ts";
 import { partial, supported, type SyscallEntry, type SyscallFn } from "./support.ts";
@@ -72,9 +73,12 @@ const sysMmap: SyscallFn = (t, a) => {
     if ((flags & MAP_LOCKED) && limit === 0) throw EPERM;
     if (t.mm.lockedBytes() + Math.ceil(len / PAGE_SIZE) * PAGE_SIZE > limit) throw EAGAIN;
   }
-  return t.mm.mmap(t.ctx, {
+  const at = t.mm.mmap(t.ctx, {
     addr, len, prot: prot & 7, flags, file, offset: anon ? 0 : off, asLimit: t.tg.limits.soft(RLIMIT_AS),
   });
+  // MAP_POPULATE (not with MAP_NONBLOCK) and MAP_LOCKED fault the pages in (mm_populate).
+  if (((flags & MAP_POPULATE) && !(flags & MAP_NONBLOCK)) || (flags & MAP_LOCKED)) t.mm.populate(t.ctx, at, at + len);
+  return at;
 };
 
 /** Implements munmap(2). */
@@ -135,17 +139,18 @@ const sysMremap: SyscallFn = (t, a) => {
 /**
  * The advice values Linux (6.18, as our hosts build it) accepts: 0-4 and 8-24; MADV_COLLAPSE (25)
  * fails here as on a host without transparent huge pages for the range; hardware poisoning
- * (100, 101) needs CONFIG_MEMORY_FAILURE, and guard regions (102, 103) are not implemented:
- * EINVAL, as kernels without them.
+ * (100, 101) needs CONFIG_MEMORY_FAILURE: EINVAL, as kernels without it. Guard regions (102,
+ * 103) are anonymous memory's only here.
  */
 function validAdvice(advice: number): boolean {
-  return (advice >= 0 && advice <= 4) || (advice >= 8 && advice <= 24);
+  return (advice >= 0 && advice <= 4) || (advice >= 8 && advice <= 24) || advice === MADV_GUARD_INSTALL || advice === MADV_GUARD_REMOVE;
 }
 
 const MADV_FREE = 8, MADV_REMOVE = 9, MADV_DONTFORK = 10, MADV_DOFORK = 11, MADV_WIPEONFORK = 18, MADV_KEEPONFORK = 19;
 /** Linux's is_discard: the advice a sealed read-only anonymous VMA refuses (with DONTNEED_LOCKED 24, GUARD_INSTALL 102). */
 const DISCARD_ADVICE = new Set([4, MADV_FREE, MADV_REMOVE, MADV_DONTFORK, MADV_WIPEONFORK, 24, 102]);
-const MADV_COLD = 20, MADV_PAGEOUT = 21, MADV_POPULATE_WRITE = 23;
+const MADV_COLD = 20, MADV_PAGEOUT = 21, MADV_POPULATE_READ = 22, MADV_POPULATE_WRITE = 23;
+const MADV_GUARD_INSTALL = 102, MADV_GUARD_REMOVE = 103;
 
 /**
  * What Linux's madvise_vma_behavior refuses of one VMA, in its order: MADV_REMOVE of locked,
@@ -169,6 +174,13 @@ function checkVmaAdvice(v: Vma, advice: number): void {
     case MADV_COLD:
     case MADV_PAGEOUT:
       if (v.locked) throw EINVAL;
+      return;
+    case MADV_GUARD_INSTALL:
+    case MADV_GUARD_REMOVE:
+      // is_valid_guard_vma: no special or hugetlb mapping, nor (to install) a locked one. File
+      // mappings take guards on Linux 6.15 and later; here only anonymous memory does.
+      if (v.file !== null || v.name === "[vdso]" || v.name === "[vvar]") throw EINVAL;
+      if (advice === MADV_GUARD_INSTALL && v.locked) throw EINVAL;
       return;
   }
 }
@@ -205,6 +217,9 @@ const sysMadvise: SyscallFn = (t, a) => {
     if (t.mm.anyLocked(addr, addr + Math.ceil(len / PAGE_SIZE) * PAGE_SIZE)) throw EINVAL;
     t.mm.discard(t.ctx, addr, len);
   }
+  if (advice === MADV_POPULATE_READ || advice === MADV_POPULATE_WRITE) t.mm.populate(t.ctx, addr, end);
+  if (advice === MADV_GUARD_INSTALL) t.mm.installGuard(t.ctx, addr, end);
+  if (advice === MADV_GUARD_REMOVE) t.mm.removeGuard(t.ctx, addr, end);
   if (advice === MADV_DONTFORK || advice === MADV_DOFORK) t.mm.setDontCopy(addr, end, advice === MADV_DONTFORK);
   if (advice === MADV_WIPEONFORK || advice === MADV_KEEPONFORK) t.mm.setWipeOnFork(addr, end, advice === MADV_WIPEONFORK);
   return 0;
@@ -216,7 +231,7 @@ export const table: Record<number, SyscallEntry> = {
   11: supported("munmap", sysMunmap),
   12: supported("brk", sysBrk),
   25: partial("mremap", sysMremap, "a shared anonymous mapping shrunk then grown again shows zeros, not its old pages nor SIGBUS"),
-  28: partial("madvise", sysMadvise, "only MADV_DONTNEED, MADV_DONTFORK, MADV_DOFORK, MADV_WIPEONFORK and MADV_KEEPONFORK have an effect"),
+  28: partial("madvise", sysMadvise, "only MADV_DONTNEED, MADV_POPULATE_*, MADV_GUARD_* (anonymous memory), MADV_DONTFORK, MADV_DOFORK, MADV_WIPEONFORK and MADV_KEEPONFORK have an effect"),
   329: partial("pkey_mprotect", sysPkeyMprotect, "no protection keys: only key -1"),
   330: partial("pkey_alloc", sysPkeyAlloc, "no protection keys: ENOSPC, as on a CPU without them"),
   331: partial("pkey_free", sysPkeyFree, "no protection keys: EINVAL"),
