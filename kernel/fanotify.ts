@@ -394,6 +394,14 @@ interface Occurrence {
 
 /** The kernel whose tasks cause events (for the current task and its id). */
 let theKernel: Kernel | null = null;
+/** A task whose exit is closing its files (the cause of their events, not the task running now). */
+let exiting: Task | null = null;
+
+/** Names the task whose exit closes files (null when done); kernel.ts's exit. */
+export function fanotifyCause(t: Task | null): void {
+  exiting = t;
+}
+
 /** An open(2) that may wait for permission events: the task whose open it is (set by sys_file.ts). */
 let armedOpen: Task | null = null;
 /** Opens held back by permission events, with what their report needs once allowed. */
@@ -463,7 +471,7 @@ const backend: FanotifyBackend = {
   event(mask, kind, obj, mount, file, dir, name, newDir = null, newName = "") {
     // FMODE_NONOTIFY: a listener's own descriptors (and anything not opened by open(2)).
     if (file !== null && !file.notifies) return;
-    const t = theKernel?.current ?? null;
+    const t = exiting ?? theKernel?.current ?? null;
     dispatch({ mask, kind, obj, isDir: obj.isDir, mount, file, dir, name, newDir, newName }, t, null);
     // The inode is gone (its DELETE_SELF comes as Linux evicts it): its marks go, silently.
     if (mask === FAN_DELETE_SELF) {

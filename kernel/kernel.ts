@@ -18,6 +18,7 @@
  * @module
  */
 
+import { fanotifyCause } from "./fanotify.ts";
 import { UCounts } from "./ucounts.ts";
 import { Vdso } from "./vdso/vdso.ts";
 import type { Context, Platform, Stop, StopReason } from "../platform/mod.ts";
@@ -1747,7 +1748,12 @@ export class Kernel {
       } catch { /* an unmapped address is ignored, as Linux does */ }
     }
     if (!hostGone) t.ctx.release();
-    if (--t.fdTable.users === 0) t.fdTable.removeAll();
+    if (--t.fdTable.users === 0) {
+      // The closes are the exiting task's doing (fanotify reports its pid), whoever runs now.
+      fanotifyCause(t);
+      t.fdTable.removeAll();
+      fanotifyCause(null);
+    }
     tg.threadExitQueue.notify(EVENT_IN); // PIDFD_THREAD pidfds of this thread
     if (tg.tasks.size > 0) {
       // Linux's forget_original_parent for one thread: the children it made go to a live

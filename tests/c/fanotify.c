@@ -13,6 +13,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/fanotify.h>
@@ -510,6 +511,35 @@ static void unprivileged(void) {
   close(go[0]); close(go[1]); close(done[0]); close(done[1]);
 }
 
+/* Files a process leaves open are closed by its exit, or its death by SIGKILL: its pid. */
+static void exit_close(void) {
+  int fa = fanotify_init(FAN_CLASS_NOTIF, O_RDONLY);
+  mark(fa, FAN_MARK_ADD, FAN_CLOSE_NOWRITE, AT_FDCWD, "f");
+  int p[2];
+  if (pipe(p) < 0) return;
+  for (int killed = 0; killed < 2; killed++) {
+    other = fork();
+    if (other == 0) {
+      close(fa);
+      if (open("f", O_RDONLY) < 0 || write(p[1], "x", 1) < 0) _exit(1);
+      if (killed) pause();
+      _exit(0);
+    }
+    char x;
+    if (read(p[0], &x, 1) < 0) return;
+    if (killed) kill(other, SIGKILL);
+    waitpid(other, NULL, 0);
+    struct fanotify_event_metadata e;
+    if (read(fa, &e, sizeof e) != sizeof e) return;
+    printf("-- %s:", killed ? "killed" : "exited");
+    show(&e);
+    close(e.fd);
+  }
+  close(p[0]);
+  close(p[1]);
+  close(fa);
+}
+
 /* An inode's marks go with it. */
 static void deleted_marks(void) {
   int fa = fanotify_init(FAN_CLASS_NOTIF | FAN_NONBLOCK, O_RDONLY);
@@ -557,6 +587,7 @@ int main(void) {
   perm_order();
   unprivileged();
   deleted_marks();
+  exit_close();
 
   if (chdir("/") < 0) return 1;
   umount(dir);
