@@ -129,6 +129,12 @@ export class IpcRegistry<T extends IpcObject> {
   readonly #byKey = new Map<number, T>();
   #seq = 0;
   #count = 0;
+  /**
+   * /proc/sys/kernel/{shm,msg,sem}_next_id (CONFIG_CHECKPOINT_RESTORE): the id the next object
+   * is to take, -1 for none. Taken by the next object made (ipc_idr_alloc): its sequence number
+   * from the id, its slot the first free one from the id's.
+   */
+  nextId = -1;
 
   constructor(
     /** How many objects it may hold (/proc/sys/kernel/shmmni, msgmni, sem's semmni). */
@@ -173,10 +179,22 @@ export class IpcRegistry<T extends IpcObject> {
   /** Adds an object made by make(perm, id): ENOSPC beyond the kind's limit. */
   add(key: number, creds: Credentials, mode: number, make: (perm: IpcPerm, id: number) => T): T {
     if (this.#count >= this.max) throw ENOSPC;
-    let slot = this.#slots.indexOf(undefined);
-    if (slot < 0) slot = this.#slots.length;
-    const seq = this.#seq;
-    this.#seq = (this.#seq + 1) % 65536;
+    let slot: number, seq: number;
+    if (this.nextId >= 0) {
+      // idr_alloc from the id's slot up, the sequence number the id's; the request is used up.
+      const want = this.nextId;
+      this.nextId = -1;
+      slot = want % IPCMNI;
+      while (this.#slots[slot] !== undefined) slot++;
+      if (slot >= IPCMNI) throw ENOSPC;
+      seq = Math.floor(want / IPCMNI);
+    } else {
+      // The lowest free slot (a loop: indexOf skips the holes a next_id's slot leaves).
+      slot = 0;
+      while (slot < this.#slots.length && this.#slots[slot] !== undefined) slot++;
+      seq = this.#seq;
+      this.#seq = (this.#seq + 1) % 65536;
+    }
     const perm: IpcPerm = {
       key, uid: creds.euid, gid: creds.egid, cuid: creds.euid, cgid: creds.egid, mode: mode & 0o777, seq,
     };

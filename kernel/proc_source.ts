@@ -641,6 +641,10 @@ export class KernelProcSource implements ProcSource {
   }
 
   setSysctl(key: string, text: string): void {
+    if (/^kernel\/(shm|msg|sem)_next_id$/.test(key)) {
+      this.#setNextId(key.slice(7, 10) as "shm" | "msg" | "sem", text);
+      return;
+    }
     if (/^kernel\/(shmmax|shmall|shmmni|msgmax|msgmnb|msgmni|sem)$/.test(key)) {
       this.#setIpcSysctl(key.slice(7), text);
       return;
@@ -824,6 +828,10 @@ export class KernelProcSource implements ProcSource {
         return `${this.#ipc().sysctls[key.slice(7) as "shmmax"]}\n`;
       case "kernel/sem":
         return `${this.#ipc().sysctls.sem.join("\t")}\n`;
+      case "kernel/shm_next_id":
+      case "kernel/msg_next_id":
+      case "kernel/sem_next_id":
+        return `${this.#ipc()[key.slice(7, 10) as "shm" | "msg" | "sem"].nextId}\n`;
       case "net/core/rmem_default":
         return `${NET_CORE.rmemDefault}\n`;
       case "net/core/rmem_max":
@@ -894,6 +902,24 @@ export class KernelProcSource implements ProcSource {
     else if (name === "msgmni") ns.msg.max = c.msgmni = n;
     else if (name === "msgmax") c.msgmax = n;
     else c.msgmnb = n;
+  }
+
+  /**
+   * A write of /proc/sys/kernel/{shm,msg,sem}_next_id (ipc_sysctl.c): writable by a holder of
+   * CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN over the IPC namespace's owner (EPERM: the file is
+   * 0444 to others, checkpoint_restore_ns_capable), an int from 0 to INT_MAX
+   * (proc_dointvec_minmax: EINVAL).
+   */
+  #setNextId(kind: "shm" | "msg" | "sem", text: string): void {
+    const ns = this.#ipc(), c = this.#k.current?.creds;
+    if (c !== undefined && !c.capableIn(ns.shm.owner, CAP_SYS_ADMIN) && !c.capableIn(ns.shm.owner, CAP_CHECKPOINT_RESTORE)) {
+      throw EPERM;
+    }
+    const t = text.trim();
+    if (!/^[+-]?[0-9]+$/.test(t)) throw EINVAL;
+    const n = Number(t);
+    if (n < 0 || n > 2147483647) throw EINVAL;
+    ns[kind].nextId = n;
   }
 
   /** The network namespace /proc/sys/net shows: the calling task's (Linux's current->nsproxy). */

@@ -25,6 +25,11 @@ Deno.test("the System V limits of /proc/sys/kernel (shmmax, shmall, shmmni, msgm
   assert.match(r.stdout, /a new IPC namespace:\nshmmax: 18446744073692774399\n/);
 });
 
+Deno.test("/proc/sys/kernel/{msg,shm,sem}_next_id give the next object its id (slot from the id's up, its sequence number), then read -1; MSG_COPY copies by index; writers need CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE, as natively (tests/c/ipc_next_id.c)", async () => {
+  const r = await assertSameAsNative([await compileC("ipc_next_id")]);
+  assert.match(r.stdout, /made 5000, reads -1\n/);
+});
+
 Deno.test("POSIX message queues behave as natively, in an IPC namespace of their own: priorities, EMSGSIZE, EAGAIN, timeouts, a receiver woken by another process, mq_notify's signal, mq_getsetattr, poll, the status line, the mqueue filesystem (tests/c/mqueue.c)", async () => {
   await assertSameAsNative([await compileC("mqueue")]);
 });

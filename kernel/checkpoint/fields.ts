@@ -524,6 +524,7 @@ export const LEDGER: readonly LedgerEntry[] = [
       max: "IPC_LIMITS' for its kind: the kernel's IPC namespace, the only one saved, is made with them again (changed limits are refused)",
       owner: "the initial user namespace, the kernel's IPC namespace's (a task in another IPC namespace is refused)",
     },
+    refused: { nextId: "a /proc/sys/kernel/*_next_id set and not yet taken by an object" },
   },
   {
     file: "kernel/ipc.ts",

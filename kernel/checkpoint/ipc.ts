@@ -161,6 +161,9 @@ function savePerm(p: IpcPerm): SavedSysvIpc["shm"][number]["perm"] {
  * memory as a file of the image and returns its index. `refuse` makes the one-line error.
  */
 export function saveSysvIpc(ns: IpcNamespace, memfd: (f: MemFd) => number, refuse: (what: string) => Error): SavedSysvIpc | undefined {
+  for (const kind of ["shm", "msg", "sem"] as const) {
+    if (ns[kind].nextId !== -1) throw refuse(`/proc/sys/kernel/${kind}_next_id set and not yet used`);
+  }
   if (ns.empty && ns.semUndo.size === 0) return undefined;
   const shm = ns.shm.all().map((s: ShmSegment) => {
     exhaustive(s, {

@@ -62,7 +62,8 @@ import { AnonInodeFile } from "../anon_file.ts";
 import { MemFd } from "../memfd.ts";
 import * as r from "./render.ts";
 import { gzipStored, kernelConfigText } from "./kconfig.ts";
-import { CAP_SYS_PTRACE } from "../../abi/linux/capability.ts";
+import { CAP_CHECKPOINT_RESTORE, CAP_SYS_ADMIN, CAP_SYS_PTRACE } from "../../abi/linux/capability.ts";
+import type { Credentials } from "../../kernel/creds.ts";
 
 /** @savable The proc filesystem of one kernel. */
 export class ProcFilesystem extends KernFilesystem {
@@ -169,6 +170,10 @@ class ProcRoot extends KDentry {
     // The System V limits of the reader's IPC namespace (kernel/ipc.ts IpcSysctls).
     for (const name of ["shmmax", "shmall", "shmmni", "msgmax", "msgmnb", "msgmni", "sem"]) {
       kernel.add(new SysctlFile(pfs, kernel, name, `kernel/${name}`, 0o644));
+    }
+    // CONFIG_CHECKPOINT_RESTORE's: the id the reader's IPC namespace gives its next object.
+    for (const kind of ["shm", "msg", "sem"]) {
+      kernel.add(new SysctlFile(pfs, kernel, `${kind}_next_id`, `kernel/${kind}_next_id`, 0o444, true));
     }
     kernel.add(new FixedFile(pfs, kernel, "yama_ptrace_scope", "1\n")); // read by gdb, strace
     const keys = kernel.dir("keys");
@@ -280,7 +285,15 @@ function markSysctl(d: KDentry): void {
 
 /** @savable A sysctl whose value the kernel gives (ProcSource.sysctl): IPC limits, network settings. */
 class SysctlFile extends GeneratedFile {
-  constructor(readonly pfs: ProcFilesystem, parent: KDentry, name: string, readonly sysctlKey: string, mode = 0o444) {
+  constructor(
+    readonly pfs: ProcFilesystem,
+    parent: KDentry,
+    name: string,
+    readonly sysctlKey: string,
+    mode = 0o444,
+    /** Writable whatever its mode: the kernel checks the writer (ipc_permissions' next_id files). */
+    readonly writableAnyway = false,
+  ) {
     super(pfs, parent, name, { mode });
   }
 
@@ -288,9 +301,19 @@ class SysctlFile extends GeneratedFile {
     return this.pfs.source.sysctl?.(this.sysctlKey) ?? "";
   }
 
+  /**
+   * ipc_permissions: a next_id file is 0666 to a holder of CAP_CHECKPOINT_RESTORE or
+   * CAP_SYS_ADMIN (in the IPC namespace's owner, approximated by the caller's own user
+   * namespace), its 0444 to others.
+   */
+  override checkAccess(creds: Credentials, want: number): void {
+    if (this.writableAnyway && !(want & 1) && (creds.hasOwnCap(CAP_CHECKPOINT_RESTORE) || creds.hasOwnCap(CAP_SYS_ADMIN))) return;
+    super.checkAccess(creds, want);
+  }
+
   /** A 0644 sysctl the kernel can change (ProcSource.setSysctl); root only, by the sysctl rule. */
   override get writable(): boolean {
-    return (this.mode & 0o200) !== 0 && this.pfs.source.setSysctl !== undefined;
+    return ((this.mode & 0o200) !== 0 || this.writableAnyway) && this.pfs.source.setSysctl !== undefined;
   }
 
   override writeContents(data: Uint8Array): void {
