@@ -14,12 +14,12 @@ import * as posix from "../abi/path.ts";
 import { RLIM_INFINITY, RLIMIT_NOFILE } from "../abi/linux/limits.ts";
 import { BootError, describeFsError } from "./errors.ts";
 import { quote } from "./flags.ts";
-import { capsOf, defaultSpec, parseSpec, resourcesOf, type Rlimit, rlimitsOf, type Spec, type SpecResources } from "./spec.ts";
+import { capsOf, defaultSpec, parseSpec, resourcesOf, type Rlimit, rlimitsOf, type Spec, type SpecResources, specSeccomp } from "./spec.ts";
 import { type PlannedMount, planMounts } from "./mount_plan.ts";
 import type { ProcessCaps } from "../kernel/creds.ts";
 import type { Hooks } from "./hooks.ts";
 import { HostIdMap } from "../vfs/hostfs/hostfs.ts";
-import { compileSeccomp, type SeccompProfile } from "./seccomp_profile.ts";
+import type { SeccompProfile } from "./seccomp_profile.ts";
 
 /** The file name of the spec inside a bundle. */
 export const CONFIG_JSON = "config.json";
@@ -140,7 +140,7 @@ export function loadBundle(
     readonlyPaths: spec.linux?.readonlyPaths ?? [],
     resources: resourcesOf(spec),
     terminal: spec.process.terminal === true,
-    seccomp: compileSeccomp(spec.linux?.seccomp),
+    seccomp: specSeccomp(spec.linux?.seccomp),
   };
 }
 

@@ -11,6 +11,7 @@
  */
 
 import type { Spec, SpecCapabilities, SpecRlimit } from "./spec_schema.ts";
+import type { SeccompProfile } from "./seccomp_profile.ts";
 import { CAP_NAMES } from "../abi/linux/capability.ts";
 import type { ProcessCaps } from "../kernel/creds.ts";
 import { RLIM_INFINITY, RLIMIT_NAMES, RLIMIT_NOFILE } from "../abi/linux/limits.ts";
@@ -96,9 +97,25 @@ export type { Spec, SpecCapabilities, SpecMount, SpecRlimit } from "./spec_schem
  */
 let schema: typeof import("./spec_schema.ts") | null = null;
 
-/** Loads what parseSpec and validateSpec need; call (once is enough) before either. */
+/**
+ * linux.seccomp's compiler (seccomp_profile.ts, ~7 KB of the bundle), loaded with the schemas:
+ * only a config.json has a profile, and `sentry do` never reads one.
+ */
+let seccompProfile: typeof import("./seccomp_profile.ts") | null = null;
+
+/** Loads what parseSpec, validateSpec and specSeccomp need; call (once is enough) before any. */
 export async function loadSpecSchema(): Promise<void> {
-  schema ??= await import("./spec_schema.ts");
+  [schema, seccompProfile] = await Promise.all([
+    schema ?? import("./spec_schema.ts"),
+    seccompProfile ?? import("./seccomp_profile.ts"),
+  ]);
+}
+
+/** linux.seccomp compiled to a cBPF filter (seccomp_profile.ts's compileSeccomp); null: none. */
+export function specSeccomp(section: unknown): SeccompProfile | null {
+  if (section === undefined || section === null) return null; // loadBundle without a config.json
+  if (seccompProfile === null) throw new Error("specSeccomp before loadSpecSchema");
+  return seccompProfile.compileSeccomp(section);
 }
 
 /** A resource limit as the kernel takes it. */

@@ -5,7 +5,8 @@
  * ~10-30 ms of CPU per start (docs/kernel.md, "Start-up"): `node:` modules (importing any
  * starts Deno's Node layer) and the code loaded at its first use (kernel/lazy_module.ts: the
  * network's modules, kernel/net_modules.ts, and the syscall families of LAZY_FAMILIES). A
- * static import that pulls one in would still work, only slower: this test says which.
+ * static import that pulls one in would still work, only slower: this test says which. So
+ * does it for what only a config.json needs (zod's schemas, linux.seccomp's compiler).
  *
  * @module
  */
@@ -67,4 +68,8 @@ Deno.test("a sandbox's start imports no node: module, nor the network's modules 
     /^(netstack|kernel\/socket|kernel\/nftables|kernel\/netfilter)\//.test(p) && !shared.has(p)
   );
   assert.deepEqual(network.map((p) => `${p} (imported by ${rel(importer.get(new URL(p, base).href)!)})`), []);
+
+  // What only a config.json needs (loadSpecSchema loads both): `sentry do` never reads one.
+  const configOnly = ["boot/spec_schema.ts", "boot/seccomp_profile.ts"].filter((p) => importer.has(new URL(p, base).href));
+  assert.deepEqual(configOnly.map((p) => `${p} (imported by ${rel(importer.get(new URL(p, base).href)!)})`), []);
 });
