@@ -874,7 +874,8 @@ export class FanotifyFile extends AnonInodeFile {
     }
     if (this.initFlags & FAN_REPORT_PIDFD && e.mask !== FAN_Q_OVERFLOW) {
       let pidfd = FAN_NOPIDFD;
-      if (e.tg !== null && reader !== null && !e.tg.zombie && e.tg.tasks.size > 0) {
+      // FAN_NOPIDFD once the process is reaped (a zombie still has its pid's task).
+      if (e.tg !== null && reader !== null && this.kernel.threadGroups.get(e.tg.tgid) === e.tg) {
         pidfd = reader.fdTable.install(new PidFd(this.kernel, e.tg, 0), true);
       }
       v.setUint8(p, FAN_EVENT_INFO_TYPE_PIDFD);

@@ -14,6 +14,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "_check.h"
 
@@ -220,6 +221,25 @@ static void pidfd(void) {
     }
     printf("\n");
     p += h->len;
+  }
+  /* A zombie's event still gets a pidfd; a reaped process's gets FAN_NOPIDFD. */
+  for (int reap = 0; reap < 2; reap++) {
+    pid_t c = fork();
+    if (c == 0) {
+      close(open("p", O_RDONLY));
+      _exit(0);
+    }
+    siginfo_t si;
+    if (reap) waitpid(c, NULL, 0);
+    else waitid(P_PID, c, &si, WEXITED | WNOWAIT);
+    n = read(fa, buf, sizeof buf);
+    e = (void *)buf;
+    struct fanotify_event_info_header *h = (void *)(e + 1);
+    struct fanotify_event_info_pidfd *pi = (void *)((char *)h + h->len);
+    printf("  %s: read=%s pidfd=%s\n", reap ? "reaped" : "zombie", n < 0 ? en(errno) : "ok",
+           pi->pidfd >= 0 ? "yes" : pi->pidfd == FAN_NOPIDFD ? "FAN_NOPIDFD" : "other");
+    if (pi->pidfd >= 0) close(pi->pidfd);
+    if (!reap) waitpid(c, NULL, 0);
   }
   close(fa);
   unlink("p");
