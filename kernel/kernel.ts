@@ -75,7 +75,7 @@ import {
   dropOldLeader, exitAwaitsTracer, traceeExited, tracedThreadZombies, tracerExited,
 } from "./ptrace.ts";
 import {
-  AUDIT_ARCH_X86_64, evaluate as evaluateSeccomp, execveVerdict, SECCOMP_DATA_SIZE, SECCOMP_MODE_FILTER, SECCOMP_MODE_STRICT, SECCOMP_RET_ACTION_FULL,
+  AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, evaluate as evaluateSeccomp, execveVerdict, SECCOMP_DATA_SIZE, SECCOMP_MODE_FILTER, SECCOMP_MODE_STRICT, SECCOMP_RET_ACTION_FULL,
   SECCOMP_RET_ALLOW, SECCOMP_RET_DATA, SECCOMP_RET_ERRNO, SECCOMP_RET_KILL_THREAD, SECCOMP_RET_LOG, SECCOMP_RET_TRACE,
   SECCOMP_RET_TRAP,
   SECCOMP_RET_USER_NOTIF, STRICT_SYSCALLS,
@@ -1384,17 +1384,17 @@ export class Kernel {
    * Runs t's seccomp filters (or strict mode) over the syscall at its stop: null when it may
    * run, else what it returns instead (-errno). A kill ends the process here (t is then dead).
    */
-  #seccomp(t: Task, nr: number): number | SyscallControl | null {
+  #seccomp(t: Task, nr: number, arch = AUDIT_ARCH_X86_64): number | SyscallControl | null {
     const sc = t.seccomp!;
     if (sc.mode === SECCOMP_MODE_STRICT) {
-      if (STRICT_SYSCALLS.has(nr)) return null;
+      if ((arch === AUDIT_ARCH_I386 ? STRICT_IA32 : STRICT_SYSCALLS).has(nr)) return null;
       this.killGroup(t.tg, 9);
       return -ENOSYS.errno;
     }
     const info = t.ctx.syscall;
     const data = new DataView(new ArrayBuffer(SECCOMP_DATA_SIZE));
     data.setInt32(0, nr, true);
-    data.setUint32(4, AUDIT_ARCH_X86_64, true);
+    data.setUint32(4, arch, true);
     data.setBigUint64(8, info.ip64, true);
     for (let i = 0; i < 6; i++) data.setBigUint64(16 + 8 * i, info.arg64(i), true);
     const ret = evaluateSeccomp(sc.filters, data);
@@ -1410,7 +1410,7 @@ export class Kernel {
         const bit = sigBit(31);
         t.sigmask &= ~bit;
         if (t.tg.handlers.get(31).handler === 1n) t.tg.handlers.set(31, { handler: 0n, flags: 0, restorer: 0n, mask: 0n });
-        t.pendingSignals.add({ signo: 31, code: 1 /* SYS_SECCOMP */, errno: value, addr: info.ip64, syscall: nr, arch: AUDIT_ARCH_X86_64 });
+        t.pendingSignals.add({ signo: 31, code: 1 /* SYS_SECCOMP */, errno: value, addr: info.ip64, syscall: nr, arch });
         return nr; // rax holds the syscall number again (Linux's syscall_rollback)
       }
       case SECCOMP_RET_TRACE: {
@@ -1502,8 +1502,13 @@ export class Kernel {
   /** Dispatches t's syscall. Returns false if the task blocked or exited. */
   #syscall(t: Task, vsyscall = false): boolean {
     const info = t.ctx.syscall;
-    const nr = info.nr;
-    const entry = SYSCALL_TABLE[nr];
+    // An `int 0x80`: i386's number and arguments, which seccomp sees as they are. Only the calls
+    // whose i386 form is x86-64's with 32-bit values run (as that call); the rest are ENOSYS,
+    // never x86-64's call of the same number.
+    const arch = info.arch === AUDIT_ARCH_I386 ? AUDIT_ARCH_I386 : AUDIT_ARCH_X86_64;
+    const rawNr = info.nr;
+    const nr = arch === AUDIT_ARCH_I386 ? IA32_AS_X86_64.get(rawNr) ?? -1 : rawNr;
+    const entry = nr < 0 ? undefined : SYSCALL_TABLE[nr];
     let straceLine = "";
     let t0 = 0;
     if (this.strace && !t.straceEntry) {
@@ -1512,14 +1517,16 @@ export class Kernel {
     if (this.strace) t0 = performance.now();
     let result: number | SyscallControl;
     // seccomp (kernel/seccomp.ts) decides first: the syscall runs, or this result stands for it.
-    const filtered = t.seccomp === null ? null : this.#seccomp(t, nr);
+    const filtered = t.seccomp === null ? null : this.#seccomp(t, rawNr, arch);
     if (t.state === "dead") return false; // killed by its filter
     if (filtered !== null) {
       result = filtered;
     } else if (entry === undefined) {
-      this.log.once(`nosys-${nr}`, `Unsupported syscall ${nr}: returning ENOSYS`);
+      if (arch === AUDIT_ARCH_I386) this.log.once(`nosys-ia32-${rawNr}`, `Unsupported i386 syscall ${rawNr} (int 0x80): returning ENOSYS`);
+      else this.log.once(`nosys-${nr}`, `Unsupported syscall ${nr}: returning ENOSYS`);
       result = -ENOSYS.errno;
     } else {
+      if (arch === AUDIT_ARCH_I386) info.asX86_64(nr);
       this.current = t;
       hostFds.beginOperation();
       // The sentry's time in the handler is the task's system time, as a Linux task's time in
@@ -1977,6 +1984,35 @@ const HOST_CORE_PATTERN_IS_PIPE: boolean = (() => {
 
 /** Write-family syscalls that raise SIGPIPE when they fail with EPIPE. */
 const SIGPIPE_SYSCALLS: ReadonlySet<number> = new Set([1, 18, 20, 296, 328]);
+
+/** SECCOMP_MODE_STRICT's calls in i386's numbers (mode1_syscalls_32: read, write, exit, sigreturn). */
+const STRICT_IA32: ReadonlySet<number> = new Set([3, 4, 1, 119]);
+
+/**
+ * The i386 calls (`int 0x80` in a 64-bit program) whose i386 form is x86-64's with 32-bit
+ * values (scalars, and buffers below 4 GiB), by i386 number: the x86-64 call each runs as.
+ */
+const IA32_AS_X86_64: ReadonlyMap<number, number> = new Map([
+  [1, 60], // exit
+  [3, 0], // read
+  [4, 1], // write
+  [6, 3], // close
+  [20, 39], // getpid
+  [29, 34], // pause
+  [37, 62], // kill
+  [41, 32], // dup
+  [63, 33], // dup2
+  [64, 110], // getppid
+  [158, 24], // sched_yield
+  [199, 102], // getuid32
+  [200, 104], // getgid32
+  [201, 107], // geteuid32
+  [202, 108], // getegid32
+  [224, 186], // gettid
+  [238, 200], // tkill
+  [252, 231], // exit_group
+  [270, 234], // tgkill
+]);
 
 /** A write-family EPIPE on fd raises SIGPIPE: always for pipes, for sockets as their type says. */
 function raisesSigpipe(t: Task, fd: number): boolean {

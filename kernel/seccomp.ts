@@ -34,6 +34,8 @@ export const SECCOMP_RET_ACTION_FULL = 0xffff0000;
 export const SECCOMP_RET_DATA = 0x0000ffff;
 
 export const AUDIT_ARCH_X86_64 = 0xc000003e;
+/** What an `int 0x80` (the i386 syscall ABI) in a 64-bit program is, for seccomp and ptrace. */
+export const AUDIT_ARCH_I386 = 0x40000003;
 /** sizeof(struct seccomp_data): nr, arch, instruction_pointer, args[6]. */
 export const SECCOMP_DATA_SIZE = 64;
 /** BPF_MAXINSNS. */

@@ -18,6 +18,14 @@ export class SyscallInfo {
     return this.#v.getUint32(OFF.nr, true);
   }
 
+  /**
+   * The syscall's AUDIT_ARCH_*: x86-64's for `syscall`, i386's for `int 0x80` (whose number is
+   * i386's and whose arguments are ebx, ecx, edx, esi, edi, ebp). 0 when the platform does not say.
+   */
+  get arch(): number {
+    return this.#v.getUint32(OFF.arch, true);
+  }
+
   /** The instruction pointer after the `syscall` instruction. */
   get ip(): number {
     return this.#num(OFF.ip);
@@ -50,6 +58,16 @@ export class SyscallInfo {
   /** Low 32 bits of argument i, unsigned. */
   argUint(i: number): number {
     return this.#v.getUint32(OFF.args + 8 * i, true);
+  }
+
+  /**
+   * Makes an `int 0x80` the x86-64 call `nr`, its arguments cut to 32 bits as
+   * do_int80_syscall_32 takes them; a run again of the call (after a sleep) sees that call.
+   */
+  asX86_64(nr: number): void {
+    this.#v.setUint32(OFF.arch, 0xc000003e /* AUDIT_ARCH_X86_64 */, true);
+    this.#v.setBigUint64(OFF.nr, BigInt(nr), true);
+    for (let i = 0; i < 6; i++) this.#v.setBigUint64(OFF.args + 8 * i, this.arg64(i) & 0xffff_ffffn, true);
   }
 
   /** Fills the structure from registers (for platforms that read all registers anyway). */

@@ -141,6 +141,10 @@ for (const [part, what] of [
   });
 }
 
+Deno.test("a 64-bit program's int 0x80 is i386's ABI: write, getpid and exit_group by i386's numbers, seccomp sees AUDIT_ARCH_I386, as natively (tests/c/int80.c)", async () => {
+  await assertSameAsNative([await compileC("int80")]);
+});
+
 Deno.test("a process CPU timer's SIGPROF goes to the threads that ran, not to the main thread asleep in pthread_join, as natively (tests/c/itimer_prof_threads.c)", async () => {
   await assertSameAsNative([await compileC("itimer_prof_threads")]);
 });
