@@ -235,6 +235,10 @@ Deno.test("the mount API (fsopen, fsconfig, fsmount, move_mount, open_tree) and 
   await assertSameAsNative([await compileC("mount_api")]);
 });
 
+Deno.test("mount_setattr(2): its checks in Linux's order, attributes set and cleared on a mount or recursively, the atime modes, propagation, AT_EMPTY_PATH, EPERM without CAP_SYS_ADMIN, as natively (tests/c/mount_setattr.c)", async () => {
+  await assertSameAsNative([await compileC("mount_setattr")]);
+});
+
 Deno.test("mount(2)'s MS_MOVE (with its submounts; EINVAL for no mount point or a shared parent or an unbindable tree onto a shared one, ELOOP under itself or for the root, EPERM without CAP_SYS_ADMIN) and pivot_root(2) (ENOTDIR, ENOENT, EINVAL, EBUSY as Linux; the old root at put_old; pivot_root(\".\", \".\") then umount2(\".\", MNT_DETACH); other tasks' root and cwd moved) in a mount namespace of its own, then a devpts instance of its own there (options checked, its first pty 0), as natively (tests/c/pivot_move.c)", async () => {
   await assertSameAsNative([await compileC("pivot_move")]);
 });

@@ -401,6 +401,11 @@ export class VirtualFilesystem {
   }
 
   /** Changes the propagation type of m, and with recursive of every mount under it (mount(2)'s MS_REC). */
+  /** m and every mount under it, parents first (mount_setattr's AT_RECURSIVE). */
+  subtreeOf(m: Mount): Mount[] {
+    return subtree(m);
+  }
+
   setPropagation(m: Mount, type: PropagationType, recursive: boolean): void {
     for (const x of recursive ? subtree(m) : [m]) changePropagation(x, type, this.groupIds);
     m.ns?.changed();

@@ -16,7 +16,7 @@
  * @module
  */
 
-import { EAGAIN, EBUSY, EINVAL, ELOOP, ENODATA, ENODEV, ENOENT, ENOTDIR, EPERM } from "../../errno.ts";
+import { E2BIG, EAGAIN, EBUSY, EINVAL, ELOOP, ENODATA, ENODEV, ENOENT, ENOTDIR, EPERM } from "../../errno.ts";
 import type { Task } from "../../task.ts";
 import {
   AT_EMPTY_PATH, AT_FDCWD, AT_NO_AUTOMOUNT, AT_SYMLINK_NOFOLLOW, O_CLOEXEC, O_PATH, O_RDWR,
@@ -615,7 +615,82 @@ const sysOpenTree: SyscallFn = (t, a) => {
   return t.fdTable.install(new OPathFile(at, O_PATH), (flags & O_CLOEXEC) !== 0);
 };
 
+/** struct mount_attr's size (MOUNT_ATTR_SIZE_VER0): attr_set, attr_clr, propagation, userns_fd. */
+const MOUNT_ATTR_SIZE_VER0 = 32;
+const MOUNT_ATTR_RELATIME = 0;
+const MOUNT_SETATTR_VALID_FLAGS = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC |
+  MOUNT_ATTR__ATIME | MOUNT_ATTR_NODIRATIME | MOUNT_ATTR_IDMAP | MOUNT_ATTR_NOSYMFOLLOW;
+
+/**
+ * Implements mount_setattr(2), in Linux's order: the flags (EINVAL), the size (E2BIG past a
+ * page, EINVAL below VER0), CAP_SYS_ADMIN over the caller's mount namespace (EPERM), the struct
+ * (copy_struct_from_user: E2BIG for non-zero bytes past it); a request that changes nothing
+ * returns 0 without even looking the path up; then the propagation (one type at most) and
+ * attributes (an atime mode only with all of MOUNT_ATTR__ATIME cleared) are checked (EINVAL),
+ * the path looked up, which must be a mount's root (EINVAL) in the caller's namespace or the
+ * root of a detached tree; flags locked by a copy into a less privileged namespace are EPERM.
+ * The attributes change on the mount (with AT_RECURSIVE, on every mount under it too), then
+ * the propagation. MOUNT_ATTR_IDMAP is not supported (EINVAL); MOUNT_ATTR_NOSYMFOLLOW is taken
+ * and not applied, as fsmount's.
+ */
+const sysMountSetattr: SyscallFn = (t, a) => {
+  const dirfd = a.int(0), pathAddr = a.pointer(1), flags = a.uint(2), attrAddr = a.pointer(3), size = a.sizeT(4);
+  if (flags & ~(AT_EMPTY_PATH | AT_RECURSIVE | AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT)) throw EINVAL;
+  if (size > 4096) throw E2BIG;
+  if (size < MOUNT_ATTR_SIZE_VER0) throw EINVAL;
+  checkCapable(t);
+  const raw = t.copyIn(attrAddr, size);
+  if (raw.subarray(MOUNT_ATTR_SIZE_VER0).some((b) => b !== 0)) throw E2BIG;
+  const v = new DataView(raw.buffer, raw.byteOffset);
+  const set = Number(v.getBigUint64(0, true) & 0xffff_ffffn), clr = Number(v.getBigUint64(8, true) & 0xffff_ffffn);
+  const setHigh = v.getBigUint64(0, true) >> 32n, clrHigh = v.getBigUint64(8, true) >> 32n;
+  const propagation = v.getBigUint64(16, true);
+  if (set === 0 && clr === 0 && setHigh === 0n && clrHigh === 0n && propagation === 0n) return 0;
+  // build_mount_kattr
+  if (propagation & ~BigInt(MS_PROPAGATION)) throw EINVAL;
+  const prop = Number(propagation);
+  if ((prop & (prop - 1)) !== 0) throw EINVAL;
+  if (setHigh !== 0n || clrHigh !== 0n || ((set | clr) & ~MOUNT_SETATTR_VALID_FLAGS)) throw EINVAL;
+  let setFlags = attrMountFlags(set & ~MOUNT_ATTR__ATIME), clrFlags = attrMountFlags(clr & ~MOUNT_ATTR__ATIME);
+  if (clr & MOUNT_ATTR__ATIME) {
+    if ((clr & MOUNT_ATTR__ATIME) !== MOUNT_ATTR__ATIME) throw EINVAL;
+    clrFlags |= MS_NOATIME | MS_STRICTATIME;
+    const atime = set & MOUNT_ATTR__ATIME;
+    if (atime === MOUNT_ATTR_NOATIME) setFlags |= MS_NOATIME;
+    else if (atime === MOUNT_ATTR_STRICTATIME) setFlags |= MS_STRICTATIME;
+    else if (atime !== MOUNT_ATTR_RELATIME) throw EINVAL;
+  } else if (set & MOUNT_ATTR__ATIME) {
+    throw EINVAL;
+  }
+  if (set & MOUNT_ATTR_IDMAP) throw EINVAL;
+  const loc = mountPathArg(t, dirfd, pathAddr, (flags & AT_EMPTY_PATH) !== 0, (flags & AT_SYMLINK_NOFOLLOW) === 0);
+  const m = loc.mount;
+  if (loc.dentry !== m.root) throw EINVAL;
+  const vfs = t.kernel.vfs;
+  const detachedRoot = !vfs.isAttached(m) && m.parent === null && !m.umounted;
+  if (!detachedRoot && !inCallerNs(t, m)) throw EINVAL;
+  const targets = (flags & AT_RECURSIVE) ? vfs.subtreeOf(m) : [m];
+  const next = targets.map((x) => ({
+    x,
+    readonly: (x.readonly && !(clr & MOUNT_ATTR_RDONLY)) || (set & MOUNT_ATTR_RDONLY) !== 0,
+    flags: (x.flags & ~clrFlags) | setFlags,
+  }));
+  // mount_setattr_prepare: every mount may change before any does.
+  for (const n of next) if (!mayChangeLockedFlags(n.x, n.readonly, n.flags)) throw EPERM;
+  for (const n of next) {
+    n.x.readonly = n.readonly;
+    n.x.flags = n.flags;
+  }
+  if (prop !== 0) {
+    const kind = prop === MS_SHARED ? "shared" : prop === MS_SLAVE ? "slave" : prop === MS_PRIVATE ? "private" : "unbindable";
+    vfs.setPropagation(m, kind, (flags & AT_RECURSIVE) !== 0);
+  }
+  m.ns?.changed();
+  return 0;
+};
+
 export const table: Record<number, SyscallEntry> = {
+  442: partial("mount_setattr", sysMountSetattr, "no MOUNT_ATTR_IDMAP"),
   428: supported("open_tree", sysOpenTree),
   429: partial("move_mount", sysMoveMount, "no MOVE_MOUNT_SET_GROUP, MOVE_MOUNT_BENEATH"),
   430: supported("fsopen", sysFsopen),
