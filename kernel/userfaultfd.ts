@@ -554,6 +554,8 @@ export class UserfaultfdDevice extends LocatedFile {
  */
 export function withheldFault(t: Task, addr: number): "retry" | "slept" | { signo: number; code: number } | null {
   const mm = t.mm;
+  const charged = mm.chargeTouched(t.ctx, addr);
+  if (charged !== null) return charged ? "retry" : { signo: SIGBUS, code: BUS_ADRERR };
   const held = mm.as.withheldAt?.(addr) ?? 0;
   if (held === 0) return null;
   const page = addr - (addr % PAGE_SIZE);

@@ -219,6 +219,10 @@ Deno.test("a file on a noexec tmpfs never maps executable (mmap EPERM, mprotect 
   await assertSameAsNative([await compileC("mount_noexec")]);
 });
 
+Deno.test("a mapping's first touch of a page of a size-limited tmpfs file allocates it, and is SIGBUS once the mount is full (shared and private mappings, a forked child, read(2) into a mapping, mprotect), as natively (tests/c/tmpfs_size_mmap.c)", async () => {
+  await assertSameAsNative([await compileC("tmpfs_size_mmap")]);
+});
+
 Deno.test("tmpfs's size= counts allocated pages (ftruncate allocates none, fallocate all or none, a write stops at the first page that does not fit, a long symlink takes a page), /proc/self/mounts shows size= and mode=, statfs carries the mount flags and MS_NOATIME keeps atime, as natively (tests/c/tmpfs_size.c)", async () => {
   await assertSameAsNative([await compileC("tmpfs_size")]);
 });

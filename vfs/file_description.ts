@@ -305,6 +305,15 @@ export abstract class FileDescription implements Waitable {
     return null;
   }
 
+  /**
+   * For a file whose pages a mapping's first touch must charge against a size limit (a tmpfs
+   * mounted with size=: Linux's shmem_fault allocates, and is SIGBUS when the limit is
+   * reached): what a fault at page index pg finds. null when nothing is charged.
+   */
+  mappedPageCharge(): MappedPageCharge | null {
+    return null;
+  }
+
   /** For sockets, pipes, etc.: true if this is not seekable. */
   get isStream(): boolean {
     return false;
@@ -318,6 +327,14 @@ export abstract class FileDescription implements Waitable {
   get messageOriented(): boolean {
     return false;
   }
+}
+
+/** See FileDescription.mappedPageCharge. */
+export interface MappedPageCharge {
+  /** Page pg is allocated to the file already (a touch there costs nothing). */
+  allocated(pg: number): boolean;
+  /** Allocates page pg for a mapping's touch; false when the limit has no room (SIGBUS). */
+  charge(pg: number): boolean;
 }
 
 /** Access to the calling task's memory, for ioctl and friends. Throws EFAULT. */

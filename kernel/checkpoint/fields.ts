@@ -70,7 +70,8 @@ export const LEDGER: readonly LedgerEntry[] = [
     refused: {
       aio: "io_setup's contexts: a sandbox with any is refused",
       exeFile: "an executable in no directory (a memfd run by execveat): a sandbox running one is refused",
-      pageMarks: "guard and poisoned pages (and userfaultfd write protection, which needs an open userfaultfd, refused as an open file): a sandbox with any is refused",
+      pageMarks:
+        "guard and poisoned pages (and userfaultfd write protection, which needs an open userfaultfd, refused as an open file): a sandbox with any is refused; uncharged pages of size-limited tmpfs mappings are dropped (the restored mappings are open to them)",
     },
   },
   {

@@ -16,7 +16,7 @@ import type { Kernel } from "../kernel.ts";
 import { futexWokenResult } from "../futex.ts";
 import type { Task } from "../task.ts";
 import type { ThreadGroup } from "../thread_group.ts";
-import { type MemoryManager, SharedAnon, type Vma } from "../mm/mm.ts";
+import { MARK_GUARD, MARK_POISON, type MemoryManager, SharedAnon, type Vma } from "../mm/mm.ts";
 import type { FdTable, SavedFdTable } from "../fd_table.ts";
 import type { FsContext } from "../fs_context.ts";
 import { Credentials } from "../creds.ts";
@@ -207,7 +207,9 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
   if (k.leases.held > 0) throw new CheckpointError("a file lease is held (F_SETLEASE): not saved yet");
   if (pipeSysctl.maxSize !== PIPE_MAX_SIZE) throw new CheckpointError("/proc/sys/fs/pipe-max-size was changed: not saved yet");
   if (uffdSysctl.unprivileged !== 0) throw new CheckpointError("/proc/sys/vm/unprivileged_userfaultfd was changed: not saved yet");
-  if (groups.some((tg) => !tg.zombie && (tg.mm.pageMarks?.size ?? 0) > 0)) {
+  // Uncharged pages of size-limited tmpfs mappings are not refused: a restored mapping is
+  // simply open to them (their first touch is then not charged).
+  if (groups.some((tg) => !tg.zombie && [...tg.mm.pageMarks?.values() ?? []].some((b) => (b & (MARK_GUARD | MARK_POISON)) !== 0))) {
     throw new CheckpointError("a guard page (MADV_GUARD_INSTALL) or poisoned page (UFFDIO_POISON) exists: not saved yet");
   }
   if (dnotifyEntries() > 0) throw new CheckpointError("a directory is watched with F_NOTIFY (dnotify): not saved yet");

@@ -101,6 +101,11 @@ export interface UffdContext {
 
 /** Per-page marks (Linux's PTE markers and uffd-wp bits), MemoryManager.pageMarks. */
 export const MARK_GUARD = 1, MARK_POISON = 2, MARK_UFFD_WP = 4;
+/**
+ * A page of a mapping of a size-limited tmpfs file not yet allocated to the file: the host
+ * withholds every right until the first touch charges it (or finds the mount full: SIGBUS).
+ */
+export const MARK_UNCHARGED = 8;
 /** UFFDIO_REGISTER's modes as VMAs keep them. */
 export const UFFD_MODE_MISSING = 1, UFFD_MODE_WP = 2;
 const PROT_ALL = PROT_READ | PROT_WRITE | PROT_EXEC;
@@ -384,6 +389,59 @@ export class MemoryManager {
       ...(file?.location()?.mount.noexec ? { mayExec: false } : {}),
       ...(o.dontExpand ? { dontExpand: true } : {}),
     });
+    if (file !== null && (o.prot & (PROT_READ | PROT_WRITE | PROT_EXEC)) !== 0) this.#withholdUncharged(via, file, addr, addr + len, o.offset);
+  }
+
+  /**
+   * The pages of [start, end), mapping file from `offset`, that a size-limited tmpfs has not
+   * allocated yet: marked MARK_UNCHARGED and inaccessible on the host, so that the first touch
+   * of each stops in the kernel ({@linkcode chargeTouched}). Pages past the end of the file are
+   * left to the host (SIGBUS there already).
+   */
+  #withholdUncharged(via: Context, file: FileDescription, start: number, end: number, offset: number): void {
+    const charge = file.mappedPageCharge();
+    if (charge === null) return;
+    let size = Infinity;
+    try {
+      size = file.stat().size;
+    } catch { /* keep Infinity */ }
+    const last = Math.min(end, start + Math.max(0, pageRoundUp(size) - offset));
+    let run = -1;
+    const flush = (at: number) => {
+      if (run >= 0 && at > run) this.as.protect(via, run, at - run, 0);
+      run = -1;
+    };
+    for (let p = start; p < last; p += PAGE_SIZE) {
+      if (charge.allocated((offset + (p - start)) / PAGE_SIZE)) {
+        flush(p);
+        continue;
+      }
+      this.addMarks(p, p + PAGE_SIZE, MARK_UNCHARGED);
+      this.withholding = true;
+      if (run < 0) run = p;
+    }
+    flush(last);
+  }
+
+  /**
+   * A touch (by the program or a syscall's copy) of addr's page in a mapping of a size-limited
+   * tmpfs file that the host withholds: the file's page is charged (or was allocated since) and
+   * the mapping opened to it, true; the mount is full, false (SIGBUS, or EFAULT for a copy).
+   * null when the page is not such a page.
+   */
+  chargeTouched(via: Context, addr: number): boolean | null {
+    const page = addr - (addr % PAGE_SIZE);
+    const b = this.pageMarks?.get(page) ?? 0;
+    if (!(b & MARK_UNCHARGED)) return null;
+    const v = this.findVma(addr);
+    const charge = v?.file?.mappedPageCharge() ?? null;
+    if (v !== undefined && charge !== null) {
+      const pg = (v.offset + (page - v.start)) / PAGE_SIZE;
+      if (!charge.allocated(pg) && !charge.charge(pg)) return false;
+    }
+    this.dropMarks(page, page + PAGE_SIZE, MARK_UNCHARGED);
+    if (v !== undefined) this.as.protect(via, page, PAGE_SIZE, v.prot);
+    return true;
   }
 
   /** Bytes in locked VMAs (Linux's locked_vm), within [start, end) if given. */
@@ -641,7 +699,7 @@ export class MemoryManager {
   copyGrowing(
     via: Context, addr: number, buf: Uint8Array, done: number, toUser: boolean, stackLimit: number, asLimit: number,
   ): number {
-    while (done < buf.length && this.growDown(via, addr + done, stackLimit, asLimit)) {
+    while (done < buf.length && (this.growDown(via, addr + done, stackLimit, asLimit) || this.chargeTouched(via, addr + done) === true)) {
       const rest = buf.subarray(done);
       const n = toUser ? this.as.write(addr + done, rest) : this.as.read(addr + done, rest);
       if (n === 0) break;
@@ -767,6 +825,11 @@ export class MemoryManager {
     const r = this.as.protect(via, addr, end - addr, prot);
     for (const p of pieces) this.#insert({ ...p, prot });
     if (r < 0) throw errnoFromNumber(-r);
+    if (this.withholding && (this.pageMarks?.size ?? 0) > 0) {
+      for (const [page, b] of this.pageMarks!) {
+        if ((b & MARK_UNCHARGED) && page >= addr && page < end) this.as.protect(via, page, PAGE_SIZE, 0);
+      }
+    }
   }
 
   /**
@@ -1044,7 +1107,7 @@ export class MemoryManager {
   }
 
   /** Clears `bits` (all by default) of the marks of pages in [start, end). */
-  dropMarks(start: number, end: number, bits = MARK_GUARD | MARK_POISON | MARK_UFFD_WP): void {
+  dropMarks(start: number, end: number, bits = MARK_GUARD | MARK_POISON | MARK_UFFD_WP | MARK_UNCHARGED): void {
     const m = this.pageMarks;
     if (m === null || m.size === 0) return;
     for (const [page, b] of m) {
@@ -1166,7 +1229,9 @@ export class MemoryManager {
     if (this.pageMarks !== null) {
       // Guard and poison markers are copied (copy_pte_marker), uffd-wp bits are not.
       m.pageMarks = new Map();
-      for (const [page, b] of this.pageMarks) if (b & (MARK_GUARD | MARK_POISON)) m.pageMarks.set(page, b & (MARK_GUARD | MARK_POISON));
+      // Uncharged pages stay inaccessible in the child's inherited host mappings too.
+      const kept = MARK_GUARD | MARK_POISON | MARK_UNCHARGED;
+      for (const [page, b] of this.pageMarks) if (b & kept) m.pageMarks.set(page, b & kept);
     }
     m.brkStart = this.brkStart;
     m.brk = this.brk;

@@ -46,7 +46,7 @@ import {
 import { MS_NOATIME, MS_STRICTATIME } from "../../abi/linux/mount.ts";
 import * as ffi from "../../platform/ptrace/_ffi.ts";
 import { Dentry, type Filesystem, type FsStat, type NewFile, type SetAttr } from "../dentry.ts";
-import type { DirEntry, FileDescription, MemoryIO, Stat } from "../file_description.ts";
+import type { DirEntry, FileDescription, MappedPageCharge, MemoryIO, Stat } from "../file_description.ts";
 import { hostHoleData, LocatedFile, seekRegular } from "../located_file.ts";
 import type { Location } from "../mount.ts";
 import { Pipe } from "../pipe.ts";
@@ -320,6 +320,11 @@ export class TmpfsInode {
       fs.usedPages++;
     }
     return last + 1;
+  }
+
+  /** A mapping's first touch of page pg (FileDescription.mappedPageCharge): allocates it if it fits. */
+  chargeMappedPage(pg: number): boolean {
+    return this.#allocateRun(pg, pg) > pg;
   }
 
   /** Frees the allocated pages from index `from` on (and their data, which the caller zeroed). */
@@ -913,6 +918,16 @@ export class TmpfsRegularFile extends LocatedFile {
 
   override hostFdForMmap(): number {
     return this.inode.mapFd();
+  }
+
+  /**
+   * On a mount with a size limit, a mapping's first touch of a page not yet allocated charges
+   * it, or is SIGBUS when the mount is full (kernel/userfaultfd.ts's withheld pages).
+   */
+  override mappedPageCharge(): MappedPageCharge | null {
+    const i = this.inode;
+    if (i.fs.maxPages === Infinity) return null;
+    return { allocated: (pg) => i.allocated.has(pg), charge: (pg) => i.chargeMappedPage(pg) };
   }
 
   protected override release(): void {
