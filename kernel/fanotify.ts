@@ -449,8 +449,8 @@ export function heldOpen(f: FileDescription): HeldOpen | undefined {
 }
 
 /**
- * FAN_ACCESS_PERM before a read of f by t: null to go on, or the request to wait for (stored
- * by the caller). Throws EPERM for a denied one found answered.
+ * FAN_ACCESS_PERM before a read of f by t (rw_verify_area): null to go on, or the request the
+ * caller keeps in t.syscallState and waits for.
  */
 export function accessPerm(t: Task, f: FileDescription): PermRequest | null {
   if (!permEligible.has(f)) return null;
