@@ -645,8 +645,11 @@ function findInit(launch: LaunchConfig, log: DebugLog): string {
  */
 async function imageRebuilder(launch: LaunchConfig, imagePath: string, log: DebugLog, tty: boolean): Promise<(k: Kernel) => void> {
   const tImport = performance.now();
-  const { imageNeedsNetwork, readSandboxImageFast, restoreSandbox } = await import("../kernel/checkpoint/sandbox.ts");
-  const { ImageError } = await import("../kernel/checkpoint/image.ts");
+  // ImageError through sandbox.ts: an import of image.ts of its own made it an entry of the
+  // bundle, and so two more modules (its chunk and a shim) for every restore to load.
+  const { ImageError, imageNeedsAnonFileClasses, imageNeedsNetwork, loadAnonFileClasses, readSandboxImageFast, restoreSandbox } = await import(
+    "../kernel/checkpoint/sandbox.ts"
+  );
   let image: Awaited<ReturnType<typeof readSandboxImageFast>>;
   const t0 = performance.now();
   try {
@@ -658,6 +661,7 @@ async function imageRebuilder(launch: LaunchConfig, imagePath: string, log: Debu
   // The network's modules only for an image that holds sockets or network settings: an idle
   // shell's restore loads no more of the kernel than `do` does.
   if (imageNeedsNetwork(image.state)) await loadNetModules();
+  if (imageNeedsAnonFileClasses(image.state)) await loadAnonFileClasses();
   const t1 = performance.now();
   return (k: Kernel) => {
     try {

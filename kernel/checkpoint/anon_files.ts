@@ -19,10 +19,10 @@ import type { Kernel } from "../kernel.ts";
 import { ThreadGroup } from "../thread_group.ts";
 import { Limits } from "../limits.ts";
 import { SignalHandlers } from "../signals.ts";
-import { EventFd } from "../../vfs/eventfd.ts";
-import { TimerFd } from "../timerfd.ts";
-import { SignalFd } from "../signalfd.ts";
-import { EpollInstance } from "../../vfs/epoll.ts";
+import type { EventFd } from "../../vfs/eventfd.ts";
+import type { TimerFd } from "../timerfd.ts";
+import type { SignalFd } from "../signalfd.ts";
+import type { EpollInstance } from "../../vfs/epoll.ts";
 import { InotifyEvent, InotifyFile, MAX_QUEUED_EVENTS } from "../../vfs/inotify.ts";
 import { IN_Q_OVERFLOW } from "../../vfs/fsnotify.ts";
 import type { Dentry } from "../../vfs/dentry.ts";
@@ -123,6 +123,46 @@ function pathOf(k: Kernel, d: Dentry): string | null {
   return null;
 }
 
+/** The classes of the files this module saves and makes, but inotify's. */
+export interface AnonFileClasses {
+  EventFd: typeof EventFd;
+  TimerFd: typeof TimerFd;
+  SignalFd: typeof SignalFd;
+  EpollInstance: typeof EpollInstance;
+}
+
+/**
+ * Their modules are the lazily loaded syscall families' (eventfd2, timerfd_create, signalfd4,
+ * epoll_create1 load them at their first call), each a chunk of its own in the launcher's
+ * bundle: imported here, they were four more modules for every restore to load (one for each
+ * file, ~0.5 ms of CPU each), an idle shell's that has none of these files too. A checkpoint
+ * has them (save.ts imports them and hands them over: setAnonFileClasses); a restore loads them
+ * for an image that holds such a file (loadAnonFileClasses, before restoreSandbox).
+ */
+let known: AnonFileClasses | null = null;
+
+/** Hands over the classes (save.ts, which imports their modules). */
+export function setAnonFileClasses(c: AnonFileClasses): void {
+  known = c;
+}
+
+/** Loads the classes' modules (once), for restoring an image that holds one of their files. */
+export async function loadAnonFileClasses(): Promise<void> {
+  if (known !== null) return;
+  const [e, t, s, p] = await Promise.all([
+    import("../../vfs/eventfd.ts"), import("../timerfd.ts"), import("../signalfd.ts"), import("../../vfs/epoll.ts"),
+  ]);
+  known = { EventFd: e.EventFd, TimerFd: t.TimerFd, SignalFd: s.SignalFd, EpollInstance: p.EpollInstance };
+}
+
+/** The kinds of saved file whose classes loadAnonFileClasses loads. */
+export const ANON_CLASS_KINDS: ReadonlySet<string> = new Set(["eventfd", "timerfd", "signalfd", "epoll"]);
+
+function classes(): AnonFileClasses {
+  if (known === null) throw new Error("checkpoint: the eventfd, timerfd, signalfd and epoll modules are not loaded (loadAnonFileClasses)");
+  return known;
+}
+
 /**
  * The saved form of f if it is one of these files, else null. `fileRef` saves (or finds) another
  * description and returns its index; `live` says whether a process is in the image.
@@ -130,6 +170,7 @@ function pathOf(k: Kernel, d: Dentry): string | null {
 export function saveAnonFile(
   k: Kernel, f: FileDescription, fileRef: (f: FileDescription) => number, live: (tg: ThreadGroup) => boolean, refuse: Refuse,
 ): SavedAnonFile | null {
+  const { EventFd, TimerFd, SignalFd, EpollInstance } = classes();
   if (f instanceof InotifyFile) {
     const watches = [...f.watches.values()].map((w) => {
       const path = pathOf(k, w.dentry);
@@ -186,6 +227,7 @@ function reapedProcess(tgid: number, pending: bigint, groups: ReadonlyMap<number
 
 /** Makes the file (first pass, once every process exists): an epoll set without its registrations. */
 export function makeAnonFile(k: Kernel, s: SavedAnonFile, groups: ReadonlyMap<number, ThreadGroup>): FileDescription {
+  const { EventFd, TimerFd, SignalFd, EpollInstance } = s.kind === "inotify" ? {} as AnonFileClasses : classes();
   switch (s.kind) {
     case "eventfd": {
       const counter = BigInt(`0x${s.counter}`);
@@ -267,6 +309,7 @@ export function linkAnonFile(f: FileDescription, s: SavedAnonFile, files: readon
 
 /** Third pass, after the monotonic clock continues: a timerfd's deadline goes back on the loop. */
 export function armAnonFile(k: Kernel, f: FileDescription): void {
-  if (f instanceof TimerFd && f.deadlineNs !== null) k.addDeadline(f);
+  // (No TimerFd exists before its module is loaded: an idle shell's files are not looked at.)
+  if (known !== null && f instanceof known.TimerFd && f.deadlineNs !== null) k.addDeadline(f);
 }
 

@@ -65,7 +65,7 @@ import { checkMemfdShape, makeMemfd, memfdSchema, sealMemfd } from "./memfd.ts";
 import { MemFd } from "../../vfs/memfd.ts";
 import { IPC_LIMITS } from "../ipc.ts";
 import { checkTtyShape, hangUpExecTerminal, makeTerminals, makeTtyFile, terminalSchema, ttyFileSchema } from "./ttys.ts";
-import { anonFileSchemas, armAnonFile, linkAnonFile, makeAnonFile, type SavedAnonFile } from "./anon_files.ts";
+import { ANON_CLASS_KINDS, anonFileSchemas, armAnonFile, linkAnonFile, makeAnonFile, type SavedAnonFile } from "./anon_files.ts";
 import { checkIpcShape, makeMqueues, mqueueFileSchema, mqueuesSchema, openMqueue, restoreSysvIpc, sysvIpcSchema } from "./ipc.ts";
 import { checkProcFileHolders, makeProcFile, procFileSchemas, reopenKernFiles, type SavedPidFd } from "./proc_files.ts";
 import { checkNetlinkShape, makeNetlinkFile, netlinkFileSchema } from "./netlink.ts";
@@ -74,7 +74,8 @@ import { checkKeyringsShape, keyringsSchema, restoreKeyrings, serial as keyringS
 import { checkSeccompShape, makeSeccompStates, seccompFilterSchema, seccompStateSchema } from "./seccomp.ts";
 import { checkCowObjects, checkCowPieces, CowMemories, cowObjectSchema, cowPieceSchema, type SavedCowPiece } from "./cow.ts";
 import { checkRoot, type Image, type ImageBlob, ImageError, readImage, readImageFast } from "./image.ts";
-export { loadCodecs, loadEncoders } from "./image.ts";
+export { ImageError, loadCodecs, loadEncoders } from "./image.ts";
+export { loadAnonFileClasses } from "./anon_files.ts";
 
 const PROT_READ = 1, PROT_WRITE = 2;
 const SIGALRM = 14, SI_KERNEL = 0x80;
@@ -495,6 +496,14 @@ const NET_FILE_KINDS: ReadonlySet<string> = new Set(["unix", "tcp", "udp", "ping
 export function imageNeedsNetwork(s: SavedSandbox): boolean {
   return s.unixSockets.length > 0 || s.tcpSockets.length > 0 || s.udpSockets.length > 0 || s.netSysctl !== undefined ||
     s.portRange !== undefined || s.files.some((f) => NET_FILE_KINDS.has(f.kind));
+}
+
+/**
+ * Whether restoring this state needs the eventfd, timerfd, signalfd and epoll modules, which the
+ * caller loads first (loadAnonFileClasses): an idle shell's image holds none of these files.
+ */
+export function imageNeedsAnonFileClasses(s: SavedSandbox): boolean {
+  return s.files.some((f) => ANON_CLASS_KINDS.has(f.kind));
 }
 
 export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: RestoreOptions): void {

@@ -51,7 +51,11 @@ import { MemFd } from "../../vfs/memfd.ts";
 import { taskCpu } from "../cpu_time.ts";
 import { type SavedTerminal, saveTerminal, saveTtyFile } from "./ttys.ts";
 import type { Terminal } from "../../vfs/tty/mod.ts";
-import { saveAnonFile } from "./anon_files.ts";
+import { saveAnonFile, setAnonFileClasses } from "./anon_files.ts";
+import { EventFd } from "../../vfs/eventfd.ts";
+import { TimerFd } from "../timerfd.ts";
+import { SignalFd } from "../signalfd.ts";
+import { EpollInstance } from "../../vfs/epoll.ts";
 import { MqueueSaver, saveSysvIpc, wokenByRemoval } from "./ipc.ts";
 import { saveProcFile } from "./proc_files.ts";
 import { saveNetlinkFile } from "./netlink.ts";
@@ -69,6 +73,9 @@ import {
 export { loadEncoders } from "./image.ts";
 
 const PROT_READ = 1;
+
+// A checkpoint saves whatever files the sandbox holds: the classes anon_files.ts knows them by.
+setAnonFileClasses({ EventFd, TimerFd, SignalFd, EpollInstance });
 
 /** Why a sandbox cannot be checkpointed (yet), in one line. */
 export class CheckpointError extends Error {
