@@ -475,6 +475,10 @@ Deno.test("ptrace's debug registers: a breakpoint address is read back and repla
   await assertSameAsNative([await compileC("ptrace_debugreg")]);
 });
 
+Deno.test("max_map_count: a process fills its map with ~65,000 mmaps (each as cheap as the first), then an munmap that would split a mapping is ENOMEM and changes nothing, a whole mapping's protection changes, and a freed slot maps again, as natively (tests/c/max_map_count.c)", async () => {
+  await assertSameAsNative([await compileC("max_map_count")]);
+});
+
 Deno.test("mseal(2): argument errors in order; a sealed mapping refuses munmap, mprotect, mremap, mmap(MAP_FIXED) over it and discarding madvise of read-only anonymous memory with EPERM; smaps shows sl; fork keeps the seal; as natively (tests/c/mseal.c)", async () => {
   await assertSameAsNative([await compileC("mseal")]);
 });

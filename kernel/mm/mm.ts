@@ -291,13 +291,17 @@ export class MemoryManager {
   #isFree(start: number, end: number): boolean {
     if (start < this.as.minAddr || end > this.as.maxAddr) return false;
     for (const r of this.as.reserved) if (r.start < end && start < r.end) return false;
-    for (const v of this.vmas) if (v.start < end && start < v.end) return false;
-    return true;
+    const next = this.vmas[this.#firstEndingAbove(start)];
+    return next === undefined || next.start >= end;
   }
 
   /** Whether a range ending at end reaches into the guard gap below a MAP_GROWSDOWN VMA. */
   #inStackGap(end: number): boolean {
-    return this.vmas.some((v) => v.growsDown && v.start >= end && v.start - STACK_GUARD_GAP < end);
+    const vs = this.vmas;
+    for (let i = this.#firstEndingAbove(end); i < vs.length && vs[i]!.start - STACK_GUARD_GAP < end; i++) {
+      if (vs[i]!.growsDown && vs[i]!.start >= end) return true;
+    }
+    return false;
   }
 
   #checkRange(start: number, end: number): void {
@@ -447,15 +451,15 @@ export class MemoryManager {
   /** Bytes in locked VMAs (Linux's locked_vm), within [start, end) if given. */
   lockedBytes(start = 0, end = Infinity): number {
     let n = 0;
-    for (const v of this.vmas) {
-      if (v.locked && v.start < end && start < v.end) n += Math.min(v.end, end) - Math.max(v.start, start);
+    for (const v of start === 0 && end === Infinity ? this.vmas : this.overlapping(start, end)) {
+      if (v.locked) n += Math.min(v.end, end) - Math.max(v.start, start);
     }
     return n;
   }
 
   /** Whether a VMA overlapping [start, end) is locked. */
   anyLocked(start: number, end: number): boolean {
-    return this.vmas.some((v) => v.locked === true && v.start < end && start < v.end);
+    return this.overlapping(start, end).some((v) => v.locked === true);
   }
 
   /**
@@ -477,7 +481,7 @@ export class MemoryManager {
     if (start % PAGE_SIZE !== 0) throw EINVAL;
     const end = start + pageRoundUp(len);
     if (end === start) return;
-    const inRange = this.vmas.filter((v) => v.start < end && start < v.end);
+    const inRange = this.overlapping(start, end);
     if (inRange.some((v) => v.file !== null || isSpecial(v))) throw EBADF;
     let covered = 0;
     for (const v of inRange) covered += Math.min(v.end, end) - Math.max(v.start, start);
@@ -494,7 +498,7 @@ export class MemoryManager {
    * checked them.
    */
   setUffd(start: number, end: number, uffd: NonNullable<Vma["uffd"]> | null): void {
-    if (!this.vmas.some((v) => v.start < end && start < v.end)) return;
+    if (this.overlapping(start, end).length === 0) return;
     for (const p of this.#remove(start, end)) {
       const { uffd: _, ...rest } = p;
       this.#insert(uffd === null ? rest : { ...rest, uffd });
@@ -506,7 +510,7 @@ export class MemoryManager {
    * The caller checked that the range is mapped.
    */
   setDontCopy(start: number, end: number, dontCopy: boolean): void {
-    if (!this.vmas.some((v) => v.start < end && start < v.end && !v.dontCopy !== !dontCopy)) return;
+    if (!this.overlapping(start, end).some((v) => !v.dontCopy !== !dontCopy)) return;
     for (const p of this.#remove(start, end)) {
       const { dontCopy: _, ...rest } = p;
       this.#insert(dontCopy ? { ...rest, dontCopy: true } : rest);
@@ -515,7 +519,7 @@ export class MemoryManager {
 
   /** madvise(MADV_WIPEONFORK / MADV_KEEPONFORK) over [start, end); the caller checked the range. */
   setWipeOnFork(start: number, end: number, wipe: boolean): void {
-    if (!this.vmas.some((v) => v.start < end && start < v.end && !v.wipeOnFork !== !wipe)) return;
+    if (!this.overlapping(start, end).some((v) => !v.wipeOnFork !== !wipe)) return;
     for (const p of this.#remove(start, end)) {
       const { wipeOnFork: _, ...rest } = p;
       this.#insert(wipe ? { ...rest, wipeOnFork: true } : rest);
@@ -538,13 +542,13 @@ export class MemoryManager {
   }
 
   #setLockedIn(start: number, end: number, locked: boolean): void {
-    if (!this.vmas.some((v) => v.start < end && start < v.end && !v.locked !== !locked && !isSpecial(v))) return;
+    if (!this.overlapping(start, end).some((v) => !v.locked !== !locked && !isSpecial(v))) return;
     for (const p of this.#remove(start, end)) this.#insert({ ...p, locked: isSpecial(p) ? p.locked === true : locked });
   }
 
   /** Whether any VMA overlapping [start, end) has no access at all (mlock cannot fault it in). */
   anyInaccessible(start: number, end: number): boolean {
-    return this.vmas.some((v) => v.start < end && start < v.end && v.prot === 0);
+    return this.overlapping(start, end).some((v) => v.prot === 0);
   }
 
   /**
@@ -572,7 +576,7 @@ export class MemoryManager {
   /** Bytes of [start, end) that VMAs cover. */
   #mappedIn(start: number, end: number): number {
     let n = 0;
-    for (const v of this.vmas) if (v.start < end && start < v.end) n += Math.min(v.end, end) - Math.max(v.start, start);
+    for (const v of this.overlapping(start, end)) n += Math.min(v.end, end) - Math.max(v.start, start);
     return n;
   }
 
@@ -589,8 +593,8 @@ export class MemoryManager {
    * are not merged.
    */
   #insert(v: Vma): void {
-    let i = 0;
-    while (i < this.vmas.length && this.vmas[i]!.start < v.start) i++;
+    // v lies where no VMA is: the first VMA ending above its start begins at or after its end.
+    const i = this.#firstEndingAbove(v.start);
     const prev = this.vmas[i - 1], next = this.vmas[i];
     const joins = (a: Vma, b: Vma) =>
       a.end === b.start && a.file === null && b.file === null && !a.shared && !b.shared &&
@@ -613,14 +617,16 @@ export class MemoryManager {
   /** Removes [start, end) from the VMA list, splitting partial overlaps. Host pages untouched. */
   #remove(start: number, end: number): Vma[] {
     const out: Vma[] = [];
-    if (!this.vmas.some((v) => v.start < end && start < v.end)) return out; // a fresh range
-    // One pass keeps the order: a VMA's pieces stay between its neighbours.
+    const vs = this.vmas;
+    const i = this.#firstEndingAbove(start);
+    let j = i;
+    while (j < vs.length && vs[j]!.start < end) j++;
+    if (i === j) return out; // a fresh range
+    // The overlapped VMAs [i, j) are replaced in place by what is left of them, so a VMA's
+    // pieces stay between its neighbours.
     const keep: Vma[] = [];
-    for (const v of this.vmas) {
-      if (v.end <= start || v.start >= end) {
-        keep.push(v);
-        continue;
-      }
+    for (let k = i; k < j; k++) {
+      const v = vs[k]!;
       if (v.start < start) keep.push({ ...v, end: start, file: v.file?.incRef() ?? null });
       if (v.end > end) {
         keep.push({ ...v, start: end, offset: v.offset + (end - v.start), file: v.file?.incRef() ?? null });
@@ -628,8 +634,34 @@ export class MemoryManager {
       const s = Math.max(v.start, start), e = Math.min(v.end, end);
       out.push({ ...v, start: s, end: e, offset: v.offset + (s - v.start) });
     }
-    this.vmas = keep;
+    vs.splice(i, j - i, ...keep);
     return out;
+  }
+
+  /**
+   * The index of the first VMA that ends above addr (vmas.length if none): a binary search, as
+   * VMAs are sorted and disjoint. Every range query starts here, so that a process holding tens
+   * of thousands of mappings (up to max_map_count, 65,530) pays O(log n) per mmap, munmap or
+   * mprotect rather than a walk over all of them (which made filling the map quadratic).
+   */
+  #firstEndingAbove(addr: number): number {
+    const vs = this.vmas;
+    let lo = 0, hi = vs.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (vs[mid]!.end > addr) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  }
+
+  /** The VMAs overlapping [start, end), in address order. */
+  overlapping(start: number, end: number): Vma[] {
+    const vs = this.vmas;
+    const i = this.#firstEndingAbove(start);
+    let j = i;
+    while (j < vs.length && vs[j]!.start < end) j++;
+    return i === j ? [] : vs.slice(i, j);
   }
 
   /** The VMA containing addr, or undefined (binary search: VMAs are sorted and disjoint). */
@@ -673,8 +705,7 @@ export class MemoryManager {
     if (!Number.isSafeInteger(addr) || addr < 0) return undefined;
     const start = addr - (addr % PAGE_SIZE);
     const vs = this.vmas;
-    let i = 0;
-    while (i < vs.length && vs[i]!.end <= addr) i++;
+    const i = this.#firstEndingAbove(addr);
     const v = vs[i];
     if (v === undefined || v.start <= addr || !v.growsDown || v.shared || v.file !== null) return undefined;
     const prev = vs[i - 1];
@@ -713,7 +744,7 @@ export class MemoryManager {
    * a special mapping (special_mapping_split); whole, they may be unmapped, moved, protected.
    */
   #checkNoSpecialSplit(start: number, end: number): void {
-    for (const v of this.vmas) {
+    for (const v of this.overlapping(start, end)) {
       if (v.file !== null || (v.name !== "[vdso]" && v.name !== "[vvar]")) continue;
       if (v.start < end && start < v.end && (v.start < start || v.end > end)) throw EINVAL;
     }
@@ -721,7 +752,7 @@ export class MemoryManager {
 
   /** EPERM when a mapping in [start, end) is sealed (Linux's vma_is_sealed checks). */
   #checkUnsealed(start: number, end: number): void {
-    for (const v of this.vmas) if (v.sealed && v.start < end && start < v.end) throw EPERM;
+    for (const v of this.overlapping(start, end)) if (v.sealed) throw EPERM;
   }
 
   /**
@@ -739,8 +770,8 @@ export class MemoryManager {
    */
   madviseSealed(start: number, end: number, discard: boolean): void {
     if (!discard) return;
-    for (const v of this.vmas) {
-      if (!v.sealed || v.end <= start || end <= v.start) continue;
+    for (const v of this.overlapping(start, end)) {
+      if (!v.sealed) continue;
       if (v.file !== null || v.shared || (v.prot & PROT_WRITE)) continue;
       throw EPERM;
     }
@@ -754,19 +785,21 @@ export class MemoryManager {
     for (const r of this.as.reserved) if (r.start < end && addr < r.end) throw EINVAL;
     this.#checkNoSpecialSplit(addr, end);
     this.#checkUnsealed(addr, end);
-    const removed = this.#remove(addr, end);
-    if (removed.length === 0) return;
-    this.dropMarks(addr, end);
+    if (this.overlapping(addr, end).length === 0) return;
+    // The host first: when it refuses (a split past the host's max_map_count is ENOMEM), the
+    // mappings stay as they were, as Linux leaves them.
     const r = this.as.unmap(via, addr, end - addr);
-    for (const v of removed) v.file?.decRef();
     if (r < 0) throw errnoFromNumber(-r);
+    this.dropMarks(addr, end);
+    for (const v of this.#remove(addr, end)) v.file?.decRef();
   }
 
   /** Every page of [addr, end) must be mapped (ENOMEM otherwise), as Linux checks. */
   #checkMapped(addr: number, end: number): void {
     let cur = addr;
-    for (const v of this.vmas) {
-      if (v.end <= cur) continue;
+    const vs = this.vmas;
+    for (let i = this.#firstEndingAbove(addr); i < vs.length; i++) {
+      const v = vs[i]!;
       if (v.start > cur) break;
       cur = v.end;
       if (cur >= end) break;
@@ -794,7 +827,7 @@ export class MemoryManager {
     prot &= PROT_READ | PROT_WRITE | PROT_EXEC;
     if (pkey !== -1) throw EINVAL;
     if (grows !== 0) {
-      const v = this.vmas.find((v) => v.end > addr);
+      const v = this.vmas[this.#firstEndingAbove(addr)];
       if (v === undefined) throw ENOMEM;
       if (grows === PROT_GROWSDOWN) {
         if (v.start >= end) throw ENOMEM;
@@ -806,7 +839,7 @@ export class MemoryManager {
       }
     }
     this.#checkMapped(addr, end);
-    for (const v of this.vmas) {
+    for (const v of this.overlapping(addr, end)) {
       if (
         v.start < end && addr < v.end && v.shared && v.file && (prot & PROT_WRITE) &&
         (!v.file.writable || v.mayWrite === false)
@@ -821,10 +854,11 @@ export class MemoryManager {
     // Linux's do_mprotect_pkey refuses the rights (EACCES) before mprotect_fixup splits.
     this.#checkNoSpecialSplit(addr, end);
     this.#checkUnsealed(addr, end);
-    const pieces = this.#remove(addr, end);
+    // The host first, so that its refusal (ENOMEM: a split past its max_map_count) changes
+    // nothing here either.
     const r = this.as.protect(via, addr, end - addr, prot);
-    for (const p of pieces) this.#insert({ ...p, prot });
     if (r < 0) throw errnoFromNumber(-r);
+    for (const p of this.#remove(addr, end)) this.#insert({ ...p, prot });
     if (this.withholding && (this.pageMarks?.size ?? 0) > 0) {
       for (const [page, b] of this.pageMarks!) {
         if ((b & MARK_UNCHARGED) && page >= addr && page < end) this.as.protect(via, page, PAGE_SIZE, 0);
@@ -887,7 +921,7 @@ export class MemoryManager {
     // mseal(2): any sealed page of the source, before the source's own checks.
     this.#checkUnsealed(o.oldAddr, o.oldAddr + Math.max(oldLen, PAGE_SIZE));
     if (o.flags & MREMAP_DONTUNMAP) return this.#moveKeepingSource(via, o.oldAddr, oldLen, o.flags, o.newAddr, asLimit);
-    const first = this.vmas.find((x) => x.start <= o.oldAddr && o.oldAddr < x.end);
+    const first = this.findVma(o.oldAddr);
     if (first !== undefined && first.file === null && (first.name === "[vdso]" || first.name === "[vvar]")) {
       // Moved whole only; never grown (Linux: VM_DONTEXPAND, EFAULT) nor split (EINVAL).
       if (o.oldAddr + oldLen > first.end || newLen > oldLen) throw EFAULT;
@@ -900,7 +934,7 @@ export class MemoryManager {
     }
     // The source must lie in one mapping, checked before anything is unmapped (Linux 6.18's
     // mremap: a MREMAP_FIXED shrink across mappings is EFAULT with nothing changed).
-    const v = this.vmas.find((x) => x.start <= o.oldAddr && o.oldAddr < x.end);
+    const v = this.findVma(o.oldAddr);
     if (!v || o.oldAddr + oldLen > v.end) throw EFAULT;
     if (o.flags & MREMAP_FIXED) {
       if (o.newAddr % PAGE_SIZE !== 0) throw EINVAL;
@@ -963,7 +997,7 @@ export class MemoryManager {
    * mapping has none: no UFFD_FEATURE_EVENT_REMAP).
    */
   #moveKeepingSource(via: Context, addr: number, len: number, flags: number, newAddr: number, asLimit: number): number {
-    const v = this.vmas.find((x) => x.start <= addr && addr < x.end);
+    const v = this.findVma(addr);
     if (!v || addr + len > v.end) throw EFAULT;
     if (v.file !== null || v.shared || isSpecial(v)) throw EINVAL;
     let dest: number;
@@ -1041,8 +1075,8 @@ export class MemoryManager {
    */
   populate(via: Context, start: number, end: number): void {
     if (this.as.populate === undefined) return;
-    for (const v of this.vmas) {
-      if (v.end <= start || v.start >= end || (v.prot & (PROT_READ | PROT_WRITE | PROT_EXEC)) === 0) continue;
+    for (const v of this.overlapping(start, end)) {
+      if ((v.prot & (PROT_READ | PROT_WRITE | PROT_EXEC)) === 0) continue;
       const a = Math.max(v.start, start), b = Math.min(v.end, end);
       if ((this.pageMarks?.size ?? 0) === 0) {
         this.as.populate(via, a, b);
@@ -1066,8 +1100,7 @@ export class MemoryManager {
   residency(start: number, end: number): Uint8Array {
     const out = new Uint8Array(Math.ceil((end - start) / PAGE_SIZE));
     const pop = this.as.populated?.(start, end) ?? null;
-    for (const v of this.vmas) {
-      if (v.end <= start || v.start >= end) continue;
+    for (const v of this.overlapping(start, end)) {
       const a = Math.max(v.start, start), b = Math.min(v.end, end);
       if (v.file !== null || pop === null) {
         out.fill(1, (a - start) / PAGE_SIZE, (b - start) / PAGE_SIZE);
@@ -1088,8 +1121,7 @@ export class MemoryManager {
    * MADV_DONTNEED, moved by mremap, gone with munmap.
    */
   installGuard(via: Context, start: number, end: number): void {
-    for (const v of this.vmas) {
-      if (v.end <= start || v.start >= end) continue;
+    for (const v of this.overlapping(start, end)) {
       const a = Math.max(v.start, start), b = Math.min(v.end, end);
       const r = this.as.ownMemory?.(via, a, b, v.prot, v.shared) ?? -EINVAL.errno;
       if (r < 0) throw errnoFromNumber(-r);
@@ -1171,8 +1203,7 @@ export class MemoryManager {
         if (runRights !== 0 || this.withholding) this.as.setWithheld!(via, runStart, at, runRights);
       }
     };
-    for (const v of this.vmas) {
-      if (v.end <= start || v.start >= end) continue;
+    for (const v of this.overlapping(start, end)) {
       if (v.file !== null) {
         flush(Math.max(v.start, start));
         runRights = -1;

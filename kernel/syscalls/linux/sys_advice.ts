@@ -241,8 +241,7 @@ function pageRange(addr: bigint, len: bigint): [number, number] {
 /** Throws ENOMEM unless every page of [start, end) is mapped. */
 function checkMapped(t: Task, start: number, end: number): void {
   let cur = start;
-  for (const v of t.mm.vmas) {
-    if (v.end <= cur) continue;
+  for (const v of t.mm.overlapping(start, end)) {
     if (v.start > cur) break;
     cur = v.end;
     if (cur >= end) break;

@@ -222,7 +222,7 @@ const sysShmat: SyscallFn = (t, a) => {
   checkIpcAccess(t.creds, s.perm, acc, t.ipc.owner);
   const len = Math.ceil(s.size / PAGE) * PAGE;
   if ((mapFlags & MAP_FIXED) && !(flags & SHM_REMAP)) {
-    for (const v of t.mm.vmas) if (v.start < addr + len && addr < v.end) throw EINVAL;
+    if (t.mm.overlapping(addr, addr + len).length > 0) throw EINVAL;
   }
   const at = t.mm.mmap(t.ctx, {
     addr, len, prot, flags: mapFlags, file: s.file, offset: 0, readOnly: (flags & SHM_RDONLY) !== 0,

@@ -204,7 +204,7 @@ const sysMadvise: SyscallFn = (t, a) => {
   if (aligned === 0n) return 0;
   const end = BigInt(addr) + aligned > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : addr + Number(aligned);
   const len = end - addr;
-  const vmas = t.mm.vmas.filter((v) => v.start < end && addr < v.end);
+  const vmas = t.mm.overlapping(addr, end);
   // mseal(2): a sealed VMA refuses discarding advice first (can_madvise_modify).
   t.mm.madviseSealed(addr, end, DISCARD_ADVICE.has(advice));
   for (const v of vmas) checkVmaAdvice(v, advice);
