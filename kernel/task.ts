@@ -220,6 +220,8 @@ export class Task implements Waker, MemoryIO {
    * (nsproxy->time_ns_for_children): its own, or one unshare(CLONE_NEWTIME) made.
    */
   timeNsForChildren: TimeNamespace = INIT_TIME_NS;
+  /** prctl(PR_SET_TSC, PR_TSC_SIGSEGV): rdtsc faults (set on the host thread too); inherited, kept by exec. */
+  tscSigsegv = false;
   /** The trace of this task, when another task traces it with ptrace(2) (kernel/ptrace.ts). */
   ptrace: PtraceLink | null = null;
   /** The tasks this task traces. */

@@ -244,6 +244,7 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
   child.nprocExceeded = nprocExceeded;
   child.seccomp = t.seccomp; // the filters too (an immutable list, shared)
   child.personality = t.personality; // dup_task_struct copies it
+  child.tscSigsegv = t.tscSigsegv; // TIF_NOTSC too (the host thread's clone inherits it)
   child.timerSlackNs = child.defaultTimerSlackNs = t.timerSlackNs; // copy_process
   if (!t.schedResetOnFork) {
     child.schedPolicy = t.schedPolicy;

@@ -195,6 +195,8 @@ function commitExec(t: Task, req: ExecRequest, image: Image): void {
     t.fdTable = t.fdTable.fork();
   }
   t.fdTable.closeOnExec();
+  // TIF_NOTSC survives exec; the new image's stub is a fresh one, without it.
+  if (t.tscSigsegv) t.ctx.addressSpace.setTscFaulting?.(t.ctx, true);
   // exec_task_namespaces: the task enters the time namespace its children would (the new
   // image's vDSO was mapped for it), whose offsets are then fixed.
   if (t.timeNs !== t.timeNsForChildren) {

@@ -84,6 +84,11 @@ export type Prot = number;
 /** The host side of one application address space. */
 export interface AddressSpace {
   /**
+   * Makes rdtsc fault (SIGSEGV) or work again for the thread `via` (the host's PR_SET_TSC on its
+   * host thread, which forks and new threads inherit); 0 or -errno. Absent: not supported.
+   */
+  setTscFaulting?(via: Context, faulting: boolean): number;
+  /**
    * The ranges of [start, end) that may hold data, in order; unlisted pages were never
    * touched (they read as zeros, or as the mapped file's bytes). null when it cannot tell.
    * What a checkpoint reads of a large sparse mapping (a 64 GiB reservation with a few pages).

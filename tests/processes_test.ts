@@ -436,6 +436,11 @@ Deno.test("prctl's timer slack (and /proc/self/timerslack_ns, inherited by fork)
   await assertSameAsNative([await compileC("prctl_options")]);
 });
 
+Deno.test("prctl(PR_SET_TSC): rdtsc faults with SIGSEGV (SI_KERNEL) or works, per mode, inherited by fork and kept by execve, EINVAL and EFAULT, as natively (tests/c/prctl_tsc.c)", async () => {
+  const r = await assertSameAsNative([await compileC("prctl_tsc")]);
+  assert.match(r.stdout, /disabled:\n  signal 11, si_code 128, si_addr NULL: 1\n/);
+});
+
 Deno.test("clock_nanosleep's clocks (EOPNOTSUPP, EINVAL), EFAULT for the request and for an unwritable rem after a handler, clone3's struct size rules and set_tid checks, as natively (tests/c/sleep_clone3_errnos.c)", async () => {
   await assertSameAsNative([await compileC("sleep_clone3_errnos")]);
 });

@@ -136,6 +136,7 @@ export const LEDGER: readonly LedgerEntry[] = [
       savedMask: "the mask a sigsuspend, pselect or ppoll put aside: saved as the thread's mask when the call runs again; refused between its wake and its handler",
       sigWaitSet: "sigtimedwait in progress: the call runs again; refused between its wake and its return",
       personality: "a persona other than PER_LINUX (personality(2))",
+      tscSigsegv: "rdtsc made to fault (prctl PR_SET_TSC, PR_TSC_SIGSEGV)",
       uts: "a UTS namespace of its own (unshare or clone with CLONE_NEWUTS): the sandbox's first one is saved as the hostname",
       landlock: "a Landlock domain (landlock_restrict_self)",
       cgroupNs: "a cgroup namespace of its own (unshare or clone with CLONE_NEWCGROUP)",

@@ -443,6 +443,7 @@ function saveTask(t: Task, c: SaveContext): SavedTask {
   if (t.ptrace !== null || t.tracees.size > 0) {
     throw new CheckpointError(`task ${t.tid} is traced or traces another with ptrace(2): not saved yet`);
   }
+  if (t.tscSigsegv) throw new CheckpointError(`task ${t.tid} made rdtsc fault (PR_SET_TSC): not saved yet`);
   if (t.personality !== 0) {
     throw new CheckpointError(`task ${t.tid} has a personality set: not saved yet`);
   }

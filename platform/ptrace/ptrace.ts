@@ -40,6 +40,7 @@ const SYS_close = 3;
 const SYS_clone = 56;
 const SYS_mremap = 25;
 const SYS_prctl = 157;
+const PR_SET_TSC = 26, PR_TSC_ENABLE = 1, PR_TSC_SIGSEGV = 2;
 const SYS_setrlimit = 160;
 const SYS_capset = 126;
 const SYS_unshare = 272;
@@ -300,6 +301,10 @@ class StubAddressSpace implements AddressSpace {
   inject(via: Context, nr: number, args: number[]): number {
     this.#flush();
     return this.#inject(via as PtraceContext, nr, args);
+  }
+
+  setTscFaulting(via: Context, faulting: boolean): number {
+    return this.inject(via, SYS_prctl, [PR_SET_TSC, faulting ? PR_TSC_SIGSEGV : PR_TSC_ENABLE, 0, 0, 0]);
   }
 
   /**

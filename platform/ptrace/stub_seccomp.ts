@@ -6,7 +6,8 @@
  * it is what the host would really execute in a stub: the syscalls the sentry injects, and
  * anything a stub could be tricked into running natively. It allows, from the two `syscall`
  * instructions of the stub's code page only (seccomp_data.instruction_pointer), exactly the
- * syscalls the platform injects (clone only with the two flag sets it uses), hands the
+ * syscalls the platform injects (clone only with the two flag sets it uses, prctl only as
+ * PR_SET_TSC: the application's own, for its thread), hands the
  * descriptor fetch to the sentry (SECCOMP_RET_USER_NOTIF, see ptrace.ts #serveFdFetch), traps
  * the host's vsyscall emulation of time, gettimeofday and getcpu (SECCOMP_RET_TRAP: the host
  * emulates the entry's `ret` and raises SIGSYS, which the sentry sees and answers as the
@@ -28,6 +29,9 @@ export const SYS_munmap = 11;
 export const SYS_mremap = 25;
 export const SYS_madvise = 28;
 export const SYS_clone = 56;
+/** Only as prctl(PR_SET_TSC, ...): an application's PR_SET_TSC, on its own thread. */
+export const SYS_prctl = 157;
+const PR_SET_TSC = 26;
 export const SYS_exit = 60;
 /**
  * The descriptor fetch: the number of pidfd_getfd, whose job it does, but never executed by the
@@ -74,6 +78,7 @@ export function stubFilter(): Uint8Array {
     { op: "ld", off: OFF_NR },
     ...allowed.map((nr): Insn => ({ op: "jeq", k: nr, then: "allow" })),
     { op: "jeq", k: SYS_fetch_fd, then: "notify" },
+    { op: "jeq", k: SYS_prctl, then: "prctl" },
     { op: "jeq", k: SYS_clone, then: "clone", else: "kill" },
     { label: "clone" },
     { op: "ld", off: OFF_ARG0_HI },
@@ -82,6 +87,12 @@ export function stubFilter(): Uint8Array {
     { op: "ld", off: OFF_ARG0_LO },
     { op: "jeq", k: CLONE_STUB_THREAD, then: "allow" },
     { op: "jeq", k: CLONE_STUB_FORK, then: "allow", else: "kill" },
+    { label: "prctl" },
+    { op: "ld", off: OFF_ARG0_HI },
+    { op: "jeq", k: 0, then: "prctl_lo", else: "kill" },
+    { label: "prctl_lo" },
+    { op: "ld", off: OFF_ARG0_LO },
+    { op: "jeq", k: PR_SET_TSC, then: "allow", else: "kill" },
     { label: "vsyscall" },
     { op: "ld", off: OFF_IP_LO },
     ...VSYSCALLS.map(([ip], i): Insn => ({ op: "jeq", k: ip, then: `vsys${i}` })),

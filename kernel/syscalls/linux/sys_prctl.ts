@@ -163,6 +163,20 @@ const sysPrctl: SyscallFn = (t, a) => {
     case PR_GET_THP_DISABLE:
       if (a.u64(1) !== 0n || a.u64(2) !== 0n || a.u64(3) !== 0n || a.u64(4) !== 0n) throw EINVAL;
       return t.tg.thpDisable;
+    case PR_SET_TSC: {
+      // set_tsc_mode: the thread's rdtsc faults (SIGSEGV) or works; the host's own
+      // PR_SET_TSC on the thread's stub does it (the stub filter lets exactly this prctl through).
+      const v = a.u64(1);
+      if (v !== BigInt(PR_TSC_ENABLE) && v !== BigInt(PR_TSC_SIGSEGV)) throw EINVAL;
+      const off = v === BigInt(PR_TSC_SIGSEGV);
+      const r = t.ctx.addressSpace.setTscFaulting?.(t.ctx, off) ?? -38;
+      if (r < 0) throw EINVAL;
+      t.tscSigsegv = off;
+      return 0;
+    }
+    case PR_GET_TSC:
+      t.copyOutU32(a.pointer(1), t.tscSigsegv ? PR_TSC_SIGSEGV : PR_TSC_ENABLE);
+      return 0;
     case PR_GET_SPECULATION_CTRL:
       if (a.u64(2) !== 0n || a.u64(3) !== 0n || a.u64(4) !== 0n) throw EINVAL;
       return speculationCtrl(a.u64(1));
@@ -197,6 +211,7 @@ const sysPrctl: SyscallFn = (t, a) => {
 };
 
 const PR_SET_TIMERSLACK = 29, PR_GET_TIMERSLACK = 30;
+const PR_GET_TSC = 25, PR_SET_TSC = 26, PR_TSC_ENABLE = 1, PR_TSC_SIGSEGV = 2;
 const PR_SET_THP_DISABLE = 41, PR_GET_THP_DISABLE = 42, PR_THP_DISABLE_EXCEPT_ADVISED = 2n;
 const PR_GET_SPECULATION_CTRL = 52;
 const PR_SPEC_STORE_BYPASS = 0n, PR_SPEC_INDIRECT_BRANCH = 1n, PR_SPEC_L1D_FLUSH = 2n;
