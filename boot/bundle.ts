@@ -69,6 +69,11 @@ export interface LaunchConfig {
   /** config.json's linux.resources (flags of the same limits win). */
   resources: SpecResources;
   /**
+   * The path of linux.namespaces' network entry (a network namespace a container engine
+   * prepared: its devices become the sandbox's, boot/loader.ts), or null: none named.
+   */
+  netnsPath: string | null;
+  /**
    * process.terminal: init wants a terminal. A foreground run gives it one only with `-t`; a
    * created or detached one needs `--console-socket` (runc's rule).
    */
@@ -139,6 +144,7 @@ export function loadBundle(
     maskedPaths: spec.linux?.maskedPaths ?? [],
     readonlyPaths: spec.linux?.readonlyPaths ?? [],
     resources: resourcesOf(spec),
+    netnsPath: netnsPathOf(spec),
     terminal: spec.process.terminal === true,
     seccomp: specSeccomp(spec.linux?.seccomp),
   };
@@ -181,6 +187,7 @@ export function doConfig(
     maskedPaths: [],
     readonlyPaths: [],
     resources: { memoryBytes: null, pids: null, cpus: null, cpuPeriodNs: null },
+    netnsPath: null,
     terminal: false,
     seccomp: null,
   };
@@ -293,4 +300,14 @@ export function ownOpenFilesLimit(): bigint | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** linux.namespaces' network entry's path, or null (no entry, or one without a path: a new, empty namespace). */
+function netnsPathOf(spec: Spec): string | null {
+  const entries = (spec.linux?.namespaces ?? []).filter((n) => n.type === "network");
+  if (entries.length > 1) throw new BootError("config.json: linux.namespaces: network is given twice");
+  const path = entries[0]?.path;
+  if (path === undefined || path === "") return null;
+  if (!path.startsWith("/")) throw new BootError(`config.json: linux.namespaces: network path ${quote(path)}: expected an absolute path`);
+  return path;
 }

@@ -62,6 +62,7 @@ Deno.test("loadBundle() reads config.json and resolves root.path against the bun
       maskedPaths: [],
       readonlyPaths: [],
       resources: { memoryBytes: null, pids: null, cpus: null, cpuPeriodNs: null },
+      netnsPath: null,
       terminal: false,
       seccomp: null,
     });
@@ -168,6 +169,7 @@ Deno.test("doConfig() runs in the caller's directory and environment on an overl
       maskedPaths: [],
     readonlyPaths: [],
     resources: { memoryBytes: null, pids: null, cpus: null, cpuPeriodNs: null },
+    netnsPath: null,
     terminal: false,
     seccomp: null,
   });

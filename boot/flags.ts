@@ -48,6 +48,11 @@ export interface GlobalOptions {
   cpuPlacement: CpuPlacement;
   /** --network (default none: loopback only). */
   network: NetworkMode;
+  /**
+   * --network was given: it wins over config.json's network namespace (whose devices the
+   * sandbox takes otherwise, boot/loader.ts). Absent: not given.
+   */
+  networkSet?: boolean;
   /** --publish, in order. */
   publish: PublishRule[];
   /** --net-allow: the destinations outside the sandbox it may reach; null: any. */
@@ -603,6 +608,7 @@ function applyGlobal(g: GlobalOptions, values: Map<string, string | boolean | st
       throw new BootError(`--network: expected none or sandbox, got ${quote(network)}`);
     }
     g.network = network;
+    g.networkSet = true;
   }
   const publish = values.get("publish");
   if (Array.isArray(publish)) g.publish = publish.map(parsePublish);

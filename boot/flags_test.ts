@@ -158,6 +158,8 @@ Deno.test("parseCommandLine() reads the network flags: --network, repeated --pub
   assert.deepEqual(cmd.kind === "do" && cmd.global, {
     ...defaultGlobalOptions(),
     network: "sandbox",
+    // Given: it wins over config.json's network namespace.
+    networkSet: true,
     publish: [
       { hostAddr: "127.0.0.1", hostPort: 8080, sandboxPort: 80 },
       { hostAddr: "::1", hostPort: 8443, sandboxPort: 443 },

@@ -11,7 +11,9 @@
 
 import { Kernel } from "../kernel/kernel.ts";
 import type { ResourceControl, ResourceLimits } from "../kernel/resources.ts";
-import { Net, PcapFile } from "../kernel/net.ts";
+import { type HostNicConfig, Net, PcapFile } from "../kernel/net.ts";
+import { PacketLink } from "../kernel/net_packet.ts";
+import { takeNetnsDevices } from "../platform/ptrace/host_netns.ts";
 import { VirtualFilesystem } from "../vfs/mod.ts";
 import { loadNetModules, netModules } from "../kernel/net_load.ts";
 import { O_CREAT, O_EXCL, O_WRONLY } from "../abi/linux/file.ts";
@@ -117,8 +119,10 @@ export class Loader {
         throw new BootError(`--pcap ${quote(global.pcap)}: ${(err as Error).message.replace(/ \(os error \d+\)$/, "")}`);
       }
     }
+    const nics = launch.netnsPath === null || opts.restore !== undefined ? [] : hostNics(launch.netnsPath, log);
     const net = new Net({
       mode: global.network,
+      nics,
       pcap,
       allow: global.netAllow?.map((a) => ({ cidr: netModules().IpCidr.parse(a.cidr), port: a.port })) ?? null,
     });
@@ -351,4 +355,24 @@ function exitCodeOf(err: LinuxError): number {
 function ownNice(): number {
   const n = Number(hostProcStat("self")?.[16]);
   return Number.isInteger(n) ? n : 0;
+}
+
+/**
+ * The devices of the container's network namespace (config.json's linux.namespaces network
+ * path: podman's bridge, pasta or slirp4netns), each for an interface of the sandbox's stack
+ * through the sentry's packet socket on it (platform/ptrace/host_netns.ts, kernel/net_packet.ts).
+ * A namespace with only lo (podman's --network none) gives none.
+ */
+function hostNics(path: string, log: DebugLog): HostNicConfig[] {
+  let taken;
+  try {
+    taken = takeNetnsDevices(path);
+  } catch (err) {
+    throw new BootError(`config.json: linux.namespaces: network ${(err as Error).message}`);
+  }
+  return taken.map((n) => {
+    log.debug(`network: ${n.name} of ${path}: mtu ${n.mtu}, ${n.addresses.join(" ")}; routes ${
+      n.routes.map((r) => `${r.cidr}${r.gateway === null ? "" : ` via ${r.gateway}`}`).join(", ") || "none"}`);
+    return { name: n.name, link: new PacketLink(n.fd, n.mtu, n.mac), mac: n.mac, addresses: n.addresses, routes: n.routes };
+  });
 }

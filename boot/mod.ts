@@ -365,8 +365,11 @@ async function runHeld(
   // linux.sysctl's net.* keys are written into the network's settings at start too.
   mark("runHeld");
   const netSysctl = Object.keys(launch.sysctl).some((k) => k.startsWith("net"));
+  // config.json's network namespace gives the sandbox its devices unless --network says
+  // otherwise; a restore keeps the image's network (a checkpoint refuses host devices).
+  if (global.networkSet === true || restoreImage !== null) launch.netnsPath = null;
   const modules = Promise.all([
-    import("./loader.ts"), import("./control_server.ts"), netAtStart(global) || netSysctl ? loadNetModules() : null,
+    import("./loader.ts"), import("./control_server.ts"), netAtStart(global) || netSysctl || launch.netnsPath !== null ? loadNetModules() : null,
   ]);
   modules.catch(() => {});
   if (global.debugLog !== null) {

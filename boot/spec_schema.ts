@@ -80,6 +80,7 @@ export const specSchema = z.object({
     poststop: hookList,
   }).optional(),
   linux: z.object({
+    namespaces: z.array(z.object({ type: z.string(), path: z.string().optional() })).optional(),
     sysctl: z.record(z.string(), z.string()).optional(),
     uidMappings: z.array(idMapping).optional(),
     gidMappings: z.array(idMapping).optional(),

@@ -29,6 +29,7 @@ import type {
   TcpSocket,
 } from "../netstack/mod.ts";
 import { EADDRNOTAVAIL, EHOSTUNREACH, ENETUNREACH } from "./errno.ts";
+import type { PacketLink } from "./net_packet.ts";
 import type { NfTables } from "./nftables/state.ts";
 import { INIT_USER_NS, type UserNamespace } from "./user_namespace.ts";
 import type { Forwarder, HostEndpoint } from "./net_forward.ts";
@@ -79,6 +80,22 @@ export interface NetOptions {
    * starts down, as Linux's (the sandbox's first namespace has the initial inode and lo up).
    */
   namespaceIno?: number;
+  /**
+   * Devices of the container's network namespace (config.json's linux.namespaces network
+   * path), each bound to the sandbox's stack through the sentry's packet socket on it
+   * (kernel/net_packet.ts): an interface of the same name, MAC, MTU, addresses and routes.
+   */
+  nics?: HostNicConfig[];
+}
+
+/** A host device for the sandbox's stack (boot/net_nics.ts makes them). */
+export interface HostNicConfig {
+  name: string;
+  link: PacketLink;
+  mac: Uint8Array;
+  /** "ADDRESS/PREFIX". */
+  addresses: string[];
+  routes: { cidr: string; gateway: string | null; metric: number }[];
 }
 
 /** The inode number of the sandbox's first network namespace (/proc/PID/ns/net). */
@@ -325,9 +342,10 @@ export class Net implements DeadlineTarget {
     this.ifNames.push("lo");
     this.counters.push({ rxBytes: 0, rxPackets: 0, txBytes: 0, txPackets: 0 });
     if (this.mode === "sandbox") this.ifNames.push("eth0");
+    const nics = opts.nics ?? [];
     const m = netModulesIfLoaded();
     if (m !== null) this.#stack = this.#makeStack(m);
-    else if (this.mode !== "none" || pcap) throw new Error("the network's modules are not loaded (kernel/net_load.ts)");
+    else if (this.mode !== "none" || pcap || nics.length > 0) throw new Error("the network's modules are not loaded (kernel/net_load.ts)");
   }
 
   /** The stack the constructor's options describe, with lo (and, for --network sandbox, eth0). */
@@ -374,8 +392,25 @@ export class Net implements DeadlineTarget {
       this.#forwarder = opts.resolver === undefined ? new m.Forwarder(this) : new m.Forwarder(this, opts.resolver);
       this.#host.push(this.#forwarder);
     }
+    for (const nic of opts.nics ?? []) {
+      const iface = stack.addInterface({ device: nic.link, mac: new m.EthernetAddress(nic.mac), addresses: nic.addresses });
+      this.ifNames[iface.index] = nic.name;
+      this.counters[iface.index] = nic.link.counters;
+      for (const r of nic.routes) {
+        const cidr = m.IpCidr.parse(r.cidr);
+        const gateway = r.gateway === null ? null : cidr.address.version === 4 ? m.Ipv4Address.parse(r.gateway) : m.Ipv6Address.parse(r.gateway);
+        stack.addRoute({ cidr, gateway, ifIndex: iface.index, metric: r.metric });
+      }
+      this.#host.push(nic.link);
+      this.hostNics++;
+      // Frames the device holds are taken by the next kick, from a host poll's wake-up.
+      nic.link.start(() => this.kick());
+    }
     return stack;
   }
+
+  /** How many interfaces are host devices (config.json's network namespace): a checkpoint refuses them. */
+  hostNics = 0;
 
   /** The stack index of the interface named `name`, or -1. */
   linkIndex(name: string): number {

@@ -9,6 +9,7 @@
 export {
   EPHEMERAL_HIGH,
   EPHEMERAL_LOW,
+  EthernetAddress,
   IpCidr,
   Ipv4Address,
   Ipv6Address,

@@ -202,6 +202,56 @@ Deno.test({
       assert.equal(u.stdout, "Seccomp:\t0\n", u.stderr);
     });
 
+    await t.step("podman's default network (netavark's bridge): eth0 with its address and gateway, the host reached over TCP, -p publishes a server; a checkpoint refuses in one line", async () => {
+      // A server on the host, on every address: the container reaches it at its gateway (the
+      // bridge's address on the host).
+      const listener = Deno.listen({ hostname: "0.0.0.0", port: 0 });
+      try {
+        const port = (listener.addr as Deno.NetAddr).port;
+        const accepted = (async () => {
+          const c = await listener.accept();
+          const buf = new Uint8Array(64);
+          const n = await c.read(buf);
+          c.close();
+          return new TextDecoder().decode(buf.subarray(0, n ?? 0));
+        })();
+        const r = await podman([
+          "run", "--rm", "sentry-busybox", "sh", "-c",
+          `ip -o -4 addr show eth0 | awk '{print $4}'; gw=$(ip route | awk '/^default/ {print $3}'); echo "gw $gw"; echo over-tcp | nc "$gw" ${port}`,
+        ]);
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stdout, /^\d+\.\d+\.\d+\.\d+\/\d+\ngw \d+\.\d+\.\d+\.\d+\n$/, r.stderr);
+        assert.equal(await accepted, "over-tcp\n");
+      } finally {
+        listener.close();
+      }
+
+      // -p HOSTPORT:80 with busybox's httpd inside: netavark's port forwarding reaches it.
+      const free = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+      const hostPort = (free.addr as Deno.NetAddr).port;
+      free.close();
+      const www = `${base}/www`;
+      await Deno.mkdir(www);
+      await Deno.writeTextFile(`${www}/index.html`, "served by the sandbox\n");
+      const started = await podman(["run", "-d", "--name", "web", "-p", `${hostPort}:80`, "-v", `${www}:/www:ro`, "sentry-busybox", "httpd", "-f", "-p", "80", "-h", "/www"]);
+      assert.equal(started.code, 0, started.stderr);
+      ids.add(started.stdout.trim());
+      const body = await until(async () => {
+        try {
+          const res = await fetch(`http://127.0.0.1:${hostPort}/`, { signal: AbortSignal.timeout(5000) });
+          return await res.text();
+        } catch {
+          return null;
+        }
+      }, "the published server");
+      assert.equal(body, "served by the sandbox\n");
+      const cp = await podman(["container", "checkpoint", "web"]);
+      assert.notEqual(cp.code, 0);
+      assert.match(cp.stderr, /devices of config\.json's network namespace \(packet sockets on the host's devices\): not saved yet/);
+      assert.equal(await inspect("web", "{{.State.Status}}"), "running");
+      assert.equal((await podman(["rm", "-f", "-t", "0", "web"])).code, 0);
+    });
+
     await t.step("run -d, exec, ps, logs, pause, unpause, stop, rm", async () => {
       const script = "i=0; while :; do echo tick $i; i=$((i+1)); sleep 0.2; done";
       const started = await podman(["run", "-d", "--name", "c1", "--hostname", "box2", "--network", "none", "sentry-busybox", "sh", "-c", script]);

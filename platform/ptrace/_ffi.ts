@@ -164,6 +164,10 @@ const rareSymbols = {
   sendmsg: { parameters: ["i32", "buffer", "i32"], result: "i64" },
   recvmsg: { parameters: ["i32", "buffer", "i32"], result: "i64" },
   getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
+  // A network namespace's devices (platform/ptrace/host_netns.ts): packet sockets, rtnetlink.
+  setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
+  send: { parameters: ["i32", "buffer", "u64", "i32"], result: "i64" },
+  recv: { parameters: ["i32", "buffer", "u64", "i32"], result: "i64" },
   setsid: { parameters: [], result: "i32" },
   // The clock helper (openClockHelper), loaded without Deno's trampolines.
   dlopen: { parameters: ["buffer", "i32"], result: "pointer" },
@@ -1566,6 +1570,34 @@ export function bufferAddress(b: Uint8Array): number {
 export function rawSyscall(nr: number, a = 0n, b = 0n, c = 0n): number {
   const r = rare().syscall3(BigInt(nr), a, b, c);
   return r === -1n ? -errno() : Number(r);
+}
+
+/** socket(2) on the host; fd or -errno. */
+export function hostSocket(domain: number, type: number, protocol: number): number {
+  const r = rare().socket(domain, type, protocol);
+  return r === -1 ? -errno() : r;
+}
+
+/** bind(2) on the host; 0 or -errno. */
+export function hostBind(fd: number, addr: Uint8Array): number {
+  const r = rare().bind(fd, addr, addr.length);
+  return r === -1 ? -errno() : 0;
+}
+
+/** setsockopt(2) on the host; 0 or -errno. */
+export function hostSetsockopt(fd: number, level: number, name: number, value: Uint8Array): number {
+  const r = rare().setsockopt(fd, level, name, value, value.length);
+  return r === -1 ? -errno() : 0;
+}
+
+/** send(2) on the host, retried on EINTR; bytes or -errno. */
+export function hostSend(fd: number, src: Uint8Array, flags: number): number {
+  return retryBig(() => rare().send(fd, src, BigInt(src.length), flags));
+}
+
+/** recv(2) on the host, retried on EINTR; bytes or -errno. */
+export function hostRecv(fd: number, dst: Uint8Array, flags: number): number {
+  return retryBig(() => rare().recv(fd, dst, BigInt(dst.length), flags));
 }
 
 /** prctl(2) with every argument given (some options want the unused ones 0); result or -errno. */
