@@ -22,9 +22,13 @@
  * UFFD_USER_MODE_ONLY). UFFD_PAGEFAULT_FLAG_WRITE of a missing page's fault comes from decoding the
  * faulting instruction (kernel/fault_access.ts: a SIGSEGV stop does not tell the access).
  *
+ * Minor faults (UFFD_FEATURE_MINOR_SHMEM, UFFDIO_CONTINUE) are memfd and tmpfs mappings': the
+ * pages such a mapping does not map yet are closed on the host (MARK_UFFD_MINOR), a touch of
+ * one the file holds sleeps until UFFDIO_CONTINUE opens it, a touch of a hole maps it.
+ *
  * Not offered (UFFDIO_API reports the features honestly): events (fork, remap, remove, unmap),
- * minor faults and UFFDIO_CONTINUE, file and memfd mappings (shmem, hugetlbfs: EINVAL at
- * UFFDIO_REGISTER), asynchronous and unpopulated write protection.
+ * missing and write-protect modes of shmem files and minor faults of shared anonymous memory
+ * (EINVAL at UFFDIO_REGISTER), hugetlbfs, asynchronous and unpopulated write protection.
  *
  * A checkpoint refuses a sandbox with an open userfaultfd (an open file it does not save).
  *
@@ -35,14 +39,15 @@ import {
   _UFFDIO_API, _UFFDIO_CONTINUE, _UFFDIO_COPY, _UFFDIO_MOVE, _UFFDIO_POISON, _UFFDIO_REGISTER, _UFFDIO_UNREGISTER,
   _UFFDIO_WAKE, _UFFDIO_WRITEPROTECT, _UFFDIO_ZEROPAGE, UFFD_API, UFFD_EVENT_PAGEFAULT, UFFD_FEATURE_EVENT_FORK,
   UFFD_FEATURE_EXACT_ADDRESS, UFFD_FEATURE_MOVE, UFFD_FEATURE_PAGEFAULT_FLAG_WP, UFFD_FEATURE_POISON, UFFD_FEATURE_SIGBUS,
-  UFFD_FEATURE_THREAD_ID, UFFD_MSG_SIZE, UFFD_PAGEFAULT_FLAG_WP, UFFD_PAGEFAULT_FLAG_WRITE, UFFD_USER_MODE_ONLY,
+  UFFD_FEATURE_MINOR_SHMEM, UFFD_FEATURE_THREAD_ID, UFFD_MSG_SIZE, UFFD_PAGEFAULT_FLAG_MINOR, UFFD_PAGEFAULT_FLAG_WP,
+  UFFD_PAGEFAULT_FLAG_WRITE, UFFD_USER_MODE_ONLY,
   UFFDIO_API, UFFDIO_CONTINUE, UFFDIO_COPY, UFFDIO_COPY_MODE_DONTWAKE, UFFDIO_COPY_MODE_WP, UFFDIO_MOVE,
   UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES, UFFDIO_MOVE_MODE_DONTWAKE, UFFDIO_POISON, UFFDIO_POISON_MODE_DONTWAKE,
   UFFDIO_REGISTER, UFFDIO_REGISTER_MODE_MINOR, UFFDIO_REGISTER_MODE_MISSING, UFFDIO_REGISTER_MODE_WP, UFFDIO_UNREGISTER,
   UFFDIO_WAKE, UFFDIO_WRITEPROTECT, UFFDIO_WRITEPROTECT_MODE_DONTWAKE, UFFDIO_WRITEPROTECT_MODE_WP, UFFDIO_ZEROPAGE,
   UFFDIO_ZEROPAGE_MODE_DONTWAKE, USERFAULTFD_IOC_NEW,
 } from "../abi/linux/userfaultfd.ts";
-import { O_CLOEXEC, O_NONBLOCK, O_RDONLY } from "../abi/linux/file.ts";
+import { O_CLOEXEC, O_NONBLOCK, O_RDONLY, SEEK_DATA } from "../abi/linux/file.ts";
 import { PAGE_SIZE, TASK_SIZE } from "../abi/linux/mm.ts";
 import { BUS_ADRERR, SEGV_MAPERR, SIGBUS, SIGSEGV } from "../abi/linux/signal.ts";
 import { CAP_SYS_PTRACE } from "../abi/linux/capability.ts";
@@ -51,7 +56,10 @@ import type { MemoryIO } from "../vfs/file_description.ts";
 import { LocatedFile } from "../vfs/located_file.ts";
 import { EVENT_ERR, EVENT_IN, EVENT_RDNORM, WaitQueue } from "../waiter/mod.ts";
 import { EAGAIN, EBUSY, EEXIST, EFAULT, EINVAL, ENOENT, ENOMEM, EPERM, ESRCH, errnoFromNumber } from "./errno.ts";
-import { MARK_GUARD, MARK_POISON, MARK_UFFD_WP, type MemoryManager, UFFD_MODE_MISSING, UFFD_MODE_WP, type Vma } from "./mm/mm.ts";
+import {
+  MARK_GUARD, MARK_POISON, MARK_UFFD_MINOR, MARK_UFFD_WP, type MemoryManager, UFFD_MODE_MINOR, UFFD_MODE_MISSING, UFFD_MODE_WP, type Vma,
+} from "./mm/mm.ts";
+import { hostLseek } from "../platform/ptrace/_ffi.ts";
 import type { Kernel } from "./kernel.ts";
 import { faultIsWrite } from "./fault_access.ts";
 import type { Task } from "./task.ts";
@@ -62,7 +70,7 @@ export const uffdSysctl = { unprivileged: 0 };
 
 /** The features this kernel has (UFFDIO_API answers them). */
 const FEATURES = UFFD_FEATURE_PAGEFAULT_FLAG_WP | UFFD_FEATURE_SIGBUS | UFFD_FEATURE_THREAD_ID |
-  UFFD_FEATURE_EXACT_ADDRESS | UFFD_FEATURE_POISON | UFFD_FEATURE_MOVE;
+  UFFD_FEATURE_EXACT_ADDRESS | UFFD_FEATURE_POISON | UFFD_FEATURE_MOVE | UFFD_FEATURE_MINOR_SHMEM;
 /** UFFD_API_IOCTLS: register, unregister, api. */
 const API_IOCTLS = (1n << BigInt(_UFFDIO_REGISTER)) | (1n << BigInt(_UFFDIO_UNREGISTER)) | (1n << BigInt(_UFFDIO_API));
 /** UFFD_API_RANGE_IOCTLS. */
@@ -250,25 +258,35 @@ export class UserfaultFd extends AnonInodeFile {
     const s = Number(start), e = s + Number(len);
     const vmas = this.mm.vmas.filter((v) => v.start < e && s < v.end);
     if (vmas.length === 0) throw EINVAL;
+    const minorOnly = mode === BigInt(UFFDIO_REGISTER_MODE_MINOR);
     for (const v of vmas) {
-      if ((mode & BigInt(UFFDIO_REGISTER_MODE_MINOR)) || !anonymous(v)) throw EINVAL;
-      if (v.mayWrite === false) throw EPERM;
+      // vma_can_userfault: minor faults are shmem's (here: memfd and tmpfs files, whose
+      // missing and write-protect modes are not offered), the other modes anonymous memory's.
+      if (minorOnly ? !(v.file !== null && v.file.shmem) : (mode & BigInt(UFFDIO_REGISTER_MODE_MINOR)) !== 0n || !anonymous(v)) {
+        throw EINVAL;
+      }
+      if (v.mayWrite === false || (v.shared && v.file !== null && !v.file.writable)) throw EPERM;
       if (v.uffd !== undefined && v.uffd.ctx !== this) throw EBUSY;
     }
     const via = this.#via();
     if (via === null) throw EAGAIN;
     for (const v of vmas) {
+      if (v.file !== null) continue;
       const a = Math.max(v.start, s), b = Math.min(v.end, e);
       const r = this.mm.as.ownMemory?.(via, a, b, v.prot, v.shared) ?? -EINVAL.errno;
       if (r < 0) throw errnoFromNumber(-r);
     }
     const m = (mode & BigInt(UFFDIO_REGISTER_MODE_MISSING) ? UFFD_MODE_MISSING : 0) |
-      (mode & BigInt(UFFDIO_REGISTER_MODE_WP) ? UFFD_MODE_WP : 0);
+      (mode & BigInt(UFFDIO_REGISTER_MODE_WP) ? UFFD_MODE_WP : 0) | (minorOnly ? UFFD_MODE_MINOR : 0);
     for (const v of vmas) this.mm.setUffd(Math.max(v.start, s), Math.min(v.end, e), { ctx: this, mode: m });
     // From now on a page may go missing (MADV_DONTNEED, mremap): the address space withholds.
     this.mm.withholding = true;
-    this.mm.syncWithheld(via, s, e);
-    let ioctls = RANGE_IOCTLS & ~(1n << BigInt(_UFFDIO_CONTINUE));
+    if (minorOnly) {
+      for (const v of vmas) this.mm.withholdMinor(via, Math.max(v.start, s), Math.min(v.end, e), true);
+    } else {
+      this.mm.syncWithheld(via, s, e);
+    }
+    let ioctls = minorOnly ? RANGE_IOCTLS : RANGE_IOCTLS & ~(1n << BigInt(_UFFDIO_CONTINUE));
     if (!(mode & BigInt(UFFDIO_REGISTER_MODE_WP))) ioctls &= ~(1n << BigInt(_UFFDIO_WRITEPROTECT));
     writeI64(io, arg + 24, ioctls);
     return 0;
@@ -282,7 +300,7 @@ export class UserfaultFd extends AnonInodeFile {
     const s = Number(start), e = s + Number(len);
     const vmas = this.mm.vmas.filter((v) => v.start < e && s < v.end);
     if (vmas.length === 0) throw EINVAL;
-    if (vmas.some((v) => !anonymous(v))) throw EINVAL;
+    if (vmas.some((v) => !anonymous(v) && !(v.file !== null && v.file.shmem))) throw EINVAL;
     for (const v of vmas) {
       if (v.uffd?.ctx !== this) continue;
       const a = Math.max(v.start, s), b = Math.min(v.end, e);
@@ -466,21 +484,74 @@ export class UserfaultFd extends AnonInodeFile {
     return 0;
   }
 
-  /** UFFDIO_CONTINUE: no VMA here is registered for minor faults (ENOENT unregistered, else EINVAL). */
+  /**
+   * UFFDIO_CONTINUE (mfill_atomic_continue): the destination registered (ENOENT) for minor
+   * faults (EINVAL); page by page, a page the file does not hold is EFAULT, one this address
+   * space maps already EEXIST, else it is mapped (opened on the host). `mapped` gets the bytes
+   * done or the error; a short run is EAGAIN.
+   */
   #continue(arg: number, io: MemoryIO): number {
     const [start, len, mode] = readU64s(io, arg, 3);
     validateRange(start, len);
     if (mode & ~3n) throw EINVAL;
+    if (this.mm.users <= 0) throw ESRCH;
+    const d = Number(start), n = Number(len);
     let ret: number;
     try {
-      this.#dstVma(Number(start), Number(len));
-      ret = -EINVAL.errno;
+      const v = this.#dstVma(d, n);
+      if (!(v.uffd!.mode & UFFD_MODE_MINOR) || v.file === null) throw EINVAL;
+      const via = this.#via();
+      let done = 0;
+      try {
+        for (; done < n; done += PAGE_SIZE) {
+          const page = d + done;
+          if (!shmemPageCached(v, page)) throw EFAULT;
+          if (!((this.mm.pageMarks?.get(page) ?? 0) & MARK_UFFD_MINOR)) throw EEXIST;
+          if (via === null) throw EAGAIN;
+          this.mm.dropMarks(page, page + PAGE_SIZE, MARK_UFFD_MINOR);
+          this.mm.as.protect(via, page, PAGE_SIZE, v.prot);
+        }
+      } catch (e) {
+        if (done === 0) throw e;
+      }
+      ret = done;
     } catch (e) {
       ret = -errnoOf(e);
     }
     writeI64(io, arg + 24, BigInt(ret));
-    throw errnoFromNumber(-ret);
+    return this.#finish(ret, d, n, (mode & 1n) !== 0n);
   }
+}
+
+/** Whether the file mapped at page holds the page (shmem's page cache: the memfd has data there). */
+function shmemPageCached(v: Vma, page: number): boolean {
+  const fd = v.file?.hostFdForMmap() ?? null;
+  if (fd === null) return false;
+  const off = v.offset + (page - v.start);
+  return hostLseek(fd, off, SEEK_DATA) === off;
+}
+
+/**
+ * A touch of a page of a shmem mapping registered for minor faults that the address space does
+ * not map yet (MARK_UFFD_MINOR): with the page in the file, a minor fault the userfaultfd
+ * resolves (UFFDIO_CONTINUE); otherwise (a hole, the registration gone) the page is mapped and
+ * the access tried again. null: no such page.
+ */
+function minorFault(t: Task, addr: number): "retry" | "slept" | null {
+  const mm = t.mm;
+  const page = addr - (addr % PAGE_SIZE);
+  if (!((mm.pageMarks?.get(page) ?? 0) & MARK_UFFD_MINOR)) return null;
+  const v = mm.findVma(addr);
+  if (v === undefined) return null;
+  const ctx = v.uffd?.ctx as UserfaultFd | undefined;
+  if (ctx !== undefined && (v.uffd!.mode & UFFD_MODE_MINOR) && shmemPageCached(v, page)) {
+    const write = faultIsWrite(t, addr) ? UFFD_PAGEFAULT_FLAG_WRITE : 0;
+    ctx.sleepInFault(t, addr, UFFD_PAGEFAULT_FLAG_MINOR | write);
+    return "slept";
+  }
+  mm.dropMarks(page, page + PAGE_SIZE, MARK_UFFD_MINOR);
+  mm.as.protect(t.ctx, page, PAGE_SIZE, v.prot);
+  return "retry";
 }
 
 /** Anonymous memory (private or shared), not the vDSO's special mappings: what can be registered. */
@@ -556,6 +627,8 @@ export function withheldFault(t: Task, addr: number): "retry" | "slept" | { sign
   const mm = t.mm;
   const charged = mm.chargeTouched(t.ctx, addr);
   if (charged !== null) return charged ? "retry" : { signo: SIGBUS, code: BUS_ADRERR };
+  const minor = minorFault(t, addr);
+  if (minor !== null) return minor;
   const held = mm.as.withheldAt?.(addr) ?? 0;
   if (held === 0) return null;
   const page = addr - (addr % PAGE_SIZE);

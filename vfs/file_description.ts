@@ -314,6 +314,11 @@ export abstract class FileDescription implements Waitable {
     return null;
   }
 
+  /** Linux's vma_is_shmem for a mapping of this file: a memfd or a tmpfs file (userfaultfd's minor mode). */
+  get shmem(): boolean {
+    return false;
+  }
+
   /** For sockets, pipes, etc.: true if this is not seekable. */
   get isStream(): boolean {
     return false;

@@ -200,6 +200,10 @@ export class MemFd extends FileDescription {
     return r;
   }
 
+  override get shmem(): boolean {
+    return true;
+  }
+
   override hostFdForMmap(): number {
     return this.#fd;
   }

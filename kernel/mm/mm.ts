@@ -106,8 +106,12 @@ export const MARK_GUARD = 1, MARK_POISON = 2, MARK_UFFD_WP = 4;
  * withholds every right until the first touch charges it (or finds the mount full: SIGBUS).
  */
 export const MARK_UNCHARGED = 8;
+/** A page of a shmem mapping registered for minor faults that this address space does not map yet. */
+export const MARK_UFFD_MINOR = 16;
+/** Marks whose pages the host keeps closed in any mapping (mprotect, fork keep them closed). */
+const MARKS_CLOSED = MARK_UNCHARGED | MARK_UFFD_MINOR;
 /** UFFDIO_REGISTER's modes as VMAs keep them. */
-export const UFFD_MODE_MISSING = 1, UFFD_MODE_WP = 2;
+export const UFFD_MODE_MISSING = 1, UFFD_MODE_WP = 2, UFFD_MODE_MINOR = 4;
 const PROT_ALL = PROT_READ | PROT_WRITE | PROT_EXEC;
 
 /** Arguments of {@linkcode MemoryManager.mmap}. */
@@ -861,7 +865,7 @@ export class MemoryManager {
     for (const p of this.#remove(addr, end)) this.#insert({ ...p, prot });
     if (this.withholding && (this.pageMarks?.size ?? 0) > 0) {
       for (const [page, b] of this.pageMarks!) {
-        if ((b & MARK_UNCHARGED) && page >= addr && page < end) this.as.protect(via, page, PAGE_SIZE, 0);
+        if ((b & MARKS_CLOSED) && page >= addr && page < end) this.as.protect(via, page, PAGE_SIZE, 0);
       }
     }
   }
@@ -1065,7 +1069,33 @@ export class MemoryManager {
       // a userfaultfd sees them missing again.
       this.dropMarks(addr, end, MARK_UFFD_WP | MARK_POISON);
       this.syncWithheld(via, addr, end);
+      // A shmem mapping registered for minor faults no longer maps the pages: they fault again.
+      for (const v of this.vmas) {
+        if (v.end <= addr || v.start >= end || v.file === null || !((v.uffd?.mode ?? 0) & UFFD_MODE_MINOR)) continue;
+        this.withholdMinor(via, Math.max(v.start, addr), Math.min(v.end, end), false);
+      }
     }
+  }
+
+  /**
+   * Closes the pages of [start, end), a shmem mapping registered for minor faults, that this
+   * address space does not map yet (all of them when `unmappedOnly` is false): MARK_UFFD_MINOR,
+   * no host rights, so that the first touch of each stops in the kernel (kernel/userfaultfd.ts).
+   */
+  withholdMinor(via: Context, start: number, end: number, unmappedOnly: boolean): void {
+    const mapped = unmappedOnly ? this.as.populated?.(start, end) ?? [] : [];
+    let at = start;
+    const close = (s: number, e: number) => {
+      if (s >= e) return;
+      this.addMarks(s, e, MARK_UFFD_MINOR);
+      this.as.protect(via, s, e - s, 0);
+    };
+    for (const [s, e] of mapped) {
+      close(at, Math.max(at, Math.min(s, end)));
+      at = Math.max(at, e);
+    }
+    close(at, end);
+    this.withholding = true;
   }
 
   /**
@@ -1139,7 +1169,7 @@ export class MemoryManager {
   }
 
   /** Clears `bits` (all by default) of the marks of pages in [start, end). */
-  dropMarks(start: number, end: number, bits = MARK_GUARD | MARK_POISON | MARK_UFFD_WP | MARK_UNCHARGED): void {
+  dropMarks(start: number, end: number, bits = MARK_GUARD | MARK_POISON | MARK_UFFD_WP | MARK_UNCHARGED | MARK_UFFD_MINOR): void {
     const m = this.pageMarks;
     if (m === null || m.size === 0) return;
     for (const [page, b] of m) {
@@ -1261,7 +1291,7 @@ export class MemoryManager {
       // Guard and poison markers are copied (copy_pte_marker), uffd-wp bits are not.
       m.pageMarks = new Map();
       // Uncharged pages stay inaccessible in the child's inherited host mappings too.
-      const kept = MARK_GUARD | MARK_POISON | MARK_UNCHARGED;
+      const kept = MARK_GUARD | MARK_POISON | MARKS_CLOSED;
       for (const [page, b] of this.pageMarks) if (b & kept) m.pageMarks.set(page, b & kept);
     }
     m.brkStart = this.brkStart;

@@ -76,7 +76,8 @@ static struct uffd_msg wait_msg(int fd) {
 /* The resolver thread: what to do with the first fault message. */
 static int rfd;
 static char *rpage;
-static int rkind; /* 0 copy, 1 zeropage, 2 copy DONTWAKE then WAKE, 3 move, 4 signal then copy, 5 unprotect, 6 close, 7 poison */
+static int rkind; /* 0 copy, 1 zeropage, 2 copy DONTWAKE then WAKE, 3 move, 4 signal then copy, 5 unprotect, 6 close, 7 poison, 8 continue */
+static int rmemfd;
 static pthread_t faulter;
 static char srcbuf[65536] __attribute__((aligned(4096)));
 static volatile int got_usr1;
@@ -126,6 +127,11 @@ static void *resolver(void *arg) {
     if (ioctl(rfd, UFFDIO_WRITEPROTECT, &w)) rprintf("  unprotect: %s\n", strerror(errno));
   } else if (rkind == 6) {
     close(rfd);
+  } else if (rkind == 8) {
+    pwrite(rmemfd, "Z", 1, at - (uintptr_t)rpage);
+    struct uffdio_continue c = {.range = {at, pg}};
+    if (ioctl(rfd, UFFDIO_CONTINUE, &c)) rprintf("  continue: %s\n", strerror(errno));
+    rprintf("  continue.mapped %lld\n", (long long)c.mapped);
   } else if (rkind == 7) {
     struct poison_s p = {.range = {at, pg}};
     if (ioctl(rfd, IOC_POISON, &p)) rprintf("  poison: %s\n", strerror(errno));
@@ -382,6 +388,37 @@ int main(void) {
   show_msg(ex);
   printf("  ptid is the faulting thread: %d\n", last.arg.pagefault.feat.ptid == (uint32_t)gettid());
   close(fd);
+
+  printf("minor faults of a memfd mapping:\n");
+  fd = uffd_new(O_CLOEXEC | O_NONBLOCK);
+  printf("  api: %d\n", api(fd, UFFD_FEATURE_MINOR_SHMEM));
+  rmemfd = memfd_create("uffd-minor", 0);
+  ftruncate(rmemfd, 3 * pg);
+  pwrite(rmemfd, "a", 1, 0);
+  char *mi = mmap(NULL, 3 * pg, PROT_READ | PROT_WRITE, MAP_SHARED, rmemfd, 0);
+  SHOW("minor on anonymous memory", reg(fd, ex, pg, UFFDIO_REGISTER_MODE_MINOR, NULL));
+  n = reg(fd, mi, 3 * pg, UFFDIO_REGISTER_MODE_MINOR, &ioctls);
+  printf("  register: %d ioctls 0x%llx\n", n, (unsigned long long)ioctls);
+  start(fd, mi, 8);
+  c0 = mi[0];
+  finish();
+  printf("  read %c\n", c0);
+  show_msg(mi);
+  struct uffdio_continue cont = {.range = {(uintptr_t)mi, pg}};
+  SHOW("continue a mapped page", ioctl(fd, UFFDIO_CONTINUE, &cont));
+  printf("    mapped %lld\n", (long long)cont.mapped);
+  cont.range.start = (uintptr_t)mi + 2 * pg;
+  SHOW("continue a page the file lacks", ioctl(fd, UFFDIO_CONTINUE, &cont));
+  printf("    mapped %lld\n", (long long)cont.mapped);
+  printf("  page 1 (a hole) reads %d\n", mi[pg]);
+  madvise(mi, pg, MADV_DONTNEED);
+  start(fd, mi, 8);
+  mi[5] = 'w';
+  finish();
+  show_msg(mi);
+  printf("  page 0 holds %c%c\n", mi[0], mi[5]);
+  close(fd);
+  printf("  after close, page 0 after MADV_DONTNEED reads %c\n", (madvise(mi, pg, MADV_DONTNEED), mi[0]));
 
   printf("/dev/userfaultfd:\n");
   int dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);

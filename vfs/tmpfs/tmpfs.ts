@@ -916,6 +916,10 @@ export class TmpfsRegularFile extends LocatedFile {
     this.inode.allocate(mode, off, len);
   }
 
+  override get shmem(): boolean {
+    return true;
+  }
+
   override hostFdForMmap(): number {
     return this.inode.mapFd();
   }
