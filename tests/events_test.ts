@@ -30,6 +30,10 @@ Deno.test("memfd: reads, writes, a MAP_SHARED mapping across fork and seals beha
   await assertSameAsNative([await compileC("memfd")]);
 });
 
+Deno.test("a memfd grows to 2^63 - 1 bytes (ftruncate, fstat exact), a read at that end is EINVAL, as natively (tests/c/memfd_maxsize.c)", async () => {
+  await assertSameAsNative([await compileC("memfd_maxsize")]);
+});
+
 Deno.test("file locks: flock, POSIX record locks (split, merge, close, SETLKW, EDEADLK) and OFD locks behave as natively across processes", async () => {
   await assertSameAsNative([await compileC("locks")]);
 });

@@ -172,8 +172,8 @@ export class MemFd extends FileDescription {
     return (this.offset = pos);
   }
 
-  /** ftruncate(2). */
-  truncate(len: number): void {
+  /** ftruncate(2); a bigint length is exact past 2^53 (up to tmpfs's MAX_LFS_FILESIZE, 2^63 - 1). */
+  truncate(len: number | bigint): void {
     if (len < 0) throw EINVAL;
     const r = ffi.hostFtruncate(this.#fd, len);
     if (r < 0) throw errnoFromNumber(-r);

@@ -696,7 +696,7 @@ export function hostMemfd(): number {
 }
 
 /** ftruncate(2); returns 0 or -errno. */
-export function hostFtruncate(fd: number, length: number): number {
+export function hostFtruncate(fd: number, length: number | bigint): number {
   for (;;) {
     if (libc.ftruncate(fd, BigInt(length)) === 0) return 0;
     const e = errno();

@@ -39,6 +39,15 @@ function setU64(v: DataView, o: number, n: number): void {
   v.setUint32(o + 4, Math.floor(n / 0x1_0000_0000) >>> 0, true);
 }
 
+/**
+ * A file size (loff_t): one a double rounded up to 2^63 can only have been MAX_LFS_FILESIZE,
+ * 2^63 - 1 (a memfd or tmpfs file truncated to it), which it is written as.
+ */
+function setSize(v: DataView, o: number, n: number): void {
+  if (n >= 2 ** 63) v.setBigUint64(o, 0x7fff_ffff_ffff_ffffn, true);
+  else setU64(v, o, n);
+}
+
 function splitNs(ns: bigint): [bigint, number] {
   let sec = ns / 1_000_000_000n;
   let nsec = ns % 1_000_000_000n;
@@ -60,7 +69,7 @@ export function marshalStat(s: Stat): Uint8Array {
   v.setUint32(STAT.uid, s.uid, true);
   v.setUint32(STAT.gid, s.gid, true);
   setU64(v, STAT.rdev, s.rdev);
-  setU64(v, STAT.size, s.size);
+  setSize(v, STAT.size, s.size);
   setU64(v, STAT.blksize, s.blksize);
   setU64(v, STAT.blocks, s.blocks);
   const times: [number, number, bigint][] = [
@@ -105,7 +114,7 @@ export function marshalStatx(s: Stat, mnt: Mount | null = null, unique = false):
   v.setUint32(STATX.gid, s.gid, true);
   v.setUint16(STATX.mode, s.mode & 0xffff, true);
   setU64(v, STATX.ino, s.ino);
-  setU64(v, STATX.size, s.size);
+  setSize(v, STATX.size, s.size);
   setU64(v, STATX.blocks, s.blocks);
   const times: [number, bigint | undefined][] = [
     [STATX.atime, s.atimeNs], [STATX.btime, s.btimeNs], [STATX.ctime, s.ctimeNs], [STATX.mtime, s.mtimeNs],

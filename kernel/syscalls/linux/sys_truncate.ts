@@ -60,7 +60,7 @@ const sysFtruncate: SyscallFn = (t, a) => {
   if (file instanceof MemFd) {
     // A memfd is in no directory; its host file applies the seals.
     if (!file.writable) throw EINVAL;
-    file.truncate(len);
+    file.truncate(BigInt.asIntN(64, a.u64(1)));
     return 0;
   }
   const loc = file.location();
