@@ -26,7 +26,9 @@ const GLOBAL_FLAGS = `Global flags (before or after the command):
                            without stopping for 5 ms, which may then use every CPU; tracer:
                            stubs always share the tracer's CPU; free: no pinning
   --network none|sandbox   none: loopback only (default); sandbox: a NIC (10.0.2.15) whose
-                           flows leave through host sockets; 10.0.2.2 is the host's 127.0.0.1
+                           flows leave through host sockets; 10.0.2.2 is the host's 127.0.0.1.
+                           Without it, a bundle naming a network namespace (podman's default
+                           network) gets that namespace's Ethernet devices
   --publish [A:]HP:SP      relay host port HP (address A, default 127.0.0.1) to port SP inside
   --net-allow ADDR[/N][:PORT],...  destinations outside the sandbox it may reach
   --pcap FILE              write the sandbox's packets to FILE (pcap, raw IP)
