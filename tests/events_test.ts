@@ -42,6 +42,10 @@ Deno.test("splice, tee, vmsplice, sendfile, copy_file_range and close_range move
   await assertSameAsNative([await compileC("splice")]);
 });
 
+Deno.test("splice with a directory, eventfd, timerfd, signalfd, epoll, inotify or a message queue is EINVAL (or EBADF) at once, even from an empty pipe, as natively (tests/c/splice_ops.c)", async () => {
+  await assertSameAsNative([await compileC("splice_ops")]);
+});
+
 Deno.test("pipes: page slots, PIPE_BUF atomicity, a 1 MiB write, signals and SIGPIPE mid-write, F_SETPIPE_SZ, O_DIRECT packets and FIONREAD behave as natively", async () => {
   await assertSameAsNative([await compileC("pipes")]);
 });

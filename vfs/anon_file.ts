@@ -25,6 +25,11 @@ export function anonStat(ino: number): Stat {
 export abstract class AnonInodeFile extends FileDescription {
   /** Immutable. */
   readonly ino = nextAnonIno++;
+
+  /** eventfd, timerfd, signalfd, epoll, inotify, pidfd and the other anonymous files have no splice operations. */
+  override get spliceable(): boolean {
+    return false;
+  }
   /** Immutable. The link text in /proc/PID/fd, e.g. "anon_inode:[eventfd]". */
   readonly #path: string;
 

@@ -319,6 +319,14 @@ export abstract class FileDescription implements Waitable {
     return false;
   }
 
+  /**
+   * Whether splice(2) may read from or write into this file (Linux's f_op->splice_read and
+   * splice_write): a file without them is EINVAL before any data moves.
+   */
+  get spliceable(): boolean {
+    return true;
+  }
+
   /** For sockets, pipes, etc.: true if this is not seekable. */
   get isStream(): boolean {
     return false;

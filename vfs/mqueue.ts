@@ -358,6 +358,11 @@ export class MqueueDescription extends LocatedFile {
   /** Immutable. */
   readonly file: MqueueFile;
 
+  /** mqueue_file_operations has no splice operations. */
+  override get spliceable(): boolean {
+    return false;
+  }
+
   constructor(loc: Location, flags: number, file: MqueueFile) {
     super(loc, flags, file.queue.queue);
     this.file = file;

@@ -106,6 +106,8 @@ const sysSplice: SyscallFn = (t, a) => {
   if (ipipe) {
     if (offOut !== null && fout.isStream) throw EINVAL;
     if (fout.flags & O_APPEND) throw EINVAL;
+    // do_splice_from: no splice_write (a directory, an anonymous file): EINVAL, not a wait.
+    if (!canSplice(fout)) throw EINVAL;
     const nonblock = (flags & SPLICE_F_NONBLOCK) !== 0 || (fin.flags & O_NONBLOCK) !== 0;
     const r = notified(fin, fout, pipeToFile(t, fin, ipipe, fout, offOut, len, nonblock));
     if (typeof r === "number" && offOutAddr !== 0) writeOffset(t, offOutAddr, (offOut ?? 0) + r);
@@ -113,6 +115,7 @@ const sysSplice: SyscallFn = (t, a) => {
   }
   if (opipe) {
     if (offIn !== null && fin.isStream) throw EINVAL;
+    if (!canSplice(fin)) throw EINVAL;
     const nonblock = (flags & SPLICE_F_NONBLOCK) !== 0 || (fout.flags & O_NONBLOCK) !== 0;
     const r = notified(fin, fout, fileToPipe(t, fin, offIn, fout, opipe, len, nonblock, (flags & SPLICE_F_NONBLOCK) !== 0));
     if (typeof r === "number" && offInAddr !== 0) writeOffset(t, offInAddr, (offIn ?? 0) + r);
@@ -120,6 +123,16 @@ const sysSplice: SyscallFn = (t, a) => {
   }
   throw EINVAL;
 };
+
+/** Whether f has splice operations: not a directory, nor a file type without them. */
+function canSplice(f: FileDescription): boolean {
+  if (!f.spliceable) return false;
+  try {
+    return f.location()?.dentry.isDir !== true;
+  } catch {
+    return true;
+  }
+}
 
 /**
  * After a transfer of some bytes, inotify hears the source read (IN_ACCESS) and the
