@@ -74,6 +74,12 @@ export interface LaunchConfig {
    */
   netnsPath: string | null;
   /**
+   * linux.namespaces is given without a network entry: the container shares the runtime's
+   * network (runc's reading; podman's --network host). The sandbox never takes the host's own
+   * devices, so it gets loopback only (boot/mod.ts warns).
+   */
+  sharesRuntimeNetwork: boolean;
+  /**
    * process.terminal: init wants a terminal. A foreground run gives it one only with `-t`; a
    * created or detached one needs `--console-socket` (runc's rule).
    */
@@ -145,6 +151,7 @@ export function loadBundle(
     readonlyPaths: spec.linux?.readonlyPaths ?? [],
     resources: resourcesOf(spec),
     netnsPath: netnsPathOf(spec),
+    sharesRuntimeNetwork: spec.linux?.namespaces !== undefined && !spec.linux.namespaces.some((n) => n.type === "network"),
     terminal: spec.process.terminal === true,
     seccomp: specSeccomp(spec.linux?.seccomp),
   };
@@ -188,6 +195,7 @@ export function doConfig(
     readonlyPaths: [],
     resources: { memoryBytes: null, pids: null, cpus: null, cpuPeriodNs: null },
     netnsPath: null,
+    sharesRuntimeNetwork: false,
     terminal: false,
     seccomp: null,
   };

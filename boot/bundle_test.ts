@@ -63,6 +63,7 @@ Deno.test("loadBundle() reads config.json and resolves root.path against the bun
       readonlyPaths: [],
       resources: { memoryBytes: null, pids: null, cpus: null, cpuPeriodNs: null },
       netnsPath: null,
+      sharesRuntimeNetwork: false,
       terminal: false,
       seccomp: null,
     });
@@ -170,6 +171,7 @@ Deno.test("doConfig() runs in the caller's directory and environment on an overl
     readonlyPaths: [],
     resources: { memoryBytes: null, pids: null, cpus: null, cpuPeriodNs: null },
     netnsPath: null,
+    sharesRuntimeNetwork: false,
     terminal: false,
     seccomp: null,
   });

@@ -368,6 +368,10 @@ async function runHeld(
   // config.json's network namespace gives the sandbox its devices unless --network says
   // otherwise; a restore keeps the image's network (a checkpoint refuses host devices).
   if (global.networkSet === true || restoreImage !== null) launch.netnsPath = null;
+  if (launch.sharesRuntimeNetwork && global.networkSet !== true) {
+    log.warning("config.json: linux.namespaces has no network entry (the runtime's own network, as podman's --network host): " +
+      "the sentry does not take the host's devices; the sandbox has loopback only (--network sandbox reaches the host)");
+  }
   const modules = Promise.all([
     import("./loader.ts"), import("./control_server.ts"), netAtStart(global) || netSysctl || launch.netnsPath !== null ? loadNetModules() : null,
   ]);
