@@ -33,3 +33,8 @@ Deno.test("/proc/sys/kernel/{msg,shm,sem}_next_id give the next object its id (s
 Deno.test("POSIX message queues behave as natively, in an IPC namespace of their own: priorities, EMSGSIZE, EAGAIN, timeouts, a receiver woken by another process, mq_notify's signal, mq_getsetattr, poll, the status line, the mqueue filesystem (tests/c/mqueue.c)", async () => {
   await assertSameAsNative([await compileC("mqueue")]);
 });
+
+Deno.test("mq_notify's SIGEV_THREAD: glibc's helper thread calls the function, and the raw cookie reaches the netlink socket with NOTIFY_WOKENUP or NOTIFY_REMOVED; EFAULT, EBADF, ENOTSOCK, EINVAL, EBUSY, as natively (tests/c/mqueue_thread.c)", async () => {
+  const r = await assertSameAsNative([await compileC("mqueue_thread")]);
+  assert.match(r.stdout, /after a message: 32 bytes, "xyz", last byte 1\n/);
+});

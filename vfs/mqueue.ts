@@ -38,10 +38,15 @@ let nextDev = 0x1800;
 export interface MqNotify {
   /** The registering process (its tgid): only it may remove the registration. */
   tgid: number;
-  /** SIGEV_SIGNAL (0) or SIGEV_NONE (1). */
+  /** SIGEV_SIGNAL (0), SIGEV_NONE (1) or SIGEV_THREAD (2). */
   how: number;
   signo: number;
   value: bigint;
+  /**
+   * SIGEV_THREAD: the netlink socket told, and the 32-byte cookie it gets (its last byte set to
+   * NOTIFY_WOKENUP or NOTIFY_REMOVED), as Linux's notify_sock and notify_cookie.
+   */
+  thread?: { sock: { deliverFromKernel(data: Uint8Array): void }; cookie: Uint8Array };
 }
 
 /** @savable (kernel/checkpoint/ipc.ts) One message queue. */

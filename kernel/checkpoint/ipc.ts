@@ -245,6 +245,7 @@ export class MqueueSaver {
     if (i !== undefined) return i;
     const q = file.queue;
     const n = q.notify;
+    if (n !== null && n.thread !== undefined) throw this.#refuse("an mq_notify SIGEV_THREAD registration (a netlink socket's)");
     if (q.charge !== null && q.charge[0] !== INIT_USER_NS) {
       throw this.#refuse("a POSIX message queue made in a user namespace of its own");
     }

@@ -49,6 +49,7 @@ static const char *en(int e) {
     case ESTALE: return "ESTALE";
     case EMFILE: return "EMFILE";
     case EUSERS: return "EUSERS";
+    case ENOTSOCK: return "ENOTSOCK";
     default: return "E?";
   }
 }

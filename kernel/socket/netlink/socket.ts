@@ -310,6 +310,15 @@ export abstract class NetlinkSocket extends SocketFile {
   /** Where each queued datagram another socket sent came from (a kernel answer has none). */
   readonly #rxFrom = new WeakMap<Uint8Array, { port: number; creds: { pid: number; uid: number; gid: number } }>();
 
+  /**
+   * Queues a datagram the kernel sends outside any protocol (mq_notify's SIGEV_THREAD cookie,
+   * Linux's netlink_sendskb: no room check, from port 0).
+   */
+  deliverFromKernel(data: Uint8Array): void {
+    this.rx.push(data.slice());
+    this.waitQueue.notify(EVENT_IN | EVENT_RDNORM);
+  }
+
   /** Queues a copy of a datagram another socket sent, if it fits (else overrun). */
   #deliver(data: Uint8Array, from: { port: number; creds: { pid: number; uid: number; gid: number } }): void {
     let queued = 0;

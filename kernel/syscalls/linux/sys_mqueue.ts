@@ -8,15 +8,16 @@
  * Sleeping send and receive wait on the queue's wait queue with a deadline (the absolute
  * CLOCK_REALTIME timeout, as a monotonic instant) kept in t.syscallState, and run again.
  * A queue mq_open makes counts its bytes for its creator's RLIMIT_MSGQUEUE while it lives.
- * Not supported: SIGEV_THREAD notification (EINVAL; glibc's needs a netlink socket the kernel
- * writes to), RLIMIT_MSGQUEUE's charge of a queue creat(2) makes in an mqueue mount.
+ * SIGEV_THREAD notification sends its cookie to a netlink socket (glibc's helper thread reads it).
+ * Not supported: RLIMIT_MSGQUEUE's charge of a queue creat(2) makes in an mqueue mount.
  *
  * @module
  */
 
 import {
-  EACCES, EAGAIN, EBADF, EBUSY, EEXIST, EINVAL, EMFILE, EMSGSIZE, ENAMETOOLONG, ENOENT, ETIMEDOUT,
+  EACCES, EAGAIN, EBADF, EBUSY, EEXIST, EINVAL, EMFILE, EMSGSIZE, ENAMETOOLONG, ENOENT, ENOTSOCK, ETIMEDOUT,
 } from "../../errno.ts";
+import { SocketFile } from "../../socket/socket.ts";
 import { RLIMIT_MSGQUEUE } from "../../../abi/linux/limits.ts";
 import { type RlimitCharge, rlimitOverlimit, UCOUNT_RLIMIT_MSGQUEUE } from "../../ucounts.ts";
 import type { Task } from "../../task.ts";
@@ -24,14 +25,14 @@ import { O_ACCMODE, O_CREAT, O_EXCL, O_NONBLOCK, O_RDONLY, O_RDWR, O_WRONLY } fr
 import { CAP_SYS_RESOURCE } from "../../../abi/linux/capability.ts";
 import {
   MessageQueue, MQ_HARD_MSGMAX, MQ_HARD_MSGSIZEMAX, MQ_MSG_MAX, MQ_MSGSIZE_MAX, MQ_DFLT_MAXMSG, MQ_DFLT_MSGSIZE,
-  MqueueDescription, type MqueueFile,
+  MqueueDescription, type MqueueFile, type MqNotify,
 } from "../../../vfs/mqueue.ts";
 import { Location } from "../../../vfs/mount.ts";
 import { checkMayDelete, MAY_READ, MAY_WRITE, mayAccess } from "../../../vfs/permissions.ts";
 import { sendSignal } from "../../task_signals.ts";
 import { monotonicNs, realtimeNs } from "../../time.ts";
 import { EVENT_IN, EVENT_OUT } from "../../../waiter/mod.ts";
-import { block, supported, partial, type SyscallEntry, type SyscallFn, type SyscallResult } from "./support.ts";
+import { block, supported, type SyscallEntry, type SyscallFn, type SyscallResult } from "./support.ts";
 
 const MQ_PRIO_MAX = 32768;
 const SIGEV_SIGNAL = 0, SIGEV_NONE = 1, SIGEV_THREAD = 2;
@@ -198,6 +199,7 @@ function notifyArrival(t: Task, q: MessageQueue): void {
     if (st.task.syscallState === st && st.task.state !== "dead") return;
   }
   q.notify = null;
+  if (n.thread !== undefined) return threadNotify(n, NOTIFY_WOKENUP);
   if (n.how !== SIGEV_SIGNAL) return;
   const owner = t.kernel.tasks.get(n.tgid)?.tg;
   if (owner === undefined) return;
@@ -251,24 +253,49 @@ const sysMqTimedreceive: SyscallFn = (t, a): SyscallResult => {
   return m.data.length;
 };
 
-/** Implements mq_notify(2): SIGEV_SIGNAL and SIGEV_NONE; a null sevp removes the caller's. */
+/** The cookie's last byte: why the SIGEV_THREAD socket hears from the queue (ipc/mqueue.c). */
+const NOTIFY_COOKIE_LEN = 32, NOTIFY_WOKENUP = 1, NOTIFY_REMOVED = 2;
+const AF_NETLINK = 16;
+
+/** Sends a SIGEV_THREAD registration's cookie to its netlink socket, `code` in its last byte. */
+function threadNotify(n: MqNotify, code: number): void {
+  const c = n.thread!.cookie;
+  c[NOTIFY_COOKIE_LEN - 1] = code;
+  n.thread!.sock.deliverFromKernel(c);
+}
+
+/**
+ * Implements mq_notify(2): SIGEV_SIGNAL, SIGEV_NONE and SIGEV_THREAD (glibc's: the kernel sends
+ * the 32-byte cookie at sigev_value to the netlink socket whose descriptor is sigev_signo; EFAULT,
+ * then EBADF, ENOTSOCK, or EINVAL for another family, before the queue is looked up); a null
+ * sevp removes the caller's (a SIGEV_THREAD socket hears NOTIFY_REMOVED).
+ */
 const sysMqNotify: SyscallFn = (t, a) => {
   const sevAddr = a.pointer(1);
-  let reg: { how: number; signo: number; value: bigint } | null = null;
+  let reg: Omit<MqNotify, "tgid"> | null = null;
   if (sevAddr !== 0) {
     const v = new DataView(t.copyIn(sevAddr, 64).buffer);
     const value = v.getBigUint64(0, true), signo = v.getInt32(8, true), how = v.getInt32(12, true);
     if (how !== SIGEV_SIGNAL && how !== SIGEV_NONE && how !== SIGEV_THREAD) throw EINVAL;
     if (how === SIGEV_SIGNAL && (signo < 1 || signo > 64)) throw EINVAL;
-    if (how === SIGEV_THREAD) {
-      t.kernel.log.once("mq-notify-thread", "mq_notify with SIGEV_THREAD is not supported");
-      throw EINVAL;
-    }
     reg = { how, signo, value };
+    if (how === SIGEV_THREAD) {
+      const cookie = t.copyIn(Number(BigInt.asUintN(64, value) & 0xffff_ffff_ffffn), NOTIFY_COOKIE_LEN).slice();
+      // netlink_getsockbyfd
+      const f = t.fdTable.get(signo);
+      if (!(f instanceof SocketFile)) throw ENOTSOCK;
+      const sock = f as unknown as { family: number; deliverFromKernel?: (d: Uint8Array) => void };
+      if (sock.family !== AF_NETLINK || sock.deliverFromKernel === undefined) throw EINVAL;
+      reg.thread = { sock: sock as { deliverFromKernel(d: Uint8Array): void }, cookie };
+    }
   }
   const q = queueFile(t, a.fd(0)).queue;
   if (reg === null) {
-    if (q.notify !== null && q.notify.tgid === t.tg.tgid) q.notify = null;
+    if (q.notify !== null && q.notify.tgid === t.tg.tgid) {
+      const n = q.notify;
+      q.notify = null;
+      if (n.thread !== undefined) threadNotify(n, NOTIFY_REMOVED);
+    }
     return 0;
   }
   if (q.notify !== null && t.kernel.tasks.get(q.notify.tgid)?.tg.zombie === false) throw EBUSY;
@@ -301,6 +328,6 @@ export const table: Record<number, SyscallEntry> = {
   241: supported("mq_unlink", sysMqUnlink),
   242: supported("mq_timedsend", sysMqTimedsend),
   243: supported("mq_timedreceive", sysMqTimedreceive),
-  244: partial("mq_notify", sysMqNotify, "SIGEV_SIGNAL and SIGEV_NONE; SIGEV_THREAD is EINVAL"),
+  244: supported("mq_notify", sysMqNotify),
   245: supported("mq_getsetattr", sysMqGetsetattr),
 };
