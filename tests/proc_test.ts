@@ -70,6 +70,11 @@ Deno.test("/proc/self/maps shows the program's code, data, heap, stack, librarie
   await assertSameAsNative([await compileC("proc_maps")]);
 });
 
+Deno.test("ioctl(PROCMAP_QUERY) on /proc/self/maps: the covering or next mapping, filtered by permissions and file backing, its bounds, flags, offset, inode, device and name, and the argument checks, as natively (tests/c/procmap_query.c)", async () => {
+  const r = await assertSameAsNative([await compileC("procmap_query")]);
+  assert.match(r.stdout, /name of the file into 4 bytes = -1 ENAMETOOLONG\n/);
+});
+
 Deno.test("ls /proc/self/fd shows 0, 1, 2 and the directory being listed; the links show pipes", async () => {
   // Natively the test runner's own descriptors leak into the child: compare 0 to 3 only.
   const r = await runSentry(["/bin/ls", "/proc/self/fd"], { stdin: "" });

@@ -50,6 +50,7 @@ static const char *en(int e) {
     case EMFILE: return "EMFILE";
     case EUSERS: return "EUSERS";
     case ENOTSOCK: return "ENOTSOCK";
+    case ENAMETOOLONG: return "ENAMETOOLONG";
     default: return "E?";
   }
 }

@@ -37,7 +37,7 @@
  */
 
 import { EVENT_ERR, EVENT_IN, EVENT_OUT, EVENT_PRI, EVENT_RDNORM, EVENT_WRNORM } from "../../waiter/mod.ts";
-import { EACCES, EINVAL, EIO, ENOENT, ENXIO, EPERM, ESRCH } from "../../kernel/errno.ts";
+import { E2BIG, EACCES, EINVAL, EIO, ENAMETOOLONG, ENOENT, ENOTTY, ENXIO, EPERM, ESRCH } from "../../kernel/errno.ts";
 import { cString, kstrtoBase0, PROC_NUMBUF, strstrip } from "./number_write.ts";
 import {
   O_ACCMODE, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, S_IFDIR, S_IFLNK, S_IFMT, S_IFSOCK, SEEK_CUR, SEEK_SET,
@@ -53,10 +53,12 @@ import {
   PROC_SUPER_MAGIC, SnapshotFile, StaticDir,
 } from "../kernfs/kernfs.ts";
 import { dtFromMode } from "../hostfs/hostfs.ts";
-import type { NetFileKind, ProcCaller, ProcMemAccess, ProcProcess, ProcSource, ProcThread, SysvipcKind } from "./source.ts";
+import type {
+  NetFileKind, ProcCaller, ProcMemAccess, ProcMemory, ProcProcess, ProcSource, ProcThread, ProcVma, SysvipcKind,
+} from "./source.ts";
 import { LocatedFile } from "../located_file.ts";
 import { TimensOffsetsFile } from "./timens_offsets_file.ts";
-import { PAGE_SIZE, TASK_SIZE } from "../../abi/linux/mm.ts";
+import { PAGE_SIZE, PROT_EXEC, PROT_READ, PROT_WRITE, TASK_SIZE } from "../../abi/linux/mm.ts";
 import { IdMapFile } from "./id_map_file.ts";
 import { AnonInodeFile } from "../anon_file.ts";
 import { MemFd } from "../memfd.ts";
@@ -608,6 +610,10 @@ class PidFile extends GeneratedFile {
       const p = this.pfs.source.process(this.pid);
       if (p === null) throw ESRCH;
       this.pfs.checkAccess(p);
+      if (this.kind === "maps") {
+        const src = this.pfs.source, pid = this.pid;
+        return new MapsFile(loc, flags, this, () => src.process(pid)?.memory() ?? null);
+      }
     }
     if (ID_MAP_KINDS.has(this.kind)) {
       // The process's user namespace as of now, and the opener's credentials (file->f_cred).
@@ -732,6 +738,87 @@ class PidFile extends GeneratedFile {
       default:
         throw ENOENT;
     }
+  }
+}
+
+/** PROCMAP_QUERY: _IOWR('f', 17, struct procmap_query), 104 bytes. */
+const PROCMAP_QUERY = 0xc0686611;
+const PROCMAP_QUERY_SIZE = 104;
+const Q_READABLE = 0x1, Q_WRITABLE = 0x2, Q_EXECUTABLE = 0x4, Q_SHARED = 0x8, Q_COVERING_OR_NEXT = 0x10,
+  Q_FILE_BACKED = 0x20;
+
+/**
+ * @savable An open /proc/PID/maps: its text, and the PROCMAP_QUERY ioctl (Linux 6.11's
+ * do_procmap_query): the mapping covering an address (or, with COVERING_OR_NEXT_VMA, the next
+ * one), filtered by permissions and file backing; its bounds, permissions, page size, offset,
+ * device and inode, and its name into a buffer (ENAMETOOLONG when it does not fit). No build
+ * ids: build_id_size comes back 0.
+ */
+class MapsFile extends SnapshotFile {
+  constructor(loc: Location, flags: number, file: GeneratedFile, readonly memory: () => ProcMemory | null) {
+    super(loc, flags, file);
+  }
+
+  override ioctl(cmd: number, arg: number, io: MemoryIO): number {
+    if (cmd !== PROCMAP_QUERY) throw ENOTTY;
+    const size = new DataView(io.copyIn(arg, 8).buffer).getBigUint64(0, true);
+    if (size > 4096n) throw E2BIG;
+    if (size < 24n) throw EINVAL;
+    const raw = io.copyIn(arg, Number(size));
+    if (raw.length > PROCMAP_QUERY_SIZE && raw.subarray(PROCMAP_QUERY_SIZE).some((b) => b !== 0)) throw E2BIG;
+    const q = new Uint8Array(PROCMAP_QUERY_SIZE);
+    q.set(raw.subarray(0, PROCMAP_QUERY_SIZE));
+    const v = new DataView(q.buffer);
+    const flags = v.getBigUint64(8, true), addr = v.getBigUint64(16, true);
+    const nameSize = v.getUint32(80, true), buildIdSize = v.getUint32(84, true);
+    const nameAddr = v.getBigUint64(88, true), buildIdAddr = v.getBigUint64(96, true);
+    if (flags & ~0x3fn) throw EINVAL;
+    if ((nameSize !== 0) !== (nameAddr !== 0n)) throw EINVAL;
+    if ((buildIdSize !== 0) !== (buildIdAddr !== 0n)) throw EINVAL;
+    const mem = this.memory();
+    if (mem === null) throw ESRCH;
+    const f = Number(flags);
+    // query_matching_vma: the first mapping ending past the address, then the filters.
+    const vmas = mem.vmas.filter((x) => x.name !== "[vsyscall]");
+    let at = addr;
+    let found: ProcVma | null = null;
+    for (;;) {
+      const x = vmas.find((m) => BigInt(m.end) > at);
+      if (x === undefined) break;
+      const ok = !((f & Q_FILE_BACKED) && x.ino === 0) && !((f & Q_READABLE) && !(x.prot & PROT_READ)) &&
+        !((f & Q_WRITABLE) && !(x.prot & PROT_WRITE)) && !((f & Q_EXECUTABLE) && !(x.prot & PROT_EXEC)) &&
+        !((f & Q_SHARED) && !x.shared);
+      if (ok) {
+        if (BigInt(x.start) <= addr || (f & Q_COVERING_OR_NEXT)) found = x;
+        break;
+      }
+      if (!(f & Q_COVERING_OR_NEXT)) break;
+      at = BigInt(x.end);
+    }
+    if (found === null) throw ENOENT;
+    const set64 = (off: number, n: number | bigint) => v.setBigUint64(off, BigInt(n), true);
+    set64(24, found.start);
+    set64(32, found.end);
+    set64(40, (found.prot & PROT_READ ? Q_READABLE : 0) | (found.prot & PROT_WRITE ? Q_WRITABLE : 0) |
+      (found.prot & PROT_EXEC ? Q_EXECUTABLE : 0) | (found.shared ? Q_SHARED : 0));
+    set64(48, 4096);
+    const file = found.ino !== 0;
+    set64(56, file ? found.offset : 0);
+    set64(64, file ? found.ino : 0);
+    v.setUint32(72, file ? Math.floor(found.dev / 256) & 0xfff : 0, true);
+    v.setUint32(76, file ? found.dev & 0xff : 0, true);
+    v.setUint32(84, 0, true);
+    let name: Uint8Array | null = null;
+    if (nameSize !== 0) {
+      if (found.name !== "") {
+        name = new TextEncoder().encode(found.name + "\0");
+        if (name.length > Math.min(4096, nameSize)) throw ENAMETOOLONG;
+      }
+      v.setUint32(80, name?.length ?? 0, true);
+    }
+    if (name !== null) io.copyOut(Number(nameAddr), name);
+    io.copyOut(arg, q.subarray(0, Math.min(PROCMAP_QUERY_SIZE, Number(size))));
+    return 0;
   }
 }
 
