@@ -141,6 +141,10 @@ for (const [part, what] of [
   });
 }
 
+Deno.test("mbind: a range takes a NUMA policy of its own (split and joined as natively, kept by fork, reported by get_mempolicy MPOL_F_ADDR), with Linux's errors (tests/c/mbind.c)", async () => {
+  await assertSameAsNative([await compileC("mbind")]);
+});
+
 Deno.test("a 64-bit program's int 0x80 is i386's ABI: write, getpid and exit_group by i386's numbers, seccomp sees AUDIT_ARCH_I386, as natively (tests/c/int80.c)", async () => {
   await assertSameAsNative([await compileC("int80")]);
 });

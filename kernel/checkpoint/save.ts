@@ -581,6 +581,9 @@ function saveMemory(mm: MemoryManager, ctx: Context, c: SaveContext): SavedMemor
   // Mappings of shared anonymous memory whose pages an earlier mapping saves.
   const sharedFromEarlier = new Set<Vma>();
   const vmas = mm.vmas.map((v: Vma): SavedMemory["vmas"][number] => {
+    if (v.policy !== undefined) {
+      throw new CheckpointError(`the mapping at 0x${v.start.toString(16)} has an mbind NUMA policy: not saved yet`);
+    }
     const saved = {
       start: v.start, end: v.end, prot: v.prot, name: v.name, growsDown: v.growsDown, locked: v.locked === true,
       ...(v.anonName !== undefined ? { anonName: v.anonName } : {}),

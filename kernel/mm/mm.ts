@@ -92,7 +92,22 @@ export interface Vma {
    * open userfaultfd is refused, and closing it unregisters every VMA.
    */
   uffd?: { ctx: UffdContext; mode: number };
+  /**
+   * mbind(2)'s NUMA policy of this range (Linux's vm_policy), as set_mempolicy keeps a task's:
+   * reported by get_mempolicy(MPOL_F_ADDR), kept across fork; absent: the default policy.
+   */
+  policy?: MemPolicy;
 }
+
+/** A NUMA policy: mode, mode flags, and the node mask get_mempolicy reports. */
+export interface MemPolicy {
+  readonly mode: number;
+  readonly flags: number;
+  readonly nodes: bigint;
+}
+
+const samePolicy = (a: MemPolicy | undefined, b: MemPolicy | undefined) =>
+  a === b || (a !== undefined && b !== undefined && a.mode === b.mode && a.flags === b.flags && a.nodes === b.nodes);
 
 /** What a VMA's userfaultfd registration names (kernel/userfaultfd.ts's context). */
 export interface UffdContext {
@@ -604,7 +619,7 @@ export class MemoryManager {
       a.end === b.start && a.file === null && b.file === null && !a.shared && !b.shared &&
       a.prot === b.prot && a.name === b.name && a.growsDown === b.growsDown && !a.locked === !b.locked &&
       a.anonName === b.anonName && !a.dontCopy === !b.dontCopy && !a.wipeOnFork === !b.wipeOnFork && !a.sealed === !b.sealed &&
-      a.uffd?.ctx === b.uffd?.ctx && a.uffd?.mode === b.uffd?.mode;
+      a.uffd?.ctx === b.uffd?.ctx && a.uffd?.mode === b.uffd?.mode && samePolicy(a.policy, b.policy);
     if (prev !== undefined && joins(prev, v)) {
       prev.end = v.end;
       if (next !== undefined && joins(prev, next)) {
@@ -751,6 +766,20 @@ export class MemoryManager {
     for (const v of this.overlapping(start, end)) {
       if (v.file !== null || (v.name !== "[vdso]" && v.name !== "[vvar]")) continue;
       if (v.start < end && start < v.end && (v.start < start || v.end > end)) throw EINVAL;
+    }
+  }
+
+  /**
+   * mbind(2)'s mbind_range over [start, end), page-aligned and non-empty: the mappings there are
+   * split at the edges and take `policy` (undefined: the default one). The caller checked that
+   * they cover it.
+   */
+  setPolicy(start: number, end: number, policy: MemPolicy | undefined): void {
+    for (const p of this.#remove(start, end)) {
+      const v = { ...p };
+      if (policy === undefined) delete v.policy;
+      else v.policy = policy;
+      this.#insert(v);
     }
   }
 

@@ -21,6 +21,7 @@ import {
 } from "../../../abi/linux/mm.ts";
 import { RLIM_INFINITY, RLIMIT_MEMLOCK } from "../../../abi/linux/limits.ts";
 import type { Task } from "../../task.ts";
+import type { MemPolicy } from "../../mm/mm.ts";
 import { tasksNamedBy, type WhoKind } from "./sys_sched.ts";
 import type { FileDescription } from "../../../vfs/file_description.ts";
 import { partial, supported, type SyscallEntry, type SyscallFn } from "./support.ts";
@@ -119,11 +120,6 @@ const MPOL_F_NODE = 1, MPOL_F_ADDR = 2, MPOL_F_MEMS_ALLOWED = 4;
 /** The nodes the sandbox has: node 0. */
 const ONLINE_NODES = 1n;
 
-/** True when addr lies in a mapping. */
-function isMapped(t: Task, addr: number): boolean {
-  return t.mm.vmas.some((v) => v.start <= addr && addr < v.end);
-}
-
 /**
  * Reads set_mempolicy's node mask as Linux's get_nodes: maxnode - 1 bits (none for a NULL mask
  * or maxnode 1), at most a page of them; bits past MAX_NUMNODES must be zero.
@@ -140,23 +136,24 @@ function readNodes(t: Task, maskPtr: number, maxnode: number): bigint {
   return nodes;
 }
 
-/**
- * Implements set_mempolicy(2) with Linux's checks (sanitize_mpol_flags, mpol_new), for a
- * machine whose only node is 0: the policy is kept on the task for get_mempolicy, fork and
- * threads; the host places the memory as it likes.
- */
-const sysSetMempolicy: SyscallFn = (t, a) => {
-  const arg = a.int(0);
+/** sanitize_mpol_flags: a mode and its flags from set_mempolicy's or mbind's argument. */
+function policyMode(arg: number): [mode: number, flags: number] {
   const flags = arg & MPOL_MODE_FLAGS;
-  let mode = arg & ~MPOL_MODE_FLAGS;
+  const mode = arg & ~MPOL_MODE_FLAGS;
   if (mode < 0 || mode >= MPOL_MAX) throw EINVAL;
   if ((flags & MPOL_F_STATIC_NODES) && (flags & MPOL_F_RELATIVE_NODES)) throw EINVAL;
   if ((flags & MPOL_F_NUMA_BALANCING) && mode !== MPOL_BIND && mode !== MPOL_PREFERRED_MANY) throw EINVAL;
-  const user = readNodes(t, a.pointer(1), a.sizeT(2));
+  return [mode, flags];
+}
+
+/**
+ * mpol_new and mpol_set_nodemask for a machine whose only node is 0: the policy of `mode`
+ * with `flags` over the nodes `user` names (null: the default policy), or EINVAL.
+ */
+function newPolicy(mode: number, flags: number, user: bigint): MemPolicy | null {
   if (mode === MPOL_DEFAULT) {
     if (user !== 0n) throw EINVAL;
-    t.memPolicy = null;
-    return 0;
+    return null;
   }
   const pinned = (flags & (MPOL_F_STATIC_NODES | MPOL_F_RELATIVE_NODES)) !== 0;
   if (mode === MPOL_PREFERRED && user === 0n) {
@@ -171,7 +168,45 @@ const sysSetMempolicy: SyscallFn = (t, a) => {
   const usable = (flags & MPOL_F_RELATIVE_NODES) ? (user !== 0n ? ONLINE_NODES : 0n) : user & ONLINE_NODES;
   if (mode !== MPOL_LOCAL && usable === 0n) throw EINVAL;
   // get_mempolicy reports the mask as given under STATIC/RELATIVE, else the nodes in use.
-  t.memPolicy = { mode, flags, nodes: mode === MPOL_LOCAL ? 0n : pinned ? user : usable };
+  return { mode, flags, nodes: mode === MPOL_LOCAL ? 0n : pinned ? user : usable };
+}
+
+/**
+ * Implements set_mempolicy(2) with Linux's checks (sanitize_mpol_flags, mpol_new), for a
+ * machine whose only node is 0: the policy is kept on the task for get_mempolicy, fork and
+ * threads; the host places the memory as it likes.
+ */
+const sysSetMempolicy: SyscallFn = (t, a) => {
+  const [mode, flags] = policyMode(a.int(0));
+  t.memPolicy = newPolicy(mode, flags, readNodes(t, a.pointer(1), a.sizeT(2)));
+  return 0;
+};
+
+const MPOL_MF_STRICT = 1, MPOL_MF_MOVE = 2, MPOL_MF_MOVE_ALL = 4;
+
+/**
+ * Implements mbind(2) in Linux's order (kernel_mbind, do_mbind): the mode and node mask as
+ * set_mempolicy's, flags (MPOL_MF_MOVE_ALL needs CAP_SYS_NICE), a page-aligned start, then a
+ * range every page of which is mapped (EFAULT; any range for the default policy), whose
+ * mappings take the policy (get_mempolicy's MPOL_F_ADDR reports it). Every page is on the one
+ * node, so MPOL_MF_STRICT and the moves find nothing to do.
+ */
+const sysMbind: SyscallFn = (t, a) => {
+  const start = a.u64(0), len = a.u64(1);
+  const [mode, modeFlags] = policyMode(a.int(2));
+  const user = readNodes(t, a.pointer(3), a.sizeT(4));
+  const flags = a.u64(5);
+  if (flags & ~BigInt(MPOL_MF_STRICT | MPOL_MF_MOVE | MPOL_MF_MOVE_ALL)) throw EINVAL;
+  if ((flags & BigInt(MPOL_MF_MOVE_ALL)) && !t.creds.hasCap(CAP_SYS_NICE)) throw EPERM;
+  if (start & BigInt(PAGE_SIZE - 1)) throw EINVAL;
+  const end = start + ((len + BigInt(PAGE_SIZE - 1)) & ~BigInt(PAGE_SIZE - 1));
+  if (end >= 1n << 64n) throw EINVAL;
+  if (end === start) return 0;
+  const policy = newPolicy(mode, modeFlags, user);
+  const s = Number(start), e = Number(end);
+  // queue_pages_range: a hole in the range is EFAULT, unless the policy is the default one.
+  if (policy !== null) checkMapped(t, s, e, EFAULT);
+  t.mm.setPolicy(s, e, policy ?? undefined);
   return 0;
 };
 
@@ -193,9 +228,11 @@ const sysGetMempolicy: SyscallFn = (t, a) => {
     nodes = ONLINE_NODES;
   } else {
     if (flags & MPOL_F_ADDR) {
-      if (!isMapped(t, addr)) throw EFAULT;
-      policy = MPOL_DEFAULT; // no mapping has a policy of its own
-      nodes = 0n;
+      const vma = t.mm.vmas.find((v) => v.start <= addr && addr < v.end);
+      if (vma === undefined) throw EFAULT;
+      // The mapping's own policy (mbind), else the default one.
+      policy = vma.policy === undefined ? MPOL_DEFAULT : vma.policy.mode | vma.policy.flags;
+      nodes = vma.policy?.nodes ?? 0n;
     } else if (addr !== 0) {
       throw EINVAL;
     }
@@ -238,15 +275,15 @@ function pageRange(addr: bigint, len: bigint): [number, number] {
   return [Number(start), Number(end)];
 }
 
-/** Throws ENOMEM unless every page of [start, end) is mapped. */
-function checkMapped(t: Task, start: number, end: number): void {
+/** Throws ENOMEM (or `err`) unless every page of [start, end) is mapped. */
+function checkMapped(t: Task, start: number, end: number, err = ENOMEM): void {
   let cur = start;
   for (const v of t.mm.overlapping(start, end)) {
     if (v.start > cur) break;
     cur = v.end;
     if (cur >= end) break;
   }
-  if (cur < end) throw ENOMEM;
+  if (cur < end) throw err;
 }
 
 /**
@@ -363,7 +400,8 @@ export const table: Record<number, SyscallEntry> = {
   187: supported("readahead", sysReadahead),
   221: supported("fadvise64", sysFadvise64),
   238: partial("set_mempolicy", sysSetMempolicy, "one NUMA node; kept, not applied"),
-  239: partial("get_mempolicy", sysGetMempolicy, "one NUMA node; no mapping policies (mbind)"),
+  239: partial("get_mempolicy", sysGetMempolicy, "one NUMA node"),
+  237: partial("mbind", sysMbind, "one NUMA node; the policy is kept, not applied"),
   251: partial("ioprio_set", sysIoprioSet, "checked and kept for ioprio_get; no effect on the host's I/O scheduling"),
   252: supported("ioprio_get", sysIoprioGet),
   325: partial("mlock2", sysMlock2, "VMAs marked locked and counted against RLIMIT_MEMLOCK; nothing is pinned on the host"),
