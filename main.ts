@@ -8,6 +8,8 @@
  * @module
  */
 
+// First: puts the caller's DENO_DIR back before anything reads the environment.
+import "./boot/deno_dir.ts";
 import { EXIT_SENTRY_ERROR } from "./boot/errors.ts";
 import { type Command, parseCommandLine } from "./boot/flags.ts";
 import { openRuncLog, reportError } from "./boot/report_error.ts";

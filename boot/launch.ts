@@ -19,6 +19,8 @@
  * @module
  */
 
+// First: puts the caller's DENO_DIR back before anything reads the environment.
+import "./deno_dir.ts";
 import { cacheRoot, hash64 } from "../kernel/cache_dir.ts";
 import { currentBundle } from "./launch_manifest.ts";
 import { mark } from "./startup_marks.ts";

@@ -15,6 +15,7 @@
  * @module
  */
 
+import { callerEnvFromInitial } from "./deno_dir.ts";
 import { DebugLog } from "../kernel/log.ts";
 import type { HookKind, Hooks } from "./hooks.ts";
 import { loadNetModules } from "../kernel/net_load.ts";
@@ -220,7 +221,7 @@ function callerEnvironment(): Record<string, string> {
       const eq = entry.indexOf("=");
       if (eq > 0 && !(entry.slice(0, eq) in env)) env[entry.slice(0, eq)] = entry.slice(eq + 1);
     }
-    return env;
+    return callerEnvFromInitial(env);
   } catch {
     return Deno.env.toObject();
   }

@@ -56,14 +56,31 @@ if [[ ! -f $dir/ok ]]; then
   # Fails when a concurrent first run renamed its copy first: then that one is used.
   mv -T -- "$tmp" "$dir" 2>/dev/null || rm -rf -- "$tmp"
 fi
+# As ./sentry: Deno's caches of the sentry in a DENO_DIR of its own (boot/deno_dir.ts), whose
+# write-ahead logs are checkpointed in the background when a new bundle's first run filled them.
+own=()
+if [[ -d $root/deno && ! -L $root/deno && -O $root/deno && ! -L $root && -O $root ]]; then
+  own=("SENTRY_DENO_DIR_WAS=\${DENO_DIR+=$DENO_DIR}" "DENO_DIR=$root/deno")
+  if [[ -s $root/deno/v8_code_cache_v2-wal || -s $root/deno/dep_analysis_cache_v2-wal ]]; then
+    ( "$dir/deno" eval --quiet --no-config 'import { DatabaseSync } from "node:sqlite";
+for (const n of ["v8_code_cache_v2", "dep_analysis_cache_v2", "node_analysis_cache_v2"]) {
+  try {
+    if (Deno.statSync(Deno.args[0] + "/" + n + "-wal").size === 0) continue;
+    const db = new DatabaseSync(Deno.args[0] + "/" + n);
+    db.exec("PRAGMA busy_timeout = 5000; PRAGMA wal_checkpoint(TRUNCATE);");
+    db.close();
+  } catch { /* busy or gone: the next start tries again */ }
+}' "$root/deno" </dev/null >/dev/null 2>&1 & )
+  fi
+fi
 # As ./sentry: hand the sandbox the caller's environment, not the one bash adds to.
 # The V8 flags and --unstable-lazy-dynamic-imports, as ./sentry (see there): a chunk imported
 # with import() is read when it is imported, not at every start (a do's CPU ~20 ms less: the
 # checkpoint's and check's chunks).
 if [[ -r /proc/$$/environ ]] && mapfile -d '' -t original < /proc/$$/environ; then
-  exec env -i "\${original[@]}" "$dir/deno" run -A --quiet --no-lock --no-config --v8-flags=--no-lazy,--min-semi-space-size=8 --unstable-lazy-dynamic-imports "$dir/main.js" "$@"
+  exec env -i "\${original[@]}" "\${own[@]}" "$dir/deno" run -A --quiet --no-lock --no-config --v8-flags=--no-lazy,--min-semi-space-size=8 --unstable-lazy-dynamic-imports "$dir/main.js" "$@"
 fi
-exec "$dir/deno" run -A --quiet --no-lock --no-config --v8-flags=--no-lazy,--min-semi-space-size=8 --unstable-lazy-dynamic-imports "$dir/main.js" "$@"
+exec env "\${own[@]}" "$dir/deno" run -A --quiet --no-lock --no-config --v8-flags=--no-lazy,--min-semi-space-size=8 --unstable-lazy-dynamic-imports "$dir/main.js" "$@"
 exit 125
 `;
 
