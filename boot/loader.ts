@@ -119,7 +119,7 @@ export class Loader {
         throw new BootError(`--pcap ${quote(global.pcap)}: ${(err as Error).message.replace(/ \(os error \d+\)$/, "")}`);
       }
     }
-    const nics = launch.netnsPath === null || opts.restore !== undefined ? [] : hostNics(launch.netnsPath, log);
+    const nics = launch.netnsPath === null ? [] : hostNics(launch.netnsPath, log);
     const net = new Net({
       mode: global.network,
       nics,

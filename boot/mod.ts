@@ -368,7 +368,7 @@ async function runHeld(
   const netSysctl = Object.keys(launch.sysctl).some((k) => k.startsWith("net"));
   // config.json's network namespace gives the sandbox its devices unless --network says
   // otherwise; a restore keeps the image's network (a checkpoint refuses host devices).
-  if (global.networkSet === true || restoreImage !== null) launch.netnsPath = null;
+  if (global.networkSet === true) launch.netnsPath = null;
   if (launch.sharesRuntimeNetwork && global.networkSet !== true) {
     log.warning("config.json: linux.namespaces has no network entry (the runtime's own network, as podman's --network host): " +
       "the sentry does not take the host's devices; the sandbox has loopback only (--network sandbox reaches the host)");

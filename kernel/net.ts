@@ -402,15 +402,11 @@ export class Net implements DeadlineTarget {
         stack.addRoute({ cidr, gateway, ifIndex: iface.index, metric: r.metric });
       }
       this.#host.push(nic.link);
-      this.hostNics++;
       // Frames the device holds are taken by the next kick, from a host poll's wake-up.
       nic.link.start(() => this.kick());
     }
     return stack;
   }
-
-  /** How many interfaces are host devices (config.json's network namespace): a checkpoint refuses them. */
-  hostNics = 0;
 
   /** The stack index of the interface named `name`, or -1. */
   linkIndex(name: string): number {

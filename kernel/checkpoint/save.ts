@@ -167,9 +167,6 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
   const handlersFirst = new Map<SignalHandlers, number>();
   for (const tg of groups) if (!tg.zombie && !handlersFirst.has(tg.handlers)) handlersFirst.set(tg.handlers, tg.tgid);
   if (k.bpf.progs.size > 0) throw new CheckpointError("eBPF programs are loaded or attached (bpf): not saved yet");
-  // The devices of config.json's network namespace: the restoring engine prepares a new
-  // namespace (podman's restore gives a new address), which this image could not follow.
-  if (k.net.hostNics > 0) throw new CheckpointError("the network has devices of config.json's network namespace (packet sockets on the host's devices): not saved yet");
   if (k.net.tuns.size > 0) throw new CheckpointError("a TUN/TAP device (/dev/net/tun) exists: not saved yet");
   if (k.net.virtualLinks.size > 0) throw new CheckpointError("a veth or bridge device (RTM_NEWLINK) exists: not saved yet");
   if (k.net.stack.interfaces.some((i) => i.removed)) {
