@@ -243,6 +243,10 @@ Deno.test("mount_setattr(2): its checks in Linux's order, attributes set and cle
   await assertSameAsNative([await compileC("mount_setattr")]);
 });
 
+Deno.test("move_mount's MOVE_MOUNT_BENEATH: a clone or an attached mount goes beneath the mount at a path, uncovered once it is unmounted; EINVAL beneath the root, a non-root path, a file, or its own parent, as natively (tests/c/move_mount_beneath.c)", async () => {
+  await assertSameAsNative([await compileC("move_mount_beneath")]);
+});
+
 Deno.test("mount(2)'s MS_MOVE (with its submounts; EINVAL for no mount point or a shared parent or an unbindable tree onto a shared one, ELOOP under itself or for the root, EPERM without CAP_SYS_ADMIN) and pivot_root(2) (ENOTDIR, ENOENT, EINVAL, EBUSY as Linux; the old root at put_old; pivot_root(\".\", \".\") then umount2(\".\", MNT_DETACH); other tasks' root and cwd moved) in a mount namespace of its own, then a devpts instance of its own there (options checked, its first pty 0), as natively (tests/c/pivot_move.c)", async () => {
   await assertSameAsNative([await compileC("pivot_move")]);
 });

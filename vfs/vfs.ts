@@ -218,6 +218,21 @@ export class VirtualFilesystem {
   }
 
   /**
+   * move_mount's MOVE_MOUNT_BENEATH: m takes top's place on top's parent (with the propagation
+   * an attach there makes), and top goes onto the topmost mount of m's root, so that top still
+   * covers the path and m shows once top is unmounted. The caller has checked
+   * (can_move_mount_beneath).
+   */
+  moveMountBeneath(m: Mount, top: Mount): void {
+    const at = new Location(top.parent!, top.mountpoint!);
+    this.#attachTree(m, at, true);
+    let under = m;
+    for (let c = under.children.get(under.root); c !== undefined; c = under.children.get(under.root)) under = c;
+    attachMount(top, new Location(under, under.root));
+    top.ns?.changed();
+  }
+
+  /**
    * pivot_root(2)'s change of the tree (Linux's pivot_root after its checks): newMnt leaves its
    * parent and takes rootMnt's place (for the root of the namespace, the place of its root),
    * and rootMnt goes onto putOld, with no propagation (attach_mnt). A locked root passes its

@@ -381,6 +381,7 @@ const MOUNT_ATTR__ATIME = 0x70, MOUNT_ATTR_NOATIME = 0x10, MOUNT_ATTR_STRICTATIM
 const MOUNT_ATTR_NODIRATIME = 0x80, MOUNT_ATTR_IDMAP = 0x100000, MOUNT_ATTR_NOSYMFOLLOW = 0x200000;
 const MOVE_MOUNT_F_SYMLINKS = 0x1, MOVE_MOUNT_F_AUTOMOUNTS = 0x2, MOVE_MOUNT_F_EMPTY_PATH = 0x4;
 const MOVE_MOUNT_T_SYMLINKS = 0x10, MOVE_MOUNT_T_AUTOMOUNTS = 0x20, MOVE_MOUNT_T_EMPTY_PATH = 0x40;
+const MOVE_MOUNT_BENEATH = 0x200;
 const OPEN_TREE_CLONE = 0x1, AT_RECURSIVE = 0x8000;
 /** The types fsopen(2) knows (what mount(2) makes). */
 const FS_TYPES = new Set(["tmpfs", "proc", "sysfs", "devtmpfs", "overlay", "mqueue", "cgroup2"]);
@@ -575,14 +576,40 @@ function moveMount(t: Task, from: Location, to: Location): void {
 const sysMoveMount: SyscallFn = (t, a) => {
   const flags = a.uint(4);
   const known = MOVE_MOUNT_F_SYMLINKS | MOVE_MOUNT_F_AUTOMOUNTS | MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_SYMLINKS |
-    MOVE_MOUNT_T_AUTOMOUNTS | MOVE_MOUNT_T_EMPTY_PATH;
+    MOVE_MOUNT_T_AUTOMOUNTS | MOVE_MOUNT_T_EMPTY_PATH | MOVE_MOUNT_BENEATH;
   if (flags & ~known) throw EINVAL;
   checkCapable(t);
   const from = mountPathArg(t, a.fd(0), a.pointer(1), (flags & MOVE_MOUNT_F_EMPTY_PATH) !== 0, (flags & MOVE_MOUNT_F_SYMLINKS) !== 0);
   const to = mountPathArg(t, a.fd(2), a.pointer(3), (flags & MOVE_MOUNT_T_EMPTY_PATH) !== 0, (flags & MOVE_MOUNT_T_SYMLINKS) !== 0);
-  moveMount(t, from, to);
+  if (flags & MOVE_MOUNT_BENEATH) moveMountBeneath(t, from, to);
+  else moveMount(t, from, to);
   return 0;
 };
+
+/**
+ * MOVE_MOUNT_BENEATH: `from` goes between the mount at `to` (which must be a mount's root, the
+ * top of its stack) and its parent: do_move_mount's checks, then can_move_mount_beneath's (EINVAL
+ * for a target without a parent, locked, the caller's root mount, one `from` is under, or a
+ * source something is mounted on). Propagation that would mount over the target is not checked.
+ */
+function moveMountBeneath(t: Task, from: Location, to: Location): void {
+  const m = from.mount, top = to.mount;
+  if (from.dentry !== m.root || m.umounted || m.locked) throw EINVAL;
+  if (to.dentry !== top.root) throw EINVAL;
+  const vfs = t.kernel.vfs;
+  const attached = vfs.isAttached(m);
+  if (attached && !inCallerNs(t, m)) throw EINVAL;
+  if (!attached && m.parent !== null) throw EINVAL;
+  if (!inCallerNs(t, top)) throw EINVAL;
+  if (from.isDir !== to.isDir) throw EINVAL;
+  if (attached && m.parent?.shared) throw EINVAL;
+  if (top.parent === null || top.mountpoint === null || top.locked) throw EINVAL;
+  if (m.children.has(m.root)) throw EINVAL;
+  if (top === t.fs.root.mount) throw EINVAL;
+  for (let x: Mount | null = m; x !== null; x = x.parent) if (x === top) throw EINVAL;
+  for (let x: Mount | null = top.parent; x !== null; x = x.parent) if (x === m) throw ELOOP;
+  vfs.moveMountBeneath(m, top);
+}
 
 /**
  * A detached copy of the mount at loc (a bind of loc's subtree, Linux's __do_loopback), with the
@@ -692,7 +719,7 @@ const sysMountSetattr: SyscallFn = (t, a) => {
 export const table: Record<number, SyscallEntry> = {
   442: partial("mount_setattr", sysMountSetattr, "no MOUNT_ATTR_IDMAP"),
   428: supported("open_tree", sysOpenTree),
-  429: partial("move_mount", sysMoveMount, "no MOVE_MOUNT_SET_GROUP, MOVE_MOUNT_BENEATH"),
+  429: partial("move_mount", sysMoveMount, "no MOVE_MOUNT_SET_GROUP"),
   430: supported("fsopen", sysFsopen),
   431: partial("fsconfig", sysFsconfig, "flags and strings; no binary, path or fd parameters"),
   432: partial("fsmount", sysFsmount, "no MOUNT_ATTR_IDMAP"),
