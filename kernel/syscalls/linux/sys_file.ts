@@ -62,6 +62,8 @@ interface PermOpenState {
   pendingFile: FileDescription;
   fanPerm: PermRequest;
   held: HeldOpen;
+  /** For the run report once allowed: the open writes, and whether it created the file. */
+  written: { created: boolean } | null;
 }
 
 /**
@@ -81,6 +83,10 @@ export function openAt(t: Task, dirfd: number, pathAddr: number, flags: number, 
       throw EPERM;
     }
     fsnotifyOpenAllowed(st.pendingFile, st.held.truncated, st.held.exec);
+    const loc = st.pendingFile.location();
+    if (st.written !== null && loc !== null && t.kernel.resources.activity !== null && loc.dentry.isRegular) {
+      t.kernel.resources.activity.fileWritten(loc.path(), t.tg.tgid, st.written.created);
+    }
     return t.fdTable.install(st.pendingFile, (flags & O_CLOEXEC) !== 0);
   }
   if (st !== null && st.pendingFile instanceof FifoEnd) {
@@ -111,7 +117,9 @@ export function openAt(t: Task, dirfd: number, pathAddr: number, flags: number, 
     endLeaseWait(t);
     const held = perm ? heldOpen(opened) : undefined;
     if (held !== undefined) {
-      t.syscallState = { pendingFile: opened, fanPerm: held.req, held } satisfies PermOpenState;
+      t.syscallState = {
+        pendingFile: opened, fanPerm: held.req, held, written: log !== null && writes ? { created: !existed } : null,
+      } satisfies PermOpenState;
       return block([held.req.queue], EVENT_IN, null, "killable");
     }
     if (log !== null && writes) {
