@@ -50,6 +50,7 @@ import type { Kernel } from "./kernel.ts";
 import type { Task } from "./task.ts";
 import type { ThreadGroup } from "./thread_group.ts";
 import { PidFd } from "./pidfd.ts";
+import { setFanotifyHooks } from "./fanotify_hooks.ts";
 
 export const FAN_ACCESS = 0x1;
 export const FAN_MODIFY = 0x2;
@@ -428,13 +429,8 @@ export function armOpenPerm(t: Task | null, execAllowed: ReadonlySet<Dentry> | n
   armedExecAllowed = execAllowed;
 }
 
-/**
- * Thrown by the loader when an executable's open is held by permission events: execve drops
- * what it built and waits, then runs again (nothing is changed before its point of no return).
- */
-export class ExecPermHold {
-  constructor(readonly req: PermRequest, readonly dentry: Dentry) {}
-}
+// The class lives with the hooks, which the loader and execve import without this module.
+export { ExecPermHold } from "./fanotify_hooks.ts";
 
 /** Whether any permission mark exists (the cheap check the syscalls make). */
 export function fanPermActive(): boolean {
@@ -999,3 +995,5 @@ export class FanotifyFile extends AnonInodeFile {
 export function permError(req: PermRequest): typeof EPERM | null {
   return req.denied ? EPERM : null;
 }
+
+setFanotifyHooks({ permActive: fanPermActive, armOpenPerm, heldOpen, accessPerm, cause: fanotifyCause });

@@ -18,7 +18,7 @@
  * @module
  */
 
-import { fanotifyCause } from "./fanotify.ts";
+import { fanotifyCause } from "./fanotify_hooks.ts";
 import { UCounts } from "./ucounts.ts";
 import { Vdso } from "./vdso/vdso.ts";
 import type { Context, Platform, Stop, StopReason } from "../platform/mod.ts";

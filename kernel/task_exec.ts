@@ -20,7 +20,8 @@
  * @module
  */
 
-import { armOpenPerm, ExecPermHold, fanPermActive, type PermRequest } from "./fanotify.ts";
+import { armOpenPerm, ExecPermHold, fanPermActive } from "./fanotify_hooks.ts";
+import type { PermRequest } from "./fanotify.ts";
 import type { Dentry } from "../vfs/dentry.ts";
 import { EVENT_IN } from "../waiter/mod.ts";
 import { onExec as ptraceOnExec } from "./ptrace.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { ExecPermHold, fanPermActive, heldOpen } from "../fanotify.ts";
+import { ExecPermHold, fanPermActive, heldOpen } from "../fanotify_hooks.ts";
 import { checkLandlock, FS_EXECUTE, FS_READ_FILE } from "../landlock.ts";
 import { EACCES, EFAULT, EINVAL, EIO, ELIBBAD, ELOOP, ENOENT, ENOEXEC, errnoFromNumber, LinuxError } from "../errno.ts";
 import type { Task } from "../task.ts";

@@ -34,7 +34,8 @@ import { UserfaultfdDevice } from "../../userfaultfd.ts";
 import { CAP_NET_ADMIN, CAP_SYS_ADMIN, CAP_SYS_RESOURCE } from "../../../abi/linux/capability.ts";
 import { Net } from "../../net.ts";
 import { F_NOTIFY, fcntlNotify } from "../../dnotify.ts";
-import { armOpenPerm, fanPermActive, type HeldOpen, heldOpen, type PermRequest } from "../../fanotify.ts";
+import { armOpenPerm, fanPermActive, heldOpen } from "../../fanotify_hooks.ts";
+import type { HeldOpen, PermRequest } from "../../fanotify.ts";
 import { fsnotifyOpenAllowed } from "../../../vfs/fsnotify.ts";
 import type { FileDescription } from "../../../vfs/file_description.ts";
 
