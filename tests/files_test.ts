@@ -358,3 +358,7 @@ Deno.test("lsm_list_modules(2) names capabilities and Landlock; lsm_get_self_att
 Deno.test("cachestat(2) on tmpfs counts written pages and a mapping's writes, not holes, over the range asked, with errors in Linux's order, as natively (tests/c/cachestat.c)", async () => {
   await assertSameAsNative([await compileC("cachestat")]);
 });
+
+Deno.test("listing a directory moves its atime under relatime as natively: after a create, not again at once, never through O_NOATIME (tests/c/dir_atime.c)", async () => {
+  await assertSameAsNative([await compileC("dir_atime")]);
+});

@@ -200,6 +200,13 @@ export abstract class Dentry {
   symlinkRead(_mountFlags: number): void {}
 
   /**
+   * A directory was listed (getdents): its atime moves as file_accessed's touch_atime moves
+   * it, under the mount's flags (MS_NOATIME, MS_NODIRATIME, MS_STRICTATIME, else relatime).
+   * No-op where the file system keeps no times of its own.
+   */
+  dirListed(_mountFlags: number): void {}
+
+  /**
    * For /proc's "magic links" (fd/N, cwd, root, exe): where following this symlink leads,
    * without reading its target as a path (Linux's nd_jump_link). Null for ordinary symlinks.
    * Throws (EACCES, ENOENT) when the link may not or cannot be followed.

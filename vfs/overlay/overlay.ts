@@ -263,6 +263,10 @@ export class OverlayDentry extends Dentry {
     this.#top.symlinkRead(mountFlags);
   }
 
+  override dirListed(mountFlags: number): void {
+    this.#top.dirListed(mountFlags);
+  }
+
   /** st_dev as stat reports it once copied up (the lower file's), or the overlay's. */
   get dev(): number {
     return this.#dev >= 0 ? this.#dev : this.#fs.dev;

@@ -43,7 +43,7 @@ import {
   FALLOC_FL_PUNCH_HOLE, FIONREAD, O_APPEND, RENAME_EXCHANGE, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK,
   TMPFS_MAGIC, XATTR_CREATE, XATTR_REPLACE,
 } from "../../abi/linux/file.ts";
-import { MS_NOATIME, MS_STRICTATIME } from "../../abi/linux/mount.ts";
+import { MS_NOATIME, MS_NODIRATIME, MS_STRICTATIME } from "../../abi/linux/mount.ts";
 import * as ffi from "../../platform/ptrace/_ffi.ts";
 import { Dentry, type Filesystem, type FsStat, type NewFile, type SetAttr } from "../dentry.ts";
 import type { DirEntry, FileDescription, MappedPageCharge, MemoryIO, Stat } from "../file_description.ts";
@@ -643,6 +643,10 @@ export class TmpfsDentry extends Dentry {
   override symlinkRead(mountFlags: number): void {
     if (mountFlags & MS_STRICTATIME) this.inode.atimeNs = nowNs();
     else if (!(mountFlags & MS_NOATIME)) this.inode.touchAtime();
+  }
+
+  override dirListed(mountFlags: number): void {
+    if (!(mountFlags & MS_NODIRATIME)) this.symlinkRead(mountFlags);
   }
 
   override open(loc: Location, flags: number): FileDescription {

@@ -15,6 +15,7 @@ import type { Task } from "../../task.ts";
 import type { DirEntry } from "../../../vfs/mod.ts";
 import { supported, type SyscallEntry, type SyscallFn } from "./support.ts";
 import { fsnotifyAccess } from "../../../vfs/fsnotify.ts";
+import { O_NOATIME } from "../../../abi/linux/file.ts";
 
 /** The most bytes one call fills, whatever count says. */
 const MAX_BUFFER = 1 << 20;
@@ -72,6 +73,9 @@ function getdents(t: Task, fd: number, addr: number, count: number, layout: Layo
     return true;
   });
   fsnotifyAccess(file);
+  // file_accessed: not for O_NOATIME, nor on a read-only mount (mnt_get_write_access fails).
+  const loc = file.location();
+  if (loc !== null && !(file.flags & O_NOATIME) && !loc.mount.readonly && !loc.dentry.fs.readonly) loc.dentry.dirListed(loc.mount.flags);
   if (used === 0 && full) throw EINVAL;
   // No access_ok over the whole count (Linux checks each record as it writes it).
   const written = used === 0 ? 0 : Number.isSafeInteger(addr) ? t.writeUser(addr, buf.subarray(0, used)) : 0;
