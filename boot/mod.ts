@@ -653,11 +653,16 @@ function findInit(launch: LaunchConfig, log: DebugLog): string {
  */
 async function imageRebuilder(launch: LaunchConfig, imagePath: string, log: DebugLog, tty: boolean): Promise<(k: Kernel) => void> {
   const tImport = performance.now();
-  // ImageError through sandbox.ts: an import of image.ts of its own made it an entry of the
-  // bundle, and so two more modules (its chunk and a shim) for every restore to load.
-  const { ImageError, imageNeedsAnonFileClasses, imageNeedsNetwork, loadAnonFileClasses, readSandboxImageFast, restoreSandbox } = await import(
+  const { imageNeedsAnonFileClasses, imageNeedsNetwork, loadAnonFileClasses, readSandboxImageFast, restoreSandbox } = await import(
     "../kernel/checkpoint/sandbox.ts"
   );
+  // Imported on its own, which makes image.ts (with zod_tree.ts and cbor_plain.ts) a chunk of
+  // the launcher's bundle apart from the checkpoint's other modules: taken from sandbox.ts
+  // instead, they joined its one chunk, and loading that chunk cost ~2.8 ms of CPU more than
+  // loading the two (9.2 against 6.4 ms, medians of 9, importing them after the kernel's
+  // modules), though it is fewer bytes and modules. Measured, not understood: V8's compile and
+  // evaluation of one 128 KB chunk of this code is dearer than of 110 KB and 16 KB.
+  const { ImageError } = await import("../kernel/checkpoint/image.ts");
   let image: Awaited<ReturnType<typeof readSandboxImageFast>>;
   const t0 = performance.now();
   try {

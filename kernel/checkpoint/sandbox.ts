@@ -74,7 +74,7 @@ import { checkKeyringsShape, keyringsSchema, restoreKeyrings, serial as keyringS
 import { checkSeccompShape, makeSeccompStates, seccompFilterSchema, seccompStateSchema } from "./seccomp.ts";
 import { checkCowObjects, checkCowPieces, CowMemories, cowObjectSchema, cowPieceSchema, type SavedCowPiece } from "./cow.ts";
 import { checkRoot, type Image, type ImageBlob, ImageError, readImage, readImageFast } from "./image.ts";
-export { ImageError, loadCodecs, loadEncoders } from "./image.ts";
+export { loadCodecs, loadEncoders } from "./image.ts";
 export { loadAnonFileClasses } from "./anon_files.ts";
 
 const PROT_READ = 1, PROT_WRITE = 2;
