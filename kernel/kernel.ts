@@ -43,7 +43,7 @@ import { straceEnter, straceExit } from "./strace.ts";
 import { ExecFatalError, loadExecutable, resolveExecutable } from "./loader/load.ts";
 import { monotonicNs } from "./time.ts";
 import { EVENT_IN, WaitQueue } from "../waiter/mod.ts";
-import { withheldFault } from "./userfaultfd.ts";
+import { withheldFault } from "./userfaultfd_hooks.ts";
 import { SocketFile } from "./socket/socket.ts";
 import type { UnixNamespace } from "./socket/unix/namespace.ts";
 import { NsInodes, type UserNamespace } from "./user_namespace.ts";
@@ -1136,7 +1136,7 @@ export class Kernel {
             `rip 0x${t.ctx.regs.get("rip").toString(16)}`,
         );
         // A page whose rights the host withholds for the kernel (userfaultfd, guard and poisoned
-        // pages: kernel/userfaultfd.ts): tried again, asleep in a userfaultfd, or a signal.
+        // pages: kernel/userfaultfd_hooks.ts): tried again, asleep in a userfaultfd, or a signal.
         if (reason.signo === SIGSEGV && t.mm.withholding) {
           const w = withheldFault(t, reason.addr);
           if (w === "slept") return;

@@ -39,7 +39,7 @@ import { LazyModule } from "./lazy_module.ts";
 import { INIT_USER_NS } from "./user_namespace.ts";
 import { type IpcNamespace, IPCMNI } from "./ipc.ts";
 import { pipeSysctl, roundPipeSize } from "../vfs/pipe.ts";
-import { uffdSysctl } from "./userfaultfd.ts";
+import { uffdSysctl } from "./userfaultfd_hooks.ts";
 
 /** /proc/keys and /proc/key-users are rendered by the keys family, loaded at its first use. */
 const procKeys = new LazyModule<{ renderProcKeys(t: Task): string; renderProcKeyUsers(t: Task): string }>(

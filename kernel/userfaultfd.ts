@@ -39,17 +39,15 @@ import {
   _UFFDIO_API, _UFFDIO_CONTINUE, _UFFDIO_COPY, _UFFDIO_MOVE, _UFFDIO_POISON, _UFFDIO_REGISTER, _UFFDIO_UNREGISTER,
   _UFFDIO_WAKE, _UFFDIO_WRITEPROTECT, _UFFDIO_ZEROPAGE, UFFD_API, UFFD_EVENT_PAGEFAULT, UFFD_FEATURE_EVENT_FORK,
   UFFD_FEATURE_EXACT_ADDRESS, UFFD_FEATURE_MOVE, UFFD_FEATURE_PAGEFAULT_FLAG_WP, UFFD_FEATURE_POISON, UFFD_FEATURE_SIGBUS,
-  UFFD_FEATURE_MINOR_SHMEM, UFFD_FEATURE_THREAD_ID, UFFD_MSG_SIZE, UFFD_PAGEFAULT_FLAG_MINOR, UFFD_PAGEFAULT_FLAG_WP,
-  UFFD_PAGEFAULT_FLAG_WRITE, UFFD_USER_MODE_ONLY,
+  UFFD_FEATURE_MINOR_SHMEM, UFFD_FEATURE_THREAD_ID, UFFD_MSG_SIZE, UFFD_USER_MODE_ONLY,
   UFFDIO_API, UFFDIO_CONTINUE, UFFDIO_COPY, UFFDIO_COPY_MODE_DONTWAKE, UFFDIO_COPY_MODE_WP, UFFDIO_MOVE,
   UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES, UFFDIO_MOVE_MODE_DONTWAKE, UFFDIO_POISON, UFFDIO_POISON_MODE_DONTWAKE,
   UFFDIO_REGISTER, UFFDIO_REGISTER_MODE_MINOR, UFFDIO_REGISTER_MODE_MISSING, UFFDIO_REGISTER_MODE_WP, UFFDIO_UNREGISTER,
   UFFDIO_WAKE, UFFDIO_WRITEPROTECT, UFFDIO_WRITEPROTECT_MODE_DONTWAKE, UFFDIO_WRITEPROTECT_MODE_WP, UFFDIO_ZEROPAGE,
   UFFDIO_ZEROPAGE_MODE_DONTWAKE, USERFAULTFD_IOC_NEW,
 } from "../abi/linux/userfaultfd.ts";
-import { O_CLOEXEC, O_NONBLOCK, O_RDONLY, SEEK_DATA } from "../abi/linux/file.ts";
+import { O_CLOEXEC, O_NONBLOCK, O_RDONLY } from "../abi/linux/file.ts";
 import { PAGE_SIZE, TASK_SIZE } from "../abi/linux/mm.ts";
-import { BUS_ADRERR, SEGV_MAPERR, SIGBUS, SIGSEGV } from "../abi/linux/signal.ts";
 import { CAP_SYS_PTRACE } from "../abi/linux/capability.ts";
 import { AnonInodeFile } from "../vfs/anon_file.ts";
 import type { MemoryIO } from "../vfs/file_description.ts";
@@ -57,16 +55,15 @@ import { LocatedFile } from "../vfs/located_file.ts";
 import { EVENT_ERR, EVENT_IN, EVENT_RDNORM, WaitQueue } from "../waiter/mod.ts";
 import { EAGAIN, EBUSY, EEXIST, EFAULT, EINVAL, ENOENT, ENOMEM, EPERM, ESRCH, errnoFromNumber } from "./errno.ts";
 import {
-  MARK_GUARD, MARK_POISON, MARK_UFFD_MINOR, MARK_UFFD_WP, type MemoryManager, UFFD_MODE_MINOR, UFFD_MODE_MISSING, UFFD_MODE_WP, type Vma,
+  MARK_POISON, MARK_UFFD_MINOR, MARK_UFFD_WP, type MemoryManager, UFFD_MODE_MINOR, UFFD_MODE_MISSING, UFFD_MODE_WP, type Vma,
 } from "./mm/mm.ts";
-import { hostLseek } from "../platform/ptrace/_ffi.ts";
 import type { Kernel } from "./kernel.ts";
-import { faultIsWrite } from "./fault_access.ts";
 import type { Task } from "./task.ts";
 import type { Context } from "../platform/mod.ts";
+import { shmemPageCached, uffdSysctl } from "./userfaultfd_hooks.ts";
 
-/** /proc/sys/vm/unprivileged_userfaultfd: Linux's default, 0. */
-export const uffdSysctl = { unprivileged: 0 };
+// What the fault stop, /proc/sys and a checkpoint ask without loading this module.
+export { uffdSysctl, withheldFault } from "./userfaultfd_hooks.ts";
 
 /** The features this kernel has (UFFDIO_API answers them). */
 const FEATURES = UFFD_FEATURE_PAGEFAULT_FLAG_WP | UFFD_FEATURE_SIGBUS | UFFD_FEATURE_THREAD_ID |
@@ -523,36 +520,6 @@ export class UserfaultFd extends AnonInodeFile {
   }
 }
 
-/** Whether the file mapped at page holds the page (shmem's page cache: the memfd has data there). */
-function shmemPageCached(v: Vma, page: number): boolean {
-  const fd = v.file?.hostFdForMmap() ?? null;
-  if (fd === null) return false;
-  const off = v.offset + (page - v.start);
-  return hostLseek(fd, off, SEEK_DATA) === off;
-}
-
-/**
- * A touch of a page of a shmem mapping registered for minor faults that the address space does
- * not map yet (MARK_UFFD_MINOR): with the page in the file, a minor fault the userfaultfd
- * resolves (UFFDIO_CONTINUE); otherwise (a hole, the registration gone) the page is mapped and
- * the access tried again. null: no such page.
- */
-function minorFault(t: Task, addr: number): "retry" | "slept" | null {
-  const mm = t.mm;
-  const page = addr - (addr % PAGE_SIZE);
-  if (!((mm.pageMarks?.get(page) ?? 0) & MARK_UFFD_MINOR)) return null;
-  const v = mm.findVma(addr);
-  if (v === undefined) return null;
-  const ctx = v.uffd?.ctx as UserfaultFd | undefined;
-  if (ctx !== undefined && (v.uffd!.mode & UFFD_MODE_MINOR) && shmemPageCached(v, page)) {
-    const write = faultIsWrite(t, addr) ? UFFD_PAGEFAULT_FLAG_WRITE : 0;
-    ctx.sleepInFault(t, addr, UFFD_PAGEFAULT_FLAG_MINOR | write);
-    return "slept";
-  }
-  mm.dropMarks(page, page + PAGE_SIZE, MARK_UFFD_MINOR);
-  mm.as.protect(t.ctx, page, PAGE_SIZE, v.prot);
-  return "retry";
-}
 
 /** Anonymous memory (private or shared), not the vDSO's special mappings: what can be registered. */
 function anonymous(v: Vma): boolean {
@@ -612,43 +579,4 @@ export class UserfaultfdDevice extends LocatedFile {
     if (cmd !== USERFAULTFD_IOC_NEW) return super.ioctl(cmd, arg, io);
     return newUserfaultFd(io as Task, arg, false);
   }
-}
-
-/**
- * A SIGSEGV stop at addr in an address space where the host withholds rights: what it means.
- * "retry": the page needed less than the host withheld (filled since, unregistered, a fork's
- * child, a read of a write-protected page): given back, the instruction runs again. "slept":
- * a userfaultfd has it now (t sleeps). A signal for a guard page (SIGSEGV, SEGV_MAPERR: a
- * guard marker is no mapping), a poisoned one (SIGBUS, BUS_ADRERR: Linux 6.18's poison marker
- * is VM_FAULT_SIGBUS, not a hardware error) or a userfaultfd with
- * UFFD_FEATURE_SIGBUS. null: not a withheld page, an ordinary fault.
- */
-export function withheldFault(t: Task, addr: number): "retry" | "slept" | { signo: number; code: number } | null {
-  const mm = t.mm;
-  const charged = mm.chargeTouched(t.ctx, addr);
-  if (charged !== null) return charged ? "retry" : { signo: SIGBUS, code: BUS_ADRERR };
-  const minor = minorFault(t, addr);
-  if (minor !== null) return minor;
-  const held = mm.as.withheldAt?.(addr) ?? 0;
-  if (held === 0) return null;
-  const page = addr - (addr % PAGE_SIZE);
-  const v = mm.findVma(addr);
-  if (v === undefined) return null;
-  const present = (mm.as.populated?.(page, page + PAGE_SIZE)?.length ?? 1) > 0;
-  const rights = mm.rightsWithheld(v, page, present);
-  if (rights !== held) {
-    mm.withholding = true;
-    if ((mm.as.setWithheld?.(t.ctx, page, page + PAGE_SIZE, rights) ?? -1) < 0) return null;
-    return "retry";
-  }
-  const marks = mm.pageMarks?.get(page) ?? 0;
-  if (marks & MARK_GUARD) return { signo: SIGSEGV, code: SEGV_MAPERR };
-  if (marks & MARK_POISON) return { signo: SIGBUS, code: BUS_ADRERR };
-  const ctx = v.uffd?.ctx as UserfaultFd | undefined;
-  if (ctx === undefined) return null;
-  if ((ctx.features ?? 0) & UFFD_FEATURE_SIGBUS) return { signo: SIGBUS, code: BUS_ADRERR };
-  const missing = (v.uffd!.mode & UFFD_MODE_MISSING) !== 0 && !present;
-  const flags = !missing ? UFFD_PAGEFAULT_FLAG_WP | UFFD_PAGEFAULT_FLAG_WRITE : faultIsWrite(t, addr) ? UFFD_PAGEFAULT_FLAG_WRITE : 0;
-  ctx.sleepInFault(t, addr, flags);
-  return "slept";
 }

@@ -7,7 +7,7 @@
  * network's modules, kernel/net_modules.ts, and the syscall families of LAZY_FAMILIES). A
  * static import that pulls one in would still work, only slower: this test says which. So
  * does it for what only a config.json needs (zod's schemas, linux.seccomp's compiler), and for
- * what loads at its first use behind a hooks module (fanotify, file handles).
+ * what loads at its first use behind a hooks module (fanotify, file handles, userfaultfd).
  *
  * @module
  */
@@ -72,8 +72,8 @@ Deno.test("a sandbox's start imports no node: module, nor the network's modules 
 
   // What only a config.json needs (loadSpecSchema loads both): `sentry do` never reads one.
   // Loaded with their syscalls' lazy families: the hot paths ask only a hooks module ("is any
-  // permission mark there?": kernel/fanotify_hooks.ts).
-  const firstUse = ["kernel/fanotify.ts", "vfs/fhandle.ts"].filter((p) => importer.has(new URL(p, base).href));
+  // permission mark there?": kernel/fanotify_hooks.ts; the fault stop: kernel/userfaultfd_hooks.ts).
+  const firstUse = ["kernel/fanotify.ts", "vfs/fhandle.ts", "kernel/userfaultfd.ts"].filter((p) => importer.has(new URL(p, base).href));
   assert.deepEqual(firstUse.map((p) => `${p} (imported by ${rel(importer.get(new URL(p, base).href)!)})`), []);
 
   const configOnly = ["boot/spec_schema.ts", "boot/seccomp_profile.ts"].filter((p) => importer.has(new URL(p, base).href));

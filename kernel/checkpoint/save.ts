@@ -10,7 +10,7 @@
  * @module
  */
 
-import { uffdSysctl } from "../userfaultfd.ts";
+import { uffdSysctl } from "../userfaultfd_hooks.ts";
 import { INIT_TIME_NS, type TimeNamespace } from "../time_namespace.ts";
 import type { Kernel } from "../kernel.ts";
 import { futexWokenResult } from "../futex.ts";

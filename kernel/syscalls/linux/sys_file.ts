@@ -30,7 +30,7 @@ import { TtyFile } from "../../../vfs/tty/mod.ts";
 import { resolveTtyOpen, ttyIoctl } from "./_tty.ts";
 import { netModules, netModulesIfLoaded } from "../../net_load.ts";
 import { MemoryDeviceFile, TunNodeFile, UserfaultfdNodeFile } from "../../../vfs/devices.ts";
-import { UserfaultfdDevice } from "../../userfaultfd.ts";
+import { userfaultfdModule } from "../../userfaultfd_hooks.ts";
 import { CAP_NET_ADMIN, CAP_SYS_ADMIN, CAP_SYS_RESOURCE } from "../../../abi/linux/capability.ts";
 import { Net } from "../../net.ts";
 import { F_NOTIFY, fcntlNotify } from "../../dnotify.ts";
@@ -131,7 +131,14 @@ export function openAt(t: Task, dirfd: number, pathAddr: number, flags: number, 
     file = resolveTtyOpen(t, opened, flags);
     if (file instanceof UserfaultfdNodeFile) {
       const f = file;
-      file = new UserfaultfdDevice(f.nodeLocation, f.flags);
+      let uffd;
+      try {
+        uffd = userfaultfdModule.get(); // may wait for kernel/userfaultfd.ts: then the open runs again
+      } catch (err) {
+        f.decRef();
+        throw err;
+      }
+      file = new uffd.UserfaultfdDevice(f.nodeLocation, f.flags);
       f.decRef();
     } else if (file instanceof TunNodeFile) {
       const f = file;

@@ -11,7 +11,6 @@ import { syscallName } from "../../../abi/linux/syscall_names.ts";
 import { table as advice } from "./sys_advice.ts";
 import { table as clone } from "./sys_clone.ts";
 import { table as dirent } from "./sys_dirent.ts";
-import { table as userfaultfd } from "./sys_userfaultfd.ts";
 import { table as exec } from "./sys_exec.ts";
 import { table as file } from "./sys_file.ts";
 import { table as fs } from "./sys_fs.ts";
@@ -43,7 +42,6 @@ const families: Record<number, SyscallEntry>[] = [
   advice,
   clone,
   dirent,
-  userfaultfd,
   exec,
   file,
   fs,
@@ -135,6 +133,7 @@ export const LAZY_FAMILIES: readonly LazyFamily[] = [
   family("sys_truncate", () => import("./sys_truncate.ts"), [74, 75, 76, 77, 162, 277, 285, 306]),
   family("sys_prctl", () => import("./sys_prctl.ts"), [157]),
   family("sys_seccomp", () => import("./sys_seccomp.ts"), [317]),
+  family("sys_userfaultfd", () => import("./sys_userfaultfd.ts"), [323]),
 ];
 
 /** The stubs of LAZY_FAMILIES' syscalls, replaced by the real entries once a family is loaded. */
