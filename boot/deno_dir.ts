@@ -88,4 +88,28 @@ function makeOwnDenoDir(): void {
   }
 }
 
+/**
+ * Past this size the sentry's code cache starts afresh (checked at a bundle's build): Deno never
+ * drops an entry, and every build of every checkout adds its ~3 MB.
+ */
+const CODE_CACHE_LIMIT = 128 * 1024 * 1024;
+
+/**
+ * Renames the sentry's DENO_DIR away and removes it when its code cache is past the limit:
+ * called by boot/launch_cache.ts once a new bundle is built. Sentries that have the old
+ * databases open keep writing to them, unlinked; the next start makes new ones.
+ */
+export function trimOwnDenoDir(): void {
+  const root = cacheRoot();
+  if (root === null) return;
+  const dir = `${root}/deno`;
+  try {
+    if (Deno.statSync(`${dir}/v8_code_cache_v2`).size <= CODE_CACHE_LIMIT) return;
+    const old = Deno.makeTempDirSync({ dir: root, prefix: ".deno-old-" });
+    Deno.renameSync(dir, `${old}/deno`);
+    Deno.mkdirSync(dir, { mode: 0o700 });
+    Deno.removeSync(old, { recursive: true });
+  } catch { /* no cache yet, or a concurrent build trimmed it */ }
+}
+
 takeOwnDenoDir();

@@ -21,6 +21,7 @@
 
 import { VDSO_SOURCES } from "../kernel/vdso/build.ts";
 import { hash64 } from "../kernel/cache_dir.ts";
+import { trimOwnDenoDir } from "./deno_dir.ts";
 import { currentBundle, fileFacts, LAUNCH_FORMAT, type LaunchManifest } from "./launch_manifest.ts";
 
 /**
@@ -127,6 +128,7 @@ export async function buildLaunchBundle(repo: string, dir: string): Promise<stri
       try {
         await bundleProgram(repo, tmp, true, true);
         Deno.renameSync(tmp, `${dir}/${build}`);
+        trimOwnDenoDir();
       } catch (err) {
         removeQuietly(tmp);
         throw err;
