@@ -26,8 +26,12 @@
  * pages such a mapping does not map yet are closed on the host (MARK_UFFD_MINOR), a touch of
  * one the file holds sleeps until UFFDIO_CONTINUE opens it, a touch of a hole maps it.
  *
- * Not offered (UFFDIO_API reports the features honestly): events (fork, remap, remove, unmap),
- * missing and write-protect modes of shmem files and minor faults of shared anonymous memory
+ * Events: UFFD_FEATURE_EVENT_REMOVE (MADV_DONTNEED), EVENT_UNMAP (munmap, and the old range of
+ * a moved mapping) and EVENT_REMAP (mremap moving a registered mapping, which keeps its
+ * registration): the syscall sleeps, killable, until the manager read the event, then returns
+ * what it did (t.syscallState), as Linux's userfaultfd_event_wait_completion.
+ *
+ * Not offered (UFFDIO_API reports the features honestly): UFFD_FEATURE_EVENT_FORK, missing and write-protect modes of shmem files and minor faults of shared anonymous memory
  * (EINVAL at UFFDIO_REGISTER), hugetlbfs, asynchronous and unpopulated write protection.
  *
  * A checkpoint refuses a sandbox with an open userfaultfd (an open file it does not save).
@@ -36,6 +40,7 @@
  */
 
 import {
+  UFFD_FEATURE_EVENT_REMAP, UFFD_FEATURE_EVENT_REMOVE, UFFD_FEATURE_EVENT_UNMAP,
   _UFFDIO_API, _UFFDIO_CONTINUE, _UFFDIO_COPY, _UFFDIO_MOVE, _UFFDIO_POISON, _UFFDIO_REGISTER, _UFFDIO_UNREGISTER,
   _UFFDIO_WAKE, _UFFDIO_WRITEPROTECT, _UFFDIO_ZEROPAGE, UFFD_API, UFFD_EVENT_PAGEFAULT, UFFD_FEATURE_EVENT_FORK,
   UFFD_FEATURE_EXACT_ADDRESS, UFFD_FEATURE_MOVE, UFFD_FEATURE_PAGEFAULT_FLAG_WP, UFFD_FEATURE_POISON, UFFD_FEATURE_SIGBUS,
@@ -67,7 +72,8 @@ export { uffdSysctl, withheldFault } from "./userfaultfd_hooks.ts";
 
 /** The features this kernel has (UFFDIO_API answers them). */
 const FEATURES = UFFD_FEATURE_PAGEFAULT_FLAG_WP | UFFD_FEATURE_SIGBUS | UFFD_FEATURE_THREAD_ID |
-  UFFD_FEATURE_EXACT_ADDRESS | UFFD_FEATURE_POISON | UFFD_FEATURE_MOVE | UFFD_FEATURE_MINOR_SHMEM;
+  UFFD_FEATURE_EXACT_ADDRESS | UFFD_FEATURE_POISON | UFFD_FEATURE_MOVE | UFFD_FEATURE_MINOR_SHMEM |
+  UFFD_FEATURE_EVENT_REMOVE | UFFD_FEATURE_EVENT_UNMAP | UFFD_FEATURE_EVENT_REMAP;
 /** UFFD_API_IOCTLS: register, unregister, api. */
 const API_IOCTLS = (1n << BigInt(_UFFDIO_REGISTER)) | (1n << BigInt(_UFFDIO_UNREGISTER)) | (1n << BigInt(_UFFDIO_API));
 /** UFFD_API_RANGE_IOCTLS. */
@@ -100,6 +106,11 @@ export class UserfaultFd extends AnonInodeFile {
   features: number | null = null;
   /** Threads asleep in faults, in the order they faulted. */
   faults: PendingFault[] = [];
+  /**
+   * Events (remove, unmap, remap) not read yet, each with the queue its syscall sleeps on
+   * until the event is read (Linux's userfaultfd_event_wait_completion).
+   */
+  events: Array<{ msg: Uint8Array; queue: WaitQueue }> = [];
 
   constructor(kernel: Kernel, mm: MemoryManager, flags: number) {
     super("anon_inode:[userfaultfd]", O_RDONLY | (flags & O_NONBLOCK));
@@ -152,14 +163,35 @@ export class UserfaultFd extends AnonInodeFile {
       dst.set(f.msg, n);
       n += UFFD_MSG_SIZE;
     }
+    // Faults first, then events (userfaultfd_ctx_read); a read event lets its syscall go on.
+    while (this.events.length > 0 && n + UFFD_MSG_SIZE <= dst.length) {
+      const e = this.events.shift()!;
+      dst.set(e.msg, n);
+      n += UFFD_MSG_SIZE;
+      e.queue.notify(EVENT_IN);
+    }
     if (n === 0) throw EAGAIN;
     return n;
+  }
+
+  /** Queues an event: its syscall sleeps on the queue returned until a read takes it. */
+  queueEvent(event: number, a: number, b: number, c = 0): WaitQueue {
+    const msg = new Uint8Array(UFFD_MSG_SIZE);
+    const v = new DataView(msg.buffer);
+    v.setUint8(0, event);
+    v.setBigUint64(8, BigInt(a), true);
+    v.setBigUint64(16, BigInt(b), true);
+    v.setBigUint64(24, BigInt(c), true);
+    const queue = new WaitQueue();
+    this.events.push({ msg, queue });
+    this.waitQueue.notify(EVENT_IN | EVENT_RDNORM);
+    return queue;
   }
 
   /** Linux's userfaultfd_poll: EPOLLERR before UFFDIO_API and on a blocking descriptor. */
   override readiness(mask: number): number {
     if (this.features === null || !(this.flags & O_NONBLOCK)) return EVENT_ERR;
-    const pending = this.#live().some((f) => !f.read);
+    const pending = this.#live().some((f) => !f.read) || this.events.length > 0;
     return (pending ? EVENT_IN | EVENT_RDNORM : 0) & mask;
   }
 
@@ -171,6 +203,8 @@ export class UserfaultFd extends AnonInodeFile {
       this.mm.setUffd(v.start, v.end, null);
     }
     this.wake(0, 0);
+    for (const e of this.events) e.queue.notify(EVENT_IN);
+    this.events = [];
   }
 
   override ioctl(cmd: number, arg: number, io: MemoryIO): number {

@@ -20,6 +20,8 @@ import { MARK_GUARD, MARK_POISON, MARK_UFFD_MINOR, UFFD_MODE_MINOR, UFFD_MODE_MI
 import { hostLseek } from "../platform/ptrace/_ffi.ts";
 import { faultIsWrite } from "./fault_access.ts";
 import { LazyModule } from "./lazy_module.ts";
+import { block, type SyscallControl } from "./syscalls/linux/support.ts";
+import { EVENT_IN, type WaitQueue } from "../waiter/mod.ts";
 import type { Task } from "./task.ts";
 import type { UserfaultFd } from "./userfaultfd.ts";
 
@@ -97,4 +99,60 @@ export function shmemPageCached(v: Vma, page: number): boolean {
   if (fd === null) return false;
   const off = v.offset + (page - v.start);
   return hostLseek(fd, off, SEEK_DATA) === off;
+}
+
+/** The events' numbers (uffd_msg.event). */
+const UFFD_EVENT_REMAP = 0x14, UFFD_EVENT_REMOVE = 0x15, UFFD_EVENT_UNMAP = 0x16;
+
+/** What a syscall that sent a userfaultfd event keeps while it sleeps: the event was sent. */
+interface EventSent {
+  uffdEventSent: true;
+  result: number;
+}
+
+/** The syscall's saved result once its event was read (it runs again), or null. */
+export function uffdEventDone(t: Task): number | null {
+  const s = t.syscallState as EventSent | null;
+  return s !== null && typeof s === "object" && s.uffdEventSent === true ? s.result : null;
+}
+
+/** The userfaultfds of the VMAs in [start, end) that asked for `feature`, each once. */
+export function uffdsWanting(t: Task, start: number, end: number, feature: number): UserfaultFd[] {
+  const out: UserfaultFd[] = [];
+  if (!t.mm.withholding) return out;
+  for (const v of t.mm.vmas) {
+    if (v.end <= start || v.start >= end) continue;
+    const ctx = v.uffd?.ctx as UserfaultFd | undefined;
+    if (ctx !== undefined && ((ctx.features ?? 0) & feature) && !out.includes(ctx)) out.push(ctx);
+  }
+  return out;
+}
+
+/**
+ * Sends an event (UFFD_EVENT_REMOVE, UNMAP or REMAP with its two or three words) to each
+ * userfaultfd and puts the syscall to sleep, killable, until the first is read; the syscall
+ * then runs again and finds `result` (uffdEventDone). null when there is none to send.
+ */
+export function sendUffdEvent(
+  t: Task, ctxs: UserfaultFd[], kind: "remove" | "unmap" | "remap", words: number[], result: number,
+): SyscallControl | null {
+  return sendUffdEvents(t, [{ ctxs, kind, words }], result);
+}
+
+/**
+ * Several events in order (mremap's REMAP, then UNMAP of the old range); the syscall sleeps
+ * until the last is read (reads take events in order, so all are then).
+ */
+export function sendUffdEvents(
+  t: Task, events: Array<{ ctxs: UserfaultFd[]; kind: "remove" | "unmap" | "remap"; words: number[] }>, result: number,
+): SyscallControl | null {
+  let last: WaitQueue[] = [];
+  for (const e of events) {
+    if (e.ctxs.length === 0) continue;
+    const event = e.kind === "remove" ? UFFD_EVENT_REMOVE : e.kind === "unmap" ? UFFD_EVENT_UNMAP : UFFD_EVENT_REMAP;
+    last = e.ctxs.map((c) => c.queueEvent(event, e.words[0] ?? 0, e.words[1] ?? 0, e.words[2] ?? 0));
+  }
+  if (last.length === 0) return null;
+  t.syscallState = { uffdEventSent: true, result } satisfies EventSent;
+  return block(last, EVENT_IN, null, "killable");
 }

@@ -299,7 +299,7 @@ Deno.test("mprotect that only adds rights (not told to the host until an access 
   await assertSameAsNative([await compileC("mprotect_lazy")]);
 });
 
-Deno.test("userfaultfd: UFFDIO_API, REGISTER and their errors, missing pages resolved from another thread by COPY, ZEROPAGE and MOVE, DONTWAKE then WAKE, MADV_DONTNEED, a signal to a thread asleep in a fault, write protection, POISON, UFFD_FEATURE_SIGBUS, THREAD_ID, EXACT_ADDRESS, unregister, close, fork, minor faults of a memfd mapping (CONTINUE) and /dev/userfaultfd as natively (tests/c/userfaultfd.c)", async () => {
+Deno.test("userfaultfd: UFFDIO_API, REGISTER and their errors, missing pages resolved from another thread by COPY, ZEROPAGE and MOVE, DONTWAKE then WAKE, MADV_DONTNEED, a signal to a thread asleep in a fault, write protection, POISON, UFFD_FEATURE_SIGBUS, THREAD_ID, EXACT_ADDRESS, unregister, close, fork, minor faults of a memfd mapping (CONTINUE), remove/remap/unmap events and /dev/userfaultfd as natively (tests/c/userfaultfd.c)", async () => {
   await assertSameAsNative([await compileC("userfaultfd")]);
 });
 

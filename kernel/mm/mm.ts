@@ -127,6 +127,7 @@ export const MARK_UFFD_MINOR = 16;
 const MARKS_CLOSED = MARK_UNCHARGED | MARK_UFFD_MINOR;
 /** UFFDIO_REGISTER's modes as VMAs keep them. */
 export const UFFD_MODE_MISSING = 1, UFFD_MODE_WP = 2, UFFD_MODE_MINOR = 4;
+const UFFD_FEATURE_EVENT_REMAP = 1 << 2;
 const PROT_ALL = PROT_READ | PROT_WRITE | PROT_EXEC;
 
 /** Arguments of {@linkcode MemoryManager.mmap}. */
@@ -1010,10 +1011,10 @@ export class MemoryManager {
     const r = this.#hostMremap(via, o.oldAddr, oldLen, newLen, MREMAP_MAYMOVE | MREMAP_FIXED, dest);
     if (r < 0) throw errnoFromNumber(-r);
     const piece = this.#remove(o.oldAddr, o.oldAddr + oldLen)[0]!;
-    // Without UFFD_FEATURE_EVENT_REMAP (not offered) the moved VMA leaves its userfaultfd
+    // Without UFFD_FEATURE_EVENT_REMAP the moved VMA leaves its userfaultfd
     // (mremap_userfaultfd_prep); its guard and poison marks move with its pages.
     const moved: Vma = { ...piece, start: dest, end: dest + newLen };
-    delete moved.uffd;
+    if (!((moved.uffd?.ctx.features ?? 0) & UFFD_FEATURE_EVENT_REMAP)) delete moved.uffd;
     this.#insert(moved);
     if (this.withholding) {
       this.#moveMarks(o.oldAddr, oldLen, dest);

@@ -78,6 +78,8 @@ static int rfd;
 static char *rpage;
 static int rkind; /* 0 copy, 1 zeropage, 2 copy DONTWAKE then WAKE, 3 move, 4 signal then copy, 5 unprotect, 6 close, 7 poison, 8 continue */
 static int rmemfd;
+static char *evbase, *tgtbase;
+
 static pthread_t faulter;
 static char srcbuf[65536] __attribute__((aligned(4096)));
 static volatile int got_usr1;
@@ -88,6 +90,12 @@ static char rlog[1024];
 static size_t rlen;
 #define rprintf(...) (rlen += snprintf(rlog + rlen, sizeof rlog - rlen, __VA_ARGS__))
 
+/* Offsets of an event's address from the registered range or the mremap target. */
+static void rwhere(uint64_t a) {
+  if (a >= (uintptr_t)evbase && a <= (uintptr_t)evbase + 4 * pg) rprintf(" ev+%ld", (long)(a - (uintptr_t)evbase));
+  else rprintf(" tgt+%ld", (long)(a - (uintptr_t)tgtbase));
+}
+
 static void on_usr1(int s) {
   (void)s;
   got_usr1 = 1;
@@ -95,6 +103,22 @@ static void on_usr1(int s) {
 
 static void *resolver(void *arg) {
   (void)arg;
+  if (rkind == 9) {
+    for (int i = 0; i < 4; i++) {
+      struct uffd_msg m = wait_msg(rfd);
+      rprintf("  event 0x%x", m.event);
+      if (m.event == UFFD_EVENT_REMAP) {
+        rwhere(m.arg.remap.from);
+        rwhere(m.arg.remap.to);
+        rprintf(" len %llu\n", (unsigned long long)m.arg.remap.len);
+      } else {
+        rwhere(m.arg.remove.start);
+        rwhere(m.arg.remove.end);
+        rprintf("\n");
+      }
+    }
+    return NULL;
+  }
   last = wait_msg(rfd);
   uintptr_t at = last.arg.pagefault.address & ~(uintptr_t)(pg - 1);
   if (rkind == 4) {
@@ -419,6 +443,24 @@ int main(void) {
   printf("  page 0 holds %c%c\n", mi[0], mi[5]);
   close(fd);
   printf("  after close, page 0 after MADV_DONTNEED reads %c\n", (madvise(mi, pg, MADV_DONTNEED), mi[0]));
+
+  printf("events:\n");
+  fd = uffd_new(O_CLOEXEC | O_NONBLOCK);
+  printf("  api: %d\n", api(fd, UFFD_FEATURE_EVENT_REMOVE | UFFD_FEATURE_EVENT_UNMAP | UFFD_FEATURE_EVENT_REMAP));
+  evbase = anon(4);
+  tgtbase = anon(4);
+  memset(evbase, 'e', 4 * pg);
+  reg(fd, evbase, 4 * pg, UFFDIO_REGISTER_MODE_MISSING, NULL);
+  start(fd, evbase, 9);
+  printf("  madvise: %d\n", madvise(evbase + pg, pg, MADV_DONTNEED));
+  char *moved = mremap(evbase, 4 * pg, 4 * pg, MREMAP_MAYMOVE | MREMAP_FIXED, tgtbase);
+  printf("  mremap to the target: %d\n", moved == tgtbase);
+  printf("  munmap: %d\n", munmap(tgtbase + 3 * pg, pg));
+  finish();
+  struct uffdio_zeropage zp = {.range = {(uintptr_t)tgtbase + pg, pg}};
+  SHOW("the moved mapping is still registered: zeropage", ioctl(fd, UFFDIO_ZEROPAGE, &zp));
+  printf("  moved page 0 holds %c\n", tgtbase[0]);
+  close(fd);
 
   printf("/dev/userfaultfd:\n");
   int dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);

@@ -13,6 +13,8 @@ import { MemoryDeviceFile } from "../../../vfs/devices.ts";
 /** MAX_LFS_FILESIZE: the end of a file's offsets. */
 const MAX_LFS_FILESIZE = (1n << 63n) - 1n;
 import { lockLimitBytes } from "./sys_advice.ts";
+import { sendUffdEvent, sendUffdEvents, uffdEventDone, uffdsWanting } from "../../userfaultfd_hooks.ts";
+import { UFFD_FEATURE_EVENT_REMAP, UFFD_FEATURE_EVENT_REMOVE, UFFD_FEATURE_EVENT_UNMAP } from "../../../abi/linux/userfaultfd.ts";
 import {
   MADV_DONTNEED, MAP_ANONYMOUS, MAP_GROWSDOWN, MAP_HUGETLB, MAP_LOCKED, MAP_NONBLOCK, MAP_POPULATE, MAP_PRIVATE, MAP_SHARED_VALIDATE, MAP_TYPE,
   PAGE_SIZE, PROT_WRITE,
@@ -83,8 +85,12 @@ const sysMmap: SyscallFn = (t, a) => {
 
 /** Implements munmap(2). */
 const sysMunmap: SyscallFn = (t, a) => {
-  t.mm.munmap(t.ctx, a.pointer(0), a.sizeT(1));
-  return 0;
+  if (uffdEventDone(t) !== null) return 0; // unmapped; its UFFD_EVENT_UNMAP was read
+  const addr = a.pointer(0), len = a.sizeT(1);
+  const end = addr + Math.ceil(len / PAGE_SIZE) * PAGE_SIZE;
+  const ctxs = uffdsWanting(t, addr, end, UFFD_FEATURE_EVENT_UNMAP);
+  t.mm.munmap(t.ctx, addr, len);
+  return sendUffdEvent(t, ctxs, "unmap", [addr, end], 0) ?? 0;
 };
 
 /** Implements mprotect(2). */
@@ -129,11 +135,24 @@ const sysBrk: SyscallFn = (t, a) => {
 
 /** Implements mremap(2). */
 const sysMremap: SyscallFn = (t, a) => {
+  const done = uffdEventDone(t);
+  if (done !== null) return done; // moved; its UFFD_EVENT_REMAP was read
   if (a.sizeT(2) > a.sizeT(1) && !t.kernel.resources.mayMap(a.sizeT(2) - a.sizeT(1))) throw ENOMEM; // --memory
-  return t.mm.mremap(t.ctx, {
+  const old = a.pointer(0), oldLen = a.sizeT(1);
+  const ctxs = uffdsWanting(t, old, old + oldLen, UFFD_FEATURE_EVENT_REMAP);
+  const unmapCtxs = uffdsWanting(t, old, old + oldLen, UFFD_FEATURE_EVENT_UNMAP);
+  const r = t.mm.mremap(t.ctx, {
     oldAddr: a.pointer(0), oldLen: a.sizeT(1), newLen: a.sizeT(2), flags: a.uint(3), newAddr: a.pointer(4),
     asLimit: t.tg.limits.soft(RLIMIT_AS), lockLimit: lockLimitBytes(t),
   });
+  // A moved registered mapping: UFFD_EVENT_REMAP (mremap_userfaultfd_complete), then the old
+  // range's UFFD_EVENT_UNMAP (its VMA was registered when it was unmapped).
+  if (r === old) return r;
+  const events = [
+    { ctxs, kind: "remap" as const, words: [old, r, oldLen] },
+    { ctxs: unmapCtxs, kind: "unmap" as const, words: [old, old + Math.ceil(oldLen / PAGE_SIZE) * PAGE_SIZE] },
+  ];
+  return sendUffdEvents(t, events, r) ?? r;
 };
 
 /**
@@ -215,6 +234,11 @@ const sysMadvise: SyscallFn = (t, a) => {
   if (advice === MADV_DONTNEED) {
     // Linux's madvise_dontneed_free_valid_vma: locked memory cannot be dropped.
     if (t.mm.anyLocked(addr, addr + Math.ceil(len / PAGE_SIZE) * PAGE_SIZE)) throw EINVAL;
+    // UFFD_FEATURE_EVENT_REMOVE: the manager hears of it before the pages go (userfaultfd_remove).
+    if (uffdEventDone(t) === null) {
+      const wait = sendUffdEvent(t, uffdsWanting(t, addr, end, UFFD_FEATURE_EVENT_REMOVE), "remove", [addr, end], 0);
+      if (wait !== null) return wait;
+    }
     t.mm.discard(t.ctx, addr, len);
   }
   if (advice === MADV_POPULATE_READ || advice === MADV_POPULATE_WRITE) t.mm.populate(t.ctx, addr, end);

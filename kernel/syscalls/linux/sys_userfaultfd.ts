@@ -10,6 +10,6 @@ export const table: Record<number, SyscallEntry> = {
   323: partial(
     "userfaultfd",
     sysUserfaultfd,
-    "missing and write-protect modes of anonymous memory, minor faults of memfd and tmpfs mappings; no events; the sentry's own copies into a registered range do not fault",
+    "missing and write-protect modes of anonymous memory, minor faults of memfd and tmpfs mappings, remove/unmap/remap events; no fork event; the sentry's own copies into a registered range do not fault",
   ),
 };
