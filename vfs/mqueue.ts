@@ -152,6 +152,11 @@ export class MqueueFilesystem implements Filesystem {
   readonly dev = nextDev++;
   /** The namespace's own mount of it, through which mq_open's descriptors see their queue. */
   internalMount: Mount | null = null;
+  /**
+   * RLIMIT_MSGQUEUE's charge of a queue creat(2) makes in a mount of it, for the creating task
+   * (mqueue_create's mqueue_get_inode): set by the kernel when it mounts the filesystem.
+   */
+  chargeNew: ((q: MessageQueue) => void) | null = null;
   #nextIno = 2;
 
   constructor() {
@@ -234,7 +239,9 @@ export class MqueueRoot extends Dentry {
   }
 
   override create(name: string, attrs: NewFile): Dentry {
-    return this.makeQueue(name, attrs, new MessageQueue(MQ_DFLT_MAXMSG, MQ_DFLT_MSGSIZE));
+    const q = new MessageQueue(MQ_DFLT_MAXMSG, MQ_DFLT_MSGSIZE);
+    const charge = this.#fs.chargeNew;
+    return this.makeQueue(name, attrs, q, false, charge === null ? undefined : () => charge(q));
   }
 
   override unlink(name: string, child: Dentry): void {

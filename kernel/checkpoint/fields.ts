@@ -557,6 +557,7 @@ export const LEDGER: readonly LedgerEntry[] = [
       readonly: "fixed by the class",
       dev: "the restoring kernel's number for the namespace's instance",
       internalMount: "made anew by the first restored descriptor (ipc.ts openMqueue)",
+      chargeNew: "a hook the kernel sets as it mounts the filesystem (sys_mount.ts); a checkpoint refuses queues opened through such a mount",
       "#nextIno": "a queue's inode number is new after a restore, as a pipe's",
     },
   },

@@ -23,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/shm.h>
@@ -342,6 +344,46 @@ static void msgqueue_part(void) {
   mq_rm(5);
 }
 
+static long sysctl_value(const char *path) {
+  FILE *f = fopen(path, "r");
+  long v = -1;
+  if (f) { if (fscanf(f, "%ld", &v) != 1) v = -1; fclose(f); }
+  return v;
+}
+
+static void msgqueue_mount_part(void) {
+  /* creat(2) in an mqueue mount makes a queue of the default attributes, charged as mq_open's. */
+  long maxmsg = sysctl_value("/proc/sys/fs/mqueue/msg_default");
+  long msgsize = sysctl_value("/proc/sys/fs/mqueue/msgsize_default");
+  /* Linux's defaults where the sysctls cannot be read. */
+  if (maxmsg <= 0) maxmsg = 10;
+  if (msgsize <= 0) msgsize = 8192;
+  long one = maxmsg * msgsize + maxmsg * 48 + (maxmsg < 32768 ? maxmsg : 32768) * 48;
+  char dir[64];
+  snprintf(dir, sizeof dir, "/tmp/rlimit_ucounts.%d", getpid());
+  if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) { printf("unshare: %s\n", strerrorname_np(errno)); return; }
+  mkdir(dir, 0755);
+  if (mount("mqueue", dir, "mqueue", 0, NULL) != 0) { printf("mount: %s\n", strerrorname_np(errno)); rmdir(dir); return; }
+  pid_t c = fork();
+  if (c == 0) {
+    lim(RLIMIT_MSGQUEUE, one);
+    become(U);
+    char p[128];
+    snprintf(p, sizeof p, "%s/q1-%d", dir, getpid());
+    int a = open(p, O_CREAT | O_RDWR, 0600);
+    printf("creat in an mqueue mount, limit one queue: %s", a < 0 ? strerrorname_np(errno) : "ok");
+    unlink(p);
+    snprintf(p, sizeof p, "%s/q2-%d", dir, getpid());
+    int b = open(p, O_CREAT | O_RDWR, 0600);
+    printf(", a second while the first is open: %s\n", b < 0 ? strerrorname_np(errno) : "ok");
+    unlink(p);
+    _exit(0);
+  }
+  waitpid(c, NULL, 0);
+  umount(dir);
+  rmdir(dir);
+}
+
 static void memlock_part(void) {
   long pg = sysconf(_SC_PAGESIZE);
   int s1 = shmget(IPC_PRIVATE, 3 * pg, IPC_CREAT | 0600);
@@ -416,7 +458,10 @@ int main(int argc, char **argv) {
     part(nproc_userns);
   }
   if (!only || !strcmp(only, "sigpending")) part(sigpending_part);
-  if (!only || !strcmp(only, "msgqueue")) part(msgqueue_part);
+  if (!only || !strcmp(only, "msgqueue")) {
+    part(msgqueue_part);
+    part(msgqueue_mount_part);
+  }
   if (!only || !strcmp(only, "memlock")) part(memlock_part);
   return 0;
 }

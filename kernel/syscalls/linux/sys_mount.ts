@@ -40,6 +40,7 @@ import { copyInPath, pathCtx, startDir } from "./_path.ts";
 import { mayMount } from "../../fs_context.ts";
 import { hasLockedChildren, mayChangeLockedFlags } from "../../../vfs/vfs.ts";
 import { sandboxCpus } from "./sys_sched.ts";
+import { chargeQueue } from "../../mqueue_charge.ts";
 import { partial, supported, type SyscallEntry, type SyscallFn } from "./support.ts";
 
 /**
@@ -153,9 +154,15 @@ function newFilesystem(t: Task, type: string, data: string): Filesystem {
     case "devpts":
       devptsOptions(data);
       return t.kernel.tty.newInstance();
-    case "mqueue":
+    case "mqueue": {
       // The caller's IPC namespace's queues, whichever mount shows them (Linux's mqueue_get_tree).
+      // A queue creat(2) makes there counts for the creating task's RLIMIT_MSGQUEUE.
+      const k = t.kernel;
+      t.ipc.mqueue.chargeNew ??= (q) => {
+        if (k.current !== null) chargeQueue(k.current, q);
+      };
       return t.ipc.mqueue;
+    }
     case "cgroup2":
       cgroup2Options(t, data);
       return t.kernel.cgroups;

@@ -7,19 +7,18 @@
  *
  * Sleeping send and receive wait on the queue's wait queue with a deadline (the absolute
  * CLOCK_REALTIME timeout, as a monotonic instant) kept in t.syscallState, and run again.
- * A queue mq_open makes counts its bytes for its creator's RLIMIT_MSGQUEUE while it lives.
+ * A queue mq_open (or creat(2) in an mqueue mount) makes counts its bytes for its creator's
+ * RLIMIT_MSGQUEUE while it lives.
  * SIGEV_THREAD notification sends its cookie to a netlink socket (glibc's helper thread reads it).
- * Not supported: RLIMIT_MSGQUEUE's charge of a queue creat(2) makes in an mqueue mount.
  *
  * @module
  */
 
 import {
-  EACCES, EAGAIN, EBADF, EBUSY, EEXIST, EINVAL, EMFILE, EMSGSIZE, ENAMETOOLONG, ENOENT, ENOTSOCK, ETIMEDOUT,
+  EACCES, EAGAIN, EBADF, EBUSY, EEXIST, EINVAL, EMSGSIZE, ENAMETOOLONG, ENOENT, ENOTSOCK, ETIMEDOUT,
 } from "../../errno.ts";
 import { SocketFile } from "../../socket/socket.ts";
-import { RLIMIT_MSGQUEUE } from "../../../abi/linux/limits.ts";
-import { type RlimitCharge, rlimitOverlimit, UCOUNT_RLIMIT_MSGQUEUE } from "../../ucounts.ts";
+import { chargeQueue } from "../../mqueue_charge.ts";
 import type { Task } from "../../task.ts";
 import { O_ACCMODE, O_CREAT, O_EXCL, O_NONBLOCK, O_RDONLY, O_RDWR, O_WRONLY } from "../../../abi/linux/file.ts";
 import { CAP_SYS_RESOURCE } from "../../../abi/linux/capability.ts";
@@ -67,42 +66,6 @@ function queueFromAttr(t: Task, attr: bigint[] | null): MessageQueue {
     throw EINVAL;
   }
   return new MessageQueue(Number(maxmsg), Number(msgsize));
-}
-
-/**
- * What every user holds of RLIMIT_MSGQUEUE: the bytes of each queue that lives, named in an IPC
- * namespace some task is in, or unlinked and still open (a queue goes once its name and its
- * last descriptor are gone, Linux's mqueue_evict_inode).
- */
-function* msgqueueCharges(k: Task["kernel"]): Generator<RlimitCharge> {
-  const seen = new Set<MessageQueue>();
-  function* one(q: MessageQueue): Generator<RlimitCharge> {
-    if (q.charge === null || seen.has(q)) return;
-    seen.add(q);
-    yield [q.charge[0], q.charge[1], q.chargedBytes];
-  }
-  const namespaces = new Set([k.ipc]);
-  for (const task of k.tasks.values()) namespaces.add(task.ipc);
-  for (const ns of namespaces) for (const f of ns.mqueue.root.queues.values()) yield* one(f.queue);
-  const tables = new Set<Task["fdTable"]>();
-  for (const task of k.tasks.values()) tables.add(task.fdTable);
-  for (const table of tables) {
-    for (const fd of table.fds()) {
-      const f = table.get(fd);
-      if (f instanceof MqueueDescription) yield* one(f.queue);
-    }
-  }
-}
-
-/**
- * mqueue_get_inode's charge of a new queue's bytes to its creator's user: EMFILE when they would
- * pass the caller's RLIMIT_MSGQUEUE (no capability exempts; the sandbox's root is held to it too).
- */
-function chargeQueue(t: Task, q: MessageQueue): void {
-  const c = t.creds;
-  const limit = t.tg.limits.soft(RLIMIT_MSGQUEUE);
-  if (rlimitOverlimit(msgqueueCharges(t.kernel), c.userNs, c.uid, q.chargedBytes, limit, UCOUNT_RLIMIT_MSGQUEUE)) throw EMFILE;
-  q.charge = [c.userNs, c.uid];
 }
 
 /** Implements mq_open(2): a close-on-exec descriptor of the queue, created with O_CREAT. */
