@@ -356,6 +356,20 @@ export interface MemoryIO {
   copyOut(addr: number, data: Uint8Array): void;
 }
 
+/**
+ * read(2) of a file whose whole contents are `data` (rendered for this read, as a seq_file's
+ * show): from `offset`, or from f's own offset, which it advances, when offset is null. The
+ * caller refused a negative offset before rendering.
+ */
+export function readContents(f: FileDescription, dst: Uint8Array, offset: number | null, data: Uint8Array): number {
+  const off = offset ?? f.offset;
+  if (off >= data.length) return 0;
+  const n = Math.min(dst.length, data.length - off);
+  dst.set(data.subarray(off, off + n));
+  if (offset === null) f.offset += n;
+  return n;
+}
+
 export function checkReadable(f: FileDescription): void {
   if (!f.readable) throw EBADF;
 }

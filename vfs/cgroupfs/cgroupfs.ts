@@ -28,6 +28,7 @@ import {
 } from "../../kernel/errno.ts";
 import { S_IFDIR, S_IFREG, SEEK_CUR, SEEK_END, SEEK_SET } from "../../abi/linux/file.ts";
 import type { FileDescription, Stat } from "../file_description.ts";
+import { readContents } from "../file_description.ts";
 import type { DirEntry } from "../file_description.ts";
 import type { NewFile, SetAttr } from "../dentry.ts";
 import { dirEntry, KDentry, KernFilesystem } from "../kernfs/kernfs.ts";
@@ -1102,11 +1103,7 @@ export class CgroupOpenFile extends LocatedFile {
       this.#data = encoder.encode(f.render());
     }
     const data = this.#data;
-    if (off >= data.length) return 0;
-    const n = Math.min(dst.length, data.length - off);
-    dst.set(data.subarray(off, off + n));
-    if (offset === null) this.offset += n;
-    return n;
+    return readContents(this, dst, offset, data);
   }
 
   override write(src: Uint8Array, offset: number | null): number {

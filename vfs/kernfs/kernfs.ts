@@ -25,6 +25,7 @@ import {
 } from "../../abi/linux/file.ts";
 import { Dentry, type Filesystem, type FsStat, type NewFile, type SetAttr } from "../dentry.ts";
 import type { DirEntry, FileDescription, Stat } from "../file_description.ts";
+import { readContents } from "../file_description.ts";
 import { LocatedFile } from "../located_file.ts";
 import type { Location } from "../mount.ts";
 import { dtFromMode } from "../hostfs/hostfs.ts";
@@ -353,11 +354,7 @@ export class SnapshotFile extends LocatedFile {
     const off = offset ?? this.offset;
     if (off < 0) throw EINVAL;
     const data = this.#contents();
-    if (off >= data.length) return 0;
-    const n = Math.min(dst.length, data.length - off);
-    dst.set(data.subarray(off, off + n));
-    if (offset === null) this.offset += n;
-    return n;
+    return readContents(this, dst, offset, data);
   }
 
   override write(src: Uint8Array, offset: number | null): number {

@@ -8,6 +8,7 @@
  */
 
 import { EACCES, EINVAL, ESPIPE } from "../../kernel/errno.ts";
+import { readContents } from "../file_description.ts";
 import type { Credentials } from "../../kernel/creds.ts";
 import {
   type IdMapKind,
@@ -56,11 +57,7 @@ export class IdMapFile extends LocatedFile {
     if (off < 0) throw EINVAL;
     const text = this.#kind === "setgroups" ? renderSetgroups(this.#ns) : renderIdMap(this.#ns, this.#kind, this.#opener);
     const data = encoder.encode(text);
-    if (off >= data.length) return 0;
-    const n = Math.min(dst.length, data.length - off);
-    dst.set(data.subarray(off, off + n));
-    if (offset === null) this.offset += n;
-    return n;
+    return readContents(this, dst, offset, data);
   }
 
   override write(src: Uint8Array, offset: number | null): number {

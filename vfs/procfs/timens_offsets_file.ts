@@ -8,6 +8,7 @@
  */
 
 import { EINVAL, ESPIPE, ESRCH } from "../../kernel/errno.ts";
+import { readContents } from "../file_description.ts";
 import type { Credentials } from "../../kernel/creds.ts";
 import type { TimeNamespace } from "../../kernel/time_namespace.ts";
 import { clockNs } from "../../kernel/time.ts";
@@ -39,11 +40,7 @@ export class TimensOffsetsFile extends LocatedFile {
     const off = offset ?? this.offset;
     if (off < 0) throw EINVAL;
     const data = encoder.encode(this.#ns().render());
-    if (off >= data.length) return 0;
-    const n = Math.min(dst.length, data.length - off);
-    dst.set(data.subarray(off, off + n));
-    if (offset === null) this.offset += n;
-    return n;
+    return readContents(this, dst, offset, data);
   }
 
   override write(src: Uint8Array, offset: number | null): number {
