@@ -204,6 +204,10 @@ Deno.test("read and write of /dev/null, /dev/zero and /dev/full with bad buffers
   await assertSameAsNative([await compileC("dev_bad_buffers")]);
 });
 
+Deno.test("xattrs of special files (LTP fgetxattr02): a FIFO, /dev/null's numbers, a loop block device node (which opens) and a socket give ENODATA for a user.* get and EPERM for a user.* set or remove; a pipe's trusted.* set is EOPNOTSUPP, as natively (tests/c/xattr_special_files.c)", async () => {
+  await assertSameAsNative([await compileC("xattr_special_files")]);
+});
+
 Deno.test("random(4)'s ioctls on /dev/urandom and /dev/random: RNDGETENTCNT agrees with entropy_avail, the writers' EPERM, EINVAL and EFAULT, unknown commands EINVAL, /dev/null ENOTTY, as natively (tests/c/random_ioctl.c)", async () => {
   await assertSameAsNative([await compileC("random_ioctl")]);
 });

@@ -40,7 +40,7 @@ import {
   EXDEV,
 } from "../../kernel/errno.ts";
 import {
-  FALLOC_FL_PUNCH_HOLE, FIONREAD, O_APPEND, RENAME_EXCHANGE, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK,
+  FALLOC_FL_PUNCH_HOLE, FIONREAD, O_APPEND, RENAME_EXCHANGE, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK,
   TMPFS_MAGIC, XATTR_CREATE, XATTR_REPLACE,
 } from "../../abi/linux/file.ts";
 import { MS_NOATIME, MS_NODIRATIME, MS_STRICTATIME } from "../../abi/linux/mount.ts";
@@ -656,8 +656,9 @@ export class TmpfsDentry extends Dentry {
         return new TmpfsRegularFile(loc, flags, i);
       case S_IFIFO:
         return openFifo(i.pipe!, loc, flags);
-      case S_IFCHR: {
-        const dev = openMemoryDevice(loc, flags, i.rdev);
+      case S_IFCHR:
+      case S_IFBLK: {
+        const dev = openMemoryDevice(loc, flags, i.rdev, i.type === S_IFBLK);
         if (dev !== null) return dev;
         throw ENXIO;
       }

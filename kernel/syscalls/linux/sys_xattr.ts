@@ -8,7 +8,8 @@
  */
 
 import { fsidOf } from "../../../vfs/fhandle.ts";
-import { E2BIG, EBADF, EINVAL, ENODATA, ENOENT, EOPNOTSUPP, ERANGE } from "../../errno.ts";
+import { E2BIG, EBADF, EINVAL, ENODATA, ENOENT, EOPNOTSUPP, EPERM, ERANGE, type LinuxError } from "../../errno.ts";
+import { CAP_SYS_ADMIN } from "../../../abi/linux/capability.ts";
 import {
   AT_FDCWD, O_PATH, XATTR_CREATE, XATTR_LIST_MAX, XATTR_NAME_MAX, XATTR_REPLACE, XATTR_SIZE_MAX,
 } from "../../../abi/linux/file.ts";
@@ -163,12 +164,23 @@ function getx(t: Task, loc: Location | null, nameAddr: number, buf: number, size
   return value.length;
 }
 
+/**
+ * setxattr/removexattr of a file outside the tree (a socket, pipe, anonymous inode): Linux's
+ * xattr_permission refuses user.* (not a regular file or directory) and, without
+ * CAP_SYS_ADMIN, trusted.* with EPERM before finding no handler to write with (EOPNOTSUPP).
+ */
+function anonWriteRefused(t: Task, name: string): LinuxError {
+  if (name.startsWith("user.")) return EPERM;
+  if (name.startsWith("trusted.") && !t.creds.hasCap(CAP_SYS_ADMIN)) return EPERM;
+  return EOPNOTSUPP;
+}
+
 function setx(t: Task, loc: Location | null, nameAddr: number, valueAddr: number, size: number, flags: number): number {
   if (flags & ~(XATTR_CREATE | XATTR_REPLACE)) throw EINVAL;
   const name = xattrName(t, nameAddr);
   if (size > XATTR_SIZE_MAX) throw E2BIG;
   const value = size === 0 ? new Uint8Array(0) : t.copyIn(valueAddr, size);
-  if (loc === null) throw EOPNOTSUPP;
+  if (loc === null) throw anonWriteRefused(t, name);
   t.kernel.vfs.setxattr(pathCtx(t), loc, name, value, flags);
   return 0;
 }
@@ -185,7 +197,7 @@ function listx(t: Task, loc: Location | null, buf: number, size: number): number
 
 function removex(t: Task, loc: Location | null, nameAddr: number): number {
   const name = xattrName(t, nameAddr);
-  if (loc === null) throw EOPNOTSUPP;
+  if (loc === null) throw anonWriteRefused(t, name);
   t.kernel.vfs.removexattr(pathCtx(t), loc, name);
   return 0;
 }
