@@ -1594,6 +1594,21 @@ Deno.test("sentry do --checkpoint-image then sentry restore: POSIX ACLs on tmpfs
   }
 });
 
+Deno.test("sentry do --checkpoint-image then sentry restore: chattr's inode flags on tmpfs (append-only, immutable, no-dump) come back and still refuse, as uninterrupted (tests/c/ckpt_inode_flags.c)", async () => {
+  const exe = await compileC("ckpt_inode_flags", { static: true });
+  const whole = await sentry(["do", "--", exe]);
+  assert.deepEqual([whole.code, whole.stderr], [0, ""]);
+  assert.match(whole.stdout, /\nflags a 20 i 10 n 40\na open O_WRONLY: EPERM\ni unlink: EPERM\n$/);
+  const dir = Deno.makeTempDirSync();
+  try {
+    const image = `${dir}/image.cbor`;
+    const first = await roundTrip({ argv: [exe], ready: "sleeping\n", image, expected: whole.stdout });
+    assert.ok(first.stdout.endsWith("sleeping\n"), first.stdout);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 Deno.test("sentry do --checkpoint-image then sentry restore: directories open as descriptors go on reading their listing, as dirfd and fchdir, as uninterrupted", async () => {
   const exe = await compileC("ckpt_dir", { static: true });
   // The listing order is the sentry's filesystems' (not the host's): the reference is an

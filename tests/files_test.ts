@@ -208,6 +208,10 @@ Deno.test("xattrs of special files (LTP fgetxattr02): a FIFO, /dev/null's number
   await assertSameAsNative([await compileC("xattr_special_files")]);
 });
 
+Deno.test("chattr's inode flags on tmpfs (LTP setxattr03): FS_IOC_GETFLAGS/SETFLAGS keep only what tmpfs keeps (EOPNOTSUPP), the owner sets them and immutable/append-only need CAP_LINUX_IMMUTABLE; immutable and append-only files and directories refuse writes, truncation, chmod/chown/utimes, xattrs, unlink, rename and link as natively (tests/c/inode_flags.c)", async () => {
+  await assertSameAsNative([await compileC("inode_flags")]);
+});
+
 Deno.test("random(4)'s ioctls on /dev/urandom and /dev/random: RNDGETENTCNT agrees with entropy_avail, the writers' EPERM, EINVAL and EFAULT, unknown commands EINVAL, /dev/null ENOTTY, as natively (tests/c/random_ioctl.c)", async () => {
   await assertSameAsNative([await compileC("random_ioctl")]);
 });

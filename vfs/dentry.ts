@@ -166,6 +166,19 @@ export abstract class Dentry {
     return false;
   }
 
+  /**
+   * The inode flags (FS_IOC_GETFLAGS: FS_IMMUTABLE_FL, FS_APPEND_FL, ...), or null when the
+   * filesystem has no fileattr operations (the ioctls are then ENOTTY). Read on permission checks.
+   */
+  get inodeFlags(): number | null {
+    return null;
+  }
+
+  /** Stores inode flags the caller has checked (FS_IOC_SETFLAGS). Preconditions: inodeFlags !== null. */
+  setInodeFlags(_flags: number): void {
+    throw EROFS;
+  }
+
   /** A directory's default ACL, which files created in it inherit; null: none. */
   get defaultAcl(): Acl | null {
     return null;

@@ -11,7 +11,7 @@
 import type { TimeSpec } from "./vfs.ts";
 import { EACCES, EPERM } from "../kernel/errno.ts";
 import type { Credentials } from "../kernel/creds.ts";
-import { S_IFDIR, S_IFMT, S_IFREG, S_ISGID, S_ISUID, S_ISVTX, S_IXGRP } from "../abi/linux/file.ts";
+import { FS_APPEND_FL, FS_IMMUTABLE_FL, S_IFDIR, S_IFMT, S_IFREG, S_ISGID, S_ISUID, S_ISVTX, S_IXGRP } from "../abi/linux/file.ts";
 import { CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_FSETID } from "../abi/linux/capability.ts";
 import type { Dentry } from "./dentry.ts";
 import { type Acl, aclPermits } from "./posix_acl.ts";
@@ -153,8 +153,30 @@ export function mayHardlink(creds: Credentials, d: Dentry): boolean {
  * bit (EPERM unless the caller owns the file or the directory, or holds CAP_FOWNER).
  */
 export function checkMayDelete(creds: Credentials, dir: Dentry, child: Dentry): void {
+  checkNotImmutable(dir, MAY_WRITE);
   checkPermission(creds, MAY_WRITE | MAY_EXEC, dir.mode, dir.uid, dir.gid, dir.acl);
+  // may_delete: nothing leaves an append-only directory; an immutable or append-only file stays.
+  if (inodeFlagsOf(dir) & FS_APPEND_FL) throw EPERM;
   if ((dir.mode & S_ISVTX) && creds.fsuid !== dir.uid && !isOwnerOrRoot(creds, child.uid)) {
     throw EPERM;
   }
+  if (inodeFlagsOf(child) & (FS_APPEND_FL | FS_IMMUTABLE_FL)) throw EPERM;
+}
+
+/** chattr(1)'s flags of d's inode (0 where the filesystem keeps none). */
+export function inodeFlagsOf(d: Dentry): number {
+  return d.inodeFlags ?? 0;
+}
+
+/**
+ * inode_permission's first refusal after EROFS: no write access at all to an immutable file
+ * (EPERM, before the mode bits' EACCES).
+ */
+export function checkNotImmutable(d: Dentry, want: number): void {
+  if ((want & MAY_WRITE) && (inodeFlagsOf(d) & FS_IMMUTABLE_FL)) throw EPERM;
+}
+
+/** notify_change: an immutable or append-only file's mode, owner and explicit times stay (EPERM). */
+export function checkAttrsChangeable(d: Dentry): void {
+  if (inodeFlagsOf(d) & (FS_APPEND_FL | FS_IMMUTABLE_FL)) throw EPERM;
 }

@@ -19,7 +19,7 @@ import {
 } from "../kernel/errno.ts";
 import type { Credentials } from "../kernel/creds.ts";
 import {
-  AT_EACCESS, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, O_ACCMODE, O_CLOEXEC, O_CREAT, O_DIRECT, O_DIRECTORY,
+  AT_EACCESS, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, FS_APPEND_FL, FS_IMMUTABLE_FL, FS_NOATIME_FL, FS_NODUMP_FL, O_ACCMODE, O_APPEND, O_CLOEXEC, O_CREAT, O_DIRECT, O_DIRECTORY,
   O_EXCL, O_LARGEFILE, O_NOATIME, O_NOCTTY, O_NOFOLLOW, O_PATH, O_RDONLY, O_TMPFILE, O_TRUNC,
   O_WRONLY, RENAME_EXCHANGE, RENAME_NOREPLACE, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT,
   S_IFREG, S_IFSOCK, S_ISGID, S_ISUID, S_IXGRP, XATTR_CREATE, XATTR_REPLACE,
@@ -41,14 +41,14 @@ import { OPathFile } from "./opath_file.ts";
 import { checkNotWritten, checkWriteAccess } from "./inode_use.ts";
 import { checkSearch, type ParentWalk, type PathContext, walk, walkOrMissing, walkParent } from "./path_walk.ts";
 import {
-  checkMayDelete, checkPermission, checkUtimes, chmodBits, chownChange, explicitTimes, isOwnerOrRoot, MAY_EXEC, MAY_READ, MAY_WRITE, mayAccess, mayHardlink,
+  checkAttrsChangeable, checkMayDelete, checkNotImmutable, checkPermission, checkUtimes, inodeFlagsOf, chmodBits, chownChange, explicitTimes, isOwnerOrRoot, MAY_EXEC, MAY_READ, MAY_WRITE, mayAccess, mayHardlink,
 } from "./permissions.ts";
 import { HostFilesystem, type HostIdMap } from "./hostfs/hostfs.ts";
 import { OverlayFilesystem } from "./overlay/overlay.ts";
 import { TmpfsFilesystem } from "./tmpfs/tmpfs.ts";
 import { hostStdio, type OutputMeter } from "./host_file.ts";
 import { nowNs } from "./tmpfs/tmpfs.ts";
-import { CAP_FSETID, CAP_MKNOD, CAP_SYS_ADMIN } from "../abi/linux/capability.ts";
+import { CAP_FSETID, CAP_LINUX_IMMUTABLE, CAP_MKNOD, CAP_SYS_ADMIN } from "../abi/linux/capability.ts";
 import {
   checkLandlock, checkLandlockRefer, FS_IOCTL_DEV, FS_MAKE_REG, landlockAllows, FS_READ_DIR, FS_READ_FILE, FS_TRUNCATE, FS_WRITE_FILE, makeRight,
   removeRight,
@@ -59,6 +59,8 @@ import {
 } from "./posix_acl.ts";
 
 /** Flags an O_PATH open keeps (Linux's O_PATH_FLAGS); the rest are ignored. */
+/** The inode flags tmpfs keeps (SHMEM_FL_USER_MODIFIABLE without FS_CASEFOLD_FL). */
+const TMPFS_INODE_FLAGS = FS_IMMUTABLE_FL | FS_APPEND_FL | FS_NODUMP_FL | FS_NOATIME_FL;
 const O_PATH_FLAGS = O_DIRECTORY | O_NOFOLLOW | O_PATH | O_CLOEXEC;
 /** Flags that act at open time only and are not kept in the description (F_GETFL). */
 const OPEN_ONLY_FLAGS = O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC;
@@ -487,6 +489,7 @@ export class VirtualFilesystem {
         if (r.mustBeDir) throw EISDIR;
         const p = r.parent;
         if (p.mount.isReadonly) throw EROFS;
+        checkNotImmutable(p.dentry, MAY_WRITE);
         checkPermission(ctx.creds, MAY_WRITE | MAY_EXEC, p.dentry.mode, p.dentry.uid, p.dentry.gid, p.dentry.acl);
         checkLandlock(ctx.landlock, p, FS_MAKE_REG);
         const attrs = newFileAttrs(ctx, p.dentry, S_IFREG | (mode & 0o7777));
@@ -540,8 +543,13 @@ export class VirtualFilesystem {
     if (acc !== O_RDONLY || (flags & O_TRUNC)) want |= MAY_WRITE;
     if (type === S_IFDIR && (want & MAY_WRITE)) throw EISDIR;
     if ((want & MAY_WRITE) && (type === S_IFREG || type === S_IFDIR) && loc.mount.isReadonly) throw EROFS;
+    checkNotImmutable(d, want);
     d.checkAccess(ctx.creds, want);
     if (ctx.devices && (type === S_IFCHR || type === S_IFBLK)) checkDevice(ctx, d, want);
+    // may_open: an append-only file opens for writing only with O_APPEND, and never truncates.
+    if (inodeFlagsOf(d) & FS_APPEND_FL) {
+      if ((acc !== O_RDONLY && !(flags & O_APPEND)) || (flags & O_TRUNC)) throw EPERM;
+    }
     if (ctx.landlock) {
       // Linux's hook_file_open (and hook_path_truncate for O_TRUNC).
       let access = 0;
@@ -583,6 +591,7 @@ export class VirtualFilesystem {
     if (!loc.isDir) throw ENOTDIR;
     if (loc.mount.isReadonly) throw EROFS;
     const p = loc.dentry;
+    checkNotImmutable(p, MAY_WRITE);
     checkPermission(ctx.creds, MAY_WRITE | MAY_EXEC, p.mode, p.uid, p.gid, p.acl);
     const attrs = newFileAttrs(ctx, p, S_IFREG | (mode & 0o7777));
     const d = inheritAcls(p.createTmpfile(attrs, (flags & O_EXCL) === 0), attrs);
@@ -639,6 +648,7 @@ export class VirtualFilesystem {
     if ((mode & MAY_WRITE) && (type === S_IFREG || type === S_IFDIR || type === S_IFLNK) && loc.mount.isReadonly) {
       throw EROFS;
     }
+    checkNotImmutable(d, mode);
     d.checkAccess(creds, mode);
     if (ctx.devices && (type === S_IFCHR || type === S_IFBLK)) checkDevice(ctx, d, mode);
   }
@@ -705,6 +715,7 @@ export class VirtualFilesystem {
     if (p.trailingSlash && !forDir) throw ENOENT;
     if (p.parent.mount.isReadonly) throw EROFS;
     const d = p.parent.dentry;
+    checkNotImmutable(d, MAY_WRITE);
     checkPermission(ctx.creds, MAY_WRITE | MAY_EXEC, d.mode, d.uid, d.gid, d.acl);
     checkLandlock(ctx.landlock, p.parent, makeRight(mode));
     return p;
@@ -778,9 +789,12 @@ export class VirtualFilesystem {
     if (from.mount !== p.parent.mount) throw EXDEV;
     if (p.parent.mount.isReadonly) throw EROFS;
     const d = p.parent.dentry;
+    checkNotImmutable(d, MAY_WRITE);
     checkPermission(ctx.creds, MAY_WRITE | MAY_EXEC, d.mode, d.uid, d.gid, d.acl);
     if (from.dentry.isDir) throw EPERM;
     if (!mayHardlink(ctx.creds, from.dentry)) throw EPERM;
+    // vfs_link: an immutable or append-only file gets no new name.
+    if (inodeFlagsOf(from.dentry) & (FS_APPEND_FL | FS_IMMUTABLE_FL)) throw EPERM;
     checkLandlockRefer(ctx.landlock, from.parent(), p.parent, from.dentry.mode, false);
     fsnotifyLink(from.dentry, d, d.link(p.name, from.dentry));
   }
@@ -856,13 +870,20 @@ export class VirtualFilesystem {
         if (!src.isDir && dst.isDir) throw EISDIR;
       }
     } else {
+      checkNotImmutable(nd, MAY_WRITE);
       checkPermission(ctx.creds, MAY_WRITE | MAY_EXEC, nd.mode, nd.uid, nd.gid, nd.acl);
     }
     // Moving a directory to another parent rewrites its "..": write permission on it (and on
     // the other one for an exchange).
     if (od !== nd) {
-      if (src.isDir) checkPermission(ctx.creds, MAY_WRITE, src.mode, src.uid, src.gid, src.acl);
-      if (exchange && dst !== null && dst.isDir) checkPermission(ctx.creds, MAY_WRITE, dst.mode, dst.uid, dst.gid, dst.acl);
+      if (src.isDir) {
+        checkNotImmutable(src, MAY_WRITE);
+        checkPermission(ctx.creds, MAY_WRITE, src.mode, src.uid, src.gid, src.acl);
+      }
+      if (exchange && dst !== null && dst.isDir) {
+        checkNotImmutable(dst, MAY_WRITE);
+        checkPermission(ctx.creds, MAY_WRITE, dst.mode, dst.uid, dst.gid, dst.acl);
+      }
     }
     if (ctx.landlock) {
       // Linux's hook_path_rename: the move (and the exchanged file's move back), and the
@@ -890,6 +911,7 @@ export class VirtualFilesystem {
     const d = loc.dentry;
     if (d.isSymlink) throw EOPNOTSUPP;
     this.#checkWritable(loc);
+    checkAttrsChangeable(d);
     const m = chmodBits(ctx.creds, d, mode);
     d.setattr({ mode: m });
     // An access ACL follows the new bits (Linux's posix_acl_chmod).
@@ -902,6 +924,7 @@ export class VirtualFilesystem {
   chown(ctx: PathContext, loc: Location, uid: number, gid: number): void {
     const d = loc.dentry;
     this.#checkWritable(loc);
+    checkAttrsChangeable(d);
     // chown of a non-directory (even to -1, -1) also clears set-ID bits (chownChange) and file
     // capabilities (ATTR_KILL_PRIV); a symlink keeps its mode.
     const killPriv = !d.isDir && !d.isSymlink;
@@ -919,6 +942,10 @@ export class VirtualFilesystem {
     const d = loc.dentry;
     this.#checkWritable(loc);
     if (atime === "omit" && mtime === "omit") return;
+    // notify_change: explicit times are refused on an immutable or append-only file, "now"
+    // (ATTR_TOUCH) on an immutable one.
+    if (explicitTimes(atime, mtime)) checkAttrsChangeable(d);
+    else if (inodeFlagsOf(d) & FS_IMMUTABLE_FL) throw EPERM;
     checkUtimes(ctx.creds, d, explicitTimes(atime, mtime), d.acl);
     const now = nowNs();
     const attr: { atimeNs?: bigint; mtimeNs?: bigint } = {};
@@ -938,7 +965,12 @@ export class VirtualFilesystem {
     if (size < 0) throw EINVAL;
     if (d.isDir) throw EISDIR;
     if (!d.isRegular) throw EINVAL;
-    if (checkAccess) checkPermission(ctx.creds, MAY_WRITE, d.mode, d.uid, d.gid, d.acl);
+    if (checkAccess) {
+      checkNotImmutable(d, MAY_WRITE);
+      checkPermission(ctx.creds, MAY_WRITE, d.mode, d.uid, d.gid, d.acl);
+    }
+    // vfs_truncate and do_ftruncate: an append-only file keeps its size.
+    if (inodeFlagsOf(d) & FS_APPEND_FL) throw EPERM;
     checkLandlock(ctx.landlock, loc, FS_TRUNCATE);
     this.#checkWritable(loc);
     // truncate(2) (vfs_truncate): get_write_access and break_lease; ftruncate's file has both.
@@ -971,6 +1003,7 @@ export class VirtualFilesystem {
    */
   #xattrCheck(ctx: PathContext, loc: Location, name: string, write: boolean): void {
     const d = loc.dentry;
+    if (write) checkAttrsChangeable(d);
     if (name.startsWith("trusted.")) {
       if (!ctx.creds.hasCap(CAP_SYS_ADMIN)) throw write ? EPERM : ENODATA;
     } else if (name.startsWith("user.")) {
@@ -980,6 +1013,22 @@ export class VirtualFilesystem {
       throw EOPNOTSUPP;
     }
     if (write) this.#checkWritable(loc);
+  }
+
+  /**
+   * FS_IOC_SETFLAGS (Linux's ioctl_setflags and vfs_fileattr_set) on a file whose inodeFlags is
+   * not null: EROFS, then the owner or CAP_FOWNER (EPERM), then CAP_LINUX_IMMUTABLE to change
+   * FS_IMMUTABLE_FL or FS_APPEND_FL (EPERM), then the flags tmpfs keeps (shmem_fileattr_set's
+   * EOPNOTSUPP for any other, casefolding included: no tmpfs here has an encoding).
+   */
+  setInodeFlags(ctx: PathContext, loc: Location, flags: number): void {
+    this.#checkWritable(loc);
+    const d = loc.dentry;
+    if (!isOwnerOrRoot(ctx.creds, d.uid)) throw EPERM;
+    const old = inodeFlagsOf(d);
+    if (((old ^ flags) & (FS_APPEND_FL | FS_IMMUTABLE_FL)) && !ctx.creds.hasCap(CAP_LINUX_IMMUTABLE)) throw EPERM;
+    if (flags & ~TMPFS_INODE_FLAGS) throw EOPNOTSUPP;
+    d.setInodeFlags(flags);
   }
 
   /** Implements getxattr(2) on a resolved file. */
@@ -1025,6 +1074,7 @@ export class VirtualFilesystem {
    */
   #setAcl(ctx: PathContext, loc: Location, type: "access" | "default", value: Uint8Array | null): void {
     this.#checkWritable(loc);
+    checkAttrsChangeable(loc.dentry);
     let acl = value === null ? null : parseAclXattr(value);
     const d = loc.dentry;
     if (!d.supportsAcl) throw EOPNOTSUPP;

@@ -108,6 +108,11 @@ export const TIOCSPGRP = 0x5410;
 export const TIOCGWINSZ = 0x5413;
 export const TIOCSWINSZ = 0x5414;
 export const FIONREAD = 0x541b;
+
+/** FS_IOC_GETFLAGS and FS_IOC_SETFLAGS (linux/fs.h, _IOR/_IOW('f', 1/2, long); an int moves). */
+export const FS_IOC_GETFLAGS = 0x80086601, FS_IOC_SETFLAGS = 0x40086602;
+/** Inode flags (chattr(1)): the ones tmpfs keeps (SHMEM_FL_USER_MODIFIABLE, less casefold). */
+export const FS_IMMUTABLE_FL = 0x10, FS_APPEND_FL = 0x20, FS_NODUMP_FL = 0x40, FS_NOATIME_FL = 0x80;
 export const FIONBIO = 0x5421;
 export const FIOCLEX = 0x5451;
 export const FIONCLEX = 0x5450;

@@ -95,6 +95,8 @@ const entrySchema = z.object({
   /** The POSIX ACLs (vfs/posix_acl.ts), absent when none; validated again on restore. */
   acl: aclSchema.optional(),
   defaultAcl: aclSchema.optional(),
+  /** chattr(1)'s inode flags (FS_IOC_SETFLAGS), absent when none; checked again on restore. */
+  fsflags: u32.optional(),
 }).strict();
 
 export const treeSchema = z.object({
@@ -211,12 +213,13 @@ function saveTree(
   const walk = (d: Dentry, rel: string): void => {
     const st = d.stat();
     const type = st.mode & S_IFMT;
-    const acl = d.acl, defaultAcl = d.defaultAcl;
+    const acl = d.acl, defaultAcl = d.defaultAcl, fsflags = d.inodeFlags ?? 0;
     const base = {
       path: rel, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, atimeNs: String(st.atimeNs), mtimeNs: String(st.mtimeNs),
       size: 0, runs: [] as { off: number; blob: number }[], target: "", linkTo: null as number | null,
       ...(acl !== null ? { acl: acl.map((e) => ({ ...e })) } : {}),
       ...(defaultAcl !== null ? { defaultAcl: defaultAcl.map((e) => ({ ...e })) } : {}),
+      ...(fsflags !== 0 ? { fsflags } : {}),
     };
     if (type === S_IFDIR) {
       out.push({ ...base, kind: "dir" });
@@ -465,6 +468,8 @@ function restoreTree(k: Kernel, t: SavedTree, blobs: readonly ImageBlob[], socke
           loc.dentry.setAcl(type, acl);
         }
         k.vfs.utimes(ctx, loc, BigInt(e.atimeNs), BigInt(e.mtimeNs));
+        // Last: an immutable or append-only file refuses the attribute changes above.
+        if (e.fsflags !== undefined) k.vfs.setInodeFlags(ctx, loc, e.fsflags);
       } catch (err) {
         throw new ImageError(`restore: cannot set the attributes of ${p}: ${err instanceof LinuxError ? err.message : String(err)}`);
       }

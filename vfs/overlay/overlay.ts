@@ -481,6 +481,18 @@ export class OverlayDentry extends Dentry {
     return this.#top.fileCaps;
   }
 
+  /** The top layer's flags (a host lower file's read as none); set on the copied-up file. */
+  override get inodeFlags(): number | null {
+    const top = this.#top;
+    if (top === this.upper) return top.inodeFlags;
+    return this.isRegular || this.isDir ? (top.inodeFlags ?? 0) : null;
+  }
+
+  override setInodeFlags(flags: number): void {
+    this.copyUp();
+    this.upper!.setInodeFlags(flags);
+  }
+
   /** ACLs live in the upper layer: the overlay keeps them when it does (a tmpfs upper). */
   override get supportsAcl(): boolean {
     return !this.isSymlink && this.#fs.upperKeepsAcls;

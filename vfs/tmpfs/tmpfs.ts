@@ -192,6 +192,8 @@ export class TmpfsInode {
   readonly xattrs = new Map<string, Uint8Array>();
   /** The access ACL (vfs/posix_acl.ts), null: the mode says it all. */
   acl: Acl | null = null;
+  /** chattr(1)'s inode flags (FS_IMMUTABLE_FL, FS_APPEND_FL, FS_NODUMP_FL, FS_NOATIME_FL). */
+  fsflags = 0;
   /** Directories: the default ACL new children inherit. */
   defaultAcl: Acl | null = null;
   /** Directories: the children by name. */
@@ -868,6 +870,17 @@ export class TmpfsDentry extends Dentry {
   override setAcl(type: AclType, acl: Acl | null): void {
     if (type === "access") this.inode.acl = acl;
     else this.inode.defaultAcl = acl;
+    this.inode.ctimeNs = nowNs();
+  }
+
+  /** Regular files and directories have shmem's fileattr operations; special files do not. */
+  override get inodeFlags(): number | null {
+    const t = this.inode.type;
+    return t === S_IFREG || t === S_IFDIR || t === S_IFLNK ? this.inode.fsflags : null;
+  }
+
+  override setInodeFlags(flags: number): void {
+    this.inode.fsflags = flags;
     this.inode.ctimeNs = nowNs();
   }
 }

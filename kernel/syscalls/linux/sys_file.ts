@@ -11,7 +11,7 @@ import {
   AT_FDCWD, F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_GETFL, F_GETPIPE_SZ, F_SETFD, F_SETFL, F_SETPIPE_SZ,
   FD_CLOEXEC, FIOCLEX, FIONBIO, FIONCLEX, O_APPEND, O_ASYNC, O_CLOEXEC, O_CREAT, O_DIRECT, O_NOATIME, O_NONBLOCK, O_PATH,
   O_ACCMODE, O_NOFOLLOW, O_RDONLY, O_TRUNC, O_WRONLY, RESOLVE_BENEATH, RESOLVE_IN_ROOT, S_IFMT, S_IFREG, F_GETOWN, F_GETOWN_EX, F_GETSIG, F_SETOWN, F_SETOWN_EX, F_SETSIG, FIOASYNC,
-  FIOGETOWN, FIOSETOWN, SIOCGPGRP, SIOCSPGRP,
+  FIOGETOWN, FIOSETOWN, FS_IOC_GETFLAGS, FS_IOC_SETFLAGS, SIOCGPGRP, SIOCSPGRP,
 } from "../../../abi/linux/file.ts";
 import { ownerId, setAsync, setOwner, setOwnerEx } from "../../file_async.ts";
 import type { FileOwner } from "../../../vfs/file_description.ts";
@@ -336,6 +336,20 @@ const sysIoctl: SyscallFn = (t, a) => {
       if (!(file instanceof SocketFile)) return file.ioctl(cmd, arg, t);
       const id = ownerId(t.kernel, file);
       t.copyOutU32(arg, file.owner?.type === "pgrp" ? -id : id);
+      return 0;
+    }
+    case FS_IOC_GETFLAGS:
+    case FS_IOC_SETFLAGS: {
+      // do_vfs_ioctl's fileattr requests, for files whose filesystem keeps inode flags; the
+      // rest go to the file (ENOIOCTLCMD: a device's driver, else ENOTTY).
+      const loc = file.location();
+      const flags = loc?.dentry.inodeFlags ?? null;
+      if (loc === undefined || loc === null || flags === null) return file.ioctl(cmd, arg, t);
+      if (cmd === FS_IOC_GETFLAGS) {
+        t.copyOutU32(arg, flags);
+        return 0;
+      }
+      t.kernel.vfs.setInodeFlags(pathCtx(t), loc, t.copyInU32(arg) | 0);
       return 0;
     }
     default: {
