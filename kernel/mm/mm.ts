@@ -18,6 +18,7 @@ import {
   PROT_GROWSDOWN, PROT_GROWSUP, PROT_READ, PROT_SEM, PROT_WRITE,
 } from "../../abi/linux/mm.ts";
 import { EACCES, EAGAIN, EBADF, EEXIST, EFAULT, EINVAL, ENOMEM, EPERM, errnoFromNumber } from "../errno.ts";
+import { FS_APPEND_FL } from "../../abi/linux/file.ts";
 import { type AddressSpace, type Context, WITHHOLD_COPIES } from "../../platform/mod.ts";
 import type { FileDescription } from "../../vfs/file_description.ts";
 import type { Location } from "../../vfs/mount.ts";
@@ -345,6 +346,8 @@ export class MemoryManager {
       if (!f) throw EBADF;
       if (!f.readable) throw EACCES;
       if (shared && (o.prot & PROT_WRITE) && !f.writable) throw EACCES;
+      // do_mmap: no shared mapping of an append-only file through a writable descriptor.
+      if (shared && f.writable && ((f.location()?.dentry.inodeFlags ?? 0) & FS_APPEND_FL)) throw EACCES;
       // Linux's do_mmap: a file on a noexec mount never maps executable.
       if ((o.prot & PROT_EXEC) && f.location()?.mount.noexec) throw EPERM;
     }

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -78,6 +79,9 @@ static void file_ops(const char *f) {
   if (fd >= 0) {
     R("write O_APPEND", write(fd, "x", 1));
     R("ftruncate", ftruncate(fd, 0));
+    R("fallocate 0", fallocate(fd, 0, 0, 4096));
+    R("fallocate KEEP_SIZE", fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 4096));
+    R("fallocate PUNCH_HOLE", fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 1));
     close(fd);
   }
 #undef R
@@ -102,7 +106,22 @@ int main(void) {
   res("setflags FS_CASEFOLD_FL", setflags("f", FS_CASEFOLD_FL));
   res("setflags FS_NODUMP_FL|FS_NOATIME_FL", setflags("f", FS_NODUMP_FL | FS_NOATIME_FL));
   res("getflags", getflags("f"));
+  /* FS_NOATIME_FL: a read leaves atime (relatime would move it: it is older than mtime). */
+  struct timespec old[2] = {{1000, 0}, {UTIME_OMIT, 0}};
+  utimensat(AT_FDCWD, "f", old, 0);
+  int rfd = open("f", O_RDONLY);
+  char c;
+  res("read noatime file", read(rfd, &c, 1));
+  close(rfd);
+  struct stat ast;
+  stat("f", &ast);
+  printf("noatime file atime kept: %d\n", ast.st_atime == 1000);
   res("setflags 0", setflags("f", 0));
+  rfd = open("f", O_RDONLY);
+  res("read plain file", read(rfd, &c, 1));
+  close(rfd);
+  stat("f", &ast);
+  printf("plain file atime kept: %d\n", ast.st_atime == 1000);
   mkdir("d", 0755);
   res("getflags dir", getflags("d"));
   mknod("chr", S_IFCHR | 0666, makedev(1, 3));
@@ -113,7 +132,11 @@ int main(void) {
   res("getflags pipe", ioctl(p[0], FS_IOC_GETFLAGS, &fl));
 
   close(open("immutable", O_CREAT | O_WRONLY, 0644));
+  int wfd = open("immutable", O_WRONLY);
   res("setflags immutable", setflags("immutable", FS_IMMUTABLE_FL));
+  res("immutable: fallocate on an earlier descriptor", fallocate(wfd, 0, 0, 4096));
+  res("immutable: fallocate KEEP_SIZE on an earlier descriptor", fallocate(wfd, FALLOC_FL_KEEP_SIZE, 0, 4096));
+  close(wfd);
   res("getflags immutable", getflags("immutable"));
   file_ops("immutable");
   res("setflags immutable off", setflags("immutable", 0));
@@ -122,6 +145,18 @@ int main(void) {
   close(open("append", O_CREAT | O_WRONLY, 0644));
   res("setflags append", setflags("append", FS_APPEND_FL));
   file_ops("append");
+  /* do_mmap: a shared mapping of an append-only file through a writable descriptor, even
+   * read-only, is EACCES; through a read-only descriptor it maps. */
+  int afd = open("append", O_RDWR | O_APPEND);
+  void *m = mmap(NULL, 4096, PROT_READ, MAP_SHARED, afd, 0);
+  res("append mmap shared via O_RDWR", m == MAP_FAILED ? -1 : 0);
+  m = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, afd, 0);
+  res("append mmap private via O_RDWR", m == MAP_FAILED ? -1 : 0);
+  close(afd);
+  afd = open("append", O_RDONLY);
+  m = mmap(NULL, 4096, PROT_READ, MAP_SHARED, afd, 0);
+  res("append mmap shared via O_RDONLY", m == MAP_FAILED ? -1 : 0);
+  close(afd);
   struct stat st;
   if (stat("append", &st) == 0) printf("append size %ld\n", (long)st.st_size);
   res("setflags append off", setflags("append", 0));

@@ -7,13 +7,13 @@
  * @module
  */
 
-import { EACCES, EBADF, EFBIG, EINVAL, EISDIR, ENODEV, EOPNOTSUPP, ESPIPE } from "../../errno.ts";
+import { EACCES, EBADF, EFBIG, EINVAL, EISDIR, ENODEV, EOPNOTSUPP, EPERM, ESPIPE } from "../../errno.ts";
 import { RLIMIT_FSIZE } from "../../../abi/linux/limits.ts";
 import type { Location } from "../../../vfs/mod.ts";
 import { raiseSigxfsz } from "./_file_io.ts";
 import { FS_TRUNCATE } from "../../landlock.ts";
 import {
-  AT_FDCWD, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, O_APPEND, O_PATH, S_IFBLK, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG,
+  AT_FDCWD, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FS_APPEND_FL, FS_IMMUTABLE_FL, O_APPEND, O_PATH, S_IFBLK, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG,
 } from "../../../abi/linux/file.ts";
 import { copyInPath, pathCtx, startDir } from "./_path.ts";
 import { partial, supported, type SyscallEntry, type SyscallFn } from "./support.ts";
@@ -79,6 +79,10 @@ const sysFallocate: SyscallFn = (t, a) => {
   if (!file.writable) throw EBADF;
   if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE)) throw EOPNOTSUPP;
   if ((mode & FALLOC_FL_PUNCH_HOLE) && !(mode & FALLOC_FL_KEEP_SIZE)) throw EOPNOTSUPP;
+  // An append-only file takes only preallocation; an immutable one nothing (vfs_fallocate).
+  const inodeFlags = file.location()?.dentry.inodeFlags ?? 0;
+  if ((mode & ~FALLOC_FL_KEEP_SIZE) && (inodeFlags & FS_APPEND_FL)) throw EPERM;
+  if (inodeFlags & FS_IMMUTABLE_FL) throw EPERM;
   // vfs_fallocate's order: a FIFO is ESPIPE, a directory EISDIR, anything but a regular file
   // (a socket, a character device) ENODEV.
   const type = file.stat().mode & S_IFMT;
