@@ -204,7 +204,7 @@ Deno.test("read and write of /dev/null, /dev/zero and /dev/full with bad buffers
   await assertSameAsNative([await compileC("dev_bad_buffers")]);
 });
 
-Deno.test("xattrs of special files (LTP fgetxattr02): a FIFO, /dev/null's numbers, a loop block device node (which opens) and a socket give ENODATA for a user.* get and EPERM for a user.* set or remove; a pipe's trusted.* set is EOPNOTSUPP, as natively (tests/c/xattr_special_files.c)", async () => {
+Deno.test("xattrs of special files (LTP fgetxattr02): a FIFO, /dev/null's numbers, a loop block device node (which opens) and a socket give ENODATA for a user.* get and EPERM for a user.* set or remove; a pipe's trusted.* set is EOPNOTSUPP; sockets have sockfs's system.sockprotoname (the protocol's name, listed), as natively (tests/c/xattr_special_files.c)", async () => {
   await assertSameAsNative([await compileC("xattr_special_files")]);
 });
 

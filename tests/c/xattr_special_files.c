@@ -2,6 +2,7 @@
  * device (1:3), a loop block device node (7:3, which opens whether or not the loop device is
  * bound) and a bound unix socket. fgetxattr of a user attribute none of them has is ENODATA,
  * fsetxattr of one is EPERM (xattr_permission: user.* only on regular files and directories).
+ * Sockets have sockfs's system.sockprotoname; a pipe has no attribute handler (EOPNOTSUPP).
  * The nodes live on a tmpfs mounted in a mount namespace of the test's own, as LTP's
  * needs_devfs; nothing printed depends on the host's loop devices' state. Runs as root. */
 #define _GNU_SOURCE
@@ -17,6 +18,8 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/un.h>
+#include <linux/netlink.h>
+#include <netinet/in.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -33,11 +36,8 @@ static void probe(const char *name, int fd) {
   res(what, fsetxattr(fd, "user.testkey", "v", 1, XATTR_CREATE));
   snprintf(what, sizeof what, "%s fremovexattr user.testkey", name);
   res(what, fremovexattr(fd, "user.testkey"));
-  /* sockfs lists system.sockprotoname, which the sentry does not have: not compared there. */
-  if (strcmp(name, "sock") != 0) {
-    snprintf(what, sizeof what, "%s flistxattr", name);
-    res(what, flistxattr(fd, buf, sizeof buf));
-  }
+  snprintf(what, sizeof what, "%s flistxattr", name);
+  res(what, flistxattr(fd, buf, sizeof buf));
   struct stat st;
   if (fstat(fd, &st) == 0)
     printf("%s fstat: type %o rdev %u:%u\n", name, st.st_mode & S_IFMT, major(st.st_rdev), minor(st.st_rdev));
@@ -89,6 +89,35 @@ int main(void) {
   res("pipe fsetxattr trusted.a", fsetxattr(p[0], "trusted.a", "v", 1, 0));
   res("pipe fremovexattr user.a", fremovexattr(p[0], "user.a"));
   res("pipe fgetxattr user.a", fgetxattr(p[0], "user.a", NULL, 0));
+  res("pipe fgetxattr system.sockprotoname", fgetxattr(p[0], "system.sockprotoname", NULL, 0));
+  res("pipe fgetxattr trusted.a", fgetxattr(p[0], "trusted.a", NULL, 0));
+
+  /* sockfs's system.sockprotoname: the protocol's name, NUL included; listed on every socket. */
+  static const struct { const char *what; int domain, type, protocol; } socks[] = {
+      {"unix stream", AF_UNIX, SOCK_STREAM, 0}, {"unix dgram", AF_UNIX, SOCK_DGRAM, 0},
+      {"unix seqpacket", AF_UNIX, SOCK_SEQPACKET, 0}, {"tcp", AF_INET, SOCK_STREAM, 0},
+      {"tcp6", AF_INET6, SOCK_STREAM, 0}, {"udp", AF_INET, SOCK_DGRAM, 0}, {"udp6", AF_INET6, SOCK_DGRAM, 0},
+      {"raw", AF_INET, SOCK_RAW, IPPROTO_ICMP}, {"raw6", AF_INET6, SOCK_RAW, IPPROTO_ICMPV6},
+      {"packet", AF_PACKET, SOCK_RAW, 0}, {"packet dgram", AF_PACKET, SOCK_DGRAM, 0},
+      {"netlink", AF_NETLINK, SOCK_RAW, NETLINK_ROUTE},
+  };
+  for (size_t i = 0; i < sizeof socks / sizeof socks[0]; i++) {
+    int fd = socket(socks[i].domain, socks[i].type, socks[i].protocol);
+    char v[32] = "", l[64] = "";
+    ssize_t n = fgetxattr(fd, "system.sockprotoname", v, sizeof v);
+    int e = errno;
+    ssize_t ln = flistxattr(fd, l, sizeof l);
+    printf("%s: sockprotoname %zd \"%s\" list %zd \"%s\"\n", socks[i].what, n, n > 0 ? v : strerrorname_np(e), ln, l);
+    close(fd);
+  }
+  char v[4];
+  int u = socket(AF_INET, SOCK_DGRAM, 0);
+  res("udp sockprotoname size query", fgetxattr(u, "system.sockprotoname", NULL, 0));
+  res("udp sockprotoname 3-byte buffer", fgetxattr(u, "system.sockprotoname", v, 3));
+  res("udp fsetxattr system.sockprotoname", fsetxattr(u, "system.sockprotoname", "x", 1, 0));
+  res("udp fremovexattr system.sockprotoname", fremovexattr(u, "system.sockprotoname"));
+  res("udp fgetxattr system.other", fgetxattr(u, "system.other", v, sizeof v));
+  res("udp fgetxattr trusted.a", fgetxattr(u, "trusted.a", v, sizeof v));
 
   if (chdir("/") < 0) return 1;
   umount2(dir, MNT_DETACH);

@@ -22,6 +22,9 @@ import { copyInPath, pathCtx, startDir } from "./_path.ts";
 import { supported, type SyscallEntry, type SyscallFn } from "./support.ts";
 import { devMajorMinor } from "./sys_stat.ts";
 import { FILESYSTEM_TYPES } from "../../../vfs/fs_types.ts";
+import { AF_INET, AF_INET6, AF_NETLINK, AF_PACKET, AF_UNIX, SOCK_RAW, SOCK_STREAM } from "../../../abi/linux/socket.ts";
+import { IPPROTO_ICMP, IPPROTO_ICMPV6 } from "../../socket/inet/constants.ts";
+import { SocketFile } from "../../socket/socket.ts";
 
 const ST_RDONLY = 0x1;
 const ST_VALID = 0x20;
@@ -34,11 +37,50 @@ function byPath(t: Task, pathAddr: number, follow: boolean): Location {
   return t.kernel.vfs.resolve(pathCtx(t), startDir(t, AT_FDCWD, path), path, { follow });
 }
 
-/** The file an f*(2) call names; O_PATH descriptors are EBADF. Null: not in the tree. */
-function byFd(t: Task, fd: number): Location | null {
+/**
+ * The file an f*(2) call names; O_PATH descriptors are EBADF. A description outside the tree (a
+ * socket, pipe, anonymous inode) stands for its own inode.
+ */
+function byFd(t: Task, fd: number): Location | FileDescription {
   const file = t.fdTable.get(fd);
   if (file.flags & O_PATH) throw EBADF;
-  return file.location();
+  return file.location() ?? file;
+}
+
+/** sockfs's one attribute: the protocol's name (the socket dentry's, sk_prot_creator->name). */
+const XATTR_SOCKPROTONAME = "system.sockprotoname";
+
+/** The name of a socket's struct proto, as sock_alloc_file names its dentry. */
+function sockProtoName(s: SocketFile): string {
+  const v6 = s.family === AF_INET6 ? "v6" : "";
+  switch (s.family) {
+    case AF_UNIX:
+      return s.type === SOCK_STREAM ? "UNIX-STREAM" : "UNIX";
+    case AF_INET:
+    case AF_INET6:
+      if (s.type === SOCK_STREAM) return `TCP${v6}`;
+      if (s.type === SOCK_RAW) return `RAW${v6}`;
+      if (s.protocol === IPPROTO_ICMP || s.protocol === IPPROTO_ICMPV6) return `PING${v6}`;
+      return `UDP${v6}`;
+    case AF_PACKET:
+      return "PACKET";
+    case AF_NETLINK:
+      return "NETLINK";
+    default:
+      return "";
+  }
+}
+
+/**
+ * getxattr of a file outside the tree: xattr_permission's ENODATA for user.* (and trusted.*
+ * without CAP_SYS_ADMIN), then sockfs's system.sockprotoname on a socket; no other handler
+ * (EOPNOTSUPP).
+ */
+function anonGetxattr(t: Task, file: FileDescription, name: string): Uint8Array {
+  if (name.startsWith("user.")) throw ENODATA;
+  if (name.startsWith("trusted.") && !t.creds.hasCap(CAP_SYS_ADMIN)) throw ENODATA;
+  if (file instanceof SocketFile && name === XATTR_SOCKPROTONAME) return encoder.encode(sockProtoName(file) + "\0");
+  throw EOPNOTSUPP;
 }
 
 /**
@@ -154,10 +196,9 @@ function xattrName(t: Task, addr: number): string {
   return name;
 }
 
-function getx(t: Task, loc: Location | null, nameAddr: number, buf: number, size: number): number {
+function getx(t: Task, loc: Location | FileDescription, nameAddr: number, buf: number, size: number): number {
   const name = xattrName(t, nameAddr);
-  if (loc === null) throw ENODATA;
-  const value = t.kernel.vfs.getxattr(pathCtx(t), loc, name);
+  const value = loc instanceof Location ? t.kernel.vfs.getxattr(pathCtx(t), loc, name) : anonGetxattr(t, loc, name);
   if (size === 0) return value.length;
   if (size < value.length) throw ERANGE;
   t.copyOut(buf, value);
@@ -175,18 +216,22 @@ function anonWriteRefused(t: Task, name: string): LinuxError {
   return EOPNOTSUPP;
 }
 
-function setx(t: Task, loc: Location | null, nameAddr: number, valueAddr: number, size: number, flags: number): number {
+function setx(t: Task, loc: Location | FileDescription, nameAddr: number, valueAddr: number, size: number, flags: number): number {
   if (flags & ~(XATTR_CREATE | XATTR_REPLACE)) throw EINVAL;
   const name = xattrName(t, nameAddr);
   if (size > XATTR_SIZE_MAX) throw E2BIG;
   const value = size === 0 ? new Uint8Array(0) : t.copyIn(valueAddr, size);
-  if (loc === null) throw anonWriteRefused(t, name);
+  if (!(loc instanceof Location)) throw anonWriteRefused(t, name);
   t.kernel.vfs.setxattr(pathCtx(t), loc, name, value, flags);
   return 0;
 }
 
-function listx(t: Task, loc: Location | null, buf: number, size: number): number {
-  const names = loc === null ? [] : t.kernel.vfs.listxattr(pathCtx(t), loc);
+function listx(t: Task, loc: Location | FileDescription, buf: number, size: number): number {
+  const names = loc instanceof Location
+    ? t.kernel.vfs.listxattr(pathCtx(t), loc)
+    : loc instanceof SocketFile
+    ? [XATTR_SOCKPROTONAME]
+    : [];
   const bytes = encoder.encode(names.map((n) => n + "\0").join(""));
   if (bytes.length > XATTR_LIST_MAX) throw E2BIG;
   if (size === 0) return bytes.length;
@@ -195,9 +240,9 @@ function listx(t: Task, loc: Location | null, buf: number, size: number): number
   return bytes.length;
 }
 
-function removex(t: Task, loc: Location | null, nameAddr: number): number {
+function removex(t: Task, loc: Location | FileDescription, nameAddr: number): number {
   const name = xattrName(t, nameAddr);
-  if (loc === null) throw anonWriteRefused(t, name);
+  if (!(loc instanceof Location)) throw anonWriteRefused(t, name);
   t.kernel.vfs.removexattr(pathCtx(t), loc, name);
   return 0;
 }
