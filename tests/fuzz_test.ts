@@ -9,11 +9,12 @@ import assert from "node:assert/strict";
 import { assertSameAsNative, compileC } from "./_harness.ts";
 import { fuzz } from "../tools/fuzz.ts";
 
-Deno.test("what the fuzzer found: clone with an exit signal beyond NSIG or a stack pointer of -1, an orphaned clone child, a group killed while forking: as natively", async () => {
+Deno.test("what the fuzzer found: mmap with a hint of -1, clone with an exit signal beyond NSIG or a stack pointer of -1, an orphaned clone child, a group killed while forking: as natively", async () => {
   const native = await assertSameAsNative([await compileC("fuzz_regressions")]);
   assert.equal(
     native.stdout,
-    "exit signal 0x80: exit 7\nstack -1: killed by SEGV\nparent_tid unmapped: exit 3\n" +
+    "mmap private at hint -1: mapped\nmmap shared at hint -1: mapped\n" +
+      "exit signal 0x80: exit 7\nstack -1: killed by SEGV\nparent_tid unmapped: exit 3\n" +
       "CLONE_PIDFD with CLONE_PARENT_SETTID: EINVAL\nmiddle: exit 0\norphaned clone child: reaped by wait(), exit 5\n" +
       "forkers killed: none left\n",
   );

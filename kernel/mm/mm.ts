@@ -310,7 +310,8 @@ export class MemoryManager {
   }
 
   #isFree(start: number, end: number): boolean {
-    if (start < this.as.minAddr || end > this.as.maxAddr) return false;
+    // Written so that a NaN bound is not free either.
+    if (!(start >= this.as.minAddr && end <= this.as.maxAddr)) return false;
     for (const r of this.as.reserved) if (r.start < end && start < r.end) return false;
     const next = this.vmas[this.#firstEndingAbove(start)];
     return next === undefined || next.start >= end;
@@ -360,7 +361,9 @@ export class MemoryManager {
       this.#checkUnsealed(o.addr, o.addr + len);
       addr = o.addr;
     } else {
-      const hint = o.addr - (o.addr % PAGE_SIZE);
+      // A hint past 2^53 (a pointer() of Infinity) is no address: ignored, as Linux ignores a
+      // hint beyond the address space.
+      const hint = Number.isSafeInteger(o.addr) ? o.addr - (o.addr % PAGE_SIZE) : 0;
       const hintFits = hint !== 0 && this.#isFree(hint, hint + len) && !this.#inStackGap(hint + len);
       if (hintFits) addr = hint;
       else if (o.flags & MAP_32BIT) addr = this.findFreeBottomUp(len, MAP_32BIT_LOW, MAP_32BIT_HIGH);

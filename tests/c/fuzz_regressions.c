@@ -10,13 +10,16 @@
  *     created while the kill was held escaped it);
  *   - clone(2) with CLONE_PARENT_SETTID at an unmapped address: the child exists and runs, the
  *     fault is ignored (the sentry failed the call after making the child, which then never
- *     ran and which its parent's wait() waited on for ever); CLONE_PIDFD with it: EINVAL. */
+ *     ran and which its parent's wait() waited on for ever); CLONE_PIDFD with it: EINVAL;
+ *   - mmap(2) with a hint of -1 (past 2^53): the hint is ignored and the mapping made elsewhere
+ *     (the sentry's handler threw: "NaN cannot be converted to a BigInt"). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -39,6 +42,11 @@ static void report(const char *what, long pid) {
 
 int main(void) {
   setvbuf(stdout, 0, _IONBF, 0);
+  for (int shared = 0; shared < 2; shared++) {
+    void *p = mmap((void *)~0UL, 4, PROT_READ, (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS, -1, 0);
+    printf("mmap %s at hint -1: %s\n", shared ? "shared" : "private", p == MAP_FAILED ? strerrorname_np(errno) : "mapped");
+    if (p != MAP_FAILED) munmap(p, 4);
+  }
   long pid = syscall(SYS_clone, 0x80UL, 0UL, 0UL, 0UL, 0UL);
   if (pid == 0) _exit(7);
   report("exit signal 0x80", pid);
