@@ -148,7 +148,8 @@ function takeDevicesHere(): HostNic[] {
       const cidr = `${ipText(dst)}/${dstLen}`;
       // Each address's own network is routed by the stack already (its on-link route), and
       // fe80::/64 is the link-local one it makes.
-      if (gw === undefined && (nic.addresses.some((a) => sameNetwork(a, cidr)) || cidr === "fe80::/64")) continue;
+      const onLink = owned.some((a) => a.nic === nic && a.prefix === dstLen && sameNetwork(a.local, dst, dstLen));
+      if (gw === undefined && (onLink || cidr === "fe80::/64")) continue;
       nic.routes.push({ cidr, gateway: gw === undefined ? null : ipText(gw), metric: prio === undefined ? 0 : view(prio).getUint32(0, true) });
     }
     for (const nic of nics) nic.fd = packetSocket(nic);
@@ -322,31 +323,13 @@ export function ipText(b: Uint8Array): string {
   return `${hex.slice(0, best).join(":")}::${hex.slice(best + bestLen).join(":")}`;
 }
 
-/** Whether route `cidr` is the network of address `addr` ("A/P" both). */
-function sameNetwork(addr: string, cidr: string): boolean {
-  const [a, ap] = addr.split("/"), [c, cp] = cidr.split("/");
-  if (ap !== cp) return false;
-  return maskText(a!, Number(ap)) === maskText(c!, Number(cp));
-}
-
-function maskText(ip: string, prefix: number): string {
-  const bytes = ip.includes(":") ? v6Bytes(ip) : Uint8Array.from(ip.split(".").map(Number));
-  for (let i = 0; i < bytes.length; i++) {
+/** Whether addresses a and b (bytes of one family) share their first `prefix` bits. */
+function sameNetwork(a: Uint8Array, b: Uint8Array, prefix: number): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
     const keep = Math.max(0, Math.min(8, prefix - i * 8));
-    bytes[i]! &= keep === 0 ? 0 : (0xff << (8 - keep)) & 0xff;
+    const mask = (0xff << (8 - keep)) & 0xff;
+    if ((a[i]! & mask) !== (b[i]! & mask)) return false;
   }
-  return ipText(bytes);
-}
-
-function v6Bytes(ip: string): Uint8Array {
-  const [head, tail] = ip.includes("::") ? ip.split("::") : [ip, null];
-  const h = head === "" ? [] : head!.split(":");
-  const t = tail === null || tail === "" ? [] : tail!.split(":");
-  const groups = [...h, ...Array(8 - h.length - t.length).fill("0"), ...t].map((g) => parseInt(g, 16));
-  const out = new Uint8Array(16);
-  groups.forEach((g, i) => {
-    out[i * 2] = g >> 8;
-    out[i * 2 + 1] = g & 0xff;
-  });
-  return out;
+  return true;
 }
