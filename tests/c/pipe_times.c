@@ -1,7 +1,6 @@
 /* The times of pipes and sockets: reads and writes leave them (pipefs and sockfs update none),
  * futimens sets them (UTIME_OMIT keeps one, UTIME_NOW is the present) and moves ctime, fchmod
- * moves ctime, and another user may set explicit times only as the owner (EPERM); a new
- * socket's times are zero (sock_alloc sets none). */
+ * moves ctime, and another user may set explicit times only as the owner (EPERM). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -34,7 +33,7 @@ static void check(const char *name, int r0, int w0) {
          moved(a.st_mtim, b.st_mtim), moved(a.st_ctim, b.st_ctim));
   struct timespec t2[2] = {{1000, 5}, {2000, 7}};
   int r = futimens(r0, t2);
-  fstat(w0, &a);
+  fstat(r0, &a);
   printf("  futimens = %d: atime %ld.%ld mtime %ld.%ld, ctime now %d\n", r, (long)a.st_atime, a.st_atim.tv_nsec,
          (long)a.st_mtime, a.st_mtim.tv_nsec, a.st_ctime > 2000);
   struct timespec omit[2] = {{0, UTIME_OMIT}, {3000, 0}};
@@ -68,9 +67,9 @@ int main(void) {
   check("pipe", p[0], p[1]);
   int s[2];
   socketpair(AF_UNIX, SOCK_STREAM, 0, s);
-  struct stat st;
-  fstat(s[0], &st);
-  printf("a new socket's times are zero: %d\n", st.st_atime == 0 && st.st_mtime == 0 && st.st_ctime == 0);
+  /* (Not printed: a new socket's times. Natively a socket inode recycled from the slab keeps the
+   * times its last user set, so they depend on what ran on the host before; the sandbox's are
+   * zero, as a fresh sockfs inode's.) */
   check("unix socket", s[1], s[0]);
   return 0;
 }
