@@ -38,6 +38,14 @@ int main(void) {
   CPU_ZERO(&none);
   printf("setaffinity empty: %d\n", TRY(sched_setaffinity(0, sizeof none, &none)));
   printf("getaffinity bad pid: %d\n", TRY(sched_getaffinity(999999, sizeof set, &set)));
+  /* The affinity calls look a pid up with no sign check (ESRCH, where the policy calls say
+   * EINVAL), after the length check (get) or after copying the mask in (set); CPython's
+   * sched_getaffinity(-1) relies on it. */
+  printf("getaffinity pid -1: %d\n", TRY(sched_getaffinity(-1, sizeof set, &set)));
+  printf("getaffinity pid -1 len 3: %d\n", TRY(sched_getaffinity(-1, 3, &set)));
+  printf("setaffinity pid -1: %d\n", TRY(sched_setaffinity(-1, sizeof set, &set)));
+  printf("setaffinity pid -1 bad mask: %d\n", TRY(sched_setaffinity(-1, sizeof set, (cpu_set_t *)8)));
+  printf("getparam pid -1: %d\n", TRY(sched_getparam(-1, &(struct sched_param){0})));
 
   printf("policy: %d\n", sched_getscheduler(0));
   struct sched_param p = {0};

@@ -33,6 +33,17 @@ function taskOf(t: Task, pid: number): Task {
   return target;
 }
 
+/**
+ * The task an affinity call names: Linux's find_process_by_pid, with no sign check (unlike the
+ * policy calls), so a negative pid is simply not found (ESRCH).
+ */
+function affinityTaskOf(t: Task, pid: number): Task {
+  if (pid === 0) return t;
+  const target = pid < 0 ? undefined : t.findTask(pid);
+  if (!target) throw ESRCH;
+  return target;
+}
+
 /** Linux's check_same_owner: CAP_SYS_NICE, or the caller's euid is the target's real or effective uid. */
 function mayChange(t: Task, target: Task): boolean {
   return mayChangeIds(t, target.creds);
@@ -50,10 +61,10 @@ export function maskBytes(): number {
 
 /** Implements sched_getaffinity(2): the task's mask (every CPU unless set); returns its size. */
 const sysSchedGetaffinity: SyscallFn = (t, a) => {
-  const target = taskOf(t, a.int(0));
   const len = a.uint(1);
   const size = maskBytes();
   if (len * 8 < sandboxCpus() || len % 8 !== 0) throw EINVAL;
+  const target = affinityTaskOf(t, a.int(0));
   const b = new Uint8Array(size);
   if (target.affinity) b.set(target.affinity.subarray(0, size));
   else for (let c = 0; c < sandboxCpus(); c++) b[c >> 3]! |= 1 << (c & 7);
@@ -63,9 +74,10 @@ const sysSchedGetaffinity: SyscallFn = (t, a) => {
 
 /** Implements sched_setaffinity(2): kept on the task (the host's placement is the sentry's). */
 const sysSchedSetaffinity: SyscallFn = (t, a) => {
-  const target = taskOf(t, a.int(0));
+  // The mask is copied in before the pid is looked up (get_user_cpu_mask, then sched_setaffinity).
   const len = Math.min(a.uint(1), 1024);
   const user = t.copyIn(a.pointer(2), len);
+  const target = affinityTaskOf(t, a.int(0));
   if (!mayChange(t, target)) throw EPERM;
   const mask = new Uint8Array(maskBytes());
   let any = false;
