@@ -488,6 +488,10 @@ Deno.test("max_map_count: a process fills its map with ~65,000 mmaps (each as ch
   await assertSameAsNative([await compileC("max_map_count")]);
 });
 
+Deno.test("remap_file_pages(2): Linux's errors in order, a shared file window rearranged page by page (contents, writes reaching the file at the new offset, the VMAs /proc/self/maps shows, merged again when contiguous), a range over remapped VMAs of one file, another mapping or other rights beyond it EINVAL, a pgoff past the file SIGBUS; as natively (tests/c/remap_file_pages.c)", async () => {
+  await assertSameAsNative([await compileC("remap_file_pages")]);
+});
+
 Deno.test("mseal(2): argument errors in order; a sealed mapping refuses munmap, mprotect, mremap, mmap(MAP_FIXED) over it and discarding madvise of read-only anonymous memory with EPERM; smaps shows sl; fork keeps the seal; as natively (tests/c/mseal.c)", async () => {
   await assertSameAsNative([await compileC("mseal")]);
 });

@@ -622,19 +622,29 @@ export class MemoryManager {
     // v lies where no VMA is: the first VMA ending above its start begins at or after its end.
     const i = this.#firstEndingAbove(v.start);
     const prev = this.vmas[i - 1], next = this.vmas[i];
+    // Private anonymous memory, and shared mappings of one open file at contiguous offsets
+    // (Linux's is_mergeable_vma: the same struct file; a private file mapping's copied pages
+    // would need anon_vma's rules, so those stay apart).
     const joins = (a: Vma, b: Vma) =>
-      a.end === b.start && a.file === null && b.file === null && !a.shared && !b.shared &&
+      a.end === b.start &&
+      (a.file === null ? b.file === null && !a.shared && !b.shared
+        : a.file === b.file && a.shared && b.shared && a.object === b.object && b.offset === a.offset + (a.end - a.start) &&
+          a.mayWrite === b.mayWrite && a.mayExec === b.mayExec && !a.dontExpand && !b.dontExpand) &&
       a.prot === b.prot && a.name === b.name && a.growsDown === b.growsDown && !a.locked === !b.locked &&
       a.anonName === b.anonName && !a.dontCopy === !b.dontCopy && !a.wipeOnFork === !b.wipeOnFork && !a.sealed === !b.sealed &&
       a.uffd?.ctx === b.uffd?.ctx && a.uffd?.mode === b.uffd?.mode && samePolicy(a.policy, b.policy);
     if (prev !== undefined && joins(prev, v)) {
       prev.end = v.end;
+      v.file?.decRef();
       if (next !== undefined && joins(prev, next)) {
         prev.end = next.end;
+        next.file?.decRef();
         this.vmas.splice(i, 1);
       }
     } else if (next !== undefined && joins(v, next)) {
       next.start = v.start;
+      next.offset = v.offset;
+      v.file?.decRef();
     } else {
       this.vmas.splice(i, 0, v);
     }
