@@ -29,7 +29,7 @@ import { bundleProgram } from "../boot/launch_cache.ts";
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 
 /** The header. Its placeholders are replaced with values of the same width (see header()). */
-const HEADER = `#!/usr/bin/env bash
+const HEADER = `#!/bin/bash
 # sentry, packed by \`deno task build\`: this bash header, then a gzipped tar of the bundled
 # program, the Deno runtime and the vDSO sources, unpacked once into a cache directory named
 # by its hash (safe against concurrent first runs: a private directory renamed into place).
@@ -77,8 +77,9 @@ fi
 # The V8 flags and --unstable-lazy-dynamic-imports, as ./sentry (see there): a chunk imported
 # with import() is read when it is imported, not at every start (a do's CPU ~20 ms less: the
 # checkpoint's and check's chunks).
+# #!/bin/bash and env's LC_ALL=C as ./sentry's (see there): ~1.5 ms less of every start.
 if [[ -r /proc/$$/environ ]] && mapfile -d '' -t original < /proc/$$/environ; then
-  exec env -i "\${original[@]}" "\${own[@]}" "$dir/deno" run -A --quiet --no-lock --no-config --v8-flags=--no-lazy,--min-semi-space-size=8 --unstable-lazy-dynamic-imports "$dir/main.js" "$@"
+  LC_ALL=C exec env -i "\${original[@]}" "\${own[@]}" "$dir/deno" run -A --quiet --no-lock --no-config --v8-flags=--no-lazy,--min-semi-space-size=8 --unstable-lazy-dynamic-imports "$dir/main.js" "$@"
 fi
 exec env "\${own[@]}" "$dir/deno" run -A --quiet --no-lock --no-config --v8-flags=--no-lazy,--min-semi-space-size=8 --unstable-lazy-dynamic-imports "$dir/main.js" "$@"
 exit 125
