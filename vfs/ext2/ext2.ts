@@ -36,6 +36,9 @@ import { openFifo } from "../fifo.ts";
 import { majorMinor, openMemoryDevice } from "../devices.ts";
 import { dtFromMode } from "../hostfs/hostfs.ts";
 import { nowNs } from "../tmpfs/tmpfs.ts";
+import * as ffi from "../../platform/ptrace/_ffi.ts";
+import { hostFds } from "../host_fds.ts";
+import { errnoFromNumber } from "../../kernel/errno.ts";
 import { type Acl, type AclType, aclToXattr, parseAclXattr } from "../posix_acl.ts";
 import type { BlockDevice, BlockMountOptions } from "../block/device.ts";
 import {
@@ -118,6 +121,8 @@ export class Ext2Filesystem implements Filesystem {
   readonly #inodes = new Map<number, Ext2Inode>();
   /** @nosave Inodes without links still open: freed at their last close, or at unmount. */
   readonly orphans = new Set<Ext2Inode>();
+  /** @nosave Inodes whose data is in a memfd for mmap (Ext2Inode.mapFd). */
+  readonly mapped = new Set<Ext2Inode>();
   #released = false;
 
   constructor(device: BlockDevice, o: Ext2Options) {
@@ -251,9 +256,39 @@ export class Ext2Filesystem implements Filesystem {
 
   /** Writes a whole data block at once. */
   writeData(b: number, data: Uint8Array): void {
+    this.writeRun(b, data);
+  }
+
+  /** count data blocks from b, in one device read. */
+  readRun(b: number, count: number): Uint8Array {
+    if (count === 1) return this.readData(b);
     this.checkBlock(b);
-    this.#cache.delete(b);
-    this.#dirty.delete(b);
+    this.checkBlock(b + count - 1);
+    let data: Uint8Array;
+    try {
+      data = this.device.read(b * this.blockSize, count * this.blockSize);
+    } catch (e) {
+      if (e instanceof LinuxError) throw e;
+      throw EIO;
+    }
+    if (data.length !== count * this.blockSize) throw EIO;
+    // A block the current operation changed as metadata (a corrupted map pointing at one) wins.
+    for (let k = 0; k < count; k++) {
+      const c = this.#cache.get(b + k);
+      if (c !== undefined && this.#dirty.has(b + k)) data.set(c, k * this.blockSize);
+    }
+    return data;
+  }
+
+  /** Writes whole data blocks from b at once. */
+  writeRun(b: number, data: Uint8Array): void {
+    const count = data.length / this.blockSize;
+    this.checkBlock(b);
+    this.checkBlock(b + count - 1);
+    for (let k = 0; k < count; k++) {
+      this.#cache.delete(b + k);
+      this.#dirty.delete(b + k);
+    }
     this.#deviceWrite(b, data);
   }
 
@@ -490,6 +525,7 @@ export class Ext2Filesystem implements Filesystem {
   /** The last link and the last open file of i are gone: frees its blocks and the inode. */
   freeInode(i: Ext2Inode): void {
     this.orphans.delete(i);
+    i.dropMap();
     const isDir = i.type === S_IFDIR;
     if (i.hasBlocks) i.truncateBlocks(0);
     if (i.fileAcl !== 0) i.dropXattrBlock();
@@ -540,6 +576,13 @@ export class Ext2Filesystem implements Filesystem {
     if (this.#released) return;
     this.#released = true;
     if (this.readonly) return;
+    for (const i of [...this.mapped]) {
+      try {
+        i.unmap();
+      } catch {
+        // As below.
+      }
+    }
     try {
       for (const i of [...this.orphans]) this.freeInode(i);
       if (this.#wasValid) this.#sbv.setUint16(SB.state, this.#sbv.getUint16(SB.state, true) | STATE_VALID, true);
@@ -550,6 +593,15 @@ export class Ext2Filesystem implements Filesystem {
       // A device that fails at unmount loses what it failed to take, as Linux's writeback.
     }
   }
+}
+
+/** Blocks moved by one device read or write at most. */
+const MAX_RUN = 256;
+
+function concat(parts: Uint8Array[], bs: number): Uint8Array {
+  const out = new Uint8Array(parts.length * bs);
+  parts.forEach((p, k) => out.set(p, k * bs));
+  return out;
 }
 
 function dv(b: Uint8Array): DataView {
@@ -568,6 +620,13 @@ function findZero(bits: Uint8Array, from: number, to: number): number | null {
     i++;
   }
   return null;
+}
+
+/** Where a directory entry's record is, and its inode. */
+interface DirPlace {
+  ino: number;
+  lblk: number;
+  off: number;
 }
 
 /** A directory record: where it is and what it holds. */
@@ -613,10 +672,14 @@ export class Ext2Inode {
   socket: unknown = null;
   /** Open descriptions of this regular file (an unlinked file lives until the last goes). */
   openFiles = 0;
+  /** @nosave Regular files while mapped: the memfd mmap maps (mapFd), -1 otherwise. */
+  #memfd = -1;
   /** @nosave Directories: the dentries made for children, by name. */
   readonly kids = new Map<string, Ext2Dentry>();
   /** @nosave Directories: the entries by name (ino), read at the first lookup. */
-  #names: Map<string, number> | null = null;
+  #names: Map<string, DirPlace> | null = null;
+  /** @nosave Directories: the first logical block that may have room for a new record. */
+  #spaceHint = 0;
   /** @nosave ACLs as parsed from the xattr block (undefined: not read yet). */
   #acls: { access: Acl | null; default: Acl | null } | undefined;
 
@@ -830,30 +893,70 @@ export class Ext2Inode {
 
   // ---- Data ---------------------------------------------------------------------------------
 
-  /** Reads file data at off (zeros in holes). */
+  /** Reads file data at off (zeros in holes); physically contiguous blocks in one device read. */
   read(dst: Uint8Array, off: number): number {
     if (off >= this.size || dst.length === 0) return 0;
     const fs = this.fs, bs = fs.blockSize;
     const want = Math.min(dst.length, this.size - off);
+    if (this.#memfd >= 0) {
+      const n = ffi.hostPread(this.#memfd, want === dst.length ? dst : dst.subarray(0, want), off);
+      if (n < 0) throw errnoFromNumber(-n);
+      return n;
+    }
+    // A run of contiguous blocks not yet read: its first physical block, count, and where in dst.
+    let runStart = 0, runCount = 0, runDst = 0, runSkip = 0, runLen = 0;
+    const flush = () => {
+      if (runCount === 0) return;
+      const data = fs.readRun(runStart, runCount);
+      dst.set(data.subarray(runSkip, runSkip + runLen), runDst);
+      runCount = 0;
+    };
     for (let done = 0; done < want;) {
       const pos = off + done;
       const lblk = Math.floor(pos / bs), inBlk = pos % bs;
       const n = Math.min(bs - inBlk, want - done);
       const pb = this.bmap(lblk, false);
-      if (pb === 0) dst.fill(0, done, done + n);
-      else dst.set(fs.readData(pb).subarray(inBlk, inBlk + n), done);
+      if (pb !== 0 && runCount > 0 && pb === runStart + runCount && runCount < MAX_RUN) {
+        runCount++;
+        runLen += n;
+      } else {
+        flush();
+        if (pb === 0) dst.fill(0, done, done + n);
+        else (runStart = pb, runCount = 1, runDst = done, runSkip = inBlk, runLen = n);
+      }
       done += n;
     }
+    flush();
     return want;
   }
 
-  /** Writes file data at off, allocating blocks; as much as fits (ENOSPC when nothing does). */
+  /**
+   * Writes file data at off, allocating blocks (physically contiguous ones in one device
+   * write); as much as fits (ENOSPC when nothing does).
+   */
   write(src: Uint8Array, off: number): number {
+    const n = this.#writeBlocks(src, off);
+    if (n > 0 && this.#memfd >= 0) {
+      // The mapping's copy takes what the blocks took.
+      const r = ffi.hostPwrite(this.#memfd, n === src.length ? src : src.subarray(0, n), off);
+      if (r < 0) throw errnoFromNumber(-r);
+    }
+    return n;
+  }
+
+  #writeBlocks(src: Uint8Array, off: number): number {
     if (src.length === 0) return 0;
     const fs = this.fs, bs = fs.blockSize;
     if (off >= fs.maxFileSize) throw EFBIG;
     const len = Math.min(src.length, fs.maxFileSize - off);
     let done = 0;
+    let runStart = 0;
+    const parts: Uint8Array[] = [];
+    const flush = () => {
+      if (parts.length === 0) return;
+      fs.writeRun(runStart, parts.length === 1 ? parts[0]! : concat(parts, bs));
+      parts.length = 0;
+    };
     try {
       while (done < len) {
         const pos = off + done;
@@ -867,13 +970,18 @@ export class Ext2Inode {
           data = had ? fs.readData(pb).slice() : new Uint8Array(bs);
           data.set(src.subarray(done, done + n), inBlk);
         }
-        fs.writeData(pb, data);
+        if (parts.length === 0 || pb !== runStart + parts.length || parts.length >= MAX_RUN) {
+          flush();
+          runStart = pb;
+        }
+        parts.push(data);
         done += n;
         if (pos + n > this.size) this.size = pos + n;
       }
     } catch (e) {
       if (done === 0 || !(e instanceof LinuxError)) throw e;
     } finally {
+      flush();
       if (done > 0) {
         this.mtimeNs = this.ctimeNs = nowNs();
         this.save();
@@ -887,6 +995,10 @@ export class Ext2Inode {
     const fs = this.fs, bs = fs.blockSize;
     if (size < 0) throw EINVAL;
     if (size > fs.maxFileSize) throw EFBIG;
+    if (this.#memfd >= 0) {
+      const r = ffi.hostFtruncate(this.#memfd, size);
+      if (r < 0) throw errnoFromNumber(-r);
+    }
     if (size < this.size) {
       const keep = Math.ceil(size / bs);
       if (size % bs !== 0) {
@@ -901,6 +1013,93 @@ export class Ext2Inode {
     }
     this.size = size;
     this.save();
+  }
+
+  /**
+   * mmap needs a host file: the data is copied into a memfd at the first mapping, and while
+   * it exists reads come from it, writes go to both, and what mappings wrote there goes back
+   * to the blocks at fsync and at the last close (Ext2RegularFile.release), when it is closed.
+   */
+  mapFd(): number {
+    if (this.#memfd >= 0) return this.#memfd;
+    const fd = hostFds.open(() => ffi.hostMemfd());
+    if (fd < 0) throw errnoFromNumber(-fd);
+    try {
+      let r = ffi.hostFtruncate(fd, this.size);
+      // Allocated blocks only, in runs of consecutive ones: holes stay holes in the memfd.
+      const bs = this.fs.blockSize, n = Math.ceil(this.size / bs);
+      const buf = new Uint8Array(Math.min(n * bs, 1 << 20));
+      for (let lb = 0; r >= 0 && lb < n;) {
+        if (this.bmap(lb, false) === 0) {
+          lb++;
+          continue;
+        }
+        let end = lb + 1;
+        while (end < n && (end - lb) * bs < buf.length && this.bmap(end, false) !== 0) end++;
+        const got = this.read(buf.subarray(0, (end - lb) * bs), lb * bs);
+        if (got > 0) r = ffi.hostPwrite(fd, buf.subarray(0, got), lb * bs);
+        lb = end;
+      }
+      if (r < 0) throw errnoFromNumber(-r);
+    } catch (e) {
+      hostFds.close(fd);
+      throw e;
+    }
+    this.#memfd = fd;
+    this.fs.mapped.add(this);
+    return fd;
+  }
+
+  /** Writes what the memfd holds back into the blocks (fsync, last close, unmount). */
+  writeBack(): void {
+    const fd = this.#memfd;
+    if (fd < 0 || this.fs.readonly) return;
+    const SEEK_DATA = 3, SEEK_HOLE = 4;
+    const buf = new Uint8Array(1 << 20);
+    for (let pos = 0; pos < this.size;) {
+      const d = ffi.hostLseek(fd, pos, SEEK_DATA);
+      if (d < 0 || d >= this.size) break;
+      let h = ffi.hostLseek(fd, d, SEEK_HOLE);
+      if (h < 0 || h > this.size) h = this.size;
+      for (let at = d; at < h;) {
+        const n = ffi.hostPread(fd, buf.subarray(0, Math.min(buf.length, h - at)), at);
+        if (n <= 0) return;
+        // Block by block: a block of zeros where the file has a hole stays a hole.
+        const bs = this.fs.blockSize;
+        let segStart = -1;
+        const put = (from: number, to: number) => this.fs.op(() => this.#writeBlocks(buf.subarray(from, to), at + from));
+        for (let o = 0; o < n;) {
+          const blockEnd = Math.min(n, o + bs - ((at + o) % bs));
+          const skip = this.bmap(Math.floor((at + o) / bs), false) === 0 && buf.subarray(o, blockEnd).every((x) => x === 0);
+          if (skip && segStart >= 0) (put(segStart, o), segStart = -1);
+          if (!skip && segStart < 0) segStart = o;
+          o = blockEnd;
+        }
+        if (segStart >= 0) put(segStart, n);
+        at += n;
+      }
+      pos = h;
+    }
+  }
+
+  /** Closes the memfd without writing it back (the inode is being freed). */
+  dropMap(): void {
+    if (this.#memfd < 0) return;
+    hostFds.close(this.#memfd);
+    this.#memfd = -1;
+    this.fs.mapped.delete(this);
+  }
+
+  /** The last open file (and mapping) went: the data is back in the blocks, the memfd closed. */
+  unmap(): void {
+    if (this.#memfd < 0) return;
+    try {
+      this.writeBack();
+    } finally {
+      hostFds.close(this.#memfd);
+      this.#memfd = -1;
+      this.fs.mapped.delete(this);
+    }
   }
 
   /** SEEK_DATA/SEEK_HOLE by the block map (an allocated block is data). */
@@ -939,25 +1138,29 @@ export class Ext2Inode {
 
   // ---- Directories --------------------------------------------------------------------------
 
-  /** Every record of the directory, in order; EUCLEAN for a malformed one. */
-  *records(): Generator<DirRecord> {
+  /** Every record of the directory from logical block `from` on, in order; EUCLEAN for a malformed one. */
+  *records(from = 0): Generator<DirRecord> {
     const fs = this.fs, bs = fs.blockSize;
     if (this.size % bs !== 0 || this.size / bs > fs.blocksCount) throw corrupt();
     const n = this.size / bs;
-    for (let lblk = 0; lblk < n; lblk++) {
-      const pblk = this.bmap(lblk, false);
-      if (pblk === 0) throw corrupt();
-      const data = fs.meta(pblk);
-      const v = dv(data);
-      let off = 0, prev = -1;
-      while (off < bs) {
-        const ino = v.getUint32(off, true), rl = v.getUint16(off + 4, true);
-        const nameLen = data[off + 6]!, fileType = data[off + 7]!;
-        if (rl < 12 || rl % 4 !== 0 || off + rl > bs || (ino !== 0 && recLen(nameLen) > rl) || ino > fs.inodesCount) throw corrupt();
-        yield { lblk, pblk, off, ino, recLen: rl, nameLen, fileType, prev };
-        prev = off;
-        off += rl;
-      }
+    for (let lblk = from; lblk < n; lblk++) yield* this.#blockRecords(lblk);
+  }
+
+  /** The records of logical block lblk. */
+  *#blockRecords(lblk: number): Generator<DirRecord> {
+    const fs = this.fs, bs = fs.blockSize;
+    const pblk = this.bmap(lblk, false);
+    if (pblk === 0) throw corrupt();
+    const data = fs.meta(pblk);
+    const v = dv(data);
+    let off = 0, prev = -1;
+    while (off < bs) {
+      const ino = v.getUint32(off, true), rl = v.getUint16(off + 4, true);
+      const nameLen = data[off + 6]!, fileType = data[off + 7]!;
+      if (rl < 12 || rl % 4 !== 0 || off + rl > bs || (ino !== 0 && recLen(nameLen) > rl) || ino > fs.inodesCount) throw corrupt();
+      yield { lblk, pblk, off, ino, recLen: rl, nameLen, fileType, prev };
+      prev = off;
+      off += rl;
     }
   }
 
@@ -966,27 +1169,35 @@ export class Ext2Inode {
     return this.fs.meta(r.pblk).subarray(r.off + 8, r.off + 8 + r.nameLen);
   }
 
-  /** The directory's entries by name (without "." and ".."), read once and kept up to date. */
-  names(): Map<string, number> {
+  /**
+   * The directory's entries by name (without "." and ".."), with where each record is, read
+   * once and kept up to date: records never move (a split shortens the one before, a removal
+   * lengthens it), so a place stays right until its name goes.
+   */
+  names(): Map<string, DirPlace> {
     if (this.#names !== null) return this.#names;
-    const m = new Map<string, number>();
+    const m = new Map<string, DirPlace>();
     for (const r of this.records()) {
       if (r.ino === 0) continue;
       const name = decoder.decode(this.recordName(r));
       if (name === "." || name === "..") continue;
-      m.set(name, r.ino);
+      m.set(name, { ino: r.ino, lblk: r.lblk, off: r.off });
     }
     this.#names = m;
     return m;
   }
 
-  /** The record named name (bytes), or null. */
-  #find(name: Uint8Array): DirRecord | null {
-    for (const r of this.records()) {
-      if (r.ino === 0 || r.nameLen !== name.length) continue;
-      if (bytesEqual(this.recordName(r), name)) return r;
+  /** The record of name: through the index, or for "." and ".." in the first block. */
+  #find(name: string): DirRecord {
+    const nb = encoder.encode(name);
+    const place = name === "." || name === ".." ? { lblk: 0, off: -1 } : this.names().get(name);
+    if (place === undefined) throw corrupt();
+    for (const r of this.#blockRecords(place.lblk)) {
+      if (place.off >= 0 && r.off !== place.off) continue;
+      if (r.ino !== 0 && bytesEqual(this.recordName(r), nb)) return r;
+      if (place.off >= 0) break;
     }
-    return null;
+    throw corrupt();
   }
 
   /** Adds a record name -> ino (ENOSPC when no block can be added). Clears the htree flag. */
@@ -995,8 +1206,11 @@ export class Ext2Inode {
     const nb = encoder.encode(name);
     if (nb.length > NAME_MAX) throw ENAMETOOLONG;
     const need = recLen(nb.length);
-    let placed = false;
-    for (const r of this.records()) {
+    const names = this.names();
+    let placed: DirPlace | null = null;
+    // Blocks before the hint were full at the last look (and nothing was removed from them since).
+    for (const r of this.records(this.#spaceHint)) {
+      this.#spaceHint = r.lblk;
       const used = r.ino === 0 ? 0 : recLen(r.nameLen);
       if (r.recLen - used < need) continue;
       const data = fs.meta(r.pblk);
@@ -1009,17 +1223,19 @@ export class Ext2Inode {
       }
       writeRecord(data, at, ino, rl, nb, this.#ft(mode));
       fs.dirty(r.pblk);
-      placed = true;
+      placed = { ino, lblk: r.lblk, off: at };
       break;
     }
-    if (!placed) {
+    if (placed === null) {
       const lblk = this.size / bs;
       const pblk = this.bmap(lblk, true);
       const data = fs.metaZero(pblk);
       writeRecord(data, 0, ino, bs, nb, this.#ft(mode));
       this.size += bs;
+      placed = { ino, lblk, off: 0 };
+      this.#spaceHint = lblk;
     }
-    this.#names?.set(name, ino);
+    names.set(name, placed);
     this.#changed();
   }
 
@@ -1040,27 +1256,33 @@ export class Ext2Inode {
   /** Removes the record of name (merged into the one before it in its block, as ext2_delete_entry). */
   removeEntry(name: string): void {
     const fs = this.fs;
-    const r = this.#find(encoder.encode(name));
-    if (r === null) throw corrupt();
+    const r = this.#find(name);
     const data = fs.meta(r.pblk);
     const v = dv(data);
     if (r.prev >= 0) v.setUint16(r.prev + 4, v.getUint16(r.prev + 4, true) + r.recLen, true);
     else v.setUint32(r.off, 0, true);
     fs.dirty(r.pblk);
     this.#names?.delete(name);
+    if (r.lblk < this.#spaceHint) this.#spaceHint = r.lblk;
     this.#changed();
   }
 
-  /** Points the record of name at another inode (rename over a name, a moved directory's ".."). */
+  /**
+   * Points the record of name at another inode (rename over a name, a moved directory's "..",
+   * which leaves the directory's times: ext2_rename's ext2_set_link(..., false)).
+   */
   setEntry(name: string, ino: number, mode: number): void {
     const fs = this.fs;
-    const r = this.#find(encoder.encode(name));
-    if (r === null) throw corrupt();
+    const r = this.#find(name);
     const data = fs.meta(r.pblk);
     dv(data).setUint32(r.off, ino, true);
     data[r.off + 7] = this.#ft(mode);
     fs.dirty(r.pblk);
-    if (name !== "." && name !== "..") this.#names?.set(name, ino);
+    if (name === "..") {
+      if (this.flags & INDEX_FL) (this.flags &= ~INDEX_FL, this.save());
+      return;
+    }
+    this.#names?.set(name, { ino, lblk: r.lblk, off: r.off });
     this.#changed();
   }
 
@@ -1381,7 +1603,7 @@ export class Ext2Dentry extends Dentry {
     const dir = this.#dir();
     const cached = dir.kids.get(name);
     if (cached !== undefined) return cached;
-    const ino = dir.names().get(name);
+    const ino = dir.names().get(name)?.ino;
     if (ino === undefined) return null;
     const d = new Ext2Dentry(this.#fs, this.#fs.inode(ino), this, name);
     dir.kids.set(name, d);
@@ -1815,13 +2037,24 @@ export class Ext2RegularFile extends LocatedFile {
   }
 
   override sync(): void {
+    this.inode.writeBack();
     this.inode.fs.syncFs();
+  }
+
+  override hostFdForMmap(): number {
+    return this.inode.mapFd();
   }
 
   protected override release(): void {
     const i = this.inode;
     i.openFiles--;
-    if (i.openFiles > 0 || i.nlink > 0 || !i.fs.orphans.has(i)) return;
+    if (i.openFiles > 0) return;
+    try {
+      if (i.nlink > 0) i.unmap();
+    } catch {
+      // A device error at the last close loses what the mapping wrote, as Linux's writeback.
+    }
+    if (i.nlink > 0 || !i.fs.orphans.has(i)) return;
     if (i.fs.readonly) return;
     try {
       i.fs.op(() => i.fs.freeInode(i));

@@ -345,3 +345,34 @@ Deno.test({ name: "ext2: statfs as Linux's ext2_statfs; EFBIG past the largest f
   fs.release();
   fsck(img.path, img.bytes);
 });
+
+Deno.test({ name: "ext2: a mapped file's memfd follows reads, writes and truncation, and goes back to the blocks", ignore }, async () => {
+  const ffi = await import("../../platform/ptrace/_ffi.ts");
+  const img = makeImage("4M");
+  const { fs, root } = mount(img.bytes);
+  const a = root.create("m", attrs(0o644));
+  const f = open(a) as ReturnType<typeof open> & { hostFdForMmap(): number };
+  f.write(enc.encode("0123456789"), 0);
+  f.write(enc.encode("far"), 20_000);
+  const fd = f.hostFdForMmap();
+  const b = new Uint8Array(3);
+  assertEquals(ffi.hostPread(fd, b, 20_000), 3);
+  assertEquals(new TextDecoder().decode(b), "far");
+  // What a mapping writes (here: the memfd directly) reads back, and lands in the blocks at the last close.
+  ffi.hostPwrite(fd, enc.encode("MAPPED"), 5000);
+  const r = new Uint8Array(6);
+  f.read(r, 5000);
+  assertEquals(new TextDecoder().decode(r), "MAPPED");
+  f.write(enc.encode("xy"), 1);
+  assertEquals(ffi.hostPread(fd, b, 0), 3);
+  assertEquals(new TextDecoder().decode(b), "0xy");
+  f.decRef();
+  fs.release();
+  fsck(img.path, img.bytes);
+  const again = mount(Deno.readFileSync(img.path));
+  const g = open(again.root.lookup("m")!);
+  g.read(r, 5000);
+  assertEquals(new TextDecoder().decode(r), "MAPPED");
+  g.decRef();
+  again.fs.release();
+});
