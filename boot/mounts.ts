@@ -177,9 +177,9 @@ function makeFilesystem(p: PlannedMount, env: MountEnv): Filesystem {
     case "proc":
       return new ProcFilesystem(env.procSource);
     case "sysfs":
-      return new SysFilesystem(env.ncpus);
+      return new SysFilesystem(env.ncpus, env.vfs.blockDevices);
     case "devfs":
-      return new DevFilesystem();
+      return new DevFilesystem(env.vfs.blockDevices);
     case "tmpfs":
       return new TmpfsFilesystem({
         mode: p.mode ?? 0o1777, uid: p.uid ?? 0, gid: p.gid ?? 0, sizeLimit: p.sizeBytes ?? Infinity,

@@ -1,8 +1,8 @@
 /**
  * The memory character devices, implemented in the sentry: /dev/null (1:3), /dev/zero (1:5),
  * /dev/full (1:7), /dev/random (1:8) and /dev/urandom (1:9), as Linux's drivers/char/mem.c;
- * and the loop block devices (7:N), always unbound: a node made with mknod opens, as it does
- * where the loop driver is loaded, holding no sectors.
+ * and the placeholders of the devices the kernel resolves at open (terminals, TUN,
+ * userfaultfd, the loop block devices 7:N and /dev/loop-control 10:237: kernel/loop.ts).
  *
  * A device node met in a host tree is opened as one of these when its device number is one of
  * them (so `sentry do` can use the host's /dev/null); any other device node is refused. devfs
@@ -11,23 +11,22 @@
  * @module
  */
 
-import { EBADFD, EFAULT, EINVAL, ENOSPC, ENOTTY, ENXIO, EPERM } from "../kernel/errno.ts";
-import { SEEK_CUR, SEEK_END, SEEK_SET } from "../abi/linux/file.ts";
+import { EBADFD, EFAULT, EINVAL, ENOSPC, ENOTTY, EPERM } from "../kernel/errno.ts";
 import { hostRandom } from "../platform/ptrace/_ffi.ts";
 import { FileDescription, type MemoryIO } from "./file_description.ts";
 import { LocatedFile } from "./located_file.ts";
 import type { Location } from "./mount.ts";
 import { TtyDeviceFile, ttyDeviceKind } from "./tty/device_file.ts";
 
-type Kind = "null" | "zero" | "full" | "random" | "urandom" | "loop";
+type Kind = "null" | "zero" | "full" | "random" | "urandom";
 
 /** Device numbers (major, minor) of the memory devices. */
 const MEMORY_DEVICES = new Map<string, Kind>([
   ["1:3", "null"], ["1:5", "zero"], ["1:7", "full"], ["1:8", "random"], ["1:9", "urandom"],
 ]);
 
-/** The loop block devices' major (LOOP_MAJOR): every minor opens as an unbound loop device. */
-export const LOOP_MAJOR = 7;
+import { LOOP_CTRL_MAJOR, LOOP_CTRL_MINOR, LOOP_MAJOR } from "./block/table.ts";
+export { LOOP_MAJOR };
 
 /** Major and minor numbers of a dev_t in the kernel's 64-bit encoding. */
 export function majorMinor(dev: number): [number, number] {
@@ -54,7 +53,6 @@ export class MemoryDeviceFile extends LocatedFile {
   override read(dst: Uint8Array, _offset: number | null): number {
     switch (this.#kind) {
       case "null":
-      case "loop":
         return 0;
       case "random":
       case "urandom":
@@ -67,8 +65,7 @@ export class MemoryDeviceFile extends LocatedFile {
   }
 
   override write(src: Uint8Array, _offset: number | null): number {
-    // An unbound loop device has no sectors: blkdev_write_iter's ENOSPC at any position.
-    if ((this.#kind === "full" || this.#kind === "loop") && src.length > 0) throw ENOSPC;
+    if (this.#kind === "full" && src.length > 0) throw ENOSPC;
     return src.length;
   }
 
@@ -84,12 +81,12 @@ export class MemoryDeviceFile extends LocatedFile {
 
   /** /dev/null reads nothing, whatever the buffer: 0 even for a bad one. */
   override readWithoutData(): number | null {
-    return this.#kind === "null" || this.#kind === "loop" ? 0 : null;
+    return this.#kind === "null" ? 0 : null;
   }
 
   /** /dev/null and /dev/zero take any write unread, /dev/full refuses it (a bad buffer too). */
   override writeWithoutData(len: number): number | null {
-    if ((this.#kind === "full" || this.#kind === "loop") && len > 0) throw ENOSPC;
+    if (this.#kind === "full" && len > 0) throw ENOSPC;
     return this.#kind === "random" || this.#kind === "urandom" ? null : len;
   }
 
@@ -100,7 +97,6 @@ export class MemoryDeviceFile extends LocatedFile {
    * nothing the sandbox could notice (the bytes come from the host); other commands are EINVAL.
    */
   deviceIoctl(cmd: number, arg: number, io: MemoryIO, admin: boolean): number {
-    if (this.#kind === "loop") return loopIoctl(cmd, arg, io);
     if (this.#kind !== "random" && this.#kind !== "urandom") throw ENOTTY;
     const int = (at: number) => new DataView(io.copyIn(at, 4).buffer).getInt32(0, true);
     switch (cmd) {
@@ -133,16 +129,8 @@ export class MemoryDeviceFile extends LocatedFile {
     }
   }
 
-  /**
-   * lseek(2) on the character devices always lands at 0, as Linux's null_lseek; an unbound
-   * loop device is a block device of size 0 (blkdev_llseek's fixed_size_llseek): anything but 0
-   * is EINVAL, as is SEEK_DATA/SEEK_HOLE.
-   */
-  override seek(offset: number, whence: number): number {
-    if (this.#kind === "loop") {
-      const base = whence === SEEK_SET ? 0 : whence === SEEK_CUR ? this.offset : whence === SEEK_END ? 0 : -1;
-      if (base < 0 || base + offset !== 0) throw EINVAL;
-    }
+  /** lseek(2) on the character devices always lands at 0, as Linux's null_lseek. */
+  override seek(_offset: number, _whence: number): number {
     this.offset = 0;
     return 0;
   }
@@ -183,34 +171,23 @@ export const USERFAULTFD_MAJOR = 10, USERFAULTFD_MINOR = 257;
  */
 export class UserfaultfdNodeFile extends TunNodeFile {}
 
-/** BLKGETSIZE64, BLKSSZGET (linux/fs.h) and the loop ioctls that ask about a backing file (linux/loop.h). */
-const BLKGETSIZE64 = 0x80081272, BLKSSZGET = 0x1268, LOOP_CLR_FD = 0x4c01, LOOP_GET_STATUS = 0x4c03,
-  LOOP_GET_STATUS64 = 0x4c05;
-
 /**
- * ioctl(2) on an unbound loop device: its size is 0 and 512-byte sectors, and the status
- * ioctls find no backing file (lo_ioctl's ENXIO). Binding one (LOOP_SET_FD, LOOP_CONFIGURE) is
- * not implemented: EINVAL, as lo_ioctl answers a command it does not know.
+ * A loop device (`rdev` 7:N) or /dev/loop-control opened but not yet resolved: the loop driver
+ * (kernel/loop.ts) is loaded at first use, so the open syscall replaces this placeholder with
+ * its description, as it does /dev/net/tun's. Used alone it refuses everything.
+ * @savable
  */
-function loopIoctl(cmd: number, arg: number, io: MemoryIO): number {
-  switch (cmd) {
-    case BLKGETSIZE64:
-      io.copyOut(arg, new Uint8Array(8));
-      return 0;
-    case BLKSSZGET: {
-      const b = new Uint8Array(4);
-      new DataView(b.buffer).setInt32(0, 512, true);
-      io.copyOut(arg, b);
-      return 0;
-    }
-    case LOOP_CLR_FD:
-    case LOOP_GET_STATUS:
-    case LOOP_GET_STATUS64:
-      throw ENXIO;
-    default:
-      throw EINVAL;
+export class LoopNodeFile extends TunNodeFile {
+  constructor(loc: Location, flags: number, readonly rdev: number, readonly control: boolean) {
+    super(loc, flags);
   }
 }
+
+/**
+ * The open loop devices and loop-control (kernel/loop.ts's descriptions extend it), so that
+ * ioctl(2) reaches their driver without loading it first.
+ */
+export abstract class LoopDeviceFileBase extends LocatedFile {}
 
 /**
  * The in-sentry implementation for a device number, or null if there is none. `block` for a
@@ -218,7 +195,8 @@ function loopIoctl(cmd: number, arg: number, io: MemoryIO): number {
  */
 export function openMemoryDevice(loc: Location, flags: number, rdev: number, block = false): FileDescription | null {
   const [major, minor] = majorMinor(rdev);
-  if (block) return major === LOOP_MAJOR ? new MemoryDeviceFile(loc, flags, "loop") : null;
+  if (block) return major === LOOP_MAJOR ? new LoopNodeFile(loc, flags, rdev, false) : null;
+  if (major === LOOP_CTRL_MAJOR && minor === LOOP_CTRL_MINOR) return new LoopNodeFile(loc, flags, rdev, true);
   if (major === TUN_MAJOR && minor === TUN_MINOR) return new TunNodeFile(loc, flags);
   if (major === USERFAULTFD_MAJOR && minor === USERFAULTFD_MINOR) return new UserfaultfdNodeFile(loc, flags);
   // /dev/tty, /dev/console, /dev/ptmx: resolved by the open syscall (vfs/tty/device_file.ts).

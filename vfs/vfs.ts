@@ -12,6 +12,7 @@
  * @module
  */
 
+import { BlockDeviceTable } from "./block/table.ts";
 import { NsInodes } from "../kernel/user_namespace.ts";
 import {
   EACCES, EADDRINUSE, EBUSY, ECONNREFUSED, EEXIST, EINVAL, EISDIR, ELOOP, ENODATA, ENOENT, ENOTDIR,
@@ -100,6 +101,8 @@ export class VirtualFilesystem {
   nsInodes = new NsInodes();
   /** Peer group ids in use (vfs/propagation.ts). */
   readonly groupIds = new GroupIds();
+  /** The sandbox's block devices (loop), as every devfs and sysfs instance shows them. */
+  readonly blockDevices = new BlockDeviceTable();
   /** The last rename's inotify cookie (IN_MOVED_FROM and IN_MOVED_TO of one move share it). */
   #moveCookie = 0;
 

@@ -12,6 +12,8 @@
  * @module
  */
 
+import { BLOCK_FILESYSTEMS } from "../block/filesystems.ts";
+
 /** Options the sandbox has ("y"), in the order a Kconfig dump would group them. */
 const ENABLED = [
   "64BIT", "X86_64", "X86", "MMU", "SMP", "MULTIUSER", "SYSVIPC", "POSIX_MQUEUE",
@@ -23,13 +25,13 @@ const ENABLED = [
   "MEMFD_CREATE", "UNIX98_PTYS", "TTY", "NET", "INET", "IPV6", "UNIX", "PACKET", "NETFILTER",
   "NF_TABLES", "TUN", "VETH", "BRIDGE", "CROSS_MEMORY_ATTACH", "FHANDLE", "DNOTIFY", "FANOTIFY",
   "FANOTIFY_ACCESS_PERMISSIONS", "KEYS", "BIG_KEYS",
-  "USERFAULTFD", "HAVE_ARCH_USERFAULTFD_WP",
+  "USERFAULTFD", "HAVE_ARCH_USERFAULTFD_WP", "BLOCK", "BLK_DEV", "BLK_DEV_LOOP",
 ] as const;
 
 /** Options Linux has that the sandbox does not, written as "is not set" so a reader sees why. */
 const DISABLED = [
   "NUMA", "SWAP", "HAVE_ARCH_USERFAULTFD_MINOR", "IO_URING", "RSEQ", "KCMP",
-  "BLK_DEV_LOOP", "MODULES", "BSD_PROCESS_ACCT", "HUGETLBFS", "FUSE_FS",
+  "MODULES", "BSD_PROCESS_ACCT", "HUGETLBFS", "FUSE_FS",
   "COREDUMP", "PERF_EVENTS", "BPF_SYSCALL", "QUOTA", "MANDATORY_FILE_LOCKING",
 ] as const;
 
@@ -37,6 +39,8 @@ const DISABLED = [
 export function kernelConfigText(release: string): string {
   const lines = ["#", "# Automatically generated file; DO NOT EDIT.", `# Linux/x86 ${release} Kernel Configuration (sentry)`, "#"];
   for (const o of ENABLED) lines.push(`CONFIG_${o}=y`);
+  // The disk filesystems whose drivers exist (vfs/block/filesystems.ts): CONFIG_EXT4_FS...
+  for (const name of BLOCK_FILESYSTEMS.keys()) lines.push(`CONFIG_${name.toUpperCase()}_FS=y`);
   for (const o of DISABLED) lines.push(`# CONFIG_${o} is not set`);
   return lines.join("\n") + "\n";
 }

@@ -137,11 +137,12 @@ class ProcRoot extends KDentry {
     // No block devices: the sandbox's filesystems are the sentry's (vmstat -d, iostat read these).
     f.add(new FixedFile(pfs, this, "diskstats", ""));
     f.add(new FixedFile(pfs, this, "partitions", "major minor  #blocks  name\n\n"));
-    // The character devices the sandbox has (vfs/devices.ts, vfs/tty): mem (null, zero, full,
-    // random, urandom), the terminal aux devices and the pty slaves; no block devices.
+    // The devices the sandbox has (vfs/devices.ts, vfs/tty, vfs/block): mem (null, zero, full,
+    // random, urandom), the terminal aux devices, misc (loop-control, tun, userfaultfd), the pty
+    // slaves, and the loop block devices.
     f.add(new FixedFile(
       pfs, this, "devices",
-      "Character devices:\n  1 mem\n  5 /dev/tty\n  5 /dev/console\n  5 /dev/ptmx\n136 pts\n\nBlock devices:\n",
+      "Character devices:\n  1 mem\n  5 /dev/tty\n  5 /dev/console\n  5 /dev/ptmx\n 10 misc\n136 pts\n\nBlock devices:\n  7 loop\n",
     ));
     // The keys the reader may view and each user's charge (kernel/syscalls/linux/sys_keys.ts).
     f.add(new SysctlFile(pfs, this, "keys", "keys"));

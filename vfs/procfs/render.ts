@@ -13,7 +13,7 @@ import type { Mount } from "../mount.ts";
 import { MS_NOATIME, MS_NODEV, MS_NODIRATIME, MS_NOEXEC, MS_NOSUID, MS_STRICTATIME } from "../../abi/linux/mount.ts";
 import { Location } from "../mount.ts";
 import type { ProcMemory, ProcProcess, ProcSystem, ProcThread, ProcVma } from "./source.ts";
-import { FILESYSTEM_TYPES } from "../fs_types.ts";
+import { FILESYSTEM_TYPES, NODEV_FILESYSTEM_TYPES } from "../fs_types.ts";
 
 /** USER_HZ: the unit of every time in /proc. */
 export const CLK_TCK = 100;
@@ -374,7 +374,7 @@ export function renderVersion(sys: ProcSystem): string {
 
 /** /proc/filesystems: the filesystem types mount(2) knows. */
 export function renderFilesystems(): string {
-  return FILESYSTEM_TYPES.map((name) => `nodev\t${name}\n`).join("");
+  return FILESYSTEM_TYPES.map((name) => `${NODEV_FILESYSTEM_TYPES.includes(name) ? "nodev" : ""}\t${name}\n`).join("");
 }
 
 /** The mount options column: rw/ro first, then nosuid, nodev, noexec and the atime mode. */

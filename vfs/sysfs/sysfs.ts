@@ -3,24 +3,34 @@
  * (/sys/devices/system/cpu/{online,possible,present} and the cpuN directories that
  * get_nprocs_conf counts), each CPU's topology as one socket of single-thread cores (lscpu), and
  * the directories tools expect to find even when they hold nothing: /sys/fs/cgroup (runtimes),
- * /sys/dev/block and /sys/dev/char (lsblk: the sandbox has no block devices).
+ * /sys/dev/char, and the loop block devices in /sys/block, /sys/dev/block and
+ * /sys/devices/virtual/block (vfs/sysfs/block.ts).
  *
  * @module
  */
 
 import { EACCES } from "../../kernel/errno.ts";
 import { FixedFile, KernFilesystem, StaticDir, SYSFS_MAGIC } from "../kernfs/kernfs.ts";
+import { BlockDeviceTable } from "../block/table.ts";
+import { SysBlockDir, SysDevBlockDir, VirtualBlockDir } from "./block.ts";
 
 /** @savable One /sys. */
 export class SysFilesystem extends KernFilesystem {
-  constructor(ncpus: number) {
+  /** The sandbox's block devices (the VirtualFilesystem's; a fresh table for tests). */
+  readonly blocks: BlockDeviceTable;
+
+  constructor(ncpus: number, blocks: BlockDeviceTable = new BlockDeviceTable()) {
     super("sysfs", SYSFS_MAGIC);
+    this.blocks = blocks;
     this.createError = EACCES;
     const root = new StaticDir(this, null, "", 0o555);
     this.root = root;
     const range = ncpus > 1 ? `0-${ncpus - 1}\n` : "0\n";
     const all = cpuMask(ncpus, Array.from({ length: ncpus }, (_, i) => i));
-    const system = root.dir("devices").dir("system");
+    const devices = root.dir("devices");
+    const system = devices.dir("system");
+    const virtual = devices.dir("virtual");
+    virtual.add(new VirtualBlockDir(this, virtual, "block"));
     const cpu = system.dir("cpu");
     for (const name of ["online", "possible", "present"]) cpu.add(new FixedFile(this, cpu, name, range));
     for (let i = 0; i < ncpus; i++) {
@@ -45,9 +55,9 @@ export class SysFilesystem extends KernFilesystem {
     root.dir("fs").dir("cgroup");
     root.dir("kernel");
     root.dir("class");
-    root.dir("block");
+    root.add(new SysBlockDir(this, root, "block"));
     const dev = root.dir("dev");
-    dev.dir("block");
+    dev.add(new SysDevBlockDir(this, dev, "block"));
     dev.dir("char");
     root.dir("bus");
     root.dir("firmware");

@@ -29,7 +29,8 @@ import { endLeaseWait, F_GETLEASE, F_SETLEASE, fcntlGetLease, fcntlSetLease, Lea
 import { TtyFile } from "../../../vfs/tty/mod.ts";
 import { resolveTtyOpen, ttyIoctl } from "./_tty.ts";
 import { netModules, netModulesIfLoaded } from "../../net_load.ts";
-import { MemoryDeviceFile, TunNodeFile, UserfaultfdNodeFile } from "../../../vfs/devices.ts";
+import { LoopDeviceFileBase, LoopNodeFile, MemoryDeviceFile, TunNodeFile, UserfaultfdNodeFile } from "../../../vfs/devices.ts";
+import { loopModule } from "../../loop_load.ts";
 import { userfaultfdModule } from "../../userfaultfd_hooks.ts";
 import { CAP_NET_ADMIN, CAP_SYS_ADMIN, CAP_SYS_RESOURCE } from "../../../abi/linux/capability.ts";
 import { Net } from "../../net.ts";
@@ -140,6 +141,14 @@ export function openAt(t: Task, dirfd: number, pathAddr: number, flags: number, 
       }
       file = new uffd.UserfaultfdDevice(f.nodeLocation, f.flags);
       f.decRef();
+    } else if (file instanceof LoopNodeFile) {
+      const f = file;
+      try {
+        // May wait for kernel/loop.ts (the open runs again), or fail (ENXIO, EBUSY).
+        file = loopModule.get().openLoopNode(t.kernel.vfs.blockDevices, f, flags);
+      } finally {
+        f.decRef();
+      }
     } else if (file instanceof TunNodeFile) {
       const f = file;
       let net;
@@ -355,6 +364,8 @@ const sysIoctl: SyscallFn = (t, a) => {
     default: {
       if (file instanceof TtyFile) return ttyIoctl(t, file, cmd, arg);
       if (file instanceof MemoryDeviceFile) return file.deviceIoctl(cmd, arg, t, t.creds.hasCap(CAP_SYS_ADMIN));
+      // A loop device's description exists only once its driver is loaded.
+      if (file instanceof LoopDeviceFileBase) return loopModule.get().loopIoctl(t, file, cmd, arg);
       // A TUN file or a socket exists only once the network's modules are loaded.
       const m = netModulesIfLoaded();
       if (m !== null && file instanceof m.TunFile) return m.tunIoctl(t, file, cmd, arg);

@@ -144,11 +144,11 @@ function newFilesystem(t: Task, type: string, data: string): Filesystem {
     case "proc":
       return new ProcFilesystem(new KernelProcSource(t.kernel, t.pidNs)); // the mounter's PID namespace
     case "sysfs":
-      return new SysFilesystem(sandboxCpus());
+      return new SysFilesystem(sandboxCpus(), t.kernel.vfs.blockDevices);
     case "devtmpfs":
       // Not mountable from a user namespace (no FS_USERNS_MOUNT): CAP_SYS_ADMIN in the first.
       if (!t.creds.hasCap(CAP_SYS_ADMIN)) throw EPERM;
-      return new DevFilesystem();
+      return new DevFilesystem(t.kernel.vfs.blockDevices);
     case "overlay":
       return newOverlay(t, data);
     case "devpts":

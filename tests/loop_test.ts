@@ -1,0 +1,22 @@
+/**
+ * Loop devices and /dev/loop-control (kernel/loop.ts, vfs/block/, vfs/sysfs/block.ts):
+ * tests/c/loop_device.c natively (as root; it binds a free loop device of the host to a file
+ * of its own in /tmp and lets it go) and in the sentry, with the same output.
+ */
+
+import assert from "node:assert/strict";
+import { compileC, runNative, runSentry } from "./_harness.ts";
+
+Deno.test("loop devices: loop-control, LOOP_* and BLK* ioctls with their errnos, I/O through the backing file, O_EXCL, sysfs, the deferred clear, as natively (tests/c/loop_device.c)", async () => {
+  const bin = await compileC("loop_device");
+  const r = await runSentry([bin]);
+  assert.equal(r.stderr, "");
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /SET_FD\(img\) = 0 \n/);
+  assert.match(r.stdout, /backing at 512: HELLO\n/);
+  assert.match(r.stdout, /open in rundown: ENXIO\n/);
+  if (Deno.uid() !== 0) return;
+  const native = await runNative([bin]);
+  assert.equal(native.code, 0, native.stderr);
+  assert.equal(r.stdout, native.stdout);
+});
