@@ -40,6 +40,9 @@ export interface Stat {
   mtimeNs: bigint;
   ctimeNs: bigint;
   btimeNs?: bigint;
+  /** statx's stx_attributes (STATX_ATTR_*: the inode flags a filesystem reports), and which it can report. */
+  attributes?: number;
+  attributesMask?: number;
 }
 
 /** One entry of a directory listing. */

@@ -137,6 +137,9 @@ export const STATX = {
   size: 40, blocks: 48, attributesMask: 56, atime: 64, btime: 80, ctime: 96, mtime: 112,
   rdevMajor: 128, rdevMinor: 132, devMajor: 136, devMinor: 140, mntId: 144,
 } as const;
+/** stx_attributes bits (linux/stat.h). */
+export const STATX_ATTR_COMPRESSED = 0x4, STATX_ATTR_IMMUTABLE = 0x10, STATX_ATTR_APPEND = 0x20, STATX_ATTR_NODUMP = 0x40,
+  STATX_ATTR_ENCRYPTED = 0x800;
 export const STATX_TYPE = 0x1;
 export const STATX_MODE = 0x2;
 export const STATX_NLINK = 0x4;

@@ -595,6 +595,9 @@ export class Ext2Filesystem implements Filesystem {
   }
 }
 
+/** STATX_ATTR_COMPRESSED | IMMUTABLE | APPEND | NODUMP | ENCRYPTED: the same bits as the inode flags. */
+const STATX_ATTRS = 0x874;
+
 /** Blocks moved by one device read or write at most. */
 const MAX_RUN = 256;
 
@@ -1133,6 +1136,8 @@ export class Ext2Inode {
       rdev: t === S_IFCHR || t === S_IFBLK ? decodeDev(this.block[0]!, this.block[1]!) : 0, size: this.size,
       blksize: this.fs.blockSize, blocks: this.sectors, atimeNs: this.atimeNs, mtimeNs: this.mtimeNs,
       ctimeNs: this.ctimeNs, ...(this.extraIsize >= INO.crtimeExtra + 4 - GOOD_OLD_INODE_SIZE ? { btimeNs: this.crtimeNs } : {}),
+      // ext2_getattr: the inode flags whose bits are statx's (compressed, immutable, append, nodump, encrypted).
+      attributes: this.flags & STATX_ATTRS, attributesMask: STATX_ATTRS,
     };
   }
 

@@ -67,6 +67,8 @@ const XATTR_SECURITY_CAPABILITY = "security.capability";
 /** Linux's SHORT_SYMLINK_LEN: a symlink target this long with its NUL needs no page. */
 const SHORT_SYMLINK_LEN = 128;
 const DAY_NS = 86_400_000_000_000n;
+/** STATX_ATTR_IMMUTABLE | APPEND | NODUMP, the bits of FS_IMMUTABLE_FL, FS_APPEND_FL, FS_NODUMP_FL. */
+const SHMEM_STATX_ATTRS = 0x70;
 const CLOCK_REALTIME = 0;
 /** Device numbers for tmpfs instances (Linux gives anonymous superblocks major 0). */
 let nextDev = 0x30;
@@ -558,6 +560,8 @@ export class TmpfsInode {
       rdev: this.rdev, size: type === S_IFDIR ? 40 + 20 * (this.children?.size ?? 0) : this.size,
       blksize: PAGE, blocks: type !== S_IFREG ? 0 : this.#memfd >= 0 ? ffi.hostBlocks(this.#memfd) : this.allocated.size * 8,
       atimeNs: this.atimeNs, mtimeNs: this.mtimeNs, ctimeNs: this.ctimeNs, btimeNs: this.btimeNs,
+      // shmem_getattr: append, immutable and nodump (the flag bits are statx's).
+      attributes: this.fsflags & SHMEM_STATX_ATTRS, attributesMask: SHMEM_STATX_ATTRS,
     };
   }
 

@@ -109,6 +109,8 @@ export function marshalStatx(s: Stat, mnt: Mount | null = null, unique = false):
   }
   v.setUint32(STATX.mask, mask, true);
   v.setUint32(STATX.blksize, s.blksize, true);
+  if (s.attributes !== undefined) setU64(v, STATX.attributes, s.attributes);
+  if (s.attributesMask !== undefined) setU64(v, STATX.attributesMask, s.attributesMask);
   v.setUint32(STATX.nlink, s.nlink, true);
   v.setUint32(STATX.uid, s.uid, true);
   v.setUint32(STATX.gid, s.gid, true);
