@@ -82,7 +82,8 @@ import {
 } from "./seccomp.ts";
 import type { SigInfo } from "./signal_frame.ts";
 import { SA_NOCLDWAIT, SA_RESTART } from "../abi/linux/signal.ts";
-import { CORE_SIGNALS, NSIG, SEGV_ACCERR, SEGV_MAPERR, SIGNAL_NAMES, SIGSEGV } from "../abi/linux/signal.ts";
+import { CORE_SIGNALS, NSIG, SEGV_ACCERR, SEGV_MAPERR, SIGNAL_NAMES, SIGSEGV, SIGTRAP } from "../abi/linux/signal.ts";
+import { noteDebugTrap } from "./debug_regs.ts";
 import { RLIM_INFINITY, RLIMIT_AS, RLIMIT_CORE, RLIMIT_CPU, RLIMIT_NOFILE, RLIMIT_STACK } from "../abi/linux/limits.ts";
 import { sessionLeaderExited, TtySupport } from "./tty.ts";
 import { Net } from "./net.ts";
@@ -1160,6 +1161,8 @@ export class Kernel {
           this.#step(t);
           return;
         }
+        // A debug trap (single step, or a hardware breakpoint: TRAP_TRACE, TRAP_HWBKPT) sets DR6.
+        if (reason.signo === SIGTRAP && (reason.code === 2 || reason.code === 4)) noteDebugTrap(t);
         t.tg.faultInfo = { signo: reason.signo, addr: reason.addr };
         // A fault the thread blocks or ignores cannot be survived: Linux resets it to the
         // default action (force_sig_fault).

@@ -86,11 +86,6 @@ export interface PtraceLink {
   /** PTRACE_SEIZE (no SIGSTOP at attach, PTRACE_EVENT_STOP for group stops and interrupts). */
   seized: boolean;
   options: number;
-  /**
-   * PTRACE_POKEUSER's debug registers: DR0-DR3 (breakpoint addresses, held disabled) and DR6,
-   * absent until written. Kept with the trace, not the thread (Linux keeps them after detach).
-   */
-  debugRegs?: bigint[];
   stop: PtraceStop | null;
   /** The stop is not yet reported to the tracer's wait. */
   report: boolean;

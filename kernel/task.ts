@@ -34,6 +34,7 @@ import { RLIMIT_AS, RLIMIT_STACK } from "../abi/linux/limits.ts";
 import { PendingSignals } from "./task_signals.ts";
 import type { AltStack } from "./signal_frame.ts";
 import type { PtraceLink } from "./ptrace.ts";
+import type { DebugRegs } from "./debug_regs.ts";
 import type { SeccompState } from "./seccomp.ts";
 import { type PidNamespace, ROOT_PID_NS } from "./pid_namespace.ts";
 
@@ -224,6 +225,11 @@ export class Task implements Waker, MemoryIO {
   tscSigsegv = false;
   /** The trace of this task, when another task traces it with ptrace(2) (kernel/ptrace.ts). */
   ptrace: PtraceLink | null = null;
+  /**
+   * Hardware breakpoints and DR6/DR7 as ptrace set them (kernel/debug_regs.ts), armed on the
+   * host thread; null: never written. Kept after the trace ends, dropped by exec, not inherited.
+   */
+  debugRegs: DebugRegs | null = null;
   /** The tasks this task traces. */
   readonly tracees: Set<Task> = new Set();
   /** seccomp strict mode or filters (kernel/seccomp.ts); inherited by clone, kept by exec. */

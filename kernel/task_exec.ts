@@ -212,6 +212,7 @@ function commitExec(t: Task, req: ExecRequest, image: Image): void {
   t.clearChildTid = 0;
   t.robustList = 0;
   t.altStack = { sp: 0, size: 0, flags: SS_DISABLE }; // the old stack is in the dropped memory
+  t.debugRegs = null; // flush_ptrace_hw_breakpoint (the new stub's host thread has none armed)
   // prepare_exec_creds: no thread keyring and a new (absent) process keyring; the session
   // keyring stays.
   t.threadKeyring = null;

@@ -58,6 +58,22 @@ export interface Context {
    * time; zeros once the host thread is gone. Costs host reads: call on demand only.
    */
   cpuTime(): CpuTime;
+  /**
+   * Arms the thread's hardware breakpoints (x86 debug registers): each slot's address, length
+   * and type as Linux's X86_BREAKPOINT_* codes, or null for none, and DR7 as Linux's
+   * ptrace_get_dr7 encodes the enabled ones. Returns 0 or -errno. Absent: no hardware debugging.
+   */
+  setDebugRegs?(slots: readonly (DebugSlot | null)[], dr7: bigint): number;
+  /** The host thread's DR6 as ptrace reads it, after a debug trap. */
+  debugStatus?(): bigint;
+}
+
+/** One hardware breakpoint for {@linkcode Context.setDebugRegs}. */
+export interface DebugSlot {
+  addr: bigint;
+  len: number;
+  type: number;
+  enabled: boolean;
 }
 
 /** CPU time of a thread, in ns. */

@@ -1551,6 +1551,19 @@ Deno.test("sentry do --checkpoint-image then sentry restore: a sealed mapping (m
   }
 });
 
+Deno.test("sentry do --checkpoint-image then sentry restore: a hardware watchpoint a tracer armed and left (ptrace POKEUSER, then DETACH) still fires with TRAP_HWBKPT, as natively (tests/c/ckpt_debugregs.c)", async () => {
+  const exe = await compileC("ckpt_debugregs", { static: true });
+  const native = await nativeOutput(exe);
+  assert.equal(native, "armed 0 0\nready\nchild: SIGTRAP code 4\nchild: SIGTRAP code 4\nchild: exit 0\n");
+  const dir = Deno.makeTempDirSync();
+  try {
+    const image = `${dir}/image.cbor`;
+    await roundTrip({ argv: [exe], ready: "ready\n", image, before: "armed 0 0\nready\n", expected: native });
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 Deno.test("restore: hostile memfd entries and mappings are refused in one line and start nothing", async () => {
   const exe = await compileC("ckpt_memfd", { static: true });
   const dir = Deno.makeTempDirSync();

@@ -113,7 +113,7 @@ export const LEDGER: readonly LedgerEntry[] = [
       "tid", "tg", "ctx", "sigmask", "pendingSignals", "altStack", "clearChildTid", "robustList", "pdeathSignal",
       "timerSlackNs", "defaultTimerSlackNs", "noNewPrivs", "schedDl", "schedPolicy", "schedPriority", "schedResetOnFork", "nice", "ioprio", "schedSliceNs", "name",
       "fdTable", "fs", "creds", "cpuBase", "seccomp", "affinity", "memPolicy", "sessionKeyring", "threadKeyring",
-      "reqkeyDefault", "timeNs", "timeNsForChildren",
+      "reqkeyDefault", "timeNs", "timeNsForChildren", "debugRegs",
     ],
     derived: {
       kernel: "the restoring kernel",

@@ -74,6 +74,7 @@ import { checkKeyringsShape, keyringsSchema, restoreKeyrings, serial as keyringS
 import { checkSeccompShape, makeSeccompStates, seccompFilterSchema, seccompStateSchema } from "./seccomp.ts";
 import { checkCowObjects, checkCowPieces, CowMemories, cowObjectSchema, cowPieceSchema, type SavedCowPiece } from "./cow.ts";
 import { checkRoot, type Image, type ImageBlob, ImageError, readImage, readImageFast } from "./image.ts";
+import { armDebugRegs } from "../debug_regs.ts";
 export { loadCodecs, loadEncoders } from "./image.ts";
 export { loadAnonFileClasses } from "./anon_files.ts";
 
@@ -300,6 +301,13 @@ const taskSchema = z.object({
   /** Its time namespace and its children's (indices into timeNamespaces); absent: the sandbox's first. */
   timeNs: u32.optional(),
   timeNsForChildren: u32.optional(),
+  /** Hardware breakpoints, DR6 and DR7 as ptrace set them (kernel/debug_regs.ts); absent: never written. */
+  debugRegs: z.object({
+    bps: z.array(z.object({ addr: hex64, len: intIn(0x40, 0x4f), type: intIn(0x80, 0x83), disabled: z.boolean() }).strict().nullable())
+      .length(4),
+    dr6: hex64,
+    dr7: hex64,
+  }).strict().optional(),
   /** The thread's CPU time so far: its CPU clock (and its process's) continues from it. */
   cpu: z.object({ userNs: ns, sysNs: ns }).strict(),
 }).strict();
@@ -1401,6 +1409,16 @@ function restoreTask(t: Task, s: SavedTask): void {
   t.schedSliceNs = s.sched.sliceNs;
   t.schedDl = s.sched.dl ?? null;
   t.cpuBase = { ...s.cpu };
+  if (s.debugRegs !== undefined) {
+    const d = s.debugRegs;
+    t.debugRegs = {
+      bps: d.bps.map((b) => b === null ? null : { addr: BigInt(`0x${b.addr}`), len: b.len, type: b.type, disabled: b.disabled }),
+      dr6: BigInt(`0x${d.dr6}`),
+      dr7: BigInt(`0x${d.dr7}`),
+    };
+    // The host checks them as Linux does: an image's breakpoint it refuses is a bad image.
+    if (armDebugRegs(t) < 0) throw new ImageError(`restore: task ${s.tid}'s hardware breakpoints are refused`);
+  }
 }
 
 // ---- Files ---------------------------------------------------------------------------------

@@ -544,6 +544,13 @@ function saveTask(t: Task, c: SaveContext): SavedTask {
     ...(t.reqkeyDefault !== 0 ? { reqkeyDefault: t.reqkeyDefault } : {}),
     ...(t.timeNs !== INIT_TIME_NS ? { timeNs: timeNsRef(t.timeNs, c) } : {}),
     ...(t.timeNsForChildren !== INIT_TIME_NS ? { timeNsForChildren: timeNsRef(t.timeNsForChildren, c) } : {}),
+    ...(t.debugRegs !== null ? {
+      debugRegs: {
+        bps: t.debugRegs.bps.map((b) => b === null ? null : { addr: hex(b.addr), len: b.len, type: b.type, disabled: b.disabled }),
+        dr6: hex(t.debugRegs.dr6),
+        dr7: hex(t.debugRegs.dr7),
+      },
+    } : {}),
     cpu: { ...taskCpu(t) },
   };
 }

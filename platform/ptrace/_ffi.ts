@@ -274,6 +274,17 @@ export function ptrace(req: number, pid: number, addr: number, data: number): vo
   if (r === -1n) throw new HostError(`ptrace(${req}, ${pid})`, errno());
 }
 
+/** PTRACE_POKEUSER of a 64-bit word: 0 or -errno (the caller decides what a refusal means). */
+export function pokeUser(pid: number, off: number, word: bigint): number {
+  const r = libc.ptrace(PTRACE_POKEUSER, pid, BigInt(off), BigInt.asIntN(64, word));
+  return r === -1n ? -errno() : 0;
+}
+
+/** PTRACE_PEEKUSER: the word (glibc's wrapper returns it; -1 is also its failure, taken as the word). */
+export function peekUser(pid: number, off: number): bigint {
+  return BigInt.asUintN(64, libc.ptrace(PTRACE_PEEKUSER, pid, BigInt(off), 0n));
+}
+
 /** ptrace(2) whose data argument is a buffer the kernel reads or fills. Returns the result. */
 export function ptraceBuf(req: number, pid: number, addr: number, buf: Uint8Array): number {
   const r = libc.ptrace_buf(req, pid, BigInt(addr), buf as Uint8Array<ArrayBuffer>);

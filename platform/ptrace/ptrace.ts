@@ -21,7 +21,7 @@ import {
   STUB_BASE, STUB_BATCH_ADDR, STUB_BATCH_TRAP_ADDR, STUB_CAS_ADDR, STUB_CAS_INSN_ADDR, STUB_CAS_TRAP_ADDR, STUB_DATA,
   STUB_INJECT_ADDR, STUB_INJECT_TRAP_ADDR, STUB_SIZE,
 } from "./stub_elf.ts";
-import type { AddressSpace, Context, CowMemory, CpuTime, HostUsage, Platform, Prot, Stop, StopReason } from "../mod.ts";
+import type { AddressSpace, Context, CowMemory, CpuTime, DebugSlot, HostUsage, Platform, Prot, Stop, StopReason } from "../mod.ts";
 import { WITHHOLD_COPIES } from "../mod.ts";
 import { MEMORY_FILE_MAX_MAPPING, MemoryFile, type Region, RegionList } from "./memory_file.ts";
 import { PAGE } from "./file_ranges.ts";
@@ -122,6 +122,8 @@ const FAST_CALLS_AFTER_STOPS = 400;
 const REPIN_STOPS_PER_SEC = 5_000;
 
 const RAX_OFFSET = 80;
+/** offsetof(struct user, u_debugreg): DR0-DR7, 8 bytes each. */
+const USER_DEBUGREG = 848;
 const NT_X86_XSTATE = 0x202;
 
 class PtraceContext implements Context {
@@ -146,6 +148,8 @@ class PtraceContext implements Context {
   cpuStart: ThreadCpuReading = ZERO_READING;
   /** The last reading cpuTime made, or null: where the next user of a parked thread starts. */
   lastCpu: ThreadCpuReading | null = null;
+  /** Hardware breakpoints are enabled on the host thread (cleared before it is parked). */
+  debugArmed = false;
 
   constructor(readonly tid: number, readonly addressSpace: StubAddressSpace) {}
 
@@ -214,6 +218,34 @@ class PtraceContext implements Context {
       this.#pendingRax = null;
       this.dirty = true;
     }
+  }
+
+  /**
+   * The host thread's debug registers: DR7 cleared first (so that no half-written pair is ever
+   * armed), then each address, then DR7. A slot over the platform's own pages is left disabled
+   * here: a breakpoint on the stub's code would fire inside the sentry's injected calls.
+   */
+  setDebugRegs(slots: readonly (DebugSlot | null)[], dr7: bigint): number {
+    const reserved = this.addressSpace.reserved;
+    let mask = 0n;
+    slots.forEach((s, i) => {
+      if (s === null || !s.enabled) return;
+      const end = s.addr + 8n;
+      if (reserved.some((r) => s.addr < BigInt(r.end) && end > BigInt(r.start))) mask |= (3n << BigInt(2 * i)) | (0xfn << BigInt(16 + 4 * i));
+    });
+    let r = ffi.pokeUser(this.tid, USER_DEBUGREG + 7 * 8, 0n);
+    for (let i = 0; r === 0 && i < slots.length; i++) {
+      const s = slots[i];
+      if (s !== null && s !== undefined) r = ffi.pokeUser(this.tid, USER_DEBUGREG + i * 8, s.addr);
+    }
+    const armed = dr7 & ~mask;
+    if (r === 0) r = ffi.pokeUser(this.tid, USER_DEBUGREG + 7 * 8, armed);
+    this.debugArmed = r === 0 && (armed & 0xffn) !== 0n;
+    return r;
+  }
+
+  debugStatus(): bigint {
+    return ffi.peekUser(this.tid, USER_DEBUGREG + 6 * 8);
   }
 
   /** Writes back what changed: all registers (SETREGS) or just rax (POKEUSER, much cheaper). */
@@ -2058,6 +2090,8 @@ export class PtracePlatform implements Platform {
       ctx.running = false;
       ctx.invalidate();
     }
+    // The next user of a parked thread must not inherit breakpoints (Linux's new thread has none).
+    if (ctx.debugArmed) ctx.setDebugRegs([], 0n);
     if (as.parked.length < MAX_PARKED_THREADS) {
       // Its next user's time starts where the last reading left it (the kernel read it just
       // before releasing it: exit, execve); read now if it never was.

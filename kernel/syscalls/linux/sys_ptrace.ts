@@ -12,7 +12,8 @@
  * @module
  */
 
-import { EINVAL, EIO, ENOSPC, EPERM, ESRCH } from "../../errno.ts";
+import { EINVAL, EIO, EPERM, ESRCH, errnoFromNumber, LinuxError } from "../../errno.ts";
+import { armDebugRegs, type DebugRegs, DR6_RESERVED, encodeDr7, newDebugRegs, X86_BREAKPOINT_EXECUTE, X86_BREAKPOINT_LEN_X } from "../../debug_regs.ts";
 import type { Task } from "../../task.ts";
 import { REG, type RegName } from "../../../platform/mod.ts";
 import { decodeSigInfo, encodeSigInfo, frameXstateLength } from "../../signal_frame.ts";
@@ -56,7 +57,7 @@ const NT_PRSTATUS = 1;
 const NT_PRFPREG = 2;
 const NT_X86_XSTATE = 0x202;
 
-/** struct user: the registers, then (at 848) the debug registers, which read as zero. */
+/** struct user: the registers, then (at 848) the debug registers. */
 const USER_REGS_SIZE = 216;
 const USER_DEBUGREG = 848;
 const USER_SIZE = 912;
@@ -98,33 +99,115 @@ function setRegs(x: Task, bytes: Uint8Array): void {
 function userWord(x: Task, off: number): bigint {
   if (off < 0 || off % 8 !== 0 || off >= USER_SIZE) throw EIO;
   if (off < USER_REGS_SIZE) return new DataView(x.ctx.regs.bytes.buffer, x.ctx.regs.bytes.byteOffset).getBigUint64(off, true);
-  // The debug registers as last written (setDebugReg); the rest of struct user reads as zero.
-  if (off >= USER_DEBUGREG && off < USER_DEBUGREG + 64) return x.ptrace?.debugRegs?.[(off - USER_DEBUGREG) / 8] ?? 0n;
+  // Linux's ptrace_get_debugreg: a breakpoint's address, the virtual DR6 in the CPU's
+  // polarity, DR7 as last written; DR4, DR5 and the rest of struct user read as zero.
+  if (off >= USER_DEBUGREG && off < USER_DEBUGREG + 64) {
+    const n = (off - USER_DEBUGREG) / 8, d = x.debugRegs;
+    if (n < 4) return d?.bps[n]?.addr ?? 0n;
+    if (n === 6) return (d?.dr6 ?? 0n) ^ DR6_RESERVED;
+    if (n === 7) return d?.dr7 ?? 0n;
+  }
   return 0n;
 }
 
 /** Linux's TASK_SIZE_MAX on x86-64 (47-bit user space less a guard page). */
 const TASK_SIZE_MAX = 0x7ffffffff000n;
+const X86_BREAKPOINT_LEN_1 = 0x40, X86_BREAKPOINT_LEN_2 = 0x44, X86_BREAKPOINT_LEN_4 = 0x4c, X86_BREAKPOINT_LEN_8 = 0x48;
+const X86_BREAKPOINT_WRITE = 0x81, X86_BREAKPOINT_RW = 0x83;
+const DR_CONTROL_RESERVED = 0xffffffff0000fc00n;
 
 /**
- * POKEUSER of a debug register, as Linux's ptrace_set_debugreg: DR0-DR3 hold a breakpoint's
- * address, registered disabled (a kernel address is EINVAL: ptrace's breakpoints exclude the
- * kernel); DR4 and DR5 are EIO; DR6 is kept. DR7 may only keep every breakpoint disabled: the
- * sandbox cannot arm a hardware breakpoint in the stub, and answers as Linux does when no debug
- * register slot is free (ENOSPC from the perf breakpoint reservation).
+ * Whether a breakpoint of this x86 length and type at addr is one ptrace may register: Linux's
+ * arch_bp_generic_fields (an execute breakpoint has no length; an I/O one does not exist), then
+ * hw_breakpoint_parse (the address aligned to the length, and the whole range in user space:
+ * ptrace's breakpoints exclude the kernel). EINVAL otherwise.
+ */
+function checkBreakpoint(addr: bigint, len: number, type: number): void {
+  if (type === X86_BREAKPOINT_EXECUTE) {
+    if (len !== X86_BREAKPOINT_LEN_X) throw EINVAL;
+  } else if (type !== X86_BREAKPOINT_WRITE && type !== X86_BREAKPOINT_RW) {
+    throw EINVAL;
+  }
+  const bytes = type === X86_BREAKPOINT_EXECUTE ? 1n
+    : ({ [X86_BREAKPOINT_LEN_1]: 1n, [X86_BREAKPOINT_LEN_2]: 2n, [X86_BREAKPOINT_LEN_4]: 4n, [X86_BREAKPOINT_LEN_8]: 8n } as Record<number, bigint>)[len];
+  if (bytes === undefined) throw EINVAL;
+  if (addr & (bytes - 1n)) throw EINVAL;
+  if (addr >= TASK_SIZE_MAX || addr + bytes - 1n >= TASK_SIZE_MAX) throw EINVAL;
+}
+
+/**
+ * Linux's ptrace_write_dr7: each slot's enable, length and type from DR7 (reserved bits
+ * ignored); a disabled slot without a breakpoint is skipped, an enabled one registers a
+ * breakpoint at address 0, a registered one is modified (checked even when disabled). The first
+ * refusal ends the pass, and DR7 as the breakpoints stood is applied again.
+ */
+function writeDr7(d: DebugRegs, value: bigint): void {
+  const old = encodeDr7(d);
+  let data = value & ~DR_CONTROL_RESERVED, err: LinuxError | null = null;
+  for (let pass = 0; pass < 2; pass++) {
+    let rc: LinuxError | null = null;
+    for (let i = 0; i < 4; i++) {
+      const info = Number((data >> BigInt(16 + 4 * i)) & 0xfn);
+      const len = (info & 0xc) | 0x40, type = (info & 0x3) | 0x80;
+      const disabled = ((data >> BigInt(2 * i)) & 3n) === 0n;
+      const bp = d.bps[i];
+      try {
+        if (bp === null || bp === undefined) {
+          if (disabled) continue;
+          checkBreakpoint(0n, len, type);
+          d.bps[i] = { addr: 0n, len, type, disabled };
+        } else {
+          checkBreakpoint(bp.addr, len, type);
+          d.bps[i] = { addr: bp.addr, len, type, disabled };
+        }
+      } catch (e) {
+        if (!(e instanceof LinuxError)) throw e;
+        rc = e;
+        break;
+      }
+    }
+    if (rc === null || pass === 1) break;
+    err = rc;
+    data = old;
+  }
+  if (err !== null) throw err;
+}
+
+/**
+ * POKEUSER of a debug register, as Linux's ptrace_set_debugreg: DR0-DR3 set a breakpoint's
+ * address (the first write registers it disabled, as a 1-byte write watchpoint), DR4 and DR5 are
+ * EIO, DR6 is the virtual DR6 (stored in positive polarity), DR7 enables and shapes the
+ * breakpoints (writeDr7). What is accepted is armed on the host thread at once, so the
+ * breakpoints fire as SIGTRAP with TRAP_HWBKPT when the tracee runs.
  */
 function setDebugReg(x: Task, n: number, value: bigint): void {
-  const regs = (x.ptrace!.debugRegs ??= [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n]);
+  if (n === 4 || n === 5) throw EIO;
+  const d = x.debugRegs ?? newDebugRegs();
+  const before = { bps: d.bps.map((b) => b === null ? null : { ...b }), dr6: d.dr6, dr7: d.dr7 };
   if (n < 4) {
-    if (value >= TASK_SIZE_MAX) throw EINVAL;
-    regs[n] = value;
+    const bp = d.bps[n];
+    if (bp === null || bp === undefined) {
+      checkBreakpoint(value, X86_BREAKPOINT_LEN_1, X86_BREAKPOINT_WRITE);
+      d.bps[n] = { addr: value, len: X86_BREAKPOINT_LEN_1, type: X86_BREAKPOINT_WRITE, disabled: true };
+    } else {
+      checkBreakpoint(value, bp.len, bp.type);
+      bp.addr = value;
+    }
   } else if (n === 6) {
-    regs[6] = value;
-  } else if (n === 7) {
-    if ((value & 0xffn) !== 0n) throw ENOSPC;
-    regs[7] = value;
+    d.dr6 = value ^ DR6_RESERVED;
   } else {
-    throw EIO;
+    writeDr7(d, value); // throws after putting the old enables back
+    d.dr7 = value;
+  }
+  x.debugRegs = d;
+  if (n === 6) return; // nothing of DR6 reaches the host thread
+  const r = armDebugRegs(x);
+  if (r < 0) {
+    // The host refused what Linux's checks accepted (its debug registers are taken): as Linux
+    // when no slot is free.
+    x.debugRegs = before;
+    armDebugRegs(x);
+    throw errnoFromNumber(-r);
   }
 }
 
