@@ -37,6 +37,7 @@
  * @module
  */
 
+import { encodePath, encodedPathLength } from "../abi/path_bytes.ts";
 import { AnonInodeFile } from "../vfs/anon_file.ts";
 import { EAGAIN, EINVAL, ENOENT, ENOTTY, EPERM } from "./errno.ts";
 import { FIONREAD, O_CLOEXEC, O_LARGEFILE, O_PATH, O_RDWR } from "../abi/linux/file.ts";
@@ -375,7 +376,7 @@ export class FanEvent {
 
 /** A FID record's length: header, fsid, file_handle, the handle, the name and its NUL, to 4 bytes. */
 function fidInfoLen(h: Handle, name: string | null): number {
-  const n = 4 + 8 + 8 + h.bytes.length + (name === null ? 0 : new TextEncoder().encode(name).length + 1);
+  const n = 4 + 8 + 8 + h.bytes.length + (name === null ? 0 : encodedPathLength(name) + 1);
   return (n + 3) & ~3;
 }
 
@@ -884,7 +885,7 @@ export class FanotifyFile extends AnonInodeFile {
 
   /** struct fanotify_event_info_fid with its file_handle and name; returns its length. */
   #fidRecord(dst: Uint8Array, o: number, type: number, fsid: [number, number], h: Handle, name: string | null): number {
-    const nb = name === null ? null : new TextEncoder().encode(name);
+    const nb = name === null ? null : encodePath(name);
     const len = fidInfoLen(h, name);
     dst.fill(0, o, o + len);
     const v = new DataView(dst.buffer, dst.byteOffset, dst.byteLength);

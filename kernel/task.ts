@@ -10,6 +10,7 @@
  * @module
  */
 
+import { decodePath } from "../abi/path_bytes.ts";
 import type { CgroupNamespace } from "../vfs/cgroupfs/cgroupfs.ts";
 import type { UtsNamespace } from "./uts.ts";
 import { INIT_TIME_NS, type TimeNamespace } from "./time_namespace.ts";
@@ -68,7 +69,6 @@ export interface BlockState {
   restart: "sys" | "never" | "killable";
 }
 
-const decoder = new TextDecoder();
 
 /** Linux's initial timer slack (init_task.timer_slack_ns), 50 µs. */
 export const DEFAULT_TIMER_SLACK_NS = 50_000;
@@ -388,6 +388,7 @@ export class Task implements Waker, MemoryIO {
   /**
    * Reads a NUL-terminated string of at most maxLen bytes (NUL excluded). Throws EFAULT, or
    * ENAMETOOLONG when no NUL comes within maxLen (as strncpy_from_user callers do for paths).
+   * Bytes that are not UTF-8 are kept, escaped (abi/path_bytes.ts): names are bytes.
    */
   copyInString(addr: number, maxLen: number = PATH_MAX - 1): string {
     // Read in chunks that do not cross a page boundary, so that a string ending just before an
@@ -496,14 +497,14 @@ export class Task implements Waker, MemoryIO {
 }
 
 function decodeParts(parts: Uint8Array[], total: number): string {
-  if (parts.length === 1) return decoder.decode(parts[0]);
+  if (parts.length === 1) return decodePath(parts[0]!);
   const all = new Uint8Array(total);
   let o = 0;
   for (const p of parts) {
     all.set(p, o);
     o += p.length;
   }
-  return decoder.decode(all);
+  return decodePath(all);
 }
 
 /**

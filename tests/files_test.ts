@@ -370,3 +370,17 @@ Deno.test("cachestat(2) on tmpfs counts written pages and a mapping's writes, no
 Deno.test("listing a directory moves its atime under relatime as natively: after a create, not again at once, never through O_NOATIME (tests/c/dir_atime.c)", async () => {
   await assertSameAsNative([await compileC("dir_atime")]);
 });
+
+Deno.test("names are bytes: names that are not UTF-8 are created, listed, renamed, linked, read back, bound and exec'd through exactly, on the overlay, tmpfs and a host directory, with getcwd, readlink, inotify, comm and NAME_MAX counting bytes, as natively (tests/c/name_bytes.c)", async () => {
+  const host = Deno.makeTempDirSync({ prefix: "sentry-name-bytes-" });
+  try {
+    const made = await runNative(sh(
+      `cd '${host}'; printf one > "$(printf 'h\\377')"; printf two > "$(printf 'h\\303\\251')"; ` +
+        `printf three > "$(printf '\\357\\273\\277h')"; ln -s "$(printf '\\376')" "$(printf 's\\375')"`,
+    ));
+    assert.equal(made.code, 0, made.stderr);
+    await assertSameAsNative([await compileC("name_bytes"), host]);
+  } finally {
+    Deno.removeSync(host, { recursive: true });
+  }
+});

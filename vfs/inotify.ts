@@ -15,6 +15,7 @@
  * @module
  */
 
+import { encodePath } from "../abi/path_bytes.ts";
 import { AnonInodeFile } from "./anon_file.ts";
 import { EAGAIN, EEXIST, EINVAL, ENOTTY } from "../kernel/errno.ts";
 import { FIONREAD, O_RDONLY } from "../abi/linux/file.ts";
@@ -36,7 +37,7 @@ export class InotifyEvent {
   readonly size: number;
 
   constructor(readonly wd: number, readonly mask: number, readonly cookie: number, readonly name: string) {
-    this.nameBytes = name === "" ? new Uint8Array(0) : new TextEncoder().encode(name);
+    this.nameBytes = name === "" ? new Uint8Array(0) : encodePath(name);
     this.size = EVENT_HEADER + (name === "" ? 0 : roundUp16(this.nameBytes.length + 1));
   }
 }

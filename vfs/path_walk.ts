@@ -22,6 +22,7 @@
  * @module
  */
 
+import { encodedPathLength } from "../abi/path_bytes.ts";
 import type { LandlockDomain } from "../kernel/landlock.ts";
 import { EACCES, ELOOP, ENAMETOOLONG, ENOENT, ENOTDIR, EXDEV } from "../kernel/errno.ts";
 import type { Credentials } from "../kernel/creds.ts";
@@ -87,7 +88,6 @@ export interface ParentWalk {
 }
 
 const SLASH = 0x2f;
-const encoder = new TextEncoder();
 
 /**
  * Resolves path from start (ignored for an absolute path). follow: follow a symlink in the
@@ -124,7 +124,7 @@ export function walkParent(ctx: PathContext, start: Location, path: string): Par
   if (end === 0) return { parent: ctx.root, name: "/", trailingSlash };
   const slash = path.lastIndexOf("/", end - 1);
   const name = path.slice(slash + 1, end);
-  if (name.length > NAME_MAX || (name.length > NAME_MAX / 3 && encoder.encode(name).length > NAME_MAX)) {
+  if (name.length > NAME_MAX || (name.length > NAME_MAX / 3 && encodedPathLength(name) > NAME_MAX)) {
     throw ENAMETOOLONG;
   }
   let parent: Location;
@@ -197,7 +197,7 @@ function walkImpl(
       }
       continue;
     }
-    if (name.length > NAME_MAX || (name.length > NAME_MAX / 3 && encoder.encode(name).length > NAME_MAX)) {
+    if (name.length > NAME_MAX || (name.length > NAME_MAX / 3 && encodedPathLength(name) > NAME_MAX)) {
       throw ENAMETOOLONG;
     }
     const child = d.lookup(name);

@@ -49,6 +49,7 @@
  * @module
  */
 
+import { decodePath } from "../../abi/path_bytes.ts";
 import { EACCES, EINVAL, EIO, ENOEXEC } from "../errno.ts";
 import { PATH_MAX } from "../../abi/linux/file.ts";
 import { PAGE_SIZE, PROT_EXEC, PROT_READ, PROT_WRITE, TASK_SIZE } from "../../abi/linux/mm.ts";
@@ -272,7 +273,7 @@ export function parseInterpPath(raw: Uint8Array, size: number = raw.length): str
   if (raw.length === 0 || raw[raw.length - 1] !== 0) throw ENOEXEC;
   const end = raw.indexOf(0);
   if (end === 0) throw EACCES;
-  return new TextDecoder().decode(raw.subarray(0, end));
+  return decodePath(raw.subarray(0, end));
 }
 
 /** Protection bits (PROT_*) for a segment's p_flags (PF_*). */

@@ -10,12 +10,12 @@
  * @module
  */
 
+import { decodePath } from "../../abi/path_bytes.ts";
 import { E2BIG, EFAULT } from "../errno.ts";
 
 const PAGE = 4096;
 /** Linux's MAX_ARG_STRLEN: one string, NUL included, fits in 32 pages. */
 const MAX_ARG_STRLEN = 32 * PAGE;
-const decoder = new TextDecoder();
 
 /** Copies whole pages of application memory in, each at most once per exec. */
 export class PageReader {
@@ -57,9 +57,9 @@ export class PageReader {
     return p[off]!;
   }
 
-  /** The NUL-terminated string at addr, decoded as UTF-8; errors as {@linkcode bytes}. */
+  /** The NUL-terminated string at addr, as a path string (abi/path_bytes.ts); errors as {@linkcode bytes}. */
   string(addr: number): string {
-    return decoder.decode(this.bytes(addr));
+    return decodePath(this.bytes(addr));
   }
 
   /**

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { truncatePath } from "../../abi/path_bytes.ts";
 import { ExecPermHold, fanPermActive, heldOpen } from "../fanotify_hooks.ts";
 import { checkLandlock, FS_EXECUTE, FS_READ_FILE } from "../landlock.ts";
 import { EACCES, EFAULT, EINVAL, EIO, ELIBBAD, ELOOP, ENOENT, ENOEXEC, errnoFromNumber, LinuxError } from "../errno.ts";
@@ -504,7 +505,7 @@ function loadElf(t: Task, file: FileDescription, args: ExecArgs, target: LoadTar
     target.ctx.markRegsDirty();
     const fromFile = args.commFromFile === true || args.open?.file !== undefined;
     const name = (fromFile ? file.location()?.dentry.name : undefined) ?? args.filename ?? args.path;
-    t.name = name.slice(name.lastIndexOf("/") + 1).slice(0, 15);
+    t.name = truncatePath(name.slice(name.lastIndexOf("/") + 1), 15);
     // SET_PERSONALITY for a 64-bit ELF drops READ_IMPLIES_EXEC; a set-id exec drops
     // PER_CLEAR_ON_SETID (bprm->per_clear).
     t.personality &= ~(READ_IMPLIES_EXEC | (exec.secure ? PER_CLEAR_ON_SETID : 0));

@@ -19,6 +19,7 @@
  * @module
  */
 
+import { decodePath } from "../../abi/path_bytes.ts";
 import { EACCES, ENOEXEC } from "../errno.ts";
 import type { ExecString } from "./stack.ts";
 
@@ -107,5 +108,5 @@ export function shebangArgv(sb: Shebang, path: string, argv: readonly ExecString
 }
 
 function decode(b: Uint8Array): string {
-  return new TextDecoder().decode(b);
+  return decodePath(b);
 }

@@ -30,6 +30,7 @@
  * @module
  */
 
+import { encodePath } from "../../abi/path_bytes.ts";
 import { E2BIG, SentryBugError } from "../errno.ts";
 import { AT_EXECFN, AT_NULL, AT_PLATFORM, AT_RANDOM } from "../../abi/linux/aux.ts";
 import { PAGE_SIZE } from "../../abi/linux/mm.ts";
@@ -241,10 +242,9 @@ function withPlacedEntries(
   return out;
 }
 
-const encoder = new TextEncoder();
 
 function encode(s: ExecString): Uint8Array {
-  const b = typeof s === "string" ? encoder.encode(s) : s;
+  const b = typeof s === "string" ? encodePath(s) : s;
   if (b.includes(0)) throw new SentryBugError("Cannot place an exec string: it contains a NUL");
   return b;
 }

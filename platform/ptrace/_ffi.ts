@@ -10,6 +10,8 @@
  * @module
  */
 
+import { encodePathInto } from "../../abi/path_bytes.ts";
+
 /** The address of a function of libc (RTLD_DEFAULT: null), for the bindings below. */
 const dlsym = Deno.dlopen("libc.so.6", {
   dlsym: { parameters: ["pointer", "buffer"], result: "pointer" },
@@ -635,16 +637,17 @@ export function hostFstatfs(fd: number, buf: Uint8Array): number {
 // ---- host files by descriptor (vfs/hostfs: every walk goes one component at a time) --------
 
 const pathScratch = new Uint8Array(4096 + 1);
-const pathEncoder = new TextEncoder();
+/** pathScratch less room for the NUL. Names are bytes: abi/path_bytes.ts. */
+const pathRoom = pathScratch.subarray(0, pathScratch.length - 1);
 
 /**
  * Encodes one path (a single component for the *at calls below) as a C string into a scratch
  * buffer; valid until the next call. Returns null if it does not fit (ENAMETOOLONG).
  */
 function scratchCstr(name: string): Uint8Array | null {
-  const r = pathEncoder.encodeInto(name, pathScratch);
-  if (r.read !== name.length || r.written >= pathScratch.length) return null;
-  pathScratch[r.written] = 0;
+  const n = encodePathInto(name, pathRoom);
+  if (n < 0) return null;
+  pathScratch[n] = 0;
   return pathScratch;
 }
 
@@ -1085,12 +1088,13 @@ export function armWakeAlarm(ns: number): void {
 // by glibc on an O_PATH|O_NOFOLLOW descriptor, refusing symlinks).
 
 const pathScratch2 = new Uint8Array(4096 + 1);
+const pathRoom2 = pathScratch2.subarray(0, pathScratch2.length - 1);
 
 /** Like scratchCstr, into the second scratch buffer (the other name of a two-name call). */
 function scratchCstr2(name: string): Uint8Array | null {
-  const r = pathEncoder.encodeInto(name, pathScratch2);
-  if (r.read !== name.length || r.written >= pathScratch2.length) return null;
-  pathScratch2[r.written] = 0;
+  const n = encodePathInto(name, pathRoom2);
+  if (n < 0) return null;
+  pathScratch2[n] = 0;
   return pathScratch2;
 }
 

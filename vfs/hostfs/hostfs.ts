@@ -47,6 +47,7 @@
  * @module
  */
 
+import { decodePath } from "../../abi/path_bytes.ts";
 import {
   EACCES, EINVAL, EISDIR, ELOOP, ENOENT, ENOTDIR, ENXIO, EPERM, EROFS, errnoFromNumber, ESTALE, EXDEV, LinuxError,
 } from "../../kernel/errno.ts";
@@ -79,7 +80,6 @@ const HOST_OPEN_FLAGS = ffi.O_NOFOLLOW | ffi.O_CLOEXEC | HOST_O_NOCTTY | HOST_O_
 const statBuf = new HostStatBuffer();
 const linkBuf = new Uint8Array(PATH_MAX);
 const direntBuf = new Uint8Array(32 * 1024);
-const decoder = new TextDecoder();
 
 /** Throws the LinuxError for a -errno result from the host. */
 function hostError(r: number): LinuxError {
@@ -381,7 +381,7 @@ export class HostDentry extends Dentry {
     if (this.#target !== null) return this.#target;
     const n = ffi.hostReadlinkat(this.#parentFd(), this.name, linkBuf);
     if (n < 0) throw hostError(n);
-    this.#target = decoder.decode(linkBuf.subarray(0, n));
+    this.#target = decodePath(linkBuf.subarray(0, n));
     return this.#target;
   }
 
@@ -400,7 +400,7 @@ export class HostDentry extends Dentry {
         for (let o = 0; o < n;) {
           const reclen = v.getUint16(o + 16, true);
           const nameEnd = direntBuf.indexOf(0, o + 19);
-          const name = decoder.decode(direntBuf.subarray(o + 19, nameEnd < 0 || nameEnd > o + reclen ? o + reclen : nameEnd));
+          const name = decodePath(direntBuf.subarray(o + 19, nameEnd < 0 || nameEnd > o + reclen ? o + reclen : nameEnd));
           if (name !== "." && name !== "..") {
             const ino = v.getUint32(o + 4, true) * 0x1_0000_0000 + v.getUint32(o, true);
             let type = v.getUint8(o + 18);

@@ -19,6 +19,7 @@
  * @module
  */
 
+import { encodePath } from "../../abi/path_bytes.ts";
 import { EACCES, EINVAL, EIO, ENOTDIR, EPERM, EROFS, type LinuxError } from "../../kernel/errno.ts";
 import {
   O_ACCMODE, O_RDONLY, O_TRUNC, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, SEEK_CUR, SEEK_END, SEEK_SET,
@@ -314,7 +315,6 @@ export abstract class GeneratedFile extends KDentry {
   }
 }
 
-const encoder = new TextEncoder();
 
 /** @savable An open {@linkcode GeneratedFile}: the contents as they were at open. */
 export class SnapshotFile extends LocatedFile {
@@ -345,7 +345,7 @@ export class SnapshotFile extends LocatedFile {
   #contents(): Uint8Array {
     if (this.#data === null) {
       const r = this.#file.render();
-      this.#data = typeof r === "string" ? encoder.encode(r) : r;
+      this.#data = typeof r === "string" ? encodePath(r) : r;
     }
     return this.#data;
   }

@@ -36,6 +36,7 @@
  * @module
  */
 
+import { decodePath, encodePath } from "../../abi/path_bytes.ts";
 import { EVENT_ERR, EVENT_IN, EVENT_OUT, EVENT_PRI, EVENT_RDNORM, EVENT_WRNORM } from "../../waiter/mod.ts";
 import { E2BIG, EACCES, EINVAL, EIO, ENAMETOOLONG, ENOENT, ENOTTY, ENXIO, EPERM, ESRCH } from "../../kernel/errno.ts";
 import { cString, kstrtoBase0, PROC_NUMBUF, strstrip } from "./number_write.ts";
@@ -651,7 +652,7 @@ class PidFile extends GeneratedFile {
       const c = this.pfs.source.caller();
       if (c !== null && c.pid !== p.pid) throw EINVAL;
       const end = data.subarray(0, 15).indexOf(0);
-      const name = new TextDecoder().decode(data.subarray(0, end < 0 ? 15 : end));
+      const name = decodePath(data.subarray(0, end < 0 ? 15 : end));
       if (!p.setComm(this.tid, name)) throw ESRCH;
       return;
     }
@@ -812,7 +813,7 @@ class MapsFile extends SnapshotFile {
     let name: Uint8Array | null = null;
     if (nameSize !== 0) {
       if (found.name !== "") {
-        name = new TextEncoder().encode(found.name + "\0");
+        name = encodePath(found.name + "\0");
         if (name.length > Math.min(4096, nameSize)) throw ENAMETOOLONG;
       }
       v.setUint32(80, name?.length ?? 0, true);

@@ -35,6 +35,7 @@
  * @module
  */
 
+import { encodedPathLength } from "../../abi/path_bytes.ts";
 import {
   EEXIST, EFBIG, EINVAL, EISDIR, EMLINK, ENODATA, ENOENT, ENOSPC, ENOTDIR, ENOTEMPTY, ENXIO, EPERM, errnoFromNumber,
   EXDEV,
@@ -239,7 +240,7 @@ export class TmpfsInode {
     this.atimeNs = this.mtimeNs = this.ctimeNs = this.btimeNs = now;
     this.children = type === S_IFDIR ? new Map() : null;
     this.target = target;
-    this.size = type === S_IFLNK ? new TextEncoder().encode(target).length : 0;
+    this.size = type === S_IFLNK ? encodedPathLength(target) : 0;
     this.pipe = type === S_IFIFO ? new Pipe() : null;
     this.socket = attrs.socket ?? null;
     fs.inodes++;

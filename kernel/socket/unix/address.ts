@@ -7,6 +7,7 @@
  * @module
  */
 
+import { decodePath } from "../../../abi/path_bytes.ts";
 import { EINVAL } from "../../errno.ts";
 import { AF_UNIX, SOCKADDR_UN_SIZE } from "../../../abi/linux/socket.ts";
 
@@ -37,7 +38,7 @@ export function parseUnixAddress(raw: Uint8Array, allowUnnamed: boolean): UnixAd
   let end = SUN_PATH;
   while (end < raw.length && raw[end] !== 0) end++;
   const pathBytes = raw.subarray(SUN_PATH, end);
-  const path = new TextDecoder().decode(pathBytes);
+  const path = decodePath(pathBytes);
   // Linux reports a pathname address with its terminating NUL: sun_path's length + 3.
   const bytes = new Uint8Array(SUN_PATH + pathBytes.length + 1);
   bytes.set(raw.subarray(0, SUN_PATH + pathBytes.length));

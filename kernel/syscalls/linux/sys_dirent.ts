@@ -10,6 +10,7 @@
  * @module
  */
 
+import { encodePath } from "../../../abi/path_bytes.ts";
 import { EFAULT, EINVAL } from "../../errno.ts";
 import type { Task } from "../../task.ts";
 import type { DirEntry } from "../../../vfs/mod.ts";
@@ -19,7 +20,6 @@ import { O_NOATIME } from "../../../abi/linux/file.ts";
 
 /** The most bytes one call fills, whatever count says. */
 const MAX_BUFFER = 1 << 20;
-const encoder = new TextEncoder();
 
 type Layout = "dirent64" | "dirent";
 
@@ -61,7 +61,7 @@ function getdents(t: Task, fd: number, addr: number, count: number, layout: Layo
   /** The end of each record in buf and the cookie that follows it. */
   const ends: { end: number; cookie: number }[] = [];
   const next = file.readdir(file.offset, (e, nextCookie) => {
-    const name = encoder.encode(e.name);
+    const name = encodePath(e.name);
     const len = recordLength(layout, name.length);
     if (used + len > buf.length) {
       full = true;

@@ -4,12 +4,12 @@
  * @module
  */
 
+import { encodePath } from "../../../abi/path_bytes.ts";
 import { ENOTDIR, ERANGE } from "../../errno.ts";
 import { AT_FDCWD } from "../../../abi/linux/file.ts";
 import { copyInPath, pathCtx, startDir } from "./_path.ts";
 import { supported, type SyscallEntry, type SyscallFn } from "./support.ts";
 
-const encoder = new TextEncoder();
 
 /**
  * Implements getcwd(2): the length including the NUL, ERANGE if size is too small. A cwd
@@ -19,7 +19,7 @@ const sysGetcwd: SyscallFn = (t, a) => {
   const buf = a.pointer(0), size = a.sizeT(1);
   const cwd = t.fs.cwd;
   const path = cwd.pathFrom(t.fs.root) ?? "(unreachable)" + cwd.path();
-  const bytes = encoder.encode(path + "\0");
+  const bytes = encodePath(path + "\0");
   if (size < bytes.length) throw ERANGE;
   t.copyOut(buf, bytes);
   return bytes.length;

@@ -1,5 +1,6 @@
 /** prctl(2): the options programs probe, and the capability options (capabilities(7)). */
 
+import { decodePath, encodePath } from "../../../abi/path_bytes.ts";
 import { setFilter, setStrict } from "./sys_seccomp.ts";
 import { SECCOMP_MODE_FILTER, SECCOMP_MODE_STRICT } from "../../seccomp.ts";
 import { EINVAL, ENAMETOOLONG, ENODEV, EPERM } from "../../errno.ts";
@@ -104,12 +105,12 @@ const sysPrctl: SyscallFn = (t, a) => {
     case PR_SET_NAME: {
       const b = t.copyIn(a.pointer(1), 16);
       const end = b.indexOf(0);
-      t.name = new TextDecoder().decode(b.subarray(0, end < 0 ? 15 : Math.min(end, 15)));
+      t.name = decodePath(b.subarray(0, end < 0 ? 15 : Math.min(end, 15)));
       return 0;
     }
     case PR_GET_NAME: {
       const b = new Uint8Array(16);
-      b.set(new TextEncoder().encode(t.name).subarray(0, 15));
+      b.set(encodePath(t.name).subarray(0, 15));
       t.copyOut(a.pointer(1), b);
       return 0;
     }

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { encodePath } from "../../../abi/path_bytes.ts";
 import { UNMAPPED_HOST_ID } from "../../user_namespace.ts";
 import { EINVAL, ENOENT } from "../../errno.ts";
 import type { Task } from "../../task.ts";
@@ -19,7 +20,6 @@ import { supported, type SyscallEntry, type SyscallFn } from "./support.ts";
 
 /** Bits of statx's mask that no kernel may be asked for. */
 const STATX__RESERVED = 0x8000_0000;
-const encoder = new TextEncoder();
 
 /**
  * The common part of the stat family: the file at (dirfd, path), or with AT_EMPTY_PATH and
@@ -246,7 +246,7 @@ function readlinkAt(t: Task, dirfd: number, pathAddr: number, buf: number, bufsi
   } else {
     start = startDir(t, dirfd, path, true);
   }
-  const target = encoder.encode(t.kernel.vfs.readlinkAt(pathCtx(t), start, path));
+  const target = encodePath(t.kernel.vfs.readlinkAt(pathCtx(t), start, path));
   const n = Math.min(target.length, bufsiz);
   t.copyOut(buf, target.subarray(0, n));
   return n;

@@ -6,6 +6,7 @@
  * CAP_SYS_ADMIN over the namespace's owner, as Linux's is_path_reachable check.
  */
 
+import { encodePath } from "../../../abi/path_bytes.ts";
 import { E2BIG, EFAULT, EINVAL, ENOENT, EOVERFLOW, EPERM } from "../../errno.ts";
 import type { Task } from "../../task.ts";
 import { CLONE_NEWNS } from "../../task_clone.ts";
@@ -189,7 +190,6 @@ function mountDev(m: Mount): number {
   }
 }
 
-const encoder = new TextEncoder();
 
 /** Implements statmount(2). */
 const sysStatmount: SyscallFn = (t, a) => {
@@ -251,7 +251,7 @@ const sysStatmount: SyscallFn = (t, a) => {
     smMask |= BigInt(flag);
     if (field !== null) v.setUint32(field, start, true);
   };
-  const str = (s: string | null) => s === null ? null : encoder.encode(s);
+  const str = (s: string | null) => s === null ? null : encodePath(s);
   if (mask & STATMOUNT_FS_TYPE) emit(STATMOUNT_FS_TYPE, SM.fsType, str(m.fs.name));
   if (mask & STATMOUNT_SB_SOURCE) emit(STATMOUNT_SB_SOURCE, SM.sbSource, str(m.source));
   if (mask & STATMOUNT_MNT_ROOT) emit(STATMOUNT_MNT_ROOT, SM.mntRoot, str(subtreePath(m)));

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { encodePath, encodedPathLength } from "../../../abi/path_bytes.ts";
 import { fsidOf } from "../../../vfs/fhandle.ts";
 import { E2BIG, EBADF, EINVAL, ENODATA, ENOENT, EOPNOTSUPP, EPERM, ERANGE, type LinuxError } from "../../errno.ts";
 import { CAP_SYS_ADMIN } from "../../../abi/linux/capability.ts";
@@ -29,7 +30,6 @@ import { SocketFile } from "../../socket/socket.ts";
 const ST_RDONLY = 0x1;
 const ST_VALID = 0x20;
 const ST_RELATIME = 0x1000;
-const encoder = new TextEncoder();
 
 /** The file a path-based call names (following a final symlink or not). */
 function byPath(t: Task, pathAddr: number, follow: boolean): Location {
@@ -79,7 +79,7 @@ function sockProtoName(s: SocketFile): string {
 function anonGetxattr(t: Task, file: FileDescription, name: string): Uint8Array {
   if (name.startsWith("user.")) throw ENODATA;
   if (name.startsWith("trusted.") && !t.creds.hasCap(CAP_SYS_ADMIN)) throw ENODATA;
-  if (file instanceof SocketFile && name === XATTR_SOCKPROTONAME) return encoder.encode(sockProtoName(file) + "\0");
+  if (file instanceof SocketFile && name === XATTR_SOCKPROTONAME) return encodePath(sockProtoName(file) + "\0");
   throw EOPNOTSUPP;
 }
 
@@ -179,7 +179,7 @@ const sysSysfs: SyscallFn = (t, a) => {
     case 2: {
       const name = FILESYSTEM_TYPES[a.uint(1)];
       if (name === undefined) throw EINVAL;
-      t.copyOut(a.pointer(2), encoder.encode(name + "\0"));
+      t.copyOut(a.pointer(2), encodePath(name + "\0"));
       return 0;
     }
     case 3:
@@ -192,7 +192,7 @@ const sysSysfs: SyscallFn = (t, a) => {
 /** Copies an attribute name in: ERANGE when empty or longer than XATTR_NAME_MAX. */
 function xattrName(t: Task, addr: number): string {
   const name = t.copyInString(addr, XATTR_NAME_MAX + 1);
-  if (name.length === 0 || encoder.encode(name).length > XATTR_NAME_MAX) throw ERANGE;
+  if (name.length === 0 || encodedPathLength(name) > XATTR_NAME_MAX) throw ERANGE;
   return name;
 }
 
@@ -232,7 +232,7 @@ function listx(t: Task, loc: Location | FileDescription, buf: number, size: numb
     : loc instanceof SocketFile
     ? [XATTR_SOCKPROTONAME]
     : [];
-  const bytes = encoder.encode(names.map((n) => n + "\0").join(""));
+  const bytes = encodePath(names.map((n) => n + "\0").join(""));
   if (bytes.length > XATTR_LIST_MAX) throw E2BIG;
   if (size === 0) return bytes.length;
   if (size < bytes.length) throw ERANGE;
