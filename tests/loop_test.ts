@@ -20,3 +20,15 @@ Deno.test("loop devices: loop-control, LOOP_* and BLK* ioctls with their errnos,
   assert.equal(native.code, 0, native.stderr);
   assert.equal(r.stdout, native.stdout);
 });
+
+Deno.test("mount(2) and the mount API from a loop device formatted by mkfs.ext2: ENOTBLK, ENODEV, EINVAL, ENOENT, ENOTDIR, EBUSY (O_EXCL, another type or read-only flag), EACCES (read-only device), a shared superblock, statfs, LOOP_CLR_FD while mounted taking effect at umount, as natively (tests/c/loop_mount.c)", async () => {
+  const bin = await compileC("loop_mount");
+  const r = await runSentry([bin]);
+  assert.equal(r.stderr, "");
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /read back = 12 \n  'through ext2'\n/);
+  if (Deno.uid() !== 0) return;
+  const native = await runNative([bin]);
+  assert.equal(native.code, 0, native.stderr);
+  assert.equal(r.stdout, native.stdout);
+});

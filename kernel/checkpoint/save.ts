@@ -185,6 +185,7 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
   if (k.tty.otherInstances) throw new CheckpointError("a devpts instance was mounted (mount -t devpts): not saved yet");
   // Loop devices are not in the image (an open one is refused with the open files).
   const blocks = k.vfs.blockDevices;
+  if (blocks.supers.size > 0) throw new CheckpointError("a filesystem is mounted from a block device (a loop device): not saved yet");
   if (blocks.anyBound) throw new CheckpointError("a loop device is bound to a file (LOOP_SET_FD, LOOP_CONFIGURE): not saved yet");
   if (!blocks.atBootState) throw new CheckpointError("loop devices were added or removed (/dev/loop-control): not saved yet");
   // The image rebuilds the first namespace's tree from the bundle, on its boot root.

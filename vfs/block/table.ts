@@ -10,6 +10,9 @@
  * @module
  */
 
+import type { Filesystem } from "../dentry.ts";
+import type { BlockDevice } from "./device.ts";
+
 /** The loop driver's major (LOOP_MAJOR) and loop-control's misc minor (LOOP_CTRL_MINOR). */
 export const LOOP_MAJOR = 7;
 export const LOOP_CTRL_MAJOR = 10, LOOP_CTRL_MINOR = 237;
@@ -34,12 +37,22 @@ export interface LoopView {
   readonly directIo: boolean;
 }
 
+/** A filesystem mounted from a block device (kernel/block_mount.ts): one per device, as Linux's superblock. */
+export interface BlockSuper {
+  readonly fs: Filesystem;
+  /** The type it was mounted as ("ext2", "ext3"). */
+  readonly type: string;
+  readonly readonly: boolean;
+}
+
 /** @savable (refused while a device is in use: kernel/checkpoint/save.ts) The block devices. */
 export class BlockDeviceTable {
   /** Loop minors that exist, in creation order. */
   readonly loopMinors = new Set<number>(Array.from({ length: LOOP_MIN_COUNT }, (_, i) => i));
   /** Loop devices instantiated by the driver (opened at least once), by minor. */
   readonly loops = new Map<number, LoopView>();
+  /** The filesystems mounted from a device, by device, until their last mount goes. */
+  readonly supers = new Map<BlockDevice, BlockSuper>();
 
   /** The view of loop device minor, or null if it does not exist. */
   loop(minor: number): LoopView | null {

@@ -42,6 +42,8 @@ import { hasLockedChildren, mayChangeLockedFlags } from "../../../vfs/vfs.ts";
 import { sandboxCpus } from "./sys_sched.ts";
 import { chargeQueue } from "../../mqueue_charge.ts";
 import { partial, supported, type SyscallEntry, type SyscallFn } from "./support.ts";
+import { blockSuper, isBlockFilesystem, releaseUnmounted } from "../../block_mount.ts";
+import type { Kernel } from "../../kernel.ts";
 
 /**
  * EPERM unless the caller may change its mount namespace's tree: CAP_SYS_ADMIN over the user
@@ -259,16 +261,29 @@ const sysMount: SyscallFn = (t, a) => {
   if (typeAddr === 0) throw EINVAL;
   const type = t.copyInString(typeAddr, 4095);
   const dataAddr = a.pointer(4);
-  const fs = newFilesystem(t, type, dataAddr === 0 ? "" : t.copyInString(dataAddr, 4095));
-  if (!at.isDir) throw ENOTDIR;
-  // A cgroup2 mount shows the hierarchy from the caller's cgroup namespace root.
-  const root = fs === t.kernel.cgroups ? t.kernel.cgroups.nsRootOf(t) : fs.root;
-  // do_add_mount: the same superblock at the same place on top of itself is EBUSY.
-  if (at.mount.fs === fs && at.dentry === at.mount.root) throw EBUSY;
-  // No source: "none", as Linux shows a NULL fc->source.
-  const source = srcAddr === 0 ? "none" : t.copyInString(srcAddr, 4095);
-  t.kernel.vfs.mount(at, fs, { readonly: (f & MS_RDONLY) !== 0, flags: perMount, source, root });
-  void MS_SILENT;
+  const data = dataAddr === 0 ? "" : t.copyInString(dataAddr, 4095);
+  let fs: Filesystem, fresh = false;
+  if (isBlockFilesystem(type)) {
+    // get_tree_bdev: the source names a block device (lookup_bdev follows symlinks).
+    const src = srcAddr === 0 ? null : lookup(t, copyInPath(t, srcAddr));
+    ({ fs, fresh } = blockSuper(t, src, type, { readonly: (f & MS_RDONLY) !== 0, data, silent: (f & MS_SILENT) !== 0 }));
+  } else {
+    fs = newFilesystem(t, type, data);
+  }
+  try {
+    if (!at.isDir) throw ENOTDIR;
+    // A cgroup2 mount shows the hierarchy from the caller's cgroup namespace root.
+    const root = fs === t.kernel.cgroups ? t.kernel.cgroups.nsRootOf(t) : fs.root;
+    // do_add_mount: the same superblock at the same place on top of itself is EBUSY.
+    if (at.mount.fs === fs && at.dentry === at.mount.root) throw EBUSY;
+    // No source: "none", as Linux shows a NULL fc->source.
+    const source = srcAddr === 0 ? "none" : t.copyInString(srcAddr, 4095);
+    t.kernel.vfs.mount(at, fs, { readonly: (f & MS_RDONLY) !== 0, flags: perMount, source, root });
+  } catch (e) {
+    // A new superblock nothing mounted goes again (deactivate_locked_super).
+    if (fresh) releaseUnmounted(t.kernel);
+    throw e;
+  }
   return 0;
 };
 
@@ -322,6 +337,8 @@ const sysUmount2: SyscallFn = (t, a) => {
   if (!(flags & MNT_DETACH) && mountBusy(t, m)) throw EBUSY;
   // What the unmount propagates to must not be in use either (propagate_mount_busy).
   t.kernel.vfs.umount(m, (flags & MNT_DETACH) !== 0, (x) => mountInUse(t, x));
+  // A filesystem on a block device whose last mount went lets the device go.
+  releaseUnmounted(t.kernel);
   return 0;
 };
 
@@ -411,10 +428,19 @@ export class FsContextFile extends AnonInodeFile {
   phase: "params" | "created" | "mounted" = "params";
   fs: Filesystem | null = null;
   mount: Mount | null = null;
+  /** The kernel whose block device a created superblock holds (released with the context if never mounted). */
+  readonly kernel: Kernel;
 
-  constructor(fsType: string, flags: number) {
+  constructor(fsType: string, flags: number, kernel: Kernel) {
     super("anon_inode:[fscontext]", flags);
     this.fsType = fsType;
+    this.kernel = kernel;
+  }
+
+  /** A superblock created on a block device and never mounted lets the device go. */
+  protected override release(): void {
+    super.release();
+    if (this.phase === "created" && isBlockFilesystem(this.fsType)) releaseUnmounted(this.kernel);
   }
 
   /** Nothing logged: reading the message log is ENODATA, as Linux with no messages. */
@@ -429,8 +455,8 @@ const sysFsopen: SyscallFn = (t, a) => {
   checkCapable(t);
   if (flags & ~FSOPEN_CLOEXEC) throw EINVAL;
   const type = t.copyInString(a.pointer(0), 4095);
-  if (!FS_TYPES.has(type)) throw ENODEV;
-  return t.fdTable.install(new FsContextFile(type, O_RDWR), (flags & FSOPEN_CLOEXEC) !== 0);
+  if (!FS_TYPES.has(type) && !isBlockFilesystem(type)) throw ENODEV;
+  return t.fdTable.install(new FsContextFile(type, O_RDWR, t.kernel), (flags & FSOPEN_CLOEXEC) !== 0);
 };
 
 function fsContextOf(t: Task, fd: number): FsContextFile {
@@ -481,7 +507,12 @@ const sysFsconfig: SyscallFn = (t, a) => {
       if (keyAddr !== 0 || valueAddr !== 0 || aux !== 0) throw EINVAL;
       if (ctx.phase !== "params") throw EBUSY;
       checkCapable(t);
-      ctx.fs = newFilesystem(t, ctx.fsType, ctx.params.join(","));
+      if (isBlockFilesystem(ctx.fsType)) {
+        const src = ctx.source === null ? null : lookup(t, ctx.source);
+        ctx.fs = blockSuper(t, src, ctx.fsType, { readonly: ctx.readonly_, data: ctx.params.join(","), silent: false }).fs;
+      } else {
+        ctx.fs = newFilesystem(t, ctx.fsType, ctx.params.join(","));
+      }
       ctx.phase = "created";
       return 0;
     }

@@ -131,11 +131,22 @@ const sysFdatasync: SyscallFn = (t, a) => syncFd(t, a.fd(0));
 const sysSyncfs: SyscallFn = (t, a) => {
   const file = t.fdTable.get(a.fd(0));
   if (file.flags & O_PATH) throw EBADF;
+  // A filesystem on a block device flushes it (the others have nothing to write back).
+  const fs = file.location()?.mount.fs;
+  if (fs !== undefined && t.kernel.vfs.blockDevices.supers.size > 0) syncFsOf(fs);
   return 0;
 };
 
 /** Implements sync(2). */
-const sysSync: SyscallFn = () => 0;
+const sysSync: SyscallFn = (t) => {
+  for (const sb of t.kernel.vfs.blockDevices.supers.values()) syncFsOf(sb.fs);
+  return 0;
+};
+
+/** A filesystem's sync (Ext2Filesystem.syncFs), where it has one. */
+function syncFsOf(fs: object): void {
+  (fs as { syncFs?(): void }).syncFs?.();
+}
 
 /** Implements sync_file_range(2): validation only. */
 const sysSyncFileRange: SyscallFn = (t, a) => {
