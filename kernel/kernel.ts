@@ -21,6 +21,7 @@
 import { fanotifyCause } from "./fanotify_hooks.ts";
 import { UCounts } from "./ucounts.ts";
 import { Vdso } from "./vdso/vdso.ts";
+import { RSEQ_TICK_NS, rseqNotifyResume, rseqTick } from "./rseq.ts";
 import type { Context, Platform, Stop, StopReason } from "../platform/mod.ts";
 import type { VirtualFilesystem } from "../vfs/mod.ts";
 import type { FileDescription } from "../vfs/file_description.ts";
@@ -265,6 +266,8 @@ export class Kernel {
   readonly #timed = new Set<Task>();
   /** Number of tasks in user mode. */
   #running = 0;
+  /** When the loop last looked for threads spinning in an rseq critical section (kernel/rseq.ts). */
+  #rseqTickAt = 0;
   /** True while the sandbox is paused ({@linkcode pause}): no task runs, no deadline expires. */
   #paused = false;
   /**
@@ -790,6 +793,7 @@ export class Kernel {
     t.blocked = null;
     this.#timed.delete(t);
     t.state = "runnable";
+    if (t.rseq !== null) t.rseqResume = true; // it slept: as descheduled
     this.#runQueue.push(t);
     this.#kick();
   }
@@ -802,6 +806,7 @@ export class Kernel {
   resumeStoppedTask(t: Task): void {
     if (t.state !== "stopped") return;
     t.state = "runnable";
+    if (t.rseq !== null) t.rseqResume = true;
     // A task stopped inside a syscall looks at its pending signals before running it again.
     if (t.inSyscall) t.interrupted = true;
     const queue = () => {
@@ -932,6 +937,10 @@ export class Kernel {
         continue;
       }
       const now = monotonicNs();
+      if (this.#running > 0 && now - this.#rseqTickAt >= RSEQ_TICK_NS) {
+        this.#rseqTickAt = now;
+        rseqTick(this.tasks.values());
+      }
       const next = this.#expireDeadlines(now);
       if (this.#runQueue.length > 0 || this.#initStatus !== null) continue;
       if (now - lastYield > YIELD_AFTER_MS * 1e6) {
@@ -1132,6 +1141,7 @@ export class Kernel {
         this.#step(t);
         return;
       case "fault": {
+        if (t.rseq !== null) t.rseqResume = true;
         this.log.debug(
           `${t} ${SIGNAL_NAMES[reason.signo]} at 0x${reason.addr.toString(16)} (code ${reason.code}), ` +
             `rip 0x${t.ctx.regs.get("rip").toString(16)}`,
@@ -1200,6 +1210,7 @@ export class Kernel {
         this.killGroup(t.tg, 9);
         return;
       case "interrupt":
+        if (t.rseq !== null) t.rseqResume = true; // taken out of user mode: as preempted
         this.#step(t);
         return;
       default: {
@@ -1307,6 +1318,13 @@ export class Kernel {
     if ((t.state as Task["state"]) === "dead") return;
     // No handler was entered: an interrupted syscall of a traced task runs again.
     if (t.restartCode !== 0) settleRestart(t, null);
+    if (t.rseqResume) {
+      // After the signals, as Linux's exit_to_user_mode_loop: a bad rseq area forces a SIGSEGV,
+      // delivered before the task runs.
+      rseqNotifyResume(t);
+      if (deliverableSet(t) !== 0n && !deliverSignals(t)) return;
+      if ((t.state as Task["state"]) === "dead") return;
+    }
     if (this.#throttledUntil !== 0) {
       if (monotonicNs() < this.#throttledUntil) {
         this.#throttled.push(t);

@@ -33,6 +33,7 @@ import type { FileDescription, MemoryIO } from "../vfs/file_description.ts";
 import { PATH_MAX } from "../abi/linux/file.ts";
 import { RLIMIT_AS, RLIMIT_STACK } from "../abi/linux/limits.ts";
 import { PendingSignals } from "./task_signals.ts";
+import type { RseqRegistration } from "./rseq.ts";
 import type { AltStack } from "./signal_frame.ts";
 import type { PtraceLink } from "./ptrace.ts";
 import type { DebugRegs } from "./debug_regs.ts";
@@ -136,6 +137,14 @@ export class Task implements Waker, MemoryIO {
   /** set_tid_address(2) / CLONE_CHILD_CLEARTID. */
   clearChildTid = 0;
   robustList = 0;
+  /** rseq(2)'s registration (kernel/rseq.ts), or null. Not inherited by threads; fork copies it, exec drops it. */
+  rseq: RseqRegistration | null = null;
+  /**
+   * Linux's TIF_NOTIFY_RESUME for rseq: t may have been descheduled or migrated since it last ran
+   * (a sleep, an interrupt, a registration), so its next return to user mode checks its critical
+   * section and CPU fields (kernel/rseq.ts). Only set while t.rseq is.
+   */
+  rseqResume = false;
   /** PR_SET_PDEATHSIG: the signal this task gets when its parent dies. */
   pdeathSignal = 0;
   /**

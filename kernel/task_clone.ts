@@ -246,6 +246,13 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
   child.personality = t.personality; // dup_task_struct copies it
   child.tscSigsegv = t.tscSigsegv; // TIF_NOTSC too (the host thread's clone inherits it)
   child.timerSlackNs = child.defaultTimerSlackNs = t.timerSlackNs; // copy_process
+  // rseq_fork: a new thread (or vfork's child) registers its own area; a fork's child keeps the
+  // registration in its copy of the memory, and its first return to user mode rewrites the
+  // CPU fields (wake_up_new_task's rseq_migrate).
+  if (!(f & CLONE_VM) && t.rseq !== null) {
+    child.rseq = { ...t.rseq, cpu: -1 };
+    child.rseqResume = true;
+  }
   if (!t.schedResetOnFork) {
     child.schedPolicy = t.schedPolicy;
     child.schedPriority = t.schedPriority;

@@ -211,6 +211,8 @@ function commitExec(t: Task, req: ExecRequest, image: Image): void {
   t.tg.execed = true;
   t.clearChildTid = 0;
   t.robustList = 0;
+  t.rseq = null; // rseq_execve: the area was in the old memory
+  t.rseqResume = false;
   t.altStack = { sp: 0, size: 0, flags: SS_DISABLE }; // the old stack is in the dropped memory
   t.debugRegs = null; // flush_ptrace_hw_breakpoint (the new stub's host thread has none armed)
   // prepare_exec_creds: no thread keyring and a new (absent) process keyring; the session

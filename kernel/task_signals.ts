@@ -25,6 +25,7 @@ import { EVENT_IN } from "../waiter/mod.ts";
 import { SA_NODEFER, SA_ONSTACK, SA_RESETHAND, SA_RESTART, SA_RESTORER, SA_SIGINFO, SIGSEGV } from "../abi/linux/signal.ts";
 import { applySendSideEffects, initiateGroupStop } from "./job_control.ts";
 import { enterStop } from "./ptrace.ts";
+import { rseqSignalDeliver } from "./rseq.ts";
 import { RLIMIT_SIGPENDING } from "../abi/linux/limits.ts";
 import { type RlimitCharge, rlimitOverlimit, UCOUNT_RLIMIT_SIGPENDING } from "./ucounts.ts";
 
@@ -316,6 +317,9 @@ export function settleRestart(t: Task, act: SigAction | null): void {
 /** Builds the signal frame and points t at the handler. False if the stack was unusable. */
 function enterHandler(t: Task, info: SigInfo, act: SigAction): boolean {
   if (t.restartCode !== 0) settleRestart(t, act);
+  // setup_rt_frame's rseq_signal_deliver: a critical section is left for its abort handler,
+  // whose address the frame then holds.
+  if (t.rseq !== null) rseqSignalDeliver(t, info.signo);
   const ctx = t.ctx;
   const regs = ctx.regs;
   const alt = t.altStack;

@@ -177,3 +177,7 @@ Deno.test("following a symlink and readlink(2) move its atime under relatime, ls
 Deno.test("a signal during vfork's wait for its child does not interrupt it: vfork returns the pid and the handler runs after, as natively (tests/c/vfork_signal.c)", async () => {
   await assertSameAsNative([await compileC("vfork_signal")]);
 });
+
+Deno.test("rseq(2) registers, checks and unregisters as Linux, keeps its CPU fields, passes to a fork's child, and aborts critical sections on signals and preemption (tests/c/rseq.c)", async () => {
+  await assertSameAsNative([await compileC("rseq")]);
+});

@@ -21,6 +21,9 @@ export const AT_SECURE = 23;
 export const AT_BASE_PLATFORM = 24;
 export const AT_RANDOM = 25;
 export const AT_HWCAP2 = 26;
+/** rseq(2)'s supported size of struct rseq (its fields up to `end`) and the alignment it needs. */
+export const AT_RSEQ_FEATURE_SIZE = 27;
+export const AT_RSEQ_ALIGN = 28;
 export const AT_EXECFN = 31;
 export const AT_SYSINFO_EHDR = 33;
 export const AT_MINSIGSTKSZ = 51;

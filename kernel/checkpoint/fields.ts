@@ -110,7 +110,7 @@ export const LEDGER: readonly LedgerEntry[] = [
     file: "kernel/task.ts",
     className: "Task",
     saved: [
-      "tid", "tg", "ctx", "sigmask", "pendingSignals", "altStack", "clearChildTid", "robustList", "pdeathSignal",
+      "tid", "tg", "ctx", "sigmask", "pendingSignals", "altStack", "clearChildTid", "robustList", "rseq", "pdeathSignal",
       "timerSlackNs", "defaultTimerSlackNs", "noNewPrivs", "schedDl", "schedPolicy", "schedPriority", "schedResetOnFork", "nice", "ioprio", "schedSliceNs", "name",
       "fdTable", "fs", "creds", "cpuBase", "seccomp", "affinity", "memPolicy", "sessionKeyring", "threadKeyring",
       "reqkeyDefault", "timeNs", "timeNsForChildren", "debugRegs",
@@ -131,6 +131,7 @@ export const LEDGER: readonly LedgerEntry[] = [
       cpuFrozen: "false: set only as a thread's host thread goes away, and a saved thread is alive",
       "#args": "a cache of the current context's argument decoder",
       io: "I/O accounting (/proc/PID/io): statistics, counted from zero again after a restore",
+      rseqResume: "set for every restored task with an rseq registration (as migrated): its CPU fields are written again",
     },
     refused: {
       savedMask: "the mask a sigsuspend, pselect or ppoll put aside: saved as the thread's mask when the call runs again; refused between its wake and its handler",

@@ -176,6 +176,7 @@ const creds = (v: unknown): boolean =>
 
 const ALT_STACK = keys("sp", "size", "flags");
 const TIMER_SLACK = keys("ns", "defaultNs");
+const RSEQ = keys("addr", "len", "sig");
 const DL = keys("runtime", "deadline", "period");
 const SCHED = keys("policy", "priority", "resetOnFork", "sliceNs", "dl");
 const sched = (v: unknown): boolean =>
@@ -184,8 +185,8 @@ const sched = (v: unknown): boolean =>
 const TASK_CPU = keys("userNs", "sysNs");
 const keyringSerial = (v: unknown): boolean => isIntIn(v, 3, 0x7fff_ffff);
 const TASK = keys(
-  "tid", "name", "regs", "fp", "sigmask", "pending", "altStack", "clearChildTid", "robustList", "pdeathSignal", "timerSlack", "noNewPrivs",
-  "nice", "ioprio", "sched", "creds", "fdTable", "fs", "seccomp", "affinity", "sessionKeyring", "threadKeyring", "reqkeyDefault", "cpu",
+  "tid", "name", "regs", "fp", "sigmask", "pending", "altStack", "clearChildTid", "robustList", "rseq", "pdeathSignal", "timerSlack",
+  "noNewPrivs", "nice", "ioprio", "sched", "creds", "fdTable", "fs", "seccomp", "affinity", "sessionKeyring", "threadKeyring", "reqkeyDefault", "cpu",
 );
 /** sandbox.ts's taskSchema, without queued signals or a memory policy. */
 function task(v: unknown): boolean {
@@ -196,6 +197,7 @@ function task(v: unknown): boolean {
   const a = v.altStack;
   if (!strict(a, ALT_STACK) || !u64(a.sp) || !u64(a.size) || !u32(a.flags)) return false;
   if (!u64(v.clearChildTid) || !u64(v.robustList) || !isIntIn(v.pdeathSignal, 0, 64)) return false;
+  if (!opt(v, "rseq", (r) => strict(r, RSEQ) && u64(r.addr) && isIntIn(r.len, 32, 0xffff_ffff) && u32(r.sig))) return false;
   if (!opt(v, "timerSlack", (t) => strict(t, TIMER_SLACK) && u64(t.ns) && u64(t.defaultNs))) return false;
   if (!bool(v.noNewPrivs) || !isIntIn(v.nice, -20, 19) || !opt(v, "ioprio", (p) => isIntIn(p, 0, 0xffff)) || !sched(v.sched)) return false;
   if (!creds(v.creds) || !u32(v.fdTable) || !u32(v.fs) || !opt(v, "seccomp", u32)) return false;

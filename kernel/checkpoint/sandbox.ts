@@ -277,6 +277,8 @@ const taskSchema = z.object({
   altStack: z.object({ sp: u64, size: u64, flags: u32 }).strict(),
   clearChildTid: u64,
   robustList: u64,
+  /** rseq(2)'s registration (kernel/rseq.ts); absent: none. */
+  rseq: z.object({ addr: u64, len: intIn(32, 0xffff_ffff), sig: u32 }).strict().optional(),
   pdeathSignal: intIn(0, 64),
   timerSlack: z.object({ ns: u64, defaultNs: u64 }).strict().optional(),
   noNewPrivs: z.boolean(),
@@ -1395,6 +1397,12 @@ function restoreTask(t: Task, s: SavedTask): void {
   t.altStack = { ...s.altStack };
   t.clearChildTid = s.clearChildTid;
   t.robustList = s.robustList;
+  if (s.rseq !== undefined) {
+    // As a thread migrated: its CPU fields are written again, and a critical section it was
+    // in aborted, at its first return to user mode.
+    t.rseq = { addr: s.rseq.addr, len: s.rseq.len, sig: s.rseq.sig, cpu: -1 };
+    t.rseqResume = true;
+  }
   t.pdeathSignal = s.pdeathSignal;
   if (s.timerSlack !== undefined) {
     t.timerSlackNs = s.timerSlack.ns;

@@ -517,6 +517,7 @@ function saveTask(t: Task, c: SaveContext): SavedTask {
     altStack: { ...t.altStack },
     clearChildTid: t.clearChildTid,
     robustList: t.robustList,
+    ...(t.rseq !== null ? { rseq: { addr: t.rseq.addr, len: t.rseq.len, sig: t.rseq.sig } } : {}),
     pdeathSignal: t.pdeathSignal,
     timerSlack: { ns: t.timerSlackNs, defaultNs: t.defaultTimerSlackNs },
     noNewPrivs: t.noNewPrivs,

@@ -11,6 +11,7 @@ import { ExecPermHold, fanPermActive, heldOpen } from "../fanotify_hooks.ts";
 import { checkLandlock, FS_EXECUTE, FS_READ_FILE } from "../landlock.ts";
 import { EACCES, EFAULT, EINVAL, EIO, ELIBBAD, ELOOP, ENOENT, ENOEXEC, errnoFromNumber, LinuxError } from "../errno.ts";
 import type { Task } from "../task.ts";
+import { RSEQ_ALIGN, RSEQ_FEATURE_SIZE } from "../rseq.ts";
 import type { Location, PathContext, VirtualFilesystem } from "../../vfs/mod.ts";
 import { MAY_EXEC, MAY_READ, mayAccess } from "../../vfs/mod.ts";
 import type { FileDescription } from "../../vfs/file_description.ts";
@@ -472,6 +473,8 @@ function loadElf(t: Task, file: FileDescription, args: ExecArgs, target: LoadTar
       [AT.AT_EGID, c.egid],
       [AT.AT_SECURE, exec.secure ? 1 : 0],
       [AT.AT_HWCAP2, hostAux.get(AT.AT_HWCAP2) ?? 0],
+      [AT.AT_RSEQ_FEATURE_SIZE, RSEQ_FEATURE_SIZE],
+      [AT.AT_RSEQ_ALIGN, RSEQ_ALIGN],
     ];
     // Linux puts the vDSO's address first (ARCH_DLINFO) when there is one.
     if (vdsoBase !== 0) auxv.unshift([AT.AT_SYSINFO_EHDR, vdsoBase]);

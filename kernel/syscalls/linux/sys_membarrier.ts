@@ -8,6 +8,7 @@
  */
 
 import { EINVAL, EPERM } from "../../errno.ts";
+import { rseqFence } from "../../rseq.ts";
 import { supported, type SyscallEntry, type SyscallFn } from "./support.ts";
 
 const MEMBARRIER_CMD_QUERY = 0;
@@ -55,6 +56,11 @@ const sysMembarrier: SyscallFn = (t, a) => {
       if (!(t.mm.membarrierRegistered & PRIVATE_NEEDS[cmd]!)) throw EPERM;
       // A process alone in its address space has no other thread to reach (Linux returns at once).
       if (t.tg.tasks.size === 1 && t.mm.users === 1) return 0;
+      // The RSEQ fence restarts the other threads' critical sections (Linux's IPI sets their
+      // notify-resume, which rewrites their CPU fields on the way back to user mode).
+      if (cmd === MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ) {
+        for (const x of t.kernel.tasks.values()) if (x !== t && x.mm === t.mm && x.rseq !== null) rseqFence(x);
+      }
       return barrier();
     case MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED:
     case MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED:

@@ -89,6 +89,7 @@ const sysSchedSetaffinity: SyscallFn = (t, a) => {
   }
   if (!any) throw EINVAL;
   target.affinity = mask;
+  if (target.rseq !== null) target.rseqResume = true; // migrated: its rseq CPU fields follow
   return 0;
 };
 

@@ -1,7 +1,8 @@
 /** Thread setup: arch_prctl(2), set_robust_list(2), get_robust_list(2), rseq(2). */
 
 import { mayAttach } from "./sys_process_vm.ts";
-import { EINVAL, ENODEV, ENOSYS, EPERM, ESRCH } from "../../errno.ts";
+import { EINVAL, ENODEV, EPERM, ESRCH } from "../../errno.ts";
+import { rseqSyscall } from "../../rseq.ts";
 import { checkTlsBase } from "../../task_clone.ts";
 import { partial, supported, type SyscallEntry, type SyscallFn } from "./support.ts";
 
@@ -58,14 +59,12 @@ const sysGetRobustList: SyscallFn = (t, a) => {
   return 0;
 };
 
-/** rseq(2) is refused: glibc then works without it. */
-const sysRseq: SyscallFn = () => {
-  throw ENOSYS;
-};
+/** Implements rseq(2) (kernel/rseq.ts). */
+const sysRseq: SyscallFn = (t, a) => rseqSyscall(t, a.u64(0), a.uint(1), a.int(2), a.uint(3));
 
 export const table: Record<number, SyscallEntry> = {
   158: supported("arch_prctl", sysArchPrctl),
   273: supported("set_robust_list", sysSetRobustList),
   274: supported("get_robust_list", sysGetRobustList),
-  334: partial("rseq", sysRseq, "returns ENOSYS; libc falls back"),
+  334: partial("rseq", sysRseq, "preemption is seen at the sentry's own stops (kernel/rseq.ts)"),
 };
