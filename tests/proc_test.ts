@@ -495,6 +495,10 @@ Deno.test("pivot_root checks as Linux (EINVAL to no mount point, EBUSY on the ro
   ].join("\n"), r.stderr);
 });
 
+Deno.test("/sys/kernel/mm/ksm: KSM built in and not running, as the host kernel is (LTP madvise02 skips its no-KSM cases on it), and MADV_MERGEABLE/UNMERGEABLE accepted, as natively (tests/c/ksm_sysfs.c)", async () => {
+  await assertSameAsNative([await compileC("ksm_sysfs")]);
+});
+
 Deno.test("/proc/sys/fs/pipe-max-size: root writes it, rounded up to a power of two of at least a page (EINVAL above 2^31 or for a non-number), and F_SETPIPE_SZ without CAP_SYS_RESOURCE stops at it, as natively (tests/c/pipe_max_size.c)", async () => {
   await assertSameAsNative([await compileC("pipe_max_size")]);
 });

@@ -53,7 +53,19 @@ export class SysFilesystem extends KernFilesystem {
     node0.add(new FixedFile(this, node0, "cpumap", all));
     node0.add(new FixedFile(this, node0, "cpulist", range));
     root.dir("fs").dir("cgroup");
-    root.dir("kernel");
+    // KSM as a kernel built with it and never started shows it (run 0: nothing is merged, the
+    // sandbox's MADV_MERGEABLE is accepted and merges nothing), read-only: the
+    // sandbox cannot start ksmd. Linux's defaults.
+    const ksm = root.dir("kernel").dir("mm").dir("ksm");
+    const ksmFiles: [string, string][] = [
+      ["advisor_max_cpu", "70"], ["advisor_max_pages_to_scan", "30000"], ["advisor_min_pages_to_scan", "500"],
+      ["advisor_mode", "[none] scan-time"], ["advisor_target_scan_time", "200"], ["full_scans", "0"], ["general_profit", "0"],
+      ["ksm_zero_pages", "0"], ["max_page_sharing", "256"], ["merge_across_nodes", "1"], ["pages_scanned", "0"],
+      ["pages_shared", "0"], ["pages_sharing", "0"], ["pages_skipped", "0"], ["pages_to_scan", "100"], ["pages_unshared", "0"],
+      ["pages_volatile", "0"], ["run", "0"], ["sleep_millisecs", "20"], ["smart_scan", "1"], ["stable_node_chains", "0"],
+      ["stable_node_chains_prune_millisecs", "2000"], ["stable_node_dups", "0"], ["use_zero_pages", "0"],
+    ];
+    for (const [name, value] of ksmFiles) ksm.add(new FixedFile(this, ksm, name, `${value}\n`));
     root.dir("class");
     root.add(new SysBlockDir(this, root, "block"));
     const dev = root.dir("dev");
