@@ -208,6 +208,10 @@ Deno.test("xattrs of special files (LTP fgetxattr02): a FIFO, /dev/null's number
   await assertSameAsNative([await compileC("xattr_special_files")]);
 });
 
+Deno.test("file_getattr(2)/file_setattr(2) on tmpfs: argument checks in order, the path (ENOTDIR for a file as dirfd: LTP file_attr04; AT_EMPTY_PATH, O_PATH EBADF, symlinks EOPNOTSUPP), the inode flags as FS_XFLAG_* set and read back (also through FS_IOC_GETFLAGS), what tmpfs does not keep EOPNOTSUPP or EINVAL by file type, a pipe EOPNOTSUPP, as natively (tests/c/file_attr.c)", async () => {
+  await assertSameAsNative([await compileC("file_attr")]);
+});
+
 Deno.test("chattr's inode flags on tmpfs (LTP setxattr03): FS_IOC_GETFLAGS/SETFLAGS keep only what tmpfs keeps (EOPNOTSUPP), the owner sets them and immutable/append-only need CAP_LINUX_IMMUTABLE; immutable and append-only files and directories refuse writes, truncation, chmod/chown/utimes, xattrs, unlink, rename and link as natively (tests/c/inode_flags.c)", async () => {
   await assertSameAsNative([await compileC("inode_flags")]);
 });

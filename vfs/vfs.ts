@@ -1024,12 +1024,16 @@ export class VirtualFilesystem {
    * FS_IMMUTABLE_FL or FS_APPEND_FL (EPERM), then the flags tmpfs keeps (shmem_fileattr_set's
    * EOPNOTSUPP for any other, casefolding included: no tmpfs here has an encoding).
    */
-  setInodeFlags(ctx: PathContext, loc: Location, flags: number): void {
+  setInodeFlags(ctx: PathContext, loc: Location, flags: number, prepare?: (d: Dentry) => void): void {
     this.#checkWritable(loc);
     const d = loc.dentry;
+    // No fileattr_set (file_setattr(2); the ioctl is ENOTTY before): tmpfs's symlinks have none.
+    if (d.inodeFlags === null || d.isSymlink) throw EOPNOTSUPP;
     if (!isOwnerOrRoot(ctx.creds, d.uid)) throw EPERM;
     const old = inodeFlagsOf(d);
     if (((old ^ flags) & (FS_APPEND_FL | FS_IMMUTABLE_FL)) && !ctx.creds.hasCap(CAP_LINUX_IMMUTABLE)) throw EPERM;
+    // file_setattr(2)'s rest of fileattr_set_prepare and shmem_fileattr_set's fsx check.
+    prepare?.(d);
     if (flags & ~TMPFS_INODE_FLAGS) throw EOPNOTSUPP;
     d.setInodeFlags(flags);
   }

@@ -397,4 +397,7 @@ const NAMES: Readonly<Record<number, string>> = {
   464: "getxattrat",
   465: "listxattrat",
   466: "removexattrat",
+  467: "open_tree_attr",
+  468: "file_getattr",
+  469: "file_setattr",
 };

@@ -1,15 +1,18 @@
 /**
  * File attributes: chmod(2), fchmod(2), fchmodat(2), fchmodat2(2), chown(2), fchown(2),
- * lchown(2), fchownat(2), utime(2), utimes(2), futimesat(2), utimensat(2). The permission
- * rules (owner, CAP_FOWNER, CAP_CHOWN) are in vfs/vfs.ts.
+ * lchown(2), fchownat(2), utime(2), utimes(2), futimesat(2), utimensat(2), and the inode flags
+ * by path: file_getattr(2), file_setattr(2) (Linux 6.17). The permission rules (owner,
+ * CAP_FOWNER, CAP_CHOWN, CAP_LINUX_IMMUTABLE) are in vfs/vfs.ts.
  *
  * @module
  */
 
-import { EBADF, EFAULT, EINVAL } from "../../errno.ts";
+import { E2BIG, EBADF, EFAULT, EINVAL, EOPNOTSUPP } from "../../errno.ts";
+import { INIT_USER_NS } from "../../user_namespace.ts";
 import type { Task } from "../../task.ts";
 import {
-  AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, O_PATH, UTIME_NOW, UTIME_OMIT,
+  AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, FS_APPEND_FL, FS_IMMUTABLE_FL, FS_NOATIME_FL, FS_NODUMP_FL, O_PATH, S_IFDIR, S_IFMT,
+  S_IFREG, UTIME_NOW, UTIME_OMIT,
 } from "../../../abi/linux/file.ts";
 import type { Location, TimeSpec } from "../../../vfs/mod.ts";
 import { FileDescription } from "../../../vfs/file_description.ts";
@@ -186,7 +189,110 @@ const sysUtime: SyscallFn = (t, a) => {
   return utimes(t, target(t, AT_FDCWD, a.pointer(0), 0), times[0], times[1]);
 };
 
+// ---- file_getattr(2), file_setattr(2) (fs/file_attr.c) ----
+
+/** struct file_attr: fa_xflags (u64), fa_extsize, fa_nextents, fa_projid, fa_cowextsize (u32). */
+const FILE_ATTR_SIZE_VER0 = 24;
+const PAGE_SIZE = 4096;
+const FS_SYNC_FL = 0x8, FS_DAX_FL = 0x02000000, FS_PROJINHERIT_FL = 0x20000000;
+const FS_XFLAG_PREALLOC = 0x2, FS_XFLAG_IMMUTABLE = 0x8, FS_XFLAG_APPEND = 0x10, FS_XFLAG_SYNC = 0x20, FS_XFLAG_NOATIME = 0x40,
+  FS_XFLAG_NODUMP = 0x80, FS_XFLAG_PROJINHERIT = 0x200, FS_XFLAG_EXTSIZE = 0x800, FS_XFLAG_EXTSZINHERIT = 0x1000, FS_XFLAG_DAX = 0x8000,
+  FS_XFLAG_COWEXTSIZE = 0x10000, FS_XFLAG_HASATTR = 0x80000000;
+/** FS_XFLAGS_MASK: the flags file_setattr takes (others EINVAL). */
+const FS_XFLAGS_MASK = 0x1fffb | FS_XFLAG_HASATTR;
+/** FS_XFLAG_COMMON: what an inode flag says too (fileattr_has_fsx ignores them). */
+const FS_XFLAG_COMMON = FS_XFLAG_SYNC | FS_XFLAG_IMMUTABLE | FS_XFLAG_APPEND | FS_XFLAG_NODUMP | FS_XFLAG_NOATIME | FS_XFLAG_DAX |
+  FS_XFLAG_PROJINHERIT;
+/** Inode flag and extended flag pairs (fileattr_fill_flags, fileattr_fill_xflags). */
+const FLAG_PAIRS: [number, number][] = [
+  [FS_SYNC_FL, FS_XFLAG_SYNC], [FS_IMMUTABLE_FL, FS_XFLAG_IMMUTABLE], [FS_APPEND_FL, FS_XFLAG_APPEND], [FS_NODUMP_FL, FS_XFLAG_NODUMP],
+  [FS_NOATIME_FL, FS_XFLAG_NOATIME], [FS_DAX_FL, FS_XFLAG_DAX], [FS_PROJINHERIT_FL, FS_XFLAG_PROJINHERIT],
+];
+
+/**
+ * The file file_getattr/file_setattr name: with AT_EMPTY_PATH and an empty (or null) path, the
+ * descriptor itself (fdget: an O_PATH one is EBADF), else the path from dirfd.
+ */
+function attrTarget(t: Task, dirfd: number, pathAddr: number, flags: number): Target {
+  const emptyPath = (flags & AT_EMPTY_PATH) !== 0;
+  const path = copyInPath(t, pathAddr, emptyPath);
+  if (path === "" && emptyPath && dirfd >= 0) return fdTarget(t, dirfd);
+  return t.kernel.vfs.resolve(pathCtx(t), startDir(t, dirfd, path, emptyPath), path, {
+    follow: (flags & AT_SYMLINK_NOFOLLOW) === 0,
+    emptyPath,
+  });
+}
+
+/** usize as both calls check it: more than a page E2BIG, less than the first version EINVAL. */
+function attrSize(a: { sizeT(i: number): number }): number {
+  const usize = a.sizeT(3);
+  if (usize > PAGE_SIZE) throw E2BIG;
+  if (usize < FILE_ATTR_SIZE_VER0) throw EINVAL;
+  return usize;
+}
+
+/** Implements file_getattr(2): the inode flags as FS_XFLAG_* (vfs_fileattr_get); none kept: EOPNOTSUPP. */
+const sysFileGetattr: SyscallFn = (t, a) => {
+  const uattr = a.pointer(2), flags = a.uint(4);
+  if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) throw EINVAL;
+  const usize = attrSize(a);
+  const to = attrTarget(t, a.int(0), a.pointer(1), flags);
+  // A symlink has no fileattr_get (tmpfs's symlink inode operations).
+  const inodeFlags = to instanceof FileDescription || to.dentry.isSymlink ? null : to.dentry.inodeFlags;
+  if (inodeFlags === null) throw EOPNOTSUPP;
+  let xflags = 0;
+  for (const [fl, xf] of FLAG_PAIRS) if (inodeFlags & fl) xflags |= xf;
+  // copy_struct_to_user: the struct, then zeros for the rest of a bigger buffer.
+  const out = new Uint8Array(usize);
+  new DataView(out.buffer).setUint32(0, xflags >>> 0, true);
+  t.copyOut(uattr, out);
+  return 0;
+};
+
+/**
+ * Implements file_setattr(2) (vfs_fileattr_set): the extended flags become inode flags; the
+ * rest (extent sizes, project ids, flags without an inode flag) are what no filesystem here
+ * keeps (shmem_fileattr_set's EOPNOTSUPP), after fileattr_set_prepare's checks.
+ */
+const sysFileSetattr: SyscallFn = (t, a) => {
+  const uattr = a.pointer(2), flags = a.uint(4);
+  if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) throw EINVAL;
+  const usize = attrSize(a);
+  // copy_struct_from_user: bytes past the struct must be zero.
+  const raw = t.copyIn(uattr, usize);
+  if (raw.subarray(FILE_ATTR_SIZE_VER0).some((b) => b !== 0)) throw E2BIG;
+  const v = new DataView(raw.buffer, raw.byteOffset);
+  const xflagsIn = v.getBigUint64(0, true);
+  const extsize = v.getUint32(8, true), projid = v.getUint32(16, true), cowextsize = v.getUint32(20, true);
+  if (xflagsIn & ~BigInt(FS_XFLAGS_MASK >>> 0)) throw EINVAL;
+  let xflags = Number(xflagsIn) & ~(FS_XFLAG_PREALLOC | FS_XFLAG_HASATTR);
+  let want = 0;
+  for (const [fl, xf] of FLAG_PAIRS) if (xflags & xf) want |= fl;
+  const to = attrTarget(t, a.int(0), a.pointer(1), flags);
+  if (to instanceof FileDescription) throw EOPNOTSUPP; // sockfs, pipefs, anon inodes: no fileattr_set
+  t.kernel.vfs.setInodeFlags(pathCtx(t), to, want, (d) => {
+    // fileattr_set_prepare: project ids only from the initial user namespace, and valid there.
+    if (t.creds.userNs !== INIT_USER_NS) {
+      if (projid !== 0 || (xflags & FS_XFLAG_PROJINHERIT)) throw EINVAL;
+    } else if (projid === 0xffffffff) {
+      throw EINVAL;
+    }
+    const type = d.stat().mode & S_IFMT;
+    if ((xflags & FS_XFLAG_EXTSIZE) && type !== S_IFREG) throw EINVAL;
+    if ((xflags & FS_XFLAG_EXTSZINHERIT) && type !== S_IFDIR) throw EINVAL;
+    if ((xflags & FS_XFLAG_COWEXTSIZE) && type !== S_IFREG && type !== S_IFDIR) throw EINVAL;
+    if ((xflags & FS_XFLAG_DAX) && type !== S_IFREG && type !== S_IFDIR) throw EINVAL;
+    if (extsize === 0) xflags &= ~(FS_XFLAG_EXTSIZE | FS_XFLAG_EXTSZINHERIT);
+    if (cowextsize === 0) xflags &= ~FS_XFLAG_COWEXTSIZE;
+    // shmem_fileattr_set: nothing beyond the inode flags is kept.
+    if ((xflags & ~FS_XFLAG_COMMON) || extsize !== 0 || projid !== 0 || cowextsize !== 0) throw EOPNOTSUPP;
+  });
+  return 0;
+};
+
 export const table: Record<number, SyscallEntry> = {
+  468: supported("file_getattr", sysFileGetattr),
+  469: supported("file_setattr", sysFileSetattr),
   90: supported("chmod", sysChmod),
   91: supported("fchmod", sysFchmod),
   92: supported("chown", sysChown),
