@@ -10,6 +10,7 @@
  * @module
  */
 
+import { procTree } from "../vfs/procfs/procfs.ts";
 import type { Kernel } from "../kernel/kernel.ts";
 import { execProcess, onExit, pause, processes, releaseTerminal, resume, signal, stats } from "../kernel/control.ts";
 import { LinuxError } from "../kernel/errno.ts";
@@ -255,6 +256,9 @@ export class ControlServer {
         }
         case "exec": {
           if (h.status() !== "running") return fail(`container is ${h.status()}, not running`);
+          // The process's executable and cwd are looked up outside a syscall, where /proc's
+          // entries (loaded at their first use) cannot be waited for: loaded first, once.
+          if (procTree.ifLoaded === null) await procTree.load();
           const d = h.defaults;
           const base = {
             argv: req.argv,

@@ -19,6 +19,7 @@ import { callerEnvFromInitial } from "./deno_dir.ts";
 import { DebugLog } from "../kernel/log.ts";
 import type { HookKind, Hooks } from "./hooks.ts";
 import { loadNetModules } from "../kernel/net_load.ts";
+import { ModuleNotLoaded } from "../kernel/lazy_module.ts";
 import { doConfig, type LaunchConfig, loadBundle, ownOpenFilesLimit, setOverlayUpper, writeDefaultSpec } from "./bundle.ts";
 import {
   BootError,
@@ -375,6 +376,8 @@ async function runHeld(
   }
   const modules = Promise.all([
     import("./loader.ts"), import("./control_server.ts"), netAtStart(global) || netSysctl || launch.netnsPath !== null ? loadNetModules() : null,
+    // A restore re-opens /proc files and cwds as its image says: /proc's entries are loaded first.
+    restoreImage !== null ? import("../vfs/procfs/procfs.ts").then((m) => m.procTree.load()) : null,
   ]);
   modules.catch(() => {});
   if (global.debugLog !== null) {
@@ -430,10 +433,23 @@ async function runHeld(
       throw err;
     }
     ControlServer = c.ControlServer;
-    loader = l.Loader.create({
-      launch, global, log, executable, limits, overlaySize: limitFlags.overlaySize, measure,
-      checkpoint, ...(rebuild !== undefined ? { restore: rebuild } : {}), ...(stub !== null ? { stub } : {}),
-    });
+    const create = (stub: EarlyStub | null) =>
+      l.Loader.create({
+        launch, global, log, executable, limits, overlaySize: limitFlags.overlaySize, measure,
+        checkpoint, ...(rebuild !== undefined ? { restore: rebuild } : {}), ...(stub !== null ? { stub } : {}),
+      });
+    try {
+      loader = create(stub);
+    } catch (err) {
+      // The assembly reached code loaded at its first use (/proc's entries, vfs/procfs/procfs.ts:
+      // config.json's maskedPaths, readonlyPaths, sysctls or a mount under /proc, an init or a
+      // cwd there; the network's, for a net.* sysctl): it is loaded, and the sandbox assembled
+      // again from the start (the failed one was torn down, its stub with it). Not a restore's:
+      // /proc's entries are loaded before it (see modules above).
+      if (!(err instanceof ModuleNotLoaded) || rebuild !== undefined) throw err;
+      await err.load();
+      loader = create(null);
+    }
   } catch (err) {
     removeContainerDir(reg.root, reg.id);
     throw err;

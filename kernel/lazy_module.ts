@@ -20,7 +20,11 @@ import { EVENT_IN, WaitQueue } from "../waiter/mod.ts";
  * handler mistakes it for a result; the dispatcher turns it into a killable sleep on `queue`.
  */
 export class ModuleNotLoaded extends Error {
-  constructor(what: string, readonly queue: WaitQueue) {
+  /**
+   * `load` resolves once the module is loaded (rejects if it failed), for code outside a
+   * syscall that reached it and can wait (boot/mod.ts's assembly of the sandbox).
+   */
+  constructor(what: string, readonly queue: WaitQueue, readonly load: () => Promise<unknown>) {
     super(`${what}: not loaded yet`);
     this.name = "ModuleNotLoaded";
   }
@@ -43,7 +47,7 @@ export class LazyModule<T> {
     const limit = Error.stackTraceLimit;
     Error.stackTraceLimit = 0;
     try {
-      this.#notLoaded = new ModuleNotLoaded(what, this.queue);
+      this.#notLoaded = new ModuleNotLoaded(what, this.queue, () => this.load());
     } finally {
       Error.stackTraceLimit = limit;
     }

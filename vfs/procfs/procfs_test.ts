@@ -6,10 +6,13 @@ import type { FileDescription } from "../file_description.ts";
 import { newPipe, PipeEnd } from "../pipe.ts";
 import { walk } from "../path_walk.ts";
 import { type TestTree, withTree } from "../_test_tree.ts";
-import { ProcFilesystem } from "./procfs.ts";
+import { ProcFilesystem, procTree } from "./procfs.ts";
 import { FakeProcess, FakeSource } from "./_fake_source.ts";
 import { DevFilesystem } from "../devfs/devfs.ts";
 import { TtyDeviceFile } from "../tty/device_file.ts";
+
+// /proc's entries load at their first use (procfs.ts procTree); these tests walk it directly.
+await procTree.load();
 
 interface ProcTree extends TestTree {
   src: FakeSource;
