@@ -3,7 +3,8 @@
  * past the mapping or over a hole, another file's or other rights' VMA beyond it), then a
  * window of a shared file mapping rearranged page by page: what each page shows, that writes
  * through it reach the file at the new offset, the VMAs /proc/self/maps shows, a range over
- * two remapped VMAs of the same file, MAP_NONBLOCK, and a pgoff past the file (SIGBUS). */
+ * two remapped VMAs of the same file, MAP_NONBLOCK, a pgoff past the file (SIGBUS), and a System
+ * V segment (remapped; once IPC_RMID marked it, the remap dropping its last attach fails). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/shm.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -120,6 +122,23 @@ int main(void) {
   } else {
     printf("%-44s : SIGBUS\n", "touch past the file");
   }
+
+  /* A System V segment: remapped in place; once IPC_RMID marked it, the remap that drops its
+   * last attach destroys it and fails, the range left unmapped; with another attach left it
+   * works. */
+  int id = shmget(IPC_PRIVATE, 2 * P, IPC_CREAT | 0600);
+  char *s1 = shmat(id, 0, 0), *s2 = shmat(id, 0, 0);
+  s1[0] = 'p';
+  s1[P] = 'q';
+  R("shm: page 0 <- segment page 1", rfp(s1, P, 0, 1, 0));
+  printf("%-44s : %c\n", "shm: page 0 shows", s1[0]);
+  shmctl(id, IPC_RMID, 0);
+  R("shm: marked, another attach left", rfp(s1, P, 0, 0, 0));
+  printf("%-44s : %c\n", "shm: page 0 shows", s1[0]);
+  shmdt(s2);
+  R("shm: marked, the last attaches", rfp(s1, 2 * P, 0, 0, 0));
+  R("shm: the range after (msync)", msync(s1, P, MS_ASYNC));
+  R("shm: the id after", shmctl(id, IPC_STAT, &(struct shmid_ds){0}));
 
   /* Shared anonymous memory is left out: Linux remaps its shmem file, the sentry refuses. */
   return 0;

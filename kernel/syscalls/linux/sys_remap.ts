@@ -12,6 +12,10 @@ import { MAP_FIXED, MAP_LOCKED, MAP_NONBLOCK, MAP_POPULATE, MAP_SHARED, PAGE_SIZ
 import { RLIMIT_AS } from "../../../abi/linux/limits.ts";
 import { partial, type SyscallEntry, type SyscallFn } from "./support.ts";
 import type { Vma } from "../../mm/mm.ts";
+import { shmAttachCount } from "../../ipc_proc.ts";
+
+/** SHM_DEST: IPC_RMID with attaches left (ipc/shm.c). */
+const SHM_DEST = 0o1000;
 
 const U64 = 1n << 64n;
 const PAGE_MASK = ~BigInt(PAGE_SIZE - 1) & (U64 - 1n);
@@ -47,6 +51,17 @@ const sysRemapFilePages: SyscallFn = (t, a) => {
   const len = Number(size);
   const file = vma.file.incRef(); // the VMA it came from may go with the mmap
   try {
+    // A System V segment's attach (Linux's shm_mmap finds the segment by its id again): when
+    // IPC_RMID has marked it, the unmapping that MAP_FIXED does first may be its last attach,
+    // which destroys it; then the id names nothing and the call fails, the range left unmapped.
+    const seg = t.ipc.shm.all().find((x) => x.file === file);
+    if (seg !== undefined && (seg.perm.mode & SHM_DEST)) {
+      t.mm.munmap(t.ctx, s, len);
+      if (shmAttachCount(t.kernel, seg) === 0) {
+        t.ipc.removeSegment(seg);
+        throw EINVAL;
+      }
+    }
     t.mm.mmap(t.ctx, { addr: s, len, prot: vma.prot, flags, file, offset: Number(offset), asLimit: t.tg.limits.soft(RLIMIT_AS) });
   } finally {
     file.decRef();
