@@ -12,10 +12,34 @@
  * 0 or -1) are pointed at the worker instead: a worker ending the run early finds nothing.
  * With "verbose", each call is printed to stderr before it is made (for reproducing a crash).
  *
+ * Beyond plain calls, each worker draws a scene from its seed (what single random calls never
+ * reach): descriptors of many kinds at low numbers (pipes, Unix sockets, eventfd, epoll, timerfd,
+ * signalfd, inotify, memfd, a pidfd, an O_PATH descriptor, a pty), so that descriptor arguments
+ * hit them; more threads making calls beside it; a sibling process sending it signals while it
+ * sleeps in blocking calls (with handlers, some SA_RESTART); a child of its own that calls may
+ * aim at and that it may ptrace; and, among the calls, pseudo-calls: descriptors of those kinds
+ * passed over a Unix socket with SCM_RIGHTS and received again, blocking calls that a signal or
+ * a timer ends, forks whose child exits at once, threads that start and exit at once, and a
+ * thread's exit_group while the others are in calls.
+ *
  * Prints its progress ("worker I: start", "worker I: reaping") and "fuzz: seed S workers W calls N" at the end: N is the calls made (counted in memory
  * shared with the workers, so a worker's last call before it was killed counts). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
+#include <pty.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <sys/ptrace.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/timerfd.h>
+#include <sys/uio.h>
+#include <sys/user.h>
+#include <stddef.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
@@ -28,7 +52,9 @@
 #include <time.h>
 #include <unistd.h>
 
-static uint64_t state;
+#define FUTEX_WAIT_PRIVATE_ 128 /* FUTEX_WAIT | FUTEX_PRIVATE_FLAG */
+
+static __thread uint64_t state;
 
 static uint64_t next(void) {
   /* splitmix64 */
@@ -87,40 +113,259 @@ static int aims_at_process(long nr) {
 }
 
 static volatile uint64_t *counter;
+static pid_t self, parent, child; /* the worker, its watcher, the worker's own child (0: none) */
+static int sock[2] = {-1, -1};    /* a Unix socket pair for SCM_RIGHTS */
+static int rpipe[2] = {-1, -1};   /* a pipe nobody writes: reads block */
+static int logfd = -1;
+
+/* Descriptors of many kinds at low numbers, where descriptor arguments land. */
+static void make_descriptors(void) {
+  if (next() % 2) pipe2(rpipe, O_CLOEXEC * (int)(next() % 2));
+  socketpair(AF_UNIX, (next() % 2) ? SOCK_STREAM : SOCK_DGRAM, 0, sock);
+  if (next() % 2) eventfd((unsigned)next() % 3, (int)(next() % 2) * EFD_NONBLOCK);
+  if (next() % 2) {
+    int ep = epoll_create1(0);
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.u64 = 0};
+    if (ep >= 0 && sock[0] >= 0) epoll_ctl(ep, EPOLL_CTL_ADD, sock[0], &ev);
+    if (ep >= 0 && rpipe[0] >= 0) epoll_ctl(ep, EPOLL_CTL_ADD, rpipe[0], &ev);
+  }
+  if (next() % 2) {
+    int tf = timerfd_create(CLOCK_MONOTONIC, 0);
+    struct itimerspec its = {{0, 1000000}, {0, 1000000}};
+    if (tf >= 0) timerfd_settime(tf, 0, &its, 0);
+  }
+  if (next() % 2) {
+    sigset_t m;
+    sigemptyset(&m);
+    sigaddset(&m, SIGUSR2);
+    signalfd(-1, &m, 0);
+  }
+  if (next() % 2) {
+    int in = inotify_init1(0);
+    if (in >= 0) inotify_add_watch(in, "/tmp", IN_ALL_EVENTS);
+  }
+  if (next() % 2) {
+    int m = memfd_create("fuzz", MFD_ALLOW_SEALING);
+    if (m >= 0) ftruncate(m, (off_t)PAGE);
+  }
+  if (next() % 2) open("/proc/self/status", O_PATH);
+  if (next() % 2) {
+    int master, slave;
+    openpty(&master, &slave, 0, 0, 0);
+  }
+  if (child > 0 && next() % 2) syscall(SYS_pidfd_open, child, 0);
+}
+
+/* Someone to aim at: the worker or its child, never init nor the watcher. */
+static uint64_t target(void) {
+  return (child > 0 && next() % 2) ? (uint64_t)child : (uint64_t)self;
+}
+
+static void note(const char *what, long v) {
+  if (logfd >= 0) dprintf(logfd, "%ld: %s %ld\n", (long)syscall(SYS_gettid), what, v);
+}
+
+/* Random descriptors passed over the socket pair, then received with random flags and room. */
+static void pass_descriptors(void) {
+  int fds[8];
+  int n = 1 + (int)(next() % 8);
+  for (int i = 0; i < n; i++) fds[i] = (int)(next() % 20);
+  char cbuf[CMSG_SPACE(sizeof fds)];
+  memset(cbuf, 0, sizeof cbuf);
+  char byte = 'x';
+  struct iovec iov = {&byte, 1};
+  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = CMSG_SPACE(n * sizeof(int))};
+  struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(n * sizeof(int));
+  memcpy(CMSG_DATA(c), fds, n * sizeof(int));
+  note("sendmsg SCM_RIGHTS", n);
+  sendmsg(sock[next() % 2], &mh, MSG_DONTWAIT);
+  if (next() % 4 == 0) close((int)(next() % 20)); /* maybe one of them, in flight */
+  char rbuf[CMSG_SPACE(sizeof fds)];
+  struct msghdr rh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = rbuf, .msg_controllen = next() % sizeof rbuf};
+  note("recvmsg", (long)rh.msg_controllen);
+  int r = (int)recvmsg(sock[next() % 2], &rh, MSG_DONTWAIT | ((next() % 2) ? MSG_CMSG_CLOEXEC : 0) | ((next() % 4) ? 0 : MSG_PEEK));
+  if (r >= 0) {
+    for (struct cmsghdr *h = CMSG_FIRSTHDR(&rh); h; h = CMSG_NXTHDR(&rh, h)) {
+      if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS && next() % 2) {
+        int k = (int)((h->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+        for (int i = 0; i < k; i++) close(((int *)CMSG_DATA(h))[i]);
+      }
+    }
+  }
+}
+
+/* A call that sleeps until a signal (the signaller's, or an alarm) or a short timeout ends it. */
+static void block_somewhere(void) {
+  struct timespec ts = {0, (long)(next() % 20) * 1000000};
+  uint32_t word = 0;
+  char b[16];
+  struct pollfd pfd = {rpipe[0] >= 0 ? rpipe[0] : 0, POLLIN, 0};
+  /* A timer ends the sleep when no signaller does (SIGALRM never restarts a call). */
+  struct itimerval it = {{0, 0}, {0, 1000 + (long)(next() % 20000)}};
+  setitimer(ITIMER_REAL, &it, 0);
+  long k = (long)(next() % 8);
+  note("block", k);
+  switch (k) {
+    case 0: if (rpipe[0] >= 0) read(rpipe[0], b, sizeof b); break;
+    case 1: nanosleep(&ts, 0); break;
+    case 2: syscall(SYS_futex, &word, FUTEX_WAIT_PRIVATE_, 0, &ts, 0, 0); break;
+    case 3: poll(&pfd, 1, (int)(next() % 20)); break;
+    case 4: { sigset_t m; sigemptyset(&m); sigtimedwait(&m, 0, &ts); break; }
+    case 5: waitid(P_ALL, 0, 0, WEXITED | ((next() % 2) ? WNOHANG : 0)); break;
+    case 6: if (sock[0] >= 0) recv(sock[0], b, sizeof b, 0); break;
+    default: { sigset_t m; sigemptyset(&m); if (next() % 2) sigsuspend(&m); else pause(); break; }
+  }
+}
+
+static void *thread_loop(void *arg);
+
+/* Races of process and thread lifetimes with the calls around them. */
+static void churn(void) {
+  long k = (long)(next() % 4);
+  note("churn", k);
+  switch (k) {
+    case 0: { pid_t p = fork(); if (p == 0) _exit(0); break; }  /* a child gone at once, maybe reaped by a wait */
+    case 1: { pid_t p = vfork(); if (p == 0) _exit(3); break; }
+    case 2: { pthread_t t; if (pthread_create(&t, 0, thread_loop, (void *)1) == 0) pthread_detach(t); break; }
+    default: if (next() % 16 == 0) syscall(SYS_exit_group, 0); break; /* others may be mid-call */
+  }
+}
+
+/* The traced child's debug registers: random breakpoints and watchpoints (its loop touches
+ * buf and calls next()), then the child let go or single-stepped. */
+static void debug_registers(void) {
+  int n = (int)(next() % 8);
+  uint64_t v;
+  switch (next() % 4) {
+    case 0: v = (uint64_t)(uintptr_t)next; break;          /* code the child runs */
+    case 1: v = (uint64_t)buf + (next() % 64);              /* memory it writes */
+    case 2: v = (next() & 0xff00ff) | (next() % 16);        /* DR7-like: enables, lengths, types */
+    default: v = argument(); break;
+  }
+  note("debug register", n);
+  ptrace(PTRACE_POKEUSER, child, (void *)(offsetof(struct user, u_debugreg) + 8 * (size_t)n), (void *)v);
+  long req = (next() % 2) ? PTRACE_CONT : PTRACE_SINGLESTEP;
+  ptrace(req, child, 0, (void *)(uintptr_t)((next() % 4) ? 0 : SIGTRAP));
+  if (next() % 2) waitpid(child, 0, WNOHANG | __WALL);
+}
+
+static void handler(int sig) {
+  (void)sig;
+}
+
+/* One random call, or now and then one of the pseudo-calls above. */
+static void one_call(void) {
+  uint64_t r = next() % 1000;
+  if (r < 15 && sock[0] >= 0) {
+    pass_descriptors();
+    return;
+  }
+  if (r >= 15 && r < 30) {
+    block_somewhere();
+    return;
+  }
+  if (r >= 30 && r < 36) {
+    churn();
+    return;
+  }
+  if (r >= 36 && r < 86 && child > 0) {
+    debug_registers();
+    return;
+  }
+  long nr;
+  r = next() % 100;
+  if (r < 97) nr = (long)(next() % 460);
+  else if (r < 99) nr = (long)(next() % 100000);
+  else nr = (long)next();
+  uint64_t a[6];
+  for (int i = 0; i < 6; i++) a[i] = argument();
+  /* Never init or the process that watches this one (a SIGSTOP there would hang the run). */
+  if (nr == SYS_ptrace && ((int32_t)a[1] <= 1 || (int32_t)a[1] == parent || next() % 2)) a[1] = target();
+  if (aims_at_process(nr) && ((int32_t)a[0] <= 1 || (int32_t)a[0] == parent)) a[0] = target();
+  if (nr == SYS_tgkill && ((int32_t)a[1] <= 1 || (int32_t)a[1] == parent)) a[1] = target();
+  /* Plain exits end the worker: rarely worth it. */
+  if ((nr == SYS_exit || nr == SYS_exit_group) && next() % 8) return;
+  if (logfd >= 0) {
+    dprintf(logfd, "%ld: %ld(%#llx, %#llx, %#llx, %#llx, %#llx, %#llx)\n", (long)syscall(SYS_gettid), nr, (unsigned long long)a[0],
+            (unsigned long long)a[1], (unsigned long long)a[2], (unsigned long long)a[3], (unsigned long long)a[4],
+            (unsigned long long)a[5]);
+  }
+  __atomic_add_fetch(counter, 1, __ATOMIC_RELAXED);
+  syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
+
+/* A thread of the worker: its own generator, from the worker's and its number. */
+static void *thread_loop(void *arg) {
+  state = (uint64_t)(uintptr_t)arg * 0x9e3779b97f4a7c15ULL + (uint64_t)syscall(SYS_gettid);
+  long calls = (long)(next() % 64);
+  for (long i = 0; arg != (void *)1 || i < calls; i++) one_call();
+  return 0;
+}
 
 static void worker(uint64_t seed, int verbose) {
   state = seed;
   int null = open("/dev/null", O_RDWR);
-  int log = verbose ? dup(2) : -1;
+  logfd = verbose ? dup(2) : -1;
   if (null >= 0) {
     dup2(null, 0);
     dup2(null, 1);
     dup2(null, 2);
   }
   setpgid(0, 0);
-  pid_t self = getpid(), parent = getppid();
-  for (;;) {
-    long nr;
-    uint64_t r = next() % 100;
-    if (r < 97) nr = (long)(next() % 460);
-    else if (r < 99) nr = (long)(next() % 100000);
-    else nr = (long)next();
-    uint64_t a[6];
-    for (int i = 0; i < 6; i++) a[i] = argument();
-    /* Never init or the process that watches this one (a SIGSTOP there would hang the run). */
-    if (nr == SYS_ptrace && ((int32_t)a[1] <= 1 || (int32_t)a[1] == parent)) a[1] = (uint64_t)self;
-    if (aims_at_process(nr) && ((int32_t)a[0] <= 1 || (int32_t)a[0] == parent)) a[0] = (uint64_t)self;
-    if (nr == SYS_tgkill && ((int32_t)a[1] <= 1 || (int32_t)a[1] == parent)) a[1] = (uint64_t)self;
-    /* Plain exits end the worker: rarely worth it. */
-    if ((nr == SYS_exit || nr == SYS_exit_group) && next() % 8) continue;
-    if (log >= 0) {
-      dprintf(log, "%ld(%#llx, %#llx, %#llx, %#llx, %#llx, %#llx)\n", nr, (unsigned long long)a[0],
-              (unsigned long long)a[1], (unsigned long long)a[2], (unsigned long long)a[3], (unsigned long long)a[4],
-              (unsigned long long)a[5]);
+  self = getpid();
+  parent = getppid();
+  uint64_t scene = next();
+  note("scene", (long)(scene & 0xff));
+  /* A child to aim calls (ptrace among them) at. */
+  if (scene & 1) {
+    child = fork();
+    if (child == 0) {
+      for (;;) {
+        sched_yield();
+        buf[next() % 64]++;
+        if (next() % 4 == 0) pause();
+      }
     }
-    __atomic_add_fetch(counter, 1, __ATOMIC_RELAXED);
-    syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+    if (child < 0) child = 0;
+    if (child > 0 && (scene & 2)) {
+      if (scene & 4) ptrace(PTRACE_SEIZE, child, 0, PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXIT);
+      else ptrace(PTRACE_ATTACH, child, 0, 0);
+    }
   }
+  make_descriptors();
+  /* Handlers for what the signaller and the timers send; some interrupted calls restart. */
+  int sigs[] = {SIGUSR1, SIGALRM, SIGCHLD, SIGWINCH, SIGIO};
+  for (unsigned i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+    struct sigaction sa = {.sa_handler = handler, .sa_flags = (sigs[i] != SIGALRM && next() % 2) ? SA_RESTART : 0};
+    sigaction(sigs[i], &sa, 0);
+  }
+  /* A sibling that sends the worker signals while it sleeps in calls. */
+  if (scene & 8) {
+    pid_t w = self;
+    if (fork() == 0) {
+      self = getpid();
+      struct timespec ts = {0, 0};
+      for (;;) {
+        int s = sigs[next() % 5];
+        if (next() % 16 == 0) s = (next() % 2) ? SIGSTOP : SIGCONT;
+        kill(w, s);
+        ts.tv_nsec = (long)(next() % 2000) * 1000;
+        nanosleep(&ts, 0);
+      }
+    }
+  }
+  /* More threads making calls beside this one. */
+  if (scene & 16) {
+    int n = 1 + (int)((scene >> 8) % 3);
+    for (int i = 0; i < n; i++) {
+      pthread_t t;
+      if (pthread_create(&t, 0, thread_loop, (void *)(uintptr_t)(i + 2)) == 0) pthread_detach(t);
+    }
+  }
+  for (;;) one_call();
 }
 
 int main(int argc, char **argv) {
