@@ -121,3 +121,18 @@ export function releaseUnmounted(k: Kernel): void {
     }
   }
 }
+
+/**
+ * A superblock remount (MS_REMOUNT without MS_BIND, fsconfig's CMD_RECONFIGURE) of a filesystem
+ * on a block device between read-only and read-write: EACCES going read-write on a read-only
+ * device, then the driver's reconfigure (EROFS when it cannot write). Nothing for other
+ * filesystems.
+ */
+export function remountBlockSuper(k: Kernel, fs: Filesystem, readonly: boolean): void {
+  for (const [dev, sb] of k.vfs.blockDevices.supers) {
+    if (sb.fs !== fs || sb.readonly === readonly) continue;
+    if (!readonly && dev.readOnly) throw EACCES;
+    (fs as Filesystem & { reconfigure?(readonly: boolean): void }).reconfigure?.(readonly);
+    sb.readonly = readonly;
+  }
+}

@@ -98,6 +98,8 @@ export class LoopDevice implements BlockDevice, LoopView {
   /** The exclusive holder (an O_EXCL description, a mounted filesystem) and how many claims it has. */
   holder: LoopHolder | null = null;
   holds = 0;
+  /** The read-ahead in pages (BLKRASET, BLKRAGET; read_ahead_kb). */
+  raPages = READ_AHEAD_SECTORS * 512 / PAGE_SIZE;
   /** Bumped at each bind: BLKGETDISKSEQ. */
   diskseq = 0;
 
@@ -499,6 +501,7 @@ function blockIoctl(t: Task, f: LoopFile, cmd: number, arg: number): number | nu
     case BLKFRASET:
     case BLKRASET:
       if (!admin) throw EACCES;
+      d.raPages = Math.floor((arg * 512) / PAGE_SIZE);
       return 0;
     case BLKRRPART:
       if (!admin) throw EACCES;
@@ -510,7 +513,8 @@ function blockIoctl(t: Task, f: LoopFile, cmd: number, arg: number): number | nu
       throw ENOTTY;
     case BLKRAGET:
     case BLKFRAGET:
-      putU64(t, arg, READ_AHEAD_SECTORS);
+      if (arg === 0) throw EINVAL;
+      putU64(t, arg, (d.raPages * PAGE_SIZE) / 512);
       return 0;
     case BLKGETSIZE:
       putU64(t, arg, Math.floor(d.size / 512));

@@ -30,6 +30,7 @@ import {
   MAXSYMLINKS, NAME_MAX, RESOLVE_BENEATH, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_NO_XDEV,
   S_IFDIR, S_IFLNK, S_IFMT,
 } from "../abi/linux/file.ts";
+import { MS_NOSYMFOLLOW } from "../abi/linux/mount.ts";
 import { Location, type Mount } from "./mount.ts";
 import type { Dentry } from "./dentry.ts";
 import { MAY_EXEC, mayAccess } from "./permissions.ts";
@@ -215,6 +216,8 @@ function walkImpl(
     if ((cd.mode & S_IFMT) === S_IFLNK && (!final || follow || mustBeDir)) {
       if (resolve & RESOLVE_NO_SYMLINKS) throw ELOOP;
       if (++links > MAXSYMLINKS) throw ELOOP;
+      // pick_link: no symlink is followed on a nosymfollow mount (readlink still reads it).
+      if (cm.flags & MS_NOSYMFOLLOW) throw ELOOP;
       const jump = cd.magicLink();
       if (jump !== null) {
         // A magic link (/proc/PID/fd/N) leads to a place, not to a path: no "..", no root.

@@ -26,7 +26,7 @@ export const MS_LAZYTIME = 0x2000000;
  * The per-mount flags kept in Mount.flags. Access times: relatime unless MS_NOATIME or
  * MS_STRICTATIME is kept (MS_STRICTATIME given with MS_NOATIME drops it, as Linux).
  */
-export const MS_MOUNT_FLAGS = MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_STRICTATIME;
+export const MS_MOUNT_FLAGS = MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_STRICTATIME | MS_NOSYMFOLLOW;
 /** Propagation changes: accepted and ignored (one mount namespace). */
 export const MS_PROPAGATION = MS_SHARED | MS_PRIVATE | MS_SLAVE | MS_UNBINDABLE;
 /** The magic number old mount(2) callers put in the top 16 bits of flags. */

@@ -35,6 +35,8 @@ export interface LoopView {
   readonly autoclear: boolean;
   readonly partscan: boolean;
   readonly directIo: boolean;
+  /** Read-ahead in pages (queue/read_ahead_kb, BLKRAGET). */
+  readonly raPages: number;
 }
 
 /** A filesystem mounted from a block device (kernel/block_mount.ts): one per device, as Linux's superblock. */
@@ -42,7 +44,8 @@ export interface BlockSuper {
   readonly fs: Filesystem;
   /** The type it was mounted as ("ext2", "ext3"). */
   readonly type: string;
-  readonly readonly: boolean;
+  /** The superblock's read-only flag (MS_RDONLY at mount, changed by a remount). */
+  readonly: boolean;
 }
 
 /** @savable (refused while a device is in use: kernel/checkpoint/save.ts) The block devices. */
@@ -82,7 +85,7 @@ export class BlockDeviceTable {
 function unboundView(minor: number): LoopView {
   return {
     minor, bound: false, size: 0, readOnly: false, logicalBlockSize: 512, backingPath: "", offset: 0, sizeLimit: 0,
-    autoclear: false, partscan: false, directIo: false,
+    autoclear: false, partscan: false, directIo: false, raPages: 640,
   };
 }
 

@@ -10,7 +10,7 @@
 
 import { INIT_USER_NS, type UserNamespace } from "../../kernel/user_namespace.ts";
 import type { Mount } from "../mount.ts";
-import { MS_NOATIME, MS_NODEV, MS_NODIRATIME, MS_NOEXEC, MS_NOSUID, MS_STRICTATIME } from "../../abi/linux/mount.ts";
+import { MS_NOATIME, MS_NODEV, MS_NODIRATIME, MS_NOEXEC, MS_NOSUID, MS_NOSYMFOLLOW, MS_STRICTATIME } from "../../abi/linux/mount.ts";
 import { Location } from "../mount.ts";
 import type { ProcMemory, ProcProcess, ProcSystem, ProcThread, ProcVma } from "./source.ts";
 import { FILESYSTEM_TYPES, NODEV_FILESYSTEM_TYPES } from "../fs_types.ts";
@@ -386,6 +386,7 @@ export function mountOptions(m: Mount): string {
   if (m.flags & MS_NOATIME) o.push("noatime");
   if (m.flags & MS_NODIRATIME) o.push("nodiratime");
   if (!(m.flags & (MS_NOATIME | MS_STRICTATIME))) o.push("relatime");
+  if (m.flags & MS_NOSYMFOLLOW) o.push("nosymfollow");
   return o.join(",");
 }
 

@@ -164,7 +164,7 @@ export function loopAttr(v: LoopView, sub: string, name: string): string {
         return `${bs}\n`;
       case "optimal_io_size": return "0\n";
       case "rotational": return "1\n";
-      case "read_ahead_kb": return "2560\n";
+      case "read_ahead_kb": return `${v.raPages * 4}\n`;
       case "max_sectors_kb": return "1280\n";
       case "discard_granularity": return v.bound ? `${bs}\n` : "0\n";
       case "discard_max_bytes": return v.bound ? "4294966784\n" : "0\n";

@@ -16,7 +16,7 @@
  * @module
  */
 
-import { E2BIG, EAGAIN, EBUSY, EINVAL, ELOOP, ENODATA, ENODEV, ENOENT, ENOTDIR, EPERM } from "../../errno.ts";
+import { E2BIG, EAGAIN, EBUSY, EINVAL, ELOOP, ENODATA, ENODEV, ENOENT, ENOTDIR, EOPNOTSUPP, EPERM } from "../../errno.ts";
 import type { Task } from "../../task.ts";
 import {
   AT_EMPTY_PATH, AT_FDCWD, AT_NO_AUTOMOUNT, AT_SYMLINK_NOFOLLOW, O_CLOEXEC, O_PATH, O_RDWR,
@@ -25,7 +25,7 @@ import { CAP_SYS_ADMIN, CAP_SYS_CHROOT } from "../../../abi/linux/capability.ts"
 import {
   MNT_DETACH, MNT_EXPIRE, MNT_FORCE, MS_BIND, MS_MGC_MSK, MS_MGC_VAL, MS_MOUNT_FLAGS, MS_MOVE,
   MS_NOATIME, MS_NODEV, MS_NODIRATIME, MS_NOEXEC, MS_NOSUID, MS_PROPAGATION, MS_RDONLY, MS_REC, MS_REMOUNT,
-  MS_PRIVATE, MS_SHARED, MS_SILENT, MS_SLAVE, MS_STRICTATIME, UMOUNT_NOFOLLOW,
+  MS_NOSYMFOLLOW, MS_PRIVATE, MS_SHARED, MS_SILENT, MS_SLAVE, MS_STRICTATIME, UMOUNT_NOFOLLOW,
 } from "../../../abi/linux/mount.ts";
 import { type Filesystem, Location, type Mount, walk } from "../../../vfs/mod.ts";
 import { AnonInodeFile } from "../../../vfs/anon_file.ts";
@@ -42,7 +42,7 @@ import { hasLockedChildren, mayChangeLockedFlags } from "../../../vfs/vfs.ts";
 import { sandboxCpus } from "./sys_sched.ts";
 import { chargeQueue } from "../../mqueue_charge.ts";
 import { partial, supported, type SyscallEntry, type SyscallFn } from "./support.ts";
-import { blockSuper, isBlockFilesystem, releaseUnmounted } from "../../block_mount.ts";
+import { blockSuper, isBlockFilesystem, releaseUnmounted, remountBlockSuper } from "../../block_mount.ts";
 import type { Kernel } from "../../kernel.ts";
 
 /**
@@ -227,6 +227,11 @@ const sysMount: SyscallFn = (t, a) => {
     if (at.dentry !== at.mount.root) throw EINVAL;
     // Flags locked by a copy into a less privileged namespace stay (can_change_locked_flags).
     if (!mayChangeLockedFlags(at.mount, (f & MS_RDONLY) !== 0, perMount)) throw EPERM;
+    const ro = (f & MS_RDONLY) !== 0;
+    // Read-only while a file of it is open for writing: EBUSY (sb_prepare_remount_readonly for
+    // the superblock, mnt_make_readonly for a bind remount's one mount).
+    if (ro && !at.mount.readonly && openForWrite(t, at.mount, (f & MS_BIND) === 0)) throw EBUSY;
+    if (!(f & MS_BIND)) remountBlockSuper(t.kernel, at.mount.fs, ro);
     at.mount.readonly = (f & MS_RDONLY) !== 0;
     at.mount.flags = perMount;
     at.mount.ns?.changed();
@@ -286,6 +291,19 @@ const sysMount: SyscallFn = (t, a) => {
   }
   return 0;
 };
+
+/** Whether a file open for writing is on mount m (with `wholeFs`, on any mount of its filesystem). */
+function openForWrite(t: Task, m: Mount, wholeFs: boolean): boolean {
+  for (const task of t.kernel.tasks.values()) {
+    for (const fd of task.fdTable.fds()) {
+      const file = task.fdTable.get(fd);
+      const at = file.location()?.mount;
+      if (at === undefined || !file.writable) continue;
+      if (at === m || (wholeFs && at.fs === m.fs)) return true;
+    }
+  }
+  return false;
+}
 
 /** Whether m is in the tree of the caller's mount namespace (Linux's check_mnt). */
 function inCallerNs(t: Task, m: Mount): boolean {
@@ -398,7 +416,9 @@ const sysPivotRoot: SyscallFn = (t, a) => {
 // ---- The mount API: fsopen, fsconfig, fsmount, move_mount, open_tree (fs/fsopen.c, namespace.c)
 
 const FSOPEN_CLOEXEC = 0x1;
-const FSCONFIG_SET_FLAG = 0, FSCONFIG_SET_STRING = 1, FSCONFIG_CMD_CREATE = 6, FSCONFIG_CMD_RECONFIGURE = 7;
+const FSCONFIG_SET_FLAG = 0, FSCONFIG_SET_STRING = 1, FSCONFIG_SET_BINARY = 2, FSCONFIG_SET_PATH = 3,
+  FSCONFIG_SET_PATH_EMPTY = 4, FSCONFIG_SET_FD = 5, FSCONFIG_CMD_CREATE = 6, FSCONFIG_CMD_RECONFIGURE = 7,
+  FSCONFIG_CMD_CREATE_EXCL = 8;
 const FSMOUNT_CLOEXEC = 0x1;
 const MOUNT_ATTR_RDONLY = 0x1, MOUNT_ATTR_NOSUID = 0x2, MOUNT_ATTR_NODEV = 0x4, MOUNT_ATTR_NOEXEC = 0x8;
 const MOUNT_ATTR__ATIME = 0x70, MOUNT_ATTR_NOATIME = 0x10, MOUNT_ATTR_STRICTATIME = 0x20;
@@ -477,9 +497,38 @@ function checkParam(t: Task, ctx: FsContextFile, param: string): void {
  * fd kinds are EINVAL (no filesystem here takes them).
  */
 const sysFsconfig: SyscallFn = (t, a) => {
-  const ctx = fsContextOf(t, a.fd(0));
+  const fd = a.int(0);
   const cmd = a.uint(1), keyAddr = a.pointer(2), valueAddr = a.pointer(3), aux = a.int(4);
+  // Linux checks the descriptor's sign, then each command's arguments, then the descriptor.
+  if (fd < 0) throw EINVAL;
+  const key = keyAddr !== 0, value = valueAddr !== 0;
   switch (cmd) {
+    case FSCONFIG_SET_FLAG:
+      if (!key || value || aux !== 0) throw EINVAL;
+      break;
+    case FSCONFIG_SET_STRING:
+      if (!key || !value || aux !== 0) throw EINVAL;
+      break;
+    case FSCONFIG_SET_BINARY:
+      if (!key || !value || aux <= 0 || aux > 1024 * 1024) throw EINVAL;
+      break;
+    case FSCONFIG_SET_PATH:
+    case FSCONFIG_SET_PATH_EMPTY:
+      if (!key || !value || (aux !== AT_FDCWD && aux < 0)) throw EINVAL;
+      break;
+    case FSCONFIG_SET_FD:
+      if (!key || value || aux < 0) throw EINVAL;
+      break;
+    case FSCONFIG_CMD_CREATE:
+    case FSCONFIG_CMD_RECONFIGURE:
+    case FSCONFIG_CMD_CREATE_EXCL:
+      if (key || value || aux !== 0) throw EINVAL;
+      break;
+    default:
+      throw EOPNOTSUPP;
+  }
+  const ctx = fsContextOf(t, fd);
+  switch (cmd === FSCONFIG_CMD_CREATE_EXCL ? FSCONFIG_CMD_CREATE : cmd) {
     case FSCONFIG_SET_FLAG:
     case FSCONFIG_SET_STRING: {
       if (keyAddr === 0 || aux !== 0) throw EINVAL;
@@ -493,15 +542,45 @@ const sysFsconfig: SyscallFn = (t, a) => {
         return 0;
       }
       if (SB_FLAGS.has(key)) {
-        if (value !== null) throw EINVAL;
+        // vfs_parse_sb_flag looks at the name only: a value given with it is ignored.
         if (key === "ro") ctx.readonly_ = true;
         else if (key === "rw") ctx.readonly_ = false;
         return 0;
       }
+      // No filesystem takes an empty name (its parse_param's "Unknown parameter").
+      if (key === "") throw EINVAL;
       const param = value === null ? key : `${key}=${value.replace(/,/g, "\\,")}`;
       checkParam(t, ctx, param);
       ctx.params.push(param);
       return 0;
+    }
+    case FSCONFIG_SET_BINARY:
+    case FSCONFIG_SET_PATH:
+    case FSCONFIG_SET_PATH_EMPTY:
+    case FSCONFIG_SET_FD: {
+      // The argument checks of fsconfig(2), then the value is taken (a path copied, a file
+      // looked up) and handed to vfs_parse_fs_param: a superblock flag's name ("sync", "ro")
+      // is one whatever the kind; "source" must be a string, and no filesystem here takes
+      // another kind of value (EINVAL).
+      if (keyAddr === 0) throw EINVAL;
+      if (cmd === FSCONFIG_SET_BINARY) {
+        if (valueAddr === 0 || aux <= 0 || aux > 1024 * 1024) throw EINVAL;
+      } else if (cmd === FSCONFIG_SET_FD) {
+        if (valueAddr !== 0 || aux < 0) throw EINVAL;
+      } else if (valueAddr === 0 || (aux !== AT_FDCWD && aux < 0)) {
+        throw EINVAL;
+      }
+      const key = t.copyInString(keyAddr, 255);
+      if (cmd === FSCONFIG_SET_BINARY) t.copyIn(valueAddr, aux);
+      else if (cmd === FSCONFIG_SET_FD) t.fdTable.get(aux);
+      else if (copyInPath(t, valueAddr) === "" && cmd === FSCONFIG_SET_PATH) throw ENOENT; // getname without LOOKUP_EMPTY
+      if (ctx.phase === "created") throw EBUSY;
+      if (SB_FLAGS.has(key)) {
+        if (key === "ro") ctx.readonly_ = true;
+        else if (key === "rw") ctx.readonly_ = false;
+        return 0;
+      }
+      throw EINVAL;
     }
     case FSCONFIG_CMD_CREATE: {
       if (keyAddr !== 0 || valueAddr !== 0 || aux !== 0) throw EINVAL;
@@ -525,12 +604,34 @@ const sysFsconfig: SyscallFn = (t, a) => {
         const o = tmpfsOptions(t, ctx.params.join(","));
         if (ctx.params.some((p) => p.startsWith("nr_inodes="))) fs.maxInodes = o.maxInodes;
       }
+      if (ctx.readonly_ && ctx.mount !== null && !ctx.mount.readonly && openForWrite(t, ctx.mount, true)) throw EBUSY;
+      remountBlockSuper(t.kernel, fs, ctx.readonly_);
       if (ctx.mount !== null) ctx.mount.readonly = ctx.readonly_;
       return 0;
     }
     default:
       throw EINVAL;
   }
+};
+
+const FSPICK_CLOEXEC = 0x1, FSPICK_SYMLINK_NOFOLLOW = 0x2, FSPICK_NO_AUTOMOUNT = 0x4, FSPICK_EMPTY_PATH = 0x8;
+
+/**
+ * Implements fspick(2): a context for reconfiguring the superblock of the mount whose root the
+ * path names (EINVAL for any other place or unknown flags), ready for CMD_RECONFIGURE.
+ */
+const sysFspick: SyscallFn = (t, a) => {
+  const dirfd = a.int(0), flags = a.uint(2);
+  checkCapable(t);
+  if (flags & ~(FSPICK_CLOEXEC | FSPICK_SYMLINK_NOFOLLOW | FSPICK_NO_AUTOMOUNT | FSPICK_EMPTY_PATH)) throw EINVAL;
+  const loc = mountPathArg(t, dirfd, a.pointer(1), (flags & FSPICK_EMPTY_PATH) !== 0, (flags & FSPICK_SYMLINK_NOFOLLOW) === 0);
+  if (loc.dentry !== loc.mount.root) throw EINVAL;
+  const ctx = new FsContextFile(loc.mount.fs.name, O_RDWR, t.kernel);
+  ctx.fs = loc.mount.fs;
+  ctx.mount = loc.mount;
+  ctx.readonly_ = loc.mount.readonly;
+  ctx.phase = "mounted";
+  return t.fdTable.install(ctx, (flags & FSPICK_CLOEXEC) !== 0);
 };
 
 /** Mount flags (Mount.readonly aside) from MOUNT_ATTR_* bits. */
@@ -540,6 +641,7 @@ function attrMountFlags(attr: number): number {
   if (attr & MOUNT_ATTR_NODEV) f |= MS_NODEV;
   if (attr & MOUNT_ATTR_NOEXEC) f |= MS_NOEXEC;
   if (attr & MOUNT_ATTR_NODIRATIME) f |= MS_NODIRATIME;
+  if (attr & MOUNT_ATTR_NOSYMFOLLOW) f |= MS_NOSYMFOLLOW;
   if ((attr & MOUNT_ATTR__ATIME) === MOUNT_ATTR_NOATIME) f |= MS_NOATIME;
   if ((attr & MOUNT_ATTR__ATIME) === MOUNT_ATTR_STRICTATIME) f |= MS_STRICTATIME;
   return f;
@@ -695,8 +797,7 @@ const MOUNT_SETATTR_VALID_FLAGS = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_
  * the path looked up, which must be a mount's root (EINVAL) in the caller's namespace or the
  * root of a detached tree; flags locked by a copy into a less privileged namespace are EPERM.
  * The attributes change on the mount (with AT_RECURSIVE, on every mount under it too), then
- * the propagation. MOUNT_ATTR_IDMAP is not supported (EINVAL); MOUNT_ATTR_NOSYMFOLLOW is taken
- * and not applied, as fsmount's.
+ * the propagation. MOUNT_ATTR_IDMAP is not supported (EINVAL).
  */
 const sysMountSetattr: SyscallFn = (t, a) => {
   const dirfd = a.int(0), pathAddr = a.pointer(1), flags = a.uint(2), attrAddr = a.pointer(3), size = a.sizeT(4);
@@ -757,6 +858,7 @@ const sysMountSetattr: SyscallFn = (t, a) => {
 export const table: Record<number, SyscallEntry> = {
   442: partial("mount_setattr", sysMountSetattr, "no MOUNT_ATTR_IDMAP"),
   428: supported("open_tree", sysOpenTree),
+  433: partial("fspick", sysFspick, "CMD_RECONFIGURE changes ro/rw"),
   429: partial("move_mount", sysMoveMount, "no MOVE_MOUNT_SET_GROUP"),
   430: supported("fsopen", sysFsopen),
   431: partial("fsconfig", sysFsconfig, "flags and strings; no binary, path or fd parameters"),

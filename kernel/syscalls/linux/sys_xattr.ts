@@ -15,7 +15,7 @@ import {
   AT_FDCWD, O_PATH, XATTR_CREATE, XATTR_LIST_MAX, XATTR_NAME_MAX, XATTR_REPLACE, XATTR_SIZE_MAX,
 } from "../../../abi/linux/file.ts";
 import type { Task } from "../../task.ts";
-import { MS_NOATIME, MS_NODEV, MS_NODIRATIME, MS_NOEXEC, MS_NOSUID, MS_STRICTATIME } from "../../../abi/linux/mount.ts";
+import { MS_NOATIME, MS_NODEV, MS_NODIRATIME, MS_NOEXEC, MS_NOSUID, MS_NOSYMFOLLOW, MS_STRICTATIME } from "../../../abi/linux/mount.ts";
 import { Location } from "../../../vfs/mount.ts";
 import type { FileDescription } from "../../../vfs/file_description.ts";
 import { PIPEFS_MAGIC } from "../../../abi/linux/file.ts";
@@ -30,6 +30,7 @@ import { SocketFile } from "../../socket/socket.ts";
 const ST_RDONLY = 0x1;
 const ST_VALID = 0x20;
 const ST_RELATIME = 0x1000;
+const ST_NOSYMFOLLOW = 0x2000;
 
 /** The file a path-based call names (following a final symlink or not). */
 function byPath(t: Task, pathAddr: number, follow: boolean): Location {
@@ -91,7 +92,7 @@ function mountStFlags(loc: Location | null): number {
   if (loc === null) return ST_RELATIME;
   const f = loc.mount.flags;
   return (f & (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME)) |
-    (f & (MS_NOATIME | MS_STRICTATIME) ? 0 : ST_RELATIME);
+    (f & (MS_NOATIME | MS_STRICTATIME) ? 0 : ST_RELATIME) | (f & MS_NOSYMFOLLOW ? ST_NOSYMFOLLOW : 0);
 }
 
 /** Lays out struct statfs (x86-64, 120 bytes). */

@@ -98,7 +98,7 @@ function family(name: string, load: () => Promise<{ table: Record<number, Syscal
  * Until then a stub is named from abi/linux/syscall_names.ts (--strace).
  */
 export const LAZY_FAMILIES: readonly LazyFamily[] = [
-  family("sys_mount", () => import("./sys_mount.ts"), [428, 429, 430, 431, 432, 442, 155, 161, 165, 166]),
+  family("sys_mount", () => import("./sys_mount.ts"), [428, 429, 430, 431, 432, 433, 442, 155, 161, 165, 166]),
   family("sys_ptrace", () => import("./sys_ptrace.ts"), [101]),
   family("sys_ipc", () => import("./sys_ipc.ts"), [29, 30, 31, 64, 65, 66, 67, 68, 69, 70, 71, 220]),
   family("sys_aio", () => import("./sys_aio.ts"), [206, 207, 208, 209, 210, 333]),
