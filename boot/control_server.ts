@@ -11,6 +11,7 @@
  */
 
 import { procTree } from "../vfs/procfs/procfs.ts";
+import { procSourceModule } from "../kernel/proc_source_load.ts";
 import type { Kernel } from "../kernel/kernel.ts";
 import { execProcess, onExit, pause, processes, releaseTerminal, resume, signal, stats } from "../kernel/control.ts";
 import { LinuxError } from "../kernel/errno.ts";
@@ -203,6 +204,7 @@ export class ControlServer {
       const k = h.kernel;
       switch (req.op) {
         case "ps":
+          if (procSourceModule.ifLoaded === null) await procSourceModule.load(); // loaded at its first use
           return { ok: true, processes: processes(k) };
         case "stats":
           return { ok: true, stats: stats(k) };
@@ -257,8 +259,11 @@ export class ControlServer {
         case "exec": {
           if (h.status() !== "running") return fail(`container is ${h.status()}, not running`);
           // The process's executable and cwd are looked up outside a syscall, where /proc's
-          // entries (loaded at their first use) cannot be waited for: loaded first, once.
-          if (procTree.ifLoaded === null) await procTree.load();
+          // entries and their source (loaded at their first use) cannot be waited for: loaded
+          // first, once.
+          if (procTree.ifLoaded === null || procSourceModule.ifLoaded === null) {
+            await Promise.all([procTree.load(), procSourceModule.load()]);
+          }
           const d = h.defaults;
           const base = {
             argv: req.argv,

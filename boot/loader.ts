@@ -34,7 +34,7 @@ import { applyMounts, applyPathRules, rootLacksMountPoints } from "./mounts.ts";
 import { applySysctls } from "./sysctl.ts";
 import { withDefaults } from "./mount_plan.ts";
 import { hostProcStat } from "./state_dir.ts";
-import { KernelProcSource } from "../kernel/proc_source.ts";
+import { lazyProcSource } from "../kernel/proc_source_load.ts";
 import { sandboxCpus } from "../kernel/syscalls/linux/sys_sched.ts";
 import { writeAllSync } from "../kernel/write_all.ts";
 import type { CheckpointRequest } from "./flags.ts";
@@ -141,7 +141,7 @@ export class Loader {
         }
       }
       applyMounts(plan, {
-        vfs, procSource: new KernelProcSource(kernel), ncpus: sandboxCpus(), log, idMap: launch.idMap,
+        vfs, procSource: lazyProcSource(kernel), ncpus: sandboxCpus(), log, idMap: launch.idMap,
         cgroups: { fs: kernel.cgroups, limits: () => kernel.resources.limits },
       });
       kernel.tty.mountDevpts(vfs);

@@ -378,6 +378,7 @@ async function runHeld(
     import("./loader.ts"), import("./control_server.ts"), netAtStart(global) || netSysctl || launch.netnsPath !== null ? loadNetModules() : null,
     // A restore re-opens /proc files and cwds as its image says: /proc's entries are loaded first.
     restoreImage !== null ? import("../vfs/procfs/procfs.ts").then((m) => m.procTree.load()) : null,
+    restoreImage !== null ? import("../kernel/proc_source_load.ts").then((m) => m.procSourceModule.load()) : null,
   ]);
   modules.catch(() => {});
   if (global.debugLog !== null) {
@@ -446,9 +447,18 @@ async function runHeld(
       // cwd there; the network's, for a net.* sysctl): it is loaded, and the sandbox assembled
       // again from the start (the failed one was torn down, its stub with it). Not a restore's:
       // /proc's entries are loaded before it (see modules above).
-      if (!(err instanceof ModuleNotLoaded) || rebuild !== undefined) throw err;
-      await err.load();
-      loader = create(null);
+      // Each module reached is one more try (/proc's entries, then the kernel's side of them).
+      let missing = err;
+      for (let tries = 0; ; tries++) {
+        if (!(missing instanceof ModuleNotLoaded) || rebuild !== undefined || tries === 4) throw missing;
+        await missing.load();
+        try {
+          loader = create(null);
+          break;
+        } catch (e) {
+          missing = e;
+        }
+      }
     }
   } catch (err) {
     removeContainerDir(reg.root, reg.id);

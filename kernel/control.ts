@@ -41,7 +41,7 @@ import type { Kernel } from "./kernel.ts";
 import type { ThreadGroup } from "./thread_group.ts";
 import { Credentials, type ProcessCaps } from "./creds.ts";
 import { Limits } from "./limits.ts";
-import { KernelProcSource } from "./proc_source.ts";
+import { procSourceModule } from "./proc_source_load.ts";
 import { EINVAL, ESRCH, LinuxError } from "./errno.ts";
 import { childrenCpu, groupCpu } from "./cpu_time.ts";
 import { monotonicNs } from "./time.ts";
@@ -292,9 +292,12 @@ export function resume(k: Kernel): void {
   k.resume();
 }
 
-/** Every process of the sandbox, zombies included, by ascending pid. */
+/**
+ * Every process of the sandbox, zombies included, by ascending pid. Throws ModuleNotLoaded
+ * until kernel/proc_source.ts is loaded (the control server loads it first: procSourceModule).
+ */
 export function processes(k: Kernel): ProcessInfo[] {
-  const source = new KernelProcSource(k);
+  const source = new (procSourceModule.get().KernelProcSource)(k);
   const wallMinusMono = Date.now() * 1e6 - monotonicNs();
   const out: ProcessInfo[] = [];
   for (const pid of source.pids()) {

@@ -16,6 +16,11 @@ import { withDefaults } from "../boot/mount_plan.ts";
 import { KernelProcSource } from "../kernel/proc_source.ts";
 import { sandboxCpus } from "../kernel/syscalls/linux/sys_sched.ts";
 import { hostClose, hostOpen, hostRead, O_RDONLY } from "../platform/ptrace/_ffi.ts";
+import { procSourceModule } from "../kernel/proc_source_load.ts";
+
+// processes() reads the kernel's /proc source, loaded at its first use (the control server loads
+// it before a ps); these tests call it directly.
+await procSourceModule.load();
 
 const ENV = ["PATH=/usr/local/bin:/usr/bin:/bin"];
 const O_WRONLY = 1, O_NONBLOCK = 0o4000, O_CREAT = 0o100, O_TRUNC = 0o1000, O_CLOEXEC = 0o2000000;
