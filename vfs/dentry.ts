@@ -16,7 +16,7 @@
  */
 
 import { ENODATA, ENXIO, EINVAL, EOPNOTSUPP, EROFS } from "../kernel/errno.ts";
-import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from "../abi/linux/file.ts";
+import { FS_APPEND_FL, FS_IMMUTABLE_FL, FS_NOATIME_FL, FS_NODUMP_FL, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from "../abi/linux/file.ts";
 import type { DirEntry, FileDescription, Stat } from "./file_description.ts";
 import type { Location } from "./mount.ts";
 import { DirectoryFile } from "./directory_file.ts";
@@ -172,6 +172,15 @@ export abstract class Dentry {
    */
   get inodeFlags(): number | null {
     return null;
+  }
+
+  /**
+   * The inode flags FS_IOC_SETFLAGS may ask for: any other bit is EOPNOTSUPP (shmem_fileattr_set's
+   * rule; tmpfs's four by default). A filesystem that ignores bits it does not keep, as ext2's
+   * fileattr_set masks them, answers all of them and masks in setInodeFlags.
+   */
+  get settableInodeFlags(): number {
+    return FS_IMMUTABLE_FL | FS_APPEND_FL | FS_NODUMP_FL | FS_NOATIME_FL;
   }
 
   /** Stores inode flags the caller has checked (FS_IOC_SETFLAGS). Preconditions: inodeFlags !== null. */
@@ -333,6 +342,13 @@ export abstract class Dentry {
   boundSocket(): unknown {
     return null;
   }
+
+  /**
+   * The last description of this dentry (O_PATH ones too: `users`) went after it was unlinked:
+   * a filesystem that keeps an unlinked inode for its users (a disk filesystem's orphan) may
+   * free it now. Linux's dput of the last reference, then evict.
+   */
+  lastUserGone(): void {}
 
   /** The file's path on the host, for diagnostics and the loader; null if it has none. */
   hostPath(): string | null {

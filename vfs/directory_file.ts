@@ -9,7 +9,7 @@
  * @module
  */
 
-import { EINVAL, EISDIR } from "../kernel/errno.ts";
+import { EINVAL, EISDIR, ENOENT } from "../kernel/errno.ts";
 import { DT_DIR, SEEK_CUR, SEEK_END, SEEK_SET } from "../abi/linux/file.ts";
 import type { DirEntry } from "./file_description.ts";
 import { LocatedFile } from "./located_file.ts";
@@ -29,6 +29,8 @@ export class DirectoryFile extends LocatedFile {
   }
 
   override readdir(cookie: number, accept: (e: DirEntry, next: number) => boolean): number {
+    // iterate_dir: a removed directory (IS_DEADDIR) lists nothing, ENOENT.
+    if (this.loc.dentry.unlinked) throw ENOENT;
     if (cookie === 0 || this.#entries === null) {
       this.#entries = [
         { name: ".", ino: this.loc.dentry.ino, type: DT_DIR },

@@ -304,6 +304,7 @@ export function fsnotifyClose(f: FileDescription): void {
   if (u === undefined) return;
   u.users--;
   if (u.users === 0 && u.unlinked && (watchesOf(u) !== null || fan !== null) && (u.isDir || linkCount(u) === 0)) deleteSelf(u);
+  if (u.users === 0 && u.unlinked) u.lastUserGone();
 }
 
 /** read(2) and friends moved bytes (or getdents listed a directory). */

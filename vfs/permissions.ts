@@ -57,9 +57,13 @@ export function isOwnerOrRoot(creds: Credentials, uid: number): boolean {
   return creds.fsuid === uid || (creds.userNs.fromKuid(uid) >= 0 && creds.hasOwnCap(CAP_FOWNER));
 }
 
-/** Whether a utimensat asks for a time other than "now" or "omit" (owner-only). */
+/**
+ * Whether a utimensat sets times (owner-only, refused on append-only files): anything but
+ * both "now" (a NULL times, which vfs_utimes makes of UTIME_NOW twice: ATTR_TOUCH). One "now"
+ * beside an "omit" is ATTR_TIMES_SET as Linux has it, as an explicit time is.
+ */
 export function explicitTimes(atime: TimeSpec, mtime: TimeSpec): boolean {
-  return (atime !== "now" && atime !== "omit") || (mtime !== "now" && mtime !== "omit");
+  return !(atime === "now" && mtime === "now");
 }
 
 /** An inode's three times, for files outside the tree that keep their own (pipes, sockets). */

@@ -20,7 +20,7 @@ import {
 } from "../kernel/errno.ts";
 import type { Credentials } from "../kernel/creds.ts";
 import {
-  AT_EACCESS, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, FS_APPEND_FL, FS_IMMUTABLE_FL, FS_NOATIME_FL, FS_NODUMP_FL, O_ACCMODE, O_APPEND, O_CLOEXEC, O_CREAT, O_DIRECT, O_DIRECTORY,
+  AT_EACCESS, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, FS_APPEND_FL, FS_IMMUTABLE_FL, O_ACCMODE, O_APPEND, O_CLOEXEC, O_CREAT, O_DIRECT, O_DIRECTORY,
   O_EXCL, O_LARGEFILE, O_NOATIME, O_NOCTTY, O_NOFOLLOW, O_PATH, O_RDONLY, O_TMPFILE, O_TRUNC,
   O_WRONLY, RENAME_EXCHANGE, RENAME_NOREPLACE, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT,
   S_IFREG, S_IFSOCK, S_ISGID, S_ISUID, S_IXGRP, XATTR_CREATE, XATTR_REPLACE,
@@ -61,7 +61,6 @@ import {
 
 /** Flags an O_PATH open keeps (Linux's O_PATH_FLAGS); the rest are ignored. */
 /** The inode flags tmpfs keeps (SHMEM_FL_USER_MODIFIABLE without FS_CASEFOLD_FL). */
-const TMPFS_INODE_FLAGS = FS_IMMUTABLE_FL | FS_APPEND_FL | FS_NODUMP_FL | FS_NOATIME_FL;
 const O_PATH_FLAGS = O_DIRECTORY | O_NOFOLLOW | O_PATH | O_CLOEXEC;
 /** Flags that act at open time only and are not kept in the description (F_GETFL). */
 const OPEN_ONLY_FLAGS = O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC;
@@ -1034,7 +1033,7 @@ export class VirtualFilesystem {
     if (((old ^ flags) & (FS_APPEND_FL | FS_IMMUTABLE_FL)) && !ctx.creds.hasCap(CAP_LINUX_IMMUTABLE)) throw EPERM;
     // file_setattr(2)'s rest of fileattr_set_prepare and shmem_fileattr_set's fsx check.
     prepare?.(d);
-    if (flags & ~TMPFS_INODE_FLAGS) throw EOPNOTSUPP;
+    if (flags & ~d.settableInodeFlags) throw EOPNOTSUPP;
     d.setInodeFlags(flags);
   }
 

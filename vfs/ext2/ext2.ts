@@ -19,11 +19,11 @@
  */
 
 import {
-  EEXIST, EFBIG, EINVAL, EIO, EISDIR, EMLINK, ENAMETOOLONG, ENODATA, ENOENT, ENOSPC, ENOTDIR, ENOTEMPTY, ENXIO,
+  EBADR, EEXIST, EFBIG, EINVAL, EIO, EISDIR, EMLINK, ENAMETOOLONG, ENODATA, ENOENT, ENOSPC, ENOTDIR, ENOTEMPTY, ENXIO,
   EOPNOTSUPP, EPERM, ERANGE, EROFS, EUCLEAN, EXDEV, LinuxError,
 } from "../../kernel/errno.ts";
 import {
-  FIONREAD, FS_APPEND_FL, FS_IMMUTABLE_FL, FS_NOATIME_FL, FS_NODUMP_FL, O_APPEND, RENAME_EXCHANGE, S_IFBLK, S_IFCHR,
+  FIONREAD, FS_NOATIME_FL, FS_NODUMP_FL, O_APPEND, O_NOATIME, RENAME_EXCHANGE, S_IFBLK, S_IFCHR,
   S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, XATTR_CREATE, XATTR_REPLACE,
 } from "../../abi/linux/file.ts";
 import { MS_NOATIME, MS_NODIRATIME, MS_STRICTATIME } from "../../abi/linux/mount.ts";
@@ -54,8 +54,8 @@ const decoder = new TextDecoder();
 const DAY_NS = 86_400_000_000_000n;
 /** Metadata blocks kept in memory between operations before the cache is emptied. */
 const CACHE_BLOCKS = 4096;
-/** The inode flags chattr may set here (what the VFS knows how to honour). */
-const SETTABLE_FLAGS = FS_IMMUTABLE_FL | FS_APPEND_FL | FS_NODUMP_FL | FS_NOATIME_FL;
+/** FS_FL_USER_VISIBLE and FS_FL_USER_MODIFIABLE: the inode flags chattr shows and may change. */
+const FL_USER_VISIBLE = 0x0003dfff, FL_USER_MODIFIABLE = 0x000380ff;
 const XATTR_MAGIC = 0xea020000;
 const XATTR_HEADER = 32;
 /** xattr name prefixes by the index ext2 stores (EXT2_XATTR_INDEX_*). */
@@ -595,6 +595,10 @@ export class Ext2Filesystem implements Filesystem {
   }
 }
 
+const FS_IOC_FIEMAP = 0xc020660b, FIEMAP_FLAG_SYNC = 1, FIEMAP_EXTENT_LAST = 1;
+/** struct fiemap's header and struct fiemap_extent's sizes. */
+const FIEMAP_HEADER = 32, FIEMAP_EXTENT = 56;
+
 /** STATX_ATTR_COMPRESSED | IMMUTABLE | APPEND | NODUMP | ENCRYPTED: the same bits as the inode flags. */
 const STATX_ATTRS = 0x874;
 
@@ -677,6 +681,8 @@ export class Ext2Inode {
   openFiles = 0;
   /** @nosave Regular files while mapped: the memfd mmap maps (mapFd), -1 otherwise. */
   #memfd = -1;
+  /** @nosave The dentries naming this inode (its users keep an unlinked inode: pinned()). */
+  readonly dentries = new Set<Ext2Dentry>();
   /** @nosave Directories: the dentries made for children, by name. */
   readonly kids = new Map<string, Ext2Dentry>();
   /** @nosave Directories: the entries by name (ino), read at the first lookup. */
@@ -721,6 +727,22 @@ export class Ext2Inode {
 
   get type(): number {
     return this.mode & S_IFMT;
+  }
+
+  /** Whether a description (O_PATH too, an executable) still holds a dentry of this inode. */
+  pinned(): boolean {
+    for (const d of this.dentries) if (d.users > 0) return true;
+    return false;
+  }
+
+  /** Frees the inode if it is an orphan nothing holds any more. */
+  freeIfUnused(): void {
+    if (this.nlink > 0 || this.openFiles > 0 || this.pinned() || !this.fs.orphans.has(this) || this.fs.readonly) return;
+    try {
+      this.fs.op(() => this.fs.freeInode(this));
+    } catch {
+      // A device error here leaks the inode (e2fsck finds it), as Linux's failed eviction.
+    }
   }
 
   /** The on-disk form with the current fields. */
@@ -1573,6 +1595,11 @@ export class Ext2Dentry extends Dentry {
     super(parent, name);
     this.#fs = fs;
     this.inode = inode;
+    inode.dentries.add(this);
+  }
+
+  override lastUserGone(): void {
+    this.inode.freeIfUnused();
   }
 
   get fs(): Ext2Filesystem {
@@ -1604,8 +1631,16 @@ export class Ext2Dentry extends Dentry {
     return this.inode;
   }
 
+  /** This directory, to add a name to: ENOENT once removed (Linux's IS_DEADDIR). */
+  #liveDir(): Ext2Inode {
+    const dir = this.#dir();
+    if (dir.nlink === 0) throw ENOENT;
+    return dir;
+  }
+
   lookup(name: string): Ext2Dentry | null {
     const dir = this.#dir();
+    if (dir.nlink === 0) return null;
     const cached = dir.kids.get(name);
     if (cached !== undefined) return cached;
     const ino = dir.names().get(name)?.ino;
@@ -1618,6 +1653,7 @@ export class Ext2Dentry extends Dentry {
   children(): DirEntry[] {
     const dir = this.#dir();
     const out: DirEntry[] = [];
+    if (dir.nlink === 0) return out;
     for (const r of dir.records()) {
       if (r.ino === 0) continue;
       const name = decoder.decode(dir.recordName(r));
@@ -1674,7 +1710,7 @@ export class Ext2Dentry extends Dentry {
 
   /** Makes inode i the new child `name` (the inode is already written). */
   #link(name: string, i: Ext2Inode): Ext2Dentry {
-    const dir = this.#dir();
+    const dir = this.#liveDir();
     dir.addEntry(name, i.ino, i.mode);
     const d = new Ext2Dentry(this.#fs, i, this, name);
     dir.kids.set(name, d);
@@ -1684,7 +1720,7 @@ export class Ext2Dentry extends Dentry {
   /** Creates an inode and names it; the inode is freed again when the name does not fit. */
   #make(name: string, attrs: NewFile, mode: number, fill?: (i: Ext2Inode) => void): Ext2Dentry {
     this.#checkName(name);
-    const dir = this.#dir();
+    const dir = this.#liveDir();
     if (dir.names().has(name)) throw EEXIST;
     return this.#fs.op(() => {
       const i = this.#fs.newInode(dir, attrs, mode);
@@ -1749,7 +1785,7 @@ export class Ext2Dentry extends Dentry {
     i.ctimeNs = nowNs();
     if (i.type === S_IFDIR) i.nlink = 0;
     if (i.nlink === 0) {
-      if (i.openFiles > 0) {
+      if (i.openFiles > 0 || i.pinned()) {
         this.#fs.orphans.add(i);
         i.save();
       } else {
@@ -1788,7 +1824,7 @@ export class Ext2Dentry extends Dentry {
   override rename(name: string, child: Dentry, newParent: Dentry, newName: string, replaced: Dentry | null, flags: number): void {
     if (!(newParent instanceof Ext2Dentry) || newParent.fs !== this.#fs) throw EXDEV;
     this.#checkName(newName);
-    const oldDir = this.#dir(), newDir = newParent.#dir();
+    const oldDir = this.#dir(), newDir = newParent.#liveDir();
     const src = child as Ext2Dentry, dst = replaced as Ext2Dentry | null;
     const srcIsDir = src.inode.type === S_IFDIR;
     const moved = oldDir !== newDir;
@@ -1962,15 +1998,21 @@ export class Ext2Dentry extends Dentry {
     void aclToXattr;
   }
 
+  /** ext2_fileattr_get: the user-visible flags (FS_FL_USER_VISIBLE). */
   override get inodeFlags(): number | null {
     const t = this.inode.type;
-    return t === S_IFREG || t === S_IFDIR || t === S_IFLNK ? this.inode.flags & SETTABLE_FLAGS : null;
+    return t === S_IFREG || t === S_IFDIR ? this.inode.flags & FL_USER_VISIBLE : null;
+  }
+
+  /** ext2_fileattr_set masks what it does not let users change, and refuses nothing. */
+  override get settableInodeFlags(): number {
+    return 0xffffffff;
   }
 
   override setInodeFlags(flags: number): void {
     const i = this.inode;
     this.#fs.op(() => {
-      i.flags = (i.flags & ~SETTABLE_FLAGS) | (flags & SETTABLE_FLAGS);
+      i.flags = ((i.flags & ~FL_USER_MODIFIABLE) | (flags & FL_USER_MODIFIABLE)) >>> 0;
       i.ctimeNs = nowNs();
       i.save();
     });
@@ -2010,7 +2052,8 @@ export class Ext2RegularFile extends LocatedFile {
     if (off < 0) throw EINVAL;
     const n = this.inode.read(dst, off);
     if (offset === null) this.offset += n;
-    this.inode.touchAtime(this.loc.mount.flags | (this.loc.mount.readonly ? MS_NOATIME : 0));
+    // atime_needs_update: not through a description opened O_NOATIME, nor on a read-only mount.
+    if (!(this.flags & O_NOATIME)) this.inode.touchAtime(this.loc.mount.flags | (this.loc.mount.readonly ? MS_NOATIME : 0));
     return n;
   }
 
@@ -2029,10 +2072,56 @@ export class Ext2RegularFile extends LocatedFile {
   }
 
   override ioctl(cmd: number, arg: number, io: MemoryIO): number {
+    if (cmd === FS_IOC_FIEMAP) return this.#fiemap(arg, io);
     if (cmd !== FIONREAD) return super.ioctl(cmd, arg, io);
     const b = new Uint8Array(4);
     new DataView(b.buffer).setInt32(0, Math.min(Math.max(this.inode.size - this.offset, 0), 0x7fffffff), true);
     io.copyOut(arg, b);
+    return 0;
+  }
+
+  /**
+   * FS_IOC_FIEMAP as Linux's iomap_fiemap over ext2's block map: the allocated runs of the
+   * range (logically and physically contiguous blocks merged), the last one flagged
+   * FIEMAP_EXTENT_LAST; flags other than FIEMAP_FLAG_SYNC are EBADR, written back in fm_flags.
+   */
+  #fiemap(arg: number, io: MemoryIO): number {
+    const hdr = io.copyIn(arg, FIEMAP_HEADER);
+    const v = new DataView(hdr.buffer, hdr.byteOffset, FIEMAP_HEADER);
+    const start = Number(v.getBigUint64(0, true)), reqLen = v.getBigUint64(8, true);
+    const flags = v.getUint32(16, true), max = v.getUint32(24, true);
+    const incompat = flags & ~FIEMAP_FLAG_SYNC;
+    if (incompat) {
+      v.setUint32(16, incompat, true);
+      io.copyOut(arg, hdr);
+      throw EBADR;
+    }
+    if (reqLen === 0n) throw EINVAL;
+    const i = this.inode, fs = i.fs, bs = fs.blockSize;
+    if (flags & FIEMAP_FLAG_SYNC) this.sync();
+    const end = Math.min(Number(reqLen > BigInt(fs.maxFileSize) ? BigInt(fs.maxFileSize) : reqLen) + start, fs.maxFileSize, i.size);
+    const extents: [number, number, number][] = [];
+    for (let lb = Math.floor(start / bs); lb * bs < end; lb++) {
+      const pb = i.bmap(lb, false);
+      if (pb === 0) continue;
+      const last = extents[extents.length - 1];
+      if (last !== undefined && last[0] + last[2] === lb && last[1] + last[2] === pb) last[2]++;
+      else extents.push([lb, pb, 1]);
+    }
+    const shown = max === 0 ? [] : extents.slice(0, max);
+    v.setUint32(20, max === 0 ? extents.length : shown.length, true);
+    io.copyOut(arg, hdr);
+    if (shown.length > 0) {
+      const out = new Uint8Array(shown.length * FIEMAP_EXTENT);
+      const ov = new DataView(out.buffer);
+      shown.forEach(([lb, pb, n], k) => {
+        ov.setBigUint64(k * FIEMAP_EXTENT, BigInt(lb * bs), true);
+        ov.setBigUint64(k * FIEMAP_EXTENT + 8, BigInt(pb * bs), true);
+        ov.setBigUint64(k * FIEMAP_EXTENT + 16, BigInt(n * bs), true);
+        if (k === extents.length - 1) ov.setUint32(k * FIEMAP_EXTENT + 40, FIEMAP_EXTENT_LAST, true);
+      });
+      io.copyOut(arg + FIEMAP_HEADER, out);
+    }
     return 0;
   }
 
@@ -2059,12 +2148,6 @@ export class Ext2RegularFile extends LocatedFile {
     } catch {
       // A device error at the last close loses what the mapping wrote, as Linux's writeback.
     }
-    if (i.nlink > 0 || !i.fs.orphans.has(i)) return;
-    if (i.fs.readonly) return;
-    try {
-      i.fs.op(() => i.fs.freeInode(i));
-    } catch {
-      // A device error at the last close leaks the inode, as Linux's failed eviction.
-    }
+    i.freeIfUnused();
   }
 }

@@ -41,7 +41,7 @@ import {
   EXDEV,
 } from "../../kernel/errno.ts";
 import {
-  FALLOC_FL_PUNCH_HOLE, FIONREAD, FS_NOATIME_FL, O_APPEND, RENAME_EXCHANGE, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK,
+  FALLOC_FL_PUNCH_HOLE, FIONREAD, FS_NOATIME_FL, O_APPEND, O_NOATIME, RENAME_EXCHANGE, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK,
   TMPFS_MAGIC, XATTR_CREATE, XATTR_REPLACE,
 } from "../../abi/linux/file.ts";
 import { MS_NOATIME, MS_NODIRATIME, MS_STRICTATIME } from "../../abi/linux/mount.ts";
@@ -908,7 +908,8 @@ export class TmpfsRegularFile extends LocatedFile {
     const n = this.inode.read(dst, off);
     if (offset === null) this.offset += n;
     const mf = this.loc.mount.flags;
-    if (this.inode.fsflags & FS_NOATIME_FL) return n; // atime_needs_update's IS_NOATIME
+    // atime_needs_update: IS_NOATIME (the inode flag), and a description opened O_NOATIME.
+    if ((this.inode.fsflags & FS_NOATIME_FL) || (this.flags & O_NOATIME)) return n;
     if (mf & MS_STRICTATIME) this.inode.atimeNs = nowNs();
     else if (!(mf & MS_NOATIME)) this.inode.touchAtime();
     return n;
