@@ -177,6 +177,12 @@ export class OverlayDentry extends Dentry {
   readonly #children = new Map<string, OverlayDentry>();
   /** Names whose lower entries are hidden (deleted or replaced through the overlay). */
   readonly whiteouts = new Set<string>();
+  /**
+   * The upper file this dentry counts a user of since it was removed while descriptions held
+   * it (an O_PATH descriptor, an executable): as Linux's overlay inode holds its upper dentry,
+   * so a disk filesystem keeps the unlinked file until the last goes (Dentry.lastUserGone).
+   */
+  #heldUpper: Dentry | null = null;
 
   constructor(fs: OverlayFilesystem, parent: OverlayDentry | null, name: string, lower: Dentry | null, upper: Dentry | null) {
     super(parent, name);
@@ -394,6 +400,7 @@ export class OverlayDentry extends Dentry {
   /** Removes child's upper side and hides its lower side; touches this directory's times. */
   #remove(name: string, c: OverlayDentry, dir: boolean): void {
     this.copyUp();
+    c.#holdUpper();
     if (c.upper !== null) {
       if (dir) this.upper!.rmdir(name, c.upper);
       else this.upper!.unlink(name, c.upper);
@@ -405,6 +412,21 @@ export class OverlayDentry extends Dentry {
 
   override unlink(name: string, child: Dentry): void {
     this.#remove(name, child as OverlayDentry, false);
+  }
+
+  /** Before this file's upper name goes: while descriptions hold it, they hold the upper file too. */
+  #holdUpper(): void {
+    if (this.users === 0 || this.upper === null || this.#heldUpper !== null) return;
+    this.#heldUpper = this.upper;
+    this.upper.users++;
+  }
+
+  override lastUserGone(): void {
+    const u = this.#heldUpper;
+    if (u === null) return;
+    this.#heldUpper = null;
+    u.users--;
+    if (u.users === 0) u.lastUserGone();
   }
 
   override rmdir(name: string, child: Dentry): void {
@@ -433,6 +455,7 @@ export class OverlayDentry extends Dentry {
     const srcHadLower = src.lower !== null || this.lower?.lookup(name) != null;
     const dstHadLower = newParent.lower?.lookup(newName) != null;
     // A lower-only target has nothing to replace in the upper layer, only a name to hide.
+    if (!exchange && dst !== null) dst.#holdUpper();
     this.upper!.rename(name, src.upper!, newParent.upper!, newName, dst?.upper ?? null, flags);
     if (dstHadLower) newParent.whiteouts.add(newName);
     if (srcHadLower) this.whiteouts.add(name);
