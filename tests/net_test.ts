@@ -507,6 +507,18 @@ Deno.test("PACKET_RX_RING (TPACKET_V1) on lo: the request's checks, mmap of the 
   assert.match(sentry.stdout, /stats packets 65 drops 1/);
 });
 
+Deno.test("PACKET_RX_RING with TPACKET_V3 on lo: the request's checks (LTP setsockopt02, setsockopt09), blocks filled packet after packet, closed when full and by the retire timer (TP_STATUS_BLK_TMO), readable only then, the queue frozen while the program holds every block (drops, tp_freeze_q_cnt) and thawed by a block given back, as natively in a new network namespace (tests/c/net_packet_ring_v3.c)", async () => {
+  const bin = await compileC("net_packet_ring_v3");
+  // Natively only in a network namespace of its own: a packet socket on the host's lo sees its traffic.
+  const native = await runNative(["unshare", "-n", "sh", "-c", `ip link set lo up && ${bin} && exec ${bin} raw`]);
+  assert.equal(native.code, 0, native.stderr);
+  const sentry = await runSentry(["sh", "-c", `${bin} && exec ${bin} raw`]);
+  assert.equal(sentry.stdout, native.stdout);
+  assert.equal(sentry.code, 0);
+  assert.match(sentry.stdout, /retired: block 0 version 2 priv at 48 status 0x21 pkts 1/);
+  assert.match(sentry.stdout, /stats len 12 packets 40 drops 12 freezes 1/);
+});
+
 Deno.test("SOL_SOCKET options are one layer under every family: Unix, netlink, packet, raw, UDP, TCP and UDPv6 sockets answer SO_MARK, SO_PRIORITY, the buffers, SO_RCVLOWAT, SO_LINGER, SO_TIMESTAMP*, SO_BINDTODEVICE, SO_REUSEPORT, SO_PASSCRED, SO_PEERCRED... as natively (tests/c/sock_common_options.c)", async () => {
   await assertSameAsNative([await compileC("sock_common_options")]);
 });

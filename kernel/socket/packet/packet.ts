@@ -23,6 +23,7 @@ import { registerFamily, type RecvRequest, type RecvResult, type SendRequest, ty
 import * as C from "../inet/constants.ts";
 import { InetSocketFile, intBytes, type NetReadiness } from "../inet/inet_socket.ts";
 import { RxRing, TPACKET_V1, TPACKET_V3 } from "./rx_ring.ts";
+import type { BlockRing } from "./block_ring.ts";
 import { EBUSY } from "../../errno.ts";
 import type { FileDescription } from "../../../vfs/file_description.ts";
 import { realtimeNs } from "../../time.ts";
@@ -56,7 +57,7 @@ export class PacketSocketFile extends InetSocketFile {
   #tpVersion = TPACKET_V1;
   #tpReserve = 0;
   /** PACKET_RX_RING's ring, or null; frames written to it and dropped for want of a slot. */
-  #ring: RxRing | null = null;
+  #ring: RxRing | BlockRing | null = null;
   #ringPackets = 0;
   #ringDrops = 0;
   #ringDropsRead = 0;
@@ -74,7 +75,9 @@ export class PacketSocketFile extends InetSocketFile {
   }
 
   protected rxSignature(): number {
-    return this.sock.rxSignature + this.#ringPackets;
+    // A V3 ring wakes readers as a block closes, not per packet.
+    const r = this.#ring;
+    return this.sock.rxSignature + (r !== null && !(r instanceof RxRing) ? r.closed : this.#ringPackets);
   }
 
   /** The ring a MAP_SHARED mmap of the socket maps (packet_mmap): all of it, from offset 0; EINVAL otherwise. */
@@ -284,21 +287,28 @@ export class PacketSocketFile extends InetSocketFile {
       const sig = this.sock.rxSignature - this.sock.queued + this.#ringPackets;
       const drops = this.sock.drops + this.#ringDrops;
       const packets = sig - this.#lastSig + (drops - this.#statsDrops);
-      const b = new Uint8Array(8);
+      // TPACKET_V3's tpacket_stats_v3 adds the queue's freezes (tp_freeze_q_cnt), reset as read.
+      const v3 = this.#tpVersion === TPACKET_V3;
+      const b = new Uint8Array(v3 ? 12 : 8);
       const v = new DataView(b.buffer);
       v.setUint32(0, packets, true);
       v.setUint32(4, drops - this.#statsDrops, true);
+      const r = this.#ring;
+      if (v3 && r !== null && !(r instanceof RxRing)) {
+        v.setUint32(8, r.freezes, true);
+        r.freezes = 0;
+      }
       this.#lastSig = sig;
       this.#statsDrops = drops;
       this.#ringDropsRead = this.#ringDrops;
-      return b.subarray(0, Math.min(8, optlen));
+      return b.subarray(0, Math.min(b.length, optlen));
     }
     if (name === PACKET_VERSION) return intBytes(this.#tpVersion, optlen);
     if (name === PACKET_RESERVE) return intBytes(this.#tpReserve, optlen);
     throw ENOPROTOOPT;
   }
 
-  override familySetsockopt(_t: Task, level: number, name: number, value: Uint8Array): void {
+  override familySetsockopt(t: Task, level: number, name: number, value: Uint8Array): void {
     if (level !== SOL_PACKET) throw ENOPROTOOPT;
     const v = new DataView(value.buffer, value.byteOffset, value.byteLength);
     switch (name) {
@@ -323,8 +333,19 @@ export class PacketSocketFile extends InetSocketFile {
         // A tpacket_req (V1, V2) or tpacket_req3 (V3, 28 bytes); EBUSY while the ring is mapped.
         if (value.length < (this.#tpVersion === TPACKET_V3 ? 28 : 16)) throw EINVAL;
         if (this.#mapped) throw EBUSY;
-        const req = { blockSize: v.getUint32(0, true), blockNr: v.getUint32(4, true), frameSize: v.getUint32(8, true), frameNr: v.getUint32(12, true) };
-        const ring = RxRing.create(req, this.#tpVersion, this.#tpReserve, this.#ring !== null);
+        const req = {
+          blockSize: v.getUint32(0, true), blockNr: v.getUint32(4, true), frameSize: v.getUint32(8, true), frameNr: v.getUint32(12, true),
+          ...(this.#tpVersion === TPACKET_V3
+            ? { retireBlkTov: v.getUint32(16, true), sizeofPriv: v.getUint32(20, true), featureReqWord: v.getUint32(24, true) }
+            : {}),
+        };
+        const k = t.kernel;
+        const ring = RxRing.create(req, this.#tpVersion, this.#tpReserve, this.#ring !== null, {
+          dataReady: () => this.stackChanged(),
+          losing: () => this.#ringDrops > this.#ringDropsRead,
+          arm: (r) => k.addDeadline(r),
+          disarm: (r) => k.removeDeadline(r),
+        });
         this.#ring?.close();
         this.#ring = ring;
         this.sock.ring = ring === null ? null : (f) => this.#toRing(f);

@@ -1,5 +1,6 @@
 /**
- * PACKET_RX_RING for TPACKET_V1 and TPACKET_V2 (packet_mmap(7)): frames go into a ring the
+ * PACKET_RX_RING for TPACKET_V1 and TPACKET_V2 (packet_mmap(7); V3's block ring is
+ * block_ring.ts, made here after the same checks): frames go into a ring the
  * program maps (a MemFd the socket's mmap hands out, as aio's ring), each slot a tpacket_hdr or
  * tpacket2_hdr, the sockaddr_ll after it and the frame at tp_mac/tp_net, its tp_status set to
  * TP_STATUS_USER last; a slot the program has not given back (TP_STATUS_KERNEL) stops the ring
@@ -11,6 +12,7 @@
 
 import { EBUSY, EINVAL, ENOMEM } from "../../errno.ts";
 import { MemFd } from "../../../vfs/memfd.ts";
+import { BlockRing, type BlockRingRequest } from "./block_ring.ts";
 
 export const TPACKET_V1 = 0, TPACKET_V2 = 1, TPACKET_V3 = 2;
 /** TPACKET_ALIGNMENT and TPACKET_ALIGN. */
@@ -63,14 +65,16 @@ export class RxRing {
    * packet_set_ring's checks of a request with blocks (null: a request without any, which only
    * clears the ring and must then name no frames either).
    */
-  static create(req: RingRequest, version: number, reserve: number, hasRing: boolean): RxRing | null {
+  static create(
+    req: RingRequest, version: number, reserve: number, hasRing: boolean, hooks?: BlockRing["hooks"],
+  ): RxRing | BlockRing | null {
     if (req.blockNr === 0) {
       if (req.frameNr !== 0) throw EINVAL;
       return null;
     }
     if (hasRing) throw EBUSY;
     if ((req.blockSize | 0) <= 0 || req.blockSize % PAGE_SIZE !== 0) throw EINVAL;
-    if (version === TPACKET_V3) throw EINVAL; // block rings (TPACKET_V3) are not kept here (README)
+    if (version === TPACKET_V3 && !BlockRing.check(req as BlockRingRequest, reserve)) throw EINVAL;
     if (req.frameSize < TPACKET_HDRLEN[version]! + reserve) throw EINVAL;
     if (req.frameSize % TPACKET_ALIGNMENT !== 0) throw EINVAL;
     const perBlock = Math.floor(req.blockSize / req.frameSize);
@@ -78,6 +82,7 @@ export class RxRing {
     if (perBlock > Math.floor(0xffffffff / req.blockNr)) throw EINVAL;
     if (perBlock * req.blockNr !== req.frameNr) throw EINVAL;
     if (req.blockSize * req.blockNr > MAX_RING) throw ENOMEM;
+    if (version === TPACKET_V3) return BlockRing.create(req as BlockRingRequest, reserve, hooks!);
     return new RxRing(req, version, reserve);
   }
 
