@@ -88,7 +88,10 @@ export class Ext2Filesystem implements Filesystem {
   readonly name: string;
   /** @nosave The device: the filesystem's whole state is on it. */
   readonly device: BlockDevice;
-  readonly readonly: boolean;
+  /** Written nothing (a read-only mount or device): reconfigure() changes it. */
+  #ro: boolean;
+  /** Features this driver can read but not write: never read-write. */
+  readonly #roOnly: boolean;
   readonly root: Ext2Dentry;
   /** Immutable. st_dev of every file. */
   readonly dev: number;
@@ -108,7 +111,8 @@ export class Ext2Filesystem implements Filesystem {
   readonly #sparse: boolean;
   readonly #wantExtra: number;
   readonly maxFileSize: number;
-  readonly #wasValid: boolean;
+  /** The state was clean when the filesystem went read-write: it is clean again when it goes back. */
+  #wasValid = false;
   /** @nosave The superblock as on disk; changed in place and written by commit(). */
   readonly #sb: Uint8Array;
   readonly #sbv: DataView;
@@ -149,9 +153,9 @@ export class Ext2Filesystem implements Filesystem {
     // A journal that needs replaying holds changes the image lacks: refused, as without one.
     if (incompat & INCOMPAT_RECOVER) throw EINVAL;
     if (incompat & ~INCOMPAT_SUPPORTED) throw EINVAL;
-    const roOnly = (roCompat & ~RO_COMPAT_SUPPORTED) !== 0;
+    const roOnly = this.#roOnly = (roCompat & ~RO_COMPAT_SUPPORTED) !== 0;
     if (roOnly && !o.readonly && !device.readOnly) throw EROFS;
-    this.readonly = o.readonly || device.readOnly || roOnly;
+    this.#ro = o.readonly || device.readOnly || roOnly;
     this.#filetype = (incompat & INCOMPAT_FILETYPE) !== 0;
     this.#sparse = (roCompat & RO_COMPAT_SPARSE_SUPER) !== 0;
     this.blocksCount = u32(SB.blocksCount);
@@ -181,19 +185,67 @@ export class Ext2Filesystem implements Filesystem {
       if (t < first || t + itb - 1 > last) throw EINVAL;
     }
     this.dev = device.dev;
-    const state = u16(SB.state);
-    this.#wasValid = (state & STATE_VALID) !== 0 && (state & STATE_ERROR) === 0;
     const root = this.inode(ROOT_INO);
     if ((root.mode & S_IFMT) !== S_IFDIR || root.nlink === 0) throw EINVAL;
     this.root = new Ext2Dentry(this, root, null, "");
-    if (!this.readonly) {
-      // Linux's ext2_setup_super: the filesystem is in use (not clean) until unmounted.
-      v.setUint16(SB.state, state & ~STATE_VALID, true);
-      v.setUint16(SB.mntCount, (u16(SB.mntCount) + 1) & 0xffff, true);
-      v.setUint32(SB.mtime, Number(nowNs() / 1_000_000_000n) >>> 0, true);
+    if (!this.#ro) this.#markInUse();
+  }
+
+  get readonly(): boolean {
+    return this.#ro;
+  }
+
+  /** Linux's ext2_setup_super: the filesystem is in use (not clean) until unmounted or made read-only. */
+  #markInUse(): void {
+    const v = this.#sbv;
+    const state = v.getUint16(SB.state, true);
+    this.#wasValid = (state & STATE_VALID) !== 0 && (state & STATE_ERROR) === 0;
+    v.setUint16(SB.state, state & ~STATE_VALID, true);
+    v.setUint16(SB.mntCount, (v.getUint16(SB.mntCount, true) + 1) & 0xffff, true);
+    v.setUint32(SB.mtime, Number(nowNs() / 1_000_000_000n) >>> 0, true);
+    this.#sbDirty = true;
+    this.commit();
+  }
+
+  /**
+   * Writes what going read-only needs: mapped files' data back, the state clean again (when it
+   * was at the read-write mount), the device flushed. Orphans stay (their descriptions still
+   * read them) unless final.
+   */
+  #markClean(final: boolean): void {
+    for (const i of [...this.mapped]) {
+      try {
+        if (final) i.unmap();
+        else i.writeBack();
+      } catch {
+        // A device that fails here loses what it failed to take, as Linux's writeback.
+      }
+    }
+    try {
+      if (final) for (const i of [...this.orphans]) this.freeInode(i);
+      if (this.#wasValid) this.#sbv.setUint16(SB.state, this.#sbv.getUint16(SB.state, true) | STATE_VALID, true);
       this.#sbDirty = true;
       this.commit();
+      this.device.flush();
+    } catch {
+      // As above.
     }
+  }
+
+  /**
+   * MS_REMOUNT (or fsconfig's CMD_RECONFIGURE) between read-only and read-write, after the
+   * mount layer's checks: EROFS when it cannot write (a read-only device, features it only reads).
+   */
+  reconfigure(readonly: boolean): void {
+    if (readonly === this.#ro) return;
+    if (readonly) {
+      this.#markClean(false);
+      this.#ro = true;
+      return;
+    }
+    if (this.#roOnly || this.device.readOnly) throw EROFS;
+    this.#ro = false;
+    this.#markInUse();
   }
 
   // ---- Blocks -------------------------------------------------------------------------------
@@ -576,22 +628,8 @@ export class Ext2Filesystem implements Filesystem {
     if (this.#released) return;
     this.#released = true;
     if (this.readonly) return;
-    for (const i of [...this.mapped]) {
-      try {
-        i.unmap();
-      } catch {
-        // As below.
-      }
-    }
-    try {
-      for (const i of [...this.orphans]) this.freeInode(i);
-      if (this.#wasValid) this.#sbv.setUint16(SB.state, this.#sbv.getUint16(SB.state, true) | STATE_VALID, true);
-      this.#sbDirty = true;
-      this.commit();
-      this.device.flush();
-    } catch {
-      // A device that fails at unmount loses what it failed to take, as Linux's writeback.
-    }
+    this.#markClean(true);
+    this.#ro = true;
   }
 }
 

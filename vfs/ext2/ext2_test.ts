@@ -376,3 +376,22 @@ Deno.test({ name: "ext2: a mapped file's memfd follows reads, writes and truncat
   g.decRef();
   again.fs.release();
 });
+
+Deno.test({ name: "ext2: a read-only mount writes nothing; remounted read-write and back, the state and mount count follow", ignore }, () => {
+  const img = makeImage("4M");
+  const before = img.bytes.slice();
+  const fs = mountBlockFilesystem(new MemoryBlockDevice(img.bytes), { type: "ext2", readonly: true });
+  assertEquals(errno(() => fs.root.create("x", attrs(0o644))), "EROFS");
+  assertEquals(fs.root.lookup("lost+found")!.children().length, 0);
+  assertEquals(img.bytes, before);
+  fs.reconfigure(false);
+  fs.root.create("x", attrs(0o644));
+  Deno.writeFileSync(img.path, img.bytes);
+  assert(debugfs(img.path, "stats").includes("not clean"));
+  fs.reconfigure(true);
+  assertEquals(errno(() => fs.root.create("y", attrs(0o644))), "EROFS");
+  fsck(img.path, img.bytes);
+  const s = debugfs(img.path, "stats");
+  assert(/Filesystem state:\s+clean/.test(s) && /Mount count:\s+1/.test(s), s);
+  fs.release();
+});
