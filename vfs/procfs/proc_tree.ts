@@ -121,6 +121,7 @@ export function fixedEntries(pfs: ProcFilesystem, root: KDentry): StaticDir {
   vm.add(new FixedFile(pfs, vm, "max_map_count", "65530\n"));
   vm.add(new FixedFile(pfs, vm, "mmap_min_addr", "65536\n"));
   vm.add(new SysctlFile(pfs, vm, "unprivileged_userfaultfd", "vm/unprivileged_userfaultfd", 0o644));
+  vm.add(new DropCachesFile(pfs, vm));
   const fs = sys.dir("fs");
   fs.add(new FixedFile(pfs, fs, "file-max", "9223372036854775807\n"));
   fs.add(new SysctlFile(pfs, fs, "nr_open", "fs/nr_open", 0o644));
@@ -234,6 +235,32 @@ class SysctlFile extends GeneratedFile {
   override writeContents(data: Uint8Array): void {
     if (this.pfs.source.setSysctl === undefined) throw EINVAL;
     this.pfs.source.setSysctl(this.sysctlKey, new TextDecoder().decode(data));
+  }
+}
+
+/**
+ * @savable /proc/sys/vm/drop_caches (0200): the sentry's filesystems keep no clean cache to drop
+ * (disk filesystems read through to the device), so a write only checks its value, as Linux's
+ * proc_dointvec_minmax over 1..4 (EINVAL otherwise). LTP writes 3 before timing readahead.
+ */
+class DropCachesFile extends GeneratedFile {
+  constructor(pfs: ProcFilesystem, parent: KDentry) {
+    super(pfs, parent, "drop_caches", { mode: 0o200 });
+  }
+
+  render(): string {
+    return "0\n";
+  }
+
+  override get writable(): boolean {
+    return true;
+  }
+
+  override writeContents(data: Uint8Array): void {
+    const text = new TextDecoder().decode(data).trim();
+    if (!/^[+]?[0-9]+$/.test(text)) throw EINVAL;
+    const n = Number(text);
+    if (n < 1 || n > 4) throw EINVAL;
   }
 }
 

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { EBADF, EINVAL, EPERM } from "../../errno.ts";
+import { EBADF, EINVAL, EISDIR, EOPNOTSUPP, EPERM, EXDEV } from "../../errno.ts";
 import type { Task } from "../../task.ts";
 import {
   AT_FDCWD, F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_GETFL, F_GETPIPE_SZ, F_SETFD, F_SETFL, F_SETPIPE_SZ,
@@ -46,6 +46,8 @@ const F_CREATED_QUERY = 1028;
 
 /** Status flags F_SETFL may change; the access mode and creation flags stay. */
 const SETFL_MASK = O_APPEND | O_ASYNC | O_DIRECT | O_NOATIME | O_NONBLOCK;
+/** linux/fs.h: _IOW(0x94, 9, int) and _IOW(0x94, 13, struct file_clone_range). */
+const FICLONE = 0x40049409, FICLONERANGE = 0x4020940d;
 
 /**
  * What a blocked FIFO open keeps between runs: the counted end (released by the kernel if the
@@ -346,6 +348,21 @@ const sysIoctl: SyscallFn = (t, a) => {
       const id = ownerId(t.kernel, file);
       t.copyOutU32(arg, file.owner?.type === "pgrp" ? -id : id);
       return 0;
+    }
+    case FICLONE:
+    case FICLONERANGE: {
+      // ioctl_file_clone and vfs_clone_file_range: no filesystem here shares blocks between
+      // files (Linux's remap_file_range: btrfs, xfs), so once the descriptors check out it is
+      // EOPNOTSUPP, as on ext2 and tmpfs.
+      let srcFd = arg;
+      if (cmd === FICLONERANGE) srcFd = Number(BigInt.asIntN(64, new DataView(t.copyIn(arg, 32).buffer).getBigInt64(0, true)));
+      const src = t.fdTable.get(srcFd | 0);
+      const from = src.location(), to = file.location();
+      if (from === null || to === null || from.mount !== to.mount) throw EXDEV;
+      if (from.dentry.isDir || to.dentry.isDir) throw EISDIR;
+      if (!from.dentry.isRegular || !to.dentry.isRegular) throw EINVAL;
+      if (!src.readable || !file.writable || (file.flags & O_APPEND)) throw EBADF;
+      throw EOPNOTSUPP;
     }
     case FS_IOC_GETFLAGS:
     case FS_IOC_SETFLAGS: {
