@@ -679,7 +679,7 @@ function findInit(launch: LaunchConfig, log: DebugLog): string {
  */
 async function imageRebuilder(launch: LaunchConfig, imagePath: string, log: DebugLog, tty: boolean): Promise<(k: Kernel) => void> {
   const tImport = performance.now();
-  const { imageNeedsAnonFileClasses, imageNeedsNetwork, loadAnonFileClasses, readSandboxImageFast, restoreSandbox } = await import(
+  const { imageNeedsNetwork, prepareRestore, readSandboxImageFast, restoreSandbox } = await import(
     "../kernel/checkpoint/sandbox.ts"
   );
   // Imported on its own, which makes image.ts (with zod_tree.ts and cbor_plain.ts) a chunk of
@@ -687,8 +687,10 @@ async function imageRebuilder(launch: LaunchConfig, imagePath: string, log: Debu
   // instead, they joined its one chunk, and loading that chunk cost ~2.8 ms of CPU more than
   // loading the two (9.2 against 6.4 ms, medians of 9, importing them after the kernel's
   // modules), though it is fewer bytes and modules. Measured, not understood: V8's compile and
-  // evaluation of one 128 KB chunk of this code is dearer than of 110 KB and 16 KB.
+  // evaluation of one 128 KB chunk of this code is dearer than of 110 KB and 16 KB. (The
+  // modules of sockets, terminals, IPC, keys, ... are a chunk of their own since, kinds.ts.)
   const { ImageError } = await import("../kernel/checkpoint/image.ts");
+  mark("ckptModules");
   let image: Awaited<ReturnType<typeof readSandboxImageFast>>;
   const t0 = performance.now();
   try {
@@ -698,9 +700,12 @@ async function imageRebuilder(launch: LaunchConfig, imagePath: string, log: Debu
     throw err;
   }
   // The network's modules only for an image that holds sockets or network settings: an idle
-  // shell's restore loads no more of the kernel than `do` does.
+  // shell's restore loads no more of the kernel than `do` does. The checkpoint's modules of
+  // sockets, terminals, IPC, keys, ... (kernel/checkpoint/kinds.ts) only for an image that
+  // holds such objects.
   if (imageNeedsNetwork(image.state)) await loadNetModules();
-  if (imageNeedsAnonFileClasses(image.state)) await loadAnonFileClasses();
+  await prepareRestore(image.state);
+  mark("imageRead");
   const t1 = performance.now();
   return (k: Kernel) => {
     try {

@@ -3,16 +3,17 @@
  * zod schema, the reference: whatever the hand checks accept, real states and thousands of
  * mutations of them, the schema accepts and returns unchanged; and an idle shell's state is
  * taken by the hand checks whole (else a restore loads zod and builds its schemas again, and
- * nothing else would notice).
+ * nothing else would notice), and holds none of the kinds of object kernel/checkpoint/kinds.ts
+ * restores (else a restore loads those modules again).
  */
 
 import assert from "node:assert/strict";
 import { ImageError, loadCodecs } from "../kernel/checkpoint/image.ts";
-import { readSandboxImage, readSandboxImageFast, savedSandboxSchema } from "../kernel/checkpoint/sandbox.ts";
+import { kindFree, readSandboxImage, readSandboxImageFast, savedSandboxSchema } from "../kernel/checkpoint/sandbox.ts";
 import { plainSandbox } from "../kernel/checkpoint/plain_state.ts";
 import { built } from "../kernel/checkpoint/zod_tree.ts";
 import { compileC } from "./_harness.ts";
-import { sentry } from "./_checkpoint.ts";
+import { refusedRestores, sentry } from "./_checkpoint.ts";
 
 await loadCodecs();
 
@@ -116,6 +117,7 @@ Deno.test("checkpoint plain state: an idle shell's state is taken whole by the h
     const image = await imageOf(dir, "idle", "0.5", ["/bin/sh", "-c", "sleep 1000"]);
     const { state } = readSandboxImage(image, "/");
     assert.ok(plainSandbox(state), "an idle shell's state is not taken by the hand checks: a restore loads zod again");
+    assert.ok(kindFree(state), "an idle shell's state names objects of kinds.ts: a restore loads its modules again");
     assert.deepStrictEqual(schemaParse(state), state);
     // Read through the restore's reader (the hand checks) and through the schema: the same.
     const fast = await readSandboxImageFast(image, "/");
@@ -195,6 +197,36 @@ Deno.test("checkpoint plain state: the restore's reader (hand checks first) and 
     }
     // Some flips leave a valid image (a digit of a number, a byte of a register), most do not.
     assert.ok(same > 0 && same < tries.length, `${same} of ${tries.length} read`);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("checkpoint plain state: an idle shell's image that names a terminal, keyring or seccomp state it lacks is refused (its restore loads kinds.ts for it)", async () => {
+  // These members are ones the hand checks take; the objects they name are kinds.ts's, whose
+  // checks a restore of a kindFree state skips: such a state must not be kindFree.
+  const dir = Deno.makeTempDirSync();
+  try {
+    const image = await imageOf(dir, "idle", "0.5", ["/bin/sh", "-c", "sleep 1000"]);
+    const init = (s: ReturnType<typeof readSandboxImage>["state"]) => s.processes.find((p) => p.tgid === s.init)!;
+    await refusedRestores(image, [
+      ["a console the image lacks", (s) => void (s.console = 0), /the console names pty 0 of 0/],
+      ["an exec session's terminal the image lacks", (s) => void (s.execTerminals = [0]), /an exec session names pty 0/],
+      ["a controlling terminal the image lacks", (s) => void (init(s).tty = 0), /a controlling terminal names pty 0 of 0/],
+      ["a seccomp state the image lacks", (s) => void (init(s).tasks[0]!.seccomp = 0), /a task names seccomp state 0 of 0/],
+      ["a session keyring the image lacks", (s) => void (init(s).tasks[0]!.sessionKeyring = 5), /a task names keyring 5, which the image lacks/],
+      ["a process keyring the image lacks", (s) => void (init(s).processKeyring = 7), /a task names keyring 7, which the image lacks/],
+    ]);
+    for (const [what, mutate] of [
+      ["console", (s: ReturnType<typeof readSandboxImage>["state"]) => void (s.console = 0)],
+      ["seccomp", (s: ReturnType<typeof readSandboxImage>["state"]) => void (init(s).tasks[0]!.seccomp = 0)],
+    ] as const) {
+      const { state } = readSandboxImage(image, "/");
+      assert.ok(kindFree(state));
+      mutate(state);
+      assert.ok(plainSandbox(state), what);
+      assert.ok(!kindFree(state), what);
+    }
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }

@@ -28,6 +28,7 @@ import { O_ACCMODE, O_APPEND, O_NOFOLLOW, O_NONBLOCK } from "../../abi/linux/fil
 import { PIDFD_THREAD, PidFd } from "../pidfd.ts";
 import { absPath, type Refuse, u32, u64 } from "./files.ts";
 import { ImageError } from "./image.ts";
+import type { SavedSandbox } from "./sandbox.ts";
 
 /** The largest rendering of a kernel file kept (a /proc/PID/maps of a large program is ~1 MiB). */
 const MAX_SNAPSHOT = 64 << 20;
@@ -140,4 +141,12 @@ export function reopenKernFiles(
     }
     d.decRef();
   }
+}
+
+/** A /proc or /sys file is held by descriptors only (checkProcFileHolders), in the whole state. */
+export function procFileHolders(s: SavedSandbox, bad: (why: string) => Error): void {
+  checkProcFileHolders(
+    s.files as { kind: string; items?: { file: number }[] }[], s.unixSockets.flatMap((so) => so.queue.flatMap((m) => m.rights ?? [])),
+    (s.locks ?? []).flatMap((l) => [l.file, ...l.flocks.map((x) => x.file), ...l.records.flatMap((r) => r.ofd === undefined ? [] : [r.ofd])]), bad,
+  );
 }

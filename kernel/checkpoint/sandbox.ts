@@ -26,7 +26,7 @@
 
 import { INIT_TIME_NS, TimeNamespace } from "../time_namespace.ts";
 import { VVAR_LEN } from "../vdso/vdso.ts";
-import { intIn, withFastPath, z } from "./zod_tree.ts";
+import { intIn, lazyKind, lazyObject, onZodLoad, withFastPath, z, zodLoaded } from "./zod_tree.ts";
 import { MAX_FILES, MAX_PROCESSES, MAX_TASKS, plainHandlers, plainRun, plainSandbox, plainVma } from "./plain_state.ts";
 import { UCOUNT_NAMES } from "../ucounts.ts";
 import type { Kernel } from "../kernel.ts";
@@ -54,29 +54,47 @@ import { OverlayDentry } from "../../vfs/overlay/overlay.ts";
 import { OverlayRegularFile } from "../../vfs/overlay/overlay_file.ts";
 import { HostRegularFile } from "../../vfs/hostfs/hostfs.ts";
 import { bindSocketFiles, openDirSchema, openFileSchema, restoreOpenDir, restoreOpenFile, restoreTrees, treeSchema } from "./files.ts";
-import { checkOrphansShape, OrphanMaker, orphanSchema, removedDir, tmpfsInodeOf } from "./orphans.ts";
-import { checkLocksShape, fileLocksSchema, restoreLocks } from "./locks.ts";
-import { attachRights, makeUnixSockets, unixSocketSchema } from "./unix_sockets.ts";
+import type { OrphanMaker } from "./orphans.ts";
 import { netModules, netModulesIfLoaded } from "../net_load.ts";
 import { SOCK_STREAM } from "../../abi/linux/socket.ts";
-import { inetFileSchemas, makeInetFile, makeInetSockets, tcpSnapshotSchema, udpSnapshotSchema } from "./inet_sockets.ts";
 import { processTimersSchema, restoreProcessTimers } from "./timers.ts";
-import { checkMemfdShape, makeMemfd, memfdSchema, sealMemfd } from "./memfd.ts";
-import { MemFd } from "../../vfs/memfd.ts";
+import type { MemFd } from "../../vfs/memfd.ts";
 import { IPC_LIMITS } from "../ipc.ts";
-import { checkTtyShape, hangUpExecTerminal, makeTerminals, makeTtyFile, terminalSchema, ttyFileSchema } from "./ttys.ts";
-import { ANON_CLASS_KINDS, anonFileSchemas, armAnonFile, linkAnonFile, makeAnonFile, type SavedAnonFile } from "./anon_files.ts";
-import { checkIpcShape, makeMqueues, mqueueFileSchema, mqueuesSchema, openMqueue, restoreSysvIpc, sysvIpcSchema } from "./ipc.ts";
-import { checkProcFileHolders, makeProcFile, procFileSchemas, reopenKernFiles, type SavedPidFd } from "./proc_files.ts";
-import { checkNetlinkShape, makeNetlinkFile, netlinkFileSchema } from "./netlink.ts";
+import type { SavedAnonFile } from "./anon_files.ts";
+import type { SavedPidFd } from "./proc_files.ts";
+import type { Terminal } from "../../vfs/tty/mod.ts";
 import { restoreTaskPolicies, taskPolicySchemas } from "./task_policies.ts";
-import { checkKeyringsShape, keyringsSchema, restoreKeyrings, serial as keyringSerial } from "./keys.ts";
-import { checkSeccompShape, makeSeccompStates, seccompFilterSchema, seccompStateSchema } from "./seccomp.ts";
+import type * as Kinds from "./kinds.ts";
 import { checkCowObjects, checkCowPieces, CowMemories, cowObjectSchema, cowPieceSchema, type SavedCowPiece } from "./cow.ts";
 import { checkRoot, type Image, type ImageBlob, ImageError, readImage, readImageFast } from "./image.ts";
 import { armDebugRegs } from "../debug_regs.ts";
 export { loadCodecs, loadEncoders } from "./image.ts";
-export { loadAnonFileClasses } from "./anon_files.ts";
+
+/**
+ * The modules of the kinds of object an idle shell's image lacks (kinds.ts), once loaded: for
+ * an image that holds one of them (prepareRestore), and before zod parses any state (the
+ * schemas below reach theirs through it). A restore of a state without any (kindFree) runs
+ * without them: each of their steps has nothing to do there.
+ */
+let kinds: typeof Kinds | null = null;
+
+/** Loads kinds.ts (once). */
+export async function loadKinds(): Promise<typeof Kinds> {
+  return kinds ??= await import("./kinds.ts");
+}
+// zod parses a state only after loadZod, which waits for this: every schema below is built then.
+onZodLoad(loadKinds);
+
+/** kinds.ts, which must be loaded: a schema of it is being built, or the state holds its kinds. */
+function K(): typeof Kinds {
+  if (kinds === null) throw new Error("kernel/checkpoint/sandbox.ts: kinds.ts is not loaded (loadKinds, prepareRestore)");
+  return kinds;
+}
+
+/** Loads the eventfd, timerfd, signalfd and epoll classes, for an image that holds such a file. */
+export async function loadAnonFileClasses(): Promise<void> {
+  await (await loadKinds()).loadAnonFileClasses();
+}
 
 const PROT_READ = 1, PROT_WRITE = 2;
 const SIGALRM = 14, SI_KERNEL = 0x80;
@@ -105,6 +123,9 @@ const signedNs = z.string().regex(/^-?\d{1,20}$/);
  * the ~1,600 values of an idle shell's state, most of them default, and zod's parse of them
  * cost ~1 ms a process (a schema run, a result object and an issue list per value).
  */
+/** keys.ts's serial. */
+const keyringSerial = intIn(3, 0x7fff_ffff);
+
 const handlersSchema = z.custom<Array<[string, number, string, string]>>(plainHandlers, "expected 65 signal actions of [hex, u32, hex, hex]");
 
 const fileSchema = z.discriminatedUnion("kind", [
@@ -121,22 +142,29 @@ const fileSchema = z.discriminatedUnion("kind", [
   openFileSchema,
   /** A directory reopened by path, with its position and listing (files.ts). */
   openDirSchema,
-  /** eventfd, timerfd, signalfd, epoll (anon_files.ts). */
-  ...anonFileSchemas,
+  /** eventfd, timerfd, signalfd, epoll, inotify (anon_files.ts). */
+  lazyKind("eventfd", () => K().anonFileSchemas[0]),
+  lazyKind("timerfd", () => K().anonFileSchemas[1]),
+  lazyKind("signalfd", () => K().anonFileSchemas[2]),
+  lazyKind("epoll", () => K().anonFileSchemas[3]),
+  lazyKind("inotify", () => K().anonFileSchemas[4]),
   /** An AF_UNIX socket: unixSockets[socket] (unix_sockets.ts). */
   z.object({ kind: z.literal("unix"), socket: u32 }).strict(),
   /** Either side of terminals[terminal] (ttys.ts). */
-  ttyFileSchema,
-  /** A TCP or UDP socket file over tcpSockets[socket] or udpSockets[socket] (inet_sockets.ts). */
-  ...inetFileSchemas,
+  lazyKind("tty", () => K().ttyFileSchema),
+  /** A TCP or UDP socket file over tcpSockets[socket] or udpSockets[socket], or a ping socket (inet_sockets.ts). */
+  lazyKind("tcp", () => K().inetFileSchemas[0]),
+  lazyKind("udp", () => K().inetFileSchemas[1]),
+  lazyKind("ping", () => K().inetFileSchemas[2]),
   /** A memfd with its contents (memfd.ts). */
-  memfdSchema,
+  lazyKind("memfd", () => K().memfdSchema),
   /** A POSIX message queue's descriptor: mqueues.queues[queue] (ipc.ts). */
-  mqueueFileSchema,
+  lazyKind("mqueue", () => K().mqueueFileSchema),
   /** A file of /proc or /sys, or a pidfd (proc_files.ts). */
-  ...procFileSchemas,
+  lazyKind("kernfile", () => K().procFileSchemas[0]),
+  lazyKind("pidfd", () => K().procFileSchemas[1]),
   /** A NETLINK_ROUTE socket (netlink.ts). */
-  netlinkFileSchema,
+  lazyKind("netlink", () => K().netlinkFileSchema),
   /**
    * A descriptor an `exec` client passed as its process's stdio, gone with the client (which
    * does not follow a restore): its access mode and status flags.
@@ -397,9 +425,9 @@ export const savedSandboxSchema = z.object({
   trees: z.array(treeSchema).max(64),
   files: z.array(fileSchema).max(MAX_FILES),
   pipes: z.array(pipeSchema).max(MAX_FILES),
-  unixSockets: z.array(unixSocketSchema).max(MAX_FILES),
+  unixSockets: z.array(z.lazy(() => K().unixSocketSchema)).max(MAX_FILES),
   /** Pseudo-terminal pairs with their line disciplines (ttys.ts). */
-  terminals: z.array(terminalSchema).max(4096),
+  terminals: z.array(z.lazy(() => K().terminalSchema)).max(4096),
   /** The console of `-t` (index into terminals): its master is the restoring caller's terminal. */
   console: u32.nullable(),
   /**
@@ -410,13 +438,13 @@ export const savedSandboxSchema = z.object({
   /** The next autobind name of the abstract namespace. */
   unixAutobind: intIn(0, 0xfffff),
   /** The netstack's TCP sockets (those no descriptor holds too) and UDP sockets (inet_sockets.ts). */
-  tcpSockets: z.array(tcpSnapshotSchema).max(MAX_FILES),
-  udpSockets: z.array(udpSnapshotSchema).max(MAX_FILES),
+  tcpSockets: z.array(z.lazy(() => K().tcpSnapshotSchema)).max(MAX_FILES),
+  udpSockets: z.array(z.lazy(() => K().udpSnapshotSchema)).max(MAX_FILES),
   mms: z.array(memorySchema).max(MAX_PROCESSES),
   /** Held file locks, by file (locks.ts); absent when none. */
-  locks: z.array(fileLocksSchema).max(MAX_FILES).optional(),
+  locks: z.array(z.lazy(() => K().fileLocksSchema)).max(MAX_FILES).optional(),
   /** Files unlinked while open with no name left, each once (orphans.ts); absent when none. */
-  orphans: z.array(orphanSchema).max(MAX_FILES).optional(),
+  orphans: z.array(z.lazy(() => K().orphanSchema)).max(MAX_FILES).optional(),
   /** Private memory several address spaces share copy-on-write (cow.ts), each page once. */
   cowObjects: z.array(cowObjectSchema).max(MAX_FILES),
   fdTables: z.array(fdTableSchema).max(MAX_TASKS),
@@ -425,13 +453,13 @@ export const savedSandboxSchema = z.object({
     .max(MAX_TASKS),
   processes: z.array(processSchema).min(1).max(MAX_PROCESSES),
   /** seccomp filter programs and the states that list them, each once (seccomp.ts). */
-  seccompFilters: z.array(seccompFilterSchema).max(MAX_TASKS).optional(),
-  seccompStates: z.array(seccompStateSchema).max(MAX_TASKS).optional(),
+  seccompFilters: z.array(z.lazy(() => K().seccompFilterSchema)).max(MAX_TASKS).optional(),
+  seccompStates: z.array(z.lazy(() => K().seccompStateSchema)).max(MAX_TASKS).optional(),
   /** System V IPC objects and POSIX message queues of the sandbox's IPC namespace (ipc.ts). */
-  sysvIpc: sysvIpcSchema.optional(),
+  sysvIpc: lazyObject(() => K().sysvIpcSchema).optional(),
   /** Every key and keyring, in creation order, and the key limits (keys.ts). */
-  keyrings: keyringsSchema.optional(),
-  mqueues: mqueuesSchema.optional(),
+  keyrings: lazyObject(() => K().keyringsSchema).optional(),
+  mqueues: lazyObject(() => K().mqueuesSchema).optional(),
   /** Time namespaces other than the first (kernel/time_namespace.ts): their offsets, ns. */
   timeNamespaces: z.array(z.object({ monotonicNs: signedNs, boottimeNs: signedNs, frozen: z.boolean() }).strict())
     .max(MAX_TASKS).optional(),
@@ -515,9 +543,40 @@ export function imageNeedsNetwork(s: SavedSandbox): boolean {
 export function imageNeedsAnonFileClasses(s: SavedSandbox): boolean {
   return s.files.some((f) => ANON_CLASS_KINDS.has(f.kind));
 }
+const ANON_CLASS_KINDS: ReadonlySet<string> = new Set(["eventfd", "timerfd", "signalfd", "epoll"]);
+
+/**
+ * Whether the state holds nothing of the kinds kinds.ts restores, so that its restore needs none
+ * of their code: a state of the common shapes (plain_state.ts: stdio files only, no sockets,
+ * terminals, locks, unlinked files, seccomp, IPC or keys) that names no terminal, keyring,
+ * seccomp state or removed working directory either (the members plainSandbox takes that refer
+ * to those kinds). Every check and step of kinds.ts then has nothing to do: restoreSandbox skips
+ * them. A member plain_state.ts learns to take that refers to such objects belongs here too.
+ */
+export function kindFree(s: SavedSandbox): boolean {
+  return plainSandbox(s) && s.console === null && (s.execTerminals ?? []).length === 0 &&
+    s.fsContexts.every((f) => f.removed === undefined) &&
+    s.processes.every((p) =>
+      p.tty === null && p.processKeyring === undefined &&
+      p.tasks.every((t) => t.seccomp === undefined && t.sessionKeyring === undefined && t.threadKeyring === undefined)
+    );
+}
+
+/**
+ * Loads the checkpoint's modules restoring this state needs beyond the restore's own: kinds.ts
+ * unless the state is kindFree, and the event files' classes (the caller loads the network's,
+ * imageNeedsNetwork).
+ */
+export async function prepareRestore(s: SavedSandbox): Promise<void> {
+  if (!kindFree(s)) await loadKinds();
+  if (imageNeedsAnonFileClasses(s)) await loadAnonFileClasses();
+}
 
 export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: RestoreOptions): void {
   if (netModulesIfLoaded() === null && imageNeedsNetwork(image.state)) throw new Error("restore: the network's modules are not loaded");
+  // Without kinds.ts (a kindFree state) each of its steps below is skipped: there is nothing for it.
+  const X = kinds;
+  if (X === null && !kindFree(image.state)) throw new Error("restore: kinds.ts is not loaded (prepareRestore)");
   const stdio = [...o.stdio];
   const contexts: Context[] = [];
   const made: FileDescription[] = [];
@@ -525,7 +584,7 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
   let orphans: OrphanMaker | null = null;
   try {
     const s = image.state;
-    checkShape(s, image.blobs);
+    checkShape(s, image.blobs, X);
     if (s.console !== null && o.console !== true) {
       throw new ImageError("restore: the image was taken with a terminal (-t): restore it with -t, or -d with --console-socket");
     }
@@ -539,21 +598,21 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
     const memfds = new Map<number, MemFd>();
     for (const [i, f] of s.files.entries()) {
       if (f.kind !== "memfd") continue;
-      const d = makeMemfd(f, image.blobs);
+      const d = X!.makeMemfd(f, image.blobs);
       made.push(d);
       memfds.set(i, d);
     }
     // Written files a shared mapping maps, before the memory (their pages are the file's).
-    orphans = new OrphanMaker(k, s.orphans ?? [], image.blobs);
+    orphans = X === null ? null : new X.OrphanMaker(k, s.orphans ?? [], image.blobs);
     const orphanMaker = orphans;
     const written = new Map<number, FileDescription>();
     for (const m of s.mms) {
       for (const v of m.vmas) {
         if (v.written === undefined || written.has(v.written.file)) continue;
         const f = s.files[v.written.file] as Extract<SavedFile, { kind: "file" }>;
-        const d = restoreOpenFile(k, f, (o, flags) => orphanMaker.open(o, flags));
+        const d = restoreOpenFile(k, f, (o, flags) => orphanMaker!.open(o, flags));
         made.push(d);
-        if (tmpfsInodeOf(d) === null) throw new ImageError(`restore: ${f.path}, mapped shared, is not a file of a tmpfs or of the overlay's upper layer`);
+        if (X!.tmpfsInodeOf(d) === null) throw new ImageError(`restore: ${f.path}, mapped shared, is not a file of a tmpfs or of the overlay's upper layer`);
         written.set(v.written.file, d);
       }
     }
@@ -587,8 +646,8 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
       mms.push(mm);
     }
 
-    const seccompStates = makeSeccompStates(s.seccompFilters ?? [], s.seccompStates ?? []);
-    const keyrings = restoreKeyrings(k.keys, s.keyrings);
+    const seccompStates = X === null ? [] : X.makeSeccompStates(s.seccompFilters ?? [], s.seccompStates ?? []);
+    const keyrings = X === null ? new Map<number, never>() : X.restoreKeyrings(k.keys, s.keyrings);
     const groups = new Map<number, ThreadGroup>();
     const usedCtx = new Set<number>();
     const tasks: Task[] = [];
@@ -645,44 +704,44 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
     const fifoProbes: FileDescription[] = [];
     const heldSockets = new Set(s.files.flatMap((f) => f.kind === "unix" ? [f.socket] : []));
     k.unixNames.nextAutobind = s.unixAutobind;
-    const sockets = makeUnixSockets(k, s.unixSockets, heldSockets);
+    const sockets = X === null ? [] : X.makeUnixSockets(k, s.unixSockets, heldSockets);
     bindSocketFiles(k, socketFiles, sockets);
     // Each live socket's own reference goes with the others' below (an embryo's is its
     // listener's, a closed one's stays: it was released already).
     for (const [i, so] of sockets.entries()) if (!s.unixSockets[i]!.dead && !s.unixSockets[i]!.embryo) made.push(so);
-    const terminals = makeTerminals(k, s.terminals, s.console, s.execTerminals ?? []);
+    const terminals: Terminal[] = X === null ? [] : X.makeTerminals(k, s.terminals, s.console, s.execTerminals ?? []);
     // The netstack's sockets, with their timers relative to the monotonic time the restored
     // sandbox continues from.
-    const inet = makeInetSockets(k, s.tcpSockets, s.udpSockets, s.files, s.monotonicNs / 1e6);
-    const mqueues = makeMqueues(k, s.mqueues);
+    const inet = X === null ? null : X.makeInetSockets(k, s.tcpSockets, s.udpSockets, s.files, s.monotonicNs / 1e6);
+    const mqueues = X === null ? [] : X.makeMqueues(k, s.mqueues);
     const files = s.files.map((f, i): FileDescription => {
       if (f.kind === "tty") {
-        const d = makeTtyFile(k, f, terminals);
+        const d = X!.makeTtyFile(k, f, terminals);
         made.push(d);
         return d;
       }
       if (f.kind === "tcp" || f.kind === "udp" || f.kind === "ping") {
-        const d = makeInetFile(k, f, inet);
+        const d = X!.makeInetFile(k, f, inet!);
         made.push(d);
         return d;
       }
       if (f.kind === "memfd") {
         const d = memfds.get(i)!;
-        sealMemfd(d, f);
+        X!.sealMemfd(d, f);
         return d;
       }
       if (f.kind === "mqueue") {
-        const d = openMqueue(k, f, mqueues);
+        const d = X!.openMqueue(k, f, mqueues);
         made.push(d);
         return d;
       }
       if (f.kind === "netlink") {
-        const d = makeNetlinkFile(k, f);
+        const d = X!.makeNetlinkFile(k, f);
         made.push(d);
         return d;
       }
       if (f.kind === "pidfd") {
-        const d = makeProcFile(k, f as SavedPidFd, groups);
+        const d = X!.makeProcFile(k, f as SavedPidFd, groups);
         made.push(d);
         return d;
       }
@@ -698,7 +757,7 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
         return d;
       }
       if (isAnonFile(f)) {
-        const d = makeAnonFile(k, f, groups);
+        const d = X!.makeAnonFile(k, f, groups);
         made.push(d);
         return d;
       }
@@ -715,7 +774,7 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
       if (f.kind === "file") {
         const early = written.get(i);
         if (early !== undefined) return early;
-        const d = restoreOpenFile(k, f, (o, flags) => orphanMaker.open(o, flags));
+        const d = restoreOpenFile(k, f, (o, flags) => orphanMaker!.open(o, flags));
         made.push(d);
         return d;
       }
@@ -733,14 +792,14 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
     // The probes that found each FIFO's pipe go once the FIFO's own ends are counted, and the
     // holders of unlinked files once their descriptions exist.
     for (const d of fifoProbes.splice(0)) d.decRef();
-    orphans.release();
+    orphans?.release();
     const fdTables = s.fdTables.map((t) => FdTable.load(t, (i) => files[i]!.incRef()));
-    restoreLocks(k.fileLocks, s.locks ?? [], files, fdTables);
+    X?.restoreLocks(k.fileLocks, s.locks ?? [], files, fdTables);
     for (const t of fdTables) t.users = 0;
     const fsContexts = s.fsContexts.map((f, i) => {
       let cwd, own = root;
       if (f.removed === true) {
-        cwd = removedDir(k, f.cwd, i);
+        cwd = X!.removedDir(k, f.cwd, i);
       } else {
         try {
           cwd = k.vfs.lookupDir({ root, creds: Credentials.root() }, root, f.cwd);
@@ -759,10 +818,10 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
     });
 
     for (const [i, f] of s.files.entries()) {
-      if (isAnonFile(f)) linkAnonFile(files[i]!, f, files);
+      if (isAnonFile(f)) X!.linkAnonFile(files[i]!, f, files);
     }
-    attachRights(s.unixSockets, sockets, files);
-    if (s.sysvIpc !== undefined) restoreSysvIpc(k.ipc, s.sysvIpc, memfds);
+    X?.attachRights(s.unixSockets, sockets, files);
+    if (s.sysvIpc !== undefined) X!.restoreSysvIpc(k.ipc, s.sysvIpc, memfds);
 
     for (const p of s.processes) {
       const tg = groups.get(p.tgid)!;
@@ -823,13 +882,13 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
     if (s.netSysctl !== undefined) Object.assign(k.net.sysctl, s.netSysctl);
     if (s.portRange !== undefined && s.portRange[0] <= s.portRange[1]) k.net.stack.ephemeralRange = s.portRange;
     k.adoptRestored(groups.get(s.init)!, [...groups.values()], s.nextTid);
-    reopenKernFiles(k, s.files, s.fdTables, fdTables, groups);
+    X?.reopenKernFiles(k, s.files, s.fdTables, fdTables, groups);
     // The exec clients are gone: their terminals hang up (SIGHUP to their sessions' leaders).
-    for (const i of s.execTerminals ?? []) hangUpExecTerminal(k, terminals[i]!);
+    for (const i of s.execTerminals ?? []) X!.hangUpExecTerminal(k, terminals[i]!);
     k.initStdio = [...o.stdio];
     for (const tg of groups.values()) if (tg.itimerReal !== null) k.addTimer(tg.itimerReal);
     for (const p of s.processes) if (p.zombie === null) restoreProcessTimers(k, groups.get(p.tgid)!, p.timers);
-    for (const f of files) armAnonFile(k, f);
+    if (X !== null) for (const f of files) X.armAnonFile(k, f);
     // The restored connections wait in the stack's active set: its first poll runs their
     // timers and sends what they owe.
     if (s.tcpSockets.length > 0) k.net.armDeadline();
@@ -922,16 +981,8 @@ function loadSigInfo(s: SavedSigInfo): SigInfo {
   return i;
 }
 
-/** A /proc or /sys file is held by descriptors only (proc_files.ts checkProcFileHolders). */
-export function procFileHolders(s: SavedSandbox, bad: (why: string) => Error): void {
-  checkProcFileHolders(
-    s.files as { kind: string; items?: { file: number }[] }[], s.unixSockets.flatMap((so) => so.queue.flatMap((m) => m.rights ?? [])),
-    (s.locks ?? []).flatMap((l) => [l.file, ...l.flocks.map((x) => x.file), ...l.records.flatMap((r) => r.ofd === undefined ? [] : [r.ofd])]), bad,
-  );
-}
-
 /** What the schema cannot check: the parts refer to each other consistently. */
-function checkShape(s: SavedSandbox, blobs: readonly ImageBlob[]): void {
+function checkShape(s: SavedSandbox, blobs: readonly ImageBlob[], X: typeof Kinds | null): void {
   const bad = (why: string) => new ImageError(`restore: the image does not hold together: ${why}`);
   const tgids = new Map<number, SavedProcess>();
   const tids = new Set<number>();
@@ -1022,7 +1073,7 @@ function checkShape(s: SavedSandbox, blobs: readonly ImageBlob[]): void {
     }
   }
   const fdFiles = new Set(s.fdTables.flatMap((t) => t.slots.map((x) => x.file)));
-  checkIpcShape(
+  X?.checkIpcShape(
     s.sysvIpc, s.mqueues, s.files, fdFiles, new Set(s.processes.flatMap((p) => p.zombie === null ? [p.tgid] : [])), filesUsed, bad,
     { shm: IPC_LIMITS.shmmni, sem: IPC_LIMITS.semmni, msg: IPC_LIMITS.msgmni },
   );
@@ -1047,20 +1098,20 @@ function checkShape(s: SavedSandbox, blobs: readonly ImageBlob[]): void {
     for (const b of p.bufs) used += Math.ceil((b.offset + b.data.length) / PAGE_SIZE);
     if (used > p.slots) throw bad("a pipe holds more than its capacity");
   }
-  checkSeccompShape(
+  X?.checkSeccompShape(
     s.seccompFilters ?? [], s.seccompStates ?? [],
     new Set(s.processes.flatMap((p) => p.tasks.flatMap((t) => t.seccomp === undefined ? [] : [t.seccomp]))), bad,
   );
-  checkTtyShape(s.files, s.terminals, s.console, s.processes.map((p) => p.tty), bad, s.execTerminals ?? []);
+  X?.checkTtyShape(s.files, s.terminals, s.console, s.processes.map((p) => p.tty), bad, s.execTerminals ?? []);
   const used = new Set<number>();
   for (const m of s.mms) checkMemoryShape(m, blobs, used, bad);
   checkCowObjects(s.cowObjects, blobs, used, bad);
   const cowUsed = new Set<number>();
   for (const m of s.mms) checkCowPieces(m.cow ?? [], m.vmas, s.cowObjects, cowUsed, bad);
   if (cowUsed.size !== s.cowObjects.length) throw bad("a copy-on-write object no address space maps");
-  for (const f of s.files) if (f.kind === "memfd") checkMemfdShape(f, blobs, used, bad);
+  for (const f of s.files) if (f.kind === "memfd") X!.checkMemfdShape(f, blobs, used, bad);
   const orphans = s.orphans ?? [];
-  checkOrphansShape(orphans, blobs, used, bad);
+  X?.checkOrphansShape(orphans, blobs, used, bad);
   const orphansHeld = new Set<number>();
   for (const f of s.files) {
     if (f.kind !== "file" || f.orphan === undefined) continue;
@@ -1068,13 +1119,13 @@ function checkShape(s: SavedSandbox, blobs: readonly ImageBlob[]): void {
     orphansHeld.add(f.orphan);
   }
   if (orphansHeld.size !== orphans.length) throw bad("an unlinked file no description holds");
-  checkLocksShape(s.locks ?? [], s.files.length, s.fdTables.length, bad);
-  procFileHolders(s, bad);
-  checkKeyringsShape(s.keyrings, [
+  X?.checkLocksShape(s.locks ?? [], s.files.length, s.fdTables.length, bad);
+  X?.procFileHolders(s, bad);
+  X?.checkKeyringsShape(s.keyrings, [
     ...s.processes.flatMap((p) => p.processKeyring === undefined ? [] : [p.processKeyring]),
     ...s.processes.flatMap((p) => p.tasks.flatMap((t) => [t.sessionKeyring, t.threadKeyring].filter((x) => x !== undefined))),
   ], bad);
-  checkNetlinkShape(s.files as { kind: string; portId?: number }[], bad);
+  X?.checkNetlinkShape(s.files as { kind: string; portId?: number }[], bad);
   for (const t of s.trees) {
     for (const [i, e] of t.entries.entries()) {
       if ((i === 0) !== (e.path === "") || (i === 0 && e.kind !== "dir")) throw bad(`the tree at ${t.at} does not start at its top directory`);
@@ -1443,6 +1494,8 @@ export function readSandboxImage(path: string, rootHostPath: string): Image<Save
 
 /** {@linkcode readSandboxImage} for the restore: image.ts's readImageFast, which loads no codec it can do without. */
 export async function readSandboxImageFast(path: string, rootHostPath: string): Promise<Image<SavedSandbox>> {
+  // zod loaded before this module (onZodLoad) would parse without kinds.ts.
+  if (zodLoaded()) await loadKinds();
   const image = await readImageFast(path, savedSandboxSchema, plainSandbox);
   try {
     checkRoot(image.header, rootHostPath);

@@ -57,7 +57,7 @@ import { TimerFd } from "../timerfd.ts";
 import { SignalFd } from "../signalfd.ts";
 import { EpollInstance } from "../../vfs/epoll.ts";
 import { MqueueSaver, saveSysvIpc, wokenByRemoval } from "./ipc.ts";
-import { saveProcFile } from "./proc_files.ts";
+import { procFileHolders, saveProcFile } from "./proc_files.ts";
 import { saveNetlinkFile } from "./netlink.ts";
 import { saveTaskPolicies } from "./task_policies.ts";
 import { saveKeyrings } from "./keys.ts";
@@ -67,7 +67,7 @@ import { SeccompSaver } from "./seccomp.ts";
 import { CowSaver, joinPieces, type SavedCowPiece } from "./cow.ts";
 import { IMAGE_FORMAT_VERSION, IMAGE_MAGIC, rootIdentity, writeImage } from "./image.ts";
 import {
-  hostBacked, procFileHolders, RUN_BYTES, type SavedFile, type SavedMemory, type SavedPipe, type SavedProcess, type SavedSandbox,
+  hostBacked, RUN_BYTES, type SavedFile, type SavedMemory, type SavedPipe, type SavedProcess, type SavedSandbox,
   type SavedSigInfo, type SavedTask, SharedPlacement,
 } from "./sandbox.ts";
 export { loadEncoders } from "./image.ts";

@@ -37,9 +37,19 @@ let zod: typeof Zod | null = null;
  */
 export async function loadZod(): Promise<void> {
   if (zod !== null) return;
-  const m = await import("../zod.ts");
+  const [m] = await Promise.all([import("../zod.ts"), ...zodLoads.map((f) => f())]);
   m.config({ memoizer: noMemoizer });
   zod = m;
+}
+
+const zodLoads: Array<() => Promise<unknown>> = [];
+
+/**
+ * Has loadZod load `load` too: for modules whose schemas reach schemas of modules they load on
+ * demand (sandbox.ts's of kinds.ts), which a parse then builds.
+ */
+export function onZodLoad(load: () => Promise<unknown>): void {
+  zodLoads.push(load);
 }
 
 /** Whether zod is loaded (loadZod): the schemas can be built and parsed. */
