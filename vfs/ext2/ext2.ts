@@ -36,6 +36,7 @@ import { openFifo } from "../fifo.ts";
 import { majorMinor, openMemoryDevice } from "../devices.ts";
 import { dtFromMode } from "../hostfs/hostfs.ts";
 import { nowNs } from "../tmpfs/tmpfs.ts";
+import { decodePath, encodePath } from "../../abi/path_bytes.ts";
 import * as ffi from "../../platform/ptrace/_ffi.ts";
 import { hostFds } from "../host_fds.ts";
 import { errnoFromNumber } from "../../kernel/errno.ts";
@@ -49,8 +50,6 @@ import {
   SB, STATE_ERROR, STATE_VALID, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE,
 } from "./layout.ts";
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 const DAY_NS = 86_400_000_000_000n;
 /** Metadata blocks kept in memory between operations before the cache is emptied. */
 const CACHE_BLOCKS = 4096;
@@ -1244,7 +1243,7 @@ export class Ext2Inode {
     const m = new Map<string, DirPlace>();
     for (const r of this.records()) {
       if (r.ino === 0) continue;
-      const name = decoder.decode(this.recordName(r));
+      const name = decodePath(this.recordName(r));
       if (name === "." || name === "..") continue;
       m.set(name, { ino: r.ino, lblk: r.lblk, off: r.off });
     }
@@ -1254,7 +1253,7 @@ export class Ext2Inode {
 
   /** The record of name: through the index, or for "." and ".." in the first block. */
   #find(name: string): DirRecord {
-    const nb = encoder.encode(name);
+    const nb = encodePath(name);
     const place = name === "." || name === ".." ? { lblk: 0, off: -1 } : this.names().get(name);
     if (place === undefined) throw corrupt();
     for (const r of this.#blockRecords(place.lblk)) {
@@ -1268,7 +1267,7 @@ export class Ext2Inode {
   /** Adds a record name -> ino (ENOSPC when no block can be added). Clears the htree flag. */
   addEntry(name: string, ino: number, mode: number): void {
     const fs = this.fs, bs = fs.blockSize;
-    const nb = encoder.encode(name);
+    const nb = encodePath(name);
     if (nb.length > NAME_MAX) throw ENAMETOOLONG;
     const need = recLen(nb.length);
     const names = this.names();
@@ -1367,8 +1366,8 @@ export class Ext2Inode {
     const fs = this.fs, bs = fs.blockSize;
     const pblk = this.bmap(0, true);
     const data = fs.metaZero(pblk);
-    writeRecord(data, 0, this.ino, 12, encoder.encode("."), this.#ft(S_IFDIR));
-    writeRecord(data, 12, parent, bs - 12, encoder.encode(".."), this.#ft(S_IFDIR));
+    writeRecord(data, 0, this.ino, 12, encodePath("."), this.#ft(S_IFDIR));
+    writeRecord(data, 12, parent, bs - 12, encodePath(".."), this.#ft(S_IFDIR));
     this.size = bs;
     this.#names = new Map();
     this.save();
@@ -1382,12 +1381,12 @@ export class Ext2Inode {
       const v = dv(b);
       for (let k = 0; k < 15; k++) v.setUint32(4 * k, this.block[k]!, true);
       if (this.size > 60) throw corrupt();
-      return decoder.decode(b.subarray(0, this.size));
+      return decodePath(b.subarray(0, this.size));
     }
     if (this.size >= this.fs.blockSize) throw corrupt();
     const pb = this.bmap(0, false);
     if (pb === 0) throw corrupt();
-    return decoder.decode(this.fs.readData(pb).subarray(0, this.size));
+    return decodePath(this.fs.readData(pb).subarray(0, this.size));
   }
 
   setTarget(target: Uint8Array): void {
@@ -1423,7 +1422,7 @@ export class Ext2Inode {
       const nameLen = data[off]!, index = data[off + 1]!, voff = v.getUint16(off + 2, true), vsize = v.getUint32(off + 8, true);
       const esize = (16 + nameLen + 3) & ~3;
       if (off + esize > bs || voff + vsize > bs || v.getUint32(off + 4, true) !== 0) throw corrupt();
-      out.push({ index, name: decoder.decode(data.subarray(off + 16, off + 16 + nameLen)), value: data.slice(voff, voff + vsize) });
+      out.push({ index, name: decodePath(data.subarray(off + 16, off + 16 + nameLen)), value: data.slice(voff, voff + vsize) });
       off += esize;
     }
     return out;
@@ -1437,7 +1436,7 @@ export class Ext2Inode {
       this.save();
       return;
     }
-    const sorted = attrs.map((a) => ({ ...a, nb: encoder.encode(a.name) })).sort((x, y) =>
+    const sorted = attrs.map((a) => ({ ...a, nb: encodePath(a.name) })).sort((x, y) =>
       x.index - y.index || x.nb.length - y.nb.length || compareBytes(x.nb, y.nb)
     );
     const block = new Uint8Array(bs);
@@ -1694,7 +1693,7 @@ export class Ext2Dentry extends Dentry {
     if (dir.nlink === 0) return out;
     for (const r of dir.records()) {
       if (r.ino === 0) continue;
-      const name = decoder.decode(dir.recordName(r));
+      const name = decodePath(dir.recordName(r));
       if (name === "." || name === "..") continue;
       let type = ftToDt(r.fileType);
       if (type === 0) {
@@ -1743,7 +1742,7 @@ export class Ext2Dentry extends Dentry {
   }
 
   #checkName(name: string): void {
-    if (encoder.encode(name).length > NAME_MAX) throw ENAMETOOLONG;
+    if (encodePath(name).length > NAME_MAX) throw ENAMETOOLONG;
   }
 
   /** Makes inode i the new child `name` (the inode is already written). */
@@ -1794,7 +1793,7 @@ export class Ext2Dentry extends Dentry {
   }
 
   override symlink(name: string, target: string, attrs: NewFile): Ext2Dentry {
-    const t = encoder.encode(target);
+    const t = encodePath(target);
     // ext2_symlink: the target with its NUL must fit a block.
     if (t.length + 1 > this.#fs.blockSize) throw ENAMETOOLONG;
     return this.#make(name, attrs, S_IFLNK | 0o777, (i) => i.setTarget(t));
@@ -1959,7 +1958,7 @@ export class Ext2Dentry extends Dentry {
 
   override setxattr(name: string, value: Uint8Array, flags: number): void {
     const k = xattrKey(name);
-    if (encoder.encode(k.name).length > 255 || value.length > this.#fs.blockSize) throw ERANGE;
+    if (encodePath(k.name).length > 255 || value.length > this.#fs.blockSize) throw ERANGE;
     const attrs = this.inode.readXattrs();
     const at = attrs.findIndex((a) => a.index === k.index && a.name === k.name);
     if ((flags & XATTR_CREATE) && at >= 0) throw EEXIST;
