@@ -181,3 +181,7 @@ Deno.test("a signal during vfork's wait for its child does not interrupt it: vfo
 Deno.test("rseq(2) registers, checks and unregisters as Linux, keeps its CPU fields, passes to a fork's child, and aborts critical sections on signals and preemption (tests/c/rseq.c)", async () => {
   await assertSameAsNative([await compileC("rseq")]);
 });
+
+Deno.test("io_uring: setup's checks and offsets, the rings' mmap, NOP, file reads and writes, registered buffers, links, a pipe read that waits, polls, cancels, timeouts, the probe, a full CQ ring, epoll and EINTR, as natively (tests/c/io_uring.c)", async () => {
+  await assertSameAsNative([await compileC("io_uring")]);
+});

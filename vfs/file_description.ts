@@ -303,6 +303,15 @@ export abstract class FileDescription implements Waitable {
   /** fsync(2)/fdatasync(2): push the data to stable storage where there is any (host files). */
   sync(): void {}
 
+  /**
+   * For a file whose mapping is memory another file holds (an io_uring's rings, kernel/io_uring.ts):
+   * that file and the offset in it of a mapping of len bytes at `offset`; null maps this file
+   * itself. Throws what mmap then fails with (EINVAL for an offset it has nothing at).
+   */
+  mmapTarget(_offset: number, _len: number): { file: FileDescription; offset: number } | null {
+    return null;
+  }
+
   /** A host descriptor whose contents mmap can map directly, or null (copy instead). */
   hostFdForMmap(): number | null {
     return null;

@@ -58,6 +58,12 @@ const sysMmap: SyscallFn = (t, a) => {
   if (file !== null && (flags & MAP_HUGETLB)) throw EINVAL;
   // A packet socket's ring is mapped through the ring's own file.
   if (file instanceof SocketFile) file = file.mmapFile(BigInt.asUintN(64, BigInt(off)) > BigInt(Number.MAX_SAFE_INTEGER) ? -1 : off, len) ?? file;
+  let offset = anon ? 0 : off;
+  const target = file !== null ? file.mmapTarget(off, len) : null;
+  if (target !== null) {
+    file = target.file;
+    offset = target.offset;
+  }
   if (file !== null && !mappable(file)) {
     // ENODEV comes after the access checks (mm.mmap makes them): only when they pass.
     const shared = (flags & MAP_TYPE) !== MAP_PRIVATE;
@@ -76,7 +82,7 @@ const sysMmap: SyscallFn = (t, a) => {
     if (t.mm.lockedBytes() + Math.ceil(len / PAGE_SIZE) * PAGE_SIZE > limit) throw EAGAIN;
   }
   const at = t.mm.mmap(t.ctx, {
-    addr, len, prot: prot & 7, flags, file, offset: anon ? 0 : off, asLimit: t.tg.limits.soft(RLIMIT_AS),
+    addr, len, prot: prot & 7, flags, file, offset, asLimit: t.tg.limits.soft(RLIMIT_AS),
   });
   // MAP_POPULATE (not with MAP_NONBLOCK) and MAP_LOCKED fault the pages in (mm_populate).
   if (((flags & MAP_POPULATE) && !(flags & MAP_NONBLOCK)) || (flags & MAP_LOCKED)) t.mm.populate(t.ctx, at, at + len);

@@ -866,3 +866,45 @@ export const handlers: Record<number, SyscallFn> = {
   299: sysRecvmmsg,
   307: sysSendmmsg,
 };
+
+// ---- For io_uring (kernel/io_uring.ts) ----------------------------------------------------
+
+/**
+ * IORING_OP_SENDMSG and IORING_OP_SEND: one send that never sleeps. Returns the bytes sent,
+ * or null when it would block (the ring waits for the socket and tries again). As io_uring's,
+ * the send never raises SIGPIPE (MSG_NOSIGNAL).
+ */
+export function ringSend(t: Task, sock: SocketFile, msgAddr: number | null, segs: IoSegment[], flags: number): number | null {
+  const saved = t.syscallState;
+  try {
+    const h = msgAddr === null ? null : copyInMsgHeader(t, msgAddr);
+    const m: SendArgs = h === null
+      ? { segs, to: null, control: null, flags: flags | MSG_NOSIGNAL | MSG_DONTWAIT }
+      : sendArgs(t, h, flags | MSG_NOSIGNAL | MSG_DONTWAIT);
+    const r = sendOne(t, sock, m, { deadlineNs: null, partial: 0 });
+    return typeof r === "number" ? r : null;
+  } catch (e) {
+    if (e === EAGAIN) return null;
+    throw e;
+  } finally {
+    t.syscallState = saved;
+  }
+}
+
+/** IORING_OP_RECVMSG and IORING_OP_RECV: one receive that never sleeps (null: would block). */
+export function ringRecv(t: Task, sock: SocketFile, msgAddr: number | null, segs: IoSegment[], flags: number): number | null {
+  const saved = t.syscallState;
+  try {
+    const h = msgAddr === null ? null : copyInMsgHeader(t, msgAddr);
+    const st: RecvState = { deadlineNs: null, partial: 0, from: null, creds: null, msgFlags: 0 };
+    const r = recvOne(t, sock, h === null ? segs : h.segs, flags | MSG_DONTWAIT, st);
+    if (!isOutcome(r)) return null;
+    if (h !== null) completeMsg(t, h, r, flags);
+    return r.n;
+  } catch (e) {
+    if (e === EAGAIN) return null;
+    throw e;
+  } finally {
+    t.syscallState = saved;
+  }
+}

@@ -102,6 +102,7 @@ export const LAZY_FAMILIES: readonly LazyFamily[] = [
   family("sys_ptrace", () => import("./sys_ptrace.ts"), [101]),
   family("sys_ipc", () => import("./sys_ipc.ts"), [29, 30, 31, 64, 65, 66, 67, 68, 69, 70, 71, 220]),
   family("sys_aio", () => import("./sys_aio.ts"), [206, 207, 208, 209, 210, 333]),
+  family("sys_io_uring", () => import("./sys_io_uring.ts"), [425, 426, 427]),
   family("sys_splice", () => import("./sys_splice.ts"), [40, 275, 276, 278, 326, 436]),
   family("sys_fhandle", () => import("./sys_fhandle.ts"), [303, 304]),
   family("sys_fanotify", () => import("./sys_fanotify.ts"), [300, 301]),
