@@ -11,9 +11,8 @@
 
 import { Kernel } from "../kernel/kernel.ts";
 import type { ResourceControl, ResourceLimits } from "../kernel/resources.ts";
-import { type HostNicConfig, Net, PcapFile } from "../kernel/net.ts";
-import { PacketLink } from "../kernel/net_packet.ts";
-import { takeNetnsDevices } from "../platform/ptrace/host_netns.ts";
+import { Net, PcapFile } from "../kernel/net.ts";
+import { LazyModule } from "../kernel/lazy_module.ts";
 import { VirtualFilesystem } from "../vfs/mod.ts";
 import { loadNetModules, netModules } from "../kernel/net_load.ts";
 import { O_CREAT, O_EXCL, O_WRONLY } from "../abi/linux/file.ts";
@@ -41,6 +40,12 @@ import type { CheckpointRequest } from "./flags.ts";
 import { VERSION } from "./help.ts";
 import { mark } from "./startup_marks.ts";
 
+
+/**
+ * The host's devices of config.json's network namespace (boot/host_nics.ts): loaded with this
+ * module by boot/mod.ts for a run that names one, else never.
+ */
+export const hostNicsModule = new LazyModule("the host's network devices", () => import("./host_nics.ts"));
 
 /** Options of {@linkcode Loader.create}. */
 export interface LoaderOptions {
@@ -119,7 +124,7 @@ export class Loader {
         throw new BootError(`--pcap ${quote(global.pcap)}: ${(err as Error).message.replace(/ \(os error \d+\)$/, "")}`);
       }
     }
-    const nics = launch.netnsPath === null ? [] : hostNics(launch.netnsPath, log);
+    const nics = launch.netnsPath === null ? [] : hostNicsModule.get().hostNics(launch.netnsPath, log);
     const net = new Net({
       mode: global.network,
       nics,
@@ -357,22 +362,3 @@ function ownNice(): number {
   return Number.isInteger(n) ? n : 0;
 }
 
-/**
- * The devices of the container's network namespace (config.json's linux.namespaces network
- * path: podman's bridge, pasta or slirp4netns), each for an interface of the sandbox's stack
- * through the sentry's packet socket on it (platform/ptrace/host_netns.ts, kernel/net_packet.ts).
- * A namespace with only lo (podman's --network none) gives none.
- */
-function hostNics(path: string, log: DebugLog): HostNicConfig[] {
-  let taken;
-  try {
-    taken = takeNetnsDevices(path);
-  } catch (err) {
-    throw new BootError(`config.json: linux.namespaces: network ${(err as Error).message}`);
-  }
-  return taken.map((n) => {
-    log.debug(`network: ${n.name} of ${path}: mtu ${n.mtu}, ${n.addresses.join(" ")}; routes ${
-      n.routes.map((r) => `${r.cidr}${r.gateway === null ? "" : ` via ${r.gateway}`}`).join(", ") || "none"}`);
-    return { name: n.name, link: new PacketLink(n.fd, n.mtu, n.mac), mac: n.mac, addresses: n.addresses, routes: n.routes };
-  });
-}

@@ -375,7 +375,11 @@ async function runHeld(
       "the sentry does not take the host's devices; the sandbox has loopback only (--network sandbox reaches the host)");
   }
   const modules = Promise.all([
-    import("./loader.ts"), import("./control_server.ts"), netAtStart(global) || netSysctl || launch.netnsPath !== null ? loadNetModules() : null,
+    import("./loader.ts").then(async (l) => {
+      if (launch.netnsPath !== null) await l.hostNicsModule.load();
+      return l;
+    }),
+    import("./control_server.ts"), netAtStart(global) || netSysctl || launch.netnsPath !== null ? loadNetModules() : null,
     // A restore re-opens /proc files and cwds as its image says: /proc's entries are loaded first.
     restoreImage !== null ? import("../vfs/procfs/procfs.ts").then((m) => m.procTree.load()) : null,
     restoreImage !== null ? import("../kernel/proc_source_load.ts").then((m) => m.procSourceModule.load()) : null,

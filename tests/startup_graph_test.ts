@@ -74,8 +74,10 @@ Deno.test("a sandbox's start imports no node: module, nor the network's modules 
   // Loaded with their syscalls' lazy families: the hot paths ask only a hooks module ("is any
   // permission mark there?": kernel/fanotify_hooks.ts; the fault stop: kernel/userfaultfd_hooks.ts).
   // /proc's entries load at the first lookup in /proc (vfs/procfs/procfs.ts procTree), the kernel's
-  // side of them at their first use (kernel/proc_source_load.ts).
-  const firstUse = ["kernel/fanotify.ts", "vfs/fhandle.ts", "kernel/userfaultfd.ts", "vfs/procfs/proc_tree.ts", "kernel/proc_source.ts"].filter((p) => importer.has(new URL(p, base).href));
+  // side of them at their first use (kernel/proc_source_load.ts); the host's network devices
+  // only for a config.json that names a network namespace (boot/host_nics.ts).
+  const firstUse = ["kernel/fanotify.ts", "vfs/fhandle.ts", "kernel/userfaultfd.ts", "vfs/procfs/proc_tree.ts", "kernel/proc_source.ts",
+    "platform/ptrace/host_netns.ts", "kernel/net_packet.ts"].filter((p) => importer.has(new URL(p, base).href));
   assert.deepEqual(firstUse.map((p) => `${p} (imported by ${rel(importer.get(new URL(p, base).href)!)})`), []);
 
   const configOnly = ["boot/spec_schema.ts", "boot/seccomp_profile.ts"].filter((p) => importer.has(new URL(p, base).href));
