@@ -19,7 +19,7 @@
  * @module
  */
 
-import { VDSO_SOURCES } from "../kernel/vdso/build.ts";
+import { VDSO_KEY_FILE, VDSO_SOURCES, vdsoKey } from "../kernel/vdso/build.ts";
 import { hash64 } from "../kernel/cache_dir.ts";
 import { trimOwnDenoDir } from "./deno_dir.ts";
 import { currentBundle, fileFacts, LAUNCH_FORMAT, type LaunchManifest } from "./launch_manifest.ts";
@@ -66,6 +66,8 @@ export async function bundleProgram(repo: string, out: string, quiet: boolean, s
     throw new Error(`deno bundle failed (exit ${r.code})${why ? `: ${why}` : ""}`);
   }
   for (const n of VDSO_SOURCES) Deno.copyFileSync(`${repo}kernel/vdso/${n}`, `${out}/${n}`);
+  // Their cache key, so that a start need not hash them (kernel/vdso/build.ts).
+  Deno.writeTextFileSync(`${out}/${VDSO_KEY_FILE}`, vdsoKey(VDSO_SOURCES.map((n) => Deno.readFileSync(`${out}/${n}`))) + "\n");
 }
 
 /**

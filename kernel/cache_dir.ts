@@ -36,10 +36,17 @@ export function hash64(parts: Uint8Array[]): string {
 }
 
 /**
+ * The roots found private, by path: a start asks up to four times (launch.ts outside the bundle,
+ * then the early stub, the vDSO, the DENO_DIR), and each check is a mkdir and an lstat of cold
+ * code (~0.3 ms). On globalThis, so that launch.ts's copy of this module and the bundle's share it.
+ */
+const CHECKED = Symbol.for("sentry.cacheRootsChecked");
+
+/**
  * The cache root: $XDG_CACHE_HOME/sentry, ~/.cache/sentry, or without either (a cleared
  * environment) $TMPDIR or /tmp/sentry-cache-UID; made 0700 if new. It must be a directory (not a
  * symlink) that belongs to us and that nobody else may write: the sentry loads code from it.
- * Null when there is no such directory.
+ * Null when there is no such directory. Checked once per process and path.
  */
 export function cacheRoot(): string | null {
   const xdg = Deno.env.get("XDG_CACHE_HOME");
@@ -50,10 +57,14 @@ export function cacheRoot(): string | null {
     : home
     ? `${home}/.cache/sentry`
     : `${Deno.env.get("TMPDIR") || "/tmp"}/sentry-cache-${uid}`;
+  const g = globalThis as unknown as Record<symbol, Set<string> | undefined>;
+  const checked = g[CHECKED] ??= new Set();
+  if (checked.has(root)) return root;
   try {
     Deno.mkdirSync(root, { recursive: true, mode: 0o700 });
     const st = Deno.lstatSync(root);
     if (!st.isDirectory || st.uid !== uid || ((st.mode ?? 0) & 0o022) !== 0) return null;
+    checked.add(root);
     return root;
   } catch {
     return null;
