@@ -395,3 +395,24 @@ Deno.test({ name: "ext2: a read-only mount writes nothing; remounted read-write 
   assert(/Filesystem state:\s+clean/.test(s) && /Mount count:\s+1/.test(s), s);
   fs.release();
 });
+
+Deno.test({ name: "ext2: POSIX ACLs stored in ext2's on-disk form, read back after a remount; e2fsck clean", ignore }, () => {
+  const img = makeImage("4M");
+  const { fs, root } = mount(img.bytes);
+  const f = root.create("f", attrs(0o664));
+  const acl = [
+    { tag: 0x01, perm: 6, id: 0xffffffff }, { tag: 0x02, perm: 6, id: 1234 }, { tag: 0x04, perm: 4, id: 0xffffffff },
+    { tag: 0x10, perm: 6, id: 0xffffffff }, { tag: 0x20, perm: 4, id: 0xffffffff },
+  ];
+  f.setAcl("access", acl);
+  f.setxattr("user.x", enc.encode("y"), 0);
+  assertEquals(f.acl, acl);
+  fs.release();
+  fsck(img.path, img.bytes);
+  assert(debugfs(img.path, "ea_list /f").includes("system.posix_acl_access (28) = 01 00 00 00 01 00 06 00 02 00 06 00 d2 04 00 00"));
+  const again = mount(Deno.readFileSync(img.path));
+  assertEquals(again.root.lookup("f")!.acl, acl);
+  again.root.lookup("f")!.setAcl("access", null);
+  assertEquals(again.root.lookup("f")!.listxattr(), ["user.x"]);
+  again.fs.release();
+});
