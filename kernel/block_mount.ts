@@ -75,6 +75,7 @@ export function blockSuper(
   const dev = loop.loopDevice(table, minor);
   if (dev.state === "rundown") throw ENXIO;
   const supers = supersOf(t);
+  if (supers.has(dev)) releaseUnmounted(t.kernel); // a superblock nothing uses any more is gone
   const existing = supers.get(dev);
   if (existing !== undefined) {
     if (existing.type !== type) throw EBUSY; // another filesystem holds the device
@@ -82,6 +83,7 @@ export function blockSuper(
     return { fs: existing.fs, fresh: false };
   }
   const holder = {};
+  if (dev.holder !== null) releaseUnmounted(t.kernel);
   dev.claim(holder);
   dev.openers++;
   try {
@@ -99,8 +101,11 @@ export function blockSuper(
 }
 
 /**
- * Releases every block superblock no mount shows any more (after umount2, or a failed attach
- * of a fresh one): the driver's release, then the device's claim and opener.
+ * Releases every block superblock nothing uses any more (no mount in a namespace, no descriptor,
+ * mapping, cwd or root on a detached one): the driver's release, then the device's claim and
+ * opener. Run after umount2, a failed attach, the close of a context that created one, and
+ * before a device's holders are judged (an O_EXCL open, LOOP_CLR_FD, a mount), as Linux drops
+ * a detached mount at its last fput.
  */
 export function releaseUnmounted(k: Kernel): void {
   const supers = k.vfs.blockDevices.supers;
@@ -109,6 +114,20 @@ export function releaseUnmounted(k: Kernel): void {
   const namespaces = new Set<MountNamespace>([k.vfs.initNs]);
   for (const task of k.tasks.values()) if (task.fs.mntns !== null) namespaces.add(task.fs.mntns);
   for (const ns of namespaces) for (const m of ns.mounts()) inUse.add(m.fs);
+  // A detached mount (fsmount's, open_tree's, a lazily unmounted one) lives while a
+  // descriptor, a mapping, a cwd or a root is on it.
+  for (const task of k.tasks.values()) {
+    inUse.add(task.fs.cwd.mount.fs);
+    inUse.add(task.fs.root.mount.fs);
+    for (const fd of task.fdTable.fds()) {
+      const m = task.fdTable.get(fd).location()?.mount;
+      if (m !== undefined) inUse.add(m.fs);
+    }
+    for (const v of task.mm.vmas) {
+      const m = v.file?.location()?.mount;
+      if (m !== undefined) inUse.add(m.fs);
+    }
+  }
   for (const [dev, sb] of supers) {
     if (inUse.has(sb.fs)) continue;
     supers.delete(dev);

@@ -31,8 +31,10 @@ import type { FileDescription, Stat } from "../vfs/file_description.ts";
 import { LoopDeviceFileBase, type LoopNodeFile, majorMinor } from "../vfs/devices.ts";
 import type { Location } from "../vfs/mount.ts";
 import type { BlockDevice } from "../vfs/block/device.ts";
-import { type BlockDeviceTable, LOOP_MAJOR, type LoopView } from "../vfs/block/table.ts";
+import { type BlockDeviceTable, type IoCounters, LOOP_MAJOR, type LoopView, newIoCounters } from "../vfs/block/table.ts";
 import { makedev } from "../vfs/devfs/devfs.ts";
+import type { Kernel } from "./kernel.ts";
+import { releaseUnmounted } from "./block_mount.ts";
 
 // ---- ABI (linux/loop.h, linux/fs.h) -----------------------------------------------------------
 
@@ -100,6 +102,8 @@ export class LoopDevice implements BlockDevice, LoopView {
   holds = 0;
   /** The read-ahead in pages (BLKRASET, BLKRAGET; read_ahead_kb). */
   raPages = READ_AHEAD_SECTORS * 512 / PAGE_SIZE;
+  /** I/O counters (/sys/block/loopN/stat; LTP measures what a sync wrote by them). */
+  readonly io: IoCounters = newIoCounters();
   /** Bumped at each bind: BLKGETDISKSEQ. */
   diskseq = 0;
 
@@ -163,6 +167,9 @@ export class LoopDevice implements BlockDevice, LoopView {
     const end = Math.min(this.size, offset + length);
     if (this.backing === null || end <= offset) return new Uint8Array(0);
     const out = new Uint8Array(end - offset);
+    this.io.reads++;
+    this.io.readSectors += Math.ceil(out.length / 512);
+    this.io.ticks++;
     let done = 0;
     try {
       while (done < out.length) {
@@ -182,6 +189,9 @@ export class LoopDevice implements BlockDevice, LoopView {
     if (offset + data.length > this.size) throw ENOSPC;
     const b = this.backing;
     if (b === null) throw ENOSPC;
+    this.io.writes++;
+    this.io.writeSectors += Math.ceil(data.length / 512);
+    this.io.ticks++;
     let done = 0;
     try {
       while (done < data.length) {
@@ -196,6 +206,7 @@ export class LoopDevice implements BlockDevice, LoopView {
   }
 
   flush(): void {
+    this.io.flushes++;
     try {
       this.backing?.sync();
     } catch (e) {
@@ -347,12 +358,14 @@ export class LoopControlFile extends LoopDeviceFileBase {
  * vfs/devices.ts's placeholder): loop-control's, or the device's (made if it does not exist yet,
  * as loop_probe; ENXIO while it is being cleared; EBUSY for O_EXCL while another holds it).
  */
-export function openLoopNode(table: BlockDeviceTable, node: LoopNodeFile, openFlags: number): FileDescription {
+export function openLoopNode(k: Kernel, node: LoopNodeFile, openFlags: number): FileDescription {
+  const table = k.vfs.blockDevices;
   const loc = node.nodeLocation;
   if (node.control) return new LoopControlFile(loc, node.flags, table);
   const [, minor] = majorMinor(node.rdev);
   const d = loopDevice(table, minor);
   if (d.state === "rundown") throw ENXIO;
+  if ((openFlags & O_EXCL) !== 0 && d.holder !== null) releaseUnmounted(k);
   const f = new LoopFile(loc, node.flags, d, (openFlags & O_EXCL) !== 0);
   if (f.exclusive) d.claim(f);
   d.openers++;
@@ -572,6 +585,7 @@ function deviceIoctl(t: Task, f: LoopFile, cmd: number, arg: number): number {
       return 0;
     case LOOP_CLR_FD:
       if (d.state !== "bound") throw ENXIO;
+      if (d.openers > 1) releaseUnmounted(t.kernel);
       // Cleared at the last close; now only when this is the one opener (Lo_rundown).
       d.loFlags |= LO_FLAGS_AUTOCLEAR;
       if (d.openers === 1) d.state = "rundown";

@@ -31,6 +31,11 @@ export class Mount {
   mountpoint: Dentry | null;
   /** Set by umount2: gone from the tree (a descriptor may still hold it). */
   umounted = false;
+  /**
+   * Set by a first umount2(MNT_EXPIRE), which fails with EAGAIN; a second one unmounts unless a
+   * walk went through the mount meanwhile (Linux's mnt_expiry_mark, cleared by mntput).
+   */
+  expiryMark = false;
   /** The namespace whose tree holds this mount; null while detached, and once unmounted. */
   ns: MountNamespace | null = null;
   /**

@@ -210,6 +210,7 @@ function walkImpl(
     let cd = child;
     for (let over = cm.children.get(cd); over !== undefined; over = cm.children.get(cd)) {
       if (resolve & RESOLVE_NO_XDEV) throw EXDEV;
+      over.expiryMark = false; // used: a pending MNT_EXPIRE starts over
       cm = over;
       cd = over.root;
     }

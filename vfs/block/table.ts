@@ -37,6 +37,26 @@ export interface LoopView {
   readonly directIo: boolean;
   /** Read-ahead in pages (queue/read_ahead_kb, BLKRAGET). */
   readonly raPages: number;
+  /** I/O counters, as /sys/block/loopN/stat shows them. */
+  readonly io: IoCounters;
+}
+
+/** The counters of a disk's stat file (Documentation/block/stat.rst), in its order. */
+export interface IoCounters {
+  reads: number;
+  readSectors: number;
+  writes: number;
+  writeSectors: number;
+  /** Milliseconds the device was busy (io_ticks): counted as one per request here. */
+  ticks: number;
+  discards: number;
+  discardSectors: number;
+  flushes: number;
+}
+
+/** Fresh counters. */
+export function newIoCounters(): IoCounters {
+  return { reads: 0, readSectors: 0, writes: 0, writeSectors: 0, ticks: 0, discards: 0, discardSectors: 0, flushes: 0 };
 }
 
 /** A filesystem mounted from a block device (kernel/block_mount.ts): one per device, as Linux's superblock. */
@@ -85,7 +105,7 @@ export class BlockDeviceTable {
 function unboundView(minor: number): LoopView {
   return {
     minor, bound: false, size: 0, readOnly: false, logicalBlockSize: 512, backingPath: "", offset: 0, sizeLimit: 0,
-    autoclear: false, partscan: false, directIo: false, raPages: 640,
+    autoclear: false, partscan: false, directIo: false, raPages: 640, io: newIoCounters(),
   };
 }
 

@@ -187,7 +187,14 @@ export function loopAttr(v: LoopView, sub: string, name: string): string {
     case "alignment_offset": return "0\n";
     case "discard_alignment": return "0\n";
     case "inflight": return "       0        0\n";
-    case "stat": return `${"       0".repeat(17)}\n`;
+    case "stat": {
+      // read I/Os, merges, sectors, ticks; write I/Os, merges, sectors, ticks; in flight, io_ticks,
+      // time in queue; discard I/Os, merges, sectors, ticks; flush I/Os, ticks (part_stat_show).
+      const io = v.io;
+      const f = [io.reads, 0, io.readSectors, io.reads, io.writes, 0, io.writeSectors, io.writes, 0, io.ticks, io.ticks,
+        io.discards, 0, io.discardSectors, io.discards, io.flushes, io.flushes];
+      return f.map((n) => String(n).padStart(8)).join(" ") + "\n";
+    }
     case "uevent": return `MAJOR=${LOOP_MAJOR}\nMINOR=${v.minor}\nDEVNAME=loop${v.minor}\nDEVTYPE=disk\nDISKSEQ=${v.minor + 1}\n`;
   }
   return "";

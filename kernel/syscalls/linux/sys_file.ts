@@ -10,7 +10,7 @@ import type { Task } from "../../task.ts";
 import {
   AT_FDCWD, F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_GETFL, F_GETPIPE_SZ, F_SETFD, F_SETFL, F_SETPIPE_SZ,
   FD_CLOEXEC, FIOCLEX, FIONBIO, FIONCLEX, O_APPEND, O_ASYNC, O_CLOEXEC, O_CREAT, O_DIRECT, O_NOATIME, O_NONBLOCK, O_PATH,
-  O_ACCMODE, O_NOFOLLOW, O_RDONLY, O_TRUNC, O_WRONLY, RESOLVE_BENEATH, RESOLVE_IN_ROOT, S_IFMT, S_IFREG, F_GETOWN, F_GETOWN_EX, F_GETSIG, F_SETOWN, F_SETOWN_EX, F_SETSIG, FIOASYNC,
+  O_ACCMODE, O_NOFOLLOW, O_RDONLY, O_TRUNC, O_WRONLY, RESOLVE_BENEATH, RESOLVE_IN_ROOT, S_IFDIR, S_IFMT, S_IFREG, F_GETOWN, F_GETOWN_EX, F_GETSIG, F_SETOWN, F_SETOWN_EX, F_SETSIG, FIOASYNC,
   FIOGETOWN, FIOSETOWN, FS_IOC_GETFLAGS, FS_IOC_SETFLAGS, SIOCGPGRP, SIOCSPGRP,
 } from "../../../abi/linux/file.ts";
 import { ownerId, setAsync, setOwner, setOwnerEx } from "../../file_async.ts";
@@ -147,7 +147,7 @@ export function openAt(t: Task, dirfd: number, pathAddr: number, flags: number, 
       const f = file;
       try {
         // May wait for kernel/loop.ts (the open runs again), or fail (ENXIO, EBUSY).
-        file = loopModule.get().openLoopNode(t.kernel.vfs.blockDevices, f, flags);
+        file = loopModule.get().openLoopNode(t.kernel, f, flags);
       } finally {
         f.decRef();
       }

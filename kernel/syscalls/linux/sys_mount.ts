@@ -340,7 +340,10 @@ const sysUmount2: SyscallFn = (t, a) => {
   checkCapable(t);
   if (flags & ~(MNT_FORCE | MNT_DETACH | MNT_EXPIRE | UMOUNT_NOFOLLOW)) throw EINVAL;
   if ((flags & MNT_EXPIRE) && (flags & (MNT_FORCE | MNT_DETACH))) throw EINVAL;
+  // umount2's own walk leaves the expiry marks alone (path_umount's mntput_no_expire).
+  const marked = (flags & MNT_EXPIRE) && t.fs.mntns !== null ? t.fs.mntns.mounts().filter((x) => x.expiryMark) : [];
   let loc = lookup(t, copyInPath(t, a.pointer(0)), (flags & UMOUNT_NOFOLLOW) === 0);
+  for (const x of marked) x.expiryMark = true;
   // LOOKUP_MOUNTPOINT: a path that ends where mounts are stacked ("." in a directory mounted
   // over after it became the cwd) names the topmost of them.
   for (let over = loc.mount.children.get(loc.dentry); over !== undefined; over = loc.mount.children.get(loc.dentry)) {
@@ -351,7 +354,16 @@ const sysUmount2: SyscallFn = (t, a) => {
   if (!inCallerNs(t, m)) throw EINVAL;
   if (m.locked) throw EINVAL; // it goes only with what it sits on
   if (m.parent === null || m.mountpoint === null) throw EBUSY;
-  if (flags & MNT_EXPIRE) throw EAGAIN; // Linux's first MNT_EXPIRE only marks the mount
+  if (flags & MNT_EXPIRE) {
+    // do_umount: the caller's root is EINVAL, a mount in use EBUSY; the first call marks it
+    // (EAGAIN), a second one with no use in between unmounts it.
+    if (m === t.fs.root.mount) throw EINVAL;
+    if (mountBusy(t, m)) throw EBUSY;
+    if (!m.expiryMark) {
+      m.expiryMark = true;
+      throw EAGAIN;
+    }
+  }
   if (!(flags & MNT_DETACH) && mountBusy(t, m)) throw EBUSY;
   // What the unmount propagates to must not be in use either (propagate_mount_busy).
   t.kernel.vfs.umount(m, (flags & MNT_DETACH) !== 0, (x) => mountInUse(t, x));
