@@ -13,6 +13,7 @@
  * @module
  */
 
+import { fsnotifyUnmount } from "../vfs/fsnotify.ts";
 import { EACCES, EBUSY, EINVAL, ENOTBLK, ENXIO } from "./errno.ts";
 import { S_IFBLK, S_IFMT } from "../abi/linux/file.ts";
 import type { Task } from "./task.ts";
@@ -133,6 +134,7 @@ export function releaseUnmounted(k: Kernel): void {
     supers.delete(dev);
     const d = dev as LoopDevice;
     try {
+      fsnotifyUnmount(sb.fs);
       sb.fs.release();
     } finally {
       d.unclaim(sb.fs);

@@ -188,6 +188,21 @@ export function detachWatch(w: InotifyWatch, ignored: boolean): void {
 }
 
 /**
+ * The superblock fs is going away (its last mount went): every inotify watch on it gets
+ * IN_UNMOUNT, then IN_IGNORED, and goes (Linux's fsnotify_sb_delete / fsnotify_unmount_inodes).
+ */
+export function fsnotifyUnmount(fs: Filesystem): void {
+  const m = byInode.get(fs);
+  if (m === undefined) return;
+  for (const list of [...m.values()]) {
+    for (const w of list.slice()) {
+      w.owner.queueEvent(w.wd, IN_UNMOUNT, 0, "");
+      detachWatch(w, true);
+    }
+  }
+}
+
+/**
  * Delivers to one list of watches (a copy: IN_ONESHOT removes during the walk). `unlinkedPath`:
  * the event came through a descriptor of an unlinked name, which IN_EXCL_UNLINK watches skip.
  */
