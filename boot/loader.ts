@@ -34,7 +34,7 @@ import { applySysctls } from "./sysctl.ts";
 import { withDefaults } from "./mount_plan.ts";
 import { hostProcStat } from "./state_dir.ts";
 import { lazyProcSource } from "../kernel/proc_source_load.ts";
-import { sandboxCpus } from "../kernel/syscalls/linux/sys_sched.ts";
+import { sandboxCpus } from "../kernel/cpus.ts";
 import { writeAllSync } from "../kernel/write_all.ts";
 import type { CheckpointRequest } from "./flags.ts";
 import { VERSION } from "./help.ts";

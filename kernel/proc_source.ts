@@ -21,7 +21,7 @@ import type { Task } from "./task.ts";
 import { Credentials } from "./creds.ts";
 import { PID_MAX_LIMIT, type PidNamespace, ROOT_PID_NS } from "./pid_namespace.ts";
 import { monotonicNs, uptimeNs as uptimeNs_ } from "./time.ts";
-import { sandboxCpus } from "./syscalls/linux/sys_sched.ts";
+import { sandboxCpus } from "./cpus.ts";
 import { SIG_IGN } from "../abi/linux/signal.ts";
 import type { Location, Mount, MountNamespace } from "../vfs/mod.ts";
 import type { FileDescription } from "../vfs/file_description.ts";

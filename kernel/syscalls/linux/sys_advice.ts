@@ -22,7 +22,7 @@ import {
 import { RLIM_INFINITY, RLIMIT_MEMLOCK } from "../../../abi/linux/limits.ts";
 import type { Task } from "../../task.ts";
 import type { MemPolicy } from "../../mm/mm.ts";
-import { tasksNamedBy, type WhoKind } from "./sys_sched.ts";
+import { tasksNamedBy, type WhoKind } from "./_who.ts";
 import type { FileDescription } from "../../../vfs/file_description.ts";
 import { partial, supported, type SyscallEntry, type SyscallFn } from "./support.ts";
 import { CAP_IPC_LOCK, CAP_SYS_ADMIN, CAP_SYS_NICE } from "../../../abi/linux/capability.ts";

@@ -2,6 +2,8 @@
  * Scheduling calls programs probe: affinity, policy and parameters, nice values, getcpu. The
  * host schedules the stubs; these record what the application asked for and report it back
  * with Linux's checks (CAP_SYS_NICE is euid 0 in the sandbox), without passing it to the host.
+ * Loaded at the first call of one of them (table_amd64.ts LAZY_FAMILIES): ld.so and libc's
+ * start make none.
  */
 
 import { E2BIG, EACCES, EBUSY, EINVAL, EOPNOTSUPP, EPERM, ESRCH } from "../../errno.ts";
@@ -11,11 +13,12 @@ import { RLIMIT_NICE, RLIMIT_RTPRIO } from "../../../abi/linux/limits.ts";
 import { PAGE_SIZE } from "../../../abi/linux/mm.ts";
 import { partial, supported, type SyscallEntry, type SyscallFn } from "./support.ts";
 import { CAP_SYS_NICE } from "../../../abi/linux/capability.ts";
+import { maskBytes, sandboxCpus } from "../../cpus.ts";
+import { tasksNamedBy, type WhoKind } from "./_who.ts";
 
-/** CPUs the sandbox reports: as many as the host gives the sentry. */
-export function sandboxCpus(): number {
-  return Math.max(1, navigator.hardwareConcurrency || 1);
-}
+// Where they were, for their older importers (kernel/checkpoint/task_policies.ts, tests).
+export { maskBytes, sandboxCpus, tasksNamedBy, type WhoKind };
+
 
 const SCHED_OTHER = 0, SCHED_FIFO = 1, SCHED_RR = 2, SCHED_BATCH = 3, SCHED_IDLE = 5;
 const SCHED_DEADLINE = 6;
@@ -54,10 +57,6 @@ function mayChangeIds(t: Task, d: { readonly uid: number; readonly euid: number 
   return c.hasCap(CAP_SYS_NICE) || c.euid === d.uid || c.euid === d.euid;
 }
 
-/** The mask size in bytes Linux uses: whole 64-bit words covering the CPUs. */
-export function maskBytes(): number {
-  return Math.ceil(sandboxCpus() / 64) * 8;
-}
 
 /** Implements sched_getaffinity(2): the task's mask (every CPU unless set); returns its size. */
 const sysSchedGetaffinity: SyscallFn = (t, a) => {
@@ -401,34 +400,6 @@ const sysSchedRrGetInterval: SyscallFn = (t, a) => {
   return 0;
 };
 
-/** Whom a (which, who) pair of getpriority/setpriority or ioprio_get/ioprio_set names. */
-export type WhoKind = "process" | "pgrp" | "user";
-
-/**
- * The tasks (kind, who) names, who 0 meaning the caller's own pid, process group or uid, as
- * Linux's getpriority(2) and ioprio_get(2) share them; ESRCH when none.
- */
-export function tasksNamedBy(t: Task, kind: WhoKind, who: number): Task[] {
-  const k = t.kernel;
-  let out: Task[];
-  switch (kind) {
-    case "process":
-      out = who === 0 ? [t] : [t.findTask(who)].filter((x): x is Task => x !== undefined);
-      break;
-    case "pgrp": {
-      const pgid = who === 0 ? t.tg.pgid : t.pidNs.global(who) ?? -1;
-      out = [...k.tasks.values()].filter((x) => x.tg.pgid === pgid);
-      break;
-    }
-    case "user": {
-      const uid = who === 0 ? t.creds.uid : who;
-      out = [...k.tasks.values()].filter((x) => x.creds.uid === uid);
-      break;
-    }
-  }
-  if (out.length === 0) throw ESRCH;
-  return out;
-}
 
 /**
  * What getpriority/setpriority see of a task: its ids and nice value. A zombie process counts

@@ -7,7 +7,7 @@ import {
 import type { Task } from "../../task.ts";
 import { readTimespecNs } from "./_time.ts";
 import { type CpuClock, cpuClockNs, decodeCpuClock } from "../../cpu_time.ts";
-import { sandboxCpus } from "./sys_sched.ts";
+import { sandboxCpus } from "../../cpus.ts";
 import { block, supported, type SyscallEntry, type SyscallFn, type SyscallResult } from "./support.ts";
 
 const TIMER_ABSTIME = 1;

@@ -30,7 +30,6 @@ import { table as processVm } from "./sys_process_vm.ts";
 import { table as random } from "./sys_random.ts";
 import { table as readWrite } from "./sys_read_write.ts";
 import { table as rlimit } from "./sys_rlimit.ts";
-import { table as sched } from "./sys_sched.ts";
 import { table as signal } from "./sys_signal.ts";
 import { table as socket } from "./sys_socket_table.ts";
 import { table as stat } from "./sys_stat.ts";
@@ -61,7 +60,6 @@ const families: Record<number, SyscallEntry>[] = [
   random,
   readWrite,
   rlimit,
-  sched,
   signal,
   socket,
   stat,
@@ -136,6 +134,9 @@ export const LAZY_FAMILIES: readonly LazyFamily[] = [
   family("sys_prctl", () => import("./sys_prctl.ts"), [157]),
   family("sys_seccomp", () => import("./sys_seccomp.ts"), [317]),
   family("sys_userfaultfd", () => import("./sys_userfaultfd.ts"), [323]),
+  // Runtimes (Go, the JVM, Node, Rust's available_parallelism) ask for their affinity as they
+  // start; libc's own start does not.
+  family("sys_sched", () => import("./sys_sched.ts"), [24, 140, 141, 142, 143, 144, 145, 146, 147, 148, 203, 204, 309, 314, 315]),
 ];
 
 /** The stubs of LAZY_FAMILIES' syscalls, replaced by the real entries once a family is loaded. */
