@@ -6,6 +6,7 @@
 
 import assert from "node:assert/strict";
 import { compileC, runNative, runSentry } from "./_harness.ts";
+import { refusedOn } from "./_checkpoint.ts";
 
 Deno.test("loop devices: loop-control, LOOP_* and BLK* ioctls with their errnos, I/O through the backing file, O_EXCL, sysfs, the deferred clear, as natively (tests/c/loop_device.c)", async () => {
   const bin = await compileC("loop_device");
@@ -31,4 +32,15 @@ Deno.test("mount(2) and the mount API from a loop device formatted by mkfs.ext2:
   const native = await runNative([bin]);
   assert.equal(native.code, 0, native.stderr);
   assert.equal(r.stdout, native.stdout);
+});
+
+Deno.test("loop devices: a checkpoint refuses a sandbox with a bound loop device, or a filesystem mounted from one, in one line, and the sandbox goes on", async () => {
+  const bound = await refusedOn("bound\n", [
+    "/bin/sh", "-c", "dd if=/dev/zero of=/tmp/img bs=1k count=256 2>/dev/null && losetup /dev/loop0 /tmp/img && echo bound && { read -r go || :; } && losetup -d /dev/loop0 && echo done",
+  ]);
+  assert.deepEqual([bound.code, bound.stdout, bound.stderr, bound.refusal], [0, "bound\ndone\n", "", "checkpoint: a loop device is bound to a file (LOOP_SET_FD, LOOP_CONFIGURE): not saved yet"]);
+  const mounted = await refusedOn("mounted\n", [
+    "/bin/sh", "-c", "dd if=/dev/zero of=/tmp/img bs=1k count=1024 2>/dev/null && losetup /dev/loop0 /tmp/img && mkfs.ext2 -q /dev/loop0 && mkdir -p /tmp/m && mount /dev/loop0 /tmp/m && echo mounted && { read -r go || :; } && umount /tmp/m && losetup -d /dev/loop0 && echo done",
+  ]);
+  assert.deepEqual([mounted.code, mounted.stdout, mounted.stderr, mounted.refusal], [0, "mounted\ndone\n", "", "checkpoint: a filesystem is mounted from a block device (a loop device): not saved yet"]);
 });
