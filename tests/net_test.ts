@@ -526,3 +526,9 @@ Deno.test("SOL_SOCKET options are one layer under every family: Unix, netlink, p
 Deno.test("SIOCSIFMTU sets lo's MTU in a new network namespace (reads back; negative EINVAL, unknown link ENODEV), as natively (tests/c/siocsifmtu.c)", async () => {
   await assertSameAsNative([await compileC("siocsifmtu")]);
 });
+
+Deno.test("UDP-Lite (IPPROTO_UDPLITE) over IPv4 and IPv6: its own port space beside UDP's, datagrams, SOL_UDPLITE's coverage options clamped (ENOPROTOOPT on UDP), the coverage field and checksum a raw socket sees, the receiver's minimum coverage and a connected socket's ECONNREFUSED, as natively (tests/c/udplite.c)", async () => {
+  await assertSameAsNative([await compileC("udplite")]);
+  const out = await refusedOn("bound: 0\n", [await compileC("udplite"), "wait"]);
+  assert.deepEqual([out.code, out.stdout, out.stderr, out.refusal], [0, "bound: 0\n", "", "checkpoint: a UDP-Lite socket (IPPROTO_UDPLITE): not saved yet"]);
+});

@@ -445,6 +445,11 @@ export const LEDGER: readonly LedgerEntry[] = [
       "#txBytes": "recounted from the restored queue",
       "#closed": "false: a closed UDP socket has left its stack and no descriptor holds it, so it is never saved",
     },
+    refused: {
+      lite: "a UDP-Lite socket is not saved yet: its file's checkpoint is refused in one line (inet_sockets.ts saveFile)",
+      sendCoverage: "UDPLITE_SEND_CSCOV: set only on a UDP-Lite socket, which is refused (-1 on any other)",
+      recvCoverage: "UDPLITE_RECV_CSCOV: as sendCoverage",
+    },
   },
   {
     file: "netstack/udp/icmp_socket.ts",
@@ -480,7 +485,7 @@ export const LEDGER: readonly LedgerEntry[] = [
     saved: ["sock", "#bound", "#held", "#received", "#shutRd", "#shutWr", "#stamp"],
     derived: {
       type: "SOCK_DGRAM, fixed by the class",
-      protocol: "IPPROTO_UDP, fixed by the class",
+      protocol: "IPPROTO_UDP by the saved socket (a UDP-Lite socket, IPPROTO_UDPLITE, is refused)",
       "#scratch": "a receive buffer, empty between calls",
     },
   },
@@ -517,6 +522,7 @@ export const LEDGER: readonly LedgerEntry[] = [
       localMtu: "lo's MTU changed by RTM_SETLINK: Net.configChanged is set, and the checkpoint refuses the sandbox (the restoring stack starts at 65535)",
       "#rawSockets": "raw sockets are not saved yet: each belongs to a RawSocketFile, whose checkpoint is refused in one line (inet_sockets.ts saveFile)",
       "#packetSockets": "packet sockets are not saved yet: each belongs to a PacketSocketFile, whose checkpoint is refused in one line (inet_sockets.ts saveFile)",
+      "#udpLitePorts": "holds only UDP-Lite sockets, which are not saved yet: each one's file refuses the checkpoint (inet_sockets.ts saveFile)",
     },
   },
   {

@@ -298,6 +298,7 @@ export class InetSaver {
     if (f instanceof TcpSocketFile) return { kind: "tcp", socket: this.tcpRef(f.sock), ...common, tcp: f.saveTcpOptions() };
     if (f instanceof UdpSocketFile) {
       if (f.sock.closed) throw refuse("a closed UDP socket");
+      if (f.sock.lite) throw refuse("a UDP-Lite socket (IPPROTO_UDPLITE)");
       return { kind: "udp", socket: this.#udpRef(f.sock), ...common, udp: f.saveUdpOptions() };
     }
     if (f instanceof PingSocketFile) return { kind: "ping", ...common, ping: f.savePingOptions(), icmp: f.sock.snapshot() };

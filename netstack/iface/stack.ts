@@ -38,7 +38,7 @@ import {
 } from "../wire/ipv6.ts";
 import { type SeqNumber, seq } from "../wire/seq_number.ts";
 import { emitTcp, parseTcp, sackBlocksThatFit, TcpPacket, tcpHeaderLen, type TcpRepr } from "../wire/tcp.ts";
-import { emitUdp, parseUdp, UDP_HEADER_LEN, UdpPacket } from "../wire/udp.ts";
+import { emitUdp, emitUdpLite, parseUdp, parseUdpLite, UDP_HEADER_LEN, UdpPacket } from "../wire/udp.ts";
 import {
   EADDRINUSE,
   EADDRNOTAVAIL,
@@ -51,7 +51,7 @@ import {
 import { Prng } from "../link/prng.ts";
 import { rstReplyFor, type TcpEndpoint, type TcpHost, type TcpOptions, TcpSocket } from "../tcp/tcp_socket.ts";
 import type { TcpState } from "../tcp/state.ts";
-import { type Datagram, type UdpHost, type UdpOptions, UdpSocket } from "../udp/udp_socket.ts";
+import { type Datagram, type DatagramMeta, type UdpHost, type UdpOptions, UdpSocket } from "../udp/udp_socket.ts";
 import { type EchoMessage, type IcmpHost, IcmpSocket } from "../udp/icmp_socket.ts";
 import { type RawHost, type RawSend, RawSocket } from "../raw/raw_socket.ts";
 import { type PacketHost, type PacketSend, PacketSocket, PACKET_HOST, PACKET_OUTGOING } from "../packet/packet_socket.ts";
@@ -239,6 +239,8 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost, PacketHost {
   /** Deadlines of the idle connections, so a poll visits only those due. */
   readonly #tcpTimers = new TimerHeap<TcpSocket>();
   readonly #udpPorts = new PortTable<UdpSocket>();
+  /** UDP-Lite's ports: a space of their own, as Linux's udplite_table. */
+  readonly #udpLitePorts = new PortTable<UdpSocket>();
   readonly #udpSockets = new Set<UdpSocket>();
   readonly #icmpIdents = new PortTable<IcmpSocket>();
   readonly #icmpSockets = new Set<IcmpSocket>();
@@ -492,6 +494,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost, PacketHost {
   set ephemeralRange(r: [number, number]) {
     this.#tcpPorts.ephemeralRange = r;
     this.#udpPorts.ephemeralRange = r;
+    this.#udpLitePorts.ephemeralRange = r;
   }
 
   /** Every open UDP socket. */
@@ -611,7 +614,7 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost, PacketHost {
     if (addr !== null && !this.isBindableAddress(addr) && !addr.isMulticast && !(addr.version === 4 && this.isBroadcastAddress(addr))) {
       throw EADDRNOTAVAIL;
     }
-    return this.#udpPorts.bind(
+    return this.#udpPortsOf(sock.lite).bind(
       sock,
       addr,
       port,
@@ -624,11 +627,11 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost, PacketHost {
   }
 
   udpReleasePort(sock: UdpSocket): void {
-    this.#udpPorts.unbind(sock, sock.localPort);
+    this.#udpPortsOf(sock.lite).unbind(sock, sock.localPort);
   }
 
   udpUnbind(sock: UdpSocket): void {
-    this.#udpPorts.unbind(sock, sock.localPort);
+    this.#udpPortsOf(sock.lite).unbind(sock, sock.localPort);
     this.#udpSockets.delete(sock);
     this.#blocked.delete(sock);
   }
@@ -694,13 +697,18 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost, PacketHost {
    * group, gets a copy, members or not (Linux's IP_MULTICAST_ALL, on by default), SO_REUSEPORT
    * groups included.
    */
-  #loopMulticast(now: number, d: Datagram, iface: number): void {
+  #loopMulticast(now: number, d: Datagram, iface: number, lite: boolean): void {
     if (!this.#joined(d.dst.addr, iface)) return;
-    for (const s of this.#udpPorts.holders(d.dst.port)) {
+    for (const s of this.#udpPortsOf(lite).holders(d.dst.port)) {
       if (s.localAddr !== null && !s.localAddr.equals(d.dst.addr)) continue;
       if (!s.accepts(d.src, d.dst.addr)) continue;
-      s.deliver(d.src, d.dst, d.data, { ttl: d.ttl ?? DEFAULT_HOP_LIMIT, tos: d.tos ?? 0, at: now });
+      s.deliver(d.src, d.dst, d.data, localMeta(now, d));
     }
+  }
+
+  /** UDP's ports, or UDP-Lite's. */
+  #udpPortsOf(lite: boolean): PortTable<UdpSocket> {
+    return lite ? this.#udpLitePorts : this.#udpPorts;
   }
 
   // --- IcmpHost. ---
@@ -895,16 +903,16 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost, PacketHost {
   }
 
   #sendUdp(now: number, sock: UdpSocket, d: Datagram): boolean {
-    this.mib.udpOutDatagrams++;
+    if (!sock.lite) this.mib.udpOutDatagrams++;
     if (this.isBroadcastAddress(d.dst.addr)) {
       // A broadcast leaves by the bound address's interface, else the route; out of lo it
       // comes back to the port's sockets bound to the wildcard or to that address.
       const i = this.multicastIface(sock, d.dst.addr);
       if (i !== null && isLoopbackInterface(this.#interfaces[i]!)) {
-        for (const s of this.#udpPorts.holders(d.dst.port)) {
+        for (const s of this.#udpPortsOf(sock.lite).holders(d.dst.port)) {
           if (s.localAddr !== null && !s.localAddr.equals(d.dst.addr)) continue;
           if (!s.accepts(d.src, d.dst.addr)) continue;
-          s.deliver(d.src, d.dst, d.data, { ttl: d.ttl ?? DEFAULT_HOP_LIMIT, tos: d.tos ?? 0, at: now });
+          s.deliver(d.src, d.dst, d.data, localMeta(now, d));
         }
         return true;
       }
@@ -916,16 +924,20 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost, PacketHost {
       const i = this.multicastIface(sock, d.dst.addr);
       if (i === null) return true;
       const lo = isLoopbackInterface(this.#interfaces[i]!);
-      if (lo || sock.multicastLoop) this.#loopMulticast(now, d, i);
+      if (lo || sock.multicastLoop) this.#loopMulticast(now, d, i, sock.lite);
       if (lo) return true;
     }
     const len = UDP_HEADER_LEN + d.data.length;
-    const res = this.#sendIp(now, d.src.addr, d.dst.addr, IpProtocol.UDP, len, (b) =>
-      emitUdp({ srcPort: d.src.port, dstPort: d.dst.port }, UdpPacket.unchecked(b), {
-        src: d.src.addr,
-        dst: d.dst.addr,
-        payload: d.data,
-      }), d.ttl ?? DEFAULT_HOP_LIMIT, undefined, d.tos ?? 0);
+    const ports = { srcPort: d.src.port, dstPort: d.dst.port };
+    const res = sock.lite
+      ? this.#sendIp(now, d.src.addr, d.dst.addr, IpProtocol.UDPLITE, len, (b) =>
+        emitUdpLite(ports, b.subarray(0, len), { src: d.src.addr, dst: d.dst.addr, payload: d.data, field: d.field ?? len }), d.ttl ?? DEFAULT_HOP_LIMIT, undefined, d.tos ?? 0)
+      : this.#sendIp(now, d.src.addr, d.dst.addr, IpProtocol.UDP, len, (b) =>
+        emitUdp(ports, UdpPacket.unchecked(b), {
+          src: d.src.addr,
+          dst: d.dst.addr,
+          payload: d.data,
+        }), d.ttl ?? DEFAULT_HOP_LIMIT, undefined, d.tos ?? 0);
     // A datagram that cannot be routed is dropped, as on Linux after connect-time checks.
     if (res === "noroute") return true;
     return this.#noteResult(sock, now, res);
@@ -1331,7 +1343,9 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost, PacketHost {
       case IpProtocol.TCP:
         return this.#receiveTcp(now, src, dst, payload, iface === null, packet, iface?.index ?? LOOPBACK_DEVICE);
       case IpProtocol.UDP:
-        return this.#receiveUdp(now, src, dst, payload, packet, hopLimit, iface?.index ?? LOOPBACK_DEVICE);
+        return this.#receiveUdp(now, src, dst, payload, packet, hopLimit, iface?.index ?? LOOPBACK_DEVICE, false);
+      case IpProtocol.UDPLITE:
+        return this.#receiveUdp(now, src, dst, payload, packet, hopLimit, iface?.index ?? LOOPBACK_DEVICE, true);
       case IpProtocol.ICMP:
         if (src.version === 4) return this.#receiveIcmpv4(now, src, dst as Ipv4Address, payload);
         return this.#drop();
@@ -1604,41 +1618,59 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost, PacketHost {
     return group[fnv1a(`${src}|${srcPort}|${addr}|${port}`, this.#isnSecret) % group.length]!;
   }
 
-  #receiveUdp(now: number, src: IpAddress, dst: IpAddress, bytes: Uint8Array, packet: Uint8Array, hopLimit: number, dev: number): void {
+  #receiveUdp(
+    now: number, src: IpAddress, dst: IpAddress, bytes: Uint8Array, packet: Uint8Array, hopLimit: number, dev: number, lite: boolean,
+  ): void {
     // The IP header's TOS (IPv4) or traffic class (IPv6), and its TTL: IP_RECVTOS and friends.
     const tos = src.version === 4 ? packet[1]! : ((packet[0]! & 0x0f) << 4) | (packet[1]! >> 4);
-    const meta = { ttl: hopLimit, tos, at: now, packet, segment: bytes };
-    const p = UdpPacket.checked(bytes);
-    const r = p ? parseUdp(p, { src, dst }) : null;
-    if (!p || !r) return this.#drop();
+    const meta: DatagramMeta = { ttl: hopLimit, tos, at: now, packet, segment: bytes };
+    let r: { srcPort: number; dstPort: number } | null;
+    let payload: Uint8Array;
+    if (lite) {
+      // A UDP-Lite datagram is the whole IP payload; its length field is the coverage.
+      const l = parseUdpLite(bytes, { src, dst });
+      if (l === null) return this.#drop();
+      r = l;
+      payload = l.payload;
+      meta.coverage = l.coverage;
+      meta.partial = l.partial;
+    } else {
+      const p = UdpPacket.checked(bytes);
+      r = p ? parseUdp(p, { src, dst }) : null;
+      if (!p || !r) return this.#drop();
+      payload = p.payload;
+    }
+    const ports = this.#udpPortsOf(lite);
     const from = { addr: src, port: r.srcPort };
     const to = { addr: dst, port: r.dstPort };
     const group = dst.isMulticast ||
       (dst.version === 4 && (this.#forwarding ? dst.isBroadcast : !this.isLocalAddress(dst)));
     let delivered = false;
     if (group) {
-      for (const s of this.#udpPorts.holders(r.dstPort)) {
+      for (const s of ports.holders(r.dstPort)) {
         if (deviceMatches(s.boundDevice, dev) && s.accepts(from, dst)) {
-          s.deliver(from, to, p.payload, meta);
-          this.mib.udpInDatagrams++;
+          s.deliver(from, to, payload, meta);
+          if (!lite) this.mib.udpInDatagrams++;
         }
       }
       return;
     }
-    const s = this.#udpReceiver(from, dst, r.dstPort, dev);
+    const s = this.#udpReceiver(from, dst, r.dstPort, dev, lite);
     if (s !== null) {
-      s.deliver(from, to, p.payload, meta);
-      this.mib.udpInDatagrams++;
+      s.deliver(from, to, payload, meta);
+      if (!lite) this.mib.udpInDatagrams++;
       delivered = true;
     }
     if (delivered) return;
+    // A forwarding stack carries UDP to the host; UDP-Lite has no way out of it.
+    if (this.#forwarding && lite) return;
     if (this.#forwarding) {
       if (this.#heldDatagrams.length < HELD_DATAGRAMS_MAX) {
-        this.#heldDatagrams.push({ src: from, dst: to, data: p.payload.slice() });
+        this.#heldDatagrams.push({ src: from, dst: to, data: payload.slice() });
       }
       return;
     }
-    this.mib.udpNoPorts++;
+    if (!lite) this.mib.udpNoPorts++;
     this.#sendUnreachable(now, src, dst, packet, "port");
   }
 
@@ -1651,8 +1683,8 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost, PacketHost {
    * same address with SO_REUSEPORT), a member chosen by a hash of the sender, so that each
    * sender keeps to one member and senders spread evenly.
    */
-  #udpReceiver(from: TcpEndpoint, dst: IpAddress, port: number, dev: number): UdpSocket | null {
-    const holders = this.#udpPorts.holders(port);
+  #udpReceiver(from: TcpEndpoint, dst: IpAddress, port: number, dev: number, lite: boolean): UdpSocket | null {
+    const holders = this.#udpPortsOf(lite).holders(port);
     let best: UdpSocket | null = null;
     let bestScore = -1;
     for (let i = holders.length - 1; i >= 0; i--) {
@@ -1719,8 +1751,8 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost, PacketHost {
         const ip = Ipv4Packet.checked(r.data.length >= IPV4_HEADER_LEN ? patchLength(r.data) : r.data);
         if (!ip) return;
         const l4 = r.data.subarray(ip.headerLength);
-        if (ip.protocol === IpProtocol.UDP && r.code === Icmpv4Unreachable.PORT) {
-          this.#udpUnreachable(ip.dst, l4, { offender: src, type: Icmpv4Type.DEST_UNREACHABLE, code: r.code });
+        if ((ip.protocol === IpProtocol.UDP || ip.protocol === IpProtocol.UDPLITE) && r.code === Icmpv4Unreachable.PORT) {
+          this.#udpUnreachable(ip.dst, l4, { offender: src, type: Icmpv4Type.DEST_UNREACHABLE, code: r.code }, ip.protocol === IpProtocol.UDPLITE);
         }
         if (ip.protocol === IpProtocol.TCP) {
           const err = r.code === Icmpv4Unreachable.PORT || r.code === Icmpv4Unreachable.PROTOCOL
@@ -1750,11 +1782,11 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost, PacketHost {
    * Reports ECONNREFUSED to the connected UDP socket whose datagram to `peer`
    * an ICMP port unreachable quotes; `udp` is the quoted UDP header.
    */
-  #udpUnreachable(peer: IpAddress, udp: Uint8Array, icmp: { offender: IpAddress; type: number; code: number }): void {
+  #udpUnreachable(peer: IpAddress, udp: Uint8Array, icmp: { offender: IpAddress; type: number; code: number }, lite: boolean): void {
     if (udp.length < 4) return;
     const v = new DataView(udp.buffer, udp.byteOffset, 4);
     const sport = v.getUint16(0), dport = v.getUint16(2);
-    for (const s of this.#udpPorts.holders(sport)) {
+    for (const s of this.#udpPortsOf(lite).holders(sport)) {
       const connected = s.remote !== null && s.remote.port === dport && s.remote.addr.equals(peer);
       // As Linux's __udp4_lib_err: a connected socket takes the error; with IP_RECVERR any
       // socket of the port does, and queues it with the datagram it quotes.
@@ -1819,8 +1851,8 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost, PacketHost {
         if (r.type === Icmpv6Type.DEST_UNREACHABLE && r.data.length >= IPV6_HEADER_LEN + 4) {
           const ip = Ipv6Packet.unchecked(r.data);
           const l4 = r.data.subarray(IPV6_HEADER_LEN);
-          if (ip.nextHeader === IpProtocol.UDP && r.code === 4) {
-            this.#udpUnreachable(ip.dst, l4, { offender: src, type: Icmpv6Type.DEST_UNREACHABLE, code: r.code });
+          if ((ip.nextHeader === IpProtocol.UDP || ip.nextHeader === IpProtocol.UDPLITE) && r.code === 4) {
+            this.#udpUnreachable(ip.dst, l4, { offender: src, type: Icmpv6Type.DEST_UNREACHABLE, code: r.code }, ip.nextHeader === IpProtocol.UDPLITE);
           }
           if (ip.nextHeader === IpProtocol.TCP) {
             const err = r.code === 4 ? ECONNREFUSED : r.code === 0 ? ENETUNREACH : EHOSTUNREACH;
@@ -1839,6 +1871,13 @@ export class Stack implements TcpHost, UdpHost, IcmpHost, RawHost, PacketHost {
 }
 
 /** The earlier of two optional times. */
+/** What a datagram delivered within the stack (loopback broadcast or multicast) says beside its data. */
+function localMeta(now: number, d: Datagram): DatagramMeta {
+  const len = UDP_HEADER_LEN + d.data.length;
+  const coverage = d.field === undefined || d.field === 0 ? len : d.field;
+  return { ttl: d.ttl ?? DEFAULT_HOP_LIMIT, tos: d.tos ?? 0, at: now, coverage, partial: coverage < len };
+}
+
 function earlier(a: number | null, b: number | null): number | null {
   return a === null ? b : b === null || a <= b ? a : b;
 }

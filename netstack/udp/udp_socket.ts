@@ -45,6 +45,8 @@ export interface Datagram {
   tos?: number | undefined;
   /** When it arrived, on the stack's clock (ms); not saved by a checkpoint (a clock value). */
   at?: number | undefined;
+  /** UDP-Lite: the coverage field it is sent with (0: all), chosen at send. */
+  field?: number | undefined;
 }
 
 /** An ICMP error about a datagram this socket sent, queued for recvmsg(MSG_ERRQUEUE). */
@@ -70,6 +72,9 @@ export interface DatagramMeta {
   packet?: Uint8Array | undefined;
   /** Its UDP header and payload within that packet. */
   segment?: Uint8Array | undefined;
+  /** UDP-Lite: its checksum coverage, and whether that is less than the datagram. */
+  coverage?: number | undefined;
+  partial?: boolean | undefined;
 }
 
 /**
@@ -104,6 +109,8 @@ export interface UdpOptions {
   rxQueueBytes?: number;
   /** Bytes of payload queued for sending before sendTo would block. */
   txQueueBytes?: number;
+  /** A UDP-Lite socket (RFC 3828): ports of its own, partial checksum coverage. */
+  lite?: boolean;
 }
 
 /** A datagram as plain data: addresses as text. */
@@ -186,9 +193,19 @@ export class UdpSocket {
   multicastIfAddr: IpAddress | null = null;
   /** IP_ADD_MEMBERSHIP: the groups joined, each on an interface (stack index). */
   groups: { group: IpAddress; iface: number }[] = [];
+  /** Immutable. UDP-Lite (IPPROTO_UDPLITE) rather than UDP. */
+  readonly lite: boolean;
+  /**
+   * UDPLITE_SEND_CSCOV and UDPLITE_RECV_CSCOV (Linux's pcslen and pcrlen), -1 while unset
+   * (Linux's UDPLITE_SEND_CC and UDPLITE_RECV_CC flags clear): the coverage to send, and the
+   * least coverage a partially covered arrival needs (0: none is taken).
+   */
+  sendCoverage = -1;
+  recvCoverage = -1;
 
   constructor(host: UdpHost, opts: UdpOptions = {}) {
     this.#host = host;
+    this.lite = opts.lite ?? false;
     this.#rxLimit = opts.rxQueueBytes ?? 212992;
     this.#txLimit = opts.txQueueBytes ?? 256 * 1024;
   }
@@ -256,7 +273,9 @@ export class UdpSocket {
     if (this.#txBytes + data.length > this.#txLimit && this.#tx.length > 0) return null;
     const local = this.#localAddr !== null && !this.#localAddr.isMulticast ? this.#localAddr : null;
     const src = { addr: local ?? route.src, port: this.#localPort };
-    this.#tx.push({ src, dst: { addr: to.addr, port: to.port }, data: data.slice(), ttl: meta.ttl, tos: meta.tos });
+    const d: Datagram = { src, dst: { addr: to.addr, port: to.port }, data: data.slice(), ttl: meta.ttl, tos: meta.tos };
+    if (this.lite) d.field = this.#coverageField(data.length);
+    this.#tx.push(d);
     this.#txBytes += data.length;
     return data.length;
   }
@@ -341,8 +360,23 @@ export class UdpSocket {
     return true;
   }
 
+  /**
+   * UDP-Lite's coverage field for a payload of `n` bytes, as Linux's udplite_sender_cscov: the
+   * datagram's length, or UDPLITE_SEND_CSCOV's value when set below it (0 stays 0: all).
+   */
+  #coverageField(n: number): number {
+    const len = 8 + n;
+    return this.sendCoverage >= 0 && this.sendCoverage < len ? this.sendCoverage : len;
+  }
+
   /** Queues an arrival (copied); false if the receive queue is full. */
   deliver(src: UdpEndpoint, dst: UdpEndpoint, payload: Uint8Array, meta: DatagramMeta = {}): boolean {
+    // UDPLITE_RECV_CSCOV refuses a partially covered datagram below it, or any with 0 (Linux's
+    // udp_queue_rcv_one_skb); a fully covered one always passes.
+    if (this.lite && this.recvCoverage >= 0 && meta.partial === true && (this.recvCoverage === 0 || (meta.coverage ?? 0) < this.recvCoverage)) {
+      this.drops++;
+      return false;
+    }
     if (this.filter !== null) {
       const keep = this.filter(src, dst, payload, meta);
       if (keep < 0) {

@@ -49,7 +49,7 @@ const FLAG_MF = 0x2000;
 const FRAG_OFFSET_MASK = 0x1fff;
 
 /** IP protocol numbers (shared by IPv4 "protocol" and IPv6 "next header"). */
-export const IpProtocol = { ICMP: 1, TCP: 6, UDP: 17, IPV6_FRAGMENT: 44, ICMPV6: 58 } as const;
+export const IpProtocol = { ICMP: 1, TCP: 6, UDP: 17, IPV6_FRAGMENT: 44, ICMPV6: 58, UDPLITE: 136 } as const;
 
 /** A view of an IPv4 packet. */
 export class Ipv4Packet {

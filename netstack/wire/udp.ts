@@ -115,3 +115,48 @@ export function emitUdp(
   p.payload.set(opts.payload);
   p.fillChecksum(opts.src, opts.dst);
 }
+
+// --- UDP-Lite (RFC 3828): UDP's header with the length field read as the checksum coverage. ---
+
+/** A UDP-Lite datagram's ports and coverage as parsed (Linux's udplite_checksum_init). */
+export interface UdpLiteRepr extends UdpRepr {
+  /** Bytes the checksum covers, header included: the whole datagram when the field says 0. */
+  coverage: number;
+  /** The coverage is less than the datagram (Linux's UDP_SKB_CB(skb)->partial_cov). */
+  partial: boolean;
+  payload: Uint8Array;
+}
+
+/**
+ * The whole of `b` as a UDP-Lite datagram (its length is the IP payload's), or null: shorter than
+ * a header, a coverage below the header or past the end, a zero destination port or a checksum
+ * that does not hold over the covered bytes (a UDP-Lite checksum is never optional).
+ */
+export function parseUdpLite(b: Uint8Array, addrs: { src: IpAddress; dst: IpAddress }): UdpLiteRepr | null {
+  if (b.length < UDP_HEADER_LEN) return null;
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const field = v.getUint16(F.length);
+  const coverage = field === 0 ? b.length : field;
+  if (coverage < UDP_HEADER_LEN || coverage > b.length) return null;
+  const dstPort = v.getUint16(F.dstPort);
+  if (dstPort === 0) return null;
+  const s = pseudoHeaderSum({ src: addrs.src, dst: addrs.dst, protocol: IpProtocol.UDPLITE, length: b.length });
+  if (checksumFinish(checksumAdd(s, b.subarray(0, coverage))) !== 0) return null;
+  return { srcPort: v.getUint16(F.srcPort), dstPort, coverage, partial: coverage < b.length, payload: b.subarray(UDP_HEADER_LEN) };
+}
+
+/**
+ * Writes a UDP-Lite datagram into `b` (exactly header and payload long): `field` is the coverage
+ * field as the sender chose it (0: all), and the checksum covers that much (RFC 3828 3.1).
+ */
+export function emitUdpLite(r: UdpRepr, b: Uint8Array, opts: { src: IpAddress; dst: IpAddress; payload: Uint8Array; field: number }): void {
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  v.setUint16(F.srcPort, r.srcPort);
+  v.setUint16(F.dstPort, r.dstPort);
+  v.setUint16(F.length, opts.field);
+  v.setUint16(F.checksum, 0);
+  b.set(opts.payload, UDP_HEADER_LEN);
+  const covered = opts.field === 0 ? b.length : opts.field;
+  const s = pseudoHeaderSum({ src: opts.src, dst: opts.dst, protocol: IpProtocol.UDPLITE, length: b.length });
+  v.setUint16(F.checksum, checksumFinish(checksumAdd(s, b.subarray(0, covered))) || 0xffff);
+}

@@ -20,6 +20,11 @@ export const IPPROTO_IP = 0;
 export const IPPROTO_ICMP = 1;
 export const IPPROTO_TCP = 6;
 export const IPPROTO_UDP = 17;
+/** UDP-Lite (RFC 3828); also its socket option level, SOL_UDPLITE. */
+export const IPPROTO_UDPLITE = 136;
+/** SOL_UDPLITE's options: the checksum coverage sent, and the least one taken. */
+export const UDPLITE_SEND_CSCOV = 10;
+export const UDPLITE_RECV_CSCOV = 11;
 export const IPPROTO_IPV6 = 41;
 export const IPPROTO_ICMPV6 = 58;
 

@@ -303,7 +303,7 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
     if (level === C.IPPROTO_IPV6 && this.family === C.AF_INET6) return this.getIpv6Opt(name, optlen);
     // An AF_INET socket hands other levels to ip_getsockopt, which says EOPNOTSUPP; AF_INET6's
     // ipv6_getsockopt says ENOPROTOOPT.
-    if (this.family === C.AF_INET && level !== this.protocol) throw errno.EOPNOTSUPP;
+    if (this.family === C.AF_INET && !this.protocolLevel(level)) throw errno.EOPNOTSUPP;
     return this.getProtocolOpt(level, name, optlen);
   }
 
@@ -342,6 +342,11 @@ export abstract class InetSocketFile extends SocketFile implements NetWatcher {
     else if (level === C.IPPROTO_IPV6 && this.family === C.AF_INET6) v6 = true;
     else return null;
     return isXtOption(v6, name, set) ? { fam: this.net.xtables(v6), v6, owner: this.net.owner } : null;
+  }
+
+  /** Whether getsockopt at `level` reaches the protocol's options (else the IP layer's answer). */
+  protected protocolLevel(level: number): boolean {
+    return level === this.protocol;
   }
 
   /** IPPROTO_TCP and the like; ENOPROTOOPT by default. */

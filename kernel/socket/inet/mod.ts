@@ -32,6 +32,7 @@ export function createInetSocket(net: Net, family: number, type: number, protoco
       return new TcpSocketFile(net, family, flags);
     case C.SOCK_DGRAM: {
       if (protocol === 0 || protocol === C.IPPROTO_UDP) return new UdpSocketFile(net, family, flags);
+      if (protocol === C.IPPROTO_UDPLITE) return new UdpSocketFile(net, family, flags, undefined, true);
       const ping = family === C.AF_INET ? C.IPPROTO_ICMP : C.IPPROTO_ICMPV6;
       if (protocol === ping) return new PingSocketFile(net, family, flags);
       throw EPROTONOSUPPORT;

@@ -75,7 +75,7 @@ export function renderProcNetUdp(net: Net, v6: boolean): string {
   const lines = [v6 ? UDP6_HEADER : UDP_HEADER.padEnd(127)];
   let sl = 0;
   for (const w of net.watchers) {
-    if (!(w instanceof UdpSocketFile) || w.family !== family) continue;
+    if (!(w instanceof UdpSocketFile) || w.family !== family || w.sock.lite) continue;
     const s = w.sock;
     if (s.localPort === 0) continue; // unbound sockets are not hashed, so Linux lists none
     const r = s.remote;

@@ -70,7 +70,8 @@ const IGMP_MAX_MEMBERSHIPS = 20;
 /** @savable */
 export class UdpSocketFile extends InetSocketFile {
   readonly type = C.SOCK_DGRAM;
-  readonly protocol = C.IPPROTO_UDP;
+  /** IPPROTO_UDP, or IPPROTO_UDPLITE for a UDP-Lite socket (the same code with its own ports). */
+  readonly protocol: number;
   readonly sock: UdpSocket;
   #bound = false;
   #held: Held | null = null;
@@ -85,10 +86,11 @@ export class UdpSocketFile extends InetSocketFile {
   /** Scratch for recvFrom: the largest datagram. */
   readonly #scratch = new Uint8Array(65536);
 
-  /** A new socket, or (a restore) one around a restored netstack socket. */
-  constructor(n: Net, family: number, flags: number, sock?: UdpSocket) {
+  /** A new socket (UDP-Lite with `lite`), or (a restore) one around a restored netstack socket. */
+  constructor(n: Net, family: number, flags: number, sock?: UdpSocket, lite = false) {
     super(n, family, flags, { snd: DGRAM_BUF, rcv: DGRAM_BUF });
-    this.sock = sock ?? n.stack.udpSocket();
+    this.sock = sock ?? n.stack.udpSocket({ lite });
+    this.protocol = this.sock.lite ? C.IPPROTO_UDPLITE : C.IPPROTO_UDP;
     if (sock === undefined) this.sock.wildcardVersion = this.wildcardVersion;
   }
 
@@ -97,7 +99,7 @@ export class UdpSocketFile extends InetSocketFile {
     const f = this.sockFilter;
     this.sock.filter = f === null ? null : (src, dst, payload, meta) => {
       const seg = meta.segment ?? udpSegment(src.port, dst.port, payload);
-      const network = meta.packet ?? joined(ipHeader(src.addr, dst.addr, C.IPPROTO_UDP, seg.length, meta.ttl ?? 64, meta.tos ?? 0), seg);
+      const network = meta.packet ?? joined(ipHeader(src.addr, dst.addr, this.protocol, seg.length, meta.ttl ?? 64, meta.tos ?? 0), seg);
       const keep = f.run(inetFilterPacket(src.addr.version, seg, network));
       return keep === 0 ? -1 : Math.max(8, Math.min(keep, seg.length)) - 8;
     };
@@ -259,6 +261,33 @@ export class UdpSocketFile extends InetSocketFile {
 
   protected override rcvBufChanged(): void {
     this.sock.receiveLimit = this.rcvBuf;
+  }
+
+  // --- SOL_UDP and SOL_UDPLITE: both levels reach udp_lib_getsockopt/setsockopt, for either protocol. ---
+
+  protected override protocolLevel(level: number): boolean {
+    return level === C.IPPROTO_UDP || level === C.IPPROTO_UDPLITE;
+  }
+
+  protected override getProtocolOpt(level: number, name: number, optlen: number): Uint8Array {
+    if (!this.protocolLevel(level)) return super.getProtocolOpt(level, name, optlen);
+    // A UDP socket reads 0 (full coverage, which it always has).
+    if (name === C.UDPLITE_SEND_CSCOV) return intBytes(Math.max(0, this.sock.sendCoverage), optlen);
+    if (name === C.UDPLITE_RECV_CSCOV) return intBytes(Math.max(0, this.sock.recvCoverage), optlen);
+    return super.getProtocolOpt(level, name, optlen);
+  }
+
+  protected override setProtocolOpt(level: number, name: number, value: Uint8Array): void {
+    if (!this.protocolLevel(level)) return super.setProtocolOpt(level, name, value);
+    if (name !== C.UDPLITE_SEND_CSCOV && name !== C.UDPLITE_RECV_CSCOV) return super.setProtocolOpt(level, name, value);
+    if (value.length < 4) throw EINVAL;
+    if (!this.sock.lite) throw ENOPROTOOPT;
+    // Linux's udp_lib_setsockopt: below the header (and not 0) is the header, past 16 bits the most.
+    let v = intOpt(value);
+    if (v !== 0 && v < 8) v = 8;
+    else if (v > 0xffff) v = 0xffff;
+    if (name === C.UDPLITE_SEND_CSCOV) this.sock.sendCoverage = v;
+    else this.sock.recvCoverage = v;
   }
 
   protected inq(): number {

@@ -31,7 +31,7 @@ import {
   SO_SNDTIMEO_NEW, SO_SNDTIMEO_OLD, SOCK_CLOEXEC, SOCK_DGRAM, SOCK_NONBLOCK, SOCK_STREAM, SOCK_TYPE_MASK,
   SOL_SOCKET, UIO_MAXIOV,
 } from "../../../abi/linux/socket.ts";
-import { IPPROTO_TCP, IPPROTO_UDP } from "../../socket/inet/constants.ts";
+import { IPPROTO_TCP, IPPROTO_UDP, IPPROTO_UDPLITE } from "../../socket/inet/constants.ts";
 import { checkLandlockNet, landlockHandlesNet, NET_BIND_TCP, NET_CONNECT_TCP } from "../../landlock.ts";
 import { EVENT_ERR, EVENT_IN, EVENT_OUT } from "../../../waiter/mod.ts";
 import { monotonicNs } from "../../time.ts";
@@ -531,7 +531,7 @@ function recvOne(t: Task, sock: SocketFile, segs: IoSegment[], flags: number, st
   // Reading an inet socket's error queue never waits (Linux's sock_recv_errqueue): EAGAIN
   // when empty, not a sleep on the data queue. Only UDP fills one (IP_RECVERR) here.
   if ((flags & MSG_ERRQUEUE) && (sock.family === AF_INET || sock.family === AF_INET6)) {
-    if (sock.type !== SOCK_DGRAM || sock.protocol !== IPPROTO_UDP) throw EAGAIN;
+    if (sock.type !== SOCK_DGRAM || (sock.protocol !== IPPROTO_UDP && sock.protocol !== IPPROTO_UDPLITE)) throw EAGAIN;
     flags |= MSG_DONTWAIT;
   }
   flags |= sock.flags & O_NONBLOCK ? MSG_DONTWAIT : 0;
