@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { BlockDeviceTable } from "../vfs/block/table.ts";
 import type { TimeNamespace } from "./time_namespace.ts";
 import { hostVsyscallProt, VSYSCALL_END, VSYSCALL_START } from "./mm/vsyscall.ts";
 import { CGROUP_NS_INIT_INO } from "../vfs/cgroupfs/cgroupfs.ts";
@@ -780,6 +781,10 @@ export class KernelProcSource implements ProcSource {
     if (!key.startsWith("user/")) return null;
     const kind = UCOUNT_NAMES.indexOf(key.slice(5));
     return kind < 0 ? null : kind;
+  }
+
+  blockDevices(): BlockDeviceTable {
+    return this.#k.vfs.blockDevices;
   }
 
   sysctl(key: string): string {

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { renderDiskstats, renderPartitions } from "../sysfs/block.ts";
 import { decodePath, encodePath } from "../../abi/path_bytes.ts";
 import { EVENT_ERR, EVENT_IN, EVENT_OUT, EVENT_PRI, EVENT_RDNORM, EVENT_WRNORM } from "../../waiter/mod.ts";
 import { E2BIG, EACCES, EINVAL, EIO, ENAMETOOLONG, ENOENT, ENOTTY, ENXIO, EPERM, ESRCH } from "../../kernel/errno.ts";
@@ -49,9 +50,9 @@ export function fixedEntries(pfs: ProcFilesystem, root: KDentry): StaticDir {
   for (const kind of ["meminfo", "cpuinfo", "stat", "uptime", "loadavg", "version", "filesystems", "swaps", "cmdline", "vmstat", "config.gz"] as const) {
     f.add(new SystemFile(pfs, root, kind, kind));
   }
-  // No block devices: the sandbox's filesystems are the sentry's (vmstat -d, iostat read these).
-  f.add(new FixedFile(pfs, root, "diskstats", ""));
-  f.add(new FixedFile(pfs, root, "partitions", "major minor  #blocks  name\n\n"));
+  // The loop devices (vmstat -d, iostat, blkid read these).
+  f.add(new BlockListFile(pfs, root, "diskstats"));
+  f.add(new BlockListFile(pfs, root, "partitions"));
   // The devices the sandbox has (vfs/devices.ts, vfs/tty, vfs/block): mem (null, zero, full,
   // random, urandom), the terminal aux devices, misc (loop-control, tun, userfaultfd), the pty
   // slaves, and the loop block devices.
@@ -327,6 +328,18 @@ class SysvipcFile extends GeneratedFile {
 
   render(): string {
     return this.pfs.source.sysvipc?.(this.kind) ?? "";
+  }
+}
+
+/** @savable /proc/partitions or /proc/diskstats, from the sandbox's block devices. */
+class BlockListFile extends GeneratedFile {
+  constructor(readonly pfs: ProcFilesystem, parent: KDentry, name: "partitions" | "diskstats") {
+    super(pfs, parent, name);
+  }
+
+  render(): string {
+    const t = this.pfs.source.blockDevices?.() ?? null;
+    return this.name === "partitions" ? renderPartitions(t) : renderDiskstats(t);
   }
 }
 

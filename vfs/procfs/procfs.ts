@@ -10,7 +10,7 @@
  * /proc/PID/fd/N                                        magic links to open descriptions
  * /proc/PID/fdinfo/N, /proc/PID/task/TID/...            (TID directories as PID ones)
  * /proc/{meminfo,cpuinfo,stat,uptime,loadavg,version,filesystems,swaps,vmstat}, mounts -> self/mounts
- * /proc/{diskstats,partitions}                         (no block devices)
+ * /proc/{diskstats,partitions}                         (the loop devices)
  * /proc/sys/kernel/{hostname,domainname,pid_max,ngroups_max,osrelease,ostype,version}
  * /proc/sys/vm/overcommit_memory, /proc/sys/fs/{file-max,nr_open,lease-break-time,leases-enable,pipe-max-size,mount-max}
  * /proc/sys/kernel/{shm*,msg*,sem}, /proc/sys/net/{core,ipv4}/..., /proc/net/{tcp,udp,dev,unix}

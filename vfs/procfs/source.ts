@@ -9,6 +9,7 @@
  * @module
  */
 
+import type { BlockDeviceTable } from "../block/table.ts";
 import type { TimeNamespace } from "../../kernel/time_namespace.ts";
 import type { Credentials } from "../../kernel/creds.ts";
 import type { WaitQueue } from "../../waiter/mod.ts";
@@ -219,6 +220,8 @@ export interface ProcSystem {
 
 /** The kernel as procfs sees it. */
 export interface ProcSource {
+  /** The sandbox's block devices (/proc/partitions, /proc/diskstats); absent: none. */
+  blockDevices?(): BlockDeviceTable;
   /** The global id of `pid` as this procfs numbers it (null: none). */
   globalId?(pid: number): number | null;
   /** The task in the current system call, or null outside one. */

@@ -199,3 +199,26 @@ export function loopAttr(v: LoopView, sub: string, name: string): string {
   }
   return "";
 }
+
+/** /proc/partitions: the disks with a capacity (show_partition skips empty ones), sizes in KiB. */
+export function renderPartitions(t: BlockDeviceTable | null): string {
+  let out = "major minor  #blocks  name\n\n";
+  for (const m of t?.sortedLoopMinors() ?? []) {
+    const v = t!.loop(m)!;
+    if (v.size === 0) continue;
+    out += `${String(LOOP_MAJOR).padStart(4)}  ${String(m).padStart(7)} ${String(Math.floor(v.size / 1024)).padStart(10)} loop${m}\n`;
+  }
+  return out;
+}
+
+/** /proc/diskstats: every disk with its counters (diskstats_show). */
+export function renderDiskstats(t: BlockDeviceTable | null): string {
+  let out = "";
+  for (const m of t?.sortedLoopMinors() ?? []) {
+    const io = t!.loop(m)!.io;
+    const f = [io.reads, 0, io.readSectors, io.reads, io.writes, 0, io.writeSectors, io.writes, 0, io.ticks, io.ticks,
+      io.discards, 0, io.discardSectors, io.discards, io.flushes, io.flushes];
+    out += `${String(LOOP_MAJOR).padStart(4)} ${String(m).padStart(7)} loop${m} ${f.join(" ")}\n`;
+  }
+  return out;
+}
