@@ -519,6 +519,17 @@ Deno.test("PACKET_RX_RING with TPACKET_V3 on lo: the request's checks (LTP setso
   assert.match(sentry.stdout, /stats len 12 packets 40 drops 12 freezes 1/);
 });
 
+Deno.test("PACKET_VNET_HDR and PACKET_VNET_HDR_SZ on lo: the options' checks, frames sent and received with a virtio_net_hdr (bad headers EINVAL, a buffer too small for it EINVAL with the frame gone, its size in recv's count), and a ring whose reserve puts the frame past 64 KiB with the header dropping it (LTP sendto03), as natively in a new network namespace (tests/c/net_packet_vnet.c)", async () => {
+  const bin = await compileC("net_packet_vnet");
+  const native = await runNative(["unshare", "-n", "sh", "-c", `ip link set lo up && exec ${bin}`]);
+  assert.equal(native.code, 0, native.stderr);
+  const sentry = await runSentry([bin]);
+  assert.equal(sentry.stdout, native.stdout);
+  assert.equal(sentry.code, 0);
+  assert.match(sentry.stdout, /recv: 58, header 00 00 00 00 00 00 00 00 00 00, data 'vnet!!'/);
+  assert.match(sentry.stdout, /ring stats: packets 2 drops 2/);
+});
+
 Deno.test("SOL_SOCKET options are one layer under every family: Unix, netlink, packet, raw, UDP, TCP and UDPv6 sockets answer SO_MARK, SO_PRIORITY, the buffers, SO_RCVLOWAT, SO_LINGER, SO_TIMESTAMP*, SO_BINDTODEVICE, SO_REUSEPORT, SO_PASSCRED, SO_PEERCRED... as natively (tests/c/sock_common_options.c)", async () => {
   await assertSameAsNative([await compileC("sock_common_options")]);
 });

@@ -193,16 +193,18 @@ export class BlockRing implements DeadlineTarget {
     if (sockDgram) {
       macoff = netoff = align16(TPACKET3_HDRLEN) + 16 + this.reserve;
     } else {
-      netoff = align16(TPACKET3_HDRLEN + Math.max(16, f.macLen)) + this.reserve;
+      netoff = align16(TPACKET3_HDRLEN + Math.max(16, f.macLen)) + this.reserve + (f.vnetHdrSz ?? 0);
       macoff = netoff - f.macLen;
     }
     if (netoff > 0xffff) return false;
     let snaplen = f.data.length;
+    let vnet = (f.vnetHdrSz ?? 0) > 0;
     if (macoff + snaplen > this.#maxFrameLen) {
       snaplen = this.#maxFrameLen - macoff;
       if (snaplen < 0) {
         snaplen = 0;
         macoff = this.#maxFrameLen;
+        vnet = false;
       }
     }
     const len = macoff + snaplen;
@@ -236,6 +238,8 @@ export class BlockRing implements DeadlineTarget {
     this.file.write(h, at);
     this.file.write(f.sll, at + align16(HDR3_SIZE));
     this.file.write(f.data.subarray(0, snaplen), at + macoff);
+    // virtio_net_hdr_from_skb: a whole frame, checksum done, no GSO: all zero.
+    if (vnet) this.file.write(new Uint8Array(10), at + macoff - 10);
     // The block's count and length stay current for a program reading an open block.
     const base = this.#base(this.#active);
     this.#put32(base + 12, this.#packetsInBlock);

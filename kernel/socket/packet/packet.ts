@@ -31,7 +31,11 @@ import { realtimeNs } from "../../time.ts";
 export const SOCK_PACKET = 10;
 export const SOL_PACKET = 263;
 export const PACKET_STATISTICS = 6;
-const PACKET_RX_RING = 5, PACKET_VERSION = 10, PACKET_RESERVE = 12;
+const PACKET_RX_RING = 5, PACKET_VERSION = 10, PACKET_RESERVE = 12, PACKET_VNET_HDR = 15, PACKET_VNET_HDR_SZ = 24;
+/** sizeof(struct virtio_net_hdr), and with num_buffers (virtio_net_hdr_mrg_rxbuf). */
+const VNET_HDR_LEN = 10, VNET_HDR_MRG_LEN = 12;
+const VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
+const VIRTIO_NET_HDR_GSO_NONE = 0, VIRTIO_NET_HDR_GSO_ECN = 0x80;
 const PAGE_SIZE = 4096;
 const ARPHRD_LOOPBACK = 772;
 const ETH_HLEN = 14;
@@ -56,6 +60,8 @@ export class PacketSocketFile extends InetSocketFile {
   /** PACKET_VERSION (TPACKET_V1..V3) and PACKET_RESERVE. */
   #tpVersion = TPACKET_V1;
   #tpReserve = 0;
+  /** PACKET_VNET_HDR(_SZ): the virtio_net_hdr before each frame read or written (0: none). */
+  #vnetHdrSz = 0;
   /** PACKET_RX_RING's ring, or null; frames written to it and dropped for want of a slot. */
   #ring: RxRing | BlockRing | null = null;
   #ringPackets = 0;
@@ -98,7 +104,7 @@ export class PacketSocketFile extends InetSocketFile {
     const whole = link ? withLinkHeader(f) : f.data;
     const sll = sockaddrLl(ntohs(f.protocol), f.ifIndex + 1, this.#hatype(f.ifIndex), f.pktType, ETH_ALEN, SOCKADDR_LL_LEN);
     const ok = this.#ring!.put(
-      { data: whole.subarray(0, f.snap ?? whole.length), len: whole.length, macLen: link ? ETH_HLEN : 0, sll },
+      { data: whole.subarray(0, f.snap ?? whole.length), len: whole.length, macLen: link ? ETH_HLEN : 0, sll, vnetHdrSz: this.#vnetHdrSz },
       this.type === C.SOCK_DGRAM, this.#ringDrops > this.#ringDropsRead, BigInt(realtimeNs()),
     );
     if (ok) this.#ringPackets++;
@@ -204,6 +210,12 @@ export class PacketSocketFile extends InetSocketFile {
       proto = ntohs(this.protocol);
     }
     let d = req.data;
+    // packet_snd_vnet_parse and virtio_net_hdr_to_skb: the virtio_net_hdr before the frame.
+    let csum: { start: number; offset: number } | null = null;
+    if (this.#vnetHdrSz > 0) {
+      csum = parseVnetHdr(d, this.#vnetHdrSz);
+      d = d.subarray(this.#vnetHdrSz);
+    }
     let link: Uint8Array | undefined;
     const iface = this.net.stack.interfaces[idx]!;
     const linkHdr = idx === 0 || iface.mac !== null ? ETH_HLEN : 0;
@@ -217,6 +229,20 @@ export class PacketSocketFile extends InetSocketFile {
       d = d.subarray(linkHdr);
     } else if (d.length > iface.ipMtu) {
       throw EMSGSIZE;
+    }
+    // VIRTIO_NET_HDR_F_NEEDS_CSUM: lo takes the checksum as offloaded; here it is computed
+    // (skb_checksum_help), from csum_start (the frame's, link header included) to the end.
+    if (csum !== null) {
+      const frame = new Uint8Array((link?.length ?? 0) + d.length);
+      if (link) frame.set(link);
+      frame.set(d, link?.length ?? 0);
+      if (csum.start + csum.offset + 2 > frame.length) throw EINVAL;
+      const at = csum.start + csum.offset;
+      const sum = inetChecksum(frame.subarray(csum.start), 0);
+      frame[at] = sum >> 8;
+      frame[at + 1] = sum & 0xff;
+      if (link) link = frame.slice(0, link.length);
+      d = frame.subarray(link?.length ?? 0);
     }
     if (!this.sock.send({ ifIndex: idx, protocol: proto, data: d, ...(link ? { link } : {}) })) throw EAGAIN;
     this.net.kick();
@@ -261,7 +287,23 @@ export class PacketSocketFile extends InetSocketFile {
     let data = f.data;
     if (this.type === C.SOCK_RAW && this.#hasLinkHeader(f.ifIndex)) data = withLinkHeader(f);
     if (f.snap !== undefined) data = data.subarray(0, f.snap);
-    const n = Math.min(req.maxLen, data.length);
+    // packet_rcv_vnet: the header first (the frame is gone even when there is no room for it).
+    // The sentry's frames are whole, checksums complete: no flag, no GSO (all zero), as Linux
+    // describes a frame with nothing left to do.
+    const vnet = this.#vnetHdrSz;
+    if (vnet > 0 && req.maxLen < vnet) throw EINVAL;
+    const n = Math.min(req.maxLen - vnet, data.length);
+    if (vnet > 0) {
+      const out = new Uint8Array(vnet + n);
+      out.set(data.subarray(0, n), vnet);
+      return {
+        data: out,
+        fullLength: vnet + data.length,
+        from: sockaddrLl(ntohs(f.protocol), f.ifIndex + 1, this.#hatype(f.ifIndex), f.pktType, ETH_ALEN, SOCKADDR_LL_LEN),
+        control: {},
+        msgFlags: n < data.length ? C.MSG_TRUNC : 0,
+      };
+    }
     return {
       data: data.subarray(0, n),
       fullLength: data.length,
@@ -305,6 +347,8 @@ export class PacketSocketFile extends InetSocketFile {
     }
     if (name === PACKET_VERSION) return intBytes(this.#tpVersion, optlen);
     if (name === PACKET_RESERVE) return intBytes(this.#tpReserve, optlen);
+    if (name === PACKET_VNET_HDR) return intBytes(this.#vnetHdrSz !== 0 ? 1 : 0, optlen);
+    if (name === PACKET_VNET_HDR_SZ) return intBytes(this.#vnetHdrSz, optlen);
     throw ENOPROTOOPT;
   }
 
@@ -327,6 +371,23 @@ export class PacketSocketFile extends InetSocketFile {
         if (n > 0x7fffffff) throw EINVAL;
         if (this.#ring !== null) throw EBUSY;
         this.#tpReserve = n;
+        return;
+      }
+      case PACKET_VNET_HDR:
+      case PACKET_VNET_HDR_SZ: {
+        // SOCK_RAW only; the size 10 or 12 (or 0); not while a ring exists.
+        if (this.type !== C.SOCK_RAW) throw EINVAL;
+        if (value.length < 4) throw EINVAL;
+        const n = v.getInt32(0, true);
+        let size: number;
+        if (name === PACKET_VNET_HDR_SZ) {
+          if (n !== 0 && n !== VNET_HDR_LEN && n !== VNET_HDR_MRG_LEN) throw EINVAL;
+          size = n;
+        } else {
+          size = n !== 0 ? VNET_HDR_LEN : 0;
+        }
+        if (this.#ring !== null) throw EBUSY;
+        this.#vnetHdrSz = size;
         return;
       }
       case PACKET_RX_RING: {
@@ -395,3 +456,34 @@ export function createPacketSocket(t: Task, type: number, protocol: number, flag
 }
 
 registerFamily(AF_PACKET, createPacketSocket);
+
+/**
+ * packet_snd_vnet_parse, __packet_snd_vnet_parse and virtio_net_hdr_to_skb's checks of the
+ * virtio_net_hdr at the start of a send (little-endian, as a socket's header is): the checksum
+ * request, or null. GSO (one frame for the stack to cut into segments) is not taken here.
+ */
+function parseVnetHdr(d: Uint8Array, size: number): { start: number; offset: number } | null {
+  if (d.length < size) throw EINVAL;
+  const v = new DataView(d.buffer, d.byteOffset, VNET_HDR_LEN);
+  const flags = v.getUint8(0), gso = v.getUint8(1);
+  let hdrLen = v.getUint16(2, true);
+  const start = v.getUint16(6, true), offset = v.getUint16(8, true);
+  const len = d.length - size;
+  if ((flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && start + offset + 2 > hdrLen) hdrLen = start + offset + 2;
+  if (hdrLen > len) throw EINVAL;
+  if ((gso & ~VIRTIO_NET_HDR_GSO_ECN) !== VIRTIO_NET_HDR_GSO_NONE) {
+    if (![1, 3, 4, 5].includes(gso & ~VIRTIO_NET_HDR_GSO_ECN)) throw EINVAL; // TCPV4, UDP, TCPV6, UDP_L4
+    throw EOPNOTSUPP;
+  }
+  return (flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) ? { start, offset } : null;
+}
+
+/** The Internet checksum of b added to the partial sum already in it (the pseudo-header's), folded and complemented. */
+function inetChecksum(b: Uint8Array, initial: number): number {
+  let sum = initial;
+  for (let i = 0; i + 1 < b.length; i += 2) sum += (b[i]! << 8) | b[i + 1]!;
+  if (b.length % 2) sum += b[b.length - 1]! << 8;
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  const r = ~sum & 0xffff;
+  return r === 0 ? 0xffff : r;
+}

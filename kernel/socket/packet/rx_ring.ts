@@ -46,6 +46,8 @@ export interface RingFrame {
   macLen: number;
   /** The sockaddr_ll that follows the header. */
   sll: Uint8Array;
+  /** PACKET_VNET_HDR's size on SOCK_RAW: that much more room before the frame, a zero virtio_net_hdr there. */
+  vnetHdrSz?: number;
 }
 
 export class RxRing {
@@ -112,7 +114,7 @@ export class RxRing {
    */
   put(f: RingFrame, sockDgram: boolean, losing: boolean, nowNs: bigint): boolean {
     const hdrLen = TPACKET_HDRLEN[this.version]!;
-    const netoff = sockDgram ? align(hdrLen) + 16 + this.reserve : align(hdrLen + Math.max(16, f.macLen)) + this.reserve;
+    const netoff = sockDgram ? align(hdrLen) + 16 + this.reserve : align(hdrLen + Math.max(16, f.macLen)) + this.reserve + (f.vnetHdrSz ?? 0);
     const macoff = netoff - f.macLen;
     if (netoff > 0xffff) return false;
     let snaplen = f.data.length;
@@ -121,6 +123,8 @@ export class RxRing {
     if (this.#status(at) !== TP_STATUS_KERNEL) return false;
     this.#head = (this.#head + 1) % this.req.frameNr;
     this.file.write(f.data.subarray(0, snaplen), at + macoff);
+    // virtio_net_hdr_from_skb: a whole frame, checksum done, no GSO: all zero.
+    if (f.vnetHdrSz && this.req.frameSize - macoff >= 0) this.file.write(new Uint8Array(10), at + macoff - 10);
     const sec = nowNs / 1_000_000_000n, ns = Number(nowNs % 1_000_000_000n);
     const h = new Uint8Array(HDR_SIZE[this.version]!);
     const v = new DataView(h.buffer);
