@@ -332,6 +332,14 @@ export abstract class FileDescription implements Waitable {
   }
 
   /**
+   * Linux's FMODE_NOWAIT: whether preadv2/pwritev2 take RWF_NOWAIT (EOPNOTSUPP otherwise). The
+   * call then runs with O_NONBLOCK set, so a regular file that honours it can tell.
+   */
+  get supportsNowait(): boolean {
+    return true;
+  }
+
+  /**
    * Whether splice(2) may read from or write into this file (Linux's f_op->splice_read and
    * splice_write): a file without them is EINVAL before any data moves.
    */

@@ -19,11 +19,11 @@
  */
 
 import {
-  EBADR, EEXIST, EFBIG, EINVAL, EIO, EISDIR, EMLINK, ENAMETOOLONG, ENODATA, ENOENT, ENOSPC, ENOTDIR, ENOTEMPTY, ENXIO,
+  EAGAIN, EBADR, EEXIST, EFBIG, EINVAL, EIO, EISDIR, EMLINK, ENAMETOOLONG, ENODATA, ENOENT, ENOSPC, ENOTDIR, ENOTEMPTY, ENXIO,
   EOPNOTSUPP, EPERM, ERANGE, EROFS, EUCLEAN, EXDEV, LinuxError,
 } from "../../kernel/errno.ts";
 import {
-  FIONREAD, FS_NOATIME_FL, FS_NODUMP_FL, O_APPEND, O_NOATIME, RENAME_EXCHANGE, S_IFBLK, S_IFCHR,
+  FIONREAD, FS_NOATIME_FL, FS_NODUMP_FL, O_APPEND, O_NOATIME, O_NONBLOCK, RENAME_EXCHANGE, S_IFBLK, S_IFCHR,
   S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, XATTR_CREATE, XATTR_REPLACE,
 } from "../../abi/linux/file.ts";
 import { MS_NOATIME, MS_NODIRATIME, MS_STRICTATIME } from "../../abi/linux/mount.ts";
@@ -37,6 +37,7 @@ import { majorMinor, openMemoryDevice } from "../devices.ts";
 import { dtFromMode } from "../hostfs/hostfs.ts";
 import { nowNs } from "../tmpfs/tmpfs.ts";
 import { decodePath, encodePath } from "../../abi/path_bytes.ts";
+import { pageCacheGeneration } from "../page_cache.ts";
 import * as ffi from "../../platform/ptrace/_ffi.ts";
 import { hostFds } from "../host_fds.ts";
 import { errnoFromNumber } from "../../kernel/errno.ts";
@@ -718,6 +719,10 @@ export class Ext2Inode {
   openFiles = 0;
   /** @nosave Regular files while mapped: the memfd mmap maps (mapFd), -1 otherwise. */
   #memfd = -1;
+  /** @nosave The page-cache generation (vfs/page_cache.ts) #cached belongs to. */
+  #cacheGen = pageCacheGeneration();
+  /** @nosave Blocks read or written since the last drop_caches; null: no drop since the inode was read. */
+  #cached: Set<number> | null = null;
   /** @nosave The dentries naming this inode (its users keep an unlinked inode: pinned()). */
   readonly dentries = new Set<Ext2Dentry>();
   /** @nosave Directories: the dentries made for children, by name. */
@@ -955,6 +960,32 @@ export class Ext2Inode {
 
   // ---- Data ---------------------------------------------------------------------------------
 
+  /** The blocks first..last count as in the page cache from now on. */
+  #cache(first: number, last: number): void {
+    const g = pageCacheGeneration();
+    if (g !== this.#cacheGen) (this.#cacheGen = g, this.#cached = new Set());
+    if (this.#cached === null) return;
+    for (let lb = first; lb <= last && this.#cached.size < 1 << 20; lb++) this.#cached.add(lb);
+  }
+
+  /**
+   * An RWF_NOWAIT read of [off, off + len): EAGAIN when a block of it was not read or written
+   * since the last drop_caches, as filemap_read's IOCB_NOWAIT finds pages not uptodate (and
+   * starts reading them: the next try finds them).
+   */
+  checkCachedForNowait(off: number, len: number): void {
+    const g = pageCacheGeneration();
+    if (g !== this.#cacheGen) (this.#cacheGen = g, this.#cached = new Set());
+    if (this.#cached === null || len <= 0 || off >= this.size) return;
+    const bs = this.fs.blockSize, end = Math.min(off + len, this.size);
+    for (let lb = Math.floor(off / bs); lb * bs < end; lb++) {
+      if (this.#cached.has(lb)) continue;
+      // The miss starts the read-ahead Linux would: the next try finds the data.
+      this.#cache(lb, Math.floor((end - 1) / bs));
+      throw EAGAIN;
+    }
+  }
+
   /** Reads file data at off (zeros in holes); physically contiguous blocks in one device read. */
   read(dst: Uint8Array, off: number): number {
     if (off >= this.size || dst.length === 0) return 0;
@@ -965,6 +996,7 @@ export class Ext2Inode {
       if (n < 0) throw errnoFromNumber(-n);
       return n;
     }
+    this.#cache(Math.floor(off / bs), Math.floor((off + want - 1) / bs));
     // A run of contiguous blocks not yet read: its first physical block, count, and where in dst.
     let runStart = 0, runCount = 0, runDst = 0, runSkip = 0, runLen = 0;
     const flush = () => {
@@ -1009,6 +1041,7 @@ export class Ext2Inode {
   #writeBlocks(src: Uint8Array, off: number): number {
     if (src.length === 0) return 0;
     const fs = this.fs, bs = fs.blockSize;
+    if (this.#cached !== null || this.#cacheGen !== pageCacheGeneration()) this.#cache(Math.floor(off / bs), Math.floor((off + src.length - 1) / bs));
     if (off >= fs.maxFileSize) throw EFBIG;
     const len = Math.min(src.length, fs.maxFileSize - off);
     let done = 0;
@@ -2087,6 +2120,9 @@ export class Ext2RegularFile extends LocatedFile {
   override read(dst: Uint8Array, offset: number | null): number {
     const off = offset ?? this.offset;
     if (off < 0) throw EINVAL;
+    // O_NONBLOCK here is preadv2's RWF_NOWAIT (Linux ignores it on regular files otherwise;
+    // only data dropped by drop_caches and not read since is EAGAIN: vfs/page_cache.ts).
+    if (this.flags & O_NONBLOCK) this.inode.checkCachedForNowait(off, dst.length);
     const n = this.inode.read(dst, off);
     if (offset === null) this.offset += n;
     // atime_needs_update: not through a description opened O_NOATIME, nor on a read-only mount.

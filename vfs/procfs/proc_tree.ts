@@ -7,6 +7,7 @@
  */
 
 import { renderDiskstats, renderPartitions } from "../sysfs/block.ts";
+import { dropPageCaches } from "../page_cache.ts";
 import { decodePath, encodePath } from "../../abi/path_bytes.ts";
 import { EVENT_ERR, EVENT_IN, EVENT_OUT, EVENT_PRI, EVENT_RDNORM, EVENT_WRNORM } from "../../waiter/mod.ts";
 import { E2BIG, EACCES, EINVAL, EIO, ENAMETOOLONG, ENOENT, ENOTTY, ENXIO, EPERM, ESRCH } from "../../kernel/errno.ts";
@@ -241,8 +242,9 @@ class SysctlFile extends GeneratedFile {
 
 /**
  * @savable /proc/sys/vm/drop_caches (0200): the sentry's filesystems keep no clean cache to drop
- * (disk filesystems read through to the device), so a write only checks its value, as Linux's
- * proc_dointvec_minmax over 1..4 (EINVAL otherwise). LTP writes 3 before timing readahead.
+ * (disk filesystems read through to the device); a write checks its value, as Linux's
+ * proc_dointvec_minmax over 1..4 (EINVAL otherwise), and 1 or 3 count a drop of the page cache
+ * (vfs/page_cache.ts: RWF_NOWAIT reads of ext2 files see it). LTP writes 3 before timing readahead.
  */
 class DropCachesFile extends GeneratedFile {
   constructor(pfs: ProcFilesystem, parent: KDentry) {
@@ -262,6 +264,7 @@ class DropCachesFile extends GeneratedFile {
     if (!/^[+]?[0-9]+$/.test(text)) throw EINVAL;
     const n = Number(text);
     if (n < 1 || n > 4) throw EINVAL;
+    if (n & 1) dropPageCaches();
   }
 }
 

@@ -946,6 +946,11 @@ export class TmpfsRegularFile extends LocatedFile {
     return true;
   }
 
+  /** shmem's files have no FMODE_NOWAIT (Linux 6.18): preadv2's RWF_NOWAIT is EOPNOTSUPP. */
+  override get supportsNowait(): boolean {
+    return false;
+  }
+
   override hostFdForMmap(): number {
     return this.inode.mapFd();
   }

@@ -119,6 +119,7 @@ function rwv2(t: Task, a: SyscallArgs, write: boolean): SyscallResult {
   if (write ? !file.writable : !file.readable) throw EBADF;
   const segs = copyInIovecs(t, a.pointer(1), iovCount(a.sizeT(2)));
   if (flags & ~RWF_KNOWN) throw EOPNOTSUPP;
+  if ((flags & RWF_NOWAIT) && !file.supportsNowait) throw EOPNOTSUPP;
   let set = 0, clear = 0;
   if (flags & RWF_NOWAIT) set |= O_NONBLOCK;
   if (write && (flags & RWF_APPEND)) set |= O_APPEND;
