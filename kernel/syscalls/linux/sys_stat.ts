@@ -18,6 +18,9 @@ import { checkPermission } from "../../../vfs/mod.ts";
 import { copyInPath, pathCtx, startDir } from "./_path.ts";
 import { supported, type SyscallEntry, type SyscallFn } from "./support.ts";
 
+/** stx_attributes bits every statx reports in its mask (linux/stat.h). */
+const STATX_ATTR_AUTOMOUNT = 0x1000, STATX_ATTR_MOUNT_ROOT = 0x2000, STATX_ATTR_DAX = 0x200000;
+
 /** Bits of statx's mask that no kernel may be asked for. */
 const STATX__RESERVED = 0x8000_0000;
 
@@ -97,7 +100,7 @@ export function devMajorMinor(dev: number): [number, number] {
  * Lays out struct statx; every basic field is filled whatever was asked, as Linux may, and
  * the mount id when the file has a place in the tree (Linux's vfs_statx always reports it).
  */
-export function marshalStatx(s: Stat, mnt: Mount | null = null, unique = false): Uint8Array {
+export function marshalStatx(s: Stat, mnt: Mount | null = null, unique = false, mountRoot = false): Uint8Array {
   const b = new Uint8Array(256);
   const v = new DataView(b.buffer);
   let mask = STATX_BASIC_STATS;
@@ -109,8 +112,10 @@ export function marshalStatx(s: Stat, mnt: Mount | null = null, unique = false):
   }
   v.setUint32(STATX.mask, mask, true);
   v.setUint32(STATX.blksize, s.blksize, true);
-  if (s.attributes !== undefined) setU64(v, STATX.attributes, s.attributes);
-  if (s.attributesMask !== undefined) setU64(v, STATX.attributesMask, s.attributesMask);
+  // vfs_getattr_nosec and vfs_statx_path: automount and DAX are always in the mask (no file
+  // here is either), and so is MOUNT_ROOT, set for the root of a mount (path_mounted).
+  setU64(v, STATX.attributes, (s.attributes ?? 0) + (mountRoot ? STATX_ATTR_MOUNT_ROOT : 0));
+  setU64(v, STATX.attributesMask, (s.attributesMask ?? 0) + STATX_ATTR_MOUNT_ROOT + STATX_ATTR_AUTOMOUNT + STATX_ATTR_DAX);
   v.setUint32(STATX.nlink, s.nlink, true);
   v.setUint32(STATX.uid, s.uid, true);
   v.setUint32(STATX.gid, s.gid, true);
@@ -186,11 +191,13 @@ const sysStatx: SyscallFn = (t, a) => {
   const emptyPath = (flags & AT_EMPTY_PATH) !== 0;
   const path = copyInPath(t, a.pointer(1), emptyPath);
   const dirfd = a.fd(0);
-  let stat: Stat, mnt: Mount | null;
+  let stat: Stat, mnt: Mount | null, mountRoot: boolean;
   if (path === "" && emptyPath && dirfd !== AT_FDCWD) {
     const file = t.fdTable.get(dirfd);
     stat = file.stat();
-    mnt = file.location()?.mount ?? null;
+    const loc = file.location();
+    mnt = loc?.mount ?? null;
+    mountRoot = loc !== null && loc.dentry === loc.mount.root;
   } else {
     const loc = t.kernel.vfs.resolve(pathCtx(t), startDir(t, dirfd, path, emptyPath), path, {
       follow: (flags & AT_SYMLINK_NOFOLLOW) === 0,
@@ -198,8 +205,9 @@ const sysStatx: SyscallFn = (t, a) => {
     });
     stat = loc.dentry.stat();
     mnt = loc.mount;
+    mountRoot = loc.dentry === loc.mount.root;
   }
-  t.copyOut(a.pointer(4), marshalStatx(seenBy(t, stat), mnt, (mask & STATX_MNT_ID_UNIQUE) !== 0));
+  t.copyOut(a.pointer(4), marshalStatx(seenBy(t, stat), mnt, (mask & STATX_MNT_ID_UNIQUE) !== 0, mountRoot));
   return 0;
 };
 
