@@ -141,6 +141,28 @@ export type IssueResult = number | { wait: WaitQueue; events: number } | "pendin
 /** Runs one request's operation for its ring (sys_io_uring.ts holds the operations). */
 export type Issuer = (ring: IoUring, req: Request) => IssueResult;
 
+/**
+ * The operations, set by sys_io_uring.ts as it loads: a ring restored by a checkpoint runs
+ * requests only through io_uring_enter, whose module is then loaded.
+ */
+let issuer: Issuer | null = null;
+
+export function setRingIssuer(fn: Issuer): void {
+  issuer = fn;
+}
+
+/** A ring's state as a checkpoint saves it (kernel/checkpoint/io_uring.ts): an idle ring's. */
+export interface RingState {
+  sqEntries: number;
+  cqEntries: number;
+  setupFlags: number;
+  sqHead: number;
+  cqTail: number;
+  completions: number;
+  overflow: [bigint, number, number][];
+  buffers: [number, number][] | null;
+}
+
 /** @nosave One submitted request, until its CQE is posted (a checkpoint refuses a ring with any). */
 export class Request implements Waker {
   /** The next request of its IOSQE_IO_LINK chain, run once this one succeeded. */
@@ -205,8 +227,9 @@ export class RingTimeout implements DeadlineTarget {
 }
 
 /**
- * @nosave An io_uring instance (anon_inode:[io_uring]). A checkpoint saves an idle one (no request in
- * flight), with its rings' file and the kernel's own heads.
+ * @savable An io_uring instance (anon_inode:[io_uring]). A checkpoint saves an idle one (no request in
+ * flight, no registered files or eventfd), with its rings' memfd and the kernel's own head and
+ * tail (kernel/checkpoint/io_uring.ts).
  */
 export class IoUring extends AnonInodeFile {
   /** Immutable. The rings and SQEs; each mapping holds a reference of its own. */
@@ -238,20 +261,19 @@ export class IoUring extends AnonInodeFile {
   readonly timeouts = new Set<RingTimeout>();
   /** Completions posted, timeouts' own excepted (what a TIMEOUT's count waits for). */
   completions = 0;
-  /** Runs a request (sys_io_uring.ts). */
-  readonly issuer: Issuer;
   /** Watches timeouts' deadlines (Kernel.addDeadline/removeDeadline). */
   readonly deadlines: { add(d: DeadlineTarget): void; remove(d: DeadlineTarget): void };
 
+  /** A new ring; with `restored`, the ring a checkpoint saved, over its rings' memfd as restored. */
   constructor(
-    sqEntries: number, cqEntries: number, setupFlags: number, fileFlags: number, issuer: Issuer,
+    sqEntries: number, cqEntries: number, setupFlags: number, fileFlags: number,
     deadlines: { add(d: DeadlineTarget): void; remove(d: DeadlineTarget): void },
+    restored: { mem: MemFd; state: RingState } | null = null,
   ) {
     super("anon_inode:[io_uring]", fileFlags);
     this.sqEntries = sqEntries;
     this.cqEntries = cqEntries;
     this.setupFlags = setupFlags;
-    this.issuer = issuer;
     this.deadlines = deadlines;
     const noArray = (setupFlags & IORING_SETUP_NO_SQARRAY) !== 0;
     // rings_size: the CQEs, then (cache-line aligned) the SQ index array.
@@ -259,6 +281,16 @@ export class IoUring extends AnonInodeFile {
     this.sqArrayOff = noArray ? 0 : Math.ceil(cqEnd / 64) * 64;
     this.ringsSize = noArray ? cqEnd : this.sqArrayOff + sqEntries * 4;
     this.sqesOff = Math.ceil(this.ringsSize / PAGE_SIZE) * PAGE_SIZE;
+    if (restored !== null) {
+      this.mem = restored.mem.incRef();
+      const st = restored.state;
+      this.sqHead = st.sqHead;
+      this.cqTail = st.cqTail;
+      this.completions = st.completions;
+      this.overflow = st.overflow.map(([u, r, f]) => [u, r, f]);
+      this.buffers = st.buffers === null ? null : st.buffers.map(([a, l]) => [a, l]);
+      return;
+    }
     this.mem = MemFd.create(0);
     this.mem.name = "[io_uring]";
     try {
@@ -412,7 +444,23 @@ export class IoUring extends AnonInodeFile {
 
   /** Runs the operation of req (sys_io_uring.ts). */
   issue(req: Request): IssueResult {
-    return this.issuer(this, req);
+    if (issuer === null) throw new Error("io_uring: a request without sys_io_uring.ts loaded");
+    return issuer(this, req);
+  }
+
+  /**
+   * What a checkpoint saves (kernel/checkpoint/io_uring.ts), or why it cannot: only an idle
+   * ring (nothing in flight), without registered files or an eventfd, is saved so far.
+   */
+  checkpointState(): RingState | string {
+    if (this.inFlight.size > 0 || this.drained.length > 0 || this.timeouts.size > 0) return "an io_uring with requests in flight";
+    if (this.files !== null) return "an io_uring with registered files";
+    if (this.eventFd !== null) return "an io_uring with a registered eventfd";
+    return {
+      sqEntries: this.sqEntries, cqEntries: this.cqEntries, setupFlags: this.setupFlags, sqHead: this.sqHead,
+      cqTail: this.cqTail, completions: this.completions, overflow: this.overflow.map(([u, r, f]) => [u, r, f]),
+      buffers: this.buffers === null ? null : this.buffers.map(([a, l]) => [a, l]),
+    };
   }
 
   /** Requests a cancel (ASYNC_CANCEL, POLL_REMOVE, TIMEOUT_REMOVE) ends after its own CQE, as Linux's task work does. */

@@ -1538,6 +1538,20 @@ Deno.test("sentry do --checkpoint-image then sentry restore: memfds keep their c
   }
 });
 
+Deno.test("sentry do --checkpoint-image then sentry restore: an idle io_uring keeps its rings, unread and overflowed CQEs and registered buffer, and runs requests after, as natively (tests/c/ckpt_io_uring.c)", async () => {
+  const exe = await compileC("ckpt_io_uring", { static: true });
+  const native = await nativeOutput(exe);
+  assert.match(native, /^register 0\nbefore: 8 CQEs, overflow flag 1\nready\n/);
+  assert.match(native, /read "after the restore" and "fixed"\n$/);
+  const dir = Deno.makeTempDirSync();
+  try {
+    const image = `${dir}/image.cbor`;
+    await roundTrip({ argv: [exe], ready: "ready\n", image, before: "register 0\nbefore: 8 CQEs, overflow flag 1\nready\n", expected: native });
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 Deno.test("sentry do --checkpoint-image then sentry restore: a sealed mapping (mseal) stays sealed, as natively (tests/c/ckpt_mseal.c)", async () => {
   const exe = await compileC("ckpt_mseal", { static: true });
   const native = await nativeOutput(exe);

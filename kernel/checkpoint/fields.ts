@@ -370,6 +370,26 @@ export const LEDGER: readonly LedgerEntry[] = [
     },
   },
   {
+    file: "kernel/io_uring.ts",
+    className: "IoUring",
+    saved: ["mem", "sqEntries", "cqEntries", "setupFlags", "sqHead", "cqTail", "overflow", "buffers", "completions"],
+    derived: {
+      ringsSize: "computed from the ring sizes and setup flags, as at io_uring_setup",
+      sqArrayOff: "computed from the ring sizes and setup flags, as at io_uring_setup",
+      sqesOff: "computed from the ring sizes and setup flags, as at io_uring_setup",
+      deadlines: "the restoring kernel's deadline list",
+      "#cancels": "empty between two syscalls: cancels are completed within the request that asked for them",
+    },
+    refused: {
+      inFlight: "requests in flight (a read waiting for its file, a poll, a timeout): a checkpoint refuses the ring",
+      drained: "requests held behind IOSQE_IO_DRAIN: in flight, refused",
+      timeouts: "IORING_OP_TIMEOUTs: in flight, refused",
+      files: "IORING_REGISTER_FILES' table: refused",
+      eventFd: "IORING_REGISTER_EVENTFD's eventfd: refused",
+      eventFdAsync: "set with eventFd: refused with it",
+    },
+  },
+  {
     file: "vfs/memfd.ts",
     className: "MemfdInode",
     saved: ["name"],

@@ -13,6 +13,7 @@ export { checkLocksShape, fileLocksSchema, restoreLocks } from "./locks.ts";
 export { attachRights, makeUnixSockets, unixSocketSchema } from "./unix_sockets.ts";
 export { inetFileSchemas, makeInetFile, makeInetSockets, tcpSnapshotSchema, udpSnapshotSchema } from "./inet_sockets.ts";
 export { checkMemfdShape, makeMemfd, memfdSchema, sealMemfd } from "./memfd.ts";
+export { checkIoUringShape, ioUringFileSchema, makeIoUring } from "./io_uring.ts";
 export { checkTtyShape, hangUpExecTerminal, makeTerminals, makeTtyFile, terminalSchema, ttyFileSchema } from "./ttys.ts";
 export { anonFileSchemas, armAnonFile, linkAnonFile, loadAnonFileClasses, makeAnonFile } from "./anon_files.ts";
 export { checkIpcShape, makeMqueues, mqueueFileSchema, mqueuesSchema, openMqueue, restoreSysvIpc, sysvIpcSchema } from "./ipc.ts";

@@ -158,6 +158,8 @@ const fileSchema = z.discriminatedUnion("kind", [
   lazyKind("ping", () => K().inetFileSchemas[2]),
   /** A memfd with its contents (memfd.ts). */
   lazyKind("memfd", () => K().memfdSchema),
+  /** An idle io_uring over its rings' memfd (io_uring.ts). */
+  lazyKind("io_uring", () => K().ioUringFileSchema),
   /** A POSIX message queue's descriptor: mqueues.queues[queue] (ipc.ts). */
   lazyKind("mqueue", () => K().mqueueFileSchema),
   /** A file of /proc or /sys, or a pidfd (proc_files.ts). */
@@ -730,6 +732,11 @@ export function restoreSandbox(k: Kernel, image: Image<SavedSandbox>, o: Restore
         X!.sealMemfd(d, f);
         return d;
       }
+      if (f.kind === "io_uring") {
+        const d = X!.makeIoUring(k, f, memfds.get(f.mem));
+        made.push(d);
+        return d;
+      }
       if (f.kind === "mqueue") {
         const d = X!.openMqueue(k, f, mqueues);
         made.push(d);
@@ -1110,6 +1117,7 @@ function checkShape(s: SavedSandbox, blobs: readonly ImageBlob[], X: typeof Kind
   for (const m of s.mms) checkCowPieces(m.cow ?? [], m.vmas, s.cowObjects, cowUsed, bad);
   if (cowUsed.size !== s.cowObjects.length) throw bad("a copy-on-write object no address space maps");
   for (const f of s.files) if (f.kind === "memfd") X!.checkMemfdShape(f, blobs, used, bad);
+  for (const f of s.files) if (f.kind === "io_uring") X!.checkIoUringShape(f, s.files, bad);
   const orphans = s.orphans ?? [];
   X?.checkOrphansShape(orphans, blobs, used, bad);
   const orphansHeld = new Set<number>();

@@ -47,6 +47,8 @@ import { SocketFile } from "../socket/socket.ts";
 import { InetSaver } from "./inet_sockets.ts";
 import { saveProcessTimers } from "./timers.ts";
 import { saveMemfd } from "./memfd.ts";
+import type { SavedIoUring } from "./io_uring.ts";
+import type { IoUring } from "../io_uring.ts";
 import { MemFd } from "../../vfs/memfd.ts";
 import { taskCpu } from "../cpu_time.ts";
 import { type SavedTerminal, saveTerminal, saveTtyFile } from "./ttys.ts";
@@ -415,6 +417,8 @@ function saveFile(f: FileDescription, c: SaveContext): number {
       if (f.reopened) throw new CheckpointError(`the memfd ${f.name} opened again through /proc: not saved yet`);
       return saveMemfd(f, c.blobs);
     }
+    const ring = saveIoUringFile(f, (g) => saveFile(g, c), (what) => new CheckpointError(`${what}: not saved yet`));
+    if (ring !== null) return ring;
     const anon = saveAnonFile(
       c.kernel, f, (g) => saveFile(g, c), (tg) => c.kernel.threadGroups.get(tg.tgid) === tg && !tg.zombie,
       (what) => new CheckpointError(`${what}: not saved yet`),
@@ -824,4 +828,23 @@ function otherNetNamespace(k: Kernel): boolean {
     }
   }
   return false;
+}
+
+/**
+ * The saved form of f if it is an io_uring (else null): `saveFile` saves its memfd. Refuses a
+ * ring that is not idle.
+ */
+export function saveIoUringFile(
+  f: FileDescription, saveFile: (g: FileDescription) => number, refuse: (what: string) => Error,
+): SavedIoUring | null {
+  // Duck-typed: this module must not load kernel/io_uring.ts (a sandbox without a ring never does).
+  const ring = f as unknown as Partial<IoUring>;
+  if (typeof ring.checkpointState !== "function" || ring.mem === undefined) return null;
+  const st = ring.checkpointState();
+  if (typeof st === "string") throw refuse(st);
+  return {
+    kind: "io_uring", flags: f.flags, mem: saveFile(ring.mem), sqEntries: st.sqEntries, cqEntries: st.cqEntries,
+    setupFlags: st.setupFlags, sqHead: st.sqHead, cqTail: st.cqTail, completions: st.completions,
+    overflow: st.overflow.map(([u, r, fl]) => [u.toString(16), r, fl]), buffers: st.buffers,
+  };
 }

@@ -26,7 +26,7 @@ import {
   IORING_OP_SEND, IORING_OP_SENDMSG, IORING_OP_TIMEOUT, IORING_OP_TIMEOUT_REMOVE, IORING_OP_WRITE,
   IORING_OP_WRITE_FIXED, IORING_OP_WRITEV, IORING_SETUP_CLAMP, IORING_SETUP_CQSIZE, IORING_SETUP_SUBMIT_ALL,
   IOSQE_BUFFER_SELECT, IOSQE_FIXED_FILE, IOSQE_IO_HARDLINK, IOSQE_IO_LINK, IoUring, type IssueResult, Request,
-  RingTimeout, SQ_DROPPED, SQ_FLAGS, SQ_HEAD, SQ_RING_ENTRIES, SQ_RING_MASK, SQ_TAIL, type Sqe, SUPPORTED_OPS,
+  RingTimeout, setRingIssuer, SQ_DROPPED, SQ_FLAGS, SQ_HEAD, SQ_RING_ENTRIES, SQ_RING_MASK, SQ_TAIL, type Sqe, SUPPORTED_OPS,
   SUPPORTED_SETUP_FLAGS,
 } from "../../io_uring.ts";
 import { copyInIovecs, type IoSegment, MAX_RW_COUNT, readSyscall, writeSyscall } from "./_file_io.ts";
@@ -100,7 +100,7 @@ const sysIoUringSetup: SyscallFn = (t, a) => {
     cq = 2 * sq;
   }
   const k = t.kernel;
-  const ring = new IoUring(sq, cq, flags, O_RDWR, issue, { add: (d) => k.addDeadline(d), remove: (d) => k.removeDeadline(d) });
+  const ring = new IoUring(sq, cq, flags, O_RDWR, { add: (d) => k.addDeadline(d), remove: (d) => k.removeDeadline(d) });
   try {
     p.setUint32(0, sq, true);
     p.setUint32(4, cq, true);
@@ -583,6 +583,8 @@ const sysIoUringRegister: SyscallFn = (t, a) => {
       throw EINVAL;
   }
 };
+
+setRingIssuer(issue);
 
 export const table: Record<number, SyscallEntry> = {
   425: partial("io_uring_setup", sysIoUringSetup, "no SQPOLL or IOPOLL (EINVAL); kernel/io_uring.ts"),
