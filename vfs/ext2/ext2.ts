@@ -891,6 +891,53 @@ export class Ext2Inode {
     return fs.checkBlock(ptr);
   }
 
+  /**
+   * The first mapped logical block in [from, limit), or limit: whole missing indirect subtrees
+   * are skipped, so a sparse file of terabytes costs what its blocks do. An indirect block met
+   * twice (a corrupted map sharing one) is EUCLEAN, which bounds the walk by the device.
+   */
+  nextMapped(from: number, limit: number): number {
+    const a = this.fs.blockSize / 4;
+    for (let lb = from; lb < Math.min(N_DIRECT, limit); lb++) if (this.block[lb]) return lb;
+    const seen = new Set<number>();
+    let base = N_DIRECT;
+    for (let depth = 1; depth <= 3 && base < limit; depth++) {
+      const cover = a ** depth;
+      if (from < base + cover) {
+        const r = this.#scan(this.block[IND + depth - 1]!, depth, base, Math.max(from, base), limit, seen);
+        if (r !== null) return r;
+      }
+      base += cover;
+    }
+    return limit;
+  }
+
+  #scan(ptr: number, depth: number, base: number, from: number, limit: number, seen: Set<number>): number | null {
+    if (ptr === 0) return null;
+    if (seen.has(ptr)) throw corrupt();
+    seen.add(ptr);
+    const fs = this.fs, a = fs.blockSize / 4;
+    const span = a ** (depth - 1);
+    const v = dv(fs.meta(fs.checkBlock(ptr)));
+    for (let e = Math.floor((from - base) / span); e < a; e++) {
+      const start = base + e * span;
+      if (start >= limit) return null;
+      const p = v.getUint32(e * 4, true);
+      if (p === 0) continue;
+      if (depth === 1) return start;
+      const r = this.#scan(p, depth - 1, start, Math.max(from, start), limit, seen);
+      if (r !== null) return r;
+    }
+    return null;
+  }
+
+  /** The first unmapped logical block in [from, limit), or limit; EUCLEAN past the device's worth of blocks. */
+  nextHole(from: number, limit: number): number {
+    let lb = from;
+    for (let n = 0; lb < limit && this.bmap(lb, false) !== 0; lb++) if (++n > this.fs.blocksCount) throw corrupt();
+    return lb;
+  }
+
   #goal(lblk: number): number {
     // The block before in the file, else the inode's group.
     if (lblk > 0 && lblk <= N_DIRECT && this.block[lblk - 1]) return this.block[lblk - 1]! + 1;
@@ -1124,13 +1171,8 @@ export class Ext2Inode {
       // Allocated blocks only, in runs of consecutive ones: holes stay holes in the memfd.
       const bs = this.fs.blockSize, n = Math.ceil(this.size / bs);
       const buf = new Uint8Array(Math.min(n * bs, 1 << 20));
-      for (let lb = 0; r >= 0 && lb < n;) {
-        if (this.bmap(lb, false) === 0) {
-          lb++;
-          continue;
-        }
-        let end = lb + 1;
-        while (end < n && (end - lb) * bs < buf.length && this.bmap(end, false) !== 0) end++;
+      for (let lb = this.nextMapped(0, n); r >= 0 && lb < n; lb = this.nextMapped(lb, n)) {
+        const end = this.nextHole(lb, Math.min(n, lb + buf.length / bs));
         const got = this.read(buf.subarray(0, (end - lb) * bs), lb * bs);
         if (got > 0) r = ffi.hostPwrite(fd, buf.subarray(0, got), lb * bs);
         lb = end;
@@ -1200,16 +1242,13 @@ export class Ext2Inode {
   /** SEEK_DATA/SEEK_HOLE by the block map (an allocated block is data). */
   seekHoleData(off: number, whence: number, size: number): number {
     const bs = this.fs.blockSize;
-    const last = Math.floor((size - 1) / bs);
+    const end = Math.floor((size - 1) / bs) + 1;
     const SEEK_HOLE = 4;
-    let lb = Math.floor(off / bs);
-    if (whence === SEEK_HOLE) {
-      while (lb <= last && this.bmap(lb, false) !== 0) lb++;
-      return Math.min(Math.max(off, lb * bs), size);
-    }
-    while (lb <= last && this.bmap(lb, false) === 0) lb++;
-    if (lb > last) throw ENXIO;
-    return Math.max(off, lb * bs);
+    const lb = Math.floor(off / bs);
+    if (whence === SEEK_HOLE) return Math.min(Math.max(off, this.nextHole(lb, end) * bs), size);
+    const d = this.nextMapped(lb, end);
+    if (d >= end) throw ENXIO;
+    return Math.max(off, d * bs);
   }
 
   touchAtime(mountFlags: number): void {
@@ -2174,7 +2213,9 @@ export class Ext2RegularFile extends LocatedFile {
     if (flags & FIEMAP_FLAG_SYNC) this.sync();
     const end = Math.min(Number(reqLen > BigInt(fs.maxFileSize) ? BigInt(fs.maxFileSize) : reqLen) + start, fs.maxFileSize, i.size);
     const extents: [number, number, number][] = [];
-    for (let lb = Math.floor(start / bs); lb * bs < end; lb++) {
+    const endBlock = Math.ceil(end / bs);
+    for (let lb = i.nextMapped(Math.floor(start / bs), endBlock), n = 0; lb < endBlock; lb = i.nextMapped(lb + 1, endBlock)) {
+      if (++n > fs.blocksCount) throw EUCLEAN;
       const pb = i.bmap(lb, false);
       if (pb === 0) continue;
       const last = extents[extents.length - 1];

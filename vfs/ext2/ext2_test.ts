@@ -416,3 +416,26 @@ Deno.test({ name: "ext2: POSIX ACLs stored in ext2's on-disk form, read back aft
   assertEquals(again.root.lookup("f")!.listxattr(), ["user.x"]);
   again.fs.release();
 });
+
+Deno.test({ name: "ext2: SEEK_DATA/SEEK_HOLE and mmap of a sparse file of gigabytes skip its holes by the block map", ignore }, async () => {
+  const ffi = await import("../../platform/ptrace/_ffi.ts");
+  const img = makeImage("4M");
+  const { fs, root } = mount(img.bytes);
+  const a = root.create("sparse", attrs(0o644));
+  const f = open(a) as ReturnType<typeof open> & { hostFdForMmap(): number; seek(o: number, w: number): number };
+  const far = 10 * 2 ** 30;
+  f.write(enc.encode("data"), 5000);
+  f.write(enc.encode("far"), far);
+  const t0 = Date.now();
+  assertEquals(f.seek(6000, 3 /* SEEK_DATA */), far - (far % 1024));
+  assertEquals(f.seek(0, 4 /* SEEK_HOLE */), 0);
+  assertEquals(f.seek(5000, 4 /* SEEK_HOLE */), 5120);
+  const fd = f.hostFdForMmap();
+  const b = new Uint8Array(3);
+  assertEquals(ffi.hostPread(fd, b, far), 3);
+  assertEquals(new TextDecoder().decode(b), "far");
+  assert(Date.now() - t0 < 20_000, "walked the holes block by block");
+  f.decRef();
+  fs.release();
+  fsck(img.path, img.bytes);
+});
