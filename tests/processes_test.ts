@@ -488,6 +488,10 @@ Deno.test("max_map_count: a process fills its map with ~65,000 mmaps (each as ch
   await assertSameAsNative([await compileC("max_map_count")]);
 });
 
+Deno.test("memfd_secret(2): O_CLOEXEC only, a /secretmem file of mode 0600 without read, write, lseek or fallocate, its size set once, shared mappings only, counted as locked (VmLck), SIGBUS past the end, kept across fork, and out of other processes' reach (process_vm_readv EFAULT, PTRACE_PEEKDATA EIO); as natively (tests/c/memfd_secret.c)", async () => {
+  await assertSameAsNative([await compileC("memfd_secret")]);
+});
+
 Deno.test("remap_file_pages(2): Linux's errors in order, a shared file window rearranged page by page (contents, writes reaching the file at the new offset, the VMAs /proc/self/maps shows, merged again when contiguous), a range over remapped VMAs of one file, another mapping or other rights beyond it EINVAL, a pgoff past the file SIGBUS; as natively (tests/c/remap_file_pages.c)", async () => {
   await assertSameAsNative([await compileC("remap_file_pages")]);
 });

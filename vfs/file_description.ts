@@ -326,6 +326,22 @@ export abstract class FileDescription implements Waitable {
     return null;
   }
 
+  /**
+   * ftruncate(2) of a file in no directory that keeps its own size (secret memory, vfs/secretmem.ts):
+   * true once done; false for a file without one (the tree's rules apply).
+   */
+  truncateOutsideTree(_len: bigint): boolean {
+    return false;
+  }
+
+  /**
+   * memfd_secret(2)'s memory (Linux's vma_is_secretmem for a mapping of it): mapped shared and
+   * locked only, out of every other process's reach (process_vm_*, ptrace's memory access).
+   */
+  get secretMemory(): boolean {
+    return false;
+  }
+
   /** Linux's vma_is_shmem for a mapping of this file: a memfd or a tmpfs file (userfaultfd's minor mode). */
   get shmem(): boolean {
     return false;

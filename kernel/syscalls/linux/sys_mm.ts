@@ -75,6 +75,13 @@ const sysMmap: SyscallFn = (t, a) => {
   // copy of a file); an inaccessible reservation costs nothing until mprotect.
   const charged = anon ? (prot & 7) !== 0 : (flags & MAP_TYPE) === MAP_PRIVATE && (prot & PROT_WRITE) !== 0;
   if (charged && !t.kernel.resources.mayMap(len)) throw ENOMEM;
+  // secretmem_mmap_prepare: shared mappings only, locked (mlock_future_ok's EAGAIN), not populated.
+  let locked = false;
+  if (file?.secretMemory) {
+    if ((flags & MAP_TYPE) === MAP_PRIVATE) throw EINVAL;
+    if (t.mm.lockedBytes() + Math.ceil(len / PAGE_SIZE) * PAGE_SIZE > lockLimitBytes(t)) throw EAGAIN;
+    locked = true;
+  }
   // MAP_LOCKED (or mlockall(MCL_FUTURE)): Linux's can_do_mlock (EPERM), then mlock_future_ok (EAGAIN).
   if ((flags & MAP_LOCKED) || t.mm.lockFuture) {
     const limit = lockLimitBytes(t);
@@ -82,7 +89,7 @@ const sysMmap: SyscallFn = (t, a) => {
     if (t.mm.lockedBytes() + Math.ceil(len / PAGE_SIZE) * PAGE_SIZE > limit) throw EAGAIN;
   }
   const at = t.mm.mmap(t.ctx, {
-    addr, len, prot: prot & 7, flags, file, offset, asLimit: t.tg.limits.soft(RLIMIT_AS),
+    addr, len, prot: prot & 7, flags: locked ? flags | MAP_LOCKED : flags, file, offset, asLimit: t.tg.limits.soft(RLIMIT_AS),
   });
   // MAP_POPULATE (not with MAP_NONBLOCK) and MAP_LOCKED fault the pages in (mm_populate).
   if (((flags & MAP_POPULATE) && !(flags & MAP_NONBLOCK)) || (flags & MAP_LOCKED)) t.mm.populate(t.ctx, at, at + len);

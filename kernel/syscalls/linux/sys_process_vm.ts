@@ -57,7 +57,16 @@ function processVm(t: Task, write: boolean, pid: number, lvec: number, lcnt: num
         loff = 0;
         continue;
       }
-      const n = Math.min(r.len - roff, l.len - loff, CHUNK);
+      let n = Math.min(r.len - roff, l.len - loff, CHUNK);
+      // Secret memory (memfd_secret) has no pages another process can pin: the copy stops there.
+      const secret = target.mm.overlapping(r.addr + roff, r.addr + roff + n).find((v) => v.file?.secretMemory);
+      if (secret !== undefined) {
+        n = Math.max(0, secret.start - (r.addr + roff));
+        if (n === 0) {
+          if (done === 0) throw EFAULT;
+          return done;
+        }
+      }
       const buf = new Uint8Array(n);
       let got: number, put: number;
       if (write) {

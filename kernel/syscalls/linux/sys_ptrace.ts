@@ -232,6 +232,7 @@ function checkWord(x: Task, addr: number, write: boolean): void {
   for (const a of [addr, addr + 7]) {
     const v = x.mm.findVma(a);
     if (v === undefined || (write && v.file === null && v.name === "[vvar]")) throw EIO;
+    if (v.file?.secretMemory) throw EIO; // secret memory: GUP finds no page (access_process_vm)
   }
 }
 

@@ -64,6 +64,7 @@ const sysFtruncate: SyscallFn = (t, a) => {
     return 0;
   }
   const loc = file.location();
+  if (loc === null && file.writable && file.truncateOutsideTree(BigInt.asIntN(64, a.u64(1)))) return 0;
   if (loc === null || !file.writable || !loc.dentry.isRegular) throw EINVAL;
   // Landlock judged the file when it was opened (the rights it was opened with).
   if (file.landlockDenied & FS_TRUNCATE) throw EACCES;
@@ -90,7 +91,8 @@ const sysFallocate: SyscallFn = (t, a) => {
   if (type === S_IFDIR) throw EISDIR;
   if (type !== S_IFREG) throw ENODEV;
   const loc = file.location();
-  if (loc === null && !(file instanceof MemFd)) throw ENODEV;
+  // Secret memory is a regular file without a fallocate operation: file.allocate's EOPNOTSUPP.
+  if (loc === null && !(file instanceof MemFd) && !file.secretMemory) throw ENODEV;
   if ((file.flags & O_APPEND) && (mode & FALLOC_FL_PUNCH_HOLE)) throw EBADF;
   // "Check for wrap through zero too": beyond the file system's largest size (2^53 - 1 here,
   // tmpfs's MAX_FILE_SIZE) or past 2^63 is EFBIG. Summed as 64-bit integers: doubles round.

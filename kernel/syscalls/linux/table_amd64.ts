@@ -122,6 +122,7 @@ export const LAZY_FAMILIES: readonly LazyFamily[] = [
   family("sys_cachestat", () => import("./sys_cachestat.ts"), [451]),
   family("sys_mseal", () => import("./sys_mseal.ts"), [462]),
   family("sys_remap", () => import("./sys_remap.ts"), [216]),
+  family("sys_secretmem", () => import("./sys_secretmem.ts"), [447]),
   family("sys_statmount", () => import("./sys_statmount.ts"), [457, 458]),
   // Common in servers and build tools, but not in a short program's start (ld.so and libc's
   // start call none of them): each is loaded once per sandbox at its first call (~1 ms then),
