@@ -19,8 +19,9 @@
  * sleeps in blocking calls (with handlers, some SA_RESTART); a child of its own that calls may
  * aim at and that it may ptrace; and, among the calls, pseudo-calls: descriptors of those kinds
  * passed over a Unix socket with SCM_RIGHTS and received again, blocking calls that a signal or
- * a timer ends, forks whose child exits at once, threads that start and exit at once, and a
- * thread's exit_group while the others are in calls.
+ * a timer ends, forks whose child exits at once, threads that start and exit at once, a
+ * thread's exit_group or execve while the others are in calls, and the traced child's debug
+ * registers; handlers may run on an alternate stack in memory the calls may unmap.
  *
  * Prints its progress ("worker I: start", "worker I: reaping") and "fuzz: seed S workers W calls N" at the end: N is the calls made (counted in memory
  * shared with the workers, so a worker's last call before it was killed counts). */
@@ -224,9 +225,15 @@ static void *thread_loop(void *arg);
 
 /* Races of process and thread lifetimes with the calls around them. */
 static void churn(void) {
-  long k = (long)(next() % 4);
+  long k = (long)(next() % 5);
   note("churn", k);
   switch (k) {
+    case 4: { /* an exec (this program again, which exits at once: not pid 1) while other threads are in calls */
+      if (next() % 4) break;
+      char *argv[] = {"fuzz_syscalls", 0};
+      execve("/proc/self/exe", argv, environ);
+      break;
+    }
     case 0: { pid_t p = fork(); if (p == 0) _exit(0); break; }  /* a child gone at once, maybe reaped by a wait */
     case 1: { pid_t p = vfork(); if (p == 0) _exit(3); break; }
     case 2: { pthread_t t; if (pthread_create(&t, 0, thread_loop, (void *)1) == 0) pthread_detach(t); break; }
@@ -336,10 +343,17 @@ static void worker(uint64_t seed, int verbose) {
     }
   }
   make_descriptors();
-  /* Handlers for what the signaller and the timers send; some interrupted calls restart. */
+  /* Handlers for what the signaller and the timers send; some interrupted calls restart, some
+   * run on an alternate stack (in memory the random calls may unmap or protect). */
+  if (scene & 32) {
+    static char alt[16384];
+    stack_t ss = {.ss_sp = (scene & 64) ? (void *)alt : (void *)buf, .ss_size = (scene & 64) ? sizeof alt : 2 * PAGE, .ss_flags = 0};
+    sigaltstack(&ss, 0);
+  }
   int sigs[] = {SIGUSR1, SIGALRM, SIGCHLD, SIGWINCH, SIGIO};
   for (unsigned i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
     struct sigaction sa = {.sa_handler = handler, .sa_flags = (sigs[i] != SIGALRM && next() % 2) ? SA_RESTART : 0};
+    if (next() % 2) sa.sa_flags |= SA_ONSTACK;
     sigaction(sigs[i], &sa, 0);
   }
   /* A sibling that sends the worker signals while it sleeps in calls. */
