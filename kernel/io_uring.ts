@@ -197,8 +197,9 @@ export class Request implements Waker {
   /** The file's queue: ready, maybe; run again. */
   wake(_events: number): void {
     if (this.done) return;
-    // Never inside the file's notify (its caller may be half-way through a change): after it.
-    queueMicrotask(() => this.run());
+    // Never inside the file's notify (its caller may be half-way through a change): at the
+    // kernel loop's next turn, between two steps.
+    this.task.kernel.defer(() => this.run());
   }
 
   #stopWaiting(): void {

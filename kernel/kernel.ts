@@ -266,6 +266,8 @@ export class Kernel {
   readonly #timed = new Set<Task>();
   /** Number of tasks in user mode. */
   #running = 0;
+  /** Work deferred to the loop's next turn (defer). */
+  readonly #deferred: (() => void)[] = [];
   /** When the loop last looked for threads spinning in an rseq critical section (kernel/rseq.ts). */
   #rseqTickAt = 0;
   /** True while the sandbox is paused ({@linkcode pause}): no task runs, no deadline expires. */
@@ -623,6 +625,15 @@ export class Kernel {
   }
 
   /** Wakes the scheduler loop if it sleeps in #idle. */
+  /**
+   * Runs fn between two kernel steps, at the loop's next turn: for work a wake-up asks for that
+   * must not run inside the waker's notify (an io_uring request whose file became ready).
+   */
+  defer(fn: () => void): void {
+    this.#deferred.push(fn);
+    this.#kick();
+  }
+
   #kick(): void {
     const wake = this.#idleWake;
     this.#idleWake = null;
@@ -931,6 +942,10 @@ export class Kernel {
         if (t.state !== "dead") this.#handleStop(t, reason);
       }
       while (this.#runQueue.length > 0 && this.#initStatus === null) this.#step(this.#runQueue.shift()!);
+      if (this.#deferred.length > 0) {
+        for (const fn of this.#deferred.splice(0)) fn();
+        continue;
+      }
       if (this.#initStatus !== null) break;
       if (this.#held.length > 0 && this.#running === 0) {
         this.#releaseHeld(null);
