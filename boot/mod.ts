@@ -380,9 +380,6 @@ async function runHeld(
       return l;
     }),
     import("./control_server.ts"), netAtStart(global) || netSysctl || launch.netnsPath !== null ? loadNetModules() : null,
-    // A restore re-opens /proc files and cwds as its image says: /proc's entries are loaded first.
-    restoreImage !== null ? import("../vfs/procfs/procfs.ts").then((m) => m.procTree.load()) : null,
-    restoreImage !== null ? import("../kernel/proc_source_load.ts").then((m) => m.procSourceModule.load()) : null,
   ]);
   modules.catch(() => {});
   if (global.debugLog !== null) {
@@ -399,7 +396,7 @@ async function runHeld(
   // What the loader starts: init's executable, or the sandbox a checkpoint image holds (read
   // and validated whole, and the root checked, before anything is created or registered).
   let executable = "";
-  let rebuild: ((k: Kernel) => void) | undefined;
+  let rebuild: Rebuild | undefined;
   // The first stub starts as early as it may, so that the host execs it and runs it to its
   // first stop on another CPU while the kernel's modules compile (early_stub.ts); the platform
   // takes it. A restore's starts before the image is read (the kernel's modules load while the
@@ -449,12 +446,14 @@ async function runHeld(
       // The assembly reached code loaded at its first use (/proc's entries, vfs/procfs/procfs.ts:
       // config.json's maskedPaths, readonlyPaths, sysctls or a mount under /proc, an init or a
       // cwd there; the network's, for a net.* sysctl): it is loaded, and the sandbox assembled
-      // again from the start (the failed one was torn down, its stub with it). Not a restore's:
-      // /proc's entries are loaded before it (see modules above).
+      // again from the start (the failed one was torn down, its stub with it). A restore's too
+      // while its rebuild has not begun (the image is untouched until then): it loads /proc's
+      // modules itself only for an image that may reach them (imageRebuilder), and the bundle
+      // (maskedPaths under /proc) may reach them first. Not once the rebuild began.
       // Each module reached is one more try (/proc's entries, then the kernel's side of them).
       let missing = err;
       for (let tries = 0; ; tries++) {
-        if (!(missing instanceof ModuleNotLoaded) || rebuild !== undefined || tries === 4) throw missing;
+        if (!(missing instanceof ModuleNotLoaded) || rebuild?.started === true || tries === 4) throw missing;
         await missing.load();
         try {
           loader = create(null);
@@ -681,19 +680,17 @@ function findInit(launch: LaunchConfig, log: DebugLog): string {
  * taken on) before anything is created; returns what rebuilds its sandbox in a new kernel
  * (Loader's restore option). A bad image is a BootError (status 125).
  */
-async function imageRebuilder(launch: LaunchConfig, imagePath: string, log: DebugLog, tty: boolean): Promise<(k: Kernel) => void> {
+/** What rebuilds a restore's sandbox in a new kernel; `started` once it was called. */
+type Rebuild = ((k: Kernel) => void) & { started?: boolean };
+
+async function imageRebuilder(launch: LaunchConfig, imagePath: string, log: DebugLog, tty: boolean): Promise<Rebuild> {
   const tImport = performance.now();
-  const { imageNeedsNetwork, prepareRestore, readSandboxImageFast, restoreSandbox } = await import(
+  // ImageError from sandbox.ts too: an import of image.ts of its own made it an entry of the
+  // launcher's bundle, one more file for a restore to load (kernel/checkpoint/kinds.ts says why
+  // that counts).
+  const { ImageError, imageNeedsNetwork, imageNeedsProc, prepareRestore, readSandboxImageFast, restoreSandbox } = await import(
     "../kernel/checkpoint/sandbox.ts"
   );
-  // Imported on its own, which makes image.ts (with zod_tree.ts and cbor_plain.ts) a chunk of
-  // the launcher's bundle apart from the checkpoint's other modules: taken from sandbox.ts
-  // instead, they joined its one chunk, and loading that chunk cost ~2.8 ms of CPU more than
-  // loading the two (9.2 against 6.4 ms, medians of 9, importing them after the kernel's
-  // modules), though it is fewer bytes and modules. Measured, not understood: V8's compile and
-  // evaluation of one 128 KB chunk of this code is dearer than of 110 KB and 16 KB. (The
-  // modules of sockets, terminals, IPC, keys, ... are a chunk of their own since, kinds.ts.)
-  const { ImageError } = await import("../kernel/checkpoint/image.ts");
   mark("ckptModules");
   let image: Awaited<ReturnType<typeof readSandboxImageFast>>;
   const t0 = performance.now();
@@ -708,10 +705,21 @@ async function imageRebuilder(launch: LaunchConfig, imagePath: string, log: Debu
   // sockets, terminals, IPC, keys, ... (kernel/checkpoint/kinds.ts) only for an image that
   // holds such objects.
   if (imageNeedsNetwork(image.state)) await loadNetModules();
+  // /proc's entries and the kernel's side of /proc (each loaded at its first use, where a
+  // syscall waits and runs again) before a rebuild that reopens /proc files or looks up paths
+  // that may lead there, which cannot wait: not for an idle shell's, which loads neither (~57 KB
+  // of the bundle, as `do` does not).
+  if (imageNeedsProc(image.state)) {
+    await Promise.all([
+      import("../vfs/procfs/procfs.ts").then((m) => m.procTree.load()),
+      import("../kernel/proc_source_load.ts").then((m) => m.procSourceModule.load()),
+    ]);
+  }
   await prepareRestore(image.state);
   mark("imageRead");
   const t1 = performance.now();
-  return (k: Kernel) => {
+  const rebuild: Rebuild = (k: Kernel) => {
+    rebuild.started = true;
     try {
       restoreSandbox(k, image, { stdio: k.sentryStdio(), console: tty });
     } catch (err) {
@@ -725,6 +733,7 @@ async function imageRebuilder(launch: LaunchConfig, imagePath: string, log: Debu
         `rebuilt ${(performance.now() - t1).toFixed(1)} ms`,
     );
   };
+  return rebuild;
 }
 
 function bigintToString(_key: string, v: unknown): unknown {

@@ -9,7 +9,7 @@
 
 import assert from "node:assert/strict";
 import { ImageError, loadCodecs } from "../kernel/checkpoint/image.ts";
-import { kindFree, readSandboxImage, readSandboxImageFast, savedSandboxSchema } from "../kernel/checkpoint/sandbox.ts";
+import { imageNeedsProc, kindFree, readSandboxImage, readSandboxImageFast, savedSandboxSchema } from "../kernel/checkpoint/sandbox.ts";
 import { plainSandbox } from "../kernel/checkpoint/plain_state.ts";
 import { built } from "../kernel/checkpoint/zod_tree.ts";
 import { compileC } from "./_harness.ts";
@@ -217,6 +217,19 @@ Deno.test("checkpoint plain state: an idle shell's image that names a terminal, 
       ["a session keyring the image lacks", (s) => void (init(s).tasks[0]!.sessionKeyring = 5), /a task names keyring 5, which the image lacks/],
       ["a process keyring the image lacks", (s) => void (init(s).processKeyring = 7), /a task names keyring 7, which the image lacks/],
     ]);
+    // /proc's modules: not for the idle shell's restore, but for a working or root directory
+    // that may lead there, and for any state that is not kindFree.
+    const { state: idle } = readSandboxImage(image, "/");
+    assert.ok(!imageNeedsProc(idle), "an idle shell's restore loads /proc's modules");
+    for (const [cwd, needs] of [["/proc", true], ["/proc/1", true], ["/sys/kernel", true], ["/procs", false], ["/tmp/proc", false]] as const) {
+      const { state } = readSandboxImage(image, "/");
+      state.fsContexts[0]!.cwd = cwd;
+      assert.equal(imageNeedsProc(state), needs, cwd);
+      delete (state.fsContexts[0] as { cwd: string; root?: string }).root;
+      state.fsContexts[0]!.cwd = "/";
+      state.fsContexts[0]!.root = cwd;
+      assert.equal(imageNeedsProc(state), needs, `root ${cwd}`);
+    }
     for (const [what, mutate] of [
       ["console", (s: ReturnType<typeof readSandboxImage>["state"]) => void (s.console = 0)],
       ["seccomp", (s: ReturnType<typeof readSandboxImage>["state"]) => void (init(s).tasks[0]!.seccomp = 0)],
@@ -226,6 +239,7 @@ Deno.test("checkpoint plain state: an idle shell's image that names a terminal, 
       mutate(state);
       assert.ok(plainSandbox(state), what);
       assert.ok(!kindFree(state), what);
+      assert.ok(imageNeedsProc(state), what);
     }
   } finally {
     Deno.removeSync(dir, { recursive: true });

@@ -301,3 +301,28 @@ export function checkCowPieces(
   }
 }
 
+/** The largest run of memory one blob holds (a larger run is split). */
+export const RUN_BYTES = 16 << 20;
+
+/**
+ * Where each mapping of shared anonymous memory is restored from. Walked in the same order at
+ * the checkpoint (to refuse what the restore could not rebuild) and at the restore: address
+ * spaces in the image's order, mappings by address. The first mapping of a range of an object
+ * is new memory; a later one inside it maps the same pages (the platform's shareAnonymous); one
+ * that overlaps earlier ones only in part is not rebuilt.
+ */
+export class SharedPlacement {
+  readonly #pieces = new Map<number, { mm: number; start: number; offset: number; len: number }[]>();
+
+  /** null: new memory; a place to share from; or "partial". */
+  place(object: number, mm: number, start: number, offset: number, len: number): { mm: number; addr: number } | null | "partial" {
+    const list = this.#pieces.get(object) ?? [];
+    for (const p of list) {
+      if (offset >= p.offset && offset + len <= p.offset + p.len) return { mm: p.mm, addr: p.start + (offset - p.offset) };
+    }
+    if (list.some((p) => offset < p.offset + p.len && p.offset < offset + len)) return "partial";
+    list.push({ mm, start, offset, len });
+    this.#pieces.set(object, list);
+    return null;
+  }
+}

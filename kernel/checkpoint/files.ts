@@ -36,7 +36,7 @@ import {
 } from "../../abi/linux/file.ts";
 import { blobBytes, type ImageBlob, ImageError } from "./image.ts";
 import type { Dentry } from "../../vfs/dentry.ts";
-import { HostDentry } from "../../vfs/hostfs/hostfs.ts";
+import { HostDentry, HostRegularFile } from "../../vfs/hostfs/hostfs.ts";
 import { hostFds } from "../../vfs/host_fds.ts";
 import { hostPread } from "../../platform/ptrace/_ffi.ts";
 import { checkAclValid } from "../../vfs/posix_acl.ts";
@@ -566,4 +566,9 @@ export function restoreOpenFile(k: Kernel, s: SavedOpenFile, orphan: (i: number,
   return f;
 }
 
-
+/** A host file as it is: a lower file of the overlay, or a file of a host directory mount. */
+export function hostBacked(f: FileDescription): boolean {
+  if (f instanceof HostRegularFile) return true;
+  const d = f.location()?.dentry;
+  return f instanceof OverlayRegularFile && d instanceof OverlayDentry && d.upper === null;
+}

@@ -705,11 +705,15 @@ function readInPieces<S>(
   const blobs: ImageBlob[] = [];
   let pos = arr.next;
   if (arr.arg > (size - pos) / 8) return null; // each blob takes more than 8 bytes
+  // A file read whole already (up to 1 MiB: an idle shell's is ~0.25 MB) is not read again:
+  // its blobs' heads and raw blobs are views of it (a read of each head and each run was
+  // two host calls a blob, ~30 blobs for an idle shell), and nothing is read from it later.
+  const whole = buf.length === size ? buf : null;
   // Each blob's head, read from the file: a map of 2, "length", n, "raw" or "deflated", bytes.
   const win = new Uint8Array(64);
   for (let i = 0; i < arr.arg; i++) {
-    const w = win.subarray(0, Math.min(win.length, size - pos));
-    if (!readFully(src, w, pos)) return null;
+    const w = whole !== null ? whole.subarray(pos, Math.min(size, pos + win.length)) : win.subarray(0, Math.min(win.length, size - pos));
+    if (whole === null && !readFully(src, w, pos)) return null;
     const m = headAt(w, 0);
     if (m === "short" || m === null || m.major !== 5 || m.arg !== 2) return null;
     const ls = keyAt(m.next, "length", w);
@@ -723,10 +727,10 @@ function readInPieces<S>(
     if (at + data.arg > size) return null;
     if (rawAt !== null) {
       if (data.arg !== len.arg) throw bad(`memory blob ${i} holds ${data.arg} bytes, not ${len.arg}`);
-      blobs.push(new FileRun(src, at, len.arg));
+      blobs.push(whole !== null ? whole.subarray(at, at + len.arg) : new FileRun(src, at, len.arg));
     } else {
-      const deflated = new Uint8Array(data.arg);
-      if (!readFully(src, deflated, at)) return null;
+      const deflated = whole !== null ? whole.subarray(at, at + data.arg) : new Uint8Array(data.arg);
+      if (whole === null && !readFully(src, deflated, at)) return null;
       blobs.push(fast ? new DeflatedRun(deflated, len.arg) as unknown as ImageBlob : inflateBlob(deflated, len.arg, i, bad));
     }
     pos = at + data.arg;

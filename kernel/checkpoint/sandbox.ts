@@ -50,10 +50,7 @@ import { FPREGS_SIZE, type Context } from "../../platform/mod.ts";
 import { USER_REGS_SIZE } from "../../platform/ptrace/regs_amd64.ts";
 import { PAGE_SIZE } from "../../abi/linux/mm.ts";
 import { CAP_FULL_SET, SECURE_ALL_BITS, SECURE_ALL_LOCKS } from "../../abi/linux/capability.ts";
-import { OverlayDentry } from "../../vfs/overlay/overlay.ts";
-import { OverlayRegularFile } from "../../vfs/overlay/overlay_file.ts";
-import { HostRegularFile } from "../../vfs/hostfs/hostfs.ts";
-import { bindSocketFiles, openDirSchema, openFileSchema, restoreOpenDir, restoreOpenFile, restoreTrees, treeSchema } from "./files.ts";
+import { bindSocketFiles, hostBacked, openDirSchema, openFileSchema, restoreOpenDir, restoreOpenFile, restoreTrees, treeSchema } from "./files.ts";
 import type { OrphanMaker } from "./orphans.ts";
 import { netModules, netModulesIfLoaded } from "../net_load.ts";
 import { SOCK_STREAM } from "../../abi/linux/socket.ts";
@@ -65,10 +62,12 @@ import type { SavedPidFd } from "./proc_files.ts";
 import type { Terminal } from "../../vfs/tty/mod.ts";
 import { restoreTaskPolicies, taskPolicySchemas } from "./task_policies.ts";
 import type * as Kinds from "./kinds.ts";
-import { checkCowObjects, checkCowPieces, CowMemories, cowObjectSchema, cowPieceSchema, type SavedCowPiece } from "./cow.ts";
+import {
+  checkCowObjects, checkCowPieces, CowMemories, cowObjectSchema, cowPieceSchema, RUN_BYTES, type SavedCowPiece, SharedPlacement,
+} from "./cow.ts";
 import { checkRoot, type Image, type ImageBlob, ImageError, readImage, readImageFast } from "./image.ts";
 import { armDebugRegs } from "../debug_regs.ts";
-export { loadCodecs, loadEncoders } from "./image.ts";
+export { ImageError, loadCodecs, loadEncoders } from "./image.ts";
 
 /**
  * The modules of the kinds of object an idle shell's image lacks (kinds.ts), once loaded: for
@@ -98,8 +97,6 @@ export async function loadAnonFileClasses(): Promise<void> {
 
 const PROT_READ = 1, PROT_WRITE = 2;
 const SIGALRM = 14, SI_KERNEL = 0x80;
-/** The largest run of memory one blob holds (a larger run is split). */
-export const RUN_BYTES = 16 << 20;
 /** Bounds on the image's tables: far above any sandbox this sentry runs, far below a DoS. */
 
 // ---- The saved state (format version IMAGE_FORMAT_VERSION) ---------------------------------
@@ -475,35 +472,6 @@ export type SavedMemory = z.infer<typeof memorySchema>;
 export type SavedSigInfo = z.infer<typeof sigInfoSchema>;
 export type SavedPipe = z.infer<typeof pipeSchema>;
 
-/**
- * Where each mapping of shared anonymous memory is restored from. Walked in the same order at
- * the checkpoint (to refuse what the restore could not rebuild) and at the restore: address
- * spaces in the image's order, mappings by address. The first mapping of a range of an object
- * is new memory; a later one inside it maps the same pages (the platform's shareAnonymous); one
- * that overlaps earlier ones only in part is not rebuilt.
- */
-export class SharedPlacement {
-  readonly #pieces = new Map<number, { mm: number; start: number; offset: number; len: number }[]>();
-
-  /** null: new memory; a place to share from; or "partial". */
-  place(object: number, mm: number, start: number, offset: number, len: number): { mm: number; addr: number } | null | "partial" {
-    const list = this.#pieces.get(object) ?? [];
-    for (const p of list) {
-      if (offset >= p.offset && offset + len <= p.offset + p.len) return { mm: p.mm, addr: p.start + (offset - p.offset) };
-    }
-    if (list.some((p) => offset < p.offset + p.len && p.offset < offset + len)) return "partial";
-    list.push({ mm, start, offset, len });
-    this.#pieces.set(object, list);
-    return null;
-  }
-}
-
-/** A host file as it is: a lower file of the overlay, or a file of a host directory mount. */
-export function hostBacked(f: FileDescription): boolean {
-  if (f instanceof HostRegularFile) return true;
-  const d = f.location()?.dentry;
-  return f instanceof OverlayRegularFile && d instanceof OverlayDentry && d.upper === null;
-}
 
 // ---- Restore -------------------------------------------------------------------------------
 
@@ -562,6 +530,20 @@ export function kindFree(s: SavedSandbox): boolean {
       p.tty === null && p.processKeyring === undefined &&
       p.tasks.every((t) => t.seccomp === undefined && t.sessionKeyring === undefined && t.threadKeyring === undefined)
     );
+}
+
+/**
+ * Whether restoring this state may reach /proc's entries or the kernel's side of /proc, which
+ * load at their first use (vfs/procfs/procfs.ts procTree, kernel/proc_source_load.ts) and which
+ * the caller then loads first: a restore cannot wait for a module and run again as a syscall
+ * does. What is reopened or looked up by path (files of /proc and /sys, directories, FIFOs,
+ * inotify watches, removed directories) is of kinds a kindFree state lacks; what is left of
+ * such a state is its working and root directories (saved as the paths /proc shows them).
+ */
+export function imageNeedsProc(s: SavedSandbox): boolean {
+  const proc = (p: string | undefined) =>
+    p !== undefined && ["/proc", "/sys"].some((top) => p === top || p.startsWith(`${top}/`));
+  return !kindFree(s) || s.fsContexts.some((f) => proc(f.cwd) || proc(f.root));
 }
 
 /**

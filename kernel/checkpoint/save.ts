@@ -35,7 +35,7 @@ import { OverlayDentry } from "../../vfs/overlay/overlay.ts";
 import { OverlayRegularFile } from "../../vfs/overlay/overlay_file.ts";
 import { HostRegularFile } from "../../vfs/hostfs/hostfs.ts";
 import { HostFile } from "../../vfs/host_file.ts";
-import { saveOpenFile, saveTrees } from "./files.ts";
+import { hostBacked, saveOpenFile, saveTrees } from "./files.ts";
 import { OrphanSaver, saveCwd, tmpfsInodeOf } from "./orphans.ts";
 import { saveLocks } from "./locks.ts";
 import { isUnixSocket, saveUnixSocket, type SavedUnixSocket } from "./unix_sockets.ts";
@@ -66,12 +66,9 @@ import { saveKeyrings } from "./keys.ts";
 import { dnotifyEntries } from "../dnotify.ts";
 import { fanotifyGroups } from "../fanotify.ts";
 import { SeccompSaver } from "./seccomp.ts";
-import { CowSaver, joinPieces, type SavedCowPiece } from "./cow.ts";
+import { CowSaver, joinPieces, RUN_BYTES, type SavedCowPiece, SharedPlacement } from "./cow.ts";
 import { IMAGE_FORMAT_VERSION, IMAGE_MAGIC, rootIdentity, writeImage } from "./image.ts";
-import {
-  hostBacked, RUN_BYTES, type SavedFile, type SavedMemory, type SavedPipe, type SavedProcess, type SavedSandbox,
-  type SavedSigInfo, type SavedTask, SharedPlacement,
-} from "./sandbox.ts";
+import type { SavedFile, SavedMemory, SavedPipe, SavedProcess, SavedSandbox, SavedSigInfo, SavedTask } from "./sandbox.ts";
 export { loadEncoders } from "./image.ts";
 
 const PROT_READ = 1;
