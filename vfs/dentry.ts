@@ -69,6 +69,12 @@ export interface Filesystem {
   readonly name: string;
   /** True when the implementation cannot write at all, whatever the mount flags say. */
   readonly readonly: boolean;
+  /**
+   * The superblock's own read-only flag (SB_RDONLY) where it differs from `readonly`: set by a
+   * mount(2) with MS_RDONLY that made the filesystem, a superblock remount, fsconfig's "ro"
+   * (statmount's sb_flags, mountinfo's super options). Absent: `readonly`.
+   */
+  superReadonly?: boolean;
   readonly root: Dentry;
   /** Releases host resources (descriptors) when the last mount goes. */
   release(): void;

@@ -427,7 +427,7 @@ export function renderMountinfo(mounts: Mount[], root: Location | null, devOf: (
     // would claim Linux's rootfs, where pivot_root is EINVAL, while the sandbox's root, like a
     // container's, may be pivoted (gVisor's PivotRootTest.OnRootFS reads it so).
     const parent = m.parent?.id ?? 0;
-    const superOpts = (m.fs.readonly ? "ro" : "rw") + superOptions(m);
+    const superOpts = (m.fs.readonly || m.fs.superReadonly ? "ro" : "rw") + superOptions(m);
     out += `${m.id} ${parent} ${major}:${minor} ${escapeMountField(fsRoot)} ${escapeMountField(p)} ` +
       `${mountOptions(m)}${propagationFields(m)} - ${m.fs.name} ${escapeMountField(m.source)} ${superOpts}\n`;
   }

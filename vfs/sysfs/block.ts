@@ -101,7 +101,7 @@ export class BlockLink extends KSymlink {
 const DISK_FILES = ["dev", "diskseq", "partscan", "size", "ro", "removable", "range", "ext_range", "capability", "hidden", "uevent", "alignment_offset", "discard_alignment", "inflight", "stat"];
 const QUEUE_FILES = [
   "logical_block_size", "physical_block_size", "hw_sector_size", "minimum_io_size", "optimal_io_size", "rotational",
-  "read_ahead_kb", "max_sectors_kb", "discard_granularity", "discard_max_bytes", "nomerges", "dax",
+  "read_ahead_kb", "max_sectors_kb", "discard_granularity", "discard_max_bytes", "nomerges", "dax", "dma_alignment",
 ];
 const LOOP_FILES = ["backing_file", "offset", "sizelimit", "autoclear", "partscan", "dio"];
 const SUBDIRS: Readonly<Record<string, readonly string[]>> = { "": [...DISK_FILES, "queue", "loop"], queue: QUEUE_FILES, loop: LOOP_FILES };
@@ -170,6 +170,7 @@ export function loopAttr(v: LoopView, sub: string, name: string): string {
       case "discard_max_bytes": return v.bound ? "4294966784\n" : "0\n";
       case "nomerges": return "0\n";
       case "dax": return "0\n";
+      case "dma_alignment": return "511\n";
     }
     return "";
   }

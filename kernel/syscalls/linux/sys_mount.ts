@@ -231,7 +231,10 @@ const sysMount: SyscallFn = (t, a) => {
     // Read-only while a file of it is open for writing: EBUSY (sb_prepare_remount_readonly for
     // the superblock, mnt_make_readonly for a bind remount's one mount).
     if (ro && !at.mount.readonly && openForWrite(t, at.mount, (f & MS_BIND) === 0)) throw EBUSY;
-    if (!(f & MS_BIND)) remountBlockSuper(t.kernel, at.mount.fs, ro);
+    if (!(f & MS_BIND)) {
+      remountBlockSuper(t.kernel, at.mount.fs, ro);
+      at.mount.fs.superReadonly = ro;
+    }
     at.mount.readonly = (f & MS_RDONLY) !== 0;
     at.mount.flags = perMount;
     at.mount.ns?.changed();
@@ -274,6 +277,8 @@ const sysMount: SyscallFn = (t, a) => {
     ({ fs, fresh } = blockSuper(t, src, type, { readonly: (f & MS_RDONLY) !== 0, data, silent: (f & MS_SILENT) !== 0 }));
   } else {
     fs = newFilesystem(t, type, data);
+    // A filesystem this mount made has the mount's read-only flag as its superblock's.
+    if (fs instanceof TmpfsFilesystem || fs instanceof OverlayFilesystem) (fs as Filesystem).superReadonly = (f & MS_RDONLY) !== 0;
   }
   try {
     if (!at.isDir) throw ENOTDIR;

@@ -5,13 +5,14 @@
  * @module
  */
 
+import { LOOP_MAJOR } from "../../../vfs/block/table.ts";
 import { encodePath } from "../../../abi/path_bytes.ts";
 import { UNMAPPED_HOST_ID } from "../../user_namespace.ts";
 import { EINVAL, ENOENT } from "../../errno.ts";
 import type { Task } from "../../task.ts";
 import {
   AT_EACCESS, AT_EMPTY_PATH, AT_FDCWD, AT_NO_AUTOMOUNT, AT_STATX_SYNC_TYPE, AT_SYMLINK_NOFOLLOW,
-  STAT, STAT_SIZE, STATX, STATX_BASIC_STATS, STATX_BTIME, STATX_MNT_ID, STATX_MNT_ID_UNIQUE,
+  S_IFBLK, S_IFMT, STAT, STAT_SIZE, STATX, STATX_BASIC_STATS, STATX_BTIME, STATX_MNT_ID, STATX_MNT_ID_UNIQUE,
 } from "../../../abi/linux/file.ts";
 import type { Mount, Stat } from "../../../vfs/mod.ts";
 import { checkPermission } from "../../../vfs/mod.ts";
@@ -207,9 +208,33 @@ const sysStatx: SyscallFn = (t, a) => {
     mnt = loc.mount;
     mountRoot = loc.dentry === loc.mount.root;
   }
-  t.copyOut(a.pointer(4), marshalStatx(seenBy(t, stat), mnt, (mask & STATX_MNT_ID_UNIQUE) !== 0, mountRoot));
+  const out = marshalStatx(seenBy(t, stat), mnt, (mask & STATX_MNT_ID_UNIQUE) !== 0, mountRoot);
+  if (mask & STATX_DIOALIGN) blockDioAlign(t, stat, out);
+  t.copyOut(a.pointer(4), out);
   return 0;
 };
+
+/** STATX_DIOALIGN. */
+const STATX_DIOALIGN = 0x2000;
+/** stx_dio_mem_align and stx_dio_offset_align (after stx_mnt_id). */
+const STATX_DIO_MEM_ALIGN = 152, STATX_DIO_OFFSET_ALIGN = 156;
+
+/**
+ * bdev_statx's STATX_DIOALIGN for a loop device node: buffers aligned to the DMA alignment
+ * (512), offsets to the logical block size. Other files report none (their filesystems do not
+ * answer it here).
+ */
+function blockDioAlign(t: Task, st: Stat, out: Uint8Array): void {
+  if ((st.mode & S_IFMT) !== S_IFBLK) return;
+  const [major, minor] = devMajorMinor(st.rdev);
+  if (major !== LOOP_MAJOR) return;
+  const view = t.kernel.vfs.blockDevices.loop(minor);
+  if (view === null) return;
+  const v = new DataView(out.buffer, out.byteOffset);
+  v.setUint32(0, v.getUint32(0, true) | STATX_DIOALIGN, true);
+  v.setUint32(STATX_DIO_MEM_ALIGN, 512, true);
+  v.setUint32(STATX_DIO_OFFSET_ALIGN, view.logicalBlockSize, true);
+}
 
 /** The common part of access(2), faccessat(2), faccessat2(2). */
 function accessAt(t: Task, dirfd: number, pathAddr: number, mode: number, flags: number): number {

@@ -229,7 +229,7 @@ const sysStatmount: SyscallFn = (t, a) => {
     v.setUint32(SM.sbDevMajor, major, true);
     v.setUint32(SM.sbDevMinor, minor, true);
     set64(SM.sbMagic, t.kernel.vfs.statfs(new Location(m, m.root)).type);
-    v.setUint32(SM.sbFlags, m.fs.readonly ? SB_RDONLY : 0, true);
+    v.setUint32(SM.sbFlags, m.fs.readonly || m.fs.superReadonly ? SB_RDONLY : 0, true);
   }
   if (mask & STATMOUNT_PROPAGATE_FROM) {
     smMask |= BigInt(STATMOUNT_PROPAGATE_FROM);
