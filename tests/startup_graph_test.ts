@@ -85,3 +85,41 @@ Deno.test("a sandbox's start imports no node: module, nor the network's modules 
   const configOnly = ["boot/spec_schema.ts", "boot/seccomp_profile.ts"].filter((p) => importer.has(new URL(p, base).href));
   assert.deepEqual(configOnly.map((p) => `${p} (imported by ${rel(importer.get(new URL(p, base).href)!)})`), []);
 });
+
+Deno.test("a restore of an idle shell imports the checkpoint's restore modules and nothing of the kernel a start does not", async () => {
+  // boot/mod.ts imports kernel/checkpoint/sandbox.ts for a restore, after a start's modules:
+  // what its static closure adds must be the restore's own modules, not code a start loads at
+  // its first use (a syscall family, /proc's entries: each ~1 ms of CPU or more per restore).
+  // The kinds of object an idle shell's image lacks are kinds.ts's, imported on demand.
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", "--config", `${REPO_ROOT}/deno.json`, `${REPO_ROOT}/main.ts`],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  assert.ok(r.success, "deno info failed");
+  const info = JSON.parse(new TextDecoder().decode(r.stdout)) as { modules: InfoModule[] };
+  const base = new URL(`file://${REPO_ROOT}/`).href;
+  const byUrl = new Map(info.modules.map((m) => [m.specifier, m]));
+  const rel = (url: string) => url.startsWith(base) ? url.slice(base.length) : url;
+  const closure = (roots: string[]) => {
+    const importer = new Map<string, string>();
+    const todo = roots.map((p) => new URL(p, base).href);
+    for (const t of todo) importer.set(t, "(root)");
+    while (todo.length > 0) {
+      const m = byUrl.get(todo.pop()!);
+      for (const d of m?.dependencies ?? []) {
+        const to = d.code?.specifier;
+        if (to === undefined || d.isDynamic || importer.has(to)) continue;
+        importer.set(to, m!.specifier);
+        todo.push(to);
+      }
+    }
+    return importer;
+  };
+  const start = closure(STARTUP_ROOTS);
+  const restore = closure(["kernel/checkpoint/sandbox.ts"]);
+  const own = new Set(["sandbox", "plain_state", "files", "timers", "task_policies", "cow", "image", "zod_tree", "cbor_plain"]
+    .map((m) => `kernel/checkpoint/${m}.ts`));
+  const extra = [...restore.keys()].filter((u) => !start.has(u) && !own.has(rel(u)));
+  assert.deepEqual(extra.map((u) => `${rel(u)} (imported by ${rel(restore.get(u)!)})`), []);
+});

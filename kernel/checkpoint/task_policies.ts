@@ -19,7 +19,7 @@ import {
   MAX_NUMNODES, MPOL_BIND, MPOL_F_NUMA_BALANCING, MPOL_F_RELATIVE_NODES, MPOL_F_STATIC_NODES, MPOL_LOCAL, MPOL_MAX,
   MPOL_MODE_FLAGS, MPOL_PREFERRED_MANY,
 } from "../../abi/linux/mm.ts";
-import { maskBytes, sandboxCpus } from "../syscalls/linux/sys_sched.ts";
+import { maskBytes, sandboxCpus } from "../cpus.ts";
 import { ImageError } from "./image.ts";
 
 /** A bit mask as hex digits, lowest bit last (as bigint.toString(16)). */
