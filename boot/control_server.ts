@@ -11,6 +11,7 @@
  */
 
 import { procTree } from "../vfs/procfs/procfs.ts";
+import { sysBlock } from "../vfs/sysfs/sysfs.ts";
 import { procSourceModule } from "../kernel/proc_source_load.ts";
 import type { Kernel } from "../kernel/kernel.ts";
 import { execProcess, onExit, pause, processes, releaseTerminal, resume, signal, stats } from "../kernel/control.ts";
@@ -259,10 +260,10 @@ export class ControlServer {
         case "exec": {
           if (h.status() !== "running") return fail(`container is ${h.status()}, not running`);
           // The process's executable and cwd are looked up outside a syscall, where /proc's
-          // entries and their source (loaded at their first use) cannot be waited for: loaded
-          // first, once.
-          if (procTree.ifLoaded === null || procSourceModule.ifLoaded === null) {
-            await Promise.all([procTree.load(), procSourceModule.load()]);
+          // entries and their source and /sys's tree (loaded at their first use) cannot be waited
+          // for: loaded first, once.
+          if (procTree.ifLoaded === null || procSourceModule.ifLoaded === null || sysBlock.ifLoaded === null) {
+            await Promise.all([procTree.load(), procSourceModule.load(), sysBlock.load()]);
           }
           const d = h.defaults;
           const base = {

@@ -443,9 +443,9 @@ async function runHeld(
     try {
       loader = create(stub);
     } catch (err) {
-      // The assembly reached code loaded at its first use (/proc's entries, vfs/procfs/procfs.ts:
-      // config.json's maskedPaths, readonlyPaths, sysctls or a mount under /proc, an init or a
-      // cwd there; the network's, for a net.* sysctl): it is loaded, and the sandbox assembled
+      // The assembly reached code loaded at its first use (/proc's entries, vfs/procfs/procfs.ts,
+      // or /sys's tree, vfs/sysfs/sysfs.ts: config.json's maskedPaths, readonlyPaths, sysctls or
+      // a mount under /proc or /sys, an init or a cwd there; the network's, for a net.* sysctl): it is loaded, and the sandbox assembled
       // again from the start (the failed one was torn down, its stub with it). A restore's too
       // while its rebuild has not begun (the image is untouched until then): it loads /proc's
       // modules itself only for an image that may reach them (imageRebuilder), and the bundle
@@ -713,6 +713,7 @@ async function imageRebuilder(launch: LaunchConfig, imagePath: string, log: Debu
     await Promise.all([
       import("../vfs/procfs/procfs.ts").then((m) => m.procTree.load()),
       import("../kernel/proc_source_load.ts").then((m) => m.procSourceModule.load()),
+      import("../vfs/sysfs/sysfs.ts").then((m) => m.sysBlock.load()), // /sys's tree, as /proc's
     ]);
   }
   await prepareRestore(image.state);

@@ -77,9 +77,11 @@ Deno.test("a sandbox's start imports no node: module, nor the network's modules 
   // side of them at their first use (kernel/proc_source_load.ts); the host's network devices
   // only for a config.json that names a network namespace (boot/host_nics.ts). The loop driver
   // loads at the first open of a loop node (kernel/loop_load.ts), the mount of a block device
-  // with mount(2)'s family, a disk filesystem's driver at its first mount (vfs/block/filesystems.ts).
+  // with mount(2)'s family, a disk filesystem's driver at its first mount (vfs/block/filesystems.ts);
+  // /sys's tree at the first lookup in /sys (vfs/sysfs/sysfs.ts sysBlock).
   const firstUse = ["kernel/fanotify.ts", "vfs/fhandle.ts", "kernel/userfaultfd.ts", "vfs/procfs/proc_tree.ts", "kernel/proc_source.ts",
-    "platform/ptrace/host_netns.ts", "kernel/net_packet.ts", "kernel/loop.ts", "kernel/block_mount.ts", "vfs/ext2/ext2.ts"].filter((p) => importer.has(new URL(p, base).href));
+    "platform/ptrace/host_netns.ts", "kernel/net_packet.ts", "kernel/loop.ts", "kernel/block_mount.ts", "vfs/ext2/ext2.ts",
+    "vfs/sysfs/block.ts"].filter((p) => importer.has(new URL(p, base).href));
   assert.deepEqual(firstUse.map((p) => `${p} (imported by ${rel(importer.get(new URL(p, base).href)!)})`), []);
 
   const configOnly = ["boot/spec_schema.ts", "boot/seccomp_profile.ts"].filter((p) => importer.has(new URL(p, base).href));
