@@ -187,6 +187,7 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
   if (blocks.supers.size > 0) throw new CheckpointError("a filesystem is mounted from a block device (a loop device): not saved yet");
   if (blocks.anyBound) throw new CheckpointError("a loop device is bound to a file (LOOP_SET_FD, LOOP_CONFIGURE): not saved yet");
   if (!blocks.atBootState) throw new CheckpointError("loop devices were added or removed (/dev/loop-control): not saved yet");
+  if ([...blocks.loops.values()].some((l) => l.readOnly)) throw new CheckpointError("a loop device was made read-only (BLKROSET, a read-only binding): not saved yet");
   // The image rebuilds the first namespace's tree from the bundle, on its boot root.
   if (k.vfs.initNs.root !== k.vfs.bootRoot) {
     throw new CheckpointError("the sandbox's root was changed by pivot_root: not saved yet");
