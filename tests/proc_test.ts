@@ -97,10 +97,10 @@ Deno.test("/proc/self/status has the caller's Pid, its parent's PPid and uid 0",
   assert.deepEqual(fields, ["Name:\tgrep", "State:\tR (running)", "Pid:\t2", "PPid:\t1", "Uid:\t0\t0\t0\t0"]);
 });
 
-Deno.test("/dev has the memory devices and the stdio links, and host stdio still works", async () => {
+Deno.test("/dev has the memory devices, the stdio links and devtmpfs's eight loop devices, and host stdio still works", async () => {
   await assertSameAsNative(["/bin/sh", "-c", "echo out > /dev/stdout; echo err > /dev/stderr; head -c 4 /dev/zero | od -An -tx1; cat /dev/null; cat /dev/stdin"], { stdin: "in\n" });
   const r = await runSentry(["/bin/sh", "-c", "ls /dev; cat /dev/tty"]);
-  assert.equal(r.stdout, "console\ncore\nfd\nfull\nmqueue\nnet\nnull\nptmx\npts\nrandom\nshm\nstderr\nstdin\nstdout\ntty\nurandom\nuserfaultfd\nzero\n");
+  assert.equal(r.stdout, "console\ncore\nfd\nfull\nloop-control\nloop0\nloop1\nloop2\nloop3\nloop4\nloop5\nloop6\nloop7\nmqueue\nnet\nnull\nptmx\npts\nrandom\nshm\nstderr\nstdin\nstdout\ntty\nurandom\nuserfaultfd\nzero\n");
   assert.match(r.stderr, /cat: \/dev\/tty: No such device or address/);
 });
 
