@@ -318,13 +318,13 @@ export class IoUring extends AnonInodeFile {
    * mapping starts at the region's start; as Linux maps no more pages than the region has, an
    * access past the SQEs' pages faults (SIGBUS past the file's end).
    */
-  override mmapTarget(offset: number, _len: number): { file: FileDescription; offset: number } {
+  override mmapTarget(offset: number, _len: number): { file: FileDescription; offset: number; name: string } {
     switch ((offset & IORING_OFF_MMAP_MASK) >>> 0) {
       case IORING_OFF_SQ_RING:
       case IORING_OFF_CQ_RING:
-        return { file: this.mem, offset: 0 };
+        return { file: this.mem, offset: 0, name: this.path() };
       case IORING_OFF_SQES:
-        return { file: this.mem, offset: this.sqesOff };
+        return { file: this.mem, offset: this.sqesOff, name: this.path() };
     }
     throw EINVAL;
   }

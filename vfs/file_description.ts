@@ -306,9 +306,10 @@ export abstract class FileDescription implements Waitable {
   /**
    * For a file whose mapping is memory another file holds (an io_uring's rings, kernel/io_uring.ts):
    * that file and the offset in it of a mapping of len bytes at `offset`; null maps this file
-   * itself. Throws what mmap then fails with (EINVAL for an offset it has nothing at).
+   * itself; `name` is what /proc/PID/maps shows for the mapping. Throws what mmap then fails
+   * with (EINVAL for an offset it has nothing at).
    */
-  mmapTarget(_offset: number, _len: number): { file: FileDescription; offset: number } | null {
+  mmapTarget(_offset: number, _len: number): { file: FileDescription; offset: number; name?: string } | null {
     return null;
   }
 

@@ -122,6 +122,12 @@ int main(void) {
   printf("cq_off head %u tail %u mask %u entries %u overflow %u cqes %u flags %u\n", r.p.cq_off.head, r.p.cq_off.tail,
          r.p.cq_off.ring_mask, r.p.cq_off.ring_entries, r.p.cq_off.overflow, r.p.cq_off.cqes, r.p.cq_off.flags);
   printf("close-on-exec %d\n", (fcntl(r.fd, F_GETFD) & FD_CLOEXEC) != 0);
+  FILE *maps = fopen("/proc/self/maps", "r");
+  char line[512];
+  int named = 0;
+  while (fgets(line, sizeof line, maps)) named += strstr(line, " anon_inode:[io_uring]\n") != NULL;
+  fclose(maps);
+  printf("maps lines named anon_inode:[io_uring]: %d\n", named);
   printf("mmap at 0x1000: %s\n", mmap(0, 4096, PROT_READ, MAP_SHARED, r.fd, 0x1000) == MAP_FAILED ? en(errno) : "mapped");
   printf("mmap SQES too long: %s\n", mmap(0, 1 << 20, PROT_READ, MAP_SHARED, r.fd, IORING_OFF_SQES) == MAP_FAILED ? en(errno) : "mapped");
   R("enter on a pipe", enter(0, 0, 0, 0, NULL));

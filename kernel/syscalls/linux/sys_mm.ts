@@ -59,10 +59,12 @@ const sysMmap: SyscallFn = (t, a) => {
   // A packet socket's ring is mapped through the ring's own file.
   if (file instanceof SocketFile) file = file.mmapFile(BigInt.asUintN(64, BigInt(off)) > BigInt(Number.MAX_SAFE_INTEGER) ? -1 : off, len) ?? file;
   let offset = anon ? 0 : off;
+  let name: string | undefined;
   const target = file !== null ? file.mmapTarget(off, len) : null;
   if (target !== null) {
     file = target.file;
     offset = target.offset;
+    name = target.name;
   }
   if (file !== null && !mappable(file)) {
     // ENODEV comes after the access checks (mm.mmap makes them): only when they pass.
@@ -90,6 +92,7 @@ const sysMmap: SyscallFn = (t, a) => {
   }
   const at = t.mm.mmap(t.ctx, {
     addr, len, prot: prot & 7, flags: locked ? flags | MAP_LOCKED : flags, file, offset, asLimit: t.tg.limits.soft(RLIMIT_AS),
+    ...(name !== undefined ? { name } : {}),
   });
   // MAP_POPULATE (not with MAP_NONBLOCK) and MAP_LOCKED fault the pages in (mm_populate).
   if (((flags & MAP_POPULATE) && !(flags & MAP_NONBLOCK)) || (flags & MAP_LOCKED)) t.mm.populate(t.ctx, at, at + len);
