@@ -249,8 +249,8 @@ export abstract class SocketFile extends FileDescription {
   readonly sockOptions = new Map<number, number>();
 
   /** The option's value, at most optlen bytes of it (the syscall layer writes it and its length). */
-  getsockopt(t: Task, level: number, name: number, optlen: number): Uint8Array {
-    return level === SOL_SOCKET ? sockGetsockopt(this, t, name, optlen) : this.familyGetsockopt(t, level, name, optlen);
+  getsockopt(t: Task, level: number, name: number, optlen: number, optval = 0): Uint8Array {
+    return level === SOL_SOCKET ? sockGetsockopt(this, t, name, optlen) : this.familyGetsockopt(t, level, name, optlen, optval);
   }
 
   setsockopt(t: Task, level: number, name: number, value: Uint8Array): void {
@@ -259,7 +259,8 @@ export abstract class SocketFile extends FileDescription {
   }
 
   /** The options of the levels other than SOL_SOCKET: the family's and its protocols'. */
-  familyGetsockopt(_t: Task, _level: number, _name: number, _optlen: number): Uint8Array {
+  /** optval: the caller's buffer, for the few options that read a question from it (PACKET_HDRLEN). */
+  familyGetsockopt(_t: Task, _level: number, _name: number, _optlen: number, _optval = 0): Uint8Array {
     throw ENOPROTOOPT;
   }
 

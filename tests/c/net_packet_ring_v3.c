@@ -54,6 +54,18 @@ int main(int argc, char **argv) {
   setvbuf(stdout, 0, _IONBF, 0);
   int type = argc > 1 ? SOCK_RAW : SOCK_DGRAM;
   int s = socket(AF_PACKET, type, 0);
+  for (int q = 0; q < 4; q++) {
+    int val = q;
+    socklen_t vl = sizeof val;
+    errno = 0;
+    int r0 = getsockopt(s, SOL_PACKET, PACKET_HDRLEN, &val, &vl);
+    printf("PACKET_HDRLEN %d: %d errno %d val %d len %u\n", q, r0, errno, val, vl);
+  }
+  int small = 1;
+  socklen_t sl0 = 2;
+  errno = 0;
+  int r1 = getsockopt(s, SOL_PACKET, PACKET_HDRLEN, &small, &sl0);
+  printf("PACKET_HDRLEN with 2 bytes: %d errno %d\n", r1, errno);
   int v = TPACKET_V3;
   printf("version: %d\n", setsockopt(s, SOL_PACKET, PACKET_VERSION, &v, sizeof v));
   struct tpacket_req short_req = {PAGE, 1, PAGE, 1};

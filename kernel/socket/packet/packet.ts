@@ -31,7 +31,7 @@ import { realtimeNs } from "../../time.ts";
 export const SOCK_PACKET = 10;
 export const SOL_PACKET = 263;
 export const PACKET_STATISTICS = 6;
-const PACKET_RX_RING = 5, PACKET_VERSION = 10, PACKET_RESERVE = 12, PACKET_VNET_HDR = 15, PACKET_VNET_HDR_SZ = 24;
+const PACKET_RX_RING = 5, PACKET_VERSION = 10, PACKET_RESERVE = 12, PACKET_VNET_HDR = 15, PACKET_VNET_HDR_SZ = 24, PACKET_HDRLEN = 11;
 /** sizeof(struct virtio_net_hdr), and with num_buffers (virtio_net_hdr_mrg_rxbuf). */
 const VNET_HDR_LEN = 10, VNET_HDR_MRG_LEN = 12;
 const VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
@@ -320,9 +320,16 @@ export class PacketSocketFile extends InetSocketFile {
     return 0;
   }
 
-  override familyGetsockopt(_t: Task, level: number, name: number, optlen: number): Uint8Array {
+  override familyGetsockopt(t: Task, level: number, name: number, optlen: number, optval = 0): Uint8Array {
     if (optlen < 0) throw EINVAL;
     if (level !== SOL_PACKET) throw ENOPROTOOPT;
+    if (name === PACKET_HDRLEN) {
+      // The header's size for the version the caller names in its buffer (an int).
+      if (optlen < 4) throw EINVAL;
+      const size = [32, 32, 48][t.copyInU32(optval)];
+      if (size === undefined) throw EINVAL;
+      return intBytes(size, optlen);
+    }
     if (name === PACKET_STATISTICS) {
       // tpacket_stats: frames received (drops included) and dropped since the last read.
       // Frames the ring took or dropped count as the queue's do (tp_packets includes tp_drops).

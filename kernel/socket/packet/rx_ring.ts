@@ -21,7 +21,7 @@ const align = (n: number) => (n + TPACKET_ALIGNMENT - 1) & ~(TPACKET_ALIGNMENT -
 /** sizeof(struct tpacket_hdr), tpacket2_hdr, tpacket3_hdr (x86-64) and sockaddr_ll. */
 const HDR_SIZE = [32, 32, 48];
 const SOCKADDR_LL_LEN = 20;
-/** TPACKET_HDRLEN, TPACKET2_HDRLEN, TPACKET3_HDRLEN: PACKET_HDRLEN's answers. */
+/** TPACKET_HDRLEN, TPACKET2_HDRLEN, TPACKET3_HDRLEN: a header, aligned, and the sockaddr_ll. */
 export const TPACKET_HDRLEN = HDR_SIZE.map((h) => align(h) + SOCKADDR_LL_LEN);
 const TP_STATUS_KERNEL = 0, TP_STATUS_USER = 1, TP_STATUS_LOSING = 4;
 const PAGE_SIZE = 4096;

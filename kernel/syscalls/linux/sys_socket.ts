@@ -810,7 +810,7 @@ const sysGetsockopt: SyscallFn = (t, a) => {
     return 0;
   } else if (level === SOL_SOCKET && name === SO_LOCK_FILTER) {
     value = intOption(sock.filterLocked ? 1 : 0, optlen);
-  } else value = sock.getsockopt(t, level, name, optlen);
+  } else value = sock.getsockopt(t, level, name, optlen, optval);
   if (value.length > optlen) value = value.subarray(0, optlen);
   if (value.length > 0) t.copyOut(optval, value);
   t.copyOutU32(optlenAddr, sock.getsockoptFullLength(level, name) ?? value.length);
