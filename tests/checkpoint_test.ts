@@ -1552,6 +1552,32 @@ Deno.test("sentry do --checkpoint-image then sentry restore: an idle io_uring ke
   }
 });
 
+Deno.test("restore: hostile io_uring entries are refused in one line and start nothing", async () => {
+  const exe = await compileC("ckpt_io_uring", { static: true });
+  const dir = Deno.makeTempDirSync();
+  try {
+    const { image, out } = await checkpointWhen([exe], dir, "ready");
+    const valid = readSandboxImage(image, "/");
+    type S = typeof valid.state;
+    type R = Extract<S["files"][number], { kind: "io_uring" }>;
+    const ring = (s: S) => s.files.find((f) => f.kind === "io_uring") as R;
+    assert.equal(ring(valid.state).overflow.length, 4);
+    const cases: [string, (s: S) => void, RegExp][] = [
+      ["an SQ size not a power of two", (s) => void (ring(s).sqEntries = 3), /an io_uring's ring sizes/],
+      ["a CQ smaller than the SQ", (s) => void (ring(s).cqEntries = 2), /an io_uring's ring sizes/],
+      ["an unknown setup flag", (s) => void (ring(s).setupFlags = 2), /an io_uring's setup flags/],
+      ["rings in a file that is not a memfd", (s) => void (ring(s).mem = s.files.findIndex((f) => f.kind === "stdio")), /not a memfd/],
+      ["rings larger than their memfd", (s) => {
+        ring(s).sqEntries = 128;
+        ring(s).cqEntries = 256;
+      }, /smaller than its rings/],
+    ];
+    refusedInProcess(image, out, cases);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 Deno.test("sentry do --checkpoint-image then sentry restore: a sealed mapping (mseal) stays sealed, as natively (tests/c/ckpt_mseal.c)", async () => {
   const exe = await compileC("ckpt_mseal", { static: true });
   const native = await nativeOutput(exe);
