@@ -595,6 +595,20 @@ export class Ext2Filesystem implements Filesystem {
     return this.#filetype;
   }
 
+  /**
+   * A time clamped to what the superblock holds (timestamp_truncate with s_time_min/max): 32-bit
+   * seconds for ext2 (Linux's ext2 keeps no more), and for ext3 (Linux's ext4 driver) up to 2446
+   * with the inodes' extra epoch bits.
+   */
+  truncateTime(ns: bigint): bigint {
+    const min = -(2n ** 31n);
+    const max = this.name === "ext2" || this.#wantExtra < 4 ? 2n ** 31n - 1n : 2n ** 34n - 1n + min;
+    const sec = ns >= 0n ? ns / 1_000_000_000n : -((-ns + 999_999_999n) / 1_000_000_000n);
+    if (sec < min) return min * 1_000_000_000n;
+    if (sec > max) return max * 1_000_000_000n;
+    return ns;
+  }
+
   /** Linux's ext2_statfs: the blocks less the overhead of the metadata of every group. */
   statfs(): FsStat {
     let overhead = this.#firstDataBlock;
@@ -2014,8 +2028,8 @@ export class Ext2Dentry extends Dentry {
       }
       if (a.uid !== undefined) i.uid = a.uid >>> 0;
       if (a.gid !== undefined) i.gid = a.gid >>> 0;
-      if (a.atimeNs !== undefined) i.atimeNs = a.atimeNs;
-      if (a.mtimeNs !== undefined) i.mtimeNs = a.mtimeNs;
+      if (a.atimeNs !== undefined) i.atimeNs = this.#fs.truncateTime(a.atimeNs);
+      if (a.mtimeNs !== undefined) i.mtimeNs = this.#fs.truncateTime(a.mtimeNs);
       i.ctimeNs = nowNs();
       i.save();
     });

@@ -439,3 +439,22 @@ Deno.test({ name: "ext2: SEEK_DATA/SEEK_HOLE and mmap of a sparse file of gigaby
   fs.release();
   fsck(img.path, img.bytes);
 });
+
+Deno.test({ name: "ext2: times past 2038 are clamped as ext2's s_time_max (ext3: ext4's 2446)", ignore }, () => {
+  const img = makeImage("4M");
+  const { fs, root } = mount(img.bytes);
+  const a = root.create("a", attrs(0o644));
+  a.setattr({ mtimeNs: 5_000_000_000n * 1_000_000_000n, atimeNs: -(2n ** 40n) * 1_000_000_000n });
+  assertEquals(a.stat().mtimeNs, (2n ** 31n - 1n) * 1_000_000_000n);
+  assertEquals(a.stat().atimeNs, -(2n ** 31n) * 1_000_000_000n);
+  fs.release();
+  const again = mount(img.bytes, "ext3");
+  const b = again.root.lookup("a")!;
+  assertEquals(b.stat().mtimeNs, (2n ** 31n - 1n) * 1_000_000_000n);
+  b.setattr({ mtimeNs: 5_000_000_000n * 1_000_000_000n + 7n });
+  again.fs.release();
+  const third = mount(img.bytes, "ext3");
+  assertEquals(third.root.lookup("a")!.stat().mtimeNs, 5_000_000_000n * 1_000_000_000n + 7n);
+  third.fs.release();
+  fsck(img.path, img.bytes);
+});
