@@ -353,6 +353,25 @@ int main(void) {
   R("enter timeout len 2", enter(r.fd, 1, 1, IORING_ENTER_GETEVENTS, NULL));
   reap(&r, "timeout len");
 
+  /* CLOSE: a descriptor goes; the ring's own descriptor cannot. */
+  int victim = dup(0);
+  s = get_sqe(&r);
+  s->opcode = IORING_OP_CLOSE;
+  s->fd = victim;
+  s->user_data = 64;
+  s = get_sqe(&r);
+  s->opcode = IORING_OP_CLOSE;
+  s->fd = r.fd;
+  s->user_data = 65;
+  s = get_sqe(&r);
+  s->opcode = IORING_OP_CLOSE;
+  s->fd = victim;
+  s->len = 1;
+  s->user_data = 66;
+  R("enter close", enter(r.fd, 3, 3, IORING_ENTER_GETEVENTS, NULL));
+  reap(&r, "close");
+  R("fcntl on the closed descriptor", fcntl(victim, F_GETFD));
+
   /* The probe. */
   struct {
     struct io_uring_probe p;
@@ -360,9 +379,9 @@ int main(void) {
   } probe;
   memset(&probe, 0, sizeof probe);
   R("probe", reg(r.fd, IORING_REGISTER_PROBE, &probe, 64));
-  printf("probe: NOP %d READV %d WRITEV %d READ %d WRITE %d SENDMSG %d TIMEOUT %d\n", probe.ops[0].flags & 1,
+  printf("probe: NOP %d READV %d WRITEV %d READ %d WRITE %d SENDMSG %d TIMEOUT %d CLOSE %d\n", probe.ops[0].flags & 1,
          probe.ops[1].flags & 1, probe.ops[2].flags & 1, probe.ops[22].flags & 1, probe.ops[23].flags & 1,
-         probe.ops[9].flags & 1, probe.ops[11].flags & 1);
+         probe.ops[9].flags & 1, probe.ops[11].flags & 1, probe.ops[19].flags & 1);
   probe.p.resv = 1;
   R("probe not zeroed", reg(r.fd, IORING_REGISTER_PROBE, &probe, 64));
 

@@ -21,7 +21,7 @@ import { SocketFile } from "../../socket/socket.ts";
 import { clockNs, CLOCK_BOOTTIME, CLOCK_MONOTONIC, CLOCK_REALTIME, monotonicNs } from "../../time.ts";
 import {
   CQ_FLAGS, CQ_HEAD, CQ_OVERFLOW, CQ_RING_ENTRIES, CQ_RING_MASK, CQ_TAIL, CQES, FEATURES, IORING_MAX_CQ_ENTRIES,
-  IORING_MAX_ENTRIES, IORING_OP_ASYNC_CANCEL, IORING_OP_FSYNC, IORING_OP_LAST, IORING_OP_NOP, IORING_OP_POLL_ADD,
+  IORING_MAX_ENTRIES, IORING_OP_ASYNC_CANCEL, IORING_OP_CLOSE, IORING_OP_FSYNC, IORING_OP_LAST, IORING_OP_NOP, IORING_OP_POLL_ADD,
   IORING_OP_POLL_REMOVE, IORING_OP_READ, IORING_OP_READ_FIXED, IORING_OP_READV, IORING_OP_RECV, IORING_OP_RECVMSG,
   IORING_OP_SEND, IORING_OP_SENDMSG, IORING_OP_TIMEOUT, IORING_OP_TIMEOUT_REMOVE, IORING_OP_WRITE,
   IORING_OP_WRITE_FIXED, IORING_OP_WRITEV, IORING_SETUP_CLAMP, IORING_SETUP_CQSIZE, IORING_SETUP_SUBMIT_ALL,
@@ -301,6 +301,12 @@ function prep(t: Task, ring: IoUring, s: Sqe): number {
     case IORING_OP_ASYNC_CANCEL:
       if (s.opFlags !== 0 && s.opcode !== IORING_OP_ASYNC_CANCEL) return -EINVAL.errno;
       return 0;
+    case IORING_OP_CLOSE:
+      if (s.off !== 0n || s.addr !== 0n || s.len !== 0 || s.opFlags !== 0 || s.bufIndex !== 0) return -EINVAL.errno;
+      if (s.flags & IOSQE_FIXED_FILE) return -EBADF.errno;
+      // file_index names a registered file's slot (1-based) instead of a descriptor.
+      if (s.spliceFdIn !== 0 && s.fd !== 0) return -EINVAL.errno;
+      return 0;
     default:
       return 0;
   }
@@ -386,6 +392,8 @@ function issue(ring: IoUring, req: Request): IssueResult {
       case IORING_OP_POLL_REMOVE:
       case IORING_OP_ASYNC_CANCEL:
         return cancel(ring, req, s.opcode === IORING_OP_POLL_REMOVE);
+      case IORING_OP_CLOSE:
+        return closeOp(t, ring, s);
       default:
         return -EINVAL.errno;
     }
@@ -393,6 +401,22 @@ function issue(ring: IoUring, req: Request): IssueResult {
     if (e instanceof LinuxError) return -e.errno;
     throw e;
   }
+}
+
+/** IORING_OP_CLOSE (io_close): a descriptor (never a ring's own), or a registered file's slot. */
+function closeOp(t: Task, ring: IoUring, s: Sqe): number {
+  if (s.spliceFdIn !== 0) {
+    const slot = (s.spliceFdIn >>> 0) - 1;
+    if (ring.files === null || slot >= ring.files.length) return -EINVAL.errno;
+    const f = ring.files[slot];
+    if (f === null || f === undefined) return -EBADF.errno;
+    ring.files[slot] = null;
+    f.decRef();
+    return 0;
+  }
+  if (!t.fdTable.has(s.fd) || t.fdTable.get(s.fd) instanceof IoUring) return -EBADF.errno;
+  t.fdTable.remove(s.fd);
+  return 0;
 }
 
 /** IORING_OP_ASYNC_CANCEL and POLL_REMOVE: ends the request whose user_data is sqe.addr. */
