@@ -15,7 +15,7 @@
  */
 
 import { EBADF, EINVAL, ENOTDIR, ENOTTY, EOPNOTSUPP, ESPIPE, LinuxError } from "../kernel/errno.ts";
-import { O_ACCMODE, O_PATH, O_RDONLY, O_RDWR, O_WRONLY, PIPEFS_MAGIC, S_IFDIR, S_IFMT, S_IFREG } from "../abi/linux/file.ts";
+import { O_ACCMODE, O_PATH, O_RDONLY, O_RDWR, O_WRONLY, PIPEFS_MAGIC, S_IFBLK, S_IFDIR, S_IFMT, S_IFREG } from "../abi/linux/file.ts";
 import { EVENT_IN, EVENT_OUT, WaitQueue } from "../waiter/mod.ts";
 import type { Waitable, Waker } from "../waiter/mod.ts";
 import type { Location } from "./mount.ts";
@@ -274,11 +274,12 @@ export abstract class FileDescription implements Waitable {
 
   /**
    * Whether epoll_ctl accepts the file (EPERM otherwise): Linux refuses files without a poll
-   * operation, which regular files and directories lack; a file that has one overrides this.
+   * operation, which regular files, directories and block devices (def_blk_fops) lack; a file
+   * that has one overrides this.
    */
   get epollable(): boolean {
     const type = this.stat().mode & S_IFMT;
-    return type !== S_IFREG && type !== S_IFDIR;
+    return type !== S_IFREG && type !== S_IFDIR && type !== S_IFBLK;
   }
 
   /**
