@@ -387,4 +387,10 @@ Deno.test("names are bytes: names that are not UTF-8 are created, listed, rename
   } finally {
     Deno.removeSync(host, { recursive: true });
   }
+  // An image's text is UTF-8: such a name would come back another, so a checkpoint refuses it.
+  const out = await refusedOn("made: 1\n", [await compileC("name_bytes"), "--wait"]);
+  assert.deepEqual(
+    [out.code, out.stdout, out.stderr, out.refusal],
+    [0, "made: 1\n", "", "checkpoint: a name that is not UTF-8 (a file name, link target, path or process name): not saved yet"],
+  );
 });

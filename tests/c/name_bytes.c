@@ -5,7 +5,8 @@
  * a symlink's target and size, inotify's names, a bound Unix socket's file, PR_SET_NAME and
  * /proc/self/comm keep the bytes; exec cuts the comm to 15 bytes, through a UTF-8 sequence.
  * With an argument, lists that directory (made on the host) and opens what it lists.
- * Names are printed in hex, sorted. CPython's test_os (Pep383Tests) was the first to notice. */
+ * Names are printed in hex, sorted. CPython's test_os (Pep383Tests) was the first to notice.
+ * With --wait, holds a file so named in /dev/shm until stdin ends (a checkpoint refuses it). */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -20,6 +21,8 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "_ckpt.h"
 
 static void hex(const char *label, const char *s, size_t n) {
   printf("%s:", label);
@@ -193,6 +196,13 @@ static void show_comm(const char *label) {
 
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IONBF, 0);
+  if (argc > 1 && !strcmp(argv[1], "--wait")) {
+    int fd = open("/dev/shm/w\xff", O_CREAT | O_RDWR, 0600);
+    printf("made: %d\n", fd >= 0);
+    await_checkpoint();
+    unlink("/dev/shm/w\xff");
+    return 0;
+  }
   if (argc > 1 && !strcmp(argv[1], "--comm")) {
     show_comm("exec comm");
     return 0;
