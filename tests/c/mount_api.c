@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
+#include <sys/epoll.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -121,6 +122,16 @@ int main(void) {
   show("fsopen with bad flags", fsopen_("tmpfs", -1));
   int fsfd = fsopen_("tmpfs", FSOPEN_CLOEXEC);
   show("fsopen tmpfs", fsfd);
+  {
+    // A filesystem context has no poll operation (fscontext_fops): epoll_ctl refuses it.
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event ev = {.events = EPOLLIN};
+    show("epoll_ctl on an fsopen context", epoll_ctl(ep, EPOLL_CTL_ADD, fsfd, &ev));
+    int pick = syscall(SYS_fspick, AT_FDCWD, "/", 0);
+    show("epoll_ctl on an fspick context", pick < 0 ? pick : epoll_ctl(ep, EPOLL_CTL_ADD, pick, &ev));
+    if (pick >= 0) close(pick);
+    close(ep);
+  }
   show("source", fsconfig_(fsfd, FSCONFIG_SET_STRING, "source", "src", 0));
   show("source again", fsconfig_(fsfd, FSCONFIG_SET_STRING, "source", "src2", 0));
   show("nr_inodes=1234", fsconfig_(fsfd, FSCONFIG_SET_STRING, "nr_inodes", "1234", 0));

@@ -484,6 +484,11 @@ export class FsContextFile extends AnonInodeFile {
   override read(): number {
     throw ENODATA;
   }
+
+  /** fscontext_fops has no poll operation: epoll_ctl is EPERM (LTP epoll_ctl06's fsopen and fspick). */
+  override get epollable(): boolean {
+    return false;
+  }
 }
 
 /** Implements fsopen(2): a context for a new filesystem of a known type (ENODEV otherwise). */
