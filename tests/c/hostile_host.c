@@ -1,6 +1,6 @@
 /* Hostile calls aimed at the host from inside the sandbox (issue #14): signals, ptrace, pidfds
  * and process_vm_* at a host pid (argv[1], a process the test started on the host), host pids in
- * /proc, int 0x80, namespace and mount changes, io_uring, bpf, perf_event_open, userfaultfd (the sandbox's own),
+ * /proc, int 0x80, namespace and mount changes, bpf, perf_event_open, userfaultfd and io_uring (the sandbox's own),
  * keyctl, raw and packet sockets. Prints one line per attempt: the result, and errno's name when
  * it failed. The test decides what must hold. */
 #define _GNU_SOURCE
@@ -115,7 +115,7 @@ int main(int argc, char **argv) {
   show("setns(/proc/self/ns/net)", nsfd < 0 ? nsfd : setns(nsfd, 0));
   show("pivot_root(/tmp, /tmp)", syscall(SYS_pivot_root, "/tmp", "/tmp"));
 
-  /* Kernel interfaces the sandbox does not offer. */
+  /* io_uring (the sandbox's own ring), then kernel interfaces the sandbox does not offer. */
   char params[120] = {0};
   show("io_uring_setup", syscall(SYS_io_uring_setup, 8, params));
   char attr[128] = {0};
