@@ -763,14 +763,32 @@ const pollView = new DataView(pollBuf.buffer);
  * poll(2) of one descriptor; returns revents (0 on timeout) or -errno. Retried on EINTR, also
  * with a zero timeout: Linux's do_poll reports a pending signal as EINTR when nothing is ready,
  * and callers take a negative result as "not ready" without arming a wait (HostFile.readiness)
- * or as "ready" and read (HostFile.read), which would then block the JavaScript thread. A
- * retried timed poll waits its whole timeout again (callers use 0 or -1).
+ * or as "ready" and read (HostFile.read), which would then block the JavaScript thread.
+ *
+ * A timed poll is retried for what is left of its timeout, never the whole of it again: the
+ * wake alarm (armWakeAlarm) repeats every 2 ms or more while a wait needs it, and a 20 ms poll
+ * restarted in full after each alarm never timed out, so its caller (a descriptor fetch that
+ * also watches for the stub's stop, PtracePlatform's #runStub) spun forever while the stub sat
+ * in a signal stop: a sandbox under --cpus hung that way.
  */
 export function hostPoll(fd: number, events: number, timeoutMs: number): number {
   pollView.setInt32(0, fd, true);
   pollView.setInt16(4, events, true);
   pollView.setInt16(6, 0, true);
-  const r = retryInt(() => rare().poll(pollBuf, 1n, timeoutMs));
+  let r: number;
+  if (timeoutMs <= 0) {
+    r = retryInt(() => rare().poll(pollBuf, 1n, timeoutMs));
+  } else {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const left = Math.max(0, Math.ceil(deadline - performance.now()));
+      r = rare().poll(pollBuf, 1n, left);
+      if (r !== -1) break;
+      const e = errno();
+      if (e !== EINTR) return -e;
+      if (left === 0) return 0;
+    }
+  }
   return r <= 0 ? r : pollView.getUint16(6, true);
 }
 

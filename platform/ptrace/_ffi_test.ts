@@ -63,3 +63,41 @@ Deno.test("a wake-up alarm that fired before waitpid still ends the wait", async
     }
   }
 });
+
+// The alarm repeats every 2 ms or more while a wait needs it. A timed poll interrupted by it
+// must go on for what is left of its timeout: restarted in full each time, a 20 ms poll never
+// timed out, and the descriptor fetch that polls the stubs' listener (watching for a stop in
+// between) spun forever while its stub sat in a signal stop. Run in a process of its own, which
+// the old code never left: killed after 20 s, the test fails instead of hanging.
+Deno.test("a timed host poll interrupted by the repeating wake-up alarm still times out", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "sentry-ffi-poll-" });
+  try {
+    const ffiUrl = new URL("./_ffi.ts", import.meta.url).href;
+    const code = [
+      `import * as ffi from ${JSON.stringify(ffiUrl)};`,
+      `const dirFd = ffi.hostOpen(${JSON.stringify(dir)}, ffi.O_PATH | ffi.O_DIRECTORY | ffi.O_CLOEXEC);`,
+      `if (ffi.hostMknodat(dirFd, "fifo", ${S_IFIFO} | 0o600, 0) !== 0) throw new Error("mknod");`,
+      // O_RDWR: a FIFO with a writer (itself) and nothing written is never readable.
+      `const fd = ffi.hostOpen(${JSON.stringify(dir)} + "/fifo", 2 | ffi.O_CLOEXEC);`,
+      `ffi.armWakeAlarm(1e6);`,
+      `const t0 = performance.now();`,
+      `const polls = [0, 0, 0].map(() => ffi.hostPoll(fd, ffi.POLLIN, 20));`,
+      `const ms = performance.now() - t0;`,
+      `ffi.armWakeAlarm(0);`,
+      `console.log(JSON.stringify({ polls, atLeast60: ms >= 60 }));`,
+    ].join("\n");
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["eval", "--no-config", code],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+    const out = await child.output();
+    clearTimeout(timer);
+    assert.equal(out.code, 0, `the polls never ended (status ${out.code}): ${new TextDecoder().decode(out.stderr)}`);
+    assert.deepEqual(JSON.parse(new TextDecoder().decode(out.stdout)), { polls: [0, 0, 0], atLeast60: true });
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
