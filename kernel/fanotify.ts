@@ -801,7 +801,9 @@ export class FanotifyFile extends AnonInodeFile {
       q.shift();
       if (this.#mergeable.get(e.key) === e) this.#mergeable.delete(e.key);
       if (e.mask === FAN_Q_OVERFLOW) this.#overflowQueued = false;
-      let fd = FAN_NOFD;
+      // copy_event_to_user starts from fd = -EBADF: a FAN_REPORT_FD_ERROR group sees that for an
+      // event with no file (overflow, fid-only), the others FAN_NOFD.
+      let fd = this.initFlags & FAN_REPORT_FD_ERROR ? -9 : FAN_NOFD;
       if (e.loc !== null && !this.unprivileged && reader !== null) {
         try {
           fd = this.#openFor(reader, e.loc);

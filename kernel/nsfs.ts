@@ -125,6 +125,8 @@ const NS_GET_USERNS = 0xb701;
 const NS_GET_PARENT = 0xb702;
 const NS_GET_NSTYPE = 0xb703;
 const NS_GET_OWNER_UID = 0xb704;
+/** _IOR(0xb7, 5, __u64) (v6.11). */
+const NS_GET_MNTNS_ID = 0x8008b705;
 
 /**
  * The ioctls of an nsfs descriptor (Linux's ns_ioctl). NS_GET_USERNS and NS_GET_PARENT open the
@@ -133,7 +135,8 @@ const NS_GET_OWNER_UID = 0xb704;
  * it; pidns_get_parent: the parent must be the caller's active PID namespace or below it; the
  * initial namespaces have none); NS_GET_PARENT is EINVAL but for PID and user namespaces.
  * NS_GET_NSTYPE returns the CLONE_NEW* flag; NS_GET_OWNER_UID writes a user namespace's creator's
- * uid as the caller's namespace sees it. Anything else is ENOTTY.
+ * uid as the caller's namespace sees it; NS_GET_MNTNS_ID writes a mount namespace's id (EINVAL for
+ * another type). Anything else is ENOTTY.
  */
 export function nsfsIoctl(t: Task, file: Location, n: NsfsTarget, cmd: number, arg: number): number {
   switch (cmd) {
@@ -154,6 +157,12 @@ export function nsfsIoctl(t: Task, file: Location, n: NsfsTarget, cmd: number, a
     case NS_GET_OWNER_UID: {
       if (n.name !== "user") throw EINVAL;
       t.copyOutU32(arg, t.creds.userNs.uidOf(n.ns.owner));
+      return 0;
+    }
+    case NS_GET_MNTNS_ID: {
+      if (n.type !== CLONE_NEWNS) throw EINVAL;
+      // The id statmount's mnt_ns_id and listmount's/statmount's mnt_ns_id requests use.
+      t.copyOutU64(arg, (n.ns as MountNamespace).ino);
       return 0;
     }
     default:

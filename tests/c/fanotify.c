@@ -141,6 +141,10 @@ static void errors(void) {
   printf("  EVICTABLE mount: %s\n", en(mark(fa, FAN_MARK_ADD | FAN_MARK_MOUNT | FAN_MARK_EVICTABLE, FAN_OPEN, AT_FDCWD, ".")));
   printf("  IGNORE ONDIR on file: %s\n", en(mark(fa, FAN_MARK_ADD | FAN_MARK_IGNORE_SURV, FAN_OPEN | FAN_ONDIR, AT_FDCWD, "f")));
   printf("  unknown flag: %s\n", en(mark(fa, FAN_MARK_ADD | 0x10000, FAN_OPEN, AT_FDCWD, ".")));
+  /* A FAN_MARK_IGNORE mark on a directory, a mount or a filesystem must survive modification. */
+  printf("  IGNORE without SURV on a directory: %s\n", en(mark(fa, FAN_MARK_ADD | FAN_MARK_IGNORE, FAN_OPEN, AT_FDCWD, ".")));
+  printf("  IGNORE without SURV on a mount: %s\n", en(mark(fa, FAN_MARK_ADD | FAN_MARK_MOUNT | FAN_MARK_IGNORE, FAN_OPEN, AT_FDCWD, ".")));
+  printf("  IGNORE without SURV on a filesystem: %s\n", en(mark(fa, FAN_MARK_ADD | FAN_MARK_FILESYSTEM | FAN_MARK_IGNORE, FAN_OPEN, AT_FDCWD, ".")));
   /* The old ignore semantics cannot follow the new on one mark. */
   printf("  IGNORE: %s\n", en(mark(fa, FAN_MARK_ADD | FAN_MARK_IGNORE_SURV, FAN_OPEN, AT_FDCWD, "f")));
   printf("  then IGNORED_MASK: %s\n", en(mark(fa, FAN_MARK_ADD | FAN_MARK_IGNORED_MASK, FAN_OPEN, AT_FDCWD, "f")));

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -172,6 +173,15 @@ int main(void) {
   r.size = 32;
   r.mnt_ns_id = nsid;
   R("statmount mnt_ns_fd and id", syscall(NR_statmount, &r, buf, sizeof buf, 0));
+  /* NS_GET_MNTNS_ID (_IOR(0xb7, 5, __u64)) names the namespace as statmount's mnt_ns_id does. */
+  uint64_t ioc_id = 0;
+  int nsfd = open("/proc/self/ns/mnt", O_RDONLY);
+  R("NS_GET_MNTNS_ID", ioctl(nsfd, 0x8008b705u, &ioc_id));
+  printf("NS_GET_MNTNS_ID is statmount's mnt_ns_id: %d\n", ioc_id == nsid);
+  close(nsfd);
+  nsfd = open("/proc/self/ns/uts", O_RDONLY);
+  R("NS_GET_MNTNS_ID on a UTS namespace", ioctl(nsfd, 0x8008b705u, &ioc_id));
+  close(nsfd);
   R("statmount into NULL", statmount_(t, 0x2, NULL, sizeof buf, 0));
 
   static uint64_t ids[4096];

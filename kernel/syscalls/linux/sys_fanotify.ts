@@ -11,7 +11,7 @@
  * @module
  */
 
-import { EBADF, EEXIST, EINVAL, EMFILE, ENOENT, ENOSPC, ENOTDIR, EPERM } from "../../errno.ts";
+import { EBADF, EEXIST, EINVAL, EISDIR, EMFILE, ENOENT, ENOSPC, ENOTDIR, EPERM } from "../../errno.ts";
 import { UCOUNT_FANOTIFY_GROUPS, UCOUNT_FANOTIFY_MARKS } from "../../ucounts.ts";
 import type { Task } from "../../task.ts";
 import { AT_FDCWD, O_ACCMODE, O_APPEND, O_CLOEXEC, O_DSYNC, O_LARGEFILE, O_NOATIME, O_NONBLOCK, O_SYNC } from "../../../abi/linux/file.ts";
@@ -166,6 +166,11 @@ const sysFanotifyMark: SyscallFn = (t, a) => {
     if ((mask & FAN_PERM_EVENTS) && d.fs.name === "proc") throw EINVAL;
     const strict = (fid & FAN_REPORT_TARGET_FID) !== 0 || (mask & FAN_RENAME) !== 0 || (flags & FAN_MARK_IGNORE) !== 0;
     if (strict && type === "inode" && !d.isDir && (mask & (FAN_DIRENT_EVENTS | FAN_EVENT_ON_CHILD | FAN_ONDIR))) throw ENOTDIR;
+    // do_fanotify_mark: a FAN_MARK_IGNORE mark on an sb, a mount or a directory must survive
+    // modification (a modify on any file below would otherwise clear it); -EINVAL without an inode.
+    if (ignore === FAN_MARK_IGNORE && (type !== "inode" || d.isDir) && !(flags & FAN_MARK_IGNORED_SURV_MODIFY)) {
+      throw type === "inode" ? EISDIR : EINVAL;
+    }
   }
   // FAN_EVENT_ON_CHILD only means something on a directory's inode mark; a DIR_FID group
   // gets parent and name with events on files all the same.
