@@ -949,6 +949,9 @@ export class KernelProcSource implements ProcSource {
       case "udp":
       case "udp6":
         return m.renderProcNetUdp(net, name === "udp6");
+      case "udplite":
+      case "udplite6":
+        return m.renderProcNetUdp(net, name === "udplite6", true);
       case "unix":
         return m.renderProcNetUnix(net.unix);
       case "dev":

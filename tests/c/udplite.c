@@ -2,9 +2,10 @@
  * space beside UDP's, datagrams between them, SOL_UDPLITE's UDPLITE_SEND_CSCOV and
  * UDPLITE_RECV_CSCOV (clamped as Linux's udp_lib_setsockopt, ENOPROTOOPT on UDP sockets), the
  * coverage field and checksum on the wire as a raw socket sees them, the receiver's minimum
- * coverage dropping what covers less, and a connected socket's ECONNREFUSED from an ICMP port
- * unreachable. CPython's test_socket runs its datagram tests over UDP-Lite too. With "wait", holds a
- * bound UDP-Lite socket until stdin ends (a checkpoint refuses it). */
+ * coverage dropping what covers less, a connected socket's ECONNREFUSED from an ICMP port
+ * unreachable, and /proc/net/udplite (not /proc/net/udp) listing its sockets. CPython's
+ * test_socket runs its datagram tests over UDP-Lite too. With "wait", holds a bound UDP-Lite
+ * socket until stdin ends (a checkpoint refuses it). */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "_ckpt.h"
@@ -91,6 +93,21 @@ static void show_raw(int raw, const char *what) {
          ((u[6] << 8) | u[7]) != 0);
 }
 
+/* Whether /proc/net file `path` has a line for socket `s` (by its inode); -1 if it cannot be read. */
+static int listed(const char *path, int s) {
+  FILE *f = fopen(path, "r");
+  if (!f) return -1;
+  struct stat st;
+  char want[32] = "-";
+  if (s >= 0 && fstat(s, &st) == 0) snprintf(want, sizeof want, " %lu ", (unsigned long)st.st_ino);
+  char line[512];
+  int found = 0;
+  while (fgets(line, sizeof line, f))
+    if (strstr(line, want)) found = 1;
+  fclose(f);
+  return found;
+}
+
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IONBF, 0);
   if (argc > 1) {
@@ -118,6 +135,9 @@ int main(int argc, char **argv) {
   printf("second UDP-Lite bind there: %d\n", ERR(bind(c, (struct sockaddr *)&at, sizeof at)));
   close(c);
   bind(b, (struct sockaddr *)&any, sizeof any);
+
+  printf("/proc/net/udplite lists it %d, the UDP socket %d; /proc/net/udp lists it %d; udplite6 opens %d\n",
+         listed("/proc/net/udplite", a), listed("/proc/net/udplite", u), listed("/proc/net/udp", a), listed("/proc/net/udplite6", -1) >= 0);
 
   char buf[256];
   int us = socket(AF_INET, SOCK_DGRAM, 0);

@@ -295,7 +295,7 @@ type SystemKind =
 
 /** @savable A machine-wide file of /proc. */
 /** The files of /proc/PID/net, each of the task's network namespace. */
-const NET_FILES: readonly NetFileKind[] = ["dev", "if_inet6", "netstat", "snmp", "tcp", "tcp6", "udp", "udp6", "unix"];
+const NET_FILES: readonly NetFileKind[] = ["dev", "if_inet6", "netstat", "snmp", "tcp", "tcp6", "udp", "udp6", "udplite", "udplite6", "unix"];
 
 /** @savable /proc/PID/net (and /proc/net, a link to self/net). */
 class NetDir extends KDentry {

@@ -263,4 +263,4 @@ export interface ProcSource {
 }
 
 /** The files of /proc/net. */
-export type NetFileKind = "tcp" | "tcp6" | "udp" | "udp6" | "dev" | "unix" | "snmp" | "netstat" | "if_inet6";
+export type NetFileKind = "tcp" | "tcp6" | "udp" | "udp6" | "udplite" | "udplite6" | "dev" | "unix" | "snmp" | "netstat" | "if_inet6";

@@ -69,13 +69,13 @@ export function renderProcNetTcp(net: Net, v6: boolean): string {
   return lines.join("\n") + "\n";
 }
 
-/** /proc/net/udp (v6 false) or /proc/net/udp6 (v6 true). */
-export function renderProcNetUdp(net: Net, v6: boolean): string {
+/** /proc/net/udp (v6 false) or /proc/net/udp6 (v6 true); with `lite`, udplite and udplite6 (the same layout). */
+export function renderProcNetUdp(net: Net, v6: boolean, lite = false): string {
   const family = v6 ? C.AF_INET6 : C.AF_INET;
   const lines = [v6 ? UDP6_HEADER : UDP_HEADER.padEnd(127)];
   let sl = 0;
   for (const w of net.watchers) {
-    if (!(w instanceof UdpSocketFile) || w.family !== family || w.sock.lite) continue;
+    if (!(w instanceof UdpSocketFile) || w.family !== family || w.sock.lite !== lite) continue;
     const s = w.sock;
     if (s.localPort === 0) continue; // unbound sockets are not hashed, so Linux lists none
     const r = s.remote;
