@@ -266,6 +266,20 @@ Deno.test({
       assert.equal((await podman(["rm", "-f", "-t", "0", "web"])).code, 0);
     });
 
+    await t.step("ping on podman's default network: the gateway answers with CAP_NET_RAW; busybox's raw socket is refused without it, as under crun", async () => {
+      // podman's linux.sysctl (net.ipv4.ping_group_range) makes the sentry assemble the sandbox
+      // twice; the second take of the namespace's devices found the addresses the first had
+      // removed from the host's stack, and eth0 came up with no address (ping: no route).
+      const script = `gw=$(ip route | awk '/^default/ {print $3}'); ip -o -4 addr show eth0 | awk '{print $4}'; ping -c 2 -W 5 "$gw" >/dev/null; echo "ping $?"`;
+      const r = await podman(["run", "--rm", "--cap-add", "NET_RAW", "sentry-busybox", "sh", "-c", script]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^\d+\.\d+\.\d+\.\d+\/\d+\nping 0\n$/, r.stderr);
+      // podman's default capabilities lack CAP_NET_RAW; busybox's ping only uses SOCK_RAW.
+      const denied = await podman(["run", "--rm", "sentry-busybox", "ping", "-c", "1", "-W", "2", "127.0.0.1"]);
+      assert.equal(denied.code, 1);
+      assert.match(denied.stderr, /permission denied/);
+    });
+
     await t.step("run -d, exec, ps, logs, pause, unpause, stop, rm", async () => {
       const script = "i=0; while :; do echo tick $i; i=$((i+1)); sleep 0.2; done";
       const started = await podman(["run", "-d", "--name", "c1", "--hostname", "box2", "--network", "none", "sentry-busybox", "sh", "-c", script]);
