@@ -357,6 +357,23 @@ async function run(
   }
 }
 
+/** Whether assembling `launch` looks up a path under /proc or /sys (their trees load at first use). */
+function reachesProcOrSys(launch: LaunchConfig): boolean {
+  const under = (p: string) => /^\/+(proc|sys)\/+[^/]/.test(p);
+  return launch.maskedPaths.some(under) || launch.readonlyPaths.some(under) ||
+    launch.mounts.some((m) => under(m.destination)) || Object.keys(launch.sysctl).length > 0 ||
+    under(launch.cwd) || (launch.argv[0] !== undefined && under(launch.argv[0]));
+}
+
+/** /proc's entries, the kernel's side of them and /sys's tree (each a LazyModule). */
+function loadProcAndSys(): Promise<unknown> {
+  return Promise.all([
+    import("../vfs/procfs/procfs.ts").then((m) => m.procTree.load()),
+    import("../kernel/proc_source_load.ts").then((m) => m.procSourceModule.load()),
+    import("../vfs/sysfs/sysfs.ts").then((m) => m.sysBlock.load()),
+  ]);
+}
+
 async function runHeld(
   launch: LaunchConfig, global: GlobalOptions, log: DebugLog, tty: boolean, limits: ResourceLimits,
   limitFlags: LimitOptions, measure: boolean, outcome: RunOutcome, ran: { resources: ResourceControl | null },
@@ -380,6 +397,13 @@ async function runHeld(
       return l;
     }),
     import("./control_server.ts"), netAtStart(global) || netSysctl || launch.netnsPath !== null ? loadNetModules() : null,
+    // /proc's and /sys's trees load at their first use, and an assembly that reaches them
+    // first is torn down and made again (below). Not for a bundle known to reach them, which
+    // loads them here beside the rest: nearly every OCI bundle (runc's and podman's
+    // maskedPaths and readonlyPaths, a cgroup mount under /sys). Nor for one that takes the
+    // devices of a network namespace: taking them moves their addresses off the host's stack,
+    // so a second assembly would find none and the sandbox would have loopback only.
+    reachesProcOrSys(launch) || launch.netnsPath !== null ? loadProcAndSys() : null,
   ]);
   modules.catch(() => {});
   if (global.debugLog !== null) {
