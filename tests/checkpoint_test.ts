@@ -6,7 +6,7 @@
 import { PacketSocketFile } from "../kernel/socket/packet/packet.ts";
 import { UserfaultFd } from "../kernel/userfaultfd.ts";
 import assert from "node:assert/strict";
-import { decode, encode } from "cbor-x/index-no-eval";
+import { decode, encode, Encoder, type Options } from "cbor-x/index-no-eval";
 import { deflateRawSync } from "node:zlib";
 import { z } from "zod";
 import {
@@ -26,6 +26,7 @@ import {
 } from "../kernel/checkpoint/image.ts";
 import { declaredFields, LEDGER } from "../kernel/checkpoint/fields.ts";
 import { decodePlain, GIVE_UP } from "../kernel/checkpoint/cbor_plain.ts";
+import { escapeStrings } from "../kernel/checkpoint/escaped_text.ts";
 import { readSandboxImage, restoreSandbox } from "../kernel/checkpoint/sandbox.ts";
 import { CheckpointError, checkpointToFile } from "../kernel/checkpoint/save.ts";
 import { Kernel } from "../kernel/kernel.ts";
@@ -314,6 +315,32 @@ Deno.test("checkpoint image: cbor_plain reads plain data as cbor-x does, and giv
   ];
   for (const [what, b] of gaveUp) assert.strictEqual(decodePlain(b), GIVE_UP, what);
   assert.strictEqual(({} as Record<string, unknown>).polluted, undefined);
+});
+
+Deno.test("checkpoint image: strings that are not well-formed (names that are not UTF-8) are written as their path bytes under a tag, read back the same by both readers, and refused when the tag holds anything else", async () => {
+  await loadCodecs(); // registers the tag's cbor-x extension
+  const name = "a\uDCFE\uDC80", path = "/tmp/n\uDCFF/" + name;
+  const plain = { n: "héllo", a: [1, "x", new Uint8Array([1])], o: { k: "v" } };
+  assert.strictEqual(escapeStrings(plain), plain, "nothing to escape: the same tree, not a copy");
+  const value = { n: name, a: [1, path, new Uint8Array([1, 2])], [name]: { comm: "c\uDCFF".repeat(7) }, long: "\uDCFF".repeat(5000) };
+  // As writeImage's encoder writes it.
+  const bytes = new Encoder({ useRecords: false, mapsAsObjects: true, useTag259ForMaps: false } as Options).encode(escapeStrings(value));
+  assert.deepStrictEqual(decodePlain(bytes), value);
+  assert.deepStrictEqual(decode(bytes), value);
+  const tagged = (inside: number[]) => new Uint8Array([0xd9, 0xdc, 0x80, ...inside]);
+  const refused: [string, Uint8Array][] = [
+    ["text inside", tagged([0x62, 0x61, 0x62])],
+    ["an integer inside", tagged([0x01])],
+    ["valid UTF-8 inside (text has one spelling)", tagged([0x42, 0x61, 0x62])],
+    ["an overlong byte string", tagged([0x5a, 0x7f, 0xff, 0xff, 0xff, 0xff])],
+    ["nothing inside", tagged([])],
+  ];
+  for (const [what, b] of refused) {
+    assert.strictEqual(decodePlain(b), GIVE_UP, what);
+    assert.throws(() => decode(b), what);
+  }
+  // The bytes are read as a name from an application is: an overlong '/' stays two escapes.
+  assert.strictEqual(decodePlain(tagged([0x42, 0xc0, 0xaf])), "\uDCC0\uDCAF");
 });
 
 Deno.test("checkpoint image: a failed write leaves the old image whole and no temporary file", () => {
@@ -863,6 +890,50 @@ Deno.test("sentry do --checkpoint-image then sentry restore: pipes keep their in
   const dir = Deno.makeTempDirSync();
   try {
     await roundTrip({ argv: [exe], ready: "started\n", image: `${dir}/image.cbor`, before: "started\n", expected: native });
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("sentry do --checkpoint-image then sentry restore: names that are not UTF-8 (a tmpfs directory that is the cwd, a file held open, a symlink to it) keep their bytes, as natively (tests/c/ckpt_names.c); hostile names in the tag's form are refused in one line", async () => {
+  const exe = await compileC("ckpt_names", { static: true });
+  const native = await nativeOutput(exe);
+  const shown = "ls: 61 fe 80\nls: 6c fd\nreadlink: 61 fe 80\ngetcwd: 2f 6e ff\nfd: 2f 6e ff 2f 61 fe 80\nread: 4 kept\n";
+  assert.equal(native, `${shown}ready\n${shown}`);
+  const dir = Deno.makeTempDirSync();
+  try {
+    const image = `${dir}/image.cbor`;
+    await roundTrip({ argv: [exe], ready: "ready\n", image, before: `${shown}ready\n`, expected: native });
+    // The names' own checks see the tag's strings: a path holding NUL, or a link target or
+    // entry whose name grew a '/', is refused as it is in text.
+    const rename = (to: string) => (st: unknown) => {
+      const walk = (v: unknown): unknown => {
+        if (typeof v === "string") return v.replaceAll("a\uDCFE\uDC80", to);
+        if (Array.isArray(v)) return v.map(walk);
+        if (typeof v === "object" && v !== null && !ArrayBuffer.isView(v)) {
+          for (const k of Object.keys(v)) (v as Record<string, unknown>)[k] = walk((v as Record<string, unknown>)[k]);
+        }
+        return v;
+      };
+      walk(st);
+    };
+    await refusedRestores(image, [
+      ["a name with '/'", rename("a/\uDCFE"), /^sentry: restore: cannot rebuild \/tmp\/.*\/a\/.*: No such file or directory\n$/],
+      ["a name with NUL", rename("a\0\uDCFE"), /bad state \(trees\.0\.entries\.\d+\.path: not a relative path\)/],
+    ]);
+    // The tag around text, or around bytes that are UTF-8, in the image's bytes.
+    const raw = Deno.readFileSync(image);
+    const at = raw.findIndex((_, i) => raw[i] === 0xd9 && raw[i + 1] === 0xdc && raw[i + 2] === 0x80 && raw[i + 3] === 0x43 && raw[i + 4] === 0x61);
+    assert.ok(at > 0, "the file's name is in the tag's form");
+    for (const inside of [[0x63, 0x61, 0xfe, 0x80], [0x43, 0x61, 0x62, 0x63]]) {
+      const bad = raw.slice();
+      bad.set(inside, at + 3);
+      Deno.writeFileSync(`${image}.bad`, bad);
+      const r = await sentry(["restore", `${image}.bad`]);
+      assert.equal(r.code, 125, r.stderr);
+      assert.match(r.stderr, /^sentry: restore: .* is not a usable checkpoint image: bad CBOR \(tag 56448 around anything but .*\)\n$/);
+      assert.equal(r.stdout, "");
+    }
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }

@@ -120,7 +120,7 @@ Deno.test("a restore of an idle shell imports the checkpoint's restore modules a
   };
   const start = closure(STARTUP_ROOTS);
   const restore = closure(["kernel/checkpoint/sandbox.ts"]);
-  const own = new Set(["sandbox", "plain_state", "files", "timers", "task_policies", "cow", "image", "zod_tree", "cbor_plain"]
+  const own = new Set(["sandbox", "plain_state", "files", "timers", "task_policies", "cow", "image", "zod_tree", "cbor_plain", "escaped_text"]
     .map((m) => `kernel/checkpoint/${m}.ts`));
   const extra = [...restore.keys()].filter((u) => !start.has(u) && !own.has(rel(u)));
   assert.deepEqual(extra.map((u) => `${rel(u)} (imported by ${rel(restore.get(u)!)})`), []);

@@ -3,7 +3,8 @@
  * restore's path instead of cbor-x, whose module costs a restore more to load than the reading
  * itself. It reads what image.ts's writer (cbor-x, without records, maps as objects) writes:
  * unsigned and negative integers, byte strings (tag 64, a Uint8Array, as cbor-x writes them, or
- * untagged), UTF-8 text, arrays, maps with text keys (as objects), false, true, null,
+ * untagged), UTF-8 text, strings that are not well-formed (escaped_text.ts's tag around their
+ * path bytes), arrays, maps with text keys (as objects), false, true, null,
  * undefined and 32- and 64-bit floats. Anything else (other tags, indefinite lengths, half
  * floats, other simple values, integers past 2^53, keys that are not text or are `__proto__`,
  * invalid UTF-8, nesting past MAX_DEPTH, bytes after the item) makes it give up: it returns
@@ -13,6 +14,8 @@
  *
  * @module
  */
+
+import { ESCAPED_TEXT_TAG, escapedText } from "./escaped_text.ts";
 
 /** What {@linkcode decodePlain} returns for input it does not read. */
 export const GIVE_UP: unique symbol = Symbol("give up");
@@ -153,9 +156,18 @@ export function decodePlainItem(buf: Uint8Array, start: number): { value: unknow
         return o;
       }
       case 6: {
-        // Tag 64: a Uint8Array, as cbor-x writes one.
-        if (arg(ai) !== 64 || pos >= buf.length || buf[pos]! >> 5 !== 2) throw giveUp;
-        return item(depth + 1);
+        // Tag 64: a Uint8Array, as cbor-x writes one. ESCAPED_TEXT_TAG: a string that is not
+        // well-formed, as its path bytes (escaped_text.ts).
+        const tag = arg(ai);
+        if (pos >= buf.length || buf[pos]! >> 5 !== 2) throw giveUp;
+        if (tag === 64) return item(depth + 1);
+        if (tag !== ESCAPED_TEXT_TAG) throw giveUp;
+        const n = arg(buf[pos++]! & 31);
+        if (n > buf.length - pos) throw giveUp;
+        const s = escapedText(buf.subarray(pos, pos + n));
+        if (s === null) throw giveUp;
+        pos += n;
+        return s;
       }
       default: {
         if (ai === 20) return false;

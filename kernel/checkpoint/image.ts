@@ -28,6 +28,7 @@ import type * as CborX from "cbor-x/index-no-eval";
 import type * as Zlib from "node:zlib";
 import { built, intIn, isIntIn, loadZod, onlyKeys, z, zodLoaded } from "./zod_tree.ts";
 import { decodePlain, decodePlainItem, GIVE_UP } from "./cbor_plain.ts";
+import { ESCAPED_TEXT_TAG, EscapedText, escapedText, escapeStrings } from "./escaped_text.ts";
 import { hostClose, hostOpen, hostPread, O_CLOEXEC, O_RDONLY } from "../../platform/ptrace/_ffi.ts";
 
 let codecs: { cbor: typeof CborX; zlib: typeof Zlib } | null = null;
@@ -48,6 +49,21 @@ export async function loadEncoders(): Promise<void> {
   // A CommonJS module: a bundle's dynamic import gives its exports as the default export.
   const m = cborModule as typeof CborX & { default?: typeof CborX };
   const cbor = typeof m.Encoder === "function" ? m : m.default!;
+  if (codecs === null) {
+    // cbor-x's extensions are its module's, for every encoder and decoder: the image's only.
+    const extension = {
+      Class: EscapedText,
+      tag: ESCAPED_TEXT_TAG,
+      encode: (t: EscapedText, encode: (v: unknown) => void) => encode(t.bytes),
+      decode: (b: unknown) => {
+        const s = b instanceof Uint8Array ? escapedText(b) : null;
+        if (s === null) throw new Error(`tag ${ESCAPED_TEXT_TAG} around anything but the bytes of a string that is not UTF-8`);
+        return s;
+      },
+    };
+    // (Its types want decode to make the class encode takes; here it makes a string.)
+    cbor.addExtension(extension as unknown as Parameters<typeof cbor.addExtension>[0]);
+  }
   codecs ??= { cbor, zlib };
 }
 
@@ -259,8 +275,9 @@ export function writeImage(path: string, image: Image<unknown>): void {
     if (b.length > MAX_BLOB_BYTES) throw new ImageError(`checkpoint: a memory run of ${b.length} bytes is too large for one blob`);
   }
   const { cbor, zlib } = loaded();
-  // Plain data out, plain data in: no records (structures keyed by position), no Maps.
-  const enc = new cbor.Encoder({ useRecords: false, mapsAsObjects: true });
+  // Plain data out, plain data in: no records (structures keyed by position), no Maps (the
+  // Maps escapeStrings makes for keys that are not well-formed are written as CBOR's plain maps).
+  const enc = new cbor.Encoder({ useRecords: false, mapsAsObjects: true, useTag259ForMaps: false } as CborX.Options);
   // cbor-x's buffers are reused by the next encode: each piece is copied before another.
   const piece = (v: unknown) => enc.encode(v).slice();
   const text = new TextEncoder();
@@ -275,9 +292,9 @@ export function writeImage(path: string, image: Image<unknown>): void {
       const w = new PieceWriter(f);
       w.put(cborHead(5, 3));
       w.put(key("header"));
-      w.put(piece(image.header));
+      w.put(piece(escapeStrings(image.header)));
       w.put(key("state"));
-      w.put(piece(image.state));
+      w.put(piece(escapeStrings(image.state)));
       w.put(key("blobs"));
       w.put(cborHead(4, image.blobs.length));
       for (const blob of image.blobs) {

@@ -790,11 +790,6 @@ function hex(v: bigint): string {
 export function checkpointToFile(k: Kernel, path: string, o: { rootHostPath: string; sentryVersion: string }): void {
   // (loadEncoders first: writeImage needs cbor-x and node:zlib.)
   const { state, blobs } = saveSandbox(k);
-  // An image's text is UTF-8: a name whose bytes are not (kept escaped, abi/path_bytes.ts)
-  // would come back as U+FFFD, another name. Refused rather than renamed.
-  if (hasIllFormedString(state)) {
-    throw new CheckpointError("a name that is not UTF-8 (a file name, link target, path or process name): not saved yet");
-  }
   let root;
   try {
     root = rootIdentity(o.rootHostPath);
@@ -806,27 +801,6 @@ export function checkpointToFile(k: Kernel, path: string, o: { rootHostPath: str
     state,
     blobs,
   });
-}
-
-/** Whether some string within `v` (objects, arrays, maps' keys and values) is not well-formed UTF-16. */
-function hasIllFormedString(v: unknown): boolean {
-  const stack: unknown[] = [v];
-  while (stack.length > 0) {
-    const x = stack.pop();
-    if (typeof x === "string") {
-      if (!x.isWellFormed()) return true;
-    } else if (Array.isArray(x)) {
-      for (const e of x) if (typeof e === "object" || typeof e === "string") stack.push(e);
-    } else if (x instanceof Map) {
-      for (const [key, e] of x) stack.push(key, e);
-    } else if (x !== null && typeof x === "object" && !ArrayBuffer.isView(x)) {
-      for (const key of Object.keys(x)) {
-        if (!key.isWellFormed()) return true;
-        stack.push((x as Record<string, unknown>)[key]);
-      }
-    }
-  }
-  return false;
 }
 
 /** Whether the sandbox changed /proc/sys/net/ipv4/ip_local_port_range. */

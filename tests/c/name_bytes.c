@@ -6,7 +6,8 @@
  * /proc/self/comm keep the bytes; exec cuts the comm to 15 bytes, through a UTF-8 sequence.
  * With an argument, lists that directory (made on the host) and opens what it lists.
  * Names are printed in hex, sorted. CPython's test_os (Pep383Tests) was the first to notice.
- * With --wait, holds a file so named in /dev/shm until stdin ends (a checkpoint refuses it). */
+ * With --wait, holds a file so named in /dev/shm until stdin ends (a checkpoint keeps it), then
+ * says whether it is there by that name. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -200,6 +201,7 @@ int main(int argc, char **argv) {
     int fd = open("/dev/shm/w\xff", O_CREAT | O_RDWR, 0600);
     printf("made: %d\n", fd >= 0);
     await_checkpoint();
+    printf("kept: %d\n", access("/dev/shm/w\xff", F_OK) == 0);
     unlink("/dev/shm/w\xff");
     return 0;
   }
