@@ -895,7 +895,7 @@ Deno.test("sentry do --checkpoint-image then sentry restore: pipes keep their in
   }
 });
 
-Deno.test("sentry do --checkpoint-image then sentry restore: names that are not UTF-8 (a tmpfs directory that is the cwd, a file held open, a symlink to it) keep their bytes, as natively (tests/c/ckpt_names.c); hostile names in the tag's form are refused in one line", async () => {
+Deno.test("sentry do --checkpoint-image then sentry restore: names that are not UTF-8 (a tmpfs directory that is the cwd, a file held open, a symlink to it) keep their bytes, as natively, in a tmpfs and on the overlay's upper layer in a host directory (tests/c/ckpt_names.c); hostile names in the tag's form are refused in one line", async () => {
   const exe = await compileC("ckpt_names", { static: true });
   const native = await nativeOutput(exe);
   const shown = "ls: 61 fe 80\nls: 6c fd\nreadlink: 61 fe 80\ngetcwd: 2f 6e ff\nfd: 2f 6e ff 2f 61 fe 80\nread: 4 kept\n";
@@ -934,6 +934,13 @@ Deno.test("sentry do --checkpoint-image then sentry restore: names that are not 
       assert.match(r.stderr, /^sentry: restore: .* is not a usable checkpoint image: bad CBOR \(tag 56448 around anything but .*\)\n$/);
       assert.equal(r.stdout, "");
     }
+    // On the overlay's upper layer in a host directory: saved from it, restored into another.
+    for (const d of ["ckpt", "restored"]) Deno.mkdirSync(`${dir}/${d}`);
+    const upper = `${dir}/upper.cbor`;
+    const first = await checkpointOn("ready\n", upper, [exe], { flags: ["--overlay-upper", `${dir}/ckpt`] });
+    assert.deepEqual([first.code, first.stderr, first.stdout], [0, "", `${shown}ready\n`]);
+    const into = await sentry(["restore", "--overlay-upper", `${dir}/restored`, upper]);
+    assert.deepEqual([into.code, into.stderr, first.stdout + into.stdout], [0, "", native]);
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
