@@ -653,6 +653,10 @@ export class Kernel {
     // devconf_inherit_init_net 0: IPv4's conf/default comes from the first namespace, and the
     // new lo's conf from that default.
     net.sysctl.defaultTag = net.sysctl.loTag = this.net.sysctl.defaultTag;
+    // A namespace made in the sandbox starts with Linux's own "1 0" (no group may make ping
+    // sockets); only the first one has the runtime's wider default (Net.sysctl).
+    net.sysctl.pingGroupLow = 1;
+    net.sysctl.pingGroupHigh = 0;
     return net;
   }
 

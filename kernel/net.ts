@@ -314,9 +314,17 @@ export class Net implements DeadlineTarget {
    * Writable sysctls of /proc/sys/net that the stack keeps for programs to read back (the
    * stack's behaviour does not follow them yet): ip_forward, tcp_sack, tcp_recovery; and conf/lo/accept_local
    * and route_localnet, which the stack follows for packets a packet socket injects on lo;
-   * conf/lo/tag and conf/default/tag (a device's tag, unused by IPv4 itself).
+   * conf/lo/tag and conf/default/tag (a device's tag, unused by IPv4 itself); and
+   * ping_group_range, the groups that may make ping sockets (SOCK_DGRAM ICMP, both families):
+   * Linux's own default is "1 0" (nobody), but the sentry has always let every group make them
+   * in the sandbox's first namespace, as distributions' systemd sets ("0 2147483647"), and that
+   * is kept there (a namespace made inside starts at "1 0", Kernel.newNetNamespace); podman
+   * writes "0 0" through linux.sysctl, which then holds.
    */
-  readonly sysctl = { ipForward: 0, tcpSack: 1, tcpRecovery: 1, loAcceptLocal: 0, loRouteLocalnet: 0, loTag: 0, defaultTag: 0 };
+  readonly sysctl = {
+    ipForward: 0, tcpSack: 1, tcpRecovery: 1, loAcceptLocal: 0, loRouteLocalnet: 0, loTag: 0, defaultTag: 0,
+    pingGroupLow: 0, pingGroupHigh: 2147483647,
+  };
   /** Traffic counters, by netstack index (loopback delivery bypasses devices: zeros). */
   readonly counters: IfCounters[] = [];
   /**

@@ -515,6 +515,9 @@ class ProcessView implements ProcProcess {
 
 /** @savable */
 /** The writable network sysctls kept in Net.sysctl, by /proc/sys path. */
+/** Linux's GID_T_MAX, the highest gid net.ipv4.ping_group_range takes ((gid_t)~0 - 1). */
+const GID_T_MAX = 4294967294;
+
 const NET_SYSCTLS: Record<string, keyof Net["sysctl"]> = {
   "net/ipv4/ip_forward": "ipForward",
   "net/ipv4/tcp_sack": "tcpSack",
@@ -670,6 +673,20 @@ export class KernelProcSource implements ProcSource {
       const low = Number(m[1]), high = Number(m[2]);
       if (low < 1024 || high > 65535 || high < low) throw EINVAL;
       this.#net().stack.ephemeralRange = [low, high];
+      return;
+    }
+    if (key === "net/ipv4/ping_group_range") {
+      // As Linux's ipv4_ping_group_range: up to two gids (0..GID_T_MAX, 4294967294; numbers
+      // after the second are left unread; one number leaves the high as it was), and a range
+      // whose high is below its low becomes the empty "1 0".
+      const words = text.trim().split(/\s+/);
+      if (words.some((w) => !/^[0-9]+$/.test(w))) throw EINVAL;
+      const s = this.#net().sysctl;
+      let low = Number(words[0]), high = words.length > 1 ? Number(words[1]) : s.pingGroupHigh;
+      if (low > GID_T_MAX || high > GID_T_MAX) throw EINVAL;
+      if (high < low) [low, high] = [1, 0];
+      s.pingGroupLow = low;
+      s.pingGroupHigh = high;
       return;
     }
     const netKey = NET_SYSCTLS[key];
@@ -848,6 +865,8 @@ export class KernelProcSource implements ProcSource {
       case "net/ipv4/ip_local_port_range":
         // The range the netstack draws ephemeral ports from (netstack/iface/ports.ts).
         return `${this.#net().stack.ephemeralRange.join("\t")}\n`;
+      case "net/ipv4/ping_group_range":
+        return `${this.#net().sysctl.pingGroupLow}\t${this.#net().sysctl.pingGroupHigh}\n`;
       case "net/ipv4/ip_forward":
       case "net/ipv4/tcp_sack":
       case "net/ipv4/tcp_recovery":

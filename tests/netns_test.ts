@@ -43,3 +43,15 @@ Deno.test("SIOCETHTOOL on lo: software timestamping, no PTP clock, the link stat
   assert.equal(native.code, 0, native.stderr);
   assert.equal(r.stdout, native.stdout);
 });
+
+Deno.test("net.ipv4.ping_group_range: read back, a reversed range is \"1 0\", bad text EINVAL, and a ping socket needs the effective or a supplementary group in it (EACCES), IPv4 and IPv6, as natively in a namespace of its own (tests/c/ping_group_range.c)", async () => {
+  const bin = await compileC("ping_group_range");
+  const r = await runSentry([bin]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /egid 7, groups 5, range 0-0: ping4 EACCES, ping6 EACCES\n/);
+  assert.match(r.stdout, /egid 7, groups 5, range 5-5: ping4 ok, ping6 ok\n/);
+  if (!(await canUnshareNet())) return;
+  const native = await runNative(["/usr/bin/unshare", "--net", "--", bin]);
+  assert.equal(native.code, 0, native.stderr);
+  assert.equal(r.stdout, native.stdout);
+});

@@ -413,7 +413,8 @@ export const savedSandboxSchema = z.object({
   leaseSysctl: z.object({ breakTimeSec: i32, enabled: i32 }).optional(),
   /** /proc/sys/net/ipv4's ip_forward, tcp_sack, tcp_recovery when changed. */
   netSysctl: z.object({ ipForward: i32, tcpSack: i32, tcpRecovery: i32, loAcceptLocal: i32.optional(), loRouteLocalnet: i32.optional(),
-    loTag: i32.optional(), defaultTag: i32.optional() }).strict().optional(),
+    loTag: i32.optional(), defaultTag: i32.optional(), pingGroupLow: intIn(0, 4294967294).optional(),
+    pingGroupHigh: intIn(0, 4294967294).optional() }).strict().optional(),
   /** /proc/sys/net/ipv4/ip_local_port_range when changed from its default. */
   portRange: z.tuple([intIn(1024, 65535), intIn(1024, 65535)]).optional(),
   nextTid: intIn(2, 1 << 22),

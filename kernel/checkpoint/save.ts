@@ -269,7 +269,8 @@ export function saveSandbox(k: Kernel): { state: SavedSandbox; blobs: Uint8Array
     ...(k.ucounts.initChanged ? { ucountMax: [...k.ucounts.initMax] } : {}),
     ...(k.leases.breakTimeSec !== 45 || k.leases.enabled !== 1 ? { leaseSysctl: { breakTimeSec: k.leases.breakTimeSec, enabled: k.leases.enabled } } : {}),
     ...(portRangeChanged(k) ? { portRange: k.net.stack.ephemeralRange } : {}),
-    ...(k.net.sysctl.ipForward !== 0 || k.net.sysctl.tcpSack !== 1 || k.net.sysctl.tcpRecovery !== 1 || k.net.sysctl.loAcceptLocal !== 0 || k.net.sysctl.loRouteLocalnet !== 0 || k.net.sysctl.loTag !== 0 || k.net.sysctl.defaultTag !== 0 ? { netSysctl: { ...k.net.sysctl } } : {}),
+    ...(k.net.sysctl.ipForward !== 0 || k.net.sysctl.tcpSack !== 1 || k.net.sysctl.tcpRecovery !== 1 || k.net.sysctl.loAcceptLocal !== 0 || k.net.sysctl.loRouteLocalnet !== 0 || k.net.sysctl.loTag !== 0 || k.net.sysctl.defaultTag !== 0 ||
+      k.net.sysctl.pingGroupLow !== 0 || k.net.sysctl.pingGroupHigh !== 2147483647 ? { netSysctl: { ...k.net.sysctl } } : {}),
     nextTid: k.lastTid + 1,
     monotonicNs: Math.ceil(monotonicNs()),
     init: init.tgid,

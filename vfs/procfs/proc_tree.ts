@@ -154,6 +154,7 @@ export function fixedEntries(pfs: ProcFilesystem, root: KDentry): StaticDir {
   }
   const ipv4 = net.dir("ipv4");
   ipv4.add(new SysctlFile(pfs, ipv4, "ip_local_port_range", "net/ipv4/ip_local_port_range", 0o644));
+  ipv4.add(new SysctlFile(pfs, ipv4, "ping_group_range", "net/ipv4/ping_group_range", 0o644));
   for (const name of ["ip_forward", "tcp_sack", "tcp_recovery"]) {
     ipv4.add(new SysctlFile(pfs, ipv4, name, `net/ipv4/${name}`, 0o644));
   }

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { EINVAL, EPERM, EPROTONOSUPPORT, ESOCKTNOSUPPORT } from "../../errno.ts";
+import { EACCES, EINVAL, EPERM, EPROTONOSUPPORT, ESOCKTNOSUPPORT } from "../../errno.ts";
 import type { Net } from "../../net.ts";
 import { O_NONBLOCK } from "../../../abi/linux/file.ts";
 import type { Task } from "../../task.ts";
@@ -57,6 +57,13 @@ function factory(family: number) {
       if (protocol < 0 || protocol >= IPPROTO_MAX) throw EINVAL;
       if (protocol === 0) throw EPROTONOSUPPORT;
       if (!t.creds.capableIn(t.net.owner, CAP_NET_RAW)) throw EPERM; // over the network namespace
+    }
+    // ping_init_sock: a ping socket needs the effective group, or a supplementary one, in
+    // net.ipv4.ping_group_range (for IPv6 too), whatever the capabilities: EACCES otherwise.
+    if ((type & C.SOCK_TYPE_MASK) === C.SOCK_DGRAM && protocol === (family === C.AF_INET ? C.IPPROTO_ICMP : C.IPPROTO_ICMPV6)) {
+      const { pingGroupLow: low, pingGroupHigh: high } = t.net.sysctl;
+      const inRange = (g: number) => low <= g && g <= high;
+      if (!inRange(t.creds.egid) && !t.creds.groups.some(inRange)) throw EACCES;
     }
     const f = createInetSocket(t.net, family, type, protocol, flags) as InetSocketFile;
     f.uid = t.creds.euid;
