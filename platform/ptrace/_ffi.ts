@@ -373,11 +373,27 @@ export function waitpid(pid: number, options: number): WaitResult | null | "eint
   const r = libc.waitpid(pid, statusBytes, options);
   if (r === -1) {
     const e = errno();
-    if (e === EINTR) return "eintr";
+    if (e === EINTR || implausibleWaitErrno(e)) return "eintr";
     throw new HostError("waitpid", e);
   }
+  waitErrnoOddities = 0;
   if (r === 0) return null;
   return { pid: r, status: statusBuf[0]! };
+}
+
+const ECHILD = 10, EINVAL = 22;
+let waitErrnoOddities = 0;
+
+/**
+ * Whether a failed wait's errno is one wait4(2) never gives (it gives ECHILD, EINTR or EINVAL),
+ * the first few times in a row: errno is read by a second call after the wait's, and once, under
+ * load, a wait "failed" with ENOENT (the sentry ended with an internal error), errno evidently
+ * set by something that ran on this thread in between. The wait is then simply made again
+ * (its callers loop on "eintr"); a real failure shows again and is reported after three.
+ */
+function implausibleWaitErrno(e: number): boolean {
+  if (e === ECHILD || e === EINVAL) return false;
+  return ++waitErrnoOddities <= 3;
 }
 
 const rusageBuf = new BigInt64Array(18); // struct rusage: 144 bytes
@@ -400,9 +416,10 @@ export function wait4(pid: number, options: number): ReapedUsage | null {
     const r = libc.wait4(pid, statusBytes, options, rusageBytes);
     if (r === -1) {
       const e = errno();
-      if (e === EINTR) continue;
+      if (e === EINTR || implausibleWaitErrno(e)) continue;
       throw new HostError("wait4", e);
     }
+    waitErrnoOddities = 0;
     const status = statusBuf[0]!;
     if ((status & 0xff) === 0x7f) return null;
     const tv = (i: number) => Number(rusageBuf[i]!) * 1e9 + Number(rusageBuf[i + 1]!) * 1000;
