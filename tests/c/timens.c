@@ -273,8 +273,10 @@ int main(int argc, char **argv) {
     show_offsets("clone3 child's children");
     _exit(0);
   }
-  R("clone3(CLONE_NEWTIME)", pid > 0);
+  // Printed once the child is done: its lines and this one raced (natively the child ran first).
+  int cloned = pid > 0;
   waitpid(pid, NULL, 0);
+  R("clone3(CLONE_NEWTIME)", cloned);
   printf("parent still unshifted: %d\n", shifted(vdso_ns(CLOCK_MONOTONIC), mono, 0));
   wr("parent writes the entered namespace's offsets", "monotonic 1 0");
 
