@@ -1357,12 +1357,14 @@ Deno.test("sentry do --checkpoint-image then sentry restore: a TCP transfer over
   try {
     const image = `${dir}/image.cbor`;
     // The transfer takes 2.6 s at least from "ready", with both queues filling at once and full
-    // throughout: the checkpoint 300 ms in finds them holding megabytes.
+    // throughout: the checkpoint 300 ms in finds them holding megabytes on a quiet machine, and
+    // at least a window's worth however loaded (224 KiB was seen at load ~15: the precondition
+    // is that data is in flight, not how much).
     const first = await checkpointOn("ready\n", image, [exe], { settleMs: 300 });
     assert.deepEqual([first.code, first.stderr, first.stdout], [0, "", "ready\n"]);
     const saved = readSandboxImage(image, "/").state;
     const queued = saved.tcpSockets.reduce((n, s) => n + s.rxLen + s.tx.length, 0);
-    assert.ok(queued >= 256 << 10, `only ${queued} bytes were queued at the checkpoint`);
+    assert.ok(queued >= 64 << 10, `only ${queued} bytes were queued at the checkpoint`);
     await assertRestores(image, first.stdout, native);
   } finally {
     Deno.removeSync(dir, { recursive: true });
