@@ -247,6 +247,10 @@ Deno.test("mount -t overlay over tmpfs directories merges them, copies up on cha
   await assertSameAsNative([await compileC("overlay_mount")]);
 });
 
+Deno.test("opening through a mounted overlay opens the layer's real file and directory: the lower layer's inotify watch and fanotify inode and filesystem marks hear the open and close, a mount mark on the layer does not, a copied-up file is heard on the upper layer, as natively (tests/c/overlay_fsnotify.c)", async () => {
+  await assertSameAsNative([await compileC("overlay_fsnotify")]);
+});
+
 Deno.test("the mount API (fsopen, fsconfig, fsmount, move_mount, open_tree) and mount(2)'s MS_MOVE: detached mounts usable as dirfds, attached and moved, never under themselves; clones with and without submounts; unmounted mounts neither cloned nor bound; no move under a shared parent; as natively (tests/c/mount_api.c)", async () => {
   await assertSameAsNative([await compileC("mount_api")]);
 });

@@ -343,6 +343,12 @@ export const LEDGER: readonly LedgerEntry[] = [
     derived: {},
   },
   {
+    file: "vfs/overlay/overlay_file.ts",
+    className: "OverlayDirectoryFile",
+    saved: [],
+    derived: { "#real": "the layer's real directory: opened again when the overlay directory is reopened by path" },
+  },
+  {
     file: "vfs/lock.ts",
     className: "LockTable",
     saved: ["#inodes"],

@@ -30,10 +30,11 @@ import {
 import { hostFds } from "../host_fds.ts";
 import { Dentry, type Filesystem, type FsStat, type NewFile, type SetAttr } from "../dentry.ts";
 import type { DirEntry, FileDescription, Stat } from "../file_description.ts";
-import { Location } from "../mount.ts";
+import { Location, Mount } from "../mount.ts";
+import { fsnotifyOpenAllowed } from "../fsnotify.ts";
 import type { HostDentry, HostFilesystem } from "../hostfs/hostfs.ts";
 import { nowNs } from "../tmpfs/tmpfs.ts";
-import { OverlayRegularFile } from "./overlay_file.ts";
+import { OverlayDirectoryFile, OverlayRegularFile } from "./overlay_file.ts";
 import type { Acl, AclType } from "../posix_acl.ts";
 
 /** Upper-layer inode numbers are shifted by this, out of the host's range in practice. */
@@ -52,6 +53,22 @@ export interface UpperFilesystem extends Filesystem {
 export interface OverlayLayers {
   lower: Location;
   upper: Location | null;
+}
+
+/**
+ * Each layer's private mount (Linux's clone_private_mount): detached, id 0, in no namespace's
+ * tree, so no mount mark matches it. Derived from the layer, so made again after a restore.
+ */
+const PRIVATE_MOUNTS = new WeakMap<Location, Mount>();
+
+function privateMount(layer: Location): Mount {
+  let m = PRIVATE_MOUNTS.get(layer);
+  if (m === undefined) {
+    const o = layer.mount;
+    m = new Mount({ id: 0, fs: o.fs, root: o.root, parent: null, mountpoint: null, readonly: o.readonly, flags: o.flags, source: o.source });
+    PRIVATE_MOUNTS.set(layer, m);
+  }
+  return m;
 }
 
 /** Device numbers of mounted overlays (anonymous superblocks, as tmpfs's). */
@@ -283,11 +300,30 @@ export class OverlayDentry extends Dentry {
    * a write open copies up first.
    */
   override open(loc: Location, flags: number): FileDescription {
-    if (this.isDir) return super.open(loc, flags);
+    if (this.isDir) {
+      // ovl_dir_open opens the real directory (the upper one of a merged directory) too.
+      const real = this.#fs.layers === null ? null : this.openReal(loc, flags);
+      return new OverlayDirectoryFile(loc, flags, real);
+    }
     if (!this.isRegular) return this.#top.open(loc, flags);
     if ((flags & O_ACCMODE) !== O_RDONLY) this.copyUp();
     const onLower = this.upper === null;
-    return new OverlayRegularFile(loc, flags, this, this.#top.open(loc, flags), onLower);
+    return new OverlayRegularFile(loc, flags, this, this.openReal(loc, flags), onLower);
+  }
+
+  /**
+   * The real file of the layer that holds this file now (ovl_open_realfile's backing file). A
+   * mounted overlay opens it through the layer's private mount, as a VFS open, so the layer's
+   * inode and filesystem fanotify marks and inotify watches hear its open and close (mount
+   * marks do not: Linux's layers are private clones, clone_private_mount). The root overlay's
+   * layers are the sandbox's own host tree and tmpfs, which nothing can watch but through it.
+   */
+  openReal(loc: Location, flags: number): FileDescription {
+    const top = this.#top;
+    const layers = this.#fs.layers;
+    if (layers === null) return top.open(loc, flags);
+    const layer = this.upper !== null ? layers.upper! : layers.lower;
+    return fsnotifyOpenAllowed(top.open(new Location(privateMount(layer), top), flags));
   }
 
   override hostPath(): string | null {

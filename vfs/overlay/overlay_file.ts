@@ -13,6 +13,7 @@
  */
 
 import type { FileDescription, MemoryIO, Stat } from "../file_description.ts";
+import { DirectoryFile } from "../directory_file.ts";
 import { LocatedFile } from "../located_file.ts";
 import type { Location } from "../mount.ts";
 import type { OverlayDentry } from "./overlay.ts";
@@ -36,7 +37,7 @@ export class OverlayRegularFile extends LocatedFile {
   /** The real file, switched to the upper copy if the file was copied up since; offset and flags handed over. */
   #current(): FileDescription {
     if (this.#onLower && this.#dentry.upper !== null) {
-      const up = this.#dentry.upper.open(this.loc, this.flags);
+      const up = this.#dentry.openReal(this.loc, this.flags);
       this.#real.decRef();
       this.#real = up;
       this.#onLower = false;
@@ -101,5 +102,25 @@ export class OverlayRegularFile extends LocatedFile {
 
   protected override release(): void {
     this.#real.decRef();
+  }
+}
+
+/**
+ * @savable An open directory of the overlay: listed by the overlay's merged dentry, holding
+ * the real directory open (ovl_dir_open's realfile) from open to release, so the layer's
+ * watches hear both. A checkpoint reopens it by path, which opens the real one again.
+ */
+export class OverlayDirectoryFile extends DirectoryFile {
+  /** Immutable. The real directory of a mounted overlay; null for the root overlay. */
+  readonly #real: FileDescription | null;
+
+  constructor(loc: Location, flags: number, real: FileDescription | null) {
+    super(loc, flags);
+    this.#real = real;
+  }
+
+  protected override release(): void {
+    super.release();
+    this.#real?.decRef();
   }
 }
