@@ -138,6 +138,14 @@ export abstract class Dentry {
   abstract stat(): Stat;
 
   /**
+   * The inode's link count as the VFS keeps it (i_nlink: fsnotify's IN_DELETE_SELF at the last
+   * user), which stat reports unless the filesystem says otherwise (overlayfs).
+   */
+  links(): number {
+    return this.stat().nlink;
+  }
+
+  /**
    * The child called name, or null if there is none. name is a single component, never "",
    * "." or "..". Preconditions:
    * - this is a directory.

@@ -218,7 +218,7 @@ function deliver(list: InotifyWatch[], mask: number, cookie: number, name: strin
 /** d's link count; 0 when the filesystem can no longer stat it (it is gone). */
 function linkCount(d: Dentry): number {
   try {
-    return d.stat().nlink;
+    return d.links();
   } catch {
     return 0;
   }

@@ -3,7 +3,9 @@
  * lower file's inotify watch and fanotify inode and filesystem marks hear FAN_OPEN and
  * FAN_CLOSE_NOWRITE of a file, and of a directory (ovl_dir_open), with the real inode's file
  * handle; a mount mark on the layer's mount does not (the layers are private clones); a file
- * copied up is heard on the upper layer (what the copy-up itself opens is not compared).
+ * copied up is heard on the upper layer (what the copy-up itself opens is not compared). A
+ * lower-only file or directory removed through the overlay drops the overlay inode's links:
+ * its marks hear FAN_DELETE_SELF (the file's at its last close).
  * Natively it runs in a mount namespace of its own with / made private. Prints the events each listener read.
  */
 #define _GNU_SOURCE
@@ -63,7 +65,7 @@ static void fan_dump(int fa, const char *what) {
   }
   for (struct fanotify_event_metadata *e = (void *)buf; FAN_EVENT_OK(e, n); e = FAN_EVENT_NEXT(e, n)) {
     struct fanotify_event_info_fid *fid = (void *)(e + 1);
-    printf(" [%#llx %s]", (unsigned long long)e->mask, who((struct file_handle *)fid->handle));
+    printf(" [%#llx %s]", (unsigned long long)e->mask, fid->hdr.info_type == FAN_EVENT_INFO_TYPE_FID ? who((struct file_handle *)fid->handle) : "no fid");
   }
   printf("\n");
 }
@@ -146,6 +148,18 @@ int main(void) {
   open_close(at(0, "merged/g"), O_RDONLY);
   fan_dump(sb, "filesystem mark after copy-up");
   in_dump(in, "inotify on lower and upper after copy-up");
+
+  printf("-- lower-only merged/f and merged/dir removed through the overlay\n");
+  int del = fanotify_init(FAN_CLASS_NOTIF | FAN_REPORT_FID | FAN_NONBLOCK, O_RDONLY);
+  if (fanotify_mark(del, FAN_MARK_ADD, FAN_DELETE_SELF | FAN_ONDIR, AT_FDCWD, at(0, "merged/f")) != 0) perror("mark merged/f");
+  if (fanotify_mark(del, FAN_MARK_ADD, FAN_DELETE_SELF | FAN_ONDIR, AT_FDCWD, at(0, "merged/dir")) != 0) perror("mark merged/dir");
+  struct stat st;
+  int keep = open(at(0, "merged/f"), O_RDONLY);
+  printf("unlink: %d, rmdir: %d\n", unlink(at(0, "merged/f")), rmdir(at(0, "merged/dir")));
+  printf("fstat of the open file: nlink %d\n", fstat(keep, &st) == 0 ? (int)st.st_nlink : -1);
+  fan_dump(del, "DELETE_SELF marks, the file still open");
+  close(keep);
+  fan_dump(del, "DELETE_SELF marks, closed");
 
   umount2(at(0, "merged"), MNT_DETACH);
   umount2(base, MNT_DETACH);

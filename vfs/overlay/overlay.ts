@@ -247,6 +247,16 @@ export class OverlayDentry extends Dentry {
     return st;
   }
 
+  /**
+   * ovl_do_remove drops the overlay inode's links when it removes a lower-only file (a whiteout
+   * hides it now): its watches hear IN_DELETE_SELF at the last close, though stat still
+   * reports the lower file's count (ovl_getattr), which keeps its links.
+   */
+  override links(): number {
+    const n = super.links();
+    return this.unlinked && this.upper === null && !this.isDir ? Math.max(0, n - 1) : n;
+  }
+
   lookup(name: string): OverlayDentry | null {
     const cached = this.#children.get(name);
     if (cached !== undefined) return cached;
