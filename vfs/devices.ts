@@ -187,7 +187,12 @@ export class LoopNodeFile extends TunNodeFile {
  * The open loop devices and loop-control (kernel/loop.ts's descriptions extend it), so that
  * ioctl(2) reaches their driver without loading it first.
  */
-export abstract class LoopDeviceFileBase extends LocatedFile {}
+export abstract class LoopDeviceFileBase extends LocatedFile {
+  /** loop-control (loop_ctl_fops) and a block device (def_blk_fops) have no poll: epoll_ctl is EPERM. */
+  override get epollable(): boolean {
+    return false;
+  }
+}
 
 /**
  * The in-sentry implementation for a device number, or null if there is none. `block` for a

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -69,6 +70,15 @@ int main(void) {
   struct stat st;
   fstat(ctl, &st);
   printf("loop-control: chr %d %u:%u\n", S_ISCHR(st.st_mode), major(st.st_rdev), minor(st.st_rdev));
+  {
+    // Neither loop-control (loop_ctl_fops) nor a block device (def_blk_fops) has a poll
+    // operation: epoll_ctl refuses both.
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event ev = {.events = EPOLLIN};
+    int r = epoll_ctl(ep, EPOLL_CTL_ADD, ctl, &ev);
+    printf("epoll_ctl on loop-control: %s\n", r < 0 ? en(errno) : "ok");
+    close(ep);
+  }
   int n = ioctl(ctl, LOOP_CTL_GET_FREE);
   if (n < 0) { printf("GET_FREE: %s\n", en(errno)); return 1; }
   snprintf(dev, sizeof dev, "/dev/loop%d", n);
