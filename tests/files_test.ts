@@ -279,6 +279,10 @@ Deno.test("shared subtrees and mount namespaces: mounts and unmounts propagate b
   await assertSameAsNative([await compileC("mount_propagation")]);
 });
 
+Deno.test("binds of / onto / in a shared chroot stack on the topmost mount and double by propagation, an unmount of / takes every tucked copy, and unmounting the caller's root remounts it read-only, as natively (tests/c/mount_stack.c)", async () => {
+  await assertSameAsNative([await compileC("mount_stack")]);
+});
+
 Deno.test("a mount namespace made with a new user namespace is locked: copied submounts stay (umount EINVAL, non-recursive bind EINVAL), locked flags stay (remount EPERM), shared mounts come as slaves, a tree propagated in keeps its locked part and hides what it covered after a lazy unmount, devtmpfs is EPERM there, as natively (tests/c/mount_locked.c)", async () => {
   await assertSameAsNative([await compileC("mount_locked")]);
 });

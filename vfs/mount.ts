@@ -124,9 +124,9 @@ export class Mount {
     return (this.flags & MS_NODEV) !== 0;
   }
 
-  /** True if writes through this mount must fail with EROFS. */
+  /** True if writes through this mount must fail with EROFS (__mnt_is_readonly: the mount's flag or the superblock's). */
   get isReadonly(): boolean {
-    return this.readonly || this.fs.readonly;
+    return this.readonly || this.fs.readonly || this.fs.superReadonly === true;
   }
 }
 

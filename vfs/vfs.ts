@@ -179,7 +179,7 @@ export class VirtualFilesystem {
     const root = o.root ?? fs.root;
     if (at.isDir !== root.isDir) throw ENOTDIR;
     const m = this.detachedMount(fs, { ...o, root });
-    this.#attachTree(m, at, false);
+    this.#attachTree(m, topmost(at), false);
     return m;
   }
 
@@ -194,7 +194,7 @@ export class VirtualFilesystem {
     if (at.isDir !== src.isDir) throw ENOTDIR;
     const m = this.cloneDetached(src, recursive);
     try {
-      this.#attachTree(m, at, false);
+      this.#attachTree(m, topmost(at), false);
     } catch (e) {
       this.#discard(m);
       throw e;
@@ -218,7 +218,7 @@ export class VirtualFilesystem {
    * receivers as a mount (Linux's do_move_mount; the caller checks what may move).
    */
   moveMount(m: Mount, at: Location): void {
-    this.#attachTree(m, at, true);
+    this.#attachTree(m, topmost(at), true);
   }
 
   /**
@@ -380,6 +380,9 @@ export class VirtualFilesystem {
     // them was looked at with it (its peers and slaves are among the receivers that found it),
     // so each is looked at once (a chain of thousands of slaves would be walked again for each).
     const examined = new Map<Dentry, Set<Mount>>();
+    // Mounts tucked under another (a propagated copy placed beneath what was there): the one
+    // on top takes the unmounted one's place (propagate_umount's find_topper).
+    const toppers: Array<{ topper: Mount; at: Location }> = [];
     for (let i = 0; i < set.length; i++) {
       const u = set[i]!;
       const p = u.parent, d = u.mountpoint;
@@ -394,7 +397,9 @@ export class VirtualFilesystem {
         if (c === undefined || inSet.has(c) || c.ns === null) continue;
         // A locked mount goes only with what it sits on.
         if (c.locked && !inSet.has(r)) continue;
-        if (![...c.children.values()].every((x) => inSet.has(x))) continue;
+        const stay = [...c.children.values()].filter((x) => !inSet.has(x));
+        if (stay.length > 1 || (stay.length === 1 && stay[0]!.mountpoint !== c.root)) continue;
+        if (stay.length === 1) toppers.push({ topper: stay[0]!, at: new Location(r, d) });
         set.push(c);
         inSet.add(c);
       }
@@ -416,6 +421,7 @@ export class VirtualFilesystem {
       u.ns = null;
       dropPropagation(u, this.groupIds);
     }
+    for (const { topper, at } of toppers) if (!topper.umounted && !at.mount.umounted) attachMount(topper, at);
     for (const n of touched) n.changed();
   }
 
@@ -1243,4 +1249,16 @@ function checkDevice(ctx: PathContext, d: Dentry, want: number): void {
   if (want & MAY_WRITE) access |= BPF_DEVCG_ACC_WRITE;
   if (want & MAY_READ) access |= BPF_DEVCG_ACC_READ;
   ctx.devices((st.mode & S_IFMT) === S_IFBLK, st.rdev, access);
+}
+
+/**
+ * lock_mount: a mount goes on the topmost mount stacked at `at`. A walk ends there already but
+ * for a path that starts where mounts are stacked and does not cross them: "/" in a chroot
+ * whose root was mounted over, "." in a directory mounted over after it became the cwd.
+ */
+function topmost(at: Location): Location {
+  for (let over = at.mount.children.get(at.dentry); over !== undefined; over = at.mount.children.get(at.dentry)) {
+    at = new Location(over, over.root);
+  }
+  return at;
 }

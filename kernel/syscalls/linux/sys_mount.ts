@@ -358,7 +358,6 @@ const sysUmount2: SyscallFn = (t, a) => {
   if (loc.dentry !== m.root) throw EINVAL;
   if (!inCallerNs(t, m)) throw EINVAL;
   if (m.locked) throw EINVAL; // it goes only with what it sits on
-  if (m.parent === null || m.mountpoint === null) throw EBUSY;
   if (flags & MNT_EXPIRE) {
     // do_umount: the caller's root is EINVAL, a mount in use EBUSY; the first call marks it
     // (EAGAIN), a second one with no use in between unmounts it.
@@ -369,6 +368,18 @@ const sysUmount2: SyscallFn = (t, a) => {
       throw EAGAIN;
     }
   }
+  // do_umount: "unmounting" the caller's root remounts its superblock read-only instead
+  // (do_umount_root; EBUSY while a file of it is open for writing, sb_prepare_remount_readonly).
+  if (m === t.fs.root.mount && !(flags & MNT_DETACH)) {
+    if (!m.fs.superReadonly) {
+      if (openForWrite(t, m, true)) throw EBUSY;
+      remountBlockSuper(t.kernel, m.fs, true);
+      m.fs.superReadonly = true;
+      m.ns?.changed();
+    }
+    return 0;
+  }
+  if (m.parent === null || m.mountpoint === null) throw EBUSY;
   if (!(flags & MNT_DETACH) && mountBusy(t, m)) throw EBUSY;
   // What the unmount propagates to must not be in use either (propagate_mount_busy).
   t.kernel.vfs.umount(m, (flags & MNT_DETACH) !== 0, (x) => mountInUse(t, x));
