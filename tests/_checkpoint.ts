@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { readSandboxImage } from "../kernel/checkpoint/sandbox.ts";
+import { readSandboxImage } from "../kernel/checkpoint/sandbox_schema.ts";
 import { writeImage } from "../kernel/checkpoint/image.ts";
 import { connectTo, readReply, type Reply } from "../boot/control_client.ts";
 import { REPO_ROOT } from "./_harness.ts";

@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { loadCodecs } from "../kernel/checkpoint/image.ts";
-import { readSandboxImage } from "../kernel/checkpoint/sandbox.ts";
+import { readSandboxImage } from "../kernel/checkpoint/sandbox_schema.ts";
 import { compileC } from "./_harness.ts";
 import { nativeOutput, refusedRestores, roundTrip } from "./_checkpoint.ts";
 

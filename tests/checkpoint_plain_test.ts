@@ -9,7 +9,8 @@
 
 import assert from "node:assert/strict";
 import { ImageError, loadCodecs } from "../kernel/checkpoint/image.ts";
-import { imageNeedsProc, kindFree, readSandboxImage, readSandboxImageFast, savedSandboxSchema } from "../kernel/checkpoint/sandbox.ts";
+import { imageNeedsProc, kindFree, readSandboxImageFast } from "../kernel/checkpoint/sandbox.ts";
+import { readSandboxImage, savedSandboxSchema } from "../kernel/checkpoint/sandbox_schema.ts";
 import { plainSandbox } from "../kernel/checkpoint/plain_state.ts";
 import { built } from "../kernel/checkpoint/zod_tree.ts";
 import { compileC } from "./_harness.ts";

@@ -27,7 +27,8 @@ import {
 import { declaredFields, LEDGER } from "../kernel/checkpoint/fields.ts";
 import { decodePlain, GIVE_UP } from "../kernel/checkpoint/cbor_plain.ts";
 import { escapeStrings } from "../kernel/checkpoint/escaped_text.ts";
-import { readSandboxImage, restoreSandbox } from "../kernel/checkpoint/sandbox.ts";
+import { restoreSandbox } from "../kernel/checkpoint/sandbox.ts";
+import { readSandboxImage } from "../kernel/checkpoint/sandbox_schema.ts";
 import { CheckpointError, checkpointToFile } from "../kernel/checkpoint/save.ts";
 import { Kernel } from "../kernel/kernel.ts";
 import { PtracePlatform } from "../platform/ptrace/ptrace.ts";

@@ -124,4 +124,7 @@ Deno.test("a restore of an idle shell imports the checkpoint's restore modules a
     .map((m) => `kernel/checkpoint/${m}.ts`));
   const extra = [...restore.keys()].filter((u) => !start.has(u) && !own.has(rel(u)));
   assert.deepEqual(extra.map((u) => `${rel(u)} (imported by ${rel(restore.get(u)!)})`), []);
+  // The state's schemas load only for a state the hand checks do not take (readImageFast).
+  const schemas = [...restore.keys()].find((u) => rel(u) === "kernel/checkpoint/sandbox_schema.ts");
+  assert.equal(schemas, undefined, `kernel/checkpoint/sandbox_schema.ts (imported by ${schemas === undefined ? "" : rel(restore.get(schemas)!)})`);
 });

@@ -357,19 +357,24 @@ export function readImage<S>(path: string, stateSchema: z.ZodType<S>): Image<S> 
  * is loaded. An image it does not read that way (another layout, CBOR beyond plain data, a blob
  * that does not inflate as declared) goes to readImage, which reads it or says what is wrong.
  */
-export async function readImageFast<S>(path: string, stateSchema: z.ZodType<S>, plainState?: (v: unknown) => boolean): Promise<Image<S>> {
+export async function readImageFast<S>(
+  path: string, stateSchema: z.ZodType<S> | (() => Promise<z.ZodType<S>>), plainState?: (v: unknown) => boolean,
+): Promise<Image<S>> {
+  // A schema given as its loader is loaded with zod, only where a state needs it.
+  let known: z.ZodType<S> | null = typeof stateSchema === "function" ? null : stateSchema;
   for (;;) {
     try {
-      return await readFastOnce(path, stateSchema, plainState);
+      return await readFastOnce(path, known, plainState);
     } catch (err) {
       // A header or state the hand checks do not take: zod's schemas say what it is.
       if (err !== NEED_ZOD) throw err;
       await loadZod();
+      known ??= await (stateSchema as () => Promise<z.ZodType<S>>)();
     }
   }
 }
 
-async function readFastOnce<S>(path: string, stateSchema: z.ZodType<S>, plainState: ((v: unknown) => boolean) | undefined): Promise<Image<S>> {
+async function readFastOnce<S>(path: string, stateSchema: z.ZodType<S> | null, plainState: ((v: unknown) => boolean) | undefined): Promise<Image<S>> {
   const src = openSource(path);
   let image: Image<S> | null = null;
   try {
@@ -391,6 +396,7 @@ async function readFastOnce<S>(path: string, stateSchema: z.ZodType<S>, plainSta
     if (image === null || !image.blobs.some((b) => b instanceof FileRun)) src.close();
   }
   if (image !== null) return image;
+  if (stateSchema === null) throw NEED_ZOD;
   await loadCodecs();
   return readImage(path, stateSchema);
 }
@@ -398,9 +404,9 @@ async function readFastOnce<S>(path: string, stateSchema: z.ZodType<S>, plainSta
 /** Thrown where a schema is needed before zod is loaded (readImageFast loads it and reads again). */
 const NEED_ZOD = new Error("kernel/checkpoint/image.ts: zod is needed");
 
-/** The zod schema `s` to parse with; NEED_ZOD before zod is loaded. */
-function schema<T>(s: z.ZodType<T>): z.ZodType<T> {
-  if (!zodLoaded()) throw NEED_ZOD;
+/** The zod schema `s` to parse with; NEED_ZOD before zod is loaded, or before `s` is (null). */
+function schema<T>(s: z.ZodType<T> | null): z.ZodType<T> {
+  if (!zodLoaded() || s === null) throw NEED_ZOD;
   return built(s);
 }
 
@@ -528,7 +534,7 @@ function plainHeader(h: unknown): h is ImageHeader {
  * hand checks take them (plainHeader, the caller's `plainState`), else by their schemas.
  */
 function checkHeaderAndState<S>(
-  rawHeader: unknown, rawState: unknown, stateSchema: z.ZodType<S>, name: string, plainState?: (v: unknown) => boolean,
+  rawHeader: unknown, rawState: unknown, stateSchema: z.ZodType<S> | null, name: string, plainState?: (v: unknown) => boolean,
 ): { header: ImageHeader; state: S } {
   const bad = badImage(name);
   const magic = (rawHeader as { magic?: unknown } | null)?.magic;
@@ -624,7 +630,7 @@ const MAX_PREFIX = 256 << 20;
  * cbor_plain.ts (null when it gives up), and deflated blobs are left as DeflatedRuns.
  */
 function readInPieces<S>(
-  src: ImageSource, stateSchema: z.ZodType<S>, name: string, fast: boolean, plainState?: (v: unknown) => boolean,
+  src: ImageSource, stateSchema: z.ZodType<S> | null, name: string, fast: boolean, plainState?: (v: unknown) => boolean,
 ): Image<S> | null {
   const size = src.size;
   let buf = new Uint8Array(Math.min(size, 1 << 20));
