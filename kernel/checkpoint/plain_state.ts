@@ -1,7 +1,7 @@
 /**
  * The restore's hand checks of a checkpoint's state, for the shapes most images are made of
  * (an idle shell's, a job's without sockets, terminals or IPC): each accepts a value only when
- * the state's zod schema (sandbox.ts savedSandboxSchema and the schemas it is made of) accepts
+ * the state's zod schema (sandbox_schema.ts savedSandboxSchema and the schemas it is made of) accepts
  * it unchanged, and says no to anything else, right or wrong, which then goes to the schema.
  * When {@linkcode plainSandbox} accepts a whole state, the restore neither loads zod nor builds
  * one of its schemas (zod_tree.ts): loading zod, building the ~580 schemas a restore reached
@@ -251,7 +251,7 @@ const SANDBOX = keys(
 );
 
 /**
- * Whether the state `v` is of the common shapes and valid as sandbox.ts's savedSandboxSchema
+ * Whether the state `v` is of the common shapes and valid as sandbox_schema.ts's savedSandboxSchema
  * says, which would then return it unchanged; false for anything else (left to the schema).
  * Not plain: sockets, pipes, terminals, files other than stdio, zombies, queued signals, timers
  * beyond the itimers, file locks, orphans, seccomp, IPC, keyrings, sysctls, memory policies,

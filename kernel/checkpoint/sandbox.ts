@@ -18,8 +18,9 @@
  * continues from the checkpoint's value. Anything else the sandbox holds is refused at
  * checkpoint time with a one-line CheckpointError, never silently dropped.
  *
- * This module holds the image's schema and the restore; the save is save.ts's, which only a
- * checkpoint loads (what `sentry restore` loads before its first instruction is its own code).
+ * This module holds the restore; the image's schemas are sandbox_schema.ts's, loaded only for a
+ * state the hand checks do not take; the save is save.ts's, which only a checkpoint loads (what
+ * `sentry restore` loads before its first instruction is its own code).
  *
  * @module
  */
@@ -74,7 +75,7 @@ export { ImageError, loadCodecs, loadEncoders } from "./image.ts";
 /**
  * The modules of the kinds of object an idle shell's image lacks (kinds.ts), once loaded: for
  * an image that holds one of them (prepareRestore), and before zod parses any state (the
- * schemas below reach theirs through it). A restore of a state without any (kindFree) runs
+ * schemas of sandbox_schema.ts reach theirs through it). A restore of a state without any (kindFree) runs
  * without them: each of their steps has nothing to do there.
  */
 let kinds: typeof Kinds | null = null;
