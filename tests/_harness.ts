@@ -215,3 +215,20 @@ async function sha256Hex(data: Uint8Array): Promise<string> {
   const d = new Uint8Array(await crypto.subtle.digest("SHA-256", data as Uint8Array<ArrayBuffer>));
   return Array.from(d, (b) => b.toString(16).padStart(2, "0")).join("");
 }
+
+/**
+ * Removes a test's directory. A start that found the sentry's DENO_DIR's log full leaves a
+ * short Deno checkpointing it in the background (boot/deno_dir.ts), which may still be writing
+ * there (its -shm and -wal files) when the test ends.
+ */
+export async function removeTree(dir: string): Promise<void> {
+  for (let i = 0;; i++) {
+    try {
+      Deno.removeSync(dir, { recursive: true });
+      return;
+    } catch (e) {
+      if (i >= 50) throw e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}

@@ -8,6 +8,7 @@
 
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
+import { removeTree } from "./_harness.ts";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 
@@ -16,23 +17,6 @@ async function run(cmd: string, args: string[], cwd: string, env: Record<string,
     .output();
   const dec = new TextDecoder();
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
-
-/**
- * Removes a test's directory. A start that found the sentry's DENO_DIR's log full leaves a
- * short Deno checkpointing it in the background (boot/deno_dir.ts), which may still be writing
- * there (its -shm and -wal files) when the test ends.
- */
-async function removeTree(dir: string): Promise<void> {
-  for (let i = 0;; i++) {
-    try {
-      Deno.removeSync(dir, { recursive: true });
-      return;
-    } catch (e) {
-      if (i >= 50) throw e;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
 }
 
 Deno.test("deno task build writes dist/sentry, which runs from an empty directory and unpacks once, also when first runs race", async () => {

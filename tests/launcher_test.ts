@@ -10,6 +10,7 @@
 
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
+import { removeTree } from "./_harness.ts";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 
@@ -40,23 +41,6 @@ function launchDirs(cache: string): Map<string, string[]> {
 
 function current(cache: string, dir: string): { build: string; sources: [string, ...unknown[]][] } {
   return JSON.parse(Deno.readTextFileSync(`${cache}/sentry/${dir}/current.json`));
-}
-
-/**
- * Removes a test's directory. A start that found the sentry's DENO_DIR's log full leaves a
- * short Deno checkpointing it in the background (boot/deno_dir.ts), which may still be writing
- * there (its -shm and -wal files) when the test ends.
- */
-async function removeTree(dir: string): Promise<void> {
-  for (let i = 0;; i++) {
-    try {
-      Deno.removeSync(dir, { recursive: true });
-      return;
-    } catch (e) {
-      if (i >= 50) throw e;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
 }
 
 Deno.test("./sentry builds its bundle once, also when first runs race, and runs it later", async () => {

@@ -23,7 +23,8 @@ interface InfoModule {
 
 const STARTUP_ROOTS = ["main.ts", "boot/mod.ts", "boot/loader.ts", "boot/control_server.ts"];
 
-Deno.test("a sandbox's start imports no node: module, nor the network's modules or a syscall family loaded at its first call", async () => {
+/** main.ts's module graph as `deno info` gives it, and the static closure of some of its modules. */
+async function mainGraph() {
   const r = await new Deno.Command(Deno.execPath(), {
     args: ["info", "--json", "--config", `${REPO_ROOT}/deno.json`, `${REPO_ROOT}/main.ts`],
     stdout: "piped",
@@ -34,20 +35,29 @@ Deno.test("a sandbox's start imports no node: module, nor the network's modules 
   const base = new URL(`file://${REPO_ROOT}/`).href;
   const byUrl = new Map(info.modules.map((m) => [m.specifier, m]));
   const rel = (url: string) => url.startsWith(base) ? url.slice(base.length) : url;
-
-  // The static closure of the roots, each module with the one that imported it first.
-  const importer = new Map<string, string>();
-  const todo = STARTUP_ROOTS.map((p) => new URL(p, base).href);
-  for (const t of todo) importer.set(t, "(start)");
-  while (todo.length > 0) {
-    const m = byUrl.get(todo.pop()!);
-    for (const d of m?.dependencies ?? []) {
-      const to = d.code?.specifier;
-      if (to === undefined || d.isDynamic || importer.has(to)) continue;
-      importer.set(to, m!.specifier);
-      todo.push(to);
+  /** The static closure of `roots`, each module with the one that imported it first (`label` for a root). */
+  const closure = (roots: string[], label: string) => {
+    const importer = new Map<string, string>();
+    const todo = roots.map((p) => new URL(p, base).href);
+    for (const t of todo) importer.set(t, label);
+    while (todo.length > 0) {
+      const m = byUrl.get(todo.pop()!);
+      for (const d of m?.dependencies ?? []) {
+        const to = d.code?.specifier;
+        if (to === undefined || d.isDynamic || importer.has(to)) continue;
+        importer.set(to, m!.specifier);
+        todo.push(to);
+      }
     }
-  }
+    return importer;
+  };
+  return { base, byUrl, rel, closure };
+}
+
+Deno.test("a sandbox's start imports no node: module, nor the network's modules or a syscall family loaded at its first call", async () => {
+  const { base, byUrl, rel, closure } = await mainGraph();
+  // The static closure of the roots, each module with the one that imported it first.
+  const importer = closure(STARTUP_ROOTS, "(start)");
   const loaded = [...importer.keys()];
 
   const nodeModules = loaded.filter((u) => u.startsWith("node:") || u.startsWith("npm:"));
@@ -93,33 +103,9 @@ Deno.test("a restore of an idle shell imports the checkpoint's restore modules a
   // what its static closure adds must be the restore's own modules, not code a start loads at
   // its first use (a syscall family, /proc's entries: each ~1 ms of CPU or more per restore).
   // The kinds of object an idle shell's image lacks are kinds.ts's, imported on demand.
-  const r = await new Deno.Command(Deno.execPath(), {
-    args: ["info", "--json", "--config", `${REPO_ROOT}/deno.json`, `${REPO_ROOT}/main.ts`],
-    stdout: "piped",
-    stderr: "inherit",
-  }).output();
-  assert.ok(r.success, "deno info failed");
-  const info = JSON.parse(new TextDecoder().decode(r.stdout)) as { modules: InfoModule[] };
-  const base = new URL(`file://${REPO_ROOT}/`).href;
-  const byUrl = new Map(info.modules.map((m) => [m.specifier, m]));
-  const rel = (url: string) => url.startsWith(base) ? url.slice(base.length) : url;
-  const closure = (roots: string[]) => {
-    const importer = new Map<string, string>();
-    const todo = roots.map((p) => new URL(p, base).href);
-    for (const t of todo) importer.set(t, "(root)");
-    while (todo.length > 0) {
-      const m = byUrl.get(todo.pop()!);
-      for (const d of m?.dependencies ?? []) {
-        const to = d.code?.specifier;
-        if (to === undefined || d.isDynamic || importer.has(to)) continue;
-        importer.set(to, m!.specifier);
-        todo.push(to);
-      }
-    }
-    return importer;
-  };
-  const start = closure(STARTUP_ROOTS);
-  const restore = closure(["kernel/checkpoint/sandbox.ts"]);
+  const { rel, closure } = await mainGraph();
+  const start = closure(STARTUP_ROOTS, "(root)");
+  const restore = closure(["kernel/checkpoint/sandbox.ts"], "(root)");
   const own = new Set(["sandbox", "plain_state", "files", "timers", "task_policies", "cow", "image", "zod_tree", "cbor_plain", "escaped_text"]
     .map((m) => `kernel/checkpoint/${m}.ts`));
   const extra = [...restore.keys()].filter((u) => !start.has(u) && !own.has(rel(u)));
